@@ -1,0 +1,79 @@
+"""Training checkpoints: everything needed to resume a run bit for bit.
+
+A checkpoint is a dict saved with `torch.save`:
+    format "gan-course-checkpoint", version 1, epoch (completed, 1-based), config (TrainConfig as a
+    dict), generator / discriminator / opt_g / opt_d / scaler state dicts, rng (torch and
+    per-device RNG states), fixed_noise (num_samples, nz), history (the metrics.csv rows so far).
+Files are written atomically, so a process killed at any moment leaves the previous one intact.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reference.errors import UserError
+from reference.io import atomic_path
+
+FORMAT = "gan-course-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(UserError):
+    """A checkpoint that is missing, truncated, corrupt or not ours."""
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
+    """Save `state` (plus format and version tags) to `path` atomically."""
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and validate a gan-course checkpoint; raise CheckpointError with the fix otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / "checkpoints" / "last.pt"
+        if not candidate.is_file():
+            raise CheckpointError(f"no checkpoint in {path}: expected {candidate}; pass a run folder or a .pt file")
+        path = candidate
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; pass a file written by 'gan-course train'")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(
+            f"checkpoint {path} is truncated or corrupt ({reason[:120]}); use another checkpoint, "
+            f"e.g. an earlier checkpoints/epoch_NNN.pt"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is not a gan-course checkpoint (no '{FORMAT}' tag); pass a file written by 'gan-course train'"
+        )
+    if state.get("version") != VERSION:
+        raise CheckpointError(
+            f"checkpoint {path} has format version {state.get('version')}, this code reads {VERSION}; "
+            f"use the gan-course version that wrote it"
+        )
+    return state
+
+
+def rng_state() -> dict[str, Any]:
+    """The global RNG states that training consumes (torch CPU, CUDA if present)."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore states saved by `rng_state`."""
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

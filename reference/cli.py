@@ -1,0 +1,196 @@
+"""The `gan-course` command: train, resume, sample and summarise GANs.
+
+    gan-course train                                   # DCGAN on scikit-learn's digits, about 2 min on a CPU
+    gan-course train --config mnist-mlp                # a named experiment (gan-course configs lists them)
+    gan-course train --resume runs/dcgan-digits-...    # continue a run from checkpoints/last.pt
+    gan-course sample runs/.../checkpoints/last.pt --n 64 --out grid.png
+    gan-course summary --model dcgan-1024 --dataset fashion-mnist
+
+Mistakes in the input print one line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from reference.errors import UserError
+
+# Settings a resumed run may change; every other setting must match the checkpoint's.
+RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line instead of usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+        sys.exit(2)
+
+
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    s = argparse.SUPPRESS  # flags not typed stay absent, so configs and resume can tell them apart
+    p.add_argument("--model", default=s, help="mlp, dcgan, dcgan-1024, upsample, tf-dcgan, mlp2d (default dcgan)")
+    p.add_argument("--dataset", default=s, help="digits, mnist, fashion-mnist, cifar10, folder:PATH, ring, grid (default digits)")
+    p.add_argument("--image-size", type=int, default=s, help="train at this size (default: the model's choice)")
+    p.add_argument("--nz", type=int, default=s, help="latent size (default: the model's)")
+    p.add_argument("--ngf", type=int, default=s, help="generator width of dcgan (default 64)")
+    p.add_argument("--ndf", type=int, default=s, help="discriminator width of dcgan (default 64)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gan-course", description="Train, sample and inspect the course's GANs.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = argparse.SUPPRESS
+    t = sub.add_parser("train", help="train a GAN (default: dcgan on digits)", description="Train a GAN.")
+    _add_model_flags(t)
+    t.add_argument("--loss", default=s, help="minimax, non-saturating, least-squares, wgan-gp, hinge (default non-saturating)")
+    t.add_argument("--epochs", type=int, default=s)
+    t.add_argument("--batch-size", type=int, default=s)
+    t.add_argument("--lr", type=float, default=s, help="Adam learning rate (default 2e-4)")
+    t.add_argument("--lr-d", type=float, default=s, help="discriminator learning rate (default: --lr)")
+    t.add_argument("--beta1", type=float, default=s, help="Adam beta1 (default 0.5)")
+    t.add_argument("--beta2", type=float, default=s, help="Adam beta2 (default 0.999)")
+    t.add_argument("--n-critic", type=int, default=s, help="D steps per G step (default: 5 for wgan-gp, else 1)")
+    t.add_argument("--save-every", type=int, default=s, help="samples and checkpoint every N epochs (default 10)")
+    t.add_argument("--num-samples", type=int, default=s, help="images in each sample grid (default 64)")
+    t.add_argument("--seed", type=int, default=s)
+    t.add_argument("--device", default=s, help="auto, cpu, cuda or mps (default auto)")
+    t.add_argument("--amp", action="store_true", default=s, help="mixed precision (bf16/fp16) on CUDA")
+    t.add_argument("--data-dir", default=s, help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
+    t.add_argument("--config", help="a named config (see 'gan-course configs') or a .toml/.json file")
+    t.add_argument("--out", help="run folder (default runs/MODEL-DATASET-TIME)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoints/last.pt")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sm = sub.add_parser("summary", help="print both networks' layers and parameter counts")
+    _add_model_flags(sm)
+
+    sa = sub.add_parser("sample", help="draw samples from a checkpoint into one image")
+    sa.add_argument("checkpoint", help="a .pt file or a run folder (uses its checkpoints/last.pt)")
+    sa.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    sa.add_argument("--out", default="samples.png", help="output PNG (default samples.png)")
+    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--device", default="cpu")
+
+    sub.add_parser("configs", help="list the named experiment configs")
+    return parser
+
+
+def _explicit(args: argparse.Namespace) -> dict:
+    """TrainConfig values the user typed (flags left out are absent)."""
+    from reference.config import TrainConfig
+
+    names = set(TrainConfig.__dataclass_fields__)
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from reference.checkpoint import load_checkpoint
+    from reference.config import TrainConfig, read_config_file
+    from reference.trainer import train
+
+    explicit = _explicit(args)
+    state = None
+    if args.resume:
+        if args.config or args.out:
+            raise UserError("--resume takes its settings and folder from the run; drop --config and --out")
+        out = Path(args.resume)
+        state = load_checkpoint(out / "checkpoints" / "last.pt") if out.is_dir() else load_checkpoint(out)
+        saved = state["config"]
+        for key, value in explicit.items():
+            if key not in RESUME_OVERRIDES and value != saved.get(key):
+                flag = "--" + key.replace("_", "-")
+                raise UserError(
+                    f"run {out} was trained with {flag} {saved.get(key)}, not {value}; "
+                    f"drop {flag} to resume it, or start a new run with --out"
+                )
+        cfg = TrainConfig.from_dict({**saved, **explicit}, source=str(out))
+    else:
+        values = read_config_file(args.config) if args.config else {}
+        cfg = TrainConfig.from_dict({**values, **explicit}, source=args.config or "flags")
+        out = Path(args.out) if args.out else _default_out(cfg)
+    run_dir = train(cfg, out, state=state, progress=not args.no_progress)
+    print(f"Run saved to {run_dir} (samples/, checkpoints/, metrics.csv, losses.png)")
+    return 0
+
+
+def _default_out(cfg) -> Path:
+    dataset = cfg.dataset.replace("folder:", "").rstrip("/").split("/")[-1] or "folder"
+    return Path("runs") / f"{cfg.model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from reference.config import TrainConfig
+    from reference.data.sources import native_shape
+    from reference.models import get_model
+    from reference.summary import summary_text
+
+    cfg = TrainConfig.from_dict(_explicit(args))
+    cfg.validate()
+    spec = get_model(cfg.model)
+    shape = spec.resolve_shape(native_shape(cfg.dataset, cfg.image_size), cfg.image_size)
+    print(summary_text(spec, shape, cfg.nz or spec.default_nz, cfg.ngf, cfg.ndf))
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from reference.checkpoint import load_checkpoint
+    from reference.data import from_model_range
+    from reference.models import get_model
+    from reference.plots import save_image_grid, save_points
+    from reference.trainer import resolve_device
+
+    if args.n < 1:
+        raise UserError(f"--n must be a whole number >= 1, got {args.n}")
+    device = resolve_device(args.device)
+    state = load_checkpoint(args.checkpoint)
+    cfg = state["config"]
+    spec = get_model(cfg["model"])
+    G, _ = spec.build(tuple(state["shape"]), state["nz"], ngf=cfg["ngf"], ndf=cfg["ndf"])
+    G.load_state_dict(state["generator"])
+    G.to(device).eval()
+    z = torch.randn(args.n, state["nz"], generator=torch.Generator().manual_seed(args.seed)).to(device)
+    with torch.no_grad():
+        x = from_model_range(G(z), spec.output_range).cpu()
+    if x.dim() == 4:
+        save_image_grid(x, args.out)
+    else:
+        save_points(x, args.out, title=f"{args.n} samples")
+    print(f"Wrote {args.n} samples to {args.out}")
+    return 0
+
+
+def cmd_configs(args: argparse.Namespace) -> int:
+    from reference.config import named_configs, read_config_file
+
+    for name, path in named_configs().items():
+        description = path.read_text().splitlines()[0].lstrip("# ").strip()
+        values = read_config_file(name)
+        print(f"{name:22s} {description}\n{'':22s} {json.dumps(values)}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "summary": cmd_summary, "sample": cmd_sample, "configs": cmd_configs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as err:
+        sys.stderr.write(f"gan-course: error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("gan-course: interrupted; resume a training run with --resume RUN_DIR\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""TrainConfig: every value a run needs, its defaults, and the named experiment configs.
+
+A run's config is built in three layers: the defaults below, then a named config
+(`reference/configs/NAME.toml`) or a TOML/JSON file given with --config, then the flags typed on
+the command line. `config.json` in the run folder is the result, and rebuilds the run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from reference.errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one run; the names are the DCGAN paper's and pytorch/examples'."""
+
+    model: str = "dcgan"
+    dataset: str = "digits"
+    loss: str = "non-saturating"
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 2e-4
+    lr_d: float | None = None  # discriminator learning rate; None = lr
+    beta1: float = 0.5
+    beta2: float = 0.999
+    nz: int | None = None  # None = the model's default
+    ngf: int = 64
+    ndf: int = 64
+    image_size: int | None = None  # None = the model's choice for the dataset
+    n_critic: int | None = None  # None = the loss's default (5 for wgan-gp, else 1)
+    save_every: int = 10
+    num_samples: int = 64
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+    data_dir: str | None = None
+
+    def validate(self) -> None:
+        """Raise UserError naming the first value out of range."""
+        for name in ("epochs", "batch_size", "save_every", "num_samples", "ngf", "ndf"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
+        for name in ("nz", "image_size", "n_critic"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
+        for name in ("lr", "lr_d"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise UserError(f"--{name.replace('_', '-')} must be > 0, got {value!r}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"--{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if self.device not in DEVICES:
+            raise UserError(f"unknown device '{self.device}'; choose one of: {', '.join(DEVICES)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
+        """Build from a dict, rejecting unknown keys with the list of known ones."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserError(f"unknown key(s) {', '.join(unknown)} in {source}; known keys: {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+def named_configs() -> dict[str, Path]:
+    """The experiment configs shipped with the course, by name."""
+    return {p.stem: p for p in sorted(CONFIG_DIR.glob("*.toml"))}
+
+
+def read_config_file(name_or_path: str) -> dict[str, Any]:
+    """Values from a named config ("mnist-mlp") or a .toml / .json file path."""
+    path = named_configs().get(name_or_path) or Path(name_or_path).expanduser()
+    if not path.is_file():
+        raise UserError(
+            f"config '{name_or_path}' is neither a named config ({', '.join(named_configs())}) nor a file; "
+            f"pick a name or pass a .toml/.json path"
+        )
+    try:
+        text = path.read_text()
+        values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, OSError) as err:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        raise UserError(f"cannot read config {path}: {str(err).splitlines()[0]}; fix the file's syntax") from None
+    values.pop("description", None)
+    return values

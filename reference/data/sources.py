@@ -1,0 +1,215 @@
+"""Where each dataset comes from, decoded once into a single tensor.
+
+`load_dataset(name, root)` returns a `Dataset` whose `data` is one uint8 tensor of shape
+(N, C, H, W) for images, or one float32 tensor of shape (N, 2) for the 2-D mixtures. Training
+then batches from that tensor on the device; no per-image PIL work happens after loading.
+
+Names:
+- ``digits``: scikit-learn's 1,797 handwritten 8x8 digits, resized to 28x28 (offline default).
+- ``mnist``, ``fashion-mnist``, ``cifar10``: torchvision, downloaded on first use into the data root.
+- ``folder:PATH``: your own images, as an ImageFolder (one sub-folder per class) or a flat folder.
+- ``ring`` (8 Gaussians) and ``grid`` (25 Gaussians): the 2-D mixtures of VEEGAN and PacGAN.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision.datasets.folder import IMG_EXTENSIONS
+from tqdm.auto import tqdm
+
+from reference.data.mixtures import MIXTURES, sample_mixture
+from reference.errors import UserError
+
+DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "folder:PATH", *MIXTURES)
+DEFAULT_ROOT = Path("~/.cache/gan-course/data")
+
+
+class DataError(UserError):
+    """A dataset that is unknown, missing or unreadable (one-line message with the fix)."""
+
+
+@dataclass
+class Dataset:
+    """A whole dataset in memory.
+
+    data: uint8 (N, C, H, W) images in [0, 255], or float32 (N, 2) points.
+    labels: int64 (N,) class or mixture-mode index, or None for unlabelled folders.
+    """
+
+    name: str
+    data: torch.Tensor
+    labels: torch.Tensor | None
+    classes: list[str]
+
+    @property
+    def kind(self) -> str:
+        """"image" or "points"."""
+        return "image" if self.data.dim() == 4 else "points"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one sample: (C, H, W) or (2,)."""
+        return tuple(self.data.shape[1:])
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+
+def data_root(data_dir: str | os.PathLike | None = None) -> Path:
+    """The data root: `data_dir`, else $GAN_COURSE_DATA, else ~/.cache/gan-course/data."""
+    chosen = data_dir or os.environ.get("GAN_COURSE_DATA") or DEFAULT_ROOT
+    return Path(chosen).expanduser()
+
+
+def native_shape(name: str, image_size: int | None = None) -> tuple[int, ...]:
+    """The shape of one sample of dataset `name` as loaded, without reading any file."""
+    if name in MIXTURES:
+        return (2,)
+    if name.startswith("folder:"):
+        return (3, image_size or 64, image_size or 64)
+    shapes = {"digits": (1, 28, 28), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+    if name not in shapes:
+        raise DataError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
+    channels, size, _ = shapes[name]
+    return (channels, image_size or size, image_size or size)
+
+
+def load_dataset(
+    name: str,
+    root: str | os.PathLike | None = None,
+    *,
+    split: str = "train",
+    image_size: int | None = None,
+    seed: int = 0,
+    download: bool = True,
+) -> Dataset:
+    """Load dataset `name` ("digits", "mnist", "folder:PATH", "ring", ...) into memory.
+
+    split: "train" or "test" (the held-out part). image_size: resize images to this square size
+    once, at load time (None keeps the native size; folders default to 64). seed: only the 2-D
+    mixtures use it. download: let torchvision fetch mnist, fashion-mnist and cifar10 if missing.
+    """
+    if split not in ("train", "test"):
+        raise DataError(f"unknown split '{split}'; use 'train' or 'test'")
+    root = data_root(root)
+    if name in MIXTURES:
+        points, modes = sample_mixture(name, 100_000 if split == "train" else 10_000, seed=seed)
+        return Dataset(name, points, modes, [f"mode {i}" for i in range(MIXTURES[name].n_modes)])
+    if name == "digits":
+        ds = _digits(split)
+    elif name in _TORCHVISION:
+        ds = _torchvision(name, root, split, download)
+    elif name.startswith("folder:"):
+        ds = _folder(name, Path(name[len("folder:") :]).expanduser(), image_size or 64)
+    else:
+        raise DataError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
+    if image_size is not None and ds.shape[1:] != (image_size, image_size):
+        ds.data = resize_uint8(ds.data, image_size)
+    return ds
+
+
+def resize_uint8(images: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
+    """Resize uint8 (N, C, H, W) images to (N, C, size, size), antialiased bilinear, in chunks."""
+    out = torch.empty((images.shape[0], images.shape[1], size, size), dtype=torch.uint8)
+    for start in range(0, images.shape[0], chunk):
+        part = images[start : start + chunk].float()
+        part = F.interpolate(part, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out[start : start + chunk] = part.round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
+def _digits(split: str) -> Dataset:
+    """scikit-learn's digits (values 0..16 on 8x8), scaled to uint8 and resized to 28x28.
+
+    Every fifth image (360) is the test split; the other 1,437 are the training split.
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy(bunch.images.astype(np.float32) * (255.0 / 16.0))
+    images = images.round().to(torch.uint8).unsqueeze(1)  # (1797, 1, 8, 8)
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    keep = (torch.arange(len(labels)) % 5 == 0) == (split == "test")
+    data = resize_uint8(images[keep], 28)
+    return Dataset("digits", data, labels[keep], [str(i) for i in range(10)])
+
+
+_TORCHVISION = {
+    "mnist": ("MNIST", "MNIST/raw"),
+    "fashion-mnist": ("FashionMNIST", "FashionMNIST/raw"),
+    "cifar10": ("CIFAR10", "cifar-10-batches-py"),
+}
+
+
+def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
+    """mnist, fashion-mnist or cifar10 through torchvision, decoded into one uint8 tensor."""
+    import torchvision.datasets as tvd
+
+    cls_name, folder = _TORCHVISION[name]
+    cls = getattr(tvd, cls_name)
+    train = split == "train"
+    try:
+        raw = cls(str(root), train=train, download=False)
+    except RuntimeError:
+        raw = None
+    if raw is None and download:
+        try:
+            raw = cls(str(root), train=train, download=True)
+        except Exception:  # noqa: BLE001 - any network or disk failure means the same thing here
+            raw = None
+    if raw is None:
+        raise DataError(
+            f"dataset '{name}' not found in {root / folder} and it could not be downloaded: "
+            f"connect to the internet once, copy the files there (or point --data-dir / GAN_COURSE_DATA "
+            f"at their parent), or use --dataset digits"
+        )
+    data = torch.as_tensor(np.asarray(raw.data))
+    data = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)  # (N, C, H, W)
+    labels = torch.as_tensor(np.asarray(raw.targets), dtype=torch.int64)
+    return Dataset(name, data.contiguous(), labels, list(raw.classes))
+
+
+def _folder(name: str, path: Path, size: int) -> Dataset:
+    """Images under `path`: ImageFolder layout (class sub-folders) or a flat folder of files.
+
+    Each image is converted to RGB, centre-cropped to a square and resized to `size`; all of it
+    once, here.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_dir():
+        raise DataError(f"image folder {path} does not exist; pass --dataset folder:PATH with a folder of images")
+    subdirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if subdirs:
+        classes = [p.name for p in subdirs]
+        files = [(f, i) for i, d in enumerate(subdirs) for f in sorted(d.rglob("*")) if _is_image(f)]
+    else:
+        classes = []
+        files = [(f, 0) for f in sorted(path.iterdir()) if _is_image(f)]
+    if not files:
+        raise DataError(
+            f"no images ({', '.join(IMG_EXTENSIONS)}) in {path}; put images there or in one sub-folder per class"
+        )
+    data = torch.empty((len(files), 3, size, size), dtype=torch.uint8)
+    for i, (file, _) in enumerate(tqdm(files, desc=f"decoding {path.name}", unit="img", leave=False)):
+        try:
+            with Image.open(file) as im:
+                im = im.convert("RGB")
+                side = min(im.size)
+                left, top = (im.width - side) // 2, (im.height - side) // 2
+                im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
+                data[i] = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)
+        except (UnidentifiedImageError, OSError) as err:
+            raise DataError(f"cannot read image {file} ({err}); remove it or replace it with a valid image") from None
+    labels = torch.tensor([label for _, label in files], dtype=torch.int64) if classes else None
+    return Dataset(name, data, labels, classes)
+
+
+def _is_image(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMG_EXTENSIONS and not path.name.startswith(".")

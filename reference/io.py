@@ -1,0 +1,42 @@
+"""Atomic file writes: a file is either the old version or the complete new one, never half.
+
+Each writer writes to a temporary file in the destination's folder, flushes it to disk and
+renames it over the destination (`os.replace` is atomic on POSIX and Windows).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it is renamed to `path`, on error removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[IO], None], mode: str = "w") -> None:
+    """Call `write(file)` on a temporary file opened with `mode`, then rename it to `path`."""
+    with atomic_path(path) as tmp, open(tmp, mode) as f:
+        write(f)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` atomically."""
+    write_atomic(path, lambda f: f.write(text))

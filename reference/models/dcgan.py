@@ -1,0 +1,124 @@
+"""DCGAN of pytorch/examples `dcgan/main.py` (Radford, Metz & Chintala 2016), 28/32/64/128 px.
+
+For 64x64 (the example's size), with ``C`` image channels:
+
+G: z (N, nz) as (N, nz, 1, 1) -> ConvT(nz, ngf*8, 4, 1, 0) BN ReLU        -> (ngf*8, 4, 4)
+   -> ConvT(ngf*8, ngf*4, 4, 2, 1) BN ReLU -> ngf*2 -> ngf (each doubles)  -> (ngf, 32, 32)
+   -> ConvT(ngf, C, 4, 2, 1) Tanh                                          -> x (N, C, 64, 64)
+D: x (N, C, 64, 64) -> Conv(C, ndf, 4, 2, 1) LeakyReLU(0.2)               -> (ndf, 32, 32)
+   -> Conv(ndf, ndf*2, 4, 2, 1) BN LeakyReLU(0.2) -> ndf*4 -> ndf*8       -> (ndf*8, 4, 4)
+   -> Conv(ndf*8, 1, 4, 1, 0)                                              -> logits (N,)
+
+Every conv has ``bias=False``. Other sizes change the number of stages, not their kind: the spatial
+sizes halve from the image size down to 4 (64: 4-8-16-32-64; 32: 4-8-16-32; 28: 4-7-14-28; 128 adds
+a stage with ngf*16). A step 4 <-> 7 uses kernel 3 instead of 4 (still stride 2, padding 1).
+`weights_init` draws conv weights from N(0, 0.02) and BatchNorm weights from N(1, 0.02), biases 0.
+
+With nz=100, ngf=ndf=64 on 3x64x64: G has 3,576,704 and D 2,765,568 trainable parameters.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+SIZES = (28, 32, 64, 128)
+
+
+def size_ladder(size: int) -> list[int]:
+    """Spatial sizes from 4 up to `size`, halving (rounding up).
+
+    64 -> [4, 8, 16, 32, 64]; 28 -> [4, 7, 14, 28].
+    """
+    ladder = [size]
+    while ladder[-1] > 4:
+        ladder.append((ladder[-1] + 1) // 2)
+    if ladder[-1] != 4 or len(ladder) < 3:
+        raise ValueError(f"DCGAN cannot build a {size}x{size} image; sizes: {SIZES}")
+    return ladder[::-1]
+
+
+def _kernel(small: int, big: int) -> int:
+    """Kernel of the stride-2, padding-1 (transposed) conv between sizes `small` and `big`."""
+    return 4 if big == 2 * small else 3
+
+
+def weights_init(m: nn.Module) -> None:
+    """DCGAN init for `net.apply`: conv weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class Generator(nn.Module):
+    """z (N, nz) -> images (N, C, size, size) in [-1, 1]."""
+
+    def __init__(self, nz: int = 100, ngf: int = 64, channels: int = 3, size: int = 64) -> None:
+        super().__init__()
+        ladder = size_ladder(size)
+        mult = 2 ** (len(ladder) - 2)  # ngf*8 at 4x4 for 64 px
+        layers: list[nn.Module] = [
+            nn.Unflatten(1, (nz, 1, 1)),
+            nn.ConvTranspose2d(nz, ngf * mult, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * mult),
+            nn.ReLU(True),
+        ]
+        for small, big in zip(ladder[:-2], ladder[1:-1]):
+            layers += [
+                nn.ConvTranspose2d(
+                    ngf * mult, ngf * mult // 2, _kernel(small, big), 2, 1, bias=False
+                ),
+                nn.BatchNorm2d(ngf * mult // 2),
+                nn.ReLU(True),
+            ]
+            mult //= 2
+        layers += [
+            nn.ConvTranspose2d(ngf, channels, _kernel(ladder[-2], ladder[-1]), 2, 1, bias=False),
+            nn.Tanh(),
+        ]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """z (N, nz) -> x (N, C, size, size)."""
+        return self.main(z)
+
+
+class Discriminator(nn.Module):
+    """Images (N, C, size, size) -> logits (N,), no sigmoid."""
+
+    def __init__(self, ndf: int = 64, channels: int = 3, size: int = 64) -> None:
+        super().__init__()
+        ladder = size_ladder(size)[::-1]  # big to small: 64, 32, 16, 8, 4
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, ndf, _kernel(ladder[1], ladder[0]), 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
+        mult = 1
+        for big, small in zip(ladder[1:-1], ladder[2:]):
+            layers += [
+                nn.Conv2d(ndf * mult, ndf * mult * 2, _kernel(small, big), 2, 1, bias=False),
+                nn.BatchNorm2d(ndf * mult * 2),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+            mult *= 2
+        layers.append(nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=False))
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (N, C, size, size) -> logits (N,)."""
+        return self.main(x).view(-1)
+
+
+def build(
+    shape: tuple[int, ...], nz: int, ngf: int = 64, ndf: int = 64
+) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for images of `shape` (C, size, size), size in SIZES, with `weights_init` applied."""
+    channels, height, width = shape
+    if height != width:
+        raise ValueError(f"DCGAN needs square images, got {shape}")
+    netG = Generator(nz, ngf, channels, height)
+    netD = Discriminator(ndf, channels, height)
+    netG.apply(weights_init)
+    netD.apply(weights_init)
+    return netG, netD

@@ -1,0 +1,63 @@
+"""Figures a run leaves behind: sample grids and loss curves, written atomically as PNG."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+import torchvision.utils as vutils  # noqa: E402
+
+from reference.io import atomic_path  # noqa: E402
+
+
+def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None) -> None:
+    """Save float images (N, C, H, W) in [0, 1] as one PNG grid, about square (nrow ~ sqrt(N))."""
+    nrow = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))
+    with atomic_path(path) as tmp:
+        vutils.save_image(images.detach().float().cpu(), tmp, nrow=nrow, padding=2, format="png")
+
+
+def save_points(points: torch.Tensor, path: str | os.PathLike, means: torch.Tensor | None = None, title: str = "") -> None:
+    """Scatter generated 2-D points (N, 2), with the mixture's mode centres (K, 2) if given."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    pts = points.detach().float().cpu()
+    ax.scatter(pts[:, 0], pts[:, 1], s=3, alpha=0.5, label="G(z)")
+    if means is not None:
+        ax.scatter(means[:, 0], means[:, 1], s=40, marker="x", color="red", label="modes")
+        span = float(means.abs().max()) * 1.4 + 0.1
+        ax.set_xlim(-span, span)
+        ax.set_ylim(-span, span)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(title)
+    _save_figure(fig, path)
+
+
+def save_loss_curves(history: Sequence[dict], path: str | os.PathLike) -> None:
+    """Plot loss_d / loss_g and D(x) / D(G(z)) against epoch from metrics rows."""
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax_loss.plot(epochs, [row["loss_d"] for row in history], label="loss_D", marker=".")
+    ax_loss.plot(epochs, [row["loss_g"] for row in history], label="loss_G", marker=".")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_title("Losses")
+    ax_loss.legend()
+    ax_d.plot(epochs, [row["d_x"] for row in history], label="D(x)", marker=".")
+    ax_d.plot(epochs, [row["d_g_z"] for row in history], label="D(G(z))", marker=".")
+    ax_d.set_xlabel("epoch")
+    ax_d.set_title("Discriminator outputs (mean)")
+    ax_d.legend()
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def _save_figure(fig: plt.Figure, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)

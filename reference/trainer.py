@@ -1,0 +1,318 @@
+"""One trainer for every model and loss: `train(TrainConfig(...), out_dir)`.
+
+Each step follows pytorch/examples' DCGAN: update D on a real batch and a detached fake batch,
+then (every n_critic D steps) update G through D on the same fake batch. The run folder gets:
+
+    config.json                   the TrainConfig, plus the resolved shape and nz
+    metrics.csv, losses.png       one row per epoch: epoch, loss_d, loss_g, d_x, d_g_z, seconds, images_per_second
+    samples/epoch_NNN.png         G(fixed noise) after epoch NNN, every save_every epochs and after the last
+    checkpoints/epoch_NNN.pt      on the same schedule; checkpoints/last.pt after every epoch
+
+Single GPU:   gan-course train --model dcgan --dataset mnist --device cuda --amp
+Several GPUs: torchrun --nproc_per_node=4 -m reference.cli train --model dcgan --dataset mnist
+(each process trains on its own shard with its own batch of --batch-size; rank 0 writes files).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from reference.checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_state
+from reference.config import TrainConfig
+from reference.data import Batches, from_model_range, load_dataset, to_model_range
+from reference.data.mixtures import MIXTURES
+from reference.data.sources import resize_uint8
+from reference.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
+from reference.errors import UserError
+from reference.io import write_text_atomic
+from reference.losses import get_loss
+from reference.models import get_model
+from reference.plots import save_image_grid, save_loss_curves, save_points
+
+METRIC_COLUMNS = ("epoch", "loss_d", "loss_g", "d_x", "d_g_z", "seconds", "images_per_second")
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda, else mps, else cpu; an explicit device that is missing is a UserError."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was requested but no CUDA GPU is visible; use --device auto or cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise UserError("--device mps was requested but Apple's MPS is not available; use --device auto or cpu")
+    return torch.device(name)
+
+
+def check_out_dir(out: Path, resume: bool) -> None:
+    """Refuse a run folder that would lose files (non-empty without --resume) or cannot be written."""
+    if not resume and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"output folder {out} already exists and is not empty; pass --resume {out} or choose a new --out")
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to {existing}; choose an --out folder you can write to")
+
+
+class Run:
+    """The state of one training run: models, optimizers, data and where files go."""
+
+    def __init__(self, cfg: TrainConfig, out: Path, dist: DistInfo, device: torch.device) -> None:
+        self.cfg, self.out, self.dist, self.device = cfg, out, dist, device
+        self.spec = get_model(cfg.model)
+        self.loss = get_loss(cfg.loss, **({"n_critic": cfg.n_critic} if cfg.n_critic else {}))
+        self.nz = cfg.nz or self.spec.default_nz
+
+        dataset = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, seed=cfg.seed)
+        self.shape = self.spec.resolve_shape(dataset.shape, cfg.image_size)
+        if dataset.kind == "image" and dataset.shape != self.shape:
+            dataset.data = resize_uint8(dataset.data, self.shape[-1])
+        self.dataset_name = dataset.name
+        self.batches = Batches(dataset, cfg.batch_size, device, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
+
+        torch.manual_seed(cfg.seed)
+        G, D = self.spec.build(self.shape, self.nz, ngf=cfg.ngf, ndf=cfg.ndf)
+        self.G, self.D = G.to(device), D.to(device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d or cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        self.fixed_noise = torch.randn(cfg.num_samples, self.nz, generator=torch.Generator().manual_seed(cfg.seed))
+        torch.manual_seed(cfg.seed + 7919 * dist.rank)  # ranks draw different z and dropout masks
+
+        self.amp_dtype = _amp_dtype(cfg.amp, device)
+        fp16 = self.amp_dtype == torch.float16
+        self.scaler_d = torch.amp.GradScaler(device.type, enabled=fp16)
+        self.scaler_g = torch.amp.GradScaler(device.type, enabled=fp16)
+        self.history: list[dict] = []
+        self.start_epoch = 0
+
+        # DDP wraps the networks that step; checkpoints and sampling use the bare modules.
+        self.G_train: nn.Module = self.G
+        self.D_train: nn.Module = self.D
+        if dist.enabled:
+            ids = [device.index] if device.type == "cuda" else None
+            self.G_train = DistributedDataParallel(self.G, device_ids=ids)
+            self.D_train = DistributedDataParallel(self.D, device_ids=ids)
+
+    # ----------------------------------------------------------------------------------------
+    def restore(self, state: dict) -> None:
+        """Load a checkpoint's weights, optimizers, RNG states and history."""
+        try:
+            self.G.load_state_dict(state["generator"])
+            self.D.load_state_dict(state["discriminator"])
+        except RuntimeError:
+            raise CheckpointError(
+                f"checkpoint in {self.out} does not match --model {self.cfg.model} at shape {self.shape}; "
+                f"resume with the run's own settings or start a new run"
+            ) from None
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.scaler_g.load_state_dict(state["scaler_g"])
+        self.scaler_d.load_state_dict(state["scaler_d"])
+        self.fixed_noise = state["fixed_noise"]
+        self.history = list(state["history"])
+        self.start_epoch = int(state["epoch"])
+        set_rng_state(state["rng"])
+        if self.dist.enabled:  # each rank continues its own noise stream
+            torch.manual_seed(self.cfg.seed + 7919 * self.dist.rank + 104729 * self.start_epoch)
+
+    def state(self, epoch: int) -> dict:
+        return {
+            "epoch": epoch,
+            "config": self.cfg.to_dict(),
+            "shape": list(self.shape),
+            "nz": self.nz,
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(),
+            "scaler_d": self.scaler_d.state_dict(),
+            "rng": rng_state(),
+            "fixed_noise": self.fixed_noise,
+            "history": self.history,
+        }
+
+    # ----------------------------------------------------------------------------------------
+    def train_epoch(self, epoch: int, bar: tqdm | None) -> dict:
+        """Train one epoch (0-based index); returns its metrics row (epoch is 1-based)."""
+        G, D, loss, cfg = self.G_train, self.D_train, self.loss, self.cfg
+        G.train()
+        D.train()
+        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+        sums = torch.zeros(4, device=self.device)  # loss_d, loss_g, d_x, d_g_z
+        g_steps = 0
+        n_batches = len(self.batches)
+        start = time.perf_counter()
+        for i, real_u8 in enumerate(self.batches.epoch(epoch)):
+            real = to_model_range(real_u8, self.spec.output_range)
+            z = torch.randn(real.shape[0], self.nz, device=self.device)
+
+            # (1) D step: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's equivalent)
+            with autocast:
+                fake = G(z)
+                logits_real = D(real).float()
+                logits_fake = D(fake.detach()).float()
+            loss_d = loss.d_loss(logits_real, logits_fake)
+            penalty = loss.penalty(D, real, fake.detach())
+            if penalty is not None:
+                loss_d = loss_d + penalty
+            self.opt_d.zero_grad(set_to_none=True)
+            self.scaler_d.scale(loss_d).backward()
+            self.scaler_d.step(self.opt_d)
+            self.scaler_d.update()
+            with torch.no_grad():
+                sums[0] += loss_d.detach()
+                sums[2] += loss.d_prob(logits_real).mean()
+                sums[3] += loss.d_prob(logits_fake).mean()
+
+            # (2) G step every n_critic D steps, through the updated D on the same fake batch
+            if (epoch * n_batches + i + 1) % loss.n_critic == 0:
+                with _frozen(D), autocast:
+                    loss_g = loss.g_loss(D(fake).float())
+                self.opt_g.zero_grad(set_to_none=True)
+                self.scaler_g.scale(loss_g).backward()
+                self.scaler_g.step(self.opt_g)
+                self.scaler_g.update()
+                sums[1] += loss_g.detach()
+                g_steps += 1
+            if bar is not None:
+                bar.update(1)
+                if i % 10 == 0:
+                    bar.set_postfix(epoch=epoch + 1, loss_D=f"{loss_d.item():.3f}", loss_G=f"{sums[1].item() / max(g_steps, 1):.3f}")
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        means = all_reduce_mean(sums, self.dist).tolist()
+        return {
+            "epoch": epoch + 1,
+            "loss_d": means[0] / n_batches,
+            "loss_g": means[1] / max(g_steps, 1),
+            "d_x": means[2] / n_batches,
+            "d_g_z": means[3] / n_batches,
+            "seconds": round(seconds, 4),
+            "images_per_second": round(n_batches * cfg.batch_size * self.dist.world_size / seconds, 2),
+        }
+
+    @torch.no_grad()
+    def samples(self) -> torch.Tensor:
+        """G(fixed noise) in eval mode, on the CPU: images in [0, 1] or raw points."""
+        self.G.eval()
+        with torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext():
+            x = self.G(self.fixed_noise.to(self.device))
+        self.G.train()
+        return from_model_range(x.float(), self.spec.output_range).cpu()
+
+    def write_epoch(self, epoch: int) -> None:
+        """Rank 0: samples and checkpoint on schedule, last.pt, metrics.csv and losses.png."""
+        number = epoch + 1
+        if number % self.cfg.save_every == 0 or number == self.cfg.epochs:
+            x = self.samples()
+            path = self.out / "samples" / f"epoch_{number:03d}.png"
+            if x.dim() == 4:
+                save_image_grid(x, path)
+            else:
+                means = MIXTURES[self.dataset_name].means if self.dataset_name in MIXTURES else None
+                save_points(x, path, means, title=f"{self.cfg.model} on {self.dataset_name}, epoch {number}")
+            save_checkpoint(self.state(number), self.out / "checkpoints" / f"epoch_{number:03d}.pt")
+        save_checkpoint(self.state(number), self.out / "checkpoints" / "last.pt")
+        write_text_atomic(self.out / "metrics.csv", metrics_csv(self.history))
+        save_loss_curves(self.history, self.out / "losses.png")
+
+
+def metrics_csv(history: list[dict]) -> str:
+    """The metrics rows as CSV text with a header."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(METRIC_COLUMNS), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buf.getvalue()
+
+
+def train(cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None, progress: bool = True) -> Path:
+    """Train `cfg` into run folder `out` and return it.
+
+    state: a checkpoint from `load_checkpoint` (the run's last.pt) to resume from; the run
+    continues at state["epoch"] + 1 and ends after cfg.epochs.
+    """
+    cfg.validate()
+    out = Path(out)
+    check_out_dir(out, resume=state is not None)
+    if state is not None and state["epoch"] >= cfg.epochs:
+        raise UserError(
+            f"run {out} already has {state['epoch']} epochs; pass --epochs N with N > {state['epoch']} to train further"
+        )
+    device = resolve_device(cfg.device)
+    if device.type == "cpu":
+        # Tiny activations and gradients (N(0, 0.02) weights) turn into denormal floats, which
+        # run up to 5x slower on x86 CPUs; flushing them to zero changes no result that matters.
+        torch.set_flush_denormal(True)
+    dist = init_distributed(device)
+    if dist.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+    try:
+        run = Run(cfg, out, dist, device)
+        if state is not None:
+            run.restore(state)
+        if dist.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            config = {**cfg.to_dict(), "shape": list(run.shape), "nz": run.nz, "world_size": dist.world_size}
+            write_text_atomic(out / "config.json", json.dumps(config, indent=2) + "\n")
+        total = cfg.epochs * len(run.batches)
+        bar = tqdm(total=total, initial=run.start_epoch * len(run.batches), unit="batch", desc=f"{cfg.model} on {run.dataset_name}",
+                   disable=not (progress and dist.is_main), dynamic_ncols=True)
+        for epoch in range(run.start_epoch, cfg.epochs):
+            row = run.train_epoch(epoch, bar)
+            run.history.append(row)
+            if dist.is_main:
+                run.write_epoch(epoch)
+            barrier(dist)
+        bar.close()
+    finally:
+        shutdown(dist)
+    return out
+
+
+def _amp_dtype(amp: bool, device: torch.device) -> torch.dtype | None:
+    """bf16 autocast on GPUs that support it, else fp16 (with GradScaler); None = full precision.
+
+    On the CPU --amp is ignored (bf16 matmuls there are slower than fp32 on most machines).
+    """
+    if not amp or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+@contextmanager
+def _frozen(D: nn.Module):
+    """D's parameters need no gradient during G's step: skip computing them.
+
+    Under DDP the parameters stay live (the reducer expects them) and no_sync() skips the
+    gradient all-reduce instead; D's gradients are cleared before its next step either way.
+    """
+    if isinstance(D, DistributedDataParallel):
+        with D.no_sync():
+            yield
+        return
+    params = [p for p in D.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
