@@ -15,8 +15,9 @@ D: x (N, C, 28, 28) -> 4 x [Conv(., 32/64/128/256, 5, 'valid') LReLU(0.2) Dropou
 
 All layers have biases. nz defaults to 128. On 1x28x28: G has 2,155,137 and D 1,113,345 trainable
 parameters. PyTorch's default init is kept (Keras would use Glorot-uniform); ``ngf``/``ndf`` do not
-apply. PyTorch's ``padding='same'`` with the even kernel 4 pads one more pixel after than before,
-as Keras does.
+apply. Keras's 'same' padding for the even kernel 4 pads one pixel before and two after; an explicit
+ZeroPad2d((1, 2, 1, 2)) does exactly that (PyTorch's padding='same' agrees but warns on every
+even kernel).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from torch import Tensor, nn
 SIZE = 28
 WIDTH = 128  # G's channels
 D_WIDTHS = (32, 64, 128, 256)
+
+
+def _same4(c_in: int, c_out: int) -> list[nn.Module]:
+    """A 4x4 stride-1 conv with Keras 'same' padding (1 before, 2 after): size unchanged."""
+    return [nn.ZeroPad2d((1, 2, 1, 2)), nn.Conv2d(c_in, c_out, 4)]
 
 
 class Generator(nn.Module):
@@ -43,11 +49,11 @@ class Generator(nn.Module):
             nn.Upsample(scale_factor=2, mode="nearest"),
             nn.Conv2d(WIDTH, WIDTH, 5, padding="same"),
             nn.LeakyReLU(0.2),
-            nn.Conv2d(WIDTH, WIDTH, 4, padding="same"),
+            *_same4(WIDTH, WIDTH),
             nn.LeakyReLU(0.2),
-            nn.Conv2d(WIDTH, WIDTH, 4, padding="same"),
+            *_same4(WIDTH, WIDTH),
             nn.LeakyReLU(0.2),
-            nn.Conv2d(WIDTH, channels, 4, padding="same"),
+            *_same4(WIDTH, channels),
             nn.Sigmoid(),
         )
 

@@ -1,0 +1,431 @@
+"""Tests for reference/data/: loading every source from tiny files, mixtures, batches, ranges.
+
+Nothing here downloads: torchvision datasets load from the tiny files that conftest.py writes,
+with download=False, and the one download=True test replaces the network with a failure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from urllib.error import URLError
+
+import numpy as np
+import pytest
+import torch
+from conftest import IMAGE_FOLDER_COLOURS, needs_shared_mnist, solid, write_image
+
+from reference.data import (
+    DATASETS,
+    Batches,
+    DataError,
+    Dataset,
+    data_root,
+    from_model_range,
+    load_dataset,
+    to_model_range,
+)
+from reference.data.sources import native_shape, resize_uint8
+
+# ---------------------------------------------------------------------------------------------
+# torchvision datasets from tiny files
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, fixture", [("mnist", "tiny_mnist"), ("fashion-mnist", "tiny_fashion")])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_idx_datasets_load_exactly_what_was_written(name: str, fixture: str, split: str, request) -> None:
+    tiny = request.getfixturevalue(fixture)
+    images = tiny.train_images if split == "train" else tiny.test_images
+    labels = tiny.train_labels if split == "train" else tiny.test_labels
+
+    ds = load_dataset(name, tiny.root, split=split, download=False)
+
+    assert ds.name == name
+    assert ds.kind == "image"
+    assert ds.data.dtype == torch.uint8
+    assert tuple(ds.data.shape) == (len(images), 1, 28, 28), f"{name} {split}: expected {len(images)} images"
+    assert torch.equal(ds.data[:, 0], torch.from_numpy(images)), f"{name} {split}: pixel values changed on load"
+    assert ds.labels is not None and ds.labels.dtype == torch.int64
+    assert ds.labels.tolist() == labels.tolist(), f"{name} {split}: labels differ from the file's"
+    assert len(ds.classes) == 10
+
+
+def test_mnist_train_and_test_splits_differ(tiny_mnist) -> None:
+    train = load_dataset("mnist", tiny_mnist.root, split="train", download=False)
+    test = load_dataset("mnist", tiny_mnist.root, split="test", download=False)
+    assert (len(train), len(test)) == (64, 16)
+    assert train.labels[:4].tolist() != test.labels[:4].tolist()
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_cifar10_loads_chw_images_and_labels(tiny_cifar, split: str) -> None:
+    images = tiny_cifar.train_images if split == "train" else tiny_cifar.test_images
+    labels = tiny_cifar.train_labels if split == "train" else tiny_cifar.test_labels
+
+    ds = load_dataset("cifar10", tiny_cifar.root, split=split, download=False)
+
+    assert tuple(ds.data.shape) == (len(images), 3, 32, 32)
+    assert ds.data.dtype == torch.uint8
+    assert ds.data.is_contiguous()
+    assert torch.equal(ds.data, torch.from_numpy(images)), "CIFAR images differ from the pickles (HWC->CHW?)"
+    assert ds.labels.tolist() == labels.tolist()
+    assert ds.classes == tiny_cifar.classes
+
+
+def test_cifar10_channels_rows_and_columns_are_in_place(tiny_cifar) -> None:
+    ds = load_dataset("cifar10", tiny_cifar.root, download=False)
+    # cifar_pattern: pixel (c, y, x) of image i = (11 i + 85 c + 3 y + 7 x + label) % 256
+    i, y, x = 5, 2, 9
+    label = int(tiny_cifar.train_labels[i])
+    expected = [(11 * i + 85 * c + 3 * y + 7 * x + label) % 256 for c in range(3)]
+    assert len(set(expected)) == 3, "test needs a pixel whose R, G and B differ"
+    assert ds.data[i, :, y, x].tolist() == expected, "R, G, B or rows/columns are swapped"
+
+
+@pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST"), ("cifar10", "cifar-10-batches-py")])
+def test_missing_torchvision_dataset_says_where_and_what_to_do(tmp_path: Path, name: str, folder: str) -> None:
+    with pytest.raises(DataError) as err:
+        load_dataset(name, tmp_path, download=False)
+    message = str(err.value)
+    assert f"'{name}'" in message
+    assert str(tmp_path / folder) in message
+    assert "--dataset digits" in message
+    assert "\n" not in message
+
+
+def test_failed_download_gives_the_missing_data_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision.datasets.mnist as tv_mnist
+
+    calls = []
+
+    def offline(url, *args, **kwargs):
+        calls.append(url)
+        raise URLError("no network in tests")
+
+    # Offline or not, the network is never touched: every mirror's download fails at once.
+    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", offline)
+    with pytest.raises(DataError, match=r"'mnist' not found in .*MNIST.raw.*--dataset digits"):
+        load_dataset("mnist", tmp_path, download=True)
+    assert calls, "download=True should have tried to download"
+
+
+def test_unknown_dataset_lists_the_choices(tmp_path: Path) -> None:
+    for call in (lambda: load_dataset("imagenet", tmp_path, download=False), lambda: native_shape("imagenet")):
+        with pytest.raises(DataError) as err:
+            call()
+        message = str(err.value)
+        assert "'imagenet'" in message
+        for choice in ("digits", "mnist", "fashion-mnist", "cifar10", "folder:PATH", "ring", "grid"):
+            assert choice in message, f"choice {choice!r} missing from: {message}"
+
+
+def test_unknown_split_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="validation"):
+        load_dataset("digits", tmp_path, split="validation")
+
+
+# ---------------------------------------------------------------------------------------------
+# digits
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[Dataset, Dataset]:
+    return load_dataset("digits", split="train"), load_dataset("digits", split="test")
+
+
+def test_digits_shapes_and_values(digits) -> None:
+    for ds, n in zip(digits, (1437, 360)):
+        assert tuple(ds.data.shape) == (n, 1, 28, 28)
+        assert ds.data.dtype == torch.uint8
+        assert int(ds.data.max()) == 255, "digits should be scaled from 0..16 to 0..255"
+        assert int(ds.data.min()) == 0
+        assert ds.classes == [str(k) for k in range(10)]
+        assert sorted(ds.labels.unique().tolist()) == list(range(10))
+
+
+def test_digits_split_is_disjoint_and_covers_all(digits) -> None:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy(bunch.images * (255.0 / 16.0)).round().to(torch.uint8).unsqueeze(1)
+    everything = Counter(zip((x.numpy().tobytes() for x in resize_uint8(images, 28)), bunch.target.tolist()))
+    train, test = (Counter(zip((x.numpy().tobytes() for x in ds.data), ds.labels.tolist())) for ds in digits)
+    assert not train & test, "an image is in both the train and the test split"
+    assert train + test == everything, "train + test should be exactly the 1,797 digits with their labels"
+
+
+# ---------------------------------------------------------------------------------------------
+# image folders
+# ---------------------------------------------------------------------------------------------
+
+
+def test_image_folder_classes_and_labels(image_folder) -> None:
+    ds = load_dataset(f"folder:{image_folder.root}", image_size=16)
+
+    assert ds.classes == ["cat", "dog"]
+    assert ds.labels.tolist() == image_folder.labels
+    assert tuple(ds.data.shape) == (5, 3, 16, 16)
+    assert ds.data.dtype == torch.uint8
+    for k, name in enumerate(ds.classes):
+        mean_colour = ds.data[ds.labels == k].float().mean(dim=(0, 2, 3))
+        assert torch.allclose(mean_colour, torch.tensor(IMAGE_FOLDER_COLOURS[name], dtype=torch.float), atol=6), (
+            f"images labelled {name} do not have {name}'s colour"
+        )
+
+
+def test_flat_folder_is_unlabelled(flat_image_folder) -> None:
+    ds = load_dataset(f"folder:{flat_image_folder.root}", image_size=8)
+
+    assert ds.labels is None
+    assert ds.classes == []
+    assert len(ds) == 4
+    # PNG is lossless: each image is its solid colour, in sorted file order.
+    for k, rgb in enumerate(flat_image_folder.colours):
+        assert ds.data[k].flatten(1).unique(dim=1).squeeze(1).tolist() == list(rgb)
+
+
+def test_folder_default_size_is_64_and_image_size_is_honoured(flat_image_folder) -> None:
+    assert load_dataset(f"folder:{flat_image_folder.root}").shape == (3, 64, 64)
+    assert load_dataset(f"folder:{flat_image_folder.root}", image_size=20).shape == (3, 20, 20)
+
+
+def test_non_square_image_is_centre_cropped(tmp_path: Path) -> None:
+    # 60 wide, 20 high: red | green | blue thirds. The centre square is the green third.
+    image = np.concatenate([solid((255, 0, 0), 20, 20), solid((0, 255, 0), 20, 20), solid((0, 0, 255), 20, 20)], axis=1)
+    write_image(tmp_path / "wide" / "wide.png", image)
+    tall = np.transpose(image, (1, 0, 2))  # 20 wide, 60 high
+    write_image(tmp_path / "tall" / "tall.png", tall)
+
+    for folder in ("wide", "tall"):
+        ds = load_dataset(f"folder:{tmp_path / folder}", image_size=20)
+        assert ds.data[0].flatten(1).unique(dim=1).squeeze(1).tolist() == [0, 255, 0], (
+            f"{folder} image: expected only its green centre square, got the whole image squashed or an edge"
+        )
+
+
+def test_unreadable_image_names_the_file(tmp_path: Path) -> None:
+    write_image(tmp_path / "good.png", solid((1, 2, 3)))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"this is not a png")
+    with pytest.raises(DataError, match="broken.png") as err:
+        load_dataset(f"folder:{tmp_path}")
+    assert str(broken) in str(err.value)
+
+
+def test_empty_and_missing_folders_are_user_errors(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no images here")
+    with pytest.raises(DataError, match="no images"):
+        load_dataset(f"folder:{tmp_path / 'empty'}")
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(f"folder:{tmp_path / 'nowhere'}")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2-D mixtures
+# ---------------------------------------------------------------------------------------------
+
+RING_MEANS = [(math.cos(2 * math.pi * i / 8), math.sin(2 * math.pi * i / 8)) for i in range(8)]
+GRID_MEANS = [(-4.0 + 2 * i, -4.0 + 2 * j) for i in range(5) for j in range(5)]
+
+
+@pytest.mark.parametrize("name, means, std", [("ring", RING_MEANS, 0.01), ("grid", GRID_MEANS, 0.05)])
+def test_mixture_statistics(name: str, means: list[tuple[float, float]], std: float) -> None:
+    ds = load_dataset(name, seed=3)
+    points, modes = ds.data, ds.labels
+    k = len(means)
+
+    assert tuple(points.shape) == (100_000, 2) and points.dtype == torch.float32
+    assert ds.shape == native_shape(name) == (2,)
+    assert ds.kind == "points"
+    assert len(ds.classes) == k
+    assert len(load_dataset(name, split="test", seed=3)) == 10_000
+
+    counts = torch.bincount(modes, minlength=k)
+    assert len(counts) == k, f"{name}: mode index out of range"
+    assert ((counts / len(modes) - 1 / k).abs() < 0.1 / k).all(), f"{name}: modes not equally likely: {counts}"
+
+    matched = set()
+    for m in range(k):
+        sample = points[modes == m].double()
+        mean = sample.mean(0)
+        nearest = min(range(k), key=lambda j: math.dist(mean.tolist(), means[j]))
+        matched.add(nearest)
+        assert math.dist(mean.tolist(), means[nearest]) < 5 * std / math.sqrt(len(sample)) + 1e-6, (
+            f"{name} mode {m}: sample mean {mean.tolist()} is not a mixture mean"
+        )
+        assert sample.std(0).sub(std).abs().max() < 0.05 * std, f"{name} mode {m}: std {sample.std(0).tolist()} != {std}"
+    assert len(matched) == k, f"{name}: some means are never sampled"
+
+
+@pytest.mark.parametrize("name", ["ring", "grid"])
+def test_mixture_is_deterministic_per_seed(name: str) -> None:
+    a, b, c = load_dataset(name, seed=1), load_dataset(name, seed=1), load_dataset(name, seed=2)
+    assert torch.equal(a.data, b.data) and torch.equal(a.labels, b.labels)
+    assert not torch.equal(a.data, c.data)
+
+
+# ---------------------------------------------------------------------------------------------
+# shapes and resizing
+# ---------------------------------------------------------------------------------------------
+
+
+def test_native_shape_matches_what_loads(tiny_mnist_root, tiny_fashion_root, tiny_cifar_root, flat_image_folder) -> None:
+    roots = {"mnist": tiny_mnist_root, "fashion-mnist": tiny_fashion_root, "cifar10": tiny_cifar_root}
+    names = [n for n in DATASETS if n != "folder:PATH"] + [f"folder:{flat_image_folder.root}"]
+    assert set(names) >= {"digits", "mnist", "fashion-mnist", "cifar10", "ring", "grid"}
+    for name in names:
+        for image_size in (None, 24):
+            if name in ("ring", "grid") and image_size:
+                continue
+            ds = load_dataset(name, roots.get(name), image_size=image_size, download=False)
+            assert ds.shape == native_shape(name, image_size), f"{name} image_size={image_size}"
+            assert tuple(ds.data.shape[1:]) == ds.shape
+
+
+def test_resize_uint8_keeps_dtype_and_constants() -> None:
+    images = torch.full((5, 3, 28, 28), 137, dtype=torch.uint8)
+    images[1] = 0
+    images[2] = 255
+    out = resize_uint8(images, 64)
+    assert out.dtype == torch.uint8 and tuple(out.shape) == (5, 3, 64, 64)
+    for k, value in enumerate((137, 0, 255, 137, 137)):
+        assert (out[k] == value).all(), f"constant image {value} changed by resizing"
+
+
+def test_resize_uint8_chunks_do_not_change_the_result() -> None:
+    images = torch.randint(0, 256, (7, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    whole = resize_uint8(images, 64)
+    assert torch.equal(resize_uint8(images, 64, chunk=3), whole)
+    assert not torch.equal(whole[0], whole[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches
+# ---------------------------------------------------------------------------------------------
+
+
+def _indexed(n: int) -> Dataset:
+    """A dataset whose sample i is the number i, so batches show which indices they hold."""
+    return Dataset("indexed", torch.arange(n).unsqueeze(1), None, [])
+
+
+def _epoch(batches: Batches, epoch: int) -> list[list[int]]:
+    return [b.squeeze(1).tolist() for b in batches.epoch(epoch)]
+
+
+def test_batches_drop_last_and_visit_each_index_at_most_once() -> None:
+    batches = Batches(_indexed(103), 10, seed=0)
+    epoch = _epoch(batches, 0)
+    assert len(batches) == 10 and len(epoch) == 10
+    assert all(len(b) == 10 for b in epoch)
+    seen = [i for b in epoch for i in b]
+    assert len(set(seen)) == len(seen) == 100, "an index repeats within one epoch"
+    assert set(seen) <= set(range(103))
+
+
+def test_batches_order_depends_only_on_seed_and_epoch() -> None:
+    a, b = Batches(_indexed(100), 10, seed=4), Batches(_indexed(100), 10, seed=4)
+    assert _epoch(a, 0) != _epoch(a, 1), "every epoch should have a fresh order"
+    assert _epoch(a, 1) == _epoch(b, 1), "same (seed, epoch) should give the same batches (resume)"
+    assert _epoch(a, 0) != _epoch(Batches(_indexed(100), 10, seed=5), 0)
+    assert sorted(i for batch in _epoch(a, 2) for i in batch) == list(range(100))
+
+
+def test_batches_shards_are_disjoint_and_cover_the_epoch() -> None:
+    n, world_size, batch_size, epoch = 103, 3, 5, 2
+    shards = [Batches(_indexed(n), batch_size, seed=7, rank=r, world_size=world_size) for r in range(world_size)]
+    used = [[i for b in _epoch(s, epoch) for i in b] for s in shards]
+    assert all(len(s) == (n // world_size) // batch_size for s in shards)
+    assert all(len(u) == 30 for u in used)
+    for r in range(world_size):
+        for q in range(r + 1, world_size):
+            assert not set(used[r]) & set(used[q]), f"ranks {r} and {q} share samples"
+    # All ranks cut the same permutation: together they hold its first 90 positions.
+    permutation = [i for b in _epoch(Batches(_indexed(n), 1, seed=7), epoch) for i in b]
+    assert set().union(*map(set, used)) == set(permutation[: world_size * 30])
+
+
+def test_batch_larger_than_data_is_a_user_error() -> None:
+    with pytest.raises(DataError, match="--batch-size 20"):
+        Batches(_indexed(20), 21)
+    with pytest.raises(DataError, match="--batch-size 10"):
+        Batches(_indexed(20), 11, rank=1, world_size=2)
+    Batches(_indexed(20), 20)  # exactly the data is fine
+
+
+def test_batches_yield_dataset_samples() -> None:
+    images = torch.randint(0, 256, (12, 1, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    ds = Dataset("toy", images, None, [])
+    batch = next(iter(Batches(ds, 4, seed=0).epoch(0)))
+    assert batch.dtype == torch.uint8 and tuple(batch.shape) == (4, 1, 4, 4)
+    assert all(any(torch.equal(x, y) for y in images) for x in batch)
+
+
+# ---------------------------------------------------------------------------------------------
+# model ranges
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output_range, low, high", [("tanh", -1.0, 1.0), ("sigmoid", 0.0, 1.0)])
+def test_model_range_ends_and_round_trip(output_range: str, low: float, high: float) -> None:
+    pixels = torch.arange(256, dtype=torch.uint8)
+    x = to_model_range(pixels, output_range)
+    assert x.dtype == torch.float32
+    assert x[0].item() == pytest.approx(low) and x[255].item() == pytest.approx(high)
+    assert (x[1:] > x[:-1]).all()
+    back = from_model_range(x, output_range)
+    assert back[0].item() == 0.0 and back[255].item() == pytest.approx(1.0)
+    assert torch.equal((back * 255).round().to(torch.uint8), pixels), "uint8 -> model -> [0, 1] lost values"
+    assert pixels.dtype == torch.uint8 and pixels[255] == 255, "input changed in place"
+
+
+def test_model_range_clamps_and_passes_points_through() -> None:
+    assert from_model_range(torch.tensor([-3.0, 3.0]), "tanh").tolist() == [0.0, 1.0]
+    assert from_model_range(torch.tensor([-3.0, 3.0]), "sigmoid").tolist() == [0.0, 1.0]
+    points = torch.randn(4, 2)
+    assert to_model_range(points, "none") is points
+    assert from_model_range(points, "none") is points
+    with pytest.raises(ValueError, match="relu"):
+        to_model_range(torch.zeros(1, dtype=torch.uint8), "relu")
+
+
+# ---------------------------------------------------------------------------------------------
+# data root
+# ---------------------------------------------------------------------------------------------
+
+
+def test_data_root_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GAN_COURSE_DATA", str(tmp_path / "env"))
+    assert data_root(tmp_path / "arg") == tmp_path / "arg", "an explicit argument comes first"
+    assert data_root(str(tmp_path / "arg")) == tmp_path / "arg"
+    assert data_root() == tmp_path / "env", "then $GAN_COURSE_DATA"
+    monkeypatch.delenv("GAN_COURSE_DATA")
+    assert data_root() == tmp_path / "home" / ".cache" / "gan-course" / "data", "then ~/.cache/gan-course/data"
+    assert data_root("~/mydata") == tmp_path / "home" / "mydata", "~ is expanded"
+
+
+def test_load_dataset_uses_the_env_root(tiny_mnist_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GAN_COURSE_DATA", str(tiny_mnist_root))
+    assert len(load_dataset("mnist", download=False)) == 64
+
+
+# ---------------------------------------------------------------------------------------------
+# the real MNIST copy
+# ---------------------------------------------------------------------------------------------
+
+
+@needs_shared_mnist
+def test_real_mnist(shared_data: Path) -> None:
+    train = load_dataset("mnist", shared_data, split="train", download=False)
+    test = load_dataset("mnist", shared_data, split="test", download=False)
+    assert tuple(train.data.shape) == (60_000, 1, 28, 28) and train.data.dtype == torch.uint8
+    assert tuple(test.data.shape) == (10_000, 1, 28, 28)
+    assert train.labels[:5].tolist() == [5, 0, 4, 1, 9]
+    assert test.labels[:5].tolist() == [7, 2, 1, 0, 4]
+    assert int(train.data.max()) == 255
+    assert torch.bincount(train.labels).tolist()[1] == 6742  # the known count of ones in MNIST's training set
