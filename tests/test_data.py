@@ -84,7 +84,9 @@ def test_cifar10_channels_rows_and_columns_are_in_place(tiny_cifar) -> None:
     assert ds.data[i, :, y, x].tolist() == expected, "R, G, B or rows/columns are swapped"
 
 
-@pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST"), ("cifar10", "cifar-10-batches-py")])
+@pytest.mark.parametrize(
+    "name, folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST"), ("cifar10", "cifar-10-batches-py")]
+)
 def test_missing_torchvision_dataset_says_where_and_what_to_do(tmp_path: Path, name: str, folder: str) -> None:
     with pytest.raises(DataError) as err:
         load_dataset(name, tmp_path, download=False)
@@ -194,7 +196,7 @@ def test_folder_default_size_is_64_and_image_size_is_honoured(flat_image_folder)
 
 def test_non_square_image_is_centre_cropped(tmp_path: Path) -> None:
     # 60 wide, 20 high: red | green | blue thirds. The centre square is the green third.
-    image = np.concatenate([solid((255, 0, 0), 20, 20), solid((0, 255, 0), 20, 20), solid((0, 0, 255), 20, 20)], axis=1)
+    image = np.concatenate([solid(rgb, 20, 20) for rgb in ((255, 0, 0), (0, 255, 0), (0, 0, 255))], axis=1)
     write_image(tmp_path / "wide" / "wide.png", image)
     tall = np.transpose(image, (1, 0, 2))  # 20 wide, 60 high
     write_image(tmp_path / "tall" / "tall.png", tall)
@@ -206,13 +208,18 @@ def test_non_square_image_is_centre_cropped(tmp_path: Path) -> None:
         )
 
 
-def test_unreadable_image_names_the_file(tmp_path: Path) -> None:
-    write_image(tmp_path / "good.png", solid((1, 2, 3)))
+@pytest.mark.parametrize("damage", ["not an image", "truncated"])
+def test_unreadable_image_names_the_file(tmp_path: Path, damage: str) -> None:
+    good = write_image(tmp_path / "good.png", np.random.default_rng(0).integers(0, 256, (32, 32, 3)))
     broken = tmp_path / "broken.png"
-    broken.write_bytes(b"this is not a png")
-    with pytest.raises(DataError, match="broken.png") as err:
+    # A truncated PNG opens fine and fails while decoding, with a message that names no file.
+    broken.write_bytes(b"this is not a png" if damage == "not an image" else good.read_bytes()[:200])
+    with pytest.raises(DataError) as err:
         load_dataset(f"folder:{tmp_path}")
-    assert str(broken) in str(err.value)
+    message = str(err.value)
+    assert str(broken) in message, f"the message should name the bad file: {message}"
+    assert str(good) not in message
+    assert "\n" not in message
 
 
 def test_empty_and_missing_folders_are_user_errors(tmp_path: Path) -> None:
@@ -257,7 +264,8 @@ def test_mixture_statistics(name: str, means: list[tuple[float, float]], std: fl
         assert math.dist(mean.tolist(), means[nearest]) < 5 * std / math.sqrt(len(sample)) + 1e-6, (
             f"{name} mode {m}: sample mean {mean.tolist()} is not a mixture mean"
         )
-        assert sample.std(0).sub(std).abs().max() < 0.05 * std, f"{name} mode {m}: std {sample.std(0).tolist()} != {std}"
+        spread = sample.std(0)
+        assert (spread - std).abs().max() < 0.05 * std, f"{name} mode {m}: std {spread.tolist()} != {std}"
     assert len(matched) == k, f"{name}: some means are never sampled"
 
 
@@ -273,7 +281,9 @@ def test_mixture_is_deterministic_per_seed(name: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_native_shape_matches_what_loads(tiny_mnist_root, tiny_fashion_root, tiny_cifar_root, flat_image_folder) -> None:
+def test_native_shape_matches_what_loads(
+    tiny_mnist_root: Path, tiny_fashion_root: Path, tiny_cifar_root: Path, flat_image_folder
+) -> None:
     roots = {"mnist": tiny_mnist_root, "fashion-mnist": tiny_fashion_root, "cifar10": tiny_cifar_root}
     names = [n for n in DATASETS if n != "folder:PATH"] + [f"folder:{flat_image_folder.root}"]
     assert set(names) >= {"digits", "mnist", "fashion-mnist", "cifar10", "ring", "grid"}
@@ -294,6 +304,15 @@ def test_resize_uint8_keeps_dtype_and_constants() -> None:
     assert out.dtype == torch.uint8 and tuple(out.shape) == (5, 3, 64, 64)
     for k, value in enumerate((137, 0, 255, 137, 137)):
         assert (out[k] == value).all(), f"constant image {value} changed by resizing"
+
+
+def test_resize_uint8_rounds_the_antialiased_bilinear_result() -> None:
+    images = torch.randint(0, 256, (3, 2, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    for size in (64, 8):
+        exact = torch.nn.functional.interpolate(images.double(), size=(size, size), mode="bilinear", antialias=True)
+        out = resize_uint8(images, size)
+        assert tuple(out.shape) == (3, 2, size, size)
+        assert (out.double() - exact.clamp(0, 255)).abs().max() <= 0.5 + 1e-3, f"size {size}: not the nearest uint8"
 
 
 def test_resize_uint8_chunks_do_not_change_the_result() -> None:
@@ -429,3 +448,25 @@ def test_real_mnist(shared_data: Path) -> None:
     assert test.labels[:5].tolist() == [7, 2, 1, 0, 4]
     assert int(train.data.max()) == 255
     assert torch.bincount(train.labels).tolist()[1] == 6742  # the known count of ones in MNIST's training set
+
+
+def test_corrupt_idx_files_are_a_user_error(tmp_path: Path) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"not an idx file at all")
+    with pytest.raises(DataError, match=r"'mnist' in .*MNIST/raw is unreadable.*download them again"):
+        load_dataset("mnist", tmp_path, download=False)
+
+
+def test_to_model_range_never_changes_its_input() -> None:
+    x = torch.full((2, 1, 4, 4), 255.0)
+    to_model_range(x, "tanh")
+    to_model_range(x, "sigmoid")
+    assert torch.equal(x, torch.full((2, 1, 4, 4), 255.0))
+
+
+def test_mixture_test_split_is_an_independent_draw() -> None:
+    train = load_dataset("ring", split="train", seed=3)
+    test = load_dataset("ring", split="test", seed=3)
+    assert not torch.equal(train.labels[: len(test)], test.labels)

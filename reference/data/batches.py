@@ -21,11 +21,10 @@ def to_model_range(x: torch.Tensor, output_range: str) -> torch.Tensor:
     """
     if output_range == "none":
         return x
-    x = x.float()
     if output_range == "tanh":
-        return x.mul_(2.0 / 255.0).sub_(1.0)
+        return x.float().mul(2.0 / 255.0).sub_(1.0)  # mul makes a new tensor: the input is never changed
     if output_range == "sigmoid":
-        return x.div_(255.0)
+        return x.float().div(255.0)
     raise ValueError(f"unknown output range {output_range!r}")
 
 

@@ -14,6 +14,7 @@ Names:
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +100,8 @@ def load_dataset(
         raise DataError(f"unknown split '{split}'; use 'train' or 'test'")
     root = data_root(root)
     if name in MIXTURES:
-        points, modes = sample_mixture(name, 100_000 if split == "train" else 10_000, seed=seed)
+        n, stream = (100_000, seed) if split == "train" else (10_000, seed + 1)  # test: an independent draw
+        points, modes = sample_mixture(name, n, seed=stream)
         return Dataset(name, points, modes, [f"mode {i}" for i in range(MIXTURES[name].n_modes)])
     if name == "digits":
         ds = _digits(split)
@@ -156,8 +158,13 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
     train = split == "train"
     try:
         raw = cls(str(root), train=train, download=False)
-    except RuntimeError:
+    except RuntimeError:  # torchvision: "Dataset not found"
         raw = None
+    except (AssertionError, ValueError, EOFError, OSError, pickle.UnpicklingError) as err:
+        raise DataError(
+            f"dataset '{name}' in {root / folder} is unreadable ({type(err).__name__}: {str(err)[:80]}); "
+            f"delete the files and download them again, or use --dataset digits"
+        ) from None
     if raw is None and download:
         try:
             raw = cls(str(root), train=train, download=True)
