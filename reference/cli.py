@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -100,13 +101,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.config or args.out:
             raise UserError("--resume takes its settings and folder from the run; drop --config and --out")
         out = Path(args.resume)
-        state = load_checkpoint(out / "checkpoints" / "last.pt") if out.is_dir() else load_checkpoint(out)
+        if out.is_file():
+            raise UserError(f"--resume takes a run folder, not the file {out}; pass the folder that holds checkpoints/last.pt")
+        state = load_checkpoint(out)
         saved = state["config"]
+        trained = {**saved, "nz": state["nz"]}  # the latent size the run resolved (the model's default if unset)
         for key, value in explicit.items():
-            if key not in RESUME_OVERRIDES and value != saved.get(key):
+            if key not in RESUME_OVERRIDES and value != trained.get(key):
                 flag = "--" + key.replace("_", "-")
+                was = f"{flag} {trained.get(key)}" if trained.get(key) is not None else f"no {flag}"
                 raise UserError(
-                    f"run {out} was trained with {flag} {saved.get(key)}, not {value}; "
+                    f"run {out} was trained with {was}, not {flag} {value}; "
                     f"drop {flag} to resume it, or start a new run with --out"
                 )
         cfg = TrainConfig.from_dict({**saved, **explicit}, source=str(out))
@@ -115,7 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig.from_dict({**values, **explicit}, source=args.config or "flags")
         out = Path(args.out) if args.out else _default_out(cfg)
     run_dir = train(cfg, out, state=state, progress=not args.no_progress)
-    print(f"Run saved to {run_dir} (samples/, checkpoints/, metrics.csv, losses.png)")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes, and says so
+        print(f"Run saved to {run_dir} (samples/, checkpoints/, metrics.csv, losses.png)")
     return 0
 
 

@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import os
+import tempfile
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -65,8 +66,12 @@ def check_out_dir(out: Path, resume: bool) -> None:
     existing = out
     while not existing.exists():
         existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write to {existing}; choose an --out folder you can write to")
+    try:  # os.access says yes to root even on read-only mounts such as /proc and /sys: try it
+        if not existing.is_dir():
+            raise NotADirectoryError(existing)
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".gan-course-probe-"))
+    except OSError:
+        raise UserError(f"cannot write to {existing}; choose an --out folder you can write to") from None
 
 
 class Run:
@@ -270,6 +275,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None
             run.restore(state)
         if dist.is_main:
             out.mkdir(parents=True, exist_ok=True)
+            for stale in out.glob("**/.*.tmp*"):  # left by a run killed while writing a file
+                stale.unlink()
             config = {**cfg.to_dict(), "shape": list(run.shape), "nz": run.nz, "world_size": dist.world_size}
             write_text_atomic(out / "config.json", json.dumps(config, indent=2) + "\n")
         total = cfg.epochs * len(run.batches)

@@ -1,0 +1,344 @@
+"""Tests for reference/cli.py: `gan-course train / sample / configs`, resume, configs and bad input.
+
+Most commands run in-process through `reference.cli.main` (capfd also catches what C++ code writes
+to stderr); one real subprocess of the console script proves "one line, exit 2, no traceback", and
+one is killed with SIGKILL mid-epoch to prove that last.pt survives and the run resumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from reference.checkpoint import load_checkpoint
+from reference.cli import main
+
+TRAIN = ["train", "--dataset", "digits", "--device", "cpu", "--no-progress"]
+MLP = [*TRAIN, "--model", "mlp"]
+
+
+def cli(capfd, *argv: str) -> tuple[int, str, str]:
+    """Run `gan-course ARGV` in-process: (exit status, stdout, stderr)."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *words: str) -> None:
+    """Exit status 2 and exactly one stderr line 'gan-course...: error: ...' naming each of `words`."""
+    lines = err.splitlines()
+    assert code == 2, f"expected exit status 2, got {code}; stderr: {err!r}"
+    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}: {err!r}"
+    assert lines[0].startswith("gan-course") and "error:" in lines[0], f"not a gan-course error line: {lines[0]!r}"
+    assert "Traceback" not in err
+    for word in words:
+        assert word in lines[0], f"the error should name {word!r}: {lines[0]!r}"
+
+
+def hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder`, by relative path."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def metric_epochs(run: Path) -> list[int]:
+    with open(run / "metrics.csv", newline="") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def temp_files(folder: Path) -> set[str]:
+    """Leftovers of atomic writes (.NAME.XXXX.tmp.SUFFIX) anywhere under `folder`."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob(".*.tmp*")}
+
+
+def console_script() -> str:
+    script = Path(sys.executable).with_name("gan-course")
+    found = str(script) if script.exists() else shutil.which("gan-course")
+    if not found:
+        pytest.skip("the gan-course console script is not installed (pip install -e .)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory) -> Path:
+    """A finished 2-epoch MLP run with samples and checkpoints after each epoch (read-only: copy it)."""
+    run = tmp_path_factory.mktemp("cli") / "mlp-run"
+    code = main([*MLP, "--epochs", "2", "--save-every", "1", "--out", str(run)])
+    assert code == 0
+    return run
+
+
+@pytest.fixture
+def run_copy(mlp_run, tmp_path) -> Path:
+    """A private copy of `mlp_run` that a test may damage."""
+    return Path(shutil.copytree(mlp_run, tmp_path / "run"))
+
+
+# ---- train: bad input --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--model", "nope"], ["'nope'", "mlp2d"]),
+        (["--dataset", "nope"], ["'nope'", "digits"]),
+        (["--loss", "nope"], ["'nope'", "wgan-gp"]),
+        (["--model", "dcgan", "--dataset", "ring"], ["dcgan", "--model mlp2d"]),
+        (["--epochs", "0"], ["--epochs", "0"]),
+        (["--batch-size", "0"], ["--batch-size", "0"]),
+        (["--batch-size", "-5"], ["--batch-size", "-5"]),
+        (["--epochs", "two"], ["--epochs", "two"]),
+        (["--batch-size", "5000"], ["--batch-size"]),
+    ],
+    ids=["model", "dataset", "loss", "dcgan-on-ring", "epochs-0", "batch-0", "batch-negative", "epochs-word", "batch-too-big"],
+)
+def test_bad_train_input_is_one_line_and_creates_nothing(capfd, tmp_path, flags, words):
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, *TRAIN, "--epochs", "1", *flags, "--out", out)
+    assert_one_line_error(code, err, *words)
+    assert not out.exists(), f"{flags} failed but left {out} behind"
+
+
+def test_non_empty_out_without_resume_is_refused(capfd, run_copy):
+    before = hashes(run_copy)
+    code, _, err = cli(capfd, *MLP, "--epochs", "1", "--out", run_copy)
+    assert_one_line_error(code, err, str(run_copy), "--resume")
+    assert hashes(run_copy) == before, "a refused --out overwrote files of the existing run"
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "proc"])
+def test_unwritable_out_is_refused(capfd, tmp_path, where):
+    if where == "proc":
+        if not Path("/proc").is_dir():
+            pytest.skip("no /proc here")
+        out = Path("/proc/gan-course-test/run")
+    else:
+        (tmp_path / "a-file").write_text("not a folder\n")
+        out = tmp_path / "a-file" / "run"
+    code, _, err = cli(capfd, *MLP, "--epochs", "1", "--out", out)
+    assert_one_line_error(code, err, "cannot write", "--out")
+
+
+# ---- train --resume: bad input -----------------------------------------------------------------
+
+
+def _damage(run: Path, how: str) -> None:
+    last = run / "checkpoints" / "last.pt"
+    if how == "truncated":
+        data = last.read_bytes()
+        last.write_bytes(data[: len(data) // 2])
+    elif how == "empty":
+        last.write_bytes(b"")
+    elif how == "foreign":
+        torch.save({"weights": torch.zeros(3)}, last)
+    elif how == "text":
+        last.write_text("this is not a checkpoint\n")
+    elif how == "missing":
+        last.unlink()
+
+
+@pytest.mark.parametrize(
+    "how, words",
+    [
+        ("truncated", ["truncated or corrupt", "epoch_NNN.pt"]),
+        ("empty", ["truncated or corrupt"]),
+        ("foreign", ["not a gan-course checkpoint"]),
+        ("text", ["truncated or corrupt"]),
+        ("missing", ["last.pt"]),
+    ],
+)
+def test_resume_from_a_bad_checkpoint_is_refused(capfd, run_copy, how, words):
+    _damage(run_copy, how)
+    before = hashes(run_copy)
+    code, _, err = cli(capfd, "train", "--resume", run_copy, "--epochs", "3", "--no-progress")
+    assert_one_line_error(code, err, *words)
+    assert hashes(run_copy) == before, f"resuming from a {how} last.pt changed the run folder"
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--model", "dcgan"], ["--model mlp", "dcgan", "drop --model"]),
+        (["--nz", "50"], ["--nz 100", "50", "drop --nz"]),
+        (["--loss", "hinge"], ["--loss", "hinge"]),
+        ([], ["already has 2 epochs", "--epochs"]),
+        (["--epochs", "2"], ["already has 2 epochs"]),
+        (["--epochs", "3", "--out", "elsewhere"], ["--out"]),
+        (["--epochs", "0"], ["--epochs"]),
+    ],
+    ids=["model", "nz", "loss", "no-more-epochs", "same-epochs", "with-out", "epochs-0"],
+)
+def test_resume_with_other_settings_is_refused(capfd, run_copy, flags, words):
+    before = hashes(run_copy)
+    code, _, err = cli(capfd, "train", "--resume", run_copy, "--no-progress", *flags)
+    assert_one_line_error(code, err, *words)
+    assert hashes(run_copy) == before, f"a refused --resume {flags} changed the run folder"
+
+
+def test_resume_of_a_missing_run_or_a_file_is_refused(capfd, tmp_path, mlp_run):
+    code, _, err = cli(capfd, "train", "--resume", tmp_path / "no-such-run", "--epochs", "3")
+    assert_one_line_error(code, err, "no-such-run")
+    code, _, err = cli(capfd, "train", "--resume", mlp_run / "checkpoints" / "last.pt", "--epochs", "3")
+    assert_one_line_error(code, err, "run folder")
+
+
+def test_console_script_error_is_one_line_without_traceback(mlp_run, tmp_path):
+    """A real `gan-course` process: --resume with another architecture -> exit 2, one line, folder intact."""
+    run = Path(shutil.copytree(mlp_run, tmp_path / "run"))
+    before = hashes(run)
+    proc = subprocess.run(
+        [console_script(), "train", "--resume", str(run), "--model", "dcgan", "--epochs", "3"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert_one_line_error(proc.returncode, proc.stderr, "--model mlp", "dcgan")
+    assert proc.stdout == ""
+    assert hashes(run) == before, "the failed command changed the run folder"
+
+
+# ---- train: resume and configs -----------------------------------------------------------------
+
+
+def test_resume_continues_the_run(capfd, run_copy):
+    history = (run_copy / "metrics.csv").read_text().splitlines()
+    # --nz 100 is the latent size the run resolved (mlp's default), so it is no change of architecture
+    code, out, err = cli(capfd, "train", "--resume", run_copy, "--epochs", "3", "--nz", "100", "--no-progress")
+    assert code == 0, f"gan-course train --resume RUN --epochs 3 --nz 100 failed: {err}"
+    assert str(run_copy) in out
+    assert metric_epochs(run_copy) == [1, 2, 3]
+    assert (run_copy / "metrics.csv").read_text().splitlines()[:3] == history, "resume rewrote the earlier rows"
+    assert load_checkpoint(run_copy)["epoch"] == 3
+    for n in (1, 2, 3):
+        assert (run_copy / "samples" / f"epoch_{n:03d}.png").is_file()
+        assert (run_copy / "checkpoints" / f"epoch_{n:03d}.pt").is_file()
+    assert json.loads((run_copy / "config.json").read_text())["epochs"] == 3
+    assert not temp_files(run_copy), f"temp files left behind: {temp_files(run_copy)}"
+
+
+def test_named_config_with_flag_overrides(capfd, tmp_path):
+    """mnist-mlp sets model, batch size, epochs and save_every; flags override dataset and epochs."""
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, "train", "--config", "mnist-mlp", "--dataset", "digits", "--epochs", "1",
+                       "--device", "cpu", "--no-progress", "--out", out)  # fmt: skip
+    assert code == 0, err
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["model"], saved["save_every"], saved["batch_size"]) == ("mlp", 3, 64), "named config values lost"
+    assert (saved["dataset"], saved["epochs"]) == ("digits", 1), "flags did not override the named config"
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_config_file_with_flag_overrides(capfd, tmp_path, suffix):
+    values = {"model": "mlp", "dataset": "digits", "epochs": 5, "batch_size": 128, "lr": 0.001}
+    path = tmp_path / f"exp{suffix}"
+    if suffix == ".json":
+        path.write_text(json.dumps(values))
+    else:
+        path.write_text("# an experiment\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()))
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, "train", "--config", path, "--epochs", "1", "--device", "cpu", "--no-progress", "--out", out)
+    assert code == 0, err
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["batch_size"], saved["lr"], saved["model"]) == (128, 0.001, "mlp"), f"{suffix} values lost: {saved}"
+    assert saved["epochs"] == 1, "--epochs 1 did not override the file's epochs = 5"
+    assert metric_epochs(out) == [1]
+
+
+def test_config_with_an_unknown_key_is_one_line(capfd, tmp_path):
+    path = tmp_path / "typo.toml"
+    path.write_text('model = "mlp"\nepochz = 3\n')
+    code, _, err = cli(capfd, "train", "--config", path, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "epochz", "epochs")
+    code, _, err = cli(capfd, "train", "--config", "no-such-config", "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "no-such-config", "mnist-mlp")
+    assert not (tmp_path / "run").exists()
+
+
+def test_configs_lists_the_named_configs(capfd):
+    code, out, _ = cli(capfd, "configs")
+    assert code == 0 and "digits-dcgan" in out and "mnist-mlp" in out
+
+
+# ---- sample ------------------------------------------------------------------------------------
+
+
+def test_sample_draws_an_8x8_grid(capfd, mlp_run, tmp_path):
+    grid = tmp_path / "grid.png"
+    code, out, err = cli(capfd, "sample", mlp_run / "checkpoints" / "last.pt", "--n", "64", "--out", grid)
+    assert code == 0, err
+    with Image.open(grid) as im:
+        assert im.format == "PNG"
+        assert im.size == (8 * (28 + 2) + 2,) * 2, f"64 samples of 28x28 with padding 2 make 242x242, got {im.size}"
+    # a run folder works too, and --n sets the grid
+    code, _, err = cli(capfd, "sample", mlp_run, "--n", "16", "--out", tmp_path / "small.png")
+    assert code == 0, err
+    with Image.open(tmp_path / "small.png") as im:
+        assert im.size == (4 * 30 + 2,) * 2, f"16 samples make a 4x4 grid of 122x122, got {im.size}"
+
+
+@pytest.mark.parametrize("how", ["truncated", "foreign", "text", "missing"])
+def test_sample_from_a_bad_checkpoint_is_refused(capfd, run_copy, how, tmp_path):
+    _damage(run_copy, how)
+    before = hashes(run_copy)
+    code, _, err = cli(capfd, "sample", run_copy / "checkpoints" / "last.pt", "--out", tmp_path / "grid.png")
+    assert_one_line_error(code, err, "last.pt")
+    assert not (tmp_path / "grid.png").exists()
+    assert hashes(run_copy) == before
+
+
+def test_sample_with_n_0_is_refused(capfd, mlp_run, tmp_path):
+    code, _, err = cli(capfd, "sample", mlp_run, "--n", "0", "--out", tmp_path / "grid.png")
+    assert_one_line_error(code, err, "--n", "0")
+
+
+# ---- SIGKILL mid-epoch -------------------------------------------------------------------------
+
+
+def test_sigkill_mid_epoch_leaves_a_loadable_last_pt_and_resumes(capfd, tmp_path):
+    """Kill a real training process mid-epoch; last.pt loads and --resume finishes the run."""
+    run = tmp_path / "run"
+    last = run / "checkpoints" / "last.pt"
+    proc = subprocess.Popen(
+        [console_script(), *TRAIN, "--model", "dcgan", "--ngf", "8", "--ndf", "8", "--epochs", "100", "--out", str(run)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not last.exists():
+            assert proc.poll() is None, f"training exited early: {proc.stderr.read().decode()[-2000:]}"
+            assert time.monotonic() < deadline, "no checkpoints/last.pt after 120 s"
+            time.sleep(0.02)
+        time.sleep(0.4)  # an epoch of this model takes about a second: stop it part-way through the next
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    leftovers = temp_files(run)
+    assert not any(Path(p).name == "last.pt" for p in leftovers)
+    state = load_checkpoint(last)
+    done = state["epoch"]
+    assert 1 <= done < 100
+
+    code, _, err = cli(capfd, "train", "--resume", run, "--epochs", done + 1, "--no-progress")
+    assert code == 0, f"--resume after SIGKILL failed: {err}"
+    assert metric_epochs(run) == list(range(1, done + 2)), "metrics.csv should have one row per epoch 1..N"
+    assert load_checkpoint(last)["epoch"] == done + 1
+    assert not temp_files(run), f"the resumed run did not clear the killed run's temp files: {temp_files(run)}"
