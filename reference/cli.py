@@ -5,6 +5,7 @@
     gan-course train --resume runs/dcgan-digits-...    # continue a run from checkpoints/last.pt
     gan-course sample runs/.../checkpoints/last.pt --n 64 --out grid.png
     gan-course summary --model dcgan-1024 --dataset fashion-mnist
+    gan-course train-classifier --dataset mnist        # the CNN behind the metrics, >= 99% in a few CPU minutes
 
 Mistakes in the input print one line on stderr and exit with status 2.
 """
@@ -79,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--device", default="cpu")
 
     sub.add_parser("configs", help="list the named experiment configs")
+
+    tc = sub.add_parser(
+        "train-classifier",
+        help="train the small CNN whose features and logits the metrics use",
+        description="Train the classifier of a dataset and cache it under DATA_DIR/classifiers/.",
+    )
+    tc.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, cifar10, folder:PATH (default digits)")
+    tc.add_argument("--data-dir", help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
+    tc.add_argument("--epochs", type=int, help="passes over the training set (default: per dataset, mnist 3)")
+    tc.add_argument("--seed", type=int, default=0)
+    tc.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    tc.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -183,7 +196,25 @@ def cmd_configs(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "summary": cmd_summary, "sample": cmd_sample, "configs": cmd_configs}
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    from reference.metrics.classifier import classifier_path, train_classifier
+    from reference.trainer import resolve_device
+
+    device = resolve_device(args.device)
+    _, accuracy = train_classifier(
+        args.dataset, args.data_dir, epochs=args.epochs, seed=args.seed, device=device, progress=not args.no_progress
+    )
+    print(f"Test accuracy: {100 * accuracy:.2f}% (saved to {classifier_path(args.dataset, args.data_dir)})")
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "summary": cmd_summary,
+    "sample": cmd_sample,
+    "configs": cmd_configs,
+    "train-classifier": cmd_train_classifier,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
