@@ -43,6 +43,16 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ndf", type=int, default=s, help="discriminator width of dcgan (default 64)")
 
 
+def _add_metric_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--features", default="classifier", help="classifier (offline, the dataset's CNN) or inception")
+    p.add_argument("--classifier", metavar="DATASET", help="whose classifier gives the features (default: from the sources)")
+    p.add_argument("--n", type=int, help="images per source (default: all; a checkpoint draws as many as the other source)")
+    p.add_argument("--inception-weights", help="the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth)")
+    p.add_argument("--data-dir", help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gan-course", description="Train, sample and inspect the course's GANs.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -64,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default=s, help="auto, cpu, cuda or mps (default auto)")
     t.add_argument("--amp", action="store_true", default=s, help="mixed precision (bf16/fp16) on CUDA")
     t.add_argument("--data-dir", default=s, help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
+    t.add_argument("--eval-every", type=int, default=s, help="evaluate every N epochs: classifier FID/KID/precision/recall (0 = never)")
+    t.add_argument("--eval-samples", type=int, default=s, help="samples per evaluation (default 2000)")
     t.add_argument("--config", help="a named config (see 'gan-course configs') or a .toml/.json file")
     t.add_argument("--out", help="run folder (default runs/MODEL-DATASET-TIME)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoints/last.pt")
@@ -78,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--out", default="samples.png", help="output PNG (default samples.png)")
     sa.add_argument("--seed", type=int, default=0)
     sa.add_argument("--device", default="cpu")
+
+    fi = sub.add_parser("fid", help="FID, KID, precision and recall between two image sources")
+    fi.add_argument("a", help="a dataset split (mnist:test), a folder of images, an .npz of images or a checkpoint")
+    fi.add_argument("b", help="the same kinds as A")
+    _add_metric_flags(fi)
+
+    ev = sub.add_parser("eval", help="evaluate a run's last checkpoint against its dataset's held-out split")
+    ev.add_argument("run", help="a run folder (or a checkpoint .pt)")
+    _add_metric_flags(ev)
 
     sub.add_parser("configs", help="list the named experiment configs")
 
@@ -186,6 +207,93 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source_dataset(source: str) -> str | None:
+    """The dataset a source comes from, to choose its classifier: a split's name, a checkpoint's."""
+    from reference.checkpoint import load_checkpoint
+    from reference.metrics.evaluate import parse_split
+
+    split = parse_split(source)
+    if split is not None:
+        return split[0]
+    if source.endswith(".pt") or Path(source, "checkpoints", "last.pt").is_file():
+        return load_checkpoint(source)["config"]["dataset"]
+    return None
+
+
+def _print_scores(scores: dict, extractor) -> None:
+    print(f"Features: {extractor.name} ({extractor.dim}-d)")
+    print(f"KID: {scores['kid']:.6f} ± {scores['kid_std']:.6f}")
+    print(f"Precision: {scores['precision']:.4f}")
+    print(f"Recall: {scores['recall']:.4f}")
+    if "classifier_score" in scores:
+        print(f"Classifier score (IS-style): {scores['classifier_score']:.4f}")
+        print(f"Classes covered: {int(scores['classes_covered'])}")
+    print(f"FID: {scores['fid']:.4f}")
+
+
+def _metric_setup(args: argparse.Namespace, sources: list[str]):
+    from reference.metrics.features import get_extractor
+    from reference.trainer import resolve_device
+
+    if args.n is not None and args.n < 2:
+        raise UserError(f"--n must be at least 2, got {args.n}")
+    device = resolve_device(args.device)
+    dataset = args.classifier
+    if args.features == "classifier" and dataset is None:
+        dataset = next((d for d in map(_source_dataset, sources) if d), None)
+        if dataset is None:
+            raise UserError("neither source names a dataset; pass --classifier DATASET (e.g. mnist) to choose the feature network")
+    extractor = get_extractor(args.features, dataset, args.data_dir, inception_weights=args.inception_weights, device=device)
+    return extractor, device
+
+
+def cmd_fid(args: argparse.Namespace) -> int:
+    from reference.metrics.evaluate import compare, load_images
+
+    extractor, device = _metric_setup(args, [args.a, args.b])
+    loaded: dict[str, object] = {}
+    # Image sources first: a checkpoint then draws as many samples as the other source holds.
+    # A and B use different seeds, so comparing a source with itself measures sampling noise.
+    for key, source, seed in sorted([("a", args.a, args.seed), ("b", args.b, args.seed + 1)], key=lambda t: t[1].endswith(".pt")):
+        n = args.n
+        if n is None and source.endswith(".pt"):
+            n = next((x.shape[0] for x in loaded.values()), 10_000)
+        loaded[key] = load_images(source, args.data_dir, n=n, seed=seed, device=device)
+    a, b = loaded["a"], loaded["b"]
+    print(f"A: {args.a} ({a.shape[0]} images)\nB: {args.b} ({b.shape[0]} images)")
+    _print_scores(compare(a, b, extractor, seed=args.seed), extractor)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from reference.checkpoint import load_checkpoint
+    from reference.data.mixtures import MIXTURES
+    from reference.metrics.coverage import mode_coverage
+    from reference.metrics.evaluate import compare, load_generator, load_images, sample_images
+
+    state = load_checkpoint(args.run)
+    cfg = state["config"]
+    if cfg["dataset"] in MIXTURES:
+        mixture = MIXTURES[cfg["dataset"]]
+        G, spec, nz, _ = load_generator(args.run)
+        points = sample_images(G, spec, nz, args.n or 2500, seed=args.seed)
+        cov = mode_coverage(points, mixture.means, mixture.std)
+        print(f"Samples: {points.shape[0]} from epoch {state['epoch']} of {cfg['model']} on {cfg['dataset']}")
+        print(f"Modes covered: {cov['modes_covered']} of {mixture.n_modes}")
+        print(f"High-quality samples: {100 * cov['high_quality_fraction']:.1f}%")
+        print(f"Reverse KL: {cov['reverse_kl']:.4f}")
+        return 0
+    args.classifier = args.classifier or cfg["dataset"]
+    extractor, device = _metric_setup(args, [])
+    split = "train" if cfg["dataset"].startswith("folder:") else "test"
+    real = load_images(f"{cfg['dataset']}:{split}", args.data_dir or cfg.get("data_dir"), n=args.n, seed=args.seed)
+    G, spec, nz, _ = load_generator(args.run, device)
+    fake = sample_images(G, spec, nz, real.shape[0], seed=args.seed, device=device)
+    print(f"Run: epoch {state['epoch']} of {cfg['model']} on {cfg['dataset']}; {fake.shape[0]} samples vs {real.shape[0]} {split} images")
+    _print_scores(compare(real, fake, extractor, seed=args.seed), extractor)
+    return 0
+
+
 def cmd_configs(args: argparse.Namespace) -> int:
     from reference.config import named_configs, read_config_file
 
@@ -212,6 +320,8 @@ COMMANDS = {
     "train": cmd_train,
     "summary": cmd_summary,
     "sample": cmd_sample,
+    "fid": cmd_fid,
+    "eval": cmd_eval,
     "configs": cmd_configs,
     "train-classifier": cmd_train_classifier,
 }

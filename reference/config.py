@@ -48,13 +48,17 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = False
     data_dir: str | None = None
+    eval_every: int = 0  # evaluate every N epochs (0 = never): classifier FID/KID/precision/recall, or mode coverage
+    eval_samples: int = 2000  # generated (and at most as many real held-out) samples per evaluation
 
     def validate(self) -> None:
         """Raise UserError naming the first value out of range."""
-        for name in ("epochs", "batch_size", "save_every", "num_samples", "ngf", "ndf"):
+        for name in ("epochs", "batch_size", "save_every", "num_samples", "ngf", "ndf", "eval_samples"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
+        if not isinstance(self.eval_every, int) or self.eval_every < 0:
+            raise UserError(f"--eval-every must be a whole number >= 0 (0 = never), got {self.eval_every!r}")
         for name in ("nz", "image_size", "n_critic"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):

@@ -40,9 +40,17 @@ def save_points(points: torch.Tensor, path: str | os.PathLike, means: torch.Tens
 
 
 def save_loss_curves(history: Sequence[dict], path: str | os.PathLike) -> None:
-    """Plot loss_d / loss_g and D(x) / D(G(z)) against epoch from metrics rows."""
+    """Plot loss_d / loss_g and D(x) / D(G(z)) against epoch from metrics rows, and the
+    evaluation scores (FID, or modes covered) when the run evaluates (--eval-every)."""
     epochs = [row["epoch"] for row in history]
-    fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(10, 3.6))
+    scored = [(row["epoch"], row[key]) for row in history for key in ("fid", "modes_covered") if key in row]
+    fig, axes = plt.subplots(1, 3 if scored else 2, figsize=(15 if scored else 10, 3.6))
+    ax_loss, ax_d = axes[0], axes[1]
+    if scored:
+        key = "fid" if "fid" in history[-1] or any("fid" in row for row in history) else "modes_covered"
+        axes[2].plot([e for e, _ in scored], [v for _, v in scored], marker="o", color="C2")
+        axes[2].set_xlabel("epoch")
+        axes[2].set_title("FID (classifier features, lower is better)" if key == "fid" else "Modes covered")
     ax_loss.plot(epochs, [row["loss_d"] for row in history], label="loss_D", marker=".")
     ax_loss.plot(epochs, [row["loss_g"] for row in history], label="loss_G", marker=".")
     ax_loss.set_xlabel("epoch")

@@ -107,6 +107,7 @@ class Run:
         self.scaler_g = torch.amp.GradScaler(device.type, enabled=fp16)
         self.history: list[dict] = []
         self.start_epoch = 0
+        self.evaluator = Evaluator(cfg, dataset) if cfg.eval_every and dist.is_main else None
 
         # DDP wraps the networks that step; checkpoints and sampling use the bare modules.
         self.G_train: nn.Module = self.G
@@ -242,10 +243,45 @@ class Run:
         save_loss_curves(self.history, self.out / "losses.png")
 
 
+class Evaluator:
+    """Scores G during training against held-out data (rank 0 only; --eval-every N).
+
+    Images: FID, KID, precision and recall in the dataset's classifier's feature space (train it
+    once with `gan-course train-classifier --dataset D`), `eval_samples` generated images against
+    at most as many test images, whose features are computed once here. Points (ring, grid): mode
+    coverage of `eval_samples` points. The noise is seeded and separate from training's RNG.
+    """
+
+    def __init__(self, cfg: TrainConfig, dataset) -> None:
+        from reference.metrics.evaluate import load_images
+        from reference.metrics.features import get_extractor
+
+        self.cfg = cfg
+        self.mixture = MIXTURES.get(dataset.name) if dataset.kind == "points" else None
+        if self.mixture is None:
+            self.extractor = get_extractor("classifier", cfg.dataset, cfg.data_dir)
+            split = "train" if cfg.dataset.startswith("folder:") else "test"  # folders have no held-out split
+            real = load_images(f"{cfg.dataset}:{split}", cfg.data_dir, n=cfg.eval_samples, seed=cfg.seed)
+            self.real_features = self.extractor.features(real)
+
+    def __call__(self, G: nn.Module, spec, nz: int, device: torch.device) -> dict:
+        from reference.metrics.coverage import mode_coverage
+        from reference.metrics.evaluate import compare, sample_images
+
+        fake = sample_images(G, spec, nz, self.cfg.eval_samples, seed=self.cfg.seed + 1, device=device)
+        if self.mixture is not None:
+            cov = mode_coverage(fake, self.mixture.means, self.mixture.std)
+            return {"modes_covered": cov["modes_covered"], "high_quality": round(cov["high_quality_fraction"], 4)}
+        scores = compare(None, fake, self.extractor, real_features=self.real_features, seed=self.cfg.seed)
+        return {k: round(scores[k], 6) for k in ("fid", "kid", "precision", "recall")}
+
+
 def metrics_csv(history: list[dict]) -> str:
-    """The metrics rows as CSV text with a header."""
+    """The metrics rows as CSV text with a header: the fixed columns, then evaluation columns."""
+    extra = [k for row in history for k in row if k not in METRIC_COLUMNS]
+    columns = list(METRIC_COLUMNS) + list(dict.fromkeys(extra))
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(METRIC_COLUMNS), extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
     return buf.getvalue()
@@ -287,6 +323,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None
                    disable=not (progress and dist.is_main), dynamic_ncols=True)
         for epoch in range(run.start_epoch, cfg.epochs):
             row = run.train_epoch(epoch, bar)
+            if run.evaluator is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
+                row.update(run.evaluator(run.G, run.spec, run.nz, run.device))
             run.history.append(row)
             if dist.is_main:
                 run.write_epoch(epoch)

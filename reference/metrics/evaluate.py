@@ -1,0 +1,161 @@
+"""Evaluate a generator: images from anywhere, one feature pass, every metric.
+
+    images = load_images("mnist:test", root)              # uint8 (N, 1, 28, 28)
+    fake = load_images("runs/x/checkpoints/last.pt", root, n=10_000)
+    print(compare(images, fake, get_extractor("classifier", "mnist", root)))
+
+An image source is a dataset split (`mnist:test`, `digits:train`, `cifar10:test`), a folder of
+images, an `.npz` file of images (uint8 in [0, 255] or float in [0, 1]; (N, H, W), (N, H, W, C) or
+(N, C, H, W)), or a checkpoint written by `gan-course train` (its generator draws `n` samples).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from reference.data import from_model_range, load_dataset
+from reference.data.sources import DATASETS
+from reference.errors import UserError
+from reference.metrics.coverage import class_coverage
+from reference.metrics.features import FeatureExtractor
+from reference.metrics.fid import FrechetStats, SmallSampleWarning, fid
+from reference.metrics.inception_score import inception_score
+from reference.metrics.kid import kid
+from reference.metrics.precision_recall import precision_recall
+
+SPLITS = ("train", "test")
+
+
+def parse_split(source: str) -> tuple[str, str] | None:
+    """("mnist", "test") for "mnist:test"; None if `source` is not DATASET:SPLIT."""
+    name, _, split = source.rpartition(":")
+    if split in SPLITS and (name in DATASETS or name.startswith("folder:")):
+        return name, split
+    return None
+
+
+def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"):
+    """(G in eval mode, ModelSpec, nz, config dict) from a gan-course checkpoint."""
+    from reference.checkpoint import load_checkpoint
+    from reference.models import get_model
+
+    state = load_checkpoint(checkpoint)
+    cfg = state["config"]
+    spec = get_model(cfg["model"])
+    G, _ = spec.build(tuple(state["shape"]), state["nz"], ngf=cfg["ngf"], ndf=cfg["ndf"])
+    G.load_state_dict(state["generator"])
+    return G.to(device).eval(), spec, state["nz"], cfg
+
+
+@torch.no_grad()
+def sample_images(G, spec, nz: int, n: int, seed: int = 0, device: str | torch.device = "cpu", batch_size: int = 500) -> Tensor:
+    """n samples of G as float images in [0, 1] (N, C, H, W) (or points (N, 2)) on the CPU.
+
+    The noise comes from its own seeded generator: sampling never touches the global RNG, so a
+    training run that evaluates stays bit-identical to one that does not.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    was_training = G.training
+    G.eval()
+    out = []
+    for start in range(0, n, batch_size):
+        z = torch.randn(min(batch_size, n - start), nz, generator=gen).to(device)
+        out.append(from_model_range(G(z).float(), spec.output_range).cpu())
+    G.train(was_training)
+    return torch.cat(out)
+
+
+def load_images(
+    source: str, root: str | os.PathLike | None = None, *, n: int | None = None, seed: int = 0, device: str | torch.device = "cpu"
+) -> Tensor:
+    """Images from `source` (see the module docstring), at most `n` of them (a seeded choice)."""
+    split = parse_split(source)
+    path = Path(source).expanduser()
+    if split is not None:
+        images = load_dataset(split[0], root, split=split[1]).data
+    elif path.suffix == ".pt":
+        if n is None:
+            raise UserError(f"how many samples should {source} draw? pass --n N")
+        G, spec, nz, _ = load_generator(path, device)
+        return sample_images(G, spec, nz, n, seed=seed, device=device)
+    elif path.suffix == ".npz":
+        images = _npz_images(path)
+    elif path.is_dir():
+        images = load_dataset(f"folder:{path}", root).data
+    else:
+        raise UserError(
+            f"cannot read images from '{source}': pass a dataset split (mnist:test), a folder of images, "
+            f"an .npz of images or a checkpoint (.pt)"
+        )
+    if images.dim() != 4:
+        raise UserError(f"'{source}' holds {tuple(images.shape[1:])} points, not images; use the mode-coverage metrics")
+    if n is not None and n < images.shape[0]:
+        keep = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
+        images = images[keep.sort().values]
+    return images
+
+
+def _npz_images(path: Path) -> Tensor:
+    """The images in an .npz: key 'images' (or 'x', or the only array), as uint8 or float in [0, 1]."""
+    if not path.is_file():
+        raise UserError(f"{path} does not exist; pass an .npz file of images")
+    try:
+        with np.load(path) as archive:
+            keys = list(archive.keys())
+            key = next((k for k in ("images", "x", "arr_0") if k in keys), keys[0] if len(keys) == 1 else None)
+            if key is None:
+                raise UserError(f"{path} holds arrays {keys}; name the images array 'images'")
+            array = archive[key]
+    except (ValueError, OSError) as err:
+        raise UserError(f"cannot read {path} as .npz ({err}); save images with numpy.savez(path, images=array)") from None
+    x = torch.from_numpy(np.ascontiguousarray(array))
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    elif x.dim() == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.permute(0, 3, 1, 2).contiguous()  # (N, H, W, C) -> (N, C, H, W)
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise UserError(f"{path}: images of shape {tuple(array.shape)} are not (N, H, W), (N, H, W, C) or (N, C, H, W) with 1 or 3 channels")
+    return x if x.dtype == torch.uint8 else x.float()
+
+
+def compare(
+    real: Tensor,
+    fake: Tensor,
+    extractor: FeatureExtractor,
+    *,
+    real_features: Tensor | None = None,
+    kid_subset_size: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """FID, KID (mean and std), precision and recall of `fake` against `real` in `extractor`'s space.
+
+    With a classifier extractor it also reports the Inception-Score-style score and class coverage
+    of `fake`. `real_features` skips re-extracting the real set (training reuses them).
+    """
+    if real_features is None:
+        real_features = extractor.features(real)
+    fake_features, fake_logits = extractor.features_and_logits(fake)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)  # reported once below instead
+        result = {"fid": fid(FrechetStats.from_features(real_features), FrechetStats.from_features(fake_features))}
+    kid_mean, kid_std = kid(real_features, fake_features, subsets=50, subset_size=kid_subset_size, seed=seed)
+    precision, recall = precision_recall(real_features, fake_features, k=3)
+    result.update(kid=kid_mean, kid_std=kid_std, precision=precision, recall=recall)
+    if fake_logits is not None and getattr(extractor, "name", "").startswith("classifier"):
+        score, _ = inception_score(fake_logits, splits=1)
+        coverage = class_coverage(fake_logits, fake_logits.shape[1])
+        result.update(classifier_score=score, classes_covered=float(coverage["classes_covered"]))
+    n_min = min(real_features.shape[0], fake_features.shape[0])
+    if n_min <= real_features.shape[1]:
+        warnings.warn(
+            f"{n_min} samples for {real_features.shape[1]}-dimensional features: FID is biased upward; compare KID instead",
+            SmallSampleWarning,
+            stacklevel=2,
+        )
+    return result
