@@ -22,7 +22,7 @@ from pathlib import Path
 from reference.errors import UserError
 
 # Settings a resumed run may change; every other setting must match the checkpoint's.
-RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir"}
+RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir", "eval_every", "eval_samples"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -210,12 +210,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def _source_dataset(source: str) -> str | None:
     """The dataset a source comes from, to choose its classifier: a split's name, a checkpoint's."""
     from reference.checkpoint import load_checkpoint
-    from reference.metrics.evaluate import parse_split
+    from reference.metrics.evaluate import is_checkpoint, parse_split
 
     split = parse_split(source)
     if split is not None:
         return split[0]
-    if source.endswith(".pt") or Path(source, "checkpoints", "last.pt").is_file():
+    if is_checkpoint(source):
         return load_checkpoint(source)["config"]["dataset"]
     return None
 
@@ -248,15 +248,15 @@ def _metric_setup(args: argparse.Namespace, sources: list[str]):
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
-    from reference.metrics.evaluate import compare, load_images
+    from reference.metrics.evaluate import compare, is_checkpoint, load_images
 
     extractor, device = _metric_setup(args, [args.a, args.b])
     loaded: dict[str, object] = {}
     # Image sources first: a checkpoint then draws as many samples as the other source holds.
     # A and B use different seeds, so comparing a source with itself measures sampling noise.
-    for key, source, seed in sorted([("a", args.a, args.seed), ("b", args.b, args.seed + 1)], key=lambda t: t[1].endswith(".pt")):
+    for key, source, seed in sorted([("a", args.a, args.seed), ("b", args.b, args.seed + 1)], key=lambda t: is_checkpoint(t[1])):
         n = args.n
-        if n is None and source.endswith(".pt"):
+        if n is None and is_checkpoint(source):
             n = next((x.shape[0] for x in loaded.values()), 10_000)
         loaded[key] = load_images(source, args.data_dir, n=n, seed=seed, device=device)
     a, b = loaded["a"], loaded["b"]
@@ -284,9 +284,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"Reverse KL: {cov['reverse_kl']:.4f}")
         return 0
     args.classifier = args.classifier or cfg["dataset"]
+    args.data_dir = args.data_dir or cfg.get("data_dir")  # the run's data root holds its test split and classifier
     extractor, device = _metric_setup(args, [])
     split = "train" if cfg["dataset"].startswith("folder:") else "test"
-    real = load_images(f"{cfg['dataset']}:{split}", args.data_dir or cfg.get("data_dir"), n=args.n, seed=args.seed)
+    real = load_images(f"{cfg['dataset']}:{split}", args.data_dir, n=args.n, seed=args.seed)
     G, spec, nz, _ = load_generator(args.run, device)
     fake = sample_images(G, spec, nz, real.shape[0], seed=args.seed, device=device)
     print(f"Run: epoch {state['epoch']} of {cfg['model']} on {cfg['dataset']}; {fake.shape[0]} samples vs {real.shape[0]} {split} images")

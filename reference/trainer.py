@@ -259,7 +259,8 @@ class Evaluator:
         self.cfg = cfg
         self.mixture = MIXTURES.get(dataset.name) if dataset.kind == "points" else None
         if self.mixture is None:
-            self.extractor = get_extractor("classifier", cfg.dataset, cfg.data_dir)
+            with torch.random.fork_rng(devices=[]):  # building the classifier draws weights: leave training's RNG alone
+                self.extractor = get_extractor("classifier", cfg.dataset, cfg.data_dir)
             split = "train" if cfg.dataset.startswith("folder:") else "test"  # folders have no held-out split
             real = load_images(f"{cfg.dataset}:{split}", cfg.data_dir, n=cfg.eval_samples, seed=cfg.seed)
             self.real_features = self.extractor.features(real)

@@ -6,7 +6,8 @@
 
 An image source is a dataset split (`mnist:test`, `digits:train`, `cifar10:test`), a folder of
 images, an `.npz` file of images (uint8 in [0, 255] or float in [0, 1]; (N, H, W), (N, H, W, C) or
-(N, C, H, W)), or a checkpoint written by `gan-course train` (its generator draws `n` samples).
+(N, C, H, W)), or a checkpoint written by `gan-course train` (a .pt file, or a run folder for its
+checkpoints/last.pt; its generator draws `n` samples).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def parse_split(source: str) -> tuple[str, str] | None:
     return None
 
 
+def is_checkpoint(source: str | os.PathLike) -> bool:
+    """True for a .pt file or a run folder (one holding checkpoints/last.pt): a generator to sample."""
+    path = Path(source).expanduser()
+    return path.suffix == ".pt" or (path / "checkpoints" / "last.pt").is_file()
+
+
 def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"):
     """(G in eval mode, ModelSpec, nz, config dict) from a gan-course checkpoint."""
     from reference.checkpoint import load_checkpoint
@@ -48,7 +55,8 @@ def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "
     state = load_checkpoint(checkpoint)
     cfg = state["config"]
     spec = get_model(cfg["model"])
-    G, _ = spec.build(tuple(state["shape"]), state["nz"], ngf=cfg["ngf"], ndf=cfg["ndf"])
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: keep the caller's RNG as it was
+        G, _ = spec.build(tuple(state["shape"]), state["nz"], ngf=cfg["ngf"], ndf=cfg["ndf"])
     G.load_state_dict(state["generator"])
     return G.to(device).eval(), spec, state["nz"], cfg
 
@@ -79,7 +87,7 @@ def load_images(
     path = Path(source).expanduser()
     if split is not None:
         images = load_dataset(split[0], root, split=split[1]).data
-    elif path.suffix == ".pt":
+    elif is_checkpoint(source):
         if n is None:
             raise UserError(f"how many samples should {source} draw? pass --n N")
         G, spec, nz, _ = load_generator(path, device)
@@ -108,7 +116,7 @@ def _npz_images(path: Path) -> Tensor:
     try:
         with np.load(path) as archive:
             keys = list(archive.keys())
-            key = next((k for k in ("images", "x", "arr_0") if k in keys), keys[0] if len(keys) == 1 else None)
+            key = next((k for k in ("images", "x") if k in keys), keys[0] if len(keys) == 1 else None)
             if key is None:
                 raise UserError(f"{path} holds arrays {keys}; name the images array 'images'")
             array = archive[key]
