@@ -1,7 +1,9 @@
-"""Tests for reference/models: exact parameter counts, shapes, output ranges, size policy, init."""
+"""Tests for reference/models: exact parameter counts, shapes, output ranges, size policy, init,
+and dcgan's fast layers against the stock PyTorch layers they stand for."""
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import pytest
@@ -10,6 +12,7 @@ from torch import nn
 
 from reference.errors import UserError
 from reference.models import MODELS, ModelError, count_parameters, get_model
+from reference.models import dcgan
 
 MNIST, FASHION, CIFAR10, RING = (1, 28, 28), (1, 28, 28), (3, 32, 32), (2,)
 
@@ -208,3 +211,97 @@ def test_count_parameters_skips_frozen():
     assert count_parameters(net) == 16 + 5
     net[0].requires_grad_(False)
     assert count_parameters(net) == 5
+
+
+# ---- dcgan's fast layers: the stock layer's function, forward and backward ----------------------
+
+# (fast layer class, constructor args, input shape): the MNIST DCGAN's shapes, other channel
+# counts and kernels, and inputs where the layer must take the stock path.
+FAST_LAYERS = [
+    (dcgan.DenseConvTranspose2d, (100, 256, 4, 1, 0), (5, 100, 1, 1)),
+    (dcgan.DenseConvTranspose2d, (16, 8, 3, 1, 0), (5, 16, 1, 1)),
+    (dcgan.DenseConvTranspose2d, (16, 8, 4, 1, 0), (5, 16, 2, 2)),  # not 1x1: stock path
+    (dcgan.DenseConvTranspose2d, (16, 8, 4, 2, 1), (5, 16, 1, 1)),  # strided: stock path
+    (dcgan.DenseConv2d, (256, 1, 4, 1, 0), (5, 256, 4, 4)),
+    (dcgan.DenseConv2d, (16, 3, 3, 1, 0), (5, 16, 3, 3)),
+    (dcgan.DenseConv2d, (16, 3, 3, 1, 0), (5, 16, 5, 5)),  # kernel smaller than input: stock path
+]
+
+
+def stock_twin(fast: nn.Module) -> nn.Module:
+    """A copy of `fast` as the stock layer it subclasses, with the same weights."""
+    twin = copy.deepcopy(fast)
+    twin.__class__ = next(c for c in type(fast).__mro__ if c.__module__.startswith("torch.nn"))
+    return twin
+
+
+def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    return ((got - want).abs().max() / want.abs().max().clamp_min(1e-12)).item()
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("cls, args, x_shape", FAST_LAYERS)
+def test_dcgan_fast_layer_matches_stock(cls, args, x_shape, channels_last, bias):
+    torch.manual_seed(0)
+    fast = cls(*args, bias=bias)
+    if bias:
+        nn.init.normal_(fast.bias)
+    stock = stock_twin(fast)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    fast.to(memory_format=fmt)
+    x = torch.randn(x_shape).contiguous(memory_format=fmt)
+    x_fast, x_stock = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y_fast, y_stock = fast(x_fast), stock(x_stock)
+    where = f"{cls.__name__}{args} on {x_shape} (channels_last={channels_last}, bias={bias})"
+    assert y_fast.shape == y_stock.shape, f"{where}: output shape {tuple(y_fast.shape)}"
+    grad = torch.randn_like(y_stock)
+    y_fast.backward(grad)
+    y_stock.backward(grad)
+    pairs = {"output": (y_fast, y_stock), "input gradient": (x_fast.grad, x_stock.grad)}
+    for (name, p), q in zip(fast.named_parameters(), stock.parameters()):
+        pairs[f"{name} gradient"] = (p.grad, q.grad)
+    for what, (got, want) in pairs.items():
+        err = relative_error(got, want)
+        assert err < 1e-5, (
+            f"{where}: {what} differs from the stock {type(stock).__name__} by {err:.1e} of its "
+            f"largest value; see its forward in reference/models/dcgan.py"
+        )
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64)])
+def test_dcgan_equals_the_stock_layers_end_to_end(shape):
+    """G and D compute what pytorch/examples' layers (NCHW) compute and share its state_dict."""
+    torch.manual_seed(0)
+    netG, netD = dcgan.build(shape, nz=100, ngf=8, ndf=8)
+    nchw = torch.contiguous_format
+    stockG, stockD = (copy.deepcopy(net).to(memory_format=nchw) for net in (netG, netD))
+    for fast, stock in ((netG, stockG), (netD, stockD)):
+        for name, m in list(stock.main.named_children()):
+            if type(m).__module__ == dcgan.__name__:
+                stock.main.add_module(name, stock_twin(m))
+        stock.load_state_dict(fast.state_dict())  # strict: the same keys and shapes
+        fast.load_state_dict(stock.state_dict())  # an NCHW checkpoint loads too
+    z = torch.randn(6, 100)
+    x, x_stock = netG(z), stockG(z)
+    assert x.is_contiguous(), "dcgan G should return ordinary contiguous (N, C, H, W) images"
+    logits, logits_stock = netD(x), stockD(x_stock)
+    logits.square().mean().backward()
+    logits_stock.square().mean().backward()
+    assert relative_error(x, x_stock) < 1e-5, f"dcgan G on {shape} differs from the stock layers"
+    assert relative_error(logits, logits_stock) < 1e-5, f"dcgan D on {shape} differs from stock"
+    params = [*netG.named_parameters(), *netD.named_parameters()]
+    for (name, p), q in zip(params, [*stockG.parameters(), *stockD.parameters()]):
+        err = relative_error(p.grad, q.grad)  # through BatchNorm: round-off grows a little
+        assert err < 1e-4, f"dcgan on {shape}: gradient of {name} differs from stock by {err:.1e}"
+
+
+def test_dcgan_step_is_deterministic_on_cpu():
+    def grads() -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        netG, netD = dcgan.build((1, 28, 28), nz=100, ngf=16, ndf=16)
+        netD(netG(torch.randn(8, 100))).sum().backward()
+        return [p.grad for net in (netG, netD) for p in net.parameters()]
+
+    same = all(torch.equal(a, b) for a, b in zip(grads(), grads()))
+    assert same, "two seeded dcgan passes gave different gradients on the CPU"

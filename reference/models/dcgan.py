@@ -15,10 +15,22 @@ a stage with ngf*16). A step 4 <-> 7 uses kernel 3 instead of 4 (still stride 2,
 `weights_init` draws conv weights from N(0, 0.02) and BatchNorm weights from N(1, 0.02), biases 0.
 
 With nz=100, ngf=ndf=64 on 3x64x64: G has 3,576,704 and D 2,765,568 trainable parameters.
+
+Speed on a CPU, with the same function, parameters and state_dict as pytorch/examples:
+
+- G's first layer, a ConvTranspose2d on a 1x1 input, is a fully connected layer, and so is D's
+  last, whose kernel covers its whole 4x4 input. `DenseConvTranspose2d` and `DenseConv2d`
+  (subclasses of the stock layers) compute them as one matmul; oneDNN ran them as
+  convolutions at 1-20 GFLOP/s, a tenth of matmul speed or less.
+- `build` stores the conv weights channels-last (NHWC), so every conv computes and returns
+  NHWC activations, which oneDNN's kernels read directly. NCHW ones it copies into its own
+  blocked layout and back around every conv: 22 ms of a 140 ms MNIST step on 2 cores; the
+  weights alone now cost 4.5 ms.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 SIZES = (28, 32, 64, 128)
@@ -42,6 +54,43 @@ def _kernel(small: int, big: int) -> int:
     return 4 if big == 2 * small else 3
 
 
+class DenseConvTranspose2d(nn.ConvTranspose2d):
+    """A ConvTranspose2d that runs as a fully connected layer on a 1x1 input (stride 1, no padding).
+
+    Each output pixel is then a linear map of the input vector: out[n, o, i, j] = sum_c z[n, c]
+    W[c, o, i, j], that is z (N, C_in) @ W (C_in, C_out*kh*kw): one matmul instead of a
+    deconvolution on 1x1 images (oneDNN runs those at a tenth of matmul speed). The output
+    (N, C_out, kh, kw) is channels-last. Any other input takes the stock path.
+    """
+
+    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
+        if (output_size is not None or x.shape[-2:] != (1, 1) or self.stride != (1, 1)
+                or self.padding != (0, 0) or self.output_padding != (0, 0) or self.groups != 1):
+            return super().forward(x, output_size)  # fmt: skip
+        kh, kw = self.kernel_size
+        w = self.weight.permute(0, 2, 3, 1).reshape(self.in_channels, -1)  # (C_in, kh*kw*C_out)
+        out = (x.flatten(1) @ w).view(-1, kh, kw, self.out_channels).permute(0, 3, 1, 2)
+        return out if self.bias is None else out + self.bias.view(1, -1, 1, 1)
+
+
+class DenseConv2d(nn.Conv2d):
+    """A Conv2d that runs as a fully connected layer when its kernel covers its unpadded input.
+
+    x (N, C, kh, kw) -> out (N, C_out, 1, 1), out[n, o] = sum_{c,i,j} x[n, c, i, j] W[o, c, i, j]:
+    x.flatten(1) @ W.flatten(1).T, one matmul instead of a convolution with a single output
+    pixel (1 GFLOP/s in oneDNN). Any other input takes the stock path.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-2:] != self.kernel_size or self.padding != (0, 0) or self.groups != 1:
+            return super().forward(x)
+        # Flatten both in (kh, kw, C) order: free for channels-last x and W.
+        xs = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+        w = self.weight.permute(0, 2, 3, 1).reshape(self.out_channels, -1)
+        out = xs @ w.T if self.bias is None else torch.addmm(self.bias, xs, w.T)
+        return out.view(-1, self.out_channels, 1, 1)
+
+
 def weights_init(m: nn.Module) -> None:
     """DCGAN init for `net.apply`: conv weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0."""
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -60,7 +109,7 @@ class Generator(nn.Module):
         mult = 2 ** (len(ladder) - 2)  # ngf*8 at 4x4 for 64 px
         layers: list[nn.Module] = [
             nn.Unflatten(1, (nz, 1, 1)),
-            nn.ConvTranspose2d(nz, ngf * mult, 4, 1, 0, bias=False),
+            DenseConvTranspose2d(nz, ngf * mult, 4, 1, 0, bias=False),
             nn.BatchNorm2d(ngf * mult),
             nn.ReLU(True),
         ]
@@ -80,8 +129,8 @@ class Generator(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
-        """z (N, nz) -> x (N, C, size, size)."""
-        return self.main(z)
+        """z (N, nz) -> x (N, C, size, size), contiguous (the convs run channels-last)."""
+        return self.main(z).contiguous()
 
 
 class Discriminator(nn.Module):
@@ -102,7 +151,7 @@ class Discriminator(nn.Module):
                 nn.LeakyReLU(0.2, inplace=True),
             ]
             mult *= 2
-        layers.append(nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=False))
+        layers.append(DenseConv2d(ndf * mult, 1, 4, 1, 0, bias=False))
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -121,4 +170,7 @@ def build(
     netD = Discriminator(ndf, channels, height)
     netG.apply(weights_init)
     netD.apply(weights_init)
+    # NHWC weights make every conv compute and return NHWC, oneDNN's fastest layout; same values.
+    netG.to(memory_format=torch.channels_last)
+    netD.to(memory_format=torch.channels_last)
     return netG, netD
