@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from reference.errors import UserError
@@ -329,6 +330,7 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = lambda message, *_args, **_kw: f"gan-course: warning: {message}\n"  # one line each
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

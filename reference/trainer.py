@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -339,8 +340,10 @@ def train(cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None
 def _amp_dtype(amp: bool, device: torch.device) -> torch.dtype | None:
     """bf16 autocast on GPUs that support it, else fp16 (with GradScaler); None = full precision.
 
-    On the CPU --amp is ignored (bf16 matmuls there are slower than fp32 on most machines).
+    On other devices --amp is ignored, with a warning (bf16 matmuls on most CPUs are slower than fp32).
     """
+    if amp and device.type != "cuda":
+        warnings.warn(f"--amp needs a CUDA GPU; training in full precision on {device.type}", stacklevel=2)
     if not amp or device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -246,3 +246,17 @@ def test_ring_with_mlp2d_writes_a_scatter_plot(tmp_path, monkeypatch):
     assert state["shape"] == [2] and state["fixed_noise"].shape == (256, 2)
     (row,) = read_metrics(run)
     assert math.isfinite(float(row["loss_d"])) and math.isfinite(float(row["loss_g"]))
+
+
+def test_amp_on_the_cpu_warns_and_trains_in_full_precision(tmp_path):
+    import warnings as _warnings
+
+    from reference.config import TrainConfig
+    from reference.trainer import train
+
+    cfg = TrainConfig(model="mlp", dataset="digits", epochs=1, amp=True, device="cpu")
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        train(cfg, tmp_path / "run", progress=False)
+    assert any("--amp needs a CUDA GPU" in str(w.message) for w in caught)
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
