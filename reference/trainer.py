@@ -324,7 +324,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None
         bar = tqdm(total=total, initial=run.start_epoch * len(run.batches), unit="batch", desc=f"{cfg.model} on {run.dataset_name}",
                    disable=not (progress and dist.is_main), dynamic_ncols=True)
         for epoch in range(run.start_epoch, cfg.epochs):
-            row = run.train_epoch(epoch, bar)
+            row = run.train_epoch(epoch, None if bar.disable else bar)  # a hidden bar costs no GPU syncs
             if run.evaluator is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
                 row.update(run.evaluator(run.G, run.spec, run.nz, run.device))
             run.history.append(row)
