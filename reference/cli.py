@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default=s, help="auto, cpu, cuda or mps (default auto)")
     t.add_argument("--amp", action="store_true", default=s, help="mixed precision (bf16/fp16) on CUDA")
     t.add_argument("--data-dir", default=s, help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
+    t.add_argument("--max-images", type=int, default=s, help="train on the first N training images (default: all)")
     t.add_argument("--eval-every", type=int, default=s, help="evaluate every N epochs: classifier FID/KID/precision/recall (0 = never)")
     t.add_argument("--eval-samples", type=int, default=s, help="samples per evaluation (default 2000)")
     t.add_argument("--config", help="a named config (see 'gan-course configs') or a .toml/.json file")

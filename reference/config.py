@@ -48,6 +48,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = False
     data_dir: str | None = None
+    max_images: int | None = None  # train on the first N training images (None = all)
     eval_every: int = 0  # evaluate every N epochs (0 = never): classifier FID/KID/precision/recall, or mode coverage
     eval_samples: int = 2000  # generated (and at most as many real held-out) samples per evaluation
 
@@ -59,7 +60,7 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
         if not isinstance(self.eval_every, int) or self.eval_every < 0:
             raise UserError(f"--eval-every must be a whole number >= 0 (0 = never), got {self.eval_every!r}")
-        for name in ("nz", "image_size", "n_critic"):
+        for name in ("nz", "image_size", "n_critic", "max_images"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")

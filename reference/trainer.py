@@ -85,6 +85,8 @@ class Run:
         self.nz = cfg.nz or self.spec.default_nz
 
         dataset = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, seed=cfg.seed)
+        if cfg.max_images is not None and cfg.max_images < len(dataset):
+            dataset = dataset.subset(cfg.max_images)
         self.shape = self.spec.resolve_shape(dataset.shape, cfg.image_size)
         if dataset.kind == "image" and dataset.shape != self.shape:
             dataset.data = resize_uint8(dataset.data, self.shape[-1])

@@ -197,10 +197,28 @@ def test_resume_refuses_a_finished_run_before_touching_it(mlp_run):
 
 
 def test_bad_values_fail_before_creating_the_folder(tmp_path):
-    for bad in (dict(epochs=0), dict(batch_size=0), dict(model="nope"), dict(loss="nope"), dict(dataset="nope")):
+    for bad in (dict(epochs=0), dict(batch_size=0), dict(max_images=0), dict(model="nope"), dict(loss="nope"), dict(dataset="nope")):
         with pytest.raises(UserError):
             train(tiny(**bad), tmp_path / "run", progress=False)
         assert not (tmp_path / "run").exists(), f"{bad} created the run folder before failing"
+
+
+def test_max_images_trains_on_the_first_n_images_only(tmp_path, monkeypatch):
+    seen = []
+    real_batches = trainer.Batches
+
+    def spy(dataset, *args, **kwargs):
+        seen.append(dataset.data.clone())
+        return real_batches(dataset, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "Batches", spy)
+    train(tiny(max_images=200, batch_size=50), tmp_path / "run", progress=False)
+    train(tiny(batch_size=50), tmp_path / "full", progress=False)
+    subset, full = seen
+    assert subset.shape[0] == 200, f"--max-images 200 trained on {subset.shape[0]} images"
+    assert torch.equal(subset, full[:200]), "--max-images should keep the first N training images, in order"
+    rows = read_metrics(tmp_path / "run")
+    assert float(rows[0]["images_per_second"]) > 0
 
 
 # ---- losses and the 2-D mixtures ----------------------------------------------------------------

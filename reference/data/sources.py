@@ -61,6 +61,11 @@ class Dataset:
     def __len__(self) -> int:
         return self.data.shape[0]
 
+    def subset(self, n: int) -> Dataset:
+        """The first `n` samples (data and labels), same name and classes."""
+        labels = None if self.labels is None else self.labels[:n]
+        return Dataset(self.name, self.data[:n], labels, self.classes)
+
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     """The data root: `data_dir`, else $GAN_COURSE_DATA, else ~/.cache/gan-course/data."""
