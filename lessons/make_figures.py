@@ -8,11 +8,13 @@ Each lesson has one function, `lesson_01(out)`, `lesson_02(out)`, ..., that writ
 steps and the hardware, are written to `lessons/figures/README.md`. Figures are always made in
 full mode (GAN_COURSE_SMOKE does not apply), on the CPU, with the lesson's seeds. Each function
 repeats the plotting code of its lesson's cells, so a figure shows what the notebook draws when
-run. To add lesson N, write `lesson_NN` and add it to LESSONS at the bottom.
+run. Lessons 03 onwards keep their function in `lessons/figures_NN.py` (this file stays short);
+to add lesson N, write `lesson_NN` there and add it to LESSONS at the bottom.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import platform
@@ -253,9 +255,21 @@ def write_captions(readme: Path, updated: dict[int, dict[str, str]]) -> None:
     readme.write_text(README_HEAD + "".join(f"\n{sections[n]}\n" for n in sorted(sections)))
 
 
+def _from_module(module: str, function: str) -> Callable[[Path], dict[str, str]]:
+    """Lessons 03 onwards keep their figure code in lessons/figures_NN.py, imported when run."""
+
+    def run(out: Path) -> dict[str, str]:
+        return getattr(importlib.import_module(module), function)(out)
+
+    return run
+
+
 LESSONS: dict[int, Callable[[Path], dict[str, str]]] = {
     1: lesson_01,
     2: lesson_02,
+    3: _from_module("figures_03", "lesson_03"),
+    4: _from_module("figures_04", "lesson_04"),
+    5: _from_module("figures_05", "lesson_05"),
 }
 
 
