@@ -1,0 +1,17 @@
+"""nbgrader configuration: the repository root is the course.
+
+`solutions/<id>/<id>.ipynb` are the source notebooks (solutions, visible and hidden tests,
+rubrics); `nbgrader generate_assignment <id>` writes the student version to `assignments/<id>/`.
+Submissions, autograded copies and feedback land in `submitted/`, `autograded/`, `feedback/`
+and the gradebook in `gradebook.db`, all ignored by git. See solutions/README.md for the workflow.
+"""
+
+c = get_config()  # noqa: F821 - injected by nbgrader when it reads this file
+
+c.CourseDirectory.course_id = "gan-course"
+c.CourseDirectory.root = "."
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+# the checks import the student notebook's objects in the same kernel; one cell (a short training
+# run at grade time, or a check that trains) may take this long before nbgrader stops it
+c.Execute.timeout = 300

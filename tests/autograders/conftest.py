@@ -1,0 +1,86 @@
+"""The autograders as plain pytest: each check module grades one notebook.
+
+    pytest tests/autograders/test_a3_save_every_10_epochs.py                       # the solution notebook
+    pytest tests/autograders/test_a3_save_every_10_epochs.py --notebook sub.ipynb  # any notebook
+
+A module names its assignment in `ASSIGNMENT`; its checks take the module-scoped `submission`
+fixture: the notebook (solutions/<ASSIGNMENT>/<ASSIGNMENT>.ipynb unless --notebook) executed once by
+`reference.autograde.execute_notebook`, with the working directory its temporary copy while the
+module's checks run. A passing check earns its points; a failing one earns 0 (or a `Partial`'s
+points) and shows its message. The terminal summary prints the score per module, e.g.
+"a3_save_every_10_epochs: 7/10 points", and each check that lost points with its message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from reference.autograde import execute_notebook, outcome
+
+COURSE_ROOT = Path(__file__).resolve().parents[2]
+SCORES = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--notebook",
+        default=None,
+        help="grade this notebook with the check modules in tests/autograders/ (default: the assignment's solution)",
+    )
+
+
+def notebook_for(config: pytest.Config, assignment: str) -> Path:
+    """The notebook a check module grades: --notebook, else the assignment's solution notebook."""
+    chosen = config.getoption("--notebook", default=None)
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise pytest.UsageError(f"--notebook {chosen}: no such file; pass the path of a .ipynb file")
+        return path
+    return COURSE_ROOT / "solutions" / assignment / f"{assignment}.ipynb"
+
+
+@pytest.fixture(scope="module")
+def submission(request: pytest.FixtureRequest):
+    """The graded notebook, executed once per check module; cwd is its folder's temporary copy."""
+    assignment = request.module.ASSIGNMENT
+    sub = execute_notebook(notebook_for(request.config, assignment))
+    old = os.getcwd()
+    os.chdir(sub.workdir)
+    try:
+        yield sub
+    finally:
+        os.chdir(old)
+        sub.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = (yield).get_result()
+    fn = getattr(item, "obj", None)
+    if call.when != "call" or not hasattr(fn, "points") or "submission" not in getattr(item, "funcargs", {}):
+        return
+    err = call.excinfo.value if call.excinfo is not None else None
+    earned, message = outcome(fn, err, item.funcargs["submission"])
+    # assertion rewriting appends "assert <left> == <right>" to the message; the student's line is before it
+    message = message.split("\nassert ")[0].strip()
+    module = getattr(item.module, "ASSIGNMENT", item.module.__name__)
+    item.config.stash.setdefault(SCORES, {}).setdefault(module, []).append((item.name, earned, fn.points, message))
+    if err is not None and message:
+        report.sections.append(("score", f"{earned:g}/{fn.points:g} points - {message}"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    scores = config.stash.get(SCORES, {})
+    if not scores:
+        return
+    terminalreporter.section("scores")
+    for assignment, rows in scores.items():
+        earned, total = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        terminalreporter.write_line(f"{assignment}: {earned:g}/{total:g} points")
+        for name, got, points, message in rows:
+            if got < points:
+                terminalreporter.write_line(f"  {name}: {got:g}/{points:g} - {message}")

@@ -1,0 +1,230 @@
+"""The grading runtime (reference/autograde.py) on a tiny course written by the tests.
+
+The course `demo` has one check module with a visible check, a partial-credit check, hidden checks
+and helpers, and a notebook whose cells cover what students do: a cell that raises before it
+defines a function, a function that raises when called, a stub, a magic line and an nbgrader test
+cell that must not run when the notebook is executed for grading.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from reference import autograde
+from reference.autograde import CheckNotFound, Submission, execute_notebook, grade, load_checks, run_check, visible_source
+
+CONFTEST = Path(__file__).parent / "autograders" / "conftest.py"
+
+CHECKS = '''"""Checks of the demo assignment."""
+
+import os
+import sys
+import warnings
+
+from reference.autograde import Partial, check
+
+ASSIGNMENT = "demo"
+LIMIT = 10
+
+
+def fmt(values):
+    return ", ".join(str(v) for v in values)
+
+
+def secret_answer():
+    return 42
+
+
+@check(points=2, visible=True)
+def test_add(submission):
+    """add adds"""
+    add = submission.get("add")
+    got = [add(a, 1) for a in range(3)]
+    assert got == [1, 2, 3], f"add(a, 1) gave {fmt(got)}; expected 1, 2, 3"
+
+
+@check(points=4)
+def test_partial(submission):
+    submission.get("add")
+    raise Partial(1.5, "half of it")
+
+
+@check(points=1)
+def test_scale(submission):
+    assert submission.get("scale")(2) == secret_answer()
+
+
+@check(points=1)
+def test_mul(submission):
+    assert submission.get("mul")(2, 3) == 6
+
+
+@check(points=1)
+def test_div(submission):
+    assert submission.get("div")(6, 3) == 2
+
+
+@check(points=1)
+def test_stub(submission):
+    submission.get("stub")()
+
+
+@check(points=1)
+def test_noisy(submission):
+    print("to stderr", file=sys.stderr)
+    os.write(2, b"to file descriptor 2\\n")
+    warnings.warn("a warning", UserWarning)
+    assert LIMIT == 10
+'''
+
+
+def _cell(source: str, **nbgrader) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    if nbgrader:
+        cell.metadata["nbgrader"] = {"schema_version": 3, "locked": False, "solution": False, "grade": False, **nbgrader}
+    return cell
+
+
+def _notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Demo"),
+        _cell("%matplotlib inline\nimport os\nMODE = os.environ.get('NBGRADER_EXECUTION')\nopen('written.txt', 'w').write('x')"),
+        _cell("def add(a, b):\n    return a + b", solution=True, grade_id="add"),
+        _cell("def scale(x):\n    raise ValueError(f'cannot scale {x}')"),
+        _cell("raise RuntimeError('boom')\ndef mul(a, b):\n    return a * b"),
+        _cell("def stub():\n    # YOUR CODE HERE\n    raise NotImplementedError()"),
+        _cell("raise SystemExit('a test cell ran')", grade=True, grade_id="t_add", points=2),
+    ]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    """A course root with nbgrader_config.py, the demo check module and solutions/demo/demo.ipynb."""
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    checks = tmp_path / "tests" / "autograders"
+    checks.mkdir(parents=True)
+    (checks / "test_demo.py").write_text(CHECKS)
+    (tmp_path / "solutions" / "demo").mkdir(parents=True)
+    _notebook(tmp_path / "solutions" / "demo" / "demo.ipynb")
+    return tmp_path
+
+
+@pytest.fixture
+def executed(course: Path):
+    sub = execute_notebook(course / "solutions" / "demo" / "demo.ipynb")
+    yield sub
+    sub.close()
+
+
+@pytest.fixture
+def checks(course: Path) -> dict:
+    return load_checks("demo", course)
+
+
+def test_execute_notebook_runs_cells_in_a_copy_with_grading_env_and_records_errors(course: Path, executed: Submission):
+    assert executed.namespace["MODE"] == "autograde"
+    assert (executed.workdir / "written.txt").is_file()
+    assert not (course / "solutions" / "demo" / "written.txt").exists()
+    assert [(e.index, e.type, e.message) for e in executed.cell_errors] == [(4, "RuntimeError", "boom")]
+    assert "add" in executed and "mul" not in executed  # the test cell (SystemExit) was skipped
+    assert os.environ.get("NBGRADER_EXECUTION") != "autograde"  # restored afterwards
+
+
+def test_checks_are_loaded_in_order_with_their_points(checks: dict):
+    assert [(n, f.points, f.visible) for n, f in checks.items()][:3] == [
+        ("test_add", 2.0, True),
+        ("test_partial", 4.0, False),
+        ("test_scale", 1.0, False),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore:a warning")
+def test_pass_partial_and_failure_messages(checks: dict, executed: Submission):
+    results = {name: run_check(fn, executed) for name, fn in checks.items()}
+    assert results == {
+        "test_add": (2.0, ""),
+        "test_partial": (1.5, "half of it"),
+        "test_scale": (0.0, "calling `scale` raised ValueError: cannot scale 2"),
+        "test_mul": (0.0, "`mul` is not defined: the cell starting `raise RuntimeError('boom')` raised RuntimeError: boom"),
+        "test_div": (0.0, "`div` is not defined: was it renamed or its cell not run?"),
+        "test_stub": (0.0, "`stub` is not implemented yet: it raises NotImplementedError (replace that line with your code)"),
+        "test_noisy": (1.0, ""),
+    }
+
+
+def test_a_wrong_answer_scores_zero_with_the_checks_message(checks: dict):
+    sub = Submission({"add": lambda a, b: a - b})
+    assert run_check(checks["test_add"], sub) == (0.0, "add(a, 1) gave -1, 0, 1; expected 1, 2, 3")
+
+
+def test_grade_prints_one_line_returns_points_and_writes_nothing_to_stderr(course, monkeypatch, capfd):
+    monkeypatch.chdir(course / "solutions" / "demo")
+    monkeypatch.delenv("GAN_COURSE_ROOT", raising=False)
+    namespace = {"add": lambda a, b: a + b}
+    assert grade("demo", "test_noisy", namespace) == 1.0
+    assert grade("demo", "test_partial", namespace) == 1.5
+    assert grade("demo", "test_add", {}) == 0.0
+    out, err = capfd.readouterr()
+    assert err == ""
+    assert out.splitlines() == [
+        "demo noisy: 1/1 points",
+        "demo partial: 1.5/4 points - half of it",
+        "demo add adds: 0/2 points - `add` is not defined: was it renamed or its cell not run?",
+    ]
+    with pytest.raises(CheckNotFound, match="has no check 'test_nope'"):
+        grade("demo", "test_nope", namespace)
+
+
+def test_live_kernel_namespace_explains_a_missing_name_from_its_cell_history():
+    sub = Submission({"In": ["", "raise RuntimeError\ndef train():\n    pass", "grade(...)"]})
+    assert "the cell that defines it raised an error" in sub.why_missing("train")
+    assert sub.why_missing("other") == "was it renamed or its cell not run?"
+
+
+def test_visible_source_keeps_visible_checks_and_their_helpers_only():
+    text = visible_source(CHECKS, "tests/autograders/test_demo.py")
+    assert "def test_add" in text and "def fmt" in text and 'ASSIGNMENT = "demo"' in text
+    for hidden in ("test_partial", "test_scale", "secret_answer", "test_noisy", "LIMIT"):
+        assert hidden not in text
+    compile(text, "visible_checks.py", "exec")
+
+
+def test_student_copy_without_tests_uses_visible_checks_next_to_the_notebook(tmp_path, monkeypatch, capfd):
+    (tmp_path / "visible_checks.py").write_text(visible_source(CHECKS))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GAN_COURSE_ROOT", raising=False)
+    assert grade("demo", "test_add", {"add": lambda a, b: a + b}) == 2.0
+    assert capfd.readouterr().out == "demo add adds: 2/2 points\n"
+    with pytest.raises(CheckNotFound, match="has no check 'test_scale'"):
+        grade("demo", "test_scale", {})
+
+
+def test_write_visible_refreshes_the_source_folder(course: Path):
+    out = autograde.write_visible("demo", course)
+    assert out == course / "solutions" / "demo" / "visible_checks.py"
+    assert out.read_text() == visible_source(CHECKS, "tests/autograders/test_demo.py")
+
+
+def test_plain_pytest_grades_any_notebook_and_prints_the_score(course: Path):
+    (course / "tests" / "autograders" / "conftest.py").write_text(CONFTEST.read_text())
+    other = _notebook(course / "other.ipynb")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:nbval", "--rootdir", str(course),
+         str(course / "tests" / "autograders" / "test_demo.py"), "--notebook", str(other)],
+        capture_output=True, text=True, cwd=course, env=env, timeout=120,
+    )
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "demo: 4.5/11 points" in out
+    assert "test_scale: 0/1 - calling `scale` raised ValueError: cannot scale 2" in out
+    assert "test_partial: 1.5/4 - half of it" in out
