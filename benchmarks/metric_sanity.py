@@ -26,12 +26,12 @@ import time
 import warnings
 
 import torch
-import torchvision.transforms.functional as TF
 
 from reference.data import data_root, load_dataset
 from reference.errors import UserError
 from reference.metrics import SmallSampleWarning, class_coverage, fid, kid, mifid, precision_recall
 from reference.metrics.classifier import classifier_path, train_classifier
+from reference.metrics.corruptions import gaussian_blur, keep_classes, uniform_noise
 from reference.metrics.features import get_extractor
 
 N = 5000
@@ -44,14 +44,14 @@ def image_sets(train, test, seed: int) -> tuple[torch.Tensor, dict[str, torch.Te
     reference, held_out = test_x[:N], test_x[N : 2 * N]
     order = torch.randperm(len(train), generator=gen)
     memory, rest = order[:20_000], order[20_000:]
-    rest_labels = train.labels[rest]
+    rest_images, rest_labels = train.data[rest], train.labels[rest]
     rows = {
         "held-out real": held_out,
         "copies of train": train.data[memory[:N]],
-        "blurred real": TF.gaussian_blur(held_out.float(), kernel_size=7, sigma=1.0).round().to(torch.uint8),
-        "digits 0-4 only": train.data[rest[rest_labels < 5][:N]],
-        "one digit (1)": train.data[rest[rest_labels == 1][:N]],
-        "uniform noise": torch.randint(0, 256, (N, 1, 28, 28), generator=gen, dtype=torch.uint8),
+        "blurred real": gaussian_blur(held_out, sigma=1.0),
+        "digits 0-4 only": keep_classes(rest_images, rest_labels, range(5))[:N],
+        "one digit (1)": keep_classes(rest_images, rest_labels, [1])[:N],  # 4,456 images: all the 1s left
+        "uniform noise": uniform_noise(N, (1, 28, 28), rng=gen),
     }
     return reference, rows, train.data[memory]
 
