@@ -9,7 +9,9 @@ and the gradebook in `gradebook.db`, all ignored by git. See solutions/README.md
 c = get_config()  # noqa: F821 - injected by nbgrader when it reads this file
 
 c.CourseDirectory.course_id = "gan-course"
-c.CourseDirectory.root = "."
+from pathlib import Path  # noqa: E402
+
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
 # the checks import the student notebook's objects in the same kernel; one cell (a short training

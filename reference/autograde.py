@@ -61,6 +61,7 @@ __all__ = [
     "execute_notebook",
     "find_check",
     "grade",
+    "grade_notebook",
     "load_checks",
     "outcome",
     "run_check",
@@ -465,6 +466,23 @@ def find_check(assignment: str, name: str, root: str | os.PathLike | None = None
     if name not in checks:
         raise CheckNotFound(f"{assignment!r} has no check {name!r}; its checks: {', '.join(checks) or 'none'}")
     return checks[name]
+
+
+def grade_notebook(
+    path: str | os.PathLike, assignment: str, root: str | os.PathLike | None = None
+) -> dict[str, tuple[float, str]]:
+    """Execute the notebook at `path` and run every check of `assignment` on it, quietly, with the
+    working directory the notebook's temporary copy: {check name: (earned points, message)}."""
+    checks = load_checks(assignment, root)
+    submission = execute_notebook(path)
+    old = os.getcwd()
+    os.chdir(submission.workdir)
+    try:
+        with _quiet():
+            return {name: run_check(fn, submission) for name, fn in checks.items()}
+    finally:
+        os.chdir(old)
+        submission.close()
 
 
 def title(fn: Callable) -> str:

@@ -1,0 +1,284 @@
+"""Checks of a3_save_every_10_epochs: save a fixed-noise sample grid and a checkpoint after every
+10th epoch (1-based: 10, 20, 30; never epoch 0; none in a run shorter than 10 epochs).
+
+The checks watch behaviour, not names: they run the student's `train(n_epochs, out_dir, seed)`
+with the notebook's own `make_gan` wrapped so that its `gan.batches` reports each epoch's start
+and end, and look at which files under `out_dir` were written when. To keep grading fast, the wrapped
+batches hand out only the first 2 batches of each epoch (the schedule does not depend on them). A write after the batches
+of the k-th epoch (1-based) counts as "saved at epoch k", whatever the file is called or whether
+the loop counts from 0 or 1. Images (.png, .jpg) are sample grids; .pt/.pth/.ckpt/.tar/.pkl files
+are checkpoints. The fixed-noise check freezes training (learning rate 0 in `make_gan`'s
+optimizers): with an unchanged G, grids from fixed noise are identical.
+
+Points: 3 + 2 + 1 + 2 + 2 = 10.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from reference.autograde import Partial, check
+
+ASSIGNMENT = "a3_save_every_10_epochs"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
+NUM_SAMPLES, SIDE = 64, 28
+MAX_BATCHES = 2
+HINT = "in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0"
+
+
+def fmt(values) -> str:
+    """"10, 20, 30", or "none" for an empty list."""
+    return ", ".join(str(v) for v in values) or "none"
+
+
+def epochs(values) -> str:
+    """"epoch 9" or "epochs 9, 19"."""
+    return f"epoch{'s' if len(values) > 1 else ''} {fmt(values)}"
+
+
+class Watch:
+    """Remembers every write (new file, or a changed size, inode or mtime) under `root`, labelled
+    with when it was seen: ("after", k) once k epochs were complete, ("during", k) in epoch k."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.seen, self.writes, self.epochs_started = root, {}, [], 0
+
+    def scan(self, label: tuple[str, int]) -> None:
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                st = path.stat()
+                signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+                if self.seen.get(path) != signature:
+                    self.seen[path] = signature
+                    self.writes.append((path, label))
+
+
+class WatchedBatches:
+    """`gan.batches`, scanning the output folder at each epoch's start, after each batch and at its
+    end; an epoch yields at most `MAX_BATCHES` batches."""
+
+    def __init__(self, batches, watch: Watch) -> None:
+        self._batches, self._watch = batches, watch
+
+    def __getattr__(self, name):
+        return getattr(self._batches, name)
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def epoch(self, epoch: int):
+        watch = self._watch
+        watch.scan(("after", watch.epochs_started))
+        watch.epochs_started += 1
+        for i, x in enumerate(self._batches.epoch(epoch)):
+            if i == MAX_BATCHES:
+                break
+            yield x
+            watch.scan(("during", watch.epochs_started))
+
+
+class Run:
+    """One call train(n_epochs, out_dir, seed=0), watched. writes: [(path, ("after"|"during", k))]."""
+
+    def __init__(self, submission, n_epochs: int, frozen: bool = False) -> None:
+        train = submission.get("train")
+        make_gan = submission.get("make_gan")
+        self.n_epochs = n_epochs
+        self.out_dir = Path(tempfile.mkdtemp(prefix=f"a3-run-{n_epochs}-"))
+        watch = Watch(self.out_dir)
+
+        def watched_make_gan(*args, **kwargs):
+            gan = make_gan(*args, **kwargs)
+            gan.batches = WatchedBatches(gan.batches, watch)
+            if frozen:
+                for opt in (gan.opt_g, gan.opt_d):
+                    for group in opt.param_groups:
+                        group["lr"] = 0.0
+            return gan
+
+        namespace = submission.namespace
+        namespace["make_gan"] = watched_make_gan
+        try:
+            self.returned = train(n_epochs, self.out_dir, seed=0)
+        finally:
+            namespace["make_gan"] = make_gan
+        watch.scan(("after", watch.epochs_started))
+        self.epochs_started = watch.epochs_started
+        self.writes = watch.writes
+
+    def of_kind(self, suffixes: tuple[str, ...]) -> list[tuple[Path, tuple[str, int]]]:
+        return [(p, label) for p, label in self.writes if p.suffix.lower() in suffixes]
+
+    def schedule_error(self, what: str, suffixes: tuple[str, ...]) -> str | None:
+        """None when files of this kind were written exactly after epochs 10, 20, ... <= n_epochs."""
+        expected = list(range(10, self.n_epochs + 1, 10))
+        writes = self.of_kind(suffixes)
+        if self.epochs_started == 0:
+            return (
+                f"train({self.n_epochs}, ...) never iterated `gan.batches.epoch(epoch)` of the GAN from "
+                f"`make_gan(seed)`; train that GAN, one `gan.batches.epoch(epoch)` per epoch, as the given loop does"
+            )
+        during = sorted({k for _, (when, k) in writes if when == "during"})
+        if during:
+            when = f"after epochs {fmt(expected)}" if expected else "and never in a run shorter than 10 epochs"
+            return (
+                f"{what} written inside the batch loop during {epochs(during[:6])}{', ...' if len(during) > 6 else ''} "
+                f"of a {self.n_epochs}-epoch run; save once after an epoch's batches, {when}"
+            )
+        got = sorted({k for _, (_, k) in writes})
+        if got == expected:
+            return None
+        if not writes:
+            return (
+                f"no {what} written under out_dir in a {self.n_epochs}-epoch run; expected after epochs "
+                f"{fmt(expected)} (file types: {', '.join(suffixes)})"
+            )
+        message = f"{what} saved at {epochs(got)} of a {self.n_epochs}-epoch run; expected {fmt(expected)}"
+        if 0 in got:
+            message += " (epoch 0 is before any training: never save there)"
+        elif all(k % 10 == 1 for k in got):
+            message += f" (1-based: {HINT})"
+        else:
+            message += " (1-based: after the 10th, 20th, 30th epoch)"
+        return message
+
+
+_RUNS: dict = {}
+
+
+def run(submission, n_epochs: int, frozen: bool = False) -> Run:
+    """train(n_epochs) on the submission, once per (train function, n_epochs, frozen)."""
+    key = (submission.get("train"), submission.get("make_gan"), n_epochs, frozen)
+    if key not in _RUNS:
+        _RUNS[key] = Run(submission, n_epochs, frozen)
+    return _RUNS[key]
+
+
+@check(points=3, visible=True)
+def test_saves_at_epochs_10_20_30(submission):
+    """saves sample grids after epochs 10, 20, 30 of a 30-epoch run"""
+    error = run(submission, 30).schedule_error("sample grids", IMAGE_SUFFIXES)
+    assert error is None, error
+
+
+@check(points=2)
+def test_saves_for_25_and_9_epochs(submission):
+    """saves after epochs 10, 20 of 25 epochs, and never in 9 epochs"""
+    errors = [run(submission, n).schedule_error("sample grids", IMAGE_SUFFIXES) for n in (25, 9)]
+    failed = [e for e in errors if e]
+    if len(failed) == 2:
+        raise AssertionError("; ".join(failed))
+    if failed:
+        raise Partial(1, failed[0])
+
+
+def grid_error(path: Path) -> str | None:
+    """None if `path` is a PNG grid of 64 samples of 28x28 pixels (any padding 0-8, any row length)."""
+    try:
+        with Image.open(path) as image:
+            kind, (width, height) = image.format, image.size
+            pixels = np.asarray(image.convert("L"), dtype=np.float32)
+    except Exception as err:  # noqa: BLE001 - any unreadable file
+        return f"`{path.name}` is not a readable image ({type(err).__name__}); save the grid with save_image"
+    if kind != "PNG":
+        return f"`{path.name}` is a {kind} file; save sample grids as PNG"
+    for pad in range(9):
+        cols, rest_w = divmod(width - pad, SIDE + pad)
+        rows, rest_h = divmod(height - pad, SIDE + pad)
+        if rest_w == rest_h == 0 and cols > 0 and rows * cols >= NUM_SAMPLES > (rows - 1) * cols:
+            break
+    else:
+        return (
+            f"`{path.name}` is {width}x{height} pixels: not a grid of {NUM_SAMPLES} samples of {SIDE}x{SIDE} "
+            f"(8 x 8 with 2-pixel padding is 242x242); save all {NUM_SAMPLES} images of G(fixed_noise)"
+        )
+    if pixels.std() == 0:
+        return f"`{path.name}` is one flat colour; save G(fixed_noise) mapped from [-1, 1] to [0, 1]"
+    return None
+
+
+@check(points=1, visible=True)
+def test_sample_grids_are_png_grids_of_64(submission):
+    """each sample grid is a PNG of the 64 fixed-noise samples"""
+    grids = [p for p, _ in run(submission, 30).of_kind(IMAGE_SUFFIXES)]
+    assert grids, "no sample grid (.png) written under out_dir in a 30-epoch run"
+    errors = [e for e in map(grid_error, grids) if e]
+    assert not errors, errors[0]
+
+
+@check(points=2)
+def test_grids_come_from_fixed_noise(submission):
+    """grids come from the same fixed noise"""
+    frozen = run(submission, 20, frozen=True)
+    grids = list(dict.fromkeys(p for p, _ in frozen.of_kind(IMAGE_SUFFIXES)))  # each file once, in write order
+    assert len(grids) >= 2, (
+        f"a 20-epoch run wrote {len(grids)} sample grid file(s); need two to compare (save one after epochs 10 and 20)"
+    )
+    with Image.open(grids[0]) as a, Image.open(grids[-1]) as b:
+        same = a.size == b.size and np.array_equal(np.asarray(a), np.asarray(b))
+    assert same, (
+        f"with training frozen (G unchanged), `{grids[0].name}` and `{grids[-1].name}` differ: the samples come "
+        f"from new noise each time; draw fixed_noise once, before the loop, and reuse it"
+    )
+
+
+def _load(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - whole pickled modules need the full unpickler
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _state_dicts(obj, depth: int = 0):
+    """Every state dict (name -> tensor mapping) or module inside a loaded checkpoint."""
+    if isinstance(obj, torch.nn.Module):
+        yield obj.state_dict()
+    elif isinstance(obj, dict):
+        if obj and all(isinstance(k, str) for k in obj) and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            yield obj
+        elif depth < 3:
+            for value in obj.values():
+                yield from _state_dicts(value, depth + 1)
+    elif isinstance(obj, (list, tuple)) and depth < 3:
+        for value in obj:
+            yield from _state_dicts(value, depth + 1)
+
+
+def _holds(states: list[dict], module: torch.nn.Module) -> bool:
+    want = {k: v.shape for k, v in module.state_dict().items()}
+    return any({k: v.shape for k, v in s.items()} == want for s in states)
+
+
+@check(points=2)
+def test_checkpoints_hold_g_and_d(submission):
+    """checkpoints after epochs 10, 20, 30 hold G's and D's weights"""
+    r = run(submission, 30)
+    files = list(dict.fromkeys(p for p, _ in r.of_kind(CHECKPOINT_SUFFIXES)))
+    assert files, (
+        "no checkpoint (.pt, .pth, .ckpt) written under out_dir in a 30-epoch run; save G's and D's "
+        "state_dict after epochs 10, 20, 30"
+    )
+    G, D = submission.get("make_gan")(0).G, submission.get("make_gan")(0).D
+    problems = []
+    for path in files:
+        try:
+            states = list(_state_dicts(_load(path)))
+        except Exception as err:  # noqa: BLE001 - unreadable file
+            problems.append(f"`{path.name}` does not load with torch.load ({type(err).__name__})")
+            continue
+        missing = [name for name, net in (("G", G), ("D", D)) if not _holds(states, net)]
+        if missing:
+            problems.append(f"`{path.name}` holds no state_dict of {' or '.join(missing)}")
+    schedule = r.schedule_error("checkpoints", CHECKPOINT_SUFFIXES)
+    if problems and schedule:
+        raise AssertionError(f"{schedule}; {problems[0]}")
+    if problems:
+        raise Partial(1, problems[0])
+    if schedule:
+        raise Partial(1, schedule)
