@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--beta1", type=float, default=s, help="Adam beta1 (default 0.5)")
     t.add_argument("--beta2", type=float, default=s, help="Adam beta2 (default 0.999)")
     t.add_argument("--n-critic", type=int, default=s, help="D steps per G step (default: 5 for wgan-gp, else 1)")
+    t.add_argument("--pack", type=int, default=s, help="PacGAN: D judges N samples at once, concatenated (default 1; mlp2d, mlp, dcgan)")
+    t.add_argument("--minibatch-std", action="store_true", default=s,
+                   help="D appends the minibatch standard deviation before its last layer (mlp2d, mlp, dcgan)")
     t.add_argument("--save-every", type=int, default=s, help="samples and checkpoint every N epochs (default 10)")
     t.add_argument("--num-samples", type=int, default=s, help="images in each sample grid (default 64)")
     t.add_argument("--seed", type=int, default=s)

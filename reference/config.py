@@ -42,6 +42,8 @@ class TrainConfig:
     ndf: int = 64
     image_size: int | None = None  # None = the model's choice for the dataset
     n_critic: int | None = None  # None = the loss's default (5 for wgan-gp, else 1)
+    pack: int = 1  # PacGAN: D judges this many samples at once, concatenated (1 = plain D)
+    minibatch_std: bool = False  # D appends the minibatch standard deviation before its last layer
     save_every: int = 10
     num_samples: int = 64
     seed: int = 0
@@ -71,6 +73,16 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise UserError(f"--{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if isinstance(self.pack, bool) or not isinstance(self.pack, int) or self.pack < 1:
+            raise UserError(f"--pack must be a whole number >= 1 (1 = no packing), got {self.pack!r}")
+        if self.batch_size % self.pack:
+            lower = self.batch_size // self.pack * self.pack or self.pack
+            raise UserError(
+                f"--batch-size {self.batch_size} is not divisible by --pack {self.pack}; "
+                f"use --batch-size {lower} or {lower + self.pack if lower < self.batch_size else 2 * lower}"
+            )
+        if not isinstance(self.minibatch_std, bool):
+            raise UserError(f"minibatch_std must be true or false (--minibatch-std sets it), got {self.minibatch_std!r}")
         if self.device not in DEVICES:
             raise UserError(f"unknown device '{self.device}'; choose one of: {', '.join(DEVICES)}")
 

@@ -1,7 +1,9 @@
 """One trainer for every model and loss: `train(TrainConfig(...), out_dir)`.
 
 Each step follows pytorch/examples' DCGAN: update D on a real batch and a detached fake batch,
-then (every n_critic D steps) update G through D on the same fake batch. The run folder gets:
+then (every n_critic D steps) update G through D on the same fake batch. With --pack m, D sees
+real packs and fake packs of m samples each (PacGAN); --minibatch-std is built into D. The run
+folder gets:
 
     config.json                   the TrainConfig, plus the resolved shape and nz
     metrics.csv, losses.png       one row per epoch: epoch, loss_d, loss_g, d_x, d_g_z, seconds, images_per_second
@@ -40,6 +42,7 @@ from reference.errors import UserError
 from reference.io import write_text_atomic
 from reference.losses import get_loss
 from reference.models import get_model
+from reference.models.mitigations import pack
 from reference.plots import save_image_grid, save_loss_curves, save_points
 
 METRIC_COLUMNS = ("epoch", "loss_d", "loss_g", "d_x", "d_g_z", "seconds", "images_per_second")
@@ -81,6 +84,7 @@ class Run:
     def __init__(self, cfg: TrainConfig, out: Path, dist: DistInfo, device: torch.device) -> None:
         self.cfg, self.out, self.dist, self.device = cfg, out, dist, device
         self.spec = get_model(cfg.model)
+        self.spec.check_options(cfg.pack, cfg.minibatch_std)  # before loading data
         self.loss = get_loss(cfg.loss, **({"n_critic": cfg.n_critic} if cfg.n_critic else {}))
         self.nz = cfg.nz or self.spec.default_nz
 
@@ -94,7 +98,7 @@ class Run:
         self.batches = Batches(dataset, cfg.batch_size, device, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
 
         torch.manual_seed(cfg.seed)
-        G, D = self.spec.build(self.shape, self.nz, ngf=cfg.ngf, ndf=cfg.ndf)
+        G, D = self.spec.build(self.shape, self.nz, ngf=cfg.ngf, ndf=cfg.ndf, pack=cfg.pack, minibatch_std=cfg.minibatch_std)
         self.G, self.D = G.to(device), D.to(device)
         # One fused kernel per step instead of a loop over parameters (a third of an MLP step on a CPU).
         fused = device.type in ("cpu", "cuda")
@@ -163,6 +167,7 @@ class Run:
     def train_epoch(self, epoch: int, bar: tqdm | None) -> dict:
         """Train one epoch (0-based index); returns its metrics row (epoch is 1-based)."""
         G, D, loss, cfg = self.G_train, self.D_train, self.loss, self.cfg
+        m = cfg.pack  # D judges packs of m real or m fake samples (1: single samples)
         G.train()
         D.train()
         autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
@@ -177,10 +182,10 @@ class Run:
             # (1) D step: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's equivalent)
             with autocast:
                 fake = G(z)
-                logits_real = D(real).float()
-                logits_fake = D(fake.detach()).float()
+                logits_real = D(pack(real, m)).float()
+                logits_fake = D(pack(fake.detach(), m)).float()
             loss_d = loss.d_loss(logits_real, logits_fake)
-            penalty = loss.penalty(D, real, fake.detach())
+            penalty = loss.penalty(D, pack(real, m), pack(fake.detach(), m))
             if penalty is not None:
                 loss_d = loss_d + penalty
             self.opt_d.zero_grad(set_to_none=True)
@@ -195,7 +200,7 @@ class Run:
             # (2) G step every n_critic D steps, through the updated D on the same fake batch
             if (epoch * n_batches + i + 1) % loss.n_critic == 0:
                 with _frozen(D), autocast:
-                    loss_g = loss.g_loss(D(fake).float())
+                    loss_g = loss.g_loss(D(pack(fake, m)).float())
                 self.opt_g.zero_grad(set_to_none=True)
                 self.scaler_g.scale(loss_g).backward()
                 self.scaler_g.step(self.opt_g)

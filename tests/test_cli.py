@@ -107,8 +107,13 @@ def run_copy(mlp_run, tmp_path) -> Path:
         (["--batch-size", "-5"], ["--batch-size", "-5"]),
         (["--epochs", "two"], ["--epochs", "two"]),
         (["--batch-size", "5000"], ["--batch-size"]),
+        (["--pack", "0"], ["--pack", "0"]),
+        (["--pack", "3"], ["--batch-size 64", "--pack 3", "--batch-size 63"]),
+        (["--model", "upsample", "--pack", "2"], ["'upsample'", "--pack", "mlp2d"]),
+        (["--model", "tf-dcgan", "--minibatch-std"], ["'tf-dcgan'", "--minibatch-std", "dcgan"]),
     ],
-    ids=["model", "dataset", "loss", "dcgan-on-ring", "epochs-0", "batch-0", "batch-negative", "epochs-word", "batch-too-big"],
+    ids=["model", "dataset", "loss", "dcgan-on-ring", "epochs-0", "batch-0", "batch-negative", "epochs-word", "batch-too-big",
+         "pack-0", "pack-not-dividing", "pack-unsupported", "minibatch-std-unsupported"],
 )
 def test_bad_train_input_is_one_line_and_creates_nothing(capfd, tmp_path, flags, words):
     out = tmp_path / "run"
@@ -183,8 +188,10 @@ def test_resume_from_a_bad_checkpoint_is_refused(capfd, run_copy, how, words):
         (["--epochs", "2"], ["already has 2 epochs"]),
         (["--epochs", "3", "--out", "elsewhere"], ["--out"]),
         (["--epochs", "0"], ["--epochs"]),
+        (["--epochs", "3", "--pack", "2"], ["--pack 1", "--pack 2"]),
+        (["--epochs", "3", "--minibatch-std"], ["--minibatch-std"]),
     ],
-    ids=["model", "nz", "loss", "no-more-epochs", "same-epochs", "with-out", "epochs-0"],
+    ids=["model", "nz", "loss", "no-more-epochs", "same-epochs", "with-out", "epochs-0", "pack", "minibatch-std"],
 )
 def test_resume_with_other_settings_is_refused(capfd, run_copy, flags, words):
     before = hashes(run_copy)
@@ -241,6 +248,16 @@ def test_named_config_with_flag_overrides(capfd, tmp_path):
     saved = json.loads((out / "config.json").read_text())
     assert (saved["model"], saved["save_every"], saved["batch_size"]) == ("mlp", 3, 64), "named config values lost"
     assert (saved["dataset"], saved["epochs"]) == ("digits", 1), "flags did not override the named config"
+
+
+def test_pack_and_minibatch_std_flags_reach_the_run(capfd, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, *MLP, "--epochs", "1", "--pack", "2", "--minibatch-std", "--out", out)
+    assert code == 0, err
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["pack"], saved["minibatch_std"]) == (2, True), f"flags not in config.json: {saved}"
+    weight = load_checkpoint(out)["discriminator"]["main.1.weight"]
+    assert weight.shape == (256, 2 * 784), f"--pack 2: D's first layer should take 2 images, got {tuple(weight.shape)}"
 
 
 @pytest.mark.parametrize("suffix", [".toml", ".json"])

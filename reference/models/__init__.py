@@ -36,6 +36,7 @@ class ModelSpec:
 
     output_range: "tanh" (samples in [-1, 1]), "sigmoid" ([0, 1]) or "none" (unbounded points).
     kind: "image" (data (C, H, W)) or "points" (data (2,), the 2-D mixtures).
+    d_options: the anti-mode-collapse options of D (reference/models/mitigations.py) it supports.
     """
 
     name: str
@@ -45,6 +46,7 @@ class ModelSpec:
     default_nz: int
     resolver: Callable[[str, Shape, int | None], Shape] = field(repr=False, compare=False)
     builder: Callable[..., tuple[nn.Module, nn.Module]] = field(repr=False, compare=False)
+    d_options: tuple[str, ...] = ()  # discriminator options the builder takes: "pack", "minibatch_std"
 
     def resolve_shape(self, data_shape: Shape, image_size: int | None) -> Shape:
         """Sample shape the model trains on, from the dataset's (C, H, W) or (2,) and --image-size.
@@ -55,13 +57,31 @@ class ModelSpec:
         return self.resolver(self.name, tuple(data_shape), image_size)
 
     def build(
-        self, shape: Shape, nz: int, ngf: int = 64, ndf: int = 64
+        self, shape: Shape, nz: int, ngf: int = 64, ndf: int = 64, *, pack: int = 1, minibatch_std: bool = False
     ) -> tuple[nn.Module, nn.Module]:
         """(G, D) with init applied. G: z (N, nz) -> x (N, *shape); D: x (N, *shape) -> logits (N,).
 
         `shape` comes from `resolve_shape`. `ngf`/`ndf` set the widths of `dcgan` only.
+        pack = m > 1: D takes m samples concatenated, (N/m, m*C, ...) -> logits (N/m,) (pack them
+        with `reference.models.mitigations.pack`); minibatch_std: D appends the batch's standard
+        deviation statistic before its last layer. A model without them raises ModelError.
         """
-        return self.builder(tuple(shape), nz, ngf, ndf)
+        self.check_options(pack, minibatch_std)
+        options: dict[str, object] = {}  # only what is asked for: builders without options take none
+        if pack != 1:
+            options["pack"] = pack
+        if minibatch_std:
+            options["minibatch_std"] = True
+        return self.builder(tuple(shape), nz, ngf, ndf, **options)
+
+    def check_options(self, pack: int = 1, minibatch_std: bool = False) -> None:
+        """ModelError (one line, naming the models that do) if D cannot take these options."""
+        supported = [spec.name for spec in MODELS.values() if {"pack", "minibatch_std"} <= set(spec.d_options)]
+        for flag, option, wanted in (("--pack", "pack", pack != 1), ("--minibatch-std", "minibatch_std", minibatch_std)):
+            if wanted and option not in self.d_options:
+                raise ModelError(
+                    f"model '{self.name}' does not support {flag}; use --model {', '.join(supported)}, or drop {flag}"
+                )
 
 
 # ---- size policies -------------------------------------------------------------------------------
@@ -176,13 +196,13 @@ MODELS: dict[str, ModelSpec] = {
             name="mlp",
             description="one-hidden-layer MLP GAN of the classic MNIST notebooks (any image size)",
             output_range="tanh", kind="image", default_nz=100,
-            resolver=_resolve_mlp, builder=mlp.build,
+            resolver=_resolve_mlp, builder=mlp.build, d_options=("pack", "minibatch_std"),
         ),
         ModelSpec(
             name="dcgan",
             description="DCGAN of pytorch/examples, 28/32/64/128 px, widths set by --ngf/--ndf",
             output_range="tanh", kind="image", default_nz=100,
-            resolver=_resolve_dcgan, builder=dcgan.build,
+            resolver=_resolve_dcgan, builder=dcgan.build, d_options=("pack", "minibatch_std"),
         ),
         ModelSpec(
             name="dcgan-1024",
@@ -206,7 +226,7 @@ MODELS: dict[str, ModelSpec] = {
             name="mlp2d",
             description="PacGAN MLP for the 2-D mixtures ring and grid (points data only)",
             output_range="none", kind="points", default_nz=2,
-            resolver=_resolve_points, builder=mlp2d.build,
+            resolver=_resolve_points, builder=mlp2d.build, d_options=("pack", "minibatch_std"),
         ),
     ]
 }  # fmt: skip
