@@ -17,3 +17,9 @@ c.CourseDirectory.release_directory = "assignments"
 # the checks import the student notebook's objects in the same kernel; one cell (a short training
 # run at grade time, or a check that trains) may take this long before nbgrader stops it
 c.Execute.timeout = 300
+# feedback shows each hidden check's one-line result but not its code: clear the hidden test
+# regions of the graded notebook before it becomes HTML (nbgrader keeps them by default)
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -1,0 +1,121 @@
+"""The committed student versions are what nbgrader makes from the sources, and the test cells,
+the check modules and the visible checks agree.
+
+For every `solutions/<id>/<id>.ipynb`: `nbgrader generate_assignment <id>` in a temporary copy of
+the course gives exactly the committed `assignments/<id>/` files (notebooks compared as JSON without
+volatile metadata); `solutions/<id>/visible_checks.py` is what `python -m reference.autograde
+visible <id>` extracts from `tests/autograders/test_<id>.py`; every nbgrader test cell calls a
+check of that module with the check's points, and every check has a cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from reference.autograde import load_checks, visible_source
+
+ROOT = Path(__file__).resolve().parents[1]
+IDS = sorted(p.parent.name for p in ROOT.glob("solutions/*/*.ipynb") if p.stem == p.parent.name)
+CALL = re.compile(r'grade\(\s*"(?P<assignment>[^"]+)"\s*,\s*"(?P<name>[^"]+)"\s*,\s*globals\(\)\s*\)')
+
+
+def nbgrader_env() -> dict[str, str]:
+    """nbgrader runs `alembic`: the venv's bin/ goes first on PATH."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("GAN_COURSE_ROOT", None)
+    return env
+
+
+def normalized(path: Path) -> dict:
+    """A notebook as JSON, without what changes between runs (execution metadata, outputs)."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        cell.get("metadata", {}).pop("execution", None)
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return nb
+
+
+def test_there_are_assignments():
+    assert {"a1_theory", "a3_save_every_10_epochs"} <= set(IDS)
+
+
+@pytest.mark.parametrize("assignment", IDS)
+def test_committed_student_version_is_what_nbgrader_generates(tmp_path: Path, assignment: str):
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    shutil.copytree(ROOT / "solutions" / assignment, tmp_path / "solutions" / assignment)
+    result = subprocess.run(
+        ["nbgrader", "generate_assignment", assignment, "--no-db", "--force"],
+        cwd=tmp_path, env=nbgrader_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    made, committed = tmp_path / "assignments" / assignment, ROOT / "assignments" / assignment
+    files = lambda folder: sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)  # noqa: E731
+    assert files(committed) == files(made), f"regenerate: nbgrader generate_assignment {assignment} --no-db --force"
+    for name in files(made):
+        if name.endswith(".ipynb"):
+            same = normalized(made / name) == normalized(committed / name)
+        else:
+            same = (made / name).read_bytes() == (committed / name).read_bytes()
+        assert same, f"assignments/{assignment}/{name} is stale; run: nbgrader generate_assignment {assignment} --no-db --force"
+
+
+@pytest.mark.parametrize("assignment", IDS)
+def test_visible_checks_file_is_extracted_from_the_check_module(assignment: str):
+    module = ROOT / "tests" / "autograders" / f"test_{assignment}.py"
+    committed = ROOT / "solutions" / assignment / "visible_checks.py"
+    assert committed.is_file(), f"run: python -m reference.autograde visible {assignment}"
+    assert committed.read_text() == visible_source(module.read_text(), f"tests/autograders/{module.name}"), (
+        f"solutions/{assignment}/visible_checks.py is stale; run: python -m reference.autograde visible {assignment}"
+    )
+
+
+def _decorated_checks(path: Path) -> dict[str, bool]:
+    """{check name: visible} of the @check functions defined in a file."""
+    found = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            for dec in node.decorator_list:
+                if isinstance(dec, ast.Call) and getattr(dec.func, "id", "") == "check":
+                    found[node.name] = any(k.arg == "visible" and getattr(k.value, "value", False) is True for k in dec.keywords)
+    return found
+
+
+@pytest.mark.parametrize("assignment", IDS)
+def test_every_check_has_a_test_cell_with_its_points(assignment: str):
+    checks = load_checks(assignment, ROOT)
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    cells = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            calls = CALL.findall(cell.source)
+            assert len(calls) == 1, f"test cell {meta.get('grade_id')} must call grade(...) once, found {len(calls)}"
+            (called_assignment, name), = calls
+            assert called_assignment == assignment
+            hidden = "### BEGIN HIDDEN TESTS" in cell.source
+            assert checks[name].visible != hidden, f"{name}: visible={checks[name].visible} but its cell is {'hidden' if hidden else 'visible'}"
+            cells[name] = float(meta["points"])
+    assert cells == {name: fn.points for name, fn in checks.items()}
+    assert set(_decorated_checks(ROOT / "solutions" / assignment / "visible_checks.py")) == {n for n, fn in checks.items() if fn.visible}
+
+
+@pytest.mark.parametrize("assignment", IDS)
+def test_student_version_reveals_no_solution_and_no_hidden_check(assignment: str):
+    folder = ROOT / "assignments" / assignment
+    hidden = [name for name, fn in load_checks(assignment, ROOT).items() if not fn.visible]
+    for path in folder.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "BEGIN MARK SCHEME", *hidden):
+                assert marker not in text, f"{path.relative_to(ROOT)} contains {marker!r}"
