@@ -1,0 +1,124 @@
+"""Build the student bundle: what students get, with no solution and no hidden check.
+
+    python -m reference.bundle OUT_DIR
+
+Copies from the course folder `lessons/`, `assignments/`, `reference/`, `README.md` and
+`pyproject.toml` (so `pip install -e .` works in the bundle) into OUT_DIR, leaving out
+`solutions/`, `tests/` and caches. Before OUT_DIR appears, every copied file is checked: none may
+hold a solution region, a hidden-test region or a mark scheme (nbgrader's markers), and no Python
+file may define a check that is not visible. The bundle is written into a temporary folder beside
+OUT_DIR and renamed at the end, so OUT_DIR is either complete or absent. Errors are one line.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from reference.errors import UserError
+
+__all__ = ["BundleError", "CONTENTS", "build_bundle", "leaks", "main"]
+
+CONTENTS = ("lessons", "assignments", "reference", "README.md", "pyproject.toml")
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "runs", "*.egg-info", ".pytest_cache")
+# nbgrader's markers, spelled in two parts so that this file does not contain them
+MARKERS = tuple(" ".join(parts) for parts in (("BEGIN", "SOLUTION"), ("BEGIN", "HIDDEN TESTS"), ("BEGIN", "MARK SCHEME")))
+
+
+class BundleError(UserError):
+    """The bundle cannot be built: a bad OUT_DIR, a missing course folder, or a leak."""
+
+
+def _hidden_checks(path: Path) -> list[str]:
+    """Names of the functions in a Python file decorated with `@check(...)` without visible=True."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError):
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for dec in node.decorator_list:
+                func = dec.func if isinstance(dec, ast.Call) else dec
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                visible = isinstance(dec, ast.Call) and any(
+                    k.arg == "visible" and isinstance(k.value, ast.Constant) and k.value.value is True for k in dec.keywords
+                )
+                if name == "check" and not visible:
+                    found.append(node.name)
+    return found
+
+
+def leaks(folder: Path) -> list[str]:
+    """What in `folder` must not reach students: "<file>: <what>" for each problem found."""
+    problems = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder)
+        if rel.parts[0] in ("solutions", "tests"):
+            problems.append(f"{rel}: the {rel.parts[0]}/ folder")
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:  # images and other binary files
+            continue
+        problems += [f"{rel}: contains '### {marker}'" for marker in MARKERS if marker in text]
+        if path.suffix == ".py":
+            problems += [f"{rel}: defines the hidden check {name}" for name in _hidden_checks(path)]
+    return problems
+
+
+def build_bundle(out_dir: str | Path, course: str | Path | None = None) -> Path:
+    """Copy the student-facing parts of `course` (default: this checkout) into `out_dir`, checked.
+
+    Raises BundleError when out_dir exists and is not empty, a part is missing, or a leak is found
+    (then out_dir is not created). Returns out_dir.
+    """
+    course = Path(course) if course is not None else Path(__file__).resolve().parents[1]
+    out = Path(out_dir).expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BundleError(f"{out} already exists; remove it or choose another OUT_DIR")
+    missing = [name for name in CONTENTS if not (course / name).exists()]
+    if missing:
+        raise BundleError(f"{course} is not a complete course folder: no {missing[0]}; run this from a checkout of the course")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name in CONTENTS:
+            source = course / name
+            if source.is_dir():
+                shutil.copytree(source, tmp / name, ignore=IGNORE)
+            else:
+                shutil.copy2(source, tmp / name)
+        problems = leaks(tmp)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise BundleError(f"not bundled: {problems[0]}{more}; regenerate the student versions with nbgrader generate_assignment")
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: python -m reference.bundle OUT_DIR   (builds the student bundle in OUT_DIR)", file=sys.stderr)
+        return 2
+    try:
+        out = build_bundle(args[0])
+    except (UserError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    files = sum(1 for p in out.rglob("*") if p.is_file())
+    print(f"student bundle: {out} ({files} files: {', '.join(CONTENTS)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""`python -m reference.bundle OUT_DIR`: the student bundle holds what students need and nothing
+that reveals a solution or a hidden check; it is written completely or not at all."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reference.bundle import BundleError, build_bundle, leaks, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bundle_of_this_course_has_the_student_parts_only(tmp_path: Path):
+    out = build_bundle(tmp_path / "bundle")
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "assignments", "lessons", "pyproject.toml", "reference"]
+    for assignment in ("a1_theory", "a3_save_every_10_epochs"):
+        assert (out / "assignments" / assignment / f"{assignment}.ipynb").is_file()
+        assert (out / "assignments" / assignment / "visible_checks.py").is_file()
+    assert (out / "reference" / "autograde.py").is_file() and (out / "assignments" / "README.md").is_file()
+    assert not list(out.rglob("__pycache__"))
+    assert leaks(out) == []
+    # the hidden checks' names appear nowhere
+    text = "\n".join(p.read_text(errors="ignore") for p in out.rglob("*") if p.is_file())
+    for hidden in ("test_grids_come_from_fixed_noise", "test_g_loss_finite_at_logits_of_100"):
+        assert hidden not in text
+
+
+def test_cli_prints_one_line_and_refuses_an_existing_folder(tmp_path: Path):
+    out = tmp_path / "bundle"
+    run = lambda: subprocess.run([sys.executable, "-m", "reference.bundle", str(out)], capture_output=True, text=True, cwd=tmp_path)  # noqa: E731
+    first = run()
+    assert first.returncode == 0 and first.stdout.startswith(f"student bundle: {out} (")
+    second = run()
+    assert second.returncode == 2
+    assert second.stderr == f"error: {out} already exists; remove it or choose another OUT_DIR\n"
+    assert main([]) == 2
+
+
+def fake_course(root: Path, notebook_text: str = "a student notebook", extra: dict | None = None) -> Path:
+    for folder in ("lessons", "reference", "assignments/a9", "solutions/a9", "tests/autograders"):
+        (root / folder).mkdir(parents=True)
+    (root / "README.md").write_text("# course\n")
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (root / "reference" / "__init__.py").write_text("")
+    (root / "assignments" / "a9" / "a9.ipynb").write_text(notebook_text)
+    (root / "solutions" / "a9" / "a9.ipynb").write_text("### BEGIN " + "SOLUTION\n")
+    (root / "tests" / "autograders" / "test_a9.py").write_text("@check(points=1)\ndef test_x(s): pass\n")
+    for name, text in (extra or {}).items():
+        (root / name).write_text(text)
+    return root
+
+
+def test_solutions_and_tests_of_a_course_stay_out(tmp_path: Path):
+    out = build_bundle(tmp_path / "out", fake_course(tmp_path / "course"))
+    assert not (out / "solutions").exists() and not (out / "tests").exists()
+    assert (out / "assignments" / "a9" / "a9.ipynb").read_text() == "a student notebook"
+
+
+@pytest.mark.parametrize(
+    "notebook, extra, problem",
+    [
+        ("x = 1\n### BEGIN " + "SOLUTION\nx = 2", {}, "assignments/a9/a9.ipynb: contains '### BEGIN SOLUTION'"),
+        ("### BEGIN " + "HIDDEN TESTS\nassert x", {}, "assignments/a9/a9.ipynb: contains '### BEGIN HIDDEN TESTS'"),
+        (
+            "ok",
+            {"assignments/a9/visible_checks.py": "@check(points=1, visible=True)\ndef test_a(s): pass\n\n@check(points=2)\ndef test_b(s): pass\n"},
+            "assignments/a9/visible_checks.py: defines the hidden check test_b",
+        ),
+    ],
+)
+def test_a_leak_stops_the_bundle_before_it_appears(tmp_path: Path, notebook, extra, problem):
+    course = fake_course(tmp_path / "course", notebook, extra)
+    out = tmp_path / "out"
+    with pytest.raises(BundleError) as err:
+        build_bundle(out, course)
+    assert str(err.value) == f"not bundled: {problem}; regenerate the student versions with nbgrader generate_assignment"
+    assert "\n" not in str(err.value)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["course"]  # no temporary folder left behind
+
+
+def test_visible_checks_are_allowed(tmp_path: Path):
+    extra = {"assignments/a9/visible_checks.py": "@check(points=1, visible=True)\ndef test_a(s): pass\n"}
+    out = build_bundle(tmp_path / "out", fake_course(tmp_path / "course", extra=extra))
+    assert (out / "assignments" / "a9" / "visible_checks.py").is_file()
+
+
+def test_an_incomplete_course_is_a_one_line_error(tmp_path: Path):
+    course = fake_course(tmp_path / "course")
+    (course / "pyproject.toml").unlink()
+    with pytest.raises(BundleError, match=r"is not a complete course folder: no pyproject.toml; run this from a checkout"):
+        build_bundle(tmp_path / "out", course)
