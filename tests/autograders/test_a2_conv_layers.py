@@ -1,0 +1,221 @@
+"""Checks of a2_conv_layers: extend the given DCGAN generator with convolutional layers, keep its
+output (N, 1, 28, 28) in [-1, 1], and make sure it still learns.
+
+The student writes `DeeperGenerator(nz=100, ngf=64)`, an `nn.Module` mapping z (N, nz) to images
+(N, 1, 28, 28). The checks build it at a small width (ngf = 16) with a fixed seed and look at
+behaviour only: output shapes for several batch sizes and nz; the range when every weight is scaled
+up (only a final tanh keeps it in [-1, 1] then); which conv layers actually run in forward (forward
+hooks) and how many parameters were added, compared with the given `Generator(nz, ngf, 1, 28)`;
+gradients reaching every parameter; and a short seeded training run against the given DCGAN
+discriminator on scikit-learn's digits whose classifier-FID must fall clearly below the untrained
+generator's (`reference.metrics.quick_fid`). Where extra layers go, Conv2d or ConvTranspose2d,
+with or without BatchNorm: all score the same.
+
+Points: 2 + 1 + 2 + 1 + 4 = 10.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from reference.autograde import Partial, check
+
+ASSIGNMENT = "a2_conv_layers"
+NGF = 16  # the width the checks build the generator at: fast, and the same code as ngf = 64
+NZ = 100
+CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+LEARN_STEPS = 150  # seeded training steps of the learning check (batch 32)
+LEARN_RATIO = 0.6  # FID after must be at most this share of the untrained generator's
+
+
+def build_generator(submission, nz: int = NZ, ngf: int = NGF) -> nn.Module:
+    """The student's `DeeperGenerator(nz=nz, ngf=ngf)`, built with seed 0, in training mode."""
+    cls = submission.get("DeeperGenerator")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        G = cls(nz=nz, ngf=ngf)
+    assert isinstance(G, nn.Module), (
+        f"`DeeperGenerator(nz={nz}, ngf={ngf})` made a {type(G).__name__}, not a torch nn.Module: "
+        f"subclass nn.Module and call super().__init__()"
+    )
+    return G.train()
+
+
+def given_generator(nz: int = NZ, ngf: int = NGF) -> nn.Module:
+    """The DCGAN generator the assignment starts from."""
+    from reference.models.dcgan import Generator
+
+    return Generator(nz, ngf, channels=1, size=28)
+
+
+def shape_text(shape, batch: int) -> str:
+    """"(N, 1, 32, 32)" for a batch of `batch` images, the exact shape otherwise."""
+    dims = list(shape)
+    if dims and dims[0] == batch:
+        dims[0] = "N"
+    return "(" + ", ".join(str(d) for d in dims) + ")"
+
+
+def first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:200] if lines else ''}"
+
+
+def conv_layers(G: nn.Module, z: torch.Tensor) -> tuple[list[str], list[str]]:
+    """(names of all conv modules of G, names of those that ran in G(z)), in registration order."""
+    names = {id(m): name for name, m in G.named_modules() if isinstance(m, CONVS)}
+    ran: list[str] = []
+    hooks = [
+        m.register_forward_hook(lambda mod, inp, out: ran.append(names[id(mod)]) if names[id(mod)] not in ran else None)
+        for m in G.modules()
+        if isinstance(m, CONVS)
+    ]
+    try:
+        with torch.no_grad():
+            G(z)
+    finally:
+        for h in hooks:
+            h.remove()
+    return list(names.values()), ran
+
+
+def count(params) -> int:
+    return sum(p.numel() for p in params if p.requires_grad)
+
+
+@check(points=2, visible=True)
+def test_output_shape(submission):
+    """Output is (N, 1, 28, 28) for any batch size and nz."""
+    cases = [(100, 2), (100, 5), (32, 3)]
+    wrong = []
+    for nz, batch in cases:
+        G = build_generator(submission, nz=nz)
+        try:
+            with torch.no_grad():
+                out = G(torch.randn(batch, nz))
+        except Exception as err:  # noqa: BLE001 - the student's forward failing is what we report
+            wrong.append((nz, batch, f"raised {first_line(err)}"))
+            continue
+        if not isinstance(out, torch.Tensor):
+            wrong.append((nz, batch, f"returned a {type(out).__name__}, not a tensor"))
+        elif tuple(out.shape) != (batch, 1, 28, 28):
+            wrong.append((nz, batch, f"is {shape_text(out.shape, batch)}"))
+    if not wrong:
+        return
+    if len(wrong) == len(cases) and len({w[2] for w in wrong}) == 1:
+        what = wrong[0][2]
+        hint = "; an added stride-1 layer must keep height and width: kernel 3 with padding 1" if what.startswith("is") else ""
+        raise AssertionError(f"generator output {what}; expected (N, 1, 28, 28){hint}")
+    failed = "; ".join(f"with nz={nz}, N={batch} its output {what}" for nz, batch, what in wrong)
+    if len(wrong) < len(cases):
+        raise Partial(1, f"{failed}; expected (N, 1, 28, 28) for every batch size N and nz (use the `nz` argument, do not fix it at 100)")
+    raise AssertionError(f"{failed}; expected (N, 1, 28, 28)")
+
+
+@check(points=1, visible=True)
+def test_output_range(submission):
+    """Output lies in [-1, 1] (a final tanh), even with large weights."""
+    G = build_generator(submission)
+    z = torch.randn(16, NZ, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        plain = G(z)
+        big = copy.deepcopy(G)
+        for p in big.parameters():
+            p.mul_(25.0)  # pre-activations grow; only a squashing last layer keeps the output bounded
+        scaled = big(z)
+    low, high = min(float(plain.min()), float(scaled.min())), max(float(plain.max()), float(scaled.max()))
+    if low < -1 - 1e-5 or high > 1 + 1e-5:
+        raise AssertionError(
+            f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: "
+            f"end the generator with nn.Tanh(), after the last conv"
+        )
+    if low > -0.5:
+        raise AssertionError(
+            f"generator output stays in [{low:.3g}, {high:.3g}], never negative even with large weights; expected "
+            f"[-1, 1]: end with nn.Tanh(), not nn.Sigmoid() (the data are scaled to [-1, 1])"
+        )
+
+
+@check(points=2, visible=True)
+def test_adds_conv_layers(submission):
+    """Runs more conv layers than the given generator, with more parameters."""
+    G, base = build_generator(submission), given_generator()
+    z = torch.randn(4, NZ)
+    all_convs, ran = conv_layers(G, z)
+    _, base_ran = conv_layers(base, z)
+    unused = [name for name in all_convs if name not in ran]
+    n_params, n_base = count(G.parameters()), count(base.parameters())
+    if len(ran) <= len(base_ran):
+        if unused:
+            listed = ", ".join(f"`{name}`" for name in unused)
+            raise AssertionError(
+                f"generator defines {len(all_convs)} conv layers but its forward runs only {len(ran)}, as many as the "
+                f"given generator: {listed} never run; call them in forward"
+            )
+        raise AssertionError(
+            f"generator runs {len(ran)} conv layers, as many as the given DCGAN generator ({len(base_ran)}); add at "
+            f"least one, e.g. nn.Conv2d(c, c, 3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages"
+        )
+    if n_params <= n_base:
+        raise Partial(
+            1,
+            f"generator runs {len(ran)} conv layers (the given one {len(base_ran)}) but has {n_params:,} parameters, "
+            f"not more than the given generator's {n_base:,} at ngf={NGF}: keep its layers and add to them",
+        )
+
+
+@check(points=1)
+def test_parameters_get_gradients(submission):
+    """A torch module whose parameters all receive gradients."""
+    G = build_generator(submission)
+    params = [(name, p) for name, p in G.named_parameters() if p.requires_grad]
+    assert params, "generator has no trainable parameters: register its layers as attributes (or in nn.Sequential)"
+    out = G(torch.randn(4, NZ))
+    assert isinstance(out, torch.Tensor) and out.requires_grad, (
+        "generator output does not depend on its parameters (no gradient can flow): remove .detach(), "
+        "torch.no_grad() or .data from forward"
+    )
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(2))
+    (out * weights).sum().backward()
+    missing = [name for name, p in params if p.grad is None]
+    if missing:
+        listed = ", ".join(f"`{name}`" for name in missing[:4]) + (", ..." if len(missing) > 4 else "")
+        raise AssertionError(
+            f"{len(missing)} of {len(params)} parameters get no gradient ({listed}): their layers are not used in "
+            f"forward, or their output is detached"
+        )
+    bad = [name for name, p in params if not torch.isfinite(p.grad).all()]
+    assert not bad, f"gradients of {', '.join(bad[:4])} are not finite"
+
+
+@check(points=4)
+def test_learns(submission):
+    """A short seeded training run makes its classifier-FID fall clearly below the untrained one's."""
+    from reference.metrics.quick_fid import LearningError, learning_run, reference_set
+    from reference.models.dcgan import Discriminator, weights_init
+
+    ref = reference_set("digits")
+    G = build_generator(submission)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        D = Discriminator(NGF, channels=1, size=28)
+        D.apply(weights_init)
+    try:
+        run = learning_run(G, D, ref, nz=NZ, steps=LEARN_STEPS, seed=0)
+    except LearningError as err:
+        raise AssertionError(f"the grading run could not train the generator: {err}") from None
+    floor = ref.single_image_fid
+    limit = min(LEARN_RATIO * run.fid_before, floor)
+    if run.fid_after <= limit:
+        return
+    told = (
+        f"classifier-FID went from {run.fid_before:.0f} (untrained) to {run.fid_after:.0f} after {LEARN_STEPS} "
+        f"training steps on the digits; expected at most {limit:.0f} ({LEARN_RATIO:.0%} of the untrained FID, "
+        f"and below the {floor:.0f} that one fixed image scores)"
+    )
+    if run.fid_after < 0.9 * run.fid_before:
+        raise Partial(1, f"{told}: it learns, but slowly; check that the added layers keep BatchNorm and ReLU between convs")
+    raise AssertionError(f"{told}: check that every layer is used in forward and that nothing is detached")
