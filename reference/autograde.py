@@ -172,9 +172,13 @@ class Submission:
         return frame.f_globals is self.namespace
 
     def close(self) -> None:
-        """Remove `workdir` if `execute_notebook` made it."""
+        """Remove `workdir` and the notebook's module if `execute_notebook` made them."""
         if self.workdir is not None and self.workdir.name.startswith("gan-course-grade-"):
             shutil.rmtree(self.workdir, ignore_errors=True)
+        name = self.namespace.get("__name__", "")
+        if name.startswith("gan_course_submission_") and sys.modules.get(name) is not None:
+            if sys.modules[name].__dict__ is self.namespace:
+                del sys.modules[name]
 
 
 def _assigned_names(tree: ast.AST) -> set[str]:

@@ -4,6 +4,7 @@ Generated from tests/autograders/test_a3_save_every_10_epochs.py by `python -m r
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
+import shutil
 import tempfile
 from pathlib import Path
 import numpy as np
@@ -12,6 +13,7 @@ from PIL import Image
 from reference.autograde import Partial, check
 ASSIGNMENT = "a3_save_every_10_epochs"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
 NUM_SAMPLES, SIDE = 64, 28
 MAX_BATCHES = 2
 HINT = "in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0"
@@ -69,14 +71,18 @@ class WatchedBatches:
 
 
 class Run:
-    """One call train(n_epochs, out_dir, seed=0), watched. writes: [(path, ("after"|"during", k))]."""
+    """One call train(n_epochs, out_dir, seed=0), watched, its files read and then removed.
+
+    writes: [(path relative to out_dir, ("after"|"during", k))]. grids: {path: (problem or None,
+    pixels as last written)} for images. checkpoints: {path: problem or None}.
+    """
 
     def __init__(self, submission, n_epochs: int, frozen: bool = False) -> None:
         train = submission.get("train")
         make_gan = submission.get("make_gan")
         self.n_epochs = n_epochs
-        self.out_dir = Path(tempfile.mkdtemp(prefix=f"a3-run-{n_epochs}-"))
-        watch = Watch(self.out_dir)
+        out_dir = Path(tempfile.mkdtemp(prefix=f"a3-run-{n_epochs}-"))
+        watch = Watch(out_dir)
 
         def watched_make_gan(*args, **kwargs):
             gan = make_gan(*args, **kwargs)
@@ -90,12 +96,18 @@ class Run:
         namespace = submission.namespace
         namespace["make_gan"] = watched_make_gan
         try:
-            self.returned = train(n_epochs, self.out_dir, seed=0)
+            train(n_epochs, out_dir, seed=0)
+            watch.scan(("after", watch.epochs_started))
+            self.epochs_started = watch.epochs_started
+            self.writes = [(p.relative_to(out_dir), label) for p, label in watch.writes]
+            files = list(dict.fromkeys(p for p, _ in self.writes))  # each file once, in write order
+            self.grids = {p: read_grid(out_dir / p) for p in files if p.suffix.lower() in IMAGE_SUFFIXES}
+            saved = [p for p in files if p.suffix.lower() in CHECKPOINT_SUFFIXES]
+            gan = make_gan(0) if saved else None
+            self.checkpoints = {p: checkpoint_problem(out_dir / p, gan.G, gan.D) for p in saved}
         finally:
             namespace["make_gan"] = make_gan
-        watch.scan(("after", watch.epochs_started))
-        self.epochs_started = watch.epochs_started
-        self.writes = watch.writes
+            shutil.rmtree(out_dir, ignore_errors=True)
 
     def of_kind(self, suffixes: tuple[str, ...]) -> list[tuple[Path, tuple[str, int]]]:
         return [(p, label) for p, label in self.writes if p.suffix.lower() in suffixes]
@@ -139,7 +151,10 @@ _RUNS: dict = {}
 
 def run(submission, n_epochs: int, frozen: bool = False) -> Run:
     """train(n_epochs) on the submission, once per (train function, n_epochs, frozen)."""
-    key = (submission.get("train"), submission.get("make_gan"), n_epochs, frozen)
+    functions = (submission.get("train"), submission.get("make_gan"))
+    if any(k[:2] != functions for k in _RUNS):  # another submission: forget the last one's runs
+        _RUNS.clear()
+    key = (*functions, n_epochs, frozen)
     if key not in _RUNS:
         _RUNS[key] = Run(submission, n_epochs, frozen)
     return _RUNS[key]
@@ -152,16 +167,17 @@ def test_saves_at_epochs_10_20_30(submission):
     assert error is None, error
 
 
-def grid_error(path: Path) -> str | None:
-    """None if `path` is a PNG grid of 64 samples of 28x28 pixels (any padding 0-8, any row length)."""
+def read_grid(path: Path) -> tuple[str | None, np.ndarray | None]:
+    """(None, pixels) if `path` is a PNG grid of 64 samples of 28x28 pixels (any padding 0-8, any
+    row length), else (what is wrong, pixels or None)."""
     try:
         with Image.open(path) as image:
             kind, (width, height) = image.format, image.size
             pixels = np.asarray(image.convert("L"), dtype=np.float32)
     except Exception as err:  # noqa: BLE001 - any unreadable file
-        return f"`{path.name}` is not a readable image ({type(err).__name__}); save the grid with save_image"
+        return f"`{path.name}` is not a readable image ({type(err).__name__}); save the grid with save_image", None
     if kind != "PNG":
-        return f"`{path.name}` is a {kind} file; save sample grids as PNG"
+        return f"`{path.name}` is a {kind} file; save sample grids as PNG", pixels
     for pad in range(9):
         cols, rest_w = divmod(width - pad, SIDE + pad)
         rows, rest_h = divmod(height - pad, SIDE + pad)
@@ -171,16 +187,53 @@ def grid_error(path: Path) -> str | None:
         return (
             f"`{path.name}` is {width}x{height} pixels: not a grid of {NUM_SAMPLES} samples of {SIDE}x{SIDE} "
             f"(8 x 8 with 2-pixel padding is 242x242); save all {NUM_SAMPLES} images of G(fixed_noise)"
-        )
+        ), pixels
     if pixels.std() == 0:
-        return f"`{path.name}` is one flat colour; save G(fixed_noise) mapped from [-1, 1] to [0, 1]"
-    return None
+        return f"`{path.name}` is one flat colour; save G(fixed_noise) mapped from [-1, 1] to [0, 1]", pixels
+    return None, pixels
 
 
 @check(points=1, visible=True)
 def test_sample_grids_are_png_grids_of_64(submission):
     """each sample grid is a PNG of the 64 fixed-noise samples"""
-    grids = [p for p, _ in run(submission, 30).of_kind(IMAGE_SUFFIXES)]
+    grids = run(submission, 30).grids
     assert grids, "no sample grid (.png) written under out_dir in a 30-epoch run"
-    errors = [e for e in map(grid_error, grids) if e]
+    errors = [error for error, _ in grids.values() if error]
     assert not errors, errors[0]
+
+
+def _load(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - whole pickled modules need the full unpickler
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _state_dicts(obj, depth: int = 0):
+    """Every state dict (name -> tensor mapping) or module inside a loaded checkpoint."""
+    if isinstance(obj, torch.nn.Module):
+        yield obj.state_dict()
+    elif isinstance(obj, dict):
+        if obj and all(isinstance(k, str) for k in obj) and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            yield obj
+        elif depth < 3:
+            for value in obj.values():
+                yield from _state_dicts(value, depth + 1)
+    elif isinstance(obj, (list, tuple)) and depth < 3:
+        for value in obj:
+            yield from _state_dicts(value, depth + 1)
+
+
+def _holds(states: list[dict], module: torch.nn.Module) -> bool:
+    want = {k: v.shape for k, v in module.state_dict().items()}
+    return any({k: v.shape for k, v in s.items()} == want for s in states)
+
+
+def checkpoint_problem(path: Path, G: torch.nn.Module, D: torch.nn.Module) -> str | None:
+    """None if the checkpoint at `path` loads and holds state dicts shaped like G's and D's."""
+    try:
+        states = list(_state_dicts(_load(path)))
+    except Exception as err:  # noqa: BLE001 - unreadable file
+        return f"`{path.name}` does not load with torch.load ({type(err).__name__})"
+    missing = [name for name, net in (("G", G), ("D", D)) if not _holds(states, net)]
+    return f"`{path.name}` holds no state_dict of {' or '.join(missing)}" if missing else None
