@@ -185,19 +185,6 @@ WRONG = {
             "Grayscale or single-channel indexing)",
         )},
     ),
-    # the images are saved as they come out of G, in [-1, 1]: save_image clamps the negative half to 0
-    "grid_without_mapping": (
-        {"colour_grid": '''
-            def save_colour_grid(images, path, nrow=8):
-                save_image_grid(images, path, nrow=nrow)
-        '''},
-        {"test_colour_grid_png": (
-            1.0,
-            "the grid's colours are off: an image of colour (0.0, 0.5, -0.5) in [-1, 1] should appear as RGB "
-            "(128, 191, 64), but the images were saved without mapping [-1, 1] to [0, 1]: save (images + 1) / 2, "
-            "or reference.data.from_model_range(images, 'tanh')",
-        )},
-    ),
     # ToTensor only: the real images stay in [0, 1] while G's tanh makes [-1, 1]
     "images_left_in_0_1": (
         {"loader": LOADER.replace(", <NORMALISE>", "")},
@@ -208,15 +195,31 @@ WRONG = {
             "after transforms.ToTensor()",
         )},
     ),
-    # ImageNet's normalisation: values outside [-1, 1]
-    "imagenet_normalisation": (
-        {"loader": LOADER.replace("<NORMALISE>", "transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))")},
-        {"test_loader_yields_colour_batches_in_minus_one_one": (
-            0.0,
-            "the loader's images (in [-2.12, 2.64]) are not the CIFAR-10 files' pixels scaled to [-1, 1] "
-            "((x / 255 - 0.5) / 0.5): use transforms.ToTensor() then transforms.Normalize((0.5, 0.5, 0.5), "
-            "(0.5, 0.5, 0.5)), and nothing that changes the pixels",
-        )},
+    # two faults in one submission (one learning run for both): ImageNet's normalisation leaves values
+    # outside [-1, 1]; the grid is saved as it comes out of G, in [-1, 1], so save_image clamps the
+    # negative half to 0
+    "imagenet_normalisation_and_grid_without_mapping": (
+        {
+            "loader": LOADER.replace("<NORMALISE>", "transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))"),
+            "colour_grid": '''
+                def save_colour_grid(images, path, nrow=8):
+                    save_image_grid(images, path, nrow=nrow)
+            ''',
+        },
+        {
+            "test_loader_yields_colour_batches_in_minus_one_one": (
+                0.0,
+                "the loader's images (in [-2.12, 2.64]) are not the CIFAR-10 files' pixels scaled to [-1, 1] "
+                "((x / 255 - 0.5) / 0.5): use transforms.ToTensor() then transforms.Normalize((0.5, 0.5, 0.5), "
+                "(0.5, 0.5, 0.5)), and nothing that changes the pixels",
+            ),
+            "test_colour_grid_png": (
+                1.0,
+                "the grid's colours are off: an image of colour (0.0, 0.5, -0.5) in [-1, 1] should appear as RGB "
+                "(128, 191, 64), but the images were saved without mapping [-1, 1] to [0, 1]: save (images + 1) / 2, "
+                "or reference.data.from_model_range(images, 'tanh')",
+            ),
+        },
     ),
     # G's last conv still makes one channel
     "generator_outputs_one_channel": (
