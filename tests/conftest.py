@@ -336,3 +336,31 @@ def flat_image_folder(tmp_path: Path) -> ImageFolderData:
     colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)]
     files = [write_image(root / f"{k:02d}.png", solid(rgb)) for k, rgb in enumerate(colours)]
     return ImageFolderData(root, [], files, None, colours)
+
+
+# ---- assignments: wrong and right submissions ----------------------------------------------------
+
+
+def notebook_with_cells(source: Path, out_dir: Path, cells: dict[str, str]) -> Path:
+    """Copy nbgrader notebook `source` into `out_dir` (same file name) with the cells whose
+    nbgrader grade_id is a key of `cells` given that source instead: a submission for the graders."""
+    import nbformat
+
+    nb = nbformat.read(source, as_version=4)
+    left = dict(cells)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in left:
+            cell.source = left.pop(grade_id)
+    assert not left, f"{source.name} has no cells with grade_id {sorted(left)}"
+    path = out_dir / source.name
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def grading_cache(tmp_path_factory: pytest.TempPathFactory):
+    """One classifier cache ($GAN_COURSE_GRADING_CACHE) per module for the learning checks."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GAN_COURSE_GRADING_CACHE", str(tmp_path_factory.mktemp("grading")))
+        yield

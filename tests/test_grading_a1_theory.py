@@ -10,9 +10,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import nbformat
 import pytest
 
+from conftest import notebook_with_cells
 from reference.autograde import grade_notebook
 
 A = "a1_theory"
@@ -40,15 +40,7 @@ def g_loss(fake_logits):
 
 def submission(tmp_path: Path, **cells: str) -> Path:
     """The solution notebook with the cells of these grade ids ("losses", "frechet") replaced."""
-    nb = nbformat.read(SOLUTION, as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in cells:
-            cell.source = textwrap.dedent(cells.pop(grade_id)).strip("\n")
-    assert not cells, f"no cells {list(cells)}"
-    path = tmp_path / f"{A}.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return notebook_with_cells(SOLUTION, tmp_path, {k: textwrap.dedent(v).strip("\n") for k, v in cells.items()})
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:

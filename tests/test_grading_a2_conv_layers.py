@@ -10,9 +10,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import nbformat
 import pytest
 
+from conftest import notebook_with_cells
 from reference.autograde import grade_notebook
 
 A = "a2_conv_layers"
@@ -29,22 +29,12 @@ CHECKS = [
 FULL = dict(zip(CHECKS, (2.0, 1.0, 2.0, 1.0, 4.0)))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def grading_cache(tmp_path_factory: pytest.TempPathFactory):
-    """One classifier cache for the whole module: the first learning check trains it (~10 s)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GAN_COURSE_GRADING_CACHE", str(tmp_path_factory.mktemp("grading")))
-        yield
+pytestmark = pytest.mark.usefixtures("grading_cache")  # the first learning check trains the classifier (~10 s)
 
 
 def submission(tmp_path: Path, source: str) -> Path:
     """The solution notebook with the `deeper_generator` cell's source replaced by `source`."""
-    nb = nbformat.read(SOLUTION, as_version=4)
-    (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "deeper_generator"]
-    cell.source = textwrap.dedent(source).strip("\n") + "\n"
-    path = tmp_path / f"{A}.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return notebook_with_cells(SOLUTION, tmp_path, {"deeper_generator": textwrap.dedent(source).strip("\n") + "\n"})
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import nbformat
 import pytest
 
+from conftest import notebook_with_cells
 from reference.autograde import grade_notebook
 
 A = "a3_save_every_10_epochs"
@@ -42,13 +42,8 @@ fixed_noise = torch.randn(64, gan.nz)
 
 def submission(tmp_path: Path, body: str) -> Path:
     """The solution notebook with `train`'s body replaced by `body`."""
-    nb = nbformat.read(SOLUTION, as_version=4)
-    (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "train"]
     body = textwrap.dedent(body).strip("\n").replace("<SAVE>", SAVE.strip("\n"))
-    cell.source = HEAD + textwrap.indent(body, "    ") + "\n    return gan.G, gan.D\n"
-    path = tmp_path / f"{A}.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return notebook_with_cells(SOLUTION, tmp_path, {"train": HEAD + textwrap.indent(body, "    ") + "\n    return gan.G, gan.D\n"})
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import notebook_with_cells
 from reference.autograde import grade_notebook
 
 A = "a4_cifar10_port"
@@ -31,24 +32,12 @@ CHECKS = [
 FULL = dict(zip(CHECKS, (2.0, 2.0, 1.0, 2.0, 3.0)))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def grading_cache(tmp_path_factory: pytest.TempPathFactory):
-    """One classifier cache for the whole module: the first learning check trains it (~20 s)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GAN_COURSE_GRADING_CACHE", str(tmp_path_factory.mktemp("grading")))
-        yield
+pytestmark = pytest.mark.usefixtures("grading_cache")  # the first learning check trains the classifier (~20 s)
 
 
 def submission(tmp_path: Path, cells: dict[str, str]) -> Path:
     """The solution notebook with the cells named (by grade_id) in `cells` replaced."""
-    nb = nbformat.read(SOLUTION, as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in cells:
-            cell.source = textwrap.dedent(cells[grade_id]).strip("\n") + "\n"
-    path = tmp_path / f"{A}.ipynb"
-    nbformat.write(nb, path)
-    return path
+    return notebook_with_cells(SOLUTION, tmp_path, {k: textwrap.dedent(v).strip("\n") + "\n" for k, v in cells.items()})
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:
