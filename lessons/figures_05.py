@@ -14,8 +14,6 @@ read-only data root, in <temp dir>/gan-course-05-data, as the notebook does.
 from __future__ import annotations
 
 import math
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -36,31 +34,14 @@ from reference.metrics.classifier import classifier_path, train_classifier  # no
 from reference.metrics.corruptions import add_gaussian_noise, gaussian_blur, keep_classes  # noqa: E402
 from reference.metrics.features import get_extractor  # noqa: E402
 
-DPI = 120
+from make_figures import hardware, save  # noqa: E402
+
 N, N_TRAIN, SEEDS = 5000, 20_000, 10  # the notebook's full mode
 NOISE_STDS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
 BLUR_SIGMAS = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0]
 KEPT_CLASSES = [10, 8, 6, 4, 2, 1]
 SIZES = [50, 100, 200, 500, 1000, 2000, 5000]
 FALLBACK_ROOT = Path(tempfile.gettempdir()) / "gan-course-05-data"
-
-
-def hardware() -> str:
-    """'<CPU model>, N cores, torch X' for captions (as in make_figures.py)."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}"
-
-
-def save(fig: plt.Figure, path: Path) -> None:
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
 
 
 def mnist_extractor(root: Path):
