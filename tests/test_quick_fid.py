@@ -152,3 +152,21 @@ def test_learning_run_lowers_the_fid_of_a_dcgan(digits_ref):
     run = learning_run(G, D, digits_ref, nz=100, steps=60, seed=0)
     assert run.steps == 60 and run.seconds > 0
     assert run.fid_after < 0.9 * run.fid_before, run
+
+
+def test_learning_verdict_passes_only_a_clear_fall_below_the_floor():
+    from reference.metrics.quick_fid import LearningRun
+
+    def verdict(before: float, after: float) -> tuple[str, str]:
+        return LearningRun(before, after, steps=150, seconds=1.0).verdict(0.6, floor=240.0, data="the digits")
+
+    assert verdict(300.0, 180.0) == ("pass", "")  # 0.6 x 300 = 180, under the floor
+    assert verdict(500.0, 250.0)[0] == "slow", "below 0.6x but above the single-image floor is not a pass"
+    outcome, told = verdict(300.0, 260.0)
+    assert outcome == "slow"
+    assert told == (
+        "classifier-FID went from 300 (untrained) to 260 after 150 training steps on the digits; expected at most 180 "
+        "(60% of the untrained FID, and below the 240 that one fixed image scores)"
+    )
+    assert verdict(300.0, 280.0)[0] == "fail", "a fall of less than 10% is no learning"
+    assert verdict(300.0, 320.0)[0] == "fail"

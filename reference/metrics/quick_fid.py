@@ -364,6 +364,22 @@ class LearningRun:
     def ratio(self) -> float:
         return self.fid_after / self.fid_before if self.fid_before > 0 else math.inf
 
+    def verdict(self, ratio: float, floor: float, data: str) -> tuple[str, str]:
+        """("pass" | "slow" | "fail", what happened in one sentence) for a learning check.
+
+        pass: FID fell to at most `ratio` x the untrained FID and below `floor` (what one fixed
+        image scores); slow: it fell below 0.9 x the untrained FID only; fail: otherwise.
+        """
+        limit = min(ratio * self.fid_before, floor)
+        if self.fid_after <= limit:
+            return "pass", ""
+        told = (
+            f"classifier-FID went from {self.fid_before:.0f} (untrained) to {self.fid_after:.0f} after {self.steps} "
+            f"training steps on {data}; expected at most {limit:.0f} ({ratio:.0%} of the untrained FID, "
+            f"and below the {floor:.0f} that one fixed image scores)"
+        )
+        return ("slow" if self.fid_after < 0.9 * self.fid_before else "fail"), told
+
 
 def learning_run(
     G: nn.Module,
