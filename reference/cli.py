@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, cifar10, folder:PATH (default digits)")
     tc.add_argument("--data-dir", help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
     tc.add_argument("--epochs", type=int, help="passes over the training set (default: per dataset, mnist 3)")
+    tc.add_argument("--max-images", type=int, help="train on the first N training images (default: all)")
     tc.add_argument("--seed", type=int, default=0)
     tc.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     tc.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -316,7 +317,13 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     _, accuracy = train_classifier(
-        args.dataset, args.data_dir, epochs=args.epochs, seed=args.seed, device=device, progress=not args.no_progress
+        args.dataset,
+        args.data_dir,
+        epochs=args.epochs,
+        seed=args.seed,
+        device=device,
+        progress=not args.no_progress,
+        max_images=args.max_images,
     )
     print(f"Test accuracy: {100 * accuracy:.2f}% (saved to {classifier_path(args.dataset, args.data_dir)})")
     return 0

@@ -171,14 +171,33 @@ def test_torchvision_datasets_train_their_family(
     assert (model.in_channels, model.image_size) == (channels, 28 if family == "grey28" else 32)
 
 
+def test_max_images_trains_on_the_first_n_training_images_only(tmp_path: Path, monkeypatch) -> None:
+    import reference.metrics.classifier as classifier
+
+    seen = []  # the training batches, as they enter the augmentation (test images do not)
+    augment = classifier._augment
+    monkeypatch.setattr(classifier, "_augment", lambda x, *a, **k: seen.append(x.clone()) or augment(x, *a, **k))
+    train_classifier("digits", tmp_path, epochs=2, max_images=100, batch_size=32, progress=False)
+    images = classifier._to_input(load_dataset("digits", split="train").data[:100])
+    first = {image.numpy().tobytes() for image in images}
+    seen = torch.cat(seen)
+    assert len(seen) == 2 * 100, "two epochs over 100 images"
+    assert all(image.numpy().tobytes() in first for image in seen), "only the first 100 training images"
+    assert len({image.numpy().tobytes() for image in seen}) == len(first)
+    state = load_classifier_state("digits", tmp_path)
+    assert state["train_images"] == 100 and state["epochs"] == 2
+    with pytest.raises(UserError, match="--max-images must be a whole number >= 1, got 0"):
+        train_classifier("digits", tmp_path, max_images=0, progress=False)
+
+
 def test_cli_train_classifier_prints_accuracy_and_path(tmp_path: Path, capfd) -> None:
     code = main(["train-classifier", "--dataset", "digits", "--epochs", "1", "--data-dir", str(tmp_path),
-                 "--device", "cpu", "--no-progress"])  # fmt: skip
+                 "--device", "cpu", "--no-progress", "--max-images", "300"])  # fmt: skip
     out, err = capfd.readouterr()
     path = tmp_path / "classifiers" / "digits.pt"
     assert code == 0, err
     assert out.startswith("Test accuracy: ") and out.rstrip().endswith(f"% (saved to {path})"), out
-    assert path.is_file()
+    assert load_classifier_state("digits", tmp_path)["train_images"] == 300
 
 
 def test_cli_train_classifier_errors_are_one_line(flat_image_folder, tmp_path: Path, capfd) -> None:

@@ -211,20 +211,27 @@ def train_classifier(
     lr: float = 3e-3,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    max_images: int | None = None,
 ) -> tuple[Classifier, float]:
     """Train the classifier of `dataset` and cache it at `classifier_path(dataset, root)`.
 
     Adam with a one-cycle schedule (peak `lr`), cross-entropy, random shifts of up to 2 pixels
-    (and horizontal flips for colour images). Accuracy is measured on the dataset's test split
-    (folders: 10% held out). epochs: None -> `default_epochs(dataset)`.
+    (and horizontal flips for colour images). Accuracy is measured on the dataset's whole test split
+    (folders: 10% held out). epochs: None -> `default_epochs(dataset)`. max_images: train on the
+    first N training images only (None: all), e.g. a quick MNIST classifier for a smoke test
+    (5,000 images, 2 epochs: about 97% in seconds; all 60,000, 3 epochs: 99.5% in minutes).
     Returns (model in eval mode, test accuracy in [0, 1]).
     """
     if epochs is not None and epochs < 1:
         raise UserError(f"--epochs must be a whole number >= 1, got {epochs}")
+    if max_images is not None and max_images < 1:
+        raise UserError(f"--max-images must be a whole number >= 1, got {max_images}")
     family = family_of(dataset)
     channels, size = FAMILIES[family]
     epochs = epochs or default_epochs(dataset)
     train, test = _train_test(dataset, root)
+    if max_images is not None and max_images < len(train):
+        train = train.subset(max_images)
     if train.labels is None or test.labels is None:
         raise UserError(f"dataset '{dataset}' has no labels, so a classifier cannot be trained on it")
     device = torch.device(device)
@@ -265,6 +272,7 @@ def train_classifier(
         "test_accuracy": test_accuracy,
         "dataset": dataset,
         "epochs": epochs,
+        "train_images": len(train),
         "seed": seed,
         "train_seconds": time.perf_counter() - start,
     }
