@@ -22,9 +22,15 @@ mode_coverage` counts modes covered (>= 1 high-quality point), the share of high
 
 It prints one markdown table (mean ± std over seeds) and writes every run to a CSV
 (--csv, default benchmarks/results/mode_collapse.csv) and the 2,500 evaluated points of each
-dataset and arm's first seed to mode_collapse_points.npz beside it (the lesson's scatter plots).
-Runs go to --workers processes with
-one thread each; the last line is a JSON object with the table's numbers and the wall time.
+dataset and arm's first seed to <csv name>_points.npz beside it (the lesson's scatter plots).
+Runs go to --workers processes with one thread each, so every run is bit-reproducible; the last
+line is a JSON object with the table's numbers and the wall time.
+
+Lesson 04's budget figure reads every benchmarks/results/mode_collapse_<steps>.csv beside the
+default one; it was made with
+
+    python benchmarks/mode_collapse.py --g-steps 2000 --csv benchmarks/results/mode_collapse_2000.csv
+    python benchmarks/mode_collapse.py --g-steps 8000 --csv benchmarks/results/mode_collapse_8000.csv
 """
 
 from __future__ import annotations

@@ -345,7 +345,9 @@ def lesson_03(out: Path) -> dict[str, str]:
         right.set_xticks([i * 3 + 0.5 for i in range(len(names))],
                          [n.replace("G: ", "G: ").replace(", beta1", ",\nbeta1") for n in names], fontsize=7)
         right.axhline(0, color="gray", lw=0.8)
-        right.set_ylabel("KID of one grid (blue: n = 16, orange: n = 32)")
+        right.set_yscale("symlog", linthresh=10)  # KIDs from about 0 (real images) to thousands; linear within +-10
+        right.set_ylabel("KID of one grid (symlog: linear within +-10)")
+        right.set_title("blue: n = 16, orange: n = 32", fontsize=9)
         save(fig, out / "03_grid_size.png")
 
         def spread(name: str, n: int, key: str) -> str:

@@ -29,12 +29,20 @@ ARM_LABELS = {"gan": "GAN", "mbstd": "GAN + minibatch std", "pacgan2": "PacGAN2"
               "pacgan4": "PacGAN4", "wgan-gp": "WGAN-GP"}
 
 
-def _benchmark_rows() -> list[dict]:
-    path = RESULTS / "mode_collapse.csv"
+def _benchmark_rows(name: str = "mode_collapse.csv") -> list[dict]:
+    path = RESULTS / name
     if not path.is_file():
         raise SystemExit(f"{path} is missing: run `python benchmarks/mode_collapse.py` first")
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def _budget_runs() -> list[dict]:
+    """Every run of the lesson's table and of its longer budgets (mode_collapse_<steps>.csv), if written."""
+    rows = _benchmark_rows()
+    for path in sorted(RESULTS.glob("mode_collapse_*.csv")):
+        rows += _benchmark_rows(path.name)
+    return rows
 
 
 def scatter_grid(points: dict[str, np.ndarray], rows: list[dict], path: Path) -> None:
@@ -83,6 +91,34 @@ def coverage_bars(rows: list[dict], path: Path) -> None:
             ax.set_xticks(range(len(arms)), [ARM_LABELS[a] for a in arms], rotation=20, fontsize=8)
             ax.set_ylabel(label)
             ax.set_title(f"{dataset}: {label}")
+    fig.tight_layout()
+    save(fig, path)
+
+
+def budget_lines(rows: list[dict], path: Path) -> None:
+    """Modes covered and high-quality % against generator steps: mean over seeds (line), each seed (dots)."""
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    budgets = sorted({int(r["g_steps"]) for r in rows})
+    fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 6), squeeze=False)
+    for j, dataset in enumerate(datasets):
+        for i, (key, label) in enumerate((("modes_covered", "modes covered"), ("high_quality_pct", "high-quality points, %"))):
+            ax = axes[i, j]
+            for k, arm in enumerate(arms):
+                runs = [r for r in rows if r["dataset"] == dataset and r["arm"] == arm]
+                steps = [b for b in budgets if any(int(r["g_steps"]) == b for r in runs)]
+                means = [statistics.fmean(float(r[key]) for r in runs if int(r["g_steps"]) == b) for b in steps]
+                ax.plot(steps, means, "o-", color=f"C{k}", label=ARM_LABELS[arm])
+                ax.scatter([int(r["g_steps"]) for r in runs], [float(r[key]) for r in runs], color=f"C{k}", s=8, alpha=0.5)
+            if key == "modes_covered":
+                ax.axhline(int(next(r for r in rows if r["dataset"] == dataset)["n_modes"]), color="gray", ls=":")
+            ax.set_xscale("log")
+            ax.set_xticks(budgets, [f"{b:,}" for b in budgets])
+            ax.minorticks_off()
+            ax.set_xlabel("generator steps")
+            ax.set_ylabel(label)
+            ax.set_title(f"{dataset}: {label}")
+    axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     save(fig, path)
 
@@ -175,9 +211,10 @@ def lesson_04(out: Path) -> dict[str, str]:
         points = {k: f[k] for k in f.files}
     seeds = sorted({int(r["seed"]) for r in rows})
     g_steps, batch = rows[0]["g_steps"], rows[0]["batch_size"]
-    setup = (f"mlp2d (G 4 x 400 ReLU + BatchNorm, D 3 x 200 LeakyReLU), {int(g_steps):,} generator steps at batch "
-             f"{batch}, Adam lr 2e-4, betas (0.5, 0.999); WGAN-GP 5 critic steps per generator step; "
-             f"trained by `python benchmarks/mode_collapse.py` on {hardware()}")
+    model = (f"mlp2d (G 4 x 400 ReLU + BatchNorm, D 3 x 200 LeakyReLU), batch {batch}, Adam lr 2e-4, betas "
+             f"(0.5, 0.999); WGAN-GP 5 critic steps per generator step; trained by `python "
+             f"benchmarks/mode_collapse.py` on {hardware()}")
+    setup = f"{int(g_steps):,} generator steps, {model}"
     scatter_grid(points, rows, out / "04_scatter.png")
     minutes = sum(float(r["seconds"]) for r in rows) / 60
     captions["04_scatter.png"] = (
@@ -190,6 +227,16 @@ def lesson_04(out: Path) -> dict[str, str]:
         f"Modes covered and high-quality % per arm, mean over seeds {seeds} (bars) and each seed (dots), 2,500 "
         f"points per run; dotted line: all modes. {setup}; {len(rows)} runs, {minutes:.0f} CPU-thread minutes in all."
     )
+    all_runs = _budget_runs()
+    budgets = sorted({int(r["g_steps"]) for r in all_runs})
+    if len(budgets) > 1:
+        budget_lines(all_runs, out / "04_budget.png")
+        captions["04_budget.png"] = (
+            f"Modes covered and high-quality % against the number of generator steps ({', '.join(f'{b:,}' for b in budgets)}; "
+            f"`python benchmarks/mode_collapse.py --g-steps N`, one CSV per budget in benchmarks/results/): mean over "
+            f"seeds {seeds} (lines) and each seed (dots), 2,500 points per run; dotted line: all modes. The same "
+            f"settings at every budget: {model}; {len(all_runs)} runs."
+        )
 
     root = data_root()
     result = mnist_diagnosis(root)
