@@ -64,7 +64,6 @@ LABELS = {
     "wgan-gp": "WGAN-GP",
 }
 EVAL_SAMPLES = 2500
-DATA_POINTS = 100_000  # the size of the ring and grid datasets
 COLUMNS = ["dataset", "arm", "seed", "g_steps", "batches", "batch_size", "modes_covered", "n_modes",
            "high_quality_pct", "reverse_kl", "seconds"]
 
@@ -76,7 +75,7 @@ def run_one(dataset: str, arm: str, seed: int, g_steps: int, batch_size: int) ->
 
     torch.set_num_threads(1)
     from reference.config import TrainConfig
-    from reference.data.mixtures import MIXTURES
+    from reference.data.mixtures import MIXTURES, step_budget
     from reference.losses import get_loss
     from reference.metrics.coverage import mode_coverage
     from reference.metrics.evaluate import sample_images
@@ -86,11 +85,7 @@ def run_one(dataset: str, arm: str, seed: int, g_steps: int, batch_size: int) ->
     options = ARMS[arm]
     n_critic = get_loss(options.get("loss", "non-saturating")).n_critic
     batches = g_steps * n_critic
-    # Whole epochs over the first `points` points of the 100,000: `epochs` x `points` = `batches` x batch_size.
-    points = min(DATA_POINTS // batch_size, batches) * batch_size
-    while (batches * batch_size) % points:
-        points -= batch_size
-    epochs = batches * batch_size // points
+    points, epochs = step_budget(batches, batch_size)  # whole epochs over the first `points` of the 100,000
     cfg = TrainConfig(model="mlp2d", dataset=dataset, batch_size=batch_size, epochs=epochs, max_images=points,
                       save_every=epochs, seed=seed, device="cpu", **options)
     with tempfile.TemporaryDirectory() as tmp:

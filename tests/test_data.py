@@ -26,6 +26,7 @@ from reference.data import (
     load_dataset,
     to_model_range,
 )
+from reference.data.mixtures import step_budget
 from reference.data.sources import native_shape, resize_uint8
 
 # ---------------------------------------------------------------------------------------------
@@ -470,3 +471,20 @@ def test_mixture_test_split_is_an_independent_draw() -> None:
     train = load_dataset("ring", split="train", seed=3)
     test = load_dataset("ring", split="test", seed=3)
     assert not torch.equal(train.labels[: len(test)], test.labels)
+
+
+@pytest.mark.parametrize(
+    "batches, batch_size, expected",
+    [(500, 100, (50_000, 1)), (8000, 100, (100_000, 8)), (2500, 100, (62_500, 4)), (1500, 64, (96_000, 1)),
+     (3, 100, (300, 1)), (1001, 100, (14_300, 7))],
+)
+def test_step_budget_makes_exactly_the_batches_in_whole_epochs(batches: int, batch_size: int, expected) -> None:
+    points, epochs = step_budget(batches, batch_size)
+    assert (points, epochs) == expected
+    assert points % batch_size == 0 and points <= 100_000 and epochs * points // batch_size == batches
+
+
+def test_step_budget_refuses_impossible_budgets() -> None:
+    for bad in ((0, 100), (10, 0), (10, 200_000)):
+        with pytest.raises(ValueError, match="need batches >= 1 and 1 <= batch_size <= 100000"):
+            step_budget(*bad)

@@ -38,6 +38,24 @@ def _grid() -> Mixture:
 
 
 MIXTURES: dict[str, Mixture] = {"ring": _ring(), "grid": _grid()}
+TRAIN_POINTS, TEST_POINTS = 100_000, 10_000  # the points of a mixture's train and test splits, as loaded
+
+
+def step_budget(batches: int, batch_size: int, n_points: int = TRAIN_POINTS) -> tuple[int, int]:
+    """(points, epochs): `epochs` whole epochs over the first `points` of `n_points` make `batches` batches.
+
+    A budget in steps (as papers state it) becomes the trainer's whole epochs: points is the largest
+    multiple of batch_size, at most n_points and at most batches * batch_size, that divides
+    batches * batch_size. 500 batches of 100 -> (50,000, 1); 8,000 of 100 -> (100,000, 8);
+    2,500 of 100 (WGAN-GP's 500 steps) -> (62,500, 4).
+    """
+    if batches < 1 or not 1 <= batch_size <= n_points:
+        raise ValueError(f"need batches >= 1 and 1 <= batch_size <= {n_points}, got {batches} and {batch_size}")
+    total = batches * batch_size
+    points = min(n_points // batch_size, batches) * batch_size
+    while total % points:
+        points -= batch_size
+    return points, total // points
 
 
 def sample_mixture(name: str, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

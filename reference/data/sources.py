@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from tqdm.auto import tqdm
 
-from reference.data.mixtures import MIXTURES, sample_mixture
+from reference.data.mixtures import MIXTURES, TEST_POINTS, TRAIN_POINTS, sample_mixture
 from reference.errors import UserError
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "folder:PATH", *MIXTURES)
@@ -105,7 +105,7 @@ def load_dataset(
         raise DataError(f"unknown split '{split}'; use 'train' or 'test'")
     root = data_root(root)
     if name in MIXTURES:
-        n, stream = (100_000, seed) if split == "train" else (10_000, seed + 1)  # test: an independent draw
+        n, stream = (TRAIN_POINTS, seed) if split == "train" else (TEST_POINTS, seed + 1)  # test: an independent draw
         points, modes = sample_mixture(name, n, seed=stream)
         return Dataset(name, points, modes, [f"mode {i}" for i in range(MIXTURES[name].n_modes)])
     if name == "digits":
