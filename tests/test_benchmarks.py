@@ -1,0 +1,57 @@
+"""The benchmark scripts run end to end in their --quick mode and write what the lessons and README read.
+
+Their numbers are not checked here (speed has no place in a unit test); their plumbing is: the
+mode-collapse CSV and points that lesson 04's figures read, and the throughput report's JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHARED_DATA, needs_shared_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_script(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def test_mode_collapse_quick_writes_the_csv_and_points_lesson_04_reads(tmp_path: Path) -> None:
+    out = tmp_path / "mc_quick.csv"
+    done = run_script("benchmarks/mode_collapse.py", "--quick", "--datasets", "ring", "--arms", "gan", "pacgan2",
+                      "--workers", "1", "--csv", str(out))
+    assert done.returncode == 0, done.stderr
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["dataset"], r["arm"], r["g_steps"]) for r in rows] == [("ring", "gan", "100"), ("ring", "pacgan2", "100")]
+    assert all(0 <= int(r["modes_covered"]) <= 8 and r["n_modes"] == "8" for r in rows)
+    with np.load(tmp_path / "mc_quick_points.npz") as points:
+        assert sorted(points.files) == ["ring/gan", "ring/pacgan2"]
+        assert points["ring/gan"].shape == (2500, 2)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["g_steps"] == 100 and len(report["rows"]) == 2
+
+
+@needs_shared_mnist
+def test_train_throughput_quick_reports_both_targets() -> None:
+    done = run_script("benchmarks/train_throughput.py", "--quick", "--data-dir", str(SHARED_DATA))
+    assert done.returncode == 0, done.stderr
+    assert "mlp ratio" in done.stdout and "of the matmul peak" in done.stdout
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [r["model"] for r in report["throughput"]] == ["mlp", "dcgan"]
+    assert all(r["reference_img_s"] > 0 and r["plain_img_s"] > 0 for r in report["throughput"])
+    assert 0 < report["dcgan_efficiency"][0]["fraction_of_peak"]
+
+
+def test_train_throughput_without_mnist_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = run_script("benchmarks/train_throughput.py", "--quick", "--data-dir", str(tmp_path))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "MNIST" in lines[0] and "Traceback" not in done.stderr, done.stderr
