@@ -170,3 +170,15 @@ def test_learning_verdict_passes_only_a_clear_fall_below_the_floor():
     )
     assert verdict(300.0, 280.0)[0] == "fail", "a fall of less than 10% is no learning"
     assert verdict(300.0, 320.0)[0] == "fail"
+
+
+def test_a_cached_classifier_of_a_few_images_is_not_taken_for_the_full_one(tmp_path):
+    from reference.metrics.classifier import classifier_path, load_classifier_state, train_classifier
+
+    cache = tmp_path / "digits"  # where reference_set("digits", tmp_path) keeps its classifier
+    train_classifier("digits", cache, epochs=1, max_images=50, progress=False)  # same epochs and seed
+    assert load_classifier_state("digits", cache)["train_images"] == 50
+    reference_set("digits", tmp_path, epochs=1)
+    state = load_classifier_state("digits", cache)
+    assert state["max_images"] is None and state["train_images"] == 1437, "the quick cache must be retrained"
+    assert classifier_path("digits", cache).is_file()

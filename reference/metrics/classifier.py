@@ -273,6 +273,7 @@ def train_classifier(
         "dataset": dataset,
         "epochs": epochs,
         "train_images": len(train),
+        "max_images": max_images,  # None: every training image
         "seed": seed,
         "train_seconds": time.perf_counter() - start,
     }

@@ -191,7 +191,8 @@ def _cached_classifier(dataset: str, root: Path, epochs: int, seed: int) -> tupl
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception:  # noqa: BLE001 - a truncated or foreign cache file: train again
             state = None
-    if not (isinstance(state, dict) and state.get("format") == FORMAT and state.get("epochs") == epochs and state.get("seed") == seed):
+    usable = isinstance(state, dict) and state.get("format") == FORMAT and state.get("max_images") is None
+    if not (usable and state.get("epochs") == epochs and state.get("seed") == seed):
         with torch.random.fork_rng(devices=[]):
             train_classifier(dataset, root, epochs=epochs, seed=seed, progress=False)
         state = torch.load(path, map_location="cpu", weights_only=True)
