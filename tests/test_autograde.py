@@ -17,7 +17,16 @@ import nbformat
 import pytest
 
 from reference import autograde
-from reference.autograde import CheckNotFound, Submission, execute_notebook, grade, load_checks, run_check, visible_source
+from reference.autograde import (
+    CheckNotFound,
+    Submission,
+    answered,
+    execute_notebook,
+    grade,
+    load_checks,
+    run_check,
+    visible_source,
+)
 
 CONFTEST = Path(__file__).parent / "autograders" / "conftest.py"
 
@@ -228,3 +237,26 @@ def test_plain_pytest_grades_any_notebook_and_prints_the_score(course: Path):
     assert "demo: 4.5/11 points" in out
     assert "test_scale: 0/1 - calling `scale` raised ValueError: cannot scale 2" in out
     assert "test_partial: 1.5/4 - half of it" in out
+
+
+def test_answered_fills_every_solution_cell_of_the_student_version_with_the_model_answer() -> None:
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    release = root / "assignments" / "a3_save_every_10_epochs" / "a3_save_every_10_epochs.ipynb"
+    source = root / "solutions" / "a3_save_every_10_epochs" / "a3_save_every_10_epochs.ipynb"
+    nb = answered(release, source)
+    student = nbformat.read(release, as_version=4)
+    model = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source, as_version=4).cells
+             if c.metadata.get("nbgrader", {}).get("solution")}
+    delimiters = ("### " + "BEGIN SOLUTION", "### " + "END SOLUTION")
+    filled = 0
+    for cell, blank in zip(nb.cells, student.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            expected = [line for line in model[meta["grade_id"]].splitlines() if line.strip() not in delimiters]
+            assert cell.source.splitlines() == expected and cell.source != blank.source
+            filled += 1
+        else:
+            assert cell.source == blank.source, "only solution cells change"
+    assert filled >= 1 and not any(d in c.source for c in nb.cells for d in delimiters)

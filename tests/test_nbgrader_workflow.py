@@ -24,6 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from reference.autograde import answered
+
 ROOT = Path(__file__).resolve().parents[1]
 IDS = sorted(p.parent.name for p in ROOT.glob("solutions/*/*.ipynb") if p.stem == p.parent.name)
 
@@ -66,22 +68,6 @@ def nbgrader(course: Path, *args: str, timeout: int = 600) -> str:
     return result.stdout + result.stderr
 
 
-def filled(release: Path, source: Path) -> nbformat.NotebookNode:
-    """The student version with every solution cell answered as in the source (delimiters removed)."""
-    answers = {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in nbformat.read(source, as_version=4).cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    nb = nbformat.read(release, as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            lines = answers[grade_id].splitlines()
-            cell.source = "\n".join(line for line in lines if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
-    return nb
-
-
 def submit(course: Path, student: str, assignment: str, nb: nbformat.NotebookNode) -> None:
     """Place a submission as `nbgrader collect` does: submitted/<student>/<id>/<id>.ipynb + timestamp.txt."""
     folder = course / "submitted" / student / assignment
@@ -111,11 +97,11 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         nbgrader(course, "generate_assignment", assignment, "--force")
         release = course / "assignments" / assignment / f"{assignment}.ipynb"
         source = course / "solutions" / assignment / f"{assignment}.ipynb"
-        submissions = {"solution": filled(release, source), "blank": nbformat.read(release, as_version=4)}
+        submissions = {"solution": answered(release, source), "blank": nbformat.read(release, as_version=4)}
         expected[assignment] = {"solution": points(source, manual=False), "blank": 0.0}
         if assignment in BUGGY:
             grade_id, code, score = BUGGY[assignment]
-            buggy = filled(release, source)
+            buggy = answered(release, source)
             (cell,) = [c for c in buggy.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
             cell.source = code
             submissions["buggy"], expected[assignment]["buggy"] = buggy, score
