@@ -1,0 +1,52 @@
+"""Where the course keeps what it computes and can compute again: trained classifiers, grading sets.
+
+    cache_dir()                          # $GAN_COURSE_CACHE, else $XDG_CACHE_HOME/gan-course, else ~/.cache/gan-course
+    writable_dir(cache_dir() / "classifiers")   # created; a one-line UserError if it cannot take files
+
+Nothing here is written into a data root: a data root may be read-only or shared by a whole
+class, while the cache belongs to one user and may be deleted at any time (the next run rebuilds
+what it needs). The trained classifiers live in `cache_dir()/classifiers/` (see
+`reference.metrics.classifier.classifier_path`), the autograders' reference sets in
+`cache_dir()/grading/` (see `reference.metrics.quick_fid.grading_root`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from reference.errors import UserError
+
+__all__ = ["cache_dir", "writable_dir"]
+
+FIX = "set GAN_COURSE_CACHE to a writable folder"
+
+
+def cache_dir() -> Path:
+    """The cache folder: $GAN_COURSE_CACHE, else $XDG_CACHE_HOME/gan-course, else ~/.cache/gan-course.
+
+    Empty variables count as unset, and so does a relative $XDG_CACHE_HOME (the XDG Base Directory
+    specification says to ignore one). The folder is not created here: `writable_dir` does that
+    before anything is written.
+    """
+    if chosen := os.environ.get("GAN_COURSE_CACHE"):
+        return Path(chosen).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "gan-course"
+    return Path("~/.cache/gan-course").expanduser()
+
+
+def writable_dir(folder: str | os.PathLike, fix: str = FIX) -> Path:
+    """Create `folder` if needed and check that it takes a file; returns it as a Path.
+
+    A folder that cannot be created or written is a one-line UserError naming it and `fix`.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise UserError(f"cannot write to the cache folder {folder} ({err.strerror or type(err).__name__}); {fix}") from None
+    return folder

@@ -1,0 +1,75 @@
+"""reference/cache.py: where the course caches what it computes, and the checks before it writes.
+
+Where the classifiers land inside the cache (keyed by data root, never in the data root) is tested
+with the classifier, in tests/test_features.py.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from reference.cache import cache_dir, writable_dir
+from reference.errors import UserError
+
+
+def test_the_test_session_caches_in_a_temporary_folder() -> None:
+    """tests/conftest.py points the cache away from the real ~/.cache before any test runs."""
+    assert os.environ.get("GAN_COURSE_CACHE"), "conftest.py should set GAN_COURSE_CACHE for the session"
+    assert cache_dir() != Path("~/.cache/gan-course").expanduser()
+
+
+def test_gan_course_cache_wins(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("GAN_COURSE_CACHE", str(tmp_path / "mine"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "mine"
+    monkeypatch.setenv("GAN_COURSE_CACHE", "~/elsewhere")
+    assert cache_dir() == Path("~/elsewhere").expanduser(), "a ~ in the variable is expanded"
+
+
+def test_xdg_cache_home_when_gan_course_cache_is_unset(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("GAN_COURSE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "gan-course"
+    monkeypatch.setenv("GAN_COURSE_CACHE", "")  # empty: unset
+    assert cache_dir() == tmp_path / "xdg" / "gan-course"
+
+
+def test_home_cache_when_neither_is_set(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("GAN_COURSE_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "gan-course"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # the XDG specification: ignore a relative path
+    assert cache_dir() == tmp_path / "home" / ".cache" / "gan-course"
+
+
+def test_writable_dir_creates_the_folder(tmp_path: Path) -> None:
+    folder = writable_dir(tmp_path / "a" / "b")
+    assert folder == tmp_path / "a" / "b" and folder.is_dir()
+    assert list(folder.iterdir()) == [], "the write check leaves nothing behind"
+
+
+def test_a_folder_that_cannot_be_created_is_one_user_error_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")  # no folder can be made below a file, even by root
+    with pytest.raises(UserError) as err:
+        writable_dir(blocker / "cache" / "classifiers")
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"cannot write to the cache folder {blocker / 'cache' / 'classifiers'} (")
+    assert message.endswith("; set GAN_COURSE_CACHE to a writable folder"), message
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_folder_is_one_user_error_line(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(UserError, match=r"^cannot write to the cache folder .*ro \(Permission denied\); set GAN_COURSE_CACHE"):
+            writable_dir(folder)
+    finally:
+        folder.chmod(0o755)
