@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc = sub.add_parser(
         "train-classifier",
         help="train the small CNN whose features and logits the metrics use",
-        description="Train the classifier of a dataset and cache it under DATA_DIR/classifiers/.",
+        description="Train the classifier of a dataset and cache it, keyed by dataset and data root, in CACHE/classifiers/ "
+        "(CACHE: $GAN_COURSE_CACHE, else $XDG_CACHE_HOME/gan-course, else ~/.cache/gan-course), not in the data root.",
     )
     tc.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, cifar10, folder:PATH (default digits)")
     tc.add_argument("--data-dir", help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")

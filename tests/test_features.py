@@ -10,6 +10,7 @@ benchmarks/classifier_accuracy.py on the real copy, not here.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -19,6 +20,8 @@ from urllib.error import URLError
 import pytest
 import torch
 
+import reference.metrics.classifier as classifier_module
+from reference.cache import cache_dir
 from reference.cli import main
 from reference.data import load_dataset
 from reference.errors import UserError
@@ -29,8 +32,10 @@ from reference.metrics.classifier import (
     classifier_path,
     dataset_key,
     default_epochs,
+    find_classifier,
     load_classifier,
     load_classifier_state,
+    root_key,
     train_classifier,
 )
 from reference.metrics.features import (
@@ -41,6 +46,7 @@ from reference.metrics.features import (
     get_extractor,
     inception_weights_path,
 )
+from reference.scratch import scratch_root
 
 DIGITS_SECONDS = 30.0  # the issue's budget for training the digits classifier on a CPU
 
@@ -102,12 +108,14 @@ def test_digits_classifier_trains_quickly_and_accurately(digits_run) -> None:
 
 def test_trained_classifier_is_cached_with_its_record(digits_run, digits_test_images) -> None:
     path = classifier_path("digits", digits_run["root"])
-    assert path == digits_run["root"] / "classifiers" / "digits.pt"
+    assert path == cache_dir() / "classifiers" / root_key(digits_run["root"]) / "digits.pt" and path.is_file()
+    assert not (digits_run["root"] / "classifiers").exists(), "nothing is cached in the data root"
     state = load_classifier_state("digits", digits_run["root"])
     assert state["format"] == FORMAT
     assert state["family"] == "grey28" and state["num_classes"] == 10 and state["classes"] == [str(k) for k in range(10)]
     assert state["test_accuracy"] == digits_run["accuracy"]
     assert (state["dataset"], state["epochs"], state["seed"]) == ("digits", default_epochs("digits"), 0)
+    assert state["data_root"] == str(digits_run["root"].resolve())
     assert not list(path.parent.glob(".*.tmp*")), "the atomic save left a temporary file behind"
 
     loaded = load_classifier("digits", digits_run["root"])
@@ -119,7 +127,10 @@ def test_trained_classifier_is_cached_with_its_record(digits_run, digits_test_im
 def test_missing_classifier_says_how_to_train_it(tmp_path: Path) -> None:
     with pytest.raises(UserError) as err:
         get_extractor("classifier", "mnist", tmp_path)
-    expected = f"no classifier for 'mnist' in {tmp_path / 'classifiers'}; run: gan-course train-classifier --dataset mnist"
+    expected = (
+        f"no classifier for 'mnist' from the data root {tmp_path} in {classifier_path('mnist', tmp_path).parent}; "
+        f"run: gan-course train-classifier --dataset mnist --data-dir {tmp_path}"
+    )
     assert str(err.value) == expected
 
 
@@ -194,10 +205,11 @@ def test_cli_train_classifier_prints_accuracy_and_path(tmp_path: Path, capfd) ->
     code = main(["train-classifier", "--dataset", "digits", "--epochs", "1", "--data-dir", str(tmp_path),
                  "--device", "cpu", "--no-progress", "--max-images", "300"])  # fmt: skip
     out, err = capfd.readouterr()
-    path = tmp_path / "classifiers" / "digits.pt"
+    path = Path(os.environ["GAN_COURSE_CACHE"]) / "classifiers" / root_key(tmp_path) / "digits.pt"
     assert code == 0, err
     assert out.startswith("Test accuracy: ") and out.rstrip().endswith(f"% (saved to {path})"), out
     assert load_classifier_state("digits", tmp_path)["train_images"] == 300
+    assert list(tmp_path.iterdir()) == [], "the data root is left as it was"
 
 
 def test_cli_train_classifier_errors_are_one_line(flat_image_folder, tmp_path: Path, capfd) -> None:
@@ -206,6 +218,119 @@ def test_cli_train_classifier_errors_are_one_line(flat_image_folder, tmp_path: P
     lines = [line for line in re.split(r"[\r\n]", err) if line.strip()]  # the loader's progress bar comes first
     assert code == 2 and "Traceback" not in err, err
     assert lines[-1].startswith("gan-course: error: ") and "flat folder" in lines[-1], err
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the classifier is cached: the cache folder, keyed by data root; never the data root
+# ---------------------------------------------------------------------------------------------
+
+
+def _listing(root: Path) -> dict[str, tuple]:
+    """Every path under root with its kind, size and modification time (links not followed)."""
+    out = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder, name)
+            st = path.lstat()
+            out[str(path.relative_to(root))] = (st.st_mode >> 12, st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _set_mode(root: Path, mode: int) -> None:
+    """chmod root and every folder below it (read-only: 0o555; root ignores it, so tests compare listings too)."""
+    for folder, _, _ in os.walk(root):
+        Path(folder).chmod(mode)
+
+
+def test_classifier_is_cached_under_gan_course_cache_and_the_data_root_is_not_written(
+    tiny_mnist, tmp_path: Path, monkeypatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GAN_COURSE_CACHE", str(cache))
+    root = shutil.copytree(tiny_mnist.root, tmp_path / "data")
+    before = _listing(root)
+    _set_mode(root, 0o555)
+    try:
+        _, accuracy = train_classifier("mnist", root, epochs=1, progress=False)
+        ext = get_extractor("classifier", "mnist", root)
+        code = main(["train-classifier", "--dataset", "mnist", "--epochs", "1", "--data-dir", str(root),
+                     "--device", "cpu", "--no-progress"])  # fmt: skip
+    finally:
+        _set_mode(root, 0o755)
+    assert code == 0
+    assert _listing(root) == before, "training and loading a classifier must not write into the data root"
+    path = classifier_path("mnist", root)
+    assert path.parent.parent == cache / "classifiers" and path.name == "mnist.pt"
+    assert sorted(cache.rglob("*.pt")) == [path], "one file, in the cache"
+    assert load_classifier_state("mnist", root)["test_accuracy"] == accuracy
+    assert ext.features(torch.zeros(2, 1, 28, 28, dtype=torch.uint8)).shape == (2, 128)
+
+
+def test_two_data_roots_of_one_dataset_get_their_own_classifiers(tiny_mnist, tmp_path: Path) -> None:
+    # the same folder names, so only the hash of the resolved root tells them apart
+    small = scratch_root(tmp_path / "a" / "x" / "data", "mnist", source=tiny_mnist.root, n_train=20, n_test=8)
+    full = shutil.copytree(tiny_mnist.root, tmp_path / "b" / "x" / "data")
+    assert root_key(small) != root_key(full) and root_key(small).startswith("x-data-")
+    assert classifier_path("mnist", small) != classifier_path("mnist", full)
+    train_classifier("mnist", small, epochs=1, progress=False)
+    train_classifier("mnist", full, epochs=1, progress=False)
+    assert load_classifier_state("mnist", small)["train_images"] == 20
+    assert load_classifier_state("mnist", full)["train_images"] == 64
+    link = tmp_path / "link"
+    link.symlink_to(full, target_is_directory=True)
+    assert classifier_path("mnist", link) == classifier_path("mnist", full), "one folder, one key, however it is named"
+
+
+def test_xdg_cache_home_is_honoured_without_gan_course_cache(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("GAN_COURSE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    train_classifier("digits", tmp_path / "data", epochs=1, max_images=50, progress=False)
+    path = tmp_path / "xdg" / "gan-course" / "classifiers" / root_key(tmp_path / "data") / "digits.pt"
+    assert classifier_path("digits", tmp_path / "data") == path and path.is_file()
+    assert load_classifier_state("digits", tmp_path / "data")["train_images"] == 50
+
+
+def test_a_classifier_cached_in_the_data_root_by_an_older_version_is_read_not_written(
+    digits_run, tmp_path: Path
+) -> None:
+    root = tmp_path / "data"
+    legacy = root / "classifiers" / "digits.pt"
+    legacy.parent.mkdir(parents=True)
+    shutil.copy(classifier_path("digits", digits_run["root"]), legacy)
+    before = _listing(root)
+    _set_mode(root, 0o555)
+    try:
+        assert find_classifier("digits", root) == legacy
+        assert load_classifier_state("digits", root)["test_accuracy"] == digits_run["accuracy"]
+        ext = get_extractor("classifier", "digits", root)
+        assert ext.features(torch.zeros(2, 1, 28, 28, dtype=torch.uint8)).shape == (2, 128)
+        assert not classifier_path("digits", root).exists(), "reading the old file copies nothing"
+        # training again writes the new location, which is read from then on; the old file stays as it was
+        train_classifier("digits", root, epochs=1, max_images=50, progress=False)
+    finally:
+        _set_mode(root, 0o755)
+    assert _listing(root) == before
+    assert find_classifier("digits", root) == classifier_path("digits", root)
+    assert load_classifier_state("digits", root)["train_images"] == 50
+
+
+def test_an_unwritable_cache_is_one_user_error_line_before_training(tmp_path: Path, monkeypatch, capfd) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")  # nothing can be created below a file, not even by root
+    monkeypatch.setenv("GAN_COURSE_CACHE", str(blocker / "cache"))
+    steps = []
+    augment = classifier_module._augment
+    monkeypatch.setattr(classifier_module, "_augment", lambda *a, **k: steps.append(1) or augment(*a, **k))
+    folder = classifier_path("digits", tmp_path).parent
+    with pytest.raises(UserError) as err:
+        train_classifier("digits", tmp_path, epochs=1, progress=False)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"cannot write to the cache folder {folder} ("), message
+    assert message.endswith("; set GAN_COURSE_CACHE to a writable folder"), message
+    assert steps == [], "the check comes before training, not after minutes of it"
+    code = main(["train-classifier", "--dataset", "digits", "--data-dir", str(tmp_path), "--no-progress"])
+    err_text = capfd.readouterr().err
+    assert code == 2 and err_text == f"gan-course: error: {message}\n", err_text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from reference.metrics.quick_fid import (
     LearningError,
     cifar10_checksums_off,
     coloured_digits,
+    grading_root,
     learning_run,
     reference_set,
     sample_fid,
@@ -182,3 +183,30 @@ def test_a_cached_classifier_of_a_few_images_is_not_taken_for_the_full_one(tmp_p
     state = load_classifier_state("digits", cache)
     assert state["max_images"] is None and state["train_images"] == 1437, "the quick cache must be retrained"
     assert classifier_path("digits", cache).is_file()
+    assert not cache.exists(), "the digits set's data root only keys its classifier: nothing is written there"
+
+
+def test_grading_root_is_under_the_cache_unless_set(tmp_path, monkeypatch):
+    monkeypatch.delenv("GAN_COURSE_GRADING_CACHE", raising=False)
+    monkeypatch.setenv("GAN_COURSE_CACHE", str(tmp_path / "cache"))
+    assert grading_root() == tmp_path / "cache" / "grading"
+    monkeypatch.setenv("GAN_COURSE_GRADING_CACHE", str(tmp_path / "grading"))
+    assert grading_root() == tmp_path / "grading"
+
+
+def test_reference_sets_find_their_classifiers_by_their_own_roots(tmp_path, monkeypatch):
+    """The two sets' classifiers are keyed by root/digits and root/coloured-digits; a second call trains nothing."""
+    import reference.metrics.quick_fid as quick_fid
+    from reference.metrics.classifier import classifier_path
+
+    monkeypatch.setenv("GAN_COURSE_CACHE", str(tmp_path / "cache"))
+    trained = []
+    train = quick_fid.train_classifier
+    monkeypatch.setattr(quick_fid, "train_classifier", lambda dataset, root, **k: trained.append(dataset) or train(dataset, root, **k))
+    for name in ("digits", "coloured-digits"):
+        reference_set(name, tmp_path / "grading", epochs=1)
+        reference_set(name, tmp_path / "grading", epochs=1)
+    assert trained == ["digits", "cifar10"], "each classifier is trained once, then found"
+    assert classifier_path("digits", tmp_path / "grading" / "digits").is_file()
+    assert classifier_path("cifar10", tmp_path / "grading" / "coloured-digits").is_file()
+    assert len(list((tmp_path / "cache" / "classifiers").rglob("*.pt"))) == 2

@@ -1,7 +1,7 @@
 """A small CNN per dataset family, trained by the project, whose features and logits feed the metrics.
 
     gan-course train-classifier --dataset mnist        # 3 epochs: 99.5% test accuracy, ~2.5 min on 2 CPU cores
-    model, accuracy = train_classifier("digits", root)   # cached in <root>/classifiers/digits.pt
+    model, accuracy = train_classifier("digits", root)   # cached at classifier_path("digits", root)
     model = load_classifier("mnist", root)               # the cached one, or a one-line UserError
 
 FID, KID and precision/recall use its penultimate features (128-d); Inception Score and class
@@ -11,6 +11,14 @@ images in 1-2 s on 2 cores); the Inception network needs a weights file and is f
 Two families share one architecture: "grey28" (1x28x28: digits, mnist, fashion-mnist) and
 "colour32" (3x32x32: cifar10 and image folders). Inputs are float images in [-1, 1];
 `reference.metrics.features` converts uint8 or [0, 1] images and resizes them.
+
+Trained classifiers are cached outside the data, in `reference.cache.cache_dir()/classifiers/`
+($GAN_COURSE_CACHE, else $XDG_CACHE_HOME/gan-course, else ~/.cache/gan-course), one folder per
+data root they were trained from: `classifier_path("mnist", "/data")` is
+`<cache>/classifiers/data-1a2b3c4d/mnist.pt`, the folder's name and a hash of the resolved root.
+So two roots holding different images of the same dataset (a scratch root with the first 2,000
+MNIST images, the full copy) never share a classifier, and a read-only data root needs no write.
+Files that older versions cached in `<data root>/classifiers/` are still read (never written).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from tqdm.auto import tqdm
 
 from reference.data import Dataset, data_root, load_dataset
 from reference.data.mixtures import MIXTURES
+from reference.cache import cache_dir, writable_dir
 from reference.data.sources import native_shape
 from reference.errors import UserError
 from reference.io import atomic_path
@@ -44,9 +53,11 @@ __all__ = [
     "dataset_key",
     "default_epochs",
     "family_of",
+    "find_classifier",
     "fuse_batchnorm",
     "load_classifier",
     "load_classifier_state",
+    "root_key",
     "train_classifier",
 ]
 
@@ -133,9 +144,39 @@ def dataset_key(dataset: str) -> str:
     return f"folder-{slug}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
 
 
+def root_key(root: str | os.PathLike | None = None) -> str:
+    """The cache folder of a data root: its last two names and a hash of its resolved path.
+
+    root: a data root (None: the default, `data_root()`). "/work/shared/data" -> "shared-data-"
+    followed by 8 hex digits; the hash tells apart roots whose names agree (two scratch roots).
+    """
+    path = data_root(root).resolve()
+    names = "-".join(part for part in path.parts[-2:] if part != path.anchor)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", names) or "root"
+    return f"{slug}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+
+
 def classifier_path(dataset: str, root: str | os.PathLike | None = None) -> Path:
-    """Where the classifier of `dataset` is cached: <data root>/classifiers/<dataset key>.pt."""
+    """Where the classifier of `dataset` trained from the data root `root` is cached (and written).
+
+    <cache_dir()>/classifiers/<root_key(root)>/<dataset key>.pt, e.g.
+    ~/.cache/gan-course/classifiers/shared-data-1a2b3c4d/mnist.pt. root None: the default data root.
+    """
+    return cache_dir() / "classifiers" / root_key(root) / f"{dataset_key(dataset)}.pt"
+
+
+def _legacy_path(dataset: str, root: str | os.PathLike | None) -> Path:
+    """Where versions before the cache folder kept it: <data root>/classifiers/<dataset key>.pt."""
     return data_root(root) / "classifiers" / f"{dataset_key(dataset)}.pt"
+
+
+def find_classifier(dataset: str, root: str | os.PathLike | None = None) -> Path | None:
+    """The file `load_classifier_state` reads: `classifier_path`, else the legacy
+    <data root>/classifiers/<dataset key>.pt if an older version trained it there, else None."""
+    for path in (classifier_path(dataset, root), _legacy_path(dataset, root)):
+        if path.is_file():
+            return path
+    return None
 
 
 def default_epochs(dataset: str) -> int:
@@ -213,14 +254,15 @@ def train_classifier(
     progress: bool = True,
     max_images: int | None = None,
 ) -> tuple[Classifier, float]:
-    """Train the classifier of `dataset` and cache it at `classifier_path(dataset, root)`.
+    """Train the classifier of `dataset` from the data root `root`; cache it at `classifier_path(dataset, root)`.
 
     Adam with a one-cycle schedule (peak `lr`), cross-entropy, random shifts of up to 2 pixels
     (and horizontal flips for colour images). Accuracy is measured on the dataset's whole test split
     (folders: 10% held out). epochs: None -> `default_epochs(dataset)`. max_images: train on the
     first N training images only (None: all), e.g. a quick MNIST classifier for a smoke test
     (5,000 images, 2 epochs: about 97% in seconds; all 60,000, 3 epochs: 99.5% in minutes).
-    Returns (model in eval mode, test accuracy in [0, 1]).
+    Returns (model in eval mode, test accuracy in [0, 1]). A cache folder that cannot be written is
+    a one-line UserError, raised before training starts.
     """
     if epochs is not None and epochs < 1:
         raise UserError(f"--epochs must be a whole number >= 1, got {epochs}")
@@ -234,6 +276,8 @@ def train_classifier(
         train = train.subset(max_images)
     if train.labels is None or test.labels is None:
         raise UserError(f"dataset '{dataset}' has no labels, so a classifier cannot be trained on it")
+    path = classifier_path(dataset, root)
+    writable_dir(path.parent)  # fail now, not after minutes of training
     device = torch.device(device)
     torch.manual_seed(seed)
     model = Classifier(channels, size, len(train.classes)).to(device).to(memory_format=torch.channels_last)
@@ -274,32 +318,38 @@ def train_classifier(
         "epochs": epochs,
         "train_images": len(train),
         "max_images": max_images,  # None: every training image
+        "data_root": str(data_root(root).resolve()),  # what root_key hashes: where the images came from
         "seed": seed,
         "train_seconds": time.perf_counter() - start,
     }
-    with atomic_path(classifier_path(dataset, root)) as tmp:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
     return model, test_accuracy
 
 
-def _retrain_hint(dataset: str) -> str:
-    return f"run: gan-course train-classifier --dataset {dataset}"
+def _retrain_hint(dataset: str, root: str | os.PathLike | None = None) -> str:
+    data_dir = f" --data-dir {root}" if root is not None else ""
+    return f"run: gan-course train-classifier --dataset {dataset}{data_dir}"
 
 
 def load_classifier_state(dataset: str, root: str | os.PathLike | None = None) -> dict:
-    """The cached file of `dataset`'s classifier as saved by `train_classifier` (state_dict on CPU)."""
-    path = classifier_path(dataset, root)
-    if not path.is_file():
-        raise UserError(f"no classifier for '{dataset}' in {path.parent}; {_retrain_hint(dataset)}")
+    """The cached file of `dataset`'s classifier trained from `root`, as saved by `train_classifier`
+    (state_dict on CPU): the one at `classifier_path`, else a legacy one (`find_classifier`)."""
+    path = find_classifier(dataset, root)
+    if path is None:
+        folder = classifier_path(dataset, root).parent
+        raise UserError(
+            f"no classifier for '{dataset}' from the data root {data_root(root)} in {folder}; {_retrain_hint(dataset, root)}"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - a truncated, foreign or corrupt file all mean: train again
         raise UserError(
-            f"classifier file {path} is unreadable ({type(err).__name__}); delete it and {_retrain_hint(dataset)}"
+            f"classifier file {path} is unreadable ({type(err).__name__}); delete it and {_retrain_hint(dataset, root)}"
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise UserError(f"{path} is not a {FORMAT} file (found {found!r}); delete it and {_retrain_hint(dataset)}")
+        raise UserError(f"{path} is not a {FORMAT} file (found {found!r}); delete it and {_retrain_hint(dataset, root)}")
     return state
 
 

@@ -19,7 +19,10 @@ Reference sets (`REFERENCE_SETS`):
   `torchvision.datasets.CIFAR10` reads inside `cifar10_checksums_off()` (torchvision compares
   every file's md5 with the original archive's, with ``download=False`` too).
 
-The cache folder is `grading_root()`: $GAN_COURSE_GRADING_CACHE, else <temp dir>/gan-course-grading.
+The cache folder is `grading_root()`: $GAN_COURSE_GRADING_CACHE, else `reference.cache.cache_dir()`/grading
+(~/.cache/gan-course/grading by default). It holds each reference set's data root, root/<name>/ (the
+coloured digits' CIFAR-10 files); their classifiers are cached like any other, at
+`classifier_path(dataset, root/<name>)` under `cache_dir()`/classifiers/, keyed by that root.
 Runs are bit-reproducible on a CPU for a given seed; the global RNG is left as it was.
 """
 
@@ -28,7 +31,6 @@ from __future__ import annotations
 import math
 import os
 import pickle
-import tempfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -41,10 +43,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from reference.cache import cache_dir, writable_dir
 from reference.data import Dataset, from_model_range, load_dataset, to_model_range
 from reference.data.sources import resize_uint8
 from reference.io import atomic_path
-from reference.metrics.classifier import FORMAT, classifier_from_state, classifier_path, train_classifier
+from reference.metrics.classifier import FORMAT, classifier_from_state, classifier_path, find_classifier, train_classifier
 from reference.metrics.features import ClassifierExtractor
 from reference.metrics.fid import FrechetStats, SmallSampleWarning, fid
 
@@ -81,8 +84,10 @@ class LearningError(Exception):
 
 
 def grading_root() -> Path:
-    """The cache folder: $GAN_COURSE_GRADING_CACHE, else <temp dir>/gan-course-grading."""
-    return Path(os.environ.get("GAN_COURSE_GRADING_CACHE") or Path(tempfile.gettempdir()) / "gan-course-grading")
+    """The cache folder: $GAN_COURSE_GRADING_CACHE, else `cache_dir()`/grading (~/.cache/gan-course/grading)."""
+    if chosen := os.environ.get("GAN_COURSE_GRADING_CACHE"):
+        return Path(chosen).expanduser()
+    return cache_dir() / "grading"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,10 +188,11 @@ class ReferenceSet:
 
 
 def _cached_classifier(dataset: str, root: Path, epochs: int, seed: int) -> tuple[ClassifierExtractor, float]:
-    """The classifier of `dataset` under `root`, trained there first if absent or trained otherwise."""
-    path = classifier_path(dataset, root)
+    """The classifier of `dataset` trained from the data root `root`: cached, else trained first (also when
+    the cached one was trained with other epochs, another seed or on a few images only)."""
+    path = find_classifier(dataset, root)
     state = None
-    if path.is_file():
+    if path is not None:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception:  # noqa: BLE001 - a truncated or foreign cache file: train again
@@ -195,19 +201,21 @@ def _cached_classifier(dataset: str, root: Path, epochs: int, seed: int) -> tupl
     if not (usable and state.get("epochs") == epochs and state.get("seed") == seed):
         with torch.random.fork_rng(devices=[]):
             train_classifier(dataset, root, epochs=epochs, seed=seed, progress=False)
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(classifier_path(dataset, root), map_location="cpu", weights_only=True)
     return ClassifierExtractor(classifier_from_state(state), state["classes"], name=f"classifier:{dataset}"), state["test_accuracy"]
 
 
 def reference_set(name: str = "digits", root: str | os.PathLike | None = None, *, epochs: int = CLASSIFIER_EPOCHS, seed: int = 0) -> ReferenceSet:
-    """The reference set `name` ("digits" or "coloured-digits"), its classifier cached under `root`.
+    """The reference set `name` ("digits" or "coloured-digits"), with root/<name> as its data root.
 
     root: default `grading_root()`. The classifier (the project's `Classifier`, `epochs` epochs of
-    `train_classifier`) is trained on the first call, in about 10 s on 2 CPU cores, and read from
-    root/<name>/classifiers/ afterwards.
+    `train_classifier` from the data root root/<name>) is trained on the first call, in about 10 s on
+    2 CPU cores, and read from `classifier_path(dataset, root / name)` afterwards. A folder that
+    cannot be written is a one-line UserError.
     """
     if name not in REFERENCE_SETS:
         raise ValueError(f"unknown reference set {name!r}; choose one of: {', '.join(REFERENCE_SETS)}")
+    fix = "set GAN_COURSE_GRADING_CACHE to a writable folder" if root is None else "pass a writable root"
     root = Path(root) if root is not None else grading_root()
     if name == "digits":
         extractor, acc = _cached_classifier("digits", root / name, epochs, seed)
@@ -216,6 +224,7 @@ def reference_set(name: str = "digits", root: str | os.PathLike | None = None, *
         train, test = coloured_digits("train"), coloured_digits("test")
         data_root = root / name
         if not (data_root / "cifar-10-batches-py" / "batches.meta").is_file():
+            writable_dir(data_root, fix=fix)
             write_cifar10(data_root, train, test)
         with cifar10_checksums_off():
             extractor, acc = _cached_classifier("cifar10", data_root, epochs, seed)
