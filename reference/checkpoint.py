@@ -43,14 +43,18 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         path = candidate
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; pass a file written by 'gan-course train'")
+    if path.stat().st_size and not _looks_like_torch_save(path):
+        raise CheckpointError(
+            f"{path} is not a checkpoint written by 'gan-course train' (not a PyTorch file at all); "
+            f"pass a run folder or one of its checkpoints/*.pt files"
+        )
     try:
         with warnings.catch_warnings():  # torch warns about some foreign pickles; the error below says it all
             warnings.simplefilter("ignore")
             state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - foreign bytes make torch.load raise almost any type (KeyError for text)
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    except Exception:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
         raise CheckpointError(
-            f"checkpoint {path} is truncated or corrupt ({reason[:120]}); use another checkpoint, "
+            f"checkpoint {path} is truncated or corrupt (PyTorch cannot read it); use another checkpoint, "
             f"e.g. an earlier checkpoints/epoch_NNN.pt"
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
@@ -63,6 +67,21 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"use the gan-course version that wrote it"
         )
     return state
+
+
+def _looks_like_torch_save(path: Path) -> bool:
+    """Whether `path` starts as `torch.save` writes: a zip whose first entry is .../data.pkl, or the
+    pickled magic number of the legacy format. Reads only the first bytes, so a truncated file passes."""
+    with open(path, "rb") as f:
+        head = f.read(_ZIP_HEADER + 256)
+    if head.startswith(b"PK\x03\x04") and len(head) >= _ZIP_HEADER:
+        name_length = int.from_bytes(head[26:28], "little")
+        return head[_ZIP_HEADER : _ZIP_HEADER + name_length].endswith(b"/data.pkl")
+    return head.startswith(_LEGACY_MAGIC)
+
+
+_ZIP_HEADER = 30  # bytes of a zip local file header before the entry's name
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."  # pickle of torch's 0x1950a86a20f9469cfc6c
 
 
 def rng_state() -> dict[str, Any]:

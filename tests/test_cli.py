@@ -166,7 +166,7 @@ def _damage(run: Path, how: str) -> None:
         ("truncated", ["truncated or corrupt", "epoch_NNN.pt"]),
         ("empty", ["truncated or corrupt"]),
         ("foreign", ["not a gan-course checkpoint"]),
-        ("text", ["truncated or corrupt"]),
+        ("text", ["not a checkpoint written by 'gan-course train'"]),
         ("missing", ["last.pt"]),
     ],
 )
@@ -359,3 +359,25 @@ def test_sigkill_mid_epoch_leaves_a_loadable_last_pt_and_resumes(capfd, tmp_path
     assert metric_epochs(run) == list(range(1, done + 2)), "metrics.csv should have one row per epoch 1..N"
     assert load_checkpoint(last)["epoch"] == done + 1
     assert not temp_files(run), f"the resumed run did not clear the killed run's temp files: {temp_files(run)}"
+
+
+# ---- sample, eval and fid: what they are given -----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["text", "png", "random bytes", "truncated"])
+def test_a_file_that_is_no_checkpoint_says_so(capfd, mlp_run, tmp_path, kind):
+    path = tmp_path / "model.pt"
+    if kind == "text":
+        path.write_text("epoch 3, loss 0.7\n")
+    elif kind == "png":
+        Image.new("RGB", (8, 8)).save(path, format="PNG")
+    elif kind == "random bytes":
+        path.write_bytes(bytes(range(256)) * 8)
+    else:
+        data = (mlp_run / "checkpoints" / "last.pt").read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    words = ["truncated or corrupt"] if kind == "truncated" else ["not a checkpoint written by 'gan-course train'"]
+    for command in ("sample", "eval"):
+        code, _, err = cli(capfd, command, path, "--out" if command == "sample" else "--n", tmp_path / "x.png" if command == "sample" else 10)
+        assert_one_line_error(code, err, str(path), *words)
+        assert "Pytorch" not in err and "zip archive" not in err, f"torch's own text leaked into the message: {err!r}"

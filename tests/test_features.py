@@ -284,6 +284,7 @@ def test_two_data_roots_of_one_dataset_get_their_own_classifiers(tiny_mnist, tmp
 def test_xdg_cache_home_is_honoured_without_gan_course_cache(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("GAN_COURSE_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # if XDG were ignored, ~/.cache would still be a temporary one
     train_classifier("digits", tmp_path / "data", epochs=1, max_images=50, progress=False)
     path = tmp_path / "xdg" / "gan-course" / "classifiers" / root_key(tmp_path / "data") / "digits.pt"
     assert classifier_path("digits", tmp_path / "data") == path and path.is_file()
