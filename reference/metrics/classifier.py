@@ -15,7 +15,7 @@ Two families share one architecture: "grey28" (1x28x28: digits, mnist, fashion-m
 Trained classifiers are cached outside the data, in `reference.cache.cache_dir()/classifiers/`
 ($GAN_COURSE_CACHE, else $XDG_CACHE_HOME/gan-course, else ~/.cache/gan-course), one folder per
 data root they were trained from: `classifier_path("mnist", "/data")` is
-`<cache>/classifiers/data-1a2b3c4d/mnist.pt`, the folder's name and a hash of the resolved root.
+`<cache>/classifiers/data-1a2b3c4d/mnist.pt`: the root's last folder names and a hash of its resolved path.
 So two roots holding different images of the same dataset (a scratch root with the first 2,000
 MNIST images, the full copy) never share a classifier, and a read-only data root needs no write.
 Files that older versions cached in `<data root>/classifiers/` are still read (never written).
