@@ -8,8 +8,10 @@ the command line. `config.json` in the run folder is the result, and rebuilds th
 from __future__ import annotations
 
 import json
+import numbers
 import sys
-from dataclasses import asdict, dataclass, fields
+import typing
+from dataclasses import Field, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -54,17 +56,30 @@ class TrainConfig:
     eval_every: int = 0  # evaluate every N epochs (0 = never): classifier FID/KID/precision/recall, or mode coverage
     eval_samples: int = 2000  # generated (and at most as many real held-out) samples per evaluation
 
+    def check_types(self, source: str = "TrainConfig") -> None:
+        """Raise UserError naming the first value whose type is not its field's, and `source`.
+
+        The types come from the field annotations: bool is not a number, an int is a fine float.
+        """
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            types = typing.get_args(hints[f.name]) or (hints[f.name],)
+            if not _fits(value, types):
+                raise UserError(_type_message(f, value, types, source))
+
     def validate(self) -> None:
-        """Raise UserError naming the first value out of range."""
+        """Raise UserError naming the first value of the wrong type or out of range."""
+        self.check_types()
         for name in ("epochs", "batch_size", "save_every", "num_samples", "ngf", "ndf", "eval_samples"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if value < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
-        if not isinstance(self.eval_every, int) or self.eval_every < 0:
+        if self.eval_every < 0:
             raise UserError(f"--eval-every must be a whole number >= 0 (0 = never), got {self.eval_every!r}")
         for name in ("nz", "image_size", "n_critic", "max_images"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and value < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
         for name in ("lr", "lr_d"):
             value = getattr(self, name)
@@ -73,7 +88,7 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise UserError(f"--{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if isinstance(self.pack, bool) or not isinstance(self.pack, int) or self.pack < 1:
+        if self.pack < 1:
             raise UserError(f"--pack must be a whole number >= 1 (1 = no packing), got {self.pack!r}")
         if self.batch_size % self.pack:
             lower = self.batch_size // self.pack * self.pack or self.pack
@@ -81,8 +96,6 @@ class TrainConfig:
                 f"--batch-size {self.batch_size} is not divisible by --pack {self.pack}; "
                 f"use --batch-size {lower} or {lower + self.pack if lower < self.batch_size else 2 * lower}"
             )
-        if not isinstance(self.minibatch_std, bool):
-            raise UserError(f"minibatch_std must be true or false (--minibatch-std sets it), got {self.minibatch_std!r}")
         if self.device not in DEVICES:
             raise UserError(f"unknown device '{self.device}'; choose one of: {', '.join(DEVICES)}")
 
@@ -96,7 +109,43 @@ class TrainConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise UserError(f"unknown key(s) {', '.join(unknown)} in {source}; known keys: {', '.join(sorted(known))}")
-        return cls(**values)
+        cfg = cls(**values)
+        cfg.check_types(source)
+        return cfg
+
+
+_TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+
+
+def _fits(value: Any, types: tuple[type, ...]) -> bool:
+    """Whether `value` may fill a field of `types` (e.g. (int, NoneType)); bools are no numbers."""
+    if isinstance(value, bool):
+        return bool in types
+    if isinstance(value, numbers.Integral) and (int in types or float in types):
+        return True
+    if isinstance(value, numbers.Real) and float in types:
+        return True
+    return any(isinstance(value, t) for t in types if t not in (bool, int, float))
+
+
+def _type_message(f: Field, value: Any, types: tuple[type, ...], source: str) -> str:
+    """'lr = "fast" in exp.toml should be a number (float); write e.g. lr = 0.0002 (the default)'."""
+    wanted = next(t for t in types if t is not type(None))
+
+    def assignment(v: Any) -> str:
+        try:
+            shown = json.dumps(v)
+        except (TypeError, ValueError):
+            shown = repr(v)
+        return f'"{f.name}": {shown}' if source.endswith(".json") else f"{f.name} = {shown}"
+
+    if wanted is bool:
+        fix = f"write {assignment(True)} or {assignment(False)}"
+    elif f.default is None:
+        fix = f"write {_TYPE_NAMES[wanted]} or leave {f.name} out"
+    else:
+        fix = f"write e.g. {assignment(f.default)} (the default)"
+    return f"{assignment(value)} in {source} should be {_TYPE_NAMES[wanted]} ({wanted.__name__}); {fix}"
 
 
 def named_configs() -> dict[str, Path]:

@@ -361,6 +361,37 @@ def test_sigkill_mid_epoch_leaves_a_loadable_last_pt_and_resumes(capfd, tmp_path
     assert not temp_files(run), f"the resumed run did not clear the killed run's temp files: {temp_files(run)}"
 
 
+# ---- config files: wrong types ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "suffix, key, value, expected",
+    [
+        (".toml", "lr", "fast", "float"),
+        (".json", "lr", "fast", "float"),
+        (".toml", "epochs", 2.5, "int"),
+        (".json", "batch_size", "64", "int"),
+        (".json", "epochs", True, "int"),
+        (".toml", "beta1", False, "float"),
+        (".toml", "amp", 1, "bool"),
+        (".json", "model", 3, "str"),
+        (".toml", "nz", "big", "int"),
+        (".json", "data_dir", 7, "str"),
+    ],
+)
+def test_a_wrong_typed_config_value_is_one_line(capfd, tmp_path, suffix, key, value, expected):
+    values = {"model": "mlp", "epochs": 1, "max_images": 64, "device": "cpu", key: value}
+    path = tmp_path / f"exp{suffix}"
+    if suffix == ".json":
+        path.write_text(json.dumps(values))
+    else:
+        path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()))
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, "train", "--config", path, "--no-progress", "--out", out)
+    assert_one_line_error(code, err, key, json.dumps(value), f"({expected})", str(path))
+    assert not out.exists()
+
+
 # ---- sample, eval and fid: what they are given -----------------------------------------------------
 
 

@@ -278,3 +278,18 @@ def test_amp_on_the_cpu_warns_and_trains_in_full_precision(tmp_path):
         train(cfg, tmp_path / "run", progress=False)
     assert any("--amp needs a CUDA GPU" in str(w.message) for w in caught)
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+
+
+def test_config_types_come_from_the_field_annotations(tmp_path):
+    """An int is a fine float; a bool is no number, a float no int; the message names key, value, type and file."""
+    assert TrainConfig.from_dict({"lr": 1, "beta1": 0}).lr == 1
+    for key, value, expected in (("lr", "fast", "(float)"), ("epochs", 2.5, "(int)"), ("epochs", True, "(int)"),
+                                 ("amp", 1, "(bool)"), ("max_images", "all", "(int)"), ("device", None, "(str)")):
+        with pytest.raises(UserError) as info:
+            TrainConfig.from_dict({key: value}, source="exp.toml")
+        message = str(info.value)
+        for word in (key, json.dumps(value), expected, "exp.toml"):
+            assert word in message, f"{key} = {value!r}: the message should name {word!r}: {message}"
+    with pytest.raises(UserError, match="lr"):
+        train(tiny(lr="fast"), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
