@@ -412,3 +412,13 @@ def test_a_file_that_is_no_checkpoint_says_so(capfd, mlp_run, tmp_path, kind):
         code, _, err = cli(capfd, command, path, "--out" if command == "sample" else "--n", tmp_path / "x.png" if command == "sample" else 10)
         assert_one_line_error(code, err, str(path), *words)
         assert "Pytorch" not in err and "zip archive" not in err, f"torch's own text leaked into the message: {err!r}"
+
+
+@pytest.mark.parametrize(
+    "model, size, near", [("dcgan", 17, "28 or 32"), ("dcgan", 100, "64 or 128"), ("tf-dcgan", 30, "28 or 32")]
+)
+def test_a_bad_image_size_suggests_the_nearest_sizes(capfd, tmp_path, model, size, near):
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, *TRAIN, "--model", model, "--image-size", size, "--epochs", "1", "--out", out)
+    assert_one_line_error(code, err, f"--image-size {size}", f"use --image-size {near}")
+    assert not out.exists()

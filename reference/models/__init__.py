@@ -135,8 +135,18 @@ def _resolve_dcgan(name: str, data_shape: Shape, image_size: int | None) -> Shap
             if image_size is not None
             else f"{side}x{side} (dataset shape {data_shape})"
         )
-        raise ModelError(f"model '{name}' trains at {sizes} px, not {got}: use --image-size 64")
+        near = _nearest(dcgan.SIZES, side)
+        native = data_shape[1] if data_shape[1] == data_shape[2] else None
+        drop = ""
+        if image_size is not None and native in dcgan.SIZES and native not in near:
+            drop = f", or drop --image-size to train at the data's {native} px"
+        raise ModelError(f"model '{name}' trains at {sizes} px, not {got}: use --image-size {' or '.join(map(str, near))}{drop}")
     return (channels, side, side)
+
+
+def _nearest(sizes: tuple[int, ...], side: int, k: int = 2) -> list[int]:
+    """The `k` sizes nearest to `side` (the smaller on a tie), in increasing order: 17 -> [28, 32]."""
+    return sorted(sorted(sizes, key=lambda s: (abs(s - side), s))[:k])
 
 
 def _fixed(side: int, alternative: str) -> Callable[[str, Shape, int | None], Shape]:
@@ -164,10 +174,8 @@ def _resolve_tf_dcgan(name: str, data_shape: Shape, image_size: int | None) -> S
             if image_size is not None
             else f"dataset shape {data_shape}"
         )
-        raise ModelError(
-            f"model '{name}' needs an image side divisible by 4, not {got}: "
-            f"use --image-size {side // 4 * 4 or 4}"
-        )
+        near = " or ".join(map(str, _nearest(tuple(range(4, side + 5, 4)), side)))
+        raise ModelError(f"model '{name}' needs an image side divisible by 4, not {got}: use --image-size {near}")
     return (channels, side, side)
 
 
