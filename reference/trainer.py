@@ -81,14 +81,14 @@ def check_out_dir(out: Path, resume: bool) -> None:
 class Run:
     """The state of one training run: models, optimizers, data and where files go."""
 
-    def __init__(self, cfg: TrainConfig, out: Path, dist: DistInfo, device: torch.device) -> None:
+    def __init__(self, cfg: TrainConfig, out: Path, dist: DistInfo, device: torch.device, progress: bool = True) -> None:
         self.cfg, self.out, self.dist, self.device = cfg, out, dist, device
         self.spec = get_model(cfg.model)
         self.spec.check_options(cfg.pack, cfg.minibatch_std)  # before loading data
         self.loss = get_loss(cfg.loss, **({"n_critic": cfg.n_critic} if cfg.n_critic else {}))
         self.nz = cfg.nz or self.spec.default_nz
 
-        dataset = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, seed=cfg.seed)
+        dataset = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, seed=cfg.seed, progress=progress)
         if cfg.max_images is not None and cfg.max_images < len(dataset):
             dataset = dataset.subset(cfg.max_images)
         self.shape = self.spec.resolve_shape(dataset.shape, cfg.image_size)
@@ -114,7 +114,7 @@ class Run:
         self.scaler_g = torch.amp.GradScaler(device.type, enabled=fp16)
         self.history: list[dict] = []
         self.start_epoch = 0
-        self.evaluator = Evaluator(cfg, dataset) if cfg.eval_every and dist.is_main else None
+        self.evaluator = Evaluator(cfg, dataset, progress) if cfg.eval_every and dist.is_main else None
 
         # DDP wraps the networks that step; checkpoints and sampling use the bare modules.
         self.G_train: nn.Module = self.G
@@ -260,7 +260,7 @@ class Evaluator:
     coverage of `eval_samples` points. The noise is seeded and separate from training's RNG.
     """
 
-    def __init__(self, cfg: TrainConfig, dataset) -> None:
+    def __init__(self, cfg: TrainConfig, dataset, progress: bool = True) -> None:
         from reference.metrics.evaluate import load_images
         from reference.metrics.features import get_extractor
 
@@ -270,7 +270,7 @@ class Evaluator:
             with torch.random.fork_rng(devices=[]):  # building the classifier draws weights: leave training's RNG alone
                 self.extractor = get_extractor("classifier", cfg.dataset, cfg.data_dir)
             split = "train" if cfg.dataset.startswith("folder:") else "test"  # folders have no held-out split
-            real = load_images(f"{cfg.dataset}:{split}", cfg.data_dir, n=cfg.eval_samples, seed=cfg.seed)
+            real = load_images(f"{cfg.dataset}:{split}", cfg.data_dir, n=cfg.eval_samples, seed=cfg.seed, progress=progress)
             self.real_features = self.extractor.features(real)
 
     def __call__(self, G: nn.Module, spec, nz: int, device: torch.device) -> dict:
@@ -318,7 +318,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None
     if dist.enabled and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
     try:
-        run = Run(cfg, out, dist, device)
+        run = Run(cfg, out, dist, device, progress=progress and dist.is_main)
         if state is not None:
             run.restore(state)
         if dist.is_main:

@@ -392,6 +392,38 @@ def test_a_wrong_typed_config_value_is_one_line(capfd, tmp_path, suffix, key, va
     assert not out.exists()
 
 
+# ---- image folders --------------------------------------------------------------------------------
+
+
+def test_a_folder_with_corrupt_images_names_them_all(capfd, flat_image_folder, tmp_path):
+    folder = flat_image_folder.root
+    good = flat_image_folder.files[0].read_bytes()
+    bad = ["broken.png", "empty.png", "truncated.png"]
+    (folder / "broken.png").write_text("not a png\n")
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "truncated.png").write_bytes(good[: len(good) // 2])
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, *TRAIN, "--model", "mlp", "--dataset", f"folder:{folder}", "--image-size", "8",
+                       "--epochs", "1", "--out", out)  # fmt: skip
+    assert_one_line_error(code, err, "3 images", str(folder), *bad, "delete them or replace them")
+    assert not out.exists()
+
+    for k in range(12):
+        (folder / f"more-{k:02d}.png").write_text("not a png either\n")
+    code, _, err = cli(capfd, *TRAIN, "--model", "mlp", "--dataset", f"folder:{folder}", "--image-size", "8",
+                       "--epochs", "1", "--out", out)  # fmt: skip
+    assert_one_line_error(code, err, "15 images", "and 5 more")
+    assert err.count(".png") == 10, f"a long list should name the first 10 files only: {err!r}"
+
+
+def test_no_progress_hides_the_decoding_bar_of_a_folder(capfd, flat_image_folder, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, *TRAIN, "--model", "mlp", "--dataset", f"folder:{flat_image_folder.root}", "--image-size", "8",
+                       "--batch-size", "4", "--epochs", "1", "--out", out)  # fmt: skip
+    assert code == 0, err
+    assert "decoding" not in err, f"--no-progress showed the decoding bar: {err!r}"
+
+
 # ---- sample, eval and fid: what they are given -----------------------------------------------------
 
 

@@ -94,12 +94,14 @@ def load_dataset(
     image_size: int | None = None,
     seed: int = 0,
     download: bool = True,
+    progress: bool = True,
 ) -> Dataset:
     """Load dataset `name` ("digits", "mnist", "folder:PATH", "ring", ...) into memory.
 
     split: "train" or "test" (the held-out part). image_size: resize images to this square size
     once, at load time (None keeps the native size; folders default to 64). seed: only the 2-D
     mixtures use it. download: let torchvision fetch mnist, fashion-mnist and cifar10 if missing.
+    progress: a progress bar while decoding a folder's images.
     """
     if split not in ("train", "test"):
         raise DataError(f"unknown split '{split}'; use 'train' or 'test'")
@@ -113,7 +115,7 @@ def load_dataset(
     elif name in _TORCHVISION:
         ds = _torchvision(name, root, split, download)
     elif name.startswith("folder:"):
-        ds = _folder(name, Path(name[len("folder:") :]).expanduser(), image_size or 64)
+        ds = _folder(name, Path(name[len("folder:") :]).expanduser(), image_size or 64, progress)
     else:
         raise DataError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
     if image_size is not None and ds.shape[1:] != (image_size, image_size):
@@ -187,13 +189,12 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
     return Dataset(name, data.contiguous(), labels, list(raw.classes))
 
 
-def _folder(name: str, path: Path, size: int) -> Dataset:
+def _folder(name: str, path: Path, size: int, progress: bool = True) -> Dataset:
     """Images under `path`: ImageFolder layout (class sub-folders) or a flat folder of files.
 
     Each image is converted to RGB, centre-cropped to a square and resized to `size`; all of it
-    once, here.
+    once, here. Files that do not decode are collected and named together in one DataError.
     """
-    from PIL import Image, UnidentifiedImageError
 
     if not path.is_dir():
         raise DataError(f"image folder {path} does not exist; pass --dataset folder:PATH with a folder of images")
@@ -209,18 +210,37 @@ def _folder(name: str, path: Path, size: int) -> Dataset:
             f"no images ({', '.join(IMG_EXTENSIONS)}) in {path}; put images there or in one sub-folder per class"
         )
     data = torch.empty((len(files), 3, size, size), dtype=torch.uint8)
-    for i, (file, _) in enumerate(tqdm(files, desc=f"decoding {path.name}", unit="img", leave=False)):
+    bad = []
+    for i, (file, _) in enumerate(tqdm(files, desc=f"decoding {path.name}", unit="img", leave=False, disable=not progress)):
         try:
-            with Image.open(file) as im:
-                im = im.convert("RGB")
-                side = min(im.size)
-                left, top = (im.width - side) // 2, (im.height - side) // 2
-                im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-                data[i] = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)
-        except (UnidentifiedImageError, OSError) as err:
-            raise DataError(f"cannot read image {file} ({err}); remove it or replace it with a valid image") from None
+            data[i] = _decode(file, size)
+        except OSError:  # PIL's UnidentifiedImageError and truncated files are OSErrors
+            bad.append(file)
+    if bad:
+        raise DataError(_bad_images_message(path, bad))
     labels = torch.tensor([label for _, label in files], dtype=torch.int64) if classes else None
     return Dataset(name, data, labels, classes)
+
+
+def _decode(file: Path, size: int) -> torch.Tensor:
+    """uint8 (3, size, size): the image in `file` as RGB, centre-cropped to a square and resized."""
+    from PIL import Image
+
+    with Image.open(file) as im:
+        im = im.convert("RGB")
+        side = min(im.size)
+        left, top = (im.width - side) // 2, (im.height - side) // 2
+        im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
+        return torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)
+
+
+def _bad_images_message(path: Path, bad: list[Path], shown: int = 10) -> str:
+    """One line naming every undecodable file (the first `shown`, then how many more) and the fix."""
+    if len(bad) == 1:
+        return f"cannot decode image {bad[0]}; delete it or replace it with a valid image"
+    names = ", ".join(str(f.relative_to(path)) for f in bad[:shown])
+    more = f" and {len(bad) - shown} more" if len(bad) > shown else ""
+    return f"{len(bad)} images in {path} cannot be decoded: {names}{more}; delete them or replace them with valid images"
 
 
 def _is_image(path: Path) -> bool:

@@ -80,13 +80,22 @@ def sample_images(G, spec, nz: int, n: int, seed: int = 0, device: str | torch.d
 
 
 def load_images(
-    source: str, root: str | os.PathLike | None = None, *, n: int | None = None, seed: int = 0, device: str | torch.device = "cpu"
+    source: str,
+    root: str | os.PathLike | None = None,
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
 ) -> Tensor:
-    """Images from `source` (see the module docstring), at most `n` of them (a seeded choice)."""
+    """Images from `source` (see the module docstring), at most `n` of them (a seeded choice).
+
+    progress: a progress bar while decoding a folder of images.
+    """
     split = parse_split(source)
     path = Path(source).expanduser()
     if split is not None:
-        images = load_dataset(split[0], root, split=split[1]).data
+        images = load_dataset(split[0], root, split=split[1], progress=progress).data
     elif is_checkpoint(source):
         if n is None:
             raise UserError(f"how many samples should {source} draw? pass --n N")
@@ -95,7 +104,7 @@ def load_images(
     elif path.suffix == ".npz":
         images = _npz_images(path)
     elif path.is_dir():
-        images = load_dataset(f"folder:{path}", root).data
+        images = load_dataset(f"folder:{path}", root, progress=progress).data
     else:
         raise UserError(
             f"cannot read images from '{source}': pass a dataset split (mnist:test), a folder of images, "
