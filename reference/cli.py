@@ -18,6 +18,8 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from reference.errors import UserError
@@ -27,7 +29,12 @@ RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir", "eval_e
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad flag in one line instead of usage + error."""
+    """argparse that reports a bad flag in one line instead of usage + error, and takes no
+    abbreviations (--epoch is an error, not --epochs)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
@@ -342,16 +349,27 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.formatwarning = lambda message, *_args, **_kw: f"gan-course: warning: {message}\n"  # one line each
-    args = build_parser().parse_args(argv)
+    with _one_line_warnings():
+        args = build_parser().parse_args(argv)
+        try:
+            return COMMANDS[args.command](args)
+        except UserError as err:
+            sys.stderr.write(f"gan-course: error: {err}\n")
+            return 2
+        except KeyboardInterrupt:
+            sys.stderr.write("gan-course: interrupted; resume a training run with --resume RUN_DIR\n")
+            return 130
+
+
+@contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Warnings print as 'gan-course: warning: MESSAGE' while the command runs, then as before."""
+    before = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_args, **_kw: f"gan-course: warning: {message}\n"
     try:
-        return COMMANDS[args.command](args)
-    except UserError as err:
-        sys.stderr.write(f"gan-course: error: {err}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("gan-course: interrupted; resume a training run with --resume RUN_DIR\n")
-        return 130
+        yield
+    finally:
+        warnings.formatwarning = before
 
 
 if __name__ == "__main__":

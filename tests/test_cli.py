@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -361,6 +362,11 @@ def test_sigkill_mid_epoch_leaves_a_loadable_last_pt_and_resumes(capfd, tmp_path
     assert not temp_files(run), f"the resumed run did not clear the killed run's temp files: {temp_files(run)}"
 
 
+# ---- a run stopped early, a full disk, a foreign checkpoint ---------------------------------------
+
+TINY = [*MLP, "--max-images", "64"]  # one batch per epoch
+
+
 # ---- config files: wrong types ------------------------------------------------------------------
 
 
@@ -390,6 +396,26 @@ def test_a_wrong_typed_config_value_is_one_line(capfd, tmp_path, suffix, key, va
     code, _, err = cli(capfd, "train", "--config", path, "--no-progress", "--out", out)
     assert_one_line_error(code, err, key, json.dumps(value), f"({expected})", str(path))
     assert not out.exists()
+
+
+# ---- flags ---------------------------------------------------------------------------------------
+
+
+def test_an_abbreviated_flag_is_an_error(capfd, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, *TINY, "--epoch", "3", "--out", out)
+    assert_one_line_error(code, err, "unrecognized arguments: --epoch 3")
+    assert not out.exists(), "--epoch was taken for --epochs"
+    code, _, err = cli(capfd, "sample", "run", "--se", "3")
+    assert_one_line_error(code, err, "--se")
+
+
+def test_main_restores_warnings_formatwarning(capfd):
+    before = warnings.formatwarning
+    cli(capfd, "configs")
+    assert warnings.formatwarning is before, "main() left its one-line warning format installed"
+    cli(capfd, "train", "--no-such-flag")
+    assert warnings.formatwarning is before, "main() left its warning format installed after an argparse error"
 
 
 # ---- image folders --------------------------------------------------------------------------------
