@@ -64,8 +64,10 @@ def resolve_device(name: str) -> torch.device:
 
 
 def check_out_dir(out: Path, resume: bool) -> None:
-    """Refuse a run folder that would lose files (non-empty without --resume) or cannot be written."""
-    if not resume and out.exists() and (not out.is_dir() or any(out.iterdir())):
+    """Refuse a run folder that is a file, would lose files (non-empty without --resume) or cannot be written."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder; choose a folder path (new or empty) for --out")
+    if not resume and out.exists() and any(out.iterdir()):
         raise UserError(f"output folder {out} already exists and is not empty; pass --resume {out} or choose a new --out")
     existing = out
     while not existing.exists():

@@ -410,6 +410,15 @@ def test_an_abbreviated_flag_is_an_error(capfd, tmp_path):
     assert_one_line_error(code, err, "--se")
 
 
+def test_out_that_is_a_file_is_refused(capfd, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", notes)
+    assert_one_line_error(code, err, str(notes), "is a file, not a folder", "folder path")
+    assert "--resume" not in err
+    assert notes.read_text() == "my notes\n"
+
+
 def test_main_restores_warnings_formatwarning(capfd):
     before = warnings.formatwarning
     cli(capfd, "configs")
