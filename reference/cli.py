@@ -199,7 +199,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from reference.data import from_model_range
     from reference.models import get_model
     from reference.plots import save_image_grid, save_points
-    from reference.trainer import resolve_device
+    from reference.trainer import resolve_device, writing
 
     if args.n < 1:
         raise UserError(f"--n must be a whole number >= 1, got {args.n}")
@@ -213,10 +213,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     z = torch.randn(args.n, state["nz"], generator=torch.Generator().manual_seed(args.seed)).to(device)
     with torch.no_grad():
         x = from_model_range(G(z), spec.output_range).cpu()
-    if x.dim() == 4:
-        save_image_grid(x, args.out)
-    else:
-        save_points(x, args.out, title=f"{args.n} samples")
+    with writing(Path(args.out), "run the command again (or choose another --out)"):
+        if x.dim() == 4:
+            save_image_grid(x, args.out)
+        else:
+            save_points(x, args.out, title=f"{args.n} samples")
     print(f"Wrote {args.n} samples to {args.out}")
     return 0
 

@@ -18,6 +18,7 @@ Several GPUs: torchrun --nproc_per_node=4 -m reference.cli train --model dcgan -
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -78,6 +79,20 @@ def check_out_dir(out: Path, resume: bool) -> None:
         os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".gan-course-probe-"))
     except OSError:
         raise UserError(f"cannot write to {existing}; choose an --out folder you can write to") from None
+
+
+@contextmanager
+def writing(path: Path, then: str):
+    """Around writing run file `path`: an OSError (disk full, quota, permissions) becomes a one-line
+    UserError naming the file and the fix, ending with `then` ("resume with --resume RUN")."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            problem, fix = ("no space left on device" if err.errno == errno.ENOSPC else "disk quota exceeded"), "free some space"
+        else:
+            problem, fix = (err.strerror or str(err) or type(err).__name__).lower(), f"make sure {path.parent} is writable"
+        raise UserError(f"{problem} while writing {path}; {fix}, then {then}") from None
 
 
 class Run:
@@ -237,20 +252,31 @@ class Run:
         return from_model_range(x.float(), self.spec.output_range).cpu()
 
     def write_epoch(self, epoch: int) -> None:
-        """Rank 0: samples and checkpoint on schedule, last.pt, metrics.csv and losses.png."""
+        """Rank 0: samples and checkpoint on schedule, last.pt, metrics.csv and losses.png.
+
+        Each file is written atomically: a write that fails (disk full) leaves the previous version
+        whole and raises a one-line UserError that says to resume the run.
+        """
         number = epoch + 1
+        then = f"resume with --resume {self.out}"
         if number % self.cfg.save_every == 0 or number == self.cfg.epochs:
             x = self.samples()
             path = self.out / "samples" / f"epoch_{number:03d}.png"
-            if x.dim() == 4:
-                save_image_grid(x, path)
-            else:
-                means = MIXTURES[self.dataset_name].means if self.dataset_name in MIXTURES else None
-                save_points(x, path, means, title=f"{self.cfg.model} on {self.dataset_name}, epoch {number}")
-            save_checkpoint(self.state(number), self.out / "checkpoints" / f"epoch_{number:03d}.pt")
-        save_checkpoint(self.state(number), self.out / "checkpoints" / "last.pt")
-        write_text_atomic(self.out / "metrics.csv", metrics_csv(self.history))
-        save_loss_curves(self.history, self.out / "losses.png")
+            with writing(path, then):
+                if x.dim() == 4:
+                    save_image_grid(x, path)
+                else:
+                    means = MIXTURES[self.dataset_name].means if self.dataset_name in MIXTURES else None
+                    save_points(x, path, means, title=f"{self.cfg.model} on {self.dataset_name}, epoch {number}")
+            path = self.out / "checkpoints" / f"epoch_{number:03d}.pt"
+            with writing(path, then):
+                save_checkpoint(self.state(number), path)
+        with writing(self.out / "checkpoints" / "last.pt", then):
+            save_checkpoint(self.state(number), self.out / "checkpoints" / "last.pt")
+        with writing(self.out / "metrics.csv", then):
+            write_text_atomic(self.out / "metrics.csv", metrics_csv(self.history))
+        with writing(self.out / "losses.png", then):
+            save_loss_curves(self.history, self.out / "losses.png")
 
 
 class Evaluator:
@@ -328,7 +354,9 @@ def train(cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None
             for stale in out.glob("**/.*.tmp*"):  # left by a run killed while writing a file
                 stale.unlink()
             config = {**cfg.to_dict(), "shape": list(run.shape), "nz": run.nz, "world_size": dist.world_size}
-            write_text_atomic(out / "config.json", json.dumps(config, indent=2) + "\n")
+            then = f"resume with --resume {out}" if state is not None else "run the same command again"
+            with writing(out / "config.json", then):
+                write_text_atomic(out / "config.json", json.dumps(config, indent=2) + "\n")
         total = cfg.epochs * len(run.batches)
         bar = tqdm(total=total, initial=run.start_epoch * len(run.batches), unit="batch", desc=f"{cfg.model} on {run.dataset_name}",
                    disable=not (progress and dist.is_main), dynamic_ncols=True)

@@ -8,6 +8,7 @@ one is killed with SIGKILL mid-epoch to prove that last.pt survives and the run 
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import json
 import os
@@ -23,8 +24,10 @@ import pytest
 import torch
 from PIL import Image
 
+from reference import trainer
 from reference.checkpoint import load_checkpoint
 from reference.cli import main
+from reference.io import atomic_path
 
 TRAIN = ["train", "--dataset", "digits", "--device", "cpu", "--no-progress"]
 MLP = [*TRAIN, "--model", "mlp"]
@@ -365,6 +368,46 @@ def test_sigkill_mid_epoch_leaves_a_loadable_last_pt_and_resumes(capfd, tmp_path
 # ---- a run stopped early, a full disk, a foreign checkpoint ---------------------------------------
 
 TINY = [*MLP, "--max-images", "64"]  # one batch per epoch
+
+
+def _full_disk(path) -> None:
+    """Write a few bytes of `path` atomically, then fail as a full disk does."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+
+
+@pytest.mark.parametrize("target", ["checkpoints/last.pt", "metrics.csv", "losses.png"])
+def test_a_full_disk_while_writing_a_run_file_is_one_line_and_the_run_resumes(capfd, tmp_path, monkeypatch, target):
+    """The disk fills up while epoch 2 writes `target`: one line, every file whole, --resume finishes the run."""
+    run = tmp_path / "run"
+    real_save, real_text, real_curves = torch.save, trainer.write_text_atomic, trainer.save_loss_curves
+    if target == "checkpoints/last.pt":
+        def save(obj, f, *args, **kwargs):
+            if isinstance(obj, dict) and obj.get("epoch") == 2 and Path(f).name.startswith(".last.pt."):
+                Path(f).write_bytes(b"PK\x03\x04partial")
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(f))
+            real_save(obj, f, *args, **kwargs)
+
+        monkeypatch.setattr(torch, "save", save)
+    elif target == "metrics.csv":
+        monkeypatch.setattr(trainer, "write_text_atomic",
+                            lambda path, text: _full_disk(path) if text.count("\n") == 3 else real_text(path, text))
+    else:
+        monkeypatch.setattr(trainer, "save_loss_curves",
+                            lambda history, path: _full_disk(path) if len(history) == 2 else real_curves(history, path))
+
+    code, _, err = cli(capfd, *TINY, "--epochs", "3", "--out", run)
+    assert_one_line_error(code, err, "no space left on device", str(run / target), f"--resume {run}")
+    assert not temp_files(run), f"temp files left behind: {temp_files(run)}"
+    saved = 1 if target == "checkpoints/last.pt" else 2
+    assert load_checkpoint(run)["epoch"] == saved, "last.pt is not the last one that was written whole"
+    assert metric_epochs(run) == ([1, 2] if target == "losses.png" else [1])
+
+    monkeypatch.undo()
+    code, _, err = cli(capfd, "train", "--resume", run)
+    assert code == 0, f"--resume after a full disk failed: {err}"
+    assert metric_epochs(run) == [1, 2, 3]
 
 
 # ---- config files: wrong types ------------------------------------------------------------------
