@@ -262,9 +262,29 @@ def _metric_setup(args: argparse.Namespace, sources: list[str]):
     return extractor, device
 
 
+def _check_source(name: str, source: str) -> None:
+    """UserError naming `source` if it is neither a dataset split (mnist:test) nor a path that exists."""
+    from reference.metrics.evaluate import parse_split
+
+    split = parse_split(source)
+    if split is None:
+        path = source
+    elif split[0].startswith("folder:"):  # folder:PATH:train
+        path = split[0][len("folder:") :]
+    else:
+        return
+    if not Path(path).expanduser().exists():
+        raise UserError(
+            f"source {name} {path} does not exist; pass a folder of images, an .npz, a checkpoint or run folder, "
+            f"or a dataset split such as mnist:test"
+        )
+
+
 def cmd_fid(args: argparse.Namespace) -> int:
     from reference.metrics.evaluate import compare, is_checkpoint, load_images
 
+    _check_source("A", args.a)
+    _check_source("B", args.b)
     extractor, device = _metric_setup(args, [args.a, args.b])
     loaded: dict[str, object] = {}
     # Image sources first: a checkpoint then draws as many samples as the other source holds.

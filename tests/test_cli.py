@@ -524,6 +524,15 @@ def test_a_file_that_is_no_checkpoint_says_so(capfd, mlp_run, tmp_path, kind):
         assert "Pytorch" not in err and "zip archive" not in err, f"torch's own text leaked into the message: {err!r}"
 
 
+@pytest.mark.parametrize("order", ["a-missing", "b-missing"])
+def test_fid_names_a_missing_source_before_choosing_a_classifier(capfd, tmp_path, order):
+    missing = tmp_path / "no-such-folder"
+    sources = ["digits:test", missing] if order == "b-missing" else [missing, "digits:test"]
+    code, _, err = cli(capfd, "fid", *sources, "--data-dir", tmp_path / "empty-data", "--device", "cpu")
+    assert_one_line_error(code, err, str(missing), "does not exist", "mnist:test")
+    assert "classifier" not in err
+
+
 @pytest.mark.parametrize(
     "model, size, near", [("dcgan", 17, "28 or 32"), ("dcgan", 100, "64 or 128"), ("tf-dcgan", 30, "28 or 32")]
 )
