@@ -2,7 +2,8 @@
 
     gan-course train                                   # DCGAN on scikit-learn's digits, about 2 min on a CPU
     gan-course train --config mnist-mlp                # a named experiment (gan-course configs lists them)
-    gan-course train --resume runs/dcgan-digits-...    # continue a run from checkpoints/last.pt
+    gan-course train --resume runs/dcgan-digits-...    # continue a run from checkpoints/last.pt (or restart one
+                                                       # stopped before it: config.json, no checkpoint yet)
     gan-course sample runs/.../checkpoints/last.pt --n 64 --out grid.png
     gan-course summary --model dcgan-1024 --dataset fashion-mnist
     gan-course train-classifier --dataset mnist        # the CNN behind the metrics, >= 99% in a few CPU minutes
@@ -20,12 +21,18 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 
+from reference.config import TrainConfig
 from reference.errors import UserError
 
 # Settings a resumed run may change; every other setting must match the checkpoint's.
 RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir", "eval_every", "eval_samples"}
+# Keys that a run's config.json holds besides TrainConfig's: the resolved sample shape, the process count.
+RUN_KEYS = ("shape", "world_size")
+
+_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -132,45 +139,94 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _explicit(args: argparse.Namespace) -> dict:
     """TrainConfig values the user typed (flags left out are absent)."""
-    from reference.config import TrainConfig
-
-    names = set(TrainConfig.__dataclass_fields__)
-    return {k: v for k, v in vars(args).items() if k in names}
+    return {k: v for k, v in vars(args).items() if k in _DEFAULTS}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from reference.checkpoint import load_checkpoint
-    from reference.config import TrainConfig, read_config_file
+    from reference.config import named_configs, read_config_file
     from reference.trainer import train
 
     explicit = _explicit(args)
-    state = None
     if args.resume:
-        if args.config or args.out:
-            raise UserError("--resume takes its settings and folder from the run; drop --config and --out")
-        out = Path(args.resume)
-        if out.is_file():
-            raise UserError(f"--resume takes a run folder, not the file {out}; pass the folder that holds checkpoints/last.pt")
-        state = load_checkpoint(out)
-        saved = state["config"]
-        trained = {**saved, "nz": state["nz"]}  # the latent size the run resolved (the model's default if unset)
-        for key, value in explicit.items():
-            if key not in RESUME_OVERRIDES and value != trained.get(key):
-                flag = "--" + key.replace("_", "-")
-                was = f"{flag} {trained.get(key)}" if trained.get(key) is not None else f"no {flag}"
-                raise UserError(
-                    f"run {out} was trained with {was}, not {flag} {value}; "
-                    f"drop {flag} to resume it, or start a new run with --out"
-                )
-        cfg = TrainConfig.from_dict({**saved, **explicit}, source=str(out))
+        cfg, out, state = _resume(args, explicit)
     else:
         values = read_config_file(args.config) if args.config else {}
-        cfg = TrainConfig.from_dict({**values, **explicit}, source=args.config or "flags")
-        out = Path(args.out) if args.out else _default_out(cfg)
-    run_dir = train(cfg, out, state=state, progress=not args.no_progress)
+        source = str(named_configs().get(args.config, args.config)) if args.config else "flags"
+        cfg = TrainConfig.from_dict({**values, **explicit}, source=source)
+        out, state = (Path(args.out) if args.out else _default_out(cfg)), None
+    run_dir = train(cfg, out, state=state, progress=not args.no_progress, restart=bool(args.resume) and state is None)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes, and says so
         print(f"Run saved to {run_dir} (samples/, checkpoints/, metrics.csv, losses.png)")
     return 0
+
+
+def _resume(args: argparse.Namespace, explicit: dict) -> tuple[TrainConfig, Path, dict | None]:
+    """(config, folder, checkpoint) of `--resume RUN`, with the typed flags checked against the run.
+
+    A run stopped before its first epoch ended holds config.json but no checkpoints/last.pt: it
+    starts again from epoch 1 with the settings of its config.json (checkpoint None).
+    """
+    from reference.checkpoint import load_checkpoint
+
+    if args.config or args.out:
+        raise UserError("--resume takes its settings and folder from the run; drop --config and --out")
+    out = Path(args.resume)
+    if out.is_file():
+        raise UserError(f"--resume takes a run folder, not the file {out}; pass the folder that holds checkpoints/last.pt")
+    folder = _read_run_config(out)
+    # metrics.csv is written after last.pt: without both, no epoch was saved
+    if folder is not None and not (out / "checkpoints" / "last.pt").exists() and not (out / "metrics.csv").exists():
+        _check_flags(out, folder, explicit)
+        settings = {k: v for k, v in folder.items() if k not in RUN_KEYS}
+        cfg = TrainConfig.from_dict({**settings, **explicit}, source=str(out / "config.json"))
+        sys.stderr.write(f"gan-course: note: {out} stopped before its first checkpoint; training it again from epoch 1 with its config.json\n")
+        return cfg, out, None
+    state = load_checkpoint(out)
+    if folder is not None:
+        _check_same_run(out, state, folder)
+    _check_flags(out, {**state["config"], "nz": state["nz"]}, explicit)  # nz: the latent size the run resolved
+    cfg = TrainConfig.from_dict({**state["config"], **explicit}, source=str(out / "checkpoints" / "last.pt"))
+    return cfg, out, state
+
+
+def _read_run_config(out: Path) -> dict | None:
+    """The values in RUN/config.json, or None if it has none."""
+    path = out / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        values = json.loads(path.read_text())
+    except (ValueError, OSError) as err:
+        raise UserError(f"cannot read {path} ({str(err).splitlines()[0]}); fix the file, or start a new run with --out") from None
+    if not isinstance(values, dict):
+        raise UserError(f"{path} holds no settings (a JSON object); fix the file, or start a new run with --out")
+    return values
+
+
+def _check_flags(out: Path, trained: dict, explicit: dict) -> None:
+    """UserError if a typed flag changes a setting of run `out` that a resume must keep."""
+    for key, value in explicit.items():
+        if key not in RESUME_OVERRIDES and value != trained.get(key):
+            flag = "--" + key.replace("_", "-")
+            was = f"{flag} {trained.get(key)}" if trained.get(key) is not None else f"no {flag}"
+            raise UserError(
+                f"run {out} was trained with {was}, not {flag} {value}; "
+                f"drop {flag} to resume it, or start a new run with --out"
+            )
+
+
+def _check_same_run(out: Path, state: dict, folder: dict) -> None:
+    """UserError if RUN/checkpoints/last.pt was trained with other settings than RUN/config.json's
+    (beyond those a resume may change): a checkpoint copied in from another run."""
+    trained = {**state["config"], "nz": state["nz"], "shape": state["shape"]}
+    for key in [*_DEFAULTS, "shape"]:
+        if key in RESUME_OVERRIDES or key not in trained or key not in folder or trained[key] == folder[key]:
+            continue
+        raise UserError(
+            f"{out / 'checkpoints' / 'last.pt'} comes from another run: it has {key} = {json.dumps(trained[key])}, "
+            f"{out / 'config.json'} has {key} = {json.dumps(folder[key])}; put this run's own checkpoint back "
+            f"as checkpoints/last.pt, or resume the run it came from"
+        )
 
 
 def _default_out(cfg) -> Path:

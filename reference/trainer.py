@@ -324,15 +324,19 @@ def metrics_csv(history: list[dict]) -> str:
     return buf.getvalue()
 
 
-def train(cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None, progress: bool = True) -> Path:
+def train(
+    cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None, progress: bool = True, restart: bool = False
+) -> Path:
     """Train `cfg` into run folder `out` and return it.
 
     state: a checkpoint from `load_checkpoint` (the run's last.pt) to resume from; the run
-    continues at state["epoch"] + 1 and ends after cfg.epochs.
+    continues at state["epoch"] + 1 and ends after cfg.epochs. restart: `out` is a run that
+    stopped before its first checkpoint (config.json, no last.pt): train it again from epoch 1 in
+    place.
     """
     cfg.validate()
     out = Path(out)
-    check_out_dir(out, resume=state is not None)
+    check_out_dir(out, resume=state is not None or restart)
     if state is not None and state["epoch"] >= cfg.epochs:
         raise UserError(
             f"run {out} already has {state['epoch']} epochs; pass --epochs N with N > {state['epoch']} to train further"
@@ -354,7 +358,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None
             for stale in out.glob("**/.*.tmp*"):  # left by a run killed while writing a file
                 stale.unlink()
             config = {**cfg.to_dict(), "shape": list(run.shape), "nz": run.nz, "world_size": dist.world_size}
-            then = f"resume with --resume {out}" if state is not None else "run the same command again"
+            then = f"resume with --resume {out}" if state is not None or restart else "run the same command again"
             with writing(out / "config.json", then):
                 write_text_atomic(out / "config.json", json.dumps(config, indent=2) + "\n")
         total = cfg.epochs * len(run.batches)

@@ -370,6 +370,28 @@ def test_sigkill_mid_epoch_leaves_a_loadable_last_pt_and_resumes(capfd, tmp_path
 TINY = [*MLP, "--max-images", "64"]  # one batch per epoch
 
 
+def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_it_again(capfd, tmp_path):
+    """A run killed during epoch 1 leaves only config.json: --resume trains it from epoch 1 with those settings."""
+    run = tmp_path / "run"
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", run)
+    assert code == 0, err
+    shutil.rmtree(run / "checkpoints")
+    (run / "metrics.csv").unlink()
+    before = hashes(run)
+
+    code, _, err = cli(capfd, "train", "--resume", run, "--model", "dcgan", "--epochs", "2")
+    assert_one_line_error(code, err, "--model mlp", "dcgan")
+    assert hashes(run) == before, "a refused --resume changed the stopped run's folder"
+
+    code, out, err = cli(capfd, "train", "--resume", run, "--epochs", "2", "--no-progress")
+    assert code == 0, f"--resume of a run with config.json but no checkpoint failed: {err}"
+    assert len(err.splitlines()) == 1 and str(run) in err and "epoch 1" in err, f"expected one note line: {err!r}"
+    assert metric_epochs(run) == [1, 2]
+    assert load_checkpoint(run)["epoch"] == 2
+    saved = json.loads((run / "config.json").read_text())
+    assert (saved["model"], saved["max_images"], saved["epochs"]) == ("mlp", 64, 2), f"settings not kept: {saved}"
+
+
 def _full_disk(path) -> None:
     """Write a few bytes of `path` atomically, then fail as a full disk does."""
     with atomic_path(path) as tmp:
@@ -408,6 +430,19 @@ def test_a_full_disk_while_writing_a_run_file_is_one_line_and_the_run_resumes(ca
     code, _, err = cli(capfd, "train", "--resume", run)
     assert code == 0, f"--resume after a full disk failed: {err}"
     assert metric_epochs(run) == [1, 2, 3]
+
+
+def test_resume_with_a_checkpoint_from_another_run_is_refused(capfd, mlp_run, tmp_path):
+    """An mlp run's last.pt copied into a dcgan run: refused before any file of the folder changes."""
+    run = tmp_path / "dcgan-run"
+    code, _, err = cli(capfd, *TRAIN, "--model", "dcgan", "--ngf", "8", "--ndf", "8", "--max-images", "64",
+                       "--epochs", "1", "--out", run)  # fmt: skip
+    assert code == 0, err
+    shutil.copy(mlp_run / "checkpoints" / "last.pt", run / "checkpoints" / "last.pt")
+    before = hashes(run)
+    code, _, err = cli(capfd, "train", "--resume", run, "--epochs", "3")
+    assert_one_line_error(code, err, "another run", '"mlp"', '"dcgan"', "config.json")
+    assert hashes(run) == before, "resuming from a foreign last.pt changed the run folder"
 
 
 # ---- config files: wrong types ------------------------------------------------------------------
