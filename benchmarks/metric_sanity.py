@@ -30,7 +30,7 @@ import torch
 from reference.data import data_root, load_dataset
 from reference.errors import UserError
 from reference.metrics import SmallSampleWarning, class_coverage, fid, kid, mifid, precision_recall
-from reference.metrics.classifier import classifier_path, train_classifier
+from reference.metrics.classifier import classifier_path, find_classifier, train_classifier
 from reference.metrics.corruptions import gaussian_blur, keep_classes, uniform_noise
 from reference.metrics.features import get_extractor
 
@@ -65,7 +65,7 @@ def main() -> int:
     try:
         train = load_dataset("mnist", root, split="train", download=False)
         test = load_dataset("mnist", root, split="test", download=False)
-        if not classifier_path("mnist", root).is_file():
+        if find_classifier("mnist", root) is None:
             print(f"training the MNIST classifier first (cached in {classifier_path('mnist', root)})", flush=True)
             train_classifier("mnist", root, seed=args.seed)
         extractor = get_extractor("classifier", "mnist", root)

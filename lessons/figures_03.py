@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-import os
 import tempfile
 import time
 import warnings
@@ -34,14 +33,13 @@ from make_figures import hardware, save  # noqa: E402
 from reference.checkpoint import load_checkpoint  # noqa: E402
 from reference.config import TrainConfig, read_config_file  # noqa: E402
 from reference.data import data_root, from_model_range, load_dataset  # noqa: E402
-from reference.metrics.classifier import classifier_path, train_classifier  # noqa: E402
+from reference.metrics.classifier import find_classifier, train_classifier  # noqa: E402
 from reference.metrics.evaluate import load_generator, sample_images  # noqa: E402
 from reference.metrics.features import get_extractor  # noqa: E402
 from reference.metrics.fid import SmallSampleWarning, fid  # noqa: E402
 from reference.metrics.kid import mmd2_unbiased  # noqa: E402
 from reference.models import count_parameters, get_model  # noqa: E402
 from reference.plots import save_image_grid  # noqa: E402
-from reference.scratch import scratch_root  # noqa: E402
 from reference.trainer import train  # noqa: E402
 
 # The lesson's full-mode settings (the notebook uses the same values).
@@ -58,15 +56,6 @@ EVAL_SAMPLES = 1000  # FID of 1,000 samples against 1,000 held-out test images a
 TIMING = dict(batch=50, images=50, epochs=2, reps=3)  # 64x64: 1 step per epoch, epoch 1 is warm-up
 DRAWS = 200  # random grids per grid size in the 16-vs-32 measurements
 COLOURS = ("C0", "C1", "C2", "C3")
-
-
-def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        os.rmdir(tempfile.mkdtemp(dir=folder))
-        return True
-    except OSError:
-        return False
 
 
 def _metrics(run_dir: Path) -> list[dict[str, float]]:
@@ -219,9 +208,7 @@ def lesson_03(out: Path) -> dict[str, str]:
     hw = hardware()
     with tempfile.TemporaryDirectory(prefix="gan-course-03-") as tmp:
         work = Path(tmp)
-        if not classifier_path("mnist", root).is_file() and not _writable(root / "classifiers"):
-            root = scratch_root(work / "data", "mnist", source=root)  # links: the classifier cache goes here
-        if not classifier_path("mnist", root).is_file():
+        if find_classifier("mnist", root) is None:  # cached per data root, outside it: a read-only root is fine
             train_classifier("mnist", root, progress=False)
         port = read_config_file("fashion-dcgan64")
 

@@ -131,7 +131,7 @@ def mnist_diagnosis(root: Path | None = None, epochs: int = 3, n: int = 2000) ->
     """
     from reference.config import TrainConfig
     from reference.data import load_dataset
-    from reference.metrics.classifier import classifier_path, train_classifier
+    from reference.metrics.classifier import find_classifier, train_classifier
     from reference.metrics.coverage import class_coverage
     from reference.metrics.evaluate import load_generator, sample_images
     from reference.metrics.features import get_extractor
@@ -139,7 +139,7 @@ def mnist_diagnosis(root: Path | None = None, epochs: int = 3, n: int = 2000) ->
     from reference.trainer import train
 
     start = time.perf_counter()
-    if not classifier_path("mnist", root).is_file():
+    if find_classifier("mnist", root) is None:
         train_classifier("mnist", root, progress=False)
     extractor = get_extractor("classifier", "mnist", root)
     test = load_dataset("mnist", root, split="test", download=False)

@@ -6,16 +6,15 @@
 `python lessons/make_figures.py 5`): it writes its PNGs into `out` and returns {file name: caption}.
 It repeats the computations and plotting code of the notebook's cells in full mode (N = 5,000
 images per set, 10 seeds, the MNIST classifier's features), so a figure shows what the notebook
-draws when run. It needs MNIST under the data root ($GAN_COURSE_DATA) and the MNIST classifier:
-cached under <data root>/classifiers/, or trained there once (about 140 s on 2 CPU cores); with a
-read-only data root, in <temp dir>/gan-course-05-data, as the notebook does.
+draws when run. It needs MNIST under the data root ($GAN_COURSE_DATA) and the MNIST classifier of
+that root: cached (in ~/.cache/gan-course/classifiers/, or $GAN_COURSE_CACHE), or trained once and
+cached there (about 140 s on 2 CPU cores), as the notebook does.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -30,7 +29,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from reference.data import data_root, load_dataset  # noqa: E402
 from reference.metrics import MIFID_EPSILON, SmallSampleWarning, fid, inception_score, kid, mifid  # noqa: E402
-from reference.metrics.classifier import classifier_path, train_classifier  # noqa: E402
+from reference.metrics.classifier import find_classifier, train_classifier  # noqa: E402
 from reference.metrics.corruptions import add_gaussian_noise, gaussian_blur, keep_classes  # noqa: E402
 from reference.metrics.features import get_extractor  # noqa: E402
 
@@ -41,25 +40,13 @@ NOISE_STDS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
 BLUR_SIGMAS = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0]
 KEPT_CLASSES = [10, 8, 6, 4, 2, 1]
 SIZES = [50, 100, 200, 500, 1000, 2000, 5000]
-FALLBACK_ROOT = Path(tempfile.gettempdir()) / "gan-course-05-data"
 
 
 def mnist_extractor(root: Path):
-    """The MNIST classifier's extractor: cached in root or FALLBACK_ROOT, else trained once into a writable root."""
-    for candidate in (root, FALLBACK_ROOT):
-        if classifier_path("mnist", candidate).is_file():
-            return get_extractor("classifier", "mnist", candidate)
-    try:
-        (root / "classifiers").mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=root / "classifiers").close()
-        target = root
-    except OSError:  # read-only data root
-        FALLBACK_ROOT.mkdir(parents=True, exist_ok=True)
-        if not (FALLBACK_ROOT / "MNIST").exists():
-            (FALLBACK_ROOT / "MNIST").symlink_to((root / "MNIST").resolve(), target_is_directory=True)
-        target = FALLBACK_ROOT
-    train_classifier("mnist", target, progress=False)
-    return get_extractor("classifier", "mnist", target)
+    """The extractor of the MNIST classifier of `root`: cached, else trained once and cached."""
+    if find_classifier("mnist", root) is None:
+        train_classifier("mnist", root, progress=False)
+    return get_extractor("classifier", "mnist", root)
 
 
 def nearest_distances(fake: torch.Tensor, train_features: torch.Tensor) -> torch.Tensor:

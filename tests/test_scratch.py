@@ -1,4 +1,4 @@
-"""reference.scratch: a writable data root that links to, or keeps the first images of, another."""
+"""reference.scratch: a data root that keeps the first images of another (or links to its files)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,15 @@ def test_subset_keeps_the_first_images(tmp_path, tiny_mnist):
     np.testing.assert_array_equal(train.labels.numpy(), tiny_mnist.train_labels[:10])
     np.testing.assert_array_equal(test.data[:, 0].numpy(), tiny_mnist.test_images[:4])
     assert not (root / "MNIST" / "raw" / "train-images-idx3-ubyte").is_symlink()
-    # the root is writable: a classifier cache can go there
-    (root / "classifiers").mkdir()
+
+
+def test_a_split_without_a_size_is_linked(tmp_path, tiny_mnist):
+    """n_train only: the smaller training split is written, the test split links to the source (what lessons 4 and 5 use)."""
+    root = scratch_root(tmp_path / "small", "mnist", source=tiny_mnist.root, n_train=10)
+    raw = root / "MNIST" / "raw"
+    assert not (raw / "train-images-idx3-ubyte").is_symlink() and (raw / "t10k-images-idx3-ubyte").is_symlink()
+    assert len(load_dataset("mnist", root, download=False)) == 10
+    assert len(load_dataset("mnist", root, split="test", download=False)) == len(tiny_mnist.test_images)
 
 
 def test_links_without_sizes_and_resizes_in_place(tmp_path, tiny_fashion):
