@@ -28,11 +28,20 @@ from reference.config import TrainConfig
 from reference.errors import UserError
 
 # Settings a resumed run may change; every other setting must match the checkpoint's.
-RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir", "eval_every", "eval_samples"}
+RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir", "eval_every", "eval_samples", "progress"}
 # Keys that a run's config.json holds besides TrainConfig's: the resolved sample shape, the process count.
 RUN_KEYS = ("shape", "world_size")
 
 _DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+# What a default of None means, for the help of its flag (other defaults are shown as they are).
+_NONE_MEANS = {
+    "lr_d": "--lr",
+    "nz": "the model's",
+    "image_size": "the model's choice",
+    "n_critic": "5 for wgan-gp, else 1",
+    "data_dir": "$GAN_COURSE_DATA or ~/.cache/gan-course/data",
+    "max_images": "all",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,14 +57,24 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _setting(p: argparse.ArgumentParser, name: str, help: str, **kwargs) -> None:
+    """Flag --NAME for TrainConfig field `name`: absent unless typed (so configs and resume can tell),
+    its help ending with the field's default."""
+    default = _DEFAULTS[name]
+    if default is None:
+        shown = _NONE_MEANS[name]
+    else:
+        shown = ("on" if default else "off") if isinstance(default, bool) else default
+    p.add_argument("--" + name.replace("_", "-"), default=argparse.SUPPRESS, help=f"{help} (default: {shown})", **kwargs)
+
+
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
-    s = argparse.SUPPRESS  # flags not typed stay absent, so configs and resume can tell them apart
-    p.add_argument("--model", default=s, help="mlp, dcgan, dcgan-1024, upsample, tf-dcgan, mlp2d (default dcgan)")
-    p.add_argument("--dataset", default=s, help="digits, mnist, fashion-mnist, cifar10, folder:PATH, ring, grid (default digits)")
-    p.add_argument("--image-size", type=int, default=s, help="train at this size (default: the model's choice)")
-    p.add_argument("--nz", type=int, default=s, help="latent size (default: the model's)")
-    p.add_argument("--ngf", type=int, default=s, help="generator width of dcgan (default 64)")
-    p.add_argument("--ndf", type=int, default=s, help="discriminator width of dcgan (default 64)")
+    _setting(p, "model", "mlp, dcgan, dcgan-1024, upsample, tf-dcgan, mlp2d")
+    _setting(p, "dataset", "digits, mnist, fashion-mnist, cifar10, folder:PATH, ring, grid")
+    _setting(p, "image_size", "train at this size", type=int)
+    _setting(p, "nz", "latent size", type=int)
+    _setting(p, "ngf", "generator width of dcgan", type=int)
+    _setting(p, "ndf", "discriminator width of dcgan", type=int)
 
 
 def _add_metric_flags(p: argparse.ArgumentParser) -> None:
@@ -72,33 +91,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gan-course", description="Train, sample and inspect the course's GANs.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    s = argparse.SUPPRESS
     t = sub.add_parser("train", help="train a GAN (default: dcgan on digits)", description="Train a GAN.")
     _add_model_flags(t)
-    t.add_argument("--loss", default=s, help="minimax, non-saturating, least-squares, wgan-gp, hinge (default non-saturating)")
-    t.add_argument("--epochs", type=int, default=s)
-    t.add_argument("--batch-size", type=int, default=s)
-    t.add_argument("--lr", type=float, default=s, help="Adam learning rate (default 2e-4)")
-    t.add_argument("--lr-d", type=float, default=s, help="discriminator learning rate (default: --lr)")
-    t.add_argument("--beta1", type=float, default=s, help="Adam beta1 (default 0.5)")
-    t.add_argument("--beta2", type=float, default=s, help="Adam beta2 (default 0.999)")
-    t.add_argument("--n-critic", type=int, default=s, help="D steps per G step (default: 5 for wgan-gp, else 1)")
-    t.add_argument("--pack", type=int, default=s, help="PacGAN: D judges N samples at once, concatenated (default 1; mlp2d, mlp, dcgan)")
-    t.add_argument("--minibatch-std", action="store_true", default=s,
-                   help="D appends the minibatch standard deviation before its last layer (mlp2d, mlp, dcgan)")
-    t.add_argument("--save-every", type=int, default=s, help="samples and checkpoint every N epochs (default 10)")
-    t.add_argument("--num-samples", type=int, default=s, help="images in each sample grid (default 64)")
-    t.add_argument("--seed", type=int, default=s)
-    t.add_argument("--device", default=s, help="auto, cpu, cuda or mps (default auto)")
-    t.add_argument("--amp", action="store_true", default=s, help="mixed precision (bf16/fp16) on CUDA")
-    t.add_argument("--data-dir", default=s, help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
-    t.add_argument("--max-images", type=int, default=s, help="train on the first N training images (default: all)")
-    t.add_argument("--eval-every", type=int, default=s, help="evaluate every N epochs: classifier FID/KID/precision/recall (0 = never)")
-    t.add_argument("--eval-samples", type=int, default=s, help="samples per evaluation (default 2000)")
-    t.add_argument("--config", help="a named config (see 'gan-course configs') or a .toml/.json file")
-    t.add_argument("--out", help="run folder (default runs/MODEL-DATASET-TIME)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoints/last.pt")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _setting(t, "loss", "minimax, non-saturating, least-squares, wgan-gp, hinge")
+    _setting(t, "epochs", "passes over the training set", type=int)
+    _setting(t, "batch_size", "images per batch (per process under torchrun)", type=int)
+    _setting(t, "lr", "Adam learning rate", type=float)
+    _setting(t, "lr_d", "discriminator learning rate", type=float)
+    _setting(t, "beta1", "Adam beta1", type=float)
+    _setting(t, "beta2", "Adam beta2", type=float)
+    _setting(t, "n_critic", "D steps per G step", type=int)
+    _setting(t, "pack", "PacGAN: D judges N samples at once, concatenated (mlp2d, mlp, dcgan)", type=int)
+    _setting(t, "minibatch_std", "D appends the minibatch standard deviation before its last layer (mlp2d, mlp, dcgan)",
+             action="store_true")
+    _setting(t, "save_every", "samples and checkpoint every N epochs", type=int)
+    _setting(t, "num_samples", "images in each sample grid", type=int)
+    _setting(t, "seed", "seed of the weights, the noise and the batch order", type=int)
+    _setting(t, "device", "auto, cpu, cuda or mps")
+    _setting(t, "amp", "mixed precision (bf16/fp16) on CUDA", action="store_true")
+    _setting(t, "data_dir", "data root")
+    _setting(t, "max_images", "train on the first N training images", type=int)
+    _setting(t, "eval_every", "evaluate every N epochs: classifier FID/KID/precision/recall, or mode coverage (0 = never)", type=int)
+    _setting(t, "eval_samples", "samples per evaluation", type=int)
+    _setting(t, "progress", "progress bars; --resume keeps the run's choice unless one of these is given",
+             action=argparse.BooleanOptionalAction)
+    t.add_argument("--config", help="a named config (see 'gan-course configs') or a .toml/.json file (default: none)")
+    t.add_argument("--out", help="run folder (default: runs/MODEL-DATASET-TIME)")
+    t.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its checkpoints/last.pt (default: none, a new run)")
 
     sm = sub.add_parser("summary", help="print both networks' layers and parameter counts")
     _add_model_flags(sm)
@@ -154,7 +174,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         source = str(named_configs().get(args.config, args.config)) if args.config else "flags"
         cfg = TrainConfig.from_dict({**values, **explicit}, source=source)
         out, state = (Path(args.out) if args.out else _default_out(cfg)), None
-    run_dir = train(cfg, out, state=state, progress=not args.no_progress, restart=bool(args.resume) and state is None)
+    args.run_dir = out  # for the message of an interrupt (main)
+    run_dir = train(cfg, out, state=state, restart=bool(args.resume) and state is None)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes, and says so
         print(f"Run saved to {run_dir} (samples/, checkpoints/, metrics.csv, losses.png)")
     return 0
@@ -434,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"gan-course: error: {err}\n")
             return 2
         except KeyboardInterrupt:
-            sys.stderr.write("gan-course: interrupted; resume a training run with --resume RUN_DIR\n")
+            sys.stderr.write(f"gan-course: {_interrupted(args)}\n")
             return 130
 
 
@@ -447,6 +468,16 @@ def _one_line_warnings() -> Iterator[None]:
         yield
     finally:
         warnings.formatwarning = before
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """The line for Ctrl-C: how to resume a training run, which folder it left."""
+    run = getattr(args, "run_dir", None)
+    if run is None:
+        return "interrupted"
+    if (Path(run) / "config.json").is_file():
+        return f"interrupted; resume the run with: gan-course train --resume {run}"
+    return f"interrupted before anything was saved in {run}; run the same command again"
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ class TrainConfig:
     max_images: int | None = None  # train on the first N training images (None = all)
     eval_every: int = 0  # evaluate every N epochs (0 = never): classifier FID/KID/precision/recall, or mode coverage
     eval_samples: int = 2000  # generated (and at most as many real held-out) samples per evaluation
+    progress: bool = True  # progress bars (--no-progress); a resumed run keeps the choice unless told otherwise
 
     def check_types(self, source: str = "TrainConfig") -> None:
         """Raise UserError naming the first value whose type is not its field's, and `source`.

@@ -325,17 +325,18 @@ def metrics_csv(history: list[dict]) -> str:
 
 
 def train(
-    cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None, progress: bool = True, restart: bool = False
+    cfg: TrainConfig, out: str | os.PathLike, *, state: dict | None = None, progress: bool | None = None, restart: bool = False
 ) -> Path:
     """Train `cfg` into run folder `out` and return it.
 
     state: a checkpoint from `load_checkpoint` (the run's last.pt) to resume from; the run
     continues at state["epoch"] + 1 and ends after cfg.epochs. restart: `out` is a run that
     stopped before its first checkpoint (config.json, no last.pt): train it again from epoch 1 in
-    place.
+    place. progress: show progress bars (None: cfg.progress).
     """
     cfg.validate()
     out = Path(out)
+    progress = cfg.progress if progress is None else progress
     check_out_dir(out, resume=state is not None or restart)
     if state is not None and state["epoch"] >= cfg.epochs:
         raise UserError(

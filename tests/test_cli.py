@@ -12,6 +12,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from PIL import Image
 from reference import trainer
 from reference.checkpoint import load_checkpoint
 from reference.cli import main
+from reference.config import TrainConfig
 from reference.io import atomic_path
 
 TRAIN = ["train", "--dataset", "digits", "--device", "cpu", "--no-progress"]
@@ -495,6 +497,52 @@ def test_out_that_is_a_file_is_refused(capfd, tmp_path):
     assert_one_line_error(code, err, str(notes), "is a file, not a folder", "folder path")
     assert "--resume" not in err
     assert notes.read_text() == "my notes\n"
+
+
+def test_train_help_shows_the_default_of_every_flag(capfd, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # no wrapped help texts
+    code, out, _ = cli(capfd, "train", "--help")
+    assert code == 0
+    entries = re.split(r"\n  (?=-)", out.split("options:")[1])  # one per flag: the flag, then its help
+    flags = [" ".join(entry.split()) for entry in entries if entry.strip().startswith("--")]
+    assert len(flags) > 20, out
+    missing = [line.split()[0] for line in flags if "(default" not in line]
+    assert not missing, f"train flags whose help shows no default: {missing}"
+    defaults = TrainConfig()
+    for flag, value in (("--epochs", defaults.epochs), ("--batch-size", defaults.batch_size), ("--seed", defaults.seed)):
+        (line,) = [line for line in flags if line.startswith(flag + " ")]
+        assert f"(default: {value})" in line, f"{flag} should show TrainConfig's default {value}: {line!r}"
+
+
+def test_resume_keeps_no_progress_unless_told_otherwise(capfd, tmp_path):
+    run = tmp_path / "run"
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", run)
+    assert code == 0 and err == "", err
+    code, _, err = cli(capfd, "train", "--resume", run, "--epochs", "2")
+    assert code == 0 and err == "", f"a run started with --no-progress showed a bar when resumed: {err!r}"
+    code, _, err = cli(capfd, "train", "--resume", run, "--epochs", "3", "--progress")
+    assert code == 0 and "mlp on digits" in err, f"--progress on resume showed no bar: {err!r}"
+
+
+def test_ctrl_c_names_the_run_folder_to_resume(capfd, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+
+    def interrupted_train(cfg, out, **kwargs):
+        out.mkdir(parents=True)
+        (out / "config.json").write_text(json.dumps(cfg.to_dict()))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "train", interrupted_train)
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", run)
+    assert code == 130
+    assert err.splitlines() == [f"gan-course: interrupted; resume the run with: gan-course train --resume {run}"], err
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("reference.config.named_configs", interrupted)
+    code, _, err = cli(capfd, "configs")
+    assert code == 130 and err == "gan-course: interrupted\n", f"other commands have no run to resume: {err!r}"
 
 
 def test_main_restores_warnings_formatwarning(capfd):
