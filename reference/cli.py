@@ -28,7 +28,7 @@ from reference.config import TrainConfig
 from reference.errors import UserError
 
 # Settings a resumed run may change; every other setting must match the checkpoint's.
-RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir", "eval_every", "eval_samples", "progress"}
+RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir", "eval_every", "eval_samples", "progress", "threads"}
 # Keys that a run's config.json holds besides TrainConfig's: the resolved sample shape, the process count.
 RUN_KEYS = ("shape", "world_size")
 
@@ -41,6 +41,7 @@ _NONE_MEANS = {
     "n_critic": "5 for wgan-gp, else 1",
     "data_dir": "$GAN_COURSE_DATA or ~/.cache/gan-course/data",
     "max_images": "all",
+    "threads": "the usable cores less those other jobs keep busy when the run starts; a resumed run keeps its count",
 }
 
 
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _setting(t, "max_images", "train on the first N training images", type=int)
     _setting(t, "eval_every", "evaluate every N epochs: classifier FID/KID/precision/recall, or mode coverage (0 = never)", type=int)
     _setting(t, "eval_samples", "samples per evaluation", type=int)
+    _setting(t, "threads", "CPU threads (a seeded CPU run repeats bit for bit at the same count)", type=int)
     _setting(t, "progress", "progress bars; --resume keeps the run's choice unless one of these is given",
              action=argparse.BooleanOptionalAction)
     t.add_argument("--config", help="a named config (see 'gan-course configs') or a .toml/.json file (default: none)")

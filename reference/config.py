@@ -56,6 +56,7 @@ class TrainConfig:
     eval_every: int = 0  # evaluate every N epochs (0 = never): classifier FID/KID/precision/recall, or mode coverage
     eval_samples: int = 2000  # generated (and at most as many real held-out) samples per evaluation
     progress: bool = True  # progress bars (--no-progress); a resumed run keeps the choice unless told otherwise
+    threads: int | None = None  # CPU threads; None = chosen when the run starts (reference/cpu.py), then recorded
 
     def check_types(self, source: str = "TrainConfig") -> None:
         """Raise UserError naming the first value whose type is not its field's, and `source`.
@@ -78,7 +79,7 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
         if self.eval_every < 0:
             raise UserError(f"--eval-every must be a whole number >= 0 (0 = never), got {self.eval_every!r}")
-        for name in ("nz", "image_size", "n_critic", "max_images"):
+        for name in ("nz", "image_size", "n_critic", "max_images", "threads"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")

@@ -224,7 +224,7 @@ def test_resume_with_options_is_bit_identical(tmp_path):
     [
         (dict(pack=0), "--pack"),
         (dict(pack=-2), "--pack"),
-        (dict(pack=2.0), "--pack"),
+        (dict(pack=2.0), "pack = 2.0"),
         (dict(pack=3), "--batch-size 64 is not divisible by --pack 3"),
         (dict(minibatch_std="yes"), "minibatch_std"),
         (dict(model="tf-dcgan", dataset="digits", max_images=None, pack=2), "does not support --pack"),

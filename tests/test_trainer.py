@@ -115,7 +115,9 @@ def test_checkpoints_hold_everything_needed_to_resume(mlp_run):
     for key in ("generator", "discriminator", "opt_g", "opt_d", "epoch", "rng", "config", "fixed_noise", "history"):
         assert key in last, f"last.pt lacks {key!r}"
     assert last["epoch"] == 3, f"last.pt after 3 epochs says epoch {last['epoch']}"
-    assert last["config"] == cfg.to_dict(), "last.pt's config is not the run's TrainConfig"
+    threads = last["config"]["threads"]
+    assert isinstance(threads, int) and threads >= 1, f"last.pt should record the CPU threads the run used, got {threads!r}"
+    assert last["config"] == replace(cfg, threads=threads).to_dict(), "last.pt's config is not the run's TrainConfig"
     assert last["opt_g"]["state"] and last["opt_d"]["state"], "optimizer states are empty: Adam moments were not saved"
     assert load_checkpoint(run / "checkpoints" / "epoch_002.pt")["epoch"] == 2, "epoch_002.pt should hold epoch 2"
     assert [row["epoch"] for row in last["history"]] == [1, 2, 3]
@@ -147,9 +149,10 @@ def test_config_json_rebuilds_the_run(mlp_run):
     saved = json.loads((run / "config.json").read_text())
     assert saved["shape"] == [1, 28, 28] and saved["nz"] == 100 and saved["world_size"] == 1
     rebuilt = TrainConfig.from_dict({k: v for k, v in saved.items() if k not in ("shape", "nz", "world_size")})
-    assert rebuilt == cfg, f"config.json rebuilds {rebuilt}, the run had {cfg}"
+    ran = replace(cfg, threads=saved["threads"])  # the CPU threads chosen when the run started
+    assert rebuilt == ran, f"config.json rebuilds {rebuilt}, the run had {ran}"
     # with the resolved nz it is the same run too
-    assert TrainConfig.from_dict({k: v for k, v in saved.items() if k not in ("shape", "world_size")}) == replace(cfg, nz=100)
+    assert TrainConfig.from_dict({k: v for k, v in saved.items() if k not in ("shape", "world_size")}) == replace(ran, nz=100)
 
 
 # ---- determinism and resume ---------------------------------------------------------------------

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from reference.cpu import threads_for_run
 from reference.data import Dataset, data_root, load_dataset
 from reference.data.mixtures import MIXTURES
 from reference.cache import cache_dir, writable_dir
@@ -288,23 +289,24 @@ def train_classifier(
     images, labels = train.data.to(device), train.labels.to(device)
     test_accuracy = 0.0
     bar = tqdm(total=epochs * steps_per_epoch, desc=f"classifier {dataset_key(dataset)}", disable=not progress)
-    start = time.perf_counter()
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(train), generator=gen).to(device)
-        for i in range(steps_per_epoch):
-            idx = order[i * batch_size : (i + 1) * batch_size]
-            x = _augment(_to_input(images[idx]), gen, shift=2, flip=channels == 3)
-            loss = F.cross_entropy(model(x), labels[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            bar.update()
-            if i % 20 == 0:
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}", test_acc=f"{test_accuracy:.4f}")
-        test_accuracy = accuracy(model, test)
-        bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}", test_acc=f"{test_accuracy:.4f}")
+    with threads_for_run() as threads:  # threads that suit the machine's load now; restored after
+        start = time.perf_counter()
+        for epoch in range(epochs):
+            model.train()
+            order = torch.randperm(len(train), generator=gen).to(device)
+            for i in range(steps_per_epoch):
+                idx = order[i * batch_size : (i + 1) * batch_size]
+                x = _augment(_to_input(images[idx]), gen, shift=2, flip=channels == 3)
+                loss = F.cross_entropy(model(x), labels[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                bar.update()
+                if i % 20 == 0:
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}", test_acc=f"{test_accuracy:.4f}")
+            test_accuracy = accuracy(model, test)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}", test_acc=f"{test_accuracy:.4f}")
     bar.close()
     model.eval()
     state = {
@@ -320,6 +322,7 @@ def train_classifier(
         "max_images": max_images,  # None: every training image
         "data_root": str(data_root(root).resolve()),  # what root_key hashes: where the images came from
         "seed": seed,
+        "threads": threads,  # a seeded run repeats bit for bit at the same CPU thread count
         "train_seconds": time.perf_counter() - start,
     }
     with atomic_path(path) as tmp:

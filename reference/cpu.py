@@ -1,0 +1,257 @@
+"""How the course uses a CPU that other work shares: the one place that decides it.
+
+PyTorch runs each CPU operation on a team of OpenMP threads. On a machine the course shares (a
+JupyterHub node with thirty kernels, a lab PC with a video call, a grading host, a CI runner)
+three settings decide whether a busy machine merely slows training down or multiplies its time.
+`python benchmarks/busy_cores.py` measures the course's choice against PyTorch's default,
+`OMP_WAIT_POLICY=PASSIVE` and one thread, on idle cores and beside one busy-loop per core.
+
+1. **How a waiting thread waits.** OpenMP's default (GNU libgomp, which PyTorch's Linux wheels
+   use) spins 300,000 rounds, milliseconds, before it sleeps. On idle cores the next operation
+   then starts at once; on busy cores the spinning thread burns the time slice that the thread it
+   waits for needs, and a GAN step of a few hundred small operations ran 4x (DCGAN) to 23x (MLP)
+   slower than with PASSIVE, which sleeps at once but pays a wake-up on every operation (10-40%
+   on idle cores). The course spins `SPIN_COUNT` rounds, then sleeps (`GOMP_SPINCOUNT`). The
+   OpenMP runtime reads it once, when torch is imported, so `import reference` sets it
+   (`prepare_openmp`, called by `reference/__init__.py`) before anything imports torch: the
+   `gan-course` command, the tests, the lessons and the assignments import `reference` first,
+   and the processes they start (notebook kernels, DDP workers) inherit it.
+2. **How many threads a process has** (`thread_count`): the cores it may use (its CPU affinity
+   and its container's CPU quota: a JupyterHub kernel limited to 2 CPUs on a 64-core node gets
+   2 threads, not 64), shared among the processes that run side by side (pytest-xdist workers,
+   torchrun's processes). Set once, at `import reference`, through OMP_NUM_THREADS.
+3. **How many threads a run uses** (`run_threads`): when a training run, a classifier or a
+   grade-time learning check starts, it looks at how many cores other processes keep busy
+   (0.2 s of /proc/stat) and leaves those to them: on 2 cores beside two busy jobs it trains
+   with 1 thread, which never waits for another. The count is chosen once per run, not changed
+   while it trains, because a different thread count sums some reductions in another order: a
+   seeded run is bit-for-bit reproducible at a given thread count, so `train()` records the count
+   it used in config.json and its checkpoints (a resumed run keeps it), and `--threads N` (or
+   GAN_COURSE_THREADS=N) fixes it. A grading job sets GAN_COURSE_THREADS=1.
+
+`train()` and the learning checks also flush denormal floats to zero on the CPU (tiny activations
+of N(0, 0.02) weights made the DCGAN step 5x slower), and restore the previous setting and the
+previous thread count when they return (`cpu_training`), so a notebook or a grading process keeps
+its own arithmetic.
+
+Your settings win: the course never changes `OMP_WAIT_POLICY`, `GOMP_SPINCOUNT` or
+`OMP_NUM_THREADS` once set, `GAN_COURSE_THREADS=N` fixes every run's threads, and
+`GAN_COURSE_CPU=torch` leaves every PyTorch default alone. Where torch was imported before
+`reference` (a notebook that starts with `import torch`), only the wait (1.) keeps PyTorch's
+default; 3. still keeps a busy machine from multiplying a run's time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = [
+    "SPIN_COUNT",
+    "cpu_training",
+    "flush_denormals",
+    "others_busy_cores",
+    "prepare_openmp",
+    "run_threads",
+    "thread_count",
+    "threads_for_run",
+    "usable_cores",
+]
+
+SPIN_COUNT = 1000  # libgomp spin rounds before a waiting thread sleeps (default 300,000)
+POLICY_ENV = "GAN_COURSE_CPU"  # "torch": leave PyTorch's defaults alone
+THREADS_ENV = "GAN_COURSE_THREADS"  # threads per process, e.g. one per parallel grading job
+_USER_WAIT_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+
+def course_policy() -> bool:
+    """False when the user asked for PyTorch's defaults (GAN_COURSE_CPU=torch)."""
+    return os.environ.get(POLICY_ENV, "").strip().lower() != "torch"
+
+
+def prepare_openmp(environ: dict[str, str] | None = None) -> bool:
+    """Set the course's OpenMP settings in `environ` (default os.environ) before torch loads.
+
+    Sets GOMP_SPINCOUNT to SPIN_COUNT (unless the user set it or OMP_WAIT_POLICY), and
+    OMP_NUM_THREADS (unless set) to `thread_count()` where that differs from PyTorch's own
+    choice (a container's CPU quota, parallel workers). Returns True when the settings can still
+    take effect in this process (torch not imported yet), False otherwise.
+    """
+    env = os.environ if environ is None else environ
+    if not course_policy() or "torch" in sys.modules:
+        return False
+    if not any(env.get(name) for name in _USER_WAIT_SETTINGS):
+        env["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
+    if not env.get("OMP_NUM_THREADS"):
+        threads = thread_count(env)
+        if threads != physical_cores():
+            env["OMP_NUM_THREADS"] = str(threads)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# How many threads
+# ---------------------------------------------------------------------------------------------
+
+
+def _cgroup_cpus() -> float:
+    """The CPUs the container's quota allows (cgroup v2 cpu.max or v1 cfs quota), inf if none."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        return math.inf if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return math.inf if quota_us <= 0 else quota_us / period_us
+    except (OSError, ValueError):
+        return math.inf
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity, capped by its container's CPU quota."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = _cgroup_cpus()
+    return max(1, min(cores, math.ceil(quota) if math.isfinite(quota) else cores))
+
+
+def physical_cores() -> int:
+    """PyTorch's own default thread count: the physical cores it sees (no hyper-threads)."""
+    count = os.cpu_count() or 1
+    try:  # Linux: count distinct (package, core) pairs
+        pairs = set()
+        for cpu in Path("/sys/devices/system/cpu").glob("cpu[0-9]*"):
+            topo = cpu / "topology"
+            pairs.add(((topo / "physical_package_id").read_text(), (topo / "core_id").read_text()))
+        return max(1, len(pairs)) if pairs else count
+    except OSError:
+        return count
+
+
+def _positive_int(value: str | None) -> int | None:
+    try:
+        return max(1, int(value)) if value else None
+    except ValueError:
+        return None  # a malformed value is ignored, as OpenMP ignores one
+
+
+def thread_count(environ: dict[str, str] | None = None) -> int:
+    """Threads per operation for this process on idle cores.
+
+    GAN_COURSE_THREADS if set; else the usable cores (affinity, container quota, at most the
+    physical cores) divided among the processes that run side by side: pytest-xdist workers
+    (PYTEST_XDIST_WORKER_COUNT) and torchrun's processes on this machine (LOCAL_WORLD_SIZE).
+    At least 1.
+    """
+    env = os.environ if environ is None else environ
+    if (fixed := _positive_int(env.get(THREADS_ENV))) is not None:
+        return fixed
+    workers = (_positive_int(env.get("PYTEST_XDIST_WORKER_COUNT")) or 1) * (_positive_int(env.get("LOCAL_WORLD_SIZE")) or 1)
+    return max(1, min(usable_cores(), physical_cores()) // workers)
+
+
+def _busy_ticks() -> tuple[int, int]:
+    """(clock ticks all CPUs spent busy, ticks this process spent) from /proc; a ValueError elsewhere."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return user + nice + system + irq + softirq + steal, int(own[11]) + int(own[12])  # utime, stime
+
+
+def others_busy_cores(window: float = 0.2) -> float | None:
+    """How many cores other processes kept busy over the next `window` seconds (None off Linux)."""
+    try:
+        busy0, own0 = _busy_ticks()
+        start = time.perf_counter()
+        time.sleep(window)
+        busy1, own1 = _busy_ticks()
+    except (OSError, ValueError, IndexError):
+        return None
+    ticks = (time.perf_counter() - start) * os.sysconf("SC_CLK_TCK")
+    return max(0.0, (busy1 - busy0) - (own1 - own0)) / ticks
+
+
+def run_threads(requested: int | None = None) -> int:
+    """Threads for a training run, chosen once when it starts.
+
+    `requested` (a run's --threads) or GAN_COURSE_THREADS win. Otherwise the threads torch has
+    (set from `thread_count()` when `reference` was imported) less the cores other processes
+    keep busy right now: on 2 cores with two other busy jobs, 1. One thread never waits for
+    another, and a team of threads that shares its cores with other jobs waits for whichever of
+    them was descheduled. Under GAN_COURSE_CPU=torch: torch's own count.
+    """
+    import torch
+
+    if requested is not None:
+        return requested
+    if (fixed := _positive_int(os.environ.get(THREADS_ENV))) is not None:
+        return fixed
+    threads = torch.get_num_threads()
+    if threads == 1 or not course_policy():
+        return threads
+    others = others_busy_cores()
+    if others is None:
+        return threads
+    return max(1, min(threads, round(usable_cores() - others)))
+
+
+@contextmanager
+def threads_for_run(requested: int | None = None) -> Iterator[int]:
+    """Run the block with `run_threads(requested)` threads (yielded); restore torch's count after."""
+    import torch
+
+    before = torch.get_num_threads()
+    threads = run_threads(requested)
+    if threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------------------------------------
+# Denormal floats
+# ---------------------------------------------------------------------------------------------
+
+
+def denormals_flushed() -> bool:
+    """True when this thread flushes denormal floats to zero (a denormal times 1 gives 0)."""
+    import torch
+
+    return bool((torch.tensor([1e-40], dtype=torch.float32) * 1.0).item() == 0.0)
+
+
+@contextmanager
+def flush_denormals(on: bool = True) -> Iterator[None]:
+    """Flush denormal floats to zero inside the block (on the CPU), then restore the previous setting.
+
+    Tiny activations and gradients (N(0, 0.02) weights) become denormals, which run up to 5x
+    slower on x86 CPUs; flushing them changes no result that matters.
+    """
+    import torch
+
+    before = denormals_flushed()
+    torch.set_flush_denormal(on)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
+
+
+@contextmanager
+def cpu_training(device_type: str, threads: int | None = None) -> Iterator[int | None]:
+    """What `train()` and the learning checks run inside, on the CPU: denormals flushed and
+    `threads_for_run(threads)`; yields the thread count (None on other devices, where nothing changes).
+    Both settings are restored afterwards."""
+    if device_type != "cpu":
+        yield None
+        return
+    with flush_denormals(), threads_for_run(threads) as chosen:
+        yield chosen
