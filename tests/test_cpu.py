@@ -1,0 +1,139 @@
+"""Tests for reference/cpu.py: how the course sets OpenMP waiting, thread counts and denormals.
+
+The wait policy takes effect only in a process where `reference` is imported before torch, so
+those tests start a fresh Python; the rest run here with the load probe replaced where a test
+needs a busy or an idle machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from reference import cpu
+from reference.config import TrainConfig
+from reference.trainer import train
+
+REPO = Path(__file__).resolve().parents[1]
+CPU_ENV = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "GAN_COURSE_CPU", "GAN_COURSE_THREADS",
+           "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_WORKER", "LOCAL_WORLD_SIZE")  # fmt: skip
+
+
+def fresh_python(code: str, **env: str) -> dict:
+    """Run `code` in a new interpreter whose environment has no CPU settings but `env`; its last stdout line as JSON."""
+    clean = {k: v for k, v in os.environ.items() if k not in CPU_ENV}
+    clean.update(env)
+    clean["PYTHONPATH"] = str(REPO)
+    done = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+REPORT = (
+    "import os, json, torch; "
+    "print(json.dumps({'spin': os.environ.get('GOMP_SPINCOUNT'), 'omp': os.environ.get('OMP_NUM_THREADS'), "
+    "'threads': torch.get_num_threads()}))"
+)
+
+
+def test_import_reference_before_torch_sets_a_short_spin():
+    got = fresh_python("import reference; " + REPORT)
+    assert got["spin"] == str(cpu.SPIN_COUNT), f"import reference should set GOMP_SPINCOUNT={cpu.SPIN_COUNT}, got {got}"
+
+
+def test_the_users_settings_and_gan_course_cpu_torch_are_left_alone():
+    assert fresh_python("import reference; " + REPORT, OMP_WAIT_POLICY="PASSIVE")["spin"] is None
+    assert fresh_python("import reference; " + REPORT, GOMP_SPINCOUNT="7")["spin"] == "7"
+    untouched = fresh_python("import reference; " + REPORT, GAN_COURSE_CPU="torch", PYTEST_XDIST_WORKER_COUNT="64")
+    assert untouched["spin"] is None and untouched["omp"] is None, f"GAN_COURSE_CPU=torch changed {untouched}"
+
+
+def test_torch_imported_first_keeps_its_defaults():
+    got = fresh_python("import torch, reference; " + REPORT)
+    assert got["spin"] is None, "with torch already loaded the spin count cannot apply and must not be set"
+
+
+def test_parallel_workers_share_the_cores():
+    cores = min(cpu.usable_cores(), cpu.physical_cores())
+    got = fresh_python("import reference; " + REPORT, PYTEST_XDIST_WORKER_COUNT=str(cores))
+    assert got["threads"] == 1, f"{cores} xdist workers on {cores} cores should get 1 thread each, got {got}"
+    assert cpu.thread_count({"LOCAL_WORLD_SIZE": str(2 * cores)}) == 1
+    assert cpu.thread_count({"GAN_COURSE_THREADS": "3", "PYTEST_XDIST_WORKER_COUNT": "8"}) == 3
+    assert cpu.thread_count({"GAN_COURSE_THREADS": "lots"}) == cores, "a malformed value is ignored"
+
+
+def test_a_container_quota_caps_the_threads(monkeypatch):
+    monkeypatch.setattr(cpu, "_cgroup_cpus", lambda: 1.0)
+    assert cpu.usable_cores() == 1
+    monkeypatch.setattr(cpu, "_cgroup_cpus", lambda: float("inf"))
+    assert cpu.usable_cores() == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("others, expected", [(0.0, 2), (0.4, 2), (1.0, 1), (2.0, 1), (7.5, 1)])
+def test_a_run_leaves_the_cores_other_jobs_keep_busy(monkeypatch, others, expected):
+    monkeypatch.delenv("GAN_COURSE_THREADS", raising=False)
+    monkeypatch.setattr(cpu, "usable_cores", lambda: 2)
+    monkeypatch.setattr(cpu, "others_busy_cores", lambda window=0.2: others)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert cpu.run_threads() == expected, f"{others} busy cores of 2"
+    assert cpu.run_threads(requested=2) == 2, "--threads wins over the load"
+    monkeypatch.setenv("GAN_COURSE_THREADS", "2")
+    assert cpu.run_threads() == 2, "GAN_COURSE_THREADS wins over the load"
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="the load probe reads /proc/stat (Linux)")
+def test_the_load_probe_sees_a_busy_loop():
+    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        busy = cpu.others_busy_cores(window=0.5)
+    finally:
+        loop.kill()
+        loop.wait()
+    assert busy is not None and busy >= 0.6, f"one busy-loop process beside us, the probe saw {busy} busy cores"
+
+
+def test_flush_denormals_restores_the_previous_setting():
+    for before in (False, True):
+        torch.set_flush_denormal(before)
+        with cpu.flush_denormals():
+            assert cpu.denormals_flushed()
+        assert cpu.denormals_flushed() is before, f"flush_denormals left {not before}, the caller had {before}"
+    torch.set_flush_denormal(False)
+
+
+def test_train_restores_denormals_and_threads_and_records_its_threads(tmp_path, monkeypatch):
+    """After train() the process has its own settings back; the run's count is in config.json and last.pt."""
+    monkeypatch.setattr(cpu, "others_busy_cores", lambda window=0.2: 0.0)
+    torch.set_flush_denormal(False)
+    before = torch.get_num_threads()
+    calls: list[int] = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), real(n))[1])
+    cfg = TrainConfig(model="mlp", dataset="digits", epochs=1, max_images=64, device="cpu", threads=1, progress=False)
+    run = train(cfg, tmp_path / "run")
+    assert not cpu.denormals_flushed(), "train() left denormal flushing on in the caller's process"
+    assert torch.get_num_threads() == before, f"train() left {torch.get_num_threads()} threads, the caller had {before}"
+    assert json.loads((run / "config.json").read_text())["threads"] == 1
+    if before != 1:
+        assert calls[0] == 1, f"--threads 1 should train with 1 thread, set_num_threads calls: {calls}"
+
+
+def test_a_resumed_run_keeps_the_threads_it_started_with(tmp_path, monkeypatch):
+    from reference.checkpoint import load_checkpoint
+
+    monkeypatch.setattr(cpu, "others_busy_cores", lambda window=0.2: 5.0)  # busy: the run starts with 1 thread
+    monkeypatch.delenv("GAN_COURSE_THREADS", raising=False)
+    cfg = TrainConfig(model="mlp", dataset="digits", epochs=1, max_images=64, device="cpu", progress=False)
+    run = train(cfg, tmp_path / "run")
+    assert load_checkpoint(run)["config"]["threads"] == 1
+    # idle now, where a new run would take 2 threads: the resumed run still takes the 1 it recorded
+    monkeypatch.setattr(cpu, "run_threads", lambda requested=None: requested or 2)
+    state = load_checkpoint(run)
+    resumed = TrainConfig.from_dict({**state["config"], "epochs": 2})
+    train(resumed, run, state=state)
+    assert load_checkpoint(run)["config"]["threads"] == 1, "the resumed run changed its thread count"
