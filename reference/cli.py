@@ -456,9 +456,9 @@ def main(argv: list[str] | None = None) -> int:
         except UserError as err:
             sys.stderr.write(f"gan-course: error: {err}\n")
             return 2
-        except KeyboardInterrupt:
-            sys.stderr.write(f"gan-course: {_interrupted(args)}\n")
-            return 130
+        except KeyboardInterrupt:  # one line and status 2, like every other stop a user causes
+            sys.stderr.write(f"gan-course: error: {_interrupted(args)}\n")
+            return 2
 
 
 @contextmanager

@@ -534,15 +534,15 @@ def test_ctrl_c_names_the_run_folder_to_resume(capfd, tmp_path, monkeypatch):
 
     monkeypatch.setattr(trainer, "train", interrupted_train)
     code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", run)
-    assert code == 130
-    assert err.splitlines() == [f"gan-course: interrupted; resume the run with: gan-course train --resume {run}"], err
+    assert code == 2
+    assert err.splitlines() == [f"gan-course: error: interrupted; resume the run with: gan-course train --resume {run}"], err
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("reference.config.named_configs", interrupted)
     code, _, err = cli(capfd, "configs")
-    assert code == 130 and err == "gan-course: interrupted\n", f"other commands have no run to resume: {err!r}"
+    assert code == 2 and err == "gan-course: error: interrupted\n", f"other commands have no run to resume: {err!r}"
 
 
 def test_main_restores_warnings_formatwarning(capfd):
@@ -583,6 +583,15 @@ def test_no_progress_hides_the_decoding_bar_of_a_folder(capfd, flat_image_folder
                        "--batch-size", "4", "--epochs", "1", "--out", out)  # fmt: skip
     assert code == 0, err
     assert "decoding" not in err, f"--no-progress showed the decoding bar: {err!r}"
+
+
+def test_train_classifier_no_progress_hides_the_decoding_bar_too(capfd, image_folder):
+    code, out, err = cli(capfd, "train-classifier", "--dataset", f"folder:{image_folder.root}", "--epochs", "1",
+                         "--device", "cpu", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    assert "decoding" not in err and "classifier" not in err, f"--no-progress showed a bar: {err!r}"
+    code, _, err = cli(capfd, "train-classifier", "--dataset", f"folder:{image_folder.root}", "--epochs", "1", "--device", "cpu")
+    assert code == 0 and "decoding" in err, "without --no-progress the decoding bar should show (else the test above proves nothing)"
 
 
 # ---- sample, eval and fid: what they are given -----------------------------------------------------

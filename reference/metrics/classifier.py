@@ -185,11 +185,12 @@ def default_epochs(dataset: str) -> int:
     return DEFAULT_EPOCHS.get(dataset, FOLDER_EPOCHS)
 
 
-def _train_test(dataset: str, root: str | os.PathLike | None) -> tuple[Dataset, Dataset]:
-    """The labelled train and test splits at the family's size; folders hold out 10% (seed 0)."""
+def _train_test(dataset: str, root: str | os.PathLike | None, progress: bool = True) -> tuple[Dataset, Dataset]:
+    """The labelled train and test splits at the family's size; folders hold out 10% (seed 0).
+    progress: the decoding bar of a folder."""
     channels, size = FAMILIES[family_of(dataset)]
     if dataset.startswith("folder:"):
-        full = load_dataset(dataset, root, image_size=size)
+        full = load_dataset(dataset, root, image_size=size, progress=progress)
         if full.labels is None:
             raise UserError(
                 f"{dataset[len('folder:'):]} is a flat folder, so its images have no labels to train a classifier on; "
@@ -204,8 +205,8 @@ def _train_test(dataset: str, root: str | os.PathLike | None) -> tuple[Dataset, 
         n_test = max(1, round(HOLDOUT * len(full)))
         test_idx, train_idx = order[:n_test], order[n_test:]
         return tuple(Dataset(full.name, full.data[i], full.labels[i], full.classes) for i in (train_idx, test_idx))
-    train = load_dataset(dataset, root, split="train", image_size=size)
-    test = load_dataset(dataset, root, split="test", image_size=size)
+    train = load_dataset(dataset, root, split="train", image_size=size, progress=progress)
+    test = load_dataset(dataset, root, split="test", image_size=size, progress=progress)
     return train, test
 
 
@@ -272,7 +273,7 @@ def train_classifier(
     family = family_of(dataset)
     channels, size = FAMILIES[family]
     epochs = epochs or default_epochs(dataset)
-    train, test = _train_test(dataset, root)
+    train, test = _train_test(dataset, root, progress)
     if max_images is not None and max_images < len(train):
         train = train.subset(max_images)
     if train.labels is None or test.labels is None:
