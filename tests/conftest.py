@@ -17,9 +17,9 @@ Fixtures (function-scoped unless marked otherwise):
 Helpers (import with `from conftest import ...`): `write_idx`, `write_mnist_raw`, `mnist_pattern`,
 `write_cifar_batches`, `cifar_pattern`, `write_image`.
 
-The cache: `pytest_configure` points $GAN_COURSE_CACHE (where trained classifiers go, see
-reference/cache.py) at a fresh temporary folder for the whole session, unless the caller set it,
-so no test writes into the real ~/.cache; the lesson kernels that nbval starts inherit it.
+The cache: the repository's conftest.py points $GAN_COURSE_CACHE (where trained classifiers go,
+see reference/cache.py) at a fresh temporary folder for the whole session, unless the caller set
+it, so no test writes into the real ~/.cache; the lesson kernels that nbval starts inherit it.
 
 Session-scoped files are shared by all tests: read them, never modify them (copy them first).
 """
@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,24 +66,10 @@ needs_shared_mnist = pytest.mark.needs_shared_mnist
 """Mark a test that reads the real MNIST copy under SHARED_DATA; it skips when that is absent."""
 
 
-_SESSION_CACHE: list[str] = []  # the temporary $GAN_COURSE_CACHE this session made, removed at its end
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "needs_shared_mnist: reads the real MNIST copy under SHARED_DATA; skipped when it is absent"
     )
-    if not os.environ.get("GAN_COURSE_CACHE"):  # os.environ: child processes (nbval's kernels, CLIs) inherit it
-        os.environ["GAN_COURSE_CACHE"] = tempfile.mkdtemp(prefix="gan-course-test-cache-")
-        _SESSION_CACHE.append(os.environ["GAN_COURSE_CACHE"])
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    for folder in _SESSION_CACHE:
-        shutil.rmtree(folder, ignore_errors=True)
-        if os.environ.get("GAN_COURSE_CACHE") == folder:
-            del os.environ["GAN_COURSE_CACHE"]
-    _SESSION_CACHE.clear()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
