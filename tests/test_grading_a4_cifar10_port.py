@@ -32,7 +32,8 @@ CHECKS = [
 FULL = dict(zip(CHECKS, (2.0, 2.0, 1.0, 2.0, 3.0)))
 
 
-pytestmark = pytest.mark.usefixtures("grading_cache")  # the first learning check trains the classifier (~20 s)
+REFERENCE_SET = "coloured-digits"  # what the learning check trains on; `grading_cache` trains its classifier first (~20 s)
+pytestmark = pytest.mark.usefixtures("grading_cache")
 
 
 def submission(tmp_path: Path, cells: dict[str, str]) -> Path:
