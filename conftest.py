@@ -3,7 +3,18 @@
 The cache. `pytest_configure` points $GAN_COURSE_CACHE (where trained classifiers go, see
 reference/cache.py) at a fresh temporary folder for the session, unless the caller set it, so that
 no test, and no lesson kernel or command that a test starts, writes into the real ~/.cache; the
-folder is removed when the session ends.
+folder is removed when the session ends. Under pytest-xdist the controller makes it before it
+starts its workers, which inherit it: the workers share one cache.
+
+Threads. `pytest` runs on pytest-xdist workers (`-n auto` in pyproject.toml): one per core
+(`pytest_xdist_auto_num_workers`: the usable cores, i.e. CPU affinity and container quota, at most
+the physical cores, as reference/cpu.py counts them; not psutil's count of the whole machine).
+Each worker gets its share of the threads: xdist sets PYTEST_XDIST_WORKER_COUNT in a worker before
+it loads any conftest, and `pytest_configure` imports `reference` there before any test module
+imports torch, so `reference.cpu.prepare_openmp` sets OMP_NUM_THREADS to `thread_count()`, the
+cores divided by the workers. The notebook kernels and commands a worker starts inherit it. The
+controller does not import `reference`: it would set the count for all the cores in the
+environment that every worker inherits, and a count already set wins.
 
 This file lives in the repository root, not in tests/ and lessons/, because pytest imports every
 conftest.py outside a package as the module `conftest`: a second one in lessons/ replaced
@@ -12,18 +23,25 @@ tests/conftest.py in `sys.modules`, and `from conftest import ...` in the tests 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import tempfile
+from pathlib import Path
+
 import pytest
 
 _SESSION_CACHE: list[str] = []  # the temporary $GAN_COURSE_CACHE this session made, removed at its end
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not os.environ.get("GAN_COURSE_CACHE"):  # os.environ: kernels and commands inherit it
+    if not os.environ.get("GAN_COURSE_CACHE"):  # os.environ: workers, kernels and commands inherit it
         os.environ["GAN_COURSE_CACHE"] = tempfile.mkdtemp(prefix="gan-course-test-cache-")
         _SESSION_CACHE.append(os.environ["GAN_COURSE_CACHE"])
+    if hasattr(config, "workerinput") or getattr(config.option, "dist", "no") == "no":
+        # a process that runs tests (an xdist worker, or pytest without workers): `reference` sets
+        # the threads before the first test module imports torch. Not in the controller of workers.
+        import reference  # noqa: F401
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -32,3 +50,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         if os.environ.get("GAN_COURSE_CACHE") == folder:
             del os.environ["GAN_COURSE_CACHE"]
     _SESSION_CACHE.clear()
+
+
+def _cores() -> int:
+    """min(usable_cores(), physical_cores()) of reference/cpu.py, which is loaded by its path so
+    that the package `reference` is not imported here (see the module docstring)."""
+    spec = importlib.util.spec_from_file_location("_gan_course_cpu", Path(__file__).parent / "reference" / "cpu.py")
+    cpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cpu)
+    return min(cpu.usable_cores(), cpu.physical_cores())
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, unknown where it is not installed
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: one worker per core ($PYTEST_XDIST_AUTO_NUM_WORKERS still wins)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    return _cores()

@@ -9,6 +9,9 @@ fixture: the notebook (solutions/<ASSIGNMENT>/<ASSIGNMENT>.ipynb unless --notebo
 module's checks run. A passing check earns its points; a failing one earns 0 (or a `Partial`'s
 points) and shows its message. The terminal summary prints the score per module, e.g.
 "a3_save_every_10_epochs: 7/10 points", and each check that lost points with its message.
+
+Each check's score travels in its report's `user_properties`, so the summary is the same under
+pytest-xdist (`pytest` runs on workers by default; the reports come back to the controller).
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ import pytest
 from reference.autograde import execute_notebook, outcome
 
 COURSE_ROOT = Path(__file__).resolve().parents[2]
-SCORES = pytest.StashKey[dict]()
+SCORE_PROPERTY = "autograder score"  # key of (assignment, check, earned, points, message) in user_properties
+_scores: dict[str, list[tuple[str, float, float, str]]] = {}  # assignment -> its checks' scores (pytest_configure empties it)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _scores.clear()  # a new session in this process (pytester) starts without the last one's scores
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,13 +76,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     # assertion rewriting appends "assert <left> == <right>" to the message; the student's line is before it
     message = message.split("\nassert ")[0].strip()
     module = getattr(item.module, "ASSIGNMENT", item.module.__name__)
-    item.config.stash.setdefault(SCORES, {}).setdefault(module, []).append((item.name, earned, fn.points, message))
+    report.user_properties.append((SCORE_PROPERTY, (module, item.name, earned, fn.points, message)))
     if err is not None and message:
         report.sections.append(("score", f"{earned:g}/{fn.points:g} points - {message}"))
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the scores where the summary is printed: in this process, or in the controller of
+    pytest-xdist's workers, which gets each report (with its user_properties) from a worker."""
+    for key, value in getattr(report, "user_properties", ()):
+        if key == SCORE_PROPERTY:
+            module, name, earned, points, message = value
+            _scores.setdefault(module, []).append((name, earned, points, message))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    scores = config.stash.get(SCORES, {})
+    scores = _scores
     if not scores:
         return
     terminalreporter.section("scores")
