@@ -35,6 +35,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# tests/autograders/ holds the assignments' checks, which grade notebooks: `pytest` does not collect
+# them as tests (`pytest tests/autograders/test_<id>.py [--notebook NB]` still grades with them).
+# Collected, they graded each solution notebook a second time: test_grading_<id>.py's
+# test_solution_scores_full_marks already runs every check on it and asserts full points, no message.
+collect_ignore = ["autograders"]
+
+
 # ---------------------------------------------------------------------------------------------
 # The real offline data copies
 # ---------------------------------------------------------------------------------------------
