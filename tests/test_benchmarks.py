@@ -19,8 +19,8 @@ from conftest import SHARED_DATA, needs_shared_mnist
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_script(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True)
 
 
 def test_mode_collapse_quick_writes_the_csv_and_points_lesson_04_reads(tmp_path: Path) -> None:

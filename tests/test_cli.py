@@ -219,7 +219,7 @@ def test_console_script_error_is_one_line_without_traceback(mlp_run, tmp_path):
     before = hashes(run)
     proc = subprocess.run(
         [console_script(), "train", "--resume", str(run), "--model", "dcgan", "--epochs", "3"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     assert_one_line_error(proc.returncode, proc.stderr, "--model mlp", "dcgan")
     assert proc.stdout == ""
@@ -342,15 +342,13 @@ def test_sigkill_mid_epoch_leaves_a_loadable_last_pt_and_resumes(capfd, tmp_path
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while not last.exists():
+        while not last.exists():  # no deadline (a slow machine is no failure): a run that ends without last.pt fails here
             assert proc.poll() is None, f"training exited early: {proc.stderr.read().decode()[-2000:]}"
-            assert time.monotonic() < deadline, "no checkpoints/last.pt after 120 s"
             time.sleep(0.02)
         time.sleep(0.4)  # an epoch of this model takes about a second: stop it part-way through the next
     finally:
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        proc.wait()
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
 

@@ -26,17 +26,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 BATCHES_PER_RANK = (1437 // 2) // 64
-TIMEOUT = 300
 
 
 def torchrun(target: list[str], argv: list[str], extra_env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run `torchrun --standalone --nproc_per_node=2 TARGET ARGV` with one thread per process."""
+    """Run `torchrun --standalone --nproc_per_node=2 TARGET ARGV` with one thread per process.
+
+    No time limit: a slow machine is no failure. A rank stuck in a collective still ends: gloo's
+    collectives time out after 30 minutes, and torchrun then stops the other rank."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(extra_env or {})}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *target, *argv]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
-    except subprocess.TimeoutExpired as err:
-        pytest.fail(f"torchrun did not finish in {TIMEOUT} s: {' '.join(cmd)}\n{(err.stderr or b'')[-3000:]!r}")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, (
         f"torchrun exited with {proc.returncode}: {' '.join(cmd)}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-6000:]}"
     )
