@@ -27,15 +27,12 @@ measured step time, and compares with a matmul peak timed in the same rounds (be
 Targets (the issue's, on a 2-core CPU): mlp ratio >= 2.0 and dcgan step >= 80% of the matmul
 peak; each prints PASS or MISS.
 
-Between two operations PyTorch's OpenMP threads wait for work. By default (OMP_WAIT_POLICY
-unset, as `gan-course train` runs) they spin for a moment, so the next operation starts at once;
-with `OMP_WAIT_POLICY=PASSIVE` (set before Python starts) they sleep, and every operation pays
-to wake them. The DCGAN step runs a few hundred small operations (BatchNorm, activations, Adam
-on a batch of 64), so on the idle 2-core machine PASSIVE made it about 10% slower and cost the
-MLP step about 40% of its speed (compare the two commands below; the README has the figures).
-The targets are judged in the default setting, the one users train in. On a machine whose other
-jobs keep every core busy, spinning threads can instead lose 10x or more to them; there PASSIVE
-gives slower but steadier numbers. The report prints the load average and the policy in use.
+Between two operations PyTorch's OpenMP threads wait for work. The script imports `reference`
+first, so it runs with the course's choice (reference/cpu.py), as `gan-course train` does: a
+waiting thread spins briefly (GOMP_SPINCOUNT), then sleeps. `GAN_COURSE_CPU=torch` measures
+PyTorch's own default (a long spin) and `OMP_WAIT_POLICY=PASSIVE` threads that sleep at once;
+`benchmarks/busy_cores.py` compares those settings on idle and on busy cores. The report prints
+the load average and the settings in use.
 
 `train()` calls `torch.set_flush_denormal(True)` on the CPU (denormals made DCGAN 5x slower);
 `Run` alone does not, so this script sets it once, for both contestants.
@@ -43,7 +40,7 @@ gives slower but steadier numbers. The report prints the load average and the po
     python benchmarks/train_throughput.py                  # CPU, a few minutes on 2 cores
     python benchmarks/train_throughput.py --quick          # smoke test, seconds
     python benchmarks/train_throughput.py --device cuda    # on a GPU (synchronised timing)
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/train_throughput.py   # on a machine other jobs keep busy
+    GAN_COURSE_CPU=torch python benchmarks/train_throughput.py      # PyTorch's default OpenMP wait
 
 The last line of output is one JSON object with every number in the table.
 """
@@ -61,6 +58,8 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+
+import reference  # noqa: F401 - before torch: the course's OpenMP wait (reference/cpu.py), as gan-course runs
 
 import torch
 import torchvision
@@ -292,8 +291,9 @@ def verdict(ok: bool, busy: bool) -> str:
 def print_report(device: torch.device, rows: list[dict], eff: list[dict], load: tuple[float, float]) -> None:
     """The plain-text tables and the PASS/MISS lines."""
     policy = os.environ.get("OMP_WAIT_POLICY", "unset")
+    spin = os.environ.get("GOMP_SPINCOUNT", "unset")
     print(f"\nTraining throughput on {device.type}, {torch.get_num_threads()} threads "
-          f"(OMP_WAIT_POLICY {policy}), torch {torch.__version__}")
+          f"(OMP_WAIT_POLICY {policy}, GOMP_SPINCOUNT {spin}), torch {torch.__version__}")
     print("torch.set_flush_denormal(True) for both contestants (train() sets it on the CPU; Run alone does not)")
     if device.type == "cuda":  # cuDNN convs default to TF32; the matmul peak is plain fp32 unless allowed
         print(f"{torch.cuda.get_device_name(device)}: TF32 in cuDNN convs {torch.backends.cudnn.allow_tf32}, "
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     print_report(device, rows, eff, load)
     print(json.dumps({
         "device": device.type, "threads": torch.get_num_threads(), "quick": args.quick,
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "flush_denormal": True, "load_average": load,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"), "flush_denormal": True, "load_average": load,
         "throughput": rows, "dcgan_efficiency": eff,
     }))  # fmt: skip
     return 0

@@ -55,3 +55,46 @@ def test_train_throughput_without_mnist_is_one_line_and_exit_2(tmp_path: Path) -
     assert done.returncode == 2, (done.stdout, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "MNIST" in lines[0] and "Traceback" not in done.stderr, done.stderr
+
+
+def load_busy_cores():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("busy_cores", ROOT / "benchmarks" / "busy_cores.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_busy_cores_children_run_each_setting_as_asked(tmp_path: Path) -> None:
+    """A job in a child process runs under its setting's environment and reports what it ran with."""
+    bc = load_busy_cores()
+    args = bc.parse_args(["--quick", "--data-dir", str(tmp_path / "no-data")])
+    course = bc.run_child("main", bc.SETTINGS["course"], args, tmp_path)
+    one = bc.run_child("main", bc.SETTINGS["one-thread"], args, tmp_path)
+    default = bc.run_child("main", bc.SETTINGS["default"], args, tmp_path)
+    from reference.cpu import SPIN_COUNT
+
+    assert course["spin"] == str(SPIN_COUNT) and course["seconds"] > 0, course
+    assert one["threads"] == 1, one
+    assert default["spin"] is None and default["wait_policy"] is None, f"PyTorch's default got the course's spin: {default}"
+    passive = bc.run_child("mlp", bc.SETTINGS["passive"], args, tmp_path)
+    assert passive["wait_policy"] == "PASSIVE" and passive["seconds"] > 0, passive
+
+
+def test_busy_cores_verdict_uses_the_best_other_setting_and_the_idle_default(capsys) -> None:
+    bc = load_busy_cores()
+
+    def table(**seconds):
+        return {name: {job: {"seconds": s, "threads": 2} for job in bc.JOBS} for name, s in seconds.items()}
+
+    idle = table(course=1.0, default=1.0, passive=1.2, **{"one-thread": 1.5})
+    ok = bc.report(idle, table(course=2.1, default=8.0, passive=2.5, **{"one-thread": 2.0}), 2, "MNIST")
+    assert ok["all_pass"] and ok["ratios"]["main"]["best_other_busy"] == "one-thread", ok
+    assert ok["ratios"]["main"]["busy_vs_best"] == round(2.0 / 2.1, 3)
+    slow_busy = bc.report(idle, table(course=2.5, default=8.0, passive=2.5, **{"one-thread": 2.0}), 2, "MNIST")
+    assert not slow_busy["all_pass"], "0.8x the best other setting on busy cores must MISS"
+    slow_idle = bc.report(table(course=1.1, default=1.0, passive=1.2, **{"one-thread": 1.5}),
+                          table(course=2.0, default=8.0, passive=2.5, **{"one-thread": 2.0}), 2, "MNIST")  # fmt: skip
+    assert not slow_idle["all_pass"], "0.91x PyTorch's default on idle cores must MISS"
+    assert "MISS" in capsys.readouterr().out
