@@ -11,7 +11,9 @@ three settings decide whether a busy machine merely slows training down or multi
    then starts at once; on busy cores the spinning thread burns the time slice that the thread it
    waits for needs, and a GAN step of a few hundred small operations ran 4x (DCGAN) to 23x (MLP)
    slower than with PASSIVE, which sleeps at once but pays a wake-up on every operation (10-40%
-   on idle cores). The course spins `SPIN_COUNT` rounds, then sleeps (`GOMP_SPINCOUNT`). The
+   on idle cores). The course spins `SPIN_COUNT` rounds, then sleeps (`GOMP_SPINCOUNT`): on idle
+   cores as fast as the default, and where load comes after a run chose its threads (3.), a
+   thread gives up its core 30 times sooner. The
    OpenMP runtime reads it once, when torch is imported, so `import reference` sets it
    (`prepare_openmp`, called by `reference/__init__.py`) before anything imports torch: the
    `gan-course` command, the tests, the lessons and the assignments import `reference` first,
@@ -63,7 +65,7 @@ __all__ = [
     "usable_cores",
 ]
 
-SPIN_COUNT = 1000  # libgomp spin rounds before a waiting thread sleeps (default 300,000)
+SPIN_COUNT = 10_000  # libgomp spin rounds before a waiting thread sleeps (its default: 300,000)
 POLICY_ENV = "GAN_COURSE_CPU"  # "torch": leave PyTorch's defaults alone
 THREADS_ENV = "GAN_COURSE_THREADS"  # threads per process, e.g. one per parallel grading job
 _USER_WAIT_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
