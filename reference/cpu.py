@@ -24,7 +24,7 @@ three settings decide whether a busy machine merely slows training down or multi
    torchrun's processes). Set once, at `import reference`, through OMP_NUM_THREADS.
 3. **How many threads a run uses** (`run_threads`): when a training run, a classifier or a
    grade-time learning check starts, it looks at how many cores other processes keep busy
-   (0.2 s of /proc/stat) and leaves those to them: on 2 cores beside two busy jobs it trains
+   (50 ms of /proc/stat) and leaves those to them: on 2 cores beside two busy jobs it trains
    with 1 thread, which never waits for another. The count is chosen once per run, not changed
    while it trains, because a different thread count sums some reductions in another order: a
    seeded run is bit-for-bit reproducible at a given thread count, so `train()` records the count
@@ -165,7 +165,7 @@ def _busy_ticks() -> tuple[int, int]:
     return user + nice + system + irq + softirq + steal, int(own[11]) + int(own[12])  # utime, stime
 
 
-def others_busy_cores(window: float = 0.2) -> float | None:
+def others_busy_cores(window: float = 0.05) -> float | None:
     """How many cores other processes kept busy over the next `window` seconds (None off Linux)."""
     try:
         busy0, own0 = _busy_ticks()

@@ -78,7 +78,7 @@ def test_a_container_quota_caps_the_threads(monkeypatch):
 def test_a_run_leaves_the_cores_other_jobs_keep_busy(monkeypatch, others, expected):
     monkeypatch.delenv("GAN_COURSE_THREADS", raising=False)
     monkeypatch.setattr(cpu, "usable_cores", lambda: 2)
-    monkeypatch.setattr(cpu, "others_busy_cores", lambda window=0.2: others)
+    monkeypatch.setattr(cpu, "others_busy_cores", lambda window=0.05: others)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     assert cpu.run_threads() == expected, f"{others} busy cores of 2"
     assert cpu.run_threads(requested=2) == 2, "--threads wins over the load"
@@ -108,7 +108,7 @@ def test_flush_denormals_restores_the_previous_setting():
 
 def test_train_restores_denormals_and_threads_and_records_its_threads(tmp_path, monkeypatch):
     """After train() the process has its own settings back; the run's count is in config.json and last.pt."""
-    monkeypatch.setattr(cpu, "others_busy_cores", lambda window=0.2: 0.0)
+    monkeypatch.setattr(cpu, "others_busy_cores", lambda window=0.05: 0.0)
     torch.set_flush_denormal(False)
     before = torch.get_num_threads()
     calls: list[int] = []
@@ -126,7 +126,7 @@ def test_train_restores_denormals_and_threads_and_records_its_threads(tmp_path, 
 def test_a_resumed_run_keeps_the_threads_it_started_with(tmp_path, monkeypatch):
     from reference.checkpoint import load_checkpoint
 
-    monkeypatch.setattr(cpu, "others_busy_cores", lambda window=0.2: 5.0)  # busy: the run starts with 1 thread
+    monkeypatch.setattr(cpu, "others_busy_cores", lambda window=0.05: 5.0)  # busy: the run starts with 1 thread
     monkeypatch.delenv("GAN_COURSE_THREADS", raising=False)
     cfg = TrainConfig(model="mlp", dataset="digits", epochs=1, max_images=64, device="cpu", progress=False)
     run = train(cfg, tmp_path / "run")
