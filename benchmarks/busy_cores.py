@@ -91,8 +91,9 @@ def run_job(job: str, size: int, data_dir: str, quick: bool, scratch: Path) -> d
             raise SystemExit(f"gan-course {' '.join(argv)} failed")
         with open(out / "metrics.csv", newline="") as f:  # the epochs' own training time, as gan-course logs it
             seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))
+        threads = json.loads((out / "config.json").read_text())["threads"]  # what the run chose, not torch's count after it
         shutil.rmtree(out)
-        return {"seconds": seconds, **cpu_settings(torch)}
+        return {"seconds": seconds, **cpu_settings(torch), "threads": threads}
     return {"seconds": time.perf_counter() - start, **cpu_settings(torch)}
 
 
@@ -168,12 +169,13 @@ def report(idle: dict, busy: dict, cores: int, mlp_data: str) -> dict:
     print(f"\nSeconds per job (median of rounds); {cores} cores; busy = one busy-loop process per core beside the job")
     print(f"jobs: main = gan-course train, 2 epochs of dcgan on digits; mlp = mlp on {mlp_data}, 300 steps; "
           f"learning = a2's learning check, 150 steps")  # fmt: skip
-    header = f"{'setting':<12}{'threads':>8}" + "".join(f"{phase + ' ' + job:>16}" for phase in ("idle", "busy") for job in JOBS)
+    header = f"{'setting':<12}{'threads*':>9}" + "".join(f"{phase + ' ' + job:>16}" for phase in ("idle", "busy") for job in JOBS)
     print(header)
     for name in busy:
         cells = "".join(f"{table[name][job]['seconds']:>16.2f}" for table in (idle, busy) for job in JOBS)
-        print(f"{name:<12}{busy[name]['main']['threads']:>8}{cells}")
-    print()
+        threads = f"{idle[name]['main']['threads']}/{busy[name]['main']['threads']}"
+        print(f"{name:<12}{threads:>9}{cells}")
+    print("* threads of the main job's run, idle/busy (the learning check chooses its own the same way)\n")
     ok = True
     for job in JOBS:
         best_name = min(others, key=lambda s: busy[s][job]["seconds"])
