@@ -70,6 +70,7 @@ POLICY_ENV = "GAN_COURSE_CPU"  # "torch": leave PyTorch's defaults alone
 THREADS_ENV = "GAN_COURSE_THREADS"  # threads per process, e.g. one per parallel grading job
 _USER_WAIT_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
+
 def course_policy() -> bool:
     """False when the user asked for PyTorch's defaults (GAN_COURSE_CPU=torch)."""
     return os.environ.get(POLICY_ENV, "").strip().lower() != "torch"
