@@ -1,0 +1,201 @@
+"""The check API: how a check is declared, how it fails, and how its outcome becomes points.
+
+A check is a function `check_fn(submission)` in `tests/autograders/test_<assignment>.py`, marked
+with `@check(points, visible=...)`. It passes by returning, fails by raising AssertionError (its
+message is what the student reads), or earns part of its points by raising `Partial`. It reaches
+the student's objects only through `submission` (see `reference.grading.submission`), so the same
+check runs in a student's own kernel and, when graded, in the trusted grader across the proxy.
+
+Only the grader decides points: `outcome()` turns what a check raised into (earned, message). An
+exception that comes from the student's code (a `StudentError` from the sandboxed worker, or a
+traceback through notebook-defined code in a kernel) is reported as the student's fault, never as
+credit: a `Partial` raised by the student's own code is just another error of theirs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import sys
+import tempfile
+import types
+import warnings
+from collections.abc import Callable, Iterator
+
+from reference.errors import UserError
+
+__all__ = [
+    "CheckFailure",
+    "CheckNotFound",
+    "Partial",
+    "StudentError",
+    "SubmissionLost",
+    "check",
+    "outcome",
+    "quiet",
+    "run_check",
+    "title",
+]
+
+
+def check(points: float, visible: bool = False) -> Callable[[Callable], Callable]:
+    """Mark `fn(submission)` as a check worth `points`; `visible` ones ship to students.
+
+    Sets `fn.points` (float) and `fn.visible` (bool).
+    """
+    if not points > 0:
+        raise ValueError(f"a check is worth more than 0 points, got {points}")
+
+    def mark(fn: Callable) -> Callable:
+        fn.points = float(points)
+        fn.visible = bool(visible)
+        return fn
+
+    return mark
+
+
+class Partial(Exception):
+    """Raised by a check to award `points` (0 <= points <= the check's points) with a message."""
+
+    def __init__(self, points: float, message: str) -> None:
+        super().__init__(message)
+        self.points = float(points)
+        self.message = message
+
+
+class CheckFailure(AssertionError):
+    """A check failed for a reason the check states itself (e.g. a missing name)."""
+
+
+class CheckNotFound(UserError):
+    """A check or check module that does not exist was asked for."""
+
+
+class StudentError(Exception):
+    """The student's code raised while a check used it (across the proxy, or in a kernel).
+
+    type: the exception's class name; message: its first line; where: the outermost
+    notebook-defined function it passed through ("" if none); not_implemented: it was
+    NotImplementedError (the unanswered template). All are text the grader only shows.
+    """
+
+    def __init__(self, type: str, message: str, where: str = "", not_implemented: bool = False) -> None:
+        super().__init__(f"{type}: {message}")
+        self.type, self.message, self.where, self.not_implemented = type, message, where, not_implemented
+
+    def describe(self) -> str:
+        """What the student reads: which of their functions raised what, and the fix when known."""
+        name = self.where.split(".<locals>.")[-1]
+        if self.not_implemented and name:
+            return f"`{name}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
+        if name:
+            return f"calling `{name}` raised {self.type}: {self.message}"
+        return f"your code raised {self.type}: {self.message}"
+
+
+class SubmissionLost(Exception):
+    """The submission's worker is gone (a limit hit, a crash, an exit): the check cannot be answered."""
+
+
+def first_line(err: BaseException | str, limit: int = 300) -> str:
+    """The first non-empty line of an exception's text, at most `limit` characters."""
+    lines = str(err).strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _student_frame(err: BaseException, namespace: dict | None) -> str | None:
+    """The outermost function whose globals are the notebook's `namespace` the exception passed through."""
+    tb = err.__traceback__
+    while tb is not None and namespace is not None:
+        if tb.tb_frame.f_globals is namespace:
+            code = tb.tb_frame.f_code
+            return getattr(code, "co_qualname", code.co_name)
+        tb = tb.tb_next
+    return None
+
+
+def as_student_error(err: BaseException, namespace: dict | None) -> StudentError | None:
+    """`err` as a StudentError when it passed through notebook-defined code (a kernel's traceback)."""
+    if isinstance(err, StudentError):
+        return err
+    where = _student_frame(err, namespace)
+    if where is None:
+        return None
+    return StudentError(type(err).__name__, first_line(err), where, isinstance(err, NotImplementedError))
+
+
+def outcome(fn: Callable, err: BaseException | None, namespace: dict | None = None) -> tuple[float, str]:
+    """(earned, message) for check `fn` that raised `err` (None: it passed).
+
+    namespace: the notebook's globals when the check ran in the student's kernel, to tell an
+    exception of the student's code (its traceback passes through their functions) from a failure
+    of the check. Points are clamped to [0, fn.points]; a NaN is 0.
+    """
+    points = float(getattr(fn, "points", 0.0))
+    if err is None:
+        return points, ""
+    if isinstance(err, SubmissionLost):
+        return 0.0, str(err)
+    student = as_student_error(err, namespace)
+    if student is not None:
+        return 0.0, student.describe()
+    if type(err) is Partial:  # exactly the grader's class: a subclass could come from anywhere
+        earned = err.points if math.isfinite(err.points) else 0.0
+        return min(max(earned, 0.0), points), str(err.message)
+    if isinstance(err, AssertionError):
+        message = str(err).strip()
+        return 0.0, message or f"{fn.__name__} failed"
+    return 0.0, f"the check stopped with {type(err).__name__}: {first_line(err)}"
+
+
+def run_check(fn: Callable, submission) -> tuple[float, str]:
+    """Run check `fn` on `submission`: (earned points, message); (points, "") when it passes."""
+    namespace = getattr(submission, "namespace", None)
+    try:
+        fn(submission)
+    except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001 - any failure costs this check only
+        return outcome(fn, err, namespace)
+    return outcome(fn, None, namespace)
+
+
+def title(fn: Callable) -> str:
+    """A check's title: its docstring's first line, else its name without "test_"."""
+    doc = (fn.__doc__ or "").strip().splitlines()
+    return doc[0].rstrip(".") if doc else fn.__name__.removeprefix("test_").replace("_", " ")
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Capture stderr (Python and file descriptor 2), silence warnings and progress bars."""
+    old_tqdm = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    saved_fd = None
+    with contextlib.ExitStack() as stack:
+        try:
+            sys.stderr.flush()
+            saved_fd = os.dup(2)
+            sink = stack.enter_context(tempfile.TemporaryFile())
+            os.dup2(sink.fileno(), 2)
+        except (OSError, ValueError, AttributeError):
+            saved_fd = None
+        stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+        stack.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        finally:
+            if saved_fd is not None:
+                os.dup2(saved_fd, 2)
+                os.close(saved_fd)
+            if old_tqdm is None:
+                os.environ.pop("TQDM_DISABLE", None)
+            else:
+                os.environ["TQDM_DISABLE"] = old_tqdm
+
+
+def is_check(obj: object) -> bool:
+    """A function marked by `@check`."""
+    return isinstance(obj, types.FunctionType) and isinstance(getattr(obj, "points", None), float)

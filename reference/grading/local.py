@@ -1,0 +1,196 @@
+"""Checks in the student's own kernel, and where checks are found.
+
+- `grade(assignment, name, globals())`: what a test cell calls. In a student's kernel (the visible
+  checks, for self-feedback) and under plain `nbgrader autograde` it runs the check on the
+  notebook's own globals; nothing is protected there (see solutions/README.md). Prints one line
+  such as "a3 saves at epochs 10, 20, 30: 1/3 points - saved at epochs 0, 10, 20; expected 10, 20"
+  and returns the earned points, which nbgrader reads as the cell's partial credit.
+- `execute_notebook(path)`: run a notebook's code cells in this process (plain pytest, trusted).
+- `load_checks(assignment)`: the checks, from `tests/autograders/test_<assignment>.py` under the
+  course root (the nearest folder above the working directory with nbgrader_config.py, or
+  $GAN_COURSE_ROOT), else from `visible_checks.py` beside the notebook (a student's copy).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from reference.errors import UserError
+from reference.grading.checks import CheckNotFound, is_check, quiet, run_check, title
+from reference.grading.notebook import CellError, NoIPython, first_source_line, is_test_cell, run_cell
+from reference.grading.submission import LocalSubmission
+
+__all__ = ["course_root", "check_module_path", "execute_notebook", "find_check", "grade", "load_checks", "score_line"]
+
+VISIBLE_FILE = "visible_checks.py"
+ROOT_ENV = "GAN_COURSE_ROOT"
+
+
+def course_root(start: str | os.PathLike | None = None) -> Path | None:
+    """$GAN_COURSE_ROOT, else the nearest folder at or above `start` (cwd) with nbgrader_config.py."""
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV]).expanduser().resolve()
+    here = Path(start or os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file():
+            return folder
+    return None
+
+
+def check_module_path(assignment: str, root: str | os.PathLike | None = None) -> Path:
+    """tests/autograders/test_<assignment>.py under the course root, else `visible_checks.py` in
+    the working directory (the student's copy)."""
+    base = Path(root) if root is not None else course_root()
+    if base is not None and (full := base / "tests" / "autograders" / f"test_{assignment}.py").is_file():
+        return full
+    visible = Path.cwd() / VISIBLE_FILE
+    if visible.is_file():
+        return visible
+    where = f"{base / 'tests' / 'autograders'} or " if base is not None else ""
+    raise CheckNotFound(
+        f"no checks for {assignment!r} in {where}{visible}; run the notebook from its own folder "
+        f"(assignments/{assignment}/) or set {ROOT_ENV} to the course folder"
+    )
+
+
+_modules: dict[tuple[str, int], types.ModuleType] = {}
+
+
+def load_module(path: Path) -> types.ModuleType:
+    """The check module at `path`, imported once per version of the file."""
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _modules:
+        name = f"gan_course_checks_{len(_modules)}_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        _modules[key] = module
+    return _modules[key]
+
+
+def load_checks(assignment: str, root: str | os.PathLike | None = None) -> dict[str, Callable]:
+    """The checks of `assignment`, by name, in the order the module defines them."""
+    module = load_module(check_module_path(assignment, root))
+    found = getattr(module, "ASSIGNMENT", assignment)
+    if found != assignment:
+        raise CheckNotFound(f"{module.__file__} holds the checks of {found!r}, not {assignment!r}")
+    return {name: fn for name, fn in vars(module).items() if is_check(fn) and name.startswith("test_")}
+
+
+def find_check(assignment: str, name: str, root: str | os.PathLike | None = None) -> Callable:
+    """Check `name` of `assignment` (see `load_checks`); CheckNotFound if it does not exist."""
+    checks = load_checks(assignment, root)
+    if name not in checks:
+        raise CheckNotFound(f"{assignment!r} has no check {name!r}; its checks: {', '.join(checks) or 'none'}")
+    return checks[name]
+
+
+def score_line(assignment: str, fn: Callable, earned: float, message: str) -> str:
+    """"a3 <check title>: <earned>/<points> points[ - <message>]"."""
+    line = f"{assignment.split('_')[0]} {title(fn)}: {earned:g}/{fn.points:g} points"
+    return line + (f" - {message}" if message else "")
+
+
+def grade(assignment: str, name: str, namespace: dict[str, Any]) -> float:
+    """Run check `name` of `assignment` on a notebook's `namespace` (pass `globals()`); print its
+    line and return the earned points. Nothing reaches stderr."""
+    fn = find_check(assignment, name)
+    with quiet():
+        earned, message = run_check(fn, LocalSubmission(namespace))
+    print(score_line(assignment, fn, earned, message))
+    return earned
+
+
+# ---------------------------------------------------------------------------------------------
+# Executing a notebook in this process (trusted notebooks only)
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _environment(workdir: Path) -> Iterator[None]:
+    """cwd = workdir (also first on sys.path), NBGRADER_EXECUTION=autograde, Agg plots."""
+    old_cwd, old_env = os.getcwd(), {k: os.environ.get(k) for k in ("NBGRADER_EXECUTION", "MPLBACKEND")}
+    os.chdir(workdir)
+    sys.path.insert(0, str(workdir))
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(workdir))
+        for key, value in old_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+
+
+class ExecutedNotebook(LocalSubmission):
+    """A notebook run by `execute_notebook`: a LocalSubmission whose `close()` removes its copy."""
+
+    def __init__(self, namespace: dict[str, Any], cell_errors: list[CellError], workdir: Path, path: Path) -> None:
+        super().__init__(namespace, cell_errors, workdir)
+        self.workdir, self.path = workdir, path
+
+    def close(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        name = self.namespace.get("__name__", "")
+        if sys.modules.get(name) is not None and sys.modules[name].__dict__ is self.namespace:
+            del sys.modules[name]
+
+
+_counter = 0
+
+
+def execute_notebook(path: str | os.PathLike) -> ExecutedNotebook:
+    """Run the code cells of the notebook at `path` in this process; return its submission.
+
+    For trusted notebooks only (the solutions, in plain pytest): the student's code would share
+    this process. Cells run in a fresh module namespace, in order, with the working directory a
+    temporary copy of the notebook's folder and NBGRADER_EXECUTION=autograde set; nbgrader test
+    cells are skipped; a cell that raises is recorded and the next cell runs.
+    """
+    import nbformat
+
+    global _counter
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise UserError(f"notebook {path} does not exist; pass the path of a .ipynb file")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # noqa: BLE001 - any unreadable file
+        raise UserError(f"{path} is not a readable notebook ({type(err).__name__}); pass a .ipynb file") from None
+    workdir = Path(tempfile.mkdtemp(prefix="gan-course-grade-"))
+    shutil.copytree(path.parent, workdir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    _counter += 1
+    module = types.ModuleType(f"gan_course_submission_{_counter}")
+    sys.modules[module.__name__] = module  # classes defined in cells can be pickled and inspected
+    namespace = module.__dict__
+    namespace.update({"__builtins__": builtins, "get_ipython": NoIPython})
+    errors: list[CellError] = []
+    with _environment(workdir):
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or is_test_cell(cell):
+                continue
+            try:
+                run_cell(cell.source, namespace, index)
+            except (Exception, SystemExit) as err:  # noqa: BLE001 - record and go on, like a kernel
+                from reference.grading.checks import first_line
+
+                errors.append(CellError(index, first_source_line(cell.source), type(err).__name__, first_line(err), cell.source))
+    return ExecutedNotebook(namespace, errors, workdir, path)

@@ -1,0 +1,264 @@
+"""The proxy between the trusted grader and the sandboxed worker that runs a submission.
+
+Messages are length-prefixed frames; each frame is a `torch.save` of plain data, read on the
+trusted side with `torch.load(weights_only=True)` only: None, bools, numbers, strings, lists,
+tuples, dicts and tensors can cross, nothing that runs code when it is read. Objects that are not
+plain data stay in the worker and cross as handles ({HANDLE: id, "type": "module.Class"}); the
+trusted side sees them as `Handle`s, which can be called and whose attributes can be read, each
+call one request to the worker.
+
+Everything that comes back is untrusted: the worker runs the student's code, which can answer
+anything. `decode` checks every value's type, so a forged reply is at worst a wrong answer.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import selectors
+import struct
+import time
+from typing import Any, Callable
+
+import torch
+
+from reference.grading.checks import StudentError, SubmissionLost
+from reference.grading.submission import NAMESPACE, probe_name
+
+__all__ = ["Channel", "Handle", "ProtocolError", "RemoteSubmission", "decode", "encode", "read_frame", "write_frame"]
+
+HANDLE = "__gan_course_handle__"
+NAMESPACE_KEY = "__gan_course_namespace__"
+MAX_FRAME = 512 * 2**20  # a reply larger than this is refused: 512 MiB
+MAX_DEPTH = 24
+_HEADER = struct.Struct(">Q")
+
+
+class ProtocolError(Exception):
+    """The worker sent something that is not a well-formed reply."""
+
+
+def encode(obj: Any) -> bytes:
+    """`obj` (plain data) as a frame payload."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def _plain(obj: Any, depth: int = 0) -> Any:
+    """`obj` if it holds only plain data (tuples kept), else ProtocolError."""
+    if depth > MAX_DEPTH:
+        raise ProtocolError("a reply nested deeper than the proxy allows")
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, torch.Tensor):
+        if obj.is_sparse or obj.layout != torch.strided or obj.requires_grad:
+            raise ProtocolError("a reply held a tensor the proxy does not carry")
+        return obj
+    if isinstance(obj, (list, tuple)):
+        items = [_plain(item, depth + 1) for item in obj]
+        return tuple(items) if isinstance(obj, tuple) else items
+    if isinstance(obj, dict):
+        if not all(isinstance(key, (str, int)) and not isinstance(key, bool) for key in obj):
+            raise ProtocolError("a reply held a dict with keys that are not strings or integers")
+        return {key: _plain(value, depth + 1) for key, value in obj.items()}
+    raise ProtocolError(f"a reply held a {type(obj).__name__}, which the proxy does not carry")
+
+
+def decode(payload: bytes) -> Any:
+    """A frame payload as plain data; ProtocolError for anything else. Never runs code."""
+    try:
+        obj = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable reply is the worker's fault
+        raise ProtocolError(f"an unreadable reply ({type(err).__name__})") from None
+    return _plain(obj)
+
+
+def write_frame(fd: int, payload: bytes) -> None:
+    data = memoryview(_HEADER.pack(len(payload)) + payload)
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def read_frame(fd: int, deadline: float | None = None, alive: Callable[[], bool] | None = None) -> bytes:
+    """One frame from `fd`. TimeoutError past `deadline` (time.monotonic()), EOFError if the
+    writer is gone, ProtocolError for a frame over MAX_FRAME."""
+    header = _read_exact(fd, _HEADER.size, deadline)
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_FRAME:
+        raise ProtocolError(f"a reply of {size:,} bytes, over the proxy's {MAX_FRAME:,}")
+    return _read_exact(fd, size, deadline)
+
+
+def _read_exact(fd: int, size: int, deadline: float | None) -> bytes:
+    chunks, remaining = [], size
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while remaining:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if timeout is not None and timeout == 0.0:
+                raise TimeoutError
+            if not selector.select(min(timeout, 0.5) if timeout is not None else 0.5):
+                continue
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+class Handle:
+    """An object that lives in the worker. Call it, or read an attribute (another request)."""
+
+    __slots__ = ("_channel", "_id", "_type")
+
+    def __init__(self, channel: "Channel", ident: int, type_name: str) -> None:
+        self._channel, self._id, self._type = channel, ident, type_name
+
+    @property
+    def type_name(self) -> str:
+        """The worker's word for the object's type, "module.QualName" (untrusted text)."""
+        return self._type
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._channel.request({"op": "call", "target": self._id, "args": args, "kwargs": kwargs})
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._channel.request({"op": "getattr", "target": self._id, "name": name})
+
+    def __repr__(self) -> str:
+        return f"<{self._type} in the submission's worker>"
+
+
+class Channel:
+    """Requests to one worker over its pipes. `lost()` says why the worker is gone (a limit it
+    hit, or how it ended); `deadline()` is when the submission's time runs out."""
+
+    def __init__(self, fd_in: int, fd_out: int, lost: Callable[[], str], deadline: Callable[[], float]) -> None:
+        self._in, self._out, self._lost, self._deadline = fd_in, fd_out, lost, deadline
+        self.broken: str | None = None
+
+    def send(self, message: dict) -> None:
+        if self.broken:
+            raise SubmissionLost(self.broken)
+        try:
+            write_frame(self._out, encode(self._wire(message)))
+        except OSError:
+            self._break()
+
+    def receive(self) -> Any:
+        """The next reply, decoded; SubmissionLost when the worker died or ran out of time."""
+        if self.broken:
+            raise SubmissionLost(self.broken)
+        try:
+            return decode(read_frame(self._in, self._deadline()))
+        except TimeoutError:
+            self._break(timeout=True)
+        except (EOFError, OSError):
+            self._break()
+        except ProtocolError as err:
+            self._break(protocol=str(err))
+        raise AssertionError("unreachable")
+
+    def _break(self, timeout: bool = False, protocol: str | None = None) -> None:
+        if protocol:
+            self.broken = f"the submission's worker sent {protocol}; its remaining checks could not run"
+        else:
+            self.broken = self._lost(timeout)
+        raise SubmissionLost(self.broken)
+
+    def request(self, message: dict) -> Any:
+        """Send one request; its value, or StudentError / CheckFailure for the student's errors."""
+        self.send(message)
+        return self.unwrap(self.receive())
+
+    def unwrap(self, reply: Any) -> Any:
+        from reference.grading.checks import CheckFailure
+
+        if not isinstance(reply, dict):
+            self._break(protocol="a reply that is not a dict")
+        if "value" in reply:
+            return self._values(reply["value"])
+        if "missing" in reply:
+            raise CheckFailure(_text(reply["missing"], 400))
+        error = reply.get("error")
+        if isinstance(error, dict):
+            raise StudentError(
+                _identifier(error.get("type")), _text(error.get("message"), 300), _text(error.get("where"), 120), error.get("not_implemented") is True
+            )
+        self._break(protocol="a reply with neither a value nor an error")
+
+    def _values(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {HANDLE, "type"} and isinstance(value[HANDLE], int):
+                return Handle(self, value[HANDLE], _text(value["type"], 120))
+            return {k: self._values(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._values(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self._values(v) for v in value)
+        return value
+
+    def _wire(self, obj: Any) -> Any:
+        """A request's arguments with handles and NAMESPACE as markers the worker resolves."""
+        if isinstance(obj, Handle):
+            return {HANDLE: obj._id, "type": obj._type}
+        if obj is NAMESPACE:
+            return {NAMESPACE_KEY: True}
+        if isinstance(obj, dict):
+            return {k: self._wire(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self._wire(v) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self._wire(v) for v in obj)
+        if isinstance(obj, torch.Tensor):
+            return obj.detach()
+        if obj is None or isinstance(obj, (bool, int, float, str)):
+            return obj
+        raise TypeError(f"a check passed a {type(obj).__name__} to the submission; pass plain data, tensors or handles")
+
+
+def _text(value: Any, limit: int) -> str:
+    """Untrusted text, printable and at most `limit` characters."""
+    text = value if isinstance(value, str) else ""
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _identifier(value: Any) -> str:
+    text = _text(value, 80)
+    return text if text.replace(".", "").isidentifier() else "an exception"
+
+
+class RemoteSubmission:
+    """The submission as the trusted grader sees it: its objects live in the sandboxed worker.
+
+    The same interface as `LocalSubmission` (get, run, scratch, `in`); see
+    `reference.grading.submission`.
+    """
+
+    remote = True
+    namespace = None  # never the student's globals: nothing of theirs runs in this process
+
+    def __init__(self, channel: Channel, scratch) -> None:
+        self._channel = channel
+        self.scratch = scratch
+
+    def get(self, name: str) -> Any:
+        return self._channel.request({"op": "get", "name": name})
+
+    def __contains__(self, name: object) -> bool:
+        return bool(isinstance(name, str) and self._channel.request({"op": "has", "name": name}) is True)
+
+    def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        return self._channel.request({"op": "run", "function": probe_name(fn), "args": args, "kwargs": kwargs})
+
+
+def finite(value: Any) -> bool:
+    """A real number (not NaN, not infinite, not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,356 @@
+"""Grading submissions: one in a sandbox, many in parallel, or one shard of a class.
+
+`grade_submission(notebook, assignment, root)` runs the notebook's cells in a sandboxed worker
+(reference.grading.sandbox) and then every check of the assignment here, in the trusted process,
+across the proxy. It returns a plain record (JSON): each cell's outputs, each check's points and
+message, each nbgrader test cell's lines and score. The record is what `reference.grading.bridge`
+turns into nbgrader's autograded notebook and gradebook entries.
+
+A check that loses the worker (a limit hit, a crash, an exit) costs that check; the worker is then
+started again, the cells run again, and the next check goes on, as long as the submission's wall
+time lasts (at most `RESTARTS` times). A submission never affects another: each has its own
+worker, scratch folder and (with `--jobs`) its own grading process.
+
+`grade_many(...)` grades a list of submissions `jobs` at a time; `shard(students, "3/40")` picks
+the submissions of one shard, the same ones on every machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import concurrent.futures
+import datetime as dt
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from reference.errors import UserError
+from reference.grading.checks import SubmissionLost, quiet, run_check, title
+from reference.grading.local import load_checks, load_module, check_module_path, score_line
+from reference.grading.notebook import TestCell, is_test_cell, test_cells
+from reference.grading.proxy import Channel, RemoteSubmission
+from reference.grading.sandbox import Limits, Worker, make_scratch, stage_reference
+
+__all__ = ["RESTARTS", "grade_many", "grade_submission", "parse_shard", "shard", "source_notebook"]
+
+RESTARTS = 2
+RECORD_VERSION = 1
+MAX_NOTEBOOK_MB = 20
+MAX_TEXT = 100_000
+MAX_IMAGE = 2_000_000
+
+
+def source_notebook(root: Path, assignment: str) -> Path:
+    return root / "solutions" / assignment / f"{assignment}.ipynb"
+
+
+def _read_notebook(path: Path):
+    import nbformat
+
+    if not path.is_file():
+        raise UserError(f"notebook {path} does not exist; pass the path of a .ipynb file")
+    if path.stat().st_size > MAX_NOTEBOOK_MB * 2**20:
+        raise ValueError(f"the notebook is larger than {MAX_NOTEBOOK_MB} MB")
+    return nbformat.read(path, as_version=4)
+
+
+def _copy_files(src: Path, dst: Path, limits: Limits, skip: set[str]) -> None:
+    """The submission's own files, up to the file and disk limits (links and huge files skipped)."""
+    budget = limits.disk_mb * 2**20 // 2
+    for folder, dirs, files in os.walk(src):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            path = Path(folder) / name
+            if name in skip or path.is_symlink():
+                continue
+            size = path.stat().st_size
+            if size > limits.file_mb * 2**20 or size > budget:
+                continue
+            budget -= size
+            target = dst / path.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+
+
+def _clean_outputs(outputs: Any) -> list[dict]:
+    """The worker's outputs for one cell, kept only when they are well-formed nbformat outputs."""
+    clean: list[dict] = []
+    if not isinstance(outputs, list):
+        return clean
+    for out in outputs[:20]:
+        if not isinstance(out, dict):
+            continue
+        kind = out.get("output_type")
+        if kind == "stream" and isinstance(out.get("text"), str):
+            clean.append({"output_type": "stream", "name": "stdout", "text": out["text"][:MAX_TEXT]})
+        elif kind in ("execute_result", "display_data") and isinstance(out.get("data"), dict):
+            data = {}
+            text = out["data"].get("text/plain")
+            if isinstance(text, str):
+                data["text/plain"] = text[:MAX_TEXT]
+            png = out["data"].get("image/png")
+            if isinstance(png, str) and len(png) <= MAX_IMAGE:
+                try:
+                    if base64.b64decode(png, validate=True)[:8] == b"\x89PNG\r\n\x1a\n":
+                        data["image/png"] = png
+                except (binascii.Error, ValueError):
+                    pass
+            if data:
+                clean.append({"output_type": "display_data", "data": data, "metadata": {}})
+    return clean
+
+
+def _clean_error(error: Any) -> dict | None:
+    if not isinstance(error, dict):
+        return None
+    name = error.get("ename") if isinstance(error.get("ename"), str) else "Error"
+    value = error.get("evalue") if isinstance(error.get("evalue"), str) else ""
+    lines = error.get("traceback") if isinstance(error.get("traceback"), list) else []
+    return {"output_type": "error", "ename": name[:80], "evalue": value[:300], "traceback": [str(x)[:2000] for x in lines[:8]]}
+
+
+class _Session:
+    """One submission's worker(s): start, run the cells, restart after a loss."""
+
+    def __init__(self, cells: list[dict], scratch: Path, limits: Limits, staged: Path | None, sandbox: bool, gpu: bool) -> None:
+        self.cells, self.scratch, self.limits, self.staged = cells, scratch, limits, staged
+        self.sandbox, self.gpu = sandbox, gpu
+        self.deadline = time.monotonic() + limits.wall_s
+        self.check_deadline = self.deadline
+        self.worker: Worker | None = None
+        self.channel: Channel | None = None
+        self.starts = 0
+
+    def start(self) -> dict[int, dict]:
+        """A fresh worker that has run every cell: {cell index: {"outputs", "error"}}."""
+        self.close()
+        self.starts += 1
+        self.check_deadline = self.deadline
+        self.worker = Worker(self.scratch, self.limits, deadline=self.deadline, staged=self.staged, sandbox=self.sandbox, gpu=self.gpu)
+        self.worker.time_limit = f"it ran past the submission's wall-time limit ({self.limits.wall_s:g} s)"
+        self.channel = Channel(self.worker.fd_in, self.worker.fd_out, self.worker.lost, lambda: self.check_deadline)
+        self.channel.send({"op": "execute", "cells": self.cells})
+        results: dict[int, dict] = {}
+        while True:
+            reply = self.channel.receive()
+            if not isinstance(reply, dict) or reply.get("done") is True:
+                return results
+            index = reply.get("cell")
+            if isinstance(index, int) and not isinstance(index, bool):
+                results[index] = {"outputs": _clean_outputs(reply.get("outputs")), "error": _clean_error(reply.get("error"))}
+
+    def for_check(self) -> RemoteSubmission:
+        self.check_deadline = min(self.deadline, time.monotonic() + self.limits.check_s)
+        if self.check_deadline < self.deadline:
+            self.worker.time_limit = f"one check ran past its time limit ({self.limits.check_s:g} s)"
+        else:
+            self.worker.time_limit = f"it ran past the submission's wall-time limit ({self.limits.wall_s:g} s)"
+        return RemoteSubmission(self.channel, self.scratch / "work")
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+        self.worker = self.channel = None
+
+
+def grade_submission(
+    notebook: str | os.PathLike,
+    assignment: str,
+    root: str | os.PathLike,
+    *,
+    student: str = "",
+    limits: Limits | None = None,
+    sandbox: bool = True,
+    gpu: bool = False,
+) -> dict:
+    """Grade one submitted notebook; return its record (see the module docstring)."""
+    root, notebook = Path(root).resolve(), Path(notebook).resolve()
+    limits = limits or Limits()
+    checks = load_checks(assignment, root)
+    module = load_module(check_module_path(assignment, root))
+    source = source_notebook(root, assignment)
+    cells_of_tests = test_cells(_read_notebook(source)) if source.is_file() else []
+    order = [call.name for cell in cells_of_tests for call in cell.calls if call.assignment == assignment]
+    order += [name for name in checks if name not in order]
+    record: dict[str, Any] = {
+        "version": RECORD_VERSION,
+        "assignment": assignment,
+        "student": student,
+        "notebook": notebook.stem,
+        "graded_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "cells": {},
+        "checks": {},
+        "tests": {},
+        "stopped": [],
+    }
+    started = time.monotonic()
+    try:
+        nb = _read_notebook(notebook)
+    except (UserError, ValueError, Exception) as err:  # noqa: BLE001 - an unreadable submission scores 0
+        message = f"the submitted notebook could not be read ({type(err).__name__}: {str(err)[:200]})"
+        for name in order:
+            if name in checks:
+                record["checks"][name] = {"earned": 0.0, "points": checks[name].points, "message": message, "title": title(checks[name])}
+        _score_tests(record, cells_of_tests, checks, assignment)
+        return record
+    test_ids = {cell.grade_id for cell in cells_of_tests}
+    cells = [
+        {"index": index, "source": cell.source}
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and not is_test_cell(cell) and cell.metadata.get("nbgrader", {}).get("grade_id") not in test_ids
+    ]
+    scratch = make_scratch()
+    staged_root = make_scratch("gan-course-staged-")
+    session = None
+    try:
+        _copy_files(notebook.parent, scratch / "work", limits, skip={notebook.name})
+        staged = stage_reference(staged_root, tuple(getattr(module, "MASKED", ()))) if sandbox else None
+        session = _Session(cells, scratch, limits, staged, sandbox, gpu)
+        lost = None
+        try:
+            record["cells"] = {str(k): v for k, v in session.start().items()}
+        except SubmissionLost as err:
+            lost = str(err)
+            record["stopped"].append(lost)
+        with quiet():
+            for name in order:
+                fn = checks.get(name)
+                if fn is None:
+                    continue
+                if lost is None and (session.channel is None or session.channel.broken):
+                    if session.starts > RESTARTS or time.monotonic() >= session.deadline - 1:
+                        lost = f"not graded: {record['stopped'][-1] if record['stopped'] else 'the worker stopped'}"
+                    else:
+                        try:
+                            session.start()
+                        except SubmissionLost as err:
+                            lost = str(err)
+                            record["stopped"].append(lost)
+                if lost is not None:
+                    earned, message = 0.0, lost
+                else:
+                    earned, message = run_check(fn, session.for_check())
+                    if session.channel.broken and session.channel.broken not in record["stopped"]:
+                        record["stopped"].append(session.channel.broken)
+                record["checks"][name] = {"earned": earned, "points": fn.points, "message": message, "title": title(fn)}
+    finally:
+        if session is not None:
+            session.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(staged_root, ignore_errors=True)
+    record["seconds"] = round(time.monotonic() - started, 2)
+    _score_tests(record, cells_of_tests, checks, assignment)
+    return record
+
+
+def _score_tests(record: dict, cells: list[TestCell], checks: dict[str, Callable], assignment: str) -> None:
+    """Each test cell's lines and earned points, from its checks' results."""
+    for cell in cells:
+        lines, earned = [], 0.0
+        for call in cell.calls:
+            result = record["checks"].get(call.name)
+            if call.assignment != assignment or result is None:
+                continue
+            lines.append(score_line(assignment, checks[call.name], result["earned"], result["message"]))
+            earned += result["earned"]
+        record["tests"][cell.grade_id] = {"lines": lines, "earned": min(earned, cell.points), "points": cell.points}
+
+
+def scores(record: dict) -> dict[str, tuple[float, str]]:
+    """{check name: (earned, message)} of a record."""
+    return {name: (r["earned"], r["message"]) for name, r in record["checks"].items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Many submissions
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """"3/40" -> (3, 40); UserError unless 1 <= K <= N."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise UserError(f"--shard {text!r}: give K/N with 1 <= K <= N, e.g. --shard 3/40")
+    return int(match[1]), int(match[2])
+
+
+def shard(items: Iterable[str], spec: str | None) -> list[str]:
+    """The items of shard K/N: every N-th of the sorted items, starting at the K-th."""
+    ordered = sorted(items)
+    if not spec:
+        return ordered
+    k, n = parse_shard(spec)
+    return ordered[k - 1 :: n]
+
+
+def _grade_one(args: tuple) -> dict:
+    notebook, assignment, root, student, limits, sandbox, gpu = args
+    import torch
+
+    torch.set_num_threads(1)  # the trusted side's numbers must not depend on --jobs either
+    try:
+        return grade_submission(notebook, assignment, root, student=student, limits=limits, sandbox=sandbox, gpu=gpu)
+    except UserError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a grader failure on one submission is reported, not fatal
+        return {"version": RECORD_VERSION, "assignment": assignment, "student": student, "notebook": Path(notebook).stem,
+                "failed": f"{type(err).__name__}: {err}"[:500], "cells": {}, "checks": {}, "tests": {}, "stopped": []}
+
+
+def grade_many(
+    submissions: list[tuple[str, Path]],
+    assignment: str,
+    root: Path,
+    *,
+    jobs: int = 1,
+    limits: Limits | None = None,
+    sandbox: bool = True,
+    gpu: bool = False,
+    progress: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Grade [(student, notebook)] `jobs` at a time, each in its own grading process; records in
+    the order given. A grading process that dies costs only its submission."""
+    limits = limits or Limits()
+    tasks = [(str(nb), assignment, str(root), student, limits, sandbox, gpu) for student, nb in submissions]
+    results: dict[int, dict] = {}
+    context = multiprocessing.get_context("spawn")
+    pending = list(range(len(tasks)))
+    while pending:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
+            futures = {pool.submit(_grade_one, tasks[i]): i for i in pending}
+            broken = []
+            for future in concurrent.futures.as_completed(futures):
+                i = futures[future]
+                try:
+                    results[i] = future.result()
+                except concurrent.futures.process.BrokenProcessPool:
+                    broken.append(i)
+                    continue
+                if progress is not None:
+                    progress(results[i])
+        if broken and len(broken) == len(pending):  # nothing finished: grade them one by one, each alone
+            for i in broken:
+                with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                    try:
+                        results[i] = pool.submit(_grade_one, tasks[i]).result()
+                    except concurrent.futures.process.BrokenProcessPool:
+                        results[i] = {"version": RECORD_VERSION, "assignment": assignment, "student": tasks[i][3],
+                                      "notebook": Path(tasks[i][0]).stem, "failed": "the grading process died",
+                                      "cells": {}, "checks": {}, "tests": {}, "stopped": []}
+            broken = []
+        pending = broken
+    return [results[i] for i in range(len(tasks))]
+
+
+def write_results(path: Path, records: list[dict]) -> None:
+    """Records as JSON lines, written atomically."""
+    from reference.io import write_text_atomic
+
+    write_text_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))

@@ -1,0 +1,92 @@
+"""What a check receives: the student's notebook, in this process or behind the proxy.
+
+A check reaches the student's work only through these calls, so that it runs unchanged in the
+student's own kernel (`LocalSubmission`) and in the trusted grader, where the notebook runs in a
+sandboxed worker (`reference.grading.proxy.RemoteSubmission`):
+
+- `submission.get(name)`: the student's object `name` (in the worker: a handle that can be
+  called and whose attributes can be read; calls return plain data or further handles), or a
+  CheckFailure saying why it is missing.
+- `submission.run(fn, *args, **kwargs)`: call `fn`, a module-level function of the public
+  `reference` package (a probe such as `reference.grading.probes.value_and_grad`), next to the
+  student's objects: handles among the arguments become the objects again, and `NAMESPACE` stands
+  for the notebook's globals. Only plain data come back across the proxy (numbers, strings, lists,
+  dicts, tensors); anything else comes back as a handle.
+- `submission.scratch`: the folder the notebook ran in; files the student's code wrote are read
+  from here (by the trusted side, with loaders that cannot run code).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Callable
+
+from reference.grading.checks import CheckFailure
+from reference.grading.notebook import CellError, why_missing
+
+__all__ = ["NAMESPACE", "LocalSubmission", "probe_name", "resolve_probe"]
+
+
+class _Namespace:
+    """Stands for the notebook's globals in `submission.run(...)` arguments."""
+
+    def __repr__(self) -> str:
+        return "NAMESPACE"
+
+
+NAMESPACE = _Namespace()
+
+
+def probe_name(fn: Callable) -> str:
+    """"reference.grading.probes.value_and_grad" for a public module-level function of `reference`."""
+    module, qualname = getattr(fn, "__module__", ""), getattr(fn, "__qualname__", "")
+    if not module.startswith("reference.") or "." in qualname or "<" in qualname:
+        raise TypeError(f"submission.run() takes a module-level function of the reference package, not {fn!r}")
+    return f"{module}.{qualname}"
+
+
+def resolve_probe(name: str) -> Callable:
+    """The function `probe_name` named; ValueError for anything outside the `reference` package."""
+    module, _, attr = name.rpartition(".")
+    if not module.startswith("reference.") or not attr.isidentifier() or attr.startswith("_"):
+        raise ValueError(f"{name!r} is not a public function of the reference package")
+    fn = getattr(importlib.import_module(module), attr)
+    if not callable(fn):
+        raise ValueError(f"{name!r} is not callable")
+    return fn
+
+
+class LocalSubmission:
+    """The notebook's objects in this process (the student's kernel, or `execute_notebook`).
+
+    namespace: the notebook's globals. cell_errors: exceptions its cells raised ([] in a live
+    kernel). scratch: the folder it ran in (the working directory if None).
+    """
+
+    remote = False
+
+    def __init__(self, namespace: dict[str, Any], cell_errors: list[CellError] | None = None, scratch: Path | None = None) -> None:
+        self.namespace = namespace
+        self.cell_errors = list(cell_errors or [])
+        self._scratch = scratch
+
+    @property
+    def scratch(self) -> Path:
+        return self._scratch if self._scratch is not None else Path.cwd()
+
+    def get(self, name: str) -> Any:
+        """The student's object called `name`; a CheckFailure saying why if it does not exist."""
+        if name in self.namespace:
+            return self.namespace[name]
+        raise CheckFailure(f"`{name}` is not defined: {why_missing(name, self.cell_errors, self.namespace)}")
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.namespace
+
+    def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)` with NAMESPACE replaced by the notebook's globals."""
+        probe_name(fn)  # the same rule as across the proxy: only the reference package's functions
+        args = tuple(self.namespace if a is NAMESPACE else a for a in args)
+        kwargs = {k: self.namespace if v is NAMESPACE else v for k, v in kwargs.items()}
+        return fn(*args, **kwargs)

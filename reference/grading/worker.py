@@ -1,0 +1,244 @@
+"""The worker: runs one submission's cells inside the sandbox and answers the grader's requests.
+
+Started by `reference.grading.sandbox` as `python -m reference.grading.worker`, with the request
+pipe on stdin and the reply pipe on stdout; it moves both off file descriptors 0 and 1 at once,
+so the student's prints (and any subprocess's) go to the output pipe, which the supervisor caps.
+
+Nothing here is trusted by the grader: the student's code runs in this process and can change
+anything in it. The grader only ever reads plain data from it (reference.grading.proxy).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import resource
+import sys
+import traceback
+import types
+from typing import Any
+
+OUTPUT_LIMIT = 100_000  # characters of one cell's printed output kept for the graded notebook
+IMAGE_LIMIT = 2_000_000  # bytes of one figure kept
+HANDLE = "__gan_course_handle__"
+NAMESPACE_KEY = "__gan_course_namespace__"
+LIST_LIMIT = 1_000_000  # longer lists stay in the worker as handles
+
+
+class Capture(io.TextIOBase):
+    """A stdout/stderr that keeps the first OUTPUT_LIMIT characters written to it."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        if self.size < OUTPUT_LIMIT:
+            self.parts.append(text[: OUTPUT_LIMIT - self.size])
+        self.size += len(text)
+        return len(text)
+
+    def text(self) -> str:
+        joined = "".join(self.parts)
+        return joined + ("\n[output truncated]\n" if self.size > OUTPUT_LIMIT else "")
+
+
+class Worker:
+    def __init__(self, fd_in: int, fd_out: int) -> None:
+        self.fd_in, self.fd_out = fd_in, fd_out
+        self.handles: dict[int, Any] = {}
+        self.namespace: dict[str, Any] = {}
+        self.cell_errors: list = []
+
+    # ----------------------------------------------------------------------------- values
+    def wire(self, value: Any, depth: int = 0) -> Any:
+        import numpy as np
+        import torch
+
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, torch.Tensor) and value.layout == torch.strided and not value.is_quantized:
+            return value.detach().to("cpu").clone().contiguous()
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+            return torch.from_numpy(np.ascontiguousarray(value).copy())
+        if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+            return value.item()
+        if isinstance(value, torch.Size):
+            return tuple(int(v) for v in value)
+        if depth < 20 and isinstance(value, (list, tuple)) and len(value) <= LIST_LIMIT:
+            items = [self.wire(v, depth + 1) for v in value]
+            return tuple(items) if isinstance(value, tuple) else items
+        if depth < 20 and isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            return {k: self.wire(v, depth + 1) for k, v in value.items()}
+        ident = len(self.handles) + 1
+        self.handles[ident] = value
+        kind = type(value)
+        return {HANDLE: ident, "type": f"{kind.__module__}.{kind.__qualname__}"}
+
+    def unwire(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if HANDLE in value:
+                return self.handles[value[HANDLE]]
+            if value.get(NAMESPACE_KEY) is True:
+                return self.namespace
+            return {k: self.unwire(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.unwire(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.unwire(v) for v in value)
+        return value
+
+    # ----------------------------------------------------------------------------- errors
+    def error(self, err: BaseException) -> dict:
+        from reference.grading.checks import first_line
+
+        where = ""
+        tb = err.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_globals is self.namespace:
+                code = tb.tb_frame.f_code
+                where = getattr(code, "co_qualname", code.co_name)
+                break
+            tb = tb.tb_next
+        return {
+            "error": {
+                "type": type(err).__name__,
+                "message": first_line(err),
+                "where": where,
+                "not_implemented": isinstance(err, NotImplementedError),
+            }
+        }
+
+    # ----------------------------------------------------------------------------- requests
+    def send(self, message: dict) -> None:
+        import torch
+
+        from reference.grading.proxy import write_frame
+
+        buffer = io.BytesIO()
+        try:
+            torch.save(message, buffer)
+        except Exception as err:  # noqa: BLE001 - a value torch cannot save: say so instead
+            buffer = io.BytesIO()
+            torch.save({"error": {"type": type(err).__name__, "message": f"the answer could not be sent: {err}"[:300], "where": "", "not_implemented": False}}, buffer)
+        write_frame(self.fd_out, buffer.getvalue())
+
+    def serve(self) -> None:
+        import torch
+
+        from reference.grading.proxy import read_frame
+
+        while True:
+            try:
+                payload = read_frame(self.fd_in)
+            except EOFError:
+                return
+            request = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+            op = request.get("op")
+            if op == "execute":
+                self.execute(request["cells"])
+                continue
+            sink = Capture()
+            saved = sys.stdout, sys.stderr
+            sys.stdout = sys.stderr = sink  # what the student's code prints during a check is not shown
+            try:
+                reply = self.answer(op, request)
+            except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001 - the student's code failed
+                reply = self.error(err)
+            finally:
+                sys.stdout, sys.stderr = saved
+            self.send(reply)
+
+    def answer(self, op: str, request: dict) -> dict:
+        from reference.grading.notebook import why_missing
+        from reference.grading.submission import resolve_probe
+
+        if op == "get":
+            name = request["name"]
+            if name not in self.namespace:
+                return {"missing": f"`{name}` is not defined: {why_missing(name, self.cell_errors)}"}
+            return {"value": self.wire(self.namespace[name])}
+        if op == "has":
+            return {"value": request["name"] in self.namespace}
+        if op == "getattr":
+            return {"value": self.wire(getattr(self.handles[request["target"]], request["name"]))}
+        if op == "call":
+            target = self.handles[request["target"]]
+            return {"value": self.wire(target(*self.unwire(request["args"]), **self.unwire(request["kwargs"])))}
+        if op == "run":
+            fn = resolve_probe(request["function"])
+            return {"value": self.wire(fn(*self.unwire(request["args"]), **self.unwire(request["kwargs"])))}
+        raise ValueError(f"unknown request {op!r}")
+
+    # ----------------------------------------------------------------------------- cells
+    def execute(self, cells: list[dict]) -> None:
+        from reference.grading.checks import first_line
+        from reference.grading.notebook import CellError, NoIPython, first_source_line, has_value, run_cell
+
+        module = types.ModuleType("__main__")
+        sys.modules["__main__"] = module  # classes defined in cells pickle and inspect as in a kernel
+        self.namespace = module.__dict__
+        self.namespace.update({"__builtins__": __builtins__, "get_ipython": NoIPython})
+        for count, cell in enumerate(cells, start=1):
+            index, source = cell["index"], cell["source"]
+            out = Capture()
+            saved = sys.stdout, sys.stderr
+            sys.stdout = sys.stderr = out
+            outputs: list[dict] = []
+            error = None
+            try:
+                value = run_cell(source, self.namespace, index)
+                result = repr(value)[:OUTPUT_LIMIT] if has_value(value) else None
+            except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001 - record and go on, like a kernel
+                result = None
+                error = {"ename": type(err).__name__, "evalue": first_line(err), "traceback": traceback.format_exception(err)[-8:]}
+                self.cell_errors.append(CellError(index, first_source_line(source), type(err).__name__, first_line(err), source))
+            finally:
+                sys.stdout, sys.stderr = saved
+            if out.size:
+                outputs.append({"output_type": "stream", "name": "stdout", "text": out.text()})
+            outputs.extend(self.figures())
+            if result is not None:
+                outputs.append({"output_type": "execute_result", "execution_count": count, "data": {"text/plain": result}})
+            self.send({"cell": index, "count": count, "outputs": outputs, "error": error})
+        self.send({"done": True})
+
+    def figures(self) -> list[dict]:
+        """Open matplotlib figures as PNG outputs, then closed (what an inline backend would show)."""
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is None:
+            return []
+        outputs = []
+        try:
+            for number in plt.get_fignums():
+                buffer = io.BytesIO()
+                plt.figure(number).savefig(buffer, format="png", dpi=72)
+                if buffer.tell() <= IMAGE_LIMIT:
+                    outputs.append({"output_type": "display_data", "data": {"image/png": base64.b64encode(buffer.getvalue()).decode()}})
+            plt.close("all")
+        except Exception:  # noqa: BLE001 - a figure that cannot be drawn is left out
+            pass
+        return outputs
+
+
+def main() -> None:
+    fd_in, fd_out = os.dup(0), os.dup(1)
+    os.set_inheritable(fd_in, False)
+    os.set_inheritable(fd_out, False)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(2, 1)  # prints below the Python level (C code, subprocesses) join the capped output pipe
+    processes = int(os.environ.pop("GAN_COURSE_GRADING_NPROC", "0") or 0)
+    if processes > 0:  # counted in the sandbox's own user namespace (not enforced for root)
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    sys.path.insert(0, os.getcwd())
+    Worker(fd_in, fd_out).serve()
+
+
+if __name__ == "__main__":
+    main()
