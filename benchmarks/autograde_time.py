@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from reference.autograde import answered
+from reference.grading.notebook import answered
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 60.0
@@ -66,7 +66,7 @@ def time_nbgrader(assignment: str, n: int) -> tuple[float, list[float]]:
 
 def time_in_process(assignment: str) -> tuple[float, float]:
     """(seconds, score) of grade_notebook on the solution notebook in this process."""
-    from reference.autograde import grade_notebook
+    from reference.grading.runner import grade_notebook
 
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the notebook's own prints

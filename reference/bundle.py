@@ -33,23 +33,13 @@ class BundleError(UserError):
 
 
 def _hidden_checks(path: Path) -> list[str]:
-    """Names of the functions in a Python file decorated with `@check(...)` without visible=True."""
+    """Names of the checks a Python file defines without visible=True (reference.grading.visible)."""
+    from reference.grading.visible import declared_checks
+
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (SyntaxError, UnicodeDecodeError):
+        return [name for name, visible in declared_checks(path.read_text(encoding="utf-8")).items() if not visible]
+    except (SyntaxError, UnicodeDecodeError, ValueError):
         return []
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for dec in node.decorator_list:
-                func = dec.func if isinstance(dec, ast.Call) else dec
-                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                visible = isinstance(dec, ast.Call) and any(
-                    k.arg == "visible" and isinstance(k.value, ast.Constant) and k.value.value is True for k in dec.keywords
-                )
-                if name == "check" and not visible:
-                    found.append(node.name)
-    return found
 
 
 def leaks(folder: Path) -> list[str]:

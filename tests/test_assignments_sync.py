@@ -3,14 +3,13 @@ the check modules and the visible checks agree.
 
 For every `solutions/<id>/<id>.ipynb`: `nbgrader generate_assignment <id>` in a temporary copy of
 the course gives exactly the committed `assignments/<id>/` files (notebooks compared as JSON without
-volatile metadata); `solutions/<id>/visible_checks.py` is what `python -m reference.autograde
-visible <id>` extracts from `tests/autograders/test_<id>.py`; every nbgrader test cell calls a
+volatile metadata); `solutions/<id>/visible_checks.py` is what `python -m reference.grading.visible
+<id>` extracts from `tests/autograders/test_<id>.py`; every nbgrader test cell calls a
 check of that module with the check's points, and every check has a cell.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -22,11 +21,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reference.autograde import load_checks, visible_source
+from reference.grading.local import load_checks
+from reference.grading.notebook import test_cells
+from reference.grading.visible import declared_checks, visible_source
 
 ROOT = Path(__file__).resolve().parents[1]
 IDS = sorted(p.parent.name for p in ROOT.glob("solutions/*/*.ipynb") if p.stem == p.parent.name)
-CALL = re.compile(r'grade\(\s*"(?P<assignment>[^"]+)"\s*,\s*"(?P<name>[^"]+)"\s*,\s*globals\(\)\s*\)')
 
 
 def nbgrader_env() -> dict[str, str]:
@@ -74,21 +74,10 @@ def test_committed_student_version_is_what_nbgrader_generates(tmp_path: Path, as
 def test_visible_checks_file_is_extracted_from_the_check_module(assignment: str):
     module = ROOT / "tests" / "autograders" / f"test_{assignment}.py"
     committed = ROOT / "solutions" / assignment / "visible_checks.py"
-    assert committed.is_file(), f"run: python -m reference.autograde visible {assignment}"
+    assert committed.is_file(), f"run: python -m reference.grading.visible {assignment}"
     assert committed.read_text() == visible_source(module.read_text(), f"tests/autograders/{module.name}"), (
-        f"solutions/{assignment}/visible_checks.py is stale; run: python -m reference.autograde visible {assignment}"
+        f"solutions/{assignment}/visible_checks.py is stale; run: python -m reference.grading.visible {assignment}"
     )
-
-
-def _decorated_checks(path: Path) -> dict[str, bool]:
-    """{check name: visible} of the @check functions defined in a file."""
-    found = {}
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.FunctionDef):
-            for dec in node.decorator_list:
-                if isinstance(dec, ast.Call) and getattr(dec.func, "id", "") == "check":
-                    found[node.name] = any(k.arg == "visible" and getattr(k.value, "value", False) is True for k in dec.keywords)
-    return found
 
 
 @pytest.mark.parametrize("assignment", IDS)
@@ -96,18 +85,16 @@ def test_every_check_has_a_test_cell_with_its_points(assignment: str):
     checks = load_checks(assignment, ROOT)
     nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     cells = {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            calls = CALL.findall(cell.source)
-            assert len(calls) == 1, f"test cell {meta.get('grade_id')} must call grade(...) once, found {len(calls)}"
-            (called_assignment, name), = calls
-            assert called_assignment == assignment
-            hidden = "### BEGIN HIDDEN TESTS" in cell.source
-            assert checks[name].visible != hidden, f"{name}: visible={checks[name].visible} but its cell is {'hidden' if hidden else 'visible'}"
-            cells[name] = float(meta["points"])
+    for cell in test_cells(nb):
+        assert len(cell.calls) == 1, f"test cell {cell.grade_id} must call grade(...) once, found {len(cell.calls)}"
+        (call,) = cell.calls
+        assert call.assignment == assignment
+        assert checks[call.name].visible != call.hidden, (
+            f"{call.name}: visible={checks[call.name].visible} but its cell is {'hidden' if call.hidden else 'visible'}"
+        )
+        cells[call.name] = cell.points
     assert cells == {name: fn.points for name, fn in checks.items()}
-    assert set(_decorated_checks(ROOT / "solutions" / assignment / "visible_checks.py")) == {n for n, fn in checks.items() if fn.visible}
+    assert set(declared_checks((ROOT / "solutions" / assignment / "visible_checks.py").read_text())) == {n for n, fn in checks.items() if fn.visible}
 
 
 @pytest.mark.parametrize("assignment", IDS)

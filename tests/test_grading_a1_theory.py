@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import notebook_with_cells
-from reference.autograde import grade_notebook
+from reference.grading.runner import grade_notebook
 
 A = "a1_theory"
 ROOT = Path(__file__).resolve().parents[1]

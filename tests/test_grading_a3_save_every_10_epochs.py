@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import notebook_with_cells
-from reference.autograde import grade_notebook
+from reference.grading.runner import grade_notebook
 
 A = "a3_save_every_10_epochs"
 ROOT = Path(__file__).resolve().parents[1]

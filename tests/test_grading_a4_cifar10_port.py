@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from conftest import notebook_with_cells
-from reference.autograde import grade_notebook
+from reference.grading.runner import grade_notebook
 
 A = "a4_cifar10_port"
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reference.autograde import answered
+from reference.grading.notebook import answered
 
 ROOT = Path(__file__).resolve().parents[1]
 IDS = sorted(p.parent.name for p in ROOT.glob("solutions/*/*.ipynb") if p.stem == p.parent.name)

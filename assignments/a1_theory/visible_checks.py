@@ -1,13 +1,13 @@
 """The visible checks of this assignment: run them from the notebook's test cells.
 
-Generated from tests/autograders/test_a1_theory.py by `python -m reference.autograde visible`; do not edit.
+Generated from tests/autograders/test_a1_theory.py by `python -m reference.grading.visible`; do not edit.
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
 import math
 import numpy as np
 import torch
-from reference.autograde import Partial, check
+from reference.grading import Partial, check
 from reference.losses import Minimax
 from reference.metrics.fid import frechet_distance as reference_frechet
 ASSIGNMENT = "a1_theory"

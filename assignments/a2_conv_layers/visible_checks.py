@@ -1,13 +1,13 @@
 """The visible checks of this assignment: run them from the notebook's test cells.
 
-Generated from tests/autograders/test_a2_conv_layers.py by `python -m reference.autograde visible`; do not edit.
+Generated from tests/autograders/test_a2_conv_layers.py by `python -m reference.grading.visible`; do not edit.
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
 import copy
 import torch
 from torch import nn
-from reference.autograde import Partial, check
+from reference.grading import Partial, check
 ASSIGNMENT = "a2_conv_layers"
 NGF = 16  # the width the checks build the generator at: fast, and the same code as ngf = 64
 NZ = 100

@@ -1,6 +1,6 @@
 """The visible checks of this assignment: run them from the notebook's test cells.
 
-Generated from tests/autograders/test_a3_save_every_10_epochs.py by `python -m reference.autograde visible`; do not edit.
+Generated from tests/autograders/test_a3_save_every_10_epochs.py by `python -m reference.grading.visible`; do not edit.
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from reference.autograde import Partial, check
+from reference.grading import Partial, check
 ASSIGNMENT = "a3_save_every_10_epochs"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")

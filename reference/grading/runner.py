@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import concurrent.futures
+import contextlib
 import datetime as dt
 import json
 import multiprocessing
@@ -27,7 +28,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,8 @@ class _Session:
         self.worker: Worker | None = None
         self.channel: Channel | None = None
         self.starts = 0
+        self.cells_output: dict[str, dict] = {}
+        self.stopped: list[str] = []  # why each worker ended early
 
     def start(self) -> dict[int, dict]:
         """A fresh worker that has run every cell: {cell index: {"outputs", "error"}}."""
@@ -160,6 +163,51 @@ class _Session:
         self.worker = self.channel = None
 
 
+def _cells_to_run(nb, test_ids: set[str]) -> list[dict]:
+    """The submission's code cells, without nbgrader test cells (by the source's grade ids too)."""
+    return [
+        {"index": index, "source": cell.source}
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and not is_test_cell(cell) and cell.metadata.get("nbgrader", {}).get("grade_id") not in test_ids
+    ]
+
+
+@contextlib.contextmanager
+def session_for(
+    notebook: str | os.PathLike,
+    assignment: str,
+    root: str | os.PathLike,
+    *,
+    limits: Limits | None = None,
+    sandbox: bool = True,
+    gpu: bool = False,
+) -> Iterator[_Session]:
+    """A worker that has run the notebook's cells (`session.cells`: their outputs; `session.lost`:
+    why it stopped, if it did), removed with its scratch folder on exit."""
+    root, notebook = Path(root).resolve(), Path(notebook).resolve()
+    limits = limits or Limits()
+    module = load_module(check_module_path(assignment, root))
+    source = source_notebook(root, assignment)
+    test_ids = {cell.grade_id for cell in test_cells(_read_notebook(source))} if source.is_file() else set()
+    nb = _read_notebook(notebook)
+    scratch, staged_root = make_scratch(), make_scratch("gan-course-staged-")
+    session = None
+    try:
+        _copy_files(notebook.parent, scratch / "work", limits, skip={notebook.name})
+        staged = stage_reference(staged_root, tuple(getattr(module, "MASKED", ()))) if sandbox else None
+        session = _Session(_cells_to_run(nb, test_ids), scratch, limits, staged, sandbox, gpu)
+        try:
+            session.cells_output = {str(k): v for k, v in session.start().items()}
+        except SubmissionLost as err:
+            session.stopped.append(str(err))
+        yield session
+    finally:
+        if session is not None:
+            session.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(staged_root, ignore_errors=True)
+
+
 def grade_submission(
     notebook: str | os.PathLike,
     assignment: str,
@@ -172,13 +220,12 @@ def grade_submission(
 ) -> dict:
     """Grade one submitted notebook; return its record (see the module docstring)."""
     root, notebook = Path(root).resolve(), Path(notebook).resolve()
-    limits = limits or Limits()
     checks = load_checks(assignment, root)
-    module = load_module(check_module_path(assignment, root))
     source = source_notebook(root, assignment)
     cells_of_tests = test_cells(_read_notebook(source)) if source.is_file() else []
     order = [call.name for cell in cells_of_tests for call in cell.calls if call.assignment == assignment]
     order += [name for name in checks if name not in order]
+    order = [name for name in dict.fromkeys(order) if name in checks]
     record: dict[str, Any] = {
         "version": RECORD_VERSION,
         "assignment": assignment,
@@ -191,60 +238,43 @@ def grade_submission(
         "stopped": [],
     }
     started = time.monotonic()
+
+    def score(name: str, earned: float, message: str) -> None:
+        fn = checks[name]
+        record["checks"][name] = {"earned": earned, "points": fn.points, "message": message, "title": title(fn)}
+
     try:
-        nb = _read_notebook(notebook)
-    except (UserError, ValueError, Exception) as err:  # noqa: BLE001 - an unreadable submission scores 0
+        with session_for(notebook, assignment, root, limits=limits, sandbox=sandbox, gpu=gpu) as session:
+            record["cells"] = session.cells_output
+            record["stopped"] = session.stopped
+            lost = session.stopped[-1] if session.stopped else None
+            with quiet():
+                for name in order:
+                    if lost is None and session.channel.broken:
+                        if session.starts > RESTARTS or time.monotonic() >= session.deadline - 1:
+                            lost = f"not graded: {session.stopped[-1]}"
+                        else:
+                            try:
+                                session.start()
+                            except SubmissionLost as err:
+                                session.stopped.append(str(err))
+                                lost = str(err)
+                    if lost is not None:
+                        score(name, 0.0, lost)
+                        continue
+                    score(name, *run_check(checks[name], session.for_check()))
+                    if session.channel.broken and session.channel.broken not in session.stopped:
+                        session.stopped.append(session.channel.broken)
+    except (UserError, ValueError, OSError) as err:
+        if isinstance(err, UserError) and not notebook.is_file():
+            raise
+        message = f"the submitted notebook could not be graded ({type(err).__name__}: {str(err)[:200]})"
+        for name in order:
+            score(name, 0.0, message)
+    except Exception as err:  # noqa: BLE001 - nbformat's errors for an unreadable notebook
         message = f"the submitted notebook could not be read ({type(err).__name__}: {str(err)[:200]})"
         for name in order:
-            if name in checks:
-                record["checks"][name] = {"earned": 0.0, "points": checks[name].points, "message": message, "title": title(checks[name])}
-        _score_tests(record, cells_of_tests, checks, assignment)
-        return record
-    test_ids = {cell.grade_id for cell in cells_of_tests}
-    cells = [
-        {"index": index, "source": cell.source}
-        for index, cell in enumerate(nb.cells)
-        if cell.cell_type == "code" and not is_test_cell(cell) and cell.metadata.get("nbgrader", {}).get("grade_id") not in test_ids
-    ]
-    scratch = make_scratch()
-    staged_root = make_scratch("gan-course-staged-")
-    session = None
-    try:
-        _copy_files(notebook.parent, scratch / "work", limits, skip={notebook.name})
-        staged = stage_reference(staged_root, tuple(getattr(module, "MASKED", ()))) if sandbox else None
-        session = _Session(cells, scratch, limits, staged, sandbox, gpu)
-        lost = None
-        try:
-            record["cells"] = {str(k): v for k, v in session.start().items()}
-        except SubmissionLost as err:
-            lost = str(err)
-            record["stopped"].append(lost)
-        with quiet():
-            for name in order:
-                fn = checks.get(name)
-                if fn is None:
-                    continue
-                if lost is None and (session.channel is None or session.channel.broken):
-                    if session.starts > RESTARTS or time.monotonic() >= session.deadline - 1:
-                        lost = f"not graded: {record['stopped'][-1] if record['stopped'] else 'the worker stopped'}"
-                    else:
-                        try:
-                            session.start()
-                        except SubmissionLost as err:
-                            lost = str(err)
-                            record["stopped"].append(lost)
-                if lost is not None:
-                    earned, message = 0.0, lost
-                else:
-                    earned, message = run_check(fn, session.for_check())
-                    if session.channel.broken and session.channel.broken not in record["stopped"]:
-                        record["stopped"].append(session.channel.broken)
-                record["checks"][name] = {"earned": earned, "points": fn.points, "message": message, "title": title(fn)}
-    finally:
-        if session is not None:
-            session.close()
-        shutil.rmtree(scratch, ignore_errors=True)
-        shutil.rmtree(staged_root, ignore_errors=True)
+            score(name, 0.0, message)
     record["seconds"] = round(time.monotonic() - started, 2)
     _score_tests(record, cells_of_tests, checks, assignment)
     return record
@@ -354,3 +384,29 @@ def write_results(path: Path, records: list[dict]) -> None:
     from reference.io import write_text_atomic
 
     write_text_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+
+
+def sandbox_default(sandbox: bool | None) -> bool:
+    """`sandbox` as given; None: sandboxed where bubblewrap is installed, a plain worker process
+    otherwise (tests and trusted notebooks only; `gan-course autograde` refuses instead)."""
+    from reference.grading.sandbox import bwrap_available
+
+    return bwrap_available() is not None if sandbox is None else sandbox
+
+
+def grade_notebook(
+    path: str | os.PathLike,
+    assignment: str,
+    root: str | os.PathLike | None = None,
+    *,
+    sandbox: bool | None = None,
+    limits: Limits | None = None,
+) -> dict[str, tuple[float, str]]:
+    """Grade the notebook at `path` with every check of `assignment` (its cells in a worker, the
+    checks here): {check name: (earned points, message)}."""
+    from reference.grading.local import course_root
+
+    base = Path(root) if root is not None else course_root()
+    if base is None:
+        raise UserError(f"no course root above {Path.cwd()}; pass root= or run this in the course folder")
+    return scores(grade_submission(path, assignment, base, limits=limits, sandbox=sandbox_default(sandbox)))

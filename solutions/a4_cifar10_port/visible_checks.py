@@ -1,6 +1,6 @@
 """The visible checks of this assignment: run them from the notebook's test cells.
 
-Generated from tests/autograders/test_a4_cifar10_port.py by `python -m reference.autograde visible`; do not edit.
+Generated from tests/autograders/test_a4_cifar10_port.py by `python -m reference.grading.visible`; do not edit.
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from reference.autograde import Partial, check
+from reference.grading import Partial, check
 ASSIGNMENT = "a4_cifar10_port"
 NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the same code as 64
 BATCH = 8

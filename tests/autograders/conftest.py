@@ -4,24 +4,26 @@
     pytest tests/autograders/test_a3_save_every_10_epochs.py --notebook sub.ipynb  # any notebook
 
 A module names its assignment in `ASSIGNMENT`; its checks take the module-scoped `submission`
-fixture: the notebook (solutions/<ASSIGNMENT>/<ASSIGNMENT>.ipynb unless --notebook) executed once by
-`reference.autograde.execute_notebook`, with the working directory its temporary copy while the
-module's checks run. A passing check earns its points; a failing one earns 0 (or a `Partial`'s
-points) and shows its message. The terminal summary prints the score per module, e.g.
-"a3_save_every_10_epochs: 7/10 points", and each check that lost points with its message.
+fixture: the notebook (solutions/<ASSIGNMENT>/<ASSIGNMENT>.ipynb unless --notebook) run once in a
+sandboxed worker (reference.grading.sandbox; a plain worker process where bubblewrap is missing,
+with a warning), reached through the proxy as when `gan-course autograde` grades. The checks run
+in pytest's process, the student's code never does. A passing check earns its points; a failing
+one earns 0 (or a `Partial`'s points) and shows its message. The terminal summary prints the score
+per module, e.g. "a3_save_every_10_epochs: 7/10 points", and each check that lost points.
 
 Each check's score travels in its report's `user_properties`, so the summary is the same under
-pytest-xdist (`pytest` runs on workers by default; the reports come back to the controller).
+pytest-xdist (the reports come back to the controller).
 """
 
 from __future__ import annotations
 
-import os
+import warnings
 from pathlib import Path
 
 import pytest
 
-from reference.autograde import execute_notebook, outcome
+from reference.grading.checks import outcome
+from reference.grading.runner import sandbox_default, session_for
 
 COURSE_ROOT = Path(__file__).resolve().parents[2]
 SCORE_PROPERTY = "autograder score"  # key of (assignment, check, earned, points, message) in user_properties
@@ -53,16 +55,13 @@ def notebook_for(config: pytest.Config, assignment: str) -> Path:
 
 @pytest.fixture(scope="module")
 def submission(request: pytest.FixtureRequest):
-    """The graded notebook, executed once per check module; cwd is its folder's temporary copy."""
+    """The graded notebook, run once per check module in its own worker; the checks' proxy to it."""
     assignment = request.module.ASSIGNMENT
-    sub = execute_notebook(notebook_for(request.config, assignment))
-    old = os.getcwd()
-    os.chdir(sub.workdir)
-    try:
-        yield sub
-    finally:
-        os.chdir(old)
-        sub.close()
+    sandbox = sandbox_default(None)
+    if not sandbox:
+        warnings.warn("bubblewrap is not installed: the notebook runs in a plain worker process, not sandboxed", stacklevel=1)
+    with session_for(notebook_for(request.config, assignment), assignment, COURSE_ROOT, sandbox=sandbox) as session:
+        yield session.for_check()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -72,7 +71,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if call.when != "call" or not hasattr(fn, "points") or "submission" not in getattr(item, "funcargs", {}):
         return
     err = call.excinfo.value if call.excinfo is not None else None
-    earned, message = outcome(fn, err, item.funcargs["submission"])
+    earned, message = outcome(fn, err)
     # assertion rewriting appends "assert <left> == <right>" to the message; the student's line is before it
     message = message.split("\nassert ")[0].strip()
     module = getattr(item.module, "ASSIGNMENT", item.module.__name__)
@@ -91,11 +90,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    scores = _scores
-    if not scores:
+    if not _scores:
         return
     terminalreporter.section("scores")
-    for assignment, rows in scores.items():
+    for assignment, rows in _scores.items():
         earned, total = sum(r[1] for r in rows), sum(r[2] for r in rows)
         terminalreporter.write_line(f"{assignment}: {earned:g}/{total:g} points")
         for name, got, points, message in rows:

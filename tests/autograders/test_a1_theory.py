@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from reference.autograde import Partial, check
+from reference.grading import Partial, check
 from reference.losses import Minimax
 from reference.metrics.fid import frechet_distance as reference_frechet
 

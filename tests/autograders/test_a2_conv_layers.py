@@ -21,7 +21,7 @@ import copy
 import torch
 from torch import nn
 
-from reference.autograde import Partial, check
+from reference.grading import Partial, check
 
 ASSIGNMENT = "a2_conv_layers"
 NGF = 16  # the width the checks build the generator at: fast, and the same code as ngf = 64

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from reference.autograde import Partial, check
+from reference.grading import Partial, check
 
 ASSIGNMENT = "a3_save_every_10_epochs"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reference.autograde import Partial, check
+from reference.grading import Partial, check
 
 ASSIGNMENT = "a4_cifar10_port"
 NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the same code as 64

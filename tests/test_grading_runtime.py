@@ -36,7 +36,7 @@ import os
 import sys
 import warnings
 
-from reference.autograde import Partial, check
+from reference.grading import Partial, check
 
 ASSIGNMENT = "demo"
 LIMIT = 10

@@ -1,0 +1,124 @@
+"""Measurements that checks run next to the student's objects (`submission.run(probe, ...)`).
+
+A probe is a public, module-level function of this package: it runs in the sandboxed worker when
+a submission is graded and in the student's kernel for the visible checks. It measures and
+returns plain data (numbers, strings, lists, dicts, tensors); it never judges. Thresholds, expected
+values and messages stay in the check modules, on the trusted side. Anything a probe returns may
+have been forged by the student's code, so checks treat it as the student's answer, not as fact.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["build", "describe", "forward", "grads_reach", "module_summary", "ran_modules", "scaled_forward", "value_and_grad"]
+
+
+def describe(value: Any) -> dict:
+    """{"type": "Tensor"|class name, "shape": [...]|None, "dtype": str|None} of any value."""
+    if isinstance(value, torch.Tensor):
+        return {"type": "Tensor", "shape": list(value.shape), "dtype": str(value.dtype).removeprefix("torch.")}
+    return {"type": type(value).__name__, "shape": None, "dtype": None}
+
+
+def value_and_grad(fn: Any, *inputs: torch.Tensor) -> dict:
+    """Call fn(*inputs) with each input requiring grad.
+
+    Returns {"result": describe(value), "value": the value detached (float64) when it is a tensor,
+    "requires_grad": bool, "grads": [d(value.sum())/d(input) (float64) or None per input]}.
+    """
+    leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
+    value = fn(*leaves)
+    out: dict[str, Any] = {"result": describe(value), "value": None, "requires_grad": False, "grads": [None] * len(leaves)}
+    if not isinstance(value, torch.Tensor):
+        return out
+    out["value"] = value.detach().to(torch.float64)
+    out["requires_grad"] = bool(value.requires_grad)
+    if value.requires_grad and value.is_floating_point():
+        grads = torch.autograd.grad(value.sum(), leaves, allow_unused=True)
+        out["grads"] = [None if g is None else g.detach().to(torch.float64) for g in grads]
+    return out
+
+
+def build(factory: Any, seed: int, *args: Any, **kwargs: Any) -> Any:
+    """factory(*args, **kwargs) with torch's CPU generator seeded with `seed` (restored after)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory(*args, **kwargs)
+
+
+def module_summary(obj: Any) -> dict:
+    """{"is_module", "type", "training", "parameters": [[name, shape, requires_grad]], "modules": [[name, class name]]}."""
+    if not isinstance(obj, nn.Module):
+        return {"is_module": False, "type": type(obj).__name__, "training": None, "parameters": [], "modules": []}
+    return {
+        "is_module": True,
+        "type": type(obj).__name__,
+        "training": bool(obj.training),
+        "parameters": [[name, list(p.shape), bool(p.requires_grad)] for name, p in obj.named_parameters()],
+        "modules": [[name, type(m).__name__] for name, m in obj.named_modules()],
+    }
+
+
+def forward(model: Any, x: torch.Tensor, *, grad: bool = False, train: bool | None = None) -> Any:
+    """model(x) (under no_grad unless `grad`), after model.train(train) when `train` is given."""
+    if train is not None and isinstance(model, nn.Module):
+        model.train(train)
+    with torch.set_grad_enabled(grad):
+        return model(x)
+
+
+def ran_modules(model: nn.Module, x: torch.Tensor) -> list[list[str]]:
+    """[[name, class name]] of the submodules of `model` that ran in model(x), in the order they first ran."""
+    names = {id(m): name for name, m in model.named_modules() if name}
+    ran: list[list[str]] = []
+    seen: set[int] = set()
+
+    def hook(module: nn.Module, _inputs: Any, _output: Any) -> None:
+        if id(module) not in seen:
+            seen.add(id(module))
+            ran.append([names[id(module)], type(module).__name__])
+
+    handles = [m.register_forward_hook(hook) for name, m in model.named_modules() if name]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return ran
+
+
+def grads_reach(model: nn.Module, x: torch.Tensor, seed: int = 2) -> dict:
+    """Backpropagate a seeded random projection of model(x).
+
+    Returns {"output": describe(out), "output_requires_grad": bool, "parameters": [[name,
+    "ok"|"none"|"nonfinite"]]} for the trainable parameters.
+    """
+    params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    for _, p in params:
+        p.grad = None
+    out = model(x)
+    result = {"output": describe(out), "output_requires_grad": bool(isinstance(out, torch.Tensor) and out.requires_grad), "parameters": []}
+    if not result["output_requires_grad"]:
+        result["parameters"] = [[name, "none"] for name, _ in params]
+        return result
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed))
+    (out * weights).sum().backward()
+    for name, p in params:
+        state = "none" if p.grad is None else ("ok" if torch.isfinite(p.grad).all() else "nonfinite")
+        result["parameters"].append([name, state])
+    return result
+
+
+def scaled_forward(model: nn.Module, x: torch.Tensor, factor: float) -> Any:
+    """A copy of `model` with every parameter multiplied by `factor`, applied to x under no_grad."""
+    big = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in big.parameters():
+            p.mul_(factor)
+        return big(x)
