@@ -22,7 +22,7 @@ import nbformat
 import pytest
 
 from reference.grading.local import load_checks
-from reference.grading.notebook import test_cells
+from reference.grading.notebook import graded_cells
 from reference.grading.visible import declared_checks, visible_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def test_every_check_has_a_test_cell_with_its_points(assignment: str):
     checks = load_checks(assignment, ROOT)
     nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
     cells = {}
-    for cell in test_cells(nb):
+    for cell in graded_cells(nb):
         assert len(cell.calls) == 1, f"test cell {cell.grade_id} must call grade(...) once, found {len(cell.calls)}"
         (call,) = cell.calls
         assert call.assignment == assignment

@@ -20,7 +20,7 @@ def test_bundle_of_this_course_has_the_student_parts_only(tmp_path: Path):
     for assignment in ("a1_theory", "a3_save_every_10_epochs"):
         assert (out / "assignments" / assignment / f"{assignment}.ipynb").is_file()
         assert (out / "assignments" / assignment / "visible_checks.py").is_file()
-    assert (out / "reference" / "autograde.py").is_file() and (out / "assignments" / "README.md").is_file()
+    assert (out / "reference" / "grading" / "local.py").is_file() and (out / "assignments" / "README.md").is_file()
     assert not list(out.rglob("__pycache__"))
     assert leaks(out) == []
     # the hidden checks' names appear nowhere

@@ -1,9 +1,8 @@
 """Notebooks as the grader reads them: cells, test cells and the checks they name, cell execution.
 
-The one parser of the course's test cells lives here: `test_cells(nb)` says, for each nbgrader
+The one parser of the course's test cells lives here: `graded_cells(nb)` says, for each nbgrader
 test cell of a source notebook, which checks it runs (`grade("<assignment>", "<check>", globals())`
-calls) and which of those sit in a hidden region (`### BEGIN HIDDEN TESTS` ... `### END HIDDEN
-TESTS`). The runner grades by it, the visible-check extraction and the student bundle's leak check
+calls) and which of those sit in a hidden region (between nbgrader's hidden-tests delimiters). The runner grades by it, the visible-check extraction and the student bundle's leak check
 ask it what is visible.
 
 `run_cell(source, namespace)` runs one cell's code the way a kernel would (IPython syntax turned
@@ -21,14 +20,14 @@ from typing import Any
 __all__ = [
     "CellError",
     "CheckCall",
-    "TestCell",
+    "GradedCell",
     "answered",
     "assigned_names",
     "defines",
     "is_test_cell",
     "python_source",
     "run_cell",
-    "test_cells",
+    "graded_cells",
 ]
 
 # nbgrader's delimiters, spelled in parts so that the student bundle's leak check (reference.bundle)
@@ -67,7 +66,7 @@ class CheckCall:
 
 
 @dataclass
-class TestCell:
+class GradedCell:
     """An nbgrader test cell: its grade_id, points, position and the checks it runs."""
 
     grade_id: str
@@ -113,14 +112,14 @@ def check_calls(source: str) -> list[CheckCall]:
     return [call for _, call in sorted(calls, key=lambda item: item[0])]  # ast.walk is breadth-first
 
 
-def test_cells(nb: Any) -> list[TestCell]:
+def graded_cells(nb: Any) -> list[GradedCell]:
     """Every nbgrader test cell of notebook `nb` (an nbformat node) with the checks it runs."""
     cells = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and is_test_cell(cell):
             meta = cell.metadata["nbgrader"]
             calls = check_calls(cell.source)
-            cells.append(TestCell(str(meta.get("grade_id", f"cell-{index}")), float(meta.get("points", 0) or 0), index, calls))
+            cells.append(GradedCell(str(meta.get("grade_id", f"cell-{index}")), float(meta.get("points", 0) or 0), index, calls))
     return cells
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from reference.errors import UserError
 from reference.grading.checks import SubmissionLost, quiet, run_check, title
 from reference.grading.local import load_checks, load_module, check_module_path, score_line
-from reference.grading.notebook import TestCell, is_test_cell, test_cells
+from reference.grading.notebook import GradedCell, is_test_cell, graded_cells
 from reference.grading.proxy import Channel, RemoteSubmission
 from reference.grading.sandbox import Limits, Worker, make_scratch, stage_reference
 
@@ -188,7 +188,7 @@ def session_for(
     limits = limits or Limits()
     module = load_module(check_module_path(assignment, root))
     source = source_notebook(root, assignment)
-    test_ids = {cell.grade_id for cell in test_cells(_read_notebook(source))} if source.is_file() else set()
+    test_ids = {cell.grade_id for cell in graded_cells(_read_notebook(source))} if source.is_file() else set()
     nb = _read_notebook(notebook)
     scratch, staged_root = make_scratch(), make_scratch("gan-course-staged-")
     session = None
@@ -222,7 +222,7 @@ def grade_submission(
     root, notebook = Path(root).resolve(), Path(notebook).resolve()
     checks = load_checks(assignment, root)
     source = source_notebook(root, assignment)
-    cells_of_tests = test_cells(_read_notebook(source)) if source.is_file() else []
+    cells_of_tests = graded_cells(_read_notebook(source)) if source.is_file() else []
     order = [call.name for cell in cells_of_tests for call in cell.calls if call.assignment == assignment]
     order += [name for name in checks if name not in order]
     order = [name for name in dict.fromkeys(order) if name in checks]
@@ -280,7 +280,7 @@ def grade_submission(
     return record
 
 
-def _score_tests(record: dict, cells: list[TestCell], checks: dict[str, Callable], assignment: str) -> None:
+def _score_tests(record: dict, cells: list[GradedCell], checks: dict[str, Callable], assignment: str) -> None:
     """Each test cell's lines and earned points, from its checks' results."""
     for cell in cells:
         lines, earned = [], 0.0

@@ -3,7 +3,7 @@
 `declared_checks(source)` reads a check module's source: every `@check(...)`-decorated function
 and whether it is `visible=True`. The extraction below, the student bundle's leak check
 (`reference.bundle`) and the assignments' sync test all ask it. (Which checks a test cell runs,
-and whether that call sits in a hidden region, is `reference.grading.notebook.test_cells`.)
+and whether that call sits in a hidden region, is `reference.grading.notebook.graded_cells`.)
 
 `python -m reference.grading.visible <assignment>` writes solutions/<assignment>/visible_checks.py:
 the module's imports, ASSIGNMENT, the visible checks and the helpers they use, nothing hidden.
