@@ -156,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--seed", type=int, default=0)
     tc.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     tc.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    from reference.grading.command import add_parser as add_autograde
+
+    add_autograde(sub)
     return parser
 
 
@@ -437,6 +441,12 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_autograde(args: argparse.Namespace) -> int:
+    from reference.grading.command import run
+
+    return run(args)
+
+
 COMMANDS = {
     "train": cmd_train,
     "summary": cmd_summary,
@@ -445,6 +455,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "configs": cmd_configs,
     "train-classifier": cmd_train_classifier,
+    "autograde": cmd_autograde,
 }
 
 

@@ -13,6 +13,7 @@ the in-process executor.
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -229,6 +230,11 @@ def run_cell(source: str, namespace: dict, index: int) -> Any:
 def has_value(value: Any) -> bool:
     """False for `run_cell`'s "no value" sentinel."""
     return value is not _NO_VALUE
+
+
+def source_digest(source: str) -> str:
+    """A short digest of a cell's source, to match recorded outputs to cells."""
+    return hashlib.sha1(source.encode("utf-8", "replace")).hexdigest()[:16]
 
 
 def first_source_line(source: str) -> str:

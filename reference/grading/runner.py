@@ -121,7 +121,10 @@ class _Session:
     """One submission's worker(s): start, run the cells, restart after a loss."""
 
     def __init__(self, cells: list[dict], scratch: Path, limits: Limits, staged: Path | None, sandbox: bool, gpu: bool) -> None:
+        from reference.grading.notebook import source_digest
+
         self.cells, self.scratch, self.limits, self.staged = cells, scratch, limits, staged
+        self.digests = {cell["index"]: source_digest(cell["source"]) for cell in cells}
         self.sandbox, self.gpu = sandbox, gpu
         self.deadline = time.monotonic() + limits.wall_s
         self.check_deadline = self.deadline
@@ -147,7 +150,11 @@ class _Session:
                 return results
             index = reply.get("cell")
             if isinstance(index, int) and not isinstance(index, bool):
-                results[index] = {"outputs": _clean_outputs(reply.get("outputs")), "error": _clean_error(reply.get("error"))}
+                results[index] = {
+                    "digest": self.digests.get(index, ""),
+                    "outputs": _clean_outputs(reply.get("outputs")),
+                    "error": _clean_error(reply.get("error")),
+                }
 
     def for_check(self) -> RemoteSubmission:
         self.check_deadline = min(self.deadline, time.monotonic() + self.limits.check_s)

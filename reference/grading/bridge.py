@@ -1,0 +1,193 @@
+"""From grading records to nbgrader: the autograded notebooks and the gradebook.
+
+`merge(records, root)` runs nbgrader's own `Autograde` converter for the students in `records`
+with one change: where nbgrader would execute the notebook in a kernel (its `Execute`
+preprocessor), `FillRecords` writes the outputs the sandboxed grading recorded. Everything else is
+nbgrader's: the submission is copied to autograded/<student>/<assignment>/, its test cells are
+restored from the source, the late penalty is applied and `SaveAutoGrades` stores each test cell's
+score in gradebook.db. So `nbgrader generate_feedback`, the formgrader (for hand-graded answers)
+and `nbgrader export` work as after `nbgrader autograde`, and merging the same records twice
+gives the same gradebook.
+
+Test cells get the lines of their checks ("a2 Output is (N, 1, 28, 28) ...: 2/2 points") and their
+earned points as the cell's value, which nbgrader reads as partial credit. Nothing the student's
+code printed can reach a test cell: their outputs go only to their own cells.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+from traitlets import Dict
+
+from reference.errors import UserError
+from reference.grading.notebook import source_digest
+
+__all__ = ["FillRecords", "merge", "read_records", "source_digest"]
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+
+
+def read_records(paths: Iterable[str | os.PathLike]) -> list[dict]:
+    """The records of JSON-lines files; UserError naming the file and line of a bad one.
+    A later record for the same (assignment, student, notebook) replaces an earlier one."""
+    found: dict[tuple, dict] = {}
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"results file {path} does not exist; pass the files that --results wrote")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise UserError(f"{path}:{number} is not a grading record (not JSON); pass files that --results wrote") from None
+            problem = _record_problem(record)
+            if problem:
+                raise UserError(f"{path}:{number}: {problem}; pass files that --results wrote")
+            found[(record["assignment"], record["student"], record["notebook"])] = record
+    return list(found.values())
+
+
+def _record_problem(record: object) -> str | None:
+    if not isinstance(record, dict) or record.get("version") != 1:
+        return "not a grading record of this version"
+    for key in ("assignment", "student", "notebook"):
+        if not isinstance(record.get(key), str) or not STUDENT_ID.match(record[key]):
+            return f"the record's {key} {record.get(key)!r} is not a valid name"
+    if not all(isinstance(record.get(key), dict) for key in ("cells", "checks", "tests")):
+        return "the record has no cells, checks or tests"
+    return None
+
+
+def _outputs(entry: dict) -> list[NotebookNode]:
+    outputs = []
+    for out in entry.get("outputs", []):
+        if out.get("output_type") == "stream":
+            outputs.append(new_output("stream", name="stdout", text=out.get("text", "")))
+        else:
+            outputs.append(new_output("display_data", data=out.get("data", {})))
+    error = entry.get("error")
+    if error:
+        outputs.append(new_output("error", ename=error["ename"], evalue=error["evalue"], traceback=error["traceback"]))
+    return outputs
+
+
+def _is_test_cell(cell: NotebookNode) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def fill(nb: NotebookNode, record: dict) -> NotebookNode:
+    """`nb` (the sanitized submission) with every code cell's outputs taken from `record`."""
+    recorded: list[tuple[str, dict]] = [
+        (entry.get("digest", ""), entry) for _, entry in sorted(record["cells"].items(), key=lambda item: int(item[0]))
+    ]
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        count += 1
+        cell.execution_count = count
+        if _is_test_cell(cell):
+            grade_id = cell.metadata["nbgrader"].get("grade_id")
+            test = record["tests"].get(grade_id)
+            if test is None:
+                lines, earned = ["not graded: no check of this cell ran (see the grading log)"], 0.0
+            else:
+                lines, earned = test["lines"], float(test["earned"])
+            cell.outputs = [
+                new_output("stream", name="stdout", text="".join(line + "\n" for line in lines)),
+                new_output("execute_result", data={"text/plain": repr(earned)}, execution_count=count),
+            ]
+            continue
+        digest = source_digest(cell.source)
+        match = next((i for i, (d, _) in enumerate(recorded) if d == digest), None)
+        cell.outputs = _outputs(recorded.pop(match)[1]) if match is not None else []
+    return nb
+
+
+def _fill_records_class():
+    from nbgrader.preprocessors.base import NbGraderPreprocessor
+
+    class FillRecords(NbGraderPreprocessor):
+        """In place of nbgrader's Execute: the outputs and scores the sandboxed grading recorded."""
+
+        records = Dict({}, help="{assignment/student/notebook: record}").tag(config=True)
+
+        def preprocess(self, nb, resources):
+            meta = resources["nbgrader"]
+            key = f"{meta['assignment']}/{meta['student']}/{meta['notebook']}"
+            if key not in self.records:
+                raise ValueError(f"no grading record for {key}")
+            return fill(nb, self.records[key]), resources
+
+    return FillRecords
+
+
+FillRecords = None  # made on first use: nbgrader is a [dev] dependency
+
+
+@contextlib.contextmanager
+def _in_folder(folder: Path) -> Iterator[None]:
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logging.WARNING) -> int:
+    """Write `records` into nbgrader's autograded/ folder and gradebook.db under `root`; returns the
+    number of submissions written. UserError when nbgrader does not know the assignment."""
+    global FillRecords
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.apps.autogradeapp import AutogradeApp
+    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
+
+    if FillRecords is None:
+        FillRecords = _fill_records_class()
+    root = Path(root).resolve()
+    bin_dir = os.path.dirname(sys.executable)  # nbgrader runs `alembic` from the environment
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    written = 0
+    by_assignment: dict[str, list[dict]] = {}
+    for record in records:
+        by_assignment.setdefault(record["assignment"], []).append(record)
+    for assignment, group in sorted(by_assignment.items()):
+        students = sorted({r["student"] for r in group})
+        submitted = root / "submitted"
+        others = sorted(p.name for p in submitted.iterdir() if p.is_dir() and p.name not in students) if submitted.is_dir() else []
+        with _in_folder(root):
+            app = AutogradeApp()
+            app.log.setLevel(log_level)
+            args = [assignment, "--force", "--create", f"--CourseDirectory.root={root}"]
+            if others:
+                args.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
+            app.initialize(args)
+            app.config.Autograde.autograde_preprocessors = [
+                FillRecords, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata
+            ]
+            app.config.FillRecords.records = {f"{r['assignment']}/{r['student']}/{r['notebook']}": r for r in group}
+            try:
+                app.start()
+            except SystemExit as exc:
+                if exc.code:
+                    raise UserError(
+                        f"nbgrader could not record {assignment}: run `nbgrader generate_assignment {assignment}` first "
+                        f"(the gradebook must know the assignment), then merge again"
+                    ) from None
+        written += len(group)
+    return written

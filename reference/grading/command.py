@@ -1,0 +1,146 @@
+"""`gan-course autograde`: grade a class's submissions in sandboxes, in parallel or in shards.
+
+    gan-course autograde a2_conv_layers --jobs 2                 # every submitted/<student>/a2_conv_layers/
+    gan-course autograde a2_conv_layers --shard 3/40 --results shard-03.jsonl
+    gan-course autograde --merge shard-*.jsonl                   # into gradebook.db; twice changes nothing
+
+Run it in the course folder (the one with nbgrader_config.py). Without --results the records go
+straight into nbgrader's autograded/ folder and gradebook.db (reference.grading.bridge); with
+--results they are written to that file (JSON lines, atomically) for a later --merge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from reference.errors import UserError
+
+LIMIT_HELP = {
+    "wall_s": "seconds for one submission, cells and checks",
+    "check_s": "seconds for one check",
+    "cpu_s": "CPU seconds per process",
+    "memory_mb": "MiB of memory",
+    "processes": "processes in the sandbox",
+    "file_mb": "MiB in one file",
+    "disk_mb": "MiB written in scratch",
+    "output_mb": "MiB printed",
+}
+
+
+def add_parser(sub) -> None:
+    from reference.grading.sandbox import Limits
+
+    p = sub.add_parser(
+        "autograde",
+        help="grade submitted notebooks, each in a sandbox (bubblewrap), into nbgrader's gradebook",
+        description="Grade every submitted/<student>/ASSIGNMENT/ notebook: its cells run in a sandboxed worker, the "
+        "checks in this process. Limits default to nbgrader_config.py's c.GanCourseGrading.<name>, else: "
+        + Limits().describe(),
+    )
+    p.add_argument("assignment", nargs="?", help="the assignment id, e.g. a2_conv_layers")
+    p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1; one core each)")
+    p.add_argument("--shard", metavar="K/N", help="grade only shard K of N (sorted students, every N-th)")
+    p.add_argument("--results", metavar="FILE", help="write the records to FILE (JSON lines) instead of the gradebook")
+    p.add_argument("--merge", nargs="+", metavar="FILE", help="merge records files into autograded/ and gradebook.db")
+    p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
+    p.add_argument("--no-sandbox", action="store_true", help="run submissions without bubblewrap (trusted code only)")
+    p.add_argument("--gpu", action="store_true", help="let the sandbox see the NVIDIA GPUs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    for f in fields(Limits):
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None, help=LIMIT_HELP[f.name])
+
+
+def _config_limits(root: Path) -> dict:
+    """c.GanCourseGrading.<limit> values of nbgrader_config.py."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    return dict(config.get("GanCourseGrading", {}))
+
+
+def _submissions(root: Path, assignment: str, students: list[str] | None) -> list[tuple[str, Path]]:
+    folder = root / "submitted"
+    found = []
+    if folder.is_dir():
+        for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+            notebook = student_dir / assignment / f"{assignment}.ipynb"
+            if notebook.is_file() and (not students or student_dir.name in students):
+                found.append((student_dir.name, notebook))
+    return found
+
+
+def _summary(record: dict) -> str:
+    earned = sum(c["earned"] for c in record["checks"].values())
+    total = sum(c["points"] for c in record["checks"].values())
+    line = f"{record['student']}: {earned:g}/{total:g}"
+    if record.get("failed"):
+        line += f" (grader failed: {record['failed']})"
+    elif record.get("stopped"):
+        line += f" ({record['stopped'][0]})"
+    return line
+
+
+def run(args: argparse.Namespace) -> int:
+    from reference.grading.bridge import merge, read_records
+    from reference.grading.local import course_root
+    from reference.grading.runner import grade_many, load_checks, shard, write_results
+    from reference.grading.sandbox import BWRAP_MISSING, Limits, bwrap_available
+
+    root = course_root()
+    if root is None:
+        raise UserError(f"no course folder (with nbgrader_config.py) at or above {Path.cwd()}; cd into the course first")
+    if args.merge:
+        if args.assignment or args.results or args.shard:
+            raise UserError("--merge takes only records files; run it without an assignment, --shard or --results")
+        written = merge(read_records(args.merge), root)
+        print(f"merged {written} submission(s) into {root / 'gradebook.db'} and {root / 'autograded'}")
+        return 0
+    if not args.assignment:
+        raise UserError("give the assignment to grade (e.g. gan-course autograde a2_conv_layers) or --merge FILE...")
+    if args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: give 1 or more")
+    if args.shard and not args.results:
+        raise UserError("--shard needs --results FILE: each shard writes its own records, then --merge them")
+    if not args.no_sandbox and bwrap_available() is None:
+        raise UserError(BWRAP_MISSING)
+    load_checks(args.assignment, root)  # a missing check module is refused before anything runs
+    overrides = {f.name: getattr(args, f.name) for f in fields(Limits)}
+    limits = Limits.from_config(_config_limits(root), **overrides)
+    subs = _submissions(root, args.assignment, args.student)
+    chosen = set(shard([s for s, _ in subs], args.shard))
+    subs = [(s, nb) for s, nb in subs if s in chosen]
+    if not subs:
+        where = root / "submitted" / "<student>" / args.assignment / f"{args.assignment}.ipynb"
+        raise UserError(f"no submissions to grade: none found at {where}" + (f" in shard {args.shard}" if args.shard else ""))
+    started = time.monotonic()
+    bar = None
+    if not args.no_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(subs), desc=f"grading {args.assignment}", unit="submission")
+
+    def progress(record: dict) -> None:
+        if bar is not None:
+            bar.update(1)
+            bar.write(_summary(record))
+        else:
+            print(_summary(record), flush=True)
+
+    records = grade_many(subs, args.assignment, root, jobs=args.jobs, limits=limits, sandbox=not args.no_sandbox, gpu=args.gpu, progress=progress)
+    if bar is not None:
+        bar.close()
+    took = time.monotonic() - started
+    if args.results:
+        write_results(Path(args.results), records)
+        print(f"graded {len(records)} submission(s) in {took:.0f} s; records in {args.results} (merge with --merge)")
+    else:
+        merge(records, root)
+        print(f"graded {len(records)} submission(s) in {took:.0f} s into {root / 'gradebook.db'}")
+    failed = [r for r in records if r.get("failed")]
+    if failed:
+        print(f"gan-course: warning: the grader failed on {len(failed)} submission(s): {', '.join(r['student'] for r in failed)}", file=sys.stderr)
+    return 0
