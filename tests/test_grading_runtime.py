@@ -1,32 +1,34 @@
-"""The grading runtime (reference/autograde.py) on a tiny course written by the tests.
+"""The grading runtime (reference/grading/) on a tiny course written by the tests.
 
 The course `demo` has one check module with a visible check, a partial-credit check, hidden checks
 and helpers, and a notebook whose cells cover what students do: a cell that raises before it
 defines a function, a function that raises when called, a stub, a magic line and an nbgrader test
-cell that must not run when the notebook is executed for grading.
+cell that must not run when the notebook is executed for grading. The same checks give the same
+points and messages in this process (a student's kernel) and across the proxy to a sandboxed
+worker (what `gan-course autograde` does).
 """
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
-from reference import autograde
-from reference.autograde import (
-    CheckNotFound,
-    Submission,
-    answered,
-    execute_notebook,
-    grade,
-    load_checks,
-    run_check,
-    visible_source,
-)
+from reference.grading.checks import CheckNotFound, Partial, StudentError, SubmissionLost, check, outcome, run_check
+from reference.grading.local import execute_notebook, grade, load_checks
+from reference.grading.notebook import answered
+from reference.grading.proxy import ProtocolError, decode, encode
+from reference.grading.runner import grade_notebook, grade_submission, shard
+from reference.grading.sandbox import Limits, bwrap_available
+from reference.grading.submission import LocalSubmission
+from reference.grading.visible import visible_source, write_visible
 
 CONFTEST = Path(__file__).parent / "autograders" / "conftest.py"
 
@@ -139,7 +141,7 @@ def checks(course: Path) -> dict:
     return load_checks("demo", course)
 
 
-def test_execute_notebook_runs_cells_in_a_copy_with_grading_env_and_records_errors(course: Path, executed: Submission):
+def test_execute_notebook_runs_cells_in_a_copy_with_grading_env_and_records_errors(course: Path, executed):
     assert executed.namespace["MODE"] == "autograde"
     assert (executed.workdir / "written.txt").is_file()
     assert not (course / "solutions" / "demo" / "written.txt").exists()
@@ -157,21 +159,30 @@ def test_checks_are_loaded_in_order_with_their_points(checks: dict):
 
 
 @pytest.mark.filterwarnings("ignore:a warning")
-def test_pass_partial_and_failure_messages(checks: dict, executed: Submission):
-    results = {name: run_check(fn, executed) for name, fn in checks.items()}
-    assert results == {
-        "test_add": (2.0, ""),
-        "test_partial": (1.5, "half of it"),
-        "test_scale": (0.0, "calling `scale` raised ValueError: cannot scale 2"),
-        "test_mul": (0.0, "`mul` is not defined: the cell starting `raise RuntimeError('boom')` raised RuntimeError: boom"),
-        "test_div": (0.0, "`div` is not defined: was it renamed or its cell not run?"),
-        "test_stub": (0.0, "`stub` is not implemented yet: it raises NotImplementedError (replace that line with your code)"),
-        "test_noisy": (1.0, ""),
-    }
+def test_pass_partial_and_failure_messages(checks: dict, executed):
+    assert {name: run_check(fn, executed) for name, fn in checks.items()} == EXPECTED
+
+
+@pytest.mark.parametrize("sandbox", [True, False], ids=["sandboxed", "plain-worker"])
+def test_the_same_checks_score_the_same_across_the_proxy(course: Path, sandbox: bool):
+    if sandbox and bwrap_available() is None:
+        pytest.skip("bubblewrap (bwrap) is not installed; .ci/run installs it")
+    assert grade_notebook(course / "solutions" / "demo" / "demo.ipynb", "demo", course, sandbox=sandbox) == EXPECTED
+
+
+EXPECTED = {
+    "test_add": (2.0, ""),
+    "test_partial": (1.5, "half of it"),
+    "test_scale": (0.0, "calling `scale` raised ValueError: cannot scale 2"),
+    "test_mul": (0.0, "`mul` is not defined: the cell starting `raise RuntimeError('boom')` raised RuntimeError: boom"),
+    "test_div": (0.0, "`div` is not defined: was it renamed or its cell not run?"),
+    "test_stub": (0.0, "`stub` is not implemented yet: it raises NotImplementedError (replace that line with your code)"),
+    "test_noisy": (1.0, ""),
+}
 
 
 def test_a_wrong_answer_scores_zero_with_the_checks_message(checks: dict):
-    sub = Submission({"add": lambda a, b: a - b})
+    sub = LocalSubmission({"add": lambda a, b: a - b})
     assert run_check(checks["test_add"], sub) == (0.0, "add(a, 1) gave -1, 0, 1; expected 1, 2, 3")
 
 
@@ -194,9 +205,11 @@ def test_grade_prints_one_line_returns_points_and_writes_nothing_to_stderr(cours
 
 
 def test_live_kernel_namespace_explains_a_missing_name_from_its_cell_history():
-    sub = Submission({"In": ["", "raise RuntimeError\ndef train():\n    pass", "grade(...)"]})
-    assert "the cell that defines it raised an error" in sub.why_missing("train")
-    assert sub.why_missing("other") == "was it renamed or its cell not run?"
+    sub = LocalSubmission({"In": ["", "raise RuntimeError\ndef train():\n    pass", "grade(...)"]})
+    with pytest.raises(AssertionError, match="the cell that defines it raised an error"):
+        sub.get("train")
+    with pytest.raises(AssertionError, match="was it renamed or its cell not run"):
+        sub.get("other")
 
 
 def test_visible_source_keeps_visible_checks_and_their_helpers_only():
@@ -218,7 +231,7 @@ def test_student_copy_without_tests_uses_visible_checks_next_to_the_notebook(tmp
 
 
 def test_write_visible_refreshes_the_source_folder(course: Path):
-    out = autograde.write_visible("demo", course)
+    out = write_visible("demo", course)
     assert out == course / "solutions" / "demo" / "visible_checks.py"
     assert out.read_text() == visible_source(CHECKS, "tests/autograders/test_demo.py")
 
@@ -234,7 +247,7 @@ def test_plain_pytest_grades_any_notebook_and_prints_the_score(course: Path):
     )
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
-    assert "demo: 4.5/11 points" in out
+    assert "demo: 4.5/11 points" in out, out
     assert "test_scale: 0/1 - calling `scale` raised ValueError: cannot scale 2" in out
     assert "test_partial: 1.5/4 - half of it" in out
 
@@ -260,3 +273,101 @@ def test_answered_fills_every_solution_cell_of_the_student_version_with_the_mode
         else:
             assert cell.source == blank.source, "only solution cells change"
     assert filled >= 1 and not any(d in c.source for c in nb.cells for d in delimiters)
+
+
+# ---------------------------------------------------------------------------------------------
+# What crosses the proxy, and who decides points
+# ---------------------------------------------------------------------------------------------
+
+
+class _Payload:
+    """An object whose unpickling would create a marker file: what a forged reply might carry."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_replies_carry_plain_data_and_tensors_only(tmp_path: Path):
+    value = {"a": [1, 2.5, None, True, "x", (1, 2)], "t": torch.arange(3.0)}
+    back = decode(encode(value))
+    assert back["a"] == [1, 2.5, None, True, "x", (1, 2)] and torch.equal(back["t"], torch.arange(3.0))
+    marker = tmp_path / "ran"
+    buffer = io.BytesIO()
+    torch.save({"x": _Payload(str(marker))}, buffer)
+    for forged in (buffer.getvalue(), pickle.dumps(_Payload(str(marker))), b"not a reply"):
+        with pytest.raises(ProtocolError):
+            decode(forged)
+    assert not marker.exists(), "decoding a reply ran code"
+
+
+def test_only_the_graders_partial_gives_points_and_never_more_than_the_check():
+    fn = check(points=2)(lambda submission: None)
+
+    class Forged(Partial):
+        pass
+
+    assert outcome(fn, Partial(1.5, "half")) == (1.5, "half")
+    assert outcome(fn, Partial(99, "all"))[0] == 2.0
+    assert outcome(fn, Partial(-3, "neg"))[0] == 0.0
+    assert outcome(fn, Partial(float("nan"), "nan"))[0] == 0.0
+    assert outcome(fn, Forged(2, "mine"))[0] == 0.0
+    assert outcome(fn, StudentError("Partial", "2", where="d_loss")) == (0.0, "calling `d_loss` raised Partial: 2")
+    assert outcome(fn, SubmissionLost("the submission was stopped: it used more than 1 MB"))[1].startswith("the submission was stopped")
+
+
+LOSING = '''"""Checks that lose the worker, then one that must still run."""
+
+from reference.grading import check
+
+ASSIGNMENT = "lose"
+
+
+@check(points=1)
+def test_exit(submission):
+    submission.get("leave")()
+
+
+@check(points=1)
+def test_hang(submission):
+    submission.get("hang")()
+
+
+@check(points=2)
+def test_after(submission):
+    assert submission.get("add")(2, 3) == 5, "add(2, 3) is not 5"
+'''
+
+
+def test_a_check_that_loses_the_worker_costs_only_itself(tmp_path: Path):
+    (tmp_path / "nbgrader_config.py").write_text("")
+    (tmp_path / "tests" / "autograders").mkdir(parents=True)
+    (tmp_path / "tests" / "autograders" / "test_lose.py").write_text(LOSING)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import os, time\ndef leave():\n    os._exit(3)\ndef hang():\n    time.sleep(10**6)\ndef add(a, b):\n    return a + b"
+    )]
+    nbformat.write(nb, tmp_path / "lose.ipynb")
+    limits = Limits(check_s=3, wall_s=60)
+    record = grade_submission(tmp_path / "lose.ipynb", "lose", tmp_path, limits=limits, sandbox=bwrap_available() is not None)
+    got = {name: (r["earned"], r["message"]) for name, r in record["checks"].items()}
+    assert got["test_exit"][0] == 0.0 and "exited (status 3)" in got["test_exit"][1]
+    assert got["test_hang"] == (0.0, "the submission was stopped: one check ran past its time limit (3 s)")
+    assert got["test_after"] == (2.0, "")
+
+
+def test_limits_come_from_the_config_then_the_flags():
+    limits = Limits.from_config({"memory_mb": 2048, "wall_s": 100}, wall_s=50, processes=None)
+    assert (limits.memory_mb, limits.wall_s, limits.processes) == (2048, 50.0, Limits().processes)
+    with pytest.raises(Exception, match="memory_mb"):
+        Limits.from_config({"memory_mb": -1})
+
+
+def test_shards_split_every_student_once_the_same_way_everywhere():
+    students = [f"s{i:02d}" for i in range(23)]
+    parts = [shard(reversed(students), f"{k}/5") for k in range(1, 6)]
+    assert sorted(s for part in parts for s in part) == sorted(students)
+    assert parts == [shard(students, f"{k}/5") for k in range(1, 6)]
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1

@@ -292,12 +292,16 @@ class Worker:
         return found
 
     def _resident_mb(self, pids: list[int]) -> float:
-        page = os.sysconf("SC_PAGE_SIZE")
+        """Memory of these processes together: proportional set sizes, so that pages shared after a
+        fork (DataLoader workers, subprocesses) count once, not once per process."""
         total = 0
         for pid in pids:
             try:
-                with open(f"/proc/{pid}/statm") as fh:
-                    total += int(fh.read().split()[1]) * page
+                with open(f"/proc/{pid}/smaps_rollup") as fh:
+                    for line in fh:
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1]) * 1024
+                            break
             except (OSError, IndexError, ValueError):
                 continue
         return total / MB
