@@ -1,0 +1,158 @@
+"""`gan-course autograde` as an instructor runs it, in a temporary copy of the course.
+
+Three submissions of a1_theory (the solution, the untouched student version, one with a wrong
+Fréchet distance) are graded three ways: `--jobs 2` into the gradebook; two shards run at the same
+time as separate processes (`--shard K/2 --results shard-K.jsonl`, as a Slurm array or a
+Kubernetes Indexed Job would) and then `--merge`d; and the same merge again. All three give the
+same grades, the second merge changes nothing in the gradebook or the autograded notebooks, and
+the rest of nbgrader's workflow (export, feedback) runs on the result. Mistakes in the command
+line end in one line on stderr and status 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from reference.grading.notebook import answered
+from reference.grading.sandbox import bwrap_available
+
+ROOT = Path(__file__).resolve().parents[1]
+A = "a1_theory"
+
+
+def _env(**extra: str) -> dict:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
+    env.pop("GAN_COURSE_ROOT", None)
+    return env
+
+
+def _run(course: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["gan-course", "autograde", *args], cwd=course, env=env or _env(), capture_output=True, text=True)
+
+
+def _grades(course: Path) -> dict[str, float]:
+    done = subprocess.run(["nbgrader", "export", "--to", "grades.csv"], cwd=course, env=_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(course / "grades.csv", newline="") as f:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(f) if row["assignment"] == A}
+
+
+def _state(course: Path) -> tuple:
+    """The gradebook's grades and the autograded notebooks' bytes."""
+    with sqlite3.connect(course / "gradebook.db") as db:
+        grades = sorted(db.execute("select auto_score, manual_score, extra_credit, notebook_id, cell_id from grade").fetchall(), key=str)
+    notebooks = {p.relative_to(course).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in (course / "autograded").rglob("*.ipynb")}
+    return grades, notebooks
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "tests" / "autograders", course / "tests" / "autograders", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "solutions" / A, course / "solutions" / A)
+    done = subprocess.run(["nbgrader", "generate_assignment", A, "--force"], cwd=course, env=_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    release, source = course / "assignments" / A / f"{A}.ipynb", course / "solutions" / A / f"{A}.ipynb"
+    wrong = answered(release, source)
+    for cell in wrong.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "frechet":
+            cell.source = "def frechet_distance(mu1, sigma1, mu2, sigma2):\n    return float(((mu1 - mu2) ** 2).sum())\n"
+    for student, nb in {"solution": answered(release, source), "blank": nbformat.read(release, as_version=4), "wrong": wrong}.items():
+        folder = course / "submitted" / student / A
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{A}.ipynb")
+        (folder / "timestamp.txt").write_text("2026-11-23 10:00:00.000000 UTC")
+    return course
+
+
+@pytest.fixture(scope="module")
+def three_ways(course: Path) -> dict:
+    """Grades after --jobs 2, after merging two parallel shards, and the state after merging twice."""
+    sandbox = [] if bwrap_available() else ["--no-sandbox"]
+    done = _run(course, A, "--jobs", "2", "--no-progress", *sandbox)
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = _grades(course)
+    for folder in ("autograded", "feedback"):
+        shutil.rmtree(course / folder, ignore_errors=True)
+    (course / "gradebook.db").unlink()
+    assert subprocess.run(["nbgrader", "generate_assignment", A, "--force"], cwd=course, env=_env(), capture_output=True).returncode == 0
+    shards = [
+        subprocess.Popen(["gan-course", "autograde", A, "--shard", f"{k}/2", "--results", f"shard-{k}.jsonl", "--no-progress", *sandbox],
+                         cwd=course, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for k in (1, 2)
+    ]
+    for proc in shards:
+        out, err = proc.communicate()
+        assert proc.returncode == 0, err[-3000:]
+    merged = _run(course, "--merge", "shard-1.jsonl", "shard-2.jsonl")
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    first = _state(course)
+    merged_grades = _grades(course)
+    again = _run(course, "--merge", "shard-2.jsonl", "shard-1.jsonl")
+    assert again.returncode == 0, again.stderr[-3000:]
+    return {"jobs": jobs, "merged": merged_grades, "first": first, "second": _state(course), "shards": [
+        (course / f"shard-{k}.jsonl").read_text().count("\n") for k in (1, 2)]}
+
+
+def test_jobs_grade_every_submission_with_the_expected_scores(three_ways):
+    jobs = three_ways["jobs"]
+    assert jobs["solution"] == 10.0 and jobs["blank"] == 0.0
+    assert 0.0 < jobs["wrong"] < 10.0
+
+
+def test_shards_split_the_class_and_merge_into_the_same_grades(three_ways):
+    assert sorted(three_ways["shards"]) == [1, 2]
+    assert three_ways["merged"] == three_ways["jobs"]
+
+
+def test_merging_twice_changes_nothing(three_ways):
+    assert three_ways["second"] == three_ways["first"]
+
+
+def test_feedback_follows_as_after_nbgrader_autograde(course: Path, three_ways):
+    done = subprocess.run(["nbgrader", "generate_feedback", A, "--force"], cwd=course, env=_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    html = (course / "feedback" / "wrong" / A / f"{A}.html").read_text()
+    assert "frechet_distance" in html and " points" in html and "BEGIN HIDDEN TESTS" not in html
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ([A, "--shard", "3/2", "--results", "x.jsonl"], "--shard '3/2': give K/N"),
+        ([A, "--shard", "1/2"], "--shard needs --results"),
+        (["a9_nothing"], "no checks for 'a9_nothing'"),
+        (["--merge", "missing.jsonl"], "results file missing.jsonl does not exist"),
+        (["--merge", "nbgrader_config.py"], "nbgrader_config.py:"),
+        ([], "give the assignment to grade"),
+        ([A, "--jobs", "0"], "--jobs 0"),
+    ],
+)
+def test_mistakes_end_in_one_line_and_status_2(course: Path, args: list[str], says: str):
+    done = _run(course, *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gan-course: error:") and says in lines[0], done.stderr
+
+
+def test_without_bubblewrap_it_refuses_unless_told_no_sandbox(course: Path, tmp_path: Path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("gan-course", "nbgrader", "alembic"):
+        os.symlink(Path(sys.executable).parent / tool, bin_dir / tool)
+    env = _env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}/nonexistent"
+    done = _run(course, A, "--student", "blank", "--results", str(tmp_path / "r.jsonl"), env=env)
+    assert done.returncode == 2 and "bubblewrap (bwrap) is not installed" in done.stderr and "--no-sandbox" in done.stderr
+    assert not (tmp_path / "r.jsonl").exists()
