@@ -14,9 +14,19 @@ from pathlib import Path  # noqa: E402
 c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
-# the checks import the student notebook's objects in the same kernel; one cell (a short training
-# run at grade time, or a check that trains) may take this long before nbgrader stops it
+# plain `nbgrader autograde` (trusted submissions only: it runs them in the kernel that scores
+# them) stops a cell after this long; `gan-course autograde` has its own limits, below
 c.Execute.timeout = 300
+# `gan-course autograde`: each submission runs in a bubblewrap sandbox with these limits
+# (reference/grading/sandbox.py; the values shown are the defaults; flags such as --memory-mb win)
+# c.GanCourseGrading.wall_s = 900      # seconds for a whole submission, cells and checks
+# c.GanCourseGrading.check_s = 300     # seconds for one check
+# c.GanCourseGrading.cpu_s = 1800      # CPU seconds per process
+# c.GanCourseGrading.memory_mb = 3072
+# c.GanCourseGrading.processes = 64
+# c.GanCourseGrading.file_mb = 100     # one file
+# c.GanCourseGrading.disk_mb = 500     # all files written
+# c.GanCourseGrading.output_mb = 10    # everything printed
 # feedback shows each hidden check's one-line result but not its code: clear the hidden test
 # regions of the graded notebook before it becomes HTML (nbgrader keeps them by default)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
