@@ -7,8 +7,9 @@ For each assignment, in a temporary copy of the course: `nbgrader generate_assig
 the solution submitted as students s1..sN, then `nbgrader autograde` timed (a fresh kernel per
 submission, the notebook run with NBGRADER_EXECUTION=autograde, every test cell's check). Prints
 seconds per submission (nbgrader's own start-up shared over N), the score, and the time of
-`reference.autograde.grade_notebook` in this process (what `pytest tests/autograders --notebook`
-does). Target: under 60 s per submission on 2 CPU cores.
+the same grading with cells and checks in this process
+(`reference.grading.local.grade_in_process`). Target: under 60 s per submission on 2 CPU cores.
+`benchmarks/autograde_scale.py` times `gan-course autograde`, the sandboxed way.
 """
 
 from __future__ import annotations
@@ -66,11 +67,11 @@ def time_nbgrader(assignment: str, n: int) -> tuple[float, list[float]]:
 
 def time_in_process(assignment: str) -> tuple[float, float]:
     """(seconds, score) of grade_notebook on the solution notebook in this process."""
-    from reference.grading.runner import grade_notebook
+    from reference.grading.local import grade_in_process
 
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # the notebook's own prints
-        results = grade_notebook(ROOT / "solutions" / assignment / f"{assignment}.ipynb", assignment, ROOT)
+        results = grade_in_process(ROOT / "solutions" / assignment / f"{assignment}.ipynb", assignment, ROOT)
     return time.perf_counter() - start, sum(points for points, _ in results.values())
 
 

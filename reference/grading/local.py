@@ -194,3 +194,19 @@ def execute_notebook(path: str | os.PathLike) -> ExecutedNotebook:
 
                 errors.append(CellError(index, first_source_line(cell.source), type(err).__name__, first_line(err), cell.source))
     return ExecutedNotebook(namespace, errors, workdir, path)
+
+
+def grade_in_process(path: str | os.PathLike, assignment: str, root: str | os.PathLike | None = None) -> dict[str, tuple[float, str]]:
+    """Every check of `assignment` on the notebook at `path`, cells and checks in this process, as
+    `nbgrader autograde` does it: {check name: (earned, message)}. Trusted notebooks only (the
+    solutions, timing comparisons); students' notebooks go to `reference.grading.runner`."""
+    checks = load_checks(assignment, root)
+    sub = execute_notebook(path)
+    old = os.getcwd()
+    os.chdir(sub.workdir)
+    try:
+        with quiet():
+            return {name: run_check(fn, sub) for name, fn in checks.items()}
+    finally:
+        os.chdir(old)
+        sub.close()
