@@ -529,3 +529,17 @@ def test_limits_are_named_in_the_feedback(graded):
 def test_graded_notebooks_stay_small(graded):
     for path in (graded["course"] / "autograded").rglob("*.ipynb"):
         assert path.stat().st_size < 2 * 2**20, f"{path} is {path.stat().st_size:,} bytes"
+
+
+@pytest.mark.parametrize("attack", ["forged_partial_cell", "os_exit", "monkeypatched_runtime", "replaced_modules"])
+def test_plain_pytest_grading_contains_the_same_attacks(graded, attack: str, tmp_path: Path):
+    """`pytest tests/autograders/test_a1_theory.py --notebook ATTACK` also gives 0 and prints its score."""
+    course = graded["course"]
+    notebook = course / "submitted" / attack / A / f"{A}.ipynb"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:nbval",
+         "--rootdir", str(course), str(course / "tests" / "autograders" / f"test_{A}.py"), "--notebook", str(notebook)],
+        capture_output=True, text=True, cwd=course, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert f"{A}: 0/{_points(course):g} points" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.returncode == 1
