@@ -371,3 +371,20 @@ def test_shards_split_every_student_once_the_same_way_everywhere():
     assert sorted(s for part in parts for s in part) == sorted(students)
     assert parts == [shard(students, f"{k}/5") for k in range(1, 6)]
     assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+def test_files_in_scratch_are_read_without_following_links_or_hanging(tmp_path: Path):
+    scratch = tmp_path / "scratch"
+    (scratch / "out").mkdir(parents=True)
+    secret = tmp_path / "gradebook.db"
+    secret.write_text("the instructor's")
+    (scratch / "out" / "10.png").write_bytes(b"png")
+    os.symlink(secret, scratch / "out" / "20.png")
+    os.symlink(tmp_path, scratch / "out" / "up")
+    os.mkfifo(scratch / "out" / "30.png")
+    sub = LocalSubmission({}, scratch=scratch)
+    assert sub.files("out") == [Path("10.png")]
+    assert sub.read_bytes("out/10.png") == b"png"
+    for planted in ("out/20.png", "out/30.png", "out/up/gradebook.db", "../gradebook.db"):
+        with pytest.raises(AssertionError):
+            sub.read_bytes(planted)

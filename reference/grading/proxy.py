@@ -25,13 +25,13 @@ from typing import Any, Callable
 import torch
 
 from reference.grading.checks import StudentError, SubmissionLost
-from reference.grading.submission import NAMESPACE, probe_name
+from reference.grading.submission import NAMESPACE, probe_name, read_scratch_file, scratch_files
 
 __all__ = ["Channel", "Handle", "ProtocolError", "RemoteSubmission", "decode", "encode", "read_frame", "write_frame"]
 
 HANDLE = "__gan_course_handle__"
 NAMESPACE_KEY = "__gan_course_namespace__"
-MAX_FRAME = 512 * 2**20  # a reply larger than this is refused: 512 MiB
+MAX_FRAME = 128 * 2**20  # a reply larger than this is refused: 128 MiB
 MAX_DEPTH = 24
 _HEADER = struct.Struct(">Q")
 
@@ -260,6 +260,14 @@ class RemoteSubmission:
 
     def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         return self._channel.request({"op": "run", "function": probe_name(fn), "args": args, "kwargs": kwargs})
+
+    def files(self, under: str | os.PathLike = ".") -> list:
+        """Regular files the notebook wrote below scratch/`under` (links and special files skipped)."""
+        return scratch_files(self.scratch, under)
+
+    def read_bytes(self, path: str | os.PathLike) -> bytes:
+        """A file the notebook wrote, read safely (see reference.grading.submission.read_scratch_file)."""
+        return read_scratch_file(self.scratch, path)
 
 
 def finite(value: Any) -> bool:

@@ -12,20 +12,28 @@ sandboxed worker (`reference.grading.proxy.RemoteSubmission`):
   student's objects: handles among the arguments become the objects again, and `NAMESPACE` stands
   for the notebook's globals. Only plain data come back across the proxy (numbers, strings, lists,
   dicts, tensors); anything else comes back as a handle.
-- `submission.scratch`: the folder the notebook ran in; files the student's code wrote are read
-  from here (by the trusted side, with loaders that cannot run code).
+- `submission.scratch`: the folder the notebook ran in. Read what the student's code wrote there
+  with `submission.files()` and `submission.read_bytes(path)` (or `scratch_files` /
+  `read_scratch_file`): they refuse links out of the folder, named pipes and oversized files,
+  which a submission can plant to make the grader read the instructor's files or hang. Parse the
+  bytes with loaders that cannot run code (PIL, json, `torch.load(..., weights_only=True)`).
 """
 
 from __future__ import annotations
 
 import importlib
+import io
+import os
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
 from reference.grading.checks import CheckFailure
 from reference.grading.notebook import CellError, why_missing
 
-__all__ = ["NAMESPACE", "LocalSubmission", "probe_name", "resolve_probe"]
+__all__ = ["NAMESPACE", "LocalSubmission", "probe_name", "read_scratch_file", "resolve_probe", "scratch_files"]
+
+MAX_READ = 100 * 2**20  # bytes of one file a check reads from scratch
 
 
 class _Namespace:
@@ -57,6 +65,45 @@ def resolve_probe(name: str) -> Callable:
     return fn
 
 
+def scratch_files(scratch: Path, under: str | os.PathLike = ".") -> list[Path]:
+    """Regular files below `scratch`/`under` (links and special files skipped), relative to
+    `under`, sorted."""
+    root = Path(scratch) / under
+    found = []
+    if root.is_symlink() or not root.is_dir():
+        return found
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(folder, d)))
+        for name in files:
+            path = Path(folder) / name
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                found.append(path.relative_to(root))
+    return sorted(found)
+
+
+def read_scratch_file(scratch: Path, path: str | os.PathLike, limit: int = MAX_READ) -> bytes:
+    """The bytes of `path` (relative to `scratch`, or inside it), refusing with CheckFailure a link,
+    a file that resolves outside `scratch`, anything but a regular file, and files over `limit`."""
+    base = os.path.realpath(scratch)
+    full = os.path.join(base, path)
+    name = Path(path).name
+    try:
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        raise CheckFailure(f"`{name}` could not be opened ({err.strerror}): write a regular file, not a link") from None
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}") if os.path.isdir("/proc/self/fd") else os.path.realpath(full)
+        info = os.fstat(fd)
+        if not real.startswith(base + os.sep) or not stat.S_ISREG(info.st_mode):
+            raise CheckFailure(f"`{name}` is not a regular file in the output folder; save the file itself there")
+        if info.st_size > limit:
+            raise CheckFailure(f"`{name}` is {info.st_size:,} bytes, more than the {limit:,} the grader reads")
+        with io.FileIO(fd, "rb", closefd=False) as fh:
+            return fh.read(limit + 1)[:limit]
+    finally:
+        os.close(fd)
+
+
 class LocalSubmission:
     """The notebook's objects in this process (the student's kernel, or `execute_notebook`).
 
@@ -74,6 +121,14 @@ class LocalSubmission:
     @property
     def scratch(self) -> Path:
         return self._scratch if self._scratch is not None else Path.cwd()
+
+    def files(self, under: str | os.PathLike = ".") -> list[Path]:
+        """Regular files the notebook wrote below scratch/`under` (see `scratch_files`)."""
+        return scratch_files(self.scratch, under)
+
+    def read_bytes(self, path: str | os.PathLike) -> bytes:
+        """A file the notebook wrote, relative to scratch (see `read_scratch_file`)."""
+        return read_scratch_file(self.scratch, path)
 
     def get(self, name: str) -> Any:
         """The student's object called `name`; a CheckFailure saying why if it does not exist."""
