@@ -189,8 +189,8 @@ def session_for(
     sandbox: bool = True,
     gpu: bool = False,
 ) -> Iterator[_Session]:
-    """A worker that has run the notebook's cells (`session.cells`: their outputs; `session.lost`:
-    why it stopped, if it did), removed with its scratch folder on exit."""
+    """A worker that has run the notebook's cells (`session.cells_output`: their outputs;
+    `session.stopped`: why a worker ended early, if one did), removed with its scratch on exit."""
     root, notebook = Path(root).resolve(), Path(notebook).resolve()
     limits = limits or Limits()
     module = load_module(check_module_path(assignment, root))
