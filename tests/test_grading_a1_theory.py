@@ -1,8 +1,12 @@
 """The a1 autograder gives the right score and message to right and wrong code.
 
-Each submission is the solution notebook with the losses cell or the Fréchet distance cell
-replaced, executed like a student's notebook and graded by every check of
-tests/autograders/test_a1_theory.py. (The written answers are graded by hand.)
+Each submission is the solution notebook with the losses cell and the Fréchet distance cell
+replaced, graded like a student's notebook (its cells in the sandboxed worker, the checks of
+tests/autograders/test_a1_theory.py here, across the proxy). The three functions are checked
+independently, so one notebook carries a d_loss, a g_loss and a frechet_distance, each right or
+with its own mistake. An answer taken from the course library (reference.losses,
+reference.metrics.fid) scores 0 when graded, and the visible checks say so in the student's kernel.
+(The written answers are graded by hand.)
 """
 
 from __future__ import annotations
@@ -10,9 +14,14 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from conftest import notebook_with_cells
+from reference.grading import probes_a1
+from reference.grading.checks import run_check
+from reference.grading.local import execute_notebook, load_module
 from reference.grading.runner import grade_notebook
 
 A = "a1_theory"
@@ -29,14 +38,6 @@ FULL = {
 }
 OK = {name: (points, "") for name, points in FULL.items()}
 
-SOFTPLUS_LOSSES = """
-def d_loss(real_logits, fake_logits):
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-
-def g_loss(fake_logits):
-    return -F.softplus(fake_logits).mean()
-"""
-
 
 def submission(tmp_path: Path, **cells: str) -> Path:
     """The solution notebook with the cells of these grade ids ("losses", "frechet") replaced."""
@@ -47,23 +48,26 @@ def scores(path: Path) -> dict[str, tuple[float, str]]:
     return grade_notebook(path, A, ROOT)
 
 
+def function_of(check: str) -> str:
+    """The function a check grades: "d_loss", "g_loss" or "frechet_distance"."""
+    return "frechet_distance" if "frechet" in check else check.removeprefix("test_")[:6]
+
+
 def test_solution_scores_full_marks():
     assert scores(SOLUTION) == OK
 
 
 def test_unmodified_student_version_scores_zero_on_every_check():
-    result = scores(STUDENT)
-    assert {name: points for name, (points, _) in result.items()} == {name: 0.0 for name in FULL}
-    assert result["test_d_loss_matches_minimax"][1] == (
-        "`d_loss` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
-    )
-    assert result["test_frechet_distance_properties"][1] == (
-        "`frechet_distance` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
-    )
+    todo = "`{}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
+    assert scores(STUDENT) == {name: (0.0, todo.format(function_of(name))) for name in FULL}
 
+
+# ---------------------------------------------------------------------------------------------
+# Right answers, written in the ways students write them
+# ---------------------------------------------------------------------------------------------
 
 CORRECT = {
-    "bce_with_logits_and_scipy_sqrtm": {
+    "bce_with_logits_and_scipy_sqrtm_on_numpy": {
         "losses": """
             def d_loss(real_logits, fake_logits):
                 real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
@@ -71,33 +75,60 @@ CORRECT = {
                 return real + fake
 
             def g_loss(fake_logits):
-                return F.logsigmoid(-fake_logits).mean()
+                return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
         """,
         "frechet": """
             import numpy as np
             from scipy import linalg
 
             def frechet_distance(mu1, sigma1, mu2, sigma2):
-                diff = (mu1 - mu2).numpy()
-                covmean = linalg.sqrtm(sigma1.numpy() @ sigma2.numpy()).real
-                return diff @ diff + np.trace(sigma1.numpy()) + np.trace(sigma2.numpy()) - 2 * np.trace(covmean)
+                mu1, sigma1, mu2, sigma2 = (np.asarray(t) for t in (mu1, sigma1, mu2, sigma2))
+                diff = mu1 - mu2
+                covmean = linalg.sqrtm(sigma1 @ sigma2).real
+                return diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
         """,
     },
-    "sum_over_two_means_and_tensor_result": {
+    "logsigmoid_and_symmetric_eigh_form": {
         "losses": """
             def d_loss(real_logits, fake_logits):
                 return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
 
             def g_loss(fake_logits):
-                return torch.mean(-F.softplus(fake_logits))
+                return F.logsigmoid(-fake_logits).mean()
         """,
         "frechet": """
             def frechet_distance(mu1, sigma1, mu2, sigma2):
-                # symmetric form: tr((S1^1/2 S2 S1^1/2)^1/2) via eigh
+                # tr((S1^1/2 S2 S1^1/2)^1/2) = tr((S1 S2)^1/2), from symmetric eigendecompositions
                 w, v = torch.linalg.eigh(sigma1)
                 root1 = v @ torch.diag(w.clamp(min=0).sqrt()) @ v.T
                 inner = torch.linalg.eigvalsh(root1 @ sigma2 @ root1).clamp(min=0).sqrt().sum()
                 return ((mu1 - mu2) ** 2).sum() + torch.trace(sigma1) + torch.trace(sigma2) - 2 * inner
+        """,
+    },
+    "explicit_stable_formula_and_nuclear_norm": {
+        "losses": """
+            def softplus(x):
+                # log(1 + e^x) without overflow: max(x, 0) + log(1 + e^-|x|)
+                return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
+
+            def d_loss(real_logits, fake_logits):
+                return (softplus(-real_logits) + softplus(fake_logits)).mean()
+
+            def g_loss(fake_logits):
+                return -torch.logaddexp(torch.zeros_like(fake_logits), fake_logits).mean()
+        """,
+        "frechet": """
+            import numpy as np
+
+            def sqrtm_psd(s):
+                w, v = np.linalg.eigh(s)
+                return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+            def frechet_distance(mu1, sigma1, mu2, sigma2):
+                # tr((S1 S2)^1/2) is the nuclear norm of S1^1/2 S2^1/2
+                s1, s2 = sigma1.numpy(), sigma2.numpy()
+                cross = np.linalg.norm(sqrtm_psd(s1) @ sqrtm_psd(s2), ord="nuc")
+                return float(np.sum((mu1.numpy() - mu2.numpy()) ** 2) + np.trace(s1) + np.trace(s2) - 2 * cross)
         """,
     },
 }
@@ -108,58 +139,388 @@ def test_correct_variants_score_full_marks(tmp_path, name):
     assert scores(submission(tmp_path, **CORRECT[name])) == OK
 
 
-HINT = "log(sigmoid(x)) and log(1 - sigmoid(x)) round to log(0) for large |x|; use F.softplus or F.logsigmoid on the logits"
+# ---------------------------------------------------------------------------------------------
+# Wrong answers: each mistake gets its own message
+# ---------------------------------------------------------------------------------------------
+
+STABLE = (
+    "sigmoid(x) rounds to exactly 0 or 1 for large |x|, so log(sigmoid(x)) and log(1 - sigmoid(x)) become -inf "
+    "(or log(eps) when an eps is added); work on the logits: -log D = F.softplus(-x), -log(1 - D) = F.softplus(x) "
+    "(or F.logsigmoid)"
+)
+SATURATED = (
+    "sigmoid(x) saturates there, so a loss built on sigmoid(x) gets a wrong gradient even when its value is clamped "
+    "into range (F.binary_cross_entropy, clamp, an eps); work on the logits with F.softplus or F.logsigmoid"
+)
+NEGATED_D = (
+    "it is the negative of D's loss: you return V(D, G) = mean(log D(x)) + mean(log(1 - D(G(z)))), which D "
+    "maximises; d_loss is what D minimises, -V (>= 0)"
+)
+HALF_D = (
+    "it is exactly half the expected value: you average the real and fake terms ((loss_real + loss_fake) / 2, or one "
+    "mean over both batches, as DeepLearning.AI's course and d2l do); this task sums the two means: "
+    "mean(-log D(x)) + mean(-log(1 - D(G(z))))"
+)
+FAKE_AS_REAL = (
+    "the fake term labels the fakes as real: on D(G(z)) the loss is -log(1 - D(G(z))) = F.softplus(logit), i.e. "
+    "binary cross-entropy with target 0 (torch.zeros_like), not 1"
+)
+REAL_AS_FAKE = (
+    "the real term labels the real images as fake: on D(x) the loss is -log D(x) = F.softplus(-logit), i.e. binary "
+    "cross-entropy with target 1 (torch.ones_like), not 0"
+)
+SWAPPED = "the targets are swapped: real images get target 1 (-log D(x)) and fakes target 0 (-log(1 - D(G(z))))"
+NON_SATURATING = "that is the non-saturating loss -log D(G(z)); this task asks for the minimax one"
+NEGATED_G = (
+    "it is the negative of G's loss: you return mean(-log(1 - D(G(z)))) (binary cross-entropy with target 0), D's "
+    "loss on the fakes; G minimises mean(log(1 - D(G(z)))) (<= 0)"
+)
+LOG_D = "that is mean(log D(G(z))), the non-saturating loss negated; this task asks for the minimax loss mean(log(1 - D(G(z))))"
+ELEMENTWISE = "(S1 S2)^(1/2) is a matrix square root (e.g. from the eigenvalues of S1 S2), not an elementwise sqrt"
+COMPLEX = (
+    "frechet_distance returned a complex number (Tensor); return a real one: the eigenvalues of S1 S2 are real up to "
+    "round-off, so take their .real (torch.linalg.eigvals and scipy.linalg.sqrtm return complex numbers)"
+)
+
+
+def fd(value: str, want: str, hint: str, d: int = 2) -> str:
+    return f"frechet_distance of two {d}-D Gaussians is {value}; expected {want}: {hint}"
+
+
 WRONG = {
-    "naive_log_of_sigmoid_in_g_loss": (
+    "negated_d_non_saturating_g_elementwise_sqrt": (
         {
             "losses": """
                 def d_loss(real_logits, fake_logits):
-                    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+                    # V(D, G) = E[log D(x)] + E[log(1 - D(G(z)))]
+                    return F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean()
+
+                def g_loss(fake_logits):
+                    return F.softplus(-fake_logits).mean()
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    covmean = torch.sqrt(sigma1 @ sigma2)
+                    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * covmean.trace())
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = -2.82646 on seeded logits; expected 2.82646: {NEGATED_D}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is -200; expected 200: {NEGATED_D}"),
+            "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = 0.918298 on seeded logits; expected -1.24656: {NON_SATURATING}"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is 3.72008e-44; expected -100: {NON_SATURATING}"),
+            "test_frechet_distance_matches_reference": (0.0, fd("4.56322", "5.18435", ELEMENTWISE)),
+            "test_frechet_distance_properties": (
+                0.0, "frechet_distance(N, N) = -1.57279; expected 0; with equal covariances frechet_distance = 16.2864; "
+                "expected ||mu1 - mu2||^2 = 17.8591",
+            ),
+        },
+    ),
+    "averaged_d_bce_zeros_g_missing_factor_2": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    real_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                    fake_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+                    return (real_loss + fake_loss) / 2
+
+                def g_loss(fake_logits):
+                    return F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)
+                    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - eigenvalues.sqrt().sum())
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.41323 on seeded logits; expected 2.82646: {HALF_D}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 100; expected 200: {HALF_D}"),
+            "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = 1.24656 on seeded logits; expected -1.24656: {NEGATED_G}"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is 100; expected -100: {NEGATED_G}"),
+            "test_frechet_distance_matches_reference": (
+                0.0, fd("6.35273", "5.18435", "the cross term is subtracted once; it is -2 tr((S1 S2)^(1/2)), with the factor 2"),
+            ),
+            "test_frechet_distance_properties": (
+                0.0, "frechet_distance(N, N) = 1.80356; expected 0; with equal covariances frechet_distance = 19.6627; "
+                "expected ||mu1 - mu2||^2 = 17.8591",
+            ),
+        },
+    ),
+    "one_mean_over_both_batches_log_d_unsquared_mean_term": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    logits = torch.cat([real_logits, fake_logits])
+                    labels = torch.cat([torch.ones_like(real_logits), torch.zeros_like(fake_logits)])
+                    return F.binary_cross_entropy_with_logits(logits, labels)
+
+                def g_loss(fake_logits):
+                    return torch.log(torch.sigmoid(fake_logits)).mean()
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)
+                    return float(torch.linalg.norm(mu1 - mu2) + sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum())
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.41323 on seeded logits; expected 2.82646: {HALF_D}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 100; expected 200: {HALF_D}"),
+            "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = -0.918298 on seeded logits; expected -1.24656: {LOG_D}"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is 0; expected -100: {LOG_D}"),
+            "test_frechet_distance_matches_reference": (
+                0.0, fd("2.32695", "5.18435", "the mean term is not squared: use ||mu1 - mu2||^2, the sum of the squared "
+                        "differences, not the norm ||mu1 - mu2||"),
+            ),
+            "test_frechet_distance_properties": (1.0, "with equal covariances frechet_distance = 4.22601; expected ||mu1 - mu2||^2 = 17.8591"),
+        },
+    ),
+    "fakes_labelled_real_summed_g_separate_roots": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    real_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                    fake_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+                    return real_loss + fake_loss
+
+                def g_loss(fake_logits):
+                    return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits), reduction="sum")
+            """,
+            "frechet": """
+                import numpy as np
+                from scipy import linalg
+
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    root1, root2 = linalg.sqrtm(sigma1.numpy()).real, linalg.sqrtm(sigma2.numpy()).real
+                    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace()) - 2 * float(np.trace(root1 @ root2))
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 3.86475 on seeded logits; expected 2.82646: {FAKE_AS_REAL}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits +100, fake logits -100 is 100; expected 7.44015e-44: {FAKE_AS_REAL}"),
+            "test_g_loss_matches_minimax": (
+                0.0, "g_loss(fake) = -19.945 on seeded logits; expected -1.24656: it is the sum over the batch, not the mean: take the mean",
+            ),
+            "test_g_loss_finite_at_logits_of_100": (
+                0.0, "g_loss at fake logits +100 is -400; expected -100: it is the sum over the batch, not the mean: take the mean",
+            ),
+            "test_frechet_distance_matches_reference": (
+                0.0, fd("5.18688", "5.18435", "tr(S1^(1/2) S2^(1/2)) is not tr((S1 S2)^(1/2)) (S1 and S2 do not commute): "
+                        "take the square root of the product, e.g. from the eigenvalues of S1 S2"),
+            ),
+            "test_frechet_distance_properties": (2.0, ""),  # equal covariances commute: the properties hold
+        },
+    ),
+    "swapped_targets_naive_log_g_sqrt_of_trace": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    real_loss = F.binary_cross_entropy_with_logits(real_logits, torch.zeros_like(real_logits))
+                    fake_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+                    return real_loss + fake_loss
 
                 def g_loss(fake_logits):
                     return torch.log(1 - torch.sigmoid(fake_logits)).mean()
-            """
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * torch.sqrt(torch.trace(sigma1 @ sigma2)))
+            """,
         },
         {
-            **OK,
-            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -inf; expected -100: {HINT}"),
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 2.53091 on seeded logits; expected 2.82646: {SWAPPED}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits +100, fake logits -100 is 200; expected 7.44015e-44: {SWAPPED}"),
+            "test_g_loss_matches_minimax": (2.0, ""),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -inf; expected -100: {STABLE}"),
+            "test_frechet_distance_matches_reference": (
+                0.0, fd("5.42905", "5.18435", "sqrt(tr(S1 S2)) is not tr((S1 S2)^(1/2)): the trace of the matrix square "
+                        "root is the sum of the square roots of the eigenvalues of S1 S2"),
+            ),
+            "test_frechet_distance_properties": (
+                0.0, "frechet_distance(N, N) = 1.26889; expected 0; with equal covariances frechet_distance = 19.128; "
+                "expected ||mu1 - mu2||^2 = 17.8591",
+            ),
         },
     ),
-    "naive_logs_in_d_loss": (
+    "reals_labelled_fake_eps_in_g_final_sqrt": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    real_loss = F.binary_cross_entropy_with_logits(real_logits, torch.zeros_like(real_logits))
+                    fake_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+                    return real_loss + fake_loss
+
+                def g_loss(fake_logits):
+                    return torch.log(1 - torch.sigmoid(fake_logits) + 1e-8).mean()
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)
+                    d2 = (mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum()
+                    return float(d2.sqrt())
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.49263 on seeded logits; expected 2.82646: {REAL_AS_FAKE}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits +100, fake logits -100 is 100; expected 7.44015e-44: {REAL_AS_FAKE}"),
+            "test_g_loss_matches_minimax": (2.0, ""),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -18.4207; expected -100: {STABLE}"),
+            "test_frechet_distance_matches_reference": (
+                0.0, fd("2.27692", "5.18435", "that is the square root of the expected value: return the squared distance "
+                        "d^2 itself, as FID does, without a final sqrt"),
+            ),
+            "test_frechet_distance_properties": (1.0, "with equal covariances frechet_distance = 4.22601; expected ||mu1 - mu2||^2 = 17.8591"),
+        },
+    ),
+    "detached_fakes_item_in_g_elementwise_roots": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    # D must not change G: detach the fakes
+                    return F.softplus(-real_logits).mean() + F.softplus(fake_logits.detach()).mean()
+
+                def g_loss(fake_logits):
+                    return (-F.softplus(fake_logits).mean()).item()
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    covmean = torch.sqrt(sigma1) @ torch.sqrt(sigma2)
+                    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * covmean.trace())
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (
+                0.0, "d_loss's gradient does not reach fake_logits: a .detach() (or a tensor rebuilt from numbers) cuts the "
+                "graph, so D could not learn from those logits; to keep G out of D's step, detach G(z) before D sees it, not D's logits",
+            ),
+            "test_d_loss_finite_at_logits_of_100": (
+                0.0, "d_loss's gradient does not reach fake_logits: a .detach() (or a tensor rebuilt from numbers) cuts the "
+                "graph, so D could not learn from those logits; to keep G out of D's step, detach G(z) before D sees it, not D's logits",
+            ),
+            "test_g_loss_matches_minimax": (0.0, "g_loss returned float; return a torch tensor (no .item()), so that loss.backward() works"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, "g_loss returned float; return a torch tensor (no .item()), so that loss.backward() works"),
+            "test_frechet_distance_matches_reference": (0.0, fd("3.37173", "5.18435", ELEMENTWISE)),
+            "test_frechet_distance_properties": (
+                0.0, "frechet_distance(N, N) = -7.19827; expected 0; with equal covariances frechet_distance = 10.6609; "
+                "expected ||mu1 - mu2||^2 = 17.8591",
+            ),
+        },
+    ),
+    "naive_logs_in_d_no_mean_in_g_no_sum_in_frechet": (
         {
             "losses": """
                 def d_loss(real_logits, fake_logits):
                     return -(torch.log(torch.sigmoid(real_logits)) + torch.log(1 - torch.sigmoid(fake_logits))).mean()
 
                 def g_loss(fake_logits):
-                    return -F.softplus(fake_logits).mean()
-            """
-        },
-        {
-            **OK,
-            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is inf; expected 200: {HINT}"),
-        },
-    ),
-    "non_saturating_instead_of_minimax": (
-        {"losses": SOFTPLUS_LOSSES.replace("return -F.softplus(fake_logits).mean()", "return F.softplus(-fake_logits).mean()")},
-        {
-            **OK,
-            "test_g_loss_matches_minimax": (0.0, "g_loss(fake) = 0.918298 on seeded logits; expected -1.24656: that is the non-saturating loss -log D(G(z)); this task asks for the minimax one"),
-            "test_g_loss_finite_at_logits_of_100": (0.0, "g_loss at fake logits +100 is 3.72008e-44; expected -100: the minimax loss mean(log(1 - D(G(z))))"),
-        },
-    ),
-    "elementwise_sqrt_in_frechet": (
-        {
+                    return -F.softplus(fake_logits)
+            """,
             "frechet": """
                 def frechet_distance(mu1, sigma1, mu2, sigma2):
-                    covmean = torch.sqrt(sigma1 @ sigma2)
-                    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * covmean.trace())
-            """
+                    eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)
+                    return (mu1 - mu2) ** 2 + sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum()
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (2.0, ""),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is inf; expected 200: {STABLE}"),
+            "test_g_loss_matches_minimax": (0.0, "g_loss returned shape (16,); expected a scalar: take the mean over the batch"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, "g_loss returned shape (4,); expected a scalar: take the mean over the batch"),
+            "test_frechet_distance_matches_reference": (
+                0.0, "frechet_distance returned shape (2,); expected one number (a float or a 0-dim tensor): sum over the dimensions",
+            ),
+            "test_frechet_distance_properties": (
+                0.0, "frechet_distance returned shape (5,); expected one number (a float or a 0-dim tensor): sum over the dimensions",
+            ),
+        },
+    ),
+    "eps_in_d_no_grad_g_eigvalsh_of_a_product": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    eps = 1e-8
+                    return -(torch.log(torch.sigmoid(real_logits) + eps).mean() + torch.log(1 - torch.sigmoid(fake_logits) + eps).mean())
+
+                def g_loss(fake_logits):
+                    with torch.no_grad():
+                        return -F.softplus(fake_logits).mean()
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    eigenvalues = torch.linalg.eigvalsh(sigma1 @ sigma2).clamp(min=0)  # S1 S2 is not symmetric
+                    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum())
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (2.0, ""),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 36.8414; expected 200: {STABLE}"),
+            "test_g_loss_matches_minimax": (0.0, "g_loss carries no gradient (was it detached?); G could not learn from it"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, "g_loss carries no gradient (was it detached?); G could not learn from it"),
+            "test_frechet_distance_matches_reference": (
+                0.0, fd("4.9782", "5.18435", "d^2 = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)), with the matrix "
+                        "square root (e.g. from the eigenvalues of S1 S2)"),
+            ),
+            "test_frechet_distance_properties": (1.0, "frechet_distance is not symmetric: 18.0837 one way, 17.8553 the other"),
+        },
+    ),
+    "bce_on_sigmoid_outputs_complex_eigenvalues": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    real_loss = F.binary_cross_entropy(torch.sigmoid(real_logits), torch.ones_like(real_logits))
+                    fake_loss = F.binary_cross_entropy(torch.sigmoid(fake_logits), torch.zeros_like(fake_logits))
+                    return real_loss + fake_loss
+
+                def g_loss(fake_logits):
+                    return -F.binary_cross_entropy(torch.sigmoid(fake_logits), torch.zeros_like(fake_logits))
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    trace_sqrt = torch.linalg.eigvals(sigma1 @ sigma2).sqrt().sum()
+                    return (mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * trace_sqrt
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (2.0, ""),
+            "test_d_loss_finite_at_logits_of_100": (
+                0.0, f"d_loss is right at real logits -100, fake logits +100 but its gradient is not: d d_loss / d real_logits "
+                f"= 0 per logit; expected -0.25: {SATURATED}",
+            ),
+            "test_g_loss_matches_minimax": (2.0, ""),
+            "test_g_loss_finite_at_logits_of_100": (
+                0.0, f"g_loss is right at fake logits +100 but its gradient is not: d g_loss / d fake_logits = 0 per logit; "
+                f"expected -0.25: {SATURATED}",
+            ),
+            "test_frechet_distance_matches_reference": (0.0, COMPLEX),
+            "test_frechet_distance_properties": (0.0, COMPLEX),
+        },
+    ),
+    "missing_returns": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+                def g_loss(fake_logits):
+                    return -F.softplus(fake_logits).mean()
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)
+                    value = (mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum()
+            """,
         },
         {
             **OK,
-            "test_frechet_distance_matches_reference": (0.0, "frechet_distance of two 2-D Gaussians is nan; expected 8.3374 = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)), with the matrix square root (e.g. from the eigenvalues of S1 S2), not an elementwise sqrt"),
-            "test_frechet_distance_properties": (0.0, "frechet_distance(N, N) = -1.73692; expected 0; with equal covariances frechet_distance = 5.47627; expected ||mu1 - mu2||^2 = 7.21318"),
+            "test_d_loss_matches_minimax": (0.0, "d_loss returned None (is its return missing?); return the loss as a torch tensor"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, "d_loss returned None (is its return missing?); return the loss as a torch tensor"),
+            "test_frechet_distance_matches_reference": (
+                0.0, "frechet_distance returned None (is its return missing?); return the distance as a number",
+            ),
+            "test_frechet_distance_properties": (
+                0.0, "frechet_distance returned None (is its return missing?); return the distance as a number",
+            ),
         },
     ),
 }
@@ -173,10 +534,124 @@ def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
 
 def test_a_cell_that_raises_costs_only_the_checks_that_need_it(tmp_path):
     path = submission(tmp_path, frechet="import not_a_module\ndef frechet_distance(mu1, sigma1, mu2, sigma2):\n    return 0.0")
-    result = scores(path)
     missing = "`frechet_distance` is not defined: the cell starting `import not_a_module` raised ModuleNotFoundError: No module named 'not_a_module'"
-    assert result == {
+    assert scores(path) == {
         **OK,
         "test_frechet_distance_matches_reference": (0.0, missing),
         "test_frechet_distance_properties": (0.0, missing),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers taken from the course library
+# ---------------------------------------------------------------------------------------------
+
+TAKEN = {
+    "imported": {
+        "losses": """
+            from reference.losses import Minimax
+
+            d_loss = Minimax().d_loss
+            g_loss = Minimax().g_loss
+        """,
+        "frechet": "from reference.metrics.fid import frechet_distance",
+    },
+    "reached_indirectly": {
+        "losses": """
+            import importlib
+
+            def d_loss(real_logits, fake_logits):
+                return importlib.import_module("reference.losses").Minimax().d_loss(real_logits, fake_logits)
+
+            def g_loss(fake_logits):
+                losses = importlib.import_module("reference.losses")
+                return losses.get_loss("minimax").g_loss(fake_logits)
+        """,
+        "frechet": """
+            import reference
+
+            def frechet_distance(mu1, sigma1, mu2, sigma2):
+                return reference.metrics.frechet_distance(mu1, sigma1, mu2, sigma2)
+        """,
+    },
+}
+
+
+def taken(lead: str, name: str, module: str) -> str:
+    return (
+        f"{lead} {module}, the course library's own answer, which does not exist when your submission is graded, so an "
+        f"answer taken from it scores 0: write {name} yourself from the formula"
+    )
+
+
+def test_the_check_module_masks_the_modules_that_hold_the_answers():
+    module = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    assert module.MASKED == ("reference.losses", "reference.metrics.fid")
+
+
+def test_an_answer_imported_from_the_course_library_scores_zero_when_graded(tmp_path):
+    module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics.fid"}
+    assert scores(submission(tmp_path, **TAKEN["imported"])) == {
+        check: (0.0, taken(f"`{function_of(check)}` is not defined when graded: the cell that defines it uses",
+                           function_of(check), module[function_of(check)]))
+        for check in FULL
+    }
+
+
+def test_an_answer_that_reaches_the_course_library_indirectly_scores_zero_when_graded(tmp_path):
+    module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics"}
+    assert scores(submission(tmp_path, **TAKEN["reached_indirectly"])) == {
+        check: (0.0, taken(f"{function_of(check)} uses", function_of(check), module[function_of(check)])) for check in FULL
+    }
+
+
+@pytest.mark.parametrize("way", list(TAKEN))
+def test_the_visible_checks_say_so_in_the_students_kernel(tmp_path, way):
+    """In the student's kernel the course library is whole: the visible checks (the student's copy,
+    assignments/a1_theory/visible_checks.py) trace the function and fail with the graded outcome."""
+    visible = load_module(ROOT / "assignments" / A / "visible_checks.py")
+    notebook = execute_notebook(submission(tmp_path, **TAKEN[way]))
+    try:
+        results = {name: run_check(getattr(visible, name), notebook) for name in FULL if hasattr(visible, name)}
+    finally:
+        notebook.close()
+    module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics.fid"}
+    assert results == {
+        check: (0.0, taken(f"{function_of(check)} calls", function_of(check), module[function_of(check)]))
+        for check in ("test_d_loss_matches_minimax", "test_g_loss_matches_minimax", "test_frechet_distance_matches_reference")
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The probes: they measure, whatever the student's function returns
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "described"),
+    [
+        (2.5, {"type": "float", "shape": [], "complex": False, "values": [2.5]}),
+        (np.float64(2.5), {"type": "float64", "shape": [], "complex": False, "values": [2.5]}),
+        (torch.tensor(2.5, requires_grad=True), {"type": "Tensor", "shape": [], "complex": False, "values": [2.5]}),
+        (np.complex128(2.5 + 1e-9j), {"type": "complex128", "shape": [], "complex": True, "values": [2.5]}),
+        (torch.tensor([1.0, 2.0]), {"type": "Tensor", "shape": [2], "complex": False, "values": [1.0, 2.0]}),
+        (None, {"type": "NoneType", "shape": None, "complex": False, "values": None}),
+        (True, {"type": "bool", "shape": None, "complex": False, "values": None}),
+        ("2.5", {"type": "str", "shape": None, "complex": False, "values": None}),
+    ],
+)
+def test_number_describes_what_a_function_returned(value, described):
+    got = probes_a1.number(lambda *args: value, 1, 2)
+    values = got["values"]
+    assert {**got, "values": None if values is None else values.tolist()} == described
+    assert values is None or values.dtype == torch.float64
+
+
+def test_modules_run_names_the_modules_whose_code_ran_and_restores_the_profiler():
+    from reference.losses import Minimax
+
+    assert "reference.losses" in probes_a1.modules_run(Minimax().d_loss, torch.zeros(2), torch.zeros(2))
+    assert "reference.losses" not in probes_a1.modules_run(lambda x: x + 1, torch.zeros(2))
+    import sys
+
+    assert sys.getprofile() is None

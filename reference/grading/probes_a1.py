@@ -1,0 +1,63 @@
+"""Probes of a1_theory's checks: what a student's function returns, and whose code it runs.
+
+Like every probe (see `reference.grading.probes`), these run next to the student's objects (in the
+sandboxed worker when graded, in the student's kernel for the visible checks), measure, and
+return plain data. They never judge: the checks in tests/autograders/test_a1_theory.py do.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["modules_run", "number"]
+
+
+def modules_run(fn: Any, *args: Any) -> list[str]:
+    """Call fn(*args) (its value is dropped); return the sorted `__name__`s of the modules whose
+    Python functions ran during the call ("__main__" for the notebook's own, "torch.nn.functional"...)."""
+    seen: set[str] = set()
+
+    def profile(frame, event: str, _arg: Any) -> None:
+        if event == "call":
+            seen.add(str(frame.f_globals.get("__name__")))
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        fn(*args)
+    finally:
+        sys.setprofile(previous)
+    return sorted(seen)
+
+
+def number(fn: Any, *args: Any) -> dict:
+    """Call fn(*args) and describe its value as a number.
+
+    Returns {"type": the value's class name, "shape": [...] for a tensor, array or number ([] for a
+    scalar) else None, "complex": bool, "values": its real part, flattened, float64 (n,), or None
+    when the value is not numeric (a string, a bool, an object...)}.
+    """
+    value = fn(*args)
+    out: dict[str, Any] = {"type": type(value).__name__, "shape": None, "complex": False, "values": None}
+    if isinstance(value, torch.Tensor):
+        data = value.detach().cpu()
+    elif isinstance(value, (bool, np.bool_)):
+        return out
+    else:
+        try:
+            array = np.asarray(value)
+        except Exception:  # noqa: BLE001 - anything numpy cannot read is not a number
+            return out
+        if array.dtype.kind not in "iufc":
+            return out
+        data = torch.from_numpy(np.array(array, copy=True))  # a copy keeps 0-dim (ascontiguousarray would not)
+    out["shape"] = list(data.shape)
+    if data.dtype == torch.bool:
+        return out
+    out["complex"] = bool(data.is_complex())
+    out["values"] = (data.real if data.is_complex() else data).to(torch.float64).reshape(-1).clone()
+    return out
