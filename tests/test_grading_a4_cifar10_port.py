@@ -1,10 +1,13 @@
 """The a4 autograder gives the right score and message to right and wrong submissions.
 
-Each submission is the solution notebook with one or more of its solution cells (`loader`,
-`networks`, `colour_grid`) replaced, executed like a student's notebook (offline: its data cell
-writes the coloured digits in CIFAR-10's format) and graded by every check of
-tests/autograders/test_a4_cifar10_port.py. The colour classifier of the learning check is trained
-once per module into a temporary cache.
+Each submission is the solution notebook with some of its solution cells (`loader`, `networks`,
+`colour_grid`) replaced, run in the sandboxed worker like a student's notebook (offline: its data
+cell writes the coloured digits in CIFAR-10's format) and graded by every check of
+tests/autograders/test_a4_cifar10_port.py across the proxy. Faults that do not interfere share a
+notebook (a loader fault, a generator fault, a discriminator fault and a grid fault), so that one
+grading, and at most one learning run, tests four checks. The probes of
+reference/grading/probes_a4.py are also tested on their own, and the visible checks in a kernel.
+The colour classifier of the learning check is trained once per module into a temporary cache.
 """
 
 from __future__ import annotations
@@ -14,8 +17,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
+from torch import nn
 
 from conftest import notebook_with_cells
+from reference.grading import probes_a4
+from reference.grading.checks import run_check
+from reference.grading.local import execute_notebook, load_checks
 from reference.grading.runner import grade_notebook
 
 A = "a4_cifar10_port"
@@ -30,6 +38,8 @@ CHECKS = [
     "test_learns",
 ]
 FULL = dict(zip(CHECKS, (2.0, 2.0, 1.0, 2.0, 3.0)))
+OK = {name: (points, "") for name, points in FULL.items()}
+VISIBLE = [name for name in CHECKS[:3]]
 
 
 REFERENCE_SET = "coloured-digits"  # what the learning check trains on; `grading_cache` trains its classifier first (~20 s)
@@ -46,7 +56,7 @@ def scores(path: Path) -> dict[str, tuple[float, str]]:
 
 
 def test_solution_scores_full_marks():
-    assert scores(SOLUTION) == {name: (points, "") for name, points in FULL.items()}
+    assert scores(SOLUTION) == OK
 
 
 def test_unmodified_student_version_scores_zero_everywhere():
@@ -62,14 +72,48 @@ def test_unmodified_student_version_scores_zero_everywhere():
     }
 
 
-LOADER = '''
+# ---------------------------------------------------------------------------------------------
+# Submissions
+# ---------------------------------------------------------------------------------------------
+
+NORMALISE = "transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))"
+
+
+def loader(transform: str, *, root: str = "root", train: str = "True", batch: str = "batch_size") -> str:
+    return f'''
 def make_cifar10_loader(root, batch_size=64):
-    tf = transforms.Compose([transforms.ToTensor(), <NORMALISE>])
-    data = torchvision.datasets.CIFAR10(root=root, train=True, download=False, transform=tf)
-    return DataLoader(data, batch_size=batch_size, shuffle=True)
+    tf = transforms.Compose([{transform}])
+    data = torchvision.datasets.CIFAR10(root={root}, train={train}, download=False, transform=tf)
+    return DataLoader(data, batch_size={batch}, shuffle=True)
 '''
 
-# G and D as classes, D ending in a sigmoid (probabilities), Dropout in D, biases on
+
+SOLUTION_NETWORKS = next(
+    cell.source for cell in nbformat.read(SOLUTION, as_version=4).cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "networks"
+)
+
+
+def networks(*edits: tuple[str, str]) -> str:
+    """The solution's networks cell with each (old, new) replaced (each old must occur)."""
+    source = SOLUTION_NETWORKS
+    for old, new in edits:
+        assert old in source, old
+        source = source.replace(old, new)
+    return source
+
+
+FIXED_NZ = ("nn.Unflatten(1, (nz, 1, 1))", "nn.Unflatten(1, (100, 1, 1))")
+D_SIGMOID = ("nn.Flatten(0),  # (N,)", "nn.Flatten(0), nn.Sigmoid(),  # (N,) probabilities")
+MNIST_KERNEL = ("nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1", "nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1")
+D_ONE_CHANNEL = ("nn.Conv2d(3, ndf, 4, 2, 1", "nn.Conv2d(1, ndf, 4, 2, 1")
+G_CHANNELS = ("nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1", "nn.ConvTranspose2d(ngf * 4, ngf, 4, 2, 1")
+G_NO_TANH = ("nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),", "nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False),")
+D_SKIPS_A_STAGE = (
+    "nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),  # 4x4",
+    "nn.Conv2d(ndf * 2, ndf * 4, 3, 1, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),  # still 8x8",
+)
+
+# G and D as classes: G projects z with a Linear layer, D ends in a Linear layer (logits), Dropout in D
 CLASS_NETWORKS = '''
 class CifarGenerator(nn.Module):
     def __init__(self, nz, ngf):
@@ -98,7 +142,7 @@ class CifarDiscriminator(nn.Module):
         self.out = nn.Linear(ndf * 4 * 4 * 4, 1)
 
     def forward(self, x):
-        return torch.sigmoid(self.out(self.features(x).flatten(1)))
+        return self.out(self.features(x).flatten(1))
 
 
 def make_generator(nz=100, ngf=64):
@@ -124,6 +168,56 @@ def make_discriminator(ndf=64):
     return build((3, 32, 32), 100, ndf=ndf)[1]
 '''
 
+# the layers in plain Python lists: they run, but the modules do not own them
+LIST_NETWORKS = '''
+class ListGenerator(nn.Module):
+    def __init__(self, nz, ngf):
+        super().__init__()
+        self.nz = nz
+        self.layers = [
+            nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),
+        ]
+
+    def forward(self, z):
+        x = z.view(-1, self.nz, 1, 1)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class ListDiscriminator(nn.Module):
+    def __init__(self, ndf):
+        super().__init__()
+        self.first = nn.Conv2d(3, ndf, 4, 2, 1, bias=False)
+        self.rest = [
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+            nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),
+        ]
+
+    def forward(self, x):
+        x = nn.functional.leaky_relu(self.first(x), 0.2)
+        for layer in self.rest:
+            x = layer(x)
+        return x.view(-1)
+
+
+def make_generator(nz=100, ngf=64):
+    return ListGenerator(nz, ngf)
+
+
+def make_discriminator(ndf=64):
+    return ListDiscriminator(ndf)
+'''
+
+# D ends in a Linear layer whose input size was counted for MNIST's 7x7 maps
+D_LINEAR_FOR_MNIST = CLASS_NETWORKS.replace("nn.Linear(ndf * 4 * 4 * 4, 1)", "nn.Linear(ndf * 4 * 7 * 7, 1)")
+# D squashes its logits with a tanh
+D_TANH = CLASS_NETWORKS.replace("return self.out(self.features(x).flatten(1))", "return torch.tanh(self.out(self.features(x).flatten(1)))")
+
 TORCHVISION_GRID = '''
 from torchvision.utils import save_image
 
@@ -138,16 +232,50 @@ def save_colour_grid(images, path, nrow=8):
     vutils.save_image(images * 0.5 + 0.5, path, nrow=4, padding=0)
 '''
 
+GRID_UNMAPPED = '''
+def save_colour_grid(images, path, nrow=8):
+    save_image_grid(images, path, nrow=nrow)
+'''
+
+GRID_GREY = '''
+def save_colour_grid(images, path, nrow=8):
+    save_image_grid(from_model_range(images.mean(dim=1, keepdim=True), "tanh"), path, nrow=nrow)
+'''
+
+GRID_OWN_NAME = '''
+def save_colour_grid(images, path, nrow=8):
+    save_image_grid(from_model_range(images, "tanh"), "samples.png", nrow=nrow)
+'''
+
+GRID_PLOTTED = '''
+import matplotlib.pyplot as plt
+import torchvision.utils as vutils
+
+def save_colour_grid(images, path, nrow=8):
+    grid = vutils.make_grid(from_model_range(images, "tanh"), nrow=nrow)
+    plt.figure(figsize=(8, 8))
+    plt.axis("off")
+    plt.imshow(grid.permute(1, 2, 0).numpy())
+    plt.savefig(path)
+    plt.close()
+'''
+
+GRID_PATH_METHOD = '''
+def save_colour_grid(images, path, nrow=8):
+    save_image_grid(from_model_range(images, "tanh"), path.with_suffix(".png"), nrow=nrow)
+'''
+
 CORRECT = {
-    # Normalize((0.5,), (0.5,)) broadcasts over three channels; no drop_last, no download
-    "broadcast_normalise_class_networks_torchvision_grid": {
-        "loader": LOADER.replace("<NORMALISE>", "transforms.Normalize((0.5,), (0.5,))"),
+    # flip augmentation, Normalize((0.5,), (0.5,)) broadcast over three channels; G and D as classes
+    # (a Linear projection in G, a Linear head and Dropout in D); torchvision's save_image with value_range
+    "flip_broadcast_normalise_class_networks_torchvision_grid": {
+        "loader": loader("transforms.RandomHorizontalFlip(), transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))"),
         "networks": CLASS_NETWORKS,
         "colour_grid": TORCHVISION_GRID,
     },
     # a lambda instead of Normalize, the library's networks, x * 0.5 + 0.5 in a 4-column grid without padding
     "lambda_normalise_library_networks": {
-        "loader": LOADER.replace("<NORMALISE>", "transforms.Lambda(lambda x: x * 2 - 1)"),
+        "loader": loader("transforms.ToTensor(), transforms.Lambda(lambda x: x * 2 - 1)"),
         "networks": LIBRARY_NETWORKS,
         "colour_grid": GRID_HALF_PLUS_HALF,
     },
@@ -156,52 +284,49 @@ CORRECT = {
 
 @pytest.mark.parametrize("name", list(CORRECT))
 def test_correct_variants_score_full_marks(tmp_path, name):
-    assert scores(submission(tmp_path, CORRECT[name])) == {check: (points, "") for check, points in FULL.items()}
+    assert scores(submission(tmp_path, CORRECT[name])) == OK
 
 
-SOLUTION_NETWORKS = nbformat.read(SOLUTION, as_version=4)
-SOLUTION_NETWORKS = next(c.source for c in SOLUTION_NETWORKS.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "networks")
+LADDER_FIX = "a stride-2 nn.ConvTranspose2d with kernel 4 and padding 1 doubles the size (kernel 3 makes 2h - 1)"
+REGISTER = (
+    "layers kept in a plain Python list or dict (or made in forward) are not registered, so .parameters(), the "
+    "optimizer and weights_init never see them: keep them in nn.Sequential or nn.ModuleList, assigned in __init__"
+)
+NOT_PIXELS = (
+    "are not the CIFAR-10 files' pixels scaled to [-1, 1] ((x / 255 - 0.5) / 0.5): use transforms.ToTensor() then "
+    "transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)); a horizontal flip is fine, but crops, resizes and colour "
+    "changes alter the pixels"
+)
 
 WRONG = {
-    # the grid is made grey by averaging the channels
-    "grey_grid": (
-        {"colour_grid": '''
-            def save_colour_grid(images, path, nrow=8):
-                save_image_grid(from_model_range(images.mean(dim=1, keepdim=True), "tanh"), path, nrow=nrow)
-        '''},
-        {"test_colour_grid_png": (
-            0.0,
-            "the grid is grey: every pixel has R = G = B; keep the images' three channels (no .mean(1), "
-            "Grayscale or single-channel indexing)",
-        )},
-    ),
-    # ToTensor only: the real images stay in [0, 1] while G's tanh makes [-1, 1]
-    "images_left_in_0_1": (
-        {"loader": LOADER.replace(", <NORMALISE>", "")},
-        {"test_loader_yields_colour_batches_in_minus_one_one": (
-            0.0,
-            "the loader yields images in [0.00, 1.00]; expected [-1, 1], the range of the generator's tanh output, "
-            "or D tells real from fake by the range alone: add transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) "
-            "after transforms.ToTensor()",
-        )},
-    ),
-    # two faults in one submission (one learning run for both): ImageNet's normalisation leaves values
-    # outside [-1, 1]; the grid is saved as it comes out of G, in [-1, 1], so save_image clamps the
-    # negative half to 0
-    "imagenet_normalisation_and_grid_without_mapping": (
+    # nz fixed at 100 in G's first layer; D ends in nn.Sigmoid() (the PyTorch DCGAN tutorial's habit);
+    # ToTensor only, so real images stay in [0, 1]; the grid saved as G makes it, in [-1, 1]. At
+    # nz = 100 the learning run trains G and D as they are: it takes D's probabilities too.
+    "fixed_nz_sigmoid_d_unnormalised_loader_unmapped_grid": (
         {
-            "loader": LOADER.replace("<NORMALISE>", "transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))"),
-            "colour_grid": '''
-                def save_colour_grid(images, path, nrow=8):
-                    save_image_grid(images, path, nrow=nrow)
-            ''',
+            "loader": loader("transforms.ToTensor()"),
+            "networks": networks(FIXED_NZ, D_SIGMOID),
+            "colour_grid": GRID_UNMAPPED,
         },
         {
             "test_loader_yields_colour_batches_in_minus_one_one": (
                 0.0,
-                "the loader's images (in [-2.12, 2.64]) are not the CIFAR-10 files' pixels scaled to [-1, 1] "
-                "((x / 255 - 0.5) / 0.5): use transforms.ToTensor() then transforms.Normalize((0.5, 0.5, 0.5), "
-                "(0.5, 0.5, 0.5)), and nothing that changes the pixels",
+                "the loader yields images in [0.00, 1.00]; expected [-1, 1], the range of the generator's tanh output, "
+                "or D tells real from fake by the range alone: add transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) "
+                "after transforms.ToTensor()",
+            ),
+            "test_generator_makes_colour_images": (
+                1.0,
+                "with nz=32, N=3 the generator fails: layer `0` (Unflatten(dim=1, unflattened_size=(100, 1, 1))) raised "
+                "RuntimeError on its input (N, 32): unflatten: Provided sizes [100, 1, 1] don't multiply up to the size "
+                "of dim 1 (32) in the input tensor; expected (N, 3, 32, 32) for every nz (use the `nz` argument, do not "
+                "fix it at 100)",
+            ),
+            "test_discriminator_takes_colour_images": (
+                0.0,
+                "the discriminator's outputs stay in [0, 1] even with its weights scaled up 25 times: it returns "
+                "probabilities (a final sigmoid); return logits, the last layer's output without nn.Sigmoid(): the "
+                "course's losses (reference.losses) take logits and apply the sigmoid themselves",
             ),
             "test_colour_grid_png": (
                 1.0,
@@ -211,26 +336,157 @@ WRONG = {
             ),
         },
     ),
-    # G's last conv still makes one channel
-    "generator_outputs_one_channel": (
-        {"networks": SOLUTION_NETWORKS.replace("nn.ConvTranspose2d(ngf, 3, 4, 2, 1", "nn.ConvTranspose2d(ngf, 1, 4, 2, 1")},
+    # MNIST's kernel-3 step kept (4 -> 7 -> 14 -> 28); D's first conv still takes one channel;
+    # ImageNet's normalisation; the grid made grey by averaging the channels
+    "mnist_ladder_one_channel_d_imagenet_normalisation_grey_grid": (
         {
-            "test_generator_makes_colour_images": (0.0, "generator output is (N, 1, 32, 32); expected (N, 3, 32, 32)"),
-            "test_learns": (0.0, "the grading run could not train the GAN: the generator returns (N, 1, 32, 32); "
-                                 "expected (N, 3, 32, 32)"),
+            "loader": loader(f"transforms.ToTensor(), transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))"),
+            "networks": networks(MNIST_KERNEL, D_ONE_CHANNEL),
+            "colour_grid": GRID_GREY,
         },
-    ),
-    # D's first conv still takes one channel
-    "discriminator_built_for_one_channel": (
-        {"networks": SOLUTION_NETWORKS.replace("nn.Conv2d(3, ndf, 4, 2, 1", "nn.Conv2d(1, ndf, 4, 2, 1")},
         {
+            "test_loader_yields_colour_batches_in_minus_one_one": (0.0, f"the loader's images (in [-2.12, 2.64]) {NOT_PIXELS}"),
+            "test_generator_makes_colour_images": (
+                0.0,
+                "the generator returns (N, 3, 28, 28): layer `4` (ConvTranspose2d(64, 32, kernel_size=(3, 3), "
+                "stride=(2, 2), padding=(1, 1), bias=False)) turns 4x4 into 7x7, off the ladder 4x4 -> 8x8 -> 16x16 -> "
+                f"32x32 (expected 4x4 or 8x8): {LADDER_FIX}",
+            ),
             "test_discriminator_takes_colour_images": (
                 0.0,
                 "the discriminator's first conv takes 1 input channel; CIFAR-10 images (N, 3, 32, 32) have 3: "
                 "nn.Conv2d(3, ndf, 4, 2, 1)",
             ),
-            "test_learns": (0.0, "the grading run could not train the GAN: the discriminator's first conv takes 1 "
-                                 "input channel; the images have 3"),
+            "test_colour_grid_png": (
+                0.0,
+                "the grid is grey: every pixel has R = G = B; keep the images' three channels (no .mean(1), "
+                "Grayscale or single-channel indexing)",
+            ),
+            "test_learns": (0.0, "the grading run could not train the GAN: the generator returns (N, 3, 28, 28); expected (N, 3, 32, 32)"),
+        },
+    ),
+    # G and D keep their layers in plain lists; a Grayscale loader; the grid saved under its own name
+    "layers_in_lists_grayscale_loader_grid_elsewhere": (
+        {
+            "loader": loader("transforms.Grayscale(), transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))"),
+            "networks": LIST_NETWORKS,
+            "colour_grid": GRID_OWN_NAME,
+        },
+        {
+            "test_loader_yields_colour_batches_in_minus_one_one": (
+                0.0,
+                "the loader yields images of shape (8, 1, 32, 32) for batch_size=8; expected (8, 3, 32, 32): keep "
+                "CIFAR-10's three colour channels (no Grayscale)",
+            ),
+            "test_generator_makes_colour_images": (
+                1.0,
+                f"the generator runs 7 layers with weights that are not registered in it (ConvTranspose2d, BatchNorm2d): {REGISTER}",
+            ),
+            "test_discriminator_takes_colour_images": (
+                0.0,
+                f"the discriminator runs 3 layers with weights that are not registered in it (Conv2d): {REGISTER}",
+            ),
+            "test_colour_grid_png": (
+                0.0,
+                "save_colour_grid(images, path) wrote no file at `path` (it wrote samples.png): save the grid to "
+                "exactly the path it is given",
+            ),
+            "test_learns": (0.0, "the grading run could not train the GAN: your code raised ValueError: optimizer got an empty parameter list"),
+        },
+    ),
+    # G's channels do not chain (a layer takes ngf * 4 after one that makes ngf * 2); D's Linear
+    # head counted for 7x7 maps; the test split; a matplotlib figure of the grid
+    "g_channels_d_linear_test_split_plotted_grid": (
+        {
+            "loader": loader(f"transforms.ToTensor(), {NORMALISE}", train="False"),
+            "networks": D_LINEAR_FOR_MNIST.replace(
+                "nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1)", "nn.ConvTranspose2d(ngf * 4, ngf, 4, 2, 1)"
+            ),
+            "colour_grid": GRID_PLOTTED,
+        },
+        {
+            "test_loader_yields_colour_batches_in_minus_one_one": (
+                0.0,
+                "the loader reads the test split; train on the training batches: CIFAR10(root, train=True, ...)",
+            ),
+            "test_generator_makes_colour_images": (
+                0.0,
+                "the generator fails: layer `up.5` (ConvTranspose2d(64, 16, kernel_size=(4, 4), stride=(2, 2), "
+                "padding=(1, 1))) takes 64 channels but gets (N, 32, 8, 8): its in_channels must be the channels of "
+                "its input (the out_channels of the layer before it; nz for G's first layer)",
+            ),
+            "test_discriminator_takes_colour_images": (
+                0.0,
+                "the discriminator cannot take (N, 3, 32, 32) images: layer `out` (Linear(in_features=3136, "
+                "out_features=1, bias=True)) takes 3136 features but gets (N, 1024): its in_features must be the "
+                "number of values of one flattened input",
+            ),
+            "test_colour_grid_png": (
+                1.0,
+                "the grid is 800x800 pixels, more than 16 images of 32x32 need (torchvision's save_image with 8 per "
+                "row makes 274x70): save the tensors directly, without upscaling",
+            ),
+            "test_learns": (
+                0.0,
+                "the grading run could not train the GAN: calling `CifarGenerator.forward` raised RuntimeError: Given "
+                "transposed=1, weight of size [64, 16, 4, 4], expected input[360, 32, 8, 8] to have 64 channels, but got "
+                "32 channels instead",
+            ),
+        },
+    ),
+    # no tanh at the end of G; D skips a stride-2 stage (8x8 into the last conv); a fixed batch size
+    # of 64; the grid's path used as a pathlib.Path (it is a str)
+    "g_without_tanh_d_short_ladder_fixed_batch_size_path_method": (
+        {
+            "loader": loader(f"transforms.ToTensor(), {NORMALISE}", batch="64"),
+            "networks": networks(G_NO_TANH, D_SKIPS_A_STAGE),
+            "colour_grid": GRID_PATH_METHOD,
+        },
+        {
+            "test_loader_yields_colour_batches_in_minus_one_one": (
+                0.0,
+                "the loader yields images of shape (40, 3, 32, 32) for batch_size=8; expected (8, 3, 32, 32): pass "
+                "batch_size to the DataLoader",
+            ),
+            "test_generator_makes_colour_images": (
+                1.0,
+                "generator output reaches [-367, 486] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()",
+            ),
+            "test_discriminator_takes_colour_images": (
+                0.0,
+                "the discriminator returns (50,) for (N, 3, 32, 32) images; expected one logit per image, (N,) "
+                "or (N, 1): layer `8` (Conv2d(64, 1, kernel_size=(4, 4), stride=(1, 1), bias=False)) turns 8x8 into "
+                "5x5, off the ladder 32x32 -> 16x16 -> 8x8 -> 4x4 (expected 8x8 or 4x4): a stride-2 nn.Conv2d with "
+                "kernel 4 and padding 1 halves the size",
+            ),
+            "test_colour_grid_png": (
+                0.0,
+                "calling `save_colour_grid` raised AttributeError: 'str' object has no attribute 'with_suffix'; "
+                "save_colour_grid(images, path) saves images (N, 3, H, W) in [-1, 1] as one PNG at `path`",
+            ),
+            "test_learns": (
+                0.0,
+                "the grading run could not train the GAN: the discriminator returned (800,) for real batches of 32 "
+                "images; expected one value per image (32,)",
+            ),
+        },
+    ),
+    # D squashes its logits with tanh (and G's output has one channel)
+    "d_tanh_g_one_channel": (
+        {"networks": D_TANH.replace("nn.ConvTranspose2d(ngf, 3, 4, 2, 1)", "nn.ConvTranspose2d(ngf, 1, 4, 2, 1)")},
+        {
+            "test_generator_makes_colour_images": (
+                0.0,
+                "the generator returns (N, 1, 32, 32): its last conv, layer `up.8` (ConvTranspose2d(16, 1, "
+                "kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))), makes 1 channel; CIFAR-10 images have 3: "
+                "nn.ConvTranspose2d(ngf, 3, 4, 2, 1)",
+            ),
+            "test_discriminator_takes_colour_images": (
+                0.0,
+                "the discriminator's outputs stay in [-1, 1] even with its weights scaled up 25 times: its last layer "
+                "squashes them; return logits, the last layer's output with no activation after it",
+            ),
+            "test_learns": (0.0, "the grading run could not train the GAN: the generator returns (N, 1, 32, 32); expected (N, 3, 32, 32)"),
         },
     ),
 }
@@ -241,3 +497,74 @@ def test_wrong_submissions_get_exact_partial_scores(tmp_path, name):
     cells, expected = WRONG[name]
     want = {check: expected.get(check, (points, "")) for check, points in FULL.items()}
     assert scores(submission(tmp_path, cells)) == want
+
+
+# ---------------------------------------------------------------------------------------------
+# The visible checks in the student's own kernel, and the probes on their own
+# ---------------------------------------------------------------------------------------------
+
+
+def test_visible_checks_in_the_students_kernel(tmp_path):
+    """The visible checks on a LocalSubmission: full marks for the solution, the same messages as
+    graded for a fixed nz and a sigmoid D, and no folder of theirs left in the notebook's folder."""
+    sub = execute_notebook(SOLUTION)
+    try:
+        checks = load_checks(A, ROOT)
+        assert {name: run_check(checks[name], sub) for name in VISIBLE} == {name: OK[name] for name in VISIBLE}
+        assert not list(sub.workdir.glob("a4-check-*"))
+    finally:
+        sub.close()
+    sub = execute_notebook(submission(tmp_path, {"networks": networks(FIXED_NZ, D_SIGMOID)}))
+    try:
+        checks = load_checks(A, ROOT)
+        got = {name: run_check(checks[name], sub) for name in VISIBLE[1:]}
+    finally:
+        sub.close()
+    wrong = WRONG["fixed_nz_sigmoid_d_unnormalised_loader_unmapped_grid"][1]
+    assert got == {name: wrong[name] for name in VISIBLE[1:]}
+
+
+def test_trace_names_the_layer_that_raised_and_unregistered_layers():
+    hidden = [nn.Linear(4, 4)]
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+            self.head = nn.Linear(5, 2)
+
+        def forward(self, x):
+            return self.head(hidden[0](self.body(x)))
+
+    run = probes_a4.trace(Net(), torch.zeros(2, 3))
+    calls = run["calls"]
+    assert [(c["name"], c["type"], c["leaf"]) for c in calls] == [
+        ("", "Net", False), ("body", "Sequential", False), ("body.0", "Linear", True), ("body.1", "ReLU", True),
+        (None, "Linear", True), ("head", "Linear", True),
+    ]
+    assert (calls[4]["weights"], calls[4]["out"], calls[1]["out"]) == (20, [2, 4], [2, 4])
+    failed = calls[run["failed"]]
+    assert (failed["name"], failed["in"], failed["in_features"], failed["out"]) == ("head", [2, 4], 5, None)
+    assert run["error"]["type"] == "RuntimeError" and run["output"] is None
+
+
+def test_first_batch_reports_what_the_loader_did(tmp_path):
+    from reference.data import Dataset
+    from reference.metrics.quick_fid import CIFAR10_CLASSES, write_cifar10
+
+    data = torch.arange(4 * 3 * 32 * 32).remainder(256).to(torch.uint8).view(4, 3, 32, 32)
+    write_cifar10(tmp_path, Dataset("t", data, torch.arange(4), list(CIFAR10_CLASSES)), Dataset("t", data, torch.arange(4), list(CIFAR10_CLASSES)))
+
+    def make(root, batch_size):
+        import torchvision
+        from torch.utils.data import DataLoader
+
+        return DataLoader(torchvision.datasets.CIFAR10(root, train=True, transform=torchvision.transforms.ToTensor()), batch_size=batch_size)
+
+    got = probes_a4.first_batch(make, str(tmp_path), 3)
+    assert (got["stage"], got["error"], got["length"], got["images_type"]["shape"]) == ("done", None, 2, [3, 3, 32, 32])
+    assert torch.equal((got["images"] * 255).round().to(torch.uint8), data[:3])
+    empty = probes_a4.first_batch(lambda root, batch_size: [], str(tmp_path), 3)
+    assert (empty["stage"], empty["empty"]) == ("done", True)
+    broken = probes_a4.first_batch(lambda root, batch_size: 1 / 0, str(tmp_path), 3)
+    assert (broken["stage"], broken["error"]["type"]) == ("make", "ZeroDivisionError")

@@ -1,0 +1,191 @@
+"""Probes of a4_cifar10_port: what the student's loader and networks do, measured next to them.
+
+`tests/autograders/test_a4_cifar10_port.py` runs these with `submission.run(...)`: in the
+sandboxed worker when a submission is graded, in the student's kernel for the visible checks.
+Like every probe (see `reference.grading.probes`) they measure and return plain data and never
+judge. An exception of the student's code is caught and returned as `error_info` (its type, first
+line, the notebook function it passed through), so that the check can say which layer or call
+failed; the check words the fault and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from reference.grading.probes import build as seeded_build
+from reference.grading.probes import describe, module_summary
+
+__all__ = ["attempt", "error_info", "first_batch", "make", "trace", "train_and_sample"]
+
+REPR_LIMIT = 160  # characters of a layer's extra_repr kept
+
+
+def error_info(err: BaseException, namespace: dict | None = None) -> dict:
+    """{"type", "message" (first line), "where" (the outermost function defined in `namespace`
+    the traceback passes through, "" if none), "not_implemented"} of an exception."""
+    from reference.grading.checks import first_line
+
+    where = ""
+    tb = err.__traceback__
+    while tb is not None and namespace is not None:
+        if tb.tb_frame.f_globals is namespace:
+            code = tb.tb_frame.f_code
+            where = getattr(code, "co_qualname", code.co_name)
+            break
+        tb = tb.tb_next
+    return {"type": type(err).__name__, "message": first_line(err), "where": where, "not_implemented": isinstance(err, NotImplementedError)}
+
+
+def attempt(fn: Any, namespace: dict | None, *args: Any, **kwargs: Any) -> dict:
+    """fn(*args, **kwargs): {"value": its value or None, "error": error_info or None}."""
+    try:
+        return {"value": fn(*args, **kwargs), "error": None}
+    except Exception as err:  # noqa: BLE001 - measured, not judged
+        return {"value": None, "error": error_info(err, namespace)}
+
+
+def make(factory: Any, seed: int, namespace: dict | None = None, kwargs: dict | None = None) -> dict:
+    """factory(**kwargs) built with torch's CPU generator seeded with `seed`.
+
+    Returns {"model": the object or None, "summary": module_summary(object) or None,
+    "error": error_info or None}.
+    """
+    try:
+        model = seeded_build(factory, seed, **(kwargs or {}))
+    except Exception as err:  # noqa: BLE001 - the student's constructor failed: measured, not judged
+        return {"model": None, "summary": None, "error": error_info(err, namespace)}
+    return {"model": model, "summary": module_summary(model), "error": None}
+
+
+def _shape(value: Any) -> list[int] | None:
+    if isinstance(value, (tuple, list)) and value:
+        value = value[0]
+    return list(value.shape) if isinstance(value, torch.Tensor) else None
+
+
+def trace(model: Any, x: torch.Tensor, namespace: dict | None = None) -> dict:
+    """model(x) under no_grad, with every module call recorded (registered in `model` or not).
+
+    Returns {"output": the output if a tensor else None, "output_type": describe(output),
+    "calls": [{"name": registered name in model ("" itself) or None, "type": class name,
+    "repr": extra_repr, "leaf": no child modules, "in": input shape, "out": output shape or None
+    (did not finish), "in_channels", "out_channels", "in_features" (None if the layer has none), "weights":
+    number of parameter and buffer elements}], "failed": index in calls of the leaf that raised
+    or None, "error": error_info or None}.
+    """
+    from torch.nn.modules import module as torch_module
+
+    names = {id(m): name for name, m in model.named_modules()} if isinstance(model, nn.Module) else {}
+    calls: list[dict] = []
+    open_calls: dict[int, list[int]] = {}
+
+    def before(mod: nn.Module, inputs: Any) -> None:
+        leaf = next(iter(mod.children()), None) is None
+        calls.append({
+            "name": names.get(id(mod)),
+            "type": type(mod).__name__,
+            "repr": mod.extra_repr()[:REPR_LIMIT],
+            "leaf": leaf,
+            "in": _shape(inputs),
+            "out": None,
+            "in_channels": _int(getattr(mod, "in_channels", None)),
+            "out_channels": _int(getattr(mod, "out_channels", None)),
+            "in_features": _int(getattr(mod, "in_features", None)),
+            "weights": sum(t.numel() for t in (*mod.parameters(recurse=False), *mod.buffers(recurse=False))),
+        })
+        open_calls.setdefault(id(mod), []).append(len(calls) - 1)
+
+    def after(mod: nn.Module, _inputs: Any, output: Any) -> None:
+        stack = open_calls.get(id(mod))
+        if stack:
+            calls[stack.pop()]["out"] = _shape(output) or []
+
+    result: dict[str, Any] = {"output": None, "output_type": None, "calls": calls, "failed": None, "error": None}
+    hooks = [torch_module.register_module_forward_pre_hook(before), torch_module.register_module_forward_hook(after)]
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as err:  # noqa: BLE001 - the student's forward failed: where is the measurement
+        result["error"] = error_info(err, namespace)
+        unfinished = [k for k, call in enumerate(calls) if call["leaf"] and call["out"] is None]
+        result["failed"] = unfinished[-1] if unfinished else None
+        return result
+    finally:
+        for hook in hooks:
+            hook.remove()
+    result["output_type"] = describe(out)
+    result["output"] = out.detach() if isinstance(out, torch.Tensor) else None
+    return result
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | None = None) -> dict:
+    """make_loader(root, batch_size=batch_size) and its first batch, with torchvision's CIFAR-10
+    md5 checks turned into existence checks (`reference.metrics.quick_fid.cifar10_checksums_off`).
+
+    Returns {"stage": "make" | "iterate" | "done" (where it stopped), "error": error_info or None,
+    "loader": class name, "empty": the loader yielded nothing, "batch": describe(batch), "length":
+    len(batch) for a tuple or list, "images": the batch's first item (or the batch) if a tensor,
+    "images_type": describe(that item)}.
+    """
+    from reference.metrics.quick_fid import cifar10_checksums_off
+
+    result: dict[str, Any] = {"stage": "make", "error": None, "loader": None, "empty": False, "batch": None, "length": None,
+                              "images": None, "images_type": None}
+    with cifar10_checksums_off():
+        try:
+            loader = make_loader(root, batch_size=batch_size)
+        except Exception as err:  # noqa: BLE001 - measured, not judged
+            result["error"] = error_info(err, namespace)
+            return result
+        result["stage"], result["loader"] = "iterate", type(loader).__name__
+        try:
+            batch = next(iter(loader))
+        except StopIteration:
+            result["empty"], result["stage"] = True, "done"
+            return result
+        except Exception as err:  # noqa: BLE001 - measured, not judged
+            result["error"] = error_info(err, namespace)
+            return result
+    result["stage"], result["batch"] = "done", describe(batch)
+    images = batch
+    if isinstance(batch, (tuple, list)):
+        result["length"] = len(batch)
+        images = batch[0] if batch else None
+    result["images_type"] = describe(images)
+    result["images"] = images.detach() if isinstance(images, torch.Tensor) else None
+    return result
+
+
+def train_and_sample(G: nn.Module, D: nn.Module, *, nz: int, steps: int, seed: int = 0, n: int = 360) -> dict:
+    """G's samples before and after `reference.metrics.quick_fid.train_gan` on the coloured digits.
+
+    Both sample sets are G(z) in eval mode for the same seeded noise (seed + 1), mapped from
+    [-1, 1] to [0, 1]: float32 (n, C, H, W). Returns {"before", "after": tensors or None,
+    "problem": the LearningError's text when the run could not train, else None}.
+    """
+    from reference.data import from_model_range
+    from reference.metrics.quick_fid import LearningError, coloured_digits, train_gan
+
+    def samples() -> torch.Tensor:
+        gen = torch.Generator().manual_seed(seed + 1)
+        was_training = G.training
+        G.eval()
+        try:
+            with torch.no_grad():
+                return from_model_range(G(torch.randn(n, nz, generator=gen)).float(), "tanh")
+        finally:
+            G.train(was_training)
+
+    before = samples()
+    try:
+        train_gan(G, D, coloured_digits("train").data, nz=nz, steps=steps, seed=seed)
+    except LearningError as err:
+        return {"before": before, "after": None, "problem": str(err)}
+    return {"before": before, "after": samples(), "problem": None}
