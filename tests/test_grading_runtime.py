@@ -388,3 +388,32 @@ def test_files_in_scratch_are_read_without_following_links_or_hanging(tmp_path: 
     for planted in ("out/20.png", "out/30.png", "out/up/gradebook.db", "../gradebook.db"):
         with pytest.raises(AssertionError):
             sub.read_bytes(planted)
+
+
+MASKING = '''"""A check module that masks the module holding its answer."""
+
+from reference.grading import check
+
+ASSIGNMENT = "masked"
+MASKED = ("reference.losses",)
+
+
+@check(points=1)
+def test_mine(submission):
+    assert submission.get("mine")() == 1, "mine() is not 1"
+'''
+
+
+@pytest.mark.parametrize("sandbox", [True, False], ids=["sandboxed", "plain-worker"])
+def test_masked_modules_cannot_be_imported_when_graded(tmp_path: Path, sandbox: bool):
+    if sandbox and bwrap_available() is None:
+        pytest.skip("bubblewrap (bwrap) is not installed; .ci/run installs it")
+    (tmp_path / "nbgrader_config.py").write_text("")
+    (tmp_path / "tests" / "autograders").mkdir(parents=True)
+    (tmp_path / "tests" / "autograders" / "test_masked.py").write_text(MASKING)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import reference.losses\ndef mine():\n    return 1")]
+    nbformat.write(nb, tmp_path / "masked.ipynb")
+    (earned, message), = grade_notebook(tmp_path / "masked.ipynb", "masked", tmp_path, sandbox=sandbox).values()
+    assert earned == 0.0
+    assert "raised ImportError: reference.losses is not available while this assignment is graded" in message

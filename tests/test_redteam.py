@@ -520,7 +520,7 @@ def test_limits_are_named_in_the_feedback(graded):
     )
     assert "time limit" in _test_lines(course, "sleep_ignoring_signals")
     assert "process" in _test_lines(course, "process_flood") or "started" in _test_lines(course, "process_flood")
-    assert "file-size limit" in _test_lines(course, "disk_fill")
+    assert "file-size limit" in _test_lines(course, "disk_fill") or "disk limit" in _test_lines(course, "disk_fill")
     assert "output limit" in _test_lines(course, "output_flood")
     assert "exit" in _test_lines(course, "os_exit")
     assert "MemoryError" in _test_lines(course, "memory_bomb") or "memory" in _test_lines(course, "memory_bomb")

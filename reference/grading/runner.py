@@ -120,12 +120,14 @@ def _clean_error(error: Any) -> dict | None:
 class _Session:
     """One submission's worker(s): start, run the cells, restart after a loss."""
 
-    def __init__(self, cells: list[dict], scratch: Path, limits: Limits, staged: Path | None, sandbox: bool, gpu: bool) -> None:
+    def __init__(
+        self, cells: list[dict], scratch: Path, limits: Limits, staged: Path | None, masked: tuple[str, ...], sandbox: bool, gpu: bool
+    ) -> None:
         from reference.grading.notebook import source_digest
 
         self.cells, self.scratch, self.limits, self.staged = cells, scratch, limits, staged
         self.digests = {cell["index"]: source_digest(cell["source"]) for cell in cells}
-        self.sandbox, self.gpu = sandbox, gpu
+        self.masked, self.sandbox, self.gpu = masked, sandbox, gpu
         self.deadline = time.monotonic() + limits.wall_s
         self.check_deadline = self.deadline
         self.worker: Worker | None = None
@@ -139,7 +141,9 @@ class _Session:
         self.close()
         self.starts += 1
         self.check_deadline = self.deadline
-        self.worker = Worker(self.scratch, self.limits, deadline=self.deadline, staged=self.staged, sandbox=self.sandbox, gpu=self.gpu)
+        self.worker = Worker(
+            self.scratch, self.limits, deadline=self.deadline, staged=self.staged, masked=self.masked, sandbox=self.sandbox, gpu=self.gpu
+        )
         self.worker.time_limit = f"it ran past the submission's wall-time limit ({self.limits.wall_s:g} s)"
         self.channel = Channel(self.worker.fd_in, self.worker.fd_out, self.worker.lost, lambda: self.check_deadline)
         self.channel.send({"op": "execute", "cells": self.cells})
@@ -201,8 +205,9 @@ def session_for(
     session = None
     try:
         _copy_files(notebook.parent, scratch / "work", limits, skip={notebook.name})
-        staged = stage_reference(staged_root, tuple(getattr(module, "MASKED", ()))) if sandbox else None
-        session = _Session(_cells_to_run(nb, test_ids), scratch, limits, staged, sandbox, gpu)
+        masked = tuple(getattr(module, "MASKED", ()))
+        staged = stage_reference(staged_root, masked) if sandbox else None
+        session = _Session(_cells_to_run(nb, test_ids), scratch, limits, staged, masked, sandbox, gpu)
         try:
             session.cells_output = {str(k): v for k, v in session.start().items()}
         except SubmissionLost as err:

@@ -178,7 +178,8 @@ class Worker:
     """One running worker for one submission: its process, its pipes and its supervisor.
 
     scratch: the submission's private folder (files in `work/`, home in `home/`). staged: the
-    staged `reference` copy (`stage_reference`) to show in place of the real package.
+    staged `reference` copy (`stage_reference`) to show in place of the real package. masked: the
+    modules that copy leaves out; without the sandbox an import hook in the worker refuses them.
     """
 
     def __init__(
@@ -188,6 +189,7 @@ class Worker:
         *,
         deadline: float,
         staged: Path | None = None,
+        masked: tuple[str, ...] = (),
         sandbox: bool = True,
         gpu: bool = False,
     ) -> None:
@@ -198,6 +200,8 @@ class Worker:
         for sub in ("work", "home", "tmp", "cache"):
             (scratch / sub).mkdir(parents=True, exist_ok=True)
         env = self._environment(sandbox, gpu)
+        if not sandbox and masked:
+            env["GAN_COURSE_GRADING_MASKED"] = ",".join(masked)
         command = [sys.executable, "-m", "reference.grading.worker"]
         if sandbox:
             command = self._bwrap(staged, gpu, env) + command

@@ -226,6 +226,22 @@ class Worker:
         return outputs
 
 
+class MaskedModules:
+    """An import hook that refuses the modules (and their submodules) an assignment masks."""
+
+    def __init__(self, modules: list[str]) -> None:
+        self.modules = modules
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        for module in self.modules:
+            if name == module or name.startswith(module + "."):
+                raise ImportError(
+                    f"{module} is not available while this assignment is graded: it holds what the assignment "
+                    f"asks you to write; write it yourself in the notebook"
+                )
+        return None
+
+
 def main() -> None:
     fd_in, fd_out = os.dup(0), os.dup(1)
     os.set_inheritable(fd_in, False)
@@ -236,6 +252,9 @@ def main() -> None:
     processes = int(os.environ.pop("GAN_COURSE_GRADING_NPROC", "0") or 0)
     if processes > 0:  # counted in the sandbox's own user namespace (not enforced for root)
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    masked = [m for m in os.environ.pop("GAN_COURSE_GRADING_MASKED", "").split(",") if m]
+    if masked:  # without the sandbox's staged copy: the same refusal from an import hook
+        sys.meta_path.insert(0, MaskedModules(masked))
     sys.path.insert(0, os.getcwd())
     Worker(fd_in, fd_out).serve()
 
