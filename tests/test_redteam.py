@@ -109,6 +109,12 @@ ATTACKS = {
             print(f"a1 {{check}}: 2/2 points")
         10.0
     """,
+    "patched_pytest_internals": """
+        import _pytest.reports, _pytest.runner
+        _pytest.runner.call_and_report = lambda item, when, log=True, **kw: None
+        _pytest.reports.TestReport.passed = property(lambda self: True)
+        _pytest.reports.TestReport.outcome = "passed"
+    """,
     "rewritten_checks_in_memory": """
         import gc
         for obj in gc.get_objects():
@@ -531,7 +537,7 @@ def test_graded_notebooks_stay_small(graded):
         assert path.stat().st_size < 2 * 2**20, f"{path} is {path.stat().st_size:,} bytes"
 
 
-@pytest.mark.parametrize("attack", ["forged_partial_cell", "os_exit", "monkeypatched_runtime", "replaced_modules"])
+@pytest.mark.parametrize("attack", ["forged_partial_cell", "os_exit", "monkeypatched_runtime", "patched_pytest_internals"])
 def test_plain_pytest_grading_contains_the_same_attacks(graded, attack: str, tmp_path: Path):
     """`pytest tests/autograders/test_a1_theory.py --notebook ATTACK` also gives 0 and prints its score."""
     course = graded["course"]
