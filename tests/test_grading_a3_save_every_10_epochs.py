@@ -1,18 +1,27 @@
 """The a3 autograder gives the right score and message to right and wrong submissions.
 
-Each submission is the solution notebook with the `train` cell replaced, executed like a student's
-notebook and graded by every check of tests/autograders/test_a3_save_every_10_epochs.py.
+Each submission is the solution notebook with the `train` cell replaced, run in the sandboxed worker
+and graded by every check of tests/autograders/test_a3_save_every_10_epochs.py across the proxy.
+The probe that watches a run (reference/grading/probes_a3.py) and the trusted side's file readers
+are also tested on their own, in this process.
 """
 
 from __future__ import annotations
 
+import os
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import notebook_with_cells
+from reference.grading import probes_a3
+from reference.grading.checks import run_check
+from reference.grading.local import check_module_path, execute_notebook, load_checks, load_module
 from reference.grading.runner import grade_notebook
+from reference.grading.submission import LocalSubmission
 
 A = "a3_save_every_10_epochs"
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +35,7 @@ CHECKS = [
     "test_checkpoints_hold_g_and_d",
 ]
 FULL = {name: points for name, points in zip(CHECKS, (3.0, 2.0, 1.0, 2.0, 2.0))}
+OK = {name: (points, "") for name, points in FULL.items()}
 
 # the student's function: the given head, the variant's body, the given return
 HEAD = "def train(n_epochs: int, out_dir, seed: int = 0):\n    gan = make_gan(seed)\n    out_dir = Path(out_dir)\n"
@@ -40,18 +50,25 @@ fixed_noise = torch.randn(64, gan.nz)
 """
 
 
-def submission(tmp_path: Path, body: str) -> Path:
-    """The solution notebook with `train`'s body replaced by `body`."""
+def submission(tmp_path: Path, body: str, before: str = "") -> Path:
+    """The solution notebook with `train`'s body replaced by `body` (<SAVE> stands for the helper
+    above), and `before` (module-level code) placed before `train`."""
     body = textwrap.dedent(body).strip("\n").replace("<SAVE>", SAVE.strip("\n"))
-    return notebook_with_cells(SOLUTION, tmp_path, {"train": HEAD + textwrap.indent(body, "    ") + "\n    return gan.G, gan.D\n"})
+    source = textwrap.dedent(before).strip("\n") + "\n\n\n" if before.strip() else ""
+    source += HEAD + textwrap.indent(body, "    ") + "\n    return gan.G, gan.D\n"
+    return notebook_with_cells(SOLUTION, tmp_path, {"train": source})
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:
     return grade_notebook(path, A, ROOT)
 
 
+def checks_module():
+    return load_module(check_module_path(A, ROOT))
+
+
 def test_solution_scores_full_marks():
-    assert scores(SOLUTION) == {name: (points, "") for name, points in FULL.items()}
+    assert scores(SOLUTION) == OK
 
 
 def test_unmodified_student_version_scores_zero_everywhere():
@@ -59,20 +76,45 @@ def test_unmodified_student_version_scores_zero_everywhere():
     assert scores(STUDENT) == {name: (0.0, message) for name in CHECKS}
 
 
+def test_checks_run_in_the_students_own_kernel_too():
+    """The same checks on a LocalSubmission (the visible checks in a kernel): full marks, the runs'
+    folder inside the notebook's folder and removed once read."""
+    sub = execute_notebook(SOLUTION)
+    try:
+        results = {name: run_check(fn, sub) for name, fn in load_checks(A, ROOT).items()}
+        assert not (sub.workdir / ".a3-grading" / "30-epochs").exists()
+    finally:
+        sub.close()
+    assert results == OK
+
+
 CORRECT = {
-    # 0-based loop, files named by the 0-based epoch (009, 019, 029), torchvision's save_image with
-    # 16 images per row, whole modules pickled instead of state dicts
-    "zero_based_torchvision_modules": """
+    # 1-based loop, a helper that saves both, pathlib and f-strings (the helper the wrong ones share)
+    "one_based_helper_pathlib": """
+        <SAVE>
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                step(gan, x)
+            if epoch % 10 == 0:
+                save(epoch)
+    """,
+    # 0-based loop, files named by the 0-based epoch (009, 019, 029), os.path, torchvision's
+    # save_image with 16 images per row, optimizer states in the checkpoint too
+    "zero_based_torchvision_os_path": """
+        import os
         from torchvision.utils import save_image
         noise = torch.randn(64, gan.nz)
+        os.makedirs(os.path.join(out_dir, "grids"), exist_ok=True)
         for epoch in range(n_epochs):
             for x in gan.batches.epoch(epoch):
                 step(gan, x)
             if (epoch + 1) % 10 == 0:
                 with torch.no_grad():
                     images = gan.G(noise) * 0.5 + 0.5
-                save_image(images, str(out_dir / f"grid-{epoch:03d}.png"), nrow=16)
-                torch.save({"netG": gan.G, "netD": gan.D}, out_dir / f"model-{epoch}.pth")
+                save_image(images, os.path.join(out_dir, "grids", "grid-%03d.png" % epoch), nrow=16)
+                state = {"epoch": epoch + 1, "netG": gan.G.state_dict(), "netD": gan.D.state_dict(),
+                         "optG": gan.opt_g.state_dict(), "optD": gan.opt_d.state_dict()}
+                torch.save(state, os.path.join(out_dir, f"model-{epoch}.pth"))
     """,
     # a while loop, one folder per epoch, the noise re-drawn from one seed at each save (so still
     # fixed), state dicts nested one level deeper
@@ -90,13 +132,93 @@ CORRECT = {
                     save_image_grid(from_model_range(gan.G(z), "tanh"), folder / "grid.png")
                 torch.save({"models": {"g": gan.G.state_dict(), "d": gan.D.state_dict()}}, folder / "state.ckpt")
     """,
+    # torchvision's make_grid drawn with PIL in eval mode, string paths, G and D in separate files
+    "make_grid_pil_separate_checkpoints": """
+        from PIL import Image
+        from torchvision.utils import make_grid
+        out = str(out_dir)
+        z = torch.randn(64, gan.nz)
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if epoch % 10:
+                continue
+            gan.G.eval()
+            with torch.no_grad():
+                grid = make_grid(gan.G(z), nrow=8, normalize=True, value_range=(-1, 1))
+            gan.G.train()
+            os.makedirs(out, exist_ok=True)
+            pixels = (grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+            Image.fromarray(pixels).save(out + "/samples_" + str(epoch) + ".png")
+            torch.save(gan.G.state_dict(), out + "/G_" + str(epoch) + ".pt")
+            torch.save(gan.D.state_dict(), out + "/D_" + str(epoch) + ".pt")
+    """,
+    # one function saves grid and checkpoint; the grid is a make_grid written by plt.imsave (a PNG
+    # of exactly the grid's pixels, tagged by matplotlib); the course's save_checkpoint
+    "one_function_imsave_save_checkpoint": """
+        import matplotlib.pyplot as plt
+        from torchvision.utils import make_grid
+
+        def save_progress(epoch, G, D, noise, folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            with torch.no_grad():
+                grid = make_grid(from_model_range(G(noise), "tanh"), nrow=8)
+            plt.imsave(folder / f"{epoch:02d}.png", grid.permute(1, 2, 0).clamp(0, 1).numpy())
+            save_checkpoint({"epoch": epoch, "G": G.state_dict(), "D": D.state_dict()}, folder / f"{epoch:02d}.ckpt")
+
+        noise = torch.randn(64, NZ)
+        for epoch in range(n_epochs):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if epoch % 10 == 9:
+                save_progress(epoch + 1, gan.G, gan.D, noise, out_dir / "progress")
+    """,
+}
+CORRECT_BEFORE = {
+    # fixed noise drawn once at module level from its own generator, G called on 8 rows at a time
+    "module_level_noise_in_chunks": (
+        """
+        FIXED_NOISE = torch.randn(NUM_SAMPLES, NZ, generator=torch.Generator().manual_seed(7))
+        """,
+        """
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if epoch % SAVE_EVERY == 0:
+                with torch.no_grad():
+                    images = torch.cat([gan.G(z) for z in FIXED_NOISE.split(8)])
+                save_image_grid(from_model_range(images, "tanh"), out_dir / "samples" / f"{epoch}.png")
+                save_checkpoint({"G": gan.G.state_dict(), "D": gan.D.state_dict()}, out_dir / "checkpoints" / f"{epoch}.pt")
+        """,
+    ),
 }
 
 
-@pytest.mark.parametrize("name", list(CORRECT))
+@pytest.mark.parametrize("name", list(CORRECT) + list(CORRECT_BEFORE))
 def test_correct_variants_score_full_marks(tmp_path, name):
-    assert scores(submission(tmp_path, CORRECT[name])) == {n: (p, "") for n, p in FULL.items()}
+    before, body = CORRECT_BEFORE.get(name, ("", CORRECT.get(name)))
+    assert scores(submission(tmp_path, body, before)) == OK
 
+
+FIGURE = """
+import matplotlib.pyplot as plt
+from torchvision.utils import make_grid
+fixed_noise = torch.randn(64, gan.nz)
+for epoch in range(1, n_epochs + 1):
+    for x in gan.batches.epoch(epoch - 1):
+        step(gan, x)
+    if epoch % 10 == 0:
+        with torch.no_grad():
+            grid = make_grid(gan.G(fixed_noise), nrow=8, normalize=True)
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.imshow(grid.permute(1, 2, 0))
+        ax.set_title(f"epoch {epoch}")
+        ax.axis("off")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_dir / f"epoch_{epoch}.SUFFIX")
+        plt.close(fig)
+        torch.save({"G": gan.G.state_dict(), "D": gan.D.state_dict()}, out_dir / f"epoch_{epoch}.pt")
+"""
 
 WRONG = {
     "saves_at_epoch_0": """
@@ -133,6 +255,31 @@ WRONG = {
             if epoch % 10 == 9:
                 save(epoch)
     """,
+    "one_epoch_short": """
+        <SAVE>
+        for epoch in range(1, n_epochs):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if epoch % 10 == 0:
+                save(epoch)
+    """,
+    "saves_only_at_the_end": """
+        <SAVE>
+        for epoch in range(n_epochs):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+        save(n_epochs)
+    """,
+    "checkpoint_every_epoch": """
+        <SAVE>
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if epoch % 10 == 0:
+                save(epoch)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            torch.save({"G": gan.G.state_dict(), "D": gan.D.state_dict()}, out_dir / "last.pt")
+    """,
     "fresh_noise_each_time": """
         <SAVE>
         for epoch in range(1, n_epochs + 1):
@@ -140,6 +287,17 @@ WRONG = {
                 step(gan, x)
             if epoch % 10 == 0:
                 fixed_noise = torch.randn(64, gan.nz)
+                save(epoch)
+    """,
+    "figure_with_title": FIGURE.replace("SUFFIX", "png"),
+    "figure_as_pdf": FIGURE.replace("SUFFIX", "pdf"),
+    "grid_of_16_samples": """
+        <SAVE>
+        fixed_noise = torch.randn(16, gan.nz)
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if epoch % 10 == 0:
                 save(epoch)
     """,
     "no_checkpoint": """
@@ -151,41 +309,122 @@ WRONG = {
                 with torch.no_grad():
                     save_image_grid(from_model_range(gan.G(noise), "tanh"), out_dir / f"{epoch}.png")
     """,
+    "whole_modules_pickled": """
+        noise = torch.randn(64, gan.nz)
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if epoch % 10 == 0:
+                with torch.no_grad():
+                    save_image_grid(from_model_range(gan.G(noise), "tanh"), out_dir / f"{epoch}.png")
+                torch.save({"netG": gan.G, "netD": gan.D}, out_dir / f"model-{epoch}.pth")
+    """,
+    "checkpoint_of_g_only": """
+        noise = torch.randn(64, gan.nz)
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if epoch % 10 == 0:
+                with torch.no_grad():
+                    save_image_grid(from_model_range(gan.G(noise), "tanh"), out_dir / f"{epoch}.png")
+                torch.save({"epoch": epoch, "G": gan.G.state_dict()}, out_dir / f"{epoch}.pt")
+    """,
+    "pickle_dump_checkpoint": """
+        import pickle
+        noise = torch.randn(64, gan.nz)
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if epoch % 10 == 0:
+                with torch.no_grad():
+                    save_image_grid(from_model_range(gan.G(noise), "tanh"), out_dir / f"{epoch}.png")
+                with open(out_dir / f"{epoch}.pkl", "wb") as f:
+                    pickle.dump({"G": gan.G.state_dict(), "D": gan.D.state_dict()}, f)
+    """,
+    "save_image_to_the_folder": """
+        from torchvision.utils import save_image
+        noise = torch.randn(64, gan.nz)
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if epoch % 10 == 0:
+                save_image(gan.G(noise) * 0.5 + 0.5, out_dir)
+    """,
 }
 
-OK = {name: (points, "") for name, points in FULL.items()}
+SHORT = (
+    "train(30, ...) trained 29 epochs, not 30: loop over every epoch, `for epoch in range(n_epochs)` (0-based) "
+    "or `for epoch in range(1, n_epochs + 1)` (1-based)"
+)
 EXPECTED = {
     "saves_at_epoch_0": {
         **OK,
         "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epochs 0, 10, 20 of a 30-epoch run; expected 10, 20, 30 (epoch 0 is before any training: never save there)"),
         "test_saves_for_25_and_9_epochs": (0.0, "sample grids saved at epochs 0, 10, 20 of a 25-epoch run; expected 10, 20 (epoch 0 is before any training: never save there); sample grids saved at epoch 0 of a 9-epoch run; expected none (epoch 0 is before any training: never save there)"),
-        "test_checkpoints_hold_g_and_d": (1.0, "checkpoints saved at epochs 0, 10, 20 of a 30-epoch run; expected 10, 20, 30 (epoch 0 is before any training: never save there)"),
     },
     "zero_based_epoch_mod_10": {
         **OK,
         "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epochs 1, 11, 21 of a 30-epoch run; expected 10, 20, 30 (1-based: in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0)"),
         "test_saves_for_25_and_9_epochs": (0.0, "sample grids saved at epochs 1, 11, 21 of a 25-epoch run; expected 10, 20 (1-based: in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0); sample grids saved at epoch 1 of a 9-epoch run; expected none (1-based: in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0)"),
-        "test_checkpoints_hold_g_and_d": (1.0, "checkpoints saved at epochs 1, 11, 21 of a 30-epoch run; expected 10, 20, 30 (1-based: in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0)"),
     },
     "saves_every_10_batches": {
         **OK,
         "test_saves_at_epochs_10_20_30": (0.0, "sample grids written inside the batch loop during epochs 5, 10, 15, 20, 25, 30 of a 30-epoch run; save once after an epoch's batches, after epochs 10, 20, 30"),
         "test_saves_for_25_and_9_epochs": (0.0, "sample grids written inside the batch loop during epochs 5, 10, 15, 20, 25 of a 25-epoch run; save once after an epoch's batches, after epochs 10, 20; sample grids written inside the batch loop during epoch 5 of a 9-epoch run; save once after an epoch's batches, and never in a run shorter than 10 epochs"),
-        "test_checkpoints_hold_g_and_d": (1.0, "checkpoints written inside the batch loop during epochs 5, 10, 15, 20, 25, 30 of a 30-epoch run; save once after an epoch's batches, after epochs 10, 20, 30"),
     },
     "saves_at_9_19_29": {
         **OK,
         "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epochs 9, 19, 29 of a 30-epoch run; expected 10, 20, 30 (1-based: after the 10th, 20th, 30th epoch)"),
         "test_saves_for_25_and_9_epochs": (0.0, "sample grids saved at epochs 9, 19 of a 25-epoch run; expected 10, 20 (1-based: after the 10th, 20th, 30th epoch); sample grids saved at epoch 9 of a 9-epoch run; expected none (1-based: after the 10th, 20th, 30th epoch)"),
-        "test_checkpoints_hold_g_and_d": (1.0, "checkpoints saved at epochs 9, 19, 29 of a 30-epoch run; expected 10, 20, 30 (1-based: after the 10th, 20th, 30th epoch)"),
+    },
+    "one_epoch_short": {
+        **OK,
+        "test_saves_at_epochs_10_20_30": (0.0, f"{SHORT}; sample grids saved at epochs 10, 20 of a 30-epoch run; expected 10, 20, 30"),
+        "test_saves_for_25_and_9_epochs": (0.0, SHORT.replace("30", "25").replace("29", "24") + "; " + SHORT.replace("30", "9").replace("29", "8")),
+    },
+    "saves_only_at_the_end": {
+        **OK,
+        "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epoch 30 of a 30-epoch run; expected 10, 20, 30 (1-based: after the 10th, 20th, 30th epoch)"),
+        "test_saves_for_25_and_9_epochs": (0.0, "sample grids saved at epoch 25 of a 25-epoch run; expected 10, 20 (1-based: after the 10th, 20th, 30th epoch); sample grids saved at epoch 9 of a 9-epoch run; expected none (1-based: after the 10th, 20th, 30th epoch)"),
+    },
+    "checkpoint_every_epoch": {
+        **OK,
+        "test_checkpoints_hold_g_and_d": (1.0, "checkpoints saved at epochs 1, 2, 3, 4, 5, 6, 7, ..., 30 of a 30-epoch run, the sample grids at 10, 20, 30; save a checkpoint with each sample grid, and only then"),
     },
     "fresh_noise_each_time": {
         **OK,
-        "test_grids_come_from_fixed_noise": (0.0, "with training frozen (G unchanged), `epoch_010.png` and `epoch_020.png` differ: the samples come from new noise each time; draw fixed_noise once, before the loop, and reuse it"),
+        "test_grids_come_from_fixed_noise": (0.0, "G received different noise at the saves after epoch 10 and after epoch 20: the samples come from new noise each time; draw fixed_noise once, before the loop, and reuse it"),
+    },
+    "figure_with_title": {
+        **OK,
+        "test_sample_grids_are_png_grids_of_64": (0.0, "`epoch_10.png` is a matplotlib figure (500x500 pixels), not the grid itself: save the tensor (torchvision's save_image), not a figure"),
+    },
+    "figure_as_pdf": {
+        **OK,
+        "test_sample_grids_are_png_grids_of_64": (0.0, "`epoch_10.pdf` is a figure, not a PNG grid: save the tensor (torchvision's save_image), not a figure"),
+    },
+    "grid_of_16_samples": {
+        **OK,
+        "test_sample_grids_are_png_grids_of_64": (0.0, "`epoch_010.png` is 122x122 pixels: not a grid of 64 samples of 28x28 (8 x 8 with 2-pixel padding is 242x242); save all 64 images of G(fixed_noise)"),
     },
     "no_checkpoint": {
         **OK,
-        "test_checkpoints_hold_g_and_d": (0.0, "no checkpoint (.pt, .pth, .ckpt) written under out_dir in a 30-epoch run; save G's and D's state_dict after epochs 10, 20, 30"),
+        "test_checkpoints_hold_g_and_d": (0.0, "no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) written under out_dir in a 30-epoch run; save G's and D's state_dict with torch.save after epochs 10, 20, 30"),
+    },
+    "whole_modules_pickled": {
+        **OK,
+        "test_checkpoints_hold_g_and_d": (0.0, "`model-10.pth` holds a pickled `reference.models.mlp.Generator`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"),
+    },
+    "checkpoint_of_g_only": {
+        **OK,
+        "test_checkpoints_hold_g_and_d": (1.0, "`10.pt` (saved after epoch 10) hold no state_dict of D; save D.state_dict() too"),
+    },
+    "pickle_dump_checkpoint": {
+        **OK,
+        "test_checkpoints_hold_g_and_d": (0.0, "`10.pkl` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save"),
+    },
+    "save_image_to_the_folder": {
+        name: (0.0, "calling `train` raised ValueError: unknown file extension:") for name in CHECKS
     },
 }
 
@@ -196,12 +435,184 @@ def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
 
 
 def test_expected_totals():
+    """One fault costs points once: a schedule fault loses the schedule checks' 5 points only."""
     totals = {name: sum(p for p, _ in result.values()) for name, result in EXPECTED.items()}
     assert totals == {
-        "saves_at_epoch_0": 4.0,
-        "zero_based_epoch_mod_10": 4.0,
-        "saves_every_10_batches": 4.0,
-        "saves_at_9_19_29": 4.0,
+        "saves_at_epoch_0": 5.0,
+        "zero_based_epoch_mod_10": 5.0,
+        "saves_every_10_batches": 5.0,
+        "saves_at_9_19_29": 5.0,
+        "one_epoch_short": 5.0,
+        "saves_only_at_the_end": 5.0,
+        "checkpoint_every_epoch": 9.0,
         "fresh_noise_each_time": 8.0,
+        "figure_with_title": 9.0,
+        "figure_as_pdf": 9.0,
+        "grid_of_16_samples": 9.0,
         "no_checkpoint": 8.0,
+        "whole_modules_pickled": 8.0,
+        "checkpoint_of_g_only": 9.0,
+        "pickle_dump_checkpoint": 8.0,
+        "save_image_to_the_folder": 0.0,
     }
+
+
+def test_a_checkpoint_crafted_to_run_code_never_runs_in_the_grader(tmp_path):
+    """A checkpoint whose unpickling would create a folder on the grader's side: it is refused
+    with a message, and the folder never appears."""
+    marker = tmp_path / "the-grader-unpickled-it"
+    before = f"""
+        class Payload:
+            def __reduce__(self):
+                return (os.mkdir, ({str(marker)!r},))
+    """
+    body = """
+        noise = torch.randn(64, gan.nz)
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if epoch % 10 == 0:
+                with torch.no_grad():
+                    save_image_grid(from_model_range(gan.G(noise), "tanh"), out_dir / f"{epoch}.png")
+                torch.save({"G": gan.G.state_dict(), "D": gan.D.state_dict(), "extra": Payload()}, out_dir / f"{epoch}.pt")
+    """
+    (tmp_path / "nb").mkdir()
+    result = scores(submission(tmp_path / "nb", body, before))
+    assert result == {
+        **OK,
+        "test_checkpoints_hold_g_and_d": (0.0, "`10.pt` holds a pickled `posix.mkdir`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"),
+    }
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# The probe and the trusted side's readers, in this process
+# ---------------------------------------------------------------------------------------------
+
+
+class TinyBatches:
+    """Three batches of 2 per epoch."""
+
+    def __len__(self) -> int:
+        return 3
+
+    def epoch(self, epoch: int):
+        for _ in range(3):
+            yield torch.zeros(2, 4)
+
+
+def make_tiny_gan(seed: int = 0) -> types.SimpleNamespace:
+    torch.manual_seed(seed)
+    return types.SimpleNamespace(G=torch.nn.Linear(3, 4), D=torch.nn.Linear(4, 1), nz=3, batches=TinyBatches())
+
+
+def tiny_notebook(source: str) -> dict:
+    """A notebook's globals: torch, Path, a tiny `make_gan`, and what `source` defines."""
+    namespace = {"torch": torch, "Path": Path, "make_gan": make_tiny_gan}
+    exec(textwrap.dedent(source), namespace)
+    return namespace
+
+
+SAVES_AFTER_EPOCHS_2_4 = """
+def train(n_epochs, out_dir, seed=0):
+    # saves after epochs 2, 4: G(noise) as a text "grid", the whole G pickled; one G call per batch
+    gan = make_gan(seed)
+    noise = torch.randn(5, gan.nz)
+    out = Path(out_dir)
+    for epoch in range(n_epochs):
+        for x in gan.batches.epoch(epoch):
+            gan.G(torch.randn(2, gan.nz))
+        if (epoch + 1) % 2 == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{epoch + 1}.txt").write_text(str(gan.G(noise).sum().item()))
+            torch.save(gan.G, out / "G.pt")  # the recording hook must not stop a whole module from pickling
+            (out / ".partial").write_text("hidden files are temporary files")
+    return gan.G, gan.D
+"""
+
+
+def test_watched_train_reports_writes_noise_and_shapes_and_restores_make_gan(tmp_path):
+    namespace = tiny_notebook(SAVES_AFTER_EPOCHS_2_4)
+    out = tmp_path / "run"
+    (out / "old").mkdir(parents=True)
+    (out / "old" / "from-an-earlier-run.png").write_text("stale")
+    record = probes_a3.watched_train(namespace, str(out), 5, max_batches=2)
+    assert namespace["make_gan"] is make_tiny_gan
+    assert record["epochs_started"] == 5
+    assert record["shapes"] == {"G": {"weight": [4, 3], "bias": [4]}, "D": {"weight": [1, 4], "bias": [1]}}
+    periods = [(p["when"], p["epoch"], p["files"]) for p in record["periods"]]
+    assert periods == [("after", 2, ["2.txt", "G.pt"]), ("after", 4, ["4.txt", "G.pt"])]
+    z2, z4 = (p["inputs"] for p in record["periods"])
+    assert len(z2) == len(z4) == 1 and torch.equal(z2[0], z4[0]) and z2[0].shape == (5, 3)
+    assert not (out / "old").exists()  # an earlier run's files are gone before the run starts
+    probes_a3.remove(str(out))
+    assert not out.exists()
+
+
+def test_watched_train_labels_writes_inside_the_batch_loop(tmp_path):
+    namespace = tiny_notebook("""
+        def train(n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            for epoch in range(n_epochs):
+                for i, x in enumerate(gan.batches.epoch(epoch)):
+                    if i == 1:
+                        Path(out_dir).mkdir(exist_ok=True)
+                        (Path(out_dir) / f"{epoch}.png").write_bytes(b"")
+    """)
+    record = probes_a3.watched_train(namespace, str(tmp_path / "run"), 2, max_batches=2)
+    assert [(p["when"], p["epoch"], p["files"]) for p in record["periods"]] == [("during", 1, ["0.png"]), ("during", 2, ["1.png"])]
+
+
+def test_the_run_folder_is_inside_the_scratch_folder_and_removed(tmp_path):
+    namespace = tiny_notebook("""
+        SEEN = []
+        def train(n_epochs, out_dir, seed=0):
+            SEEN.append(out_dir)
+            raise NotImplementedError
+    """)
+    sub = LocalSubmission(namespace, scratch=tmp_path)
+    earned, message = run_check(load_checks(A, ROOT)["test_saves_at_epochs_10_20_30"], sub)
+    assert (earned, message) == (0.0, "`train` is not implemented yet: it raises NotImplementedError (replace that line with your code)")
+    assert Path(namespace["SEEN"][0]).resolve().is_relative_to(tmp_path.resolve())
+    assert not (tmp_path / ".a3-grading" / "30-epochs").exists()
+
+
+def test_read_bytes_never_follows_a_link_nor_reads_a_special_file(tmp_path):
+    module = checks_module()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the grader's file")
+    run = tmp_path / "scratch" / "run"
+    run.mkdir(parents=True)
+    (run / "grid.png").write_bytes(b"png")
+    (run / "link.png").symlink_to(secret)
+    (tmp_path / "scratch" / "linked-folder").symlink_to(tmp_path)
+    os.mkfifo(run / "fifo.png")
+    root = tmp_path / "scratch"
+    assert module.read_bytes(root, "run/grid.png") == b"png"
+    for path in ("run/link.png", "linked-folder/secret.txt", "run/fifo.png"):
+        with pytest.raises(OSError):
+            module.read_bytes(root, path)
+    with pytest.raises(OSError):
+        module.read_bytes(root, "run/grid.png", limit=2)
+
+
+def test_relative_accepts_only_plain_relative_paths():
+    relative = checks_module().relative
+    assert relative("samples/epoch_010.png") == "samples/epoch_010.png"
+    for bad in ("../x.png", "/etc/passwd", "a/../../x", "", "a\x00b", 3, None):
+        assert relative(bad) is None
+
+
+def test_a_forged_record_is_a_failed_check_not_a_crash():
+    class Forged:
+        remote, scratch = True, Path("/nonexistent")
+
+        def get(self, name):
+            return name
+
+        def run(self, fn, *args, **kwargs):
+            return {"epochs_started": "thirty", "periods": []} if fn is probes_a3.watched_train else None
+
+    module = checks_module()
+    module._RUNS.clear()
+    assert run_check(module.test_saves_at_epochs_10_20_30, Forged()) == (0.0, module.MALFORMED)

@@ -4,23 +4,37 @@ Generated from tests/autograders/test_a3_save_every_10_epochs.py by `python -m r
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
-import shutil
-import tempfile
-from pathlib import Path
+import io
+import os
+import pickle
+import re
+import stat
+from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 from PIL import Image
-from reference.grading import Partial, check
+from reference.grading import NAMESPACE, Partial, check
+from reference.grading import probes_a3
 ASSIGNMENT = "a3_save_every_10_epochs"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
+FIGURE_SUFFIXES = (".pdf", ".svg", ".eps", ".ps")
 NUM_SAMPLES, SIDE = 64, 28
 MAX_BATCHES = 2
+RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
+MAX_FILE = 100 * 2**20  # bytes read of one file (the sandbox's file-size limit)
+MAX_FILES = 64  # files read of each kind in one run
+MAX_PIXELS = 4096 * 4096
 HINT = "in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0"
+LOOP = "`for epoch in range(n_epochs)` (0-based) or `for epoch in range(1, n_epochs + 1)` (1-based)"
+MALFORMED = "the watched run of `train` returned a record the grader cannot read; do not change the grader's objects"
 
 
-def fmt(values) -> str:
-    """"10, 20, 30", or "none" for an empty list."""
+def fmt(values, limit: int = 8) -> str:
+    """"10, 20, 30", "1, 2, ..., 30" past `limit` values, or "none" for an empty list."""
+    values = list(values)
+    if len(values) > limit:
+        return ", ".join(str(v) for v in values[: limit - 1]) + f", ..., {values[-1]}"
     return ", ".join(str(v) for v in values) or "none"
 
 
@@ -29,191 +43,84 @@ def epochs(values) -> str:
     return f"epoch{'s' if len(values) > 1 else ''} {fmt(values)}"
 
 
-class Watch:
-    """Remembers every write (new file, or a changed size, inode or mtime) under `root`, labelled
-    with when it was seen: ("after", k) once k epochs were complete, ("during", k) in epoch k."""
-
-    def __init__(self, root: Path) -> None:
-        self.root, self.seen, self.writes, self.epochs_started = root, {}, [], 0
-
-    def scan(self, label: tuple[str, int]) -> None:
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                st = path.stat()
-                signature = (st.st_mtime_ns, st.st_size, st.st_ino)
-                if self.seen.get(path) != signature:
-                    self.seen[path] = signature
-                    self.writes.append((path, label))
+def relative(text) -> str | None:
+    """`text` as a normal relative posix path without "..", or None."""
+    if not isinstance(text, str) or not 0 < len(text) <= 300 or "\x00" in text or "\\" in text:
+        return None
+    path = PurePosixPath(text)
+    if path.is_absolute() or any(part in ("", ".", "..") for part in path.parts):
+        return None
+    return path.as_posix()
 
 
-class WatchedBatches:
-    """`gan.batches`, scanning the output folder at each epoch's start, after each batch and at its
-    end; an epoch yields at most `MAX_BATCHES` batches."""
-
-    def __init__(self, batches, watch: Watch) -> None:
-        self._batches, self._watch = batches, watch
-
-    def __getattr__(self, name):
-        return getattr(self._batches, name)
-
-    def __len__(self) -> int:
-        return len(self._batches)
-
-    def epoch(self, epoch: int):
-        watch = self._watch
-        watch.scan(("after", watch.epochs_started))
-        watch.epochs_started += 1
-        for i, x in enumerate(self._batches.epoch(epoch)):
-            if i == MAX_BATCHES:
-                break
-            yield x
-            watch.scan(("during", watch.epochs_started))
-
-
-class Run:
-    """One call train(n_epochs, out_dir, seed=0), watched, its files read and then removed.
-
-    writes: [(path relative to out_dir, ("after"|"during", k))]. grids: {path: (problem or None,
-    pixels as last written)} for images. checkpoints: {path: problem or None}.
-    """
-
-    def __init__(self, submission, n_epochs: int, frozen: bool = False) -> None:
-        train = submission.get("train")
-        make_gan = submission.get("make_gan")
-        self.n_epochs = n_epochs
-        out_dir = Path(tempfile.mkdtemp(prefix=f"a3-run-{n_epochs}-"))
-        watch = Watch(out_dir)
-
-        def watched_make_gan(*args, **kwargs):
-            gan = make_gan(*args, **kwargs)
-            gan.batches = WatchedBatches(gan.batches, watch)
-            if frozen:
-                for opt in (gan.opt_g, gan.opt_d):
-                    for group in opt.param_groups:
-                        group["lr"] = 0.0
-            return gan
-
-        namespace = submission.namespace
-        namespace["make_gan"] = watched_make_gan
-        try:
-            train(n_epochs, out_dir, seed=0)
-            watch.scan(("after", watch.epochs_started))
-            self.epochs_started = watch.epochs_started
-            self.writes = [(p.relative_to(out_dir), label) for p, label in watch.writes]
-            files = list(dict.fromkeys(p for p, _ in self.writes))  # each file once, in write order
-            self.grids = {p: read_grid(out_dir / p) for p in files if p.suffix.lower() in IMAGE_SUFFIXES}
-            saved = [p for p in files if p.suffix.lower() in CHECKPOINT_SUFFIXES]
-            gan = make_gan(0) if saved else None
-            self.checkpoints = {p: checkpoint_problem(out_dir / p, gan.G, gan.D) for p in saved}
-        finally:
-            namespace["make_gan"] = make_gan
-            shutil.rmtree(out_dir, ignore_errors=True)
-
-    def of_kind(self, suffixes: tuple[str, ...]) -> list[tuple[Path, tuple[str, int]]]:
-        return [(p, label) for p, label in self.writes if p.suffix.lower() in suffixes]
-
-    def schedule_error(self, what: str, suffixes: tuple[str, ...]) -> str | None:
-        """None when files of this kind were written exactly after epochs 10, 20, ... <= n_epochs."""
-        expected = list(range(10, self.n_epochs + 1, 10))
-        writes = self.of_kind(suffixes)
-        if self.epochs_started == 0:
-            return (
-                f"train({self.n_epochs}, ...) never iterated `gan.batches.epoch(epoch)` of the GAN from "
-                f"`make_gan(seed)`; train that GAN, one `gan.batches.epoch(epoch)` per epoch, as the given loop does"
-            )
-        during = sorted({k for _, (when, k) in writes if when == "during"})
-        if during:
-            when = f"after epochs {fmt(expected)}" if expected else "and never in a run shorter than 10 epochs"
-            return (
-                f"{what} written inside the batch loop during {epochs(during[:6])}{', ...' if len(during) > 6 else ''} "
-                f"of a {self.n_epochs}-epoch run; save once after an epoch's batches, {when}"
-            )
-        got = sorted({k for _, (_, k) in writes})
-        if got == expected:
-            return None
-        if not writes:
-            return (
-                f"no {what} written under out_dir in a {self.n_epochs}-epoch run; expected after epochs "
-                f"{fmt(expected)} (file types: {', '.join(suffixes)})"
-            )
-        message = f"{what} saved at {epochs(got)} of a {self.n_epochs}-epoch run; expected {fmt(expected)}"
-        if 0 in got:
-            message += " (epoch 0 is before any training: never save there)"
-        elif all(k % 10 == 1 for k in got):
-            message += f" (1-based: {HINT})"
-        else:
-            message += " (1-based: after the 10th, 20th, 30th epoch)"
-        return message
-
-
-_RUNS: dict = {}
-
-
-def run(submission, n_epochs: int, frozen: bool = False) -> Run:
-    """train(n_epochs) on the submission, once per (train function, n_epochs, frozen)."""
-    functions = (submission.get("train"), submission.get("make_gan"))
-    if any(k[:2] != functions for k in _RUNS):  # another submission: forget the last one's runs
-        _RUNS.clear()
-    key = (*functions, n_epochs, frozen)
-    if key not in _RUNS:
-        _RUNS[key] = Run(submission, n_epochs, frozen)
-    return _RUNS[key]
-
-
-@check(points=3, visible=True)
-def test_saves_at_epochs_10_20_30(submission):
-    """saves sample grids after epochs 10, 20, 30 of a 30-epoch run"""
-    error = run(submission, 30).schedule_error("sample grids", IMAGE_SUFFIXES)
-    assert error is None, error
-
-
-def read_grid(path: Path) -> tuple[str | None, np.ndarray | None]:
-    """(None, pixels) if `path` is a PNG grid of 64 samples of 28x28 pixels (any padding 0-8, any
-    row length), else (what is wrong, pixels or None)."""
+def read_bytes(root: Path, relative_path: str, limit: int = MAX_FILE) -> bytes:
+    """The bytes of the regular file `relative_path` under the trusted folder `root`, opening each
+    folder and the file without following links; OSError for a link, a non-file or a file over `limit`."""
+    parts = PurePosixPath(relative_path).parts
+    fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY)]
     try:
-        with Image.open(path) as image:
-            kind, (width, height) = image.format, image.size
-            pixels = np.asarray(image.convert("L"), dtype=np.float32)
-    except Exception as err:  # noqa: BLE001 - any unreadable file
-        return f"`{path.name}` is not a readable image ({type(err).__name__}); save the grid with save_image", None
-    if kind != "PNG":
-        return f"`{path.name}` is a {kind} file; save sample grids as PNG", pixels
+        for part in parts[:-1]:
+            fds.append(os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fds[-1]))
+        fds.append(os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fds[-1]))
+        info = os.fstat(fds[-1])
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError("not a regular file")
+        if info.st_size > limit:
+            raise OSError(f"larger than {limit // 2**20} MB")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fds[-1], 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+        raise OSError(f"larger than {limit // 2**20} MB")
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def grid_layout(width: int, height: int) -> bool:
+    """A grid of NUM_SAMPLES SIDE x SIDE images, any padding 0-8, any row length, fits these pixels."""
     for pad in range(9):
         cols, rest_w = divmod(width - pad, SIDE + pad)
         rows, rest_h = divmod(height - pad, SIDE + pad)
         if rest_w == rest_h == 0 and cols > 0 and rows * cols >= NUM_SAMPLES > (rows - 1) * cols:
-            break
-    else:
-        return (
-            f"`{path.name}` is {width}x{height} pixels: not a grid of {NUM_SAMPLES} samples of {SIDE}x{SIDE} "
-            f"(8 x 8 with 2-pixel padding is 242x242); save all {NUM_SAMPLES} images of G(fixed_noise)"
-        ), pixels
-    if pixels.std() == 0:
-        return f"`{path.name}` is one flat colour; save G(fixed_noise) mapped from [-1, 1] to [0, 1]", pixels
-    return None, pixels
+            return True
+    return False
 
 
-@check(points=1, visible=True)
-def test_sample_grids_are_png_grids_of_64(submission):
-    """each sample grid is a PNG of the 64 fixed-noise samples"""
-    grids = run(submission, 30).grids
-    assert grids, "no sample grid (.png) written under out_dir in a 30-epoch run"
-    errors = [error for error, _ in grids.values() if error]
-    assert not errors, errors[0]
-
-
-def _load(path: Path):
+def grid_problem(name: str, data: bytes) -> str | None:
+    """None if `data` is a PNG grid of 64 samples of 28x28 pixels, else what is wrong with file `name`."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - whole pickled modules need the full unpickler
-        return torch.load(path, map_location="cpu", weights_only=False)
+        with Image.open(io.BytesIO(data)) as image:
+            kind, (width, height) = image.format, image.size
+            software = str(image.info.get("Software", ""))
+            if width * height > MAX_PIXELS:
+                return f"`{name}` is {width}x{height} pixels: not a grid of {NUM_SAMPLES} samples of {SIDE}x{SIDE}"
+            pixels = np.asarray(image.convert("L"), dtype=np.float32)
+    except Exception as err:  # noqa: BLE001 - any unreadable file
+        return f"`{name}` is not a readable image ({type(err).__name__}); save the grid with torchvision's save_image"
+    if kind != "PNG":
+        return f"`{name}` is a {kind} file; save sample grids as PNG"
+    if not grid_layout(width, height):
+        if "matplotlib" in software.lower():
+            return (
+                f"`{name}` is a matplotlib figure ({width}x{height} pixels), not the grid itself: save the tensor "
+                f"(torchvision's save_image), not a figure"
+            )
+        return (
+            f"`{name}` is {width}x{height} pixels: not a grid of {NUM_SAMPLES} samples of {SIDE}x{SIDE} "
+            f"(8 x 8 with 2-pixel padding is 242x242); save all {NUM_SAMPLES} images of G(fixed_noise)"
+        )
+    if pixels.std() == 0:
+        return f"`{name}` is one flat colour; save G(fixed_noise) mapped from [-1, 1] to [0, 1]"
+    return None
 
 
 def _state_dicts(obj, depth: int = 0):
-    """Every state dict (name -> tensor mapping) or module inside a loaded checkpoint."""
-    if isinstance(obj, torch.nn.Module):
-        yield obj.state_dict()
-    elif isinstance(obj, dict):
+    """Every state dict (a mapping of names to tensors) inside a loaded checkpoint."""
+    if isinstance(obj, dict):
         if obj and all(isinstance(k, str) for k in obj) and all(isinstance(v, torch.Tensor) for v in obj.values()):
             yield obj
         elif depth < 3:
@@ -224,16 +131,190 @@ def _state_dicts(obj, depth: int = 0):
             yield from _state_dicts(value, depth + 1)
 
 
-def _holds(states: list[dict], module: torch.nn.Module) -> bool:
-    want = {k: v.shape for k, v in module.state_dict().items()}
-    return any({k: v.shape for k, v in s.items()} == want for s in states)
-
-
-def checkpoint_problem(path: Path, G: torch.nn.Module, D: torch.nn.Module) -> str | None:
-    """None if the checkpoint at `path` loads and holds state dicts shaped like G's and D's."""
+def load_checkpoint(name: str, data: bytes) -> tuple[str | None, list[dict[str, list[int]]]]:
+    """(None, [{key: shape} of each state dict inside]) for a checkpoint torch.load(weights_only=True)
+    reads, else (what is wrong with file `name`, [])."""
     try:
-        states = list(_state_dicts(_load(path)))
-    except Exception as err:  # noqa: BLE001 - unreadable file
-        return f"`{path.name}` does not load with torch.load ({type(err).__name__})"
-    missing = [name for name, net in (("G", G), ("D", D)) if not _holds(states, net)]
-    return f"`{path.name}` holds no state_dict of {' or '.join(missing)}" if missing else None
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"\bGLOBAL ([A-Za-z_][\w.]{0,120})", str(err))
+        if found:
+            return (
+                f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so "
+                f"the grader does not; save state_dicts, torch.save({{\"G\": G.state_dict(), \"D\": D.state_dict()}}, path)"
+            ), []
+        return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", []
+    except Exception as err:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
+        return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", []
+    return None, [{k: list(v.shape) for k, v in s.items()} for s in _state_dicts(obj)]
+
+
+def _shape_map(value) -> dict[str, list[int]] | None:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        return None
+    if not all(isinstance(s, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in s) for s in value.values()):
+        return None
+    return value
+
+
+class Run:
+    """One watched train(n_epochs, out_dir, seed=0) (see `probes_a3.watched_train`), its files read.
+
+    epochs: epochs it trained. periods: [(when "after"|"during", k, [paths], [tensors G received])]
+    for each look at out_dir that saw writes; writes: [(path, when, k)], paths relative to out_dir.
+    grids: {path: problem or None}; checkpoints: {path: (problem or None, [{key: shape}])};
+    figures: [paths of .pdf/.svg/... files]; shapes: {"G": {key: shape}, "D": ...} or None.
+    """
+
+    def __init__(self, submission, n_epochs: int) -> None:
+        self.n_epochs = n_epochs
+        self.keep = (submission.get("train"), submission.get("make_gan"))  # CheckFailure when missing
+        folder = f"{RUNS}/{n_epochs}-epochs"
+        target = folder if getattr(submission, "remote", False) else str(Path(submission.scratch) / folder)
+        try:
+            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0, max_batches=MAX_BATCHES)
+            self._parse(reply)
+            self._read(Path(submission.scratch), folder)
+        finally:
+            submission.run(probes_a3.remove, target)
+
+    def _parse(self, reply) -> None:
+        if not isinstance(reply, dict) or not isinstance(reply.get("periods"), list):
+            raise AssertionError(MALFORMED)
+        self.epochs = reply.get("epochs_started")
+        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool):
+            raise AssertionError(MALFORMED)
+        self.periods = []
+        for period in reply["periods"]:
+            if not isinstance(period, dict) or period.get("when") not in ("after", "during"):
+                raise AssertionError(MALFORMED)
+            k, files, inputs = period.get("epoch"), period.get("files"), period.get("inputs")
+            if not isinstance(k, int) or not isinstance(files, list) or not isinstance(inputs, list):
+                raise AssertionError(MALFORMED)
+            files = [p for p in map(relative, files) if p is not None]
+            inputs = [z for z in inputs if isinstance(z, torch.Tensor)]
+            self.periods.append((period["when"], k, files, inputs))
+        self.writes = [(p, when, k) for when, k, files, _ in self.periods for p in files]
+        shapes = reply.get("shapes")
+        self.shapes = None
+        if isinstance(shapes, dict) and _shape_map(shapes.get("G")) and _shape_map(shapes.get("D")):
+            self.shapes = {"G": shapes["G"], "D": shapes["D"]}
+
+    def _read(self, scratch: Path, folder: str) -> None:
+        files = list(dict.fromkeys(p for p, _, _ in self.writes))  # each file once, in write order
+        self.figures = [p for p in files if p.lower().endswith(FIGURE_SUFFIXES)]
+        self.grids, self.checkpoints = {}, {}
+        for p in [p for p in files if p.lower().endswith(IMAGE_SUFFIXES)][:MAX_FILES]:
+            name = PurePosixPath(p).name
+            try:
+                self.grids[p] = grid_problem(name, read_bytes(scratch, f"{folder}/{p}"))
+            except OSError as err:
+                self.grids[p] = f"`{name}` could not be read ({err.strerror or err}); save the grid as a plain file"
+        for p in [p for p in files if p.lower().endswith(CHECKPOINT_SUFFIXES)][:MAX_FILES]:
+            name = PurePosixPath(p).name
+            try:
+                self.checkpoints[p] = load_checkpoint(name, read_bytes(scratch, f"{folder}/{p}"))
+            except OSError as err:
+                self.checkpoints[p] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", [])
+
+    def of_kind(self, suffixes: tuple[str, ...]) -> list[tuple[str, str, int]]:
+        return [w for w in self.writes if w[0].lower().endswith(suffixes)]
+
+    def saves(self) -> list[tuple[str, list[torch.Tensor]]]:
+        """[(label, tensors G received)] for each look at out_dir that saw a grid written (else a
+        checkpoint, else any file): the noise of each save."""
+        for suffixes in (IMAGE_SUFFIXES, CHECKPOINT_SUFFIXES, None):
+            chosen = [(f"{when} epoch {k}", inputs) for when, k, files, inputs in self.periods
+                      if any(suffixes is None or p.lower().endswith(suffixes) for p in files)]
+            if chosen:
+                return chosen
+        return []
+
+
+_RUNS: dict = {}
+
+
+def run(submission, n_epochs: int) -> Run:
+    """train(n_epochs) on the submission, watched, once per notebook's functions and n_epochs."""
+    submission.get("train"), submission.get("make_gan")  # CheckFailure when missing
+    key = (str(submission.scratch), repr(submission.run(probes_a3.identity, NAMESPACE))[:200])
+    if any(k != key for k, _ in _RUNS):  # another submission: forget the last one's runs
+        _RUNS.clear()
+    if (key, n_epochs) not in _RUNS:
+        _RUNS[(key, n_epochs)] = Run(submission, n_epochs)
+    return _RUNS[(key, n_epochs)]
+
+
+def judged_by(r: Run) -> tuple[str, tuple[str, ...]]:
+    """What the schedule is judged by, chosen on the 30-epoch run `r`: ("sample grids", their
+    suffixes), else the checkpoints', else every file's (suffixes ())."""
+    for what, suffixes in (("sample grids", IMAGE_SUFFIXES), ("checkpoints", CHECKPOINT_SUFFIXES)):
+        if r.of_kind(suffixes):
+            return what, suffixes
+    return "files", ()
+
+
+def hint(got: list[int]) -> str:
+    """Why saves at epochs `got` are wrong, in words: epoch 0, an off-by-one, or the 1-based rule."""
+    if 0 in got:
+        return " (epoch 0 is before any training: never save there)"
+    if all(k % 10 == 1 for k in got):
+        return f" (1-based: {HINT})"
+    return " (1-based: after the 10th, 20th, 30th epoch)"
+
+
+def schedule_error(r: Run, kind: tuple[str, tuple[str, ...]]) -> str | None:
+    """None when train trained n_epochs epochs and wrote files of `kind` (see `judged_by`) exactly
+    after epochs 10, 20, ... <= n_epochs."""
+    n, expected = r.n_epochs, list(range(10, r.n_epochs + 1, 10))
+    if r.epochs == 0:
+        return (
+            f"train({n}, ...) never iterated `gan.batches.epoch(epoch)` of the GAN from "
+            f"`make_gan(seed)`; train that GAN, one `gan.batches.epoch(epoch)` per epoch, as the given loop does"
+        )
+    what, suffixes = kind
+    writes = r.of_kind(suffixes) if suffixes else r.writes
+    if not writes and expected:
+        return (
+            f"nothing written under out_dir in a {n}-epoch run; expected a sample grid ({', '.join(IMAGE_SUFFIXES)}) and a "
+            f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after epochs {fmt(expected)}"
+        )
+    short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: loop over every epoch, {LOOP}" if r.epochs != n else None
+    during = sorted({k for _, when, k in writes if when == "during"})
+    got = sorted({k for _, _, k in writes})
+    if during:
+        when = f"after epochs {fmt(expected)}" if expected else "and never in a run shorter than 10 epochs"
+        message = (
+            f"{what} written inside the batch loop during {epochs(during[:6])}{', ...' if len(during) > 6 else ''} "
+            f"of a {n}-epoch run; save once after an epoch's batches, {when}"
+        )
+    elif got == expected:
+        message = None
+    else:
+        message = f"{what} saved at {epochs(got)} of a {n}-epoch run; expected {fmt(expected)}"
+        message += "" if short else hint(got)  # a run of the wrong length explains itself
+    return "; ".join(m for m in (short, message) if m) or None
+
+
+@check(points=3, visible=True)
+def test_saves_at_epochs_10_20_30(submission):
+    """saves sample grids after epochs 10, 20, 30 of a 30-epoch run"""
+    r = run(submission, 30)
+    error = schedule_error(r, judged_by(r))
+    assert error is None, error
+
+
+@check(points=1, visible=True)
+def test_sample_grids_are_png_grids_of_64(submission):
+    """each sample grid is a PNG of the 64 fixed-noise samples"""
+    r = run(submission, 30)
+    if not r.grids and r.figures:
+        raise AssertionError(
+            f"`{PurePosixPath(r.figures[0]).name}` is a figure, not a PNG grid: save the tensor (torchvision's save_image), not a figure"
+        )
+    assert r.grids, (
+        "no sample grid (.png) written under out_dir in a 30-epoch run; save the 64 images of G(fixed_noise) "
+        "with torchvision's save_image (or reference.plots.save_image_grid)"
+    )
+    errors = [error for error in r.grids.values() if error]
+    assert not errors, errors[0]
