@@ -298,14 +298,29 @@ NOT_PIXELS = (
     "changes alter the pixels"
 )
 
+FIXED_NZ_MESSAGE = (
+    "with nz=32, N=3 the generator fails: layer `0` (Unflatten(dim=1, unflattened_size=(100, 1, 1))) raised "
+    "RuntimeError on its input (N, 32): unflatten: Provided sizes [100, 1, 1] don't multiply up to the size "
+    "of dim 1 (32) in the input tensor; expected (N, 3, 32, 32) for every nz (use the `nz` argument, do not "
+    "fix it at 100)"
+)
+RENAMED_ARGUMENT = (
+    "your code raised TypeError: make_generator() got an unexpected keyword argument 'nz'; keep the arguments the "
+    "grader calls it with: `make_generator(nz=100, ngf=16)`"
+)
+SIGMOID_MESSAGE = (
+    "the discriminator's outputs stay in [0, 1] even with its weights scaled up 25 times: it returns "
+    "probabilities (a final sigmoid); return logits, the last layer's output without nn.Sigmoid(): the "
+    "course's losses (reference.losses) take logits and apply the sigmoid themselves"
+)
+
 WRONG = {
-    # nz fixed at 100 in G's first layer; D ends in nn.Sigmoid() (the PyTorch DCGAN tutorial's habit);
-    # ToTensor only, so real images stay in [0, 1]; the grid saved as G makes it, in [-1, 1]. At
-    # nz = 100 the learning run trains G and D as they are: it takes D's probabilities too.
-    "fixed_nz_sigmoid_d_unnormalised_loader_unmapped_grid": (
+    # nz fixed at 100 in G's first layer; D's first conv still takes one channel; ToTensor only, so
+    # real images stay in [0, 1]; the grid saved as G makes it, in [-1, 1]
+    "fixed_nz_one_channel_d_unnormalised_loader_unmapped_grid": (
         {
             "loader": loader("transforms.ToTensor()"),
-            "networks": networks(FIXED_NZ, D_SIGMOID),
+            "networks": networks(FIXED_NZ, D_ONE_CHANNEL),
             "colour_grid": GRID_UNMAPPED,
         },
         {
@@ -315,18 +330,11 @@ WRONG = {
                 "or D tells real from fake by the range alone: add transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) "
                 "after transforms.ToTensor()",
             ),
-            "test_generator_makes_colour_images": (
-                1.0,
-                "with nz=32, N=3 the generator fails: layer `0` (Unflatten(dim=1, unflattened_size=(100, 1, 1))) raised "
-                "RuntimeError on its input (N, 32): unflatten: Provided sizes [100, 1, 1] don't multiply up to the size "
-                "of dim 1 (32) in the input tensor; expected (N, 3, 32, 32) for every nz (use the `nz` argument, do not "
-                "fix it at 100)",
-            ),
+            "test_generator_makes_colour_images": (1.0, FIXED_NZ_MESSAGE),
             "test_discriminator_takes_colour_images": (
                 0.0,
-                "the discriminator's outputs stay in [0, 1] even with its weights scaled up 25 times: it returns "
-                "probabilities (a final sigmoid); return logits, the last layer's output without nn.Sigmoid(): the "
-                "course's losses (reference.losses) take logits and apply the sigmoid themselves",
+                "the discriminator's first conv takes 1 input channel; CIFAR-10 images (N, 3, 32, 32) have 3: "
+                "nn.Conv2d(3, ndf, 4, 2, 1)",
             ),
             "test_colour_grid_png": (
                 1.0,
@@ -334,14 +342,15 @@ WRONG = {
                 "(128, 191, 64), but the images were saved without mapping [-1, 1] to [0, 1]: save (images + 1) / 2, "
                 "or reference.data.from_model_range(images, 'tanh')",
             ),
+            "test_learns": (0.0, "the grading run could not train the GAN: the discriminator's first conv takes 1 input channel; the images have 3"),
         },
     ),
-    # MNIST's kernel-3 step kept (4 -> 7 -> 14 -> 28); D's first conv still takes one channel;
-    # ImageNet's normalisation; the grid made grey by averaging the channels
-    "mnist_ladder_one_channel_d_imagenet_normalisation_grey_grid": (
+    # MNIST's kernel-3 step kept (4 -> 7 -> 14 -> 28); D ends in nn.Sigmoid() (the PyTorch DCGAN
+    # tutorial's habit); ImageNet's normalisation; the grid made grey by averaging the channels
+    "mnist_ladder_sigmoid_d_imagenet_normalisation_grey_grid": (
         {
-            "loader": loader(f"transforms.ToTensor(), transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))"),
-            "networks": networks(MNIST_KERNEL, D_ONE_CHANNEL),
+            "loader": loader("transforms.ToTensor(), transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))"),
+            "networks": networks(MNIST_KERNEL, D_SIGMOID),
             "colour_grid": GRID_GREY,
         },
         {
@@ -352,11 +361,7 @@ WRONG = {
                 "stride=(2, 2), padding=(1, 1), bias=False)) turns 4x4 into 7x7, off the ladder 4x4 -> 8x8 -> 16x16 -> "
                 f"32x32 (expected 4x4 or 8x8): {LADDER_FIX}",
             ),
-            "test_discriminator_takes_colour_images": (
-                0.0,
-                "the discriminator's first conv takes 1 input channel; CIFAR-10 images (N, 3, 32, 32) have 3: "
-                "nn.Conv2d(3, ndf, 4, 2, 1)",
-            ),
+            "test_discriminator_takes_colour_images": (0.0, SIGMOID_MESSAGE),
             "test_colour_grid_png": (
                 0.0,
                 "the grid is grey: every pixel has R = G = B; keep the images' three channels (no .mean(1), "
@@ -489,6 +494,47 @@ WRONG = {
             "test_learns": (0.0, "the grading run could not train the GAN: the generator returns (N, 1, 32, 32); expected (N, 3, 32, 32)"),
         },
     ),
+    # G's argument renamed (the grader calls make_generator(nz=..., ngf=...)); D built but not
+    # returned; the dataset returned instead of a DataLoader; the grid saved as JPEG
+    "renamed_argument_d_not_returned_dataset_jpeg": (
+        {
+            "loader": """
+                def make_cifar10_loader(root, batch_size=64):
+                    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+                    return torchvision.datasets.CIFAR10(root, train=True, download=False, transform=tf)
+            """,
+            "networks": networks(
+                ("def make_generator(nz: int = 100, ngf: int = 64)", "def make_generator(latent_dim: int = 100, ngf: int = 64)"),
+                ("nn.Unflatten(1, (nz, 1, 1))", "nn.Unflatten(1, (latent_dim, 1, 1))"),
+                ("nn.ConvTranspose2d(nz, ngf * 4", "nn.ConvTranspose2d(latent_dim, ngf * 4"),
+                ("    D.apply(weights_init)\n    return D", "    D.apply(weights_init)"),
+            ),
+            "colour_grid": """
+                from torchvision.utils import save_image
+
+                def save_colour_grid(images, path, nrow=8):
+                    save_image((images + 1) / 2, path, nrow=nrow, format="jpeg")
+            """,
+        },
+        {
+            "test_loader_yields_colour_batches_in_minus_one_one": (
+                0.0,
+                "the loader yields images of shape (3, 32, 32) for batch_size=8; expected (8, 3, 32, 32): return a "
+                "DataLoader (it stacks images into batches), not the dataset",
+            ),
+            "test_generator_makes_colour_images": (0.0, RENAMED_ARGUMENT),
+            "test_discriminator_takes_colour_images": (
+                0.0,
+                "`make_discriminator(ndf=16)` returned a NoneType, not a torch nn.Module: return the network (an "
+                "nn.Sequential, or your nn.Module)",
+            ),
+            "test_colour_grid_png": (
+                0.0,
+                "the grid file is JPEG, not PNG: save it with torchvision.utils.save_image or reference.plots.save_image_grid",
+            ),
+            "test_learns": (0.0, RENAMED_ARGUMENT),
+        },
+    ),
 }
 
 
@@ -520,8 +566,7 @@ def test_visible_checks_in_the_students_kernel(tmp_path):
         got = {name: run_check(checks[name], sub) for name in VISIBLE[1:]}
     finally:
         sub.close()
-    wrong = WRONG["fixed_nz_sigmoid_d_unnormalised_loader_unmapped_grid"][1]
-    assert got == {name: wrong[name] for name in VISIBLE[1:]}
+    assert got == {VISIBLE[1]: (1.0, FIXED_NZ_MESSAGE), VISIBLE[2]: (0.0, SIGMOID_MESSAGE)}
 
 
 def test_trace_names_the_layer_that_raised_and_unregistered_layers():
