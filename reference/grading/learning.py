@@ -1,0 +1,544 @@
+"""Grade-time learning checks: does a submitted generator learn? (a2, a4; the notebooks' try-outs)
+
+A learning check trains the student's G (against the given DCGAN discriminator in a2, against the
+student's own D in a4) for a number of seeded steps on small images and asks whether its samples
+moved clearly towards the real images, and whether they are new images rather than copies. The
+work is split across the proxy (see `reference.grading`), so that nothing the student's code does
+in the worker can change the numbers the grade is decided on:
+
+- in the worker, the probe `train_and_sample(G, D, images, ...)` trains G and D on the uint8
+  images the grader passes in and returns G's samples (uint8, seeded noise, eval mode) before
+  training and every `every` steps. It measures only: a G or D it cannot train is reported as a
+  problem code with the facts (shapes, step), never as a verdict or a message.
+- here, in the trusted grader, `learning_check(...)` validates what came back (types, shapes,
+  dtypes: a forged answer is at worst a wrong one), computes classifier-FID against the reference
+  set's held-out features with the grader's own classifier cache (`reference.metrics.quick_fid`,
+  never a file of the submission's scratch folder), runs the copy check, and gives the verdict.
+
+The verdict does not hang on one seed or on the CPU's arithmetic. Each seeded run (G and D built
+with seed s, steps seeded with s) scores its best checkpoint (the lowest FID among the
+checkpoints), and a run has *learned* when that FID is at most `target` x the single-image floor
+(the lowest FID a generator of one fixed image can reach, `ReferenceSet.single_image_fid`): a
+generator that ignores its noise, outputs a constant, is frozen or detached can never go below
+the floor, and the sound generators measured reach a quarter of it or less (see
+tests/test_learning.py). Runs go on over `seeds` until the majority is decided:
+
+- "pass": most runs learned;
+- "partial": not most, but some run learned or came below `slow` x the floor (it learns, slowly or
+  not on every seed);
+- "fail": no run came below `slow` x the floor;
+- "copies": the samples of some run are (near-)copies of the known real images (below).
+
+Copy check (after lesson 05's MiFID, `reference.metrics.mifid`): in the classifier's feature space,
+each sample's distance to its nearest known real image (the training images *and* the held-out
+ones, since both are public) is compared with what a real digit that is not among them scores:
+the held-out images' leave-one-out nearest-neighbour distances. When more than `COPY_SHARE` of a
+run's samples lie closer to a known image than `COPY_QUANTILE` of the held-out images do, the run
+copies. That catches a G that returns stored digits (also one that only does so when
+NBGRADER_EXECUTION is set: the worker sets it) and one that blurs, shifts or adds noise to them.
+
+API for a check (the same code runs in a student's kernel and across the proxy):
+
+    from reference.grading import learning, probes
+
+    def make(seed):                                   # (G, D) built in the worker, one pair per seed
+        G = submission.run(probes.build, submission.get("DeeperGenerator"), seed, nz=100, ngf=16)
+        D = submission.run(learning.dcgan_discriminator, 16, channels=1, size=28, seed=seed)
+        return G, D
+
+    try:
+        result = learning.learning_check(submission, make, reference="digits", nz=100, steps=300)
+    except learning.LearningProblem as err:           # G or D could not be trained; err.code, err.facts
+        raise AssertionError(f"the grading run could not train the generator: {err}")
+    result.outcome, result.message, result.runs       # "pass" | "partial" | "fail" | "copies"
+
+A StudentError raised by the student's code inside the probe (their forward raising) propagates
+from `learning_check` unchanged; a lost worker (SubmissionLost) too.
+
+In a notebook, `learning_run(G, D, "digits", nz=100, steps=300)` runs the same experiment in the
+kernel and returns its `Run` (fid_before, best, fids per checkpoint).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "COPY_QUANTILE",
+    "COPY_SHARE",
+    "LearningProblem",
+    "LearningResult",
+    "Run",
+    "copy_share",
+    "dcgan_discriminator",
+    "learning_check",
+    "learning_run",
+    "problem_text",
+    "score_samples",
+    "train_and_sample",
+]
+
+STEPS = 300  # default seeded training steps (batch 32)
+EVERY = 50  # default checkpoint spacing (steps)
+SEEDS = (0, 1, 2)
+TARGET = 0.5  # a run learned when its best FID is at most this share of the single-image floor
+SLOW = 0.9  # below this share of the floor (but above TARGET): learns, slowly
+COPY_QUANTILE = 0.05  # a sample closer to a known image than this quantile of held-out images' distances...
+COPY_SHARE = 0.5  # ...counts as a copy; a run whose samples are copies for more than this share copies
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker side: probes (measure, never judge)
+# ---------------------------------------------------------------------------------------------
+
+
+def dcgan_discriminator(ndf: int, channels: int, size: int, seed: int = 0) -> nn.Module:
+    """The given DCGAN discriminator `reference.models.dcgan.Discriminator(ndf, channels, size)`,
+    with `weights_init`, built with torch's CPU generator seeded with `seed` (restored after)."""
+    from reference.models.dcgan import Discriminator, weights_init
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        D = Discriminator(ndf, channels=channels, size=size)
+        D.apply(weights_init)
+    return D
+
+
+class _Problem(Exception):
+    """A G or D the probe cannot train: code and facts, reported as data."""
+
+    def __init__(self, code: str, **facts: Any) -> None:
+        super().__init__(code)
+        self.code, self.facts = code, facts
+
+
+def _describe(value: Any) -> dict:
+    if isinstance(value, Tensor):
+        return {"type": "Tensor", "shape": list(value.shape), "dtype": str(value.dtype).removeprefix("torch.")}
+    return {"type": type(value).__name__, "shape": None, "dtype": None}
+
+
+def _trainable(model: Any, role: str) -> list[nn.Parameter]:
+    if not isinstance(model, nn.Module):
+        raise _Problem(f"{role}_not_module", type=type(model).__name__)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise _Problem(f"{role}_no_parameters", modules=[type(m).__name__ for _, m in list(model.named_modules())[1:12]])
+    return params
+
+
+def _one_per_image(out: Any, n: int, what: str) -> Tensor:
+    """D's output as (n,) from (n,), (n, 1) or (n, 1, 1, 1); a problem otherwise."""
+    if not isinstance(out, Tensor) or out.shape[:1] != (n,) or out.numel() != n or not out.is_floating_point():
+        raise _Problem("discriminator_output", output=_describe(out), batch=n, on=what)
+    return out.reshape(n).float()
+
+
+def _samples(G: nn.Module, noise: Tensor, shape: tuple[int, ...], step: int) -> Tensor:
+    """G(noise) in eval mode as uint8 (n, C, H, W): [-1, 1] mapped to [0, 255]."""
+    was_training = G.training
+    G.eval()
+    try:
+        with torch.no_grad():
+            out = G(noise)
+    finally:
+        G.train(was_training)
+    if not isinstance(out, Tensor) or tuple(out.shape) != (noise.shape[0], *shape) or not out.is_floating_point():
+        raise _Problem("generator_output", output=_describe(out), batch=noise.shape[0], step=step)
+    out = out.detach().float()
+    if not torch.isfinite(out).all():
+        raise _Problem("samples_not_finite", step=step)
+    return ((out + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _train(G: nn.Module, D: nn.Module, images: Tensor, noise: Tensor, *, nz: int, steps: int, every: int, seed: int,
+           batch_size: int, lr: float, betas: tuple[float, float]) -> tuple[list[int], list[Tensor], list[list[float]]]:
+    from reference.data import to_model_range
+
+    shape = tuple(images.shape[1:])
+    params_g, params_d = _trainable(G, "generator"), _trainable(D, "discriminator")
+    checkpoints, samples, losses = [0], [_samples(G, noise, shape, 0)], []
+    G.train()
+    D.train()
+    opt_g = torch.optim.Adam(params_g, lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(params_d, lr=lr, betas=betas)
+    torch.manual_seed(seed)
+    probabilities: bool | None = None
+    for step in range(1, steps + 1):
+        x = to_model_range(images[torch.randint(0, len(images), (batch_size,))], "tanh")
+        fake = G(torch.randn(batch_size, nz))
+        if not isinstance(fake, Tensor) or fake.shape != x.shape or not fake.is_floating_point():
+            raise _Problem("generator_output", output=_describe(fake), batch=batch_size, step=step)
+        if not fake.requires_grad:
+            raise _Problem("generator_detached", step=step)
+        d_real = _one_per_image(D(x), batch_size, "real")
+        d_fake = _one_per_image(D(fake.detach()), batch_size, "fake")
+        if probabilities is None:  # a D that ends in a sigmoid: its probabilities are turned back into logits
+            probabilities = bool(((d_real >= 0) & (d_real <= 1)).all() and ((d_fake >= 0) & (d_fake <= 1)).all())
+        if probabilities:
+            d_real, d_fake = (torch.logit(p.clamp(1e-6, 1 - 1e-6)) for p in (d_real, d_fake))
+        loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        d_g = _one_per_image(D(fake), batch_size, "fake")
+        if probabilities:
+            d_g = torch.logit(d_g.clamp(1e-6, 1 - 1e-6))
+        loss_g = F.softplus(-d_g).mean()  # non-saturating: -log D(G(z))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        pair = [float(loss_d.item()), float(loss_g.item())]
+        if not all(math.isfinite(v) for v in pair):
+            raise _Problem("losses_not_finite", step=step, loss_d=pair[0], loss_g=pair[1])
+        losses.append(pair)
+        if step % every == 0 or step == steps:
+            checkpoints.append(step)
+            samples.append(_samples(G, noise, shape, step))
+    return checkpoints, samples, losses
+
+
+def train_and_sample(
+    G: nn.Module,
+    D: nn.Module,
+    images: Tensor,
+    *,
+    nz: int,
+    steps: int = STEPS,
+    every: int = EVERY,
+    seed: int = 0,
+    n: int = 360,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.5, 0.999),
+) -> dict:
+    """Train G and D in place for `steps` seeded steps on uint8 `images` (N, C, H, W); G's samples on the way.
+
+    Each step: a random batch x scaled to [-1, 1]; D's step on x and G(z).detach() (loss
+    softplus(-D(x)) + softplus(D(G(z)))); then G's step through D on the same G(z), non-saturating
+    (softplus(-D(G(z)))). Adam(lr, betas) for both, over their parameters that require grad; D may
+    return logits or probabilities (a final sigmoid), (B,), (B, 1) or (B, 1, 1, 1).
+
+    Samples: G(z) in eval mode for the same noise z (n, nz) drawn from seed + 1, as uint8
+    (n, C, H, W) (G's [-1, 1] mapped to [0, 255]), before training (step 0), every `every` steps
+    and after the last. Runs on torch's CPU generator seeded with `seed`, with denormals flushed
+    and the thread count of `reference.cpu.cpu_training`; the global RNG is left as it was.
+
+    Returns {"checkpoints": [0, every, ..., steps], "samples": [uint8 tensors], "losses":
+    [[loss_D, loss_G] per step], "seconds": float, "problem": None}, or, when G or D cannot be
+    trained, the same keys so far with "problem": {"code": str, **facts}. Codes: generator_not_module,
+    discriminator_not_module (facts: type), generator_no_parameters, discriminator_no_parameters
+    (modules), generator_output (output: describe(...), batch, step), generator_detached (step),
+    discriminator_output (output, batch, on: "real" | "fake"), losses_not_finite (step, loss_d,
+    loss_g), samples_not_finite (step), images (the grader passed no uint8 (N, C, H, W) tensor).
+    Exceptions raised by G's or D's code propagate.
+    """
+    from reference.cpu import cpu_training
+
+    start = time.perf_counter()
+    result: dict[str, Any] = {"checkpoints": [], "samples": [], "losses": [], "seconds": 0.0, "problem": None}
+    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4 or len(images) == 0:
+        result["problem"] = {"code": "images"}
+        return result
+    if steps < 1 or every < 1 or n < 1:
+        raise ValueError(f"steps, every and n must be >= 1, got {steps}, {every}, {n}")
+    noise = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed + 1))
+    with cpu_training("cpu"), torch.random.fork_rng(devices=[]):
+        try:
+            checkpoints, samples, losses = _train(
+                G, D, images, noise, nz=nz, steps=steps, every=every, seed=seed, batch_size=batch_size, lr=lr, betas=betas
+            )
+            result.update(checkpoints=checkpoints, samples=samples, losses=losses)
+        except _Problem as problem:
+            result["problem"] = {"code": problem.code, **problem.facts}
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Trusted side: scores and the verdict
+# ---------------------------------------------------------------------------------------------
+
+
+class LearningProblem(Exception):
+    """The grading run could not train G or D. str(err): what happened, in a sentence;
+    code: the probe's problem code (see `train_and_sample`); facts: its facts (untrusted)."""
+
+    def __init__(self, code: str, message: str, facts: dict | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.facts = code, message, dict(facts or {})
+
+
+def _shape_text(shape: Any, batch: int | None) -> str:
+    if not isinstance(shape, (list, tuple)) or not all(isinstance(d, int) for d in shape):
+        return "something else"
+    dims = ["N" if (k == 0 and d == batch) else str(d) for k, d in enumerate(shape)]
+    return "(" + ", ".join(dims) + ")"
+
+
+def _output_text(output: Any, batch: Any) -> str:
+    output = output if isinstance(output, dict) else {}
+    batch = batch if isinstance(batch, int) else None
+    if output.get("type") != "Tensor":
+        kind = output.get("type") if isinstance(output.get("type"), str) else "value"
+        return f"a {kind[:40]}, not a tensor"
+    dtype = output.get("dtype") if isinstance(output.get("dtype"), str) else ""
+    if dtype and not dtype.startswith(("float", "bfloat")):
+        return f"a {dtype[:20]} tensor {_shape_text(output.get('shape'), batch)}, not floats"
+    return _shape_text(output.get("shape"), batch)
+
+
+def problem_text(problem: dict, image_shape: Sequence[int]) -> str:
+    """The sentence for a probe's problem {"code", **facts}; image_shape (C, H, W) expected of G."""
+    code = problem.get("code")
+    expected = "(N, " + ", ".join(str(d) for d in image_shape) + ")"
+    step = problem.get("step") if isinstance(problem.get("step"), int) else None
+    if code == "generator_output":
+        return f"the generator returns {_output_text(problem.get('output'), problem.get('batch'))}; expected {expected}"
+    if code == "generator_detached":
+        return "the generator's output does not depend on its parameters (detached, or made without them), so it cannot learn"
+    if code in ("generator_no_parameters", "discriminator_no_parameters"):
+        role = code.split("_")[0]
+        return (
+            f"the {role} has no trainable parameters: its layers are not registered (layers kept in a plain Python "
+            f"list or dict are invisible to .parameters() and the optimizer): keep them in nn.Sequential or "
+            f"nn.ModuleList, assigned in __init__"
+        )
+    if code in ("generator_not_module", "discriminator_not_module"):
+        role = code.split("_")[0]
+        kind = problem.get("type") if isinstance(problem.get("type"), str) else "value"
+        return f"the {role} is a {kind[:40]}, not a torch nn.Module: subclass nn.Module and call super().__init__()"
+    if code == "discriminator_output":
+        on = "real images" if problem.get("on") == "real" else "generated images"
+        got = _output_text(problem.get("output"), problem.get("batch"))
+        return f"the discriminator returns {got} for a batch of {on}; expected one value per image, (N,) or (N, 1)"
+    if code == "losses_not_finite":
+        when = f" at step {step}" if step else ""
+        return f"the losses became NaN or infinite{when}; they must stay finite"
+    if code == "samples_not_finite":
+        when = f" after {step} steps" if step else " before training"
+        return f"the generator's samples contain NaN or infinite values{when}"
+    return "the training run in the submission's worker did not report its samples"
+
+
+@dataclass
+class Run:
+    """One seeded run: FID at each checkpoint and how its samples sit among the known real images.
+
+    fids: [(step, classifier-FID)] from step 0 (untrained). best: the lowest FID after step 0
+    (and its step). copies: share of the best checkpoint's and of the last checkpoint's samples
+    that are copies (the larger).
+    """
+
+    seed: int
+    fids: list[tuple[int, float]]
+    copies: float
+    seconds: float
+
+    @property
+    def fid_before(self) -> float:
+        return self.fids[0][1]
+
+    @property
+    def best(self) -> float:
+        return min(f for _, f in self.fids[1:]) if len(self.fids) > 1 else self.fid_before
+
+    @property
+    def best_step(self) -> int:
+        trained = self.fids[1:] or self.fids
+        return min(trained, key=lambda sf: sf[1])[0]
+
+    @property
+    def fid_after(self) -> float:
+        return self.fids[-1][1]
+
+
+@dataclass
+class LearningResult:
+    """The verdict of a learning check and what it rests on.
+
+    outcome: "pass" | "partial" | "fail" | "copies". message: "" for a pass, else what happened in
+    one or two sentences (without the assignment's hint). runs: the seeded runs made (2 or 3).
+    floor: the single-image FID floor; target: the FID a run must reach (target share x floor).
+    """
+
+    outcome: str
+    message: str
+    runs: list[Run]
+    floor: float
+    target: float
+    steps: int
+    data: str = ""
+    learned: list[bool] = field(default_factory=list)
+
+
+_FEATURES: dict[str, Any] = {}  # reference set name -> (ReferenceSet, known features, held-out leave-one-out distances)
+
+
+def _reference(name: str) -> tuple[Any, Tensor, Tensor]:
+    """The reference set `name` (the grader's classifier cache), the features of every known real image
+    (training then held-out), and each held-out image's distance to its nearest other known image."""
+    from reference.metrics.quick_fid import grading_root, reference_set
+
+    key = f"{name}@{grading_root()}"
+    if key not in _FEATURES:
+        ref = reference_set(name)
+        known = torch.cat([ref.extractor.features(ref.train), ref.real_features]).double()
+        held = ref.real_features.double()
+        dist = torch.cdist(held, known)
+        n_train = len(ref.train)
+        dist[torch.arange(len(held)), n_train + torch.arange(len(held))] = math.inf  # leave each one out
+        _FEATURES[key] = (ref, known, dist.min(dim=1).values)
+    return _FEATURES[key]
+
+
+def copy_share(features: Tensor, known: Tensor, held_out_distances: Tensor, quantile: float = COPY_QUANTILE) -> float:
+    """Share of samples (features (n, D)) closer to a known image (known (K, D)) than the `quantile`
+    of the held-out images' leave-one-out nearest distances (held_out_distances (M,)). About
+    `quantile` for new images like the real ones; near 1 for copies."""
+    radius = torch.quantile(held_out_distances, quantile)
+    nearest = torch.cdist(features.double(), known).min(dim=1).values
+    return float((nearest < radius).double().mean())
+
+
+def score_samples(samples: Tensor, reference: str = "digits") -> tuple[float, float]:
+    """(classifier-FID against the held-out features, copy share) of uint8 samples (n, C, H, W)."""
+    from reference.metrics.fid import SmallSampleWarning, fid
+
+    ref, known, held = _reference(reference)
+    features = ref.extractor.features(samples)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        value = fid(ref.real_features, features)
+    return value, copy_share(features, known, held)
+
+
+def _valid_samples(result: Any, shape: tuple[int, ...], n: int, steps: int) -> tuple[list[int], list[Tensor]] | None:
+    """The probe's (checkpoints, samples) when they are what was asked for, else None."""
+    if not isinstance(result, dict):
+        return None
+    checkpoints, samples = result.get("checkpoints"), result.get("samples")
+    if not isinstance(checkpoints, list) or not isinstance(samples, list) or len(checkpoints) != len(samples) or len(samples) < 2:
+        return None
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in checkpoints) or checkpoints[0] != 0 or checkpoints[-1] != steps:
+        return None
+    if any(not isinstance(s, Tensor) or s.dtype != torch.uint8 or tuple(s.shape) != (n, *shape) for s in samples):
+        return None
+    return checkpoints, samples
+
+
+def _run(submission: Any, make: Callable[[int], tuple[Any, Any]], seed: int, ref: Any, *, nz: int, steps: int, every: int,
+         n: int, train_options: dict) -> Run:
+    from reference.grading.proxy import finite
+
+    G, D = make(seed)
+    result = submission.run(train_and_sample, G, D, ref.train, nz=nz, steps=steps, every=every, seed=seed, n=n, **train_options)
+    problem = result.get("problem") if isinstance(result, dict) else None
+    if isinstance(problem, dict):
+        code = problem.get("code") if isinstance(problem.get("code"), str) else "unknown"
+        raise LearningProblem(code, problem_text(problem, ref.shape), problem)
+    valid = _valid_samples(result, ref.shape, n, steps)
+    if valid is None:
+        raise LearningProblem("unknown", problem_text({}, ref.shape))
+    checkpoints, samples = valid
+    scores = [score_samples(s, ref.name) for s in samples]
+    fids = [(step, fid_value) for step, (fid_value, _) in zip(checkpoints, scores)]
+    best = min(range(1, len(fids)), key=lambda k: fids[k][1])
+    copies = max(scores[best][1], scores[-1][1])
+    seconds = result.get("seconds")
+    return Run(seed, fids, copies, float(seconds) if finite(seconds) else 0.0)
+
+
+def learning_check(
+    submission: Any,
+    make: Callable[[int], tuple[Any, Any]],
+    *,
+    reference: str = "digits",
+    nz: int,
+    steps: int = STEPS,
+    every: int = EVERY,
+    seeds: Sequence[int] = SEEDS,
+    target: float = TARGET,
+    slow: float = SLOW,
+    copy_limit: float = COPY_SHARE,
+    data: str | None = None,
+    **train_options: Any,
+) -> LearningResult:
+    """Train the student's G for `steps` seeded steps in up to len(seeds) runs; the verdict (module docstring).
+
+    make(seed) -> (G, D): handles (or, in a kernel, the objects) of a fresh generator and
+    discriminator built with `seed`. reference: "digits" (1x28x28) or "coloured-digits"
+    (3x32x32). nz: G's noise size. Runs stop as soon as the majority of `seeds` is decided.
+    data: how the message names the images (default: "the digits" / "coloured digits").
+    train_options: batch_size, lr, betas of `train_and_sample`.
+    Raises LearningProblem when G or D cannot be trained (the first run says so); the student's
+    exceptions (StudentError) and a lost worker propagate.
+    """
+    ref = _reference(reference)[0]
+    data = data or {"digits": "the digits", "coloured-digits": "coloured digits"}.get(reference, reference)
+    n = ref.real_features.shape[0]
+    floor = ref.single_image_fid
+    goal = target * floor
+    runs: list[Run] = []
+    learned: list[bool] = []
+    majority = len(seeds) // 2 + 1
+    for seed in seeds:
+        run = _run(submission, make, seed, ref, nz=nz, steps=steps, every=every, n=n, train_options=train_options)
+        runs.append(run)
+        if run.copies > copy_limit:
+            return LearningResult("copies", _copies_text(run, data), runs, floor, goal, steps, data, learned)
+        learned.append(run.best <= goal)
+        left = len(seeds) - len(runs)
+        if sum(learned) >= majority or (sum(learned) + left < majority and not _could_be_partial(runs, left, slow * floor)):
+            break
+    bests = [run.best for run in runs]
+    if sum(learned) >= majority:
+        return LearningResult("pass", "", runs, floor, goal, steps, data, learned)
+    told = (
+        f"classifier-FID went from {runs[0].fid_before:.0f} (untrained) to at best {_listing(bests)} in {len(runs)} seeded "
+        f"runs of {steps} training steps on {data}; expected at most {goal:.0f} ({target:.0%} of the {floor:.0f} that one "
+        f"fixed image scores) in {majority} of {len(seeds)}"
+    )
+    outcome = "partial" if min(bests) < slow * floor else "fail"
+    return LearningResult(outcome, told, runs, floor, goal, steps, data, learned)
+
+
+def _could_be_partial(runs: list[Run], left: int, slow_fid: float) -> bool:
+    """Whether the runs still to come could change a fail into a partial (they could while none came below slow)."""
+    return left > 0 and min(run.best for run in runs) >= slow_fid
+
+
+def _listing(values: Sequence[float]) -> str:
+    text = [f"{v:.0f}" for v in values]
+    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
+
+
+def _copies_text(run: Run, data: str) -> str:
+    return (
+        f"{run.copies:.0%} of the generator's samples are (near-)copies of known real images: each lies closer to one of "
+        f"{data} than nearly all real images that are not among them do (classifier features); a generator must make "
+        f"new images, not return stored ones"
+    )
+
+
+def learning_run(G: nn.Module, D: nn.Module, reference: str = "digits", *, nz: int, steps: int = STEPS, every: int = EVERY,
+                 seed: int = 0, **train_options: Any) -> Run:
+    """In a notebook: train G and D here as a learning check does (one seeded run) and score G's samples.
+
+    Returns the `Run` (fid_before, best, best_step, fid_after, fids per checkpoint, copies).
+    The classifier is trained on the first call (about 10 s) and cached.
+    """
+    from reference.grading.submission import LocalSubmission
+
+    ref = _reference(reference)[0]
+    n = ref.real_features.shape[0]
+    return _run(LocalSubmission({}), lambda _seed: (G, D), seed, ref, nz=nz, steps=steps, every=every, n=n, train_options=train_options)
