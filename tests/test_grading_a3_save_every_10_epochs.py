@@ -8,9 +8,11 @@ are also tested on their own, in this process.
 
 from __future__ import annotations
 
+import io
 import os
 import textwrap
 import types
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -421,7 +423,7 @@ EXPECTED = {
     },
     "pickle_dump_checkpoint": {
         **OK,
-        "test_checkpoints_hold_g_and_d": (0.0, "`10.pkl` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save"),
+        "test_checkpoints_hold_g_and_d": (0.0, "`10.pkl` is not a file written by torch.save (not its zip format); save checkpoints with torch.save"),
     },
     "save_image_to_the_folder": {
         name: (0.0, "calling `train` raised ValueError: unknown file extension:") for name in CHECKS
@@ -616,3 +618,66 @@ def test_a_forged_record_is_a_failed_check_not_a_crash():
     module = checks_module()
     module._RUNS.clear()
     assert run_check(module.test_saves_at_epochs_10_20_30, Forged()) == (0.0, module.MALFORMED)
+
+
+def saved(obj, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer, **kwargs)
+    return buffer.getvalue()
+
+
+def test_load_checkpoint_reads_state_dicts_and_refuses_what_could_run_code(tmp_path):
+    load = checks_module().load_checkpoint
+    G = torch.nn.Linear(3, 4)
+    assert load("a.pt", saved({"epoch": 10, "G": G.state_dict()})) == (None, [{"weight": [4, 3], "bias": [4]}])
+    marker = tmp_path / "the-grader-unpickled-it"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    problem, states = load("b.pt", saved({"G": G.state_dict(), "x": Payload()}))
+    assert problem.startswith("`b.pt` holds a pickled `posix.mkdir`: only the full unpickler loads it") and states == []
+    assert not marker.exists()
+    assert load("c.pt", saved(G))[0].startswith("`c.pt` holds a pickled `torch.nn.modules.linear.Linear`")
+    legacy = saved({"G": G.state_dict()}, _use_new_zipfile_serialization=False)
+    assert load("d.pt", legacy)[0] == "`d.pt` is not a file written by torch.save (not its zip format); save checkpoints with torch.save"
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", b"\0" * 10_000)
+    assert load("e.pt", packed.getvalue())[0] == (
+        "`e.pt` is a zip archive torch.save does not write (compressed or over 100 MB); save checkpoints with torch.save"
+    )
+
+
+def png(write) -> bytes:
+    buffer = io.BytesIO()
+    write(buffer)
+    return buffer.getvalue()
+
+
+def test_grid_problem_tells_a_figure_from_a_grid():
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid, save_image
+
+    problem = checks_module().grid_problem
+    images = torch.rand(64, 1, 28, 28)
+    grid = make_grid(images, nrow=8).permute(1, 2, 0).numpy()  # (242, 242, 3)
+    assert problem("a.png", png(lambda f: save_image(images, f, format="png"))) is None
+    assert problem("b.png", png(lambda f: plt.imsave(f, grid, format="png"))) is None  # the grid's own pixels
+
+    def figure(f):
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.imshow(grid)
+        ax.set_title("epoch 10")
+        fig.savefig(f, format="png")
+        plt.close(fig)
+
+    assert problem("c.png", png(figure)) == (
+        "`c.png` is a matplotlib figure (400x400 pixels), not the grid itself: save the tensor (torchvision's save_image), not a figure"
+    )
+    assert problem("d.jpg", png(lambda f: save_image(images, f, format="jpeg"))) == "`d.jpg` is a JPEG file; save sample grids as PNG"
+    assert problem("e.png", png(lambda f: save_image(torch.zeros(64, 1, 28, 28), f, format="png"))) == (
+        "`e.png` is one flat colour; save G(fixed_noise) mapped from [-1, 1] to [0, 1]"
+    )
+    assert problem("f.png", b"not an image") == "`f.png` is not a readable image (UnidentifiedImageError); save the grid with torchvision's save_image"
