@@ -358,8 +358,13 @@ def grade_many(
     progress: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Grade [(student, notebook)] `jobs` at a time, each in its own grading process; records in
-    the order given. A grading process that dies costs only its submission."""
+    the order given. A grading process that dies costs only its submission. A check module's
+    `prepare()`, if it has one, runs here first (what every grading process would otherwise
+    repeat: the classifier the learning checks use, trained once into the grader's cache)."""
     limits = limits or Limits()
+    prepare = getattr(load_module(check_module_path(assignment, root)), "prepare", None)
+    if callable(prepare):  # e.g. train the grader's classifier once, not once per grading process
+        prepare()
     tasks = [(str(nb), assignment, str(root), student, limits, sandbox, gpu) for student, nb in submissions]
     results: dict[int, dict] = {}
     context = multiprocessing.get_context("spawn")
