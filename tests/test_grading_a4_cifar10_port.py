@@ -342,7 +342,11 @@ WRONG = {
                 "(128, 191, 64), but the images were saved without mapping [-1, 1] to [0, 1]: save (images + 1) / 2, "
                 "or reference.data.from_model_range(images, 'tanh')",
             ),
-            "test_learns": (0.0, "the grading run could not train the GAN: the discriminator's first conv takes 1 input channel; the images have 3"),
+            "test_learns": (
+                0.0,
+                "the grading run could not train the GAN: the discriminator's first conv takes 1 input channel; "
+                "CIFAR-10 images (N, 3, 32, 32) have 3: nn.Conv2d(3, ndf, 4, 2, 1)",
+            ),
         },
     ),
     # MNIST's kernel-3 step kept (4 -> 7 -> 14 -> 28); D ends in nn.Sigmoid() (the PyTorch DCGAN
@@ -396,7 +400,12 @@ WRONG = {
                 "save_colour_grid(images, path) wrote no file at `path` (it wrote samples.png): save the grid to "
                 "exactly the path it is given",
             ),
-            "test_learns": (0.0, "the grading run could not train the GAN: your code raised ValueError: optimizer got an empty parameter list"),
+            "test_learns": (
+                0.0,
+                "the grading run could not train the GAN: the generator has no trainable parameters: its layers are not "
+                "registered (layers kept in a plain Python list or dict are invisible to .parameters() and the "
+                "optimizer): keep them in nn.Sequential or nn.ModuleList, assigned in __init__",
+            ),
         },
     ),
     # G's channels do not chain (a layer takes ngf * 4 after one that makes ngf * 2); D's Linear
@@ -433,9 +442,10 @@ WRONG = {
             ),
             "test_learns": (
                 0.0,
-                "the grading run could not train the GAN: calling `CifarGenerator.forward` raised RuntimeError: Given "
-                "transposed=1, weight of size [64, 16, 4, 4], expected input[360, 32, 8, 8] to have 64 channels, but got "
-                "32 channels instead",
+                "the grading run could not train the GAN: the generator fails: layer `up.5` (ConvTranspose2d(64, 16, "
+                "kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))) takes 64 channels but gets (N, 32, 8, 8): its "
+                "in_channels must be the channels of its input (the out_channels of the layer before it; nz for G's "
+                "first layer)",
             ),
         },
     ),
@@ -471,8 +481,8 @@ WRONG = {
             ),
             "test_learns": (
                 0.0,
-                "the grading run could not train the GAN: the discriminator returned (800,) for real batches of 32 "
-                "images; expected one value per image (32,)",
+                "the grading run could not train the GAN: the discriminator returns (800) for a batch of real images; "
+                "expected one value per image, (N,) or (N, 1)",
             ),
         },
     ),
@@ -492,6 +502,36 @@ WRONG = {
                 "squashes them; return logits, the last layer's output with no activation after it",
             ),
             "test_learns": (0.0, "the grading run could not train the GAN: the generator returns (N, 1, 32, 32); expected (N, 3, 32, 32)"),
+        },
+    ),
+    # G detaches its output (no gradient reaches its layers: only the learning run can tell); a random
+    # crop augmentation; only the first image saved
+    "detached_g_random_crop_one_image_saved": (
+        {
+            "loader": loader(f"transforms.RandomCrop(32, padding=4), transforms.ToTensor(), {NORMALISE}"),
+            "networks": CLASS_NETWORKS.replace(
+                "return self.up(self.project(z).view(-1, self.ngf * 4, 4, 4))",
+                "return self.up(self.project(z).view(-1, self.ngf * 4, 4, 4)).detach()  # no graph: saves memory",
+            ),
+            "colour_grid": """
+                from torchvision.utils import save_image
+
+                def save_colour_grid(images, path, nrow=8):
+                    save_image((images[0] + 1) / 2, path)
+            """,
+        },
+        {
+            "test_loader_yields_colour_batches_in_minus_one_one": (0.0, f"the loader's images (in [-1.00, 1.00]) {NOT_PIXELS}"),
+            "test_colour_grid_png": (
+                0.0,
+                "the grid is 32x32 pixels, too small for the 16 images of 32x32 it was given: save the whole batch in "
+                "one grid, e.g. torchvision.utils.save_image((images + 1) / 2, path, nrow=nrow)",
+            ),
+            "test_learns": (
+                0.0,
+                "the grading run could not train the GAN: the generator's output does not depend on its parameters "
+                "(detached, or made without them), so it cannot learn",
+            ),
         },
     ),
     # G's argument renamed (the grader calls make_generator(nz=..., ngf=...)); D built but not

@@ -18,7 +18,7 @@ from torch import nn
 from reference.grading.probes import build as seeded_build
 from reference.grading.probes import describe, module_summary
 
-__all__ = ["attempt", "error_info", "first_batch", "make", "trace", "train_and_sample"]
+__all__ = ["attempt", "error_info", "first_batch", "make", "trace"]
 
 REPR_LIMIT = 160  # characters of a layer's extra_repr kept
 
@@ -161,31 +161,3 @@ def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | 
     result["images_type"] = describe(images)
     result["images"] = images.detach() if isinstance(images, torch.Tensor) else None
     return result
-
-
-def train_and_sample(G: nn.Module, D: nn.Module, *, nz: int, steps: int, seed: int = 0, n: int = 360) -> dict:
-    """G's samples before and after `reference.metrics.quick_fid.train_gan` on the coloured digits.
-
-    Both sample sets are G(z) in eval mode for the same seeded noise (seed + 1), mapped from
-    [-1, 1] to [0, 1]: float32 (n, C, H, W). Returns {"before", "after": tensors or None,
-    "problem": the LearningError's text when the run could not train, else None}.
-    """
-    from reference.data import from_model_range
-    from reference.metrics.quick_fid import LearningError, coloured_digits, train_gan
-
-    def samples() -> torch.Tensor:
-        gen = torch.Generator().manual_seed(seed + 1)
-        was_training = G.training
-        G.eval()
-        try:
-            with torch.no_grad():
-                return from_model_range(G(torch.randn(n, nz, generator=gen)).float(), "tanh")
-        finally:
-            G.train(was_training)
-
-    before = samples()
-    try:
-        train_gan(G, D, coloured_digits("train").data, nz=nz, steps=steps, seed=seed)
-    except LearningError as err:
-        return {"before": before, "after": None, "problem": str(err)}
-    return {"before": before, "after": samples(), "problem": None}

@@ -8,7 +8,6 @@ import math
 import os
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -54,22 +53,14 @@ def shape_text(shape, batch: int | None = None) -> str:
     return "(" + ", ".join(str(d) for d in items) + ("," if len(items) == 1 else "") + ")"
 
 
-def tensor(value, shape: tuple | None = None) -> bool:
-    """A floating tensor (of `shape`, if given) with finite values."""
-    return (
-        isinstance(value, torch.Tensor) and value.is_floating_point() and (shape is None or tuple(value.shape) == shape)
-        and bool(torch.isfinite(value).all())
-    )
-
-
-def built(submission, name: str, **kwargs):
-    """The student's `name(**kwargs)`, built with seed 0 in training mode (in the worker when graded).
+def built(submission, name: str, seed: int = 0, **kwargs):
+    """The student's `name(**kwargs)`, built with `seed` in training mode (in the worker when graded).
 
     Raises the StudentError of an unanswered template, and an AssertionError naming the fault when
     the call raises or returns something that is not an nn.Module.
     """
     call = f"`{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})`"
-    result = submission.run(probes_a4.make, submission.get(name), 0, NAMESPACE, kwargs)
+    result = submission.run(probes_a4.make, submission.get(name), seed, NAMESPACE, kwargs)
     result = result if isinstance(result, dict) else {}
     if isinstance(result.get("error"), dict):
         err = student_error(result["error"])
@@ -352,7 +343,7 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
         elif x.dim() == 3:
             hint = ": return a DataLoader (it stacks images into batches), not the dataset"
         raise AssertionError(f"the loader yields images of shape {tuple(x.shape)} for batch_size={BATCH}; expected ({BATCH}, 3, 32, 32){hint}")
-    if not tensor(x):
+    if not bool(torch.isfinite(x).all()):
         raise AssertionError("the loader yields images with NaN or infinite values: use transforms.ToTensor() then transforms.Normalize")
     low, high = float(x.min()), float(x.max())
     if matches(x, train.float() / 127.5 - 1.0):  # (x / 255 - 0.5) / 0.5
