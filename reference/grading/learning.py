@@ -90,10 +90,12 @@ __all__ = [
 STEPS = 300  # default seeded training steps (batch 32)
 EVERY = 50  # default checkpoint spacing (steps)
 SEEDS = (0, 1, 2)
-TARGET = 0.5  # a run learned when its best FID is at most this share of the single-image floor
+TARGET = 0.7  # a run learned when its best FID is at most this share of the single-image floor
 SLOW = 0.9  # below this share of the floor (but above TARGET): learns, slowly
-COPY_QUANTILE = 0.05  # a sample closer to a known image than this quantile of held-out images' distances...
-COPY_SHARE = 0.5  # ...counts as a copy; a run whose samples are copies for more than this share copies
+COPY_QUANTILE = 0.1  # a sample closer to a known image than this quantile of held-out images' distances...
+COPY_SHARE = 0.3  # ...counts as a copy; a run whose samples are copies for more than this share copies
+POOL = 4  # the copy check compares images averaged over 4x4 blocks...
+SHIFT = 2  # ...and moved by up to 2 pixels
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,13 +338,16 @@ class Run:
 
     fids: [(step, classifier-FID)] from step 0 (untrained). best: the lowest FID after step 0
     (and its step). copies: share of the best checkpoint's and of the last checkpoint's samples
-    that are copies (the larger).
+    that are copies (the larger). spread: how much the last samples differ from each other (the
+    pixels' standard deviation over the samples, averaged, in [0, 255] units; 0 for one image).
     """
 
     seed: int
     fids: list[tuple[int, float]]
     copies: float
     seconds: float
+    spread: float = 0.0
+    floor: float = 0.0  # the single-image FID of the reference set (ReferenceSet.single_image_fid)
 
     @property
     def fid_before(self) -> float:
@@ -381,45 +386,106 @@ class LearningResult:
     learned: list[bool] = field(default_factory=list)
 
 
-_FEATURES: dict[str, Any] = {}  # reference set name -> (ReferenceSet, known features, held-out leave-one-out distances)
+_REFERENCES: dict[str, Any] = {}  # "name@cache folder" -> (ReferenceSet, Known)
 
 
-def _reference(name: str) -> tuple[Any, Tensor, Tensor]:
-    """The reference set `name` (the grader's classifier cache), the features of every known real image
-    (training then held-out), and each held-out image's distance to its nearest other known image."""
+@dataclass
+class Known:
+    """The known real images (training, then held-out) for the copy check.
+
+    images: float64 (S*K, D), `pooled` images of all K known images moved by each of the S shifts
+    of `shifted` (shift-major); owner: (S*K,) which known image each row is. held_out_distances:
+    (M,) each held-out image's `nearest_distances` to the known images other than itself.
+    """
+
+    images: Tensor
+    owner: Tensor
+    held_out_distances: Tensor
+
+    @classmethod
+    def of(cls, train: Tensor, held_out: Tensor) -> "Known":
+        """From uint8 training (N, C, H, W) and held-out (M, C, H, W) images."""
+        everything = torch.cat([train, held_out])
+        moved = shifted(everything)  # (S, K, C, H, W)
+        images = pooled(moved.flatten(0, 1))
+        owner = torch.arange(len(everything)).repeat(len(moved))
+        known = cls(images, owner, torch.empty(0))
+        known.held_out_distances = nearest_distances(held_out, known, exclude=len(train) + torch.arange(len(held_out)))
+        return known
+
+
+def pooled(images: Tensor) -> Tensor:
+    """uint8 (n, C, H, W) -> float64 (n, C*(H//POOL)*(W//POOL)): averages over POOL x POOL blocks,
+    less their mean, scaled to length 1.
+
+    The digits are 8x8 scans drawn at 28x28 (32x32): 4x4 blocks keep what they hold and average
+    away pixel noise added to a copy; centring and scaling make brighter, dimmer or lower-contrast
+    copies the same image (the distance is a correlation's: |a - b|^2 = 2 (1 - corr)).
+    """
+    x = F.avg_pool2d(images.double(), POOL).flatten(1)
+    x = x - x.mean(dim=1, keepdim=True)
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-6)
+
+
+def shifted(images: Tensor, shift: int = SHIFT) -> Tensor:
+    """uint8 (n, C, H, W) -> (S, n, C, H, W): each image moved by every (dy, dx) in [-shift, shift]^2
+    (S = (2 shift + 1)^2), with black (0) coming in at the edges."""
+    h, w = images.shape[-2:]
+    padded = F.pad(images, (shift, shift, shift, shift))
+    crops = [padded[..., dy : dy + h, dx : dx + w] for dy in range(2 * shift + 1) for dx in range(2 * shift + 1)]
+    return torch.stack(crops)
+
+
+def nearest_distances(images: Tensor, known: Known, exclude: Tensor | None = None, batch: int = 256) -> Tensor:
+    """(n,) each uint8 image's smallest `pooled` distance to a known image moved by up to SHIFT
+    pixels; exclude (n,): per image, a known image (by index) not to count."""
+    out = []
+    for start in range(0, len(images), batch):
+        d = torch.cdist(pooled(images[start : start + batch]), known.images)
+        if exclude is not None:
+            d[known.owner.unsqueeze(0) == exclude[start : start + batch].unsqueeze(1)] = math.inf
+        out.append(d.min(dim=1).values)
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)
+
+
+def copy_share(samples: Tensor, known: Known, quantile: float = COPY_QUANTILE) -> float:
+    """Share of uint8 samples (n, C, H, W) that lie closer to a known image than the `quantile` of
+    the held-out images do (`nearest_distances`): about `quantile` for new images like the real
+    ones, near 1 for copies (also with noise, blurred, dimmed or moved by a pixel or two)."""
+    radius = torch.quantile(known.held_out_distances, quantile)
+    return float((nearest_distances(samples, known) < radius).double().mean())
+
+
+def _reference(name: str) -> tuple[Any, Known]:
+    """The reference set `name` from the grader's classifier cache, and its known images."""
     from reference.metrics.quick_fid import grading_root, reference_set
 
     key = f"{name}@{grading_root()}"
-    if key not in _FEATURES:
+    if key not in _REFERENCES:
         ref = reference_set(name)
-        known = torch.cat([ref.extractor.features(ref.train), ref.real_features]).double()
-        held = ref.real_features.double()
-        dist = torch.cdist(held, known)
-        n_train = len(ref.train)
-        dist[torch.arange(len(held)), n_train + torch.arange(len(held))] = math.inf  # leave each one out
-        _FEATURES[key] = (ref, known, dist.min(dim=1).values)
-    return _FEATURES[key]
-
-
-def copy_share(features: Tensor, known: Tensor, held_out_distances: Tensor, quantile: float = COPY_QUANTILE) -> float:
-    """Share of samples (features (n, D)) closer to a known image (known (K, D)) than the `quantile`
-    of the held-out images' leave-one-out nearest distances (held_out_distances (M,)). About
-    `quantile` for new images like the real ones; near 1 for copies."""
-    radius = torch.quantile(held_out_distances, quantile)
-    nearest = torch.cdist(features.double(), known).min(dim=1).values
-    return float((nearest < radius).double().mean())
+        _REFERENCES[key] = (ref, Known.of(ref.train, ref.held_out))
+    return _REFERENCES[key]
 
 
 def score_samples(samples: Tensor, reference: str = "digits") -> tuple[float, float]:
-    """(classifier-FID against the held-out features, copy share) of uint8 samples (n, C, H, W)."""
+    """(classifier-FID against the held-out features, `copy_share`) of uint8 samples (n, C, H, W)."""
     from reference.metrics.fid import SmallSampleWarning, fid
 
-    ref, known, held = _reference(reference)
-    features = ref.extractor.features(samples)
+    ref, known = _reference(reference)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallSampleWarning)
-        value = fid(ref.real_features, features)
-    return value, copy_share(features, known, held)
+        value = fid(ref.real_features, ref.extractor.features(samples))
+    return value, copy_share(samples, known)
+
+
+def fid_of(samples: Tensor, reference: str = "digits") -> float:
+    """Classifier-FID of uint8 samples (n, C, H, W) against the held-out features."""
+    from reference.metrics.fid import SmallSampleWarning, fid
+
+    ref = _reference(reference)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        return fid(ref.real_features, ref.extractor.features(samples))
 
 
 def _valid_samples(result: Any, shape: tuple[int, ...], n: int, steps: int) -> tuple[list[int], list[Tensor]] | None:
@@ -450,12 +516,13 @@ def _run(submission: Any, make: Callable[[int], tuple[Any, Any]], seed: int, ref
     if valid is None:
         raise LearningProblem("unknown", problem_text({}, ref.shape))
     checkpoints, samples = valid
-    scores = [score_samples(s, ref.name) for s in samples]
-    fids = [(step, fid_value) for step, (fid_value, _) in zip(checkpoints, scores)]
+    fids = [(step, fid_of(s, ref.name)) for step, s in zip(checkpoints, samples)]
     best = min(range(1, len(fids)), key=lambda k: fids[k][1])
-    copies = max(scores[best][1], scores[-1][1])
+    known = _reference(ref.name)[1]
+    copies = max(copy_share(samples[k], known) for k in {best, len(samples) - 1})
     seconds = result.get("seconds")
-    return Run(seed, fids, copies, float(seconds) if finite(seconds) else 0.0)
+    spread = float(samples[-1].double().std(dim=0).mean())
+    return Run(seed, fids, copies, float(seconds) if finite(seconds) else 0.0, spread, ref.single_image_fid)
 
 
 def learning_check(

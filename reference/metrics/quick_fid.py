@@ -166,6 +166,7 @@ class ReferenceSet:
 
     train: uint8 (N, C, S, S) images to train on. extractor: the classifier's features (128-d).
     real_features: float32 (M, 128) of the held-out split. accuracy: the classifier's on that split.
+    held_out: uint8 (M, C, S, S), the held-out images themselves.
     """
 
     name: str
@@ -173,6 +174,7 @@ class ReferenceSet:
     extractor: ClassifierExtractor
     real_features: Tensor
     accuracy: float
+    held_out: Tensor
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -229,7 +231,7 @@ def reference_set(name: str = "digits", root: str | os.PathLike | None = None, *
             write_cifar10(data_root, train, test)
         with cifar10_checksums_off():
             extractor, acc = _cached_classifier("cifar10", data_root, epochs, seed)
-    return ReferenceSet(name, train.data, extractor, extractor.features(test.data), acc)
+    return ReferenceSet(name, train.data, extractor, extractor.features(test.data), acc, test.data)
 
 
 # ---------------------------------------------------------------------------------------------
