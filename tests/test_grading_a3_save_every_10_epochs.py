@@ -175,6 +175,24 @@ CORRECT = {
             if epoch % 10 == 9:
                 save_progress(epoch + 1, gan.G, gan.D, noise, out_dir / "progress")
     """,
+    # a loss-curve figure saved beside the grids, every epoch: not a grid, and not their schedule
+    "loss_curve_every_epoch": """
+        import matplotlib.pyplot as plt
+        <SAVE>
+        losses = []
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                losses.append(step(gan, x))
+            if epoch % 10 == 0:
+                save(epoch)
+            fig, ax = plt.subplots()
+            ax.plot([d for d, g in losses], label="loss_d")
+            ax.plot([g for d, g in losses], label="loss_g")
+            ax.legend()
+            out_dir.mkdir(parents=True, exist_ok=True)
+            fig.savefig(out_dir / "losses.png")
+            plt.close(fig)
+    """,
 }
 CORRECT_BEFORE = {
     # fixed noise drawn once at module level from its own generator, G called on 8 rows at a time

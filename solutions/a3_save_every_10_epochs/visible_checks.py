@@ -28,6 +28,8 @@ MAX_FILES = 64  # files read of each kind in one run
 MAX_PIXELS = 4096 * 4096
 HINT = "in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0"
 LOOP = "`for epoch in range(n_epochs)` (0-based) or `for epoch in range(1, n_epochs + 1)` (1-based)"
+KINDS = ("grids", "images", "checkpoints", "files")  # what a save is told by, in this order (Run.saved)
+NOUNS = {"grids": "sample grids", "images": "sample grids", "checkpoints": "checkpoints", "files": "files"}
 MALFORMED = "the watched run of `train` returned a record the grader cannot read; do not change the grader's objects"
 
 
@@ -229,12 +231,21 @@ class Run:
     def of_kind(self, suffixes: tuple[str, ...]) -> list[tuple[str, str, int]]:
         return [w for w in self.writes if w[0].lower().endswith(suffixes)]
 
+    def saved(self, kind: str) -> list[tuple[str, str, int]]:
+        """The writes of the "grids" (images that are sample grids: a loss-curve figure saved beside
+        them is no grid, and not part of their schedule), of all "images", of the "checkpoints",
+        or of any "files"."""
+        if kind == "grids":
+            return [w for w in self.of_kind(IMAGE_SUFFIXES) if self.grids.get(w[0], "unread") is None]
+        suffixes = {"images": IMAGE_SUFFIXES, "checkpoints": CHECKPOINT_SUFFIXES}.get(kind)
+        return self.of_kind(suffixes) if suffixes else self.writes
+
     def saves(self) -> list[tuple[str, list[torch.Tensor]]]:
-        """[(label, tensors G received)] for each look at out_dir that saw a grid written (else a
-        checkpoint, else any file): the noise of each save."""
-        for suffixes in (IMAGE_SUFFIXES, CHECKPOINT_SUFFIXES, None):
-            chosen = [(f"{when} epoch {k}", inputs) for when, k, files, inputs in self.periods
-                      if any(suffixes is None or p.lower().endswith(suffixes) for p in files)]
+        """[(label, tensors G received)] for each look at out_dir that saw a sample grid written
+        (else a checkpoint, else any file): the noise of each save."""
+        for kind in KINDS:
+            paths = {p for p, _, _ in self.saved(kind)}
+            chosen = [(f"{when} epoch {k}", inputs) for when, k, files, inputs in self.periods if paths.intersection(files)]
             if chosen:
                 return chosen
         return []
@@ -257,13 +268,10 @@ def run(submission, n_epochs: int) -> Run:
     return _RUNS[(key, n_epochs)]
 
 
-def judged_by(r: Run) -> tuple[str, tuple[str, ...]]:
-    """What the schedule is judged by, chosen on the 30-epoch run `r`: ("sample grids", their
-    suffixes), else the checkpoints', else every file's (suffixes ())."""
-    for what, suffixes in (("sample grids", IMAGE_SUFFIXES), ("checkpoints", CHECKPOINT_SUFFIXES)):
-        if r.of_kind(suffixes):
-            return what, suffixes
-    return "files", ()
+def judged_by(r: Run) -> str:
+    """The kind of file (see `Run.saved`) the schedule is judged by, chosen on the 30-epoch run `r`:
+    its sample grids, else its images, else its checkpoints, else any file."""
+    return next(kind for kind in KINDS if r.saved(kind) or kind == "files")
 
 
 def hint(got: list[int]) -> str:
@@ -275,17 +283,16 @@ def hint(got: list[int]) -> str:
     return " (1-based: after the 10th, 20th, 30th epoch)"
 
 
-def schedule_error(r: Run, kind: tuple[str, tuple[str, ...]]) -> str | None:
-    """None when train trained n_epochs epochs and wrote files of `kind` (see `judged_by`) exactly
-    after epochs 10, 20, ... <= n_epochs."""
+def schedule_error(r: Run, kind: str) -> str | None:
+    """None when train trained n_epochs epochs and wrote its files of `kind` (see `judged_by`)
+    exactly after epochs 10, 20, ... <= n_epochs."""
     n, expected = r.n_epochs, list(range(10, r.n_epochs + 1, 10))
     if r.epochs == 0:
         return (
             f"train({n}, ...) never iterated `gan.batches.epoch(epoch)` of the GAN from "
             f"`make_gan(seed)`; train that GAN, one `gan.batches.epoch(epoch)` per epoch, as the given loop does"
         )
-    what, suffixes = kind
-    writes = r.of_kind(suffixes) if suffixes else r.writes
+    what, writes = NOUNS[kind], r.saved(kind)
     if not writes and expected:
         return (
             f"nothing written under out_dir in a {n}-epoch run; expected a sample grid ({', '.join(IMAGE_SUFFIXES)}) and a "
@@ -328,5 +335,5 @@ def test_sample_grids_are_png_grids_of_64(submission):
         "no sample grid (.png) written under out_dir in a 30-epoch run; save the 64 images of G(fixed_noise) "
         "with torchvision's save_image (or reference.plots.save_image_grid)"
     )
-    errors = [error for error in r.grids.values() if error]
-    assert not errors, errors[0]
+    problems = list(r.grids.values())
+    assert None in problems, problems[0]  # a grid is there; other images (a loss curve) may be anything
