@@ -6,10 +6,10 @@ one busy-loop process per core beside them, and prints how fast each setting was
 
 - jobs: `main`, the README's main job shortened (`gan-course train`: dcgan on digits, 2 epochs
   of 22 steps, files and all); `mlp`, the MNIST MLP GAN (`gan-course train --model mlp
-  --dataset mnist --max-images 19200`: 300 steps; digits where MNIST is missing); `learning`, an
-  assignment's grade-time learning check (`reference.metrics.quick_fid.learning_run`: the
-  dcgan at ngf = ndf = 16 for 150 steps of batch 32 on the digits, FID before and after, as
-  a2's hidden check runs it).
+  --dataset mnist --max-images 19200`: 300 steps; digits where MNIST is missing); `learning`, one run of
+  an assignment's grade-time learning check (`reference.grading.learning.learning_run`: the
+  dcgan at ngf = ndf = 16 for 150 steps of batch 32 on the digits, scored every 50 steps; a2's
+  hidden check makes two or three such runs of 300 steps).
 - settings: `course`, what `import reference` chooses (reference/cpu.py: a short OpenMP spin,
   threads from the usable cores); `default`, PyTorch's own defaults (GAN_COURSE_CPU=torch);
   `passive`, OMP_WAIT_POLICY=PASSIVE; `one-thread`, OMP_NUM_THREADS=1. Each child process gets
@@ -72,14 +72,14 @@ def run_job(job: str, size: int, data_dir: str, quick: bool, scratch: Path) -> d
 
     out = scratch / f"run-{os.getpid()}"
     if job == "learning":
-        from reference.metrics.quick_fid import learning_run, reference_set
+        from reference.grading.learning import learning_run, reference_and_known
         from reference.models.dcgan import build
 
-        ref = reference_set("digits")  # cached by the parent's warm-up in GAN_COURSE_GRADING_CACHE
+        reference_and_known("digits")  # the classifier cached by the parent's warm-up in GAN_COURSE_GRADING_CACHE
         torch.manual_seed(0)
-        G, D = build(ref.shape, 100, ngf=16, ndf=16)
+        G, D = build((1, 28, 28), 100, ngf=16, ndf=16)
         start = time.perf_counter()
-        learning_run(G, D, ref, nz=100, steps=size, seed=0)
+        learning_run(G, D, "digits", nz=100, steps=size, seed=0)
     else:
         argv = ["train", "--out", str(out), "--device", "cpu", "--no-progress"]
         if job == "main":

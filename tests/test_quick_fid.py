@@ -1,4 +1,4 @@
-"""reference.metrics.quick_fid: coloured digits, CIFAR-10 files, short seeded GAN runs, their FID."""
+"""reference.metrics.quick_fid: coloured digits, CIFAR-10 files, reference sets and their classifier-FID."""
 
 from __future__ import annotations
 
@@ -7,22 +7,16 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from reference.data import Dataset
 from reference.metrics.quick_fid import (
     COLOURS,
-    LearningError,
     cifar10_checksums_off,
     coloured_digits,
     grading_root,
-    learning_run,
     reference_set,
-    sample_fid,
-    train_gan,
     write_cifar10,
 )
-from reference.models.dcgan import build
 
 
 @pytest.fixture(scope="module")
@@ -79,98 +73,14 @@ def test_checksums_come_back_after_the_block():
     assert cifar.check_integrity is original
 
 
-def small_gan(seed: int = 0):
-    torch.manual_seed(seed)
-    return build((1, 28, 28), 16, ngf=8, ndf=8)
-
-
-def test_train_gan_is_seeded_and_leaves_the_global_rng_alone(digits_ref):
-    runs = []
-    for _ in range(2):
-        G, D = small_gan()
-        torch.manual_seed(123)
-        before = torch.rand(3)
-        losses = train_gan(G, D, digits_ref.train, nz=16, steps=3, seed=5)
-        torch.manual_seed(123)
-        assert torch.equal(torch.rand(3), before)
-        runs.append((losses, [p.detach().clone() for p in G.parameters()]))
-    assert runs[0][0] == runs[1][0] and len(runs[0][0]) == 3
-    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
-    G, D = small_gan()
-    assert train_gan(G, D, digits_ref.train, nz=16, steps=3, seed=6) != runs[0][0]
-
-
-class Detached(nn.Module):
-    def __init__(self, G):
-        super().__init__()
-        self.G = G
-
-    def forward(self, z):
-        return self.G(z).detach()
-
-
-def test_train_gan_explains_what_cannot_be_trained(digits_ref):
-    G, D = small_gan()
-    with pytest.raises(LearningError, match="output does not depend on its parameters"):
-        train_gan(Detached(G), D, digits_ref.train, nz=16, steps=1)
-    with pytest.raises(LearningError, match=r"discriminator returned \(32, 2\) for real batches"):
-        train_gan(G, nn.Sequential(nn.Flatten(), nn.Linear(784, 2)), digits_ref.train, nz=16, steps=1)
-    with pytest.raises(LearningError, match="first conv takes 3 input channels; the images have 1"):
-        train_gan(G, nn.Sequential(nn.Conv2d(3, 4, 28), nn.Flatten()), digits_ref.train, nz=16, steps=1)
-    with pytest.raises(LearningError, match=r"the generator returns \(N, 1, 32, 32\); expected \(N, 1, 28, 28\)"):
-        train_gan(build((1, 32, 32), 16, ngf=8)[0], D, digits_ref.train, nz=16, steps=1)
-
-
-def test_train_gan_takes_a_discriminator_that_ends_in_a_sigmoid(digits_ref):
-    G, D = small_gan()
-    losses = train_gan(G, nn.Sequential(D, nn.Sigmoid()), digits_ref.train, nz=16, steps=2)
-    # probabilities are turned back into logits: the first D loss is about 2 log 2, not softplus of values in (0, 1)
-    assert abs(losses[0][0] - 2 * np.log(2)) < 0.3
-
-
-class Replay(nn.Module):
-    """A "generator" that returns fixed images (in [-1, 1]) whatever z is."""
-
-    def __init__(self, images):
-        super().__init__()
-        self.images = images.float() / 127.5 - 1
-        self.scale = nn.Parameter(torch.ones(()))
-
-    def forward(self, z):
-        return self.images[: z.shape[0]] * self.scale
-
-
-def test_sample_fid_ranks_real_images_above_a_single_image(digits_ref):
-    real = sample_fid(Replay(digits_ref.train[:360]), digits_ref, nz=16)
-    one = sample_fid(Replay(digits_ref.train[:1].expand(360, -1, -1, -1)), digits_ref, nz=16)
+def test_reference_set_fid_ranks_real_images_above_a_single_image(digits_ref):
+    assert digits_ref.held_out.shape == (360, 1, 28, 28) and digits_ref.held_out.dtype == torch.uint8
+    assert digits_ref.fid(digits_ref.held_out) < 1e-6  # the held-out images against their own features
+    real = digits_ref.fid(digits_ref.train[:360])
+    one = digits_ref.fid(digits_ref.train[:1].expand(360, -1, -1, -1))
     assert real < 0.1 * one
     assert one >= digits_ref.single_image_fid * (1 - 1e-6)  # no single image does better than tr(S)
-
-
-def test_learning_run_lowers_the_fid_of_a_dcgan(digits_ref):
-    torch.manual_seed(0)
-    G, D = build((1, 28, 28), 100, ngf=16, ndf=16)
-    run = learning_run(G, D, digits_ref, nz=100, steps=60, seed=0)
-    assert run.steps == 60 and run.seconds > 0
-    assert run.fid_after < 0.9 * run.fid_before, run
-
-
-def test_learning_verdict_passes_only_a_clear_fall_below_the_floor():
-    from reference.metrics.quick_fid import LearningRun
-
-    def verdict(before: float, after: float) -> tuple[str, str]:
-        return LearningRun(before, after, steps=150, seconds=1.0).verdict(0.6, floor=240.0, data="the digits")
-
-    assert verdict(300.0, 180.0) == ("pass", "")  # 0.6 x 300 = 180, under the floor
-    assert verdict(500.0, 250.0)[0] == "slow", "below 0.6x but above the single-image floor is not a pass"
-    outcome, told = verdict(300.0, 260.0)
-    assert outcome == "slow"
-    assert told == (
-        "classifier-FID went from 300 (untrained) to 260 after 150 training steps on the digits; expected at most 180 "
-        "(60% of the untrained FID, and below the 240 that one fixed image scores)"
-    )
-    assert verdict(300.0, 280.0)[0] == "fail", "a fall of less than 10% is no learning"
-    assert verdict(300.0, 320.0)[0] == "fail"
+    assert digits_ref.fid(digits_ref.train[:360].float() / 255) == pytest.approx(real, rel=1e-4)  # floats in [0, 1] too
 
 
 def test_a_cached_classifier_of_a_few_images_is_not_taken_for_the_full_one(tmp_path):

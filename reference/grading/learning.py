@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +82,7 @@ __all__ = [
     "learning_check",
     "learning_run",
     "problem_text",
+    "reference_and_known",
     "score_samples",
     "train_and_sample",
 ]
@@ -456,8 +456,10 @@ def copy_share(samples: Tensor, known: Known, quantile: float = COPY_QUANTILE) -
     return float((nearest_distances(samples, known) < radius).double().mean())
 
 
-def _reference(name: str) -> tuple[Any, Known]:
-    """The reference set `name` from the grader's classifier cache, and its known images."""
+def reference_and_known(name: str) -> tuple[Any, Known]:
+    """The reference set `name` ("digits" or "coloured-digits", `reference.metrics.quick_fid.reference_set`)
+    from the grader's classifier cache ($GAN_COURSE_GRADING_CACHE), and its `Known` images; kept
+    for the process (the classifier is trained on the first call, about 10 s)."""
     from reference.metrics.quick_fid import grading_root, reference_set
 
     key = f"{name}@{grading_root()}"
@@ -469,23 +471,8 @@ def _reference(name: str) -> tuple[Any, Known]:
 
 def score_samples(samples: Tensor, reference: str = "digits") -> tuple[float, float]:
     """(classifier-FID against the held-out features, `copy_share`) of uint8 samples (n, C, H, W)."""
-    from reference.metrics.fid import SmallSampleWarning, fid
-
-    ref, known = _reference(reference)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SmallSampleWarning)
-        value = fid(ref.real_features, ref.extractor.features(samples))
-    return value, copy_share(samples, known)
-
-
-def fid_of(samples: Tensor, reference: str = "digits") -> float:
-    """Classifier-FID of uint8 samples (n, C, H, W) against the held-out features."""
-    from reference.metrics.fid import SmallSampleWarning, fid
-
-    ref = _reference(reference)[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SmallSampleWarning)
-        return fid(ref.real_features, ref.extractor.features(samples))
+    ref, known = reference_and_known(reference)
+    return ref.fid(samples), copy_share(samples, known)
 
 
 def _valid_samples(result: Any, shape: tuple[int, ...], n: int, steps: int) -> tuple[list[int], list[Tensor]] | None:
@@ -516,9 +503,9 @@ def _run(submission: Any, make: Callable[[int], tuple[Any, Any]], seed: int, ref
     if valid is None:
         raise LearningProblem("unknown", problem_text({}, ref.shape))
     checkpoints, samples = valid
-    fids = [(step, fid_of(s, ref.name)) for step, s in zip(checkpoints, samples)]
+    fids = [(step, ref.fid(s)) for step, s in zip(checkpoints, samples)]
     best = min(range(1, len(fids)), key=lambda k: fids[k][1])
-    known = _reference(ref.name)[1]
+    known = reference_and_known(ref.name)[1]
     copies = max(copy_share(samples[k], known) for k in {best, len(samples) - 1})
     seconds = result.get("seconds")
     spread = float(samples[-1].double().std(dim=0).mean())
@@ -550,7 +537,7 @@ def learning_check(
     Raises LearningProblem when G or D cannot be trained (the first run says so); the student's
     exceptions (StudentError) and a lost worker propagate.
     """
-    ref = _reference(reference)[0]
+    ref = reference_and_known(reference)[0]
     data = data or {"digits": "the digits", "coloured-digits": "coloured digits"}.get(reference, reference)
     n = ref.real_features.shape[0]
     floor = ref.single_image_fid
@@ -606,6 +593,6 @@ def learning_run(G: nn.Module, D: nn.Module, reference: str = "digits", *, nz: i
     """
     from reference.grading.submission import LocalSubmission
 
-    ref = _reference(reference)[0]
+    ref = reference_and_known(reference)[0]
     n = ref.real_features.shape[0]
     return _run(LocalSubmission({}), lambda _seed: (G, D), seed, ref, nz=nz, steps=steps, every=every, n=n, train_options=train_options)

@@ -1,15 +1,12 @@
-"""Does a generator learn? A short seeded GAN run scored by classifier-FID, in seconds on a CPU.
+"""Classifier-FID on small images, offline and in seconds on a CPU: reference sets and their scores.
 
-    ref = reference_set("digits")                        # classifier (trained once, cached) + held-out features
-    run = learning_run(G, D, ref, nz=100, steps=150)     # FID of G before and after 150 seeded steps
-    run.fid_before, run.fid_after, run.ratio             # lower after: the generator learns
+    ref = reference_set("digits")           # classifier (trained once, cached) + held-out features
+    ref.fid(images)                         # classifier-FID of uint8 images (N, 1, 28, 28) against the held-out split
+    ref.single_image_fid                    # what the best single fixed image scores
 
-    python -m reference.metrics.quick_fid                # the reference DCGAN's runs, as the assignments' checks do them
-
-The assignments' autograders use it to check that a student's generator really learns, offline and
-fast: the data are scikit-learn's handwritten digits (shipped with scikit-learn), the feature
-network is the project's `Classifier` trained on them for a few epochs into a cache folder, and the
-GAN trains for a fixed number of seeded steps with the non-saturating loss.
+The grade-time learning checks (`reference.grading.learning`) score a student's generator with it:
+the data are scikit-learn's handwritten digits (shipped with scikit-learn) and the feature network
+is the project's `Classifier` trained on them for a few epochs into a cache folder.
 
 Reference sets (`REFERENCE_SETS`):
 - ``digits``: `reference.data`'s digits, 1x28x28 (1,437 train, 360 held out), grey classifier.
@@ -23,15 +20,12 @@ The cache folder is `grading_root()`: $GAN_COURSE_GRADING_CACHE, else `reference
 (~/.cache/gan-course/grading by default). It holds each reference set's data root, root/<name>/ (the
 coloured digits' CIFAR-10 files); their classifiers are cached like any other, at
 `classifier_path(dataset, root/<name>)` under `cache_dir()`/classifiers/, keyed by that root.
-Runs are bit-reproducible on a CPU for a given seed; the global RNG is left as it was.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import pickle
-import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,12 +34,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from reference.cache import cache_dir, writable_dir
-from reference.cpu import cpu_training, flush_denormals
-from reference.data import Dataset, from_model_range, load_dataset, to_model_range
+from reference.data import Dataset, load_dataset
 from reference.data.sources import resize_uint8
 from reference.io import atomic_path
 from reference.metrics.classifier import FORMAT, classifier_from_state, classifier_path, find_classifier, train_classifier
@@ -56,17 +48,12 @@ __all__ = [
     "COLOURS",
     "CIFAR10_CLASSES",
     "CLASSIFIER_EPOCHS",
-    "LearningError",
-    "LearningRun",
     "ReferenceSet",
     "REFERENCE_SETS",
     "cifar10_checksums_off",
     "coloured_digits",
     "grading_root",
-    "learning_run",
     "reference_set",
-    "sample_fid",
-    "train_gan",
     "write_cifar10",
 ]
 
@@ -78,10 +65,6 @@ COLOURS = (
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 REFERENCE_SETS = ("digits", "coloured-digits")
 CLASSIFIER_EPOCHS = 3  # 97% held-out accuracy on the digits; the features need structure, not the last percent
-
-
-class LearningError(Exception):
-    """A generator or discriminator that a learning run cannot train; the message says why."""
 
 
 def grading_root() -> Path:
@@ -162,7 +145,7 @@ def cifar10_checksums_off() -> Iterator[None]:
 
 @dataclass
 class ReferenceSet:
-    """What a learning run needs: training images, a feature extractor and held-out features.
+    """Training images, a feature extractor and the held-out split's images and features.
 
     train: uint8 (N, C, S, S) images to train on. extractor: the classifier's features (128-d).
     real_features: float32 (M, 128) of the held-out split. accuracy: the classifier's on that split.
@@ -188,6 +171,16 @@ class ReferenceSet:
         Its features have zero covariance, so FID = ||mu_real - f||^2 + tr(S_real) >= tr(S_real).
         """
         return float(FrechetStats.from_features(self.real_features).covariance.trace())
+
+    def fid(self, images: Tensor) -> float:
+        """Classifier-FID of images (n, C, S, S), uint8 in [0, 255] or float in [0, 1], against the held-out features.
+
+        n: at least the 128 feature dimensions for a full-rank estimate (360, as many as the
+        held-out digits, is what the learning checks use); fewer only warn (SmallSampleWarning).
+        """
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SmallSampleWarning)
+            return fid(self.real_features, self.extractor.features(images))
 
 
 def _cached_classifier(dataset: str, root: Path, epochs: int, seed: int) -> tuple[ClassifierExtractor, float]:
@@ -232,198 +225,3 @@ def reference_set(name: str = "digits", root: str | os.PathLike | None = None, *
         with cifar10_checksums_off():
             extractor, acc = _cached_classifier("cifar10", data_root, epochs, seed)
     return ReferenceSet(name, train.data, extractor, extractor.features(test.data), acc, test.data)
-
-
-# ---------------------------------------------------------------------------------------------
-# Training and scoring
-# ---------------------------------------------------------------------------------------------
-
-
-def _shape_error(out: object, image_shape: tuple[int, ...]) -> str:
-    """"the generator returns (N, 1, 32, 32); expected (N, 1, 28, 28)"."""
-    got = "(N, " + ", ".join(map(str, out.shape[1:])) + ")" if isinstance(out, Tensor) else f"a {type(out).__name__}"
-    return f"the generator returns {got}; expected (N, {', '.join(map(str, image_shape))})"
-
-
-def _check_input_channels(D: nn.Module, channels: int) -> None:
-    """A LearningError when D's first conv takes another number of channels than the images have."""
-    first = next((m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear))), None)
-    if isinstance(first, nn.Conv2d) and first.in_channels != channels:
-        raise LearningError(
-            f"the discriminator's first conv takes {first.in_channels} input channel{'s' if first.in_channels != 1 else ''}; "
-            f"the images have {channels}"
-        )
-
-
-def _one_per_image(out: Tensor, n: int, what: str) -> Tensor:
-    """D's output as (n,): accepts (n,), (n, 1) or (n, 1, 1, 1); a LearningError otherwise."""
-    if not isinstance(out, Tensor) or out.shape[:1] != (n,) or out.numel() != n:
-        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise LearningError(f"the discriminator returned {shape} for {what} of {n} images; expected one value per image ({n},)")
-    return out.reshape(n).float()
-
-
-def train_gan(
-    G: nn.Module,
-    D: nn.Module,
-    images: Tensor,
-    *,
-    nz: int,
-    steps: int,
-    batch_size: int = 32,
-    lr: float = 2e-3,
-    betas: tuple[float, float] = (0.5, 0.999),
-    seed: int = 0,
-) -> list[tuple[float, float]]:
-    """Train G and D in place for `steps` seeded steps on uint8 `images` (N, C, H, W); returns (loss_D, loss_G) per step.
-
-    Each step: a random batch x scaled to [-1, 1]; D's step on x and G(z).detach(); then G's step
-    through D on the same G(z), with the non-saturating loss (-log D(G(z))). D may return logits,
-    or probabilities in [0, 1] (a final sigmoid; detected from its first outputs), (N,) or (N, 1).
-    Adam(lr, betas) for both; the high default lr suits short runs. Raises LearningError when G's
-    output does not depend on its parameters, D's output is not one value per image, or a loss is
-    not finite. The global RNG is left as it was.
-    """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    data = images.to(torch.uint8)
-    losses: list[tuple[float, float]] = []
-    G.train()
-    D.train()
-    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
-    with cpu_training("cpu"), torch.random.fork_rng(devices=[]):  # denormals flushed, threads for the load
-        torch.manual_seed(seed)
-        probabilities: bool | None = None
-        for step in range(steps):
-            x = to_model_range(data[torch.randint(0, len(data), (batch_size,))], "tanh")
-            fake = G(torch.randn(batch_size, nz))
-            if not isinstance(fake, Tensor) or fake.shape != x.shape:
-                raise LearningError(_shape_error(fake, x.shape[1:]))
-            if not fake.requires_grad:
-                raise LearningError("the generator's output does not depend on its parameters (detached, or made without them), so it cannot learn")
-            if step == 0:
-                _check_input_channels(D, x.shape[1])
-            d_real = _one_per_image(D(x), batch_size, "real batches")
-            d_fake = _one_per_image(D(fake.detach()), batch_size, "fake batches")
-            if probabilities is None:
-                probabilities = bool(((d_real >= 0) & (d_real <= 1)).all() and ((d_fake >= 0) & (d_fake <= 1)).all())
-            if probabilities:  # -log p and -log(1 - p), with p kept away from 0 and 1
-                d_real, d_fake = (torch.logit(p.clamp(1e-6, 1 - 1e-6)) for p in (d_real, d_fake))
-            loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            d_g = _one_per_image(D(fake), batch_size, "fake batches")
-            if probabilities:
-                d_g = torch.logit(d_g.clamp(1e-6, 1 - 1e-6))
-            loss_g = F.softplus(-d_g).mean()
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            pair = (loss_d.item(), loss_g.item())
-            if not all(math.isfinite(v) for v in pair):
-                raise LearningError(f"the losses became {pair[0]:.3g} (D) and {pair[1]:.3g} (G) at step {step + 1}; they must stay finite")
-            losses.append(pair)
-    return losses
-
-
-@torch.no_grad()
-def sample_fid(G: nn.Module, ref: ReferenceSet, *, nz: int, n: int | None = None, seed: int = 1, batch_size: int = 500) -> float:
-    """Classifier-FID of `n` samples of G (eval mode, seeded noise) against `ref`'s held-out features.
-
-    n: default as many as the held-out images (360 for the digits), above the 128 feature
-    dimensions. G must map (n, nz) to images in [-1, 1] of `ref`'s shape.
-    """
-    n = n or ref.real_features.shape[0]
-    gen = torch.Generator().manual_seed(seed)
-    was_training = G.training
-    G.eval()
-    try:
-        out = []
-        with flush_denormals():
-            for start in range(0, n, batch_size):
-                x = G(torch.randn(min(batch_size, n - start), nz, generator=gen)).float()
-                if tuple(x.shape[1:]) != ref.shape:
-                    raise LearningError(_shape_error(x, ref.shape))
-                out.append(from_model_range(x, "tanh"))
-        images = torch.cat(out)
-    finally:
-        G.train(was_training)
-    if not torch.isfinite(images).all():
-        raise LearningError("the generator's samples contain NaN or infinite values")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SmallSampleWarning)
-        return fid(ref.real_features, ref.extractor.features(images))
-
-
-@dataclass
-class LearningRun:
-    """FID of G before and after a short run; ratio = fid_after / fid_before (lower: learned more)."""
-
-    fid_before: float
-    fid_after: float
-    steps: int
-    seconds: float
-
-    @property
-    def ratio(self) -> float:
-        return self.fid_after / self.fid_before if self.fid_before > 0 else math.inf
-
-    def verdict(self, ratio: float, floor: float, data: str) -> tuple[str, str]:
-        """("pass" | "slow" | "fail", what happened in one sentence) for a learning check.
-
-        pass: FID fell to at most `ratio` x the untrained FID and below `floor` (what one fixed
-        image scores); slow: it fell below 0.9 x the untrained FID only; fail: otherwise.
-        """
-        limit = min(ratio * self.fid_before, floor)
-        if self.fid_after <= limit:
-            return "pass", ""
-        told = (
-            f"classifier-FID went from {self.fid_before:.0f} (untrained) to {self.fid_after:.0f} after {self.steps} "
-            f"training steps on {data}; expected at most {limit:.0f} ({ratio:.0%} of the untrained FID, "
-            f"and below the {floor:.0f} that one fixed image scores)"
-        )
-        return ("slow" if self.fid_after < 0.9 * self.fid_before else "fail"), told
-
-
-def learning_run(
-    G: nn.Module,
-    D: nn.Module,
-    ref: ReferenceSet,
-    *,
-    nz: int,
-    steps: int,
-    seed: int = 0,
-    **train_options,
-) -> LearningRun:
-    """Score G, train G and D for `steps` seeded steps on `ref.train` (`train_gan`), score G again.
-
-    Both scores are `sample_fid` with the same noise. Extra keyword arguments go to `train_gan`.
-    """
-    start = time.perf_counter()
-    before = sample_fid(G, ref, nz=nz, seed=seed + 1)
-    train_gan(G, D, ref.train, nz=nz, steps=steps, seed=seed, **train_options)
-    after = sample_fid(G, ref, nz=nz, seed=seed + 1)
-    return LearningRun(before, after, steps, time.perf_counter() - start)
-
-
-def main() -> None:
-    """Print the learning runs of `reference.models.dcgan` (ngf = ndf = 16) as the assignments check them."""
-    from reference.models.dcgan import build
-
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    for name, steps in (("digits", 150), ("coloured-digits", 250)):
-        ref = reference_set(name)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            G, D = build(ref.shape, 100, ngf=16, ndf=16)
-        run = learning_run(G, D, ref, nz=100, steps=steps, seed=0)
-        print(
-            f"{name}: classifier accuracy {ref.accuracy:.3f}; FID {run.fid_before:.1f} untrained -> {run.fid_after:.1f} "
-            f"after {steps} steps (ratio {run.ratio:.2f}; one fixed image scores >= {ref.single_image_fid:.1f}); {run.seconds:.1f} s"
-        )
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,368 @@
+"""reference.grading.learning: the probe's runs and problems, the copy check, and a verdict that
+does not hang on the seed.
+
+The digits classifier is trained once per module into a temporary cache (`grading_cache`). The
+learning runs use one thread, as the grading worker does (GAN_COURSE_THREADS=1 there and here).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reference.grading import learning, probes
+from reference.grading.submission import LocalSubmission
+from reference.models.dcgan import Generator, weights_init
+
+REFERENCE_SET = "digits"
+pytestmark = pytest.mark.usefixtures("grading_cache")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """(ReferenceSet, Known) of the digits, from the module's cache."""
+    return learning.reference_and_known("digits")
+
+
+# ---------------------------------------------------------------------------------------------
+# Generators: sound ones, and ones that cannot learn
+# ---------------------------------------------------------------------------------------------
+
+
+def block(c: int) -> list[nn.Module]:
+    return [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
+
+
+class Sequential(nn.Module):
+    def __init__(self, layers: list[nn.Module]) -> None:
+        super().__init__()
+        self.main = nn.Sequential(*layers)
+        self.apply(weights_init)
+
+    def forward(self, z):
+        return self.main(z)
+
+
+def given(nz: int, ngf: int) -> list[nn.Module]:
+    """The given DCGAN generator's layers: [0] Unflatten | [1:4] 4x4 | [4:7] 7x7 | [7:10] 14x14 | [10:12] 28x28, tanh."""
+    return list(Generator(nz, ngf, channels=1, size=28).main)
+
+
+class Solution(Sequential):
+    """a2's solution: a 3x3 block at 7x7 and at 14x14."""
+
+    def __init__(self, nz=100, ngf=16):
+        g = given(nz, ngf)
+        super().__init__([*g[:7], *block(ngf * 2), *g[7:10], *block(ngf), *g[10:]])
+
+
+class WithoutBatchNorm(Sequential):
+    """Stride-1 ConvTranspose2d at 7x7 and 14x14 with biases, ReLU, no BatchNorm: learns late."""
+
+    def __init__(self, nz=100, ngf=16):
+        g = given(nz, ngf)
+        extra = lambda c: [nn.ConvTranspose2d(c, c, 3, 1, 1), nn.ReLU(True)]  # noqa: E731
+        super().__init__([*g[:7], *extra(ngf * 2), *g[7:10], *extra(ngf), *g[10:]])
+
+
+class TwoAt14(Sequential):
+    """Two 3x3 convs at 14x14 with LeakyReLU (StyleGAN-like)."""
+
+    def __init__(self, nz=100, ngf=16):
+        g = given(nz, ngf)
+        leaky = lambda c: [nn.Conv2d(c, c, 3, 1, 1), nn.BatchNorm2d(c), nn.LeakyReLU(0.2)]  # noqa: E731
+        super().__init__([*g[:10], *leaky(ngf), *leaky(ngf), *g[10:]])
+
+
+class OnePerStage(Sequential):
+    """A block at 4x4, 7x7 and 14x14: three added layers, the deepest of these, and the slowest."""
+
+    def __init__(self, nz=100, ngf=16):
+        g = given(nz, ngf)
+        super().__init__([*g[:4], *block(ngf * 4), *g[4:7], *block(ngf * 2), *g[7:10], *block(ngf), *g[10:]])
+
+
+class Detached(Solution):
+    def forward(self, z):
+        return super().forward(z).detach()
+
+
+class Frozen(Solution):
+    """Every weight frozen but one gain that scales the output."""
+
+    def __init__(self, nz=100, ngf=16):
+        super().__init__(nz, ngf)
+        self.main.requires_grad_(False)
+        self.gain = nn.Parameter(torch.ones(()))
+
+    def forward(self, z):
+        return super().forward(z) * self.gain
+
+
+class Constant(nn.Module):
+    """One learnable image, whatever z is."""
+
+    def __init__(self, nz=100, ngf=16):
+        super().__init__()
+        self.image = nn.Parameter(torch.zeros(1, 1, 28, 28))
+
+    def forward(self, z):
+        return torch.tanh(self.image).expand(len(z), 1, 28, 28)
+
+
+class IgnoresNoise(Solution):
+    """The solution fed one fixed noise vector: a trainable network that makes one image."""
+
+    def __init__(self, nz=100, ngf=16):
+        super().__init__(nz, ngf)
+        self.register_buffer("z0", torch.randn(1, nz))
+
+    def forward(self, z):
+        return super().forward(self.z0.expand(len(z), -1))
+
+
+SOUND = [Solution, WithoutBatchNorm, TwoAt14, OnePerStage]
+NOT_LEARNING = [Frozen, Constant, IgnoresNoise]
+
+
+class Memo(LocalSubmission):
+    """A kernel-side submission that trains each (generator class, seed) once across the verdicts below."""
+
+    runs: dict = {}
+
+    def __init__(self, cls) -> None:
+        super().__init__({})
+        self.cls = cls
+
+    def run(self, fn, *args, **kwargs):
+        if fn is not learning.train_and_sample:
+            return super().run(fn, *args, **kwargs)
+        key = (self.cls.__name__, kwargs["seed"], kwargs["steps"])
+        if key not in Memo.runs:
+            Memo.runs[key] = super().run(fn, *args, **kwargs)
+        return Memo.runs[key]
+
+
+def verdict(cls, first_seed: int) -> learning.LearningResult:
+    """a2's learning check on `cls` with the check's seeds starting at `first_seed`."""
+
+    def make(seed):
+        return probes.build(cls, seed, nz=100, ngf=16), learning.dcgan_discriminator(16, 1, 28, seed=seed)
+
+    seeds = (first_seed, first_seed + 1, first_seed + 2)
+    return learning.learning_check(Memo(cls), make, reference="digits", nz=100, steps=300, seeds=seeds)
+
+
+@pytest.mark.parametrize("cls", SOUND, ids=lambda c: c.__name__)
+def test_sound_generators_pass_for_every_seed(cls):
+    for first in range(5):
+        result = verdict(cls, first)
+        bests = [round(run.best) for run in result.runs]
+        assert result.outcome == "pass", f"{cls.__name__} with seeds from {first}: best FIDs {bests}, target {result.target:.0f}"
+        assert all(run.copies < 0.05 for run in result.runs), "a trained generator's samples are new images"
+
+
+@pytest.mark.parametrize("cls", NOT_LEARNING, ids=lambda c: c.__name__)
+def test_generators_that_cannot_learn_never_pass(cls):
+    for first in range(5):
+        result = verdict(cls, first)
+        assert result.outcome == "fail", (cls.__name__, first, [round(run.best) for run in result.runs])
+        assert len(result.runs) == 3 and all(run.best >= 0.9 * result.floor for run in result.runs)
+    if cls is not Frozen:  # one image, whatever the noise
+        assert all(run.spread < 1.0 for run in result.runs)
+
+
+def test_a_detached_generator_is_a_problem_at_the_first_step():
+    with pytest.raises(learning.LearningProblem, match="does not depend on its parameters") as err:
+        verdict(Detached, 0)
+    assert err.value.code == "generator_detached"
+
+
+# ---------------------------------------------------------------------------------------------
+# The probe
+# ---------------------------------------------------------------------------------------------
+
+
+def small_pair(seed: int = 0):
+    torch.manual_seed(seed)
+    return Solution(16, 8), learning.dcgan_discriminator(8, 1, 28, seed=seed)
+
+
+def test_train_and_sample_is_seeded_and_leaves_the_global_rng_alone(digits):
+    ref = digits[0]
+    results = []
+    for _ in range(2):
+        G, D = small_pair()
+        torch.manual_seed(123)
+        before = torch.rand(3)
+        results.append(learning.train_and_sample(G, D, ref.train, nz=16, steps=5, every=2, seed=5, n=10))
+        torch.manual_seed(123)
+        assert torch.equal(torch.rand(3), before)
+    a, b = results
+    assert a["problem"] is None and a["checkpoints"] == [0, 2, 4, 5] and len(a["losses"]) == 5
+    assert all(s.dtype == torch.uint8 and s.shape == (10, 1, 28, 28) for s in a["samples"])
+    assert a["losses"] == b["losses"] and all(torch.equal(x, y) for x, y in zip(a["samples"], b["samples"]))
+    G, D = small_pair()
+    assert learning.train_and_sample(G, D, ref.train, nz=16, steps=5, every=2, seed=6, n=10)["losses"] != a["losses"]
+
+
+class Listed(nn.Module):
+    """Its layers in a plain Python list: nothing registered."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = given(16, 8)
+
+    def forward(self, z):
+        for layer in self.layers:
+            z = layer(z)
+        return z
+
+
+@pytest.mark.parametrize(
+    "G, D, code, told",
+    [
+        (lambda: Detached(16, 8), None, "generator_detached", "the generator's output does not depend on its parameters"),
+        (Listed, None, "generator_no_parameters", "the generator has no trainable parameters: its layers are not registered"),
+        (lambda: Sequential(list(Generator(16, 8, 1, 32).main)), None, "generator_output",
+         "the generator returns (N, 1, 32, 32); expected (N, 1, 28, 28)"),
+        (lambda: Solution(16, 8), lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 2)), "discriminator_output",
+         "the discriminator returns (N, 2) for a batch of real images; expected one value per image, (N,) or (N, 1)"),
+        (lambda: "not a module", None, "generator_not_module", "the generator is a str, not a torch nn.Module"),
+    ],
+    ids=["detached", "plain-list", "32x32", "two-logits", "string"],
+)
+def test_train_and_sample_reports_what_it_cannot_train_as_data(digits, G, D, code, told):
+    ref = digits[0]
+    D = D() if D is not None else learning.dcgan_discriminator(8, 1, 28)
+    result = learning.train_and_sample(G(), D, ref.train, nz=16, steps=2, every=1, n=8)
+    assert result["problem"]["code"] == code
+    assert learning.problem_text(result["problem"], ref.shape).startswith(told)
+
+
+def test_train_and_sample_takes_a_discriminator_that_ends_in_a_sigmoid(digits):
+    G, D = small_pair()
+    result = learning.train_and_sample(G, nn.Sequential(D, nn.Sigmoid()), digits[0].train, nz=16, steps=2, every=1, n=8)
+    # probabilities are turned back into logits: the first D loss is about 2 log 2, not softplus of values in (0, 1)
+    assert result["problem"] is None and abs(result["losses"][0][0] - 2 * math.log(2)) < 0.3
+
+
+def test_student_exceptions_propagate(digits):
+    class Raises(Solution):
+        def forward(self, z):
+            raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):
+        learning.train_and_sample(Raises(16, 8), learning.dcgan_discriminator(8, 1, 28), digits[0].train, nz=16, steps=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The copy check
+# ---------------------------------------------------------------------------------------------
+
+
+def to_u8(x: torch.Tensor) -> torch.Tensor:
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def test_copies_are_caught_also_with_noise_blur_dimming_and_shifts(digits):
+    ref, known = digits
+    g = torch.Generator().manual_seed(0)
+    x = ref.train[torch.randint(0, len(ref.train), (360,), generator=g)].float() / 127.5 - 1
+    near_copies = {
+        "exact": to_u8(x),
+        "held-out digits": ref.held_out,
+        "noise 0.2": to_u8(x + 0.2 * torch.randn(x.shape, generator=g)),
+        "blurred": to_u8(F.avg_pool2d(x, 3, 1, 1)),
+        "dimmed": to_u8(0.6 * x - 0.3),
+        "moved by (2, 1)": to_u8(F.pad(x, (1, 0, 2, 0), value=-1)[..., :28, :28]),
+        "half copies, half grey": to_u8(torch.cat([x[:180], torch.zeros_like(x[180:])])),
+    }
+    for name, samples in near_copies.items():
+        assert learning.copy_share(samples, known) > learning.COPY_SHARE, name
+    new = {"mirrored": torch.flip(ref.train[:360], dims=[3]), "grey": torch.full((360, 1, 28, 28), 128, dtype=torch.uint8)}
+    for name, samples in new.items():
+        assert learning.copy_share(samples, known) < 0.05, name
+
+
+def test_real_digits_that_are_not_known_count_as_copies_at_the_quantile(digits):
+    """Leave-one-out: held-out digits against the others are copies exactly at the chosen quantile."""
+    _, known = digits
+    radius = torch.quantile(known.held_out_distances, learning.COPY_QUANTILE)
+    assert abs(float((known.held_out_distances < radius).double().mean()) - learning.COPY_QUANTILE) < 0.01
+    assert learning.COPY_QUANTILE < learning.COPY_SHARE - 0.15  # a generator as good as real digits is no copier
+
+
+# ---------------------------------------------------------------------------------------------
+# The verdict, on canned samples (what a probe could answer, forged or not)
+# ---------------------------------------------------------------------------------------------
+
+
+class Canned:
+    """A submission whose probe answers with fixed samples per seed: {seed: uint8 (360, 1, 28, 28)}."""
+
+    def __init__(self, samples: dict[int, torch.Tensor], steps: int = 300, every: int = 50) -> None:
+        self.samples, self.steps, self.every, self.calls = samples, steps, every, []
+
+    def run(self, fn, *args, **kwargs):
+        assert fn is learning.train_and_sample
+        self.calls.append(kwargs["seed"])
+        grey = torch.full_like(self.samples[kwargs["seed"]], 128)
+        checkpoints = list(range(0, self.steps + 1, self.every))
+        return {"checkpoints": checkpoints, "samples": [grey] + [self.samples[kwargs["seed"]]] * (len(checkpoints) - 1),
+                "losses": [], "seconds": 1.0, "problem": None}
+
+
+@pytest.fixture(scope="module")
+def canned(digits):
+    ref = digits[0]
+    mirrored = torch.flip(ref.train[:360], dims=[3])  # FID about 59: learned
+    blend = lambda a: (mirrored.float() * a + 128 * (1 - a)).round().to(torch.uint8)  # noqa: E731
+    return {"learned": mirrored, "slow": blend(0.6), "none": blend(0.3), "copies": ref.train[:360]}
+
+
+@pytest.mark.parametrize(
+    "per_seed, outcome, runs",
+    [
+        (("learned", "learned", "none"), "pass", 2),
+        (("learned", "none", "learned"), "pass", 3),
+        (("none", "learned", "learned"), "pass", 3),
+        (("learned", "none", "none"), "partial", 3),
+        (("slow", "none", "none"), "partial", 2),
+        (("none", "slow", "none"), "partial", 2),
+        (("none", "none", "slow"), "partial", 3),
+        (("none", "none", "none"), "fail", 3),
+        (("copies", "learned", "learned"), "copies", 1),
+    ],
+)
+def test_runs_stop_once_the_majority_is_decided(canned, per_seed, outcome, runs):
+    sub = Canned({seed: canned[kind] for seed, kind in enumerate(per_seed)})
+    result = learning.learning_check(sub, lambda seed: (None, None), reference="digits", nz=100)
+    assert (result.outcome, len(result.runs)) == (outcome, runs) and sub.calls == list(range(runs))
+
+
+def test_verdict_messages(canned):
+    result = learning.learning_check(Canned({0: canned["none"], 1: canned["slow"], 2: canned["none"]}), lambda s: (None, None), nz=100)
+    assert result.message == (
+        f"classifier-FID went from 335 (untrained) to at best {result.runs[0].best:.0f} and {result.runs[1].best:.0f} in 2 "
+        f"seeded runs of 300 training steps on the digits; expected at most {result.target:.0f} (70% of the "
+        f"{result.floor:.0f} that one fixed image scores) in 2 of 3"
+    )
+    copies = learning.learning_check(Canned({0: canned["copies"]}), lambda s: (None, None), nz=100)
+    assert copies.message.startswith("100% of the generator's samples are (near-)copies of known real images")
+
+
+def test_forged_answers_are_problems_not_scores(canned):
+    class Forged(Canned):
+        def run(self, fn, *args, **kwargs):
+            out = super().run(fn, *args, **kwargs)
+            out["samples"] = [s.float() / 255 for s in out["samples"]]  # not uint8
+            return out
+
+    with pytest.raises(learning.LearningProblem) as err:
+        learning.learning_check(Forged({0: canned["learned"]}), lambda s: (None, None), nz=100)
+    assert err.value.code == "unknown"
