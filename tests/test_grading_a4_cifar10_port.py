@@ -638,13 +638,15 @@ def test_first_batch_reports_what_the_loader_did(tmp_path):
     from reference.metrics.quick_fid import CIFAR10_CLASSES, write_cifar10
 
     data = torch.arange(4 * 3 * 32 * 32).remainder(256).to(torch.uint8).view(4, 3, 32, 32)
-    write_cifar10(tmp_path, Dataset("t", data, torch.arange(4), list(CIFAR10_CLASSES)), Dataset("t", data, torch.arange(4), list(CIFAR10_CLASSES)))
+    tiny = Dataset("t", data, torch.arange(4), list(CIFAR10_CLASSES))
+    write_cifar10(tmp_path, tiny, tiny)
 
     def make(root, batch_size):
         import torchvision
         from torch.utils.data import DataLoader
 
-        return DataLoader(torchvision.datasets.CIFAR10(root, train=True, transform=torchvision.transforms.ToTensor()), batch_size=batch_size)
+        data = torchvision.datasets.CIFAR10(root, train=True, transform=torchvision.transforms.ToTensor())
+        return DataLoader(data, batch_size=batch_size)
 
     got = probes_a4.first_batch(make, str(tmp_path), 3)
     assert (got["stage"], got["error"], got["length"], got["images_type"]["shape"]) == ("done", None, 2, [3, 3, 32, 32])

@@ -87,7 +87,7 @@ def trace(model: Any, x: torch.Tensor, namespace: dict | None = None) -> dict:
         calls.append({
             "name": names.get(id(mod)),
             "type": type(mod).__name__,
-            "repr": mod.extra_repr()[:REPR_LIMIT],
+            "repr": _extra_repr(mod),
             "leaf": leaf,
             "in": _shape(inputs),
             "out": None,
@@ -119,6 +119,14 @@ def trace(model: Any, x: torch.Tensor, namespace: dict | None = None) -> dict:
     result["output_type"] = describe(out)
     result["output"] = out.detach() if isinstance(out, torch.Tensor) else None
     return result
+
+
+def _extra_repr(mod: nn.Module) -> str:
+    """The module's extra_repr ("64, 32, kernel_size=(4, 4), ..."), "" when it cannot be made."""
+    try:
+        return str(mod.extra_repr())[:REPR_LIMIT]
+    except Exception:  # noqa: BLE001 - a custom module's own repr failing is no fault of its forward
+        return ""
 
 
 def _int(value: Any) -> int | None:

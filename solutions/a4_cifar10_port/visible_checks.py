@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading import probes, probes_a4
-from reference.grading.proxy import finite
 ASSIGNMENT = "a4_cifar10_port"
 NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the same code as 64
 BATCH = 8
@@ -161,7 +160,10 @@ def break_text(found: tuple[dict, list[int]], ladder: tuple[int, ...], batch: in
     call, allowed = found
     out = call["out"]
     want = " or ".join(f"{s}x{s}" for s in allowed if s > 1) or "1x1"
-    told = f"{layer(call)} turns {size_text(call['in'], batch)} into {out[2]}x{out[3]}, off the ladder {ladder_text(ladder)} (expected {want})"
+    told = (
+        f"{layer(call)} turns {size_text(call['in'], batch)} into {out[2]}x{out[3]}, off the ladder "
+        f"{ladder_text(ladder)} (expected {want})"
+    )
     if network == "generator":
         if allowed == [ladder[0], ladder[1]]:
             return f"{told}: the first layer makes 4x4 from z as (N, nz, 1, 1): nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0)"
@@ -203,6 +205,7 @@ def channels_layer(run: dict) -> dict | None:
 
 
 def noise(n: int, nz: int, seed: int = 1) -> torch.Tensor:
+    """Seeded z (n, nz)."""
     return torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
 
 
@@ -224,7 +227,8 @@ def generator_fault(run: dict, batch: int) -> str | None:
     if out.dim() == 4 and out.shape[0] == batch and tuple(out.shape[2:]) == (32, 32):
         conv = channels_layer(run)
         where = f"its last conv, {layer(conv)}, makes" if conv else "it makes"
-        return f"{told}: {where} {out.shape[1]} channel{'s' if out.shape[1] != 1 else ''}; CIFAR-10 images have 3: nn.ConvTranspose2d(ngf, 3, 4, 2, 1)"
+        plural = "s" if out.shape[1] != 1 else ""
+        return f"{told}: {where} {out.shape[1]} channel{plural}; CIFAR-10 images have 3: nn.ConvTranspose2d(ngf, 3, 4, 2, 1)"
     if out.dim() == 4 and out.shape[0] == batch and out.shape[2] == out.shape[3] and out.shape[2] in G_LADDER:
         return f"{told}: its layers stop at {out.shape[2]}x{out.shape[3]}; add stride-2 stages up to 32x32 ({ladder_text(G_LADDER)})"
     if out.dim() >= 1 and out.shape[0] != batch:
@@ -331,7 +335,8 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
     if not isinstance(x, torch.Tensor):
         kind = text((result.get("images_type") or {}).get("type") if isinstance(result.get("images_type"), dict) else "", 60)
         raise AssertionError(f"the loader's batches hold {kind or 'no'} images, not tensors: use transforms.ToTensor()")
-    assert x.is_floating_point(), f"the loader yields {str(x.dtype).removeprefix('torch.')} images; expected floats: use transforms.ToTensor()"
+    kind = str(x.dtype).removeprefix("torch.")
+    assert x.is_floating_point(), f"the loader yields {kind} images; expected floats: use transforms.ToTensor()"
     if tuple(x.shape) != (BATCH, 3, 32, 32):
         hint = ""
         if x.dim() == 4 and x.shape[1] == 1:
@@ -342,7 +347,9 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
             hint = ": keep CIFAR-10's 32x32 (no Resize, no crop to another size)"
         elif x.dim() == 3:
             hint = ": return a DataLoader (it stacks images into batches), not the dataset"
-        raise AssertionError(f"the loader yields images of shape {tuple(x.shape)} for batch_size={BATCH}; expected ({BATCH}, 3, 32, 32){hint}")
+        raise AssertionError(
+            f"the loader yields images of shape {tuple(x.shape)} for batch_size={BATCH}; expected ({BATCH}, 3, 32, 32){hint}"
+        )
     if not bool(torch.isfinite(x).all()):
         raise AssertionError("the loader yields images with NaN or infinite values: use transforms.ToTensor() then transforms.Normalize")
     low, high = float(x.min()), float(x.max())
@@ -392,7 +399,9 @@ def test_generator_makes_colour_images(submission):
     assert len(outs) == 2, "the generator's output changed between calls: build it from the layers, with no state kept outside"
     low, high = min(float(o.min()) for o in outs), max(float(o.max()) for o in outs)
     if not (math.isfinite(low) and math.isfinite(high)) or low < -1 - 1e-5 or high > 1 + 1e-5:
-        raise Partial(1, f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()")
+        raise Partial(
+            1, f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()"
+        )
     if low > -0.5:
         raise Partial(1, f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: end it with nn.Tanh(), not nn.Sigmoid()")
 
