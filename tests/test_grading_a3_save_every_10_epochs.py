@@ -84,7 +84,7 @@ def test_checks_run_in_the_students_own_kernel_too():
     sub = execute_notebook(SOLUTION)
     try:
         results = {name: run_check(fn, sub) for name, fn in load_checks(A, ROOT).items()}
-        assert not (sub.workdir / ".a3-grading" / "30-epochs").exists()
+        assert not (sub.workdir / ".a3-grading").exists()
     finally:
         sub.close()
     assert results == OK
@@ -553,7 +553,7 @@ def train(n_epochs, out_dir, seed=0):
 
 def test_watched_train_reports_writes_noise_and_shapes_and_restores_make_gan(tmp_path):
     namespace = tiny_notebook(SAVES_AFTER_EPOCHS_2_4)
-    out = tmp_path / "run"
+    out = tmp_path / "runs" / "run"
     (out / "old").mkdir(parents=True)
     (out / "old" / "from-an-earlier-run.png").write_text("stale")
     record = probes_a3.watched_train(namespace, str(out), 5, max_batches=2)
@@ -565,8 +565,11 @@ def test_watched_train_reports_writes_noise_and_shapes_and_restores_make_gan(tmp
     z2, z4 = (p["inputs"] for p in record["periods"])
     assert len(z2) == len(z4) == 1 and torch.equal(z2[0], z4[0]) and z2[0].shape == (5, 3)
     assert not (out / "old").exists()  # an earlier run's files are gone before the run starts
+    (tmp_path / "runs" / "another-run").mkdir()
     probes_a3.remove(str(out))
-    assert not out.exists()
+    assert not out.exists() and (tmp_path / "runs").exists()  # a parent with another run stays
+    probes_a3.remove(str(tmp_path / "runs" / "another-run"))
+    assert not (tmp_path / "runs").exists()
 
 
 def test_watched_train_labels_writes_inside_the_batch_loop(tmp_path):
@@ -594,7 +597,7 @@ def test_the_run_folder_is_inside_the_scratch_folder_and_removed(tmp_path):
     earned, message = run_check(load_checks(A, ROOT)["test_saves_at_epochs_10_20_30"], sub)
     assert (earned, message) == (0.0, "`train` is not implemented yet: it raises NotImplementedError (replace that line with your code)")
     assert Path(namespace["SEEN"][0]).resolve().is_relative_to(tmp_path.resolve())
-    assert not (tmp_path / ".a3-grading" / "30-epochs").exists()
+    assert not (tmp_path / ".a3-grading").exists()
 
 
 def test_read_bytes_never_follows_a_link_nor_reads_a_special_file(tmp_path):

@@ -151,5 +151,9 @@ def identity(namespace: dict) -> list[int]:
 
 
 def remove(folder: str) -> None:
-    """Remove `folder` (a run folder the checks have read)."""
+    """Remove `folder` (a run folder the checks have read), and its parent if that is left empty."""
     shutil.rmtree(folder, ignore_errors=True)
+    try:
+        os.rmdir(Path(folder).parent)
+    except OSError:  # not empty (another run's folder), or already gone
+        pass
