@@ -4,6 +4,7 @@ Generated from tests/autograders/test_a4_cifar10_port.py by `python -m reference
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
+import io
 import math
 import os
 import shutil
