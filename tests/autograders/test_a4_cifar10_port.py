@@ -622,6 +622,13 @@ def diagnosis(submission, batch: int = 32) -> str | None:
     return discriminator_fault(traced(submission, D, x), batch)
 
 
+def prepare() -> None:
+    """Before a class is graded in parallel: the grader's coloured-digits classifier, trained once."""
+    from reference.grading import learning
+
+    learning.reference_and_known("coloured-digits")
+
+
 @check(points=3)
 def test_learns(submission):
     """Short seeded runs on colour digits bring G's classifier-FID well below one fixed image's, with new images."""
