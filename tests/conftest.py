@@ -374,7 +374,7 @@ GRADING_THREADS = 1
 
 A learning check's FID after its seeded steps depends on the thread count (the order in which a
 multi-threaded sum adds its floats), and a submission near the threshold passes at one count and
-not at another. `train_gan` and `train_classifier` would take their threads from the machine
+not at another. `learning.train_and_sample` and `train_classifier` would take their threads from the machine
 (cores, pytest-xdist workers, load); the grading tests fix them ($GAN_COURSE_THREADS) instead."""
 
 

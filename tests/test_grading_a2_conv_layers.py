@@ -1,18 +1,24 @@
 """The a2 autograder gives the right score and message to right and wrong submissions.
 
-Each submission is the solution notebook with the `DeeperGenerator` cell replaced, executed like a
-student's notebook and graded by every check of tests/autograders/test_a2_conv_layers.py. The
-digits classifier of the learning check is trained once per session into a temporary cache.
+Each submission is the solution notebook with the `DeeperGenerator` cell replaced (and, for the
+cheats, a cell added), run in the sandboxed worker like a student's notebook and graded by every
+check of tests/autograders/test_a2_conv_layers.py across the proxy. The digits classifier of the
+learning check is trained once per module into a temporary cache. How the learning verdict holds
+over seeds is tested in tests/test_learning.py; here each submission is graded once.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
+import torch
+from torch import nn
 
 from conftest import notebook_with_cells
+from reference.grading import probes_a2
 from reference.grading.runner import grade_notebook
 
 A = "a2_conv_layers"
@@ -27,15 +33,20 @@ CHECKS = [
     "test_learns",
 ]
 FULL = dict(zip(CHECKS, (2.0, 1.0, 2.0, 1.0, 4.0)))
+OK = {name: (points, "") for name, points in FULL.items()}
 
 
 REFERENCE_SET = "digits"  # what the learning check trains on; `grading_cache` trains its classifier first (~10 s)
 pytestmark = pytest.mark.usefixtures("grading_cache")
 
 
-def submission(tmp_path: Path, source: str) -> Path:
-    """The solution notebook with the `deeper_generator` cell's source replaced by `source`."""
-    return notebook_with_cells(SOLUTION, tmp_path, {"deeper_generator": textwrap.dedent(source).strip("\n") + "\n"})
+def submission(tmp_path: Path, source: str, extra: str | None = None) -> Path:
+    """The solution notebook with the `deeper_generator` cell's source replaced by `source`; `extra`
+    is appended to that cell (code a student adds below their class)."""
+    code = textwrap.dedent(source).strip("\n") + "\n"
+    if extra:
+        code += "\n" + textwrap.dedent(extra).strip("\n") + "\n"
+    return notebook_with_cells(SOLUTION, tmp_path, {"deeper_generator": code})
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:
@@ -43,7 +54,7 @@ def scores(path: Path) -> dict[str, tuple[float, str]]:
 
 
 def test_solution_scores_full_marks():
-    assert scores(SOLUTION) == {name: (points, "") for name, points in FULL.items()}
+    assert scores(SOLUTION) == OK
 
 
 def test_unmodified_student_version_scores_zero_everywhere():
@@ -51,7 +62,7 @@ def test_unmodified_student_version_scores_zero_everywhere():
     assert scores(STUDENT) == {name: (0.0, message) for name in CHECKS}
 
 
-# A generator written out layer by layer; <EXTRA_7>, <EXTRA_14> and <LAST> are filled per variant.
+# A generator written out layer by layer; <EXTRA_7>, <EXTRA_14>, <LAST_CONV> and <LAST> are filled per variant.
 EXPLICIT = '''
 class DeeperGenerator(nn.Module):
     def __init__(self, nz=100, ngf=64):
@@ -63,7 +74,7 @@ class DeeperGenerator(nn.Module):
             <EXTRA_7>
             nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
             <EXTRA_14>
-            nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False),
+            <LAST_CONV>,
             <LAST>
         )
         self.apply(weights_init)
@@ -73,9 +84,11 @@ class DeeperGenerator(nn.Module):
 '''
 
 
-def explicit(extra_7: str = "", extra_14: str = "", last: str = "nn.Tanh(),") -> str:
-    return EXPLICIT.replace("<EXTRA_7>", extra_7).replace("<EXTRA_14>", extra_14).replace("<LAST>", last)
+def explicit(extra_7: str = "", extra_14: str = "", last: str = "nn.Tanh(),", last_conv: str = "nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False)") -> str:
+    return EXPLICIT.replace("<EXTRA_7>", extra_7).replace("<EXTRA_14>", extra_14).replace("<LAST>", last).replace("<LAST_CONV>", last_conv)
 
+
+BLOCK_14 = "nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),"
 
 CORRECT = {
     # one Conv2d block at 4x4, right after the first stage, written as separate attributes
@@ -119,20 +132,64 @@ CORRECT = {
             def forward(self, z):
                 return F.tanh(self.to_image(self.refine(self.body(z))))
     ''',
+    # a block at every resolution, kept in nn.ModuleList and applied in a loop
+    "module_list_one_block_per_stage": '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.stages = nn.ModuleList([nn.Sequential(*given[:4]), nn.Sequential(*given[4:7]), nn.Sequential(*given[7:10])])
+                self.blocks = nn.ModuleList(
+                    nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)) for c in (ngf * 4, ngf * 2, ngf)
+                )
+                self.out = nn.Sequential(*given[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                x = z
+                for stage, block in zip(self.stages, self.blocks):
+                    x = block(stage(x))
+                return self.out(x)
+    ''',
 }
 
 
-# The learning check's FID depends on the CPU thread count (see GRADING_THREADS in conftest.py): this
-# variant learns fast enough at 2 threads (4/4) and "slowly" at 1 (1/4: FID 335 -> 271); its full marks
-# hold at 2.
-THREADS = {"conv_transpose_without_batchnorm": 2}
-
-
 @pytest.mark.parametrize("name", list(CORRECT))
-def test_correct_variants_score_full_marks(tmp_path, monkeypatch, name):
-    if name in THREADS:
-        monkeypatch.setenv("GAN_COURSE_THREADS", str(THREADS[name]))
-    assert scores(submission(tmp_path, CORRECT[name])) == {check: (points, "") for check, points in FULL.items()}
+def test_correct_variants_score_full_marks(tmp_path, name):
+    assert scores(submission(tmp_path, CORRECT[name])) == OK
+
+
+def test_visible_checks_in_the_students_kernel(tmp_path):
+    """The visible checks run in the student's kernel (LocalSubmission) with the same verdicts."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import execute_notebook, load_checks
+
+    checks = load_checks(A, ROOT)
+    wrong = submission(tmp_path, explicit(last_conv="nn.ConvTranspose2d(ngf, 1, 3, 2, 1, bias=False)", extra_14=BLOCK_14))
+    for path, expected in ((SOLUTION, 2.0), (wrong, 0.0)):
+        local = execute_notebook(path)
+        assert run_check(checks["test_output_shape"], local)[0] == expected
+
+
+def test_trace_names_the_layer_that_raised_and_unregistered_layers():
+    class Listed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.Conv2d(1, 2, 3, 1, 1)]
+            self.head = nn.Conv2d(2, 3, 1)
+
+        def forward(self, x):
+            return self.head(self.layers[0](x))
+
+    traced = probes_a2.trace(Listed(), torch.zeros(2, 1, 5, 5))
+    assert [(c["name"], c["type"], c["in"], c["out"]) for c in traced["calls"]] == [
+        (None, "Conv2d", [2, 1, 5, 5], [2, 2, 5, 5]),
+        ("head", "Conv2d", [2, 2, 5, 5], [2, 3, 5, 5]),
+    ]
+    broken = probes_a2.trace(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Conv2d(3, 1, 3)), torch.zeros(2, 1, 9, 9))
+    assert broken["failed"] == 1 and broken["error"]["type"] == "RuntimeError" and broken["calls"][1]["out"] is None
+    paths = probes_a2.conv_paths(Listed(), torch.zeros(2, 1, 5, 5))
+    assert paths["convs"] == [["head", "Conv2d", True, True]] and paths["unregistered"] == [["Conv2d", 20]]
 
 
 WRONG = {
@@ -142,17 +199,104 @@ WRONG = {
         {
             "test_output_shape": (
                 0.0,
-                "generator output is (N, 1, 32, 32); expected (N, 1, 28, 28); an added stride-1 layer must keep "
-                "height and width: kernel 3 with padding 1",
+                "generator output is (N, 1, 32, 32): `net.10` (ConvTranspose2d(16, 16, kernel_size=(3, 3), "
+                "stride=(1, 1), bias=False)) turns (N, 16, 14, 14) into (N, 16, 16, 16): a layer between two "
+                "stages must keep height and width: kernel 3, stride 1, padding 1; expected (N, 1, 28, 28)",
             ),
-            "test_learns": (0.0, "the grading run could not train the generator: the generator returns (N, 1, 32, 32); "
-                                 "expected (N, 1, 28, 28)"),
+            "test_learns": (
+                0.0,
+                "the grading run could not train the generator: the generator returns (N, 1, 32, 32); expected "
+                "(N, 1, 28, 28)",
+            ),
+        },
+    ),
+    # a correct extra block, but the last stage written with kernel 3: 14x14 -> 27x27 (the last layer's fault, not the block's)
+    "last_stage_kernel_3": (
+        explicit(extra_14=BLOCK_14, last_conv="nn.ConvTranspose2d(ngf, 1, 3, 2, 1, bias=False)"),
+        {
+            "test_output_shape": (
+                0.0,
+                "generator output is (N, 1, 27, 27): `net.13` (ConvTranspose2d(16, 1, kernel_size=(3, 3), "
+                "stride=(2, 2), padding=(1, 1), bias=False)) turns (N, 16, 14, 14) into (N, 1, 27, 27); the "
+                "stage from 14x14 to 28x28 takes kernel 4, stride 2, padding 1, as in the given generator; "
+                "expected (N, 1, 28, 28)",
+            ),
+            "test_learns": (
+                0.0,
+                "the grading run could not train the generator: the generator returns (N, 1, 27, 27); expected "
+                "(N, 1, 28, 28)",
+            ),
+        },
+    ),
+    # a block for 7x7 (ngf*2 channels) put at 14x14 (ngf channels): forward raises in that conv
+    "block_with_the_wrong_channels": (
+        explicit(extra_14="nn.Conv2d(ngf * 2, ngf * 2, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),"),
+        {
+            "test_output_shape": (
+                0.0,
+                "generator output fails: `net.10` (Conv2d(32, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, "
+                "1), bias=False)) takes 32 channels but gets (N, 16, 14, 14): its in_channels must be the "
+                "channels at that point (the out_channels of the layer before it: ngf*4 at 4x4, ngf*2 at 7x7, "
+                "ngf at 14x14); expected (N, 1, 28, 28)",
+            ),
+            "test_output_range": (
+                0.0,
+                "generator output fails: `net.10` (Conv2d(32, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, "
+                "1), bias=False)) takes 32 channels but gets (N, 16, 14, 14): its in_channels must be the "
+                "channels at that point (the out_channels of the layer before it: ngf*4 at 4x4, ngf*2 at 7x7, "
+                "ngf at 14x14); expected (N, 1, 28, 28)",
+            ),
+            "test_adds_conv_layers": (
+                0.0,
+                "generator output fails: `net.10` (Conv2d(32, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, "
+                "1), bias=False)) takes 32 channels but gets (N, 16, 14, 14): its in_channels must be the "
+                "channels at that point (the out_channels of the layer before it: ngf*4 at 4x4, ngf*2 at 7x7, "
+                "ngf at 14x14); expected (N, 1, 28, 28)",
+            ),
+            "test_parameters_get_gradients": (
+                0.0,
+                "generator output fails: `net.10` (Conv2d(32, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, "
+                "1), bias=False)) takes 32 channels but gets (N, 16, 14, 14): its in_channels must be the "
+                "channels at that point (the out_channels of the layer before it: ngf*4 at 4x4, ngf*2 at 7x7, "
+                "ngf at 14x14); expected (N, 1, 28, 28)",
+            ),
+            "test_learns": (
+                0.0,
+                "the grading run could not train the generator: generator output fails: `net.10` (Conv2d(32, 32, "
+                "kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)) takes 32 channels but gets (N, "
+                "16, 14, 14): its in_channels must be the channels at that point (the out_channels of the layer "
+                "before it: ngf*4 at 4x4, ngf*2 at 7x7, ngf at 14x14); expected (N, 1, 28, 28)",
+            ),
         },
     ),
     # the block is added, but the Tanh is dropped: the output is unbounded
     "no_tanh": (
-        explicit(extra_14="nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),", last=""),
-        {"test_output_range": (0.0, "RANGE")},
+        explicit(extra_14=BLOCK_14, last=""),
+        {
+            "test_output_range": (
+                0.0,
+                "generator output reaches [<n>, <n>] once its weights are scaled up; expected [-1, 1]: end the "
+                "generator with nn.Tanh(), after the last conv",
+            ),
+        },
+    ),
+    # a Sigmoid instead of the Tanh: images in [0, 1]
+    "sigmoid_output": (
+        explicit(extra_14=BLOCK_14, last="nn.Sigmoid(),"),
+        {
+            "test_output_range": (
+                0.0,
+                "generator output stays in [0, 1], never negative even with large weights; expected [-1, 1]: end "
+                "with nn.Tanh(), not nn.Sigmoid() (the data are scaled to [-1, 1])",
+            ),
+            "test_learns": (
+                0.0,
+                "classifier-FID went from <n> (untrained) to at best <n>, <n> and <n> in 3 seeded runs of 300 "
+                "training steps on the digits; expected at most <n> (70% of the <n> that one fixed image scores) "
+                "in 2 of 3: it does not learn; its output is never negative, while the digits are scaled to [-1, "
+                "1] (black is -1): end with nn.Tanh(), not nn.Sigmoid()",
+            ),
+        },
     ),
     # the given generator, unchanged: nothing added
     "no_added_conv_layer": (
@@ -196,7 +340,120 @@ WRONG = {
             "test_parameters_get_gradients": (
                 0.0,
                 "3 of 13 parameters get no gradient (`extra.0.weight`, `extra.1.weight`, `extra.1.bias`): their "
-                "layers are not used in forward, or their output is detached",
+                "layers are not used in forward, or their output is detached or dropped",
+            ),
+        },
+    ),
+    # the block runs, but its result is thrown away: x is passed on unchanged
+    "block_runs_but_its_output_is_dropped": (
+        '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                layers = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.head = nn.Sequential(*layers[:10])
+                self.extra = nn.Sequential(nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True))
+                self.tail = nn.Sequential(*layers[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                x = self.head(z)
+                y = self.extra(x)
+                return self.tail(x)
+        ''',
+        {
+            "test_adds_conv_layers": (
+                0.0,
+                "`extra.0` runs in forward, but its output never reaches the image (no gradient gets back to its "
+                "weights), so only 4 conv layers shape the output, as many as the given generator: pass each "
+                "block's result on, x = block(x), to the next stage",
+            ),
+            "test_parameters_get_gradients": (
+                0.0,
+                "3 of 13 parameters get no gradient (`extra.0.weight`, `extra.1.weight`, `extra.1.bias`): their "
+                "layers are not used in forward, or their output is detached or dropped",
+            ),
+        },
+    ),
+    # the extra block kept in a plain Python list: it runs, but is not registered
+    "block_in_a_plain_list": (
+        '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                layers = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.head = nn.Sequential(*layers[:10])
+                self.extra = [nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True)]
+                self.tail = nn.Sequential(*layers[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                x = self.head(z)
+                for layer in self.extra:
+                    x = layer(x)
+                return self.tail(x)
+        ''',
+        {
+            "test_adds_conv_layers": (
+                0.0,
+                "1 conv layer (Conv2d) runs in forward but is not registered: layers kept in a plain Python list "
+                "or dict (or made in forward) are not registered, so .parameters(), the optimizer and "
+                "weights_init never see them and they never learn: keep them in nn.Sequential or nn.ModuleList, "
+                "assigned in __init__",
+            ),
+            "test_parameters_get_gradients": (
+                0.0,
+                "2 layers with weights (Conv2d, BatchNorm2d) run in forward but are not registered: layers kept "
+                "in a plain Python list or dict (or made in forward) are not registered, so .parameters(), the "
+                "optimizer and weights_init never see them and they never learn: keep them in nn.Sequential or "
+                "nn.ModuleList, assigned in __init__",
+            ),
+        },
+    ),
+    # every layer in a plain Python list: the generator has no parameters at all
+    "all_layers_in_a_plain_list": (
+        '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.layers = given[:10] + [nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True)] + given[10:]
+                for layer in self.layers:
+                    layer.apply(weights_init)
+
+            def forward(self, z):
+                for layer in self.layers:
+                    z = layer(z)
+                return z
+        ''',
+        {
+            "test_output_range": (
+                0.0,
+                "generator has no registered parameters, so its weights cannot be scaled up: layers kept in a "
+                "plain Python list or dict (or made in forward) are not registered, so .parameters(), the "
+                "optimizer and weights_init never see them and they never learn: keep them in nn.Sequential or "
+                "nn.ModuleList, assigned in __init__",
+            ),
+            "test_adds_conv_layers": (
+                0.0,
+                "5 conv layers (DenseConvTranspose2d, ConvTranspose2d, ConvTranspose2d, ...) run in forward but "
+                "are not registered: layers kept in a plain Python list or dict (or made in forward) are not "
+                "registered, so .parameters(), the optimizer and weights_init never see them and they never "
+                "learn: keep them in nn.Sequential or nn.ModuleList, assigned in __init__",
+            ),
+            "test_parameters_get_gradients": (
+                0.0,
+                "9 layers with weights (DenseConvTranspose2d, BatchNorm2d, ConvTranspose2d, ...) run in forward "
+                "but are not registered: layers kept in a plain Python list or dict (or made in forward) are not "
+                "registered, so .parameters(), the optimizer and weights_init never see them and they never "
+                "learn: keep them in nn.Sequential or nn.ModuleList, assigned in __init__",
+            ),
+            "test_learns": (
+                0.0,
+                "the grading run could not train the generator: the generator has no trainable parameters: its "
+                "layers are not registered (layers kept in a plain Python list or dict are invisible to "
+                ".parameters() and the optimizer): keep them in nn.Sequential or nn.ModuleList, assigned in "
+                "__init__",
             ),
         },
     ),
@@ -227,7 +484,7 @@ WRONG = {
             ),
         },
     ),
-    # the nz argument is ignored (fixed at 100): right for nz=100 only
+    # the nz argument is ignored (the given generator built with 100): right for nz=100 only
     "nz_fixed_at_100": (
         '''
         class DeeperGenerator(nn.Module):
@@ -244,13 +501,155 @@ WRONG = {
         {
             "test_output_shape": (
                 1.0,
-                "with nz=32, N=3 its output raised RuntimeError: unflatten: Provided sizes [100, 1, 1] don't "
-                "multiply up to the size of dim 1 (32) in the input tensor; expected (N, 1, 28, 28) for every "
-                "batch size N and nz (use the `nz` argument, do not fix it at 100)",
+                "with nz=32 the generator output fails: `main.0` (Unflatten(dim=1, unflattened_size=(100, 1, "
+                "1))) raised RuntimeError on its input (N, 32): unflatten: Provided sizes [100, 1, 1] don't "
+                "multiply up to the size of dim 1 (32) in the input tensor: use the `nz` argument wherever the "
+                "noise size matters, do not fix it at 100; expected (N, 1, 28, 28) for every nz",
+            ),
+        },
+    ),
+    # written out, with 100 in the first layer's in_channels: z (N, 32) reaches a layer that takes 100 channels
+    "nz_written_as_100_in_the_first_layer": (
+        explicit(extra_14=BLOCK_14).replace("nn.ConvTranspose2d(nz, ngf * 4", "nn.ConvTranspose2d(100, ngf * 4"),
+        {
+            "test_output_shape": (
+                1.0,
+                "with nz=32 the generator output fails: `net.1` (ConvTranspose2d(100, 64, kernel_size=(4, 4), "
+                "stride=(1, 1), bias=False)) takes 100 input channels but gets z as (N, 32, 1, 1): use the `nz` "
+                "argument, do not fix it at 100; expected (N, 1, 28, 28) for every nz",
+            ),
+        },
+    ),
+    # every weight frozen (requires_grad=False), as in a fine-tuning tutorial: nothing can learn
+    "weights_frozen": (
+        '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                layers = list(Generator(nz, ngf, channels=1, size=28).main)
+                block = [nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True)]
+                self.main = nn.Sequential(*layers[:10], *block, *layers[10:])
+                self.apply(weights_init)
+                for p in self.parameters():
+                    p.requires_grad = False
+
+            def forward(self, z):
+                return self.main(z)
+        ''',
+        {
+            "test_parameters_get_gradients": (
+                0.0,
+                "13 of 13 parameters do not require grad (`main.1.weight`, `main.2.weight`, `main.2.bias`, "
+                "`main.4.weight`, ...): frozen, they never learn; leave requires_grad on (no "
+                "requires_grad_(False) in a generator trained from scratch)",
+            ),
+            "test_learns": (
+                0.0,
+                "the grading run could not train the generator: the generator cannot learn: none of its 13 "
+                "parameter tensors requires grad (frozen, as with requires_grad_(False) for fine-tuning): leave "
+                "requires_grad on",
+            ),
+        },
+    ),
+    # forward ignores z: one fixed input, so every sample is the same image
+    "noise_ignored": (
+        '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                layers = list(Generator(nz, ngf, channels=1, size=28).main)
+                block = [nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True)]
+                self.main = nn.Sequential(*layers[:10], *block, *layers[10:])
+                self.register_buffer("z0", torch.randn(1, nz))
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return self.main(self.z0.expand(len(z), -1) + 0 * z)
+        ''',
+        {
+            "test_learns": (
+                0.0,
+                "classifier-FID went from <n> (untrained) to at best <n>, <n> and <n> in 3 seeded runs of 300 "
+                "training steps on the digits; expected at most <n> (70% of the <n> that one fixed image scores) "
+                "in 2 of 3: it does not learn; its samples are all the same image: the output must depend on z "
+                "(pass z through every stage)",
             ),
         },
     ),
 }
+
+# Cheats: the solution's generator, with samples swapped for stored digits while graded
+SOLUTION_CLASS = '''
+class DeeperGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64):
+        super().__init__()
+        given = list(Generator(nz, ngf, channels=1, size=28).main)
+        block = [nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True)]
+        self.main = nn.Sequential(*given[:10], *block, *given[10:])
+        self.apply(weights_init)
+
+    def forward(self, z):
+        return self.main(z)
+'''
+CHEATS = {
+    # returns training digits (with a little noise) in eval mode, but only while nbgrader grades
+    "copies_digits_when_graded": '''
+        import os
+        from reference.data import load_dataset
+
+        _DIGITS = load_dataset("digits", split="train").data.float() / 127.5 - 1
+
+        class Copier(DeeperGenerator):
+            def forward(self, z):
+                out = super().forward(z)
+                if os.environ.get("NBGRADER_EXECUTION") and not self.training:
+                    pick = torch.randint(0, len(_DIGITS), (len(z),))
+                    return (_DIGITS[pick] + 0.1 * torch.randn(len(z), 1, 28, 28)).clamp(-1, 1) + 0 * out
+                return out
+
+        DeeperGenerator = Copier
+    ''',
+    # replaces the grader's probe in the worker with one that returns stored digits as "samples"
+    "forges_the_learning_probe": '''
+        import reference.grading.learning as _learning
+        from reference.data import load_dataset
+
+        _real = _learning.train_and_sample
+
+        def _forged(G, D, images, **kw):
+            out = _real(G, D, images, **{**kw, "steps": 1, "every": 1})
+            digits = load_dataset("digits", split="test").data
+            out["checkpoints"] = list(range(0, kw["steps"] + 1, kw["every"]))
+            out["samples"] = [digits[: kw["n"]]] * len(out["checkpoints"])
+            return out
+
+        _learning.train_and_sample = _forged
+    ''',
+    # a generator that ignores z (it cannot learn), and FID patched to 0 in the worker: the grader's FID is its own
+    "patches_fid_in_the_worker": '''
+        import reference.metrics.fid as _fid
+        import reference.metrics.quick_fid as _quick_fid
+
+        _fid.fid = lambda *args, **kwargs: 0.0
+        _fid.frechet_distance = lambda *args, **kwargs: 0.0
+        _quick_fid.ReferenceSet.fid = lambda self, images: 0.0
+
+        class Stuck(DeeperGenerator):
+            def forward(self, z):
+                return super().forward(torch.ones_like(z))
+
+        DeeperGenerator = Stuck
+    ''',
+}
+
+
+def matches(got: tuple[float, str], want: tuple[float, str]) -> bool:
+    """Exact points; the exact message, where each <n> stands for a number (FIDs and bounds that
+    depend on the CPU's arithmetic are checked by their place in the sentence, not their digits)."""
+    if got[0] != want[0]:
+        return False
+    pattern = "".join(r"-?[0-9.]+" if part == "<n>" else re.escape(part) for part in re.split(r"(<n>)", want[1]))
+    return re.fullmatch(pattern, got[1]) is not None
 
 
 @pytest.mark.parametrize("name", list(WRONG))
@@ -258,11 +657,27 @@ def test_wrong_submissions_get_exact_partial_scores(tmp_path, name):
     source, expected = WRONG[name]
     got = scores(submission(tmp_path, source))
     want = {check: expected.get(check, (points, "")) for check, points in FULL.items()}
-    if want.get("test_output_range", (None, ""))[1] == "RANGE":  # its bounds depend on the weights: check the pattern
-        earned, message = got["test_output_range"]
-        assert earned == 0.0
-        assert message.startswith("generator output reaches [") and message.endswith(
-            "once its weights are scaled up; expected [-1, 1]: end the generator with nn.Tanh(), after the last conv"
+    assert set(got) == set(want)
+    assert all(matches(got[check], want[check]) for check in CHECKS), {c: got[c] for c in CHECKS if not matches(got[c], want[c])}
+
+
+COPIES = (
+    "100% of the generator's samples are (near-)copies of known real images: each lies closer to one of the digits "
+    "(allowing for noise, blur, brightness and shifts of up to 2 pixels) than 90% of real images that are not among "
+    "them do; a generator must make new images, not return stored ones"
+)
+
+
+@pytest.mark.parametrize("name", list(CHEATS))
+def test_cheats_lose_the_learning_points(tmp_path, name):
+    """Copies (also only while graded), a forged probe and a patched FID in the worker change nothing on the grader's side."""
+    got = scores(submission(tmp_path, SOLUTION_CLASS, CHEATS[name]))
+    assert {check: got[check] for check in CHECKS[:4]} == {check: OK[check] for check in CHECKS[:4]}
+    earned, message = got["test_learns"]
+    assert earned == 0.0
+    if name == "patches_fid_in_the_worker":
+        assert message.startswith("classifier-FID went from ") and message.endswith(
+            ": it does not learn; its samples are all the same image: the output must depend on z (pass z through every stage)"
         )
-        want["test_output_range"] = got["test_output_range"]
-    assert got == want
+    else:
+        assert message == COPIES

@@ -117,11 +117,12 @@ def trace(model: Any, z: torch.Tensor, namespace: dict | None = None) -> dict:
 def conv_paths(model: nn.Module, z: torch.Tensor, seed: int = 2) -> dict:
     """Which convolutions of `model` run in model(z), and which reach its output.
 
-    Backpropagates a seeded random projection of the output. Returns {"convs": [[name, class name,
+    Backpropagates a seeded random projection of the output, with every parameter requiring grad
+    for the measurement (frozen ones too; their flags and gradients are restored after). Returns {"convs": [[name, class name,
     ran, reaches]] for every registered convolution (reaches: its weight got a non-zero gradient),
     "unregistered": [[class name, parameter count]] of layers with parameters that ran but are not
-    registered in `model` (kept in a plain list or dict, or made in forward), "trainable": the number
-    of trainable parameter elements, "output_requires_grad": bool}.
+    registered in `model` (kept in a plain list or dict, or made in forward), "parameters": the number
+    of parameter elements (frozen ones too), "output_requires_grad": bool}.
     """
     from torch.nn.modules import module as torch_module
 
@@ -137,26 +138,35 @@ def conv_paths(model: nn.Module, z: torch.Tensor, seed: int = 2) -> dict:
             if count:
                 strays[id(mod)] = [type(mod).__name__, count]
 
-    for _, m in convs:
-        if m.weight is not None:
-            m.weight.grad = None
+    params = list(model.parameters())
+    saved = [(p, p.requires_grad, p.grad) for p in params]
+    count = sum(p.numel() for p in params)
+    watched = [m.weight for _, m in convs if isinstance(m.weight, torch.Tensor)]
+    grads: dict[int, torch.Tensor | None] = {}
     hook = torch_module.register_module_forward_hook(seen)
     try:
+        for p in params:
+            p.requires_grad_(True)
+            p.grad = None
         out = model(z)
+        needs_grad = isinstance(out, torch.Tensor) and out.requires_grad
+        if needs_grad:
+            weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed))
+            (out * weights).sum().backward()
+        grads = {id(w): w.grad for w in watched}
     finally:
         hook.remove()
-    needs_grad = isinstance(out, torch.Tensor) and out.requires_grad
-    if needs_grad:
-        weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed))
-        (out * weights).sum().backward()
+        for p, flag, grad in saved:
+            p.requires_grad_(flag)
+            p.grad = grad
 
     def reaches(m: nn.Module) -> bool:
-        grad = getattr(m.weight, "grad", None)
+        grad = grads.get(id(m.weight))
         return bool(grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0)
 
     return {
         "convs": [[name, type(m).__name__, id(m) in ran, reaches(m)] for name, m in convs],
         "unregistered": list(strays.values()),
-        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "parameters": count,
         "output_requires_grad": bool(needs_grad),
     }

@@ -180,10 +180,10 @@ def diagnosed(submission, G, err: StudentError, batch: int = 4) -> AssertionErro
 
 
 def registered_parameters(submission, G) -> int:
-    """How many trainable parameter tensors G has registered."""
+    """How many parameter tensors G has registered (trainable or not)."""
     summary = submission.run(probes.module_summary, G)
     params = summary.get("parameters") if isinstance(summary, dict) else None
-    return sum(1 for p in params if isinstance(p, list) and len(p) == 3 and p[2] is True) if isinstance(params, list) else 0
+    return sum(1 for p in params if isinstance(p, list) and len(p) == 3) if isinstance(params, list) else 0
 
 
 @check(points=2, visible=True)
@@ -254,7 +254,7 @@ def given_paths() -> dict:
 
 
 def paths_of(submission, G) -> dict:
-    """The student's conv_paths, validated: {"convs": [[name, type, ran, reaches]], "unregistered", "trainable"}."""
+    """The student's conv_paths, validated: {"convs": [[name, type, ran, reaches]], "unregistered", "parameters"}."""
     try:
         found = submission.run(probes_a2.conv_paths, G, noise(4))
     except StudentError as err:
@@ -263,10 +263,10 @@ def paths_of(submission, G) -> dict:
     convs = [c for c in found.get("convs", []) if isinstance(c, list) and len(c) == 4] if isinstance(found.get("convs"), list) else []
     convs = [[text(n, 80), text(t, 40), c is True, r is True] for n, t, c, r in convs]
     strays = [s for s in found.get("unregistered", []) if isinstance(s, list) and len(s) == 2] if isinstance(found.get("unregistered"), list) else []
-    trainable = found.get("trainable") if finite(found.get("trainable")) else 0
+    count = found.get("parameters") if finite(found.get("parameters")) else 0
     if found.get("output_requires_grad") is not True:  # a detached output: every conv that ran counts (the gradient check says why)
         convs = [[n, t, ran, ran] for n, t, ran, _ in convs]
-    return {"convs": convs, "unregistered": [[text(t, 40), int(n) if finite(n) else 0] for t, n in strays], "trainable": trainable}
+    return {"convs": convs, "unregistered": [[text(t, 40), int(n) if finite(n) else 0] for t, n in strays], "parameters": count}
 
 
 def listing(names: list[str], limit: int = 4) -> str:
@@ -307,9 +307,9 @@ def test_adds_conv_layers(submission):
             f"generator runs {len(reaching)} conv layers, as many as the given DCGAN generator ({n_base}); add at "
             f"least one, e.g. nn.Conv2d(c, c, 3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages"
         )
-    if mine["trainable"] <= base["trainable"]:
+    if mine["parameters"] <= base["parameters"]:
         raise Partial(
             1,
-            f"generator runs {len(reaching)} conv layers (the given one {n_base}) but has {mine['trainable']:,} trainable "
-            f"parameters, not more than the given generator's {base['trainable']:,} at ngf={NGF}: keep its layers and add to them",
+            f"generator runs {len(reaching)} conv layers (the given one {n_base}) but has {mine['parameters']:,} "
+            f"parameters, not more than the given generator's {base['parameters']:,} at ngf={NGF}: keep its layers and add to them",
         )

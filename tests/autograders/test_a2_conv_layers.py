@@ -15,12 +15,14 @@ fixed seed and reach it only through `submission` and the probes of `reference.g
   generator's 4, counted by whose weights receive a gradient (a conv that runs but whose result is
   dropped does not count), and more parameters; convolutions that run but are not registered
   (a plain Python list) are named.
-- gradients (1, hidden): every parameter, and every layer that runs, gets a gradient.
+- gradients (1, hidden): every parameter gets a gradient; layers that run but are not registered,
+  and frozen parameters (requires_grad False), are named.
 - learning (4, hidden): `reference.grading.learning.learning_check`: G against the given DCGAN
   discriminator on scikit-learn's digits, 300 seeded steps per run, seeds 0, 1 (and 2 when they
   disagree), scored on this side by classifier-FID with the grader's classifier and checked for
-  copies of known digits. Full marks when most runs reach half the single-image FID; 2 points when
-  it learns, slowly or not on every seed.
+  copies of known digits. Full marks when the best FID of most runs is at most 70% of what one
+  fixed image scores; 2 points when it learns, slowly or not in every run; the hint depends on
+  what the model holds and drew (one image for every z, frozen weights, a sigmoid, no BatchNorm).
 
 Where extra layers go, Conv2d or ConvTranspose2d, with or without BatchNorm: all score the same.
 
@@ -220,10 +222,10 @@ def diagnosed(submission, G, err: StudentError, batch: int = 4) -> AssertionErro
 
 
 def registered_parameters(submission, G) -> int:
-    """How many trainable parameter tensors G has registered."""
+    """How many parameter tensors G has registered (trainable or not)."""
     summary = submission.run(probes.module_summary, G)
     params = summary.get("parameters") if isinstance(summary, dict) else None
-    return sum(1 for p in params if isinstance(p, list) and len(p) == 3 and p[2] is True) if isinstance(params, list) else 0
+    return sum(1 for p in params if isinstance(p, list) and len(p) == 3) if isinstance(params, list) else 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,7 +301,7 @@ def given_paths() -> dict:
 
 
 def paths_of(submission, G) -> dict:
-    """The student's conv_paths, validated: {"convs": [[name, type, ran, reaches]], "unregistered", "trainable"}."""
+    """The student's conv_paths, validated: {"convs": [[name, type, ran, reaches]], "unregistered", "parameters"}."""
     try:
         found = submission.run(probes_a2.conv_paths, G, noise(4))
     except StudentError as err:
@@ -308,10 +310,10 @@ def paths_of(submission, G) -> dict:
     convs = [c for c in found.get("convs", []) if isinstance(c, list) and len(c) == 4] if isinstance(found.get("convs"), list) else []
     convs = [[text(n, 80), text(t, 40), c is True, r is True] for n, t, c, r in convs]
     strays = [s for s in found.get("unregistered", []) if isinstance(s, list) and len(s) == 2] if isinstance(found.get("unregistered"), list) else []
-    trainable = found.get("trainable") if finite(found.get("trainable")) else 0
+    count = found.get("parameters") if finite(found.get("parameters")) else 0
     if found.get("output_requires_grad") is not True:  # a detached output: every conv that ran counts (the gradient check says why)
         convs = [[n, t, ran, ran] for n, t, ran, _ in convs]
-    return {"convs": convs, "unregistered": [[text(t, 40), int(n) if finite(n) else 0] for t, n in strays], "trainable": trainable}
+    return {"convs": convs, "unregistered": [[text(t, 40), int(n) if finite(n) else 0] for t, n in strays], "parameters": count}
 
 
 def listing(names: list[str], limit: int = 4) -> str:
@@ -352,11 +354,11 @@ def test_adds_conv_layers(submission):
             f"generator runs {len(reaching)} conv layers, as many as the given DCGAN generator ({n_base}); add at "
             f"least one, e.g. nn.Conv2d(c, c, 3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages"
         )
-    if mine["trainable"] <= base["trainable"]:
+    if mine["parameters"] <= base["parameters"]:
         raise Partial(
             1,
-            f"generator runs {len(reaching)} conv layers (the given one {n_base}) but has {mine['trainable']:,} trainable "
-            f"parameters, not more than the given generator's {base['trainable']:,} at ngf={NGF}: keep its layers and add to them",
+            f"generator runs {len(reaching)} conv layers (the given one {n_base}) but has {mine['parameters']:,} "
+            f"parameters, not more than the given generator's {base['parameters']:,} at ngf={NGF}: keep its layers and add to them",
         )
 
 
@@ -374,7 +376,15 @@ def test_parameters_get_gradients(submission):
     if strays:
         kinds = ", ".join(kind for kind, _ in strays[:3]) + (", ..." if len(strays) > 3 else "")
         raise AssertionError(f"{len(strays)} layer{'s' if len(strays) > 1 else ''} with weights ({kinds}) run in forward but {'are' if len(strays) > 1 else 'is'} not registered: {REGISTER}")
-    assert params, f"generator has no trainable parameters: {REGISTER}"
+    summary = submission.run(probes.module_summary, G)
+    every = [p for p in summary.get("parameters", []) if isinstance(p, list) and len(p) == 3] if isinstance(summary, dict) and isinstance(summary.get("parameters"), list) else []
+    assert every, f"generator has no parameters: {REGISTER}"
+    frozen = [text(name, 80) for name, _, trainable in every if trainable is not True]
+    if frozen:
+        raise AssertionError(
+            f"{len(frozen)} of {len(every)} parameters do not require grad ({listing(frozen)}): frozen, they never learn; "
+            f"leave requires_grad on (no requires_grad_(False) in a generator trained from scratch)"
+        )
     assert found.get("output_requires_grad") is True, (
         "generator output does not depend on its parameters (no gradient can flow): remove .detach(), "
         "torch.no_grad() or .data from forward"
@@ -393,14 +403,23 @@ def learning_hint(submission, result: learning.LearningResult) -> str:
     """What to look at when the run learned too little, from what the model holds and what it drew."""
     if result.runs and all(run.spread < 1.0 for run in result.runs):
         return "its samples are all the same image: the output must depend on z (pass z through every stage)"
-    summary = submission.run(probes.module_summary, build_generator(submission))
-    kinds = [text(kind, 40) for _, kind in summary.get("modules", []) if isinstance(summary, dict)] if isinstance(summary, dict) else []
-    frozen = [p for p in summary.get("parameters", []) if isinstance(p, list) and len(p) == 3 and p[2] is False] if isinstance(summary, dict) else []
+    G = build_generator(submission)
+    summary = submission.run(probes.module_summary, G)
+    summary = summary if isinstance(summary, dict) else {}
+    kinds = [text(m[1], 40) for m in summary.get("modules", []) if isinstance(m, list) and len(m) == 2] if isinstance(summary.get("modules"), list) else []
+    params = [p for p in summary.get("parameters", []) if isinstance(p, list) and len(p) == 3] if isinstance(summary.get("parameters"), list) else []
+    frozen = [p for p in params if p[2] is not True]
     if frozen:
-        return f"{len(frozen)} of its parameters do not require grad (frozen): leave requires_grad on"
+        return f"{len(frozen)} of its {len(params)} parameters do not require grad (frozen): leave requires_grad on"
+    out = submission.run(probes.forward, G, noise(64))
+    if isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() and float(out.min()) >= 0:
+        return "its output is never negative, while the digits are scaled to [-1, 1] (black is -1): end with nn.Tanh(), not nn.Sigmoid()"
     if "BatchNorm2d" not in kinds:
         return "a generator without BatchNorm learns slowly here: put nn.BatchNorm2d after each conv but the last, as the given generator does"
-    return "compare its stages with the given generator's: each stage ConvTranspose2d, BatchNorm2d, ReLU; extra blocks Conv2d(c, c, 3, 1, 1), BatchNorm2d, ReLU"
+    return (
+        "compare its stages with the given generator's: each stage ConvTranspose2d, BatchNorm2d, ReLU; extra blocks "
+        "Conv2d(c, c, 3, 1, 1), BatchNorm2d, ReLU; nothing detached"
+    )
 
 
 @check(points=4)
