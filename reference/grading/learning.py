@@ -30,13 +30,18 @@ until the majority is decided:
 - "fail": no run came below `slow` x the floor;
 - "copies": the samples of some run are (near-)copies of the known real images (below).
 
-Copy check (after lesson 05's MiFID, `reference.metrics.mifid`): in the classifier's feature space,
-each sample's distance to its nearest known real image (the training images *and* the held-out
-ones, since both are public) is compared with what a real digit that is not among them scores:
-the held-out images' leave-one-out nearest-neighbour distances. When more than `COPY_SHARE` of a
-run's samples lie closer to a known image than `COPY_QUANTILE` of the held-out images do, the run
-copies. That catches a G that returns stored digits (also one that only does so when
-NBGRADER_EXECUTION is set: the worker sets it) and one that blurs, shifts or adds noise to them.
+Copy check (after lesson 05's MiFID, `reference.metrics.mifid`: a nearest-neighbour distance to
+the training set, judged against real images'): each sample's distance to its nearest known real
+image (the training images *and* the held-out ones, since both are public) is compared with what
+real digits that are not among them score, the held-out images' leave-one-out nearest-neighbour
+distances. Images are compared as 4x4-block averages less their mean, scaled to length 1 (a
+correlation: blind to pixel noise, blur, brightness and contrast), and known images moved by up to
+2 pixels. When more than `COPY_SHARE` (30%) of a run's samples lie closer to a known image than
+`COPY_QUANTILE` (10%) of the held-out images do, the run copies. That catches a G that returns
+stored digits, also one that only does so when NBGRADER_EXECUTION is set (the worker sets it), or
+adds noise, blurs, dims or moves them, or copies for half of its samples; new images (even
+mirrored digits) are about 0% copies, real unseen digits 10%. Rotated or rescaled copies pass it,
+and their FID is judged like any other samples'.
 
 API for a check (the same code runs in a student's kernel and across the proxy):
 
@@ -75,6 +80,7 @@ from torch import Tensor, nn
 __all__ = [
     "COPY_QUANTILE",
     "COPY_SHARE",
+    "Known",
     "LearningProblem",
     "LearningResult",
     "Run",
@@ -82,6 +88,7 @@ __all__ = [
     "dcgan_discriminator",
     "learning_check",
     "learning_run",
+    "nearest_distances",
     "problem_text",
     "reference_and_known",
     "score_samples",
