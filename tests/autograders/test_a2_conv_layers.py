@@ -422,6 +422,11 @@ def learning_hint(submission, result: learning.LearningResult) -> str:
     )
 
 
+def prepare() -> None:
+    """Before a class is graded in parallel: the grader's digits classifier, trained once."""
+    learning.reference_and_known("digits")
+
+
 @check(points=4)
 def test_learns(submission):
     """A few short seeded training runs bring its classifier-FID clearly below what one fixed image scores."""
