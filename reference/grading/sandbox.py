@@ -197,6 +197,7 @@ class Worker:
         self.reason: str | None = None  # the limit that ended the worker, once one did
         self.time_limit = f"it ran past the submission's wall-time limit ({limits.wall_s:g} s)"  # set by the runner
         self.output_bytes = 0
+        self.tail = b""  # the last bytes printed, to say why a worker that could not start ended
         for sub in ("work", "home", "tmp", "cache"):
             (scratch / sub).mkdir(parents=True, exist_ok=True)
         env = self._environment(sandbox, gpu)
@@ -259,6 +260,8 @@ class Worker:
         if bwrap is None:
             raise UserError(BWRAP_MISSING)
         args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "grading"]
+        # scratch and /tmp first: the environment may live below /tmp, and a later mount would hide it
+        args += ["--bind", str(self.scratch), "/grading", "--bind", str(self.scratch / "tmp"), "/tmp"]
         args += _system_binds() + _python_binds()
         if staged is not None:
             args += ["--ro-bind", str(staged), str(reference_dir())]
@@ -267,8 +270,7 @@ class Worker:
         args += ["--proc", "/proc", "--dev", "/dev"]
         if gpu:
             args += _gpu_binds()
-        args += ["--bind", str(self.scratch), "/grading", "--bind", str(self.scratch / "tmp"), "/tmp", "--chdir", "/grading/work"]
-        args += ["--clearenv"]
+        args += ["--chdir", "/grading/work", "--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]
         return args + ["--"]
@@ -346,6 +348,7 @@ class Worker:
             if not chunk:
                 return
             self.output_bytes += len(chunk)
+            self.tail = (self.tail + chunk)[-2000:]
             if self.output_bytes > limit:
                 self.kill(f"it printed more than {self.limits.output_mb:,} MB (the output limit)")
 
@@ -375,7 +378,9 @@ class Worker:
             return f"the submission was stopped: {self.reason}"
         if code is not None and code < 0:
             return f"the submission's process ended: {SIGNALS.get(-code, f'signal {-code}')}"
-        return f"the submission's process exited (status {code}) before it answered; do not call exit() or os._exit() in a notebook"
+        last = [line for line in self.tail.decode("utf-8", "replace").splitlines() if line.strip()][-1:]
+        said = f" (its last output: {last[0].strip()[:200]})" if last and code else ""
+        return f"the submission's process exited (status {code}) before it answered{said}; do not call exit() or os._exit() in a notebook"
 
     def close(self) -> None:
         self._stop.set()
