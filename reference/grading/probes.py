@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["build", "describe", "forward", "grads_reach", "module_summary", "ran_modules", "scaled_forward", "value_and_grad"]
+__all__ = ["build", "describe", "error_info", "first_shape", "forward", "grads_reach", "module_summary", "ran_modules", "scaled_forward", "value_and_grad"]
 
 
 def describe(value: Any) -> dict:
@@ -122,3 +122,26 @@ def scaled_forward(model: nn.Module, x: torch.Tensor, factor: float) -> Any:
         for p in big.parameters():
             p.mul_(factor)
         return big(x)
+
+
+def error_info(err: BaseException, namespace: dict | None = None) -> dict:
+    """{"type", "message" (first line), "where" (the outermost function defined in `namespace` the
+    traceback passes through, "" if none), "not_implemented"} of an exception."""
+    from reference.grading.checks import first_line
+
+    where = ""
+    tb = err.__traceback__
+    while tb is not None and namespace is not None:
+        if tb.tb_frame.f_globals is namespace:
+            code = tb.tb_frame.f_code
+            where = getattr(code, "co_qualname", code.co_name)
+            break
+        tb = tb.tb_next
+    return {"type": type(err).__name__, "message": first_line(err), "where": where, "not_implemented": isinstance(err, NotImplementedError)}
+
+
+def first_shape(value: Any) -> list[int] | None:
+    """The shape of a tensor, or of the first item of a tuple or list of them (a module's inputs); else None."""
+    if isinstance(value, (tuple, list)) and value:
+        value = value[0]
+    return list(value.shape) if isinstance(value, torch.Tensor) else None

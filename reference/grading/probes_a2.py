@@ -14,31 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from reference.grading.probes import error_info, first_shape
+
 __all__ = ["conv_paths", "error_info", "trace"]
 
 REPR_LIMIT = 160  # characters of a layer's extra_repr kept
-
-
-def error_info(err: BaseException, namespace: dict | None = None) -> dict:
-    """{"type", "message" (first line), "where" (the outermost function defined in `namespace` the
-    traceback passes through, "" if none), "not_implemented"} of an exception."""
-    from reference.grading.checks import first_line
-
-    where = ""
-    tb = err.__traceback__
-    while tb is not None and namespace is not None:
-        if tb.tb_frame.f_globals is namespace:
-            code = tb.tb_frame.f_code
-            where = getattr(code, "co_qualname", code.co_name)
-            break
-        tb = tb.tb_next
-    return {"type": type(err).__name__, "message": first_line(err), "where": where, "not_implemented": isinstance(err, NotImplementedError)}
-
-
-def _shape(value: Any) -> list[int] | None:
-    if isinstance(value, (tuple, list)) and value:
-        value = value[0]
-    return list(value.shape) if isinstance(value, torch.Tensor) else None
 
 
 def _pair(value: Any) -> list[int] | None:
@@ -87,13 +67,13 @@ def trace(model: Any, z: torch.Tensor, namespace: dict | None = None) -> dict:
     def before(mod: nn.Module, inputs: Any) -> None:
         if next(iter(mod.children()), None) is not None:
             return
-        calls.append({**_layer(mod, names.get(id(mod))), "in": _shape(inputs), "out": None})
+        calls.append({**_layer(mod, names.get(id(mod))), "in": first_shape(inputs), "out": None})
         running.setdefault(id(mod), []).append(len(calls) - 1)
 
     def after(mod: nn.Module, _inputs: Any, output: Any) -> None:
         stack = running.get(id(mod))
         if stack:
-            calls[stack.pop()]["out"] = _shape(output) or []
+            calls[stack.pop()]["out"] = first_shape(output) or []
 
     result: dict[str, Any] = {"calls": calls, "output": None, "value": None, "error": None, "failed": None}
     hooks = [torch_module.register_module_forward_pre_hook(before), torch_module.register_module_forward_hook(after)]
@@ -108,7 +88,7 @@ def trace(model: Any, z: torch.Tensor, namespace: dict | None = None) -> dict:
     finally:
         for hook in hooks:
             hook.remove()
-    result["output"] = {"type": "Tensor" if isinstance(out, torch.Tensor) else type(out).__name__, "shape": _shape(out)}
+    result["output"] = {"type": "Tensor" if isinstance(out, torch.Tensor) else type(out).__name__, "shape": first_shape(out)}
     if isinstance(out, torch.Tensor) and out.is_floating_point():
         result["value"] = out.detach().float()
     return result

@@ -16,27 +16,11 @@ import torch
 from torch import nn
 
 from reference.grading.probes import build as seeded_build
-from reference.grading.probes import describe, module_summary
+from reference.grading.probes import describe, error_info, first_shape, module_summary
 
 __all__ = ["attempt", "error_info", "first_batch", "make", "trace"]
 
 REPR_LIMIT = 160  # characters of a layer's extra_repr kept
-
-
-def error_info(err: BaseException, namespace: dict | None = None) -> dict:
-    """{"type", "message" (first line), "where" (the outermost function defined in `namespace`
-    the traceback passes through, "" if none), "not_implemented"} of an exception."""
-    from reference.grading.checks import first_line
-
-    where = ""
-    tb = err.__traceback__
-    while tb is not None and namespace is not None:
-        if tb.tb_frame.f_globals is namespace:
-            code = tb.tb_frame.f_code
-            where = getattr(code, "co_qualname", code.co_name)
-            break
-        tb = tb.tb_next
-    return {"type": type(err).__name__, "message": first_line(err), "where": where, "not_implemented": isinstance(err, NotImplementedError)}
 
 
 def attempt(fn: Any, namespace: dict | None, *args: Any, **kwargs: Any) -> dict:
@@ -58,12 +42,6 @@ def make(factory: Any, seed: int, namespace: dict | None = None, kwargs: dict | 
     except Exception as err:  # noqa: BLE001 - the student's constructor failed: measured, not judged
         return {"model": None, "summary": None, "error": error_info(err, namespace)}
     return {"model": model, "summary": module_summary(model), "error": None}
-
-
-def _shape(value: Any) -> list[int] | None:
-    if isinstance(value, (tuple, list)) and value:
-        value = value[0]
-    return list(value.shape) if isinstance(value, torch.Tensor) else None
 
 
 def trace(model: Any, x: torch.Tensor, namespace: dict | None = None) -> dict:
@@ -89,7 +67,7 @@ def trace(model: Any, x: torch.Tensor, namespace: dict | None = None) -> dict:
             "type": type(mod).__name__,
             "repr": _extra_repr(mod),
             "leaf": leaf,
-            "in": _shape(inputs),
+            "in": first_shape(inputs),
             "out": None,
             "in_channels": _int(getattr(mod, "in_channels", None)),
             "out_channels": _int(getattr(mod, "out_channels", None)),
@@ -101,7 +79,7 @@ def trace(model: Any, x: torch.Tensor, namespace: dict | None = None) -> dict:
     def after(mod: nn.Module, _inputs: Any, output: Any) -> None:
         stack = open_calls.get(id(mod))
         if stack:
-            calls[stack.pop()]["out"] = _shape(output) or []
+            calls[stack.pop()]["out"] = first_shape(output) or []
 
     result: dict[str, Any] = {"output": None, "output_type": None, "calls": calls, "failed": None, "error": None}
     hooks = [torch_module.register_module_forward_pre_hook(before), torch_module.register_module_forward_hook(after)]

@@ -95,24 +95,9 @@ class Worker:
 
     # ----------------------------------------------------------------------------- errors
     def error(self, err: BaseException) -> dict:
-        from reference.grading.checks import first_line
+        from reference.grading.probes import error_info
 
-        where = ""
-        tb = err.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_globals is self.namespace:
-                code = tb.tb_frame.f_code
-                where = getattr(code, "co_qualname", code.co_name)
-                break
-            tb = tb.tb_next
-        return {
-            "error": {
-                "type": type(err).__name__,
-                "message": first_line(err),
-                "where": where,
-                "not_implemented": isinstance(err, NotImplementedError),
-            }
-        }
+        return {"error": error_info(err, self.namespace)}
 
     # ----------------------------------------------------------------------------- requests
     def send(self, message: dict) -> None:
