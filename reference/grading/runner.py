@@ -151,6 +151,8 @@ class _Session:
         while True:
             reply = self.channel.receive()
             if not isinstance(reply, dict) or reply.get("done") is True:
+                if self.worker.over_disk():  # files the cells left count, even if they finished between two looks
+                    self.channel.receive()  # the worker is gone: raises SubmissionLost naming the limit
                 return results
             index = reply.get("cell")
             if isinstance(index, int) and not isinstance(index, bool):

@@ -322,6 +322,14 @@ class Worker:
                     continue
         return total / MB
 
+    def over_disk(self) -> bool:
+        """Check the disk limit now (the supervisor looks only every half second): True, and the
+        sandbox killed with the reason, when scratch holds more than the limit."""
+        if self._disk_mb() > self.limits.disk_mb:
+            self.kill(f"it wrote more than {self.limits.disk_mb:,} MB to disk (the disk limit)")
+            return True
+        return False
+
     def _watch(self) -> None:
         tick = 0
         while not self._stop.wait(0.1):
