@@ -77,8 +77,8 @@ def _env(**extra: str) -> dict:
     return env
 
 
-def _course(tmp: Path, assignment: str) -> Path:
-    course = tmp / f"course-{assignment}"
+def _course(tmp: Path, assignment: str, label: str = "") -> Path:
+    course = tmp / f"course-{assignment}{label}"
     course.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "tests" / "autograders", course / "tests" / "autograders", ignore=shutil.ignore_patterns("__pycache__"))
@@ -147,7 +147,7 @@ def overhead(tmp: Path, reps: int) -> bool:
 
 
 def throughput(tmp: Path, n: int) -> bool:
-    course = _course(tmp, A2 + "-jobs")
+    course = _course(tmp, A2, "-jobs")
     subs = _submit(course, A2, {f"s{k:02d}": CORRECT[k % 2] for k in range(n)})
     seconds = {}
     for jobs in (1, 2):
@@ -167,7 +167,7 @@ def busy_loops(n: int) -> list[subprocess.Popen]:
 
 def a_class(tmp: Path, n: int, busy: bool) -> bool:
     kinds = ["solution", "correct_elsewhere", "blank", "no_tanh"]
-    course = _course(tmp, f"{A2}-class-{'busy' if busy else 'idle'}")
+    course = _course(tmp, A2, f"-class-{'busy' if busy else 'idle'}")
     students = {f"s{k:02d}": kinds[k % len(kinds)] for k in range(n)}
     _submit(course, A2, students)
     loops = busy_loops(os.cpu_count() or 2) if busy else []
