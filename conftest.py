@@ -1,4 +1,4 @@
-"""pytest settings for the whole repository: `pytest`, `pytest tests/...` and `pytest lessons/...`.
+"""pytest settings for the whole repository: `pytest`, `pytest tests/...` and `pytest solutions/lessons/...`.
 
 The cache. `pytest_configure` points $GAN_COURSE_CACHE (where trained classifiers go, see
 reference/cache.py) at a fresh temporary folder for the session, unless the caller set it, so that
@@ -21,8 +21,8 @@ pyproject.toml so that xdist keeps this order): xdist hands a worker its next fi
 current one still has two tests to run, so a long file near the end of the queue went to a busy
 worker while the other one ran out of work (30 s idle in a 3.7-minute run).
 
-This file lives in the repository root, not in tests/ and lessons/, because pytest imports every
-conftest.py outside a package as the module `conftest`: a second one in lessons/ replaced
+This file lives in the repository root, not in tests/ and solutions/lessons/, because pytest imports every
+conftest.py outside a package as the module `conftest`: a second one there replaced
 tests/conftest.py in `sys.modules`, and `from conftest import ...` in the tests then failed.
 """
 
@@ -48,9 +48,9 @@ LONGEST_FIRST = (  # the longest first (seconds on one of 2 busy xdist workers);
     "tests/test_autograde_command.py",  # gan-course autograde three ways
     "tests/test_grading_a1_theory.py",
     "tests/test_benchmarks.py",
-    "lessons/05_fid_and_inception_score.ipynb",
-    "lessons/04_mode_collapse.ipynb",
-    "lessons/03_dcgan_fashion_mnist.ipynb",
+    "solutions/lessons/05_fid_and_inception_score.ipynb",
+    "solutions/lessons/04_mode_collapse.ipynb",
+    "solutions/lessons/03_dcgan_fashion_mnist.ipynb",
 )
 
 

@@ -6,14 +6,11 @@ import math
 import os
 from collections.abc import Sequence
 
-import matplotlib
+from matplotlib.figure import Figure  # files only: no pyplot, so the backend a notebook chose stays
+import torch
+import torchvision.utils as vutils
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-import torchvision.utils as vutils  # noqa: E402
-
-from reference.io import atomic_path  # noqa: E402
+from reference.io import atomic_path
 
 
 def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None) -> None:
@@ -25,7 +22,8 @@ def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | N
 
 def save_points(points: torch.Tensor, path: str | os.PathLike, means: torch.Tensor | None = None, title: str = "") -> None:
     """Scatter generated 2-D points (N, 2), with the mixture's mode centres (K, 2) if given."""
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig = Figure(figsize=(4.5, 4.5))
+    ax = fig.subplots()
     pts = points.detach().float().cpu()
     ax.scatter(pts[:, 0], pts[:, 1], s=3, alpha=0.5, label="G(z)")
     if means is not None:
@@ -44,7 +42,8 @@ def save_loss_curves(history: Sequence[dict], path: str | os.PathLike) -> None:
     evaluation scores (FID, or modes covered) when the run evaluates (--eval-every)."""
     epochs = [row["epoch"] for row in history]
     scored = [(row["epoch"], row[key]) for row in history for key in ("fid", "modes_covered") if key in row]
-    fig, axes = plt.subplots(1, 3 if scored else 2, figsize=(15 if scored else 10, 3.6))
+    fig = Figure(figsize=(15 if scored else 10, 3.6))
+    axes = fig.subplots(1, 3 if scored else 2)
     ax_loss, ax_d = axes[0], axes[1]
     if scored:
         key = "fid" if "fid" in history[-1] or any("fid" in row for row in history) else "modes_covered"
@@ -65,7 +64,6 @@ def save_loss_curves(history: Sequence[dict], path: str | os.PathLike) -> None:
     _save_figure(fig, path)
 
 
-def _save_figure(fig: plt.Figure, path: str | os.PathLike) -> None:
+def _save_figure(fig: Figure, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)

@@ -1,6 +1,6 @@
 """Figures of lesson 03: the 64x64 FashionMNIST DC-GAN's changes, each one measured.
 
-    python lessons/make_figures.py 3
+    python -m reference.figures 3
 
 `lesson_03(out)` writes `03_*.png` into `out` and returns {file name: caption}. It repeats the
 lesson's cells in full mode on the CPU: the 64x64 `dcgan-1024` with 1 and 3 image channels
@@ -20,27 +20,24 @@ import time
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision.utils import make_grid
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
-
-from make_figures import hardware, save  # noqa: E402
-from reference.checkpoint import load_checkpoint  # noqa: E402
-from reference.config import TrainConfig, read_config_file  # noqa: E402
-from reference.data import data_root, from_model_range, load_dataset  # noqa: E402
-from reference.metrics.classifier import find_classifier, train_classifier  # noqa: E402
-from reference.metrics.evaluate import load_generator, sample_images  # noqa: E402
-from reference.metrics.features import get_extractor  # noqa: E402
-from reference.metrics.fid import SmallSampleWarning, fid  # noqa: E402
-from reference.metrics.kid import mmd2_unbiased  # noqa: E402
-from reference.models import count_parameters, get_model  # noqa: E402
-from reference.plots import save_image_grid  # noqa: E402
-from reference.trainer import train  # noqa: E402
+from reference.figures import hardware, save
+from reference.checkpoint import load_checkpoint
+from reference.config import TrainConfig, read_config_file
+from reference.data import data_root, from_model_range, load_dataset
+from reference.metrics.classifier import find_classifier, train_classifier
+from reference.metrics.evaluate import load_generator, sample_images
+from reference.metrics.features import get_extractor
+from reference.metrics.fid import SmallSampleWarning, fid
+from reference.metrics.kid import mmd2_unbiased
+from reference.models import count_parameters, get_model
+from reference.plots import save_image_grid
+from reference.trainer import train
 
 # The lesson's full-mode settings (the notebook uses the same values).
 ARMS = {  # label -> (batch_size, beta1); every other setting is the original's

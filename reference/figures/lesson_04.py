@@ -1,4 +1,4 @@
-"""Figures of lesson 04 (mode collapse), run by `python lessons/make_figures.py 4`.
+"""Figures of lesson 04 (mode collapse), run by `python -m reference.figures 4`.
 
 The 2-D figures read what `python benchmarks/mode_collapse.py` wrote (its per-run CSV and the
 evaluated points of each arm's first seed, in benchmarks/results/), so the lesson shows exactly
@@ -15,16 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from reference.figures import hardware, save
 
-from make_figures import hardware, save  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 ARM_LABELS = {"gan": "GAN", "mbstd": "GAN + minibatch std", "pacgan2": "PacGAN2", "pacgan3": "PacGAN3",
               "pacgan4": "PacGAN4", "wgan-gp": "WGAN-GP"}
 

@@ -1,9 +1,8 @@
 """The figures of lesson 5 (FID, KID, the Inception Score, MiFID) on real MNIST.
 
-    python lessons/figures_05.py        # writes lessons/figures/05_*.png and prints their captions
+    python -m reference.figures 5        # writes lessons/figures/05_*.png and prints their captions
 
-`lesson_05(out)` follows the conventions of `make_figures.py` (which calls it for
-`python lessons/make_figures.py 5`): it writes its PNGs into `out` and returns {file name: caption}.
+`lesson_05(out)` (run by `python -m reference.figures 5`) writes its PNGs into `out` and returns {file name: caption}.
 It repeats the computations and plotting code of the notebook's cells in full mode (N = 5,000
 images per set, 10 seeds, the MNIST classifier's features), so a figure shows what the notebook
 draws when run. It needs MNIST under the data root ($GAN_COURSE_DATA) and the MNIST classifier of
@@ -14,26 +13,22 @@ cached there (about 140 s on 2 CPU cores), as the notebook does.
 from __future__ import annotations
 
 import math
-import sys
 import time
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+from reference.data import data_root, load_dataset
+from reference.metrics import MIFID_EPSILON, SmallSampleWarning, fid, inception_score, kid, mifid
+from reference.metrics.classifier import find_classifier, train_classifier
+from reference.metrics.corruptions import add_gaussian_noise, gaussian_blur, keep_classes
+from reference.metrics.features import get_extractor
 
-from reference.data import data_root, load_dataset  # noqa: E402
-from reference.metrics import MIFID_EPSILON, SmallSampleWarning, fid, inception_score, kid, mifid  # noqa: E402
-from reference.metrics.classifier import find_classifier, train_classifier  # noqa: E402
-from reference.metrics.corruptions import add_gaussian_noise, gaussian_blur, keep_classes  # noqa: E402
-from reference.metrics.features import get_extractor  # noqa: E402
-
-from make_figures import hardware, save  # noqa: E402
+from reference.figures import hardware, save
 
 N, N_TRAIN, SEEDS = 5000, 20_000, 10  # the notebook's full mode
 NOISE_STDS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
@@ -261,18 +256,3 @@ def lesson_05(out: Path) -> dict[str, str]:
     )
     timing = f" All lesson-5 figures computed in {seconds:.0f} s (classifier cached) on {hardware()}, shared with other jobs."
     return {name: caption + timing for name, caption in captions.items()}
-
-
-def main() -> int:
-    out = Path(__file__).resolve().parent / "figures"
-    out.mkdir(exist_ok=True)
-    start = time.perf_counter()
-    captions = lesson_05(out)
-    for name, caption in captions.items():
-        print(f"- `{name}`: {caption}")
-    print(f"lesson 05: {', '.join(captions)} ({time.perf_counter() - start:.1f} s)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
