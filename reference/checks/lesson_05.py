@@ -1,0 +1,382 @@
+"""Checks of lesson 05's code-along places: the Fréchet distance, the Inception Score, unbiased MMD².
+
+Each check calls the student's function on seeded inputs it builds itself and compares the answer
+with the course library, the oracle (`reference.metrics.frechet_distance`, `inception_score`,
+`mmd2_unbiased`), within a tolerance, so any correct formula passes (scipy's sqrtm or eigenvalues,
+torch or NumPy, xlogy or a mask). A wrong value that matches a common mistake (the trace term
+without its factor 2, an elementwise square root, the KL reversed, the diagonal kept in MMD²...)
+gets that mistake's message; any other wrong value gets the numbers and the formula.
+
+The student's functions:
+
+- `frechet_distance_gaussians(mu1, sigma1, mu2, sigma2)`: NumPy float64 means (D,) and covariances
+  (D, D) -> a float;
+- `inception_score_from_probs(p_yx)`: a float64 tensor (N, K) of p(y|x), rows summing to 1 -> a float;
+- `unbiased_mmd2(x, y)`: float64 tensors (m, D) and (m, D) -> a float (or a 0-dim tensor).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from reference.grading.checks import check
+from reference.metrics import frechet_distance as reference_frechet
+from reference.metrics import inception_score as reference_inception_score
+from reference.metrics import mmd2_unbiased as reference_mmd2
+
+ASSIGNMENT = "lesson_05"
+
+FRECHET = "frechet_distance_gaussians"
+IS = "inception_score_from_probs"
+MMD = "unbiased_mmd2"
+
+FRECHET_FORMULA = (
+    "d^2 = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)), where tr((S1 S2)^(1/2)) is the sum of the "
+    "square roots of the eigenvalues of S1 S2 (real parts, clipped at 0), or the trace of scipy.linalg.sqrtm(S1 @ S2)"
+)
+IS_FORMULA = (
+    "IS = exp(mean over images x of KL(p(y|x) || p(y))), with p(y) = p_yx.mean(dim=0) and "
+    "KL(p || q) = sum over classes y of p(y) (log p(y) - log q(y))"
+)
+MMD_FORMULA = (
+    "MMD^2 = sum_{i != j} k(x_i, x_j) / (m (m - 1)) + sum_{i != j} k(y_i, y_j) / (m (m - 1)) "
+    "- 2 sum_{i, j} k(x_i, y_j) / m^2, with k(a, b) = (a . b / D + 1)^3"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers
+# ---------------------------------------------------------------------------------------------
+
+
+def as_number(result: object, call: str) -> float:
+    """The student's return value as a float; an AssertionError that says what came back instead."""
+    if result is None:
+        raise AssertionError(f"{call} returned None: is the `return` line missing? Return the value as a number")
+    if isinstance(result, torch.Tensor):
+        if result.numel() != 1:
+            raise AssertionError(f"{call} returned a tensor of shape {tuple(result.shape)}; return one number")
+        if result.is_complex():
+            raise AssertionError(complex_message(call))
+        return float(result.detach().reshape(()))
+    if isinstance(result, complex) or np.iscomplexobj(result):
+        raise AssertionError(complex_message(call))
+    if isinstance(result, np.ndarray):
+        if result.size != 1:
+            raise AssertionError(f"{call} returned an array of shape {result.shape}; return one number")
+        return float(result.reshape(()))
+    try:
+        return float(result)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise AssertionError(f"{call} returned {type(result).__name__}; return one number (a float)") from None
+
+
+def complex_message(call: str) -> str:
+    return (
+        f"{call} returned a complex number: scipy.linalg.sqrtm and np.linalg.eigvals return complex values when "
+        f"round-off leaves tiny imaginary parts (singular covariances do that); the trace is real, so take its .real"
+    )
+
+
+def close(got: float, want: float, tol: float) -> bool:
+    return math.isfinite(got) and abs(got - want) <= tol
+
+
+def diagnose(got: float, want: float, faults: list[tuple[float, str]], tol: float) -> str | None:
+    """The message of the first common mistake (its value, its message) that `got` matches."""
+    for value, message in faults:
+        if math.isfinite(value) and close(got, value, tol) and not close(value, want, tol):
+            return message
+    return None
+
+
+def num(x: float) -> str:
+    return f"{x:.6g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The Fréchet distance of two Gaussians
+# ---------------------------------------------------------------------------------------------
+
+
+def rotation(d: int, rng: np.random.Generator) -> np.ndarray:
+    """A random orthogonal matrix (d, d)."""
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    return q
+
+
+def full_rank_case(d: int = 6, seed: int = 1) -> tuple[np.ndarray, ...]:
+    """Two Gaussians whose covariances do not commute, with positive entries (like covariances of
+    ReLU features), so that an elementwise square root is finite and recognisable."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.random((d, d)), rng.random((d, d))
+    return rng.standard_normal(d), a @ a.T / d + 0.1 * np.eye(d), rng.standard_normal(d), b @ b.T / d + 0.1 * np.eye(d)
+
+
+def singular_case(d: int = 12, n: int = 6, seed: int = 2) -> tuple[np.ndarray, ...]:
+    """Means and covariances of n = 6 ReLU-like feature vectors of dimension 12, three of them 0 for
+    every vector ("dead units"): both covariances have rank 5 < 12, as for real features when n <= D."""
+    rng = np.random.default_rng(seed)
+    x, y = np.maximum(rng.standard_normal((n, d)), 0), np.maximum(rng.standard_normal((n, d)) + 0.3, 0)
+    x[:, :3] = y[:, :3] = 0
+    return x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False)
+
+
+def ill_conditioned_case(d: int = 10, seed: int = 3) -> tuple[np.ndarray, ...]:
+    """Covariances with eigenvalues from 1e-10 to 100 (condition number 1e12), in random directions."""
+    rng = np.random.default_rng(seed)
+    q1, q2 = rotation(d, rng), rotation(d, rng)
+    eig = np.logspace(-10, 2, d)
+    return rng.standard_normal(d), q1 @ np.diag(eig) @ q1.T, rng.standard_normal(d), q2 @ np.diag(eig[::-1]) @ q2.T
+
+
+KNOWN_CASE = (np.zeros(2), np.eye(2), np.array([3.0, 4.0]), 4 * np.eye(2))  # FID 25 + 10 - 2 * 4 = 27
+
+
+def symmetric_sqrt(s: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a symmetric positive semi-definite matrix."""
+    w, v = np.linalg.eigh(s)
+    return v @ np.diag(np.sqrt(w.clip(min=0))) @ v.T
+
+
+ELEMENTWISE = (
+    "(S1 S2)^(1/2) is a matrix square root, not the square root of each entry: use the eigenvalues of S1 @ S2 "
+    "(sum of their square roots) or scipy.linalg.sqrtm(S1 @ S2), not np.sqrt"
+)
+
+
+def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
+    """Common wrong Fréchet distances of these Gaussians: [(their value, the message)]."""
+    m2, t = float(((mu1 - mu2) ** 2).sum()), float(np.trace(s1) + np.trace(s2))
+    cross = float(np.sqrt(np.linalg.eigvals(s1 @ s2).real.clip(min=0)).sum())
+    want = m2 + t - 2 * cross
+    with np.errstate(invalid="ignore"):
+        elementwise_product = float(np.trace(np.sqrt(s1 @ s2)))
+        elementwise_each = float(np.trace(np.sqrt(s1) @ np.sqrt(s2)))
+    return [
+        (m2 + t - cross, "the trace term lacks its factor 2: subtract 2 tr((S1 S2)^(1/2)), not tr((S1 S2)^(1/2))"),
+        (m2 + t + 2 * cross, "the trace term has the wrong sign: the distance subtracts 2 tr((S1 S2)^(1/2))"),
+        (m2 + t - 2 * elementwise_product, ELEMENTWISE),
+        (m2 + t - 2 * elementwise_each, ELEMENTWISE),
+        (m2 + t - 2 * float(np.trace(symmetric_sqrt(s1) @ symmetric_sqrt(s2))), "tr(S1^(1/2) S2^(1/2)) is not "
+         "tr((S1 S2)^(1/2)) when S1 and S2 do not commute: take the square root of the product S1 @ S2"),
+        (m2 + t - 2 * math.sqrt(max(float(np.trace(s1 @ s2)), 0.0)), "sqrt(tr(S1 S2)) is not tr((S1 S2)^(1/2)): "
+         "the trace of the matrix square root is the sum of the square roots of the eigenvalues of S1 @ S2"),
+        (m2 + t - 2 * float(np.trace(s1 @ s2)), "the square root is missing: the cross term is 2 tr((S1 S2)^(1/2)), "
+         "not 2 tr(S1 S2)"),
+        (math.sqrt(m2) + t - 2 * cross, "the mean term is not squared: use ||mu1 - mu2||^2 (the sum of the squared "
+         "differences), not the norm ||mu1 - mu2||"),
+        (t - 2 * cross, "the mean term is missing: add ||mu1 - mu2||^2"),
+        (math.sqrt(max(want, 0.0)), "that is the square root of the expected value: FID is the squared distance "
+         "d^2, return it without a final sqrt"),
+    ]
+
+
+def frechet_answer(fn: Callable, case: tuple[np.ndarray, ...]) -> float:
+    """fn(mu1, sigma1, mu2, sigma2) on copies of the case's arrays, as a float."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sqrtm's "Matrix is singular" is expected on singular inputs
+        result = fn(*(a.copy() for a in case))
+    return as_number(result, f"{FRECHET}(mu1, sigma1, mu2, sigma2)")
+
+
+def check_frechet(fn: Callable, case: tuple[np.ndarray, ...], what: str, nan_hint: str) -> None:
+    """Compare fn on `case` with the oracle; fail with the matching fault's message."""
+    got = frechet_answer(fn, case)
+    want = reference_frechet(*(torch.from_numpy(a) for a in case))
+    scale = float(((case[0] - case[2]) ** 2).sum() + np.trace(case[1]) + np.trace(case[3]))
+    tol = 1e-4 * scale  # the routes (sqrtm, eigenvalues, symmetric roots) agree to ~1e-5 of it on singular inputs
+    if close(got, want, tol):
+        return
+    if math.isnan(got):
+        raise AssertionError(f"for {what} your distance is nan, expected {num(want)}: {nan_hint}")
+    hint = diagnose(got, want, frechet_faults(*case), tol) or FRECHET_FORMULA
+    raise AssertionError(f"for {what} your distance is {num(got)}, expected {num(want)}: {hint}")
+
+
+@check(points=1, visible=True)
+def test_frechet_distance(submission):
+    """The Fréchet distance of two Gaussians (known and random full-rank covariances)."""
+    fn = submission.get(FRECHET)
+    check_frechet(fn, KNOWN_CASE, "N(0, I) and N((3, 4), 4 I) (the closed form gives 27)",
+                  "a square root of a negative number; the formula's terms here are all >= 0")
+    d = len(full_rank_case()[0])
+    check_frechet(fn, full_rank_case(), f"two {d}-D Gaussians with full-rank covariances that do not commute",
+                  f"a square root of a negative number: {ELEMENTWISE}")
+
+
+@check(points=1, visible=True)
+def test_frechet_distance_singular(submission):
+    """The Fréchet distance with singular and ill-conditioned covariances."""
+    fn = submission.get(FRECHET)
+    clip = ("round-off leaves some eigenvalues of S1 @ S2 slightly below 0 (they are 0 in exact arithmetic when "
+            "the covariances are singular), and their square root is nan: take the real part and clip them at 0 "
+            "(np.clip(..., 0, None)) before the square root; an elementwise np.sqrt of S1 @ S2, whose entries can be "
+            "negative, gives nan too: the square root is the matrix's")
+    check_frechet(fn, singular_case(), "covariances of 6 ReLU feature vectors of dimension 12 (rank 5, with "
+                  "3 features that are always 0, as in real features when n <= D)", clip)
+    check_frechet(fn, ill_conditioned_case(), "covariances with eigenvalues from 1e-10 to 100", clip)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Inception Score from class probabilities
+# ---------------------------------------------------------------------------------------------
+
+
+def soft_probs(n: int = 40, k: int = 10, seed: int = 4) -> torch.Tensor:
+    """p(y|x) (n, k) from seeded moderate logits: every entry > 0, classes unevenly used."""
+    gen = torch.Generator().manual_seed(seed)
+    logits = 2.5 * torch.randn(n, k, generator=gen, dtype=torch.float64)
+    logits[:, 0] += 1.0  # class 0 more frequent, so p(y) is not uniform
+    return logits.softmax(dim=1)
+
+
+def confident_probs(seed: int = 5) -> torch.Tensor:
+    """p(y|x) (30, 10) with exact zeros: 20 one-hot rows (perfectly confident images of classes 0-7)
+    and 10 soft rows spread over classes 0-7; classes 8 and 9 are never predicted (p(y) = 0)."""
+    gen = torch.Generator().manual_seed(seed)
+    hard = torch.nn.functional.one_hot(torch.arange(20) % 8, 10).double()
+    soft = torch.zeros(10, 10, dtype=torch.float64)
+    soft[:, :8] = torch.randn(10, 8, generator=gen, dtype=torch.float64).softmax(dim=1)
+    return torch.cat([hard, soft])
+
+
+def reference_is(p: torch.Tensor) -> float:
+    """The oracle's score of probabilities p (n, K): log p as logits (zeros as -690, e^-690 ~ 0)."""
+    return reference_inception_score(p.clamp_min(1e-300).log(), splits=1)[0]
+
+
+def is_faults(p: torch.Tensor) -> list[tuple[float, str]]:
+    """Common wrong Inception Scores of probabilities p (n, K) > 0: [(their value, the message)]."""
+    log_p = p.log()
+    p_y = p.mean(dim=0)
+    kl = (p * (log_p - p_y.log())).sum(dim=1)  # (n,)
+    k = p.shape[1]
+    reverse = (p_y * (p_y.log() - log_p)).sum(dim=1)
+    geometric = log_p.mean(dim=0)  # mean of the logs
+    kl_geometric = (p * (log_p - geometric)).sum(dim=1)
+    kl_uniform = (p * (log_p + math.log(k))).sum(dim=1)
+    return [
+        (float(kl.mean()), "the exp is missing: IS is exp of the mean KL, not the mean KL itself"),
+        (float(reverse.mean().exp()), "the KL is reversed: it is KL(p(y|x) || p(y)) = sum_y p(y|x) (log p(y|x) - "
+         "log p(y)), weighted by each image's p(y|x), not KL(p(y) || p(y|x))"),
+        (float(kl_geometric.mean().exp()), "p(y) is the mean of the probabilities over the images, log p(y) = "
+         "log(p_yx.mean(0)); you took the mean of the logs, p_yx.log().mean(0), instead of the log of the mean"),
+        (1.0, "the score is exactly 1: you took the KL of the averaged p(y|x), which is p(y) itself; average the KL "
+         "of each image over the images instead (the mean of the KLs, not the KL of the mean)"),
+        (float(kl_uniform.mean().exp()), "p(y) is the mean of p(y|x) over the images (dim 0), not the uniform "
+         "distribution 1/K nor a mean over the classes (dim 1)"),
+        (float(kl.exp().mean()), "that is the mean of exp(KL) over the images; IS is exp of the mean of the KLs"),
+        (float(kl.sum().exp()), "the KLs are summed over the images; take their mean"),
+        (float((kl.mean() / k).exp()), "the KL is averaged over the classes too: sum p(y|x) (log p(y|x) - log p(y)) "
+         "over the classes y, then take the mean over the images"),
+        (float((kl.mean() / math.log(2)).exp()), "the KL is in bits (log2) but the score takes exp: use natural "
+         "logs with exp"),
+    ]
+
+
+def is_answer(fn: Callable, p: torch.Tensor) -> float:
+    return as_number(fn(p.clone()), f"{IS}(p_yx)")
+
+
+@check(points=1, visible=True)
+def test_inception_score(submission):
+    """The Inception Score of class probabilities."""
+    fn = submission.get(IS)
+    p = soft_probs()
+    got, want = is_answer(fn, p), reference_is(p)
+    tol = 1e-6 * want
+    if close(got, want, tol):
+        return
+    n, k = p.shape
+    hint = diagnose(got, want, is_faults(p), tol) or IS_FORMULA
+    raise AssertionError(f"for {n} images and {k} classes your score is {num(got)}, expected {num(want)}: {hint}")
+
+
+@check(points=1, visible=True)
+def test_inception_score_confident(submission):
+    """The Inception Score when some probabilities are exactly 0."""
+    fn = submission.get(IS)
+    p = confident_probs()
+    got, want = is_answer(fn, p), reference_is(p)
+    if close(got, want, 1e-6 * want):
+        return
+    what = (f"for {p.shape[0]} images of which 20 are perfectly confident (one-hot p(y|x)), and two classes that "
+            f"no image uses")
+    if math.isnan(got):
+        raise AssertionError(
+            f"{what}, your score is nan, expected {num(want)}: 0 * log(0) = 0 * -inf is nan in floating point; "
+            f"a term p log p with p = 0 counts as 0 (use torch.xlogy, torch.where, or clamp p before the log, "
+            f"also in log p(y), which is 0 for an unused class)"
+        )
+    hint = "check it first on the previous check's probabilities, then with zeros: terms with p(y|x) = 0 count as 0"
+    raise AssertionError(f"{what}, your score is {num(got)}, expected {num(want)}: {hint}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Unbiased MMD² with the cubic polynomial kernel (KID)
+# ---------------------------------------------------------------------------------------------
+
+
+def mmd_case(m: int, d: int, shift: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (m, d) ~ N(0, I) and y (m, d) ~ N(shift, 1.5^2 I), float64, seeded."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(m, d, generator=gen, dtype=torch.float64)
+    y = shift + 1.5 * torch.randn(m, d, generator=gen, dtype=torch.float64)
+    return x, y
+
+
+def mmd_faults(x: torch.Tensor, y: torch.Tensor) -> list[tuple[float, str]]:
+    """Common wrong MMD² estimates of x and y (m, D): [(their value, the message)]."""
+    m, d = x.shape
+
+    def parts(kernel: Callable) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return kernel(x, x), kernel(y, y), kernel(x, y)
+
+    def unbiased(kxx, kyy, kxy) -> float:
+        return float((kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()) / (m * (m - 1)) - 2 * kxy.mean())
+
+    kxx, kyy, kxy = parts(lambda a, b: (a @ b.T / d + 1) ** 3)
+    off = kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()
+    want = unbiased(kxx, kyy, kxy)
+    return [
+        (float(kxx.mean() + kyy.mean() - 2 * kxy.mean()), "that is the biased estimate: it keeps the diagonal terms "
+         "k(x_i, x_i) and k(y_i, y_i); leave them out of the two within-set sums and divide those by m (m - 1)"),
+        (float(off / (m * m) - 2 * kxy.mean()), "the within-set sums leave out the diagonal (good) but are divided "
+         "by m^2; with the m (m - 1) pairs i != j divide by m (m - 1)"),
+        (float((kxx.sum() + kyy.sum()) / (m * (m - 1)) - 2 * kxy.mean()), "the within-set sums keep the diagonal "
+         "terms k(x_i, x_i), k(y_i, y_i); sum over i != j only (subtract the trace)"),
+        (float(off / (m * (m - 1)) - kxy.mean()), "the cross term lacks its factor 2: subtract 2 * mean k(x_i, y_j)"),
+        (float(off / (m * (m - 1)) - 2 * (kxy.sum() - kxy.trace()) / (m * (m - 1))), "the cross term leaves out "
+         "i = j; x_i and y_i are independent, so keep every pair and divide by m^2"),
+        (unbiased(*parts(lambda a, b: (a @ b.T + 1) ** 3)), "the kernel lacks the 1/D: k(a, b) = (a . b / D + 1)^3 "
+         "with D the feature dimension"),
+        (unbiased(*parts(lambda a, b: (a @ b.T / d) ** 3)), "the kernel lacks the + 1: k(a, b) = (a . b / D + 1)^3"),
+        (unbiased(*parts(lambda a, b: (a @ b.T / d + 1) ** 2)), "the kernel is quadratic; KID's is cubic, "
+         "k(a, b) = (a . b / D + 1)^3"),
+        (unbiased(*parts(lambda a, b: (a @ b.T / m + 1) ** 3)), "the kernel divides by the number of samples m; "
+         "it divides by the feature dimension D (x.shape[1])"),
+        (math.sqrt(want) if want > 0 else math.nan, "that is MMD, the square root of the expected value: return "
+         "MMD^2 itself, without a final sqrt"),
+        (-want, "the sign is flipped: the within-set terms add and the cross term subtracts"),
+    ]
+
+
+@check(points=1, visible=True)
+def test_unbiased_mmd2(submission):
+    """Unbiased MMD² with the cubic polynomial kernel (KID's estimate)."""
+    fn = submission.get(MMD)
+    for m, d, shift, seed in [(30, 8, 0.5, 6), (50, 16, 0.2, 7)]:
+        x, y = mmd_case(m, d, shift, seed)
+        got = as_number(fn(x.clone(), y.clone()), f"{MMD}(x, y)")
+        want = float(reference_mmd2(x, y))
+        tol = 1e-6 * abs(want) + 1e-9
+        if close(got, want, tol):
+            continue
+        hint = diagnose(got, want, mmd_faults(x, y), tol) or MMD_FORMULA
+        raise AssertionError(f"for x, y of shape ({m}, {d}) your MMD^2 is {num(got)}, expected {num(want)}: {hint}")

@@ -1,0 +1,262 @@
+"""Lesson 05's checks (reference/checks/lesson_05.py): the model answers pass, the untouched stubs and
+realistic wrong answers fail with the message that names their fault.
+
+Each answer is defined by exec in a fresh namespace, as a notebook cell defines it, so that an
+exception from it is the student's (its frames' globals are the namespace) and `run_check`
+reports it the way a student reads it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from reference.checks import lesson_05
+from reference.grading.checks import run_check
+from reference.grading.submission import LocalSubmission
+
+HEADER = """
+import math
+import warnings
+import numpy as np
+import scipy.linalg
+import torch
+"""
+
+# ---------------------------------------------------------------------------------------------
+# The model answers (the notebook's solution regions hold the same code)
+# ---------------------------------------------------------------------------------------------
+
+FRECHET_EIG = """
+def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):
+    mean_term = np.sum((mu1 - mu2) ** 2)
+    eigenvalues = np.linalg.eigvals(sigma1 @ sigma2).real.clip(min=0)
+    return float(mean_term + np.trace(sigma1) + np.trace(sigma2) - 2 * np.sqrt(eigenvalues).sum())
+"""
+
+FRECHET_SQRTM = """
+def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):
+    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+"""
+
+FRECHET_TORCH = """
+def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):
+    s1, s2 = torch.from_numpy(sigma1), torch.from_numpy(sigma2)
+    cross = torch.linalg.eigvals(s1 @ s2).sqrt().real.sum()
+    return (torch.from_numpy(mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * cross).item()
+"""
+
+IS_MODEL = """
+def inception_score_from_probs(p_yx):
+    p_y = p_yx.mean(dim=0)
+    kl = torch.xlogy(p_yx, p_yx) - torch.xlogy(p_yx, p_y)
+    return kl.sum(dim=1).mean().exp().item()
+"""
+
+IS_CLAMP = """
+def inception_score_from_probs(p_yx):
+    p = p_yx.clamp_min(1e-30)
+    kl = (p_yx * (p.log() - p.mean(0).log())).sum(1)
+    return math.exp(kl.mean())
+"""
+
+MMD_MODEL = """
+def unbiased_mmd2(x, y):
+    m, d = x.shape
+    k_xx, k_yy, k_xy = ((a @ b.T / d + 1) ** 3 for a, b in ((x, x), (y, y), (x, y)))
+    within = (k_xx.sum() - k_xx.diagonal().sum() + k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
+    return within - 2 * k_xy.mean()
+"""
+
+MMD_NUMPY = """
+def unbiased_mmd2(x, y):
+    x, y = x.numpy(), y.numpy()
+    m, d = x.shape
+    k = lambda a, b: (a @ b.T / d + 1) ** 3
+    kxx, kyy = k(x, x), k(y, y)
+    np.fill_diagonal(kxx, 0)
+    np.fill_diagonal(kyy, 0)
+    return (kxx.sum() + kyy.sum()) / (m * (m - 1)) - 2 * k(x, y).mean()
+"""
+
+STUBS = {
+    "frechet_distance_gaussians": "def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):\n    raise NotImplementedError()\n",
+    "inception_score_from_probs": "def inception_score_from_probs(p_yx):\n    raise NotImplementedError()\n",
+    "unbiased_mmd2": "def unbiased_mmd2(x, y):\n    raise NotImplementedError()\n",
+}
+
+
+def submission(source: str) -> LocalSubmission:
+    """A notebook namespace in which `source` (one cell) has run."""
+    namespace: dict = {"__name__": "lesson_05_answer"}
+    exec(compile(HEADER + textwrap.dedent(source), "<cell>", "exec"), namespace)
+    return LocalSubmission(namespace)
+
+
+def outcome(check_name: str, source: str) -> tuple[float, str]:
+    return run_check(getattr(lesson_05, check_name), submission(source))
+
+
+FRECHET_CHECKS = ["test_frechet_distance", "test_frechet_distance_singular"]
+IS_CHECKS = ["test_inception_score", "test_inception_score_confident"]
+MMD_CHECKS = ["test_unbiased_mmd2"]
+
+
+def test_every_check_is_visible_and_named_for_the_lesson():
+    checks = [n for n in vars(lesson_05) if n.startswith("test_")]
+    assert sorted(checks) == sorted(FRECHET_CHECKS + IS_CHECKS + MMD_CHECKS)
+    assert lesson_05.ASSIGNMENT == "lesson_05"
+    assert all(getattr(lesson_05, n).visible and getattr(lesson_05, n).points == 1 for n in checks)
+
+
+@pytest.mark.parametrize("name", FRECHET_CHECKS)
+@pytest.mark.parametrize("source", [FRECHET_EIG, FRECHET_SQRTM, FRECHET_TORCH], ids=["eigvals", "sqrtm", "torch"])
+def test_frechet_model_answers_pass(name, source):
+    assert outcome(name, source) == (1.0, "")
+
+
+@pytest.mark.parametrize("name", IS_CHECKS)
+@pytest.mark.parametrize("source", [IS_MODEL, IS_CLAMP], ids=["xlogy", "clamp"])
+def test_inception_score_model_answers_pass(name, source):
+    assert outcome(name, source) == (1.0, "")
+
+
+@pytest.mark.parametrize("source", [MMD_MODEL, MMD_NUMPY], ids=["torch", "numpy"])
+def test_mmd_model_answers_pass(source):
+    assert outcome("test_unbiased_mmd2", source) == (1.0, "")
+
+
+@pytest.mark.parametrize("name", FRECHET_CHECKS + IS_CHECKS + MMD_CHECKS)
+def test_untouched_stub_says_not_written_yet(name):
+    function = {"frechet": "frechet_distance_gaussians", "inception": "inception_score_from_probs", "unbiased": "unbiased_mmd2"}
+    fn = next(v for k, v in function.items() if k in name)
+    earned, message = outcome(name, STUBS[fn])
+    assert earned == 0
+    assert f"`{fn}` is not implemented yet" in message and "NotImplementedError" in message
+
+
+@pytest.mark.parametrize("name", FRECHET_CHECKS + IS_CHECKS + MMD_CHECKS)
+def test_missing_function_is_named(name):
+    earned, message = outcome(name, "x = 1\n")
+    assert earned == 0 and "is not defined" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# Wrong answers: each fails with its fault's message
+# ---------------------------------------------------------------------------------------------
+
+
+def frechet(cross: str, mean: str = "np.sum((mu1 - mu2) ** 2)", factor: str = "2") -> str:
+    return f"""
+def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):
+    cross = {cross}
+    return float({mean} + np.trace(sigma1) + np.trace(sigma2) - {factor} * cross)
+"""
+
+
+EIG = "np.sqrt(np.linalg.eigvals(sigma1 @ sigma2).real.clip(min=0)).sum()"
+
+FRECHET_WRONG = [
+    # (check, answer, words of the message)
+    ("test_frechet_distance", frechet(EIG, factor="1"), "lacks its factor 2"),
+    ("test_frechet_distance", frechet("np.trace(np.sqrt(sigma1 @ sigma2))"), "not the square root of each entry"),
+    ("test_frechet_distance", frechet("np.trace(np.sqrt(sigma1) @ np.sqrt(sigma2))"), "not the square root of each entry"),
+    ("test_frechet_distance", frechet("np.trace(scipy.linalg.sqrtm(sigma1) @ scipy.linalg.sqrtm(sigma2)).real"),
+     "do not commute"),
+    ("test_frechet_distance", frechet("np.sqrt(np.trace(sigma1 @ sigma2))"), "sqrt(tr(S1 S2)) is not"),
+    ("test_frechet_distance", frechet(EIG, mean="np.linalg.norm(mu1 - mu2)"), "the mean term is not squared"),
+    ("test_frechet_distance", frechet(EIG, mean="0"), "the mean term is missing"),
+    ("test_frechet_distance", frechet(EIG, factor="-2"), "wrong sign"),
+    ("test_frechet_distance_singular", frechet("np.sqrt(np.linalg.eigvals(sigma1 @ sigma2).real).sum()"),
+     "clip them at 0"),
+    ("test_frechet_distance_singular", frechet("np.trace(scipy.linalg.sqrtm(sigma1 @ sigma2))").replace("float(", "("),
+     "take its .real"),
+    ("test_frechet_distance_singular", frechet("np.trace(np.sqrt(sigma1 @ sigma2))"), "nan"),
+]
+
+
+@pytest.mark.parametrize("name, source, words", FRECHET_WRONG)
+def test_frechet_wrong_answers_name_their_fault(name, source, words):
+    earned, message = outcome(name, source)
+    assert earned == 0
+    assert words in message, message
+
+
+def test_frechet_wrong_answer_fails_both_checks_without_a_known_fault():
+    earned, message = outcome("test_frechet_distance", frechet(EIG, factor="3"))
+    assert earned == 0 and "expected 27" in message and "d^2 = ||mu1 - mu2||^2" in message
+
+
+def inception(body: str) -> str:
+    return "def inception_score_from_probs(p_yx):\n    p_y = p_yx.mean(dim=0)\n" + textwrap.indent(textwrap.dedent(body), "    ")
+
+
+KL = "(p_yx * (p_yx.log() - p_y.log())).sum(dim=1)"
+
+IS_WRONG = [
+    ("test_inception_score", inception(f"return {KL}.mean().item()"), "the exp is missing"),
+    ("test_inception_score", inception("return (p_y * (p_y.log() - p_yx.log())).sum(dim=1).mean().exp().item()"),
+     "the KL is reversed"),
+    ("test_inception_score", inception("log_p_y = p_yx.log().mean(dim=0)\n"
+                                       "return (p_yx * (p_yx.log() - log_p_y)).sum(dim=1).mean().exp().item()"),
+     "instead of the log of the mean"),
+    ("test_inception_score", inception("return (p_y * (p_y.log() - p_yx.mean(0).log())).sum().exp().item()"),
+     "exactly 1"),
+    ("test_inception_score", inception("p_y = p_yx.mean(dim=1, keepdim=True)\n"
+                                       f"return {KL}.mean().exp().item()"), "not the uniform"),
+    ("test_inception_score", inception(f"return {KL}.exp().mean().item()"), "mean of exp(KL)"),
+    ("test_inception_score", inception(f"return {KL}.sum().exp().item()"), "summed over the images"),
+    ("test_inception_score", inception("return (p_yx * (p_yx.log() - p_y.log())).mean().exp().item()"),
+     "averaged over the classes too"),
+    ("test_inception_score", inception("return (p_yx * (p_yx.log2() - p_y.log2())).sum(dim=1).mean().exp().item()"),
+     "in bits"),
+    ("test_inception_score_confident", inception(f"return {KL}.mean().exp().item()"), "0 * log(0)"),
+    ("test_inception_score_confident", inception("p = p_yx.clamp_min(1e-12)\n"
+                                                 "return (p_yx * (p.log() - p_y.log())).sum(dim=1).mean().exp().item()"),
+     "also in log p(y)"),
+]
+
+
+@pytest.mark.parametrize("name, source, words", IS_WRONG)
+def test_inception_score_wrong_answers_name_their_fault(name, source, words):
+    earned, message = outcome(name, source)
+    assert earned == 0
+    assert words in message, message
+
+
+def mmd(kernel: str = "(a @ b.T / d + 1) ** 3", within: str = "(kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()) / (m * (m - 1))",
+        cross: str = "2 * kxy.mean()") -> str:
+    return f"""
+def unbiased_mmd2(x, y):
+    m, d = x.shape
+    k = lambda a, b: {kernel}
+    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+    return {within} - {cross}
+"""
+
+
+MMD_WRONG = [
+    (mmd(within="kxx.mean() + kyy.mean()"), "the biased estimate"),
+    (mmd(within="(kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()) / m**2"), "divided by m^2"),
+    (mmd(within="(kxx.sum() + kyy.sum()) / (m * (m - 1))"), "keep the diagonal"),
+    (mmd(cross="kxy.mean()"), "lacks its factor 2"),
+    (mmd(cross="2 * (kxy.sum() - kxy.trace()) / (m * (m - 1))"), "leaves out i = j"),
+    (mmd(kernel="(a @ b.T + 1) ** 3"), "lacks the 1/D"),
+    (mmd(kernel="(a @ b.T / d) ** 3"), "lacks the + 1"),
+    (mmd(kernel="(a @ b.T / d + 1) ** 2"), "quadratic"),
+    (mmd(kernel="(a @ b.T / m + 1) ** 3"), "feature dimension D"),
+]
+
+
+@pytest.mark.parametrize("source, words", MMD_WRONG)
+def test_mmd_wrong_answers_name_their_fault(source, words):
+    earned, message = outcome("test_unbiased_mmd2", source)
+    assert earned == 0
+    assert words in message, message
+
+
+def test_a_returned_vector_is_refused_with_its_shape():
+    earned, message = outcome("test_unbiased_mmd2", mmd(within="kxx.sum(0)"))
+    assert earned == 0 and "returned a tensor of shape (30,)" in message
