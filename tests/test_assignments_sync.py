@@ -3,7 +3,7 @@ the check modules and the visible checks agree.
 
 For every `solutions/<id>/<id>.ipynb`: `nbgrader generate_assignment <id>` in a temporary copy of
 the course gives exactly the committed `assignments/<id>/` files (notebooks compared as JSON without
-volatile metadata); `solutions/<id>/visible_checks.py` is what `python -m reference.grading.visible
+volatile metadata); `reference/checks/<id>.py` is what `python -m reference.grading.visible
 <id>` extracts from `tests/autograders/test_<id>.py`; every nbgrader test cell calls a
 check of that module with the check's points, and every check has a cell.
 """
@@ -73,10 +73,10 @@ def test_committed_student_version_is_what_nbgrader_generates(tmp_path: Path, as
 @pytest.mark.parametrize("assignment", IDS)
 def test_visible_checks_file_is_extracted_from_the_check_module(assignment: str):
     module = ROOT / "tests" / "autograders" / f"test_{assignment}.py"
-    committed = ROOT / "solutions" / assignment / "visible_checks.py"
+    committed = ROOT / "reference" / "checks" / f"{assignment}.py"
     assert committed.is_file(), f"run: python -m reference.grading.visible {assignment}"
     assert committed.read_text() == visible_source(module.read_text(), f"tests/autograders/{module.name}"), (
-        f"solutions/{assignment}/visible_checks.py is stale; run: python -m reference.grading.visible {assignment}"
+        f"reference/checks/{assignment}.py is stale; run: python -m reference.grading.visible {assignment}"
     )
 
 
@@ -94,7 +94,7 @@ def test_every_check_has_a_test_cell_with_its_points(assignment: str):
         )
         cells[call.name] = cell.points
     assert cells == {name: fn.points for name, fn in checks.items()}
-    assert set(declared_checks((ROOT / "solutions" / assignment / "visible_checks.py").read_text())) == {n for n, fn in checks.items() if fn.visible}
+    assert set(declared_checks((ROOT / "reference" / "checks" / f"{assignment}.py").read_text())) == {n for n, fn in checks.items() if fn.visible}
 
 
 @pytest.mark.parametrize("assignment", IDS)

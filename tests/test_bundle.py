@@ -19,7 +19,7 @@ def test_bundle_of_this_course_has_the_student_parts_only(tmp_path: Path):
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "assignments", "lessons", "pyproject.toml", "reference"]
     for assignment in ("a1_theory", "a3_save_every_10_epochs"):
         assert (out / "assignments" / assignment / f"{assignment}.ipynb").is_file()
-        assert (out / "assignments" / assignment / "visible_checks.py").is_file()
+        assert (out / "reference" / "checks" / f"{assignment}.py").is_file()
     assert (out / "reference" / "grading" / "local.py").is_file() and (out / "assignments" / "README.md").is_file()
     assert not list(out.rglob("__pycache__"))
     assert leaks(out) == []
@@ -50,6 +50,7 @@ def fake_course(root: Path, notebook_text: str = "a student notebook", extra: di
     (root / "solutions" / "a9" / "a9.ipynb").write_text("### BEGIN " + "SOLUTION\n")
     (root / "tests" / "autograders" / "test_a9.py").write_text("@check(points=1)\ndef test_x(s): pass\n")
     for name, text in (extra or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     return root
 
@@ -67,8 +68,8 @@ def test_solutions_and_tests_of_a_course_stay_out(tmp_path: Path):
         ("### BEGIN " + "HIDDEN TESTS\nassert x", {}, "assignments/a9/a9.ipynb: contains '### BEGIN HIDDEN TESTS'"),
         (
             "ok",
-            {"assignments/a9/visible_checks.py": "@check(points=1, visible=True)\ndef test_a(s): pass\n\n@check(points=2)\ndef test_b(s): pass\n"},
-            "assignments/a9/visible_checks.py: defines the hidden check test_b",
+            {"reference/checks/a9.py": "@check(points=1, visible=True)\ndef test_a(s): pass\n\n@check(points=2)\ndef test_b(s): pass\n"},
+            "reference/checks/a9.py: defines the hidden check test_b",
         ),
     ],
 )
@@ -84,9 +85,9 @@ def test_a_leak_stops_the_bundle_before_it_appears(tmp_path: Path, notebook, ext
 
 
 def test_visible_checks_are_allowed(tmp_path: Path):
-    extra = {"assignments/a9/visible_checks.py": "@check(points=1, visible=True)\ndef test_a(s): pass\n"}
+    extra = {"reference/checks/a9.py": "@check(points=1, visible=True)\ndef test_a(s): pass\n"}
     out = build_bundle(tmp_path / "out", fake_course(tmp_path / "course", extra=extra))
-    assert (out / "assignments" / "a9" / "visible_checks.py").is_file()
+    assert (out / "reference" / "checks" / "a9.py").is_file()
 
 
 def test_an_incomplete_course_is_a_one_line_error(tmp_path: Path):

@@ -608,8 +608,8 @@ def test_an_answer_that_reaches_the_course_library_indirectly_scores_zero_when_g
 @pytest.mark.parametrize("way", list(TAKEN))
 def test_the_visible_checks_say_so_in_the_students_kernel(tmp_path, way):
     """In the student's kernel the course library is whole: the visible checks (the student's copy,
-    assignments/a1_theory/visible_checks.py) trace the function and fail with the graded outcome."""
-    visible = load_module(ROOT / "assignments" / A / "visible_checks.py")
+    reference/checks/a1_theory.py) trace the function and fail with the graded outcome."""
+    visible = load_module(ROOT / "reference" / "checks" / f"{A}.py")
     notebook = execute_notebook(submission(tmp_path, **TAKEN[way]))
     try:
         results = {name: run_check(getattr(visible, name), notebook) for name in FULL if hasattr(visible, name)}

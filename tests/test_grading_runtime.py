@@ -32,6 +32,7 @@ from reference.grading.visible import visible_source, write_visible
 
 CONFTEST = Path(__file__).parent / "autograders" / "conftest.py"
 
+ROOT = Path(__file__).resolve().parents[1]
 CHECKS = '''"""Checks of the demo assignment."""
 
 import os
@@ -220,19 +221,40 @@ def test_visible_source_keeps_visible_checks_and_their_helpers_only():
     compile(text, "visible_checks.py", "exec")
 
 
-def test_student_copy_without_tests_uses_visible_checks_next_to_the_notebook(tmp_path, monkeypatch, capfd):
-    (tmp_path / "visible_checks.py").write_text(visible_source(CHECKS))
+def test_a_student_copy_finds_the_shipped_checks_from_any_folder(tmp_path, monkeypatch, capfd):
+    """No course root (Colab runs a notebook in /content): grade() finds reference/checks/<id>.py."""
+    import reference.grading.local as local
+
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "demo.py").write_text(visible_source(CHECKS))
+    monkeypatch.setattr(local, "PACKAGE_CHECKS", tmp_path / "checks")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GAN_COURSE_ROOT", raising=False)
     assert grade("demo", "test_add", {"add": lambda a, b: a + b}) == 2.0
     assert capfd.readouterr().out == "demo add adds: 2/2 points\n"
     with pytest.raises(CheckNotFound, match="has no check 'test_scale'"):
         grade("demo", "test_scale", {})
+    with pytest.raises(CheckNotFound, match=r"no checks for 'nope': the course's checks are demo; reinstall"):
+        grade("nope", "test_add", {})
 
 
-def test_write_visible_refreshes_the_source_folder(course: Path):
+def test_every_assignment_ships_its_visible_checks_and_the_package_holds_no_hidden_check(tmp_path):
+    from reference.grading.local import PACKAGE_CHECKS, load_checks
+
+    assignments = sorted(p.name for p in (ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
+    assert assignments, "no assignments found under solutions/"
+    for assignment in assignments:
+        assert (PACKAGE_CHECKS / f"{assignment}.py").is_file(), f"run: python -m reference.grading.visible {assignment}"
+    for module in PACKAGE_CHECKS.glob("*.py"):
+        if module.stem != "__init__":
+            checks = load_checks(module.stem, root=tmp_path)  # no tests/autograders/ there: the package's copy
+            assert checks and all(fn.visible for fn in checks.values()), f"{module.name} ships a hidden check"
+
+
+def test_write_visible_refreshes_the_shipped_copy(course: Path):
+    (course / "reference" / "checks").mkdir(parents=True)
     out = write_visible("demo", course)
-    assert out == course / "solutions" / "demo" / "visible_checks.py"
+    assert out == course / "reference" / "checks" / "demo.py"
     assert out.read_text() == visible_source(CHECKS, "tests/autograders/test_demo.py")
 
 

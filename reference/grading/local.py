@@ -8,7 +8,10 @@
 - `execute_notebook(path)`: run a notebook's code cells in this process (plain pytest, trusted).
 - `load_checks(assignment)`: the checks, from `tests/autograders/test_<assignment>.py` under the
   course root (the nearest folder above the working directory with nbgrader_config.py, or
-  $GAN_COURSE_ROOT), else from `visible_checks.py` beside the notebook (a student's copy).
+  $GAN_COURSE_ROOT), else from the installed package, `reference/checks/<assignment>.py` (the
+  visible checks and the lessons' checks: they run from any folder, on Colab too).
+- `try_it()`: a `with` block for cells that call the student's code outside a check: an error is
+  printed with a hint instead of stopping "Run All".
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from reference.grading.checks import CheckNotFound, is_check, quiet, run_check, 
 from reference.grading.notebook import CellError, NoIPython, first_source_line, is_test_cell, run_cell
 from reference.grading.submission import LocalSubmission
 
-__all__ = ["course_root", "check_module_path", "execute_notebook", "find_check", "grade", "load_checks", "score_line"]
+__all__ = ["course_root", "check_module_path", "execute_notebook", "find_check", "grade", "load_checks", "score_line", "try_it"]
 
-VISIBLE_FILE = "visible_checks.py"
+PACKAGE_CHECKS = Path(__file__).resolve().parents[1] / "checks"  # reference/checks/
 ROOT_ENV = "GAN_COURSE_ROOT"
 
 
@@ -48,18 +51,17 @@ def course_root(start: str | os.PathLike | None = None) -> Path | None:
 
 
 def check_module_path(assignment: str, root: str | os.PathLike | None = None) -> Path:
-    """tests/autograders/test_<assignment>.py under the course root, else `visible_checks.py` in
-    the working directory (the student's copy)."""
+    """tests/autograders/test_<assignment>.py under the course root (an instructor's checkout), else
+    reference/checks/<assignment>.py in the installed package (visible checks, lesson checks)."""
     base = Path(root) if root is not None else course_root()
     if base is not None and (full := base / "tests" / "autograders" / f"test_{assignment}.py").is_file():
         return full
-    visible = Path.cwd() / VISIBLE_FILE
-    if visible.is_file():
-        return visible
-    where = f"{base / 'tests' / 'autograders'} or " if base is not None else ""
+    if assignment.replace("_", "").isalnum() and (shipped := PACKAGE_CHECKS / f"{assignment}.py").is_file():
+        return shipped
+    known = sorted(p.stem for p in PACKAGE_CHECKS.glob("*.py") if p.stem != "__init__")
     raise CheckNotFound(
-        f"no checks for {assignment!r} in {where}{visible}; run the notebook from its own folder "
-        f"(assignments/{assignment}/) or set {ROOT_ENV} to the course folder"
+        f"no checks for {assignment!r}: the course's checks are {', '.join(known)}; "
+        f"reinstall the course (pip install -e .) if one is missing"
     )
 
 
@@ -110,6 +112,34 @@ def grade(assignment: str, name: str, namespace: dict[str, Any]) -> float:
         earned, message = run_check(fn, LocalSubmission(namespace))
     print(score_line(assignment, fn, earned, message))
     return earned
+
+
+class try_it:  # noqa: N801 - used as `with try_it():`, like a function
+    """`with try_it(): ...` around calls to the student's code in a "try it" cell.
+
+    An exception inside the block is printed and not raised, so that "Run All" goes on to the next
+    cells and their checks: a function still raising NotImplementedError gets one line saying so;
+    any other error its traceback and a line saying what to do.
+    """
+
+    def __enter__(self) -> "try_it":
+        self.namespace = sys._getframe(1).f_globals  # the cell's globals: the notebook's namespace
+        return self
+
+    def __exit__(self, kind: type | None, err: BaseException | None, tb: Any) -> bool:
+        if err is None or not isinstance(err, Exception):
+            return False  # KeyboardInterrupt and SystemExit go through
+        import traceback
+
+        from reference.grading.checks import as_student_error
+
+        student = as_student_error(err, self.namespace)
+        if student is not None and student.not_implemented:
+            print(student.describe() + "; the next cells still run")
+            return True
+        traceback.print_exception(kind, err, tb, file=sys.stdout)
+        print(f"-> {type(err).__name__} above: fix your code and run this cell again (the next cells still run)")
+        return True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,10 +5,10 @@ and whether it is `visible=True`. The extraction below, the student bundle's lea
 (`reference.bundle`) and the assignments' sync test all ask it. (Which checks a test cell runs,
 and whether that call sits in a hidden region, is `reference.grading.notebook.graded_cells`.)
 
-`python -m reference.grading.visible <assignment>` writes solutions/<assignment>/visible_checks.py:
-the module's imports, ASSIGNMENT, the visible checks and the helpers they use, nothing hidden.
-`nbgrader generate_assignment` copies it next to the student notebook, so that the visible checks
-run where there is no tests/ folder (a student's copy).
+`python -m reference.grading.visible <assignment>` writes reference/checks/<assignment>.py: the
+module's imports, ASSIGNMENT, the visible checks and the helpers they use, nothing hidden. It
+ships inside the installed package, so a student's `grade(...)` finds it from any folder (Colab
+runs a notebook in /content) where there is no tests/ folder.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from reference.errors import UserError
-from reference.grading.local import ROOT_ENV, VISIBLE_FILE, course_root
+from reference.grading.local import ROOT_ENV, course_root
 from reference.grading.notebook import assigned_names
 
 __all__ = ["declared_checks", "visible_source", "write_visible"]
@@ -110,7 +110,7 @@ def visible_source(source: str, origin: str = "the check module") -> str:
 
 
 def write_visible(assignment: str, root: str | os.PathLike | None = None) -> Path:
-    """Write solutions/<assignment>/visible_checks.py from tests/autograders/test_<assignment>.py."""
+    """Write reference/checks/<assignment>.py from tests/autograders/test_<assignment>.py."""
     from reference.io import write_text_atomic
 
     base = Path(root) if root is not None else course_root()
@@ -122,13 +122,13 @@ def write_visible(assignment: str, root: str | os.PathLike | None = None) -> Pat
         raise UserError(f"no check module {module}; write it first (one per assignment)")
     if not folder.is_dir():
         raise UserError(f"no source folder {folder}; the assignment id must match solutions/<id>/")
-    out = folder / VISIBLE_FILE
+    out = base / "reference" / "checks" / f"{assignment}.py"
     write_text_atomic(out, visible_source(module.read_text(), f"tests/autograders/{module.name}"))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m reference.grading.visible <assignment>...`: refresh visible_checks.py files."""
+    """`python -m reference.grading.visible <assignment>...`: refresh reference/checks/<assignment>.py."""
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["visible"]:  # the old spelling, `... visible <assignment>`
         args = args[1:]

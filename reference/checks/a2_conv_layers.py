@@ -1,0 +1,315 @@
+"""The visible checks of this assignment: run them from the notebook's test cells.
+
+Generated from tests/autograders/test_a2_conv_layers.py by `python -m reference.grading.visible`; do not edit.
+The hidden checks that also grade your submission are not included."""
+
+from __future__ import annotations
+import torch
+from reference.grading import NAMESPACE, Partial, StudentError, check
+from reference.grading import learning, probes, probes_a2
+from reference.grading.proxy import finite
+ASSIGNMENT = "a2_conv_layers"
+NGF = 16  # the width the checks build the generator at: fast, and the same code as ngf = 64
+NZ = 100
+LADDER = (1, 4, 7, 14, 28)  # z as (N, nz, 1, 1), then each stage of the given generator
+STAGES = {1: (4, 1, 0), 4: (3, 2, 1), 7: (4, 2, 1), 14: (4, 2, 1)}  # size -> (kernel, stride, padding) of the given stage
+KEEP = "a layer between two stages must keep height and width: kernel 3, stride 1, padding 1"
+REGISTER = (
+    "layers kept in a plain Python list or dict (or made in forward) are not registered, so .parameters(), the "
+    "optimizer and weights_init never see them and they never learn: keep them in nn.Sequential or nn.ModuleList, "
+    "assigned in __init__"
+)
+
+
+def build_generator(submission, nz: int = NZ, ngf: int = NGF, seed: int = 0):
+    """The student's `DeeperGenerator(nz=nz, ngf=ngf)` built in the worker with `seed`, in training mode (a handle)."""
+    cls = submission.get("DeeperGenerator")
+    G = submission.run(probes.build, cls, seed, nz=nz, ngf=ngf)
+    summary = submission.run(probes.module_summary, G)
+    if not (isinstance(summary, dict) and summary.get("is_module") is True):
+        kind = summary.get("type") if isinstance(summary, dict) and isinstance(summary.get("type"), str) else "value"
+        raise AssertionError(
+            f"`DeeperGenerator(nz={nz}, ngf={ngf})` made a {kind[:40]}, not a torch nn.Module: subclass nn.Module and "
+            f"call super().__init__()"
+        )
+    return G
+
+
+def noise(n: int, nz: int = NZ, seed: int = 1) -> torch.Tensor:
+    return torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
+
+
+def text(value, limit: int = 160) -> str:
+    """Untrusted text, printable and at most `limit` characters."""
+    value = value if isinstance(value, str) else ""
+    value = "".join(ch if ch.isprintable() else " " for ch in value)
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def ints(value) -> list[int] | None:
+    if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return list(value)
+    return None
+
+
+def shape_text(shape, batch: int | None = None) -> str:
+    """"(N, 1, 32, 32)" for a batch of `batch` images, the exact shape otherwise."""
+    dims = ints(shape)
+    if dims is None:
+        return "something that is not a tensor"
+    return "(" + ", ".join("N" if (k == 0 and d == batch) else str(d) for k, d in enumerate(dims)) + ")"
+
+
+def layer_text(call: dict) -> str:
+    """"`main.10` (ConvTranspose2d(16, 16, kernel_size=(3, 3), stride=(1, 1)))" for a traced call."""
+    kind = text(call.get("type"), 40) or "layer"
+    described = f"{kind}({text(call.get('repr'))})"
+    name = call.get("name")
+    return f"`{text(name, 80)}` ({described})" if isinstance(name, str) and name else f"an unregistered {described}"
+
+
+def student_error(info) -> StudentError:
+    info = info if isinstance(info, dict) else {}
+    return StudentError(text(info.get("type"), 60) or "an exception", text(info.get("message"), 300), text(info.get("where"), 120),
+                        info.get("not_implemented") is True)
+
+
+def calls_of(run: dict) -> list[dict]:
+    calls = run.get("calls") if isinstance(run, dict) else None
+    return [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+
+
+def size(shape) -> tuple[int, int] | None:
+    """(H, W) of an activation (N, C, H, W); (1, 1) for z (N, nz); None otherwise."""
+    dims = ints(shape)
+    if dims is None:
+        return None
+    if len(dims) == 2:
+        return (1, 1)
+    return (dims[2], dims[3]) if len(dims) == 4 else None
+
+
+def ladder_break(calls: list[dict]) -> dict | None:
+    """The first finished call whose output size is neither its input's nor the next size of the ladder."""
+    for call in calls:
+        before, after = size(call.get("in")), size(call.get("out"))
+        if before is None or after is None or after == before:
+            continue
+        h = before[0]
+        expected = LADDER[LADDER.index(h) + 1] if h in LADDER[:-1] and before[0] == before[1] else None
+        if after != (expected, expected):
+            return call
+    return None
+
+
+def break_text(call: dict, batch: int) -> str:
+    """Why `call` leaves the ladder, and the fix for its kind of layer."""
+    got = f"{layer_text(call)} turns {shape_text(call.get('in'), batch)} into {shape_text(call.get('out'), batch)}"
+    stride = ints(call.get("stride"))
+    before = size(call.get("in"))
+    if call.get("kind") in ("conv", "conv_transpose") and stride and max(stride) == 1:
+        return f"{got}: {KEEP}"
+    if call.get("kind") == "conv_transpose" and before and before[0] in STAGES:
+        k, s, p = STAGES[before[0]]
+        nxt = LADDER[LADDER.index(before[0]) + 1]
+        return f"{got}; the stage from {before[0]}x{before[0]} to {nxt}x{nxt} takes kernel {k}, stride {s}, padding {p}, as in the given generator"
+    if before and before[0] in LADDER[:-1]:
+        nxt = LADDER[LADDER.index(before[0]) + 1]
+        return f"{got}; after {before[0]}x{before[0]} the next size is {nxt}x{nxt} (4 -> 7 -> 14 -> 28)"
+    return f"{got}, off the generator's sizes 4 -> 7 -> 14 -> 28"
+
+
+def error_text(run: dict, batch: int, nz: int) -> str:
+    """What raised in a traced forward: the layer, and the fix for a channel mismatch."""
+    err = student_error(run.get("error"))
+    calls = calls_of(run)
+    failed = run.get("failed")
+    call = calls[failed] if isinstance(failed, int) and not isinstance(failed, bool) and 0 <= failed < len(calls) else None
+    if call is None:
+        return err.describe()
+    got = ints(call.get("in"))
+    wants = call.get("in_channels")
+    if isinstance(wants, int) and got and len(got) >= 2 and got[1] != wants:
+        if wants == NZ and got[1] == nz != NZ:
+            return f"{layer_text(call)} takes {wants} input channels but gets z as {shape_text(got, batch)}: use the `nz` argument, do not fix it at {NZ}"
+        return (
+            f"{layer_text(call)} takes {wants} channels but gets {shape_text(got, batch)}: its in_channels must be the "
+            f"channels at that point (the out_channels of the layer before it: ngf*4 at 4x4, ngf*2 at 7x7, ngf at 14x14)"
+        )
+    if call.get("type") in ("BatchNorm2d", "BatchNorm1d") and got and len(got) >= 2:
+        return f"{layer_text(call)} gets {shape_text(got, batch)}: its num_features must be the channels of its input ({got[1]})"
+    on = f" on its input {shape_text(got, batch)}" if got else ""
+    return f"{layer_text(call)} raised {err.type}{on}: {err.message}"
+
+
+def generator_fault(run: dict, batch: int, nz: int) -> str | None:
+    """Why G's output is not (N, 1, 28, 28) for z (N, nz), in words; None when it is."""
+    calls = calls_of(run)
+    found = ladder_break(calls)
+    if run.get("error") is not None:
+        failed = run.get("failed")
+        if found is not None and (not isinstance(failed, int) or calls.index(found) < failed):
+            return f"fails: {break_text(found, batch)}"
+        return f"fails: {error_text(run, batch, nz)}"
+    out = run.get("output") if isinstance(run.get("output"), dict) else {}
+    if out.get("type") != "Tensor":
+        return f"is a {text(out.get('type'), 40) or 'value'}, not a tensor"
+    shape = ints(out.get("shape"))
+    if shape == [batch, 1, 28, 28]:
+        return None
+    told = f"is {shape_text(shape, batch)}"
+    if found is not None:
+        return f"{told}: {break_text(found, batch)}"
+    if shape and len(shape) == 4 and shape[0] == batch and shape[2:] == [28, 28]:
+        convs = [c for c in calls if c.get("kind") and c.get("out") is not None]
+        where = f"its last conv, {layer_text(convs[-1])}, makes" if convs else "it makes"
+        return f"{told}: {where} {shape[1]} channels; the digits have 1: the last stage is nn.ConvTranspose2d(ngf, 1, 4, 2, 1)"
+    if shape and len(shape) == 4 and shape[0] == batch and shape[2] == shape[3] and shape[2] in LADDER:
+        return f"{told}: its layers stop at {shape[2]}x{shape[3]}; keep every stage of the given generator (4 -> 7 -> 14 -> 28)"
+    if shape and shape[0] != batch:
+        return f"{told} for N = {batch}: keep the batch dimension"
+    return told
+
+
+def diagnosed(submission, G, err: StudentError, batch: int = 4) -> AssertionError:
+    """The failure to report when G's forward raised `err` in a check: the layer that raised, from a trace."""
+    if err.not_implemented:
+        raise err
+    fault = generator_fault(submission.run(probes_a2.trace, G, noise(batch), NAMESPACE), batch, NZ)
+    return AssertionError(f"generator output {fault}; expected (N, 1, 28, 28)" if fault else err.describe())
+
+
+def registered_parameters(submission, G) -> int:
+    """How many parameter tensors G has registered (trainable or not)."""
+    summary = submission.run(probes.module_summary, G)
+    params = summary.get("parameters") if isinstance(summary, dict) else None
+    return sum(1 for p in params if isinstance(p, list) and len(p) == 3) if isinstance(params, list) else 0
+
+
+@check(points=2, visible=True)
+def test_output_shape(submission):
+    """Output is (N, 1, 28, 28) for any batch size and nz."""
+    cases = [(NZ, 2), (NZ, 5), (32, 3)]
+    wrong = []
+    for nz, batch in cases:
+        try:
+            G = build_generator(submission, nz=nz)
+        except StudentError as err:
+            if err.not_implemented or nz == NZ:
+                raise
+            wrong.append((nz, batch, f"fails: building it raised {err.type}: {err.message}"))
+            continue
+        fault = generator_fault(submission.run(probes_a2.trace, G, noise(batch, nz), NAMESPACE), batch, nz)
+        if fault is not None:
+            wrong.append((nz, batch, fault))
+    if not wrong:
+        return
+    if all(nz != NZ for nz, _, _ in wrong):
+        (nz, batch, fault), = wrong
+        fix = "" if "use the `nz` argument" in fault else ": use the `nz` argument wherever the noise size matters, do not fix it at 100"
+        raise Partial(1, f"with nz={nz} the generator output {fault}{fix}; expected (N, 1, 28, 28) for every nz")
+    if len(wrong) == len(cases) and len({w[2] for w in wrong}) == 1:
+        raise AssertionError(f"generator output {wrong[0][2]}; expected (N, 1, 28, 28)")
+    failed = "; ".join(f"with nz={nz}, N={batch} its output {what}" for nz, batch, what in wrong)
+    raise AssertionError(f"{failed}; expected (N, 1, 28, 28) for every batch size N")
+
+
+@check(points=1, visible=True)
+def test_output_range(submission):
+    """Output lies in [-1, 1] (a final tanh), even with large weights."""
+    G = build_generator(submission)
+    z = noise(16)
+    try:
+        plain = submission.run(probes.forward, G, z)
+        scaled = submission.run(probes.scaled_forward, G, z, 25.0)  # pre-activations grow; only a squashing last layer keeps the output bounded
+    except StudentError as err:
+        raise diagnosed(submission, G, err) from None
+    if not registered_parameters(submission, G):
+        raise AssertionError(f"generator has no registered parameters, so its weights cannot be scaled up: {REGISTER}")
+    if not all(isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() for out in (plain, scaled)):
+        raise AssertionError("generator output is not a tensor of floats; expected images (N, 1, 28, 28) in [-1, 1]")
+    values = torch.cat([plain.flatten().double(), scaled.flatten().double()])
+    if not torch.isfinite(values).all():
+        raise AssertionError("generator output has NaN or infinite values once its weights are scaled up; expected [-1, 1]: end the generator with nn.Tanh()")
+    low, high = float(values.min()), float(values.max())
+    if low < -1 - 1e-5 or high > 1 + 1e-5:
+        raise AssertionError(
+            f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: "
+            f"end the generator with nn.Tanh(), after the last conv"
+        )
+    if low > -0.5:
+        raise AssertionError(
+            f"generator output stays in [{low:.3g}, {high:.3g}], never negative even with large weights; expected "
+            f"[-1, 1]: end with nn.Tanh(), not nn.Sigmoid() (the data are scaled to [-1, 1])"
+        )
+
+
+def given_paths() -> dict:
+    """conv_paths of the given generator at ngf = NGF (trusted code, run here)."""
+    from reference.models.dcgan import Generator
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return probes_a2.conv_paths(Generator(NZ, NGF, channels=1, size=28), noise(4))
+
+
+def paths_of(submission, G) -> dict:
+    """The student's conv_paths, validated: {"convs": [[name, type, ran, reaches]], "unregistered", "parameters"}."""
+    try:
+        found = submission.run(probes_a2.conv_paths, G, noise(4))
+    except StudentError as err:
+        raise diagnosed(submission, G, err) from None
+    found = found if isinstance(found, dict) else {}
+    convs = [c for c in found.get("convs", []) if isinstance(c, list) and len(c) == 4] if isinstance(found.get("convs"), list) else []
+    convs = [[text(n, 80), text(t, 40), c is True, r is True] for n, t, c, r in convs]
+    strays = [s for s in found.get("unregistered", []) if isinstance(s, list) and len(s) == 2] if isinstance(found.get("unregistered"), list) else []
+    count = found.get("parameters") if finite(found.get("parameters")) else 0
+    if found.get("output_requires_grad") is not True:  # a detached output: every conv that ran counts (the gradient check says why)
+        convs = [[n, t, ran, ran] for n, t, ran, _ in convs]
+    return {"convs": convs, "unregistered": [[text(t, 40), int(n) if finite(n) else 0] for t, n in strays], "parameters": count}
+
+
+def listing(names: list[str], limit: int = 4) -> str:
+    shown = ", ".join(f"`{n}`" for n in names[:limit])
+    return shown + (", ..." if len(names) > limit else "")
+
+
+@check(points=2, visible=True)
+def test_adds_conv_layers(submission):
+    """Runs more conv layers than the given generator, on the path to its output, with more parameters."""
+    G = build_generator(submission)
+    mine, base = paths_of(submission, G), given_paths()
+    n_base = sum(1 for _, _, _, reaches in base["convs"] if reaches)
+    reaching = [name for name, _, _, reaches in mine["convs"] if reaches]
+    dropped = [name for name, _, ran, reaches in mine["convs"] if ran and not reaches]
+    unused = [name for name, _, ran, _ in mine["convs"] if not ran]
+    strays = [kind for kind, _ in mine["unregistered"] if "Conv" in kind]
+    if strays:
+        kinds = ", ".join(strays[:3]) + (", ..." if len(strays) > 3 else "")
+        told = f"{len(strays)} conv layer{'s' if len(strays) > 1 else ''} ({kinds}) run{'' if len(strays) > 1 else 's'} in forward but {'are' if len(strays) > 1 else 'is'} not registered: {REGISTER}"
+        if len(reaching) > n_base:
+            raise Partial(1, told)
+        raise AssertionError(told)
+    if len(reaching) <= n_base:
+        if dropped:
+            raise AssertionError(
+                f"{listing(dropped)} run{'s' if len(dropped) == 1 else ''} in forward, but {'its' if len(dropped) == 1 else 'their'} "
+                f"output never reaches the image (no gradient gets back to {'its' if len(dropped) == 1 else 'their'} weights), "
+                f"so only {len(reaching)} conv layers shape the output, as many as the given generator: pass each block's "
+                f"result on, x = block(x), to the next stage"
+            )
+        if unused:
+            raise AssertionError(
+                f"generator defines {len(mine['convs'])} conv layers but its forward runs only {len(reaching)}, as many as the "
+                f"given generator: {listing(unused)} never run; call them in forward"
+            )
+        raise AssertionError(
+            f"generator runs {len(reaching)} conv layers, as many as the given DCGAN generator ({n_base}); add at "
+            f"least one, e.g. nn.Conv2d(c, c, 3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages"
+        )
+    if mine["parameters"] <= base["parameters"]:
+        raise Partial(
+            1,
+            f"generator runs {len(reaching)} conv layers (the given one {n_base}) but has {mine['parameters']:,} "
+            f"parameters, not more than the given generator's {base['parameters']:,} at ngf={NGF}: keep its layers and add to them",
+        )

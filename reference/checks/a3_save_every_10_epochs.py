@@ -1,0 +1,339 @@
+"""The visible checks of this assignment: run them from the notebook's test cells.
+
+Generated from tests/autograders/test_a3_save_every_10_epochs.py by `python -m reference.grading.visible`; do not edit.
+The hidden checks that also grade your submission are not included."""
+
+from __future__ import annotations
+import io
+import os
+import pickle
+import re
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+import numpy as np
+import torch
+from PIL import Image
+from reference.grading import NAMESPACE, Partial, check
+from reference.grading import probes_a3
+ASSIGNMENT = "a3_save_every_10_epochs"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
+FIGURE_SUFFIXES = (".pdf", ".svg", ".eps", ".ps")
+NUM_SAMPLES, SIDE = 64, 28
+MAX_BATCHES = 2
+RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
+MAX_FILE = 100 * 2**20  # bytes read of one file (the sandbox's file-size limit)
+MAX_FILES = 64  # files read of each kind in one run
+MAX_PIXELS = 4096 * 4096
+HINT = "in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0"
+LOOP = "`for epoch in range(n_epochs)` (0-based) or `for epoch in range(1, n_epochs + 1)` (1-based)"
+KINDS = ("grids", "images", "checkpoints", "files")  # what a save is told by, in this order (Run.saved)
+NOUNS = {"grids": "sample grids", "images": "sample grids", "checkpoints": "checkpoints", "files": "files"}
+MALFORMED = "the watched run of `train` returned a record the grader cannot read; do not change the grader's objects"
+
+
+def fmt(values, limit: int = 8) -> str:
+    """"10, 20, 30", "1, 2, ..., 30" past `limit` values, or "none" for an empty list."""
+    values = list(values)
+    if len(values) > limit:
+        return ", ".join(str(v) for v in values[: limit - 1]) + f", ..., {values[-1]}"
+    return ", ".join(str(v) for v in values) or "none"
+
+
+def epochs(values) -> str:
+    """"epoch 9" or "epochs 9, 19"."""
+    return f"epoch{'s' if len(values) > 1 else ''} {fmt(values)}"
+
+
+def relative(text) -> str | None:
+    """`text` as a normal relative posix path without "..", or None."""
+    if not isinstance(text, str) or not 0 < len(text) <= 300 or "\x00" in text or "\\" in text:
+        return None
+    path = PurePosixPath(text)
+    if path.is_absolute() or any(part in ("", ".", "..") for part in path.parts):
+        return None
+    return path.as_posix()
+
+
+def read_bytes(root: Path, relative_path: str, limit: int = MAX_FILE) -> bytes:
+    """The bytes of the regular file `relative_path` under the trusted folder `root`, opening each
+    folder and the file without following links; OSError for a link, a non-file or a file over `limit`."""
+    parts = PurePosixPath(relative_path).parts
+    fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY)]
+    try:
+        for part in parts[:-1]:
+            fds.append(os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fds[-1]))
+        fds.append(os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fds[-1]))
+        info = os.fstat(fds[-1])
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError("not a regular file")
+        if info.st_size > limit:
+            raise OSError(f"larger than {limit // 2**20} MB")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fds[-1], 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+        raise OSError(f"larger than {limit // 2**20} MB")
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def grid_layout(width: int, height: int) -> bool:
+    """A grid of NUM_SAMPLES SIDE x SIDE images, any padding 0-8, any row length, fits these pixels."""
+    for pad in range(9):
+        cols, rest_w = divmod(width - pad, SIDE + pad)
+        rows, rest_h = divmod(height - pad, SIDE + pad)
+        if rest_w == rest_h == 0 and cols > 0 and rows * cols >= NUM_SAMPLES > (rows - 1) * cols:
+            return True
+    return False
+
+
+def grid_problem(name: str, data: bytes) -> str | None:
+    """None if `data` is a PNG grid of 64 samples of 28x28 pixels, else what is wrong with file `name`."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind, (width, height) = image.format, image.size
+            software = str(image.info.get("Software", ""))
+            if width * height > MAX_PIXELS:
+                return f"`{name}` is {width}x{height} pixels: not a grid of {NUM_SAMPLES} samples of {SIDE}x{SIDE}"
+            pixels = np.asarray(image.convert("L"), dtype=np.float32)
+    except Exception as err:  # noqa: BLE001 - any unreadable file
+        return f"`{name}` is not a readable image ({type(err).__name__}); save the grid with torchvision's save_image"
+    if kind != "PNG":
+        return f"`{name}` is a {kind} file; save sample grids as PNG"
+    if not grid_layout(width, height):
+        if "matplotlib" in software.lower():
+            return (
+                f"`{name}` is a matplotlib figure ({width}x{height} pixels), not the grid itself: save the tensor "
+                f"(torchvision's save_image), not a figure"
+            )
+        return (
+            f"`{name}` is {width}x{height} pixels: not a grid of {NUM_SAMPLES} samples of {SIDE}x{SIDE} "
+            f"(8 x 8 with 2-pixel padding is 242x242); save all {NUM_SAMPLES} images of G(fixed_noise)"
+        )
+    if pixels.std() == 0:
+        return f"`{name}` is one flat colour; save G(fixed_noise) mapped from [-1, 1] to [0, 1]"
+    return None
+
+
+def _state_dicts(obj, depth: int = 0):
+    """Every state dict (a mapping of names to tensors) inside a loaded checkpoint."""
+    if isinstance(obj, dict):
+        if obj and all(isinstance(k, str) for k in obj) and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            yield obj
+        elif depth < 3:
+            for value in obj.values():
+                yield from _state_dicts(value, depth + 1)
+    elif isinstance(obj, (list, tuple)) and depth < 3:
+        for value in obj:
+            yield from _state_dicts(value, depth + 1)
+
+
+def load_checkpoint(name: str, data: bytes) -> tuple[str | None, list[dict[str, list[int]]]]:
+    """(None, [{key: shape} of each state dict inside]) for a checkpoint torch.load(weights_only=True)
+    reads, else (what is wrong with file `name`, []). Only torch.save's zip format is loaded, its
+    records no larger in all than MAX_FILE."""
+    try:  # torch.save writes a zip archive of stored (uncompressed) records; nothing else is unpacked
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            records = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return f"`{name}` is not a file written by torch.save (not its zip format); save checkpoints with torch.save", []
+    if any(r.compress_type != zipfile.ZIP_STORED for r in records) or sum(r.file_size for r in records) > MAX_FILE:
+        return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", []
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"\bGLOBAL ([A-Za-z_][\w.]{0,120})", str(err))
+        if found:
+            return (
+                f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so "
+                f"the grader does not; save state_dicts, torch.save({{\"G\": G.state_dict(), \"D\": D.state_dict()}}, path)"
+            ), []
+        return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", []
+    except Exception as err:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
+        return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", []
+    return None, [{k: list(v.shape) for k, v in s.items()} for s in _state_dicts(obj)]
+
+
+def _shape_map(value) -> dict[str, list[int]] | None:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        return None
+    if not all(isinstance(s, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in s) for s in value.values()):
+        return None
+    return value
+
+
+class Run:
+    """One watched train(n_epochs, out_dir, seed=0) (see `probes_a3.watched_train`), its files read.
+
+    epochs: epochs it trained. periods: [(when "after"|"during", k, [paths], [tensors G received])]
+    for each look at out_dir that saw writes; writes: [(path, when, k)], paths relative to out_dir.
+    grids: {path: problem or None}; checkpoints: {path: (problem or None, [{key: shape}])};
+    figures: [paths of .pdf/.svg/... files]; shapes: {"G": {key: shape}, "D": ...} or None.
+    """
+
+    def __init__(self, submission, n_epochs: int) -> None:
+        self.n_epochs = n_epochs
+        self.keep = (submission, submission.get("train"), submission.get("make_gan"))  # alive: their ids stay theirs
+        folder = f"{RUNS}/{n_epochs}-epochs"
+        target = folder if getattr(submission, "remote", False) else str(Path(submission.scratch) / folder)
+        try:
+            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0, max_batches=MAX_BATCHES)
+            self._parse(reply)
+            self._read(Path(submission.scratch), folder)
+        finally:
+            submission.run(probes_a3.remove, target)
+
+    def _parse(self, reply) -> None:
+        if not isinstance(reply, dict) or not isinstance(reply.get("periods"), list):
+            raise AssertionError(MALFORMED)
+        self.epochs = reply.get("epochs_started")
+        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool):
+            raise AssertionError(MALFORMED)
+        self.periods = []
+        for period in reply["periods"]:
+            if not isinstance(period, dict) or period.get("when") not in ("after", "during"):
+                raise AssertionError(MALFORMED)
+            k, files, inputs = period.get("epoch"), period.get("files"), period.get("inputs")
+            if not isinstance(k, int) or not isinstance(files, list) or not isinstance(inputs, list):
+                raise AssertionError(MALFORMED)
+            files = [p for p in map(relative, files) if p is not None]
+            inputs = [z for z in inputs if isinstance(z, torch.Tensor)]
+            self.periods.append((period["when"], k, files, inputs))
+        self.writes = [(p, when, k) for when, k, files, _ in self.periods for p in files]
+        shapes = reply.get("shapes")
+        self.shapes = None
+        if isinstance(shapes, dict) and _shape_map(shapes.get("G")) and _shape_map(shapes.get("D")):
+            self.shapes = {"G": shapes["G"], "D": shapes["D"]}
+
+    def _read(self, scratch: Path, folder: str) -> None:
+        files = list(dict.fromkeys(p for p, _, _ in self.writes))  # each file once, in write order
+        self.figures = [p for p in files if p.lower().endswith(FIGURE_SUFFIXES)]
+        self.grids, self.checkpoints = {}, {}
+        for p in [p for p in files if p.lower().endswith(IMAGE_SUFFIXES)][:MAX_FILES]:
+            name = PurePosixPath(p).name
+            try:
+                self.grids[p] = grid_problem(name, read_bytes(scratch, f"{folder}/{p}"))
+            except OSError as err:
+                self.grids[p] = f"`{name}` could not be read ({err.strerror or err}); save the grid as a plain file"
+        for p in [p for p in files if p.lower().endswith(CHECKPOINT_SUFFIXES)][:MAX_FILES]:
+            name = PurePosixPath(p).name
+            try:
+                self.checkpoints[p] = load_checkpoint(name, read_bytes(scratch, f"{folder}/{p}"))
+            except OSError as err:
+                self.checkpoints[p] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", [])
+
+    def of_kind(self, suffixes: tuple[str, ...]) -> list[tuple[str, str, int]]:
+        return [w for w in self.writes if w[0].lower().endswith(suffixes)]
+
+    def saved(self, kind: str) -> list[tuple[str, str, int]]:
+        """The writes of the "grids" (images that are sample grids: a loss-curve figure saved beside
+        them is no grid, and not part of their schedule), of all "images", of the "checkpoints",
+        or of any "files"."""
+        if kind == "grids":
+            return [w for w in self.of_kind(IMAGE_SUFFIXES) if self.grids.get(w[0], "unread") is None]
+        suffixes = {"images": IMAGE_SUFFIXES, "checkpoints": CHECKPOINT_SUFFIXES}.get(kind)
+        return self.of_kind(suffixes) if suffixes else self.writes
+
+    def saves(self) -> list[tuple[str, list[torch.Tensor]]]:
+        """[(label, tensors G received)] for each look at out_dir that saw a sample grid written
+        (else a checkpoint, else any file): the noise of each save."""
+        for kind in KINDS:
+            paths = {p for p, _, _ in self.saved(kind)}
+            chosen = [(f"{when} epoch {k}", inputs) for when, k, files, inputs in self.periods if paths.intersection(files)]
+            if chosen:
+                return chosen
+        return []
+
+
+_RUNS: dict = {}
+
+
+def run(submission, n_epochs: int) -> Run:
+    """train(n_epochs) on the submission, watched, once per notebook's functions and n_epochs."""
+    submission.get("train"), submission.get("make_gan")  # CheckFailure when missing
+    if getattr(submission, "remote", False):
+        key = (str(submission.scratch), repr(submission.run(probes_a3.identity, NAMESPACE))[:200])
+    else:  # a kernel's functions (and the helpers they call) change between checks: runs of this check only
+        key = ("local", id(submission))
+    if any(k != key for k, _ in _RUNS):  # another submission: forget the last one's runs
+        _RUNS.clear()
+    if (key, n_epochs) not in _RUNS:
+        _RUNS[(key, n_epochs)] = Run(submission, n_epochs)
+    return _RUNS[(key, n_epochs)]
+
+
+def judged_by(r: Run) -> str:
+    """The kind of file (see `Run.saved`) the schedule is judged by, chosen on the 30-epoch run `r`:
+    its sample grids, else its images, else its checkpoints, else any file."""
+    return next(kind for kind in KINDS if r.saved(kind) or kind == "files")
+
+
+def hint(got: list[int]) -> str:
+    """Why saves at epochs `got` are wrong, in words: epoch 0, an off-by-one, or the 1-based rule."""
+    if 0 in got:
+        return " (epoch 0 is before any training: never save there)"
+    if all(k % 10 == 1 for k in got):
+        return f" (1-based: {HINT})"
+    return " (1-based: after the 10th, 20th, 30th epoch)"
+
+
+def schedule_error(r: Run, kind: str) -> str | None:
+    """None when train trained n_epochs epochs and wrote its files of `kind` (see `judged_by`)
+    exactly after epochs 10, 20, ... <= n_epochs."""
+    n, expected = r.n_epochs, list(range(10, r.n_epochs + 1, 10))
+    if r.epochs == 0:
+        return (
+            f"train({n}, ...) never iterated `gan.batches.epoch(epoch)` of the GAN from "
+            f"`make_gan(seed)`; train that GAN, one `gan.batches.epoch(epoch)` per epoch, as the given loop does"
+        )
+    what, writes = NOUNS[kind], r.saved(kind)
+    if not writes and expected:
+        return (
+            f"nothing written under out_dir in a {n}-epoch run; expected a sample grid ({', '.join(IMAGE_SUFFIXES)}) and a "
+            f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after epochs {fmt(expected)}"
+        )
+    short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: loop over every epoch, {LOOP}" if r.epochs != n else None
+    during = sorted({k for _, when, k in writes if when == "during"})
+    got = sorted({k for _, _, k in writes})
+    if during:
+        when = f"after epochs {fmt(expected)}" if expected else "and never in a run shorter than 10 epochs"
+        message = (
+            f"{what} written inside the batch loop during {epochs(during[:6])}{', ...' if len(during) > 6 else ''} "
+            f"of a {n}-epoch run; save once after an epoch's batches, {when}"
+        )
+    elif got == expected:
+        message = None
+    else:
+        message = f"{what} saved at {epochs(got)} of a {n}-epoch run; expected {fmt(expected)}"
+        message += "" if short else hint(got)  # a run of the wrong length explains itself
+    return "; ".join(m for m in (short, message) if m) or None
+
+
+@check(points=3, visible=True)
+def test_saves_at_epochs_10_20_30(submission):
+    """saves sample grids after epochs 10, 20, 30 of a 30-epoch run"""
+    r = run(submission, 30)
+    error = schedule_error(r, judged_by(r))
+    assert error is None, error
+
+
+@check(points=1, visible=True)
+def test_sample_grids_are_png_grids_of_64(submission):
+    """each sample grid is a PNG of the 64 fixed-noise samples"""
+    r = run(submission, 30)
+    if not r.grids and r.figures:
+        raise AssertionError(
+            f"`{PurePosixPath(r.figures[0]).name}` is a figure, not a PNG grid: save the tensor (torchvision's save_image), not a figure"
+        )
+    assert r.grids, (
+        "no sample grid (.png) written under out_dir in a 30-epoch run; save the 64 images of G(fixed_noise) "
+        "with torchvision's save_image (or reference.plots.save_image_grid)"
+    )
+    problems = list(r.grids.values())
+    assert None in problems, problems[0]  # a grid is there; other images (a loss curve) may be anything

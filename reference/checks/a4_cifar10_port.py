@@ -1,0 +1,439 @@
+"""The visible checks of this assignment: run them from the notebook's test cells.
+
+Generated from tests/autograders/test_a4_cifar10_port.py by `python -m reference.grading.visible`; do not edit.
+The hidden checks that also grade your submission are not included."""
+
+from __future__ import annotations
+import io
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+import numpy as np
+import torch
+from reference.grading import NAMESPACE, Partial, StudentError, check
+from reference.grading import probes, probes_a4
+ASSIGNMENT = "a4_cifar10_port"
+NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the same code as 64
+BATCH = 8
+G_LADDER = (1, 4, 8, 16, 32)  # z as (N, nz, 1, 1), then each stage doubles
+D_LADDER = (32, 16, 8, 4, 1)  # each stage halves, the last conv turns 4x4 into one logit
+NORMALISE_HINT = "add transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) after transforms.ToTensor()"
+REGISTER_HINT = (
+    "layers kept in a plain Python list or dict (or made in forward) are not registered, so .parameters(), the "
+    "optimizer and weights_init never see them: keep them in nn.Sequential or nn.ModuleList, assigned in __init__"
+)
+
+
+def text(value, limit: int = 300) -> str:
+    """Untrusted text as one printable line of at most `limit` characters."""
+    line = "".join(ch if ch.isprintable() else " " for ch in (value if isinstance(value, str) else ""))
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def student_error(info: dict) -> StudentError:
+    """A probe's error_info as the StudentError it stands for."""
+    return StudentError(text(info.get("type"), 80) or "an exception", text(info.get("message")), text(info.get("where"), 120),
+                        info.get("not_implemented") is True)
+
+
+def dims(value) -> list[int] | None:
+    """A shape sent back by a probe, or None."""
+    if isinstance(value, (list, tuple)) and all(isinstance(d, int) and not isinstance(d, bool) for d in value):
+        return list(value)
+    return None
+
+
+def shape_text(shape, batch: int | None = None) -> str:
+    """"(N, 1, 32, 32)" for a batch of `batch`, the exact shape otherwise."""
+    items = list(shape)
+    if items and batch is not None and items[0] == batch:
+        items[0] = "N"
+    return "(" + ", ".join(str(d) for d in items) + ("," if len(items) == 1 else "") + ")"
+
+
+def built(submission, name: str, seed: int = 0, **kwargs):
+    """The student's `name(**kwargs)`, built with `seed` in training mode (in the worker when graded).
+
+    Raises the StudentError of an unanswered template, and an AssertionError naming the fault when
+    the call raises or returns something that is not an nn.Module.
+    """
+    call = f"`{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})`"
+    result = submission.run(probes_a4.make, submission.get(name), seed, NAMESPACE, kwargs)
+    result = result if isinstance(result, dict) else {}
+    if isinstance(result.get("error"), dict):
+        err = student_error(result["error"])
+        if err.not_implemented:
+            raise err
+        if err.type == "TypeError" and "argument" in err.message:
+            raise AssertionError(f"{err.describe()}; keep the arguments the grader calls it with: {call}")
+        raise AssertionError(f"{err.describe()}; {call} must build the network and return it")
+    summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
+    if summary.get("is_module") is not True:
+        kind = text(summary.get("type"), 80) or "something else"
+        raise AssertionError(f"{call} returned a {kind}, not a torch nn.Module: return the network (an nn.Sequential, or your nn.Module)")
+    model = result["model"]
+    model.train()
+    return model
+
+
+def clean_call(call) -> dict | None:
+    """One module call of a trace, with every field checked; None when it is malformed."""
+    if not isinstance(call, dict):
+        return None
+    ints = {k: call.get(k) if isinstance(call.get(k), int) and not isinstance(call.get(k), bool) else None
+            for k in ("in_channels", "out_channels", "in_features", "weights")}
+    name = call.get("name")
+    return {
+        "name": text(name, 80) if isinstance(name, str) else None,
+        "type": text(call.get("type"), 60) or "a module",
+        "repr": text(call.get("repr"), 160),
+        "leaf": call.get("leaf") is True,
+        "in": dims(call.get("in")),
+        "out": dims(call.get("out")),
+        **ints,
+    }
+
+
+def traced(submission, model, x: torch.Tensor) -> dict:
+    """`probes_a4.trace` of model(x), checked: {"output", "calls", "failed" (a call or None), "error"}."""
+    result = submission.run(probes_a4.trace, model, x, NAMESPACE)
+    result = result if isinstance(result, dict) else {}
+    calls = [clean_call(call) for call in result.get("calls")] if isinstance(result.get("calls"), list) else []
+    calls = calls if all(c is not None for c in calls) else []
+    failed = result.get("failed")
+    failed = calls[failed] if isinstance(failed, int) and not isinstance(failed, bool) and 0 <= failed < len(calls) else None
+    output = result.get("output") if isinstance(result.get("output"), torch.Tensor) else None
+    kind = result.get("output_type") if isinstance(result.get("output_type"), dict) else {}
+    error = result.get("error") if isinstance(result.get("error"), dict) else None
+    if output is None and error is None and not kind:
+        error = {"type": "an exception", "message": "the network could not be traced"}
+    return {"output": output, "output_kind": text(kind.get("type"), 60) or "nothing", "calls": calls, "failed": failed, "error": error}
+
+
+def layer(call: dict) -> str:
+    """"layer `3` (ConvTranspose2d(64, 32, kernel_size=(4, 4), ...))"."""
+    module = f"{call['type']}({call['repr']})"
+    return f"layer `{call['name']}` ({module})" if call["name"] else module
+
+
+def leaves(run: dict) -> list[dict]:
+    """The leaf layers that finished, in the order they ran."""
+    return [c for c in run["calls"] if c["leaf"] and c["out"] is not None]
+
+
+def unregistered(run: dict) -> list[dict]:
+    """Layers with weights that ran in the forward pass but are not submodules of the network."""
+    return [c for c in run["calls"] if c["name"] is None and (c["weights"] or 0) > 0]
+
+
+def ladder_text(ladder: tuple[int, ...]) -> str:
+    return " -> ".join(f"{s}x{s}" for s in ladder if s > 1)
+
+
+def ladder_break(run: dict, ladder: tuple[int, ...]) -> tuple[dict, list[int]] | None:
+    """(the first leaf layer whose output size leaves `ladder`, the sizes it could have had).
+
+    Sizes are those of 4-D outputs (N, C, H, W), H = W; each layer keeps the size or takes the
+    next one of the ladder, starting from ladder[0] (G: z as 1x1; D: the 32x32 image).
+    """
+    at = 0
+    for call in leaves(run):
+        out = call["out"]
+        if len(out) != 4:
+            continue
+        allowed = list(ladder[at : at + 2])
+        if out[2] != out[3] or out[2] not in allowed:
+            return call, allowed
+        at = ladder.index(out[2])
+    return None
+
+
+def size_text(shape: list[int] | None, batch: int) -> str:
+    if shape and len(shape) == 4:
+        return f"{shape[2]}x{shape[3]}"
+    return shape_text(shape, batch) if shape else "its input"
+
+
+def break_text(found: tuple[dict, list[int]], ladder: tuple[int, ...], batch: int, network: str) -> str:
+    """"layer `4` (...) turns 4x4 into 7x7, off the ladder ...: <the fix>"."""
+    call, allowed = found
+    out = call["out"]
+    want = " or ".join(f"{s}x{s}" for s in allowed if s > 1) or "1x1"
+    told = (
+        f"{layer(call)} turns {size_text(call['in'], batch)} into {out[2]}x{out[3]}, off the ladder "
+        f"{ladder_text(ladder)} (expected {want})"
+    )
+    if network == "generator":
+        if allowed == [ladder[0], ladder[1]]:
+            return f"{told}: the first layer makes 4x4 from z as (N, nz, 1, 1): nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0)"
+        if not allowed[1:]:
+            return f"{told}: the images are 32x32, remove the extra stage"
+        return f"{told}: a stride-2 nn.ConvTranspose2d with kernel 4 and padding 1 doubles the size (kernel 3 makes 2h - 1)"
+    if allowed == [4, 1]:
+        return f"{told}: the last conv turns 4x4 into one logit, nn.Conv2d(ndf * 4, 1, 4, 1, 0)"
+    if not allowed[1:]:
+        return f"{told}: stop at one value per image"
+    return f"{told}: a stride-2 nn.Conv2d with kernel 4 and padding 1 halves the size"
+
+
+def error_text(run: dict, batch: int) -> str:
+    """What raised in a traced run: the layer, and the fix when it is a channel mismatch."""
+    err = student_error(run["error"])
+    call = run["failed"]
+    if call is None:
+        return err.describe()
+    got = call["in"]
+    if call["in_channels"] is not None and got and len(got) >= 2 and got[1] != call["in_channels"]:
+        return (
+            f"{layer(call)} takes {call['in_channels']} channels but gets {shape_text(got, batch)}: its in_channels "
+            f"must be the channels of its input (the out_channels of the layer before it; nz for G's first layer)"
+        )
+    if call["in_features"] is not None and got and got[-1] != call["in_features"]:
+        if len(got) >= 2 and got[0] != batch:
+            fix = f"flattening lost the batch dimension ({batch} images): flatten with x.flatten(1)"
+        else:
+            fix = "its in_features must be the number of values of one flattened input"
+        return f"{layer(call)} takes {call['in_features']} features but gets {shape_text(got, batch)}: {fix}"
+    return f"{layer(call)} raised {err.type}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
+
+
+def channels_layer(run: dict) -> dict | None:
+    """The last layer that set the number of channels (a conv's out_channels), if any ran."""
+    convs = [c for c in leaves(run) if c["out_channels"] is not None]
+    return convs[-1] if convs else None
+
+
+def noise(n: int, nz: int, seed: int = 1) -> torch.Tensor:
+    """Seeded z (n, nz)."""
+    return torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
+
+
+def generator_fault(run: dict, batch: int) -> str | None:
+    """Why G's output is not (N, 3, 32, 32) for z (N, nz), in words; None when it is."""
+    found = ladder_break(run, G_LADDER)
+    if run["error"] is not None:
+        if found is not None and run["failed"] is not None and found[0] is not run["failed"]:
+            return f"fails: {break_text(found, G_LADDER, batch, 'generator')}"
+        return f"fails: {error_text(run, batch)}"
+    out = run["output"]
+    if out is None:
+        return f"returns a {run['output_kind']}, not a tensor"
+    if tuple(out.shape) == (batch, 3, 32, 32):
+        return None
+    told = f"returns {shape_text(out.shape, batch)}"
+    if found is not None:
+        return f"{told}: {break_text(found, G_LADDER, batch, 'generator')}"
+    if out.dim() == 4 and out.shape[0] == batch and tuple(out.shape[2:]) == (32, 32):
+        conv = channels_layer(run)
+        where = f"its last conv, {layer(conv)}, makes" if conv else "it makes"
+        plural = "s" if out.shape[1] != 1 else ""
+        return f"{told}: {where} {out.shape[1]} channel{plural}; CIFAR-10 images have 3: nn.ConvTranspose2d(ngf, 3, 4, 2, 1)"
+    if out.dim() == 4 and out.shape[0] == batch and out.shape[2] == out.shape[3] and out.shape[2] in G_LADDER:
+        return f"{told}: its layers stop at {out.shape[2]}x{out.shape[3]}; add stride-2 stages up to 32x32 ({ladder_text(G_LADDER)})"
+    if out.dim() >= 1 and out.shape[0] != batch:
+        return f"{told} for N = {batch}: keep the batch dimension (reshape z with z.view(-1, nz, 1, 1) or nn.Unflatten(1, (nz, 1, 1)))"
+    return told
+
+
+def discriminator_fault(run: dict, batch: int) -> str | None:
+    """Why D does not give one value per image of (N, 3, 32, 32), in words; None when it does."""
+    found = ladder_break(run, D_LADDER)
+    err, call = run["error"], run["failed"]
+    if err is not None:
+        first = next((c for c in run["calls"] if c["leaf"] and c["in_channels"] is not None), None)
+        if call is not None and first is call and call["in_channels"] != 3:
+            n = call["in_channels"]
+            return (
+                f"the discriminator's first conv takes {n} input channel{'s' if n != 1 else ''}; CIFAR-10 images "
+                f"(N, 3, 32, 32) have 3: nn.Conv2d(3, ndf, 4, 2, 1)"
+            )
+        if found is not None and call is not None and found[0] is not call:
+            return f"the discriminator cannot take (N, 3, 32, 32) images: {break_text(found, D_LADDER, batch, 'discriminator')}"
+        return f"the discriminator cannot take (N, 3, 32, 32) images: {error_text(run, batch)}"
+    out = run["output"]
+    if out is not None and out.shape[:1] == (batch,) and out.numel() == batch:
+        return None
+    got = shape_text(out.shape, batch) if out is not None else f"a {run['output_kind']}"
+    told = f"the discriminator returns {got} for (N, 3, 32, 32) images; expected one logit per image, (N,) or (N, 1)"
+    if found is not None:
+        return f"{told}: {break_text(found, D_LADDER, batch, 'discriminator')}"
+    return f"{told}: its last conv must reduce 4x4 to 1x1"
+
+
+def seen_as(submission, path: Path) -> str:
+    """`path` (inside `submission.scratch`) as the student's code sees it: relative to the working
+    directory in the worker (the scratch folder is /grading/work there), absolute in a kernel."""
+    if getattr(submission, "remote", False):
+        return str(path.relative_to(submission.scratch))
+    return str(path)
+
+
+def tiny_cifar(root: Path):
+    """Write 40 training and 10 test images in CIFAR-10's pickle layout; return their uint8 arrays.
+
+    Pixel (c, y, x) of image i is (37 i + 85 c + 3 y + 7 x) % 256 (test images: offset 128): every
+    image holds 0 and 255, its three channels differ, and no image is another's mirror image.
+    """
+    from reference.data import Dataset
+    from reference.metrics.quick_fid import CIFAR10_CLASSES, write_cifar10
+
+    def pattern(n: int, offset: int) -> Dataset:
+        i, c, y, x = np.ogrid[:n, :3, :32, :32]
+        data = torch.from_numpy(((37 * i + 85 * c + 3 * y + 7 * x + offset) % 256).astype(np.uint8))
+        return Dataset("tiny", data, torch.arange(n) % 10, list(CIFAR10_CLASSES))
+
+    train, test = pattern(40, 0), pattern(10, 128)
+    write_cifar10(root, train, test)
+    return train.data, test.data
+
+
+def matches(batch: torch.Tensor, images: torch.Tensor) -> bool:
+    """Is every image of `batch` (B, C, H, W) equal (1e-4) to one of `images` or its mirror image?"""
+    both = torch.cat([images, images.flip(-1)])
+    flat, ref = batch.reshape(len(batch), -1).double(), both.reshape(len(both), -1).double()
+    return bool((torch.cdist(flat, ref).min(dim=1).values / flat.shape[1] ** 0.5 < 1e-4).all())
+
+
+def loader_error(result: dict) -> Exception:
+    """The failure of making or iterating the loader, as the student's fault with the fix."""
+    err = student_error(result["error"])
+    if err.not_implemented:
+        return err
+    if result.get("stage") == "make":
+        if "not found" in err.message or "download" in err.message.lower() or "URL" in err.type:
+            fix = ("read the files under the `root` it is given: torchvision.datasets.CIFAR10(root, train=True, ...) "
+                   "(the grader writes CIFAR-10's files there and nothing can be downloaded)")
+        else:
+            fix = "make_cifar10_loader(root, batch_size) must return a DataLoader of torchvision.datasets.CIFAR10(root, train=True, ...)"
+        return AssertionError(f"{err.describe()}; {fix}")
+    if "PIL" in err.message or "default_collate" in err.message:
+        return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): the images are PIL "
+                              f"images; add transforms.ToTensor() to the dataset's transform")
+    return AssertionError(f"taking a batch from the loader raised {err.type}: {err.message}")
+
+
+@check(points=2, visible=True)
+def test_loader_yields_colour_batches_in_minus_one_one(submission):
+    """The CIFAR-10 loader yields (B, 3, 32, 32) float images in [-1, 1]."""
+    make_loader = submission.get("make_cifar10_loader")
+    folder = Path(tempfile.mkdtemp(prefix="a4-check-cifar-", dir=submission.scratch))
+    try:
+        train, test = tiny_cifar(folder)
+        result = submission.run(probes_a4.first_batch, make_loader, seen_as(submission, folder), BATCH, NAMESPACE)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    result = result if isinstance(result, dict) else {}
+    if isinstance(result.get("error"), dict):
+        raise loader_error(result)
+    if result.get("empty") is True:
+        raise AssertionError(
+            f"the loader yields no batch from {len(train)} training images with batch_size={BATCH}: pass batch_size "
+            f"to the DataLoader"
+        )
+    x = result.get("images")
+    if not isinstance(x, torch.Tensor):
+        kind = text((result.get("images_type") or {}).get("type") if isinstance(result.get("images_type"), dict) else "", 60)
+        raise AssertionError(f"the loader's batches hold {kind or 'no'} images, not tensors: use transforms.ToTensor()")
+    kind = str(x.dtype).removeprefix("torch.")
+    assert x.is_floating_point(), f"the loader yields {kind} images; expected floats: use transforms.ToTensor()"
+    if tuple(x.shape) != (BATCH, 3, 32, 32):
+        hint = ""
+        if x.dim() == 4 and x.shape[1] == 1:
+            hint = ": keep CIFAR-10's three colour channels (no Grayscale)"
+        elif x.dim() == 4 and x.shape[0] != BATCH:
+            hint = ": pass batch_size to the DataLoader"
+        elif x.dim() == 4 and tuple(x.shape[2:]) != (32, 32):
+            hint = ": keep CIFAR-10's 32x32 (no Resize, no crop to another size)"
+        elif x.dim() == 3:
+            hint = ": return a DataLoader (it stacks images into batches), not the dataset"
+        raise AssertionError(
+            f"the loader yields images of shape {tuple(x.shape)} for batch_size={BATCH}; expected ({BATCH}, 3, 32, 32){hint}"
+        )
+    if not bool(torch.isfinite(x).all()):
+        raise AssertionError("the loader yields images with NaN or infinite values: use transforms.ToTensor() then transforms.Normalize")
+    low, high = float(x.min()), float(x.max())
+    if matches(x, train.float() / 127.5 - 1.0):  # (x / 255 - 0.5) / 0.5
+        return
+    if matches(x, train.float() / 255.0):
+        raise AssertionError(
+            f"the loader yields images in [{low:.2f}, {high:.2f}]; expected [-1, 1], the range of the generator's "
+            f"tanh output, or D tells real from fake by the range alone: {NORMALISE_HINT}"
+        )
+    if matches(x, test.float() / 127.5 - 1.0):
+        raise AssertionError("the loader reads the test split; train on the training batches: CIFAR10(root, train=True, ...)")
+    raise AssertionError(
+        f"the loader's images (in [{low:.2f}, {high:.2f}]) are not the CIFAR-10 files' pixels scaled to [-1, 1] "
+        f"((x / 255 - 0.5) / 0.5): use transforms.ToTensor() then transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)); "
+        f"a horizontal flip is fine, but crops, resizes and colour changes alter the pixels"
+    )
+
+
+@check(points=2, visible=True)
+def test_generator_makes_colour_images(submission):
+    """The generator outputs (N, 3, 32, 32) in [-1, 1] for any batch size and nz."""
+    faults, runs = {}, {}
+    for nz, n in ((100, 2), (100, 5), (32, 3)):
+        G = built(submission, "make_generator", nz=nz, ngf=WIDTH)
+        runs[(nz, n)] = run = traced(submission, G, noise(n, nz))
+        fault = generator_fault(run, n)
+        if fault is not None:
+            faults[(nz, n)] = fault
+    if faults:
+        if len(faults) == len(runs) and len(set(faults.values())) == 1:
+            raise AssertionError(f"the generator {next(iter(faults.values()))}")
+        told = "; ".join(f"with nz={nz}, N={n} the generator {fault}" for (nz, n), fault in faults.items())
+        if all(nz != NZ for nz, _ in faults):
+            raise Partial(1, f"{told}; expected (N, 3, 32, 32) for every nz (use the `nz` argument, do not fix it at {NZ})")
+        raise AssertionError(f"{told}; expected (N, 3, 32, 32) for every batch size N and nz")
+    hidden = unregistered(runs[(100, 5)])
+    if hidden:
+        kinds = ", ".join(dict.fromkeys(c["type"] for c in hidden))
+        raise Partial(1, f"the generator runs {len(hidden)} layer{'s' if len(hidden) != 1 else ''} with weights that "
+                         f"{'are' if len(hidden) != 1 else 'is'} not registered in it ({kinds}): {REGISTER_HINT}")
+    G = built(submission, "make_generator", nz=NZ, ngf=WIDTH)
+    z = noise(16, NZ)
+    plain = submission.run(probes.forward, G, z)
+    big = submission.run(probes.scaled_forward, G, z, 25.0)  # only a squashing last layer keeps it bounded now
+    outs = [o for o in (plain, big) if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()]
+    assert len(outs) == 2, "the generator's output changed between calls: build it from the layers, with no state kept outside"
+    low, high = min(float(o.min()) for o in outs), max(float(o.max()) for o in outs)
+    if not (math.isfinite(low) and math.isfinite(high)) or low < -1 - 1e-5 or high > 1 + 1e-5:
+        raise Partial(
+            1, f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()"
+        )
+    if low > -0.5:
+        raise Partial(1, f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: end it with nn.Tanh(), not nn.Sigmoid()")
+
+
+@check(points=1, visible=True)
+def test_discriminator_takes_colour_images(submission):
+    """The discriminator takes (N, 3, 32, 32) images and returns one logit per image."""
+    D = built(submission, "make_discriminator", ndf=WIDTH)
+    for n in (2, 5):
+        x = torch.rand(n, 3, 32, 32, generator=torch.Generator().manual_seed(n)) * 2 - 1
+        run = traced(submission, D, x)
+        fault = discriminator_fault(run, n)
+        if fault is not None:
+            raise AssertionError(fault)
+    hidden = unregistered(run)
+    if hidden:
+        kinds = ", ".join(dict.fromkeys(c["type"] for c in hidden))
+        raise AssertionError(f"the discriminator runs {len(hidden)} layer{'s' if len(hidden) != 1 else ''} with weights "
+                             f"that {'are' if len(hidden) != 1 else 'is'} not registered in it ({kinds}): {REGISTER_HINT}")
+    big = submission.run(probes.scaled_forward, D, x, 25.0)  # logits grow with the weights; a squashed output cannot
+    outs = [o for o in (run["output"], big) if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()]
+    assert len(outs) == 2, "the discriminator's output changed between calls: build it from the layers, with no state kept outside"
+    low, high = min(float(o.min()) for o in outs), max(float(o.max()) for o in outs)
+    if low >= 0 and high <= 1:
+        raise AssertionError(
+            f"the discriminator's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: it "
+            f"returns probabilities (a final sigmoid); return logits, the last layer's output without nn.Sigmoid(): the "
+            f"course's losses (reference.losses) take logits and apply the sigmoid themselves"
+        )
+    if low >= -1 and high <= 1:
+        raise AssertionError(
+            f"the discriminator's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: its "
+            f"last layer squashes them; return logits, the last layer's output with no activation after it"
+        )
