@@ -1,0 +1,387 @@
+"""Checks of lesson 02's code-along places: images into [-1, 1], one D step and one G step.
+
+The answer key is the course library: `scale_images` is compared with
+`reference.data.to_model_range(x, "tanh")` on all 256 pixel values; `d_step` and `g_step` with the
+trainer's own step, `reference.trainer.Run.train_epoch` run for one batch, on a tiny seeded MLP GAN
+(`reference.models.mlp` at 8x8 images, nz 8, a batch of 16). The student's step and the trainer's
+start from identical copies of G, D and their optimisers and see the same real batch and the same z;
+a check compares the returned loss and the updated parameters. A wrong answer that matches a common
+mistake (labels swapped, the D loss averaged instead of summed, the saturating G loss, a missing
+`.detach()` or `zero_grad`, the wrong optimiser stepped...) gets that mistake's message.
+
+The optimisers here are plain SGD (the lesson trains with Adam): an SGD update is -lr * gradient, so
+a gradient that is off by any factor, or carries leftovers from an earlier backward, shows in the
+parameters, where Adam's first update, about -lr * sign(gradient), would hide most of that. Before
+the student's step each parameter of the network that steps holds a leftover `.grad`, as it would
+after the previous iteration, so a step without `zero_grad` differs from the trainer's.
+
+Points: scale_images 1, d_step 1, g_step 1 = 3.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from reference.data import to_model_range
+from reference.distributed import DistInfo
+from reference.grading.checks import check
+from reference.losses import get_loss
+from reference.models import mlp
+from reference.trainer import Run
+
+ASSIGNMENT = "lesson_02"
+
+SHAPE = (1, 8, 8)  # tiny images: the steps do not care about the size
+NZ = 8
+BATCH = 16
+LR = 0.1  # SGD
+SEED = 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The scene: G, D, a batch and z, and what the trainer's step makes of them
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scene:
+    """Start and end states of the trainer's step on one batch.
+
+    G0, D0: the networks before the step (state dicts); D1: D after the D step; G1: G after the G
+    step; real (BATCH, *SHAPE) in [-1, 1]; z (BATCH, NZ); loss_d, loss_g: what the trainer's step
+    computed; leftover_d, leftover_g: the `.grad` each parameter holds before the student's step.
+    """
+
+    G0: dict
+    D0: dict
+    D1: dict
+    G1: dict
+    real: Tensor
+    z: Tensor
+    loss_d: float
+    loss_g: float
+    leftover_d: list[Tensor]
+    leftover_g: list[Tensor]
+
+
+class _OneBatch:
+    """Stands for `reference.data.Batches`: one epoch of one uint8 batch."""
+
+    def __init__(self, batch: Tensor) -> None:
+        self.batch = batch
+
+    def __len__(self) -> int:
+        return 1
+
+    def epoch(self, epoch: int):
+        return iter([self.batch])
+
+
+def trainer_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real_u8: Tensor, seed: int) -> dict:
+    """One step of `Run.train_epoch` (non-saturating loss, n_critic 1, no AMP, no packing) on one
+    uint8 batch, with torch's RNG seeded to `seed` before the step draws z; its metrics row."""
+    run = SimpleNamespace(
+        G_train=G, D_train=D, G=G, D=D, opt_g=opt_g, opt_d=opt_d,
+        loss=get_loss("non-saturating"), cfg=SimpleNamespace(pack=1, batch_size=real_u8.shape[0]),
+        device=torch.device("cpu"), amp_dtype=None, batches=_OneBatch(real_u8),
+        spec=SimpleNamespace(output_range="tanh"), nz=NZ, dist=DistInfo(),
+        scaler_d=torch.amp.GradScaler("cpu", enabled=False), scaler_g=torch.amp.GradScaler("cpu", enabled=False),
+    )
+    torch.manual_seed(seed)
+    return Run.train_epoch(run, 0, None)
+
+
+def build() -> tuple[nn.Module, nn.Module]:
+    return mlp.build(SHAPE, NZ)
+
+
+def scene() -> Scene:
+    """The trainer's step on a seeded G and D that have trained for a few steps already (D tells
+    the real batch from G's samples a little, so that labels matter)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        G, D = build()
+        # real images: bright strokes on a dark background, like digits
+        real_u8 = (torch.rand(BATCH, *SHAPE) < 0.3).to(torch.uint8) * 255
+        opt = lambda m: torch.optim.SGD(m.parameters(), lr=LR)  # noqa: E731
+        opt_g, opt_d = opt(G), opt(D)
+        for k in range(5):
+            trainer_step(G, D, opt_g, opt_d, real_u8, SEED + 100 + k)
+        G0, D0 = _state(G), _state(D)
+        row = trainer_step(G, D, opt(G), opt(D), real_u8, SEED)
+        torch.manual_seed(SEED)
+        z = torch.randn(BATCH, NZ)  # the z the step drew
+        leftover_d = [0.1 * torch.randn_like(p) for p in D.parameters()]
+        leftover_g = [0.1 * torch.randn_like(p) for p in G.parameters()]
+    return Scene(G0, D0, _state(D), _state(G), to_model_range(real_u8, "tanh"), z,
+                 row["loss_d"], row["loss_g"], leftover_d, leftover_g)
+
+
+def _state(m: nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+
+def networks(G_state: dict, D_state: dict) -> tuple[nn.Module, nn.Module]:
+    G, D = build()
+    G.load_state_dict(G_state)
+    D.load_state_dict(D_state)
+    return G, D
+
+
+def flat(params) -> Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in params])
+
+
+def flat_state(m: nn.Module, state: dict) -> Tensor:
+    """The parameters of `state` in the order of `m.parameters()`."""
+    names = [n for n, _ in m.named_parameters()]
+    return torch.cat([state[n].reshape(-1) for n in names])
+
+
+def logits(D_state: dict, G_state: dict, sc: Scene) -> tuple[Tensor, Tensor]:
+    """D's logits on the real batch and on G(z), for the given states (no gradients)."""
+    G, D = networks(G_state, D_state)
+    with torch.no_grad():
+        return D(sc.real), D(G(sc.z))
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers as numbers
+# ---------------------------------------------------------------------------------------------
+
+
+def num(x: float) -> str:
+    return f"{x + 0.0:.5g}"
+
+
+def same(a: float, b: float, rel: float = 1e-5, abs_: float = 1e-6) -> bool:
+    return math.isfinite(a) and abs(a - b) <= abs_ + rel * abs(b)
+
+
+def as_loss(value, call: str, name: str) -> float:
+    """A step's returned loss (a one-element tensor or a number) as a float, or a failure that says why not."""
+    assert value is not None, f"{call} returned None: is its `return` missing? Return {name}, the loss of this step"
+    if isinstance(value, (tuple, list)):
+        raise AssertionError(f"{call} returned a {type(value).__name__} of {len(value)}; return only {name}, the loss of this step")
+    if isinstance(value, Tensor):
+        assert value.numel() == 1, f"{call} returned a tensor of shape {tuple(value.shape)}; return {name}, one number: the batch's mean loss"
+        return float(value.detach().reshape(()))
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{call} returned {type(value).__name__}; return {name}, the loss as a tensor or a float") from None
+
+
+def diagnose(got: float, faults: list[tuple[float, str]]) -> str | None:
+    """The message of the first fault whose value `got` matches."""
+    for value, message in faults:
+        if same(got, value):
+            return message
+    return None
+
+
+def moved(now: Tensor, before: Tensor) -> bool:
+    return not torch.allclose(now, before, rtol=0.0, atol=1e-7)
+
+
+def close(a: Tensor, b: Tensor) -> bool:
+    return torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def received_grad(params) -> bool:
+    return any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in params)
+
+
+def fresh_grads(params, leftover: list[Tensor]) -> bool:
+    """Some parameter holds a gradient other than the one left in it before the step."""
+    return any(p.grad is not None and not torch.equal(p.grad, g) and bool(p.grad.abs().sum() > 0)
+               for p, g in zip(params, leftover))
+
+
+def update_fault(net: str, opt: str, loss: str, after: Tensor, before: Tensor, want: Tensor, leftover: Tensor,
+                 grads_now: bool) -> str | None:
+    """What is wrong with `net`'s parameters `after` the student's step, or None when they are the
+    trainer's (`want`). before: at the start; leftover: the flat `.grad` left in them beforehand."""
+    if close(after, want):
+        return None
+    if not moved(after, before):
+        if grads_now:
+            return (f"{net}'s parameters did not change although gradients reached them: call {opt}.step() after "
+                    f"{loss}.backward(), on the optimiser passed in as `{opt}` (stepping another optimiser, such as a "
+                    f"global one of the notebook, leaves this {net} as it was; so does zero_grad between backward and step)")
+        return (f"{net}'s parameters did not change and hold no gradient: call {loss}.backward() and then {opt}.step() "
+                f"(the optimiser passed in as `{opt}`), with no zero_grad between them")
+    if close(after, want - LR * leftover):
+        return (f"{net}'s update used the gradients left in .grad from before this step plus this step's: call "
+                f"{opt}.zero_grad() before {loss}.backward() (backward adds to .grad, so gradients accumulate across calls)")
+    if close(after, before - LR * leftover):
+        return (f"{net} moved by the gradients left in .grad from before this step, not by this step's loss: "
+                f"zero them with {opt}.zero_grad(), then call {loss}.backward() before {opt}.step()")
+    if close(after, before + 2 * (want - before)):
+        return f"{net} moved twice as far as the trainer's step: step {opt} once per call"
+    gap = float((after - want).abs().max())
+    return (f"{net}'s parameters after the step differ from the trainer's step by up to {num(gap)} although the "
+            f"returned loss is right: compute the loss once, then zero_grad, backward and one step of `{opt}`")
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. scale_images
+# ---------------------------------------------------------------------------------------------
+
+
+@check(points=1, visible=True)
+def test_scale_images(submission):
+    """scale_images maps uint8 pixels 0..255 onto [-1, 1] like the trainer"""
+    scale_images = submission.get("scale_images")
+    x = torch.randperm(256, generator=torch.Generator().manual_seed(SEED)).to(torch.uint8).view(4, 1, 8, 8)
+    given = x.clone()
+    want = to_model_range(x, "tanh")
+    out = scale_images(given)
+    assert out is not None, "scale_images returned None: is its `return` missing?"
+    assert isinstance(out, Tensor), f"scale_images returned {type(out).__name__}; return a torch tensor"
+    assert torch.equal(given, x), (
+        "scale_images changed its input in place: the same uint8 batch is used again elsewhere; compute a new tensor")
+    assert tuple(out.shape) == tuple(x.shape), (
+        f"scale_images returned shape {tuple(out.shape)} for a batch of shape {tuple(x.shape)}; keep the shape (N, C, H, W)")
+    assert out.is_floating_point(), (
+        f"scale_images returned dtype {out.dtype}: G and D compute in float32, and integers cannot hold -1..1 "
+        f"in between; convert the pixels to float32 first")
+    assert out.dtype == torch.float32, (
+        f"scale_images returned dtype {out.dtype}; the networks' weights are float32 and refuse {out.dtype} "
+        f"input: return float32 (x.float())")
+    if torch.allclose(out, want, rtol=0.0, atol=1e-6):
+        return
+    got = {int(v): float(out[x == v].reshape(-1)[0]) for v in range(256)}
+    g0, g255, g128 = got[0], got[255], got[128]
+    means = f"it maps 0 -> {num(g0)}, 128 -> {num(g128)}, 255 -> {num(g255)}; expected -1, {num(2 * 128 / 255 - 1)}, 1"
+    near = lambda a, b: abs(a - b) < 1e-4  # noqa: E731
+    right = [near(got[v], 2 * v / 255 - 1) for v in range(256)]
+    if all(right[:128]) or all(right[128:]):
+        bad = right.index(False)
+        hint = (f"the values of half the pixels are right, but not {bad} -> {num(got[bad])}: the arithmetic ran on "
+                f"uint8 and wrapped around (uint8 holds only 0..255); convert to float before multiplying or subtracting")
+    elif near(g0, 0) and near(g255, 1):
+        hint = "that is [0, 1] (x / 255), the range of a sigmoid output; G ends in tanh, so real images must span [-1, 1]"
+    elif near(g0, -0.5) and near(g255, 0.5):
+        hint = "that is [-0.5, 0.5]: the width of [-1, 1] is 2, so scale by 2/255 before shifting"
+    elif near(g0, 0) and near(g255, 2):
+        hint = "that is [0, 2]: shift it down by 1"
+    elif near(g0, 1) and near(g255, -1):
+        hint = "the direction is flipped: black (0) must become -1 and white ink (255) +1"
+    elif near(g0, -1) and near(g255, 1):
+        bad = right.index(False)
+        hint = f"the ends are right but not all values in between (e.g. {bad} -> {num(got[bad])}): keep the map linear"
+    elif near(g0, -1):
+        hint = f"255 must become exactly 1 ({num(g255)} here): pixel values run from 0 to 255, so scale by 2/255"
+    else:
+        hint = "use the straight line through (0, -1) and (255, 1)"
+    raise AssertionError(f"{means}: {hint}")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. d_step
+# ---------------------------------------------------------------------------------------------
+
+
+def d_loss_faults(real: Tensor, fake: Tensor, want: float) -> list[tuple[float, str]]:
+    """Values of D's loss that common mistakes give, with their messages (real, fake: D's logits)."""
+    r_term, f_term = float(F.softplus(-real).mean()), float(F.softplus(fake).mean())
+    swapped = float(F.softplus(real).mean() + F.softplus(-fake).mean())
+    terms = "-log D(x) on the real batch plus -log(1 - D(G(z))) on the fakes, each averaged over its batch"
+    return [
+        (want / 2, f"loss_d is exactly half the trainer's ({num(want)}): sum the real term and the fake term, do not "
+                   f"average them (one BCE over the real and fake batches together averages them)"),
+        (swapped, "the real/fake labels are swapped: D must output 1 (real) on the real batch and 0 (fake) on G(z)"),
+        (swapped / 2, "the real/fake labels are swapped (D must output 1 on the real batch, 0 on G(z)), and the two "
+                      "terms are averaged: sum them"),
+        (r_term, f"loss_d holds only the real term: add the fake term; D's loss is {terms}"),
+        (f_term, f"loss_d holds only the fake term: add the real term; D's loss is {terms}"),
+        (-want, f"loss_d has the wrong sign: the optimiser minimises, so return {terms} (binary cross-entropy), not V"),
+        (want * BATCH, f"loss_d is {BATCH} times the trainer's, the batch size: average each term over the batch, do not sum"),
+    ]
+
+
+@check(points=1, visible=True)
+def test_d_step(submission):
+    """d_step trains D on a real and a fake batch like the trainer's D step"""
+    d_step = submission.get("d_step")
+    with torch.random.fork_rng(devices=[]):
+        sc = scene()
+        G, D = networks(sc.G0, sc.D0)
+        for p, g in zip(D.parameters(), sc.leftover_d):
+            p.grad = g.clone()
+        opt_d = torch.optim.SGD(D.parameters(), lr=LR)
+        before_g = flat(G.parameters())
+        out = d_step(G, D, opt_d, sc.real.clone(), sc.z.clone())
+    loss = as_loss(out, "d_step(G, D, opt_d, real, z)", "loss_d")
+    if not same(loss, sc.loss_d):
+        real, fake = logits(sc.D0, sc.G0, sc)
+        fault = diagnose(loss, d_loss_faults(real, fake, sc.loss_d))
+        raise AssertionError(fault or (
+            f"loss_d = {num(loss)}; the trainer's D step gives {num(sc.loss_d)} on the same G, D, real batch and z: D's "
+            f"loss is -log D(x) on the real batch plus -log(1 - D(G(z))) on the fakes, each averaged over its batch"))
+    assert not received_grad(G.parameters()), (
+        "G's parameters received gradients in the D step: D's loss must train D only, so score G(z).detach() "
+        "(or make the fakes under torch.no_grad()); left in G's .grad, they would also spoil the next G step")
+    assert not moved(flat(G.parameters()), before_g), "G's parameters changed in the D step: only D is updated here (opt_d)"
+    fault = update_fault("D", "opt_d", "loss_d", flat(D.parameters()), flat_state(D, sc.D0), flat_state(D, sc.D1),
+                         torch.cat([g.reshape(-1) for g in sc.leftover_d]), fresh_grads(D.parameters(), sc.leftover_d))
+    assert fault is None, fault
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. g_step
+# ---------------------------------------------------------------------------------------------
+
+
+def g_loss_faults(fake: Tensor, real: Tensor, want: float) -> list[tuple[float, str]]:
+    """Values of G's loss that common mistakes give, with their messages (fake, real: the updated D's logits)."""
+    saturating = float(-F.softplus(fake).mean())
+    return [
+        (saturating, "this is the saturating loss log(1 - D(G(z))) of the minimax game: its gradient vanishes when D "
+                     "rejects the fakes; minimise the non-saturating -log D(G(z)) instead (lesson 1)"),
+        (-saturating, "G's fakes are scored with label 0 (fake), which trains G to look fake: G wants D to call its "
+                      "samples real, label 1, i.e. minimise -log D(G(z))"),
+        (float(F.softplus(-real).mean() + F.softplus(fake).mean()),
+         "loss_g is D's loss: G's loss scores only the fakes, -log D(G(z)), averaged over the batch"),
+        (-want, "loss_g has the wrong sign: minimise -log D(G(z)), which is positive"),
+        (want * BATCH, f"loss_g is {BATCH} times the trainer's, the batch size: average over the batch, do not sum"),
+    ]
+
+
+@check(points=1, visible=True)
+def test_g_step(submission):
+    """g_step trains G through D with the non-saturating loss like the trainer's G step"""
+    g_step = submission.get("g_step")
+    with torch.random.fork_rng(devices=[]):
+        sc = scene()
+        G, D = networks(sc.G0, sc.D1)  # the G step comes after D's update
+        for p, g in zip(G.parameters(), sc.leftover_g):
+            p.grad = g.clone()
+        opt_g = torch.optim.SGD(G.parameters(), lr=LR)
+        before_d = flat(D.parameters())
+        out = g_step(G, D, opt_g, sc.z.clone())
+    loss = as_loss(out, "g_step(G, D, opt_g, z)", "loss_g")
+    if not same(loss, sc.loss_g):
+        real, fake = logits(sc.D1, sc.G0, sc)
+        fault = diagnose(loss, g_loss_faults(fake, real, sc.loss_g))
+        raise AssertionError(fault or (
+            f"loss_g = {num(loss)}; the trainer's G step gives {num(sc.loss_g)} on the same G, D and z: G's loss is the "
+            f"non-saturating -log D(G(z)), averaged over the batch"))
+    assert not moved(flat(D.parameters()), before_d), (
+        "D's parameters changed in the G step: only G is updated here (opt_g); D learns in d_step")
+    leftover = torch.cat([g.reshape(-1) for g in sc.leftover_g])
+    after, before = flat(G.parameters()), flat_state(G, sc.G0)
+    fresh = fresh_grads(G.parameters(), sc.leftover_g)
+    if not fresh and not close(after, flat_state(G, sc.G1)) and (not moved(after, before) or close(after, before - LR * leftover)):
+        raise AssertionError(
+            "no gradient of loss_g reached G: in the G step the gradient must flow from D's output back through D into "
+            "G, so do not detach G(z) or make it under torch.no_grad() here")
+    fault = update_fault("G", "opt_g", "loss_g", after, before, flat_state(G, sc.G1), leftover, fresh)
+    assert fault is None, fault

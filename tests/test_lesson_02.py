@@ -1,0 +1,314 @@
+"""The checks of lesson 02 (reference/checks/lesson_02.py) pass the model answers and name the fault
+of each realistic wrong answer.
+
+Each answer is the source of one code-along cell, run into a fresh namespace as a notebook would run
+it (with the notebook's global optimisers `opt_g` and `opt_d` of its own G and D, which a wrong answer
+may step by mistake); the checks see that namespace through a LocalSubmission, as `grade(...)` does
+in a kernel. The model answers are read from the lesson's source notebook, and its untouched stubs
+are made from them the way the student version is (the solution region replaced).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reference.checks import lesson_02
+from reference.grading.checks import quiet, run_check
+from reference.grading.submission import LocalSubmission
+from reference.models import mlp
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "solutions" / "lessons" / "02_mlp_gan_mnist.ipynb"
+CHECKS = {"test_scale_images": "scale_images", "test_d_step": "d_step", "test_g_step": "g_step"}
+NOT_IMPLEMENTED = "`{}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
+
+
+def source_cells() -> dict[str, str]:
+    """The code-along cells of the lesson's source: function name -> cell source."""
+    found = {}
+    for cell in json.loads(SOURCE.read_text())["cells"]:
+        text = "".join(cell["source"])
+        for name in CHECKS.values():
+            if cell["cell_type"] == "code" and f"def {name}(" in text:
+                found[name] = text
+    return found
+
+
+MODEL = source_cells()
+
+
+def stub(source: str) -> str:
+    """The student's version of a cell: each solution region becomes the nbgrader placeholder."""
+    pattern = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.S | re.M)
+    return pattern.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()", source)
+
+
+def namespace(**answers: str) -> dict:
+    """A notebook's globals after running the given cells (a function's name -> its source); the
+    other code-along functions get the source's model answers."""
+    torch.manual_seed(0)
+    G, D = mlp.build((1, 28, 28), 100)
+    ns = {"__name__": "lesson_02_test", "torch": torch, "F": F, "nn": nn, "G": G, "D": D,
+          "opt_g": torch.optim.Adam(G.parameters(), lr=2e-4), "opt_d": torch.optim.Adam(D.parameters(), lr=2e-4)}
+    for name, source in {**MODEL, **answers}.items():
+        exec(compile(textwrap.dedent(source), f"<cell {name}>", "exec"), ns)
+    return ns
+
+
+def grade(check_name: str, **answers: str) -> tuple[float, str]:
+    """(earned, message) of one check, run as `reference.grading.grade` runs it (warnings silenced)."""
+    with quiet():
+        return run_check(getattr(lesson_02, check_name), LocalSubmission(namespace(**answers)))
+
+
+def test_checks_are_visible_one_point_each_with_titles():
+    found = {name: fn for name, fn in vars(lesson_02).items() if name.startswith("test_") and callable(fn)}
+    assert set(found) == set(CHECKS)
+    assert all(fn.points == 1.0 and fn.visible and fn.__doc__ for fn in found.values())
+    assert lesson_02.ASSIGNMENT == "lesson_02"
+
+
+def test_the_source_has_one_solution_region_per_code_along_cell():
+    assert set(MODEL) == set(CHECKS.values())
+    for name, source in MODEL.items():
+        assert source.count("### BEGIN SOLUTION") == source.count("### END SOLUTION") == 1, name
+        assert "raise NotImplementedError()" in stub(source) and "### BEGIN" not in stub(source)
+
+
+@pytest.mark.parametrize("check_name", CHECKS)
+def test_model_answer_passes(check_name):
+    assert grade(check_name) == (1.0, "")
+
+
+@pytest.mark.parametrize("check_name", CHECKS)
+def test_untouched_stub_says_not_implemented(check_name):
+    name = CHECKS[check_name]
+    assert grade(check_name, **{name: stub(MODEL[name])}) == (0.0, NOT_IMPLEMENTED.format(name))
+
+
+def test_a_missing_function_is_named():
+    ns = namespace()
+    del ns["d_step"]
+    earned, message = run_check(lesson_02.test_d_step, LocalSubmission(ns))
+    assert earned == 0.0 and message.startswith("`d_step` is not defined")
+
+
+def test_the_check_leaves_the_students_random_numbers_alone():
+    ns = namespace()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    for fn in (lesson_02.test_scale_images, lesson_02.test_d_step, lesson_02.test_g_step):
+        assert run_check(fn, LocalSubmission(ns)) == (1.0, "")
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_the_scene_tells_the_mistakes_apart():
+    """The seeded scene makes every diagnosed wrong loss differ from the right one, and from each other."""
+    sc = lesson_02.scene()
+    real, fake = lesson_02.logits(sc.D0, sc.G0, sc)
+    d_values = [sc.loss_d] + [v for v, _ in lesson_02.d_loss_faults(real, fake, sc.loss_d)]
+    real1, fake1 = lesson_02.logits(sc.D1, sc.G0, sc)
+    g_values = [sc.loss_g] + [v for v, _ in lesson_02.g_loss_faults(fake1, real1, sc.loss_g)]
+    for values in (d_values, g_values):
+        gaps = [abs(a - b) for i, a in enumerate(values) for b in values[i + 1:]]
+        assert min(gaps) > 1e-2, values
+    # the trainer's step really did update D in its D step and G in its G step
+    G, D = lesson_02.networks(sc.G0, sc.D0)
+    assert lesson_02.moved(lesson_02.flat_state(D, sc.D1), lesson_02.flat_state(D, sc.D0))
+    assert lesson_02.moved(lesson_02.flat_state(G, sc.G1), lesson_02.flat_state(G, sc.G0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Right answers written in other ways
+# ---------------------------------------------------------------------------------------------
+
+OTHER_RIGHT = {
+    "scale_images": [
+        "def scale_images(x):\n    return x.float() / 127.5 - 1",
+        "def scale_images(x):\n    return (x.to(torch.float32) - 127.5) / 127.5",
+        "def scale_images(x):\n    return x / 255 * 2 - 1",  # true division of uint8 gives float32
+    ],
+    "d_step": [
+        """
+        def d_step(G, D, opt_d, real, z):
+            with torch.no_grad():
+                fake = G(z)
+            bce = nn.BCELoss()
+            p_real, p_fake = torch.sigmoid(D(real)), torch.sigmoid(D(fake))
+            loss_d = bce(p_real, torch.ones_like(p_real)) + bce(p_fake, torch.zeros_like(p_fake))
+            opt_d.zero_grad(set_to_none=False)
+            loss_d.backward()
+            opt_d.step()
+            return loss_d.item()
+        """,
+        """
+        def d_step(G, D, opt_d, real, z):
+            D.zero_grad()
+            loss_d = F.softplus(-D(real)).mean() + F.softplus(D(G(z).detach())).mean()
+            loss_d.backward()
+            opt_d.step()
+            return loss_d.detach()
+        """,
+    ],
+    "g_step": [
+        """
+        def g_step(G, D, opt_g, z):
+            for p in D.parameters():
+                p.requires_grad_(False)
+            loss_g = -F.logsigmoid(D(G(z))).mean()
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            for p in D.parameters():
+                p.requires_grad_(True)
+            return loss_g.item()
+        """,
+        """
+        def g_step(G, D, opt_g, z):
+            p_fake = torch.sigmoid(D(G(z)))
+            loss_g = nn.BCELoss()(p_fake, torch.ones_like(p_fake))
+            G.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            return loss_g
+        """,
+    ],
+}
+
+
+@pytest.mark.parametrize("name,source", [(n, s) for n, sources in OTHER_RIGHT.items() for s in sources])
+def test_other_right_answers_pass(name, source):
+    check_name = next(c for c, f in CHECKS.items() if f == name)
+    assert grade(check_name, **{name: source}) == (1.0, "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Wrong answers: each gets its fault named
+# ---------------------------------------------------------------------------------------------
+
+D_STEP = """
+def d_step(G, D, opt_d, real, z):
+    fake = {fake}
+    logits_real, logits_fake = D(real), D(fake)
+    loss_d = {loss}
+    {zero}
+    loss_d.backward()
+    {step}
+    return {ret}
+"""
+D_RIGHT = dict(
+    fake="G(z).detach()",
+    loss="F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real)) + "
+         "F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))",
+    zero="opt_d.zero_grad()", step="opt_d.step()", ret="loss_d",
+)
+G_STEP = """
+def g_step(G, D, opt_g, z):
+    logits_fake = D({fake})
+    loss_g = {loss}
+    {zero}
+    loss_g.backward()
+    {step}
+    return {ret}
+"""
+G_RIGHT = dict(
+    fake="G(z)", loss="F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))",
+    zero="opt_g.zero_grad()", step="opt_g.step()", ret="loss_g",
+)
+
+
+def d_step(**change: str) -> str:
+    return D_STEP.format(**{**D_RIGHT, **change})
+
+
+def g_step(**change: str) -> str:
+    return G_STEP.format(**{**G_RIGHT, **change})
+
+
+WRONG = {
+    # scale_images
+    "scale: [0, 1]": ("scale_images", "def scale_images(x):\n    return x.float() / 255", "that is [0, 1] (x / 255)"),
+    "scale: [-0.5, 0.5]": ("scale_images", "def scale_images(x):\n    return x.float() / 255 - 0.5", "that is [-0.5, 0.5]"),
+    "scale: [0, 2]": ("scale_images", "def scale_images(x):\n    return x.float() / 127.5", "that is [0, 2]: shift it down by 1"),
+    "scale: flipped": ("scale_images", "def scale_images(x):\n    return 1 - x.float() / 127.5", "the direction is flipped"),
+    "scale: uint8 wraps": ("scale_images", "def scale_images(x):\n    return x * 2 / 255 - 1",
+                           "the arithmetic ran on uint8 and wrapped around"),
+    "scale: uint8 wraps below 128": ("scale_images", "def scale_images(x):\n    return (x - 128) / 127.5 + 1 / 255",
+                                     "the arithmetic ran on uint8 and wrapped around"),
+    "scale: divides by 256": ("scale_images", "def scale_images(x):\n    return x.float() / 128 - 1",
+                              "255 must become exactly 1"),
+    "scale: float64": ("scale_images", "def scale_images(x):\n    return x.double() / 127.5 - 1", "returned dtype torch.float64"),
+    "scale: integers": ("scale_images", "def scale_images(x):\n    return (x.long() - 128) // 128", "returned dtype torch.int64"),
+    "scale: in place": ("scale_images", "def scale_images(x):\n    x[x > 0] = 255\n    return x.float() / 127.5 - 1",
+                        "changed its input in place"),
+    "scale: None": ("scale_images", "def scale_images(x):\n    x.float() / 127.5 - 1", "returned None"),
+    # d_step
+    "d: no detach": ("d_step", d_step(fake="G(z)"), "G's parameters received gradients in the D step"),
+    "d: labels swapped": ("d_step", d_step(loss="F.binary_cross_entropy_with_logits(logits_real, torch.zeros_like(logits_real)) + "
+                                               "F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))"),
+                          "the real/fake labels are swapped"),
+    "d: averaged": ("d_step", d_step(loss="(F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()) / 2"),
+                    "loss_d is exactly half the trainer's"),
+    "d: one BCE over both batches": (
+        "d_step", d_step(loss="F.binary_cross_entropy_with_logits(torch.cat([logits_real, logits_fake]), "
+                              "torch.cat([torch.ones_like(logits_real), torch.zeros_like(logits_fake)]))"),
+        "loss_d is exactly half the trainer's"),
+    "d: only the real term": ("d_step", d_step(loss="F.softplus(-logits_real).mean()"), "loss_d holds only the real term"),
+    "d: V, not -V": ("d_step", d_step(loss="-(F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean())"),
+                     "loss_d has the wrong sign"),
+    "d: summed over the batch": ("d_step", d_step(loss="F.softplus(-logits_real).sum() + F.softplus(logits_fake).sum()"),
+                                 "average each term over the batch"),
+    "d: steps the notebook's opt_g": ("d_step", d_step(step="opt_g.step()"),
+                                      "D's parameters did not change although gradients reached them"),
+    "d: no step": ("d_step", d_step(step="pass"), "D's parameters did not change although gradients reached them"),
+    "d: no zero_grad": ("d_step", d_step(zero="pass"), "call opt_d.zero_grad() before loss_d.backward()"),
+    "d: step before backward": ("d_step", d_step(zero="opt_d.step()", step="pass"),
+                                "calling `d_step` raised RuntimeError: one of the variables needed for gradient "
+                                "computation has been modified by an inplace operation"),
+    "d: no backward, no zero_grad": ("d_step", d_step(zero="pass").replace("loss_d.backward()", "pass"),
+                                     "D moved by the gradients left in .grad from before this step"),
+    "d: no backward": ("d_step", d_step().replace("loss_d.backward()", "pass"),
+                       "D's parameters did not change and hold no gradient: call loss_d.backward()"),
+    "d: zero_grad between backward and step": ("d_step", d_step(zero="pass", step="opt_d.zero_grad(); opt_d.step()"),
+                                               "D's parameters did not change and hold no gradient"),
+    "d: steps twice": ("d_step", d_step(step="opt_d.step(); opt_d.step()"), "moved twice as far"),
+    "d: returns a tuple": ("d_step", d_step(ret="loss_d, logits_real.sigmoid().mean()"), "returned a tuple of 2"),
+    "d: returns None": ("d_step", d_step(ret="None"), "returned None"),
+    # g_step
+    "g: saturating loss": ("g_step", g_step(loss="torch.log(1 - torch.sigmoid(logits_fake)).mean()"),
+                           "this is the saturating loss log(1 - D(G(z)))"),
+    "g: saturating loss from logits": ("g_step", g_step(loss="-F.softplus(logits_fake).mean()"),
+                                       "this is the saturating loss log(1 - D(G(z)))"),
+    "g: label 0 on the fakes": ("g_step", g_step(loss="F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))"),
+                                "G's fakes are scored with label 0"),
+    "g: detached": ("g_step", g_step(fake="G(z).detach()"), "no gradient of loss_g reached G"),
+    "g: detached, no zero_grad": ("g_step", g_step(fake="G(z).detach()", zero="pass"), "no gradient of loss_g reached G"),
+    "g: steps the notebook's opt_d": ("g_step", g_step(step="opt_d.step()"),
+                                      "G's parameters did not change although gradients reached them"),
+    "g: no zero_grad": ("g_step", g_step(zero="pass"), "call opt_g.zero_grad() before loss_g.backward()"),
+    "g: summed over the batch": ("g_step", g_step(loss="F.softplus(-logits_fake).sum()"), "average over the batch"),
+    "g: returns a tuple": ("g_step", g_step(ret="loss_g, logits_fake"), "returned a tuple of 2"),
+}
+
+
+@pytest.mark.parametrize("case", WRONG)
+def test_wrong_answer_is_named(case):
+    name, source, expected = WRONG[case]
+    check_name = next(c for c, f in CHECKS.items() if f == name)
+    earned, message = grade(check_name, **{name: source})
+    assert earned == 0.0 and expected in message, message
+
+
+def test_a_crash_in_the_students_step_is_reported_as_theirs():
+    source = d_step(loss="F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean(dim=1)")
+    earned, message = grade("test_d_step", d_step=source)
+    assert earned == 0.0 and message.startswith("calling `d_step` raised IndexError"), message
