@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
+from reference.progress import tqdm
 
 from reference.checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_state
 from reference.config import TrainConfig

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torchvision.datasets.folder import IMG_EXTENSIONS
-from tqdm.auto import tqdm
+from reference.progress import tqdm
 
 from reference.data.mixtures import MIXTURES, TEST_POINTS, TRAIN_POINTS, sample_mixture
 from reference.errors import UserError

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     bar = None
     if not args.no_progress:
-        from tqdm.auto import tqdm
+        from reference.progress import tqdm
 
         bar = tqdm(total=len(subs), desc=f"grading {args.assignment}", unit="submission")
 

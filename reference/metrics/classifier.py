@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
+from reference.progress import tqdm
 
 from reference.cpu import threads_for_run
 from reference.data import Dataset, data_root, load_dataset

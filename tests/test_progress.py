@@ -1,0 +1,31 @@
+"""Progress bars in a notebook kernel that lacks ipywidgets: the text bar, without tqdm's red warning."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+NO_WIDGETS = 'import sys, warnings\nwarnings.simplefilter("always")\nsys.modules["ipywidgets"] = None  # as if not installed'
+
+
+def run_in_kernel(source: str, tmp_path: Path) -> str:
+    """Run NO_WIDGETS then `source` in a fresh kernel; everything the second cell printed to stderr."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NO_WIDGETS), nbformat.v4.new_code_cell(source)])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    return "".join(o.get("text", "") for o in nb.cells[1].outputs if o.output_type == "stream" and o.name == "stderr")
+
+
+def test_the_course_progress_bar_falls_back_quietly(tmp_path: Path):
+    err = run_in_kernel("from reference.progress import tqdm\nfor _ in tqdm(range(3), desc='steps'):\n    pass", tmp_path)
+    assert "steps: 100%" in err  # the text bar drew
+    assert "IProgress" not in err
+
+
+def test_plain_tqdm_auto_would_warn_there(tmp_path: Path):
+    """The case the course's wrapper exists for (if tqdm stops warning, the wrapper can go)."""
+    err = run_in_kernel("from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass", tmp_path)
+    assert "IProgress not found" in err
