@@ -2,9 +2,10 @@
 
     python -m reference.bundle OUT_DIR
 
-Copies from the course folder `lessons/`, `assignments/`, `reference/`, `README.md` and
-`pyproject.toml` (so `pip install -e .` works in the bundle) into OUT_DIR, leaving out
-`solutions/`, `tests/` and caches. Before OUT_DIR appears, every copied file is checked: none may
+Copies from the course folder `lessons/`, `assignments/`, `reference/` and `pyproject.toml` (so
+`pip install -e .` works in the bundle) into OUT_DIR, with `STUDENTS.md` as its README.md (how
+to install, open, work, check and submit; the course's README is the instructors'), leaving out
+`solutions/`, `tests/`, benchmarks and caches. Before OUT_DIR appears, every copied file is checked: none may
 hold a solution region, a hidden-test region or a mark scheme (nbgrader's markers), and no Python
 file may define a check that is not visible. The bundle is written into a temporary folder beside
 OUT_DIR and renamed at the end, so OUT_DIR is either complete or absent. Errors are one line.
@@ -22,7 +23,8 @@ from reference.errors import UserError
 
 __all__ = ["BundleError", "CONTENTS", "build_bundle", "leaks", "main"]
 
-CONTENTS = ("lessons", "assignments", "reference", "README.md", "pyproject.toml")
+CONTENTS = ("lessons", "assignments", "reference", "README.md", "pyproject.toml")  # what OUT_DIR holds
+SOURCE = {"README.md": "STUDENTS.md"}  # a bundled name taken from another file of the course
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "runs", "*.egg-info", ".pytest_cache")
 # nbgrader's markers, spelled in two parts so that this file does not contain them
 MARKERS = tuple(" ".join(parts) for parts in (("BEGIN", "SOLUTION"), ("BEGIN", "HIDDEN TESTS"), ("BEGIN", "MARK SCHEME")))
@@ -70,14 +72,14 @@ def build_bundle(out_dir: str | Path, course: str | Path | None = None) -> Path:
     out = Path(out_dir).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BundleError(f"{out} already exists; remove it or choose another OUT_DIR")
-    missing = [name for name in CONTENTS if not (course / name).exists()]
+    missing = [SOURCE.get(name, name) for name in CONTENTS if not (course / SOURCE.get(name, name)).exists()]
     if missing:
         raise BundleError(f"{course} is not a complete course folder: no {missing[0]}; run this from a checkout of the course")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         for name in CONTENTS:
-            source = course / name
+            source = course / SOURCE.get(name, name)
             if source.is_dir():
                 shutil.copytree(source, tmp / name, ignore=IGNORE)
             else:

@@ -3,8 +3,8 @@
     python -m reference.lessons            # rewrite what is stale; prints each file it wrote
     python -m reference.lessons --check    # write nothing; exit 1 naming every stale file
 
-- A lesson's source, `solutions/lessons/NN_name.ipynb`, holds the model answers between
-  `### BEGIN SOLUTION` and `### END SOLUTION` lines (in code-along cells and exercise answers). Its
+- A lesson's source, `solutions/lessons/NN_name.ipynb`, holds the model answers inside
+  nbgrader's solution delimiters (in code-along cells and exercise answers). Its
   student version, `lessons/NN_name.ipynb`, is made from it with nbgrader's own `ClearSolutions`
   (a code region becomes `# YOUR CODE HERE` / `raise NotImplementedError()`, a markdown one
   "YOUR ANSWER HERE") and `ClearOutput`, and its figure links point at the repository

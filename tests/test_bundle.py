@@ -21,6 +21,15 @@ def test_bundle_of_this_course_has_the_student_parts_only(tmp_path: Path):
         assert (out / "assignments" / assignment / f"{assignment}.ipynb").is_file()
         assert (out / "reference" / "checks" / f"{assignment}.py").is_file()
     assert (out / "reference" / "grading" / "local.py").is_file() and (out / "assignments" / "README.md").is_file()
+    # the students' README: how to install, open, work, check and submit; nothing for instructors
+    readme = (out / "README.md").read_text()
+    assert readme == (ROOT / "STUDENTS.md").read_text()
+    for heading in ("## Install", "## Work", "## Check", "## Submit"):
+        assert heading in readme
+    for instructor_only in ("pytest", "benchmark", "autograde", "nbgrader generate", "[dev]"):
+        assert instructor_only not in readme, f"the students' README mentions {instructor_only}"
+    for lesson in (ROOT / "lessons").glob("*.ipynb"):
+        assert lesson.stem in readme, f"STUDENTS.md does not list {lesson.name}"
     assert not list(out.rglob("__pycache__"))
     assert leaks(out) == []
     # the hidden checks' names appear nowhere
@@ -44,6 +53,7 @@ def fake_course(root: Path, notebook_text: str = "a student notebook", extra: di
     for folder in ("lessons", "reference", "assignments/a9", "solutions/a9", "tests/autograders"):
         (root / folder).mkdir(parents=True)
     (root / "README.md").write_text("# course\n")
+    (root / "STUDENTS.md").write_text("# how to work\n")
     (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     (root / "reference" / "__init__.py").write_text("")
     (root / "assignments" / "a9" / "a9.ipynb").write_text(notebook_text)

@@ -22,7 +22,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_LESSONS = sorted((ROOT / "lessons").glob("*.ipynb"))
 GRADE_CALL = re.compile(r'grade\(\s*"(?P<id>[^"]+)"\s*,\s*"(?P<name>[^"]+)"')
-SCORE_LINE = re.compile(r"^lesson (?P<title>.+): (?P<earned>[\d.]+)/(?P<points>[\d.]+) points(?: - (?P<message>.+))?$")
+SCORE_LINE = re.compile(r"^lesson \d\d (?P<title>.+): (?P<earned>[\d.]+)/(?P<points>[\d.]+) points(?: - (?P<message>.+))?$")
 
 
 def student_names(nb) -> set[str]:

@@ -99,8 +99,9 @@ def find_check(assignment: str, name: str, root: str | os.PathLike | None = None
 
 
 def score_line(assignment: str, fn: Callable, earned: float, message: str) -> str:
-    """"a3 <check title>: <earned>/<points> points[ - <message>]"."""
-    line = f"{assignment.split('_')[0]} {title(fn)}: {earned:g}/{fn.points:g} points"
+    """"a3 <check title>: <earned>/<points> points[ - <message>]" ("lesson 01 <title>: ..." for a lesson)."""
+    label = assignment.replace("_", " ") if assignment.startswith("lesson_") else assignment.split("_")[0]
+    line = f"{label} {title(fn)}: {earned:g}/{fn.points:g} points"
     return line + (f" - {message}" if message else "")
 
 
