@@ -1,0 +1,365 @@
+"""Checks of lesson 01's code-along places: the optimal discriminator, the generator's cost at it,
+and the gradients of the two generator losses.
+
+Each check calls the student's function on inputs it chooses (seeded, float64) and compares the
+answer, within a tolerance, with an oracle that does not share the student's formula: D* with the
+sigmoid of the log density ratio, C(G) with -log 4 + 2 JSD from SciPy's Jensen-Shannon distance,
+the gradients with autograd through `reference.losses`. A wrong answer that matches a common
+mistake (p_data and p_g swapped, a missing log, the integral without the grid spacing, a flipped
+sign...) gets that mistake's message.
+
+Points: optimal_discriminator 1 + 1, generator_cost 1, generator_loss_grads 1 + 1 = 5.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+from scipy.special import expit
+
+from reference.grading.checks import check
+from reference.losses import get_loss
+
+ASSIGNMENT = "lesson_01"
+
+LESSON_DX = 0.001  # the spacing of the lesson's grid, np.linspace(-8, 14, 22_001)
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers as numbers
+# ---------------------------------------------------------------------------------------------
+
+
+def as_array(value, call: str, n: int) -> np.ndarray:
+    """`value` (an array, a tensor, a list) as a float64 array of shape (n,), or a failure that says why not."""
+    assert value is not None, f"{call} returned None: is its `return` missing?"
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().double().numpy()
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{call} returned {type(value).__name__}; return an array of numbers") from None
+    assert array.shape == (n,), f"{call} returned shape {array.shape}; expected ({n},), one value per input point"
+    return array
+
+
+def as_number(value, call: str) -> float:
+    """`value` (a float, a 0-dim array or tensor) as a float, or a failure that says why not."""
+    assert value is not None, f"{call} returned None: is its `return` missing?"
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().double().numpy()
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{call} returned {type(value).__name__}; return one number (a float)") from None
+    assert array.size == 1, (
+        f"{call} returned shape {array.shape}, not one number: integrate the integrand over the grid to a single value"
+    )
+    return float(array.reshape(()))
+
+
+def call(fn, name: str, *args):
+    """fn(*args); when it stops at the NotImplementedError of another unfinished function of the
+    notebook that it calls, a failure that names that one (the runtime would name `name`)."""
+    try:
+        return fn(*args)
+    except NotImplementedError as err:
+        tb, inner = err.__traceback__, None
+        while tb is not None:
+            if tb.tb_frame.f_globals is getattr(fn, "__globals__", None):
+                inner = tb.tb_frame.f_code.co_name
+            tb = tb.tb_next
+        if inner is None or inner == name:
+            raise
+        raise AssertionError(f"{name} calls `{inner}`, which is not implemented yet: write {inner} first") from None
+
+
+def matches(got: np.ndarray, want: np.ndarray, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
+    return bool(np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=False))
+
+
+def num(x: float) -> str:
+    return f"{x + 0.0:.6g}"  # + 0.0: no "-0"
+
+
+def first_difference(x: np.ndarray, got: np.ndarray, want: np.ndarray) -> str:
+    """"at x = 1.5 you return 0.2; expected 0.8" for the first point where got and want differ."""
+    bad = ~np.isclose(got, want, rtol=1e-6, atol=1e-9)
+    i = int(np.argmax(bad))
+    return f"at x = {num(x[i])} it returns {num(got[i])}; expected {num(want[i])}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The optimal discriminator
+# ---------------------------------------------------------------------------------------------
+
+D_STAR = "D*(x) = p_data(x) / (p_data(x) + p_g(x)), with p = exp(log p)"
+
+
+def log_densities(x: np.ndarray, data, gen) -> tuple[np.ndarray, np.ndarray]:
+    return data.logpdf(x), gen.logpdf(x)
+
+
+def d_star(log_p_data: np.ndarray, log_p_g: np.ndarray) -> np.ndarray:
+    """The oracle: the sigmoid of the log density ratio, exact where both densities underflow."""
+    return expit(log_p_data - log_p_g)
+
+
+def d_star_faults(log_p_data: np.ndarray, log_p_g: np.ndarray) -> list[tuple[np.ndarray, str]]:
+    """Common wrong optimal discriminators on these log densities: [(their values, the message)]."""
+    p, q = np.exp(log_p_data), np.exp(log_p_g)
+    with np.errstate(all="ignore"):
+        return [
+            (q / (p + q), "it returns p_g / (p_data + p_g): the roles of p_data and p_g are swapped; D*(x) is the "
+             "probability that x is real, so the data density goes on top"),
+            (log_p_data - log_p_g, "it returns the logit log p_data - log p_g, not a probability: D* = sigmoid(logit)"),
+            (log_p_data / (log_p_data + log_p_g), "it uses the log densities as if they were densities: "
+             "exponentiate them first (or work with their difference, the logit)"),
+            (p / q, "it returns the density ratio p_data / p_g; D* divides p_data by the sum p_data + p_g"),
+            (np.log(p / (p + q)), "it returns log D*; return D* itself, a probability in [0, 1]"),
+            (np.full_like(p, 0.5), "it returns 1/2 everywhere, which is D* only where p_g = p_data"),
+            (p, "it returns p_data itself; D* divides it by p_data + p_g"),
+        ]
+
+
+def diagnose_array(got: np.ndarray, want: np.ndarray, faults: list[tuple[np.ndarray, str]]) -> str | None:
+    """The message of the first common mistake whose values `got` matches."""
+    for values, message in faults:
+        if values.shape == got.shape and matches(got, values) and not matches(values, want):
+            return message
+    return None
+
+
+def optimal_discriminator_answer(submission, log_p_data: np.ndarray, log_p_g: np.ndarray) -> np.ndarray:
+    fn = submission.get("optimal_discriminator")
+    out = fn(log_p_data.copy(), log_p_g.copy())
+    return as_array(out, "optimal_discriminator(log_p_data, log_p_g)", len(log_p_data))
+
+
+def d_star_cases() -> list[tuple[str, np.ndarray, object, object]]:
+    """(what, grid, p_data, p_g): the lesson's pair, and a seeded pair on a grid of another spacing."""
+    rng = np.random.default_rng(1)
+    mu, sigma = rng.uniform(-1.0, 2.0), rng.uniform(0.6, 1.5)
+    return [
+        ("p_data = N(3, 0.5^2), p_g = N(1, 1)", np.linspace(-3.0, 7.0, 401), stats.norm(3.0, 0.5), stats.norm(1.0, 1.0)),
+        (f"p_data = N(0.5, 0.8^2), p_g = N({mu:.2f}, {sigma:.2f}^2)", np.linspace(-4.0, 5.0, 181),
+         stats.norm(0.5, 0.8), stats.norm(mu, sigma)),
+    ]
+
+
+@check(points=1, visible=True)
+def test_optimal_discriminator(submission):
+    """optimal_discriminator gives D* = p_data / (p_data + p_g) on a grid"""
+    for what, x, data, gen in d_star_cases():
+        lp, lq = log_densities(x, data, gen)
+        got, want = optimal_discriminator_answer(submission, lp, lq), d_star(lp, lq)
+        if not matches(got, want):
+            hint = diagnose_array(got, want, d_star_faults(lp, lq)) or f"{first_difference(x, got, want)}; {D_STAR}"
+            raise AssertionError(f"optimal_discriminator is wrong for {what}: {hint}")
+
+
+TAILS = [
+    # (what, x, p_data, p_g): far out, both densities underflow to exactly 0 in float64
+    ("p_data = N(3, 0.5^2), p_g = N(1, 1)", np.array([-60.0, -40.0, 0.0, 3.0, 40.0, 60.0]), stats.norm(3.0, 0.5), stats.norm(1.0, 1.0)),
+    ("p_data = N(0, 2^2), p_g = N(0, 0.5^2)", np.array([-80.0, -50.0, 0.0, 50.0, 80.0]), stats.norm(0.0, 2.0), stats.norm(0.0, 0.5)),
+]
+
+
+@check(points=1, visible=True)
+def test_optimal_discriminator_in_the_tails(submission):
+    """optimal_discriminator stays right where both densities underflow to 0"""
+    for what, x, data, gen in TAILS:
+        lp, lq = log_densities(x, data, gen)
+        got, want = optimal_discriminator_answer(submission, lp, lq), d_star(lp, lq)
+        if matches(got, want):
+            continue
+        at = f"for {what}, {first_difference(x, got, want)}"
+        moderate = np.abs(x) < 10
+        if not matches(got[moderate], want[moderate]):
+            raise AssertionError(f"optimal_discriminator is wrong {at}: make test_optimal_discriminator pass first")
+        where = "" if np.all(np.isfinite(got)) else " (nan or inf: 0/0 after exp)"
+        raise AssertionError(
+            f"optimal_discriminator is wrong far in the tails: {at}{where}. There exp(log p) underflows to 0 for both "
+            f"densities, but their ratio is still well defined: compute D* from the difference of the log densities, "
+            f"which stays finite"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The generator's cost at D*
+# ---------------------------------------------------------------------------------------------
+
+C_OF_G = "C(G) = integral of p_data log D* + p_g log(1 - D*) dx, each term a density times a natural log, times dx"
+
+
+def trapezoid(values: np.ndarray, x: np.ndarray) -> float:
+    return float(np.sum((values[1:] + values[:-1]) * np.diff(x)) / 2)
+
+
+def cost_oracle(lp: np.ndarray, lq: np.ndarray) -> float:
+    """-log 4 + 2 JSD, the JSD from SciPy (its distance is sqrt(JSD), natural log) on the sampled densities."""
+    return -math.log(4) + 2 * float(jensenshannon(np.exp(lp), np.exp(lq))) ** 2
+
+
+def cost_faults(x: np.ndarray, lp: np.ndarray, lq: np.ndarray, want: float) -> list[tuple[float, str]]:
+    """Common wrong generator costs on this grid: [(their value, the message)]."""
+    p, q = np.exp(lp), np.exp(lq)
+    log_mix = np.logaddexp(lp, lq)
+    log_d, log_1md = lp - log_mix, lq - log_mix  # log D*, log(1 - D*)
+    d = np.exp(log_d)
+    dx = float(x[1] - x[0])
+    jsd = (want + math.log(4)) / 2
+    return [
+        (-want, "the sign is flipped: C(G) = V(D*, G) is an expectation of logs of probabilities, so it is at most 0 "
+         "(-log 4 at p_g = p_data)"),
+        (want / dx, f"the integral misses the grid spacing: a sum of integrand values must be multiplied by dx "
+         f"(here {num(dx)}), or use a trapezoidal rule that takes x"),
+        (want * LESSON_DX / dx, f"it is scaled by {num(LESSON_DX)} / {num(dx)}: the spacing is hardcoded from the lesson's "
+         f"grid; take it from x, whose spacing here is {num(dx)}"),
+        (trapezoid(p * d + q * (1 - d), x), "the log is missing: integrate p_data log D* + p_g log(1 - D*), "
+         "not p_data D* + p_g (1 - D*)"),
+        (trapezoid(p * log_1md + q * log_d, x), "D* and 1 - D* are swapped: the data term is p_data log D*, "
+         "the generator term p_g log(1 - D*)"),
+        (trapezoid(p * log_d, x), "only the data term is there: add the generator's term, the integral of p_g log(1 - D*)"),
+        (trapezoid(q * log_1md, x), "only the generator's term is there: add the data term, the integral of p_data log D*"),
+        (want / math.log(2), "it is in bits (log base 2): use the natural log, np.log"),
+        (jsd, "it returns the JSD itself; C(G) = V(D*, G) = -log 4 + 2 JSD: integrate V at D*"),
+        (2 * jsd, "it returns 2 JSD; C(G) = V(D*, G) = -log 4 + 2 JSD: integrate V at D*"),
+    ]
+
+
+def cost_cases() -> list[tuple[str, object]]:
+    """(what, p_g) against p_data = N(3, 0.5^2): equal, near, the lesson's, and a seeded one."""
+    rng = np.random.default_rng(2)
+    mu, sigma = rng.uniform(0.0, 6.0), rng.uniform(0.5, 1.5)
+    return [
+        ("p_g = p_data = N(3, 0.5^2)", stats.norm(3.0, 0.5)),
+        ("p_g = N(2.5, 0.5^2)", stats.norm(2.5, 0.5)),
+        ("p_g = N(1, 1)", stats.norm(1.0, 1.0)),
+        (f"p_g = N({mu:.2f}, {sigma:.2f}^2)", stats.norm(mu, sigma)),
+    ]
+
+
+COST_GRID = np.linspace(-10.0, 16.0, 5_201)  # spacing 0.005, not the lesson's 0.001; no density underflows here
+COST_DATA = stats.norm(3.0, 0.5)
+
+
+def own_d_star_hint(submission, lp: np.ndarray, lq: np.ndarray) -> str:
+    """A hint when the student's optimal_discriminator, which generator_cost may call, is wrong."""
+    if "optimal_discriminator" not in submission:
+        return ""
+    try:
+        got = np.asarray(submission.get("optimal_discriminator")(lp.copy(), lq.copy()), dtype=np.float64)
+        right = got.shape == lp.shape and matches(got, d_star(lp, lq))
+    except Exception:  # noqa: BLE001 - any failure of it means it is not right yet
+        right = False
+    return "" if right else " (your optimal_discriminator is not right yet: fix it first if generator_cost calls it)"
+
+
+@check(points=1, visible=True)
+def test_generator_cost(submission):
+    """generator_cost integrates V(D*, G) on the grid and equals -log 4 + 2 JSD"""
+    fn = submission.get("generator_cost")
+    x = COST_GRID
+    lp = COST_DATA.logpdf(x)
+    for what, gen in cost_cases():
+        lq = gen.logpdf(x)
+        got = as_number(call(fn, "generator_cost", lp.copy(), lq.copy(), x.copy()), "generator_cost(log_p_data, log_p_g, x)")
+        want = cost_oracle(lp, lq)
+        if math.isfinite(got) and abs(got - want) <= 1e-5:
+            continue
+        if not math.isfinite(got):
+            hint = ("it is not finite: a log of 0, or 0/0, somewhere on the grid; build log D* and log(1 - D*) from the "
+                    "log densities")
+        else:
+            hint = next((m for v, m in cost_faults(x, lp, lq, want) if abs(got - v) <= 1e-5 and abs(v - want) > 1e-5), C_OF_G)
+        raise AssertionError(
+            f"generator_cost for p_data = N(3, 0.5^2), {what}, on a grid of spacing {num(x[1] - x[0])} is {num(got)}; "
+            f"expected -log 4 + 2 JSD = {num(want)}: {hint}{own_d_star_hint(submission, lp, lq)}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The gradients of the generator losses
+# ---------------------------------------------------------------------------------------------
+
+LOSSES = {"saturating": "minimax", "non_saturating": "non-saturating"}  # reference.losses' names
+
+
+def grad_logits() -> torch.Tensor:
+    """Seeded float64 logits (20,): moderate ones, and D(G(z)) near 0 and near 1."""
+    moderate = 3.0 * torch.randn(16, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    return torch.cat([moderate, torch.tensor([-12.0, -6.0, 6.0, 12.0], dtype=torch.float64)])
+
+
+def grad_oracle(logits: torch.Tensor, which: str) -> np.ndarray:
+    """d loss_i / d logit_i for each sample, by autograd through reference.losses (whose losses are batch means)."""
+    leaf = logits.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(get_loss(LOSSES[which]).g_loss(leaf) * len(leaf), leaf)
+    return grad.numpy()
+
+
+def grad_faults(logits: torch.Tensor, which: str) -> list[tuple[np.ndarray, str]]:
+    """Common wrong derivatives of the `which` loss: [(their values, the message)]."""
+    l = logits.numpy()
+    d = expit(l)
+    n = len(l)
+    other = "non_saturating" if which == "saturating" else "saturating"
+    want = grad_oracle(logits, which)
+    falls = "falls as the logit grows (D(G(z)) moves towards 1)"
+    by_d = -1 / (1 - d) if which == "saturating" else -1 / d
+    loss_values = -np.logaddexp(0.0, l) if which == "saturating" else np.logaddexp(0.0, -l)
+    return [
+        (-want, f"the sign is flipped: this loss {falls}, so its derivative is negative"),
+        (grad_oracle(logits, other), f"that is the derivative of the {other.replace('_', '-')} loss: the two answers are swapped"),
+        (by_d, "that is the derivative with respect to D(G(z)), not the logit: the chain rule multiplies it by "
+         "dD/dlogit = D (1 - D)"),
+        (-d * (1 - d), "the chain rule is incomplete: dD/dlogit = D (1 - D) is there, but not the derivative of the "
+         "log with respect to D"),
+        (want / n, f"it is 1/{n} of the expected value: that is the derivative of the batch mean; return each "
+         f"sample's own derivative"),
+        (-l if which == "saturating" else -(1 - l), "it uses the logit as if it were D(G(z)): D(G(z)) = sigmoid(logit)"),
+        (loss_values, "it returns the losses themselves, not their derivatives with respect to the logit"),
+    ]
+
+
+def grads_answer(submission, logits: torch.Tensor) -> dict[str, np.ndarray]:
+    fn = submission.get("generator_loss_grads")
+    call = "generator_loss_grads(fake_logits)"
+    out = fn(logits.clone())
+    assert out is not None, f"{call} returned None: is its `return` missing?"
+    assert isinstance(out, (tuple, list)) and len(out) == 2, (
+        f"{call} returned {type(out).__name__}; return a pair (saturating, non_saturating) of tensors"
+    )
+    return {name: as_array(value, f"{call}[{i}] ({name.replace('_', '-')})", len(logits)) for i, (name, value) in enumerate(zip(LOSSES, out))}
+
+
+def check_grad(submission, which: str) -> None:
+    logits = grad_logits()
+    got = grads_answer(submission, logits)[which]
+    want = grad_oracle(logits, which)
+    if matches(got, want, rtol=1e-6, atol=1e-12):
+        return
+    loss = "log(1 - D(G(z)))" if which == "saturating" else "-log D(G(z))"
+    hint = diagnose_array(got, want, grad_faults(logits, which))
+    if hint is None:
+        bad = int(np.argmax(~np.isclose(got, want, rtol=1e-6, atol=1e-12)))
+        hint = (f"at logit {num(float(logits[bad]))} (D(G(z)) = {num(float(expit(logits[bad])))}) it is {num(got[bad])}; "
+                f"expected {num(want[bad])}. Write D(G(z)) = sigmoid(logit) and apply the chain rule")
+    raise AssertionError(f"the {which.replace('_', '-')} derivative d/dlogit of {loss} is wrong: {hint}")
+
+
+@check(points=1, visible=True)
+def test_saturating_gradient(submission):
+    """generator_loss_grads: the saturating loss's derivative with respect to the logit"""
+    check_grad(submission, "saturating")
+
+
+@check(points=1, visible=True)
+def test_non_saturating_gradient(submission):
+    """generator_loss_grads: the non-saturating loss's derivative with respect to the logit"""
+    check_grad(submission, "non_saturating")

@@ -1,0 +1,278 @@
+"""The checks of lesson 01 (reference/checks/lesson_01.py) pass the model answers and name the fault
+of each realistic wrong answer.
+
+Each answer is the source of one code-along cell, run into a fresh namespace as a notebook would run
+it; the checks see that namespace through a LocalSubmission, as `grade(...)` does in a kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import integrate
+
+from reference.checks import lesson_01
+from reference.grading.checks import quiet, run_check
+from reference.grading.submission import LocalSubmission
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "solutions" / "lessons" / "01_minimax_loss.ipynb"
+CHECKS = {
+    "test_optimal_discriminator": "optimal_discriminator",
+    "test_optimal_discriminator_in_the_tails": "optimal_discriminator",
+    "test_generator_cost": "generator_cost",
+    "test_saturating_gradient": "generator_loss_grads",
+    "test_non_saturating_gradient": "generator_loss_grads",
+}
+
+MODEL_D_STAR = """
+def optimal_discriminator(log_p_data, log_p_g):
+    log_sum = np.logaddexp(log_p_data, log_p_g)
+    return np.exp(log_p_data - log_sum)
+"""
+MODEL_COST = """
+def generator_cost(log_p_data, log_p_g, x):
+    log_sum = np.logaddexp(log_p_data, log_p_g)
+    log_d, log_1m_d = log_p_data - log_sum, log_p_g - log_sum
+    integrand = np.exp(log_p_data) * log_d + np.exp(log_p_g) * log_1m_d
+    return float(integrate.trapezoid(integrand, x))
+"""
+MODEL_GRADS = """
+def generator_loss_grads(fake_logits):
+    d = torch.sigmoid(fake_logits)
+    return -d, -(1 - d)
+"""
+MODEL = {"optimal_discriminator": MODEL_D_STAR, "generator_cost": MODEL_COST, "generator_loss_grads": MODEL_GRADS}
+STUB = """
+def {name}(*args):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+"""
+
+
+def namespace(**answers: str) -> dict:
+    """A notebook's globals after running the given cells (a function's name -> its source); the
+    other code-along functions get their model answers."""
+    ns = {"__name__": "lesson_01_test", "np": np, "torch": torch, "integrate": integrate}
+    for name, source in {**MODEL, **answers}.items():
+        exec(compile(textwrap.dedent(source), f"<cell {name}>", "exec"), ns)
+    return ns
+
+
+def grade(check_name: str, **answers: str) -> tuple[float, str]:
+    """(earned, message) of one check, run as `reference.grading.grade` runs it (warnings silenced)."""
+    with quiet():
+        return run_check(getattr(lesson_01, check_name), LocalSubmission(namespace(**answers)))
+
+
+def test_checks_are_visible_one_point_each_with_titles():
+    found = {name: fn for name, fn in vars(lesson_01).items() if name.startswith("test_") and callable(fn)}
+    assert set(found) == set(CHECKS)
+    assert all(fn.points == 1.0 and fn.visible and fn.__doc__ for fn in found.values())
+    assert lesson_01.ASSIGNMENT == "lesson_01"
+
+
+def test_model_answers_pass_every_check():
+    for name in CHECKS:
+        assert grade(name) == (1.0, ""), name
+
+
+def test_the_source_notebooks_answers_pass_every_check():
+    """The model answers in the lesson's source are the ones this file tests (or as good)."""
+    cells = json.loads(SOURCE.read_text())["cells"]
+    sources = {}
+    for cell in cells:
+        text = "".join(cell["source"])
+        for name in set(CHECKS.values()):
+            if cell["cell_type"] == "code" and f"def {name}(" in text:
+                sources[name] = text
+    assert set(sources) == set(CHECKS.values())
+    for check_name in CHECKS:
+        assert grade(check_name, **sources) == (1.0, ""), check_name
+
+
+@pytest.mark.parametrize("check_name", CHECKS)
+def test_untouched_stub_says_not_implemented(check_name):
+    name = CHECKS[check_name]
+    assert grade(check_name, **{name: STUB.format(name=name)}) == (
+        0.0, f"`{name}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
+    )
+
+
+def test_a_missing_function_is_named():
+    ns = namespace()
+    del ns["generator_cost"]
+    earned, message = run_check(lesson_01.test_generator_cost, LocalSubmission(ns))
+    assert earned == 0.0 and message.startswith("`generator_cost` is not defined")
+
+
+# ---------------------------------------------------------------------------------------------
+# Right answers written in other ways
+# ---------------------------------------------------------------------------------------------
+
+OTHER_RIGHT = {
+    "optimal_discriminator": [
+        "from scipy.special import expit\ndef optimal_discriminator(log_p_data, log_p_g):\n    return expit(log_p_data - log_p_g)",
+        "def optimal_discriminator(log_p_data, log_p_g):\n"
+        "    return torch.sigmoid(torch.as_tensor(log_p_data - log_p_g))",
+    ],
+    "generator_cost": [
+        # a Riemann sum times the spacing, through the student's own D*
+        "def generator_cost(log_p_data, log_p_g, x):\n"
+        "    d = optimal_discriminator(log_p_data, log_p_g)\n"
+        "    p, q = np.exp(log_p_data), np.exp(log_p_g)\n"
+        "    return np.sum(p * np.log(d) + q * np.log(1 - d)) * (x[1] - x[0])",
+    ],
+    "generator_loss_grads": [
+        # autograd instead of the derivation
+        "import torch.nn.functional as F\n"
+        "def generator_loss_grads(fake_logits):\n"
+        "    l = fake_logits.clone().requires_grad_(True)\n"
+        "    sat, = torch.autograd.grad(-F.softplus(l).sum(), l)\n"
+        "    ns, = torch.autograd.grad(F.softplus(-l).sum(), l)\n"
+        "    return sat, ns",
+    ],
+}
+
+
+@pytest.mark.parametrize("name,source", [(n, s) for n, sources in OTHER_RIGHT.items() for s in sources])
+def test_other_right_answers_pass(name, source):
+    for check_name, graded in CHECKS.items():
+        if graded == name:
+            assert grade(check_name, **{name: source}) == (1.0, ""), check_name
+
+
+# ---------------------------------------------------------------------------------------------
+# Wrong answers: each gets its own message
+# ---------------------------------------------------------------------------------------------
+
+
+def d_star(body: str) -> str:
+    return f"def optimal_discriminator(log_p_data, log_p_g):\n    p, q = np.exp(log_p_data), np.exp(log_p_g)\n    {body}"
+
+
+WRONG_D_STAR = {
+    "swapped": (d_star("return q / (p + q)"), "the roles of p_data and p_g are swapped"),
+    "logit": (d_star("return log_p_data - log_p_g"), "not a probability: D* = sigmoid(logit)"),
+    "logs as densities": (d_star("return log_p_data / (log_p_data + log_p_g)"), "uses the log densities as if they were densities"),
+    "ratio": (d_star("return p / q"), "it returns the density ratio p_data / p_g"),
+    "log D*": (d_star("return np.log(p / (p + q))"), "it returns log D*"),
+    "a list of the wrong length": (d_star("return [0.5]"), "returned shape (1,); expected (401,)"),
+    "no return": (d_star("d = p / (p + q)"), "returned None: is its `return` missing?"),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_D_STAR)
+def test_wrong_optimal_discriminator_is_named(case):
+    source, expected = WRONG_D_STAR[case]
+    earned, message = grade("test_optimal_discriminator", optimal_discriminator=source)
+    assert earned == 0.0 and expected in message, message
+
+
+WRONG_TAILS = {
+    # right on a moderate grid, wrong where both densities underflow
+    "densities": (d_star("return p / (p + q)"), "(nan or inf: 0/0 after exp)"),
+    "nan replaced by 0": (d_star("return np.nan_to_num(p / (p + q))"), "at x = -80 it returns 0; expected 1"),
+    "nan replaced by 1/2": (d_star("d = p / (p + q)\n    return np.where(np.isnan(d), 0.5, d)"), "at x = -60 it returns 0.5; expected 0"),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_TAILS)
+def test_underflow_in_the_tails_is_named(case):
+    source, expected = WRONG_TAILS[case]
+    assert grade("test_optimal_discriminator", optimal_discriminator=source) == (1.0, "")
+    earned, message = grade("test_optimal_discriminator_in_the_tails", optimal_discriminator=source)
+    assert earned == 0.0 and expected in message and "difference of the log densities" in message, message
+
+
+def test_tails_check_sends_a_wrong_formula_to_the_first_check():
+    earned, message = grade("test_optimal_discriminator_in_the_tails", optimal_discriminator=WRONG_D_STAR["swapped"][0])
+    assert earned == 0.0 and "make test_optimal_discriminator pass first" in message, message
+
+
+def cost(integrand: str, integral: str = "integrate.trapezoid(integrand, x)") -> str:
+    return (
+        "def generator_cost(log_p_data, log_p_g, x):\n"
+        "    p, q = np.exp(log_p_data), np.exp(log_p_g)\n"
+        "    d = p / (p + q)\n"
+        f"    integrand = {integrand}\n"
+        f"    return {integral}"
+    )
+
+
+RIGHT_INTEGRAND = "p * np.log(d) + q * np.log(1 - d)"
+WRONG_COST = {
+    "no grid spacing": (cost(RIGHT_INTEGRAND, "np.sum(integrand)"), "the integral misses the grid spacing"),
+    "hardcoded spacing": (cost(RIGHT_INTEGRAND, "np.sum(integrand) * 0.001"), "the spacing is hardcoded from the lesson's grid"),
+    "no log": (cost("p * d + q * (1 - d)"), "the log is missing"),
+    "sign flipped": (cost(RIGHT_INTEGRAND, "-integrate.trapezoid(integrand, x)"), "the sign is flipped"),
+    "D* and 1 - D* swapped": (cost("p * np.log(1 - d) + q * np.log(d)"), "D* and 1 - D* are swapped"),
+    "data term only": (cost("p * np.log(d)"), "only the data term is there"),
+    "bits": (cost("p * np.log2(d) + q * np.log2(1 - d)"), "log base 2"),
+    "the JSD": (cost(RIGHT_INTEGRAND, "(integrate.trapezoid(integrand, x) + np.log(4)) / 2"), "it returns the JSD itself"),
+    "the integrand": (cost(RIGHT_INTEGRAND, "integrand"), "not one number: integrate the integrand"),
+    "no return": (cost(RIGHT_INTEGRAND, "None"), "returned None"),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_COST)
+def test_wrong_generator_cost_is_named(case):
+    source, expected = WRONG_COST[case]
+    earned, message = grade("test_generator_cost", generator_cost=source)
+    assert earned == 0.0 and expected in message, message
+    assert "expected -log 4 + 2 JSD" in message or "returned" in message
+    assert "your optimal_discriminator is not right yet" not in message
+
+
+def test_generator_cost_through_a_wrong_optimal_discriminator_points_at_it():
+    source = (
+        "def generator_cost(log_p_data, log_p_g, x):\n"
+        "    d = optimal_discriminator(log_p_data, log_p_g)\n"
+        "    p, q = np.exp(log_p_data), np.exp(log_p_g)\n"
+        "    return integrate.trapezoid(p * np.log(d) + q * np.log(1 - d), x)"
+    )
+    earned, message = grade("test_generator_cost", generator_cost=source, optimal_discriminator=WRONG_D_STAR["swapped"][0])
+    assert earned == 0.0 and "D* and 1 - D* are swapped" in message and "fix it first" in message, message
+    # an unfinished optimal_discriminator is named, not generator_cost
+    earned, message = grade("test_generator_cost", generator_cost=source, optimal_discriminator=STUB.format(name="optimal_discriminator"))
+    assert (earned, message) == (0.0, "generator_cost calls `optimal_discriminator`, which is not implemented yet: write optimal_discriminator first")
+
+
+def grads(body: str) -> str:
+    return f"def generator_loss_grads(fake_logits):\n    d = torch.sigmoid(fake_logits)\n    {body}"
+
+
+WRONG_GRADS = {
+    # name: (source, message of the saturating check, message of the non-saturating check); None: it passes
+    "signs flipped": (grads("return d, 1 - d"), "the sign is flipped", "the sign is flipped"),
+    "swapped": (grads("return -(1 - d), -d"), "derivative of the non-saturating loss", "derivative of the saturating loss"),
+    "with respect to D": (grads("return -1 / (1 - d), -1 / d"), "with respect to D(G(z)), not the logit", "with respect to D(G(z)), not the logit"),
+    "batch mean": (grads("n = len(d)\n    return -d / n, -(1 - d) / n"), "derivative of the batch mean", "derivative of the batch mean"),
+    "logit as D": (grads("return -fake_logits, -(1 - fake_logits)"), "it uses the logit as if it were D(G(z))", "it uses the logit as if it were D(G(z))"),
+    "the losses": (grads("return torch.log(1 - d), -torch.log(d)"), "returns the losses themselves", "returns the losses themselves"),
+    "sigmoid's derivative only": (grads("return -d * (1 - d), -(1 - d)"), "the chain rule is incomplete", None),
+    "one tensor": (grads("return -d"), "return a pair (saturating, non_saturating)", "return a pair (saturating, non_saturating)"),
+    "a batch mean each": (grads("return (-d).mean(), (-(1 - d)).mean()"), "returned shape (); expected (20,)", "returned shape (); expected (20,)"),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_GRADS)
+def test_wrong_gradients_are_named(case):
+    source, saturating, non_saturating = WRONG_GRADS[case]
+    for check_name, expected in (("test_saturating_gradient", saturating), ("test_non_saturating_gradient", non_saturating)):
+        earned, message = grade(check_name, generator_loss_grads=source)
+        if expected is None:
+            assert (earned, message) == (1.0, ""), (check_name, message)
+        else:
+            assert earned == 0.0 and expected in message, (check_name, message)
+
+
+def test_an_error_in_the_students_code_is_reported_as_theirs():
+    source = "def generator_loss_grads(fake_logits):\n    return -sigmoid(fake_logits), None"
+    earned, message = grade("test_saturating_gradient", generator_loss_grads=source)
+    assert earned == 0.0 and message == "calling `generator_loss_grads` raised NameError: name 'sigmoid' is not defined"
