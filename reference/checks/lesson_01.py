@@ -164,8 +164,10 @@ def test_optimal_discriminator(submission):
 
 TAILS = [
     # (what, x, p_data, p_g): far out, both densities underflow to exactly 0 in float64
-    ("p_data = N(3, 0.5^2), p_g = N(1, 1)", np.array([-60.0, -40.0, 0.0, 3.0, 40.0, 60.0]), stats.norm(3.0, 0.5), stats.norm(1.0, 1.0)),
-    ("p_data = N(0, 2^2), p_g = N(0, 0.5^2)", np.array([-80.0, -50.0, 0.0, 50.0, 80.0]), stats.norm(0.0, 2.0), stats.norm(0.0, 0.5)),
+    ("p_data = N(3, 0.5^2), p_g = N(1, 1)", np.array([-60.0, -40.0, 0.0, 3.0, 40.0, 60.0]),
+     stats.norm(3.0, 0.5), stats.norm(1.0, 1.0)),
+    ("p_data = N(0, 2^2), p_g = N(0, 0.5^2)", np.array([-80.0, -50.0, 0.0, 50.0, 80.0]),
+     stats.norm(0.0, 2.0), stats.norm(0.0, 0.5)),
 ]
 
 
@@ -325,7 +327,8 @@ def grad_faults(logits: torch.Tensor, which: str) -> list[tuple[np.ndarray, str]
     loss_values = -np.logaddexp(0.0, l) if which == "saturating" else np.logaddexp(0.0, -l)
     return [
         (-want, f"the sign is flipped: this loss {falls}, so its derivative is negative"),
-        (grad_oracle(logits, other), f"that is the derivative of the {other.replace('_', '-')} loss: the two answers are swapped"),
+        (grad_oracle(logits, other), f"that is the derivative of the {other.replace('_', '-')} loss: the two answers "
+         f"are swapped"),
         (by_d, "that is the derivative with respect to D(G(z)), not the logit: the chain rule multiplies it by "
          "dD/dlogit = D (1 - D)"),
         (-d * (1 - d), "the chain rule is incomplete: dD/dlogit = D (1 - D) is there, but not the derivative of the "
@@ -338,14 +341,18 @@ def grad_faults(logits: torch.Tensor, which: str) -> list[tuple[np.ndarray, str]
 
 
 def grads_answer(submission, logits: torch.Tensor) -> dict[str, np.ndarray]:
+    """The student's two derivatives on `logits`, by name ("saturating", "non_saturating"), as arrays (N,)."""
     fn = submission.get("generator_loss_grads")
-    call = "generator_loss_grads(fake_logits)"
+    what = "generator_loss_grads(fake_logits)"
     out = fn(logits.clone())
-    assert out is not None, f"{call} returned None: is its `return` missing?"
+    assert out is not None, f"{what} returned None: is its `return` missing?"
     assert isinstance(out, (tuple, list)) and len(out) == 2, (
-        f"{call} returned {type(out).__name__}; return a pair (saturating, non_saturating) of tensors"
+        f"{what} returned {type(out).__name__}; return a pair (saturating, non_saturating) of tensors"
     )
-    return {name: as_array(value, f"{call}[{i}] ({name.replace('_', '-')})", len(logits)) for i, (name, value) in enumerate(zip(LOSSES, out))}
+    return {
+        name: as_array(value, f"{what}[{i}] ({name.replace('_', '-')})", len(logits))
+        for i, (name, value) in enumerate(zip(LOSSES, out))
+    }
 
 
 def check_grad(submission, which: str) -> None:
