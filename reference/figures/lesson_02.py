@@ -88,15 +88,19 @@ def plot_curves(rows: Sequence[dict]) -> Figure:
     return fig
 
 
-def plot_sample_grids(paths: Sequence[str | os.PathLike], most: int = 5) -> Figure:
-    """A run's samples/epoch_NNN.png grids side by side: all of them, or `most` spread evenly."""
-    paths = sorted(Path(p) for p in paths)
-    if len(paths) > most:
-        paths = [paths[i * (len(paths) - 1) // (most - 1)] for i in range(most)]
+def plot_sample_grids(paths: Sequence[str | os.PathLike], most: int = 5, titles: Sequence[str] | None = None) -> Figure:
+    """Sample grids (a run's samples/epoch_NNN.png) side by side: all of them, or `most` spread evenly,
+    titled by epoch. With `titles` (one per path) every path is shown, in the order given."""
+    paths = [Path(p) for p in paths]
+    if titles is None:
+        paths = sorted(paths)
+        if len(paths) > most:
+            paths = [paths[i * (len(paths) - 1) // (most - 1)] for i in range(most)]
+        titles = [f"epoch {int(p.stem.split('_')[-1])}" for p in paths]
     fig, axes = plt.subplots(1, len(paths), figsize=(3.2 * len(paths), 3.5), squeeze=False)
-    for ax, path in zip(axes[0], paths):
+    for ax, path, title in zip(axes[0], paths, titles):
         ax.imshow(plt.imread(path))
-        ax.set_title(f"epoch {int(path.stem.split('_')[-1])}")
+        ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
     return fig
