@@ -1,12 +1,14 @@
 """The a1 autograder gives the right score and message to right and wrong code.
 
-Each submission is the solution notebook with the losses cell and the Fréchet distance cell
-replaced, graded like a student's notebook (its cells in the sandboxed worker, the checks of
-tests/autograders/test_a1_theory.py here, across the proxy). The three functions are checked
-independently, so one notebook carries a d_loss, a g_loss and a frechet_distance, each right or
-with its own mistake. An answer taken from the course library (reference.losses,
-reference.metrics.fid) scores 0 when graded, and the visible checks say so in the student's kernel.
-(The written answers are graded by hand.)
+Each submission is the solution notebook with some of its code cells replaced (grade ids "theory":
+d_star and cost_and_jsd; "losses"; "frechet"), graded like a student's notebook (its cells in the
+sandboxed worker, the checks of tests/autograders/test_a1_theory.py here, across the proxy). The
+functions are checked independently, so one notebook carries a d_loss, a g_loss and a
+frechet_distance, each right or with its own mistake; the wrong theory cells (p_data and p_g
+swapped in D*, a missing log, sums without the grid step, a flipped sign, the JSD in bits or derived
+from the identity...) are graded with the other cells right. An answer taken from the course
+library (reference.losses, reference.metrics.fid) scores 0 when graded, and the visible checks say
+so in the student's kernel. (The written answers are graded by hand.)
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ A = "a1_theory"
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / A / f"{A}.ipynb"
 STUDENT = ROOT / "assignments" / A / f"{A}.ipynb"
+THEORY = {
+    "test_d_star_is_the_optimal_discriminator": 2.0,
+    "test_cost_is_v_at_d_star": 2.0,
+    "test_jsd_from_its_definition": 2.0,
+    "test_cost_and_jsd_on_other_grids": 2.0,
+}
 FULL = {
+    **THEORY,
     "test_d_loss_matches_minimax": 2.0,
     "test_d_loss_finite_at_logits_of_100": 1.0,
     "test_g_loss_matches_minimax": 2.0,
@@ -37,10 +46,11 @@ FULL = {
     "test_frechet_distance_properties": 2.0,
 }
 OK = {name: (points, "") for name, points in FULL.items()}
+THEORY_OK = {name: OK[name] for name in THEORY}
 
 
 def submission(tmp_path: Path, **cells: str) -> Path:
-    """The solution notebook with the cells of these grade ids ("losses", "frechet") replaced."""
+    """The solution notebook with the cells of these grade ids ("theory", "losses", "frechet") replaced."""
     return notebook_with_cells(SOLUTION, tmp_path, {k: textwrap.dedent(v).strip("\n") for k, v in cells.items()})
 
 
@@ -49,8 +59,14 @@ def scores(path: Path) -> dict[str, tuple[float, str]]:
 
 
 def function_of(check: str) -> str:
-    """The function a check grades: "d_loss", "g_loss" or "frechet_distance"."""
+    """The function a check grades: "d_star", "cost_and_jsd", "d_loss", "g_loss" or "frechet_distance"."""
+    if check in THEORY:
+        return "d_star" if "d_star_is" in check else "cost_and_jsd"
     return "frechet_distance" if "frechet" in check else check.removeprefix("test_")[:6]
+
+
+def test_the_points_add_up_to_the_first_cells_18():
+    assert sum(FULL.values()) == 18.0 and sum(THEORY.values()) == 8.0
 
 
 def test_solution_scores_full_marks():
@@ -68,6 +84,26 @@ def test_unmodified_student_version_scores_zero_on_every_check():
 
 CORRECT = {
     "bce_with_logits_and_scipy_sqrtm_on_numpy": {
+        "theory": """
+            import numpy as np
+            from scipy import integrate, stats
+
+            def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+                p = stats.norm(mu_data, sigma_data).pdf(np.asarray(x))
+                q = stats.norm(mu_g, sigma_g).pdf(np.asarray(x))
+                return p / (p + q)
+
+            def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+                # numpy floats from Simpson's rule
+                x = np.asarray(x)
+                p, q = stats.norm(mu_data, sigma_data).pdf(x), stats.norm(mu_g, sigma_g).pdf(x)
+                d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+                cost = integrate.simpson(p * np.log(d) + q * np.log(1 - d), x=x)
+                m = (p + q) / 2
+                kl_pm = integrate.simpson(p * np.log(p / m), x=x)
+                kl_qm = integrate.simpson(q * np.log(q / m), x=x)
+                return cost, (kl_pm + kl_qm) / 2
+        """,
         "losses": """
             def d_loss(real_logits, fake_logits):
                 real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
@@ -89,6 +125,24 @@ CORRECT = {
         """,
     },
     "logsigmoid_and_symmetric_eigh_form": {
+        "theory": """
+            def density(x, mu, sigma):
+                return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+            def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+                p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+                return p / (p + q)
+
+            def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+                # Riemann sums; two 0-dim tensors in a list
+                dx = x[1] - x[0]
+                p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+                d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+                cost = torch.sum(p * torch.log(d) + q * torch.log(1 - d)) * dx
+                m = 0.5 * (p + q)
+                jsd = 0.5 * torch.sum(p * torch.log(p / m)) * dx + 0.5 * torch.sum(q * torch.log(q / m)) * dx
+                return [cost, jsd]
+        """,
         "losses": """
             def d_loss(real_logits, fake_logits):
                 return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
@@ -106,6 +160,25 @@ CORRECT = {
         """,
     },
     "explicit_stable_formula_and_nuclear_norm": {
+        "theory": """
+            def log_density(x, mu, sigma):
+                return -((x - mu) ** 2) / (2 * sigma ** 2) - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+
+            def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+                # in log space: p / (p + q) = exp(log p - log(p + q))
+                lp, lq = log_density(x, mu_data, sigma_data), log_density(x, mu_g, sigma_g)
+                return torch.exp(lp - torch.logaddexp(lp, lq))
+
+            def kl(log_a, log_b, x):
+                return torch.trapezoid(log_a.exp() * (log_a - log_b), x)
+
+            def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+                lp, lq = log_density(x, mu_data, sigma_data), log_density(x, mu_g, sigma_g)
+                log_sum = torch.logaddexp(lp, lq)
+                cost = torch.trapezoid(lp.exp() * (lp - log_sum) + lq.exp() * (lq - log_sum), x)
+                log_m = log_sum - math.log(2)
+                return cost.item(), (0.5 * kl(lp, log_m, x) + 0.5 * kl(lq, log_m, x)).item()
+        """,
         "losses": """
             def softplus(x):
                 # log(1 + e^x) without overflow: max(x, 0) + log(1 + e^-|x|)
@@ -529,7 +602,331 @@ WRONG = {
 @pytest.mark.parametrize("name", list(WRONG))
 def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
     cells, expected = WRONG[name]
-    assert scores(submission(tmp_path, **cells)) == expected
+    assert scores(submission(tmp_path, **cells)) == {**OK, **expected}
+
+
+# ---------------------------------------------------------------------------------------------
+# Wrong theory cells: D*, C(G) and the JSD, each mistake with its message
+# ---------------------------------------------------------------------------------------------
+
+VISIBLE_PAIR = "p_data = N(0.94, 1.12^2), p_g = N(-0.08, 1.21^2), on x = linspace(-8, 8, 1601)"  # the first of each visible check
+COARSE_PAIR = "p_data = N(-0.44, 0.92^2), p_g = N(0.72, 1.1^2), on x = linspace(-7, 7, 401)"  # the first on the coarser grid
+CUT_PAIR = "p_data = N(0.84, 0.84^2), p_g = N(0.42, 1.04^2), on x = linspace(-0.5, 1.5, 801)"  # the grid that cuts both
+SWAPPED_D_STAR = (
+    "it is p_g / (p_data + p_g), the probability that x is fake: p_data and p_g are swapped; D* is the probability that "
+    "x is real, p_data(x) / (p_data(x) + p_g(x))"
+)
+COST_WITH_SWAPPED_D = (
+    "it uses p_g / (p_data + p_g) as D*: p_data and p_g are swapped (D* is the probability that x is real; check d_star)"
+)
+MISSING_LOG = "the logs are missing: C(G) integrates p_data(x) log D*(x) + p_g(x) log(1 - D*(x))"
+NO_STEP = "it is the sum of the integrand without the grid step: an integral over the grid is (sum of f(x_i)) * dx, with dx = x[1] - x[0]"
+FLIPPED_COST = (
+    "the sign is flipped: C(G) = V(D*, G), the integral of p_data log D* + p_g log(1 - D*), is <= 0 (its minimum, "
+    "-log 4, is at p_g = p_data)"
+)
+BITS = "it is in bits (log base 2): the identity C(G) = -log 4 + 2 JSD holds in nats, with natural logs like V(D, G)"
+AS_VARIANCE = (
+    "sigma_data and sigma_g are standard deviations, not variances: the density of N(mu, sigma^2) is "
+    "exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"
+)
+TWICE = "it is twice the JSD: JSD = 1/2 KL(p_data || m) + 1/2 KL(p_g || m), the mean of the two KL divergences, not their sum"
+NOT_FINITE = (
+    "a log met 0 or a negative number on the grid: D* must lie strictly between 0 and 1 (check d_star), and in float32 "
+    "D* or 1 - D* rounds to exactly 0 where one density is about e^17 times the other; keep the grid's float64, or "
+    "take log D* and log(1 - D*) from the log densities"
+)
+
+
+def step(size: str) -> str:
+    return f"the integral uses the step 0.01 of the visible checks' grid; this grid's step is {size}: take it from the grid, dx = x[1] - x[0]"
+
+
+def cost_is(pair: str, got: str, want: str, hint: str) -> str:
+    return f"C(G) for {pair} is {got}; expected {want}: {hint}"
+
+
+def jsd_is(pair: str, got: str, want: str, hint: str) -> str:
+    return f"the JSD for {pair} is {got}; expected {want}: {hint}"
+
+
+THEORY_WRONG = {
+    "p_data_and_p_g_swapped_in_d_star": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return q / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = (p + q) / 2
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_d_star_is_the_optimal_discriminator": (
+                0.0, f"d_star for {VISIBLE_PAIR} is 0.999968 at x = -8; expected 3.17203e-05: {SWAPPED_D_STAR}",
+            ),
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-1.99137", "-1.2094", COST_WITH_SWAPPED_D)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-2.51108", "-1.09561", COST_WITH_SWAPPED_D) + "; "
+                + cost_is(CUT_PAIR, "-1.01462", "-0.94746", COST_WITH_SWAPPED_D),
+            ),
+        },
+    ),
+    "missing_log_in_cost_jsd_in_bits": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = (p + q) / 2
+            cost = torch.trapezoid(p * d + q * (1 - d), x)
+            jsd = 0.5 * torch.trapezoid(p * torch.log2(p / m), x) + 0.5 * torch.trapezoid(q * torch.log2(q / m), x)
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "1.164", "-1.2094", MISSING_LOG)),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.127605", "0.0884494", BITS)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "1.25869", "-1.09561", MISSING_LOG) + "; " + cost_is(CUT_PAIR, "0.712021", "-0.94746", MISSING_LOG),
+            ),
+        },
+    ),
+    "sums_without_the_grid_step": (
+        """
+        import numpy as np
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            x = x.numpy()
+            p = np.exp(-0.5 * ((x - mu_data) / sigma_data) ** 2) / sigma_data
+            q = np.exp(-0.5 * ((x - mu_g) / sigma_g) ** 2) / sigma_g  # sqrt(2 pi) cancels
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            x = x.numpy()
+            p = np.exp(-0.5 * ((x - mu_data) / sigma_data) ** 2) / (sigma_data * np.sqrt(2 * np.pi))
+            q = np.exp(-0.5 * ((x - mu_g) / sigma_g) ** 2) / (sigma_g * np.sqrt(2 * np.pi))
+            m = (p + q) / 2
+            cost = np.sum(p * np.log(d) + q * np.log(1 - d))
+            jsd = 0.5 * np.sum(p * np.log(p / m)) + 0.5 * np.sum(q * np.log(q / m))
+            return cost, jsd
+        """,
+        {
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-120.94", "-1.2094", NO_STEP)),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "8.84494", "0.0884494", NO_STEP)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-31.3032", "-1.09561", NO_STEP) + "; " + cost_is(CUT_PAIR, "-379.301", "-0.94746", NO_STEP),
+            ),
+        },
+    ),
+    "sign_flipped_cost": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = (p + q) / 2
+            cost = -torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)  # D's cross-entropy, >= 0
+            jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "1.2094", "-1.2094", FLIPPED_COST)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "1.09561", "-1.09561", FLIPPED_COST) + "; " + cost_is(CUT_PAIR, "0.94746", "-0.94746", FLIPPED_COST),
+            ),
+        },
+    ),
+    "sigma_used_as_a_variance_jsd_twice": (
+        """
+        def density(x, mu, var):
+            return torch.exp(-(x - mu) ** 2 / (2 * var)) / math.sqrt(2 * math.pi * var)
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data ** 2), density(x, mu_g, sigma_g ** 2)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = (p + q) / 2
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            jsd = torch.trapezoid(p * torch.log(p / m), x) + torch.trapezoid(q * torch.log(q / m), x)  # KL(p||m) + KL(q||m)
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_d_star_is_the_optimal_discriminator": (
+                0.0, f"d_star for {VISIBLE_PAIR} is 0.991548 at x = 8; expected 0.924529: {AS_VARIANCE}",
+            ),
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-1.21336", "-1.2094", f"it uses a wrong D*: {AS_VARIANCE}")),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.176899", "0.0884494", TWICE)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-1.09759", "-1.09561", f"it uses a wrong D*: {AS_VARIANCE}") + "; "
+                + jsd_is(CUT_PAIR, "0.0166683", "0.00833414", TWICE),
+            ),
+        },
+    ),
+    "density_ratio_as_d_star_mixture_without_half": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            return density(x, mu_data, sigma_data) / density(x, mu_g, sigma_g)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = p + q
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_d_star_is_the_optimal_discriminator": (
+                0.0, f"d_star for {VISIBLE_PAIR} is 12.9097 at x = 7.04; expected 0.928108: it is the density ratio "
+                "p_data / p_g; D*(x) = p_data(x) / (p_data(x) + p_g(x)), a probability in [0, 1]",
+            ),
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "nan", "-1.2094", NOT_FINITE)),
+            "test_jsd_from_its_definition": (
+                0.0, jsd_is(VISIBLE_PAIR, "-0.604698", "0.0884494", "the mixture is m = (p_data + p_g) / 2, not p_data + p_g"),
+            ),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "nan", "-1.09561", NOT_FINITE) + "; " + cost_is(CUT_PAIR, "nan", "-0.94746", NOT_FINITE),
+            ),
+        },
+    ),
+    "jsd_derived_from_the_identity": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            cost = float(torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x))
+            return cost, (cost + math.log(4)) / 2  # C(G) = -log 4 + 2 JSD
+        """,
+        {
+            "test_cost_and_jsd_on_other_grids": (
+                1.0, jsd_is(CUT_PAIR, "0.219417", "0.00833414", "it is (C(G) + log 4) / 2 (your C(G)), derived from the "
+                            "identity you are to show, not the JSD from its definition: on this grid, which leaves out part of "
+                            "both densities, the two differ; compute the JSD by integrating 1/2 p_data log(p_data / m) + "
+                            "1/2 p_g log(p_g / m)"),
+            ),
+        },
+    ),
+    "step_of_the_visible_grid": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            dx = 0.01
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = (p + q) / 2
+            cost = torch.sum(p * torch.log(d) + q * torch.log(1 - d)) * dx
+            jsd = 0.5 * torch.sum(p * torch.log(p / m)) * dx + 0.5 * torch.sum(q * torch.log(q / m)) * dx
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-0.313032", "-1.09561", step("0.035")) + "; " + cost_is(CUT_PAIR, "-3.79301", "-0.94746", step("0.0025")),
+            ),
+        },
+    ),
+    "scipy_jensen_shannon": (
+        """
+        from scipy.spatial.distance import jensenshannon
+
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            return float(cost), float(jensenshannon(p.numpy(), q.numpy()) ** 2)  # jensenshannon is sqrt(JSD)
+        """,
+        {
+            "test_cost_and_jsd_on_other_grids": (
+                1.0, jsd_is(CUT_PAIR, "0.0108726", "0.00833414", "it is the JSD of the densities renormalised over the "
+                            "grid's points (what scipy.spatial.distance.jensenshannon computes, squared): integrate the "
+                            "definition over the grid as it is"),
+            ),
+        },
+    ),
+    "no_return_in_d_star_one_number_from_cost_and_jsd": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            cost = torch.trapezoid(p * torch.log(p / (p + q)) + q * torch.log(q / (p + q)), x)
+            return float(cost)
+        """,
+        {
+            "test_d_star_is_the_optimal_discriminator": (
+                0.0, "d_star returned None (is its return missing?); return D* at the grid points, shape (N,)",
+            ),
+            **{check: (0.0, "cost_and_jsd returned float; return a tuple of two numbers, (C(G), JSD)")
+               for check in ("test_cost_is_v_at_d_star", "test_jsd_from_its_definition", "test_cost_and_jsd_on_other_grids")},
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(THEORY_WRONG))
+def test_wrong_theory_cells_get_exact_scores_and_messages(tmp_path, name):
+    cell, expected = THEORY_WRONG[name]
+    assert scores(submission(tmp_path, theory=cell)) == {**OK, **expected}
+
+
+def test_the_cut_grid_tells_the_identity_from_the_definitions():
+    """On the hidden check's cut grid, C(G) and -log 4 + 2 JSD differ by far more than its tolerance,
+    and on the others they agree within it: only there a number derived from the other is told apart."""
+    checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    gap = lambda pair: abs(checks.theory(pair)["cost"] - (-checks.LOG4 + 2 * checks.theory(pair)["jsd"]))  # noqa: E731
+    assert gap(checks.CUT_PAIR) > 100 * checks.CUT_TOL and checks.CUT_PAIR.cut()
+    for pair in checks.VISIBLE_PAIRS + checks.OTHER_GRID_PAIRS:
+        assert gap(pair) < checks.TOL / 10 and not pair.cut()
 
 
 def test_a_cell_that_raises_costs_only_the_checks_that_need_it(tmp_path):
@@ -592,16 +989,19 @@ def test_the_check_module_masks_the_modules_that_hold_the_answers():
 def test_an_answer_imported_from_the_course_library_scores_zero_when_graded(tmp_path):
     module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics.fid"}
     assert scores(submission(tmp_path, **TAKEN["imported"])) == {
-        check: (0.0, taken(f"`{function_of(check)}` is not defined when graded: the cell that defines it uses",
-                           function_of(check), module[function_of(check)]))
-        for check in FULL
+        **THEORY_OK,
+        **{check: (0.0, taken(f"`{function_of(check)}` is not defined when graded: the cell that defines it uses",
+                              function_of(check), module[function_of(check)]))
+           for check in FULL if check not in THEORY},
     }
 
 
 def test_an_answer_that_reaches_the_course_library_indirectly_scores_zero_when_graded(tmp_path):
     module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics"}
     assert scores(submission(tmp_path, **TAKEN["reached_indirectly"])) == {
-        check: (0.0, taken(f"{function_of(check)} uses", function_of(check), module[function_of(check)])) for check in FULL
+        **THEORY_OK,
+        **{check: (0.0, taken(f"{function_of(check)} uses", function_of(check), module[function_of(check)]))
+           for check in FULL if check not in THEORY},
     }
 
 
@@ -617,8 +1017,9 @@ def test_the_visible_checks_say_so_in_the_students_kernel(tmp_path, way):
         notebook.close()
     module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics.fid"}
     assert results == {
-        check: (0.0, taken(f"{function_of(check)} calls", function_of(check), module[function_of(check)]))
-        for check in ("test_d_loss_matches_minimax", "test_g_loss_matches_minimax", "test_frechet_distance_matches_reference")
+        **{check: OK[check] for check in ("test_d_star_is_the_optimal_discriminator", "test_cost_is_v_at_d_star", "test_jsd_from_its_definition")},
+        **{check: (0.0, taken(f"{function_of(check)} calls", function_of(check), module[function_of(check)]))
+           for check in ("test_d_loss_matches_minimax", "test_g_loss_matches_minimax", "test_frechet_distance_matches_reference")},
     }
 
 
@@ -645,6 +1046,23 @@ def test_number_describes_what_a_function_returned(value, described):
     values = got["values"]
     assert {**got, "values": None if values is None else values.tolist()} == described
     assert values is None or values.dtype == torch.float64
+
+
+@pytest.mark.parametrize(
+    ("value", "described"),
+    [
+        ((-1.2, 0.1), {"type": "tuple", "length": 2, "items": [[-1.2], [0.1]]}),
+        ([torch.tensor(-1.2, dtype=torch.float64), np.float64(0.1)], {"type": "list", "length": 2, "items": [[-1.2], [0.1]]}),
+        ((1.0, "x", None), {"type": "tuple", "length": 3, "items": [[1.0], None, None]}),
+        (-1.2, {"type": "float", "length": None, "items": None}),
+        (None, {"type": "NoneType", "length": None, "items": None}),
+    ],
+)
+def test_numbers_describes_each_item_a_function_returned(value, described):
+    got = probes_a1.numbers(lambda *args: value, 1, 2)
+    items = got["items"]
+    values = None if items is None else [None if item["values"] is None else item["values"].tolist() for item in items]
+    assert {**got, "items": values} == described
 
 
 def test_modules_run_names_the_modules_whose_code_ran_and_restores_the_profiler():

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["modules_run", "number"]
+__all__ = ["modules_run", "number", "numbers"]
 
 
 def modules_run(fn: Any, *args: Any) -> list[str]:
@@ -41,7 +41,23 @@ def number(fn: Any, *args: Any) -> dict:
     scalar) else None, "complex": bool, "values": its real part, flattened, float64 (n,), or None
     when the value is not numeric (a string, a bool, an object...)}.
     """
+    return as_number(fn(*args))
+
+
+def numbers(fn: Any, *args: Any) -> dict:
+    """Call fn(*args), which should return a few numbers (a tuple or a list), and describe them.
+
+    Returns {"type": the value's class name, "items": [as_number(item) for its first 4 items] when
+    the value is a tuple or a list, else None, "length": its length (None when not a tuple or list)}.
+    """
     value = fn(*args)
+    if not isinstance(value, (tuple, list)):
+        return {"type": type(value).__name__, "items": None, "length": None}
+    return {"type": type(value).__name__, "items": [as_number(item) for item in value[:4]], "length": len(value)}
+
+
+def as_number(value: Any) -> dict:
+    """What `number` returns for `value`."""
     out: dict[str, Any] = {"type": type(value).__name__, "shape": None, "complex": False, "values": None}
     if isinstance(value, torch.Tensor):
         data = value.detach().cpu()

@@ -1,21 +1,33 @@
-"""Checks of a1_theory's code: the minimax losses from logits and the Fréchet distance.
+"""Checks of a1_theory's code: the optimal discriminator and the generator's cost for two 1-D
+Gaussians, the minimax losses from logits and the Fréchet distance.
 
-The written answers of a1 are graded by hand against the rubric in the source notebook; these
-checks grade the three functions. The student's functions run next to their notebook (in the
-sandboxed worker when graded): `probes.value_and_grad` returns a loss's value and its gradients
-with respect to the logits, `probes_a1.number` what frechet_distance returned. Both are compared
-here with the course library (`reference.losses.Minimax`, `reference.metrics.fid`), the oracle, on
-seeded inputs within a tolerance, so any correct formula scores full marks (softplus, logsigmoid,
-binary_cross_entropy_with_logits, scipy's sqrtm or eigenvalues...). A wrong value that matches a
-common mistake (negated, half, a fake labelled real, a missing factor 2...) gets that mistake's
-message.
+The written answers of a1 are graded by hand against the rubric in the source notebook (graded
+exemplars in solutions/a1_theory/exemplars.md); these checks grade the five functions. The
+student's functions run next to their notebook (in the sandboxed worker when graded):
+`probes_a1.number` and `probes_a1.numbers` return what d_star, cost_and_jsd and frechet_distance
+returned, `probes.value_and_grad` a loss's value and its gradients with respect to the logits.
 
-The oracle modules are MASKED: they do not exist in the worker when a1 is graded, so an answer
-taken from them scores 0 with a message that says to write it. In the student's own kernel they
-do exist; there every check traces the student's function (`probes_a1.modules_run`) and fails,
-with the same message, when it runs their code.
+d_star and cost_and_jsd are compared with values computed here from log densities (D* as the
+sigmoid of the log density ratio, C(G) and the JSD by the trapezoidal rule), for Gaussians the
+checks choose (seeded, and p_g = p_data, where D* = 1/2, C(G) = -log 4 and the JSD is 0), on grids
+where the densities vanish at the ends (any quadrature rule agrees there) and, hidden, on a
+coarser grid and on one that leaves out about half of each density: there C(G) = -log 4 + 2 JSD no
+longer holds, so a C(G) or a JSD derived from the other through the identity, instead of from its
+own definition, is told apart. The losses and the distance are compared with the course library
+(`reference.losses.Minimax`, `reference.metrics.fid`), the oracle. All on seeded inputs within a
+tolerance, so any correct formula scores full marks (p / (p + q) or a sigmoid, a sum or
+torch.trapezoid; softplus, logsigmoid, binary_cross_entropy_with_logits; scipy's sqrtm or
+eigenvalues...). A wrong value that matches a common mistake (p_data and p_g swapped, a missing
+log, the integral without the grid step, a flipped sign, the JSD in bits; a loss negated or
+halved, a fake labelled real, a missing factor 2...) gets that mistake's message.
 
-Points: d_loss 2 + 1, g_loss 2 + 1, frechet_distance 2 + 2 = 10.
+The oracle modules of the losses and the distance are MASKED: they do not exist in the worker
+when a1 is graded, so an answer taken from them scores 0 with a message that says to write it. In
+the student's own kernel they do exist; there every check of those functions traces the student's
+function (`probes_a1.modules_run`) and fails, with the same message, when it runs their code.
+
+Points: d_star 2, C(G) 2, JSD 2, both on other grids 2; d_loss 2 + 1, g_loss 2 + 1,
+frechet_distance 2 + 2 = 18.
 """
 
 from __future__ import annotations
@@ -129,6 +141,317 @@ def diagnose(got: float, want: float, faults: list[tuple[float, str]], rel: floa
         if close(got, value, rel, abs_) and not close(value, want, rel, abs_):
             return message
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The optimal discriminator and the generator's cost, for two 1-D Gaussians
+# ---------------------------------------------------------------------------------------------
+
+LOG2, LOG4 = math.log(2), math.log(4)
+VISIBLE_DX = 0.01  # the step of the visible checks' grid
+
+
+@dataclass(frozen=True)
+class Pair:
+    """p_data = N(mu_data, sigma_data^2) and p_g = N(mu_g, sigma_g^2) on the grid linspace(lo, hi, n)."""
+
+    mu_data: float
+    sigma_data: float
+    mu_g: float
+    sigma_g: float
+    lo: float = -8.0
+    hi: float = 8.0
+    n: int = 1601
+
+    @property
+    def dx(self) -> float:
+        return (self.hi - self.lo) / (self.n - 1)
+
+    def grid(self) -> torch.Tensor:
+        return torch.linspace(self.lo, self.hi, self.n, dtype=torch.float64)
+
+    def args(self) -> tuple:
+        """What the student's functions are called with: (x, mu_data, sigma_data, mu_g, sigma_g)."""
+        return (self.grid(), self.mu_data, self.sigma_data, self.mu_g, self.sigma_g)
+
+    def cut(self) -> bool:
+        """The grid leaves out more than 0.1% of either density's mass."""
+        x = self.grid()
+        return any(float(torch.trapezoid(log_normal(x, mu, s).exp(), x)) < 0.999 for mu, s in ((self.mu_data, self.sigma_data), (self.mu_g, self.sigma_g)))
+
+    def equal(self) -> bool:
+        return (self.mu_data, self.sigma_data) == (self.mu_g, self.sigma_g)
+
+    def __str__(self) -> str:
+        g = "p_g = p_data" if self.equal() else f"p_g = N({self.mu_g:g}, {self.sigma_g:g}^2)"
+        return f"p_data = N({self.mu_data:g}, {self.sigma_data:g}^2), {g}, on x = linspace({self.lo:g}, {self.hi:g}, {self.n})"
+
+
+def seeded_pair(seed: int, lo: float = -8.0, hi: float = 8.0, n: int = 1601) -> Pair:
+    """Two seeded Gaussians, means in [-1, 1], standard deviations in [0.8, 1.25] (2 decimals), so
+    that on the checks' grids neither density is more than e^25 times the other: D* stays strictly
+    inside (0, 1) in float64, and computing the densities directly is fine."""
+    u = torch.rand(4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).tolist()
+    return Pair(round(2 * u[0] - 1, 2), round(0.8 + 0.45 * u[1], 2), round(2 * u[2] - 1, 2), round(0.8 + 0.45 * u[3], 2), lo, hi, n)
+
+
+def same_pair(pair: Pair) -> Pair:
+    """p_g = p_data = the pair's p_data, on its grid."""
+    return Pair(pair.mu_data, pair.sigma_data, pair.mu_data, pair.sigma_data, pair.lo, pair.hi, pair.n)
+
+
+VISIBLE_PAIRS = (seeded_pair(0), seeded_pair(3), same_pair(seeded_pair(2)))
+OTHER_GRID_PAIRS = (  # a coarser grid (step 0.035), other Gaussians, one pair far apart
+    seeded_pair(7, -7.0, 7.0, 401), seeded_pair(6, -7.0, 7.0, 401), Pair(-1.5, 1.0, 1.5, 1.0, -7.0, 7.0, 401),
+)
+CUT_PAIR = seeded_pair(2, -0.5, 1.5, 801)  # a grid that leaves out about half of each density's mass
+
+
+def log_normal(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
+    """log N(x; mu, sigma^2), float64."""
+    return -0.5 * ((x - mu) / sigma) ** 2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+
+
+def integral(f: torch.Tensor, pair: Pair) -> float:
+    """The trapezoidal rule over the pair's grid."""
+    return float(torch.trapezoid(f, dx=pair.dx))
+
+
+def log1pexp(t: torch.Tensor) -> torch.Tensor:
+    """log(1 + e^t), exact for any t."""
+    return torch.logaddexp(torch.zeros_like(t), t)
+
+
+def theory(pair: Pair) -> dict[str, torch.Tensor | float]:
+    """The check's own values on the pair's grid, from log densities (float64): D*, C(G), the JSD,
+    and the pieces that common mistakes are made of."""
+    x = pair.grid()
+    lp, lq = log_normal(x, pair.mu_data, pair.sigma_data), log_normal(x, pair.mu_g, pair.sigma_g)
+    p, q = lp.exp(), lq.exp()
+    log_d, log_1md = -log1pexp(lq - lp), -log1pexp(lp - lq)  # log D*, log(1 - D*)
+    lm = torch.logaddexp(lp, lq) - LOG2  # log m, m = (p_data + p_g) / 2
+    return {
+        "p": p, "q": q, "d": torch.sigmoid(lp - lq), "log_d": log_d, "log_1md": log_1md,
+        "cost": integral(p * log_d + q * log_1md, pair),
+        "jsd": 0.5 * integral(p * (lp - lm), pair) + 0.5 * integral(q * (lq - lm), pair),
+        "lp": lp, "lq": lq, "lm": lm,
+    }
+
+
+D_STAR_FORMULA = "D*(x) = p_data(x) / (p_data(x) + p_g(x)), with the density of N(mu, sigma^2) = exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"
+
+
+def d_star_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
+    """Common wrong D* on the pair's grid: [(their values, the message)]."""
+    t, x = theory(pair), pair.grid()
+    unnormalised = (t["lp"] + math.log(pair.sigma_data)) - (t["lq"] + math.log(pair.sigma_g))
+    as_variance = log_normal(x, pair.mu_data, math.sqrt(pair.sigma_data)) - log_normal(x, pair.mu_g, math.sqrt(pair.sigma_g))
+    return [
+        (1 - t["d"], "it is p_g / (p_data + p_g), the probability that x is fake: p_data and p_g are swapped; D* is the "
+         "probability that x is real, p_data(x) / (p_data(x) + p_g(x))"),
+        ((t["lp"] - t["lq"]).exp(), "it is the density ratio p_data / p_g; D*(x) = p_data(x) / (p_data(x) + p_g(x)), "
+         "a probability in [0, 1]"),
+        (torch.sigmoid(unnormalised), "the densities lack their normalising factor 1 / (sigma sqrt(2 pi)), which does "
+         "not cancel in D* when sigma_data != sigma_g"),
+        (torch.sigmoid(as_variance), "sigma_data and sigma_g are standard deviations, not variances: the density of "
+         "N(mu, sigma^2) is exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"),
+    ]
+
+
+def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
+    """Common wrong C(G) on the pair's grid: [(their value, the message)]; got_jsd is the
+    student's own JSD (a C(G) derived from it is the identity, not the integral)."""
+    t = theory(pair)
+    p, q, d, cost = t["p"], t["q"], t["d"], t["cost"]
+    faults = [
+        (-cost, "the sign is flipped: C(G) = V(D*, G), the integral of p_data log D* + p_g log(1 - D*), is <= 0 "
+         "(its minimum, -log 4, is at p_g = p_data)"),
+        (integral(p * d + q * (1 - d), pair), "the logs are missing: C(G) integrates p_data(x) log D*(x) + p_g(x) log(1 - D*(x))"),
+        (cost / pair.dx, "it is the sum of the integrand without the grid step: an integral over the grid is "
+         "(sum of f(x_i)) * dx, with dx = x[1] - x[0]"),
+        (cost / pair.dx / pair.n, "it is the mean of the integrand over the grid points, not its integral: "
+         "(sum of f(x_i)) * dx, with dx = x[1] - x[0]"),
+        (integral(p * t["log_1md"] + q * t["log_d"], pair), "it uses p_g / (p_data + p_g) as D*: p_data and p_g are "
+         "swapped (D* is the probability that x is real; check d_star)"),
+        *[(integral(p * wrong.log() + q * (1 - wrong).log(), pair), f"it uses a wrong D*: {message}")
+          for wrong, message in d_star_faults(pair)[2:]],  # D* without normalising factors, sigma as a variance
+        (cost / LOG2, "it is in bits (log base 2): V(D, G) uses natural logs, and so does C(G) = -log 4 + 2 JSD"),
+        (-LOG4 + 2 * got_jsd, "it is -log 4 + 2 JSD (your JSD), the identity you are to show, not V(D*, G) integrated"
+         + (": on this grid, which leaves out part of both densities, the two differ" if pair.cut() else "")
+         + "; compute C(G) from its own definition"),
+    ]
+    if abs(pair.dx - VISIBLE_DX) > 1e-12:
+        faults.append((cost * VISIBLE_DX / pair.dx, f"the integral uses the step {VISIBLE_DX:g} of the visible checks' "
+                       f"grid; this grid's step is {pair.dx:g}: take it from the grid, dx = x[1] - x[0]"))
+    return faults
+
+
+def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
+    """Common wrong JSD on the pair's grid: [(their value, the message)]; got_cost is the
+    student's own C(G) (a JSD derived from it is the identity, not the definition)."""
+    t = theory(pair)
+    p, q, lp, lq, jsd = t["p"], t["q"], t["lp"], t["lq"], t["jsd"]
+    sum_mixture = torch.logaddexp(lp, lq)
+    mass_p, mass_q = p / p.sum(), q / q.sum()
+    mixture = (mass_p + mass_q) / 2
+    renormalised = float(0.5 * (mass_p * (mass_p / mixture).log()).sum() + 0.5 * (mass_q * (mass_q / mixture).log()).sum())
+    faults = [
+        (jsd / LOG2, "it is in bits (log base 2): the identity C(G) = -log 4 + 2 JSD holds in nats, with natural logs "
+         "like V(D, G)"),
+        (jsd / pair.dx, "it is the sum of the integrand without the grid step: an integral over the grid is "
+         "(sum of f(x_i)) * dx, with dx = x[1] - x[0]"),
+        (-jsd, "the sign is flipped: JSD = 1/2 KL(p_data || m) + 1/2 KL(p_g || m) >= 0, with KL(p || m) the integral of p log(p / m)"),
+        (2 * jsd, "it is twice the JSD: JSD = 1/2 KL(p_data || m) + 1/2 KL(p_g || m), the mean of the two KL divergences, not their sum"),
+        (0.5 * integral(p * (lp - sum_mixture), pair) + 0.5 * integral(q * (lq - sum_mixture), pair),
+         "the mixture is m = (p_data + p_g) / 2, not p_data + p_g"),
+        (0.5 * integral(p * (lp - lq), pair) + 0.5 * integral(q * (lq - lp), pair), "that compares p_data with p_g "
+         "directly (a symmetrised KL divergence); the JSD compares each with the mixture m = (p_data + p_g) / 2"),
+        (math.sqrt(max(jsd, 0.0)), "it is the square root of the JSD (the Jensen-Shannon distance): return the divergence itself"),
+        ((got_cost + LOG4) / 2, "it is (C(G) + log 4) / 2 (your C(G)), derived from the identity you are to show, not the "
+         "JSD from its definition" + (": on this grid, which leaves out part of both densities, the two differ" if pair.cut() else "")
+         + "; compute the JSD by integrating 1/2 p_data log(p_data / m) + 1/2 p_g log(p_g / m)"),
+        (renormalised, "it is the JSD of the densities renormalised over the grid's points (what "
+         "scipy.spatial.distance.jensenshannon computes, squared): integrate the definition over the grid as it is"),
+    ]
+    if abs(pair.dx - VISIBLE_DX) > 1e-12:
+        faults.append((jsd * VISIBLE_DX / pair.dx, f"the integral uses the step {VISIBLE_DX:g} of the visible checks' "
+                       f"grid; this grid's step is {pair.dx:g}: take it from the grid, dx = x[1] - x[0]"))
+    return faults
+
+
+def d_star_answer(submission, pair: Pair) -> torch.Tensor:
+    """d_star(x, ...) on the pair's grid as float64 values (n,); a failure that names the fault when
+    it is not one number per grid point."""
+    answer = submission.run(probes_a1.number, submission.get("d_star"), *pair.args())
+    kind = answer.get("type") if isinstance(answer, dict) else None
+    kind = kind if isinstance(kind, str) else "something else"
+    values, shape = answer.get("values") if isinstance(answer, dict) else None, answer.get("shape") if isinstance(answer, dict) else None
+    assert kind != "NoneType", "d_star returned None (is its return missing?); return D* at the grid points, shape (N,)"
+    assert isinstance(values, torch.Tensor) and values.dtype == torch.float64 and values.dim() == 1, (
+        f"d_star returned {kind}; return a tensor (or an array) of D* at the grid points, shape (N,)"
+    )
+    assert values.numel() == pair.n, (
+        f"d_star returned shape {tuple(shape) if isinstance(shape, list) else '?'} for a grid of {pair.n} points; "
+        f"expected ({pair.n},), one value of D* per grid point"
+    )
+    return values
+
+
+def cost_and_jsd_answer(submission, pair: Pair) -> tuple[float, float]:
+    """cost_and_jsd(x, ...) on the pair's grid as (C(G), JSD); a failure that names the fault when
+    it is not two numbers."""
+    answer = submission.run(probes_a1.numbers, submission.get("cost_and_jsd"), *pair.args())
+    kind = answer.get("type") if isinstance(answer, dict) else None
+    kind = kind if isinstance(kind, str) else "something else"
+    items = answer.get("items") if isinstance(answer, dict) else None
+    assert kind != "NoneType", "cost_and_jsd returned None (is its return missing?); return the two numbers (C(G), JSD)"
+    assert isinstance(items, list) and answer.get("length") == 2, (
+        f"cost_and_jsd returned {kind}"
+        + (f" of {answer.get('length')} items" if isinstance(items, list) else "")
+        + "; return a tuple of two numbers, (C(G), JSD)"
+    )
+    out = []
+    for name, item in zip(("C(G)", "the JSD"), items):
+        values = item.get("values") if isinstance(item, dict) else None
+        item_kind = item.get("type") if isinstance(item, dict) else "something else"
+        assert isinstance(values, torch.Tensor) and values.dtype == torch.float64 and values.numel() == 1, (
+            f"cost_and_jsd returned {item_kind if isinstance(item_kind, str) else 'something else'} as {name}; "
+            f"return one number (a float or a 0-dim tensor): integrate over the grid"
+        )
+        out.append(float(values[0]))
+    return out[0], out[1]
+
+
+def d_star_failure(submission, pair: Pair) -> str | None:
+    """Why d_star is wrong on the pair's grid, else None."""
+    got, t = d_star_answer(submission, pair), theory(pair)
+    want = t["d"]
+    wrong = ~torch.isclose(got, want, rtol=0, atol=1e-6)
+    if not wrong.any():
+        return None
+    i = int((got - want).abs().nan_to_num(nan=math.inf).argmax())
+    hint = next((message for values, message in d_star_faults(pair)
+                 if torch.allclose(got, values, rtol=0, atol=1e-6) and not torch.allclose(values, want, rtol=0, atol=1e-6)), None)
+    x = float(pair.grid()[i])
+    return f"d_star for {pair} is {num(float(got[i]))} at x = {x:.3g}; expected {num(float(want[i]))}: {hint or D_STAR_FORMULA}"
+
+
+NOT_FINITE = (
+    "a log met 0 or a negative number on the grid: D* must lie strictly between 0 and 1 (check d_star), and in float32 "
+    "D* or 1 - D* rounds to exactly 0 where one density is about e^17 times the other; keep the grid's float64, or "
+    "take log D* and log(1 - D*) from the log densities"
+)
+TOL = 1e-5  # C(G) and the JSD: any quadrature rule agrees (the grids reach where the densities vanish)
+CUT_TOL = 1e-3  # on the cut grid the densities do not vanish at its ends, where quadrature rules differ by ~dx f
+
+
+def cost_failure(pair: Pair, got: float, got_jsd: float, tol: float = TOL) -> str | None:
+    """Why the student's C(G) is wrong on the pair's grid, else None."""
+    want = theory(pair)["cost"]
+    if close(got, want, tol, tol):
+        return None
+    hint = NOT_FINITE if not math.isfinite(got) else diagnose(got, want, cost_faults(pair, got_jsd), tol, tol) or (
+        "C(G) = V(D*, G), the integral over the grid of p_data(x) log D*(x) + p_g(x) log(1 - D*(x)), natural logs"
+    )
+    expected = f"{num(want)}" + (" (-log 4: D* = 1/2 everywhere)" if pair.equal() else "")
+    return f"C(G) for {pair} is {num(got)}; expected {expected}: {hint}"
+
+
+def jsd_failure(pair: Pair, got: float, got_cost: float, tol: float = TOL) -> str | None:
+    """Why the student's JSD is wrong on the pair's grid, else None."""
+    want = theory(pair)["jsd"]
+    if close(got, want, tol, tol):
+        return None
+    hint = NOT_FINITE if not math.isfinite(got) else diagnose(got, want, jsd_faults(pair, got_cost), tol, tol) or (
+        "JSD = 1/2 KL(p_data || m) + 1/2 KL(p_g || m), m = (p_data + p_g) / 2, KL(p || m) the integral of p log(p / m), natural logs"
+    )
+    expected = f"{num(want)}" + (" (the JSD of a density with itself)" if pair.equal() else "")
+    return f"the JSD for {pair} is {num(got)}; expected {expected}: {hint}"
+
+
+@check(points=2, visible=True)
+def test_d_star_is_the_optimal_discriminator(submission):
+    """d_star is p_data / (p_data + p_g) on a grid, 1/2 where p_g = p_data"""
+    for pair in VISIBLE_PAIRS:
+        failure = d_star_failure(submission, pair)
+        assert failure is None, failure
+
+
+@check(points=2, visible=True)
+def test_cost_is_v_at_d_star(submission):
+    """cost_and_jsd's C(G) is V(D*, G) integrated over the grid, -log 4 where p_g = p_data"""
+    for pair in VISIBLE_PAIRS:
+        cost, jsd = cost_and_jsd_answer(submission, pair)
+        failure = cost_failure(pair, cost, jsd)
+        assert failure is None, failure
+
+
+@check(points=2, visible=True)
+def test_jsd_from_its_definition(submission):
+    """cost_and_jsd's JSD is 1/2 KL(p_data || m) + 1/2 KL(p_g || m) integrated over the grid, 0 where p_g = p_data"""
+    for pair in VISIBLE_PAIRS:
+        cost, jsd = cost_and_jsd_answer(submission, pair)
+        failure = jsd_failure(pair, jsd, cost)
+        assert failure is None, failure
+
+
+@check(points=2)
+def test_cost_and_jsd_on_other_grids(submission):
+    """C(G) and the JSD on a coarser grid, and on a grid that leaves out part of the densities"""
+    failures = []
+    for pair in OTHER_GRID_PAIRS:
+        cost, jsd = cost_and_jsd_answer(submission, pair)
+        failure = cost_failure(pair, cost, jsd) or jsd_failure(pair, jsd, cost)
+        if failure is not None:
+            failures.append(failure)
+            break
+    cost, jsd = cost_and_jsd_answer(submission, CUT_PAIR)
+    failure = cost_failure(CUT_PAIR, cost, jsd, CUT_TOL) or jsd_failure(CUT_PAIR, jsd, cost, CUT_TOL)
+    if failure is not None:
+        failures.append(failure)
+    if len(failures) == 1:
+        raise Partial(1, failures[0])
+    assert not failures, "; ".join(failures)
 
 
 # ---------------------------------------------------------------------------------------------
