@@ -9,12 +9,15 @@ over seeds is tested in tests/test_learning.py; here each submission is graded o
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
+from nbclient import NotebookClient
 from torch import nn
 
 from conftest import notebook_with_cells
@@ -688,3 +691,75 @@ def test_cheats_lose_the_learning_points(tmp_path, name):
         )
     else:
         assert message == COPIES
+
+
+# ---------------------------------------------------------------------------------------------
+# The notebook itself: the reflection graded by hand, the training cell, "Run All" on the untouched version
+# ---------------------------------------------------------------------------------------------
+
+
+def cell_with(path: Path, grade_id: str):
+    (cell,) = [c for c in nbformat.read(path, as_version=4).cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    return cell
+
+
+def test_reflection_is_graded_by_hand_against_a_rubric():
+    """The reflection is a markdown answer cell worth 3 points by hand: the model answer and its rubric
+    sit in the source's solution region, the student gets YOUR ANSWER HERE; with the checks, 13 points."""
+    answer = cell_with(SOLUTION, "reflection")
+    assert answer.cell_type == "markdown"
+    assert {k: answer.metadata["nbgrader"][k] for k in ("grade", "solution", "points")} == {"grade": True, "solution": True, "points": 3}
+    body = answer.source.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
+    assert "**Rubric (3 points).**" in body and "**Model answer**" in body
+    assert cell_with(STUDENT, "reflection").source.strip() == "YOUR ANSWER HERE"
+    total = sum(c.metadata["nbgrader"].get("points", 0) for c in nbformat.read(SOLUTION, as_version=4).cells if "nbgrader" in c.metadata)
+    assert total == sum(FULL.values()) + 3 == 13
+    assert "**Grading (13 points).**" in nbformat.read(STUDENT, as_version=4).cells[0].source
+
+
+def kernel_env(**extra: str) -> dict[str, str]:
+    """A student's kernel in smoke mode: this environment (the module's classifier cache too), without
+    pytest's or nbgrader's variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and k != "NBGRADER_EXECUTION"}
+    env.update(MPLBACKEND="Agg", GAN_COURSE_SMOKE="1", **extra)
+    return env
+
+
+def run_in_kernel(path: Path, workdir: Path, upto: str | None = None) -> list:
+    """Execute `path`'s cells up to and including the one with grade_id `upto` in a fresh kernel; raises at the
+    first cell that raises, as "Run All" stops there."""
+    nb = nbformat.read(path, as_version=4)
+    if upto is not None:
+        ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+        nb.cells = nb.cells[: ids.index(upto) + 1]
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False, resources={"metadata": {"path": str(workdir)}}).execute(env=kernel_env())
+    return nb.cells
+
+
+def printed(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+FID_LINE = r"  {name} +[\d,]+ parameters: +\d+ untrained -> +\d+ at best \(step \d+\), +\d+ after 20 steps; \d+ s"
+
+
+def test_training_cell_prints_both_generators_fids(tmp_path):
+    """The training cell trains the given generator and the student's the same way and prints both scores
+    (smoke mode: 20 steps each)."""
+    cells = run_in_kernel(SOLUTION, tmp_path, upto="train")
+    lines = printed(cells[-1]).splitlines()
+    assert re.fullmatch(r"classifier-FID, seed 0, 20 steps at ngf=32 \(lower is better; one fixed image scores \d+ or more\):", lines[0]), lines
+    assert re.fullmatch(FID_LINE.format(name=r"given Generator"), lines[1]), lines
+    assert re.fullmatch(FID_LINE.format(name=r"your DeeperGenerator"), lines[2]), lines
+
+
+def test_run_all_on_the_untouched_student_version_reaches_every_visible_check(tmp_path):
+    """'Run All' goes past the unfinished class (no training starts) to every visible check, each 0 with its message."""
+    cells = run_in_kernel(STUDENT, tmp_path)
+    train = next(c for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == "train")
+    assert printed(train).strip().endswith(  # one line, no training started
+        "is not implemented yet: it raises NotImplementedError (replace that line with your code); the next cells still run"
+    ) and len(printed(train).strip().splitlines()) == 1
+    lines = [line for cell in cells if cell.cell_type == "code" for line in printed(cell).splitlines() if line.startswith("a2 ")]
+    assert len(lines) == 3, lines
+    assert all(": 0/" in line and "is not implemented yet" in line for line in lines), lines

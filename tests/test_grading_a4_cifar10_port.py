@@ -12,12 +12,14 @@ The colour classifier of the learning check is trained once per module into a te
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
 import nbformat
 import pytest
 import torch
+from nbclient import NotebookClient
 from torch import nn
 
 from conftest import notebook_with_cells
@@ -655,3 +657,85 @@ def test_first_batch_reports_what_the_loader_did(tmp_path):
     assert (empty["stage"], empty["empty"]) == ("done", True)
     broken = probes_a4.first_batch(lambda root, batch_size: 1 / 0, str(tmp_path), 3)
     assert (broken["stage"], broken["error"]["type"]) == ("make", "ZeroDivisionError")
+
+
+# ---------------------------------------------------------------------------------------------
+# The notebook in a student's kernel: the data it trains on, and "Run All" on the untouched version
+# ---------------------------------------------------------------------------------------------
+
+REFUSED_URL = "http://127.0.0.1:9/cifar-10-python.tar.gz"  # nothing listens on port 9: the download fails at once
+
+
+def kernel_env(**extra: str) -> dict[str, str]:
+    """The environment of a student's kernel: this one, without pytest's or nbgrader's variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and k != "NBGRADER_EXECUTION"}
+    env.pop("GAN_COURSE_SMOKE", None)
+    env.update(MPLBACKEND="Agg", **extra)
+    return env
+
+
+def run_in_kernel(path: Path, workdir: Path, env: dict[str, str], *, upto: str | None = None, first: str | None = None) -> list:
+    """Execute `path`'s cells (up to and including the cell with grade_id `upto`) in a fresh kernel in
+    `workdir`, after `first` if given; raises at the first cell that raises, as "Run All" stops there."""
+    nb = nbformat.read(path, as_version=4)
+    if upto is not None:
+        ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+        nb.cells = nb.cells[: ids.index(upto) + 1]
+    if first is not None:
+        nb.cells.insert(0, nbformat.v4.new_code_cell(first))
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False, resources={"metadata": {"path": str(workdir)}})
+    client.execute(env=env)
+    return nb.cells
+
+
+def printed(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def data_cell(cells: list):
+    (cell,) = [c for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == "data"]
+    return cell
+
+
+def test_data_cell_trains_on_the_stand_in_when_cifar10_cannot_be_downloaded(tmp_path):
+    """Without smoke mode the data cell makes torchvision's real download call; when it fails (here:
+    a refused connection) the cell says so in one line and goes on with the coloured digits, no traceback."""
+    data = tmp_path / "data"
+    first = f"import torchvision\ntorchvision.datasets.CIFAR10.url = {REFUSED_URL!r}"
+    cells = run_in_kernel(SOLUTION, tmp_path, kernel_env(GAN_COURSE_DATA=str(data)), upto="data", first=first)
+    lines = [line for line in printed(data_cell(cells)).splitlines() if line.startswith(("data:", "your loader:"))]
+    assert lines[0].startswith(
+        "data: the coloured digits, CIFAR-10's offline stand-in (1,437 training images in coloured_digits/), because "
+        "CIFAR-10 could not be downloaded (URLError: <urlopen error [Errno 111] Connection refused>)"
+    ), lines
+    assert lines[1:] == ["your loader: 1,437 images; a batch: (64, 3, 32, 32) in [-1.00, 1.00]"]
+    assert not any(o.output_type == "error" for c in cells for o in c.get("outputs", []))
+    assert (tmp_path / "coloured_digits" / "cifar-10-batches-py" / "data_batch_1").is_file()
+
+
+def test_data_cell_uses_cifar10_when_its_files_are_in_the_data_folder(tmp_path):
+    """CIFAR-10's files already in the data folder (here: the coloured digits written there, with
+    torchvision's md5 check turned off) are used as CIFAR-10, without a download and without the stand-in."""
+    data = tmp_path / "data"
+    first = (
+        f"import torchvision\nfrom reference.metrics.quick_fid import cifar10_checksums_off, write_cifar10\n"
+        f"torchvision.datasets.CIFAR10.url = {REFUSED_URL!r}\nCHECKSUMS_OFF = cifar10_checksums_off()  # kept: closing it turns them on again\n"
+        f"CHECKSUMS_OFF.__enter__()\n"
+        f"write_cifar10({str(data)!r})"
+    )
+    cells = run_in_kernel(SOLUTION, tmp_path, kernel_env(GAN_COURSE_DATA=str(data)), upto="data", first=first)
+    lines = [line for line in printed(data_cell(cells)).splitlines() if line.startswith(("data:", "your loader:"))]
+    assert lines == [
+        f"data: CIFAR-10 (1,437 training images in {data}/cifar-10-batches-py/)",
+        "your loader: 1,437 images; a batch: (64, 3, 32, 32) in [-1.00, 1.00]",
+    ]
+    assert not (tmp_path / "coloured_digits").exists()
+
+
+def test_run_all_on_the_untouched_student_version_reaches_every_visible_check(tmp_path):
+    """'Run All' (smoke mode) goes past the unfinished functions to every visible check, each 0 with its message."""
+    cells = run_in_kernel(STUDENT, tmp_path, kernel_env(GAN_COURSE_SMOKE="1", GAN_COURSE_DATA=str(tmp_path / "data")))
+    assert "smoke runs never download" in printed(data_cell(cells))
+    lines = [line for cell in cells if cell.cell_type == "code" for line in printed(cell).splitlines() if line.startswith("a4 ")]
+    assert len(lines) == len(VISIBLE), lines
+    assert all(": 0/" in line and "is not implemented yet" in line for line in lines), lines
