@@ -3,6 +3,7 @@
     python benchmarks/mode_collapse.py                       # the lesson's table: ring and grid, 4 arms, 3 seeds
     python benchmarks/mode_collapse.py --quick               # smoke test (a few seconds a run)
     python benchmarks/mode_collapse.py --arms gan pacgan2 --datasets grid --seeds 0 1 2 3 4
+    python benchmarks/mode_collapse.py --arms wgan-gp --update  # rerun one arm, keep the CSV's other rows
 
 Every run is `reference.trainer.train` with `mlp2d` (PacGAN's 2-D generator, 4 x 400 ReLU + BN,
 and an MLP discriminator 3 x 200 LeakyReLU) on `ring` (8 Gaussians, std 0.01) or `grid` (25
@@ -11,11 +12,16 @@ Gaussians, std 0.05). The arms differ only in D's options and the loss:
     gan        non-saturating loss, plain D
     mbstd      the same with D's minibatch standard deviation feature (--minibatch-std)
     pacgan2/3/4  the same with D judging packs of 2, 3 or 4 points (--pack m)
-    wgan-gp    WGAN with gradient penalty 10, 5 critic steps per generator step
+    wgan-gp    WGAN with gradient penalty 10, 5 critic steps per generator step, and its paper's
+               Adam settings, lr 1e-4, betas (0, 0.9) (Gulrajani et al. 2017, Algorithm 1)
+    wgan-gp-gan-adam  the same loss with the GAN arms' Adam settings (not a default arm: how much
+               the optimizer settings matter)
 
 The default arms are gan, mbstd, pacgan2 and wgan-gp. Each arm gets the same number of generator
 steps (--g-steps, default 500) at the same batch size (default 100, PacGAN's; so wgan-gp sees 5x
-as many real batches), Adam lr 2e-4, betas (0.5, 0.999). After training, G (eval mode)
+as many real batches); the GAN arms use Adam lr 2e-4, betas (0.5, 0.999), the DCGAN settings.
+PacGAN's own recipe differs (lr 1e-4, beta1 0.8, a maxout D, 400 epochs: about 400,000 generator
+steps); see lesson 04 for the published numbers beside ours. After training, G (eval mode)
 draws 2,500 points from seeded noise, as in VEEGAN and PacGAN, and `reference.metrics.coverage.
 mode_coverage` counts modes covered (>= 1 high-quality point), the share of high-quality points
 (within 3 std of the nearest mode) and the reverse KL of the mode histogram to uniform.
@@ -25,6 +31,9 @@ It prints one markdown table (mean ± std over seeds) and writes every run to a 
 dataset and arm's first seed to <csv name>_points.npz beside it (the lesson's scatter plots).
 Runs go to --workers processes with one thread each, so every run is bit-reproducible; the last
 line is a JSON object with the table's numbers and the wall time.
+
+With --update the CSV and the points file keep the rows of every (dataset, arm) this run does not
+train, so that one arm can be rerun alone (the rows are sorted by dataset, arm and seed).
 
 Lesson 04's budget figure reads every benchmarks/results/mode_collapse_<steps>.csv beside the
 default one; it was made with
@@ -53,7 +62,8 @@ ARMS: dict[str, dict] = {
     "pacgan2": {"pack": 2},
     "pacgan3": {"pack": 3},
     "pacgan4": {"pack": 4},
-    "wgan-gp": {"loss": "wgan-gp"},
+    "wgan-gp": {"loss": "wgan-gp", "lr": 1e-4, "beta1": 0.0, "beta2": 0.9},  # the WGAN-GP paper's Adam settings
+    "wgan-gp-gan-adam": {"loss": "wgan-gp"},  # WGAN-GP with the GAN arms' Adam settings (this table's first version)
 }
 LABELS = {
     "gan": "GAN (non-saturating)",
@@ -62,6 +72,7 @@ LABELS = {
     "pacgan3": "PacGAN3",
     "pacgan4": "PacGAN4",
     "wgan-gp": "WGAN-GP",
+    "wgan-gp-gan-adam": "WGAN-GP, GAN's Adam",
 }
 EVAL_SAMPLES = 2500
 COLUMNS = ["dataset", "arm", "seed", "g_steps", "batches", "batch_size", "modes_covered", "n_modes",
@@ -133,7 +144,7 @@ def table(rows: list[dict]) -> tuple[str, list[dict]]:
         kl = mean_std([r["reverse_kl"] for r in group])
         secs = statistics.fmean(float(r["seconds"]) for r in group)
         lines.append(f"| {dataset} ({n_modes} modes) | {LABELS[arm]} | {modes} | {hq} | {kl} | {len(group)} | "
-                     f"{group[0]['g_steps']:,} | {secs:.0f} |")
+                     f"{int(group[0]['g_steps']):,} | {secs:.0f} |")
         summary.append({"dataset": dataset, "arm": arm, "modes_covered": modes, "high_quality_pct": hq,
                         "reverse_kl": kl, "seeds": len(group), "seconds_per_run": round(secs, 1)})
     return "\n".join(lines), summary
@@ -147,13 +158,38 @@ def write_csv(rows: list[dict], path: Path) -> None:
     write_text_atomic(path, "\n".join(lines) + "\n")
 
 
-def write_points(rows: list[dict], path: Path) -> None:
+def order(row: dict) -> tuple[int, int, int]:
+    """Rows sort by dataset (ring, grid), arm (ARMS' order) and seed."""
+    return ["ring", "grid"].index(row["dataset"]), list(ARMS).index(row["arm"]), int(row["seed"])
+
+
+def kept_rows(path: Path, rerun: set[tuple[str, str]], g_steps: int) -> tuple[list[dict], dict]:
+    """--update: the CSV's rows and the points of every (dataset, arm) not in `rerun`."""
+    import numpy as np
+
+    if not path.is_file():
+        return [], {}
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if (r["dataset"], r["arm"]) not in rerun]
+    other = sorted({int(r["g_steps"]) for r in rows} - {g_steps})
+    if other:
+        raise SystemExit(f"error: {path} holds runs of {other[0]:,} generator steps, not {g_steps:,}: "
+                         f"pass the same --g-steps to --update it, or another --csv")
+    points_path = path.with_name(path.stem + "_points.npz")
+    points = {}
+    if points_path.is_file():
+        with np.load(points_path) as f:
+            points = {k: f[k] for k in f.files if tuple(k.split("/")) not in rerun}
+    return rows, points
+
+
+def write_points(rows: list[dict], path: Path, kept: dict | None = None) -> None:
     """The evaluated points of each dataset and arm's first seed, (2500, 2) float32 under 'DATASET/ARM'."""
     import numpy as np
 
     from reference.io import atomic_path
 
-    first: dict[str, object] = {}
+    first: dict[str, object] = dict(kept or {})
     for r in rows:
         first.setdefault(f"{r['dataset']}/{r['arm']}", r["points"])
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,10 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel, one thread each (default 2)")
     parser.add_argument("--csv", default="benchmarks/results/mode_collapse.csv")
     parser.add_argument("--quick", action="store_true", help="smoke test: 100 generator steps, seed 0")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the CSV's rows (and points) of the datasets and arms this run does not train")
     args = parser.parse_args(argv)
     if args.quick:
         args.g_steps, args.seeds = 100, [0]
     jobs = [(d, a, s, args.g_steps, args.batch_size) for s in args.seeds for a in args.arms for d in args.datasets]
+    rerun = {(d, a) for d in args.datasets for a in args.arms}
+    kept, kept_points = kept_rows(Path(args.csv), rerun, args.g_steps) if args.update else ([], {})
     start = time.perf_counter()
     print(f"{len(jobs)} runs ({len(args.datasets)} datasets x {len(args.arms)} arms x {len(args.seeds)} seeds), "
           f"{args.g_steps:,} generator steps at batch {args.batch_size}, {args.workers} worker(s); "
@@ -186,16 +226,17 @@ def main(argv: list[str] | None = None) -> int:
         for future in as_completed(futures):  # the CSV grows as runs finish: a stopped benchmark keeps them
             row = future.result()
             rows.append(row)
-            rows.sort(key=lambda r: (args.datasets.index(r["dataset"]), args.arms.index(r["arm"]), r["seed"]))
-            write_csv(rows, Path(args.csv))
+            rows.sort(key=order)
+            write_csv(sorted(kept + rows, key=order), Path(args.csv))
             print(f"  {len(rows)}/{len(jobs)}: {row['dataset']} {row['arm']} seed {row['seed']}, {row['seconds']} s",
                   file=sys.stderr, flush=True)
     wall = time.perf_counter() - start
-    write_csv(rows, Path(args.csv))
-    write_points(rows, Path(args.csv).with_name(Path(args.csv).stem + "_points.npz"))
-    text, summary = table(rows)
+    write_csv(sorted(kept + rows, key=order), Path(args.csv))
+    write_points(rows, Path(args.csv).with_name(Path(args.csv).stem + "_points.npz"), kept_points)
+    text, summary = table(sorted(kept + rows, key=order))
     print(text)
-    print(f"\n{len(rows)} runs in {wall:.0f} s wall ({args.workers} workers, 1 thread each); per-run CSV: {args.csv}")
+    kept_note = f", {len(kept)} row{'' if len(kept) == 1 else 's'} kept from the CSV" if kept else ""
+    print(f"\n{len(rows)} runs in {wall:.0f} s wall ({args.workers} workers, 1 thread each){kept_note}; per-run CSV: {args.csv}")
     print(json.dumps({"g_steps": args.g_steps, "batch_size": args.batch_size, "eval_samples": EVAL_SAMPLES,
                       "wall_seconds": round(wall, 1), "rows": summary}))
     return 0

@@ -1,0 +1,326 @@
+"""Checks of lesson 04's code-along places: the minibatch standard deviation and packing (PacGAN).
+
+The student writes `minibatch_std`, `append_minibatch_std`, `pack` and `packed_d_loss` in
+solutions/lessons/04_mode_collapse.ipynb; each check calls them on seeded inputs it chooses and
+compares with the course library, the oracle (`reference.models.mitigations`, `reference.losses`),
+within a tolerance. A wrong value that matches a common mistake (the std across the wrong
+dimension, N - 1 instead of N, packs that gather samples from across the batch, a fake batch that
+reaches D unpacked...) gets that mistake's message.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from reference.grading.checks import check
+from reference.losses import NonSaturating
+from reference.models.mitigations import minibatch_std as reference_std
+from reference.models.mitigations import pack as reference_pack
+from reference.models.mlp2d import Discriminator
+
+ASSIGNMENT = "lesson_04"
+EPS = 1e-8
+TOL = dict(rtol=1e-4, atol=1e-6)
+
+
+def _as_tensor(value: object, name: str, call: str) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise AssertionError(f"{call} returned {type(value).__name__}, not a tensor: return a torch.Tensor from {name}")
+    return value.detach().float()
+
+
+def _close(a: Tensor, b: Tensor) -> bool:
+    return a.shape == b.shape and bool(torch.allclose(a, b, **TOL))
+
+
+def _inputs() -> tuple[Tensor, Tensor]:
+    """A seeded (N, F) batch and a seeded (N, C, H, W) batch whose features have different spreads."""
+    gen = torch.Generator().manual_seed(4)
+    points = torch.randn(16, 5, generator=gen) * torch.tensor([0.5, 1.0, 2.0, 3.0, 0.1]) + 1.0
+    images = torch.randn(6, 3, 4, 4, generator=gen) * 0.7
+    return points, images
+
+
+# ---------------------------------------------------------------------------------------------
+# Minibatch standard deviation
+# ---------------------------------------------------------------------------------------------
+
+
+def _std_mistake(x: Tensor, got: Tensor) -> str | None:
+    """The message of the mistake that gives `got` on x, if it is a known one."""
+    n = x.shape[0]
+    flat = x.reshape(n, -1)
+    if got.dim() == 1 and got.shape[0] == flat.shape[1]:
+        return (f"returns one value per feature, shape {tuple(got.shape)}: average the per-feature standard "
+                f"deviations into one number (shape ())")
+    if got.shape == x.shape[1:] and got.dim() > 1:
+        return (f"returns one value per feature, shape {tuple(got.shape)}: average the per-feature standard "
+                f"deviations over all features into one number (shape ())")
+    if got.dim() == 1 and got.shape[0] == n:
+        return (f"returns one value per sample, shape ({n},): that is a spread across each sample's features; take "
+                f"each feature's std across the batch (dim 0), then their mean, one number (shape ())")
+    if got.dim() != 0:
+        return f"returns shape {tuple(got.shape)}; it must be one number, a 0-dim tensor (shape ())"
+    biased = flat.var(dim=0, unbiased=False)
+    candidates = [
+        ("uses the unbiased estimate (divides by N - 1): use the biased one, divide by N (torch: unbiased=False or "
+         "correction=0)", torch.sqrt(flat.var(dim=0, unbiased=True) + EPS).mean()),
+        ("takes the std across each sample's features (dim 1) instead of across the batch (dim 0)",
+         torch.sqrt(flat.var(dim=1, unbiased=False) + EPS).mean()),
+        ("takes the std across each sample's features (dim 1) instead of across the batch (dim 0)",
+         flat.std(dim=1).mean()),
+        ("is the std of all the batch's values pooled together: take each feature's std across the batch, then "
+         "the mean of those", torch.sqrt(flat.var(unbiased=False) + EPS)),
+        ("is the std of all the batch's values pooled together: take each feature's std across the batch, then "
+         "the mean of those", flat.std()),
+        ("returns the mean variance, without the square root: average the standard deviations", (biased + EPS).mean()),
+        ("takes the square root after averaging the variances: take each feature's std first, then the mean",
+         torch.sqrt(biased.mean() + EPS)),
+    ]
+    if x.dim() == 4:
+        candidates.append(
+            ("pools each channel's pixels: every (channel, row, column) is a feature of its own; take each one's std "
+             "across the batch (dim 0), then the mean", torch.sqrt(x.var(dim=(0, 2, 3), unbiased=False) + EPS).mean()))
+    for message, value in candidates:
+        if torch.allclose(got, value.float(), **TOL):
+            return message
+    return None
+
+
+@check(points=1, visible=True)
+def test_minibatch_std(submission):
+    """minibatch_std: the mean over features of each feature's std across the batch."""
+    fn = submission.get("minibatch_std")
+    points, images = _inputs()
+    for x, kind in ((points, "a (16, 5) batch of points"), (images, "a (6, 3, 4, 4) batch of images")):
+        got = _as_tensor(fn(x.clone()), "minibatch_std", f"minibatch_std(x) on {kind}")
+        expected = reference_std(x)
+        if _close(got, expected):
+            continue
+        mistake = _std_mistake(x, got)
+        if mistake:
+            raise AssertionError(f"on {kind} it {mistake}")
+        raise AssertionError(
+            f"on {kind} it returns {got.flatten()[:3].tolist()}{'...' if got.numel() > 3 else ''}, expected "
+            f"{expected.item():.6f}: for each feature, sqrt(mean over the batch of (x - its batch mean)^2 + 1e-8), "
+            f"then the mean over features"
+        )
+    same = torch.ones(8, 3, requires_grad=True)
+    value = fn(same)
+    got = _as_tensor(value, "minibatch_std", "minibatch_std(x)")
+    if abs(got.item() - 1e-4) > 1e-6:
+        raise AssertionError(
+            f"8 identical samples give {got.item():.3g}, expected 1e-4 (= sqrt(0 + 1e-8)): add 1e-8 to each variance "
+            f"inside the square root, or the gradient of sqrt at 0 is infinite on a collapsed batch"
+        )
+    if not value.requires_grad:
+        raise AssertionError("the result carries no gradient: compute it with torch operations on x (no .item(), "
+                             "no numpy, no torch.no_grad()), so D can learn from it")
+    value.backward()
+    if same.grad is None or not torch.isfinite(same.grad).all():
+        raise AssertionError("on 8 identical samples the gradient is not finite: add 1e-8 to each variance inside "
+                             "the square root")
+
+
+@check(points=1, visible=True)
+def test_append_minibatch_std(submission):
+    """append_minibatch_std: (N, F) -> (N, F + 1), the statistic as the last feature of every sample."""
+    fn = submission.get("append_minibatch_std")
+    points, _ = _inputs()
+    n, f = points.shape
+    got = _as_tensor(fn(points.clone()), "append_minibatch_std", "append_minibatch_std(x)")
+    if got.shape == (n + 1, f):
+        raise AssertionError(f"returns shape {tuple(got.shape)}: it appends one more sample (a row); append one more "
+                             f"feature (a column), so that (N, F) -> (N, F + 1)")
+    if got.shape != (n, f + 1):
+        raise AssertionError(f"returns shape {tuple(got.shape)} for x of shape {(n, f)}; expected {(n, f + 1)}")
+    if torch.allclose(got[:, 1:], points, **TOL) and not torch.allclose(got[:, :f], points, **TOL):
+        raise AssertionError("the statistic is the first column: keep x's features first and put the statistic last")
+    if not torch.allclose(got[:, :f], points, **TOL):
+        raise AssertionError("the first F columns are not x's features unchanged: concatenate x and the statistic")
+    last = got[:, f]
+    if not torch.allclose(last, last[0].expand(n), **TOL):
+        raise AssertionError("the last column differs between samples: every sample gets the same number, the "
+                             "batch's statistic (expand it to (N, 1) before concatenating)")
+    expected = reference_std(points)
+    if not torch.allclose(last[0], expected, **TOL):
+        mine = None
+        try:
+            mine = _as_tensor(submission.get("minibatch_std")(points.clone()), "minibatch_std", "minibatch_std(x)")
+        except Exception:  # noqa: BLE001 - the message below covers it
+            pass
+        if mine is not None and mine.numel() == 1 and torch.allclose(last[0], mine.reshape(()), **TOL):
+            raise AssertionError("the last column is your minibatch_std(x), which is not right yet: fix minibatch_std "
+                                 "first (the check above)")
+        raise AssertionError(f"the last column is {last[0].item():.6f}, expected minibatch_std(x) = {expected.item():.6f}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Packing
+# ---------------------------------------------------------------------------------------------
+
+
+def _members(row: Tensor, labelled: Tensor) -> list[int]:
+    """Which samples of `labelled` (N, 2) with sample i = (10 i, 10 i + 1) the values of `row` come from."""
+    return sorted({int(v) // 10 for v in row.flatten().round().tolist()})
+
+
+@check(points=1, visible=True)
+def test_pack(submission):
+    """pack: m consecutive samples per pack, points (N, 2) -> (N/m, 2m), images (N, C, H, W) -> (N/m, m*C, H, W)."""
+    fn = submission.get("pack")
+    n, m = 12, 3
+    labelled = torch.stack([torch.arange(n) * 10.0, torch.arange(n) * 10.0 + 1], dim=1)  # sample i = (10i, 10i + 1)
+    got = _as_tensor(fn(labelled.clone(), m), "pack", "pack(x, 3)")
+    expected = reference_pack(labelled, m)
+    if got.shape != expected.shape:
+        if got.shape == (n // m, m, 2):
+            raise AssertionError("pack(x, 3) on (12, 2) points returns shape (4, 3, 2): concatenate each pack's points "
+                                 "into one row, (N/m, 2m) = (4, 6)")
+        raise AssertionError(f"pack(x, 3) on (12, 2) points returns shape {tuple(got.shape)}, expected (4, 6)")
+    if not torch.equal(got, expected):
+        members = [_members(row, labelled) for row in got]
+        if members == [list(range(k * m, k * m + m)) for k in range(n // m)]:
+            if torch.equal(got, labelled.view(n // m, m, 2).transpose(1, 2).reshape(n // m, 2 * m)):
+                raise AssertionError("each pack holds the right samples, but their coordinates are interleaved "
+                                     "(x0, x1, x2, y0, y1, y2): keep each sample's 2 coordinates together, sample km first")
+            raise AssertionError(f"each pack holds the right samples in the wrong order: pack 0 is {got[0].tolist()}, "
+                                 f"expected {expected[0].tolist()} (sample km first, then km + 1, ...)")
+        raise AssertionError(
+            f"pack 0 holds samples {members[0]} (of 0..11), pack 1 samples {members[1]}: pack k must hold the m "
+            f"consecutive samples km, ..., km + m - 1 ([0, 1, 2], then [3, 4, 5]); splitting the batch into m blocks "
+            f"and taking one sample from each mixes samples from across the batch"
+        )
+    same = _as_tensor(fn(labelled.clone(), 1), "pack", "pack(x, 1)")
+    if not torch.equal(same, labelled):
+        raise AssertionError(f"pack(x, 1) returns shape {tuple(same.shape)} and different values: packs of 1 are the "
+                             f"samples themselves, (N, 2) unchanged")
+    gen = torch.Generator().manual_seed(5)
+    images = torch.randn(8, 3, 4, 5, generator=gen)
+    got = _as_tensor(fn(images.clone(), 2), "pack", "pack(x, 2)")
+    expected = reference_pack(images, 2)
+    if got.shape != expected.shape:
+        where = {(4, 3, 8, 5): "the height", (4, 3, 4, 10): "the width"}.get(tuple(got.shape))
+        if where:
+            raise AssertionError(f"pack(x, 2) on (8, 3, 4, 5) images returns shape {tuple(got.shape)}: it stacks along "
+                                 f"{where}; stack along the channels, (N/m, m*C, H, W) = (4, 6, 4, 5)")
+        raise AssertionError(f"pack(x, 2) on (8, 3, 4, 5) images returns shape {tuple(got.shape)}, expected (4, 6, 4, 5)")
+    if not torch.equal(got, expected):
+        interleaved = images.view(4, 2, 3, 4, 5).transpose(1, 2).reshape(4, 6, 4, 5)
+        if torch.equal(got, interleaved):
+            raise AssertionError("on images the channels of the two samples are interleaved (R0, R1, G0, G1, ...): "
+                                 "put all C channels of sample km first, then those of km + 1")
+        raise AssertionError("on (8, 3, 4, 5) images, pack k must hold images 2k and 2k + 1, their channels "
+                             "concatenated (image 2k's first): the values differ")
+
+
+def _innermost_student_function(err: BaseException, namespace: dict | None) -> str | None:
+    """The innermost function defined in the notebook (`namespace`) that `err` passed through."""
+    name, tb = None, err.__traceback__
+    while tb is not None and namespace is not None:
+        if tb.tb_frame.f_globals is namespace:
+            name = tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
+    return name
+
+
+class _Spy(nn.Module):
+    """PacGAN's 2-D discriminator for packs of m points, recording every input it gets."""
+
+    def __init__(self, m: int) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.inner = Discriminator(2, pack=m)
+        self.inputs: list[Tensor] = []
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.inputs.append(x.detach().clone())
+        return self.inner(x)
+
+
+def _which(batch: Tensor, real: Tensor, fake: Tensor) -> set[str]:
+    """'real'/'fake'/'other' for each point of a D input (packs or points)."""
+    kinds = set()
+    for p in batch.reshape(-1, 2):
+        if (real == p).all(dim=1).any():
+            kinds.add("real")
+        elif (fake == p).all(dim=1).any():
+            kinds.add("fake")
+        else:
+            kinds.add("other")
+    return kinds
+
+
+@check(points=1, visible=True)
+def test_packed_d_loss(submission):
+    """packed_d_loss: D's non-saturating loss on packs of real points and packs of fake points."""
+    fn = submission.get("packed_d_loss")
+    from reference.data.mixtures import sample_mixture
+
+    n = 12
+    for m in (2, 3):
+        real = sample_mixture("ring", n, seed=6)[0]
+        fake = torch.randn(n, 2, generator=torch.Generator().manual_seed(7)) * 0.5
+        D = _Spy(m)
+        call = f"packed_d_loss(D, real, fake, {m}) with {n} real and {n} fake points"
+        try:
+            value = fn(D, real.clone(), fake.clone(), m)
+        except Exception as err:  # a message about what reached D says more than the shape error it caused
+            helper = _innermost_student_function(err, getattr(submission, "namespace", None))
+            if isinstance(err, NotImplementedError) and helper not in (None, "packed_d_loss"):
+                raise AssertionError(f"{call}: your `{helper}` is not written yet (it raises NotImplementedError); "
+                                     f"write it first") from None
+            for x in D.inputs:
+                if x.shape != (n // m, 2 * m):
+                    kind = " and ".join(sorted(_which(x, real, fake)))
+                    raise AssertionError(
+                        f"{call}: D got a {kind} batch of shape {tuple(x.shape)}, but it judges packs, "
+                        f"({n // m}, {2 * m}): pack the {kind} batch with pack(..., m) before D, as the other one"
+                    ) from None
+            if len(D.inputs) >= 2:
+                raise AssertionError(
+                    f"{call} raised {type(err).__name__} after D scored both sets of packs ({err}). D gives one logit "
+                    f"per pack, {n // m} here, not one per point: make the labels one per pack"
+                ) from None
+            raise
+        got = _as_tensor(value, "packed_d_loss", call)
+        logits = [D.inner(reference_pack(x, m)).detach() for x in (real, fake)]
+        expected = NonSaturating().d_loss(*logits)
+        if got.numel() == 1 and torch.allclose(got.reshape(()), expected, **TOL):
+            continue
+        for x in D.inputs:
+            kinds = _which(x, real, fake)
+            if {"real", "fake"} <= kinds:
+                raise AssertionError(f"{call}: a pack D got mixes real and fake points; pack real with real and "
+                                     f"fake with fake, each batch on its own")
+        packed = [reference_pack(real, m), reference_pack(fake, m)]
+        for x in D.inputs:
+            kind = "real" if _which(x, real, fake) == {"real"} else "fake"
+            if x.shape == packed[0].shape and not torch.equal(x, packed[kind == "fake"]):
+                raise AssertionError(
+                    f"{call}: D's {kind} packs are not pack({kind}, {m}) (pack k = points km..km + m - 1 in order): "
+                    f"pack both batches the same way, with your pack (check it above)"
+                )
+        if got.numel() != 1:
+            raise AssertionError(f"{call} returns shape {tuple(got.shape)}: return one number, each term a mean over "
+                                 f"its packs, the two terms summed")
+        got = got.reshape(())
+        known = {
+            "is exactly half the expected value: add the real and the fake terms, do not average them":
+                expected / 2,
+            "has the labels swapped: real packs get label 1, fake packs label 0":
+                NonSaturating().d_loss(logits[1], logits[0]),
+            f"sums over the packs instead of taking the mean over the {n // m} packs of each kind":
+                expected * (n // m),
+            "is the real packs' term only: add the fake packs' term, with label 0":
+                torch.nn.functional.softplus(-logits[0]).mean(),
+            "is the fake packs' term only: add the real packs' term, with label 1":
+                torch.nn.functional.softplus(logits[1]).mean(),
+            "is negated: a loss to minimise, binary cross-entropy (positive)": -expected,
+        }
+        for message, wrong in known.items():
+            if torch.allclose(got, wrong, **TOL):
+                raise AssertionError(f"{call} {message}")
+        raise AssertionError(f"{call} returns {got.item():.6f}, expected {expected.item():.6f}: binary cross-entropy "
+                             f"of D(real packs) against 1 plus that of D(fake packs) against 0, each a mean over packs")

@@ -1,0 +1,262 @@
+"""Tests for reference/checks/lesson_04.py: lesson 04's code-along checks.
+
+The model answers are the code-along cells of solutions/lessons/04_mode_collapse.ipynb, run in a
+fresh namespace as a kernel would; the stubs are the same cells with each solution region replaced
+by `raise NotImplementedError()`, as the student gets them. Every check must pass on the model
+answers and fail, with a message naming the fault, on each realistic wrong answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from reference.grading.checks import run_check
+from reference.grading.local import load_checks
+from reference.grading.submission import LocalSubmission
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "solutions" / "lessons" / "04_mode_collapse.ipynb"
+CHECKS = load_checks("lesson_04")
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n?", re.S | re.M)
+
+
+def code_cell(defines: str) -> str:
+    """The source of the notebook's code cell that defines function `defines`."""
+    cells = json.loads(SOURCE.read_text())["cells"]
+    found = [c for c in cells if c["cell_type"] == "code" and f"def {defines}(" in "".join(c["source"])]
+    assert len(found) == 1, f"expected one code cell defining {defines}, found {len(found)}"
+    return "".join(found[0]["source"])
+
+
+def namespace(*sources: str) -> dict:
+    """A notebook namespace: the setup's imports, then `sources` run in it (as cells)."""
+    ns = {"__name__": "__main__", "torch": torch, "F": F}
+    for source in sources:
+        exec(compile(source, "<cell>", "exec"), ns)
+    return ns
+
+
+def stub(source: str) -> str:
+    """What the student gets: each solution region replaced by the generated placeholder."""
+    return SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()\n", source)
+
+
+def grade(name: str, ns: dict) -> tuple[float, str]:
+    return run_check(CHECKS[name], LocalSubmission(ns))
+
+
+STD_CELL, PACK_CELL = code_cell("minibatch_std"), code_cell("pack")
+
+
+def model_answers() -> dict:
+    return namespace(STD_CELL, PACK_CELL)
+
+
+def with_function(source: str) -> dict:
+    """The model answers with one function replaced by `source` (defined after them, as a re-run cell)."""
+    return namespace(STD_CELL, PACK_CELL, textwrap.dedent(source))
+
+
+# ---- the model answers and the stubs ---------------------------------------------------------------
+
+
+def test_checks_are_the_four_visible_one_point_checks():
+    assert list(CHECKS) == ["test_minibatch_std", "test_append_minibatch_std", "test_pack", "test_packed_d_loss"]
+    assert all(fn.visible and fn.points == 1 for fn in CHECKS.values())
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_model_answer_passes(name):
+    assert grade(name, model_answers()) == (1.0, "")
+
+
+def test_solution_regions_are_in_the_cells():
+    assert STD_CELL.count("### BEGIN SOLUTION") == 2 and PACK_CELL.count("### BEGIN SOLUTION") == 2
+    assert "raise NotImplementedError()" in stub(STD_CELL) and "### BEGIN" not in stub(PACK_CELL)
+
+
+@pytest.mark.parametrize(
+    "name, function",
+    [("test_minibatch_std", "minibatch_std"), ("test_append_minibatch_std", "append_minibatch_std"),
+     ("test_pack", "pack"), ("test_packed_d_loss", "packed_d_loss")],
+)
+def test_untouched_stub_says_not_written_yet(name, function):
+    earned, message = grade(name, namespace(stub(STD_CELL), stub(PACK_CELL)))
+    assert earned == 0
+    assert f"`{function}` is not implemented yet" in message and "NotImplementedError" in message, message
+
+
+def test_packed_d_loss_with_an_unwritten_pack_names_pack():
+    written_loss = PACK_CELL[PACK_CELL.index("def packed_d_loss"):]
+    ns = namespace(STD_CELL, stub(PACK_CELL), written_loss)
+    earned, message = grade("test_packed_d_loss", ns)
+    assert earned == 0 and "`pack` is not written yet" in message, message
+
+
+def test_a_missing_function_is_named():
+    ns = namespace(PACK_CELL)
+    earned, message = grade("test_minibatch_std", ns)
+    assert earned == 0 and "`minibatch_std` is not defined" in message, message
+
+
+# ---- minibatch_std --------------------------------------------------------------------------------
+
+STD_MISTAKES = {
+    "unbiased": ("return torch.sqrt(x.var(dim=0) + 1e-8).mean()", ["unbiased", "divide by N"]),
+    "unbiased std()": ("return x.std(dim=0).mean()", ["unbiased", "divide by N"]),
+    "across features": ("return torch.sqrt(x.reshape(len(x), -1).var(dim=1, unbiased=False) + 1e-8).mean()",
+                        ["dim 1", "across the batch (dim 0)"]),
+    "per-sample std": ("return x.reshape(len(x), -1).std(dim=1)", ["one value per sample", "dim 0"]),
+    "no mean": ("return torch.sqrt(x.var(dim=0, unbiased=False) + 1e-8)", ["one value per feature", "average"]),
+    "pooled": ("return x.std()", ["pooled", "each feature's std"]),
+    "variance": ("return (x.var(dim=0, unbiased=False) + 1e-8).mean()", ["without the square root"]),
+    "no epsilon": ("return x.var(dim=0, unbiased=False).sqrt().mean()", ["1e-8", "square root"]),
+    "detached": ("return torch.tensor(float(x.var(dim=0, unbiased=False).add(1e-8).sqrt().mean()))", ["gradient"]),
+    "per channel": ("""
+        if x.dim() == 4:
+            return torch.sqrt(x.var(dim=(0, 2, 3), unbiased=False) + 1e-8).mean()
+        return torch.sqrt(x.var(dim=0, unbiased=False) + 1e-8).mean()""", ["pools each channel's pixels"]),
+    "numpy": ("return float(x.var(dim=0, unbiased=False).add(1e-8).sqrt().mean())", ["not a tensor"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(STD_MISTAKES))
+def test_minibatch_std_mistakes_are_named(mistake):
+    body, words = STD_MISTAKES[mistake]
+    ns = with_function("def minibatch_std(x):\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n")
+    earned, message = grade("test_minibatch_std", ns)
+    assert earned == 0, f"{mistake} passed"
+    assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+def test_minibatch_std_in_double_precision_passes():
+    ns = with_function("def minibatch_std(x):\n    return x.double().var(dim=0, correction=0).add(1e-8).sqrt().mean()\n")
+    assert grade("test_minibatch_std", ns) == (1.0, "")
+
+
+# ---- append_minibatch_std -------------------------------------------------------------------------
+
+APPEND_MISTAKES = {
+    "a row": ("return torch.cat([x, minibatch_std(x).expand(1, x.shape[1])], dim=0)", ["one more sample", "(N, F + 1)"]),
+    "first": ("return torch.cat([minibatch_std(x).expand(x.shape[0], 1), x], dim=1)", ["first column"]),
+    "per sample": ("return torch.cat([x, x.std(dim=1, keepdim=True)], dim=1)", ["differs between samples"]),
+    "features changed": ("return torch.cat([x - x.mean(0), minibatch_std(x).expand(x.shape[0], 1)], dim=1)",
+                         ["not x's features unchanged"]),
+    "no feature": ("return x", ["shape (16, 5)", "(16, 6)"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(APPEND_MISTAKES))
+def test_append_minibatch_std_mistakes_are_named(mistake):
+    body, words = APPEND_MISTAKES[mistake]
+    ns = with_function(f"def append_minibatch_std(x):\n    {body}\n")
+    earned, message = grade("test_append_minibatch_std", ns)
+    assert earned == 0, f"{mistake} passed"
+    assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+def test_append_with_a_wrong_statistic_points_at_minibatch_std():
+    ns = with_function("def minibatch_std(x):\n    return torch.sqrt(x.var(dim=0) + 1e-8).mean()\n")
+    earned, message = grade("test_append_minibatch_std", ns)
+    assert earned == 0 and "your minibatch_std(x)" in message and "fix minibatch_std first" in message, message
+
+
+# ---- pack -----------------------------------------------------------------------------------------
+
+PACK_MISTAKES = {
+    "across the batch": ("return x.reshape(m, len(x) // m, *x.shape[1:]).transpose(0, 1).reshape(len(x) // m, -1, *x.shape[2:])",
+                         ["pack 0 holds samples [0, 4, 8]", "consecutive"]),
+    "interleaved coordinates": ("return x.reshape(len(x) // m, m, -1).transpose(1, 2).reshape(len(x) // m, -1)",
+                                ["interleaved", "coordinates together"]),
+    "not flattened": ("return x.reshape(len(x) // m, m, *x.shape[1:])", ["(4, 3, 2)", "(4, 6)"]),
+    "images along height": ("""
+        if x.dim() == 4:
+            n, c, h, w = x.shape
+            return x.reshape(n // m, m, c, h, w).permute(0, 2, 1, 3, 4).reshape(n // m, c, m * h, w)
+        return x.reshape(len(x) // m, -1)""", ["the height", "channels"]),
+    "images channel-interleaved": ("""
+        if x.dim() == 4:
+            return x.reshape(len(x) // m, m, *x.shape[1:]).transpose(1, 2).reshape(len(x) // m, -1, *x.shape[2:])
+        return x.reshape(len(x) // m, -1)""", ["interleaved", "all C channels of sample km first"]),
+    "pack 1 wrong": ("""
+        if m == 1:
+            return x.reshape(1, -1)
+        return x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:])""", ["pack(x, 1)"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(PACK_MISTAKES))
+def test_pack_mistakes_are_named(mistake):
+    body, words = PACK_MISTAKES[mistake]
+    ns = with_function("def pack(x, m):\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n")
+    earned, message = grade("test_pack", ns)
+    assert earned == 0, f"{mistake} passed"
+    assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+def test_pack_with_a_loop_passes():
+    ns = with_function("""
+        def pack(x, m):
+            return torch.stack([torch.cat([x[k * m + i] for i in range(m)], dim=0) for k in range(len(x) // m)])
+    """)
+    assert grade("test_pack", ns) == (1.0, "")
+
+
+# ---- packed_d_loss --------------------------------------------------------------------------------
+
+BCE = "F.binary_cross_entropy_with_logits"
+LOSS_MISTAKES = {
+    "fake unpacked": (f"""
+        a, b = D(pack(real, m)), D(fake)
+        return {BCE}(a, torch.ones_like(a)) + {BCE}(b, torch.zeros_like(b))""", ["fake batch of shape (12, 2)", "pack the fake"]),
+    "labels per point": (f"""
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return {BCE}(a, torch.ones(len(real))) + {BCE}(b, torch.zeros(len(fake)))""", ["one logit per pack", "one per pack"]),
+    "mixed packs": (f"""
+        both = D(pack(torch.stack([real, fake], dim=1).reshape(-1, 2), m))
+        half = len(both) // 2
+        return {BCE}(both[:half], torch.ones(half)) + {BCE}(both[half:], torch.zeros(len(both) - half))""",
+                    ["mixes real and fake"]),
+    "fake packed differently": (f"""
+        a = D(pack(real, m))
+        b = D(fake.reshape(m, -1, 2).transpose(0, 1).reshape(-1, 2 * m))
+        return {BCE}(a, torch.ones_like(a)) + {BCE}(b, torch.zeros_like(b))""", ["fake packs are not pack(fake"]),
+    "averaged": (f"""
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return ({BCE}(a, torch.ones_like(a)) + {BCE}(b, torch.zeros_like(b))) / 2""", ["half", "do not average"]),
+    "swapped labels": (f"""
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return {BCE}(a, torch.zeros_like(a)) + {BCE}(b, torch.ones_like(b))""", ["labels swapped"]),
+    "summed over packs": (f"""
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return {BCE}(a, torch.ones_like(a), reduction="sum") + {BCE}(b, torch.zeros_like(b), reduction="sum")""",
+                          ["sums over the packs"]),
+    "real term only": (f"""
+        a = D(pack(real, m))
+        return {BCE}(a, torch.ones_like(a))""", ["real packs' term only"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(LOSS_MISTAKES))
+def test_packed_d_loss_mistakes_are_named(mistake):
+    body, words = LOSS_MISTAKES[mistake]
+    ns = with_function("def packed_d_loss(D, real, fake, m):\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n")
+    earned, message = grade("test_packed_d_loss", ns)
+    assert earned == 0, f"{mistake} passed"
+    assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+def test_packed_d_loss_with_the_course_loss_passes():
+    ns = with_function("""
+        from reference.losses import get_loss
+        def packed_d_loss(D, real, fake, m):
+            return get_loss("non-saturating").d_loss(D(pack(real, m)), D(pack(fake, m)))
+    """)
+    assert grade("test_packed_d_loss", ns) == (1.0, "")
