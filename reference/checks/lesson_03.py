@@ -1,0 +1,564 @@
+"""Checks of lesson 03's code-along places: the DCGAN generator and discriminator for 28x28 digits.
+
+The student writes two functions in solutions/lessons/03_dcgan_fashion_mnist.ipynb:
+
+- `dcgan_generator(nz=100, ngf=64)`: an nn.Module G, z (N, nz) -> images (N, 1, 28, 28) in [-1, 1];
+- `dcgan_discriminator(ndf=64)`: an nn.Module D, images (N, 1, 28, 28) -> logits (N,).
+
+Each check builds the student's model at width 16 with a fixed seed (`probes.build`), runs it on
+seeded inputs and lays what it measures next to the answer key, reference.models' `dcgan` built at
+the same width. Five checks per network, 1 point each, all visible:
+
+- shape: the output shape, and where the sizes leave the ladder 1 -> 4 -> 7 -> 14 -> 28 (G) or
+  28 -> 14 -> 7 -> 4 -> 1 (D); the layer that raises, with the fix for its kind of mistake;
+- range (G): outputs in [-1, 1] and reaching below 0, also with every weight scaled up 25 times
+  (a final tanh); logits (D): no final sigmoid, the values are not all in [0, 1];
+- parameters: the exact count of the reference model; a difference is traced to conv biases, a
+  layer with other channels or kernel than the reference's at its place, or BatchNorm added or missing;
+- layers: no pooling or fixed upsampling, no hidden fully connected layer, BatchNorm in the hidden
+  layers but not on G's output or D's input layer, ReLU in G and LeakyReLU in D;
+- init: conv weights drawn from N(0, 0.02), BatchNorm scales around 1.
+
+The checks reach the student's objects only through `submission` and the probes of
+`reference.grading.probes` and `probes_a2` (the same API as the assignments' checks).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from reference.grading import NAMESPACE, StudentError, check
+from reference.grading import probes, probes_a2
+
+ASSIGNMENT = "lesson_03"
+NZ = 100
+WIDTH = 16  # ngf = ndf at which the checks build both networks: fast, and the same code as 64
+N = 8  # images per batch the checks run
+SCALE = 25.0  # the range checks scale every weight by this: only a bounded last layer stays bounded
+
+G_FN, D_FN = "dcgan_generator", "dcgan_discriminator"
+G_LADDER = (1, 4, 7, 14, 28)
+D_LADDER = (28, 14, 7, 4, 1)
+# (kernel, stride, padding) of each stage, keyed by (input side, output side)
+G_STAGES = {(1, 4): (4, 1, 0), (4, 7): (3, 2, 1), (7, 14): (4, 2, 1), (14, 28): (4, 2, 1)}
+D_STAGES = {(28, 14): (4, 2, 1), (14, 7): (4, 2, 1), (7, 4): (3, 2, 1), (4, 1): (4, 1, 0)}
+G_RULE = "a transposed conv's output side is (in - 1) * stride - 2 * padding + kernel"
+D_RULE = "a conv's output side is (in + 2 * padding - kernel) // stride + 1"
+
+POOLING = {
+    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
+    "LPPool2d", "FractionalMaxPool2d", "MaxUnpool2d",
+}  # fmt: skip
+UPSAMPLING = {"Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle"}
+BATCHNORM = {"BatchNorm1d", "BatchNorm2d"}
+LINEAR = {"Linear", "LazyLinear", "Bilinear"}
+ACTIVATIONS = {"ReLU", "LeakyReLU", "Tanh", "Sigmoid", "ELU", "SELU", "GELU", "SiLU", "Hardtanh", "PReLU", "ReLU6"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading what comes back (treated as the student's answer: every value is checked before use)
+# ---------------------------------------------------------------------------------------------
+
+
+def _text(value, limit: int = 160) -> str:
+    value = value if isinstance(value, str) else ""
+    value = "".join(ch if ch.isprintable() else " " for ch in value)
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def _ints(value) -> list[int] | None:
+    if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return list(value)
+    return None
+
+
+def _shape_text(shape) -> str:
+    """"(N, 1, 28, 28)": the batch dimension of the checks' batches written N."""
+    dims = _ints(shape)
+    if dims is None:
+        return "something that is not a tensor"
+    text = ", ".join("N" if (k == 0 and d == N) else str(d) for k, d in enumerate(dims))
+    return f"({text},)" if len(dims) == 1 else f"({text})"
+
+
+def _side(shape) -> int | None:
+    """The side of a square activation (N, C, s, s); 1 for a vector (N, C) (z before it is viewed as 1x1)."""
+    dims = _ints(shape)
+    if dims is None:
+        return None
+    if len(dims) == 2:
+        return 1
+    if len(dims) == 4 and dims[2] == dims[3]:
+        return dims[2]
+    return None
+
+
+def _layer(call: dict) -> str:
+    """"`main.4` (ConvTranspose2d(64, 32, kernel_size=(3, 3), ...))" for a traced call."""
+    described = f"{_text(call.get('type'), 40) or 'layer'}({_text(call.get('repr'))})"
+    name = call.get("name")
+    return f"`{_text(name, 80)}` ({described})" if isinstance(name, str) and name else f"an unregistered {described}"
+
+
+def _calls(run) -> list[dict]:
+    calls = run.get("calls") if isinstance(run, dict) else None
+    return [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+
+
+def _student_error(info) -> StudentError:
+    info = info if isinstance(info, dict) else {}
+    return StudentError(_text(info.get("type"), 60) or "an exception", _text(info.get("message"), 300),
+                        _text(info.get("where"), 120), info.get("not_implemented") is True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building and running the student's networks
+# ---------------------------------------------------------------------------------------------
+
+
+def _call_text(which: str, kwargs: dict) -> str:
+    return f"`{G_FN if which == 'G' else D_FN}({', '.join(f'{k}={v}' for k, v in kwargs.items())})`"
+
+
+def _default_kwargs(which: str, nz: int = NZ) -> dict:
+    return {"nz": nz, "ngf": WIDTH} if which == "G" else {"ndf": WIDTH}
+
+
+def build(submission, which: str, nz: int = NZ, seed: int = 0):
+    """The student's G or D built with `seed` at width WIDTH: (handle, module_summary)."""
+    kwargs = _default_kwargs(which, nz)
+    fn = submission.get(G_FN if which == "G" else D_FN)
+    model = submission.run(probes.build, fn, seed, **kwargs)
+    summary = submission.run(probes.module_summary, model)
+    if not (isinstance(summary, dict) and summary.get("is_module") is True):
+        kind = _text(summary.get("type"), 40) if isinstance(summary, dict) else "value"
+        call = _call_text(which, kwargs)
+        if kind == "NoneType":
+            raise AssertionError(f"{call} returned None: end the function by returning the network you built")
+        if kind in ("list", "tuple"):
+            raise AssertionError(f"{call} returned a {kind} of layers, not a network: wrap them in nn.Sequential(*layers) and return that")
+        raise AssertionError(f"{call} returned a {kind or 'value'}, not an nn.Module: return the network (an nn.Sequential or your nn.Module)")
+    return model, summary
+
+
+def inputs(which: str, nz: int = NZ, seed: int = 1) -> torch.Tensor:
+    """z (N, nz) for G; images (N, 1, 28, 28) in [-1, 1] for D. Seeded."""
+    gen = torch.Generator().manual_seed(seed)
+    if which == "G":
+        return torch.randn(N, nz, generator=gen)
+    return torch.rand(N, 1, 28, 28, generator=gen) * 2 - 1
+
+
+def reference_summaries() -> dict[str, dict]:
+    """module_summary of the answer key's G and D (reference.models' dcgan at width WIDTH)."""
+    from reference.models import get_model
+
+    G, D = get_model("dcgan").build((1, 28, 28), NZ, ngf=WIDTH, ndf=WIDTH)
+    return {"G": probes.module_summary(G), "D": probes.module_summary(D)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapes: the ladder of sizes, and what a failing layer did wrong
+# ---------------------------------------------------------------------------------------------
+
+
+def _ladder_break(calls: list[dict], ladder: tuple[int, ...]) -> dict | None:
+    """The first finished call that changes the side to something other than the ladder's next size."""
+    for call in calls:
+        before, after = _side(call.get("in")), _side(call.get("out"))
+        if before is None or after is None or before == after:
+            continue
+        if before not in ladder[:-1] or after != ladder[ladder.index(before) + 1]:
+            return call
+    return None
+
+
+def _break_text(call: dict, which: str) -> str:
+    ladder, stages, rule = (G_LADDER, G_STAGES, G_RULE) if which == "G" else (D_LADDER, D_STAGES, D_RULE)
+    before = _side(call.get("in"))
+    got = f"{_layer(call)} turns {_shape_text(call.get('in'))} into {_shape_text(call.get('out'))}"
+    sizes = " -> ".join(f"{s}x{s}" for s in ladder)
+    if before not in ladder[:-1]:
+        return f"{got}, off the sizes {sizes}"
+    nxt = ladder[ladder.index(before) + 1]
+    k, s, p = stages[before, nxt]
+    if call.get("kind") in ("conv", "conv_transpose"):
+        return f"{got}: after {before}x{before} comes {nxt}x{nxt}; {rule}, so this stage takes kernel {k}, stride {s}, padding {p}"
+    return f"{got}: after {before}x{before} comes {nxt}x{nxt} ({sizes}), made by a strided {'transposed ' if which == 'G' else ''}conv"
+
+
+def _error_text(run: dict, which: str, nz: int) -> str:
+    """What raised in the traced forward, and the fix for the usual mistakes."""
+    err = _student_error(run.get("error"))
+    if err.not_implemented:
+        raise err  # reported as "... is not implemented yet" by the grader
+    calls = _calls(run)
+    failed = run.get("failed")
+    call = calls[failed] if isinstance(failed, int) and not isinstance(failed, bool) and 0 <= failed < len(calls) else None
+    if call is None:
+        return err.describe()
+    got = _ints(call.get("in"))
+    wants = call.get("in_channels")
+    if call.get("kind") in ("conv", "conv_transpose") and got is not None and len(got) == 2:
+        return (f"{_layer(call)} gets z as {_shape_text(got)}, but a (transposed) convolution takes (N, C, H, W): "
+                f"view z as (N, nz, 1, 1) first (nn.Unflatten(1, (nz, 1, 1)) as the first layer, or z.view(-1, nz, 1, 1))")
+    if isinstance(wants, int) and got is not None and len(got) >= 2 and got[1] != wants:
+        if which == "G" and got[1] == nz != NZ and wants == NZ:
+            return f"{_layer(call)} takes {wants} channels but gets z with nz = {nz}: use the `nz` argument, do not write {NZ}"
+        if which == "D" and got[1] == 1 and call is calls[0]:
+            return f"{_layer(call)} takes {wants} input channels, but the images have 1 (greyscale): the first conv's in_channels is 1"
+        return (f"{_layer(call)} takes {wants} channels but gets {_shape_text(got)}: a layer's in_channels must be the "
+                f"out_channels of the layer before it")
+    if call.get("type") in BATCHNORM and got is not None and len(got) >= 2:
+        return f"{_layer(call)} gets {_shape_text(got)}: its num_features must be the channels of its input ({got[1]})"
+    on = f" on {_shape_text(got)}" if got else ""
+    return f"{_layer(call)} raised {err.type}{on}: {err.message}"
+
+
+def run_forward(submission, which: str, nz: int = NZ) -> tuple[dict, list[dict]]:
+    """The traced forward of the student's network on the checks' inputs; AssertionError naming the
+    layer when it raises or leaves the ladder of sizes before raising."""
+    model, _ = build(submission, which, nz)
+    run = submission.run(probes_a2.trace, model, inputs(which, nz), NAMESPACE)
+    run = run if isinstance(run, dict) else {}
+    calls = _calls(run)
+    if run.get("error") is not None:
+        found = _ladder_break(calls, G_LADDER if which == "G" else D_LADDER)
+        failed = run.get("failed")
+        name = "G" if which == "G" else "D"
+        if found is not None and (not isinstance(failed, int) or calls.index(found) < failed):
+            raise AssertionError(f"{name} fails: {_break_text(found, which)}")
+        raise AssertionError(f"{name} fails: {_error_text(run, which, nz)}")
+    return run, calls
+
+
+def _output_shape(run: dict) -> list[int] | None:
+    out = run.get("output") if isinstance(run.get("output"), dict) else {}
+    return _ints(out.get("shape")) if out.get("type") == "Tensor" else None
+
+
+def _values(run: dict) -> torch.Tensor | None:
+    value = run.get("value")
+    return value.detach().double() if isinstance(value, torch.Tensor) and value.is_floating_point() else None
+
+
+def working(submission, which: str) -> tuple[dict, list[dict]]:
+    """run_forward for the checks after the shape check: a wrong shape is named, then the check stops."""
+    run, calls = run_forward(submission, which)
+    shape = _output_shape(run)
+    expected = [N, 1, 28, 28] if which == "G" else [N]
+    if shape != expected:
+        raise AssertionError(f"{'G' if which == 'G' else 'D'} returns {_shape_text(shape)}, not "
+                             f"{_shape_text(expected)}: make the shape check pass first")
+    return run, calls
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters and layers
+# ---------------------------------------------------------------------------------------------
+
+
+def _modules(summary: dict) -> dict[str, str]:
+    rows = summary.get("modules") if isinstance(summary, dict) else None
+    return {r[0]: r[1] for r in rows if isinstance(r, list) and len(r) == 2 and all(isinstance(v, str) for v in r)} if isinstance(rows, list) else {}
+
+
+def _parameters(summary: dict) -> list[tuple[str, list[int]]]:
+    rows = summary.get("parameters") if isinstance(summary, dict) else None
+    out = []
+    for r in rows if isinstance(rows, list) else []:
+        if isinstance(r, list) and len(r) == 3 and isinstance(r[0], str) and _ints(r[1]) is not None:
+            out.append((r[0], _ints(r[1])))
+    return out
+
+
+def _count(summary: dict) -> int:
+    return sum(math.prod(shape) for _, shape in _parameters(summary))
+
+
+def _weights(summary: dict, kinds: set[str]) -> list[tuple[str, str, list[int]]]:
+    """[(module name, class name, weight shape)] of the modules of `kinds` (by class name), in order."""
+    modules = _modules(summary)
+    found = []
+    for name, shape in _parameters(summary):
+        owner, _, leaf = name.rpartition(".")
+        if leaf == "weight" and modules.get(owner) in kinds:
+            found.append((owner, modules[owner], shape))
+    return found
+
+
+def _is_conv(kind: str) -> bool:
+    return "Conv" in kind
+
+
+def _conv_key(kind: str, shape: list[int]) -> tuple[int, ...]:
+    """(in channels, out channels, kernel height, kernel width) of a (transposed) conv's weight, which
+    PyTorch stores as (in, out, kh, kw) for transposed and (out, in, kh, kw) for plain convolutions."""
+    if len(shape) != 4:
+        return tuple(shape)
+    return (shape[0], shape[1], *shape[2:]) if "Transpose" in kind else (shape[1], shape[0], *shape[2:])
+
+
+def _conv_text(kind: str, shape: list[int]) -> str:
+    """"64 -> 32 channels with a 3x3 kernel" from a (transposed) conv's weight shape; "100 -> 1024 features" for a Linear."""
+    if _is_conv(kind) and len(shape) == 4:
+        c_in, c_out, kh, kw = _conv_key(kind, shape)
+        return f"{c_in} -> {c_out} channel{'s' if c_out != 1 else ''} with a {kh}x{kw} kernel"
+    if len(shape) == 2:
+        return f"{shape[1]} -> {shape[0]} features"
+    return f"weight {tuple(shape)}"
+
+
+def parameter_fault(mine: dict, ref: dict, which: str) -> str | None:
+    """Why the student's network has another number of parameters than the reference; None if equal."""
+    have, want = _count(mine), _count(ref)
+    if have == want:
+        return None
+    name = "G" if which == "G" else "D"
+    head = f"{name} has {have:,} parameters at width {WIDTH}; the reference DCGAN has {want:,}"
+    modules = _modules(mine)
+    biased = [(n.rpartition(".")[0], shape) for n, shape in _parameters(mine)
+              if n.endswith(".bias") and (_is_conv(modules.get(n.rpartition(".")[0], "")) or modules.get(n.rpartition(".")[0]) in LINEAR)]
+    if biased:
+        extra = sum(math.prod(s) for _, s in biased)
+        rest = "" if have - extra == want else " (and more differs once they are gone: run this check again)"
+        return (f"{head}: {extra:,} of them are the biases of {', '.join(f'`{n}`' for n, _ in biased[:4])}"
+                f"{' ...' if len(biased) > 4 else ''}{rest}. Pass bias=False to every conv: the BatchNorm after a hidden "
+                f"conv adds its own shift, so a bias there is redundant, and the DCGAN reference has none")
+    layers_mine, layers_ref = _weights(mine, {m for m in modules.values() if _is_conv(m)} | LINEAR), _weights(ref, {m for m in _modules(ref).values() if _is_conv(m)})
+    if len(layers_mine) != len(layers_ref):
+        return (f"{head}: it has {len(layers_mine)} conv/linear layers with weights, the reference {len(layers_ref)} "
+                f"(one per stage of the sizes {' -> '.join(map(str, G_LADDER if which == 'G' else D_LADDER))})")
+    for k, ((n, kind, shape), (_, ref_kind, ref_shape)) in enumerate(zip(layers_mine, layers_ref)):
+        if _is_conv(kind) and _is_conv(ref_kind):
+            same = _conv_key(kind, shape) == _conv_key(ref_kind, ref_shape)
+        else:  # a Linear where the reference has a conv on a 1x1 input or a 4x4 map: the same map if as many weights
+            same = math.prod(shape) == math.prod(ref_shape)
+        if not same:
+            return (f"{head}: its layer {k + 1} with weights, `{n}` ({kind}), maps {_conv_text(kind, shape)}; the reference's "
+                    f"layer there maps {_conv_text(ref_kind, ref_shape)} (widths {'ngf*4, ngf*2, ngf' if which == 'G' else 'ndf, ndf*2, ndf*4'}, "
+                    f"with {'ngf' if which == 'G' else 'ndf'} = {WIDTH} here)")
+    norms_mine = [s[0] for _, _, s in _weights(mine, BATCHNORM)]
+    norms_ref = [s[0] for _, _, s in _weights(ref, BATCHNORM)]
+    if len(norms_mine) < len(norms_ref):
+        which_convs = "every hidden conv" if which == "G" else "every conv but the first and the last"
+        return (f"{head}: it has {len(norms_mine)} BatchNorm layers, the reference {len(norms_ref)}: "
+                f"DCGAN puts a BatchNorm2d after {which_convs}")
+    if len(norms_mine) > len(norms_ref):
+        where, why = (("G's output layer", "it would fix the samples' mean and spread per batch")
+                      if which == "G" else ("D's input layer", "it would normalise away the images' brightness and contrast"))
+        return (f"{head}: it has {len(norms_mine)} BatchNorm layers, the reference {len(norms_ref)}: DCGAN puts no BatchNorm on "
+                f"{where} ({why}, and the paper found that it made training oscillate)")
+    if norms_mine != norms_ref:
+        return f"{head}: its BatchNorm layers normalise {norms_mine} channels, the reference's {norms_ref}"
+    return head
+
+
+def layer_faults(calls: list[dict], which: str) -> str | None:
+    """The first DCGAN rule the traced layers break, in words; None when they keep them all."""
+    name = "G" if which == "G" else "D"
+    types = [_text(c.get("type"), 40) for c in calls]
+    for call, kind in zip(calls, types):
+        if kind in POOLING:
+            return (f"{name} uses {_layer(call)}: DCGAN has no pooling; a strided convolution halves the size and learns "
+                    f"how (stride 2 instead of a fixed max or average)")
+        if kind in UPSAMPLING and which == "G":
+            return (f"G uses {_layer(call)}: DCGAN's G upsamples with strided transposed convolutions, which learn how to "
+                    f"fill in the larger image, not with a fixed rule (nearest or bilinear)")
+    weighted = [k for k, c in enumerate(calls) if isinstance(c.get("parameters"), int) and c["parameters"] > 0]
+    linear = [k for k in weighted if types[k] in LINEAR]
+    allowed = weighted[:1] if which == "G" else weighted[-1:]  # G's projection of z, D's output layer
+    hidden = [k for k in linear if k not in allowed]
+    if hidden:
+        return (f"{name} uses {_layer(calls[hidden[0]])} as a hidden fully connected layer: DCGAN has none (every hidden "
+                f"layer is a convolution, which keeps the image's 2-D layout and shares weights across positions)")
+    norms = [k for k, kind in enumerate(types) if kind in BATCHNORM]
+    convs = [k for k, c in enumerate(calls) if c.get("kind") in ("conv", "conv_transpose") or types[k] in LINEAR]
+    if not norms:
+        return (f"{name} has no BatchNorm: DCGAN puts BatchNorm2d after every hidden conv{' but the first' if which == 'D' else ''}; "
+                f"it keeps each layer's activations at a steady scale and makes deep GANs train at all")
+    if which == "G" and convs and any(k > convs[-1] for k in norms):
+        return ("G has a BatchNorm after its output conv: DCGAN leaves it out of G's output layer (it would fix the samples' "
+                "mean and spread per batch, and the paper found it made training oscillate); end with the conv and tanh")
+    if which == "D" and convs and len(convs) > 1 and any(convs[0] < k < convs[1] for k in norms):
+        return ("D has a BatchNorm right after its first conv: DCGAN leaves it out of D's input layer (it would normalise "
+                "away the images' brightness and contrast, and the paper found it made training oscillate)")
+    if which == "G" and "LeakyReLU" in types:
+        k = types.index("LeakyReLU")
+        return f"G uses {_layer(calls[k])}: DCGAN's G uses ReLU in its hidden layers (LeakyReLU is D's activation)"
+    if which == "D" and "ReLU" in types:
+        k = types.index("ReLU")
+        return (f"D uses {_layer(calls[k])}: DCGAN's D uses LeakyReLU(0.2), so that negative inputs still pass a gradient "
+                f"back to G (ReLU is G's activation)")
+    return None
+
+
+def init_fault(state: dict, summary: dict, which: str) -> str | None:
+    """Conv weights not drawn from N(0, 0.02), or BatchNorm scales not around 1; None if fine."""
+    name = "G" if which == "G" else "D"
+    modules = _modules(summary)
+    for key, value in state.items() if isinstance(state, dict) else []:
+        if not (isinstance(key, str) and isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel() >= 16):
+            continue
+        owner, _, leaf = key.rpartition(".")
+        kind = modules.get(owner, "")
+        w = value.detach().double()
+        if leaf == "weight" and _is_conv(kind):
+            std, mean = float(w.std()), float(w.mean())
+            if not 0.017 <= std <= 0.023:
+                return (f"{name}'s `{key}` has standard deviation {std:.3f}, not 0.02: DCGAN draws every conv weight from "
+                        f"N(0, 0.02) (PyTorch's default init scales with the layer's size instead); apply that init to the "
+                        f"whole network before returning it (`weights_init` does it)")
+            if abs(mean) > 0.005:
+                return f"{name}'s `{key}` has mean {mean:.3f}: DCGAN's init draws the conv weights from N(0, 0.02), mean 0"
+        if leaf == "weight" and kind in BATCHNORM and abs(float(w.mean()) - 1) > 0.05:
+            return (f"{name}'s `{key}` (BatchNorm's scale) has mean {float(w.mean()):.3f}: start it around 1 (N(1, 0.02) in "
+                    f"the DCGAN code, or PyTorch's 1); near 0 it multiplies every activation by almost nothing")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The generator
+# ---------------------------------------------------------------------------------------------
+
+
+@check(points=1, visible=True)
+def test_generator_shape(submission):
+    """The generator turns z (N, nz) into images (N, 1, 28, 28)."""
+    for nz in (NZ, 32):
+        try:
+            run, calls = run_forward(submission, "G", nz)
+        except AssertionError as err:
+            if nz == NZ:
+                raise
+            raise AssertionError(f"G works for nz = {NZ} but not for nz = {nz}: use the `nz` argument wherever the size of z "
+                                 f"enters, do not write {NZ} ({err})") from None
+        shape = _output_shape(run)
+        if shape == [N, 1, 28, 28]:
+            continue
+        if nz != NZ:
+            raise AssertionError(f"G works for nz = {NZ} but returns {_shape_text(shape)} for nz = {nz}: use the `nz` argument")
+        found = _ladder_break(calls, G_LADDER)
+        if found is not None:
+            raise AssertionError(f"G returns {_shape_text(shape)}, not (N, 1, 28, 28): {_break_text(found, 'G')}")
+        if shape is not None and len(shape) == 4 and shape[0] == N and shape[2:] == [28, 28]:
+            raise AssertionError(f"G returns {_shape_text(shape)}: {shape[1]} channels; MNIST is greyscale, so the output conv makes 1 channel")
+        if shape == [N, 784]:
+            raise AssertionError("G returns flat vectors (N, 784): return images (N, 1, 28, 28), the output of the last transposed conv")
+        raise AssertionError(f"G returns {_shape_text(shape)} for z of shape (N, {nz}), not (N, 1, 28, 28)")
+
+
+@check(points=1, visible=True)
+def test_generator_range(submission):
+    """The generator's images lie in [-1, 1], the range of the real images (a final tanh)."""
+    run, _ = working(submission, "G")
+    model, _ = build(submission, "G")
+    big = submission.run(probes.scaled_forward, model, inputs("G"), SCALE)
+    values = [v for v in (_values(run), big.detach().double() if isinstance(big, torch.Tensor) else None) if v is not None]
+    if not values or not all(torch.isfinite(v).all() for v in values):
+        raise AssertionError("G's output is not a finite float tensor")
+    low, high = min(float(v.min()) for v in values), max(float(v.max()) for v in values)
+    if high > 1 + 1e-6 or low < -1 - 1e-6:
+        raise AssertionError(f"G's pixels reach [{low:.2f}, {high:.2f}] (with its weights scaled up {SCALE:g} times): nothing bounds "
+                             f"them to [-1, 1], the range the real images are scaled to; end G with nn.Tanh")
+    if low >= 0:
+        raise AssertionError("G's pixels all lie in [0, 1], even with its weights scaled up: a Sigmoid at the end? The real "
+                             "images are scaled to [-1, 1] (black is -1), so G must reach -1 too: end with nn.Tanh")
+
+
+@check(points=1, visible=True)
+def test_generator_parameters(submission):
+    """The generator has exactly the reference DCGAN's number of parameters."""
+    _, mine = build(submission, "G")
+    fault = parameter_fault(mine, reference_summaries()["G"], "G")
+    if fault:
+        raise AssertionError(fault)
+
+
+@check(points=1, visible=True)
+def test_generator_layers(submission):
+    """The generator follows the DCGAN rules: transposed convs, BatchNorm, ReLU, no pooling or hidden Linear."""
+    _, calls = working(submission, "G")
+    fault = layer_faults(calls, "G")
+    if fault:
+        raise AssertionError(fault)
+
+
+@check(points=1, visible=True)
+def test_generator_init(submission):
+    """The generator's weights start from the DCGAN init, N(0, 0.02)."""
+    model, summary = build(submission, "G")
+    fault = init_fault(model.state_dict(), summary, "G")
+    if fault:
+        raise AssertionError(fault)
+
+
+# ---------------------------------------------------------------------------------------------
+# The discriminator
+# ---------------------------------------------------------------------------------------------
+
+
+@check(points=1, visible=True)
+def test_discriminator_shape(submission):
+    """The discriminator turns images (N, 1, 28, 28) into one logit each, shape (N,)."""
+    run, calls = run_forward(submission, "D")
+    shape = _output_shape(run)
+    if shape == [N]:
+        return
+    if shape is not None and shape[:1] == [N] and math.prod(shape[1:]) == 1:
+        raise AssertionError(f"D returns {_shape_text(shape)}: one logit per image, but not flattened; return shape (N,) "
+                             f"(e.g. nn.Flatten(0) as the last layer, or .view(-1) on the output)")
+    found = _ladder_break(calls, D_LADDER)
+    if found is not None:
+        raise AssertionError(f"D returns {_shape_text(shape)}, not (N,): {_break_text(found, 'D')}")
+    raise AssertionError(f"D returns {_shape_text(shape)} for images (N, 1, 28, 28), not one logit per image (N,)")
+
+
+@check(points=1, visible=True)
+def test_discriminator_logits(submission):
+    """The discriminator returns logits (any real number), not probabilities: no final Sigmoid."""
+    run, calls = working(submission, "D")
+    model, _ = build(submission, "D")
+    big = submission.run(probes.scaled_forward, model, inputs("D"), SCALE)
+    values = [v for v in (_values(run), big.detach().double() if isinstance(big, torch.Tensor) else None) if v is not None]
+    last = _text(calls[-1].get("type"), 40) if calls else ""
+    low = min((float(v.min()) for v in values), default=0.0)
+    high = max((float(v.max()) for v in values), default=0.0)
+    if last == "Sigmoid" or (values and low >= 0 and high <= 1):
+        raise AssertionError(
+            "D's outputs all lie in [0, 1], even with its weights scaled up: it ends in a Sigmoid. Return the raw logit "
+            "(end with the last conv): the course's losses take logits and apply the sigmoid inside (softplus, "
+            "BCE-with-logits), which stays accurate where a separate sigmoid rounds to 0 or 1 and log(0) is -inf"
+        )
+    if values and low >= 0:
+        raise AssertionError(f"D's outputs are all >= 0 ({last or 'an activation'} after the last conv?): a logit can be any real "
+                             f"number, negative for 'fake'; end D with the last conv")
+
+
+@check(points=1, visible=True)
+def test_discriminator_parameters(submission):
+    """The discriminator has exactly the reference DCGAN's number of parameters."""
+    _, mine = build(submission, "D")
+    fault = parameter_fault(mine, reference_summaries()["D"], "D")
+    if fault:
+        raise AssertionError(fault)
+
+
+@check(points=1, visible=True)
+def test_discriminator_layers(submission):
+    """The discriminator follows the DCGAN rules: strided convs, BatchNorm, LeakyReLU, no pooling or hidden Linear."""
+    _, calls = working(submission, "D")
+    fault = layer_faults(calls, "D")
+    if fault:
+        raise AssertionError(fault)
+
+
+@check(points=1, visible=True)
+def test_discriminator_init(submission):
+    """The discriminator's weights start from the DCGAN init, N(0, 0.02)."""
+    model, summary = build(submission, "D")
+    fault = init_fault(model.state_dict(), summary, "D")
+    if fault:
+        raise AssertionError(fault)

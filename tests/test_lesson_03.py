@@ -1,0 +1,411 @@
+"""Lesson 03's code-along checks (reference/checks/lesson_03.py) and its named config.
+
+The two code-along cells of solutions/lessons/03_dcgan_fashion_mnist.ipynb (`dcgan_generator`,
+`dcgan_discriminator`) are read from the notebook and run in a fresh namespace, as a kernel would
+run them: the model answer as written, the student version (the solution region replaced by
+nbgrader's stub), and realistic wrong answers with the region replaced. Every check must pass on
+the model answer and on the correct variants, and each wrong answer must fail exactly the checks
+listed for it, with a message that names the fault.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from reference.config import TrainConfig, read_config_file
+from reference.grading.checks import run_check
+from reference.grading.local import find_check, load_checks
+from reference.grading.submission import LocalSubmission
+from reference.models.dcgan import weights_init
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "solutions" / "lessons" / "03_dcgan_fashion_mnist.ipynb"
+A = "lesson_03"
+G_CHECKS = ("test_generator_shape", "test_generator_range", "test_generator_parameters", "test_generator_layers", "test_generator_init")
+D_CHECKS = ("test_discriminator_shape", "test_discriminator_logits", "test_discriminator_parameters",
+            "test_discriminator_layers", "test_discriminator_init")
+REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n?", re.S | re.M)
+
+
+def cell(defines: str) -> str:
+    """The source of the notebook's code cell that defines `defines`."""
+    nb = json.loads(NOTEBOOK.read_text())
+    found = [
+        "".join(c["source"]) for c in nb["cells"]
+        if c["cell_type"] == "code" and f"def {defines}(" in "".join(c["source"])
+    ]
+    assert len(found) == 1, f"expected one cell defining {defines}, found {len(found)}"
+    return found[0]
+
+
+def replaced(source: str, body: str) -> str:
+    """`source` with its solution region replaced by `body`, indented like the region."""
+    match = REGION.search(source)
+    assert match, "no solution region"
+    indent = match.group(1)
+    return source[: match.start()] + textwrap.indent(textwrap.dedent(body).strip("\n"), indent) + "\n" + source[match.end() :]
+
+
+def stub(source: str) -> str:
+    """What nbgrader's ClearSolutions leaves for the student."""
+    return replaced(source, "# YOUR CODE HERE\nraise NotImplementedError()")
+
+
+def namespace(*sources: str) -> dict:
+    """A fresh notebook namespace with the lesson's imports, after running `sources` in it."""
+    ns = {"__name__": "lesson_03_under_test", "torch": torch, "nn": nn, "weights_init": weights_init}
+    for source in sources:
+        exec(compile(source, "<cell>", "exec"), ns)  # noqa: S102 - the course's own cells
+    return ns
+
+
+def results(ns: dict, names: tuple[str, ...]) -> dict[str, tuple[float, str]]:
+    sub = LocalSubmission(ns)
+    return {name: run_check(find_check(A, name), sub) for name in names}
+
+
+G_SOURCE, D_SOURCE = cell("dcgan_generator"), cell("dcgan_discriminator")
+
+
+def test_the_checks_are_the_ten_visible_one_point_checks():
+    checks = load_checks(A)
+    assert tuple(checks) == G_CHECKS + D_CHECKS
+    assert all(fn.points == 1 and fn.visible for fn in checks.values())
+
+
+def test_model_answers_pass_every_check():
+    got = results(namespace(G_SOURCE, D_SOURCE), G_CHECKS + D_CHECKS)
+    assert got == {name: (1.0, "") for name in G_CHECKS + D_CHECKS}
+
+
+def test_model_answers_match_the_reference_models():
+    """The model answer is the reference dcgan at 28x28: same parameters, same output for the same weights."""
+    from reference.models import get_model
+
+    ns = namespace(G_SOURCE, D_SOURCE)
+    G_ref, D_ref = get_model("dcgan").build((1, 28, 28), 100, ngf=64, ndf=64)
+    G, D = ns["dcgan_generator"](), ns["dcgan_discriminator"]()
+    G.load_state_dict({k.removeprefix("main."): v for k, v in G_ref.state_dict().items()})
+    D.load_state_dict({k.removeprefix("main."): v for k, v in D_ref.state_dict().items()})
+    z = torch.randn(4, 100)
+    G.eval(), G_ref.eval(), D.eval(), D_ref.eval()
+    with torch.no_grad():
+        assert torch.allclose(G(z), G_ref(z), atol=1e-5)
+        x = G_ref(z)
+        assert torch.allclose(D(x), D_ref(x), atol=1e-5)
+
+
+def test_the_untouched_stubs_say_not_implemented():
+    got = results(namespace(stub(G_SOURCE), stub(D_SOURCE)), G_CHECKS + D_CHECKS)
+    for name, (points, message) in got.items():
+        fn = "dcgan_generator" if "generator" in name else "dcgan_discriminator"
+        assert (points, message) == (0.0, f"`{fn}` is not implemented yet: it raises NotImplementedError (replace that line with your code)")
+
+
+def test_a_missing_function_is_named():
+    points, message = results(namespace(G_SOURCE), ("test_discriminator_shape",))["test_discriminator_shape"]
+    assert points == 0 and message.startswith("`dcgan_discriminator` is not defined")
+
+
+# ---------------------------------------------------------------------------------------------
+# Right answers written other ways
+# ---------------------------------------------------------------------------------------------
+
+G_CORRECT = {
+    "a_module_class_with_view": """
+        class Generator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                def up(c_in, c_out, k, s, p):
+                    return [nn.ConvTranspose2d(c_in, c_out, k, s, p, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+                self.net = nn.Sequential(*up(nz, ngf * 4, 4, 1, 0), *up(ngf * 4, ngf * 2, 3, 2, 1), *up(ngf * 2, ngf, 4, 2, 1),
+                                         nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False))
+            def forward(self, z):
+                return torch.tanh(self.net(z.view(z.shape[0], -1, 1, 1)))
+        return Generator().apply(weights_init)
+    """,
+    "a_linear_projection_of_z": """
+        G = nn.Sequential(
+            nn.Linear(nz, ngf * 4 * 4 * 4, bias=False), nn.Unflatten(1, (ngf * 4, 4, 4)), nn.BatchNorm2d(ngf * 4), nn.ReLU(),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(),
+            nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh(),
+        )
+        G.apply(weights_init)
+        return G
+    """,
+}
+
+D_CORRECT = {
+    "a_module_class_with_view": """
+        class Discriminator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.main = nn.Sequential(
+                    nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+                    nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2),
+                    nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2),
+                    nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False))
+            def forward(self, x):
+                return self.main(x).view(-1)
+        D = Discriminator()
+        for m in D.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+        return D
+    """,
+    "a_final_linear_output_layer": """
+        D = nn.Sequential(
+            nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2),
+            nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(ndf * 4 * 4 * 4, 1, bias=False), nn.Flatten(0),
+        )
+        D.apply(weights_init)
+        for m in D.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+        return D
+    """,
+}
+
+
+@pytest.mark.parametrize("name", list(G_CORRECT))
+def test_correct_generators_pass(name):
+    got = results(namespace(replaced(G_SOURCE, G_CORRECT[name])), G_CHECKS)
+    assert got == {check: (1.0, "") for check in G_CHECKS}
+
+
+@pytest.mark.parametrize("name", list(D_CORRECT))
+def test_correct_discriminators_pass(name):
+    got = results(namespace(replaced(D_SOURCE, D_CORRECT[name])), D_CHECKS)
+    assert got == {check: (1.0, "") for check in D_CHECKS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Wrong answers: (the solution region, {check: words its message must hold}); every check not
+# listed passes
+# ---------------------------------------------------------------------------------------------
+
+
+def g_body(*, project="nn.Unflatten(1, (nz, 1, 1)), nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False)", c4=4,
+           k7=3, bias=False, norm=True, act="nn.ReLU(True)", out_channels=1, last="nn.Tanh()", init="G.apply(weights_init)",
+           out_norm=False) -> str:
+    """A generator region like the model answer's, with one thing changed."""
+    bn = (lambda c: f"nn.BatchNorm2d({c}), ") if norm else (lambda c: "")
+    return f"""
+        G = nn.Sequential(
+            {project.replace("ngf * 4", f"ngf * {c4}").replace("bias=False", f"bias={bias}")}, {bn(f"ngf * {c4}")}{act},
+            nn.ConvTranspose2d(ngf * {c4}, ngf * 2, {k7}, 2, 1, bias={bias}), {bn("ngf * 2")}{act},
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias={bias}), {bn("ngf")}{act},
+            nn.ConvTranspose2d(ngf, {out_channels}, 4, 2, 1, bias={bias}), {"nn.BatchNorm2d(1), " if out_norm else ""}{last}
+        )
+        {init}
+        return G
+    """
+
+
+def d_body(*, first="nn.Conv2d(1, ndf, 4, 2, 1, bias=False)", k4=3, bias=False, first_norm=False, act="nn.LeakyReLU(0.2, True)",
+           c4=4, head="nn.Conv2d(ndf * {c4}, 1, 4, 1, 0, bias={bias}), nn.Flatten(0)", init="D.apply(weights_init)") -> str:
+    """A discriminator region like the model answer's, with one thing changed."""
+    return f"""
+        D = nn.Sequential(
+            {first.replace("bias=False", f"bias={bias}")}, {"nn.BatchNorm2d(ndf), " if first_norm else ""}{act},
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias={bias}), nn.BatchNorm2d(ndf * 2), {act},
+            nn.Conv2d(ndf * 2, ndf * {c4}, {k4}, 2, 1, bias={bias}), nn.BatchNorm2d(ndf * {c4}), {act},
+            {head.format(c4=c4, bias=bias)}
+        )
+        {init}
+        return D
+    """
+
+
+NOT_YET = "make the shape check pass first"
+G_WRONG = {
+    "kernel_4_from_4x4_makes_32x32": (g_body(k7=4), {
+        "test_generator_shape": ["G returns (N, 1, 32, 32)", "turns (N, 64, 4, 4) into (N, 32, 8, 8)", "after 4x4 comes 7x7",
+                                 "kernel 3, stride 2, padding 1"],
+        "test_generator_range": [NOT_YET], "test_generator_layers": [NOT_YET],
+        "test_generator_parameters": ["maps 64 -> 32 channels with a 4x4 kernel", "64 -> 32 channels with a 3x3 kernel"],
+    }),
+    "z_not_viewed_as_1x1": (g_body(project="nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False)"), {
+        "test_generator_shape": ["gets z as (N, 100)", "view z as (N, nz, 1, 1)"],
+        "test_generator_range": ["gets z as (N, 100)"], "test_generator_layers": ["gets z as (N, 100)"],
+    }),
+    "nz_written_as_100": (g_body(project="nn.Unflatten(1, (100, 1, 1)), nn.ConvTranspose2d(100, ngf * 4, 4, 1, 0, bias=False)"), {
+        "test_generator_shape": ["works for nz = 100 but not for nz = 32", "use the `nz` argument"],
+    }),
+    "three_output_channels": (g_body(out_channels=3), {
+        "test_generator_shape": ["G returns (N, 3, 28, 28)", "MNIST is greyscale"],
+        "test_generator_range": [NOT_YET], "test_generator_layers": [NOT_YET],
+        "test_generator_parameters": ["maps 16 -> 3 channels", "16 -> 1 channel with a 4x4 kernel"],
+    }),
+    "no_tanh": (g_body(last="nn.Identity()"), {"test_generator_range": ["nothing bounds them to [-1, 1]", "end G with nn.Tanh"]}),
+    "sigmoid_output": (g_body(last="nn.Sigmoid()"), {"test_generator_range": ["all lie in [0, 1]", "a Sigmoid at the end"]}),
+    "biases": (g_body(bias=True), {"test_generator_parameters": ["129,617 parameters", "129,504", "biases of `1`, `4`",
+                                                                  "Pass bias=False", "redundant"]}),
+    "no_batchnorm": (g_body(norm=False), {
+        "test_generator_parameters": ["0 BatchNorm layers, the reference 3", "after every hidden conv"],
+        "test_generator_layers": ["G has no BatchNorm"],
+    }),
+    "eight_times_ngf_at_4x4": (g_body(c4=8), {"test_generator_parameters": ["layer 1 with weights", "100 -> 128 channels",
+                                                                            "100 -> 64 channels"]}),
+    "hidden_linear_layers": (g_body(project="nn.Linear(nz, 256), nn.ReLU(), nn.Linear(256, ngf * 4 * 16), nn.Unflatten(1, (ngf * 4, 4, 4))"), {
+        "test_generator_parameters": ["biases of `0`, `2`"],
+        "test_generator_layers": ["`2` (Linear(in_features=256", "hidden fully connected layer"],
+    }),
+    "upsample_and_conv": ("""
+        G = nn.Sequential(
+            nn.Unflatten(1, (nz, 1, 1)), nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(),
+            nn.Upsample(size=7), nn.Conv2d(ngf * 4, ngf * 2, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(),
+            nn.Upsample(scale_factor=2), nn.Conv2d(ngf * 2, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(),
+            nn.Upsample(scale_factor=2), nn.Conv2d(ngf, 1, 3, 1, 1, bias=False), nn.Tanh(),
+        )
+        G.apply(weights_init)
+        return G
+    """, {
+        "test_generator_parameters": ["layer 3 with weights", "32 -> 16 channels with a 3x3 kernel"],
+        "test_generator_layers": ["G uses `4` (Upsample", "strided transposed convolutions"],
+    }),
+    "leaky_relu_in_g": (g_body(act="nn.LeakyReLU(0.2, True)"), {"test_generator_layers": ["G uses `3` (LeakyReLU", "ReLU"]}),
+    "batchnorm_on_the_output": (g_body(out_norm=True), {
+        "test_generator_parameters": ["4 BatchNorm layers, the reference 3", "no BatchNorm on G's output layer"],
+        "test_generator_layers": ["BatchNorm after its output conv"],
+    }),
+    "default_init": (g_body(init=""), {"test_generator_init": ["`4.weight` has standard deviation", "not 0.02", "N(0, 0.02)"]}),
+    "std_0_2": (g_body(init="""
+        for m in G.modules():
+                if isinstance(m, nn.ConvTranspose2d):
+                    nn.init.normal_(m.weight, 0.0, 0.2)"""), {"test_generator_init": ["standard deviation 0.20", "not 0.02"]}),
+    "batchnorm_scales_drawn_at_0": (g_body(init="""
+        for p in G.parameters():
+                if p.dim() > 0:
+                    nn.init.normal_(p, 0.0, 0.02)"""), {"test_generator_init": ["`2.weight` (BatchNorm's scale) has mean", "around 1"]}),
+}
+
+D_WRONG = {
+    "not_flattened": (d_body(head="nn.Conv2d(ndf * {c4}, 1, 4, 1, 0, bias={bias})"), {
+        "test_discriminator_shape": ["D returns (N, 1, 1, 1)", "not flattened", "return shape (N,)"],
+        "test_discriminator_logits": [NOT_YET], "test_discriminator_layers": [NOT_YET],
+    }),
+    "kernel_4_from_7x7": (d_body(k4=4), {
+        "test_discriminator_shape": ["turns (N, 32, 7, 7) into (N, 64, 3, 3)", "after 7x7 comes 4x4", "kernel 3, stride 2, padding 1"],
+        "test_discriminator_logits": ["turns (N, 32, 7, 7) into (N, 64, 3, 3)"],
+        "test_discriminator_layers": ["turns (N, 32, 7, 7) into (N, 64, 3, 3)"],
+        "test_discriminator_parameters": ["layer 3 with weights", "32 -> 64 channels with a 4x4 kernel"],
+    }),
+    "three_input_channels": (d_body(first="nn.Conv2d(3, ndf, 4, 2, 1, bias=False)"), {
+        "test_discriminator_shape": ["takes 3 input channels, but the images have 1"],
+        "test_discriminator_logits": ["takes 3 input channels"], "test_discriminator_layers": ["takes 3 input channels"],
+        "test_discriminator_parameters": ["maps 3 -> 16 channels"],
+    }),
+    "sigmoid_at_the_end": (d_body(head="nn.Conv2d(ndf * {c4}, 1, 4, 1, 0, bias={bias}), nn.Flatten(0), nn.Sigmoid()"), {
+        "test_discriminator_logits": ["all lie in [0, 1]", "ends in a Sigmoid", "Return the raw logit"],
+    }),
+    "sigmoid_in_forward": ("""
+        class D(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.main = nn.Sequential(
+                    nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+                    nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2),
+                    nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2),
+                    nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False))
+            def forward(self, x):
+                return torch.sigmoid(self.main(x)).view(-1)
+        return D().apply(weights_init)
+    """, {"test_discriminator_logits": ["ends in a Sigmoid"]}),
+    "biases": (d_body(bias=True), {"test_discriminator_parameters": ["biases of `0`, `2`", "Pass bias=False"]}),
+    "batchnorm_on_the_input_layer": (d_body(first_norm=True), {
+        "test_discriminator_parameters": ["3 BatchNorm layers, the reference 2", "no BatchNorm on D's input layer"],
+        "test_discriminator_layers": ["BatchNorm right after its first conv"],
+    }),
+    "eight_times_ndf_at_4x4": (d_body(c4=8), {"test_discriminator_parameters": ["32 -> 128 channels", "32 -> 64 channels"]}),
+    "max_pooling": ("""
+        D = nn.Sequential(
+            nn.Conv2d(1, ndf, 3, 1, 1, bias=False), nn.MaxPool2d(2), nn.LeakyReLU(0.2),
+            nn.Conv2d(ndf, ndf * 2, 3, 1, 1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2),
+            nn.Conv2d(ndf * 2, ndf * 4, 3, 1, 1, bias=False), nn.MaxPool2d(2, ceil_mode=True), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2),
+            nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Flatten(0),
+        )
+        D.apply(weights_init)
+        return D
+    """, {
+        "test_discriminator_parameters": ["layer 1 with weights", "1 -> 16 channels with a 3x3 kernel"],
+        "test_discriminator_layers": ["D uses `1` (MaxPool2d", "DCGAN has no pooling", "stride 2"],
+    }),
+    "hidden_linear_head": (d_body(head="nn.Flatten(), nn.Linear(ndf * {c4} * 16, 128, bias=False), nn.LeakyReLU(0.2), nn.Linear(128, 1, bias=False), nn.Flatten(0)"), {
+        "test_discriminator_parameters": ["5 conv/linear layers with weights, the reference 4"],
+        "test_discriminator_layers": ["D uses `9` (Linear(in_features=1024, out_features=128", "hidden fully connected layer"],
+    }),
+    "relu_in_d": (d_body(act="nn.ReLU(True)"), {"test_discriminator_layers": ["D uses `1` (ReLU", "LeakyReLU(0.2)"]}),
+    "default_init": (d_body(init=""), {"test_discriminator_init": ["`0.weight` has standard deviation", "not 0.02"]}),
+    "batchnorm_scales_drawn_at_0": (d_body(init="""
+        for p in D.parameters():
+                if p.dim() > 0:
+                    nn.init.normal_(p, 0.0, 0.02)"""), {"test_discriminator_init": ["`3.weight` (BatchNorm's scale) has mean"]}),
+}
+
+
+def check_wrong(source: str, body: str, expected: dict[str, list[str]], names: tuple[str, ...]) -> None:
+    got = results(namespace(replaced(source, body)), names)
+    for name in names:
+        points, message = got[name]
+        if name not in expected:
+            assert (points, message) == (1.0, ""), f"{name} should pass: {message}"
+            continue
+        assert points == 0.0, f"{name} should fail"
+        for words in expected[name]:
+            assert words in message, f"{name}: {words!r} not in {message!r}"
+
+
+@pytest.mark.parametrize("name", list(G_WRONG))
+def test_wrong_generators_fail_with_the_fault_named(name):
+    body, expected = G_WRONG[name]
+    check_wrong(G_SOURCE, body, expected, G_CHECKS)
+
+
+@pytest.mark.parametrize("name", list(D_WRONG))
+def test_wrong_discriminators_fail_with_the_fault_named(name):
+    body, expected = D_WRONG[name]
+    check_wrong(D_SOURCE, body, expected, D_CHECKS)
+
+
+def test_every_check_has_at_least_two_wrong_answers():
+    failing: dict[str, int] = {}
+    for _, expected in [*G_WRONG.values(), *D_WRONG.values()]:
+        for name, words in expected.items():
+            if words != [NOT_YET]:
+                failing[name] = failing.get(name, 0) + 1
+    assert {name: failing.get(name, 0) >= 2 for name in G_CHECKS + D_CHECKS} == {name: True for name in G_CHECKS + D_CHECKS}
+
+
+# ---------------------------------------------------------------------------------------------
+# The lesson's named config
+# ---------------------------------------------------------------------------------------------
+
+
+def test_mnist_dcgan_config_is_a_valid_dcgan_run_on_mnist():
+    values = read_config_file("mnist-dcgan")
+    cfg = TrainConfig.from_dict(values, "mnist-dcgan.toml")
+    cfg.validate()
+    assert (cfg.model, cfg.dataset) == ("dcgan", "mnist")
+
+
+def test_mnist_dcgan_config_trains_one_step_on_tiny_mnist(tmp_path, tiny_mnist_root):
+    """The config's settings run end to end through the trainer (a few images, one epoch)."""
+    from reference.trainer import train
+
+    values = {**read_config_file("mnist-dcgan"), "epochs": 1, "data_dir": str(tiny_mnist_root), "device": "cpu",
+              "progress": False, "num_samples": 4}
+    cfg = TrainConfig.from_dict(values)
+    cfg.max_images = cfg.batch_size  # one step
+    run = train(cfg, tmp_path / "run")
+    assert (run / "checkpoints" / "last.pt").is_file() and (run / "samples" / "epoch_001.png").is_file()
