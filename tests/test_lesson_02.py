@@ -253,6 +253,8 @@ WRONG = {
     "scale: None": ("scale_images", "def scale_images(x):\n    x.float() / 127.5 - 1", "returned None"),
     # d_step
     "d: no detach": ("d_step", d_step(fake="G(z)"), "G's parameters received gradients in the D step"),
+    "d: freezes G for good": ("d_step", d_step(fake="G.requires_grad_(False)(z)"),
+                              "d_step left G's parameters with requires_grad=False"),
     "d: labels swapped": ("d_step", d_step(loss="F.binary_cross_entropy_with_logits(logits_real, torch.zeros_like(logits_real)) + "
                                                "F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))"),
                           "the real/fake labels are swapped"),
@@ -295,6 +297,8 @@ WRONG = {
     "g: steps the notebook's opt_d": ("g_step", g_step(step="opt_d.step()"),
                                       "G's parameters did not change although gradients reached them"),
     "g: no zero_grad": ("g_step", g_step(zero="pass"), "call opt_g.zero_grad() before loss_g.backward()"),
+    "g: freezes D for good": ("g_step", g_step(zero="D.requires_grad_(False); opt_g.zero_grad()"),
+                              "g_step left D's parameters with requires_grad=False"),
     "g: summed over the batch": ("g_step", g_step(loss="F.softplus(-logits_fake).sum()"), "average over the batch"),
     "g: returns a tuple": ("g_step", g_step(ret="loss_g, logits_fake"), "returned a tuple of 2"),
 }

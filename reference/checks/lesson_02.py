@@ -330,6 +330,9 @@ def test_d_step(submission):
         "G's parameters received gradients in the D step: D's loss must train D only, so score G(z).detach() "
         "(or make the fakes under torch.no_grad()); left in G's .grad, they would also spoil the next G step")
     assert not moved(flat(G.parameters()), before_g), "G's parameters changed in the D step: only D is updated here (opt_d)"
+    assert all(p.requires_grad for p in G.parameters()), (
+        "d_step left G's parameters with requires_grad=False, so G cannot learn in its next step: switch them back "
+        "on, or keep G out of D's loss by scoring G(z).detach() instead")
     fault = update_fault("D", "opt_d", "loss_d", flat(D.parameters()), flat_state(D, sc.D0), flat_state(D, sc.D1),
                          torch.cat([g.reshape(-1) for g in sc.leftover_d]), fresh_grads(D.parameters(), sc.leftover_d))
     assert fault is None, fault
@@ -376,6 +379,9 @@ def test_g_step(submission):
             f"non-saturating -log D(G(z)), averaged over the batch"))
     assert not moved(flat(D.parameters()), before_d), (
         "D's parameters changed in the G step: only G is updated here (opt_g); D learns in d_step")
+    assert all(p.requires_grad for p in D.parameters()), (
+        "g_step left D's parameters with requires_grad=False, so D cannot learn in its next step: if you freeze D "
+        "during the G step, switch its parameters back on before returning")
     leftover = torch.cat([g.reshape(-1) for g in sc.leftover_g])
     after, before = flat(G.parameters()), flat_state(G, sc.G0)
     fresh = fresh_grads(G.parameters(), sc.leftover_g)
