@@ -238,7 +238,10 @@ def theory(pair: Pair) -> dict[str, torch.Tensor | float]:
     }
 
 
-D_STAR_FORMULA = "D*(x) = p_data(x) / (p_data(x) + p_g(x)), with the density of N(mu, sigma^2) = exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"
+D_STAR_FORMULA = (
+    "D*(x) is the y in (0, 1) that maximises p_data(x) log y + p_g(x) log(1 - y) (set its derivative in y to 0), with "
+    "the density of N(mu, sigma^2) = exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"
+)
 
 
 def d_star_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
@@ -411,7 +414,7 @@ def jsd_failure(pair: Pair, got: float, got_cost: float, tol: float = TOL) -> st
 
 @check(points=2, visible=True)
 def test_d_star_is_the_optimal_discriminator(submission):
-    """d_star is p_data / (p_data + p_g) on a grid, 1/2 where p_g = p_data"""
+    """d_star is the optimal discriminator on a grid, 1/2 where p_g = p_data"""
     for pair in VISIBLE_PAIRS:
         failure = d_star_failure(submission, pair)
         assert failure is None, failure
