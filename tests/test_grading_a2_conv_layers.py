@@ -5,6 +5,10 @@ cheats, a cell added), run in the sandboxed worker like a student's notebook and
 check of tests/autograders/test_a2_conv_layers.py across the proxy. The digits classifier of the
 learning check is trained once per module into a temporary cache. How the learning verdict holds
 over seeds is tested in tests/test_learning.py; here each submission is graded once.
+
+The notebook itself is tested in a kernel too: the reflection is a hand-graded answer cell with
+its rubric, the training cell prints both generators' classifier-FIDs (smoke mode, 20 steps each),
+and "Run All" on the untouched student version reaches every visible check.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ fixed seed and reach it only through `submission` and the probes of `reference.g
 
 Where extra layers go, Conv2d or ConvTranspose2d, with or without BatchNorm: all score the same.
 
-Points: 2 + 1 + 2 + 1 + 4 = 10.
+Points: 2 + 1 + 2 + 1 + 4 = 10. The notebook's reflection (3 points, cell `reflection`) is graded by hand
+against the rubric in the solution region of its answer cell.
 """
 
 from __future__ import annotations
