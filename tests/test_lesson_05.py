@@ -8,7 +8,10 @@ reports it the way a student reads it.
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -260,3 +263,113 @@ def test_mmd_wrong_answers_name_their_fault(source, words):
 def test_a_returned_vector_is_refused_with_its_shape():
     earned, message = outcome("test_unbiased_mmd2", mmd(within="kxx.sum(0)"))
     assert earned == 0 and "returned a tensor of shape (30,)" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# The lesson's source notebook: its answers pass, its student version fails with "not implemented"
+# ---------------------------------------------------------------------------------------------
+
+SOURCE = Path(__file__).resolve().parents[1] / "solutions" / "lessons" / "05_fid_and_inception_score.ipynb"
+BEGIN, END = "### " + "BEGIN SOLUTION", "### " + "END SOLUTION"
+PLACES = {"frechet_distance_gaussians": FRECHET_CHECKS, "inception_score_from_probs": IS_CHECKS, "unbiased_mmd2": MMD_CHECKS}
+
+
+def source_cells() -> list[dict]:
+    return json.loads(SOURCE.read_text())["cells"]
+
+
+def place_sources() -> dict[str, str]:
+    """{function: the source of the code-along cell that defines it}."""
+    found = {}
+    for cell in source_cells():
+        text = "".join(cell["source"])
+        for name in PLACES:
+            if cell["cell_type"] == "code" and f"def {name}(" in text:
+                found[name] = text
+    return found
+
+
+def as_student(text: str) -> str:
+    """The cell as the student gets it: the solution region replaced by nbgrader's stub."""
+    lines, out, inside = text.splitlines(), [], False
+    for line in lines:
+        if line.strip() == BEGIN:
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
+            inside = True
+        elif line.strip() == END:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_the_source_notebooks_answers_pass_every_check():
+    sources = place_sources()
+    assert set(sources) == set(PLACES)
+    for name, checks in PLACES.items():
+        assert BEGIN in sources[name] and END in sources[name]
+        for check_name in checks:
+            assert outcome(check_name, sources[name]) == (1.0, ""), (name, check_name)
+
+
+def test_the_student_versions_stubs_say_not_implemented():
+    for name, source in place_sources().items():
+        for check_name in PLACES[name]:
+            earned, message = outcome(check_name, as_student(source))
+            assert earned == 0 and f"`{name}` is not implemented yet" in message, message
+
+
+def test_every_check_has_its_cell_right_after_its_place():
+    """Each code-along cell is followed by one check cell per check, in the contract's form."""
+    cells = [("".join(c["source"]), c["cell_type"]) for c in source_cells()]
+    for name, checks in PLACES.items():
+        at = next(i for i, (text, kind) in enumerate(cells) if kind == "code" and f"def {name}(" in text)
+        following = [text for text, _ in cells[at + 1 : at + 1 + len(checks)]]
+        assert following == [f'from reference.grading import grade\ngrade("lesson_05", "{c}", globals())' for c in checks]
+    called = {c for text, kind in cells if kind == "code" for c in re.findall(r'grade\("lesson_05", "(\w+)"', text)}
+    assert called == set(FRECHET_CHECKS + IS_CHECKS + MMD_CHECKS)
+
+
+def test_the_source_is_committed_without_outputs():
+    for cell in source_cells():
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+        assert "execution" not in cell.get("metadata", {})
+
+
+# ---------------------------------------------------------------------------------------------
+# The lesson's figure functions draw from small inputs (the notebook and `lesson_05(out)` call them)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_figure_functions_return_figures():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+    from matplotlib.figure import Figure
+
+    from reference.figures import lesson_05 as figures
+
+    gen = torch.Generator().manual_seed(0)
+    features, labels = torch.rand(40, 8, generator=gen), torch.arange(40) % 10
+    image = (torch.rand(1, 1, 28, 28, generator=gen) * 255).to(torch.uint8)
+    drawn = [
+        figures.feature_space(features, labels, "toy"),
+        figures.corruption_examples(image),
+        figures.what_moves_fid([1.0, 2, 3, 4, 5, 6], [1.0, 2, 3, 4, 5, 6], [1.0, 2, 3, 4, 5, 6], 1.0, 40, "toy"),
+        figures.sample_size_bias([10, 20, 40], np.ones((3, 2)), np.zeros((3, 2)), 8, "toy"),
+        figures.is_blind_spots({"a": (9.5, 1.0), "b": (10.0, 50.0)}, 40),
+        figures.memorization({"held": (1.0, 0.01, 100.0, 1.0), "copies of training images": (1.0, 0.0, 1e14, 1e14)},
+                             {"held": torch.rand(40, generator=gen) * 0.1, "copies of training images": torch.zeros(40)},
+                             0.005, 40, 100),
+    ]
+    try:
+        assert all(isinstance(fig, Figure) for fig in drawn)
+        assert [len(fig.axes) for fig in drawn] == [2, 12, 3, 2, 2, 2]  # the scatter has its colorbar
+    finally:
+        for fig in drawn:
+            plt.close(fig)
