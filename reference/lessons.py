@@ -7,8 +7,9 @@
   nbgrader's solution delimiters (in code-along cells and exercise answers). Its
   student version, `lessons/NN_name.ipynb`, is made from it with nbgrader's own `ClearSolutions`
   (a code region becomes `# YOUR CODE HERE` / `raise NotImplementedError()`, a markdown one
-  "YOUR ANSWER HERE") and `ClearOutput`, and its figure links point at the repository
-  (`reference.course.raw_url`), which Colab can show.
+  "YOUR ANSWER HERE"; a region at the top level of a cell, an exercise's, keeps only
+  `# YOUR CODE HERE`, so that "Run All" goes past it) and `ClearOutput`, and its figure links
+  point at the repository (`reference.course.raw_url`), which Colab can show.
 - Every source notebook, the lessons' and the assignments' (`solutions/<id>/<id>.ipynb`; run
   `nbgrader generate_assignment <id> --force --no-db` after this), gets the Colab badge of its
   student version under its title and the setup cell of `reference.course` as its first code cell.
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE_FIGURES = "../../lessons/figures/"  # how a source in solutions/lessons/ links a figure
 BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 SETUP_MARK = "# Setup"
+TOP_LEVEL_STUB = "raise NotImplementedError()"  # nbgrader's stub, unindented: outside any function
 
 
 def with_course_links(nb: Any, student_path: str) -> Any:
@@ -68,6 +70,8 @@ def student_version(source: Any) -> Any:
     nb, _ = ClearOutput().preprocess(nb, resources)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":  # a stub at the top level of a cell (an exercise) must not stop "Run All"
+            cell.source = "\n".join(line for line in cell.source.split("\n") if line != TOP_LEVEL_STUB)
         if cell.cell_type == "markdown":
             cell.source = cell.source.replace(SOURCE_FIGURES, course.raw_url("lessons/figures/"))
     return nb

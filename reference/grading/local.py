@@ -105,14 +105,15 @@ def score_line(assignment: str, fn: Callable, earned: float, message: str) -> st
     return line + (f" - {message}" if message else "")
 
 
-def grade(assignment: str, name: str, namespace: dict[str, Any]) -> float:
+def grade(assignment: str, name: str, namespace: dict[str, Any]) -> float | None:
     """Run check `name` of `assignment` on a notebook's `namespace` (pass `globals()`); print its
-    line and return the earned points. Nothing reaches stderr."""
+    line. Nothing reaches stderr. Returns the earned points, which nbgrader reads as a test cell's
+    partial credit; for a lesson's check ("lesson_NN") None, so that the cell shows its line only."""
     fn = find_check(assignment, name)
     with quiet():
         earned, message = run_check(fn, LocalSubmission(namespace))
     print(score_line(assignment, fn, earned, message))
-    return earned
+    return None if assignment.startswith("lesson_") else earned
 
 
 class try_it:  # noqa: N801 - used as `with try_it():`, like a function
@@ -132,15 +133,24 @@ class try_it:  # noqa: N801 - used as `with try_it():`, like a function
             return False  # KeyboardInterrupt and SystemExit go through
         import traceback
 
-        from reference.grading.checks import as_student_error
-
-        student = as_student_error(err, self.namespace)
-        if student is not None and student.not_implemented:
-            print(student.describe() + "; the next cells still run")
+        if isinstance(err, NotImplementedError) and (name := self._raised_in(tb)):
+            print(f"`{name}` is not implemented yet: it raises NotImplementedError (replace that line with your code); "
+                  f"the next cells still run")
             return True
         traceback.print_exception(kind, err, tb, file=sys.stdout)
         print(f"-> {type(err).__name__} above: fix your code and run this cell again (the next cells still run)")
         return True
+
+    def _raised_in(self, tb: Any) -> str:
+        """The innermost function defined in the notebook that `tb` passes through ("" if none):
+        the one whose stub raised, not a function of the student's that called it."""
+        name = ""
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if tb.tb_frame.f_globals is self.namespace and code.co_name != "<module>":
+                name = getattr(code, "co_qualname", code.co_name).split(".<locals>.")[-1]
+            tb = tb.tb_next
+        return name
 
 
 # ---------------------------------------------------------------------------------------------
