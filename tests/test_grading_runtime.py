@@ -439,3 +439,20 @@ def test_masked_modules_cannot_be_imported_when_graded(tmp_path: Path, sandbox: 
     (earned, message), = grade_notebook(tmp_path / "masked.ipynb", "masked", tmp_path, sandbox=sandbox).values()
     assert earned == 0.0
     assert "raised ImportError: reference.losses is not available while this assignment is graded" in message
+
+
+def test_try_it_names_the_stub_that_raised_and_lets_the_cell_go_on(capsys):
+    """In a notebook namespace: the innermost notebook function whose stub raised is named (not
+    the cell, not the caller); other errors print their traceback; nothing is raised either way."""
+    ns: dict = {}
+    exec("def inner():\n    raise NotImplementedError()\n\ndef outer():\n    return inner()\n", ns)
+    exec("from reference.grading import try_it\nwith try_it():\n    outer()\nafter = 1", ns)
+    out = capsys.readouterr().out
+    assert out.startswith("`inner` is not implemented yet: it raises NotImplementedError") and ns["after"] == 1
+    assert "Traceback" not in out
+    exec("def broken():\n    return 1 / 0\n\nwith try_it():\n    broken()\nafter = 2", ns)
+    out = capsys.readouterr().out
+    assert "Traceback" in out and "ZeroDivisionError" in out and "-> ZeroDivisionError above: fix your code" in out
+    assert ns["after"] == 2
+    with pytest.raises(KeyboardInterrupt):
+        exec("with try_it():\n    raise KeyboardInterrupt", ns)
