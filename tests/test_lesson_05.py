@@ -51,6 +51,13 @@ def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):
     return (torch.from_numpy(mu1 - mu2).square().sum() + s1.trace() + s2.trace() - 2 * cross).item()
 """
 
+FRECHET_SYMMETRIC = """
+def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):
+    root = scipy.linalg.sqrtm(sigma1).real
+    eigenvalues = np.linalg.eigvalsh(root @ sigma2 @ root).clip(min=0)
+    return np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.sqrt(eigenvalues).sum()
+"""
+
 IS_MODEL = """
 def inception_score_from_probs(p_yx):
     p_y = p_yx.mean(dim=0)
@@ -115,7 +122,8 @@ def test_every_check_is_visible_and_named_for_the_lesson():
 
 
 @pytest.mark.parametrize("name", FRECHET_CHECKS)
-@pytest.mark.parametrize("source", [FRECHET_EIG, FRECHET_SQRTM, FRECHET_TORCH], ids=["eigvals", "sqrtm", "torch"])
+@pytest.mark.parametrize("source", [FRECHET_EIG, FRECHET_SQRTM, FRECHET_TORCH, FRECHET_SYMMETRIC],
+                         ids=["eigvals", "sqrtm", "torch", "symmetric-root"])
 def test_frechet_model_answers_pass(name, source):
     assert outcome(name, source) == (1.0, "")
 
