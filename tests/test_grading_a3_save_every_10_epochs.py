@@ -1,9 +1,9 @@
 """The a3 autograder gives the right score and message to right and wrong submissions.
 
-Each submission is the solution notebook with the `train` cell replaced, run in the sandboxed worker
-and graded by every check of tests/autograders/test_a3_save_every_10_epochs.py across the proxy.
-The probe that watches a run (reference/grading/probes_a3.py) and the trusted side's file readers
-are also tested on their own, in this process.
+Each submission is the solution notebook with its `train` and `resume` cells replaced, run in the
+sandboxed worker and graded by every check of tests/autograders/test_a3_save_every_10_epochs.py
+across the proxy. The probes that watch a run and resume one (reference/grading/probes_a3.py) and
+the trusted side's file readers are also tested on their own, in this process.
 """
 
 from __future__ import annotations
@@ -35,30 +35,80 @@ CHECKS = [
     "test_sample_grids_are_png_grids_of_64",
     "test_grids_come_from_fixed_noise",
     "test_checkpoints_hold_g_and_d",
+    "test_checkpoints_hold_optimizers_and_epoch",
+    "test_resume_continues_the_run",
 ]
-FULL = {name: points for name, points in zip(CHECKS, (3.0, 2.0, 1.0, 2.0, 2.0))}
+FULL = {name: points for name, points in zip(CHECKS, (3.0, 2.0, 1.0, 2.0, 2.0, 2.0, 4.0))}
 OK = {name: (points, "") for name, points in FULL.items()}
 
-# the student's function: the given head, the variant's body, the given return
+# the student's functions: `train` is the given head, a variant's body and the given return; `resume`
+# is RESUME (which reads what SAVE writes) unless a variant brings its own
 HEAD = "def train(n_epochs: int, out_dir, seed: int = 0):\n    gan = make_gan(seed)\n    out_dir = Path(out_dir)\n"
 SAVE = """
 def save(tag):
     with torch.no_grad():
         samples = from_model_range(gan.G(fixed_noise), "tanh")
     save_image_grid(samples, out_dir / "samples" / f"epoch_{tag:03d}.png")
-    torch.save({"G": gan.G.state_dict(), "D": gan.D.state_dict()}, out_dir / f"ckpt_{tag:03d}.pt")
+    state = {
+        "epoch": tag,
+        "G": gan.G.state_dict(),
+        "D": gan.D.state_dict(),
+        "opt_g": gan.opt_g.state_dict(),
+        "opt_d": gan.opt_d.state_dict(),
+        "fixed_noise": fixed_noise,
+        "rng": torch.get_rng_state(),
+    }
+    torch.save(state, out_dir / f"ckpt_{tag:03d}.pt")
 
 fixed_noise = torch.randn(64, gan.nz)
 """
+RESUME = """
+def resume(checkpoint, n_epochs, out_dir, seed=0):
+    gan = make_gan(seed)
+    out_dir = Path(out_dir)
+    <SAVE>
+    state = torch.load(checkpoint, weights_only=True)
+    for key, target in (("G", gan.G), ("D", gan.D), ("opt_g", gan.opt_g), ("opt_d", gan.opt_d)):
+        target.load_state_dict(state[key])
+    fixed_noise = state["fixed_noise"]
+    torch.set_rng_state(state["rng"])
+    for epoch in range(state["epoch"] + 1, n_epochs + 1):
+        for x in gan.batches.epoch(epoch - 1):
+            step(gan, x)
+        if epoch % 10 == 0:
+            save(epoch)
+    return gan.G, gan.D
+"""
 
 
-def submission(tmp_path: Path, body: str, before: str = "") -> Path:
-    """The solution notebook with `train`'s body replaced by `body` (<SAVE> stands for the helper
-    above), and `before` (module-level code) placed before `train`."""
-    body = textwrap.dedent(body).strip("\n").replace("<SAVE>", SAVE.strip("\n"))
-    source = textwrap.dedent(before).strip("\n") + "\n\n\n" if before.strip() else ""
-    source += HEAD + textwrap.indent(body, "    ") + "\n    return gan.G, gan.D\n"
-    return notebook_with_cells(SOLUTION, tmp_path, {"train": source})
+def without(*keys: str) -> str:
+    """SAVE with the checkpoint's entries `keys` left out."""
+    return "".join(line for line in SAVE.splitlines(keepends=True) if not any(line.strip().startswith(f'"{k}":') for k in keys))
+
+
+def with_save(source: str, save: str = SAVE) -> str:
+    """`source` (dedented) with <SAVE> replaced by the helper `save` at the placeholder's indentation."""
+    lines = []
+    for line in textwrap.dedent(source).strip("\n").splitlines():
+        if line.strip() == "<SAVE>":
+            lines.append(textwrap.indent(save.strip("\n"), line[: len(line) - len(line.lstrip())]))
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def submission(tmp_path: Path, body: str, before: str = "", resume: str = RESUME, save: str = SAVE) -> Path:
+    """The solution notebook with its `train` cell replaced by `before` (module-level code) and
+    `train` with the body `body`, and its `resume` cell by `resume` (<SAVE> stands for the helper
+    `save` in all three)."""
+    source = with_save(before, save) + "\n\n" if before.strip() else ""
+    source += HEAD + textwrap.indent(with_save(body, save), "    ") + "    return gan.G, gan.D\n"
+    return cells(tmp_path, source, resume, save)
+
+
+def cells(tmp_path: Path, train: str, resume: str = RESUME, save: str = SAVE) -> Path:
+    """The solution notebook with the sources `train` and `resume` in its `train` and `resume` cells."""
+    return notebook_with_cells(SOLUTION, tmp_path, {"train": with_save(train, save), "resume": with_save(resume, save)})
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:
@@ -76,6 +126,21 @@ def test_solution_scores_full_marks():
 def test_unmodified_student_version_scores_zero_everywhere():
     message = "`train` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
     assert scores(STUDENT) == {name: (0.0, message) for name in CHECKS}
+
+
+def cell_sources(path: Path) -> dict[str, str]:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells if "nbgrader" in c.metadata}
+
+
+def test_an_unanswered_resume_costs_the_resume_check_only(tmp_path):
+    path = cells(tmp_path, cell_sources(SOLUTION)["train"], cell_sources(STUDENT)["resume"])
+    assert scores(path) == {
+        **OK,
+        "test_resume_continues_the_run": (0.0, "`resume` is not implemented yet: it raises NotImplementedError (replace that line with your code)"),
+    }
 
 
 def test_checks_run_in_the_students_own_kernel_too():
@@ -100,81 +165,6 @@ CORRECT = {
             if epoch % 10 == 0:
                 save(epoch)
     """,
-    # 0-based loop, files named by the 0-based epoch (009, 019, 029), os.path, torchvision's
-    # save_image with 16 images per row, optimizer states in the checkpoint too
-    "zero_based_torchvision_os_path": """
-        import os
-        from torchvision.utils import save_image
-        noise = torch.randn(64, gan.nz)
-        os.makedirs(os.path.join(out_dir, "grids"), exist_ok=True)
-        for epoch in range(n_epochs):
-            for x in gan.batches.epoch(epoch):
-                step(gan, x)
-            if (epoch + 1) % 10 == 0:
-                with torch.no_grad():
-                    images = gan.G(noise) * 0.5 + 0.5
-                save_image(images, os.path.join(out_dir, "grids", "grid-%03d.png" % epoch), nrow=16)
-                state = {"epoch": epoch + 1, "netG": gan.G.state_dict(), "netD": gan.D.state_dict(),
-                         "optG": gan.opt_g.state_dict(), "optD": gan.opt_d.state_dict()}
-                torch.save(state, os.path.join(out_dir, f"model-{epoch}.pth"))
-    """,
-    # a while loop, one folder per epoch, the noise re-drawn from one seed at each save (so still
-    # fixed), state dicts nested one level deeper
-    "folders_and_seeded_noise": """
-        done = 0
-        while done < n_epochs:
-            for x in gan.batches.epoch(done):
-                step(gan, x)
-            done += 1
-            if done % 10 == 0:
-                z = torch.randn(64, gan.nz, generator=torch.Generator().manual_seed(1234))
-                folder = out_dir / str(done)
-                folder.mkdir(parents=True, exist_ok=True)
-                with torch.no_grad():
-                    save_image_grid(from_model_range(gan.G(z), "tanh"), folder / "grid.png")
-                torch.save({"models": {"g": gan.G.state_dict(), "d": gan.D.state_dict()}}, folder / "state.ckpt")
-    """,
-    # torchvision's make_grid drawn with PIL in eval mode, string paths, G and D in separate files
-    "make_grid_pil_separate_checkpoints": """
-        from PIL import Image
-        from torchvision.utils import make_grid
-        out = str(out_dir)
-        z = torch.randn(64, gan.nz)
-        for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
-                step(gan, x)
-            if epoch % 10:
-                continue
-            gan.G.eval()
-            with torch.no_grad():
-                grid = make_grid(gan.G(z), nrow=8, normalize=True, value_range=(-1, 1))
-            gan.G.train()
-            os.makedirs(out, exist_ok=True)
-            pixels = (grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
-            Image.fromarray(pixels).save(out + "/samples_" + str(epoch) + ".png")
-            torch.save(gan.G.state_dict(), out + "/G_" + str(epoch) + ".pt")
-            torch.save(gan.D.state_dict(), out + "/D_" + str(epoch) + ".pt")
-    """,
-    # one function saves grid and checkpoint; the grid is a make_grid written by plt.imsave (a PNG
-    # of exactly the grid's pixels, tagged by matplotlib); the course's save_checkpoint
-    "one_function_imsave_save_checkpoint": """
-        import matplotlib.pyplot as plt
-        from torchvision.utils import make_grid
-
-        def save_progress(epoch, G, D, noise, folder):
-            folder.mkdir(parents=True, exist_ok=True)
-            with torch.no_grad():
-                grid = make_grid(from_model_range(G(noise), "tanh"), nrow=8)
-            plt.imsave(folder / f"{epoch:02d}.png", grid.permute(1, 2, 0).clamp(0, 1).numpy())
-            save_checkpoint({"epoch": epoch, "G": G.state_dict(), "D": D.state_dict()}, folder / f"{epoch:02d}.ckpt")
-
-        noise = torch.randn(64, NZ)
-        for epoch in range(n_epochs):
-            for x in gan.batches.epoch(epoch):
-                step(gan, x)
-            if epoch % 10 == 9:
-                save_progress(epoch + 1, gan.G, gan.D, noise, out_dir / "progress")
-    """,
     # a loss-curve figure saved beside the grids, every epoch: not a grid, and not their schedule
     "loss_curve_every_epoch": """
         import matplotlib.pyplot as plt
@@ -194,30 +184,222 @@ CORRECT = {
             plt.close(fig)
     """,
 }
-CORRECT_BEFORE = {
-    # fixed noise drawn once at module level from its own generator, G called on 8 rows at a time
-    "module_level_noise_in_chunks": (
+CORRECT_CELLS = {
+    # 0-based loops, files named by the 0-based epoch (009, 019, 029), os.path, torchvision's
+    # save_image with 16 images per row, the DCGAN example's key names; resume counts from 0 too
+    "zero_based_torchvision_os_path": (
         """
-        FIXED_NOISE = torch.randn(NUM_SAMPLES, NZ, generator=torch.Generator().manual_seed(7))
+        import os
+        from torchvision.utils import save_image
+
+
+        def save_all(gan, noise, epoch, out_dir):
+            os.makedirs(os.path.join(out_dir, "grids"), exist_ok=True)
+            with torch.no_grad():
+                images = gan.G(noise) * 0.5 + 0.5
+            save_image(images, os.path.join(out_dir, "grids", "grid-%03d.png" % epoch), nrow=16)
+            state = {"epoch": epoch + 1, "netG": gan.G.state_dict(), "netD": gan.D.state_dict(),
+                     "optG": gan.opt_g.state_dict(), "optD": gan.opt_d.state_dict(), "noise": noise,
+                     "rng_state": torch.get_rng_state()}
+            torch.save(state, os.path.join(out_dir, f"model-{epoch}.pth"))
+
+
+        def train(n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            noise = torch.randn(64, gan.nz)
+            for epoch in range(n_epochs):
+                for x in gan.batches.epoch(epoch):
+                    step(gan, x)
+                if (epoch + 1) % 10 == 0:
+                    save_all(gan, noise, epoch, out_dir)
+            return gan.G, gan.D
         """,
         """
-        for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
-                step(gan, x)
-            if epoch % SAVE_EVERY == 0:
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            state = torch.load(checkpoint, weights_only=True)
+            gan.G.load_state_dict(state["netG"])
+            gan.D.load_state_dict(state["netD"])
+            gan.opt_g.load_state_dict(state["optG"])
+            gan.opt_d.load_state_dict(state["optD"])
+            torch.set_rng_state(state["rng_state"])
+            for epoch in range(state["epoch"], n_epochs):  # 0-based: the index after the saved epochs
+                for x in gan.batches.epoch(epoch):
+                    step(gan, x)
+                if (epoch + 1) % 10 == 0:
+                    save_all(gan, state["noise"], epoch, out_dir)
+            return gan.G, gan.D
+        """,
+    ),
+    # a while loop, one folder per epoch, the noise re-drawn from one seed at each save (so still
+    # fixed, and never saved), everything nested one level deeper
+    "folders_and_seeded_noise": (
+        """
+        def epochs(gan, done, n_epochs, out_dir):
+            while done < n_epochs:
+                for x in gan.batches.epoch(done):
+                    step(gan, x)
+                done += 1
+                if done % 10 == 0:
+                    z = torch.randn(64, gan.nz, generator=torch.Generator().manual_seed(1234))
+                    folder = Path(out_dir) / str(done)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    with torch.no_grad():
+                        save_image_grid(from_model_range(gan.G(z), "tanh"), folder / "grid.png")
+                    torch.save({
+                        "models": {"g": gan.G.state_dict(), "d": gan.D.state_dict()},
+                        "optimizers": {"g": gan.opt_g.state_dict(), "d": gan.opt_d.state_dict()},
+                        "progress": {"epochs_done": done, "rng": torch.get_rng_state()},
+                    }, folder / "state.ckpt")
+
+
+        def train(n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            epochs(gan, 0, n_epochs, out_dir)
+            return gan.G, gan.D
+        """,
+        """
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            state = torch.load(checkpoint, weights_only=True)
+            for net, opt, key in ((gan.G, gan.opt_g, "g"), (gan.D, gan.opt_d, "d")):
+                net.load_state_dict(state["models"][key])
+                opt.load_state_dict(state["optimizers"][key])
+            torch.set_rng_state(state["progress"]["rng"])
+            epochs(gan, state["progress"]["epochs_done"], n_epochs, out_dir)
+            return gan.G, gan.D
+        """,
+    ),
+    # no RNG state saved: every epoch reseeds torch from the seed and the epoch number, in train and
+    # resume alike; torchvision's make_grid drawn with PIL in eval mode; string paths
+    "reseeds_every_epoch_make_grid_pil": (
+        """
+        from PIL import Image
+        from torchvision.utils import make_grid
+
+
+        def run(gan, z, first, n_epochs, out, seed):
+            for epoch in range(first, n_epochs + 1):
+                torch.manual_seed(seed * 100_003 + epoch)
+                for x in gan.batches.epoch(epoch - 1):
+                    step(gan, x)
+                if epoch % 10:
+                    continue
+                gan.G.eval()
                 with torch.no_grad():
-                    images = torch.cat([gan.G(z) for z in FIXED_NOISE.split(8)])
-                save_image_grid(from_model_range(images, "tanh"), out_dir / "samples" / f"{epoch}.png")
-                save_checkpoint({"G": gan.G.state_dict(), "D": gan.D.state_dict()}, out_dir / "checkpoints" / f"{epoch}.pt")
+                    grid = make_grid(gan.G(z), nrow=8, normalize=True, value_range=(-1, 1))
+                gan.G.train()
+                os.makedirs(out, exist_ok=True)
+                pixels = (grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+                Image.fromarray(pixels).save(out + "/samples_" + str(epoch) + ".png")
+                torch.save({"G": gan.G.state_dict(), "D": gan.D.state_dict(), "opt_G": gan.opt_g.state_dict(),
+                            "opt_D": gan.opt_d.state_dict(), "last_epoch": epoch, "z": z}, out + "/state_" + str(epoch) + ".pt")
+
+
+        def train(n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            run(gan, torch.randn(64, gan.nz), 1, n_epochs, str(out_dir), seed)
+            return gan.G, gan.D
+        """,
+        """
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            state = torch.load(str(checkpoint), weights_only=True)
+            gan.G.load_state_dict(state["G"])
+            gan.D.load_state_dict(state["D"])
+            gan.opt_g.load_state_dict(state["opt_G"])
+            gan.opt_d.load_state_dict(state["opt_D"])
+            run(gan, state["z"], state["last_epoch"] + 1, n_epochs, str(out_dir), seed)
+            return gan.G, gan.D
+        """,
+    ),
+    # one function saves grid and checkpoint; the grid is a make_grid written by plt.imsave (a PNG
+    # of exactly the grid's pixels, tagged by matplotlib); the course's save_checkpoint and
+    # load_checkpoint; the fixed noise is not saved: resume draws it as train does, right after
+    # make_gan, before it restores the RNG
+    "one_function_imsave_course_checkpoints": (
+        """
+        import matplotlib.pyplot as plt
+        from torchvision.utils import make_grid
+        from reference.checkpoint import load_checkpoint
+
+
+        def save_progress(epoch, gan, noise, folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            with torch.no_grad():
+                grid = make_grid(from_model_range(gan.G(noise), "tanh"), nrow=8)
+            plt.imsave(folder / f"{epoch:02d}.png", grid.permute(1, 2, 0).clamp(0, 1).numpy())
+            save_checkpoint({"epoch": epoch, "G": gan.G.state_dict(), "D": gan.D.state_dict(), "opt_g": gan.opt_g.state_dict(),
+                             "opt_d": gan.opt_d.state_dict(), "rng": torch.get_rng_state()}, folder / f"{epoch:02d}.ckpt")
+
+
+        def loop(gan, noise, start, n_epochs, out_dir):
+            for epoch in range(start, n_epochs):
+                for x in gan.batches.epoch(epoch):
+                    step(gan, x)
+                if epoch % 10 == 9:
+                    save_progress(epoch + 1, gan, noise, Path(out_dir) / "progress")
+
+
+        def train(n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            loop(gan, torch.randn(64, NZ), 0, n_epochs, out_dir)
+            return gan.G, gan.D
+        """,
+        """
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            noise = torch.randn(64, NZ)  # the same draw as train's: make_gan seeded the generator
+            state = load_checkpoint(checkpoint)
+            gan.G.load_state_dict(state["G"])
+            gan.D.load_state_dict(state["D"])
+            gan.opt_g.load_state_dict(state["opt_g"])
+            gan.opt_d.load_state_dict(state["opt_d"])
+            torch.set_rng_state(state["rng"])
+            loop(gan, noise, state["epoch"], n_epochs, out_dir)
+            return gan.G, gan.D
+        """,
+    ),
+    # fixed noise drawn once at module level from its own generator, G called on 8 rows at a time;
+    # train takes an optional checkpoint to resume from, and resume is train with one
+    "train_with_a_resume_option": (
+        """
+        FIXED_NOISE = torch.randn(NUM_SAMPLES, NZ, generator=torch.Generator().manual_seed(7))
+
+
+        def train(n_epochs, out_dir, seed=0, resume_from=None):
+            gan = make_gan(seed)
+            out_dir = Path(out_dir)
+            done = 0
+            if resume_from is not None:
+                state = torch.load(resume_from, weights_only=True)
+                for name in ("G", "D", "opt_g", "opt_d"):
+                    getattr(gan, name).load_state_dict(state[name])
+                torch.set_rng_state(state["rng"])
+                done = state["epoch"]
+            for epoch in range(done + 1, n_epochs + 1):
+                for x in gan.batches.epoch(epoch - 1):
+                    step(gan, x)
+                if epoch % SAVE_EVERY == 0:
+                    with torch.no_grad():
+                        images = torch.cat([gan.G(z) for z in FIXED_NOISE.split(8)])
+                    save_image_grid(from_model_range(images, "tanh"), out_dir / "samples" / f"{epoch}.png")
+                    state = {name: getattr(gan, name).state_dict() for name in ("G", "D", "opt_g", "opt_d")}
+                    save_checkpoint({**state, "epoch": epoch, "rng": torch.get_rng_state()}, out_dir / "checkpoints" / f"{epoch}.pt")
+            return gan.G, gan.D
+        """,
+        """
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            return train(n_epochs, out_dir, seed, resume_from=checkpoint)
         """,
     ),
 }
 
 
-@pytest.mark.parametrize("name", list(CORRECT) + list(CORRECT_BEFORE))
+@pytest.mark.parametrize("name", list(CORRECT) + list(CORRECT_CELLS))
 def test_correct_variants_score_full_marks(tmp_path, name):
-    before, body = CORRECT_BEFORE.get(name, ("", CORRECT.get(name)))
-    assert scores(submission(tmp_path, body, before)) == OK
+    path = submission(tmp_path, CORRECT[name]) if name in CORRECT else cells(tmp_path, *CORRECT_CELLS[name])
+    assert scores(path) == OK
 
 
 FIGURE = """
@@ -237,7 +419,9 @@ for epoch in range(1, n_epochs + 1):
         out_dir.mkdir(parents=True, exist_ok=True)
         fig.savefig(out_dir / f"epoch_{epoch}.SUFFIX")
         plt.close(fig)
-        torch.save({"G": gan.G.state_dict(), "D": gan.D.state_dict()}, out_dir / f"epoch_{epoch}.pt")
+        state = {"epoch": epoch, "G": gan.G.state_dict(), "D": gan.D.state_dict(), "opt_g": gan.opt_g.state_dict(),
+                 "opt_d": gan.opt_d.state_dict(), "fixed_noise": fixed_noise, "rng": torch.get_rng_state()}
+        torch.save(state, out_dir / f"epoch_{epoch}.pt")
 """
 
 WRONG = {
@@ -270,7 +454,7 @@ WRONG = {
     "saves_at_9_19_29": """
         <SAVE>
         for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
+            for x in gan.batches.epoch(epoch - 1):
                 step(gan, x)
             if epoch % 10 == 9:
                 save(epoch)
@@ -278,7 +462,7 @@ WRONG = {
     "one_epoch_short": """
         <SAVE>
         for epoch in range(1, n_epochs):
-            for x in gan.batches.epoch(epoch):
+            for x in gan.batches.epoch(epoch - 1):
                 step(gan, x)
             if epoch % 10 == 0:
                 save(epoch)
@@ -293,7 +477,7 @@ WRONG = {
     "checkpoint_every_epoch": """
         <SAVE>
         for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
+            for x in gan.batches.epoch(epoch - 1):
                 step(gan, x)
             if epoch % 10 == 0:
                 save(epoch)
@@ -303,7 +487,7 @@ WRONG = {
     "fresh_noise_each_time": """
         <SAVE>
         for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
+            for x in gan.batches.epoch(epoch - 1):
                 step(gan, x)
             if epoch % 10 == 0:
                 fixed_noise = torch.randn(64, gan.nz)
@@ -315,7 +499,7 @@ WRONG = {
         <SAVE>
         fixed_noise = torch.randn(16, gan.nz)
         for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
+            for x in gan.batches.epoch(epoch - 1):
                 step(gan, x)
             if epoch % 10 == 0:
                 save(epoch)
@@ -323,7 +507,7 @@ WRONG = {
     "no_checkpoint": """
         noise = torch.randn(64, gan.nz)
         for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
+            for x in gan.batches.epoch(epoch - 1):
                 step(gan, x)
             if epoch % 10 == 0:
                 with torch.no_grad():
@@ -332,7 +516,7 @@ WRONG = {
     "whole_modules_pickled": """
         noise = torch.randn(64, gan.nz)
         for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
+            for x in gan.batches.epoch(epoch - 1):
                 step(gan, x)
             if epoch % 10 == 0:
                 with torch.no_grad():
@@ -342,7 +526,7 @@ WRONG = {
     "checkpoint_of_g_only": """
         noise = torch.randn(64, gan.nz)
         for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
+            for x in gan.batches.epoch(epoch - 1):
                 step(gan, x)
             if epoch % 10 == 0:
                 with torch.no_grad():
@@ -353,7 +537,7 @@ WRONG = {
         import pickle
         noise = torch.randn(64, gan.nz)
         for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
+            for x in gan.batches.epoch(epoch - 1):
                 step(gan, x)
             if epoch % 10 == 0:
                 with torch.no_grad():
@@ -365,12 +549,69 @@ WRONG = {
         from torchvision.utils import save_image
         noise = torch.randn(64, gan.nz)
         for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
+            for x in gan.batches.epoch(epoch - 1):
                 step(gan, x)
             if epoch % 10 == 0:
                 save_image(gan.G(noise) * 0.5 + 0.5, out_dir)
     """,
 }
+
+ONE_BASED = """
+    <SAVE>
+    for epoch in range(1, n_epochs + 1):
+        for x in gan.batches.epoch(epoch - 1):
+            step(gan, x)
+        if epoch % 10 == 0:
+            save(epoch)
+"""
+LOAD_ALL = """    for key, target in (("G", gan.G), ("D", gan.D), ("opt_g", gan.opt_g), ("opt_d", gan.opt_d)):
+        target.load_state_dict(state[key])
+"""
+LOOP = "for epoch in range(state[\"epoch\"] + 1, n_epochs + 1):"
+RESTORE = '    fixed_noise = state["fixed_noise"]\n    torch.set_rng_state(state["rng"])\n'
+SAVES = "        if epoch % 10 == 0:\n            save(epoch)\n"
+for part in (LOAD_ALL, LOOP, RESTORE, SAVES):
+    assert RESUME.count(part) == 1, part
+# realistic faults of the checkpoint and of resume: {name: (train's body, resume, the save helper)}
+WRONG_RESUMES = {
+    "optimizer_states_not_saved": (ONE_BASED, RESUME.replace(LOAD_ALL, LOAD_ALL.replace(', ("opt_g", gan.opt_g), ("opt_d", gan.opt_d)', "")), without("opt_g", "opt_d")),
+    "epoch_not_saved": (ONE_BASED, RESUME.replace(LOOP, LOOP.replace('state["epoch"]', 'state.get("epoch", 0)')), without("epoch")),
+    "resumes_at_the_saved_epoch": (ONE_BASED, RESUME.replace(LOOP, LOOP.replace(' + 1, n_epochs', ", n_epochs")), SAVE),
+    "recreates_the_optimizers": (ONE_BASED, RESUME.replace(LOAD_ALL, """    gan.G.load_state_dict(state["G"])
+    gan.D.load_state_dict(state["D"])
+    gan.opt_g = torch.optim.Adam(gan.G.parameters(), lr=LR, betas=(0.5, 0.999))
+    gan.opt_d = torch.optim.Adam(gan.D.parameters(), lr=LR, betas=(0.5, 0.999))
+"""), SAVE),
+    # a 0-based loop that saves its counter (9 after the 10th epoch), read consistently by resume
+    "saves_the_zero_based_epoch": (
+        """
+        <SAVE>
+        for epoch in range(n_epochs):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+            if (epoch + 1) % 10 == 0:
+                save(epoch)
+        """,
+        RESUME.replace(LOOP + "\n        for x in gan.batches.epoch(epoch - 1):", 'for epoch in range(state["epoch"] + 1, n_epochs):\n        for x in gan.batches.epoch(epoch):')
+        .replace(SAVES, "        if (epoch + 1) % 10 == 0:\n            save(epoch)\n"),
+        SAVE,
+    ),
+    "rng_not_restored": (ONE_BASED, RESUME.replace(RESTORE, '    fixed_noise = state["fixed_noise"]\n'), SAVE),
+    "noise_drawn_after_restoring_the_rng": (ONE_BASED, RESUME.replace(RESTORE, '    torch.set_rng_state(state["rng"])\n    fixed_noise = torch.randn(64, gan.nz)\n'), SAVE),
+    "resume_saves_nothing": (ONE_BASED, RESUME.replace(SAVES, ""), SAVE),
+}
+
+class Starts(str):
+    """An expected message of which only the start is fixed (the rest is torch's own error text)."""
+
+
+def same(result: dict[str, tuple[float, str]], expected: dict[str, tuple[float, str]]) -> bool:
+    """`result` has exactly the expected points and messages (a `Starts` message: its start)."""
+    return result.keys() == expected.keys() and all(
+        result[name][0] == points and (result[name][1].startswith(message) if isinstance(message, Starts) else result[name][1] == message)
+        for name, (points, message) in expected.items()
+    )
+
 
 SHORT = (
     "train(30, ...) trained 29 epochs, not 30: loop over every epoch, `for epoch in range(n_epochs)` (0-based) "
@@ -386,11 +627,14 @@ EXPECTED = {
         **OK,
         "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epochs 1, 11, 21 of a 30-epoch run; expected 10, 20, 30 (1-based: in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0)"),
         "test_saves_for_25_and_9_epochs": (0.0, "sample grids saved at epochs 1, 11, 21 of a 25-epoch run; expected 10, 20 (1-based: in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0); sample grids saved at epoch 1 of a 9-epoch run; expected none (1-based: in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0)"),
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_000.pt` (saved after epoch 1) holds epoch 0, a 0-based loop's counter; save the number of epochs done, 1 (epoch + 1 in `for epoch in range(n_epochs)`)"),
+        "test_resume_continues_the_run": (0.0, "resume trained epochs 1, 2, 3, 4, 5, 6, 7, ..., 20: it repeated epoch 1, which the checkpoint saved after epoch 1 already holds; continue with epoch 2, the one after the saved epoch"),
     },
     "saves_every_10_batches": {
         **OK,
         "test_saves_at_epochs_10_20_30": (0.0, "sample grids written inside the batch loop during epochs 5, 10, 15, 20, 25, 30 of a 30-epoch run; save once after an epoch's batches, after epochs 10, 20, 30"),
         "test_saves_for_25_and_9_epochs": (0.0, "sample grids written inside the batch loop during epochs 5, 10, 15, 20, 25 of a 25-epoch run; save once after an epoch's batches, after epochs 10, 20; sample grids written inside the batch loop during epoch 5 of a 9-epoch run; save once after an epoch's batches, and never in a run shorter than 10 epochs"),
+        "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
     },
     "saves_at_9_19_29": {
         **OK,
@@ -401,6 +645,7 @@ EXPECTED = {
         **OK,
         "test_saves_at_epochs_10_20_30": (0.0, f"{SHORT}; sample grids saved at epochs 10, 20 of a 30-epoch run; expected 10, 20, 30"),
         "test_saves_for_25_and_9_epochs": (0.0, SHORT.replace("30", "25").replace("29", "24") + "; " + SHORT.replace("30", "9").replace("29", "8")),
+        "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
     },
     "saves_only_at_the_end": {
         **OK,
@@ -410,10 +655,12 @@ EXPECTED = {
     "checkpoint_every_epoch": {
         **OK,
         "test_checkpoints_hold_g_and_d": (1.0, "checkpoints saved at epochs 1, 2, 3, 4, 5, 6, 7, ..., 30 of a 30-epoch run, the sample grids at 10, 20, 30; save a checkpoint with each sample grid, and only then"),
+        "test_checkpoints_hold_optimizers_and_epoch": (0.0, "`last.pt` (saved after epoch 1) holds no optimizer state: save gan.opt_g.state_dict() and gan.opt_d.state_dict() too, so that Adam's moments survive a resume; `last.pt` (saved after epoch 1) holds no epoch: save the number of epochs done (1 there) under a key such as \"epoch\", so that resume knows where to continue"),
     },
     "fresh_noise_each_time": {
         **OK,
         "test_grids_come_from_fixed_noise": (0.0, "G received different noise at the saves after epoch 10 and after epoch 20: the samples come from new noise each time; draw fixed_noise once, before the loop, and reuse it"),
+        "test_resume_continues_the_run": (3.0, "the resumed run's sample grid after epoch 20 comes from other noise than an uninterrupted run's: save fixed_noise in the checkpoint and draw the resumed grids from it"),
     },
     "figure_with_title": {
         **OK,
@@ -430,18 +677,26 @@ EXPECTED = {
     "no_checkpoint": {
         **OK,
         "test_checkpoints_hold_g_and_d": (0.0, "no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) written under out_dir in a 30-epoch run; save G's and D's state_dict with torch.save after epochs 10, 20, 30"),
+        "test_checkpoints_hold_optimizers_and_epoch": (0.0, "no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) written under out_dir in a 30-epoch run; save G's and D's state_dict, both optimizers' state_dict and the epoch with torch.save after epochs 10, 20, 30"),
+        "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
     },
     "whole_modules_pickled": {
         **OK,
         "test_checkpoints_hold_g_and_d": (0.0, "`model-10.pth` holds a pickled `reference.models.mlp.Generator`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"),
+        "test_checkpoints_hold_optimizers_and_epoch": (0.0, "`model-10.pth` holds a pickled `reference.models.mlp.Generator`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"),
+        "test_resume_continues_the_run": (0.0, Starts("calling `resume` raised UnpicklingError: Weights only load failed.")),
     },
     "checkpoint_of_g_only": {
         **OK,
         "test_checkpoints_hold_g_and_d": (1.0, "`10.pt` (saved after epoch 10) hold no state_dict of D; save D.state_dict() too"),
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`10.pt` (saved after epoch 10) holds no optimizer state: save gan.opt_g.state_dict() and gan.opt_d.state_dict() too, so that Adam's moments survive a resume"),
+        "test_resume_continues_the_run": (0.0, "calling `resume` raised KeyError: 'D'"),
     },
     "pickle_dump_checkpoint": {
         **OK,
         "test_checkpoints_hold_g_and_d": (0.0, "`10.pkl` is not a file written by torch.save (not its zip format); save checkpoints with torch.save"),
+        "test_checkpoints_hold_optimizers_and_epoch": (0.0, "`10.pkl` is not a file written by torch.save (not its zip format); save checkpoints with torch.save"),
+        "test_resume_continues_the_run": (0.0, Starts("calling `resume` raised UnpicklingError: Weights only load failed.")),
     },
     "save_image_to_the_folder": {
         name: (0.0, "calling `train` raised ValueError: unknown file extension:") for name in CHECKS
@@ -451,29 +706,94 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", list(WRONG))
 def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
-    assert scores(submission(tmp_path, WRONG[name])) == EXPECTED[name]
+    result = scores(submission(tmp_path, WRONG[name]))
+    assert same(result, EXPECTED[name]), result
 
 
 def test_expected_totals():
-    """One fault costs points once: a schedule fault loses the schedule checks' 5 points only."""
+    """A schedule fault loses the schedule checks' 5 points, and the resume check's 4 only when
+    train(10) then writes no checkpoint after an epoch to resume from, or one whose epoch is the
+    0-based counter (then the epoch point too). Checkpoints without the new state lose the new checks."""
     totals = {name: sum(p for p, _ in result.values()) for name, result in EXPECTED.items()}
     assert totals == {
-        "saves_at_epoch_0": 5.0,
-        "zero_based_epoch_mod_10": 5.0,
-        "saves_every_10_batches": 5.0,
-        "saves_at_9_19_29": 5.0,
-        "one_epoch_short": 5.0,
-        "saves_only_at_the_end": 5.0,
-        "checkpoint_every_epoch": 9.0,
-        "fresh_noise_each_time": 8.0,
-        "figure_with_title": 9.0,
-        "figure_as_pdf": 9.0,
-        "grid_of_16_samples": 9.0,
+        "saves_at_epoch_0": 11.0,
+        "zero_based_epoch_mod_10": 6.0,
+        "saves_every_10_batches": 7.0,
+        "saves_at_9_19_29": 11.0,
+        "one_epoch_short": 7.0,
+        "saves_only_at_the_end": 11.0,
+        "checkpoint_every_epoch": 13.0,
+        "fresh_noise_each_time": 13.0,
+        "figure_with_title": 15.0,
+        "figure_as_pdf": 15.0,
+        "grid_of_16_samples": 15.0,
         "no_checkpoint": 8.0,
         "whole_modules_pickled": 8.0,
-        "checkpoint_of_g_only": 9.0,
+        "checkpoint_of_g_only": 10.0,
         "pickle_dump_checkpoint": 8.0,
         "save_image_to_the_folder": 0.0,
+    }
+
+
+MOMENTS_LOST = (
+    "when resume's first step ran, gan.opt_g and gan.opt_d had no state: Adam's moments (exp_avg, "
+    'exp_avg_sq) and step count were lost, so the run does not go on as it would have; save '
+    'gan.opt_g.state_dict() and gan.opt_d.state_dict() in the checkpoint and load them with '
+    'load_state_dict into the optimizers make_gan built'
+)
+OTHER_RANDOM_NUMBERS = (
+    "the resumed run's random numbers differ from an uninterrupted run's from epoch 11 on (step draws its"
+    ' noise with torch.randn): save torch.get_rng_state() in the checkpoint and restore it with '
+    'torch.set_rng_state in resume'
+)
+EXPECTED_RESUMES = {
+    "optimizer_states_not_saved": {
+        **OK,
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_010.pt` (saved after epoch 10) holds no optimizer state: save gan.opt_g.state_dict() and gan.opt_d.state_dict() too, so that Adam's moments survive a resume"),
+        "test_resume_continues_the_run": (0.0, MOMENTS_LOST),
+    },
+    "epoch_not_saved": {
+        **OK,
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, '`ckpt_010.pt` (saved after epoch 10) holds no epoch: save the number of epochs done (10 there) under a key such as "epoch", so that resume knows where to continue'),
+        "test_resume_continues_the_run": (0.0, "resume trained epochs 1, 2, 3, 4, 5, 6, 7, ..., 20: it started again at epoch 1 instead of after epoch 10, where the checkpoint was saved; read the epoch from the checkpoint and continue with the next one"),
+    },
+    "resumes_at_the_saved_epoch": {
+        **OK,
+        "test_resume_continues_the_run": (0.0, "resume trained epochs 10, 11, 12, 13, 14, 15, 16, ..., 20: it repeated epoch 10, which the checkpoint saved after epoch 10 already holds; continue with epoch 11, the one after the saved epoch"),
+    },
+    "recreates_the_optimizers": {**OK, "test_resume_continues_the_run": (0.0, MOMENTS_LOST)},
+    "saves_the_zero_based_epoch": {
+        **OK,
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_009.pt` (saved after epoch 10) holds epoch 9, a 0-based loop's counter; save the number of epochs done, 10 (epoch + 1 in `for epoch in range(n_epochs)`)"),
+    },
+    "rng_not_restored": {**OK, "test_resume_continues_the_run": (2.0, OTHER_RANDOM_NUMBERS)},
+    "noise_drawn_after_restoring_the_rng": {
+        **OK,
+        "test_resume_continues_the_run": (1.0, OTHER_RANDOM_NUMBERS + "; the resumed run's sample grid after epoch 20 comes from other noise than an uninterrupted run's: save fixed_noise in the checkpoint and draw the resumed grids from it"),
+    },
+    "resume_saves_nothing": {**OK, "test_resume_continues_the_run": (3.0, "resume(checkpoint, 20, ...) saved nothing after epochs 11 to 20; save on train's schedule")},
+}
+
+
+@pytest.mark.parametrize("name", list(WRONG_RESUMES))
+def test_wrong_checkpoints_and_resumes_get_exact_scores_and_messages(tmp_path, name):
+    body, resume, save = WRONG_RESUMES[name]
+    assert scores(submission(tmp_path, body, resume=resume, save=save)) == EXPECTED_RESUMES[name]
+
+
+def test_expected_totals_of_wrong_checkpoints_and_resumes():
+    """A checkpoint without optimizer states costs both the file's check and the resume's; the
+    0-based epoch read consistently by resume costs the epoch point only."""
+    totals = {name: sum(p for p, _ in result.values()) for name, result in EXPECTED_RESUMES.items()}
+    assert totals == {
+        "optimizer_states_not_saved": 11.0,
+        "epoch_not_saved": 11.0,
+        "resumes_at_the_saved_epoch": 12.0,
+        "recreates_the_optimizers": 12.0,
+        "saves_the_zero_based_epoch": 15.0,
+        "rng_not_restored": 14.0,
+        "noise_drawn_after_restoring_the_rng": 13.0,
+        "resume_saves_nothing": 15.0,
     }
 
 
@@ -489,18 +809,24 @@ def test_a_checkpoint_crafted_to_run_code_never_runs_in_the_grader(tmp_path):
     body = """
         noise = torch.randn(64, gan.nz)
         for epoch in range(1, n_epochs + 1):
-            for x in gan.batches.epoch(epoch):
+            for x in gan.batches.epoch(epoch - 1):
                 step(gan, x)
             if epoch % 10 == 0:
                 with torch.no_grad():
                     save_image_grid(from_model_range(gan.G(noise), "tanh"), out_dir / f"{epoch}.png")
-                torch.save({"G": gan.G.state_dict(), "D": gan.D.state_dict(), "extra": Payload()}, out_dir / f"{epoch}.pt")
+                state = {"epoch": epoch, "G": gan.G.state_dict(), "D": gan.D.state_dict(), "opt_g": gan.opt_g.state_dict(),
+                         "opt_d": gan.opt_d.state_dict(), "fixed_noise": noise, "rng": torch.get_rng_state()}
+                torch.save({**state, "extra": Payload()}, out_dir / f"{epoch}.pt")
     """
     (tmp_path / "nb").mkdir()
     result = scores(submission(tmp_path / "nb", body, before))
+    refused = "`10.pt` holds a pickled `posix.mkdir`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"
+    earned, message = result.pop("test_resume_continues_the_run")  # its own torch.load(weights_only=True) refuses the file too
+    assert earned == 0.0 and message.startswith("calling `resume` raised UnpicklingError: ")
     assert result == {
-        **OK,
-        "test_checkpoints_hold_g_and_d": (0.0, "`10.pt` holds a pickled `posix.mkdir`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"),
+        **{name: ok for name, ok in OK.items() if name != "test_resume_continues_the_run"},
+        "test_checkpoints_hold_g_and_d": (0.0, refused),
+        "test_checkpoints_hold_optimizers_and_epoch": (0.0, refused),
     }
     assert not marker.exists()
 
@@ -641,6 +967,83 @@ def test_a_forged_record_is_a_failed_check_not_a_crash():
     assert run_check(module.test_saves_at_epochs_10_20_30, Forged()) == (0.0, module.MALFORMED)
 
 
+class TinyAdamGan:
+    """make_gan of a tiny GAN with Adam optimizers (the batches of TinyBatches)."""
+
+    def __call__(self, seed: int = 0) -> types.SimpleNamespace:
+        torch.manual_seed(seed)
+        G, D = torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)
+        return types.SimpleNamespace(G=G, D=D, nz=3, batches=TinyBatches(),
+                                     opt_g=torch.optim.Adam(G.parameters()), opt_d=torch.optim.Adam(D.parameters()))
+
+
+TINY_RUN = """
+def step(gan, x):
+    loss = gan.D(gan.G(torch.randn(2, gan.nz))).square().mean() + gan.D(x).mean()
+    gan.opt_g.zero_grad()
+    gan.opt_d.zero_grad()
+    loss.backward()
+    gan.opt_g.step()
+    gan.opt_d.step()
+
+
+def epochs(gan, noise, first, last, out):
+    for epoch in range(first, last + 1):
+        for x in gan.batches.epoch(epoch - 1):
+            step(gan, x)
+        if epoch % 2 == 0:  # saves after epochs 2, 4, ...
+            out.mkdir(parents=True, exist_ok=True)
+            gan.G(noise)
+            state = {name: getattr(gan, name).state_dict() for name in ("G", "D", "opt_g", "opt_d")}
+            torch.save({**state, "epoch": epoch, "noise": noise, "rng": torch.get_rng_state()}, out / f"{epoch}.pt")
+
+
+def train(n_epochs, out_dir, seed=0):
+    gan = make_gan(seed)
+    epochs(gan, torch.randn(5, gan.nz), 1, n_epochs, Path(out_dir))
+    return gan.G, gan.D
+
+
+def resume(checkpoint, n_epochs, out_dir, seed=0):
+    gan = make_gan(seed)
+    state = torch.load(checkpoint, weights_only=True)
+    for name in LOADED:
+        getattr(gan, name).load_state_dict(state[name])
+    if RESTORE_RNG:
+        torch.set_rng_state(state["rng"])
+    epochs(gan, state["noise"], state["epoch"] + START, n_epochs, Path(out_dir))
+    return gan.G, gan.D
+"""
+
+
+def resumed(tmp_path, loaded=("G", "D", "opt_g", "opt_d"), restore_rng=True, start=1) -> dict:
+    namespace = tiny_notebook(TINY_RUN)
+    namespace.update(make_gan=TinyAdamGan(), LOADED=loaded, RESTORE_RNG=restore_rng, START=start)
+    record = probes_a3.resumed_train(namespace, str(tmp_path / "runs" / "resumed"), 5, 7, max_batches=2)
+    assert isinstance(namespace["make_gan"], TinyAdamGan)
+    return record
+
+
+def test_resumed_train_measures_an_exact_resume(tmp_path):
+    record = resumed(tmp_path)
+    assert record == {
+        "checkpoint": "4.pt", "after": 4, "uninterrupted": [0, 1, 2, 3, 4, 5, 6], "resumed": [4, 5, 6], "resumed_built": True,
+        "start": {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": True}, "end": {"G": 0.0, "D": 0.0},
+        "resumed_saved": True, "noise": True,
+    }
+
+
+def test_resumed_train_measures_what_a_resume_lost(tmp_path):
+    record = resumed(tmp_path / "rng", restore_rng=False)
+    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": False} and record["end"]["G"] > 1e-4
+    record = resumed(tmp_path / "moments", loaded=("G", "D"))
+    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": "empty", "opt_d": "empty", "rng": True}
+    record = resumed(tmp_path / "weights", loaded=("D", "opt_g", "opt_d"))
+    assert record["start"]["G"] > 1e-4 and record["start"]["D"] == 0.0
+    record = resumed(tmp_path / "repeats", start=0)
+    assert record["resumed"] == [3, 4, 5, 6] and record["start"]["G"] == 0.0  # the state it starts from is right
+
+
 def saved(obj, **kwargs) -> bytes:
     buffer = io.BytesIO()
     torch.save(obj, buffer, **kwargs)
@@ -650,7 +1053,15 @@ def saved(obj, **kwargs) -> bytes:
 def test_load_checkpoint_reads_state_dicts_and_refuses_what_could_run_code(tmp_path):
     load = checks_module().load_checkpoint
     G = torch.nn.Linear(3, 4)
-    assert load("a.pt", saved({"epoch": 10, "G": G.state_dict()})) == (None, [{"weight": [4, 3], "bias": [4]}])
+    nothing = {"states": [], "optimizers": [], "epochs": []}
+    assert load("a.pt", saved({"epoch": 10, "G": G.state_dict()})) == (None, {**nothing, "states": [{"weight": [4, 3], "bias": [4]}], "epochs": [10]})
+    opt = torch.optim.Adam(G.parameters())
+    G(torch.ones(2, 3)).sum().backward()
+    opt.step()
+    contents = {"nets": {"G": G.state_dict()}, "optimizers": [opt.state_dict()], "progress": {"last_epoch": 20.0, "lr": 2e-4}}
+    assert load("o.pt", saved(contents)) == (
+        None, {"states": [{"weight": [4, 3], "bias": [4]}], "optimizers": [[[[4, 3], [4, 3]], [[4], [4]]]], "epochs": [20]}
+    )
     marker = tmp_path / "the-grader-unpickled-it"
 
     class Payload:
@@ -658,7 +1069,7 @@ def test_load_checkpoint_reads_state_dicts_and_refuses_what_could_run_code(tmp_p
             return (os.mkdir, (str(marker),))
 
     problem, states = load("b.pt", saved({"G": G.state_dict(), "x": Payload()}))
-    assert problem.startswith("`b.pt` holds a pickled `posix.mkdir`: only the full unpickler loads it") and states == []
+    assert problem.startswith("`b.pt` holds a pickled `posix.mkdir`: only the full unpickler loads it") and states == nothing
     assert not marker.exists()
     assert load("c.pt", saved(G))[0].startswith("`c.pt` holds a pickled `torch.nn.modules.linear.Linear`")
     legacy = saved({"G": G.state_dict()}, _use_new_zipfile_serialization=False)

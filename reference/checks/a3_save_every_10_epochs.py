@@ -126,6 +126,8 @@ def _state_dicts(obj, depth: int = 0):
     if isinstance(obj, dict):
         if obj and all(isinstance(k, str) for k in obj) and all(isinstance(v, torch.Tensor) for v in obj.values()):
             yield obj
+        elif isinstance(obj.get("state"), dict) and isinstance(obj.get("param_groups"), list):
+            return  # an optimizer's state_dict: its per-parameter entries are no network's weights
         elif depth < 3:
             for value in obj.values():
                 yield from _state_dicts(value, depth + 1)
@@ -134,17 +136,54 @@ def _state_dicts(obj, depth: int = 0):
             yield from _state_dicts(value, depth + 1)
 
 
-def load_checkpoint(name: str, data: bytes) -> tuple[str | None, list[dict[str, list[int]]]]:
-    """(None, [{key: shape} of each state dict inside]) for a checkpoint torch.load(weights_only=True)
-    reads, else (what is wrong with file `name`, []). Only torch.save's zip format is loaded, its
-    records no larger in all than MAX_FILE."""
+def _optimizers(obj, depth: int = 0):
+    """Every optimizer state_dict inside a loaded checkpoint (a dict with "state" and "param_groups"),
+    as [[shape of each of its state tensors that has one] for each parameter index, in order]."""
+    if isinstance(obj, dict):
+        state, groups = obj.get("state"), obj.get("param_groups")
+        if isinstance(state, dict) and isinstance(groups, list):
+            indices = [i for g in groups if isinstance(g, dict) and isinstance(g.get("params"), list) for i in g["params"]]
+            entries = [state.get(i) if isinstance(i, int) else None for i in indices]
+            yield [[list(v.shape) for v in e.values() if isinstance(v, torch.Tensor) and v.dim() > 0] if isinstance(e, dict) else [] for e in entries]
+        elif depth < 3:
+            for value in obj.values():
+                yield from _optimizers(value, depth + 1)
+    elif isinstance(obj, (list, tuple)) and depth < 3:
+        for value in obj:
+            yield from _optimizers(value, depth + 1)
+
+
+def _epochs(obj, depth: int = 0):
+    """Every whole number stored under a key that names an epoch ("epoch", "last_epoch", "epochs_done")."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if isinstance(key, str) and "epoch" in key.lower():
+                if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+                    value = value.item()
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    yield value
+            elif depth < 3 and isinstance(value, (dict, list, tuple)):
+                yield from _epochs(value, depth + 1)
+    elif isinstance(obj, (list, tuple)) and depth < 3:
+        for value in obj:
+            yield from _epochs(value, depth + 1)
+
+
+def load_checkpoint(name: str, data: bytes) -> tuple[str | None, dict]:
+    """(None, contents) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong with
+    file `name`, contents with nothing in them). contents: {"states": [{key: shape} of each state dict
+    inside], "optimizers": [see `_optimizers`], "epochs": [every epoch number inside]}. Only
+    torch.save's zip format is loaded, its records no larger in all than MAX_FILE."""
+    nothing = {"states": [], "optimizers": [], "epochs": []}
     try:  # torch.save writes a zip archive of stored (uncompressed) records; nothing else is unpacked
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             records = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        return f"`{name}` is not a file written by torch.save (not its zip format); save checkpoints with torch.save", []
+        return f"`{name}` is not a file written by torch.save (not its zip format); save checkpoints with torch.save", nothing
     if any(r.compress_type != zipfile.ZIP_STORED for r in records) or sum(r.file_size for r in records) > MAX_FILE:
-        return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", []
+        return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", nothing
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -153,11 +192,21 @@ def load_checkpoint(name: str, data: bytes) -> tuple[str | None, list[dict[str, 
             return (
                 f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so "
                 f"the grader does not; save state_dicts, torch.save({{\"G\": G.state_dict(), \"D\": D.state_dict()}}, path)"
-            ), []
-        return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", []
+            ), nothing
+        return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", nothing
     except Exception as err:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
-        return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", []
-    return None, [{k: list(v.shape) for k, v in s.items()} for s in _state_dicts(obj)]
+        return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", nothing
+    return None, {
+        "states": [{k: list(v.shape) for k, v in s.items()} for s in _state_dicts(obj)],
+        "optimizers": list(_optimizers(obj)),
+        "epochs": list(_epochs(obj)),
+    }
+
+
+def _shape_list(value) -> list[list[int]] | None:
+    if not isinstance(value, list) or not all(isinstance(s, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in s) for s in value):
+        return None
+    return value
 
 
 def _shape_map(value) -> dict[str, list[int]] | None:
@@ -173,8 +222,9 @@ class Run:
 
     epochs: epochs it trained. periods: [(when "after"|"during", k, [paths], [tensors G received])]
     for each look at out_dir that saw writes; writes: [(path, when, k)], paths relative to out_dir.
-    grids: {path: problem or None}; checkpoints: {path: (problem or None, [{key: shape}])};
-    figures: [paths of .pdf/.svg/... files]; shapes: {"G": {key: shape}, "D": ...} or None.
+    grids: {path: problem or None}; checkpoints: {path: (problem or None, contents)} (see
+    `load_checkpoint`); figures: [paths of .pdf/.svg/... files]; shapes: {"G": {key: shape}, "D":
+    ...} or None; params: {"G": [shape of each parameter], "D": ...} or None.
     """
 
     def __init__(self, submission, n_epochs: int) -> None:
@@ -210,6 +260,10 @@ class Run:
         self.shapes = None
         if isinstance(shapes, dict) and _shape_map(shapes.get("G")) and _shape_map(shapes.get("D")):
             self.shapes = {"G": shapes["G"], "D": shapes["D"]}
+        params = reply.get("params")
+        self.params = None
+        if isinstance(params, dict) and _shape_list(params.get("G")) and _shape_list(params.get("D")):
+            self.params = {"G": params["G"], "D": params["D"]}
 
     def _read(self, scratch: Path, folder: str) -> None:
         files = list(dict.fromkeys(p for p, _, _ in self.writes))  # each file once, in write order
@@ -226,7 +280,7 @@ class Run:
             try:
                 self.checkpoints[p] = load_checkpoint(name, read_bytes(scratch, f"{folder}/{p}"))
             except OSError as err:
-                self.checkpoints[p] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", [])
+                self.checkpoints[p] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", {"states": [], "optimizers": [], "epochs": []})
 
     def of_kind(self, suffixes: tuple[str, ...]) -> list[tuple[str, str, int]]:
         return [w for w in self.writes if w[0].lower().endswith(suffixes)]
@@ -337,3 +391,59 @@ def test_sample_grids_are_png_grids_of_64(submission):
     )
     problems = list(r.grids.values())
     assert None in problems, problems[0]  # a grid is there; other images (a loss curve) may be anything
+
+
+def _optimizes(optimizer: list[list[list[int]]], params: list[list[int]]) -> bool:
+    """Whether an optimizer state (see `_optimizers`) holds a trained state for exactly these parameters."""
+    return len(optimizer) == len(params) and all(entry and all(s == shape for s in entry) for entry, shape in zip(optimizer, params))
+
+
+def _saved_checkpoints(r: Run) -> list[tuple[int, list[str]]]:
+    """[(k, [checkpoint paths])] of each look at out_dir after epoch k >= 1 that saw checkpoints written
+    (a save before any training is the schedule checks' business)."""
+    saves = [(k, [p for p in files if p in r.checkpoints]) for when, k, files, _ in r.periods if when == "after" and k > 0]
+    return [(k, paths) for k, paths in saves if paths]
+
+
+@check(points=2, visible=True)
+def test_checkpoints_hold_optimizers_and_epoch(submission):
+    """checkpoints hold both optimizers' states and the number of epochs done, to resume from"""
+    r = run(submission, 30)
+    assert r.checkpoints, (
+        f"no checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) written under out_dir in a 30-epoch run; save G's and D's "
+        f"state_dict, both optimizers' state_dict and the epoch with torch.save after epochs 10, 20, 30"
+    )
+    problems = [problem for problem, _ in r.checkpoints.values() if problem]
+    assert not problems, problems[0]
+    assert r.params is not None, "train never built its GAN with `make_gan(seed)`; train the GAN that make_gan returns"
+    optimizers, epoch = None, None
+    for k, paths in _saved_checkpoints(r):  # the checkpoint files of one save together hold everything
+        names = ", ".join(f"`{PurePosixPath(p).name}`" for p in paths)
+        holds = f"{names} (saved after epoch {k}) {'holds' if len(paths) == 1 else 'hold'}"
+        found = [o for p in paths for o in r.checkpoints[p][1]["optimizers"]]
+        missing = [net for net in ("G", "D") if not any(_optimizes(o, r.params[net]) for o in found)]
+        if missing and optimizers is None:
+            if len(missing) == 2:
+                optimizers = (
+                    f"{holds} no optimizer state: save gan.opt_g.state_dict() and gan.opt_d.state_dict() too, so that "
+                    f"Adam's moments survive a resume"
+                )
+            else:
+                opt = f"gan.opt_{missing[0].lower()}"
+                optimizers = f"{holds} no optimizer state for {missing[0]}: save {opt}.state_dict() too, so that its Adam moments survive a resume"
+        values = sorted({v for p in paths for v in r.checkpoints[p][1]["epochs"]})
+        if k not in values and epoch is None:
+            if not values:
+                epoch = f"{holds} no epoch: save the number of epochs done ({k} there) under a key such as \"epoch\", so that resume knows where to continue"
+            elif k - 1 in values:
+                epoch = (
+                    f"{holds} epoch {k - 1}, a 0-based loop's counter; save the number of epochs done, {k} "
+                    f"(epoch + 1 in `for epoch in range(n_epochs)`)"
+                )
+            else:
+                epoch = f"{holds} epoch {fmt(values)}; save the number of epochs done, {k}"
+    faults = [f for f in (optimizers, epoch) if f]
+    if len(faults) == 2:
+        raise AssertionError("; ".join(faults))
+    if faults:
+        raise Partial(1, faults[0])

@@ -1,4 +1,4 @@
-"""Probes of a3_save_every_10_epochs: one watched call of the notebook's `train`.
+"""Probes of a3_save_every_10_epochs: watched calls of the notebook's `train` and `resume`.
 
 `watched_train` runs `train(n_epochs, out_dir, seed)` with the notebook's `make_gan` wrapped, so
 that the GAN it builds reports what happens during the run:
@@ -10,22 +10,31 @@ that the GAN it builds reports what happens during the run:
 - G's forward records what it receives: the noise of each call between two scans is kept for the
   scans that saw writes, so a check can compare the noise that went into each saved grid.
 
+`resumed_train` interrupts a run and resumes it: `train(n_first)`, then `resume(checkpoint,
+n_total)` from the last checkpoint that run wrote after a complete epoch k, and an uninterrupted
+`train(n_total)` of the same seed. It snapshots the state each step starts from (G's and D's
+weights, both optimizers' states, torch's RNG state) where the resumed run's first epoch starts
+and where the uninterrupted run's epoch k + 1 starts, and both runs' weights at the end, and
+returns how far apart they are.
+
 It measures and returns plain data; the check module decides what is right.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-__all__ = ["identity", "remove", "watched_train"]
+__all__ = ["identity", "remove", "resumed_train", "watched_train"]
 
 MAX_INPUTS = 256  # G calls kept per period between two scans (a grid drawn one sample at a time)
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
 
 _recording: list[torch.Tensor] | None = None  # G's inputs since the last scan, while a run is watched
 
@@ -38,13 +47,17 @@ def _record(module: torch.nn.Module, args: tuple) -> None:
 
 
 class _Watch:
-    """The run's periods between scans of `root` that saw writes: {"when", "epoch", "files", "inputs"}."""
+    """The run's periods between scans of `root` that saw writes: {"when", "epoch", "files", "inputs"};
+    the epoch numbers it was asked for; snapshots of the GAN where epochs `snapshot_at` start."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, snapshot_at: int | None = None) -> None:
         self.root = root
         self.seen: dict[str, tuple[int, int, int]] = {}
         self.periods: list[dict] = []
         self.epochs_started = 0
+        self.epoch_args: list[Any] = []
+        self.snapshot_at = snapshot_at
+        self.snapshot: dict | None = None
 
     def files(self) -> dict[str, tuple[int, int, int]]:
         """{path relative to root (posix): (mtime_ns, size, inode)} of the regular files under root."""
@@ -79,8 +92,8 @@ class _WatchedBatches:
     """`gan.batches` whose `epoch(e)` scans before the epoch and after each batch, and yields at
     most `max_batches` batches."""
 
-    def __init__(self, batches: Any, watch: _Watch, max_batches: int) -> None:
-        self._batches, self._watch, self._max = batches, watch, max_batches
+    def __init__(self, batches: Any, watch: _Watch, max_batches: int, gan: Any) -> None:
+        self._batches, self._watch, self._max, self._gan = batches, watch, max_batches, gan
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._batches, name)
@@ -92,9 +105,12 @@ class _WatchedBatches:
         watch = self._watch
         watch.scan("after")
         watch.epochs_started += 1
+        watch.epoch_args.append(epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None)
         for i, x in enumerate(self._batches.epoch(epoch)):
             if i == self._max:
                 break
+            if i == 0 and watch.epochs_started == watch.snapshot_at and watch.snapshot is None:
+                watch.snapshot = _snapshot(self._gan)  # what the epoch's first step starts from
             yield x
             watch.scan("during")
 
@@ -106,43 +122,200 @@ def _shapes(module: Any) -> dict[str, list[int]] | None:
     return {name: list(value.shape) for name, value in module.state_dict().items()}
 
 
-def watched_train(namespace: dict, out_dir: str, n_epochs: int, seed: int = 0, max_batches: int = 2) -> dict:
-    """Call namespace["train"](n_epochs, out_dir, seed=seed) with `make_gan` watched (see the module).
+def _params(module: Any) -> list[list[int]] | None:
+    """The shapes of a module's parameters, in the order an optimizer indexes them; None for anything else."""
+    if not isinstance(module, torch.nn.Module):
+        return None
+    return [list(p.shape) for p in module.parameters()]
 
-    out_dir: the run folder, removed first if it exists and not created (train makes it).
-    Returns {"epochs_started": int, "periods": [{"when": "after"|"during", "epoch": int, "files":
-    [path relative to out_dir], "inputs": [G's input tensors in that period]}], "shapes": {"G": {key:
-    shape}, "D": ...} of the first GAN built, or None if make_gan was never called}.
-    """
+
+def _weights(module: Any) -> dict[str, torch.Tensor] | None:
+    if not isinstance(module, torch.nn.Module):
+        return None
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+def _optimizer_state(opt: Any) -> dict | None:
+    """{param index: {name: tensor}} of an optimizer's state (Adam: step, exp_avg, exp_avg_sq), copied."""
+    if not isinstance(opt, torch.optim.Optimizer):
+        return None
+    state = opt.state_dict()["state"]
+    return {i: {k: v.detach().to("cpu", copy=True) for k, v in s.items() if isinstance(v, torch.Tensor)} for i, s in state.items()}
+
+
+def _snapshot(gan: Any) -> dict:
+    """What the next training step starts from: weights, optimizer states, torch's RNG state."""
+    return {
+        "G": _weights(getattr(gan, "G", None)),
+        "D": _weights(getattr(gan, "D", None)),
+        "opt_g": _optimizer_state(getattr(gan, "opt_g", None)),
+        "opt_d": _optimizer_state(getattr(gan, "opt_d", None)),
+        "rng": torch.get_rng_state(),
+    }
+
+
+def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: int, snapshot_at: int | None = None) -> dict:
+    """Run `call()` with the notebook's `make_gan` watched, writes looked for under `root` (files
+    already there are not writes). Returns the record (see `watched_train`), plus "epoch_args" (the
+    argument of each `gan.batches.epoch` call), "snapshot" (see `_snapshot`, where epoch
+    `snapshot_at` started) and "final" (G's and D's weights at the end) for `resumed_train`."""
     global _recording
-    root = Path(out_dir)
-    shutil.rmtree(root, ignore_errors=True)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    watch = _Watch(root)
-    make_gan, train = namespace["make_gan"], namespace["train"]
+    watch = _Watch(root, snapshot_at)
+    watch.seen = watch.files()
+    make_gan = namespace["make_gan"]
     built: list[dict] = []
+    gans: list[Any] = []
     hooks = []
 
     def watched_make_gan(*args: Any, **kwargs: Any) -> Any:
         gan = make_gan(*args, **kwargs)
-        gan.batches = _WatchedBatches(gan.batches, watch, max_batches)
+        gan.batches = _WatchedBatches(gan.batches, watch, max_batches, gan)
         if isinstance(gan.G, torch.nn.Module):
             hooks.append(gan.G.register_forward_pre_hook(_record))
         if not built:
             built.append({"G": _shapes(gan.G), "D": _shapes(getattr(gan, "D", None))})
+            built.append({"G": _params(gan.G), "D": _params(getattr(gan, "D", None))})
+        gans.append(gan)
         return gan
 
     namespace["make_gan"] = watched_make_gan
     _recording = []
     try:
-        train(n_epochs, str(root), seed=seed)
+        call()
         watch.scan("after")
     finally:
         namespace["make_gan"] = make_gan
         _recording = None
         for hook in hooks:
             hook.remove()
-    return {"epochs_started": watch.epochs_started, "periods": watch.periods, "shapes": built[0] if built else None}
+    last = gans[-1] if gans else None
+    return {
+        "epochs_started": watch.epochs_started,
+        "periods": watch.periods,
+        "shapes": built[0] if built else None,
+        "params": built[1] if built else None,
+        "epoch_args": watch.epoch_args,
+        "snapshot": watch.snapshot,
+        "final": {"G": _weights(getattr(last, "G", None)), "D": _weights(getattr(last, "D", None))},
+    }
+
+
+def watched_train(namespace: dict, out_dir: str, n_epochs: int, seed: int = 0, max_batches: int = 2) -> dict:
+    """Call namespace["train"](n_epochs, out_dir, seed=seed) with `make_gan` watched (see the module).
+
+    out_dir: the run folder, removed first if it exists and not created (train makes it).
+    Returns {"epochs_started": int, "periods": [{"when": "after"|"during", "epoch": int, "files":
+    [path relative to out_dir], "inputs": [G's input tensors in that period]}], "shapes": {"G": {key:
+    shape}, "D": ...} of the first GAN built, or None if make_gan was never called, "params": {"G":
+    [shape of each parameter], "D": ...} of that GAN, or None}.
+    """
+    root = _fresh(out_dir)
+    train = namespace["train"]
+    record = _watched(namespace, lambda: train(n_epochs, str(root), seed=seed), root, max_batches)
+    return {k: record[k] for k in ("epochs_started", "periods", "shapes", "params")}
+
+
+def _fresh(folder: str) -> Path:
+    root = Path(folder)
+    shutil.rmtree(root, ignore_errors=True)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _max_difference(a: dict | None, b: dict | None) -> float | None:
+    """The largest |a - b| over the tensors of two {name: tensor} maps; None when their names or shapes differ."""
+    if a is None or b is None or a.keys() != b.keys():
+        return None
+    worst = 0.0
+    for key, x in a.items():
+        y = b[key]
+        if x.shape != y.shape:
+            return None
+        if x.numel():
+            worst = max(worst, float((x.double() - y.double()).abs().max()))
+    return worst
+
+
+def _optimizer_difference(got: dict | None, want: dict | None) -> float | str | None:
+    """How the optimizer state the resumed run starts from differs from the uninterrupted run's:
+    "empty" (no state: a fresh optimizer), "different" (other parameters or entries), the largest
+    |difference| of its tensors, or None when either GAN has no optimizer there."""
+    if got is None or want is None:
+        return None
+    if want and not got:
+        return "empty"
+    if got.keys() != want.keys():
+        return "different"
+    worst = 0.0
+    for i, entries in want.items():
+        difference = _max_difference(got[i], entries)
+        if difference is None:
+            return "different"
+        worst = max(worst, difference)
+    return worst
+
+
+def _same_inputs(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return len(a) == len(b) and all(x.shape == y.shape and x.dtype == y.dtype and bool(torch.equal(x, y)) for x, y in zip(a, b))
+
+
+def _last_save(record: dict) -> list[torch.Tensor] | None:
+    """G's inputs in the last period after an epoch that saw writes (the last save), None if none."""
+    saves = [p for p in record["periods"] if p["when"] == "after" and p["epoch"] > 0]
+    return saves[-1]["inputs"] if saves else None
+
+
+def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, seed: int = 0, max_batches: int = 2) -> dict:
+    """Interrupt a run after `n_first` epochs, resume it to `n_total`, and compare it with a run of
+    `n_total` epochs that was never interrupted (all with `seed`, watched as in `watched_train`).
+
+    1. train(n_first, out_dir/interrupted): the checkpoint is a file with a checkpoint suffix written
+       at its last save after a complete epoch k (by the scans; k = 0 is before any training), one
+       whose name holds the number k if there is one.
+    2. train(n_total, out_dir/uninterrupted), its state snapshot where epoch k + 1 starts.
+    3. resume(checkpoint, n_total, out_dir/interrupted, seed=seed), its snapshot where its first epoch starts.
+
+    Returns {"checkpoint": path relative to out_dir/interrupted or None, "after": k or None,
+    "uninterrupted": [argument of each gan.batches.epoch call], "resumed": [...] (None: not run),
+    "resumed_built": whether resume built a GAN with make_gan, "start": {"G", "D": largest |weight
+    difference| (None: not comparable), "opt_g", "opt_d": see `_optimizer_difference`, "rng": the RNG
+    states are equal} or None when either snapshot is missing, "end": {"G", "D": largest |weight
+    difference| at the end}, "resumed_saved": the resumed run wrote files after an epoch, "noise": G
+    received the same noise at both runs' last saves (None: a run saved nothing after an epoch)}.
+    """
+    root = _fresh(out_dir)
+    train = namespace["train"]
+    first_dir, full_dir = root / "interrupted", root / "uninterrupted"
+    interrupted = _watched(namespace, lambda: train(n_first, str(first_dir), seed=seed), first_dir, max_batches)
+    saves = [(p["epoch"], [f for f in p["files"] if f.lower().endswith(CHECKPOINT_SUFFIXES)]) for p in interrupted["periods"] if p["when"] == "after"]
+    saves = [(k, files) for k, files in saves if files]
+    reply: dict[str, Any] = {"checkpoint": None, "after": None, "uninterrupted": None, "resumed": None, "resumed_built": False,
+                             "start": None, "end": None, "resumed_saved": False, "noise": None}
+    if not saves:
+        return reply
+    k, files = saves[-1]
+    numbered = [f for f in files if k in {int(n) for n in re.findall(r"\d+", Path(f).name)}]
+    checkpoint = (numbered or files)[0]  # epoch_010.pt rather than a last.pt written beside it
+    reply["checkpoint"], reply["after"] = checkpoint, k
+    full = _watched(namespace, lambda: train(n_total, str(full_dir), seed=seed), full_dir, max_batches, snapshot_at=k + 1)
+    reply["uninterrupted"] = full["epoch_args"]
+    resume = namespace["resume"]
+    resumed = _watched(namespace, lambda: resume(str(first_dir / checkpoint), n_total, str(first_dir), seed=seed), first_dir, max_batches, snapshot_at=1)
+    reply["resumed"], reply["resumed_built"] = resumed["epoch_args"], resumed["shapes"] is not None
+    got, want = resumed["snapshot"], full["snapshot"]
+    if got is not None and want is not None:
+        reply["start"] = {
+            "G": _max_difference(got["G"], want["G"]),
+            "D": _max_difference(got["D"], want["D"]),
+            "opt_g": _optimizer_difference(got["opt_g"], want["opt_g"]),
+            "opt_d": _optimizer_difference(got["opt_d"], want["opt_d"]),
+            "rng": bool(torch.equal(got["rng"], want["rng"])),
+        }
+    reply["end"] = {net: _max_difference(resumed["final"][net], full["final"][net]) for net in ("G", "D")}
+    a, b = _last_save(resumed), _last_save(full)
+    reply["resumed_saved"] = a is not None
+    reply["noise"] = None if a is None or b is None else _same_inputs(a, b)
+    return reply
 
 
 def identity(namespace: dict) -> list[int]:

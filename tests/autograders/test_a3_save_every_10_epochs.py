@@ -1,5 +1,6 @@
 """Checks of a3_save_every_10_epochs: save a fixed-noise sample grid and a checkpoint after every
-10th epoch (1-based: 10, 20, 30; never epoch 0; none in a run shorter than 10 epochs).
+10th epoch (1-based: 10, 20, 30; never epoch 0; none in a run shorter than 10 epochs), a checkpoint
+that allows resuming, and `resume`, which continues an interrupted run as if it had never stopped.
 
 The checks watch behaviour, not names. A probe (`reference.grading.probes_a3.watched_train`) runs
 the student's `train(n_epochs, out_dir, seed=0)` next to their objects, with the notebook's own
@@ -7,21 +8,34 @@ the student's `train(n_epochs, out_dir, seed=0)` next to their objects, with the
 the noise it receives. To keep grading fast an epoch hands out only its first 2 batches (the
 schedule does not depend on them). Only plain data come back: which files under `out_dir` were
 written when (paths relative to `out_dir`), the noise G received between two looks at the folder
-that saw writes, and the shapes of G's and D's state dicts. A write after the batches of the k-th
-epoch (1-based) counts as "saved at epoch k", whatever the file is called or whether the loop
-counts from 0 or 1. `out_dir` lies in the submission's scratch folder (one fresh folder per run,
-removed once read), and this side reads the files itself with loaders that cannot run code: PIL
-for images (.png, .jpg), `torch.load(weights_only=True)` for checkpoints (.pt, .pth, .ckpt, .tar,
-.pkl), never opening a link.
+that saw writes, and the shapes of G's and D's state dicts and parameters. A write after the
+batches of the k-th epoch (1-based) counts as "saved at epoch k", whatever the file is called or
+whether the loop counts from 0 or 1. `out_dir` lies in the submission's scratch folder (one fresh
+folder per run, removed once read), and this side reads the files itself with loaders that cannot
+run code: PIL for images (.png, .jpg), `torch.load(weights_only=True)` for checkpoints (.pt, .pth,
+.ckpt, .tar, .pkl), never opening a link.
 
-One fault costs points once. When the sample grids are saved (the checkpoints, if a 30-epoch run
-writes no image), and whether `train` trains all n_epochs epochs, is judged by the two schedule
-checks only. The grid, noise and checkpoint checks judge what was written and what G received,
-whenever that was; the checkpoint check also whether checkpoints were saved with the grids. The
-noise check compares the tensors G received at each save, not the images, so how a grid is drawn
-and when it is saved do not matter to it.
+The resume check runs `probes_a3.resumed_train`: train(10), then resume(checkpoint, 20) from the
+checkpoint written after the 10th epoch, and an uninterrupted train(20) of the same seed. On a CPU a
+seeded run is reproducible bit for bit, so the resumed run must start its first step from exactly
+the uninterrupted run's state before epoch 11 (G's and D's weights, both Adam optimizers' moments
+and step counts, torch's RNG state, which `step`'s noise comes from), train epochs 11 to 20 on the
+same batches, end with the same weights and draw its grid from the same fixed noise. The data order
+of an epoch depends only on (seed, epoch number), so no other state is needed.
 
-Points: 3 + 2 + 1 + 2 + 2 = 10.
+One fault costs points once where the checks can tell faults apart. When the sample grids are
+saved (the checkpoints, if a 30-epoch run writes no image), and whether `train` trains all n_epochs
+epochs, is judged by the two schedule checks only. The grid, noise and checkpoint checks judge what
+was written and what G received, whenever that was; the checkpoint check also whether checkpoints
+were saved with the grids. The noise check compares the tensors G received at each save, not the
+images, so how a grid is drawn and when it is saved do not matter to it. What a checkpoint holds
+(optimizer states, the epoch) is judged by the visible checkpoint checks, what `resume` does with it
+by the resume check: a checkpoint without optimizer states is charged by both, once as a file that
+lacks them and once as a resumed run that lost Adam's moments (the visible check warns before
+submitting). A checkpoint that stores the 0-based epoch (9 after the 10th epoch) loses the epoch
+point only when `resume` reads it consistently (continuing with epoch 10, 0-based).
+
+Points: 3 + 2 + 1 + 2 + 2 + 2 + 4 = 16.
 """
 
 from __future__ import annotations
@@ -56,6 +70,8 @@ LOOP = "`for epoch in range(n_epochs)` (0-based) or `for epoch in range(1, n_epo
 KINDS = ("grids", "images", "checkpoints", "files")  # what a save is told by, in this order (Run.saved)
 NOUNS = {"grids": "sample grids", "images": "sample grids", "checkpoints": "checkpoints", "files": "files"}
 MALFORMED = "the watched run of `train` returned a record the grader cannot read; do not change the grader's objects"
+FIRST, TOTAL = 10, 20  # the resume check: train(FIRST), then resume(checkpoint, TOTAL), against train(TOTAL)
+SAME = 1e-6  # weights and optimizer states of two CPU runs of the same seed agree to this (bit for bit in practice)
 
 
 def fmt(values, limit: int = 8) -> str:
@@ -151,6 +167,8 @@ def _state_dicts(obj, depth: int = 0):
     if isinstance(obj, dict):
         if obj and all(isinstance(k, str) for k in obj) and all(isinstance(v, torch.Tensor) for v in obj.values()):
             yield obj
+        elif isinstance(obj.get("state"), dict) and isinstance(obj.get("param_groups"), list):
+            return  # an optimizer's state_dict: its per-parameter entries are no network's weights
         elif depth < 3:
             for value in obj.values():
                 yield from _state_dicts(value, depth + 1)
@@ -159,17 +177,54 @@ def _state_dicts(obj, depth: int = 0):
             yield from _state_dicts(value, depth + 1)
 
 
-def load_checkpoint(name: str, data: bytes) -> tuple[str | None, list[dict[str, list[int]]]]:
-    """(None, [{key: shape} of each state dict inside]) for a checkpoint torch.load(weights_only=True)
-    reads, else (what is wrong with file `name`, []). Only torch.save's zip format is loaded, its
-    records no larger in all than MAX_FILE."""
+def _optimizers(obj, depth: int = 0):
+    """Every optimizer state_dict inside a loaded checkpoint (a dict with "state" and "param_groups"),
+    as [[shape of each of its state tensors that has one] for each parameter index, in order]."""
+    if isinstance(obj, dict):
+        state, groups = obj.get("state"), obj.get("param_groups")
+        if isinstance(state, dict) and isinstance(groups, list):
+            indices = [i for g in groups if isinstance(g, dict) and isinstance(g.get("params"), list) for i in g["params"]]
+            entries = [state.get(i) if isinstance(i, int) else None for i in indices]
+            yield [[list(v.shape) for v in e.values() if isinstance(v, torch.Tensor) and v.dim() > 0] if isinstance(e, dict) else [] for e in entries]
+        elif depth < 3:
+            for value in obj.values():
+                yield from _optimizers(value, depth + 1)
+    elif isinstance(obj, (list, tuple)) and depth < 3:
+        for value in obj:
+            yield from _optimizers(value, depth + 1)
+
+
+def _epochs(obj, depth: int = 0):
+    """Every whole number stored under a key that names an epoch ("epoch", "last_epoch", "epochs_done")."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if isinstance(key, str) and "epoch" in key.lower():
+                if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+                    value = value.item()
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    yield value
+            elif depth < 3 and isinstance(value, (dict, list, tuple)):
+                yield from _epochs(value, depth + 1)
+    elif isinstance(obj, (list, tuple)) and depth < 3:
+        for value in obj:
+            yield from _epochs(value, depth + 1)
+
+
+def load_checkpoint(name: str, data: bytes) -> tuple[str | None, dict]:
+    """(None, contents) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong with
+    file `name`, contents with nothing in them). contents: {"states": [{key: shape} of each state dict
+    inside], "optimizers": [see `_optimizers`], "epochs": [every epoch number inside]}. Only
+    torch.save's zip format is loaded, its records no larger in all than MAX_FILE."""
+    nothing = {"states": [], "optimizers": [], "epochs": []}
     try:  # torch.save writes a zip archive of stored (uncompressed) records; nothing else is unpacked
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             records = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        return f"`{name}` is not a file written by torch.save (not its zip format); save checkpoints with torch.save", []
+        return f"`{name}` is not a file written by torch.save (not its zip format); save checkpoints with torch.save", nothing
     if any(r.compress_type != zipfile.ZIP_STORED for r in records) or sum(r.file_size for r in records) > MAX_FILE:
-        return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", []
+        return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", nothing
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -178,11 +233,21 @@ def load_checkpoint(name: str, data: bytes) -> tuple[str | None, list[dict[str, 
             return (
                 f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so "
                 f"the grader does not; save state_dicts, torch.save({{\"G\": G.state_dict(), \"D\": D.state_dict()}}, path)"
-            ), []
-        return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", []
+            ), nothing
+        return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", nothing
     except Exception as err:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
-        return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", []
-    return None, [{k: list(v.shape) for k, v in s.items()} for s in _state_dicts(obj)]
+        return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", nothing
+    return None, {
+        "states": [{k: list(v.shape) for k, v in s.items()} for s in _state_dicts(obj)],
+        "optimizers": list(_optimizers(obj)),
+        "epochs": list(_epochs(obj)),
+    }
+
+
+def _shape_list(value) -> list[list[int]] | None:
+    if not isinstance(value, list) or not all(isinstance(s, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in s) for s in value):
+        return None
+    return value
 
 
 def _shape_map(value) -> dict[str, list[int]] | None:
@@ -198,8 +263,9 @@ class Run:
 
     epochs: epochs it trained. periods: [(when "after"|"during", k, [paths], [tensors G received])]
     for each look at out_dir that saw writes; writes: [(path, when, k)], paths relative to out_dir.
-    grids: {path: problem or None}; checkpoints: {path: (problem or None, [{key: shape}])};
-    figures: [paths of .pdf/.svg/... files]; shapes: {"G": {key: shape}, "D": ...} or None.
+    grids: {path: problem or None}; checkpoints: {path: (problem or None, contents)} (see
+    `load_checkpoint`); figures: [paths of .pdf/.svg/... files]; shapes: {"G": {key: shape}, "D":
+    ...} or None; params: {"G": [shape of each parameter], "D": ...} or None.
     """
 
     def __init__(self, submission, n_epochs: int) -> None:
@@ -235,6 +301,10 @@ class Run:
         self.shapes = None
         if isinstance(shapes, dict) and _shape_map(shapes.get("G")) and _shape_map(shapes.get("D")):
             self.shapes = {"G": shapes["G"], "D": shapes["D"]}
+        params = reply.get("params")
+        self.params = None
+        if isinstance(params, dict) and _shape_list(params.get("G")) and _shape_list(params.get("D")):
+            self.params = {"G": params["G"], "D": params["D"]}
 
     def _read(self, scratch: Path, folder: str) -> None:
         files = list(dict.fromkeys(p for p, _, _ in self.writes))  # each file once, in write order
@@ -251,7 +321,7 @@ class Run:
             try:
                 self.checkpoints[p] = load_checkpoint(name, read_bytes(scratch, f"{folder}/{p}"))
             except OSError as err:
-                self.checkpoints[p] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", [])
+                self.checkpoints[p] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", {"states": [], "optimizers": [], "epochs": []})
 
     def of_kind(self, suffixes: tuple[str, ...]) -> list[tuple[str, str, int]]:
         return [w for w in self.writes if w[0].lower().endswith(suffixes)]
@@ -429,7 +499,7 @@ def test_checkpoints_hold_g_and_d(submission):
         saved_now = [p for p in files if p in r.checkpoints]
         if not saved_now:
             continue
-        states = [s for p in saved_now for s in r.checkpoints[p][1]]
+        states = [s for p in saved_now for s in r.checkpoints[p][1]["states"]]
         missing = [net for net in ("G", "D") if not _holds(states, r.shapes[net])]
         names = ", ".join(f"`{PurePosixPath(p).name}`" for p in saved_now)
         if len(missing) == 2:
@@ -448,3 +518,184 @@ def test_checkpoints_hold_g_and_d(submission):
         raise AssertionError("; ".join(faults))
     if faults:
         raise Partial(1, faults[0])
+
+
+def _optimizes(optimizer: list[list[list[int]]], params: list[list[int]]) -> bool:
+    """Whether an optimizer state (see `_optimizers`) holds a trained state for exactly these parameters."""
+    return len(optimizer) == len(params) and all(entry and all(s == shape for s in entry) for entry, shape in zip(optimizer, params))
+
+
+def _saved_checkpoints(r: Run) -> list[tuple[int, list[str]]]:
+    """[(k, [checkpoint paths])] of each look at out_dir after epoch k >= 1 that saw checkpoints written
+    (a save before any training is the schedule checks' business)."""
+    saves = [(k, [p for p in files if p in r.checkpoints]) for when, k, files, _ in r.periods if when == "after" and k > 0]
+    return [(k, paths) for k, paths in saves if paths]
+
+
+@check(points=2, visible=True)
+def test_checkpoints_hold_optimizers_and_epoch(submission):
+    """checkpoints hold both optimizers' states and the number of epochs done, to resume from"""
+    r = run(submission, 30)
+    assert r.checkpoints, (
+        f"no checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) written under out_dir in a 30-epoch run; save G's and D's "
+        f"state_dict, both optimizers' state_dict and the epoch with torch.save after epochs 10, 20, 30"
+    )
+    problems = [problem for problem, _ in r.checkpoints.values() if problem]
+    assert not problems, problems[0]
+    assert r.params is not None, "train never built its GAN with `make_gan(seed)`; train the GAN that make_gan returns"
+    optimizers, epoch = None, None
+    for k, paths in _saved_checkpoints(r):  # the checkpoint files of one save together hold everything
+        names = ", ".join(f"`{PurePosixPath(p).name}`" for p in paths)
+        holds = f"{names} (saved after epoch {k}) {'holds' if len(paths) == 1 else 'hold'}"
+        found = [o for p in paths for o in r.checkpoints[p][1]["optimizers"]]
+        missing = [net for net in ("G", "D") if not any(_optimizes(o, r.params[net]) for o in found)]
+        if missing and optimizers is None:
+            if len(missing) == 2:
+                optimizers = (
+                    f"{holds} no optimizer state: save gan.opt_g.state_dict() and gan.opt_d.state_dict() too, so that "
+                    f"Adam's moments survive a resume"
+                )
+            else:
+                opt = f"gan.opt_{missing[0].lower()}"
+                optimizers = f"{holds} no optimizer state for {missing[0]}: save {opt}.state_dict() too, so that its Adam moments survive a resume"
+        values = sorted({v for p in paths for v in r.checkpoints[p][1]["epochs"]})
+        if k not in values and epoch is None:
+            if not values:
+                epoch = f"{holds} no epoch: save the number of epochs done ({k} there) under a key such as \"epoch\", so that resume knows where to continue"
+            elif k - 1 in values:
+                epoch = (
+                    f"{holds} epoch {k - 1}, a 0-based loop's counter; save the number of epochs done, {k} "
+                    f"(epoch + 1 in `for epoch in range(n_epochs)`)"
+                )
+            else:
+                epoch = f"{holds} epoch {fmt(values)}; save the number of epochs done, {k}"
+    faults = [f for f in (optimizers, epoch) if f]
+    if len(faults) == 2:
+        raise AssertionError("; ".join(faults))
+    if faults:
+        raise Partial(1, faults[0])
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def resumed_epochs_error(uninterrupted: list, resumed: list, k: int) -> str | None:
+    """None when resume trained epochs k + 1 to TOTAL on the batches the uninterrupted run drew for
+    them, else what it trained instead, in the uninterrupted run's epoch numbers (1-based)."""
+    if resumed == uninterrupted[k:TOTAL] and len(uninterrupted) == TOTAL:
+        return None
+    expected = list(range(k + 1, TOTAL + 1))
+    start = uninterrupted[0] if uninterrupted else None
+    ints = all(isinstance(x, int) and not isinstance(x, bool) for x in uninterrupted + resumed)
+    if not ints or start is None or uninterrupted != list(range(start, start + len(uninterrupted))):
+        return (
+            f"resume trained {len(resumed)} epochs after the checkpoint saved after epoch {k}, not on the batches of epochs "
+            f"{fmt(expected)} of an uninterrupted run; continue with the epoch after the saved one, passing "
+            f"gan.batches.epoch the epoch numbers train passes"
+        )
+    got = [x - start + 1 for x in resumed]  # the uninterrupted run's numbering, 1-based
+    if not got:
+        return f"resume(checkpoint, {TOTAL}, ...) trained no epoch after the checkpoint saved after epoch {k}; train epochs {fmt(expected)}"
+    if got == [k] + expected:
+        return (
+            f"resume trained epochs {fmt(got)}: it repeated epoch {k}, which the checkpoint saved after epoch {k} "
+            f"already holds; continue with epoch {k + 1}, the one after the saved epoch"
+        )
+    if got == list(range(1, TOTAL + 1)) and k > 0:
+        return (
+            f"resume trained epochs {fmt(got)}: it started again at epoch 1 instead of after epoch {k}, where the checkpoint "
+            f"was saved; read the epoch from the checkpoint and continue with the next one"
+        )
+    return (
+        f"resume trained epochs {fmt(got)} (by the batches it drew) after the checkpoint saved after epoch {k}; expected "
+        f"{fmt(expected)}: continue with the epoch after the saved one, passing gan.batches.epoch the epoch numbers train passes"
+    )
+
+
+def _differs(value) -> bool:
+    """A measured difference (see `probes_a3.resumed_train`) that is not "the same"."""
+    number = _number(value)
+    return number is None or not number <= SAME
+
+
+@check(points=4)
+def test_resume_continues_the_run(submission):
+    """resume continues an interrupted run exactly as if it had never stopped"""
+    submission.get("train"), submission.get("resume"), submission.get("make_gan")  # CheckFailure when missing
+    folder = f"{RUNS}/resumed"
+    target = folder if getattr(submission, "remote", False) else str(Path(submission.scratch) / folder)
+    try:
+        reply = submission.run(probes_a3.resumed_train, NAMESPACE, target, FIRST, TOTAL, seed=0, max_batches=MAX_BATCHES)
+    finally:
+        submission.run(probes_a3.remove, target)
+    if not isinstance(reply, dict):
+        raise AssertionError(MALFORMED)
+    k = reply.get("after")
+    if k is None:
+        raise AssertionError(
+            f"train({FIRST}, ...) wrote no checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after an epoch, so there is nothing "
+            f"to resume from; save a checkpoint after epochs 10, 20, ..."
+        )
+    uninterrupted, resumed, start, end = (reply.get(key) for key in ("uninterrupted", "resumed", "start", "end"))
+    if not isinstance(k, int) or not isinstance(uninterrupted, list) or not isinstance(resumed, list) or not isinstance(end, dict):
+        raise AssertionError(MALFORMED)
+    if not reply.get("resumed_built"):
+        raise AssertionError(
+            "resume never built its GAN with `make_gan(seed)`: build it with make_gan(seed) (the same networks, optimizers "
+            "and data order), then load the checkpoint into it"
+        )
+    cause = f"the checkpoint saved after epoch {k}"
+    core = [e for e in [resumed_epochs_error(uninterrupted, resumed, k)] if e]
+    if isinstance(start, dict):
+        for net in ("G", "D"):
+            if _differs(start.get(net)):
+                core.append(
+                    f"resume's first step started from other weights of {net} than those of {cause}: load them with "
+                    f"gan.{net}.load_state_dict(...)"
+                )
+        opts = {f"gan.opt_{net.lower()}": start.get(f"opt_{net.lower()}") for net in ("G", "D")}
+        empty = [opt for opt, state in opts.items() if state == "empty"]
+        if empty:
+            had, them = (f"{empty[0]} had", "it") if len(empty) == 1 else (f"{empty[0]} and {empty[1]} had", "them")
+            saved = " and ".join(f"{opt}.state_dict()" for opt in empty)
+            core.append(
+                f"when resume's first step ran, {had} no state: Adam's moments (exp_avg, exp_avg_sq) and step count were "
+                f"lost, so the run does not go on as it would have; save {saved} in the checkpoint and load {them} with "
+                f"load_state_dict into the optimizers make_gan built"
+            )
+        for opt, state in opts.items():
+            if state != "empty" and _differs(state):
+                core.append(
+                    f"when resume's first step ran, {opt}'s state (Adam's moments and step count) was not that of {cause}: "
+                    f"load the state saved in the checkpoint into {opt} with load_state_dict"
+                )
+    elif not core:
+        core.append(f"resume trained no epoch after {cause}; train epochs {fmt(range(k + 1, TOTAL + 1))}")
+    if core:
+        raise AssertionError("; ".join(core[:2]))
+    lost, faults = 0, []
+    if isinstance(start, dict) and start.get("rng") is not True:
+        lost += 2
+        faults.append(
+            f"the resumed run's random numbers differ from an uninterrupted run's from epoch {k + 1} on (step draws its "
+            f"noise with torch.randn): save torch.get_rng_state() in the checkpoint and restore it with torch.set_rng_state "
+            f"in resume"
+        )
+    elif any(_differs(end.get(net)) for net in ("G", "D")):
+        lost += 2
+        faults.append(
+            f"resume started from the state of {cause}, yet after epoch {TOTAL} its weights differ from an uninterrupted "
+            f"run's: train each epoch as train does (the same batches, one step per batch)"
+        )
+    if reply.get("resumed_saved") is not True:
+        lost += 1
+        faults.append(f"resume(checkpoint, {TOTAL}, ...) saved nothing after epochs {k + 1} to {TOTAL}; save on train's schedule")
+    elif reply.get("noise") is False:  # None: the uninterrupted run saved nothing, the schedule checks' business
+        lost += 1
+        faults.append(
+            f"the resumed run's sample grid after epoch {TOTAL} comes from other noise than an uninterrupted run's: save "
+            f"fixed_noise in the checkpoint and draw the resumed grids from it"
+        )
+    if faults:
+        raise Partial(4 - lost, "; ".join(faults))
