@@ -267,8 +267,9 @@ def is_faults(p: torch.Tensor) -> list[tuple[float, str]]:
          "log p(y)), weighted by each image's p(y|x), not KL(p(y) || p(y|x))"),
         (float(kl_geometric.mean().exp()), "p(y) is the mean of the probabilities over the images, log p(y) = "
          "log(p_yx.mean(0)); you took the mean of the logs, p_yx.log().mean(0), instead of the log of the mean"),
-        (1.0, "the score is exactly 1: you took the KL of the averaged p(y|x), which is p(y) itself; average the KL "
-         "of each image over the images instead (the mean of the KLs, not the KL of the mean)"),
+        (1.0, "the score is exactly 1: you averaged p(y|x) over the images before taking the log (the log of the mean, "
+         "which is log p(y) itself, so every KL is 0); take each image's own log p(y|x), its KL to p(y), and then the "
+         "mean over the images (the mean of the logs, not the log of the mean)"),
         (float(kl_uniform.mean().exp()), "p(y) is the mean of p(y|x) over the images (dim 0), not the uniform "
          "distribution 1/K nor a mean over the classes (dim 1)"),
         (float(kl.exp().mean()), "that is the mean of exp(KL) over the images; IS is exp of the mean of the KLs"),
