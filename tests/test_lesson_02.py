@@ -255,9 +255,10 @@ WRONG = {
     "d: no detach": ("d_step", d_step(fake="G(z)"), "G's parameters received gradients in the D step"),
     "d: freezes G for good": ("d_step", d_step(fake="G.requires_grad_(False)(z)"),
                               "d_step left G's parameters with requires_grad=False"),
-    "d: labels swapped": ("d_step", d_step(loss="F.binary_cross_entropy_with_logits(logits_real, torch.zeros_like(logits_real)) + "
-                                               "F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))"),
-                          "the real/fake labels are swapped"),
+    "d: labels swapped": (
+        "d_step", d_step(loss="F.binary_cross_entropy_with_logits(logits_real, torch.zeros_like(logits_real)) + "
+                              "F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))"),
+        "the real/fake labels are swapped"),
     "d: averaged": ("d_step", d_step(loss="(F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()) / 2"),
                     "loss_d is exactly half the trainer's"),
     "d: one BCE over both batches": (
@@ -290,8 +291,9 @@ WRONG = {
                            "this is the saturating loss log(1 - D(G(z)))"),
     "g: saturating loss from logits": ("g_step", g_step(loss="-F.softplus(logits_fake).mean()"),
                                        "this is the saturating loss log(1 - D(G(z)))"),
-    "g: label 0 on the fakes": ("g_step", g_step(loss="F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))"),
-                                "G's fakes are scored with label 0"),
+    "g: label 0 on the fakes": (
+        "g_step", g_step(loss="F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))"),
+        "G's fakes are scored with label 0"),
     "g: detached": ("g_step", g_step(fake="G(z).detach()"), "no gradient of loss_g reached G"),
     "g: detached, no zero_grad": ("g_step", g_step(fake="G(z).detach()", zero="pass"), "no gradient of loss_g reached G"),
     "g: steps the notebook's opt_d": ("g_step", g_step(step="opt_d.step()"),

@@ -168,9 +168,11 @@ def as_loss(value, call: str, name: str) -> float:
     """A step's returned loss (a one-element tensor or a number) as a float, or a failure that says why not."""
     assert value is not None, f"{call} returned None: is its `return` missing? Return {name}, the loss of this step"
     if isinstance(value, (tuple, list)):
-        raise AssertionError(f"{call} returned a {type(value).__name__} of {len(value)}; return only {name}, the loss of this step")
+        raise AssertionError(
+            f"{call} returned a {type(value).__name__} of {len(value)}; return only {name}, the loss of this step")
     if isinstance(value, Tensor):
-        assert value.numel() == 1, f"{call} returned a tensor of shape {tuple(value.shape)}; return {name}, one number: the batch's mean loss"
+        assert value.numel() == 1, (
+            f"{call} returned a tensor of shape {tuple(value.shape)}; return {name}, one number: the batch's mean loss")
         return float(value.detach().reshape(()))
     try:
         return float(value)
@@ -385,7 +387,8 @@ def test_g_step(submission):
     leftover = torch.cat([g.reshape(-1) for g in sc.leftover_g])
     after, before = flat(G.parameters()), flat_state(G, sc.G0)
     fresh = fresh_grads(G.parameters(), sc.leftover_g)
-    if not fresh and not close(after, flat_state(G, sc.G1)) and (not moved(after, before) or close(after, before - LR * leftover)):
+    only_leftover = not moved(after, before) or close(after, before - LR * leftover)
+    if not fresh and not close(after, flat_state(G, sc.G1)) and only_leftover:
         raise AssertionError(
             "no gradient of loss_g reached G: in the G step the gradient must flow from D's output back through D into "
             "G, so do not detach G(z) or make it under torch.no_grad() here")
