@@ -14,6 +14,9 @@ from pathlib import Path  # noqa: E402
 c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
+# instructors' files in a source folder that generate_assignment must not copy to students
+# (nbgrader's default list, plus the graded exemplars of written answers)
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "exemplars.md"]
 # plain `nbgrader autograde` (trusted submissions only: it runs them in the kernel that scores
 # them) stops a cell after this long; `gan-course autograde` has its own limits, below
 c.Execute.timeout = 300
