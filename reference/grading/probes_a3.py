@@ -94,6 +94,7 @@ class _WatchedBatches:
 
     def __init__(self, batches: Any, watch: _Watch, max_batches: int, gan: Any) -> None:
         self._batches, self._watch, self._max, self._gan = batches, watch, max_batches, gan
+        self._built = {name: getattr(gan, name, None) for name in ("opt_g", "opt_d")}  # the optimizers make_gan built
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._batches, name)
@@ -110,7 +111,7 @@ class _WatchedBatches:
             if i == self._max:
                 break
             if i == 0 and watch.epochs_started == watch.snapshot_at and watch.snapshot is None:
-                watch.snapshot = _snapshot(self._gan)  # what the epoch's first step starts from
+                watch.snapshot = _snapshot(self._gan, self._built)  # what the epoch's first step starts from
             yield x
             watch.scan("during")
 
@@ -143,9 +144,11 @@ def _optimizer_state(opt: Any) -> dict | None:
     return {i: {k: v.detach().to("cpu", copy=True) for k, v in s.items() if isinstance(v, torch.Tensor)} for i, s in state.items()}
 
 
-def _snapshot(gan: Any) -> dict:
-    """What the next training step starts from: weights, optimizer states, torch's RNG state."""
+def _snapshot(gan: Any, built: dict[str, Any]) -> dict:
+    """What the next training step starts from: weights, optimizer states, torch's RNG state; and
+    which of the optimizers make_gan built (`built`) were replaced."""
     return {
+        "replaced": [name for name, opt in built.items() if getattr(gan, name, None) is not opt],
         "G": _weights(getattr(gan, "G", None)),
         "D": _weights(getattr(gan, "D", None)),
         "opt_g": _optimizer_state(getattr(gan, "opt_g", None)),
@@ -279,7 +282,8 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     "uninterrupted": [argument of each gan.batches.epoch call], "resumed": [...] (None: not run),
     "resumed_built": whether resume built a GAN with make_gan, "start": {"G", "D": largest |weight
     difference| (None: not comparable), "opt_g", "opt_d": see `_optimizer_difference`, "rng": the RNG
-    states are equal} or None when either snapshot is missing, "end": {"G", "D": largest |weight
+    states are equal, "replaced": ["opt_g", "opt_d" if resume replaced the optimizer make_gan built]}
+    or None when either snapshot is missing, "end": {"G", "D": largest |weight
     difference| at the end}, "resumed_saved": the resumed run wrote files after an epoch, "noise": G
     received the same noise at both runs' last saves (None: a run saved nothing after an epoch)}.
     """
@@ -310,6 +314,7 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
             "opt_g": _optimizer_difference(got["opt_g"], want["opt_g"]),
             "opt_d": _optimizer_difference(got["opt_d"], want["opt_d"]),
             "rng": bool(torch.equal(got["rng"], want["rng"])),
+            "replaced": got["replaced"],
         }
     reply["end"] = {net: _max_difference(resumed["final"][net], full["final"][net]) for net in ("G", "D")}
     a, b = _last_save(resumed), _last_save(full)

@@ -656,7 +656,15 @@ def test_resume_continues_the_run(submission):
                 )
         opts = {f"gan.opt_{net.lower()}": start.get(f"opt_{net.lower()}") for net in ("G", "D")}
         empty = [opt for opt, state in opts.items() if state == "empty"]
-        if empty:
+        replaced = [opt for opt in empty if isinstance(start.get("replaced"), list) and opt.removeprefix("gan.") in start["replaced"]]
+        if replaced:
+            new, them = (f"{replaced[0]} with a new optimizer", "it") if len(replaced) == 1 else (f"{replaced[0]} and {replaced[1]} with new optimizers", "them")
+            core.append(
+                f"resume replaced {new}, which start with no state: Adam's moments (exp_avg, exp_avg_sq) and step counts were "
+                f"lost, so the run does not go on as it would have; load the saved states with load_state_dict into the "
+                f"optimizers make_gan built, and keep {them}"
+            )
+        elif empty:
             had, them = (f"{empty[0]} had", "it") if len(empty) == 1 else (f"{empty[0]} and {empty[1]} had", "them")
             saved = " and ".join(f"{opt}.state_dict()" for opt in empty)
             core.append(
