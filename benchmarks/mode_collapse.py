@@ -40,6 +40,16 @@ default one; it was made with
 
     python benchmarks/mode_collapse.py --g-steps 2000 --csv benchmarks/results/mode_collapse_2000.csv
     python benchmarks/mode_collapse.py --g-steps 8000 --csv benchmarks/results/mode_collapse_8000.csv
+
+when wgan-gp still used the GAN arms' Adam settings; those rows are now named wgan-gp-gan-adam, and
+wgan-gp at its paper's settings was rerun at 500 and 2,000 steps (not at 8,000: about 36 idle
+CPU-core minutes) with
+
+    python benchmarks/mode_collapse.py --arms wgan-gp --update
+    python benchmarks/mode_collapse.py --arms wgan-gp --update --g-steps 2000 --csv benchmarks/results/mode_collapse_2000.csv
+
+The seconds column is wall time per run: those reruns shared a loaded machine and took 2-9 times
+as long as the first version's runs on an idle one.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ STD_MISTAKES = {
     "pooled": ("return x.std()", ["pooled", "each feature's std"]),
     "variance": ("return (x.var(dim=0, unbiased=False) + 1e-8).mean()", ["without the square root"]),
     "no epsilon": ("return x.var(dim=0, unbiased=False).sqrt().mean()", ["1e-8", "square root"]),
-    "detached": ("return torch.tensor(float(x.var(dim=0, unbiased=False).add(1e-8).sqrt().mean()))", ["gradient"]),
+    "detached": ("return x.var(dim=0, unbiased=False).add(1e-8).sqrt().mean().detach()", ["gradient"]),
     "per channel": ("""
         if x.dim() == 4:
             return torch.sqrt(x.var(dim=(0, 2, 3), unbiased=False) + 1e-8).mean()

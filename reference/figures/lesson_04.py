@@ -7,7 +7,7 @@ to draw live) and `lesson_04(out)` saves them with their captions:
   snapshots over training, the true samples, each arm's generator);
 - `divergences`: forward and reverse KL of two fits to a two-mode density (why the
   non-saturating loss is mode-seeking), numbers from `two_mode_fits`;
-- `coverage_bars`, `budget_lines`: the benchmark's table as bars, and against the budget;
+- `budget_lines`: the benchmark's modes covered and high-quality share against the budget;
 - `class_histograms`, `precision_recall_bars`: the MNIST diagnosis of `mnist_diagnosis`.
 
 Data helpers: `collapse_snapshots` trains the demo (a plain GAN, minibatch std and PacGAN4 on the
@@ -38,10 +38,10 @@ RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 ARM_LABELS = {"gan": "GAN", "mbstd": "GAN + minibatch std", "pacgan2": "PacGAN2", "pacgan3": "PacGAN3",
               "pacgan4": "PacGAN4", "wgan-gp": "WGAN-GP", "wgan-gp-gan-adam": "WGAN-GP, GAN's Adam"}
 
-# The collapse demo (section 1 of the lesson; the notebook uses the same values), found by experiment:
-# the 2-D setting of the unrolled-GAN paper (Metz et al. 2017: two small MLPs, D's learning rate 10 times
-# smaller than G's, batch 512, radius 2 and std 0.02, the same shape as our ring), where a plain GAN sits
-# on one mode at a time and hops between them, while packing or minibatch std covers the ring.
+# The collapse demo (section 1 of the lesson; the notebook uses the same values), found by experiment
+# (seeds 0-2): close to the 2-D setting of the unrolled-GAN experiments (Metz et al. 2017) and the demos
+# that followed them (two small MLPs, Adam beta1 0.5, D's learning rate 10 times smaller than G's). A plain
+# GAN sits on one mode at a time and hops between them; packing or minibatch std spreads it over the ring.
 DEMO = dict(steps=5000, every=500, batch_size=256, nz=64, hidden=128, lr_g=1e-3, lr_d=1e-4, beta1=0.5, seed=0)
 DEMO_ARMS = {"GAN (non-saturating)": {}, "GAN + minibatch std": {"minibatch_std": True}, "PacGAN4": {"pack": 4}}
 DEMO_POINTS = 1000  # points drawn from each snapshot, from fixed noise
@@ -232,31 +232,6 @@ def divergences(fits: dict) -> Figure:
     return fig
 
 
-def _per_arm(ax, rows: list[dict], dataset: str, key: str, arms: list[str]) -> None:
-    for k, arm in enumerate(arms):
-        values = [float(r[key]) for r in rows if r["dataset"] == dataset and r["arm"] == arm]
-        ax.bar(k, statistics.fmean(values), color=f"C{k}", alpha=0.6)
-        ax.scatter([k] * len(values), values, color="k", s=10, zorder=3)
-
-
-def coverage_bars(rows: list[dict]) -> Figure:
-    """Modes covered and high-quality % per arm and dataset: mean over seeds (bars), each seed (dots)."""
-    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
-    arms = list(dict.fromkeys(r["arm"] for r in rows))
-    fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 6), squeeze=False)
-    for j, dataset in enumerate(datasets):
-        for i, (key, label) in enumerate((("modes_covered", "modes covered"), ("high_quality_pct", "high-quality points, %"))):
-            ax = axes[i, j]
-            _per_arm(ax, rows, dataset, key, arms)
-            if key == "modes_covered":
-                ax.axhline(int(next(r for r in rows if r["dataset"] == dataset)["n_modes"]), color="gray", ls=":")
-            ax.set_xticks(range(len(arms)), [ARM_LABELS[a] for a in arms], rotation=20, fontsize=8)
-            ax.set_ylabel(label)
-            ax.set_title(f"{dataset}: {label}")
-    fig.tight_layout()
-    return fig
-
-
 def budget_lines(rows: list[dict]) -> Figure:
     """Modes covered and high-quality % against generator steps: mean over seeds (lines), each seed (dots)."""
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
@@ -395,7 +370,7 @@ def lesson_04(out: Path) -> dict[str, str]:
         f"on the 8-Gaussian ring (std 0.01), for a plain non-saturating GAN and the same GAN with minibatch std or "
         f"packing (PacGAN4), same seed ({DEMO['seed']}) and budget. `collapse_snapshots`: G and D 2 x 128 ReLU MLPs, "
         f"z 64-d, batch {DEMO['batch_size']}, Adam betas ({DEMO['beta1']}, 0.999), G's lr {DEMO['lr_g']:g}, D's "
-        f"{DEMO['lr_d']:g} (the unrolled-GAN paper's 2-D setting). Titles: modes covered (>= 1 point within 3 std) and "
+        f"{DEMO['lr_d']:g} (close to the 2-D setting of the unrolled-GAN experiments, Metz et al. 2017). Titles: modes covered (>= 1 point within 3 std) and "
         f"the high-quality share. Modes holding >= 1/4 of their share within {NEAR} at each snapshot: {held}. "
         f"{seconds:.0f} s for the three runs on {hardware()}."
     )
@@ -414,7 +389,8 @@ def lesson_04(out: Path) -> dict[str, str]:
     g_steps, batch = int(bench[0]["g_steps"]), bench[0]["batch_size"]
     model = (f"mlp2d (G 4 x 400 ReLU + BatchNorm, D 3 x 200 LeakyReLU), batch {batch}; GAN arms Adam lr 2e-4, "
              f"betas (0.5, 0.999); WGAN-GP its paper's lr 1e-4, betas (0, 0.9), 5 critic steps per generator step, "
-             f"penalty weight 10; trained by `python benchmarks/mode_collapse.py` on {hardware()}")
+             f"penalty weight 10 (\"WGAN-GP, GAN's Adam\": the same with the GAN arms' Adam settings); trained by "
+             f"`python benchmarks/mode_collapse.py` on {hardware()}")
     setup = f"{g_steps:,} generator steps, {model}"
     datasets = list(dict.fromkeys(r["dataset"] for r in bench))
     arms = list(dict.fromkeys(r["arm"] for r in bench))
@@ -424,12 +400,6 @@ def lesson_04(out: Path) -> dict[str, str]:
         f"2,500 points of each trained generator (seed {seeds[0]}) on the 8-Gaussian ring (std 0.01) and the "
         f"25-Gaussian grid (std 0.05); red crosses are the modes; titles give modes covered and the share of "
         f"high-quality points (within 3 std of a mode). {setup}."
-    )
-    save(coverage_bars(bench), out / "04_coverage.png")
-    minutes = sum(float(r["seconds"]) for r in bench) / 60
-    captions["04_coverage.png"] = (
-        f"Modes covered and high-quality % per arm, mean over seeds {seeds} (bars) and each seed (dots), 2,500 "
-        f"points per run; dotted line: all modes. {setup}; {len(bench)} runs, {minutes:.0f} CPU-thread minutes in all."
     )
     budgets = sorted({int(r["g_steps"]) for r in every_budget})
     if len(budgets) > 1:
