@@ -409,3 +409,95 @@ def test_mnist_dcgan_config_trains_one_step_on_tiny_mnist(tmp_path, tiny_mnist_r
     cfg.max_images = cfg.batch_size  # one step
     run = train(cfg, tmp_path / "run")
     assert (run / "checkpoints" / "last.pt").is_file() and (run / "samples" / "epoch_001.png").is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# The lesson's helpers in reference/figures/lesson_03.py
+# ---------------------------------------------------------------------------------------------
+
+
+def test_elapsed_and_fid_at_read_the_training_seconds():
+    from reference.figures import lesson_03 as figures
+
+    rows = [{"seconds": 10.0, "fid": 300.0}, {"seconds": 12.0, "fid": 200.0}, {"seconds": 11.0, "fid": 150.0}]
+    assert figures.elapsed(rows) == [10.0, 22.0, 33.0]
+    assert figures.fid_at(rows, 15.0) == (200.0, 22.0)  # the first epoch that ended after 15 s
+    assert figures.fid_at(rows, 22.0) == (200.0, 22.0)
+    assert figures.fid_at(rows, 99.0) == (150.0, 33.0)  # never reached: the last epoch
+
+
+def test_train_for_seconds_stops_once_the_budget_is_spent(tmp_path, tiny_mnist_root, monkeypatch):
+    """One epoch when the budget is 0. With every epoch made to count 2 s, a budget of 5 s takes one
+    epoch, then a resumed run for the missing ceil(3 / 2) = 2 epochs: 3 epochs, 6 s."""
+    import csv
+
+    from reference import trainer
+    from reference.figures import lesson_03 as figures
+
+    cfg = TrainConfig(model="mlp", dataset="mnist", data_dir=str(tiny_mnist_root), batch_size=8, max_images=16,
+                      epochs=99, device="cpu", progress=False, num_samples=4)
+    run = figures.train_for_seconds(cfg, tmp_path / "zero", 0.0)
+    assert len(figures.metrics(run)) == 1
+
+    real_train, calls = trainer.train, []
+
+    def two_seconds_per_epoch(cfg, out, **kwargs):
+        run = real_train(cfg, out, **kwargs)
+        calls.append(cfg.epochs)
+        with open(run / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+        with open(run / "metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows({**row, "seconds": "2.0"} for row in rows)
+        return run
+
+    monkeypatch.setattr(trainer, "train", two_seconds_per_epoch)
+    rows = figures.metrics(figures.train_for_seconds(cfg, tmp_path / "budget", 5.0))
+    assert calls == [1, 3] and len(rows) == 3 and figures.elapsed(rows) == [2.0, 4.0, 6.0]
+
+
+def test_nearest_training_images_finds_copies_at_distance_0():
+    from reference.figures import lesson_03 as figures
+
+    gen = torch.Generator().manual_seed(0)
+    train_images = torch.randint(0, 256, (50, 1, 28, 28), generator=gen, dtype=torch.uint8)
+    samples = train_images[[7, 3]].float() / 255.0
+    samples[1, 0, 0, 0] = 1 - samples[1, 0, 0, 0]  # one pixel changed
+    index, distance = figures.nearest_training_images(samples, train_images, batch=1)
+    assert index.tolist() == [7, 3]
+    assert distance[0].item() == pytest.approx(0.0, abs=1e-3)
+    assert distance[1].item() == pytest.approx(abs(1 - 2 * train_images[3, 0, 0, 0].item() / 255.0), abs=1e-3)
+
+
+def test_p_all_classes_is_exact():
+    import numpy as np
+
+    from reference.figures import lesson_03 as figures
+
+    assert figures.p_all_classes(np.array([0.5, 0.5]), 2) == pytest.approx(0.5)  # HT or TH
+    assert figures.p_all_classes(np.array([1 / 3] * 3), 3) == pytest.approx(6 / 27)
+    assert figures.p_all_classes(np.full(10, 0.1), 9) == pytest.approx(0.0)
+
+
+def test_the_figure_functions_return_figures():
+    from matplotlib.figure import Figure
+
+    from reference.figures import lesson_03 as figures
+    from reference.models import get_model
+
+    rows = [{"epoch": 1.0, "seconds": 5.0, "fid": 300.0, "d_g_z": 0.3}, {"epoch": 2.0, "seconds": 5.0, "fid": 200.0, "d_g_z": 0.4}]
+    G, _ = get_model("dcgan").build((1, 28, 28), 100, ngf=8, ndf=8)
+    images = torch.rand(6, 1, 28, 28)
+    figs = [
+        figures.fid_over_time({"a": rows, "b": rows}),
+        figures.sample_grids({"a": images, "b": images}),
+        figures.interpolation_strip(G, 100, rows=2, steps=3),
+        figures.nearest_figure(images[:3], images, torch.tensor([0, 1, 2]), torch.rand(6), torch.rand(10)),
+        figures.port_curves({("a", 0): rows, ("b", 0): rows}, max_images=100),
+    ]
+    assert all(isinstance(f, Figure) for f in figs)
+    import matplotlib.pyplot as plt
+
+    for f in figs:
+        plt.close(f)

@@ -138,8 +138,10 @@ def build(submission, which: str, nz: int = NZ, seed: int = 0):
         if kind == "NoneType":
             raise AssertionError(f"{call} returned None: end the function by returning the network you built")
         if kind in ("list", "tuple"):
-            raise AssertionError(f"{call} returned a {kind} of layers, not a network: wrap them in nn.Sequential(*layers) and return that")
-        raise AssertionError(f"{call} returned a {kind or 'value'}, not an nn.Module: return the network (an nn.Sequential or your nn.Module)")
+            raise AssertionError(f"{call} returned a {kind} of layers, not a network: wrap them in nn.Sequential(*layers) "
+                                 f"and return that")
+        raise AssertionError(f"{call} returned a {kind or 'value'}, not an nn.Module: return the network (an nn.Sequential "
+                             f"or your nn.Module)")
     return model, summary
 
 
@@ -262,7 +264,9 @@ def working(submission, which: str) -> tuple[dict, list[dict]]:
 
 def _modules(summary: dict) -> dict[str, str]:
     rows = summary.get("modules") if isinstance(summary, dict) else None
-    return {r[0]: r[1] for r in rows if isinstance(r, list) and len(r) == 2 and all(isinstance(v, str) for v in r)} if isinstance(rows, list) else {}
+    if not isinstance(rows, list):
+        return {}
+    return {r[0]: r[1] for r in rows if isinstance(r, list) and len(r) == 2 and all(isinstance(v, str) for v in r)}
 
 
 def _parameters(summary: dict) -> list[tuple[str, list[int]]]:
@@ -319,18 +323,21 @@ def parameter_fault(mine: dict, ref: dict, which: str) -> str | None:
     name = "G" if which == "G" else "D"
     head = f"{name} has {have:,} parameters at width {WIDTH}; the reference DCGAN has {want:,}"
     modules = _modules(mine)
-    biased = [(n.rpartition(".")[0], shape) for n, shape in _parameters(mine)
-              if n.endswith(".bias") and (_is_conv(modules.get(n.rpartition(".")[0], "")) or modules.get(n.rpartition(".")[0]) in LINEAR)]
+    owners = [(n.rpartition(".")[0], n.rpartition(".")[2], shape) for n, shape in _parameters(mine)]
+    biased = [(owner, shape) for owner, leaf, shape in owners
+              if leaf == "bias" and (_is_conv(modules.get(owner, "")) or modules.get(owner) in LINEAR)]
     if biased:
         extra = sum(math.prod(s) for _, s in biased)
         rest = "" if have - extra == want else " (and more differs once they are gone: run this check again)"
         return (f"{head}: {extra:,} of them are the biases of {', '.join(f'`{n}`' for n, _ in biased[:4])}"
                 f"{' ...' if len(biased) > 4 else ''}{rest}. Pass bias=False to every conv: the BatchNorm after a hidden "
                 f"conv adds its own shift, so a bias there is redundant, and the DCGAN reference has none")
-    layers_mine, layers_ref = _weights(mine, {m for m in modules.values() if _is_conv(m)} | LINEAR), _weights(ref, {m for m in _modules(ref).values() if _is_conv(m)})
+    layers_mine = _weights(mine, {m for m in modules.values() if _is_conv(m)} | LINEAR)
+    layers_ref = _weights(ref, {m for m in _modules(ref).values() if _is_conv(m)})
     if len(layers_mine) != len(layers_ref):
         return (f"{head}: it has {len(layers_mine)} conv/linear layers with weights, the reference {len(layers_ref)} "
                 f"(one per stage of the sizes {' -> '.join(map(str, G_LADDER if which == 'G' else D_LADDER))})")
+    widths = "ngf*4, ngf*2, ngf" if which == "G" else "ndf, ndf*2, ndf*4"
     for k, ((n, kind, shape), (_, ref_kind, ref_shape)) in enumerate(zip(layers_mine, layers_ref)):
         if _is_conv(kind) and _is_conv(ref_kind):
             same = _conv_key(kind, shape) == _conv_key(ref_kind, ref_shape)
@@ -338,7 +345,7 @@ def parameter_fault(mine: dict, ref: dict, which: str) -> str | None:
             same = math.prod(shape) == math.prod(ref_shape)
         if not same:
             return (f"{head}: its layer {k + 1} with weights, `{n}` ({kind}), maps {_conv_text(kind, shape)}; the reference's "
-                    f"layer there maps {_conv_text(ref_kind, ref_shape)} (widths {'ngf*4, ngf*2, ngf' if which == 'G' else 'ndf, ndf*2, ndf*4'}, "
+                    f"layer there maps {_conv_text(ref_kind, ref_shape)} (widths {widths}, "
                     f"with {'ngf' if which == 'G' else 'ndf'} = {WIDTH} here)")
     norms_mine = [s[0] for _, _, s in _weights(mine, BATCHNORM)]
     norms_ref = [s[0] for _, _, s in _weights(ref, BATCHNORM)]
@@ -444,9 +451,11 @@ def test_generator_shape(submission):
         if found is not None:
             raise AssertionError(f"G returns {_shape_text(shape)}, not (N, 1, 28, 28): {_break_text(found, 'G')}")
         if shape is not None and len(shape) == 4 and shape[0] == N and shape[2:] == [28, 28]:
-            raise AssertionError(f"G returns {_shape_text(shape)}: {shape[1]} channels; MNIST is greyscale, so the output conv makes 1 channel")
+            raise AssertionError(f"G returns {_shape_text(shape)}: {shape[1]} channels; MNIST is greyscale, so the output "
+                                 f"conv makes 1 channel")
         if shape == [N, 784]:
-            raise AssertionError("G returns flat vectors (N, 784): return images (N, 1, 28, 28), the output of the last transposed conv")
+            raise AssertionError("G returns flat vectors (N, 784): return images (N, 1, 28, 28), the output of the last "
+                                 "transposed conv")
         raise AssertionError(f"G returns {_shape_text(shape)} for z of shape (N, {nz}), not (N, 1, 28, 28)")
 
 

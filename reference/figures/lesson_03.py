@@ -295,8 +295,8 @@ def lesson_03(out: Path) -> dict[str, str]:
         setup = (
             f"DCGAN: reference/configs/{DCGAN_CONFIG}.toml (the 28x28 dcgan, ngf = ndf = {d_cfg.ngf}, batch {d_cfg.batch_size}, "
             f"Adam lr {d_cfg.lr:g}, betas ({d_cfg.beta1}, {d_cfg.beta2}), {d_cfg.epochs} epochs of MNIST's 60,000 training images); "
-            f"MLP GAN: lesson 2's reference/configs/{MLP_CONFIG}.toml (batch {m_cfg.batch_size}, lr {m_cfg.lr:g}) trained one epoch "
-            f"at a time until its training seconds reached the DCGAN's ({len(rows['MLP GAN (lesson 2)'])} epochs); seed 0, "
+            f"MLP GAN: lesson 2's reference/configs/{MLP_CONFIG}.toml (batch {m_cfg.batch_size}, lr {m_cfg.lr:g}) resumed until "
+            f"its training seconds reached the DCGAN's ({len(rows['MLP GAN (lesson 2)'])} epochs); seed 0, "
             f"reference.trainer.train on the CPU ({threads['DCGAN']} / {threads['MLP']} threads), {hw}, load average "
             f"{load:.1f} at the start"
         )
