@@ -72,7 +72,8 @@ def train_for_seconds(cfg: TrainConfig, out: Path, seconds: float, progress: boo
 
     cfg.epochs is ignored. The run trains one epoch, then resumes from its last.pt for as many more
     epochs as its seconds per epoch so far say are missing, and again until the metrics' `seconds`
-    column sums to at least `seconds`: it trains at least that long, and at most about one epoch longer.
+    column sums to at least `seconds`. It trains at least that long; when the machine speeds up
+    between calls it trains longer than needed, so read its score at the budget with `fid_at`.
     """
     from reference.trainer import train
 
