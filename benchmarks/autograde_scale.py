@@ -112,6 +112,7 @@ def _submit(course: Path, assignment: str, students: dict[str, str]) -> list[tup
 IN_PROCESS = """
 import json, sys, torch
 torch.set_num_threads(1)
+from reference.grading.local import grade_in_process
 results = grade_in_process(sys.argv[1], sys.argv[2], sys.argv[3])
 print(json.dumps(sum(points for points, _ in results.values())))
 """
