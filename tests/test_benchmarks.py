@@ -42,7 +42,8 @@ def test_mode_collapse_quick_writes_the_csv_and_points_lesson_04_reads(tmp_path:
 def test_mode_collapse_update_reruns_one_arm_and_keeps_the_others(tmp_path: Path) -> None:
     out = tmp_path / "mc.csv"
     columns = "dataset,arm,seed,g_steps,batches,batch_size,modes_covered,n_modes,high_quality_pct,reverse_kl,seconds"
-    out.write_text(f"{columns}\nring,mbstd,0,100,100,100,5,8,1.0,0.5,1.0\nring,gan,0,100,100,100,1,8,0.0,inf,1.0\n")
+    # the old gan row's seconds, 12345.0, is one no quick run takes: a new row cannot be mistaken for it
+    out.write_text(f"{columns}\nring,mbstd,0,100,100,100,5,8,1.0,0.5,1.0\nring,gan,0,100,100,100,1,8,0.0,inf,12345.0\n")
     kept_points = np.full((2500, 2), 7.0, dtype=np.float32)
     np.savez(tmp_path / "mc_points.npz", **{"ring/mbstd": kept_points, "ring/gan": kept_points})
     done = run_script("benchmarks/mode_collapse.py", "--quick", "--update", "--datasets", "ring", "--arms", "gan",
@@ -51,7 +52,7 @@ def test_mode_collapse_update_reruns_one_arm_and_keeps_the_others(tmp_path: Path
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["arm"], r["modes_covered"]) for r in rows][1] == ("mbstd", "5"), "the mbstd row must be kept as it was"
-    assert rows[0]["arm"] == "gan" and rows[0]["seconds"] != "1.0", "the gan row must be the new run, sorted first"
+    assert rows[0]["arm"] == "gan" and rows[0]["seconds"] != "12345.0", "the gan row must be the new run, sorted first"
     with np.load(tmp_path / "mc_points.npz") as points:
         assert np.array_equal(points["ring/mbstd"], kept_points) and not np.array_equal(points["ring/gan"], kept_points)
     assert "1 row kept" in done.stdout
