@@ -38,9 +38,11 @@ _NONE_MEANS = {
     "lr_d": "--lr",
     "nz": "the model's",
     "image_size": "the model's choice",
-    "n_critic": "5 for wgan-gp, else 1",
+    "n_critic": "5 for wgan and wgan-gp, else 1",
     "data_dir": "$GAN_COURSE_DATA or ~/.cache/gan-course/data",
     "max_images": "all",
+    "weight_clip": "0.01 (wgan only)",
+    "fault": "none",
     "threads": "the usable cores less those other jobs keep busy when the run starts; a resumed run keeps its count",
 }
 
@@ -70,7 +72,7 @@ def _setting(p: argparse.ArgumentParser, name: str, help: str, **kwargs) -> None
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
-    _setting(p, "model", "mlp, dcgan, dcgan-1024, upsample, tf-dcgan, mlp2d")
+    _setting(p, "model", "mlp, dcgan, cdcgan, cdcgan-proj, dcgan-1024, upsample, tf-dcgan, mlp2d")
     _setting(p, "dataset", "digits, mnist, fashion-mnist, cifar10, folder:PATH, ring, grid")
     _setting(p, "image_size", "train at this size", type=int)
     _setting(p, "nz", "latent size", type=int)
@@ -94,17 +96,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a GAN (default: dcgan on digits)", description="Train a GAN.")
     _add_model_flags(t)
-    _setting(t, "loss", "minimax, non-saturating, least-squares, wgan-gp, hinge")
+    _setting(t, "loss", "minimax, non-saturating, least-squares, wgan, wgan-gp, hinge, log-sigmoid (lesson 08's bug)")
     _setting(t, "epochs", "passes over the training set", type=int)
     _setting(t, "batch_size", "images per batch (per process under torchrun)", type=int)
-    _setting(t, "lr", "Adam learning rate", type=float)
-    _setting(t, "lr_d", "discriminator learning rate", type=float)
+    _setting(t, "lr", "learning rate", type=float)
+    _setting(t, "lr_d", "discriminator learning rate (larger than --lr: two time-scale updates, TTUR)", type=float)
+    _setting(t, "optimizer", "adam or rmsprop (the original WGAN's)")
     _setting(t, "beta1", "Adam beta1", type=float)
     _setting(t, "beta2", "Adam beta2", type=float)
     _setting(t, "n_critic", "D steps per G step", type=int)
     _setting(t, "pack", "PacGAN: D judges N samples at once, concatenated (mlp2d, mlp, dcgan)", type=int)
     _setting(t, "minibatch_std", "D appends the minibatch standard deviation before its last layer (mlp2d, mlp, dcgan)",
              action="store_true")
+    _setting(t, "label_smoothing", "one-sided label smoothing: D's target for real images is 1 - S (logistic losses)", type=float)
+    _setting(t, "spectral_norm", "spectral normalisation of every conv and linear layer of D", action="store_true")
+    _setting(t, "ema", "sample and evaluate an exponential moving average of G's weights with this decay, e.g. 0.999 (0 = off)",
+             type=float)
+    _setting(t, "weight_clip", "wgan: clip D's weights to [-C, C]", type=float)
+    _setting(t, "fault", "reproduce a classic bug for lesson 08: no-detach, unit-range-data")
     _setting(t, "save_every", "samples and checkpoint every N epochs", type=int)
     _setting(t, "num_samples", "images in each sample grid", type=int)
     _setting(t, "seed", "seed of the weights, the noise and the batch order", type=int)
@@ -278,27 +287,19 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
-    from reference.checkpoint import load_checkpoint
-    from reference.data import from_model_range
-    from reference.models import get_model
+    from reference.metrics.evaluate import load_generator, sample_images
     from reference.plots import save_image_grid, save_points
     from reference.trainer import resolve_device, writing
 
     if args.n < 1:
         raise UserError(f"--n must be a whole number >= 1, got {args.n}")
     device = resolve_device(args.device)
-    state = load_checkpoint(args.checkpoint)
-    cfg = state["config"]
-    spec = get_model(cfg["model"])
-    G, _ = spec.build(tuple(state["shape"]), state["nz"], ngf=cfg["ngf"], ndf=cfg["ndf"])
-    G.load_state_dict(state["generator"])
-    G.to(device).eval()
-    z = torch.randn(args.n, state["nz"], generator=torch.Generator().manual_seed(args.seed)).to(device)
+    G, spec, nz, _ = load_generator(args.checkpoint, device)
     with torch.no_grad():
-        x = from_model_range(G(z), spec.output_range).cpu()
+        x = sample_images(G, spec, nz, args.n, seed=args.seed, device=device)
     with writing(Path(args.out), "run the command again (or choose another --out)"):
-        if x.dim() == 4:
-            save_image_grid(x, args.out)
+        if x.dim() == 4:  # a conditional G's columns are its classes
+            save_image_grid(x, args.out, nrow=G.num_classes if spec.conditional else None)
         else:
             save_points(x, args.out, title=f"{args.n} samples")
     print(f"Wrote {args.n} samples to {args.out}")

@@ -24,6 +24,12 @@ else:  # pragma: no cover - Python 3.10
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 DEVICES = ("auto", "cpu", "cuda", "mps")
+OPTIMIZERS = ("adam", "rmsprop")
+# Classic bugs a run can reproduce on purpose, for lesson 08's clinic (reference/trainer.py):
+FAULTS = {
+    "no-detach": "D's loss is backpropagated into G too (fake not detached, G's gradients not cleared before its step)",
+    "unit-range-data": "real images are fed in [0, 1] while G's tanh draws in [-1, 1]",
+}
 
 
 @dataclass
@@ -36,7 +42,8 @@ class TrainConfig:
     epochs: int = 30  # ~2 minutes for the default dcgan on digits on a 2-core CPU
     batch_size: int = 64
     lr: float = 2e-4
-    lr_d: float | None = None  # discriminator learning rate; None = lr
+    lr_d: float | None = None  # discriminator learning rate; None = lr (a larger lr_d: TTUR, Heusel et al. 2017)
+    optimizer: str = "adam"  # adam (with beta1, beta2) or rmsprop (the original WGAN's)
     beta1: float = 0.5
     beta2: float = 0.999
     nz: int | None = None  # None = the model's default
@@ -46,6 +53,11 @@ class TrainConfig:
     n_critic: int | None = None  # None = the loss's default (5 for wgan-gp, else 1)
     pack: int = 1  # PacGAN: D judges this many samples at once, concatenated (1 = plain D)
     minibatch_std: bool = False  # D appends the minibatch standard deviation before its last layer
+    label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - s (logistic losses only)
+    spectral_norm: bool = False  # every conv and linear layer of D spectrally normalised (Miyato et al. 2018)
+    ema: float = 0.0  # samples and evaluation from an exponential moving average of G's weights with this decay (0 = off)
+    weight_clip: float | None = None  # wgan only: clip D's weights to [-c, c]; None = the loss's 0.01
+    fault: str | None = None  # reproduce a classic bug (lesson 08): no-detach or unit-range-data
     save_every: int = 10
     num_samples: int = 64
     seed: int = 0
@@ -98,6 +110,16 @@ class TrainConfig:
                 f"--batch-size {self.batch_size} is not divisible by --pack {self.pack}; "
                 f"use --batch-size {lower} or {lower + self.pack if lower < self.batch_size else 2 * lower}"
             )
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+        if not 0 <= self.label_smoothing < 1:
+            raise UserError(f"--label-smoothing must be in [0, 1) (e.g. 0.1), got {self.label_smoothing!r}")
+        if not 0 <= self.ema < 1:
+            raise UserError(f"--ema must be a decay in [0, 1) (e.g. 0.999; 0 = off), got {self.ema!r}")
+        if self.weight_clip is not None and not self.weight_clip > 0:
+            raise UserError(f"--weight-clip must be > 0 (e.g. 0.01), got {self.weight_clip!r}")
+        if self.fault is not None and self.fault not in FAULTS:
+            raise UserError(f"unknown fault {self.fault!r}; choose one of: {', '.join(FAULTS)} (or leave it out)")
         if self.device not in DEVICES:
             raise UserError(f"unknown device '{self.device}'; choose one of: {', '.join(DEVICES)}")
 

@@ -10,13 +10,21 @@ gradients, for logits of +-100 in float32.
   instead, which gives strong gradients early in training.
 - ``least-squares``: LSGAN, Mao et al. 2017, "Least Squares Generative Adversarial
   Networks", with targets a=0 (fake), b=1 (real), c=1 (what G wants).
+- ``wgan``: Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN". A critic estimates the
+  Wasserstein-1 distance; clipping its weights to [-c, c] after each step keeps it Lipschitz.
 - ``wgan-gp``: Gulrajani et al. 2017, "Improved Training of Wasserstein GANs". A
   critic estimates the Wasserstein-1 distance; a gradient penalty keeps it 1-Lipschitz.
 - ``hinge``: Lim & Ye 2017, "Geometric GAN", as used by SAGAN and BigGAN.
 
+- ``log-sigmoid``: the non-saturating game written as ``log(sigmoid(x))``, the way it looks on
+  paper. Lesson 08's clinic trains it to show why: in float32 ``sigmoid(x)`` is exactly 1 for
+  x > 17 and 0 for x < -104, the log is then -inf and its gradient NaN. Never train with it.
+
 Use ``get_loss(name, **options)`` to build one by name, e.g. ``get_loss("wgan-gp",
 lambda_gp=10.0)``. A trainer calls ``d_loss`` (plus ``penalty`` when it is not None)
-``n_critic`` times per ``g_loss`` step and logs ``d_prob`` as ``D(x)`` and ``D(G(z))``.
+``n_critic`` times per ``g_loss`` step, ``after_d_step(D)`` after each D update, and logs
+``d_prob`` as ``D(x)`` and ``D(G(z))``. The logistic losses take ``smoothing`` = s: one-sided
+label smoothing (Salimans et al. 2016), D's target for real images is 1 - s instead of 1.
 """
 
 from __future__ import annotations
@@ -37,8 +45,10 @@ __all__ = [
     "Minimax",
     "NonSaturating",
     "LeastSquares",
+    "WGAN",
     "WGANGP",
     "Hinge",
+    "LogSigmoid",
     "LOSSES",
     "LossError",
     "get_loss",
@@ -74,6 +84,9 @@ class GANLoss:
         """Extra term added to the D loss (WGAN-GP's gradient penalty); None if none."""
         return None
 
+    def after_d_step(self, D: torch.nn.Module) -> None:
+        """Called after each D update (WGAN clips D's weights here); nothing by default."""
+
     def d_prob(self, logits: Tensor) -> Tensor:
         """What to log as D(x) or D(G(z)): sigmoid(logits) for logistic losses.
 
@@ -93,8 +106,16 @@ class Minimax(GANLoss):
     """
 
     name: ClassVar[str] = "minimax"
+    smoothing: float = 0.0  # one-sided label smoothing: D's target for real images is 1 - smoothing
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.smoothing < 1.0:
+            raise LossError(f"label smoothing must be in [0, 1) (e.g. 0.1), got {self.smoothing!r}")
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        if self.smoothing:  # cross-entropy with target 1 - s: (1 - s) softplus(-real) + s softplus(real)
+            s = self.smoothing
+            return ((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() + F.softplus(fake).mean()
         return F.softplus(-real).mean() + F.softplus(fake).mean()
 
     def g_loss(self, fake: Tensor) -> Tensor:
@@ -132,6 +153,40 @@ class LeastSquares(GANLoss):
 
     def g_loss(self, fake: Tensor) -> Tensor:
         return 0.5 * (fake - 1).pow(2).mean()
+
+    def d_prob(self, logits: Tensor) -> Tensor:
+        return logits
+
+
+@dataclass
+class WGAN(GANLoss):
+    """The original WGAN (Arjovsky et al. 2017): a critic whose weights are clipped.
+
+    d_loss = mean(fake) - mean(real)      (the critic maximises mean(real) - mean(fake), an estimate
+                                           of W(p_data, p_g) up to the Lipschitz constant K)
+    g_loss = -mean(fake)
+    after each critic step every parameter of D is clamped to [-clip, clip]. The paper's settings:
+    clip = 0.01, n_critic = 5, RMSprop with lr 5e-5 (`--optimizer rmsprop --lr 5e-5`).
+    """
+
+    name: ClassVar[str] = "wgan"
+    n_critic: int = 5
+    clip: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not self.clip > 0:
+            raise LossError(f"the weight clip of wgan must be > 0 (e.g. 0.01), got {self.clip!r}")
+
+    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        return fake.mean() - real.mean()
+
+    def g_loss(self, fake: Tensor) -> Tensor:
+        return -fake.mean()
+
+    @torch.no_grad()
+    def after_d_step(self, D: torch.nn.Module) -> None:
+        for p in D.parameters():
+            p.clamp_(-self.clip, self.clip)
 
     def d_prob(self, logits: Tensor) -> Tensor:
         return logits
@@ -210,8 +265,29 @@ class Hinge(GANLoss):
         return logits
 
 
+@dataclass
+class LogSigmoid(NonSaturating):
+    """The non-saturating game computed as written on paper, through sigmoid then log (lesson 08).
+
+    d_loss = mean(-log(sigmoid(real)) - log(1 - sigmoid(fake)))
+    g_loss = mean(-log(sigmoid(fake)))
+    Mathematically NonSaturating; numerically not: once |logit| is large, sigmoid rounds to 0 or
+    1, the loss becomes inf and the gradients NaN (inf * 0), which then spread to every weight.
+    """
+
+    name: ClassVar[str] = "log-sigmoid"
+
+    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        s = self.smoothing
+        d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
+        return (-(1 - s) * torch.log(d_real) - s * torch.log(1 - d_real)).mean() - torch.log(1 - d_fake).mean()
+
+    def g_loss(self, fake: Tensor) -> Tensor:
+        return -torch.log(torch.sigmoid(fake)).mean()
+
+
 LOSSES: dict[str, type[GANLoss]] = {
-    cls.name: cls for cls in (Minimax, NonSaturating, LeastSquares, WGANGP, Hinge)
+    cls.name: cls for cls in (Minimax, NonSaturating, LeastSquares, WGAN, WGANGP, Hinge, LogSigmoid)
 }
 
 

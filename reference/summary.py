@@ -30,8 +30,10 @@ def _shape(output: object) -> str:
 
 
 @torch.no_grad()
-def _trace(module: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[str, str, int]]:
-    """(name (type), output shape, own parameters) of each leaf module, in call order."""
+def _trace(module: nn.Module, input_shape: tuple[int, ...], num_classes: int | None = None) -> list[tuple[str, str, int]]:
+    """(name (type), output shape, own parameters) of each leaf module, in call order.
+
+    num_classes: the module is conditional and also takes labels (2,), here 0 and 1."""
     rows: list[tuple[str, str, int]] = []
     handles = []
     for name, sub in module.named_modules():
@@ -52,7 +54,8 @@ def _trace(module: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[str, s
     device = param.device if param is not None else torch.device("cpu")
     try:
         module.eval()
-        module(torch.randn(2, *input_shape, device=device))
+        x = torch.randn(2, *input_shape, device=device)
+        module(x) if num_classes is None else module(x, torch.arange(2, device=device) % num_classes)
     finally:
         for handle in handles:
             handle.remove()
@@ -61,14 +64,15 @@ def _trace(module: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[str, s
     return rows
 
 
-def summarize(module: nn.Module, input_shape: tuple[int, ...], title: str) -> str:
-    """Keras-style table of `module` run on a random batch (2, *input_shape), in eval mode.
+def summarize(module: nn.Module, input_shape: tuple[int, ...], title: str, num_classes: int | None = None) -> str:
+    """Keras-style table of `module` run on a random batch (2, *input_shape), in eval mode
+    (with labels 0 and 1 when a conditional module's `num_classes` is given).
 
     input_shape excludes the batch: (nz,) for a generator, (C, H, W) or (2,) for a discriminator.
     The module's training flags are restored afterwards. Ends with Total/Trainable/Non-trainable
     params lines (with thousands separators, as Keras prints them).
     """
-    rows = [(label, shape, f"{own:,}") for label, shape, own in _trace(module, input_shape)]
+    rows = [(label, shape, f"{own:,}") for label, shape, own in _trace(module, input_shape, num_classes)]
     widths = [max(len(r[i]) for r in [HEADERS, *rows]) + 2 for i in range(3)]
     rule = sum(widths)
 
@@ -94,21 +98,23 @@ def summarize(module: nn.Module, input_shape: tuple[int, ...], title: str) -> st
 
 
 def summary_text(
-    spec: ModelSpec, shape: tuple[int, ...], nz: int, ngf: int = 64, ndf: int = 64
+    spec: ModelSpec, shape: tuple[int, ...], nz: int, ngf: int = 64, ndf: int = 64, num_classes: int = 10
 ) -> str:
     """Both networks' tables for `spec` at sample `shape`, ending with exactly these two lines:
 
         Generator parameters: N
         Discriminator parameters: N
 
-    (trainable counts, plain integers) so scripts and graders can read them back.
+    (trainable counts, plain integers) so scripts and graders can read them back. A conditional
+    model is built for `num_classes` classes (every labelled dataset of the course has 10).
     """
-    netG, netD = spec.build(shape, nz, ngf, ndf)
+    labels = num_classes if spec.conditional else None
+    netG, netD = spec.build(shape, nz, ngf, ndf, num_classes=labels)
     return "\n".join(
         [
-            summarize(netG, (nz,), f"{spec.name} generator"),
+            summarize(netG, (nz,), f"{spec.name} generator", labels),
             "",
-            summarize(netD, tuple(shape), f"{spec.name} discriminator"),
+            summarize(netD, tuple(shape), f"{spec.name} discriminator", labels),
             "",
             f"Generator parameters: {count_parameters(netG)}",
             f"Discriminator parameters: {count_parameters(netD)}",

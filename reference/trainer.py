@@ -10,6 +10,11 @@ folder gets:
     samples/epoch_NNN.png         G(fixed noise) after epoch NNN, every save_every epochs and after the last
     checkpoints/epoch_NNN.pt      on the same schedule; checkpoints/last.pt after every epoch
 
+Conditional models (cdcgan, cdcgan-proj) train on the dataset's labels: D sees real images with
+their labels and fakes G(z, y) with labels y drawn uniformly; the sample grids' columns are the
+classes. --label-smoothing, --spectral-norm, --ema and --lr-d (TTUR) are the stabilising tips of
+lesson 08; --fault reproduces one of its classic bugs on purpose (reference/config.py FAULTS).
+
 Single GPU:   gan-course train --model dcgan --dataset mnist --device cuda --amp
 Several GPUs: torchrun --nproc_per_node=4 -m reference.cli train --model dcgan --dataset mnist
 (each process trains on its own shard with its own batch of --batch-size; rank 0 writes files).
@@ -27,11 +32,14 @@ import tempfile
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.nn.utils.parametrizations import spectral_norm
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from reference.progress import tqdm
 
 from reference.checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_state
@@ -104,7 +112,7 @@ class Run:
         self.cfg, self.out, self.dist, self.device = cfg, out, dist, device
         self.spec = get_model(cfg.model)
         self.spec.check_options(cfg.pack, cfg.minibatch_std)  # before loading data
-        self.loss = get_loss(cfg.loss, **({"n_critic": cfg.n_critic} if cfg.n_critic else {}))
+        self.loss = build_loss(cfg)
         self.nz = cfg.nz or self.spec.default_nz
 
         dataset = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, seed=cfg.seed, progress=progress)
@@ -114,17 +122,30 @@ class Run:
         if dataset.kind == "image" and dataset.shape != self.shape:
             dataset.data = resize_uint8(dataset.data, self.shape[-1])
         self.dataset_name = dataset.name
-        self.batches = Batches(dataset, cfg.batch_size, device, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
+        self.num_classes: int | None = None
+        if self.spec.conditional:
+            if dataset.labels is None or not dataset.classes:
+                raise UserError(f"model '{cfg.model}' is conditional and needs labels; dataset '{cfg.dataset}' has none: "
+                                f"use a labelled dataset (digits, mnist, fashion-mnist, cifar10) or --model dcgan")
+            self.num_classes = len(dataset.classes)
+        # data in [0, 1] against a tanh G is the `unit-range-data` fault; otherwise the data matches G's range
+        self.data_range = "sigmoid" if cfg.fault == "unit-range-data" else self.spec.output_range
+        self.batches = Batches(dataset, cfg.batch_size, device, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size,
+                               labels=self.spec.conditional)
 
         torch.manual_seed(cfg.seed)
-        G, D = self.spec.build(self.shape, self.nz, ngf=cfg.ngf, ndf=cfg.ndf, pack=cfg.pack, minibatch_std=cfg.minibatch_std)
+        G, D = self.spec.build(self.shape, self.nz, ngf=cfg.ngf, ndf=cfg.ndf, pack=cfg.pack, minibatch_std=cfg.minibatch_std,
+                               num_classes=self.num_classes)
+        if cfg.spectral_norm:
+            D = with_spectral_norm(D)
         self.G, self.D = G.to(device), D.to(device)
-        # One fused kernel per step instead of a loop over parameters (a third of an MLP step on a CPU).
-        fused = device.type in ("cpu", "cuda")
-        betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas, fused=fused)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d or cfg.lr, betas=betas, fused=fused)
+        self.opt_g = make_optimizer(cfg, self.G, cfg.lr, device)
+        self.opt_d = make_optimizer(cfg, self.D, cfg.lr_d or cfg.lr, device)
+        # --ema: samples and evaluation come from a moving average of G's weights (and BatchNorm statistics)
+        self.G_ema = AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
         self.fixed_noise = torch.randn(cfg.num_samples, self.nz, generator=torch.Generator().manual_seed(cfg.seed))
+        # a conditional grid has one column per class: sample i has label i mod K
+        self.fixed_labels = torch.arange(cfg.num_samples) % self.num_classes if self.num_classes else None
         torch.manual_seed(cfg.seed + 7919 * dist.rank)  # ranks draw different z and dropout masks
 
         self.amp_dtype = _amp_dtype(cfg.amp, device)
@@ -156,6 +177,9 @@ class Run:
             ) from None
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        if self.G_ema is not None:
+            self.G_ema.module.load_state_dict(state["generator_ema"])
+            self.G_ema.n_averaged.fill_(state["ema_updates"])
         self.scaler_g.load_state_dict(state["scaler_g"])
         self.scaler_d.load_state_dict(state["scaler_d"])
         self.fixed_noise = state["fixed_noise"]
@@ -173,6 +197,8 @@ class Run:
             "nz": self.nz,
             "generator": self.G.state_dict(),
             "discriminator": self.D.state_dict(),
+            **({"num_classes": self.num_classes} if self.num_classes else {}),
+            **({"generator_ema": self.G_ema.module.state_dict(), "ema_updates": int(self.G_ema.n_averaged)} if self.G_ema else {}),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(),
@@ -194,23 +220,34 @@ class Run:
         g_steps = 0
         n_batches = len(self.batches)
         start = time.perf_counter()
-        for i, real_u8 in enumerate(self.batches.epoch(epoch)):
-            real = to_model_range(real_u8, self.spec.output_range)
+        no_detach = cfg.fault == "no-detach"
+        for i, batch in enumerate(self.batches.epoch(epoch)):
+            real_u8, y_real = batch if self.num_classes else (batch, None)
+            real = to_model_range(real_u8, self.data_range)
             z = torch.randn(real.shape[0], self.nz, device=self.device)
+            if self.num_classes:  # D sees real images with their labels, fakes with labels drawn here
+                y_fake = torch.randint(self.num_classes, (real.shape[0],), device=self.device)
+                G_, D_ = partial(G, y=y_fake), _Labelled(D, y_real, y_fake)
+            else:
+                G_, D_ = G, _Labelled(D)
 
             # (1) D step: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's equivalent)
             with autocast:
-                fake = G(z)
-                logits_real = D(pack(real, m)).float()
-                logits_fake = D(pack(fake.detach(), m)).float()
+                fake = G_(z)
+                fake_d = fake if no_detach else fake.detach()  # the fault: D's loss reaches G
+                logits_real = D_.real(pack(real, m)).float()
+                logits_fake = D_.fake(pack(fake_d, m)).float()
             loss_d = loss.d_loss(logits_real, logits_fake)
-            penalty = loss.penalty(D, pack(real, m), pack(fake.detach(), m))
+            penalty = loss.penalty(D_.fake, pack(real, m), pack(fake.detach(), m))
             if penalty is not None:
                 loss_d = loss_d + penalty
             self.opt_d.zero_grad(set_to_none=True)
-            self.scaler_d.scale(loss_d).backward()
+            if no_detach:  # G's gradients from D's loss stay for G's step (G's zero_grad forgotten too)
+                self.opt_g.zero_grad(set_to_none=True)
+            self.scaler_d.scale(loss_d).backward(retain_graph=no_detach)
             self.scaler_d.step(self.opt_d)
             self.scaler_d.update()
+            loss.after_d_step(self.D)
             with torch.no_grad():
                 sums[0] += loss_d.detach()
                 sums[2] += loss.d_prob(logits_real).mean()
@@ -219,11 +256,14 @@ class Run:
             # (2) G step every n_critic D steps, through the updated D on the same fake batch
             if (epoch * n_batches + i + 1) % loss.n_critic == 0:
                 with _frozen(D), autocast:
-                    loss_g = loss.g_loss(D(pack(fake, m)).float())
-                self.opt_g.zero_grad(set_to_none=True)
+                    loss_g = loss.g_loss(D_.fake(pack(fake, m)).float())
+                if not no_detach:
+                    self.opt_g.zero_grad(set_to_none=True)
                 self.scaler_g.scale(loss_g).backward()
                 self.scaler_g.step(self.opt_g)
                 self.scaler_g.update()
+                if self.G_ema is not None:
+                    self.G_ema.update_parameters(self.G)
                 sums[1] += loss_g.detach()
                 g_steps += 1
             if bar is not None:
@@ -244,13 +284,20 @@ class Run:
             "images_per_second": round(n_batches * cfg.batch_size * self.dist.world_size / seconds, 2),
         }
 
+    @property
+    def G_sample(self) -> nn.Module:
+        """The generator whose samples the run shows and scores: G, or its moving average (--ema)."""
+        return self.G_ema.module if self.G_ema is not None else self.G
+
     @torch.no_grad()
     def samples(self) -> torch.Tensor:
-        """G(fixed noise) in eval mode, on the CPU: images in [0, 1] or raw points."""
-        self.G.eval()
+        """G(fixed noise) (and the fixed labels) in eval mode, on the CPU: images in [0, 1] or raw points."""
+        G = self.G_sample
+        G.eval()
+        z = self.fixed_noise.to(self.device)
         with torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext():
-            x = self.G(self.fixed_noise.to(self.device))
-        self.G.train()
+            x = G(z) if self.fixed_labels is None else G(z, self.fixed_labels.to(self.device))
+        G.train()
         return from_model_range(x.float(), self.spec.output_range).cpu()
 
     def write_epoch(self, epoch: int) -> None:
@@ -266,7 +313,7 @@ class Run:
             path = self.out / "samples" / f"epoch_{number:03d}.png"
             with writing(path, then):
                 if x.dim() == 4:
-                    save_image_grid(x, path)
+                    save_image_grid(x, path, nrow=self.num_classes)
                 else:
                     means = MIXTURES[self.dataset_name].means if self.dataset_name in MIXTURES else None
                     save_points(x, path, means, title=f"{self.cfg.model} on {self.dataset_name}, epoch {number}")
@@ -284,7 +331,8 @@ class Run:
 class Evaluator:
     """Scores G during training against held-out data (rank 0 only; --eval-every N).
 
-    Images: FID, KID, precision and recall in the dataset's classifier's feature space (train it
+    Images: FID, KID, precision and recall in the dataset's classifier's feature space, and for a
+    conditional G how often the classifier labels G(z, y) as y (class_agreement) (train it
     once with `gan-course train-classifier --dataset D`), `eval_samples` generated images against
     at most as many test images, whose features are computed once here. Points (ring, grid): mode
     coverage of `eval_samples` points. The noise is seeded and separate from training's RNG.
@@ -312,7 +360,14 @@ class Evaluator:
             cov = mode_coverage(fake, self.mixture.means, self.mixture.std)
             return {"modes_covered": cov["modes_covered"], "high_quality": round(cov["high_quality_fraction"], 4)}
         scores = compare(None, fake, self.extractor, real_features=self.real_features, seed=self.cfg.seed)
-        return {k: round(scores[k], 6) for k in ("fid", "kid", "precision", "recall")}
+        row = {k: round(scores[k], 6) for k in ("fid", "kid", "precision", "recall")}
+        if spec.conditional:  # how often the classifier labels G(z, y) as y (sample i has label i mod K)
+            from reference.metrics.coverage import class_agreement
+
+            logits = self.extractor.logits(fake)
+            y = torch.arange(len(fake)) % logits.shape[1]
+            row["class_agreement"] = round(class_agreement(logits, y, logits.shape[1]), 6)
+        return row
 
 
 def metrics_csv(history: list[dict]) -> str:
@@ -366,7 +421,8 @@ def _train(cfg: TrainConfig, out: Path, device: torch.device, state: dict | None
             out.mkdir(parents=True, exist_ok=True)
             for stale in out.glob("**/.*.tmp*"):  # left by a run killed while writing a file
                 stale.unlink()
-            config = {**cfg.to_dict(), "shape": list(run.shape), "nz": run.nz, "world_size": dist.world_size}
+            config = {**cfg.to_dict(), "shape": list(run.shape), "nz": run.nz, "world_size": dist.world_size,
+                      **({"num_classes": run.num_classes} if run.num_classes else {})}
             then = f"resume with --resume {out}" if state is not None or restart else "run the same command again"
             with writing(out / "config.json", then):
                 write_text_atomic(out / "config.json", json.dumps(config, indent=2) + "\n")
@@ -376,7 +432,7 @@ def _train(cfg: TrainConfig, out: Path, device: torch.device, state: dict | None
         for epoch in range(run.start_epoch, cfg.epochs):
             row = run.train_epoch(epoch, None if bar.disable else bar)  # a hidden bar costs no GPU syncs
             if run.evaluator is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
-                row.update(run.evaluator(run.G, run.spec, run.nz, run.device))
+                row.update(run.evaluator(run.G_sample, run.spec, run.nz, run.device))
             run.history.append(row)
             if dist.is_main:
                 run.write_epoch(epoch)
@@ -385,6 +441,61 @@ def _train(cfg: TrainConfig, out: Path, device: torch.device, state: dict | None
     finally:
         shutdown(dist)
     return out
+
+
+def build_loss(cfg: TrainConfig):
+    """The run's GANLoss: --loss with --n-critic, --label-smoothing and --weight-clip where given.
+
+    A tip that the loss cannot take is a one-line UserError naming the losses that can.
+    """
+    options: dict[str, float] = {}
+    if cfg.n_critic:
+        options["n_critic"] = cfg.n_critic
+    key = cfg.loss.strip().lower().replace("_", "-")
+    if cfg.label_smoothing:
+        if key not in ("minimax", "non-saturating", "log-sigmoid"):
+            raise UserError(f"--label-smoothing applies to the logistic losses (minimax, non-saturating), not --loss {cfg.loss}; "
+                            f"drop it or change --loss")
+        options["smoothing"] = cfg.label_smoothing
+    if cfg.weight_clip is not None:
+        if key != "wgan":
+            raise UserError(f"--weight-clip applies to --loss wgan only, not --loss {cfg.loss}; drop it or use --loss wgan")
+        options["clip"] = cfg.weight_clip
+    return get_loss(cfg.loss, **options)
+
+
+def make_optimizer(cfg: TrainConfig, net: nn.Module, lr: float, device: torch.device) -> torch.optim.Optimizer:
+    """Adam(lr, betas=(beta1, beta2)) or RMSprop(lr) (--optimizer) over net's parameters."""
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(net.parameters(), lr=lr)
+    # One fused kernel per step instead of a loop over parameters (a third of an MLP step on a CPU).
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.Adam(net.parameters(), lr=lr, betas=(cfg.beta1, cfg.beta2), fused=fused)
+
+
+def with_spectral_norm(D: nn.Module) -> nn.Module:
+    """D with every Conv2d and Linear layer spectrally normalised (Miyato et al. 2018), in place.
+
+    Each such weight W is used as W / sigma(W), sigma its largest singular value estimated by one
+    power iteration per training forward pass (torch.nn.utils.parametrizations.spectral_norm).
+    """
+    for module in list(D.modules()):
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            spectral_norm(module)
+    return D
+
+
+class _Labelled:
+    """D as the losses call it: `real(x)` and `fake(x)` add the batch's labels for a conditional D."""
+
+    def __init__(self, D: nn.Module, y_real: torch.Tensor | None = None, y_fake: torch.Tensor | None = None) -> None:
+        self.D, self.y_real, self.y_fake = D, y_real, y_fake
+
+    def real(self, x: torch.Tensor) -> torch.Tensor:
+        return self.D(x) if self.y_real is None else self.D(x, self.y_real)
+
+    def fake(self, x: torch.Tensor) -> torch.Tensor:
+        return self.D(x) if self.y_fake is None else self.D(x, self.y_fake)
 
 
 def _amp_dtype(amp: bool, device: torch.device) -> torch.dtype | None:

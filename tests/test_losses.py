@@ -10,7 +10,7 @@ from torch import nn
 
 from reference.losses import LOSSES, GANLoss, LossError, get_loss
 
-NAMES = ["minimax", "non-saturating", "least-squares", "wgan-gp", "hinge"]
+NAMES = ["minimax", "non-saturating", "least-squares", "wgan", "wgan-gp", "hinge", "log-sigmoid"]
 REAL = [2.0, -0.5, 0.3, 4.0]
 FAKE = [-1.5, 0.7, -3.0, 0.1]
 
@@ -34,12 +34,12 @@ def _expected(name: str, real: list[float], fake: list[float]) -> tuple[float, f
     )
     if name == "minimax":
         return logistic_d, _mean([_log_one_minus_sigmoid(f) for f in fake])
-    if name == "non-saturating":
+    if name in ("non-saturating", "log-sigmoid"):  # log-sigmoid: the same game, computed naively
         return logistic_d, _mean([-_log_sigmoid(f) for f in fake])
     if name == "least-squares":
         d = 0.5 * _mean([(r - 1) ** 2 for r in real]) + 0.5 * _mean([f**2 for f in fake])
         return d, 0.5 * _mean([(f - 1) ** 2 for f in fake])
-    if name == "wgan-gp":
+    if name in ("wgan", "wgan-gp"):
         return _mean(fake) - _mean(real), -_mean(fake)
     if name == "hinge":
         d = _mean([max(0.0, 1 - r) for r in real]) + _mean([max(0.0, 1 + f) for f in fake])
@@ -81,7 +81,7 @@ def test_unknown_name_lists_choices() -> None:
     msg = str(err.value)
     assert msg == (
         "unknown loss 'wasserstein'; choose one of: "
-        "minimax, non-saturating, least-squares, wgan-gp, hinge"
+        "minimax, non-saturating, least-squares, wgan, wgan-gp, hinge, log-sigmoid"
     ), f"unexpected message: {msg}"
     assert isinstance(err.value, ValueError), "LossError must subclass ValueError"
 
@@ -93,7 +93,7 @@ def test_unknown_option_is_a_loss_error() -> None:
 
 def test_n_critic_defaults_and_options() -> None:
     for name in NAMES:
-        expected = 5 if name == "wgan-gp" else 1
+        expected = 5 if name in ("wgan", "wgan-gp") else 1
         got = get_loss(name).n_critic
         assert got == expected, f"{name}: n_critic default {got}, expected {expected}"
     wgan = get_loss("wgan_gp", lambda_gp=2.5, n_critic=3)
@@ -119,7 +119,7 @@ def test_closed_form(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_d_prob(name: str) -> None:
     logits = torch.tensor([-2.0, 0.0, 3.0])
-    want = torch.sigmoid(logits) if name in ("minimax", "non-saturating") else logits
+    want = torch.sigmoid(logits) if name in ("minimax", "non-saturating", "log-sigmoid") else logits
     torch.testing.assert_close(get_loss(name).d_prob(logits), want)
 
 
@@ -132,7 +132,7 @@ def test_minimax_optimum_is_2_log_2() -> None:
 # ---- numerical stability --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "log-sigmoid"])
 def test_finite_at_extreme_logits(name: str) -> None:
     loss = get_loss(name)
     real = torch.tensor([100.0, -100.0, 100.0, -100.0], requires_grad=True)
@@ -151,6 +151,56 @@ def test_logistic_losses_are_exact_at_extreme_logits() -> None:
     assert d.item() == pytest.approx(200.0, rel=1e-6)
     g = get_loss("non-saturating").g_loss(torch.tensor([-100.0]))
     assert g.item() == pytest.approx(100.0, rel=1e-6)
+
+
+def test_log_sigmoid_breaks_where_softplus_does_not() -> None:
+    """Lesson 08's NaN: log(sigmoid(x)) in float32 is -inf once sigmoid rounds to 0 or 1."""
+    loss = get_loss("log-sigmoid")
+    fake = torch.tensor([-120.0], requires_grad=True)
+    g = loss.g_loss(fake)
+    assert g.item() == math.inf, f"log-sigmoid's g_loss at logit -120 is {g.item()}, expected inf"
+    g.backward()
+    assert torch.isnan(fake.grad).all(), f"its gradient should be NaN (inf * 0), got {fake.grad}"
+    d = loss.d_loss(torch.tensor([0.0]), torch.tensor([20.0]))  # sigmoid(20) == 1.0 in float32
+    assert d.item() == math.inf, f"log(1 - sigmoid(20)) should overflow to inf, got {d.item()}"
+    # in range, the same numbers as the stable loss
+    real, fake = torch.tensor(REAL), torch.tensor(FAKE)
+    torch.testing.assert_close(loss.d_loss(real, fake), get_loss("non-saturating").d_loss(real, fake))
+
+
+# ---- tips: label smoothing and weight clipping -------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["minimax", "non-saturating", "log-sigmoid"])
+def test_one_sided_label_smoothing_is_cross_entropy_with_target_1_minus_s(name: str) -> None:
+    s = 0.1
+    real, fake = torch.tensor(REAL, dtype=torch.float64), torch.tensor(FAKE, dtype=torch.float64)
+    want = _mean([-(1 - s) * _log_sigmoid(r) - s * _log_one_minus_sigmoid(r) for r in REAL]) + _mean(
+        [-_log_one_minus_sigmoid(f) for f in FAKE]
+    )
+    got = get_loss(name, smoothing=s).d_loss(real, fake).item()
+    assert got == pytest.approx(want, rel=1e-10), f"{name} with smoothing 0.1: d_loss {got}, expected {want}"
+    # G's loss is untouched: smoothing is one-sided, on D's real targets only
+    assert get_loss(name, smoothing=s).g_loss(fake).item() == pytest.approx(get_loss(name).g_loss(fake).item())
+    with pytest.raises(LossError, match="smoothing"):
+        get_loss(name, smoothing=1.0)
+
+
+def test_wgan_clips_every_critic_weight_after_its_step() -> None:
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+    loss = get_loss("wgan", clip=0.05)
+    assert loss.n_critic == 5 and get_loss("wgan").clip == 0.01, "the WGAN paper's defaults: clip 0.01, 5 critic steps"
+    assert max(p.abs().max().item() for p in critic.parameters()) > 0.05  # some weight needs clipping
+    loss.after_d_step(critic)
+    for name, p in critic.named_parameters():
+        assert (p.abs() <= torch.tensor(0.05)).all(), f"{name} not clipped to [-0.05, 0.05]"
+    assert any((p.abs() == torch.tensor(0.05)).any() for p in critic.parameters()), "weights were scaled, not clamped"
+    for name in NAMES:
+        if name != "wgan":
+            before = [p.clone() for p in critic.parameters()]
+            get_loss(name).after_d_step(critic)
+            assert all(torch.equal(a, b) for a, b in zip(before, critic.parameters())), f"{name} changed D's weights"
 
 
 # ---- the vanishing gradient of the minimax game ----------------------------------------

@@ -29,7 +29,7 @@ def built(
     spec = get_model(name)
     torch.manual_seed(0)
     shape = spec.resolve_shape(data_shape, image_size)
-    netG, netD = spec.build(shape, spec.default_nz, ngf, ndf)
+    netG, netD = spec.build(shape, spec.default_nz, ngf, ndf, num_classes=10 if spec.conditional else None)
     return shape, netG, netD
 
 
@@ -168,7 +168,7 @@ def test_unknown_model_lists_choices():
 
 
 def test_registry_entries():
-    assert set(MODELS) == {"mlp", "dcgan", "dcgan-1024", "upsample", "tf-dcgan", "mlp2d"}
+    assert set(MODELS) == {"mlp", "dcgan", "cdcgan", "cdcgan-proj", "dcgan-1024", "upsample", "tf-dcgan", "mlp2d"}
     for name, spec in MODELS.items():
         assert spec.name == name
         assert spec.output_range in {"tanh", "sigmoid", "none"} and spec.kind in {"image", "points"}

@@ -227,9 +227,9 @@ def test_max_images_trains_on_the_first_n_images_only(tmp_path, monkeypatch):
 # ---- losses and the 2-D mixtures ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("loss", ["minimax", "non-saturating", "least-squares", "wgan-gp", "hinge"])
+@pytest.mark.parametrize("loss", ["minimax", "non-saturating", "least-squares", "wgan", "wgan-gp", "hinge"])
 def test_every_loss_trains_an_epoch_without_nan(loss, tmp_path, monkeypatch):
-    """One epoch per loss; G steps = batches // n_critic (5 for wgan-gp, else 1)."""
+    """One epoch per loss; G steps = batches // n_critic (5 for wgan and wgan-gp, else 1)."""
     cls = LOSSES[loss]
     calls = []
     original = cls.g_loss
@@ -244,7 +244,7 @@ def test_every_loss_trains_an_epoch_without_nan(loss, tmp_path, monkeypatch):
         for name, t in state[part].items():
             assert torch.isfinite(t).all(), f"{loss}: {part}.{name} has NaN or inf after one epoch"
     batches = DIGITS_TRAIN // 64
-    n_critic = 5 if loss == "wgan-gp" else 1
+    n_critic = 5 if loss in ("wgan", "wgan-gp") else 1
     assert len(calls) == batches // n_critic, (
         f"{loss}: {len(calls)} generator steps in {batches} batches, expected {batches // n_critic} (n_critic {n_critic})"
     )

@@ -42,7 +42,7 @@ class Batches:
 
     Each epoch visits a fresh permutation and drops the last partial batch. Under DDP every rank
     takes the same permutation and keeps every `world_size`-th index from `rank`, so ranks see
-    disjoint shards. The permutation of epoch e depends only on (seed, e), so a resumed run
+    disjoint shards. With labels=True each batch comes with its labels (conditional GANs). The permutation of epoch e depends only on (seed, e), so a resumed run
     sees exactly the batches the uninterrupted run would have.
     """
 
@@ -54,8 +54,10 @@ class Batches:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        labels: bool = False,
     ) -> None:
         self.data = dataset.data.to(device)
+        self.labels = dataset.labels.to(device) if labels else None
         self.batch_size = batch_size
         self.seed = seed
         self.rank = rank
@@ -71,10 +73,12 @@ class Batches:
         """Batches per epoch."""
         return (self.data.shape[0] // self.world_size) // self.batch_size
 
-    def epoch(self, epoch: int) -> Iterator[torch.Tensor]:
-        """Yield the batches of `epoch` (0-based): tensors (batch_size, *sample_shape) on the device."""
+    def epoch(self, epoch: int) -> Iterator[torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
+        """Yield the batches of `epoch` (0-based): tensors (batch_size, *sample_shape) on the device,
+        or with labels=True pairs (x, y), y int64 (batch_size,)."""
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         order = torch.randperm(self.data.shape[0], generator=gen)[self.rank :: self.world_size]
         order = order.to(self.data.device)
         for i in range(len(self)):
-            yield self.data[order[i * self.batch_size : (i + 1) * self.batch_size]]
+            index = order[i * self.batch_size : (i + 1) * self.batch_size]
+            yield self.data[index] if self.labels is None else (self.data[index], self.labels[index])

@@ -35,7 +35,7 @@ from torch import Tensor
 
 from reference.metrics.checks import MetricError, as_matrix
 
-__all__ = ["reverse_kl", "mode_coverage", "class_coverage"]
+__all__ = ["reverse_kl", "mode_coverage", "class_coverage", "class_agreement"]
 
 
 def reverse_kl(counts: Tensor, reference: Tensor) -> float:
@@ -124,3 +124,16 @@ def class_coverage(
     share = histogram.double() / n
     covered = (q > 0) & (histogram >= 1) & (share >= min_share * q)
     return {"histogram": histogram, "classes_covered": int(covered.sum()), "kl": reverse_kl(histogram, q)}
+
+
+def class_agreement(logits_or_labels: Tensor, y: Tensor, num_classes: int) -> float:
+    """How often a classifier labels conditional samples G(z, y) as their y (lesson 07, a6).
+
+    logits_or_labels: the classifier's logits (N, K) or predicted labels (N,) for the samples;
+    y: the labels G was given, (N,). Returns the fraction in [0, 1]; chance is about 1/K.
+    """
+    predicted = _labels(logits_or_labels, num_classes)
+    wanted = _labels(y, num_classes)
+    if predicted.shape != wanted.shape or predicted.numel() == 0:
+        raise MetricError(f"class_agreement needs one label per sample, got {predicted.numel()} predictions and {wanted.numel()} labels")
+    return float((predicted == wanted).double().mean())

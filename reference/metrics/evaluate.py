@@ -48,7 +48,10 @@ def is_checkpoint(source: str | os.PathLike) -> bool:
 
 
 def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"):
-    """(G in eval mode, ModelSpec, nz, config dict) from a gan-course checkpoint."""
+    """(G in eval mode, ModelSpec, nz, config dict) from a gan-course checkpoint.
+
+    A run trained with --ema gives its moving-average generator (the one its samples show).
+    """
     from reference.checkpoint import load_checkpoint
     from reference.models import get_model
 
@@ -56,8 +59,8 @@ def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "
     cfg = state["config"]
     spec = get_model(cfg["model"])
     with torch.random.fork_rng(devices=[]):  # building draws initial weights: keep the caller's RNG as it was
-        G, _ = spec.build(tuple(state["shape"]), state["nz"], ngf=cfg["ngf"], ndf=cfg["ndf"])
-    G.load_state_dict(state["generator"])
+        G, _ = spec.build(tuple(state["shape"]), state["nz"], ngf=cfg["ngf"], ndf=cfg["ndf"], num_classes=state.get("num_classes"))
+    G.load_state_dict(state.get("generator_ema") or state["generator"])
     return G.to(device).eval(), spec, state["nz"], cfg
 
 
@@ -65,6 +68,7 @@ def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "
 def sample_images(G, spec, nz: int, n: int, seed: int = 0, device: str | torch.device = "cpu", batch_size: int = 500) -> Tensor:
     """n samples of G as float images in [0, 1] (N, C, H, W) (or points (N, 2)) on the CPU.
 
+    A conditional G (spec.conditional) draws sample i with label i mod K, every class in turn.
     The noise comes from its own seeded generator: sampling never touches the global RNG, so a
     training run that evaluates stays bit-identical to one that does not.
     """
@@ -74,6 +78,10 @@ def sample_images(G, spec, nz: int, n: int, seed: int = 0, device: str | torch.d
     out = []
     for start in range(0, n, batch_size):
         z = torch.randn(min(batch_size, n - start), nz, generator=gen).to(device)
+        if spec.conditional:  # every class in turn: sample i has label i mod K
+            y = torch.arange(start, start + z.shape[0], device=device) % G.num_classes
+            out.append(from_model_range(G(z, y).float(), spec.output_range).cpu())
+            continue
         out.append(from_model_range(G(z).float(), spec.output_range).cpu())
     G.train(was_training)
     return torch.cat(out)

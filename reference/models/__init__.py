@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from reference.errors import UserError
-from reference.models import dcgan, dcgan1024, mlp, mlp2d, tf_dcgan, upsample
+from reference.models import conditional, dcgan, dcgan1024, mlp, mlp2d, tf_dcgan, upsample
 
 __all__ = ["ModelSpec", "ModelError", "MODELS", "get_model", "count_parameters"]
 
@@ -47,6 +47,7 @@ class ModelSpec:
     resolver: Callable[[str, Shape, int | None], Shape] = field(repr=False, compare=False)
     builder: Callable[..., tuple[nn.Module, nn.Module]] = field(repr=False, compare=False)
     d_options: tuple[str, ...] = ()  # discriminator options the builder takes: "pack", "minibatch_std"
+    conditional: bool = False  # G(z, y) and D(x, y) take class labels y (N,) int64; build needs num_classes
 
     def resolve_shape(self, data_shape: Shape, image_size: int | None) -> Shape:
         """Sample shape the model trains on, from the dataset's (C, H, W) or (2,) and --image-size.
@@ -57,7 +58,15 @@ class ModelSpec:
         return self.resolver(self.name, tuple(data_shape), image_size)
 
     def build(
-        self, shape: Shape, nz: int, ngf: int = 64, ndf: int = 64, *, pack: int = 1, minibatch_std: bool = False
+        self,
+        shape: Shape,
+        nz: int,
+        ngf: int = 64,
+        ndf: int = 64,
+        *,
+        pack: int = 1,
+        minibatch_std: bool = False,
+        num_classes: int | None = None,
     ) -> tuple[nn.Module, nn.Module]:
         """(G, D) with init applied. G: z (N, nz) -> x (N, *shape); D: x (N, *shape) -> logits (N,).
 
@@ -65,9 +74,15 @@ class ModelSpec:
         pack = m > 1: D takes m samples concatenated, (N/m, m*C, ...) -> logits (N/m,) (pack them
         with `reference.models.mitigations.pack`); minibatch_std: D appends the batch's standard
         deviation statistic before its last layer. A model without them raises ModelError.
+        A conditional model needs `num_classes` (K): then G: (z (N, nz), y (N,)) -> x and
+        D: (x, y) -> logits (N,).
         """
         self.check_options(pack, minibatch_std)
         options: dict[str, object] = {}  # only what is asked for: builders without options take none
+        if self.conditional:
+            if not num_classes:
+                raise ModelError(f"model '{self.name}' is conditional and needs a labelled dataset (digits, mnist, fashion-mnist, cifar10)")
+            options["num_classes"] = num_classes
         if pack != 1:
             options["pack"] = pack
         if minibatch_std:
@@ -211,6 +226,18 @@ MODELS: dict[str, ModelSpec] = {
             description="DCGAN of pytorch/examples, 28/32/64/128 px, widths set by --ngf/--ndf",
             output_range="tanh", kind="image", default_nz=100,
             resolver=_resolve_dcgan, builder=dcgan.build, d_options=("pack", "minibatch_std"),
+        ),
+        ModelSpec(
+            name="cdcgan",
+            description="conditional DCGAN: G(z, y) on z + one-hot y, D(x, y) on x + one-hot label planes",
+            output_range="tanh", kind="image", default_nz=100,
+            resolver=_resolve_dcgan, builder=conditional.build_concat, conditional=True,
+        ),
+        ModelSpec(
+            name="cdcgan-proj",
+            description="conditional DCGAN with the projection discriminator (Miyato & Koyama 2018)",
+            output_range="tanh", kind="image", default_nz=100,
+            resolver=_resolve_dcgan, builder=conditional.build_projection, conditional=True,
         ),
         ModelSpec(
             name="dcgan-1024",
