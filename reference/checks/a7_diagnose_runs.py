@@ -1,0 +1,56 @@
+"""The visible checks of this assignment: run them from the notebook's test cells.
+
+Generated from tests/autograders/test_a7_diagnose_runs.py by `python -m reference.grading.visible`; do not edit.
+The hidden checks that also grade your submission are not included."""
+
+from __future__ import annotations
+from reference.grading import check
+ASSIGNMENT = "a7_diagnose_runs"
+RUNS = ("run_a", "run_b", "run_c", "run_d", "run_e")
+FAILURES = (  # the keys of the notebook's FAILURES: what can go wrong (lesson 08)
+    "d_wins", "mode_collapse", "oscillation", "checkerboard", "nan_log_sigmoid", "unit_range_data",
+    "no_detach", "batchnorm_train_mode", "lr_off_by_10",
+)
+FIXES = (  # the keys of the notebook's FIXES: what can be done about it
+    "label_smoothing", "lr_d", "spectral_norm", "ema", "logits_loss", "scale_data", "detach",
+    "eval_mode", "lr", "resize_conv",
+)
+
+
+def answers(submission, name: str) -> dict:
+    """The student's dict `name` ("diagnosis" or "fix"); AssertionError naming what is wrong with it."""
+    value = submission.get(name)
+    if isinstance(value, dict):
+        return value
+    kind = getattr(value, "type_name", None)  # an object the proxy cannot carry comes back as a handle
+    if kind == "builtins.dict":
+        raise AssertionError(f"`{name}` holds values that are not strings: write each run's choice as a string, "
+                             f'e.g. {name} = {{"run_a": "...", ...}}')
+    shown = kind.rsplit(".", 1)[-1] if kind else type(value).__name__
+    raise AssertionError(f'`{name}` should be a dict {{run name: choice}}, e.g. {name} = {{"run_a": "...", ...}}; got a {shown}')
+
+
+def choice(submission, name: str, run: str, allowed: tuple[str, ...]) -> str:
+    """The student's choice for `run` in dict `name`, checked against `allowed`."""
+    given = answers(submission, name)
+    if run not in given:
+        raise AssertionError(f"`{name}` has no answer for {run}: add {name}[{run!r}] = one of {'FAILURES' if name == 'diagnosis' else 'FIXES'}' keys")
+    value = given[run]
+    listing = "FAILURES" if allowed is FAILURES else "FIXES"
+    if not isinstance(value, str):
+        raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {value!r} ({type(value).__name__})")
+    if value.strip().lower() not in allowed:
+        raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}")
+    return value.strip().lower()
+
+
+@check(points=2, visible=True)
+def test_answers_are_well_formed(submission):
+    """diagnosis and fix answer every run with an allowed choice (this says nothing about which is right)."""
+    for name, allowed in (("diagnosis", FAILURES), ("fix", FIXES)):
+        given = answers(submission, name)
+        unknown = sorted(str(key) for key in given if key not in RUNS)
+        if unknown:
+            raise AssertionError(f"`{name}` has keys that are no run: {', '.join(unknown)}; the runs are {', '.join(RUNS)}")
+        for run in RUNS:
+            choice(submission, name, run, allowed)

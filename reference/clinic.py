@@ -1,0 +1,294 @@
+"""Lesson 08's clinic: a catalogue of reproducible failing GAN runs, each with its signature and fix.
+
+Every metrics-based case is a few `TrainConfig` overrides on one small seeded run (`BASE`: the
+MLP GAN on the first 640 MNIST training images, 16 epochs of 10 batches, one thread, so it is
+bit-reproducible on a CPU), a `signature(rows) -> bool` that reads the run's metrics.csv rows and
+fires on the failure, and the fix as overrides. Run one with
+
+    bad, fixed = run_case_and_fix(CASES["d-wins"], "/tmp/clinic")
+    CASES["d-wins"].signature(bad.rows), CASES["d-wins"].signature(fixed.rows)   # True, False
+
+Two failures are not training settings but ways of building or using G; their cases carry a
+`demo` instead, and the measures live here too: `nyquist_energy` (the checkerboard of transposed
+convolutions, Odena et al. 2016, "Deconvolution and Checkerboard Artifacts") and
+`sample_train_mode` (BatchNorm left in training mode while sampling in small batches).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from reference.config import TrainConfig
+
+# One small run that every metrics-based case changes: ~4 s on one busy CPU core.
+BASE: dict = dict(model="mlp", dataset="mnist", max_images=640, epochs=16, batch_size=64, save_every=16,
+                  num_samples=64, seed=0, progress=False, threads=1)
+SAMPLES = 64  # samples per run for the sample-based signatures (seeded noise, G in eval mode)
+
+
+def _num(row: dict, key: str) -> float:
+    return float(row[key])
+
+
+def _late(rows: list[dict]) -> list[dict]:
+    """The last third of the epochs (at least one row)."""
+    return rows[-max(1, len(rows) // 3):]
+
+
+def d_wins(rows: list[dict]) -> bool:
+    """D wins: over the last third of the epochs D(x) > 0.95, D(G(z)) < 0.1 and loss_G > 2 and above its first value."""
+    late = _late(rows)
+    mean = {k: sum(_num(r, k) for r in late) / len(late) for k in ("d_x", "d_g_z", "loss_g")}
+    return mean["d_x"] > 0.95 and mean["d_g_z"] < 0.1 and mean["loss_g"] > max(2.0, _num(rows[0], "loss_g"))
+
+
+def not_finite(rows: list[dict]) -> bool:
+    """NaN: a loss or D's mean output is NaN or infinite in some epoch."""
+    return any(not math.isfinite(_num(r, k)) for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z"))
+
+
+def oscillates(rows: list[dict]) -> bool:
+    """Oscillation: D(G(z)) moves by more than 0.15 from epoch to epoch on average (a settled run: ~0.01)."""
+    d_g_z = [_num(r, "d_g_z") for r in rows]
+    steps = [abs(b - a) for a, b in zip(d_g_z, d_g_z[1:])]
+    return bool(steps) and all(map(math.isfinite, d_g_z)) and sum(steps) / len(steps) > 0.15
+
+
+def stuck_at_half(rows: list[dict]) -> bool:
+    """G aims at D(G(z)) = 1/2: from epoch 2 on, D(G(z)) within 0.02 of 0.5 and loss_G within 0.05 of log 2."""
+    later = rows[1:] or rows
+    return all(abs(_num(r, "d_g_z") - 0.5) < 0.02 and abs(_num(r, "loss_g") - math.log(2)) < 0.05 for r in later)
+
+
+def border_mean(images: Tensor) -> Tensor:
+    """Mean brightness of each image's 3-pixel frame. images (N, C, H, W) in [0, 1] -> (N,)."""
+    frame = torch.ones(images.shape[-2:], dtype=torch.bool)
+    frame[3:-3, 3:-3] = False
+    return images[..., frame].flatten(1).mean(dim=1)
+
+
+def grey_background(images: Tensor) -> bool:
+    """Data left in [0, 1]: the samples' background is grey (frame mean > 0.4; MNIST's is 0, black)."""
+    return bool(border_mean(images).mean() > 0.4)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One failure of the clinic.
+
+    overrides: TrainConfig fields changed from BASE to make the failure (None: not a training
+    setting, see `demo`); fix: the fields that repair it, applied on top of `overrides`.
+    signature(rows): fires on the failure's metrics.csv rows; sample_signature(images): fires on
+    its samples (N, C, H, W) in [0, 1]; demo: the function that shows a non-training case.
+    """
+
+    name: str
+    failure: str
+    overrides: dict | None
+    look_for: str
+    diagnosis: str
+    fix: dict | None
+    signature: Callable[[list[dict]], bool] | None = None
+    sample_signature: Callable[[Tensor], bool] | None = None
+    demo: Callable | None = field(default=None, compare=False)
+
+
+def nyquist_energy(images: Tensor) -> Tensor:
+    """Share of each image's spectral energy on the Nyquist row and column of its 2-D FFT.
+
+    A stride-2 checkerboard (+a, -a, +a, ...) is pure Nyquist frequency (period 2 pixels); smooth
+    digits have almost none there. images (N, C, H, W) -> (N,) in [0, 1]; each image's mean (the DC
+    term) is removed first, and channels are summed.
+    """
+    x = images.float() - images.float().mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.fft2(x).abs().pow(2)
+    h, w = x.shape[-2:]
+    nyquist = power[..., h // 2, :].sum(-1) + power[..., :, w // 2].sum(-1) - power[..., h // 2, w // 2]
+    return (nyquist.flatten(1).sum(1) / power.flatten(1).sum(1).clamp_min(1e-12))
+
+
+def untrained_samples(model: str, n: int = SAMPLES, seed: int = 0, shape: tuple[int, int, int] = (1, 28, 28)) -> Tensor:
+    """n samples in [0, 1] (n, C, H, W) of a freshly initialised G of `model` (seeded weights and noise)."""
+    from reference.data import from_model_range
+    from reference.models import get_model
+
+    spec = get_model(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G, _ = spec.build(shape, spec.default_nz)
+    G.eval()
+    z = torch.randn(n, spec.default_nz, generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        return from_model_range(G(z), spec.output_range)
+
+
+def checkerboard_demo(n: int = SAMPLES, seed: int = 0) -> dict[str, Tensor]:
+    """Nyquist energy (n,) of fresh `dcgan` (transposed convs) and `upsample` (resize-conv) generators."""
+    return {model: nyquist_energy(untrained_samples(model, n, seed)) for model in ("dcgan", "upsample")}
+
+
+@torch.no_grad()
+def sample_train_mode(G: nn.Module, z: Tensor, batch_size: int, output_range: str = "tanh") -> Tensor:
+    """G(z) computed with G in training mode, `batch_size` samples at a time: the BatchNorm mistake.
+
+    In training mode each BatchNorm normalises with the statistics of the batch in front of it (here
+    1 or 2 samples) instead of its running averages, and updates those averages; G is left exactly
+    as it was (weights, running statistics and mode). z (N, nz) -> images (N, C, H, W) in [0, 1].
+    """
+    from reference.data import from_model_range
+
+    state, was_training = copy.deepcopy(G.state_dict()), G.training
+    G.train()
+    try:
+        x = torch.cat([G(z[i:i + batch_size]) for i in range(0, len(z), batch_size)])
+    finally:
+        G.load_state_dict(state)
+        G.train(was_training)
+    return from_model_range(x, output_range)
+
+
+CASES: dict[str, Case] = {
+    case.name: case
+    for case in [
+        Case(
+            name="d-wins",
+            failure="learning rates a factor 10 off: G's 10x too small (2e-5), D's 10x too large (2e-3); D wins",
+            overrides={"lr": 2e-5, "lr_d": 2e-3},
+            look_for="D(x) -> 1 and D(G(z)) -> 0 within two epochs, loss_G climbing to 4-5 and staying there",
+            diagnosis="D learns 100x faster than G: it separates real from fake before G has learned anything, "
+                      "and G gets no useful direction from a D that is sure of everything",
+            fix={"lr": 2e-4, "lr_d": None},
+            signature=d_wins,
+        ),
+        Case(
+            name="oscillation",
+            failure="D's learning rate 100x too large (2e-2): the two players overshoot each other",
+            overrides={"lr_d": 2e-2},
+            look_for="D(G(z)) swinging between ~0.1 and ~0.9 from epoch to epoch, loss_G jumping between 1 and 7",
+            diagnosis="each D step overshoots, G chases a target that jumps: the game circles instead of settling",
+            fix={"lr_d": None},
+            signature=oscillates,
+        ),
+        Case(
+            name="nan",
+            failure="the loss written as log(sigmoid(x)), with a strong D (lr_d 2e-3) that makes large logits",
+            overrides={"loss": "log-sigmoid", "lr_d": 2e-3},
+            look_for="loss_D, loss_G, D(x), D(G(z)) all nan from some epoch on (here the 4th)",
+            diagnosis="sigmoid(x) rounds to exactly 1 for x > 17 (0 for x < -104) in float32: log gives -inf, "
+                      "its gradient inf * 0 = nan, and one nan step poisons every weight",
+            fix={"loss": "non-saturating"},
+            signature=not_finite,
+        ),
+        Case(
+            name="no-detach",
+            failure="a forgotten .detach(): D's loss backpropagates into G, and G's gradients are not cleared",
+            overrides={"fault": "no-detach"},
+            look_for="D(G(z)) pinned at 0.50 and loss_G at log 2 = 0.69 for every epoch after the first",
+            diagnosis="G's step adds the gradient of D's loss (make fakes look fake) to its own (make them look "
+                      "real): the two cancel where D(G(z)) = 1/2, so G learns to keep D undecided, not to fool it",
+            fix={"fault": None},
+            signature=stuck_at_half,
+        ),
+        Case(
+            name="unit-range-data",
+            failure="real images left in [0, 1] while G's tanh draws in [-1, 1]",
+            overrides={"fault": "unit-range-data"},
+            look_for="the metrics look healthy; the samples' background is grey (0 in [-1, 1]), not black",
+            diagnosis="G imitates data whose background is 0, the middle of its range: shown as images, mid-grey",
+            fix={"fault": None},
+            sample_signature=grey_background,
+        ),
+        Case(
+            name="checkerboard",
+            failure="checkerboard artifacts from stride-2 transposed convolutions (dcgan's G)",
+            overrides=None,
+            look_for="a 2-pixel grid pattern in the samples; high energy at the Nyquist frequency of their 2-D FFT",
+            diagnosis="a kernel of 4 at stride 2 overlaps unevenly: every other output pixel gets a different "
+                      "sum of weights, even at initialisation",
+            fix=None,
+            demo=checkerboard_demo,
+        ),
+        Case(
+            name="batchnorm-train-mode",
+            failure="sampling a trained G with BatchNorm in training mode, one or two samples at a time",
+            overrides=None,
+            look_for="samples that differ from the eval-mode ones for the same z, washed out or noisy",
+            diagnosis="in training mode BatchNorm normalises with the statistics of the 1-2 samples in front of "
+                      "it instead of the running averages G was trained to use (and overwrites those averages)",
+            fix=None,
+            demo=sample_train_mode,
+        ),
+    ]
+}
+
+
+@dataclass
+class CaseRun:
+    """A finished clinic run: its folder, metrics rows (floats) and SAMPLES samples (N, C, H, W) in [0, 1]."""
+
+    out: Path
+    rows: list[dict]
+    samples: Tensor
+
+
+def read_metrics(path: str | Path) -> list[dict[str, float]]:
+    """The rows of a metrics.csv as floats (nan stays nan; empty cells are dropped)."""
+    with open(path) as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
+_RUNS: dict[str, CaseRun] = {}  # runs made in this process, by folder: a case and a fix sharing a config train once
+
+
+def run_config(overrides: dict, out_dir: str | Path, **budget) -> CaseRun:
+    """Train BASE with `overrides` (and `budget`, e.g. epochs=4) into a folder under out_dir.
+
+    The folder is named after the settings that differ from BASE ("base" for none). A run already
+    there with the same config (this process or an earlier one) is read back, not trained again.
+    """
+    from reference.metrics.evaluate import load_generator, sample_images
+    from reference.trainer import train
+
+    cfg = TrainConfig(**{**BASE, **budget, **overrides})
+    base = TrainConfig(**BASE).to_dict()
+    changed = {k: v for k, v in cfg.to_dict().items() if v != base[k]}
+    out = Path(out_dir) / ("-".join(f"{k}={v}" for k, v in sorted(changed.items())) or "base").replace("/", "_")
+    key = str(out.resolve())
+    if key in _RUNS:
+        return _RUNS[key]
+    done = out / "checkpoints" / "last.pt"
+    if not (done.exists() and {k: v for k, v in json.loads((out / "config.json").read_text()).items()
+                               if k in base and k != "threads"} == {k: v for k, v in cfg.to_dict().items() if k != "threads"}):
+        train(cfg, out)
+    G, spec, nz, _ = load_generator(done)
+    run = CaseRun(out, read_metrics(out / "metrics.csv"), sample_images(G, spec, nz, SAMPLES, seed=cfg.seed + 1))
+    _RUNS[key] = run
+    return run
+
+
+def run_case_and_fix(case: Case | str, out_dir: str | Path, **budget) -> tuple[CaseRun, CaseRun]:
+    """Train a metrics-based case and its fix (same seed and budget); returns (failure run, fixed run)."""
+    case = CASES[case] if isinstance(case, str) else case
+    if case.overrides is None or case.fix is None:
+        raise ValueError(f"case {case.name!r} is not a training setting; call CASES[{case.name!r}].demo instead")
+    bad = run_config(case.overrides, out_dir, **budget)
+    return bad, run_config({**case.overrides, **case.fix}, out_dir, **budget)
+
+
+def detect(case: Case | str, run: CaseRun) -> bool:
+    """Whether `case`'s signature (metrics or samples) fires on `run`."""
+    case = CASES[case] if isinstance(case, str) else case
+    if case.signature is not None:
+        return case.signature(run.rows)
+    if case.sample_signature is not None:
+        return case.sample_signature(run.samples)
+    raise ValueError(f"case {case.name!r} has no detector; it is shown by its demo")

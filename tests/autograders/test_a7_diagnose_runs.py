@@ -1,0 +1,168 @@
+"""Checks of a7_diagnose_runs: the student names each run's failure and a fix.
+
+The student sets two dicts in the notebook, `diagnosis = {run: failure}` and `fix = {run: fix}`,
+each value one key of the notebook's FAILURES or FIXES (the same choices as `FAILURES` and `FIXES`
+below). The visible check validates only the format (every run answered, every choice allowed) and
+gives no answer away; the hidden checks, one diagnosis and one fix per run, hold the answer key
+(`ANSWERS`, never shipped: `python -m reference.grading.visible` copies only the visible check and
+the helpers it uses). A run's fix is right when it is any of the fixes that address that run's
+failure; a fix that treats only a symptom gets a message saying why it falls short.
+
+The runs were made by solutions/a7_diagnose_runs/make_runs.py (instructors only). Why each answer
+holds is graded by hand (the `why_run_*` cells, with the rubric in their solution regions and
+graded exemplars in solutions/a7_diagnose_runs/exemplars.md).
+
+Points: the format 2; per run the diagnosis 2 and the fix 1; five runs: 2 + 5 * 3 = 17.
+"""
+
+from __future__ import annotations
+
+from reference.grading import check
+
+ASSIGNMENT = "a7_diagnose_runs"
+RUNS = ("run_a", "run_b", "run_c", "run_d", "run_e")
+FAILURES = (  # the keys of the notebook's FAILURES: what can go wrong (lesson 08)
+    "d_wins", "mode_collapse", "oscillation", "checkerboard", "nan_log_sigmoid", "unit_range_data",
+    "no_detach", "batchnorm_train_mode", "lr_off_by_10",
+)
+FIXES = (  # the keys of the notebook's FIXES: what can be done about it
+    "label_smoothing", "lr_d", "spectral_norm", "ema", "logits_loss", "scale_data", "detach",
+    "eval_mode", "lr", "resize_conv",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the answers
+# ---------------------------------------------------------------------------------------------
+
+
+def answers(submission, name: str) -> dict:
+    """The student's dict `name` ("diagnosis" or "fix"); AssertionError naming what is wrong with it."""
+    value = submission.get(name)
+    if isinstance(value, dict):
+        return value
+    kind = getattr(value, "type_name", None)  # an object the proxy cannot carry comes back as a handle
+    if kind == "builtins.dict":
+        raise AssertionError(f"`{name}` holds values that are not strings: write each run's choice as a string, "
+                             f'e.g. {name} = {{"run_a": "...", ...}}')
+    shown = kind.rsplit(".", 1)[-1] if kind else type(value).__name__
+    raise AssertionError(f'`{name}` should be a dict {{run name: choice}}, e.g. {name} = {{"run_a": "...", ...}}; got a {shown}')
+
+
+def choice(submission, name: str, run: str, allowed: tuple[str, ...]) -> str:
+    """The student's choice for `run` in dict `name`, checked against `allowed`."""
+    given = answers(submission, name)
+    if run not in given:
+        raise AssertionError(f"`{name}` has no answer for {run}: add {name}[{run!r}] = one of {'FAILURES' if name == 'diagnosis' else 'FIXES'}' keys")
+    value = given[run]
+    listing = "FAILURES" if allowed is FAILURES else "FIXES"
+    if not isinstance(value, str):
+        raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {value!r} ({type(value).__name__})")
+    if value.strip().lower() not in allowed:
+        raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}")
+    return value.strip().lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# The visible check: the format only
+# ---------------------------------------------------------------------------------------------
+
+
+@check(points=2, visible=True)
+def test_answers_are_well_formed(submission):
+    """diagnosis and fix answer every run with an allowed choice (this says nothing about which is right)."""
+    for name, allowed in (("diagnosis", FAILURES), ("fix", FIXES)):
+        given = answers(submission, name)
+        unknown = sorted(str(key) for key in given if key not in RUNS)
+        if unknown:
+            raise AssertionError(f"`{name}` has keys that are no run: {', '.join(unknown)}; the runs are {', '.join(RUNS)}")
+        for run in RUNS:
+            choice(submission, name, run, allowed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The hidden checks: the answer key
+# ---------------------------------------------------------------------------------------------
+
+ANSWERS = {  # run: (its failure, every fix that addresses it); the runs: solutions/a7_diagnose_runs/make_runs.py
+    "run_a": ("unit_range_data", {"scale_data"}),
+    "run_b": ("checkerboard", {"resize_conv", "lr"}),  # its learning rate is 15x too high, which amplifies the pattern
+    "run_c": ("d_wins", {"label_smoothing", "lr_d", "spectral_norm"}),
+    "run_d": ("nan_log_sigmoid", {"logits_loss"}),
+    "run_e": ("lr_off_by_10", {"lr"}),
+}
+SYMPTOM_ONLY = {  # (run, fix): why that fix falls short there
+    ("run_a", "spectral_norm"): "it tames D, but G still copies images in [0, 1] and the grey background stays",
+    ("run_a", "label_smoothing"): "it softens D's targets, but G still copies images in [0, 1] and the grey background stays",
+    ("run_b", "ema"): "averaging G's weights smooths the samples a little, but the transposed convolutions still draw the pattern",
+    ("run_c", "lr"): "a lower learning rate for both slows D and G alike, so D still wins; slow or soften D alone",
+    ("run_d", "lr"): "a lower learning rate only delays the step where a logit grows large enough for sigmoid to round to 0 or 1",
+    ("run_d", "spectral_norm"): "a tamer D only delays the step where a logit grows large enough for sigmoid to round to 0 or 1",
+    ("run_d", "label_smoothing"): "the loss still takes log(sigmoid(x)), which overflows on the fakes' logits",
+    ("run_e", "lr_d"): "raising D's learning rate alone leaves G's 10x too low: G still barely moves",
+    ("run_e", "ema"): "an average of G's weights is no better than G when G barely moves",
+}
+
+
+def judge_diagnosis(submission, run: str) -> None:
+    got = choice(submission, "diagnosis", run, FAILURES)
+    assert got == ANSWERS[run][0], f"diagnosis[{run!r}] = {got!r} is not what {run} shows; look again at its curves and grids"
+
+
+def judge_fix(submission, run: str) -> None:
+    got = choice(submission, "fix", run, FIXES)
+    if got in ANSWERS[run][1]:
+        return
+    why = SYMPTOM_ONLY.get((run, got))
+    assert why is None, f"fix[{run!r}] = {got!r} treats a symptom, not the cause: {why}"
+    raise AssertionError(f"fix[{run!r}] = {got!r} does not address what goes wrong in {run}")
+
+
+@check(points=2)
+def test_run_a_diagnosis(submission):
+    judge_diagnosis(submission, "run_a")
+
+
+@check(points=1)
+def test_run_a_fix(submission):
+    judge_fix(submission, "run_a")
+
+
+@check(points=2)
+def test_run_b_diagnosis(submission):
+    judge_diagnosis(submission, "run_b")
+
+
+@check(points=1)
+def test_run_b_fix(submission):
+    judge_fix(submission, "run_b")
+
+
+@check(points=2)
+def test_run_c_diagnosis(submission):
+    judge_diagnosis(submission, "run_c")
+
+
+@check(points=1)
+def test_run_c_fix(submission):
+    judge_fix(submission, "run_c")
+
+
+@check(points=2)
+def test_run_d_diagnosis(submission):
+    judge_diagnosis(submission, "run_d")
+
+
+@check(points=1)
+def test_run_d_fix(submission):
+    judge_fix(submission, "run_d")
+
+
+@check(points=2)
+def test_run_e_diagnosis(submission):
+    judge_diagnosis(submission, "run_e")
+
+
+@check(points=1)
+def test_run_e_fix(submission):
+    judge_fix(submission, "run_e")
