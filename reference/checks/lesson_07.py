@@ -1,0 +1,230 @@
+"""Checks of lesson 07's code-along places: a conditional GAN's label inputs and the projection score.
+
+The student writes `one_hot_input` (G's input: z with one_hot(y) appended), `label_planes` (D's
+K extra channels, plane y all ones) and `projection_score` (the projection discriminator's logit
+psi(phi) + <embed(y), phi>) in solutions/lessons/07_conditional_gan.ipynb. Each check calls them
+on seeded inputs it chooses and compares with the course library, the oracle: the student's input
+fed to the inner DCGAN of `reference.models.conditional.ConditionalGenerator` /
+`ConcatDiscriminator` must give exactly G(z, y) / D(x, y), and the student's score on a
+`ProjectionDiscriminator`'s own phi, psi and embed must give D(x, y). A wrong value that matches a
+common mistake (the label first, one_hot without K, a (N, 1) psi broadcast against (N,), the
+scores of every class...) gets that mistake's message.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from reference.grading.checks import check
+from reference.models.conditional import ConcatDiscriminator, ConditionalGenerator, ProjectionDiscriminator
+
+ASSIGNMENT = "lesson_07"
+TOL = dict(rtol=1e-4, atol=1e-5)
+
+
+def _as_tensor(value: object, name: str, call: str) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise AssertionError(f"{call} returned {type(value).__name__}, not a tensor: return a torch.Tensor from {name}")
+    return value
+
+
+def _labels(n: int, k: int, seed: int, skip_last: bool = False) -> Tensor:
+    """n seeded labels in [0, k) (int64); with skip_last, none is k - 1 (so y.max() + 1 < k)."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(k - 1 if skip_last else k, (n,), generator=gen)
+
+
+# ---------------------------------------------------------------------------------------------
+# G's input: z ++ one_hot(y)
+# ---------------------------------------------------------------------------------------------
+
+
+@check(points=1, visible=True)
+def test_one_hot_input(submission):
+    """one_hot_input: z (N, nz) and y (N,) -> (N, nz + K), z first, then one_hot(y, K) as floats."""
+    fn = submission.get("one_hot_input")
+    n, nz, k = 6, 5, 10
+    z = torch.randn(n, nz, generator=torch.Generator().manual_seed(1))
+    y = _labels(n, k, seed=2, skip_last=True)  # no 9: one_hot without num_classes gives 9 columns
+    call = f"one_hot_input(z, y, {k}) with z ({n}, {nz}), y = {y.tolist()}"
+    got = _as_tensor(fn(z.clone(), y.clone(), k), "one_hot_input", call)
+    expected = torch.cat([z, F.one_hot(y, k).float()], dim=1)
+    if got.shape != expected.shape:
+        if got.shape == (n, nz + int(y.max()) + 1):
+            raise AssertionError(f"{call} returns shape {tuple(got.shape)}: one_hot guessed K = y.max() + 1 = "
+                                 f"{int(y.max()) + 1} from this batch; pass the number of classes, F.one_hot(y, K)")
+        if got.shape == (n, nz + 1):
+            raise AssertionError(f"{call} returns shape {tuple(got.shape)}: it appends the label as one number; "
+                                 f"append its one-hot code, K = {k} columns")
+        if got.shape == (n, 1, nz + k) or got.shape == (n, nz + k, 1, 1):
+            raise AssertionError(f"{call} returns shape {tuple(got.shape)}: return a 2-D (N, nz + K) = {tuple(expected.shape)} "
+                                 f"tensor (G's first layer reshapes it itself)")
+        raise AssertionError(f"{call} returns shape {tuple(got.shape)}, expected (N, nz + K) = {tuple(expected.shape)}")
+    if not got.is_floating_point():
+        raise AssertionError(f"{call} returns dtype {got.dtype}: G's input must be floating point, like z "
+                             f"(convert the one-hot code with .to(z.dtype) or .float())")
+    got = got.detach().float()
+    if torch.allclose(got, torch.cat([F.one_hot(y, k).float(), z], dim=1)):
+        raise AssertionError(f"{call} puts the one-hot code first: put z first, then one_hot(y, K) (the course's "
+                             f"G reads its input in that order)")
+    if torch.allclose(got[:, :nz], z) and not torch.allclose(got[:, nz:], expected[:, nz:]):
+        tail = got[:, nz:]
+        if torch.allclose(tail, F.one_hot(y, k).float() * 2 - 1):
+            raise AssertionError(f"{call}: the label part is in {{-1, 1}}; use the plain one-hot code, 1 for the "
+                                 f"class and 0 elsewhere")
+        raise AssertionError(f"{call}: the last {k} columns of row i must be one_hot(y[i], {k}) (a 1 in column "
+                             f"nz + y[i], 0 elsewhere); got row 0 = {tail[0].tolist()} for y[0] = {int(y[0])}")
+    if not torch.allclose(got[:, :nz], z):
+        raise AssertionError(f"{call}: the first nz = {nz} columns must be z itself, unchanged")
+    # the oracle: the course's G, fed this input through its inner DCGAN, gives G(z, y) exactly
+    torch.manual_seed(0)
+    G = ConditionalGenerator(nz, 8, 1, 28, k).eval()
+    with torch.no_grad():
+        if not torch.allclose(G.net(got), G(z, y), **TOL):
+            raise AssertionError(f"{call}: the course's G(z, y) differs when fed your input (compare with "
+                                 f"torch.cat([z, F.one_hot(y, K).float()], dim=1))")
+
+
+# ---------------------------------------------------------------------------------------------
+# D's input: K label planes
+# ---------------------------------------------------------------------------------------------
+
+
+@check(points=1, visible=True)
+def test_label_planes(submission):
+    """label_planes: y (N,) -> (N, K, H, W) floats, plane y[i] of sample i all ones, the others zero."""
+    fn = submission.get("label_planes")
+    n, k, h, w = 5, 10, 6, 4
+    y = _labels(n, k, seed=3, skip_last=True)
+    call = f"label_planes(y, {k}, {h}, {w}) with y = {y.tolist()}"
+    got = _as_tensor(fn(y.clone(), k, h, w), "label_planes", call)
+    expected = F.one_hot(y, k).float().view(n, k, 1, 1).expand(n, k, h, w)
+    if got.shape != expected.shape:
+        hints = {
+            (n, k): "it is the one-hot code (N, K) only: spread each of its K values over an H x W plane",
+            (n, k, 1, 1): "spread each value over a whole H x W plane (expand or repeat to (N, K, H, W))",
+            (n, h, w, k): "the planes are last (channels-last order): D's channels are dim 1, (N, K, H, W)",
+            (n, k, w, h): "H and W are swapped: the planes are H rows by W columns",
+            (n, int(y.max()) + 1, h, w): f"one_hot guessed K = y.max() + 1 = {int(y.max()) + 1} from this batch; pass K",
+            (n, 1, h, w): "it is one plane holding the label's value: make K planes, plane y all ones, the others zero",
+        }
+        hint = hints.get(tuple(got.shape))
+        raise AssertionError(f"{call} returns shape {tuple(got.shape)}, expected (N, K, H, W) = {tuple(expected.shape)}"
+                             + (f": {hint}" if hint else ""))
+    if not got.is_floating_point():
+        raise AssertionError(f"{call} returns dtype {got.dtype}: the planes are concatenated with float images, "
+                             f"make them floating point (.float())")
+    got = got.detach().float()
+    if not torch.equal(got, expected):
+        if torch.equal(got, 1 - expected):
+            raise AssertionError(f"{call}: the planes are inverted; plane y[i] must be all ones, the others all zeros")
+        if torch.equal(got, 2 * expected - 1):
+            raise AssertionError(f"{call}: the planes are in {{-1, 1}}; use 1 for plane y[i] and 0 for the others")
+        raise AssertionError(f"{call}: sample i must have plane y[i] all ones and the other {k - 1} planes all zeros")
+    torch.manual_seed(0)
+    D = ConcatDiscriminator(8, 1, 28, k).eval()
+    x = torch.randn(n, 1, 28, 28, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        mine = D.net(torch.cat([x, fn(y.clone(), k, 28, 28).float()], dim=1))
+        if not torch.allclose(mine, D(x, y), **TOL):
+            raise AssertionError("on 28x28 images the course's D(x, y) differs when fed your planes: check them at "
+                                 "H = W = 28")
+
+
+# ---------------------------------------------------------------------------------------------
+# The projection discriminator's score
+# ---------------------------------------------------------------------------------------------
+
+
+def _projection_parts(D: ProjectionDiscriminator, x: Tensor):
+    """D's features phi(x) flattened (N, F) and psi as a function of them: (N, F) -> (N, 1)."""
+    h = D.phi(x)  # (N, F_c, 4, 4)
+    n, c = h.shape[:2]
+    flat = h.permute(0, 2, 3, 1).reshape(n, -1)  # the order D's embedding uses
+
+    def psi(features: Tensor) -> Tensor:
+        """(N, F) features -> (N, 1) unconditional scores (D's last layer)."""
+        return D.psi(features.reshape(features.shape[0], 4, 4, c).permute(0, 3, 1, 2)).view(-1, 1)
+
+    return flat, psi
+
+
+class _SpyEmbedding(nn.Module):
+    """The projection D's embedding, recording the inputs it gets (its `weight` is the embedding's)."""
+
+    def __init__(self, embed: nn.Embedding) -> None:
+        super().__init__()
+        self.inner = embed
+        self.weight = embed.weight
+        self.inputs: list[Tensor] = []
+
+    def forward(self, y: Tensor) -> Tensor:
+        self.inputs.append(y.detach().clone())
+        return self.inner(y)
+
+
+@check(points=1, visible=True)
+def test_projection_score(submission):
+    """projection_score: psi(phi) + <embed(y), phi>, one logit per sample (N,), equal to the course's projection D."""
+    fn = submission.get("projection_score")
+    n, k = 6, 10
+    torch.manual_seed(0)
+    D = ProjectionDiscriminator(8, 1, 28, k).eval()
+    with torch.no_grad():
+        D.embed.weight.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(5))  # a trained-looking embedding
+    x = torch.randn(n, 1, 28, 28, generator=torch.Generator().manual_seed(6))
+    y = _labels(n, k, seed=7)
+    with torch.no_grad():
+        phi, psi = _projection_parts(D, x)
+        expected = D(x, y)
+        unconditional, inner = psi(phi).view(-1), (D.embed(y) * phi).sum(dim=1)
+    call = f"projection_score(phi, psi, embed, y) with phi ({n}, {phi.shape[1]}), y = {y.tolist()}"
+    embed = _SpyEmbedding(D.embed)
+    try:
+        got = _as_tensor(fn(phi.clone(), psi, embed, y.clone()), "projection_score", call)
+    except NotImplementedError:
+        raise
+    except Exception as err:  # what reached embed says more than the shape error it caused
+        for inp in embed.inputs:
+            if inp.shape != y.shape:
+                raise AssertionError(f"{call}: embed got shape {tuple(inp.shape)}; it takes the integer labels y "
+                                     f"(N,) = ({n},) and returns their vectors (N, F): embed(y)") from None
+        raise
+    got = got.detach().float()
+    if got.shape != expected.shape:
+        if got.shape == (n, n):
+            raise AssertionError(f"{call} returns shape ({n}, {n}): a (N, 1) term was added to an (N,) one and "
+                                 f"broadcast; psi returns (N, 1), flatten it with .view(-1) (or .squeeze(1)) first")
+        if got.shape == (n, k):
+            raise AssertionError(f"{call} returns shape ({n}, {k}): one score per class; take only the embedding "
+                                 f"of each sample's own label, embed(y) (N, F)")
+        if got.shape == (n, 1):
+            raise AssertionError(f"{call} returns shape ({n}, 1): return one logit per sample, shape (N,) "
+                                 f"(.view(-1) on psi's (N, 1))")
+        if got.numel() == 1:
+            raise AssertionError(f"{call} returns one number: the inner product is per sample, "
+                                 f"(embed(y) * phi).sum(dim=1), (N,); do not sum over the batch")
+        raise AssertionError(f"{call} returns shape {tuple(got.shape)}, expected (N,) = ({n},)")
+    if torch.allclose(got, expected, **TOL):
+        return
+    known = {
+        "is psi(phi) only: add the projection term <embed(y), phi>, (embed(y) * phi).sum(dim=1)": unconditional,
+        "is the projection term only: add the unconditional score psi(phi) (the plain D's logit)": inner,
+        "subtracts the projection term: the logit is psi(phi) + <embed(y), phi>": unconditional - inner,
+        "averages the inner product over the features: it is a sum, (embed(y) * phi).sum(dim=1)":
+            unconditional + inner / phi.shape[1],
+        "passes the logit through a sigmoid: return the raw logit (the loss applies the sigmoid)":
+            torch.sigmoid(expected),
+    }
+    with torch.no_grad():
+        shifted = D.embed((y + 1) % k)
+        known["uses the embedding of another label: take embed(y) of each sample's own label"] = (
+            unconditional + (shifted * phi).sum(dim=1))
+    for message, wrong in known.items():
+        if torch.allclose(got, wrong, **TOL):
+            raise AssertionError(f"{call} {message}")
+    raise AssertionError(f"{call} returns {[round(v, 4) for v in got[:3].tolist()]}..., expected "
+                         f"{[round(v, 4) for v in expected[:3].tolist()]}...: psi(phi).view(-1) + "
+                         f"(embed(y) * phi).sum(dim=1)")

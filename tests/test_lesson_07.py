@@ -1,0 +1,224 @@
+"""Tests for reference/checks/lesson_07.py and reference/figures/lesson_07.py: lesson 07's checks and figures.
+
+The model answers are the code-along cells of solutions/lessons/07_conditional_gan.ipynb, run in a
+fresh namespace as a kernel would; the stubs are the same cells with each solution region replaced
+by `raise NotImplementedError()`, as the student gets them. Every check must pass on the model
+answers and on correct variants, and fail, with a message naming the fault, on each realistic
+wrong answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import matplotlib
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reference.grading.checks import run_check
+from reference.grading.local import load_checks
+from reference.grading.submission import LocalSubmission
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "solutions" / "lessons" / "07_conditional_gan.ipynb"
+CHECKS = load_checks("lesson_07")
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n?", re.S | re.M)
+
+
+def code_cell(defines: str) -> str:
+    """The source of the notebook's code cell that defines function `defines`."""
+    cells = json.loads(SOURCE.read_text())["cells"]
+    found = [c for c in cells if c["cell_type"] == "code" and f"def {defines}(" in "".join(c["source"])]
+    assert len(found) == 1, f"expected one code cell defining {defines}, found {len(found)}"
+    return "".join(found[0]["source"])
+
+
+CELLS = [code_cell("one_hot_input"), code_cell("label_planes"), code_cell("projection_score")]
+
+
+def namespace(*sources: str) -> dict:
+    """A notebook namespace: the setup's imports, then `sources` run in it (as cells)."""
+    ns = {"__name__": "__main__", "torch": torch, "F": F, "nn": nn}
+    for source in sources:
+        exec(compile(textwrap.dedent(source), "<cell>", "exec"), ns)
+    return ns
+
+
+def stub(source: str) -> str:
+    return SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()\n", source)
+
+
+def grade(name: str, ns: dict) -> tuple[float, str]:
+    return run_check(CHECKS[name], LocalSubmission(ns))
+
+
+def with_function(source: str) -> dict:
+    """The model answers with one function replaced by `source` (defined after them, as a re-run cell)."""
+    return namespace(*CELLS, source)
+
+
+# ---- the model answers and the stubs ---------------------------------------------------------------
+
+
+def test_checks_are_the_three_visible_one_point_checks():
+    assert list(CHECKS) == ["test_one_hot_input", "test_label_planes", "test_projection_score"]
+    assert all(fn.visible and fn.points == 1 for fn in CHECKS.values())
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_model_answer_passes(name):
+    assert grade(name, namespace(*CELLS)) == (1.0, "")
+
+
+@pytest.mark.parametrize("name, function", [("test_one_hot_input", "one_hot_input"), ("test_label_planes", "label_planes"),
+                                            ("test_projection_score", "projection_score")])
+def test_untouched_stub_says_not_written_yet(name, function):
+    earned, message = grade(name, namespace(*map(stub, CELLS)))
+    assert earned == 0
+    assert f"`{function}` is not implemented yet" in message and "NotImplementedError" in message, message
+
+
+def test_a_missing_function_is_named():
+    earned, message = grade("test_label_planes", namespace(CELLS[0]))
+    assert earned == 0 and "`label_planes` is not defined" in message, message
+
+
+# ---- one_hot_input ---------------------------------------------------------------------------------
+
+ONE_HOT_RIGHT = {
+    "scatter": """
+        def one_hot_input(z, y, K):
+            codes = torch.zeros(len(y), K, dtype=z.dtype).scatter_(1, y.view(-1, 1), 1.0)
+            return torch.cat((z, codes), 1)""",
+    "eye": "def one_hot_input(z, y, K):\n    return torch.hstack([z, torch.eye(K)[y]])",
+}
+ONE_HOT_WRONG = {
+    "label first": ("return torch.cat([F.one_hot(y, K).float(), z], dim=1)", ["first", "z first"]),
+    "K guessed": ("return torch.cat([z, F.one_hot(y).float()], dim=1)", ["y.max() + 1", "F.one_hot(y, K)"]),
+    "label as a number": ("return torch.cat([z, y.float().view(-1, 1)], dim=1)", ["as one number", "one-hot"]),
+    "long dtype": ("return torch.cat([z.long(), F.one_hot(y, K)], dim=1)", ["dtype", "floating point"]),
+    "4-d": ("return torch.cat([z, F.one_hot(y, K).float()], dim=1).view(len(z), -1, 1, 1)", ["2-D"]),
+    "signed code": ("return torch.cat([z, 2 * F.one_hot(y, K).float() - 1], dim=1)", ["{-1, 1}"]),
+    "wrong column": ("return torch.cat([z, F.one_hot((y + 1) % K, K).float()], dim=1)", ["one_hot(y[i], 10)"]),
+    "z changed": ("return torch.cat([torch.tanh(z), F.one_hot(y, K).float()], dim=1)", ["z itself"]),
+}
+
+
+@pytest.mark.parametrize("variant", list(ONE_HOT_RIGHT))
+def test_one_hot_input_right_variants_pass(variant):
+    assert grade("test_one_hot_input", with_function(ONE_HOT_RIGHT[variant])) == (1.0, "")
+
+
+@pytest.mark.parametrize("mistake", list(ONE_HOT_WRONG))
+def test_one_hot_input_mistakes_are_named(mistake):
+    body, words = ONE_HOT_WRONG[mistake]
+    earned, message = grade("test_one_hot_input", with_function(f"def one_hot_input(z, y, K):\n    {body}\n"))
+    assert earned == 0, f"{mistake} passed"
+    assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+# ---- label_planes ----------------------------------------------------------------------------------
+
+PLANES_RIGHT = {
+    "repeat": "def label_planes(y, K, H, W):\n    return F.one_hot(y, K)[:, :, None, None].repeat(1, 1, H, W).float()",
+    "loop": """
+        def label_planes(y, K, H, W):
+            out = torch.zeros(len(y), K, H, W)
+            for i, label in enumerate(y):
+                out[i, label] = 1
+            return out""",
+}
+PLANES_WRONG = {
+    "no planes": ("return F.one_hot(y, K).float()", ["(N, K) only", "H x W plane"]),
+    "1x1": ("return F.one_hot(y, K).float().view(-1, K, 1, 1)", ["expand or repeat"]),
+    "channels last": ("return F.one_hot(y, K).float().view(-1, 1, 1, K).expand(-1, H, W, K)", ["channels-last"]),
+    "H and W swapped": ("return F.one_hot(y, K).float().view(-1, K, 1, 1).expand(-1, K, W, H)", ["swapped"]),
+    "K guessed": ("c = F.one_hot(y).float()\n    return c.view(len(y), -1, 1, 1).expand(-1, c.shape[1], H, W)", ["pass K"]),
+    "value plane": ("return y.float().view(-1, 1, 1, 1).expand(-1, 1, H, W)", ["one plane", "K planes"]),
+    "long dtype": ("return F.one_hot(y, K).view(-1, K, 1, 1).expand(-1, K, H, W)", ["dtype", ".float()"]),
+    "inverted": ("return 1 - F.one_hot(y, K).float().view(-1, K, 1, 1).expand(-1, K, H, W)", ["inverted"]),
+    "signed": ("return 2 * F.one_hot(y, K).float().view(-1, K, 1, 1).expand(-1, K, H, W) - 1", ["{-1, 1}"]),
+    "wrong plane": ("return F.one_hot((y + 1) % K, K).float().view(-1, K, 1, 1).expand(-1, K, H, W)", ["plane y[i]"]),
+}
+
+
+@pytest.mark.parametrize("variant", list(PLANES_RIGHT))
+def test_label_planes_right_variants_pass(variant):
+    assert grade("test_label_planes", with_function(PLANES_RIGHT[variant])) == (1.0, "")
+
+
+@pytest.mark.parametrize("mistake", list(PLANES_WRONG))
+def test_label_planes_mistakes_are_named(mistake):
+    body, words = PLANES_WRONG[mistake]
+    earned, message = grade("test_label_planes", with_function(f"def label_planes(y, K, H, W):\n    {body}\n"))
+    assert earned == 0, f"{mistake} passed"
+    assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+# ---- projection_score ------------------------------------------------------------------------------
+
+PROJ_RIGHT = {
+    "squeeze and einsum": "def projection_score(phi, psi, embed, y):\n    return psi(phi).squeeze(1) + torch.einsum('nf,nf->n', embed(y), phi)",
+    "weight rows": "def projection_score(phi, psi, embed, y):\n    return (psi(phi) + (embed.weight[y] * phi).sum(1, keepdim=True)).view(-1)",
+}
+PROJ_WRONG = {
+    "broadcast": ("return psi(phi) + (embed(y) * phi).sum(dim=1)", ["broadcast", ".view(-1)"]),
+    "every class": ("return psi(phi) + phi @ embed.weight.T", ["one score per class", "embed(y)"]),
+    "keepdim": ("return psi(phi) + (embed(y) * phi).sum(dim=1, keepdim=True)", ["(N,)"]),
+    "batch sum": ("return psi(phi).sum() + (embed(y) * phi).sum()", ["one number", "sum(dim=1)"]),
+    "psi only": ("return psi(phi).view(-1)", ["psi(phi) only"]),
+    "projection only": ("return (embed(y) * phi).sum(dim=1)", ["projection term only"]),
+    "minus": ("return psi(phi).view(-1) - (embed(y) * phi).sum(dim=1)", ["subtracts"]),
+    "mean": ("return psi(phi).view(-1) + (embed(y) * phi).mean(dim=1)", ["averages"]),
+    "sigmoid": ("return torch.sigmoid(psi(phi).view(-1) + (embed(y) * phi).sum(dim=1))", ["sigmoid"]),
+    "one-hot into embed": ("return psi(phi).view(-1) + (embed(F.one_hot(y, 10)) * phi).sum(dim=1)", ["embed(y)"]),
+    "other label": ("return psi(phi).view(-1) + (embed((y + 1) % 10) * phi).sum(dim=1)", ["own label"]),
+    "all outer": ("return psi(phi).view(-1) + (embed(y) @ phi.T).sum(dim=1)", ["psi(phi).view(-1) + (embed(y) * phi).sum(dim=1)"]),
+}
+
+
+@pytest.mark.parametrize("variant", list(PROJ_RIGHT))
+def test_projection_score_right_variants_pass(variant):
+    assert grade("test_projection_score", with_function(PROJ_RIGHT[variant])) == (1.0, "")
+
+
+@pytest.mark.parametrize("mistake", list(PROJ_WRONG))
+def test_projection_score_mistakes_are_named(mistake):
+    body, words = PROJ_WRONG[mistake]
+    earned, message = grade("test_projection_score", with_function(f"def projection_score(phi, psi, embed, y):\n    {body}\n"))
+    assert earned == 0, f"{mistake} passed"
+    assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+# ---- the figures' helpers ----------------------------------------------------------------------------
+
+
+def test_sweeps_use_the_same_noise_down_a_column_and_the_asked_labels(monkeypatch):
+    """class_sweep feeds G's inner DCGAN z_j with one_hot(y) in row y; across classes mixes two codes."""
+    matplotlib.use("Agg")
+    from reference.figures import lesson_07 as figures
+    from reference.models.conditional import ConditionalGenerator
+
+    torch.manual_seed(0)
+    G = ConditionalGenerator(nz=6, ngf=4, channels=1, size=28, num_classes=10)
+    seen, modes = [], []
+    inner = G.net.forward
+    monkeypatch.setattr(G.net, "forward", lambda x: seen.append(x.clone()) or modes.append(G.net.training) or inner(x))
+    figures.class_sweep(G, 6, columns=3)
+    x = seen.pop()
+    assert x.shape == (30, 16) and modes == [False] and G.training, "G in eval mode while drawing, then as it was"
+    assert torch.equal(x[:, 6:], F.one_hot(torch.arange(10).repeat_interleave(3), 10).float())
+    assert torch.equal(x[0:3, :6], x[27:30, :6]) and not torch.equal(x[0, :6], x[1, :6])
+    figures.interpolation_across_classes(G, 6, pairs=((1, 7),), steps=5)
+    x = seen.pop()
+    assert torch.equal(x[:, :6], x[:1, :6].expand(5, 6)), "z is fixed along the row"
+    assert torch.allclose(x[2, 6:], 0.5 * F.one_hot(torch.tensor(1), 10) + 0.5 * F.one_hot(torch.tensor(7), 10))
+    figures.interpolation_within_class(G, 6, digits=(4,), steps=5)
+    x = seen.pop()
+    assert torch.equal(x[:, 6:], F.one_hot(torch.full((5,), 4), 10).float())
+    assert torch.allclose(x[2, :6], (x[0, :6] + x[4, :6]) / 2, atol=1e-6), "z moves on a straight line"
