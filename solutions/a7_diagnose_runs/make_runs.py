@@ -1,7 +1,7 @@
 # ### BEGIN MARK SCHEME: instructors only (this file names each run's failure). The student bundle's leak check refuses any file holding this marker.
 """Make the runs of a7_diagnose_runs: five short seeded runs, each with one failure of lesson 08.
 
-    python solutions/a7_diagnose_runs/make_runs.py            # rewrite solutions/a7_diagnose_runs/runs/
+    python solutions/a7_diagnose_runs/make_runs.py            # rewrite solutions/a7_diagnose_runs/cases/
     python solutions/a7_diagnose_runs/make_runs.py run_b out  # one run, into out/run_b/
 
 Each run trains with `reference.trainer.train` on scikit-learn's digits (offline, no download) on
@@ -17,7 +17,9 @@ tests/autograders/test_a7_diagnose_runs.py; the settings here are the reason for
     run_d  the naive log(sigmoid(x)) loss with a strong D: inf, then NaN
     run_e  both learning rates 10x too low (2e-5): nothing learned in 10 epochs, slow, smooth curves
 
-This file is kept out of the student version (nbgrader_config.py's CourseDirectory.ignore).
+The runs live in `cases/`, not `runs/`: .gitignore and the student bundle (reference/bundle.py)
+leave out every folder called runs (training outputs). This file is kept out of the student version
+(nbgrader_config.py's CourseDirectory.ignore).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def make(name: str, out_root: str | Path) -> Path:
 
 def main(argv: list[str]) -> int:
     names = argv[:1] or list(RUNS)
-    out_root = Path(argv[1]) if len(argv) > 1 else HERE / "runs"
+    out_root = Path(argv[1]) if len(argv) > 1 else HERE / "cases"
     for name in names:
         print(make(name, out_root))
     return 0

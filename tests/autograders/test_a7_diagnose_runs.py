@@ -8,7 +8,7 @@ gives no answer away; the hidden checks, one diagnosis and one fix per run, hold
 the helpers it uses). A run's fix is right when it is any of the fixes that address that run's
 failure; a fix that treats only a symptom gets a message saying why it falls short.
 
-The runs were made by solutions/a7_diagnose_runs/make_runs.py (instructors only). Why each answer
+The runs were made by solutions/a7_diagnose_runs/make_runs.py (instructors only) into solutions/a7_diagnose_runs/cases/. Why each answer
 holds is graded by hand (the `why_run_*` cells, with the rubric in their solution regions and
 graded exemplars in solutions/a7_diagnose_runs/exemplars.md).
 
