@@ -4,7 +4,7 @@ Generated from tests/autograders/test_a7_diagnose_runs.py by `python -m referenc
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
-from reference.grading import check
+from reference.grading import CheckFailure, check
 ASSIGNMENT = "a7_diagnose_runs"
 RUNS = ("run_a", "run_b", "run_c", "run_d", "run_e")
 FAILURES = (  # the keys of the notebook's FAILURES: what can go wrong (lesson 08)
@@ -19,7 +19,10 @@ FIXES = (  # the keys of the notebook's FIXES: what can be done about it
 
 def answers(submission, name: str) -> dict:
     """The student's dict `name` ("diagnosis" or "fix"); AssertionError naming what is wrong with it."""
-    value = submission.get(name)
+    try:
+        value = submission.get(name)
+    except CheckFailure as err:
+        raise AssertionError(f'{err}; set {name} = {{"run_a": "...", ...}} in the cell under "Your answers"') from None
     if isinstance(value, dict):
         return value
     kind = getattr(value, "type_name", None)  # an object the proxy cannot carry comes back as a handle

@@ -1,0 +1,220 @@
+"""The a7 autograder gives the right score and message to right and wrong answers, and the runs
+students diagnose are what make_runs.py makes.
+
+Each submission is the solution notebook with its "answers" cell (the dicts `diagnosis` and `fix`)
+replaced, graded like a student's notebook (its cells in the sandboxed worker, the checks of
+tests/autograders/test_a7_diagnose_runs.py here, across the proxy). The per-run checks are
+independent, so one notebook carries several mistakes, each costing exactly its checks. (The
+written "why" answers are graded by hand.) The runs are regenerated on the CPU, two of them, and
+must give the committed metrics.csv (all but the timing columns).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import notebook_with_cells
+from reference.grading.checks import CheckFailure
+from reference.grading.local import load_module
+from reference.grading.runner import grade_notebook
+
+A = "a7_diagnose_runs"
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "solutions" / A
+SOLUTION = SOURCE / f"{A}.ipynb"
+STUDENT = ROOT / "assignments" / A / f"{A}.ipynb"
+CHECKS = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+RUNS = ("run_a", "run_b", "run_c", "run_d", "run_e")
+FULL = {
+    "test_answers_are_well_formed": 2.0,
+    **{f"test_{run}_{what}": points for run in RUNS for what, points in (("diagnosis", 2.0), ("fix", 1.0))},
+}
+OK = {name: (points, "") for name, points in FULL.items()}
+RIGHT_DIAGNOSIS = {"run_a": "unit_range_data", "run_b": "checkerboard", "run_c": "d_wins", "run_d": "nan_log_sigmoid", "run_e": "lr_off_by_10"}
+RIGHT_FIX = {"run_a": "scale_data", "run_b": "resize_conv", "run_c": "label_smoothing", "run_d": "logits_loss", "run_e": "lr"}
+TIMING = ("seconds", "images_per_second")
+
+
+def submission(tmp_path: Path, diagnosis, fix) -> Path:
+    """The solution notebook with its answers cell set to these values (written as Python source)."""
+    source = f"diagnosis = {diagnosis!r}\nfix = {fix!r}" if not isinstance(diagnosis, str) else textwrap.dedent(diagnosis)
+    return notebook_with_cells(SOLUTION, tmp_path, {"answers": source})
+
+
+def scores(path: Path) -> dict[str, tuple[float, str]]:
+    return grade_notebook(path, A, ROOT)
+
+
+def total(result: dict[str, tuple[float, str]]) -> float:
+    return sum(points for points, _ in result.values())
+
+
+def test_the_points_add_up_to_17():
+    assert sum(FULL.values()) == 17.0
+    assert {name: fn.points for name, fn in vars(CHECKS).items() if name.startswith("test_") and callable(fn)} == FULL
+
+
+def test_solution_scores_full_marks():
+    assert scores(SOLUTION) == OK
+
+
+def test_unmodified_student_version_scores_zero_on_every_check():
+    missing = '`{0}` is not defined: was it renamed or its cell not run?; set {0} = {{"run_a": "...", ...}} in the cell under "Your answers"'
+    assert scores(STUDENT) == {
+        name: (0.0, missing.format("fix" if name.endswith("_fix") else "diagnosis")) for name in FULL
+    }
+
+
+def test_other_accepted_fixes_and_loose_spelling_score_full_marks(tmp_path):
+    """Every fix that addresses a run's failure is right, not just the notebook's; case and spaces are forgiven."""
+    diagnosis = {**RIGHT_DIAGNOSIS, "run_c": " D_Wins "}
+    fix = {**RIGHT_FIX, "run_b": "lr", "run_c": "spectral_norm"}
+    assert scores(submission(tmp_path, diagnosis, fix)) == OK
+
+
+def test_swapped_failures_and_symptom_fixes_lose_exactly_their_checks(tmp_path):
+    diagnosis = {**RIGHT_DIAGNOSIS, "run_a": "d_wins", "run_c": "unit_range_data"}  # two runs swapped
+    fix = {**RIGHT_FIX, "run_d": "lr", "run_e": "ema", "run_a": "detach"}  # two symptoms treated, one unrelated
+    look = "is not what {} shows; look again at its curves and grids"
+    assert scores(submission(tmp_path, diagnosis, fix)) == {
+        **OK,
+        "test_run_a_diagnosis": (0.0, f"diagnosis['run_a'] = 'd_wins' {look.format('run_a')}"),
+        "test_run_c_diagnosis": (0.0, f"diagnosis['run_c'] = 'unit_range_data' {look.format('run_c')}"),
+        "test_run_a_fix": (0.0, "fix['run_a'] = 'detach' does not address what goes wrong in run_a"),
+        "test_run_d_fix": (0.0, "fix['run_d'] = 'lr' treats a symptom, not the cause: a lower learning rate only delays "
+                                "the step where a logit grows large enough for sigmoid to round to 0 or 1"),
+        "test_run_e_fix": (0.0, "fix['run_e'] = 'ema' treats a symptom, not the cause: an average of G's weights is no "
+                                "better than G when G barely moves"),
+    }
+
+
+def test_a_choice_outside_the_list_and_a_missing_run_fail_the_format_and_their_own_checks(tmp_path):
+    diagnosis = {**RIGHT_DIAGNOSIS, "run_b": "checkerboard artifacts"}  # a description, not a key
+    fix = {run: choice for run, choice in RIGHT_FIX.items() if run != "run_e"}
+    outside = ("diagnosis['run_b'] = 'checkerboard artifacts' is not one of FAILURES' keys: d_wins, mode_collapse, "
+               "oscillation, checkerboard, nan_log_sigmoid, unit_range_data, no_detach, batchnorm_train_mode, lr_off_by_10")
+    result = scores(submission(tmp_path, diagnosis, fix))
+    assert result == {
+        **OK,
+        "test_answers_are_well_formed": (0.0, outside),
+        "test_run_b_diagnosis": (0.0, outside),
+        "test_run_e_fix": (0.0, "`fix` has no answer for run_e: add fix['run_e'] = one of FIXES' keys"),
+    }
+    assert total(result) == 12.0
+
+
+def test_wrong_types_are_named(tmp_path):
+    diagnosis = list(RIGHT_DIAGNOSIS.values())  # the answers without their runs
+    fix = {**RIGHT_FIX, "run_a": 3}
+    not_dict = '`diagnosis` should be a dict {run name: choice}, e.g. diagnosis = {"run_a": "...", ...}; got a list'
+    result = scores(submission(tmp_path, diagnosis, fix))
+    assert result == {
+        **{name: (0.0, not_dict) for name in FULL if not name.endswith("_fix")},
+        **{name: OK[name] for name in FULL if name.endswith("_fix")},
+        "test_run_a_fix": (0.0, "fix['run_a'] should be a string, one of FIXES' keys; got 3 (int)"),
+    }
+    assert total(result) == 4.0
+
+
+def test_extra_keys_fail_the_format_check(tmp_path):
+    """Unknown run names are named; the per-run checks grade what is there."""
+    result = scores(submission(tmp_path, {**RIGHT_DIAGNOSIS, "run_f": "oscillation"}, RIGHT_FIX))
+    assert result == {**OK, "test_answers_are_well_formed": (0.0, "`diagnosis` has keys that are no run: run_f; the runs are "
+                                                                   "run_a, run_b, run_c, run_d, run_e")}
+
+
+class Handle:
+    """What the proxy returns for an object it cannot carry (a dict holding a set)."""
+
+    type_name = "builtins.dict"
+
+
+class Fake:
+    def __init__(self, **values):
+        self.values = values
+
+    def get(self, name):
+        if name not in self.values:
+            raise CheckFailure(f"`{name}` is not defined: was it renamed or its cell not run?")
+        return self.values[name]
+
+
+def test_a_dict_the_proxy_cannot_carry_is_named():
+    with pytest.raises(AssertionError, match="`fix` holds values that are not strings"):
+        CHECKS.answers(Fake(fix=Handle()), "fix")
+
+
+# ---------------------------------------------------------------------------------------------
+# What students get, and what they must not
+# ---------------------------------------------------------------------------------------------
+
+
+def helpers() -> dict:
+    """The notebook's helper cell run (it defines FAILURES, FIXES, RUNS, GRID_EPOCHS, show_run)."""
+    nb = json.loads(SOLUTION.read_text())
+    cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "helpers")
+    namespace: dict = {}
+    exec("".join(cell["source"]), namespace)  # noqa: S102 - the course's own cell
+    return namespace
+
+
+def test_the_notebooks_choices_are_the_checks():
+    names = helpers()
+    assert tuple(names["FAILURES"]) == CHECKS.FAILURES and tuple(names["FIXES"]) == CHECKS.FIXES
+    assert names["RUNS"] == CHECKS.RUNS == tuple(CHECKS.ANSWERS) == RUNS
+    for run, (failure, fixes) in CHECKS.ANSWERS.items():
+        assert failure in CHECKS.FAILURES and fixes <= set(CHECKS.FIXES), run
+
+
+def test_the_visible_checks_hold_no_answer():
+    visible = (ROOT / "reference" / "checks" / f"{A}.py").read_text()
+    assert "ANSWERS" not in visible and "SYMPTOM_ONLY" not in visible
+    assert not any(f'"{run}": ("' in visible for run in RUNS)
+
+
+def test_the_runs_hold_only_what_students_get_and_are_small():
+    names = helpers()
+    for folder in (SOURCE / "cases", ROOT / "assignments" / A / "cases"):
+        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        assert files == sorted(f"{run}/{file}" for run in RUNS for file in names["run_files"](run)), folder
+        assert sum((folder / f).stat().st_size for f in files) < 1.5e6
+    student = sorted(p.name for p in (ROOT / "assignments" / A).iterdir())
+    assert student == ["a7_diagnose_runs.ipynb", "cases"], "make_runs.py and exemplars.md must not reach students"
+
+
+def test_show_run_reads_a_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(SOURCE)
+    rows = helpers()["show_run"]("run_d", images=False)
+    assert [row["epoch"] for row in rows] == [1.0, 2.0, 3.0, 4.0] and "run_d: 4 epochs" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)
+    assert helpers()["show_run"]("run_a") is None
+    assert "cases/run_a/metrics.csv not found" in capsys.readouterr().out
+
+
+def comparable(text: str) -> list[dict]:
+    """metrics.csv rows without the timing columns."""
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(io.StringIO(text))]
+
+
+def test_make_runs_reproduces_the_committed_runs(tmp_path):
+    """Two of the five runs (the quickest), regenerated on the CPU: the same metrics but the timings, the same grids."""
+    spec = importlib.util.spec_from_file_location("make_runs", SOURCE / "make_runs.py")
+    make_runs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_runs)
+    assert tuple(make_runs.RUNS) == RUNS
+    for run in ("run_b", "run_e"):
+        out = make_runs.make(run, tmp_path)
+        committed = SOURCE / "cases" / run
+        made = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+        assert made == sorted(str(p.relative_to(committed)) for p in committed.rglob("*") if p.is_file())
+        assert "config.json" not in made and not any("checkpoint" in f for f in made)
+        assert comparable((out / "metrics.csv").read_text()) == comparable((committed / "metrics.csv").read_text()), run
+        for grid in (committed / "samples").iterdir():
+            assert (out / "samples" / grid.name).read_bytes() == grid.read_bytes(), f"{run} {grid.name}"
