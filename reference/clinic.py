@@ -76,9 +76,18 @@ def border_mean(images: Tensor) -> Tensor:
     return images[..., frame].flatten(1).mean(dim=1)
 
 
+def stroke_contrast(images: Tensor) -> Tensor:
+    """How much brighter each image's strokes are than its frame: the 95th percentile of the pixels
+    inside the 3-pixel frame minus the frame's mean. images (N, C, H, W) in [0, 1] -> (N,)."""
+    inside = torch.zeros(images.shape[-2:], dtype=torch.bool)
+    inside[3:-3, 3:-3] = True
+    return images[..., inside].flatten(1).quantile(0.95, dim=1) - border_mean(images)
+
+
 def grey_background(images: Tensor) -> bool:
-    """Data left in [0, 1]: the samples' background is grey (frame mean > 0.4; MNIST's is 0, black)."""
-    return bool(border_mean(images).mean() > 0.4)
+    """Data left in [0, 1]: digits on a grey background (frame mean > 0.4, MNIST's is 0, black; strokes
+    > 0.25 brighter than it). An untrained G is grey everywhere, without the strokes."""
+    return bool(border_mean(images).mean() > 0.4 and stroke_contrast(images).mean() > 0.25)
 
 
 @dataclass(frozen=True)
@@ -266,13 +275,19 @@ def run_config(overrides: dict, out_dir: str | Path, **budget) -> CaseRun:
     if key in _RUNS:
         return _RUNS[key]
     done = out / "checkpoints" / "last.pt"
-    if not (done.exists() and {k: v for k, v in json.loads((out / "config.json").read_text()).items()
-                               if k in base and k != "threads"} == {k: v for k, v in cfg.to_dict().items() if k != "threads"}):
+    if not (done.exists() and _same_settings(json.loads((out / "config.json").read_text()), cfg)):
         train(cfg, out)
     G, spec, nz, _ = load_generator(done)
     run = CaseRun(out, read_metrics(out / "metrics.csv"), sample_images(G, spec, nz, SAMPLES, seed=cfg.seed + 1))
     _RUNS[key] = run
     return run
+
+
+def _same_settings(saved: dict, cfg: TrainConfig) -> bool:
+    """Whether a run's config.json is `cfg` (threads and the resolved nz, which train() records, aside)."""
+    skip = ("threads", "nz")
+    return {k: v for k, v in saved.items() if k in cfg.to_dict() and k not in skip} == \
+        {k: v for k, v in cfg.to_dict().items() if k not in skip}
 
 
 def run_case_and_fix(case: Case | str, out_dir: str | Path, **budget) -> tuple[CaseRun, CaseRun]:

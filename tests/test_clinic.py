@@ -119,3 +119,20 @@ def test_sample_train_mode_differs_in_small_batches_and_leaves_g_untouched():
     assert not G.training and all(torch.equal(before[k], v) for k, v in G.state_dict().items())
     full = clinic.sample_train_mode(G, z, batch_size=8)
     assert not torch.allclose(full, train_x)  # the batch a sample sits in changes it: train mode depends on the batch
+
+
+def test_tips_benchmark_table_reports_means_and_ratios_to_the_baseline():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "tips.py"
+    spec = importlib.util.spec_from_file_location("tips", path)
+    tips = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tips)
+    rows = [{"arm": "baseline", "seed": 0, "fid": 100.0}, {"arm": "baseline", "seed": 1, "fid": 120.0},
+            {"arm": "ema", "seed": 0, "fid": 55.0}, {"arm": "ema", "seed": 1, "fid": 65.0}]
+    text, summary = tips.table(rows)
+    assert summary["baseline"] == {"fid": [100.0, 120.0], "mean": 110.0, "ratio": 1.0}
+    assert summary["ema"]["mean"] == 60.0 and summary["ema"]["ratio"] == pytest.approx(60 / 110, abs=1e-3)
+    assert "| ema | 55.0 | 65.0 | 60.0 | 0.55 |" in text
+    assert tips.DEFAULT_ARMS[0] == "baseline" and set(tips.DEFAULT_ARMS) <= set(tips.ARMS)

@@ -1,0 +1,176 @@
+"""Checks of lesson 08's code-along places: diagnosing a run from its metrics, EMA of G, label smoothing.
+
+The student writes `diagnose`, `ema_update_` and `smoothed_d_loss` in
+solutions/lessons/08_training_clinic.ipynb; each check calls them on inputs it chooses and compares
+with the course library, the oracle (`reference.clinic`'s detectors, `torch.optim.swa_utils`'
+EMA rule, `reference.losses.NonSaturating`). A wrong value that matches a common mistake (only the
+last epoch read, `x == nan`, the decay on the wrong side, two-sided smoothing, log(sigmoid(x))...)
+gets that mistake's message.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from reference import clinic
+from reference.grading.checks import check
+from reference.losses import NonSaturating
+
+ASSIGNMENT = "lesson_08"
+TOL = dict(rtol=1e-4, atol=1e-6)
+
+
+def _row(epoch: int, loss_g: float, d_x: float, d_g_z: float, loss_d: float = 0.5) -> dict:
+    return {"epoch": epoch, "loss_d": loss_d, "loss_g": loss_g, "d_x": d_x, "d_g_z": d_g_z}
+
+
+def reference_diagnose(rows: list[dict]) -> str:
+    """The oracle: "nan" before "d-wins" before "healthy" (reference.clinic's detectors)."""
+    if clinic.not_finite(rows):
+        return "nan"
+    return "d-wins" if clinic.d_wins(rows) else "healthy"
+
+
+def diagnose_cases() -> list[tuple[str, list[dict], str]]:
+    """(what the rows are, rows, the oracle's answer): runs chosen far from every threshold."""
+    healthy = [_row(e, 0.7 + 0.01 * e, 0.8 - 0.01 * e, 0.5) for e in range(1, 10)]
+    d_wins = [_row(1, 1.5, 0.90, 0.30)] + [_row(e, 3.0 + 0.2 * e, 0.99, 0.02) for e in range(2, 10)]
+    nan_late = healthy[:6] + [_row(e, math.nan, math.nan, math.nan, math.nan) for e in range(7, 10)]
+    inf_loss = healthy[:8] + [_row(9, math.inf, 0.99, 0.0, 0.3)]
+    wins_then_inf = d_wins[:8] + [_row(9, math.inf, 1.0, 0.0, 0.01)]
+    recovered = [_row(e, 4.0, 0.99, 0.02) for e in range(1, 5)] + [_row(e, 0.8, 0.75, 0.45) for e in range(5, 13)]
+    last_bad = [_row(1, 1.5, 0.9, 0.3)] + [_row(e, 3.0 + 0.2 * e, 0.99, 0.02) for e in range(2, 9)] + [_row(9, 1.8, 0.97, 0.2)]
+    strong_d = [_row(e, 0.9, 0.97, 0.4) for e in range(1, 10)]
+    nan_early = [_row(1, 1.0, 0.9, 0.3), _row(2, math.nan, math.nan, math.nan, math.nan)] + \
+        [_row(e, 0.8, 0.8, 0.5) for e in range(3, 10)]  # made up: a run whose later epochs read finite
+    cases = [("a healthy run", healthy), ("a run where D wins", d_wins), ("a run that turns NaN at epoch 7", nan_late),
+             ("a run whose last loss_G is inf", inf_loss),
+             ("a run where D wins and loss_G overflows to inf in the last epoch", wins_then_inf), ("a run where D won early and G caught up", recovered),
+             ("a run where D wins for 7 epochs and the last epoch looks fine", last_bad),
+             ("a run with a confident D (D(x) 0.97) whose D(G(z)) stays at 0.4", strong_d),
+             ("a run with one NaN epoch (epoch 2)", nan_early)]
+    return [(what, rows, reference_diagnose(rows)) for what, rows in cases]
+
+
+@check(points=1, visible=True)
+def test_diagnose(submission):
+    """diagnose(rows): "nan", "d-wins" or "healthy" from a run's metrics rows."""
+    fn = submission.get("diagnose")
+    hints = {
+        ("a run that turns NaN at epoch 7", "healthy"): "test with math.isnan(x) (or not math.isfinite(x)): x == float('nan') is "
+                                                        "always False, nan is not equal to anything, itself included",
+        ("a run whose last loss_G is inf", "healthy"): "an infinite loss counts too: test every value with not math.isfinite(x), "
+                                                       "which is True for nan, inf and -inf",
+        ("a run where D wins and loss_G overflows to inf in the last epoch", "d-wins"): "check for non-finite values first, before D wins: inf is not a number a "
+                                                      "run can recover from",
+        ("a run with one NaN epoch (epoch 2)", "healthy"): "look at every epoch, not only the last ones: one NaN epoch means the "
+                                                           "loss can overflow",
+        ("a run where D won early and G caught up", "d-wins"): "judge D wins on the last third of the epochs (their means), not on "
+                                                               "any epoch: early on D often wins, and G catches up",
+        ("a run where D wins for 7 epochs and the last epoch looks fine", "healthy"):
+            "judge on the means over the last third of the epochs, not the last row alone: one epoch is noisy",
+        ("a run with a confident D (D(x) 0.97) whose D(G(z)) stays at 0.4", "d-wins"):
+            "D(x) near 1 alone is not D winning: it also needs D(G(z)) < 0.1 and loss_G > 2 (and climbing)",
+    }
+    for what, rows, expected in diagnose_cases():
+        got = fn([dict(r) for r in rows])
+        if got == expected:
+            continue
+        if got not in ("nan", "d-wins", "healthy"):
+            raise AssertionError(f"on {what} diagnose returned {got!r}: return one of the strings 'nan', 'd-wins', 'healthy'")
+        raise AssertionError(f"on {what} diagnose returned {got!r}, expected {expected!r}: "
+                             + hints.get((what, got), "see the rules in the docstring"))
+
+
+def _ema_inputs() -> tuple[list[Tensor], list[Tensor]]:
+    gen = torch.Generator().manual_seed(8)
+    return [torch.randn(3, 4, generator=gen), torch.randn(5, generator=gen)], [torch.randn(3, 4, generator=gen), torch.randn(5, generator=gen)]
+
+
+@check(points=1, visible=True)
+def test_ema_update(submission):
+    """ema_update_(ema_params, params, decay): in place, ema <- decay * ema + (1 - decay) * param."""
+    fn = submission.get("ema_update_")
+    ema, params = _ema_inputs()
+    ema_in, params_in = [e.clone() for e in ema], [p.clone() for p in params]
+    decay = 0.9
+    expected = [decay * e + (1 - decay) * p for e, p in zip(ema_in, params_in)]
+    result = fn(ema, params, decay)
+    if all(torch.equal(e, e0) for e, e0 in zip(ema, ema_in)):
+        if isinstance(result, (list, tuple)) and len(result) == 2 and all(
+                isinstance(r, Tensor) and torch.allclose(r, x, **TOL) for r, x in zip(result, expected)):
+            raise AssertionError("returns the new averages but leaves ema_params unchanged: update each tensor in place "
+                                 "(e.mul_(decay).add_(p, alpha=1 - decay), or e.lerp_(p, 1 - decay))")
+        raise AssertionError("ema_params are unchanged after ema_update_: update each tensor of ema_params in place")
+    if not all(torch.equal(p, p0) for p, p0 in zip(params, params_in)):
+        raise AssertionError("params changed: ema_update_ must only read G's parameters, never write them")
+    got = [e.detach() for e in ema]
+    if all(torch.allclose(g, x, **TOL) for g, x in zip(got, expected)):
+        pass
+    elif all(torch.allclose(g, (1 - decay) * e + decay * p, **TOL) for g, e, p in zip(got, ema_in, params)):
+        raise AssertionError("the decay is on the wrong side: the average keeps `decay` of itself, ema <- decay * ema + "
+                             "(1 - decay) * param (with decay 0.999 G's latest weights count 0.1%)")
+    elif all(torch.allclose(g, p, **TOL) for g, p in zip(got, params_in)):
+        raise AssertionError("ema_params were overwritten with params: keep `decay` of the old average, ema <- decay * ema "
+                             "+ (1 - decay) * param")
+    else:
+        raise AssertionError(f"with decay {decay} the first average's first value is {got[0].flatten()[0].item():.6f}, "
+                             f"expected {expected[0].flatten()[0].item():.6f} = decay * ema + (1 - decay) * param")
+    # on real parameters (requires_grad): the update must not be recorded by autograd
+    net_ema, net = torch.nn.Linear(4, 2), torch.nn.Linear(4, 2)
+    try:
+        fn(list(net_ema.parameters()), list(net.parameters()), 0.5)
+    except RuntimeError as err:
+        if "leaf Variable that requires grad" in str(err):
+            raise AssertionError("on nn.Parameters an in-place update fails inside autograd: wrap the loop in "
+                                 "`with torch.no_grad():`") from None
+        raise
+    if any(p.grad_fn is not None for p in net_ema.parameters()):
+        raise AssertionError("the averages carry a grad_fn: do the update inside `with torch.no_grad():`")
+
+
+def _smoothing_inputs() -> tuple[Tensor, Tensor]:
+    gen = torch.Generator().manual_seed(3)
+    return torch.randn(16, generator=gen) * 2 + 1, torch.randn(16, generator=gen) * 2 - 1
+
+
+@check(points=1, visible=True)
+def test_smoothed_d_loss(submission):
+    """smoothed_d_loss(real_logits, fake_logits, smoothing): D's loss with target 1 - s for real images, 0 for fakes."""
+    fn = submission.get("smoothed_d_loss")
+    real, fake = _smoothing_inputs()
+    for s in (0.0, 0.1, 0.3):
+        got = fn(real.clone(), fake.clone(), s)
+        if not isinstance(got, Tensor) or got.dim() != 0:
+            raise AssertionError(f"smoothed_d_loss returned {type(got).__name__} {getattr(got, 'shape', '')}: return a 0-dim "
+                                 f"tensor, the mean loss over the batch")
+        expected = NonSaturating(smoothing=s).d_loss(real, fake)
+        if torch.allclose(got.float(), expected, **TOL):
+            continue
+        two_sided = ((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() + (s * F.softplus(-fake) + (1 - s) * F.softplus(fake)).mean()
+        scaled = ((1 - s) * F.softplus(-real)).mean() + F.softplus(fake).mean()
+        summed = (1 - s) * F.softplus(-real).sum() + s * F.softplus(real).sum() + F.softplus(fake).sum()
+        mistakes = [
+            (two_sided, "smooths the fake labels too (two-sided): keep the fakes' target at 0, only the real target "
+                        "becomes 1 - s (Salimans et al. 2016: smoothing fakes rewards G for staying where it is)"),
+            (scaled, "scales the real term by 1 - s and drops the s * (-log(1 - D(x))) term: the loss is the "
+                     "cross-entropy with target 1 - s, (1 - s) * softplus(-x) + s * softplus(x)"),
+            (summed, "sums over the batch: take the mean"),
+        ]
+        for value, message in mistakes:
+            if torch.allclose(got.float(), value, **TOL):
+                raise AssertionError(f"with smoothing {s} it {message}")
+        raise AssertionError(f"with smoothing {s} it returns {got.item():.6f}, expected {expected.item():.6f}: the mean of "
+                             f"(1 - s) * softplus(-real) + s * softplus(real), plus the mean of softplus(fake)")
+    big = fn(torch.tensor([200.0, -200.0]), torch.tensor([-200.0, 200.0]), 0.1)
+    if not torch.isfinite(big):
+        raise AssertionError("logits of +-200 give a non-finite loss: compute -log(sigmoid(x)) as softplus(-x) (or "
+                             "F.binary_cross_entropy_with_logits), never log(sigmoid(x))")
+    real_g = real.clone().requires_grad_(True)
+    fn(real_g, fake, 0.1).backward()
+    if real_g.grad is None or not torch.isfinite(real_g.grad).all():
+        raise AssertionError("the loss gives no finite gradient to the real logits: compute it with torch operations")

@@ -1,0 +1,125 @@
+"""Figures of lesson 08 (the training clinic), run by `python -m reference.figures 8`.
+
+One function per figure; each returns a matplotlib Figure (the notebook calls the same functions
+to draw live) and `lesson_08(out)` saves them with their captions:
+
+- `case_curves`: D(x), D(G(z)) and loss_G per epoch of each clinic case (solid) and its fix (dashed);
+- `sample_grids`: small multiples of sample grids with titles (a failure beside its fix);
+- `checkerboard`: fresh transposed-conv and resize-conv generators' samples and their mean FFT power.
+
+The runs are `reference.clinic`'s (BASE: the MLP GAN on 640 MNIST images, 16 epochs, seed 0).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from reference import clinic
+from reference.figures import hardware, save
+
+
+def case_curves(runs: dict[str, tuple]) -> Figure:
+    """One column per case: D(x) and D(G(z)) (top) and loss_G (bottom) per epoch; failure solid, fix dashed.
+
+    runs: case name -> (failure CaseRun, fixed CaseRun). NaN epochs are left blank and marked.
+    """
+    fig, axes = plt.subplots(2, len(runs), figsize=(3.0 * len(runs), 4.6), squeeze=False, sharex="col")
+    for j, (name, (bad, fixed)) in enumerate(runs.items()):
+        top, bottom = axes[0, j], axes[1, j]
+        for run, style, label in ((bad, "-", "failure"), (fixed, "--", "fix")):
+            epochs = [r["epoch"] for r in run.rows]
+            top.plot(epochs, [r["d_x"] for r in run.rows], style, color="tab:blue", label=f"D(x), {label}")
+            top.plot(epochs, [r["d_g_z"] for r in run.rows], style, color="tab:red", label=f"D(G(z)), {label}")
+            bottom.plot(epochs, [r["loss_g"] for r in run.rows], style, color="tab:green", label=f"loss_G, {label}")
+        first_nan = next((r["epoch"] for r in bad.rows if not math.isfinite(r["loss_g"])), None)
+        if first_nan is not None:
+            for ax in (top, bottom):
+                ax.axvspan(first_nan - 0.5, bad.rows[-1]["epoch"] + 0.5, color="0.85")
+            top.text(first_nan, 0.5, " NaN from here", fontsize=8)
+        top.set_title(name, fontsize=10)
+        top.set_ylim(-0.02, 1.02)
+        bottom.set_xlabel("epoch")
+    axes[0, 0].set_ylabel("D's mean output")
+    axes[1, 0].set_ylabel("loss_G")
+    axes[0, 0].legend(fontsize=7, loc="lower left")
+    axes[1, 0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def _grid(images: Tensor, nrow: int = 8) -> Tensor:
+    """(N, C, H, W) in [0, 1] -> one (H', W') grey image, 1-pixel white borders."""
+    from torchvision.utils import make_grid
+
+    return make_grid(images.float().clamp(0, 1).nan_to_num(0.0), nrow=nrow, padding=1, pad_value=1.0)[0]
+
+
+def sample_grids(panels: dict[str, Tensor], nrow: int = 8, size: float = 2.6) -> Figure:
+    """Small multiples: each title's images (N, C, H, W) in [0, 1] as a grid of nrow columns."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.4), squeeze=False)
+    for ax, (title, images) in zip(axes[0], panels.items()):
+        ax.imshow(_grid(images, nrow), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def checkerboard(samples: dict[str, Tensor]) -> Figure:
+    """Top: a few samples per generator, zoomed; bottom: their mean 2-D FFT power (log, DC centred).
+
+    samples: label -> images (N, 1, H, W) in [0, 1]. The Nyquist row and column are the spectrum's
+    edges (frequency +-1/2 cycle per pixel), where a 2-pixel checkerboard puts its energy.
+    """
+    fig, axes = plt.subplots(2, len(samples), figsize=(3.2 * len(samples), 6.2), squeeze=False)
+    for j, (label, x) in enumerate(samples.items()):
+        energy = clinic.nyquist_energy(x).mean().item()
+        axes[0, j].imshow(_grid(x[:4], 2), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        axes[0, j].set_title(f"{label}\nNyquist energy {energy:.3f}", fontsize=9)
+        axes[0, j].axis("off")
+        centred = x.float() - x.float().mean(dim=(-2, -1), keepdim=True)
+        power = torch.fft.fftshift(torch.fft.fft2(centred).abs().pow(2).mean(dim=(0, 1)))
+        axes[1, j].imshow(torch.log10(power + 1e-6), cmap="magma")
+        axes[1, j].set_title("mean FFT power (log10)", fontsize=9)
+        axes[1, j].set_xticks([0, x.shape[-1] // 2], ["-1/2", "0"])
+        axes[1, j].set_yticks([0, x.shape[-2] // 2], ["-1/2", "0"])
+    fig.tight_layout()
+    return fig
+
+
+def lesson_08(out: Path) -> dict[str, str]:
+    """The clinic's curves, the unit-range samples and the checkerboard figure."""
+    captions = {}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {name: clinic.run_case_and_fix(name, tmp) for name, case in clinic.CASES.items() if case.overrides is not None}
+    seconds = time.perf_counter() - start
+    base = ", ".join(f"{k} {v}" for k, v in clinic.BASE.items() if k not in ("progress", "save_every", "num_samples"))
+    save(case_curves(runs), out / "08_curves.png")
+    captions["08_curves.png"] = (
+        f"Each clinic case of reference/clinic.py (solid) and its fix (dashed): epoch means of D(x), D(G(z)) and loss_G "
+        f"from metrics.csv. The MLP GAN ({base}); {len(runs)} cases, {seconds:.0f} s for their distinct runs on {hardware()}."
+    )
+    bad, fixed = runs["unit-range-data"]
+    save(sample_grids({"data in [0, 1] (fault)": bad.samples, "data in [-1, 1] (fix)": fixed.samples}), out / "08_unit_range.png")
+    captions["08_unit_range.png"] = (
+        f"64 samples (seeded noise, G in eval mode) of the unit-range-data run and its fix, same budget ({base}). "
+        f"Frame brightness {clinic.border_mean(bad.samples).mean():.2f} against {clinic.border_mean(fixed.samples).mean():.2f}."
+    )
+    samples = {"dcgan G (transposed convs)": clinic.untrained_samples("dcgan"),
+               "upsample G (resize-conv)": clinic.untrained_samples("upsample")}
+    save(checkerboard(samples), out / "08_checkerboard.png")
+    captions["08_checkerboard.png"] = (
+        "Freshly initialised generators (seed 0, 64 samples each, no training): the course's dcgan G (ConvTranspose2d, "
+        "kernel 4, stride 2) against the upsample G (nearest-neighbour upsampling then a convolution, Odena et al. 2016). "
+        "Titles: the mean share of each sample's spectral energy on the Nyquist row and column (clinic.nyquist_energy)."
+    )
+    return captions

@@ -1,0 +1,324 @@
+"""Tests for reference/checks/lesson_08.py: lesson 08's code-along checks.
+
+The model answers are the code-along cells of solutions/lessons/08_training_clinic.ipynb, run in a
+fresh namespace as a kernel would; the stubs are the same cells with each solution region replaced
+by `raise NotImplementedError()`, as the student gets them. Every check must pass on the model
+answers and on correct variants, and fail, with a message naming the fault, on realistic wrong answers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reference.grading.checks import run_check
+from reference.grading.local import load_checks
+from reference.grading.submission import LocalSubmission
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "solutions" / "lessons" / "08_training_clinic.ipynb"
+CHECKS = load_checks("lesson_08")
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n?", re.S | re.M)
+
+
+def code_cell(defines: str) -> str:
+    """The source of the notebook's code cell that defines function `defines`."""
+    cells = json.loads(SOURCE.read_text())["cells"]
+    found = [c for c in cells if c["cell_type"] == "code" and f"def {defines}(" in "".join(c["source"])]
+    assert len(found) == 1, f"expected one code cell defining {defines}, found {len(found)}"
+    return "".join(found[0]["source"])
+
+
+def namespace(*sources: str) -> dict:
+    """A notebook namespace: the setup's imports, then `sources` run in it (as cells)."""
+    ns = {"__name__": "__main__", "torch": torch, "F": F, "nn": nn, "math": math}
+    for source in sources:
+        exec(compile(source, "<cell>", "exec"), ns)
+    return ns
+
+
+def stub(source: str) -> str:
+    """What the student gets: each solution region replaced by the generated placeholder."""
+    return SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()\n", source)
+
+
+def grade(name: str, ns: dict) -> tuple[float, str]:
+    return run_check(CHECKS[name], LocalSubmission(ns))
+
+
+DIAGNOSE_CELL, TIPS_CELL = code_cell("diagnose"), code_cell("ema_update_")
+
+
+def with_function(source: str) -> dict:
+    """The model answers with one function replaced by `source` (defined after them, as a re-run cell)."""
+    return namespace(DIAGNOSE_CELL, TIPS_CELL, textwrap.dedent(source))
+
+
+def failure(name: str, source: str) -> str:
+    earned, message = grade(name, with_function(source))
+    assert earned == 0, f"the check passed a wrong answer:\n{source}"
+    return message
+
+
+# ---- the model answers and the stubs ---------------------------------------------------------------
+
+
+def test_checks_are_the_three_visible_one_point_checks():
+    assert list(CHECKS) == ["test_diagnose", "test_ema_update", "test_smoothed_d_loss"]
+    assert all(fn.visible and fn.points == 1 for fn in CHECKS.values())
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_model_answer_passes(name):
+    assert grade(name, namespace(DIAGNOSE_CELL, TIPS_CELL)) == (1.0, "")
+
+
+def test_solution_regions_are_in_the_cells():
+    assert DIAGNOSE_CELL.count("### BEGIN SOLUTION") == 1 and TIPS_CELL.count("### BEGIN SOLUTION") == 2
+    assert "raise NotImplementedError()" in stub(TIPS_CELL) and "### BEGIN" not in stub(DIAGNOSE_CELL)
+
+
+@pytest.mark.parametrize("name, function", [("test_diagnose", "diagnose"), ("test_ema_update", "ema_update_"),
+                                            ("test_smoothed_d_loss", "smoothed_d_loss")])
+def test_untouched_stub_says_not_written_yet(name, function):
+    earned, message = grade(name, namespace(stub(DIAGNOSE_CELL), stub(TIPS_CELL)))
+    assert earned == 0
+    assert f"`{function}` is not implemented yet" in message and "NotImplementedError" in message, message
+
+
+# ---- diagnose ------------------------------------------------------------------------------------------
+
+DIAGNOSE_VARIANTS = {
+    "pandas-free, nan via x != x": """
+        def diagnose(rows):
+            if any(r[k] != r[k] or abs(r[k]) == float("inf") for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z")):
+                return "nan"
+            late = rows[len(rows) - max(1, len(rows) // 3):]
+            n = len(late)
+            if (sum(r["d_x"] for r in late) / n > 0.95 and sum(r["d_g_z"] for r in late) / n < 0.1
+                    and sum(r["loss_g"] for r in late) / n > max(2, rows[0]["loss_g"])):
+                return "d-wins"
+            return "healthy"
+    """,
+    "with torch": """
+        def diagnose(rows):
+            t = torch.tensor([[r["loss_d"], r["loss_g"], r["d_x"], r["d_g_z"]] for r in rows], dtype=torch.float64)
+            if not torch.isfinite(t).all():
+                return "nan"
+            m = t[-max(1, len(rows) // 3):].mean(0)
+            return "d-wins" if m[2] > 0.95 and m[3] < 0.1 and m[1] > max(2.0, t[0, 1].item()) else "healthy"
+    """,
+}
+
+
+@pytest.mark.parametrize("variant", list(DIAGNOSE_VARIANTS))
+def test_diagnose_accepts_correct_variants(variant):
+    assert grade("test_diagnose", with_function(DIAGNOSE_VARIANTS[variant])) == (1.0, "")
+
+
+DIAGNOSE_MISTAKES = {
+    "== nan": ("""
+        def diagnose(rows):
+            if any(r[k] == float("nan") for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z")):
+                return "nan"
+            late = rows[-max(1, len(rows) // 3):]
+            m = {k: sum(r[k] for r in late) / len(late) for k in ("d_x", "d_g_z", "loss_g")}
+            return "d-wins" if m["d_x"] > 0.95 and m["d_g_z"] < 0.1 and m["loss_g"] > max(2, rows[0]["loss_g"]) else "healthy"
+    """, ["math.isnan", "always False"]),
+    "isnan only": ("""
+        def diagnose(rows):
+            if any(math.isnan(r[k]) for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z")):
+                return "nan"
+            late = rows[-max(1, len(rows) // 3):]
+            m = {k: sum(r[k] for r in late) / len(late) for k in ("d_x", "d_g_z", "loss_g")}
+            return "d-wins" if m["d_x"] > 0.95 and m["d_g_z"] < 0.1 and m["loss_g"] > max(2, rows[0]["loss_g"]) else "healthy"
+    """, ["infinite loss counts too", "isfinite"]),
+    "last row only": ("""
+        def diagnose(rows):
+            r = rows[-1]
+            if any(not math.isfinite(r[k]) for k in ("loss_d", "loss_g", "d_x", "d_g_z")):
+                return "nan"
+            return "d-wins" if r["d_x"] > 0.95 and r["d_g_z"] < 0.1 and r["loss_g"] > 2 else "healthy"
+    """, ["last third", "not the last row alone"]),
+    "any epoch": ("""
+        def diagnose(rows):
+            if any(not math.isfinite(r[k]) for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z")):
+                return "nan"
+            return "d-wins" if any(r["d_x"] > 0.95 and r["d_g_z"] < 0.1 and r["loss_g"] > 2 for r in rows) else "healthy"
+    """, ["last third", "G catches up"]),
+    "d(x) alone": ("""
+        def diagnose(rows):
+            if any(not math.isfinite(r[k]) for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z")):
+                return "nan"
+            late = rows[-max(1, len(rows) // 3):]
+            return "d-wins" if sum(r["d_x"] for r in late) / len(late) > 0.95 else "healthy"
+    """, ["D(x) near 1 alone", "D(G(z)) < 0.1"]),
+    "d-wins first": ("""
+        def diagnose(rows):
+            late = rows[-max(1, len(rows) // 3):]
+            m = {k: sum(r[k] for r in late) / len(late) for k in ("d_x", "d_g_z", "loss_g")}
+            if m["d_x"] > 0.95 and m["d_g_z"] < 0.1 and m["loss_g"] > max(2, rows[0]["loss_g"]):
+                return "d-wins"
+            if any(not math.isfinite(r[k]) for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z")):
+                return "nan"
+            return "healthy"
+    """, ["non-finite values first"]),
+    "booleans": ("""
+        def diagnose(rows):
+            return any(not math.isfinite(r["loss_g"]) for r in rows)
+    """, ["one of the strings"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(DIAGNOSE_MISTAKES))
+def test_diagnose_names_each_mistake(mistake):
+    source, words = DIAGNOSE_MISTAKES[mistake]
+    message = failure("test_diagnose", source)
+    assert any(w in message for w in words), message
+
+
+def test_diagnose_agrees_with_the_clinic_on_its_cases():
+    """The check's expected answers are the clinic's detectors: nan, d-wins and healthy cases among them."""
+    from reference.checks.lesson_08 import diagnose_cases
+
+    answers = [expected for _, _, expected in diagnose_cases()]
+    assert answers.count("nan") == 4 and answers.count("d-wins") == 2 and answers.count("healthy") == 3
+
+
+# ---- ema_update_ -----------------------------------------------------------------------------------------
+
+EMA_VARIANTS = {
+    "lerp": """
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for e, p in zip(ema_params, params):
+                    e.lerp_(p, 1 - decay)
+    """,
+    "copy_": """
+        @torch.no_grad()
+        def ema_update_(ema_params, params, decay):
+            for e, p in zip(ema_params, params):
+                e.copy_(decay * e + (1 - decay) * p)
+    """,
+    "foreach": """
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                torch._foreach_mul_(ema_params, decay)
+                torch._foreach_add_(ema_params, params, alpha=1 - decay)
+    """,
+}
+
+
+@pytest.mark.parametrize("variant", list(EMA_VARIANTS))
+def test_ema_accepts_correct_variants(variant):
+    assert grade("test_ema_update", with_function(EMA_VARIANTS[variant])) == (1.0, "")
+
+
+EMA_MISTAKES = {
+    "decay swapped": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for e, p in zip(ema_params, params):
+                    e.mul_(1 - decay).add_(p, alpha=decay)
+    """, ["wrong side"]),
+    "returns new list": ("""
+        def ema_update_(ema_params, params, decay):
+            return [decay * e + (1 - decay) * p for e, p in zip(ema_params, params)]
+    """, ["in place"]),
+    "rebinds the name": ("""
+        def ema_update_(ema_params, params, decay):
+            for e, p in zip(ema_params, params):
+                e = decay * e + (1 - decay) * p
+    """, ["unchanged"]),
+    "overwrites": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for e, p in zip(ema_params, params):
+                    e.copy_(p)
+    """, ["overwritten"]),
+    "no no_grad": ("""
+        def ema_update_(ema_params, params, decay):
+            for e, p in zip(ema_params, params):
+                e.mul_(decay).add_(p, alpha=1 - decay)
+    """, ["torch.no_grad()"]),
+    "writes params": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for e, p in zip(ema_params, params):
+                    e.mul_(decay).add_(p, alpha=1 - decay)
+                    p.copy_(e)
+    """, ["params changed"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(EMA_MISTAKES))
+def test_ema_names_each_mistake(mistake):
+    source, words = EMA_MISTAKES[mistake]
+    message = failure("test_ema_update", source)
+    assert any(w in message for w in words), message
+
+
+# ---- smoothed_d_loss ------------------------------------------------------------------------------------
+
+SMOOTH_VARIANTS = {
+    "bce with logits": """
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            return (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1 - smoothing))
+                    + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    """,
+    "logsigmoid": """
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            s = smoothing
+            return -((1 - s) * F.logsigmoid(real_logits) + s * F.logsigmoid(-real_logits)).mean() - F.logsigmoid(-fake_logits).mean()
+    """,
+}
+
+
+@pytest.mark.parametrize("variant", list(SMOOTH_VARIANTS))
+def test_smoothing_accepts_correct_variants(variant):
+    assert grade("test_smoothed_d_loss", with_function(SMOOTH_VARIANTS[variant])) == (1.0, "")
+
+
+SMOOTH_MISTAKES = {
+    "two-sided": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            s = smoothing
+            return (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1 - s))
+                    + F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, s)))
+    """, ["two-sided"]),
+    "scaled": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            return ((1 - smoothing) * F.softplus(-real_logits)).mean() + F.softplus(fake_logits).mean()
+    """, ["drops the s"]),
+    "summed": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            s = smoothing
+            return ((1 - s) * F.softplus(-real_logits) + s * F.softplus(real_logits)).sum() + F.softplus(fake_logits).sum()
+    """, ["take the mean"]),
+    "log sigmoid": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            s = smoothing
+            d_real, d_fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+            return (-(1 - s) * torch.log(d_real) - s * torch.log(1 - d_real)).mean() - torch.log(1 - d_fake).mean()
+    """, ["softplus", "never log(sigmoid(x))"]),
+    "per-sample": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            s = smoothing
+            return (1 - s) * F.softplus(-real_logits) + s * F.softplus(real_logits) + F.softplus(fake_logits)
+    """, ["0-dim tensor"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(SMOOTH_MISTAKES))
+def test_smoothing_names_each_mistake(mistake):
+    source, words = SMOOTH_MISTAKES[mistake]
+    message = failure("test_smoothed_d_loss", source)
+    assert any(w in message for w in words), message
