@@ -51,7 +51,7 @@ from reference.data.sources import resize_uint8
 from reference.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
 from reference.errors import UserError
 from reference.io import write_text_atomic
-from reference.losses import get_loss
+from reference.losses import GANLoss, get_loss
 from reference.models import get_model
 from reference.models.mitigations import pack
 from reference.plots import save_image_grid, save_loss_curves, save_points
@@ -128,6 +128,10 @@ class Run:
                 raise UserError(f"model '{cfg.model}' is conditional and needs labels; dataset '{cfg.dataset}' has none: "
                                 f"use a labelled dataset (digits, mnist, fashion-mnist, cifar10) or --model dcgan")
             self.num_classes = len(dataset.classes)
+        # A conditional critic with a gradient penalty (wgan-gp) judges interpolates between real i and
+        # fake i: they get one label when fake i is drawn for real i's label (the labels' distribution is
+        # the data's either way). Other losses draw the fakes' labels uniformly.
+        self.paired_labels = type(self.loss).penalty is not GANLoss.penalty
         # data in [0, 1] against a tanh G is the `unit-range-data` fault; otherwise the data matches G's range
         self.data_range = "sigmoid" if cfg.fault == "unit-range-data" else self.spec.output_range
         self.batches = Batches(dataset, cfg.batch_size, device, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size,
@@ -226,7 +230,10 @@ class Run:
             real = to_model_range(real_u8, self.data_range)
             z = torch.randn(real.shape[0], self.nz, device=self.device)
             if self.num_classes:  # D sees real images with their labels, fakes with labels drawn here
-                y_fake = torch.randint(self.num_classes, (real.shape[0],), device=self.device)
+                if self.paired_labels:  # fake i gets real i's label: the penalty's interpolate i has one label
+                    y_fake = y_real
+                else:
+                    y_fake = torch.randint(self.num_classes, (real.shape[0],), device=self.device)
                 G_, D_ = partial(G, y=y_fake), _Labelled(D, y_real, y_fake)
             else:
                 G_, D_ = G, _Labelled(D)

@@ -91,6 +91,23 @@ def test_a_conditional_run_feeds_d_each_real_image_with_its_own_label(tmp_path, 
     assert width == 10 * (28 + 2) + 2, f"conditional grid is {width} px wide, expected 10 columns"
 
 
+def test_a_conditional_critic_with_a_penalty_sees_each_fake_with_its_real_partners_label(tmp_path, monkeypatch):
+    """wgan-gp: fake i is drawn for real i's label, so the interpolate of the pair has one label."""
+    pairs = []
+    original = trainer._Labelled.__init__
+
+    def spy(self, D, y_real=None, y_fake=None):
+        pairs.append((y_real.clone(), y_fake.clone()))
+        original(self, D, y_real, y_fake)
+
+    monkeypatch.setattr(trainer._Labelled, "__init__", spy)
+    train(tiny(model="cdcgan", loss="wgan-gp", max_images=256), tmp_path / "gp", progress=False)
+    assert pairs and all(torch.equal(a, b) for a, b in pairs), "wgan-gp: fakes should carry their real partners' labels"
+    pairs.clear()
+    train(tiny(model="cdcgan", max_images=256), tmp_path / "ns", progress=False)
+    assert pairs and not all(torch.equal(a, b) for a, b in pairs), "non-saturating: fake labels should be drawn, not copied"
+
+
 def test_a_conditional_generator_is_sampled_class_by_class(tmp_path):
     run = train(tiny(model="cdcgan-proj", epochs=1), tmp_path / "run", progress=False)
     G, spec, nz, _ = load_generator(run)
