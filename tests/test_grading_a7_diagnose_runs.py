@@ -203,18 +203,18 @@ def comparable(text: str) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(io.StringIO(text))]
 
 
-def test_make_runs_reproduces_the_committed_runs(tmp_path):
+@pytest.mark.parametrize("run", ["run_b", "run_e"])
+def test_make_runs_reproduces_the_committed_run(tmp_path, run):
     """Two of the five runs (the quickest), regenerated on the CPU: the same metrics but the timings, the same grids."""
     spec = importlib.util.spec_from_file_location("make_runs", SOURCE / "make_runs.py")
     make_runs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_runs)
     assert tuple(make_runs.RUNS) == RUNS
-    for run in ("run_b", "run_e"):
-        out = make_runs.make(run, tmp_path)
-        committed = SOURCE / "cases" / run
-        made = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-        assert made == sorted(str(p.relative_to(committed)) for p in committed.rglob("*") if p.is_file())
-        assert "config.json" not in made and not any("checkpoint" in f for f in made)
-        assert comparable((out / "metrics.csv").read_text()) == comparable((committed / "metrics.csv").read_text()), run
-        for grid in (committed / "samples").iterdir():
-            assert (out / "samples" / grid.name).read_bytes() == grid.read_bytes(), f"{run} {grid.name}"
+    out = make_runs.make(run, tmp_path)
+    committed = SOURCE / "cases" / run
+    made = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert made == sorted(str(p.relative_to(committed)) for p in committed.rglob("*") if p.is_file())
+    assert "config.json" not in made and not any("checkpoint" in f for f in made)
+    assert comparable((out / "metrics.csv").read_text()) == comparable((committed / "metrics.csv").read_text())
+    for grid in (committed / "samples").iterdir():
+        assert (out / "samples" / grid.name).read_bytes() == grid.read_bytes(), grid.name

@@ -123,49 +123,59 @@ def judge_fix(submission, run: str) -> None:
 
 @check(points=2)
 def test_run_a_diagnosis(submission):
+    """run_a: its failure named"""
     judge_diagnosis(submission, "run_a")
 
 
 @check(points=1)
 def test_run_a_fix(submission):
+    """run_a: a fix that addresses its failure"""
     judge_fix(submission, "run_a")
 
 
 @check(points=2)
 def test_run_b_diagnosis(submission):
+    """run_b: its failure named"""
     judge_diagnosis(submission, "run_b")
 
 
 @check(points=1)
 def test_run_b_fix(submission):
+    """run_b: a fix that addresses its failure"""
     judge_fix(submission, "run_b")
 
 
 @check(points=2)
 def test_run_c_diagnosis(submission):
+    """run_c: its failure named"""
     judge_diagnosis(submission, "run_c")
 
 
 @check(points=1)
 def test_run_c_fix(submission):
+    """run_c: a fix that addresses its failure"""
     judge_fix(submission, "run_c")
 
 
 @check(points=2)
 def test_run_d_diagnosis(submission):
+    """run_d: its failure named"""
     judge_diagnosis(submission, "run_d")
 
 
 @check(points=1)
 def test_run_d_fix(submission):
+    """run_d: a fix that addresses its failure"""
     judge_fix(submission, "run_d")
 
 
 @check(points=2)
 def test_run_e_diagnosis(submission):
+    """run_e: its failure named"""
     judge_diagnosis(submission, "run_e")
 
 
 @check(points=1)
 def test_run_e_fix(submission):
+    """run_e: a fix that addresses its failure"""
     judge_fix(submission, "run_e")
