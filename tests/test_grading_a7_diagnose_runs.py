@@ -198,6 +198,20 @@ def test_show_run_reads_a_run(tmp_path, monkeypatch, capsys):
     assert "cases/run_a/metrics.csv not found" in capsys.readouterr().out
 
 
+def test_on_colab_the_notebook_downloads_every_file_of_the_runs(tmp_path, monkeypatch):
+    import urllib.request
+
+    from reference.course import raw_url
+
+    fetched = []
+    monkeypatch.setattr(urllib.request, "urlretrieve", lambda url, path: fetched.append((url, str(path))))
+    monkeypatch.chdir(tmp_path)
+    helpers()["fetch_runs"]()
+    committed = sorted(str(p.relative_to(SOURCE)) for p in (SOURCE / "cases").rglob("*") if p.is_file())
+    assert sorted(path for _, path in fetched) == committed
+    assert all(url == raw_url(f"assignments/{A}/{path}") for url, path in fetched)
+
+
 def comparable(text: str) -> list[dict]:
     """metrics.csv rows without the timing columns."""
     return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(io.StringIO(text))]
