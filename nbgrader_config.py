@@ -15,8 +15,9 @@ c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
 # instructors' files in a source folder that generate_assignment must not copy to students
-# (nbgrader's default list, plus the graded exemplars of written answers)
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "exemplars.md"]
+# (nbgrader's default list, plus the graded exemplars of written answers and a7's script that
+# makes its runs, whose settings are the answers)
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "exemplars.md", "make_runs.py"]
 # plain `nbgrader autograde` (trusted submissions only: it runs them in the kernel that scores
 # them) stops a cell after this long; `gan-course autograde` has its own limits, below
 c.Execute.timeout = 300
