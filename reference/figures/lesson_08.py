@@ -74,7 +74,8 @@ def sample_grids(panels: dict[str, Tensor], nrow: int = 8, size: float = 2.6) ->
 
 
 def checkerboard(samples: dict[str, Tensor]) -> Figure:
-    """Top: a few samples per generator, zoomed; bottom: their mean 2-D FFT power (log, DC centred).
+    """Top: four samples per generator, each contrast-stretched to [0, 1] (a fresh G's output is nearly
+    constant); bottom: their mean 2-D FFT power (log, DC centred).
 
     samples: label -> images (N, 1, H, W) in [0, 1]. The Nyquist row and column are the spectrum's
     edges (frequency +-1/2 cycle per pixel), where a 2-pixel checkerboard puts its energy.
@@ -82,8 +83,10 @@ def checkerboard(samples: dict[str, Tensor]) -> Figure:
     fig, axes = plt.subplots(2, len(samples), figsize=(3.2 * len(samples), 6.2), squeeze=False)
     for j, (label, x) in enumerate(samples.items()):
         energy = clinic.nyquist_energy(x).mean().item()
-        axes[0, j].imshow(_grid(x[:4], 2), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        axes[0, j].set_title(f"{label}\nNyquist energy {energy:.3f}", fontsize=9)
+        few = x[:4].float()
+        low, high = few.amin(dim=(1, 2, 3), keepdim=True), few.amax(dim=(1, 2, 3), keepdim=True)
+        axes[0, j].imshow(_grid((few - low) / (high - low).clamp_min(1e-8), 2), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        axes[0, j].set_title(f"{label}\nNyquist energy {energy:.3f} (contrast stretched)", fontsize=9)
         axes[0, j].axis("off")
         centred = x.float() - x.float().mean(dim=(-2, -1), keepdim=True)
         power = torch.fft.fftshift(torch.fft.fft2(centred).abs().pow(2).mean(dim=(0, 1)))
@@ -120,6 +123,8 @@ def lesson_08(out: Path) -> dict[str, str]:
     captions["08_checkerboard.png"] = (
         "Freshly initialised generators (seed 0, 64 samples each, no training): the course's dcgan G (ConvTranspose2d, "
         "kernel 4, stride 2) against the upsample G (nearest-neighbour upsampling then a convolution, Odena et al. 2016). "
-        "Titles: the mean share of each sample's spectral energy on the Nyquist row and column (clinic.nyquist_energy)."
+        "Top: four samples each, contrast-stretched per image (a fresh G's output is nearly constant grey); bottom: the "
+        "mean FFT power of the 64, log10, zero frequency in the centre, the Nyquist row and column at the edges. Titles: "
+        "the mean share of each sample's spectral energy on the Nyquist row and column (clinic.nyquist_energy)."
     )
     return captions
