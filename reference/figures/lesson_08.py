@@ -7,7 +7,8 @@ to draw live) and `lesson_08(out)` saves them with their captions:
 - `sample_grids`: small multiples of sample grids with titles (a failure beside its fix);
 - `checkerboard`: fresh transposed-conv and resize-conv generators' samples and their mean FFT power.
 
-The runs are `reference.clinic`'s (BASE: the MLP GAN on 640 MNIST images, 16 epochs, seed 0).
+The runs are `reference.clinic`'s (BASE: the MLP GAN on 640 MNIST images, or
+the offline digits, 16 epochs, seed 0).
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ def lesson_08(out: Path) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         runs = {name: clinic.run_case_and_fix(name, tmp) for name, case in clinic.CASES.items() if case.overrides is not None}
     seconds = time.perf_counter() - start
-    base = ", ".join(f"{k} {v}" for k, v in clinic.BASE.items() if k not in ("progress", "save_every", "num_samples"))
+    base = ", ".join(f"{k} {v}" for k, v in {**clinic.BASE, "dataset": clinic.dataset()}.items()
+                     if k not in ("progress", "save_every", "num_samples"))
     save(case_curves(runs), out / "08_curves.png")
     captions["08_curves.png"] = (
         f"Each clinic case of reference/clinic.py (solid) and its fix (dashed): epoch means of D(x), D(G(z)) and loss_G "
