@@ -42,7 +42,7 @@ def test_detector_fires_on_the_failure_and_not_on_the_fix(runs, name):
 
 
 def test_detectors_fire_only_on_their_own_failure(runs):
-    """A detector is a diagnosis: on another case's failure run it stays silent (the NaN run excepted for D wins)."""
+    """A detector is a diagnosis: on another case's failure run it stays silent."""
     for name in METRIC_CASES:
         for other in METRIC_CASES:
             if other != name:
