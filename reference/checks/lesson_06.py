@@ -1,0 +1,243 @@
+"""Checks of lesson 06's code-along places: the exact W1 of two samples, the critic's estimate of W
+and weight clipping.
+
+The student writes `empirical_w1`, `critic_estimate` and `clip_weights_` in
+solutions/lessons/06_wasserstein_gan.ipynb; each check calls them on seeded inputs it chooses and
+compares with an oracle that does not share the student's formula: the sorted 1-D samples and
+`reference.figures.lesson_06.empirical_w1` for W1, `reference.losses.WGAN.d_loss` for the estimate,
+`reference.losses.WGAN.after_d_step` for clipping. A wrong answer that matches a common mistake
+(samples paired in their given order, every pair averaged, squared distances, the sign reversed, a
+sigmoid, a detached number, a copy clipped instead of the weights...) gets that mistake's message.
+
+Points: empirical_w1 1, critic_estimate 1, clip_weights_ 1 = 3.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import Tensor, nn
+
+from reference.figures.lesson_06 import empirical_w1 as reference_w1
+from reference.figures.lesson_06 import parallel_lines
+from reference.grading.checks import check
+from reference.losses import WGAN
+
+ASSIGNMENT = "lesson_06"
+TOL = dict(rtol=1e-4, atol=1e-6)
+
+
+def _number(value: object, call: str) -> float:
+    if value is None:
+        raise AssertionError(f"{call} returned None: is its `return` missing?")
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise AssertionError(f"{call} returned a tensor of shape {tuple(value.shape)}; return one number")
+        return float(value.detach().double())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{call} returned {type(value).__name__}; return one number (a float)") from None
+
+
+def _near(a: float, b: float, rtol: float = TOL["rtol"], atol: float = TOL["atol"]) -> bool:
+    return abs(a - b) <= atol + rtol * abs(b)
+
+
+def _near_w1(a: float, b: float) -> bool:
+    """Float32 distances (torch.cdist's matrix-product formula) are good to about 1e-4 here."""
+    return _near(a, b, rtol=1e-3, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# The exact W1 of two equal-size samples
+# ---------------------------------------------------------------------------------------------
+
+
+def _w1_mistake(x: Tensor, y: Tensor, got: float) -> str | None:
+    """The message of the known mistake that gives `got` on x, y (N, d), if any."""
+    x, y = x.double(), y.double()
+    dist = torch.cdist(x, y)
+    candidates = [
+        ("pairs x_i with y_i, in the order the samples come: the pairing must be the cheapest one (an assignment "
+         "problem: scipy.optimize.linear_sum_assignment on the (N, N) distance matrix)", (x - y).norm(dim=1).mean()),
+        ("averages the distance of every x_i to every y_j (the independent coupling): match each x_i to one y_j, "
+         "the cheapest one-to-one matching", dist.mean()),
+        ("is the distance between the two samples' means, a lower bound on W1: transport each point, the cheapest "
+         "one-to-one matching of the two samples", (x.mean(0) - y.mean(0)).norm()),
+        ("matches each x_i to its nearest y_j, so several x_i may share one y_j: each y_j must be used exactly once "
+         "(a permutation, linear_sum_assignment)", dist.min(dim=1).values.mean()),
+    ]
+    rows_cols = _assignment(dist.pow(2))
+    candidates.append(("uses squared distances: W1 moves mass at cost ||x - y||, not ||x - y||^2 (that is W2^2)",
+                       dist.pow(2)[rows_cols].mean()))
+    candidates.append(("sums the matched distances: W1 is their mean (each point carries mass 1/N)",
+                       dist[_assignment(dist)].sum()))
+    for message, value in candidates:
+        if _near_w1(got, float(value)):
+            return message
+    return None
+
+
+def _assignment(cost: Tensor) -> tuple[Tensor, Tensor]:
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(cost.numpy())
+    return torch.as_tensor(rows), torch.as_tensor(cols)
+
+
+@check(points=1, visible=True)
+def test_empirical_w1(submission):
+    """empirical_w1: the mean distance of the cheapest one-to-one matching of two (N, d) samples."""
+    fn = submission.get("empirical_w1")
+    gen = torch.Generator().manual_seed(6)
+    a, b = torch.randn(40, 1, generator=gen), 0.5 * torch.randn(40, 1, generator=gen) + 1.0
+    x2, y2 = torch.randn(30, 2, generator=gen), torch.rand(30, 2, generator=gen) * 2
+    lines = parallel_lines(0.3, 25, seed=6)
+    cases = [
+        ("two 1-D samples (40, 1)", a, b, float((a.sort(0).values - b.sort(0).values).abs().mean())),
+        ("two 2-D samples (30, 2)", x2, y2, reference_w1(x2, y2)),
+        ("the parallel lines at theta = 0.3, (25, 2) each", *lines, reference_w1(*lines)),
+    ]
+    for kind, x, y, expected in cases:
+        got = _number(fn(x.clone(), y.clone()), f"empirical_w1(x, y) on {kind}")
+        if _near_w1(got, expected):
+            continue
+        mistake = _w1_mistake(x, y, got)
+        if mistake:
+            raise AssertionError(f"on {kind} it {mistake}")
+        raise AssertionError(f"on {kind} it returns {got:.6f}, expected {expected:.6f}: the mean of ||x_i - y_s(i)|| "
+                             f"over the permutation s that makes it smallest")
+    same = _number(fn(x2.clone(), x2.flip(0).clone()), "empirical_w1(x, x in reverse order)")
+    if abs(same) > 1e-3:
+        raise AssertionError(f"a sample against itself in another order gives {same:.4f}, not 0: the matching must "
+                             f"be free to pair each point with its copy")
+
+
+# ---------------------------------------------------------------------------------------------
+# The critic's estimate of W
+# ---------------------------------------------------------------------------------------------
+
+
+def _critic(seed: int = 0) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+
+
+@check(points=1, visible=True)
+def test_critic_estimate(submission):
+    """critic_estimate: mean D(x) - mean D(G(z)) as a 0-dim tensor that carries gradients to the critic."""
+    fn = submission.get("critic_estimate")
+    critic = _critic(6)
+    gen = torch.Generator().manual_seed(7)
+    real, fake = torch.randn(64, 2, generator=gen) + 1.0, torch.randn(48, 2, generator=gen)
+    value = fn(critic, real.clone(), fake.clone())
+    if not isinstance(value, Tensor):
+        raise AssertionError(f"critic_estimate returned {type(value).__name__}, not a tensor: the critic is trained by "
+                             f"maximising this number, so return it as a torch tensor that carries gradients (no .item())")
+    got = _number(value, "critic_estimate(critic, real, fake)")
+    with torch.no_grad():
+        s_real, s_fake = critic(real).view(-1), critic(fake).view(-1)
+    expected = -WGAN().d_loss(s_real, s_fake).item()
+    if not _near(got, expected):
+        mistakes = [
+            ("has the sign reversed: it is mean D(x) - mean D(G(z)), real minus fake (the critic's loss is its negative)",
+             -expected),
+            ("applies a sigmoid: a critic's scores are raw numbers, not probabilities",
+             (torch.sigmoid(s_real).mean() - torch.sigmoid(s_fake).mean()).item()),
+            ("sums the scores: take the means (the real and the fake batch may differ in size)",
+             (s_real.sum() - s_fake.sum()).item()),
+            ("is the mean of D(x) - D(G(z)) over paired samples: the batches may differ in size; take each mean apart",
+             (s_real[: len(s_fake)] - s_fake).mean().item()),
+        ]
+        for message, wrong in mistakes:
+            if _near(got, wrong):
+                raise AssertionError(f"on a real batch of 64 and a fake batch of 48 it {message}")
+        raise AssertionError(f"on a real batch of 64 and a fake batch of 48 it returns {got:.6f}, expected "
+                             f"{expected:.6f} = mean D(x) - mean D(G(z))")
+    if value.grad_fn is None:
+        raise AssertionError("the result carries no gradient: compute it with torch operations on the critic's scores "
+                             "(no .item(), no torch.no_grad(), no .detach()), so the critic can be trained on it")
+    critic.zero_grad()
+    value.backward()
+    if any(p.grad is None for p in critic.parameters()):
+        raise AssertionError("the result's gradient does not reach every parameter of the critic: score real and fake "
+                             "with `critic` itself")
+    real, fake = parallel_lines(0.5, 100, seed=7)
+    line = nn.Linear(2, 1)
+    with torch.no_grad():
+        line.weight.copy_(torch.tensor([[-1.0, 0.0]]))
+        line.bias.zero_()
+    got = _number(fn(line, real, fake), "critic_estimate on the parallel lines")
+    if not _near(got, 0.5):
+        raise AssertionError(f"the critic f(x) = -x_1 on the parallel lines at theta = 0.5 gives {got:.4f}, expected 0.5")
+
+
+# ---------------------------------------------------------------------------------------------
+# Weight clipping
+# ---------------------------------------------------------------------------------------------
+
+
+def _clip_critic() -> nn.Module:
+    """A critic with weights, biases and BatchNorm (parameters and running-statistic buffers), many beyond 0.05."""
+    critic = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+    gen = torch.Generator().manual_seed(8)
+    with torch.no_grad():
+        for p in critic.parameters():
+            p.copy_(0.2 * torch.randn(p.shape, generator=gen))
+        critic[1].running_mean.fill_(0.5)
+        critic[1].running_var.fill_(2.0)
+        for p in critic.parameters():
+            p.grad = 0.3 * torch.randn(p.shape, generator=gen)
+    return critic
+
+
+@check(points=1, visible=True)
+def test_clip_weights_(submission):
+    """clip_weights_: every parameter of the critic clamped to [-c, c] in place; buffers and gradients untouched."""
+    fn = submission.get("clip_weights_")
+    c = 0.05
+    critic = _clip_critic()
+    expected = copy.deepcopy(critic)
+    WGAN(clip=c).after_d_step(expected)
+    before = {name: p for name, p in critic.named_parameters()}
+    grads = {name: p.grad.clone() for name, p in critic.named_parameters()}
+    old = {name: p.detach().clone() for name, p in critic.named_parameters()}
+    fn(critic, c)
+    after = dict(critic.named_parameters())
+    if any(after[name] is not before[name] for name in before):
+        raise AssertionError("the critic's parameters are new tensors: the optimizer still holds the old ones and "
+                             "would go on training them; change each parameter in place (p.clamp_ inside torch.no_grad())")
+    unchanged = [name for name, p in after.items() if torch.equal(p.detach(), old[name])]
+    if len(unchanged) == len(after):
+        if any(not torch.equal(p.grad, grads[name]) for name, p in after.items() if p.grad is not None):
+            raise AssertionError("it clips the gradients, not the weights: WGAN clamps each parameter's value to "
+                                 "[-c, c] after the optimizer's step")
+        raise AssertionError("no parameter changed: p = p.clamp(-c, c) makes a new tensor and leaves the critic as it "
+                             "was; clamp in place, p.clamp_(-c, c), inside torch.no_grad()")
+    for name, p in after.items():
+        if torch.equal(p.detach(), expected.get_parameter(name).detach()):
+            continue
+        value = p.detach()
+        if name in unchanged:
+            kind = "bias" if name.endswith("bias") else "weight"
+            raise AssertionError(f"{name} is not clipped: every parameter of the critic, {kind}s included, goes into "
+                                 f"[-c, c] (iterate over critic.parameters())")
+        if value.min() >= 0 and old[name].min() < 0:
+            raise AssertionError(f"{name} has no negative values left: clip to [-c, c], not [0, c]")
+        if value.min() < -c - 1e-7:
+            raise AssertionError(f"{name} keeps values below -c ({value.min().item():.3f}): clip both sides, [-c, c]")
+        if value.max() > c + 1e-7:
+            raise AssertionError(f"{name} keeps values above c ({value.max().item():.3f}): clip both sides, [-c, c]")
+        raise AssertionError(f"{name} is {value.flatten()[:3].tolist()}..., expected "
+                             f"{expected.get_parameter(name).detach().flatten()[:3].tolist()}...: clamp each value to "
+                             f"[-c, c] and leave the ones inside unchanged")
+    bn = critic[1]
+    if not (torch.equal(bn.running_mean, torch.full((8,), 0.5)) and torch.equal(bn.running_var, torch.full((8,), 2.0))):
+        raise AssertionError("it changed BatchNorm's running statistics (buffers, not parameters): clip only "
+                             "critic.parameters(), what the optimizer trains")
+    if any(not p.requires_grad for p in critic.parameters()):
+        raise AssertionError("some parameters no longer require gradients: clamp their values in place, do not "
+                             "replace or detach them")

@@ -1,0 +1,281 @@
+"""Tests for reference/checks/lesson_06.py (lesson 06's code-along checks) and the lesson's experiments.
+
+The model answers are the code-along cells of solutions/lessons/06_wasserstein_gan.ipynb, run in a
+fresh namespace as a kernel would; the stubs are the same cells with each solution region replaced
+by `raise NotImplementedError()`, as the student gets them. Every check must pass on the model
+answers and on correct variants, and fail, with a message naming the fault, on realistic wrong
+answers. The experiments of reference/figures/lesson_06.py are tested on the facts the lesson states.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from reference.figures import lesson_06 as figures
+from reference.grading.checks import run_check
+from reference.grading.local import load_checks
+from reference.grading.submission import LocalSubmission
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "solutions" / "lessons" / "06_wasserstein_gan.ipynb"
+CHECKS = load_checks("lesson_06")
+SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n?", re.S | re.M)
+FUNCTIONS = {"test_empirical_w1": "empirical_w1", "test_critic_estimate": "critic_estimate",
+             "test_clip_weights_": "clip_weights_"}
+
+
+def code_cell(defines: str) -> str:
+    """The source of the notebook's code cell that defines function `defines`."""
+    cells = json.loads(SOURCE.read_text())["cells"]
+    found = [c for c in cells if c["cell_type"] == "code" and f"def {defines}(" in "".join(c["source"])]
+    assert len(found) == 1, f"expected one code cell defining {defines}, found {len(found)}"
+    return "".join(found[0]["source"])
+
+
+CELLS = [code_cell(name) for name in FUNCTIONS.values()]
+
+
+def namespace(*sources: str) -> dict:
+    """A notebook namespace: the setup's imports, then `sources` run in it (as cells)."""
+    ns = {"__name__": "__main__", "torch": torch, "nn": nn, "np": np}
+    for source in sources:
+        exec(compile(source, "<cell>", "exec"), ns)
+    return ns
+
+
+def stub(source: str) -> str:
+    """What the student gets: each solution region replaced by the generated placeholder."""
+    return SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()\n", source)
+
+
+def grade(name: str, ns: dict) -> tuple[float, str]:
+    return run_check(CHECKS[name], LocalSubmission(ns))
+
+
+def with_function(source: str) -> dict:
+    """The model answers with one function replaced by `source` (defined after them, as a re-run cell)."""
+    return namespace(*CELLS, textwrap.dedent(source))
+
+
+def function(name: str, args: str, body: str) -> str:
+    return f"def {name}({args}):\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
+
+
+# ---- the model answers and the stubs ---------------------------------------------------------------
+
+
+def test_checks_are_the_three_visible_one_point_checks():
+    assert list(CHECKS) == list(FUNCTIONS)
+    assert all(fn.visible and fn.points == 1 for fn in CHECKS.values())
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_model_answer_passes(name):
+    assert grade(name, namespace(*CELLS)) == (1.0, "")
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_untouched_stub_says_not_written_yet(name):
+    earned, message = grade(name, namespace(*(stub(cell) for cell in CELLS)))
+    assert earned == 0
+    assert f"`{FUNCTIONS[name]}` is not implemented yet" in message and "NotImplementedError" in message, message
+
+
+def test_a_missing_function_is_named():
+    earned, message = grade("test_clip_weights_", namespace(CELLS[0]))
+    assert earned == 0 and "`clip_weights_` is not defined" in message, message
+
+
+# ---- empirical_w1 ------------------------------------------------------------------------------------
+
+W1_MISTAKES = {
+    "given order": ("return (x - y).norm(dim=1).mean().item()", ["in the order", "linear_sum_assignment"]),
+    "all pairs": ("return torch.cdist(x, y).mean().item()", ["every x_i to every y_j"]),
+    "means": ("return (x.mean(0) - y.mean(0)).norm().item()", ["means", "lower bound"]),
+    "nearest": ("return torch.cdist(x, y).min(dim=1).values.mean().item()", ["nearest", "exactly once"]),
+    "squared": ("""
+        cost = torch.cdist(x.double(), y.double()).pow(2).numpy()
+        r, c = linear_sum_assignment(cost)
+        return float(cost[r, c].mean())""", ["squared", "W2"]),
+    "sum": ("""
+        cost = torch.cdist(x.double(), y.double()).numpy()
+        r, c = linear_sum_assignment(cost)
+        return float(cost[r, c].sum())""", ["sums", "mean"]),
+    "no return": ("torch.cdist(x, y)", ["returned None"]),
+    "a vector": ("return torch.cdist(x, y).min(dim=1).values", ["shape", "one number"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(W1_MISTAKES))
+def test_empirical_w1_mistakes_are_named(mistake):
+    body, words = W1_MISTAKES[mistake]
+    earned, message = grade("test_empirical_w1", with_function(function("empirical_w1", "x, y", body)))
+    assert earned == 0, f"{mistake} passed"
+    assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+def test_empirical_w1_variants_pass():
+    tensor_result = function("empirical_w1", "x, y", """
+        cost = torch.cdist(x, y)
+        r, c = linear_sum_assignment(cost.numpy())
+        return cost[torch.as_tensor(r), torch.as_tensor(c)].mean()""")
+    with_numpy = function("empirical_w1", "x, y", """
+        a, b = x.numpy(), y.numpy()
+        cost = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+        r, c = linear_sum_assignment(cost)
+        return cost[r, c].mean()""")
+    for source in (tensor_result, with_numpy):
+        assert grade("test_empirical_w1", with_function(source)) == (1.0, "")
+
+
+# ---- critic_estimate ----------------------------------------------------------------------------------
+
+ESTIMATE_MISTAKES = {
+    "reversed": ("return critic(fake).mean() - critic(real).mean()", ["sign reversed"]),
+    "sigmoid": ("return torch.sigmoid(critic(real)).mean() - torch.sigmoid(critic(fake)).mean()", ["sigmoid"]),
+    "sum": ("return critic(real).sum() - critic(fake).sum()", ["sums", "means"]),
+    "paired": ("return (critic(real)[: len(fake)] - critic(fake)).mean()", ["paired", "differ in size"]),
+    "item": ("return (critic(real).mean() - critic(fake).mean()).item()", ["not a tensor", "no .item()"]),
+    "detached": ("return (critic(real).mean() - critic(fake).mean()).detach()", ["no gradient"]),
+    "no_grad": ("""
+        with torch.no_grad():
+            return critic(real).mean() - critic(fake).mean()""", ["no gradient"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(ESTIMATE_MISTAKES))
+def test_critic_estimate_mistakes_are_named(mistake):
+    body, words = ESTIMATE_MISTAKES[mistake]
+    earned, message = grade("test_critic_estimate", with_function(function("critic_estimate", "critic, real, fake", body)))
+    assert earned == 0, f"{mistake} passed"
+    assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+def test_critic_estimate_with_the_course_loss_passes():
+    source = function("critic_estimate", "critic, real, fake", """
+        from reference.losses import WGAN
+        return -WGAN().d_loss(critic(real).view(-1), critic(fake).view(-1))""")
+    assert grade("test_critic_estimate", with_function(source)) == (1.0, "")
+
+
+# ---- clip_weights_ --------------------------------------------------------------------------------------
+
+CLIP_MISTAKES = {
+    "not in place": ("""
+        for p in critic.parameters():
+            p = p.clamp(-c, c)""", ["no parameter changed", "clamp_"]),
+    "weights only": ("""
+        with torch.no_grad():
+            for name, p in critic.named_parameters():
+                if name.endswith("weight"):
+                    p.clamp_(-c, c)""", ["bias", "not clipped"]),
+    "one side": ("""
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(max=c)""", ["below -c", "both sides"]),
+    "zero to c": ("""
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(0, c)""", ["[0, c]"]),
+    "gradients": ("""
+        for p in critic.parameters():
+            p.grad.clamp_(-c, c)""", ["gradients, not the weights"]),
+    "new parameters": ("""
+        for module in critic.modules():
+            for name, p in list(module.named_parameters(recurse=False)):
+                setattr(module, name, nn.Parameter(p.detach().clamp(-c, c)))""", ["new tensors", "optimizer"]),
+    "buffers too": ("""
+        with torch.no_grad():
+            for t in list(critic.parameters()) + list(critic.buffers()):
+                if t.is_floating_point():
+                    t.clamp_(-c, c)""", ["running statistics", "buffers"]),
+    "state_dict": ("""
+        with torch.no_grad():
+            for t in critic.state_dict().values():
+                if t.is_floating_point():
+                    t.clamp_(-c, c)""", ["running statistics"]),
+    "detached": ("""
+        for p in critic.parameters():
+            p.requires_grad_(False)
+            p.clamp_(-c, c)""", ["no longer require gradients"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(CLIP_MISTAKES))
+def test_clip_weights_mistakes_are_named(mistake):
+    body, words = CLIP_MISTAKES[mistake]
+    earned, message = grade("test_clip_weights_", with_function(function("clip_weights_", "critic, c", body)))
+    assert earned == 0, f"{mistake} passed"
+    assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+def test_clip_weights_variants_pass():
+    with_data = function("clip_weights_", "critic, c", """
+        for p in critic.parameters():
+            p.data.clamp_(-c, c)
+        return critic""")
+    with_course = function("clip_weights_", "critic, c", """
+        from reference.losses import WGAN
+        WGAN(clip=c).after_d_step(critic)""")
+    for source in (with_data, with_course):
+        assert grade("test_clip_weights_", with_function(source)) == (1.0, "")
+
+
+# ---- the lesson's experiments ---------------------------------------------------------------------------
+
+
+def test_strip_jsd_is_log_2_once_the_strips_part_and_matches_scipy():
+    from scipy.spatial.distance import jensenshannon
+
+    assert figures.strip_jsd(0.0, 0.05) == 0.0
+    for theta in (0.052, 0.3, -0.9):  # apart by more than one grid cell (0.0015)
+        assert figures.strip_jsd(theta, 0.05) == pytest.approx(math.log(2), abs=1e-12)
+    edges = np.linspace(-1.5, 1.5, 2001)
+    mass = lambda c: np.clip(np.minimum(edges[1:], c + 0.025) - np.maximum(edges[:-1], c - 0.025), 0, None) / 0.05
+    assert figures.strip_jsd(0.02, 0.05) == pytest.approx(jensenshannon(mass(0.0), mass(0.02)) ** 2, abs=1e-9)
+    assert 0 < figures.strip_jsd(0.02, 0.05) < math.log(2)
+
+
+def test_empirical_w1_of_parallel_lines_and_translations():
+    real, fake = figures.parallel_lines(0.5, 300)
+    assert figures.empirical_w1(real, fake) == pytest.approx(0.5, abs=0.01)
+    x = torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
+    assert figures.empirical_w1(x, x + torch.tensor([0.3, 0.4])) == pytest.approx(0.5, abs=1e-6)  # a shift costs its length
+    with pytest.raises(ValueError, match="same shape"):
+        figures.empirical_w1(x, x[:10])
+
+
+def test_generator_gradients_vanish_for_the_logistic_d_and_not_for_the_critic():
+    grads = figures.generator_gradients(theta=0.5, steps=250, every=125)
+    assert list(grads["steps"]) == [0, 125, 250]
+    assert grads["minimax"][-1] < 0.1 * grads["minimax"].max()
+    assert grads["critic"][-1] > 0.5
+    again = figures.generator_gradients(theta=0.5, steps=250, every=125)
+    assert np.array_equal(grads["critic"], again["critic"]) and grads["estimate"] == again["estimate"]  # seeded
+
+
+def test_train_critic_clipping_pins_weights_and_the_penalty_pins_gradient_norms():
+    real, fake = figures.ring_vs_centre(256)
+    clip = figures.train_critic(real, fake, "clip", steps=100)
+    assert clip["weights"].abs().max() <= figures.CRITIC["clip"] + 1e-9
+    assert (clip["weights"].abs() > 0.99 * figures.CRITIC["clip"]).float().mean() > 0.5
+    gp = figures.train_critic(real, fake, "gp", steps=100)
+    assert gp["grad_norms"].mean() > 10 * clip["grad_norms"].mean()
+    assert gp["estimate"] > 10 * clip["estimate"] > 0
+    with pytest.raises(ValueError, match="'clip' or 'gp'"):
+        figures.train_critic(real, fake, "spectral", steps=1)
+
+
+def test_read_metrics_skips_empty_cells(tmp_path):
+    (tmp_path / "metrics.csv").write_text("epoch,loss_d,fid\n1,0.5,\n2,0.25,100.5\n")
+    assert figures.read_metrics(tmp_path / "metrics.csv") == [{"epoch": 1.0, "loss_d": 0.5},
+                                                              {"epoch": 2.0, "loss_d": 0.25, "fid": 100.5}]
