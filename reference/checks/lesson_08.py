@@ -111,7 +111,7 @@ def test_ema_update(submission):
     got = [e.detach() for e in ema]
     if all(torch.allclose(g, x, **TOL) for g, x in zip(got, expected)):
         pass
-    elif all(torch.allclose(g, (1 - decay) * e + decay * p, **TOL) for g, e, p in zip(got, ema_in, params)):
+    elif all(torch.allclose(g, (1 - decay) * e + decay * p, **TOL) for g, e, p in zip(got, ema_in, params_in)):
         raise AssertionError("the decay is on the wrong side: the average keeps `decay` of itself, ema <- decay * ema + "
                              "(1 - decay) * param (with decay 0.999 G's latest weights count 0.1%)")
     elif all(torch.allclose(g, p, **TOL) for g, p in zip(got, params_in)):
