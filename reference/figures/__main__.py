@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # a script: files only
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ROOT / "lessons" / "figures"
-LESSONS = (1, 2, 3, 4, 5)
+LESSONS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 README_HEAD = """# Lesson figures
 
