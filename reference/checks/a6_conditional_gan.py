@@ -1,0 +1,540 @@
+"""The visible checks of this assignment: run them from the notebook's test cells.
+
+Generated from tests/autograders/test_a6_conditional_gan.py by `python -m reference.grading.visible`; do not edit.
+The hidden checks that also grade your submission are not included."""
+
+from __future__ import annotations
+import torch
+from reference.grading import NAMESPACE, Partial, StudentError, check
+from reference.grading import probes_a6
+from reference.grading.proxy import finite
+ASSIGNMENT = "a6_conditional_gan"
+NZ, NGF, NDF, NUM_CLASSES = 100, 16, 16, 10  # the checks build G and D at width 16: fast, the same code as 64
+GENERATOR, DISCRIMINATOR, STEP = "ConditionalGenerator", "ConditionalDiscriminator", "train_step"
+LABEL_CASES = {  # every label batch G and D must take: name -> labels
+    "every digit": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    "0s": [0, 0, 0],
+    "9s": [9, 9, 9],
+    "mixed": [7, 2, 9, 0, 4],
+}
+CHANGES = 1e-5  # an output changes when it moves by more than this share of its mean size (ignoring y moves it by 0)
+ADDITIVE = 1e-4  # the change with y differs between inputs by at most this share: the label only adds a constant
+COUPLING = 1e-4  # image i of a batch may differ from its own G(z[i], y[i]) by this share of the largest value (rounding)
+SAME_PIXELS = 1e-4  # an image D judged is one of the real (or G's) images when no pixel differs by more
+PER_LABEL = 15  # real images of each class in the recorded step: G must be asked for every label among 150 draws
+ONE_HOT = "F.one_hot(y, num_classes)"
+
+
+def text(value, limit: int = 300) -> str:
+    """Untrusted text as one printable line of at most `limit` characters."""
+    line = "".join(ch if ch.isprintable() else " " for ch in (value if isinstance(value, str) else ""))
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def dims(value) -> list[int] | None:
+    """A shape sent back by a probe, or None."""
+    if isinstance(value, (list, tuple)) and all(isinstance(d, int) and not isinstance(d, bool) for d in value):
+        return list(value)
+    return None
+
+
+def shape_text(shape, batch: int | None = None) -> str:
+    """"(N, 1, 28, 28)" for a batch of `batch`, the exact shape otherwise."""
+    items = list(shape)
+    if items and batch is not None and items[0] == batch:
+        items[0] = "N"
+    return "(" + ", ".join(str(d) for d in items) + ("," if len(items) == 1 else "") + ")"
+
+
+def student_error(info) -> StudentError:
+    """A probe's error_info as the StudentError it stands for."""
+    info = info if isinstance(info, dict) else {}
+    return StudentError(text(info.get("type"), 80) or "an exception", text(info.get("message")), text(info.get("where"), 120),
+                        info.get("not_implemented") is True)
+
+
+def noise(n: int, nz: int = NZ, seed: int = 1) -> torch.Tensor:
+    """Seeded z (n, nz)."""
+    return torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
+
+
+def images(n: int, seed: int = 1) -> torch.Tensor:
+    """Seeded images (n, 1, 28, 28) with values in [-1, 1]."""
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def built(submission, name: str, seed: int = 0, **kwargs):
+    """The student's `name(**kwargs)`, built with `seed` in training mode (in the worker when graded).
+
+    Raises the StudentError of an unanswered template, and an AssertionError naming the fault when
+    the call raises or returns something that is not an nn.Module.
+    """
+    call = f"`{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})`"
+    result = submission.run(probes_a6.make, submission.get(name), seed, NAMESPACE, kwargs)
+    result = result if isinstance(result, dict) else {}
+    if isinstance(result.get("error"), dict):
+        err = student_error(result["error"])
+        if err.not_implemented:
+            raise err
+        if err.type == "TypeError" and "argument" in err.message:
+            raise AssertionError(f"{err.describe()}; keep the arguments the grader builds it with: {call}")
+        raise AssertionError(f"{err.describe()}; {call} must build the network")
+    summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
+    if summary.get("is_module") is not True:
+        kind = text(summary.get("type"), 80) or "something else"
+        raise AssertionError(f"{call} made a {kind}, not a torch nn.Module: subclass nn.Module and call super().__init__()")
+    model = result["model"]
+    model.train()
+    return model
+
+
+def generator(submission, nz: int = NZ, seed: int = 0):
+    return built(submission, GENERATOR, seed, nz=nz, ngf=NGF, num_classes=NUM_CLASSES)
+
+
+def discriminator(submission, seed: int = 0):
+    return built(submission, DISCRIMINATOR, seed, ndf=NDF, num_classes=NUM_CLASSES)
+
+
+def clean_call(call) -> dict | None:
+    """One leaf call of a trace, every field checked; None when it is malformed."""
+    if not isinstance(call, dict):
+        return None
+    ints = {k: call.get(k) if isinstance(call.get(k), int) and not isinstance(call.get(k), bool) else None
+            for k in ("in_channels", "in_features", "num_embeddings")}
+    name = call.get("name")
+    return {"name": text(name, 80) if isinstance(name, str) else None, "type": text(call.get("type"), 60) or "a layer",
+            "repr": text(call.get("repr"), 160), "in": dims(call.get("in")), "out": dims(call.get("out")), **ints}
+
+
+def traced(submission, model, inputs: list) -> dict:
+    """`probes_a6.trace` of model(*inputs), checked: {"output", "kind", "failed" (a call or None), "error"}."""
+    result = submission.run(probes_a6.trace, model, inputs, NAMESPACE)
+    result = result if isinstance(result, dict) else {}
+    calls = [clean_call(c) for c in result.get("calls")] if isinstance(result.get("calls"), list) else []
+    calls = calls if all(c is not None for c in calls) else []
+    failed = result.get("failed")
+    failed = calls[failed] if isinstance(failed, int) and not isinstance(failed, bool) and 0 <= failed < len(calls) else None
+    output = result.get("output") if isinstance(result.get("output"), torch.Tensor) else None
+    kind = result.get("output_type") if isinstance(result.get("output_type"), dict) else {}
+    error = result.get("error") if isinstance(result.get("error"), dict) else None
+    if output is None and error is None and not kind:
+        error = {"type": "an exception", "message": "the call could not be traced"}
+    return {"output": output, "kind": text(kind.get("type"), 60) or "nothing", "failed": failed, "error": error}
+
+
+def layer(call: dict) -> str:
+    """"`main.1` (Linear(in_features=110, ...))", or the layer's class for an unregistered one."""
+    module = f"{call['type']}({call['repr']})"
+    return f"`{call['name']}` ({module})" if call["name"] else f"an unregistered {module}"
+
+
+def raised_text(run: dict, batch: int) -> str:
+    """What raised in a traced call: the layer, and the fix for a size mismatch."""
+    err = student_error(run["error"])
+    if err.not_implemented:
+        raise err
+    call = run["failed"]
+    if call is None:
+        return f"raises {err.type}: {err.message}" + (f" (in `{err.where.split('.<locals>.')[-1]}`)" if err.where else "")
+    got = call["in"]
+    joined = (
+        "where the label joins, that is the size of z or of the image's channels or features plus the label's "
+        f"(num_classes = {NUM_CLASSES} for a one-hot)"
+    )
+    if call["num_embeddings"] is not None and call["num_embeddings"] < NUM_CLASSES:
+        return (f"raises in {layer(call)}: it has {call['num_embeddings']} rows, but the labels run 0..{NUM_CLASSES - 1}: "
+                f"nn.Embedding(num_classes, d)")
+    if call["in_channels"] is not None and got and len(got) >= 2 and got[1] != call["in_channels"]:
+        return (f"raises in {layer(call)}: it takes {call['in_channels']} channels but gets {shape_text(got, batch)}; its "
+                f"in_channels must be the channels that reach it ({got[1]}): {joined}")
+    if call["in_features"] is not None and got and got[-1] != call["in_features"]:
+        return (f"raises in {layer(call)}: it takes {call['in_features']} features but gets {shape_text(got, batch)}; its "
+                f"in_features must be the size that reaches it ({got[-1]}): {joined}")
+    return f"raises {err.type} in {layer(call)}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
+
+
+def generator_fault(run: dict, batch: int) -> str | None:
+    """Why G(z, y) is not (N, 1, 28, 28) for a batch of `batch`, in words; None when it is."""
+    if run["error"] is not None:
+        return raised_text(run, batch)
+    out = run["output"]
+    if out is None:
+        return f"returns a {run['kind']}, not a tensor of floats"
+    shape = list(out.shape)
+    if shape == [batch, 1, 28, 28]:
+        return None
+    told = f"returns {shape_text(shape, batch)}"
+    if not shape or shape[0] != batch:
+        return f"{told} for a batch of {batch}: keep one image per (z, y) pair; join the label to z along dim 1, not dim 0"
+    if len(shape) == 4 and shape[2:] == [28, 28]:
+        return f"{told}: {shape[1]} channels; the digits have 1: the last stage makes 1 channel"
+    return f"{told}: keep the given generator's ladder 4 -> 7 -> 14 -> 28 and its last stage nn.ConvTranspose2d(ngf, 1, 4, 2, 1)"
+
+
+def discriminator_fault(run: dict, batch: int) -> str | None:
+    """Why D(x, y) is not one value per image for a batch of `batch`, in words; None when it is."""
+    if run["error"] is not None:
+        return raised_text(run, batch)
+    out = run["output"]
+    if out is None:
+        return f"returns a {run['kind']}, not a tensor of floats"
+    if out.shape[:1] == (batch,) and out.numel() == batch:
+        return None
+    told = f"returns {shape_text(out.shape, batch)}"
+    if out.dim() == 0 or out.shape[0] != batch:
+        return f"{told} for a batch of {batch}: one logit per image; join the label to each image, not to the batch (dim 1, not dim 0)"
+    return f"{told}: one logit per image, (N,) or (N, 1): reduce the last features to one value per image and view it as (N,)"
+
+
+def label_fault(faults: dict[str, str | None], role: str) -> str | None:
+    """The one sentence for what fails on which label batches (faults: case -> fault or None)."""
+    bad = [case for case, fault in faults.items() if fault is not None]
+    if not bad:
+        return None
+    if "9s" in bad and "0s" not in bad:
+        return (
+            f"{role} takes labels 0 but not labels 9 (for 9s it {faults['9s']}): its one-hot or embedding has fewer than "
+            f"num_classes = {NUM_CLASSES} entries, while the labels run 0..{NUM_CLASSES - 1}: size it with num_classes, "
+            f"{ONE_HOT} or nn.Embedding(num_classes, d)"
+        )
+    if "0s" in bad and "every digit" not in bad:
+        return (
+            f"{role} takes a batch that holds a 9 but not a batch of 0s (for 0s it {faults['0s']}): F.one_hot(y) without "
+            f"num_classes makes the one-hot as long as the batch's largest label plus one, so its size changes from batch "
+            f"to batch; pass num_classes: {ONE_HOT}"
+        )
+    first = bad[0]
+    if len(bad) < len(faults):
+        worked = ", ".join(f"y = {LABEL_CASES[c]}" for c in faults if faults[c] is None)
+        return f"{role} for y = {LABEL_CASES[first]} {faults[first]} (it works for {worked})"
+    return f"{role} {faults[first]}"
+
+
+def generator_shape_fault(submission, G) -> str | None:
+    """label_fault of G(z, y) over LABEL_CASES at nz = NZ."""
+    faults = {case: generator_fault(traced(submission, G, [noise(len(y)), torch.tensor(y)]), len(y)) for case, y in LABEL_CASES.items()}
+    return label_fault(faults, "G(z, y)")
+
+
+def discriminator_shape_fault(submission, D) -> str | None:
+    """label_fault of D(x, y) over LABEL_CASES."""
+    faults = {case: discriminator_fault(traced(submission, D, [images(len(y)), torch.tensor(y)]), len(y)) for case, y in LABEL_CASES.items()}
+    return label_fault(faults, "D(x, y)")
+
+
+def outputs_of(submission, model, cases: list, **options) -> list[torch.Tensor] | str:
+    """Each case's floating output (probes_a6.outputs, eval mode), or the first failure in words."""
+    results = submission.run(probes_a6.outputs, model, cases, NAMESPACE, **options)
+    results = results if isinstance(results, list) and len(results) == len(cases) else [{}] * len(cases)
+    outs = []
+    for result in results:
+        result = result if isinstance(result, dict) else {}
+        if isinstance(result.get("error"), dict):
+            err = student_error(result["error"])
+            if err.not_implemented:
+                raise err
+            return f"raises {err.type}: {err.message}"
+        out = result.get("output")
+        if not isinstance(out, torch.Tensor) or not out.is_floating_point():
+            kind = result.get("output_type") if isinstance(result.get("output_type"), dict) else {}
+            return f"returns a {text(kind.get('type'), 60) or 'value'}, not a tensor of floats"
+        outs.append(out.double())
+    return outs
+
+
+def dependence(submission, model, first, second, y) -> dict | str:
+    """How model(first, y) moves with y and with `first`, as built and jittered (eval mode).
+
+    y' = (y + 5) mod 10 changes every label; `second` holds other z (or images). Returns, each the
+    larger of the model as built and with its weights jittered: {"y": mean|f(a, y) - f(a, y')| /
+    mean|f(a, y)|, "other": the same for a -> a', "interaction": how much the change with y differs
+    between a and a', mean|(f(a, y) - f(a, y')) - (f(a', y) - f(a', y'))| / mean|f(a, y) - f(a, y')|
+    (0 when the label only adds a constant per class), "coupled": max |f(a, y)[i] - f(a[i], y[i])| /
+    max |f(a, y)|, as built}, or the first failure in words.
+    """
+    other_y = (y + 5) % NUM_CLASSES
+    rows = (0, 3, len(y) - 1)
+    cases = [[first, y], [first, other_y], [second, y], [second, other_y], *[[first[i : i + 1], y[i : i + 1]] for i in rows]]
+    found = {"y": 0.0, "other": 0.0, "interaction": 0.0, "coupled": 0.0}
+    for options in ({}, {"jitter": 0.02, "seed": 3}):
+        outs = outputs_of(submission, model, cases, **options)
+        if isinstance(outs, str):
+            return outs
+        base, by_y, by_other, by_both = outs[:4]
+        if not (base.shape == by_y.shape == by_other.shape == by_both.shape and base.shape[:1] == y.shape):
+            return "gives outputs of another shape when only the labels or the inputs change"
+        if not all(torch.isfinite(o).all() for o in outs):
+            return "gives NaN or infinite values"
+        size, moved = float(base.abs().mean()), float((base - by_y).abs().mean())
+        if size > 0:
+            found["y"] = max(found["y"], moved / size)
+            found["other"] = max(found["other"], float((base - by_other).abs().mean()) / size)
+        if moved > 0:
+            found["interaction"] = max(found["interaction"], float(((base - by_y) - (by_other - by_both)).abs().mean()) / moved)
+        if not options:
+            top = float(base.abs().max()) or 1.0
+            for row, single in zip(rows, outs[4:]):
+                if single.shape[:1] != (1,) or single[0].shape != base[row].shape:
+                    return "changes its output's shape with the batch size"
+                found["coupled"] = max(found["coupled"], float((single[0] - base[row]).abs().max()) / top)
+    return found
+
+
+def generator_label_fault(submission, G) -> tuple[float, str] | None:
+    """(points lost of 2, what is wrong) about G's use of y and z; None when each image follows its own z and y."""
+    y = torch.arange(8) % NUM_CLASSES
+    found = dependence(submission, G, noise(8), noise(8, seed=2), y)
+    if isinstance(found, str):
+        shape = generator_shape_fault(submission, G)
+        return 2.0, f"G(z, y) {found}" if shape is None else shape
+    if found["y"] <= CHANGES:
+        return 2.0, (
+            "G(z, y) draws the same images whatever the labels (the same z with y = 0..7 and with y = 5..12 mod 10 give "
+            "the same output): G ignores y, so it cannot draw the digit it is asked for; join the label to z, e.g. "
+            f"torch.cat([z, {ONE_HOT}.float()], dim=1), into a first layer that takes nz + num_classes"
+        )
+    if found["other"] <= CHANGES:
+        return 1.0, (
+            "G(z, y) draws the same image for every z of a label (other z with the same labels give the same output): "
+            "it ignores z, so it has one drawing per digit; pass z through G together with the label"
+        )
+    if found["coupled"] > COUPLING:
+        return 1.0, (
+            f"in eval mode, image i of G(z, y) differs from G(z[i:i+1], y[i:i+1]) (by {found['coupled']:.1%} of the largest "
+            f"value): each image must depend on its own z[i] and y[i] only; join z and the label along dim 1 and do not "
+            f"mix labels across the batch (no mean, sum or reshape over dim 0)"
+        )
+    return None
+
+
+def discriminator_label_fault(submission, D) -> str | None:
+    """What is wrong with D's use of y; None when its logits move with the labels."""
+    y = torch.arange(8) % NUM_CLASSES
+    found = dependence(submission, D, images(8), images(8, seed=2), y)
+    if isinstance(found, str):
+        shape = discriminator_shape_fault(submission, D)
+        return f"D(x, y) {found}" if shape is None else shape
+    if found["y"] <= CHANGES:
+        return (
+            "D(x, y) gives the same logits whatever the labels (the same images with y = 0..7 and with y = 5..12 mod 10): "
+            "D ignores y, so a real 3 labelled 7 looks as real to it as a real 7, and G has no reason to draw the digit it "
+            "is asked for; join the label to D's input (one-hot maps as extra channels) or to its features before a "
+            "nonlinear layer, or add a projection term"
+        )
+    if found["interaction"] <= ADDITIVE:
+        return (
+            "D(x, y) changes with y by the same amount whatever the image: the label only adds a constant per class (as "
+            "when its vector joins the features right before a single linear layer), so D cannot tell whether an image "
+            "matches its label; let the label meet the image in a nonlinear layer (extra input channels, or an MLP head "
+            "after the convs), or use a projection <embed(y), phi(x)>"
+        )
+    return None
+
+
+_DIGITS: dict = {}
+
+
+def digits():
+    """scikit-learn's digits training split (uint8 images, int64 labels), loaded once (trusted code, here)."""
+    if "train" not in _DIGITS:
+        from reference.data import load_dataset
+
+        _DIGITS["train"] = load_dataset("digits", split="train")
+    return _DIGITS["train"]
+
+
+def real_batch(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images (B, 1, 28, 28) in [-1, 1], labels (B,)) of real digits: "mixed", PER_LABEL of each class in
+    a seeded order (B = 150); "sevens", twelve 7s (B = 12)."""
+    data = digits()
+    if kind == "mixed":
+        picks = torch.cat([torch.nonzero(data.labels == k)[:PER_LABEL, 0] for k in range(NUM_CLASSES)])
+        picks = picks[torch.randperm(len(picks), generator=torch.Generator().manual_seed(5))]
+    else:
+        picks = torch.nonzero(data.labels == 7)[:12, 0]
+    return data.data[picks].float() / 127.5 - 1.0, data.labels[picks].clone()
+
+
+def as_labels(value, n: int) -> torch.Tensor | None:
+    """Labels (n,) int64 from what D or G was given as y: integers (n,), or one-hot rows (n, K); else None."""
+    if not isinstance(value, torch.Tensor) or value.shape[:1] != (n,) or not torch.isfinite(value.double()).all():
+        return None
+    if value.dim() == 1:
+        return value.double().round().long()
+    if value.dim() == 2 and value.shape[1] > 1:
+        return value.double().argmax(1)
+    return None
+
+
+def same_rows(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """For each image of x (n, ...), the index of the image of ref (m, ...) it equals (no pixel off by more than SAME_PIXELS), else -1."""
+    if len(ref) == 0 or x.shape[1:] != ref.shape[1:]:
+        return torch.full((len(x),), -1, dtype=torch.long)
+    a, b = x.reshape(len(x), -1).double(), ref.reshape(len(ref), -1).double()
+    gap = torch.cdist(a, b, p=float("inf"))
+    best, where = gap.min(dim=1)
+    return torch.where(best <= SAME_PIXELS, where, torch.full_like(where, -1))
+
+
+def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict:
+    """One `train_step` on (real, labels) with the grader's own conditional G and D (so that this grades the
+    step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None)]}, every
+    value checked."""
+    step = submission.get(STEP)
+    G = submission.run(probes_a6.reference_generator, NZ, NGF, NUM_CLASSES)
+    D = submission.run(probes_a6.reference_discriminator, NDF, NUM_CLASSES)
+    try:
+        found = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed)
+    except StudentError as err:
+        if err.not_implemented:
+            raise
+        raise AssertionError(
+            f"{err.describe()}; train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes) must make one step with any "
+            f"conditional G(z, y) and D(x, y) (the grader's own here), Adam optimizers and a real batch of {len(real)} digits"
+        ) from None
+    found = found if isinstance(found, dict) else {}
+    g_calls, d_calls = [], []
+    for call in found.get("g_calls") if isinstance(found.get("g_calls"), list) else []:
+        call = call if isinstance(call, dict) else {}
+        inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
+        out = call.get("output")
+        if len(inputs) >= 2 and isinstance(out, torch.Tensor) and out.is_floating_point() and out.shape[:1] == inputs[0].shape[:1]:
+            y = as_labels(inputs[1], len(out))
+            if y is not None:
+                g_calls.append((y, out.double()))
+    for call in found.get("d_calls") if isinstance(found.get("d_calls"), list) else []:
+        call = call if isinstance(call, dict) else {}
+        inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
+        if inputs and inputs[0].is_floating_point() and inputs[0].dim() == 4:
+            x = inputs[0].double()
+            d_calls.append((x, as_labels(inputs[1], len(x)) if len(inputs) >= 2 else None))
+    return {"g": g_calls, "d": d_calls}
+
+
+def real_pairs_fault(submission) -> str | None:
+    """What is wrong with the labels D sees with the real images in train_step; None when each real image has its own."""
+    real, labels = real_batch("mixed")
+    record = step_record(submission, real, labels)
+    if not record["d"]:
+        return "train_step never calls D(x, y) (with images (B, 1, 28, 28)): D's step judges D(real, labels) and D(fake, y_fake)"
+    given, true = [], []
+    unlabelled = False
+    for x, y in record["d"]:
+        rows = same_rows(x, real)
+        for i in torch.nonzero(rows >= 0)[:, 0].tolist():
+            if y is None:
+                unlabelled = True
+                continue
+            given.append(int(y[i]))
+            true.append(int(labels[rows[i]]))
+    if unlabelled:
+        return "train_step calls D on the real images without their labels; D judges pairs: D(real, labels)"
+    if not given:
+        return (
+            f"D never judges the real batch in train_step (none of the images D got is one of the {len(real)} real images "
+            f"passed as `real`): D's step needs D(real, labels)"
+        )
+    wrong = sum(g != t for g, t in zip(given, true))
+    if not wrong:
+        return None
+    drawn = {tuple(y.tolist()) for y, _ in record["g"]}
+    if tuple(given[: len(real)]) in drawn or tuple(given) in drawn:
+        return (
+            "D judges the real images with the labels drawn for the fake batch, not with their own: D(real, labels) "
+            "for the real images, D(fake, y_fake) for G's"
+        )
+    if sorted(given) == sorted(true):
+        return (
+            f"D judges the real images with their batch's labels in another order ({wrong} of {len(given)} images with a "
+            f"label that is not theirs): image i must come with labels[i]; shuffle or index images and labels together, "
+            f"or not at all"
+        )
+    return f"D judges the real images with labels that are not theirs ({wrong} of {len(given)}): D(real, labels), image i with labels[i]"
+
+
+@check(points=2, visible=True)
+def test_generator_output_shape(submission):
+    """G(z, y) is (N, 1, 28, 28) for any batch, any labels 0-9 and any nz."""
+    G = generator(submission)
+    fault = generator_shape_fault(submission, G)
+    if fault is not None:
+        raise AssertionError(f"{fault}; expected (N, 1, 28, 28)")
+    y = torch.tensor([1, 5, 9, 0])
+    try:
+        G32 = generator(submission, nz=32)
+    except AssertionError as err:
+        raise Partial(1, f"with nz=32: {err}; use the `nz` argument") from None
+    fault = generator_fault(traced(submission, G32, [noise(4, 32), y]), 4)
+    if fault is not None:
+        raise Partial(1, f"with nz=32, G(z, y) {fault}; expected (N, 1, 28, 28) for every nz: use the `nz` argument, do not fix it at {NZ}")
+
+
+@check(points=1, visible=True)
+def test_generator_output_range(submission):
+    """G's output lies in [-1, 1] (a final tanh), even with large weights."""
+    G = generator(submission)
+    case = [[noise(16), torch.arange(16) % NUM_CLASSES]]
+    plain, scaled = outputs_of(submission, G, case), outputs_of(submission, G, case, scale=25.0)
+    if isinstance(plain, str) or isinstance(scaled, str):
+        fault = generator_shape_fault(submission, G)
+        raise AssertionError(fault or f"G(z, y) {plain if isinstance(plain, str) else scaled}")
+    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
+    if not values.numel() or not torch.isfinite(values).all():
+        raise AssertionError("G's output has NaN or infinite values once its weights are scaled up; expected [-1, 1]: end G with nn.Tanh()")
+    low, high = float(values.min()), float(values.max())
+    if low < -1 - 1e-5 or high > 1 + 1e-5:
+        raise AssertionError(f"G's output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end G with nn.Tanh()")
+    if low > -0.5:
+        raise AssertionError(
+            f"G's output stays in [{low:.3g}, {high:.3g}], never negative even with large weights; expected [-1, 1]: end "
+            f"with nn.Tanh(), not nn.Sigmoid() (the digits are scaled to [-1, 1])"
+        )
+
+
+@check(points=2, visible=True)
+def test_generator_uses_labels_and_noise(submission):
+    """G's images change with y and with z, each image with its own label and noise only."""
+    found = generator_label_fault(submission, generator(submission))
+    if found is None:
+        return
+    lost, message = found
+    if lost >= 2:
+        raise AssertionError(message)
+    raise Partial(2 - lost, message)
+
+
+@check(points=2, visible=True)
+def test_discriminator_output(submission):
+    """D(x, y) returns one logit per image for any batch and any labels 0-9."""
+    D = discriminator(submission)
+    fault = discriminator_shape_fault(submission, D)
+    if fault is not None:
+        raise AssertionError(f"{fault}; expected one logit per image, (N,) or (N, 1)")
+    case = [[images(16), torch.arange(16) % NUM_CLASSES]]
+    plain, scaled = outputs_of(submission, D, case), outputs_of(submission, D, case, scale=25.0)
+    if isinstance(plain, str) or isinstance(scaled, str):
+        raise AssertionError(f"D(x, y) {plain if isinstance(plain, str) else scaled}")
+    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
+    low, high = float(values.min()), float(values.max())
+    if low >= 0 and high <= 1:
+        raise Partial(1, (
+            f"D's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: it returns "
+            f"probabilities (a final sigmoid); return logits, without nn.Sigmoid(): LOSS (reference.losses) takes logits"
+        ))
+
+
+@check(points=2, visible=True)
+def test_discriminator_uses_labels(submission):
+    """D's logits change with the labels it is given, differently for different images."""
+    fault = discriminator_label_fault(submission, discriminator(submission))
+    if fault is not None:
+        raise AssertionError(fault)
+
+
+@check(points=2, visible=True)
+def test_step_shows_real_images_with_their_labels(submission):
+    """train_step shows D each real image with its own label."""
+    fault = real_pairs_fault(submission)
+    if fault is not None:
+        raise AssertionError(fault)

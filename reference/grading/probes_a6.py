@@ -1,0 +1,343 @@
+"""Probes of a6_conditional_gan: what the student's G(z, y), D(x, y) and training step do, measured next to them.
+
+`tests/autograders/test_a6_conditional_gan.py` runs these with `submission.run(...)`: in the
+sandboxed worker when a submission is graded, in the student's kernel for the visible checks.
+Like every probe (see `reference.grading.probes`) they measure and return plain data and never
+judge: the classes' outputs, a trace of the layers that ran, what G and D were called with during
+one training step, and G's samples during a short seeded training run. Thresholds, the classifier
+that reads the samples, and every message stay in the check module, on the trusted side.
+
+An exception of the student's forward is caught and returned as `error_info` with the layer that
+was running (`trace`, `outputs`), so that the check can name it; the training probes
+(`step_calls`, `train_and_sample`) let the student's exceptions propagate, and the check words them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from reference.grading.probes import describe, error_info, first_shape
+from reference.grading.probes_a4 import make
+
+__all__ = ["error_info", "make", "outputs", "reference_discriminator", "reference_generator", "step_calls", "trace",
+           "train_and_sample"]
+
+REPR_LIMIT = 160  # characters of a layer's extra_repr kept
+MAX_INPUTS = 4  # tensors of one call of G or D kept by `step_calls`
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _extra_repr(mod: nn.Module) -> str:
+    try:
+        return str(mod.extra_repr())[:REPR_LIMIT]
+    except Exception:  # noqa: BLE001 - a custom module's own repr failing is no fault of its forward
+        return ""
+
+
+def trace(model: Any, inputs: list, namespace: dict | None = None) -> dict:
+    """model(*inputs) in eval mode under no_grad, every leaf module's call recorded (registered in `model` or not).
+
+    inputs: e.g. [z (N, nz), y (N,)] for G, [x (N, 1, 28, 28), y (N,)] for D.
+    Returns {"output": the output (float32) if a floating tensor else None, "output_type":
+    describe(output) or None, "calls": [{"name": registered name in model or None, "type": class
+    name, "repr": extra_repr, "in": input shape, "out": output shape or None (did not finish),
+    "in_channels", "out_channels", "in_features", "num_embeddings" (None where the layer has none),
+    "weights": parameter elements}] in the order the leaves ran, "failed": index in calls of the
+    leaf that raised or None, "error": error_info or None}. The model's mode is restored after.
+    """
+    from torch.nn.modules import module as torch_module
+
+    names = {id(m): name for name, m in model.named_modules()} if isinstance(model, nn.Module) else {}
+    calls: list[dict] = []
+    running: dict[int, list[int]] = {}
+
+    def before(mod: nn.Module, args: Any) -> None:
+        if next(iter(mod.children()), None) is not None:
+            return
+        calls.append({
+            "name": names.get(id(mod)),
+            "type": type(mod).__name__,
+            "repr": _extra_repr(mod),
+            "in": first_shape(args),
+            "out": None,
+            "in_channels": _int(getattr(mod, "in_channels", None)),
+            "out_channels": _int(getattr(mod, "out_channels", None)),
+            "in_features": _int(getattr(mod, "in_features", None)),
+            "num_embeddings": _int(getattr(mod, "num_embeddings", None)),
+            "weights": sum(p.numel() for p in mod.parameters(recurse=False)),
+        })
+        running.setdefault(id(mod), []).append(len(calls) - 1)
+
+    def after(mod: nn.Module, _args: Any, output: Any) -> None:
+        stack = running.get(id(mod))
+        if stack:
+            calls[stack.pop()]["out"] = first_shape(output) or []
+
+    result: dict[str, Any] = {"output": None, "output_type": None, "calls": calls, "failed": None, "error": None}
+    was_training = model.training if isinstance(model, nn.Module) else None
+    hooks = [torch_module.register_module_forward_pre_hook(before), torch_module.register_module_forward_hook(after)]
+    try:
+        if isinstance(model, nn.Module):
+            model.eval()
+        with torch.no_grad():
+            out = model(*inputs)
+    except Exception as err:  # noqa: BLE001 - the student's forward failed: measured, not judged
+        result["error"] = error_info(err, namespace)
+        unfinished = [k for k, call in enumerate(calls) if call["out"] is None]
+        result["failed"] = unfinished[-1] if unfinished else None
+        return result
+    finally:
+        for hook in hooks:
+            hook.remove()
+        if was_training is not None:
+            model.train(was_training)
+    result["output_type"] = describe(out)
+    result["output"] = out.detach().float() if isinstance(out, Tensor) and out.is_floating_point() else None
+    return result
+
+
+def outputs(model: Any, cases: list, namespace: dict | None = None, *, train: bool = False, scale: float = 1.0,
+            jitter: float = 0.0, seed: int = 0) -> list[dict]:
+    """model(*case) for each case (a list of tensors) under no_grad, in eval mode unless `train`.
+
+    scale: every parameter of a copy of the model multiplied by it first; jitter: N(0, jitter^2)
+    added to every parameter of a copy (seeded with `seed`), so that a path that starts at zero
+    (an embedding initialised to 0) is measured too. The model itself is left as it was.
+    Returns one {"output": floating output (float32) or None, "output_type": describe(output) or
+    None, "error": error_info or None} per case.
+    """
+    if isinstance(model, nn.Module) and (scale != 1.0 or jitter):
+        model = copy.deepcopy(model)
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(scale)
+                if jitter:
+                    p.add_(torch.randn(p.shape, generator=gen).to(p.dtype) * jitter)
+    was_training = model.training if isinstance(model, nn.Module) else None
+    results = []
+    try:
+        if isinstance(model, nn.Module):
+            model.train(train)
+        for case in cases:
+            try:
+                with torch.no_grad():
+                    out = model(*case)
+            except Exception as err:  # noqa: BLE001 - measured, not judged
+                results.append({"output": None, "output_type": None, "error": error_info(err, namespace)})
+                continue
+            floating = isinstance(out, Tensor) and out.is_floating_point()
+            results.append({"output": out.detach().float() if floating else None, "output_type": describe(out), "error": None})
+    finally:
+        if was_training is not None:
+            model.train(was_training)
+    return results
+
+
+class _OneHotGenerator(nn.Module):
+    """The grader's own G(z, y): the given DCGAN generator on z joined with the one-hot label."""
+
+    def __init__(self, nz: int, ngf: int, num_classes: int) -> None:
+        from reference.models.dcgan import Generator, weights_init
+
+        super().__init__()
+        self.num_classes = num_classes
+        self.main = Generator(nz + num_classes, ngf, channels=1, size=28).main
+        self.apply(weights_init)
+
+    def forward(self, z: Tensor, y: Tensor) -> Tensor:
+        """z (N, nz), y int64 (N,) -> images (N, 1, 28, 28) in [-1, 1]."""
+        one_hot = nn.functional.one_hot(y.long(), self.num_classes).to(z.dtype)
+        return self.main(torch.cat([z, one_hot], dim=1))
+
+
+class _OneHotDiscriminator(nn.Module):
+    """The grader's own D(x, y): the given DCGAN discriminator on the image with its one-hot label as extra channels."""
+
+    def __init__(self, ndf: int, num_classes: int) -> None:
+        from reference.models.dcgan import Discriminator, weights_init
+
+        super().__init__()
+        self.num_classes = num_classes
+        self.main = Discriminator(ndf, channels=1 + num_classes, size=28).main
+        self.apply(weights_init)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """x (N, 1, 28, 28), y int64 (N,) -> logits (N,)."""
+        one_hot = nn.functional.one_hot(y.long(), self.num_classes).to(x.dtype)
+        maps = one_hot[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+        return self.main(torch.cat([x, maps], dim=1)).view(-1)
+
+
+def reference_generator(nz: int, ngf: int, num_classes: int = 10, seed: int = 0) -> nn.Module:
+    """A conditional G(z, y) of the grader's own (trusted code), built with `seed`: for checks of a training
+    step that must not depend on the student's networks."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _OneHotGenerator(nz, ngf, num_classes)
+
+
+def reference_discriminator(ndf: int, num_classes: int = 10, seed: int = 0) -> nn.Module:
+    """A conditional D(x, y) of the grader's own (trusted code), built with `seed`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _OneHotDiscriminator(ndf, num_classes)
+
+
+def _recorder(model: nn.Module, calls: list[dict], keep_output: bool) -> list:
+    """Forward hooks on `model` itself (not its submodules) that append {"inputs", "output"} per call."""
+
+    def before(_mod: nn.Module, args: tuple, kwargs: dict) -> None:
+        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)][:MAX_INPUTS]
+        calls.append({"inputs": [t.detach().clone() for t in tensors], "output": None})
+
+    def after(_mod: nn.Module, _args: tuple, _kwargs: dict, output: Any) -> None:
+        if keep_output and calls and isinstance(output, Tensor):
+            calls[-1]["output"] = output.detach().float().clone()
+
+    return [model.register_forward_pre_hook(before, with_kwargs=True), model.register_forward_hook(after, with_kwargs=True)]
+
+
+def step_calls(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tensor, *, nz: int, num_classes: int = 10,
+               seed: int = 0, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> dict:
+    """One call of the student's step(G, D, opt_g, opt_d, real, labels, nz, num_classes), recording G's and D's calls.
+
+    real: float (B, 1, 28, 28) in [-1, 1]; labels: int64 (B,). opt_g, opt_d: fresh Adam(lr, betas)
+    over G's and D's parameters. Runs on torch's CPU generator seeded with `seed` (restored after).
+    Returns {"g_calls": [{"inputs": [tensors passed to G, in order], "output": G's output (float32)
+    or None}], "d_calls": [{"inputs": [...], "output": None}], "returned": describe(step's value)}
+    in the order the calls happened. The student's exceptions propagate.
+    """
+    g_calls: list[dict] = []
+    d_calls: list[dict] = []
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
+    hooks = _recorder(G, g_calls, keep_output=True) + _recorder(D, d_calls, keep_output=False)
+    G.train()
+    D.train()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            value = step(G, D, opt_g, opt_d, real.clone(), labels.clone(), nz, num_classes)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {"g_calls": g_calls, "d_calls": d_calls, "returned": describe(value)}
+
+
+class _Problem(Exception):
+    def __init__(self, code: str, **facts: Any) -> None:
+        super().__init__(code)
+        self.code, self.facts = code, facts
+
+
+def _samples(G: nn.Module, z: Tensor, y: Tensor, step: int) -> Tensor:
+    """G(z, y) in eval mode as uint8 (n, 1, 28, 28): [-1, 1] mapped to [0, 255]."""
+    was_training = G.training
+    G.eval()
+    try:
+        with torch.no_grad():
+            out = G(z, y)
+    finally:
+        G.train(was_training)
+    if not isinstance(out, Tensor) or tuple(out.shape) != (len(z), 1, 28, 28) or not out.is_floating_point():
+        raise _Problem("generator_output", output=describe(out), batch=len(z), step=step)
+    out = out.detach().float()
+    if not torch.isfinite(out).all():
+        raise _Problem("samples_not_finite", step=step)
+    return ((out + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _changed(params: list[Tensor], before: list[Tensor]) -> bool:
+    return any(not torch.equal(p.detach(), b) for p, b in zip(params, before))
+
+
+def train_and_sample(
+    step: Any,
+    G: nn.Module,
+    D: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    z: Tensor,
+    y: Tensor,
+    *,
+    nz: int,
+    num_classes: int = 10,
+    steps: int = 300,
+    every: int = 50,
+    seed: int = 0,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.5, 0.999),
+) -> dict:
+    """Train G and D with the student's step for `steps` seeded steps; G(z, y) before and every `every` steps.
+
+    images: uint8 (N, 1, 28, 28), labels: int64 (N,). Each step draws a batch of `batch_size`
+    indices, scales those images to [-1, 1] and calls step(G, D, opt_g, opt_d, real, labels[idx],
+    nz, num_classes), with opt_g, opt_d Adam(lr, betas) over each network's parameters that require
+    grad. z (n, nz), y (n,): the noise and labels G draws its samples from (eval mode, uint8 as
+    (x + 1) * 127.5) at step 0, every `every` steps and after the last. Runs on torch's CPU
+    generator seeded with `seed`, with denormals flushed and the thread count of
+    `reference.cpu.cpu_training`; the global RNG is left as it was.
+
+    Returns {"checkpoints": [0, every, ..., steps], "samples": [uint8 tensors], "seconds": float,
+    "problem": None}, or the keys so far with "problem": {"code", **facts}: generator_not_module,
+    discriminator_not_module (type), generator_frozen, discriminator_frozen (parameters: none
+    requiring grad), generator_output (output: describe(...), batch, step), samples_not_finite (step),
+    generator_unchanged, discriminator_unchanged (step: after that many steps the parameters are
+    still the initial ones: the step never updates that network), images (no uint8 (N, 1, 28, 28)
+    images with as many int64 labels). The student's exceptions propagate.
+    """
+    from reference.cpu import cpu_training
+    from reference.data import to_model_range
+
+    start = time.perf_counter()
+    result: dict[str, Any] = {"checkpoints": [], "samples": [], "seconds": 0.0, "problem": None}
+    good = (isinstance(images, Tensor) and images.dtype == torch.uint8 and images.dim() == 4 and len(images) > 0
+            and isinstance(labels, Tensor) and labels.shape == images.shape[:1])
+    if not good:
+        result["problem"] = {"code": "images"}
+        return result
+    if steps < 1 or every < 1:
+        raise ValueError(f"steps and every must be >= 1, got {steps}, {every}")
+    with cpu_training("cpu"), torch.random.fork_rng(devices=[]):
+        try:
+            checkpoints, samples = [0], [_samples(G, z, y, 0)]
+            for role, model in (("generator", G), ("discriminator", D)):
+                if not isinstance(model, nn.Module):
+                    raise _Problem(f"{role}_not_module", type=type(model).__name__)
+                if not any(p.requires_grad for p in model.parameters()):
+                    raise _Problem(f"{role}_frozen", parameters=len(list(model.parameters())))
+            params_g = [p for p in G.parameters() if p.requires_grad]
+            params_d = [p for p in D.parameters() if p.requires_grad]
+            first_g, first_d = [p.detach().clone() for p in params_g], [p.detach().clone() for p in params_d]
+            opt_g = torch.optim.Adam(params_g, lr=lr, betas=betas)
+            opt_d = torch.optim.Adam(params_d, lr=lr, betas=betas)
+            G.train()
+            D.train()
+            torch.manual_seed(seed)
+            for k in range(1, steps + 1):
+                idx = torch.randint(0, len(images), (batch_size,))
+                step(G, D, opt_g, opt_d, to_model_range(images[idx], "tanh"), labels[idx].clone(), nz, num_classes)
+                if k == min(steps, 5):  # a step that never updates a network cannot train it
+                    for role, params, first in (("generator", params_g, first_g), ("discriminator", params_d, first_d)):
+                        if not _changed(params, first):
+                            raise _Problem(f"{role}_unchanged", step=k)
+                if k % every == 0 or k == steps:
+                    checkpoints.append(k)
+                    samples.append(_samples(G, z, y, k))
+            result.update(checkpoints=checkpoints, samples=samples)
+        except _Problem as problem:
+            result["problem"] = {"code": problem.code, **problem.facts}
+    seconds = time.perf_counter() - start
+    result["seconds"] = seconds if math.isfinite(seconds) else 0.0
+    return result

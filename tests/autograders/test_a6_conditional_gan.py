@@ -1,0 +1,871 @@
+"""Checks of a6_conditional_gan: make the MNIST DCGAN conditional, G(z, y) and D(x, y), and train it on labels.
+
+The student writes `ConditionalGenerator(nz=100, ngf=64, num_classes=10)` (z (N, nz) and labels y
+int64 (N,) -> images (N, 1, 28, 28) in [-1, 1]), `ConditionalDiscriminator(ndf=64, num_classes=10)`
+(images and labels -> logits (N,)) and `train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes)`,
+one conditional GAN step. The checks build the networks in the submission's worker at ngf = ndf = 16
+with fixed seeds and reach them only through `submission` and the probes of
+`reference.grading.probes_a6`:
+
+- generator output shape (2, visible): G(z, y) traced layer by layer for label batches of every
+  digit (N = 10), of 0s, of 9s (N = 3) and a mixed one (N = 5); faults are told by the labels they
+  depend on: failing on 9s only is a one-hot or embedding with fewer than num_classes entries,
+  failing on a batch without a 9 is `F.one_hot(y)` without num_classes (its size follows the
+  batch's largest label); otherwise the layer that raised or the shape, with its fix. A G that works
+  at nz = 100 only gets 1 point ("use the `nz` argument").
+- generator output range (1, visible): in [-1, 1] also with every weight scaled up 25 times (a final tanh).
+- generator uses y and z (2, visible): in eval mode, the same z with other labels gives other
+  images and other z with the same labels too (as built, or with its weights jittered, so that a
+  label path that starts at zero counts), and image i equals G(z[i:i+1], y[i:i+1]): each image
+  depends on its own noise and label only. Ignoring y costs both points; ignoring z, or mixing the
+  batch's labels, one.
+- discriminator output (2, visible): D(x, y) gives one value per image, (N,) or (N, 1), for the
+  same label batches, faults told as for G; and logits, not probabilities: with its weights scaled
+  up its outputs leave [0, 1] (a final sigmoid costs 1 point).
+- discriminator uses y (2, visible): the same images with other labels get other logits (as built
+  or jittered), and the change differs from image to image: a label that only adds a constant per
+  class (its vector joined to the features right before one linear layer) cannot say whether an
+  image matches its label, and learns nothing conditional (measured: agreement at chance).
+- real images with their labels (2, visible): `probes_a6.step_calls` runs one `train_step` with
+  the grader's own conditional G and D (`probes_a6.reference_generator` / `reference_discriminator`,
+  so that the step is graded on its own) and fresh Adam optimizers on 150 real digits, 15 of each
+  class in a seeded order, recording every call of G and D with its inputs; each real image D
+  judged (found by its pixels) must come with its own label. Shuffled labels, the fake batch's
+  labels, or no real images at all are told apart.
+- labels for the fake batch (2, hidden): in the same recorded step, the labels G gets must be
+  drawn anew over every class: not the real batch's labels (also not reordered: a step on 12 real
+  7s must ask G for other digits too), and every label 0..9 among the 150 (torch.randint's upper
+  bound is exclusive; a uniform draw misses a label with probability about 1e-6); and every fake
+  image D judged (found by its pixels among G's outputs) must come with the label G drew it for.
+  Each of the two faults costs 1 point.
+- learning the labels (5, hidden): `probes_a6.train_and_sample` trains the student's G and D with
+  the student's `train_step` for 300 seeded steps (batch 32, Adam lr 2e-3, betas (0.5, 0.999)) on
+  scikit-learn's digits with their labels, and returns G(z, y) every 50 steps for the same 36 z
+  with each label 0..9 (uint8). Here, on the grader's side, the grader's own digit classifier
+  (`reference.grading.learning.reference_and_known("digits")`, never a file of the submission)
+  reads every sample: the class agreement of a run is the largest share of samples read as their
+  label at any checkpoint after step 0. A G that ignores y scores exactly 10% (each z is one digit,
+  which matches one label in ten). A run passes when its agreement is at least AGREE and its
+  classifier-FID reached `learning.TARGET` of the single-image floor; most of seeds 0, 1 (and 2
+  when they disagree) must pass. 3 points when some run reaches AGREE_SLOW (slowly, or on one seed
+  only), 1 when it learns digits (the FID) but not the labels, 0 otherwise; samples that copy known
+  digits (`learning.copy_share` on the checkpoints of the best FID, the best agreement and the
+  last) score 0. The hint names the first fault the other checks find. AGREE_CALIBRATION holds
+  the measured agreements: sound designs 0.77-1.00, every wrong one 0.10-0.13.
+
+Points: 2 + 1 + 2 + 2 + 2 + 2 + 2 + 5 = 18.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from reference.grading import NAMESPACE, Partial, StudentError, check
+from reference.grading import probes_a6
+from reference.grading.proxy import finite
+
+ASSIGNMENT = "a6_conditional_gan"
+NZ, NGF, NDF, NUM_CLASSES = 100, 16, 16, 10  # the checks build G and D at width 16: fast, the same code as 64
+GENERATOR, DISCRIMINATOR, STEP = "ConditionalGenerator", "ConditionalDiscriminator", "train_step"
+LABEL_CASES = {  # every label batch G and D must take: name -> labels
+    "every digit": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    "0s": [0, 0, 0],
+    "9s": [9, 9, 9],
+    "mixed": [7, 2, 9, 0, 4],
+}
+CHANGES = 1e-5  # an output changes when it moves by more than this share of its mean size (ignoring y moves it by 0)
+ADDITIVE = 1e-4  # the change with y differs between inputs by at most this share: the label only adds a constant
+COUPLING = 1e-4  # image i of a batch may differ from its own G(z[i], y[i]) by this share of the largest value (rounding)
+SAME_PIXELS = 1e-4  # an image D judged is one of the real (or G's) images when no pixel differs by more
+PER_LABEL = 15  # real images of each class in the recorded step: G must be asked for every label among 150 draws
+ONE_HOT = "F.one_hot(y, num_classes)"
+
+
+# ---------------------------------------------------------------------------------------------
+# What comes back from the submission: untrusted, so every value is checked before it is used
+# ---------------------------------------------------------------------------------------------
+
+
+def text(value, limit: int = 300) -> str:
+    """Untrusted text as one printable line of at most `limit` characters."""
+    line = "".join(ch if ch.isprintable() else " " for ch in (value if isinstance(value, str) else ""))
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def dims(value) -> list[int] | None:
+    """A shape sent back by a probe, or None."""
+    if isinstance(value, (list, tuple)) and all(isinstance(d, int) and not isinstance(d, bool) for d in value):
+        return list(value)
+    return None
+
+
+def shape_text(shape, batch: int | None = None) -> str:
+    """"(N, 1, 28, 28)" for a batch of `batch`, the exact shape otherwise."""
+    items = list(shape)
+    if items and batch is not None and items[0] == batch:
+        items[0] = "N"
+    return "(" + ", ".join(str(d) for d in items) + ("," if len(items) == 1 else "") + ")"
+
+
+def student_error(info) -> StudentError:
+    """A probe's error_info as the StudentError it stands for."""
+    info = info if isinstance(info, dict) else {}
+    return StudentError(text(info.get("type"), 80) or "an exception", text(info.get("message")), text(info.get("where"), 120),
+                        info.get("not_implemented") is True)
+
+
+def noise(n: int, nz: int = NZ, seed: int = 1) -> torch.Tensor:
+    """Seeded z (n, nz)."""
+    return torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
+
+
+def images(n: int, seed: int = 1) -> torch.Tensor:
+    """Seeded images (n, 1, 28, 28) with values in [-1, 1]."""
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def built(submission, name: str, seed: int = 0, **kwargs):
+    """The student's `name(**kwargs)`, built with `seed` in training mode (in the worker when graded).
+
+    Raises the StudentError of an unanswered template, and an AssertionError naming the fault when
+    the call raises or returns something that is not an nn.Module.
+    """
+    call = f"`{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})`"
+    result = submission.run(probes_a6.make, submission.get(name), seed, NAMESPACE, kwargs)
+    result = result if isinstance(result, dict) else {}
+    if isinstance(result.get("error"), dict):
+        err = student_error(result["error"])
+        if err.not_implemented:
+            raise err
+        if err.type == "TypeError" and "argument" in err.message:
+            raise AssertionError(f"{err.describe()}; keep the arguments the grader builds it with: {call}")
+        raise AssertionError(f"{err.describe()}; {call} must build the network")
+    summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
+    if summary.get("is_module") is not True:
+        kind = text(summary.get("type"), 80) or "something else"
+        raise AssertionError(f"{call} made a {kind}, not a torch nn.Module: subclass nn.Module and call super().__init__()")
+    model = result["model"]
+    model.train()
+    return model
+
+
+def generator(submission, nz: int = NZ, seed: int = 0):
+    return built(submission, GENERATOR, seed, nz=nz, ngf=NGF, num_classes=NUM_CLASSES)
+
+
+def discriminator(submission, seed: int = 0):
+    return built(submission, DISCRIMINATOR, seed, ndf=NDF, num_classes=NUM_CLASSES)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapes: what a call returns, which layer raised, and which labels it depends on
+# ---------------------------------------------------------------------------------------------
+
+
+def clean_call(call) -> dict | None:
+    """One leaf call of a trace, every field checked; None when it is malformed."""
+    if not isinstance(call, dict):
+        return None
+    ints = {k: call.get(k) if isinstance(call.get(k), int) and not isinstance(call.get(k), bool) else None
+            for k in ("in_channels", "in_features", "num_embeddings")}
+    name = call.get("name")
+    return {"name": text(name, 80) if isinstance(name, str) else None, "type": text(call.get("type"), 60) or "a layer",
+            "repr": text(call.get("repr"), 160), "in": dims(call.get("in")), "out": dims(call.get("out")), **ints}
+
+
+def traced(submission, model, inputs: list) -> dict:
+    """`probes_a6.trace` of model(*inputs), checked: {"output", "kind", "failed" (a call or None), "error"}."""
+    result = submission.run(probes_a6.trace, model, inputs, NAMESPACE)
+    result = result if isinstance(result, dict) else {}
+    calls = [clean_call(c) for c in result.get("calls")] if isinstance(result.get("calls"), list) else []
+    calls = calls if all(c is not None for c in calls) else []
+    failed = result.get("failed")
+    failed = calls[failed] if isinstance(failed, int) and not isinstance(failed, bool) and 0 <= failed < len(calls) else None
+    output = result.get("output") if isinstance(result.get("output"), torch.Tensor) else None
+    kind = result.get("output_type") if isinstance(result.get("output_type"), dict) else {}
+    error = result.get("error") if isinstance(result.get("error"), dict) else None
+    if output is None and error is None and not kind:
+        error = {"type": "an exception", "message": "the call could not be traced"}
+    return {"output": output, "kind": text(kind.get("type"), 60) or "nothing", "failed": failed, "error": error}
+
+
+def layer(call: dict) -> str:
+    """"`main.1` (Linear(in_features=110, ...))", or the layer's class for an unregistered one."""
+    module = f"{call['type']}({call['repr']})"
+    return f"`{call['name']}` ({module})" if call["name"] else f"an unregistered {module}"
+
+
+def raised_text(run: dict, batch: int) -> str:
+    """What raised in a traced call: the layer, and the fix for a size mismatch."""
+    err = student_error(run["error"])
+    if err.not_implemented:
+        raise err
+    call = run["failed"]
+    if call is None:
+        return f"raises {err.type}: {err.message}" + (f" (in `{err.where.split('.<locals>.')[-1]}`)" if err.where else "")
+    got = call["in"]
+    joined = (
+        "where the label joins, that is the size of z or of the image's channels or features plus the label's "
+        f"(num_classes = {NUM_CLASSES} for a one-hot)"
+    )
+    if call["num_embeddings"] is not None and call["num_embeddings"] < NUM_CLASSES:
+        return (f"raises in {layer(call)}: it has {call['num_embeddings']} rows, but the labels run 0..{NUM_CLASSES - 1}: "
+                f"nn.Embedding(num_classes, d)")
+    if call["in_channels"] is not None and got and len(got) >= 2 and got[1] != call["in_channels"]:
+        return (f"raises in {layer(call)}: it takes {call['in_channels']} channels but gets {shape_text(got, batch)}; its "
+                f"in_channels must be the channels that reach it ({got[1]}): {joined}")
+    if call["in_features"] is not None and got and got[-1] != call["in_features"]:
+        return (f"raises in {layer(call)}: it takes {call['in_features']} features but gets {shape_text(got, batch)}; its "
+                f"in_features must be the size that reaches it ({got[-1]}): {joined}")
+    return f"raises {err.type} in {layer(call)}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
+
+
+def generator_fault(run: dict, batch: int) -> str | None:
+    """Why G(z, y) is not (N, 1, 28, 28) for a batch of `batch`, in words; None when it is."""
+    if run["error"] is not None:
+        return raised_text(run, batch)
+    out = run["output"]
+    if out is None:
+        return f"returns a {run['kind']}, not a tensor of floats"
+    shape = list(out.shape)
+    if shape == [batch, 1, 28, 28]:
+        return None
+    told = f"returns {shape_text(shape, batch)}"
+    if not shape or shape[0] != batch:
+        return f"{told} for a batch of {batch}: keep one image per (z, y) pair; join the label to z along dim 1, not dim 0"
+    if len(shape) == 4 and shape[2:] == [28, 28]:
+        return f"{told}: {shape[1]} channels; the digits have 1: the last stage makes 1 channel"
+    return f"{told}: keep the given generator's ladder 4 -> 7 -> 14 -> 28 and its last stage nn.ConvTranspose2d(ngf, 1, 4, 2, 1)"
+
+
+def discriminator_fault(run: dict, batch: int) -> str | None:
+    """Why D(x, y) is not one value per image for a batch of `batch`, in words; None when it is."""
+    if run["error"] is not None:
+        return raised_text(run, batch)
+    out = run["output"]
+    if out is None:
+        return f"returns a {run['kind']}, not a tensor of floats"
+    if out.shape[:1] == (batch,) and out.numel() == batch:
+        return None
+    told = f"returns {shape_text(out.shape, batch)}"
+    if out.dim() == 0 or out.shape[0] != batch:
+        return f"{told} for a batch of {batch}: one logit per image; join the label to each image, not to the batch (dim 1, not dim 0)"
+    return f"{told}: one logit per image, (N,) or (N, 1): reduce the last features to one value per image and view it as (N,)"
+
+
+def label_fault(faults: dict[str, str | None], role: str) -> str | None:
+    """The one sentence for what fails on which label batches (faults: case -> fault or None)."""
+    bad = [case for case, fault in faults.items() if fault is not None]
+    if not bad:
+        return None
+    if "9s" in bad and "0s" not in bad:
+        return (
+            f"{role} takes labels 0 but not labels 9 (for 9s it {faults['9s']}): its one-hot or embedding has fewer than "
+            f"num_classes = {NUM_CLASSES} entries, while the labels run 0..{NUM_CLASSES - 1}: size it with num_classes, "
+            f"{ONE_HOT} or nn.Embedding(num_classes, d)"
+        )
+    if "0s" in bad and "every digit" not in bad:
+        return (
+            f"{role} takes a batch that holds a 9 but not a batch of 0s (for 0s it {faults['0s']}): F.one_hot(y) without "
+            f"num_classes makes the one-hot as long as the batch's largest label plus one, so its size changes from batch "
+            f"to batch; pass num_classes: {ONE_HOT}"
+        )
+    first = bad[0]
+    if len(bad) < len(faults):
+        worked = ", ".join(f"y = {LABEL_CASES[c]}" for c in faults if faults[c] is None)
+        return f"{role} for y = {LABEL_CASES[first]} {faults[first]} (it works for {worked})"
+    return f"{role} {faults[first]}"
+
+
+def generator_shape_fault(submission, G) -> str | None:
+    """label_fault of G(z, y) over LABEL_CASES at nz = NZ."""
+    faults = {case: generator_fault(traced(submission, G, [noise(len(y)), torch.tensor(y)]), len(y)) for case, y in LABEL_CASES.items()}
+    return label_fault(faults, "G(z, y)")
+
+
+def discriminator_shape_fault(submission, D) -> str | None:
+    """label_fault of D(x, y) over LABEL_CASES."""
+    faults = {case: discriminator_fault(traced(submission, D, [images(len(y)), torch.tensor(y)]), len(y)) for case, y in LABEL_CASES.items()}
+    return label_fault(faults, "D(x, y)")
+
+
+def outputs_of(submission, model, cases: list, **options) -> list[torch.Tensor] | str:
+    """Each case's floating output (probes_a6.outputs, eval mode), or the first failure in words."""
+    results = submission.run(probes_a6.outputs, model, cases, NAMESPACE, **options)
+    results = results if isinstance(results, list) and len(results) == len(cases) else [{}] * len(cases)
+    outs = []
+    for result in results:
+        result = result if isinstance(result, dict) else {}
+        if isinstance(result.get("error"), dict):
+            err = student_error(result["error"])
+            if err.not_implemented:
+                raise err
+            return f"raises {err.type}: {err.message}"
+        out = result.get("output")
+        if not isinstance(out, torch.Tensor) or not out.is_floating_point():
+            kind = result.get("output_type") if isinstance(result.get("output_type"), dict) else {}
+            return f"returns a {text(kind.get('type'), 60) or 'value'}, not a tensor of floats"
+        outs.append(out.double())
+    return outs
+
+
+# ---------------------------------------------------------------------------------------------
+# Does the output depend on y (and z)?
+# ---------------------------------------------------------------------------------------------
+
+
+def dependence(submission, model, first, second, y) -> dict | str:
+    """How model(first, y) moves with y and with `first`, as built and jittered (eval mode).
+
+    y' = (y + 5) mod 10 changes every label; `second` holds other z (or images). Returns, each the
+    larger of the model as built and with its weights jittered: {"y": mean|f(a, y) - f(a, y')| /
+    mean|f(a, y)|, "other": the same for a -> a', "interaction": how much the change with y differs
+    between a and a', mean|(f(a, y) - f(a, y')) - (f(a', y) - f(a', y'))| / mean|f(a, y) - f(a, y')|
+    (0 when the label only adds a constant per class), "coupled": max |f(a, y)[i] - f(a[i], y[i])| /
+    max |f(a, y)|, as built}, or the first failure in words.
+    """
+    other_y = (y + 5) % NUM_CLASSES
+    rows = (0, 3, len(y) - 1)
+    cases = [[first, y], [first, other_y], [second, y], [second, other_y], *[[first[i : i + 1], y[i : i + 1]] for i in rows]]
+    found = {"y": 0.0, "other": 0.0, "interaction": 0.0, "coupled": 0.0}
+    for options in ({}, {"jitter": 0.02, "seed": 3}):
+        outs = outputs_of(submission, model, cases, **options)
+        if isinstance(outs, str):
+            return outs
+        base, by_y, by_other, by_both = outs[:4]
+        if not (base.shape == by_y.shape == by_other.shape == by_both.shape and base.shape[:1] == y.shape):
+            return "gives outputs of another shape when only the labels or the inputs change"
+        if not all(torch.isfinite(o).all() for o in outs):
+            return "gives NaN or infinite values"
+        size, moved = float(base.abs().mean()), float((base - by_y).abs().mean())
+        if size > 0:
+            found["y"] = max(found["y"], moved / size)
+            found["other"] = max(found["other"], float((base - by_other).abs().mean()) / size)
+        if moved > 0:
+            found["interaction"] = max(found["interaction"], float(((base - by_y) - (by_other - by_both)).abs().mean()) / moved)
+        if not options:
+            top = float(base.abs().max()) or 1.0
+            for row, single in zip(rows, outs[4:]):
+                if single.shape[:1] != (1,) or single[0].shape != base[row].shape:
+                    return "changes its output's shape with the batch size"
+                found["coupled"] = max(found["coupled"], float((single[0] - base[row]).abs().max()) / top)
+    return found
+
+
+def generator_label_fault(submission, G) -> tuple[float, str] | None:
+    """(points lost of 2, what is wrong) about G's use of y and z; None when each image follows its own z and y."""
+    y = torch.arange(8) % NUM_CLASSES
+    found = dependence(submission, G, noise(8), noise(8, seed=2), y)
+    if isinstance(found, str):
+        shape = generator_shape_fault(submission, G)
+        return 2.0, f"G(z, y) {found}" if shape is None else shape
+    if found["y"] <= CHANGES:
+        return 2.0, (
+            "G(z, y) draws the same images whatever the labels (the same z with y = 0..7 and with y = 5..12 mod 10 give "
+            "the same output): G ignores y, so it cannot draw the digit it is asked for; join the label to z, e.g. "
+            f"torch.cat([z, {ONE_HOT}.float()], dim=1), into a first layer that takes nz + num_classes"
+        )
+    if found["other"] <= CHANGES:
+        return 1.0, (
+            "G(z, y) draws the same image for every z of a label (other z with the same labels give the same output): "
+            "it ignores z, so it has one drawing per digit; pass z through G together with the label"
+        )
+    if found["coupled"] > COUPLING:
+        return 1.0, (
+            f"in eval mode, image i of G(z, y) differs from G(z[i:i+1], y[i:i+1]) (by {found['coupled']:.1%} of the largest "
+            f"value): each image must depend on its own z[i] and y[i] only; join z and the label along dim 1 and do not "
+            f"mix labels across the batch (no mean, sum or reshape over dim 0)"
+        )
+    return None
+
+
+def discriminator_label_fault(submission, D) -> str | None:
+    """What is wrong with D's use of y; None when its logits move with the labels."""
+    y = torch.arange(8) % NUM_CLASSES
+    found = dependence(submission, D, images(8), images(8, seed=2), y)
+    if isinstance(found, str):
+        shape = discriminator_shape_fault(submission, D)
+        return f"D(x, y) {found}" if shape is None else shape
+    if found["y"] <= CHANGES:
+        return (
+            "D(x, y) gives the same logits whatever the labels (the same images with y = 0..7 and with y = 5..12 mod 10): "
+            "D ignores y, so a real 3 labelled 7 looks as real to it as a real 7, and G has no reason to draw the digit it "
+            "is asked for; join the label to D's input (one-hot maps as extra channels) or to its features before a "
+            "nonlinear layer, or add a projection term"
+        )
+    if found["interaction"] <= ADDITIVE:
+        return (
+            "D(x, y) changes with y by the same amount whatever the image: the label only adds a constant per class (as "
+            "when its vector joins the features right before a single linear layer), so D cannot tell whether an image "
+            "matches its label; let the label meet the image in a nonlinear layer (extra input channels, or an MLP head "
+            "after the convs), or use a projection <embed(y), phi(x)>"
+        )
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The training step: what G and D were called with
+# ---------------------------------------------------------------------------------------------
+
+
+_DIGITS: dict = {}
+
+
+def digits():
+    """scikit-learn's digits training split (uint8 images, int64 labels), loaded once (trusted code, here)."""
+    if "train" not in _DIGITS:
+        from reference.data import load_dataset
+
+        _DIGITS["train"] = load_dataset("digits", split="train")
+    return _DIGITS["train"]
+
+
+def real_batch(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images (B, 1, 28, 28) in [-1, 1], labels (B,)) of real digits: "mixed", PER_LABEL of each class in
+    a seeded order (B = 150); "sevens", twelve 7s (B = 12)."""
+    data = digits()
+    if kind == "mixed":
+        picks = torch.cat([torch.nonzero(data.labels == k)[:PER_LABEL, 0] for k in range(NUM_CLASSES)])
+        picks = picks[torch.randperm(len(picks), generator=torch.Generator().manual_seed(5))]
+    else:
+        picks = torch.nonzero(data.labels == 7)[:12, 0]
+    return data.data[picks].float() / 127.5 - 1.0, data.labels[picks].clone()
+
+
+def as_labels(value, n: int) -> torch.Tensor | None:
+    """Labels (n,) int64 from what D or G was given as y: integers (n,), or one-hot rows (n, K); else None."""
+    if not isinstance(value, torch.Tensor) or value.shape[:1] != (n,) or not torch.isfinite(value.double()).all():
+        return None
+    if value.dim() == 1:
+        return value.double().round().long()
+    if value.dim() == 2 and value.shape[1] > 1:
+        return value.double().argmax(1)
+    return None
+
+
+def same_rows(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """For each image of x (n, ...), the index of the image of ref (m, ...) it equals (no pixel off by more than SAME_PIXELS), else -1."""
+    if len(ref) == 0 or x.shape[1:] != ref.shape[1:]:
+        return torch.full((len(x),), -1, dtype=torch.long)
+    a, b = x.reshape(len(x), -1).double(), ref.reshape(len(ref), -1).double()
+    gap = torch.cdist(a, b, p=float("inf"))
+    best, where = gap.min(dim=1)
+    return torch.where(best <= SAME_PIXELS, where, torch.full_like(where, -1))
+
+
+def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict:
+    """One `train_step` on (real, labels) with the grader's own conditional G and D (so that this grades the
+    step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None)]}, every
+    value checked."""
+    step = submission.get(STEP)
+    G = submission.run(probes_a6.reference_generator, NZ, NGF, NUM_CLASSES)
+    D = submission.run(probes_a6.reference_discriminator, NDF, NUM_CLASSES)
+    try:
+        found = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed)
+    except StudentError as err:
+        if err.not_implemented:
+            raise
+        raise AssertionError(
+            f"{err.describe()}; train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes) must make one step with any "
+            f"conditional G(z, y) and D(x, y) (the grader's own here), Adam optimizers and a real batch of {len(real)} digits"
+        ) from None
+    found = found if isinstance(found, dict) else {}
+    g_calls, d_calls = [], []
+    for call in found.get("g_calls") if isinstance(found.get("g_calls"), list) else []:
+        call = call if isinstance(call, dict) else {}
+        inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
+        out = call.get("output")
+        if len(inputs) >= 2 and isinstance(out, torch.Tensor) and out.is_floating_point() and out.shape[:1] == inputs[0].shape[:1]:
+            y = as_labels(inputs[1], len(out))
+            if y is not None:
+                g_calls.append((y, out.double()))
+    for call in found.get("d_calls") if isinstance(found.get("d_calls"), list) else []:
+        call = call if isinstance(call, dict) else {}
+        inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
+        if inputs and inputs[0].is_floating_point() and inputs[0].dim() == 4:
+            x = inputs[0].double()
+            d_calls.append((x, as_labels(inputs[1], len(x)) if len(inputs) >= 2 else None))
+    return {"g": g_calls, "d": d_calls}
+
+
+def real_pairs_fault(submission) -> str | None:
+    """What is wrong with the labels D sees with the real images in train_step; None when each real image has its own."""
+    real, labels = real_batch("mixed")
+    record = step_record(submission, real, labels)
+    if not record["d"]:
+        return "train_step never calls D(x, y) (with images (B, 1, 28, 28)): D's step judges D(real, labels) and D(fake, y_fake)"
+    given, true = [], []
+    unlabelled = False
+    for x, y in record["d"]:
+        rows = same_rows(x, real)
+        for i in torch.nonzero(rows >= 0)[:, 0].tolist():
+            if y is None:
+                unlabelled = True
+                continue
+            given.append(int(y[i]))
+            true.append(int(labels[rows[i]]))
+    if unlabelled:
+        return "train_step calls D on the real images without their labels; D judges pairs: D(real, labels)"
+    if not given:
+        return (
+            f"D never judges the real batch in train_step (none of the images D got is one of the {len(real)} real images "
+            f"passed as `real`): D's step needs D(real, labels)"
+        )
+    wrong = sum(g != t for g, t in zip(given, true))
+    if not wrong:
+        return None
+    drawn = {tuple(y.tolist()) for y, _ in record["g"]}
+    if tuple(given[: len(real)]) in drawn or tuple(given) in drawn:
+        return (
+            "D judges the real images with the labels drawn for the fake batch, not with their own: D(real, labels) "
+            "for the real images, D(fake, y_fake) for G's"
+        )
+    if sorted(given) == sorted(true):
+        return (
+            f"D judges the real images with their batch's labels in another order ({wrong} of {len(given)} images with a "
+            f"label that is not theirs): image i must come with labels[i]; shuffle or index images and labels together, "
+            f"or not at all"
+        )
+    return f"D judges the real images with labels that are not theirs ({wrong} of {len(given)}): D(real, labels), image i with labels[i]"
+
+
+def fake_label_faults(submission) -> list[str] | str:
+    """What is wrong with the fake batch's labels in train_step: [] when G's labels are drawn anew over every
+    class and D judges each fake image with its own; a string when G's or D's fakes are missing altogether."""
+    copied = missing = mismatched = None
+    judged_any = False
+    for kind in ("mixed", "sevens"):
+        real, labels = real_batch(kind)
+        record = step_record(submission, real, labels, seed=1 if kind == "mixed" else 2)
+        if not record["g"]:
+            return "train_step never calls G(z, y): the fake batch is G(z, y_fake) for new noise z (B, nz) and labels y_fake (B,)"
+        drawn = torch.cat([y for y, _ in record["g"]])
+        if kind == "mixed" and any(len(y) == len(labels) and torch.equal(y, labels) for y, _ in record["g"]):
+            copied = "G is asked for the real batch's labels (y_fake = labels)"
+        elif kind == "sevens" and bool((drawn == 7).all()) and copied is None:
+            copied = "G is asked only for labels of the real batch (with 12 real 7s in the batch, G is asked for 7s only)"
+        elif kind == "mixed":
+            never = sorted(set(range(NUM_CLASSES)) - set(drawn.tolist()))
+            if never:
+                missing = (
+                    f"in a step with {len(real)} real images G is never asked for label{'s' if len(never) > 1 else ''} "
+                    f"{', '.join(map(str, never))}: torch.randint(low, high, size) draws from low to high - 1, so "
+                    f"torch.randint(0, num_classes, (B,)) draws every label 0..{NUM_CLASSES - 1}"
+                )
+        made = torch.cat([out for _, out in record["g"]])
+        for x, y in record["d"]:
+            rows = same_rows(x, made)
+            judged = torch.nonzero(rows >= 0)[:, 0]
+            if len(judged) == 0:
+                continue
+            judged_any = True
+            if y is None:
+                mismatched = mismatched or "D judges G's images without their labels"
+            elif not torch.equal(y[judged], drawn[rows[judged]]):
+                real_labels = len(y) == len(labels) and torch.equal(y, labels)
+                mismatched = mismatched or ("D judges G's images with the real batch's labels" if real_labels
+                                            else "D judges G's images with other labels than G drew them for")
+    if not judged_any:
+        return "D never judges G's images in train_step: D(fake.detach(), y_fake) in D's step and D(fake, y_fake) in G's"
+    faults = []
+    if copied is not None:
+        faults.append(
+            f"{copied}: draw the fake batch's labels at random over all classes, y_fake = torch.randint(0, num_classes, "
+            f"(B,)), so that G learns every digit it can be asked for"
+        )
+    elif missing is not None:
+        faults.append(missing)
+    if mismatched is not None:
+        faults.append(f"{mismatched}: D must judge each fake image with the label G drew it for, D(fake, y_fake), in D's step and in G's")
+    return faults
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------------
+
+
+@check(points=2, visible=True)
+def test_generator_output_shape(submission):
+    """G(z, y) is (N, 1, 28, 28) for any batch, any labels 0-9 and any nz."""
+    G = generator(submission)
+    fault = generator_shape_fault(submission, G)
+    if fault is not None:
+        raise AssertionError(f"{fault}; expected (N, 1, 28, 28)")
+    y = torch.tensor([1, 5, 9, 0])
+    try:
+        G32 = generator(submission, nz=32)
+    except AssertionError as err:
+        raise Partial(1, f"with nz=32: {err}; use the `nz` argument") from None
+    fault = generator_fault(traced(submission, G32, [noise(4, 32), y]), 4)
+    if fault is not None:
+        raise Partial(1, f"with nz=32, G(z, y) {fault}; expected (N, 1, 28, 28) for every nz: use the `nz` argument, do not fix it at {NZ}")
+
+
+@check(points=1, visible=True)
+def test_generator_output_range(submission):
+    """G's output lies in [-1, 1] (a final tanh), even with large weights."""
+    G = generator(submission)
+    case = [[noise(16), torch.arange(16) % NUM_CLASSES]]
+    plain, scaled = outputs_of(submission, G, case), outputs_of(submission, G, case, scale=25.0)
+    if isinstance(plain, str) or isinstance(scaled, str):
+        fault = generator_shape_fault(submission, G)
+        raise AssertionError(fault or f"G(z, y) {plain if isinstance(plain, str) else scaled}")
+    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
+    if not values.numel() or not torch.isfinite(values).all():
+        raise AssertionError("G's output has NaN or infinite values once its weights are scaled up; expected [-1, 1]: end G with nn.Tanh()")
+    low, high = float(values.min()), float(values.max())
+    if low < -1 - 1e-5 or high > 1 + 1e-5:
+        raise AssertionError(f"G's output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end G with nn.Tanh()")
+    if low > -0.5:
+        raise AssertionError(
+            f"G's output stays in [{low:.3g}, {high:.3g}], never negative even with large weights; expected [-1, 1]: end "
+            f"with nn.Tanh(), not nn.Sigmoid() (the digits are scaled to [-1, 1])"
+        )
+
+
+@check(points=2, visible=True)
+def test_generator_uses_labels_and_noise(submission):
+    """G's images change with y and with z, each image with its own label and noise only."""
+    found = generator_label_fault(submission, generator(submission))
+    if found is None:
+        return
+    lost, message = found
+    if lost >= 2:
+        raise AssertionError(message)
+    raise Partial(2 - lost, message)
+
+
+@check(points=2, visible=True)
+def test_discriminator_output(submission):
+    """D(x, y) returns one logit per image for any batch and any labels 0-9."""
+    D = discriminator(submission)
+    fault = discriminator_shape_fault(submission, D)
+    if fault is not None:
+        raise AssertionError(f"{fault}; expected one logit per image, (N,) or (N, 1)")
+    case = [[images(16), torch.arange(16) % NUM_CLASSES]]
+    plain, scaled = outputs_of(submission, D, case), outputs_of(submission, D, case, scale=25.0)
+    if isinstance(plain, str) or isinstance(scaled, str):
+        raise AssertionError(f"D(x, y) {plain if isinstance(plain, str) else scaled}")
+    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
+    low, high = float(values.min()), float(values.max())
+    if low >= 0 and high <= 1:
+        raise Partial(1, (
+            f"D's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: it returns "
+            f"probabilities (a final sigmoid); return logits, without nn.Sigmoid(): LOSS (reference.losses) takes logits"
+        ))
+
+
+@check(points=2, visible=True)
+def test_discriminator_uses_labels(submission):
+    """D's logits change with the labels it is given, differently for different images."""
+    fault = discriminator_label_fault(submission, discriminator(submission))
+    if fault is not None:
+        raise AssertionError(fault)
+
+
+@check(points=2, visible=True)
+def test_step_shows_real_images_with_their_labels(submission):
+    """train_step shows D each real image with its own label."""
+    fault = real_pairs_fault(submission)
+    if fault is not None:
+        raise AssertionError(fault)
+
+
+@check(points=2)
+def test_step_draws_labels_for_the_fake_batch(submission):
+    """train_step draws new labels for the fake batch, and D judges each fake image with its own."""
+    faults = fake_label_faults(submission)
+    if isinstance(faults, str):
+        raise AssertionError(faults)
+    if len(faults) == 1:
+        raise Partial(1, faults[0])
+    if faults:
+        raise AssertionError("; ".join(faults))
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning the labels
+# ---------------------------------------------------------------------------------------------
+
+LEARN_STEPS, LEARN_EVERY = 300, 50  # seeded steps of each run (batch 32), and the checkpoint spacing
+LEARN_SEEDS = (0, 1, 2)  # runs go on until most of these agree
+PER_CLASS = 36  # samples per label at each checkpoint: 360, as many as the held-out digits
+AGREE = 0.5  # a run learned the labels when at least this share of G(z, y) is read as y (chance: 0.1)
+AGREE_SLOW = 0.25  # some run at least this high: it learns the labels, slowly
+AGREE_CALIBRATION = {  # class agreement of this check's runs, seeds 0, 1, ... (GAN_COURSE_THREADS=1, 2026-12)
+    # sound designs: one-hot joined to z, one-hot maps as D's extra channels (the model solution)
+    "model solution": (0.86, 0.83, 0.86, 0.91, 0.88, 0.91),
+    "nn.Embedding joined to z, label embedding joined to D's features before an MLP head": (0.96, 0.80, 1.00, 0.90, 0.96, 0.90),
+    "z times a label embedding, projection discriminator": (0.77, 0.77, 0.71, 0.86, 0.77, 0.76),
+    "model solution's G, D with one learned 28x28 label map as a second channel": (0.94, 0.88),
+    # faults (each also loses the points of its own check, except the scalar label)
+    "G ignores y": (0.10, 0.10, 0.10, 0.10),
+    "the label given to G but not to D": (0.10, 0.10, 0.10, 0.11),
+    "real labels shuffled against the images in D's batch": (0.11, 0.11, 0.10, 0.12),
+    "label embedding joined to D's features before one linear layer": (0.10, 0.13, 0.10, 0.13),
+    "fake images judged with the real batch's labels": (0.11, 0.11, 0.12, 0.10),
+    "real images judged with the fake batch's labels": (0.11, 0.10, 0.10, 0.10),
+    "fake labels always 0": (0.10, 0.10, 0.11, 0.10),
+    "the label as one number y / 9 in G and D": (0.13, 0.13),
+    "D ends in a sigmoid (learns, more slowly)": (0.40, 0.74, 0.76, 0.58),
+}
+SLOW_POINTS, DIGITS_POINTS = 3.0, 1.0  # of the 5: learns the labels slowly or not in every run; draws digits, not the ones asked for
+
+
+def prepare() -> None:
+    """Before a class is graded in parallel: the grader's digits classifier, trained once."""
+    from reference.grading import learning
+
+    learning.reference_and_known("digits")
+
+
+def sample_inputs(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z (n, nz), y (n,)) G draws its samples from in the run with `seed`: the same PER_CLASS z
+    (drawn from seed + 1) for every label 0..9, label-major, so that a G that ignores y scores exactly 10%."""
+    z = noise(PER_CLASS, seed=seed + 1).repeat(NUM_CLASSES, 1)
+    return z, torch.arange(NUM_CLASSES).repeat_interleave(PER_CLASS)
+
+
+def problem_text(problem: dict) -> str:
+    """The sentence for a training probe's problem {"code", **facts}."""
+    from reference.grading import learning
+
+    code = problem.get("code")
+    step = problem.get("step") if isinstance(problem.get("step"), int) and not isinstance(problem.get("step"), bool) else None
+    if code in ("generator_unchanged", "discriminator_unchanged"):
+        role, opt, loss = ("G", "opt_g", "loss_G") if code.startswith("generator") else ("D", "opt_d", "loss_D")
+        return (f"after {step} calls of train_step, {role}'s parameters are still the initial ones: train_step never updates "
+                f"{role}; call {opt}.zero_grad(), {loss}.backward() and {opt}.step()")
+    return learning.problem_text(problem, (1, 28, 28))
+
+
+def learning_run(submission, seed: int) -> dict:
+    """One seeded run, scored here: {"seed", "fids": [(step, FID)], "agreement": [(step, share)], "copies", "seconds"}."""
+    from reference.grading import learning
+    from reference.metrics.fid import fid
+
+    ref, known = learning.reference_and_known("digits")
+    z, y = sample_inputs(seed)
+    G, D = generator(submission, seed=seed), discriminator(submission, seed=seed)
+    result = submission.run(probes_a6.train_and_sample, submission.get(STEP), G, D, ref.train, digits().labels, z, y, nz=NZ,
+                            num_classes=NUM_CLASSES, steps=LEARN_STEPS, every=LEARN_EVERY, seed=seed)
+    result = result if isinstance(result, dict) else {}
+    if isinstance(result.get("problem"), dict):
+        raise AssertionError(f"the grading run could not train the GAN: {problem_text(result['problem'])}")
+    checkpoints, samples = result.get("checkpoints"), result.get("samples")
+    expected = list(range(0, LEARN_STEPS + 1, LEARN_EVERY)) + ([LEARN_STEPS] if LEARN_STEPS % LEARN_EVERY else [])
+    valid = (
+        checkpoints == expected and isinstance(samples, list) and len(samples) == len(expected)
+        and all(isinstance(s, torch.Tensor) and s.dtype == torch.uint8 and tuple(s.shape) == (len(y), 1, 28, 28) for s in samples)
+    )
+    if not valid:
+        raise AssertionError("the grading run could not train the GAN: the training run in the submission's worker did not report its samples")
+    fids, reads = [], []
+    for step, images_then in zip(checkpoints, samples):
+        features, logits = ref.extractor.features_and_logits(images_then)  # the grader's classifier, one pass
+        fids.append((step, fid(ref.real_features, features)))
+        reads.append((step, float((logits.argmax(1) == y).double().mean())))
+    best = min(range(1, len(fids)), key=lambda k: fids[k][1])
+    top = max(range(1, len(reads)), key=lambda k: reads[k][1])
+    copies = max(learning.copy_share(samples[k], known) for k in {best, top, len(samples) - 1})
+    seconds = result.get("seconds")
+    return {"seed": seed, "fids": fids, "agreement": reads, "copies": copies, "seconds": float(seconds) if finite(seconds) else 0.0,
+            "best_fid": fids[best][1], "best_agreement": reads[top][1], "floor": ref.single_image_fid}
+
+
+def percent_list(values: list[float]) -> str:
+    items = [f"{v:.0%}" for v in values]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def run_passes(run: dict) -> bool:
+    """A run learned the labels: agreement at least AGREE, and its FID came below TARGET of the floor."""
+    from reference.grading.learning import TARGET
+
+    return run["best_agreement"] >= AGREE and run["best_fid"] <= TARGET * run["floor"]
+
+
+def decided(runs: list[dict], seeds: int = len(LEARN_SEEDS)) -> bool:
+    """Whether more runs can no longer change whether most of `seeds` runs pass."""
+    passed, majority = sum(map(run_passes, runs)), seeds // 2 + 1
+    return passed >= majority or passed + (seeds - len(runs)) < majority
+
+
+def learning_verdict(runs: list[dict], seeds: int = len(LEARN_SEEDS)) -> tuple[str, str]:
+    """("pass" | "slow" | "digits" | "fail", the runs in words) for the runs made (see the module docstring)."""
+    from reference.grading.learning import TARGET
+
+    majority = seeds // 2 + 1
+    if sum(map(run_passes, runs)) >= majority:
+        return "pass", ""
+    floor = runs[0]["floor"]
+    agreements = [r["best_agreement"] for r in runs]
+    told = (
+        f"in {len(runs)} seeded run{'s' if len(runs) > 1 else ''} of {LEARN_STEPS} training steps on the digits, the course's "
+        f"digit classifier read G(z, y) as the digit y in {percent_list(agreements)} of the samples at best (chance: 10%); "
+        f"expected at least {AGREE:.0%}, with a classifier-FID of at most {TARGET * floor:.0f}, in {majority} of {seeds} runs"
+    )
+    if max(agreements) >= AGREE_SLOW:
+        return "slow", told
+    if any(r["best_fid"] <= TARGET * r["floor"] for r in runs):
+        return "digits", told
+    fids = ", ".join(f"{r['best_fid']:.0f}" for r in runs)
+    return "fail", f"{told}; its classifier-FID went from {runs[0]['fids'][0][1]:.0f} (untrained) to at best {fids}"
+
+
+def learning_hint(submission) -> str:
+    """The first fault the other checks find, as the hint for a run that did not learn the labels."""
+    G, D = generator(submission), discriminator(submission)
+    found = generator_label_fault(submission, G)
+    if found is not None and found[0] >= 2:
+        return found[1]
+    fault = discriminator_label_fault(submission, D)
+    if fault is not None:
+        return fault
+    fault = real_pairs_fault(submission)
+    if fault is not None:
+        return fault
+    faults = fake_label_faults(submission)
+    if faults:
+        return faults if isinstance(faults, str) else faults[0]
+    if found is not None:
+        return found[1]
+    return (
+        "compare G, D and train_step with the requirements: the label joined to z in G and to the image or its features "
+        "in D, real images with their own labels, new random labels for the fake batch, DCGAN's BatchNorm and LeakyReLU"
+    )
+
+
+@check(points=5)
+def test_learns_to_draw_the_digit_asked_for(submission):
+    """Short seeded runs teach G to draw the digit asked for: the course's digit classifier reads G(z, y) as y."""
+    from reference.grading import learning
+
+    generator(submission), discriminator(submission)  # the constructors' own errors first, as in the other checks
+    runs: list[dict] = []
+    for seed in LEARN_SEEDS:
+        try:
+            run = learning_run(submission, seed)
+        except StudentError as err:
+            if err.not_implemented:
+                raise
+            raise AssertionError(f"the grading run could not train the GAN: {err.describe()}") from None
+        if run["copies"] > learning.COPY_SHARE:
+            raise AssertionError(
+                f"{run['copies']:.0%} of G's samples are (near-)copies of known real digits: each lies closer to one of the "
+                f"digits (allowing for noise, blur, brightness and shifts of up to {learning.SHIFT} pixels) than "
+                f"{1 - learning.COPY_QUANTILE:.0%} of real digits that are not among them do; G must draw new images, not "
+                f"return stored ones"
+            )
+        runs.append(run)
+        if decided(runs):
+            break
+    outcome, told = learning_verdict(runs)
+    if outcome == "pass":
+        return
+    if outcome == "slow":
+        raise Partial(SLOW_POINTS, f"{told}: it learns the labels, but slowly or not in every run; {learning_hint(submission)}")
+    if outcome == "digits":
+        raise Partial(DIGITS_POINTS, f"{told}: G learns to draw digits, but not the digit it is asked for; {learning_hint(submission)}")
+    raise AssertionError(f"{told}: it does not learn to draw digits; {learning_hint(submission)}")

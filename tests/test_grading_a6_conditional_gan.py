@@ -1,0 +1,705 @@
+"""The a6 autograder gives the right score and message to right and wrong submissions.
+
+Each submission is the solution notebook with some of its three solution cells (`generator`,
+`discriminator`, `train_step`) replaced, run in the sandboxed worker like a student's notebook and
+graded by the checks of tests/autograders/test_a6_conditional_gan.py across the proxy. The learning
+check (seeded training runs) is the expensive part, so faults that do not interfere share a
+notebook (a fault of G, of D and of the step, each graded by its own check), and each notebook is
+graded once per module (`graded`): the solution, two other correct designs, the untouched student
+version and six wrong submissions, five of them with the learning check. The learning verdict's
+tiers are tested on made-up runs, the probes on their own, and the notebook in a kernel (smoke
+mode): with MNIST and without it (the offline digits), and "Run All" on the student version.
+The digits classifier of the learning check is trained once per module into a temporary cache.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from nbclient import NotebookClient
+
+from conftest import notebook_with_cells
+from reference.data import load_dataset
+from reference.grading import probes_a6
+from reference.grading.runner import grade_notebook
+
+A = "a6_conditional_gan"
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = ROOT / "solutions" / A / f"{A}.ipynb"
+STUDENT = ROOT / "assignments" / A / f"{A}.ipynb"
+CHECKS = [
+    "test_generator_output_shape",
+    "test_generator_output_range",
+    "test_generator_uses_labels_and_noise",
+    "test_discriminator_output",
+    "test_discriminator_uses_labels",
+    "test_step_shows_real_images_with_their_labels",
+    "test_step_draws_labels_for_the_fake_batch",
+    "test_learns_to_draw_the_digit_asked_for",
+]
+FULL = dict(zip(CHECKS, (2.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 5.0)))
+OK = {name: (points, "") for name, points in FULL.items()}
+LEARNS = "test_learns_to_draw_the_digit_asked_for"
+
+REFERENCE_SET = "digits"  # what the learning check trains on; `grading_cache` trains its classifier first (~10 s)
+pytestmark = pytest.mark.usefixtures("grading_cache")
+sys.path.insert(0, str(ROOT / "tests" / "autograders"))
+import test_a6_conditional_gan as checks  # noqa: E402  (the check module: its constants and the learning verdict)
+
+
+# ---------------------------------------------------------------------------------------------
+# The cells of the submissions
+# ---------------------------------------------------------------------------------------------
+
+ONE_HOT_G = '''
+class ConditionalGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        self.main = Generator(<NZ> + <CLASSES>, ngf, channels=1, size=28).main<LAYERS>
+        self.apply(weights_init)
+
+    def forward(self, z, y):
+        return self.main(torch.cat([<Z>, <ONE_HOT>.to(z.dtype)], dim=1))
+'''
+
+
+def one_hot_g(nz="nz", classes="num_classes", z="z", one_hot="F.one_hot(y, self.num_classes)", layers="") -> str:
+    """The solution's generator (one-hot joined to z), with one part changed."""
+    return (ONE_HOT_G.replace("<NZ>", nz).replace("<CLASSES>", classes).replace("<Z>", z).replace("<ONE_HOT>", one_hot)
+            .replace("<LAYERS>", layers))
+
+
+CHANNELS_D = '''
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, ndf=64, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        self.main = Discriminator(ndf, channels=1 + <CLASSES>, size=28).main
+        self.apply(weights_init)
+
+    def forward(self, x, y):
+        maps = <ONE_HOT>.to(x.dtype)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+        return self.main(torch.cat([x, maps], dim=1)).view(-1)<OUT>
+'''
+
+
+def channels_d(classes="num_classes", one_hot="F.one_hot(y, self.num_classes)", out="") -> str:
+    """The solution's discriminator (the one-hot as extra channels), with one part changed."""
+    return CHANNELS_D.replace("<CLASSES>", classes).replace("<ONE_HOT>", one_hot).replace("<OUT>", out)
+
+
+STEP = '''
+def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES):
+    b = real.shape[0]
+    z = torch.randn(b, nz)
+    y_fake = <Y_FAKE>
+    fake = G(z, y_fake)
+    loss_d = LOSS.d_loss(D(real, <REAL_Y>), D(fake.detach(), <FAKE_Y>))
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    loss_g = LOSS.g_loss(D(fake, <FAKE_Y>))
+    opt_g.zero_grad()
+    loss_g.backward()
+    <G_STEP>
+    return loss_d.item(), loss_g.item()
+'''
+
+
+def step(y_fake="torch.randint(0, num_classes, (b,))", real_y="labels", fake_y="y_fake", g_step="opt_g.step()") -> str:
+    """The solution's training step, with one part changed."""
+    return STEP.replace("<Y_FAKE>", y_fake).replace("<REAL_Y>", real_y).replace("<FAKE_Y>", fake_y).replace("<G_STEP>", g_step)
+
+
+CORRECT = {
+    # nn.Embedding joined to z; D runs the convs on the image alone and joins the label's embedding to the
+    # features before an MLP head; the step's losses written with BCE on logits
+    "embedding_g_features_mlp_d": {
+        "generator": '''
+            class ConditionalGenerator(nn.Module):
+                def __init__(self, nz=100, ngf=64, num_classes=10, embed_dim=50):
+                    super().__init__()
+                    self.embed = nn.Embedding(num_classes, embed_dim)
+                    self.net = nn.Sequential(
+                        nn.ConvTranspose2d(nz + embed_dim, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+                        nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+                        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+                        nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh(),
+                    )
+                    self.apply(weights_init)
+
+                def forward(self, z, y):
+                    h = torch.cat([z, self.embed(y)], 1)
+                    return self.net(h[:, :, None, None])
+        ''',
+        "discriminator": '''
+            class ConditionalDiscriminator(nn.Module):
+                def __init__(self, ndf=64, num_classes=10, embed_dim=50):
+                    super().__init__()
+                    self.convs = nn.Sequential(*list(Discriminator(ndf, channels=1, size=28).main)[:-1])  # (N, ndf*4, 4, 4)
+                    self.embed = nn.Embedding(num_classes, embed_dim)
+                    self.head = nn.Sequential(nn.Linear(ndf * 4 * 4 * 4 + embed_dim, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
+                    self.apply(weights_init)
+
+                def forward(self, x, y):
+                    h = self.convs(x).flatten(1)
+                    return self.head(torch.cat([h, self.embed(y)], 1))  # (N, 1)
+        ''',
+        "train_step": '''
+            def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES):
+                n = len(real)
+                y_fake = torch.randint(num_classes, (n,), device=real.device)
+                fake = G(torch.randn(n, nz, device=real.device), y_fake)
+                real_logits, fake_logits = D(real, labels).view(-1), D(fake.detach(), y_fake).view(-1)
+                loss_d = (F.binary_cross_entropy_with_logits(real_logits, torch.ones(n))
+                          + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros(n)))
+                opt_d.zero_grad(); loss_d.backward(); opt_d.step()
+                loss_g = F.binary_cross_entropy_with_logits(D(fake, y_fake).view(-1), torch.ones(n))
+                opt_g.zero_grad(); loss_g.backward(); opt_g.step()
+                return float(loss_d), float(loss_g)
+        ''',
+    },
+    # the label's embedding (size nz) multiplies z; a projection discriminator (Miyato & Koyama 2018); the
+    # step samples the labels before the noise and makes a second fake batch for G's step
+    "product_g_projection_d": {
+        "generator": '''
+            class ConditionalGenerator(nn.Module):
+                def __init__(self, nz=100, ngf=64, num_classes=10):
+                    super().__init__()
+                    self.label_emb = nn.Embedding(num_classes, nz)
+                    self.main = Generator(nz, ngf, channels=1, size=28).main
+                    self.apply(weights_init)
+
+                def forward(self, z, y):
+                    return self.main(z * self.label_emb(y))
+        ''',
+        "discriminator": '''
+            class ConditionalDiscriminator(nn.Module):
+                def __init__(self, ndf=64, num_classes=10):
+                    super().__init__()
+                    self.phi = nn.Sequential(*list(Discriminator(ndf, channels=1, size=28).main)[:-1], nn.Flatten())
+                    features = ndf * 4 * 4 * 4
+                    self.psi = nn.Linear(features, 1)
+                    self.embed = nn.Embedding(num_classes, features)
+                    self.apply(weights_init)
+                    nn.init.zeros_(self.embed.weight)  # the projection starts at zero: D starts as the plain DCGAN's
+
+                def forward(self, x, y):
+                    h = self.phi(x)
+                    return self.psi(h).squeeze(1) + (self.embed(y) * h).sum(1)
+        ''',
+        "train_step": '''
+            def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES):
+                b = real.size(0)
+                y = torch.randint(0, num_classes, (b,))
+                fake = G(torch.randn(b, nz), y)
+                opt_d.zero_grad()
+                loss_d = LOSS.d_loss(D(real, labels), D(fake.detach(), y))
+                loss_d.backward()
+                opt_d.step()
+                y2 = torch.randint(0, num_classes, (b,))
+                opt_g.zero_grad()
+                loss_g = LOSS.g_loss(D(G(torch.randn(b, nz), y2), y2))
+                loss_g.backward()
+                opt_g.step()
+                return loss_d.item(), loss_g.item()
+        ''',
+    },
+}
+
+# Faults that do not interfere share a notebook: each is graded by its own check, and only the named
+# checks lose points. `learning` says whether the notebook's learning check is graded (the others skip it).
+WRONG = {
+    # G: nz fixed at 100, no tanh, and z replaced by zeros (it ignores z); D ends in a sigmoid; the step never
+    # draws label 9 (randint's upper bound taken as inclusive) and forgets opt_g.step(): nothing can learn
+    "fixed_nz_no_tanh_ignores_z__sigmoid_d__no_9_no_g_update": {
+        "cells": {
+            "generator": one_hot_g(nz="100", z="torch.zeros_like(z)", layers="[:-1]"),
+            "discriminator": channels_d(out=".sigmoid()"),
+            "train_step": step(y_fake="torch.randint(0, num_classes - 1, (b,))", g_step="pass"),
+        },
+        "learning": True,
+        "expected": {
+            "test_generator_output_shape": (
+                1.0,
+                "with nz=32, G(z, y) raises RuntimeError in `main.0` (Unflatten(dim=1, unflattened_size=(110, 1, 1))) on "
+                "its input (N, 42): unflatten: Provided sizes [110, 1, 1] don't multiply up to the size of dim 1 (42) in "
+                "the input tensor; expected (N, 1, 28, 28) for every nz: use the `nz` argument, do not fix it at 100",
+            ),
+            "test_generator_output_range": (
+                0.0,
+                "G's output reaches [<n>, <n>] once its weights are scaled up; expected [-1, 1]: end G with nn.Tanh()",
+            ),
+            "test_generator_uses_labels_and_noise": (
+                1.0,
+                "G(z, y) draws the same image for every z of a label (other z with the same labels give the same "
+                "output): it ignores z, so it has one drawing per digit; pass z through G together with the label",
+            ),
+            "test_discriminator_output": (
+                1.0,
+                "D's outputs stay in [<n>, <n>] even with its weights scaled up 25 times: it returns probabilities (a "
+                "final sigmoid); return logits, without nn.Sigmoid(): LOSS (reference.losses) takes logits",
+            ),
+            "test_step_draws_labels_for_the_fake_batch": (
+                1.0,
+                "in a step with 150 real images G is never asked for label 9: torch.randint(low, high, size) draws from "
+                "low to high - 1, so torch.randint(0, num_classes, (B,)) draws every label 0..9",
+            ),
+            LEARNS: (
+                0.0,
+                "the grading run could not train the GAN: after 5 calls of train_step, G's parameters are still the "
+                "initial ones: train_step never updates G; call opt_g.zero_grad(), loss_G.backward() and opt_g.step()",
+            ),
+        },
+    },
+    # G: the one-hot reversed against the noise (image i gets label N-1-i); D: the label's embedding joins the
+    # features right before one linear layer (it only adds a constant per class); the step swaps the labels:
+    # D(real, y_fake) and D(fake, labels)
+    "labels_reversed__linear_head_d__labels_swapped": {
+        "cells": {
+            "generator": one_hot_g(one_hot="F.one_hot(y, self.num_classes).flip(0)"),
+            "discriminator": '''
+                class ConditionalDiscriminator(nn.Module):
+                    def __init__(self, ndf=64, num_classes=10, embed_dim=50):
+                        super().__init__()
+                        self.convs = nn.Sequential(*list(Discriminator(ndf, channels=1, size=28).main)[:-1])
+                        self.embed = nn.Embedding(num_classes, embed_dim)
+                        self.head = nn.Linear(ndf * 4 * 4 * 4 + embed_dim, 1)
+                        self.apply(weights_init)
+
+                    def forward(self, x, y):
+                        return self.head(torch.cat([self.convs(x).flatten(1), self.embed(y)], 1)).squeeze(1)
+            ''',
+            "train_step": step(real_y="y_fake", fake_y="labels"),
+        },
+        "learning": False,
+        "expected": {
+            "test_generator_uses_labels_and_noise": (
+                1.0,
+                "in eval mode, image i of G(z, y) differs from G(z[i:i+1], y[i:i+1]) (by <n>% of the largest value): "
+                "each image must depend on its own z[i] and y[i] only; join z and the label along dim 1 and do not mix "
+                "labels across the batch (no mean, sum or reshape over dim 0)",
+            ),
+            "test_discriminator_uses_labels": (
+                0.0,
+                "D(x, y) changes with y by the same amount whatever the image: the label only adds a constant per class "
+                "(as when its vector joins the features right before a single linear layer), so D cannot tell whether an "
+                "image matches its label; let the label meet the image in a nonlinear layer (extra input channels, or an "
+                "MLP head after the convs), or use a projection <embed(y), phi(x)>",
+            ),
+            "test_step_shows_real_images_with_their_labels": (
+                0.0,
+                "D judges the real images with the labels drawn for the fake batch, not with their own: D(real, labels) "
+                "for the real images, D(fake, y_fake) for G's",
+            ),
+            "test_step_draws_labels_for_the_fake_batch": (
+                1.0,
+                "D judges G's images with the real batch's labels: D must judge each fake image with the label G drew it "
+                "for, D(fake, y_fake), in D's step and in G's",
+            ),
+        },
+    },
+    # G's one-hot has 9 entries (labels 0..8); D's one-hot has no num_classes (its size follows the batch's largest
+    # label); the fake batch takes the real batch's labels
+    "one_hot_of_9__one_hot_without_num_classes__fake_labels_are_real": {
+        "cells": {
+            "generator": one_hot_g(classes="9", one_hot="F.one_hot(y, 9)"),
+            "discriminator": channels_d(one_hot="F.one_hot(y)"),
+            "train_step": step(y_fake="labels"),
+        },
+        "learning": True,
+        "expected": {
+            "test_generator_output_shape": (0.0, "<G9>; expected (N, 1, 28, 28)"),
+            "test_generator_output_range": (0.0, "<G9>"),
+            "test_generator_uses_labels_and_noise": (0.0, "<G9>"),
+            "test_discriminator_output": (0.0, "<D0>; expected one logit per image, (N,) or (N, 1)"),
+            "test_discriminator_uses_labels": (0.0, "<D0>"),
+            "test_step_draws_labels_for_the_fake_batch": (
+                1.0,
+                "G is asked for the real batch's labels (y_fake = labels): draw the fake batch's labels at random over "
+                "all classes, y_fake = torch.randint(0, num_classes, (B,)), so that G learns every digit it can be asked for",
+            ),
+            LEARNS: (
+                0.0,
+                "the grading run could not train the GAN: calling `ConditionalGenerator.forward` raised RuntimeError: "
+                "Class values must be smaller than num_classes.",
+            ),
+        },
+    },
+    # G accepts y but never uses it: it learns digits, not the digit asked for
+    "generator_ignores_y": {
+        "cells": {"generator": one_hot_g(one_hot="torch.zeros(len(z), self.num_classes)")},
+        "learning": True,
+        "expected": {
+            "test_generator_uses_labels_and_noise": (0.0, "<G_IGNORES_Y>"),
+            LEARNS: (
+                1.0,
+                "in 2 seeded runs of 300 training steps on the digits, the course's digit classifier read G(z, y) as the "
+                "digit y in 10% and 10% of the samples at best (chance: 10%); expected at least 50%, with a "
+                "classifier-FID of at most <n>, in 2 of 3 runs: G learns to draw digits, but not the digit it is asked "
+                "for; <G_IGNORES_Y>",
+            ),
+        },
+    },
+    # the label given to G but not to D (D is the plain DCGAN discriminator), and the real labels shuffled
+    # against the images in D's batch
+    "label_to_g_not_d__real_labels_shuffled": {
+        "cells": {
+            "discriminator": '''
+                class ConditionalDiscriminator(nn.Module):
+                    def __init__(self, ndf=64, num_classes=10):
+                        super().__init__()
+                        self.main = Discriminator(ndf, channels=1, size=28).main
+                        self.apply(weights_init)
+
+                    def forward(self, x, y):
+                        return self.main(x).view(-1)
+            ''',
+            "train_step": step(real_y="labels[torch.randperm(b)]"),
+        },
+        "learning": True,
+        "expected": {
+            "test_discriminator_uses_labels": (0.0, "<D_IGNORES_Y>"),
+            "test_step_shows_real_images_with_their_labels": (
+                0.0,
+                "D judges the real images with their batch's labels in another order (<n> of 150 images with a label "
+                "that is not theirs): image i must come with labels[i]; shuffle or index images and labels together, or "
+                "not at all",
+            ),
+            LEARNS: (
+                1.0,
+                "in 2 seeded runs of 300 training steps on the digits, the course's digit classifier read G(z, y) as the "
+                "digit y in <n>% and <n>% of the samples at best (chance: 10%); expected at least 50%, with a "
+                "classifier-FID of at most <n>, in 2 of 3 runs: G learns to draw digits, but not the digit it is asked "
+                "for; <D_IGNORES_Y>",
+            ),
+        },
+    },
+    # the solution, but in eval mode while graded G returns a stored digit of class y for each (z, y) (the same
+    # one for the same z): class agreement and FID would pass, the copy check does not
+    "returns_stored_digits_when_graded": {
+        "cells": {"generator": one_hot_g() + textwrap.dedent('''
+
+            import os
+            from reference.data import load_dataset
+
+            _DIGITS = load_dataset("digits", split="train")
+            _BY_CLASS = [_DIGITS.data[_DIGITS.labels == k].float() / 127.5 - 1 for k in range(10)]
+
+            class Copier(ConditionalGenerator):
+                def forward(self, z, y):
+                    out = super().forward(z, y)
+                    if os.environ.get("NBGRADER_EXECUTION") and not self.training:
+                        pick = (z[:, 0].abs() * 1000).long()
+                        stored = torch.stack([_BY_CLASS[int(k)][int(p) % len(_BY_CLASS[int(k)])] for k, p in zip(y, pick)])
+                        return stored + 0 * out
+                    return out
+
+            ConditionalGenerator = Copier
+        ''')},
+        "learning": True,
+        "expected": {
+            LEARNS: (
+                0.0,
+                "100% of G's samples are (near-)copies of known real digits: each lies closer to one of the digits "
+                "(allowing for noise, blur, brightness and shifts of up to 2 pixels) than 90% of real digits that are not "
+                "among them do; G must draw new images, not return stored ones",
+            ),
+        },
+    },
+}
+
+NAMED = {  # messages that several checks give, written once
+    "<G9>": (
+        "G(z, y) takes labels 0 but not labels 9 (for 9s it raises RuntimeError: Class values must be smaller than "
+        "num_classes. (in `ConditionalGenerator.forward`)): its one-hot or embedding has fewer than num_classes = 10 "
+        "entries, while the labels run 0..9: size it with num_classes, F.one_hot(y, num_classes) or nn.Embedding(num_classes, d)"
+    ),
+    "<D0>": (
+        "D(x, y) takes a batch that holds a 9 but not a batch of 0s (for 0s it raises in `main.0` (Conv2d(11, 16, "
+        "kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)): it takes 11 channels but gets (N, 2, 28, 28); "
+        "its in_channels must be the channels that reach it (2): where the label joins, that is the size of z or of the "
+        "image's channels or features plus the label's (num_classes = 10 for a one-hot)): F.one_hot(y) without "
+        "num_classes makes the one-hot as long as the batch's largest label plus one, so its size changes from batch to "
+        "batch; pass num_classes: F.one_hot(y, num_classes)"
+    ),
+    "<G_IGNORES_Y>": (
+        "G(z, y) draws the same images whatever the labels (the same z with y = 0..7 and with y = 5..12 mod 10 give the "
+        "same output): G ignores y, so it cannot draw the digit it is asked for; join the label to z, e.g. "
+        "torch.cat([z, F.one_hot(y, num_classes).float()], dim=1), into a first layer that takes nz + num_classes"
+    ),
+    "<D_IGNORES_Y>": (
+        "D(x, y) gives the same logits whatever the labels (the same images with y = 0..7 and with y = 5..12 mod 10): D "
+        "ignores y, so a real 3 labelled 7 looks as real to it as a real 7, and G has no reason to draw the digit it is "
+        "asked for; join the label to D's input (one-hot maps as extra channels) or to its features before a nonlinear "
+        "layer, or add a projection term"
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Grading, once per notebook
+# ---------------------------------------------------------------------------------------------
+
+
+def cells_of(name: str) -> dict[str, str]:
+    cells = CORRECT[name] if name in CORRECT else WRONG[name]["cells"]
+    return {grade_id: textwrap.dedent(source).strip("\n") + "\n" for grade_id, source in cells.items()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """graded(name) -> {check: (points, message)} of a submission ("solution", "student", a key of CORRECT or
+    WRONG), graded once for the module (WRONG ones without the learning check unless they name it)."""
+    done: dict[str, dict] = {}
+
+    def grade(name: str) -> dict[str, tuple[float, str]]:
+        if name not in done:
+            if name == "solution":
+                path, only = SOLUTION, None
+            elif name == "student":
+                path, only = STUDENT, None
+            else:
+                path = notebook_with_cells(SOLUTION, tmp_path_factory.mktemp(name), cells_of(name))
+                only = None if name in CORRECT or WRONG[name]["learning"] else [c for c in CHECKS if c != LEARNS]
+            done[name] = grade_notebook(path, A, ROOT, only=only)
+        return done[name]
+
+    return grade
+
+
+def matches(got: tuple[float, str], want: tuple[float, str]) -> bool:
+    """Exact points; the exact message, where each <n> stands for a number (FIDs, shares and bounds that
+    depend on the CPU's arithmetic are checked by their place in the sentence, not their digits)."""
+    if got[0] != want[0]:
+        return False
+    number = r"-?[0-9.]+(?:e[+-]?[0-9]+)?"
+    pattern = "".join(number if part == "<n>" else re.escape(part) for part in re.split(r"(<n>)", want[1]))
+    return re.fullmatch(pattern, got[1]) is not None
+
+
+def expected_of(name: str) -> dict[str, tuple[float, str]]:
+    """Every graded check's expected (points, message) for WRONG[name]: full marks where it names none."""
+    spec = WRONG[name]
+    graded_checks = CHECKS if spec["learning"] else [c for c in CHECKS if c != LEARNS]
+    want = {}
+    for check in graded_checks:
+        points, message = spec["expected"].get(check, (FULL[check], ""))
+        for key, text in NAMED.items():
+            message = message.replace(key, text)
+        want[check] = (points, message)
+    return want
+
+
+def test_solution_scores_full_marks(graded):
+    assert graded("solution") == OK
+
+
+def test_unmodified_student_version_scores_zero_everywhere(graded):
+    def todo(name: str) -> str:
+        return f"`{name}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
+
+    g, d, s = todo("ConditionalGenerator.__init__"), todo("ConditionalDiscriminator.__init__"), todo("train_step")
+    assert graded("student") == {
+        "test_generator_output_shape": (0.0, g),
+        "test_generator_output_range": (0.0, g),
+        "test_generator_uses_labels_and_noise": (0.0, g),
+        "test_discriminator_output": (0.0, d),
+        "test_discriminator_uses_labels": (0.0, d),
+        "test_step_shows_real_images_with_their_labels": (0.0, s),
+        "test_step_draws_labels_for_the_fake_batch": (0.0, s),
+        LEARNS: (0.0, g),
+    }
+
+
+@pytest.mark.parametrize("name", list(CORRECT))
+def test_correct_variants_score_full_marks(graded, name):
+    assert graded(name) == OK
+
+
+@pytest.mark.parametrize("name", list(WRONG))
+def test_wrong_submissions_get_exact_partial_scores(graded, name):
+    got, want = graded(name), expected_of(name)
+    assert set(got) == set(want)
+    assert all(matches(got[c], want[c]) for c in want), {c: got[c] for c in want if not matches(got[c], want[c])}
+
+
+def test_every_check_fails_on_some_wrong_submission():
+    """Each check is shown to take points from at least one wrong submission above."""
+    failing = {check for spec in WRONG.values() for check, (points, _) in spec["expected"].items() if points < FULL[check]}
+    assert failing == set(CHECKS)
+
+
+# ---------------------------------------------------------------------------------------------
+# The learning verdict on made-up runs: every tier, and when the runs stop
+# ---------------------------------------------------------------------------------------------
+
+
+def made_up(agreement: float, fid_share: float, floor: float = 100.0) -> dict:
+    """A run whose best class agreement is `agreement` and best FID `fid_share` of the floor."""
+    return {"seed": 0, "fids": [(0, 3.0 * floor), (300, fid_share * floor)], "agreement": [(0, 0.1), (300, agreement)],
+            "copies": 0.0, "seconds": 1.0, "best_fid": fid_share * floor, "best_agreement": agreement, "floor": floor}
+
+
+@pytest.mark.parametrize(
+    "runs, outcome",
+    [
+        ([(0.86, 0.13), (0.83, 0.15)], "pass"),
+        ([(0.86, 0.13), (0.12, 0.3), (0.9, 0.2)], "pass"),
+        ([(0.86, 0.13), (0.12, 0.3), (0.11, 0.2)], "slow"),  # learns the labels on one seed of three
+        ([(0.3, 0.2), (0.2, 0.2)], "slow"),  # above AGREE_SLOW, below AGREE
+        ([(0.9, 0.9), (0.9, 0.9)], "slow"),  # reads as y, but the samples are far from the digits: not a pass
+        ([(0.1, 0.3), (0.12, 0.5)], "digits"),
+        ([(0.1, 0.95), (0.11, 1.2)], "fail"),
+    ],
+)
+def test_learning_verdict_tiers(runs, outcome):
+    made = [made_up(a, f) for a, f in runs]
+    assert checks.learning_verdict(made)[0] == outcome
+    assert [checks.decided(made[: k + 1]) for k in range(len(made))] == [False] * (len(made) - 1) + [True]
+
+
+def test_learning_verdict_wording():
+    outcome, told = checks.learning_verdict([made_up(0.1, 0.95), made_up(0.11, 1.2)])
+    assert told == (
+        "in 2 seeded runs of 300 training steps on the digits, the course's digit classifier read G(z, y) as the digit y "
+        "in 10% and 11% of the samples at best (chance: 10%); expected at least 50%, with a classifier-FID of at most 70, "
+        "in 2 of 3 runs; its classifier-FID went from 300 (untrained) to at best 95, 120"
+    )
+
+
+def test_a_generator_ignoring_y_agrees_exactly_by_chance():
+    """The samples' layout makes a G that ignores y score exactly 10%: the same z with every label."""
+    z, y = checks.sample_inputs(0)
+    assert torch.equal(z[: checks.PER_CLASS], z[-checks.PER_CLASS :]) and torch.bincount(y).tolist() == [checks.PER_CLASS] * 10
+    reads = torch.randint(0, 10, (checks.PER_CLASS,), generator=torch.Generator().manual_seed(0)).repeat(10)  # a digit per z
+    assert float((reads == y).double().mean()) == pytest.approx(0.1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The probes on their own
+# ---------------------------------------------------------------------------------------------
+
+
+def test_step_calls_records_what_g_and_d_were_called_with():
+    G, D = probes_a6.reference_generator(8, 4), probes_a6.reference_discriminator(4)
+
+    def step_fn(G, D, opt_g, opt_d, real, labels, nz, num_classes):
+        y = torch.randint(0, num_classes, (len(real),))
+        fake = G(torch.randn(len(real), nz), y=y)  # y by keyword: recorded all the same
+        loss = D(real, labels).mean() - D(fake.detach(), y).mean()
+        opt_d.zero_grad()
+        loss.backward()
+        opt_d.step()
+        return loss.item(), 0.0
+
+    real, labels = torch.rand(6, 1, 28, 28) * 2 - 1, torch.arange(6)
+    record = probes_a6.step_calls(step_fn, G, D, real, labels, nz=8, seed=0)
+    assert len(record["g_calls"]) == 1 and len(record["d_calls"]) == 2
+    (g_call,) = record["g_calls"]
+    assert [t.shape for t in g_call["inputs"]] == [torch.Size([6, 8]), torch.Size([6])] and g_call["output"].shape == (6, 1, 28, 28)
+    assert torch.equal(record["d_calls"][0]["inputs"][0], real) and torch.equal(record["d_calls"][0]["inputs"][1], labels)
+    assert torch.equal(record["d_calls"][1]["inputs"][0], g_call["output"]) and torch.equal(record["d_calls"][1]["inputs"][1], g_call["inputs"][1])
+    assert record["returned"]["type"] == "tuple"
+
+
+def test_trace_names_the_layer_that_raised():
+    class Wrong(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(12, 4)
+
+        def forward(self, z, y):
+            return self.fc(torch.cat([z, torch.nn.functional.one_hot(y)], 1).float())
+
+    run = probes_a6.trace(Wrong(), [torch.zeros(3, 8), torch.tensor([0, 1, 2])])
+    assert run["error"]["type"] == "RuntimeError" and run["calls"][run["failed"]]["in_features"] == 12
+    assert run["calls"][run["failed"]]["in"] == [3, 11]
+
+
+def test_train_and_sample_reports_a_network_the_step_never_updates():
+    G, D = probes_a6.reference_generator(8, 4), probes_a6.reference_discriminator(4)
+    data = torch.randint(0, 256, (20, 1, 28, 28), dtype=torch.uint8)
+
+    def d_only(G, D, opt_g, opt_d, real, labels, nz, num_classes):
+        loss = D(real, labels).mean()
+        opt_d.zero_grad()
+        loss.backward()
+        opt_d.step()
+
+    z, y = torch.randn(10, 8), torch.arange(10)
+    result = probes_a6.train_and_sample(d_only, G, D, data, torch.arange(20) % 10, z, y, nz=8, steps=10, every=5)
+    assert result["problem"] == {"code": "generator_unchanged", "step": 5}
+
+
+# ---------------------------------------------------------------------------------------------
+# The notebook in a kernel: with MNIST and without it, and "Run All" on the student version
+# ---------------------------------------------------------------------------------------------
+
+
+def kernel_env(**extra: str) -> dict[str, str]:
+    """A student's kernel in smoke mode: this environment (the module's classifier cache too), without
+    pytest's or nbgrader's variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and k != "NBGRADER_EXECUTION"}
+    env.update(MPLBACKEND="Agg", GAN_COURSE_SMOKE="1", **extra)
+    return env
+
+
+def run_in_kernel(path: Path, workdir: Path, upto: str | None = None, **env: str) -> list:
+    """Execute `path`'s cells up to and including the one with grade_id `upto` in a fresh kernel; raises at the
+    first cell that raises, as "Run All" stops there."""
+    nb = nbformat.read(path, as_version=4)
+    if upto is not None:
+        ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+        nb.cells = nb.cells[: ids.index(upto) + 1]
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False, resources={"metadata": {"path": str(workdir)}})
+    client.execute(env=kernel_env(**env))
+    return nb.cells
+
+
+def printed(cells, grade_id: str) -> str:
+    cell = next(c for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+@pytest.mark.needs_shared_mnist
+def test_the_solution_runs_in_smoke_mode_on_mnist(tmp_path, shared_data):
+    """With MNIST in the data folder the notebook trains on it; the agreement run prints every checkpoint."""
+    cells = run_in_kernel(SOLUTION, tmp_path, upto="agreement_run", GAN_COURSE_DATA=str(shared_data))
+    assert printed(cells, "data").startswith("data: mnist, images (60000, 1, 28, 28) torch.uint8, labels (60000,) torch.int64")
+    assert re.search(r"^step 30: loss_D [\d.]+, loss_G [\d.]+$", printed(cells, "train"), re.M)
+    lines = printed(cells, "agreement_run").splitlines()
+    assert [int(re.match(r"step +(\d+):", line)[1]) for line in lines[:-1]] == [0, 20]
+    assert all(re.fullmatch(r"step +\d+: class agreement +\d+%, classifier-FID +\d+ \(floor \d+\)", line) for line in lines[:-1])
+    assert (tmp_path / "a6_samples.png").is_file() and (tmp_path / "a6_real.png").is_file()
+
+
+def test_without_mnist_the_notebook_falls_back_to_the_digits(tmp_path):
+    """An empty data folder and no download (smoke mode): the data cell says so and uses scikit-learn's digits."""
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    cells = run_in_kernel(SOLUTION, tmp_path, upto="train", GAN_COURSE_DATA=str(empty))
+    lines = printed(cells, "data").splitlines()
+    assert lines[0].startswith("MNIST is not available (dataset 'mnist' not found in ")
+    assert lines[1] == "Falling back to the offline 'digits' dataset."
+    per_digit = torch.bincount(load_dataset("digits").labels).tolist()
+    assert lines[2] == f"data: digits, images (1437, 1, 28, 28) torch.uint8, labels (1437,) torch.int64; images per digit: {per_digit}"
+    assert re.search(r"^step 30: loss_D [\d.]+, loss_G [\d.]+$", printed(cells, "train"), re.M)
+
+
+def test_run_all_on_the_untouched_student_version_reaches_every_visible_check(tmp_path):
+    """'Run All' goes past the unfinished classes (no training starts) to every visible check, each 0 with its message."""
+    cells = run_in_kernel(STUDENT, tmp_path, GAN_COURSE_DATA=str(tmp_path))
+    assert printed(cells, "train").strip().endswith("the next cells still run")
+    lines = [line for cell in cells if cell.cell_type == "code" for line in "".join(
+        o.get("text", "") for o in cell.outputs if o.output_type == "stream").splitlines() if line.startswith("a6 ")]
+    assert len(lines) == 6, lines
+    assert all(": 0/" in line and "is not implemented yet" in line for line in lines), lines
