@@ -1,0 +1,604 @@
+"""The visible checks of this assignment: run them from the notebook's test cells.
+
+Generated from tests/autograders/test_a5_wgan_gp.py by `python -m reference.grading.visible`; do not edit.
+The hidden checks that also grade your submission are not included."""
+
+from __future__ import annotations
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+import torch
+import torch.nn.functional as F
+from reference.data.mixtures import sample_mixture
+from reference.grading import CheckFailure, Partial, StudentError, check
+from reference.grading.checks import as_student_error
+from reference.grading import probes, probes_a1, probes_a5
+from reference.losses import WGANGP
+ASSIGNMENT = "a5_wgan_gp"
+MASKED = ("reference.losses",)  # it holds the answers (WGANGP); absent when a5 is graded
+WGAN = WGANGP()
+TOL_REL, TOL_ABS = 1e-4, 1e-5
+
+
+def is_masked(module: str) -> bool:
+    """`module` is one of MASKED or inside one."""
+    return any(module == m or module.startswith(m + ".") for m in MASKED)
+
+
+def masked_module(text: str) -> str | None:
+    """The masked module (or its package) that an error's text says is missing, else None."""
+    names = re.findall(r"(reference(?:\.\w+)+) is not available while this assignment is graded", text)
+    names += [f"{m}.{a}" for m, a in re.findall(r"module '(reference(?:\.\w+)*)' has no attribute '(\w+)'", text)]
+    for name in names:
+        if any(m == name or m.startswith(name + ".") for m in MASKED):
+            return name
+    return None
+
+
+def not_own(name: str, module: str, lead: str) -> str:
+    """What a student reads when `name` is the course library's answer, not theirs."""
+    return (
+        f"{lead} {module}, the course library's own answer, which does not exist when your submission is graded, "
+        f"so an answer taken from it scores 0: write {name} yourself from the formula"
+    )
+
+
+def student(submission, name: str):
+    """The student's function `name` (a handle when graded)."""
+    try:
+        return submission.get(name)
+    except CheckFailure as err:
+        module = masked_module(str(err))
+        if module is None:
+            raise
+        raise AssertionError(not_own(name, module, f"`{name}` is not defined when graded: the cell that defines it uses")) from None
+
+
+def run(submission, name: str, probe: Callable, *args, **kwargs):
+    """submission.run(probe, *args, **kwargs), where the student's function `name` is among the args.
+
+    An exception of the student's code is a StudentError on both sides (in the student's kernel it
+    is recognised by its traceback through the notebook's functions), so the checks word it alike."""
+    try:
+        return submission.run(probe, *args, **kwargs)
+    except Exception as raw:  # noqa: BLE001 - sorted below: the student's, or the check's own
+        err = raw if isinstance(raw, StudentError) else as_student_error(raw, getattr(submission, "namespace", None))
+        if err is None:
+            raise
+    module = masked_module(err.message) if err.type in ("ImportError", "ModuleNotFoundError", "AttributeError") else None
+    if module is None:
+        raise err from None
+    culprit = err.where.split(".<locals>.")[-1] or name  # the function that reached it, when known
+    raise AssertionError(not_own(culprit, module, f"{culprit} uses")) from None
+
+
+def own_work(submission, name: str, fn, *args) -> None:
+    """Fail when fn(*args) runs code of a masked module: possible only in the student's kernel,
+    where the course library is whole; graded, the same answer would score 0."""
+    ran = run(submission, name, probes_a1.modules_run, fn, *args)
+    used = [m for m in ran if isinstance(m, str) and is_masked(m)] if isinstance(ran, list) else []
+    assert not used, not_own(name, used[0], f"{name} calls")
+
+
+def close(a: float, b: float, rel: float = TOL_REL, abs_: float = TOL_ABS) -> bool:
+    return math.isfinite(a) and abs(a - b) <= abs_ + rel * abs(b)
+
+
+def num(x: float) -> str:
+    return f"{x + 0.0:.6g}"  # + 0.0: no "-0"
+
+
+def diagnose(got: float, want: float, faults: list[tuple[float, str]]) -> str | None:
+    """The message of the first common mistake (its value, its message) that `got` matches."""
+    for value, message in faults:
+        if close(got, value) and not close(value, want):
+            return message
+    return None
+
+
+def joined(messages: list[str]) -> str:
+    """Distinct messages joined with "; ", a hint that ends the first one too said once:
+    "... expected 2.5: the same mistake"."""
+    messages = list(dict.fromkeys(messages))
+    out = messages[:1]
+    for message in messages[1:]:
+        shared = len(os.path.commonprefix([messages[0][::-1], message[::-1]]))
+        cut = message.find(": ", len(message) - shared - 2)
+        if cut >= 0 and len(message) - cut > 40:
+            message = message[:cut] + ": the same mistake"
+        out.append(message)
+    return "; ".join(out)
+
+
+def shape_text(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+CRITIC_FORMULA = (
+    "the critic minimises mean(D(G(z))) - mean(D(x)): critic_loss(critic_real, critic_fake) = "
+    "critic_fake.mean() - critic_real.mean()"
+)
+GENERATOR_FORMULA = "G minimises -mean(D(G(z))): generator_loss(critic_fake) = -critic_fake.mean()"
+NO_LOGS = "WGAN's critic returns an unbounded score, not a logit: no sigmoid, no log"
+
+
+def scores(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """Seeded float32 critic scores of `shape`, of a few units either way."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * 3.0
+
+
+def critic_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[float, str]]:
+    """Common wrong critic losses on these scores: [(their value, the message)]."""
+    r, f = real.double(), fake.double()
+    return [
+        (float(r.mean() - f.mean()), "the sign is flipped: that is mean(D(x)) - mean(D(G(z))), the estimate of W "
+         "that the critic maximises; critic_loss is what it minimises, mean(D(G(z))) - mean(D(x))"),
+        (float(F.softplus(-r).mean() + F.softplus(f).mean()), "that is the standard GAN's discriminator loss (binary "
+         f"cross-entropy on logits); {NO_LOGS}: mean(D(G(z))) - mean(D(x))"),
+        (float(torch.sigmoid(f).mean() - torch.sigmoid(r).mean()), f"the scores go through a sigmoid; {NO_LOGS}"),
+        (float(f.sum() - r.sum()), "it is the sum over the batch, not the mean: take the mean of each term"),
+        (float(f.mean()), "the real term is missing: mean(D(G(z))) - mean(D(x))"),
+        (float(-r.mean()), "the fake term is missing: mean(D(G(z))) - mean(D(x))"),
+    ]
+
+
+def generator_loss_faults(fake: torch.Tensor) -> list[tuple[float, str]]:
+    """Common wrong generator losses on these scores: [(their value, the message)]."""
+    f = fake.double()
+    return [
+        (float(f.mean()), "the sign is flipped: G wants the critic to score its samples high, so it minimises "
+         "-mean(D(G(z)))"),
+        (float(F.softplus(-f).mean()), f"that is the standard GAN's non-saturating loss -log sigmoid(D(G(z))); {NO_LOGS}"),
+        (float(-torch.sigmoid(f).mean()), f"the scores go through a sigmoid; {NO_LOGS}"),
+        (float(-f.sum()), "it is the sum over the batch, not the mean: take the mean"),
+    ]
+
+
+@dataclass(frozen=True)
+class LossTask:
+    """One loss the student writes: its name and arguments, who learns from it, the formula, the
+    oracle and its common mistakes."""
+
+    name: str
+    args: tuple[str, ...]
+    learner: str
+    formula: str
+    reference: Callable[..., torch.Tensor]
+    faults: Callable[..., list[tuple[float, str]]]
+
+
+CRITIC_LOSS = LossTask("critic_loss", ("critic_real", "critic_fake"), "the critic", CRITIC_FORMULA, WGAN.d_loss,
+                       critic_loss_faults)
+GENERATOR_LOSS = LossTask("generator_loss", ("critic_fake",), "G", GENERATOR_FORMULA, WGAN.g_loss, generator_loss_faults)
+
+
+@dataclass
+class Loss:
+    """What a student's loss returned: its value, whether it carries a graph, and d(value)/d(each
+    input) (float64, the input's shape; None where the graph does not reach)."""
+
+    value: float
+    requires_grad: bool
+    grads: list[torch.Tensor | None]
+
+
+def loss_answer(submission, task: LossTask, *inputs: torch.Tensor) -> Loss:
+    """The student's loss on `inputs`; a failure that names the fault when it is not one number in
+    a tensor, or when it is the course library's."""
+    name = task.name
+    fn = student(submission, name)
+    own_work(submission, name, fn, *inputs)
+    answer = run(submission, name, probes.value_and_grad, fn, *inputs)
+    result = answer.get("result") if isinstance(answer, dict) else None
+    kind = result.get("type") if isinstance(result, dict) else None
+    assert kind != "NoneType", f"{name} returned None (is its return missing?); return the loss as a torch tensor"
+    assert kind == "Tensor", (
+        f"{name} returned {kind if isinstance(kind, str) else 'something else'}; "
+        f"return a torch tensor (no .item()), so that loss.backward() works"
+    )
+    value = answer.get("value")
+    assert isinstance(value, torch.Tensor) and value.numel() == 1, (
+        f"{name} returned shape {shape_text(value.shape) if isinstance(value, torch.Tensor) else '?'}; "
+        f"expected one number: take the mean over the batch"
+    )
+    grads = answer.get("grads")
+    grads = list(grads) if isinstance(grads, (list, tuple)) and len(grads) == len(inputs) else [None] * len(inputs)
+    grads = [g if isinstance(g, torch.Tensor) and g.shape == x.shape else None for g, x in zip(grads, inputs)]
+    return Loss(float(value.reshape(())), answer.get("requires_grad") is True, grads)
+
+
+def oracle(task: LossTask, *inputs: torch.Tensor) -> tuple[float, list[torch.Tensor]]:
+    """The course library's value and gradients on `inputs`, in float64."""
+    leaves = [x.detach().double().requires_grad_(True) for x in inputs]
+    value = task.reference(*leaves)
+    return float(value.detach()), [g.detach() for g in torch.autograd.grad(value, leaves)]
+
+
+def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]) -> None:
+    """The loss's value, graph and gradients on each case of seeded scores."""
+    for inputs in cases:
+        loss = loss_answer(submission, task, *inputs)
+        want, grads = oracle(task, *inputs)
+        where = f"on seeded critic scores of shape {shape_text(inputs[0].shape)}"
+        if not close(loss.value, want):
+            hint = diagnose(loss.value, want, task.faults(*inputs)) or task.formula
+            call = f"{task.name}({', '.join(task.args)})"
+            raise AssertionError(f"{call} = {num(loss.value)} {where}; expected {num(want)}: {hint}")
+        assert loss.requires_grad, f"{task.name} carries no gradient (was it detached, or made with .item()?); {task.learner} could not learn from it"
+        for arg, got, expected in zip(task.args, loss.grads, grads):
+            assert got is not None, (
+                f"{task.name}'s gradient does not reach {arg}: a .detach() (or a tensor rebuilt from numbers) cuts the "
+                f"graph, so {task.learner} could not learn from those scores"
+            )
+            assert torch.allclose(got, expected, rtol=1e-4, atol=1e-6), (
+                f"{task.name} has the right value {where} but the wrong gradient with respect to {arg}: "
+                f"{num(float(got.flatten()[0]))} per score, expected {num(float(expected.flatten()[0]))}"
+            )
+
+
+@check(points=2, visible=True)
+def test_critic_loss_matches_reference(submission):
+    """critic_loss is mean(D(G(z))) - mean(D(x)), with its gradients"""
+    check_loss(submission, CRITIC_LOSS, [(scores((16, 1), 1), scores((16, 1), 2)), (scores((16,), 3), scores((16,), 4))])
+
+
+@check(points=1, visible=True)
+def test_generator_loss_matches_reference(submission):
+    """generator_loss is -mean(D(G(z))), with its gradient"""
+    check_loss(submission, GENERATOR_LOSS, [(scores((16, 1), 5),), (scores((16,), 6),)])
+
+
+def ring_and_gaussian(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real points (n, 2) of the 8-Gaussian ring and fake ones from N(0, 0.5^2 I), seeded."""
+    real, _ = sample_mixture("ring", n, seed=seed)
+    return real, 0.5 * torch.randn(n, 2, generator=torch.Generator().manual_seed(seed + 100))
+
+
+def two_image_batches(shape: tuple[int, ...], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and fake images of `shape` (N, C, H, W), uniform in [-1, 1], seeded."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(shape, generator=gen) * 2 - 1, torch.rand(shape, generator=gen) * 2 - 1
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call gradient_penalty(critic, real, fake[, lambda_gp]): the probe's critic
+    (`probes_a5.probe_critic(kind, real.shape[1:], critic_seed, norm)`) and the seed of its RNGs."""
+
+    label: str
+    kind: str
+    critic_seed: int
+    real: torch.Tensor
+    fake: torch.Tensor
+    seed: int
+    lambda_gp: float | None = None
+    norm: float | None = None
+
+    @property
+    def lam(self) -> float:
+        return 10.0 if self.lambda_gp is None else self.lambda_gp
+
+    @property
+    def images(self) -> bool:
+        return self.real.dim() == 4
+
+    def call(self) -> str:
+        extra = "" if self.lambda_gp is None else f", {self.lambda_gp:g}"
+        return f"gradient_penalty(critic, real, fake{extra})"
+
+
+POINTS = Case("64 points (64, 2) and a small tanh critic", "points", 1, *ring_and_gaussian(64, 0), seed=0)
+IMAGES = Case("images (6, 1, 8, 8) and a small conv critic", "images", 3, *two_image_batches((6, 1, 8, 8), 1), seed=1)
+LINEAR_POINTS = Case("a linear critic on points, D(x) = w.x + b with ||w|| = 2.5", "linear", 4, *ring_and_gaussian(64, 4),
+                     seed=4, norm=2.5)
+LINEAR_IMAGES = Case("a linear critic on images (6, 1, 8, 8) with ||w|| = 3", "linear", 5,
+                     *two_image_batches((6, 1, 8, 8), 5), seed=5, norm=3.0)
+PENALTY_FORMULA = (
+    "the penalty is lambda_gp * mean over the batch of (||grad D(x_hat)||_2 - 1)^2, with one L2 norm per sample of "
+    "the gradient of the critic's scores with respect to x_hat"
+)
+SHAPES_HINT = (
+    "it must work for any sample shape: eps of shape (N,) + (1,) * (real.dim() - 1) (N, 1 for points, N, 1, 1, 1 for "
+    "images), and one norm over each sample's whole gradient, grad.reshape(N, -1).norm(2, dim=1)"
+)
+
+
+@dataclass
+class Penalty:
+    """What one call of the student's gradient_penalty did (untrusted data, validated): its value
+    (None when it is not a tensor; the first item when it is not one number), the critic's inputs
+    of real's shape, how often it ran, and what backpropagating the value gave."""
+
+    case: Case
+    result_type: str
+    shape: list[int] | None
+    value: float | None
+    requires_grad: bool
+    calls: int
+    shapes: list[tuple[int, ...]]
+    points: list[torch.Tensor]
+    leftover: list[str]
+    grads: dict[str, torch.Tensor | None] | None
+    backward_error: str | None
+    names: list[str] = field(default_factory=list)
+
+
+def text(value, limit: int = 200) -> str:
+    """Untrusted text, printable and at most `limit` characters."""
+    value = value if isinstance(value, str) else ""
+    value = "".join(ch if ch.isprintable() else " " for ch in value)
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
+    """The student's gradient_penalty called on `case` in the probe (first traced for the course
+    library's code when `trace`); its answer validated."""
+    fn = student(submission, "gradient_penalty")
+    try:
+        if trace:
+            critic = submission.run(probes_a5.probe_critic, case.kind, list(case.real.shape[1:]), case.critic_seed, case.norm)
+            own_work(submission, "gradient_penalty", fn, critic, case.real, case.fake)
+        answer = run(submission, "gradient_penalty", probes_a5.penalty_run, fn, case.kind, case.critic_seed, case.real,
+                     case.fake, seed=case.seed, lambda_gp=case.lambda_gp, norm=case.norm)
+    except StudentError as err:
+        if err.not_implemented or not re.search(r"size|shape|dimension|broadcast|view", err.message, re.IGNORECASE):
+            raise
+        raise AssertionError(f"{case.call()} raised {err.type} for {case.label}: {err.message}; {SHAPES_HINT}") from None
+    answer = answer if isinstance(answer, dict) else {}
+    result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
+    value = answer.get("value")
+    value = value if isinstance(value, torch.Tensor) and value.dim() == 1 and value.numel() and value.dtype == torch.float64 else None
+    inputs = answer.get("inputs") if isinstance(answer.get("inputs"), list) else []
+    inputs = [x for x in inputs if isinstance(x, torch.Tensor)]
+    leftover = answer.get("leftover") if isinstance(answer.get("leftover"), list) else []
+    grads = answer.get("grads")
+    net = probes_a5.probe_critic(case.kind, tuple(case.real.shape[1:]), case.critic_seed, case.norm)
+    names = [f"net.{name}" for name, _ in net.named_parameters()]
+    if isinstance(grads, list):
+        pairs = {p[0]: p[1] for p in grads if isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str)}
+        params = dict(net.named_parameters())
+        grads = {n: (g if isinstance(g, torch.Tensor) and g.shape == params[n[4:]].shape and g.dtype == torch.float64 else None)
+                 for n, g in pairs.items() if n in names}
+    else:
+        grads = None
+    shape = result.get("shape")
+    calls = answer.get("calls")
+    return Penalty(
+        case=case,
+        result_type=text(result.get("type"), 40) or "something else",
+        shape=shape if isinstance(shape, list) and all(isinstance(d, int) for d in shape) else None,
+        value=float(value[0]) if value is not None else None,
+        requires_grad=answer.get("requires_grad") is True,
+        calls=calls if isinstance(calls, int) and not isinstance(calls, bool) else 0,
+        shapes=[tuple(x.shape) for x in inputs],
+        points=[x.double() for x in inputs if x.shape == case.real.shape and x.is_floating_point()],
+        leftover=[text(p[0], 60) for p in leftover if isinstance(p, (list, tuple)) and len(p) == 2 and p[1] is True],
+        grads=grads,
+        backward_error=text(answer.get("backward_error")) or None,
+        names=names,
+    )
+
+
+def one_number(answer: Penalty) -> float:
+    """The penalty's value; a failure that names the fault when it is not one number in a tensor."""
+    kind = answer.result_type
+    assert kind != "NoneType", "gradient_penalty returned None (is its return missing?); return the penalty as a torch tensor"
+    assert kind == "Tensor" and answer.value is not None, (
+        f"gradient_penalty returned {kind}; return a torch tensor (no .item()), so that the critic's loss can "
+        f"backpropagate through it"
+    )
+    shape = answer.shape or []
+    assert math.prod(shape) == 1, (
+        f"gradient_penalty returned shape {shape_text(shape)}; expected one number: the mean over the batch of "
+        f"lambda_gp * (||grad||_2 - 1)^2"
+    )
+    return answer.value
+
+
+def no_critic_call(answer: Penalty) -> str | None:
+    """Why the critic was never called on points of real's shape, else None."""
+    case = answer.case
+    if answer.calls == 0:
+        return (
+            f"{case.call()} never calls the critic it is given ({case.label}): score the interpolates with "
+            f"critic(x_hat), the `critic` argument, not a model of the notebook"
+        )
+    if not answer.points:
+        shapes = ", ".join(shape_text(s) for s in answer.shapes[:3]) or "something that is not a tensor"
+        return (
+            f"{case.call()} calls the critic on {shapes}, not on x_hat of real's shape {shape_text(case.real.shape)} "
+            f"({case.label}): {SHAPES_HINT}"
+        )
+    return None
+
+
+SEGMENT_TOL = 1e-4  # distance of x_hat_i from the line through fake_i and real_i, relative to ||real_i - fake_i||
+KS_LIMIT = 0.3  # Kolmogorov-Smirnov distance of the t_i (64 of them) from U(0, 1)
+SHARED_TOL = 1e-4  # t_i this close to each other: one eps for the whole batch
+WHERE = "WGAN-GP penalises the gradient at random interpolates x_hat = eps * real + (1 - eps) * fake, eps ~ U(0, 1) per sample"
+
+
+@dataclass
+class Fit:
+    """x_hat against the segments: t_i = <x_hat_i - fake_i, real_i - fake_i> / ||real_i - fake_i||^2,
+    off: the largest distance from the line relative to ||real_i - fake_i||, box: every element lies
+    between real's and fake's."""
+
+    t: torch.Tensor
+    off: float
+    box: bool
+
+    @property
+    def on_segment(self) -> bool:
+        return self.off <= SEGMENT_TOL
+
+
+def fit(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> Fit:
+    x, r, f = (v.double().reshape(v.shape[0], -1) for v in (x, real, fake))
+    d = r - f
+    t = ((x - f) * d).sum(1) / d.square().sum(1)
+    off = float(((x - f - t[:, None] * d).norm(dim=1) / d.norm(dim=1)).max())
+    low, high = torch.minimum(r, f), torch.maximum(r, f)
+    box = bool(((x >= low - 1e-6) & (x <= high + 1e-6)).all())
+    return Fit(t, off, box)
+
+
+def ks_uniform(t: torch.Tensor) -> float:
+    """Kolmogorov-Smirnov distance between the t_i and U(0, 1)."""
+    t, _ = t.clamp(0, 1).sort()
+    n = len(t)
+    ranks = torch.arange(1, n + 1, dtype=torch.float64)
+    return float(torch.maximum(ranks / n - t, t - (ranks - 1) / n).max())
+
+
+def interpolates_fault(answer: Penalty) -> str | None:
+    """What is wrong with where the penalty was taken, else None (some call was at good interpolates)."""
+    missing = no_critic_call(answer)
+    if missing:
+        return missing
+    case = answer.case
+    fits = [fit(x, case.real, case.fake) for x in answer.points]
+    n = len(case.real)
+
+    def good(f: Fit) -> bool:
+        t = f.t
+        inside = bool(((t >= -1e-5) & (t <= 1 + 1e-5)).all())
+        varied = n < 2 or float(t.max() - t.min()) > SHARED_TOL
+        return f.on_segment and inside and varied and (n < 32 or ks_uniform(t) <= KS_LIMIT)
+
+    if any(good(f) for f in fits):
+        return None
+    lead = f"{case.call()} on {case.label}"
+    on = [f for f in fits if f.on_segment]
+    if on:
+        ones = any(bool(((f.t - 1).abs() < 1e-4).all()) for f in on)
+        zeros = any(bool((f.t.abs() < 1e-4).all()) for f in on)
+        if ones and zeros:
+            return f"{lead} takes the critic's gradient at the real and at the generated points, never between them: {WHERE}"
+        if ones:
+            return f"{lead} takes the critic's gradient at the real points only (x_hat = real): {WHERE}"
+        if zeros:
+            return f"{lead} takes the critic's gradient at the generated points only (x_hat = fake): {WHERE}"
+        t = on[-1].t
+        if not bool(((t >= -1e-5) & (t <= 1 + 1e-5)).all()):
+            return (
+                f"{lead}: x_hat lies on the line through fake_i and real_i but not always between them (eps from "
+                f"{num(float(t.min()))} to {num(float(t.max()))}): eps must lie in [0, 1], torch.rand, not torch.randn"
+            )
+        if n >= 2 and float(t.max() - t.min()) <= SHARED_TOL:
+            return (
+                f"{lead}: every sample uses the same eps ({num(float(t.mean()))}): draw one eps per sample, "
+                f"torch.rand of shape (N,) + (1,) * (real.dim() - 1), not one number for the whole batch"
+            )
+        return (
+            f"{lead}: the {n} eps do not look uniform on [0, 1] (from {num(float(t.min()))} to {num(float(t.max()))}, "
+            f"mean {num(float(t.mean()))}): draw them with torch.rand"
+        )
+    if any(f.box for f in fits):
+        return (
+            f"{lead}: x_hat_i is not on the segment from fake_i to real_i, though each of its elements lies between "
+            f"real's and fake's: eps was drawn per element (torch.rand_like(real)); {WHERE}, one eps for all of a "
+            f"sample's elements, shape (N,) + (1,) * (real.dim() - 1)"
+        )
+    return f"{lead}: x_hat is not on the segments between real_i and fake_i: {WHERE}"
+
+
+def judge_parts(submission, total: float, parts: list[tuple[float, tuple[Case, ...]]], judge: Callable[[Penalty], str | None]) -> None:
+    """Judge the student's penalty on each part's cases (worth its points, the first fault in a part
+    loses them); each part's first call is traced for the course library's code. Points and images
+    are separate parts, so that a penalty written for one shape only keeps the other part's points."""
+    failures: list[tuple[float, str]] = []
+    for worth, cases in parts:
+        for case in cases:
+            try:
+                fault = judge(penalty_answer(submission, case, trace=case is cases[0]))
+            except AssertionError as err:  # a value that is not a number, a shape that raised: this part's fault
+                fault = str(err)
+            if fault is not None:
+                failures.append((worth, fault))
+                break
+    if not failures:
+        return
+    message = joined([message for _, message in failures])
+    earned = total - sum(worth for worth, _ in failures)
+    if earned > 0:
+        raise Partial(earned, message)
+    raise AssertionError(message)
+
+
+@check(points=3, visible=True)
+def test_penalty_at_random_interpolates(submission):
+    """gradient_penalty takes the critic's gradient at x_hat = eps real + (1 - eps) fake, one eps ~ U(0, 1) per sample"""
+    judge_parts(submission, 3.0, [(2.0, (POINTS,)), (1.0, (IMAGES,))], interpolates_fault)
+
+
+def critic_gradient(case: Case, x: torch.Tensor) -> torch.Tensor:
+    """The gradient of the case's critic's scores at x (float64, x's shape), from the grader's copy."""
+    net = probes_a5.probe_critic(case.kind, tuple(case.real.shape[1:]), case.critic_seed, case.norm).double()
+    x = x.detach().double().requires_grad_(True)
+    (grad,) = torch.autograd.grad(net(x).sum(), x)
+    return grad
+
+
+def reference_penalty(case: Case, x: torch.Tensor) -> float:
+    """lambda * mean((||grad D(x)||_2 - 1)^2) at exactly these points (float64)."""
+    norm = critic_gradient(case, x).reshape(len(x), -1).norm(dim=1)
+    return float(case.lam * (norm - 1).square().mean())
+
+
+def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
+    """Common wrong penalties at these points: [(their value, the message)]."""
+    grad = critic_gradient(case, x)
+    n, lam = len(x), case.lam
+    flat = grad.reshape(n, -1)
+    norm = flat.norm(dim=1)
+    faults = [
+        (float(lam * (norm - 1).mean()), "(||grad|| - 1) is not squared: lambda_gp * mean((||grad||_2 - 1)^2)"),
+        (float(lam * (norm - 1).abs().mean()), "it takes |(||grad|| - 1)| instead of its square: "
+         "lambda_gp * mean((||grad||_2 - 1)^2)"),
+        (float((norm - 1).square().mean()), "lambda_gp is missing: lambda_gp * mean((||grad||_2 - 1)^2)"),
+        (float(lam * (norm.square() - 1).square().mean()), "it uses the squared norm (the sum of squares without the "
+         "square root): ||grad||_2 = grad.reshape(N, -1).norm(2, dim=1)"),
+        (float(lam * (norm - 1).square().sum()), "it is the sum over the batch, not the mean"),
+        (float(lam * (norm - 1).clamp(min=0).square().mean()), "that is the one-sided penalty max(0, ||grad|| - 1)^2 "
+         "(WGAN-LP); WGAN-GP penalises norms below 1 too: (||grad||_2 - 1)^2"),
+        (float(lam * (flat.norm() - 1).square()), "it takes one norm over the whole batch's gradient: take one norm per "
+         "sample, grad.reshape(N, -1).norm(2, dim=1)"),
+        (float(lam * (norm / n - 1).square().mean()), "the gradient is that of the mean of the critic's scores, which "
+         "divides each sample's gradient by N: differentiate their sum (grad_outputs=torch.ones_like(scores))"),
+        (float(lam * (norm.mean() - 1).square()), "it averages the norms before subtracting 1 and squaring: the square "
+         "goes inside the mean, lambda_gp * mean((||grad||_2 - 1)^2)"),
+    ]
+    if grad.dim() > 2:
+        faults.append((float(lam * (grad.norm(dim=1) - 1).square().mean()), "for images the norm runs over dim 1 (the "
+                       "channels) only: flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"))
+    if case.lam != 10.0:
+        faults.append((float(10.0 * (norm - 1).square().mean()), f"it uses lambda_gp = 10 where it is given "
+                       f"{case.lam:g}: use the argument"))
+    return faults
+
+
+def value_fault(answer: Penalty) -> str | None:
+    """What is wrong with the penalty's value, recomputed on the points the critic was called on."""
+    got = one_number(answer)
+    missing = no_critic_call(answer)
+    if missing:
+        return missing
+    case = answer.case
+    wants = [reference_penalty(case, x) for x in answer.points]
+    if any(close(got, want) for want in wants):
+        return None
+    fits = [fit(x, case.real, case.fake) for x in answer.points]
+    k = next((i for i in reversed(range(len(fits))) if fits[i].on_segment), len(fits) - 1)
+    want, x = wants[k], answer.points[k]
+    hint = diagnose(got, want, penalty_faults(case, x)) or PENALTY_FORMULA
+    where = "" if case.kind == "linear" else " on the x_hat it scored"
+    return f"{case.call()} = {num(got)} for {case.label}; expected {num(want)}{where}: {hint}"
+
+
+@check(points=3, visible=True)
+def test_penalty_value_matches_reference(submission):
+    """gradient_penalty is lambda_gp * mean((||grad D(x_hat)|| - 1)^2), on points and on images"""
+    judge_parts(submission, 3.0, [(2.0, (LINEAR_POINTS, POINTS)), (1.0, (LINEAR_IMAGES, IMAGES))], value_fault)

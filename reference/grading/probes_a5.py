@@ -1,0 +1,241 @@
+"""Probes of a5_wgan_gp: the student's gradient penalty next to critics that record their inputs,
+and a short seeded WGAN-GP run on 2-D points with the student's three functions.
+
+`tests/autograders/test_a5_wgan_gp.py` runs these with `submission.run(...)`: in the sandboxed
+worker when a submission is graded, in the student's kernel for the visible checks. Like every
+probe (see `reference.grading.probes`) they measure and return plain data and never judge. The
+test critics and the networks of the run are built by the functions here, so that the grader can
+build the very same ones on its side (`probe_critic`, `mlp`) and recompute from what comes back:
+the penalty on the points the student's function chose, the critic's estimate of W and the exact
+W1 from the weights the run returns. Nothing here imports `reference.losses`, which is masked
+while a5 is graded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from reference.grading.probes import describe
+
+__all__ = ["Recorder", "mlp", "penalty_run", "probe_critic", "train_wgan_gp"]
+
+MAX_RECORDED = 8  # critic calls whose inputs a penalty run keeps
+
+
+# ---------------------------------------------------------------------------------------------
+# Critics the checks hand to the student's gradient_penalty
+# ---------------------------------------------------------------------------------------------
+
+
+def probe_critic(kind: str, shape: list[int] | tuple[int, ...], seed: int, norm: float | None = None) -> nn.Module:
+    """A seeded critic for inputs of `shape` (the shape of one sample), scores (N, 1).
+
+    kind "points": (N, 2) -> Linear(2, 16), Tanh, Linear(16, 1); its gradient norms at the checks'
+    points lie on both sides of 1. kind "images": (N, C, H, W) -> Conv2d(C, 4, 3, padding 1), Tanh,
+    Flatten, Linear(4 H W, 1). kind "linear": Flatten, Linear(prod(shape), 1) with a seeded weight
+    direction scaled to `norm`: its gradient is that weight at every input, so the penalty is
+    lambda (norm - 1)^2 whatever points it is taken at. Built with torch's CPU generator seeded
+    with `seed` (restored after); float32.
+    """
+    shape = tuple(int(d) for d in shape)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if kind == "points":
+            net = nn.Sequential(nn.Linear(shape[0], 16), nn.Tanh(), nn.Linear(16, 1))
+            with torch.no_grad():
+                net[0].weight.mul_(2.0)  # gradient norms from about 0.1 to 2.3 at the checks' points
+                net[2].weight.mul_(5.0)
+        elif kind == "images":
+            channels, height, width = shape
+            net = nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(4 * height * width, 1))
+            with torch.no_grad():
+                net[3].weight.mul_(4.0)  # gradient norms of about 1.2
+        elif kind == "linear":
+            if norm is None:
+                raise ValueError("a linear test critic needs the norm of its weight")
+            net = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shape), 1))
+            with torch.no_grad():
+                w = torch.randn(1, math.prod(shape))
+                net[1].weight.copy_(w / w.norm() * norm)
+        else:
+            raise ValueError(f"unknown test critic {kind!r}; choose points, images or linear")
+    return net
+
+
+class Recorder(nn.Module):
+    """A critic that keeps a detached copy of every input it is called with (`inputs`, at most
+    MAX_RECORDED) and counts its calls; otherwise it is `net`."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.inputs: list[Tensor] = []
+        self.calls = 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.calls += 1
+        if len(self.inputs) < MAX_RECORDED and isinstance(x, Tensor):
+            self.inputs.append(x.detach().to("cpu").clone())
+        return self.net(x)
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """torch's CPU generator, numpy's and Python's seeded with `seed` inside the block, restored after."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+
+
+def penalty_run(penalty_fn: Any, kind: str, critic_seed: int, real: Tensor, fake: Tensor, *, seed: int,
+                lambda_gp: float | None = None, norm: float | None = None) -> dict:
+    """Call penalty_fn(critic, real, fake[, lambda_gp]) with the RNGs seeded with `seed`, where critic
+    is `Recorder(probe_critic(kind, real.shape[1:], critic_seed, norm))`; then backpropagate its value.
+
+    Returns {"result": describe(value), "value": the value detached as float64, flattened, or None
+    when not a tensor, "requires_grad": bool, "calls": how many times the critic ran, "inputs":
+    [the first MAX_RECORDED inputs it got], "leftover": [[parameter name, whether it already held a
+    gradient after the call (a .backward() inside the function)]], "grads": [[name, d value /
+    d parameter or None]] after value.backward() (None when the value carries no graph or is not
+    one number), "backward_error": the first line of what backward raised, or None}. Exceptions of
+    the student's function propagate.
+    """
+    critic = Recorder(probe_critic(kind, tuple(real.shape[1:]), critic_seed, norm))
+    names = [name for name, _ in critic.named_parameters()]
+    args = (critic, real, fake) if lambda_gp is None else (critic, real, fake, lambda_gp)
+    with seeded(seed):
+        value = penalty_fn(*args)
+    out: dict[str, Any] = {
+        "result": describe(value), "value": None, "requires_grad": False, "calls": critic.calls,
+        "inputs": list(critic.inputs),
+        "leftover": [[name, p.grad is not None and bool(p.grad.abs().sum() > 0)] for name, p in critic.named_parameters()],
+        "grads": None, "backward_error": None,
+    }
+    if not isinstance(value, Tensor):
+        return out
+    out["value"] = value.detach().to("cpu", torch.float64).reshape(-1).clone()
+    out["requires_grad"] = bool(value.requires_grad)
+    if value.requires_grad and value.numel() == 1:
+        for p in critic.parameters():
+            p.grad = None
+        try:
+            value.reshape(()).backward()
+        except Exception as err:  # noqa: BLE001 - measured, not judged
+            out["backward_error"] = f"{type(err).__name__}: {str(err).strip().splitlines()[0][:200] if str(err).strip() else ''}"
+        else:
+            grads = dict(critic.named_parameters())
+            out["grads"] = [[name, None if grads[name].grad is None else grads[name].grad.detach().double().clone()] for name in names]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The grading run: WGAN-GP on 2-D points with the student's functions
+# ---------------------------------------------------------------------------------------------
+
+
+def mlp(n_in: int, n_out: int, width: int = 64) -> nn.Sequential:
+    """Linear(n_in, width), ReLU, Linear(width, width), ReLU, Linear(width, n_out): the grading run's
+    generator (2 -> 2) and critic (2 -> 1). No BatchNorm: the penalty is taken per sample."""
+    return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, n_out))
+
+
+class _Problem(Exception):
+    def __init__(self, code: str, **facts: Any) -> None:
+        super().__init__(code)
+        self.code, self.facts = code, facts
+
+
+def _loss(value: Any, name: str, step: int) -> Tensor:
+    """A student's loss as a 0-dim tensor that carries a graph; a problem otherwise."""
+    if not isinstance(value, Tensor):
+        raise _Problem("not_tensor", function=name, type=type(value).__name__, step=step)
+    if value.numel() != 1:
+        raise _Problem("not_scalar", function=name, shape=list(value.shape), step=step)
+    if not torch.isfinite(value).all():
+        raise _Problem("not_finite", function=name, value=float(value.detach().reshape(())), step=step)
+    return value.reshape(())
+
+
+def train_wgan_gp(gradient_penalty: Any, critic_loss: Any, generator_loss: Any, points: Tensor, *, seed: int,
+                  steps: int = 300, n_critic: int = 5, warmup: int = 200, every: int = 50, batch_size: int = 64,
+                  lr_g: float = 1e-4, lr_c: float = 1e-3, betas: tuple[float, float] = (0.0, 0.9),
+                  lambda_gp: float = 10.0, z_dim: int = 2) -> dict:
+    """Train a WGAN-GP on `points` (M, 2) with the student's functions for `steps` generator steps.
+
+    G = mlp(z_dim, 2) and the critic C = mlp(2, 1), built with torch's CPU generator seeded with
+    `seed`; Adam(lr_g, betas) and Adam(lr_c, betas). First `warmup` critic steps on the untrained
+    G, then per generator step `n_critic` critic steps and one generator step. A critic step: a
+    batch x of `points`, fake = G(z).detach(), loss critic_loss(C(x), C(fake)) +
+    gradient_penalty(C, x, fake, lambda_gp). A generator step: generator_loss(C(G(z))). Batches
+    and noise come from torch's generator seeded with `seed` (the student's functions draw from it
+    too); one CPU thread, so a run repeats bit for bit. The global RNG is left as it was.
+
+    Returns {"checkpoints": [0, every, ..., steps] (0: after the warm-up), "generator" and
+    "critic": [state_dict per checkpoint], "seconds": float, "problem": None or {"code", **facts}
+    (codes: not_tensor (function, type, step), not_scalar (function, shape, step), not_finite
+    (function, value, step), no_graph (function, step): a loss that backward cannot use). Step
+    -k: the k-th warm-up critic step. Exceptions of the student's functions propagate.
+    """
+    from reference.cpu import threads_for_run
+
+    start = time.perf_counter()
+    result: dict[str, Any] = {"checkpoints": [], "generator": [], "critic": [], "seconds": 0.0, "problem": None}
+    with seeded(seed), threads_for_run(1):
+        G, C = mlp(z_dim, 2), mlp(2, 1)
+        opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas, foreach=True)
+        opt_c = torch.optim.Adam(C.parameters(), lr=lr_c, betas=betas, foreach=True)
+        points = points.detach().float()
+
+        def snapshot(step: int) -> None:
+            result["checkpoints"].append(step)
+            result["generator"].append({k: v.detach().clone() for k, v in G.state_dict().items()})
+            result["critic"].append({k: v.detach().clone() for k, v in C.state_dict().items()})
+
+        def critic_step(step: int) -> None:
+            x = points[torch.randint(0, len(points), (batch_size,))]
+            with torch.no_grad():
+                fake = G(torch.randn(batch_size, z_dim))
+            loss = _loss(critic_loss(C(x), C(fake)), "critic_loss", step)
+            penalty = _loss(gradient_penalty(C, x, fake, lambda_gp), "gradient_penalty", step)
+            total = loss + penalty
+            if not total.requires_grad:
+                raise _Problem("no_graph", function="critic_loss", step=step)
+            opt_c.zero_grad(set_to_none=True)
+            total.backward()
+            opt_c.step()
+
+        try:
+            for k in range(1, warmup + 1):
+                critic_step(-k)
+            snapshot(0)
+            for step in range(1, steps + 1):
+                for _ in range(n_critic):
+                    critic_step(step)
+                loss = _loss(generator_loss(C(G(torch.randn(batch_size, z_dim)))), "generator_loss", step)
+                if not loss.requires_grad:
+                    raise _Problem("no_graph", function="generator_loss", step=step)
+                opt_g.zero_grad(set_to_none=True)
+                loss.backward()
+                opt_g.step()
+                if step % every == 0 or step == steps:
+                    snapshot(step)
+        except _Problem as problem:
+            result["problem"] = {"code": problem.code, **problem.facts}
+    result["seconds"] = time.perf_counter() - start
+    return result

@@ -1,0 +1,865 @@
+"""The a5 autograder gives the right score and message to right and wrong code.
+
+Each sandboxed submission is the solution notebook with its "losses" cell (critic_loss,
+generator_loss) and its "penalty" cell (gradient_penalty) replaced, graded like a student's
+notebook: its cells in the sandboxed worker, the checks of tests/autograders/test_a5_wgan_gp.py
+here, across the proxy. The checks of the three functions are independent, so each wrong notebook
+carries one mistake per function; the grading run (hidden, 4 points) trains with all three. Full
+training runs cost time, so most wrong notebooks also carry a loss that stops the grading run at
+its first step (a number, a batch of losses, a detached loss, no return); the others show the run's
+own verdicts (no create_graph: the critic is not Lipschitz; the critic's loss negated: its estimate
+stays negative). More wrong penalties are graded in this process, through the visible checks'
+path (the student's kernel), on the four penalty checks alone; the verdict of the grading run is
+tested on runs made up here.
+
+An answer taken from the course library (reference.losses.WGANGP) scores 0 when graded, and the
+visible checks say so in the student's kernel.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import notebook_with_cells
+from reference.grading import probes_a5
+from reference.grading.checks import run_check
+from reference.grading.local import execute_notebook, load_module
+from reference.grading.runner import grade_notebook
+from reference.grading.submission import LocalSubmission
+from reference.losses import WGANGP
+
+A = "a5_wgan_gp"
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = ROOT / "solutions" / A / f"{A}.ipynb"
+STUDENT = ROOT / "assignments" / A / f"{A}.ipynb"
+CHECKS = ROOT / "tests" / "autograders" / f"test_{A}.py"
+FULL = {
+    "test_critic_loss_matches_reference": 2.0,
+    "test_generator_loss_matches_reference": 1.0,
+    "test_penalty_at_random_interpolates": 3.0,
+    "test_penalty_value_matches_reference": 3.0,
+    "test_penalty_trains_the_critic": 2.0,
+    "test_penalty_on_other_inputs": 2.0,
+    "test_training_lowers_the_critics_estimate": 4.0,
+}
+OK = {name: (points, "") for name, points in FULL.items()}
+PENALTY_CHECKS = ("test_penalty_at_random_interpolates", "test_penalty_value_matches_reference",
+                  "test_penalty_trains_the_critic", "test_penalty_on_other_inputs")
+
+
+def checks():
+    return load_module(CHECKS)
+
+
+def submission(tmp_path: Path, **cells: str) -> Path:
+    """The solution notebook with the cells of these grade ids ("losses", "penalty") replaced."""
+    return notebook_with_cells(SOLUTION, tmp_path, {k: textwrap.dedent(v).strip("\n") for k, v in cells.items()})
+
+
+def scores(path: Path) -> dict[str, tuple[float, str]]:
+    return grade_notebook(path, A, ROOT)
+
+
+def test_the_points_add_up_to_17_of_which_9_visible():
+    module = checks()
+    found = {name: fn.points for name, fn in vars(module).items() if callable(fn) and hasattr(fn, "visible")}
+    assert found == FULL and sum(FULL.values()) == 17.0
+    assert sum(fn.points for fn in vars(module).values() if callable(fn) and getattr(fn, "visible", False)) == 9.0
+
+
+def test_the_check_module_masks_the_course_librarys_losses():
+    assert checks().MASKED == ("reference.losses",)
+
+
+def test_solution_scores_full_marks():
+    assert scores(SOLUTION) == OK
+
+
+def test_unmodified_student_version_scores_zero_on_every_check():
+    todo = "`{}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
+    function = {"test_critic_loss_matches_reference": "critic_loss", "test_generator_loss_matches_reference": "generator_loss",
+                "test_training_lowers_the_critics_estimate": "critic_loss"}
+    assert scores(STUDENT) == {name: (0.0, todo.format(function.get(name, "gradient_penalty"))) for name in FULL}
+
+
+# ---------------------------------------------------------------------------------------------
+# Right answers, written in the ways students write them
+# ---------------------------------------------------------------------------------------------
+
+CORRECT = {
+    "eps_n_by_1_expanded_and_linalg_vector_norm": {
+        "losses": """
+            def critic_loss(critic_real, critic_fake):
+                return torch.mean(critic_fake) - torch.mean(critic_real)
+
+            def generator_loss(critic_fake):
+                return -torch.mean(critic_fake)
+        """,
+        "penalty": """
+            def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+                batch = real.size(0)
+                eps = torch.rand(batch, 1)  # (N, 1), then spread over every element of each sample
+                eps = eps.expand(batch, real[0].numel()).reshape(real.shape)
+                interpolates = eps * real + (1 - eps) * fake
+                interpolates.requires_grad_(True)
+                out = critic(interpolates)
+                grads = torch.autograd.grad(out.sum(), interpolates, create_graph=True)[0]
+                norms = torch.linalg.vector_norm(grads.flatten(start_dim=1), ord=2, dim=1)
+                return lambda_gp * torch.mean((norms - 1) ** 2)
+        """,
+    },
+    "epsilon_requiring_grad_and_sqrt_of_sum": {
+        "losses": """
+            def critic_loss(critic_real, critic_fake):
+                # one mean of the differences: the two batches have the same size
+                return (critic_fake - critic_real).mean()
+
+            def generator_loss(critic_fake):
+                return critic_fake.mean().neg()
+        """,
+        "penalty": """
+            def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+                # as in DeepLearning.AI's C1W3: epsilon requires grad, so the mix is part of the graph
+                shape = (len(real), 1, 1, 1) if real.dim() == 4 else (len(real), 1)
+                epsilon = torch.rand(shape, requires_grad=True)
+                mixed = real * epsilon + fake * (1 - epsilon)
+                mixed_scores = critic(mixed)
+                gradient = torch.autograd.grad(
+                    inputs=mixed, outputs=mixed_scores, grad_outputs=torch.ones_like(mixed_scores),
+                    create_graph=True, retain_graph=True,
+                )[0]
+                gradient = gradient.view(len(gradient), -1)
+                gradient_norm = torch.sqrt(torch.sum(gradient ** 2, dim=1) + 1e-12)
+                return lambda_gp * torch.mean((gradient_norm - 1) ** 2)
+        """,
+    },
+    "numpy_eps_from_fake_towards_real_and_extra_critic_calls": {
+        "losses": """
+            def critic_loss(critic_real, critic_fake):
+                wasserstein_estimate = critic_real.mean() - critic_fake.mean()
+                return -wasserstein_estimate
+
+            def generator_loss(critic_fake):
+                return -critic_fake.sum() / critic_fake.numel()
+        """,
+        "penalty": """
+            import numpy as np
+
+            def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+                n = real.shape[0]
+                critic(real), critic(fake)  # looked at, then not used
+                eps = torch.from_numpy(np.random.uniform(size=(n,) + (1,) * (real.dim() - 1))).to(real.dtype)
+                x_hat = (fake + eps * (real - fake)).detach()
+                x_hat.requires_grad = True
+                scores = critic(x_hat).view(-1)
+                (grad,) = torch.autograd.grad(scores, x_hat, grad_outputs=torch.ones(n), create_graph=True)
+                norm = grad.pow(2).sum(dim=tuple(range(1, grad.dim()))).sqrt()
+                return (lambda_gp * (norm - 1).pow(2)).mean()
+        """,
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(CORRECT))
+def test_correct_variants_score_full_marks(tmp_path, name):
+    assert scores(submission(tmp_path, **CORRECT[name])) == OK
+
+
+# ---------------------------------------------------------------------------------------------
+# Wrong answers, graded: each mistake gets its own message
+# ---------------------------------------------------------------------------------------------
+
+CRITIC_OK = """
+    def critic_loss(critic_real, critic_fake):
+        return critic_fake.mean() - critic_real.mean()
+"""
+GENERATOR_OK = """
+    def generator_loss(critic_fake):
+        return -critic_fake.mean()
+"""
+
+
+def cell(*parts: str) -> str:
+    """The parts of a cell's source, each dedented, one after the other."""
+    return "\n".join(textwrap.dedent(part).strip("\n") for part in parts) + "\n"
+
+
+def penalty(*parts: str) -> str:
+    """A gradient_penalty whose body is the parts, one after the other."""
+    return "def gradient_penalty(critic, real, fake, lambda_gp=10.0):\n" + textwrap.indent(cell(*parts), "    ")
+
+
+INTERPOLATES = """
+    eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1))
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+"""
+GRAD = """
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores, x_hat, torch.ones_like(scores), create_graph=True)
+"""
+PENALTY = "return lambda_gp * (grad.reshape(len(grad), -1).norm(2, dim=1) - 1).pow(2).mean()"
+
+WHERE = "WGAN-GP penalises the gradient at random interpolates x_hat = eps * real + (1 - eps) * fake, eps ~ U(0, 1) per sample"
+POINTS = "64 points (64, 2) and a small tanh critic"
+NO_GRAPH = (
+    "so adding it to the critic's loss does not train the critic: take the gradient with torch.autograd.grad(..., "
+    "create_graph=True), which records how the gradient itself depends on the critic's weights so that the penalty "
+    "can be backpropagated into them (a second derivative); and keep the penalty a tensor (no .detach(), .item() "
+    "or torch.no_grad())"
+)
+SHAPES = (
+    "it must work for any sample shape: eps of shape (N,) + (1,) * (real.dim() - 1) (N, 1 for points, N, 1, 1, 1 for "
+    "images), and one norm over each sample's whole gradient, grad.reshape(N, -1).norm(2, dim=1)"
+)
+NO_SQUARE = "(||grad|| - 1) is not squared: lambda_gp * mean((||grad||_2 - 1)^2)"
+NOT_LOGITS = "WGAN's critic returns an unbounded score, not a logit: no sigmoid, no log"
+
+WRONG = {
+    "no_create_graph_generator_loss_negated": (
+        {
+            "losses": cell(CRITIC_OK, """
+                def generator_loss(critic_fake):
+                    return critic_fake.mean()
+            """),
+            "penalty": penalty(INTERPOLATES, """
+                scores = critic(x_hat)
+                (grad,) = torch.autograd.grad(scores, x_hat, torch.ones_like(scores))  # create_graph=False
+            """, PENALTY),
+        },
+        {
+            "test_generator_loss_matches_reference": (
+                0.0, "generator_loss(critic_fake) = -0.633718 on seeded critic scores of shape (16, 1); expected 0.633718: the "
+                "sign is flipped: G wants the critic to score its samples high, so it minimises -mean(D(G(z)))",
+            ),
+            "test_penalty_trains_the_critic": (
+                0.0, f"gradient_penalty(critic, real, fake) returns a value that carries no gradient back to the critic's weights, {NO_GRAPH}",
+            ),
+            "test_training_lowers_the_critics_estimate": (
+                0.0, "in the grading run (300 generator steps, seed 0) the critic's estimate of W, mean D(x) - mean D(G(z)), reached "
+                "27.5 after the critic's warm-up while the exact W1 between the samples and the data was 0.884: the critic is not "
+                "kept 1-Lipschitz (its gradient norm between real and generated points averaged 30.6, where the penalty should hold "
+                "it near 1); does the penalty train the critic (create_graph=True), at interpolates, squared?",
+            ),
+        },
+    ),
+    "critic_loss_negated_eps_per_element": (
+        {
+            "losses": cell("""
+                def critic_loss(critic_real, critic_fake):
+                    return critic_real.mean() - critic_fake.mean()
+            """, GENERATOR_OK),
+            "penalty": penalty("""
+                eps = torch.rand_like(real)
+                x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            """, GRAD, PENALTY),
+        },
+        {
+            "test_critic_loss_matches_reference": (
+                0.0, "critic_loss(critic_real, critic_fake) = -0.295557 on seeded critic scores of shape (16, 1); expected "
+                "0.295557: the sign is flipped: that is mean(D(x)) - mean(D(G(z))), the estimate of W that the critic maximises; "
+                "critic_loss is what it minimises, mean(D(G(z))) - mean(D(x))",
+            ),
+            "test_penalty_at_random_interpolates": (
+                0.0, f"gradient_penalty(critic, real, fake) on {POINTS}: x_hat_i is not on the segment from fake_i to real_i, "
+                "though each of its elements lies between real's and fake's: eps was drawn per element (torch.rand_like(real)); "
+                f"{WHERE}, one eps for all of a sample's elements, shape (N,) + (1,) * (real.dim() - 1); gradient_penalty(critic, "
+                "real, fake) on images (6, 1, 8, 8) and a small conv critic: the same mistake",
+            ),
+            "test_training_lowers_the_critics_estimate": (
+                0.0, "in the grading run (300 generator steps, seed 0) the critic's estimate of W, mean D(x) - mean D(G(z)), stayed "
+                "negative (at most -0.756): the critic scores generated points above real ones; it minimises mean(D(G(z))) - "
+                "mean(D(x)) (critic_loss)",
+            ),
+        },
+    ),
+    "backward_inside_critic_loss_without_return": (
+        {
+            "losses": cell("""
+                def critic_loss(critic_real, critic_fake):
+                    loss = critic_fake.mean() - critic_real.mean()
+            """, GENERATOR_OK),
+            "penalty": penalty(INTERPOLATES, """
+                critic(x_hat).sum().backward(create_graph=True)
+                grad = x_hat.grad
+            """, PENALTY),
+        },
+        {
+            "test_critic_loss_matches_reference": (
+                0.0, "critic_loss returned None (is its return missing?); return the loss as a torch tensor",
+            ),
+            "test_penalty_trains_the_critic": (
+                0.0, "gradient_penalty(critic, real, fake) leaves gradients in the critic's parameters (net.0.weight, net.0.bias): "
+                "a .backward() inside it adds d D(x_hat) / d weights to the critic's .grad, which its next step then uses; take "
+                "the gradient at x_hat with torch.autograd.grad(scores, x_hat, ..., create_graph=True), which returns it and "
+                "touches no .grad",
+            ),
+            "test_training_lowers_the_critics_estimate": (
+                0.0, "the grading run (seed 0) stopped: critic_loss returned NoneType in warm-up critic step 1; return a torch "
+                "tensor so that backward works",
+            ),
+        },
+    ),
+    "real_points_only_critic_loss_item": (
+        {
+            "losses": cell("""
+                def critic_loss(critic_real, critic_fake):
+                    return (critic_fake.mean() - critic_real.mean()).item()
+            """, GENERATOR_OK),
+            "penalty": penalty("""
+                x_hat = real.clone().requires_grad_(True)
+            """, GRAD, PENALTY),
+        },
+        {
+            "test_critic_loss_matches_reference": (
+                0.0, "critic_loss returned float; return a torch tensor (no .item()), so that loss.backward() works",
+            ),
+            "test_penalty_at_random_interpolates": (
+                0.0, f"gradient_penalty(critic, real, fake) on {POINTS} takes the critic's gradient at the real points only "
+                f"(x_hat = real): {WHERE}; gradient_penalty(critic, real, fake) on images (6, 1, 8, 8) and a small conv critic "
+                "takes the critic's gradient at the real points only (x_hat = real): the same mistake",
+            ),
+            "test_training_lowers_the_critics_estimate": (
+                0.0, "the grading run (seed 0) stopped: critic_loss returned float in warm-up critic step 1; return a torch tensor "
+                "so that backward works",
+            ),
+        },
+    ),
+    "fake_points_only_critic_loss_not_reduced_generator_sum": (
+        {
+            "losses": """
+                def critic_loss(critic_real, critic_fake):
+                    return critic_fake - critic_real
+
+                def generator_loss(critic_fake):
+                    return -critic_fake.sum()
+            """,
+            "penalty": penalty("""
+                x_hat = fake.detach().requires_grad_(True)
+            """, GRAD, PENALTY),
+        },
+        {
+            "test_critic_loss_matches_reference": (
+                0.0, "critic_loss returned shape (16, 1); expected one number: take the mean over the batch",
+            ),
+            "test_generator_loss_matches_reference": (
+                0.0, "generator_loss(critic_fake) = 10.1395 on seeded critic scores of shape (16, 1); expected 0.633718: it is the "
+                "sum over the batch, not the mean: take the mean",
+            ),
+            "test_penalty_at_random_interpolates": (
+                0.0, f"gradient_penalty(critic, real, fake) on {POINTS} takes the critic's gradient at the generated points only "
+                f"(x_hat = fake): {WHERE}; gradient_penalty(critic, real, fake) on images (6, 1, 8, 8) and a small conv critic "
+                "takes the critic's gradient at the generated points only (x_hat = fake): the same mistake",
+            ),
+            "test_training_lowers_the_critics_estimate": (
+                0.0, "the grading run (seed 0) stopped: critic_loss returned shape (64, 1) in warm-up critic step 1; expected one "
+                "number: take the mean over the batch",
+            ),
+        },
+    ),
+    "one_eps_per_batch_critic_bce_generator_item": (
+        {
+            "losses": """
+                def critic_loss(critic_real, critic_fake):
+                    return F.softplus(-critic_real).mean() + F.softplus(critic_fake).mean()
+
+                def generator_loss(critic_fake):
+                    return -critic_fake.mean().item()
+            """,
+            "penalty": penalty("""
+                eps = torch.rand(1).item()
+                x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            """, GRAD, PENALTY),
+        },
+        {
+            "test_critic_loss_matches_reference": (
+                0.0, "critic_loss(critic_real, critic_fake) = 2.82646 on seeded critic scores of shape (16, 1); expected 0.295557: "
+                f"that is the standard GAN's discriminator loss (binary cross-entropy on logits); {NOT_LOGITS}: mean(D(G(z))) - "
+                "mean(D(x))",
+            ),
+            "test_generator_loss_matches_reference": (
+                0.0, "generator_loss returned float; return a torch tensor (no .item()), so that loss.backward() works",
+            ),
+            "test_penalty_at_random_interpolates": (
+                0.0, f"gradient_penalty(critic, real, fake) on {POINTS}: every sample uses the same eps (0.496257): draw one eps "
+                "per sample, torch.rand of shape (N,) + (1,) * (real.dim() - 1), not one number for the whole batch; "
+                "gradient_penalty(critic, real, fake) on images (6, 1, 8, 8) and a small conv critic: every sample uses the same "
+                "eps (0.757632): the same mistake",
+            ),
+            "test_training_lowers_the_critics_estimate": (
+                0.0, "the grading run (seed 0) stopped: generator_loss returned float at step 1; return a torch tensor so that "
+                "backward works",
+            ),
+        },
+    ),
+    "no_square_generator_loss_detached": (
+        {
+            "losses": cell(CRITIC_OK, """
+                def generator_loss(critic_fake):
+                    return -critic_fake.detach().mean()
+            """),
+            "penalty": penalty(INTERPOLATES, GRAD, """
+                return lambda_gp * (grad.reshape(len(grad), -1).norm(2, dim=1) - 1).mean()
+            """),
+        },
+        {
+            "test_generator_loss_matches_reference": (
+                0.0, "generator_loss carries no gradient (was it detached, or made with .item()?); G could not learn from it",
+            ),
+            "test_penalty_value_matches_reference": (
+                0.0, "gradient_penalty(critic, real, fake) = 15 for a linear critic on points, D(x) = w.x + b with ||w|| = 2.5; "
+                f"expected 22.5: {NO_SQUARE}; gradient_penalty(critic, real, fake) = 20 for a linear critic on images (6, 1, 8, 8) "
+                "with ||w|| = 3; expected 40: the same mistake",
+            ),
+            "test_penalty_on_other_inputs": (
+                0.0, "gradient_penalty(critic, real, fake, 2) = 0.463114 for points with lambda_gp = 2; expected 0.383369 on the "
+                f"x_hat it scored: {NO_SQUARE}; gradient_penalty(critic, real, fake) = 2.36607 for 3-channel images (5, 3, 8, 8); "
+                "expected 0.565413 on the x_hat it scored: the same mistake; gradient_penalty(critic, real, fake) = -5 for a "
+                "linear critic on points with ||w|| = 0.5; expected 2.5: the same mistake",
+            ),
+            "test_training_lowers_the_critics_estimate": (
+                0.0, "the grading run (seed 0) stopped: generator_loss carries no gradient at step 1 (detached, .item() or "
+                "torch.no_grad()?), so nothing learns from it",
+            ),
+        },
+    ),
+    "eps_for_points_only_critic_sigmoid_generator_not_reduced": (
+        {
+            "losses": """
+                def critic_loss(critic_real, critic_fake):
+                    return torch.sigmoid(critic_fake).mean() - torch.sigmoid(critic_real).mean()
+
+                def generator_loss(critic_fake):
+                    return -critic_fake
+            """,
+            "penalty": penalty("""
+                eps = torch.rand(real.size(0), 1)  # right for points (N, 2); images need (N, 1, 1, 1)
+                x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            """, GRAD, PENALTY),
+        },
+        {
+            "test_critic_loss_matches_reference": (
+                0.0, "critic_loss(critic_real, critic_fake) = 0.0300436 on seeded critic scores of shape (16, 1); expected "
+                f"0.295557: the scores go through a sigmoid; {NOT_LOGITS}",
+            ),
+            "test_generator_loss_matches_reference": (
+                0.0, "generator_loss returned shape (16, 1); expected one number: take the mean over the batch",
+            ),
+            "test_penalty_at_random_interpolates": (
+                2.0, "gradient_penalty(critic, real, fake) raised RuntimeError for images (6, 1, 8, 8) and a small conv critic: "
+                f"The size of tensor a (6) must match the size of tensor b (8) at non-singleton dimension 2; {SHAPES}",
+            ),
+            "test_penalty_value_matches_reference": (
+                2.0, "gradient_penalty(critic, real, fake) raised RuntimeError for a linear critic on images (6, 1, 8, 8) with "
+                f"||w|| = 3: The size of tensor a (6) must match the size of tensor b (8) at non-singleton dimension 2; {SHAPES}",
+            ),
+            "test_penalty_on_other_inputs": (
+                1.0, "gradient_penalty(critic, real, fake) raised RuntimeError for 3-channel images (5, 3, 8, 8): The size of "
+                f"tensor a (5) must match the size of tensor b (8) at non-singleton dimension 2; {SHAPES}",
+            ),
+            "test_training_lowers_the_critics_estimate": (
+                0.0, "the grading run (seed 0) stopped: generator_loss returned shape (64, 1) at step 1; expected one number: take "
+                "the mean over the batch",
+            ),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(WRONG))
+def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
+    cells, expected = WRONG[name]
+    assert scores(submission(tmp_path, **cells)) == {**OK, **expected}
+
+
+def test_every_check_fails_on_some_wrong_submission():
+    failing = {check for _, expected in WRONG.values() for check, (points, _) in expected.items() if points < FULL[check]}
+    failing |= {check for expected in PENALTIES.values() for check, (points, _) in expected[1].items() if points < FULL[check]}
+    assert failing == set(FULL)
+
+
+# ---------------------------------------------------------------------------------------------
+# More wrong penalties, through the visible checks' path: the checks run in this process on the
+# student's functions (as `grade(...)` does in their kernel), the four penalty checks only
+# ---------------------------------------------------------------------------------------------
+
+MEAN_SCORE = (
+    "the gradient is that of the mean of the critic's scores, which divides each sample's gradient by N: differentiate "
+    "their sum (grad_outputs=torch.ones_like(scores))"
+)
+DIM_1 = "for images the norm runs over dim 1 (the channels) only: flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"
+ONE_SIDED = "that is the one-sided penalty max(0, ||grad|| - 1)^2 (WGAN-LP); WGAN-GP penalises norms below 1 too: (||grad||_2 - 1)^2"
+BATCH_NORM = "it takes one norm over the whole batch's gradient: take one norm per sample, grad.reshape(N, -1).norm(2, dim=1)"
+SQUARED_NORM = "it uses the squared norm (the sum of squares without the square root): ||grad||_2 = grad.reshape(N, -1).norm(2, dim=1)"
+NUMBER = "gradient_penalty returned float; return a torch tensor (no .item()), so that the critic's loss can backpropagate through it"
+NOT_CALLED = "never calls the critic it is given ({}): score the interpolates with critic(x_hat), the `critic` argument, not a model of the notebook"
+
+
+def value(call: str, got: str, label: str, want: str, hint: str, scored: bool = True) -> str:
+    return f"{call} = {got} for {label}; expected {want}{' on the x_hat it scored' if scored else ''}: {hint}"
+
+
+PENALTIES = {
+    "norm_over_dim_1_of_images": (
+        (INTERPOLATES, GRAD, "return lambda_gp * (grad.norm(2, dim=1) - 1).pow(2).mean()"),
+        {
+            "test_penalty_value_matches_reference": (
+                2.0, value("gradient_penalty(critic, real, fake)", "5.17497", "a linear critic on images (6, 1, 8, 8) with ||w|| = 3",
+                           "40", DIM_1, scored=False),
+            ),
+            "test_penalty_on_other_inputs": (
+                1.0, value("gradient_penalty(critic, real, fake)", "7.46821", "3-channel images (5, 3, 8, 8)", "0.565413", DIM_1),
+            ),
+        },
+    ),
+    "gradient_of_the_mean_score": (
+        (INTERPOLATES, "(grad,) = torch.autograd.grad(critic(x_hat).mean(), x_hat, create_graph=True)", PENALTY),
+        {
+            "test_penalty_value_matches_reference": (
+                0.0, value("gradient_penalty(critic, real, fake)", "9.23401", "a linear critic on points, D(x) = w.x + b with "
+                           "||w|| = 2.5", "22.5", MEAN_SCORE, scored=False) + "; gradient_penalty(critic, real, fake) = 2.5 for a "
+                "linear critic on images (6, 1, 8, 8) with ||w|| = 3; expected 40: the same mistake",
+            ),
+            "test_penalty_on_other_inputs": (
+                0.0, value("gradient_penalty(critic, real, fake, 2)", "1.84929", "points with lambda_gp = 2", "0.383369", MEAN_SCORE)
+                + "; gradient_penalty(critic, real, fake) = 5.66547 for 3-channel images (5, 3, 8, 8); expected 0.565413 on the "
+                "x_hat it scored: the same mistake; gradient_penalty(critic, real, fake) = 9.38477 for a linear critic on points "
+                "with ||w|| = 0.5; expected 2.5: the same mistake",
+            ),
+        },
+    ),
+    "lambda_fixed_at_10": (
+        (INTERPOLATES, GRAD, "return 10 * (grad.reshape(len(grad), -1).norm(2, dim=1) - 1).pow(2).mean()"),
+        {
+            "test_penalty_on_other_inputs": (
+                1.0, value("gradient_penalty(critic, real, fake, 2)", "1.91684", "points with lambda_gp = 2", "0.383369",
+                           "it uses lambda_gp = 10 where it is given 2: use the argument"),
+            ),
+        },
+    ),
+    "one_sided": (
+        (INTERPOLATES, GRAD, "return lambda_gp * torch.relu(grad.reshape(len(grad), -1).norm(2, dim=1) - 1).pow(2).mean()"),
+        {
+            "test_penalty_value_matches_reference": (
+                1.0, value("gradient_penalty(critic, real, fake)", "2.96022", POINTS, "5.0375", ONE_SIDED),
+            ),
+            "test_penalty_on_other_inputs": (
+                0.0, value("gradient_penalty(critic, real, fake, 2)", "0.329537", "points with lambda_gp = 2", "0.383369", ONE_SIDED)
+                + "; gradient_penalty(critic, real, fake) = 0 for a linear critic on points with ||w|| = 0.5; expected 2.5: the "
+                "same mistake",
+            ),
+        },
+    ),
+    "eps_from_randn": (
+        ("""
+            eps = torch.randn(real.shape[0], *[1] * (real.dim() - 1))
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        """, GRAD, PENALTY),
+        {
+            "test_penalty_at_random_interpolates": (
+                0.0, f"gradient_penalty(critic, real, fake) on {POINTS}: x_hat lies on the line through fake_i and real_i but not "
+                "always between them (eps from -2.11522 to 3.4105): eps must lie in [0, 1], torch.rand, not torch.randn; "
+                "gradient_penalty(critic, real, fake) on images (6, 1, 8, 8) and a small conv critic: x_hat lies on the line "
+                "through fake_i and real_i but not always between them (eps from -0.451906 to 0.661352): the same mistake",
+            ),
+        },
+    ),
+    "one_norm_for_the_batch": (
+        (INTERPOLATES, GRAD, "return lambda_gp * (grad.norm(2) - 1).pow(2)"),
+        {
+            "test_penalty_value_matches_reference": (
+                0.0, value("gradient_penalty(critic, real, fake)", "3610", "a linear critic on points, D(x) = w.x + b with "
+                           "||w|| = 2.5", "22.5", BATCH_NORM, scored=False) + "; gradient_penalty(critic, real, fake) = 403.031 "
+                "for a linear critic on images (6, 1, 8, 8) with ||w|| = 3; expected 40: the same mistake",
+            ),
+            "test_penalty_on_other_inputs": (
+                0.0, value("gradient_penalty(critic, real, fake, 2)", "78.7994", "points with lambda_gp = 2", "0.383369", BATCH_NORM)
+                + "; gradient_penalty(critic, real, fake) = 31.1749 for 3-channel images (5, 3, 8, 8); expected 0.565413 on the "
+                "x_hat it scored: the same mistake; gradient_penalty(critic, real, fake) = 10 for a linear critic on points with "
+                "||w|| = 0.5; expected 2.5: the same mistake",
+            ),
+        },
+    ),
+    "squared_norm": (
+        (INTERPOLATES, GRAD, "return lambda_gp * (grad.reshape(len(grad), -1).pow(2).sum(1) - 1).pow(2).mean()"),
+        {
+            "test_penalty_value_matches_reference": (
+                0.0, value("gradient_penalty(critic, real, fake)", "275.625", "a linear critic on points, D(x) = w.x + b with "
+                           "||w|| = 2.5", "22.5", SQUARED_NORM, scored=False) + "; gradient_penalty(critic, real, fake) = 640 for "
+                "a linear critic on images (6, 1, 8, 8) with ||w|| = 3; expected 40: the same mistake",
+            ),
+            "test_penalty_on_other_inputs": (
+                0.0, value("gradient_penalty(critic, real, fake, 2)", "2.33572", "points with lambda_gp = 2", "0.383369",
+                           SQUARED_NORM) + "; gradient_penalty(critic, real, fake) = 2.84009 for 3-channel images (5, 3, 8, 8); "
+                "expected 0.565413 on the x_hat it scored: the same mistake; gradient_penalty(critic, real, fake) = 5.625 for a "
+                "linear critic on points with ||w|| = 0.5; expected 2.5: the same mistake",
+            ),
+        },
+    ),
+    "a_number": (
+        (INTERPOLATES, GRAD, PENALTY + ".item()"),
+        {check: (0.0, NUMBER) for check in PENALTY_CHECKS if check != "test_penalty_at_random_interpolates"},
+    ),
+    "the_notebooks_critic": (
+        ("D = torch.nn.Linear(2, 1)  # a critic of its own, not the argument", INTERPOLATES,
+         GRAD.replace("critic(x_hat)", "D(x_hat)"), PENALTY),
+        {
+            "test_penalty_at_random_interpolates": (
+                0.0, f"gradient_penalty(critic, real, fake) {NOT_CALLED.format(POINTS)}; gradient_penalty(critic, real, fake) "
+                "raised RuntimeError for images (6, 1, 8, 8) and a small conv critic: mat1 and mat2 shapes cannot be multiplied "
+                f"(48x8 and 2x1); {SHAPES}",
+            ),
+            "test_penalty_value_matches_reference": (
+                0.0, "gradient_penalty(critic, real, fake) " + NOT_CALLED.format("a linear critic on points, D(x) = w.x + b with "
+                "||w|| = 2.5") + "; gradient_penalty(critic, real, fake) raised RuntimeError for a linear critic on images "
+                f"(6, 1, 8, 8) with ||w|| = 3: mat1 and mat2 shapes cannot be multiplied (48x8 and 2x1); {SHAPES}",
+            ),
+            "test_penalty_trains_the_critic": (
+                0.0, f"gradient_penalty(critic, real, fake) {NOT_CALLED.format(POINTS)}",
+            ),
+            "test_penalty_on_other_inputs": (
+                0.0, "gradient_penalty(critic, real, fake, 2) " + NOT_CALLED.format("points with lambda_gp = 2")
+                + "; gradient_penalty(critic, real, fake) raised RuntimeError for 3-channel images (5, 3, 8, 8): mat1 and mat2 "
+                f"shapes cannot be multiplied (120x8 and 2x1); {SHAPES}; gradient_penalty(critic, real, fake) never calls the "
+                "critic it is given (a linear critic on points with ||w|| = 0.5): the same mistake",
+            ),
+        },
+    ),
+}
+
+
+def in_kernel(source: str) -> LocalSubmission:
+    """The student's functions defined in a namespace like the notebook's (its imports cell run first)."""
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile("import math\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n", "<imports>", "exec"), namespace)
+    exec(compile(textwrap.dedent(source), "<cell>", "exec"), namespace)
+    return LocalSubmission(namespace)
+
+
+@pytest.mark.parametrize("name", list(PENALTIES))
+def test_more_wrong_penalties_get_exact_scores_and_messages(name):
+    body, expected = PENALTIES[name]
+    student = in_kernel(penalty(*body))
+    module = checks()
+    got = {check: run_check(getattr(module, check), student) for check in PENALTY_CHECKS}
+    assert got == {**{check: OK[check] for check in PENALTY_CHECKS}, **expected}
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers taken from the course library
+# ---------------------------------------------------------------------------------------------
+
+TAKEN = {
+    "losses": """
+        from reference.losses import WGANGP
+
+        critic_loss = WGANGP().d_loss
+        generator_loss = WGANGP().g_loss
+    """,
+    "penalty": """
+        import importlib
+
+        def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+            losses = importlib.import_module("reference.losses")
+            return losses.WGANGP(lambda_gp=lambda_gp).penalty(critic, real, fake)
+    """,
+}
+
+
+def taken(lead: str, name: str) -> str:
+    return (
+        f"{lead} reference.losses, the course library's own answer, which does not exist when your submission is graded, "
+        f"so an answer taken from it scores 0: write {name} yourself from the formula"
+    )
+
+
+def test_an_answer_taken_from_the_course_library_scores_zero_when_graded(tmp_path):
+    defined = "`{0}` is not defined when graded: the cell that defines it uses"
+    assert scores(submission(tmp_path, **TAKEN)) == {
+        "test_critic_loss_matches_reference": (0.0, taken(defined.format("critic_loss"), "critic_loss")),
+        "test_generator_loss_matches_reference": (0.0, taken(defined.format("generator_loss"), "generator_loss")),
+        **{check: (0.0, taken("gradient_penalty uses", "gradient_penalty")) for check in PENALTY_CHECKS},
+        "test_training_lowers_the_critics_estimate": (0.0, taken(defined.format("critic_loss"), "critic_loss")),
+    }
+
+
+def test_the_visible_checks_say_so_in_the_students_kernel(tmp_path):
+    """In the student's kernel the course library is whole: the visible checks (the student's copy,
+    reference/checks/a5_wgan_gp.py) trace the functions and fail with the graded outcome."""
+    visible = load_module(ROOT / "reference" / "checks" / f"{A}.py")
+    notebook = execute_notebook(submission(tmp_path, **TAKEN))
+    try:
+        results = {name: run_check(getattr(visible, name), notebook) for name in FULL if hasattr(visible, name)}
+    finally:
+        notebook.close()
+    assert results == {
+        "test_critic_loss_matches_reference": (0.0, taken("critic_loss calls", "critic_loss")),
+        "test_generator_loss_matches_reference": (0.0, taken("generator_loss calls", "generator_loss")),
+        "test_penalty_at_random_interpolates": (0.0, taken("gradient_penalty calls", "gradient_penalty")),
+        "test_penalty_value_matches_reference": (0.0, taken("gradient_penalty calls", "gradient_penalty")),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The grading run's verdict, on runs made up here
+# ---------------------------------------------------------------------------------------------
+
+STEPS = [0, 50, 100, 150, 200, 250, 300]
+LEARNS = ([0.9, 0.8, 0.7, 0.6, 0.5, 0.55, 0.6], [0.9, 0.8, 0.6, 0.5, 0.3, 0.1, 0.05])  # (exact W1, estimate)
+
+
+def made_up(seed: int, w1: list[float], estimate: list[float], grad_norm: float = 1.0):
+    return checks().Run(seed, STEPS, list(w1), list(estimate), [grad_norm] * len(STEPS))
+
+
+@pytest.mark.parametrize(
+    ("w1", "estimate", "fault"),
+    [
+        (LEARNS[0], LEARNS[1], None),
+        (LEARNS[0], [0.9, 2.1, 0.6, 0.5, 0.3, 0.1, 0.05], "the critic's estimate of W, mean D(x) - mean D(G(z)), reached 2.1 "
+         "after 50 generator steps while the exact W1 between the samples and the data was 0.8: the critic is not kept "
+         "1-Lipschitz (its gradient norm between real and generated points averaged 1, where the penalty should hold it near "
+         "1); does the penalty train the critic (create_graph=True), at interpolates, squared?"),
+        (LEARNS[0], [-0.5, -0.6, -0.7, -0.8, -0.8, -0.9, -0.9], "the critic's estimate of W, mean D(x) - mean D(G(z)), stayed "
+         "negative (at most -0.5): the critic scores generated points above real ones; it minimises mean(D(G(z))) - mean(D(x)) "
+         "(critic_loss)"),
+        ([0.9] * 7, [0.2, 0.1, 0, 0, 0, 0, 0], "the critic's estimate of W, mean D(x) - mean D(G(z)), never rose above 0.2 while "
+         "the exact W1 was 0.9: the critic does not tell real from generated points; check critic_loss, and that the penalty is "
+         "lambda_gp * mean((||grad|| - 1)^2) (one that rewards a flat critic wins over its loss)"),
+        ([0.9, 0.95, 1.0, 1.0, 1.0, 1.0, 1.03], LEARNS[1], "the generator's samples moved away from the data: the exact W1 went "
+         "from 0.9 to 1.03; G minimises -mean(D(G(z))) (generator_loss)"),
+        ([0.9, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65], LEARNS[1], "the generator's samples hardly moved towards the data: the exact W1 "
+         "went from 0.9 to at best 0.65, not 0.7 of its start or less; does generator_loss carry the critic's gradient to G "
+         "(-mean(D(G(z))), no .detach() or .item())?"),
+        (LEARNS[0], [0.9, 0.8, 0.8, 0.7, 0.6, 0.5, 0.46], "the critic's estimate of W did not fall: 0.9 at its highest, 0.46 at "
+         "the end (expected at most 0.5 of its peak) while the exact W1 fell from 0.9 to 0.6"),
+    ],
+)
+def test_a_run_learns_when_w1_and_the_critics_estimate_fall_and_the_critic_stays_lipschitz(w1, estimate, fault):
+    assert made_up(0, w1, estimate).fault() == fault
+
+
+@pytest.mark.parametrize(
+    ("learned", "outcome"),
+    [
+        ((True, True), (4.0, "")),
+        ((True, False, True), (4.0, "")),
+        ((False, True, False), (2.0, "the critic and the generator learned in 1 of 3 grading runs; in the grading run (300 "
+                                     "generator steps, seed 0) the generator's samples moved away from the data: the exact W1 "
+                                     "went from 0.9 to 1.03; G minimises -mean(D(G(z))) (generator_loss)")),
+        ((False, False), (0.0, "in the grading run (300 generator steps, seed 0) the generator's samples moved away from the "
+                               "data: the exact W1 went from 0.9 to 1.03; G minimises -mean(D(G(z))) (generator_loss)")),
+    ],
+)
+def test_most_runs_must_learn_for_full_marks_and_some_for_part(monkeypatch, learned, outcome):
+    module = checks()
+    away = [0.9, 0.95, 1.0, 1.0, 1.0, 1.0, 1.03]
+    runs = [made_up(seed, LEARNS[0] if ok else away, LEARNS[1]) for seed, ok in enumerate(learned)]
+    monkeypatch.setattr(module, "training_runs", lambda submission: runs)
+    assert run_check(module.test_training_lowers_the_critics_estimate, None) == outcome
+
+
+@pytest.mark.parametrize(("learned", "seeds_run"), [((True, True), 2), ((False, False), 2), ((True, False, True), 3), ((False, True, False), 3)])
+def test_runs_go_on_until_most_seeds_agree(monkeypatch, learned, seeds_run):
+    module = checks()
+    away = [0.9, 0.95, 1.0, 1.0, 1.0, 1.0, 1.03]
+    started = []
+    monkeypatch.setattr(module, "student", lambda submission, name: name)
+    monkeypatch.setattr(module, "run", lambda submission, name, probe, *args, seed, **kw: started.append(seed) or seed)
+    monkeypatch.setattr(module, "measure", lambda result, seed: made_up(seed, LEARNS[0] if learned[seed] else away, LEARNS[1]))
+    assert [r.seed for r in module.training_runs(None)] == started == list(range(seeds_run))
+
+
+def test_a_run_is_measured_from_the_weights_it_returns():
+    """measure() rebuilds both networks from the returned weights: an untrained generator's W1 is the same
+    at every checkpoint, and weights that do not fit the networks are a problem, not a verdict."""
+    module = checks()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        G, C = probes_a5.mlp(2, 2), probes_a5.mlp(2, 1)
+    same = {"checkpoints": STEPS, "generator": [G.state_dict()] * 7, "critic": [C.state_dict()] * 7, "problem": None}
+    run = module.measure(same, 0)
+    assert run.problem is None and len(set(run.w1)) == 1 and len(set(run.estimate)) == 1
+    assert run.fault().startswith("the critic's estimate of W, mean D(x) - mean D(G(z)), never rose above")
+    wrong = {**same, "critic": [{"0.weight": torch.zeros(3, 3)}] * 7}
+    assert module.measure(wrong, 0).problem == "it did not return the networks' weights at every checkpoint"
+    assert module.measure({"problem": {"code": "no_graph", "function": "generator_loss", "step": 3}}, 0).problem == (
+        "generator_loss carries no gradient at step 3 (detached, .item() or torch.no_grad()?), so nothing learns from it"
+    )
+
+
+def test_exact_w1_is_the_best_one_to_one_pairing():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(6, 2, generator=gen, dtype=torch.float64), torch.randn(6, 2, generator=gen, dtype=torch.float64)
+    brute = min(sum(float((a[i] - b[p]).norm()) for i, p in enumerate(perm)) / 6 for perm in itertools.permutations(range(6)))
+    assert checks().exact_w1(a, b) == pytest.approx(brute, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference on the grader's side, and the probes
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_checks_penalty_is_the_course_librarys_on_the_same_points():
+    """With real == fake every interpolate is that point, whatever eps WGANGP draws: the checks' own
+    penalty and its gradients with respect to the critic's weights are reference.losses.WGANGP's."""
+    module = checks()
+    for case in (module.POINTS, module.IMAGES, module.OTHER_LAMBDA, module.LINEAR_IMAGES):
+        net = probes_a5.probe_critic(case.kind, tuple(case.real.shape[1:]), case.critic_seed, case.norm)
+        library = WGANGP(lambda_gp=case.lam).penalty(net, case.real, case.real)  # float32, as the library computes it
+        assert library.item() == pytest.approx(module.reference_penalty(case, case.real), rel=1e-5)
+        want = module.reference_parameter_grads(case, case.real)
+        got = torch.autograd.grad(library, list(net.parameters()), allow_unused=True)
+        for (name, p), g in zip(net.named_parameters(), got):
+            assert torch.allclose((torch.zeros_like(p) if g is None else g).double(), want[f"net.{name}"], rtol=1e-4, atol=1e-6)
+
+
+def test_fit_finds_where_each_point_lies_between_fake_and_real():
+    module = checks()
+    gen = torch.Generator().manual_seed(0)
+    real, fake, t = torch.randn(5, 1, 4, 4, generator=gen), torch.randn(5, 1, 4, 4, generator=gen), torch.rand(5, generator=gen)
+    on = module.fit(t.view(5, 1, 1, 1) * real + (1 - t.view(5, 1, 1, 1)) * fake, real, fake)
+    assert on.on_segment and on.box and torch.allclose(on.t, t.double(), atol=1e-6)
+    per_element = torch.rand(real.shape, generator=gen)
+    off = module.fit(per_element * real + (1 - per_element) * fake, real, fake)
+    assert not off.on_segment and off.box
+    assert module.ks_uniform(torch.linspace(0.005, 0.995, 100, dtype=torch.float64)) == pytest.approx(0.005)
+    assert module.ks_uniform(torch.full((64,), 0.5, dtype=torch.float64)) == pytest.approx(0.5)
+
+
+SOLUTION_PENALTY = penalty(INTERPOLATES, GRAD, PENALTY)
+
+
+def test_penalty_run_records_the_critics_inputs_and_backpropagates_the_penalty():
+    namespace = in_kernel(SOLUTION_PENALTY).namespace
+    real, fake = torch.randn(4, 2), torch.randn(4, 2)
+    out = probes_a5.penalty_run(namespace["gradient_penalty"], "points", 1, real, fake, seed=0)
+    assert out["calls"] == 1 and out["inputs"][0].shape == (4, 2) and out["requires_grad"]
+    assert out["result"]["type"] == "Tensor" and out["value"].shape == (1,) and out["backward_error"] is None
+    assert [name for name, _ in out["grads"]] == ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias"]
+    assert out["grads"][3][1] is None, "the last bias does not change the critic's gradient, so the penalty gives it none"
+    assert not any(left for _, left in out["leftover"])
+    again = probes_a5.penalty_run(namespace["gradient_penalty"], "points", 1, real, fake, seed=0)
+    assert torch.equal(again["inputs"][0], out["inputs"][0]), "seeded: the same eps every time"
+
+
+def test_train_wgan_gp_reports_a_loss_it_cannot_use_and_repeats_bit_for_bit():
+    namespace = in_kernel(cell(SOLUTION_PENALTY, CRITIC_OK, GENERATOR_OK)).namespace
+    points = torch.randn(256, 2)
+    fns = [namespace[name] for name in ("gradient_penalty", "critic_loss", "generator_loss")]
+    short = {"seed": 3, "steps": 4, "warmup": 3, "every": 2}
+    first, second = (probes_a5.train_wgan_gp(*fns, points, **short) for _ in range(2))
+    assert first["problem"] is None and first["checkpoints"] == [0, 2, 4]
+    for a, b in zip(first["generator"] + first["critic"], second["generator"] + second["critic"]):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    as_number = probes_a5.train_wgan_gp(fns[0], lambda r, f: (f.mean() - r.mean()).item(), fns[2], points, **short)
+    assert as_number["problem"] == {"code": "not_tensor", "function": "critic_loss", "type": "float", "step": -1}
+    detached = probes_a5.train_wgan_gp(*fns[:2], lambda f: -f.detach().mean(), points, **short)
+    assert detached["problem"] == {"code": "no_graph", "function": "generator_loss", "step": 1}
+    assert len(detached["generator"]) == 1, "the checkpoint after the warm-up, then it stopped"
