@@ -88,9 +88,9 @@ def trainer_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real_u8: Tensor, seed
     uint8 batch, with torch's RNG seeded to `seed` before the step draws z; its metrics row."""
     run = SimpleNamespace(
         G_train=G, D_train=D, G=G, D=D, opt_g=opt_g, opt_d=opt_d,
-        loss=get_loss("non-saturating"), cfg=SimpleNamespace(pack=1, batch_size=real_u8.shape[0]),
+        loss=get_loss("non-saturating"), cfg=SimpleNamespace(pack=1, batch_size=real_u8.shape[0], fault=None),
         device=torch.device("cpu"), amp_dtype=None, batches=_OneBatch(real_u8),
-        spec=SimpleNamespace(output_range="tanh"), nz=NZ, dist=DistInfo(),
+        spec=SimpleNamespace(output_range="tanh"), data_range="tanh", num_classes=None, G_ema=None, nz=NZ, dist=DistInfo(),
         scaler_d=torch.amp.GradScaler("cpu", enabled=False), scaler_g=torch.amp.GradScaler("cpu", enabled=False),
     )
     torch.manual_seed(seed)
