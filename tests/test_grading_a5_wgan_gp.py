@@ -19,18 +19,21 @@ visible checks say so in the student's kernel.
 from __future__ import annotations
 
 import itertools
-import math
+import os
+import re
 import textwrap
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
-import torch.nn.functional as F
+from nbclient import NotebookClient
 
 from conftest import notebook_with_cells
 from reference.grading import probes_a5
 from reference.grading.checks import run_check
 from reference.grading.local import execute_notebook, load_module
+from reference.grading.notebook import answered
 from reference.grading.runner import grade_notebook
 from reference.grading.submission import LocalSubmission
 from reference.losses import WGANGP
@@ -863,3 +866,54 @@ def test_train_wgan_gp_reports_a_loss_it_cannot_use_and_repeats_bit_for_bit():
     detached = probes_a5.train_wgan_gp(*fns[:2], lambda f: -f.detach().mean(), points, **short)
     assert detached["problem"] == {"code": "no_graph", "function": "generator_loss", "step": 1}
     assert len(detached["generator"]) == 1, "the checkpoint after the warm-up, then it stopped"
+
+
+# ---------------------------------------------------------------------------------------------
+# The notebook in a student's kernel: the training cell, the visible checks, "Run All" untouched
+# ---------------------------------------------------------------------------------------------
+
+
+def run_in_kernel(nb: nbformat.NotebookNode, workdir: Path) -> list:
+    """Execute every cell of `nb` in a fresh kernel in smoke mode (this environment, without pytest's or
+    nbgrader's variables, and with the kernel's own inline plots); raises at the first cell that raises,
+    as "Run All" stops there."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and k not in ("NBGRADER_EXECUTION", "MPLBACKEND")}
+    env.update(GAN_COURSE_SMOKE="1")
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False, resources={"metadata": {"path": str(workdir)}}).execute(env=env)
+    return nb.cells
+
+
+def printed(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.get("name") == "stdout")
+
+
+def by_id(cells: list, grade_id: str):
+    return next(c for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def test_the_answered_notebook_trains_with_its_functions_and_passes_its_visible_checks(tmp_path):
+    """The student version with the model answers filled in, run in a kernel (smoke mode: 5 warm-up and
+    10 generator steps): the try cells print the expected values, the training cell its two measurements
+    and a figure, and each visible check its full points."""
+    cells = run_in_kernel(answered(STUDENT, SOLUTION), tmp_path)
+    assert printed(by_id(cells, "try_losses")) == "critic_loss: -2.0 (expected -2.0)\ngenerator_loss: 1.0 (expected 1.0)\n"
+    tried = printed(by_id(cells, "try_penalty")).splitlines()
+    assert tried[:3] == [f"||w|| = {w}: gradient_penalty = {p} (expected {p})" for w, p in (("5", "160.0000"), ("1", "0.0000"), ("0.5", "2.5000"))]
+    train = by_id(cells, "train")
+    lines = printed(train).splitlines()
+    assert [line.split(":")[0] for line in lines] == ["step     0", "step    10"], lines
+    assert all(re.fullmatch(r"step +\d+: critic's estimate +-?\d+\.\d{3}, exact W1 \d\.\d{3}", line) for line in lines), lines
+    assert any(o.output_type == "display_data" and "image/png" in o.data for o in train.outputs), "the figure"
+    scores_printed = [line for c in cells if c.cell_type == "code" for line in printed(c).splitlines() if line.startswith("a5 ")]
+    assert len(scores_printed) == 4 and all(line.endswith(f"{p}/{p} points") for line, p in zip(scores_printed, (2, 1, 3, 3))), scores_printed
+
+
+def test_run_all_on_the_untouched_student_version_reaches_every_visible_check(tmp_path):
+    """'Run All' goes past the unfinished functions: each try cell says so in one line, the training cell
+    stops at its first call, and every visible check scores 0 with the not-implemented message."""
+    cells = run_in_kernel(nbformat.read(STUDENT, as_version=4), tmp_path)
+    for grade_id, function in (("try_losses", "critic_loss"), ("try_penalty", "gradient_penalty"), ("train", "critic_loss")):
+        told = printed(by_id(cells, grade_id)).strip()
+        assert told.startswith(f"`{function}` is not implemented yet") and len(told.splitlines()) == 1, (grade_id, told)
+    scores_printed = [line for c in cells if c.cell_type == "code" for line in printed(c).splitlines() if line.startswith("a5 ")]
+    assert len(scores_printed) == 4 and all(": 0/" in line and "is not implemented yet" in line for line in scores_printed), scores_printed

@@ -372,10 +372,6 @@ class Case:
     def lam(self) -> float:
         return 10.0 if self.lambda_gp is None else self.lambda_gp
 
-    @property
-    def images(self) -> bool:
-        return self.real.dim() == 4
-
     def call(self) -> str:
         extra = "" if self.lambda_gp is None else f", {self.lambda_gp:g}"
         return f"gradient_penalty(critic, real, fake{extra})"
@@ -616,6 +612,10 @@ def judge_parts(submission, total: float, parts: list[tuple[float, tuple[Case, .
                 fault = judge(penalty_answer(submission, case, trace=case is cases[0]))
             except AssertionError as err:  # a value that is not a number, a shape that raised: this part's fault
                 fault = str(err)
+            except StudentError as err:  # raised on this part's inputs only, or on all (then every part loses)
+                if err.not_implemented:
+                    raise
+                fault = err.describe()
             if fault is not None:
                 failures.append((worth, fault))
                 break
@@ -788,6 +788,10 @@ def test_penalty_on_other_inputs(submission):
             fault = value_fault(penalty_answer(submission, case))
         except AssertionError as err:  # a value that is not a number, a shape that raised
             fault = str(err)
+        except StudentError as err:
+            if err.not_implemented:
+                raise
+            fault = err.describe()
         if fault is not None:
             failures.append(fault)
     if len(failures) == 1:
