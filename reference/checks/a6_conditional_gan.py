@@ -11,6 +11,7 @@ from reference.grading.proxy import finite
 ASSIGNMENT = "a6_conditional_gan"
 NZ, NGF, NDF, NUM_CLASSES = 100, 16, 16, 10  # the checks build G and D at width 16: fast, the same code as 64
 GENERATOR, DISCRIMINATOR, STEP = "ConditionalGenerator", "ConditionalDiscriminator", "train_step"
+ANSWERS = ("reference.models.conditional",)  # the library's conditional G and D: networks built from them score nothing
 LABEL_CASES = {  # every label batch G and D must take: name -> labels
     "every digit": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
     "0s": [0, 0, 0],
@@ -84,6 +85,15 @@ def built(submission, name: str, seed: int = 0, **kwargs):
         kind = text(summary.get("type"), 80) or "something else"
         raise AssertionError(f"{call} made a {kind}, not a torch nn.Module: subclass nn.Module and call super().__init__()")
     model = result["model"]
+    origins = submission.run(probes_a6.module_origins, model)
+    for origin in origins if isinstance(origins, list) else []:
+        where, qualname = (text(v, 80) for v in origin[1:3]) if isinstance(origin, list) and len(origin) == 3 else ("", "")
+        if any(where == m or where.startswith(m + ".") for m in ANSWERS):
+            raise AssertionError(
+                f"{call} is built from {where}.{qualname}, the course library's conditional DCGAN (lesson 7), which holds "
+                f"what this assignment asks you to write: write it yourself in the notebook, from the given DCGAN "
+                f"(reference.models.dcgan)"
+            )
     model.train()
     return model
 
@@ -378,12 +388,12 @@ def same_rows(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict:
-    """One `train_step` on (real, labels) with the grader's own conditional G and D (so that this grades the
-    step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None)]}, every
-    value checked."""
+    """One `train_step` on (real, labels) with the grader's stand-in G(z, y) and D(x, y) (so that this grades
+    the step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None)]},
+    every value checked."""
     step = submission.get(STEP)
-    G = submission.run(probes_a6.reference_generator, NZ, NGF, NUM_CLASSES)
-    D = submission.run(probes_a6.reference_discriminator, NDF, NUM_CLASSES)
+    G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
+    D = submission.run(probes_a6.stand_in_discriminator, NDF)
     try:
         found = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed)
     except StudentError as err:
@@ -391,7 +401,7 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             raise
         raise AssertionError(
             f"{err.describe()}; train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes) must make one step with any "
-            f"conditional G(z, y) and D(x, y) (the grader's own here), Adam optimizers and a real batch of {len(real)} digits"
+            f"G(z, y) and D(x, y) (the grader's stand-ins here), Adam optimizers and a real batch of {len(real)} digits"
         ) from None
     found = found if isinstance(found, dict) else {}
     g_calls, d_calls = [], []

@@ -25,8 +25,8 @@ from torch import Tensor, nn
 from reference.grading.probes import describe, error_info, first_shape
 from reference.grading.probes_a4 import make
 
-__all__ = ["error_info", "make", "outputs", "reference_discriminator", "reference_generator", "step_calls", "trace",
-           "train_and_sample"]
+__all__ = ["error_info", "make", "module_origins", "outputs", "stand_in_discriminator", "stand_in_generator", "step_calls",
+           "trace", "train_and_sample"]
 
 REPR_LIMIT = 160  # characters of a layer's extra_repr kept
 MAX_INPUTS = 4  # tensors of one call of G or D kept by `step_calls`
@@ -143,54 +143,59 @@ def outputs(model: Any, cases: list, namespace: dict | None = None, *, train: bo
     return results
 
 
-class _OneHotGenerator(nn.Module):
-    """The grader's own G(z, y): the given DCGAN generator on z joined with the one-hot label."""
+class _StandInGenerator(nn.Module):
+    """G(z, y) for grading a training step alone: the given DCGAN generator on z; y is taken and not used."""
 
-    def __init__(self, nz: int, ngf: int, num_classes: int) -> None:
+    def __init__(self, nz: int, ngf: int) -> None:
         from reference.models.dcgan import Generator, weights_init
 
         super().__init__()
-        self.num_classes = num_classes
-        self.main = Generator(nz + num_classes, ngf, channels=1, size=28).main
+        self.main = Generator(nz, ngf, channels=1, size=28).main
         self.apply(weights_init)
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
-        """z (N, nz), y int64 (N,) -> images (N, 1, 28, 28) in [-1, 1]."""
-        one_hot = nn.functional.one_hot(y.long(), self.num_classes).to(z.dtype)
-        return self.main(torch.cat([z, one_hot], dim=1))
+        """z (N, nz), y (N,) (not used) -> images (N, 1, 28, 28) in [-1, 1]."""
+        return self.main(z)
 
 
-class _OneHotDiscriminator(nn.Module):
-    """The grader's own D(x, y): the given DCGAN discriminator on the image with its one-hot label as extra channels."""
+class _StandInDiscriminator(nn.Module):
+    """D(x, y) for grading a training step alone: the given DCGAN discriminator on x; y is taken and not used."""
 
-    def __init__(self, ndf: int, num_classes: int) -> None:
+    def __init__(self, ndf: int) -> None:
         from reference.models.dcgan import Discriminator, weights_init
 
         super().__init__()
-        self.num_classes = num_classes
-        self.main = Discriminator(ndf, channels=1 + num_classes, size=28).main
+        self.main = Discriminator(ndf, channels=1, size=28).main
         self.apply(weights_init)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        """x (N, 1, 28, 28), y int64 (N,) -> logits (N,)."""
-        one_hot = nn.functional.one_hot(y.long(), self.num_classes).to(x.dtype)
-        maps = one_hot[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
-        return self.main(torch.cat([x, maps], dim=1)).view(-1)
+        """x (N, 1, 28, 28), y (N,) (not used) -> logits (N,)."""
+        return self.main(x).view(-1)
 
 
-def reference_generator(nz: int, ngf: int, num_classes: int = 10, seed: int = 0) -> nn.Module:
-    """A conditional G(z, y) of the grader's own (trusted code), built with `seed`: for checks of a training
-    step that must not depend on the student's networks."""
+def stand_in_generator(nz: int, ngf: int, seed: int = 0) -> nn.Module:
+    """A G(z, y) of the grader's own, built with `seed`, for checks of a training step that must not depend
+    on the student's networks: the given DCGAN generator, which takes y and ignores it (what a step passes
+    to G is recorded by `step_calls`; what G makes of it does not matter there)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _OneHotGenerator(nz, ngf, num_classes)
+        return _StandInGenerator(nz, ngf)
 
 
-def reference_discriminator(ndf: int, num_classes: int = 10, seed: int = 0) -> nn.Module:
-    """A conditional D(x, y) of the grader's own (trusted code), built with `seed`."""
+def stand_in_discriminator(ndf: int, seed: int = 0) -> nn.Module:
+    """A D(x, y) of the grader's own, built with `seed`: the given DCGAN discriminator, taking y and ignoring it."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _OneHotDiscriminator(ndf, num_classes)
+        return _StandInDiscriminator(ndf)
+
+
+def module_origins(model: Any) -> list[list[str]]:
+    """[[registered name ("" for the model itself), class module, class qualname]] for the class of
+    `model` and of every submodule, and for each class they derive from, so that a check can tell which
+    library's classes a network is built from (also by subclassing)."""
+    if not isinstance(model, nn.Module):
+        return []
+    return [[name, cls.__module__, cls.__qualname__] for name, m in model.named_modules() for cls in type(m).__mro__]
 
 
 def _recorder(model: nn.Module, calls: list[dict], keep_output: bool) -> list:

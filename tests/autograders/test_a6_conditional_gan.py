@@ -5,7 +5,10 @@ int64 (N,) -> images (N, 1, 28, 28) in [-1, 1]), `ConditionalDiscriminator(ndf=6
 (images and labels -> logits (N,)) and `train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes)`,
 one conditional GAN step. The checks build the networks in the submission's worker at ngf = ndf = 16
 with fixed seeds and reach them only through `submission` and the probes of
-`reference.grading.probes_a6`:
+`reference.grading.probes_a6`. A network built from the course library's conditional DCGAN
+(`reference.models.conditional`, lesson 7: it holds the answers; `ANSWERS`) scores nothing in the
+checks that build it. (Masking that module, as a1 masks its answers, would break `reference.models`,
+which imports it and which the notebook needs for the given DCGAN.)
 
 - generator output shape (2, visible): G(z, y) traced layer by layer for label batches of every
   digit (N = 10), of 0s, of 9s (N = 3) and a mixed one (N = 5); faults are told by the labels they
@@ -27,8 +30,9 @@ with fixed seeds and reach them only through `submission` and the probes of
   class (its vector joined to the features right before one linear layer) cannot say whether an
   image matches its label, and learns nothing conditional (measured: agreement at chance).
 - real images with their labels (2, visible): `probes_a6.step_calls` runs one `train_step` with
-  the grader's own conditional G and D (`probes_a6.reference_generator` / `reference_discriminator`,
-  so that the step is graded on its own) and fresh Adam optimizers on 150 real digits, 15 of each
+  the grader's stand-ins for G(z, y) and D(x, y) (`probes_a6.stand_in_generator` /
+  `stand_in_discriminator`, the given DCGAN networks, which take y and ignore it: the step is graded
+  on its own, by what it passes them) and fresh Adam optimizers on 150 real digits, 15 of each
   class in a seeded order, recording every call of G and D with its inputs; each real image D
   judged (found by its pixels) must come with its own label. Shuffled labels, the fake batch's
   labels, or no real images at all are told apart.
@@ -67,6 +71,7 @@ from reference.grading.proxy import finite
 ASSIGNMENT = "a6_conditional_gan"
 NZ, NGF, NDF, NUM_CLASSES = 100, 16, 16, 10  # the checks build G and D at width 16: fast, the same code as 64
 GENERATOR, DISCRIMINATOR, STEP = "ConditionalGenerator", "ConditionalDiscriminator", "train_step"
+ANSWERS = ("reference.models.conditional",)  # the library's conditional G and D: networks built from them score nothing
 LABEL_CASES = {  # every label batch G and D must take: name -> labels
     "every digit": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
     "0s": [0, 0, 0],
@@ -145,6 +150,15 @@ def built(submission, name: str, seed: int = 0, **kwargs):
         kind = text(summary.get("type"), 80) or "something else"
         raise AssertionError(f"{call} made a {kind}, not a torch nn.Module: subclass nn.Module and call super().__init__()")
     model = result["model"]
+    origins = submission.run(probes_a6.module_origins, model)
+    for origin in origins if isinstance(origins, list) else []:
+        where, qualname = (text(v, 80) for v in origin[1:3]) if isinstance(origin, list) and len(origin) == 3 else ("", "")
+        if any(where == m or where.startswith(m + ".") for m in ANSWERS):
+            raise AssertionError(
+                f"{call} is built from {where}.{qualname}, the course library's conditional DCGAN (lesson 7), which holds "
+                f"what this assignment asks you to write: write it yourself in the notebook, from the given DCGAN "
+                f"(reference.models.dcgan)"
+            )
     model.train()
     return model
 
@@ -454,12 +468,12 @@ def same_rows(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 
 def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict:
-    """One `train_step` on (real, labels) with the grader's own conditional G and D (so that this grades the
-    step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None)]}, every
-    value checked."""
+    """One `train_step` on (real, labels) with the grader's stand-in G(z, y) and D(x, y) (so that this grades
+    the step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None)]},
+    every value checked."""
     step = submission.get(STEP)
-    G = submission.run(probes_a6.reference_generator, NZ, NGF, NUM_CLASSES)
-    D = submission.run(probes_a6.reference_discriminator, NDF, NUM_CLASSES)
+    G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
+    D = submission.run(probes_a6.stand_in_discriminator, NDF)
     try:
         found = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed)
     except StudentError as err:
@@ -467,7 +481,7 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             raise
         raise AssertionError(
             f"{err.describe()}; train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes) must make one step with any "
-            f"conditional G(z, y) and D(x, y) (the grader's own here), Adam optimizers and a real batch of {len(real)} digits"
+            f"G(z, y) and D(x, y) (the grader's stand-ins here), Adam optimizers and a real batch of {len(real)} digits"
         ) from None
     found = found if isinstance(found, dict) else {}
     g_calls, d_calls = [], []
@@ -699,6 +713,9 @@ AGREE_CALIBRATION = {  # class agreement of this check's runs, seeds 0, 1, ... (
     "nn.Embedding joined to z, label embedding joined to D's features before an MLP head": (0.96, 0.80, 1.00, 0.90, 0.96, 0.90),
     "z times a label embedding, projection discriminator": (0.77, 0.77, 0.71, 0.86, 0.77, 0.76),
     "model solution's G, D with one learned 28x28 label map as a second channel": (0.94, 0.88),
+    # the correct variants of tests/test_grading_a6_conditional_gan.py, with their own steps
+    "embedding_g_features_mlp_d (BCE on logits)": (0.88, 0.83, 0.91, 0.96),
+    "product_g_projection_d (zero-initialised projection, a second fake batch for G's step)": (0.83, 0.76, 0.81, 0.82),
     # faults (each also loses the points of its own check, except the scalar label)
     "G ignores y": (0.10, 0.10, 0.10, 0.10),
     "the label given to G but not to D": (0.10, 0.10, 0.10, 0.11),
