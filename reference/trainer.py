@@ -131,7 +131,7 @@ class Run:
         # A conditional critic with a gradient penalty (wgan-gp) judges interpolates between real i and
         # fake i: they get one label when fake i is drawn for real i's label (the labels' distribution is
         # the data's either way). Other losses draw the fakes' labels uniformly.
-        self.paired_labels = type(self.loss).penalty is not GANLoss.penalty
+        self.has_penalty = type(self.loss).penalty is not GANLoss.penalty
         # data in [0, 1] against a tanh G is the `unit-range-data` fault; otherwise the data matches G's range
         self.data_range = "sigmoid" if cfg.fault == "unit-range-data" else self.spec.output_range
         self.batches = Batches(dataset, cfg.batch_size, device, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size,
@@ -142,6 +142,14 @@ class Run:
                                num_classes=self.num_classes)
         if cfg.spectral_norm:
             D = with_spectral_norm(D)
+        if self.has_penalty and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()):
+            warnings.warn(
+                f"--loss {cfg.loss} penalises the gradient of each sample's score, but D of --model {cfg.model} has "
+                f"BatchNorm, which makes each score depend on the whole batch: the penalty no longer keeps the critic "
+                f"1-Lipschitz and its estimate of W loses its meaning (lesson 06, exercise 4); use a critic without "
+                f"BatchNorm such as --model mlp",
+                stacklevel=2,
+            )
         self.G, self.D = G.to(device), D.to(device)
         self.opt_g = make_optimizer(cfg, self.G, cfg.lr, device)
         self.opt_d = make_optimizer(cfg, self.D, cfg.lr_d or cfg.lr, device)
@@ -230,7 +238,7 @@ class Run:
             real = to_model_range(real_u8, self.data_range)
             z = torch.randn(real.shape[0], self.nz, device=self.device)
             if self.num_classes:  # D sees real images with their labels, fakes with labels drawn here
-                if self.paired_labels:  # fake i gets real i's label: the penalty's interpolate i has one label
+                if self.has_penalty:  # fake i gets real i's label: the penalty's interpolate i has one label
                     y_fake = y_real
                 else:
                     y_fake = torch.randint(self.num_classes, (real.shape[0],), device=self.device)

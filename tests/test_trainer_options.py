@@ -177,6 +177,16 @@ def test_options_that_cannot_apply_are_one_line_errors(tmp_path, overrides, mess
     assert not (tmp_path / "run").exists(), f"{overrides} created the run folder before failing"
 
 
+def test_wgan_gp_with_a_batchnorm_critic_warns_and_without_one_does_not(tmp_path):
+    with pytest.warns(UserWarning, match="BatchNorm"):
+        train(tiny(loss="wgan-gp", max_images=128), tmp_path / "dcgan", progress=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(tiny(model="mlp", loss="wgan-gp", max_images=128), tmp_path / "mlp", progress=False)
+
+
 # ---- tips ---------------------------------------------------------------------------------------
 
 
