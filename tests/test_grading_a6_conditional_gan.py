@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import textwrap
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from nbclient import NotebookClient
 from conftest import notebook_with_cells
 from reference.data import load_dataset
 from reference.grading import probes_a6
+from reference.grading.local import check_module_path, load_module
 from reference.grading.runner import grade_notebook
 
 A = "a6_conditional_gan"
@@ -50,8 +50,7 @@ LEARNS = "test_learns_to_draw_the_digit_asked_for"
 
 REFERENCE_SET = "digits"  # what the learning check trains on; `grading_cache` trains its classifier first (~10 s)
 pytestmark = pytest.mark.usefixtures("grading_cache")
-sys.path.insert(0, str(ROOT / "tests" / "autograders"))
-import test_a6_conditional_gan as checks  # noqa: E402  (the check module: its constants and the learning verdict)
+checks = load_module(check_module_path(A, ROOT))  # the check module: its constants and the learning verdict
 
 
 # ---------------------------------------------------------------------------------------------
