@@ -8,48 +8,17 @@ answers and fail, with a message naming the fault, on each realistic wrong answe
 
 from __future__ import annotations
 
-import json
-import re
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from reference.grading.checks import run_check
-from reference.grading.local import load_checks
-from reference.grading.submission import LocalSubmission
+from lesson_support import Lesson, stub
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "solutions" / "lessons" / "04_mode_collapse.ipynb"
-CHECKS = load_checks("lesson_04")
-SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n?", re.S | re.M)
-
-
-def code_cell(defines: str) -> str:
-    """The source of the notebook's code cell that defines function `defines`."""
-    cells = json.loads(SOURCE.read_text())["cells"]
-    found = [c for c in cells if c["cell_type"] == "code" and f"def {defines}(" in "".join(c["source"])]
-    assert len(found) == 1, f"expected one code cell defining {defines}, found {len(found)}"
-    return "".join(found[0]["source"])
-
-
-def namespace(*sources: str) -> dict:
-    """A notebook namespace: the setup's imports, then `sources` run in it (as cells)."""
-    ns = {"__name__": "__main__", "torch": torch, "F": F}
-    for source in sources:
-        exec(compile(source, "<cell>", "exec"), ns)
-    return ns
-
-
-def stub(source: str) -> str:
-    """What the student gets: each solution region replaced by the generated placeholder."""
-    return SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()\n", source)
-
-
-def grade(name: str, ns: dict) -> tuple[float, str]:
-    return run_check(CHECKS[name], LocalSubmission(ns))
+LESSON = Lesson("04_mode_collapse", torch=torch, F=F)
+code_cell, namespace, grade = LESSON.code_cell, LESSON.namespace, LESSON.grade
+CHECKS = LESSON.checks
 
 
 STD_CELL, PACK_CELL = code_cell("minibatch_std"), code_cell("pack")

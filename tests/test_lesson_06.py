@@ -9,11 +9,8 @@ answers. The experiments of reference/figures/lesson_06.py are tested on the fac
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,44 +18,17 @@ import torch
 from torch import nn
 
 from reference.figures import lesson_06 as figures
-from reference.grading.checks import run_check
-from reference.grading.local import load_checks
-from reference.grading.submission import LocalSubmission
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "solutions" / "lessons" / "06_wasserstein_gan.ipynb"
-CHECKS = load_checks("lesson_06")
-SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n?", re.S | re.M)
+from lesson_support import Lesson, stub
+
+LESSON = Lesson("06_wasserstein_gan", torch=torch, nn=nn, np=np)
+code_cell, namespace, grade = LESSON.code_cell, LESSON.namespace, LESSON.grade
+CHECKS = LESSON.checks
+
 FUNCTIONS = {"test_empirical_w1": "empirical_w1", "test_critic_estimate": "critic_estimate",
              "test_clip_weights_": "clip_weights_"}
 
-
-def code_cell(defines: str) -> str:
-    """The source of the notebook's code cell that defines function `defines`."""
-    cells = json.loads(SOURCE.read_text())["cells"]
-    found = [c for c in cells if c["cell_type"] == "code" and f"def {defines}(" in "".join(c["source"])]
-    assert len(found) == 1, f"expected one code cell defining {defines}, found {len(found)}"
-    return "".join(found[0]["source"])
-
-
 CELLS = [code_cell(name) for name in FUNCTIONS.values()]
-
-
-def namespace(*sources: str) -> dict:
-    """A notebook namespace: the setup's imports, then `sources` run in it (as cells)."""
-    ns = {"__name__": "__main__", "torch": torch, "nn": nn, "np": np}
-    for source in sources:
-        exec(compile(source, "<cell>", "exec"), ns)
-    return ns
-
-
-def stub(source: str) -> str:
-    """What the student gets: each solution region replaced by the generated placeholder."""
-    return SOLUTION.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()\n", source)
-
-
-def grade(name: str, ns: dict) -> tuple[float, str]:
-    return run_check(CHECKS[name], LocalSubmission(ns))
 
 
 def with_function(source: str) -> dict:
