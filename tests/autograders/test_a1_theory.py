@@ -33,14 +33,14 @@ frechet_distance 2 + 2 = 18.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from reference.grading import CheckFailure, Partial, StudentError, check
+from reference.grading import Partial, StudentError, check
+from reference.grading.masking import Masked, not_own
 from reference.grading import probes, probes_a1
 from reference.losses import Minimax
 from reference.metrics.fid import frechet_distance as reference_frechet
@@ -69,38 +69,8 @@ FRECHET_FORMULA = (
 # ---------------------------------------------------------------------------------------------
 
 
-def is_masked(module: str) -> bool:
-    """`module` is one of MASKED or inside one."""
-    return any(module == m or module.startswith(m + ".") for m in MASKED)
-
-
-def masked_module(text: str) -> str | None:
-    """The masked module (or its package) that an error's text says is missing, else None."""
-    names = re.findall(r"(reference(?:\.\w+)+) is not available while this assignment is graded", text)
-    names += [f"{m}.{a}" for m, a in re.findall(r"module '(reference(?:\.\w+)*)' has no attribute '(\w+)'", text)]
-    for name in names:
-        if any(m == name or m.startswith(name + ".") for m in MASKED):
-            return name
-    return None
-
-
-def not_own(name: str, module: str, lead: str) -> str:
-    """What a student reads when `name` is the course library's answer, not theirs."""
-    return (
-        f"{lead} {module}, the course library's own answer, which does not exist when your submission is graded, "
-        f"so an answer taken from it scores 0: write {name} yourself from the formula"
-    )
-
-
-def student(submission, name: str):
-    """The student's function `name` (a handle when graded)."""
-    try:
-        return submission.get(name)
-    except CheckFailure as err:
-        module = masked_module(str(err))
-        if module is None:
-            raise
-        raise AssertionError(not_own(name, module, f"`{name}` is not defined when graded: the cell that defines it uses")) from None
+MASK = Masked(*MASKED)
+is_masked, masked_module, student = MASK.covers, MASK.named_in, MASK.student
 
 
 def run(submission, name: str, probe: Callable, *args):
