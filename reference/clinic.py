@@ -159,6 +159,22 @@ def checkerboard_demo(n: int = SAMPLES, seed: int = 0) -> dict[str, Tensor]:
     return {model: nyquist_energy(untrained_samples(model, n, seed)) for model in ("dcgan", "upsample")}
 
 
+def collapse_demo(steps: int = 5000, every: int = 500, seed: int = 0, progress: bool = False) -> dict[str, list[int]]:
+    """Lesson 04's collapse demo, shown from the clinic: the number of ring modes G's points hold
+    (`modes_held`) after every `every` steps, for the plain GAN and for its fix, PacGAN4.
+
+    Returns {"GAN": [k, ...], "PacGAN4": [k, ...]}, one count (0-8) per snapshot. At lesson 04's
+    budget (5,000 steps) the plain GAN holds a few modes at a time and hops between them, while
+    PacGAN4 holds the ring; lesson 04 asserts it.
+    """
+    from reference.figures import lesson_04
+
+    arms = {"GAN": {}, "PacGAN4": {"pack": 4}}
+    return {arm: [len(lesson_04.modes_held(points)) for _, points in
+                  lesson_04.collapse_snapshots(options, steps=steps, every=every, seed=seed, progress=progress)]
+            for arm, options in arms.items()}
+
+
 @torch.no_grad()
 def sample_train_mode(G: nn.Module, z: Tensor, batch_size: int, output_range: str = "tanh") -> Tensor:
     """G(z) computed with G in training mode, `batch_size` samples at a time: the BatchNorm mistake.
@@ -229,6 +245,17 @@ CASES: dict[str, Case] = {
             diagnosis="G imitates data whose background is 0, the middle of its range: shown as images, mid-grey",
             fix={"fault": None},
             sample_signature=grey_background,
+        ),
+        Case(
+            name="collapse",
+            failure="mode collapse: G covers a few modes at a time and hops between them (lesson 04)",
+            overrides=None,
+            look_for="healthy-looking losses, while modes_covered (--eval-every, 2-D mixtures) or class coverage and "
+                     "recall (images) stay low and the covered modes change from one evaluation to the next",
+            diagnosis="G is rewarded for any sample D currently accepts, so it moves its mass to one mode; D then "
+                      "rejects that mode and G moves on: no term of the loss asks for all of the data",
+            fix=None,
+            demo=collapse_demo,
         ),
         Case(
             name="checkerboard",

@@ -30,7 +30,7 @@ def test_catalogue_covers_the_lesson_and_every_training_case_has_a_detector_and_
         case = clinic.CASES[name]
         assert case.fix and (case.signature or case.sample_signature), name
         clinic.TrainConfig(**{**clinic.BASE, **case.overrides}).validate()
-    for name in ("checkerboard", "batchnorm-train-mode"):
+    for name in ("collapse", "checkerboard", "batchnorm-train-mode"):
         assert clinic.CASES[name].demo is not None and clinic.CASES[name].overrides is None
 
 
@@ -136,3 +136,14 @@ def test_tips_benchmark_table_reports_means_and_ratios_to_the_baseline():
     assert summary["ema"]["mean"] == 60.0 and summary["ema"]["ratio"] == pytest.approx(60 / 110, abs=1e-3)
     assert "| ema | 55.0 | 65.0 | 60.0 | 0.55 |" in text
     assert tips.DEFAULT_ARMS[0] == "baseline" and set(tips.DEFAULT_ARMS) <= set(tips.ARMS)
+
+
+def test_collapse_demo_counts_the_modes_of_lesson_04s_runs():
+    """The catalogue's collapse case runs lesson 04's demo: one count of held modes per snapshot and arm."""
+    from reference.figures import lesson_04
+
+    counts = clinic.collapse_demo(steps=200, every=100)
+    assert set(counts) == {"GAN", "PacGAN4"} and all(len(v) == 2 for v in counts.values())
+    assert all(0 <= k <= 8 for v in counts.values() for k in v)
+    direct = [len(lesson_04.modes_held(p)) for _, p in lesson_04.collapse_snapshots({"pack": 4}, steps=200, every=100, progress=False)]
+    assert counts["PacGAN4"] == direct, "the demo must be lesson 04's run, seed for seed"
