@@ -8,10 +8,11 @@ fires on the failure, and the fix as overrides. Run one with
     bad, fixed = run_case_and_fix(CASES["d-wins"], "/tmp/clinic")
     CASES["d-wins"].signature(bad.rows), CASES["d-wins"].signature(fixed.rows)   # True, False
 
-Two failures are not training settings but ways of building or using G; their cases carry a
-`demo` instead, and the measures live here too: `nyquist_energy` (the checkerboard of transposed
-convolutions, Odena et al. 2016, "Deconvolution and Checkerboard Artifacts") and
-`sample_train_mode` (BatchNorm left in training mode while sampling in small batches).
+Three failures are not settings of this small run; their cases carry a `demo` instead:
+`collapse_demo` (lesson 04's collapse runs on the 8-ring, modes held over time), and the measures
+of two ways of building or using G, `nyquist_energy` (the checkerboard of transposed convolutions,
+Odena et al. 2016, "Deconvolution and Checkerboard Artifacts") and `sample_train_mode` (BatchNorm
+left in training mode while sampling in small batches).
 """
 
 from __future__ import annotations
