@@ -72,7 +72,7 @@ def _setting(p: argparse.ArgumentParser, name: str, help: str, **kwargs) -> None
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
-    _setting(p, "model", "mlp, dcgan, cdcgan, cdcgan-proj, dcgan-1024, upsample, tf-dcgan, mlp2d")
+    _setting(p, "model", "mlp, dcgan, dcgan-resize, cdcgan, cdcgan-proj, dcgan-1024, upsample, tf-dcgan, mlp2d")
     _setting(p, "dataset", "digits, mnist, fashion-mnist, cifar10, folder:PATH, ring, grid")
     _setting(p, "image_size", "train at this size", type=int)
     _setting(p, "nz", "latent size", type=int)

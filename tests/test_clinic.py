@@ -97,7 +97,20 @@ def test_nyquist_energy_of_a_checkerboard_is_one_and_of_a_smooth_image_is_near_z
 
 def test_transposed_convs_make_a_checkerboard_that_resize_conv_does_not():
     energy = clinic.checkerboard_demo(n=16)
-    assert energy["dcgan"].mean() > 10 * energy["upsample"].mean()
+    assert energy["dcgan"].mean() > 10 * energy["dcgan-resize"].mean()
+
+
+def test_the_checkerboard_run_shows_it_and_the_run_after_the_fix_does_not(tmp_path):
+    """Same images, seed and budget (a short one: 4 G steps): the detector fires on dcgan's samples only."""
+    bad, fixed = clinic.checkerboard_runs(tmp_path, max_images=128, epochs=2)
+    assert (bad.out.name, fixed.out.name) == ("epochs=2-max_images=128-model=dcgan", "epochs=2-max_images=128-model=dcgan-resize")
+    assert len(bad.rows) == len(fixed.rows) == 2 and bad.samples.shape == fixed.samples.shape == (clinic.SAMPLES, 1, 28, 28)
+    assert clinic.detect("checkerboard", bad), clinic.nyquist_energy(bad.samples).mean()
+    assert not clinic.detect("checkerboard", fixed), clinic.nyquist_energy(fixed.samples).mean()
+    smooth = torch.zeros(4, 1, 28, 28)
+    smooth[..., 8:20, 8:20] = 1.0
+    board = smooth + 0.2 * (torch.arange(28)[:, None] + torch.arange(28)).remainder(2)
+    assert not clinic.has_checkerboard(smooth) and clinic.has_checkerboard(board)
 
 
 def test_sample_train_mode_differs_in_small_batches_and_leaves_g_untouched():

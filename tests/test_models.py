@@ -44,6 +44,8 @@ COUNTS = [
     # Not from a published table: what the stage rule gives, counted by hand.
     ("dcgan", CIFAR10, None, (3, 32, 32), 1_068_928, 663_296),
     ("dcgan", MNIST, None, (1, 28, 28), 837_504, 431_872),
+    # resize-convolution: each stride-2 ConvTranspose2d (kernel 4, or 3 for 4 -> 7) becomes a 3x3 conv
+    ("dcgan-resize", MNIST, None, (1, 28, 28), 779_712, 431_872),
     ("mlp2d", RING, None, (2,), 486_402, 81_201),
 ]
 
@@ -116,6 +118,23 @@ def test_discriminator_ends_without_sigmoid(name):
     assert not isinstance(last, nn.Sigmoid), f"{name} D ends in a Sigmoid; losses expect raw logits"
 
 
+@pytest.mark.parametrize("size", [28, 32, 64])
+def test_dcgan_resize_upsamples_by_resize_convolution_only(size):
+    """dcgan-resize is dcgan's G with every stride-2 transposed conv replaced by upsampling + a 3x3 conv:
+    no transposed conv with a stride (only G's first, dense one on a 1x1 input), the same shapes and D."""
+    spec, plain = get_model("dcgan-resize"), get_model("dcgan")
+    torch.manual_seed(0)
+    netG, netD = spec.build((3, size, size), nz=16, ngf=8, ndf=8)
+    _, plain_D = plain.build((3, size, size), nz=16, ngf=8, ndf=8)
+    strided = [m for m in netG.modules() if isinstance(m, nn.ConvTranspose2d) and m.stride != (1, 1)]
+    assert not strided, f"dcgan-resize G still has strided transposed convs: {strided}"
+    ups = [m for m in netG.modules() if isinstance(m, nn.Upsample)]
+    assert len(ups) == len(dcgan.size_ladder(size)) - 1 and all(m.mode == "nearest" for m in ups)
+    x = netG(torch.randn(2, 16))
+    assert x.shape == (2, 3, size, size) and x.abs().max() <= 1
+    assert [p.shape for p in netD.parameters()] == [p.shape for p in plain_D.parameters()]
+
+
 def test_backward_reaches_every_parameter():
     _, netG, netD = built("dcgan", MNIST)
     netD(netG(torch.randn(2, 100))).sum().backward()
@@ -168,7 +187,8 @@ def test_unknown_model_lists_choices():
 
 
 def test_registry_entries():
-    assert set(MODELS) == {"mlp", "dcgan", "cdcgan", "cdcgan-proj", "dcgan-1024", "upsample", "tf-dcgan", "mlp2d"}
+    assert set(MODELS) == {"mlp", "dcgan", "dcgan-resize", "cdcgan", "cdcgan-proj", "dcgan-1024", "upsample", "tf-dcgan",
+                           "mlp2d"}
     for name, spec in MODELS.items():
         assert spec.name == name
         assert spec.output_range in {"tanh", "sigmoid", "none"} and spec.kind in {"image", "points"}

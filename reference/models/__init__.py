@@ -228,6 +228,12 @@ MODELS: dict[str, ModelSpec] = {
             resolver=_resolve_dcgan, builder=dcgan.build, d_options=("pack", "minibatch_std"),
         ),
         ModelSpec(
+            name="dcgan-resize",
+            description="dcgan with resize-convolution in G (nearest upsampling + 3x3 conv): no checkerboard",
+            output_range="tanh", kind="image", default_nz=100,
+            resolver=_resolve_dcgan, builder=dcgan.build_resize, d_options=("pack", "minibatch_std"),
+        ),
+        ModelSpec(
             name="cdcgan",
             description="conditional DCGAN: G(z, y) on z + one-hot y, D(x, y) on x + one-hot label planes",
             output_range="tanh", kind="image", default_nz=100,

@@ -14,6 +14,11 @@ sizes halve from the image size down to 4 (64: 4-8-16-32-64; 32: 4-8-16-32; 28: 
 a stage with ngf*16). A step 4 <-> 7 uses kernel 3 instead of 4 (still stride 2, padding 1).
 `weights_init` draws conv weights from N(0, 0.02) and BatchNorm weights from N(1, 0.02), biases 0.
 
+With ``resize_conv`` (the registry's `dcgan-resize`), each stride-2 ConvTranspose2d of G becomes
+Upsample(nearest, to the next size) then Conv(3, 1, 1): resize-convolution, which cannot draw the
+checkerboard of uneven transposed-conv overlaps (Odena, Dumoulin & Olah 2016, "Deconvolution and
+Checkerboard Artifacts"). Same channels and D; G's upsampling layers cost ~2.25x the multiply-adds.
+
 With nz=100, ngf=ndf=64 on 3x64x64: G has 3,576,704 and D 2,765,568 trainable parameters.
 
 Against mode collapse (reference/models/mitigations.py): with `pack` = m, D's first conv takes
@@ -107,10 +112,20 @@ def weights_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+def upsampling(c_in: int, c_out: int, small: int, big: int, resize_conv: bool = False) -> list[nn.Module]:
+    """G's step from (c_in, small, small) to (c_out, big, big): a stride-2 ConvTranspose2d, or with
+    `resize_conv` nearest-neighbour upsampling to big x big followed by a 3x3 stride-1 conv."""
+    if resize_conv:
+        return [nn.Upsample(size=(big, big), mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)]
+    return [nn.ConvTranspose2d(c_in, c_out, _kernel(small, big), 2, 1, bias=False)]
+
+
 class Generator(nn.Module):
     """z (N, nz) -> images (N, C, size, size) in [-1, 1]."""
 
-    def __init__(self, nz: int = 100, ngf: int = 64, channels: int = 3, size: int = 64) -> None:
+    def __init__(
+        self, nz: int = 100, ngf: int = 64, channels: int = 3, size: int = 64, resize_conv: bool = False
+    ) -> None:
         super().__init__()
         ladder = size_ladder(size)
         mult = 2 ** (len(ladder) - 2)  # ngf*8 at 4x4 for 64 px
@@ -122,15 +137,13 @@ class Generator(nn.Module):
         ]
         for small, big in zip(ladder[:-2], ladder[1:-1]):
             layers += [
-                nn.ConvTranspose2d(
-                    ngf * mult, ngf * mult // 2, _kernel(small, big), 2, 1, bias=False
-                ),
+                *upsampling(ngf * mult, ngf * mult // 2, small, big, resize_conv),
                 nn.BatchNorm2d(ngf * mult // 2),
                 nn.ReLU(True),
             ]
             mult //= 2
         layers += [
-            nn.ConvTranspose2d(ngf, channels, _kernel(ladder[-2], ladder[-1]), 2, 1, bias=False),
+            *upsampling(ngf, channels, ladder[-2], ladder[-1], resize_conv),
             nn.Tanh(),
         ]
         self.main = nn.Sequential(*layers)
@@ -171,17 +184,18 @@ class Discriminator(nn.Module):
 
 
 def build(
-    shape: tuple[int, ...], nz: int, ngf: int = 64, ndf: int = 64, pack: int = 1, minibatch_std: bool = False
+    shape: tuple[int, ...], nz: int, ngf: int = 64, ndf: int = 64, pack: int = 1, minibatch_std: bool = False,
+    resize_conv: bool = False,
 ) -> tuple[nn.Module, nn.Module]:
     """(G, D) for images of `shape` (C, size, size), size in SIZES, with `weights_init` applied.
 
-    D takes packs of `pack` images (N/pack, pack*C, size, size) and, with `minibatch_std`, the
+    G upsamples by resize-convolution with `resize_conv` (`dcgan-resize`). D takes packs of `pack` images (N/pack, pack*C, size, size) and, with `minibatch_std`, the
     batch statistic of reference.models.mitigations before its last conv.
     """
     channels, height, width = shape
     if height != width:
         raise ValueError(f"DCGAN needs square images, got {shape}")
-    netG = Generator(nz, ngf, channels, height)
+    netG = Generator(nz, ngf, channels, height, resize_conv)
     netD = Discriminator(ndf, channels, height, pack, minibatch_std)
     netG.apply(weights_init)
     netD.apply(weights_init)
@@ -189,3 +203,10 @@ def build(
     netG.to(memory_format=torch.channels_last)
     netD.to(memory_format=torch.channels_last)
     return netG, netD
+
+
+def build_resize(
+    shape: tuple[int, ...], nz: int, ngf: int = 64, ndf: int = 64, pack: int = 1, minibatch_std: bool = False
+) -> tuple[nn.Module, nn.Module]:
+    """`build` with resize-convolution in G: the registry's `dcgan-resize`."""
+    return build(shape, nz, ngf, ndf, pack, minibatch_std, resize_conv=True)
