@@ -36,6 +36,7 @@ import reference  # noqa: F401 - before torch: the course's CPU settings
 import nbformat
 import torch
 
+from reference.cpu import busy_loops
 from reference.grading.notebook import answered
 from reference.grading.runner import grade_many, grade_submission
 from reference.grading.sandbox import bwrap_available
@@ -173,23 +174,15 @@ def throughput(tmp: Path, n: int) -> bool:
     return ratio >= 1.7
 
 
-def busy_loops(n: int) -> list[subprocess.Popen]:
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
-
-
 def a_class(tmp: Path, n: int, busy: bool) -> bool:
     kinds = ["solution", "correct_elsewhere", "blank", "no_tanh"]
     course = _course(tmp, A2, f"-class-{'busy' if busy else 'idle'}")
     students = {f"s{k:02d}": kinds[k % len(kinds)] for k in range(n)}
     _submit(course, A2, students)
-    loops = busy_loops(os.cpu_count() or 2) if busy else []
-    try:
+    with busy_loops((os.cpu_count() or 2) if busy else 0, settle=1.0 if busy else 0.0):
         start = time.perf_counter()
         done = subprocess.run(["gan-course", "autograde", A2, "--jobs", "2", "--no-progress"], cwd=course, env=_env(), capture_output=True, text=True)
         seconds = time.perf_counter() - start
-    finally:
-        for loop in loops:
-            loop.kill()
     if done.returncode:
         raise SystemExit(f"error: gan-course autograde failed: {done.stderr[-800:]}")
     subprocess.run(["nbgrader", "export", "--to", "grades.csv"], cwd=course, env=_env(), capture_output=True, check=True)

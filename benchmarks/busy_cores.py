@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,20 +126,6 @@ def run_child(job: str, setting: dict[str, str], args: argparse.Namespace, scrat
     if done.returncode != 0:
         raise SystemExit(f"busy_cores: the {job} job failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@contextmanager
-def busy_loops(n: int):
-    """`n` processes that each keep one core busy, stopped on exit."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
-    try:
-        time.sleep(1.0)
-        yield
-    finally:
-        for p in procs:
-            p.kill()
-        for p in procs:
-            p.wait()
 
 
 def measure(phase: str, settings: dict[str, dict], args: argparse.Namespace, scratch: Path) -> dict:
@@ -231,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         run_child("prepare", {}, args, scratch)  # the learning check's classifier, trained once
         print(f"idle cores: {args.rounds} round(s) of {len(JOBS)} jobs x {len(settings)} settings", file=sys.stderr)
         idle = measure("idle", settings, args, scratch)
+        from reference.cpu import busy_loops  # here, not at the top: a child imports reference itself, first
+
         with busy_loops(cores):
             busy = measure("busy", settings, args, scratch)
     summary = report(idle, busy, cores, mlp_data)

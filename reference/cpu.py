@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -55,6 +56,7 @@ from pathlib import Path
 
 __all__ = [
     "SPIN_COUNT",
+    "busy_loops",
     "cpu_training",
     "flush_denormals",
     "others_busy_cores",
@@ -177,6 +179,24 @@ def others_busy_cores(window: float = 0.05) -> float | None:
         return None
     ticks = (time.perf_counter() - start) * os.sysconf("SC_CLK_TCK")
     return max(0.0, (busy1 - busy0) - (own1 - own0)) / ticks
+
+
+@contextmanager
+def busy_loops(n: int, settle: float = 1.0) -> Iterator[list[subprocess.Popen]]:
+    """`n` processes that each keep one core busy (`while True: pass`), for the block; killed after.
+
+    The load the benchmarks and tests put beside a run ("one busy-loop process per core"). Waits
+    `settle` seconds first, so that the loops are running when the block starts.
+    """
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(settle)
+        yield loops
+    finally:
+        for loop in loops:
+            loop.kill()
+        for loop in loops:
+            loop.wait()
 
 
 def run_threads(requested: int | None = None) -> int:

@@ -79,13 +79,46 @@ def test_train_throughput_without_mnist_is_one_line_and_exit_2(tmp_path: Path) -
     assert len(lines) == 1 and "MNIST" in lines[0] and "Traceback" not in done.stderr, done.stderr
 
 
-def load_busy_cores():
+def load_script(name: str):
+    """A benchmark script imported as a module (its functions, without running it)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("busy_cores", ROOT / "benchmarks" / "busy_cores.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_busy_cores():
+    return load_script("busy_cores")
+
+
+def test_lesson_times_picks_lessons_by_number_or_name_and_refuses_unknown_ones() -> None:
+    lt = load_script("lesson_times")
+    every = lt.lessons([])
+    assert [p.stem[:2] for p in every] == [f"{k:02d}" for k in range(1, len(every) + 1)] and len(every) >= 8
+    assert [p.stem for p in lt.lessons(["6", "08_training_clinic"])] == ["06_wasserstein_gan", "08_training_clinic"]
+    done = run_script("benchmarks/lesson_times.py", "99")
+    assert done.returncode != 0 and "no lesson '99'" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_lesson_times_runs_a_notebook_in_a_fresh_kernel_and_counts_its_cpu(tmp_path: Path) -> None:
+    """A notebook that burns about a second of CPU: its kernel's CPU time is counted, its cell failure reported."""
+    import nbformat
+
+    lt = load_script("lesson_times")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import os, time\nassert os.environ['GAN_COURSE_SMOKE'] == '1'\n"
+                                  "end = time.process_time() + 1.0\nwhile time.process_time() < end:\n    pass"),
+    ])
+    path = tmp_path / "01_burn.ipynb"
+    nbformat.write(nb, path)
+    result = lt.run_lesson(path, smoke=True)
+    assert result["error"] is None and result["lesson"] == "01_burn", result
+    assert result["kernel_cpu_seconds"] >= 1.0 and result["seconds"] >= 1.0 and result["others_busy_cores"] >= 0, result
+    nb.cells.append(nbformat.v4.new_code_cell("raise ValueError('a failing cell')"))
+    nbformat.write(nb, path)
+    assert "a failing cell" in lt.run_lesson(path, smoke=True)["error"]
 
 
 def test_busy_cores_children_run_each_setting_as_asked(tmp_path: Path) -> None:

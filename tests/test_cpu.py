@@ -88,12 +88,9 @@ def test_a_run_leaves_the_cores_other_jobs_keep_busy(monkeypatch, others, expect
 
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="the load probe reads /proc/stat (Linux)")
 def test_the_load_probe_sees_a_busy_loop():
-    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
+    with cpu.busy_loops(1, settle=0.0) as loops:
         busy = cpu.others_busy_cores(window=0.5)
-    finally:
-        loop.kill()
-        loop.wait()
+    assert loops[0].poll() is not None, "busy_loops leaves no process behind"
     assert busy is not None and busy >= 0.6, f"one busy-loop process beside us, the probe saw {busy} busy cores"
 
 
