@@ -746,6 +746,11 @@ OTHER_RANDOM_NUMBERS = (
     ' noise with torch.randn): save torch.get_rng_state() in the checkpoint and restore it with '
     'torch.set_rng_state in resume'
 )
+NOTHING_RESUMED = (
+    "the grader found no checkpoint of a later epoch than 10 in the run's folder after resume(checkpoint, 20, ...): "
+    "resume must save on train's schedule, with the number of epochs done in each checkpoint, and the grader compares "
+    "those files with an uninterrupted run's"
+)
 EXPECTED_RESUMES = {
     "optimizer_states_not_saved": {
         **OK,
@@ -774,7 +779,8 @@ EXPECTED_RESUMES = {
         **OK,
         "test_resume_continues_the_run": (1.0, OTHER_RANDOM_NUMBERS + "; the resumed run's sample grid after epoch 20 comes from other noise than an uninterrupted run's: save fixed_noise in the checkpoint and draw the resumed grids from it"),
     },
-    "resume_saves_nothing": {**OK, "test_resume_continues_the_run": (3.0, "resume(checkpoint, 20, ...) saved nothing after epochs 11 to 20; save on train's schedule")},
+    # nothing written, nothing the grader can check: the probe's report alone is not enough
+    "resume_saves_nothing": {**OK, "test_resume_continues_the_run": (0.0, NOTHING_RESUMED)},
 }
 
 
@@ -796,8 +802,82 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "saves_the_zero_based_epoch": 15.0,
         "rng_not_restored": 14.0,
         "noise_drawn_after_restoring_the_rng": 13.0,
-        "resume_saves_nothing": 15.0,
+        "resume_saves_nothing": 12.0,
     }
+
+
+# A cell that replaces the resume probe with one that reports a perfect resume; `resume` itself is
+# left unwritten. FILES: what the forged probe leaves in the run's folder first.
+FORGED_REPORT = """
+def resume(checkpoint, n_epochs, out_dir, seed=0):
+    raise NotImplementedError()
+
+import reference.grading.probes_a3 as probes
+
+def perfect(namespace, out_dir, n_first, n_total, seed=0, max_batches=2):
+    FILES
+    return {"checkpoint": f"ckpt_{n_first:03d}.pt", "after": n_first, "uninterrupted": list(range(n_total)),
+            "resumed": list(range(n_first, n_total)), "resumed_built": True,
+            "start": {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": True, "replaced": []},
+            "end": {"G": 0.0, "D": 0.0}, "resumed_saved": True, "noise": True}
+
+probes.resumed_train = perfect
+"""
+FORGERIES = {
+    # a report and no files at all
+    "report_only": ("pass", "the grader found no `ckpt_010.pt` of train(10, ...) in the run's folder, so it cannot compare "
+                            "a resumed run with an uninterrupted one; write checkpoints with torch.save into out_dir and leave them there"),
+    # the real train run into both folders, as the real probe does, and no resume
+    "real_runs_no_resume": ('namespace["train"](n_first, f"{out_dir}/interrupted"); namespace["train"](n_total, f"{out_dir}/uninterrupted")',
+                            NOTHING_RESUMED),
+}
+
+
+@pytest.mark.parametrize("name", list(FORGERIES))
+def test_a_forged_resume_report_scores_nothing(tmp_path, name):
+    """The resume check reads the runs' checkpoint files itself: a cell that makes the probe report a
+    perfect resume, with no resume written, gets none of its points."""
+    files, message = FORGERIES[name]
+    assert scores(submission(tmp_path, ONE_BASED, resume=FORGED_REPORT.replace("FILES", files))) == {
+        **OK, "test_resume_continues_the_run": (0.0, message)}
+
+
+def test_resumed_files_error_holds_the_report_to_the_files(tmp_path):
+    module = checks_module()
+    net = torch.nn.Linear(2, 1)
+    read = lambda obj: module.checkpoint_values("x.pt", saved(obj))  # noqa: E731
+    ten, twenty = read({"G": net.state_dict(), "epoch": 10}), read({"G": net.state_dict(), "epoch": 20})
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    moved = read({"G": net.state_dict(), "epoch": 20})
+    bare = read({"G": net.state_dict()})
+    uninterrupted = {"ckpt_010.pt": ten, "ckpt_020.pt": twenty}
+    error = lambda resumed, theirs=uninterrupted, compare=True: module.resumed_files_error(resumed, theirs, "ckpt_010.pt", 10, compare)  # noqa: E731
+    assert error({"ckpt_010.pt": ten, "ckpt_020.pt": twenty}) is None
+    assert error({"ckpt_010.pt": ten, "elsewhere/e20.pt": twenty}) is None, "the path is not what is judged"
+    assert "no checkpoint of a later epoch than 10" in error({"ckpt_010.pt": ten})
+    assert "no checkpoint of a later epoch than 10" in error({"ckpt_010.pt": ten, "last.pt": bare}), "no epoch stored"
+    assert "weights differ" in error({"ckpt_010.pt": ten, "ckpt_020.pt": moved})
+    assert error({"ckpt_010.pt": ten, "ckpt_020.pt": moved}, compare=False) is None  # a later checkpoint is there
+    assert error({"ckpt_010.pt": ten, "ckpt_020.pt": moved}, {"ckpt_010.pt": ten}) is None, "nothing of epoch 20 to compare with"
+    assert "found no `ckpt_010.pt`" in error({"ckpt_020.pt": twenty})
+    pickled = module.checkpoint_values("x.pt", saved(net))
+    assert pickled[0] is not None and "pickled" in error({"ckpt_010.pt": ten, "ckpt_020.pt": pickled})
+
+
+def test_checkpoint_files_lists_only_regular_checkpoint_files_and_never_follows_a_link(tmp_path):
+    module = checks_module()
+    run = tmp_path / "runs" / "uninterrupted"
+    (run / "sub").mkdir(parents=True)
+    torch.save({"G": torch.nn.Linear(2, 1).state_dict(), "epoch": 10}, run / "sub" / "ckpt_010.pt")
+    (run / "notes.txt").write_text("not a checkpoint")
+    secret = tmp_path / "secret.pt"
+    torch.save({"w": torch.zeros(1)}, secret)
+    (run / "link.pt").symlink_to(secret)
+    files = module.checkpoint_files(tmp_path, "runs/uninterrupted")
+    assert list(files) == ["sub/ckpt_010.pt"] and files["sub/ckpt_010.pt"][0] is None
+    assert files["sub/ckpt_010.pt"][1]["epochs"] == [10]
+    assert module.checkpoint_files(tmp_path, "runs/missing") == {}
 
 
 def test_a_checkpoint_crafted_to_run_code_never_runs_in_the_grader(tmp_path):

@@ -171,31 +171,38 @@ def _epochs(obj, depth: int = 0):
             yield from _epochs(value, depth + 1)
 
 
-def load_checkpoint(name: str, data: bytes) -> tuple[str | None, dict]:
-    """(None, contents) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong with
-    file `name`, contents with nothing in them). contents: {"states": [{key: shape} of each state dict
-    inside], "optimizers": [see `_optimizers`], "epochs": [every epoch number inside]}. Only
-    torch.save's zip format is loaded, its records no larger in all than MAX_FILE."""
-    nothing = {"states": [], "optimizers": [], "epochs": []}
+def _load(name: str, data: bytes) -> tuple[str | None, object]:
+    """(None, the object) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong
+    with file `name`, None). Only torch.save's zip format is loaded, its records no larger in all
+    than MAX_FILE."""
     try:  # torch.save writes a zip archive of stored (uncompressed) records; nothing else is unpacked
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             records = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        return f"`{name}` is not a file written by torch.save (not its zip format); save checkpoints with torch.save", nothing
+        return f"`{name}` is not a file written by torch.save (not its zip format); save checkpoints with torch.save", None
     if any(r.compress_type != zipfile.ZIP_STORED for r in records) or sum(r.file_size for r in records) > MAX_FILE:
-        return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", nothing
+        return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", None
     try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        return None, torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r"\bGLOBAL ([A-Za-z_][\w.]{0,120})", str(err))
         if found:
             return (
                 f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so "
                 f"the grader does not; save state_dicts, torch.save({{\"G\": G.state_dict(), \"D\": D.state_dict()}}, path)"
-            ), nothing
-        return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", nothing
+            ), None
+        return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", None
     except Exception as err:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
-        return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", nothing
+        return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", None
+
+
+def load_checkpoint(name: str, data: bytes) -> tuple[str | None, dict]:
+    """(None, contents) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong with
+    file `name`, contents with nothing in them). contents: {"states": [{key: shape} of each state dict
+    inside], "optimizers": [see `_optimizers`], "epochs": [every epoch number inside]}."""
+    problem, obj = _load(name, data)
+    if problem is not None:
+        return problem, {"states": [], "optimizers": [], "epochs": []}
     return None, {
         "states": [{k: list(v.shape) for k, v in s.items()} for s in _state_dicts(obj)],
         "optimizers": list(_optimizers(obj)),

@@ -21,7 +21,11 @@ seeded run is reproducible bit for bit, so the resumed run must start its first 
 the uninterrupted run's state before epoch 11 (G's and D's weights, both Adam optimizers' moments
 and step counts, torch's RNG state, which `step`'s noise comes from), train epochs 11 to 20 on the
 same batches, end with the same weights and draw its grid from the same fixed noise. The data order
-of an epoch depends only on (seed, epoch number), so no other state is needed.
+of an epoch depends only on (seed, epoch number), so no other state is needed. The probe's report
+is not taken on trust: this side reads both runs' checkpoint files itself. The resumed run must
+have written a checkpoint of a later epoch than the one it started from and, where the report
+says the runs ended alike, each must hold the weights of the uninterrupted run's checkpoint of the
+same epoch (a resume that saves nothing cannot be checked, and scores 0).
 
 One fault costs points once where the checks can tell faults apart. When the sample grids are
 saved (the checkpoints, if a 30-epoch run writes no image), and whether `train` trains all n_epochs
@@ -212,36 +216,52 @@ def _epochs(obj, depth: int = 0):
             yield from _epochs(value, depth + 1)
 
 
-def load_checkpoint(name: str, data: bytes) -> tuple[str | None, dict]:
-    """(None, contents) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong with
-    file `name`, contents with nothing in them). contents: {"states": [{key: shape} of each state dict
-    inside], "optimizers": [see `_optimizers`], "epochs": [every epoch number inside]}. Only
-    torch.save's zip format is loaded, its records no larger in all than MAX_FILE."""
-    nothing = {"states": [], "optimizers": [], "epochs": []}
+def _load(name: str, data: bytes) -> tuple[str | None, object]:
+    """(None, the object) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong
+    with file `name`, None). Only torch.save's zip format is loaded, its records no larger in all
+    than MAX_FILE."""
     try:  # torch.save writes a zip archive of stored (uncompressed) records; nothing else is unpacked
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             records = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        return f"`{name}` is not a file written by torch.save (not its zip format); save checkpoints with torch.save", nothing
+        return f"`{name}` is not a file written by torch.save (not its zip format); save checkpoints with torch.save", None
     if any(r.compress_type != zipfile.ZIP_STORED for r in records) or sum(r.file_size for r in records) > MAX_FILE:
-        return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", nothing
+        return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", None
     try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        return None, torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r"\bGLOBAL ([A-Za-z_][\w.]{0,120})", str(err))
         if found:
             return (
                 f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so "
                 f"the grader does not; save state_dicts, torch.save({{\"G\": G.state_dict(), \"D\": D.state_dict()}}, path)"
-            ), nothing
-        return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", nothing
+            ), None
+        return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", None
     except Exception as err:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
-        return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", nothing
+        return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", None
+
+
+def load_checkpoint(name: str, data: bytes) -> tuple[str | None, dict]:
+    """(None, contents) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong with
+    file `name`, contents with nothing in them). contents: {"states": [{key: shape} of each state dict
+    inside], "optimizers": [see `_optimizers`], "epochs": [every epoch number inside]}."""
+    problem, obj = _load(name, data)
+    if problem is not None:
+        return problem, {"states": [], "optimizers": [], "epochs": []}
     return None, {
         "states": [{k: list(v.shape) for k, v in s.items()} for s in _state_dicts(obj)],
         "optimizers": list(_optimizers(obj)),
         "epochs": list(_epochs(obj)),
     }
+
+
+def checkpoint_values(name: str, data: bytes) -> tuple[str | None, dict]:
+    """(None, {"states": [each state dict inside, {key: tensor}], "epochs": [...]}) of a checkpoint,
+    or (what is wrong with file `name`, {}): what two runs' checkpoints are compared by."""
+    problem, obj = _load(name, data)
+    if problem is not None:
+        return problem, {}
+    return None, {"states": list(_state_dicts(obj)), "epochs": list(_epochs(obj))}
 
 
 def _shape_list(value) -> list[list[int]] | None:
@@ -613,6 +633,95 @@ def resumed_epochs_error(uninterrupted: list, resumed: list, k: int) -> str | No
     )
 
 
+def checkpoint_files(scratch: Path, folder: str) -> dict[str, tuple[str | None, dict]]:
+    """{path relative to `folder`: checkpoint_values} of the checkpoint files under the trusted
+    folder scratch/folder (none if it is missing), links and special files never followed; at most
+    MAX_FILES, in name order."""
+    found: list[str] = []
+
+    def walk(relative_dir: str, depth: int) -> None:
+        try:
+            entries = sorted(os.scandir(scratch / folder / relative_dir), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            path = f"{relative_dir}/{entry.name}" if relative_dir else entry.name
+            if entry.is_dir(follow_symlinks=False) and depth < 3:
+                walk(path, depth + 1)
+            elif entry.is_file(follow_symlinks=False) and entry.name.lower().endswith(CHECKPOINT_SUFFIXES) and len(found) < MAX_FILES:
+                found.append(path)
+
+    if not (scratch / folder).is_symlink():
+        walk("", 0)
+    files = {}
+    for path in found:
+        name = PurePosixPath(path).name
+        try:
+            files[path] = checkpoint_values(name, read_bytes(scratch, f"{folder}/{path}"))
+        except OSError as err:
+            files[path] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", {})
+    return files
+
+
+def _same_values(a: dict, b: dict) -> bool:
+    """Two checkpoints' state dicts (names, shapes, values within SAME) and epoch numbers agree."""
+    if a["epochs"] != b["epochs"] or len(a["states"]) != len(b["states"]):
+        return False
+    for x, y in zip(a["states"], b["states"]):
+        if x.keys() != y.keys():
+            return False
+        for key, value in x.items():
+            other = y[key]
+            if value.shape != other.shape or value.dtype != other.dtype:
+                return False
+            if value.numel() and not (value.double() - other.double()).abs().max() <= SAME:
+                return False
+    return True
+
+
+def _epoch(values: dict) -> int | None:
+    """The epoch a readable checkpoint holds (the largest number stored under an epoch key), else None."""
+    return max(values["epochs"]) if values.get("epochs") else None
+
+
+def resumed_files_error(resumed: dict, uninterrupted: dict, checkpoint: str, k: int, compare: bool) -> str | None:
+    """What the grader, reading the files itself, finds wrong with a resume, or None.
+
+    resumed: the checkpoints in the folder of train(FIRST) then resume(checkpoint, TOTAL), where
+    `checkpoint` (the file resume started from, saved after epoch k, as the probe reports it) must
+    be; uninterrupted: those of train(TOTAL) (see `checkpoint_files`). resume must have written a
+    checkpoint of a later epoch than k (by the epoch stored in it); with `compare`, each such
+    checkpoint must hold what the uninterrupted run's checkpoint of the same epoch holds, where
+    that run saved one (its schedule is the schedule checks' business). This holds the probe's
+    report to what was written."""
+    if checkpoint not in resumed:
+        return (
+            f"the grader found no `{checkpoint}` of train({FIRST}, ...) in the run's folder, so it cannot compare a resumed "
+            f"run with an uninterrupted one; write checkpoints with torch.save into out_dir and leave them there"
+        )
+    later = {path: values for path, (problem, values) in resumed.items() if problem is None and (_epoch(values) or 0) > k}
+    if not later:
+        problems = [problem for problem, _ in resumed.values() if problem is not None]
+        if problems:
+            return f"{problems[0]}; the grader reads the checkpoints of a resumed and an uninterrupted run to compare them"
+        return (
+            f"the grader found no checkpoint of a later epoch than {k} in the run's folder after resume(checkpoint, "
+            f"{TOTAL}, ...): resume must save on train's schedule, with the number of epochs done in each checkpoint, "
+            f"and the grader compares those files with an uninterrupted run's"
+        )
+    if compare:
+        theirs = {_epoch(values): values for problem, values in uninterrupted.values() if problem is None and _epoch(values) is not None}
+        for path, values in later.items():
+            other = theirs.get(_epoch(values))
+            if other is not None and not _same_values(values, other):
+                return (
+                    f"`{PurePosixPath(path).name}` written after resume(checkpoint, {TOTAL}, ...) does not hold what an "
+                    f"uninterrupted run's checkpoint of epoch {_epoch(values)} holds (its weights differ): resume must "
+                    f"continue the run exactly, from the checkpoint"
+                )
+    return None
+
+
 def _differs(value) -> bool:
     """A measured difference (see `probes_a3.resumed_train`) that is not "the same"."""
     number = _number(value)
@@ -627,6 +736,7 @@ def test_resume_continues_the_run(submission):
     target = folder if getattr(submission, "remote", False) else str(Path(submission.scratch) / folder)
     try:
         reply = submission.run(probes_a3.resumed_train, NAMESPACE, target, FIRST, TOTAL, seed=0, max_batches=MAX_BATCHES)
+        written = {run: checkpoint_files(Path(submission.scratch), f"{folder}/{run}") for run in ("interrupted", "uninterrupted")}
     finally:
         submission.run(probes_a3.remove, target)
     if not isinstance(reply, dict):
@@ -683,6 +793,11 @@ def test_resume_continues_the_run(submission):
     if core:
         raise AssertionError("; ".join(core[:2]))
     lost, faults = 0, []
+    same_end = isinstance(start, dict) and start.get("rng") is True and not any(_differs(end.get(net)) for net in ("G", "D"))
+    checkpoint = relative(reply.get("checkpoint")) or "?"
+    error = resumed_files_error(written["interrupted"], written["uninterrupted"], checkpoint, k, compare=same_end)
+    if error:
+        raise AssertionError(error)
     if isinstance(start, dict) and start.get("rng") is not True:
         lost += 2
         faults.append(
