@@ -10,8 +10,9 @@ one busy-loop process per core beside them, and prints how fast each setting was
   an assignment's grade-time learning check (`reference.grading.learning.learning_run`: the
   dcgan at ngf = ndf = 16 for 150 steps of batch 32 on the digits, scored every 50 steps; a2's
   hidden check makes two or three such runs of 300 steps).
-- settings: `course`, what `import reference` chooses (reference/cpu.py: a short OpenMP spin,
-  threads from the usable cores); `default`, PyTorch's own defaults (GAN_COURSE_CPU=torch);
+- settings: `course`, what `import reference` chooses (reference/cpu.py: OpenMP's default wait
+  on idle cores, PASSIVE where other processes keep cores busy when it starts; threads from the
+  usable cores and, when a run starts, the load and the size of its steps); `default`, PyTorch's own defaults (GAN_COURSE_CPU=torch);
   `passive`, OMP_WAIT_POLICY=PASSIVE; `one-thread`, OMP_NUM_THREADS=1. Each child process gets
   a clean environment (no OMP_* or GOMP_* from this shell) plus its setting.
 

@@ -28,8 +28,8 @@ Targets (the issue's, on a 2-core CPU): mlp ratio >= 2.0 and dcgan step >= 80% o
 peak; each prints PASS or MISS.
 
 Between two operations PyTorch's OpenMP threads wait for work. The script imports `reference`
-first, so it runs with the course's choice (reference/cpu.py), as `gan-course train` does: a
-waiting thread spins briefly (GOMP_SPINCOUNT), then sleeps. `GAN_COURSE_CPU=torch` measures
+first, so it runs with the course's choice (reference/cpu.py), as `gan-course train` does: on
+idle cores OpenMP's default wait (a waiting thread spins, then sleeps), beside busy jobs PASSIVE. `GAN_COURSE_CPU=torch` measures
 PyTorch's own default (a long spin) and `OMP_WAIT_POLICY=PASSIVE` threads that sleep at once;
 `benchmarks/busy_cores.py` compares those settings on idle and on busy cores. The report prints
 the load average and the settings in use.

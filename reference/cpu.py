@@ -10,14 +10,16 @@ three settings decide whether a busy machine merely slows training down or multi
    use) spins 300,000 rounds, milliseconds, before it sleeps. On idle cores the next operation
    then starts at once; on busy cores the spinning thread burns the time slice that the thread it
    waits for needs, and a GAN step of a few hundred small operations ran 4x (DCGAN) to 23x (MLP)
-   slower than with PASSIVE, which sleeps at once but pays a wake-up on every operation (10-40%
-   on idle cores). The course spins `SPIN_COUNT` rounds, then sleeps (`GOMP_SPINCOUNT`): on idle
-   cores as fast as the default, and where load comes after a run chose its threads (3.), a
-   thread gives up its core 30 times sooner. The
-   OpenMP runtime reads it once, when torch is imported, so `import reference` sets it
-   (`prepare_openmp`, called by `reference/__init__.py`) before anything imports torch: the
-   `gan-course` command, the tests, the lessons and the assignments import `reference` first,
-   and the processes they start (notebook kernels, DDP workers) inherit it.
+   slower than with `OMP_WAIT_POLICY=PASSIVE`, which sleeps at once but pays a wake-up on every
+   operation (10-40% on idle cores). So the course decides by the load when the process starts:
+   `import reference` looks at how many cores other processes keep busy (50 ms of /proc/stat);
+   from `BUSY_AT` (half a core) on it sets PASSIVE, else it leaves OpenMP's default, the fastest
+   on idle cores. The OpenMP runtime reads the setting once, when torch is imported, so
+   `prepare_openmp` (called by `reference/__init__.py`) runs before anything imports torch: the
+   `gan-course` command, the tests, the lessons and the assignments import `reference` first, and
+   the processes they start (notebook kernels, DDP workers) inherit a PASSIVE choice. A process
+   with one thread waits for no team and skips the look. Load that comes after the start meets
+   3.: a run that starts on busy cores leaves them to the other jobs.
 2. **How many threads a process has** (`thread_count`): the cores it may use (its CPU affinity
    and its container's CPU quota: a JupyterHub kernel limited to 2 CPUs on a 64-core node gets
    2 threads, not 64), shared among the processes that run side by side (pytest-xdist workers,
@@ -25,7 +27,11 @@ three settings decide whether a busy machine merely slows training down or multi
 3. **How many threads a run uses** (`run_threads`): when a training run, a classifier or a
    grade-time learning check starts, it looks at how many cores other processes keep busy
    (50 ms of /proc/stat) and leaves those to them: on 2 cores beside two busy jobs it trains
-   with 1 thread, which never waits for another. The count is chosen once per run, not changed
+   with 1 thread, which never waits for another. A run whose steps are large (`large`: the
+   trainer's convolutional models at ngf >= 32, such as the default DCGAN) keeps all its threads
+   where they wait passively (1.): their few, long operations gain more from a second thread
+   than its wake-ups cost (on 2 cores beside two busy loops the DCGAN ran 1.3x faster than on one
+   thread), while an MLP's many short operations do not. The count is chosen once per run, not changed
    while it trains, because a different thread count sums some reductions in another order: a
    seeded run is bit-for-bit reproducible at a given thread count, so `train()` records the count
    it used in config.json and its checkpoints (a resumed run keeps it), and `--threads N` (or
@@ -37,7 +43,7 @@ previous thread count when they return (`cpu_training`), so a notebook or a grad
 its own arithmetic.
 
 Your settings win: the course never changes `OMP_WAIT_POLICY`, `GOMP_SPINCOUNT` or
-`OMP_NUM_THREADS` once set, `GAN_COURSE_THREADS=N` fixes every run's threads, and
+`OMP_NUM_THREADS` once set (PASSIVE, or a spin count of 0, counts as passive waiting in 3.), `GAN_COURSE_THREADS=N` fixes every run's threads, and
 `GAN_COURSE_CPU=torch` leaves every PyTorch default alone. Where torch was imported before
 `reference` (a notebook that starts with `import torch`), only the wait (1.) keeps PyTorch's
 default; 3. still keeps a busy machine from multiplying a run's time.
@@ -55,11 +61,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
-    "SPIN_COUNT",
+    "BUSY_AT",
+    "WAIT",
     "busy_loops",
+    "choose_wait",
     "cpu_training",
     "flush_denormals",
     "others_busy_cores",
+    "passive_wait",
     "prepare_openmp",
     "run_threads",
     "thread_count",
@@ -67,7 +76,8 @@ __all__ = [
     "usable_cores",
 ]
 
-SPIN_COUNT = 10_000  # libgomp spin rounds before a waiting thread sleeps (its default: 300,000)
+BUSY_AT = 0.5  # cores other processes keep busy at import from which threads wait passively
+WAIT: dict = {"choice": None, "others": None}  # what prepare_openmp chose in this process, and the load it saw
 POLICY_ENV = "GAN_COURSE_CPU"  # "torch": leave PyTorch's defaults alone
 THREADS_ENV = "GAN_COURSE_THREADS"  # threads per process, e.g. one per parallel grading job
 _USER_WAIT_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
@@ -78,24 +88,45 @@ def course_policy() -> bool:
     return os.environ.get(POLICY_ENV, "").strip().lower() != "torch"
 
 
+def choose_wait(others: float | None) -> str:
+    """"passive" when other processes keep at least BUSY_AT cores busy, else "default" (OpenMP's
+    spin, the fastest on idle cores; also when the load cannot be read)."""
+    return "passive" if others is not None and others >= BUSY_AT else "default"
+
+
 def prepare_openmp(environ: dict[str, str] | None = None) -> bool:
     """Set the course's OpenMP settings in `environ` (default os.environ) before torch loads.
 
-    Sets GOMP_SPINCOUNT to SPIN_COUNT (unless the user set it or OMP_WAIT_POLICY), and
-    OMP_NUM_THREADS (unless set) to `thread_count()` where that differs from PyTorch's own
-    choice (a container's CPU quota, parallel workers). Returns True when the settings can still
-    take effect in this process (torch not imported yet), False otherwise.
+    OMP_NUM_THREADS (unless set) becomes `thread_count()` where that differs from PyTorch's own
+    choice (a container's CPU quota, parallel workers). Unless the user set OMP_WAIT_POLICY or
+    GOMP_SPINCOUNT, a process with more than one thread looks at the load (`others_busy_cores`) and
+    sets OMP_WAIT_POLICY=PASSIVE when `choose_wait` says so; `WAIT` records the choice and the load.
+    Returns True when the settings can still take effect in this process (torch not imported yet),
+    False otherwise.
     """
     env = os.environ if environ is None else environ
     if not course_policy() or "torch" in sys.modules:
         return False
-    if not any(env.get(name) for name in _USER_WAIT_SETTINGS):
-        env["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     if not env.get("OMP_NUM_THREADS"):
         threads = thread_count(env)
         if threads != physical_cores():
             env["OMP_NUM_THREADS"] = str(threads)
+    if any(env.get(name) for name in _USER_WAIT_SETTINGS):
+        WAIT.update(choice="user", others=None)
+    elif (_positive_int(env.get("OMP_NUM_THREADS")) or thread_count(env)) == 1:
+        WAIT.update(choice="one thread", others=None)  # no team, no waiting for one
+    else:
+        others = others_busy_cores()
+        WAIT.update(choice=choose_wait(others), others=others)
+        if WAIT["choice"] == "passive":
+            env["OMP_WAIT_POLICY"] = "PASSIVE"
     return True
+
+
+def passive_wait(environ: dict[str, str] | None = None) -> bool:
+    """Whether this process's OpenMP threads sleep at once when they wait (PASSIVE, or no spin)."""
+    env = os.environ if environ is None else environ
+    return env.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE" or env.get("GOMP_SPINCOUNT", "").strip() == "0"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,14 +230,15 @@ def busy_loops(n: int, settle: float = 1.0) -> Iterator[list[subprocess.Popen]]:
             loop.wait()
 
 
-def run_threads(requested: int | None = None) -> int:
+def run_threads(requested: int | None = None, large: bool = False) -> int:
     """Threads for a training run, chosen once when it starts.
 
     `requested` (a run's --threads) or GAN_COURSE_THREADS win. Otherwise the threads torch has
     (set from `thread_count()` when `reference` was imported) less the cores other processes
     keep busy right now: on 2 cores with two other busy jobs, 1. One thread never waits for
     another, and a team of threads that shares its cores with other jobs waits for whichever of
-    them was descheduled. Under GAN_COURSE_CPU=torch: torch's own count.
+    them was descheduled. A `large` run (few, long operations per step) whose threads wait
+    passively keeps them all. Under GAN_COURSE_CPU=torch: torch's own count.
     """
     import torch
 
@@ -218,18 +250,18 @@ def run_threads(requested: int | None = None) -> int:
     if threads == 1 or not course_policy():
         return threads
     others = others_busy_cores()
-    if others is None:
+    if others is None or (large and passive_wait()):
         return threads
     return max(1, min(threads, round(usable_cores() - others)))
 
 
 @contextmanager
-def threads_for_run(requested: int | None = None) -> Iterator[int]:
-    """Run the block with `run_threads(requested)` threads (yielded); restore torch's count after."""
+def threads_for_run(requested: int | None = None, large: bool = False) -> Iterator[int]:
+    """Run the block with `run_threads(requested, large)` threads (yielded); restore torch's count after."""
     import torch
 
     before = torch.get_num_threads()
-    threads = run_threads(requested)
+    threads = run_threads(requested, large)
     if threads != before:
         torch.set_num_threads(threads)
     try:
@@ -269,12 +301,12 @@ def flush_denormals(on: bool = True) -> Iterator[None]:
 
 
 @contextmanager
-def cpu_training(device_type: str, threads: int | None = None) -> Iterator[int | None]:
+def cpu_training(device_type: str, threads: int | None = None, large: bool = False) -> Iterator[int | None]:
     """What `train()` and the learning checks run inside, on the CPU: denormals flushed and
-    `threads_for_run(threads)`; yields the thread count (None on other devices, where nothing changes).
-    Both settings are restored afterwards."""
+    `threads_for_run(threads, large)`; yields the thread count (None on other devices, where nothing
+    changes). Both settings are restored afterwards."""
     if device_type != "cpu":
         yield None
         return
-    with flush_denormals(), threads_for_run(threads) as chosen:
+    with flush_denormals(), threads_for_run(threads, large) as chosen:
         yield chosen

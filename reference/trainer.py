@@ -417,10 +417,16 @@ def train(
     device = resolve_device(cfg.device)
     # On the CPU: denormals flushed to zero (5x faster DCGAN steps) and a thread count that suits
     # the machine's load when the run starts, both restored on return (reference/cpu.py)
-    with cpu_training(device.type, cfg.threads) as threads:
+    with cpu_training(device.type, cfg.threads, large=large_steps(cfg)) as threads:
         if threads is not None:  # recorded in config.json and the checkpoints: a resumed run keeps it
             cfg = dataclasses.replace(cfg, threads=threads)
         return _train(cfg, out, device, state, progress, restart)
+
+
+def large_steps(cfg: TrainConfig) -> bool:
+    """Whether a run's steps are few long operations (reference/cpu.py, 3.): a convolutional image
+    model at ngf >= 32, such as the default DCGAN; not the MLPs, nor a DCGAN a quarter wide."""
+    return cfg.model not in ("mlp", "mlp2d") and cfg.ngf >= 32
 
 
 def _train(cfg: TrainConfig, out: Path, device: torch.device, state: dict | None, progress: bool, restart: bool) -> Path:

@@ -128,9 +128,7 @@ def test_busy_cores_children_run_each_setting_as_asked(tmp_path: Path) -> None:
     course = bc.run_child("main", bc.SETTINGS["course"], args, tmp_path)
     one = bc.run_child("main", bc.SETTINGS["one-thread"], args, tmp_path)
     default = bc.run_child("main", bc.SETTINGS["default"], args, tmp_path)
-    from reference.cpu import SPIN_COUNT
-
-    assert course["spin"] == str(SPIN_COUNT) and course["seconds"] > 0, course
+    assert course["spin"] is None and course["wait_policy"] in (None, "PASSIVE") and course["seconds"] > 0, course
     assert one["threads"] == 1, one
     assert default["spin"] is None and default["wait_policy"] is None, f"PyTorch's default got the course's spin: {default}"
     passive = bc.run_child("mlp", bc.SETTINGS["passive"], args, tmp_path)

@@ -35,27 +35,52 @@ def fresh_python(code: str, **env: str) -> dict:
 
 
 REPORT = (
-    "import os, json, torch; "
-    "print(json.dumps({'spin': os.environ.get('GOMP_SPINCOUNT'), 'omp': os.environ.get('OMP_NUM_THREADS'), "
-    "'threads': torch.get_num_threads()}))"
+    "import os, json, torch, reference.cpu as c; "
+    "print(json.dumps({'spin': os.environ.get('GOMP_SPINCOUNT'), 'policy': os.environ.get('OMP_WAIT_POLICY'), "
+    "'omp': os.environ.get('OMP_NUM_THREADS'), 'threads': torch.get_num_threads(), **c.WAIT}))"
 )
 
 
-def test_import_reference_before_torch_sets_a_short_spin():
-    got = fresh_python("import reference; " + REPORT)
-    assert got["spin"] == str(cpu.SPIN_COUNT), f"import reference should set GOMP_SPINCOUNT={cpu.SPIN_COUNT}, got {got}"
+def test_choose_wait_sleeps_at_once_from_half_a_busy_core():
+    assert cpu.choose_wait(0.0) == cpu.choose_wait(0.49) == cpu.choose_wait(None) == "default"
+    assert cpu.choose_wait(cpu.BUSY_AT) == cpu.choose_wait(2.0) == "passive"
+
+
+def test_import_reference_before_torch_chooses_the_wait_by_the_load_it_sees():
+    """Whatever load this machine has now, the choice follows the load the new process saw."""
+    got = fresh_python("import reference; " + REPORT, OMP_NUM_THREADS="2")
+    assert got["choice"] == cpu.choose_wait(got["others"]) and got["spin"] is None, got
+    assert got["policy"] == ("PASSIVE" if got["choice"] == "passive" else None), got
+
+
+def test_import_reference_beside_busy_loops_waits_passively():
+    with cpu.busy_loops(2):
+        got = fresh_python("import reference; " + REPORT, OMP_NUM_THREADS="2")
+    assert got["others"] >= 1.0 and got["choice"] == "passive" and got["policy"] == "PASSIVE", got
+
+
+def test_one_thread_skips_the_look_at_the_load():
+    got = fresh_python("import reference; " + REPORT, OMP_NUM_THREADS="1")
+    assert got["choice"] == "one thread" and got["others"] is None and got["policy"] is None, got
 
 
 def test_the_users_settings_and_gan_course_cpu_torch_are_left_alone():
-    assert fresh_python("import reference; " + REPORT, OMP_WAIT_POLICY="PASSIVE")["spin"] is None
+    mine = fresh_python("import reference; " + REPORT, OMP_WAIT_POLICY="ACTIVE", OMP_NUM_THREADS="2")
+    assert mine["policy"] == "ACTIVE" and mine["spin"] is None and mine["choice"] == "user", mine
     assert fresh_python("import reference; " + REPORT, GOMP_SPINCOUNT="7")["spin"] == "7"
     untouched = fresh_python("import reference; " + REPORT, GAN_COURSE_CPU="torch", PYTEST_XDIST_WORKER_COUNT="64")
-    assert untouched["spin"] is None and untouched["omp"] is None, f"GAN_COURSE_CPU=torch changed {untouched}"
+    assert untouched["spin"] is None and untouched["policy"] is None and untouched["omp"] is None, f"GAN_COURSE_CPU=torch changed {untouched}"
 
 
 def test_torch_imported_first_keeps_its_defaults():
-    got = fresh_python("import torch, reference; " + REPORT)
-    assert got["spin"] is None, "with torch already loaded the spin count cannot apply and must not be set"
+    with cpu.busy_loops(2):
+        got = fresh_python("import torch, reference; " + REPORT, OMP_NUM_THREADS="2")
+    assert got["policy"] is None and got["choice"] is None, "with torch already loaded the wait cannot apply and must not be set"
+
+
+def test_passive_wait_reads_the_policy_and_a_zero_spin():
+    assert cpu.passive_wait({"OMP_WAIT_POLICY": "passive"}) and cpu.passive_wait({"GOMP_SPINCOUNT": "0"})
+    assert not cpu.passive_wait({}) and not cpu.passive_wait({"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "10000"})
 
 
 def test_parallel_workers_share_the_cores():
@@ -84,6 +109,24 @@ def test_a_run_leaves_the_cores_other_jobs_keep_busy(monkeypatch, others, expect
     assert cpu.run_threads(requested=2) == 2, "--threads wins over the load"
     monkeypatch.setenv("GAN_COURSE_THREADS", "2")
     assert cpu.run_threads() == 2, "GAN_COURSE_THREADS wins over the load"
+
+
+@pytest.mark.parametrize("policy, large, expected", [("PASSIVE", True, 2), ("PASSIVE", False, 1), ("", True, 1), ("", False, 1)])
+def test_a_large_run_keeps_its_threads_beside_busy_jobs_only_where_they_wait_passively(monkeypatch, policy, large, expected):
+    monkeypatch.delenv("GAN_COURSE_THREADS", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.setenv("OMP_WAIT_POLICY", policy)
+    monkeypatch.setattr(cpu, "usable_cores", lambda: 2)
+    monkeypatch.setattr(cpu, "others_busy_cores", lambda window=0.05: 2.0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert cpu.run_threads(large=large) == expected
+
+
+def test_the_trainer_calls_convolutional_runs_at_ngf_32_large():
+    from reference.trainer import large_steps
+
+    assert large_steps(TrainConfig(model="dcgan")) and large_steps(TrainConfig(model="upsample"))
+    assert not large_steps(TrainConfig(model="mlp")) and not large_steps(TrainConfig(model="dcgan", ngf=16))
 
 
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="the load probe reads /proc/stat (Linux)")
@@ -129,7 +172,7 @@ def test_a_resumed_run_keeps_the_threads_it_started_with(tmp_path, monkeypatch):
     run = train(cfg, tmp_path / "run")
     assert load_checkpoint(run)["config"]["threads"] == 1
     # idle now, where a new run would take 2 threads: the resumed run still takes the 1 it recorded
-    monkeypatch.setattr(cpu, "run_threads", lambda requested=None: requested or 2)
+    monkeypatch.setattr(cpu, "run_threads", lambda requested=None, large=False: requested or 2)
     state = load_checkpoint(run)
     resumed = TrainConfig.from_dict({**state["config"], "epochs": 2})
     train(resumed, run, state=state)
