@@ -378,16 +378,22 @@ not at another. `learning.train_and_sample` and `train_classifier` would take th
 (cores, pytest-xdist workers, load); the grading tests fix them ($GAN_COURSE_THREADS) instead."""
 
 
+@pytest.fixture(scope="session")
+def _grading_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("grading")
+
+
 @pytest.fixture(scope="module")
-def grading_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """One classifier cache ($GAN_COURSE_GRADING_CACHE) per module for the learning checks, which
-    run on `GRADING_THREADS` threads ($GAN_COURSE_THREADS). The module's `REFERENCE_SET` is built
-    first, so its classifier is the same whichever test runs first (a test may change the threads)."""
+def grading_cache(request: pytest.FixtureRequest, _grading_folder: Path):
+    """The classifier cache ($GAN_COURSE_GRADING_CACHE) of the learning checks, one per session (per
+    pytest-xdist worker), for the modules that use it; they run on `GRADING_THREADS` threads
+    ($GAN_COURSE_THREADS). The module's `REFERENCE_SET` is built first, on those threads, so its
+    classifier is the same whichever test or module runs first (a test may change the threads)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GAN_COURSE_GRADING_CACHE", str(tmp_path_factory.mktemp("grading")))
+        mp.setenv("GAN_COURSE_GRADING_CACHE", str(_grading_folder))
         mp.setenv("GAN_COURSE_THREADS", str(GRADING_THREADS))
         if name := getattr(request.module, "REFERENCE_SET", None):
             from reference.metrics.quick_fid import reference_set
 
-            reference_set(name)  # trains the classifier into the cache (about 10 s)
+            reference_set(name)  # trains the classifier into the cache the first time (about 10 s)
         yield

@@ -160,6 +160,33 @@ def test_digits_split_is_disjoint_and_covers_all(digits) -> None:
     assert train + test == everything, "train + test should be exactly the 1,797 digits with their labels"
 
 
+def test_digits_are_read_without_importing_scikit_learns_datasets() -> None:
+    """digits_arrays reads scikit-learn's data file itself: the same arrays as load_digits(), and a
+    fresh process that loads the digits (and saves a grid) imports neither sklearn.datasets nor
+    torchvision's datasets or models, nor matplotlib."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from reference.data.sources import digits_arrays
+
+    images, labels = digits_arrays()
+    bunch = load_digits()
+    assert np.array_equal(images, bunch.images) and images.dtype == bunch.images.dtype
+    assert np.array_equal(labels, bunch.target)
+    code = (
+        "import sys, reference, torch\n"
+        "from reference.data import load_dataset\n"
+        "from reference.plots import save_image_grid\n"
+        "load_dataset('digits')\n"
+        "print(sorted(m for m in ('sklearn.datasets', 'torchvision.datasets', 'torchvision.models', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 # ---------------------------------------------------------------------------------------------
 # image folders
 # ---------------------------------------------------------------------------------------------

@@ -621,16 +621,15 @@ CHEATS = {
         import reference.grading.learning as _learning
         from reference.data import load_dataset
 
-        _real = _learning.train_and_sample
+        _real = _learning.continue_training
+        _digits = load_dataset("digits", split="test").data
 
-        def _forged(G, D, images, **kw):
-            out = _real(G, D, images, **{**kw, "steps": 1, "every": 1})
-            digits = load_dataset("digits", split="test").data
-            out["checkpoints"] = list(range(0, kw["steps"] + 1, kw["every"]))
-            out["samples"] = [digits[: kw["n"]]] * len(out["checkpoints"])
+        def _forged(run, to_step):  # one real step, then the step asked for and stored digits as its samples
+            out = _real(run, run.step + 1)
+            out["step"], out["samples"] = to_step, _digits[: len(out["samples"])]
             return out
 
-        _learning.train_and_sample = _forged
+        _learning.continue_training = _forged
     ''',
     # a generator that ignores z (it cannot learn), and FID patched to 0 in the worker: the grader's FID is its own
     "patches_fid_in_the_worker": '''

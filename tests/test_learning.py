@@ -132,21 +132,30 @@ NOT_LEARNING_SEEDS = range(2)
 
 
 class Memo(LocalSubmission):
-    """A kernel-side submission that trains each (generator class, seed) once across the verdicts below."""
+    """A kernel-side submission that trains each (generator class, seed) once across the verdicts
+    below: a run's answers are kept per checkpoint, and a later verdict that needs more of the run
+    continues it from where the last one stopped."""
 
-    runs: dict = {}
+    runs: dict = {}  # (class name, seed) -> {"start": start_training's answer, step: continue_training's answer}
 
     def __init__(self, cls) -> None:
         super().__init__({})
         self.cls = cls
 
     def run(self, fn, *args, **kwargs):
-        if fn is not learning.train_and_sample:
-            return super().run(fn, *args, **kwargs)
-        key = (self.cls.__name__, kwargs["seed"], kwargs["steps"])
-        if key not in Memo.runs:
-            Memo.runs[key] = super().run(fn, *args, **kwargs)
-        return Memo.runs[key]
+        if fn is learning.start_training:
+            key = (self.cls.__name__, kwargs["seed"])
+            memo = Memo.runs.setdefault(key, {})
+            if "start" not in memo:
+                memo["start"] = super().run(fn, *args, **kwargs)
+            return {**memo["start"], "run": key}
+        if fn is learning.continue_training:
+            key, step = args
+            memo = Memo.runs[key]
+            if step not in memo:
+                memo[step] = super().run(fn, memo["start"]["run"], step)
+            return memo[step]
+        return super().run(fn, *args, **kwargs)
 
 
 def verdict(cls, first_seed: int) -> learning.LearningResult:
@@ -210,6 +219,24 @@ def test_train_and_sample_is_seeded_and_leaves_the_global_rng_alone(digits):
     assert a["losses"] == b["losses"] and all(torch.equal(x, y) for x, y in zip(a["samples"], b["samples"]))
     G, D = small_pair()
     assert learning.train_and_sample(G, D, ref.train, nz=16, steps=5, every=2, seed=6, n=10)["losses"] != a["losses"]
+
+
+def test_a_run_made_in_parts_is_the_run_made_in_one_call(digits):
+    """start_training + continue_training, in whatever parts, train exactly as train_and_sample."""
+    ref = digits[0]
+    G, D = small_pair()
+    whole = learning.train_and_sample(G, D, ref.train, nz=16, steps=6, every=2, seed=5, n=10)
+    G, D = small_pair()
+    begun = learning.start_training(G, D, ref.train, nz=16, seed=5, n=10)
+    torch.manual_seed(99)  # other work between the parts does not change the run
+    torch.rand(7)
+    first, rest = learning.continue_training(begun["run"], 4), learning.continue_training(begun["run"], 6)
+    assert torch.equal(begun["samples"], whole["samples"][0])
+    assert torch.equal(first["samples"], whole["samples"][2]) and torch.equal(rest["samples"], whole["samples"][3])
+    assert first["losses"] + rest["losses"] == whole["losses"]
+    with pytest.raises(ValueError, match="after the run's step 6"):
+        learning.continue_training(begun["run"], 6)
+    assert learning.continue_training("a forged handle", 8)["problem"] == {"code": "run"}
 
 
 class Listed(nn.Module):
@@ -305,18 +332,21 @@ def test_real_digits_that_are_not_known_count_as_copies_at_the_quantile(digits):
 
 
 class Canned:
-    """A submission whose probe answers with fixed samples per seed: {seed: uint8 (360, 1, 28, 28)}."""
+    """A submission whose probe answers with fixed samples per seed: {seed: uint8 (360, 1, 28, 28)},
+    grey before training and the seed's samples at every checkpoint."""
 
-    def __init__(self, samples: dict[int, torch.Tensor], steps: int = 300, every: int = 50) -> None:
-        self.samples, self.steps, self.every, self.calls = samples, steps, every, []
+    def __init__(self, samples: dict[int, torch.Tensor]) -> None:
+        self.samples, self.calls, self.steps = samples, [], []
 
     def run(self, fn, *args, **kwargs):
-        assert fn is learning.train_and_sample
-        self.calls.append(kwargs["seed"])
-        grey = torch.full_like(self.samples[kwargs["seed"]], 128)
-        checkpoints = list(range(0, self.steps + 1, self.every))
-        return {"checkpoints": checkpoints, "samples": [grey] + [self.samples[kwargs["seed"]]] * (len(checkpoints) - 1),
-                "losses": [], "seconds": 1.0, "problem": None}
+        if fn is learning.start_training:
+            self.calls.append(kwargs["seed"])
+            grey = torch.full_like(self.samples[kwargs["seed"]], 128)
+            return {"run": kwargs["seed"], "samples": grey, "problem": None}
+        assert fn is learning.continue_training
+        seed, step = args
+        self.steps.append(step)
+        return {"step": step, "samples": self.samples[seed], "losses": [], "seconds": 1.0, "problem": None}
 
 
 @pytest.fixture(scope="module")
@@ -347,6 +377,16 @@ def test_runs_stop_once_the_majority_is_decided(canned, per_seed, outcome, runs)
     assert (result.outcome, len(result.runs)) == (outcome, runs) and sub.calls == list(range(runs))
 
 
+def test_a_run_stops_at_the_first_checkpoint_that_reaches_the_target(canned):
+    """A run that has learned stops there; one that has not trains every step (300, checkpoints every 50)."""
+    learned = Canned({0: canned["learned"], 1: canned["learned"]})
+    result = learning.learning_check(learned, lambda seed: (None, None), reference="digits", nz=100)
+    assert result.outcome == "pass" and learned.steps == [50, 50] and [len(run.fids) for run in result.runs] == [2, 2]
+    slow = Canned({0: canned["slow"], 1: canned["none"], 2: canned["none"]})
+    result = learning.learning_check(slow, lambda seed: (None, None), reference="digits", nz=100)
+    assert result.outcome == "partial" and slow.steps == [50, 100, 150, 200, 250, 300] * 2
+
+
 def test_verdict_messages(canned):
     result = learning.learning_check(Canned({0: canned["none"], 1: canned["slow"], 2: canned["none"]}), lambda s: (None, None), nz=100)
     assert result.message == (
@@ -362,7 +402,7 @@ def test_forged_answers_are_problems_not_scores(canned):
     class Forged(Canned):
         def run(self, fn, *args, **kwargs):
             out = super().run(fn, *args, **kwargs)
-            out["samples"] = [s.float() / 255 for s in out["samples"]]  # not uint8
+            out["samples"] = out["samples"].float() / 255  # not uint8
             return out
 
     with pytest.raises(learning.LearningProblem) as err:

@@ -6,10 +6,12 @@ moved clearly towards the real images, and whether they are new images rather th
 work is split across the proxy (see `reference.grading`), so that nothing the student's code does
 in the worker can change the numbers the grade is decided on:
 
-- in the worker, the probe `train_and_sample(G, D, images, ...)` trains G and D on the uint8
-  images the grader passes in and returns G's samples (uint8, seeded noise, eval mode) before
-  training and every `every` steps. It measures only: a G or D it cannot train is reported as a
-  problem code with the facts (shapes, step), never as a verdict or a message.
+- in the worker, the probes `start_training(G, D, images, ...)` and `continue_training(run, step)`
+  train G and D on the uint8 images the grader passes in and return G's samples (uint8, seeded
+  noise, eval mode) before training and at each checkpoint the grader asks for (every `every`
+  steps). They measure only: a G or D they cannot train is reported as a problem code with the
+  facts (shapes, step), never as a verdict or a message. (`train_and_sample` makes the same run
+  in one call.)
 - here, in the trusted grader, `learning_check(...)` validates what came back (types, shapes,
   dtypes: a forged answer is at worst a wrong one), computes classifier-FID against the reference
   set's held-out features with the grader's own classifier cache (`reference.metrics.quick_fid`,
@@ -21,8 +23,11 @@ checkpoints), and a run has *learned* when that FID is at most `target` x the si
 (the lowest FID a generator of one fixed image can reach, `ReferenceSet.single_image_fid`): a
 generator that ignores its noise, outputs a constant, is frozen or detached can never go below
 the floor, while sound a2 generators reached 0.1 to 0.6 of it in 300 steps in 36 of 37 seeded runs
-measured (one without BatchNorm reached 0.82; see tests/test_learning.py). Runs go on over `seeds`
-until the majority is decided:
+measured (one without BatchNorm reached 0.82; see tests/test_learning.py). A run stops at the
+first checkpoint that reaches the target: it has learned, and later checkpoints could not change
+that (sound a2 generators got there after 100 to 250 of the 300 steps, so a correct submission is
+graded in about half the time); a run that does not learn trains all its steps. Runs go on over
+`seeds` until the majority is decided:
 
 - "pass": most runs learned;
 - "partial": not most, but some run learned or came below `slow` x the floor (it learns, slowly or
@@ -92,7 +97,11 @@ __all__ = [
     "problem_text",
     "reference_and_known",
     "score_samples",
+    "start_training",
+    "continue_training",
+    "checkpoint_steps",
     "train_and_sample",
+    "Training",
 ]
 
 STEPS = 300  # default seeded training steps (batch 32)
@@ -173,51 +182,137 @@ def _samples(G: nn.Module, noise: Tensor, shape: tuple[int, ...], step: int) -> 
     return ((out + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
-def _train(G: nn.Module, D: nn.Module, images: Tensor, noise: Tensor, *, nz: int, steps: int, every: int, seed: int,
-           batch_size: int, lr: float, betas: tuple[float, float]) -> tuple[list[int], list[Tensor], list[list[float]]]:
-    from reference.data import to_model_range
+class Training:
+    """One seeded run in progress, in the worker: G, D, their Adam optimizers and where the run is.
 
-    shape = tuple(images.shape[1:])
-    params_g, params_d = _trainable(G, "generator"), _trainable(D, "discriminator")
-    checkpoints, samples, losses = [0], [_samples(G, noise, shape, 0)], []
-    G.train()
-    D.train()
-    opt_g = torch.optim.Adam(params_g, lr=lr, betas=betas)
-    opt_d = torch.optim.Adam(params_d, lr=lr, betas=betas)
-    torch.manual_seed(seed)
-    probabilities: bool | None = None
-    for step in range(1, steps + 1):
-        x = to_model_range(images[torch.randint(0, len(images), (batch_size,))], "tanh")
-        fake = G(torch.randn(batch_size, nz))
-        if not isinstance(fake, Tensor) or fake.shape != x.shape or not fake.is_floating_point():
-            raise _Problem("generator_output", output=_describe(fake), batch=batch_size, step=step)
-        if not fake.requires_grad:
-            raise _Problem("generator_detached", step=step)
-        d_real = _one_per_image(D(x), batch_size, "real")
-        d_fake = _one_per_image(D(fake.detach()), batch_size, "fake")
-        if probabilities is None:  # a D that ends in a sigmoid: its probabilities are turned back into logits
-            probabilities = bool(((d_real >= 0) & (d_real <= 1)).all() and ((d_fake >= 0) & (d_fake <= 1)).all())
-        if probabilities:
-            d_real, d_fake = (torch.logit(p.clamp(1e-6, 1 - 1e-6)) for p in (d_real, d_fake))
-        loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        d_g = _one_per_image(D(fake), batch_size, "fake")
-        if probabilities:
-            d_g = torch.logit(d_g.clamp(1e-6, 1 - 1e-6))
-        loss_g = F.softplus(-d_g).mean()  # non-saturating: -log D(G(z))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        pair = [float(loss_d.item()), float(loss_g.item())]
-        if not all(math.isfinite(v) for v in pair):
-            raise _Problem("losses_not_finite", step=step, loss_d=pair[0], loss_g=pair[1])
-        losses.append(pair)
-        if step % every == 0 or step == steps:
-            checkpoints.append(step)
-            samples.append(_samples(G, noise, shape, step))
-    return checkpoints, samples, losses
+    Made by `start_training`, moved on by `continue_training`; across the proxy the grader holds
+    it as a handle. Between calls it keeps torch's CPU generator state, so a run made in several
+    calls is the same, bit for bit, as one made in a single call (`train_and_sample`).
+    """
+
+    def __init__(self, G: nn.Module, D: nn.Module, images: Tensor, noise: Tensor, *, nz: int, seed: int, batch_size: int,
+                 lr: float, betas: tuple[float, float]) -> None:
+        self.G, self.D, self.images, self.noise = G, D, images, noise
+        self.nz, self.batch_size = nz, batch_size
+        self.shape = tuple(images.shape[1:])
+        params_g, params_d = _trainable(G, "generator"), _trainable(D, "discriminator")
+        self.step = 0
+        self.first = _samples(G, noise, self.shape, 0)
+        G.train()
+        D.train()
+        self.opt_g = torch.optim.Adam(params_g, lr=lr, betas=betas)
+        self.opt_d = torch.optim.Adam(params_d, lr=lr, betas=betas)
+        torch.manual_seed(seed)
+        self.rng = torch.get_rng_state()
+        self.probabilities: bool | None = None  # D ends in a sigmoid (decided at the first step)
+
+    def advance(self, to_step: int) -> tuple[list[list[float]], Tensor]:
+        """Train up to step `to_step`; ([loss_D, loss_G] per step trained, G's samples at `to_step`).
+        Runs inside the caller's fork_rng: the generator state is restored first and kept after."""
+        from reference.data import to_model_range
+
+        G, D, batch_size = self.G, self.D, self.batch_size
+        torch.set_rng_state(self.rng)
+        G.train()
+        D.train()
+        losses = []
+        for step in range(self.step + 1, to_step + 1):
+            self.step = step
+            x = to_model_range(self.images[torch.randint(0, len(self.images), (batch_size,))], "tanh")
+            fake = G(torch.randn(batch_size, self.nz))
+            if not isinstance(fake, Tensor) or fake.shape != x.shape or not fake.is_floating_point():
+                raise _Problem("generator_output", output=_describe(fake), batch=batch_size, step=step)
+            if not fake.requires_grad:
+                raise _Problem("generator_detached", step=step)
+            d_real = _one_per_image(D(x), batch_size, "real")
+            d_fake = _one_per_image(D(fake.detach()), batch_size, "fake")
+            if self.probabilities is None:  # a D that ends in a sigmoid: its probabilities are turned back into logits
+                self.probabilities = bool(((d_real >= 0) & (d_real <= 1)).all() and ((d_fake >= 0) & (d_fake <= 1)).all())
+            if self.probabilities:
+                d_real, d_fake = (torch.logit(p.clamp(1e-6, 1 - 1e-6)) for p in (d_real, d_fake))
+            loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            d_g = _one_per_image(D(fake), batch_size, "fake")
+            if self.probabilities:
+                d_g = torch.logit(d_g.clamp(1e-6, 1 - 1e-6))
+            loss_g = F.softplus(-d_g).mean()  # non-saturating: -log D(G(z))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+            pair = [float(loss_d.item()), float(loss_g.item())]
+            if not all(math.isfinite(v) for v in pair):
+                raise _Problem("losses_not_finite", step=step, loss_d=pair[0], loss_g=pair[1])
+            losses.append(pair)
+        samples = _samples(G, self.noise, self.shape, to_step)
+        self.rng = torch.get_rng_state()
+        return losses, samples
+
+
+def start_training(
+    G: nn.Module,
+    D: nn.Module,
+    images: Tensor,
+    *,
+    nz: int,
+    seed: int = 0,
+    n: int = 360,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.5, 0.999),
+) -> dict:
+    """Set up a seeded run of G and D on uint8 `images` (N, C, H, W), to be moved on by `continue_training`.
+
+    Returns {"run": the `Training` (a handle across the proxy), "samples": G's samples before
+    training, uint8 (n, C, H, W), "problem": None}, or {"run": None, "samples": None, "problem":
+    {"code", **facts}} when G or D cannot be trained (codes: see `train_and_sample`). The global
+    RNG is left as it was.
+    """
+    from reference.cpu import cpu_training
+
+    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4 or len(images) == 0:
+        return {"run": None, "samples": None, "problem": {"code": "images"}}
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    noise = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed + 1))
+    with cpu_training("cpu"), torch.random.fork_rng(devices=[]):
+        try:
+            run = Training(G, D, images, noise, nz=nz, seed=seed, batch_size=batch_size, lr=lr, betas=betas)
+        except _Problem as problem:
+            return {"run": None, "samples": None, "problem": {"code": problem.code, **problem.facts}}
+    return {"run": run, "samples": run.first, "problem": None}
+
+
+def continue_training(run: Training, to_step: int) -> dict:
+    """Train a run from `start_training` on to step `to_step` (counted from its start).
+
+    Returns {"step": to_step, "samples": G's samples there (uint8, eval mode, the run's fixed
+    noise), "losses": [[loss_D, loss_G] per step trained in this call], "seconds": float,
+    "problem": None}, or with "problem": {"code", **facts} (and "samples": None) when the run
+    cannot go on. The global RNG is left as it was; exceptions of G's or D's code propagate.
+    """
+    from reference.cpu import cpu_training
+
+    start = time.perf_counter()
+    result: dict[str, Any] = {"step": to_step, "samples": None, "losses": [], "seconds": 0.0, "problem": None}
+    if not isinstance(run, Training):
+        result["problem"] = {"code": "run"}
+        return result
+    if not isinstance(to_step, int) or to_step <= run.step:
+        raise ValueError(f"to_step must be after the run's step {run.step}, got {to_step!r}")
+    with cpu_training("cpu"), torch.random.fork_rng(devices=[]):
+        try:
+            result["losses"], result["samples"] = run.advance(to_step)
+        except _Problem as problem:
+            result["problem"] = {"code": problem.code, **problem.facts}
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def checkpoint_steps(steps: int, every: int) -> list[int]:
+    """[every, 2 every, ..., steps]: where a run's samples are taken after step 0."""
+    return [*range(every, steps, every), steps]
 
 
 def train_and_sample(
@@ -245,6 +340,7 @@ def train_and_sample(
     (n, C, H, W) (G's [-1, 1] mapped to [0, 255]), before training (step 0), every `every` steps
     and after the last. Runs on torch's CPU generator seeded with `seed`, with denormals flushed
     and the thread count of `reference.cpu.cpu_training`; the global RNG is left as it was.
+    The same run as `start_training` then `continue_training` to each checkpoint, in one call.
 
     Returns {"checkpoints": [0, every, ..., steps], "samples": [uint8 tensors], "losses":
     [[loss_D, loss_G] per step], "seconds": float, "problem": None}, or, when G or D cannot be
@@ -256,24 +352,22 @@ def train_and_sample(
     loss_g), samples_not_finite (step), images (the grader passed no uint8 (N, C, H, W) tensor).
     Exceptions raised by G's or D's code propagate.
     """
-    from reference.cpu import cpu_training
-
     start = time.perf_counter()
-    result: dict[str, Any] = {"checkpoints": [], "samples": [], "losses": [], "seconds": 0.0, "problem": None}
-    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4 or len(images) == 0:
-        result["problem"] = {"code": "images"}
-        return result
     if steps < 1 or every < 1 or n < 1:
         raise ValueError(f"steps, every and n must be >= 1, got {steps}, {every}, {n}")
-    noise = torch.randn(n, nz, generator=torch.Generator().manual_seed(seed + 1))
-    with cpu_training("cpu"), torch.random.fork_rng(devices=[]):
-        try:
-            checkpoints, samples, losses = _train(
-                G, D, images, noise, nz=nz, steps=steps, every=every, seed=seed, batch_size=batch_size, lr=lr, betas=betas
-            )
-            result.update(checkpoints=checkpoints, samples=samples, losses=losses)
-        except _Problem as problem:
-            result["problem"] = {"code": problem.code, **problem.facts}
+    result: dict[str, Any] = {"checkpoints": [], "samples": [], "losses": [], "seconds": 0.0, "problem": None}
+    begun = start_training(G, D, images, nz=nz, seed=seed, n=n, batch_size=batch_size, lr=lr, betas=betas)
+    if begun["problem"] is None:
+        result["checkpoints"], result["samples"] = [0], [begun["samples"]]
+        for step in checkpoint_steps(steps, every):
+            part = continue_training(begun["run"], step)
+            result["losses"] += part["losses"]
+            if part["problem"] is not None:
+                begun["problem"] = part["problem"]
+                break
+            result["checkpoints"].append(step)
+            result["samples"].append(part["samples"])
+    result["problem"] = begun["problem"]
     result["seconds"] = time.perf_counter() - start
     return result
 
@@ -356,8 +450,9 @@ def problem_text(problem: dict, image_shape: Sequence[int]) -> str:
 class Run:
     """One seeded run: FID at each checkpoint and how its samples sit among the known real images.
 
-    fids: [(step, classifier-FID)] from step 0 (untrained). best: the lowest FID after step 0
-    (and its step). copies: share of the best checkpoint's and of the last checkpoint's samples
+    fids: [(step, classifier-FID)] from step 0 (untrained) to the last checkpoint trained (in a
+    learning check, the first that reached the target, or the run's last step). best: the lowest
+    FID after step 0 (and its step). copies: share of the best checkpoint's and of the last checkpoint's samples
     that are copies (the larger). spread: how much the last samples differ from each other (the
     pixels' standard deviation over the samples, averaged, in [0, 255] units; 0 for one image).
     """
@@ -495,41 +590,52 @@ def score_samples(samples: Tensor, reference: str = "digits") -> tuple[float, fl
     return ref.fid(samples), copy_share(samples, known)
 
 
-def _valid_samples(result: Any, shape: tuple[int, ...], n: int, steps: int) -> tuple[list[int], list[Tensor]] | None:
-    """The probe's (checkpoints, samples) when they are what was asked for, else None."""
+def _valid(samples: Any, shape: tuple[int, ...], n: int) -> Tensor | None:
+    """The probe's samples when they are what was asked for (uint8 (n, *shape)), else None."""
+    if not isinstance(samples, Tensor) or samples.dtype != torch.uint8 or tuple(samples.shape) != (n, *shape):
+        return None
+    return samples
+
+
+def _problem(result: Any, shape: tuple[int, ...]) -> None:
+    """Raise LearningProblem for a probe's answer that reports one (or is not a dict)."""
     if not isinstance(result, dict):
-        return None
-    checkpoints, samples = result.get("checkpoints"), result.get("samples")
-    if not isinstance(checkpoints, list) or not isinstance(samples, list) or len(checkpoints) != len(samples) or len(samples) < 2:
-        return None
-    if not all(isinstance(c, int) and not isinstance(c, bool) for c in checkpoints) or checkpoints[0] != 0 or checkpoints[-1] != steps:
-        return None
-    if any(not isinstance(s, Tensor) or s.dtype != torch.uint8 or tuple(s.shape) != (n, *shape) for s in samples):
-        return None
-    return checkpoints, samples
+        raise LearningProblem("unknown", problem_text({}, shape))
+    problem = result.get("problem")
+    if isinstance(problem, dict):
+        code = problem.get("code") if isinstance(problem.get("code"), str) else "unknown"
+        raise LearningProblem(code, problem_text(problem, shape), problem)
 
 
 def _run(submission: Any, make: Callable[[int], tuple[Any, Any]], seed: int, ref: Any, *, nz: int, steps: int, every: int,
-         n: int, train_options: dict) -> Run:
+         n: int, train_options: dict, enough: float | None = None) -> Run:
+    """One seeded run, scored here checkpoint by checkpoint. With `enough`, the run stops at the
+    first checkpoint whose FID is at most `enough` (it has learned; more steps cannot undo that)."""
     from reference.grading.proxy import finite
 
     G, D = make(seed)
-    result = submission.run(train_and_sample, G, D, ref.train, nz=nz, steps=steps, every=every, seed=seed, n=n, **train_options)
-    problem = result.get("problem") if isinstance(result, dict) else None
-    if isinstance(problem, dict):
-        code = problem.get("code") if isinstance(problem.get("code"), str) else "unknown"
-        raise LearningProblem(code, problem_text(problem, ref.shape), problem)
-    valid = _valid_samples(result, ref.shape, n, steps)
-    if valid is None:
+    begun = submission.run(start_training, G, D, ref.train, nz=nz, seed=seed, n=n, **train_options)
+    _problem(begun, ref.shape)
+    first = _valid(begun.get("samples"), ref.shape, n)
+    if first is None:
         raise LearningProblem("unknown", problem_text({}, ref.shape))
-    checkpoints, samples = valid
-    fids = [(step, ref.fid(s)) for step, s in zip(checkpoints, samples)]
+    fids, samples, seconds = [(0, ref.fid(first))], [first], 0.0
+    for step in checkpoint_steps(steps, every):
+        part = submission.run(continue_training, begun.get("run"), step)
+        _problem(part, ref.shape)
+        got = _valid(part.get("samples"), ref.shape, n)
+        if got is None or part.get("step") != step:
+            raise LearningProblem("unknown", problem_text({}, ref.shape))
+        seconds += float(part["seconds"]) if finite(part.get("seconds")) else 0.0
+        fids.append((step, ref.fid(got)))
+        samples.append(got)
+        if enough is not None and fids[-1][1] <= enough:
+            break
     best = min(range(1, len(fids)), key=lambda k: fids[k][1])
     known = reference_and_known(ref.name)[1]
     copies = max(copy_share(samples[k], known) for k in {best, len(samples) - 1})
-    seconds = result.get("seconds")
     spread = float(samples[-1].double().std(dim=0).mean())
-    return Run(seed, fids, copies, float(seconds) if finite(seconds) else 0.0, spread, ref.single_image_fid)
+    return Run(seed, fids, copies, seconds, spread, ref.single_image_fid)
 
 
 def learning_check(
@@ -566,7 +672,7 @@ def learning_check(
     learned: list[bool] = []
     majority = len(seeds) // 2 + 1
     for seed in seeds:
-        run = _run(submission, make, seed, ref, nz=nz, steps=steps, every=every, n=n, train_options=train_options)
+        run = _run(submission, make, seed, ref, nz=nz, steps=steps, every=every, n=n, train_options=train_options, enough=goal)
         runs.append(run)
         if run.copies > copy_limit:
             return LearningResult("copies", _copies_text(run, data), runs, floor, goal, steps, data, learned)

@@ -42,6 +42,7 @@ from reference.errors import UserError
 __all__ = ["Limits", "Worker", "bwrap_available", "stage_reference"]
 
 MB = 2**20
+PAGE = os.sysconf("SC_PAGE_SIZE")
 SIGNALS = {
     signal.SIGXCPU: "it used up its CPU-time limit",
     signal.SIGXFSZ: "it wrote a file over the file-size limit",
@@ -299,7 +300,22 @@ class Worker:
 
     def _resident_mb(self, pids: list[int]) -> float:
         """Memory of these processes together: proportional set sizes, so that pages shared after a
-        fork (DataLoader workers, subprocesses) count once, not once per process."""
+        fork (DataLoader workers, subprocesses) count once, not once per process.
+
+        The resident sizes (/proc/PID/statm, a few microseconds) come first: they are never below
+        the proportional ones, so while their sum is within the limit that is the answer. Only
+        above it are the proportional sizes read (/proc/PID/smaps_rollup walks the process's page
+        tables: about 13 ms for a process that imported torch, 13% of a core at ten looks a second).
+        """
+        resident = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/statm") as fh:
+                    resident += int(fh.read().split()[1]) * PAGE
+            except (OSError, IndexError, ValueError):
+                continue
+        if resident <= self.limits.memory_mb * MB:
+            return resident / MB
         total = 0
         for pid in pids:
             try:
