@@ -674,6 +674,36 @@ def test_train_and_sample_reports_a_network_the_step_never_updates():
     assert result["problem"] == {"code": "generator_unchanged", "step": 5}
 
 
+def test_a_run_made_in_parts_is_the_run_made_in_one_call():
+    """start_training + continue_training (the check's early-stopping run) train exactly as train_and_sample."""
+
+    def step(G, D, opt_g, opt_d, real, labels, nz, num_classes):
+        fake_y = torch.randint(0, num_classes, (len(real),))
+        fake = G(torch.randn(len(real), nz), fake_y)
+        loss_d = torch.nn.functional.softplus(-D(real, labels)).mean() + torch.nn.functional.softplus(D(fake.detach(), fake_y)).mean()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = torch.nn.functional.softplus(-D(fake, fake_y)).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+
+    data, labels = torch.randint(0, 256, (20, 1, 28, 28), dtype=torch.uint8), torch.arange(20) % 10
+    z, y = torch.randn(10, 8), torch.arange(10)
+
+    def pair():
+        torch.manual_seed(0)
+        return probes_a6.stand_in_generator(8, 4), probes_a6.stand_in_discriminator(4)
+
+    whole = probes_a6.train_and_sample(step, *pair(), data, labels, z, y, nz=8, steps=6, every=2, seed=3)
+    begun = probes_a6.start_training(step, *pair(), data, labels, z, y, nz=8, steps=6, seed=3)
+    parts = [begun["samples"]] + [probes_a6.continue_training(begun["run"], k)["samples"] for k in (2, 6)]
+    assert whole["checkpoints"] == [0, 2, 4, 6] and whole["problem"] is None
+    assert all(torch.equal(a, b) for a, b in zip(parts, [whole["samples"][0], whole["samples"][1], whole["samples"][3]]))
+    assert probes_a6.continue_training(None, 8)["problem"] == {"code": "run"}
+
+
 # ---------------------------------------------------------------------------------------------
 # The notebook in a kernel: with MNIST and without it, and "Run All" on the student version
 # ---------------------------------------------------------------------------------------------

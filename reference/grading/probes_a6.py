@@ -25,8 +25,8 @@ from torch import Tensor, nn
 from reference.grading.probes import describe, error_info, first_shape
 from reference.grading.probes_a4 import make
 
-__all__ = ["error_info", "make", "module_origins", "outputs", "stand_in_discriminator", "stand_in_generator", "step_calls",
-           "trace", "train_and_sample"]
+__all__ = ["Training", "continue_training", "error_info", "make", "module_origins", "outputs", "stand_in_discriminator",
+           "stand_in_generator", "start_training", "step_calls", "trace", "train_and_sample"]
 
 REPR_LIMIT = 160  # characters of a layer's extra_repr kept
 MAX_INPUTS = 4  # tensors of one call of G or D kept by `step_calls`
@@ -266,6 +266,117 @@ def _changed(params: list[Tensor], before: list[Tensor]) -> bool:
     return any(not torch.equal(p.detach(), b) for p, b in zip(params, before))
 
 
+class Training:
+    """One seeded run of the student's training step in progress, in the worker (see `start_training`).
+
+    Between calls it keeps torch's CPU generator state, so a run made in several calls is the same,
+    bit for bit, as one made in a single call (`train_and_sample`).
+    """
+
+    def __init__(self, step: Any, G: nn.Module, D: nn.Module, images: Tensor, labels: Tensor, z: Tensor, y: Tensor, *,
+                 nz: int, num_classes: int, steps: int, seed: int, batch_size: int, lr: float, betas: tuple[float, float]) -> None:
+        self.step_fn, self.G, self.D, self.images, self.labels, self.z, self.y = step, G, D, images, labels, z, y
+        self.nz, self.num_classes, self.steps, self.batch_size = nz, num_classes, steps, batch_size
+        self.step = 0
+        self.first = _samples(G, z, y, 0)
+        for role, model in (("generator", G), ("discriminator", D)):
+            if not isinstance(model, nn.Module):
+                raise _Problem(f"{role}_not_module", type=type(model).__name__)
+            if not any(p.requires_grad for p in model.parameters()):
+                raise _Problem(f"{role}_frozen", parameters=len(list(model.parameters())))
+        self.params_g = [p for p in G.parameters() if p.requires_grad]
+        self.params_d = [p for p in D.parameters() if p.requires_grad]
+        self.first_g = [p.detach().clone() for p in self.params_g]
+        self.first_d = [p.detach().clone() for p in self.params_d]
+        self.opt_g = torch.optim.Adam(self.params_g, lr=lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.params_d, lr=lr, betas=betas)
+        G.train()
+        D.train()
+        torch.manual_seed(seed)
+        self.rng = torch.get_rng_state()
+
+    def advance(self, to_step: int) -> Tensor:
+        """Call the student's step up to step `to_step`; G(z, y)'s samples there. Runs inside the
+        caller's fork_rng: the generator state is restored first and kept after."""
+        from reference.data import to_model_range
+
+        torch.set_rng_state(self.rng)
+        for k in range(self.step + 1, to_step + 1):
+            self.step = k
+            idx = torch.randint(0, len(self.images), (self.batch_size,))
+            self.step_fn(self.G, self.D, self.opt_g, self.opt_d, to_model_range(self.images[idx], "tanh"), self.labels[idx].clone(),
+                         self.nz, self.num_classes)
+            if k == min(self.steps, 5):  # a step that never updates a network cannot train it
+                for role, params, first in (("generator", self.params_g, self.first_g), ("discriminator", self.params_d, self.first_d)):
+                    if not _changed(params, first):
+                        raise _Problem(f"{role}_unchanged", step=k)
+        samples = _samples(self.G, self.z, self.y, to_step)
+        self.rng = torch.get_rng_state()
+        return samples
+
+
+def start_training(
+    step: Any,
+    G: nn.Module,
+    D: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    z: Tensor,
+    y: Tensor,
+    *,
+    nz: int,
+    num_classes: int = 10,
+    steps: int = 300,
+    seed: int = 0,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.5, 0.999),
+) -> dict:
+    """Set up a seeded run of the student's step (see `train_and_sample`), moved on by `continue_training`.
+
+    steps: the run's length (the step that never updates a network is found at step min(steps, 5)).
+    Returns {"run": the `Training` (a handle across the proxy), "samples": G(z, y) before training,
+    "problem": None}, or {"run": None, "samples": None, "problem": {"code", **facts}}.
+    """
+    from reference.cpu import cpu_training
+
+    good = (isinstance(images, Tensor) and images.dtype == torch.uint8 and images.dim() == 4 and len(images) > 0
+            and isinstance(labels, Tensor) and labels.shape == images.shape[:1])
+    if not good:
+        return {"run": None, "samples": None, "problem": {"code": "images"}}
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    with cpu_training("cpu"), torch.random.fork_rng(devices=[]):
+        try:
+            run = Training(step, G, D, images, labels, z, y, nz=nz, num_classes=num_classes, steps=steps, seed=seed,
+                           batch_size=batch_size, lr=lr, betas=betas)
+        except _Problem as problem:
+            return {"run": None, "samples": None, "problem": {"code": problem.code, **problem.facts}}
+    return {"run": run, "samples": run.first, "problem": None}
+
+
+def continue_training(run: Training, to_step: int) -> dict:
+    """Go on with a run from `start_training` to step `to_step`: {"step": to_step, "samples": G(z, y)
+    there (uint8), "seconds": float, "problem": None}, or with "problem" (and "samples": None)."""
+    from reference.cpu import cpu_training
+
+    start = time.perf_counter()
+    result: dict[str, Any] = {"step": to_step, "samples": None, "seconds": 0.0, "problem": None}
+    if not isinstance(run, Training):
+        result["problem"] = {"code": "run"}
+        return result
+    if not isinstance(to_step, int) or not run.step < to_step <= run.steps:
+        raise ValueError(f"to_step must be after the run's step {run.step} and at most {run.steps}, got {to_step!r}")
+    with cpu_training("cpu"), torch.random.fork_rng(devices=[]):
+        try:
+            result["samples"] = run.advance(to_step)
+        except _Problem as problem:
+            result["problem"] = {"code": problem.code, **problem.facts}
+    seconds = time.perf_counter() - start
+    result["seconds"] = seconds if math.isfinite(seconds) else 0.0
+    return result
+
+
 def train_and_sample(
     step: Any,
     G: nn.Module,
@@ -292,7 +403,8 @@ def train_and_sample(
     grad. z (n, nz), y (n,): the noise and labels G draws its samples from (eval mode, uint8 as
     (x + 1) * 127.5) at step 0, every `every` steps and after the last. Runs on torch's CPU
     generator seeded with `seed`, with denormals flushed and the thread count of
-    `reference.cpu.cpu_training`; the global RNG is left as it was.
+    `reference.cpu.cpu_training`; the global RNG is left as it was. The same run as
+    `start_training` then `continue_training` to each checkpoint, in one call.
 
     Returns {"checkpoints": [0, every, ..., steps], "samples": [uint8 tensors], "seconds": float,
     "problem": None}, or the keys so far with "problem": {"code", **facts}: generator_not_module,
@@ -302,47 +414,27 @@ def train_and_sample(
     still the initial ones: the step never updates that network), images (no uint8 (N, 1, 28, 28)
     images with as many int64 labels). The student's exceptions propagate.
     """
-    from reference.cpu import cpu_training
-    from reference.data import to_model_range
+    from reference.grading.learning import checkpoint_steps
 
     start = time.perf_counter()
-    result: dict[str, Any] = {"checkpoints": [], "samples": [], "seconds": 0.0, "problem": None}
-    good = (isinstance(images, Tensor) and images.dtype == torch.uint8 and images.dim() == 4 and len(images) > 0
-            and isinstance(labels, Tensor) and labels.shape == images.shape[:1])
-    if not good:
-        result["problem"] = {"code": "images"}
-        return result
     if steps < 1 or every < 1:
         raise ValueError(f"steps and every must be >= 1, got {steps}, {every}")
-    with cpu_training("cpu"), torch.random.fork_rng(devices=[]):
-        try:
-            checkpoints, samples = [0], [_samples(G, z, y, 0)]
-            for role, model in (("generator", G), ("discriminator", D)):
-                if not isinstance(model, nn.Module):
-                    raise _Problem(f"{role}_not_module", type=type(model).__name__)
-                if not any(p.requires_grad for p in model.parameters()):
-                    raise _Problem(f"{role}_frozen", parameters=len(list(model.parameters())))
-            params_g = [p for p in G.parameters() if p.requires_grad]
-            params_d = [p for p in D.parameters() if p.requires_grad]
-            first_g, first_d = [p.detach().clone() for p in params_g], [p.detach().clone() for p in params_d]
-            opt_g = torch.optim.Adam(params_g, lr=lr, betas=betas)
-            opt_d = torch.optim.Adam(params_d, lr=lr, betas=betas)
-            G.train()
-            D.train()
-            torch.manual_seed(seed)
-            for k in range(1, steps + 1):
-                idx = torch.randint(0, len(images), (batch_size,))
-                step(G, D, opt_g, opt_d, to_model_range(images[idx], "tanh"), labels[idx].clone(), nz, num_classes)
-                if k == min(steps, 5):  # a step that never updates a network cannot train it
-                    for role, params, first in (("generator", params_g, first_g), ("discriminator", params_d, first_d)):
-                        if not _changed(params, first):
-                            raise _Problem(f"{role}_unchanged", step=k)
-                if k % every == 0 or k == steps:
-                    checkpoints.append(k)
-                    samples.append(_samples(G, z, y, k))
+    result: dict[str, Any] = {"checkpoints": [], "samples": [], "seconds": 0.0, "problem": None}
+    begun = start_training(step, G, D, images, labels, z, y, nz=nz, num_classes=num_classes, steps=steps, seed=seed,
+                           batch_size=batch_size, lr=lr, betas=betas)
+    problem = begun["problem"]
+    if problem is None:
+        checkpoints, samples = [0], [begun["samples"]]
+        for k in checkpoint_steps(steps, every):
+            part = continue_training(begun["run"], k)
+            if part["problem"] is not None:
+                problem = part["problem"]
+                break
+            checkpoints.append(k)
+            samples.append(part["samples"])
+        if problem is None:
             result.update(checkpoints=checkpoints, samples=samples)
-        except _Problem as problem:
-            result["problem"] = {"code": problem.code, **problem.facts}
+    result["problem"] = problem
     seconds = time.perf_counter() - start
     result["seconds"] = seconds if math.isfinite(seconds) else 0.0
     return result

@@ -42,10 +42,11 @@ which imports it and which the notebook needs for the given DCGAN.)
   bound is exclusive; a uniform draw misses a label with probability about 1e-6); and every fake
   image D judged (found by its pixels among G's outputs) must come with the label G drew it for.
   Each of the two faults costs 1 point.
-- learning the labels (5, hidden): `probes_a6.train_and_sample` trains the student's G and D with
-  the student's `train_step` for 300 seeded steps (batch 32, Adam lr 2e-3, betas (0.5, 0.999)) on
-  scikit-learn's digits with their labels, and returns G(z, y) every 50 steps for the same 36 z
-  with each label 0..9 (uint8). Here, on the grader's side, the grader's own digit classifier
+- learning the labels (5, hidden): `probes_a6.start_training` and `continue_training` train the
+  student's G and D with the student's `train_step` for up to 300 seeded steps (batch 32, Adam lr
+  2e-3, betas (0.5, 0.999)) on scikit-learn's digits with their labels, and return G(z, y) every
+  50 steps for the same 36 z with each label 0..9 (uint8); a run stops at the first checkpoint
+  where it has passed. Here, on the grader's side, the grader's own digit classifier
   (`reference.grading.learning.reference_and_known("digits")`, never a file of the submission)
   reads every sample: the class agreement of a run is the largest share of samples read as their
   label at any checkpoint after step 0. A G that ignores y scores exactly 10% (each z is one digit,
@@ -758,36 +759,46 @@ def problem_text(problem: dict) -> str:
 
 
 def learning_run(submission, seed: int) -> dict:
-    """One seeded run, scored here: {"seed", "fids": [(step, FID)], "agreement": [(step, share)], "copies", "seconds"}."""
+    """One seeded run, scored here checkpoint by checkpoint: {"seed", "fids": [(step, FID)], "agreement":
+    [(step, share)], "copies", "seconds", "best_fid", "best_agreement", "floor"}. The run stops at
+    the first checkpoint where it has passed (`run_passes`: more steps could not undo that)."""
     from reference.grading import learning
+    from reference.grading.learning import TARGET
     from reference.metrics.fid import fid
 
     ref, known = learning.reference_and_known("digits")
     z, y = sample_inputs(seed)
     G, D = generator(submission, seed=seed), discriminator(submission, seed=seed)
-    result = submission.run(probes_a6.train_and_sample, submission.get(STEP), G, D, ref.train, digits().labels, z, y, nz=NZ,
-                            num_classes=NUM_CLASSES, steps=LEARN_STEPS, every=LEARN_EVERY, seed=seed)
-    result = result if isinstance(result, dict) else {}
-    if isinstance(result.get("problem"), dict):
-        raise AssertionError(f"the grading run could not train the GAN: {problem_text(result['problem'])}")
-    checkpoints, samples = result.get("checkpoints"), result.get("samples")
-    expected = list(range(0, LEARN_STEPS + 1, LEARN_EVERY)) + ([LEARN_STEPS] if LEARN_STEPS % LEARN_EVERY else [])
-    valid = (
-        checkpoints == expected and isinstance(samples, list) and len(samples) == len(expected)
-        and all(isinstance(s, torch.Tensor) and s.dtype == torch.uint8 and tuple(s.shape) == (len(y), 1, 28, 28) for s in samples)
-    )
-    if not valid:
-        raise AssertionError("the grading run could not train the GAN: the training run in the submission's worker did not report its samples")
-    fids, reads = [], []
-    for step, images_then in zip(checkpoints, samples):
+    broken = AssertionError("the grading run could not train the GAN: the training run in the submission's worker did not report its samples")
+
+    def answer(result: object, step: int) -> torch.Tensor:
+        result = result if isinstance(result, dict) else {}
+        if isinstance(result.get("problem"), dict):
+            raise AssertionError(f"the grading run could not train the GAN: {problem_text(result['problem'])}")
+        samples = result.get("samples")
+        if not (isinstance(samples, torch.Tensor) and samples.dtype == torch.uint8 and tuple(samples.shape) == (len(y), 1, 28, 28)):
+            raise broken
+        if step and result.get("step") != step:
+            raise broken
+        return samples
+
+    begun = submission.run(probes_a6.start_training, submission.get(STEP), G, D, ref.train, digits().labels, z, y, nz=NZ,
+                           num_classes=NUM_CLASSES, steps=LEARN_STEPS, seed=seed)
+    fids, reads, samples, seconds = [], [], [], 0.0
+    for step in [0, *learning.checkpoint_steps(LEARN_STEPS, LEARN_EVERY)]:
+        part = begun if step == 0 else submission.run(probes_a6.continue_training, begun.get("run"), step)
+        images_then = answer(part, step)
+        seconds += float(part["seconds"]) if step and finite(part.get("seconds")) else 0.0
         features, logits = ref.extractor.features_and_logits(images_then)  # the grader's classifier, one pass
         fids.append((step, fid(ref.real_features, features)))
         reads.append((step, float((logits.argmax(1) == y).double().mean())))
+        samples.append(images_then)
+        if step and max(r for _, r in reads[1:]) >= AGREE and min(f for _, f in fids[1:]) <= TARGET * ref.single_image_fid:
+            break
     best = min(range(1, len(fids)), key=lambda k: fids[k][1])
     top = max(range(1, len(reads)), key=lambda k: reads[k][1])
     copies = max(learning.copy_share(samples[k], known) for k in {best, top, len(samples) - 1})
-    seconds = result.get("seconds")
-    return {"seed": seed, "fids": fids, "agreement": reads, "copies": copies, "seconds": float(seconds) if finite(seconds) else 0.0,
+    return {"seed": seed, "fids": fids, "agreement": reads, "copies": copies, "seconds": seconds,
             "best_fid": fids[best][1], "best_agreement": reads[top][1], "floor": ref.single_image_fid}
 
 
