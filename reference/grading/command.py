@@ -84,29 +84,43 @@ def _summary(record: dict) -> str:
     return line
 
 
-def run(args: argparse.Namespace) -> int:
-    from reference.grading.bridge import merge, read_records
-    from reference.grading.local import course_root
-    from reference.grading.runner import grade_many, load_checks, shard, write_results
-    from reference.grading.sandbox import BWRAP_MISSING, Limits, bwrap_available
+def _check_arguments(args: argparse.Namespace) -> None:
+    """The command line's own mistakes, refused before anything heavy is imported (nbgrader and
+    torch take seconds): a typo is answered at once."""
+    from reference.grading.runner import parse_shard
+    from reference.grading.sandbox import BWRAP_MISSING, bwrap_available
 
-    root = course_root()
-    if root is None:
-        raise UserError(f"no course folder (with nbgrader_config.py) at or above {Path.cwd()}; cd into the course first")
     if args.merge:
         if args.assignment or args.results or args.shard:
             raise UserError("--merge takes only records files; run it without an assignment, --shard or --results")
-        written = merge(read_records(args.merge), root)
-        print(f"merged {written} submission(s) into {root / 'gradebook.db'} and {root / 'autograded'}")
-        return 0
+        return
     if not args.assignment:
         raise UserError("give the assignment to grade (e.g. gan-course autograde a2_conv_layers) or --merge FILE...")
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: give 1 or more")
     if args.shard and not args.results:
         raise UserError("--shard needs --results FILE: each shard writes its own records, then --merge them")
+    if args.shard:
+        parse_shard(args.shard)
     if not args.no_sandbox and bwrap_available() is None:
         raise UserError(BWRAP_MISSING)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reference.grading.local import course_root
+
+    root = course_root()
+    if root is None:
+        raise UserError(f"no course folder (with nbgrader_config.py) at or above {Path.cwd()}; cd into the course first")
+    _check_arguments(args)
+    from reference.grading.bridge import merge, read_records
+    from reference.grading.runner import grade_many, load_checks, shard, write_results
+    from reference.grading.sandbox import Limits
+
+    if args.merge:
+        written = merge(read_records(args.merge), root)
+        print(f"merged {written} submission(s) into {root / 'gradebook.db'} and {root / 'autograded'}")
+        return 0
     load_checks(args.assignment, root)  # a missing check module is refused before anything runs
     overrides = {f.name: getattr(args, f.name) for f in fields(Limits)}
     limits = Limits.from_config(_config_limits(root), **overrides)

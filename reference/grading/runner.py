@@ -30,14 +30,16 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reference.errors import UserError
 from reference.grading.checks import SubmissionLost, quiet, run_check, title
 from reference.grading.local import load_checks, load_module, check_module_path, score_line
 from reference.grading.notebook import GradedCell, is_test_cell, graded_cells
-from reference.grading.proxy import Channel, RemoteSubmission
 from reference.grading.sandbox import Limits, Worker, make_scratch, stage_reference
+
+if TYPE_CHECKING:  # the proxy imports torch (a second): a command line's mistakes are refused before that
+    from reference.grading.proxy import Channel, RemoteSubmission
 
 __all__ = ["RESTARTS", "grade_many", "grade_submission", "parse_shard", "shard", "source_notebook"]
 
@@ -145,6 +147,8 @@ class _Session:
             self.scratch, self.limits, deadline=self.deadline, staged=self.staged, masked=self.masked, sandbox=self.sandbox, gpu=self.gpu
         )
         self.worker.time_limit = f"it ran past the submission's wall-time limit ({self.limits.wall_s:g} s)"
+        from reference.grading.proxy import Channel
+
         self.channel = Channel(self.worker.fd_in, self.worker.fd_out, self.worker.lost, lambda: self.check_deadline)
         self.channel.send({"op": "execute", "cells": self.cells})
         results: dict[int, dict] = {}
@@ -163,6 +167,8 @@ class _Session:
                 }
 
     def for_check(self) -> RemoteSubmission:
+        from reference.grading.proxy import RemoteSubmission
+
         self.check_deadline = min(self.deadline, time.monotonic() + self.limits.check_s)
         if self.check_deadline < self.deadline:
             self.worker.time_limit = f"one check ran past its time limit ({self.limits.check_s:g} s)"
