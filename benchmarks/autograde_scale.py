@@ -2,6 +2,7 @@
 
     python benchmarks/autograde_scale.py            # everything (about 40 minutes on 2 idle cores)
     python benchmarks/autograde_scale.py --quick    # smaller numbers, to see that it runs
+    python benchmarks/autograde_scale.py --only throughput   # one part: overhead, throughput or class
 
 In one run, in temporary copies of the course:
 
@@ -200,6 +201,7 @@ def a_class(tmp: Path, n: int, busy: bool) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 reps -> 1, 6 throughput submissions -> 2, a class of 40 -> 4")
+    parser.add_argument("--only", choices=["overhead", "throughput", "class"], help="run one part (the class: idle and busy)")
     args = parser.parse_args()
     if bwrap_available() is None:
         print("error: bubblewrap (bwrap) is not installed; install it (apt-get install bubblewrap)", file=sys.stderr)
@@ -207,12 +209,12 @@ def main() -> int:
     print(f"{os.cpu_count()} CPUs; torch {torch.__version__}")
     with tempfile.TemporaryDirectory(prefix="autograde-scale-") as tmp:
         tmp = Path(tmp)
-        results = [
-            overhead(tmp, 1 if args.quick else 3),
-            throughput(tmp, 2 if args.quick else 6),
-            a_class(tmp, 4 if args.quick else 40, busy=False),
-            a_class(tmp, 4 if args.quick else 40, busy=True),
-        ]
+        parts = {
+            "overhead": lambda: [overhead(tmp, 1 if args.quick else 3)],
+            "throughput": lambda: [throughput(tmp, 2 if args.quick else 6)],
+            "class": lambda: [a_class(tmp, 4 if args.quick else 40, busy=False), a_class(tmp, 4 if args.quick else 40, busy=True)],
+        }
+        results = [ok for name, part in parts.items() if args.only in (None, name) for ok in part()]
     return 0 if all(results) else 1
 
 
