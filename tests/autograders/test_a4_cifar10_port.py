@@ -25,10 +25,10 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   colour mapped from [-1, 1] to [0, 255], 32x32 per image (1 point for colours saved without
   the mapping, or an upscaled grid).
 - learning (3, hidden): `reference.grading.learning.learning_check` with the student's G and D at
-  ngf = ndf = 16, built with each run's seed: the worker trains them for 300 seeded steps on the
-  coloured digits at 32x32 and returns G's samples every 50 steps; here their classifier-FID
-  (the grader's own classifier) must reach half of what one fixed image scores in most of three
-  seeded runs, with new images rather than copies of known ones (1 point when it learns only
+  ngf = ndf = 16, built with each run's seed: the worker trains them for up to 300 seeded steps on
+  the coloured digits at 32x32 and returns G's samples every 50 steps; here their classifier-FID
+  (the grader's own classifier) must reach 70% of what one fixed image scores
+  (`learning.TARGET`; a run stops there) in most of three seeded runs, with new images rather than copies of known ones (1 point when it learns only
   slowly or on some seeds).
 
 Points: 2 + 2 + 1 + 2 + 3 = 10.
