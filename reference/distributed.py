@@ -8,6 +8,7 @@ Without those variables everything here is a no-op and training runs in one proc
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -62,6 +63,14 @@ def barrier(info: DistInfo) -> None:
 
 
 def shutdown(info: DistInfo) -> None:
-    """Leave the process group."""
+    """Leave the process group, once the DistributedDataParallel wrappers are dropped.
+
+    A wrapper keeps the process group alive after destroy_process_group(); one left to the
+    interpreter's exit (wrappers sit in reference cycles) tears gloo's worker threads down during
+    finalization, and the rank dies with SIGABRT ("terminate called without an active
+    exception") after its work is done. Collecting the wrappers first lets destroy_process_group()
+    free the group while the interpreter is whole.
+    """
     if info.enabled and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()

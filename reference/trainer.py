@@ -434,6 +434,7 @@ def _train(cfg: TrainConfig, out: Path, device: torch.device, state: dict | None
     dist = init_distributed(device)
     if dist.enabled and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
+    run = None
     try:
         run = Run(cfg, out, dist, device, progress=progress and dist.is_main)
         if state is not None:
@@ -460,6 +461,8 @@ def _train(cfg: TrainConfig, out: Path, device: torch.device, state: dict | None
             barrier(dist)
         bar.close()
     finally:
+        if run is not None:  # DDP's wrappers hold the process group: let it go with them (shutdown)
+            run.G_train, run.D_train = run.G, run.D
         shutdown(dist)
     return out
 

@@ -88,7 +88,7 @@ SPY = textwrap.dedent(
     import reference.trainer as trainer
     from reference.cli import main
 
-    rank, saves, runs = int(os.environ["RANK"]), [], []
+    rank, saves, runs, wrapped = int(os.environ["RANK"]), [], [], []
     save_checkpoint, train_epoch = trainer.save_checkpoint, trainer.Run.train_epoch
 
     def spy_save(state, path):
@@ -96,7 +96,7 @@ SPY = textwrap.dedent(
         save_checkpoint(state, path)
 
     def spy_epoch(self, epoch, bar):
-        runs[:] = [self]
+        runs[:], wrapped[:] = [self], [type(self.D_train).__name__]
         return train_epoch(self, epoch, bar)
 
     trainer.save_checkpoint, trainer.Run.train_epoch = spy_save, spy_epoch
@@ -104,7 +104,7 @@ SPY = textwrap.dedent(
     run = runs[0]
     params = {f"G.{n}": p.detach().clone() for n, p in run.G.named_parameters()}
     params.update({f"D.{n}": p.detach().clone() for n, p in run.D.named_parameters()})
-    torch.save({"params": params, "saves": saves, "ddp": type(run.D_train).__name__},
+    torch.save({"params": params, "saves": saves, "ddp": wrapped[0], "after": type(run.D_train).__name__},
                Path(os.environ["SPY_DIR"]) / f"rank{rank}.pt")
     sys.exit(code)
     """
@@ -121,6 +121,8 @@ def test_wgan_gp_under_ddp_keeps_the_ranks_in_sync(tmp_path):
              extra_env={"SPY_DIR": str(tmp_path)})  # fmt: skip
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     assert rank0["ddp"] == rank1["ddp"] == "DistributedDataParallel", "under torchrun the networks must be wrapped in DDP"
+    # the wrappers are let go before the process group: one left to the interpreter's exit aborts the rank
+    assert rank0["after"] == rank1["after"] == "Discriminator", "train() should drop the DDP wrappers when it ends"
     assert rank1["saves"] == [], f"rank 1 wrote checkpoints {rank1['saves']}: only rank 0 may write"
     assert sorted(rank0["saves"]) == ["epoch_002.pt", "last.pt", "last.pt"], f"rank 0 saved {rank0['saves']}"
     for name, p in rank0["params"].items():

@@ -558,9 +558,17 @@ WRONG = {
             ),
         },
     ),
-    # forward ignores z: one fixed input, so every sample is the same image
-    "noise_ignored": (
+    # forward ignores z: one fixed input, so every sample is the same image; and FID patched to 0 in
+    # the worker, which changes nothing: the grader computes its own
+    "noise_ignored_fid_patched_in_the_worker": (
         '''
+        import reference.metrics.fid as _fid
+        import reference.metrics.quick_fid as _quick_fid
+
+        _fid.fid = lambda *args, **kwargs: 0.0
+        _fid.frechet_distance = lambda *args, **kwargs: 0.0
+        _quick_fid.ReferenceSet.fid = lambda self, images: 0.0
+
         class DeeperGenerator(nn.Module):
             def __init__(self, nz=100, ngf=64):
                 super().__init__()
@@ -616,13 +624,15 @@ CHEATS = {
 
         DeeperGenerator = Copier
     ''',
-    # replaces the grader's probe in the worker with one that returns stored digits as "samples"
+    # replaces the grader's probe in the worker with one that returns stored digits, mirrored or
+    # upside down, as "samples" (FIDs of 35-60: they would pass as learned)
     "forges_the_learning_probe": '''
         import reference.grading.learning as _learning
         from reference.data import load_dataset
 
         _real = _learning.continue_training
-        _digits = load_dataset("digits", split="test").data
+        _stored = load_dataset("digits", split="test").data
+        _digits = torch.cat([_stored.flip(-1), torch.rot90(_stored, 2, dims=(-2, -1))])[torch.randperm(2 * len(_stored))]
 
         def _forged(run, to_step):  # one real step, then the step asked for and stored digits as its samples
             out = _real(run, run.step + 1)
@@ -631,22 +641,7 @@ CHEATS = {
 
         _learning.continue_training = _forged
     ''',
-    # a generator that ignores z (it cannot learn), and FID patched to 0 in the worker: the grader's FID is its own
-    "patches_fid_in_the_worker": '''
-        import reference.metrics.fid as _fid
-        import reference.metrics.quick_fid as _quick_fid
-
-        _fid.fid = lambda *args, **kwargs: 0.0
-        _fid.frechet_distance = lambda *args, **kwargs: 0.0
-        _quick_fid.ReferenceSet.fid = lambda self, images: 0.0
-
-        class Stuck(DeeperGenerator):
-            def forward(self, z):
-                return super().forward(torch.ones_like(z))
-
-        DeeperGenerator = Stuck
-    ''',
-}
+}  # a patched FID in the worker: WRONG's noise_ignored_fid_patched_in_the_worker
 
 
 def matches(got: tuple[float, str], want: tuple[float, str]) -> bool:
@@ -676,24 +671,17 @@ def test_wrong_submissions_get_exact_partial_scores(tmp_path, name):
 
 COPIES = (
     "100% of the generator's samples are (near-)copies of known real images: each lies closer to one of the digits "
-    "(allowing for noise, blur, brightness and shifts of up to 2 pixels) than 90% of real images that are not among "
+    "(allowing for noise, blur, brightness, shifts of up to 2 pixels, mirroring and turns) than 90% of real images that are not among "
     "them do; a generator must make new images, not return stored ones"
 )
 
 
 @pytest.mark.parametrize("name", list(CHEATS))
 def test_cheats_lose_the_learning_points(tmp_path, name):
-    """Copies (also only while graded), a forged probe and a patched FID in the worker change nothing on the grader's side."""
+    """Copies (also only while graded) and a forged probe change nothing on the grader's side."""
     got = scores(submission(tmp_path, SOLUTION_CLASS, CHEATS[name]))
     assert {check: got[check] for check in CHECKS[:4]} == {check: OK[check] for check in CHECKS[:4]}
-    earned, message = got["test_learns"]
-    assert earned == 0.0
-    if name == "patches_fid_in_the_worker":
-        assert message.startswith("classifier-FID went from ") and message.endswith(
-            ": it does not learn; its samples are all the same image: the output must depend on z (pass z through every stage)"
-        )
-    else:
-        assert message == COPIES
+    assert got["test_learns"] == (0.0, COPIES)
 
 
 # ---------------------------------------------------------------------------------------------

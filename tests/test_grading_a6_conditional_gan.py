@@ -434,7 +434,7 @@ WRONG = {
             LEARNS: (
                 0.0,
                 "100% of G's samples are (near-)copies of known real digits: each lies closer to one of the digits "
-                "(allowing for noise, blur, brightness and shifts of up to 2 pixels) than 90% of real digits that are not "
+                "(allowing for noise, blur, brightness, shifts of up to 2 pixels, mirroring and turns) than 90% of real digits that are not "
                 "among them do; G must draw new images, not return stored ones",
             ),
         },

@@ -41,12 +41,13 @@ image (the training images *and* the held-out ones, since both are public) is co
 real digits that are not among them score, the held-out images' leave-one-out nearest-neighbour
 distances. Images are compared as 4x4-block averages less their mean, scaled to length 1 (a
 correlation: blind to pixel noise, blur, brightness and contrast), and known images moved by up to
-2 pixels. When more than `COPY_SHARE` (30%) of a run's samples lie closer to a known image than
-`COPY_QUANTILE` (10%) of the held-out images do, the run copies. That catches a G that returns
-stored digits, also one that only does so when NBGRADER_EXECUTION is set (the worker sets it), or
-adds noise, blurs, dims or moves them, or copies for half of its samples; new images (even
-mirrored digits) are about 0% copies, real unseen digits 10%. Rotated or rescaled copies pass it,
-and their FID is judged like any other samples'.
+2 pixels, also mirrored or turned (each sample in the 8 orientations of a square, `turned`). When
+more than `COPY_SHARE` (30%) of a run's samples lie closer to a known image than `COPY_QUANTILE`
+(10%) of the held-out images do (measured the same way), the run copies. That catches a G that
+returns stored digits, also one that only does so when NBGRADER_EXECUTION is set (the worker sets
+it), or adds noise, blurs, dims, moves, mirrors or turns them, or copies for half of its samples;
+new images are about 0% copies, real unseen digits 10%. Copies rotated by other angles or rescaled
+pass it, and their FID is judged like any other samples'.
 
 API for a check (the same code runs in a student's kernel and across the proxy):
 
@@ -90,6 +91,7 @@ __all__ = [
     "LearningResult",
     "Run",
     "copy_share",
+    "turned",
     "dcgan_discriminator",
     "learning_check",
     "learning_run",
@@ -112,7 +114,8 @@ SLOW = 0.9  # below this share of the floor (but above TARGET): learns, slowly
 COPY_QUANTILE = 0.1  # a sample closer to a known image than this quantile of held-out images' distances...
 COPY_SHARE = 0.3  # ...counts as a copy; a run whose samples are copies for more than this share copies
 POOL = 4  # the copy check compares images averaged over 4x4 blocks...
-SHIFT = 2  # ...and moved by up to 2 pixels
+SHIFT = 2  # ...and moved by up to 2 pixels...
+CANDIDATES = 16  # ...and, mirrored or turned, against the known images nearest to them unmoved
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,15 +554,46 @@ def shifted(images: Tensor, shift: int = SHIFT) -> Tensor:
     return torch.stack(crops)
 
 
+def turned(images: Tensor) -> list[Tensor]:
+    """uint8 (n, C, H, W) with H == W -> the 7 other orientations of each image: turned by 90, 180
+    and 270 degrees, and mirrored (left-right) after each of the four turns."""
+    turns = [torch.rot90(images, k, dims=(-2, -1)) for k in range(4)]
+    return turns[1:] + [t.flip(-1) for t in turns]
+
+
 def nearest_distances(images: Tensor, known: Known, exclude: Tensor | None = None, batch: int = 256) -> Tensor:
     """(n,) each uint8 image's smallest `pooled` distance to a known image moved by up to SHIFT
-    pixels; exclude (n,): per image, a known image (by index) not to count."""
+    pixels, the image taken as it is or mirrored or turned; exclude (n,): per image, a known image
+    (by index) not to count.
+
+    As it is, every known image in every shift is compared. Mirrored or turned (`turned`), an image
+    is compared with the CANDIDATES known images nearest to it unmoved, in every shift: a copy of
+    a known image mirrored or turned (and moved a pixel or two) finds that image among them, and
+    the search costs a third of the exact one's for all seven orientations together.
+    """
+    owners = len(known.images) // (2 * SHIFT + 1) ** 2
+    moved = known.images.view(-1, owners, known.images.shape[1])  # (S, K, D)
+    unmoved = moved[len(moved) // 2]  # shift (0, 0)
     out = []
     for start in range(0, len(images), batch):
-        d = torch.cdist(pooled(images[start : start + batch]), known.images)
-        if exclude is not None:
-            d[known.owner.unsqueeze(0) == exclude[start : start + batch].unsqueeze(1)] = math.inf
-        out.append(d.min(dim=1).values)
+        part = images[start : start + batch]
+        skip = None if exclude is None else exclude[start : start + batch].unsqueeze(1)
+        d = torch.cdist(pooled(part), known.images)
+        if skip is not None:
+            d[known.owner.unsqueeze(0) == skip] = math.inf
+        nearest = d.min(dim=1).values
+        if part.shape[-1] == part.shape[-2]:
+            for other in turned(part):
+                query = pooled(other)
+                coarse = torch.cdist(query, unmoved)
+                if skip is not None:
+                    coarse[torch.arange(owners).unsqueeze(0) == skip] = math.inf
+                picks = coarse.topk(min(CANDIDATES, owners), dim=1, largest=False).indices  # (b, k)
+                fine = (moved[:, picks] - query[None, :, None]).norm(dim=-1)  # (S, b, k)
+                if skip is not None:
+                    fine[:, picks == skip] = math.inf
+                nearest = torch.minimum(nearest, fine.amin(dim=(0, 2)))
+        out.append(nearest)
     return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)
 
 
@@ -705,7 +739,7 @@ def _listing(values: Sequence[float]) -> str:
 def _copies_text(run: Run, data: str) -> str:
     return (
         f"{run.copies:.0%} of the generator's samples are (near-)copies of known real images: each lies closer to one of "
-        f"{data} (allowing for noise, blur, brightness and shifts of up to {SHIFT} pixels) than {1 - COPY_QUANTILE:.0%} of "
+        f"{data} (allowing for noise, blur, brightness, shifts of up to {SHIFT} pixels, mirroring and turns) than {1 - COPY_QUANTILE:.0%} of "
         f"real images that are not among them do; a generator must make new images, not return stored ones"
     )
 

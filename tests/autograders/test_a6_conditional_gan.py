@@ -882,7 +882,7 @@ def test_learns_to_draw_the_digit_asked_for(submission):
         if run["copies"] > learning.COPY_SHARE:
             raise AssertionError(
                 f"{run['copies']:.0%} of G's samples are (near-)copies of known real digits: each lies closer to one of the "
-                f"digits (allowing for noise, blur, brightness and shifts of up to {learning.SHIFT} pixels) than "
+                f"digits (allowing for noise, blur, brightness, shifts of up to {learning.SHIFT} pixels, mirroring and turns) than "
                 f"{1 - learning.COPY_QUANTILE:.0%} of real digits that are not among them do; G must draw new images, not "
                 f"return stored ones"
             )
