@@ -316,9 +316,20 @@ def test_each_orientation_of_a_copy_finds_its_original(digits):
     ref, known = digits
     x = ref.train[:64]
     for k, other in enumerate(learning.turned(x)):
-        back = learning.turned(other)  # one of these is x again
-        assert any(torch.equal(b, x) for b in back), k
-        assert float(learning.nearest_distances(other, known).max()) < 1e-6, k
+        assert any(torch.equal(back, x) for back in learning.turned(other)), k  # one of its turns is x again
+        assert float(learning.turned_distances(other, known).max()) < 1e-6, k
+        assert float(learning.nearest_distances(other, known).min()) > 1e-3, k  # as it is, it is no copy
+
+
+def test_real_digits_mirrored_or_turned_are_not_copies(digits):
+    """Held-out digits against the others, also in their 7 other orientations: in every group of
+    TURNED well below the copy share (a mirrored 0, 1 or 8 is still a 0, 1 or 8)."""
+    ref, known = digits
+    others = len(ref.train) + torch.arange(len(ref.held_out))
+    radius = torch.quantile(known.held_out_distances, learning.COPY_QUANTILE)
+    both = torch.minimum(known.held_out_distances, learning.turned_distances(ref.held_out, known, exclude=others))
+    shares = [float((both[k : k + learning.TURNED] < radius).double().mean()) for k in range(0, len(both), learning.TURNED)]
+    assert max(shares) < learning.COPY_SHARE - 0.05, shares
 
 
 def test_real_digits_that_are_not_known_count_as_copies_at_the_quantile(digits):

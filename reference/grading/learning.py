@@ -41,9 +41,9 @@ image (the training images *and* the held-out ones, since both are public) is co
 real digits that are not among them score, the held-out images' leave-one-out nearest-neighbour
 distances. Images are compared as 4x4-block averages less their mean, scaled to length 1 (a
 correlation: blind to pixel noise, blur, brightness and contrast), and known images moved by up to
-2 pixels, also mirrored or turned (each sample in the 8 orientations of a square, `turned`). When
-more than `COPY_SHARE` (30%) of a run's samples lie closer to a known image than `COPY_QUANTILE`
-(10%) of the held-out images do (measured the same way), the run copies. That catches a G that
+2 pixels. When more than `COPY_SHARE` (30%) of a run's samples lie closer to a known image than
+`COPY_QUANTILE` (10%) of the held-out images do, the run copies; so does a run whose first
+`TURNED` samples do, taken also mirrored or turned (the 8 orientations of a square, `turned`). That catches a G that
 returns stored digits, also one that only does so when NBGRADER_EXECUTION is set (the worker sets
 it), or adds noise, blurs, dims, moves, mirrors or turns them, or copies for half of its samples;
 new images are about 0% copies, real unseen digits 10%. Copies rotated by other angles or rescaled
@@ -92,6 +92,7 @@ __all__ = [
     "Run",
     "copy_share",
     "turned",
+    "turned_distances",
     "dcgan_discriminator",
     "learning_check",
     "learning_run",
@@ -115,7 +116,7 @@ COPY_QUANTILE = 0.1  # a sample closer to a known image than this quantile of he
 COPY_SHARE = 0.3  # ...counts as a copy; a run whose samples are copies for more than this share copies
 POOL = 4  # the copy check compares images averaged over 4x4 blocks...
 SHIFT = 2  # ...and moved by up to 2 pixels...
-CANDIDATES = 16  # ...and, mirrored or turned, against the known images nearest to them unmoved
+TURNED = 48  # samples also compared mirrored and turned (7 orientations: costs as much as all n as they are)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -563,46 +564,43 @@ def turned(images: Tensor) -> list[Tensor]:
 
 def nearest_distances(images: Tensor, known: Known, exclude: Tensor | None = None, batch: int = 256) -> Tensor:
     """(n,) each uint8 image's smallest `pooled` distance to a known image moved by up to SHIFT
-    pixels, the image taken as it is or mirrored or turned; exclude (n,): per image, a known image
-    (by index) not to count.
-
-    As it is, every known image in every shift is compared. Mirrored or turned (`turned`), an image
-    is compared with the CANDIDATES known images nearest to it unmoved, in every shift: a copy of
-    a known image mirrored or turned (and moved a pixel or two) finds that image among them, and
-    the search costs a third of the exact one's for all seven orientations together.
-    """
-    owners = len(known.images) // (2 * SHIFT + 1) ** 2
-    moved = known.images.view(-1, owners, known.images.shape[1])  # (S, K, D)
-    unmoved = moved[len(moved) // 2]  # shift (0, 0)
+    pixels; exclude (n,): per image, a known image (by index) not to count."""
     out = []
     for start in range(0, len(images), batch):
-        part = images[start : start + batch]
-        skip = None if exclude is None else exclude[start : start + batch].unsqueeze(1)
-        d = torch.cdist(pooled(part), known.images)
-        if skip is not None:
-            d[known.owner.unsqueeze(0) == skip] = math.inf
-        nearest = d.min(dim=1).values
-        if part.shape[-1] == part.shape[-2]:
-            for other in turned(part):
-                query = pooled(other)
-                coarse = torch.cdist(query, unmoved)
-                if skip is not None:
-                    coarse[torch.arange(owners).unsqueeze(0) == skip] = math.inf
-                picks = coarse.topk(min(CANDIDATES, owners), dim=1, largest=False).indices  # (b, k)
-                fine = (moved[:, picks] - query[None, :, None]).norm(dim=-1)  # (S, b, k)
-                if skip is not None:
-                    fine[:, picks == skip] = math.inf
-                nearest = torch.minimum(nearest, fine.amin(dim=(0, 2)))
-        out.append(nearest)
+        d = torch.cdist(pooled(images[start : start + batch]), known.images)
+        if exclude is not None:
+            d[known.owner.unsqueeze(0) == exclude[start : start + batch].unsqueeze(1)] = math.inf
+        out.append(d.min(dim=1).values)
     return torch.cat(out) if out else torch.empty(0, dtype=torch.float64)
+
+
+def turned_distances(images: Tensor, known: Known, exclude: Tensor | None = None) -> Tensor:
+    """(n,) `nearest_distances` of each uint8 image mirrored or turned (the smallest over the 7
+    orientations of `turned`); images that are not square: infinity."""
+    if images.shape[-1] != images.shape[-2]:
+        return torch.full((len(images),), math.inf, dtype=torch.float64)
+    others = turned(images)
+    repeat = None if exclude is None else exclude.repeat(len(others))
+    return nearest_distances(torch.cat(others), known, repeat).view(len(others), -1).amin(dim=0)
 
 
 def copy_share(samples: Tensor, known: Known, quantile: float = COPY_QUANTILE) -> float:
     """Share of uint8 samples (n, C, H, W) that lie closer to a known image than the `quantile` of
     the held-out images do (`nearest_distances`): about `quantile` for new images like the real
-    ones, near 1 for copies (also with noise, blurred, dimmed or moved by a pixel or two)."""
+    ones, near 1 for copies (also with noise, blurred, dimmed or moved by a pixel or two).
+
+    Copies mirrored or turned: the first TURNED samples are also compared in their 7 other
+    orientations (`turned_distances`, against the same bound), and the larger share counts. New
+    images score about as they do as they are (the held-out digits 11% in all, 4% to 19% in groups
+    of TURNED: a mirrored 0, 1 or 8 is still one), mirrored or turned copies near 1.
+    """
     radius = torch.quantile(known.held_out_distances, quantile)
-    return float((nearest_distances(samples, known) < radius).double().mean())
+    nearest = nearest_distances(samples, known)
+    share = float((nearest < radius).double().mean())
+    if len(samples):
+        few = torch.minimum(nearest[:TURNED], turned_distances(samples[:TURNED], known))
+        share = max(share, float((few < radius).double().mean()))
+    return share
 
 
 def reference_and_known(name: str) -> tuple[Any, Known]:
