@@ -305,6 +305,7 @@ def test_copies_are_caught_also_with_noise_blur_dimming_and_shifts(digits):
         "upside down": to_u8(x.flip(-2)),
         "turned by 180": to_u8(torch.rot90(x, 2, dims=(-2, -1))),
         "turned by 90, mirrored and moved by (1, -2)": to_u8(F.pad(torch.rot90(x, 1, dims=(-2, -1)).flip(-1), (0, 2, 1, 0), value=-1)[..., :28, 2:]),
+        "mirrored, but grey where a fixed choice would look": to_u8(x.flip(-1)).index_fill_(0, torch.cat([torch.arange(48), torch.arange(0, 360, 8)]), 128),
     }
     for name, samples in near_copies.items():
         assert learning.copy_share(samples, known) > learning.COPY_SHARE, name

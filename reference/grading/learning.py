@@ -42,12 +42,13 @@ real digits that are not among them score, the held-out images' leave-one-out ne
 distances. Images are compared as 4x4-block averages less their mean, scaled to length 1 (a
 correlation: blind to pixel noise, blur, brightness and contrast), and known images moved by up to
 2 pixels. When more than `COPY_SHARE` (30%) of a run's samples lie closer to a known image than
-`COPY_QUANTILE` (10%) of the held-out images do, the run copies; so does a run whose first
-`TURNED` samples do, taken also mirrored or turned (the 8 orientations of a square, `turned`). That catches a G that
-returns stored digits, also one that only does so when NBGRADER_EXECUTION is set (the worker sets
-it), or adds noise, blurs, dims, moves, mirrors or turns them, or copies for half of its samples;
-new images are about 0% copies, real unseen digits 10%. Copies rotated by other angles or rescaled
-pass it, and their FID is judged like any other samples'.
+`COPY_QUANTILE` (10%) of the held-out images do, the run copies; so does a run where that many of
+`TURNED` samples (drawn by the samples' own bytes) do, taken also mirrored or turned (the 8
+orientations of a square, `turned`). That catches a G that returns stored digits, also one that
+only does so when NBGRADER_EXECUTION is set (the worker sets it), or adds noise, blurs, dims,
+moves, mirrors or turns them, or copies for half of its samples; new images are about 0% copies,
+real unseen digits 10%. Copies rotated by other angles or rescaled pass it, and their FID is judged
+like any other samples'.
 
 API for a check (the same code runs in a student's kernel and across the proxy):
 
@@ -73,6 +74,7 @@ kernel and returns its `Run` (fid_before, best, fids per checkpoint).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -116,7 +118,7 @@ COPY_QUANTILE = 0.1  # a sample closer to a known image than this quantile of he
 COPY_SHARE = 0.3  # ...counts as a copy; a run whose samples are copies for more than this share copies
 POOL = 4  # the copy check compares images averaged over 4x4 blocks...
 SHIFT = 2  # ...and moved by up to 2 pixels...
-TURNED = 48  # samples also compared mirrored and turned (7 orientations: costs as much as all n as they are)
+TURNED = 48  # samples also compared mirrored and turned (7 orientations: costs about as much as all 360 as they are)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,8 +591,10 @@ def copy_share(samples: Tensor, known: Known, quantile: float = COPY_QUANTILE) -
     the held-out images do (`nearest_distances`): about `quantile` for new images like the real
     ones, near 1 for copies (also with noise, blurred, dimmed or moved by a pixel or two).
 
-    Copies mirrored or turned: the first TURNED samples are also compared in their 7 other
-    orientations (`turned_distances`, against the same bound), and the larger share counts. New
+    Copies mirrored or turned: TURNED of the samples are also compared in their 7 other
+    orientations (`turned_distances`, against the same bound), and the larger share counts. Which
+    ones is drawn with a seed taken from the samples' own bytes: the same samples always give the
+    same share, and a generator cannot know which of its samples will be looked at that way. New
     images score about as they do as they are (the held-out digits 11% in all, 4% to 19% in groups
     of TURNED: a mirrored 0, 1 or 8 is still one), mirrored or turned copies near 1.
     """
@@ -598,7 +602,9 @@ def copy_share(samples: Tensor, known: Known, quantile: float = COPY_QUANTILE) -
     nearest = nearest_distances(samples, known)
     share = float((nearest < radius).double().mean())
     if len(samples):
-        few = torch.minimum(nearest[:TURNED], turned_distances(samples[:TURNED], known))
+        seed = int.from_bytes(hashlib.sha256(samples.contiguous().numpy().tobytes()).digest()[:8], "little")
+        picks = torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed))[:TURNED]
+        few = torch.minimum(nearest[picks], turned_distances(samples[picks], known))
         share = max(share, float((few < radius).double().mean()))
     return share
 
