@@ -196,7 +196,7 @@ def nearest_figure(samples: Tensor, train: Tensor, index: Tensor, distance: Tens
         for row, (image, title) in enumerate(((samples[j], f"sample {j}"), (train[index[j]], f"d = {distance[j]:.2f}"))):
             ax = fig.add_subplot(grid[row, j])
             x = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
-            ax.imshow(x[0], cmap="gray", vmin=0, vmax=1)
+            ax.imshow(x[0].numpy(), cmap="gray", vmin=0, vmax=1)
             ax.set_title(title, fontsize=8)
             ax.axis("off")
     ax = fig.add_subplot(grid[2, :])
