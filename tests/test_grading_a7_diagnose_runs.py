@@ -5,20 +5,21 @@ Each submission is the solution notebook with its "answers" cell (the dicts `dia
 replaced, graded like a student's notebook (its cells in the sandboxed worker, the checks of
 tests/autograders/test_a7_diagnose_runs.py here, across the proxy). The per-run checks are
 independent, so one notebook carries several mistakes, each costing exactly its checks. (The
-written "why" answers are graded by hand.) The runs are regenerated on the CPU, two of them, and
-must give the committed metrics.csv (all but the timing columns).
+written "why" answers are graded by hand.) Two of the runs are regenerated on the CPU and must give
+the committed metrics.csv (all but the timing columns) and grids, to within another CPU's rounding.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib.util
-import io
 import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import notebook_with_cells
 from reference.grading.checks import CheckFailure
@@ -212,14 +213,26 @@ def test_on_colab_the_notebook_downloads_every_file_of_the_runs(tmp_path, monkey
     assert all(url == raw_url(f"assignments/{A}/{path}") for url, path in fetched)
 
 
-def comparable(text: str) -> list[dict]:
-    """metrics.csv rows without the timing columns."""
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(io.StringIO(text))]
+def metrics(path: Path) -> list[dict[str, float]]:
+    """metrics.csv rows as floats, without the timing columns."""
+    with open(path) as f:
+        return [{k: float(v) for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("run", ["run_b", "run_e"])
+def pixels(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+
+
+@pytest.mark.parametrize("run", ["run_c", "run_e"])
 def test_make_runs_reproduces_the_committed_run(tmp_path, run):
-    """Two of the five runs (the quickest), regenerated on the CPU: the same metrics but the timings, the same grids."""
+    """Two of the five runs, regenerated on the CPU: the same files, the metrics within 2% (timings
+    aside), the grids within a few grey levels.
+
+    On the machine that made them a run is reproduced bit for bit (test_trainer proves the trainer
+    deterministic); another CPU's vector kernels round differently, which moves these two runs by
+    at most 0.5% and one grey level (measured between two x86 CPUs of different generations). A changed setting
+    (a learning rate, a seed, a size) moves them far more. run_b, whose learning rate is 15x too
+    high, amplifies rounding: 6% apart by epoch 7 on another CPU (the same checkerboards)."""
     spec = importlib.util.spec_from_file_location("make_runs", SOURCE / "make_runs.py")
     make_runs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_runs)
@@ -229,6 +242,10 @@ def test_make_runs_reproduces_the_committed_run(tmp_path, run):
     made = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert made == sorted(str(p.relative_to(committed)) for p in committed.rglob("*") if p.is_file())
     assert "config.json" not in made and not any("checkpoint" in f for f in made)
-    assert comparable((out / "metrics.csv").read_text()) == comparable((committed / "metrics.csv").read_text())
+    got, want = metrics(out / "metrics.csv"), metrics(committed / "metrics.csv")
+    assert [list(row) for row in got] == [list(row) for row in want]
+    for row, expected in zip(got, want):
+        assert row == pytest.approx(expected, rel=0.02), f"epoch {expected['epoch']:.0f}"
     for grid in (committed / "samples").iterdir():
-        assert (out / "samples" / grid.name).read_bytes() == grid.read_bytes(), grid.name
+        difference = np.abs(pixels(out / "samples" / grid.name) - pixels(grid))
+        assert difference.max() <= 8 and difference.mean() <= 1.0, grid.name

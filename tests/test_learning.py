@@ -418,7 +418,7 @@ def test_a_run_stops_at_the_first_checkpoint_that_reaches_the_target(canned):
 def test_verdict_messages(canned):
     result = learning.learning_check(Canned({0: canned["none"], 1: canned["slow"], 2: canned["none"]}), lambda s: (None, None), nz=100)
     assert result.message == (
-        f"classifier-FID went from 335 (untrained) to at best {result.runs[0].best:.0f} and {result.runs[1].best:.0f} in 2 "
+        f"classifier-FID went from {result.runs[0].fid_before:.0f} (untrained) to at best {result.runs[0].best:.0f} and {result.runs[1].best:.0f} in 2 "
         f"seeded runs of 300 training steps on the digits; expected at most {result.target:.0f} (70% of the "
         f"{result.floor:.0f} that one fixed image scores) in 2 of 3"
     )

@@ -5,8 +5,10 @@
     python solutions/a7_diagnose_runs/make_runs.py run_b out  # one run, into out/run_b/
 
 Each run trains with `reference.trainer.train` on scikit-learn's digits (offline, no download) on
-the CPU with one thread, so it is reproducible: the same metrics on any machine (all but the timing
-columns), which tests/test_grading_a7_diagnose_runs.py checks. Only what a student gets is kept:
+the CPU with one thread, so it is reproducible bit for bit on one machine (all but the timing
+columns). Another CPU's vector kernels round differently: runs c and e then differ by under 0.5%
+(tests/test_grading_a7_diagnose_runs.py regenerates them), run_b, whose high learning rate amplifies
+rounding, by a few percent; every run shows the same failure. Only what a student gets is kept:
 metrics.csv, losses.png and the sample grids (samples/epoch_NNN.png); config.json (it would give
 the answer away) and the checkpoints are dropped. The answer key is ANSWERS in
 tests/autograders/test_a7_diagnose_runs.py; the settings here are the reason for it:

@@ -401,9 +401,9 @@ def test_parameters_get_gradients(submission):
 
 
 def learning_hint(submission, result: learning.LearningResult) -> str:
-    """What to look at when the run learned too little, from what the model holds and what it drew."""
-    if result.runs and all(run.spread < 1.0 for run in result.runs):
-        return "its samples are all the same image: the output must depend on z (pass z through every stage)"
+    """What to look at when the run learned too little: faults in the code first (frozen weights, an
+    output that is never negative), then what it drew (one image for every z: a symptom that those
+    faults can cause too, on some CPUs' arithmetic), then what the model lacks."""
     G = build_generator(submission)
     summary = submission.run(probes.module_summary, G)
     summary = summary if isinstance(summary, dict) else {}
@@ -415,6 +415,8 @@ def learning_hint(submission, result: learning.LearningResult) -> str:
     out = submission.run(probes.forward, G, noise(64))
     if isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() and float(out.min()) >= 0:
         return "its output is never negative, while the digits are scaled to [-1, 1] (black is -1): end with nn.Tanh(), not nn.Sigmoid()"
+    if result.runs and all(run.spread < 1.0 for run in result.runs):
+        return "its samples are all the same image: the output must depend on z (pass z through every stage)"
     if "BatchNorm2d" not in kinds:
         return "a generator without BatchNorm learns slowly here: put nn.BatchNorm2d after each conv but the last, as the given generator does"
     return (
