@@ -178,6 +178,37 @@ def test_visible_checks_in_the_students_kernel(tmp_path):
         assert run_check(checks["test_output_shape"], local)[0] == expected
 
 
+def test_learning_hint_names_a_fault_in_the_code_before_the_collapse_it_causes():
+    """Samples that are all one image are a symptom: a sigmoid output causes it on one CPU's
+    arithmetic and not on another's, so the hint names the code's fault first, and the symptom
+    only when the code shows none (here a generator that ignores z)."""
+    from reference.grading import learning
+    from reference.grading.local import load_module
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator
+
+    hint = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py").learning_hint
+
+    def generator(last: nn.Module, ignores_z: bool = False) -> type:
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                layers = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.main = nn.Sequential(*layers[:-1], last)
+                self.register_buffer("z0", torch.randn(1, nz))
+
+            def forward(self, z):
+                return self.main(self.z0.expand(len(z), -1) + 0 * z if ignores_z else z)
+
+        return DeeperGenerator
+
+    collapsed = learning.LearningResult("fail", "", [learning.Run(seed, [(0, 300.0), (300, 280.0)], 0.0, 1.0, spread=0.0) for seed in range(3)], 250.0, 175.0, 300)
+    assert hint(LocalSubmission({"DeeperGenerator": generator(nn.Sigmoid())}), collapsed).startswith("its output is never negative")
+    assert hint(LocalSubmission({"DeeperGenerator": generator(nn.Tanh(), ignores_z=True)}), collapsed).startswith(
+        "its samples are all the same image"
+    )
+
+
 def test_trace_names_the_layer_that_raised_and_unregistered_layers():
     class Listed(nn.Module):
         def __init__(self):
