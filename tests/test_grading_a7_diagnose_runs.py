@@ -229,9 +229,9 @@ def test_make_runs_reproduces_the_committed_run(tmp_path, run):
     aside), the grids within a few grey levels.
 
     On the machine that made them a run is reproduced bit for bit (test_trainer proves the trainer
-    deterministic); another CPU's vector kernels round differently, which moves these two runs by
-    at most 0.5% and one grey level (measured between two x86 CPUs of different generations). A changed setting
-    (a learning rate, a seed, a size) moves them far more. run_b, whose learning rate is 15x too
+    deterministic); another CPU's vector kernels round differently, which moved these two runs by
+    at most 0.5% and 3 grey levels (measured between two x86 CPUs of different generations). A
+    changed setting moves them far more (run_e at a 10% higher learning rate: 3-6%, 12 levels). run_b, whose learning rate is 15x too
     high, amplifies rounding: 6% apart by epoch 7 on another CPU (the same checkerboards)."""
     spec = importlib.util.spec_from_file_location("make_runs", SOURCE / "make_runs.py")
     make_runs = importlib.util.module_from_spec(spec)
