@@ -40,7 +40,7 @@ import torch
 from reference.cpu import busy_loops
 from reference.grading.notebook import answered
 from reference.grading.runner import grade_many, grade_submission
-from reference.grading.sandbox import bwrap_available
+from reference.grading.sandbox import sandbox_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 A2 = "a2_conv_layers"
@@ -203,8 +203,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 reps -> 1, 6 throughput submissions -> 2, a class of 40 -> 4")
     parser.add_argument("--only", choices=["overhead", "throughput", "class"], help="run one part (the class: idle and busy)")
     args = parser.parse_args()
-    if bwrap_available() is None:
-        print("error: bubblewrap (bwrap) is not installed; install it (apt-get install bubblewrap)", file=sys.stderr)
+    if problem := sandbox_problem():
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     print(f"{os.cpu_count()} CPUs; torch {torch.__version__}")
     with tempfile.TemporaryDirectory(prefix="autograde-scale-") as tmp:

@@ -24,7 +24,7 @@ import nbformat
 import pytest
 
 from reference.grading.notebook import answered
-from reference.grading.sandbox import bwrap_available
+from reference.grading.sandbox import sandbox_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "a1_theory"
@@ -79,7 +79,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def three_ways(course: Path) -> dict:
     """Grades after --jobs 2, after merging two parallel shards, and the state after merging twice."""
-    sandbox = [] if bwrap_available() else ["--no-sandbox"]
+    sandbox = ["--no-sandbox"] if sandbox_problem() else []
     done = _run(course, A, "--jobs", "2", "--no-progress", *sandbox)
     assert done.returncode == 0, done.stderr[-3000:]
     jobs = _grades(course)
@@ -156,3 +156,51 @@ def test_without_bubblewrap_it_refuses_unless_told_no_sandbox(course: Path, tmp_
     done = _run(course, A, "--student", "blank", "--results", str(tmp_path / "r.jsonl"), env=env)
     assert done.returncode == 2 and "bubblewrap (bwrap) is not installed" in done.stderr and "--no-sandbox" in done.stderr
     assert not (tmp_path / "r.jsonl").exists()
+
+
+# what bubblewrap prints where the kernel, AppArmor (Ubuntu 23.10+) or a container refuses it the
+# unprivileged user namespaces it needs: it is installed, and no sandbox can be made
+REFUSING_BWRAP = """#!/bin/sh
+echo "bwrap: setting up uid map: Permission denied" >&2
+exit 1
+"""
+
+
+def _refusing_bwrap(tmp_path: Path) -> dict:
+    """An environment whose PATH finds a bwrap that cannot make a sandbox, then the course's tools."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "bwrap").write_text(REFUSING_BWRAP)
+    (bin_dir / "bwrap").chmod(0o755)
+    env = _env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def test_a_host_that_cannot_sandbox_stops_before_grading_anyone(course: Path, tmp_path: Path):
+    """bwrap installed but refused its namespaces: one line naming the host's problem and its fix,
+    status 2, no records and nothing in the gradebook, never a class of zeros blamed on exit()."""
+    env = _refusing_bwrap(tmp_path)
+    gradebook = (course / "gradebook.db").read_bytes() if (course / "gradebook.db").exists() else None
+    done = _run(course, A, "--student", "blank", "--results", str(tmp_path / "r.jsonl"), env=env)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "bubblewrap cannot make a sandbox on this machine (bwrap: setting up uid map: Permission denied)" in lines[0]
+    assert "apparmor_restrict_unprivileged_userns" in lines[0] and "--no-sandbox" in lines[0]
+    assert not (tmp_path / "r.jsonl").exists()
+    assert ((course / "gradebook.db").read_bytes() if (course / "gradebook.db").exists() else None) == gradebook
+    done = _run(course, A, "--student", "blank", "--results", str(tmp_path / "r.jsonl"), "--no-sandbox", env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "r.jsonl").is_file()
+
+
+def test_grading_one_submission_on_such_a_host_raises_instead_of_scoring_zero(tmp_path: Path, monkeypatch):
+    """The same from Python: `grade_submission` raises SandboxUnavailable (a UserError), where it used to
+    return a record of zeros whose message told the student not to call exit()."""
+    from reference.grading.runner import grade_submission
+    from reference.grading.sandbox import SandboxUnavailable
+
+    monkeypatch.setenv("PATH", _refusing_bwrap(tmp_path)["PATH"])
+    assert "setting up uid map: Permission denied" in sandbox_problem()
+    with pytest.raises(SandboxUnavailable, match="bubblewrap cannot make a sandbox on this machine"):
+        grade_submission(ROOT / "solutions" / A / f"{A}.ipynb", A, ROOT)

@@ -26,7 +26,7 @@ from reference.grading.local import execute_notebook, grade, load_checks
 from reference.grading.notebook import answered
 from reference.grading.proxy import ProtocolError, decode, encode
 from reference.grading.runner import grade_notebook, grade_submission, shard
-from reference.grading.sandbox import Limits, bwrap_available
+from reference.grading.sandbox import Limits, sandbox_problem
 from reference.grading.submission import LocalSubmission
 from reference.grading.visible import visible_source, write_visible
 
@@ -166,8 +166,8 @@ def test_pass_partial_and_failure_messages(checks: dict, executed):
 
 @pytest.mark.parametrize("sandbox", [True, False], ids=["sandboxed", "plain-worker"])
 def test_the_same_checks_score_the_same_across_the_proxy(course: Path, sandbox: bool):
-    if sandbox and bwrap_available() is None:
-        pytest.skip("bubblewrap (bwrap) is not installed; .ci/run installs it")
+    if sandbox and sandbox_problem():
+        pytest.skip(sandbox_problem())
     assert grade_notebook(course / "solutions" / "demo" / "demo.ipynb", "demo", course, sandbox=sandbox) == EXPECTED
 
 
@@ -373,7 +373,7 @@ def test_a_check_that_loses_the_worker_costs_only_itself(tmp_path: Path):
     )]
     nbformat.write(nb, tmp_path / "lose.ipynb")
     limits = Limits(check_s=3, wall_s=60)
-    record = grade_submission(tmp_path / "lose.ipynb", "lose", tmp_path, limits=limits, sandbox=bwrap_available() is not None)
+    record = grade_submission(tmp_path / "lose.ipynb", "lose", tmp_path, limits=limits, sandbox=sandbox_problem() is None)
     got = {name: (r["earned"], r["message"]) for name, r in record["checks"].items()}
     assert got["test_exit"][0] == 0.0 and "exited (status 3)" in got["test_exit"][1]
     assert got["test_hang"] == (0.0, "the submission was stopped: one check ran past its time limit (3 s)")
@@ -428,8 +428,8 @@ def test_mine(submission):
 
 @pytest.mark.parametrize("sandbox", [True, False], ids=["sandboxed", "plain-worker"])
 def test_masked_modules_cannot_be_imported_when_graded(tmp_path: Path, sandbox: bool):
-    if sandbox and bwrap_available() is None:
-        pytest.skip("bubblewrap (bwrap) is not installed; .ci/run installs it")
+    if sandbox and sandbox_problem():
+        pytest.skip(sandbox_problem())
     (tmp_path / "nbgrader_config.py").write_text("")
     (tmp_path / "tests" / "autograders").mkdir(parents=True)
     (tmp_path / "tests" / "autograders" / "test_masked.py").write_text(MASKING)

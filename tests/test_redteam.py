@@ -33,9 +33,9 @@ import nbformat
 import pytest
 
 from reference.grading.notebook import answered
-from reference.grading.sandbox import bwrap_available
+from reference.grading.sandbox import sandbox_problem
 
-pytestmark = pytest.mark.skipif(bwrap_available() is None, reason="bubblewrap (bwrap) is not installed; .ci/run installs it")
+pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason=f"{sandbox_problem()} (.ci/run installs bubblewrap)")
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "a1_theory"

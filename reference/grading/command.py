@@ -88,7 +88,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
     """The command line's own mistakes, refused before anything heavy is imported (nbgrader and
     torch take seconds): a typo is answered at once."""
     from reference.grading.runner import parse_shard
-    from reference.grading.sandbox import BWRAP_MISSING, bwrap_available
+    from reference.grading.sandbox import sandbox_problem
 
     if args.merge:
         if args.assignment or args.results or args.shard:
@@ -102,8 +102,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UserError("--shard needs --results FILE: each shard writes its own records, then --merge them")
     if args.shard:
         parse_shard(args.shard)
-    if not args.no_sandbox and bwrap_available() is None:
-        raise UserError(BWRAP_MISSING)
+    if not args.no_sandbox and (problem := sandbox_problem()):
+        raise UserError(problem)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ from reference.errors import UserError
 from reference.grading.checks import SubmissionLost, quiet, run_check, title
 from reference.grading.local import load_checks, load_module, check_module_path, score_line
 from reference.grading.notebook import GradedCell, is_test_cell, graded_cells
-from reference.grading.sandbox import Limits, Worker, make_scratch, stage_reference
+from reference.grading.sandbox import Limits, SandboxUnavailable, Worker, make_scratch, sandbox_problem, stage_reference
 
 if TYPE_CHECKING:  # the proxy imports torch (a second): a command line's mistakes are refused before that
     from reference.grading.proxy import Channel, RemoteSubmission
@@ -205,6 +205,8 @@ def session_for(
     `session.stopped`: why a worker ended early, if one did), removed with its scratch on exit."""
     root, notebook = Path(root).resolve(), Path(notebook).resolve()
     limits = limits or Limits()
+    if sandbox and (problem := sandbox_problem()):
+        raise SandboxUnavailable(problem)  # the host's fault: stop, rather than score every submission 0
     module = load_module(check_module_path(assignment, root))
     source = source_notebook(root, assignment)
     test_ids = {cell.grade_id for cell in graded_cells(_read_notebook(source))} if source.is_file() else set()
@@ -287,6 +289,8 @@ def grade_submission(
                     score(name, *run_check(checks[name], session.for_check()))
                     if session.channel.broken and session.channel.broken not in session.stopped:
                         session.stopped.append(session.channel.broken)
+    except SandboxUnavailable:
+        raise
     except (UserError, ValueError, OSError) as err:
         if isinstance(err, UserError) and not notebook.is_file():
             raise
@@ -414,11 +418,10 @@ def write_results(path: Path, records: list[dict]) -> None:
 
 
 def sandbox_default(sandbox: bool | None) -> bool:
-    """`sandbox` as given; None: sandboxed where bubblewrap is installed, a plain worker process
-    otherwise (tests and trusted notebooks only; `gan-course autograde` refuses instead)."""
-    from reference.grading.sandbox import bwrap_available
-
-    return bwrap_available() is not None if sandbox is None else sandbox
+    """`sandbox` as given; None: sandboxed where bubblewrap can make a sandbox (`sandbox_problem`), a
+    plain worker process otherwise (tests and trusted notebooks only; `gan-course autograde` refuses
+    instead)."""
+    return sandbox_problem() is None if sandbox is None else sandbox
 
 
 def grade_notebook(

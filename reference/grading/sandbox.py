@@ -13,6 +13,10 @@
 - with `sandbox=False` (`gan-course autograde --no-sandbox`, for a machine without bubblewrap) as
   a plain process in its own session: the same limits, none of the isolation.
 
+`sandbox_problem()` says whether this machine can make that sandbox at all (bwrap installed, and
+allowed the user namespaces it needs): the grader asks before the first worker, and a host that
+cannot is a `SandboxUnavailable` error for the instructor, never a 0 for every student.
+
 Limits (`Limits`; defaults fit a2's and a4's grade-time training on 2 cores; settable in
 nbgrader_config.py as `c.GanCourseGrading.<name> = ...` or by flag): wall time for the whole
 submission and per check, CPU time and memory per process (the kernel's RLIMIT_CPU and
@@ -25,6 +29,7 @@ never spins against its neighbours and a grade does not depend on how many run a
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import shutil
@@ -39,7 +44,7 @@ from pathlib import Path
 
 from reference.errors import UserError
 
-__all__ = ["Limits", "Worker", "bwrap_available", "stage_reference"]
+__all__ = ["Limits", "SandboxUnavailable", "Worker", "bwrap_available", "sandbox_problem", "stage_reference"]
 
 MB = 2**20
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -91,6 +96,43 @@ BWRAP_MISSING = (
     "bubblewrap (bwrap) is not installed, so submissions cannot be sandboxed; install it "
     "(Debian/Ubuntu: sudo apt-get install bubblewrap) or pass --no-sandbox only for submissions you trust"
 )
+BWRAP_REFUSED = (
+    "bubblewrap cannot make a sandbox on this machine ({said}), so no submission can be graded in one; "
+    "allow unprivileged user namespaces (Ubuntu 23.10+: sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0; "
+    "elsewhere: sudo sysctl user.max_user_namespaces=15000; in a container: start it with user namespaces allowed) "
+    "or grade as root, or pass --no-sandbox only for submissions you trust"
+)
+
+
+class SandboxUnavailable(UserError):
+    """This machine cannot sandbox any submission: a fault of the grading host, never of a student.
+    Grading stops with this one-line message instead of scoring every submission 0."""
+
+
+def sandbox_problem() -> str | None:
+    """None when bubblewrap can start Python in the sandbox a worker gets (the same namespaces and
+    mounts), else why not, as one line naming the fix. Tried once per bwrap executable and process
+    (about 0.1 s): bwrap may be installed on a host whose kernel, AppArmor or container refuses the
+    unprivileged user namespaces it needs, and then every worker would die before its first cell."""
+    bwrap = bwrap_available()
+    return BWRAP_MISSING if bwrap is None else _sandbox_problem(bwrap)
+
+
+@functools.lru_cache(maxsize=None)
+def _sandbox_problem(bwrap: str) -> str | None:
+    with tempfile.TemporaryDirectory(prefix="gan-course-sandbox-probe-") as folder:
+        scratch = Path(folder)
+        for sub in ("work", "tmp"):
+            (scratch / sub).mkdir()
+        command = bwrap_command(bwrap, scratch, None, False, {}) + [sys.executable, "-S", "-c", "pass"]
+        try:
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            return BWRAP_REFUSED.format(said=f"{type(err).__name__}: {err}"[:200])
+    if done.returncode == 0:
+        return None
+    lines = [line.strip() for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    return BWRAP_REFUSED.format(said=(lines[-1] if lines else f"it exited with status {done.returncode}")[:200])
 
 STUB = '''raise ImportError(
     "{module} is not available while this assignment is graded: it holds what the assignment asks you "
@@ -173,6 +215,27 @@ def _gpu_binds() -> list[str]:
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     return args
+
+
+def bwrap_command(bwrap: str, scratch: Path, staged: Path | None, gpu: bool, env: dict[str, str]) -> list[str]:
+    """The bwrap command line (up to and including "--") of the sandbox around one worker: `scratch`
+    (with `work/` and `tmp/`) as /grading, `staged` in place of the real `reference`, `env` the
+    whole environment inside."""
+    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "grading"]
+    # scratch and /tmp first: the environment may live below /tmp, and a later mount would hide it
+    args += ["--bind", str(scratch), "/grading", "--bind", str(scratch / "tmp"), "/tmp"]
+    args += _system_binds() + _python_binds()
+    if staged is not None:
+        args += ["--ro-bind", str(staged), str(reference_dir())]
+    if "GAN_COURSE_DATA" in env:
+        args += ["--ro-bind", env["GAN_COURSE_DATA"], env["GAN_COURSE_DATA"]]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    if gpu:
+        args += _gpu_binds()
+    args += ["--chdir", "/grading/work", "--clearenv"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return args + ["--"]
 
 
 class Worker:
@@ -259,22 +322,8 @@ class Worker:
     def _bwrap(self, staged: Path | None, gpu: bool, env: dict[str, str]) -> list[str]:
         bwrap = bwrap_available()
         if bwrap is None:
-            raise UserError(BWRAP_MISSING)
-        args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "grading"]
-        # scratch and /tmp first: the environment may live below /tmp, and a later mount would hide it
-        args += ["--bind", str(self.scratch), "/grading", "--bind", str(self.scratch / "tmp"), "/tmp"]
-        args += _system_binds() + _python_binds()
-        if staged is not None:
-            args += ["--ro-bind", str(staged), str(reference_dir())]
-        if "GAN_COURSE_DATA" in env:
-            args += ["--ro-bind", env["GAN_COURSE_DATA"], env["GAN_COURSE_DATA"]]
-        args += ["--proc", "/proc", "--dev", "/dev"]
-        if gpu:
-            args += _gpu_binds()
-        args += ["--chdir", "/grading/work", "--clearenv"]
-        for key, value in env.items():
-            args += ["--setenv", key, value]
-        return args + ["--"]
+            raise SandboxUnavailable(BWRAP_MISSING)
+        return bwrap_command(bwrap, self.scratch, staged, gpu, env)
 
     def _limit_process(self) -> None:  # runs in the child before exec
         limits = self.limits

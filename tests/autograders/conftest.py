@@ -5,8 +5,8 @@
 
 A module names its assignment in `ASSIGNMENT`; its checks take the module-scoped `submission`
 fixture: the notebook (solutions/<ASSIGNMENT>/<ASSIGNMENT>.ipynb unless --notebook) run once in a
-sandboxed worker (reference.grading.sandbox; a plain worker process where bubblewrap is missing,
-with a warning), reached through the proxy as when `gan-course autograde` grades. The checks run
+sandboxed worker (reference.grading.sandbox; a plain worker process where bubblewrap is missing
+or cannot make a sandbox, with a warning that says why), reached through the proxy as when `gan-course autograde` grades. The checks run
 in pytest's process, the student's code never does. A passing check earns its points; a failing
 one earns 0 (or a `Partial`'s points) and shows its message. The terminal summary prints the score
 per module, e.g. "a3_save_every_10_epochs: 7/10 points", and each check that lost points.
@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from reference.grading.checks import outcome
-from reference.grading.runner import sandbox_default, session_for
+from reference.grading.runner import session_for
+from reference.grading.sandbox import sandbox_problem
 
 COURSE_ROOT = Path(__file__).resolve().parents[2]
 SCORE_PROPERTY = "autograder score"  # key of (assignment, check, earned, points, message) in user_properties
@@ -57,9 +58,10 @@ def notebook_for(config: pytest.Config, assignment: str) -> Path:
 def submission(request: pytest.FixtureRequest):
     """The graded notebook, run once per check module in its own worker; the checks' proxy to it."""
     assignment = request.module.ASSIGNMENT
-    sandbox = sandbox_default(None)
-    if not sandbox:
-        warnings.warn("bubblewrap is not installed: the notebook runs in a plain worker process, not sandboxed", stacklevel=1)
+    problem = sandbox_problem()
+    if problem:
+        warnings.warn(f"the notebook runs in a plain worker process, not sandboxed: {problem}", stacklevel=1)
+    sandbox = problem is None
     with session_for(notebook_for(request.config, assignment), assignment, COURSE_ROOT, sandbox=sandbox) as session:
         yield session.for_check()
 
