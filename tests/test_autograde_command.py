@@ -182,13 +182,14 @@ def test_a_host_that_cannot_sandbox_stops_before_grading_anyone(course: Path, tm
     status 2, no records and nothing in the gradebook, never a class of zeros blamed on exit()."""
     env = _refusing_bwrap(tmp_path)
     gradebook = (course / "gradebook.db").read_bytes() if (course / "gradebook.db").exists() else None
-    done = _run(course, A, "--student", "blank", "--results", str(tmp_path / "r.jsonl"), env=env)
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode == 2 and len(lines) == 1, done.stderr
-    assert "bubblewrap cannot make a sandbox on this machine (bwrap: setting up uid map: Permission denied)" in lines[0]
-    assert "apparmor_restrict_unprivileged_userns" in lines[0] and "--no-sandbox" in lines[0]
-    assert not (tmp_path / "r.jsonl").exists()
-    assert ((course / "gradebook.db").read_bytes() if (course / "gradebook.db").exists() else None) == gradebook
+    for results in ([], ["--results", str(tmp_path / "r.jsonl")]):  # into the gradebook, and into a shard's file
+        done = _run(course, A, "--student", "blank", *results, env=env)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1, done.stderr
+        assert "bubblewrap cannot make a sandbox on this machine (bwrap: setting up uid map: Permission denied)" in lines[0]
+        assert "apparmor_restrict_unprivileged_userns" in lines[0] and "--no-sandbox" in lines[0]
+        assert not (tmp_path / "r.jsonl").exists()
+        assert ((course / "gradebook.db").read_bytes() if (course / "gradebook.db").exists() else None) == gradebook
     done = _run(course, A, "--student", "blank", "--results", str(tmp_path / "r.jsonl"), "--no-sandbox", env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "r.jsonl").is_file()
