@@ -6,10 +6,11 @@
 A module names its assignment in `ASSIGNMENT`; its checks take the module-scoped `submission`
 fixture: the notebook (solutions/<ASSIGNMENT>/<ASSIGNMENT>.ipynb unless --notebook) run once in a
 sandboxed worker (reference.grading.sandbox; a plain worker process where bubblewrap is missing
-or cannot make a sandbox, with a warning that says why), reached through the proxy as when `gan-course autograde` grades. The checks run
-in pytest's process, the student's code never does. A passing check earns its points; a failing
-one earns 0 (or a `Partial`'s points) and shows its message. The terminal summary prints the score
-per module, e.g. "a3_save_every_10_epochs: 7/10 points", and each check that lost points.
+or cannot make a sandbox, with a warning that says why), reached through the proxy as when
+`gan-course autograde` grades. The checks run in pytest's process, the student's code never
+does. A passing check earns its points; a failing one earns 0 (or a `Partial`'s points) and shows
+its message. The terminal summary prints the score per module, e.g. "a3_save_every_10_epochs: 7/10
+points", and each check that lost points.
 
 Each check's score travels in its report's `user_properties`, so the summary is the same under
 pytest-xdist (the reports come back to the controller).
