@@ -439,9 +439,29 @@ WRONG = {
             ),
         },
     },
+    # D's step judges the fake batch without .detach(): its backward() frees G's graph, and G's step raises
+    "d_step_without_detach": {
+        "cells": {"train_step": step().replace("fake.detach()", "fake")},
+        "learning": True,
+        "expected": {
+            "test_step_shows_real_images_with_their_labels": (0.0, "<NO_DETACH>; <STEP_CALL>"),
+            "test_step_draws_labels_for_the_fake_batch": (0.0, "<NO_DETACH>; <STEP_CALL>"),
+            LEARNS: (0.0, "the grading run could not train the GAN: <NO_DETACH>"),
+        },
+    },
 }
 
 NAMED = {  # messages that several checks give, written once
+    "<NO_DETACH>": (
+        "calling `train_step` raised RuntimeError: Trying to backward through the graph a second time: a backward() "
+        "went through a graph that an earlier backward() had already freed. Usually D's step judged the fake batch "
+        "without .detach(), so D's backward() freed G's part of the graph before G's step: give D `fake.detach()` in "
+        "its step (or compute the fake batch anew for G's step)"
+    ),
+    "<STEP_CALL>": (
+        "train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes) must make one step with any G(z, y) and D(x, y) "
+        "(the grader's stand-ins here), Adam optimizers and a real batch of <n> digits"
+    ),
     "<LIBRARY_G>": (
         "`ConditionalGenerator(nz=100, ngf=16, num_classes=10)` is built from reference.models.conditional.ConditionalGenerator, "
         "the course library's conditional DCGAN (lesson 7), which holds what this assignment asks you to write: write it "

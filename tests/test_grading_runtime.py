@@ -21,9 +21,9 @@ import nbformat
 import pytest
 import torch
 
-from reference.grading.checks import CheckNotFound, Partial, StudentError, SubmissionLost, check, outcome, run_check
+from reference.grading.checks import CheckNotFound, Partial, StudentError, SubmissionLost, check, first_line, outcome, run_check
 from reference.grading.local import execute_notebook, grade, load_checks
-from reference.grading.notebook import answered
+from reference.grading.notebook import CellError, answered
 from reference.grading.proxy import ProtocolError, decode, encode
 from reference.grading.runner import grade_notebook, grade_submission, shard
 from reference.grading.sandbox import Limits, sandbox_problem
@@ -338,6 +338,48 @@ def test_only_the_graders_partial_gives_points_and_never_more_than_the_check():
     assert outcome(fn, Forged(2, "mine"))[0] == 0.0
     assert outcome(fn, StudentError("Partial", "2", where="d_loss")) == (0.0, "calling `d_loss` raised Partial: 2")
     assert outcome(fn, SubmissionLost("the submission was stopped: it used more than 1 MB"))[1].startswith("the submission was stopped")
+
+
+def autograd_error(fault: str) -> RuntimeError:
+    """The RuntimeError PyTorch raises for `fault`, made by the faulty GAN code itself (not a copy of its text)."""
+    G, D = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+    opt_d = torch.optim.SGD(D.parameters(), lr=0.1)
+    fake = G(torch.randn(4, 2))
+    try:
+        if fault == "no detach":  # D's step backpropagates into G, then G's step goes through the freed graph
+            D(fake).mean().backward()
+            D(fake).mean().backward()
+        elif fault == "step before backward":  # G's loss through D computed before D's step changed D's weights
+            loss_g = -D(fake).mean()
+            D(fake.detach()).mean().backward()
+            opt_d.step()
+            loss_g.backward()
+        else:  # "no grad": the loss computed from detached outputs
+            (-D(fake).detach().mean()).backward()
+    except RuntimeError as err:
+        return err
+    raise AssertionError(f"{fault} raised nothing")
+
+
+@pytest.mark.parametrize(
+    "fault, fix",
+    [
+        ("no detach", "give D `fake.detach()` in its step"),
+        ("step before backward", "compute G's loss through D after `opt_d.step()`"),
+        ("no grad", "the loss has no gradient to follow"),
+    ],
+)
+def test_a_students_autograd_error_is_reported_with_its_fix(fault, fix):
+    """PyTorch's own advice (retain_graph=True, anomaly detection) is not the fix in a GAN step; the message
+    names the student's function, the error's first clause and the fix, in a check and in a cell alike."""
+    err = autograd_error(fault)
+    reported = StudentError("RuntimeError", first_line(err), where="train_step").describe()
+    assert reported.startswith("calling `train_step` raised RuntimeError: ") and fix in reported, reported
+    assert "retain_graph" not in reported and "anomaly" not in reported, reported
+    cell = CellError(index=3, first_line="for step in range(10):", type="RuntimeError", message=first_line(err))
+    assert fix in cell.describe(), cell.describe()
+    other = StudentError("RuntimeError", "mat1 and mat2 shapes cannot be multiplied (4x3 and 2x2)", where="forward")
+    assert other.describe() == "calling `forward` raised RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x3 and 2x2)"
 
 
 LOSING = '''"""Checks that lose the worker, then one that must still run."""

@@ -90,9 +90,48 @@ class StudentError(Exception):
         name = self.where.split(".<locals>.")[-1]
         if self.not_implemented and name:
             return f"`{name}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
-        if name:
-            return f"calling `{name}` raised {self.type}: {self.message}"
-        return f"your code raised {self.type}: {self.message}"
+        raised = f"calling `{name}` raised" if name else "your code raised"
+        return f"{raised} {with_known_fix(self.type, self.message)}"
+
+
+KNOWN_FIXES = (
+    # (exception type, words of its message, the usual cause in GAN code and its fix)
+    (
+        "RuntimeError",
+        "backward through the graph a second time",
+        "a backward() went through a graph that an earlier backward() had already freed. Usually D's step judged "
+        "the fake batch without .detach(), so D's backward() freed G's part of the graph before G's step: give D "
+        "`fake.detach()` in its step (or compute the fake batch anew for G's step)",
+    ),
+    (
+        "RuntimeError",
+        "modified by an inplace operation",
+        "a tensor that a backward() still needed was changed before it ran: an optimizer's step() between a loss's "
+        "forward pass and its backward() (compute G's loss through D after `opt_d.step()`, then backward() it), or an "
+        "in-place operation (`+=`, `inplace=True`) on a tensor the graph uses",
+    ),
+    (
+        "RuntimeError",
+        "does not require grad and does not have a grad_fn",
+        "the loss has no gradient to follow: it was computed under torch.no_grad(), from .detach()ed or .item() "
+        "values, or from a network whose parameters do not require grad; compute it from the networks' outputs",
+    ),
+)
+"""Errors that PyTorch reports in words that do not say what to change in a GAN's code, with what to
+change. A check that reports a student's exception adds the fix (see `with_known_fix`)."""
+
+
+def with_known_fix(type: str, message: str) -> str:
+    """"RuntimeError: <message>", followed by the fix where KNOWN_FIXES knows one (then the message is cut to
+    its first clause: PyTorch's own advice in it, such as retain_graph=True, is not the fix)."""
+    for known_type, words, fix in KNOWN_FIXES:
+        if type == known_type and words in message:
+            clause = message
+            for end in (" (", "; ", ". ", ": ["):
+                clause = clause.split(end, 1)[0]
+            clause = clause.rstrip(".")
+            return f"{type}: {clause}: {fix}"
+    return f"{type}: {message}"
 
 
 class SubmissionLost(Exception):

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from reference.grading.checks import with_known_fix
+
 __all__ = [
     "CellError",
     "CheckCall",
@@ -54,7 +56,7 @@ class CellError:
 
     def describe(self) -> str:
         """"the cell starting `def train(...` raised ValueError: bad"."""
-        return f"the cell starting `{self.first_line}` raised {self.type}: {self.message}"
+        return f"the cell starting `{self.first_line}` raised {with_known_fix(self.type, self.message)}"
 
 
 @dataclass(frozen=True)
