@@ -29,6 +29,7 @@ from reference.data import load_dataset
 from reference.grading import probes_a6
 from reference.grading.local import check_module_path, load_module
 from reference.grading.runner import grade_notebook
+from reference.models.dcgan import Discriminator, Generator, weights_init
 
 A = "a6_conditional_gan"
 ROOT = Path(__file__).resolve().parents[1]
@@ -663,6 +664,43 @@ def test_step_calls_records_what_g_and_d_were_called_with():
     assert torch.equal(record["d_calls"][0]["inputs"][0], real) and torch.equal(record["d_calls"][0]["inputs"][1], labels)
     assert torch.equal(record["d_calls"][1]["inputs"][0], g_call["output"]) and torch.equal(record["d_calls"][1]["inputs"][1], g_call["inputs"][1])
     assert record["returned"]["type"] == "tuple"
+
+
+LABEL_ENCODINGS = {  # (G, D) sources for a kernel's namespace: how each network takes y
+    "number": (
+        one_hot_g(classes="1", one_hot="(y.float() / 9).unsqueeze(1)"),
+        CHANNELS_D.replace("<CLASSES>", "1").replace("<ONE_HOT>", "y.float().unsqueeze(1)").replace("<OUT>", ""),
+    ),
+    "category": (
+        one_hot_g(),
+        channels_d(),
+    ),
+    "embedding": (
+        one_hot_g(classes="24", one_hot="self.embed(y)").replace(
+            "self.num_classes = num_classes", "self.num_classes = num_classes\n        self.embed = nn.Embedding(num_classes, 24)"),
+        textwrap.dedent(CORRECT["product_g_projection_d"]["discriminator"]),
+    ),
+}
+
+
+@pytest.mark.parametrize("encoding", LABEL_ENCODINGS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_label_taken_as_a_number_is_told_apart_from_a_category(encoding, seed):
+    """The learning check's hint for a G or D given y (or y / 9) as one number, for G and D built with several
+    seeds; one-hot and embedded labels, in G and in D, are never taken for numbers."""
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "Generator": Generator,
+                 "Discriminator": Discriminator, "weights_init": weights_init}
+    for source in LABEL_ENCODINGS[encoding]:
+        exec(textwrap.dedent(source), namespace)
+    sub = LocalSubmission(namespace)
+    G, D = checks.generator(sub, seed=seed), checks.discriminator(sub, seed=seed)
+    number_g = checks.reads_the_label_as_a_number(sub, G, checks.noise(8))
+    number_d = checks.reads_the_label_as_a_number(sub, D, checks.images(8))
+    assert (number_g, number_d) == ((True, True) if encoding == "number" else (False, False))
+    hint = checks.label_number_fault(sub, G, D)
+    assert (hint is not None and hint.startswith("G seems to take the label as a number")) == (encoding == "number")
 
 
 def test_trace_names_the_layer_that_raised():

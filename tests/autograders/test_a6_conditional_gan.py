@@ -83,6 +83,8 @@ CHANGES = 1e-5  # an output changes when it moves by more than this share of its
 ADDITIVE = 1e-4  # the change with y differs between inputs by at most this share: the label only adds a constant
 COUPLING = 1e-4  # image i of a batch may differ from its own G(z[i], y[i]) by this share of the largest value (rounding)
 SAME_PIXELS = 1e-4  # an image D judged is one of the real (or G's) images when no pixel differs by more
+ORDINAL_CORRELATION = 0.7  # a label read as a number: output distances follow |i - j| (see reads_the_label_as_a_number)
+ORDINAL_RATIO = 3.0  # ... and labels 7-9 apart are this many times as far apart as neighbouring labels
 PER_LABEL = 15  # real images of each class in the recorded step: G must be asked for every label among 150 draws
 ONE_HOT = "F.one_hot(y, num_classes)"
 
@@ -415,6 +417,42 @@ def discriminator_label_fault(submission, D) -> str | None:
             "matches its label; let the label meet the image in a nonlinear layer (extra input channels, or an MLP head "
             "after the convs), or use a projection <embed(y), phi(x)>"
         )
+    return None
+
+
+def reads_the_label_as_a_number(submission, model, inputs) -> bool:
+    """Does `model` take y as a quantity (y, or y / 9, joined as one number) rather than as a category?
+
+    Each of the `inputs` (z or images) goes through the model with every label 0..9 (eval mode, as built).
+    With a one-hot or an embedding, every two labels are about as far apart in the output; with the number
+    itself, the output moves smoothly along the labels, so labels far apart give outputs far apart: the
+    distance between two labels' outputs follows |i - j| (correlation above ORDINAL_CORRELATION) and
+    labels 7-9 apart are at least ORDINAL_RATIO times as far apart as neighbours (measured at init: about 1
+    for one-hot and embeddings, 5-7.5 for the number, in G and in D).
+    """
+    n = len(inputs)
+    outs = outputs_of(submission, model, [[inputs, torch.full((n,), k)] for k in range(NUM_CLASSES)])
+    if isinstance(outs, str) or any(o.shape[:1] != (n,) for o in outs):
+        return False
+    per_input = torch.stack([o.reshape(n, -1) for o in outs], dim=1)  # (n, 10 labels, features)
+    dist = torch.cdist(per_input, per_input).mean(0)  # (10, 10): mean distance between two labels' outputs
+    i, j = torch.triu_indices(NUM_CLASSES, NUM_CLASSES, 1)
+    d, gap = dist[i, j], (i - j).abs().double()
+    if not torch.isfinite(d).all() or float(d[gap == 1].mean()) <= 0 or float(d.std()) == 0:
+        return False
+    correlation = float(torch.corrcoef(torch.stack([d, gap]))[0, 1])
+    return correlation > ORDINAL_CORRELATION and float(d[gap >= 7].mean() / d[gap == 1].mean()) >= ORDINAL_RATIO
+
+
+def label_number_fault(submission, G, D) -> str | None:
+    """The hint for a G or D that takes the label as a number; None when both take it as a category."""
+    for name, model, inputs in (("G", G, noise(8)), ("D", D, images(8))):
+        if reads_the_label_as_a_number(submission, model, inputs):
+            return (
+                f"{name} seems to take the label as a number (its output moves steadily from y = 0 to y = 9, as with y or y / 9 "
+                f"joined as one input): a 7 is not more than a 3, and a network can hardly learn ten different things from "
+                f"one number; give {name} the label as a one-hot vector, {ONE_HOT}.float(), or an nn.Embedding(num_classes, d)"
+            )
     return None
 
 
@@ -849,6 +887,9 @@ def learning_hint(submission) -> str:
     if found is not None and found[0] >= 2:
         return found[1]
     fault = discriminator_label_fault(submission, D)
+    if fault is not None:
+        return fault
+    fault = label_number_fault(submission, G, D)
     if fault is not None:
         return fault
     fault = real_pairs_fault(submission)
