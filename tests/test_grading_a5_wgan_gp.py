@@ -224,6 +224,11 @@ SHAPES = (
 NO_SQUARE = "(||grad|| - 1) is not squared: lambda_gp * mean((||grad||_2 - 1)^2)"
 NOT_LOGITS = "WGAN's critic returns an unbounded score, not a logit: no sigmoid, no log"
 
+SUMMED_CRITIC = (
+    "critic_loss(critic_real, critic_fake) = 4.72891 on seeded critic scores of shape (16, 1); expected 0.295557: it is the "
+    "sum over the batch, not the mean: take the mean of each term"
+)
+
 WRONG = {
     "no_create_graph_generator_loss_negated": (
         {
@@ -248,7 +253,8 @@ WRONG = {
                 0.0, "in the grading run (300 generator steps, seed 0) the critic's estimate of W, mean D(x) - mean D(G(z)), reached "
                 "27.5 after the critic's warm-up while the exact W1 between the samples and the data was 0.884: the critic is not "
                 "kept 1-Lipschitz (its gradient norm between real and generated points averaged 30.6, where the penalty should hold "
-                "it near 1); does the penalty train the critic (create_graph=True), at interpolates, squared?",
+                "it near 1); gradient_penalty is not right yet: gradient_penalty(critic, real, fake) returns a value that carries "
+                f"no gradient back to the critic's weights, {NO_GRAPH}",
             ),
         },
     ),
@@ -469,6 +475,32 @@ WRONG = {
             "test_training_lowers_the_critics_estimate": (
                 0.0, "the grading run (seed 0) stopped: generator_loss returned shape (64, 1) at step 1; expected one number: take "
                 "the mean over the batch",
+            ),
+        },
+    ),
+    # both losses summed over the batch: N times too strong for the penalty, a mean, to keep the critic 1-Lipschitz;
+    # the run's message names critic_loss (not the penalty, which is right)
+    "losses_summed_over_the_batch": (
+        {
+            "losses": """
+                def critic_loss(critic_real, critic_fake):
+                    return critic_fake.sum() - critic_real.sum()
+
+                def generator_loss(critic_fake):
+                    return -critic_fake.sum()
+            """,
+        },
+        {
+            "test_critic_loss_matches_reference": (0.0, SUMMED_CRITIC),
+            "test_generator_loss_matches_reference": (
+                0.0, "generator_loss(critic_fake) = 10.1395 on seeded critic scores of shape (16, 1); expected 0.633718: it is the "
+                "sum over the batch, not the mean: take the mean",
+            ),
+            "test_training_lowers_the_critics_estimate": (
+                0.0, "in the grading run (300 generator steps, seed 0) the critic's estimate of W, mean D(x) - mean D(G(z)), reached "
+                "3.53 after the critic's warm-up while the exact W1 between the samples and the data was 0.884: the critic is not "
+                "kept 1-Lipschitz (its gradient norm between real and generated points averaged 3.87, where the penalty should hold "
+                f"it near 1); critic_loss is not right yet: {SUMMED_CRITIC}",
             ),
         },
     ),

@@ -803,8 +803,9 @@ class Run:
     grad_norm: list[float]
     problem: str | None = None
 
-    def fault(self) -> str | None:
-        """Why this run did not learn, else None."""
+    def fault(self, cause: str | None = None) -> str | None:
+        """Why this run did not learn, else None. cause: what another check found wrong in the functions the run
+        trains with, named instead of the run's general question about them."""
         if self.problem:
             return self.problem
         w0, peak = self.w1[0], max(self.estimate)
@@ -815,7 +816,7 @@ class Run:
                     f"the critic's estimate of W, mean D(x) - mean D(G(z)), reached {est:.3g} {when} while "
                     f"the exact W1 between the samples and the data was {w:.3g}: the critic is not kept 1-Lipschitz (its "
                     f"gradient norm between real and generated points averaged {gn:.3g}, where the penalty should hold it "
-                    f"near 1); does the penalty train the critic (create_graph=True), at interpolates, squared?"
+                    f"near 1); {cause or 'does the penalty train the critic (create_graph=True), at interpolates, squared?'}"
                 )
         if peak < SEPARATES * w0:
             if peak < -SEPARATES * w0:
@@ -825,8 +826,9 @@ class Run:
                 )
             return (
                 f"the critic's estimate of W, mean D(x) - mean D(G(z)), never rose above {peak:.3g} while the exact W1 was "
-                f"{w0:.3g}: the critic does not tell real from generated points; check critic_loss, and that the penalty "
-                f"is lambda_gp * mean((||grad|| - 1)^2) (one that rewards a flat critic wins over its loss)"
+                f"{w0:.3g}: the critic does not tell real from generated points; "
+                + (cause or "check critic_loss, and that the penalty is lambda_gp * mean((||grad|| - 1)^2) (one that rewards a "
+                   "flat critic wins over its loss)")
             )
         best, last = min(self.w1[1:]), self.w1[-1]
         if best > W1_FALLS * w0:
@@ -937,6 +939,24 @@ def training_runs(submission) -> list[Run]:
     return runs
 
 
+def cause_in_the_functions(submission) -> str | None:
+    """The first fault the function checks find (critic_loss, the penalty's value and its training, generator_loss),
+    as "<function> is not right yet: <that check's message>"; None when they all pass."""
+    for function, fn in (
+        ("critic_loss", test_critic_loss_matches_reference),
+        ("gradient_penalty", test_penalty_value_matches_reference),
+        ("gradient_penalty", test_penalty_trains_the_critic),
+        ("generator_loss", test_generator_loss_matches_reference),
+    ):
+        try:
+            fn(submission)
+        except StudentError as err:
+            return f"{function} is not right yet: {err.describe()}"
+        except (AssertionError, Partial) as err:
+            return f"{function} is not right yet: {err}"
+    return None
+
+
 @check(points=4)
 def test_training_lowers_the_critics_estimate(submission):
     """In a short seeded WGAN-GP run on the 8-Gaussian ring, W1 falls and so does the critic's estimate of it"""
@@ -946,6 +966,7 @@ def test_training_lowers_the_critics_estimate(submission):
     if learned > len(RUN_SEEDS) // 2:
         return
     failed, fault = next((r, f) for r, f in zip(runs, faults) if f is not None)
+    fault = failed.fault(cause_in_the_functions(submission))
     if failed.problem:
         told = f"the grading run (seed {failed.seed}) stopped: {fault}"
     else:
