@@ -228,6 +228,15 @@ SUMMED_CRITIC = (
     "critic_loss(critic_real, critic_fake) = 4.72891 on seeded critic scores of shape (16, 1); expected 0.295557: it is the "
     "sum over the batch, not the mean: take the mean of each term"
 )
+IMAGE_DIMS = (
+    "Dimension out of range (expected to be in range of [-2, 1], but got 2); it must work for any sample shape: eps of shape "
+    "(N,) + (1,) * (real.dim() - 1) (N, 1 for points, N, 1, 1, 1 for images), and one norm over each sample's whole "
+    "gradient, grad.reshape(N, -1).norm(2, dim=1)"
+)
+IMAGE_DIMS_LINEAR = (
+    f"gradient_penalty(critic, real, fake) raised IndexError for a linear critic on points, D(x) = w.x + b with ||w|| = 2.5: "
+    f"{IMAGE_DIMS}"
+)
 
 WRONG = {
     "no_create_graph_generator_loss_negated": (
@@ -501,6 +510,24 @@ WRONG = {
                 "3.53 after the critic's warm-up while the exact W1 between the samples and the data was 0.884: the critic is not "
                 "kept 1-Lipschitz (its gradient norm between real and generated points averaged 3.87, where the penalty should hold "
                 f"it near 1); critic_loss is not right yet: {SUMMED_CRITIC}",
+            ),
+        },
+    ),
+    # the norm summed over dims 1, 2, 3 (images only): points raise in the checks and in the training run, whose
+    # message names the penalty's fix as the value check does
+    "norm_over_image_dims_only": (
+        {"penalty": penalty(INTERPOLATES, GRAD, "return lambda_gp * ((grad.pow(2).sum(dim=[1, 2, 3]) + 1e-12).sqrt() - 1).pow(2).mean()")},
+        {
+            "test_penalty_at_random_interpolates": (1.0, f"gradient_penalty(critic, real, fake) raised IndexError for {POINTS}: {IMAGE_DIMS}"),
+            "test_penalty_value_matches_reference": (1.0, IMAGE_DIMS_LINEAR),
+            "test_penalty_trains_the_critic": (0.0, f"gradient_penalty(critic, real, fake) raised IndexError for {POINTS}: {IMAGE_DIMS}"),
+            "test_penalty_on_other_inputs": (
+                0.0, f"gradient_penalty(critic, real, fake, 2) raised IndexError for points with lambda_gp = 2: {IMAGE_DIMS}; "
+                "gradient_penalty(critic, real, fake) raised IndexError for a linear critic on points with ||w|| = 0.5: the same "
+                "mistake",
+            ),
+            "test_training_lowers_the_critics_estimate": (
+                0.0, f"the grading run stopped: gradient_penalty is not right yet: {IMAGE_DIMS_LINEAR}",
             ),
         },
     ),
@@ -797,6 +824,7 @@ def test_most_runs_must_learn_for_full_marks_and_some_for_part(monkeypatch, lear
     away = [0.9, 0.95, 1.0, 1.0, 1.0, 1.0, 1.03]
     runs = [made_up(seed, LEARNS[0] if ok else away, LEARNS[1]) for seed, ok in enumerate(learned)]
     monkeypatch.setattr(module, "training_runs", lambda submission: runs)
+    monkeypatch.setattr(module, "cause_in_the_functions", lambda submission: None)  # the functions' checks all pass
     assert run_check(module.test_training_lowers_the_critics_estimate, None) == outcome
 
 

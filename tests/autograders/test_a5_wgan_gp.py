@@ -960,7 +960,13 @@ def cause_in_the_functions(submission) -> str | None:
 @check(points=4)
 def test_training_lowers_the_critics_estimate(submission):
     """In a short seeded WGAN-GP run on the 8-Gaussian ring, W1 falls and so does the critic's estimate of it"""
-    runs = training_runs(submission)
+    try:
+        runs = training_runs(submission)
+    except StudentError as err:
+        if err.not_implemented:
+            raise
+        cause = cause_in_the_functions(submission)  # the function check that raised the same names its fix
+        raise AssertionError(f"the grading run stopped: {cause if cause and err.message in cause else err.describe()}") from None
     faults = [r.fault() for r in runs]
     learned = sum(f is None for f in faults)
     if learned > len(RUN_SEEDS) // 2:
