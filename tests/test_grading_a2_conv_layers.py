@@ -26,6 +26,7 @@ from torch import nn
 
 from conftest import notebook_with_cells
 from reference.grading import probes_a2
+from reference.grading.checks import END_WITH_TANH
 from reference.grading.runner import grade_notebook
 
 A = "a2_conv_layers"
@@ -95,6 +96,11 @@ def explicit(extra_7: str = "", extra_14: str = "", last: str = "nn.Tanh(),", la
     return EXPLICIT.replace("<EXTRA_7>", extra_7).replace("<EXTRA_14>", extra_14).replace("<LAST>", last).replace("<LAST_CONV>", last_conv)
 
 
+REGISTER = (
+    "layers kept in a plain Python list or dict (or made in forward) are not registered, so .parameters(), the "
+    "optimizer and weights_init never see them and they never learn: keep them in nn.Sequential or nn.ModuleList, "
+    "assigned in __init__"
+)
 BLOCK_14 = "nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),"
 
 CORRECT = {
@@ -324,15 +330,15 @@ WRONG = {
         {
             "test_output_range": (
                 0.0,
-                "generator output stays in [0, 1], never negative even with large weights; expected [-1, 1]: end "
-                "with nn.Tanh(), not nn.Sigmoid() (the data are scaled to [-1, 1])",
+                "generator output stays in [0, 1], never negative even with large weights; expected [-1, 1] (the data "
+                f"are scaled to [-1, 1]): {END_WITH_TANH}",
             ),
             "test_learns": (
                 0.0,
                 "classifier-FID went from <n> (untrained) to at best <n>, <n> and <n> in 3 seeded runs of 300 "
                 "training steps on the digits; expected at most <n> (70% of the <n> that one fixed image scores) "
                 "in 2 of 3: it does not learn; its output is never negative, while the digits are scaled to [-1, "
-                "1] (black is -1): end with nn.Tanh(), not nn.Sigmoid()",
+                f"1] (black is -1): {END_WITH_TANH}",
             ),
         },
     ),
@@ -445,6 +451,41 @@ WRONG = {
                 "in a plain Python list or dict (or made in forward) are not registered, so .parameters(), the "
                 "optimizer and weights_init never see them and they never learn: keep them in nn.Sequential or "
                 "nn.ModuleList, assigned in __init__",
+            ),
+        },
+    ),
+    # a conv made inside forward (new random weights at every call, never trained) and a ReLU before the Tanh:
+    # the learning check's hint names the unregistered layer, the range check the ReLU
+    "conv_made_in_forward_relu_before_tanh": (
+        '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                self.ngf = ngf
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.to_14 = nn.Sequential(*given[:10])
+                self.to_image = nn.Sequential(given[10], nn.ReLU(), nn.Tanh())
+                self.apply(weights_init)
+
+            def forward(self, z):
+                x = self.to_14(z)
+                x = torch.relu(nn.Conv2d(self.ngf, self.ngf, 3, 1, 1)(x))
+                return self.to_image(x)
+        ''',
+        {
+            "test_output_range": (
+                0.0,
+                "generator output stays in [0, 1], never negative even with large weights; expected [-1, 1] (the data "
+                f"are scaled to [-1, 1]): {END_WITH_TANH}",
+            ),
+            "test_adds_conv_layers": (0.0, f"1 conv layer (Conv2d) runs in forward but is not registered: {REGISTER}"),
+            "test_parameters_get_gradients": (0.0, f"1 layer with weights (Conv2d) run in forward but is not registered: {REGISTER}"),
+            "test_learns": (
+                0.0,
+                "classifier-FID went from <n> (untrained) to at best <n>, <n> and <n> in 3 seeded runs of 300 "
+                "training steps on the digits; expected at most <n> (70% of the <n> that one fixed image scores) "
+                "in 2 of 3: it does not learn; 1 of the layers that run in forward is not registered, so the optimizer "
+                f"never trains it: {REGISTER}",
             ),
         },
     ),

@@ -29,7 +29,7 @@ from torch import nn
 
 from conftest import notebook_with_cells
 from reference.grading import probes_a4
-from reference.grading.checks import run_check
+from reference.grading.checks import END_WITH_TANH, run_check
 from reference.grading.local import execute_notebook, load_checks
 from reference.grading.runner import grade_notebook
 
@@ -614,6 +614,20 @@ def test_visible_checks_in_the_students_kernel(tmp_path):
     finally:
         sub.close()
     assert got == {VISIBLE[1]: (1.0, FIXED_NZ_MESSAGE), VISIBLE[2]: (0.0, SIGMOID_MESSAGE)}
+
+
+@pytest.mark.parametrize("ending", ["nn.Sigmoid(),", "nn.ReLU(), nn.Tanh(),"])
+def test_a_generator_that_is_never_negative_is_told_to_end_with_the_tanh(ending):
+    """A Sigmoid for the Tanh, or a ReLU before it: the colour-images check (in a kernel here) names both."""
+    from reference.grading.submission import LocalSubmission
+
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(networks((G_NO_TANH[0], G_NO_TANH[1] + " " + ending)), namespace)
+    check_fn = load_checks(A, ROOT)["test_generator_makes_colour_images"]
+    points, message = run_check(check_fn, LocalSubmission(namespace))
+    assert points == 1.0 and message.startswith("generator output stays in [0, ") and message.endswith(END_WITH_TANH), message
 
 
 def test_trace_names_the_layer_that_raised_and_unregistered_layers():

@@ -28,6 +28,7 @@ from conftest import notebook_with_cells
 from reference.data import load_dataset
 from reference.grading import probes_a6
 from reference.grading.local import check_module_path, load_module
+from reference.grading.checks import END_WITH_TANH, run_check
 from reference.grading.runner import grade_notebook
 from reference.models.dcgan import Discriminator, Generator, weights_init
 
@@ -664,6 +665,17 @@ def test_step_calls_records_what_g_and_d_were_called_with():
     assert torch.equal(record["d_calls"][0]["inputs"][0], real) and torch.equal(record["d_calls"][0]["inputs"][1], labels)
     assert torch.equal(record["d_calls"][1]["inputs"][0], g_call["output"]) and torch.equal(record["d_calls"][1]["inputs"][1], g_call["inputs"][1])
     assert record["returned"]["type"] == "tuple"
+
+
+@pytest.mark.parametrize("ending", ["nn.Sigmoid()", "nn.ReLU(), nn.Tanh()"])
+def test_a_generator_that_is_never_negative_is_told_to_end_with_the_tanh(ending):
+    """A Sigmoid for the Tanh, or a ReLU before it: the range check (in a kernel here) names both."""
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "Generator": Generator, "weights_init": weights_init}
+    exec(textwrap.dedent(one_hot_g(layers=f"[:-1].extend([{ending}])")), namespace)
+    points, message = run_check(checks.test_generator_output_range, LocalSubmission(namespace))
+    assert points == 0.0 and message.startswith("G's output stays in [0, ") and message.endswith(END_WITH_TANH), message
 
 
 LABEL_ENCODINGS = {  # (G, D) sources for a kernel's namespace: how each network takes y

@@ -6,6 +6,7 @@ The hidden checks that also grade your submission are not included."""
 from __future__ import annotations
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
+from reference.grading.checks import END_WITH_TANH
 from reference.grading import learning, probes, probes_a2
 from reference.grading.proxy import finite
 ASSIGNMENT = "a2_conv_layers"
@@ -240,7 +241,7 @@ def test_output_range(submission):
     if low > -0.5:
         raise AssertionError(
             f"generator output stays in [{low:.3g}, {high:.3g}], never negative even with large weights; expected "
-            f"[-1, 1]: end with nn.Tanh(), not nn.Sigmoid() (the data are scaled to [-1, 1])"
+            f"[-1, 1] (the data are scaled to [-1, 1]): {END_WITH_TANH}"
         )
 
 

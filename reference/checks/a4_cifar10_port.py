@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
+from reference.grading.checks import END_WITH_TANH
 from reference.grading import probes, probes_a4
 ASSIGNMENT = "a4_cifar10_port"
 NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the same code as 64
@@ -404,7 +405,7 @@ def test_generator_makes_colour_images(submission):
             1, f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()"
         )
     if low > -0.5:
-        raise Partial(1, f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: end it with nn.Tanh(), not nn.Sigmoid()")
+        raise Partial(1, f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: {END_WITH_TANH}")
 
 
 @check(points=1, visible=True)

@@ -6,6 +6,7 @@ The hidden checks that also grade your submission are not included."""
 from __future__ import annotations
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
+from reference.grading.checks import END_WITH_TANH
 from reference.grading import probes_a6
 from reference.grading.proxy import finite
 ASSIGNMENT = "a6_conditional_gan"
@@ -497,8 +498,8 @@ def test_generator_output_range(submission):
         raise AssertionError(f"G's output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end G with nn.Tanh()")
     if low > -0.5:
         raise AssertionError(
-            f"G's output stays in [{low:.3g}, {high:.3g}], never negative even with large weights; expected [-1, 1]: end "
-            f"with nn.Tanh(), not nn.Sigmoid() (the digits are scaled to [-1, 1])"
+            f"G's output stays in [{low:.3g}, {high:.3g}], never negative even with large weights; expected [-1, 1] (the "
+            f"digits are scaled to [-1, 1]): {END_WITH_TANH}"
         )
 
 

@@ -94,6 +94,10 @@ class StudentError(Exception):
         return f"{raised} {with_known_fix(self.type, self.message)}"
 
 
+END_WITH_TANH = "end with nn.Tanh() on the last conv's output (not nn.Sigmoid(), and no ReLU between them)"
+"""The fix for a generator whose output is never negative while the images are scaled to [-1, 1]
+(a2, a4, a6): a Sigmoid where the Tanh belongs, or a ReLU before it."""
+
 KNOWN_FIXES = (
     # (exception type, words of its message, the usual cause in GAN code and its fix)
     (

@@ -35,6 +35,7 @@ from __future__ import annotations
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
+from reference.grading.checks import END_WITH_TANH
 from reference.grading import learning, probes, probes_a2
 from reference.grading.proxy import finite
 
@@ -288,7 +289,7 @@ def test_output_range(submission):
     if low > -0.5:
         raise AssertionError(
             f"generator output stays in [{low:.3g}, {high:.3g}], never negative even with large weights; expected "
-            f"[-1, 1]: end with nn.Tanh(), not nn.Sigmoid() (the data are scaled to [-1, 1])"
+            f"[-1, 1] (the data are scaled to [-1, 1]): {END_WITH_TANH}"
         )
 
 
@@ -412,9 +413,12 @@ def learning_hint(submission, result: learning.LearningResult) -> str:
     frozen = [p for p in params if p[2] is not True]
     if frozen:
         return f"{len(frozen)} of its {len(params)} parameters do not require grad (frozen): leave requires_grad on"
+    strays = paths_of(submission, G)["unregistered"]
+    if strays:
+        return f"{len(strays)} of the layers that run in forward {'are' if len(strays) > 1 else 'is'} not registered, so the optimizer never trains {'them' if len(strays) > 1 else 'it'}: {REGISTER}"
     out = submission.run(probes.forward, G, noise(64))
     if isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() and float(out.min()) >= 0:
-        return "its output is never negative, while the digits are scaled to [-1, 1] (black is -1): end with nn.Tanh(), not nn.Sigmoid()"
+        return f"its output is never negative, while the digits are scaled to [-1, 1] (black is -1): {END_WITH_TANH}"
     if result.runs and all(run.spread < 1.0 for run in result.runs):
         return "its samples are all the same image: the output must depend on z (pass z through every stage)"
     if "BatchNorm2d" not in kinds:

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
+from reference.grading.checks import END_WITH_TANH
 from reference.grading import probes, probes_a4
 
 ASSIGNMENT = "a4_cifar10_port"
@@ -460,7 +461,7 @@ def test_generator_makes_colour_images(submission):
             1, f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()"
         )
     if low > -0.5:
-        raise Partial(1, f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: end it with nn.Tanh(), not nn.Sigmoid()")
+        raise Partial(1, f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: {END_WITH_TANH}")
 
 
 @check(points=1, visible=True)
