@@ -382,6 +382,38 @@ def test_a_students_autograd_error_is_reported_with_its_fix(fault, fix):
     assert other.describe() == "calling `forward` raised RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x3 and 2x2)"
 
 
+@pytest.mark.parametrize(
+    "type_, message, fix",
+    [  # torch 2.14's words: a CUDA build on a machine without a GPU, a CPU-only build, and a GPU with mixed devices
+        ("RuntimeError", "Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a "
+         "driver from http://www.nvidia.com/Download/index.aspx", "the code asks for a GPU"),
+        ("AssertionError", "Torch not compiled with CUDA enabled", "the code asks for a GPU"),
+        ("RuntimeError", "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
+         "(when checking argument for argument mat1 in method wrapper_CUDA_addmm)", "a tensor on one device"),
+    ],
+)
+def test_code_written_for_a_gpu_and_graded_without_one_is_told_to_follow_its_inputs_device(type_, message, fix):
+    """A notebook written on Colab's GPU ("cuda" everywhere) and graded on a CPU host: the fix names the inputs' device."""
+    reported = StudentError(type_, message, where="train_step").describe()
+    assert reported.startswith(f"calling `train_step` raised {type_}: ") and fix in reported and "device=real.device" in reported, reported
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU: asking for one raises nothing here")
+def test_what_this_torch_says_when_asked_for_a_missing_gpu_gets_the_fix():
+    try:
+        torch.zeros(1, device="cuda")
+    except (RuntimeError, AssertionError) as err:
+        reported = StudentError(type(err).__name__, first_line(err), where="train_step").describe()
+    else:
+        raise AssertionError("torch made a CUDA tensor without a GPU")
+    assert "the code asks for a GPU" in reported, reported
+
+
+def test_an_unknown_error_is_reported_as_it_is():
+    other = StudentError("RuntimeError", "mat1 and mat2 shapes cannot be multiplied (4x3 and 2x2)", where="forward")
+    assert other.describe() == "calling `forward` raised RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x3 and 2x2)"
+
+
 LOSING = '''"""Checks that lose the worker, then one that must still run."""
 
 from reference.grading import check

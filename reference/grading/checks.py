@@ -98,6 +98,12 @@ END_WITH_TANH = "end with nn.Tanh() on the last conv's output (not nn.Sigmoid(),
 """The fix for a generator whose output is never negative while the images are scaled to [-1, 1]
 (a2, a4, a6): a Sigmoid where the Tanh belongs, or a ReLU before it."""
 
+NO_GPU = (
+    'the code asks for a GPU ("cuda") where it runs without one (the grader\'s machine may have none): make new '
+    "tensors on the device of the tensors it is given (torch.randn(n, nz, device=real.device)), or choose the device "
+    'with torch.device("cuda" if torch.cuda.is_available() else "cpu")'
+)
+
 KNOWN_FIXES = (
     # (exception type, words of its message, the usual cause in GAN code and its fix)
     (
@@ -119,6 +125,18 @@ KNOWN_FIXES = (
         "does not require grad and does not have a grad_fn",
         "the loss has no gradient to follow: it was computed under torch.no_grad(), from .detach()ed or .item() "
         "values, or from a network whose parameters do not require grad; compute it from the networks' outputs",
+    ),
+    (
+        "RuntimeError",
+        "Found no NVIDIA driver",
+        NO_GPU,
+    ),
+    ("AssertionError", "Torch not compiled with CUDA enabled", NO_GPU),
+    (
+        "RuntimeError",
+        "Expected all tensors to be on the same device",
+        "a tensor on one device (the CPU) meets one on another (the GPU): make new tensors on the device of the "
+        "tensors the function is given (torch.randn(n, nz, device=real.device)), and keep the networks there too",
     ),
 )
 """Errors that PyTorch reports in words that do not say what to change in a GAN's code, with what to
