@@ -86,12 +86,13 @@ def test_unmodified_student_version_scores_zero_everywhere():
 NORMALISE = "transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))"
 
 
-def loader(transform: str, *, root: str = "root", train: str = "True", batch: str = "batch_size") -> str:
+def loader(transform: str, *, root: str = "root", train: str = "True", batch: str = "batch_size", order: str = "shuffle=True",
+           dataset: str = "data") -> str:
     return f'''
 def make_cifar10_loader(root, batch_size=64):
     tf = transforms.Compose([{transform}])
     data = torchvision.datasets.CIFAR10(root={root}, train={train}, download=False, transform=tf)
-    return DataLoader(data, batch_size={batch}, shuffle=True)
+    return DataLoader({dataset}, batch_size={batch}, {order})
 '''
 
 
@@ -280,9 +281,11 @@ CORRECT = {
         "networks": CLASS_NETWORKS,
         "colour_grid": TORCHVISION_GRID,
     },
-    # a lambda instead of Normalize, the library's networks, x * 0.5 + 0.5 in a 4-column grid without padding
+    # a lambda instead of Normalize and a RandomSampler instead of shuffle=True, the library's networks,
+    # x * 0.5 + 0.5 in a 4-column grid without padding
     "lambda_normalise_library_networks": {
-        "loader": loader("transforms.ToTensor(), transforms.Lambda(lambda x: x * 2 - 1)"),
+        "loader": loader("transforms.ToTensor(), transforms.Lambda(lambda x: x * 2 - 1)",
+                         order="sampler=torch.utils.data.RandomSampler(data)"),
         "networks": LIBRARY_NETWORKS,
         "colour_grid": GRID_HALF_PLUS_HALF,
     },
@@ -493,10 +496,32 @@ WRONG = {
             ),
         },
     ),
-    # D squashes its logits with tanh (and G's output has one channel)
-    "d_tanh_g_one_channel": (
-        {"networks": D_TANH.replace("nn.ConvTranspose2d(ngf, 3, 4, 2, 1)", "nn.ConvTranspose2d(ngf, 1, 4, 2, 1)")},
+    # D squashes its logits with tanh (and G's output has one channel); the loader is not shuffled;
+    # the grid is saved with save_image's min-max normalisation (the PyTorch DCGAN tutorial's habit)
+    "d_tanh_g_one_channel_unshuffled_loader_stretched_grid": (
         {
+            "networks": D_TANH.replace("nn.ConvTranspose2d(ngf, 3, 4, 2, 1)", "nn.ConvTranspose2d(ngf, 1, 4, 2, 1)"),
+            "loader": loader(f"transforms.ToTensor(), {NORMALISE}", order="drop_last=True"),
+            "colour_grid": """
+                from torchvision.utils import save_image
+
+                def save_colour_grid(images, path, nrow=8):
+                    save_image(images, path, nrow=nrow, normalize=True)
+            """,
+        },
+        {
+            "test_loader_yields_colour_batches_in_minus_one_one": (
+                1.0,
+                "every pass over the loader starts with the same images in the same order: G and D would see the "
+                "batches in one fixed order every epoch; pass shuffle=True to the DataLoader",
+            ),
+            "test_colour_grid_png": (
+                1.0,
+                "a batch in [-0.5, 0.5] (G early in training) is saved at full contrast: the grid stretches each "
+                "batch's own minimum and maximum to [0, 1] (save_image's normalize=True without value_range), so "
+                "samples look better than G makes them; map the fixed range: save_image(images, path, "
+                "normalize=True, value_range=(-1, 1)) or save (images + 1) / 2",
+            ),
             "test_generator_makes_colour_images": (
                 0.0,
                 "the generator returns (N, 1, 32, 32): its last conv, layer `up.8` (ConvTranspose2d(16, 1, "
@@ -628,6 +653,30 @@ def test_a_generator_that_is_never_negative_is_told_to_end_with_the_tanh(ending)
     check_fn = load_checks(A, ROOT)["test_generator_makes_colour_images"]
     points, message = run_check(check_fn, LocalSubmission(namespace))
     assert points == 1.0 and message.startswith("generator output stays in [0, ") and message.endswith(END_WITH_TANH), message
+
+
+@pytest.mark.parametrize(
+    "order, dataset, points",
+    [
+        ("shuffle=True", "data", 2.0),
+        ("sampler=torch.utils.data.RandomSampler(data, generator=torch.Generator().manual_seed(0))", "data", 2.0),
+        ("shuffle=False", "data", 1.0),  # file order every epoch
+        ("shuffle=False", "torch.utils.data.Subset(data, torch.randperm(len(data)))", 1.0),  # shuffled once only
+    ],
+)
+def test_the_loader_must_draw_a_new_order_every_epoch(tmp_path, order, dataset, points):
+    """The loader check (in a kernel here) takes a second epoch's first batch: a fixed order, even a
+    random one drawn once, keeps one point and says so; a sampler that reshuffles is as good as shuffle=True."""
+    from reference.grading.submission import LocalSubmission
+
+    import torchvision
+
+    namespace = {"torch": torch, "torchvision": torchvision, "transforms": torchvision.transforms, "DataLoader": torch.utils.data.DataLoader}
+    exec(textwrap.dedent(loader(f"transforms.ToTensor(), {NORMALISE}", order=order, dataset=dataset)), namespace)
+    check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
+    got = run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path))
+    assert got[0] == points, got
+    assert (got[1] == "") == (points == 2.0) and (points == 2.0 or "pass shuffle=True" in got[1]), got
 
 
 def test_trace_names_the_layer_that_raised_and_unregistered_layers():

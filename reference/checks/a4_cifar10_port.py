@@ -290,11 +290,30 @@ def tiny_cifar(root: Path):
     return train.data, test.data
 
 
-def matches(batch: torch.Tensor, images: torch.Tensor) -> bool:
-    """Is every image of `batch` (B, C, H, W) equal (1e-4) to one of `images` or its mirror image?"""
+def nearest(batch: torch.Tensor, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each image of `batch` (B, C, H, W): (its RMS distance to the closest of `images` (M, C, H, W)
+    or their mirror images, that image's index in `images`), each (B,)."""
     both = torch.cat([images, images.flip(-1)])
     flat, ref = batch.reshape(len(batch), -1).double(), both.reshape(len(both), -1).double()
-    return bool((torch.cdist(flat, ref).min(dim=1).values / flat.shape[1] ** 0.5 < 1e-4).all())
+    distance, index = torch.cdist(flat, ref).min(dim=1)
+    return distance / flat.shape[1] ** 0.5, index % len(images)
+
+
+def matches(batch: torch.Tensor, images: torch.Tensor) -> bool:
+    """Is every image of `batch` (B, C, H, W) equal (1e-4) to one of `images` or its mirror image?"""
+    return bool((nearest(batch, images)[0] < 1e-4).all())
+
+
+def reshuffled(first: torch.Tensor, again, images: torch.Tensor) -> bool | None:
+    """Did a second pass over the loader start with other images than the first (`first`, `again`:
+    each pass's first batch, matched to `images` up to a mirror)? None when `again` cannot tell.
+
+    A shuffled loader draws a new order every epoch: two first batches of 8 from 40 images agree in
+    order by chance with probability 1 / (40 * 39 * ... * 33), about 1e-12.
+    """
+    if not isinstance(again, torch.Tensor) or again.shape != first.shape or not matches(again, images):
+        return None
+    return not torch.equal(nearest(first, images)[1], nearest(again, images)[1])
 
 
 def loader_error(result: dict) -> Exception:
@@ -355,7 +374,11 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
     if not bool(torch.isfinite(x).all()):
         raise AssertionError("the loader yields images with NaN or infinite values: use transforms.ToTensor() then transforms.Normalize")
     low, high = float(x.min()), float(x.max())
-    if matches(x, train.float() / 127.5 - 1.0):  # (x / 255 - 0.5) / 0.5
+    scaled = train.float() / 127.5 - 1.0  # (x / 255 - 0.5) / 0.5
+    if matches(x, scaled):
+        if reshuffled(x, result.get("images_again"), scaled) is False:
+            raise Partial(1, "every pass over the loader starts with the same images in the same order: G and D would "
+                             "see the batches in one fixed order every epoch; pass shuffle=True to the DataLoader")
         return
     if matches(x, train.float() / 255.0):
         raise AssertionError(

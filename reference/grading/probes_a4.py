@@ -118,12 +118,13 @@ def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | 
     Returns {"stage": "make" | "iterate" | "done" (where it stopped), "error": error_info or None,
     "loader": class name, "empty": the loader yielded nothing, "batch": describe(batch), "length":
     len(batch) for a tuple or list, "images": the batch's first item (or the batch) if a tensor,
-    "images_type": describe(that item)}.
+    "images_type": describe(that item), "images_again": the images of a second iteration's first batch
+    (None if it has none)}.
     """
     from reference.metrics.quick_fid import cifar10_checksums_off
 
     result: dict[str, Any] = {"stage": "make", "error": None, "loader": None, "empty": False, "batch": None, "length": None,
-                              "images": None, "images_type": None}
+                              "images": None, "images_type": None, "images_again": None}
     with cifar10_checksums_off():
         try:
             loader = make_loader(root, batch_size=batch_size)
@@ -146,4 +147,12 @@ def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | 
         images = batch[0] if batch else None
     result["images_type"] = describe(images)
     result["images"] = images.detach() if isinstance(images, torch.Tensor) else None
+    with cifar10_checksums_off():
+        try:  # a second epoch's first batch: a shuffled loader draws a new order
+            again = next(iter(loader))
+        except Exception:  # noqa: BLE001 - the first epoch's batch is what the check judges
+            again = None
+    if isinstance(again, (tuple, list)):
+        again = again[0] if again else None
+    result["images_again"] = again.detach() if isinstance(again, torch.Tensor) else None
     return result

@@ -341,11 +341,30 @@ def tiny_cifar(root: Path):
     return train.data, test.data
 
 
-def matches(batch: torch.Tensor, images: torch.Tensor) -> bool:
-    """Is every image of `batch` (B, C, H, W) equal (1e-4) to one of `images` or its mirror image?"""
+def nearest(batch: torch.Tensor, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each image of `batch` (B, C, H, W): (its RMS distance to the closest of `images` (M, C, H, W)
+    or their mirror images, that image's index in `images`), each (B,)."""
     both = torch.cat([images, images.flip(-1)])
     flat, ref = batch.reshape(len(batch), -1).double(), both.reshape(len(both), -1).double()
-    return bool((torch.cdist(flat, ref).min(dim=1).values / flat.shape[1] ** 0.5 < 1e-4).all())
+    distance, index = torch.cdist(flat, ref).min(dim=1)
+    return distance / flat.shape[1] ** 0.5, index % len(images)
+
+
+def matches(batch: torch.Tensor, images: torch.Tensor) -> bool:
+    """Is every image of `batch` (B, C, H, W) equal (1e-4) to one of `images` or its mirror image?"""
+    return bool((nearest(batch, images)[0] < 1e-4).all())
+
+
+def reshuffled(first: torch.Tensor, again, images: torch.Tensor) -> bool | None:
+    """Did a second pass over the loader start with other images than the first (`first`, `again`:
+    each pass's first batch, matched to `images` up to a mirror)? None when `again` cannot tell.
+
+    A shuffled loader draws a new order every epoch: two first batches of 8 from 40 images agree in
+    order by chance with probability 1 / (40 * 39 * ... * 33), about 1e-12.
+    """
+    if not isinstance(again, torch.Tensor) or again.shape != first.shape or not matches(again, images):
+        return None
+    return not torch.equal(nearest(first, images)[1], nearest(again, images)[1])
 
 
 def loader_error(result: dict) -> Exception:
@@ -406,7 +425,11 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
     if not bool(torch.isfinite(x).all()):
         raise AssertionError("the loader yields images with NaN or infinite values: use transforms.ToTensor() then transforms.Normalize")
     low, high = float(x.min()), float(x.max())
-    if matches(x, train.float() / 127.5 - 1.0):  # (x / 255 - 0.5) / 0.5
+    scaled = train.float() / 127.5 - 1.0  # (x / 255 - 0.5) / 0.5
+    if matches(x, scaled):
+        if reshuffled(x, result.get("images_again"), scaled) is False:
+            raise Partial(1, "every pass over the loader starts with the same images in the same order: G and D would "
+                             "see the batches in one fixed order every epoch; pass shuffle=True to the DataLoader")
         return
     if matches(x, train.float() / 255.0):
         raise AssertionError(
@@ -508,6 +531,7 @@ PALETTE = [
     (-1.0, 0.4, 0.4), (0.4, -1.0, 0.4), (-0.2, -0.7, -0.9), (0.9, 0.6, 0.3),
 ]  # fmt: skip
 MAX_GRID_PIXELS = 4096 * 4096  # a grid file larger than this is not opened
+DIM = 0.5  # the second batch: the palette at this strength
 
 
 def colour_pixels(pixels: np.ndarray, rgb: np.ndarray) -> int:
@@ -546,14 +570,9 @@ def written_files(folder: Path) -> dict[str, int]:
     return {p.name: p.lstat().st_mtime_ns for p in folder.iterdir() if not p.is_dir()}
 
 
-@check(points=2)
-def test_colour_grid_png(submission):
-    """save_colour_grid writes a colour PNG grid of the images at 32x32, mapped from [-1, 1]."""
-    save = submission.get("save_colour_grid")
-    colours = torch.tensor(PALETTE)
-    images = colours.view(16, 3, 1, 1).expand(16, 3, 32, 32).contiguous()
-    want = np.round((colours.numpy() + 1) / 2 * 255).astype(np.uint8)
-    clamped = np.round(colours.clamp(0, 1).numpy() * 255).astype(np.uint8)
+def saved_grid(submission, save, images: torch.Tensor):
+    """save(images, path) run by the student's code into a fresh folder of the scratch; returns what
+    `read_png` reads from `path`. AssertionError (or the student's error) when no image is there."""
     scratch = Path(submission.scratch)
     before = written_files(scratch)
     folder = Path(tempfile.mkdtemp(prefix="a4-check-grid-", dir=scratch))
@@ -577,9 +596,29 @@ def test_colour_grid_png(submission):
                 + (f" (it wrote {', '.join(written[:5])})" if written else "")
                 + ": save the grid to exactly the path it is given"
             )
-        fmt, mode, size, pixels = read_png(path, scratch)
+        return read_png(path, scratch)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def shown_colours(pixels: np.ndarray, rgb: np.ndarray) -> list[bool]:
+    """For each colour of `rgb` (K, 3) uint8: does one 32x32 image's worth (90%) of pixels show it?"""
+    return [colour_pixels(pixels, colour) >= 0.9 * 32 * 32 for colour in rgb]
+
+
+def to_bytes(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] as the 0-255 levels an image file holds."""
+    return np.round(values * 255).astype(np.uint8)
+
+
+@check(points=2)
+def test_colour_grid_png(submission):
+    """save_colour_grid writes a colour PNG grid of the images at 32x32, mapped from [-1, 1] by (x + 1) / 2."""
+    save = submission.get("save_colour_grid")
+    colours = torch.tensor(PALETTE)
+    images = colours.view(16, 3, 1, 1).expand(16, 3, 32, 32).contiguous()
+    want = to_bytes((colours.numpy() + 1) / 2)
+    fmt, mode, size, pixels = saved_grid(submission, save, images)
     assert fmt == "PNG", f"the grid file is {fmt}, not PNG: save it with torchvision.utils.save_image or reference.plots.save_image_grid"
     width, height = size
     assert width * height >= 16 * 32 * 32, (
@@ -591,16 +630,31 @@ def test_colour_grid_png(submission):
             "the grid is grey: every pixel has R = G = B; keep the images' three channels (no .mean(1), "
             "Grayscale or single-channel indexing)"
         )
-    shown = [colour_pixels(pixels, rgb) >= 0.9 * 32 * 32 for rgb in want]
+    shown = shown_colours(pixels, want)
     if not all(shown):
         k = shown.index(False)
-        raw = sum(colour_pixels(pixels, rgb) >= 0.9 * 32 * 32 for rgb in clamped)
+        raw = sum(shown_colours(pixels, to_bytes(colours.clamp(0, 1).numpy())))
         told = f"an image of colour {PALETTE[k]} in [-1, 1] should appear as RGB {tuple(int(v) for v in want[k])}"
         if raw >= 12:
             raise Partial(1, f"the grid's colours are off: {told}, but the images were saved without mapping [-1, 1] "
                              f"to [0, 1]: save (images + 1) / 2, or reference.data.from_model_range(images, 'tanh')")
         raise AssertionError(f"the grid does not show the images' colours at 32x32: {told}; save the tensors "
                              f"themselves, mapped with (images + 1) / 2, without resizing or plotting them")
+    # The same colours at half strength, as G draws them early in training: the fixed mapping keeps them
+    # dim; stretching the batch's own minimum and maximum to [0, 1] shows them at full contrast.
+    dim = colours * DIM
+    _, _, _, dim_pixels = saved_grid(submission, save, images * DIM)
+    if not all(shown_colours(dim_pixels, to_bytes((dim.numpy() + 1) / 2))):
+        low, high = float(dim.min()), float(dim.max())
+        stretched = sum(shown_colours(dim_pixels, to_bytes((dim.numpy() - low) / (high - low))))
+        batch = f"a batch in [{low:g}, {high:g}] (G early in training)"
+        if stretched >= 12:
+            raise Partial(1, f"{batch} is saved at full contrast: the grid stretches each batch's own minimum and maximum "
+                             f"to [0, 1] (save_image's normalize=True without value_range), so samples look better than G "
+                             f"makes them; map the fixed range: save_image(images, path, normalize=True, value_range=(-1, 1)) "
+                             f"or save (images + 1) / 2")
+        raise Partial(1, f"{batch} is not saved as (x + 1) / 2: map [-1, 1] to [0, 1] by the same fixed (images + 1) / 2 "
+                         f"for every batch")
     if width * height > 16 * 48 * 48:
         raise Partial(1, f"the grid is {width}x{height} pixels, more than 16 images of 32x32 need (torchvision's "
                          f"save_image with 8 per row makes 274x70): save the tensors directly, without upscaling")
