@@ -396,6 +396,14 @@ CORRECT_CELLS = {
 }
 
 
+def test_one_checkpoint_file_rewritten_at_every_save_scores_full_marks(tmp_path):
+    """`last.pt`, written after epochs 10, 20 and 30 and read after the run, is judged at its last save
+    (epoch 30), not at its first."""
+    last = SAVE.replace('f"ckpt_{tag:03d}.pt"', '"last.pt"')
+    assert last != SAVE
+    assert scores(submission(tmp_path, ONE_BASED, save=last)) == OK
+
+
 @pytest.mark.parametrize("name", list(CORRECT) + list(CORRECT_CELLS))
 def test_correct_variants_score_full_marks(tmp_path, name):
     path = submission(tmp_path, CORRECT[name]) if name in CORRECT else cells(tmp_path, *CORRECT_CELLS[name])
@@ -599,6 +607,12 @@ WRONG_RESUMES = {
     "rng_not_restored": (ONE_BASED, RESUME.replace(RESTORE, '    fixed_noise = state["fixed_noise"]\n'), SAVE),
     "noise_drawn_after_restoring_the_rng": (ONE_BASED, RESUME.replace(RESTORE, '    torch.set_rng_state(state["rng"])\n    fixed_noise = torch.randn(64, gan.nz)\n'), SAVE),
     "resume_saves_nothing": (ONE_BASED, RESUME.replace(SAVES, ""), SAVE),
+    # every random state "to be safe": numpy's is a tuple holding an array, which weights_only refuses
+    "numpy_rng_in_the_checkpoint": (
+        ONE_BASED,
+        RESUME.replace("weights_only=True", "weights_only=False"),
+        SAVE.replace('        "rng": torch.get_rng_state(),\n', '        "rng": torch.get_rng_state(),\n        "np_rng": __import__("numpy").random.get_state(),\n'),
+    ),
 }
 
 class Starts(str):
@@ -751,6 +765,11 @@ NOTHING_RESUMED = (
     "resume must save on train's schedule, with the number of epochs done in each checkpoint, and the grader compares "
     "those files with an uninterrupted run's"
 )
+NUMPY_IN_CHECKPOINT = (
+    "`ckpt_010.pt` holds a numpy value (pickled as `numpy._core.multiarray._reconstruct`; np.random.get_state() makes "
+    "one), which torch.load(weights_only=True) refuses: keep only tensors, numbers and state dicts in a checkpoint "
+    "(step draws its noise from torch's generator: torch.get_rng_state() is the random state to save)"
+)
 EXPECTED_RESUMES = {
     "optimizer_states_not_saved": {
         **OK,
@@ -781,6 +800,14 @@ EXPECTED_RESUMES = {
     },
     # nothing written, nothing the grader can check: the probe's report alone is not enough
     "resume_saves_nothing": {**OK, "test_resume_continues_the_run": (0.0, NOTHING_RESUMED)},
+    "numpy_rng_in_the_checkpoint": {
+        **OK,
+        **{name: (0.0, NUMPY_IN_CHECKPOINT + tail) for name, tail in (
+            ("test_checkpoints_hold_g_and_d", ""),
+            ("test_checkpoints_hold_optimizers_and_epoch", ""),
+            ("test_resume_continues_the_run", "; the grader reads the checkpoints of a resumed and an uninterrupted run to compare them"),
+        )},
+    },
 }
 
 
@@ -803,6 +830,7 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "rng_not_restored": 14.0,
         "noise_drawn_after_restoring_the_rng": 13.0,
         "resume_saves_nothing": 12.0,
+        "numpy_rng_in_the_checkpoint": 8.0,
     }
 
 

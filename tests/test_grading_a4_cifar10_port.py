@@ -679,6 +679,59 @@ def test_the_loader_must_draw_a_new_order_every_epoch(tmp_path, order, dataset, 
     assert (got[1] == "") == (points == 2.0) and (points == 2.0 or "pass shuffle=True" in got[1]), got
 
 
+SLOW_NETWORKS = networks(
+    ("nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),",
+     "nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.BatchNorm2d(3), nn.Tanh(),"),
+    ("nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),  # 8x8", "nn.ReLU(True),  # 8x8"),
+    ("nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),  # 4x4", "nn.ReLU(True),  # 4x4"),
+    ("nn.LeakyReLU(0.2, True),  # 16x16", "nn.ReLU(True),  # 16x16"),
+)
+
+
+@pytest.mark.parametrize(
+    "cells, breaks",
+    [
+        (SOLUTION_NETWORKS, []),
+        (CLASS_NETWORKS, []),  # a Linear projection in G and a Linear head in D break no rule
+        (SLOW_NETWORKS, ["G normalises its output layer", "D uses ReLU", "D has no BatchNorm"]),
+        (CLASS_NETWORKS.replace("nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1)", "nn.Conv2d(ndf * 2, ndf * 4, 3, 1, 1), nn.MaxPool2d(2)")
+         .replace("nn.ConvTranspose2d(ngf, 3, 4, 2, 1)", "nn.Upsample(scale_factor=2), nn.Conv2d(ngf, 3, 3, 1, 1)"),
+         ["G upsamples", "D pools"]),
+    ],
+    ids=["solution", "class_networks", "bn_on_output_relu_d_without_bn", "upsample_and_pool"],
+)
+def test_rule_breaks_name_what_the_traces_show(cells, breaks):
+    """The learning check's advice for a slow or failing GAN names only the DCGAN rules the layer traces show broken."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(cells, namespace)
+    found = load_checks(A, ROOT)["test_learns"].__globals__["rule_breaks"](LocalSubmission(namespace))
+    assert [text.split(":")[0] for text in found] == breaks, found
+
+
+@pytest.mark.parametrize("cells", [SOLUTION_NETWORKS, SLOW_NETWORKS], ids=["rules_kept", "rules_broken"])
+def test_a_slow_learner_is_told_the_rules_it_breaks_not_the_ladder_it_keeps(monkeypatch, cells):
+    """A partial verdict (canned here; the runs are tested in tests/test_learning.py) gives advice that applies."""
+    from reference.grading import learning
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    canned = learning.LearningResult("partial", "classifier-FID went from 1300 (untrained) to at best 560 and 620", [], 716.0, 501.0, 400)
+    monkeypatch.setattr(learning, "learning_check", lambda *args, **kwargs: canned)
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(cells, namespace)
+    points, message = run_check(load_checks(A, ROOT)["test_learns"], LocalSubmission(namespace))
+    assert points == 1.0 and message.startswith(canned.message + ": it learns, but slowly or not on every seed; ")
+    assert "ladder" not in message
+    if cells is SLOW_NETWORKS:
+        assert "D uses ReLU: use nn.LeakyReLU(0.2)" in message and "no BatchNorm between the last ConvTranspose2d and the Tanh" in message
+    else:
+        assert message.endswith("its layers follow the DCGAN rules as far as the grader sees: check that weights_init is "
+                                "applied to both networks and that ngf and ndf set their widths")
+
+
 def test_trace_names_the_layer_that_raised_and_unregistered_layers():
     hidden = [nn.Linear(4, 4)]
 

@@ -186,6 +186,12 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
         return None, torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r"\bGLOBAL ([A-Za-z_][\w.]{0,120})", str(err))
+        if found and found[1].split(".")[0] == "numpy":
+            return (
+                f"`{name}` holds a numpy value (pickled as `{found[1]}`; np.random.get_state() makes one), which "
+                f"torch.load(weights_only=True) refuses: keep only tensors, numbers and state dicts in a checkpoint "
+                f"(step draws its noise from torch's generator: torch.get_rng_state() is the random state to save)"
+            ), None
         if found:
             return (
                 f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so "
@@ -407,8 +413,11 @@ def _optimizes(optimizer: list[list[list[int]]], params: list[list[int]]) -> boo
 
 def _saved_checkpoints(r: Run) -> list[tuple[int, list[str]]]:
     """[(k, [checkpoint paths])] of each look at out_dir after epoch k >= 1 that saw checkpoints written
-    (a save before any training is the schedule checks' business)."""
+    (a save before any training is the schedule checks' business). A file written again at a later
+    save (one `last.pt` for the whole run) is read once, after the run, so it counts at its last save."""
     saves = [(k, [p for p in files if p in r.checkpoints]) for when, k, files, _ in r.periods if when == "after" and k > 0]
+    last = {p: k for k, paths in saves for p in paths}
+    saves = [(k, [p for p in paths if last[p] == k]) for k, paths in saves]
     return [(k, paths) for k, paths in saves if paths]
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import END_WITH_TANH
+from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a4
 ASSIGNMENT = "a4_cifar10_port"
 NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the same code as 64

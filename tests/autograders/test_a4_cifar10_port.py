@@ -10,7 +10,8 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   probe calls the student's loader on it with torchvision's md5 comparison turned into an
   existence check and returns the first batch. Every image must be one of the files' training
   images (or its mirror image: a horizontal flip is a fine augmentation) scaled to [-1, 1],
-  however the normalisation is written (`Normalize((0.5,), (0.5,))` broadcasts and is right).
+  however the normalisation is written (`Normalize((0.5,), (0.5,))` broadcasts and is right). A
+  second pass must start in another order (shuffled every epoch; 1 point when it does not).
 - generator (2, visible): G(z) is (N, 3, 32, 32) for N = 2, 5 and nz = 100, 32 (a G that works at
   nz = 100 only gets 1 point: "use the `nz` argument"); every layer with weights is registered in
   G; the output stays in [-1, 1] with every weight scaled up 25 times (only a final tanh does
@@ -22,11 +23,13 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   PyTorch DCGAN tutorial's habit, keeps them in; the course's losses take logits).
 - colour grid (2, hidden): `save_colour_grid(images, path)` with 16 plain colours in [-1, 1] and
   a path in a fresh folder of the scratch; the check reads the PNG with PIL: colour, each image's
-  colour mapped from [-1, 1] to [0, 255], 32x32 per image (1 point for colours saved without
-  the mapping, or an upscaled grid).
+  colour mapped from [-1, 1] to [0, 255], 32x32 per image, then the same colours at half strength,
+  which must stay dim: the mapping is the fixed (x + 1) / 2 (1 point for colours saved without the
+  mapping, for each batch stretched by its own minimum and maximum, or for an upscaled grid).
 - learning (3, hidden): `reference.grading.learning.learning_check` with the student's G and D at
-  ngf = ndf = 16, built with each run's seed: the worker trains them for up to 300 seeded steps on
-  the coloured digits at 32x32 and returns G's samples every 50 steps; here their classifier-FID
+  ngf = ndf = 16, built with each run's seed: the worker trains them for up to 400 seeded steps on
+  the coloured digits at 32x32 and returns G's samples every 25 steps (`learning.PAIR_STEPS`,
+  `PAIR_EVERY`: a sound pair's FID can swing between checkpoints early on); here their classifier-FID
   (the grader's own classifier) must reach 70% of what one fixed image scores
   (`learning.TARGET`; a run stops there) in most of three seeded runs, with new images rather than copies of known ones (1 point when it learns only
   slowly or on some seeds).
@@ -48,6 +51,7 @@ import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import END_WITH_TANH
+from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a4
 
 ASSIGNMENT = "a4_cifar10_port"
@@ -60,7 +64,7 @@ REGISTER_HINT = (
     "layers kept in a plain Python list or dict (or made in forward) are not registered, so .parameters(), the "
     "optimizer and weights_init never see them: keep them in nn.Sequential or nn.ModuleList, assigned in __init__"
 )
-LEARN_STEPS = 300  # seeded training steps of each run of the learning check (batch 32)
+LEARN_STEPS, LEARN_EVERY = PAIR_STEPS, PAIR_EVERY  # seeded steps of each learning run (batch 32), checkpoint spacing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -677,6 +681,42 @@ def diagnosis(submission, batch: int = 32) -> str | None:
     return discriminator_fault(traced(submission, D, x), batch)
 
 
+def rule_breaks(submission, batch: int = 32) -> list[str]:
+    """The DCGAN rules of the requirements that G's and D's layer traces show broken, each in words
+    with its fix; [] when none shows. Only layers that are modules are seen (F.relu is not), so a
+    rule is reported broken only on positive evidence (a ReLU module and no LeakyReLU module in D)."""
+    G = built(submission, "make_generator", nz=NZ, ngf=WIDTH)
+    D = built(submission, "make_discriminator", ndf=WIDTH)
+    x = torch.rand(batch, 3, 32, 32, generator=torch.Generator().manual_seed(batch)) * 2 - 1
+    g, d = traced(submission, G, noise(batch, NZ)), traced(submission, D, x)
+    if g["error"] is not None or d["error"] is not None:
+        return []
+
+    def kinds(run: dict) -> list[str]:
+        return [c["type"] for c in run["calls"] if c["leaf"] and c["type"] not in ("Flatten", "Unflatten", "Identity")]
+
+    def norm(kind: str) -> bool:
+        return "Norm" in kind
+
+    gk, dk = kinds(g), kinds(d)
+    found = []
+    if not any(norm(k) for k in gk):
+        found.append("G has no BatchNorm: put nn.BatchNorm2d after each of its hidden ConvTranspose2d (not the last)")
+    elif len(gk) >= 2 and gk[-1] == "Tanh" and norm(gk[-2]):
+        found.append("G normalises its output layer: no BatchNorm between the last ConvTranspose2d and the Tanh")
+    if any("Upsample" in k or "Interpolate" in k for k in gk):
+        found.append("G upsamples: let stride-2 nn.ConvTranspose2d(c_in, c_out, 4, 2, 1) double the size instead")
+    if any("Pool" in k for k in dk):
+        found.append("D pools: let stride-2 nn.Conv2d(c_in, c_out, 4, 2, 1) halve the size instead")
+    if "ReLU" in dk and "LeakyReLU" not in dk:
+        found.append("D uses ReLU: use nn.LeakyReLU(0.2), which passes a gradient for negative inputs too")
+    if not any(norm(k) for k in dk):
+        found.append("D has no BatchNorm: put nn.BatchNorm2d after its hidden convs (not the first)")
+    elif len(dk) >= 2 and dk[0] == "Conv2d" and norm(dk[1]):
+        found.append("D normalises its input layer: no BatchNorm right after its first conv")
+    return found
+
+
 def prepare() -> None:
     """Before a class is graded in parallel: the grader's coloured-digits classifier, trained once."""
     from reference.grading import learning
@@ -694,7 +734,8 @@ def test_learns(submission):
         return G, built(submission, "make_discriminator", seed=seed, ndf=WIDTH)
 
     try:
-        result = learning.learning_check(submission, make, reference="coloured-digits", nz=NZ, steps=LEARN_STEPS)
+        result = learning.learning_check(submission, make, reference="coloured-digits", nz=NZ, steps=LEARN_STEPS,
+                                         every=LEARN_EVERY)
     except learning.LearningProblem as err:
         raise AssertionError(f"the grading run could not train the GAN: {err}") from None
     except StudentError as err:
@@ -703,10 +744,15 @@ def test_learns(submission):
         raise AssertionError(f"the grading run could not train the GAN: {diagnosis(submission) or err.describe()}") from None
     if result.outcome == "pass":
         return
-    if result.outcome == "partial":
-        raise Partial(
-            1, f"{result.message}: it learns, but slowly or not on every seed; compare your layers with the DCGAN ladder 4-8-16-32"
-        )
     if result.outcome == "copies":
         raise AssertionError(result.message)
+    breaks = rule_breaks(submission)
+    if result.outcome == "partial":
+        told = f"{result.message}: it learns, but slowly or not on every seed"
+        if breaks:
+            raise Partial(1, f"{told}; the DCGAN rules make it learn fast: {'; '.join(breaks)}")
+        raise Partial(1, f"{told}; its layers follow the DCGAN rules as far as the grader sees: check that "
+                         f"weights_init is applied to both networks and that ngf and ndf set their widths")
+    if breaks:
+        raise AssertionError(f"{result.message}; {'; '.join(breaks)}")
     raise AssertionError(f"{result.message}: check that G and D use every layer and that nothing is detached")
