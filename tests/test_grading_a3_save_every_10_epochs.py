@@ -396,6 +396,25 @@ CORRECT_CELLS = {
 }
 
 
+@pytest.mark.parametrize(
+    "resumed, told",
+    [
+        (list(range(10, 20)), None),  # epochs 11..20 (0-based batches 10..19): exact
+        (list(range(10, 30)), "resume(checkpoint, 20, ...) trained epochs 11, 12, 13, 14, 15, 16, 17, ..., 30, more than the 20 "
+                              "of the whole run: n_epochs is the length of the whole run, not the epochs to add; train epochs 11 to n_epochs"),
+        (list(range(10, 15)), "resume(checkpoint, 20, ...) trained epochs 11, 12, 13, 14, 15, fewer than the 20 of the whole run: "
+                              "n_epochs is the length of the whole run, not the epochs to add; train epochs 11 to n_epochs"),
+        (list(range(9, 20)), "resume trained epochs 10, 11, 12, 13, 14, 15, 16, ..., 20: it repeated epoch 10, which the checkpoint "
+                             "saved after epoch 10 already holds; continue with epoch 11, the one after the saved epoch"),
+    ],
+    ids=["exact", "n_epochs_more", "stops_early", "repeats_the_saved_epoch"],
+)
+def test_resumed_epochs_are_told_by_what_went_wrong(resumed, told):
+    """resume given n_epochs = 20 after a checkpoint of epoch 10: a resume that adds n_epochs to the saved
+    epoch (or stops early) is told that n_epochs is the whole run's length."""
+    assert checks_module().resumed_epochs_error(list(range(20)), resumed, 10) == told
+
+
 def test_one_checkpoint_file_rewritten_at_every_save_scores_full_marks(tmp_path):
     """`last.pt`, written after epochs 10, 20 and 30 and read after the run, is judged at its last save
     (epoch 30), not at its first."""
@@ -607,6 +626,12 @@ WRONG_RESUMES = {
     "rng_not_restored": (ONE_BASED, RESUME.replace(RESTORE, '    fixed_noise = state["fixed_noise"]\n'), SAVE),
     "noise_drawn_after_restoring_the_rng": (ONE_BASED, RESUME.replace(RESTORE, '    torch.set_rng_state(state["rng"])\n    fixed_noise = torch.randn(64, gan.nz)\n'), SAVE),
     "resume_saves_nothing": (ONE_BASED, RESUME.replace(SAVES, ""), SAVE),
+    # each optimizer given the other's saved state: G and D have 4 tensors each, so it loads silently
+    "loads_the_optimizers_crossed": (
+        ONE_BASED,
+        RESUME.replace(LOAD_ALL, LOAD_ALL.replace('("opt_g", gan.opt_g), ("opt_d", gan.opt_d)', '("opt_d", gan.opt_g), ("opt_g", gan.opt_d)')),
+        SAVE,
+    ),
     # every random state "to be safe": numpy's is a tuple holding an array, which weights_only refuses
     "numpy_rng_in_the_checkpoint": (
         ONE_BASED,
@@ -669,7 +694,8 @@ EXPECTED = {
     "checkpoint_every_epoch": {
         **OK,
         "test_checkpoints_hold_g_and_d": (1.0, "checkpoints saved at epochs 1, 2, 3, 4, 5, 6, 7, ..., 30 of a 30-epoch run, the sample grids at 10, 20, 30; save a checkpoint with each sample grid, and only then"),
-        "test_checkpoints_hold_optimizers_and_epoch": (0.0, "`last.pt` (saved after epoch 1) holds no optimizer state: save gan.opt_g.state_dict() and gan.opt_d.state_dict() too, so that Adam's moments survive a resume; `last.pt` (saved after epoch 1) holds no epoch: save the number of epochs done (1 there) under a key such as \"epoch\", so that resume knows where to continue"),
+        # last.pt, rewritten after every epoch, is read as its last write left it: beside ckpt_030.pt, which
+        # holds the optimizers and the epoch (the extra saves cost the schedule point above, once)
     },
     "fresh_noise_each_time": {
         **OK,
@@ -736,7 +762,7 @@ def test_expected_totals():
         "saves_at_9_19_29": 11.0,
         "one_epoch_short": 7.0,
         "saves_only_at_the_end": 11.0,
-        "checkpoint_every_epoch": 13.0,
+        "checkpoint_every_epoch": 15.0,
         "fresh_noise_each_time": 13.0,
         "figure_with_title": 15.0,
         "figure_as_pdf": 15.0,
@@ -800,6 +826,16 @@ EXPECTED_RESUMES = {
     },
     # nothing written, nothing the grader can check: the probe's report alone is not enough
     "resume_saves_nothing": {**OK, "test_resume_continues_the_run": (0.0, NOTHING_RESUMED)},
+    "loads_the_optimizers_crossed": {
+        **OK,
+        "test_resume_continues_the_run": (
+            0.0,
+            "calling `resume` raised RuntimeError: The size of tensor a (100) must match the size of tensor b (784) at "
+            "non-singleton dimension 1: an optimizer's state does not fit the parameters it updates: it was loaded from "
+            "another network's optimizer (opt_d's saved state into opt_g, or the reverse); load each optimizer's own saved "
+            "state into it, gan.opt_g.load_state_dict(state[\"opt_g\"]) and gan.opt_d.load_state_dict(state[\"opt_d\"])",
+        ),
+    },
     "numpy_rng_in_the_checkpoint": {
         **OK,
         **{name: (0.0, NUMPY_IN_CHECKPOINT + tail) for name, tail in (
@@ -830,6 +866,7 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "rng_not_restored": 14.0,
         "noise_drawn_after_restoring_the_rng": 13.0,
         "resume_saves_nothing": 12.0,
+        "loads_the_optimizers_crossed": 12.0,
         "numpy_rng_in_the_checkpoint": 8.0,
     }
 

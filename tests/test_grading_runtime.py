@@ -21,7 +21,7 @@ import nbformat
 import pytest
 import torch
 
-from reference.grading.checks import CheckNotFound, Partial, StudentError, SubmissionLost, check, first_line, outcome, run_check
+from reference.grading.checks import CheckNotFound, Partial, StudentError, SubmissionLost, as_student_error, check, first_line, outcome, run_check
 from reference.grading.local import execute_notebook, grade, load_checks
 from reference.grading.notebook import CellError, answered
 from reference.grading.proxy import ProtocolError, decode, encode
@@ -407,6 +407,30 @@ def test_what_this_torch_says_when_asked_for_a_missing_gpu_gets_the_fix():
     else:
         raise AssertionError("torch made a CUDA tensor without a GPU")
     assert "the code asks for a GPU" in reported, reported
+
+
+def test_an_optimizer_loaded_with_the_other_networks_state_is_named_only_when_the_optimizer_raised():
+    """opt_d's saved state loaded into opt_g (the same number of tensors, other shapes): Adam's step raises a
+    generic size mismatch; its fix is given because the error came from torch.optim, and not for the same
+    words raised by a layer."""
+    G, D = torch.nn.Linear(3, 5), torch.nn.Linear(5, 1)
+    opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
+    D(G(torch.randn(4, 3))).mean().backward()
+    opt_d.step()
+    opt_g.load_state_dict(opt_d.state_dict())  # the swap: same group sizes, so it loads without a word
+    namespace = {"opt_g": opt_g}
+    exec("def resume():\n    opt_g.step()\n", namespace)
+    with pytest.raises(RuntimeError) as caught:
+        namespace["resume"]()
+    err = as_student_error(caught.value, namespace)
+    assert err.raised_in.startswith("torch.optim"), err.raised_in
+    reported = err.describe()
+    assert reported.startswith("calling `resume` raised RuntimeError: The size of tensor a") and "opt_g.load_state_dict(state[\"opt_g\"])" in reported, reported
+    from reference.grading.probes import error_info
+
+    assert error_info(caught.value, namespace)["raised_in"] == err.raised_in  # the worker sends the same
+    layer = StudentError("RuntimeError", first_line(caught.value), where="forward", raised_in="torch.nn.modules.linear")
+    assert "load_state_dict" not in layer.describe() and "opt_g" not in layer.describe()
 
 
 def test_an_unknown_error_is_reported_as_it_is():

@@ -18,6 +18,7 @@ import contextlib
 import io
 import math
 import os
+import re
 import sys
 import tempfile
 import types
@@ -78,12 +79,14 @@ class StudentError(Exception):
 
     type: the exception's class name; message: its first line; where: the outermost
     notebook-defined function it passed through ("" if none); not_implemented: it was
-    NotImplementedError (the unanswered template). All are text the grader only shows.
+    NotImplementedError (the unanswered template); raised_in: the module of the innermost Python
+    frame ("" if unknown). All are text the grader only shows or matches against KNOWN_FIXES.
     """
 
-    def __init__(self, type: str, message: str, where: str = "", not_implemented: bool = False) -> None:
+    def __init__(self, type: str, message: str, where: str = "", not_implemented: bool = False, raised_in: str = "") -> None:
         super().__init__(f"{type}: {message}")
         self.type, self.message, self.where, self.not_implemented = type, message, where, not_implemented
+        self.raised_in = raised_in
 
     def describe(self) -> str:
         """What the student reads: which of their functions raised what, and the fix when known."""
@@ -91,7 +94,7 @@ class StudentError(Exception):
         if self.not_implemented and name:
             return f"`{name}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
         raised = f"calling `{name}` raised" if name else "your code raised"
-        return f"{raised} {with_known_fix(self.type, self.message)}"
+        return f"{raised} {with_known_fix(self.type, self.message, self.raised_in)}"
 
 
 END_WITH_TANH = "end with nn.Tanh() on the last conv's output (not nn.Sigmoid(), and no ReLU between them)"
@@ -105,7 +108,8 @@ NO_GPU = (
 )
 
 KNOWN_FIXES = (
-    # (exception type, words of its message, the usual cause in GAN code and its fix)
+    # (exception type, words of its message, the usual cause in GAN code and its fix[, the module it
+    # must be raised in, or a package of them: a generic message means this cause only there])
     (
         "RuntimeError",
         "backward through the graph a second time",
@@ -134,6 +138,14 @@ KNOWN_FIXES = (
     ("AssertionError", "Torch not compiled with CUDA enabled", NO_GPU),
     (
         "RuntimeError",
+        "must match the size of tensor",
+        "an optimizer's state does not fit the parameters it updates: it was loaded from another network's optimizer "
+        "(opt_d's saved state into opt_g, or the reverse); load each optimizer's own saved state into it, "
+        "gan.opt_g.load_state_dict(state[\"opt_g\"]) and gan.opt_d.load_state_dict(state[\"opt_d\"])",
+        "torch.optim",
+    ),
+    (
+        "RuntimeError",
         "Expected all tensors to be on the same device",
         "a tensor on one device (the CPU) meets one on another (the GPU): make new tensors on the device of the "
         "tensors the function is given (torch.randn(n, nz, device=real.device)), and keep the networks there too",
@@ -143,15 +155,15 @@ KNOWN_FIXES = (
 change. A check that reports a student's exception adds the fix (see `with_known_fix`)."""
 
 
-def with_known_fix(type: str, message: str) -> str:
+def with_known_fix(type: str, message: str, raised_in: str = "") -> str:
     """"RuntimeError: <message>", followed by the fix where KNOWN_FIXES knows one (then the message is cut to
-    its first clause: PyTorch's own advice in it, such as retain_graph=True, is not the fix)."""
-    for known_type, words, fix in KNOWN_FIXES:
+    its first clause: PyTorch's own advice in it, such as retain_graph=True, is not the fix). raised_in:
+    the module the exception came from (`raised_in`), for the fixes that hold only there."""
+    for known_type, words, fix, *where in KNOWN_FIXES:
+        if where and not (raised_in == where[0] or raised_in.startswith(where[0] + ".")):
+            continue
         if type == known_type and words in message:
-            clause = message
-            for end in (" (", "; ", ". ", ": ["):
-                clause = clause.split(end, 1)[0]
-            clause = clause.rstrip(".")
+            clause = re.split(r" \((?!\d+\))|; |\. |: \[", message, maxsplit=1)[0].rstrip(".")  # "(100)" stays
             return f"{type}: {clause}: {fix}"
     return f"{type}: {message}"
 
@@ -178,6 +190,16 @@ def _student_frame(err: BaseException, namespace: dict | None) -> str | None:
     return None
 
 
+def raised_in(err: BaseException) -> str:
+    """The module (its __name__) of the innermost Python frame of `err`'s traceback, "" if none."""
+    tb, name = err.__traceback__, ""
+    while tb is not None:
+        found = tb.tb_frame.f_globals.get("__name__")
+        name = found if isinstance(found, str) else ""
+        tb = tb.tb_next
+    return name
+
+
 def as_student_error(err: BaseException, namespace: dict | None) -> StudentError | None:
     """`err` as a StudentError when it passed through notebook-defined code (a kernel's traceback)."""
     if isinstance(err, StudentError):
@@ -185,7 +207,7 @@ def as_student_error(err: BaseException, namespace: dict | None) -> StudentError
     where = _student_frame(err, namespace)
     if where is None:
         return None
-    return StudentError(type(err).__name__, first_line(err), where, isinstance(err, NotImplementedError))
+    return StudentError(type(err).__name__, first_line(err), where, isinstance(err, NotImplementedError), raised_in(err))
 
 
 def outcome(fn: Callable, err: BaseException | None, namespace: dict | None = None) -> tuple[float, str]:

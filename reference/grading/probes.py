@@ -126,8 +126,9 @@ def scaled_forward(model: nn.Module, x: torch.Tensor, factor: float) -> Any:
 
 def error_info(err: BaseException, namespace: dict | None = None) -> dict:
     """{"type", "message" (first line), "where" (the outermost function defined in `namespace` the
-    traceback passes through, "" if none), "not_implemented"} of an exception."""
-    from reference.grading.checks import first_line
+    traceback passes through, "" if none), "raised_in" (the module of the innermost Python frame,
+    e.g. "torch.optim.adam"), "not_implemented"} of an exception."""
+    from reference.grading.checks import first_line, raised_in
 
     where = ""
     tb = err.__traceback__
@@ -137,7 +138,8 @@ def error_info(err: BaseException, namespace: dict | None = None) -> dict:
             where = getattr(code, "co_qualname", code.co_name)
             break
         tb = tb.tb_next
-    return {"type": type(err).__name__, "message": first_line(err), "where": where, "not_implemented": isinstance(err, NotImplementedError)}
+    return {"type": type(err).__name__, "message": first_line(err), "where": where, "raised_in": raised_in(err),
+            "not_implemented": isinstance(err, NotImplementedError)}
 
 
 def first_shape(value: Any) -> list[int] | None:

@@ -192,7 +192,8 @@ class Channel:
         error = reply.get("error")
         if isinstance(error, dict):
             raise StudentError(
-                _identifier(error.get("type")), _text(error.get("message"), 300), _text(error.get("where"), 120), error.get("not_implemented") is True
+                _identifier(error.get("type")), _text(error.get("message"), 300), _text(error.get("where"), 120), error.get("not_implemented") is True,
+                _text(error.get("raised_in"), 120),
             )
         self._break(protocol="a reply with neither a value nor an error")
 

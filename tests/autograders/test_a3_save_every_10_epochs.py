@@ -631,6 +631,12 @@ def resumed_epochs_error(uninterrupted: list, resumed: list, k: int) -> str | No
             f"resume trained epochs {fmt(got)}: it repeated epoch {k}, which the checkpoint saved after epoch {k} "
             f"already holds; continue with epoch {k + 1}, the one after the saved epoch"
         )
+    if got and got[0] == k + 1 and got == list(range(k + 1, got[-1] + 1)):  # the right start, another end
+        more = "more than" if got[-1] > TOTAL else "fewer than"
+        return (
+            f"resume(checkpoint, {TOTAL}, ...) trained epochs {fmt(got)}, {more} the {TOTAL} of the whole run: n_epochs is "
+            f"the length of the whole run, not the epochs to add; train epochs {k + 1} to n_epochs"
+        )
     if got == list(range(1, TOTAL + 1)) and k > 0:
         return (
             f"resume trained epochs {fmt(got)}: it started again at epoch 1 instead of after epoch {k}, where the checkpoint "
