@@ -213,6 +213,15 @@ def test_learning_hint_names_a_fault_in_the_code_before_the_collapse_it_causes()
     assert hint(LocalSubmission({"DeeperGenerator": generator(nn.Tanh(), ignores_z=True)}), collapsed).startswith(
         "its samples are all the same image"
     )
+    # a conv after the Tanh: positive at the initial weights (its small weights, a positive bias), not in
+    # general: the hint says the output leaves [-1, 1], not that it is never negative
+    torch.manual_seed(3)
+    after = nn.Sequential(nn.Tanh(), nn.Conv2d(1, 1, 3, 1, 1))
+    nn.init.normal_(after[1].weight, 0.0, 0.02), nn.init.constant_(after[1].bias, 0.1)
+    told = hint(LocalSubmission({"DeeperGenerator": generator(after)}), collapsed)
+    assert told.startswith("its output leaves [-1, 1], the digits' range (it reaches [") and told.endswith(
+        "once its weights are scaled up): end the generator with nn.Tanh(), after the last conv"
+    ), told
 
 
 def test_trace_names_the_layer_that_raised_and_unregistered_layers():

@@ -233,6 +233,11 @@ IMAGE_DIMS = (
     "(N,) + (1,) * (real.dim() - 1) (N, 1 for points, N, 1, 1, 1 for images), and one norm over each sample's whole "
     "gradient, grad.reshape(N, -1).norm(2, dim=1)"
 )
+NO_GRAD_OUTPUTS = (
+    "RuntimeError: grad can be implicitly created only for scalar outputs: torch.autograd.grad (or backward()) was given "
+    "one value per sample, not one number: pass grad_outputs=torch.ones_like(scores) (each sample's score differentiated "
+    "on its own), or differentiate scores.sum()"
+)
 IMAGE_DIMS_LINEAR = (
     f"gradient_penalty(critic, real, fake) raised IndexError for a linear critic on points, D(x) = w.x + b with ||w|| = 2.5: "
     f"{IMAGE_DIMS}"
@@ -515,6 +520,18 @@ WRONG = {
     ),
     # the norm summed over dims 1, 2, 3 (images only): points raise in the checks and in the training run, whose
     # message names the penalty's fix as the value check does
+    # autograd.grad of the (N, 1) scores without grad_outputs: PyTorch's words name no fix
+    "no_grad_outputs": (
+        {"penalty": penalty(INTERPOLATES, GRAD.replace(", torch.ones_like(scores)", ""), PENALTY)},
+        {
+            **{name: (0.0, f"calling `gradient_penalty` raised {NO_GRAD_OUTPUTS}") for name in (
+                "test_penalty_at_random_interpolates", "test_penalty_value_matches_reference", "test_penalty_trains_the_critic",
+                "test_penalty_on_other_inputs")},
+            "test_training_lowers_the_critics_estimate": (
+                0.0, f"the grading run stopped: gradient_penalty is not right yet: calling `gradient_penalty` raised {NO_GRAD_OUTPUTS}",
+            ),
+        },
+    ),
     "norm_over_image_dims_only": (
         {"penalty": penalty(INTERPOLATES, GRAD, "return lambda_gp * ((grad.pow(2).sum(dim=[1, 2, 3]) + 1e-12).sqrt() - 1).pow(2).mean()")},
         {

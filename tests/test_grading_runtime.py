@@ -354,6 +354,9 @@ def autograd_error(fault: str) -> RuntimeError:
             D(fake.detach()).mean().backward()
             opt_d.step()
             loss_g.backward()
+        elif fault == "per-sample scores":  # a gradient penalty's autograd.grad of D's (N, 1) scores without grad_outputs
+            x_hat = fake.detach().requires_grad_(True)
+            torch.autograd.grad(outputs=D(x_hat), inputs=x_hat, create_graph=True)
         else:  # "no grad": the loss computed from detached outputs
             (-D(fake).detach().mean()).backward()
     except RuntimeError as err:
@@ -367,6 +370,7 @@ def autograd_error(fault: str) -> RuntimeError:
         ("no detach", "give D `fake.detach()` in its step"),
         ("step before backward", "compute G's loss through D after `opt_d.step()`"),
         ("no grad", "the loss has no gradient to follow"),
+        ("per-sample scores", "pass grad_outputs=torch.ones_like(scores)"),
     ],
 )
 def test_a_students_autograd_error_is_reported_with_its_fix(fault, fix):

@@ -215,21 +215,30 @@ def test_output_shape(submission):
     raise AssertionError(f"{failed}; expected (N, 1, 28, 28) for every batch size N")
 
 
+def output_values(submission, G) -> torch.Tensor | None:
+    """G's outputs for seeded z, as they are and with every weight scaled up 25 times (pre-activations
+    grow; only a squashing last layer keeps the output bounded), flattened to float64; None when
+    either is not a tensor of floats. The student's exceptions propagate."""
+    z = noise(16)
+    plain = submission.run(probes.forward, G, z)
+    scaled = submission.run(probes.scaled_forward, G, z, 25.0)
+    if not all(isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() for out in (plain, scaled)):
+        return None
+    return torch.cat([plain.flatten().double(), scaled.flatten().double()])
+
+
 @check(points=1, visible=True)
 def test_output_range(submission):
     """Output lies in [-1, 1] (a final tanh), even with large weights."""
     G = build_generator(submission)
-    z = noise(16)
     try:
-        plain = submission.run(probes.forward, G, z)
-        scaled = submission.run(probes.scaled_forward, G, z, 25.0)  # pre-activations grow; only a squashing last layer keeps the output bounded
+        values = output_values(submission, G)
     except StudentError as err:
         raise diagnosed(submission, G, err) from None
     if not registered_parameters(submission, G):
         raise AssertionError(f"generator has no registered parameters, so its weights cannot be scaled up: {REGISTER}")
-    if not all(isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() for out in (plain, scaled)):
+    if values is None:
         raise AssertionError("generator output is not a tensor of floats; expected images (N, 1, 28, 28) in [-1, 1]")
-    values = torch.cat([plain.flatten().double(), scaled.flatten().double()])
     if not torch.isfinite(values).all():
         raise AssertionError("generator output has NaN or infinite values once its weights are scaled up; expected [-1, 1]: end the generator with nn.Tanh()")
     low, high = float(values.min()), float(values.max())

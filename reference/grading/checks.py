@@ -132,6 +132,12 @@ KNOWN_FIXES = (
     ),
     (
         "RuntimeError",
+        "grad can be implicitly created only for scalar outputs",
+        "torch.autograd.grad (or backward()) was given one value per sample, not one number: pass "
+        "grad_outputs=torch.ones_like(scores) (each sample's score differentiated on its own), or differentiate scores.sum()",
+    ),
+    (
+        "RuntimeError",
         "Found no NVIDIA driver",
         NO_GPU,
     ),

@@ -263,21 +263,30 @@ def test_output_shape(submission):
     raise AssertionError(f"{failed}; expected (N, 1, 28, 28) for every batch size N")
 
 
+def output_values(submission, G) -> torch.Tensor | None:
+    """G's outputs for seeded z, as they are and with every weight scaled up 25 times (pre-activations
+    grow; only a squashing last layer keeps the output bounded), flattened to float64; None when
+    either is not a tensor of floats. The student's exceptions propagate."""
+    z = noise(16)
+    plain = submission.run(probes.forward, G, z)
+    scaled = submission.run(probes.scaled_forward, G, z, 25.0)
+    if not all(isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() for out in (plain, scaled)):
+        return None
+    return torch.cat([plain.flatten().double(), scaled.flatten().double()])
+
+
 @check(points=1, visible=True)
 def test_output_range(submission):
     """Output lies in [-1, 1] (a final tanh), even with large weights."""
     G = build_generator(submission)
-    z = noise(16)
     try:
-        plain = submission.run(probes.forward, G, z)
-        scaled = submission.run(probes.scaled_forward, G, z, 25.0)  # pre-activations grow; only a squashing last layer keeps the output bounded
+        values = output_values(submission, G)
     except StudentError as err:
         raise diagnosed(submission, G, err) from None
     if not registered_parameters(submission, G):
         raise AssertionError(f"generator has no registered parameters, so its weights cannot be scaled up: {REGISTER}")
-    if not all(isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() for out in (plain, scaled)):
+    if values is None:
         raise AssertionError("generator output is not a tensor of floats; expected images (N, 1, 28, 28) in [-1, 1]")
-    values = torch.cat([plain.flatten().double(), scaled.flatten().double()])
     if not torch.isfinite(values).all():
         raise AssertionError("generator output has NaN or infinite values once its weights are scaled up; expected [-1, 1]: end the generator with nn.Tanh()")
     low, high = float(values.min()), float(values.max())
@@ -403,7 +412,7 @@ def test_parameters_get_gradients(submission):
 
 def learning_hint(submission, result: learning.LearningResult) -> str:
     """What to look at when the run learned too little: faults in the code first (frozen weights, an
-    output that is never negative), then what it drew (one image for every z: a symptom that those
+    output that leaves [-1, 1] or is never negative, with its weights as they are or scaled up), then what it drew (one image for every z: a symptom that those
     faults can cause too, on some CPUs' arithmetic), then what the model lacks."""
     G = build_generator(submission)
     summary = submission.run(probes.module_summary, G)
@@ -416,9 +425,14 @@ def learning_hint(submission, result: learning.LearningResult) -> str:
     strays = paths_of(submission, G)["unregistered"]
     if strays:
         return f"{len(strays)} of the layers that run in forward {'are' if len(strays) > 1 else 'is'} not registered, so the optimizer never trains {'them' if len(strays) > 1 else 'it'}: {REGISTER}"
-    out = submission.run(probes.forward, G, noise(64))
-    if isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() and float(out.min()) >= 0:
-        return f"its output is never negative, while the digits are scaled to [-1, 1] (black is -1): {END_WITH_TANH}"
+    values = output_values(submission, G)
+    if values is not None and torch.isfinite(values).all():
+        low, high = float(values.min()), float(values.max())
+        if low < -1 - 1e-5 or high > 1 + 1e-5:
+            return (f"its output leaves [-1, 1], the digits' range (it reaches [{low:.3g}, {high:.3g}] once its weights "
+                    f"are scaled up): end the generator with nn.Tanh(), after the last conv")
+        if low >= 0:
+            return f"its output is never negative, while the digits are scaled to [-1, 1] (black is -1): {END_WITH_TANH}"
     if result.runs and all(run.spread < 1.0 for run in result.runs):
         return "its samples are all the same image: the output must depend on z (pass z through every stage)"
     if "BatchNorm2d" not in kinds:
