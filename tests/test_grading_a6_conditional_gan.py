@@ -715,6 +715,62 @@ def test_a_label_taken_as_a_number_is_told_apart_from_a_category(encoding, seed)
     assert (hint is not None and hint.startswith("G seems to take the label as a number")) == (encoding == "number")
 
 
+STEP_PARTS = {
+    "d_clear": "    opt_d.zero_grad()\n",
+    "d_step": "    loss_d = F.softplus(-D(real, labels)).mean() + F.softplus(D(fake.detach(), y)).mean()\n    loss_d.backward()\n    opt_d.step()\n",
+    "g_clear": "    opt_g.zero_grad()\n",
+    "g_step": "    loss_g = F.softplus(-D(fake, y)).mean()\n    loss_g.backward()\n    opt_g.step()\n",
+}
+
+
+def step_source(order: list[str], **replace: str) -> str:
+    head = ("def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):\n"
+            "    y = torch.randint(0, num_classes, (len(real),))\n    fake = G(torch.randn(len(real), nz), y)\n")
+    return head + "".join(replace.get(part, STEP_PARTS[part]) for part in order) + "    return 0.0, 0.0\n"
+
+
+@pytest.mark.parametrize(
+    "source, stale",
+    [
+        (step_source(["d_clear", "d_step", "g_clear", "g_step"]), {"G": False, "D": False}),
+        (step_source(["d_step", "g_step", "d_clear", "g_clear"]), {"G": False, "D": False}),  # both cleared after the steps
+        # D cleared right after its step: G's backward() then fills D's gradients, which D's next step applies
+        (step_source(["d_step", "d_clear", "g_step", "g_clear"]), {"G": False, "D": True}),
+        (step_source(["d_clear", "d_step", "g_clear", "g_step"], g_clear="    G.zero_grad(set_to_none=False)\n"), {"G": False, "D": False}),
+        (step_source(["d_clear", "d_step", "g_step"]), {"G": True, "D": False}),
+        (step_source(["d_step", "g_clear", "g_step"]), {"G": False, "D": True}),
+        (step_source(["d_step", "g_step"]), {"G": True, "D": True}),
+    ],
+    ids=["cleared_before_backward", "cleared_after_the_steps", "d_cleared_before_g_backward", "module_zero_grad_to_zeros",
+         "g_never_cleared", "d_never_cleared", "neither"],
+)
+def test_stale_gradients_finds_an_optimizer_that_steps_on_the_last_steps_gradients(source, stale):
+    """An optimizer whose gradients are never cleared applies every earlier step's gradients too; clearing before
+    backward() or after step(), through the optimizer or the module, is right."""
+    import torch.nn.functional as F
+
+    namespace = {"torch": torch, "F": F}
+    exec(source, namespace)
+    G, D = probes_a6.stand_in_generator(100, 8), probes_a6.stand_in_discriminator(8)
+    real, labels = torch.rand(16, 1, 28, 28) * 2 - 1, torch.arange(16) % 10
+    assert probes_a6.stale_gradients(namespace["train_step"], G, D, real, labels, nz=100) == stale
+
+
+def test_a_run_that_fails_because_g_is_never_cleared_is_told_so():
+    """The learning check's hint, for sound G and D (one-hot labels) and a step without opt_g.zero_grad(): the
+    label checks find nothing, the stale-gradient probe names the fault and the fix."""
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "Generator": Generator,
+                 "Discriminator": Discriminator, "weights_init": weights_init}
+    for source in (*LABEL_ENCODINGS["category"], step_source(["d_clear", "d_step", "g_step"])):
+        exec(textwrap.dedent(source), namespace)
+    assert checks.learning_hint(LocalSubmission(namespace)) == (
+        "train_step never clears G's gradients, so each of its steps also applies the gradients of every step before "
+        "(backward() adds to .grad): call opt_g.zero_grad() before each backward()"
+    )
+
+
 def test_trace_names_the_layer_that_raised():
     class Wrong(torch.nn.Module):
         def __init__(self):

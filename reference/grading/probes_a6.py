@@ -239,6 +239,63 @@ def step_calls(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tens
     return {"g_calls": g_calls, "d_calls": d_calls, "returned": describe(value)}
 
 
+def stale_gradients(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tensor, *, nz: int, num_classes: int = 10,
+                    seed: int = 0, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> dict:
+    """Two calls of the student's step with the same fresh Adam optimizers: does an optimizer's step
+    apply gradients left over from the call before (its gradients never cleared: no zero_grad())?
+
+    A hook on each parameter sees every gradient that arrives, before it is added to .grad: one that
+    arrives in the second call while .grad still holds the first call's, and is not cleared before
+    the optimizer's step, makes that step stale. Clearing before each backward(), or after all of a
+    step's backward() calls, passes; clearing D's gradients right after D's step does not (G's
+    backward() then adds to them, and D's next step applies those too).
+    Returns {"G": the second call's opt_g.step() applied stale gradients, "D": the same for opt_d}
+    (False for an optimizer the step never stepped). The student's exceptions propagate.
+    """
+    opts = {"G": torch.optim.Adam(G.parameters(), lr=lr, betas=betas), "D": torch.optim.Adam(D.parameters(), lr=lr, betas=betas)}
+    second = [False]
+    stale: dict[int, bool] = {}  # id(parameter) -> its .grad holds the first call's gradient now
+    found = {"G": False, "D": False}
+    handles: list[Any] = []
+
+    def watch(param: Tensor) -> None:
+        def arrived(grad: Tensor) -> Tensor:
+            held = param.grad
+            if second[0]:
+                if held is None or not bool(held.any()):
+                    stale[id(param)] = False
+                elif id(param) not in stale:  # the first gradient of this call lands on the last call's
+                    stale[id(param)] = True
+            return grad
+
+        handles.append(param.register_hook(arrived))
+
+    def before_step(name: str, params: list[Tensor]):
+        def hook(_optimizer: Any, _args: Any, _kwargs: Any) -> None:
+            if second[0] and any(stale.get(id(q)) and q.grad is not None and bool(q.grad.any()) for q in params):
+                found[name] = True
+
+        return hook
+
+    for name, net in (("G", G), ("D", D)):
+        params = [q for q in net.parameters() if q.requires_grad]
+        for q in params:
+            watch(q)
+        handles.append(opts[name].register_step_pre_hook(before_step(name, params)))
+    G.train()
+    D.train()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            step(G, D, opts["G"], opts["D"], real.clone(), labels.clone(), nz, num_classes)
+            second[0] = True
+            step(G, D, opts["G"], opts["D"], real.clone(), labels.clone(), nz, num_classes)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return found
+
+
 class _Problem(Exception):
     def __init__(self, code: str, **facts: Any) -> None:
         super().__init__(code)

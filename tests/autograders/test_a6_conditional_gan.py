@@ -881,6 +881,27 @@ def learning_verdict(runs: list[dict], seeds: int = len(LEARN_SEEDS)) -> tuple[s
     return "fail", f"{told}; its classifier-FID went from {runs[0]['fids'][0][1]:.0f} (untrained) to at best {fids}"
 
 
+def stale_gradient_fault(submission) -> str | None:
+    """Whether train_step's optimizers step on gradients left over from the step before (no zero_grad()),
+    measured by `probes_a6.stale_gradients` with the stand-ins; None when neither does (or the step raises:
+    the other checks report that)."""
+    real, labels = real_batch("mixed")
+    step = submission.get(STEP)
+    G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
+    D = submission.run(probes_a6.stand_in_discriminator, NDF)
+    try:
+        found = submission.run(probes_a6.stale_gradients, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES)
+    except StudentError:
+        return None
+    found = found if isinstance(found, dict) else {}
+    stale = [name for name in ("G", "D") if found.get(name) is True]
+    if not stale:
+        return None
+    clear = " and ".join(f"opt_{name.lower()}.zero_grad()" for name in stale)
+    return (f"train_step never clears {' and '.join(stale)}'s gradients, so each of its steps also applies the gradients "
+            f"of every step before (backward() adds to .grad): call {clear} before each backward()")
+
+
 def learning_hint(submission) -> str:
     """The first fault the other checks find, as the hint for a run that did not learn the labels."""
     G, D = generator(submission), discriminator(submission)
@@ -899,6 +920,9 @@ def learning_hint(submission) -> str:
     faults = fake_label_faults(submission)
     if faults:
         return faults if isinstance(faults, str) else faults[0]
+    fault = stale_gradient_fault(submission)
+    if fault is not None:
+        return fault
     if found is not None:
         return found[1]
     return (
