@@ -697,8 +697,10 @@ SLOW_NETWORKS = networks(
         (CLASS_NETWORKS.replace("nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1)", "nn.Conv2d(ndf * 2, ndf * 4, 3, 1, 1), nn.MaxPool2d(2)")
          .replace("nn.ConvTranspose2d(ngf, 3, 4, 2, 1)", "nn.Upsample(scale_factor=2), nn.Conv2d(ngf, 3, 3, 1, 1)"),
          ["G upsamples", "D pools"]),
+        (CLASS_NETWORKS.replace("nn.ConvTranspose2d(ngf, 3, 4, 2, 1)", "nn.UpsamplingNearest2d(scale_factor=2), nn.Conv2d(ngf, 3, 3, 1, 1)"),
+         ["G upsamples"]),
     ],
-    ids=["solution", "class_networks", "bn_on_output_relu_d_without_bn", "upsample_and_pool"],
+    ids=["solution", "class_networks", "bn_on_output_relu_d_without_bn", "upsample_and_pool", "upsampling_nearest"],
 )
 def test_rule_breaks_name_what_the_traces_show(cells, breaks):
     """The learning check's advice for a slow or failing GAN names only the DCGAN rules the layer traces show broken."""

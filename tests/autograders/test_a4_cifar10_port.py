@@ -704,7 +704,7 @@ def rule_breaks(submission, batch: int = 32) -> list[str]:
         found.append("G has no BatchNorm: put nn.BatchNorm2d after each of its hidden ConvTranspose2d (not the last)")
     elif len(gk) >= 2 and gk[-1] == "Tanh" and norm(gk[-2]):
         found.append("G normalises its output layer: no BatchNorm between the last ConvTranspose2d and the Tanh")
-    if any("Upsample" in k or "Interpolate" in k for k in gk):
+    if any("Upsampl" in k for k in gk):  # nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d
         found.append("G upsamples: let stride-2 nn.ConvTranspose2d(c_in, c_out, 4, 2, 1) double the size instead")
     if any("Pool" in k for k in dk):
         found.append("D pools: let stride-2 nn.Conv2d(c_in, c_out, 4, 2, 1) halve the size instead")
