@@ -683,8 +683,9 @@ def diagnosis(submission, batch: int = 32) -> str | None:
 
 def rule_breaks(submission, batch: int = 32) -> list[str]:
     """The DCGAN rules of the requirements that G's and D's layer traces show broken, each in words
-    with its fix; [] when none shows. Only layers that are modules are seen (F.relu is not), so a
-    rule is reported broken only on positive evidence (a ReLU module and no LeakyReLU module in D)."""
+    with its fix; [] when none shows. Only layers that are modules are seen (F.relu, F.batch_norm are
+    not): an activation rule is reported broken only on positive evidence (a ReLU module and no
+    LeakyReLU module in D), while "no BatchNorm" means no normalisation module ran."""
     G = built(submission, "make_generator", nz=NZ, ngf=WIDTH)
     D = built(submission, "make_discriminator", ndf=WIDTH)
     x = torch.rand(batch, 3, 32, 32, generator=torch.Generator().manual_seed(batch)) * 2 - 1
