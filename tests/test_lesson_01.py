@@ -127,6 +127,11 @@ OTHER_RIGHT = {
         "    d = optimal_discriminator(log_p_data, log_p_g)\n"
         "    p, q = np.exp(log_p_data), np.exp(log_p_g)\n"
         "    return np.sum(p * np.log(d) + q * np.log(1 - d)) * (x[1] - x[0])",
+        # the mean value times the length: a first-order rule, off by 1 / N, within the lesson's 4 digits
+        "def generator_cost(log_p_data, log_p_g, x):\n"
+        "    d = optimal_discriminator(log_p_data, log_p_g)\n"
+        "    f = np.exp(log_p_data) * np.log(d) + np.exp(log_p_g) * np.log(1 - d)\n"
+        "    return np.mean(f) * (x[-1] - x[0])",
     ],
     "generator_loss_grads": [
         # autograd instead of the derivation
@@ -136,6 +141,10 @@ OTHER_RIGHT = {
         "    sat, = torch.autograd.grad(-F.softplus(l).sum(), l)\n"
         "    ns, = torch.autograd.grad(F.softplus(-l).sum(), l)\n"
         "    return sat, ns",
+        # float32: 1 - sigmoid(l) cancels to float32's rounding as sigmoid(l) -> 1, the formula is right
+        "def generator_loss_grads(fake_logits):\n"
+        "    d = torch.sigmoid(fake_logits.float())\n"
+        "    return -d, -(1 - d)",
     ],
 }
 
@@ -217,6 +226,11 @@ WRONG_COST = {
     "bits": (cost("p * np.log2(d) + q * np.log2(1 - d)"), "log base 2"),
     "the JSD": (cost(RIGHT_INTEGRAND, "(integrate.trapezoid(integrand, x) + np.log(4)) / 2"), "it returns the JSD itself"),
     "the integrand": (cost(RIGHT_INTEGRAND, "integrand"), "not one number: integrate the integrand"),
+    "arguments swapped": (cost(RIGHT_INTEGRAND, "integrate.trapezoid(x, integrand)"),
+                          "the arguments of the integral are swapped: trapezoid(y, x) takes the integrand first"),
+    "half": (cost(RIGHT_INTEGRAND, "0.5 * integrate.trapezoid(integrand, x)"), "it is half of C(G)"),
+    "-log 4 + JSD": (cost(RIGHT_INTEGRAND, "-np.log(4) + (integrate.trapezoid(integrand, x) + np.log(4)) / 2"),
+                     "it returns -log 4 + JSD: the JSD's factor 2 is missing"),
     "no return": (cost(RIGHT_INTEGRAND, "None"), "returned None"),
 }
 
@@ -228,6 +242,19 @@ def test_wrong_generator_cost_is_named(case):
     assert earned == 0.0 and expected in message, message
     assert "expected -log 4 + 2 JSD" in message or "returned" in message
     assert "your optimal_discriminator is not right yet" not in message
+
+
+def test_a_flipped_sign_is_not_called_swapped_arguments():
+    earned, message = grade("test_generator_cost", generator_cost=WRONG_COST["sign flipped"][0])
+    assert earned == 0.0 and "swapped" not in message, message
+
+
+def test_a_near_miss_shows_digits_that_differ():
+    """An epsilon in the denominator is off by 1e-6 relative: the message shows the two numbers apart."""
+    earned, message = grade("test_optimal_discriminator", optimal_discriminator=d_star("return p / (p + q + 1e-12)"))
+    assert earned == 0.0 and "relative error" in message, message
+    returned, expected = message.split(" it returns ")[1].split("; expected ")
+    assert returned != expected.split(" ")[0], message
 
 
 def test_generator_cost_through_a_wrong_optimal_discriminator_points_at_it():
@@ -259,6 +286,9 @@ WRONG_GRADS = {
     "sigmoid's derivative only": (grads("return -d * (1 - d), -(1 - d)"), "the chain rule is incomplete", None),
     "one tensor": (grads("return -d"), "return a pair (saturating, non_saturating)", "return a pair (saturating, non_saturating)"),
     "a batch mean each": (grads("return (-d).mean(), (-(1 - d)).mean()"), "returned shape (); expected (20,)", "returned shape (); expected (20,)"),
+    # both names bound to one tensor changed in place: the saturating result holds the non-saturating value
+    "one tensor changed in place": (grads("sat = d.neg_()\n    ns = d.add_(1).neg_()\n    return sat, ns"),
+                                    "the two results are one tensor: an in-place operation", None),
 }
 
 

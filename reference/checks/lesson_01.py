@@ -86,11 +86,22 @@ def num(x: float) -> str:
     return f"{x + 0.0:.6g}"  # + 0.0: no "-0"
 
 
+def differ(got: float, want: float) -> str:
+    """"0.2; expected 0.8", with as many digits as it takes to tell the two apart, and the relative
+    error when they agree to 6 digits."""
+    for digits in (6, 9, 12, 17):
+        a, b = f"{got + 0.0:.{digits}g}", f"{want + 0.0:.{digits}g}"
+        if a != b:
+            break
+    close = digits > 6 and want != 0
+    return f"{a}; expected {b}" + (f" (relative error {abs(got - want) / abs(want):.1e})" if close else "")
+
+
 def first_difference(x: np.ndarray, got: np.ndarray, want: np.ndarray) -> str:
     """"at x = 1.5 you return 0.2; expected 0.8" for the first point where got and want differ."""
     bad = ~np.isclose(got, want, rtol=1e-6, atol=1e-9)
     i = int(np.argmax(bad))
-    return f"at x = {num(x[i])} it returns {num(got[i])}; expected {num(want[i])}"
+    return f"at x = {num(x[i])} it returns {differ(got[i], want[i])}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +242,28 @@ def cost_faults(x: np.ndarray, lp: np.ndarray, lq: np.ndarray, want: float) -> l
         (want / math.log(2), "it is in bits (log base 2): use the natural log, np.log"),
         (jsd, "it returns the JSD itself; C(G) = V(D*, G) = -log 4 + 2 JSD: integrate V at D*"),
         (2 * jsd, "it returns 2 JSD; C(G) = V(D*, G) = -log 4 + 2 JSD: integrate V at D*"),
+        (-math.log(4) + jsd, "it returns -log 4 + JSD: the JSD's factor 2 is missing, C(G) = -log 4 + 2 JSD "
+         "(the JSD averages the two KL divergences to the mixture, and V(D*, G) sums them)"),
+        (want / 2, "it is half of C(G): integrate p_data log D* + p_g log(1 - D*) with no factor 1/2"),
     ]
+
+
+SWAPPED_ARGUMENTS = ("the arguments of the integral are swapped: trapezoid(y, x) takes the integrand first, then "
+                     "the grid, so trapezoid(x, integrand) integrates x d(integrand), which here is -C(G)")
+
+
+def swapped_arguments(fn) -> bool:
+    """Whether generator_cost integrates x over the integrand (trapezoid(x, f)) rather than flipping the
+    sign: on a grid that cuts both densities off, the two no longer agree."""
+    x = np.linspace(2.0, 4.0, 401)
+    lp, lq = COST_DATA.logpdf(x), stats.norm(2.5, 0.5).logpdf(x)
+    log_mix = np.logaddexp(lp, lq)
+    f = np.exp(lp) * (lp - log_mix) + np.exp(lq) * (lq - log_mix)
+    try:
+        got = float(np.asarray(fn(lp.copy(), lq.copy(), x.copy()), dtype=np.float64).reshape(()))
+    except Exception:  # noqa: BLE001 - only a diagnosis: an answer that fails here is not this mistake
+        return False
+    return abs(got - trapezoid(x, f)) <= 1e-6 and abs(got + trapezoid(f, x)) > 1e-3
 
 
 def cost_cases() -> list[tuple[str, object]]:
@@ -248,6 +280,13 @@ def cost_cases() -> list[tuple[str, object]]:
 
 COST_GRID = np.linspace(-10.0, 16.0, 5_201)  # spacing 0.005, not the lesson's 0.001; no density underflows here
 COST_DATA = stats.norm(3.0, 0.5)
+
+
+def cost_tolerance(want: float) -> float:
+    """How far an answer may be from -log 4 + 2 JSD: 1e-5, or 0.1% (4 significant digits, what the lesson
+    prints), so that a first-order rule such as mean(integrand) * (x[-1] - x[0]), off by 1 / N = 0.02%,
+    passes; the common mistakes are off by far more."""
+    return max(1e-5, 1e-3 * abs(want))
 
 
 def own_d_star_hint(submission, lp: np.ndarray, lq: np.ndarray) -> str:
@@ -274,7 +313,7 @@ def test_generator_cost(submission):
         got = as_number(call(fn, "generator_cost", lp.copy(), lq.copy(), x.copy()), "generator_cost(log_p_data, log_p_g, x)")
         want = cost_oracle(lp, lq)
         answers.append((what, lq, got, want, cost_faults(x, lp, lq, want)))
-    wrong = [a for a in answers if not (math.isfinite(a[2]) and abs(a[2] - a[3]) <= 1e-5)]
+    wrong = [a for a in answers if not (math.isfinite(a[2]) and abs(a[2] - a[3]) <= cost_tolerance(a[3]))]
     if not wrong:
         return
     what, lq, got, want, _ = wrong[0]
@@ -286,9 +325,11 @@ def test_generator_cost(submission):
         hint = C_OF_G
         for i, (_, message) in enumerate(answers[0][4]):
             pairs = [(a[2], a[3], a[4][i][0]) for a in finite]
-            if all(abs(g - v) <= 1e-5 for g, _, v in pairs) and any(abs(v - w) > 1e-5 for _, w, v in pairs):
+            if all(abs(g - v) <= 1e-5 for g, _, v in pairs) and any(abs(v - w) > cost_tolerance(w) for _, w, v in pairs):
                 hint = message
                 break
+        if hint.startswith("the sign is flipped") and swapped_arguments(fn):
+            hint = SWAPPED_ARGUMENTS
     raise AssertionError(
         f"generator_cost for p_data = N(3, 0.5^2), {what}, on a grid of spacing {num(x[1] - x[0])} is {num(got)}; "
         f"expected -log 4 + 2 JSD = {num(want)}: {hint}{own_d_star_hint(submission, lp, lq)}"
@@ -340,8 +381,27 @@ def grad_faults(logits: torch.Tensor, which: str) -> list[tuple[np.ndarray, str]
     ]
 
 
-def grads_answer(submission, logits: torch.Tensor) -> dict[str, np.ndarray]:
-    """The student's two derivatives on `logits`, by name ("saturating", "non_saturating"), as arrays (N,)."""
+def share_memory(a, b) -> bool:
+    """Whether two results are views of one buffer (tensors or arrays)."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.numel() > 0 and a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return bool(np.shares_memory(a, b))
+    return False
+
+
+ALIASED = ("the two results are one tensor: an in-place operation (neg_, add_, mul_...) changed the first result "
+           "after it was computed, so both hold the last value; compute each with out-of-place operations "
+           "(-d, d - 1)")
+
+# Rounding of a float32 answer: the derivatives lie in [-1, 0], where float32 rounds to about 6e-8, and
+# 1 - sigmoid(l) cancels to that absolute error as sigmoid(l) -> 1 (the right formula, in float32).
+FLOAT32_ATOL = 2.5e-7
+
+
+def grads_answer(submission, logits: torch.Tensor) -> tuple[dict[str, np.ndarray], float, bool]:
+    """The student's two derivatives on `logits`, by name ("saturating", "non_saturating"), as arrays (N,);
+    the absolute tolerance their dtype allows; whether the two are one tensor."""
     fn = submission.get("generator_loss_grads")
     what = "generator_loss_grads(fake_logits)"
     out = fn(logits.clone())
@@ -349,24 +409,26 @@ def grads_answer(submission, logits: torch.Tensor) -> dict[str, np.ndarray]:
     assert isinstance(out, (tuple, list)) and len(out) == 2, (
         f"{what} returned {type(out).__name__}; return a pair (saturating, non_saturating) of tensors"
     )
-    return {
+    single = any(getattr(value, "dtype", None) in (torch.float32, np.float32) for value in out)
+    arrays = {
         name: as_array(value, f"{what}[{i}] ({name.replace('_', '-')})", len(logits))
         for i, (name, value) in enumerate(zip(LOSSES, out))
     }
+    return arrays, FLOAT32_ATOL if single else 1e-12, share_memory(*out)
 
 
 def check_grad(submission, which: str) -> None:
     logits = grad_logits()
-    got = grads_answer(submission, logits)[which]
-    want = grad_oracle(logits, which)
-    if matches(got, want, rtol=1e-6, atol=1e-12):
+    answers, atol, aliased = grads_answer(submission, logits)
+    got, want = answers[which], grad_oracle(logits, which)
+    if matches(got, want, rtol=1e-6, atol=atol):
         return
     loss = "log(1 - D(G(z)))" if which == "saturating" else "-log D(G(z))"
-    hint = diagnose_array(got, want, grad_faults(logits, which))
+    hint = ALIASED if aliased else diagnose_array(got, want, grad_faults(logits, which))
     if hint is None:
-        bad = int(np.argmax(~np.isclose(got, want, rtol=1e-6, atol=1e-12)))
-        hint = (f"at logit {num(float(logits[bad]))} (D(G(z)) = {num(float(expit(logits[bad])))}) it is {num(got[bad])}; "
-                f"expected {num(want[bad])}. Write D(G(z)) = sigmoid(logit) and apply the chain rule")
+        bad = int(np.argmax(~np.isclose(got, want, rtol=1e-6, atol=atol)))
+        hint = (f"at logit {num(float(logits[bad]))} (D(G(z)) = {num(float(expit(logits[bad])))}) it is "
+                f"{differ(got[bad], want[bad])}. Write D(G(z)) = sigmoid(logit) and apply the chain rule")
     raise AssertionError(f"the {which.replace('_', '-')} derivative d/dlogit of {loss} is wrong: {hint}")
 
 
