@@ -251,6 +251,15 @@ WRONG = {
     "scale: in place": ("scale_images", "def scale_images(x):\n    x[x > 0] = 255\n    return x.float() / 127.5 - 1",
                         "changed its input in place"),
     "scale: None": ("scale_images", "def scale_images(x):\n    x.float() / 127.5 - 1", "returned None"),
+    # right on a batch that holds 0 and 255, wrong on one that does not: the batch's own range
+    "scale: batch's min and max": (
+        "scale_images", "def scale_images(x):\n    x = x.float()\n    return (x - x.min()) / (x.max() - x.min()) * 2 - 1",
+        "scale_images depends on the batch: pixel"),
+    "scale: batch's max": ("scale_images", "def scale_images(x):\n    x = x.float()\n    return x / x.max() * 2 - 1",
+                           "it divides by the batch's largest pixel"),
+    "scale: batch's mean and std": (
+        "scale_images", "def scale_images(x):\n    x = x.float()\n    return (x - x.mean()) / x.std()",
+        "it standardises by the batch's mean and std"),
     # d_step
     "d: no detach": ("d_step", d_step(fake="G(z)"), "G's parameters received gradients in the D step"),
     "d: freezes G for good": ("d_step", d_step(fake="G.requires_grad_(False)(z)"),
@@ -284,6 +293,10 @@ WRONG = {
     "d: zero_grad between backward and step": ("d_step", d_step(zero="pass", step="opt_d.zero_grad(); opt_d.step()"),
                                                "D's parameters did not change and hold no gradient"),
     "d: steps twice": ("d_step", d_step(step="opt_d.step(); opt_d.step()"), "moved twice as far"),
+    "d: backward on V, returns -V": (
+        "d_step", d_step(loss="F.logsigmoid(logits_real).mean() + F.logsigmoid(-logits_fake).mean()",
+                         ret="-loss_d"),
+        "D moved the opposite way from the trainer's step"),
     "d: returns a tuple": ("d_step", d_step(ret="loss_d, logits_real.sigmoid().mean()"), "returned a tuple of 2"),
     "d: returns None": ("d_step", d_step(ret="None"), "returned None"),
     # g_step
@@ -302,6 +315,8 @@ WRONG = {
     "g: freezes D for good": ("g_step", g_step(zero="D.requires_grad_(False); opt_g.zero_grad()"),
                               "g_step left D's parameters with requires_grad=False"),
     "g: summed over the batch": ("g_step", g_step(loss="F.softplus(-logits_fake).sum()"), "average over the batch"),
+    "g: backward on -loss_g": ("g_step", g_step().replace("loss_g.backward()", "(-loss_g).backward()"),
+                               "G moved the opposite way from the trainer's step"),
     "g: returns a tuple": ("g_step", g_step(ret="loss_g, logits_fake"), "returned a tuple of 2"),
 }
 
@@ -312,6 +327,8 @@ def test_wrong_answer_is_named(case):
     check_name = next(c for c, f in CHECKS.items() if f == name)
     earned, message = grade(check_name, **{name: source})
     assert earned == 0.0 and expected in message, message
+    if name == "scale_images" and "batch's" in case:
+        assert "scale by the fixed range 0..255" in message, message
 
 
 def test_a_crash_in_the_students_step_is_reported_as_theirs():

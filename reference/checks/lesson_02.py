@@ -227,6 +227,10 @@ def update_fault(net: str, opt: str, loss: str, after: Tensor, before: Tensor, w
                 f"zero them with {opt}.zero_grad(), then call {loss}.backward() before {opt}.step()")
     if close(after, before + 2 * (want - before)):
         return f"{net} moved twice as far as the trainer's step: step {opt} once per call"
+    if close(after, before - (want - before)):
+        return (f"{net} moved the opposite way from the trainer's step, so the update raised {loss} instead of lowering "
+                f"it: the optimiser descends whatever you call backward() on, so call {loss}.backward() on the loss you "
+                f"return and minimise, not on its negative (such as V)")
     gap = float((after - want).abs().max())
     return (f"{net}'s parameters after the step differ from the trainer's step by up to {num(gap)} although the "
             f"returned loss is right: compute the loss once, then zero_grad, backward and one step of `{opt}`")
@@ -237,13 +241,9 @@ def update_fault(net: str, opt: str, loss: str, after: Tensor, before: Tensor, w
 # ---------------------------------------------------------------------------------------------
 
 
-@check(points=1, visible=True)
-def test_scale_images(submission):
-    """scale_images maps uint8 pixels 0..255 onto [-1, 1] like the trainer"""
-    scale_images = submission.get("scale_images")
-    x = torch.randperm(256, generator=torch.Generator().manual_seed(SEED)).to(torch.uint8).view(4, 1, 8, 8)
+def scaled(scale_images, x: Tensor) -> Tensor:
+    """scale_images(x) on a copy, or a failure that says what is wrong with its type, shape or dtype."""
     given = x.clone()
-    want = to_model_range(x, "tanh")
     out = scale_images(given)
     assert out is not None, "scale_images returned None: is its `return` missing?"
     assert isinstance(out, Tensor), f"scale_images returned {type(out).__name__}; return a torch tensor"
@@ -257,7 +257,52 @@ def test_scale_images(submission):
     assert out.dtype == torch.float32, (
         f"scale_images returned dtype {out.dtype}; the networks' weights are float32 and refuse {out.dtype} "
         f"input: return float32 (x.float())")
+    return out.detach()
+
+
+def batch_dependence(x: Tensor, out: Tensor, part: Tensor, out_part: Tensor) -> str | None:
+    """What is wrong when a pixel value maps to different numbers in two batches (`part`, whose values
+    run from 20 to 200 only, is a batch of some of `x`'s values); None when the map is the same."""
+    table = torch.empty(256)
+    table[x.reshape(-1).long()] = out.reshape(-1).float()  # what each pixel value becomes in x
+    differs = ~torch.isclose(out_part.reshape(-1), table[part.reshape(-1).long()], rtol=0.0, atol=1e-5)
+    if not differs.any():
+        return None
+    v = int(part.reshape(-1)[int(differs.nonzero()[0])])
+    in_x, in_part = float(table[v]), float(out_part.reshape(-1)[int(differs.nonzero()[0])])
+    p = part.float()
+    lo, hi = int(part.min()), int(part.max())
+    if torch.allclose(out_part, (p - p.min()) / (p.max() - p.min()) * 2 - 1, atol=1e-4):
+        how = f"it stretches each batch's own range onto [-1, 1] (here {lo} -> -1, {hi} -> 1)"
+    elif torch.allclose(out_part, p / p.max() * 2 - 1, atol=1e-4):
+        how = f"it divides by the batch's largest pixel ({hi} here), not by 255"
+    elif torch.allclose(out_part, (p - p.mean()) / p.std(), atol=1e-3) or torch.allclose(
+            out_part, (p - p.mean()) / p.std(unbiased=False), atol=1e-3):
+        how = "it standardises by the batch's mean and std"
+    else:
+        how = "it uses statistics of the batch (its min, max, mean...)"
+    return (f"scale_images depends on the batch: pixel {v} becomes {num(in_x)} in a batch of all values 0..255 but "
+            f"{num(in_part)} in a batch of values {lo}..{hi}; {how}. Pixels must map the same way in every batch: "
+            f"scale by the fixed range 0..255 (x / 255 * 2 - 1), not by the batch's values")
+
+
+@check(points=1, visible=True)
+def test_scale_images(submission):
+    """scale_images maps uint8 pixels 0..255 onto [-1, 1] like the trainer, the same way in every batch"""
+    scale_images = submission.get("scale_images")
+    x = torch.randperm(256, generator=torch.Generator().manual_seed(SEED)).to(torch.uint8).view(4, 1, 8, 8)
+    want = to_model_range(x, "tanh")
+    out = scaled(scale_images, x)
+    # a batch without 0 and 255: a map that uses the batch's own range is right on x alone
+    part = (20 + torch.randperm(181, generator=torch.Generator().manual_seed(SEED + 1))[:128]).to(torch.uint8)
+    part = part.view(2, 1, 8, 8)
+    out_part = scaled(scale_images, part)
+    fault = batch_dependence(x, out, part, out_part)
+    assert fault is None, fault
     if torch.allclose(out, want, rtol=0.0, atol=1e-6):
+        assert torch.allclose(out_part, to_model_range(part, "tanh"), rtol=0.0, atol=1e-6), (
+            "scale_images is right on a batch of all values 0..255 but not on a batch of values 20..200: map each "
+            "pixel the same way in every batch, x / 255 * 2 - 1")
         return
     got = {int(v): float(out[x == v].reshape(-1)[0]) for v in range(256)}
     g0, g255, g128 = got[0], got[255], got[128]
