@@ -325,6 +325,37 @@ def test_replies_carry_plain_data_and_tensors_only(tmp_path: Path):
     assert not marker.exists(), "decoding a reply ran code"
 
 
+class _Text(str):
+    def __str__(self) -> str:
+        return "not what it holds"
+
+
+class _Scores(torch.Tensor):
+    pass
+
+
+def test_numpy_scalars_and_subclasses_of_plain_values_reach_the_grader_as_plain_values():
+    """A student's np.float64, np.str_ (dict keys too), str or IntEnum subclass and tensor subclass
+    cross the proxy as the plain value they hold: the grader loads plain types only, so sent as
+    they are, the reply would be unreadable and the submission's remaining checks lost."""
+    import enum
+
+    import numpy as np
+
+    from reference.grading.worker import Worker
+
+    class Label(enum.IntEnum):
+        SEVEN = 7
+
+    value = {np.str_("run_a"): [np.float64(1.5), np.str_("d_wins"), _Text("lr"), Label.SEVEN,
+                                torch.arange(3.0).as_subclass(_Scores), torch.nn.Parameter(torch.ones(2))]}
+    back = decode(encode(Worker(-1, -1).wire(value)))
+    assert back == {"run_a": [1.5, "d_wins", "lr", 7, back["run_a"][4], back["run_a"][5]]}
+    assert [type(v) for v in back["run_a"]] == [float, str, str, int, torch.Tensor, torch.Tensor]
+    assert type(next(iter(back))) is str
+    assert torch.equal(back["run_a"][4], torch.arange(3.0)) and torch.equal(back["run_a"][5], torch.ones(2))
+
+
 def test_only_the_graders_partial_gives_points_and_never_more_than_the_check():
     fn = check(points=2)(lambda submission: None)
 

@@ -60,10 +60,14 @@ class Worker:
         import numpy as np
         import torch
 
-        if value is None or isinstance(value, (bool, int, float, str)):
+        if value is None or type(value) in (bool, int, float, str):
             return value
+        if isinstance(value, (int, float, str)):  # a subclass (numpy's float64 and str_, an IntEnum...): its plain value,
+            return (int.__int__ if isinstance(value, int) else float.__float__ if isinstance(value, float) else str.__str__)(value)
         if isinstance(value, torch.Tensor) and value.layout == torch.strided and not value.is_quantized:
-            return value.detach().to("cpu").clone().contiguous()
+            plain = torch.Tensor.as_subclass(value, torch.Tensor).detach().to("cpu").clone().contiguous()
+            if type(plain) is torch.Tensor:  # a subclass's data as a plain tensor: the grader loads nothing else
+                return plain
         if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             return torch.from_numpy(np.ascontiguousarray(value).copy())
         if isinstance(value, np.generic) and value.dtype.kind in "biuf":
@@ -74,7 +78,7 @@ class Worker:
             items = [self.wire(v, depth + 1) for v in value]
             return tuple(items) if isinstance(value, tuple) else items
         if depth < 20 and isinstance(value, dict) and all(isinstance(k, str) for k in value):
-            return {k: self.wire(v, depth + 1) for k, v in value.items()}
+            return {str.__str__(k): self.wire(v, depth + 1) for k, v in value.items()}
         ident = len(self.handles) + 1
         self.handles[ident] = value
         kind = type(value)
