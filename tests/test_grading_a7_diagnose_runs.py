@@ -132,7 +132,7 @@ def test_extra_keys_fail_the_format_check(tmp_path):
 
 
 class Handle:
-    """What the proxy returns for an object it cannot carry (a dict holding a set)."""
+    """What the proxy returns for an object it cannot carry (a dict whose keys are not strings)."""
 
     type_name = "builtins.dict"
 
@@ -148,8 +148,33 @@ class Fake:
 
 
 def test_a_dict_the_proxy_cannot_carry_is_named():
-    with pytest.raises(AssertionError, match="`fix` holds values that are not strings"):
+    with pytest.raises(AssertionError, match="`fix` has keys that are not strings: key each answer by its run's name"):
         CHECKS.answers(Fake(fix=Handle()), "fix")
+
+
+def test_numpy_strings_are_strings_and_odd_keys_and_values_are_named(tmp_path):
+    """Answers held as numpy strings are right answers (np.str_ is a str); a dict keyed by numbers is
+    told its keys are the fault, a set is named as a set; a learning rate named for run_b (whose
+    settings hold one 15x too high) earns half its diagnosis."""
+    source = (
+        "import numpy as np\n"
+        f"diagnosis = dict(enumerate(np.array({list(RIGHT_DIAGNOSIS.values())!r})))\n"
+        f"fix = {{run: np.str_(value) for run, value in {RIGHT_FIX!r}.items()}}\n"
+        "fix['run_c'] = {'label_smoothing'}\n"
+    )
+    keys = ('`diagnosis` has keys that are not strings: key each answer by its run\'s name, a string, e.g. diagnosis = '
+            '{"run_a": "...", ...}')
+    result = scores(submission(tmp_path, source, None))
+    assert result == {
+        **{name: (0.0, keys) for name in FULL if not name.endswith("_fix")},
+        **{name: OK[name] for name in FULL if name.endswith("_fix")},
+        "test_run_c_fix": (0.0, "fix['run_c'] should be a string, one of FIXES' keys; got a set"),
+    }
+    (tmp_path / "half").mkdir()
+    half = submission(tmp_path / "half", {**RIGHT_DIAGNOSIS, "run_b": "lr_off_by_10"}, RIGHT_FIX)
+    assert scores(half) == {**OK, "test_run_b_diagnosis": (
+        1.0, "diagnosis['run_b'] = 'lr_off_by_10' is half right: its learning rate is indeed high, which amplifies what "
+             "goes wrong, but name the failure its sample grids show")}
 
 
 # ---------------------------------------------------------------------------------------------

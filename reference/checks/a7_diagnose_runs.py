@@ -4,7 +4,7 @@ Generated from tests/autograders/test_a7_diagnose_runs.py by `python -m referenc
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
-from reference.grading import CheckFailure, check
+from reference.grading import CheckFailure, Partial, check
 ASSIGNMENT = "a7_diagnose_runs"
 RUNS = ("run_a", "run_b", "run_c", "run_d", "run_e")
 FAILURES = (  # the keys of the notebook's FAILURES: what can go wrong (lesson 08)
@@ -26,8 +26,8 @@ def answers(submission, name: str) -> dict:
     if isinstance(value, dict):
         return value
     kind = getattr(value, "type_name", None)  # an object the proxy cannot carry comes back as a handle
-    if kind == "builtins.dict":
-        raise AssertionError(f"`{name}` holds values that are not strings: write each run's choice as a string, "
+    if kind == "builtins.dict":  # the proxy carries a dict as data only when its keys are strings
+        raise AssertionError(f"`{name}` has keys that are not strings: key each answer by its run's name, a string, "
                              f'e.g. {name} = {{"run_a": "...", ...}}')
     shown = kind.rsplit(".", 1)[-1] if kind else type(value).__name__
     raise AssertionError(f'`{name}` should be a dict {{run name: choice}}, e.g. {name} = {{"run_a": "...", ...}}; got a {shown}')
@@ -41,7 +41,9 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...]) -> str:
     value = given[run]
     listing = "FAILURES" if allowed is FAILURES else "FIXES"
     if not isinstance(value, str):
-        raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {value!r} ({type(value).__name__})")
+        kind = getattr(value, "type_name", None)  # an object the proxy cannot carry (a set...) comes back as a handle
+        got = f"a {kind.rsplit('.', 1)[-1]}" if isinstance(kind, str) else f"{value!r} ({type(value).__name__})"
+        raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {got}")
     if value.strip().lower() not in allowed:
         raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}")
     return value.strip().lower()

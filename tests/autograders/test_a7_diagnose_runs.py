@@ -6,7 +6,8 @@ below). The visible check validates only the format (every run answered, every c
 gives no answer away; the hidden checks, one diagnosis and one fix per run, hold the answer key
 (`ANSWERS`, never shipped: `python -m reference.grading.visible` copies only the visible check and
 the helpers it uses). A run's fix is right when it is any of the fixes that address that run's
-failure; a fix that treats only a symptom gets a message saying why it falls short.
+failure; a fix that treats only a symptom gets a message saying why it falls short. A diagnosis
+that is true of a run's settings but is not the failure it shows earns half (`PARTLY`).
 
 The runs were made by solutions/a7_diagnose_runs/make_runs.py (instructors only) into solutions/a7_diagnose_runs/cases/. Why each answer
 holds is graded by hand (the `why_run_*` cells, with the rubric in their solution regions and
@@ -17,7 +18,7 @@ Points: the format 2; per run the diagnosis 2 and the fix 1; five runs: 2 + 5 * 
 
 from __future__ import annotations
 
-from reference.grading import CheckFailure, check
+from reference.grading import CheckFailure, Partial, check
 
 ASSIGNMENT = "a7_diagnose_runs"
 RUNS = ("run_a", "run_b", "run_c", "run_d", "run_e")
@@ -45,8 +46,8 @@ def answers(submission, name: str) -> dict:
     if isinstance(value, dict):
         return value
     kind = getattr(value, "type_name", None)  # an object the proxy cannot carry comes back as a handle
-    if kind == "builtins.dict":
-        raise AssertionError(f"`{name}` holds values that are not strings: write each run's choice as a string, "
+    if kind == "builtins.dict":  # the proxy carries a dict as data only when its keys are strings
+        raise AssertionError(f"`{name}` has keys that are not strings: key each answer by its run's name, a string, "
                              f'e.g. {name} = {{"run_a": "...", ...}}')
     shown = kind.rsplit(".", 1)[-1] if kind else type(value).__name__
     raise AssertionError(f'`{name}` should be a dict {{run name: choice}}, e.g. {name} = {{"run_a": "...", ...}}; got a {shown}')
@@ -60,7 +61,9 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...]) -> str:
     value = given[run]
     listing = "FAILURES" if allowed is FAILURES else "FIXES"
     if not isinstance(value, str):
-        raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {value!r} ({type(value).__name__})")
+        kind = getattr(value, "type_name", None)  # an object the proxy cannot carry (a set...) comes back as a handle
+        got = f"a {kind.rsplit('.', 1)[-1]}" if isinstance(kind, str) else f"{value!r} ({type(value).__name__})"
+        raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {got}")
     if value.strip().lower() not in allowed:
         raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}")
     return value.strip().lower()
@@ -107,8 +110,16 @@ SYMPTOM_ONLY = {  # (run, fix): why that fix falls short there
 }
 
 
+PARTLY = {  # (run, diagnosis): why it earns half: true of the run's settings, but not the failure it shows
+    ("run_b", "lr_off_by_10"): "its learning rate is indeed high, which amplifies what goes wrong, but name the failure "
+                               "its sample grids show",
+}
+
+
 def judge_diagnosis(submission, run: str) -> None:
     got = choice(submission, "diagnosis", run, FAILURES)
+    if (why := PARTLY.get((run, got))) is not None:
+        raise Partial(1, f"diagnosis[{run!r}] = {got!r} is half right: {why}")
     assert got == ANSWERS[run][0], f"diagnosis[{run!r}] = {got!r} is not what {run} shows; look again at its curves and grids"
 
 
