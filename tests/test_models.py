@@ -226,6 +226,15 @@ def test_dcgan_weights_init(name, data_shape, image_size):
     assert torch.all(beta == 0), f"{name} BatchNorm biases should start at 0"
 
 
+def test_weights_init_leaves_a_batchnorm_without_affine_parameters_alone():
+    """Conditional BatchNorm keeps BatchNorm2d(affine=False) and takes its scale and shift from the label:
+    weights_init initialises the convs around it and has nothing to set on it."""
+    net = nn.Sequential(nn.ConvTranspose2d(8, 4, 4), nn.BatchNorm2d(4, affine=False), nn.BatchNorm1d(3, affine=False))
+    net.apply(dcgan.weights_init)
+    assert net[1].weight is None and net[1].bias is None and net[2].weight is None
+    assert abs(net[0].weight.std().item() - 0.02) < 0.005
+
+
 def test_count_parameters_skips_frozen():
     net = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 1))
     assert count_parameters(net) == 16 + 5

@@ -104,12 +104,18 @@ class DenseConv2d(nn.Conv2d):
 
 
 def weights_init(m: nn.Module) -> None:
-    """DCGAN init for `net.apply`: conv weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0."""
+    """DCGAN init for `net.apply`: conv weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0.
+
+    A BatchNorm without affine parameters (`affine=False`, as in conditional BatchNorm, whose scale
+    and shift come from the label) has none to set and is left as it is.
+    """
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(m.weight, 0.0, 0.02)
     elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
+        if m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
 
 
 def upsampling(c_in: int, c_out: int, small: int, big: int, resize_conv: bool = False) -> list[nn.Module]:
