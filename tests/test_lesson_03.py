@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from reference.config import TrainConfig, read_config_file
@@ -60,7 +61,7 @@ def stub(source: str) -> str:
 
 def namespace(*sources: str) -> dict:
     """A fresh notebook namespace with the lesson's imports, after running `sources` in it."""
-    ns = {"__name__": "lesson_03_under_test", "torch": torch, "nn": nn, "weights_init": weights_init}
+    ns = {"__name__": "lesson_03_under_test", "torch": torch, "nn": nn, "F": F, "weights_init": weights_init}
     for source in sources:
         exec(compile(source, "<cell>", "exec"), ns)  # noqa: S102 - the course's own cells
     return ns
@@ -118,6 +119,42 @@ def test_a_missing_function_is_named():
 # Right answers written other ways
 # ---------------------------------------------------------------------------------------------
 
+G_CLASS = """
+    class Generator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False)
+            self.b1 = nn.BatchNorm2d(ngf * 4)
+            self.c2 = nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, bias=False)
+            self.b2 = nn.BatchNorm2d(ngf * 2)
+            self.c3 = nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False)
+            self.b3 = nn.BatchNorm2d(ngf)
+            self.c4 = nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False)
+        def forward(self, z):
+            x = z.view(z.shape[0], -1, 1, 1)
+            for conv, norm in ((self.c1, self.b1), (self.c2, self.b2), (self.c3, self.b3)):
+                x = norm(conv(x))
+                x = {act}
+            return {out}
+    return Generator().apply(weights_init)
+"""
+D_CLASS = """
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(1, ndf, 4, 2, 1, bias=False)
+            self.c2 = nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False)
+            self.b2 = nn.BatchNorm2d(ndf * 2)
+            self.c3 = nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False)
+            self.b3 = nn.BatchNorm2d(ndf * 4)
+            self.c4 = nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False)
+        def forward(self, x):
+            for conv, norm in ((self.c1, None), (self.c2, self.b2), (self.c3, self.b3)):
+                x = conv(x) if norm is None else norm(conv(x))
+                x = {act}
+            return self.c4(x).view(-1)
+    return Discriminator().apply(weights_init)
+"""
 G_CORRECT = {
     "a_module_class_with_view": """
         class Generator(nn.Module):
@@ -143,7 +180,10 @@ G_CORRECT = {
     """,
 }
 
+G_CORRECT["activations_written_as_functions"] = G_CLASS.format(act="F.relu(x)", out="torch.tanh(self.c4(x))")
+
 D_CORRECT = {
+    "activations_written_as_functions": D_CLASS.format(act="F.leaky_relu(x, 0.2)"),
     "a_module_class_with_view": """
         class Discriminator(nn.Module):
             def __init__(self):
@@ -274,7 +314,30 @@ G_WRONG = {
         "test_generator_parameters": ["layer 3 with weights", "32 -> 16 channels with a 3x3 kernel"],
         "test_generator_layers": ["G uses `4` (Upsample", "strided transposed convolutions"],
     }),
-    "leaky_relu_in_g": (g_body(act="nn.LeakyReLU(0.2, True)"), {"test_generator_layers": ["G uses `3` (LeakyReLU", "ReLU"]}),
+    "leaky_relu_in_g": (g_body(act="nn.LeakyReLU(0.2, True)"), {
+        "test_generator_layers": ["After `2` (BatchNorm2d), G's hidden stage, with `3` (LeakyReLU", "slope 0.2",
+                                  "transposed conv -> BatchNorm -> ReLU", "LeakyReLU is D's activation"]}),
+    # activations judged by what they do, written as modules or as functions in forward
+    "functional_leaky_relu_in_g": (G_CLASS.format(act="F.leaky_relu(x, 0.2)", out="torch.tanh(self.c4(x))"), {
+        "test_generator_layers": ["After `b1` (BatchNorm2d), G's hidden stage lets negative values through with slope 0.2",
+                                  "BatchNorm -> ReLU"]}),
+    "elu_in_g": (g_body(act="nn.ELU()"), {"test_generator_layers": ["`3` (ELU", "bends negative values", "-> ReLU"]}),
+    "dropout_in_g": (g_body(act="nn.ReLU(), nn.Dropout(0.5)"), {
+        "test_generator_layers": ["sets random values to 0", "Dropout, p = 0.5", "DCGAN has no dropout"]}),
+    "batchnorm_after_relu": ("""
+        G = nn.Sequential(
+            nn.Unflatten(1, (nz, 1, 1)), nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.ReLU(), nn.BatchNorm2d(ngf * 4),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, bias=False), nn.ReLU(), nn.BatchNorm2d(ngf * 2),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.ReLU(), nn.BatchNorm2d(ngf),
+            nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh(),
+        )
+        G.apply(weights_init)
+        return G
+    """, {"test_generator_layers": ["After `3` (BatchNorm2d), G's hidden stage passes its values on unchanged",
+                                    "BatchNorm -> ReLU, in that order"]}),
+    "clamp_instead_of_tanh": (G_CLASS.format(act="F.relu(x)", out="torch.clamp(self.c4(x), -1, 1)"), {
+        "test_generator_range": ["G clips the output of `c4`", "instead of a tanh", "end G with tanh"]}),
+    "hardtanh_instead_of_tanh": (g_body(last="nn.Hardtanh()"), {"test_generator_range": ["G clips the output of `10`"]}),
     "batchnorm_on_the_output": (g_body(out_norm=True), {
         "test_generator_parameters": ["4 BatchNorm layers, the reference 3", "no BatchNorm on G's output layer"],
         "test_generator_layers": ["BatchNorm after its output conv"],
@@ -345,7 +408,27 @@ D_WRONG = {
         "test_discriminator_parameters": ["5 conv/linear layers with weights, the reference 4"],
         "test_discriminator_layers": ["D uses `9` (Linear(in_features=1024, out_features=128", "hidden fully connected layer"],
     }),
-    "relu_in_d": (d_body(act="nn.ReLU(True)"), {"test_discriminator_layers": ["D uses `1` (ReLU", "LeakyReLU(0.2)"]}),
+    "relu_in_d": (d_body(act="nn.ReLU(True)"), {
+        "test_discriminator_layers": ["After `0` (Conv2d), D's hidden stage, with `1` (ReLU", "sets negative values to 0",
+                                      "LeakyReLU(0.2)", "ReLU is G's activation"]}),
+    "functional_relu_in_d": (D_CLASS.format(act="F.relu(x)"), {
+        "test_discriminator_layers": ["After `c1` (Conv2d), D's hidden stage sets negative values to 0 (ReLU)",
+                                      "LeakyReLU(0.2)"]}),
+    "leaky_relu_default_slope": (d_body(act="nn.LeakyReLU()"), {
+        "test_discriminator_layers": ["slope 0.01", "pass negative_slope=0.2"]}),
+    "leaky_relu_negative_slope": (d_body(act="nn.LeakyReLU(-0.2)"), {
+        "test_discriminator_layers": ["multiplies negative values by -0.2", "the slope is +0.2"]}),
+    "functional_leaky_relu_default_slope": (D_CLASS.format(act="F.leaky_relu(x)"), {
+        "test_discriminator_layers": ["slope 0.01", "pass negative_slope=0.2"]}),
+    "dropout_in_d": (d_body(act="nn.LeakyReLU(0.2), nn.Dropout(0.3)"), {
+        "test_discriminator_layers": ["sets random values to 0", "DCGAN has no dropout"]}),
+    "tanh_after_the_last_conv": (d_body(head="nn.Conv2d(ndf * {c4}, 1, 4, 1, 0, bias={bias}), nn.Flatten(0), nn.Tanh()"), {
+        "test_discriminator_logits": ["D's output is not the raw output of `8`", "squashes its values into [-1, 1] (tanh)",
+                                      "the output stage is the conv alone"]}),
+    "leaky_relu_after_the_last_conv": (
+        d_body(head="nn.Conv2d(ndf * {c4}, 1, 4, 1, 0, bias={bias}), nn.Flatten(0), nn.LeakyReLU(0.2)"), {
+            "test_discriminator_logits": ["D's output is not the raw output of `8`", "slope 0.2",
+                                          "the output stage is the conv alone"]}),
     "default_init": (d_body(init=""), {"test_discriminator_init": ["`0.weight` has standard deviation", "not 0.02"]}),
     "batchnorm_scales_drawn_at_0": (d_body(init="""
         for p in D.parameters():

@@ -11,20 +11,27 @@ the same width. Five checks per network, 1 point each, all visible:
 
 - shape: the output shape, and where the sizes leave the ladder 1 -> 4 -> 7 -> 14 -> 28 (G) or
   28 -> 14 -> 7 -> 4 -> 1 (D); the layer that raises, with the fix for its kind of mistake;
-- range (G): outputs in [-1, 1] and reaching below 0, also with every weight scaled up 25 times
-  (a final tanh); logits (D): no final sigmoid, the values are not all in [0, 1];
+- range (G): outputs in [-1, 1] and reaching below 0, also with every weight scaled up 25 times,
+  and equal to the tanh of the last layer's output (not a clamp); logits (D): no final sigmoid, the
+  values are not all in [0, 1], and the output is the last conv's own output (no tanh or activation);
 - parameters: the exact count of the reference model; a difference is traced to conv biases, a
   layer with other channels or kernel than the reference's at its place, or BatchNorm added or missing;
 - layers: no pooling or fixed upsampling, no hidden fully connected layer, BatchNorm in the hidden
-  layers but not on G's output or D's input layer, ReLU in G and LeakyReLU in D;
+  layers but not on G's output or D's input layer, ReLU in G and LeakyReLU(0.2) in D. Activations
+  are judged by what they do (`stage_tensors` records each conv's and BatchNorm's output and the next
+  conv's input), so nn.ReLU() and F.relu in forward are judged alike, and so are a LeakyReLU's slope,
+  an ELU, a Dropout, or a BatchNorm placed after the activation;
 - init: conv weights drawn from N(0, 0.02), BatchNorm scales around 1.
 
 The checks reach the student's objects only through `submission` and the probes of
-`reference.grading.probes` and `probes_a2` (the same API as the assignments' checks).
+`reference.grading.probes` and `probes_a2` (the same API as the assignments' checks), and this
+module's own probe `stage_tensors`.
 """
 
 from __future__ import annotations
 
+import copy
+import importlib
 import math
 
 import torch
@@ -258,6 +265,216 @@ def working(submission, which: str) -> tuple[dict, list[dict]]:
 
 
 # ---------------------------------------------------------------------------------------------
+# What each stage does to its values: activations judged by behaviour, module or function alike
+# ---------------------------------------------------------------------------------------------
+
+
+def stage_tensors(model, x: torch.Tensor, seed: int = 0, scale: float = 1.0) -> dict:
+    """Probe: model(x) under no_grad (torch seeded with `seed`), with every leaf module that ran, and the
+    input and output of each convolution, Linear and BatchNorm as they were when it ran (cloned, before
+    any in-place change). With `scale`, a copy of the model with every parameter multiplied by it runs
+    instead (large values, where tanh, a clamp and no activation differ).
+
+    Returns {"calls": [[name or "", class name, extra_repr]] in the order the leaves ran, "tensors":
+    [[index in calls, "weighted" | "norm", input, output]] (float32), "output": model(x) detached
+    (float32) or None, "error": error_info or None}.
+    """
+    from torch import nn
+    from torch.nn.modules import module as torch_module
+
+    if scale != 1.0 and isinstance(model, nn.Module):
+        model = copy.deepcopy(model)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(scale)
+    names = {id(m): name for name, m in model.named_modules()} if isinstance(model, nn.Module) else {}
+    kinds = ((nn.modules.conv._ConvNd, nn.Linear), nn.modules.batchnorm._BatchNorm)
+    calls: list[list] = []
+    tensors: list[list] = []
+    pending: dict[int, list[list]] = {}
+
+    def before(mod, inputs) -> None:
+        if next(iter(mod.children()), None) is not None:
+            return
+        calls.append([names.get(id(mod), ""), type(mod).__name__, mod.extra_repr()[:160]])
+        kind = "weighted" if isinstance(mod, kinds[0]) else "norm" if isinstance(mod, kinds[1]) else None
+        first = inputs[0] if isinstance(inputs, tuple) and inputs else None
+        if kind and isinstance(first, torch.Tensor) and first.is_floating_point():
+            row = [len(calls) - 1, kind, first.detach().float().clone(), None]
+            tensors.append(row)
+            pending.setdefault(id(mod), []).append(row)
+
+    def after(mod, _inputs, output) -> None:
+        rows = pending.get(id(mod))
+        if rows:
+            row = rows.pop()
+            if isinstance(output, torch.Tensor) and output.is_floating_point():
+                row[3] = output.detach().float().clone()
+
+    result = {"calls": calls, "tensors": tensors, "output": None, "error": None}
+    hooks = [torch_module.register_module_forward_pre_hook(before), torch_module.register_module_forward_hook(after)]
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            out = model(x)
+    except Exception as err:  # noqa: BLE001 - measured, not judged
+        result["error"] = probes.error_info(err)
+        return result
+    finally:
+        for hook in hooks:
+            hook.remove()
+    result["tensors"] = [row for row in tensors if isinstance(row[3], torch.Tensor)]
+    if isinstance(out, torch.Tensor) and out.is_floating_point():
+        result["output"] = out.detach().float()
+    return result
+
+
+def _stage_probe():
+    """stage_tensors as the package names it: the grader loads this file under another module name, and
+    submission.run takes only functions of the `reference` package."""
+    return importlib.import_module("reference.checks.lesson_03").stage_tensors
+
+
+def _stages(data) -> tuple[list[tuple[dict, list[dict], torch.Tensor, torch.Tensor]], tuple | None]:
+    """From stage_tensors' data: the hidden stages [(the layer whose output the stage's activation takes,
+    the leaf modules that ran between it and the next weighted layer, that output, the next weighted
+    layer's input)], and the output stage (layer, modules after it, its output, the network's output) or None."""
+    data = data if isinstance(data, dict) else {}
+    raw_calls = data.get("calls") if isinstance(data.get("calls"), list) else []
+    calls = [{"name": c[0], "type": c[1], "repr": c[2]} if isinstance(c, list) and len(c) == 3 else {} for c in raw_calls]
+    rows = []
+    for row in data.get("tensors") if isinstance(data.get("tensors"), list) else []:
+        if (isinstance(row, list) and len(row) == 4 and isinstance(row[0], int) and 0 <= row[0] < len(calls)
+                and row[1] in ("weighted", "norm") and all(isinstance(t, torch.Tensor) for t in row[2:])):
+            rows.append(row)
+    stages = []
+    for k, row in enumerate(rows):
+        if row[1] != "weighted" or k == 0:
+            continue
+        prev = rows[k - 1]  # the last convolution, Linear or BatchNorm before this weighted layer
+        stages.append((calls[prev[0]], calls[prev[0] + 1 : row[0]], prev[3], row[2]))
+    output = data.get("output")
+    last = None
+    if rows and isinstance(output, torch.Tensor):
+        last = (calls[rows[-1][0]], calls[rows[-1][0] + 1 :], rows[-1][3], output)
+    return stages, last
+
+
+ELEMENTWISE = {
+    "identity": lambda t: t, "relu": torch.relu, "leaky": lambda t: torch.nn.functional.leaky_relu(t, 0.2),
+    "tanh": torch.tanh, "sigmoid": torch.sigmoid, "clamp": lambda t: t.clamp(-1, 1),
+}
+
+
+def _behaviour(p: torch.Tensor, b: torch.Tensor, expected: str) -> tuple | None:
+    """What maps p to b elementwise: (expected,) when b = ELEMENTWISE[expected](p); else ("relu",),
+    ("leaky", slope), ("identity",), ("tanh",), ("sigmoid",), ("clamp",), ("dropout", rate), ("curve", x, y)
+    (negatives bent, positives kept), ("changed", x, y) (positive values changed); None when the two do
+    not line up (other sizes)."""
+    if p.numel() != b.numel() or p.numel() == 0:
+        return None
+    p, b = p.double().reshape(-1), b.double().reshape(-1)
+    if not torch.isfinite(b).all():
+        return ("changed", float(p[~torch.isfinite(b)][0]), float(b[~torch.isfinite(b)][0]))
+
+    def near(a: torch.Tensor, c: torch.Tensor) -> bool:
+        return bool(torch.allclose(a, c, rtol=1e-4, atol=1e-5))
+
+    if near(b, ELEMENTWISE[expected](p)):
+        return (expected,)
+    for name in ("identity", "relu", "tanh", "sigmoid", "clamp"):
+        if near(b, ELEMENTWISE[name](p)):
+            return (name,)
+    pos, neg = p > 1e-3, p < -1e-3
+    kept = near(b[pos], p[pos])
+    if kept and neg.any():
+        ratio = b[neg] / p[neg]
+        slope = float(ratio.median())
+        if near(b[neg], slope * p[neg]):
+            return ("leaky", slope)
+        k = int(neg.nonzero()[0])
+        return ("curve", float(p[k]), float(b[k]))
+    if pos.any() and not kept:
+        ratio = b[pos] / p[pos]
+        dropped = ratio.abs() < 1e-6
+        if dropped.any() and (~dropped).any():
+            scale = float(ratio[~dropped].median())
+            if scale > 1 and torch.allclose(ratio[~dropped], torch.full_like(ratio[~dropped], scale), rtol=1e-4):
+                return ("dropout", 1 - 1 / scale)
+        k = int((~torch.isclose(b[pos], p[pos], rtol=1e-4, atol=1e-5)).nonzero()[0])
+        return ("changed", float(p[pos][k]), float(b[pos][k]))
+    return ("identity",)
+
+
+def _effect(kind: tuple) -> str:
+    """What a stage does to its values, in words, from _behaviour."""
+    name = kind[0]
+    if name == "relu":
+        return "sets negative values to 0 (ReLU)"
+    if name == "leaky":
+        slope = kind[1]
+        if slope < 0:
+            return f"multiplies negative values by {slope:.3g}, which turns them positive (a negative slope)"
+        return f"lets negative values through with slope {slope:.3g} (LeakyReLU({slope:.3g}))"
+    if name == "identity":
+        return "passes its values on unchanged, with no activation"
+    if name == "tanh":
+        return "squashes its values into [-1, 1] (tanh)"
+    if name == "sigmoid":
+        return "squashes its values into [0, 1] (sigmoid)"
+    if name == "clamp":
+        return "clips its values to [-1, 1] (a clamp or hardtanh)"
+    if name == "dropout":
+        return f"sets random values to 0 and scales the rest up (Dropout, p = {kind[1]:.2g})"
+    if name == "curve":
+        return f"bends negative values along a curve ({kind[1]:.3g} -> {kind[2]:.3g}; ELU, SELU, GELU or SiLU?)"
+    return f"changes positive values too ({kind[1]:.3g} -> {kind[2]:.3g})"
+
+
+def _where(layer: dict, between: list[dict], which: str) -> str:
+    """"After `2` (BatchNorm2d), G's hidden stage, with `3` (LeakyReLU(...))," for a stage's message."""
+    name = "G" if which == "G" else "D"
+    shown = [c for c in between if c.get("type") not in ("Flatten", "Unflatten", "Identity")]
+    where = f"After `{_text(layer.get('name'), 80)}` ({_text(layer.get('type'), 40)}), {name}'s hidden stage"
+    return where + (f", with {' and '.join(_layer(c) for c in shown[:2])}," if shown else "")
+
+
+def activation_fault(data, which: str) -> str | None:
+    """The first hidden stage whose activation is not DCGAN's (ReLU in G, LeakyReLU(0.2) in D), judged by
+    what it does to the values of the layer before it; None when every stage is right."""
+    stages, _ = _stages(data)
+    for layer, between, p, b in stages:
+        kind = _behaviour(p, b, "relu" if which == "G" else "leaky")
+        if kind is None:
+            continue
+        where = _where(layer, between, which)
+        if which == "G":
+            if kind == ("relu",):
+                continue
+            fix = ("each hidden stage of DCGAN's G is transposed conv -> BatchNorm -> ReLU, in that order (ReLU sets "
+                   "negative values to 0 and keeps positive ones)")
+            if kind[0] == "leaky" and kind[1] > 0:
+                fix += "; LeakyReLU is D's activation"
+            if kind[0] == "dropout":
+                fix += "; DCGAN has no dropout"
+            return f"{where} {_effect(kind)}: {fix}"
+        if kind == ("leaky",) or (kind[0] == "leaky" and abs(kind[1] - 0.2) < 1e-3):
+            continue
+        fix = ("each hidden stage of DCGAN's D ends in LeakyReLU(0.2), which keeps positive values and scales negative "
+               "ones by 0.2, so that they still pass a gradient back to G")
+        if kind == ("relu",):
+            fix += " (ReLU is G's activation)"
+        elif kind[0] == "leaky" and abs(kind[1] - 0.01) < 1e-4:
+            fix += ": 0.01 is nn.LeakyReLU()'s default slope, so pass negative_slope=0.2"
+        elif kind[0] == "leaky" and kind[1] < 0:
+            fix += ": the slope is +0.2"
+        elif kind[0] == "dropout":
+            fix += "; DCGAN has no dropout"
+        return f"{where} {_effect(kind)}: {fix}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
 # Parameters and layers
 # ---------------------------------------------------------------------------------------------
 
@@ -392,13 +609,6 @@ def layer_faults(calls: list[dict], which: str) -> str | None:
     if which == "D" and convs and len(convs) > 1 and any(convs[0] < k < convs[1] for k in norms):
         return ("D has a BatchNorm right after its first conv: DCGAN leaves it out of D's input layer (it would normalise "
                 "away the images' brightness and contrast, and the paper found it made training oscillate)")
-    if which == "G" and "LeakyReLU" in types:
-        k = types.index("LeakyReLU")
-        return f"G uses {_layer(calls[k])}: DCGAN's G uses ReLU in its hidden layers (LeakyReLU is D's activation)"
-    if which == "D" and "ReLU" in types:
-        k = types.index("ReLU")
-        return (f"D uses {_layer(calls[k])}: DCGAN's D uses LeakyReLU(0.2), so that negative inputs still pass a gradient "
-                f"back to G (ReLU is G's activation)")
     return None
 
 
@@ -475,6 +685,16 @@ def test_generator_range(submission):
     if low >= 0:
         raise AssertionError("G's pixels all lie in [0, 1], even with its weights scaled up: a Sigmoid at the end? The real "
                              "images are scaled to [-1, 1] (black is -1), so G must reach -1 too: end with nn.Tanh")
+    _, last = _stages(submission.run(_stage_probe(), model, inputs("G"), scale=SCALE))
+    kind = None if last is None else _behaviour(last[2], last[3], "tanh")
+    if kind == ("clamp",):
+        raise AssertionError(
+            f"G clips the output of {_layer(last[0])} to [-1, 1] (torch.clamp or nn.Hardtanh) instead of a tanh: the "
+            f"pixels stay in range, but wherever the conv's output passes -1 or 1 the gradient is 0 and those pixels "
+            f"stop learning; end G with tanh, which is smooth and never flat")
+    if kind is not None and kind != ("tanh",):
+        raise AssertionError(f"G's output is not the tanh of the output of {_layer(last[0])}: after it, G {_effect(kind)}; "
+                             f"DCGAN's output stage is the last transposed conv followed by tanh")
 
 
 @check(points=1, visible=True)
@@ -491,6 +711,9 @@ def test_generator_layers(submission):
     """The generator follows the DCGAN rules: transposed convs, BatchNorm, ReLU, no pooling or hidden Linear."""
     _, calls = working(submission, "G")
     fault = layer_faults(calls, "G")
+    if fault is None:
+        model, _ = build(submission, "G")
+        fault = activation_fault(submission.run(_stage_probe(), model, inputs("G")), "G")
     if fault:
         raise AssertionError(fault)
 
@@ -544,6 +767,12 @@ def test_discriminator_logits(submission):
     if values and low >= 0:
         raise AssertionError(f"D's outputs are all >= 0 ({last or 'an activation'} after the last conv?): a logit can be any real "
                              f"number, negative for 'fake'; end D with the last conv")
+    _, end = _stages(submission.run(_stage_probe(), model, inputs("D"), scale=SCALE))
+    kind = None if end is None else _behaviour(end[2], end[3], "identity")
+    if kind is not None and kind != ("identity",):
+        raise AssertionError(
+            f"D's output is not the raw output of {_layer(end[0])}: after it, D {_effect(kind)}. A logit can be any real "
+            f"number (D(x) is its sigmoid, which the losses apply), so the output stage is the conv alone: return its output")
 
 
 @check(points=1, visible=True)
@@ -560,6 +789,9 @@ def test_discriminator_layers(submission):
     """The discriminator follows the DCGAN rules: strided convs, BatchNorm, LeakyReLU, no pooling or hidden Linear."""
     _, calls = working(submission, "D")
     fault = layer_faults(calls, "D")
+    if fault is None:
+        model, _ = build(submission, "D")
+        fault = activation_fault(submission.run(_stage_probe(), model, inputs("D")), "D")
     if fault:
         raise AssertionError(fault)
 
