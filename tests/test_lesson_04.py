@@ -93,6 +93,15 @@ STD_MISTAKES = {
             return torch.sqrt(x.var(dim=(0, 2, 3), unbiased=False) + 1e-8).mean()
         return torch.sqrt(x.var(dim=0, unbiased=False) + 1e-8).mean()""", ["pools each channel's pixels"]),
     "numpy": ("return float(x.var(dim=0, unbiased=False).add(1e-8).sqrt().mean())", ["not a tensor"]),
+    "unbiased, root of the mean": ("return torch.sqrt(x.var(0).mean() + 1e-8)",
+                                   ["unbiased", "unbiased=False or correction=0", "square root after averaging"]),
+    # right value, but x is centred in place: the caller's activations change
+    "centres x in place": ("""
+        x.sub_(x.mean(0))
+        return torch.sqrt((x ** 2).mean(0) + 1e-8).mean()""", ["changes its input x in place", "x - x.mean(0)"]),
+    "centres x in place with -=": ("""
+        x -= x.mean(0)
+        return torch.sqrt((x ** 2).mean(0) + 1e-8).mean()""", ["changes its input x in place"]),
 }
 
 
@@ -129,6 +138,23 @@ def test_append_minibatch_std_mistakes_are_named(mistake):
     earned, message = grade("test_append_minibatch_std", ns)
     assert earned == 0, f"{mistake} passed"
     assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+def test_append_through_a_minibatch_std_that_changes_x_names_it():
+    ns = with_function("def minibatch_std(x):\n    x.sub_(x.mean(0))\n    return torch.sqrt((x ** 2).mean(0) + 1e-8).mean()\n")
+    earned, message = grade("test_append_minibatch_std", ns)
+    assert earned == 0 and "your minibatch_std changes its input x in place" in message, message
+    assert "concatenate x and the statistic" not in message, message
+
+
+@pytest.mark.parametrize("body, words", [
+    ("return torch.cat([x, x.std(0).mean().expand(len(x), 1)], 1)", ["unbiased", "correction=0"]),
+    ("x = torch.cat([x, torch.zeros(len(x), 1)], 1)\n    x[:, -1] = minibatch_std(x)\n    return x",
+     ["a column of zeros already appended"]),
+])
+def test_append_with_its_own_wrong_statistic_names_the_fault(body, words):
+    earned, message = grade("test_append_minibatch_std", with_function(f"def append_minibatch_std(x):\n    {body}\n"))
+    assert earned == 0 and all(w in message for w in words), message
 
 
 def test_append_with_a_wrong_statistic_points_at_minibatch_std():
@@ -207,6 +233,10 @@ LOSS_MISTAKES = {
         a, b = D(pack(real, m)), D(pack(fake, m))
         return {BCE}(a, torch.ones_like(a), reduction="sum") + {BCE}(b, torch.zeros_like(b), reduction="sum")""",
                           ["sums over the packs"]),
+    "sums divided by the number of points": ("""
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return (F.softplus(-a).sum() + F.softplus(b).sum()) / real.shape[0]""",
+                                             ["number of points (12) instead of the number of packs"]),
     "real term only": (f"""
         a = D(pack(real, m))
         return {BCE}(a, torch.ones_like(a))""", ["real packs' term only"]),
@@ -220,6 +250,8 @@ def test_packed_d_loss_mistakes_are_named(mistake):
     earned, message = grade("test_packed_d_loss", ns)
     assert earned == 0, f"{mistake} passed"
     assert all(w in message for w in words), f"{mistake}: {message}"
+    if mistake == "sums divided by the number of points":
+        assert "half" not in message, message
 
 
 def test_packed_d_loss_with_the_course_loss_passes():

@@ -63,9 +63,12 @@ def _std_mistake(x: Tensor, got: Tensor) -> str | None:
     if got.dim() != 0:
         return f"returns shape {tuple(got.shape)}; it must be one number, a 0-dim tensor (shape ())"
     biased = flat.var(dim=0, unbiased=False)
+    unbiased = ("uses the unbiased estimate (divides by N - 1): use the population std of the batch: divide by N "
+                "(torch: unbiased=False or correction=0)")
     candidates = [
-        ("uses the unbiased estimate (divides by N - 1): use the biased one, divide by N (torch: unbiased=False or "
-         "correction=0)", torch.sqrt(flat.var(dim=0, unbiased=True) + EPS).mean()),
+        (unbiased, torch.sqrt(flat.var(dim=0, unbiased=True) + EPS).mean()),
+        (f"{unbiased}, and it takes the square root after averaging the variances: take each feature's std first, "
+         f"then the mean", torch.sqrt(flat.var(dim=0, unbiased=True).mean() + EPS)),
         ("takes the std across each sample's features (dim 1) instead of across the batch (dim 0)",
          torch.sqrt(flat.var(dim=1, unbiased=False) + EPS).mean()),
         ("takes the std across each sample's features (dim 1) instead of across the batch (dim 0)",
@@ -88,13 +91,30 @@ def _std_mistake(x: Tensor, got: Tensor) -> str | None:
     return None
 
 
+CHANGES_INPUT = ("minibatch_std changes its input x in place (x -= ..., x.sub_(...)): x is D's activations, which D "
+                 "uses again after the statistic (append_minibatch_std concatenates them), and autograd refuses in-place "
+                 "changes of a tensor that requires grad; compute on a new tensor, such as x - x.mean(0)")
+
+
+def changes_its_input(fn, x: Tensor) -> bool:
+    """Whether fn(copy of x) leaves the copy changed (a function that raises is not judged here)."""
+    given = x.clone()
+    try:
+        fn(given)
+    except Exception:  # noqa: BLE001 - its own check reports what it raises
+        return False
+    return not torch.equal(given, x)
+
+
 @check(points=1, visible=True)
 def test_minibatch_std(submission):
     """minibatch_std: the mean over features of each feature's std across the batch."""
     fn = submission.get("minibatch_std")
     points, images = _inputs()
     for x, kind in ((points, "a (16, 5) batch of points"), (images, "a (6, 3, 4, 4) batch of images")):
-        got = _as_tensor(fn(x.clone()), "minibatch_std", f"minibatch_std(x) on {kind}")
+        given = x.clone()
+        got = _as_tensor(fn(given), "minibatch_std", f"minibatch_std(x) on {kind}")
+        assert torch.equal(given, x), f"on {kind} {CHANGES_INPUT}"
         expected = reference_std(x)
         if _close(got, expected):
             continue
@@ -129,7 +149,14 @@ def test_append_minibatch_std(submission):
     fn = submission.get("append_minibatch_std")
     points, _ = _inputs()
     n, f = points.shape
-    got = _as_tensor(fn(points.clone()), "append_minibatch_std", "append_minibatch_std(x)")
+    given = points.clone()
+    got = _as_tensor(fn(given), "append_minibatch_std", "append_minibatch_std(x)")
+    own = submission.get("minibatch_std") if "minibatch_std" in submission else None
+    if not torch.equal(given, points):
+        if own is not None and changes_its_input(own, points):
+            raise AssertionError(f"x changed during append_minibatch_std(x): your {CHANGES_INPUT}")
+        raise AssertionError("append_minibatch_std changes its input x in place: return a new tensor, "
+                             "torch.cat([x, statistic], dim=1), and leave x as it was")
     if got.shape == (n + 1, f):
         raise AssertionError(f"returns shape {tuple(got.shape)}: it appends one more sample (a row); append one more "
                              f"feature (a column), so that (N, F) -> (N, F + 1)")
@@ -138,6 +165,8 @@ def test_append_minibatch_std(submission):
     if torch.allclose(got[:, 1:], points, **TOL) and not torch.allclose(got[:, :f], points, **TOL):
         raise AssertionError("the statistic is the first column: keep x's features first and put the statistic last")
     if not torch.allclose(got[:, :f], points, **TOL):
+        if own is not None and changes_its_input(own, points):
+            raise AssertionError(f"the first F columns are not x's features unchanged: your {CHANGES_INPUT}")
         raise AssertionError("the first F columns are not x's features unchanged: concatenate x and the statistic")
     last = got[:, f]
     if not torch.allclose(last, last[0].expand(n), **TOL):
@@ -153,7 +182,13 @@ def test_append_minibatch_std(submission):
         if mine is not None and mine.numel() == 1 and torch.allclose(last[0], mine.reshape(()), **TOL):
             raise AssertionError("the last column is your minibatch_std(x), which is not right yet: fix minibatch_std "
                                  "first (the check above)")
-        raise AssertionError(f"the last column is {last[0].item():.6f}, expected minibatch_std(x) = {expected.item():.6f}")
+        padded = reference_std(torch.cat([points, torch.zeros(n, 1)], dim=1))
+        if torch.allclose(last[0], padded, **TOL):
+            raise AssertionError("the last column is the statistic of x with a column of zeros already appended: "
+                                 "compute minibatch_std on x's own F features, then append it")
+        mistake = _std_mistake(points, last[0])
+        raise AssertionError(f"the last column is {last[0].item():.6f}, expected minibatch_std(x) = {expected.item():.6f}"
+                             + (f": it {mistake}" if mistake else ""))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,6 +294,7 @@ def test_packed_d_loss(submission):
     from reference.data.mixtures import sample_mixture
 
     n = 12
+    wrong = []  # (call, m, the answer, the expected value, D's logits on the real and fake packs) where they differ
     for m in (2, 3):
         real = sample_mixture("ring", n, seed=6)[0]
         fake = torch.randn(n, 2, generator=torch.Generator().manual_seed(7)) * 0.5
@@ -305,22 +341,30 @@ def test_packed_d_loss(submission):
         if got.numel() != 1:
             raise AssertionError(f"{call} returns shape {tuple(got.shape)}: return one number, each term a mean over "
                                  f"its packs, the two terms summed")
-        got = got.reshape(())
-        known = {
-            "is exactly half the expected value: add the real and the fake terms, do not average them":
-                expected / 2,
-            "has the labels swapped: real packs get label 1, fake packs label 0":
-                NonSaturating().d_loss(logits[1], logits[0]),
-            f"sums over the packs instead of taking the mean over the {n // m} packs of each kind":
-                expected * (n // m),
-            "is the real packs' term only: add the fake packs' term, with label 0":
-                torch.nn.functional.softplus(-logits[0]).mean(),
-            "is the fake packs' term only: add the real packs' term, with label 1":
-                torch.nn.functional.softplus(logits[1]).mean(),
-            "is negated: a loss to minimise, binary cross-entropy (positive)": -expected,
-        }
-        for message, wrong in known.items():
-            if torch.allclose(got, wrong, **TOL):
-                raise AssertionError(f"{call} {message}")
-        raise AssertionError(f"{call} returns {got.item():.6f}, expected {expected.item():.6f}: binary cross-entropy "
-                             f"of D(real packs) against 1 plus that of D(fake packs) against 0, each a mean over packs")
+        wrong.append((call, m, got.reshape(()), expected, logits))
+    if not wrong:
+        return
+    softplus = torch.nn.functional.softplus
+    known = {  # message: the value it gives, from (m, expected, logits)
+        f"divides each term's sum by the number of points ({n}) instead of the number of packs ({n} / m): D gives "
+        f"one logit per pack, so each term is the mean over its packs":
+            lambda m, want, lg: want / m,
+        "is exactly half the expected value: add the real and the fake terms, do not average them":
+            lambda m, want, lg: want / 2,
+        "has the labels swapped: real packs get label 1, fake packs label 0":
+            lambda m, want, lg: NonSaturating().d_loss(lg[1], lg[0]),
+        "sums over the packs instead of taking the mean over the packs of each kind":
+            lambda m, want, lg: want * (n // m),
+        "is the real packs' term only: add the fake packs' term, with label 0":
+            lambda m, want, lg: softplus(-lg[0]).mean(),
+        "is the fake packs' term only: add the real packs' term, with label 1":
+            lambda m, want, lg: softplus(lg[1]).mean(),
+        "is negated: a loss to minimise, binary cross-entropy (positive)":
+            lambda m, want, lg: -want,
+    }
+    call, m, got, expected, _ = wrong[0]
+    for message, value in known.items():
+        if all(torch.allclose(g, value(k, want, lg), **TOL) for _, k, g, want, lg in wrong):
+            raise AssertionError(f"{call} {message}")
+    raise AssertionError(f"{call} returns {got.item():.6f}, expected {expected.item():.6f}: binary cross-entropy "
+                         f"of D(real packs) against 1 plus that of D(fake packs) against 0, each a mean over packs")
