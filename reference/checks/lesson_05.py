@@ -150,6 +150,18 @@ ELEMENTWISE = (
 )
 
 
+SYMMETRIC_ONLY = (
+    "eigvalsh is for symmetric matrices and reads only one triangle of its input, but S1 @ S2 is not symmetric "
+    "(the product of two covariances that do not commute): use np.linalg.eigvals (real parts, clipped at 0), or "
+    "eigvalsh of the symmetric S1^(1/2) S2 S1^(1/2), which has the same eigenvalues"
+)
+
+
+def roots_of(values: np.ndarray) -> float:
+    """The sum of the square roots of `values`, clipped at 0."""
+    return float(np.sqrt(np.clip(values, 0, None)).sum())
+
+
 def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
     """Common wrong Fréchet distances of these Gaussians: [(their value, the message)]."""
     m2, t = float(((mu1 - mu2) ** 2).sum()), float(np.trace(s1) + np.trace(s2))
@@ -165,6 +177,11 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
         (m2 + t - 2 * elementwise_each, ELEMENTWISE),
         (m2 + t - 2 * float(np.trace(symmetric_sqrt(s1) @ symmetric_sqrt(s2))), "tr(S1^(1/2) S2^(1/2)) is not "
          "tr((S1 S2)^(1/2)) when S1 and S2 do not commute: take the square root of the product S1 @ S2"),
+        (m2 + t - 2 * roots_of(np.linalg.eigvalsh(s1 @ s2, UPLO="L")), SYMMETRIC_ONLY),
+        (m2 + t - 2 * roots_of(np.linalg.eigvalsh(s1 @ s2, UPLO="U")), SYMMETRIC_ONLY),
+        (m2 + t - 2 * roots_of(np.linalg.svd(s1 @ s2, compute_uv=False)), "the singular values of S1 @ S2 are not its "
+         "eigenvalues (S1 S2 is not symmetric): sum the square roots of its eigenvalues (np.linalg.eigvals, real parts "
+         "clipped at 0), or take the trace of scipy.linalg.sqrtm(S1 @ S2)"),
         (m2 + t - 2 * math.sqrt(max(float(np.trace(s1 @ s2)), 0.0)), "sqrt(tr(S1 S2)) is not tr((S1 S2)^(1/2)): "
          "the trace of the matrix square root is the sum of the square roots of the eigenvalues of S1 @ S2"),
         (m2 + t - 2 * float(np.trace(s1 @ s2)), "the square root is missing: the cross term is 2 tr((S1 S2)^(1/2)), "
