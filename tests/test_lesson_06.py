@@ -119,6 +119,13 @@ ESTIMATE_MISTAKES = {
     "no_grad": ("""
         with torch.no_grad():
             return critic(real).mean() - critic(fake).mean()""", ["no gradient"]),
+    # the value of |estimate| equals the reversed sign here; the fault is abs(), not the order
+    "absolute value": ("return (critic(real).mean() - critic(fake).mean()).abs()", ["takes the absolute value"]),
+    # the right value, but only one term's gradient reaches the critic
+    "fake scores detached": ("return critic(real).mean() - critic(fake).detach().mean()",
+                             ["value is right", "from the real scores only", "fake scores are detached"]),
+    "real scores detached": ("return critic(real).detach().mean() - critic(fake).mean()",
+                             ["value is right", "from the fake scores only"]),
 }
 
 
@@ -128,6 +135,8 @@ def test_critic_estimate_mistakes_are_named(mistake):
     earned, message = grade("test_critic_estimate", with_function(function("critic_estimate", "critic, real, fake", body)))
     assert earned == 0, f"{mistake} passed"
     assert all(w in message for w in words), f"{mistake}: {message}"
+    if mistake == "absolute value":
+        assert "sign reversed" not in message, message
 
 
 def test_critic_estimate_with_the_course_loss_passes():
@@ -147,7 +156,7 @@ CLIP_MISTAKES = {
         with torch.no_grad():
             for name, p in critic.named_parameters():
                 if name.endswith("weight"):
-                    p.clamp_(-c, c)""", ["bias", "not clipped"]),
+                    p.clamp_(-c, c)""", ["bias", "not clipped", "biases included"]),
     "one side": ("""
         with torch.no_grad():
             for p in critic.parameters():

@@ -126,6 +126,37 @@ def _critic(seed: int = 0) -> nn.Module:
         return nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
 
 
+def _term_grads(critic: nn.Module, real: Tensor, fake: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    """The gradients of mean D(x) and of mean D(G(z)) with respect to the critic's parameters (on a copy)."""
+    twin = copy.deepcopy(critic)
+    params = list(twin.parameters())
+    of_real = torch.autograd.grad(twin(real).mean(), params)
+    of_fake = torch.autograd.grad(twin(fake).mean(), params)
+    return list(of_real), list(of_fake)
+
+
+def _gradient_fault(critic: nn.Module, real: Tensor, fake: Tensor) -> str | None:
+    """What is wrong with the gradient the student's estimate left in critic's .grad, compared with that of
+    mean D(x) - mean D(G(z)); None when it is that one."""
+    got = [p.grad for p in critic.parameters()]
+    of_real, of_fake = _term_grads(critic, real, fake)
+
+    def same(want: list[Tensor]) -> bool:
+        return all(torch.allclose(g, w, **TOL) for g, w in zip(got, want))
+
+    if same([r - f for r, f in zip(of_real, of_fake)]):
+        return None
+    if same(of_real):
+        return ("its value is right, but its gradient comes from the real scores only: the fake scores are detached "
+                "(critic(fake).detach(), .item() or torch.no_grad()), so the critic would never learn to lower its "
+                "scores on fakes; keep both terms in the graph")
+    if same([-f for f in of_fake]):
+        return ("its value is right, but its gradient comes from the fake scores only: the real scores are detached, "
+                "so the critic would never learn to raise its scores on real data; keep both terms in the graph")
+    return ("its value is right, but its gradient with respect to the critic's parameters is not that of "
+            "mean D(x) - mean D(G(z)): compute the estimate from the critic's scores with torch operations only")
+
+
 @check(points=1, visible=True)
 def test_critic_estimate(submission):
     """critic_estimate: mean D(x) - mean D(G(z)) as a 0-dim tensor that carries gradients to the critic."""
@@ -152,6 +183,13 @@ def test_critic_estimate(submission):
             ("is the mean of D(x) - D(G(z)) over paired samples: the batches may differ in size; take each mean apart",
              (s_real[: len(s_fake)] - s_fake).mean().item()),
         ]
+        if _near(got, -expected) and abs(expected) > 1e-3:
+            swapped = _number(fn(critic, fake.clone(), real.clone()), "critic_estimate(critic, fake, real)")
+            if _near(swapped, got):  # |e| both ways round: the sign is dropped, not reversed
+                raise AssertionError(
+                    "it takes the absolute value: the estimate is signed, mean D(x) - mean D(G(z)), negative while the "
+                    "critic scores the fakes higher; the critic learns by raising it (its loss is its negative), and "
+                    "abs() would reward it for scoring the fakes higher too")
         for message, wrong in mistakes:
             if _near(got, wrong):
                 raise AssertionError(f"on a real batch of 64 and a fake batch of 48 it {message}")
@@ -165,6 +203,9 @@ def test_critic_estimate(submission):
     if any(p.grad is None for p in critic.parameters()):
         raise AssertionError("the result's gradient does not reach every parameter of the critic: score real and fake "
                              "with `critic` itself")
+    fault = _gradient_fault(critic, real, fake)
+    if fault:
+        raise AssertionError(fault)
     real, fake = parallel_lines(0.5, 100, seed=7)
     line = nn.Linear(2, 1)
     with torch.no_grad():
@@ -222,8 +263,8 @@ def test_clip_weights_(submission):
             continue
         value = p.detach()
         if name in unchanged:
-            kind = "bias" if name.endswith("bias") else "weight"
-            raise AssertionError(f"{name} is not clipped: every parameter of the critic, {kind}s included, goes into "
+            kinds = "biases" if name.endswith("bias") else "weights"
+            raise AssertionError(f"{name} is not clipped: every parameter of the critic, {kinds} included, goes into "
                                  f"[-c, c] (iterate over critic.parameters())")
         if value.min() >= 0 and old[name].min() < 0:
             raise AssertionError(f"{name} has no negative values left: clip to [-c, c], not [0, c]")
