@@ -132,6 +132,14 @@ def test_label_planes_mistakes_are_named(mistake):
 PROJ_RIGHT = {
     "squeeze and einsum": "def projection_score(phi, psi, embed, y):\n    return psi(phi).squeeze(1) + torch.einsum('nf,nf->n', embed(y), phi)",
     "weight rows": "def projection_score(phi, psi, embed, y):\n    return (psi(phi) + (embed.weight[y] * phi).sum(1, keepdim=True)).view(-1)",
+    # nn.Embedding's public attributes are there: the check passes a real embedding
+    "one-hot times the weight": "def projection_score(phi, psi, embed, y):\n"
+                                "    e = F.one_hot(y, embed.num_embeddings).float() @ embed.weight\n"
+                                "    return psi(phi).view(-1) + (e * phi).sum(1)",
+    "F.embedding with its attributes": "def projection_score(phi, psi, embed, y):\n"
+                                       "    assert embed.embedding_dim == phi.shape[1] and embed.padding_idx is None\n"
+                                       "    e = F.embedding(y, embed.weight, max_norm=embed.max_norm)\n"
+                                       "    return psi(phi).view(-1) + (e * phi).sum(1)",
 }
 PROJ_WRONG = {
     "broadcast": ("return psi(phi) + (embed(y) * phi).sum(dim=1)", ["broadcast", ".view(-1)"]),
@@ -145,6 +153,9 @@ PROJ_WRONG = {
     "sigmoid": ("return torch.sigmoid(psi(phi).view(-1) + (embed(y) * phi).sum(dim=1))", ["sigmoid"]),
     "one-hot into embed": ("return psi(phi).view(-1) + (embed(F.one_hot(y, 10)) * phi).sum(dim=1)", ["embed(y)"]),
     "other label": ("return psi(phi).view(-1) + (embed((y + 1) % 10) * phi).sum(dim=1)", ["own label"]),
+    "matrix product": ("return psi(phi).view(-1) + embed(y) @ phi.T",
+                       ["whose diagonal is the answer", "matrix product", "(embed(y) * phi).sum(dim=1)"]),
+    "matrix product, phi first": ("return psi(phi) + phi @ embed(y).T", ["whose diagonal is the answer"]),
     "all outer": ("return psi(phi).view(-1) + (embed(y) @ phi.T).sum(dim=1)", ["psi(phi).view(-1) + (embed(y) * phi).sum(dim=1)"]),
 }
 
@@ -160,6 +171,8 @@ def test_projection_score_mistakes_are_named(mistake):
     earned, message = grade("test_projection_score", with_function(f"def projection_score(phi, psi, embed, y):\n    {body}\n"))
     assert earned == 0, f"{mistake} passed"
     assert all(w in message for w in words), f"{mistake}: {message}"
+    if mistake.startswith("matrix product"):
+        assert "psi returns (N, 1)" not in message, message
 
 
 # ---- the figures' helpers ----------------------------------------------------------------------------

@@ -13,6 +13,8 @@ scores of every class...) gets that mistake's message.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -151,20 +153,6 @@ def _projection_parts(D: ProjectionDiscriminator, x: Tensor):
     return flat, psi
 
 
-class _SpyEmbedding(nn.Module):
-    """The projection D's embedding, recording the inputs it gets (its `weight` is the embedding's)."""
-
-    def __init__(self, embed: nn.Embedding) -> None:
-        super().__init__()
-        self.inner = embed
-        self.weight = embed.weight
-        self.inputs: list[Tensor] = []
-
-    def forward(self, y: Tensor) -> Tensor:
-        self.inputs.append(y.detach().clone())
-        return self.inner(y)
-
-
 @check(points=1, visible=True)
 def test_projection_score(submission):
     """projection_score: psi(phi) + <embed(y), phi>, one logit per sample (N,), equal to the course's projection D."""
@@ -181,22 +169,35 @@ def test_projection_score(submission):
         expected = D(x, y)
         unconditional, inner = psi(phi).view(-1), (D.embed(y) * phi).sum(dim=1)
     call = f"projection_score(phi, psi, embed, y) with phi ({n}, {phi.shape[1]}), y = {y.tolist()}"
-    embed = _SpyEmbedding(D.embed)
+    embed = copy.deepcopy(D.embed)  # a real nn.Embedding (its attributes, F.embedding, embed.weight[y] all work)
+    inputs: list[Tensor] = []  # what embed(...) was called on
+    hook = embed.register_forward_pre_hook(lambda _module, args: inputs.append(args[0].detach().clone()))
     try:
         got = _as_tensor(fn(phi.clone(), psi, embed, y.clone()), "projection_score", call)
     except NotImplementedError:
         raise
     except Exception as err:  # what reached embed says more than the shape error it caused
-        for inp in embed.inputs:
+        for inp in inputs:
             if inp.shape != y.shape:
                 raise AssertionError(f"{call}: embed got shape {tuple(inp.shape)}; it takes the integer labels y "
                                      f"(N,) = ({n},) and returns their vectors (N, F): embed(y)") from None
         raise
+    finally:
+        hook.remove()
     got = got.detach().float()
     if got.shape != expected.shape:
         if got.shape == (n, n):
-            raise AssertionError(f"{call} returns shape ({n}, {n}): a (N, 1) term was added to an (N,) one and "
-                                 f"broadcast; psi returns (N, 1), flatten it with .view(-1) (or .squeeze(1)) first")
+            broadcast = (psi(phi) + inner.view(1, -1), inner.view(-1, 1) + unconditional.view(1, -1))
+            if any(torch.allclose(got, b, **TOL) for b in broadcast):
+                raise AssertionError(f"{call} returns shape ({n}, {n}): a (N, 1) term was added to an (N,) one and "
+                                     f"broadcast; psi returns (N, 1), flatten it with .view(-1) (or .squeeze(1)) first")
+            if torch.allclose(got.diagonal(), expected, **TOL):
+                raise AssertionError(
+                    f"{call} returns shape ({n}, {n}), whose diagonal is the answer: the projection term is a matrix "
+                    f"product (embed(y) @ phi.T), which scores every sample's label against every sample's features; "
+                    f"take each sample's own inner product, row by row: (embed(y) * phi).sum(dim=1), shape (N,)")
+            raise AssertionError(f"{call} returns shape ({n}, {n}), expected (N,) = ({n},): one logit per sample, "
+                                 f"psi(phi).view(-1) + (embed(y) * phi).sum(dim=1)")
         if got.shape == (n, k):
             raise AssertionError(f"{call} returns shape ({n}, {k}): one score per class; take only the embedding "
                                  f"of each sample's own label, embed(y) (N, F)")
