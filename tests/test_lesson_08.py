@@ -93,6 +93,18 @@ def test_diagnose_accepts_correct_variants(variant):
     assert grade("test_diagnose", with_function(DIAGNOSE_VARIANTS[variant])) == (1.0, "")
 
 
+RULES = """
+    def diagnose(rows):
+        if {nan}:
+            return "nan"
+        late = {late}
+        m = {{k: sum(r[k] for r in late) / len(late) for k in ("d_x", "d_g_z", "loss_g")}}
+        return "d-wins" if m["d_x"] > 0.95 and m["d_g_z"] < 0.1 and {loss} else "healthy"
+"""
+ALL_FOUR = 'any(not math.isfinite(r[k]) for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z"))'
+LAST_THIRD = "rows[-max(1, len(rows) // 3):]"
+LOSS_RULE = 'm["loss_g"] > max(2, rows[0]["loss_g"])'
+
 DIAGNOSE_MISTAKES = {
     "== nan": ("""
         def diagnose(rows):
@@ -144,6 +156,19 @@ DIAGNOSE_MISTAKES = {
         def diagnose(rows):
             return any(not math.isfinite(r["loss_g"]) for r in rows)
     """, ["one of the strings"]),
+    # each rule of the docstring, dropped or changed on its own
+    "no loss_G condition": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss="True"),
+                            ["loss_G stays at 1.5", "needs loss_G > max(2, the first row's loss_G)"]),
+    "loss_G > 2 only": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss='m["loss_g"] > 2'),
+                        ["falls from 5.0 to 3.0", "above 2 but below the first row's 5.0"]),
+    "loss_G above the first row's only": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss='m["loss_g"] > rows[0]["loss_g"]'),
+                                          ["rises from 0.5 to 1.5", "above the first row's 0.5 but below 2"]),
+    "means over all rows": (RULES.format(nan=ALL_FOUR, late="rows", loss=LOSS_RULE),
+                            ["last 4 of 12 epochs", "not over all the rows"]),
+    "nan test on the losses only": (RULES.format(nan=ALL_FOUR.replace('"d_x", "d_g_z"', ""), late=LAST_THIRD, loss=LOSS_RULE),
+                                    ["D(G(z)) is nan", "d_x and d_g_z as well as the losses"]),
+    "loss_G against the last row's": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss='m["loss_g"] > max(2, rows[-1]["loss_g"])'),
+                                      ["the means are D(x) 0.990, D(G(z)) 0.020 and loss_G 4.6", "all three"]),
 }
 
 
@@ -154,12 +179,20 @@ def test_diagnose_names_each_mistake(mistake):
     assert any(w in message for w in words), message
 
 
+@pytest.mark.parametrize("mistake", ["no loss_G condition", "loss_G > 2 only", "loss_G above the first row's only",
+                                     "means over all rows", "nan test on the losses only", "loss_G against the last row's"])
+def test_diagnose_names_the_broken_rule_in_full(mistake):
+    source, words = DIAGNOSE_MISTAKES[mistake]
+    message = failure("test_diagnose", source)
+    assert all(w in message for w in words) and "see the rules in the docstring" not in message, message
+
+
 def test_diagnose_agrees_with_the_clinic_on_its_cases():
     """The check's expected answers are the clinic's detectors: nan, d-wins and healthy cases among them."""
     from reference.checks.lesson_08 import diagnose_cases
 
     answers = [expected for _, _, expected in diagnose_cases()]
-    assert answers.count("nan") == 4 and answers.count("d-wins") == 2 and answers.count("healthy") == 3
+    assert answers.count("nan") == 6 and answers.count("d-wins") == 3 and answers.count("healthy") == 6
 
 
 # ---- ema_update_ -----------------------------------------------------------------------------------------
@@ -218,6 +251,26 @@ EMA_MISTAKES = {
             for e, p in zip(ema_params, params):
                 e.mul_(decay).add_(p, alpha=1 - decay)
     """, ["torch.no_grad()"]),
+    # the list's items replaced: the caller's tensors (G_ema's parameters) stay as they were
+    "replaces the list's items": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for i, (e, p) in enumerate(zip(ema_params, params)):
+                    ema_params[i] = decay * e + (1 - decay) * p
+    """, ["puts new tensors into the list"]),
+    "stops after the first tensor": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for e, p in zip(ema_params, params):
+                    e.lerp_(p, 1 - decay)
+                    break
+    """, ["ema_params[1] (of 2) did not change"]),
+    "the second tensor wrong": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for i, (e, p) in enumerate(zip(ema_params, params)):
+                    e.lerp_(p, 1 - decay if i == 0 else decay)
+    """, ["ema_params[1] holds"]),
     "writes params": ("""
         def ema_update_(ema_params, params, decay):
             with torch.no_grad():
@@ -278,6 +331,34 @@ SMOOTH_MISTAKES = {
             d_real, d_fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
             return (-(1 - s) * torch.log(d_real) - s * torch.log(1 - d_real)).mean() - torch.log(1 - d_fake).mean()
     """, ["softplus", "never log(sigmoid(x))"]),
+    # finite at large logits, but wrong there: an epsilon, a clamp, or BCE's floor at -100
+    "log sigmoid with an epsilon": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            s, eps = smoothing, 1e-7
+            r, f = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+            return (-(1 - s) * torch.log(r + eps) - s * torch.log(1 - r + eps)).mean() - torch.log(1 - f + eps).mean()
+    """, ["on logits of +-30 and +-200", "never log(sigmoid(x))"]),
+    "clamped sigmoid": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            s = smoothing
+            r, f = torch.sigmoid(real_logits).clamp(1e-7, 1 - 1e-7), torch.sigmoid(fake_logits).clamp(1e-7, 1 - 1e-7)
+            return (-(1 - s) * torch.log(r) - s * torch.log(1 - r)).mean() - torch.log(1 - f).mean()
+    """, ["on logits of +-30 and +-200"]),
+    "BCE on the sigmoid": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            r, f = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+            return F.binary_cross_entropy(r, torch.full_like(r, 1 - smoothing)) + F.binary_cross_entropy(f, torch.zeros_like(f))
+    """, ["floors the log at -100"]),
+    "one BCE over both batches": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            t = torch.cat([torch.full_like(real_logits, 1 - smoothing), torch.zeros_like(fake_logits)])
+            return F.binary_cross_entropy_with_logits(torch.cat([real_logits, fake_logits]), t)
+    """, ["one BCE over torch.cat([real, fake])"]),
+    "a float": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            s = smoothing
+            return (((1 - s) * F.softplus(-real_logits) + s * F.softplus(real_logits)).mean() + F.softplus(fake_logits).mean()).item()
+    """, ["returned float: return a 0-dim tensor"]),
     "per-sample": ("""
         def smoothed_d_loss(real_logits, fake_logits, smoothing):
             s = smoothing

@@ -35,6 +35,11 @@ def reference_diagnose(rows: list[dict]) -> str:
     return "d-wins" if clinic.d_wins(rows) else "healthy"
 
 
+LOW_LOSS = "a run with D(x) 0.97 and D(G(z)) 0.05 whose loss_G stays at 1.5"
+FELL = "a run with D(x) 0.97 and D(G(z)) 0.05 whose loss_G falls from 5.0 to 3.0"
+ROSE = "a run with D(x) 0.97 and D(G(z)) 0.05 whose loss_G rises from 0.5 to 1.5"
+
+
 def diagnose_cases() -> list[tuple[str, list[dict], str]]:
     """(what the rows are, rows, the oracle's answer): runs chosen far from every threshold."""
     healthy = [_row(e, 0.7 + 0.01 * e, 0.8 - 0.01 * e, 0.5) for e in range(1, 10)]
@@ -47,13 +52,37 @@ def diagnose_cases() -> list[tuple[str, list[dict], str]]:
     strong_d = [_row(e, 0.9, 0.97, 0.4) for e in range(1, 10)]
     nan_early = [_row(1, 1.0, 0.9, 0.3), _row(2, math.nan, math.nan, math.nan, math.nan)] + \
         [_row(e, 0.8, 0.8, 0.5) for e in range(3, 10)]  # made up: a run whose later epochs read finite
+    # each rule of d-wins on its own: D(x) and D(G(z)) say D wins, loss_G decides
+    low_loss = [_row(1, 1.5, 0.9, 0.3)] + [_row(e, 1.5, 0.97, 0.05) for e in range(2, 10)]  # below 2 and not climbing
+    fell = [_row(1, 5.0, 0.9, 0.3)] + [_row(e, 3.0, 0.97, 0.05) for e in range(2, 10)]  # above 2, below the first 5.0
+    rose = [_row(1, 0.5, 0.9, 0.3)] + [_row(e, 1.5, 0.97, 0.05) for e in range(2, 10)]  # above the first 0.5, below 2
+    late_win = [_row(e, 0.9, 0.8, 0.4) for e in range(1, 9)] + [_row(e, 4.0, 0.99, 0.02) for e in range(9, 13)]
+    nan_d_g_z = healthy[:4] + [_row(5, 0.8, 0.8, math.nan)] + healthy[5:]  # the losses stay finite
+    inf_d_x = healthy[:8] + [_row(9, 0.8, math.inf, 0.5)]
     cases = [("a healthy run", healthy), ("a run where D wins", d_wins), ("a run that turns NaN at epoch 7", nan_late),
              ("a run whose last loss_G is inf", inf_loss),
              ("a run where D wins and loss_G overflows to inf in the last epoch", wins_then_inf), ("a run where D won early and G caught up", recovered),
              ("a run where D wins for 7 epochs and the last epoch looks fine", last_bad),
              ("a run with a confident D (D(x) 0.97) whose D(G(z)) stays at 0.4", strong_d),
-             ("a run with one NaN epoch (epoch 2)", nan_early)]
+             ("a run with one NaN epoch (epoch 2)", nan_early),
+             ("a run whose D(G(z)) is nan at epoch 5 while both losses stay finite", nan_d_g_z),
+             ("a run whose D(x) is inf at epoch 9 while both losses stay finite", inf_d_x),
+             ("a run where D wins only in its last 4 of 12 epochs", late_win),
+             (LOW_LOSS, low_loss), (FELL, fell), (ROSE, rose)]
     return [(what, rows, reference_diagnose(rows)) for what, rows in cases]
+
+
+def _rules_on(rows: list[dict], expected: str) -> str:
+    """The docstring's rules applied to `rows`, with their numbers: why the answer is `expected`."""
+    if expected == "nan":
+        row, key = next((r, k) for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z") if not math.isfinite(r[k]))
+        return f"{key} is {row[key]} at epoch {row['epoch']}, and any value that is not finite means \"nan\""
+    late = rows[-max(1, len(rows) // 3):]
+    mean = {k: sum(r[k] for r in late) / len(late) for k in ("d_x", "d_g_z", "loss_g")}
+    return (f"over the last third of the rows (epochs {late[0]['epoch']}-{late[-1]['epoch']}) the means are D(x) "
+            f"{mean['d_x']:.3f}, D(G(z)) {mean['d_g_z']:.3f} and loss_G {mean['loss_g']:.3g}, against the first row's "
+            f"loss_G {rows[0]['loss_g']:.3g}; \"d-wins\" needs D(x) > 0.95, D(G(z)) < 0.1 and loss_G > max(2, the first "
+            f"row's loss_G), all three")
 
 
 @check(points=1, visible=True)
@@ -75,6 +104,21 @@ def test_diagnose(submission):
             "judge on the means over the last third of the epochs, not the last row alone: one epoch is noisy",
         ("a run with a confident D (D(x) 0.97) whose D(G(z)) stays at 0.4", "d-wins"):
             "D(x) near 1 alone is not D winning: it also needs D(G(z)) < 0.1 and loss_G > 2 (and climbing)",
+        ("a run whose D(G(z)) is nan at epoch 5 while both losses stay finite", "healthy"):
+            "test all four values of every row, d_x and d_g_z as well as the losses: a nan anywhere means \"nan\"",
+        ("a run whose D(x) is inf at epoch 9 while both losses stay finite", "healthy"):
+            "test all four values of every row with not math.isfinite(x), d_x and d_g_z as well as the losses",
+        ("a run whose D(x) is inf at epoch 9 while both losses stay finite", "d-wins"):
+            "test all four values of every row with not math.isfinite(x), d_x and d_g_z as well as the losses",
+        ("a run where D wins only in its last 4 of 12 epochs", "healthy"):
+            "judge on the means over the last third of the rows (here epochs 9-12, where D wins), not over all the "
+            "rows or the first ones: the healthy early epochs hide the end of the run",
+        (LOW_LOSS, "d-wins"): "D wins needs loss_G > max(2, the first row's loss_G) as well as D(x) > 0.95 and "
+                              "D(G(z)) < 0.1: here the late loss_G (1.5) is below 2",
+        (FELL, "d-wins"): "loss_G must be above max(2, the first row's loss_G), i.e. climbing as well as above 2: here the "
+                          "late loss_G (3.0) is above 2 but below the first row's 5.0",
+        (ROSE, "d-wins"): "loss_G must be above max(2, the first row's loss_G), i.e. above 2 as well as above the first "
+                          "row's: here the late loss_G (1.5) is above the first row's 0.5 but below 2",
     }
     for what, rows, expected in diagnose_cases():
         got = fn([dict(r) for r in rows])
@@ -83,7 +127,7 @@ def test_diagnose(submission):
         if got not in ("nan", "d-wins", "healthy"):
             raise AssertionError(f"on {what} diagnose returned {got!r}: return one of the strings 'nan', 'd-wins', 'healthy'")
         raise AssertionError(f"on {what} diagnose returned {got!r}, expected {expected!r}: "
-                             + hints.get((what, got), "see the rules in the docstring"))
+                             + hints.get((what, got), _rules_on(rows, expected)))
 
 
 def _ema_inputs() -> tuple[list[Tensor], list[Tensor]]:
@@ -96,21 +140,31 @@ def test_ema_update(submission):
     """ema_update_(ema_params, params, decay): in place, ema <- decay * ema + (1 - decay) * param."""
     fn = submission.get("ema_update_")
     ema, params = _ema_inputs()
+    tensors = list(ema)  # the caller's tensors (G_ema's parameters): the list only points to them
     ema_in, params_in = [e.clone() for e in ema], [p.clone() for p in params]
     decay = 0.9
     expected = [decay * e + (1 - decay) * p for e, p in zip(ema_in, params_in)]
     result = fn(ema, params, decay)
-    if all(torch.equal(e, e0) for e, e0 in zip(ema, ema_in)):
+    if all(torch.equal(e, e0) for e, e0 in zip(tensors, ema_in)):
         if isinstance(result, (list, tuple)) and len(result) == 2 and all(
                 isinstance(r, Tensor) and torch.allclose(r, x, **TOL) for r, x in zip(result, expected)):
             raise AssertionError("returns the new averages but leaves ema_params unchanged: update each tensor in place "
                                  "(e.mul_(decay).add_(p, alpha=1 - decay), or e.lerp_(p, 1 - decay))")
+        if any(e is not t for e, t in zip(ema, tensors)):
+            raise AssertionError("ema_update_ puts new tensors into the list (ema_params[i] = ...), which leaves the tensors the "
+                                 "list held, G_ema's parameters, unchanged: update each tensor itself in place "
+                                 "(e.mul_(decay).add_(p, alpha=1 - decay), or e.lerp_(p, 1 - decay))")
         raise AssertionError("ema_params are unchanged after ema_update_: update each tensor of ema_params in place")
     if not all(torch.equal(p, p0) for p, p0 in zip(params, params_in)):
         raise AssertionError("params changed: ema_update_ must only read G's parameters, never write them")
-    got = [e.detach() for e in ema]
+    got = [e.detach() for e in tensors]
+    stale = [i for i, (g, e0) in enumerate(zip(got, ema_in)) if torch.equal(g, e0)]
     if all(torch.allclose(g, x, **TOL) for g, x in zip(got, expected)):
         pass
+    elif stale:
+        i = stale[0]
+        raise AssertionError(f"ema_params[{i}] (of {len(got)}) did not change: update every tensor of the list (a "
+                             f"`break` or `return` inside the loop, or a list item replaced instead of changed in place?)")
     elif all(torch.allclose(g, (1 - decay) * e + decay * p, **TOL) for g, e, p in zip(got, ema_in, params_in)):
         raise AssertionError("the decay is on the wrong side: the average keeps `decay` of itself, ema <- decay * ema + "
                              "(1 - decay) * param (with decay 0.999 G's latest weights count 0.1%)")
@@ -118,8 +172,10 @@ def test_ema_update(submission):
         raise AssertionError("ema_params were overwritten with params: keep `decay` of the old average, ema <- decay * ema "
                              "+ (1 - decay) * param")
     else:
-        raise AssertionError(f"with decay {decay} the first average's first value is {got[0].flatten()[0].item():.6f}, "
-                             f"expected {expected[0].flatten()[0].item():.6f} = decay * ema + (1 - decay) * param")
+        i = next(i for i, (g, x) in enumerate(zip(got, expected)) if not torch.allclose(g, x, **TOL))
+        j = int((~torch.isclose(got[i], expected[i], **TOL)).flatten().nonzero()[0])
+        raise AssertionError(f"with decay {decay}, ema_params[{i}] holds {got[i].flatten()[j].item():.6f} at flat index "
+                             f"{j}, expected {expected[i].flatten()[j].item():.6f} = decay * ema + (1 - decay) * param")
     # on real parameters (requires_grad): the update must not be recorded by autograd
     net_ema, net = torch.nn.Linear(4, 2), torch.nn.Linear(4, 2)
     try:
@@ -146,15 +202,21 @@ def test_smoothed_d_loss(submission):
     for s in (0.0, 0.1, 0.3):
         got = fn(real.clone(), fake.clone(), s)
         if not isinstance(got, Tensor) or got.dim() != 0:
-            raise AssertionError(f"smoothed_d_loss returned {type(got).__name__} {getattr(got, 'shape', '')}: return a 0-dim "
-                                 f"tensor, the mean loss over the batch")
+            shape = f" of shape {tuple(got.shape)}" if isinstance(got, Tensor) else ""
+            raise AssertionError(f"smoothed_d_loss returned {type(got).__name__}{shape}: return a 0-dim tensor, the mean "
+                                 f"loss over the batch")
         expected = NonSaturating(smoothing=s).d_loss(real, fake)
         if torch.allclose(got.float(), expected, **TOL):
             continue
         two_sided = ((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() + (s * F.softplus(-fake) + (1 - s) * F.softplus(fake)).mean()
         scaled = ((1 - s) * F.softplus(-real)).mean() + F.softplus(fake).mean()
         summed = (1 - s) * F.softplus(-real).sum() + s * F.softplus(real).sum() + F.softplus(fake).sum()
+        together = (((1 - s) * F.softplus(-real) + s * F.softplus(real)).sum() + F.softplus(fake).sum()) / (
+            len(real) + len(fake))
         mistakes = [
+            (together, "averages the real and the fake terms together, over all N + M logits (one BCE over "
+                       "torch.cat([real, fake])): that is half the loss here; take each term's mean over its own batch "
+                       "and add the two"),
             (two_sided, "smooths the fake labels too (two-sided): keep the fakes' target at 0, only the real target "
                         "becomes 1 - s (Salimans et al. 2016: smoothing fakes rewards G for staying where it is)"),
             (scaled, "scales the real term by 1 - s and drops the s * (-log(1 - D(x))) term: the loss is the "
@@ -166,10 +228,18 @@ def test_smoothed_d_loss(submission):
                 raise AssertionError(f"with smoothing {s} it {message}")
         raise AssertionError(f"with smoothing {s} it returns {got.item():.6f}, expected {expected.item():.6f}: the mean of "
                              f"(1 - s) * softplus(-real) + s * softplus(real), plus the mean of softplus(fake)")
-    big = fn(torch.tensor([200.0, -200.0]), torch.tensor([-200.0, 200.0]), 0.1)
+    wide_real, wide_fake = torch.tensor([200.0, -200.0, 30.0, -30.0]), torch.tensor([-200.0, 200.0, -30.0, 30.0])
+    big = fn(wide_real.clone(), wide_fake.clone(), 0.1)
     if not torch.isfinite(big):
         raise AssertionError("logits of +-200 give a non-finite loss: compute -log(sigmoid(x)) as softplus(-x) (or "
                              "F.binary_cross_entropy_with_logits), never log(sigmoid(x))")
+    want = NonSaturating(smoothing=0.1).d_loss(wide_real, wide_fake)
+    if not torch.allclose(big.detach().float(), want, **TOL):
+        raise AssertionError(
+            f"on logits of +-30 and +-200 it returns {big.item():.4g}, expected {want.item():.4g}: there sigmoid(x) "
+            f"rounds to exactly 0 or 1, and a log of it, kept finite by an epsilon, a clamp or F.binary_cross_entropy "
+            f"(which floors the log at -100), caps the loss; compute -log(sigmoid(x)) as softplus(-x) and "
+            f"-log(1 - sigmoid(x)) as softplus(x) (or use F.binary_cross_entropy_with_logits), never log(sigmoid(x))")
     real_g = real.clone().requires_grad_(True)
     fn(real_g, fake, 0.1).backward()
     if real_g.grad is None or not torch.isfinite(real_g.grad).all():
