@@ -134,14 +134,14 @@ CORRECT = {
                 return p / (p + q)
 
             def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
-                # Riemann sums; two 0-dim tensors in a list
+                # Riemann sums; one tensor of the two numbers (it unpacks like a tuple)
                 dx = x[1] - x[0]
                 p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
                 d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
                 cost = torch.sum(p * torch.log(d) + q * torch.log(1 - d)) * dx
                 m = 0.5 * (p + q)
                 jsd = 0.5 * torch.sum(p * torch.log(p / m)) * dx + 0.5 * torch.sum(q * torch.log(q / m)) * dx
-                return [cost, jsd]
+                return torch.stack([cost, jsd])
         """,
         "losses": """
             def d_loss(real_logits, fake_logits):
@@ -185,7 +185,7 @@ CORRECT = {
                 return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
 
             def d_loss(real_logits, fake_logits):
-                return (softplus(-real_logits) + softplus(fake_logits)).mean()
+                return softplus(-real_logits).mean() + softplus(fake_logits).mean()
 
             def g_loss(fake_logits):
                 return -torch.logaddexp(torch.zeros_like(fake_logits), fake_logits).mean()
@@ -217,22 +217,27 @@ def test_correct_variants_score_full_marks(tmp_path, name):
 # ---------------------------------------------------------------------------------------------
 
 STABLE = (
-    "sigmoid(x) rounds to exactly 0 or 1 for large |x|, so log(sigmoid(x)) and log(1 - sigmoid(x)) become -inf "
-    "(or log(eps) when an eps is added); work on the logits: -log D = F.softplus(-x), -log(1 - D) = F.softplus(x) "
-    "(or F.logsigmoid)"
+    "in float32, sigmoid(x) rounds to exactly 0 or 1 and exp(x) overflows to inf for large |x|, so log(sigmoid(x)), "
+    "log(1 - sigmoid(x)) and log(1 + exp(x)) become infinite (or log(eps) when an eps is added); work on the logits "
+    "with functions made for it: -log D = F.softplus(-x), -log(1 - D) = F.softplus(x) (or F.logsigmoid)"
 )
 SATURATED = (
-    "sigmoid(x) saturates there, so a loss built on sigmoid(x) gets a wrong gradient even when its value is clamped "
-    "into range (F.binary_cross_entropy, clamp, an eps); work on the logits with F.softplus or F.logsigmoid"
+    "in float32, sigmoid(x) saturates and exp(x) overflows there, so a loss built on them gets a wrong or NaN gradient "
+    "even when its value is kept in range (F.binary_cross_entropy, clamp, an eps, or torch.where, whose unused branch "
+    "still sends inf * 0 = NaN back); work on the logits with F.softplus or F.logsigmoid"
 )
 NEGATED_D = (
     "it is the negative of D's loss: you return V(D, G) = mean(log D(x)) + mean(log(1 - D(G(z)))), which D "
     "maximises; d_loss is what D minimises, -V (>= 0)"
 )
 HALF_D = (
-    "it is exactly half the expected value: you average the real and fake terms ((loss_real + loss_fake) / 2, or one "
-    "mean over both batches, as DeepLearning.AI's course and d2l do); this task sums the two means: "
-    "mean(-log D(x)) + mean(-log(1 - D(G(z))))"
+    "it is exactly half the expected value: you average the real and fake terms ((loss_real + loss_fake) / 2, as "
+    "DeepLearning.AI's course and d2l do); this task sums the two means: mean(-log D(x)) + mean(-log(1 - D(G(z))))"
+)
+POOLED_D = (
+    "it is one mean over both batches together (binary cross-entropy on torch.cat of the logits); this task sums the "
+    "two means, mean(-log D(x)) + mean(-log(1 - D(G(z)))), one per batch: N real and M fake logits weigh the same "
+    "only when N = M"
 )
 FAKE_AS_REAL = (
     "the fake term labels the fakes as real: on D(G(z)) the loss is -log(1 - D(G(z))) = F.softplus(logit), i.e. "
@@ -243,6 +248,17 @@ REAL_AS_FAKE = (
     "cross-entropy with target 1 (torch.ones_like), not 0"
 )
 SWAPPED = "the targets are swapped: real images get target 1 (-log D(x)) and fakes target 0 (-log(1 - D(G(z))))"
+MISSING_FAKE = "the fake term is missing: D also learns from G's samples, + mean(-log(1 - D(G(z)))) = F.softplus(fake_logits).mean()"
+HALF_G = "it is exactly half the expected value: G minimises mean(log(1 - D(G(z)))), with no factor 1/2"
+TWICE_POOLED_D = (
+    "it is twice one mean over both batches together, which equals the sum of the two means only when there are as "
+    "many real as fake logits (N = M); take each batch's mean: mean(-log D(x)) + mean(-log(1 - D(G(z))))"
+)
+ELEMENTWISE_D = (
+    "calling `d_loss` raised RuntimeError: The size of tensor a ({}) must match the size of tensor b ({}) at "
+    "non-singleton dimension 0: real_logits (N,) and fake_logits (M,) may have different lengths, so they cannot be "
+    "added elementwise; take each term's mean on its own, mean(-log D(x)) + mean(-log(1 - D(G(z))))"
+)
 NON_SATURATING = "that is the non-saturating loss -log D(G(z)); this task asks for the minimax one"
 NEGATED_G = (
     "it is the negative of G's loss: you return mean(-log(1 - D(G(z)))) (binary cross-entropy with target 0), D's "
@@ -278,10 +294,10 @@ WRONG = {
             """,
         },
         {
-            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = -2.82646 on seeded logits; expected 2.82646: {NEGATED_D}"),
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = -3.34467 on seeded logits; expected 3.34467: {NEGATED_D}"),
             "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is -200; expected 200: {NEGATED_D}"),
             "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = 0.918298 on seeded logits; expected -1.24656: {NON_SATURATING}"),
-            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is 3.72008e-44; expected -100: {NON_SATURATING}"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is 0; expected -100: {NON_SATURATING}"),
             "test_frechet_distance_matches_reference": (0.0, fd("4.56322", "5.18435", ELEMENTWISE)),
             "test_frechet_distance_properties": (
                 0.0, "frechet_distance(N, N) = -1.57279; expected 0; with equal covariances frechet_distance = 16.2864; "
@@ -307,7 +323,7 @@ WRONG = {
             """,
         },
         {
-            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.41323 on seeded logits; expected 2.82646: {HALF_D}"),
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.67233 on seeded logits; expected 3.34467: {HALF_D}"),
             "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 100; expected 200: {HALF_D}"),
             "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = 1.24656 on seeded logits; expected -1.24656: {NEGATED_G}"),
             "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is 100; expected -100: {NEGATED_G}"),
@@ -338,8 +354,8 @@ WRONG = {
             """,
         },
         {
-            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.41323 on seeded logits; expected 2.82646: {HALF_D}"),
-            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 100; expected 200: {HALF_D}"),
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.72263 on seeded logits; expected 3.34467: {POOLED_D}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 100; expected 200: {POOLED_D}"),
             "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = -0.918298 on seeded logits; expected -1.24656: {LOG_D}"),
             "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is 0; expected -100: {LOG_D}"),
             "test_frechet_distance_matches_reference": (
@@ -370,8 +386,8 @@ WRONG = {
             """,
         },
         {
-            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 3.86475 on seeded logits; expected 2.82646: {FAKE_AS_REAL}"),
-            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits +100, fake logits -100 is 100; expected 7.44015e-44: {FAKE_AS_REAL}"),
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 3.14438 on seeded logits; expected 3.34467: {FAKE_AS_REAL}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits +100, fake logits -100 is 100; expected 0: {FAKE_AS_REAL}"),
             "test_g_loss_matches_minimax": (
                 0.0, "g_loss(fake) = -19.945 on seeded logits; expected -1.24656: it is the sum over the batch, not the mean: take the mean",
             ),
@@ -402,8 +418,8 @@ WRONG = {
             """,
         },
         {
-            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 2.53091 on seeded logits; expected 2.82646: {SWAPPED}"),
-            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits +100, fake logits -100 is 200; expected 7.44015e-44: {SWAPPED}"),
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.81054 on seeded logits; expected 3.34467: {SWAPPED}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits +100, fake logits -100 is 200; expected 0: {SWAPPED}"),
             "test_g_loss_matches_minimax": (2.0, ""),
             "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -inf; expected -100: {STABLE}"),
             "test_frechet_distance_matches_reference": (
@@ -435,8 +451,8 @@ WRONG = {
             """,
         },
         {
-            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.49263 on seeded logits; expected 2.82646: {REAL_AS_FAKE}"),
-            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits +100, fake logits -100 is 100; expected 7.44015e-44: {REAL_AS_FAKE}"),
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 2.01083 on seeded logits; expected 3.34467: {REAL_AS_FAKE}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits +100, fake logits -100 is 100; expected 0: {REAL_AS_FAKE}"),
             "test_g_loss_matches_minimax": (2.0, ""),
             "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -18.4207; expected -100: {STABLE}"),
             "test_frechet_distance_matches_reference": (
@@ -484,7 +500,7 @@ WRONG = {
         {
             "losses": """
                 def d_loss(real_logits, fake_logits):
-                    return -(torch.log(torch.sigmoid(real_logits)) + torch.log(1 - torch.sigmoid(fake_logits))).mean()
+                    return -torch.log(torch.sigmoid(real_logits)).mean() - torch.log(1 - torch.sigmoid(fake_logits)).mean()
 
                 def g_loss(fake_logits):
                     return -F.softplus(fake_logits)
@@ -596,6 +612,79 @@ WRONG = {
             ),
         },
     ),
+    "log1p_of_exp_in_d_where_softplus_in_g": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    # log(1 + e^t) as written: exact in float64, inf in float32 once e^t overflows
+                    return torch.log1p(torch.exp(-real_logits)).mean() + torch.log1p(torch.exp(fake_logits)).mean()
+
+                def softplus(t):
+                    # the right value on each side, but the branch torch.where drops still overflows
+                    return torch.where(t > 0, t + torch.log1p(torch.exp(-t)), torch.log1p(torch.exp(t)))
+
+                def g_loss(fake_logits):
+                    return -softplus(fake_logits).mean()
+            """,
+        },
+        {
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is inf; expected 200: {STABLE}"),
+            "test_g_loss_finite_at_logits_of_100": (
+                0.0, f"g_loss is right at fake logits +100 but its gradient is not: d g_loss / d fake_logits = nan per "
+                f"logit; expected -0.25: {SATURATED}",
+            ),
+        },
+    ),
+    "fake_term_missing_in_d_halved_g": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    return F.softplus(-real_logits).mean()
+
+                def g_loss(fake_logits):
+                    return -0.5 * F.softplus(fake_logits).mean()
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 2.02444 on seeded logits; expected 3.34467: {MISSING_FAKE}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss on seeded moderate logits is wrong: {MISSING_FAKE}"),
+            "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = -0.623281 on seeded logits; expected -1.24656: {HALF_G}"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -50; expected -100: {HALF_G}"),
+        },
+    ),
+    "twice_one_mean_over_both_batches_in_d_log_of_one_plus_exp_in_g": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    logits = torch.cat([real_logits, fake_logits])
+                    targets = torch.cat([torch.ones_like(real_logits), torch.zeros_like(fake_logits)])
+                    return 2 * F.binary_cross_entropy_with_logits(logits, targets)  # the sum of the two means?
+
+                def g_loss(fake_logits):
+                    return -torch.log(1 + torch.exp(fake_logits)).mean()
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 3.44527 on seeded logits; expected 3.34467: {TWICE_POOLED_D}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss on seeded moderate logits is wrong: {TWICE_POOLED_D}"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -inf; expected -100: {STABLE}"),
+        },
+    ),
+    "terms_added_elementwise_in_d": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    return (F.softplus(-real_logits) + F.softplus(fake_logits)).mean()
+
+                def g_loss(fake_logits):
+                    return -F.softplus(fake_logits).mean()
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, ELEMENTWISE_D.format(16, 12)),
+            "test_d_loss_finite_at_logits_of_100": (0.0, ELEMENTWISE_D.format(4, 3)),
+        },
+    ),
 }
 
 
@@ -642,6 +731,15 @@ def step(size: str) -> str:
     return f"the integral uses the step 0.01 of the visible checks' grid; this grid's step is {size}: take it from the grid, dx = x[1] - x[0]"
 
 
+STEP_OFF_BY_ONE = (
+    "the grid step is off by one: n points make n - 1 intervals, so dx = (x[-1] - x[0]) / (len(x) - 1) = x[1] - x[0], "
+    "not (x[-1] - x[0]) / len(x) (nor the mean of the integrand times the grid's length)"
+)
+MEAN_OF_INTEGRAND = (
+    "it is the mean of the integrand over the grid points, not its integral: (sum of f(x_i)) * dx, with dx = x[1] - x[0]"
+)
+
+
 def cost_is(pair: str, got: str, want: str, hint: str) -> str:
     return f"C(G) for {pair} is {got}; expected {want}: {hint}"
 
@@ -651,6 +749,33 @@ def jsd_is(pair: str, got: str, want: str, hint: str) -> str:
 
 
 THEORY_WRONG = {
+    "grid_step_off_by_one_jsd_as_the_mean_of_its_integrand": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            dx = (x[-1] - x[0]) / len(x)
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = (p + q) / 2
+            cost = torch.sum(p * torch.log(d) + q * torch.log(1 - d)) * dx
+            jsd = 0.5 * torch.mean(p * torch.log(p / m)) + 0.5 * torch.mean(q * torch.log(q / m))
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-1.20864", "-1.2094", STEP_OFF_BY_ONE)),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.00552463", "0.0884494", MEAN_OF_INTEGRAND)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-1.09288", "-1.09561", STEP_OFF_BY_ONE) + "; "
+                + jsd_is(CUT_PAIR, "0.00417263", "0.00833414", MEAN_OF_INTEGRAND),
+            ),
+        },
+    ),
     "p_data_and_p_g_swapped_in_d_star": (
         """
         def density(x, mu, sigma):

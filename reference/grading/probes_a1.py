@@ -45,15 +45,19 @@ def number(fn: Any, *args: Any) -> dict:
 
 
 def numbers(fn: Any, *args: Any) -> dict:
-    """Call fn(*args), which should return a few numbers (a tuple or a list), and describe them.
+    """Call fn(*args), which should return a few numbers (a tuple or a list; a 1-D tensor or array
+    of at most 4 numbers counts as a list of them, since it unpacks the same way), and describe them.
 
     Returns {"type": the value's class name, "items": [as_number(item) for its first 4 items] when
     the value is a tuple or a list, else None, "length": its length (None when not a tuple or list)}.
     """
     value = fn(*args)
+    kind = type(value).__name__
+    if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 1 and len(value) <= 4:
+        value = list(value)  # unpacks like a tuple of numbers
     if not isinstance(value, (tuple, list)):
-        return {"type": type(value).__name__, "items": None, "length": None}
-    return {"type": type(value).__name__, "items": [as_number(item) for item in value[:4]], "length": len(value)}
+        return {"type": kind, "items": None, "length": None}
+    return {"type": kind, "items": [as_number(item) for item in value[:4]], "length": len(value)}
 
 
 def as_number(value: Any) -> dict:

@@ -33,6 +33,7 @@ frechet_distance 2 + 2 = 18.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,13 +51,14 @@ MASKED = ("reference.losses", "reference.metrics.fid")  # they hold the answers;
 MINIMAX = Minimax()
 EXTREMES = [(100.0, -100.0), (-100.0, 100.0), (100.0, 100.0), (-100.0, -100.0)]
 STABLE_HINT = (
-    "sigmoid(x) rounds to exactly 0 or 1 for large |x|, so log(sigmoid(x)) and log(1 - sigmoid(x)) become "
-    "-inf (or log(eps) when an eps is added); work on the logits: -log D = F.softplus(-x), "
-    "-log(1 - D) = F.softplus(x) (or F.logsigmoid)"
+    "in float32, sigmoid(x) rounds to exactly 0 or 1 and exp(x) overflows to inf for large |x|, so log(sigmoid(x)), "
+    "log(1 - sigmoid(x)) and log(1 + exp(x)) become infinite (or log(eps) when an eps is added); work on the logits "
+    "with functions made for it: -log D = F.softplus(-x), -log(1 - D) = F.softplus(x) (or F.logsigmoid)"
 )
 GRADIENT_HINT = (
-    "sigmoid(x) saturates there, so a loss built on sigmoid(x) gets a wrong gradient even when its value is "
-    "clamped into range (F.binary_cross_entropy, clamp, an eps); work on the logits with F.softplus or F.logsigmoid"
+    "in float32, sigmoid(x) saturates and exp(x) overflows there, so a loss built on them gets a wrong or NaN gradient "
+    "even when its value is kept in range (F.binary_cross_entropy, clamp, an eps, or torch.where, whose unused branch "
+    "still sends inf * 0 = NaN back); work on the logits with F.softplus or F.logsigmoid"
 )
 FRECHET_FORMULA = (
     "d^2 = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)), with the matrix square root "
@@ -78,6 +80,11 @@ def run(submission, name: str, probe: Callable, *args):
     try:
         return submission.run(probe, *args)
     except StudentError as err:
+        if name == "d_loss" and re.search(r"size of tensor a \(\d+\) must match the size of tensor b", err.message):
+            raise AssertionError(
+                f"{err.describe()}: real_logits (N,) and fake_logits (M,) may have different lengths, so they cannot be "
+                f"added elementwise; take each term's mean on its own, mean(-log D(x)) + mean(-log(1 - D(G(z))))"
+            ) from None
         module = masked_module(err.message) if err.type in ("ImportError", "ModuleNotFoundError", "AttributeError") else None
         if module is None:
             raise
@@ -102,7 +109,7 @@ def close(a: float, b: float, rel: float = 1e-4, abs_: float = 1e-4) -> bool:
 
 
 def num(x: float) -> str:
-    return f"{x:.6g}"
+    return f"{0.0 if abs(x) < 1e-30 else x:.6g}"  # a denormal reads as 0 where denormals are flushed: show 0 everywhere
 
 
 def diagnose(got: float, want: float, faults: list[tuple[float, str]], rel: float = 1e-4, abs_: float = 1e-4) -> str | None:
@@ -231,6 +238,12 @@ def d_star_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
     ]
 
 
+STEP_OFF_BY_ONE = (
+    "the grid step is off by one: n points make n - 1 intervals, so dx = (x[-1] - x[0]) / (len(x) - 1) = x[1] - x[0], "
+    "not (x[-1] - x[0]) / len(x) (nor the mean of the integrand times the grid's length)"
+)
+
+
 def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
     """Common wrong C(G) on the pair's grid: [(their value, the message)]; got_jsd is the
     student's own JSD (a C(G) derived from it is the identity, not the integral)."""
@@ -244,6 +257,7 @@ def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
          "(sum of f(x_i)) * dx, with dx = x[1] - x[0]"),
         (cost / pair.dx / pair.n, "it is the mean of the integrand over the grid points, not its integral: "
          "(sum of f(x_i)) * dx, with dx = x[1] - x[0]"),
+        (cost * (pair.n - 1) / pair.n, STEP_OFF_BY_ONE),
         (integral(p * t["log_1md"] + q * t["log_d"], pair), "it uses p_g / (p_data + p_g) as D*: p_data and p_g are "
          "swapped (D* is the probability that x is real; check d_star)"),
         *[(integral(p * wrong.log() + q * (1 - wrong).log(), pair), f"it uses a wrong D*: {message}")
@@ -273,6 +287,9 @@ def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
          "like V(D, G)"),
         (jsd / pair.dx, "it is the sum of the integrand without the grid step: an integral over the grid is "
          "(sum of f(x_i)) * dx, with dx = x[1] - x[0]"),
+        (jsd / pair.dx / pair.n, "it is the mean of the integrand over the grid points, not its integral: "
+         "(sum of f(x_i)) * dx, with dx = x[1] - x[0]"),
+        (jsd * (pair.n - 1) / pair.n, STEP_OFF_BY_ONE),
         (-jsd, "the sign is flipped: JSD = 1/2 KL(p_data || m) + 1/2 KL(p_g || m) >= 0, with KL(p || m) the integral of p log(p / m)"),
         (2 * jsd, "it is twice the JSD: JSD = 1/2 KL(p_data || m) + 1/2 KL(p_g || m), the mean of the two KL divergences, not their sum"),
         (0.5 * integral(p * (lp - sum_mixture), pair) + 0.5 * integral(q * (lq - sum_mixture), pair),
@@ -441,12 +458,23 @@ def d_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[float, s
     """Common wrong discriminator losses on these logits: [(their value, the message)]."""
     r, f = real.double(), fake.double()
     want = F.softplus(-r).mean() + F.softplus(f).mean()
+    pooled = (F.softplus(-r).sum() + F.softplus(f).sum()) / (len(r) + len(f))  # one mean over both batches
     return [
         (float(-want), "it is the negative of D's loss: you return V(D, G) = mean(log D(x)) + mean(log(1 - D(G(z)))), "
          "which D maximises; d_loss is what D minimises, -V (>= 0)"),
         (float(want / 2), "it is exactly half the expected value: you average the real and fake terms ((loss_real + "
-         "loss_fake) / 2, or one mean over both batches, as DeepLearning.AI's course and d2l do); this task sums the "
-         "two means: mean(-log D(x)) + mean(-log(1 - D(G(z))))"),
+         "loss_fake) / 2, as DeepLearning.AI's course and d2l do); this task sums the two means: mean(-log D(x)) + "
+         "mean(-log(1 - D(G(z))))"),
+        (float(pooled), "it is one mean over both batches together (binary cross-entropy on torch.cat of the logits); "
+         "this task sums the two means, mean(-log D(x)) + mean(-log(1 - D(G(z)))), one per batch: N real and M fake "
+         "logits weigh the same only when N = M"),
+        (float(2 * pooled), "it is twice one mean over both batches together, which equals the sum of the two means "
+         "only when there are as many real as fake logits (N = M); take each batch's mean: mean(-log D(x)) + "
+         "mean(-log(1 - D(G(z))))"),
+        (float(F.softplus(-r).mean()), "the fake term is missing: D also learns from G's samples, + mean(-log(1 - "
+         "D(G(z)))) = F.softplus(fake_logits).mean()"),
+        (float(F.softplus(f).mean()), "the real term is missing: D also learns from real images, mean(-log D(x)) = "
+         "F.softplus(-real_logits).mean()"),
         (float(F.softplus(-r).mean() + F.softplus(-f).mean()), "the fake term labels the fakes as real: on D(G(z)) the "
          "loss is -log(1 - D(G(z))) = F.softplus(logit), i.e. binary cross-entropy with target 0 (torch.zeros_like), not 1"),
         (float(F.softplus(r).mean() + F.softplus(f).mean()), "the real term labels the real images as fake: on D(x) the "
@@ -468,6 +496,8 @@ def g_loss_faults(fake: torch.Tensor) -> list[tuple[float, str]]:
         (float(-F.softplus(-f).mean()), "that is mean(log D(G(z))), the non-saturating loss negated; this task asks "
          "for the minimax loss mean(log(1 - D(G(z))))"),
         (float(-F.softplus(f).sum()), "it is the sum over the batch, not the mean: take the mean"),
+        (float(-F.softplus(f).mean() / 2), "it is exactly half the expected value: G minimises mean(log(1 - D(G(z)))), "
+         "with no factor 1/2"),
     ]
 
 
@@ -488,7 +518,7 @@ class LossTask:
 
 D_LOSS = LossTask(
     "d_loss", ("real_logits", "fake_logits"), "D", "mean(-log D(x)) + mean(-log(1 - D(G(z)))) with D = sigmoid(logit)",
-    MINIMAX.d_loss, d_loss_faults, lambda: (logits(16, 1), logits(16, 2)),
+    MINIMAX.d_loss, d_loss_faults, lambda: (logits(16, 1), logits(12, 2)),  # N != M: the docstring's (N,) and (M,)
     cut_hint="; to keep G out of D's step, detach G(z) before D sees it, not D's logits",
 )
 G_LOSS = LossTask(
@@ -587,16 +617,22 @@ def check_loss(submission, task: LossTask) -> None:
 
 
 def check_extreme(submission, task: LossTask, inputs: tuple[torch.Tensor, ...], where: str) -> None:
-    """The loss's value and gradient at logits of +-100 (`where` says which)."""
+    """The loss's value and gradient at logits of +-100 (`where` says which). A loss whose formula is
+    wrong on moderate logits is told that fault first: at +-100 a missing term can vanish, a
+    wrongly weighted mean come out right or a cut graph show, which would hide it."""
     loss = loss_answer(submission, task, *inputs)
     want, grads = oracle(task, *inputs)
     if not close(loss.value, want, rel=1e-3):
         hint = formula_fault(submission, task) or STABLE_HINT  # a wrong formula first; else the logits' range
         raise AssertionError(f"{task.name} {where} is {num(loss.value)}; expected {num(want)}: {hint}")
     failure = graph_failure(task, loss)
+    wrong = None if failure is not None else wrong_gradient(task, loss, grads)
+    if failure is None and wrong is None:
+        return
+    if fault := formula_fault(submission, task):
+        raise AssertionError(f"{task.name} on seeded moderate logits is wrong: {fault}")
     assert failure is None, failure
-    wrong = wrong_gradient(task, loss, grads)
-    assert wrong is None, (
+    raise AssertionError(
         f"{task.name} is right {where} but its gradient is not: d {task.name} / d {wrong[0]} = {num(wrong[1])} per "
         f"logit; expected {num(wrong[2])}: {GRADIENT_HINT}"
     )
@@ -612,7 +648,7 @@ def test_d_loss_matches_minimax(submission):
 def test_d_loss_finite_at_logits_of_100(submission):
     """d_loss is finite and right, with the right gradient, at logits of +-100"""
     for r, f in EXTREMES:
-        check_extreme(submission, D_LOSS, (torch.full((4,), r), torch.full((4,), f)), f"at real logits {r:+g}, fake logits {f:+g}")
+        check_extreme(submission, D_LOSS, (torch.full((4,), r), torch.full((3,), f)), f"at real logits {r:+g}, fake logits {f:+g}")
 
 
 @check(points=2, visible=True)
@@ -625,9 +661,10 @@ def test_g_loss_matches_minimax(submission):
 def test_g_loss_finite_at_logits_of_100(submission):
     """g_loss is finite and right, with the right gradient, at logits of +-100"""
     for f in (100.0, -100.0):
-        # float64: log D(G(z)) at a logit of +100 is about -4e-44, a float32 denormal that reads as 0
-        # wherever denormals are flushed (training turns that on), so its message would vary
-        check_extreme(submission, G_LOSS, (torch.full((4,), f, dtype=torch.float64),), f"at fake logits {f:+g}")
+        # float32, as D's logits are: a loss that is exact in float64 may overflow in float32 (e^100 is inf).
+        # At -100 the loss and its gradient are about -4e-44, a denormal that reads as 0 where denormals are
+        # flushed: within the tolerance either way
+        check_extreme(submission, G_LOSS, (torch.full((4,), f),), f"at fake logits {f:+g}")
 
 
 # ---------------------------------------------------------------------------------------------
