@@ -861,3 +861,71 @@ def test_run_all_on_the_untouched_student_version_reaches_every_visible_check(tm
     lines = [line for cell in cells if cell.cell_type == "code" for line in printed(cell).splitlines() if line.startswith("a4 ")]
     assert len(lines) == len(VISIBLE), lines
     assert all(": 0/" in line and "is not implemented yet" in line for line in lines), lines
+
+
+# ---------------------------------------------------------------------------------------------
+# The files the loader check writes cannot be led out of the submission's folder
+# ---------------------------------------------------------------------------------------------
+
+SWAP_WORK = '''
+import os
+
+WORK = os.getcwd()
+try:  # the folder the grader reads and writes below, swapped for a link to a folder of the grading host
+    os.rename(WORK, WORK + ".moved")
+    os.symlink({target!r}, WORK)
+    os.chdir({target!r})
+except OSError as err:
+    print("the working folder stays:", err)
+'''
+PLANT = '''
+import ctypes, os, struct, threading
+
+libc = ctypes.CDLL(None, use_errno=True)
+TARGET, WORK = {target!r}, os.getcwd()
+
+def plant():  # a link where the grader is about to write the loader's CIFAR-10 files
+    fd = libc.inotify_init()
+    libc.inotify_add_watch(fd, WORK.encode(), 0x100)  # IN_CREATE
+    while True:
+        data, i = os.read(fd, 65536), 0
+        while i < len(data):
+            _, mask, _, n = struct.unpack_from("iIII", data, i)
+            name = data[i + 16:i + 16 + n].rstrip(b"\\0").decode()
+            i += 16 + n
+            if name.startswith("a4-check-cifar-"):
+                inner = os.path.join(WORK, name, "cifar-10-batches-py")
+                for _ in range(2):
+                    try:
+                        os.symlink(TARGET, inner)
+                        break
+                    except FileExistsError:
+                        os.rename(inner, inner + ".moved")
+
+threading.Thread(target=plant, daemon=True).start()
+'''
+
+
+@pytest.mark.parametrize("attack", ["swap_work", "plant"])
+def test_links_planted_where_the_grader_writes_never_lead_out_of_the_submissions_folder(tmp_path, attack):
+    """A submission that swaps its working folder for a link to a folder of the grading host, or
+    plants a link where the loader check is about to write CIFAR-10's files, does not make the
+    grader write there: the folder is a mount of its own in the sandbox (it cannot be renamed), and
+    the check's files are written without following links. The honest loader keeps its points
+    where the attack cannot even be tried."""
+    from reference.grading.sandbox import sandbox_problem
+
+    if sandbox_problem():
+        pytest.skip(sandbox_problem())
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (tmp_path / "sub").mkdir()
+    cell = (SWAP_WORK if attack == "swap_work" else PLANT).format(target=str(victim))
+    nb = notebook_with_cells(SOLUTION, tmp_path / "sub", {"network_shapes": cell})
+    check = "test_loader_yields_colour_batches_in_minus_one_one"
+    points, message = grade_notebook(nb, A, ROOT, only=[check])[check]
+    assert sorted(p.name for p in victim.iterdir()) == []
+    if attack == "swap_work":
+        assert (points, message) == (2.0, "")
+    else:
+        assert (points, message) == (2.0, "") or (points == 0.0 and "something in the submission's folder was in its way" in message)

@@ -223,7 +223,9 @@ def bwrap_command(bwrap: str, scratch: Path, staged: Path | None, gpu: bool, env
     whole environment inside."""
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "grading"]
     # scratch and /tmp first: the environment may live below /tmp, and a later mount would hide it
-    args += ["--bind", str(scratch), "/grading", "--bind", str(scratch / "tmp"), "/tmp"]
+    # work/ is a mount point of its own, so the worker cannot rename it or put a link in its place: the
+    # grader reads and writes below scratch/work, and must never be led out of it
+    args += ["--bind", str(scratch), "/grading", "--bind", str(scratch / "work"), "/grading/work", "--bind", str(scratch / "tmp"), "/tmp"]
     args += _system_binds() + _python_binds()
     if staged is not None:
         args += ["--ro-bind", str(staged), str(reference_dir())]

@@ -17,6 +17,9 @@ sandboxed worker (`reference.grading.proxy.RemoteSubmission`):
   `read_scratch_file`): they refuse links out of the folder, named pipes and oversized files,
   which a submission can plant to make the grader read the instructor's files or hang. Parse the
   bytes with loaders that cannot run code (PIL, json, `torch.load(..., weights_only=True)`).
+  Files a check gives the student's code go into a folder of `make_scratch_folder`, written with
+  `write_scratch_files` and removed with `remove_scratch_folder`, which never follow a link: the
+  student's code runs meanwhile and may plant one where the grader is about to write.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import secrets
+import shutil
 import stat
 from pathlib import Path
 from typing import Any, Callable
@@ -31,7 +36,10 @@ from typing import Any, Callable
 from reference.grading.checks import CheckFailure
 from reference.grading.notebook import CellError, why_missing
 
-__all__ = ["NAMESPACE", "LocalSubmission", "probe_name", "read_scratch_file", "resolve_probe", "scratch_files"]
+__all__ = [
+    "NAMESPACE", "LocalSubmission", "make_scratch_folder", "probe_name", "read_scratch_file", "remove_scratch_folder",
+    "resolve_probe", "scratch_files", "write_scratch_files",
+]
 
 MAX_READ = 100 * 2**20  # bytes of one file a check reads from scratch
 
@@ -79,6 +87,86 @@ def scratch_files(scratch: Path, under: str | os.PathLike = ".") -> list[Path]:
             if stat.S_ISREG(os.lstat(path).st_mode):
                 found.append(path.relative_to(root))
     return sorted(found)
+
+
+def _open_folder(scratch: Path, relative: str | os.PathLike) -> int:
+    """A file descriptor of the folder scratch/`relative`, each folder below scratch opened without
+    following links (OSError for a link, a non-folder or a ".." on the way)."""
+    parts = [part for part in Path(relative).parts if part not in ("", ".")]
+    fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts:
+            if part == ".." or os.sep in part:
+                raise OSError(f"{relative} leaves the scratch folder")
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def make_scratch_folder(scratch: Path, prefix: str) -> Path:
+    """A new, empty folder scratch/<prefix><random> made by the grader (its path). The student's code
+    can write into it, so the grader writes there only with `write_scratch_files`."""
+    fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(100):
+            name = f"{prefix}{secrets.token_hex(6)}"
+            try:
+                os.mkdir(name, 0o755, dir_fd=fd)
+                return Path(scratch) / name
+            except FileExistsError:
+                continue
+        raise OSError(f"no free folder name {prefix}... in {scratch}")
+    finally:
+        os.close(fd)
+
+
+def write_scratch_files(scratch: Path, folder: str | os.PathLike, files: dict[str, bytes]) -> None:
+    """Write {path relative to scratch/`folder`: bytes} as new files, making their folders; every
+    folder is opened and every file created without following links, and no existing file is
+    overwritten (O_EXCL), so that a link the student's code plants in a folder the grader writes to
+    cannot lead the grader's writes out of scratch (CheckFailure when something is in the way)."""
+    for relative, data in files.items():
+        *dirs, name = Path(relative).parts
+        try:
+            fd = _open_folder(scratch, folder)
+            try:
+                for part in dirs:
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                    inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                    os.close(fd)
+                    fd = inner
+                out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+                with io.FileIO(out, "wb") as fh:
+                    fh.write(data)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise CheckFailure(
+                f"the grader could not write its test file {relative} ({err.strerror or err}): something in the "
+                f"submission's folder was in its way; do not create files in folders your code did not make"
+            ) from None
+
+
+def remove_scratch_folder(scratch: Path, folder: str | os.PathLike) -> None:
+    """Remove scratch/`folder` and everything in it, never following a link out of it (best effort)."""
+    *parents, name = Path(folder).parts
+    try:
+        fd = _open_folder(scratch, Path(*parents) if parents else ".")
+    except OSError:
+        return
+    try:
+        shutil.rmtree(name, dir_fd=fd, ignore_errors=True)
+    except RecursionError:  # a tree deeper than Python's recursion: the scratch folder goes with the worker
+        pass
+    finally:
+        os.close(fd)
 
 
 def read_scratch_file(scratch: Path, path: str | os.PathLike, limit: int = MAX_READ) -> bytes:

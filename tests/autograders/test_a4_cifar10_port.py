@@ -42,7 +42,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import END_WITH_TANH
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a4
+from reference.grading.submission import make_scratch_folder, remove_scratch_folder, write_scratch_files
 
 ASSIGNMENT = "a4_cifar10_port"
 NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the same code as 64
@@ -393,12 +393,16 @@ def loader_error(result: dict) -> Exception:
 def test_loader_yields_colour_batches_in_minus_one_one(submission):
     """The CIFAR-10 loader yields (B, 3, 32, 32) float images in [-1, 1]."""
     make_loader = submission.get("make_cifar10_loader")
-    folder = Path(tempfile.mkdtemp(prefix="a4-check-cifar-", dir=submission.scratch))
+    scratch = Path(submission.scratch)
+    folder = make_scratch_folder(scratch, "a4-check-cifar-")
     try:
-        train, test = tiny_cifar(folder)
+        with tempfile.TemporaryDirectory(prefix="a4-check-cifar-") as private:  # the grader's own, outside scratch
+            train, test = tiny_cifar(Path(private))
+            files = {str(p.relative_to(private)): p.read_bytes() for p in sorted(Path(private).rglob("*")) if p.is_file()}
+        write_scratch_files(scratch, folder.name, files)  # never through a link the student's code plants meanwhile
         result = submission.run(probes_a4.first_batch, make_loader, seen_as(submission, folder), BATCH, NAMESPACE)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_scratch_folder(scratch, folder.name)
     result = result if isinstance(result, dict) else {}
     if isinstance(result.get("error"), dict):
         raise loader_error(result)
@@ -579,7 +583,7 @@ def saved_grid(submission, save, images: torch.Tensor):
     `read_png` reads from `path`. AssertionError (or the student's error) when no image is there."""
     scratch = Path(submission.scratch)
     before = written_files(scratch)
-    folder = Path(tempfile.mkdtemp(prefix="a4-check-grid-", dir=scratch))
+    folder = make_scratch_folder(scratch, "a4-check-grid-")
     try:
         result = submission.run(probes_a4.attempt, save, NAMESPACE, images, seen_as(submission, folder / "grid.png"))
         result = result if isinstance(result, dict) else {}
@@ -602,7 +606,7 @@ def saved_grid(submission, save, images: torch.Tensor):
             )
         return read_png(path, scratch)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_scratch_folder(scratch, folder.name)
 
 
 def shown_colours(pixels: np.ndarray, rgb: np.ndarray) -> list[bool]:
