@@ -356,6 +356,57 @@ def test_numpy_scalars_and_subclasses_of_plain_values_reach_the_grader_as_plain_
     assert torch.equal(back["run_a"][4], torch.arange(3.0)) and torch.equal(back["run_a"][5], torch.ones(2))
 
 
+def _deflated(payload: bytes) -> bytes:
+    """The same zip archive with its records compressed (torch.load reads it; torch.save never writes it)."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(payload)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info), compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def test_replies_that_would_blow_up_in_the_grader_are_refused_before_they_do():
+    """Three replies a few kilobytes long that torch.load(weights_only=True) reads but that would
+    cost the grader gigabytes or hours: compressed records (64 MB of zeros in 64 KB), one list
+    referenced over and over (10^9 values in 20 KB of pickle memo) and a stride-0 view claiming
+    10^12 elements of one stored float."""
+    import time
+
+    zeros = encode({"value": torch.zeros(2**24)})
+    bomb = _deflated(zeros)
+    assert len(bomb) < len(zeros) / 100
+    row = [1.0] * 1000
+    table = [row] * 1000
+    laughs = encode({"value": [table] * 1000})
+    expanded = encode({"value": torch.zeros(1).expand(10**12)})
+    assert len(laughs) < 100_000 and len(expanded) < 10_000
+    for payload in (bomb, laughs, expanded):
+        started = time.monotonic()
+        with pytest.raises(ProtocolError):
+            decode(payload)
+        assert time.monotonic() - started < 20
+    assert torch.equal(decode(zeros)["value"], torch.zeros(2**24))  # the honest reply still reads
+
+
+def test_a_checkpoint_holding_an_expanded_view_is_made_dense_or_refused():
+    """a3 reads checkpoints the student's code saved: a small expanded view (noise repeated for a
+    batch) loads as a dense tensor; one claiming 10^12 elements is refused with the reason, and so
+    is a compressed archive."""
+    from reference.grading.local import load_module
+
+    checks = load_module(Path(__file__).resolve().parents[1] / "tests" / "autograders" / "test_a3_save_every_10_epochs.py")
+    small = encode({"epoch": 10, "fixed_noise": torch.ones(1, 4).expand(64, 4)})
+    problem, state = checks._load("small.pt", small)
+    assert problem is None and state["fixed_noise"].is_contiguous() and torch.equal(state["fixed_noise"], torch.ones(64, 4))
+    problem, _ = checks._load("huge.pt", encode({"epoch": 10, "fixed_noise": torch.zeros(1).expand(10**12)}))
+    assert problem == "`huge.pt` holds a tensor of 1,000,000,000,000 elements, more than the grader reads; save the networks' state_dicts"
+    problem, _ = checks._load("zipped.pt", _deflated(small))
+    assert problem == ("`zipped.pt` is a zip archive torch.save does not write (compressed or over 100 MB); save checkpoints "
+                       "with torch.save")
+
+
 def test_only_the_graders_partial_gives_points_and_never_more_than_the_check():
     fn = check(points=2)(lambda submission: None)
 

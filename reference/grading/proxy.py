@@ -20,6 +20,7 @@ import selectors
 import struct
 import time
 import warnings
+import zipfile
 from typing import Any, Callable
 
 import torch
@@ -27,12 +28,18 @@ import torch
 from reference.grading.checks import StudentError, SubmissionLost
 from reference.grading.submission import NAMESPACE, probe_name, read_scratch_file, scratch_files
 
-__all__ = ["Channel", "Handle", "ProtocolError", "RemoteSubmission", "decode", "encode", "read_frame", "write_frame"]
+__all__ = [
+    "Channel", "Handle", "ProtocolError", "RemoteSubmission", "decode", "encode", "read_frame", "stored_zip_problem",
+    "tensor_problem", "write_frame",
+]
 
 HANDLE = "__gan_course_handle__"
 NAMESPACE_KEY = "__gan_course_namespace__"
 MAX_FRAME = 128 * 2**20  # a reply larger than this is refused: 128 MiB
 MAX_DEPTH = 24
+MAX_VALUES = 2_000_000  # values (numbers, strings, tensors, containers) one reply may hold
+NOT_ZIP = "not its zip format"  # stored_zip_problem's word for bytes that are no zip archive at all
+MAX_RECORDS = 100_000  # records of a reply's zip archive (one per tensor storage, and a few)
 _HEADER = struct.Struct(">Q")
 
 
@@ -47,28 +54,72 @@ def encode(obj: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _plain(obj: Any, depth: int = 0) -> Any:
+def stored_zip_problem(data: bytes, limit: int) -> str | None:
+    """None when `data` is torch.save's zip format with stored (uncompressed) records of at most
+    `limit` bytes in all, else what is wrong. torch.load also inflates compressed records, so a few
+    megabytes could otherwise unpack into gigabytes in the grader."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            records = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return NOT_ZIP
+    if len(records) > MAX_RECORDS or any(r.compress_type != zipfile.ZIP_STORED for r in records):
+        return "compressed, or too many records"
+    if sum(r.file_size for r in records) > limit:
+        return f"over {limit:,} bytes unpacked"
+    return None
+
+
+def tensor_problem(t: torch.Tensor) -> str | None:
+    """None for a dense CPU tensor that owns its elements (contiguous, its storage at least as large
+    as its elements): what the worker sends. A view that repeats one stored element (expand, stride
+    0) could claim 10^15 elements and make any comparison of it spin the grader's CPU for weeks."""
+    if t.is_sparse or t.layout != torch.strided or t.requires_grad or t.device.type != "cpu" or t.is_quantized:
+        return "a tensor the proxy does not carry (sparse, quantized, not on the CPU, or with a graph)"
+    if not t.is_contiguous() or t.untyped_storage().nbytes() < (t.storage_offset() + t.numel()) * t.element_size():
+        return "a tensor whose elements are not all stored (a strided or expanded view)"
+    return None
+
+
+class _Budget:
+    """How many values a reply may hold, counted as it is walked: references to one object count
+    each time (a reply of 4 KB could otherwise expand into billions of values)."""
+
+    def __init__(self) -> None:
+        self.left = MAX_VALUES
+
+    def take(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise ProtocolError(f"a reply holding more than {MAX_VALUES:,} values")
+
+
+def _plain(obj: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
     """`obj` if it holds only plain data (tuples kept), else ProtocolError."""
+    budget = budget or _Budget()
+    budget.take()
     if depth > MAX_DEPTH:
         raise ProtocolError("a reply nested deeper than the proxy allows")
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, torch.Tensor):
-        if obj.is_sparse or obj.layout != torch.strided or obj.requires_grad:
-            raise ProtocolError("a reply held a tensor the proxy does not carry")
+        if problem := tensor_problem(obj):
+            raise ProtocolError(f"a reply held {problem}")
         return obj
     if isinstance(obj, (list, tuple)):
-        items = [_plain(item, depth + 1) for item in obj]
+        items = [_plain(item, depth + 1, budget) for item in obj]
         return tuple(items) if isinstance(obj, tuple) else items
     if isinstance(obj, dict):
         if not all(isinstance(key, (str, int)) and not isinstance(key, bool) for key in obj):
             raise ProtocolError("a reply held a dict with keys that are not strings or integers")
-        return {key: _plain(value, depth + 1) for key, value in obj.items()}
+        return {key: _plain(value, depth + 1, budget) for key, value in obj.items()}
     raise ProtocolError(f"a reply held a {type(obj).__name__}, which the proxy does not carry")
 
 
 def decode(payload: bytes) -> Any:
     """A frame payload as plain data; ProtocolError for anything else. Never runs code."""
+    if problem := stored_zip_problem(payload, MAX_FRAME):
+        raise ProtocolError(f"an unreadable reply ({problem})")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a forged pickle's protocol warning is not the grader's news

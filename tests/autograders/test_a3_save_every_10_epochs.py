@@ -49,7 +49,6 @@ import os
 import pickle
 import re
 import stat
-import zipfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -58,6 +57,7 @@ from PIL import Image
 
 from reference.grading import NAMESPACE, Partial, check
 from reference.grading import probes_a3
+from reference.grading.proxy import NOT_ZIP, stored_zip_problem
 
 ASSIGNMENT = "a3_save_every_10_epochs"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -69,6 +69,7 @@ RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
 MAX_FILE = 100 * 2**20  # bytes read of one file (the sandbox's file-size limit)
 MAX_FILES = 64  # files read of each kind in one run
 MAX_PIXELS = 4096 * 4096
+MAX_ELEMENTS = 2**26  # elements of one tensor in a checkpoint (a 64 x 64 grid of 4096 x 4096 floats would be 2**30)
 HINT = "in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0"
 LOOP = "`for epoch in range(n_epochs)` (0-based) or `for epoch in range(1, n_epochs + 1)` (1-based)"
 KINDS = ("grids", "images", "checkpoints", "files")  # what a save is told by, in this order (Run.saved)
@@ -216,19 +217,42 @@ def _epochs(obj, depth: int = 0):
             yield from _epochs(value, depth + 1)
 
 
+class TooLarge(ValueError):
+    """A checkpoint holding more than the grader reads."""
+
+
+def dense(obj, budget: list[int] | None = None, depth: int = 0):
+    """`obj` with every tensor in it made dense (a saved expanded view loads as one stored element
+    repeated); TooLarge for a tensor claiming more than MAX_ELEMENTS elements, or more values than a
+    checkpoint holds, which could make the checks spin."""
+    budget = budget if budget is not None else [100_000]
+    budget[0] -= 1
+    if budget[0] < 0 or depth > 8:
+        raise TooLarge("more values than a checkpoint holds")
+    if isinstance(obj, torch.Tensor):
+        if obj.numel() > MAX_ELEMENTS:
+            raise TooLarge(f"a tensor of {obj.numel():,} elements")
+        return obj if obj.is_contiguous() else obj.contiguous()
+    if isinstance(obj, dict):
+        return {k: dense(v, budget, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        items = [dense(v, budget, depth + 1) for v in obj]
+        return tuple(items) if isinstance(obj, tuple) else items
+    return obj
+
+
 def _load(name: str, data: bytes) -> tuple[str | None, object]:
     """(None, the object) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong
     with file `name`, None). Only torch.save's zip format is loaded, its records no larger in all
     than MAX_FILE."""
-    try:  # torch.save writes a zip archive of stored (uncompressed) records; nothing else is unpacked
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            records = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        return f"`{name}` is not a file written by torch.save (not its zip format); save checkpoints with torch.save", None
-    if any(r.compress_type != zipfile.ZIP_STORED for r in records) or sum(r.file_size for r in records) > MAX_FILE:
+    if problem := stored_zip_problem(data, MAX_FILE):  # torch.save's records are stored; nothing else is unpacked
+        if problem == NOT_ZIP:
+            return f"`{name}` is not a file written by torch.save ({NOT_ZIP}); save checkpoints with torch.save", None
         return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", None
     try:
-        return None, torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        return None, dense(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
+    except TooLarge as err:
+        return f"`{name}` holds {err}, more than the grader reads; save the networks' state_dicts", None
     except pickle.UnpicklingError as err:
         found = re.search(r"\bGLOBAL ([A-Za-z_][\w.]{0,120})", str(err))
         if found and found[1].split(".")[0] == "numpy":
