@@ -580,11 +580,72 @@ NUMBER = "gradient_penalty returned float; return a torch tensor (no .item()), s
 NOT_CALLED = "never calls the critic it is given ({}): score the interpolates with critic(x_hat), the `critic` argument, not a model of the notebook"
 
 
+IMAGES = "images (6, 1, 8, 8) and a small conv critic"
+LINEAR_POINTS = "a linear critic on points, D(x) = w.x + b with ||w|| = 2.5"
+LINEAR_IMAGES = "a linear critic on images (6, 1, 8, 8) with ||w|| = 3"
+SAME = "the same mistake"
+MISMATCH = "Mismatch in shape: grad_output[0] has a shape of torch.Size([{0}]) and output[0] has a shape of torch.Size([{0}, 1])."
+GRAD_OUTPUTS = (
+    "grad_outputs must have the shape of the scores it weights: torch.autograd.grad(scores, x_hat, "
+    "grad_outputs=torch.ones_like(scores), create_graph=True), or differentiate scores.sum()"
+)
+GRAD_OUTPUTS_AGAIN = "grad_outputs must have the shape of the scores it weights: the same mistake"
+NONE_RESHAPE = "'NoneType' object has no attribute 'reshape'"
+NONE_GRADIENT = (
+    "the gradient is None: torch.autograd.grad found no path from the scores back to x_hat (a critic that scores a detached "
+    "copy, x_hat.detach() or x_hat.data; allow_unused=True hides this): score x_hat itself, made with requires_grad_(True)"
+)
+NEGATED = "the sign is flipped: the penalty is >= 0, lambda_gp * mean((||grad||_2 - 1)^2), and it is added to the critic's loss"
+
+
+def raised(args: str, label: str, message: str, hint: str, kind: str = "RuntimeError") -> str:
+    return f"gradient_penalty({args}) raised {kind} for {label}: {message}; {hint}"
+
+
 def value(call: str, got: str, label: str, want: str, hint: str, scored: bool = True) -> str:
     return f"{call} = {got} for {label}; expected {want}{' on the x_hat it scored' if scored else ''}: {hint}"
 
 
 PENALTIES = {
+    # grad_outputs of shape (N,) for scores (N, 1): named, not told about eps's shape
+    "grad_outputs_of_another_shape": (
+        (INTERPOLATES, GRAD.replace("torch.ones_like(scores)", "torch.ones(len(scores))"), PENALTY),
+        {
+            "test_penalty_at_random_interpolates": (0.0, raised("critic, real, fake", POINTS, MISMATCH.format(64), GRAD_OUTPUTS)
+                                                    + "; " + raised("critic, real, fake", IMAGES, MISMATCH.format(6), GRAD_OUTPUTS_AGAIN)),
+            "test_penalty_value_matches_reference": (0.0, raised("critic, real, fake", LINEAR_POINTS, MISMATCH.format(64), GRAD_OUTPUTS)
+                                                     + "; " + raised("critic, real, fake", LINEAR_IMAGES, MISMATCH.format(6), GRAD_OUTPUTS_AGAIN)),
+            "test_penalty_trains_the_critic": (0.0, raised("critic, real, fake", POINTS, MISMATCH.format(64), GRAD_OUTPUTS)),
+            "test_penalty_on_other_inputs": (0.0, raised("critic, real, fake, 2", "points with lambda_gp = 2", MISMATCH.format(32), GRAD_OUTPUTS)
+                                             + "; " + raised("critic, real, fake", "3-channel images (5, 3, 8, 8)", MISMATCH.format(5), GRAD_OUTPUTS_AGAIN)
+                                             + "; " + raised("critic, real, fake", "a linear critic on points with ||w|| = 0.5", MISMATCH.format(16), GRAD_OUTPUTS_AGAIN)),
+        },
+    ),
+    # the critic scores x_hat.detach(), and allow_unused=True turns the error into a None gradient
+    "critic_scores_a_detached_copy": (
+        (INTERPOLATES, GRAD.replace("critic(x_hat)", "critic(x_hat.detach())").replace("create_graph=True", "create_graph=True, allow_unused=True"), PENALTY),
+        {
+            "test_penalty_at_random_interpolates": (0.0, raised("critic, real, fake", POINTS, NONE_RESHAPE, NONE_GRADIENT, "AttributeError")
+                                                    + "; " + f"gradient_penalty(critic, real, fake) raised AttributeError for {IMAGES}: the same mistake"),
+            "test_penalty_value_matches_reference": (0.0, raised("critic, real, fake", LINEAR_POINTS, NONE_RESHAPE, NONE_GRADIENT, "AttributeError")
+                                                     + "; " + f"gradient_penalty(critic, real, fake) raised AttributeError for {LINEAR_IMAGES}: the same mistake"),
+            "test_penalty_trains_the_critic": (0.0, raised("critic, real, fake", POINTS, NONE_RESHAPE, NONE_GRADIENT, "AttributeError")),
+            "test_penalty_on_other_inputs": (0.0, raised("critic, real, fake, 2", "points with lambda_gp = 2", NONE_RESHAPE, NONE_GRADIENT, "AttributeError")
+                                             + "; gradient_penalty(critic, real, fake) raised AttributeError for 3-channel images (5, 3, 8, 8): the same mistake"
+                                             + "; gradient_penalty(critic, real, fake) raised AttributeError for a linear critic on points with ||w|| = 0.5: the same mistake"),
+        },
+    ),
+    # a penalty that rewards large gradients: its sign named
+    "negated": (
+        (INTERPOLATES, GRAD, "return -" + PENALTY.removeprefix("return ")),
+        {
+            "test_penalty_value_matches_reference": (0.0, value("gradient_penalty(critic, real, fake)", "-22.5", LINEAR_POINTS, "22.5", NEGATED, scored=False)
+                                                     + "; " + value("gradient_penalty(critic, real, fake)", "-40", LINEAR_IMAGES, "40", "the same mistake", scored=False)),
+            "test_penalty_on_other_inputs": (0.0, value("gradient_penalty(critic, real, fake, 2)", "-0.383369", "points with lambda_gp = 2", "0.383369", NEGATED)
+                                             + "; " + value("gradient_penalty(critic, real, fake)", "-0.565413", "3-channel images (5, 3, 8, 8)", "0.565413", "the same mistake")
+                                             + "; " + value("gradient_penalty(critic, real, fake)", "-2.5", "a linear critic on points with ||w|| = 0.5", "2.5", "the same mistake", scored=False)),
+        },
+    ),
     "norm_over_dim_1_of_images": (
         (INTERPOLATES, GRAD, "return lambda_gp * (grad.norm(2, dim=1) - 1).pow(2).mean()"),
         {
@@ -711,6 +772,55 @@ PENALTIES = {
         },
     ),
 }
+
+
+# right penalties that do not score the whole batch in one call: the checks find x_hat all the same
+OTHER_RIGHT_PENALTIES = {
+    "one_sample_at_a_time": (
+        INTERPOLATES,
+        """
+        terms = []
+        for i in range(len(x_hat)):
+            score = critic(x_hat[i:i + 1])
+            (g,) = torch.autograd.grad(score.sum(), x_hat, create_graph=True)
+            terms.append((g[i].norm(2) - 1) ** 2)
+        """,
+        "return lambda_gp * torch.stack(terms).mean()",
+    ),
+    "torch_func_vmap_of_grad": (
+        """
+        from torch.func import grad as func_grad, vmap
+
+        n = real.shape[0]
+        eps = torch.rand(n, *[1] * (real.dim() - 1))
+        x_hat = eps * real + (1 - eps) * fake
+        per_sample = vmap(func_grad(lambda x: critic(x.unsqueeze(0)).squeeze()))(x_hat)
+        """,
+        "return lambda_gp * ((per_sample.reshape(n, -1).norm(2, dim=1) - 1) ** 2).mean()",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(OTHER_RIGHT_PENALTIES))
+def test_right_penalties_that_call_the_critic_otherwise_pass_the_penalty_checks(name):
+    student = in_kernel(penalty(*OTHER_RIGHT_PENALTIES[name]))
+    module = checks()
+    assert {check: run_check(getattr(module, check), student) for check in PENALTY_CHECKS} == {
+        check: OK[check] for check in PENALTY_CHECKS}
+
+
+def test_a_penalty_that_calls_the_critic_once_per_sample_is_told_before_the_grading_run_starts():
+    """Its value is right, but the grading run's 1,700 critic steps would take 64 times as long and
+    run past the check's time limit: the check says why without starting the run."""
+    solution = in_kernel(penalty(INTERPOLATES, GRAD, PENALTY))
+    looped = in_kernel(penalty(*OTHER_RIGHT_PENALTIES["one_sample_at_a_time"]))
+    assert checks().many_calls(solution) is None
+    points, message = run_check(checks().test_training_lowers_the_critics_estimate, looped)
+    assert (points, message) == (0.0, (
+        "the grading run was not started: gradient_penalty(critic, real, fake) calls the critic 64 times for 64 points (once "
+        "per sample or small chunk): its value may be right, but the grading run (1,700 critic steps) would take about 64 "
+        "times as long as it should; score the whole batch in one call, scores = critic(x_hat), and differentiate "
+        "scores.sum() (each score depends on its own sample only, so the sum's gradient is each sample's own)"))
 
 
 def in_kernel(source: str) -> LocalSubmission:
@@ -842,6 +952,7 @@ def test_most_runs_must_learn_for_full_marks_and_some_for_part(monkeypatch, lear
     runs = [made_up(seed, LEARNS[0] if ok else away, LEARNS[1]) for seed, ok in enumerate(learned)]
     monkeypatch.setattr(module, "training_runs", lambda submission: runs)
     monkeypatch.setattr(module, "cause_in_the_functions", lambda submission: None)  # the functions' checks all pass
+    monkeypatch.setattr(module, "many_calls", lambda submission: None)  # its penalty calls the critic once
     assert run_check(module.test_training_lowers_the_critics_estimate, None) == outcome
 
 

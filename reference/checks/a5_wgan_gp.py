@@ -297,6 +297,21 @@ def text(value, limit: int = 200) -> str:
     return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
+def penalty_error_hint(err: StudentError) -> str | None:
+    """The fix for an error gradient_penalty raised, where its words tell it: None otherwise."""
+    if "grad_output" in err.message:  # "Mismatch in shape: grad_output[0] has a shape of ..."
+        return ("grad_outputs must have the shape of the scores it weights: torch.autograd.grad(scores, x_hat, "
+                "grad_outputs=torch.ones_like(scores), create_graph=True), or differentiate scores.sum()")
+    if err.type in ("AttributeError", "TypeError") and "NoneType" in err.message:
+        return ("the gradient is None: torch.autograd.grad found no path from the scores back to x_hat (a critic that "
+                "scores a detached copy, x_hat.detach() or x_hat.data; allow_unused=True hides this): score x_hat itself, "
+                "made with requires_grad_(True)")
+    if err.type in ("RuntimeError", "ValueError", "IndexError") and re.search(
+            r"size|shape|dimension|broadcast|view", err.message, re.IGNORECASE):
+        return SHAPES_HINT
+    return None
+
+
 def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
     """The student's gradient_penalty called on `case` in the probe (first traced for the course
     library's code when `trace`); its answer validated."""
@@ -308,9 +323,11 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
         answer = run(submission, "gradient_penalty", probes_a5.penalty_run, fn, case.kind, case.critic_seed, case.real,
                      case.fake, seed=case.seed, lambda_gp=case.lambda_gp, norm=case.norm)
     except StudentError as err:
-        if err.not_implemented or not re.search(r"size|shape|dimension|broadcast|view", err.message, re.IGNORECASE):
+        if err.not_implemented:
             raise
-        raise AssertionError(f"{case.call()} raised {err.type} for {case.label}: {err.message}; {SHAPES_HINT}") from None
+        if hint := penalty_error_hint(err):
+            raise AssertionError(f"{case.call()} raised {err.type} for {case.label}: {err.message}; {hint}") from None
+        raise
     answer = answer if isinstance(answer, dict) else {}
     result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
     value = answer.get("value")
@@ -338,12 +355,36 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
         requires_grad=answer.get("requires_grad") is True,
         calls=calls if isinstance(calls, int) and not isinstance(calls, bool) else 0,
         shapes=[tuple(x.shape) for x in inputs],
-        points=[x.double() for x in inputs if x.shape == case.real.shape and x.is_floating_point()],
+        points=scored_batches(inputs, case.real),
         leftover=[text(p[0], 60) for p in leftover if isinstance(p, (list, tuple)) and len(p) == 2 and p[1] is True],
         grads=grads,
         backward_error=text(answer.get("backward_error")) or None,
         names=names,
     )
+
+
+def scored_batches(inputs: list[torch.Tensor], real: torch.Tensor) -> list[torch.Tensor]:
+    """The batches x_hat (real's shape, float64) the critic scored: an input of real's shape (or of
+    its N samples in another shape: vmap's (N, 1, ...)), and consecutive inputs that together hold
+    N samples (a loop over the samples, or over chunks of them)."""
+    n, size = real.shape[0], real[0].numel()
+    found, run, held = [], [], 0
+    for x in inputs:
+        if not (x.is_floating_point() and x.dim() >= 1 and x.numel() == x.shape[0] * size):
+            run, held = [], 0
+            continue
+        if x.shape[0] == n:
+            found.append(x.reshape(real.shape).double())
+            run, held = [], 0
+            continue
+        run.append(x.reshape(x.shape[0], *real.shape[1:]))
+        held += x.shape[0]
+        if held == n:
+            found.append(torch.cat(run).double())
+            run, held = [], 0
+        elif held > n:
+            run, held = [], 0
+    return found
 
 
 def one_number(answer: Penalty) -> float:
@@ -539,6 +580,8 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
          "divides each sample's gradient by N: differentiate their sum (grad_outputs=torch.ones_like(scores))"),
         (float(lam * (norm.mean() - 1).square()), "it averages the norms before subtracting 1 and squaring: the square "
          "goes inside the mean, lambda_gp * mean((||grad||_2 - 1)^2)"),
+        (float(-lam * (norm - 1).square().mean()), "the sign is flipped: the penalty is >= 0, lambda_gp * mean((||grad||_2 "
+         "- 1)^2), and it is added to the critic's loss"),
     ]
     if grad.dim() > 2:
         faults.append((float(lam * (grad.norm(dim=1) - 1).square().mean()), "for images the norm runs over dim 1 (the "

@@ -28,7 +28,8 @@ from reference.grading.probes import describe
 
 __all__ = ["Recorder", "mlp", "penalty_run", "probe_critic", "train_wgan_gp"]
 
-MAX_RECORDED = 8  # critic calls whose inputs a penalty run keeps
+MAX_RECORDED = 256  # critic calls whose inputs a penalty run keeps (a loop over the samples calls it once per sample)
+MAX_RECORDED_ELEMENTS = 2**20  # elements of those inputs together
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,20 +72,39 @@ def probe_critic(kind: str, shape: list[int] | tuple[int, ...], seed: int, norm:
     return net
 
 
+def _unwrapped(x: Tensor) -> Tensor:
+    """The tensor inside torch.func's wrappers: under vmap the critic sees one sample, wrapped
+    around the whole batch (batch dimension first here). Private API, so any surprise leaves x as it is."""
+    try:
+        functorch = torch._C._functorch
+        while functorch.is_functorch_wrapped_tensor(x):
+            level_dim = functorch.maybe_get_bdim(x) if functorch.is_batchedtensor(x) else -1
+            inner = functorch.get_unwrapped(x)
+            x = inner.movedim(level_dim, 0) if level_dim is not None and level_dim > 0 else inner
+    except (AttributeError, RuntimeError):
+        pass
+    return x
+
+
 class Recorder(nn.Module):
-    """A critic that keeps a detached copy of every input it is called with (`inputs`, at most
-    MAX_RECORDED) and counts its calls; otherwise it is `net`."""
+    """A critic that keeps a detached copy of every input it is called with (`inputs`: at most
+    MAX_RECORDED of them, MAX_RECORDED_ELEMENTS elements in all; under torch.func.vmap the batch it
+    maps over) and counts its calls; otherwise it is `net`."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
         self.inputs: list[Tensor] = []
         self.calls = 0
+        self._kept = 0
 
     def forward(self, x: Tensor) -> Tensor:
         self.calls += 1
         if len(self.inputs) < MAX_RECORDED and isinstance(x, Tensor):
-            self.inputs.append(x.detach().to("cpu").clone())
+            seen = _unwrapped(x)
+            if self._kept + seen.numel() <= MAX_RECORDED_ELEMENTS:
+                self._kept += seen.numel()
+                self.inputs.append(seen.detach().to("cpu").clone())
         return self.net(x)
 
 
@@ -110,7 +130,7 @@ def penalty_run(penalty_fn: Any, kind: str, critic_seed: int, real: Tensor, fake
 
     Returns {"result": describe(value), "value": the value detached as float64, flattened, or None
     when not a tensor, "requires_grad": bool, "calls": how many times the critic ran, "inputs":
-    [the first MAX_RECORDED inputs it got], "leftover": [[parameter name, whether it already held a
+    [the first inputs it got, see Recorder], "leftover": [[parameter name, whether it already held a
     gradient after the call (a .backward() inside the function)]], "grads": [[name, d value /
     d parameter or None]] after value.backward() (None when the value carries no graph or is not
     one number), "backward_error": the first line of what backward raised, or None}. Exceptions of

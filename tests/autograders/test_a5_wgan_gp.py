@@ -395,6 +395,21 @@ def text(value, limit: int = 200) -> str:
     return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
+def penalty_error_hint(err: StudentError) -> str | None:
+    """The fix for an error gradient_penalty raised, where its words tell it: None otherwise."""
+    if "grad_output" in err.message:  # "Mismatch in shape: grad_output[0] has a shape of ..."
+        return ("grad_outputs must have the shape of the scores it weights: torch.autograd.grad(scores, x_hat, "
+                "grad_outputs=torch.ones_like(scores), create_graph=True), or differentiate scores.sum()")
+    if err.type in ("AttributeError", "TypeError") and "NoneType" in err.message:
+        return ("the gradient is None: torch.autograd.grad found no path from the scores back to x_hat (a critic that "
+                "scores a detached copy, x_hat.detach() or x_hat.data; allow_unused=True hides this): score x_hat itself, "
+                "made with requires_grad_(True)")
+    if err.type in ("RuntimeError", "ValueError", "IndexError") and re.search(
+            r"size|shape|dimension|broadcast|view", err.message, re.IGNORECASE):
+        return SHAPES_HINT
+    return None
+
+
 def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
     """The student's gradient_penalty called on `case` in the probe (first traced for the course
     library's code when `trace`); its answer validated."""
@@ -406,9 +421,11 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
         answer = run(submission, "gradient_penalty", probes_a5.penalty_run, fn, case.kind, case.critic_seed, case.real,
                      case.fake, seed=case.seed, lambda_gp=case.lambda_gp, norm=case.norm)
     except StudentError as err:
-        if err.not_implemented or not re.search(r"size|shape|dimension|broadcast|view", err.message, re.IGNORECASE):
+        if err.not_implemented:
             raise
-        raise AssertionError(f"{case.call()} raised {err.type} for {case.label}: {err.message}; {SHAPES_HINT}") from None
+        if hint := penalty_error_hint(err):
+            raise AssertionError(f"{case.call()} raised {err.type} for {case.label}: {err.message}; {hint}") from None
+        raise
     answer = answer if isinstance(answer, dict) else {}
     result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
     value = answer.get("value")
@@ -436,12 +453,36 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
         requires_grad=answer.get("requires_grad") is True,
         calls=calls if isinstance(calls, int) and not isinstance(calls, bool) else 0,
         shapes=[tuple(x.shape) for x in inputs],
-        points=[x.double() for x in inputs if x.shape == case.real.shape and x.is_floating_point()],
+        points=scored_batches(inputs, case.real),
         leftover=[text(p[0], 60) for p in leftover if isinstance(p, (list, tuple)) and len(p) == 2 and p[1] is True],
         grads=grads,
         backward_error=text(answer.get("backward_error")) or None,
         names=names,
     )
+
+
+def scored_batches(inputs: list[torch.Tensor], real: torch.Tensor) -> list[torch.Tensor]:
+    """The batches x_hat (real's shape, float64) the critic scored: an input of real's shape (or of
+    its N samples in another shape: vmap's (N, 1, ...)), and consecutive inputs that together hold
+    N samples (a loop over the samples, or over chunks of them)."""
+    n, size = real.shape[0], real[0].numel()
+    found, run, held = [], [], 0
+    for x in inputs:
+        if not (x.is_floating_point() and x.dim() >= 1 and x.numel() == x.shape[0] * size):
+            run, held = [], 0
+            continue
+        if x.shape[0] == n:
+            found.append(x.reshape(real.shape).double())
+            run, held = [], 0
+            continue
+        run.append(x.reshape(x.shape[0], *real.shape[1:]))
+        held += x.shape[0]
+        if held == n:
+            found.append(torch.cat(run).double())
+            run, held = [], 0
+        elif held > n:
+            run, held = [], 0
+    return found
 
 
 def one_number(answer: Penalty) -> float:
@@ -646,6 +687,8 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
          "divides each sample's gradient by N: differentiate their sum (grad_outputs=torch.ones_like(scores))"),
         (float(lam * (norm.mean() - 1).square()), "it averages the norms before subtracting 1 and squaring: the square "
          "goes inside the mean, lambda_gp * mean((||grad||_2 - 1)^2)"),
+        (float(-lam * (norm - 1).square().mean()), "the sign is flipped: the penalty is >= 0, lambda_gp * mean((||grad||_2 "
+         "- 1)^2), and it is added to the critic's loss"),
     ]
     if grad.dim() > 2:
         faults.append((float(lam * (grad.norm(dim=1) - 1).square().mean()), "for images the norm runs over dim 1 (the "
@@ -957,9 +1000,31 @@ def cause_in_the_functions(submission) -> str | None:
     return None
 
 
+SLOW_CALLS = 16  # critic calls per penalty that would make the grading run far outlast its time limit
+
+
+def many_calls(submission) -> str | None:
+    """Why the grading run cannot finish in time: a penalty that calls the critic once per sample (or
+    per small chunk) makes each of the run's 1,700 critic steps that many times slower."""
+    try:
+        calls = penalty_answer(submission, POINTS).calls
+    except (AssertionError, StudentError):
+        return None  # the function checks say what is wrong; the run shows the rest
+    if calls < SLOW_CALLS:
+        return None
+    return (
+        f"{POINTS.call()} calls the critic {calls} times for {len(POINTS.real)} points (once per sample or small chunk): "
+        f"its value may be right, but the grading run ({RUN_WARMUP + RUN_STEPS * RUN_N_CRITIC:,} critic steps) would "
+        f"take about {calls} times as long as it should; score the whole batch in one call, scores = critic(x_hat), and "
+        f"differentiate scores.sum() (each score depends on its own sample only, so the sum's gradient is each sample's own)"
+    )
+
+
 @check(points=4)
 def test_training_lowers_the_critics_estimate(submission):
     """In a short seeded WGAN-GP run on the 8-Gaussian ring, W1 falls and so does the critic's estimate of it"""
+    slow = many_calls(submission)
+    assert slow is None, f"the grading run was not started: {slow}"
     try:
         runs = training_runs(submission)
     except StudentError as err:
