@@ -120,6 +120,32 @@ def step(y_fake="torch.randint(0, num_classes, (b,))", real_y="labels", fake_y="
     return STEP.replace("<Y_FAKE>", y_fake).replace("<REAL_Y>", real_y).replace("<FAKE_Y>", fake_y).replace("<G_STEP>", g_step)
 
 
+FRESH_EMBEDDING_G = '''
+class ConditionalGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        self.main = Generator(nz + 16, ngf, channels=1, size=28).main
+        self.apply(weights_init)
+
+    def forward(self, z, y):
+        embed = nn.Embedding(self.num_classes, 16)  # made here: new and random at every call
+        return self.main(torch.cat([z, embed(y)], dim=1))
+'''
+
+FRESH_PLANE_D = '''
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, ndf=64, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        self.main = Discriminator(ndf, channels=2, size=28).main
+        self.apply(weights_init)
+
+    def forward(self, x, y):
+        plane = nn.Embedding(self.num_classes, 28 * 28)(y).view(-1, 1, 28, 28)  # made here: new at every call
+        return self.main(torch.cat([x, plane], dim=1)).view(-1)
+'''
+
 CORRECT = {
     # nn.Embedding joined to z; D runs the convs on the image alone and joins the label's embedding to the
     # features before an MLP head; the step's losses written with BCE on logits
@@ -451,6 +477,95 @@ WRONG = {
             LEARNS: (0.0, "the grading run could not train the GAN: <NO_DETACH>"),
         },
     },
+    # G makes its label embedding anew in every forward (random, never trained); the fake batch is detached for
+    # G's step too, so G gets no gradient: the learning run stops after 5 steps
+    "fresh_embedding_in_forward_g__fake_detached_for_g": {
+        "cells": {
+            "generator": FRESH_EMBEDDING_G,
+            "train_step": step().replace("    fake = G(z, y_fake)\n", "    fake = G(z, y_fake).detach()\n").replace("D(fake.detach(), ", "D(fake, "),
+        },
+        "learning": True,
+        "expected": {
+            "test_generator_uses_labels_and_noise": (
+                0.0,
+                "G(z, y) makes `nn.Embedding(10, 16)` in forward: a layer made there is not registered in G, so it is new "
+                "and random at every call (the same z and y twice in eval mode give outputs <n>% of the largest value "
+                "apart) and never trained (opt_g never sees its weights); make it once in __init__ (self.embedding = "
+                "nn.Embedding(10, 16)) and only call it in forward",
+            ),
+            LEARNS: (
+                0.0,
+                "the grading run could not train the GAN: after 5 calls of train_step, G's parameters are still the "
+                "initial ones: D judges G's images only detached from G (fake.detach(), or G run under torch.no_grad()), "
+                "also in G's step, so loss_G has no gradient for G's parameters and opt_g.step() leaves them as they "
+                "are: detach the fake batch in D's step only, and compute loss_G on D(fake, y_fake) with fake as G made it",
+            ),
+        },
+    },
+    # G's one-hot of y + 1 and D's of y - 1 (labels used with an offset); the real labels shifted by one,
+    # (labels + 1) % num_classes (changed, not reordered); one label drawn for the whole fake batch
+    "labels_offset_in_g_and_d__real_labels_shifted__one_label_per_batch": {
+        "cells": {
+            "generator": one_hot_g(one_hot="F.one_hot(y + 1, self.num_classes)"),
+            "discriminator": channels_d(one_hot="F.one_hot(y - 1, self.num_classes)"),
+            "train_step": step(y_fake="torch.randint(0, num_classes, (1,)).repeat(b)", real_y="(labels + 1) % num_classes"),
+        },
+        "learning": False,
+        "expected": {
+            "test_generator_output_shape": (0.0, "<G_PLUS_1>; expected (N, 1, 28, 28)"),
+            "test_generator_output_range": (0.0, "<G_PLUS_1>"),
+            "test_generator_uses_labels_and_noise": (0.0, "<G_PLUS_1>"),
+            "test_discriminator_output": (0.0, "<D_MINUS_1>; expected one logit per image, (N,) or (N, 1)"),
+            "test_discriminator_uses_labels": (0.0, "<D_MINUS_1>"),
+            "test_step_shows_real_images_with_their_labels": (
+                0.0,
+                "D judges the real images with their labels changed, not reordered (150 of 150 images with a label that "
+                "is not theirs: each label k comes as (k + 1) mod 10): pass each image's own label as it is, D(real, "
+                "labels), with no arithmetic on the labels",
+            ),
+            "test_step_draws_labels_for_the_fake_batch": (
+                1.0,
+                "G is asked for one label for the whole fake batch (every one of its 150 images a <n>): draw one label "
+                "per image, y_fake = torch.randint(0, num_classes, (B,)) with size (B,), so that every batch holds every digit",
+            ),
+        },
+    },
+    # the fake labels drawn from 0..num_classes (torch.randint's upper bound taken as inclusive, one too many):
+    # the model solution's G cannot take label 10, and the learning run stops at its first step
+    "fake_labels_up_to_num_classes": {
+        "cells": {"train_step": step(y_fake="torch.randint(0, num_classes + 1, (b,))")},
+        "learning": True,
+        "expected": {
+            "test_step_draws_labels_for_the_fake_batch": (1.0, "<LABEL_10>"),
+            LEARNS: (
+                0.0,
+                "the grading run could not train the GAN: calling `train_step` raised RuntimeError: Class values must be "
+                "smaller than num_classes; train_step draws labels that G cannot take: <LABEL_10>",
+            ),
+        },
+    },
+    # G takes one-hot rows only (torch.cat([z, y])) and the step passes it F.one_hot(y_fake); D makes its label
+    # plane anew in every forward
+    "one_hot_only_g__fresh_label_plane_d": {
+        "cells": {
+            "generator": one_hot_g(one_hot="y"),
+            "discriminator": FRESH_PLANE_D,
+            "train_step": step().replace("fake = G(z, y_fake)", "fake = G(z, F.one_hot(y_fake, num_classes).float())"),
+        },
+        "learning": False,
+        "expected": {
+            "test_generator_output_shape": (0.0, "<G_ONE_HOT>; expected (N, 1, 28, 28)"),
+            "test_generator_output_range": (0.0, "<G_ONE_HOT>"),
+            "test_generator_uses_labels_and_noise": (0.0, "<G_ONE_HOT>"),
+            "test_discriminator_uses_labels": (
+                0.0,
+                "D(x, y) makes `nn.Embedding(10, 784)` in forward: a layer made there is not registered in D, so it is "
+                "new and random at every call (the same images and labels twice in eval mode give outputs <n>% of the "
+                "largest value apart) and never trained (opt_d never sees its weights); make it once in __init__ "
+                "(self.embedding = nn.Embedding(10, 784)) and only call it in forward",
+            ),
+        },
+    },
 }
 
 NAMED = {  # messages that several checks give, written once
@@ -486,6 +601,27 @@ NAMED = {  # messages that several checks give, written once
         "image's channels or features plus the label's (num_classes = 10 for a one-hot)): F.one_hot(y) without "
         "num_classes makes the one-hot as long as the batch's largest label plus one, so its size changes from batch to "
         "batch; pass num_classes: F.one_hot(y, num_classes)"
+    ),
+    "<G_PLUS_1>": (
+        "G(z, y) takes the labels -1..8 but not 9 (for 9s it raises RuntimeError: Class values must be smaller than "
+        "num_classes. (in `ConditionalGenerator.forward`)): it shifts y by +1 before its one-hot or embedding, as "
+        "F.one_hot(y + 1, num_classes) does; the labels run 0..9 and are used as given: F.one_hot(y, num_classes)"
+    ),
+    "<D_MINUS_1>": (
+        "D(x, y) takes the labels 1..10 but not 0 (for 0s it raises RuntimeError: Class values must be non-negative. "
+        "(in `ConditionalDiscriminator.forward`)): it shifts y by -1 before its one-hot or embedding, as F.one_hot(y - 1, "
+        "num_classes) does; the labels run 0..9 and are used as given: F.one_hot(y, num_classes)"
+    ),
+    "<LABEL_10>": (
+        "in a step with 150 real images G is asked for label 10, while the labels run 0..9: torch.randint(low, high, "
+        "size) draws from low to high - 1, so torch.randint(0, num_classes, (B,)) draws exactly the labels 0..num_classes-1"
+    ),
+    "<G_ONE_HOT>": (
+        "G(z, y) raises RuntimeError: Tensors must have same number of dimensions: got 2 and 1 (in "
+        "`ConditionalGenerator.forward`) when y holds integer labels (N,), and runs when y holds one-hot rows (N, 10): "
+        "it expects y one-hot, but G is given the labels as integers, y int64 (N,) in 0..9 (the grader calls it so, as "
+        "the task says): make the one-hot inside forward, F.one_hot(y, num_classes).float() (or embed y with "
+        "nn.Embedding(num_classes, d)), and pass train_step's integer labels to G as they are"
     ),
     "<G_IGNORES_Y>": (
         "G(z, y) draws the same images whatever the labels (the same z with y = 0..7 and with y = 5..12 mod 10 give the "
@@ -651,7 +787,7 @@ def test_step_calls_records_what_g_and_d_were_called_with():
     def step_fn(G, D, opt_g, opt_d, real, labels, nz, num_classes):
         y = torch.randint(0, num_classes, (len(real),))
         fake = G(torch.randn(len(real), nz), y=y)  # y by keyword: recorded all the same
-        loss = D(real, labels).mean() - D(fake.detach(), y).mean()
+        loss = D(real, labels).mean() - D(fake.detach(), y).mean() - D(fake, y).mean()
         opt_d.zero_grad()
         loss.backward()
         opt_d.step()
@@ -659,12 +795,14 @@ def test_step_calls_records_what_g_and_d_were_called_with():
 
     real, labels = torch.rand(6, 1, 28, 28) * 2 - 1, torch.arange(6)
     record = probes_a6.step_calls(step_fn, G, D, real, labels, nz=8, seed=0)
-    assert len(record["g_calls"]) == 1 and len(record["d_calls"]) == 2
+    assert len(record["g_calls"]) == 1 and len(record["d_calls"]) == 3
     (g_call,) = record["g_calls"]
     assert [t.shape for t in g_call["inputs"]] == [torch.Size([6, 8]), torch.Size([6])] and g_call["output"].shape == (6, 1, 28, 28)
     assert torch.equal(record["d_calls"][0]["inputs"][0], real) and torch.equal(record["d_calls"][0]["inputs"][1], labels)
     assert torch.equal(record["d_calls"][1]["inputs"][0], g_call["output"]) and torch.equal(record["d_calls"][1]["inputs"][1], g_call["inputs"][1])
     assert record["returned"]["type"] == "tuple"
+    assert g_call["tracked"] == [False, False] and record["d_calls"][1]["tracked"] == [False, False]  # fake.detach()
+    assert record["d_calls"][2]["tracked"] == [True, False]  # G's images as G made them
 
 
 @pytest.mark.parametrize("ending", ["nn.Sigmoid()", "nn.ReLU(), nn.Tanh()"])
@@ -769,6 +907,89 @@ def test_a_run_that_fails_because_g_is_never_cleared_is_told_so():
         "train_step never clears G's gradients, so each of its steps also applies the gradients of every step before "
         "(backward() adds to .grad): call opt_g.zero_grad() before each backward()"
     )
+
+
+def kernel_submission(*sources: str):
+    """A LocalSubmission of a kernel namespace with the notebook's imports and `sources` run in it."""
+    import torch.nn.functional as F
+
+    from reference.grading.submission import LocalSubmission
+    from reference.losses import get_loss
+
+    namespace = {"torch": torch, "nn": torch.nn, "F": F, "Generator": Generator, "Discriminator": Discriminator,
+                 "weights_init": weights_init, "LOSS": get_loss("non-saturating"), "NZ": 100, "NUM_CLASSES": 10}
+    for source in sources:
+        exec(textwrap.dedent(source), namespace)
+    return LocalSubmission(namespace)
+
+
+def test_a_run_that_fails_because_d_judges_real_and_fake_in_one_batch_is_told_so():
+    """The model solution's G and D with a step that calls D once on torch.cat([real, fake]) did not learn at all
+    (agreement 12% and 11%, FID far above the target): the hint names the mixed batch, which the task warns about."""
+    one_batch = step().replace(
+        "    loss_d = LOSS.d_loss(D(real, labels), D(fake.detach(), y_fake))\n",
+        "    logits = D(torch.cat([real, fake.detach()]), torch.cat([labels, y_fake]))\n    loss_d = LOSS.d_loss(logits[:b], logits[b:])\n",
+    )
+    assert "torch.cat([real" in one_batch
+    assert checks.learning_hint(kernel_submission(*LABEL_ENCODINGS["category"], one_batch)) == (
+        "train_step judges the real and the fake images in one call of D (as D(torch.cat([real, fake]), ...)): D's "
+        "BatchNorm then normalises them with the statistics of the mixed batch, which is known to derail DCGAN training "
+        "(the model solution's G and D did not learn at all with such a step); call D on the real batch and on the fake "
+        "batch separately, as dcgan_step does"
+    )
+
+
+PROJECTION_DEFAULT_INIT_D = CORRECT["product_g_projection_d"]["discriminator"].replace(
+    "                nn.init.zeros_(self.embed.weight)  # the projection starts at zero: D starts as the plain DCGAN's\n", "")
+
+
+def test_a_projection_with_the_default_embedding_init_is_told_its_logits_start_large():
+    """A projection D whose nn.Embedding keeps its N(0, 1) init starts with logits of about 20 on real digits
+    (sound designs: 0.1-0.5); with a conditional-BatchNorm G it measured 11% and 10% agreement, the same with its
+    embedding at zero 77% and 63%. The hint names the embedding and the fix; sound Ds (their embeddings N(0, 1)
+    too, before an MLP head) get none."""
+    assert "zeros_" not in PROJECTION_DEFAULT_INIT_D
+    sub = kernel_submission(LABEL_ENCODINGS["category"][0], PROJECTION_DEFAULT_INIT_D, step())
+    hint = checks.learning_hint(sub)
+    assert re.fullmatch(
+        r"D's logits start far from 0: as built, in training mode, it gives the real digits logits of \d+ on average "
+        r"\(a DCGAN D starts below 1\), so the losses start saturated and the GAN learns little from them: `embed` keeps "
+        r"nn.Embedding's default N\(0, 1\) init \(weight std 1.00; with D's embeddings at zero the logits are small\), "
+        r"so in a term like the projection <embed\(y\), phi\(x\)> each label's row, of length about sqrt\(1024\) = 32, "
+        r"swamps the rest of D; start it at zero after weights_init, nn.init.zeros_\(self.embed.weight\), or small, "
+        r"nn.init.normal_\(self.embed.weight, 0.0, 0.02\)", hint), hint
+    for design in ("product_g_projection_d", "embedding_g_features_mlp_d"):
+        sound = kernel_submission(LABEL_ENCODINGS["category"][0], CORRECT[design]["discriminator"])
+        assert checks.initial_logits_fault(sound, checks.discriminator(sound)) is None, design
+
+
+@pytest.mark.parametrize(
+    "check, source, message",
+    [
+        (
+            "test_generator_uses_labels_and_noise",
+            one_hot_g(classes="16", one_hot="self.parts[0](y)").replace(
+                "self.num_classes = num_classes", "self.num_classes = num_classes\n        self.parts = [nn.Embedding(num_classes, 16)]"),
+            "G(z, y) calls `nn.Embedding(10, 16)`, which is not registered in G (kept in a plain Python list or dict, or "
+            "made outside the class), so opt_g never sees its weights and it is never trained; assign it in __init__ as "
+            "an attribute (self.embedding = nn.Embedding(10, 16)), or keep such layers in nn.ModuleList",
+        ),
+        (
+            "test_discriminator_uses_labels",
+            channels_d(one_hot="F.embedding(y, torch.randn(self.num_classes, self.num_classes))"),
+            "D(x, y) gives other outputs for the same images and labels twice in eval mode (<n>% of the largest value "
+            "apart): something in its forward is random at every call (weights made there, as in F.embedding(y, "
+            "torch.randn(...)), torch.rand, or F.dropout without training=self.training), so D cannot learn what a label "
+            "means; make its weights once in __init__, as layers or nn.Parameter",
+        ),
+    ],
+    ids=["g_embedding_in_a_plain_list", "d_weights_drawn_in_forward"],
+)
+def test_a_network_that_is_not_a_fixed_function_of_its_inputs_is_told_why(check, source, message):
+    """Layers a network runs but does not register, and weights drawn anew in forward, are named before the
+    label-dependence measures (which such networks can pass by chance)."""
+    got = run_check(getattr(checks, check), kernel_submission(*LABEL_ENCODINGS["category"], source))
+    assert matches(got, (0.0, message)), got
 
 
 def test_trace_names_the_layer_that_raised():

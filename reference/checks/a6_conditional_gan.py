@@ -22,6 +22,7 @@ LABEL_CASES = {  # every label batch G and D must take: name -> labels
 CHANGES = 1e-5  # an output changes when it moves by more than this share of its mean size (ignoring y moves it by 0)
 ADDITIVE = 1e-4  # the change with y differs between inputs by at most this share: the label only adds a constant
 COUPLING = 1e-4  # image i of a batch may differ from its own G(z[i], y[i]) by this share of the largest value (rounding)
+REPEATED = 1e-5  # the same inputs twice (eval mode) may give outputs this share of the largest value apart (rounding)
 SAME_PIXELS = 1e-4  # an image D judged is one of the real (or G's) images when no pixel differs by more
 PER_LABEL = 15  # real images of each class in the recorded step: G must be asked for every label among 150 draws
 ONE_HOT = "F.one_hot(y, num_classes)"
@@ -112,14 +113,14 @@ def clean_call(call) -> dict | None:
     if not isinstance(call, dict):
         return None
     ints = {k: call.get(k) if isinstance(call.get(k), int) and not isinstance(call.get(k), bool) else None
-            for k in ("in_channels", "in_features", "num_embeddings")}
+            for k in ("in_channels", "in_features", "num_embeddings", "weights")}
     name = call.get("name")
     return {"name": text(name, 80) if isinstance(name, str) else None, "type": text(call.get("type"), 60) or "a layer",
             "repr": text(call.get("repr"), 160), "in": dims(call.get("in")), "out": dims(call.get("out")), **ints}
 
 
 def traced(submission, model, inputs: list) -> dict:
-    """`probes_a6.trace` of model(*inputs), checked: {"output", "kind", "failed" (a call or None), "error"}."""
+    """`probes_a6.trace` of model(*inputs), checked: {"output", "kind", "calls", "failed" (a call or None), "error"}."""
     result = submission.run(probes_a6.trace, model, inputs, NAMESPACE)
     result = result if isinstance(result, dict) else {}
     calls = [clean_call(c) for c in result.get("calls")] if isinstance(result.get("calls"), list) else []
@@ -131,7 +132,7 @@ def traced(submission, model, inputs: list) -> dict:
     error = result.get("error") if isinstance(result.get("error"), dict) else None
     if output is None and error is None and not kind:
         error = {"type": "an exception", "message": "the call could not be traced"}
-    return {"output": output, "kind": text(kind.get("type"), 60) or "nothing", "failed": failed, "error": error}
+    return {"output": output, "kind": text(kind.get("type"), 60) or "nothing", "calls": calls, "failed": failed, "error": error}
 
 
 def layer(call: dict) -> str:
@@ -222,16 +223,63 @@ def label_fault(faults: dict[str, str | None], role: str) -> str | None:
     return f"{role} {faults[first]}"
 
 
+def labels_taken(submission, model, first, fault_of) -> list[int]:
+    """The labels k of -NUM_CLASSES..2 * NUM_CLASSES - 1 with which model(first(3), [k, k, k]) runs (eval mode) and
+    fault_of finds nothing wrong with its output."""
+    ks = list(range(-NUM_CLASSES, 2 * NUM_CLASSES))
+    results = submission.run(probes_a6.outputs, model, [[first(3), torch.full((3,), k)] for k in ks], NAMESPACE)
+    results = results if isinstance(results, list) and len(results) == len(ks) else []
+    taken = []
+    for k, result in zip(ks, results):
+        result = result if isinstance(result, dict) else {}
+        output = result.get("output") if isinstance(result.get("output"), torch.Tensor) else None
+        if result.get("error") is None and output is not None and fault_of({"error": None, "output": output}, 3) is None:
+            taken.append(k)
+    return taken
+
+
+def label_shape_fault(submission, model, first, fault_of, role: str) -> str | None:
+    """label_fault of model(first(n), y) over LABEL_CASES, told by which labels the model takes: labels used
+    with an offset (it takes num_classes labels, but not 0..num_classes-1), or a model that takes one-hot rows
+    but not the integer labels it is given."""
+    faults = {case: fault_of(traced(submission, model, [first(len(y)), torch.tensor(y)]), len(y)) for case, y in LABEL_CASES.items()}
+    bad = [case for case, fault in faults.items() if fault is not None]
+    if not bad:
+        return None
+    name = role[0]
+    if len(bad) == len(faults):
+        rows = torch.nn.functional.one_hot(torch.arange(NUM_CLASSES), NUM_CLASSES).float()
+        if fault_of(traced(submission, model, [first(NUM_CLASSES), rows]), NUM_CLASSES) is None:
+            return (
+                f"{role} {faults[bad[0]]} when y holds integer labels (N,), and runs when y holds one-hot rows (N, "
+                f"{NUM_CLASSES}): it expects y one-hot, but {name} is given the labels as integers, y int64 (N,) in "
+                f"0..{NUM_CLASSES - 1} (the grader calls it so, as the task says): make the one-hot inside forward, "
+                f"{ONE_HOT}.float() (or embed y with nn.Embedding(num_classes, d)), and pass train_step's integer labels "
+                f"to {name} as they are"
+            )
+        return label_fault(faults, role)
+    taken = labels_taken(submission, model, first, fault_of)
+    low = taken[0] if taken else 0
+    if low != 0 and taken == list(range(low, low + NUM_CLASSES)):
+        shift = -low
+        missing = ", ".join(str(k) for k in range(NUM_CLASSES) if k not in taken)
+        case = next(c for c in ("9s", "0s", *bad) if c in bad)
+        return (
+            f"{role} takes the labels {low}..{low + NUM_CLASSES - 1} but not {missing} (for {case} it {faults[case]}): it "
+            f"shifts y by {shift:+d} before its one-hot or embedding, as F.one_hot(y {'+' if shift > 0 else '-'} {abs(shift)}, "
+            f"num_classes) does; the labels run 0..{NUM_CLASSES - 1} and are used as given: {ONE_HOT}"
+        )
+    return label_fault(faults, role)
+
+
 def generator_shape_fault(submission, G) -> str | None:
-    """label_fault of G(z, y) over LABEL_CASES at nz = NZ."""
-    faults = {case: generator_fault(traced(submission, G, [noise(len(y)), torch.tensor(y)]), len(y)) for case, y in LABEL_CASES.items()}
-    return label_fault(faults, "G(z, y)")
+    """label_shape_fault of G(z, y) at nz = NZ."""
+    return label_shape_fault(submission, G, noise, generator_fault, "G(z, y)")
 
 
 def discriminator_shape_fault(submission, D) -> str | None:
-    """label_fault of D(x, y) over LABEL_CASES."""
-    faults = {case: discriminator_fault(traced(submission, D, [images(len(y)), torch.tensor(y)]), len(y)) for case, y in LABEL_CASES.items()}
-    return label_fault(faults, "D(x, y)")
+    """label_shape_fault of D(x, y)."""
+    return label_shape_fault(submission, D, images, discriminator_fault, "D(x, y)")
 
 
 def outputs_of(submission, model, cases: list, **options) -> list[torch.Tensor] | str:
@@ -292,9 +340,51 @@ def dependence(submission, model, first, second, y) -> dict | str:
     return found
 
 
+def made_in_forward_fault(submission, model, inputs: list, role: str) -> str | None:
+    """Whether `model` is a fixed function of its inputs: it runs no layer with weights that is not registered
+    in it (`probes_a6.trace`), and the same inputs twice in eval mode give the same output. None when both
+    hold, or when the model raises (the other checks word that)."""
+    outs = outputs_of(submission, model, [inputs, inputs])
+    if isinstance(outs, str) or outs[0].shape != outs[1].shape:
+        return None
+    gap = (outs[0] - outs[1]).abs()
+    apart = float(gap.max()) / (float(outs[0].abs().max()) or 1.0) if bool(torch.isfinite(gap).all()) else 1.0
+    layers = list(dict.fromkeys(f"{c['type']}({c['repr']})" for c in traced(submission, model, inputs)["calls"]
+                                if c["name"] is None and c["weights"]))
+    name, opt = role[0], f"opt_{role[0].lower()}"
+    given = "z and y" if name == "G" else "images and labels"
+    spelled = [("nn." if hasattr(torch.nn, layer.split("(")[0]) else "") + layer for layer in layers[:2]]
+    named = " and ".join(f"`{layer}`" for layer in spelled)
+    example = f"self.{layers[0].split('(')[0].lower()} = {spelled[0]}" if layers else ""
+    if layers and apart > REPEATED:
+        return (
+            f"{role} makes {named} in forward: a layer made there is not registered in {name}, so it is new and random at "
+            f"every call (the same {given} twice in eval mode give outputs {apart:.0%} of the largest value apart) and "
+            f"never trained ({opt} never sees its weights); make it once in __init__ ({example}) and only "
+            f"call it in forward"
+        )
+    if layers:
+        return (
+            f"{role} calls {named}, which is not registered in {name} (kept in a plain Python list or dict, or made "
+            f"outside the class), so {opt} never sees its weights and it is never trained; assign it in __init__ as an "
+            f"attribute ({example}), or keep such layers in nn.ModuleList"
+        )
+    if apart > REPEATED:
+        return (
+            f"{role} gives other outputs for the same {given} twice in eval mode ({apart:.0%} of the largest value "
+            f"apart): something in its forward is random at every call (weights made there, as in F.embedding(y, "
+            f"torch.randn(...)), torch.rand, or F.dropout without training=self.training), so {name} cannot learn what "
+            f"a label means; make its weights once in __init__, as layers or nn.Parameter"
+        )
+    return None
+
+
 def generator_label_fault(submission, G) -> tuple[float, str] | None:
     """(points lost of 2, what is wrong) about G's use of y and z; None when each image follows its own z and y."""
     y = torch.arange(8) % NUM_CLASSES
+    fault = made_in_forward_fault(submission, G, [noise(8), y], "G(z, y)")
+    if fault is not None:
+        return 2.0, fault
     found = dependence(submission, G, noise(8), noise(8, seed=2), y)
     if isinstance(found, str):
         shape = generator_shape_fault(submission, G)
@@ -322,6 +412,9 @@ def generator_label_fault(submission, G) -> tuple[float, str] | None:
 def discriminator_label_fault(submission, D) -> str | None:
     """What is wrong with D's use of y; None when its logits move with the labels."""
     y = torch.arange(8) % NUM_CLASSES
+    fault = made_in_forward_fault(submission, D, [images(8), y], "D(x, y)")
+    if fault is not None:
+        return fault
     found = dependence(submission, D, images(8), images(8, seed=2), y)
     if isinstance(found, str):
         shape = discriminator_shape_fault(submission, D)
@@ -390,8 +483,8 @@ def same_rows(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict:
     """One `train_step` on (real, labels) with the grader's stand-in G(z, y) and D(x, y) (so that this grades
-    the step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None)]},
-    every value checked."""
+    the step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None, whether
+    the images require grad)]}, every value checked."""
     step = submission.get(STEP)
     G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
     D = submission.run(probes_a6.stand_in_discriminator, NDF)
@@ -419,7 +512,8 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
         inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
         if inputs and inputs[0].is_floating_point() and inputs[0].dim() == 4:
             x = inputs[0].double()
-            d_calls.append((x, as_labels(inputs[1], len(x)) if len(inputs) >= 2 else None))
+            tracked = call.get("tracked") if isinstance(call.get("tracked"), list) else []
+            d_calls.append((x, as_labels(inputs[1], len(x)) if len(inputs) >= 2 else None, bool(tracked[:1] == [True])))
     return {"g": g_calls, "d": d_calls}
 
 
@@ -431,7 +525,7 @@ def real_pairs_fault(submission) -> str | None:
         return "train_step never calls D(x, y) (with images (B, 1, 28, 28)): D's step judges D(real, labels) and D(fake, y_fake)"
     given, true = [], []
     unlabelled = False
-    for x, y in record["d"]:
+    for x, y, _ in record["d"]:
         rows = same_rows(x, real)
         for i in torch.nonzero(rows >= 0)[:, 0].tolist():
             if y is None:
@@ -454,6 +548,24 @@ def real_pairs_fault(submission) -> str | None:
         return (
             "D judges the real images with the labels drawn for the fake batch, not with their own: D(real, labels) "
             "for the real images, D(fake, y_fake) for G's"
+        )
+    rule: dict[int, set[int]] = {}
+    for g, t in zip(given, true):
+        rule.setdefault(t, set()).add(g)
+    if all(len(shown) == 1 for shown in rule.values()):  # every real k comes with one label: relabelled, not reordered
+        shown = {t: next(iter(g)) for t, g in sorted(rule.items())}
+        plain, modular = {shown[t] - t for t in shown}, {(shown[t] - t) % NUM_CLASSES for t in shown}
+        if len(plain) == 1:
+            shift = next(iter(plain))
+            how = f"each label k comes as k {'+' if shift > 0 else '-'} {abs(shift)}"
+        elif len(modular) == 1 and all(0 <= g < NUM_CLASSES for g in shown.values()):
+            how = f"each label k comes as (k + {next(iter(modular))}) mod {NUM_CLASSES}"
+        else:
+            how = ", ".join(f"{t} as {g}" for t, g in shown.items() if g != t)
+        return (
+            f"D judges the real images with their labels changed, not reordered ({wrong} of {len(given)} images with a "
+            f"label that is not theirs: {how}): pass each image's own label as it is, D(real, labels), with no "
+            f"arithmetic on the labels"
         )
     if sorted(given) == sorted(true):
         return (

@@ -25,8 +25,9 @@ from torch import Tensor, nn
 from reference.grading.probes import describe, error_info, first_shape
 from reference.grading.probes_a4 import make
 
-__all__ = ["Training", "continue_training", "error_info", "make", "module_origins", "outputs", "stand_in_discriminator",
-           "stand_in_generator", "start_training", "step_calls", "trace", "train_and_sample"]
+__all__ = ["Training", "continue_training", "error_info", "initial_logits", "make", "module_origins", "outputs",
+           "stale_gradients", "stand_in_discriminator", "stand_in_generator", "start_training", "step_calls", "trace",
+           "train_and_sample"]
 
 REPR_LIMIT = 160  # characters of a layer's extra_repr kept
 MAX_INPUTS = 4  # tensors of one call of G or D kept by `step_calls`
@@ -199,11 +200,13 @@ def module_origins(model: Any) -> list[list[str]]:
 
 
 def _recorder(model: nn.Module, calls: list[dict], keep_output: bool) -> list:
-    """Forward hooks on `model` itself (not its submodules) that append {"inputs", "output"} per call."""
+    """Forward hooks on `model` itself (not its submodules) that append {"inputs", "tracked", "output"} per
+    call; tracked: for each input, whether it requires grad (G's images not detached)."""
 
     def before(_mod: nn.Module, args: tuple, kwargs: dict) -> None:
         tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)][:MAX_INPUTS]
-        calls.append({"inputs": [t.detach().clone() for t in tensors], "output": None})
+        calls.append({"inputs": [t.detach().clone() for t in tensors], "tracked": [bool(t.requires_grad) for t in tensors],
+                      "output": None})
 
     def after(_mod: nn.Module, _args: tuple, _kwargs: dict, output: Any) -> None:
         if keep_output and calls and isinstance(output, Tensor):
@@ -218,9 +221,10 @@ def step_calls(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tens
 
     real: float (B, 1, 28, 28) in [-1, 1]; labels: int64 (B,). opt_g, opt_d: fresh Adam(lr, betas)
     over G's and D's parameters. Runs on torch's CPU generator seeded with `seed` (restored after).
-    Returns {"g_calls": [{"inputs": [tensors passed to G, in order], "output": G's output (float32)
-    or None}], "d_calls": [{"inputs": [...], "output": None}], "returned": describe(step's value)}
-    in the order the calls happened. The student's exceptions propagate.
+    Returns {"g_calls": [{"inputs": [tensors passed to G, in order], "tracked": [whether each
+    requires grad], "output": G's output (float32) or None}], "d_calls": [{"inputs": [...], "tracked":
+    [...], "output": None}], "returned": describe(step's value)} in the order the calls happened. The
+    student's exceptions propagate.
     """
     g_calls: list[dict] = []
     d_calls: list[dict] = []
@@ -237,6 +241,38 @@ def step_calls(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tens
         for hook in hooks:
             hook.remove()
     return {"g_calls": g_calls, "d_calls": d_calls, "returned": describe(value)}
+
+
+def initial_logits(D: Any, images: Tensor, labels: Tensor) -> dict:
+    """D(images, labels) as built, in training mode (as in the first training step), under no_grad, on a
+    copy (its BatchNorm statistics stay as they were); the same with the weights of every nn.Embedding in D
+    set to zero; and D's registered nn.Embedding layers.
+
+    Returns {"logits": the output (float32) or None, "without_embeddings": the output with the
+    embeddings zeroed or None, "error": error_info or None, "embeddings": [[registered name, rows,
+    dimension, weight std]]}.
+    """
+    result: dict[str, Any] = {"logits": None, "without_embeddings": None, "error": None, "embeddings": []}
+    if not isinstance(D, nn.Module):
+        return result
+    result["embeddings"] = [[name, m.num_embeddings, m.embedding_dim, float(m.weight.detach().double().std())]
+                            for name, m in D.named_modules() if isinstance(m, nn.Embedding) and m.weight.numel() > 1]
+    for key, zeroed in (("logits", False), ("without_embeddings", True)):
+        model = copy.deepcopy(D)
+        model.train()
+        try:
+            with torch.no_grad():
+                if zeroed:
+                    for m in model.modules():
+                        if isinstance(m, nn.Embedding):
+                            m.weight.zero_()
+                out = model(images, labels)
+        except Exception as err:  # noqa: BLE001 - measured, not judged
+            result["error"] = error_info(err)
+            return result
+        if isinstance(out, Tensor) and out.is_floating_point():
+            result[key] = out.detach().float()
+    return result
 
 
 def stale_gradients(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tensor, *, nz: int, num_classes: int = 10,

@@ -12,36 +12,45 @@ which imports it and which the notebook needs for the given DCGAN.)
 
 - generator output shape (2, visible): G(z, y) traced layer by layer for label batches of every
   digit (N = 10), of 0s, of 9s (N = 3) and a mixed one (N = 5); faults are told by the labels they
-  depend on: failing on 9s only is a one-hot or embedding with fewer than num_classes entries,
-  failing on a batch without a 9 is `F.one_hot(y)` without num_classes (its size follows the
-  batch's largest label); otherwise the layer that raised or the shape, with its fix. A G that works
-  at nz = 100 only gets 1 point ("use the `nz` argument").
+  depend on: a G that takes num_classes labels but not 0..9 (every label -10..19 tried alone) uses
+  them with an offset (`F.one_hot(y + 1, num_classes)`); failing on 9s only is a one-hot or
+  embedding with fewer than num_classes entries; failing on a batch without a 9 is `F.one_hot(y)`
+  without num_classes (its size follows the batch's largest label); failing on every integer label
+  batch but running on one-hot rows is a G that expects y one-hot (it is given integers); otherwise
+  the layer that raised or the shape, with its fix. A G that works at nz = 100 only gets 1 point
+  ("use the `nz` argument").
 - generator output range (1, visible): in [-1, 1] also with every weight scaled up 25 times (a final tanh).
-- generator uses y and z (2, visible): in eval mode, the same z with other labels gives other
-  images and other z with the same labels too (as built, or with its weights jittered, so that a
-  label path that starts at zero counts), and image i equals G(z[i:i+1], y[i:i+1]): each image
-  depends on its own noise and label only. Ignoring y costs both points; ignoring z, or mixing the
-  batch's labels, one.
+- generator uses y and z (2, visible): first, G must be a fixed function of z and y: a layer with
+  weights that runs but is not registered in G (made in forward, or kept in a plain list; found by
+  `probes_a6.trace`), or outputs that differ for the same z and y twice in eval mode (weights drawn
+  in forward), cost both points: such a label path is random and never trained. Then, in eval
+  mode, the same z with other labels gives other images and other z with the same labels too (as
+  built, or with its weights jittered, so that a label path that starts at zero counts), and image
+  i equals G(z[i:i+1], y[i:i+1]): each image depends on its own noise and label only. Ignoring y
+  costs both points; ignoring z, or mixing the batch's labels, one.
 - discriminator output (2, visible): D(x, y) gives one value per image, (N,) or (N, 1), for the
   same label batches, faults told as for G; and logits, not probabilities: with its weights scaled
   up its outputs leave [0, 1] (a final sigmoid costs 1 point).
-- discriminator uses y (2, visible): the same images with other labels get other logits (as built
-  or jittered), and the change differs from image to image: a label that only adds a constant per
-  class (its vector joined to the features right before one linear layer) cannot say whether an
-  image matches its label, and learns nothing conditional (measured: agreement at chance).
+- discriminator uses y (2, visible): D must be a fixed function of x and y, as G; then the same
+  images with other labels get other logits (as built or jittered), and the change differs from
+  image to image: a label that only adds a constant per class (its vector joined to the features
+  right before one linear layer) cannot say whether an image matches its label, and learns nothing
+  conditional (measured: agreement at chance).
 - real images with their labels (2, visible): `probes_a6.step_calls` runs one `train_step` with
   the grader's stand-ins for G(z, y) and D(x, y) (`probes_a6.stand_in_generator` /
   `stand_in_discriminator`, the given DCGAN networks, which take y and ignore it: the step is graded
   on its own, by what it passes them) and fresh Adam optimizers on 150 real digits, 15 of each
   class in a seeded order, recording every call of G and D with its inputs; each real image D
-  judged (found by its pixels) must come with its own label. Shuffled labels, the fake batch's
-  labels, or no real images at all are told apart.
+  judged (found by its pixels) must come with its own label. Shuffled labels (a permutation of the
+  batch's), labels changed by a rule (each real k shown as one other label, as (k + 1) mod 10), the
+  fake batch's labels, or no real images at all are told apart.
 - labels for the fake batch (2, hidden): in the same recorded step, the labels G gets must be
   drawn anew over every class: not the real batch's labels (also not reordered: a step on 12 real
-  7s must ask G for other digits too), and every label 0..9 among the 150 (torch.randint's upper
-  bound is exclusive; a uniform draw misses a label with probability about 1e-6); and every fake
-  image D judged (found by its pixels among G's outputs) must come with the label G drew it for.
-  Each of the two faults costs 1 point.
+  7s must ask G for other digits too), none outside 0..9, one per image (not one label repeated for
+  the whole batch), and every label 0..9 among the 150 (torch.randint's upper bound is exclusive; a
+  uniform draw misses a label with probability about 1e-6); and every fake image D judged (found
+  by its pixels among G's outputs) must come with the label G drew it for. Each of the two faults
+  costs 1 point.
 - learning the labels (5, hidden): `probes_a6.start_training` and `continue_training` train the
   student's G and D with the student's `train_step` for up to 300 seeded steps (batch 32, Adam lr
   2e-3, betas (0.5, 0.999)) on scikit-learn's digits with their labels, and return G(z, y) every
@@ -55,8 +64,13 @@ which imports it and which the notebook needs for the given DCGAN.)
   when they disagree) must pass. 3 points when some run reaches AGREE_SLOW (slowly, or on one seed
   only), 1 when it learns digits (the FID) but not the labels, 0 otherwise; samples that copy known
   digits (`learning.copy_share` on the checkpoints of the best FID, the best agreement and the
-  last) score 0. The hint names the first fault the other checks find. AGREE_CALIBRATION holds
-  the measured agreements: sound designs 0.77-1.00, every wrong one 0.10-0.13.
+  last) score 0. A step that raises there and draws labels outside 0..9 for the fake batch is told
+  so; a G never updated because D judges its images only detached (`step_calls` records whether they
+  require grad) is told that. The hint names the first fault the other checks find, then a step that
+  judges real and fake images in one call of a D with BatchNorm, stale gradients, and a D whose
+  logits start large (`probes_a6.initial_logits`: above LARGE_LOGITS on real digits at init, as
+  with a projection embedding left at nn.Embedding's N(0, 1) init). AGREE_CALIBRATION holds the
+  measured agreements: sound designs 0.63-1.00, every wrong one 0.10-0.13.
 
 Points: 2 + 1 + 2 + 2 + 2 + 2 + 2 + 5 = 18.
 """
@@ -83,6 +97,8 @@ LABEL_CASES = {  # every label batch G and D must take: name -> labels
 CHANGES = 1e-5  # an output changes when it moves by more than this share of its mean size (ignoring y moves it by 0)
 ADDITIVE = 1e-4  # the change with y differs between inputs by at most this share: the label only adds a constant
 COUPLING = 1e-4  # image i of a batch may differ from its own G(z[i], y[i]) by this share of the largest value (rounding)
+LARGE_LOGITS = 10.0  # D's mean |logit| on real digits at init above this: its losses start saturated (projection: about 50)
+REPEATED = 1e-5  # the same inputs twice (eval mode) may give outputs this share of the largest value apart (rounding)
 SAME_PIXELS = 1e-4  # an image D judged is one of the real (or G's) images when no pixel differs by more
 ORDINAL_CORRELATION = 0.7  # a label read as a number: output distances follow |i - j| (see reads_the_label_as_a_number)
 ORDINAL_RATIO = 3.0  # ... and labels 7-9 apart are this many times as far apart as neighbouring labels
@@ -185,14 +201,14 @@ def clean_call(call) -> dict | None:
     if not isinstance(call, dict):
         return None
     ints = {k: call.get(k) if isinstance(call.get(k), int) and not isinstance(call.get(k), bool) else None
-            for k in ("in_channels", "in_features", "num_embeddings")}
+            for k in ("in_channels", "in_features", "num_embeddings", "weights")}
     name = call.get("name")
     return {"name": text(name, 80) if isinstance(name, str) else None, "type": text(call.get("type"), 60) or "a layer",
             "repr": text(call.get("repr"), 160), "in": dims(call.get("in")), "out": dims(call.get("out")), **ints}
 
 
 def traced(submission, model, inputs: list) -> dict:
-    """`probes_a6.trace` of model(*inputs), checked: {"output", "kind", "failed" (a call or None), "error"}."""
+    """`probes_a6.trace` of model(*inputs), checked: {"output", "kind", "calls", "failed" (a call or None), "error"}."""
     result = submission.run(probes_a6.trace, model, inputs, NAMESPACE)
     result = result if isinstance(result, dict) else {}
     calls = [clean_call(c) for c in result.get("calls")] if isinstance(result.get("calls"), list) else []
@@ -204,7 +220,7 @@ def traced(submission, model, inputs: list) -> dict:
     error = result.get("error") if isinstance(result.get("error"), dict) else None
     if output is None and error is None and not kind:
         error = {"type": "an exception", "message": "the call could not be traced"}
-    return {"output": output, "kind": text(kind.get("type"), 60) or "nothing", "failed": failed, "error": error}
+    return {"output": output, "kind": text(kind.get("type"), 60) or "nothing", "calls": calls, "failed": failed, "error": error}
 
 
 def layer(call: dict) -> str:
@@ -295,16 +311,63 @@ def label_fault(faults: dict[str, str | None], role: str) -> str | None:
     return f"{role} {faults[first]}"
 
 
+def labels_taken(submission, model, first, fault_of) -> list[int]:
+    """The labels k of -NUM_CLASSES..2 * NUM_CLASSES - 1 with which model(first(3), [k, k, k]) runs (eval mode) and
+    fault_of finds nothing wrong with its output."""
+    ks = list(range(-NUM_CLASSES, 2 * NUM_CLASSES))
+    results = submission.run(probes_a6.outputs, model, [[first(3), torch.full((3,), k)] for k in ks], NAMESPACE)
+    results = results if isinstance(results, list) and len(results) == len(ks) else []
+    taken = []
+    for k, result in zip(ks, results):
+        result = result if isinstance(result, dict) else {}
+        output = result.get("output") if isinstance(result.get("output"), torch.Tensor) else None
+        if result.get("error") is None and output is not None and fault_of({"error": None, "output": output}, 3) is None:
+            taken.append(k)
+    return taken
+
+
+def label_shape_fault(submission, model, first, fault_of, role: str) -> str | None:
+    """label_fault of model(first(n), y) over LABEL_CASES, told by which labels the model takes: labels used
+    with an offset (it takes num_classes labels, but not 0..num_classes-1), or a model that takes one-hot rows
+    but not the integer labels it is given."""
+    faults = {case: fault_of(traced(submission, model, [first(len(y)), torch.tensor(y)]), len(y)) for case, y in LABEL_CASES.items()}
+    bad = [case for case, fault in faults.items() if fault is not None]
+    if not bad:
+        return None
+    name = role[0]
+    if len(bad) == len(faults):
+        rows = torch.nn.functional.one_hot(torch.arange(NUM_CLASSES), NUM_CLASSES).float()
+        if fault_of(traced(submission, model, [first(NUM_CLASSES), rows]), NUM_CLASSES) is None:
+            return (
+                f"{role} {faults[bad[0]]} when y holds integer labels (N,), and runs when y holds one-hot rows (N, "
+                f"{NUM_CLASSES}): it expects y one-hot, but {name} is given the labels as integers, y int64 (N,) in "
+                f"0..{NUM_CLASSES - 1} (the grader calls it so, as the task says): make the one-hot inside forward, "
+                f"{ONE_HOT}.float() (or embed y with nn.Embedding(num_classes, d)), and pass train_step's integer labels "
+                f"to {name} as they are"
+            )
+        return label_fault(faults, role)
+    taken = labels_taken(submission, model, first, fault_of)
+    low = taken[0] if taken else 0
+    if low != 0 and taken == list(range(low, low + NUM_CLASSES)):
+        shift = -low
+        missing = ", ".join(str(k) for k in range(NUM_CLASSES) if k not in taken)
+        case = next(c for c in ("9s", "0s", *bad) if c in bad)
+        return (
+            f"{role} takes the labels {low}..{low + NUM_CLASSES - 1} but not {missing} (for {case} it {faults[case]}): it "
+            f"shifts y by {shift:+d} before its one-hot or embedding, as F.one_hot(y {'+' if shift > 0 else '-'} {abs(shift)}, "
+            f"num_classes) does; the labels run 0..{NUM_CLASSES - 1} and are used as given: {ONE_HOT}"
+        )
+    return label_fault(faults, role)
+
+
 def generator_shape_fault(submission, G) -> str | None:
-    """label_fault of G(z, y) over LABEL_CASES at nz = NZ."""
-    faults = {case: generator_fault(traced(submission, G, [noise(len(y)), torch.tensor(y)]), len(y)) for case, y in LABEL_CASES.items()}
-    return label_fault(faults, "G(z, y)")
+    """label_shape_fault of G(z, y) at nz = NZ."""
+    return label_shape_fault(submission, G, noise, generator_fault, "G(z, y)")
 
 
 def discriminator_shape_fault(submission, D) -> str | None:
-    """label_fault of D(x, y) over LABEL_CASES."""
-    faults = {case: discriminator_fault(traced(submission, D, [images(len(y)), torch.tensor(y)]), len(y)) for case, y in LABEL_CASES.items()}
-    return label_fault(faults, "D(x, y)")
+    """label_shape_fault of D(x, y)."""
+    return label_shape_fault(submission, D, images, discriminator_fault, "D(x, y)")
 
 
 def outputs_of(submission, model, cases: list, **options) -> list[torch.Tensor] | str:
@@ -370,9 +433,51 @@ def dependence(submission, model, first, second, y) -> dict | str:
     return found
 
 
+def made_in_forward_fault(submission, model, inputs: list, role: str) -> str | None:
+    """Whether `model` is a fixed function of its inputs: it runs no layer with weights that is not registered
+    in it (`probes_a6.trace`), and the same inputs twice in eval mode give the same output. None when both
+    hold, or when the model raises (the other checks word that)."""
+    outs = outputs_of(submission, model, [inputs, inputs])
+    if isinstance(outs, str) or outs[0].shape != outs[1].shape:
+        return None
+    gap = (outs[0] - outs[1]).abs()
+    apart = float(gap.max()) / (float(outs[0].abs().max()) or 1.0) if bool(torch.isfinite(gap).all()) else 1.0
+    layers = list(dict.fromkeys(f"{c['type']}({c['repr']})" for c in traced(submission, model, inputs)["calls"]
+                                if c["name"] is None and c["weights"]))
+    name, opt = role[0], f"opt_{role[0].lower()}"
+    given = "z and y" if name == "G" else "images and labels"
+    spelled = [("nn." if hasattr(torch.nn, layer.split("(")[0]) else "") + layer for layer in layers[:2]]
+    named = " and ".join(f"`{layer}`" for layer in spelled)
+    example = f"self.{layers[0].split('(')[0].lower()} = {spelled[0]}" if layers else ""
+    if layers and apart > REPEATED:
+        return (
+            f"{role} makes {named} in forward: a layer made there is not registered in {name}, so it is new and random at "
+            f"every call (the same {given} twice in eval mode give outputs {apart:.0%} of the largest value apart) and "
+            f"never trained ({opt} never sees its weights); make it once in __init__ ({example}) and only "
+            f"call it in forward"
+        )
+    if layers:
+        return (
+            f"{role} calls {named}, which is not registered in {name} (kept in a plain Python list or dict, or made "
+            f"outside the class), so {opt} never sees its weights and it is never trained; assign it in __init__ as an "
+            f"attribute ({example}), or keep such layers in nn.ModuleList"
+        )
+    if apart > REPEATED:
+        return (
+            f"{role} gives other outputs for the same {given} twice in eval mode ({apart:.0%} of the largest value "
+            f"apart): something in its forward is random at every call (weights made there, as in F.embedding(y, "
+            f"torch.randn(...)), torch.rand, or F.dropout without training=self.training), so {name} cannot learn what "
+            f"a label means; make its weights once in __init__, as layers or nn.Parameter"
+        )
+    return None
+
+
 def generator_label_fault(submission, G) -> tuple[float, str] | None:
     """(points lost of 2, what is wrong) about G's use of y and z; None when each image follows its own z and y."""
     y = torch.arange(8) % NUM_CLASSES
+    fault = made_in_forward_fault(submission, G, [noise(8), y], "G(z, y)")
+    if fault is not None:
+        return 2.0, fault
     found = dependence(submission, G, noise(8), noise(8, seed=2), y)
     if isinstance(found, str):
         shape = generator_shape_fault(submission, G)
@@ -400,6 +505,9 @@ def generator_label_fault(submission, G) -> tuple[float, str] | None:
 def discriminator_label_fault(submission, D) -> str | None:
     """What is wrong with D's use of y; None when its logits move with the labels."""
     y = torch.arange(8) % NUM_CLASSES
+    fault = made_in_forward_fault(submission, D, [images(8), y], "D(x, y)")
+    if fault is not None:
+        return fault
     found = dependence(submission, D, images(8), images(8, seed=2), y)
     if isinstance(found, str):
         shape = discriminator_shape_fault(submission, D)
@@ -509,8 +617,8 @@ def same_rows(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict:
     """One `train_step` on (real, labels) with the grader's stand-in G(z, y) and D(x, y) (so that this grades
-    the step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None)]},
-    every value checked."""
+    the step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None, whether
+    the images require grad)]}, every value checked."""
     step = submission.get(STEP)
     G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
     D = submission.run(probes_a6.stand_in_discriminator, NDF)
@@ -538,7 +646,8 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
         inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
         if inputs and inputs[0].is_floating_point() and inputs[0].dim() == 4:
             x = inputs[0].double()
-            d_calls.append((x, as_labels(inputs[1], len(x)) if len(inputs) >= 2 else None))
+            tracked = call.get("tracked") if isinstance(call.get("tracked"), list) else []
+            d_calls.append((x, as_labels(inputs[1], len(x)) if len(inputs) >= 2 else None, bool(tracked[:1] == [True])))
     return {"g": g_calls, "d": d_calls}
 
 
@@ -550,7 +659,7 @@ def real_pairs_fault(submission) -> str | None:
         return "train_step never calls D(x, y) (with images (B, 1, 28, 28)): D's step judges D(real, labels) and D(fake, y_fake)"
     given, true = [], []
     unlabelled = False
-    for x, y in record["d"]:
+    for x, y, _ in record["d"]:
         rows = same_rows(x, real)
         for i in torch.nonzero(rows >= 0)[:, 0].tolist():
             if y is None:
@@ -574,6 +683,24 @@ def real_pairs_fault(submission) -> str | None:
             "D judges the real images with the labels drawn for the fake batch, not with their own: D(real, labels) "
             "for the real images, D(fake, y_fake) for G's"
         )
+    rule: dict[int, set[int]] = {}
+    for g, t in zip(given, true):
+        rule.setdefault(t, set()).add(g)
+    if all(len(shown) == 1 for shown in rule.values()):  # every real k comes with one label: relabelled, not reordered
+        shown = {t: next(iter(g)) for t, g in sorted(rule.items())}
+        plain, modular = {shown[t] - t for t in shown}, {(shown[t] - t) % NUM_CLASSES for t in shown}
+        if len(plain) == 1:
+            shift = next(iter(plain))
+            how = f"each label k comes as k {'+' if shift > 0 else '-'} {abs(shift)}"
+        elif len(modular) == 1 and all(0 <= g < NUM_CLASSES for g in shown.values()):
+            how = f"each label k comes as (k + {next(iter(modular))}) mod {NUM_CLASSES}"
+        else:
+            how = ", ".join(f"{t} as {g}" for t, g in shown.items() if g != t)
+        return (
+            f"D judges the real images with their labels changed, not reordered ({wrong} of {len(given)} images with a "
+            f"label that is not theirs: {how}): pass each image's own label as it is, D(real, labels), with no "
+            f"arithmetic on the labels"
+        )
     if sorted(given) == sorted(true):
         return (
             f"D judges the real images with their batch's labels in another order ({wrong} of {len(given)} images with a "
@@ -583,10 +710,48 @@ def real_pairs_fault(submission) -> str | None:
     return f"D judges the real images with labels that are not theirs ({wrong} of {len(given)}): D(real, labels), image i with labels[i]"
 
 
+def outside_labels_fault(g_calls: list, batch: int) -> str | None:
+    """What is wrong when G was asked for labels outside 0..NUM_CLASSES - 1 in a recorded step; else None."""
+    outside = sorted({int(k) for y, _ in g_calls for k in y.tolist() if not 0 <= k < NUM_CLASSES})
+    if not outside:
+        return None
+    return (
+        f"in a step with {batch} real images G is asked for label{'s' if len(outside) > 1 else ''} "
+        f"{', '.join(map(str, outside[:5]))}, while the labels run 0..{NUM_CLASSES - 1}: torch.randint(low, high, size) "
+        f"draws from low to high - 1, so torch.randint(0, num_classes, (B,)) draws exactly the labels 0..num_classes-1"
+    )
+
+
+def draw_fault(g_calls: list, batch: int) -> str | None:
+    """What is wrong with the labels G was asked for in a recorded step on `batch` real images of every class
+    (not the real batch's own labels): labels outside 0..9, one label for a whole batch, or labels never drawn."""
+    outside = outside_labels_fault(g_calls, batch)
+    if outside is not None:
+        return outside
+    sizes = [len(y) for y, _ in g_calls]
+    if max(sizes) > 1 and all(bool((y == y[0]).all()) for y, _ in g_calls):
+        chosen = sorted({int(y[0]) for y, _ in g_calls})
+        return (
+            f"G is asked for one label for the whole fake batch (every one of its {max(sizes)} images a "
+            f"{' or '.join(map(str, chosen))}): draw one label per image, y_fake = torch.randint(0, num_classes, (B,)) "
+            f"with size (B,), so that every batch holds every digit"
+        )
+    drawn = torch.cat([y for y, _ in g_calls])
+    never = sorted(set(range(NUM_CLASSES)) - set(drawn.tolist()))
+    if never:
+        return (
+            f"in a step with {batch} real images G is never asked for label{'s' if len(never) > 1 else ''} "
+            f"{', '.join(map(str, never))}: torch.randint(low, high, size) draws from low to high - 1, so "
+            f"torch.randint(0, num_classes, (B,)) draws every label 0..{NUM_CLASSES - 1}"
+        )
+    return None
+
+
 def fake_label_faults(submission) -> list[str] | str:
     """What is wrong with the fake batch's labels in train_step: [] when G's labels are drawn anew over every
-    class and D judges each fake image with its own; a string when G's or D's fakes are missing altogether."""
-    copied = missing = mismatched = None
+    class, one per image, and D judges each fake image with its own; a string when G's or D's fakes are missing
+    altogether."""
+    copied = drawn_wrong = mismatched = None
     judged_any = False
     for kind in ("mixed", "sevens"):
         real, labels = real_batch(kind)
@@ -596,18 +761,12 @@ def fake_label_faults(submission) -> list[str] | str:
         drawn = torch.cat([y for y, _ in record["g"]])
         if kind == "mixed" and any(len(y) == len(labels) and torch.equal(y, labels) for y, _ in record["g"]):
             copied = "G is asked for the real batch's labels (y_fake = labels)"
-        elif kind == "sevens" and bool((drawn == 7).all()) and copied is None:
-            copied = "G is asked only for labels of the real batch (with 12 real 7s in the batch, G is asked for 7s only)"
         elif kind == "mixed":
-            never = sorted(set(range(NUM_CLASSES)) - set(drawn.tolist()))
-            if never:
-                missing = (
-                    f"in a step with {len(real)} real images G is never asked for label{'s' if len(never) > 1 else ''} "
-                    f"{', '.join(map(str, never))}: torch.randint(low, high, size) draws from low to high - 1, so "
-                    f"torch.randint(0, num_classes, (B,)) draws every label 0..{NUM_CLASSES - 1}"
-                )
+            drawn_wrong = draw_fault(record["g"], len(real))
+        elif copied is None and drawn_wrong is None and bool((drawn == 7).all()):
+            copied = "G is asked only for labels of the real batch (with 12 real 7s in the batch, G is asked for 7s only)"
         made = torch.cat([out for _, out in record["g"]])
-        for x, y in record["d"]:
+        for x, y, _ in record["d"]:
             rows = same_rows(x, made)
             judged = torch.nonzero(rows >= 0)[:, 0]
             if len(judged) == 0:
@@ -627,11 +786,88 @@ def fake_label_faults(submission) -> list[str] | str:
             f"{copied}: draw the fake batch's labels at random over all classes, y_fake = torch.randint(0, num_classes, "
             f"(B,)), so that G learns every digit it can be asked for"
         )
-    elif missing is not None:
-        faults.append(missing)
+    elif drawn_wrong is not None:
+        faults.append(drawn_wrong)
     if mismatched is not None:
         faults.append(f"{mismatched}: D must judge each fake image with the label G drew it for, D(fake, y_fake), in D's step and in G's")
     return faults
+
+
+def recorded_step(submission) -> dict | None:
+    """step_record of one step on the mixed real batch (seed 1), with the real images; None when the step raises
+    with the stand-ins (the step checks word that)."""
+    real, labels = real_batch("mixed")
+    try:
+        record = step_record(submission, real, labels, seed=1)
+    except (AssertionError, StudentError):
+        return None
+    return {**record, "real": real}
+
+
+def detached_fake_fault(submission) -> str | None:
+    """Why G's parameters never change when train_step judges G's images only detached from G; else None."""
+    record = recorded_step(submission)
+    if record is None or not record["g"]:
+        return None
+    made = torch.cat([out for _, out in record["g"]])
+    judged = [tracked for x, _, tracked in record["d"] if bool((same_rows(x, made) >= 0).any())]
+    if not judged or any(judged):
+        return None
+    return (
+        "D judges G's images only detached from G (fake.detach(), or G run under torch.no_grad()), also in G's step, "
+        "so loss_G has no gradient for G's parameters and opt_g.step() leaves them as they are: detach the fake batch "
+        "in D's step only, and compute loss_G on D(fake, y_fake) with fake as G made it"
+    )
+
+
+def mixed_batch_fault(submission, D) -> str | None:
+    """The hint for a step that judges real and fake images in one call of a D with BatchNorm; else None."""
+    record = recorded_step(submission)
+    if record is None or not record["g"]:
+        return None
+    made = torch.cat([out for _, out in record["g"]])
+    if not any(bool((same_rows(x, record["real"]) >= 0).any()) and bool((same_rows(x, made) >= 0).any()) for x, _, _ in record["d"]):
+        return None
+    norms = [c for c in traced(submission, D, [images(4), torch.arange(4)])["calls"] if c["type"].startswith("BatchNorm")]
+    if not norms:
+        return None
+    return (
+        "train_step judges the real and the fake images in one call of D (as D(torch.cat([real, fake]), ...)): D's "
+        "BatchNorm then normalises them with the statistics of the mixed batch, which is known to derail DCGAN training "
+        "(the model solution's G and D did not learn at all with such a step); call D on the real batch and on the fake "
+        "batch separately, as dcgan_step does"
+    )
+
+
+def initial_logits_fault(submission, D) -> str | None:
+    """The hint for a D whose logits start far from 0 (at init, training mode, on real digits); else None."""
+    real, labels = real_batch("mixed")
+    found = submission.run(probes_a6.initial_logits, D, real, labels)
+    found = found if isinstance(found, dict) else {}
+    logits = found.get("logits") if isinstance(found.get("logits"), torch.Tensor) else None
+    if logits is None or not logits.numel() or not bool(torch.isfinite(logits).all()):
+        return None
+    size = float(logits.double().abs().mean())
+    if size <= LARGE_LOGITS:
+        return None
+    told = (
+        f"D's logits start far from 0: as built, in training mode, it gives the real digits logits of {size:.0f} on "
+        f"average (a DCGAN D starts below 1), so the losses start saturated and the GAN learns little from them"
+    )
+    plain = found.get("without_embeddings") if isinstance(found.get("without_embeddings"), torch.Tensor) else None
+    if plain is None or plain.shape != logits.shape or not float(plain.double().abs().mean()) <= LARGE_LOGITS:
+        return f"{told}; initialise D so that it starts near 0: weights_init on every layer, and any extra term small or zero"
+    for item in found.get("embeddings") if isinstance(found.get("embeddings"), list) else []:  # the embeddings make them large
+        if isinstance(item, list) and len(item) == 4 and all(finite(v) for v in item[1:]) and float(item[3]) > 0.5:
+            name, dim = text(item[0], 60), int(item[2])
+            return (
+                f"{told}: `{name}` keeps nn.Embedding's default N(0, 1) init (weight std {float(item[3]):.2f}; with D's "
+                f"embeddings at zero the logits are small), so in a term like the projection <embed(y), phi(x)> each "
+                f"label's row, of length about sqrt({dim}) = {dim ** 0.5:.0f}, swamps the rest of D; start it at zero after "
+                f"weights_init, nn.init.zeros_(self.{name}.weight), or small, "
+                f"nn.init.normal_(self.{name}.weight, 0.0, 0.02)"
+            )
+    return f"{told}; its embeddings make them so (at zero the logits are small): initialise them at zero or small"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -766,6 +1002,12 @@ AGREE_CALIBRATION = {  # class agreement of this check's runs, seeds 0, 1, ... (
     "fake labels always 0": (0.10, 0.10, 0.11, 0.10),
     "the label as one number y / 9 in G and D": (0.13, 0.13),
     "D ends in a sigmoid (learns, more slowly)": (0.40, 0.74, 0.76, 0.58),
+    "D's label plane an nn.Embedding made anew in forward": (0.11, 0.11),
+    "real and fake judged in one call of D (model solution's G and D)": (0.12, 0.11),
+    # a conditional-BatchNorm G with a projection D (BCE on logits): its embedding at nn.Embedding's default
+    # N(0, 1) init starts D's logits at about 20 (sound Ds: 0.1-0.5) and loss_G at 30-50; at zero it learns
+    "conditional-BatchNorm G, projection D with the embedding at N(0, 1)": (0.11, 0.10),
+    "conditional-BatchNorm G, projection D with the embedding at zero": (0.77, 0.63),
 }
 SLOW_POINTS, DIGITS_POINTS = 3.0, 1.0  # of the 5: learns the labels slowly or not in every run; draws digits, not the ones asked for
 
@@ -784,16 +1026,18 @@ def sample_inputs(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return z, torch.arange(NUM_CLASSES).repeat_interleave(PER_CLASS)
 
 
-def problem_text(problem: dict) -> str:
-    """The sentence for a training probe's problem {"code", **facts}."""
+def problem_text(problem: dict, cause: str | None = None) -> str:
+    """The sentence for a training probe's problem {"code", **facts}; `cause`: why G is never updated, when known."""
     from reference.grading import learning
 
     code = problem.get("code")
     step = problem.get("step") if isinstance(problem.get("step"), int) and not isinstance(problem.get("step"), bool) else None
     if code in ("generator_unchanged", "discriminator_unchanged"):
         role, opt, loss = ("G", "opt_g", "loss_G") if code.startswith("generator") else ("D", "opt_d", "loss_D")
-        return (f"after {step} calls of train_step, {role}'s parameters are still the initial ones: train_step never updates "
-                f"{role}; call {opt}.zero_grad(), {loss}.backward() and {opt}.step()")
+        told = f"after {step} calls of train_step, {role}'s parameters are still the initial ones"
+        if cause is not None and role == "G":
+            return f"{told}: {cause}"
+        return f"{told}: train_step never updates {role}; call {opt}.zero_grad(), {loss}.backward() and {opt}.step()"
     return learning.problem_text(problem, (1, 28, 28))
 
 
@@ -813,7 +1057,9 @@ def learning_run(submission, seed: int) -> dict:
     def answer(result: object, step: int) -> torch.Tensor:
         result = result if isinstance(result, dict) else {}
         if isinstance(result.get("problem"), dict):
-            raise AssertionError(f"the grading run could not train the GAN: {problem_text(result['problem'])}")
+            problem = result["problem"]
+            cause = detached_fake_fault(submission) if problem.get("code") == "generator_unchanged" else None
+            raise AssertionError(f"the grading run could not train the GAN: {problem_text(problem, cause)}")
         samples = result.get("samples")
         if not (isinstance(samples, torch.Tensor) and samples.dtype == torch.uint8 and tuple(samples.shape) == (len(y), 1, 28, 28)):
             raise broken
@@ -920,11 +1166,17 @@ def learning_hint(submission) -> str:
     faults = fake_label_faults(submission)
     if faults:
         return faults if isinstance(faults, str) else faults[0]
+    fault = mixed_batch_fault(submission, D)
+    if fault is not None:
+        return fault
     fault = stale_gradient_fault(submission)
     if fault is not None:
         return fault
     if found is not None:
         return found[1]
+    fault = initial_logits_fault(submission, D)
+    if fault is not None:
+        return fault
     return (
         "compare G, D and train_step with the requirements: the label joined to z in G and to the image or its features "
         "in D, real images with their own labels, new random labels for the fake batch, DCGAN's BatchNorm and LeakyReLU"
@@ -944,7 +1196,11 @@ def test_learns_to_draw_the_digit_asked_for(submission):
         except StudentError as err:
             if err.not_implemented:
                 raise
-            raise AssertionError(f"the grading run could not train the GAN: {err.describe()}") from None
+            told = f"the grading run could not train the GAN: {err.describe()}"
+            record = recorded_step(submission)
+            outside = None if record is None else outside_labels_fault(record["g"], len(record["real"]))
+            raise AssertionError(told if outside is None else f"{told.rstrip('.')}; train_step draws labels that G cannot "
+                                 f"take: {outside}") from None
         if run["copies"] > learning.COPY_SHARE:
             raise AssertionError(
                 f"{run['copies']:.0%} of G's samples are (near-)copies of known real digits: each lies closer to one of the "
