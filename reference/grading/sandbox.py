@@ -20,34 +20,78 @@ cannot is a `SandboxUnavailable` error for the instructor, never a 0 for every s
 Limits (`Limits`; defaults fit a2's and a4's grade-time training on 2 cores; settable in
 nbgrader_config.py as `c.GanCourseGrading.<name> = ...` or by flag): wall time for the whole
 submission and per check, CPU time and memory per process (the kernel's RLIMIT_CPU and
-RLIMIT_DATA), processes in the sandbox, size of one file (RLIMIT_FSIZE), disk used in scratch,
-bytes printed. The supervisor thread watches the sandbox's process tree, memory, scratch and
-output ten times a second and kills the whole sandbox at the first limit it sees exceeded, keeping
-the reason for the grader's message. Each worker runs one thread and waits passively, so a worker
-never spins against its neighbours and a grade does not depend on how many run at once.
+RLIMIT_DATA), processes in the sandbox, size of one file (RLIMIT_FSIZE, memfds included), disk used
+in scratch, bytes printed. Supervisor threads watch the sandbox and kill the whole of it at the
+first limit they see exceeded, keeping the reason for the grader's message:
+
+- processes and memory, ten times a second. Memory is everything the sandbox holds together: its
+  processes' resident sizes (proportional ones above the limit, so pages shared after a fork count
+  once), plus, looked at every half second, memory no process has resident: memfd files (found
+  through each process's open descriptors and its mappings; pages of one that is also mapped may
+  count twice), the sandbox's own /dev/shm (a tmpfs of at most `memory_mb`, counted in full) and,
+  for a root grader, the System V segments of the sandbox's own IPC namespace (entering it needs
+  CAP_SYS_ADMIN). No other tmpfs can hold files: `/` and `/dev` are read-only, and the sandbox may
+  not make user namespaces (in one it could mount a tmpfs of its own). Not counted: descriptors in
+  flight in a unix socket, pipe and socket buffers, and, for a grader that is not root, a memfd
+  mapped only in part after its descriptor was closed (its mapping's length counts).
+- disk, every half second: everything below scratch, each entry (folder, file, link, fifo)
+  charged at least one 4 KiB block, so a hundred thousand empty folders weigh what they cost the
+  host. The walk never follows a link, is a loop rather than a recursion (any depth), and stops as
+  soon as the total passes the limit, so one walk looks at no more than `disk_mb` / 4 KiB entries.
+  A folder it cannot measure (paths past the kernel's 4,096 bytes, permissions the student keeps
+  taking away) stops the submission.
+- the supervisor's own cost: after each look it rests at least nine times as long as the look took
+  (a tenth of a core), so a huge tree or process table slows its looks down instead of making it
+  spin. Only while the scratch filesystem loses more free space than the room the last walk left
+  under the disk limit does the disk walk come sooner (at most half a core), so that a tree built
+  to slow the walks down cannot hide fast writes.
+- fail closed: a look that raises, for any reason, stops the sandbox with a reason the student
+  reads, never a traceback and never a sandbox left running unwatched.
+
+`remove_tree` removes scratch and staged folders whatever the student left there (trees deeper than
+Python's recursion limit, paths past 4,096 bytes, folders chmod-ed to 000), without following links.
+Each worker runs one thread and waits passively, so a worker never spins against its neighbours and
+a grade does not depend on how many run at once.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
+import logging
 import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from reference.errors import UserError
 
-__all__ = ["Limits", "SandboxUnavailable", "Worker", "bwrap_available", "sandbox_problem", "stage_reference"]
+__all__ = [
+    "Limits", "SandboxUnavailable", "Unmeasurable", "Worker", "bwrap_available", "disk_usage", "remove_tree", "sandbox_problem",
+    "stage_reference",
+]
+
+log = logging.getLogger(__name__)
 
 MB = 2**20
 PAGE = os.sysconf("SC_PAGE_SIZE")
+BLOCK = 4096  # the least any entry in scratch is charged: one block (a folder's own size on ext4, xfs, tmpfs)
+PROC = "/proc"  # a name, so that a test can show the supervisor an odd process table
+LOOK_S = 0.1  # processes and memory
+SLOW_LOOK_S = 0.5  # disk, memfds and /dev/shm
+REST = 9  # after each look the supervisor rests REST times as long as it took: at most a tenth of a core
+CLONE_NEWIPC = 0x08000000
+SHARED_MEMORY = ("/memfd:",)  # what an open descriptor or a mapping of held memory is named; /dev/shm is
+# counted as a whole inside the sandbox (its own tmpfs), file by file without it
 SIGNALS = {
     signal.SIGXCPU: "it used up its CPU-time limit",
     signal.SIGXFSZ: "it wrote a file over the file-size limit",
@@ -217,11 +261,45 @@ def _gpu_binds() -> list[str]:
     return args
 
 
-def bwrap_command(bwrap: str, scratch: Path, staged: Path | None, gpu: bool, env: dict[str, str]) -> list[str]:
+@functools.lru_cache(maxsize=None)
+def _bwrap_options(bwrap: str) -> frozenset[str]:
+    """The options this bwrap knows (--size came in 0.5, --disable-userns in 0.8)."""
+    try:
+        done = subprocess.run([bwrap, "--help"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    text = (done.stdout + done.stderr).decode("utf-8", "replace")
+    return frozenset(word for word in text.split() if word.startswith("--"))
+
+
+@functools.lru_cache(maxsize=None)
+def _no_userns(bwrap: str) -> tuple[str, ...]:
+    """The options that forbid the sandbox user namespaces of its own, where this bwrap has them and
+    this host lets it use them (a setuid bwrap on a host without unprivileged user namespaces may
+    not), else none: a sandbox without them beats none at all."""
+    if "--disable-userns" not in _bwrap_options(bwrap):
+        return ()
+    options = ("--unshare-user", "--disable-userns")
+    try:
+        done = subprocess.run(
+            [bwrap, "--unshare-all", *options, "--ro-bind", "/", "/", "true"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return options if done.returncode == 0 else ()
+
+
+def bwrap_command(
+    bwrap: str, scratch: Path, staged: Path | None, gpu: bool, env: dict[str, str], *, shm_mb: int = 64
+) -> list[str]:
     """The bwrap command line (up to and including "--") of the sandbox around one worker: `scratch`
     (with `work/` and `tmp/`) as /grading, `staged` in place of the real `reference`, `env` the
-    whole environment inside."""
+    whole environment inside, a /dev/shm of `shm_mb` (where this bwrap can size a tmpfs; the
+    supervisor counts its use as memory either way), `/` and `/dev` read-only, and no further user
+    namespaces where this bwrap can forbid them (one would let the sandbox mount a tmpfs of its own)."""
+    options = _bwrap_options(bwrap)
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "grading"]
+    args += _no_userns(bwrap)
     # scratch and /tmp first: the environment may live below /tmp, and a later mount would hide it
     # work/ is a mount point of its own, so the worker cannot rename it or put a link in its place: the
     # grader reads and writes below scratch/work, and must never be led out of it
@@ -232,9 +310,11 @@ def bwrap_command(bwrap: str, scratch: Path, staged: Path | None, gpu: bool, env
     if "GAN_COURSE_DATA" in env:
         args += ["--ro-bind", env["GAN_COURSE_DATA"], env["GAN_COURSE_DATA"]]
     args += ["--proc", "/proc", "--dev", "/dev"]
+    args += (["--size", str(shm_mb * MB)] if "--size" in options else []) + ["--tmpfs", "/dev/shm"]
     if gpu:
         args += _gpu_binds()
-    args += ["--chdir", "/grading/work", "--clearenv"]
+    # last: the mounts above need their mount points made in / and /dev
+    args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/grading/work", "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args + ["--"]
@@ -259,7 +339,7 @@ class Worker:
         sandbox: bool = True,
         gpu: bool = False,
     ) -> None:
-        self.scratch, self.limits, self.deadline = scratch, limits, deadline
+        self.scratch, self.limits, self.deadline, self.sandboxed = scratch, limits, deadline, sandbox
         self.reason: str | None = None  # the limit that ended the worker, once one did
         self.time_limit = f"it ran past the submission's wall-time limit ({limits.wall_s:g} s)"  # set by the runner
         self.output_bytes = 0
@@ -285,7 +365,12 @@ class Worker:
         )
         self.fd_out, self.fd_in = self.process.stdin.fileno(), self.process.stdout.fileno()
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._watch, daemon=True), threading.Thread(target=self._drain, daemon=True)]
+        self._in_ipc = False  # whether the memory look's thread has entered the sandbox's IPC namespace
+        self._threads = [
+            threading.Thread(target=self._supervise(self._watch), daemon=True),
+            threading.Thread(target=self._supervise(self._watch_disk), daemon=True),
+            threading.Thread(target=self._drain, daemon=True),
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -325,7 +410,7 @@ class Worker:
         bwrap = bwrap_available()
         if bwrap is None:
             raise SandboxUnavailable(BWRAP_MISSING)
-        return bwrap_command(bwrap, self.scratch, staged, gpu, env)
+        return bwrap_command(bwrap, self.scratch, staged, gpu, env, shm_mb=self.limits.memory_mb)
 
     def _limit_process(self) -> None:  # runs in the child before exec
         limits = self.limits
@@ -335,82 +420,227 @@ class Worker:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     # ------------------------------------------------------------------------------ supervision
-    def _tree(self) -> list[int]:
-        """The worker's processes: bwrap and every descendant."""
+    def _tree(self, most: int) -> list[int]:
+        """The worker's processes: bwrap and every descendant, or the first `most` + 1 of them found
+        (enough to know the process limit is passed). Odd or vanishing /proc entries are skipped."""
         found, todo = [], [self.process.pid]
-        while todo:
+        while todo and len(found) <= most:
             pid = todo.pop()
             found.append(pid)
             try:
-                for task in os.listdir(f"/proc/{pid}/task"):
-                    with open(f"/proc/{pid}/task/{task}/children") as fh:
-                        todo.extend(int(child) for child in fh.read().split())
-            except OSError:
+                for task in os.listdir(f"{PROC}/{pid}/task"):
+                    with open(f"{PROC}/{pid}/task/{task}/children") as fh:
+                        todo.extend(int(child) for child in fh.read().split() if child.isdigit())
+            except (OSError, ValueError):
                 continue
         return found
 
-    def _resident_mb(self, pids: list[int]) -> float:
+    def _resident_bytes(self, pids: list[int], room: int) -> int:
         """Memory of these processes together: proportional set sizes, so that pages shared after a
         fork (DataLoader workers, subprocesses) count once, not once per process.
 
         The resident sizes (/proc/PID/statm, a few microseconds) come first: they are never below
-        the proportional ones, so while their sum is within the limit that is the answer. Only
-        above it are the proportional sizes read (/proc/PID/smaps_rollup walks the process's page
-        tables: about 13 ms for a process that imported torch, 13% of a core at ten looks a second).
+        the proportional ones, so while their sum is within `room` that is the answer. Only above it
+        are the proportional sizes read (/proc/PID/smaps_rollup walks the process's page tables:
+        about 13 ms for a process that imported torch, 13% of a core at ten looks a second).
         """
         resident = 0
         for pid in pids:
             try:
-                with open(f"/proc/{pid}/statm") as fh:
+                with open(f"{PROC}/{pid}/statm") as fh:
                     resident += int(fh.read().split()[1]) * PAGE
             except (OSError, IndexError, ValueError):
                 continue
-        if resident <= self.limits.memory_mb * MB:
-            return resident / MB
+        if resident <= room:
+            return resident
         total = 0
         for pid in pids:
             try:
-                with open(f"/proc/{pid}/smaps_rollup") as fh:
+                with open(f"{PROC}/{pid}/smaps_rollup") as fh:
                     for line in fh:
                         if line.startswith("Pss:"):
                             total += int(line.split()[1]) * 1024
                             break
             except (OSError, IndexError, ValueError):
                 continue
-        return total / MB
+        return total
 
-    def _disk_mb(self) -> float:
+    def _held_bytes(self, pids: list[int]) -> int:
+        """Memory the sandbox holds that no process has resident: memfd files, whether a process
+        keeps a descriptor (/proc/PID/fd) or only a mapping (/proc/PID/maps) of one, each file once;
+        and the sandbox's /dev/shm as a whole (files there are memory too, open or not). Without the
+        sandbox, /dev/shm is the host's: its files count one by one, like memfds."""
+        names = SHARED_MEMORY if self.sandboxed else SHARED_MEMORY + ("/dev/shm/",)
+        marks = tuple(name.encode() for name in names)
+        seen: set[tuple[int, int]] = set()
         total = 0
-        for folder, _, files in os.walk(self.scratch):
-            for name in files:
+        for pid in pids:
+            base = f"{PROC}/{pid}"
+            try:
+                descriptors = os.listdir(f"{base}/fd")
+            except OSError:
+                descriptors = []
+            for fd in descriptors:
+                link = f"{base}/fd/{fd}"
                 try:
-                    total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+                    if not os.readlink(link).startswith(names):
+                        continue
+                    info = os.stat(link)
                 except OSError:
                     continue
-        return total / MB
+                if (info.st_dev, info.st_ino) not in seen:
+                    seen.add((info.st_dev, info.st_ino))
+                    total += info.st_blocks * 512
+            try:
+                with open(f"{base}/maps", "rb") as fh:
+                    maps = fh.read()
+            except OSError:
+                continue
+            if not any(mark in maps for mark in marks):
+                continue
+            for line in maps.splitlines():
+                fields = line.split(None, 5)
+                if len(fields) < 6 or not fields[5].startswith(marks):
+                    continue
+                try:
+                    major, minor = (int(part, 16) for part in fields[3].split(b":"))
+                    key = (os.makedev(major, minor), int(fields[4]))
+                    start, end = (int(part, 16) for part in fields[0].split(b"-"))
+                except ValueError:
+                    continue
+                if key in seen:
+                    continue
+                seen.add(key)
+                try:  # the file's size, where this user may follow map_files (root); else the mapping's
+                    total += os.stat(f"{base}/map_files/{fields[0].decode()}").st_blocks * 512
+                except OSError:
+                    total += end - start
+        if self.sandboxed:
+            total += self._shm_bytes(pids) + self._sysv_bytes(pids)
+        return total
+
+    def _inside(self, pids: list[int], namespace: str) -> int | None:
+        """A process in the sandbox's own `namespace` ("mnt", "ipc"): not bwrap itself, nor one not
+        yet in the sandbox, whose namespace is still the grader's."""
+        try:
+            ours = os.readlink(f"{PROC}/self/ns/{namespace}")
+        except OSError:
+            return None
+        for pid in pids[1:]:
+            try:
+                if os.readlink(f"{PROC}/{pid}/ns/{namespace}") != ours:
+                    return pid
+            except OSError:
+                continue
+        return None
+
+    def _shm_bytes(self, pids: list[int]) -> int:
+        """What the sandbox's own /dev/shm holds, seen through a process inside it (never the host's)."""
+        pid = self._inside(pids, "mnt")
+        try:
+            info = os.statvfs(f"{PROC}/{pid}/root/dev/shm") if pid is not None else None
+        except OSError:
+            return 0
+        return (info.f_blocks - info.f_bfree) * info.f_frsize if info is not None else 0
+
+    def _sysv_bytes(self, pids: list[int]) -> int:
+        """System V shared memory of the sandbox's own IPC namespace (a segment outlives every process
+        that attached it): this thread enters that namespace once, where /proc/sysvipc/shm lists it.
+        Only the memory look's own thread enters; 0 where it cannot."""
+        if threading.current_thread() is not self._threads[0]:
+            return 0
+        if not self._in_ipc:
+            pid = self._inside(pids, "ipc")
+            if pid is None or not _enter_ipc(f"{PROC}/{pid}/ns/ipc"):
+                return 0
+            self._in_ipc = True
+        try:
+            with open(f"{PROC}/sysvipc/shm") as fh:
+                header, *rows = fh.read().splitlines()
+        except (OSError, ValueError):
+            return 0
+        names = header.split()
+        columns = [names.index(name) for name in ("rss", "swap") if name in names]  # what the segments hold
+        if not columns and "size" in names:
+            columns = [names.index("size")]
+        total = 0
+        for row in rows:
+            try:
+                total += sum(int(row.split()[column]) for column in columns)
+            except (IndexError, ValueError):
+                continue
+        return total
 
     def over_disk(self) -> bool:
         """Check the disk limit now (the supervisor looks only every half second): True, and the
         sandbox killed with the reason, when scratch holds more than the limit."""
-        if self._disk_mb() > self.limits.disk_mb:
+        return self._look_at_disk() is None
+
+    def _look_at_disk(self) -> int | None:
+        """Bytes used in scratch; None, and the sandbox killed with the reason, when over the limit
+        or not measurable."""
+        limit = self.limits.disk_mb * MB
+        try:
+            used = disk_usage(self.scratch, limit)
+        except Unmeasurable as err:
+            self.kill(str(err))
+            return None
+        if used > limit:
             self.kill(f"it wrote more than {self.limits.disk_mb:,} MB to disk (the disk limit)")
-            return True
-        return False
+            return None
+        return used
+
+    def _supervise(self, watch: Callable[[], None]) -> Callable[[], None]:
+        """`watch`, failing closed: whatever it raises kills the sandbox with a reason the student
+        reads (and no traceback), for a sandbox left running unwatched would have no limits at all."""
+
+        def run() -> None:
+            try:
+                watch()
+            except BaseException as err:  # noqa: BLE001 - any failure: stop the sandbox
+                said = f"{type(err).__name__}: {err}"[:200]
+                self.kill(f"the grader could not check its limits ({said}); files or processes it made may be why")
+
+        return run
 
     def _watch(self) -> None:
-        tick = 0
-        while not self._stop.wait(0.1):
+        """Processes and memory, every LOOK_S; memory no process has resident, every SLOW_LOOK_S."""
+        limits, pause, held, held_at = self.limits, LOOK_S, 0, 0.0
+        while not self._stop.wait(pause):
             if self.process.poll() is not None:
                 return
-            tick += 1
-            limits = self.limits
-            pids = self._tree()
+            began = time.thread_time()
+            pids = self._tree(limits.processes + 2)
             if len(pids) - 2 > limits.processes:  # bwrap and its pid-1 reaper are not the student's
                 self.kill(f"it started more than {limits.processes} processes (the process limit)")
-            elif self._resident_mb(pids) > limits.memory_mb:
-                self.kill(f"it used more than {limits.memory_mb:,} MB of memory (the memory limit)")
-            elif tick % 5 == 0 and self._disk_mb() > limits.disk_mb:
-                self.kill(f"it wrote more than {limits.disk_mb:,} MB to disk (the disk limit)")
+            else:
+                if time.monotonic() >= held_at:
+                    held_began = time.thread_time()
+                    held = self._held_bytes(pids)
+                    held_at = time.monotonic() + max(SLOW_LOOK_S, REST * (time.thread_time() - held_began))
+                if held + self._resident_bytes(pids, limits.memory_mb * MB - held) > limits.memory_mb * MB:
+                    self.kill(f"it used more than {limits.memory_mb:,} MB of memory (the memory limit)")
+            pause = max(LOOK_S, REST * (time.thread_time() - began))
+
+    def _watch_disk(self) -> None:
+        """Scratch, every SLOW_LOOK_S, or REST times a costly walk's time later; but after one walk's
+        time (at most half a core) once the scratch filesystem has lost more free space since the
+        last walk than the room that walk left under the limit: a big tree cannot hide fast writes."""
+        due = soonest = 0.0
+        free_then, room = None, 0
+        while not self._stop.wait(SLOW_LOOK_S):
+            if self.process.poll() is not None:
+                return
+            free, now = _free_bytes(self.scratch), time.monotonic()
+            filling = free is not None and free_then is not None and free_then - free > room
+            if now < due and not (filling and now >= soonest):
+                continue
+            began = time.thread_time()
+            used = self._look_at_disk()
+            if used is None:
+                continue
+            cost, now = time.thread_time() - began, time.monotonic()
+            due, soonest, free_then, room = now + REST * cost, now + cost, free, self.limits.disk_mb * MB - used
 
     def _drain(self) -> None:
         fd = self.process.stderr.fileno()
@@ -433,11 +663,11 @@ class Worker:
             self.reason = reason
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+        except OSError:
             pass
         try:
             self.process.kill()
-        except ProcessLookupError:
+        except OSError:
             pass
 
     def lost(self, timeout: bool = False) -> str:
@@ -477,3 +707,140 @@ class Worker:
 def make_scratch(prefix: str = "gan-course-grading-") -> Path:
     """A private scratch folder for one submission (mode 0700)."""
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def remove_tree(path: str | os.PathLike) -> bool:
+    """Remove the folder `path` and everything in it, whatever the student left there: trees deeper
+    than Python's recursion limit, paths past the kernel's 4,096 bytes, folders chmod-ed to 000.
+    Links are removed, never followed. True when it is gone; otherwise a warning is logged."""
+    path = os.fspath(path)
+    if os.path.islink(path):
+        os.unlink(path)
+        return True
+    try:
+        shutil.rmtree(path)
+        return True
+    except FileNotFoundError:
+        if not os.path.lexists(path):
+            return True
+    except Exception:  # noqa: BLE001 - RecursionError, PermissionError, a path too long: the tools below cope
+        pass
+    # chmod -R and rm -rf walk with file descriptors (any depth, any path length) and never follow a
+    # link met on the way; chmod gives the owner back the rights rm needs where it is not root
+    for command in (["chmod", "-R", "u+rwx", "--", path], ["rm", "-rf", "--one-file-system", "--", path]):
+        try:
+            subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+        except (OSError, subprocess.SubprocessError):
+            continue
+    if os.path.lexists(path):
+        log.warning("could not remove %s: remove it by hand", path)
+        return False
+    return True
+
+
+class Unmeasurable(Exception):
+    """Scratch holds a folder the disk walk cannot measure; the message says why, for the student."""
+
+
+FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+TOO_DEEP = (
+    "it made folders nested so deep that their paths pass the system's 4,096-byte limit, "
+    "which the grader cannot measure against the disk limit"
+)
+UNREADABLE = (
+    "it made a folder the grader cannot read to measure against the disk limit ({said}); do not change folders' permissions"
+)
+
+
+def disk_usage(root: str | os.PathLike, limit: int) -> int:
+    """Bytes the tree below `root` uses on disk, each entry (folder, file, link, fifo) charged at
+    least one BLOCK; links are never followed and the walk is a loop, not a recursion, so any depth
+    is fine. It stops as soon as the total passes `limit` (and returns that total), so one walk
+    looks at no more than `limit` / BLOCK entries. Raises Unmeasurable for a folder it cannot list."""
+    total = 0
+    todo: list[tuple[str, str]] = [(os.fspath(root), "")]  # (folder, name): siblings share their folder's string
+    while todo:
+        parent, name = todo.pop()
+        folder = f"{parent}/{name}" if name else parent
+        fd = _open_folder(folder)
+        if fd is None:
+            continue
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    try:
+                        total += max(entry.stat(follow_symlinks=False).st_blocks * 512, BLOCK)
+                    except OSError:  # removed meanwhile, or not readable: one block
+                        total += BLOCK
+                    if total > limit:
+                        return total
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append((folder, entry.name))
+        finally:
+            os.close(fd)
+    return total
+
+
+def _open_folder(folder: str) -> int | None:
+    """A descriptor of `folder` (never through a link in its place), or None when it is gone."""
+    for attempt in range(2):
+        try:
+            fd = os.open(folder, FOLDER)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as err:
+            if err.errno == errno.ELOOP:  # a link put in its place meanwhile: not followed
+                return None
+            if err.errno == errno.ENAMETOOLONG:
+                raise Unmeasurable(TOO_DEEP) from None
+            if err.errno == errno.EACCES and attempt == 0 and _give_owner_rights(folder):
+                continue
+            raise Unmeasurable(UNREADABLE.format(said=err.strerror)) from None
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o500 != 0o500 and os.geteuid() != 0:
+            try:  # readable but not searchable: its entries could not be measured
+                os.fchmod(fd, mode | 0o700)
+            except OSError:
+                pass
+        return fd
+    return None
+
+
+def _give_owner_rights(folder: str) -> bool:
+    """chmod u+rwx `folder` (scratch is the grader's: a student who took its rights away cannot hide
+    what it holds), reached without following a link. True when done."""
+    try:
+        fd = os.open(folder, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        os.chmod(f"/proc/self/fd/{fd}", stat.S_IMODE(os.fstat(fd).st_mode) | 0o700)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _enter_ipc(path: str) -> bool:
+    """Move the calling thread (only it) into the IPC namespace at `path` (/proc/PID/ns/ipc)."""
+    import ctypes
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWIPC) == 0
+    except (OSError, AttributeError):
+        return False
+    finally:
+        os.close(fd)
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        info = os.statvfs(folder)
+    except OSError:
+        return None
+    return info.f_bavail * info.f_frsize

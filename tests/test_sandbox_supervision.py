@@ -1,0 +1,332 @@
+"""The sandbox's supervisor (reference/grading/sandbox.py) holds its limits against what a
+submission leaves behind, and fails closed.
+
+Each attack runs in a real, sandboxed worker: a tiny course (`attack`, a check module without
+checks) whose notebook is the attack, run by `session_for` as the grader runs every submission.
+The attacks are bounded, so that CI stays safe even if the supervisor failed: 1.5 GB of memory
+against a 1,024 MB limit, 4,000 entries (16 MB) against a 10 MB disk limit. Trees deeper than
+Python's recursion limit, paths past the kernel's 4,096 bytes and folders chmod-ed to 000 are built
+too, to show that the disk walk and `remove_tree` cope. Two holes were a grader's only when it is
+not root (a folder locked with chmod 000, a user namespace of the sandbox's own with a tmpfs in
+it): run as root, those two tests pass on the old code too.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+import reference.grading.sandbox as sandbox
+from reference.grading.runner import session_for
+from reference.grading.sandbox import Limits, Worker, sandbox_problem
+
+MB = 2**20
+needs_sandbox = pytest.mark.skipif(sandbox_problem() is not None, reason=str(sandbox_problem()))
+
+
+@pytest.fixture(autouse=True)
+def leave_no_deep_tree(tmp_path: Path):
+    """Remove what each test built, had it failed too: pytest's own clean-up of old tmp folders
+    recurses, and a tree deeper than Python's recursion limit would crash every later session."""
+    yield
+    for command in (["chmod", "-R", "u+rwx", str(tmp_path)], ["rm", "-rf", str(tmp_path)]):
+        subprocess.run(command, capture_output=True)
+
+
+@pytest.fixture
+def course(tmp_path: Path, monkeypatch) -> Path:
+    """A course with the assignment `attack` (no checks), its scratch folders made in tmp/."""
+    root = tmp_path / "course"
+    (root / "tests" / "autograders").mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text("")
+    (root / "tests" / "autograders" / "test_attack.py").write_text('"""No checks."""\n\nASSIGNMENT = "attack"\n')
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    return root
+
+
+def run_attack(course: Path, source: str, limits: Limits, during=None):
+    """Run `source` as a submission's only cell: (why its worker was stopped, the cell's output
+    and error, what `during(worker)` returned while the worker was still up)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(source))]
+    nbformat.write(nb, course / "attack.ipynb")
+    with session_for(course / "attack.ipynb", "attack", course, limits=limits) as session:
+        seen = during(session.worker) if during is not None else None
+        cell = session.cells_output.get("0", {})
+    text = "".join(out.get("text", "") for out in cell.get("outputs", []))
+    error = cell.get("error") or {}
+    return session.stopped, text + f"{error.get('ename', '')}: {error.get('evalue', '')}", seen
+
+
+def left_in_tmp(course: Path) -> list[str]:
+    return sorted(os.listdir(course.parent / "tmp"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The disk limit: every entry counts, any depth, any path length
+# ---------------------------------------------------------------------------------------------
+
+
+@needs_sandbox
+def test_a_tree_deeper_than_python_recurses_keeps_the_limits_and_is_removed(course: Path):
+    stopped, said, _ = run_attack(course, """
+        import os, subprocess, sys, time
+        base = os.getcwd()
+        os.mkdir("deep"); os.chdir("deep")
+        for _ in range(1200):  # deeper than Python's recursion limit
+            os.mkdir("d"); os.chdir("d")
+        os.chdir(base)
+        time.sleep(1.5)  # the supervisor's disk walk meets the tree
+        hold = "import time; b = b'x' * (500 * 2**20); time.sleep(8)"  # each under RLIMIT_DATA, 1.5 GB together
+        children = [subprocess.Popen([sys.executable, "-c", hold]) for _ in range(3)]
+        for child in children:
+            child.wait()
+        print("1.5 GB held unstopped")
+    """, Limits(memory_mb=1024, wall_s=60))
+    assert any("the memory limit" in reason for reason in stopped), (stopped, said)
+    assert "RecursionError" not in " ".join(stopped) + said
+    assert left_in_tmp(course) == []  # scratch, deep tree and all, and the staged reference copy
+
+
+@needs_sandbox
+def test_files_below_paths_past_the_kernels_limit_still_stop_the_submission(course: Path):
+    stopped, said, _ = run_attack(course, """
+        import os, time
+        for _ in range(45):  # 45 x 101 bytes: paths past 4,096 bytes, which no path-based walk can open
+            os.mkdir("x" * 100); os.chdir("x" * 100)
+        for i in range(3):
+            with open(f"f{i}", "wb") as fh:
+                fh.write(b"x" * (60 * 2**20))
+        time.sleep(3)
+        print("180 MB written unstopped")
+    """, Limits(disk_mb=100, wall_s=60))
+    assert any("4,096-byte limit" in reason or "the disk limit" in reason for reason in stopped), (stopped, said)
+    assert left_in_tmp(course) == []
+
+
+@needs_sandbox
+def test_a_folder_the_student_locks_still_counts_and_is_removed(course: Path):
+    stopped, said, _ = run_attack(course, """
+        import os, time
+        os.mkdir("locked")
+        for i in range(3):
+            with open(f"locked/{i}", "wb") as fh:
+                fh.write(b"x" * (10 * 2**20))
+        os.chmod("locked", 0)  # unreadable to a grader that is not root
+        time.sleep(3)
+        print("30 MB behind a locked folder unstopped")
+    """, Limits(disk_mb=20, wall_s=60))
+    assert any("the disk limit" in reason for reason in stopped), (stopped, said)
+    assert left_in_tmp(course) == []
+
+
+ENTRIES = {
+    "folders": "os.mkdir(f'many/{i}')",
+    "empty files": "open(f'many/{i}', 'w').close()",
+    "links": "os.symlink('/nowhere', f'many/{i}')",
+}
+
+
+@needs_sandbox
+@pytest.mark.parametrize("kind", ENTRIES)
+def test_entries_without_data_count_against_the_disk_limit(course: Path, kind: str):
+    stopped, said, _ = run_attack(course, f"""
+        import os, time
+        os.mkdir("many")
+        for i in range(4000):  # 4,000 x 4 KiB: 16 MB against 10 MB
+            {ENTRIES[kind]}
+        time.sleep(2)
+        print("4,000 entries unstopped")
+    """, Limits(disk_mb=10, wall_s=60))
+    assert any("the disk limit" in reason for reason in stopped), (stopped, said)
+
+
+@needs_sandbox
+def test_a_huge_tree_within_the_limit_does_not_make_the_supervisor_spin(course: Path):
+    def supervisor_cpu(worker: Worker) -> float:
+        ticks = 0
+        for thread in worker._threads:
+            with open(f"/proc/self/task/{thread.native_id}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def idle(worker: Worker) -> float:
+        before = supervisor_cpu(worker)
+        time.sleep(8)
+        return supervisor_cpu(worker) - before
+
+    stopped, said, cpu = run_attack(course, """
+        import os
+        for i in range(40000):  # 157 MB of empty files, within the 500 MB limit: every walk looks at each
+            os.makedirs(f"many/{i % 40}", exist_ok=True)
+            open(f"many/{i % 40}/{i}", "w").close()
+        print("made")
+    """, Limits(disk_mb=500, wall_s=120), during=idle)
+    assert stopped == [] and "made" in said, (stopped, said)
+    # it rests nine times as long as each walk takes: a tenth of a core (before: a third of one here)
+    assert cpu < 1.6, f"the supervisor used {cpu:.1f} s of CPU in 8 s of an idle worker"
+
+
+def test_the_disk_walk_charges_every_entry_follows_no_link_and_stops_past_the_limit(tmp_path: Path):
+    tree, outside = tmp_path / "tree", tmp_path / "outside"
+    (tree / "many").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "big").write_bytes(b"x" * (8 * MB))
+    os.symlink(outside, tree / "link")
+    for i in range(3000):
+        (tree / "many" / str(i)).mkdir()
+    deep = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(1500):  # deeper than Python's recursion limit
+        os.mkdir("d", dir_fd=deep)
+        deep, parent = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=deep), deep
+        os.close(parent)
+    os.close(deep)
+    used = sandbox.disk_usage(tree, 1 << 40)
+    assert 4500 * 4096 <= used < 4600 * 4096  # 4,500 entries of one block each; the 8 MB behind the link are not counted
+    stopped_at = sandbox.disk_usage(tree, 2 * MB)
+    assert 2 * MB < stopped_at <= 2 * MB + 4096  # stopped at the first entry past the limit
+
+
+def test_remove_tree_removes_deep_long_and_locked_trees_and_follows_no_link(tmp_path: Path):
+    tree, outside = tmp_path / "tree", tmp_path / "outside"
+    tree.mkdir()
+    outside.mkdir()
+    (outside / "keep").write_text("the grader's")
+    os.symlink(outside, tree / "link")
+    fd, locked = os.open(tree, os.O_RDONLY | os.O_DIRECTORY), []
+    for level in range(1500):  # 1,500 levels of 60-byte names: 90 KB paths, deeper than Python recurses
+        if level == 1400:
+            os.symlink(outside, "out", dir_fd=fd)
+        os.mkdir(f"{level:060d}", dir_fd=fd)
+        fd, parent = os.open(f"{level:060d}", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd), fd
+        if level % 500 == 0:
+            locked.append(parent)
+        else:
+            os.close(parent)
+    os.close(os.open("file", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    for folder in locked + [fd]:
+        os.fchmod(folder, 0)  # chmod 000, as a student may
+        os.close(folder)
+    assert sandbox.remove_tree(tree)
+    assert not tree.exists() and (outside / "keep").read_text() == "the grader's"
+
+
+# ---------------------------------------------------------------------------------------------
+# The memory limit: memory that no process has resident
+# ---------------------------------------------------------------------------------------------
+
+HOLD = """
+import os, time
+held, chunk = [], b"x" * 2**20
+try:
+    for i in range(16):  # 16 x 95 MB = 1,520 MB against 1,024 MB; none of it resident in any process
+        {hold}
+except OSError as err:
+    print("refused:", err)
+time.sleep(4)
+print("held", len(held) * 95, "MB for 4 s, unstopped")
+"""
+WRITE = "fh = open({path} + str(i), 'wb'); [fh.write(chunk) for _ in range(95)]; fh.close(); held.append(i)"
+NESTED = '''
+import subprocess, sys
+child = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+uid, gid = os.getuid(), os.getgid()
+if libc.unshare(0x10000000):  # CLONE_NEWUSER: a namespace of its own, where it may mount
+    print("refused:", os.strerror(ctypes.get_errno()), "held 0 MB")
+    raise SystemExit
+for name, line in (("setgroups", "deny"), ("uid_map", "0 %d 1" % uid), ("gid_map", "0 %d 1" % gid)):
+    try:
+        fd = os.open("/proc/self/" + name, os.O_WRONLY); os.write(fd, line.encode()); os.close(fd)
+    except OSError:
+        pass  # root of the sandbox may not map itself: its files then cannot be made
+if libc.unshare(0x00020000) or libc.mount(b"none", b"/tmp", b"tmpfs", 0, None):
+    print("refused:", os.strerror(ctypes.get_errno()), "held 0 MB")
+    raise SystemExit
+""" + {hold!r}
+done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)  # unshare refuses a threaded process
+print(done.stdout, done.stderr[-300:])
+'''
+SYSV = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.shmat.restype = ctypes.c_void_p\n"
+MEMORY = {
+    "memfd descriptors": HOLD.format(hold="fd = os.memfd_create(f'm{i}'); [os.write(fd, chunk) for _ in range(95)]; held.append(fd)"),
+    "memfd mappings": "import mmap\n" + HOLD.format(  # mapped but never touched, the descriptor closed
+        hold="fd = os.memfd_create(f'm{i}'); [os.write(fd, chunk) for _ in range(95)]; "
+        "held.append(mmap.mmap(fd, 95 * 2**20)); os.close(fd)"
+    ),
+    "/dev/shm files": HOLD.format(hold=WRITE.format(path="'/dev/shm/m'")),
+    "System V segments": SYSV + HOLD.format(  # attached, filled and detached: no process maps them any more
+        hold="segment = libc.shmget(0, 95 * 2**20, 0o1600); at = libc.shmat(segment, None, 0); "
+        "ctypes.memset(at, 1, 95 * 2**20); libc.shmdt(ctypes.c_void_p(at)); held.append(segment)"
+    ),
+    "files in / and /dev": HOLD.format(hold=WRITE.format(path="('/m' if i % 2 else '/dev/m')")),
+    "a tmpfs of a nested user namespace": NESTED.format(hold=HOLD.format(hold=WRITE.format(path="'/tmp/m'"))),
+}
+
+
+@needs_sandbox
+@pytest.mark.parametrize("where", MEMORY)
+def test_memory_no_process_has_resident_counts_against_the_memory_limit(course: Path, where: str):
+    bwrap_help = subprocess.run([sandbox.bwrap_available(), "--help"], capture_output=True, text=True).stdout
+    if where.startswith("a tmpfs") and "--disable-userns" not in bwrap_help:
+        pytest.skip("this bwrap cannot forbid user namespaces inside the sandbox (--disable-userns came in bubblewrap 0.8)")
+    if where.startswith("System V") and os.geteuid() != 0:
+        pytest.skip("only a root grader can enter the sandbox's IPC namespace to count its System V segments")
+    stopped, said, _ = run_attack(course, MEMORY[where], Limits(memory_mb=1024, wall_s=60))
+    # stopped at the memory limit, or refused (read-only, no namespace) before it held anything
+    assert "held 0 MB" in said or any("the memory limit" in reason for reason in stopped), (stopped, said)
+    assert all("the memory limit" in reason for reason in stopped), (stopped, said)
+
+
+# ---------------------------------------------------------------------------------------------
+# Failing closed
+# ---------------------------------------------------------------------------------------------
+
+
+@needs_sandbox
+def test_a_supervisor_that_fails_stops_the_sandbox_without_a_traceback(course: Path, monkeypatch, capfd):
+    def broken(self, *args):
+        raise RuntimeError("an odd process table")
+
+    monkeypatch.setattr(Worker, "_tree", broken)
+    stopped, said, _ = run_attack(course, "import time\ntime.sleep(3)\nprint('ran unwatched')", Limits(wall_s=60))
+    assert "ran unwatched" not in said
+    assert stopped and "the grader could not check its limits (RuntimeError: an odd process table)" in stopped[0]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_odd_or_vanishing_proc_entries_are_skipped(tmp_path: Path, monkeypatch):
+    proc = tmp_path / "proc"
+    for pid, children in ((100, "101 x 102 -3\n"), (101, ""), (102, "")):
+        (proc / str(pid) / "task" / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "task" / str(pid) / "children").write_text(children)
+    (proc / "100" / "statm").write_text("12 not-a-number\n")
+    (proc / "101" / "statm").write_text("")
+    (proc / "102" / "statm").write_text("100 25 0 0 0 0 0\n")
+    (proc / "102" / "smaps_rollup").write_text("Rss: 100 kB\nPss: lots kB\n")
+    (proc / "101" / "fd").mkdir()
+    os.symlink("/memfd:gone (deleted)", proc / "101" / "fd" / "3")  # its process ended: stat fails
+    (proc / "102" / "maps").write_bytes(
+        b"zz-yy rw-s 00000000 00:01 7 /memfd:odd (deleted)\n"
+        b"1000-3000 rw-s 00000000 00:01 not-an-inode /memfd:odd (deleted)\n"
+        b"1000-3000 rw-s 00000000 00:01 8 /memfd:ok (deleted)\n"
+        b"short line\n"
+    )
+    monkeypatch.setattr(sandbox, "PROC", str(proc))
+    worker = Worker.__new__(Worker)
+    worker.process, worker.limits, worker.sandboxed = SimpleNamespace(pid=100), Limits(), False
+    assert sorted(worker._tree(64)) == [100, 101, 102]
+    assert worker._resident_bytes([100, 101, 102, 999], 1 << 40) == 25 * sandbox.PAGE
+    assert worker._resident_bytes([100, 101, 102, 999], 0) == 0  # no readable proportional size
+    assert worker._held_bytes([100, 101, 102, 999]) == 0x2000  # the one well-formed mapping, by its length
