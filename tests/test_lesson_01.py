@@ -173,6 +173,10 @@ WRONG_D_STAR = {
     "log D*": (d_star("return np.log(p / (p + q))"), "it returns log D*"),
     "a list of the wrong length": (d_star("return [0.5]"), "returned shape (1,); expected (401,)"),
     "no return": (d_star("d = p / (p + q)"), "returned None: is its `return` missing?"),
+    # an epsilon against division by zero: right where the densities are large, off where both are small
+    "epsilon in the denominator": (d_star("return p / (p + q + 1e-8)"), "drifts where both are small: at x = 4.5"),
+    "tiny epsilon": (d_star("return p / (p + q + 1e-12)"), "A small constant added to avoid dividing by 0 (an epsilon)"),
+    "epsilon on top and below": (d_star("return (p + 1e-12) / (p + q + 2e-12)"), "D* = sigmoid(log p_data - log p_g)"),
 }
 
 

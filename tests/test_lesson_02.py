@@ -299,6 +299,8 @@ WRONG = {
         "D moved the opposite way from the trainer's step"),
     "d: returns a tuple": ("d_step", d_step(ret="loss_d, logits_real.sigmoid().mean()"), "returned a tuple of 2"),
     "d: returns None": ("d_step", d_step(ret="None"), "returned None"),
+    "d: draws its own z": ("d_step", d_step(fake="G(torch.randn_like(z)).detach()"),
+                           "d_step runs G on noise other than the z it is given"),
     # g_step
     "g: saturating loss": ("g_step", g_step(loss="torch.log(1 - torch.sigmoid(logits_fake)).mean()"),
                            "this is the saturating loss log(1 - D(G(z)))"),
@@ -318,6 +320,8 @@ WRONG = {
     "g: backward on -loss_g": ("g_step", g_step().replace("loss_g.backward()", "(-loss_g).backward()"),
                                "G moved the opposite way from the trainer's step"),
     "g: returns a tuple": ("g_step", g_step(ret="loss_g, logits_fake"), "returned a tuple of 2"),
+    "g: draws its own z": ("g_step", g_step(fake="G(torch.randn(z.shape[0], z.shape[1]))"),
+                           "g_step runs G on noise other than the z it is given"),
 }
 
 

@@ -288,6 +288,10 @@ G_WRONG = {
         "test_generator_parameters": ["maps 16 -> 3 channels", "16 -> 1 channel with a 4x4 kernel"],
     }),
     "no_tanh": (g_body(last="nn.Identity()"), {"test_generator_range": ["nothing bounds them to [-1, 1]", "end G with nn.Tanh"]}),
+    # BatchNorm in place, but without its learnable scale and shift: not "0 BatchNorm layers"
+    "batchnorm_without_affine": (g_body().replace("), nn.ReLU(True)", ", affine=False), nn.ReLU(True)"), {
+        "test_generator_parameters": ["its BatchNorm layers `2`, `5`, `8` have no learnable scale and shift", "affine=True"],
+    }),
     "sigmoid_output": (g_body(last="nn.Sigmoid()"), {"test_generator_range": ["all lie in [0, 1]", "a Sigmoid at the end"]}),
     "biases": (g_body(bias=True), {"test_generator_parameters": ["129,617 parameters", "129,504", "biases of `1`, `4`",
                                                                   "Pass bias=False", "redundant"]}),
@@ -354,6 +358,20 @@ G_WRONG = {
 }
 
 D_WRONG = {
+    # right for every batch but one of a single image, where squeeze() drops the batch dimension too
+    "squeezed_output": ("""
+        class Squeeze(nn.Module):
+            def forward(self, x):
+                return x.squeeze()
+        D = nn.Sequential(
+            nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), Squeeze(),
+        )
+        D.apply(weights_init)
+        return D
+    """, {"test_discriminator_shape": ["shape () for a batch of one image", ".squeeze() removes every dimension of size 1"]}),
     "not_flattened": (d_body(head="nn.Conv2d(ndf * {c4}, 1, 4, 1, 0, bias={bias})"), {
         "test_discriminator_shape": ["D returns (N, 1, 1, 1)", "not flattened", "return shape (N,)"],
         "test_discriminator_logits": [NOT_YET], "test_discriminator_layers": [NOT_YET],

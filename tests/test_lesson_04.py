@@ -128,6 +128,11 @@ APPEND_MISTAKES = {
     "features changed": ("return torch.cat([x - x.mean(0), minibatch_std(x).expand(x.shape[0], 1)], dim=1)",
                          ["not x's features unchanged"]),
     "no feature": ("return x", ["shape (16, 5)", "(16, 6)"]),
+    # the right values, but the statistic is cut from the graph: G gets no gradient through it
+    "statistic as a number": ("return torch.cat([x, torch.full((len(x), 1), minibatch_std(x).item())], dim=1)",
+                              ["carries no gradient back to x", ".item()"]),
+    "statistic detached": ("return torch.cat([x, minibatch_std(x).detach().expand(len(x), 1)], dim=1)",
+                           ["carries no gradient back to x", "minibatch_std(x).expand(N, 1)"]),
 }
 
 
@@ -157,6 +162,12 @@ def test_append_with_its_own_wrong_statistic_names_the_fault(body, words):
     assert earned == 0 and all(w in message for w in words), message
 
 
+def test_append_through_a_minibatch_std_without_gradient_points_at_it():
+    ns = with_function("def minibatch_std(x):\n    return torch.tensor(float(torch.sqrt(x.detach().var(0, unbiased=False) + 1e-8).mean()))\n")
+    earned, message = grade("test_append_minibatch_std", ns)
+    assert earned == 0 and "your minibatch_std returns a value with no gradient" in message, message
+
+
 def test_append_with_a_wrong_statistic_points_at_minibatch_std():
     ns = with_function("def minibatch_std(x):\n    return torch.sqrt(x.var(dim=0) + 1e-8).mean()\n")
     earned, message = grade("test_append_minibatch_std", ns)
@@ -184,6 +195,14 @@ PACK_MISTAKES = {
         if m == 1:
             return x.reshape(1, -1)
         return x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:])""", ["pack(x, 1)"]),
+    # right on every input with no dimension of size 1; one pack of one-channel images loses its batch dimension
+    "squeezed": ("return x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:]).squeeze()",
+                 ["returns shape (4, 3, 3)", "(1, 4, 3, 3)", ".squeeze()"]),
+    # three channels written in: right on the check's RGB images only
+    "channels hard-coded": ("""
+        if x.dim() == 4:
+            return x.reshape(len(x) // m, m * 3, *x.shape[2:])
+        return x.reshape(len(x) // m, -1)""", ["4 single-channel images"]),
 }
 
 
@@ -240,6 +259,15 @@ LOSS_MISTAKES = {
     "real term only": (f"""
         a = D(pack(real, m))
         return {BCE}(a, torch.ones_like(a))""", ["real packs' term only"]),
+    # the right value, but D gets no gradient, or none from the fakes
+    "under no_grad": (f"""
+        with torch.no_grad():
+            a, b = D(pack(real, m)), D(pack(fake, m))
+        return {BCE}(a, torch.ones_like(a)) + {BCE}(b, torch.zeros_like(b))""", ["right value but carries no gradient"]),
+    "fake logits detached": (f"""
+        a, b = D(pack(real, m)), D(pack(fake, m)).detach()
+        return {BCE}(a, torch.ones_like(a)) + {BCE}(b, torch.zeros_like(b))""",
+                             ["only the real packs' term gives D a gradient", "never D's logits"]),
 }
 
 
@@ -259,5 +287,15 @@ def test_packed_d_loss_with_the_course_loss_passes():
         from reference.losses import get_loss
         def packed_d_loss(D, real, fake, m):
             return get_loss("non-saturating").d_loss(D(pack(real, m)), D(pack(fake, m)))
+    """)
+    assert grade("test_packed_d_loss", ns) == (1.0, "")
+
+
+def test_packed_d_loss_with_detached_fakes_passes():
+    """Detaching G's output before packing is what a D step does: D's logits still carry the gradient."""
+    ns = with_function("""
+        def packed_d_loss(D, real, fake, m):
+            a, b = D(pack(real, m)), D(pack(fake.detach(), m))
+            return F.softplus(-a).mean() + F.softplus(b).mean()
     """)
     assert grade("test_packed_d_loss", ns) == (1.0, "")

@@ -82,6 +82,9 @@ W1_MISTAKES = {
         return float(cost[r, c].sum())""", ["sums", "mean"]),
     "no return": ("torch.cdist(x, y)", ["returned None"]),
     "a vector": ("return torch.cdist(x, y).min(dim=1).values", ["shape", "one number"]),
+    # right in 1-D, where sorting is the optimal matching; in 2-D it pairs coordinates of different points
+    "each coordinate sorted": ("return (x.sort(0).values - y.sort(0).values).norm(dim=1).mean().item()",
+                               ["sorts each coordinate on its own", "only in 1-D", "linear_sum_assignment"]),
 }
 
 
@@ -126,6 +129,16 @@ ESTIMATE_MISTAKES = {
                              ["value is right", "from the real scores only", "fake scores are detached"]),
     "real scores detached": ("return critic(real).detach().mean() - critic(fake).mean()",
                              ["value is right", "from the fake scores only"]),
+    # right only when the two batches have the same size
+    "one batch's size": ("return (critic(real).sum() - critic(fake).sum()) / len(real)",
+                         ["divides both sums by the real batch's size (64)", "its own size"]),
+    "the other batch's size": ("return (critic(real).sum() - critic(fake).sum()) / fake.shape[0]",
+                               ["divides both sums by the fake batch's size (48)"]),
+    "clips inside": ("""
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-0.01, 0.01)
+        return critic(real).mean() - critic(fake).mean()""", ["changed the critic's parameters"]),
 }
 
 
@@ -186,6 +199,11 @@ CLIP_MISTAKES = {
         for p in critic.parameters():
             p.requires_grad_(False)
             p.clamp_(-c, c)""", ["no longer require gradients"]),
+    # the integer buffer num_batches_tracked cannot be clamped to a float range: it raises part way
+    "state_dict, integers too": ("""
+        with torch.no_grad():
+            for t in critic.state_dict().values():
+                t.clamp_(-c, c)""", ["raised RuntimeError", "buffers", "num_batches_tracked", "critic.parameters()"]),
 }
 
 

@@ -67,6 +67,9 @@ ONE_HOT_RIGHT = {
 ONE_HOT_WRONG = {
     "label first": ("return torch.cat([F.one_hot(y, K).float(), z], dim=1)", ["first", "z first"]),
     "K guessed": ("return torch.cat([z, F.one_hot(y).float()], dim=1)", ["y.max() + 1", "F.one_hot(y, K)"]),
+    # the same shape on the check's labels (whose largest is 8), but K - 1 is written in, not guessed
+    "K - 1 classes": ("return torch.cat([z, F.one_hot(y, K - 1).float()], dim=1)",
+                      ["9 classes, one too few", "K = 10 columns"]),
     "label as a number": ("return torch.cat([z, y.float().view(-1, 1)], dim=1)", ["as one number", "one-hot"]),
     "long dtype": ("return torch.cat([z.long(), F.one_hot(y, K)], dim=1)", ["dtype", "floating point"]),
     "4-d": ("return torch.cat([z, F.one_hot(y, K).float()], dim=1).view(len(z), -1, 1, 1)", ["2-D"]),
@@ -105,7 +108,10 @@ PLANES_WRONG = {
     "1x1": ("return F.one_hot(y, K).float().view(-1, K, 1, 1)", ["expand or repeat"]),
     "channels last": ("return F.one_hot(y, K).float().view(-1, 1, 1, K).expand(-1, H, W, K)", ["channels-last"]),
     "H and W swapped": ("return F.one_hot(y, K).float().view(-1, K, 1, 1).expand(-1, K, W, H)", ["swapped"]),
-    "K guessed": ("c = F.one_hot(y).float()\n    return c.view(len(y), -1, 1, 1).expand(-1, c.shape[1], H, W)", ["pass K"]),
+    "K guessed": ("c = F.one_hot(y).float()\n    return c.view(len(y), -1, 1, 1).expand(-1, c.shape[1], H, W)",
+                  ["guessed K = y.max() + 1", "pass the number of classes"]),
+    "K - 1 planes": ("return F.one_hot(y, K - 1).float()[:, :, None, None].expand(-1, -1, H, W)",
+                     ["9 planes, one too few", "K = 10 planes"]),
     "value plane": ("return y.float().view(-1, 1, 1, 1).expand(-1, 1, H, W)", ["one plane", "K planes"]),
     "long dtype": ("return F.one_hot(y, K).view(-1, K, 1, 1).expand(-1, K, H, W)", ["dtype", ".float()"]),
     "inverted": ("return 1 - F.one_hot(y, K).float().view(-1, K, 1, 1).expand(-1, K, H, W)", ["inverted"]),
@@ -157,6 +163,15 @@ PROJ_WRONG = {
                        ["whose diagonal is the answer", "matrix product", "(embed(y) * phi).sum(dim=1)"]),
     "matrix product, phi first": ("return psi(phi) + phi @ embed(y).T", ["whose diagonal is the answer"]),
     "all outer": ("return psi(phi).view(-1) + (embed(y) @ phi.T).sum(dim=1)", ["psi(phi).view(-1) + (embed(y) * phi).sum(dim=1)"]),
+    # the right value, but a part of D gets no gradient from it
+    "embedding detached": ("return psi(phi).view(-1) + (embed(y).detach() * phi).sum(dim=1)",
+                           ["value is right", "no gradient reaches the class embedding"]),
+    "psi under no_grad": ("return psi(phi).detach().view(-1) + (embed(y) * phi).sum(dim=1)",
+                          ["value is right", "no gradient reaches psi's weights"]),
+    "phi detached in the projection": ("return psi(phi).view(-1) + (embed(y) * phi.detach()).sum(dim=1)",
+                                       ["value is right", "gradient with respect to phi"]),
+    "no gradient at all": ("return (psi(phi).view(-1) + (embed(y) * phi).sum(dim=1)).detach()",
+                           ["value is right but it carries no gradient"]),
 }
 
 

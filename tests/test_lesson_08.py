@@ -169,6 +169,11 @@ DIAGNOSE_MISTAKES = {
                                     ["D(G(z)) is nan", "d_x and d_g_z as well as the losses"]),
     "loss_G against the last row's": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss='m["loss_g"] > max(2, rows[-1]["loss_g"])'),
                                       ["the means are D(x) 0.990, D(G(z)) 0.020 and loss_G 4.6", "all three"]),
+    # right on every run of 3 rows or more: with 2 rows, 2 // 3 = 0 and rows[-0:] is every row
+    "no row kept in short runs": (RULES.format(nan=ALL_FOUR, late="rows[-(len(rows) // 3):]", loss=LOSS_RULE),
+                                  ["a run of only 2 epochs", "rows[-0:] is every row"]),
+    "divides by a third of 2 rows": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss=LOSS_RULE).replace(
+        "/ len(late)", "/ (len(rows) // 3)"), ["raised ZeroDivisionError", "keep at least one row"]),
 }
 
 
@@ -192,7 +197,7 @@ def test_diagnose_agrees_with_the_clinic_on_its_cases():
     from reference.checks.lesson_08 import diagnose_cases
 
     answers = [expected for _, _, expected in diagnose_cases()]
-    assert answers.count("nan") == 6 and answers.count("d-wins") == 3 and answers.count("healthy") == 6
+    assert answers.count("nan") == 6 and answers.count("d-wins") == 4 and answers.count("healthy") == 6
 
 
 # ---- ema_update_ -----------------------------------------------------------------------------------------
@@ -364,6 +369,27 @@ SMOOTH_MISTAKES = {
             s = smoothing
             return (1 - s) * F.softplus(-real_logits) + s * F.softplus(real_logits) + F.softplus(fake_logits)
     """, ["0-dim tensor"]),
+    "target s": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            t = torch.full_like(real_logits, smoothing)
+            return F.binary_cross_entropy_with_logits(real_logits, t) + F.softplus(fake_logits).mean()
+    """, ["uses s as the real images' target"]),
+    "fakes' target 1": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            t = torch.full_like(real_logits, 1 - smoothing)
+            return (F.binary_cross_entropy_with_logits(real_logits, t)
+                    + F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits)))
+    """, ["gives the fakes target 1"]),
+    "fake logits detached": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            t = torch.full_like(real_logits, 1 - smoothing)
+            return F.binary_cross_entropy_with_logits(real_logits, t) + F.softplus(fake_logits.detach()).mean()
+    """, ["no gradient reaches the fake logits"]),
+    "smoothing written in": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            t = torch.full_like(real_logits, 0.9)
+            return F.binary_cross_entropy_with_logits(real_logits, t) + F.softplus(fake_logits).mean()
+    """, ["returns the loss for smoothing 0.1", "take it from the argument"]),
 }
 
 

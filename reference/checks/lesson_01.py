@@ -169,8 +169,23 @@ def test_optimal_discriminator(submission):
         lp, lq = log_densities(x, data, gen)
         got, want = optimal_discriminator_answer(submission, lp, lq), d_star(lp, lq)
         if not matches(got, want):
-            hint = diagnose_array(got, want, d_star_faults(lp, lq)) or f"{first_difference(x, got, want)}; {D_STAR}"
+            hint = (diagnose_array(got, want, d_star_faults(lp, lq)) or drift_where_small(x, got, want, lp, lq)
+                    or f"{first_difference(x, got, want)}; {D_STAR}")
             raise AssertionError(f"optimal_discriminator is wrong for {what}: {hint}")
+
+
+def drift_where_small(x: np.ndarray, got: np.ndarray, want: np.ndarray, lp: np.ndarray, lq: np.ndarray) -> str | None:
+    """The message for a D* that is right where the densities are large and off only where both are
+    small: what an epsilon added to a denominator (p / (p + q + 1e-8)) or a clip of the densities does."""
+    log_sum = np.logaddexp(lp, lq)  # log(p_data + p_g)
+    large = log_sum > np.log(1e-3)
+    if not large.any() or not matches(got[large], want[large], rtol=1e-4):
+        return None
+    i = int(np.argmax(~np.isclose(got, want, rtol=1e-6, atol=1e-9)))
+    return (f"it is right where the densities are large but drifts where both are small: at x = {num(x[i])}, where "
+            f"p_data + p_g = {np.exp(log_sum[i]):.2g}, it returns {differ(got[i], want[i])}. A small constant added "
+            f"to avoid dividing by 0 (an epsilon), or a clip, changes D* wherever the densities are that small; "
+            f"D* = sigmoid(log p_data - log p_g) needs neither")
 
 
 TAILS = [

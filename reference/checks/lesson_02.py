@@ -151,6 +151,21 @@ def logits(D_state: dict, G_state: dict, sc: Scene) -> tuple[Tensor, Tensor]:
         return D(sc.real), D(G(sc.z))
 
 
+def record_inputs(net: nn.Module) -> list[Tensor]:
+    """The inputs `net` receives from now on (a forward pre-hook keeps a copy of each)."""
+    seen: list[Tensor] = []
+    net.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()) if args else None)
+    return seen
+
+
+def other_z(seen: list[Tensor], z: Tensor, call: str) -> str | None:
+    """A failure when G ran, but never on the z the step was given (it drew noise of its own)."""
+    if not seen or any(x.shape == z.shape and torch.equal(x, z) for x in seen):
+        return None
+    return (f"{call} runs G on noise other than the z it is given (a new torch.randn?): make the fakes from the `z` "
+            f"argument, G(z); the training loop draws z and passes it in, and the G step must see the same z")
+
+
 # ---------------------------------------------------------------------------------------------
 # Answers as numbers
 # ---------------------------------------------------------------------------------------------
@@ -365,9 +380,12 @@ def test_d_step(submission):
             p.grad = g.clone()
         opt_d = torch.optim.SGD(D.parameters(), lr=LR)
         before_g = flat(G.parameters())
+        seen = record_inputs(G)
         out = d_step(G, D, opt_d, sc.real.clone(), sc.z.clone())
     loss = as_loss(out, "d_step(G, D, opt_d, real, z)", "loss_d")
     if not same(loss, sc.loss_d):
+        fault = other_z(seen, sc.z, "d_step")
+        assert fault is None, fault
         real, fake = logits(sc.D0, sc.G0, sc)
         fault = diagnose(loss, d_loss_faults(real, fake, sc.loss_d))
         raise AssertionError(fault or (
@@ -416,9 +434,12 @@ def test_g_step(submission):
             p.grad = g.clone()
         opt_g = torch.optim.SGD(G.parameters(), lr=LR)
         before_d = flat(D.parameters())
+        seen = record_inputs(G)
         out = g_step(G, D, opt_g, sc.z.clone())
     loss = as_loss(out, "g_step(G, D, opt_g, z)", "loss_g")
     if not same(loss, sc.loss_g):
+        fault = other_z(seen, sc.z, "g_step")
+        assert fault is None, fault
         real, fake = logits(sc.D1, sc.G0, sc)
         fault = diagnose(loss, g_loss_faults(fake, real, sc.loss_g))
         raise AssertionError(fault or (

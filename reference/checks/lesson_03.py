@@ -567,6 +567,13 @@ def parameter_fault(mine: dict, ref: dict, which: str) -> str | None:
     norms_mine = [s[0] for _, _, s in _weights(mine, BATCHNORM)]
     norms_ref = [s[0] for _, _, s in _weights(ref, BATCHNORM)]
     if len(norms_mine) < len(norms_ref):
+        without = [n for n, kind in modules.items() if kind in BATCHNORM and not any(
+            owner == n for owner, _, _ in owners)]
+        if without and len(norms_mine) + len(without) == len(norms_ref):
+            names = ", ".join(f"`{n}`" for n in without[:3]) + (" ..." if len(without) > 3 else "")
+            subject = f"its BatchNorm layers {names} have" if len(without) > 1 else f"its BatchNorm {names} has"
+            return (f"{head}: {subject} no learnable scale and shift (affine=False): DCGAN's BatchNorm2d learns both, "
+                    f"2 numbers per channel; keep the default affine=True")
         which_convs = "every hidden conv" if which == "G" else "every conv but the first and the last"
         return (f"{head}: it has {len(norms_mine)} BatchNorm layers, the reference {len(norms_ref)}: "
                 f"DCGAN puts a BatchNorm2d after {which_convs}")
@@ -738,6 +745,16 @@ def test_discriminator_shape(submission):
     run, calls = run_forward(submission, "D")
     shape = _output_shape(run)
     if shape == [N]:
+        model, _ = build(submission, "D")
+        try:  # the last batch of an epoch can hold a single image
+            one = submission.run(probes.scaled_forward, model, inputs("D")[:1], 1.0)
+        except Exception:  # noqa: BLE001 - a layer that refuses one sample (BatchNorm1d in training) is PyTorch's rule
+            return
+        if isinstance(one, torch.Tensor) and tuple(one.shape) != (1,):
+            raise AssertionError(
+                f"D returns shape {tuple(one.shape)} for a batch of one image, not (1,): .squeeze() removes every "
+                f"dimension of size 1, the batch's too when N = 1 (the last batch of an epoch can hold one image); "
+                f"flatten with nn.Flatten(0) or .view(-1), which keep one logit per image")
         return
     if shape is not None and shape[:1] == [N] and math.prod(shape[1:]) == 1:
         raise AssertionError(f"D returns {_shape_text(shape)}: one logit per image, but not flattened; return shape (N,) "

@@ -189,6 +189,23 @@ def test_append_minibatch_std(submission):
         mistake = _std_mistake(points, last[0])
         raise AssertionError(f"the last column is {last[0].item():.6f}, expected minibatch_std(x) = {expected.item():.6f}"
                              + (f": it {mistake}" if mistake else ""))
+    # the statistic must stay in the graph: G learns to vary its samples through its gradient
+    tracked = points.clone().requires_grad_(True)
+    out = fn(tracked)
+    if isinstance(out, Tensor) and out.requires_grad:
+        out[:, f].sum().backward()
+    if tracked.grad is None or not bool(tracked.grad.abs().sum() > 0):
+        mine = None
+        try:
+            mine = submission.get("minibatch_std")(points.clone().requires_grad_(True))
+        except Exception:  # noqa: BLE001 - the message below covers it
+            pass
+        if not (isinstance(mine, Tensor) and mine.requires_grad):
+            raise AssertionError("the appended statistic carries no gradient back to x because your minibatch_std "
+                                 "returns a value with no gradient: fix minibatch_std first (the check above)")
+        raise AssertionError("the appended statistic carries no gradient back to x (.item(), .detach(), a new tensor "
+                             "filled with its value, or torch.no_grad()): G learns to vary its samples through the "
+                             "gradient of this statistic; append the tensor itself, minibatch_std(x).expand(N, 1)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,6 +265,24 @@ def test_pack(submission):
                                  "put all C channels of sample km first, then those of km + 1")
         raise AssertionError("on (8, 3, 4, 5) images, pack k must hold images 2k and 2k + 1, their channels "
                              "concatenated (image 2k's first): the values differ")
+    # one pack of single-channel images: every size-1 dimension of the answer must stay
+    single = torch.randn(4, 1, 3, 3, generator=gen)
+    try:
+        out = fn(single.clone(), 4)
+    except Exception as err:  # right on the shapes above: a shape written into the code fails here
+        raise AssertionError(f"pack(x, 4) on 4 single-channel images (4, 1, 3, 3) raised {type(err).__name__} ({err}): "
+                             f"take every size from x itself, (N/m, m*C, H, W) with C = x.shape[1], not from the "
+                             f"shapes you tried") from None
+    got = _as_tensor(out, "pack", "pack(x, 4)")
+    expected = reference_pack(single, 4)
+    if got.shape != expected.shape:
+        dropped = (" (a .squeeze() removes every dimension of size 1, here the one pack's: reshape to (N/m, m*C, H, W) "
+                   "and keep all four dimensions)" if got.shape == expected.squeeze().shape else "")
+        raise AssertionError(f"pack(x, 4) on 4 single-channel images (4, 1, 3, 3) returns shape {tuple(got.shape)}, "
+                             f"expected one pack, (N/m, m*C, H, W) = (1, 4, 3, 3){dropped}")
+    if not torch.equal(got, expected):
+        raise AssertionError("on 4 single-channel images (4, 1, 3, 3), pack(x, 4) must hold the 4 images as its 4 "
+                             "channels, image 0 first: the values differ")
 
 
 def _innermost_student_function(err: BaseException, namespace: dict | None) -> str | None:
@@ -285,6 +320,43 @@ def _which(batch: Tensor, real: Tensor, fake: Tensor) -> set[str]:
         else:
             kinds.add("other")
     return kinds
+
+
+def _packed_gradient_fault(fn, n: int) -> str | None:
+    """What is wrong with the gradient the right loss value gives D's parameters; None when it is the oracle's."""
+    from reference.data.mixtures import sample_mixture
+
+    m = 2
+    real = sample_mixture("ring", n, seed=6)[0]
+    fake = torch.randn(n, 2, generator=torch.Generator().manual_seed(7)) * 0.5
+    call = f"packed_d_loss(D, real, fake, {m})"
+    D = _Spy(m)
+    value = fn(D, real.clone(), fake.clone(), m)
+    if not (isinstance(value, Tensor) and value.requires_grad):
+        return (f"{call} has the right value but carries no gradient (torch.no_grad(), .detach() or .item()): it is D's "
+                f"loss, and D learns from its gradient; compute it from D's logits with torch operations")
+    params = list(D.inner.parameters())
+    got = torch.autograd.grad(value, params, allow_unused=True)
+    got = [torch.zeros_like(p) if g is None else g for p, g in zip(params, got)]
+    softplus = torch.nn.functional.softplus
+
+    def grads(term) -> list[Tensor]:
+        return list(torch.autograd.grad(term, params))
+
+    real_term = lambda: softplus(-D.inner(reference_pack(real, m))).mean()  # noqa: E731
+    fake_term = lambda: softplus(D.inner(reference_pack(fake, m))).mean()  # noqa: E731
+    both = [a + b for a, b in zip(grads(real_term()), grads(fake_term()))]
+    if all(torch.allclose(g, w, **TOL) for g, w in zip(got, both)):
+        return None
+    if all(torch.allclose(g, w, **TOL) for g, w in zip(got, grads(real_term()))):
+        return (f"{call} has the right value, but only the real packs' term gives D a gradient: D's logits on the fake "
+                f"packs are detached (or made under torch.no_grad()), so D never learns to reject fakes; detach G's "
+                f"output if you like (fake.detach()), never D's logits")
+    if all(torch.allclose(g, w, **TOL) for g, w in zip(got, grads(fake_term()))):
+        return (f"{call} has the right value, but only the fake packs' term gives D a gradient: D's logits on the real "
+                f"packs are detached (or made under torch.no_grad()); keep them in the graph")
+    return (f"{call} has the right value, but its gradient for D's parameters is not that of the loss: compute the "
+            f"loss from D's logits on the packs with torch operations only")
 
 
 @check(points=1, visible=True)
@@ -343,6 +415,9 @@ def test_packed_d_loss(submission):
                                  f"its packs, the two terms summed")
         wrong.append((call, m, got.reshape(()), expected, logits))
     if not wrong:
+        fault = _packed_gradient_fault(fn, n)
+        if fault:
+            raise AssertionError(fault)
         return
     softplus = torch.nn.functional.softplus
     known = {  # message: the value it gives, from (m, expected, logits)

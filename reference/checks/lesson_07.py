@@ -43,6 +43,24 @@ def _labels(n: int, k: int, seed: int, skip_last: bool = False) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
+def _too_few_columns(fn, args: tuple, y: Tensor, k: int, y_at: int) -> str:
+    """Why an answer gives one-hot codes of y.max() + 1 = K - 1 classes: one_hot guessing K from the batch (the
+    count follows the labels of another batch), or K - 1 written in (it does not)."""
+    fewer = y % 4  # labels 0..3 only
+    try:
+        again = fn(*[fewer.clone() if i == y_at else (a.clone() if isinstance(a, Tensor) else a)
+                     for i, a in enumerate(args)])
+        offset = args[0].shape[1] if y_at == 1 else 0  # one_hot_input's code comes after z's nz columns
+        follows = isinstance(again, Tensor) and again.shape[1] - offset == int(fewer.max()) + 1
+    except Exception:  # noqa: BLE001 - only a diagnosis
+        follows = False
+    if follows:
+        return (f"one_hot guessed K = y.max() + 1 = {int(y.max()) + 1} from this batch; pass the number of classes, "
+                f"F.one_hot(y, K)")
+    return (f"the code has {k - 1} classes, one too few: labels run 0..K-1, so the code has K = {k} columns, "
+            f"F.one_hot(y, K)")
+
+
 @check(points=1, visible=True)
 def test_one_hot_input(submission):
     """one_hot_input: z (N, nz) and y (N,) -> (N, nz + K), z first, then one_hot(y, K) as floats."""
@@ -55,8 +73,7 @@ def test_one_hot_input(submission):
     expected = torch.cat([z, F.one_hot(y, k).float()], dim=1)
     if got.shape != expected.shape:
         if got.shape == (n, nz + int(y.max()) + 1):
-            raise AssertionError(f"{call} returns shape {tuple(got.shape)}: one_hot guessed K = y.max() + 1 = "
-                                 f"{int(y.max()) + 1} from this batch; pass the number of classes, F.one_hot(y, K)")
+            raise AssertionError(f"{call} returns shape {tuple(got.shape)}: {_too_few_columns(fn, (z, y, k), y, k, 1)}")
         if got.shape == (n, nz + 1):
             raise AssertionError(f"{call} returns shape {tuple(got.shape)}: it appends the label as one number; "
                                  f"append its one-hot code, K = {k} columns")
@@ -105,11 +122,13 @@ def test_label_planes(submission):
     expected = F.one_hot(y, k).float().view(n, k, 1, 1).expand(n, k, h, w)
     if got.shape != expected.shape:
         hints = {
+            (n, k - 1, h, w): f"{k - 1} planes, one too few: labels run 0..K-1, so there are K = {k} planes, one per "
+                              f"class (F.one_hot(y, K))",
             (n, k): "it is the one-hot code (N, K) only: spread each of its K values over an H x W plane",
             (n, k, 1, 1): "spread each value over a whole H x W plane (expand or repeat to (N, K, H, W))",
             (n, h, w, k): "the planes are last (channels-last order): D's channels are dim 1, (N, K, H, W)",
             (n, k, w, h): "H and W are swapped: the planes are H rows by W columns",
-            (n, int(y.max()) + 1, h, w): f"one_hot guessed K = y.max() + 1 = {int(y.max()) + 1} from this batch; pass K",
+            (n, int(y.max()) + 1, h, w): _too_few_columns(fn, (y, k, h, w), y, k, 0),
             (n, 1, h, w): "it is one plane holding the label's value: make K planes, plane y all ones, the others zero",
         }
         hint = hints.get(tuple(got.shape))
@@ -151,6 +170,30 @@ def _projection_parts(D: ProjectionDiscriminator, x: Tensor):
         return D.psi(features.reshape(features.shape[0], 4, 4, c).permute(0, 3, 1, 2)).view(-1, 1)
 
     return flat, psi
+
+
+def _projection_gradient_fault(fn, D: ProjectionDiscriminator, phi: Tensor, psi, y: Tensor) -> str | None:
+    """What part of D the right logit gives no (or the wrong) gradient to; None when all get theirs."""
+    embed = copy.deepcopy(D.embed)
+    D.psi.zero_grad(set_to_none=True)
+    features = phi.clone().requires_grad_(True)
+    out = fn(features, psi, embed, y.clone())
+    if not (isinstance(out, Tensor) and out.requires_grad):
+        return ("its value is right but it carries no gradient (torch.no_grad(), .detach() or .item()): D is trained "
+                "through this logit; compute it with torch operations on phi, psi and embed")
+    out.sum().backward()
+    if embed.weight.grad is None or not bool(embed.weight.grad[y].abs().sum() > 0):
+        return ("its value is right but no gradient reaches the class embedding (embed(y) detached or made under "
+                "torch.no_grad()): D learns each class's vector from this term; keep embed(y) in the graph")
+    if any(p.grad is None or not bool(p.grad.abs().sum() > 0) for p in D.psi.parameters()):
+        return ("its value is right but no gradient reaches psi's weights (psi(phi) detached or made under "
+                "torch.no_grad()): the unconditional score is trained too; keep psi(phi) in the graph")
+    twin = phi.clone().requires_grad_(True)
+    (psi(twin).view(-1) + (D.embed(y) * twin).sum(dim=1)).sum().backward()
+    if features.grad is None or not torch.allclose(features.grad, twin.grad, **TOL):
+        return ("its value is right but its gradient with respect to phi is not that of psi(phi) + <embed(y), phi> "
+                "(phi detached in one of the terms?): D's feature layers learn through both terms")
+    return None
 
 
 @check(points=1, visible=True)
@@ -209,6 +252,9 @@ def test_projection_score(submission):
                                  f"(embed(y) * phi).sum(dim=1), (N,); do not sum over the batch")
         raise AssertionError(f"{call} returns shape {tuple(got.shape)}, expected (N,) = ({n},)")
     if torch.allclose(got, expected, **TOL):
+        fault = _projection_gradient_fault(fn, D, phi, psi, y)
+        if fault:
+            raise AssertionError(f"{call}: {fault}")
         return
     known = {
         "is psi(phi) only: add the projection term <embed(y), phi>, (embed(y) * phi).sum(dim=1)": unconditional,

@@ -38,6 +38,9 @@ def reference_diagnose(rows: list[dict]) -> str:
 LOW_LOSS = "a run with D(x) 0.97 and D(G(z)) 0.05 whose loss_G stays at 1.5"
 FELL = "a run with D(x) 0.97 and D(G(z)) 0.05 whose loss_G falls from 5.0 to 3.0"
 ROSE = "a run with D(x) 0.97 and D(G(z)) 0.05 whose loss_G rises from 0.5 to 1.5"
+SHORT = "a run of only 2 epochs where D wins in the second"
+LAST_THIRD_OF_2 = ("with 2 rows the last third is max(1, 2 // 3) = 1 row, the last one: 2 // 3 is 0, and rows[-0:] is every "
+                   "row (a slice from -0 starts at the front); keep at least one row, rows[-max(1, len(rows) // 3):]")
 
 
 def diagnose_cases() -> list[tuple[str, list[dict], str]]:
@@ -59,6 +62,7 @@ def diagnose_cases() -> list[tuple[str, list[dict], str]]:
     late_win = [_row(e, 0.9, 0.8, 0.4) for e in range(1, 9)] + [_row(e, 4.0, 0.99, 0.02) for e in range(9, 13)]
     nan_d_g_z = healthy[:4] + [_row(5, 0.8, 0.8, math.nan)] + healthy[5:]  # the losses stay finite
     inf_d_x = healthy[:8] + [_row(9, 0.8, math.inf, 0.5)]
+    short = [_row(1, 1.0, 0.8, 0.4), _row(2, 4.0, 0.99, 0.02)]  # the last third is 2 // 3 = 0 rows: at least one
     cases = [("a healthy run", healthy), ("a run where D wins", d_wins), ("a run that turns NaN at epoch 7", nan_late),
              ("a run whose last loss_G is inf", inf_loss),
              ("a run where D wins and loss_G overflows to inf in the last epoch", wins_then_inf), ("a run where D won early and G caught up", recovered),
@@ -68,7 +72,7 @@ def diagnose_cases() -> list[tuple[str, list[dict], str]]:
              ("a run whose D(G(z)) is nan at epoch 5 while both losses stay finite", nan_d_g_z),
              ("a run whose D(x) is inf at epoch 9 while both losses stay finite", inf_d_x),
              ("a run where D wins only in its last 4 of 12 epochs", late_win),
-             (LOW_LOSS, low_loss), (FELL, fell), (ROSE, rose)]
+             (LOW_LOSS, low_loss), (FELL, fell), (ROSE, rose), (SHORT, short)]
     return [(what, rows, reference_diagnose(rows)) for what, rows in cases]
 
 
@@ -119,9 +123,15 @@ def test_diagnose(submission):
                           "late loss_G (3.0) is above 2 but below the first row's 5.0",
         (ROSE, "d-wins"): "loss_G must be above max(2, the first row's loss_G), i.e. above 2 as well as above the first "
                           "row's: here the late loss_G (1.5) is above the first row's 0.5 but below 2",
+        (SHORT, "healthy"): LAST_THIRD_OF_2,
     }
     for what, rows, expected in diagnose_cases():
-        got = fn([dict(r) for r in rows])
+        try:
+            got = fn([dict(r) for r in rows])
+        except ZeroDivisionError as err:
+            if what != SHORT:
+                raise
+            raise AssertionError(f"on {what} diagnose raised ZeroDivisionError ({err}): {LAST_THIRD_OF_2}") from None
         if got == expected:
             continue
         if got not in ("nan", "d-wins", "healthy"):
@@ -222,7 +232,16 @@ def test_smoothed_d_loss(submission):
             (scaled, "scales the real term by 1 - s and drops the s * (-log(1 - D(x))) term: the loss is the "
                      "cross-entropy with target 1 - s, (1 - s) * softplus(-x) + s * softplus(x)"),
             (summed, "sums over the batch: take the mean"),
+            (((s * F.softplus(-real) + (1 - s) * F.softplus(real)).mean() + F.softplus(fake).mean()),
+             "uses s as the real images' target: their target is 1 - s (1 minus the smoothing, 0.9 for s = 0.1)"),
+            (((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() + F.softplus(-fake).mean(),
+             "gives the fakes target 1: the fakes' target is 0, -log(1 - D(G(z))) = softplus(fake)"),
         ]
+        fixed = [t for t in (0.1, 0.2, 0.05, 0.3, 0.15, 0.25) if t != s and torch.allclose(
+            got.float(), NonSaturating(smoothing=t).d_loss(real, fake), **TOL)]
+        if fixed:
+            raise AssertionError(f"with smoothing {s} it returns the loss for smoothing {fixed[0]}: the smoothing is "
+                                 f"written into the code; take it from the argument, target 1 - smoothing")
         for value, message in mistakes:
             if torch.allclose(got.float(), value, **TOL):
                 raise AssertionError(f"with smoothing {s} it {message}")
@@ -244,3 +263,11 @@ def test_smoothed_d_loss(submission):
     fn(real_g, fake, 0.1).backward()
     if real_g.grad is None or not torch.isfinite(real_g.grad).all():
         raise AssertionError("the loss gives no finite gradient to the real logits: compute it with torch operations")
+    fake_g = fake.clone().requires_grad_(True)
+    out = fn(real, fake_g, 0.1)
+    if isinstance(out, Tensor) and out.requires_grad:
+        out.backward()
+    if fake_g.grad is None or not bool(fake_g.grad.abs().sum() > 0):
+        raise AssertionError("no gradient reaches the fake logits (fake_logits.detach() or torch.no_grad()?): the D step "
+                             "detaches G's output, G(z).detach(), before D scores it, but D's own fake logits must stay "
+                             "in the graph, or D never learns to reject the fakes")
