@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 import time
 import warnings
@@ -24,13 +25,15 @@ from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
-from reference.config import TrainConfig
+from reference.config import MAX_SAMPLES, SEED_MAX, SEED_MIN, TrainConfig
 from reference.errors import UserError
 
 # Settings a resumed run may change; every other setting must match the checkpoint's.
 RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir", "eval_every", "eval_samples", "progress", "threads"}
 # Keys that a run's config.json holds besides TrainConfig's: the resolved sample shape, the process count.
 RUN_KEYS = ("shape", "world_size")
+# The models whose widths --ngf/--ndf set; every other model has fixed widths and would ignore them.
+WIDTH_MODELS = ("dcgan", "dcgan-resize", "cdcgan", "cdcgan-proj")
 
 _DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 # What a default of None means, for the help of its flag (other defaults are shown as they are).
@@ -60,6 +63,17 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _seed(text: str) -> int:
+    """argparse type of --seed: a whole number in the range the course's generators take."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not SEED_MIN <= seed <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be a whole number from {SEED_MIN} to {SEED_MAX}, got {seed}")
+    return seed
+
+
 def _setting(p: argparse.ArgumentParser, name: str, help: str, **kwargs) -> None:
     """Flag --NAME for TrainConfig field `name`: absent unless typed (so configs and resume can tell),
     its help ending with the field's default."""
@@ -87,7 +101,7 @@ def _add_metric_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inception-weights", help="the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth)")
     p.add_argument("--data-dir", help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     _setting(t, "fault", "reproduce a classic bug for lesson 08: no-detach, unit-range-data")
     _setting(t, "save_every", "samples and checkpoint every N epochs", type=int)
     _setting(t, "num_samples", "images in each sample grid", type=int)
-    _setting(t, "seed", "seed of the weights, the noise and the batch order", type=int)
+    _setting(t, "seed", "seed of the weights, the noise and the batch order", type=_seed)
     _setting(t, "device", "auto, cpu, cuda or mps")
     _setting(t, "amp", "mixed precision (bf16/fp16) on CUDA", action="store_true")
     _setting(t, "data_dir", "data root")
@@ -136,9 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sa = sub.add_parser("sample", help="draw samples from a checkpoint into one image")
     sa.add_argument("checkpoint", help="a .pt file or a run folder (uses its checkpoints/last.pt)")
-    sa.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    sa.add_argument("--n", type=int, default=64, help=f"number of samples, at most {MAX_SAMPLES:,} (default 64)")
     sa.add_argument("--out", default="samples.png", help="output PNG (default samples.png)")
-    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--seed", type=_seed, default=0)
     sa.add_argument("--device", default="cpu")
 
     fi = sub.add_parser("fid", help="FID, KID, precision and recall between two image sources")
@@ -162,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--data-dir", help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
     tc.add_argument("--epochs", type=int, help="passes over the training set (default: per dataset, mnist 3)")
     tc.add_argument("--max-images", type=int, help="train on the first N training images (default: all)")
-    tc.add_argument("--seed", type=int, default=0)
+    tc.add_argument("--seed", type=_seed, default=0)
     tc.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     tc.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -188,12 +202,66 @@ def cmd_train(args: argparse.Namespace) -> int:
         values = read_config_file(args.config) if args.config else {}
         source = str(named_configs().get(args.config, args.config)) if args.config else "flags"
         cfg = TrainConfig.from_dict({**values, **explicit}, source=source)
+        _check_widths(cfg.model, explicit)
         out, state = (Path(args.out) if args.out else _default_out(cfg)), None
     args.run_dir = out  # for the message of an interrupt (main)
-    run_dir = train(cfg, out, state=state, restart=bool(args.resume) and state is None)
+    with _only_writer(out):
+        run_dir = train(cfg, out, state=state, restart=bool(args.resume) and state is None)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes, and says so
         print(f"Run saved to {run_dir} (samples/, checkpoints/, metrics.csv, losses.png)")
     return 0
+
+
+@contextmanager
+def _only_writer(out: Path) -> Iterator[None]:
+    """Hold a lock on run folder `out` while it trains: a second `gan-course train` (or --resume)
+    of the same folder meanwhile is a one-line UserError, not two runs deleting each other's files.
+
+    The lock is an flock on a file named by the folder's absolute path in the user's own folder of
+    the temp folder (nothing is written into the run's parent); where it cannot be taken (no fcntl,
+    no temp folder, that folder is not the user's alone) the run trains unlocked, as before. Under torchrun only rank 0 writes, so only it locks.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        fcntl = None
+    fd = None
+    if fcntl is not None and os.environ.get("RANK", "0") == "0":
+        import hashlib
+        import tempfile
+
+        key = hashlib.sha256(str(out.expanduser().resolve()).encode()).hexdigest()[:20]
+        folder = Path(tempfile.gettempdir()) / f"gan-course-locks-{os.getuid()}"
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            seen = folder.lstat()  # a folder another user made (shared /tmp) could hold our locks: ignore it
+            if stat.S_ISDIR(seen.st_mode) and seen.st_uid == os.getuid() and not seen.st_mode & 0o077:
+                fd = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError:
+            fd = None
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(
+                    f"another 'gan-course train' is writing to {out} right now; wait for it to end "
+                    f"(then --resume {out} to train further), or choose another --out"
+                ) from None
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _check_widths(model: str, explicit: dict) -> None:
+    """UserError if --ngf or --ndf was typed for a model whose widths are fixed (it would be ignored)."""
+    for key in ("ngf", "ndf"):
+        if key in explicit and model not in WIDTH_MODELS:
+            raise UserError(
+                f"--{key} sets the width of {', '.join(WIDTH_MODELS)} only; --model {model} has fixed widths: "
+                f"drop --{key}, or use one of those models"
+            )
 
 
 def _resume(args: argparse.Namespace, explicit: dict) -> tuple[TrainConfig, Path, dict | None]:
@@ -278,6 +346,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig.from_dict(_explicit(args))
     cfg.validate()
+    _check_widths(cfg.model, _explicit(args))
     spec = get_model(cfg.model)
     shape = spec.resolve_shape(native_shape(cfg.dataset, cfg.image_size), cfg.image_size)
     print(summary_text(spec, shape, cfg.nz or spec.default_nz, cfg.ngf, cfg.ndf))
@@ -291,8 +360,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from reference.plots import save_image_grid, save_points
     from reference.trainer import resolve_device, writing
 
-    if args.n < 1:
-        raise UserError(f"--n must be a whole number >= 1, got {args.n}")
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise UserError(f"--n must be a whole number from 1 to {MAX_SAMPLES} (the samples of one image), got {args.n}")
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give the path of a .png file, e.g. --out {out / 'samples.png'}")
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out {out}: sample writes a PNG image; give a path ending in .png, e.g. --out {out.with_suffix('.png')}")
     device = resolve_device(args.device)
     G, spec, nz, _ = load_generator(args.checkpoint, device)
     with torch.no_grad():

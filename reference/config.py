@@ -7,7 +7,9 @@ the command line. `config.json` in the run folder is the result, and rebuilds th
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
 import numbers
 import sys
 import typing
@@ -25,6 +27,12 @@ else:  # pragma: no cover - Python 3.10
 CONFIG_DIR = Path(__file__).parent / "configs"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OPTIMIZERS = ("adam", "rmsprop")
+# Seeds every generator of the course takes (torch's take more, but the trainer adds offsets to them).
+SEED_MIN, SEED_MAX = -(2**31), 2**32 - 1
+# More threads than this is a typo (OpenMP crashes at 100,000); a recorded count stays valid on any machine.
+MAX_THREADS = 1024
+# The most samples one image holds (a 100x100 grid): `gan-course sample --n`, a run's --num-samples.
+MAX_SAMPLES = 10_000
 # Classic bugs a run can reproduce on purpose, for lesson 08's clinic (reference/trainer.py):
 FAULTS = {
     "no-detach": "D's loss is backpropagated into G too (fake not detached, G's gradients not cleared before its step)",
@@ -95,6 +103,15 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
+        if self.num_samples > MAX_SAMPLES:
+            raise UserError(f"--num-samples must be a whole number from 1 to {MAX_SAMPLES} (the samples of one grid), got {self.num_samples!r}")
+        if self.threads is not None and self.threads > MAX_THREADS:
+            raise UserError(f"--threads must be a whole number from 1 to {MAX_THREADS}, got {self.threads!r}")
+        check_seed(self.seed)
+        for name in ("lr", "lr_d", "beta1", "beta2", "label_smoothing", "ema", "weight_clip"):
+            value = getattr(self, name)
+            if value is not None and math.isinf(value):
+                raise UserError(f"--{name.replace('_', '-')} must be a finite number, got {value!r}")
         for name in ("lr", "lr_d"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -131,8 +148,15 @@ class TrainConfig:
         """Build from a dict, rejecting unknown keys with the list of known ones."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
+        tables = [k for k in unknown if isinstance(values[k], dict)]
+        if tables:
+            raise UserError(
+                f"[{tables[0]}] in {source} is a section, but a config has none: "
+                f"write its keys (e.g. epochs = 5) at the top of the file, without [{tables[0]}]"
+            )
         if unknown:
-            raise UserError(f"unknown key(s) {', '.join(unknown)} in {source}; known keys: {', '.join(sorted(known))}")
+            hints = [f"{k} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, known, 1)) else k for k in unknown]
+            raise UserError(f"unknown key(s) {', '.join(hints)} in {source}; known keys: {', '.join(sorted(known))}")
         cfg = cls(**values)
         cfg.check_types(source)
         return cfg
@@ -190,5 +214,16 @@ def read_config_file(name_or_path: str) -> dict[str, Any]:
         values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (ValueError, OSError) as err:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         raise UserError(f"cannot read config {path}: {str(err).splitlines()[0]}; fix the file's syntax") from None
+    if not isinstance(values, dict):
+        raise UserError(
+            f"config {path} holds a JSON {type(values).__name__}, not an object of settings; "
+            f'write e.g. {{"model": "mlp", "epochs": 5}}'
+        )
     values.pop("description", None)
     return values
+
+
+def check_seed(seed: int, flag: str = "--seed") -> None:
+    """UserError unless `seed` is a whole number the course's generators take."""
+    if not SEED_MIN <= seed <= SEED_MAX:
+        raise UserError(f"{flag} must be a whole number from {SEED_MIN} to {SEED_MAX}, got {seed}")

@@ -244,7 +244,7 @@ def run_threads(requested: int | None = None, large: bool = False) -> int:
 
     if requested is not None:
         return requested
-    if (fixed := _positive_int(os.environ.get(THREADS_ENV))) is not None:
+    if (fixed := _run_threads_env()) is not None:
         return fixed
     threads = torch.get_num_threads()
     if threads == 1 or not course_policy():
@@ -253,6 +253,27 @@ def run_threads(requested: int | None = None, large: bool = False) -> int:
     if others is None or (large and passive_wait()):
         return threads
     return max(1, min(threads, round(usable_cores() - others)))
+
+
+def _run_threads_env() -> int | None:
+    """GAN_COURSE_THREADS for a run: None if unset, else a whole number from 1 to MAX_THREADS.
+
+    At import (`thread_count`) a malformed value is ignored, as OpenMP ignores one; a run that
+    would ignore it says so instead, in one line (UserError), before it starts.
+    """
+    from reference.config import MAX_THREADS
+    from reference.errors import UserError
+
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = None
+    if threads is None or not 1 <= threads <= MAX_THREADS:
+        raise UserError(f"{THREADS_ENV}={value!r} is not a thread count; set it to a whole number from 1 to {MAX_THREADS}, or unset it")
+    return threads
 
 
 @contextmanager

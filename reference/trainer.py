@@ -74,11 +74,21 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def check_out_dir(out: Path, resume: bool) -> None:
-    """Refuse a run folder that is a file, would lose files (non-empty without --resume) or cannot be written."""
+def check_out_dir(out: Path, resume: bool, dataset: str | None = None) -> None:
+    """Refuse a run folder that is a file, would lose files (non-empty without --resume), lies in the
+    image folder of `dataset` (its samples would become training images) or cannot be written."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder; choose a folder path (new or empty) for --out")
+    if dataset is not None and dataset.startswith("folder:"):
+        images = Path(dataset[len("folder:") :]).expanduser().resolve()
+        if out.resolve() == images or images in out.resolve().parents:
+            raise UserError(
+                f"--out {out} is inside the image folder {images} of --dataset {dataset}: the run's samples would "
+                f"become training images; choose an --out outside it"
+            )
     if not resume and out.exists() and any(out.iterdir()):
+        if not (out / "config.json").is_file():
+            raise UserError(f"output folder {out} already holds files and is no run folder; choose a new --out (a new or empty folder)")
         raise UserError(f"output folder {out} already exists and is not empty; pass --resume {out} or choose a new --out")
     existing = out
     while not existing.exists():
@@ -409,7 +419,7 @@ def train(
     cfg.validate()
     out = Path(out)
     progress = cfg.progress if progress is None else progress
-    check_out_dir(out, resume=state is not None or restart)
+    check_out_dir(out, resume=state is not None or restart, dataset=cfg.dataset)
     if state is not None and state["epoch"] >= cfg.epochs:
         raise UserError(
             f"run {out} already has {state['epoch']} epochs; pass --epochs N with N > {state['epoch']} to train further"

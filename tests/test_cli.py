@@ -25,10 +25,12 @@ import pytest
 import torch
 from PIL import Image
 
+from reference import cli as cli_module
 from reference import trainer
 from reference.checkpoint import load_checkpoint
 from reference.cli import main
 from reference.config import TrainConfig
+from reference.errors import UserError
 from reference.io import atomic_path
 
 TRAIN = ["train", "--dataset", "digits", "--device", "cpu", "--no-progress"]
@@ -631,3 +633,171 @@ def test_a_bad_image_size_suggests_the_nearest_sizes(capfd, tmp_path, model, siz
     code, _, err = cli(capfd, *TRAIN, "--model", model, "--image-size", size, "--epochs", "1", "--out", out)
     assert_one_line_error(code, err, f"--image-size {size}", f"use --image-size {near}")
     assert not out.exists()
+
+
+# ---- values out of range, config files that are no settings, sample's --n and --out (issue: CLI misuse) ----
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--lr", "inf"], ["--lr", "finite", "inf"]),
+        (["--lr-d", "inf"], ["--lr-d", "finite"]),
+        (["--seed", str(2**70)], ["--seed", str(2**70), "4294967295"]),
+        (["--seed", "-99999999999"], ["--seed", "-2147483648"]),
+        (["--ngf", "8"], ["--ngf", "--model mlp", "dcgan"]),
+        (["--ndf", "8"], ["--ndf", "--model mlp", "drop --ndf"]),
+    ],
+    ids=["lr-inf", "lr-d-inf", "seed-huge", "seed-very-negative", "ngf-on-mlp", "ndf-on-mlp"],
+)
+def test_out_of_range_or_ignored_train_values_are_one_line(capfd, tmp_path, flags, words):
+    """Before: --lr inf trained to NaN losses with status 0, a seed of 2**70 was a torch traceback, and
+    --ngf on a fixed-width model was silently ignored."""
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", *flags, "--out", out)
+    assert_one_line_error(code, err, *words)
+    assert not out.exists(), f"{flags} failed but left {out} behind"
+
+
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        ({"threads": 100_000}, ["--threads", "1024", "100000"]),
+        ({"num_samples": 100_000}, ["--num-samples", "10000"]),
+        ({"ema": float("inf")}, ["--ema"]),
+        ({"weight_clip": float("inf")}, ["--weight-clip", "finite"]),
+    ],
+    ids=["threads-100000", "num-samples-huge", "ema-inf", "weight-clip-inf"],
+)
+def test_validate_refuses_huge_or_infinite_values(values, words):
+    """--threads 100000 made OpenMP crash the process (SIGSEGV); these are refused before anything runs."""
+    with pytest.raises(UserError) as info:
+        TrainConfig(model="mlp", **values).validate()
+    for word in words:
+        assert word in str(info.value), f"the error should name {word!r}: {info.value}"
+
+
+@pytest.mark.parametrize("value", ["abc", "100000", "0"])
+def test_a_bad_gan_course_threads_is_one_line(capfd, tmp_path, monkeypatch, value):
+    """GAN_COURSE_THREADS=abc was ignored without a word; 100000 crashed the run (SIGSEGV)."""
+    monkeypatch.setenv("GAN_COURSE_THREADS", value)
+    if value == "100000":  # on the old code this would crash the test process: prove the check comes first
+        monkeypatch.setattr(torch, "set_num_threads", lambda n: pytest.fail(f"set_num_threads({n}) was called"))
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", out)
+    assert_one_line_error(code, err, f"GAN_COURSE_THREADS='{value}'", "1 to 1024", "unset it")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        ("list.json", "[1, 2]", ["list.json", "JSON list", "object"]),
+        ("section.toml", "[train]\nepochs = 1\n", ["[train]", "section", "top of the file"]),
+        ("typo.toml", 'model = "mlp"\nbatchsize = 8\n', ["batchsize (did you mean batch_size?)"]),
+    ],
+    ids=["json-list", "toml-section", "typo-suggestion"],
+)
+def test_a_config_that_holds_no_flat_settings_is_one_line(capfd, tmp_path, name, text, words):
+    """A JSON list was a TypeError traceback; a [train] section was only 'unknown key(s) train'."""
+    path = tmp_path / name
+    path.write_text(text)
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, "train", "--config", path, "--out", out)
+    assert_one_line_error(code, err, *words)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--n", "100000000"], ["--n", "10000", "100000000"]),
+        (["--seed", str(2**70)], ["--seed", "4294967295"]),
+        (["--out", "grid.jpg"], ["grid.jpg", "PNG", "grid.png"]),
+        (["--out", "grid"], ["ending in .png"]),
+        (["--out", "."], ["is a folder", "samples.png"]),
+    ],
+    ids=["n-huge", "seed-huge", "out-jpg", "out-no-suffix", "out-folder"],
+)
+def test_sample_refuses_huge_n_bad_seed_and_non_png_out(capfd, mlp_run, tmp_path, monkeypatch, flags, words):
+    """Before: --n 10**8 drew for minutes (and then would not fit in memory), a seed of 2**70 was a
+    traceback, --out grid.jpg held PNG bytes, and --out FOLDER said 'make sure . is writable'."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("reference.metrics.evaluate.sample_images", lambda *a, **k: pytest.fail("sampled before refusing"))
+    code, _, err = cli(capfd, "sample", mlp_run, *flags)
+    assert_one_line_error(code, err, *words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "a refused sample wrote a file"
+
+
+@pytest.mark.parametrize("command", ["fid", "eval", "train-classifier"])
+def test_a_seed_out_of_range_is_one_line_in_every_command(capfd, mlp_run, monkeypatch, command):
+    args = {"fid": ["fid", "digits:test", mlp_run], "eval": ["eval", mlp_run], "train-classifier": ["train-classifier"]}[command]
+    monkeypatch.setitem(cli_module.COMMANDS, command, lambda _args: pytest.fail(f"{command} ran with a seed of 2**70"))
+    code, _, err = cli(capfd, *args, "--seed", str(2**70))
+    assert_one_line_error(code, err, "--seed", "4294967295")
+
+
+def test_out_inside_the_image_folder_or_a_folder_of_other_files_is_refused(capfd, flat_image_folder, tmp_path):
+    """--out inside folder:PATH would add the run's samples to the training images next time; a
+    non-empty folder that is no run was told to '--resume' it."""
+    folder = flat_image_folder.root
+    before = hashes(folder)
+    for out in (folder, folder / "run"):
+        code, _, err = cli(capfd, *MLP, "--dataset", f"folder:{folder}", "--image-size", "8", "--epochs", "1", "--out", out)
+        assert_one_line_error(code, err, str(out), "inside the image folder", "outside it")
+        assert hashes(folder) == before and not (folder / "run").exists()
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "todo.txt").write_text("my notes\n")
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", other)
+    assert_one_line_error(code, err, str(other), "no run folder", "new --out")
+    assert "--resume" not in err
+    assert [p.name for p in other.iterdir()] == ["todo.txt"]
+
+
+def test_a_second_training_of_the_same_out_meanwhile_is_refused(capfd, tmp_path, monkeypatch):
+    """Two `gan-course train --out SAME` at once: the second deleted the first's temp files (its own
+    'no such file or directory while writing config.json') or mixed its files into the other run.
+    The second call comes while the first is inside train(): no clock, no race."""
+    run = tmp_path / "run"
+    calls, inner = [], {}
+
+    def fake_train(cfg, out, **kwargs):
+        calls.append(cfg.seed)
+        if len(calls) == 1:
+            out.mkdir(parents=True)  # both runs found it empty: the first has not written a file yet
+            inner["code"], _, inner["err"] = cli(capfd, *TINY, "--epochs", "1", "--seed", "1", "--out", tmp_path / "." / "run")
+        return out
+
+    monkeypatch.setattr(trainer, "train", fake_train)
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", run)
+    assert code == 0, err
+    assert calls == [0], f"the second run trained into the same folder: seeds {calls}"
+    assert_one_line_error(inner["code"], inner["err"], "another 'gan-course train'", "choose another --out")
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", tmp_path / "other")  # the lock ends with the run
+    assert code == 0 and calls == [0, 0], err
+
+
+def test_a_lock_folder_others_can_write_is_never_used(capfd, tmp_path, monkeypatch):
+    """On a shared /tmp another user can make gan-course-locks-<uid> first (open to all) and hold the
+    lock files in it: every run of ours would then be refused. Such a folder is ignored: the run
+    trains, unlocked, as it did before locks."""
+    import fcntl
+    import hashlib
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    run = tmp_path / "run"
+    folder = tmp_path / "tmp" / f"gan-course-locks-{os.getuid()}"
+    folder.mkdir(parents=True)
+    folder.chmod(0o777)
+    key = hashlib.sha256(str(run.resolve()).encode()).hexdigest()[:20]
+    held = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the other user's hold
+    calls = []
+    monkeypatch.setattr(trainer, "train", lambda cfg, out, **kwargs: calls.append(out) or out)
+    try:
+        code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", run)
+    finally:
+        os.close(held)
+    assert code == 0 and calls == [run], err

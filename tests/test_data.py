@@ -114,6 +114,22 @@ def test_failed_download_gives_the_missing_data_message(tmp_path: Path, monkeypa
     assert calls, "download=True should have tried to download"
 
 
+@pytest.mark.parametrize("how", ["--data-dir", "GAN_COURSE_DATA"])
+def test_a_data_root_that_is_a_file_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """A data root that is a file was reported as 'not found in FILE/MNIST/raw and could not be downloaded'."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a folder\n")
+    if how == "GAN_COURSE_DATA":
+        monkeypatch.setenv("GAN_COURSE_DATA", str(notes))
+    else:
+        monkeypatch.setenv("GAN_COURSE_DATA", str(tmp_path))
+    with pytest.raises(DataError) as err:
+        load_dataset("mnist", notes if how == "--data-dir" else None, download=False)
+    message = str(err.value)
+    assert f"{notes} is a file, not a folder" in message and f"point {how} at" in message, message
+    assert "\n" not in message
+
+
 def test_unknown_dataset_lists_the_choices(tmp_path: Path) -> None:
     for call in (lambda: load_dataset("imagenet", tmp_path, download=False), lambda: native_shape("imagenet")):
         with pytest.raises(DataError) as err:

@@ -184,6 +184,13 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
     import torchvision.datasets as tvd
 
     cls_name, folder = _TORCHVISION[name]
+    if root.exists() and not root.is_dir():
+        from_env = os.environ.get("GAN_COURSE_DATA") and Path(os.environ["GAN_COURSE_DATA"]).expanduser() == root
+        source = "GAN_COURSE_DATA" if from_env else "--data-dir"
+        raise DataError(
+            f"the data root {root} is a file, not a folder; point {source} at the folder that holds {folder}/ "
+            f"(or at a new folder to download '{name}' into)"
+        )
     cls = getattr(tvd, cls_name)
     train = split == "train"
     try:
