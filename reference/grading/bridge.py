@@ -70,7 +70,20 @@ def _record_problem(record: object) -> str | None:
     return None
 
 
+def _utf8(value):
+    """`value` with every string made writable as UTF-8: a lone surrogate (print("\\udce9") in a
+    cell) would otherwise stop nbgrader writing the autograded notebook."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_utf8(v) for v in value]
+    if isinstance(value, dict):
+        return {_utf8(k): _utf8(v) for k, v in value.items()}
+    return value
+
+
 def _outputs(entry: dict) -> list[NotebookNode]:
+    entry = _utf8(entry)
     outputs = []
     for out in entry.get("outputs", []):
         if out.get("output_type") == "stream":
@@ -105,7 +118,7 @@ def fill(nb: NotebookNode, record: dict) -> NotebookNode:
             if test is None:
                 lines, earned = ["not graded: no check of this cell ran (see the grading log)"], 0.0
             else:
-                lines, earned = test["lines"], float(test["earned"])
+                lines, earned = _utf8(test["lines"]), float(test["earned"])
             cell.outputs = [
                 new_output("stream", name="stdout", text="".join(line + "\n" for line in lines)),
                 new_output("execute_result", data={"text/plain": repr(earned)}, execution_count=count),
@@ -136,6 +149,66 @@ def _fill_records_class():
 
 
 FillRecords = None  # made on first use: nbgrader is a [dev] dependency
+RestoreMetadata = None
+
+
+def restore_metadata(nb: NotebookNode, cells: dict[str, dict]) -> NotebookNode:
+    """`nb` with every cell's nbgrader metadata taken from the gradebook's `cells` ({grade_id: the
+    metadata generate_assignment gave that cell}), never from the submission: a cell whose grade id
+    the gradebook does not know, or that repeats one an earlier cell has, keeps none. The submission
+    is the student's file, and nbgrader trusts what it says about its cells: a schema version from
+    the future stops nbgrader for every student after this one; a solution cell marked as graded, a
+    made-up test cell, or a locked test cell whose flags changed stops it for this one."""
+    seen: set[str] = set()
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if isinstance(grade_id, str) and grade_id in cells and grade_id not in seen:
+            seen.add(grade_id)
+            cell.metadata["nbgrader"] = NotebookNode(dict(cells[grade_id]))
+        else:
+            del cell.metadata["nbgrader"]
+    return nb
+
+
+def gradebook_cells(db_url: str, notebook: str, assignment: str) -> dict[str, dict]:
+    """{grade_id: nbgrader metadata} of the source notebook's cells, as the gradebook holds them."""
+    from nbgrader.api import Gradebook
+    from nbgrader.nbgraderformat import SCHEMA_VERSION
+
+    with Gradebook(db_url) as gradebook:
+        source = gradebook.find_notebook(notebook, assignment)
+        grades = {cell.name: cell.max_score for cell in source.grade_cells}
+        tasks = {cell.name: cell.max_score for cell in source.task_cells}
+        solutions = {cell.name for cell in source.solution_cells}
+        cells = {}
+        for cell in source.source_cells:
+            meta = {
+                "cell_type": cell.cell_type, "checksum": cell.checksum, "grade": cell.name in grades, "grade_id": cell.name,
+                "locked": bool(cell.locked), "schema_version": SCHEMA_VERSION, "solution": cell.name in solutions,
+            }
+            if cell.name in tasks:
+                meta.update(task=True, grade=False, solution=False)
+            points = grades.get(cell.name, tasks.get(cell.name))
+            if points is not None:
+                meta["points"] = int(points) if float(points).is_integer() else float(points)
+            cells[cell.name] = meta
+    return cells
+
+
+def _restore_metadata_class():
+    from nbgrader.preprocessors.base import NbGraderPreprocessor
+
+    class RestoreMetadata(NbGraderPreprocessor):
+        """Before nbgrader's own sanitizing: each cell's nbgrader metadata from the gradebook."""
+
+        def preprocess(self, nb, resources):
+            meta = resources["nbgrader"]
+            return restore_metadata(nb, gradebook_cells(meta["db_url"], meta["notebook"], meta["assignment"])), resources
+
+    return RestoreMetadata
 
 
 @contextlib.contextmanager
@@ -151,18 +224,22 @@ def _in_folder(folder: Path) -> Iterator[None]:
 def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logging.WARNING) -> int:
     """Write `records` into nbgrader's autograded/ folder and gradebook.db under `root`; returns the
     number of submissions written. UserError when nbgrader does not know the assignment."""
-    global FillRecords
+    global FillRecords, RestoreMetadata
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.apps.autogradeapp import AutogradeApp
-    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
+    from nbgrader.preprocessors import (
+        AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,
+        SaveAutoGrades,
+    )
 
     if FillRecords is None:
-        FillRecords = _fill_records_class()
+        FillRecords, RestoreMetadata = _fill_records_class(), _restore_metadata_class()
     root = Path(root).resolve()
     bin_dir = os.path.dirname(sys.executable)  # nbgrader runs `alembic` from the environment
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     written = 0
+    failed: list[str] = []
     by_assignment: dict[str, list[dict]] = {}
     for record in records:
         by_assignment.setdefault(record["assignment"], []).append(record)
@@ -177,6 +254,9 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
             if others:
                 args.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
             app.initialize(args)
+            app.config.Autograde.sanitize_preprocessors = [
+                RestoreMetadata, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata
+            ]
             app.config.Autograde.autograde_preprocessors = [
                 FillRecords, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata
             ]
@@ -185,9 +265,30 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
                 app.start()
             except SystemExit as exc:
                 if exc.code:
-                    raise UserError(
-                        f"nbgrader could not record {assignment}: run `nbgrader generate_assignment {assignment}` first "
-                        f"(the gradebook must know the assignment), then merge again"
-                    ) from None
+                    if not _known(app, assignment):
+                        raise UserError(
+                            f"nbgrader could not record {assignment}: run `nbgrader generate_assignment {assignment}` first "
+                            f"(the gradebook must know the assignment), then merge again"
+                        ) from None
+                    missing = [
+                        r["student"] for r in group if not (root / "autograded" / r["student"] / assignment / f"{r['notebook']}.ipynb").is_file()
+                    ]
+                    failed.append(f"{assignment} of {', '.join(sorted(set(missing))) or 'some students'}")
         written += len(group)
+    if failed:  # the others are recorded: nbgrader goes on after a student it cannot record
+        raise UserError(f"nbgrader could not record {'; '.join(failed)} (its log above says why); every other submission was recorded")
     return written
+
+
+def _known(app, assignment: str) -> bool:
+    """Whether the gradebook knows `assignment` (generate_assignment ran)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with Gradebook(app.coursedir.db_url) as gradebook:
+            gradebook.find_assignment(assignment)
+    except MissingEntry:
+        return False
+    except Exception:  # noqa: BLE001 - no gradebook at all
+        return False
+    return True

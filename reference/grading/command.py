@@ -63,13 +63,27 @@ def _config_limits(root: Path) -> dict:
 
 
 def _submissions(root: Path, assignment: str, students: list[str] | None) -> list[tuple[str, Path]]:
+    """[(student, notebook)] of submitted/<student>/ASSIGNMENT/ASSIGNMENT.ipynb. A link anywhere on
+    that path is skipped with a warning: it could make one student's submission another's, or the
+    model answers (submitted/eve -> ../solutions), which the grader would then grade as eve's."""
+    from reference.grading.bridge import STUDENT_ID
+
     folder = root / "submitted"
     found = []
     if folder.is_dir():
         for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
             notebook = student_dir / assignment / f"{assignment}.ipynb"
-            if notebook.is_file() and (not students or student_dir.name in students):
-                found.append((student_dir.name, notebook))
+            if not notebook.is_file() or (students and student_dir.name not in students):
+                continue
+            if not STUDENT_ID.match(student_dir.name):  # --merge would refuse the whole records file for it
+                print(f"gan-course: warning: submitted/{student_dir.name!r} is not a student id nbgrader can record "
+                      f"(letters, digits and _.@+- only); not graded", file=sys.stderr)
+                continue
+            if any(p.is_symlink() for p in (student_dir, notebook.parent, notebook)):
+                print(f"gan-course: warning: {notebook.relative_to(root)} is reached through a link; not graded (copy the files there instead)",
+                      file=sys.stderr)
+                continue
+            found.append((student_dir.name, notebook))
     return found
 
 

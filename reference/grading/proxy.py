@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import pickletools
 import selectors
 import struct
 import time
@@ -40,6 +41,8 @@ MAX_DEPTH = 24
 MAX_VALUES = 2_000_000  # values (numbers, strings, tensors, containers) one reply may hold
 NOT_ZIP = "not its zip format"  # stored_zip_problem's word for bytes that are no zip archive at all
 MAX_RECORDS = 100_000  # records of a reply's zip archive (one per tensor storage, and a few)
+MAX_OPS = 3 * MAX_VALUES + 1000  # pickle opcodes of a reply: 3 a value, as MAX_VALUES allows
+MAX_ENTRY = 128  # bytes of the zip directory per record, on average (torch.save's: about 62)
 _HEADER = struct.Struct(">Q")
 
 
@@ -58,6 +61,18 @@ def stored_zip_problem(data: bytes, limit: int) -> str | None:
     """None when `data` is torch.save's zip format with stored (uncompressed) records of at most
     `limit` bytes in all, else what is wrong. torch.load also inflates compressed records, so a few
     megabytes could otherwise unpack into gigabytes in the grader."""
+    # the directory's size first: zipfile builds an object per entry (a 128 MB directory: a minute and
+    # 700 MB). Its end record is read with zipfile's own (private) reader; a Python without it skips this.
+    end_record = getattr(zipfile, "_EndRecData", None)
+    if end_record is not None:
+        try:
+            end = end_record(io.BytesIO(data))
+        except (ValueError, OSError, struct.error):
+            end = None
+        if not end:
+            return NOT_ZIP
+        if end[zipfile._ECD_ENTRIES_TOTAL] > MAX_RECORDS or end[zipfile._ECD_SIZE] > MAX_RECORDS * MAX_ENTRY:
+            return "compressed, or too many records"
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             records = archive.infolist()
@@ -116,10 +131,36 @@ def _plain(obj: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
     raise ProtocolError(f"a reply held a {type(obj).__name__}, which the proxy does not carry")
 
 
+def pickle_problem(data: bytes) -> str | None:
+    """None unless the pickle of torch.save's zip `data` has more than MAX_OPS opcodes. torch.load's
+    weights_only unpickler is Python, about 3 microseconds an opcode, and a pickle of one-byte
+    opcodes ([None] * n) is as long as its opcodes: a 128 MB reply held the trusted grader for about
+    8 minutes (and a GB) before the value budget could refuse it. A pickle no longer than MAX_OPS
+    bytes cannot have more; a longer one is counted (about 1.5 microseconds an opcode, stopping at
+    MAX_OPS). Bytes that are not such a zip are left to torch.load to refuse."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = [name for name in archive.namelist() if name == "data.pkl" or name.endswith("/data.pkl")]
+            if len(names) != 1 or archive.getinfo(names[0]).file_size <= MAX_OPS:
+                return None
+            pickled = archive.read(names[0])
+    except (zipfile.BadZipFile, ValueError, OSError, KeyError):
+        return None
+    try:
+        for count, _ in enumerate(pickletools.genops(pickled)):
+            if count >= MAX_OPS:
+                return f"a reply holding more than {MAX_VALUES:,} values"
+    except Exception:  # noqa: BLE001 - a damaged pickle: torch.load refuses it
+        return None
+    return None
+
+
 def decode(payload: bytes) -> Any:
     """A frame payload as plain data; ProtocolError for anything else. Never runs code."""
     if problem := stored_zip_problem(payload, MAX_FRAME):
         raise ProtocolError(f"an unreadable reply ({problem})")
+    if problem := pickle_problem(payload):
+        raise ProtocolError(problem)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a forged pickle's protocol warning is not the grader's news

@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -48,6 +49,8 @@ RECORD_VERSION = 1
 MAX_NOTEBOOK_MB = 20
 MAX_TEXT = 100_000
 MAX_IMAGE = 2_000_000
+MAX_OUTPUTS = 20 * 2**20  # characters of outputs (text and base64 images) kept for one notebook's cells
+OUTPUTS_LEFT_OUT = "[output left out: this notebook's cells printed and drew more than the {mb} MB the graded notebook keeps]\n"
 
 
 def source_notebook(root: Path, assignment: str) -> Path:
@@ -65,21 +68,35 @@ def _read_notebook(path: Path):
 
 
 def _copy_files(src: Path, dst: Path, limits: Limits, skip: set[str]) -> None:
-    """The submission's own files, up to the file and disk limits (links and huge files skipped)."""
+    """The submission's own files, up to the file and disk limits: links, anything but a regular file
+    (a named pipe would hang the copy) and huge files are skipped, and each folder and file is charged
+    at least one 4 KiB block, as the disk limit charges them, so that a submission of a million empty
+    files is cut off at the budget instead of holding the grader before its limits start."""
     budget = limits.disk_mb * 2**20 // 2
     for folder, dirs, files in os.walk(src):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        budget -= 4096
+        if budget < 0:
+            return
+        for name in sorted(files):
             path = Path(folder) / name
-            if name in skip or path.is_symlink():
+            if name in skip:
                 continue
-            size = path.stat().st_size
-            if size > limits.file_mb * 2**20 or size > budget:
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            size = max(info.st_size, 4096)
+            if info.st_size > limits.file_mb * 2**20 or size > budget:
                 continue
             budget -= size
             target = dst / path.relative_to(src)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
+
+
+def _text(value: str, limit: int) -> str:
+    """Untrusted text cut to `limit` and writable as UTF-8 (a lone surrogate becomes "?")."""
+    return value[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
 def _clean_outputs(outputs: Any) -> list[dict]:
@@ -92,12 +109,12 @@ def _clean_outputs(outputs: Any) -> list[dict]:
             continue
         kind = out.get("output_type")
         if kind == "stream" and isinstance(out.get("text"), str):
-            clean.append({"output_type": "stream", "name": "stdout", "text": out["text"][:MAX_TEXT]})
+            clean.append({"output_type": "stream", "name": "stdout", "text": _text(out["text"], MAX_TEXT)})
         elif kind in ("execute_result", "display_data") and isinstance(out.get("data"), dict):
             data = {}
             text = out["data"].get("text/plain")
             if isinstance(text, str):
-                data["text/plain"] = text[:MAX_TEXT]
+                data["text/plain"] = _text(text, MAX_TEXT)
             png = out["data"].get("image/png")
             if isinstance(png, str) and len(png) <= MAX_IMAGE:
                 try:
@@ -116,7 +133,7 @@ def _clean_error(error: Any) -> dict | None:
     name = error.get("ename") if isinstance(error.get("ename"), str) else "Error"
     value = error.get("evalue") if isinstance(error.get("evalue"), str) else ""
     lines = error.get("traceback") if isinstance(error.get("traceback"), list) else []
-    return {"output_type": "error", "ename": name[:80], "evalue": value[:300], "traceback": [str(x)[:2000] for x in lines[:8]]}
+    return {"output_type": "error", "ename": _text(name, 80), "evalue": _text(value, 300), "traceback": [_text(str(x), 2000) for x in lines[:8]]}
 
 
 class _Session:
@@ -152,6 +169,7 @@ class _Session:
         self.channel = Channel(self.worker.fd_in, self.worker.fd_out, self.worker.lost, lambda: self.check_deadline)
         self.channel.send({"op": "execute", "cells": self.cells})
         results: dict[int, dict] = {}
+        kept = MAX_OUTPUTS
         while True:
             reply = self.channel.receive()
             if not isinstance(reply, dict) or reply.get("done") is True:
@@ -159,12 +177,15 @@ class _Session:
                     self.channel.receive()  # the worker is gone: raises SubmissionLost naming the limit
                 return results
             index = reply.get("cell")
-            if isinstance(index, int) and not isinstance(index, bool):
-                results[index] = {
-                    "digest": self.digests.get(index, ""),
-                    "outputs": _clean_outputs(reply.get("outputs")),
-                    "error": _clean_error(reply.get("error")),
-                }
+            # only the cells sent, each once: a forged worker could otherwise answer for millions of
+            # cells, or send 40 MB of outputs per cell, and grow the record past the grader's memory
+            if isinstance(index, int) and not isinstance(index, bool) and index in self.digests and index not in results:
+                outputs = _clean_outputs(reply.get("outputs"))
+                size = sum(len(out.get("text", "")) + sum(len(v) for v in out.get("data", {}).values()) for out in outputs)
+                if size > kept:
+                    outputs = [{"output_type": "stream", "name": "stdout", "text": OUTPUTS_LEFT_OUT.format(mb=MAX_OUTPUTS // 2**20)}]
+                kept -= min(size, kept)
+                results[index] = {"digest": self.digests[index], "outputs": outputs, "error": _clean_error(reply.get("error"))}
 
     def for_check(self) -> RemoteSubmission:
         from reference.grading.proxy import RemoteSubmission
@@ -265,7 +286,7 @@ def grade_submission(
 
     def score(name: str, earned: float, message: str) -> None:
         fn = checks[name]
-        record["checks"][name] = {"earned": earned, "points": fn.points, "message": message, "title": title(fn)}
+        record["checks"][name] = {"earned": earned, "points": fn.points, "message": _text(message, len(message)), "title": title(fn)}
 
     try:
         with session_for(notebook, assignment, root, limits=limits, sandbox=sandbox, gpu=gpu) as session:

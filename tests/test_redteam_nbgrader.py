@@ -1,0 +1,283 @@
+"""The red team on the nbgrader path: a submission is the student's file, metadata included.
+
+nbgrader's autograde trusts what a submitted notebook says about its cells (schema version, which
+cell is graded or a solution, grade ids), and `merge` runs nbgrader once for the whole class. One
+student's forged metadata must not stop the others being recorded, nor cost them their scores, and
+nothing a cell printed may stop nbgrader writing a notebook. The records are made once, by grading
+the model answer (sandboxed where bubblewrap can), and given to every student: what is tested is the
+merge into the gradebook, not the checks.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from reference.grading.notebook import answered
+from reference.grading.runner import _clean_error, _clean_outputs, grade_submission, sandbox_default
+
+ROOT = Path(__file__).resolve().parents[1]
+A = "a1_theory"
+
+
+def _env() -> dict:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("GAN_COURSE_ROOT", None)
+    return env
+
+
+def _set(nb, grade_id: str, **meta) -> None:
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.metadata["nbgrader"].update(meta)
+            return
+    raise AssertionError(f"no cell {grade_id}")
+
+
+def _test_ids(nb) -> list[str]:
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution") and c.cell_type == "code"]
+
+
+def _forged(release: Path, source: Path) -> dict[str, nbformat.NotebookNode]:
+    """Submissions whose nbgrader metadata the student changed (named to sort before the honest ones)."""
+    sol = answered(release, source)
+    tests = _test_ids(sol)
+    out = {}
+    nb = copy.deepcopy(sol)
+    _set(nb, "losses", schema_version=99)  # nbgrader stops for every student after this one
+    out["a0_schema_from_the_future"] = nb
+    nb = copy.deepcopy(sol)
+    _set(nb, "losses", schema_version=1)
+    out["a1_schema_from_the_past"] = nb
+    nb = copy.deepcopy(sol)
+    _set(nb, "losses", grade=True, points=50)  # a solution cell claims to be graded
+    out["a2_solution_cell_marked_graded"] = nb
+    nb = copy.deepcopy(sol)
+    _set(nb, tests[0], solution=True)  # a locked test cell's flags changed: "Inconsistent checksums"
+    out["a3_test_cell_marked_solution"] = nb
+    nb = copy.deepcopy(sol)
+    fake = nbformat.v4.new_code_cell("print('all good')")
+    fake.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": "bonus", "points": 100, "schema_version": 3}
+    nb.cells.append(fake)  # a test cell the assignment does not have
+    out["a4_made_up_test_cell"] = nb
+    nb = copy.deepcopy(sol)
+    twice = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == tests[0])
+    nb.cells.insert(0, copy.deepcopy(twice))  # the same test cell twice
+    out["a5_test_cell_twice"] = nb
+    nb = copy.deepcopy(sol)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "losses":
+            cell.metadata["nbgrader"] = "not a dict"
+    out["a6_metadata_not_a_dict"] = nb
+    return out
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "tests" / "autograders", course / "tests" / "autograders", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "solutions" / A, course / "solutions" / A)
+    done = subprocess.run(["nbgrader", "generate_assignment", A, "--force"], cwd=course, env=_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    release, source = course / "assignments" / A / f"{A}.ipynb", course / "solutions" / A / f"{A}.ipynb"
+    submissions = {**_forged(release, source), "b_honest": answered(release, source), "c_printed_a_lone_surrogate": answered(release, source),
+                   "d_honest": answered(release, source)}
+    for student, nb in submissions.items():
+        folder = course / "submitted" / student / A
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{A}.ipynb")
+        (folder / "timestamp.txt").write_text("2026-11-23 10:00:00.000000 UTC")
+    record = grade_submission(course / "submitted" / "b_honest" / A / f"{A}.ipynb", A, course, sandbox=sandbox_default(None))
+    full = sum(c["earned"] for c in record["checks"].values())
+    assert full > 0 and not record["stopped"]
+    lines = []
+    for student in submissions:
+        mine = copy.deepcopy(record)
+        mine["student"] = student
+        if student == "c_printed_a_lone_surrogate":  # as a record written before runner cleaned its text
+            first = next(iter(mine["cells"].values()))
+            first["outputs"].append({"output_type": "stream", "name": "stdout", "text": "caf\udce9\n"})
+        lines.append(json.dumps(mine) + "\n")
+    (course / "records.jsonl").write_text("".join(lines))
+    done = subprocess.run(["gan-course", "autograde", "--merge", "records.jsonl"], cwd=course, env=_env(), capture_output=True, text=True)
+    exported = subprocess.run(["nbgrader", "export", "--to", "grades.csv"], cwd=course, env=_env(), capture_output=True, text=True)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    with open(course / "grades.csv", newline="") as f:
+        scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f) if row["assignment"] == A}
+    return {"course": course, "merge": done, "scores": scores, "full": full, "students": list(submissions)}
+
+
+def test_forged_metadata_stops_no_one_and_every_student_is_recorded(merged):
+    assert merged["merge"].returncode == 0, merged["merge"].stderr[-3000:]
+    for student in merged["students"]:
+        assert (merged["course"] / "autograded" / student / A / f"{A}.ipynb").is_file(), student
+
+
+def test_every_student_gets_exactly_the_score_the_grading_recorded(merged):
+    assert merged["scores"] == {student: merged["full"] for student in merged["students"]}
+
+
+def test_printed_text_that_is_not_utf8_reaches_the_graded_notebook_as_text(merged):
+    nb = nbformat.read(merged["course"] / "autograded" / "c_printed_a_lone_surrogate" / A / f"{A}.ipynb", as_version=4)
+    texts = [out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])]
+    assert any("caf?" in text for text in texts)
+
+
+def test_the_record_keeps_only_text_that_can_be_written_as_utf8():
+    outputs = _clean_outputs([{"output_type": "stream", "text": "caf\udce9"}, {"output_type": "execute_result", "data": {"text/plain": "\ud800"}}])
+    error = _clean_error({"ename": "E\udc80", "evalue": "bad \udce9", "traceback": ["line \ud800"]})
+    for text in (outputs[0]["text"], outputs[1]["data"]["text/plain"], error["ename"], error["evalue"], error["traceback"][0]):
+        text.encode("utf-8")
+    assert outputs[0]["text"] == "caf?"
+
+
+FORGED_CELLS = r'''
+import gc, base64
+from reference.grading.proxy import write_frame
+worker = next(o for o in gc.get_objects() if hasattr(o, "fd_out") and hasattr(o, "handles") and hasattr(o, "unwire"))
+png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 1_400_000).decode()
+outputs = [{"output_type": "display_data", "data": {"image/png": png}} for _ in range(20)]
+for i in range(12):  # answers for cells that do not exist: 12 x 37 MB of "outputs" (a real attack sends thousands)
+    worker.send({"cell": 10**6 + i, "count": 1, "outputs": outputs, "error": None})
+for index in range(40):  # and 37 MB for each real cell
+    worker.send({"cell": index, "count": 1, "outputs": outputs, "error": None})
+'''
+
+
+def test_a_worker_answering_for_cells_that_do_not_exist_cannot_grow_the_record(tmp_path: Path):
+    """The worker may send one reply per cell it was given; forged replies for other indices, or
+    outputs past MAX_OUTPUTS in all, stay out of the record (it was 450 MB here, and grew without
+    bound with the number of forged replies, in the grader's memory and then in the gradebook's notebook)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import notebook_with_cells
+
+    nb = notebook_with_cells(ROOT / "solutions" / A / f"{A}.ipynb", tmp_path, {"try_frechet": FORGED_CELLS})
+    record = grade_submission(nb, A, ROOT, sandbox=sandbox_default(None), only=["test_d_star_is_the_optimal_discriminator"])
+    code_cells = [i for i, c in enumerate(nbformat.read(nb, as_version=4).cells) if c.cell_type == "code"]
+    assert set(map(int, record["cells"])) <= set(code_cells)
+    assert len(json.dumps(record)) < 21 * 2**20  # MAX_OUTPUTS, and the rest of the record
+    assert any("output left out" in out.get("text", "") for cell in record["cells"].values() for out in cell["outputs"])
+    assert record["checks"]["test_d_star_is_the_optimal_discriminator"]["earned"] > 0
+
+
+def test_the_submissions_own_files_are_copied_without_pipes_and_within_the_disk_budget(tmp_path: Path):
+    """A named pipe in the submission's folder hung or failed the copy (shutil's SpecialFileError,
+    with the grader's paths in the student's message); empty files cost nothing, so a folder of a
+    million of them was copied in full before any limit of the sandbox applied."""
+    from reference.grading.runner import Limits, _copy_files
+
+    src, dst = tmp_path / "sub", tmp_path / "scratch"
+    (src / "many").mkdir(parents=True)
+    dst.mkdir()
+    os.mkfifo(src / "pipe")
+    (src / "data.csv").write_text("1,2\n")
+    for i in range(600):
+        (src / "many" / f"{i:04d}").touch()
+    _copy_files(src, dst, Limits(disk_mb=2), skip=set())  # a budget of 1 MiB: 256 blocks
+    assert (dst / "data.csv").read_text() == "1,2\n"
+    assert not (dst / "pipe").exists()
+    assert 100 < len(list((dst / "many").iterdir())) < 256
+
+
+def test_a_submission_reached_through_a_link_is_not_graded(tmp_path: Path, capsys):
+    """submitted/eve -> ../solutions (or to a classmate's folder) would be graded as eve's work."""
+    from reference.grading.command import _submissions
+
+    root = tmp_path
+    (root / "solutions" / A).mkdir(parents=True)
+    (root / "solutions" / A / f"{A}.ipynb").write_text("{}")
+    (root / "submitted" / "alice" / A).mkdir(parents=True)
+    (root / "submitted" / "alice" / A / f"{A}.ipynb").write_text("{}")
+    (root / "submitted" / "eve").symlink_to(root / "solutions", target_is_directory=True)
+    (root / "solutions" / A / A).mkdir()
+    (root / "solutions" / A / A / f"{A}.ipynb").write_text("{}")
+    (root / "submitted" / "mallory").symlink_to(root / "solutions", target_is_directory=True)
+    (root / "submitted" / "oscar").mkdir()
+    (root / "submitted" / "oscar" / A).symlink_to(root / "submitted" / "alice" / A, target_is_directory=True)
+    (root / "submitted" / "trudy" / A).mkdir(parents=True)
+    (root / "submitted" / "trudy" / A / f"{A}.ipynb").symlink_to(root / "solutions" / A / f"{A}.ipynb")
+    assert [s for s, _ in _submissions(root, A, None)] == ["alice"]
+    assert "through a link" in capsys.readouterr().err
+
+
+def _zip_of_empty_records(n: int) -> bytes:
+    """A stored zip (zip64 end records) of `n` empty one-letter records: 75 bytes a record."""
+    import struct
+
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0) + b"a"
+    body = local * n
+    cd = b"".join(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, i * len(local)) + b"a"
+                  for i in range(n))
+    z64 = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, n, n, len(cd), len(body))
+    locator = struct.pack("<IIQI", 0x07064B50, 0, len(body) + len(cd), 1)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return body + cd + z64 + locator + end
+
+
+def test_a_reply_whose_zip_directory_is_huge_is_refused_before_it_is_parsed():
+    """zipfile makes an object for every directory entry before the record count was checked: a
+    128 MB reply of empty records held the trusted grader for about a minute and 700 MB."""
+    import tracemalloc
+
+    from reference.grading.proxy import MAX_RECORDS, ProtocolError, decode, stored_zip_problem
+
+    bomb = _zip_of_empty_records(2 * MAX_RECORDS)
+    tracemalloc.start()
+    try:
+        problem = stored_zip_problem(bomb, 128 * 2**20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert problem == "compressed, or too many records"
+    assert peak < 5 * 2**20, f"{peak:,} bytes to refuse it"
+    with pytest.raises(ProtocolError):
+        decode(bomb)
+
+
+def test_a_reply_of_more_opcodes_than_values_allowed_is_refused_before_torch_load(monkeypatch):
+    """torch.load's weights_only unpickler spends about 3 microseconds an opcode: a 128 MB reply of
+    one-byte opcodes ([None] * 134 million) held the trusted grader for about 8 minutes and a GB."""
+    import io
+    import zipfile
+
+    import torch
+
+    import reference.grading.proxy as proxy
+
+    pickled = b"\x80\x02]q\x00(" + b"N" * (getattr(proxy, "MAX_OPS", 6_001_000) + 10) + b"e."
+    buffer = io.BytesIO()
+    torch.save({}, buffer)
+    source, out = zipfile.ZipFile(io.BytesIO(buffer.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for info in source.infolist():
+            archive.writestr(info.filename, pickled if info.filename.endswith("data.pkl") else source.read(info.filename))
+    loads = []
+    monkeypatch.setattr(proxy.torch, "load", lambda *args, **kwargs: loads.append(1))
+    with pytest.raises(proxy.ProtocolError, match="more than"):
+        proxy.decode(out.getvalue())
+    assert loads == []
+    monkeypatch.undo()
+    assert proxy.decode(proxy.encode({"values": [0.5] * 1000, "t": torch.zeros(3)}))["values"] == [0.5] * 1000
+
+
+def test_a_folder_name_merge_would_refuse_is_not_graded(tmp_path: Path, capsys):
+    """--merge refuses a whole records file for one record whose student is not an id it can
+    record: one odd folder in submitted/ blocked the merge of its whole shard."""
+    from reference.grading.command import _submissions
+
+    for student in ("alice", "bad name", "x\ny", "-dash"):
+        (tmp_path / "submitted" / student / A).mkdir(parents=True)
+        (tmp_path / "submitted" / student / A / f"{A}.ipynb").write_text("{}")
+    assert [s for s, _ in _submissions(tmp_path, A, None)] == ["alice"]
+    assert "not a student id" in capsys.readouterr().err
