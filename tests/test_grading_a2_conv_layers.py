@@ -835,3 +835,126 @@ def test_run_all_on_the_untouched_student_version_reaches_every_visible_check(tm
     lines = [line for cell in cells if cell.cell_type == "code" for line in printed(cell).splitlines() if line.startswith("a2 ")]
     assert len(lines) == 3, lines
     assert all(": 0/" in line and "is not implemented yet" in line for line in lines), lines
+
+
+NORMALISED_AND_FUNCTIONAL = {
+    # spectral norm (SAGAN's G) on the extra block: its weight is recomputed from `weight_orig` at every call
+    "spectral_norm_block": '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                block = [nn.utils.spectral_norm(nn.Conv2d(ngf, ngf, 3, 1, 1)), nn.BatchNorm2d(ngf), nn.ReLU(True)]
+                self.main = nn.Sequential(*given[:10], *block, *given[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return self.main(z)
+    ''',
+    # the parametrizations API, at 7x7 and 14x14: weight is a property over parametrizations.weight.original
+    "parametrized_spectral_norm_blocks": '''
+        from torch.nn.utils.parametrizations import spectral_norm
+
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.main = nn.Sequential(*given[:7], spectral_norm(nn.Conv2d(ngf * 2, ngf * 2, 3, 1, 1)), nn.ReLU(True),
+                                          *given[7:10], spectral_norm(nn.Conv2d(ngf, ngf, 3, 1, 1)), nn.ReLU(True), *given[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return self.main(z)
+    ''',
+    # a conv written as F.conv2d with a registered nn.Parameter as its weight
+    "functional_conv_with_a_registered_weight": '''
+        import torch.nn.functional as F
+
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.body = nn.Sequential(*given[:10])
+                self.w = nn.Parameter(torch.randn(ngf, ngf, 3, 3) * 0.02)
+                self.bn = nn.BatchNorm2d(ngf)
+                self.head = nn.Sequential(*given[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return self.head(F.relu(self.bn(F.conv2d(self.body(z), self.w, padding=1))))
+    ''',
+}
+
+
+@pytest.mark.parametrize("name", list(NORMALISED_AND_FUNCTIONAL))
+def test_normalised_and_functional_convs_count_as_added_layers(tmp_path, name):
+    """A spectral-normalised conv (its weight recomputed from weight_orig or a parametrization's
+    original at each call) and a conv called as F.conv2d with a registered weight are convs that
+    shape the output: full marks on every check but the learning run (which has its own tests)."""
+    graded = [c for c in CHECKS if c != "test_learns"]
+    got = grade_notebook(submission(tmp_path, NORMALISED_AND_FUNCTIONAL[name]), A, ROOT, only=graded)
+    assert got == {c: OK[c] for c in graded}
+
+
+def test_conv_paths_reads_normalised_weights_functional_convs_and_fixed_kernels():
+    """Which convs reach the output: a normalised conv by its trained originals; a functional conv by
+    its weight (dropped: ran but not reaching); a fixed blur kernel (no parameter) is no layer."""
+    import torch.nn.functional as F
+
+    from reference.models.dcgan import Generator
+
+    class Mixed(nn.Module):
+        def __init__(self, use: bool) -> None:
+            super().__init__()
+            self.use = use
+            self.body = Generator(100, 8, channels=1, size=28).main
+            self.sn = nn.utils.spectral_norm(nn.Conv2d(8, 8, 3, 1, 1))
+            self.wn = nn.utils.parametrizations.weight_norm(nn.Conv2d(8, 8, 3, 1, 1))
+            self.w = nn.Parameter(torch.randn(8, 8, 3, 3) * 0.02)
+            self.register_buffer("blur", torch.ones(1, 1, 3, 3) / 9)
+
+        def forward(self, z):
+            x = self.wn(self.sn(self.body[:10](z)))
+            y = F.conv2d(x, self.w, padding=1)
+            return F.conv2d(self.body[10:](y if self.use else x), self.blur, padding=1)
+
+    for use in (True, False):
+        torch.manual_seed(0)
+        found = probes_a2.conv_paths(Mixed(use), torch.randn(2, 100))
+        assert [c[0] for c in found["convs"]] == ["body.1", "body.4", "body.7", "body.10", "sn", "wn", "w"]
+        assert all(ran for _, _, ran, _ in found["convs"])
+        assert [reaches for _, _, _, reaches in found["convs"]] == [True] * 6 + [use]
+
+
+def test_a_batch_size_fixed_in_a_view_is_named_once(tmp_path):
+    """z.view(64, nz, 1, 1) (the batch size of the training cell written in): the reshape's error is
+    followed by its cause and fix, told once for all the batch sizes tried."""
+    source = '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                self.nz = nz
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.main = nn.Sequential(*given[1:10], nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True), *given[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return self.main(z.view(64, self.nz, 1, 1))
+    '''
+    fix = (
+        "a .view or .reshape fixes the batch size at 64, but batches have any size N (here {n}): let the batch size "
+        "follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1)"
+    )
+    got = grade_notebook(submission(tmp_path, source), A, ROOT, only=["test_output_shape", "test_output_range"])
+    assert got == {
+        "test_output_shape": (
+            0.0,
+            "with nz=100, N=2 the generator output fails: calling `DeeperGenerator.forward` raised RuntimeError: shape "
+            f"'[64, 100, 1, 1]' is invalid for input of size 200: {fix.format(n=2)}; expected (N, 1, 28, 28) for every batch size N",
+        ),
+        "test_output_range": (
+            0.0,
+            "generator output fails: calling `DeeperGenerator.forward` raised RuntimeError: shape '[64, 100, 1, 1]' is "
+            f"invalid for input of size 400: {fix.format(n=4)}; expected (N, 1, 28, 28)",
+        ),
+    }

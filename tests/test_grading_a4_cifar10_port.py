@@ -929,3 +929,85 @@ def test_links_planted_where_the_grader_writes_never_lead_out_of_the_submissions
         assert (points, message) == (2.0, "")
     else:
         assert (points, message) == (2.0, "") or (points == 0.0 and "something in the submission's folder was in its way" in message)
+
+
+SPECTRAL_NORM_D = '''
+from torch.nn.utils import spectral_norm
+
+def make_discriminator(ndf=64):
+    D = nn.Sequential(
+        spectral_norm(nn.Conv2d(3, ndf, 4, 2, 1)), nn.LeakyReLU(0.2, True),
+        spectral_norm(nn.Conv2d(ndf, ndf * 2, 4, 2, 1)), nn.LeakyReLU(0.2, True),
+        spectral_norm(nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1)), nn.LeakyReLU(0.2, True),
+        spectral_norm(nn.Conv2d(ndf * 4, 1, 4, 1, 0)),
+        nn.Flatten(),
+    )
+    D.apply(weights_init)
+    return D
+'''
+
+
+@pytest.mark.parametrize("ending, points", [("", 1.0), ("nn.Sigmoid(),", 0.0), ("nn.Tanh(),", 0.0)])
+def test_a_spectral_norm_discriminator_returns_logits(ending, points):
+    """SNGAN's D (spectral norm on every conv, no BatchNorm) divides its weights by their own scale, so
+    scaling its weights up leaves its small logits as they are: logits are told from a squashed
+    output by scaling the weights and the input together, which only a last sigmoid or tanh survives."""
+    from reference.grading.submission import LocalSubmission
+
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(textwrap.dedent(SPECTRAL_NORM_D.replace("nn.Flatten(),", f"nn.Flatten(), {ending}")), namespace)
+    check_fn = load_checks(A, ROOT)["test_discriminator_takes_colour_images"]
+    points_got, message = run_check(check_fn, LocalSubmission(namespace))
+    assert points_got == points, message
+    assert points or message.startswith("the discriminator's outputs stay in ["), message
+
+
+def test_normalize_before_to_tensor_and_a_channels_last_generator_are_named(tmp_path):
+    """Normalize put before ToTensor gets PIL images: the fix is the order, not "add ToTensor"; a G
+    that permutes its output to (N, 32, 32, 3) is told about channels last, not about an extra stage."""
+    from reference.grading.submission import LocalSubmission
+
+    import torchvision
+
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "torchvision": torchvision, "transforms": torchvision.transforms,
+                 "DataLoader": torch.utils.data.DataLoader, "weights_init": weights_init}
+    exec(textwrap.dedent(loader(f"{NORMALISE}, transforms.ToTensor()")), namespace)
+    exec(textwrap.dedent(networks(("    G.apply(weights_init)\n    return G", "    G.apply(weights_init)\n    return nn.Sequential(G, ChannelsLast())"))), namespace)
+    exec("class ChannelsLast(nn.Module):\n    def forward(self, x):\n        return x.permute(0, 2, 3, 1)\n", namespace)
+    checks = load_checks(A, ROOT)
+    loaded = run_check(checks["test_loader_yields_colour_batches_in_minus_one_one"], LocalSubmission(namespace, scratch=tmp_path))
+    assert loaded[0] == 0.0 and loaded[1].endswith(
+        "a transform that works on tensors, such as transforms.Normalize, gets PIL images; put transforms.ToTensor() "
+        "first in the Compose, before it"
+    ), loaded
+    made = run_check(checks["test_generator_makes_colour_images"], LocalSubmission(namespace))
+    assert made == (
+        0.0,
+        "the generator returns (N, 32, 32, 3), channels last: PyTorch's images are (N, C, H, W), with the colour "
+        "channels in dim 1, as the last ConvTranspose2d makes them; return its output without permuting it",
+    ), made
+
+
+def test_a_batch_size_fixed_in_a_view_is_named_once():
+    """G reshaping z with z.view(64, nz, 1, 1): the error is followed by its cause and fix, told once."""
+    from reference.grading.submission import LocalSubmission
+
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    source = networks(("nn.Unflatten(1, (nz, 1, 1)),  # (N, nz) -> (N, nz, 1, 1)", "View64(nz),"))
+    exec("class View64(nn.Module):\n    def __init__(self, nz):\n        super().__init__()\n        self.nz = nz\n\n"
+         "    def forward(self, z):\n        return z.view(64, self.nz, 1, 1)\n", namespace)
+    exec(textwrap.dedent(source), namespace)
+    got = run_check(load_checks(A, ROOT)["test_generator_makes_colour_images"], LocalSubmission(namespace))
+    assert got == (
+        0.0,
+        "with nz=100, N=2 the generator fails: layer `0` (View64()) raised RuntimeError on its input (N, 100): shape "
+        "'[64, 100, 1, 1]' is invalid for input of size 200: a .view or .reshape fixes the batch size at 64, but batches "
+        "have any size N (here 2): let the batch size follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1); "
+        "expected (N, 3, 32, 32) for every batch size N",
+    ), got

@@ -328,8 +328,13 @@ class Listed(nn.Module):
         (lambda: Solution(16, 8), lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 2)), "discriminator_output",
          "the discriminator returns (N, 2) for a batch of real images; expected one value per image, (N,) or (N, 1)"),
         (lambda: "not a module", None, "generator_not_module", "the generator is a str, not a torch nn.Module"),
+        (lambda: Solution(16, 8).double(), None, "generator_dtype",
+         "the generator's weights are float64, while the images and the training run are float32: keep the network in "
+         "float32 (no .double(), no dtype=torch.float64)"),
+        (lambda: Solution(16, 8), lambda: learning.dcgan_discriminator(8, 1, 28).double(), "discriminator_dtype",
+         "the discriminator's weights are float64, while the images and the training run are float32"),
     ],
-    ids=["detached", "plain-list", "32x32", "two-logits", "string"],
+    ids=["detached", "plain-list", "32x32", "two-logits", "string", "double-G", "double-D"],
 )
 def test_train_and_sample_reports_what_it_cannot_train_as_data(digits, G, D, code, told):
     ref = digits[0]

@@ -4,6 +4,7 @@ Generated from tests/autograders/test_a4_cifar10_port.py by `python -m reference
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
+import re
 import io
 import math
 import os
@@ -180,12 +181,25 @@ def break_text(found: tuple[dict, list[int]], ladder: tuple[int, ...], batch: in
     return f"{told}: a stride-2 nn.Conv2d with kernel 4 and padding 1 halves the size"
 
 
+BATCH_FIXED = "a .view or .reshape fixes the batch size at"
+
+
+def fixed_batch_hint(message: str, batch: int) -> str:
+    """": .view(64, ...) fixes the batch size ..." when `message` is a reshape that names a batch size
+    other than `batch` (torch: "shape '[64, 100, 1, 1]' is invalid for input of size 200"); "" otherwise."""
+    found = re.search(r"shape '\[(\d+), [^\]]*\]' is invalid for input of size", message)
+    if found is None or int(found.group(1)) == batch:
+        return ""
+    return (f": {BATCH_FIXED} {found.group(1)}, but batches have any size N (here {batch}): "
+            f"let the batch size follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1)")
+
+
 def error_text(run: dict, batch: int) -> str:
     """What raised in a traced run: the layer, and the fix when it is a channel mismatch."""
     err = student_error(run["error"])
     call = run["failed"]
     if call is None:
-        return err.describe()
+        return err.describe() + fixed_batch_hint(err.message, batch)
     got = call["in"]
     if call["in_channels"] is not None and got and len(got) >= 2 and got[1] != call["in_channels"]:
         return (
@@ -198,7 +212,8 @@ def error_text(run: dict, batch: int) -> str:
         else:
             fix = "its in_features must be the number of values of one flattened input"
         return f"{layer(call)} takes {call['in_features']} features but gets {shape_text(got, batch)}: {fix}"
-    return f"{layer(call)} raised {err.type}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
+    return (f"{layer(call)} raised {err.type}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
+            + fixed_batch_hint(err.message, batch))
 
 
 def channels_layer(run: dict) -> dict | None:
@@ -225,6 +240,9 @@ def generator_fault(run: dict, batch: int) -> str | None:
     if tuple(out.shape) == (batch, 3, 32, 32):
         return None
     told = f"returns {shape_text(out.shape, batch)}"
+    if out.dim() == 4 and out.shape[0] == batch and tuple(out.shape[1:]) == (32, 32, 3):
+        return (f"{told}, channels last: PyTorch's images are (N, C, H, W), with the colour channels in dim 1, "
+                f"as the last ConvTranspose2d makes them; return its output without permuting it")
     if found is not None:
         return f"{told}: {break_text(found, G_LADDER, batch, 'generator')}"
     if out.dim() == 4 and out.shape[0] == batch and tuple(out.shape[2:]) == (32, 32):
@@ -329,9 +347,13 @@ def loader_error(result: dict) -> Exception:
         else:
             fix = "make_cifar10_loader(root, batch_size) must return a DataLoader of torchvision.datasets.CIFAR10(root, train=True, ...)"
         return AssertionError(f"{err.describe()}; {fix}")
-    if "PIL" in err.message or "default_collate" in err.message:
+    if "default_collate" in err.message:
         return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): the images are PIL "
                               f"images; add transforms.ToTensor() to the dataset's transform")
+    if "PIL" in err.message:  # a tensor transform (Normalize) before ToTensor, or ToTensor missing
+        return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): a transform that works "
+                              f"on tensors, such as transforms.Normalize, gets PIL images; put transforms.ToTensor() "
+                              f"first in the Compose, before it")
     return AssertionError(f"taking a batch from the loader raised {err.type}: {err.message}")
 
 
@@ -412,6 +434,9 @@ def test_generator_makes_colour_images(submission):
     if faults:
         if len(faults) == len(runs) and len(set(faults.values())) == 1:
             raise AssertionError(f"the generator {next(iter(faults.values()))}")
+        if len(faults) == len(runs) and all(BATCH_FIXED in fault for fault in faults.values()):  # one cause: told once
+            (nz, n), fault = next(iter(faults.items()))
+            raise AssertionError(f"with nz={nz}, N={n} the generator {fault}; expected (N, 3, 32, 32) for every batch size N")
         told = "; ".join(f"with nz={nz}, N={n} the generator {fault}" for (nz, n), fault in faults.items())
         if all(nz != NZ for nz, _ in faults):
             raise Partial(1, f"{told}; expected (N, 3, 32, 32) for every nz (use the `nz` argument, do not fix it at {NZ})")
@@ -451,9 +476,12 @@ def test_discriminator_takes_colour_images(submission):
         kinds = ", ".join(dict.fromkeys(c["type"] for c in hidden))
         raise AssertionError(f"the discriminator runs {len(hidden)} layer{'s' if len(hidden) != 1 else ''} with weights "
                              f"that {'are' if len(hidden) != 1 else 'is'} not registered in it ({kinds}): {REGISTER_HINT}")
-    big = submission.run(probes.scaled_forward, D, x, 25.0)  # logits grow with the weights; a squashed output cannot
-    outs = [o for o in (run["output"], big) if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()]
-    assert len(outs) == 2, "the discriminator's output changed between calls: build it from the layers, with no state kept outside"
+    # Logits grow with the weights, or (spectral norm divides the weights by their own scale) with the
+    # weights and the input together; an output squashed by a last sigmoid or tanh can do neither.
+    big = submission.run(probes.scaled_forward, D, x, 25.0)
+    bigger = submission.run(probes.scaled_forward, D, x * 25, 25.0)
+    outs = [o for o in (run["output"], big, bigger) if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()]
+    assert len(outs) == 3, "the discriminator's output changed between calls: build it from the layers, with no state kept outside"
     low, high = min(float(o.min()) for o in outs), max(float(o.max()) for o in outs)
     if low >= 0 and high <= 1:
         raise AssertionError(

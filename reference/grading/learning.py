@@ -166,6 +166,9 @@ def _trainable(model: Any, role: str) -> list[nn.Parameter]:
     params = [p for p in every if p.requires_grad]
     if not params:
         raise _Problem(f"{role}_frozen", parameters=len(every))
+    other = sorted({str(p.dtype).removeprefix("torch.") for p in every if p.is_floating_point() and p.dtype != torch.float32})
+    if other:  # the images (and the course's given networks) are float32: a .double() model cannot take them
+        raise _Problem(f"{role}_dtype", dtype=other[0])
     return params
 
 
@@ -358,7 +361,7 @@ def train_and_sample(
     trained, the same keys so far with "problem": {"code": str, **facts}. Codes: generator_not_module,
     discriminator_not_module (facts: type), generator_no_parameters, discriminator_no_parameters
     (modules: none registered), generator_frozen, discriminator_frozen (parameters: how many, none
-    requiring grad), generator_output (output: describe(...), batch, step), generator_detached (step),
+    requiring grad), generator_dtype, discriminator_dtype (dtype: of its parameters, not float32), generator_output (output: describe(...), batch, step), generator_detached (step),
     discriminator_output (output, batch, on: "real" | "fake"), losses_not_finite (step, loss_d,
     loss_g), samples_not_finite (step), images (the grader passed no uint8 (N, C, H, W) tensor).
     Exceptions raised by G's or D's code propagate.
@@ -439,6 +442,14 @@ def problem_text(problem: dict, image_shape: Sequence[int]) -> str:
         return (
             f"the {role} cannot learn: {which} requires grad (frozen, as with requires_grad_(False) for fine-tuning): "
             f"leave requires_grad on"
+        )
+    if code in ("generator_dtype", "discriminator_dtype"):
+        role = code.split("_")[0]
+        dtype = problem.get("dtype") if isinstance(problem.get("dtype"), str) else "not float32"
+        dtype = "".join(ch for ch in dtype[:20] if ch.isalnum())
+        return (
+            f"the {role}'s weights are {dtype}, while the images and the training run are float32: keep the network "
+            f"in float32 (no .double(), no dtype=torch.{dtype})"
         )
     if code in ("generator_not_module", "discriminator_not_module"):
         role = code.split("_")[0]

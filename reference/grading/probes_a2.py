@@ -94,58 +94,99 @@ def trace(model: Any, z: torch.Tensor, namespace: dict | None = None) -> dict:
     return result
 
 
+CONV_FUNCTIONS = {f"conv{d}d" for d in (1, 2, 3)} | {f"conv_transpose{d}d" for d in (1, 2, 3)}  # torch's conv functions
+
+
 def conv_paths(model: nn.Module, z: torch.Tensor, seed: int = 2) -> dict:
     """Which convolutions of `model` run in model(z), and which reach its output.
 
     Backpropagates a seeded random projection of the output, with every parameter requiring grad
-    for the measurement (frozen ones too; their flags and gradients are restored after). Returns {"convs": [[name, class name,
-    ran, reaches]] for every registered convolution (reaches: its weight got a non-zero gradient),
-    "unregistered": [[class name, parameter count]] of layers with parameters that ran but are not
-    registered in `model` (kept in a plain list or dict, or made in forward), "parameters": the number
-    of parameter elements (frozen ones too), "output_requires_grad": bool}.
+    for the measurement (frozen ones too; their flags and gradients are restored after). A conv
+    module reaches the output when one of its own parameters gets a non-zero gradient (for a
+    spectral- or weight-normalised conv the weight is recomputed from `weight_orig`, or from
+    `parametrizations.weight.original`, at every call: those are the ones trained). Convolutions
+    called as functions (F.conv2d(x, self.weight)) with weights made from the model's parameters
+    count too, named after their parameter. Returns {"convs": [[name, class name, ran, reaches]]
+    for every registered convolution, then every functional one that ran, "unregistered": [[class
+    name, parameter count]] of layers with parameters that ran but are not registered in `model`
+    (kept in a plain list or dict, or made in forward), "parameters": the number of parameter
+    elements (frozen ones too), "output_requires_grad": bool}.
     """
     from torch.nn.modules import module as torch_module
+    from torch.overrides import TorchFunctionMode
 
     registered = {id(m) for m in model.modules()}
     convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.modules.conv._ConvNd)]
+    param_names = {id(p): name for name, p in model.named_parameters()}
     ran: set[int] = set()
     strays: dict[int, list] = {}
+    inside_conv = [0]  # depth of conv modules running: their own conv call is not a functional one
+    functional: list[list] = []  # [name, function name, weight tensor]
+
+    def entered(mod: nn.Module, _inputs: Any) -> None:
+        if isinstance(mod, nn.modules.conv._ConvNd):
+            inside_conv[0] += 1
 
     def seen(mod: nn.Module, _inputs: Any, _output: Any) -> None:
+        if isinstance(mod, nn.modules.conv._ConvNd):
+            inside_conv[0] = max(0, inside_conv[0] - 1)
         ran.add(id(mod))
         if id(mod) not in registered and next(iter(mod.children()), None) is None:
             count = sum(p.numel() for p in mod.parameters(recurse=False))
             if count:
                 strays[id(mod)] = [type(mod).__name__, count]
 
+    class FunctionalConvs(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            name = getattr(func, "__name__", "")
+            if name in CONV_FUNCTIONS and not inside_conv[0]:
+                weight = args[1] if len(args) > 1 else kwargs.get("weight")
+                if isinstance(weight, torch.Tensor) and weight.requires_grad and (id(weight) in param_names or not weight.is_leaf):
+                    if not weight.is_leaf:
+                        weight.retain_grad()
+                    functional.append([param_names.get(id(weight), f"F.{name}"), f"F.{name}", weight])
+            return func(*args, **kwargs)
+
     params = list(model.parameters())
     saved = [(p, p.requires_grad, p.grad) for p in params]
     count = sum(p.numel() for p in params)
-    watched = [m.weight for _, m in convs if isinstance(m.weight, torch.Tensor)]
+    own = {id(m): list(m.parameters()) for _, m in convs}  # a conv's parameters, parametrizations' originals included
     grads: dict[int, torch.Tensor | None] = {}
-    hook = torch_module.register_module_forward_hook(seen)
+    hooks = [torch_module.register_module_forward_pre_hook(entered), torch_module.register_module_forward_hook(seen)]
+    needs_grad = False
     try:
         for p in params:
             p.requires_grad_(True)
             p.grad = None
-        out = model(z)
+        with FunctionalConvs():
+            out = model(z)
+        for hook in hooks:
+            hook.remove()
+        hooks = []
         needs_grad = isinstance(out, torch.Tensor) and out.requires_grad
         if needs_grad:
             weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed))
             (out * weights).sum().backward()
-        grads = {id(w): w.grad for w in watched}
+        grads = {id(p): p.grad for ps in own.values() for p in ps}
+        grads.update({id(w): w.grad for _, _, w in functional})
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
         for p, flag, grad in saved:
             p.requires_grad_(flag)
             p.grad = grad
 
-    def reaches(m: nn.Module) -> bool:
-        grad = grads.get(id(m.weight))
-        return bool(grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0)
+    def reached(tensors: list[torch.Tensor]) -> bool:
+        found = [grads.get(id(t)) for t in tensors]
+        return any(g is not None and bool(torch.isfinite(g).all()) and bool(g.abs().sum() > 0) for g in found)
 
+    calls: dict[str, list] = {}
+    for name, kind, weight in functional:  # one entry per weight, however often it is called
+        entry = calls.setdefault(name if not name.startswith("F.") else f"{name}#{len(calls)}", [name, kind, True, False])
+        entry[3] = entry[3] or reached([weight])
     return {
-        "convs": [[name, type(m).__name__, id(m) in ran, reaches(m)] for name, m in convs],
+        "convs": [[name, type(m).__name__, id(m) in ran, reached(own[id(m)])] for name, m in convs] + list(calls.values()),
         "unregistered": list(strays.values()),
         "parameters": count,
         "output_requires_grad": bool(needs_grad),

@@ -32,6 +32,7 @@ against the rubric in the solution region of its answer cell.
 
 from __future__ import annotations
 
+import re
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
@@ -163,6 +164,19 @@ def break_text(call: dict, batch: int) -> str:
     return f"{got}, off the generator's sizes 4 -> 7 -> 14 -> 28"
 
 
+BATCH_FIXED = "a .view or .reshape fixes the batch size at"
+
+
+def fixed_batch_hint(message: str, batch: int) -> str:
+    """": .view(64, ...) fixes the batch size ..." when `message` is a reshape that names a batch size
+    other than `batch` (torch: "shape '[64, 100, 1, 1]' is invalid for input of size 200"); "" otherwise."""
+    found = re.search(r"shape '\[(\d+), [^\]]*\]' is invalid for input of size", message)
+    if found is None or int(found.group(1)) == batch:
+        return ""
+    return (f": {BATCH_FIXED} {found.group(1)}, but batches have any size N (here {batch}): "
+            f"let the batch size follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1)")
+
+
 def error_text(run: dict, batch: int, nz: int) -> str:
     """What raised in a traced forward: the layer, and the fix for a channel mismatch."""
     err = student_error(run.get("error"))
@@ -170,7 +184,7 @@ def error_text(run: dict, batch: int, nz: int) -> str:
     failed = run.get("failed")
     call = calls[failed] if isinstance(failed, int) and not isinstance(failed, bool) and 0 <= failed < len(calls) else None
     if call is None:
-        return err.describe()
+        return err.describe() + fixed_batch_hint(err.message, batch)
     got = ints(call.get("in"))
     wants = call.get("in_channels")
     if isinstance(wants, int) and got and len(got) >= 2 and got[1] != wants:
@@ -183,7 +197,7 @@ def error_text(run: dict, batch: int, nz: int) -> str:
     if call.get("type") in ("BatchNorm2d", "BatchNorm1d") and got and len(got) >= 2:
         return f"{layer_text(call)} gets {shape_text(got, batch)}: its num_features must be the channels of its input ({got[1]})"
     on = f" on its input {shape_text(got, batch)}" if got else ""
-    return f"{layer_text(call)} raised {err.type}{on}: {err.message}"
+    return f"{layer_text(call)} raised {err.type}{on}: {err.message}{fixed_batch_hint(err.message, batch)}"
 
 
 def generator_fault(run: dict, batch: int, nz: int) -> str | None:
@@ -259,6 +273,9 @@ def test_output_shape(submission):
         raise Partial(1, f"with nz={nz} the generator output {fault}{fix}; expected (N, 1, 28, 28) for every nz")
     if len(wrong) == len(cases) and len({w[2] for w in wrong}) == 1:
         raise AssertionError(f"generator output {wrong[0][2]}; expected (N, 1, 28, 28)")
+    if len(wrong) == len(cases) and all(BATCH_FIXED in w[2] for w in wrong):  # one cause: told once
+        nz, batch, fault = wrong[0]
+        raise AssertionError(f"with nz={nz}, N={batch} the generator output {fault}; expected (N, 1, 28, 28) for every batch size N")
     failed = "; ".join(f"with nz={nz}, N={batch} its output {what}" for nz, batch, what in wrong)
     raise AssertionError(f"{failed}; expected (N, 1, 28, 28) for every batch size N")
 
