@@ -4,7 +4,6 @@ Generated from tests/autograders/test_a4_cifar10_port.py by `python -m reference
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
-import re
 import io
 import math
 import os
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import END_WITH_TANH
+from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, fixed_batch_hint
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a4
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, write_scratch_files
@@ -179,19 +178,6 @@ def break_text(found: tuple[dict, list[int]], ladder: tuple[int, ...], batch: in
     if not allowed[1:]:
         return f"{told}: stop at one value per image"
     return f"{told}: a stride-2 nn.Conv2d with kernel 4 and padding 1 halves the size"
-
-
-BATCH_FIXED = "a .view or .reshape fixes the batch size at"
-
-
-def fixed_batch_hint(message: str, batch: int) -> str:
-    """": .view(64, ...) fixes the batch size ..." when `message` is a reshape that names a batch size
-    other than `batch` (torch: "shape '[64, 100, 1, 1]' is invalid for input of size 200"); "" otherwise."""
-    found = re.search(r"shape '\[(\d+), [^\]]*\]' is invalid for input of size", message)
-    if found is None or int(found.group(1)) == batch:
-        return ""
-    return (f": {BATCH_FIXED} {found.group(1)}, but batches have any size N (here {batch}): "
-            f"let the batch size follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1)")
 
 
 def error_text(run: dict, batch: int) -> str:

@@ -174,6 +174,20 @@ def with_known_fix(type: str, message: str, raised_in: str = "") -> str:
     return f"{type}: {message}"
 
 
+# a2, a4: a generator or discriminator that only takes one batch size
+BATCH_FIXED = "a .view or .reshape fixes the batch size at"
+
+
+def fixed_batch_hint(message: str, batch: int) -> str:
+    """": .view(64, ...) fixes the batch size ..." when `message` is a reshape that names a batch size
+    other than `batch` (torch: "shape '[64, 100, 1, 1]' is invalid for input of size 200"); "" otherwise."""
+    found = re.search(r"shape '\[(\d+), [^\]]*\]' is invalid for input of size", message)
+    if found is None or int(found.group(1)) == batch:
+        return ""
+    return (f": {BATCH_FIXED} {found.group(1)}, but batches have any size N (here {batch}): "
+            f"let the batch size follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1)")
+
+
 class SubmissionLost(Exception):
     """The submission's worker is gone (a limit hit, a crash, an exit): the check cannot be answered."""
 

@@ -32,11 +32,10 @@ against the rubric in the solution region of its answer cell.
 
 from __future__ import annotations
 
-import re
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import END_WITH_TANH
+from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, fixed_batch_hint
 from reference.grading import learning, probes, probes_a2
 from reference.grading.proxy import finite
 
@@ -162,19 +161,6 @@ def break_text(call: dict, batch: int) -> str:
         nxt = LADDER[LADDER.index(before[0]) + 1]
         return f"{got}; after {before[0]}x{before[0]} the next size is {nxt}x{nxt} (4 -> 7 -> 14 -> 28)"
     return f"{got}, off the generator's sizes 4 -> 7 -> 14 -> 28"
-
-
-BATCH_FIXED = "a .view or .reshape fixes the batch size at"
-
-
-def fixed_batch_hint(message: str, batch: int) -> str:
-    """": .view(64, ...) fixes the batch size ..." when `message` is a reshape that names a batch size
-    other than `batch` (torch: "shape '[64, 100, 1, 1]' is invalid for input of size 200"); "" otherwise."""
-    found = re.search(r"shape '\[(\d+), [^\]]*\]' is invalid for input of size", message)
-    if found is None or int(found.group(1)) == batch:
-        return ""
-    return (f": {BATCH_FIXED} {found.group(1)}, but batches have any size N (here {batch}): "
-            f"let the batch size follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1)")
 
 
 def error_text(run: dict, batch: int, nz: int) -> str:
