@@ -26,6 +26,7 @@ c.Execute.timeout = 300
 # c.GanCourseGrading.wall_s = 900      # seconds for a whole submission, cells and checks
 # c.GanCourseGrading.check_s = 300     # seconds for one check
 # c.GanCourseGrading.cpu_s = 1800      # CPU seconds per process
+# c.GanCourseGrading.cpus = 2.0       # CPU cores all its processes use together, on average
 # c.GanCourseGrading.memory_mb = 3072
 # c.GanCourseGrading.processes = 64
 # c.GanCourseGrading.file_mb = 100     # one file

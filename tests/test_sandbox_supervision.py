@@ -330,3 +330,73 @@ def test_odd_or_vanishing_proc_entries_are_skipped(tmp_path: Path, monkeypatch):
     assert worker._resident_bytes([100, 101, 102, 999], 1 << 40) == 25 * sandbox.PAGE
     assert worker._resident_bytes([100, 101, 102, 999], 0) == 0  # no readable proportional size
     assert worker._held_bytes([100, 101, 102, 999]) == 0x2000  # the one well-formed mapping, by its length
+
+
+# ---------------------------------------------------------------------------------------------
+# The CPU share: a submission that runs many busy processes slows itself, not its classmates
+# ---------------------------------------------------------------------------------------------
+
+
+BUSY = """
+    import subprocess, sys, time
+    busy = "import time\\nend = time.monotonic() + {seconds}\\nwhile time.monotonic() < end: pass\\nprint(time.process_time())"
+    began = time.monotonic()
+    procs = [subprocess.Popen([sys.executable, "-c", busy], stdout=subprocess.PIPE, text=True) for _ in range({n})]
+    used = sum(float(p.communicate()[0]) for p in procs)
+    print(f"used {{used:.3f}} wall {{time.monotonic() - began:.3f}}")
+"""
+
+
+@needs_sandbox
+def test_busy_processes_get_no_more_than_their_cores_on_average(course: Path):
+    """Four processes that spin for 3 s of wall time: on two cores they would use up to 6 CPU
+    seconds (at least 3 beside one other busy job); with cpus=0.25 the supervisor pauses the
+    sandbox so that together they use at most a quarter core over those seconds, plus the burst
+    allowed ahead (CPU_BURST_S of it). The processes' own clocks say what they got."""
+    limits = Limits(cpus=0.25, wall_s=120, check_s=60)
+    stopped, text, seen = run_attack(course, BUSY.format(seconds=3, n=4), limits, during=lambda worker: worker.paused_s)
+    assert not stopped, stopped
+    used, wall = (float(x) for x in text.split()[1::2][:2])
+    assert used <= 0.25 * wall + 0.25 * sandbox.CPU_BURST_S + 0.3, (used, wall)
+    assert seen > 1.0, f"the sandbox was paused only {seen:.2f} s"
+
+
+@needs_sandbox
+def test_a_submission_within_its_cores_is_never_paused(course: Path):
+    """One busy process against cpus=2: the share never pauses it (honest work is not slowed)."""
+    stopped, text, seen = run_attack(course, BUSY.format(seconds=2, n=1), Limits(cpus=2.0, wall_s=120), during=lambda worker: worker.paused_s)
+    assert not stopped, stopped
+    used, wall = (float(x) for x in text.split()[1::2][:2])
+    assert seen == 0.0 and used > 0.5, (seen, used, wall)
+
+
+def test_the_cpu_share_counts_children_once(monkeypatch):
+    """The share's arithmetic on a made-up process table: a child seen alive and then waited for by
+    its parent is counted once; a child too short to be seen is counted when its parent waits."""
+    worker = SimpleNamespace(limits=Limits(cpus=1.0), _cpu_seen={}, _cpu_credit=2.0, _cpu_at=0.0, _paused_until=None, _pause_s=0.0,
+                             paused_s=0.0, signals=[])
+    worker._signal = lambda pids, sig: worker.signals.append((tuple(pids), sig))
+    clock = iter([1.0, 2.0, 3.0])
+    monkeypatch.setattr(sandbox.time, "monotonic", lambda: next(clock))
+    tables = iter([
+        {1: (0.5, 0.0), 2: (0.5, 0.0)},  # parent and child, 1 s used in the first second
+        {1: (0.6, 1.2)},  # the child ended at 1.2 s (0.7 s more) and was waited for; 0.1 s more of the parent
+        {1: (0.6, 1.5)},  # a child nobody saw ran 0.3 s and was waited for
+    ])
+    worker._cpu_times = lambda pids: next(tables)
+    share = sandbox.Worker._share_cpu
+    share(worker, [1, 2])
+    assert worker._cpu_credit == pytest.approx(1.0)  # 2 (burst) + 1 s x 1 core - 1 s used, capped at 2
+    share(worker, [1])
+    assert worker._cpu_credit == pytest.approx(min(2.0, 1.0 + 1.0) - 0.1 - (1.2 - 0.5))  # 0.7 more of the child
+    share(worker, [1])
+    assert worker._cpu_credit == pytest.approx(min(2.0, 1.2 + 1.0) - 0.3)
+    assert worker.signals == []
+
+
+@needs_sandbox
+def test_a_submission_stopped_by_its_time_limit_while_paused_is_told_why(course: Path):
+    """Paused for its CPU use, a submission runs out of time sooner: the reason says so."""
+    stopped, _, _ = run_attack(course, BUSY.format(seconds=60, n=4), Limits(cpus=0.25, wall_s=8))
+    assert len(stopped) == 1 and "wall-time limit" in stopped[0], stopped
+    assert "for using more than 0.25 CPU cores at once (the CPU limit): use fewer threads or processes" in stopped[0], stopped

@@ -23,6 +23,7 @@ LIMIT_HELP = {
     "wall_s": "seconds for one submission, cells and checks",
     "check_s": "seconds for one check",
     "cpu_s": "CPU seconds per process",
+    "cpus": "CPU cores its processes use together, on average",
     "memory_mb": "MiB of memory",
     "processes": "processes in the sandbox",
     "file_mb": "MiB in one file",

@@ -89,6 +89,8 @@ PROC = "/proc"  # a name, so that a test can show the supervisor an odd process 
 LOOK_S = 0.1  # processes and memory
 SLOW_LOOK_S = 0.5  # disk, memfds and /dev/shm
 REST = 9  # after each look the supervisor rests REST times as long as it took: at most a tenth of a core
+CPU_BURST_S = 2.0  # seconds of `cpus` cores a sandbox may use ahead of its average (a burst, then the pace)
+TICK = os.sysconf("SC_CLK_TCK")  # /proc/PID/stat counts CPU time in these
 CLONE_NEWIPC = 0x08000000
 SHARED_MEMORY = ("/memfd:",)  # what an open descriptor or a mapping of held memory is named; /dev/shm is
 # counted as a whole inside the sandbox (its own tmpfs), file by file without it
@@ -108,6 +110,7 @@ class Limits:
     wall_s: float = 900.0  # the whole submission: its cells and every check
     check_s: float = 300.0  # one check (the worker is restarted for the next one if it runs over)
     cpu_s: int = 1800  # CPU time of each process
+    cpus: float = 2.0  # CPU cores all its processes use together, on average (paused past that)
     memory_mb: int = 3072  # each process's data (RLIMIT_DATA), and all its processes' resident memory together
     processes: int = 64
     file_mb: int = 100  # one file
@@ -344,6 +347,12 @@ class Worker:
         self.time_limit = f"it ran past the submission's wall-time limit ({limits.wall_s:g} s)"  # set by the runner
         self.output_bytes = 0
         self.tail = b""  # the last bytes printed, to say why a worker that could not start ended
+        self._cpu_seen: dict[int, tuple[float, float]] = {}  # pid: (its own CPU seconds, its waited-for children's)
+        self._cpu_credit = limits.cpus * CPU_BURST_S  # CPU seconds it may still use now
+        self._cpu_at = time.monotonic()
+        self._paused_until: float | None = None
+        self._pause_s = 0.0
+        self.paused_s = 0.0  # wall time the sandbox spent paused for using more than its cores
         for sub in ("work", "home", "tmp", "cache"):
             (scratch / sub).mkdir(parents=True, exist_ok=True)
         env = self._environment(sandbox, gpu)
@@ -620,7 +629,62 @@ class Worker:
                     held_at = time.monotonic() + max(SLOW_LOOK_S, REST * (time.thread_time() - held_began))
                 if held + self._resident_bytes(pids, limits.memory_mb * MB - held) > limits.memory_mb * MB:
                     self.kill(f"it used more than {limits.memory_mb:,} MB of memory (the memory limit)")
+                self._share_cpu(pids)
             pause = max(LOOK_S, REST * (time.thread_time() - began))
+
+    def _cpu_times(self, pids: list[int]) -> dict[int, tuple[float, float]]:
+        """{pid: (its own CPU seconds, those of its children it has waited for)} from /proc/PID/stat."""
+        times = {}
+        for pid in pids:
+            try:
+                with open(f"{PROC}/{pid}/stat", "rb") as fh:
+                    after = fh.read().rsplit(b")", 1)[1].split()  # the name before ")" may hold spaces
+                utime, stime, cutime, cstime = (int(x) for x in after[11:15])
+            except (OSError, ValueError, IndexError):
+                continue
+            times[pid] = ((utime + stime) / TICK, (cutime + cstime) / TICK)
+        return times
+
+    def _share_cpu(self, pids: list[int]) -> None:
+        """Hold the sandbox to `limits.cpus` cores on average: past its credit (CPU_BURST_S of them
+        ahead), every process in it is stopped (SIGSTOP) until the average is back, then continued.
+        A submission that runs many busy processes, or sets torch to many threads, then slows only
+        itself, not the classmates graded beside it (`gan-course autograde --jobs N`).
+
+        What it used since the last look: each process's own CPU time gained, plus what its waited-
+        for children gained beyond the time already counted of the processes that ended meanwhile
+        (a child that lived less than a look is counted when its parent waits for it; one that was
+        counted alive is not counted twice)."""
+        now = time.monotonic()
+        times = self._cpu_times(pids)
+        own = children = 0.0
+        for pid, (mine, theirs) in times.items():
+            seen_mine, seen_theirs = self._cpu_seen.get(pid, (0.0, 0.0))  # a new process: all it and its children used
+            own += max(0.0, mine - seen_mine)
+            children += max(0.0, theirs - seen_theirs)
+        ended = sum(mine + theirs for pid, (mine, theirs) in self._cpu_seen.items() if pid not in times)
+        self._cpu_seen = times
+        cpus = self.limits.cpus
+        self._cpu_credit = min(cpus * CPU_BURST_S, self._cpu_credit + cpus * (now - self._cpu_at)) - own - max(0.0, children - ended)
+        self._cpu_at = now
+        if self._paused_until is not None:
+            if now < self._paused_until:
+                self._signal(pids, signal.SIGSTOP)  # any process that started as the others stopped
+                return
+            self._signal(pids, signal.SIGCONT)
+            self.paused_s += now - self._paused_until + self._pause_s
+            self._paused_until = None
+        if self._cpu_credit < 0:
+            self._pause_s = -self._cpu_credit / cpus
+            self._paused_until = now + self._pause_s
+            self._signal(pids, signal.SIGSTOP)
+
+    def _signal(self, pids: list[int], sig: int) -> None:
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:  # ended meanwhile
+                continue
 
     def _watch_disk(self) -> None:
         """Scratch, every SLOW_LOOK_S, or REST times a costly walk's time later; but after one walk's
@@ -680,6 +744,10 @@ class Worker:
             self.kill("it did not exit when asked")
             code = None
         if self.reason is not None:
+            paused = self.paused_s + (time.monotonic() - self._paused_until + self._pause_s if self._paused_until is not None else 0.0)
+            if self.reason == self.time_limit and paused >= 1:
+                return (f"the submission was stopped: {self.reason}; it was paused {paused:.0f} s of that time for using "
+                        f"more than {self.limits.cpus:g} CPU cores at once (the CPU limit): use fewer threads or processes")
             return f"the submission was stopped: {self.reason}"
         if code is not None and code < 0:
             return f"the submission's process ended: {SIGNALS.get(-code, f'signal {-code}')}"
