@@ -406,8 +406,19 @@ CORRECT_CELLS = {
                               "n_epochs is the length of the whole run, not the epochs to add; train epochs 11 to n_epochs"),
         (list(range(9, 20)), "resume trained epochs 10, 11, 12, 13, 14, 15, 16, ..., 20: it repeated epoch 10, which the checkpoint "
                              "saved after epoch 10 already holds; continue with epoch 11, the one after the saved epoch"),
+        # range(first, n_epochs) in a 1-based loop: every epoch but the last
+        (list(range(10, 19)), "resume(checkpoint, 20, ...) trained epochs 11, 12, 13, 14, 15, 16, 17, ..., 19 and stopped before epoch 20, "
+                              "the last: train epochs 11 to n_epochs, n_epochs included (`range(first, n_epochs + 1)` when counting from 1)"),
+        # a 1-based loop from the saved epoch, range(saved, n_epochs): each epoch one early
+        (list(range(9, 19)), "resume trained epochs 10, 11, 12, 13, 14, 15, 16, ..., 19: it repeated epoch 10, which the checkpoint "
+                             "saved after epoch 10 already holds, and never trained epoch 20; continue with epoch 11, the one after "
+                             "the saved epoch, up to n_epochs"),
+        # a 1-based loop passing gan.batches.epoch(epoch), not epoch - 1: each epoch one late
+        (list(range(11, 21)), "resume trained epochs 12, 13, 14, 15, 16, 17, 18, ..., 21 (by the batches it drew): each one epoch later "
+                              "than an uninterrupted run; train gives the k-th epoch (counted from 1) the batches of "
+                              "gan.batches.epoch(k - 1): pass the numbers train passes"),
     ],
-    ids=["exact", "n_epochs_more", "stops_early", "repeats_the_saved_epoch"],
+    ids=["exact", "n_epochs_more", "stops_early", "repeats_the_saved_epoch", "stops_one_short", "one_early", "one_late"],
 )
 def test_resumed_epochs_are_told_by_what_went_wrong(resumed, told):
     """resume given n_epochs = 20 after a checkpoint of epoch 10: a resume that adds n_epochs to the saved
@@ -501,6 +512,15 @@ WRONG = {
                 step(gan, x)
         save(n_epochs)
     """,
+    "final_save_after_the_loop": """
+        <SAVE>
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                step(gan, x)
+            if epoch % 10 == 0:
+                save(epoch)
+        save(n_epochs)  # the final model
+    """,
     "checkpoint_every_epoch": """
         <SAVE>
         for epoch in range(1, n_epochs + 1):
@@ -559,6 +579,17 @@ WRONG = {
                 with torch.no_grad():
                     save_image_grid(from_model_range(gan.G(noise), "tanh"), out_dir / f"{epoch}.png")
                 torch.save({"epoch": epoch, "G": gan.G.state_dict()}, out_dir / f"{epoch}.pt")
+    """,
+    "batches_pickled": """
+        noise = torch.randn(64, gan.nz)
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                step(gan, x)
+            if epoch % 10 == 0:
+                with torch.no_grad():
+                    save_image_grid(from_model_range(gan.G(noise), "tanh"), out_dir / f"{epoch}.png")
+                state = {name: getattr(gan, name).state_dict() for name in ("G", "D", "opt_g", "opt_d")}
+                torch.save({**state, "epoch": epoch, "fixed_noise": noise, "rng": torch.get_rng_state(), "batches": gan.batches}, out_dir / f"{epoch}.pt")
     """,
     "pickle_dump_checkpoint": """
         import pickle
@@ -652,6 +683,11 @@ def same(result: dict[str, tuple[float, str]], expected: dict[str, tuple[float, 
     )
 
 
+BATCHES_PICKLED = (
+    "`10.pt` holds gan.batches (the data order, a `reference.data.batches.Batches`), pickled: only the full unpickler "
+    "loads it, and that can run code, so the grader does not; save only state_dicts, tensors and numbers (make_gan(seed) "
+    "rebuilds the rest)"
+)
 SHORT = (
     "train(30, ...) trained 29 epochs, not 30: loop over every epoch, `for epoch in range(n_epochs)` (0-based) "
     "or `for epoch in range(1, n_epochs + 1)` (1-based)"
@@ -689,7 +725,14 @@ EXPECTED = {
     "saves_only_at_the_end": {
         **OK,
         "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epoch 30 of a 30-epoch run; expected 10, 20, 30 (1-based: after the 10th, 20th, 30th epoch)"),
-        "test_saves_for_25_and_9_epochs": (0.0, "sample grids saved at epoch 25 of a 25-epoch run; expected 10, 20 (1-based: after the 10th, 20th, 30th epoch); sample grids saved at epoch 9 of a 9-epoch run; expected none (1-based: after the 10th, 20th, 30th epoch)"),
+        "test_saves_for_25_and_9_epochs": (0.0, "sample grids saved at epoch 25 of a 25-epoch run; expected 10, 20 (epoch 25 is the run's last: save after every 10th epoch only, not also when the run ends); sample grids saved at epoch 9 of a 9-epoch run; expected none (1-based: after the 10th, 20th, 30th epoch)"),
+    },
+    # the scheduled saves, and one more after the loop: in a 30-epoch run it repeats epoch 30's save,
+    # in runs of 25 and 9 epochs it is a save off the schedule; G gets the fixed noise twice at epoch
+    # 30 of the uninterrupted run, once in the resumed one (which saves no final model): the same noise
+    "final_save_after_the_loop": {
+        **OK,
+        "test_saves_for_25_and_9_epochs": (0.0, "sample grids saved at epochs 10, 20, 25 of a 25-epoch run; expected 10, 20 (epoch 25 is the run's last: save after every 10th epoch only, not also when the run ends); sample grids saved at epoch 9 of a 9-epoch run; expected none (1-based: after the 10th, 20th, 30th epoch)"),
     },
     "checkpoint_every_epoch": {
         **OK,
@@ -724,7 +767,13 @@ EXPECTED = {
         **OK,
         "test_checkpoints_hold_g_and_d": (0.0, "`model-10.pth` holds a pickled `reference.models.mlp.Generator`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"),
         "test_checkpoints_hold_optimizers_and_epoch": (0.0, "`model-10.pth` holds a pickled `reference.models.mlp.Generator`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"),
-        "test_resume_continues_the_run": (0.0, Starts("calling `resume` raised UnpicklingError: Weights only load failed.")),
+        "test_resume_continues_the_run": (0.0, "`resume` could not load the checkpoint that train(10, ...) saved: `model-10.pth` holds a pickled `reference.models.mlp.Generator`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"),
+    },
+    # the data order saved too: in the grader gan.batches is its watched stand-in, named as what it stands for
+    "batches_pickled": {
+        **OK,
+        **{name: (0.0, BATCHES_PICKLED) for name in ("test_checkpoints_hold_g_and_d", "test_checkpoints_hold_optimizers_and_epoch")},
+        "test_resume_continues_the_run": (0.0, "`resume` could not load the checkpoint that train(10, ...) saved: " + BATCHES_PICKLED),
     },
     "checkpoint_of_g_only": {
         **OK,
@@ -736,7 +785,7 @@ EXPECTED = {
         **OK,
         "test_checkpoints_hold_g_and_d": (0.0, "`10.pkl` is not a file written by torch.save (not its zip format); save checkpoints with torch.save"),
         "test_checkpoints_hold_optimizers_and_epoch": (0.0, "`10.pkl` is not a file written by torch.save (not its zip format); save checkpoints with torch.save"),
-        "test_resume_continues_the_run": (0.0, Starts("calling `resume` raised UnpicklingError: Weights only load failed.")),
+        "test_resume_continues_the_run": (0.0, "`resume` could not load the checkpoint that train(10, ...) saved: `10.pkl` is not a file written by torch.save (not its zip format); save checkpoints with torch.save"),
     },
     "save_image_to_the_folder": {
         name: (0.0, "calling `train` raised ValueError: unknown file extension:") for name in CHECKS
@@ -762,6 +811,7 @@ def test_expected_totals():
         "saves_at_9_19_29": 11.0,
         "one_epoch_short": 7.0,
         "saves_only_at_the_end": 11.0,
+        "final_save_after_the_loop": 14.0,
         "checkpoint_every_epoch": 15.0,
         "fresh_noise_each_time": 13.0,
         "figure_with_title": 15.0,
@@ -771,6 +821,7 @@ def test_expected_totals():
         "whole_modules_pickled": 8.0,
         "checkpoint_of_g_only": 10.0,
         "pickle_dump_checkpoint": 8.0,
+        "batches_pickled": 8.0,
         "save_image_to_the_folder": 0.0,
     }
 
@@ -784,7 +835,7 @@ MOMENTS_LOST = (
 OTHER_RANDOM_NUMBERS = (
     "the resumed run's random numbers differ from an uninterrupted run's from epoch 11 on (step draws its"
     ' noise with torch.randn): save torch.get_rng_state() in the checkpoint and restore it with '
-    'torch.set_rng_state in resume'
+    'torch.set_rng_state in resume, after make_gan(seed), which reseeds torch'
 )
 NOTHING_RESUMED = (
     "the grader found no checkpoint of a later epoch than 10 in the run's folder after resume(checkpoint, 20, ...): "
@@ -792,9 +843,10 @@ NOTHING_RESUMED = (
     "those files with an uninterrupted run's"
 )
 NUMPY_IN_CHECKPOINT = (
-    "`ckpt_010.pt` holds a numpy value (pickled as `numpy._core.multiarray._reconstruct`; np.random.get_state() makes "
-    "one), which torch.load(weights_only=True) refuses: keep only tensors, numbers and state dicts in a checkpoint "
-    "(step draws its noise from torch's generator: torch.get_rng_state() is the random state to save)"
+    "`ckpt_010.pt` holds a numpy value (pickled as `numpy._core.multiarray._reconstruct`; np.random.get_state() and "
+    "np.array make one), which torch.load(weights_only=True) refuses: keep only tensors, numbers and state dicts in a "
+    "checkpoint (torch.from_numpy(array) is a tensor; for the random state, step draws its noise from torch's generator: "
+    "torch.get_rng_state() is the one to save)"
 )
 EXPECTED_RESUMES = {
     "optimizer_states_not_saved": {
@@ -970,7 +1022,7 @@ def test_a_checkpoint_crafted_to_run_code_never_runs_in_the_grader(tmp_path):
     result = scores(submission(tmp_path / "nb", body, before))
     refused = "`10.pt` holds a pickled `posix.mkdir`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"
     earned, message = result.pop("test_resume_continues_the_run")  # its own torch.load(weights_only=True) refuses the file too
-    assert earned == 0.0 and message.startswith("calling `resume` raised UnpicklingError: ")
+    assert (earned, message) == (0.0, f"`resume` could not load the checkpoint that train(10, ...) saved: {refused}")
     assert result == {
         **{name: ok for name, ok in OK.items() if name != "test_resume_continues_the_run"},
         "test_checkpoints_hold_g_and_d": (0.0, refused),
@@ -1174,6 +1226,15 @@ def resumed(tmp_path, loaded=("G", "D", "opt_g", "opt_d"), restore_rng=True, sta
     return record
 
 
+def test_the_noise_of_a_save_is_compared_whatever_the_number_of_calls():
+    """G given the fixed noise twice at one save (a final save after the loop beside the scheduled
+    one) received the same noise as G given it once; other noise, or noise missing, is not the same."""
+    z, w = torch.randn(64, 100), torch.randn(64, 100)
+    assert probes_a3._same_inputs([z], [z.clone(), z.clone()]) and probes_a3._same_inputs([z, z], [z])
+    assert probes_a3._same_inputs([z, w], [w, z]) and probes_a3._same_inputs([], [])
+    assert not probes_a3._same_inputs([z], [z, w]) and not probes_a3._same_inputs([w], [z]) and not probes_a3._same_inputs([], [z])
+
+
 def test_resumed_train_measures_an_exact_resume(tmp_path):
     record = resumed(tmp_path)
     assert record == {
@@ -1232,6 +1293,21 @@ def test_load_checkpoint_reads_state_dicts_and_refuses_what_could_run_code(tmp_p
     assert load("e.pt", packed.getvalue())[0] == (
         "`e.pt` is a zip archive torch.save does not write (compressed or over 100 MB); save checkpoints with torch.save"
     )
+
+
+def test_a_numpy_number_in_a_checkpoint_is_told_apart_from_a_numpy_array():
+    """np.mean(losses) saved beside the state is a numpy number: the message says how to store a number,
+    not that a random state is in the file; an array is told how to become a tensor."""
+    import numpy as np
+
+    load = checks_module().load_checkpoint
+    problem, _ = load("n.pt", saved({"epoch": 10, "loss_d": np.mean([0.5, 0.25])}))
+    assert problem == (
+        "`n.pt` holds a numpy number (pickled as `numpy._core.multiarray.scalar`; np.mean or np.float64 makes one), which "
+        "torch.load(weights_only=True) refuses: store it as a Python number, float(x) or x.item(), or keep it out"
+    )
+    problem, _ = load("a.pt", saved({"epoch": 10, "losses": np.array([0.5, 0.25])}))
+    assert problem.startswith("`a.pt` holds a numpy value (pickled as `numpy._core.multiarray._reconstruct`") and "torch.from_numpy" in problem
 
 
 def png(write) -> bytes:

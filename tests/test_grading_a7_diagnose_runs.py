@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -274,3 +275,49 @@ def test_make_runs_reproduces_the_committed_run(tmp_path, run):
     for grid in (committed / "samples").iterdir():
         difference = np.abs(pixels(out / "samples" / grid.name) - pixels(grid))
         assert difference.max() <= 8 and difference.mean() <= 1.0, grid.name
+
+
+def test_word_separators_and_copied_descriptions_are_the_choices_they_spell(tmp_path):
+    """"D wins" and "lr-off-by-10" are keys written as words; a choice copied from FAILURES or FIXES as
+    its description (FAILURES["checkerboard"]) is that choice: both score as the key would, right or wrong."""
+    source = (
+        'diagnosis = {"run_a": "Unit range data", "run_b": FAILURES["checkerboard"], "run_c": "D wins", '
+        '"run_d": "nan-log-sigmoid", "run_e": "lr off by 10"}\n'
+        'fix = {"run_a": "scale-data", "run_b": "Resize Conv", "run_c": FIXES["lr_d"], "run_d": "logits loss", '
+        '"run_e": FIXES["ema"]}\n'
+    )
+    assert scores(submission(tmp_path, source, None)) == {
+        **OK,
+        "test_run_e_fix": (0.0, "fix['run_e'] = 'ema' treats a symptom, not the cause: an average of G's weights is no "
+                                "better than G when G barely moves"),
+    }
+
+
+def test_fixes_that_only_hold_d_back_are_told_why_they_fall_short():
+    """Label smoothing, a lower lr for D and spectral normalisation treat a D that wins; where that is a
+    symptom (run_b's pattern, run_a's range, run_d's overflow) the message says why, as for the others."""
+    told = {
+        ("run_a", "lr_d"): "G still copies images in [0, 1]",
+        ("run_b", "lr_d"): "G's transposed convolutions still draw the pattern",
+        ("run_b", "label_smoothing"): "G's transposed convolutions still draw the pattern",
+        ("run_b", "spectral_norm"): "G's transposed convolutions still draw the pattern",
+        ("run_d", "lr_d"): "sigmoid to round to 0 or 1",
+    }
+    for (run, fix), why in told.items():
+        with pytest.raises(AssertionError, match=rf"treats a symptom, not the cause: .*{re.escape(why)}"):
+            CHECKS.judge_fix(Fake(fix={run: fix}), run)
+
+
+def test_a_diagnosis_true_of_run_b_s_metrics_earns_half():
+    """run_b's metrics show D far ahead (D(x) 0.998, D(G(z)) 0.004 by epoch 8): "d_wins" reads them right
+    and misses the grids, half right like its learning rate; run_c's answer stays whole, and d_wins
+    elsewhere stays wrong."""
+    with pytest.raises(CHECKS.Partial) as half:
+        CHECKS.judge_diagnosis(Fake(diagnosis={"run_b": "d_wins"}), "run_b")
+    assert half.value.points == 1 and half.value.message == (
+        "diagnosis['run_b'] = 'd_wins' is half right: its metrics do show D far ahead (D(x) near 1, D(G(z)) near 0), but "
+        "that follows from what goes wrong: name the failure its sample grids show"
+    )
+    CHECKS.judge_diagnosis(Fake(diagnosis={"run_c": "d_wins"}), "run_c")
+    with pytest.raises(AssertionError, match="is not what run_e shows"):
+        CHECKS.judge_diagnosis(Fake(diagnosis={"run_e": "d_wins"}), "run_e")

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 from PIL import Image
-from reference.grading import NAMESPACE, Partial, check
+from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading import probes_a3
 from reference.grading.proxy import NOT_ZIP, stored_zip_problem
 ASSIGNMENT = "a3_save_every_10_epochs"
@@ -172,6 +172,11 @@ def _epochs(obj, depth: int = 0):
             yield from _epochs(value, depth + 1)
 
 
+WRAPPED = {  # classes the probes put in the student's GAN, as the student knows the object they stand for
+    "reference.grading.probes_a3._WatchedBatches": "gan.batches (the data order, a `reference.data.batches.Batches`)",
+}
+
+
 class TooLarge(ValueError):
     """A checkpoint holding more than the grader reads."""
 
@@ -210,11 +215,22 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
         return f"`{name}` holds {err}, more than the grader reads; save the networks' state_dicts", None
     except pickle.UnpicklingError as err:
         found = re.search(r"\bGLOBAL ([A-Za-z_][\w.]{0,120})", str(err))
+        if found and found[1].split(".")[0] == "numpy" and found[1].endswith(".scalar"):  # np.float64(...), np.mean(losses)
+            return (
+                f"`{name}` holds a numpy number (pickled as `{found[1]}`; np.mean or np.float64 makes one), which "
+                f"torch.load(weights_only=True) refuses: store it as a Python number, float(x) or x.item(), or keep it out"
+            ), None
         if found and found[1].split(".")[0] == "numpy":
             return (
-                f"`{name}` holds a numpy value (pickled as `{found[1]}`; np.random.get_state() makes one), which "
+                f"`{name}` holds a numpy value (pickled as `{found[1]}`; np.random.get_state() and np.array make one), which "
                 f"torch.load(weights_only=True) refuses: keep only tensors, numbers and state dicts in a checkpoint "
-                f"(step draws its noise from torch's generator: torch.get_rng_state() is the random state to save)"
+                f"(torch.from_numpy(array) is a tensor; for the random state, step draws its noise from torch's generator: "
+                f"torch.get_rng_state() is the one to save)"
+            ), None
+        if found and found[1] in WRAPPED:  # the grader's stand-in for an object of the student's GAN
+            return (
+                f"`{name}` holds {WRAPPED[found[1]]}, pickled: only the full unpickler loads it, and that can run code, so the "
+                f"grader does not; save only state_dicts, tensors and numbers (make_gan(seed) rebuilds the rest)"
             ), None
         if found:
             return (
@@ -365,10 +381,13 @@ def judged_by(r: Run) -> str:
     return next(kind for kind in KINDS if r.saved(kind) or kind == "files")
 
 
-def hint(got: list[int]) -> str:
-    """Why saves at epochs `got` are wrong, in words: epoch 0, an off-by-one, or the 1-based rule."""
+def hint(got: list[int], n: int) -> str:
+    """Why saves at epochs `got` of an `n`-epoch run are wrong, in words: epoch 0, a save at the end
+    of the run (after the loop), an off-by-one, or the 1-based rule."""
     if 0 in got:
         return " (epoch 0 is before any training: never save there)"
+    if n > 10 and n % 10 and got[-1:] == [n] and all(k % 10 == 0 for k in got[:-1]):  # (in 9 epochs: or an off-by-one)
+        return f" (epoch {n} is the run's last: save after every 10th epoch only, not also when the run ends)"
     if all(k % 10 == 1 for k in got):
         return f" (1-based: {HINT})"
     return " (1-based: after the 10th, 20th, 30th epoch)"
@@ -402,7 +421,7 @@ def schedule_error(r: Run, kind: str) -> str | None:
         message = None
     else:
         message = f"{what} saved at {epochs(got)} of a {n}-epoch run; expected {fmt(expected)}"
-        message += "" if short else hint(got)  # a run of the wrong length explains itself
+        message += "" if short else hint(got, n)  # a run of the wrong length explains itself
     return "; ".join(m for m in (short, message) if m) or None
 
 

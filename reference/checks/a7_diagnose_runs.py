@@ -4,6 +4,7 @@ Generated from tests/autograders/test_a7_diagnose_runs.py by `python -m referenc
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
+import re
 from reference.grading import CheckFailure, Partial, check
 ASSIGNMENT = "a7_diagnose_runs"
 RUNS = ("run_a", "run_b", "run_c", "run_d", "run_e")
@@ -44,9 +45,31 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...]) -> str:
         kind = getattr(value, "type_name", None)  # an object the proxy cannot carry (a set...) comes back as a handle
         got = f"a {kind.rsplit('.', 1)[-1]}" if isinstance(kind, str) else f"{value!r} ({type(value).__name__})"
         raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {got}")
-    if value.strip().lower() not in allowed:
+    key = spelled(value)
+    if key not in allowed:
+        key = described(submission, listing, value, allowed)
+    if key is None:
         raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}")
-    return value.strip().lower()
+    return key
+
+
+def spelled(value: str) -> str:
+    """A choice as a key is spelled: case, surrounding spaces and the separators between words
+    forgiven ("D wins", "d-wins" and " D_Wins " are "d_wins")."""
+    return re.sub(r"[\s_-]+", "_", value.strip().lower())
+
+
+def described(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
+    """The key whose description in the notebook's FAILURES or FIXES (`listing`) `value` is, else None:
+    a choice copied as its description is that choice."""
+    try:
+        descriptions = submission.get(listing)
+    except CheckFailure:
+        return None
+    if not isinstance(descriptions, dict):
+        return None
+    found = [key for key, text in descriptions.items() if key in allowed and isinstance(text, str) and spelled(text) == spelled(value)]
+    return found[0] if len(found) == 1 else None
 
 
 @check(points=2, visible=True)

@@ -7,7 +7,9 @@ gives no answer away; the hidden checks, one diagnosis and one fix per run, hold
 (`ANSWERS`, never shipped: `python -m reference.grading.visible` copies only the visible check and
 the helpers it uses). A run's fix is right when it is any of the fixes that address that run's
 failure; a fix that treats only a symptom gets a message saying why it falls short. A diagnosis
-that is true of a run's settings but is not the failure it shows earns half (`PARTLY`).
+that is true of a run's settings or its metrics but is not the failure it shows earns half (`PARTLY`). A choice is
+read as its key whatever its case, surrounding spaces or word separators ("D wins", "d-wins"), and a
+choice copied as its description in the notebook's FAILURES or FIXES is that choice.
 
 The runs were made by solutions/a7_diagnose_runs/make_runs.py (instructors only) into solutions/a7_diagnose_runs/cases/. Why each answer
 holds is graded by hand (the `why_run_*` cells, with the rubric in their solution regions and
@@ -17,6 +19,8 @@ Points: the format 2; per run the diagnosis 2 and the fix 1; five runs: 2 + 5 * 
 """
 
 from __future__ import annotations
+
+import re
 
 from reference.grading import CheckFailure, Partial, check
 
@@ -64,9 +68,31 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...]) -> str:
         kind = getattr(value, "type_name", None)  # an object the proxy cannot carry (a set...) comes back as a handle
         got = f"a {kind.rsplit('.', 1)[-1]}" if isinstance(kind, str) else f"{value!r} ({type(value).__name__})"
         raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {got}")
-    if value.strip().lower() not in allowed:
+    key = spelled(value)
+    if key not in allowed:
+        key = described(submission, listing, value, allowed)
+    if key is None:
         raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}")
-    return value.strip().lower()
+    return key
+
+
+def spelled(value: str) -> str:
+    """A choice as a key is spelled: case, surrounding spaces and the separators between words
+    forgiven ("D wins", "d-wins" and " D_Wins " are "d_wins")."""
+    return re.sub(r"[\s_-]+", "_", value.strip().lower())
+
+
+def described(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
+    """The key whose description in the notebook's FAILURES or FIXES (`listing`) `value` is, else None:
+    a choice copied as its description is that choice."""
+    try:
+        descriptions = submission.get(listing)
+    except CheckFailure:
+        return None
+    if not isinstance(descriptions, dict):
+        return None
+    found = [key for key, text in descriptions.items() if key in allowed and isinstance(text, str) and spelled(text) == spelled(value)]
+    return found[0] if len(found) == 1 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,19 +126,26 @@ ANSWERS = {  # run: (its failure, every fix that addresses it); the runs: soluti
 SYMPTOM_ONLY = {  # (run, fix): why that fix falls short there
     ("run_a", "spectral_norm"): "it tames D, but G still copies images in [0, 1] and the grey background stays",
     ("run_a", "label_smoothing"): "it softens D's targets, but G still copies images in [0, 1] and the grey background stays",
+    ("run_a", "lr_d"): "a slower D changes the game's balance, but G still copies images in [0, 1] and the grey background stays",
     ("run_b", "ema"): "averaging G's weights smooths the samples a little, but the transposed convolutions still draw the pattern",
+    **{("run_b", fix): f"{how}, which tames its verdicts, but G's transposed convolutions still draw the pattern" for fix, how in (
+        ("lr_d", "a lower learning rate for D slows D alone"), ("label_smoothing", "label smoothing softens D's targets"),
+        ("spectral_norm", "spectral normalisation bounds D"))},
     ("run_c", "lr"): "a lower learning rate for both slows D and G alike, so D still wins; slow or soften D alone",
     ("run_d", "lr"): "a lower learning rate only delays the step where a logit grows large enough for sigmoid to round to 0 or 1",
     ("run_d", "spectral_norm"): "a tamer D only delays the step where a logit grows large enough for sigmoid to round to 0 or 1",
+    ("run_d", "lr_d"): "a slower D only delays the step where a logit grows large enough for sigmoid to round to 0 or 1",
     ("run_d", "label_smoothing"): "the loss still takes log(sigmoid(x)), which overflows on the fakes' logits",
     ("run_e", "lr_d"): "raising D's learning rate alone leaves G's 10x too low: G still barely moves",
     ("run_e", "ema"): "an average of G's weights is no better than G when G barely moves",
 }
 
 
-PARTLY = {  # (run, diagnosis): why it earns half: true of the run's settings, but not the failure it shows
+PARTLY = {  # (run, diagnosis): why it earns half: true of the run's settings or metrics, but not the failure it shows
     ("run_b", "lr_off_by_10"): "its learning rate is indeed high, which amplifies what goes wrong, but name the failure "
                                "its sample grids show",
+    ("run_b", "d_wins"): "its metrics do show D far ahead (D(x) near 1, D(G(z)) near 0), but that follows from what goes "
+                         "wrong: name the failure its sample grids show",
 }
 
 
