@@ -640,3 +640,45 @@ def test_try_it_names_the_stub_that_raised_and_lets_the_cell_go_on(capsys):
     assert ns["after"] == 2
     with pytest.raises(KeyboardInterrupt):
         exec("with try_it():\n    raise KeyboardInterrupt", ns)
+
+
+def _raised(call) -> BaseException:
+    try:
+        call()
+    except Exception as err:  # noqa: BLE001 - whatever the library raises
+        return err
+    raise AssertionError("it raised nothing")
+
+
+def test_a_write_into_a_missing_folder_and_a_refused_checkpoint_get_their_fix(tmp_path):
+    """save_image, savefig and torch.save into a folder nobody made, and torch.load refusing a pickled
+    module: made by the calls themselves. The fix follows; a missing file being read gets none."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+    from torchvision.utils import save_image
+
+    from reference.grading.checks import raised_in
+
+    missing = tmp_path / "samples" / "epoch_010.png"
+    figure = plt.figure()
+    errors = [
+        _raised(lambda: save_image(torch.zeros(1, 1, 4, 4), missing)),
+        _raised(lambda: figure.savefig(missing)),
+        _raised(lambda: torch.save({"epoch": 10}, tmp_path / "checkpoints" / "epoch_010.pt")),
+    ]
+    plt.close(figure)
+    def told(err: BaseException) -> str:
+        return StudentError(type(err).__name__, first_line(err), raised_in=raised_in(err)).describe()
+
+    for err in errors[:2]:  # PIL and matplotlib say the same when an image is read: both causes are told
+        reported = told(err)
+        assert "a path it names does not exist: to write a file there, create its folder first" in reported, reported
+    reported = told(errors[2])
+    assert "the folder it writes into does not exist: create it first" in reported, reported
+    torch.save({"G": torch.nn.Linear(2, 2)}, tmp_path / "whole.pt")
+    reported = told(_raised(lambda: torch.load(tmp_path / "whole.pt")))
+    assert reported.startswith("your code raised UnpicklingError: Weights only load failed: torch.load (weights_only=True"), reported
+    assert "weights_only=False" not in reported and "\x1b" not in reported, reported
+    read = told(_raised(lambda: Image.open(tmp_path / "nothing.png")))
+    assert "to read one, check the path" in read, read
+    assert told(_raised(lambda: open(tmp_path / "nothing.txt"))).endswith("nothing.txt'")  # Python's own open: no guess

@@ -107,6 +107,11 @@ NO_GPU = (
     'with torch.device("cuda" if torch.cuda.is_available() else "cpu")'
 )
 
+NO_FOLDER = (
+    "the folder it writes into does not exist: create it first, os.makedirs(folder, exist_ok=True) or "
+    "Path(folder).mkdir(parents=True, exist_ok=True)"
+)
+
 KNOWN_FIXES = (
     # (exception type, words of its message, the usual cause in GAN code and its fix[, the module it
     # must be raised in, or a package of them: a generic message means this cause only there])
@@ -149,6 +154,18 @@ KNOWN_FIXES = (
         "(opt_d's saved state into opt_g, or the reverse); load each optimizer's own saved state into it, "
         "gan.opt_g.load_state_dict(state[\"opt_g\"]) and gan.opt_d.load_state_dict(state[\"opt_d\"])",
         "torch.optim",
+    ),
+    # a write into a folder that does not exist: torchvision's save_image (PIL), matplotlib's savefig, torch.save
+    *(("FileNotFoundError", "No such file or directory", "a path it names does not exist: to write a file there, "
+       "create its folder first, os.makedirs(folder, exist_ok=True); to read one, check the path", module)
+      for module in ("PIL", "matplotlib")),  # the same words when an image is read: both causes told
+    ("RuntimeError", "Parent directory", NO_FOLDER, "torch.serialization"),
+    (
+        "UnpicklingError",
+        "Weights only load failed",
+        "torch.load (weights_only=True, its default) refused an object in the file: save only state_dicts, tensors, "
+        "numbers and strings in a checkpoint (not whole modules, numpy values or other objects)",
+        "torch.serialization",
     ),
     (
         "RuntimeError",
