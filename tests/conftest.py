@@ -369,6 +369,33 @@ def notebook_with_cells(source: Path, out_dir: Path, cells: dict[str, str]) -> P
     return path
 
 
+def course_env(**extra: str) -> dict:
+    """This environment for a course's commands (nbgrader, gan-course): the venv's bin/ first on PATH
+    (nbgrader runs `alembic` from it), without $GAN_COURSE_ROOT (the course is the working folder)."""
+    import sys
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
+    env.pop("GAN_COURSE_ROOT", None)
+    return env
+
+
+def generated_course(course: Path, assignment: str) -> tuple[Path, Path]:
+    """`course` made a course of this one's grading files for `assignment` (nbgrader_config.py, the
+    check modules, the source notebook) and `nbgrader generate_assignment` run in it: returns (the
+    student version, the source notebook). Run again, it makes the gradebook anew."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if not (course / "nbgrader_config.py").exists():
+        shutil.copy(root / "nbgrader_config.py", course)
+        shutil.copytree(root / "tests" / "autograders", course / "tests" / "autograders", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(root / "solutions" / assignment, course / "solutions" / assignment)
+    done = subprocess.run(["nbgrader", "generate_assignment", assignment, "--force"], cwd=course, env=course_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return course / "assignments" / assignment / f"{assignment}.ipynb", course / "solutions" / assignment / f"{assignment}.ipynb"
+
+
 GRADING_THREADS = 1
 """CPU threads of the learning checks in the grading tests, so that their expected scores hold anywhere.
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import course_env, generated_course
 from reference.grading.notebook import answered
 from reference.grading.sandbox import sandbox_problem
 
@@ -30,10 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 A = "a1_theory"
 
 
-def _env(**extra: str) -> dict:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
-    env.pop("GAN_COURSE_ROOT", None)
-    return env
+_env = course_env
 
 
 def _run(course: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -58,12 +56,7 @@ def _state(course: Path) -> tuple:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     course = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "tests" / "autograders", course / "tests" / "autograders", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "solutions" / A, course / "solutions" / A)
-    done = subprocess.run(["nbgrader", "generate_assignment", A, "--force"], cwd=course, env=_env(), capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    release, source = course / "assignments" / A / f"{A}.ipynb", course / "solutions" / A / f"{A}.ipynb"
+    release, source = generated_course(course, A)
     wrong = answered(release, source)
     for cell in wrong.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "frechet":
@@ -86,7 +79,7 @@ def three_ways(course: Path) -> dict:
     for folder in ("autograded", "feedback"):
         shutil.rmtree(course / folder, ignore_errors=True)
     (course / "gradebook.db").unlink()
-    assert subprocess.run(["nbgrader", "generate_assignment", A, "--force"], cwd=course, env=_env(), capture_output=True).returncode == 0
+    generated_course(course, A)
     shards = [
         subprocess.Popen(["gan-course", "autograde", A, "--shard", f"{k}/2", "--results", f"shard-{k}.jsonl", "--no-progress", *sandbox],
                          cwd=course, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -14,7 +14,6 @@ import copy
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import course_env, generated_course
 from reference.grading.notebook import answered
 from reference.grading.runner import _clean_error, _clean_outputs, grade_submission, sandbox_default
 
@@ -29,10 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 A = "a1_theory"
 
 
-def _env() -> dict:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.pop("GAN_COURSE_ROOT", None)
-    return env
+_env = course_env
 
 
 def _set(nb, grade_id: str, **meta) -> None:
@@ -85,12 +82,7 @@ def _forged(release: Path, source: Path) -> dict[str, nbformat.NotebookNode]:
 @pytest.fixture(scope="module")
 def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     course = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "tests" / "autograders", course / "tests" / "autograders", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "solutions" / A, course / "solutions" / A)
-    done = subprocess.run(["nbgrader", "generate_assignment", A, "--force"], cwd=course, env=_env(), capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    release, source = course / "assignments" / A / f"{A}.ipynb", course / "solutions" / A / f"{A}.ipynb"
+    release, source = generated_course(course, A)
     submissions = {**_forged(release, source), "b_honest": answered(release, source), "c_printed_a_lone_surrogate": answered(release, source),
                    "d_honest": answered(release, source)}
     for student, nb in submissions.items():
