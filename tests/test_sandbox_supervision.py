@@ -400,3 +400,20 @@ def test_a_submission_stopped_by_its_time_limit_while_paused_is_told_why(course:
     stopped, _, _ = run_attack(course, BUSY.format(seconds=60, n=4), Limits(cpus=0.25, wall_s=8))
     assert len(stopped) == 1 and "wall-time limit" in stopped[0], stopped
     assert "for using more than 0.25 CPU cores at once (the CPU limit): use fewer threads or processes" in stopped[0], stopped
+
+
+def test_a_process_the_share_could_not_read_once_is_not_charged_again(monkeypatch):
+    """A live process whose /proc/PID/stat could not be read at one look is neither counted as ended
+    nor, at the next look, as a new process that used all its CPU time at once (a long pause)."""
+    worker = SimpleNamespace(limits=Limits(cpus=1.0), _cpu_seen={}, _cpu_credit=2.0, _cpu_at=0.0, _paused_until=None, _pause_s=0.0,
+                             paused_s=0.0, signals=[])
+    worker._signal = lambda pids, sig: worker.signals.append(sig)
+    clock = iter([1.0, 2.0, 3.0])
+    monkeypatch.setattr(sandbox.time, "monotonic", lambda: next(clock))
+    tables = iter([{1: (30.0, 0.0)}, {}, {1: (30.5, 0.0)}])  # the worker: 30 s of imports, then unreadable once
+    worker._cpu_times = lambda pids: next(tables)
+    sandbox.Worker._share_cpu(worker, [1])
+    worker._cpu_credit, worker._paused_until, worker.signals = 2.0, None, []  # the first look's pause is not the point
+    sandbox.Worker._share_cpu(worker, [1])
+    sandbox.Worker._share_cpu(worker, [1])
+    assert worker._cpu_credit == pytest.approx(2.0 - 0.5) and worker.signals == [], (worker._cpu_credit, worker.signals)

@@ -662,8 +662,9 @@ class Worker:
             seen_mine, seen_theirs = self._cpu_seen.get(pid, (0.0, 0.0))  # a new process: all it and its children used
             own += max(0.0, mine - seen_mine)
             children += max(0.0, theirs - seen_theirs)
-        ended = sum(mine + theirs for pid, (mine, theirs) in self._cpu_seen.items() if pid not in times)
-        self._cpu_seen = times
+        alive = set(pids)  # a process whose stat could not be read this time keeps what was seen of it
+        ended = sum(mine + theirs for pid, (mine, theirs) in self._cpu_seen.items() if pid not in alive)
+        self._cpu_seen = {**{pid: seen for pid, seen in self._cpu_seen.items() if pid in alive}, **times}
         cpus = self.limits.cpus
         self._cpu_credit = min(cpus * CPU_BURST_S, self._cpu_credit + cpus * (now - self._cpu_at)) - own - max(0.0, children - ended)
         self._cpu_at = now
