@@ -18,7 +18,7 @@ from pathlib import Path
 
 from reference.errors import UserError
 
-__all__ = ["cache_dir", "writable_dir"]
+__all__ = ["cache_dir", "check_cache_dir", "writable_dir"]
 
 FIX = "set GAN_COURSE_CACHE to a writable folder"
 
@@ -36,6 +36,15 @@ def cache_dir() -> Path:
     if xdg and Path(xdg).is_absolute():
         return Path(xdg) / "gan-course"
     return Path("~/.cache/gan-course").expanduser()
+
+
+def check_cache_dir() -> None:
+    """UserError when `cache_dir()` exists but is not a folder (a $GAN_COURSE_CACHE pointing at a
+    file): otherwise every cached file would seem missing, and the advice to train it again wrong."""
+    folder = cache_dir()
+    if folder.exists() and not folder.is_dir():
+        source = "GAN_COURSE_CACHE" if os.environ.get("GAN_COURSE_CACHE") else "the cache folder"
+        raise UserError(f"{source} {folder} is a file, not a folder; {FIX}")
 
 
 def writable_dir(folder: str | os.PathLike, fix: str = FIX) -> Path:

@@ -73,3 +73,15 @@ def test_a_read_only_folder_is_one_user_error_line(tmp_path: Path) -> None:
             writable_dir(folder)
     finally:
         folder.chmod(0o755)
+
+
+def test_a_cache_that_is_a_file_is_named_before_a_missing_classifier(tmp_path: Path, monkeypatch) -> None:
+    """GAN_COURSE_CACHE pointing at a file: `eval` said no classifier was trained and to train one,
+    whose command then failed on the cache. The cache itself is named, with the fix."""
+    from reference.metrics.classifier import load_classifier_state
+
+    (tmp_path / "cache").write_text("not a folder")
+    monkeypatch.setenv("GAN_COURSE_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(UserError) as caught:
+        load_classifier_state("mnist", tmp_path)
+    assert str(caught.value) == f"GAN_COURSE_CACHE {tmp_path / 'cache'} is a file, not a folder; set GAN_COURSE_CACHE to a writable folder"

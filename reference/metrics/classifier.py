@@ -39,7 +39,7 @@ from reference.progress import tqdm
 from reference.cpu import threads_for_run
 from reference.data import Dataset, data_root, load_dataset
 from reference.data.mixtures import MIXTURES
-from reference.cache import cache_dir, writable_dir
+from reference.cache import cache_dir, check_cache_dir, writable_dir
 from reference.data.sources import native_shape
 from reference.errors import UserError
 from reference.io import atomic_path
@@ -341,6 +341,7 @@ def load_classifier_state(dataset: str, root: str | os.PathLike | None = None) -
     (state_dict on CPU): the one at `classifier_path`, else a legacy one (`find_classifier`)."""
     path = find_classifier(dataset, root)
     if path is None:
+        check_cache_dir()
         folder = classifier_path(dataset, root).parent
         raise UserError(
             f"no classifier for '{dataset}' from the data root {data_root(root)} in {folder}; {_retrain_hint(dataset, root)}"
