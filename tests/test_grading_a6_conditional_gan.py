@@ -1111,3 +1111,14 @@ def test_run_all_on_the_untouched_student_version_without_mnist(tmp_path):
         o.get("text", "") for o in cell.outputs if o.output_type == "stream").splitlines() if line.startswith("a6 ")]
     assert len(lines) == 6, lines
     assert all(": 0/" in line and "is not implemented yet" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("check, source", [
+    ("test_generator_output_shape", one_hot_g(z="z.view(64, -1)")),
+    ("test_discriminator_output", channels_d().replace(".view(-1)", ".view(64, -1)")),
+], ids=["g_views_z_as_64", "d_views_its_output_as_64"])
+def test_a_batch_size_fixed_in_a_view_is_named(check, source):
+    """A G or D written for the training batch of 64 (.view(64, ...)) fails on the grader's other batch sizes
+    with torch's raw 'shape [64, ...] is invalid for input of size N': the message names the fixed batch size."""
+    points, message = run_check(getattr(checks, check), kernel_submission(*LABEL_ENCODINGS["category"], source))
+    assert points == 0.0 and "a .view or .reshape fixes the batch size at 64, but batches have any size N" in message, message

@@ -6,7 +6,7 @@ The hidden checks that also grade your submission are not included."""
 from __future__ import annotations
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import END_WITH_TANH
+from reference.grading.checks import END_WITH_TANH, fixed_batch_hint
 from reference.grading import probes_a6
 from reference.grading.proxy import finite
 ASSIGNMENT = "a6_conditional_gan"
@@ -148,7 +148,8 @@ def raised_text(run: dict, batch: int) -> str:
         raise err
     call = run["failed"]
     if call is None:
-        return f"raises {err.type}: {err.message}" + (f" (in `{err.where.split('.<locals>.')[-1]}`)" if err.where else "")
+        return (f"raises {err.type}: {err.message}" + (f" (in `{err.where.split('.<locals>.')[-1]}`)" if err.where else "")
+                + fixed_batch_hint(err.message, batch))
     got = call["in"]
     joined = (
         "where the label joins, that is the size of z or of the image's channels or features plus the label's "
@@ -163,7 +164,8 @@ def raised_text(run: dict, batch: int) -> str:
     if call["in_features"] is not None and got and got[-1] != call["in_features"]:
         return (f"raises in {layer(call)}: it takes {call['in_features']} features but gets {shape_text(got, batch)}; its "
                 f"in_features must be the size that reaches it ({got[-1]}): {joined}")
-    return f"raises {err.type} in {layer(call)}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
+    return (f"raises {err.type} in {layer(call)}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
+            + fixed_batch_hint(err.message, batch))
 
 
 def generator_fault(run: dict, batch: int) -> str | None:
@@ -287,13 +289,13 @@ def outputs_of(submission, model, cases: list, **options) -> list[torch.Tensor] 
     results = submission.run(probes_a6.outputs, model, cases, NAMESPACE, **options)
     results = results if isinstance(results, list) and len(results) == len(cases) else [{}] * len(cases)
     outs = []
-    for result in results:
+    for case, result in zip(cases, results):
         result = result if isinstance(result, dict) else {}
         if isinstance(result.get("error"), dict):
             err = student_error(result["error"])
             if err.not_implemented:
                 raise err
-            return f"raises {err.type}: {err.message}"
+            return f"raises {err.type}: {err.message}" + fixed_batch_hint(err.message, len(case[0]))
         out = result.get("output")
         if not isinstance(out, torch.Tensor) or not out.is_floating_point():
             kind = result.get("output_type") if isinstance(result.get("output_type"), dict) else {}
