@@ -12,11 +12,19 @@ gives the same gradebook.
 Test cells get the lines of their checks ("a2 Output is (N, 1, 28, 28) ...: 2/2 points") and their
 earned points as the cell's value, which nbgrader reads as partial credit. Nothing the student's
 code printed can reach a test cell: their outputs go only to their own cells.
+
+The autograded notebook is shown as HTML to the instructor (the formgrader, inside their Jupyter
+session) and to the student (`nbgrader generate_feedback`), and nbconvert passes the HTML of a
+markdown cell through as it is. A markdown cell of the student's whose HTML would run code there
+(a <script>, an on...= handler, a javascript: link, an <iframe>, <object>, <svg>, <style>...) is
+shown as text instead, in a code block under a note that says why (`unsafe_markdown`); every
+other cell is left exactly as the student wrote it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html.parser
 import json
 import logging
 import os
@@ -96,13 +104,105 @@ def _outputs(entry: dict) -> list[NotebookNode]:
     return outputs
 
 
+SAFE_TAGS = frozenset(
+    "a abbr b bdi bdo blockquote br caption center cite code col colgroup dd del details dfn div dl dt em figcaption "
+    "figure font h1 h2 h3 h4 h5 h6 hr i img input ins kbd li mark ol p pre q rp rt ruby s samp small span strike strong "
+    "sub summary sup table tbody td tfoot th thead time tr tt u ul var wbr".split()
+)  # what markdown makes and the formatting students write by hand; none of them runs code without an on...= handler
+SAFE_SCHEMES = ("http", "https", "mailto", "attachment")  # and data:image/..., which an <img> only draws
+URL_ATTRIBUTES = frozenset(
+    "href src srcset action formaction xlink:href data poster background cite longdesc lowsrc dynsrc ping codebase "
+    "manifest icon usemap".split()
+)
+URL_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
+MATH_LINK = re.compile(r"\\href\s*\{([^}]*)\}")
+SHOWN_AS_TEXT = "[The grader shows this cell as text: its HTML ({what}) would run code where the notebook is viewed.]"
+
+
+def _word(text: str) -> str:
+    """`text` (a tag or attribute name the student wrote) with only letters, digits and dashes: safe in markdown."""
+    return "".join(ch for ch in text if ch.isascii() and (ch.isalnum() or ch == "-"))[:40] or "unnamed"
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+class _HTMLCheck(html.parser.HTMLParser):
+    """The first tag or attribute of some HTML that could run code in a browser, or None."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if self.found is not None:
+            return
+        if tag not in SAFE_TAGS:
+            self.found = f"{_a(_word(tag))} tag"
+            return
+        for name, value in attrs:
+            if name.startswith("on") or name in ("srcdoc", "formaction", "action"):
+                self.found = f"{_a(_word(name))} attribute"
+                return
+            if name not in URL_ATTRIBUTES:
+                continue
+            url = "".join(ch for ch in (value or "") if ch > " ").lower()  # a browser skips whitespace in a scheme
+            scheme = URL_SCHEME.match(url)
+            if scheme and scheme[1] not in SAFE_SCHEMES and not (scheme[1] == "data" and url.startswith("data:image/")):
+                self.found = f"{_a(_word(scheme[1]))}: link"
+                return
+
+    handle_startendtag = handle_starttag
+
+
+def unsafe_markdown(source: str) -> str | None:
+    """What in markdown `source` would run code once nbconvert renders it as HTML ("a script tag"),
+    or None when it is safe to show as it is."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    try:
+        rendered = markdown2html_mistune(source)
+    except Exception:  # noqa: BLE001 - markdown nbconvert cannot render is shown as text
+        return "markdown nbconvert cannot render"
+    check = _HTMLCheck()
+    check.feed(rendered)
+    check.close()
+    if check.found is None:  # MathJax makes a link of \href{url}{text} in $...$ when the page is viewed
+        for url in MATH_LINK.findall(source):
+            scheme = URL_SCHEME.match("".join(ch for ch in url if ch > " ").lower())
+            if scheme and scheme[1] not in SAFE_SCHEMES:
+                return f"{_a(_word(scheme[1]))}: link in its math"
+    return check.found
+
+
+def as_text(source: str, what: str) -> str:
+    """Markdown that shows `source` verbatim in a code block, under a note that says why."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", source)), default=0))
+    return f"{SHOWN_AS_TEXT.format(what=what)}\n\n{fence}text\n{source}\n{fence}\n"
+
+
+def defuse_markdown(nb: NotebookNode) -> NotebookNode:
+    """`nb` with each markdown cell of the student's (not a locked cell of the instructor's) whose
+    HTML could run code in the viewer's browser shown as text instead (see `unsafe_markdown`)."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown" or cell.get("metadata", {}).get("nbgrader", {}).get("locked"):
+            continue
+        what = unsafe_markdown(cell.source)
+        if what is not None:
+            cell.source = as_text(cell.source, what)
+    return nb
+
+
 def _is_test_cell(cell: NotebookNode) -> bool:
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return bool(meta.get("grade")) and not meta.get("solution")
 
 
 def fill(nb: NotebookNode, record: dict) -> NotebookNode:
-    """`nb` (the sanitized submission) with every code cell's outputs taken from `record`."""
+    """`nb` (the sanitized submission) with every code cell's outputs taken from `record`, and its
+    markdown cells made safe to show as HTML (`defuse_markdown`)."""
+    defuse_markdown(nb)
     recorded: list[tuple[str, dict]] = [
         (entry.get("digest", ""), entry) for _, entry in sorted(record["cells"].items(), key=lambda item: int(item[0]))
     ]

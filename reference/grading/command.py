@@ -96,7 +96,7 @@ def _summary(record: dict) -> str:
         line += f" (grader failed: {record['failed']})"
     elif record.get("stopped"):
         line += f" ({record['stopped'][0]})"
-    return line
+    return "".join(ch if ch.isprintable() else " " for ch in line)  # a student's text in it must not drive the terminal
 
 
 def _check_arguments(args: argparse.Namespace) -> None:

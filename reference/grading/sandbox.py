@@ -8,8 +8,11 @@
   package (a copy in which the modules that answer the assignment are replaced by a stub that
   refuses to import), the course data read-only when `GAN_COURSE_DATA` is set, and one private
   writable scratch folder (`/grading`: the submission's files, its home, its temporary files and
-  caches). Nothing else exists there: no `tests/`, no `solutions/`, no gradebook, no other
-  submission, no instructor home. `--gpu` adds the NVIDIA device files.
+  caches); the kernel's settings (`/proc/sys`) read-only, for a grader that is root maps the
+  sandbox's root to its own; no pseudo-terminals (`/dev/ptmx`). Nothing else exists there: no `tests/`, no `solutions/`, no gradebook,
+  no other submission, no instructor home. `--gpu` adds the NVIDIA device files. Ending the sandbox
+  kills its PID namespace's init, and so every process in it, whatever the sandbox did to the
+  parent-death signal bwrap gave that init.
 - with `sandbox=False` (`gan-course autograde --no-sandbox`, for a machine without bubblewrap) as
   a plain process in its own session: the same limits, none of the isolation.
 
@@ -312,7 +315,13 @@ def bwrap_command(
         args += ["--ro-bind", str(staged), str(reference_dir())]
     if "GAN_COURSE_DATA" in env:
         args += ["--ro-bind", env["GAN_COURSE_DATA"], env["GAN_COURSE_DATA"]]
-    args += ["--proc", "/proc", "--dev", "/dev"]
+    # the kernel's global settings read-only: bwrap 0.8 leaves /proc/sys writable, and a grader that is root
+    # maps the sandbox's root to the host's, which may then write kernel.core_pattern (a program the kernel runs
+    # as root at the next crash), vm.drop_caches, kernel.pid_max...: the whole host, not a sandbox
+    args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger"]
+    # no pseudo-terminals: each one counts against the kernel's global pty.max, shared with every other sandbox,
+    # container and login of the host (nothing graded needs a terminal)
+    args += ["--dev", "/dev", "--ro-bind", "/dev/null", "/dev/ptmx"]
     args += (["--size", str(shm_mb * MB)] if "--size" in options else []) + ["--tmpfs", "/dev/shm"]
     if gpu:
         args += _gpu_binds()
@@ -352,6 +361,7 @@ class Worker:
         self._cpu_at = time.monotonic()
         self._paused_until: float | None = None
         self._pause_s = 0.0
+        self._init: tuple[int, bytes] | None = None  # the sandbox's PID-namespace init: (pid, its start time)
         self.paused_s = 0.0  # wall time the sandbox spent paused for using more than its cores
         for sub in ("work", "home", "tmp", "cache"):
             (scratch / sub).mkdir(parents=True, exist_ok=True)
@@ -619,6 +629,7 @@ class Worker:
             if self.process.poll() is not None:
                 return
             began = time.thread_time()
+            self._namespace_init()
             pids = self._tree(limits.processes + 2)
             if len(pids) - 2 > limits.processes:  # bwrap and its pid-1 reaper are not the student's
                 self.kill(f"it started more than {limits.processes} processes (the process limit)")
@@ -722,10 +733,38 @@ class Worker:
             if self.output_bytes > limit:
                 self.kill(f"it printed more than {self.limits.output_mb:,} MB (the output limit)")
 
+    def _namespace_init(self) -> tuple[int, bytes] | None:
+        """The sandbox's PID-namespace init (bwrap's child: killing it ends every process of the
+        sandbox), remembered with its start time the first time it is seen, so that it is still found,
+        and never mistaken for another process, once bwrap has gone."""
+        if self._init is None and self.sandboxed and self.process.poll() is None:
+            try:
+                with open(f"{PROC}/{self.process.pid}/task/{self.process.pid}/children") as fh:
+                    children = [int(child) for child in fh.read().split()]
+                started = _start_time(children[0]) if children else b""
+                if started:
+                    self._init = (children[0], started)
+            except (OSError, ValueError):
+                pass
+        return self._init
+
+    def _kill_init(self) -> None:
+        """SIGKILL the sandbox's PID-namespace init, if it is still the one seen: bwrap's
+        --die-with-parent kills it only through its parent-death signal, which the sandbox can clear
+        (ptrace lets it make its init call prctl), and the process group of the grader's kill does
+        not hold it (bwrap's --new-session)."""
+        init = self._namespace_init()
+        if init is not None and _start_time(init[0]) == init[1]:
+            try:
+                os.kill(init[0], signal.SIGKILL)
+            except OSError:
+                pass
+
     def kill(self, reason: str) -> None:
         """End the sandbox and everything in it, remembering `reason` (the first one given)."""
         if self.reason is None:
             self.reason = reason
+        self._kill_init()
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except OSError:
@@ -752,7 +791,7 @@ class Worker:
             return f"the submission was stopped: {self.reason}"
         if code is not None and code < 0:
             return f"the submission's process ended: {SIGNALS.get(-code, f'signal {-code}')}"
-        last = [line for line in self.tail.decode("utf-8", "replace").splitlines() if line.strip()][-1:]
+        last = [line for line in printable(self.tail.decode("utf-8", "replace")).splitlines() if line.strip()][-1:]
         said = f" (its last output: {last[0].strip()[:200]})" if last and code else ""
         return f"the submission's process exited (status {code}) before it answered{said}; do not call exit() or os._exit() in a notebook"
 
@@ -764,6 +803,7 @@ class Worker:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        self._kill_init()  # bwrap gone, its init may not be: whatever the sandbox did to it
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             try:
                 pipe.close()
@@ -771,6 +811,22 @@ class Worker:
                 pass
         for thread in self._threads:
             thread.join(timeout=2)
+
+
+def _start_time(pid: int) -> bytes:
+    """When process `pid` started (/proc/PID/stat's starttime), b"" if it is gone: with the pid, who it is."""
+    try:
+        with open(f"{PROC}/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return b""
+
+
+def printable(text: str) -> str:
+    """`text` with every control character but the newline made a space: what a submission printed
+    is shown to the instructor, in a terminal too, where an escape sequence could move the cursor,
+    rewrite a classmate's line or the window's title."""
+    return "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in text)
 
 
 def make_scratch(prefix: str = "gan-course-grading-") -> Path:

@@ -171,18 +171,32 @@ def remove_scratch_folder(scratch: Path, folder: str | os.PathLike) -> None:
 
 def read_scratch_file(scratch: Path, path: str | os.PathLike, limit: int = MAX_READ) -> bytes:
     """The bytes of `path` (relative to `scratch`, or inside it), refusing with CheckFailure a link,
-    a file that resolves outside `scratch`, anything but a regular file, and files over `limit`."""
+    a file that resolves outside `scratch`, anything but a regular file, and files over `limit`.
+    Each folder on the way and the file are opened without following a link, so nothing outside
+    `scratch` is ever opened (opening a device or a named pipe there can have effects of its own)."""
     base = os.path.realpath(scratch)
-    full = os.path.join(base, path)
     name = Path(path).name
+    relative = Path(path)
+    if relative.is_absolute():  # inside scratch, as given or resolved
+        for root in (os.path.abspath(scratch), base):
+            if os.path.abspath(relative).startswith(root + os.sep):
+                relative = Path(os.path.abspath(relative)).relative_to(root)
+                break
+        else:
+            raise CheckFailure(f"`{name}` is not a regular file in the output folder; save the file itself there")
     try:
-        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        folder = _open_folder(Path(base), relative.parent)
+    except OSError as err:
+        raise CheckFailure(f"`{name}` could not be opened ({err.strerror or 'a link or a file on its way'}): write a regular file, not a link") from None
+    try:
+        fd = os.open(relative.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
     except OSError as err:
         raise CheckFailure(f"`{name}` could not be opened ({err.strerror}): write a regular file, not a link") from None
+    finally:
+        os.close(folder)
     try:
-        real = os.readlink(f"/proc/self/fd/{fd}") if os.path.isdir("/proc/self/fd") else os.path.realpath(full)
         info = os.fstat(fd)
-        if not real.startswith(base + os.sep) or not stat.S_ISREG(info.st_mode):
+        if not stat.S_ISREG(info.st_mode):
             raise CheckFailure(f"`{name}` is not a regular file in the output folder; save the file itself there")
         if info.st_size > limit:
             raise CheckFailure(f"`{name}` is {info.st_size:,} bytes, more than the {limit:,} the grader reads")
