@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from conftest import notebook_with_cells
-from reference.grading import probes_a1
+from reference.grading import probes, probes_a1
 from reference.grading.checks import run_check
 from reference.grading.local import execute_notebook, load_module
 from reference.grading.runner import grade_notebook
@@ -217,14 +217,16 @@ def test_correct_variants_score_full_marks(tmp_path, name):
 # ---------------------------------------------------------------------------------------------
 
 STABLE = (
-    "in float32, sigmoid(x) rounds to exactly 0 or 1 and exp(x) overflows to inf for large |x|, so log(sigmoid(x)), "
+    "sigmoid(x) rounds to exactly 1 for large x (beyond about 17 in float32, 37 in float64: converting to float64 does "
+    "not help) and, in float32, to 0 for x below about -88, where exp overflows to inf, so log(sigmoid(x)), "
     "log(1 - sigmoid(x)) and log(1 + exp(x)) become infinite (or log(eps) when an eps is added); work on the logits "
     "with functions made for it: -log D = F.softplus(-x), -log(1 - D) = F.softplus(x) (or F.logsigmoid)"
 )
 SATURATED = (
-    "in float32, sigmoid(x) saturates and exp(x) overflows there, so a loss built on them gets a wrong or NaN gradient "
-    "even when its value is kept in range (F.binary_cross_entropy, clamp, an eps, or torch.where, whose unused branch "
-    "still sends inf * 0 = NaN back); work on the logits with F.softplus or F.logsigmoid"
+    "sigmoid(x) is flat there (its slope is below 1e-43, in float64 too) and exp(x) overflows in float32, so a loss "
+    "built on them gets a wrong or NaN gradient even when its value is kept in range (F.binary_cross_entropy, clamp, "
+    "an eps, or torch.where, whose unused branch still sends inf * 0 = NaN back); work on the logits with F.softplus "
+    "or F.logsigmoid"
 )
 NEGATED_D = (
     "it is the negative of D's loss: you return V(D, G) = mean(log D(x)) + mean(log(1 - D(G(z)))), which D "
@@ -266,6 +268,15 @@ NEGATED_G = (
 )
 LOG_D = "that is mean(log D(G(z))), the non-saturating loss negated; this task asks for the minimax loss mean(log(1 - D(G(z))))"
 ELEMENTWISE = "(S1 S2)^(1/2) is a matrix square root (e.g. from the eigenvalues of S1 S2), not an elementwise sqrt"
+ONE_TRIANGLE = (
+    "eigvalsh (and eigh) take a symmetric matrix and read only one triangle of it, but S1 S2 is not symmetric: use "
+    "torch.linalg.eigvals(S1 @ S2).real, or eigvalsh of the symmetric S1^(1/2) S2 S1^(1/2), which has the same eigenvalues"
+)
+SMOOTHED = (
+    "the real images' target is 0.9 (one-sided label smoothing), not 1: this task's loss is mean(-log D(x)) + "
+    "mean(-log(1 - D(G(z)))), targets 1 for real and 0 for fake"
+)
+NOT_ONE_TENSOR = "{} returned {}; return one 0-dim torch tensor, the loss, so that loss.backward() works"
 COMPLEX = (
     "frechet_distance returned a complex number (Tensor); return a real one: the eigenvalues of S1 S2 are real up to "
     "round-off, so take their .real (torch.linalg.eigvals and scipy.linalg.sqrtm return complex numbers)"
@@ -547,8 +558,7 @@ WRONG = {
             "test_g_loss_matches_minimax": (0.0, "g_loss carries no gradient (was it detached?); G could not learn from it"),
             "test_g_loss_finite_at_logits_of_100": (0.0, "g_loss carries no gradient (was it detached?); G could not learn from it"),
             "test_frechet_distance_matches_reference": (
-                0.0, fd("4.9782", "5.18435", "d^2 = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)), with the matrix "
-                        "square root (e.g. from the eigenvalues of S1 S2)"),
+                0.0, fd("4.9782", "5.18435", ONE_TRIANGLE),
             ),
             "test_frechet_distance_properties": (1.0, "frechet_distance is not symmetric: 18.0837 one way, 17.8553 the other"),
         },
@@ -688,6 +698,109 @@ WRONG = {
 }
 
 
+WRONG.update({
+    "in_place_squeeze_on_the_logits": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    # D's outputs are (N, 1): squeeze them in place
+                    real_logits.squeeze_()
+                    fake_logits.squeeze_()
+                    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+                def g_loss(fake_logits):
+                    return -F.softplus(fake_logits.squeeze_()).mean()
+            """,
+        },
+        {},  # in training the logits are D's outputs, on which in-place operations work: right
+    ),
+    "naive_logs_in_float64_in_d_right_ones_in_g_and_frechet": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    # float64, so that sigmoid does not round? 1 - sigmoid(100) is 0 in float64 too
+                    r, f = real_logits.double(), fake_logits.double()
+                    return -torch.log(torch.sigmoid(r)).mean() - torch.log(1 - torch.sigmoid(f)).mean()
+
+                def g_loss(fake_logits):
+                    # log(1 - D) = log(sigmoid(-logit)): finite at +-100 in float64, sigmoid(-100) = 3.7e-44
+                    return torch.log(torch.sigmoid(-fake_logits.double())).mean()
+            """,
+            "frechet": """
+                import numpy as np
+                from scipy import linalg
+
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    # pytorch-fid's calculate_frechet_distance
+                    covmean = linalg.sqrtm(sigma1.numpy().dot(sigma2.numpy()))
+                    if np.iscomplexobj(covmean):
+                        covmean = covmean.real
+                    diff = mu1.numpy() - mu2.numpy()
+                    return diff.dot(diff) + np.trace(sigma1.numpy()) + np.trace(sigma2.numpy()) - 2 * np.trace(covmean)
+            """,
+        },
+        {"test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is inf; expected 200: {STABLE}")},
+    ),
+    "smoothed_real_labels_tuple_from_g_cross_term_added": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 0.9))
+                    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+                    return real + fake
+
+                def g_loss(fake_logits):
+                    loss = -F.softplus(fake_logits).mean()
+                    return loss, torch.sigmoid(fake_logits).mean()  # and D(G(z)), to log
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)
+                    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() + 2 * eigenvalues.sqrt().sum())
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 3.21128 on seeded logits; expected 3.34467: {SMOOTHED}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits +100, fake logits -100 is 10; expected 0: {SMOOTHED}"),
+            "test_g_loss_matches_minimax": (0.0, NOT_ONE_TENSOR.format("g_loss", "tuple")),
+            "test_g_loss_finite_at_logits_of_100": (0.0, NOT_ONE_TENSOR.format("g_loss", "tuple")),
+            "test_frechet_distance_matches_reference": (
+                0.0, fd("9.85786", "5.18435", "the cross term's sign is flipped: it is subtracted, - 2 tr((S1 S2)^(1/2))"),
+            ),
+            "test_frechet_distance_properties": (
+                0.0, "frechet_distance(N, N) = 7.21423; expected 0; with equal covariances frechet_distance = 25.0734; "
+                "expected ||mu1 - mu2||^2 = 17.8591",
+            ),
+        },
+    ),
+    "numpy_loss_eigvalsh_of_the_upper_triangle": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    return (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()).detach().numpy()
+
+                def g_loss(fake_logits):
+                    return -F.softplus(fake_logits).mean()
+            """,
+            "frechet": """
+                import numpy as np
+                from scipy import linalg
+
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    eigenvalues = linalg.eigvalsh(sigma1.numpy() @ sigma2.numpy(), lower=False)
+                    return float(((mu1 - mu2) ** 2).sum() + sigma1.trace() + sigma2.trace() - 2 * np.sqrt(np.clip(eigenvalues, 0, None)).sum())
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, NOT_ONE_TENSOR.format("d_loss", "ndarray")),
+            "test_d_loss_finite_at_logits_of_100": (0.0, NOT_ONE_TENSOR.format("d_loss", "ndarray")),
+            "test_frechet_distance_matches_reference": (0.0, fd("5.3936", "5.18435", ONE_TRIANGLE)),
+            "test_frechet_distance_properties": (1.0, "frechet_distance is not symmetric: 17.8553 one way, 18.0837 the other"),
+        },
+    ),
+})
+
+
 @pytest.mark.parametrize("name", list(WRONG))
 def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
     cells, expected = WRONG[name]
@@ -724,6 +837,29 @@ NOT_FINITE = (
     "a log met 0 or a negative number on the grid: D* must lie strictly between 0 and 1 (check d_star), and in float32 "
     "D* or 1 - D* rounds to exactly 0 where one density is about e^17 times the other; keep the grid's float64, or "
     "take log D* and log(1 - D*) from the log densities"
+)
+
+
+RENORMALISED = (
+    "it is the JSD of the densities renormalised over the grid's points (scipy.stats.entropy and "
+    "scipy.spatial.distance.jensenshannon rescale their inputs to sum to 1): integrate the definition over the grid as it is"
+)
+ORDER = "that is {}: the two numbers are in the wrong order; cost_and_jsd returns (C(G), JSD)"
+KL_SWAPPED = (
+    "the KL divergences' arguments are swapped: you integrate m log(m / p_data), which is KL(m || p_data); the JSD uses "
+    "KL(p_data || m), the integral of p_data log(p_data / m) (F.kl_div(input, target) is KL(target || exp(input)))"
+)
+NO_SQRT_2PI = (
+    "the densities lack the factor 1 / sqrt(2 pi): it cancels in D* = p_data / (p_data + p_g), but not in the "
+    "integrals, which need the densities themselves (each integrates to 1): exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"
+)
+UNNORMALISED = (
+    "the densities lack their normalising factor 1 / (sigma sqrt(2 pi)), which the integrals need (each density "
+    "integrates to 1): exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"
+)
+WHOLE_LINE = (
+    "it is {} over the whole real line (scipy.integrate.quad from -inf to inf, or a grid of your own?), not over the "
+    "grid x as given, which here leaves out part of both densities: integrate over x"
 )
 
 
@@ -1007,9 +1143,7 @@ THEORY_WRONG = {
         """,
         {
             "test_cost_and_jsd_on_other_grids": (
-                1.0, jsd_is(CUT_PAIR, "0.0108726", "0.00833414", "it is the JSD of the densities renormalised over the "
-                            "grid's points (what scipy.spatial.distance.jensenshannon computes, squared): integrate the "
-                            "definition over the grid as it is"),
+                1.0, jsd_is(CUT_PAIR, "0.0108726", "0.00833414", RENORMALISED),
             ),
         },
     ),
@@ -1036,6 +1170,137 @@ THEORY_WRONG = {
         },
     ),
 }
+
+
+THEORY_WRONG.update({
+    "cost_and_jsd_returned_in_the_wrong_order": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = (p + q) / 2
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+            return float(jsd), float(cost)
+        """,
+        {
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "0.0884494", "-1.2094", ORDER.format("the JSD"))),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "-1.2094", "0.0884494", ORDER.format("C(G)"))),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "0.145342", "-1.09561", ORDER.format("the JSD")) + "; "
+                + cost_is(CUT_PAIR, "0.00833414", "-0.94746", ORDER.format("the JSD")),
+            ),
+        },
+    ),
+    "no_sqrt_2pi_in_the_integrals_kl_div_arguments_swapped": (
+        """
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p = torch.exp(-0.5 * ((x - mu_data) / sigma_data) ** 2) / sigma_data
+            q = torch.exp(-0.5 * ((x - mu_g) / sigma_g) ** 2) / sigma_g  # sqrt(2 pi) cancels
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            p = torch.exp(-0.5 * ((x - mu_data) / sigma_data) ** 2) / sigma_data
+            q = torch.exp(-0.5 * ((x - mu_g) / sigma_g) ** 2) / sigma_g
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            p, q = p / math.sqrt(2 * math.pi), q / math.sqrt(2 * math.pi)
+            m = (p + q) / 2
+            # KL(p || m) with kl_div(input, target) read as KL(exp(input) || target)
+            kl_pm = torch.trapezoid(F.kl_div(p.log(), m, reduction="none"), x)
+            kl_qm = torch.trapezoid(F.kl_div(q.log(), m, reduction="none"), x)
+            return float(cost), float(0.5 * kl_pm + 0.5 * kl_qm)
+        """,
+        {
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-3.03151", "-1.2094", NO_SQRT_2PI)),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.107045", "0.0884494", KL_SWAPPED)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-2.74629", "-1.09561", NO_SQRT_2PI) + "; "
+                + cost_is(CUT_PAIR, "-2.37493", "-0.94746", NO_SQRT_2PI),
+            ),
+        },
+    ),
+    "unnormalised_densities_in_the_integrals": (
+        """
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            lp = -0.5 * ((x - mu_data) / sigma_data) ** 2 - math.log(sigma_data)
+            lq = -0.5 * ((x - mu_g) / sigma_g) ** 2 - math.log(sigma_g)
+            return torch.sigmoid(lp - lq)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p = torch.exp(-0.5 * ((x - mu_data) / sigma_data) ** 2)
+            q = torch.exp(-0.5 * ((x - mu_g) / sigma_g) ** 2)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = (p + q) / 2
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-3.53274", "-1.2094", UNNORMALISED)),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.259594", "0.0884494", UNNORMALISED)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-2.77996", "-1.09561", UNNORMALISED) + "; "
+                + cost_is(CUT_PAIR, "-2.2375", "-0.94746", UNNORMALISED),
+            ),
+        },
+    ),
+    "both_integrated_over_the_whole_line_with_quad": (
+        """
+        import numpy as np
+        from scipy import integrate
+
+        def log_density(t, mu, sigma):
+            return -0.5 * ((t - mu) / sigma) ** 2 - math.log(sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            return torch.sigmoid(log_density(x, mu_data, sigma_data) - log_density(x, mu_g, sigma_g))
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            def logs(t):
+                lp, lq = log_density(t, mu_data, sigma_data), log_density(t, mu_g, sigma_g)
+                return lp, lq, np.logaddexp(lp, lq)
+
+            def cost_integrand(t):
+                lp, lq, ls = logs(t)
+                return math.exp(lp) * (lp - ls) + math.exp(lq) * (lq - ls)
+
+            def jsd_integrand(t):
+                lp, lq, ls = logs(t)
+                lm = ls - math.log(2)
+                return 0.5 * math.exp(lp) * (lp - lm) + 0.5 * math.exp(lq) * (lq - lm)
+
+            return integrate.quad(cost_integrand, -np.inf, np.inf)[0], integrate.quad(jsd_integrand, -np.inf, np.inf)[0]
+        """,
+        {
+            # right wherever the grid holds both densities; on the cut grid C(G) = -log 4 + 2 JSD holds too,
+            # since both are over the whole line: the message names that, not the identity
+            "test_cost_and_jsd_on_other_grids": (1.0, cost_is(CUT_PAIR, "-1.31861", "-0.94746", WHOLE_LINE.format("C(G)"))),
+        },
+    ),
+})
+
+
+def test_a_jsd_over_the_whole_line_on_the_cut_grid_is_told_so():
+    """On the cut grid the whole line's JSD lies within the tolerance of the symmetrised KL divergence
+    on the grid: each value gets the message of the mistake nearest to it."""
+    checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    pair = checks.CUT_PAIR
+    t, whole = checks.theory(pair), checks.whole_line(pair)
+    symmetrised = 0.5 * checks.integral(t["p"] * (t["lp"] - t["lq"]), pair) + 0.5 * checks.integral(t["q"] * (t["lq"] - t["lp"]), pair)
+    assert abs(symmetrised - whole["jsd"]) < checks.CUT_TOL
+    failure = checks.jsd_failure(pair, whole["jsd"], t["cost"], checks.CUT_TOL)
+    assert failure == jsd_is(CUT_PAIR, f"{whole['jsd']:.6g}", "0.00833414", WHOLE_LINE.format("the JSD"))
+    failure = checks.jsd_failure(pair, symmetrised, t["cost"], checks.CUT_TOL)
+    assert failure == jsd_is(CUT_PAIR, f"{symmetrised:.6g}", "0.00833414", "that compares p_data with p_g directly (a "
+                             "symmetrised KL divergence); the JSD compares each with the mixture m = (p_data + p_g) / 2")
 
 
 @pytest.mark.parametrize("name", list(THEORY_WRONG))
@@ -1148,6 +1413,31 @@ def test_the_visible_checks_say_so_in_the_students_kernel(tmp_path, way):
     }
 
 
+def test_a_function_that_changes_its_inputs_in_place_scores_the_same_in_the_kernel_as_graded(tmp_path):
+    """Graded, the worker gets copies of the check's tensors; in the student's kernel the visible
+    checks must hand over copies too, or a function that changes its inputs in place (here mu1)
+    would change the check's own, and its next call and the expected value would differ."""
+    cells = {
+        "frechet": """
+            def frechet_distance(mu1, sigma1, mu2, sigma2):
+                diff = mu1
+                diff -= mu2  # changes mu1 in place
+                eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)
+                return float(diff.dot(diff) + sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum())
+        """,
+    }
+    graded, kernel = tmp_path / "graded", tmp_path / "kernel"
+    graded.mkdir(), kernel.mkdir()
+    assert scores(submission(graded, **cells)) == OK
+    visible = load_module(ROOT / "reference" / "checks" / f"{A}.py")
+    notebook = execute_notebook(submission(kernel, **cells))
+    try:
+        results = {name: run_check(getattr(visible, name), notebook) for name in FULL if hasattr(visible, name)}
+    finally:
+        notebook.close()
+    assert results == {name: OK[name] for name in results} and "test_frechet_distance_matches_reference" in results
+
+
 # ---------------------------------------------------------------------------------------------
 # The probes: they measure, whatever the student's function returns
 # ---------------------------------------------------------------------------------------------
@@ -1198,3 +1488,14 @@ def test_modules_run_names_the_modules_whose_code_ran_and_restores_the_profiler(
     import sys
 
     assert sys.getprofile() is None
+
+
+def test_value_and_grad_hands_over_non_leaf_logits_and_differentiates_with_respect_to_the_leaves():
+    def loss(logits):
+        logits.squeeze_()  # raises on a leaf that requires grad; works on D's outputs
+        return -torch.nn.functional.softplus(logits).mean()
+
+    got = probes.value_and_grad(loss, torch.zeros(4, 1))
+    assert got["result"] == {"type": "Tensor", "shape": [], "dtype": "float32"} and got["requires_grad"] is True
+    assert torch.allclose(got["value"], torch.tensor(-np.log(2), dtype=torch.float64))
+    assert torch.allclose(got["grads"][0], torch.full((4, 1), -0.125, dtype=torch.float64))

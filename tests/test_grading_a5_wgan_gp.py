@@ -243,6 +243,13 @@ IMAGE_DIMS_LINEAR = (
     f"{IMAGE_DIMS}"
 )
 
+RETAIN_GRAPH = (
+    "backpropagating gradient_penalty(critic, real, fake)'s value into the critic raised RuntimeError: Trying to backward "
+    "through the graph a second time: the graph of critic(x_hat) was freed inside the function (retain_graph=False in "
+    "torch.autograd.grad, or a backward() there), and backpropagating the penalty needs it: leave retain_graph out "
+    "(create_graph=True keeps the graph)"
+)
+
 WRONG = {
     "no_create_graph_generator_loss_negated": (
         {
@@ -548,6 +555,34 @@ WRONG = {
             ),
         },
     ),
+    # found in round 17: a penalty that builds x_hat in real's own memory is right on the checks' copies, but the
+    # training step has scored real already: its backward fails, and the run names the penalty (was: a generic
+    # in-place message about optimizer steps)
+    "x_hat_built_in_place_in_real": (
+        {"penalty": penalty("""
+            eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1))
+            x_hat = real.mul_(eps).add_((1 - eps) * fake).requires_grad_(True)
+        """, GRAD, PENALTY)},
+        {
+            "test_training_lowers_the_critics_estimate": (
+                0.0, "the grading run stopped: gradient_penalty(critic, real, fake) changes real in place (mul_, add_, *=, += "
+                "on its inputs): the training step has already scored that batch with the critic, and backpropagating the "
+                "critic's loss needs it as it was (one of the variables needed for gradient computation has been modified by "
+                "an inplace operation); build x_hat as a new tensor, eps * real + (1 - eps) * fake",
+            ),
+        },
+    ),
+    # found in round 17: retain_graph=False frees the graph the penalty's backward needs; the run names the
+    # penalty's fix (was: the generic "give D fake.detach()")
+    "retain_graph_false": (
+        {"penalty": penalty(INTERPOLATES, GRAD.replace("create_graph=True", "create_graph=True, retain_graph=False"), PENALTY)},
+        {
+            "test_penalty_trains_the_critic": (0.0, RETAIN_GRAPH),
+            "test_training_lowers_the_critics_estimate": (
+                0.0, f"the grading run stopped: gradient_penalty is not right yet: {RETAIN_GRAPH}",
+            ),
+        },
+    ),
 }
 
 
@@ -774,6 +809,115 @@ PENALTIES = {
 }
 
 
+OTHER_POINTS = "points with lambda_gp = 2"
+RGB = "3-channel images (5, 3, 8, 8)"
+FLAT = "a linear critic on points with ||w|| = 0.5"
+L2_NORM = "the penalty takes the L2 norm, grad.reshape(N, -1).norm(2, dim=1)"
+NOT_REQUIRING_GRAD = (
+    "One of the differentiated Tensors does not require grad; x_hat must require grad before the critic scores it, or "
+    "autograd cannot differentiate with respect to it (real and fake come without gradients, and .detach() or "
+    "torch.no_grad() makes a tensor that does not): x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)"
+)
+DTYPE = "x_hat must keep real's dtype (float32, the critic's weights' dtype)"
+DTYPE_FIX = (
+    f"{DTYPE}: draw eps with dtype=real.dtype, torch.rand(..., dtype=real.dtype, device=real.device); NumPy's random "
+    "numbers are float64, so convert them with .to(real.dtype)"
+)
+MAT_DTYPE = "mat1 and mat2 must have the same dtype, but got Double and Float"
+CONV_DTYPE = "Input type (double) and bias type (float) should be the same"
+
+
+def wrong_values(hint: str, got: tuple[str, str, str, str, str]) -> dict[str, tuple[float, str]]:
+    """The value checks' verdicts on a penalty whose formula is wrong everywhere: got = its values on the linear
+    critics (points, images), then on the other inputs (lambda_gp = 2, 3-channel images, ||w|| = 0.5)."""
+    return {
+        "test_penalty_value_matches_reference": (0.0, value(CALL, got[0], LINEAR_POINTS, "22.5", hint, scored=False) + "; "
+                                                 + value(CALL, got[1], LINEAR_IMAGES, "40", SAME, scored=False)),
+        "test_penalty_on_other_inputs": (0.0, value(f"{CALL[:-1]}, 2)", got[2], OTHER_POINTS, "0.383369", hint) + "; "
+                                         + value(CALL, got[3], RGB, "0.565413", SAME) + "; "
+                                         + value(CALL, got[4], FLAT, "2.5", SAME, scored=False)),
+    }
+
+
+CALL = "gradient_penalty(critic, real, fake)"
+
+# found in round 17: formulas that had only the general formula for a message, errors told without their fix, a
+# graph freed inside the function and a seed fixed inside it (full marks before)
+PENALTIES.update({
+    "lambda_applied_twice": (
+        (INTERPOLATES, GRAD, "return lambda_gp * lambda_gp * (grad.reshape(len(grad), -1).norm(2, dim=1) - 1).pow(2).mean()"),
+        wrong_values("lambda_gp is applied twice (lambda_gp^2 times the mean): multiply by it once, lambda_gp * "
+                     "mean((||grad||_2 - 1)^2)", ("225", "400", "0.766737", "5.65413", "25")),
+    ),
+    "norm_over_dim_0": (
+        (INTERPOLATES, GRAD, "return lambda_gp * (grad.reshape(len(grad), -1).norm(2, dim=0) - 1).pow(2).mean()"),
+        wrong_values("it takes the norm over the batch (dim 0), one per element of a sample, not one per sample: "
+                     "grad.reshape(N, -1).norm(2, dim=1)", ("1743.89", "3.17404", "37.2428", "7.24032", "9.36677")),
+    ),
+    "l1_norm": (
+        (INTERPOLATES, GRAD, "return lambda_gp * (grad.flatten(1).abs().sum(1) - 1).pow(2).mean()"),
+        wrong_values(f"it uses the L1 norm (the sum of absolute values); {L2_NORM}",
+                     ("54.1177", "3587.28", "0.66901", "1559.11", "2.3442")),
+    ),
+    "max_norm": (
+        (INTERPOLATES, GRAD, "return lambda_gp * (torch.linalg.vector_norm(grad.flatten(1), ord=float('inf'), dim=1) - 1).pow(2).mean()"),
+        wrong_values(f"it uses the max norm (the largest absolute value); {L2_NORM}",
+                     ("15.9325", "0.607484", "0.383288", "4.72724", "2.50259")),
+    ),
+    "x_hat_detached_without_requires_grad": (
+        ("""
+            eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1))
+            x_hat = (eps * real + (1 - eps) * fake).detach()
+        """, GRAD, PENALTY),
+        {
+            "test_penalty_at_random_interpolates": (0.0, f"{CALL} raised RuntimeError for {POINTS}: {NOT_REQUIRING_GRAD}; "
+                                                    f"{CALL} raised RuntimeError for {IMAGES}: {SAME}"),
+            "test_penalty_value_matches_reference": (0.0, f"{CALL} raised RuntimeError for {LINEAR_POINTS}: {NOT_REQUIRING_GRAD}; "
+                                                     f"{CALL} raised RuntimeError for {LINEAR_IMAGES}: {SAME}"),
+            "test_penalty_trains_the_critic": (0.0, f"{CALL} raised RuntimeError for {POINTS}: {NOT_REQUIRING_GRAD}"),
+            "test_penalty_on_other_inputs": (0.0, f"gradient_penalty(critic, real, fake, 2) raised RuntimeError for {OTHER_POINTS}: "
+                                             f"{NOT_REQUIRING_GRAD}; {CALL} raised RuntimeError for {RGB}: {SAME}; {CALL} raised "
+                                             f"RuntimeError for {FLAT}: {SAME}"),
+        },
+    ),
+    "eps_from_numpy_left_float64": (
+        ("""
+            import numpy as np
+            eps = torch.from_numpy(np.random.rand(real.shape[0], *[1] * (real.dim() - 1)))
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        """, GRAD, PENALTY),
+        {
+            "test_penalty_at_random_interpolates": (0.0, f"{CALL} raised RuntimeError for {POINTS}: {MAT_DTYPE}; {DTYPE_FIX}; "
+                                                    f"{CALL} raised RuntimeError for {IMAGES}: {CONV_DTYPE}; {DTYPE}: {SAME}"),
+            "test_penalty_value_matches_reference": (0.0, f"{CALL} raised RuntimeError for {LINEAR_POINTS}: {MAT_DTYPE}; {DTYPE_FIX}; "
+                                                     f"{CALL} raised RuntimeError for {LINEAR_IMAGES}: {SAME}"),
+            "test_penalty_trains_the_critic": (0.0, f"{CALL} raised RuntimeError for {POINTS}: {MAT_DTYPE}; {DTYPE_FIX}"),
+            "test_penalty_on_other_inputs": (0.0, f"gradient_penalty(critic, real, fake, 2) raised RuntimeError for {OTHER_POINTS}: "
+                                             f"{MAT_DTYPE}; {DTYPE_FIX}; {CALL} raised RuntimeError for {RGB}: {CONV_DTYPE}; "
+                                             f"{DTYPE}: {SAME}; {CALL} raised RuntimeError for {FLAT}: {SAME}"),
+        },
+    ),
+    # right value, but the graph that backpropagating it needs is gone
+    "retain_graph_false": (
+        (INTERPOLATES, GRAD.replace("create_graph=True", "create_graph=True, retain_graph=False"), PENALTY),
+        {"test_penalty_trains_the_critic": (0.0, RETAIN_GRAPH)},
+    ),
+    # every call draws the same eps (and resets torch's random numbers for the whole training run)
+    "seed_fixed_inside": (
+        ("torch.manual_seed(0)  # for reproducible eps", INTERPOLATES, GRAD, PENALTY),
+        {
+            "test_penalty_at_random_interpolates": (
+                1.0, f"{CALL} on {POINTS} draws the same eps at every call, whatever the state of the random number "
+                "generators: a seed fixed inside the function (torch.manual_seed, or a generator seeded there) gives every "
+                "training step the same eps (and torch.manual_seed resets the random numbers of the whole run, so that "
+                "each step then draws the same batch and noise too); draw a new eps at each call, torch.rand(...) without "
+                "a seed",
+            ),
+        },
+    ),
+})
+
+
 # right penalties that do not score the whole batch in one call: the checks find x_hat all the same
 OTHER_RIGHT_PENALTIES = {
     "one_sample_at_a_time": (
@@ -822,6 +966,49 @@ def test_a_penalty_that_calls_the_critic_once_per_sample_is_told_before_the_grad
         "times as long as it should; score the whole batch in one call, scores = critic(x_hat), and differentiate "
         "scores.sum() (each score depends on its own sample only, so the sum's gradient is each sample's own)"))
 
+
+def test_a_penalty_that_changes_its_inputs_in_place_changes_copies_of_the_checks_ones():
+    """In the student's kernel the checks and the functions share tensors: a penalty that writes into real
+    changed the checks' own inputs (and then raised on them, or judged later calls against the changed points).
+    It gets copies; its value is right there, and the grading run's message names the in-place write."""
+    module = checks()
+    before = module.POINTS.real.clone(), module.IMAGES.real.clone()
+    student = in_kernel(penalty("""
+        eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1))
+        x_hat = real.mul_(eps).add_((1 - eps) * fake).requires_grad_(True)
+    """, GRAD, PENALTY))
+    assert {check: run_check(getattr(module, check), student) for check in PENALTY_CHECKS} == {
+        check: OK[check] for check in PENALTY_CHECKS}
+    assert torch.equal(module.POINTS.real, before[0]) and torch.equal(module.IMAGES.real, before[1])
+    assert not module.POINTS.real.requires_grad
+    assert module.changes_inputs(student).startswith("gradient_penalty(critic, real, fake) changes real in place")
+    assert module.changes_inputs(in_kernel(penalty(INTERPOLATES, GRAD, PENALTY))) is None
+
+
+def test_losses_that_work_in_place_on_the_scores_score_full_marks():
+    """In training the scores are the critic's outputs, where sub_ and mul_ work; the checks handed the losses
+    leaf tensors that require grad, on which they raise ("a leaf Variable that requires grad is being used in an
+    in-place operation"): 0 points for right losses."""
+    student = in_kernel(cell("""
+        def critic_loss(critic_real, critic_fake):
+            return critic_fake.sub_(critic_real).mean()
+
+        def generator_loss(critic_fake):
+            return critic_fake.mul_(-1).mean()
+    """))
+    for name in ("test_critic_loss_matches_reference", "test_generator_loss_matches_reference"):
+        assert run_check(getattr(checks(), name), student) == OK[name]
+
+
+def test_a_loss_that_assumes_scores_of_shape_n_by_1_is_told_they_may_be_n():
+    student = in_kernel(cell(CRITIC_OK, """
+        def generator_loss(critic_fake):
+            return -critic_fake.squeeze(1).mean()
+    """))
+    assert run_check(checks().test_generator_loss_matches_reference, student) == (0.0, (
+        "generator_loss raised IndexError on seeded critic scores of shape (16,): Dimension out of range (expected to be "
+        "in range of [-1, 0], but got 1); the scores come as (N, 1) or (N,): take the mean over all of them, .mean() (no "
+        "squeeze(1), view(N, 1) or dim=1)"))
 
 def in_kernel(source: str) -> LocalSubmission:
     """The student's functions defined in a namespace like the notebook's (its imports cell run first)."""

@@ -8,7 +8,7 @@ import math
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 from reference.data.mixtures import sample_mixture
@@ -46,7 +46,8 @@ def run(submission, name: str, probe: Callable, *args, **kwargs):
 def own_work(submission, name: str, fn, *args) -> None:
     """Fail when fn(*args) runs code of a masked module: possible only in the student's kernel,
     where the course library is whole; graded, the same answer would score 0."""
-    ran = run(submission, name, probes_a1.modules_run, fn, *args)
+    args = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)  # a function that changes its inputs in place
+    ran = run(submission, name, probes_a1.modules_run, fn, *args)               # changes copies, not the checks' own
     used = [m for m in ran if isinstance(m, str) and is_masked(m)] if isinstance(ran, list) else []
     assert not used, not_own(name, used[0], f"{name} calls")
 
@@ -188,7 +189,17 @@ def oracle(task: LossTask, *inputs: torch.Tensor) -> tuple[float, list[torch.Ten
 def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]) -> None:
     """The loss's value, graph and gradients on each case of seeded scores."""
     for inputs in cases:
-        loss = loss_answer(submission, task, *inputs)
+        try:
+            loss = loss_answer(submission, task, *inputs)
+        except StudentError as err:
+            if not err.not_implemented and err.type in ("IndexError", "RuntimeError") and re.search(
+                    r"[Dd]imension out of range|size|shape", err.message):
+                raise AssertionError(
+                    f"{task.name} raised {err.type} on seeded critic scores of shape {shape_text(inputs[0].shape)}: "
+                    f"{err.message}; the scores come as (N, 1) or (N,): take the mean over all of them, .mean() (no "
+                    f"squeeze(1), view(N, 1) or dim=1)"
+                ) from None
+            raise
         want, grads = oracle(task, *inputs)
         where = f"on seeded critic scores of shape {shape_text(inputs[0].shape)}"
         if not close(loss.value, want):
@@ -274,7 +285,8 @@ SHAPES_HINT = (
 class Penalty:
     """What one call of the student's gradient_penalty did (untrusted data, validated): its value
     (None when it is not a tensor; the first item when it is not one number), the critic's inputs
-    of real's shape, how often it ran, and what backpropagating the value gave."""
+    of real's shape, how often it ran, what backpropagating the value gave, and which of real and fake
+    it changed in place."""
 
     case: Case
     result_type: str
@@ -288,6 +300,7 @@ class Penalty:
     grads: dict[str, torch.Tensor | None] | None
     backward_error: str | None
     names: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
 
 
 def text(value, limit: int = 200) -> str:
@@ -302,6 +315,14 @@ def penalty_error_hint(err: StudentError) -> str | None:
     if "grad_output" in err.message:  # "Mismatch in shape: grad_output[0] has a shape of ..."
         return ("grad_outputs must have the shape of the scores it weights: torch.autograd.grad(scores, x_hat, "
                 "grad_outputs=torch.ones_like(scores), create_graph=True), or differentiate scores.sum()")
+    if "differentiated Tensors does not require grad" in err.message:  # autograd.grad(scores, x_hat) with an x_hat that does not require grad
+        return ("x_hat must require grad before the critic scores it, or autograd cannot differentiate with respect to "
+                "it (real and fake come without gradients, and .detach() or torch.no_grad() makes a tensor that does "
+                "not): x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)")
+    if re.search(r"\bdtype\b|Double and Float|Float and Double|type \((double|float)\)|found (Double|Float)", err.message):
+        return ("x_hat must keep real's dtype (float32, the critic's weights' dtype): draw eps with dtype=real.dtype, "
+                "torch.rand(..., dtype=real.dtype, device=real.device); NumPy's random numbers are float64, so convert "
+                "them with .to(real.dtype)")
     if err.type in ("AttributeError", "TypeError") and "NoneType" in err.message:
         return ("the gradient is None: torch.autograd.grad found no path from the scores back to x_hat (a critic that "
                 "scores a detached copy, x_hat.detach() or x_hat.data; allow_unused=True hides this): score x_hat itself, "
@@ -320,8 +341,8 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
         if trace:
             critic = submission.run(probes_a5.probe_critic, case.kind, list(case.real.shape[1:]), case.critic_seed, case.norm)
             own_work(submission, "gradient_penalty", fn, critic, case.real, case.fake)
-        answer = run(submission, "gradient_penalty", probes_a5.penalty_run, fn, case.kind, case.critic_seed, case.real,
-                     case.fake, seed=case.seed, lambda_gp=case.lambda_gp, norm=case.norm)
+        answer = run(submission, "gradient_penalty", probes_a5.penalty_run, fn, case.kind, case.critic_seed, case.real.clone(),
+                     case.fake.clone(), seed=case.seed, lambda_gp=case.lambda_gp, norm=case.norm)  # copies: see own_work
     except StudentError as err:
         if err.not_implemented:
             raise
@@ -360,6 +381,7 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
         grads=grads,
         backward_error=text(answer.get("backward_error")) or None,
         names=names,
+        changed=[name for name in ("real", "fake") if name in (answer.get("changed") or [])],
     )
 
 
@@ -540,8 +562,27 @@ def judge_parts(submission, total: float, parts: list[tuple[float, tuple[Case, .
 
 @check(points=3, visible=True)
 def test_penalty_at_random_interpolates(submission):
-    """gradient_penalty takes the critic's gradient at x_hat = eps real + (1 - eps) fake, one eps ~ U(0, 1) per sample"""
-    judge_parts(submission, 3.0, [(2.0, (POINTS,)), (1.0, (IMAGES,))], interpolates_fault)
+    """gradient_penalty takes the critic's gradient at x_hat = eps real + (1 - eps) fake, one new eps ~ U(0, 1) per sample"""
+    judge_parts(submission, 3.0, [(2.0, (POINTS,)), (1.0, (IMAGES,))],
+                lambda answer: interpolates_fault(answer) or same_eps_fault(submission, answer))
+
+
+def same_eps_fault(submission, answer: Penalty) -> str | None:
+    """On the points: why the function draws the same eps whatever the random state (a seed fixed inside it), else None.
+    Called on good interpolates only: it calls the function again, the RNGs seeded otherwise."""
+    case = answer.case
+    if case is not POINTS or not answer.points:
+        return None
+    again = penalty_answer(submission, replace(case, seed=case.seed + 1000))
+    first = fit(answer.points[-1], case.real, case.fake).t
+    if not any(torch.allclose(fit(x, case.real, case.fake).t, first, rtol=0, atol=1e-6) for x in again.points):
+        return None
+    return (
+        f"{case.call()} on {case.label} draws the same eps at every call, whatever the state of the random number "
+        f"generators: a seed fixed inside the function (torch.manual_seed, or a generator seeded there) gives every "
+        f"training step the same eps (and torch.manual_seed resets the random numbers of the whole run, so that each "
+        f"step then draws the same batch and noise too); draw a new eps at each call, torch.rand(...) without a seed"
+    )
 
 
 def critic_gradient(case: Case, x: torch.Tensor) -> torch.Tensor:
@@ -582,6 +623,14 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
          "goes inside the mean, lambda_gp * mean((||grad||_2 - 1)^2)"),
         (float(-lam * (norm - 1).square().mean()), "the sign is flipped: the penalty is >= 0, lambda_gp * mean((||grad||_2 "
          "- 1)^2), and it is added to the critic's loss"),
+        (float(lam * lam * (norm - 1).square().mean()), "lambda_gp is applied twice (lambda_gp^2 times the mean): multiply by "
+         "it once, lambda_gp * mean((||grad||_2 - 1)^2)"),
+        (float(lam * (flat.norm(dim=0) - 1).square().mean()), "it takes the norm over the batch (dim 0), one per element "
+         "of a sample, not one per sample: grad.reshape(N, -1).norm(2, dim=1)"),
+        (float(lam * (flat.abs().sum(1) - 1).square().mean()), "it uses the L1 norm (the sum of absolute values); the "
+         "penalty takes the L2 norm, grad.reshape(N, -1).norm(2, dim=1)"),
+        (float(lam * (flat.abs().amax(1) - 1).square().mean()), "it uses the max norm (the largest absolute value); the "
+         "penalty takes the L2 norm, grad.reshape(N, -1).norm(2, dim=1)"),
     ]
     if grad.dim() > 2:
         faults.append((float(lam * (grad.norm(dim=1) - 1).square().mean()), "for images the norm runs over dim 1 (the "

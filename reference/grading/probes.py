@@ -26,13 +26,16 @@ def describe(value: Any) -> dict:
 
 
 def value_and_grad(fn: Any, *inputs: torch.Tensor) -> dict:
-    """Call fn(*inputs) with each input requiring grad.
+    """Call fn(*inputs) with each input requiring grad, as the output of a computation (a copy of a
+    leaf), the way a loss receives D's logits in training: an in-place operation on an input
+    (logits.squeeze_()) then works as it does there instead of raising; the gradients are with
+    respect to the leaves.
 
     Returns {"result": describe(value), "value": the value detached (float64) when it is a tensor,
     "requires_grad": bool, "grads": [d(value.sum())/d(input) (float64) or None per input]}.
     """
     leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
-    value = fn(*leaves)
+    value = fn(*[leaf.clone() for leaf in leaves])
     out: dict[str, Any] = {"result": describe(value), "value": None, "requires_grad": False, "grads": [None] * len(leaves)}
     if not isinstance(value, torch.Tensor):
         return out

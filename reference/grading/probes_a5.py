@@ -129,7 +129,8 @@ def penalty_run(penalty_fn: Any, kind: str, critic_seed: int, real: Tensor, fake
     is `Recorder(probe_critic(kind, real.shape[1:], critic_seed, norm))`; then backpropagate its value.
 
     Returns {"result": describe(value), "value": the value detached as float64, flattened, or None
-    when not a tensor, "requires_grad": bool, "calls": how many times the critic ran, "inputs":
+    when not a tensor, "requires_grad": bool, "calls": how many times the critic ran, "changed": the
+    names of the inputs ("real", "fake") whose values the call changed in place, "inputs":
     [the first inputs it got, see Recorder], "leftover": [[parameter name, whether it already held a
     gradient after the call (a .backward() inside the function)]], "grads": [[name, d value /
     d parameter or None]] after value.backward() (None when the value carries no graph or is not
@@ -139,10 +140,13 @@ def penalty_run(penalty_fn: Any, kind: str, critic_seed: int, real: Tensor, fake
     critic = Recorder(probe_critic(kind, tuple(real.shape[1:]), critic_seed, norm))
     names = [name for name, _ in critic.named_parameters()]
     args = (critic, real, fake) if lambda_gp is None else (critic, real, fake, lambda_gp)
+    before = {"real": real.detach().clone(), "fake": fake.detach().clone()}
     with seeded(seed):
         value = penalty_fn(*args)
+    after = {"real": real, "fake": fake}
     out: dict[str, Any] = {
         "result": describe(value), "value": None, "requires_grad": False, "calls": critic.calls,
+        "changed": [name for name, x in before.items() if not torch.equal(after[name].detach(), x)],
         "inputs": list(critic.inputs),
         "leftover": [[name, p.grad is not None and bool(p.grad.abs().sum() > 0)] for name, p in critic.named_parameters()],
         "grads": None, "backward_error": None,

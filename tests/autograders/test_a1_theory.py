@@ -51,14 +51,16 @@ MASKED = ("reference.losses", "reference.metrics.fid")  # they hold the answers;
 MINIMAX = Minimax()
 EXTREMES = [(100.0, -100.0), (-100.0, 100.0), (100.0, 100.0), (-100.0, -100.0)]
 STABLE_HINT = (
-    "in float32, sigmoid(x) rounds to exactly 0 or 1 and exp(x) overflows to inf for large |x|, so log(sigmoid(x)), "
+    "sigmoid(x) rounds to exactly 1 for large x (beyond about 17 in float32, 37 in float64: converting to float64 does "
+    "not help) and, in float32, to 0 for x below about -88, where exp overflows to inf, so log(sigmoid(x)), "
     "log(1 - sigmoid(x)) and log(1 + exp(x)) become infinite (or log(eps) when an eps is added); work on the logits "
     "with functions made for it: -log D = F.softplus(-x), -log(1 - D) = F.softplus(x) (or F.logsigmoid)"
 )
 GRADIENT_HINT = (
-    "in float32, sigmoid(x) saturates and exp(x) overflows there, so a loss built on them gets a wrong or NaN gradient "
-    "even when its value is kept in range (F.binary_cross_entropy, clamp, an eps, or torch.where, whose unused branch "
-    "still sends inf * 0 = NaN back); work on the logits with F.softplus or F.logsigmoid"
+    "sigmoid(x) is flat there (its slope is below 1e-43, in float64 too) and exp(x) overflows in float32, so a loss "
+    "built on them gets a wrong or NaN gradient even when its value is kept in range (F.binary_cross_entropy, clamp, "
+    "an eps, or torch.where, whose unused branch still sends inf * 0 = NaN back); work on the logits with F.softplus "
+    "or F.logsigmoid"
 )
 FRECHET_FORMULA = (
     "d^2 = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)), with the matrix square root "
@@ -76,7 +78,11 @@ is_masked, masked_module, student = MASK.covers, MASK.named_in, MASK.student
 
 
 def run(submission, name: str, probe: Callable, *args):
-    """submission.run(probe, *args), where the student's function `name` is among the args."""
+    """submission.run(probe, *args), where the student's function `name` is among the args. Its
+    tensors go as copies: graded, the worker gets copies anyway; in the student's kernel a function
+    that changes its inputs in place would change the check's own, so the next call and the expected
+    value would be computed on other inputs there than when graded."""
+    args = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
     try:
         return submission.run(probe, *args)
     except StudentError as err:
@@ -113,11 +119,15 @@ def num(x: float) -> str:
 
 
 def diagnose(got: float, want: float, faults: list[tuple[float, str]], rel: float = 1e-4, abs_: float = 1e-4) -> str | None:
-    """The message of the first common mistake (its value, its message) that `got` matches."""
-    for value, message in faults:
-        if close(got, value, rel, abs_) and not close(value, want, rel, abs_):
-            return message
-    return None
+    """The message of the common mistake (its value, its message) that `got` matches. Where two
+    mistakes' values lie within the tolerance of each other, the one nearer `got` (and, when both
+    are about as near, the first listed)."""
+    matches = [(abs(got - value), message) for value, message in faults
+               if close(got, value, rel, abs_) and not close(value, want, rel, abs_)]
+    if not matches:
+        return None
+    nearest = min(distance for distance, _ in matches)
+    return next(message for distance, message in matches if distance <= nearest + (abs_ + rel * abs(want)) / 100)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,6 +248,44 @@ def d_star_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
     ]
 
 
+# Densities that lack part of their normalising factor 1 / (sigma sqrt(2 pi)): (the factor each density is
+# multiplied by, given sigma, the message). sqrt(2 pi), or all of it, cancels in D* but not in the integrals
+UNNORMALISED = (
+    (lambda sigma: math.sqrt(2 * math.pi), "the densities lack the factor 1 / sqrt(2 pi): it cancels in D* = p_data / "
+     "(p_data + p_g), but not in the integrals, which need the densities themselves (each integrates to 1): "
+     "exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"),
+    (lambda sigma: sigma * math.sqrt(2 * math.pi), "the densities lack their normalising factor 1 / (sigma sqrt(2 pi)), "
+     "which the integrals need (each density integrates to 1): exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"),
+    (lambda sigma: sigma, "the densities lack the factor 1 / sigma of their normalisation, which the integrals need "
+     "(each density integrates to 1): exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"),
+)
+
+
+def unnormalised(pair: Pair) -> list[tuple[float, float, str]]:
+    """(C(G), JSD, the message) computed with densities that lack part of their normalising factor
+    (D* itself right: it does not depend on a common factor)."""
+    t, out = theory(pair), []
+    for factor, message in UNNORMALISED:
+        p, q = t["p"] * factor(pair.sigma_data), t["q"] * factor(pair.sigma_g)
+        lm = torch.logaddexp(p.log(), q.log()) - LOG2
+        cost = integral(p * t["log_d"] + q * t["log_1md"], pair)
+        jsd = 0.5 * integral(p * (p.log() - lm), pair) + 0.5 * integral(q * (q.log() - lm), pair)
+        out.append((cost, jsd, message))
+    return out
+
+
+def whole_line(pair: Pair) -> dict[str, torch.Tensor | float]:
+    """theory() for the pair's Gaussians integrated over (about) the whole real line, not its grid."""
+    return theory(Pair(pair.mu_data, pair.sigma_data, pair.mu_g, pair.sigma_g, -30.0, 30.0, 60001))
+
+
+WHOLE_LINE = (
+    "it is {what} over the whole real line (scipy.integrate.quad from -inf to inf, or a grid of your own?), not over "
+    "the grid x as given, which here leaves out part of both densities: integrate over x"
+)
+ORDER = "that is {other}: the two numbers are in the wrong order; cost_and_jsd returns (C(G), JSD)"
+
+
 STEP_OFF_BY_ONE = (
     "the grid step is off by one: n points make n - 1 intervals, so dx = (x[-1] - x[0]) / (len(x) - 1) = x[1] - x[0], "
     "not (x[-1] - x[0]) / len(x) (nor the mean of the integrand times the grid's length)"
@@ -263,6 +311,9 @@ def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
         *[(integral(p * wrong.log() + q * (1 - wrong).log(), pair), f"it uses a wrong D*: {message}")
           for wrong, message in d_star_faults(pair)[2:]],  # D* without normalising factors, sigma as a variance
         (cost / LOG2, "it is in bits (log base 2): V(D, G) uses natural logs, and so does C(G) = -log 4 + 2 JSD"),
+        (t["jsd"], ORDER.format(other="the JSD")),
+        *[(wrong_cost, message) for wrong_cost, _, message in unnormalised(pair)],
+        *([(whole_line(pair)["cost"], WHOLE_LINE.format(what="C(G)"))] if pair.cut() else []),  # before the identity, which holds there
         (-LOG4 + 2 * got_jsd, "it is -log 4 + 2 JSD (your JSD), the identity you are to show, not V(D*, G) integrated"
          + (": on this grid, which leaves out part of both densities, the two differ" if pair.cut() else "")
          + "; compute C(G) from its own definition"),
@@ -296,12 +347,20 @@ def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
          "the mixture is m = (p_data + p_g) / 2, not p_data + p_g"),
         (0.5 * integral(p * (lp - lq), pair) + 0.5 * integral(q * (lq - lp), pair), "that compares p_data with p_g "
          "directly (a symmetrised KL divergence); the JSD compares each with the mixture m = (p_data + p_g) / 2"),
+        (0.5 * integral(t["lm"].exp() * (t["lm"] - lp), pair) + 0.5 * integral(t["lm"].exp() * (t["lm"] - lq), pair),
+         "the KL divergences' arguments are swapped: you integrate m log(m / p_data), which is KL(m || p_data); the "
+         "JSD uses KL(p_data || m), the integral of p_data log(p_data / m) (F.kl_div(input, target) is KL(target || "
+         "exp(input)))"),
+        (t["cost"], ORDER.format(other="C(G)")),
+        *[(wrong_jsd, message) for _, wrong_jsd, message in unnormalised(pair)],
+        *([(whole_line(pair)["jsd"], WHOLE_LINE.format(what="the JSD"))] if pair.cut() else []),  # before the identity
         (math.sqrt(max(jsd, 0.0)), "it is the square root of the JSD (the Jensen-Shannon distance): return the divergence itself"),
         ((got_cost + LOG4) / 2, "it is (C(G) + log 4) / 2 (your C(G)), derived from the identity you are to show, not the "
          "JSD from its definition" + (": on this grid, which leaves out part of both densities, the two differ" if pair.cut() else "")
          + "; compute the JSD by integrating 1/2 p_data log(p_data / m) + 1/2 p_g log(p_g / m)"),
-        (renormalised, "it is the JSD of the densities renormalised over the grid's points (what "
-         "scipy.spatial.distance.jensenshannon computes, squared): integrate the definition over the grid as it is"),
+        (renormalised, "it is the JSD of the densities renormalised over the grid's points (scipy.stats.entropy and "
+         "scipy.spatial.distance.jensenshannon rescale their inputs to sum to 1): integrate the definition over the "
+         "grid as it is"),
     ]
     if abs(pair.dx - VISIBLE_DX) > 1e-12:
         faults.append((jsd * VISIBLE_DX / pair.dx, f"the integral uses the step {VISIBLE_DX:g} of the visible checks' "
@@ -483,6 +542,9 @@ def d_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[float, s
          "(-log D(x)) and fakes target 0 (-log(1 - D(G(z))))"),
         (float(F.softplus(-r).sum() + F.softplus(f).sum()), "it is the sum over the batch, not the mean: take the mean "
          "of each term (binary cross-entropy's default reduction='mean')"),
+        (float((0.9 * F.softplus(-r) + 0.1 * F.softplus(r)).mean() + F.softplus(f).mean()), "the real images' target is "
+         "0.9 (one-sided label smoothing), not 1: this task's loss is mean(-log D(x)) + mean(-log(1 - D(G(z)))), "
+         "targets 1 for real and 0 for fake"),
     ]
 
 
@@ -548,8 +610,9 @@ def loss_answer(submission, task: LossTask, *inputs: torch.Tensor) -> Loss:
     kind = result.get("type") if isinstance(result, dict) else None
     assert kind != "NoneType", f"{name} returned None (is its return missing?); return the loss as a torch tensor"
     assert kind == "Tensor", (
-        f"{name} returned {kind if isinstance(kind, str) else 'something else'}; "
-        f"return a torch tensor (no .item()), so that loss.backward() works"
+        f"{name} returned {kind if isinstance(kind, str) else 'something else'}; return "
+        + ("a torch tensor (no .item()), " if kind in ("float", "int") else "one 0-dim torch tensor, the loss, ")
+        + "so that loss.backward() works"
     )
     shape = result.get("shape")
     value = answer.get("value")
@@ -694,8 +757,13 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
     m2, t = float((mu1 - mu2).square().sum()), float(s1.trace() + s2.trace())
     cross = float(torch.linalg.eigvals(s1 @ s2).real.clamp(min=0).sqrt().sum())
     want = m2 + t - 2 * cross
+    one_triangle = [float(torch.linalg.eigvalsh(m).clamp(min=0).sqrt().sum()) for m in (s1 @ s2, (s1 @ s2).T)]  # lower, upper
     return [
         (m2 + t - cross, "the cross term is subtracted once; it is -2 tr((S1 S2)^(1/2)), with the factor 2"),
+        (m2 + t + 2 * cross, "the cross term's sign is flipped: it is subtracted, - 2 tr((S1 S2)^(1/2))"),
+        *[(m2 + t - 2 * root, "eigvalsh (and eigh) take a symmetric matrix and read only one triangle of it, but "
+           "S1 S2 is not symmetric: use torch.linalg.eigvals(S1 @ S2).real, or eigvalsh of the symmetric "
+           "S1^(1/2) S2 S1^(1/2), which has the same eigenvalues") for root in one_triangle],
         (math.sqrt(m2) + t - 2 * cross, "the mean term is not squared: use ||mu1 - mu2||^2, the sum of the squared "
          "differences, not the norm ||mu1 - mu2||"),
         (m2 + t - 2 * float((s1 @ s2).diagonal().sqrt().sum()), ELEMENTWISE),

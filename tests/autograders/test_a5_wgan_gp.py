@@ -20,19 +20,22 @@ graded) and are reached only through `submission` and the probes of `reference.g
     Kolmogorov-Smirnov distance under 0.3; U(0, 1) draws are about 0.1 away). Told apart: the real
     points only (all t = 1), the generated ones only (t = 0), one shared eps, eps per element
     (torch.rand_like: off the segment), eps outside [0, 1], x_hat of another shape, an eps that
-    does not broadcast over images, no call of the critic it is given.
+    does not broadcast over images, no call of the critic it is given, and (on the points, called
+    again with the RNGs seeded otherwise) the same eps at every call: a seed fixed inside the function.
   - value (visible, 3: 2 on points, 1 on images): a linear critic (its gradient is its weight
     everywhere, so the penalty is lambda (||w|| - 1)^2 whatever eps is: 22.5 and 40) and the small
     nonlinear critics (gradient norms from 0.1 to 2.3 on the points) on the recorded points. Told
     apart: no square, |norm - 1|, no lambda, the squared norm, a sum, the one-sided penalty, one
     norm for the whole batch, a norm over dim 1 of images, the gradient of the mean score, the mean
-    norm squared, lambda fixed at 10.
+    norm squared, lambda fixed at 10, lambda applied twice, a norm over dim 0 (the batch), the L1 or
+    the max norm; an x_hat that does not require grad and an eps of another dtype (float64 from NumPy)
+    raise, and the error is told with its fix.
   - trains the critic (hidden, 2): the probe backpropagates the student's penalty (on the points)
     into the critic; its parameters' gradients must match the reference's on the recorded points
     (or, where the value is wrong, at least reach the first layer's weights). A gradient taken with
     create_graph=False (or a penalty detached or turned into a number) carries none: the penalty
     then does not train the critic. A .backward() inside the function that leaves gradients in the
-    critic's .grad is named.
+    critic's .grad is named, and so is a graph freed inside it (retain_graph=False).
   - other inputs (hidden, 2): lambda_gp = 2 passed positionally, 3-channel images (5, 3, 8, 8) and
     a linear critic whose gradient norm is 0.5 (penalty 2.5; the one-sided penalty gives 0, no
     square -5). One failure of the three: 1 point.
@@ -51,7 +54,8 @@ graded) and are reached only through `submission` and the probes of `reference.g
   starting W1 or more (the critic tells real from generated), (3) the exact W1 falls to 0.7 x its
   start or less, and (4) the last estimate is at most half its peak. Seeds 0 and 1, and 2 when they
   disagree; full marks when most runs learn, 2 points when some do. A loss the run cannot use (a
-  number, a batch of losses, a detached loss) stops it at once, with a message.
+  number, a batch of losses, a detached loss) stops it at once, with a message; so does a penalty
+  that writes into real or fake in place (the critic already scored them), named as such.
   Calibration (seeds 0-7 of the solution): the estimate at most 1.05 x W1; its peak 0.87-1.03 x
   the starting W1 (0.88-0.96); W1 down to 0.48-0.63 of its start (against 0.7); the last estimate
   at most 0.27 of the peak (against 0.5). The three correct variants of the grading tests pass
@@ -63,6 +67,9 @@ graded) and are reached only through `submission` and the probes of `reference.g
   per element still learn here (the real points only at 1.4-1.6 x W1): the interpolates check
   catches them. A run takes about 3 s on an idle core and 8-15 s on a busy one; a submission
   that learns costs two runs.
+
+The student's functions get copies of the checks' inputs, so that one that changes them in place
+changes no later check's inputs (in the student's kernel the checks and the functions share them).
 
 Answers taken from `reference.losses` (the course library's WGANGP) score 0: it is MASKED, absent
 in the worker when a5 is graded; in the student's kernel the checks trace the functions
@@ -78,7 +85,7 @@ import math
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -126,7 +133,8 @@ def run(submission, name: str, probe: Callable, *args, **kwargs):
 def own_work(submission, name: str, fn, *args) -> None:
     """Fail when fn(*args) runs code of a masked module: possible only in the student's kernel,
     where the course library is whole; graded, the same answer would score 0."""
-    ran = run(submission, name, probes_a1.modules_run, fn, *args)
+    args = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)  # a function that changes its inputs in place
+    ran = run(submission, name, probes_a1.modules_run, fn, *args)               # changes copies, not the checks' own
     used = [m for m in ran if isinstance(m, str) and is_masked(m)] if isinstance(ran, list) else []
     assert not used, not_own(name, used[0], f"{name} calls")
 
@@ -277,7 +285,17 @@ def oracle(task: LossTask, *inputs: torch.Tensor) -> tuple[float, list[torch.Ten
 def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]) -> None:
     """The loss's value, graph and gradients on each case of seeded scores."""
     for inputs in cases:
-        loss = loss_answer(submission, task, *inputs)
+        try:
+            loss = loss_answer(submission, task, *inputs)
+        except StudentError as err:
+            if not err.not_implemented and err.type in ("IndexError", "RuntimeError") and re.search(
+                    r"[Dd]imension out of range|size|shape", err.message):
+                raise AssertionError(
+                    f"{task.name} raised {err.type} on seeded critic scores of shape {shape_text(inputs[0].shape)}: "
+                    f"{err.message}; the scores come as (N, 1) or (N,): take the mean over all of them, .mean() (no "
+                    f"squeeze(1), view(N, 1) or dim=1)"
+                ) from None
+            raise
         want, grads = oracle(task, *inputs)
         where = f"on seeded critic scores of shape {shape_text(inputs[0].shape)}"
         if not close(loss.value, want):
@@ -372,7 +390,8 @@ SHAPES_HINT = (
 class Penalty:
     """What one call of the student's gradient_penalty did (untrusted data, validated): its value
     (None when it is not a tensor; the first item when it is not one number), the critic's inputs
-    of real's shape, how often it ran, and what backpropagating the value gave."""
+    of real's shape, how often it ran, what backpropagating the value gave, and which of real and fake
+    it changed in place."""
 
     case: Case
     result_type: str
@@ -386,6 +405,7 @@ class Penalty:
     grads: dict[str, torch.Tensor | None] | None
     backward_error: str | None
     names: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
 
 
 def text(value, limit: int = 200) -> str:
@@ -400,6 +420,14 @@ def penalty_error_hint(err: StudentError) -> str | None:
     if "grad_output" in err.message:  # "Mismatch in shape: grad_output[0] has a shape of ..."
         return ("grad_outputs must have the shape of the scores it weights: torch.autograd.grad(scores, x_hat, "
                 "grad_outputs=torch.ones_like(scores), create_graph=True), or differentiate scores.sum()")
+    if "differentiated Tensors does not require grad" in err.message:  # autograd.grad(scores, x_hat) with an x_hat that does not require grad
+        return ("x_hat must require grad before the critic scores it, or autograd cannot differentiate with respect to "
+                "it (real and fake come without gradients, and .detach() or torch.no_grad() makes a tensor that does "
+                "not): x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)")
+    if re.search(r"\bdtype\b|Double and Float|Float and Double|type \((double|float)\)|found (Double|Float)", err.message):
+        return ("x_hat must keep real's dtype (float32, the critic's weights' dtype): draw eps with dtype=real.dtype, "
+                "torch.rand(..., dtype=real.dtype, device=real.device); NumPy's random numbers are float64, so convert "
+                "them with .to(real.dtype)")
     if err.type in ("AttributeError", "TypeError") and "NoneType" in err.message:
         return ("the gradient is None: torch.autograd.grad found no path from the scores back to x_hat (a critic that "
                 "scores a detached copy, x_hat.detach() or x_hat.data; allow_unused=True hides this): score x_hat itself, "
@@ -418,8 +446,8 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
         if trace:
             critic = submission.run(probes_a5.probe_critic, case.kind, list(case.real.shape[1:]), case.critic_seed, case.norm)
             own_work(submission, "gradient_penalty", fn, critic, case.real, case.fake)
-        answer = run(submission, "gradient_penalty", probes_a5.penalty_run, fn, case.kind, case.critic_seed, case.real,
-                     case.fake, seed=case.seed, lambda_gp=case.lambda_gp, norm=case.norm)
+        answer = run(submission, "gradient_penalty", probes_a5.penalty_run, fn, case.kind, case.critic_seed, case.real.clone(),
+                     case.fake.clone(), seed=case.seed, lambda_gp=case.lambda_gp, norm=case.norm)  # copies: see own_work
     except StudentError as err:
         if err.not_implemented:
             raise
@@ -458,6 +486,7 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
         grads=grads,
         backward_error=text(answer.get("backward_error")) or None,
         names=names,
+        changed=[name for name in ("real", "fake") if name in (answer.get("changed") or [])],
     )
 
 
@@ -642,8 +671,27 @@ def judge_parts(submission, total: float, parts: list[tuple[float, tuple[Case, .
 
 @check(points=3, visible=True)
 def test_penalty_at_random_interpolates(submission):
-    """gradient_penalty takes the critic's gradient at x_hat = eps real + (1 - eps) fake, one eps ~ U(0, 1) per sample"""
-    judge_parts(submission, 3.0, [(2.0, (POINTS,)), (1.0, (IMAGES,))], interpolates_fault)
+    """gradient_penalty takes the critic's gradient at x_hat = eps real + (1 - eps) fake, one new eps ~ U(0, 1) per sample"""
+    judge_parts(submission, 3.0, [(2.0, (POINTS,)), (1.0, (IMAGES,))],
+                lambda answer: interpolates_fault(answer) or same_eps_fault(submission, answer))
+
+
+def same_eps_fault(submission, answer: Penalty) -> str | None:
+    """On the points: why the function draws the same eps whatever the random state (a seed fixed inside it), else None.
+    Called on good interpolates only: it calls the function again, the RNGs seeded otherwise."""
+    case = answer.case
+    if case is not POINTS or not answer.points:
+        return None
+    again = penalty_answer(submission, replace(case, seed=case.seed + 1000))
+    first = fit(answer.points[-1], case.real, case.fake).t
+    if not any(torch.allclose(fit(x, case.real, case.fake).t, first, rtol=0, atol=1e-6) for x in again.points):
+        return None
+    return (
+        f"{case.call()} on {case.label} draws the same eps at every call, whatever the state of the random number "
+        f"generators: a seed fixed inside the function (torch.manual_seed, or a generator seeded there) gives every "
+        f"training step the same eps (and torch.manual_seed resets the random numbers of the whole run, so that each "
+        f"step then draws the same batch and noise too); draw a new eps at each call, torch.rand(...) without a seed"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -689,6 +737,14 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
          "goes inside the mean, lambda_gp * mean((||grad||_2 - 1)^2)"),
         (float(-lam * (norm - 1).square().mean()), "the sign is flipped: the penalty is >= 0, lambda_gp * mean((||grad||_2 "
          "- 1)^2), and it is added to the critic's loss"),
+        (float(lam * lam * (norm - 1).square().mean()), "lambda_gp is applied twice (lambda_gp^2 times the mean): multiply by "
+         "it once, lambda_gp * mean((||grad||_2 - 1)^2)"),
+        (float(lam * (flat.norm(dim=0) - 1).square().mean()), "it takes the norm over the batch (dim 0), one per element "
+         "of a sample, not one per sample: grad.reshape(N, -1).norm(2, dim=1)"),
+        (float(lam * (flat.abs().sum(1) - 1).square().mean()), "it uses the L1 norm (the sum of absolute values); the "
+         "penalty takes the L2 norm, grad.reshape(N, -1).norm(2, dim=1)"),
+        (float(lam * (flat.abs().amax(1) - 1).square().mean()), "it uses the max norm (the largest absolute value); the "
+         "penalty takes the L2 norm, grad.reshape(N, -1).norm(2, dim=1)"),
     ]
     if grad.dim() > 2:
         faults.append((float(lam * (grad.norm(dim=1) - 1).square().mean()), "for images the norm runs over dim 1 (the "
@@ -759,6 +815,13 @@ def training_fault(answer: Penalty) -> str | None:
     got = one_number(answer)
     if not answer.requires_grad:
         return f"{case.call()} returns a value that carries no gradient back to the critic's weights, {NO_GRAPH}"
+    if answer.backward_error and "backward through the graph a second time" in answer.backward_error:
+        return (
+            f"backpropagating {case.call()}'s value into the critic raised RuntimeError: Trying to backward through the "
+            f"graph a second time: the graph of critic(x_hat) was freed inside the function (retain_graph=False in "
+            f"torch.autograd.grad, or a backward() there), and backpropagating the penalty needs it: leave retain_graph "
+            f"out (create_graph=True keeps the graph)"
+        )
     if answer.backward_error:
         return f"backpropagating {case.call()}'s value into the critic raised {answer.backward_error}"
     missing = no_critic_call(answer)
@@ -1000,6 +1063,31 @@ def cause_in_the_functions(submission) -> str | None:
     return None
 
 
+def explains(cause: str | None, err: StudentError) -> bool:
+    """Whether a function check's message names the error that stopped the run: it holds the error's words, or
+    their first clause (a check that met the error on its own inputs cuts PyTorch's long messages short)."""
+    if not cause:
+        return False
+    clause = re.split(r" \((?!\d+\))|; |\. |: ", err.message, maxsplit=1)[0]  # "(64)" stays: the sizes must agree
+    return err.message in cause or (len(clause) >= 20 and clause in cause)
+
+
+def changes_inputs(submission) -> str | None:
+    """Why the run's backward found its batch changed: a penalty that writes into real or fake in place."""
+    try:
+        changed = penalty_answer(submission, POINTS).changed
+    except (AssertionError, StudentError):
+        return None
+    if not changed:
+        return None
+    return (
+        f"{POINTS.call()} changes {' and '.join(changed)} in place (mul_, add_, *=, += on its inputs): the training step "
+        f"has already scored that batch with the critic, and backpropagating the critic's loss needs it as it was "
+        f"(one of the variables needed for gradient computation has been modified by an inplace operation); build x_hat "
+        f"as a new tensor, eps * real + (1 - eps) * fake"
+    )
+
+
 SLOW_CALLS = 16  # critic calls per penalty that would make the grading run far outlast its time limit
 
 
@@ -1030,8 +1118,10 @@ def test_training_lowers_the_critics_estimate(submission):
     except StudentError as err:
         if err.not_implemented:
             raise
+        if "modified by an inplace operation" in err.message and (changed := changes_inputs(submission)):
+            raise AssertionError(f"the grading run stopped: {changed}") from None
         cause = cause_in_the_functions(submission)  # the function check that raised the same names its fix
-        raise AssertionError(f"the grading run stopped: {cause if cause and err.message in cause else err.describe()}") from None
+        raise AssertionError(f"the grading run stopped: {cause if explains(cause, err) else err.describe()}") from None
     faults = [r.fault() for r in runs]
     learned = sum(f is None for f in faults)
     if learned > len(RUN_SEEDS) // 2:
