@@ -1126,8 +1126,11 @@ def test_the_run_folder_is_inside_the_scratch_folder_and_removed(tmp_path):
     assert not (tmp_path / ".a3-grading").exists()
 
 
-def test_read_bytes_never_follows_a_link_nor_reads_a_special_file(tmp_path):
-    module = checks_module()
+def test_the_checks_read_files_without_following_a_link_or_reading_a_special_file(tmp_path):
+    """The checks read the runs' files with `read_scratch_bytes` (reference.grading.submission)."""
+    from reference.grading.submission import NotARegularFile, TooLarge, read_scratch_bytes
+
+    assert checks_module().read_scratch_bytes is read_scratch_bytes
     secret = tmp_path / "secret.txt"
     secret.write_text("the grader's file")
     run = tmp_path / "scratch" / "run"
@@ -1137,12 +1140,14 @@ def test_read_bytes_never_follows_a_link_nor_reads_a_special_file(tmp_path):
     (tmp_path / "scratch" / "linked-folder").symlink_to(tmp_path)
     os.mkfifo(run / "fifo.png")
     root = tmp_path / "scratch"
-    assert module.read_bytes(root, "run/grid.png") == b"png"
-    for path in ("run/link.png", "linked-folder/secret.txt", "run/fifo.png"):
+    assert read_scratch_bytes(root, "run/grid.png") == b"png"
+    for path in ("run/link.png", "linked-folder/secret.txt", "../secret.txt", str(secret)):
         with pytest.raises(OSError):
-            module.read_bytes(root, path)
-    with pytest.raises(OSError):
-        module.read_bytes(root, "run/grid.png", limit=2)
+            read_scratch_bytes(root, path)
+    with pytest.raises(NotARegularFile):
+        read_scratch_bytes(root, "run/fifo.png")
+    with pytest.raises(TooLarge, match="larger than"):
+        read_scratch_bytes(root, "run/grid.png", limit=2)
 
 
 def test_relative_accepts_only_plain_relative_paths():

@@ -37,7 +37,8 @@ from reference.grading.checks import CheckFailure
 from reference.grading.notebook import CellError, why_missing
 
 __all__ = [
-    "NAMESPACE", "LocalSubmission", "make_scratch_folder", "probe_name", "read_scratch_file", "remove_scratch_folder",
+    "NAMESPACE", "LocalSubmission", "NotARegularFile", "TooLarge", "make_scratch_folder", "probe_name", "read_scratch_bytes",
+    "read_scratch_file", "remove_scratch_folder",
     "resolve_probe", "scratch_files", "write_scratch_files",
 ]
 
@@ -169,13 +170,30 @@ def remove_scratch_folder(scratch: Path, folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def read_scratch_file(scratch: Path, path: str | os.PathLike, limit: int = MAX_READ) -> bytes:
-    """The bytes of `path` (relative to `scratch`, or inside it), refusing with CheckFailure a link,
-    a file that resolves outside `scratch`, anything but a regular file, and files over `limit`.
-    Each folder on the way and the file are opened without following a link, so nothing outside
-    `scratch` is ever opened (opening a device or a named pipe there can have effects of its own)."""
+class NotARegularFile(OSError):
+    """What `read_scratch_bytes` found is a folder, a named pipe, a device..., or lies outside scratch."""
+
+    def __init__(self) -> None:
+        super().__init__("not a regular file")
+
+
+class TooLarge(OSError):
+    """The file `read_scratch_bytes` was asked for holds more than its limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"larger than {limit // 2**20} MB")
+        self.size, self.limit = size, limit
+
+
+def read_scratch_bytes(scratch: Path, path: str | os.PathLike, limit: int = MAX_READ) -> bytes:
+    """The bytes of the regular file `path` (relative to `scratch`, or inside it). Each folder on
+    the way and the file are opened without following a link, so nothing outside `scratch` is ever
+    opened (opening a device or a named pipe there can have effects of its own).
+
+    Raises NotARegularFile (anything but a regular file, or a path outside scratch), TooLarge (over
+    `limit` bytes, when opened or while read: the student's code may still be writing it), or the
+    OSError of an open (a link, a missing file or folder)."""
     base = os.path.realpath(scratch)
-    name = Path(path).name
     relative = Path(path)
     if relative.is_absolute():  # inside scratch, as given or resolved
         for root in (os.path.abspath(scratch), base):
@@ -183,27 +201,41 @@ def read_scratch_file(scratch: Path, path: str | os.PathLike, limit: int = MAX_R
                 relative = Path(os.path.abspath(relative)).relative_to(root)
                 break
         else:
-            raise CheckFailure(f"`{name}` is not a regular file in the output folder; save the file itself there")
-    try:
-        folder = _open_folder(Path(base), relative.parent)
-    except OSError as err:
-        raise CheckFailure(f"`{name}` could not be opened ({err.strerror or 'a link or a file on its way'}): write a regular file, not a link") from None
+            raise NotARegularFile()
+    folder = _open_folder(Path(base), relative.parent)
     try:
         fd = os.open(relative.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
-    except OSError as err:
-        raise CheckFailure(f"`{name}` could not be opened ({err.strerror}): write a regular file, not a link") from None
     finally:
         os.close(folder)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise CheckFailure(f"`{name}` is not a regular file in the output folder; save the file itself there")
+            raise NotARegularFile()
         if info.st_size > limit:
-            raise CheckFailure(f"`{name}` is {info.st_size:,} bytes, more than the {limit:,} the grader reads")
-        with io.FileIO(fd, "rb", closefd=False) as fh:
-            return fh.read(limit + 1)[:limit]
+            raise TooLarge(info.st_size, limit)
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+        raise TooLarge(size, limit)
     finally:
         os.close(fd)
+
+
+def read_scratch_file(scratch: Path, path: str | os.PathLike, limit: int = MAX_READ) -> bytes:
+    """`read_scratch_bytes`, with each refusal a CheckFailure that tells the student what to write."""
+    name = Path(path).name
+    try:
+        return read_scratch_bytes(scratch, path, limit)
+    except NotARegularFile:
+        raise CheckFailure(f"`{name}` is not a regular file in the output folder; save the file itself there") from None
+    except TooLarge as err:
+        raise CheckFailure(f"`{name}` is {err.size:,} bytes, more than the {limit:,} the grader reads") from None
+    except OSError as err:
+        raise CheckFailure(f"`{name}` could not be opened ({err.strerror or 'a link or a file on its way'}): write a regular file, not a link") from None
 
 
 class LocalSubmission:

@@ -48,7 +48,6 @@ import io
 import os
 import pickle
 import re
-import stat
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -58,6 +57,7 @@ from PIL import Image
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading import probes_a3
 from reference.grading.proxy import NOT_ZIP, stored_zip_problem
+from reference.grading.submission import read_scratch_bytes
 
 ASSIGNMENT = "a3_save_every_10_epochs"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -100,33 +100,6 @@ def relative(text) -> str | None:
     if path.is_absolute() or any(part in ("", ".", "..") for part in path.parts):
         return None
     return path.as_posix()
-
-
-def read_bytes(root: Path, relative_path: str, limit: int = MAX_FILE) -> bytes:
-    """The bytes of the regular file `relative_path` under the trusted folder `root`, opening each
-    folder and the file without following links; OSError for a link, a non-file or a file over `limit`."""
-    parts = PurePosixPath(relative_path).parts
-    fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY)]
-    try:
-        for part in parts[:-1]:
-            fds.append(os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fds[-1]))
-        fds.append(os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fds[-1]))
-        info = os.fstat(fds[-1])
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError("not a regular file")
-        if info.st_size > limit:
-            raise OSError(f"larger than {limit // 2**20} MB")
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fds[-1], 1 << 20)
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-            size += len(chunk)
-        raise OSError(f"larger than {limit // 2**20} MB")
-    finally:
-        for fd in fds:
-            os.close(fd)
 
 
 def grid_layout(width: int, height: int) -> bool:
@@ -379,13 +352,13 @@ class Run:
         for p in [p for p in files if p.lower().endswith(IMAGE_SUFFIXES)][:MAX_FILES]:
             name = PurePosixPath(p).name
             try:
-                self.grids[p] = grid_problem(name, read_bytes(scratch, f"{folder}/{p}"))
+                self.grids[p] = grid_problem(name, read_scratch_bytes(scratch, f"{folder}/{p}", MAX_FILE))
             except OSError as err:
                 self.grids[p] = f"`{name}` could not be read ({err.strerror or err}); save the grid as a plain file"
         for p in [p for p in files if p.lower().endswith(CHECKPOINT_SUFFIXES)][:MAX_FILES]:
             name = PurePosixPath(p).name
             try:
-                self.checkpoints[p] = load_checkpoint(name, read_bytes(scratch, f"{folder}/{p}"))
+                self.checkpoints[p] = load_checkpoint(name, read_scratch_bytes(scratch, f"{folder}/{p}", MAX_FILE))
             except OSError as err:
                 self.checkpoints[p] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", {"states": [], "optimizers": [], "epochs": []})
 
@@ -730,7 +703,7 @@ def checkpoint_files(scratch: Path, folder: str) -> dict[str, tuple[str | None, 
     for path in found:
         name = PurePosixPath(path).name
         try:
-            files[path] = checkpoint_values(name, read_bytes(scratch, f"{folder}/{path}"))
+            files[path] = checkpoint_values(name, read_scratch_bytes(scratch, f"{folder}/{path}", MAX_FILE))
         except OSError as err:
             files[path] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", {})
     return files
