@@ -14,9 +14,9 @@ OUT_DIR and renamed at the end, so OUT_DIR is either complete or absent. Errors 
 from __future__ import annotations
 
 import ast
+import secrets
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from reference.errors import UserError
@@ -62,6 +62,35 @@ def leaks(folder: Path) -> list[str]:
     return problems
 
 
+def _new_folder(parent: Path, prefix: str) -> Path:
+    """A new, empty folder PARENT/PREFIX<random> with the permissions of any folder the user makes.
+
+    Not `tempfile.mkdtemp`: its folder is private (0700) whatever the umask, and renamed to OUT_DIR
+    it kept the students (and the web server) of a shared host out of the bundle made for them.
+    """
+    for _ in range(100):
+        folder = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()  # mode 0o777 less the umask, as mkdir(1) makes it
+            return folder
+        except FileExistsError:
+            continue
+    raise BundleError(f"cannot make a temporary folder in {parent}; remove the folders named {prefix}* there")
+
+
+def _readable_as_made_here(folder: Path) -> None:
+    """Give everything under `folder` the permissions of a file or folder made now (0666 / 0777 less
+    the umask, which `folder`'s own mode shows), not the checkout's: `shutil.copytree` copies modes,
+    and a lesson rewritten by `python -m reference.lessons` is private (0600, an atomic write), so the
+    students of a shared host could not open the bundle made for them."""
+    umask = ~folder.stat().st_mode & 0o777
+    for path in folder.rglob("*"):
+        if path.is_symlink():
+            continue
+        executable = path.is_dir() or path.stat().st_mode & 0o100
+        path.chmod((0o777 if executable else 0o666) & ~umask)
+
+
 def build_bundle(out_dir: str | Path, course: str | Path | None = None) -> Path:
     """Copy the student-facing parts of `course` (default: this checkout) into `out_dir`, checked.
 
@@ -76,7 +105,7 @@ def build_bundle(out_dir: str | Path, course: str | Path | None = None) -> Path:
     if missing:
         raise BundleError(f"{course} is not a complete course folder: no {missing[0]}; run this from a checkout of the course")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = _new_folder(out.parent, f".{out.name}.")
     try:
         for name in CONTENTS:
             source = course / SOURCE.get(name, name)
@@ -84,6 +113,7 @@ def build_bundle(out_dir: str | Path, course: str | Path | None = None) -> Path:
                 shutil.copytree(source, tmp / name, ignore=IGNORE)
             else:
                 shutil.copy2(source, tmp / name)
+        _readable_as_made_here(tmp)
         problems = leaks(tmp)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

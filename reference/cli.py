@@ -492,7 +492,7 @@ def cmd_configs(args: argparse.Namespace) -> int:
     from reference.config import named_configs, read_config_file
 
     for name, path in named_configs().items():
-        description = path.read_text().splitlines()[0].lstrip("# ").strip()
+        description = path.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
         values = read_config_file(name)
         print(f"{name:22s} {description}\n{'':22s} {json.dumps(values)}")
     return 0
@@ -535,7 +535,7 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    with _one_line_warnings():
+    with _one_line_warnings(), _printable_stdout():
         args = build_parser().parse_args(argv)
         try:
             return COMMANDS[args.command](args)
@@ -545,6 +545,31 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:  # one line and status 2, like every other stop a user causes
             sys.stderr.write(f"gan-course: error: {_interrupted(args)}\n")
             return 2
+
+
+@contextmanager
+def _printable_stdout() -> Iterator[None]:
+    """Characters stdout's encoding lacks print as escapes (\\xb1), not as a UnicodeEncodeError.
+
+    Where stdout is ASCII (PYTHONIOENCODING=ascii, or the C locale with PYTHONUTF8=0), 'KID: x ± y' or a
+    run folder named in another alphabet ended the command in a traceback after its work was done.
+    stderr escapes already (Python's default there)."""
+    stream = sys.stdout
+    before = getattr(stream, "errors", None)
+    changed = before == "strict" and hasattr(stream, "reconfigure")
+    if changed:
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # a closed or unusual stream: leave it as it is
+            changed = False
+    try:
+        yield
+    finally:
+        if changed and sys.stdout is stream:
+            try:
+                stream.reconfigure(errors=before)
+            except (ValueError, OSError):
+                pass
 
 
 @contextmanager

@@ -210,7 +210,7 @@ def read_config_file(name_or_path: str) -> dict[str, Any]:
             f"pick a name or pass a .toml/.json path"
         )
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # TOML and JSON are UTF-8 on every machine; a Notepad BOM is skipped
         values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (ValueError, OSError) as err:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         raise UserError(f"cannot read config {path}: {str(err).splitlines()[0]}; fix the file's syntax") from None

@@ -170,10 +170,13 @@ def physical_cores() -> int:
 
 
 def _positive_int(value: str | None) -> int | None:
+    """A whole number >= 1, else None: a malformed, zero or negative value is ignored, as OpenMP
+    ignores one (OMP_NUM_THREADS=0 or -1 leaves torch its default team, not one thread)."""
     try:
-        return max(1, int(value)) if value else None
+        number = int(value) if value else 0
     except ValueError:
-        return None  # a malformed value is ignored, as OpenMP ignores one
+        return None
+    return number if number >= 1 else None
 
 
 def thread_count(environ: dict[str, str] | None = None) -> int:
@@ -304,6 +307,20 @@ def denormals_flushed() -> bool:
     return bool((torch.tensor([1e-40], dtype=torch.float32) * 1.0).item() == 0.0)
 
 
+def _cache_float_limits() -> None:
+    """Have NumPy compute (and cache) the limits of its float types while denormals still work.
+
+    NumPy < 2.3 computes `np.finfo(t)` on first use and, where denormals are flushed, warns "The value
+    of the smallest subnormal for <class 'numpy.float64'> type is zero." A run that first imports
+    matplotlib (numpy.ma) inside `flush_denormals` printed that twice, a false alarm; computed here
+    first, the cached limits are correct and nothing warns.
+    """
+    import numpy as np
+
+    for kind in (np.half, np.single, np.double, np.longdouble):
+        np.finfo(kind)
+
+
 @contextmanager
 def flush_denormals(on: bool = True) -> Iterator[None]:
     """Flush denormal floats to zero inside the block (on the CPU), then restore the previous setting.
@@ -314,6 +331,8 @@ def flush_denormals(on: bool = True) -> Iterator[None]:
     import torch
 
     before = denormals_flushed()
+    if on and not before:
+        _cache_float_limits()
     torch.set_flush_denormal(on)
     try:
         yield

@@ -105,3 +105,32 @@ def test_an_incomplete_course_is_a_one_line_error(tmp_path: Path):
     (course / "pyproject.toml").unlink()
     with pytest.raises(BundleError, match=r"is not a complete course folder: no pyproject.toml; run this from a checkout"):
         build_bundle(tmp_path / "out", course)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_the_bundle_can_be_read_by_the_students_it_is_for(tmp_path: Path, umask: int):
+    """OUT_DIR gets the permissions of any folder the instructor makes (0777 less the umask), not the
+    private 0700 of a temporary folder, which kept other users of a shared host out of the bundle."""
+    import os
+    import stat
+
+    course = tmp_path / "course"
+    for folder in ("lessons", "assignments", "reference"):
+        (course / folder / "sub").mkdir(parents=True)
+        (course / folder / "sub").chmod(0o700)
+        (course / folder / "note.txt").write_text("x\n")
+        (course / folder / "note.txt").chmod(0o600)  # as an atomic write (python -m reference.lessons) leaves a file
+    (course / "STUDENTS.md").write_text("# students\n")
+    (course / "pyproject.toml").write_text("[project]\n")
+    before = os.umask(umask)
+    try:
+        out = build_bundle(tmp_path / "bundle", course)
+    finally:
+        os.umask(before)
+    mode = stat.S_IMODE(out.stat().st_mode)
+    assert mode == 0o777 & ~umask, f"the bundle folder has mode {oct(mode)}, expected {oct(0o777 & ~umask)} under umask {oct(umask)}"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".bundle.")], "a temporary folder was left"
+    for path in out.rglob("*"):
+        want = (0o777 if path.is_dir() else 0o666) & ~umask
+        got = stat.S_IMODE(path.stat().st_mode)
+        assert got == want, f"{path.relative_to(out)} has mode {oct(got)}, expected {oct(want)}: other users cannot read it"

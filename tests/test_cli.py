@@ -228,6 +228,19 @@ def test_console_script_error_is_one_line_without_traceback(mlp_run, tmp_path):
     assert hashes(run) == before, "the failed command changed the run folder"
 
 
+def test_an_ascii_stdout_prints_what_it_cannot_encode_as_escapes(mlp_run, tmp_path):
+    """A real `gan-course` process whose stdout is ASCII (PYTHONIOENCODING=ascii; the C locale without
+    UTF-8 mode): a non-ASCII --out was written, then 'Wrote ... to <path>' ended in a UnicodeEncodeError."""
+    out = tmp_path / "échantillons ü.png"
+    proc = subprocess.run(
+        [console_script(), "sample", str(mlp_run), "--n", "4", "--out", str(out)],
+        capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "ascii"},
+    )  # fmt: skip
+    stderr = proc.stderr.decode("ascii", "replace")
+    assert proc.returncode == 0 and "Traceback" not in stderr, stderr
+    assert out.is_file() and proc.stdout.decode("ascii").startswith("Wrote 4 samples to "), proc.stdout
+
+
 # ---- train: resume and configs -----------------------------------------------------------------
 
 
@@ -283,6 +296,23 @@ def test_config_file_with_flag_overrides(capfd, tmp_path, suffix):
     assert (saved["batch_size"], saved["lr"], saved["model"]) == (128, 0.001, "mlp"), f"{suffix} values lost: {saved}"
     assert saved["epochs"] == 1, "--epochs 1 did not override the file's epochs = 5"
     assert metric_epochs(out) == [1]
+
+
+def test_a_config_file_is_read_as_utf8_on_any_machine(capfd, tmp_path):
+    """TOML and JSON are UTF-8: a config with a non-ASCII comment, saved with a BOM (Windows Notepad),
+    trains; and it reads the same where the locale's encoding is ASCII (LC_ALL=C without UTF-8 mode),
+    where it was "cannot read config ...: 'ascii' codec can't decode byte ...; fix the file's syntax"."""
+    path = tmp_path / "exp β.toml"
+    path.write_bytes('# β1 = 0.5: the DCGAN paper\'s Adam, café edition\nmodel = "mlp"\nepochs = 1\n'.encode("utf-8-sig"))
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, "train", "--config", path, "--max-images", "64", "--device", "cpu", "--no-progress", "--out", out)
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["model"] == "mlp"
+    ascii_locale = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+                    "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # fmt: skip
+    read = "import sys; from reference.config import read_config_file; print(read_config_file(sys.argv[1]))"
+    done = subprocess.run([sys.executable, "-c", read, str(path)], capture_output=True, text=True, env=ascii_locale)
+    assert done.returncode == 0 and "'model': 'mlp'" in done.stdout, done.stderr[-500:]
 
 
 def test_config_with_an_unknown_key_is_one_line(capfd, tmp_path):

@@ -53,6 +53,20 @@ def test_import_reference_before_torch_chooses_the_wait_by_the_load_it_sees():
     assert got["policy"] == ("PASSIVE" if got["choice"] == "passive" else None), got
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "abc", " "])
+def test_an_omp_num_threads_openmp_ignores_is_not_taken_for_one_thread(monkeypatch, value):
+    """OpenMP ignores OMP_NUM_THREADS=0 or -1 (libgomp: "Invalid value") and torch keeps its team of
+    threads, so those threads must still wait passively beside busy jobs (was: "one thread", spinning)."""
+    monkeypatch.delitem(sys.modules, "torch")  # prepare_openmp acts only before torch is imported
+    monkeypatch.setattr(cpu, "others_busy_cores", lambda window=0.05: 2.0)
+    monkeypatch.setattr(cpu, "usable_cores", lambda: 2)
+    monkeypatch.setattr(cpu, "physical_cores", lambda: 2)
+    monkeypatch.setattr(cpu, "WAIT", {"choice": None, "others": None})
+    env = {"OMP_NUM_THREADS": value}
+    assert cpu.prepare_openmp(env)
+    assert cpu.WAIT["choice"] == "passive" and env.get("OMP_WAIT_POLICY") == "PASSIVE", (cpu.WAIT, env)
+
+
 def test_import_reference_beside_busy_loops_waits_passively():
     with cpu.busy_loops(2):
         got = fresh_python("import reference; " + REPORT, OMP_NUM_THREADS="2")
@@ -144,6 +158,25 @@ def test_flush_denormals_restores_the_previous_setting():
             assert cpu.denormals_flushed()
         assert cpu.denormals_flushed() is before, f"flush_denormals left {not before}, the caller had {before}"
     torch.set_flush_denormal(False)
+
+
+def test_flush_denormals_has_numpy_cache_its_float_limits_first(monkeypatch):
+    """NumPy < 2.3 computes np.finfo on first use and, with denormals flushed, warns "The value of the
+    smallest subnormal for <class 'numpy.float64'> type is zero": `gan-course train` printed that twice
+    (matplotlib's first import inside the run). Every float type's limits must be computed before."""
+    import numpy as np
+
+    events: list = []
+    real_finfo, real_flush = np.finfo, torch.set_flush_denormal
+    monkeypatch.setattr(np, "finfo", lambda t: (events.append(np.dtype(t)), real_finfo(t))[1])
+    monkeypatch.setattr(torch, "set_flush_denormal", lambda on: (events.append(on), real_flush(on))[1])
+    torch.set_flush_denormal(False)
+    with cpu.flush_denormals():
+        pass
+    first_flush = events.index(True)
+    before = set(events[:first_flush])
+    missing = [t.name for t in map(np.dtype, (np.half, np.single, np.double, np.longdouble)) if t not in before]
+    assert not missing, f"denormals were flushed before NumPy cached the limits of {missing}"
 
 
 def test_train_restores_denormals_and_threads_and_records_its_threads(tmp_path, monkeypatch):

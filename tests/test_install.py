@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+from reference.config import tomllib  # tomllib from Python 3.11, tomli (a dependency there) on 3.10
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_ONLY = ("pytest", "_pytest", "xdist", "pytest_env", "nbval", "nbgrader", "nbclient", "nbformat", "nbconvert",
@@ -48,3 +49,36 @@ def test_the_dev_only_packages_are_not_main_dependencies():
     for name in ("pytest", "nbval", "nbgrader", "nbclient", "nbformat", "ipykernel", "jupyterlab"):
         assert name not in main, f"{name} is a main dependency; the main job must install without the [dev] extra"
     assert "nbgrader" in " ".join(project["optional-dependencies"]["dev"]), "the [dev] extra should bring nbgrader"
+
+
+# modules of the standard library newer than the oldest Python pyproject.toml allows (3.10), by module
+NEWER_STDLIB = {"tomllib": "3.11 (use `from reference.config import tomllib`, tomli on 3.10)"}
+
+
+def test_every_file_parses_and_imports_on_the_oldest_python_allowed():
+    """requires-python is >=3.10: no syntax newer than 3.10 and no unguarded import of a newer stdlib
+    module (tests/test_install.py itself imported tomllib, so `pytest` on Python 3.10 stopped at collection)."""
+    import ast
+
+    assert tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["requires-python"] == ">=3.10"
+    problems = []
+    files = [REPO / "conftest.py", *(p for folder in ("reference", "tests", "benchmarks") for p in (REPO / folder).rglob("*.py"))]
+    for path in files:
+        rel = path.relative_to(REPO)
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), feature_version=(3, 10))
+        except SyntaxError as err:
+            problems.append(f"{rel}:{err.lineno}: syntax newer than Python 3.10 ({err.msg})")
+            continue
+        guards = [t.body for t in ast.walk(tree) if isinstance(t, ast.Try)]  # try: import ... except ImportError:
+        guards += [t.body for t in ast.walk(tree) if isinstance(t, ast.If) and "version_info" in ast.unparse(t.test)]
+        guarded = {id(n) for body in guards for s in body for n in ast.walk(s)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                if name.split(".")[0] in NEWER_STDLIB and id(node) not in guarded:
+                    problems.append(f"{rel}:{node.lineno}: imports {name}, new in Python {NEWER_STDLIB[name.split('.')[0]]}")
+    assert not problems, "; ".join(problems)
