@@ -1,17 +1,43 @@
 """Atomic file writes: a file is either the old version or the complete new one, never half.
 
 Each writer writes to a temporary file in the destination's folder, flushes it to disk and
-renames it over the destination (`os.replace` is atomic on POSIX and Windows).
+renames it over the destination (`os.replace` is atomic on POSIX and Windows). The file gets the
+permissions any file made by the user gets (0666 less the umask), or keeps those of the file it
+replaces: the temporary file itself is private (0600), and a run folder, a class's data root or a
+lesson written with it was unreadable to everyone else on a shared host.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (/proc/self/status)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (momentarily process-wide)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions a new version of `path` gets: those of the file it replaces, else 0666 less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~umask()
 
 
 @contextmanager
@@ -26,6 +52,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp_path, _mode_for(path))
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
