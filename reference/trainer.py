@@ -98,7 +98,7 @@ def check_out_dir(out: Path, resume: bool, dataset: str | None = None) -> None:
             raise NotADirectoryError(existing)
         os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".gan-course-probe-"))
     except OSError:
-        raise UserError(f"cannot write to {existing}; choose an --out folder you can write to") from None
+        raise UserError(f"cannot write to {existing.absolute()}; choose an --out folder you can write to") from None
 
 
 @contextmanager

@@ -150,6 +150,15 @@ def test_unwritable_out_is_refused(capfd, tmp_path, where):
     assert_one_line_error(code, err, "cannot write", "--out")
 
 
+def test_an_unwritable_relative_out_names_the_folder_itself(capfd, monkeypatch):
+    """`cd /proc && gan-course train --out run` said "cannot write to ."; it names the folder."""
+    if not Path("/proc").is_dir():
+        pytest.skip("no /proc here")
+    monkeypatch.chdir("/proc")
+    code, _, err = cli(capfd, *MLP, "--epochs", "1", "--out", "run")
+    assert_one_line_error(code, err, "cannot write to /proc;", "--out")
+
+
 # ---- train --resume: bad input -----------------------------------------------------------------
 
 
