@@ -32,8 +32,6 @@ from reference.errors import UserError
 RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir", "eval_every", "eval_samples", "progress", "threads"}
 # Keys that a run's config.json holds besides TrainConfig's: the resolved sample shape, the process count.
 RUN_KEYS = ("shape", "world_size")
-# The models whose widths --ngf/--ndf set; every other model has fixed widths and would ignore them.
-WIDTH_MODELS = ("dcgan", "dcgan-resize", "cdcgan", "cdcgan-proj")
 
 _DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 # What a default of None means, for the help of its flag (other defaults are shown as they are).
@@ -256,10 +254,14 @@ def _only_writer(out: Path) -> Iterator[None]:
 
 def _check_widths(model: str, explicit: dict) -> None:
     """UserError if --ngf or --ndf was typed for a model whose widths are fixed (it would be ignored)."""
+    from reference.models import MODELS
+
+    spec = MODELS.get(model)  # an unknown model is named by the config's own check
     for key in ("ngf", "ndf"):
-        if key in explicit and model not in WIDTH_MODELS:
+        if key in explicit and spec is not None and not spec.widths:
+            sized = ", ".join(name for name, spec in MODELS.items() if spec.widths)
             raise UserError(
-                f"--{key} sets the width of {', '.join(WIDTH_MODELS)} only; --model {model} has fixed widths: "
+                f"--{key} sets the width of {sized} only; --model {model} has fixed widths: "
                 f"drop --{key}, or use one of those models"
             )
 

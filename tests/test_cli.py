@@ -107,6 +107,7 @@ def run_copy(mlp_run, tmp_path) -> Path:
     "flags, words",
     [
         (["--model", "nope"], ["'nope'", "mlp2d"]),
+        (["--model", "nope", "--ngf", "8"], ["unknown model 'nope'", "mlp2d"]),
         (["--dataset", "nope"], ["'nope'", "digits"]),
         (["--loss", "nope"], ["'nope'", "wgan-gp"]),
         (["--model", "dcgan", "--dataset", "ring"], ["dcgan", "--model mlp2d"]),
@@ -120,7 +121,7 @@ def run_copy(mlp_run, tmp_path) -> Path:
         (["--model", "upsample", "--pack", "2"], ["'upsample'", "--pack", "mlp2d"]),
         (["--model", "tf-dcgan", "--minibatch-std"], ["'tf-dcgan'", "--minibatch-std", "dcgan"]),
     ],
-    ids=["model", "dataset", "loss", "dcgan-on-ring", "epochs-0", "batch-0", "batch-negative", "epochs-word", "batch-too-big",
+    ids=["model", "model-with-ngf", "dataset", "loss", "dcgan-on-ring", "epochs-0", "batch-0", "batch-negative", "epochs-word", "batch-too-big",
          "pack-0", "pack-not-dividing", "pack-unsupported", "minibatch-std-unsupported"],
 )
 def test_bad_train_input_is_one_line_and_creates_nothing(capfd, tmp_path, flags, words):

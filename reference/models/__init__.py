@@ -48,6 +48,7 @@ class ModelSpec:
     builder: Callable[..., tuple[nn.Module, nn.Module]] = field(repr=False, compare=False)
     d_options: tuple[str, ...] = ()  # discriminator options the builder takes: "pack", "minibatch_std"
     conditional: bool = False  # G(z, y) and D(x, y) take class labels y (N,) int64; build needs num_classes
+    widths: bool = False  # ngf/ndf (--ngf/--ndf) set its widths; every other model's are fixed and ignore them
 
     def resolve_shape(self, data_shape: Shape, image_size: int | None) -> Shape:
         """Sample shape the model trains on, from the dataset's (C, H, W) or (2,) and --image-size.
@@ -70,7 +71,8 @@ class ModelSpec:
     ) -> tuple[nn.Module, nn.Module]:
         """(G, D) with init applied. G: z (N, nz) -> x (N, *shape); D: x (N, *shape) -> logits (N,).
 
-        `shape` comes from `resolve_shape`. `ngf`/`ndf` set the widths of `dcgan` only.
+        `shape` comes from `resolve_shape`. `ngf`/`ndf` set the widths of a model with `widths`
+        (the DCGANs); the others' widths are fixed.
         pack = m > 1: D takes m samples concatenated, (N/m, m*C, ...) -> logits (N/m,) (pack them
         with `reference.models.mitigations.pack`); minibatch_std: D appends the batch's standard
         deviation statistic before its last layer. A model without them raises ModelError.
@@ -225,25 +227,25 @@ MODELS: dict[str, ModelSpec] = {
             name="dcgan",
             description="DCGAN of pytorch/examples, 28/32/64/128 px, widths set by --ngf/--ndf",
             output_range="tanh", kind="image", default_nz=100,
-            resolver=_resolve_dcgan, builder=dcgan.build, d_options=("pack", "minibatch_std"),
+            resolver=_resolve_dcgan, builder=dcgan.build, d_options=("pack", "minibatch_std"), widths=True,
         ),
         ModelSpec(
             name="dcgan-resize",
             description="dcgan with resize-convolution in G (nearest upsampling + 3x3 conv): no checkerboard",
             output_range="tanh", kind="image", default_nz=100,
-            resolver=_resolve_dcgan, builder=dcgan.build_resize, d_options=("pack", "minibatch_std"),
+            resolver=_resolve_dcgan, builder=dcgan.build_resize, d_options=("pack", "minibatch_std"), widths=True,
         ),
         ModelSpec(
             name="cdcgan",
             description="conditional DCGAN: G(z, y) on z + one-hot y, D(x, y) on x + one-hot label planes",
             output_range="tanh", kind="image", default_nz=100,
-            resolver=_resolve_dcgan, builder=conditional.build_concat, conditional=True,
+            resolver=_resolve_dcgan, builder=conditional.build_concat, conditional=True, widths=True,
         ),
         ModelSpec(
             name="cdcgan-proj",
             description="conditional DCGAN with the projection discriminator (Miyato & Koyama 2018)",
             output_range="tanh", kind="image", default_nz=100,
-            resolver=_resolve_dcgan, builder=conditional.build_projection, conditional=True,
+            resolver=_resolve_dcgan, builder=conditional.build_projection, conditional=True, widths=True,
         ),
         ModelSpec(
             name="dcgan-1024",
