@@ -1122,3 +1122,109 @@ def test_a_batch_size_fixed_in_a_view_is_named(check, source):
     with torch's raw 'shape [64, ...] is invalid for input of size N': the message names the fixed batch size."""
     points, message = run_check(getattr(checks, check), kernel_submission(*LABEL_ENCODINGS["category"], source))
     assert points == 0.0 and "a .view or .reshape fixes the batch size at 64, but batches have any size N" in message, message
+
+
+# ---------------------------------------------------------------------------------------------
+# Other ways to pass the labels in the step, and forward's argument order
+# ---------------------------------------------------------------------------------------------
+
+STEP_CHECKS = ("test_step_shows_real_images_with_their_labels", "test_step_draws_labels_for_the_fake_batch")
+MATCHING_AWARE = "wrong = (labels + torch.randint(1, num_classes, labels.shape)) % num_classes\n    loss_d = LOSS.d_loss(D(real, <REAL_Y>), D(fake.detach(), y_fake)) + F.softplus(D(real, wrong)).mean()"
+
+
+SWEEP = "y = torch.arange(10).repeat_interleave(8)  # the notebook's class sweep, a global\n"
+COUNT_TEXT = (
+    "80 labels for 150 images: labels come one per image, (B,) with B = real.shape[0]; the step's own labels, `labels` "
+    "for the real batch and y_fake = torch.randint(0, num_classes, (B,)) for the fake one, not a label vector of another "
+    "batch (such as a variable of the notebook)"
+)
+
+
+def step_with(old: str, new: str, **parts: str) -> str:
+    source = step(**parts)
+    assert old in source, old
+    return source.replace(old, new)
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        # labels as a column (B, 1), to a G and D that flatten them: right
+        (step(y_fake="torch.randint(0, num_classes, (b, 1))"), {}),
+        (step(real_y="labels.unsqueeze(1)"), {}),
+        # G and D called with keyword arguments in another order: right
+        (step_with("fake = G(z, y_fake)", "fake = G(y=y_fake, z=z)"), {}),
+        (step_with("D(real, labels)", "D(y=labels, x=real)"), {}),
+        # G and D called through .forward (which skips a module's hooks): right
+        (step_with("fake = G(z, y_fake)", "fake = G.forward(z, y_fake)").replace("D(", "D.forward("), {}),
+        # a matching-aware D (Reed et al. 2016): real images also judged, as fakes, with labels that are not theirs: right
+        (step_with("loss_d = LOSS.d_loss(D(real, labels), D(fake.detach(), y_fake))", MATCHING_AWARE.replace("<REAL_Y>", "labels")), {}),
+        # the same forms with faults
+        (step(real_y="labels[torch.randperm(b)].unsqueeze(1)"), {STEP_CHECKS[0]: (0.0, (
+            "D judges the real images with their batch's labels in another order (<n> of 150 images with a label that is "
+            "not theirs): image i must come with labels[i]; shuffle or index images and labels together, or not at all"))}),
+        (step(y_fake="torch.randint(0, num_classes - 1, (b, 1))"), {STEP_CHECKS[1]: (1.0, (
+            "in a step with 150 real images G is never asked for label 9: torch.randint(low, high, size) draws from low to "
+            "high - 1, so torch.randint(0, num_classes, (B,)) draws every label 0..9"))}),
+        (step_with("D(fake.detach(), y_fake)", "D(y=labels, x=fake.detach())"), {STEP_CHECKS[1]: (1.0, (
+            "D judges G's images with the real batch's labels: D must judge each fake image with the label G drew it for, "
+            "D(fake, y_fake), in D's step and in G's"))}),
+        (step_with("loss_d = LOSS.d_loss(D(real, labels), D(fake.detach(), y_fake))",
+                   MATCHING_AWARE.replace("<REAL_Y>", "labels[torch.randperm(b)]")), {STEP_CHECKS[0]: (0.0, (
+            "D judges the real images with labels that are not theirs (<n> of 300): D(real, labels), image i with labels[i]"))}),
+        # the notebook's global y (the class sweep's 80 labels) where the step's own labels belong
+        (SWEEP + step_with("fake = G(z, y_fake)", "fake = G(z, y)"), {STEP_CHECKS[1]: (0.0, (
+            f"train_step calls G(z, y) with {COUNT_TEXT}"))}),
+        (SWEEP + step_with("D(fake.detach(), y_fake)", "D(fake.detach(), y)"), {STEP_CHECKS[1]: (1.0, (
+            f"D judges G's images with {COUNT_TEXT}: D must judge each fake image with the label G drew it for, "
+            f"D(fake, y_fake), in D's step and in G's"))}),
+        (SWEEP + step(real_y="y"), {STEP_CHECKS[0]: (0.0, f"train_step shows D the real images with {COUNT_TEXT}")}),
+    ],
+    ids=["fake_labels_as_a_column", "real_labels_as_a_column", "g_keywords_swapped", "d_keywords_swapped", "forward_called_directly",
+         "matching_aware_d",
+         "column_real_labels_shuffled", "column_fake_labels_without_9", "d_keywords_fake_with_real_labels",
+         "matching_aware_with_real_labels_shuffled", "g_given_the_global_y", "d_judges_fakes_with_the_global_y",
+         "d_judges_reals_with_the_global_y"],
+)
+def test_labels_as_a_column_keyword_calls_and_a_matching_aware_d_are_read_as_the_step_means_them(source, expected):
+    """The step checks read labels (B, 1) as (B,), G's and D's keyword arguments by forward's parameter names,
+    calls of G.forward and D.forward as calls of G and D, name labels that are not one per image (a global
+    label vector of the notebook used in the step), and accept real images judged again with other labels when each is also judged with its own (a mismatch
+    term of a matching-aware D); the same forms with the faults of the checks still lose their points."""
+    sub = kernel_submission(source)
+    for check in STEP_CHECKS:
+        got = run_check(getattr(checks, check), sub)
+        want = expected.get(check, (FULL[check], ""))
+        assert matches(got, want), (check, got)
+
+
+@pytest.mark.parametrize("role", ["G", "D"])
+def test_a_forward_that_takes_the_labels_first_is_told_so(role):
+    """forward(self, y, z) (or (y, x)) fails on the grader's G(z, y) with an error deep in its one-hot; the
+    message says it runs with the labels first, and names the order the task asks for."""
+    if role == "G":
+        source = one_hot_g().replace("def forward(self, z, y):", "def forward(self, y, z):")
+        check, call, given = checks.test_generator_output_shape, "G(z, y)", "z"
+    else:
+        source = channels_d().replace("def forward(self, x, y):", "def forward(self, y, x):")
+        check, call, given = checks.test_discriminator_output, "D(x, y)", "x"
+    assert "(self, y, " in source
+    points, message = run_check(check, kernel_submission(source))
+    assert points == 0.0 and message.startswith(f"{call} raises RuntimeError: one_hot is only applicable"), message
+    assert (f", and runs when called with the labels first, {role}(y, {given}): its forward takes its arguments in the other "
+            f"order; the grader (and the task) calls {call}, so define forward(self, {given}, y), and call {role}({given}, y) "
+            f"in train_step") in message, message
+
+
+def test_a_d_ending_in_squeeze_is_compared_with_itself_by_value():
+    """D(...).squeeze() gives () for a batch of one image and (N,) otherwise (a common DCGAN idiom, right for
+    every batch the step sees): its logits are compared by value, so it keeps its points; a G that mixes the
+    batch's labels is still told so by the same comparison."""
+    squeezed = channels_d().replace(".view(-1)", ".squeeze()")
+    assert ".squeeze()" in squeezed
+    sub = kernel_submission(squeezed)
+    for check in ("test_discriminator_output", "test_discriminator_uses_labels"):
+        assert run_check(getattr(checks, check), sub) == (FULL[check], ""), check
+    mixed = kernel_submission(one_hot_g(one_hot="F.one_hot(y, self.num_classes).flip(0)"))
+    points, message = run_check(checks.test_generator_uses_labels_and_noise, mixed)
+    assert points == 1.0 and message.startswith("in eval mode, image i of G(z, y) differs from G(z[i:i+1], y[i:i+1])"), message

@@ -259,6 +259,14 @@ def label_shape_fault(submission, model, first, fault_of, role: str) -> str | No
                 f"{ONE_HOT}.float() (or embed y with nn.Embedding(num_classes, d)), and pass train_step's integer labels "
                 f"to {name} as they are"
             )
+        y = torch.tensor(LABEL_CASES["every digit"])
+        if fault_of(traced(submission, model, [y, first(len(y))]), len(y)) is None:
+            given = "z" if name == "G" else "x"
+            return (
+                f"{role} {faults[bad[0]]}, and runs when called with the labels first, {name}(y, {given}): its forward "
+                f"takes its arguments in the other order; the grader (and the task) calls {role}, so define "
+                f"forward(self, {given}, y), and call {name}({given}, y) in train_step"
+            )
         return label_fault(faults, role)
     taken = labels_taken(submission, model, first, fault_of)
     low = taken[0] if taken else 0
@@ -335,10 +343,11 @@ def dependence(submission, model, first, second, y) -> dict | str:
             found["interaction"] = max(found["interaction"], float(((base - by_y) - (by_other - by_both)).abs().mean()) / moved)
         if not options:
             top = float(base.abs().max()) or 1.0
-            for row, single in zip(rows, outs[4:]):
-                if single.shape[:1] != (1,) or single[0].shape != base[row].shape:
-                    return "changes its output's shape with the batch size"
-                found["coupled"] = max(found["coupled"], float((single[0] - base[row]).abs().max()) / top)
+            for row, single in zip(rows, outs[4:]):  # compared by value: a D ending in .squeeze() gives () for one image
+                if single.numel() != base[row].numel():
+                    return (f"gives {single.numel()} values for a batch of one, but {base[row].numel()} per item for a batch "
+                            f"of {len(y)}: its output's size per item must not depend on the batch size")
+                found["coupled"] = max(found["coupled"], float((single.reshape(-1) - base[row].reshape(-1)).abs().max()) / top)
     return found
 
 
@@ -463,11 +472,11 @@ def real_batch(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def as_labels(value, n: int) -> torch.Tensor | None:
-    """Labels (n,) int64 from what D or G was given as y: integers (n,), or one-hot rows (n, K); else None."""
+    """Labels (n,) int64 from what D or G was given as y: integers (n,) or (n, 1), or one-hot rows (n, K); else None."""
     if not isinstance(value, torch.Tensor) or value.shape[:1] != (n,) or not torch.isfinite(value.double()).all():
         return None
-    if value.dim() == 1:
-        return value.double().round().long()
+    if value.dim() == 1 or value.shape[1:] == (1,):
+        return value.double().round().long().reshape(n)
     if value.dim() == 2 and value.shape[1] > 1:
         return value.double().argmax(1)
     return None
@@ -500,7 +509,7 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             f"G(z, y) and D(x, y) (the grader's stand-ins here), Adam optimizers and a real batch of {len(real)} digits"
         ) from None
     found = found if isinstance(found, dict) else {}
-    g_calls, d_calls = [], []
+    g_calls, d_calls, g_lengths, d_lengths = [], [], [], []
     for call in found.get("g_calls") if isinstance(found.get("g_calls"), list) else []:
         call = call if isinstance(call, dict) else {}
         inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
@@ -509,6 +518,8 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             y = as_labels(inputs[1], len(out))
             if y is not None:
                 g_calls.append((y, out.double()))
+            elif inputs[1].dim() >= 1 and inputs[1].shape[0] != len(out):
+                g_lengths.append((len(out), inputs[1].shape[0]))
     for call in found.get("d_calls") if isinstance(found.get("d_calls"), list) else []:
         call = call if isinstance(call, dict) else {}
         inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
@@ -516,7 +527,18 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             x = inputs[0].double()
             tracked = call.get("tracked") if isinstance(call.get("tracked"), list) else []
             d_calls.append((x, as_labels(inputs[1], len(x)) if len(inputs) >= 2 else None, bool(tracked[:1] == [True])))
-    return {"g": g_calls, "d": d_calls}
+            given = inputs[1] if len(inputs) >= 2 and inputs[1].dim() >= 1 and inputs[1].shape[0] != len(x) else None
+            d_lengths.append(None if given is None else given.shape[0])
+    # g_lengths: (images, labels) of G's calls with another number of labels than images; d_lengths: per call of
+    # d, the number of labels given when it is not one per image, else None
+    return {"g": g_calls, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths}
+
+
+def label_count_text(images: int, given: int) -> str:
+    """The fix for labels that are not one per image (a label vector of another batch, e.g. the notebook's global y)."""
+    return (f"{given} labels for {images} images: labels come one per image, (B,) with B = real.shape[0]; the step's own "
+            f"labels, `labels` for the real batch and y_fake = torch.randint(0, num_classes, (B,)) for the fake one, not a "
+            f"label vector of another batch (such as a variable of the notebook)")
 
 
 def real_pairs_fault(submission) -> str | None:
@@ -527,14 +549,20 @@ def real_pairs_fault(submission) -> str | None:
         return "train_step never calls D(x, y) (with images (B, 1, 28, 28)): D's step judges D(real, labels) and D(fake, y_fake)"
     given, true = [], []
     unlabelled = False
-    for x, y, _ in record["d"]:
+    own = torch.zeros(len(real), dtype=torch.bool)  # real images judged in a call that gives every real image its own label
+    for (x, y, _), count in zip(record["d"], record["d_lengths"]):
         rows = same_rows(x, real)
-        for i in torch.nonzero(rows >= 0)[:, 0].tolist():
+        judged = torch.nonzero(rows >= 0)[:, 0]
+        if y is None and count is not None and len(judged):
+            return f"train_step shows D the real images with {label_count_text(len(x), count)}"
+        for i in judged.tolist():
             if y is None:
                 unlabelled = True
                 continue
             given.append(int(y[i]))
             true.append(int(labels[rows[i]]))
+        if y is not None and len(judged) and torch.equal(y[judged], labels[rows[judged]]):
+            own[rows[judged]] = True
     if unlabelled:
         return "train_step calls D on the real images without their labels; D judges pairs: D(real, labels)"
     if not given:
@@ -543,8 +571,8 @@ def real_pairs_fault(submission) -> str | None:
             f"passed as `real`): D's step needs D(real, labels)"
         )
     wrong = sum(g != t for g, t in zip(given, true))
-    if not wrong:
-        return None
+    if not wrong or bool(own.all()):  # every real image also judged with its own label: the others are an extra
+        return None  # mismatch term (D(real, wrong labels) as fake: Reed et al. 2016's matching-aware D), not a fault
     drawn = {tuple(y.tolist()) for y, _ in record["g"]}
     if tuple(given[: len(real)]) in drawn or tuple(given) in drawn:
         return (

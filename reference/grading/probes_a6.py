@@ -15,6 +15,7 @@ was running (`trace`, `outputs`), so that the check can name it; the training pr
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import time
 from typing import Any
@@ -199,20 +200,51 @@ def module_origins(model: Any) -> list[list[str]]:
     return [[name, cls.__module__, cls.__qualname__] for name, m in model.named_modules() for cls in type(m).__mro__]
 
 
+def _in_order(forward: Any, args: tuple, kwargs: dict) -> list:
+    """A call's arguments in the order of `forward`'s parameters: G(y=y, z=z) as G(z, y); as given
+    when they do not bind to its signature."""
+    if not kwargs:
+        return list(args)
+    try:
+        bound = inspect.signature(forward).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return [*args, *kwargs.values()]
+    values = []
+    for name, value in bound.arguments.items():
+        kind = bound.signature.parameters[name].kind
+        values.extend(value if kind is inspect.Parameter.VAR_POSITIONAL else
+                      value.values() if kind is inspect.Parameter.VAR_KEYWORD else [value])
+    return values
+
+
+class _Recording:
+    """`model.forward` replaced on the instance by one that records each call (see `_recorder`); remove() puts it back."""
+
+    def __init__(self, model: nn.Module, calls: list[dict], keep_output: bool) -> None:
+        self.model, original = model, model.forward
+
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            tensors = [a for a in _in_order(original, args, kwargs) if isinstance(a, Tensor)][:MAX_INPUTS]
+            call = {"inputs": [t.detach().clone() for t in tensors], "tracked": [bool(t.requires_grad) for t in tensors],
+                    "output": None}
+            calls.append(call)
+            output = original(*args, **kwargs)
+            if keep_output and isinstance(output, Tensor):
+                call["output"] = output.detach().float().clone()
+            return output
+
+        model.forward = forward
+
+    def remove(self) -> None:
+        self.model.__dict__.pop("forward", None)
+
+
 def _recorder(model: nn.Module, calls: list[dict], keep_output: bool) -> list:
-    """Forward hooks on `model` itself (not its submodules) that append {"inputs", "tracked", "output"} per
-    call; tracked: for each input, whether it requires grad (G's images not detached)."""
-
-    def before(_mod: nn.Module, args: tuple, kwargs: dict) -> None:
-        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)][:MAX_INPUTS]
-        calls.append({"inputs": [t.detach().clone() for t in tensors], "tracked": [bool(t.requires_grad) for t in tensors],
-                      "output": None})
-
-    def after(_mod: nn.Module, _args: tuple, _kwargs: dict, output: Any) -> None:
-        if keep_output and calls and isinstance(output, Tensor):
-            calls[-1]["output"] = output.detach().float().clone()
-
-    return [model.register_forward_pre_hook(before, with_kwargs=True), model.register_forward_hook(after, with_kwargs=True)]
+    """Record every call of `model` (G(z, y), and G.forward(z, y) called directly, which skips a module's
+    hooks) by appending {"inputs", "tracked", "output"}: inputs in the order of forward's parameters
+    (keyword arguments too); tracked: for each input, whether it requires grad (G's images not
+    detached). Returns [a handle whose remove() stops it]."""
+    return [_Recording(model, calls, keep_output)]
 
 
 def step_calls(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tensor, *, nz: int, num_classes: int = 10,

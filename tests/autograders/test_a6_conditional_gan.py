@@ -16,7 +16,8 @@ which imports it and which the notebook needs for the given DCGAN.)
   them with an offset (`F.one_hot(y + 1, num_classes)`); failing on 9s only is a one-hot or
   embedding with fewer than num_classes entries; failing on a batch without a 9 is `F.one_hot(y)`
   without num_classes (its size follows the batch's largest label); failing on every integer label
-  batch but running on one-hot rows is a G that expects y one-hot (it is given integers); otherwise
+  batch but running on one-hot rows is a G that expects y one-hot (it is given integers), and running
+  when called G(y, z) one whose forward takes its arguments in the other order; otherwise
   the layer that raised or the shape, with its fix. A G that works at nz = 100 only gets 1 point
   ("use the `nz` argument").
 - generator output range (1, visible): in [-1, 1] also with every weight scaled up 25 times (a final tanh).
@@ -26,7 +27,8 @@ which imports it and which the notebook needs for the given DCGAN.)
   in forward), cost both points: such a label path is random and never trained. Then, in eval
   mode, the same z with other labels gives other images and other z with the same labels too (as
   built, or with its weights jittered, so that a label path that starts at zero counts), and image
-  i equals G(z[i:i+1], y[i:i+1]): each image depends on its own noise and label only. Ignoring y
+  i equals G(z[i:i+1], y[i:i+1]) (compared by value, so that a D ending in .squeeze(), () for one
+  image, is measured alike): each image depends on its own noise and label only. Ignoring y
   costs both points; ignoring z, or mixing the batch's labels, one.
 - discriminator output (2, visible): D(x, y) gives one value per image, (N,) or (N, 1), for the
   same label batches, faults told as for G; and logits, not probabilities: with its weights scaled
@@ -40,8 +42,11 @@ which imports it and which the notebook needs for the given DCGAN.)
   the grader's stand-ins for G(z, y) and D(x, y) (`probes_a6.stand_in_generator` /
   `stand_in_discriminator`, the given DCGAN networks, which take y and ignore it: the step is graded
   on its own, by what it passes them) and fresh Adam optimizers on 150 real digits, 15 of each
-  class in a seeded order, recording every call of G and D with its inputs; each real image D
-  judged (found by its pixels) must come with its own label. Shuffled labels (a permutation of the
+  class in a seeded order, recording every call of G and D with its inputs (also through keywords, in
+  forward's order, and calls of G.forward; labels (B,) or (B, 1), or one-hot rows); each real image D
+  judged (found by its pixels) must come with its own label, in some call that gives every real image
+  there its own (then further calls with other labels are a matching-aware D's mismatch term, as in
+  Reed et al. 2016, and right). Shuffled labels (a permutation of the
   batch's), labels changed by a rule (each real k shown as one other label, as (k + 1) mod 10), the
   fake batch's labels, or no real images at all are told apart.
 - labels for the fake batch (2, hidden): in the same recorded step, the labels G gets must be
@@ -347,6 +352,14 @@ def label_shape_fault(submission, model, first, fault_of, role: str) -> str | No
                 f"{ONE_HOT}.float() (or embed y with nn.Embedding(num_classes, d)), and pass train_step's integer labels "
                 f"to {name} as they are"
             )
+        y = torch.tensor(LABEL_CASES["every digit"])
+        if fault_of(traced(submission, model, [y, first(len(y))]), len(y)) is None:
+            given = "z" if name == "G" else "x"
+            return (
+                f"{role} {faults[bad[0]]}, and runs when called with the labels first, {name}(y, {given}): its forward "
+                f"takes its arguments in the other order; the grader (and the task) calls {role}, so define "
+                f"forward(self, {given}, y), and call {name}({given}, y) in train_step"
+            )
         return label_fault(faults, role)
     taken = labels_taken(submission, model, first, fault_of)
     low = taken[0] if taken else 0
@@ -428,10 +441,11 @@ def dependence(submission, model, first, second, y) -> dict | str:
             found["interaction"] = max(found["interaction"], float(((base - by_y) - (by_other - by_both)).abs().mean()) / moved)
         if not options:
             top = float(base.abs().max()) or 1.0
-            for row, single in zip(rows, outs[4:]):
-                if single.shape[:1] != (1,) or single[0].shape != base[row].shape:
-                    return "changes its output's shape with the batch size"
-                found["coupled"] = max(found["coupled"], float((single[0] - base[row]).abs().max()) / top)
+            for row, single in zip(rows, outs[4:]):  # compared by value: a D ending in .squeeze() gives () for one image
+                if single.numel() != base[row].numel():
+                    return (f"gives {single.numel()} values for a batch of one, but {base[row].numel()} per item for a batch "
+                            f"of {len(y)}: its output's size per item must not depend on the batch size")
+                found["coupled"] = max(found["coupled"], float((single.reshape(-1) - base[row].reshape(-1)).abs().max()) / top)
     return found
 
 
@@ -597,11 +611,11 @@ def real_batch(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def as_labels(value, n: int) -> torch.Tensor | None:
-    """Labels (n,) int64 from what D or G was given as y: integers (n,), or one-hot rows (n, K); else None."""
+    """Labels (n,) int64 from what D or G was given as y: integers (n,) or (n, 1), or one-hot rows (n, K); else None."""
     if not isinstance(value, torch.Tensor) or value.shape[:1] != (n,) or not torch.isfinite(value.double()).all():
         return None
-    if value.dim() == 1:
-        return value.double().round().long()
+    if value.dim() == 1 or value.shape[1:] == (1,):
+        return value.double().round().long().reshape(n)
     if value.dim() == 2 and value.shape[1] > 1:
         return value.double().argmax(1)
     return None
@@ -634,7 +648,7 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             f"G(z, y) and D(x, y) (the grader's stand-ins here), Adam optimizers and a real batch of {len(real)} digits"
         ) from None
     found = found if isinstance(found, dict) else {}
-    g_calls, d_calls = [], []
+    g_calls, d_calls, g_lengths, d_lengths = [], [], [], []
     for call in found.get("g_calls") if isinstance(found.get("g_calls"), list) else []:
         call = call if isinstance(call, dict) else {}
         inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
@@ -643,6 +657,8 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             y = as_labels(inputs[1], len(out))
             if y is not None:
                 g_calls.append((y, out.double()))
+            elif inputs[1].dim() >= 1 and inputs[1].shape[0] != len(out):
+                g_lengths.append((len(out), inputs[1].shape[0]))
     for call in found.get("d_calls") if isinstance(found.get("d_calls"), list) else []:
         call = call if isinstance(call, dict) else {}
         inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
@@ -650,7 +666,18 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             x = inputs[0].double()
             tracked = call.get("tracked") if isinstance(call.get("tracked"), list) else []
             d_calls.append((x, as_labels(inputs[1], len(x)) if len(inputs) >= 2 else None, bool(tracked[:1] == [True])))
-    return {"g": g_calls, "d": d_calls}
+            given = inputs[1] if len(inputs) >= 2 and inputs[1].dim() >= 1 and inputs[1].shape[0] != len(x) else None
+            d_lengths.append(None if given is None else given.shape[0])
+    # g_lengths: (images, labels) of G's calls with another number of labels than images; d_lengths: per call of
+    # d, the number of labels given when it is not one per image, else None
+    return {"g": g_calls, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths}
+
+
+def label_count_text(images: int, given: int) -> str:
+    """The fix for labels that are not one per image (a label vector of another batch, e.g. the notebook's global y)."""
+    return (f"{given} labels for {images} images: labels come one per image, (B,) with B = real.shape[0]; the step's own "
+            f"labels, `labels` for the real batch and y_fake = torch.randint(0, num_classes, (B,)) for the fake one, not a "
+            f"label vector of another batch (such as a variable of the notebook)")
 
 
 def real_pairs_fault(submission) -> str | None:
@@ -661,14 +688,20 @@ def real_pairs_fault(submission) -> str | None:
         return "train_step never calls D(x, y) (with images (B, 1, 28, 28)): D's step judges D(real, labels) and D(fake, y_fake)"
     given, true = [], []
     unlabelled = False
-    for x, y, _ in record["d"]:
+    own = torch.zeros(len(real), dtype=torch.bool)  # real images judged in a call that gives every real image its own label
+    for (x, y, _), count in zip(record["d"], record["d_lengths"]):
         rows = same_rows(x, real)
-        for i in torch.nonzero(rows >= 0)[:, 0].tolist():
+        judged = torch.nonzero(rows >= 0)[:, 0]
+        if y is None and count is not None and len(judged):
+            return f"train_step shows D the real images with {label_count_text(len(x), count)}"
+        for i in judged.tolist():
             if y is None:
                 unlabelled = True
                 continue
             given.append(int(y[i]))
             true.append(int(labels[rows[i]]))
+        if y is not None and len(judged) and torch.equal(y[judged], labels[rows[judged]]):
+            own[rows[judged]] = True
     if unlabelled:
         return "train_step calls D on the real images without their labels; D judges pairs: D(real, labels)"
     if not given:
@@ -677,8 +710,8 @@ def real_pairs_fault(submission) -> str | None:
             f"passed as `real`): D's step needs D(real, labels)"
         )
     wrong = sum(g != t for g, t in zip(given, true))
-    if not wrong:
-        return None
+    if not wrong or bool(own.all()):  # every real image also judged with its own label: the others are an extra
+        return None  # mismatch term (D(real, wrong labels) as fake: Reed et al. 2016's matching-aware D), not a fault
     drawn = {tuple(y.tolist()) for y, _ in record["g"]}
     if tuple(given[: len(real)]) in drawn or tuple(given) in drawn:
         return (
@@ -758,6 +791,8 @@ def fake_label_faults(submission) -> list[str] | str:
     for kind in ("mixed", "sevens"):
         real, labels = real_batch(kind)
         record = step_record(submission, real, labels, seed=1 if kind == "mixed" else 2)
+        if not record["g"] and record["g_lengths"]:
+            return f"train_step calls G(z, y) with {label_count_text(*record['g_lengths'][0])}"
         if not record["g"]:
             return "train_step never calls G(z, y): the fake batch is G(z, y_fake) for new noise z (B, nz) and labels y_fake (B,)"
         drawn = torch.cat([y for y, _ in record["g"]])
@@ -768,13 +803,15 @@ def fake_label_faults(submission) -> list[str] | str:
         elif copied is None and drawn_wrong is None and bool((drawn == 7).all()):
             copied = "G is asked only for labels of the real batch (with 12 real 7s in the batch, G is asked for 7s only)"
         made = torch.cat([out for _, out in record["g"]])
-        for x, y, _ in record["d"]:
+        for (x, y, _), count in zip(record["d"], record["d_lengths"]):
             rows = same_rows(x, made)
             judged = torch.nonzero(rows >= 0)[:, 0]
             if len(judged) == 0:
                 continue
             judged_any = True
-            if y is None:
+            if y is None and count is not None:
+                mismatched = mismatched or f"D judges G's images with {label_count_text(len(x), count)}"
+            elif y is None:
                 mismatched = mismatched or "D judges G's images without their labels"
             elif not torch.equal(y[judged], drawn[rows[judged]]):
                 real_labels = len(y) == len(labels) and torch.equal(y, labels)
