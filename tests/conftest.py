@@ -424,3 +424,19 @@ def grading_cache(request: pytest.FixtureRequest, _grading_folder: Path):
 
             reference_set(name)  # trains the classifier into the cache the first time (about 10 s)
         yield
+
+
+def attack_course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A course folder tmp_path/course with the assignment `attack` (no checks), for running one
+    notebook in a worker; scratch folders are made in tmp_path/tmp (`tempfile.tempdir`), where a
+    test can see what grading left behind."""
+    import tempfile
+
+    root = tmp_path / "course"
+    (root / "tests" / "autograders").mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text("")
+    (root / "tests" / "autograders" / "test_attack.py").write_text('"""No checks."""\n\nASSIGNMENT = "attack"\n')
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    return root
+

@@ -147,17 +147,11 @@ def test_a_summary_line_holds_no_control_characters():
 def run_cell(tmp_path, monkeypatch, source: str, *, sandbox: bool | None = None, during=None):
     """Run `source` as a submission's only cell in a worker (sandboxed where bubblewrap can):
     (why its worker was stopped, the cell's printed text and error, what `during(session)` returned)."""
-    import tempfile
-
+    from conftest import attack_course
     from reference.grading.runner import session_for
     from reference.grading.sandbox import Limits, sandbox_problem
 
-    root = tmp_path / "course"
-    (root / "tests" / "autograders").mkdir(parents=True)
-    (root / "nbgrader_config.py").write_text("")
-    (root / "tests" / "autograders" / "test_attack.py").write_text('"""No checks."""\n\nASSIGNMENT = "attack"\n')
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    root = attack_course(tmp_path, monkeypatch)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source)]
     nbformat.write(nb, root / "attack.ipynb")

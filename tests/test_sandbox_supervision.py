@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
+from conftest import attack_course
 import reference.grading.sandbox as sandbox
 from reference.grading.runner import session_for
 from reference.grading.sandbox import Limits, Worker, sandbox_problem
@@ -44,13 +44,7 @@ def leave_no_deep_tree(tmp_path: Path):
 @pytest.fixture
 def course(tmp_path: Path, monkeypatch) -> Path:
     """A course with the assignment `attack` (no checks), its scratch folders made in tmp/."""
-    root = tmp_path / "course"
-    (root / "tests" / "autograders").mkdir(parents=True)
-    (root / "nbgrader_config.py").write_text("")
-    (root / "tests" / "autograders" / "test_attack.py").write_text('"""No checks."""\n\nASSIGNMENT = "attack"\n')
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    return root
+    return attack_course(tmp_path, monkeypatch)
 
 
 def run_attack(course: Path, source: str, limits: Limits, during=None):
