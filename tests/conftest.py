@@ -440,3 +440,18 @@ def attack_course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     return root
 
+
+def visible_results(assignment: str, notebook: Path, names) -> dict:
+    """{check name: (points, message)} of the visible checks students get for `assignment`
+    (reference/checks/<assignment>.py) among `names`, run on `notebook` executed in this process,
+    as in the student's kernel."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import execute_notebook, load_module
+
+    visible = load_module(Path(__file__).resolve().parents[1] / "reference" / "checks" / f"{assignment}.py")
+    executed = execute_notebook(notebook)
+    try:
+        return {name: run_check(getattr(visible, name), executed) for name in names if hasattr(visible, name)}
+    finally:
+        executed.close()
+

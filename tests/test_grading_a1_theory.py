@@ -20,10 +20,9 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import notebook_with_cells
+from conftest import notebook_with_cells, visible_results
 from reference.grading import probes, probes_a1
-from reference.grading.checks import run_check
-from reference.grading.local import execute_notebook, load_module
+from reference.grading.local import load_module
 from reference.grading.runner import grade_notebook
 
 A = "a1_theory"
@@ -1399,12 +1398,7 @@ def test_an_answer_that_reaches_the_course_library_indirectly_scores_zero_when_g
 def test_the_visible_checks_say_so_in_the_students_kernel(tmp_path, way):
     """In the student's kernel the course library is whole: the visible checks (the student's copy,
     reference/checks/a1_theory.py) trace the function and fail with the graded outcome."""
-    visible = load_module(ROOT / "reference" / "checks" / f"{A}.py")
-    notebook = execute_notebook(submission(tmp_path, **TAKEN[way]))
-    try:
-        results = {name: run_check(getattr(visible, name), notebook) for name in FULL if hasattr(visible, name)}
-    finally:
-        notebook.close()
+    results = visible_results(A, submission(tmp_path, **TAKEN[way]), FULL)
     module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics.fid"}
     assert results == {
         **{check: OK[check] for check in ("test_d_star_is_the_optimal_discriminator", "test_cost_is_v_at_d_star", "test_jsd_from_its_definition")},
@@ -1429,12 +1423,7 @@ def test_a_function_that_changes_its_inputs_in_place_scores_the_same_in_the_kern
     graded, kernel = tmp_path / "graded", tmp_path / "kernel"
     graded.mkdir(), kernel.mkdir()
     assert scores(submission(graded, **cells)) == OK
-    visible = load_module(ROOT / "reference" / "checks" / f"{A}.py")
-    notebook = execute_notebook(submission(kernel, **cells))
-    try:
-        results = {name: run_check(getattr(visible, name), notebook) for name in FULL if hasattr(visible, name)}
-    finally:
-        notebook.close()
+    results = visible_results(A, submission(kernel, **cells), FULL)
     assert results == {name: OK[name] for name in results} and "test_frechet_distance_matches_reference" in results
 
 

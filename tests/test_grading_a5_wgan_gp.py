@@ -29,10 +29,10 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from conftest import notebook_with_cells
+from conftest import notebook_with_cells, visible_results
 from reference.grading import probes_a5
 from reference.grading.checks import run_check
-from reference.grading.local import execute_notebook, load_module
+from reference.grading.local import load_module
 from reference.grading.notebook import answered
 from reference.grading.runner import grade_notebook
 from reference.grading.submission import LocalSubmission
@@ -1068,12 +1068,7 @@ def test_an_answer_taken_from_the_course_library_scores_zero_when_graded(tmp_pat
 def test_the_visible_checks_say_so_in_the_students_kernel(tmp_path):
     """In the student's kernel the course library is whole: the visible checks (the student's copy,
     reference/checks/a5_wgan_gp.py) trace the functions and fail with the graded outcome."""
-    visible = load_module(ROOT / "reference" / "checks" / f"{A}.py")
-    notebook = execute_notebook(submission(tmp_path, **TAKEN))
-    try:
-        results = {name: run_check(getattr(visible, name), notebook) for name in FULL if hasattr(visible, name)}
-    finally:
-        notebook.close()
+    results = visible_results(A, submission(tmp_path, **TAKEN), FULL)
     assert results == {
         "test_critic_loss_matches_reference": (0.0, taken("critic_loss calls", "critic_loss")),
         "test_generator_loss_matches_reference": (0.0, taken("generator_loss calls", "generator_loss")),
