@@ -204,6 +204,18 @@ def test_frechet_wrong_answers_name_their_fault(name, source, words):
     assert words in message, message
 
 
+def test_frechet_in_float32_is_told_to_keep_float64():
+    """The right formula computed in float32 misses the singular case by ~2e-4 of its scale: the message says why."""
+    source = """
+def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):
+    s1, s2 = torch.tensor(sigma1, dtype=torch.float32), torch.tensor(sigma2, dtype=torch.float32)
+    roots = torch.linalg.eigvals(s1 @ s2).real.clamp(min=0).sqrt().sum()
+    return float(((torch.tensor(mu1) - torch.tensor(mu2)) ** 2).sum() + s1.trace() + s2.trace() - 2 * roots)
+"""
+    earned, message = outcome("test_frechet_distance_singular", source)
+    assert earned == 0 and "keep every step in float64" in message and "d^2 = ||mu1" not in message, message
+
+
 def test_frechet_wrong_answer_fails_both_checks_without_a_known_fault():
     earned, message = outcome("test_frechet_distance", frechet(EIG, factor="3"))
     assert earned == 0 and "expected 27" in message and "d^2 = ||mu1 - mu2||^2" in message
@@ -232,6 +244,17 @@ IS_WRONG = [
      "averaged over the classes too"),
     ("test_inception_score", inception("return (p_yx * (p_yx.log2() - p_y.log2())).sum(dim=1).mean().exp().item()"),
      "in bits"),
+    # the KL's sign flipped (here as entropies, exp(mean H(y|x) - H(y))): the score is 1 / IS
+    ("test_inception_score", inception("h_y = torch.special.entr(p_y).sum()\n"
+                                       "h_yx = torch.special.entr(p_yx).sum(dim=1).mean()\n"
+                                       "return (h_yx - h_y).exp().item()"), "that is 1 / IS"),
+    # the probabilities taken for logits (the library's inception_score takes logits), and 10 splits' mean score
+    ("test_inception_score", inception("p = p_yx.softmax(dim=1)\np_y = p.mean(dim=0)\n"
+                                       "return (torch.xlogy(p, p) - torch.xlogy(p, p_y)).sum(dim=1).mean().exp().item()"),
+     "probabilities already"),
+    ("test_inception_score", inception("scores = [(torch.xlogy(q, q) - torch.xlogy(q, q.mean(0))).sum(1).mean().exp().item()\n"
+                                       "          for q in p_yx.chunk(10)]\n"
+                                       "return sum(scores) / len(scores)"), "mean score of 10 splits"),
     ("test_inception_score_confident", inception(f"return {KL}.mean().exp().item()"), "0 * log(0)"),
     ("test_inception_score_confident", inception("p = p_yx.clamp_min(1e-12)\n"
                                                  "return (p_yx * (p.log() - p_y.log())).sum(dim=1).mean().exp().item()"),
@@ -267,6 +290,11 @@ MMD_WRONG = [
     (mmd(kernel="(a @ b.T / d) ** 3"), "lacks the + 1"),
     (mmd(kernel="(a @ b.T / d + 1) ** 2"), "quadratic"),
     (mmd(kernel="(a @ b.T / m + 1) ** 3"), "feature dimension D"),
+    # operator precedence: `/ m * (m - 1)` divides by m and then multiplies by m - 1
+    (mmd(within="(kxx.sum() - kxx.trace()) / m * (m - 1) + (kyy.sum() - kyy.trace()) / m * (m - 1)"),
+     "put the product in parentheses"),
+    (mmd(cross="2 / m * m * kxy.sum()"), "the cross term is summed, not averaged"),
+    (mmd(kernel="a @ b.T / d + 1 ** 3"), "the kernel is not cubed"),
 ]
 
 

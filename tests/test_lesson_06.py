@@ -85,6 +85,18 @@ W1_MISTAKES = {
     # right in 1-D, where sorting is the optimal matching; in 2-D it pairs coordinates of different points
     "each coordinate sorted": ("return (x.sort(0).values - y.sort(0).values).norm(dim=1).mean().item()",
                                ["sorts each coordinate on its own", "only in 1-D", "linear_sum_assignment"]),
+    "W2": ("""
+        cost = torch.cdist(x.double(), y.double()).pow(2).numpy()
+        r, c = linear_sum_assignment(cost)
+        return float(np.sqrt(cost[r, c].mean()))""", ["square root of the mean squared", "W2"]),
+    "most expensive matching": ("""
+        cost = torch.cdist(x, y).numpy()
+        r, c = linear_sum_assignment(cost, maximize=True)
+        return float(cost[r, c].mean())""", ["most expensive matching", "maximize=True"]),
+    "Manhattan": ("""
+        cost = torch.cdist(x, y, p=1).numpy()
+        r, c = linear_sum_assignment(cost)
+        return float(cost[r, c].mean())""", ["Manhattan", "Euclidean"]),
 }
 
 
@@ -134,6 +146,19 @@ ESTIMATE_MISTAKES = {
                          ["divides both sums by the real batch's size (64)", "its own size"]),
     "the other batch's size": ("return (critic(real).sum() - critic(fake).sum()) / fake.shape[0]",
                                ["divides both sums by the fake batch's size (48)"]),
+    # the training loop backpropagates the loss; a backward() here makes the loop's second one fail
+    # a step changes the parameters: that is named, not the backward() that came with it
+    "optimizer step inside": ("""
+        est = critic(real).mean() - critic(fake).mean()
+        opt = torch.optim.SGD(critic.parameters(), lr=0.1)
+        opt.zero_grad()
+        (-est).backward(retain_graph=True)
+        opt.step()
+        return est""", ["changed the critic's parameters", "optimizer step"]),
+    "backward inside": ("""
+        estimate = critic(real).mean() - critic(fake).mean()
+        (-estimate).backward()
+        return estimate""", ["calls .backward()", "training loop"]),
     "clips inside": ("""
         with torch.no_grad():
             for p in critic.parameters():
@@ -204,6 +229,13 @@ CLIP_MISTAKES = {
         with torch.no_grad():
             for t in critic.state_dict().values():
                 t.clamp_(-c, c)""", ["raised RuntimeError", "buffers", "num_batches_tracked", "critic.parameters()"]),
+    "no no_grad": ("""
+        for p in critic.parameters():
+            p.clamp_(-c, c)""", ["leaf Variable", "torch.no_grad()"]),
+    "bounds swapped": ("""
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(c, -c)""", ["bounds are swapped", "clamp_(-c, c)"]),
 }
 
 

@@ -76,6 +76,9 @@ ONE_HOT_WRONG = {
     "signed code": ("return torch.cat([z, 2 * F.one_hot(y, K).float() - 1], dim=1)", ["{-1, 1}"]),
     "wrong column": ("return torch.cat([z, F.one_hot((y + 1) % K, K).float()], dim=1)", ["one_hot(y[i], 10)"]),
     "z changed": ("return torch.cat([torch.tanh(z), F.one_hot(y, K).float()], dim=1)", ["z itself"]),
+    # a float64 code (np.eye, .double()) makes torch.cat's result float64, which G's float32 layers refuse
+    "float64 code": ("import numpy as np\n    return torch.cat([z, torch.from_numpy(np.eye(K))[y]], dim=1)",
+                     ["dtype torch.float64, but z is torch.float32", ".to(z.dtype)"]),
 }
 
 
@@ -117,6 +120,9 @@ PLANES_WRONG = {
     "inverted": ("return 1 - F.one_hot(y, K).float().view(-1, K, 1, 1).expand(-1, K, H, W)", ["inverted"]),
     "signed": ("return 2 * F.one_hot(y, K).float().view(-1, K, 1, 1).expand(-1, K, H, W) - 1", ["{-1, 1}"]),
     "wrong plane": ("return F.one_hot((y + 1) % K, K).float().view(-1, K, 1, 1).expand(-1, K, H, W)", ["plane y[i]"]),
+    # float64 planes make torch.cat([x, planes]) float64, which D's float32 layers refuse
+    "float64 planes": ("return F.one_hot(y, K).double()[:, :, None, None].repeat(1, 1, H, W)",
+                       ["dtype torch.float64", "D's torch.float32 layers refuse", ".float()"]),
 }
 
 
@@ -152,6 +158,9 @@ PROJ_WRONG = {
     "every class": ("return psi(phi) + phi @ embed.weight.T", ["one score per class", "embed(y)"]),
     "keepdim": ("return psi(phi) + (embed(y) * phi).sum(dim=1, keepdim=True)", ["(N,)"]),
     "batch sum": ("return psi(phi).sum() + (embed(y) * phi).sum()", ["one number", "sum(dim=1)"]),
+    # the inner products summed over the batch, psi's kept per sample: the right shape, one shared projection term
+    "projection summed over the batch": ("return psi(phi).view(-1) + (embed(y) * phi).sum()",
+                                         ["sums the inner products over the batch too", "sum(dim=1)"]),
     "psi only": ("return psi(phi).view(-1)", ["psi(phi) only"]),
     "projection only": ("return (embed(y) * phi).sum(dim=1)", ["projection term only"]),
     "minus": ("return psi(phi).view(-1) - (embed(y) * phi).sum(dim=1)", ["subtracts"]),

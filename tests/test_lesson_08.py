@@ -172,6 +172,40 @@ DIAGNOSE_MISTAKES = {
     # right on every run of 3 rows or more: with 2 rows, 2 // 3 = 0 and rows[-0:] is every row
     "no row kept in short runs": (RULES.format(nan=ALL_FOUR, late="rows[-(len(rows) // 3):]", loss=LOSS_RULE),
                                   ["a run of only 2 epochs", "rows[-0:] is every row"]),
+    # a rule changed in one part, named by the verdicts it gives on every case
+    "last third rounded up": (RULES.format(nan=ALL_FOUR, late="rows[-math.ceil(len(rows) / 3):]", loss=LOSS_RULE),
+                              ["11 epochs", "rounded down", "not 4"]),
+    "last third rounded": (RULES.format(nan=ALL_FOUR, late="rows[-max(1, round(len(rows) / 3)):]", loss=LOSS_RULE),
+                           ["11 epochs", "rounded down", "not 4"]),
+    "first third": (RULES.format(nan=ALL_FOUR, late="rows[:max(1, len(rows) // 3)]", loss=LOSS_RULE),
+                    ["first third of the rows", "judge on the last third"]),
+    "loss_G against the window's first row": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD,
+                                                           loss='m["loss_g"] > max(2, late[0]["loss_g"])'),
+                                              ["the run's first row", "not the first row of the last third"]),
+    "loss_G against the mean of all rows": (
+        RULES.format(nan=ALL_FOUR, late=LAST_THIRD,
+                     loss='m["loss_g"] > max(2, sum(r["loss_g"] for r in rows) / len(rows))'),
+        ["peaks at 8.0", "not the mean loss_G of all the rows"]),
+    "medians": ("""
+        def diagnose(rows):
+            import statistics
+            keys = ("loss_d", "loss_g", "d_x", "d_g_z")
+            if any(not math.isfinite(r[k]) for r in rows for k in keys):
+                return "nan"
+            late = rows[-max(1, len(rows) // 3):]
+            m = {k: statistics.median(r[k] for r in late) for k in keys}
+            return "d-wins" if m["d_x"] > 0.95 and m["d_g_z"] < 0.1 and m["loss_g"] > max(2, rows[0]["loss_g"]) else "healthy"
+    """, ["jumps to 0.5", "not the medians"]),
+    "every row of the window": ("""
+        def diagnose(rows):
+            keys = ("loss_d", "loss_g", "d_x", "d_g_z")
+            if any(not math.isfinite(r[k]) for r in rows for k in keys):
+                return "nan"
+            bar = max(2, rows[0]["loss_g"])
+            late = rows[-max(1, len(rows) // 3):]
+            wins = all(r["d_x"] > 0.95 and r["d_g_z"] < 0.1 and r["loss_g"] > bar for r in late)
+            return "d-wins" if wins else "healthy"
+    """, ["not on each of its rows"]),
     "divides by a third of 2 rows": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss=LOSS_RULE).replace(
         "/ len(late)", "/ (len(rows) // 3)"), ["raised ZeroDivisionError", "keep at least one row"]),
 }
@@ -197,7 +231,7 @@ def test_diagnose_agrees_with_the_clinic_on_its_cases():
     from reference.checks.lesson_08 import diagnose_cases
 
     answers = [expected for _, _, expected in diagnose_cases()]
-    assert answers.count("nan") == 6 and answers.count("d-wins") == 4 and answers.count("healthy") == 6
+    assert answers.count("nan") == 6 and answers.count("d-wins") == 6 and answers.count("healthy") == 7
 
 
 # ---- ema_update_ -----------------------------------------------------------------------------------------
@@ -283,6 +317,18 @@ EMA_MISTAKES = {
                     e.mul_(decay).add_(p, alpha=1 - decay)
                     p.copy_(e)
     """, ["params changed"]),
+    "param not scaled": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for e, p in zip(ema_params, params):
+                    e.mul_(decay).add_(p)
+    """, ["adds the whole param", "(1 - decay)"]),
+    "param weighted by decay": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for e, p in zip(ema_params, params):
+                    e.mul_(decay).add_(p, alpha=decay)
+    """, ["weights param by decay too", "1 - decay"]),
 }
 
 
@@ -336,6 +382,12 @@ SMOOTH_MISTAKES = {
             d_real, d_fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
             return (-(1 - s) * torch.log(d_real) - s * torch.log(1 - d_real)).mean() - torch.log(1 - d_fake).mean()
     """, ["softplus", "never log(sigmoid(x))"]),
+    # the textbook softplus, log(1 + exp(x)), overflows at x = 200 as log(sigmoid(x)) does
+    "log(1 + exp(x))": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            s, sp = smoothing, lambda t: torch.log(1 + torch.exp(t))
+            return ((1 - s) * sp(-real_logits) + s * sp(real_logits)).mean() + sp(fake_logits).mean()
+    """, ["non-finite", "log(1 + exp(x))"]),
     # finite at large logits, but wrong there: an epsilon, a clamp, or BCE's floor at -100
     "log sigmoid with an epsilon": ("""
         def smoothed_d_loss(real_logits, fake_logits, smoothing):
@@ -359,6 +411,12 @@ SMOOTH_MISTAKES = {
             t = torch.cat([torch.full_like(real_logits, 1 - smoothing), torch.zeros_like(fake_logits)])
             return F.binary_cross_entropy_with_logits(torch.cat([real_logits, fake_logits]), t)
     """, ["one BCE over torch.cat([real, fake])"]),
+    "same, in two BCEs weighted by batch size": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            n, m = len(real_logits), len(fake_logits)
+            real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1 - smoothing), reduction="sum")
+            return (real + F.softplus(fake_logits).sum()) / (n + m)
+    """, ["over all N + M logits"]),
     "a float": ("""
         def smoothed_d_loss(real_logits, fake_logits, smoothing):
             s = smoothing
@@ -368,7 +426,19 @@ SMOOTH_MISTAKES = {
         def smoothed_d_loss(real_logits, fake_logits, smoothing):
             s = smoothing
             return (1 - s) * F.softplus(-real_logits) + s * F.softplus(real_logits) + F.softplus(fake_logits)
-    """, ["0-dim tensor"]),
+    """, ["16 real and 12 fake logits", "may differ in size", "over its own batch"]),
+    # a halved sum and one BCE over both batches agree when N = M; the check's batches differ (16 real, 12 fake)
+    "halved sum": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            bce = nn.BCEWithLogitsLoss()
+            real = bce(real_logits, torch.full_like(real_logits, 1 - smoothing))
+            return (real + bce(fake_logits, torch.zeros_like(fake_logits))) / 2
+    """, ["halves the sum of the two terms"]),
+    "terms added sample by sample": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            s = smoothing
+            return ((1 - s) * F.softplus(-real_logits) + s * F.softplus(real_logits) + F.softplus(fake_logits)).mean()
+    """, ["16 real and 12 fake logits", "average each term over its own batch"]),
     "target s": ("""
         def smoothed_d_loss(real_logits, fake_logits, smoothing):
             t = torch.full_like(real_logits, smoothing)
@@ -398,3 +468,18 @@ def test_smoothing_names_each_mistake(mistake):
     source, words = SMOOTH_MISTAKES[mistake]
     message = failure("test_smoothed_d_loss", source)
     assert any(w in message for w in words), message
+
+
+@pytest.mark.parametrize("check, table, mistake", [
+    ("test_diagnose", DIAGNOSE_MISTAKES, name) for name in (
+        "last third rounded up", "last third rounded", "first third", "loss_G against the window's first row",
+        "loss_G against the mean of all rows", "medians", "every row of the window")] + [
+    ("test_ema_update", EMA_MISTAKES, name) for name in ("param not scaled", "param weighted by decay")] + [
+    ("test_smoothed_d_loss", SMOOTH_MISTAKES, name) for name in (
+        "per-sample", "halved sum", "terms added sample by sample", "same, in two BCEs weighted by batch size",
+        "log(1 + exp(x))")])
+def test_mistakes_found_by_their_verdicts_or_batch_sizes_are_named_in_full(check, table, mistake):
+    """Each message names its own fault (all its words), not a neighbour's that gives the same first wrong value."""
+    source, words = table[mistake]
+    message = failure(check, source)
+    assert all(w in message for w in words), message

@@ -212,7 +212,12 @@ def check_frechet(fn: Callable, case: tuple[np.ndarray, ...], what: str, nan_hin
         return
     if math.isnan(got):
         raise AssertionError(f"for {what} your distance is nan, expected {num(want)}: {nan_hint}")
-    hint = diagnose(got, want, frechet_faults(*case), tol) or FRECHET_FORMULA
+    hint = diagnose(got, want, frechet_faults(*case), tol)
+    if hint is None and close(got, want, 1e-2 * scale):
+        hint = ("close, but off by more than the round-off of float64 (1e-4 of ||mu1 - mu2||^2 + tr(S1) + tr(S2)): "
+                "keep every step in float64, the inputs' dtype (float32 loses digits here), and add no epsilon to the "
+                "covariances")
+    hint = hint or FRECHET_FORMULA
     raise AssertionError(f"for {what} your distance is {num(got)}, expected {num(want)}: {hint}")
 
 
@@ -278,8 +283,16 @@ def is_faults(p: torch.Tensor) -> list[tuple[float, str]]:
     geometric = log_p.mean(dim=0)  # mean of the logs
     kl_geometric = (p * (log_p - geometric)).sum(dim=1)
     kl_uniform = (p * (log_p + math.log(k))).sum(dim=1)
+    squashed = p.softmax(dim=1)  # the probabilities taken for logits
+    splits = [part for part in p.chunk(10)]
     return [
+        (reference_is(squashed), "p_yx holds probabilities already (rows summing to 1), not logits: use them as they "
+         "are, without a softmax"),
+        (sum(reference_is(part) for part in splits) / len(splits), "that is the mean score of 10 splits of the images; "
+         "this function scores them all in one split: p(y) is the mean of p(y|x) over all N images"),
         (float(kl.mean()), "the exp is missing: IS is exp of the mean KL, not the mean KL itself"),
+        (float((-kl.mean()).exp()), "that is 1 / IS: the KL's sign is flipped; it is sum_y p(y|x) (log p(y|x) - "
+         "log p(y)) >= 0, or with entropies IS = exp(H(p(y)) - mean_x H(p(y|x)))"),
         (float(reverse.mean().exp()), "the KL is reversed: it is KL(p(y|x) || p(y)) = sum_y p(y|x) (log p(y|x) - "
          "log p(y)), weighted by each image's p(y|x), not KL(p(y) || p(y|x))"),
         (float(kl_geometric.mean().exp()), "p(y) is the mean of the probabilities over the images, log p(y) = "
@@ -369,12 +382,19 @@ def mmd_faults(x: torch.Tensor, y: torch.Tensor) -> list[tuple[float, str]]:
          "by m^2; with the m (m - 1) pairs i != j divide by m (m - 1)"),
         (float((kxx.sum() + kyy.sum()) / (m * (m - 1)) - 2 * kxy.mean()), "the within-set sums keep the diagonal "
          "terms k(x_i, x_i), k(y_i, y_i); sum over i != j only (subtract the trace)"),
+        (float((kxx.sum() - kxx.trace()) / m * (m - 1) + (kyy.sum() - kyy.trace()) / m * (m - 1) - 2 * kxy.mean()),
+         "the within-set sums are multiplied by m - 1: `/ m * (m - 1)` divides by m, then multiplies by m - 1 "
+         "(left to right); put the product in parentheses, / (m * (m - 1))"),
+        (float(off / (m * (m - 1)) - 2 * kxy.sum()), "the cross term is summed, not averaged: `2 / m * m * k.sum()` "
+         "or `2 * k.sum()` leaves out the division by m^2; subtract 2 * k_xy.sum() / (m * m), i.e. 2 * k_xy.mean()"),
         (float(off / (m * (m - 1)) - kxy.mean()), "the cross term lacks its factor 2: subtract 2 * mean k(x_i, y_j)"),
         (float(off / (m * (m - 1)) - 2 * (kxy.sum() - kxy.trace()) / (m * (m - 1))), "the cross term leaves out "
          "i = j; x_i and y_i are independent, so keep every pair and divide by m^2"),
         (unbiased(*parts(lambda a, b: (a @ b.T + 1) ** 3)), "the kernel lacks the 1/D: k(a, b) = (a . b / D + 1)^3 "
          "with D the feature dimension"),
         (unbiased(*parts(lambda a, b: (a @ b.T / d) ** 3)), "the kernel lacks the + 1: k(a, b) = (a . b / D + 1)^3"),
+        (unbiased(*parts(lambda a, b: a @ b.T / d + 1)), "the kernel is not cubed: in `a @ b.T / d + 1 ** 3` the "
+         "power binds first and cubes only the 1; put the sum in parentheses, (a @ b.T / d + 1) ** 3"),
         (unbiased(*parts(lambda a, b: (a @ b.T / d + 1) ** 2)), "the kernel is quadratic; KID's is cubic, "
          "k(a, b) = (a . b / D + 1)^3"),
         (unbiased(*parts(lambda a, b: (a @ b.T / m + 1) ** 3)), "the kernel divides by the number of samples m; "

@@ -74,7 +74,14 @@ def _w1_mistake(x: Tensor, y: Tensor, got: float) -> str | None:
                        dist.pow(2)[rows_cols].mean()))
     candidates.append(("sums the matched distances: W1 is their mean (each point carries mass 1/N)",
                        dist[_assignment(dist)].sum()))
+    candidates.append(("is the square root of the mean squared matched distance, W2: W1 is the mean of the distances "
+                       "||x_i - y_s(i)|| themselves, no squares and no square root", dist.pow(2)[rows_cols].mean().sqrt()))
+    candidates.append(("finds the most expensive matching (linear_sum_assignment(..., maximize=True)?): W1 is the "
+                       "cheapest one, linear_sum_assignment's default", dist[_assignment(-dist)].mean()))
     if x.shape[1] > 1:
+        manhattan = torch.cdist(x, y, p=1)
+        candidates.append(("uses the Manhattan distance (torch.cdist(..., p=1)): W1 here moves mass at the Euclidean "
+                           "cost ||x - y|| (torch.cdist's default p=2)", manhattan[_assignment(manhattan)].mean()))
         candidates.append(("sorts each coordinate on its own and pairs the sorted values: sorting finds the cheapest "
                            "matching only in 1-D, and in 2-D it pairs coordinates of different points; solve the "
                            "assignment problem on the (N, N) distance matrix (linear_sum_assignment)",
@@ -174,6 +181,10 @@ def test_critic_estimate(submission):
     if not all(torch.equal(p, b) for p, b in zip(critic.parameters(), before)):
         raise AssertionError("critic_estimate changed the critic's parameters (a clamp or an optimizer step inside "
                              "it?): it only scores the two batches; clipping and steps belong to the training loop")
+    if any(p.grad is not None for p in critic.parameters()):
+        raise AssertionError("critic_estimate calls .backward() itself: it only computes the estimate and returns it; "
+                             "the training loop calls backward() on the critic's loss, its negative (a second backward "
+                             "through the same graph fails)")
     if not isinstance(value, Tensor):
         raise AssertionError(f"critic_estimate returned {type(value).__name__}, not a tensor: the critic is trained by "
                              f"maximising this number, so return it as a torch tensor that carries gradients (no .item())")
@@ -262,6 +273,10 @@ def test_clip_weights_(submission):
     try:
         fn(critic, c)
     except RuntimeError as err:
+        if "leaf Variable that requires grad" in str(err):
+            raise AssertionError("clip_weights_ raised RuntimeError (a leaf Variable that requires grad is being used "
+                                 "in an in-place operation): autograd refuses to change parameters in place while it "
+                                 "records; clamp them inside `with torch.no_grad():`") from None
         if torch.equal(critic[1].running_mean, torch.full((8,), 0.5)):
             raise
         raise AssertionError(f"clip_weights_ raised RuntimeError ({err}) after it had clamped BatchNorm's running "
@@ -283,6 +298,10 @@ def test_clip_weights_(submission):
         if torch.equal(p.detach(), expected.get_parameter(name).detach()):
             continue
         value = p.detach()
+        if torch.all(value == value.flatten()[0]) and abs(abs(value.flatten()[0].item()) - c) < 1e-7:
+            raise AssertionError(f"{name} is {value.flatten()[0].item():.3f} everywhere: clamp's bounds are swapped "
+                                 f"(clamp_(c, -c) sets every value to its max); the lower bound comes first, "
+                                 f"p.clamp_(-c, c)")
         if name in unchanged:
             kinds = "biases" if name.endswith("bias") else "weights"
             raise AssertionError(f"{name} is not clipped: every parameter of the critic, {kinds} included, goes into "

@@ -84,6 +84,10 @@ def test_one_hot_input(submission):
     if not got.is_floating_point():
         raise AssertionError(f"{call} returns dtype {got.dtype}: G's input must be floating point, like z "
                              f"(convert the one-hot code with .to(z.dtype) or .float())")
+    if got.dtype != z.dtype:
+        raise AssertionError(f"{call} returns dtype {got.dtype}, but z is {z.dtype}: G's {z.dtype} layers refuse a "
+                             f"{got.dtype} input (torch.cat makes the whole result {got.dtype} when one part is); make "
+                             f"the code z's dtype, F.one_hot(y, K).to(z.dtype)")
     got = got.detach().float()
     if torch.allclose(got, torch.cat([F.one_hot(y, k).float(), z], dim=1)):
         raise AssertionError(f"{call} puts the one-hot code first: put z first, then one_hot(y, K) (the course's "
@@ -137,6 +141,10 @@ def test_label_planes(submission):
     if not got.is_floating_point():
         raise AssertionError(f"{call} returns dtype {got.dtype}: the planes are concatenated with float images, "
                              f"make them floating point (.float())")
+    if got.dtype != torch.get_default_dtype():
+        raise AssertionError(f"{call} returns dtype {got.dtype}: D concatenates the planes with {torch.get_default_dtype()} "
+                             f"images, and torch.cat would make the whole input {got.dtype}, which D's "
+                             f"{torch.get_default_dtype()} layers refuse; make them .float()")
     got = got.detach().float()
     if not torch.equal(got, expected):
         if torch.equal(got, 1 - expected):
@@ -262,6 +270,8 @@ def test_projection_score(submission):
         "subtracts the projection term: the logit is psi(phi) + <embed(y), phi>": unconditional - inner,
         "averages the inner product over the features: it is a sum, (embed(y) * phi).sum(dim=1)":
             unconditional + inner / phi.shape[1],
+        "sums the inner products over the batch too: take one per sample, (embed(y) * phi).sum(dim=1), shape (N,)":
+            unconditional + inner.sum(),
         "passes the logit through a sigmoid: return the raw logit (the loss applies the sigmoid)":
             torch.sigmoid(expected),
     }

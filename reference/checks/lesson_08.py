@@ -43,6 +43,71 @@ LAST_THIRD_OF_2 = ("with 2 rows the last third is max(1, 2 // 3) = 1 row, the la
                    "row (a slice from -0 starts at the front); keep at least one row, rows[-max(1, len(rows) // 3):]")
 
 
+ELEVEN = "a run of 11 epochs where D wins in the last 3"
+SPIKE = "a run where D wins and D(G(z)) jumps to 0.5 in the last epoch"
+PEAKED = "a run whose loss_G peaks at 8.0 mid-run and ends at 3.0 while D wins"
+KEYS = ("loss_d", "loss_g", "d_x", "d_g_z")
+
+
+def _rule(rows: list[dict], window=lambda rows: rows[-max(1, len(rows) // 3):], stat=lambda v: sum(v) / len(v),
+          first=lambda rows, late: rows[0]["loss_g"], each_row: bool = False) -> str:
+    """The docstring's rules, with one part replaceable: the rows judged, the statistic, the loss_G to beat,
+    or every row of the window judged on its own (each_row) instead of their means."""
+    if any(not math.isfinite(r[k]) for r in rows for k in KEYS):
+        return "nan"
+    late = window(rows)
+    bar = max(2, first(rows, late))
+    if each_row:
+        wins = all(r["d_x"] > 0.95 and r["d_g_z"] < 0.1 and r["loss_g"] > bar for r in late)
+    else:
+        m = {k: stat([r[k] for r in late]) for k in KEYS}
+        wins = m["d_x"] > 0.95 and m["d_g_z"] < 0.1 and m["loss_g"] > bar
+    return "d-wins" if wins else "healthy"
+
+
+def _median(values: list[float]) -> float:
+    v, n = sorted(values), len(values)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+# rules that differ from the docstring's in one part, each a mistake students make, and its message; an answer
+# that gives the same verdict as one of them on every case gets that message
+RULE_MISTAKES = [
+    (lambda rows: _rule(rows, window=lambda rows: rows[-math.ceil(len(rows) / 3):]),
+     "the last third is rounded down, rows[-max(1, len(rows) // 3):]: 11 rows give 11 // 3 = 3 rows, not 4 "
+     "(math.ceil or round take one row too many)"),
+    (lambda rows: _rule(rows, window=lambda rows: rows[-max(1, round(len(rows) / 3)):]),
+     "the last third is rounded down, rows[-max(1, len(rows) // 3):]: 11 rows give 11 // 3 = 3 rows, not 4 "
+     "(math.ceil or round take one row too many)"),
+    (lambda rows: _rule(rows, window=lambda rows: rows[:max(1, len(rows) // 3)]),
+     "that is the first third of the rows, rows[:len(rows) // 3]; judge on the last third, "
+     "rows[-max(1, len(rows) // 3):], the end of the run"),
+    (lambda rows: _rule(rows, stat=_median),
+     "judge on the means over the last third (sum / count), not the medians: one bad epoch moves the mean"),
+    (lambda rows: _rule(rows, first=lambda rows, late: late[0]["loss_g"]),
+     "loss_G must beat the run's first row, rows[0][\"loss_g\"] (epoch 1), not the first row of the last third"),
+    (lambda rows: _rule(rows, first=lambda rows, late: sum(r["loss_g"] for r in rows) / len(rows)),
+     "loss_G must beat max(2, the first row's loss_G), rows[0][\"loss_g\"], not the mean loss_G of all the rows"),
+    (lambda rows: _rule(rows, each_row=True),
+     "judge on the means over the last third, not on each of its rows: D wins when the means pass the three "
+     "tests, even if one noisy epoch does not"),
+]
+
+
+def _rule_mistake(fn, cases: list[tuple[str, list[dict], str]]) -> str | None:
+    """The message of the rule mistake that gives the answer's verdict on every case, if one does."""
+    answers = []
+    for _, rows, _ in cases:
+        try:
+            answers.append(fn([dict(r) for r in rows]))
+        except Exception:  # noqa: BLE001 - only a diagnosis
+            return None
+    for rule, message in RULE_MISTAKES:
+        if answers == [rule(rows) for _, rows, _ in cases]:
+            return message
+    return None
+
+
 def diagnose_cases() -> list[tuple[str, list[dict], str]]:
     """(what the rows are, rows, the oracle's answer): runs chosen far from every threshold."""
     healthy = [_row(e, 0.7 + 0.01 * e, 0.8 - 0.01 * e, 0.5) for e in range(1, 10)]
@@ -63,6 +128,13 @@ def diagnose_cases() -> list[tuple[str, list[dict], str]]:
     nan_d_g_z = healthy[:4] + [_row(5, 0.8, 0.8, math.nan)] + healthy[5:]  # the losses stay finite
     inf_d_x = healthy[:8] + [_row(9, 0.8, math.inf, 0.5)]
     short = [_row(1, 1.0, 0.8, 0.4), _row(2, 4.0, 0.99, 0.02)]  # the last third is 2 // 3 = 0 rows: at least one
+    # 11 rows: the last third is 11 // 3 = 3 rows (epochs 9-11, D wins); 4 rows (rounded up) take in epoch 8
+    eleven = [_row(e, 0.9, 0.8, 0.4) for e in range(1, 9)] + [_row(e, 4.0, 0.99, 0.02) for e in range(9, 12)]
+    # one bad last epoch lifts the mean of D(G(z)) over 0.1 (0.18); its median stays at 0.02
+    spike = [_row(1, 1.5, 0.9, 0.3)] + [_row(e, 4.0, 0.99, 0.02) for e in range(2, 9)] + [_row(9, 4.0, 0.99, 0.5)]
+    # loss_G peaks mid-run at 8.0 and ends at 3.0: above the first row's 1.0, below the mean of all rows (5.6)
+    peaked = [_row(1, 1.0, 0.9, 0.3)] + [_row(e, 8.0, 0.9, 0.3) for e in range(2, 7)] + \
+        [_row(e, 3.0, 0.99, 0.02) for e in range(7, 10)]
     cases = [("a healthy run", healthy), ("a run where D wins", d_wins), ("a run that turns NaN at epoch 7", nan_late),
              ("a run whose last loss_G is inf", inf_loss),
              ("a run where D wins and loss_G overflows to inf in the last epoch", wins_then_inf), ("a run where D won early and G caught up", recovered),
@@ -72,7 +144,8 @@ def diagnose_cases() -> list[tuple[str, list[dict], str]]:
              ("a run whose D(G(z)) is nan at epoch 5 while both losses stay finite", nan_d_g_z),
              ("a run whose D(x) is inf at epoch 9 while both losses stay finite", inf_d_x),
              ("a run where D wins only in its last 4 of 12 epochs", late_win),
-             (LOW_LOSS, low_loss), (FELL, fell), (ROSE, rose), (SHORT, short)]
+             (LOW_LOSS, low_loss), (FELL, fell), (ROSE, rose), (SHORT, short), (ELEVEN, eleven),
+             (SPIKE, spike), (PEAKED, peaked)]
     return [(what, rows, reference_diagnose(rows)) for what, rows in cases]
 
 
@@ -125,7 +198,8 @@ def test_diagnose(submission):
                           "row's: here the late loss_G (1.5) is above the first row's 0.5 but below 2",
         (SHORT, "healthy"): LAST_THIRD_OF_2,
     }
-    for what, rows, expected in diagnose_cases():
+    cases = diagnose_cases()
+    for what, rows, expected in cases:
         try:
             got = fn([dict(r) for r in rows])
         except ZeroDivisionError as err:
@@ -136,6 +210,9 @@ def test_diagnose(submission):
             continue
         if got not in ("nan", "d-wins", "healthy"):
             raise AssertionError(f"on {what} diagnose returned {got!r}: return one of the strings 'nan', 'd-wins', 'healthy'")
+        mistake = _rule_mistake(fn, cases)
+        if mistake:
+            raise AssertionError(f"on {what} diagnose returned {got!r}, expected {expected!r}: {mistake}")
         raise AssertionError(f"on {what} diagnose returned {got!r}, expected {expected!r}: "
                              + hints.get((what, got), _rules_on(rows, expected)))
 
@@ -178,6 +255,12 @@ def test_ema_update(submission):
     elif all(torch.allclose(g, (1 - decay) * e + decay * p, **TOL) for g, e, p in zip(got, ema_in, params_in)):
         raise AssertionError("the decay is on the wrong side: the average keeps `decay` of itself, ema <- decay * ema + "
                              "(1 - decay) * param (with decay 0.999 G's latest weights count 0.1%)")
+    elif all(torch.allclose(g, decay * e + p, **TOL) for g, e, p in zip(got, ema_in, params_in)):
+        raise AssertionError("it adds the whole param to decay * ema: scale param by (1 - decay), ema <- decay * ema + "
+                             "(1 - decay) * param (e.mul_(decay).add_(p, alpha=1 - decay)), so the weights sum to 1")
+    elif all(torch.allclose(g, decay * (e + p), **TOL) for g, e, p in zip(got, ema_in, params_in)):
+        raise AssertionError("it weights param by decay too: param's weight is 1 - decay, ema <- decay * ema + "
+                             "(1 - decay) * param (add_(p, alpha=1 - decay)), so the weights sum to 1")
     elif all(torch.allclose(g, p, **TOL) for g, p in zip(got, params_in)):
         raise AssertionError("ema_params were overwritten with params: keep `decay` of the old average, ema <- decay * ema "
                              "+ (1 - decay) * param")
@@ -201,7 +284,7 @@ def test_ema_update(submission):
 
 def _smoothing_inputs() -> tuple[Tensor, Tensor]:
     gen = torch.Generator().manual_seed(3)
-    return torch.randn(16, generator=gen) * 2 + 1, torch.randn(16, generator=gen) * 2 - 1
+    return torch.randn(16, generator=gen) * 2 + 1, torch.randn(12, generator=gen) * 2 - 1  # N = 16 real, M = 12 fake
 
 
 @check(points=1, visible=True)
@@ -210,7 +293,15 @@ def test_smoothed_d_loss(submission):
     fn = submission.get("smoothed_d_loss")
     real, fake = _smoothing_inputs()
     for s in (0.0, 0.1, 0.3):
-        got = fn(real.clone(), fake.clone(), s)
+        try:
+            got = fn(real.clone(), fake.clone(), s)
+        except RuntimeError as err:
+            if "must match the size" not in str(err):
+                raise
+            raise AssertionError(f"with {len(real)} real and {len(fake)} fake logits smoothed_d_loss raised "
+                                 f"RuntimeError ({err}): it combines the two batches sample by sample, but they may "
+                                 f"differ in size; average each term over its own batch (.mean()), then add the two "
+                                 f"means") from None
         if not isinstance(got, Tensor) or got.dim() != 0:
             shape = f" of shape {tuple(got.shape)}" if isinstance(got, Tensor) else ""
             raise AssertionError(f"smoothed_d_loss returned {type(got).__name__}{shape}: return a 0-dim tensor, the mean "
@@ -225,8 +316,11 @@ def test_smoothed_d_loss(submission):
             len(real) + len(fake))
         mistakes = [
             (together, "averages the real and the fake terms together, over all N + M logits (one BCE over "
-                       "torch.cat([real, fake])): that is half the loss here; take each term's mean over its own batch "
-                       "and add the two"),
+                       "torch.cat([real, fake])), which weights each batch by its size and gives about half the loss; "
+                       "take each term's mean over its own batch and add the two"),
+            (((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() / 2 + F.softplus(fake).mean() / 2,
+             "halves the sum of the two terms ((real + fake) / 2): the loss is their sum, the mean over the real "
+             "batch plus the mean over the fakes"),
             (two_sided, "smooths the fake labels too (two-sided): keep the fakes' target at 0, only the real target "
                         "becomes 1 - s (Salimans et al. 2016: smoothing fakes rewards G for staying where it is)"),
             (scaled, "scales the real term by 1 - s and drops the s * (-log(1 - D(x))) term: the loss is the "
@@ -251,7 +345,8 @@ def test_smoothed_d_loss(submission):
     big = fn(wide_real.clone(), wide_fake.clone(), 0.1)
     if not torch.isfinite(big):
         raise AssertionError("logits of +-200 give a non-finite loss: compute -log(sigmoid(x)) as softplus(-x) (or "
-                             "F.binary_cross_entropy_with_logits), never log(sigmoid(x))")
+                             "F.binary_cross_entropy_with_logits), never log(sigmoid(x)) nor log(1 + exp(x)), whose "
+                             "exp overflows to inf")
     want = NonSaturating(smoothing=0.1).d_loss(wide_real, wide_fake)
     if not torch.allclose(big.detach().float(), want, **TOL):
         raise AssertionError(
