@@ -544,6 +544,46 @@ WRONG = {
             ),
         },
     },
+    # the step calls G(y_fake, z), labels first (G takes (z, y), as the task says): with the grader's stand-in G
+    # and with the student's own, the step raises deep inside G; the checks name the order
+    "step_calls_g_with_the_labels_first": {
+        "cells": {"train_step": step().replace("fake = G(z, y_fake)", "fake = G(y_fake, z)")},
+        "learning": True,
+        "expected": {
+            "test_step_shows_real_images_with_their_labels": (0.0, "<G_LABELS_FIRST>"),
+            "test_step_draws_labels_for_the_fake_batch": (0.0, "<G_LABELS_FIRST>"),
+            LEARNS: (
+                0.0,
+                "the grading run could not train the GAN: calling `train_step` raised RuntimeError: one_hot is only "
+                "applicable to index tensor of type LongTensor; <G_LABELS_FIRST>",
+            ),
+        },
+    },
+    # the noise drawn as pytorch/examples' DCGAN draws it, (B, nz, 1, 1): the grader's stand-in G takes it, the
+    # student's G (z joined to the one-hot along dim 1) raises in the learning run, which names the shape
+    "noise_drawn_as_b_nz_1_1": {
+        "cells": {"train_step": step().replace("z = torch.randn(b, nz)", "z = torch.randn(b, nz, 1, 1)")},
+        "learning": True,
+        "expected": {
+            LEARNS: (
+                0.0,
+                "the grading run could not train the GAN: calling `train_step` raised RuntimeError: Tensors must have "
+                "same number of dimensions: got 4 and 2; train_step gives G noise z of shape (150, 100, 1, 1), while "
+                "G(z, y) takes z (B, nz), as the task says: draw z = torch.randn(B, nz) (not torch.randn(B, nz, 1, 1): "
+                "the given generator views z as (B, nz, 1, 1) itself)",
+            ),
+        },
+    },
+    # the fake labels a slice of a fixed class sweep (the notebook's habit), the same at every step
+    "fake_labels_a_slice_of_a_fixed_sweep": {
+        "cells": {"train_step": "SWEEP = torch.arange(10).repeat(100)\n" + step(y_fake="SWEEP[:b]")},
+        "learning": False,
+        "expected": {
+            "test_step_draws_labels_for_the_fake_batch": (1.0, (
+                "G is asked for the same labels at every step (two calls of train_step on the same 12 real images both "
+                "asked G for the labels 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1): <NOT_NEW>")),
+        },
+    },
     # G takes one-hot rows only (torch.cat([z, y])) and the step passes it F.one_hot(y_fake); D makes its label
     # plane anew in every forward
     "one_hot_only_g__fresh_label_plane_d": {
@@ -569,6 +609,17 @@ WRONG = {
 }
 
 NAMED = {  # messages that several checks give, written once
+    "<G_LABELS_FIRST>": (
+        "train_step calls G with its arguments in the other order, G(y, z) (its first argument an integer tensor (150,), "
+        "its second (150, 100)): G is called G(z, y), the noise first and the labels second, as the task says: call "
+        "G(z, y_fake) (with forward(self, z, y) in your G)"
+    ),
+    "<NOT_NEW>": (
+        "labels that do not change from step to step (drawn once outside train_step, a fixed pattern such as "
+        "torch.arange(B) % num_classes or a slice of the notebook's sweep, or drawn from a generator seeded anew at every "
+        "call) are not new labels; draw them inside train_step at every step, y_fake = torch.randint(0, num_classes, "
+        "(B,)), as the task asks"
+    ),
     "<NO_DETACH>": (
         "calling `train_step` raised RuntimeError: Trying to backward through the graph a second time: a backward() "
         "went through a graph that an earlier backward() had already freed. Usually D's step judged the fake batch "
@@ -1228,3 +1279,116 @@ def test_a_d_ending_in_squeeze_is_compared_with_itself_by_value():
     mixed = kernel_submission(one_hot_g(one_hot="F.one_hot(y, self.num_classes).flip(0)"))
     points, message = run_check(checks.test_generator_uses_labels_and_noise, mixed)
     assert points == 1.0 and message.startswith("in eval mode, image i of G(z, y) differs from G(z[i:i+1], y[i:i+1])"), message
+
+
+# ---------------------------------------------------------------------------------------------
+# Fake labels new at every step; G and D called with the labels first or without them
+# ---------------------------------------------------------------------------------------------
+
+SAME_LABELS = "G is asked for the same labels at every step (two calls of train_step on the same 12 real images both asked G for the labels "
+NOT_NEW = NAMED["<NOT_NEW>"]
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        # new labels at every step, drawn in other ways: right
+        ("GEN = torch.Generator().manual_seed(0)\n" + step(y_fake="torch.randint(0, num_classes, (b,), generator=GEN)"), None),
+        ("CALLS = [0]\n" + step_with("    y_fake = ", "    CALLS[0] += 1\n    y_fake = ", y_fake=(
+            "torch.randint(0, num_classes, (b,), generator=torch.Generator().manual_seed(CALLS[0]))")), None),
+        ("import numpy as np\n" + step(y_fake="torch.from_numpy(np.random.randint(0, num_classes, b))"), None),
+        (step(y_fake="torch.randint(num_classes, (b,))"), None),
+        (step(y_fake="torch.multinomial(torch.ones(num_classes), b, replacement=True)"), None),
+        (step(y_fake="torch.randperm(b) % num_classes"), None),  # balanced, and new at every step
+        # a fixed pattern: the same labels at every step
+        (step(y_fake="torch.arange(b) % num_classes"), (1.0, f"{SAME_LABELS}0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1): {NOT_NEW}")),
+        # drawn once, outside the step, and sliced
+        ("Y_FAKE = torch.randint(0, 10, (1000,))\n" + step(y_fake="Y_FAKE[:b]"), (1.0, f"{SAME_LABELS}<n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>): {NOT_NEW}")),
+        # a slice of a label-major sweep: a batch of 12 asks for 0s and 1s only, at every step
+        ("SWEEP = torch.arange(10).repeat_interleave(8).repeat(3)\n" + step(y_fake="SWEEP[:b]"),
+         (1.0, f"{SAME_LABELS}0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1): {NOT_NEW}")),
+        # a generator seeded with the same seed at every call
+        (step(y_fake="torch.randint(0, num_classes, (b,), generator=torch.Generator().manual_seed(0))"),
+         (1.0, f"{SAME_LABELS}<n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>): {NOT_NEW}")),
+        # torch.manual_seed inside the step: z repeats too
+        (step_with("    b = real.shape[0]\n", "    b = real.shape[0]\n    torch.manual_seed(0)\n"), (1.0, (
+            "train_step gives G the same noise z and the same labels at every call (two calls on the same 12 real images "
+            "drew the very same z and the labels <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n>, <n> again): a "
+            "seed set inside train_step (torch.manual_seed, or a torch.Generator seeded there) repeats every draw; seed "
+            "once before training, and let each step draw new z and y_fake = torch.randint(0, num_classes, (B,))"))),
+        # computed from the real labels by a rule, not drawn
+        (step(y_fake="(labels + 1) % num_classes"), (1.0, (
+            "G is asked for labels computed from the real batch's, not drawn (each label k gives (k + 1) mod 10): draw "
+            "the fake batch's labels at random over all classes, y_fake = torch.randint(0, num_classes, (B,)), so that G "
+            "learns every digit it can be asked for"))),
+    ],
+    ids=["module_generator", "generator_seeded_per_call_by_a_counter", "numpy_draw", "randint_high_only", "multinomial",
+         "balanced_permutation", "arange_pattern", "drawn_once_outside", "label_major_sweep_slice", "generator_seeded_alike_every_call", "manual_seed_in_step",
+         "computed_from_the_real_labels"],
+)
+def test_fake_labels_must_be_new_at_every_step(source, expected):
+    """Two calls of the step on the same real batch must ask G for other labels: a vector drawn once outside the
+    step, a slice of a fixed sweep, or a seed set in the step (z repeats too: named) cost the draw's point; labels
+    computed from the real ones by a rule too; any fresh draw (torch, numpy, a generator kept or seeded anew per
+    call) is right. Real images stay with their labels in all of them."""
+    sub = kernel_submission(source)
+    assert run_check(checks.test_step_shows_real_images_with_their_labels, sub) == (2.0, "")
+    got = run_check(checks.test_step_draws_labels_for_the_fake_batch, sub)
+    assert matches(got, expected or (2.0, "")), got
+
+
+D_LABELS_FIRST = (
+    "train_step calls D with its arguments in the other order, D(y, x) (its first argument an integer tensor (150,), its "
+    "second (150, 1, 28, 28)): D is called D(x, y), the images first and the labels second, as the task says: call "
+    "D(real, labels) and D(fake, y_fake) (with forward(self, x, y) in your D)"
+)
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (step_with("fake = G(z, y_fake)", "fake = G(z=y_fake, y=z)"), NAMED["<G_LABELS_FIRST>"]),
+        (step_with("D(real, labels)", "D(labels, real)"), D_LABELS_FIRST),
+        (step_with("loss_g = LOSS.g_loss(D(fake, y_fake))", "loss_g = LOSS.g_loss(D(y_fake, fake))"), D_LABELS_FIRST),
+        (step_with("fake = G(z, y_fake)", "fake = G(z)"),
+         "train_step calls G without the labels, G(z) as in dcgan_step: the conditional G takes them too, G(z, y): call G(z, y_fake)"),
+        (step_with("D(real, labels)", "D(real)"),
+         "train_step calls D without the labels, D(x) as in dcgan_step: the conditional D takes them too, D(x, y): call "
+         "D(real, labels) and D(fake, y_fake)"),
+    ],
+    ids=["g_keywords_labels_as_z", "d_real_labels_first", "d_labels_first_in_g_step", "g_without_labels", "d_without_labels"],
+)
+def test_a_step_that_calls_g_or_d_with_the_labels_first_or_without_them_is_told_so(source, message):
+    """The grader's stand-ins take (z, y) and (x, y) as the task says; a step that calls them otherwise raises deep
+    inside them (IndexError: Dimension out of range, or a missing argument of a class the student never wrote):
+    the step checks name what the failing call was given, from the calls `step_calls` recorded before the error."""
+    sub = kernel_submission(source)
+    for check in STEP_CHECKS:
+        assert run_check(getattr(checks, check), sub) == (0.0, message), check
+
+
+def test_step_calls_returns_the_calls_so_far_with_the_error_and_later_steps_labels():
+    """A step that raises comes back with the calls recorded until then (the one that raised unfinished) and the
+    error; with steps=2 the second call's G calls come back too, drawn on from the same seeded generator."""
+    G, D = probes_a6.stand_in_generator(8, 4), probes_a6.stand_in_discriminator(4)
+    real, labels = torch.rand(6, 1, 28, 28) * 2 - 1, torch.arange(6)
+
+    def swapped(G, D, opt_g, opt_d, real, labels, nz, num_classes):
+        y = torch.randint(0, num_classes, (len(real),))
+        D(real, labels)
+        return G(y, torch.randn(len(real), nz))
+
+    record = probes_a6.step_calls(swapped, G, D, real, labels, nz=8, seed=0, namespace={})
+    assert record["error"]["type"] == "IndexError" and record["returned"] is None
+    assert [c["finished"] for c in record["d_calls"]] == [True] and [c["finished"] for c in record["g_calls"]] == [False]
+    assert [t.dtype for t in record["g_calls"][0]["inputs"]] == [torch.int64, torch.float32]
+
+    def fine(G, D, opt_g, opt_d, real, labels, nz, num_classes):
+        G(torch.randn(len(real), nz), torch.randint(0, num_classes, (len(real),)))
+        return 0.0, 0.0
+
+    record = probes_a6.step_calls(fine, G, D, real, labels, nz=8, seed=0, steps=2)
+    assert record["error"] is None and len(record["later_g_calls"]) == 1
+    first, second = record["g_calls"][0]["inputs"][1], record["later_g_calls"][0][0]["inputs"][1]
+    assert not torch.equal(first, second)
+

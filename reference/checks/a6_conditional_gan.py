@@ -53,7 +53,7 @@ def student_error(info) -> StudentError:
     """A probe's error_info as the StudentError it stands for."""
     info = info if isinstance(info, dict) else {}
     return StudentError(text(info.get("type"), 80) or "an exception", text(info.get("message")), text(info.get("where"), 120),
-                        info.get("not_implemented") is True)
+                        info.get("not_implemented") is True, text(info.get("raised_in"), 120))
 
 
 def noise(n: int, nz: int = NZ, seed: int = 1) -> torch.Tensor:
@@ -492,46 +492,110 @@ def same_rows(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return torch.where(best <= SAME_PIXELS, where, torch.full_like(where, -1))
 
 
-def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict:
-    """One `train_step` on (real, labels) with the grader's stand-in G(z, y) and D(x, y) (so that this grades
-    the step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None, whether
-    the images require grad)]}, every value checked."""
+def tensor_inputs(call) -> list[torch.Tensor]:
+    """The tensors a recorded call of G or D was given, in forward's order; [] when malformed."""
+    inputs = call.get("inputs") if isinstance(call, dict) else None
+    return [t for t in inputs if isinstance(t, torch.Tensor)] if isinstance(inputs, list) else []
+
+
+def is_noise(t: torch.Tensor) -> bool:
+    return t.is_floating_point() and t.dim() == 2 and t.shape[1] == NZ
+
+
+class StepCallFault(AssertionError):
+    """train_step raised because of what it gave G or D (`failed_call_fault`): the message names that."""
+
+
+def failed_call_fault(g_calls: list, d_calls: list) -> str | None:
+    """What the call of G or D that raised in train_step (with the grader's stand-ins) was given, when that is
+    the fault: the labels first (G(y, z), D(y, x)) or no labels; else None."""
+    for role, calls in (("G", g_calls), ("D", d_calls)):
+        failed = [tensor_inputs(c) for c in calls if isinstance(c, dict) and c.get("finished") is False]
+        if not failed:
+            continue
+        inputs = failed[-1]
+        if role == "G":
+            call, first, second, own = "G(z, y)", "z", "y", "G(z, y_fake)"
+            wanted = is_noise
+        else:
+            call, first, second, own = "D(x, y)", "x", "y", "D(real, labels) and D(fake, y_fake)"
+
+            def wanted(t: torch.Tensor) -> bool:
+                return t.is_floating_point() and t.dim() == 4
+        if len(inputs) >= 2 and not wanted(inputs[0]) and wanted(inputs[1]):
+            kind = "an integer" if not inputs[0].is_floating_point() else "a float"
+            return (
+                f"train_step calls {role} with its arguments in the other order, {role}({second}, {first}) (its first "
+                f"argument {kind} tensor {shape_text(inputs[0].shape)}, its second {shape_text(inputs[1].shape)}): "
+                f"{role} is called {call}, {'the noise' if role == 'G' else 'the images'} first and the labels second, as the "
+                f"task says: call {own} (with forward(self, {first}, {second}) in your {role})"
+            )
+        if len(inputs) == 1 and wanted(inputs[0]):
+            return (
+                f"train_step calls {role} without the labels, {role}({first}) as in dcgan_step: the conditional {role} "
+                f"takes them too, {call}: call {own}"
+            )
+    return None
+
+
+def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int = 0, steps: int = 1) -> dict:
+    """`steps` calls of `train_step` on (real, labels) with the grader's stand-in G(z, y) and D(x, y) (so that this
+    grades the step alone): {"g": [(labels given, images made)], "g_noise": [the z of each of them], "d": [(images
+    judged, labels given or None, whether the images require grad)]} of the first call, "later_g": [[(labels given,
+    noise given) of each call of G] for each later call], every value checked. A step that raises is told by what the failing call was given when that
+    is the fault (`failed_call_fault`), else by its error."""
     step = submission.get(STEP)
     G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
     D = submission.run(probes_a6.stand_in_discriminator, NDF)
-    try:
-        found = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed)
-    except StudentError as err:
+    found = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed,
+                           steps=steps, namespace=NAMESPACE)
+    found = found if isinstance(found, dict) else {}
+    raw_g = found.get("g_calls") if isinstance(found.get("g_calls"), list) else []
+    raw_d = found.get("d_calls") if isinstance(found.get("d_calls"), list) else []
+    if isinstance(found.get("error"), dict):
+        err = student_error(found["error"])
         if err.not_implemented:
-            raise
+            raise err
+        later = found.get("later_g_calls") if isinstance(found.get("later_g_calls"), list) else []
+        failing_g = later[-1] if later and isinstance(later[-1], list) else raw_g  # G's calls of the call that raised
+        fault = failed_call_fault(failing_g, raw_d)
+        if fault is not None:
+            raise StepCallFault(fault)
         raise AssertionError(
             f"{err.describe()}; train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes) must make one step with any "
             f"G(z, y) and D(x, y) (the grader's stand-ins here), Adam optimizers and a real batch of {len(real)} digits"
-        ) from None
-    found = found if isinstance(found, dict) else {}
-    g_calls, d_calls, g_lengths, d_lengths = [], [], [], []
-    for call in found.get("g_calls") if isinstance(found.get("g_calls"), list) else []:
-        call = call if isinstance(call, dict) else {}
-        inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
-        out = call.get("output")
+        )
+    g_calls, g_noise, d_calls, g_lengths, d_lengths = [], [], [], [], []
+    for call in raw_g:
+        inputs = tensor_inputs(call)
+        out = call.get("output") if isinstance(call, dict) else None
         if len(inputs) >= 2 and isinstance(out, torch.Tensor) and out.is_floating_point() and out.shape[:1] == inputs[0].shape[:1]:
             y = as_labels(inputs[1], len(out))
             if y is not None:
                 g_calls.append((y, out.double()))
+                g_noise.append(inputs[0].double())
             elif inputs[1].dim() >= 1 and inputs[1].shape[0] != len(out):
                 g_lengths.append((len(out), inputs[1].shape[0]))
-    for call in found.get("d_calls") if isinstance(found.get("d_calls"), list) else []:
-        call = call if isinstance(call, dict) else {}
-        inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
+    for call in raw_d:
+        inputs = tensor_inputs(call)
         if inputs and inputs[0].is_floating_point() and inputs[0].dim() == 4:
             x = inputs[0].double()
             tracked = call.get("tracked") if isinstance(call.get("tracked"), list) else []
             d_calls.append((x, as_labels(inputs[1], len(x)) if len(inputs) >= 2 else None, bool(tracked[:1] == [True])))
             given = inputs[1] if len(inputs) >= 2 and inputs[1].dim() >= 1 and inputs[1].shape[0] != len(x) else None
             d_lengths.append(None if given is None else given.shape[0])
-    # g_lengths: (images, labels) of G's calls with another number of labels than images; d_lengths: per call of
-    # d, the number of labels given when it is not one per image, else None
-    return {"g": g_calls, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths}
+    later_g = []
+    for calls in found.get("later_g_calls") if isinstance(found.get("later_g_calls"), list) else []:
+        pairs = []
+        for call in calls if isinstance(calls, list) else []:
+            inputs = tensor_inputs(call)
+            y = as_labels(inputs[1], len(inputs[0])) if len(inputs) >= 2 and inputs[0].dim() >= 1 else None
+            if y is not None:
+                pairs.append((y, inputs[0].double()))
+        later_g.append(pairs)
+    # g_noise: the z of each call in g; g_lengths: (images, labels) of G's calls with another number of labels than
+    # images; d_lengths: per call of d, the number of labels given when it is not one per image, else None
+    return {"g": g_calls, "g_noise": g_noise, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths, "later_g": later_g}
 
 
 def label_count_text(images: int, given: int) -> str:
@@ -539,6 +603,24 @@ def label_count_text(images: int, given: int) -> str:
     return (f"{given} labels for {images} images: labels come one per image, (B,) with B = real.shape[0]; the step's own "
             f"labels, `labels` for the real batch and y_fake = torch.randint(0, num_classes, (B,)) for the fake one, not a "
             f"label vector of another batch (such as a variable of the notebook)")
+
+
+def label_rule_text(true: list[int], given: list[int], verb: str) -> str | None:
+    """"each label k <verb> (k + 1) mod 10" when each label in `true` goes with one label in `given` (the labels
+    changed by a rule, not drawn or reordered); None otherwise."""
+    rule: dict[int, set[int]] = {}
+    for g, t in zip(given, true):
+        rule.setdefault(t, set()).add(g)
+    if not rule or any(len(shown) != 1 for shown in rule.values()):
+        return None
+    shown = {t: next(iter(g)) for t, g in sorted(rule.items())}
+    plain, modular = {shown[t] - t for t in shown}, {(shown[t] - t) % NUM_CLASSES for t in shown}
+    if len(plain) == 1 and next(iter(plain)) != 0:
+        shift = next(iter(plain))
+        return f"each label k {verb} k {'+' if shift > 0 else '-'} {abs(shift)}"
+    if len(modular) == 1 and all(0 <= g < NUM_CLASSES for g in shown.values()):
+        return f"each label k {verb} (k + {next(iter(modular))}) mod {NUM_CLASSES}"
+    return ", ".join(f"{t} {verb} {g}" for t, g in shown.items() if g != t)
 
 
 def real_pairs_fault(submission) -> str | None:
@@ -579,19 +661,8 @@ def real_pairs_fault(submission) -> str | None:
             "D judges the real images with the labels drawn for the fake batch, not with their own: D(real, labels) "
             "for the real images, D(fake, y_fake) for G's"
         )
-    rule: dict[int, set[int]] = {}
-    for g, t in zip(given, true):
-        rule.setdefault(t, set()).add(g)
-    if all(len(shown) == 1 for shown in rule.values()):  # every real k comes with one label: relabelled, not reordered
-        shown = {t: next(iter(g)) for t, g in sorted(rule.items())}
-        plain, modular = {shown[t] - t for t in shown}, {(shown[t] - t) % NUM_CLASSES for t in shown}
-        if len(plain) == 1:
-            shift = next(iter(plain))
-            how = f"each label k comes as k {'+' if shift > 0 else '-'} {abs(shift)}"
-        elif len(modular) == 1 and all(0 <= g < NUM_CLASSES for g in shown.values()):
-            how = f"each label k comes as (k + {next(iter(modular))}) mod {NUM_CLASSES}"
-        else:
-            how = ", ".join(f"{t} as {g}" for t, g in shown.items() if g != t)
+    how = label_rule_text(true, given, "comes as")
+    if how is not None:  # every real k comes with one label: relabelled, not reordered
         return (
             f"D judges the real images with their labels changed, not reordered ({wrong} of {len(given)} images with a "
             f"label that is not theirs: {how}): pass each image's own label as it is, D(real, labels), with no "

@@ -8,8 +8,9 @@ one training step, and G's samples during a short seeded training run. Threshold
 that reads the samples, and every message stay in the check module, on the trusted side.
 
 An exception of the student's forward is caught and returned as `error_info` with the layer that
-was running (`trace`, `outputs`), so that the check can name it; the training probes
-(`step_calls`, `train_and_sample`) let the student's exceptions propagate, and the check words them.
+was running (`trace`, `outputs`), and one of the student's step with the calls of G and D recorded
+until it raised (`step_calls`), so that the check can name it; the training probes
+(`stale_gradients`, `train_and_sample`) let the student's exceptions propagate, and the check words them.
 """
 
 from __future__ import annotations
@@ -226,9 +227,10 @@ class _Recording:
         def forward(*args: Any, **kwargs: Any) -> Any:
             tensors = [a for a in _in_order(original, args, kwargs) if isinstance(a, Tensor)][:MAX_INPUTS]
             call = {"inputs": [t.detach().clone() for t in tensors], "tracked": [bool(t.requires_grad) for t in tensors],
-                    "output": None}
+                    "output": None, "finished": False}
             calls.append(call)
             output = original(*args, **kwargs)
+            call["finished"] = True
             if keep_output and isinstance(output, Tensor):
                 call["output"] = output.detach().float().clone()
             return output
@@ -241,38 +243,57 @@ class _Recording:
 
 def _recorder(model: nn.Module, calls: list[dict], keep_output: bool) -> list:
     """Record every call of `model` (G(z, y), and G.forward(z, y) called directly, which skips a module's
-    hooks) by appending {"inputs", "tracked", "output"}: inputs in the order of forward's parameters
-    (keyword arguments too); tracked: for each input, whether it requires grad (G's images not
-    detached). Returns [a handle whose remove() stops it]."""
+    hooks) by appending {"inputs", "tracked", "output", "finished"}: inputs in the order of forward's
+    parameters (keyword arguments too); tracked: for each input, whether it requires grad (G's images not
+    detached); finished: the call returned (False: it raised). Returns [a handle whose remove() stops it]."""
     return [_Recording(model, calls, keep_output)]
 
 
 def step_calls(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tensor, *, nz: int, num_classes: int = 10,
-               seed: int = 0, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> dict:
-    """One call of the student's step(G, D, opt_g, opt_d, real, labels, nz, num_classes), recording G's and D's calls.
+               seed: int = 0, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), steps: int = 1,
+               namespace: dict | None = None) -> dict:
+    """`steps` calls of the student's step(G, D, opt_g, opt_d, real, labels, nz, num_classes) on the same batch,
+    recording G's and D's calls.
 
     real: float (B, 1, 28, 28) in [-1, 1]; labels: int64 (B,). opt_g, opt_d: fresh Adam(lr, betas)
-    over G's and D's parameters. Runs on torch's CPU generator seeded with `seed` (restored after).
+    over G's and D's parameters, kept from call to call. Runs on torch's CPU generator seeded with
+    `seed` once, before the first call (restored after), so that each call draws anew.
     Returns {"g_calls": [{"inputs": [tensors passed to G, in order], "tracked": [whether each
-    requires grad], "output": G's output (float32) or None}], "d_calls": [{"inputs": [...], "tracked":
-    [...], "output": None}], "returned": describe(step's value)} in the order the calls happened. The
-    student's exceptions propagate.
+    requires grad], "output": G's output (float32) or None, "finished": the call returned}],
+    "d_calls": [{"inputs": [...], "tracked": [...], "output": None, "finished": ...}] of the first
+    call, in the order the calls happened; "later_g_calls": [G's calls of each later call of the
+    step]; "returned": describe(the first call's value) or None; "error": error_info of the student's
+    exception (named in `namespace`) or None}: a step that raises stops there, and the calls recorded
+    so far come back with the error, so that the check can say what the failing call was given.
     """
-    g_calls: list[dict] = []
-    d_calls: list[dict] = []
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    rounds: list[tuple[list[dict], list[dict]]] = []
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
-    hooks = _recorder(G, g_calls, keep_output=True) + _recorder(D, d_calls, keep_output=False)
+    result: dict[str, Any] = {"g_calls": [], "d_calls": [], "later_g_calls": [], "returned": None, "error": None}
     G.train()
     D.train()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            value = step(G, D, opt_g, opt_d, real.clone(), labels.clone(), nz, num_classes)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return {"g_calls": g_calls, "d_calls": d_calls, "returned": describe(value)}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for k in range(steps):
+            g_calls: list[dict] = []
+            d_calls: list[dict] = []
+            rounds.append((g_calls, d_calls))
+            hooks = _recorder(G, g_calls, keep_output=True) + _recorder(D, d_calls, keep_output=False)
+            try:
+                value = step(G, D, opt_g, opt_d, real.clone(), labels.clone(), nz, num_classes)
+            except Exception as err:  # noqa: BLE001 - the student's step failed: measured (with its calls so far), not judged
+                result["error"] = error_info(err, namespace)
+                break
+            finally:
+                for hook in hooks:
+                    hook.remove()
+            if k == 0:
+                result["returned"] = describe(value)
+    result["g_calls"], result["d_calls"] = rounds[0]
+    result["later_g_calls"] = [g for g, _ in rounds[1:]]
+    return result
 
 
 def initial_logits(D: Any, images: Tensor, labels: Tensor) -> dict:

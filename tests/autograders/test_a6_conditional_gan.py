@@ -48,11 +48,17 @@ which imports it and which the notebook needs for the given DCGAN.)
   there its own (then further calls with other labels are a matching-aware D's mismatch term, as in
   Reed et al. 2016, and right). Shuffled labels (a permutation of the
   batch's), labels changed by a rule (each real k shown as one other label, as (k + 1) mod 10), the
-  fake batch's labels, or no real images at all are told apart.
+  fake batch's labels, or no real images at all are told apart. A step that raises with the
+  stand-ins is told by what the call that raised was given, when that is the fault (`step_calls`
+  returns the calls so far with the error): G or D called with the labels first (G(y_fake, z)), or
+  without them (G(z), as in dcgan_step); otherwise by its error.
 - labels for the fake batch (2, hidden): in the same recorded step, the labels G gets must be
   drawn anew over every class: not the real batch's labels (also not reordered: a step on 12 real
-  7s must ask G for other digits too), none outside 0..9, one per image (not one label repeated for
-  the whole batch), and every label 0..9 among the 150 (torch.randint's upper bound is exclusive; a
+  7s must ask G for other digits too, nor computed from them by a rule, as (labels + 1) % 10), new
+  at every step (two calls of the step on the same 12 real 7s must not ask G for the very same
+  labels: a label vector drawn once outside the step, a slice of a fixed one such as the
+  notebook's sweep, or a seed set inside the step, which is told when z repeats too), none outside
+  0..9, one per image (not one label repeated for the whole batch), and every label 0..9 among the 150 (torch.randint's upper bound is exclusive; a
   uniform draw misses a label with probability about 1e-6); and every fake image D judged (found
   by its pixels among G's outputs) must come with the label G drew it for. Each of the two faults
   costs 1 point.
@@ -69,8 +75,8 @@ which imports it and which the notebook needs for the given DCGAN.)
   when they disagree) must pass. 3 points when some run reaches AGREE_SLOW (slowly, or on one seed
   only), 1 when it learns digits (the FID) but not the labels, 0 otherwise; samples that copy known
   digits (`learning.copy_share` on the checkpoints of the best FID, the best agreement and the
-  last) score 0. A step that raises there and draws labels outside 0..9 for the fake batch is told
-  so; a G never updated because D judges its images only detached (`step_calls` records whether they
+  last) score 0. A step that raises there because it calls G or D with the labels first or without
+  them, draws labels outside 0..9 for the fake batch, or gives G noise that is not (B, nz), is told so; a G never updated because D judges its images only detached (`step_calls` records whether they
   require grad) is told that. The hint names the first fault the other checks find, then a step that
   judges real and fake images in one call of a D with BatchNorm, stale gradients, and a D whose
   logits start large (`probes_a6.initial_logits`: above LARGE_LOGITS on real digits at init, as
@@ -141,7 +147,7 @@ def student_error(info) -> StudentError:
     """A probe's error_info as the StudentError it stands for."""
     info = info if isinstance(info, dict) else {}
     return StudentError(text(info.get("type"), 80) or "an exception", text(info.get("message")), text(info.get("where"), 120),
-                        info.get("not_implemented") is True)
+                        info.get("not_implemented") is True, text(info.get("raised_in"), 120))
 
 
 def noise(n: int, nz: int = NZ, seed: int = 1) -> torch.Tensor:
@@ -631,46 +637,110 @@ def same_rows(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return torch.where(best <= SAME_PIXELS, where, torch.full_like(where, -1))
 
 
-def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> dict:
-    """One `train_step` on (real, labels) with the grader's stand-in G(z, y) and D(x, y) (so that this grades
-    the step alone): {"g": [(labels given, images made)], "d": [(images judged, labels given or None, whether
-    the images require grad)]}, every value checked."""
+def tensor_inputs(call) -> list[torch.Tensor]:
+    """The tensors a recorded call of G or D was given, in forward's order; [] when malformed."""
+    inputs = call.get("inputs") if isinstance(call, dict) else None
+    return [t for t in inputs if isinstance(t, torch.Tensor)] if isinstance(inputs, list) else []
+
+
+def is_noise(t: torch.Tensor) -> bool:
+    return t.is_floating_point() and t.dim() == 2 and t.shape[1] == NZ
+
+
+class StepCallFault(AssertionError):
+    """train_step raised because of what it gave G or D (`failed_call_fault`): the message names that."""
+
+
+def failed_call_fault(g_calls: list, d_calls: list) -> str | None:
+    """What the call of G or D that raised in train_step (with the grader's stand-ins) was given, when that is
+    the fault: the labels first (G(y, z), D(y, x)) or no labels; else None."""
+    for role, calls in (("G", g_calls), ("D", d_calls)):
+        failed = [tensor_inputs(c) for c in calls if isinstance(c, dict) and c.get("finished") is False]
+        if not failed:
+            continue
+        inputs = failed[-1]
+        if role == "G":
+            call, first, second, own = "G(z, y)", "z", "y", "G(z, y_fake)"
+            wanted = is_noise
+        else:
+            call, first, second, own = "D(x, y)", "x", "y", "D(real, labels) and D(fake, y_fake)"
+
+            def wanted(t: torch.Tensor) -> bool:
+                return t.is_floating_point() and t.dim() == 4
+        if len(inputs) >= 2 and not wanted(inputs[0]) and wanted(inputs[1]):
+            kind = "an integer" if not inputs[0].is_floating_point() else "a float"
+            return (
+                f"train_step calls {role} with its arguments in the other order, {role}({second}, {first}) (its first "
+                f"argument {kind} tensor {shape_text(inputs[0].shape)}, its second {shape_text(inputs[1].shape)}): "
+                f"{role} is called {call}, {'the noise' if role == 'G' else 'the images'} first and the labels second, as the "
+                f"task says: call {own} (with forward(self, {first}, {second}) in your {role})"
+            )
+        if len(inputs) == 1 and wanted(inputs[0]):
+            return (
+                f"train_step calls {role} without the labels, {role}({first}) as in dcgan_step: the conditional {role} "
+                f"takes them too, {call}: call {own}"
+            )
+    return None
+
+
+def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int = 0, steps: int = 1) -> dict:
+    """`steps` calls of `train_step` on (real, labels) with the grader's stand-in G(z, y) and D(x, y) (so that this
+    grades the step alone): {"g": [(labels given, images made)], "g_noise": [the z of each of them], "d": [(images
+    judged, labels given or None, whether the images require grad)]} of the first call, "later_g": [[(labels given,
+    noise given) of each call of G] for each later call], every value checked. A step that raises is told by what the failing call was given when that
+    is the fault (`failed_call_fault`), else by its error."""
     step = submission.get(STEP)
     G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
     D = submission.run(probes_a6.stand_in_discriminator, NDF)
-    try:
-        found = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed)
-    except StudentError as err:
+    found = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed,
+                           steps=steps, namespace=NAMESPACE)
+    found = found if isinstance(found, dict) else {}
+    raw_g = found.get("g_calls") if isinstance(found.get("g_calls"), list) else []
+    raw_d = found.get("d_calls") if isinstance(found.get("d_calls"), list) else []
+    if isinstance(found.get("error"), dict):
+        err = student_error(found["error"])
         if err.not_implemented:
-            raise
+            raise err
+        later = found.get("later_g_calls") if isinstance(found.get("later_g_calls"), list) else []
+        failing_g = later[-1] if later and isinstance(later[-1], list) else raw_g  # G's calls of the call that raised
+        fault = failed_call_fault(failing_g, raw_d)
+        if fault is not None:
+            raise StepCallFault(fault)
         raise AssertionError(
             f"{err.describe()}; train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes) must make one step with any "
             f"G(z, y) and D(x, y) (the grader's stand-ins here), Adam optimizers and a real batch of {len(real)} digits"
-        ) from None
-    found = found if isinstance(found, dict) else {}
-    g_calls, d_calls, g_lengths, d_lengths = [], [], [], []
-    for call in found.get("g_calls") if isinstance(found.get("g_calls"), list) else []:
-        call = call if isinstance(call, dict) else {}
-        inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
-        out = call.get("output")
+        )
+    g_calls, g_noise, d_calls, g_lengths, d_lengths = [], [], [], [], []
+    for call in raw_g:
+        inputs = tensor_inputs(call)
+        out = call.get("output") if isinstance(call, dict) else None
         if len(inputs) >= 2 and isinstance(out, torch.Tensor) and out.is_floating_point() and out.shape[:1] == inputs[0].shape[:1]:
             y = as_labels(inputs[1], len(out))
             if y is not None:
                 g_calls.append((y, out.double()))
+                g_noise.append(inputs[0].double())
             elif inputs[1].dim() >= 1 and inputs[1].shape[0] != len(out):
                 g_lengths.append((len(out), inputs[1].shape[0]))
-    for call in found.get("d_calls") if isinstance(found.get("d_calls"), list) else []:
-        call = call if isinstance(call, dict) else {}
-        inputs = [t for t in call.get("inputs", []) if isinstance(t, torch.Tensor)] if isinstance(call.get("inputs"), list) else []
+    for call in raw_d:
+        inputs = tensor_inputs(call)
         if inputs and inputs[0].is_floating_point() and inputs[0].dim() == 4:
             x = inputs[0].double()
             tracked = call.get("tracked") if isinstance(call.get("tracked"), list) else []
             d_calls.append((x, as_labels(inputs[1], len(x)) if len(inputs) >= 2 else None, bool(tracked[:1] == [True])))
             given = inputs[1] if len(inputs) >= 2 and inputs[1].dim() >= 1 and inputs[1].shape[0] != len(x) else None
             d_lengths.append(None if given is None else given.shape[0])
-    # g_lengths: (images, labels) of G's calls with another number of labels than images; d_lengths: per call of
-    # d, the number of labels given when it is not one per image, else None
-    return {"g": g_calls, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths}
+    later_g = []
+    for calls in found.get("later_g_calls") if isinstance(found.get("later_g_calls"), list) else []:
+        pairs = []
+        for call in calls if isinstance(calls, list) else []:
+            inputs = tensor_inputs(call)
+            y = as_labels(inputs[1], len(inputs[0])) if len(inputs) >= 2 and inputs[0].dim() >= 1 else None
+            if y is not None:
+                pairs.append((y, inputs[0].double()))
+        later_g.append(pairs)
+    # g_noise: the z of each call in g; g_lengths: (images, labels) of G's calls with another number of labels than
+    # images; d_lengths: per call of d, the number of labels given when it is not one per image, else None
+    return {"g": g_calls, "g_noise": g_noise, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths, "later_g": later_g}
 
 
 def label_count_text(images: int, given: int) -> str:
@@ -678,6 +748,24 @@ def label_count_text(images: int, given: int) -> str:
     return (f"{given} labels for {images} images: labels come one per image, (B,) with B = real.shape[0]; the step's own "
             f"labels, `labels` for the real batch and y_fake = torch.randint(0, num_classes, (B,)) for the fake one, not a "
             f"label vector of another batch (such as a variable of the notebook)")
+
+
+def label_rule_text(true: list[int], given: list[int], verb: str) -> str | None:
+    """"each label k <verb> (k + 1) mod 10" when each label in `true` goes with one label in `given` (the labels
+    changed by a rule, not drawn or reordered); None otherwise."""
+    rule: dict[int, set[int]] = {}
+    for g, t in zip(given, true):
+        rule.setdefault(t, set()).add(g)
+    if not rule or any(len(shown) != 1 for shown in rule.values()):
+        return None
+    shown = {t: next(iter(g)) for t, g in sorted(rule.items())}
+    plain, modular = {shown[t] - t for t in shown}, {(shown[t] - t) % NUM_CLASSES for t in shown}
+    if len(plain) == 1 and next(iter(plain)) != 0:
+        shift = next(iter(plain))
+        return f"each label k {verb} k {'+' if shift > 0 else '-'} {abs(shift)}"
+    if len(modular) == 1 and all(0 <= g < NUM_CLASSES for g in shown.values()):
+        return f"each label k {verb} (k + {next(iter(modular))}) mod {NUM_CLASSES}"
+    return ", ".join(f"{t} {verb} {g}" for t, g in shown.items() if g != t)
 
 
 def real_pairs_fault(submission) -> str | None:
@@ -718,19 +806,8 @@ def real_pairs_fault(submission) -> str | None:
             "D judges the real images with the labels drawn for the fake batch, not with their own: D(real, labels) "
             "for the real images, D(fake, y_fake) for G's"
         )
-    rule: dict[int, set[int]] = {}
-    for g, t in zip(given, true):
-        rule.setdefault(t, set()).add(g)
-    if all(len(shown) == 1 for shown in rule.values()):  # every real k comes with one label: relabelled, not reordered
-        shown = {t: next(iter(g)) for t, g in sorted(rule.items())}
-        plain, modular = {shown[t] - t for t in shown}, {(shown[t] - t) % NUM_CLASSES for t in shown}
-        if len(plain) == 1:
-            shift = next(iter(plain))
-            how = f"each label k comes as k {'+' if shift > 0 else '-'} {abs(shift)}"
-        elif len(modular) == 1 and all(0 <= g < NUM_CLASSES for g in shown.values()):
-            how = f"each label k comes as (k + {next(iter(modular))}) mod {NUM_CLASSES}"
-        else:
-            how = ", ".join(f"{t} as {g}" for t, g in shown.items() if g != t)
+    how = label_rule_text(true, given, "comes as")
+    if how is not None:  # every real k comes with one label: relabelled, not reordered
         return (
             f"D judges the real images with their labels changed, not reordered ({wrong} of {len(given)} images with a "
             f"label that is not theirs: {how}): pass each image's own label as it is, D(real, labels), with no "
@@ -755,6 +832,16 @@ def outside_labels_fault(g_calls: list, batch: int) -> str | None:
         f"{', '.join(map(str, outside[:5]))}, while the labels run 0..{NUM_CLASSES - 1}: torch.randint(low, high, size) "
         f"draws from low to high - 1, so torch.randint(0, num_classes, (B,)) draws exactly the labels 0..num_classes-1"
     )
+
+
+def noise_shape_fault(g_noise: list) -> str | None:
+    """What is wrong when train_step gives G noise that is not (B, nz) (DCGAN's torch.randn(B, nz, 1, 1)); else None."""
+    shapes = [tuple(z.shape) for z in g_noise if z.dim() != 2 or z.shape[1] != NZ]
+    if not shapes:
+        return None
+    return (f"train_step gives G noise z of shape {shape_text(shapes[0])}, while G(z, y) takes z (B, nz), as the task "
+            f"says: draw z = torch.randn(B, nz) (not torch.randn(B, nz, 1, 1): the given generator views z as (B, nz, 1, 1) "
+            f"itself)")
 
 
 def draw_fault(g_calls: list, batch: int) -> str | None:
@@ -782,26 +869,59 @@ def draw_fault(g_calls: list, batch: int) -> str | None:
     return None
 
 
+def repeated_draw_fault(record: dict, batch: int) -> str | None:
+    """What is wrong when two calls of train_step on the same real batch (`step_record` with steps=2) gave G the
+    very same fake labels (a label vector drawn once, outside the step, or a slice of a fixed one, or a seed set
+    inside the step); else None."""
+    later = record["later_g"][0] if record["later_g"] else []
+    for (y, _), z, (y2, z2) in zip(record["g"], record["g_noise"], later):
+        if len(y) < 2 or y.shape != y2.shape or not torch.equal(y, y2):
+            continue
+        shown = ", ".join(map(str, y.tolist()[:12])) + (", ..." if len(y) > 12 else "")
+        if z.shape == z2.shape and torch.equal(z, z2):
+            return (
+                f"train_step gives G the same noise z and the same labels at every call (two calls on the same {batch} real "
+                f"images drew the very same z and the labels {shown} again): a seed set inside train_step (torch.manual_seed, "
+                f"or a torch.Generator seeded there) repeats every draw; seed once before training, and let each step draw "
+                f"new z and y_fake = torch.randint(0, num_classes, (B,))"
+            )
+        return (
+            f"G is asked for the same labels at every step (two calls of train_step on the same {batch} real images both "
+            f"asked G for the labels {shown}): labels that do not change from step to step (drawn once outside "
+            f"train_step, a fixed pattern such as torch.arange(B) % num_classes or a slice of the notebook's sweep, or "
+            f"drawn from a generator seeded anew at every call) are not new labels; draw them inside train_step at every "
+            f"step, y_fake = torch.randint(0, num_classes, (B,)), as the task asks"
+        )
+    return None
+
+
 def fake_label_faults(submission) -> list[str] | str:
-    """What is wrong with the fake batch's labels in train_step: [] when G's labels are drawn anew over every
-    class, one per image, and D judges each fake image with its own; a string when G's or D's fakes are missing
-    altogether."""
+    """What is wrong with the fake batch's labels in train_step: [] when G's labels are drawn anew at every step
+    over every class, one per image, and D judges each fake image with its own; a string when G's or D's fakes
+    are missing altogether."""
     copied = drawn_wrong = mismatched = None
     judged_any = False
     for kind in ("mixed", "sevens"):
         real, labels = real_batch(kind)
-        record = step_record(submission, real, labels, seed=1 if kind == "mixed" else 2)
+        record = step_record(submission, real, labels, seed=1 if kind == "mixed" else 2, steps=1 if kind == "mixed" else 2)
         if not record["g"] and record["g_lengths"]:
             return f"train_step calls G(z, y) with {label_count_text(*record['g_lengths'][0])}"
         if not record["g"]:
             return "train_step never calls G(z, y): the fake batch is G(z, y_fake) for new noise z (B, nz) and labels y_fake (B,)"
         drawn = torch.cat([y for y, _ in record["g"]])
+        ruled = [label_rule_text(labels.tolist(), y.tolist(), "gives") for y, _ in record["g"]  # one label for all: draw_fault
+                 if len(y) == len(labels) and len(set(y.tolist())) > 1]
         if kind == "mixed" and any(len(y) == len(labels) and torch.equal(y, labels) for y, _ in record["g"]):
             copied = "G is asked for the real batch's labels (y_fake = labels)"
+        elif kind == "mixed" and any(how is not None for how in ruled):
+            how = next(how for how in ruled if how is not None)
+            copied = f"G is asked for labels computed from the real batch's, not drawn ({how})"
         elif kind == "mixed":
             drawn_wrong = draw_fault(record["g"], len(real))
         elif copied is None and drawn_wrong is None and bool((drawn == 7).all()):
             copied = "G is asked only for labels of the real batch (with 12 real 7s in the batch, G is asked for 7s only)"
+        elif copied is None and drawn_wrong is None:
+            drawn_wrong = repeated_draw_fault(record, len(real))
         made = torch.cat([out for _, out in record["g"]])
         for (x, y, _), count in zip(record["d"], record["d_lengths"]):
             rows = same_rows(x, made)
@@ -841,6 +961,18 @@ def recorded_step(submission) -> dict | None:
     except (AssertionError, StudentError):
         return None
     return {**record, "real": real}
+
+
+def step_call_fault(submission) -> str | None:
+    """Why train_step raises with the stand-ins when it is what it gives G or D (`failed_call_fault`); else None."""
+    real, labels = real_batch("mixed")
+    try:
+        step_record(submission, real, labels, seed=1)
+    except StepCallFault as fault:
+        return str(fault)
+    except (AssertionError, StudentError):
+        return None
+    return None
 
 
 def detached_fake_fault(submission) -> str | None:
@@ -1236,10 +1368,15 @@ def test_learns_to_draw_the_digit_asked_for(submission):
             if err.not_implemented:
                 raise
             told = f"the grading run could not train the GAN: {err.describe()}"
+            called = step_call_fault(submission)
+            if called is not None:
+                raise AssertionError(f"{told.rstrip('.')}; {called}") from None
             record = recorded_step(submission)
             outside = None if record is None else outside_labels_fault(record["g"], len(record["real"]))
-            raise AssertionError(told if outside is None else f"{told.rstrip('.')}; train_step draws labels that G cannot "
-                                 f"take: {outside}") from None
+            if outside is not None:
+                raise AssertionError(f"{told.rstrip('.')}; train_step draws labels that G cannot take: {outside}") from None
+            shaped = None if record is None else noise_shape_fault(record["g_noise"])
+            raise AssertionError(told if shaped is None else f"{told.rstrip('.')}; {shaped}") from None
         if run["copies"] > learning.COPY_SHARE:
             raise AssertionError(
                 f"{run['copies']:.0%} of G's samples are (near-)copies of known real digits: each lies closer to one of the "
