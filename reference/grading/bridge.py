@@ -27,6 +27,7 @@ import contextlib
 import html.parser
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -42,7 +43,7 @@ from reference.grading.notebook import source_digest
 
 __all__ = ["FillRecords", "merge", "read_records", "source_digest"]
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+STUDENT_ID = re.compile(r"^\w[\w.@+-]{0,127}$")  # letters of any script (josé, 李), digits, _.@+-; no spaces or controls
 
 
 def read_records(paths: Iterable[str | os.PathLike]) -> list[dict]:
@@ -75,7 +76,47 @@ def _record_problem(record: object) -> str | None:
             return f"the record's {key} {record.get(key)!r} is not a valid name"
     if not all(isinstance(record.get(key), dict) for key in ("cells", "checks", "tests")):
         return "the record has no cells, checks or tests"
+    for index, cell in record["cells"].items():
+        if not (index.isdigit() and isinstance(cell, dict) and _cell_ok(cell)):
+            return f"the record's output of cell {index!r} is not what the grader writes"
+    for name, check in record["checks"].items():
+        if not (isinstance(check, dict) and _points_ok(check) and isinstance(check.get("message"), str)):
+            return f"the record's check {name!r} has no message, or points that are not 0 <= earned <= points"
+    for name, test in record["tests"].items():
+        lines = test.get("lines") if isinstance(test, dict) else None
+        if not (_points_ok(test) and isinstance(lines, list) and all(isinstance(line, str) for line in lines)):
+            return f"the record's test cell {name!r} has no lines, or points that are not 0 <= earned <= points"
     return None
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _points_ok(entry: object) -> bool:
+    """`entry` holds finite `earned` and `points` with 0 <= earned <= points (what nbgrader stores)."""
+    return isinstance(entry, dict) and _number(entry.get("earned")) and _number(entry.get("points")) and 0 <= entry["earned"] <= entry["points"]
+
+
+def _cell_ok(cell: dict) -> bool:
+    """A cell's entry as `runner` records it: a digest, outputs nbformat accepts, an error or None."""
+    outputs, error = cell.get("outputs", []), cell.get("error")
+    if not isinstance(cell.get("digest", ""), str) or not isinstance(outputs, list):
+        return False
+    for out in outputs:
+        if not isinstance(out, dict):
+            return False
+        if out.get("output_type") == "stream":
+            if not isinstance(out.get("text"), str):
+                return False
+        elif out.get("output_type") != "display_data" or not isinstance(out.get("data"), dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in out["data"].items()
+        ):
+            return False
+    return error is None or (
+        isinstance(error, dict) and isinstance(error.get("ename"), str) and isinstance(error.get("evalue"), str)
+        and isinstance(error.get("traceback"), list) and all(isinstance(line, str) for line in error["traceback"])
+    )
 
 
 def _utf8(value):
@@ -323,7 +364,8 @@ def _in_folder(folder: Path) -> Iterator[None]:
 
 def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logging.WARNING) -> int:
     """Write `records` into nbgrader's autograded/ folder and gradebook.db under `root`; returns the
-    number of submissions written. UserError when nbgrader does not know the assignment."""
+    number of submissions written. UserError, before anything is written, when a record's submission
+    is not in this course, nbgrader does not know its assignment, or another program holds the gradebook."""
     global FillRecords, RestoreMetadata
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.apps.autogradeapp import AutogradeApp
@@ -343,7 +385,15 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
     by_assignment: dict[str, list[dict]] = {}
     for record in records:
         by_assignment.setdefault(record["assignment"], []).append(record)
-    for assignment, group in sorted(by_assignment.items()):
+    for record in records:  # a record whose submission is not in this course would be "merged" into nothing
+        notebook = Path("submitted", record["student"], record["assignment"], f"{record['notebook']}.ipynb")
+        if not (root / notebook).is_file():
+            raise UserError(
+                f"the records hold {record['assignment']} of {record['student']}, and this course has no {notebook}; "
+                f"merge in the course folder whose submissions were graded"
+            )
+    apps = []
+    for assignment, group in sorted(by_assignment.items()):  # every assignment checked before anything is written
         students = sorted({r["student"] for r in group})
         submitted = root / "submitted"
         others = sorted(p.name for p in submitted.iterdir() if p.is_dir() and p.name not in students) if submitted.is_dir() else []
@@ -354,6 +404,16 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
             if others:
                 args.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
             app.initialize(args)
+        if not _known(app, assignment):
+            raise UserError(
+                f"nbgrader could not record {assignment}: run `nbgrader generate_assignment {assignment}` first "
+                f"(the gradebook must know the assignment), then merge again"
+            )
+        apps.append((assignment, group, app))
+    for url in sorted({app.coursedir.db_url for _, _, app in apps}):
+        _writable_gradebook(url)
+    for assignment, group, app in apps:
+        with _in_folder(root):
             app.config.Autograde.sanitize_preprocessors = [
                 RestoreMetadata, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata
             ]
@@ -365,11 +425,6 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
                 app.start()
             except SystemExit as exc:
                 if exc.code:
-                    if not _known(app, assignment):
-                        raise UserError(
-                            f"nbgrader could not record {assignment}: run `nbgrader generate_assignment {assignment}` first "
-                            f"(the gradebook must know the assignment), then merge again"
-                        ) from None
                     missing = [
                         r["student"] for r in group if not (root / "autograded" / r["student"] / assignment / f"{r['notebook']}.ipynb").is_file()
                     ]
@@ -378,6 +433,35 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
     if failed:  # the others are recorded: nbgrader goes on after a student it cannot record
         raise UserError(f"nbgrader could not record {'; '.join(failed)} (its log above says why); every other submission was recorded")
     return written
+
+
+GRADEBOOK_WAIT_S = 10.0  # how long a merge waits for another program's write to gradebook.db
+
+
+def _writable_gradebook(db_url: str) -> None:
+    """UserError when another program holds the sqlite gradebook's write lock past GRADEBOOK_WAIT_S: nbgrader
+    would otherwise fail halfway, after removing a student's autograded notebook, with advice
+    (`nbgrader db upgrade`) that does not apply."""
+    import sqlite3
+
+    prefix = "sqlite:///"
+    if not db_url.startswith(prefix) or db_url == prefix + ":memory:":
+        return
+    path = db_url[len(prefix):]
+    if not os.path.isfile(path):
+        return
+    try:
+        db = sqlite3.connect(path, timeout=GRADEBOOK_WAIT_S, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+        finally:
+            db.close()
+    except sqlite3.OperationalError as err:
+        raise UserError(
+            f"{path} could not be written ({err}): another program is writing to it (the formgrader, or another nbgrader "
+            f"or gan-course command); let it finish or close it, then run this again"
+        ) from None
 
 
 def _known(app, assignment: str) -> bool:

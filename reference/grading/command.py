@@ -74,7 +74,17 @@ def _submissions(root: Path, assignment: str, students: list[str] | None) -> lis
     if folder.is_dir():
         for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
             notebook = student_dir / assignment / f"{assignment}.ipynb"
-            if not notebook.is_file() or (students and student_dir.name not in students):
+            if students and student_dir.name not in students:
+                continue
+            if not notebook.is_file():
+                if (student_dir / assignment).is_dir():  # the student submitted, under another name or not at all
+                    others = sorted(p.name for p in (student_dir / assignment).glob("*.ipynb"))
+                    where = f"submitted/{student_dir.name}/{assignment}/"
+                    if others:
+                        _warn(f"{where} holds {', '.join(others[:3])}{' ...' if len(others) > 3 else ''}, not {assignment}.ipynb; "
+                              f"not graded (rename the student's notebook to {assignment}.ipynb to grade it)")
+                    else:
+                        _warn(f"{where} holds no notebook; not graded (ask the student for {assignment}.ipynb)")
                 continue
             if not STUDENT_ID.match(student_dir.name):  # --merge would refuse the whole records file for it
                 print(f"gan-course: warning: submitted/{student_dir.name!r} is not a student id nbgrader can record "
@@ -84,8 +94,33 @@ def _submissions(root: Path, assignment: str, students: list[str] | None) -> lis
                 print(f"gan-course: warning: {notebook.relative_to(root)} is reached through a link; not graded (copy the files there instead)",
                       file=sys.stderr)
                 continue
+            if not _looks_like_json(notebook):  # nbgrader would stop on it with a traceback
+                _warn(f"{notebook.relative_to(root)} is not a notebook (empty, or not JSON); not graded (ask the student for the .ipynb file)")
+                continue
             found.append((student_dir.name, notebook))
     return found
+
+
+def _warn(line: str) -> None:
+    print("gan-course: warning: " + "".join(ch if ch.isprintable() else "?" for ch in line), file=sys.stderr)
+
+
+def _looks_like_json(notebook: Path) -> bool:
+    """Whether the file is JSON as a notebook is (an object); an empty, text or truncated file is not.
+    A file over the grader's notebook size is only looked at in its first bytes (the record says it is too large)."""
+    import json
+
+    from reference.grading.runner import MAX_NOTEBOOK_MB
+
+    try:
+        if notebook.stat().st_size > MAX_NOTEBOOK_MB * 2**20:
+            with open(notebook, "rb") as f:
+                return f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+        return isinstance(json.loads(notebook.read_bytes().decode("utf-8-sig")), dict)
+    except OSError:
+        return True  # the grader says why it cannot read it, in the record
+    except ValueError:  # not JSON, not UTF-8
+        return False
 
 
 def _summary(record: dict) -> str:
@@ -139,12 +174,17 @@ def run(args: argparse.Namespace) -> int:
     load_checks(args.assignment, root)  # a missing check module is refused before anything runs
     overrides = {f.name: getattr(args, f.name) for f in fields(Limits)}
     limits = Limits.from_config(_config_limits(root), **overrides)
-    subs = _submissions(root, args.assignment, args.student)
-    chosen = set(shard([s for s, _ in subs], args.shard))
-    subs = [(s, nb) for s, nb in subs if s in chosen]
+    everyone = _submissions(root, args.assignment, args.student)
+    chosen = set(shard([s for s, _ in everyone], args.shard))
+    subs = [(s, nb) for s, nb in everyone if s in chosen]
+    if not subs and everyone:  # more shards than students (an array sized for a larger class): nothing to do is no error
+        write_results(Path(args.results), [])
+        print(f"shard {args.shard} has no submissions ({len(everyone)} in all, fewer than the shards); wrote an empty {args.results}")
+        return 0
     if not subs:
-        where = root / "submitted" / "<student>" / args.assignment / f"{args.assignment}.ipynb"
-        raise UserError(f"no submissions to grade: none found at {where}" + (f" in shard {args.shard}" if args.shard else ""))
+        who = "<student>" if not args.student else args.student[0] if len(args.student) == 1 else "{" + ",".join(args.student) + "}"
+        where = root / "submitted" / who / args.assignment / f"{args.assignment}.ipynb"
+        raise UserError(f"no submissions to grade: none found at {where}")
     started = time.monotonic()
     bar = None
     if not args.no_progress:
@@ -167,7 +207,12 @@ def run(args: argparse.Namespace) -> int:
         write_results(Path(args.results), records)
         print(f"graded {len(records)} submission(s) in {took:.0f} s; records in {args.results} (merge with --merge)")
     else:
-        merge(records, root)
+        try:
+            merge(records, root)
+        except UserError as err:  # keep the grading: the records can be merged once the cause is fixed
+            kept = root / f"autograde-{args.assignment}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+            write_results(kept, records)
+            raise UserError(f"{err} (the grades are kept in {kept.name}: merge them with gan-course autograde --merge {kept.name})") from None
         print(f"graded {len(records)} submission(s) in {took:.0f} s into {root / 'gradebook.db'}")
     failed = [r for r in records if r.get("failed")]
     if failed:

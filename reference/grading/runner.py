@@ -237,7 +237,10 @@ def session_for(
     try:
         _copy_files(notebook.parent, scratch / "work", limits, skip={notebook.name})
         masked = tuple(getattr(module, "MASKED", ()))
-        staged = stage_reference(staged_root, masked) if sandbox else None
+        try:
+            staged = stage_reference(staged_root, masked) if sandbox else None
+        except OSError as err:  # the host's fault (an unreadable file of the package): stop, never score the class 0
+            raise SandboxUnavailable(_staging_problem(err)) from None
         session = _Session(_cells_to_run(nb, test_ids), scratch, limits, staged, masked, sandbox, gpu)
         try:
             session.cells_output = {str(k): v for k, v in session.start().items()}
@@ -249,6 +252,21 @@ def session_for(
             session.close()
         remove_tree(scratch)  # whatever the student left there: any depth, any path length, any permissions
         remove_tree(staged_root)
+
+
+def _staging_problem(err: OSError) -> str:
+    """One line for a failed copy of the `reference` package into a sandbox: the first file that
+    could not be copied, why, and the fix."""
+    from reference.grading.sandbox import reference_dir
+
+    first = err.args[0][0] if isinstance(err, shutil.Error) and err.args and isinstance(err.args[0], list) and err.args[0] else None
+    if isinstance(first, tuple) and len(first) == 3:
+        why = re.sub(r"^\[Errno \d+\] ", "", str(first[2])).split(": ")[0]
+        what = f"{first[0]}: {why}"
+    else:
+        what = f"{getattr(err, 'filename', None) or reference_dir()}: {err.strerror or err}"
+    return (f"the grader cannot copy the reference package into the sandbox ({what}); make it readable by the user "
+            f"who grades (chmod -R a+rX {reference_dir()}), then grade again")
 
 
 def grade_submission(
