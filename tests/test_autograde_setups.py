@@ -7,9 +7,11 @@ line naming the problem and the fix, status 2, and nothing half-written; a1 only
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -20,6 +22,8 @@ from reference.errors import UserError
 from reference.grading import bridge
 from reference.grading.notebook import answered
 from reference.grading.sandbox import sandbox_problem
+
+ROOT = Path(__file__).resolve().parents[1]
 
 A = "a1_theory"
 
@@ -192,3 +196,30 @@ def test_student_ids_with_letters_of_any_script_or_a_dot_are_graded(tmp_path: Pa
     assert sorted(s for s, _ in _submissions(tmp_path, A, None)) == sorted(["alice", "josé", "j.doe", "李雷"])
     assert capsys.readouterr().err.count("is not a student id") == 4
     assert bridge._record_problem(_record("josé")) is None and bridge._record_problem(_record("a b")) is not None
+
+
+def test_a_course_used_through_pythonpath_grades_in_the_sandbox(tmp_path):
+    """A course not installed with pip but put on PYTHONPATH: the sandbox clears the environment, and
+    every worker failed to import `reference`, so each student got 0 and a message about exit()."""
+    import sysconfig
+
+    from reference.grading.sandbox import sandbox_problem
+
+    if sandbox_problem() is not None:
+        pytest.skip(sandbox_problem())
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    # torch and the other dependencies, but not the course's editable install (a .pth line adds a folder, not its .pth files)
+    Path(site, "course-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    code = (
+        "from pathlib import Path; import reference; from reference.grading.runner import grade_notebook; "
+        f"r = grade_notebook(Path({str(ROOT / 'solutions' / 'a1_theory' / 'a1_theory.ipynb')!r}), 'a1_theory', Path({str(ROOT)!r})); "
+        "print(sum(p for p, _ in r.values()), [m for _, m in r.values() if m][:1])"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("[")[0].strip() == "18.0", done.stdout

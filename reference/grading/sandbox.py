@@ -416,6 +416,8 @@ class Worker:
             "OMP_WAIT_POLICY": "PASSIVE",
             "GAN_COURSE_GRADING_NPROC": str(self.limits.processes),
         }
+        if sandbox:  # the staged package is bound at reference_dir(): found there even where the course is
+            env["PYTHONPATH"] = str(reference_dir().parent)  # used through PYTHONPATH, not installed with pip
         data = os.environ.get("GAN_COURSE_DATA")
         if data and os.path.isdir(data):
             env["GAN_COURSE_DATA"] = os.path.realpath(data)
