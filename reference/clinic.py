@@ -246,11 +246,12 @@ CASES: dict[str, Case] = {
         ),
         Case(
             name="nan",
-            failure="the loss written as log(sigmoid(x)), with a strong D (lr_d 2e-3) that makes large logits",
+            failure="the loss written by hand as BCE through log(sigmoid(x)), with a strong D (lr_d 2e-3) that makes large logits",
             overrides={"loss": "log-sigmoid", "lr_d": 2e-3},
             look_for="loss_D, loss_G, D(x), D(G(z)) all nan from some epoch on (here the 4th)",
-            diagnosis="sigmoid(x) rounds to exactly 1 for x > 17 (0 for x < -104) in float32: log gives -inf, "
-                      "its gradient inf * 0 = nan, and one nan step poisons every weight",
+            diagnosis="sigmoid(x) rounds to exactly 1 for x > 17 (0 for x < -104) in float32 and log gives -inf: "
+                      "BCE's label term (1 - y) log(1 - sigmoid(x)) of a confident real logit is 0 * -inf = nan "
+                      "(an inf loss's gradient is inf * 0 = nan), and one nan step poisons every weight",
             fix={"loss": "non-saturating"},
             signature=not_finite,
         ),

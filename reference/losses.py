@@ -16,9 +16,10 @@ gradients, for logits of +-100 in float32.
   critic estimates the Wasserstein-1 distance; a gradient penalty keeps it 1-Lipschitz.
 - ``hinge``: Lim & Ye 2017, "Geometric GAN", as used by SAGAN and BigGAN.
 
-- ``log-sigmoid``: the non-saturating game written as ``log(sigmoid(x))``, the way it looks on
-  paper. Lesson 08's clinic trains it to show why: in float32 ``sigmoid(x)`` is exactly 1 for
-  x > 17 and 0 for x < -104, the log is then -inf and its gradient NaN. Never train with it.
+- ``log-sigmoid``: the non-saturating game written by hand from binary cross-entropy's formula,
+  ``-(y log(sigmoid(x)) + (1 - y) log(1 - sigmoid(x)))``. Lesson 08's clinic trains it to show
+  why not: in float32 ``sigmoid(x)`` is exactly 1 for x > 17 and 0 for x < -104, the log is then
+  -inf, times a zero label NaN, and an inf loss's gradient NaN. Never train with it.
 
 Use ``get_loss(name, **options)`` to build one by name, e.g. ``get_loss("wgan-gp",
 lambda_gp=10.0)``. A trainer calls ``d_loss`` (plus ``penalty`` when it is not None)
@@ -267,12 +268,16 @@ class Hinge(GANLoss):
 
 @dataclass
 class LogSigmoid(NonSaturating):
-    """The non-saturating game computed as written on paper, through sigmoid then log (lesson 08).
+    """The non-saturating game written by hand from binary cross-entropy's formula, through
+    sigmoid then log (lesson 08's NaN).
 
-    d_loss = mean(-log(sigmoid(real)) - log(1 - sigmoid(fake)))
+    d_loss = mean(-(y log(sigmoid(real)) + (1 - y) log(1 - sigmoid(real)))) + mean(-log(1 - sigmoid(fake)))
+             with the real label y = 1 - smoothing (1 by default, so the second term is 0 * log(...))
     g_loss = mean(-log(sigmoid(fake)))
-    Mathematically NonSaturating; numerically not: once |logit| is large, sigmoid rounds to 0 or
-    1, the loss becomes inf and the gradients NaN (inf * 0), which then spread to every weight.
+    Mathematically NonSaturating; numerically not. In float32 sigmoid(x) rounds to 1 for x > 17
+    and to 0 for x < -104, and log gives -inf there: for a confident real logit the label term
+    is 0 * -inf = NaN at once; for a fake logit past 17 (or below -104 in g_loss) the loss is inf
+    and its gradient NaN (inf * 0). One NaN step spreads to every weight.
     """
 
     name: ClassVar[str] = "log-sigmoid"

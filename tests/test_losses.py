@@ -163,6 +163,10 @@ def test_log_sigmoid_breaks_where_softplus_does_not() -> None:
     assert torch.isnan(fake.grad).all(), f"its gradient should be NaN (inf * 0), got {fake.grad}"
     d = loss.d_loss(torch.tensor([0.0]), torch.tensor([20.0]))  # sigmoid(20) == 1.0 in float32
     assert d.item() == math.inf, f"log(1 - sigmoid(20)) should overflow to inf, got {d.item()}"
+    # a confident D on a real image: the label term (1 - y) log(1 - sigmoid(20)) is 0 * -inf
+    d = loss.d_loss(torch.tensor([20.0]), torch.tensor([0.0]))
+    assert math.isnan(d.item()), f"0 * log(1 - sigmoid(20)) should be NaN, got {d.item()}"
+    assert torch.isfinite(get_loss("non-saturating").d_loss(torch.tensor([20.0]), torch.tensor([0.0])))
     # in range, the same numbers as the stable loss
     real, fake = torch.tensor(REAL), torch.tensor(FAKE)
     torch.testing.assert_close(loss.d_loss(real, fake), get_loss("non-saturating").d_loss(real, fake))
