@@ -1,7 +1,7 @@
 """Mode collapse on the 2-D mixtures: a plain GAN against three mitigations, several seeds each.
 
     python benchmarks/mode_collapse.py                       # the lesson's table: ring and grid, 4 arms, 3 seeds
-    python benchmarks/mode_collapse.py --quick               # smoke test (a few seconds a run)
+    python benchmarks/mode_collapse.py --quick               # smoke test (a few seconds a run, CSV in a temporary folder)
     python benchmarks/mode_collapse.py --arms gan pacgan2 --datasets grid --seeds 0 1 2 3 4
     python benchmarks/mode_collapse.py --arms wgan-gp --update  # rerun one arm, keep the CSV's other rows
 
@@ -207,6 +207,9 @@ def write_points(rows: list[dict], path: Path, kept: dict | None = None) -> None
         np.savez_compressed(f, **first)
 
 
+DEFAULT_CSV = "benchmarks/results/mode_collapse.csv"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["ring", "grid"], choices=["ring", "grid"])
@@ -215,13 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--g-steps", type=int, default=500, help="generator steps per run (default 500)")
     parser.add_argument("--batch-size", type=int, default=100, help="points per batch, divisible by every pack (default 100)")
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel, one thread each (default 2)")
-    parser.add_argument("--csv", default="benchmarks/results/mode_collapse.csv")
+    parser.add_argument("--csv", default=None,
+                        help=f"per-run CSV (default {DEFAULT_CSV}; with --quick a new temporary folder's, so that "
+                             "a smoke test never replaces the committed results)")
     parser.add_argument("--quick", action="store_true", help="smoke test: 100 generator steps, seed 0")
     parser.add_argument("--update", action="store_true",
                         help="keep the CSV's rows (and points) of the datasets and arms this run does not train")
     args = parser.parse_args(argv)
     if args.quick:
         args.g_steps, args.seeds = 100, [0]
+    if args.csv is None:
+        args.csv = str(Path(tempfile.mkdtemp(prefix="mode_collapse_quick-")) / "mode_collapse.csv") if args.quick else DEFAULT_CSV
     jobs = [(d, a, s, args.g_steps, args.batch_size) for s in args.seeds for a in args.arms for d in args.datasets]
     rerun = {(d, a) for d in args.datasets for a in args.arms}
     kept, kept_points = kept_rows(Path(args.csv), rerun, args.g_steps) if args.update else ([], {})

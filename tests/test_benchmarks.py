@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,20 +20,25 @@ from conftest import SHARED_DATA, needs_shared_mnist
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_script(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True)
+def run_script(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          env=None if env is None else {**os.environ, **env})
 
 
 def test_mode_collapse_quick_writes_the_csv_and_points_lesson_04_reads(tmp_path: Path) -> None:
-    out = tmp_path / "mc_quick.csv"
+    committed = ROOT / "benchmarks" / "results" / "mode_collapse.csv"
+    before = committed.read_bytes()
     done = run_script("benchmarks/mode_collapse.py", "--quick", "--datasets", "ring", "--arms", "gan", "pacgan2",
-                      "--workers", "1", "--csv", str(out))
+                      "--workers", "1", env={"TMPDIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
+    assert committed.read_bytes() == before, "a smoke test must not replace the committed results"
+    [out] = tmp_path.glob("mode_collapse_quick-*/mode_collapse.csv")
+    assert f"per-run CSV: {out}" in done.stdout
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["dataset"], r["arm"], r["g_steps"]) for r in rows] == [("ring", "gan", "100"), ("ring", "pacgan2", "100")]
     assert all(0 <= int(r["modes_covered"]) <= 8 and r["n_modes"] == "8" for r in rows)
-    with np.load(tmp_path / "mc_quick_points.npz") as points:
+    with np.load(out.with_name("mode_collapse_points.npz")) as points:
         assert sorted(points.files) == ["ring/gan", "ring/pacgan2"]
         assert points["ring/gan"].shape == (2500, 2)
     report = json.loads(done.stdout.strip().splitlines()[-1])
