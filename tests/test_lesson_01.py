@@ -203,6 +203,23 @@ def test_underflow_in_the_tails_is_named(case):
     assert earned == 0.0 and expected in message and "difference of the log densities" in message, message
 
 
+OVERFLOWS = {
+    # the log ratio is used, but its exp overflows to inf where p_data dominates: inf / (1 + inf) = nan
+    "ratio of exps": "def optimal_discriminator(log_p_data, log_p_g):\n    r = np.exp(log_p_data - log_p_g)\n    return r / (1 + r)",
+    "ratio in torch": "def optimal_discriminator(log_p_data, log_p_g):\n"
+                      "    r = torch.exp(torch.from_numpy(log_p_data - log_p_g))\n    return (r / (1 + r)).numpy()",
+}
+
+
+@pytest.mark.parametrize("case", OVERFLOWS)
+def test_an_overflowing_log_ratio_is_not_called_underflow(case):
+    source = OVERFLOWS[case]
+    assert grade("test_optimal_discriminator", optimal_discriminator=source) == (1.0, "")
+    earned, message = grade("test_optimal_discriminator_in_the_tails", optimal_discriminator=source)
+    assert earned == 0.0 and "overflows to inf" in message and "1 / (1 + exp(log p_g - log p_data))" in message, message
+    assert "compute D* from the difference of the log densities" not in message, message
+
+
 def test_tails_check_sends_a_wrong_formula_to_the_first_check():
     earned, message = grade("test_optimal_discriminator_in_the_tails", optimal_discriminator=WRONG_D_STAR["swapped"][0])
     assert earned == 0.0 and "fix what the check of D* on a grid reports first" in message, message
@@ -228,6 +245,9 @@ WRONG_COST = {
     "data term only": (cost("p * np.log(d)"), "only the data term is there"),
     "generator term only": (cost("q * np.log(1 - d)"), "only the generator's term is there"),
     "bits": (cost("p * np.log2(d) + q * np.log2(1 - d)"), "log base 2"),
+    "log base 10": (cost("p * np.log10(d) + q * np.log10(1 - d)"), "it uses log base 10 (np.log10)"),
+    "the mean of the integrand": (cost(RIGHT_INTEGRAND, "np.mean(integrand)"),
+                                  "it averages the integrand over the grid's 5201 points (np.mean) instead of integrating"),
     "the JSD": (cost(RIGHT_INTEGRAND, "(integrate.trapezoid(integrand, x) + np.log(4)) / 2"), "it returns the JSD itself"),
     "the integrand": (cost(RIGHT_INTEGRAND, "integrand"), "not one number: integrate the integrand"),
     "arguments swapped": (cost(RIGHT_INTEGRAND, "integrate.trapezoid(x, integrand)"),
@@ -246,6 +266,51 @@ def test_wrong_generator_cost_is_named(case):
     assert earned == 0.0 and expected in message, message
     assert "expected -log 4 + 2 JSD" in message or "returned" in message
     assert "your optimal_discriminator is not right yet" not in message
+
+
+LESSON_SETUP = """
+from scipy import stats
+x = np.linspace(-8.0, 14.0, 22_001)
+p_data = stats.norm(3.0, 0.5)
+p_g = stats.norm(1.0, 1.0)
+def value(logit, data=p_data, gen=p_g):
+    integrand = data.pdf(x) * -np.logaddexp(0.0, -logit) + gen.pdf(x) * -np.logaddexp(0.0, logit)
+    return integrate.trapezoid(integrand, x)
+"""
+WITH_THE_LESSONS_GLOBALS = {
+    # section 1's value function, on the lesson's own grid and densities
+    "value": ("def generator_cost(log_p_data, log_p_g, x):\n    return value(log_p_data - log_p_g)", "`value`"),
+    # the grid argument renamed, the lesson's x used instead
+    "x": ("def generator_cost(log_p_data, log_p_g, grid):\n"
+          "    d = optimal_discriminator(log_p_data, log_p_g)\n"
+          "    return integrate.trapezoid(np.exp(log_p_data) * np.log(d) + np.exp(log_p_g) * np.log(1 - d), x)", "`x`"),
+    # the lesson's frozen densities instead of the arguments
+    "p_data and p_g": ("def generator_cost(log_p_data, log_p_g, x):\n"
+                       "    d = optimal_discriminator(log_p_data, log_p_g)\n"
+                       "    return integrate.trapezoid(p_data.pdf(x) * np.log(d) + p_g.pdf(x) * np.log(1 - d), x)",
+                       "`p_data`, `p_g`"),
+}
+
+
+@pytest.mark.parametrize("case", WITH_THE_LESSONS_GLOBALS)
+def test_generator_cost_on_the_lessons_globals_is_named(case):
+    source, names = WITH_THE_LESSONS_GLOBALS[case]
+    ns = namespace()
+    exec(LESSON_SETUP, ns)
+    exec(source, ns)
+    with quiet():
+        earned, message = run_check(lesson_01.test_generator_cost, LocalSubmission(ns))
+    assert earned == 0.0 and f"it reads the notebook's {names}" in message and "from the arguments" in message, message
+
+
+def test_generator_cost_with_a_local_named_like_a_lesson_global_passes():
+    ns = namespace()
+    exec(LESSON_SETUP, ns)
+    exec("def generator_cost(log_p_data, log_p_g, x):\n"
+         "    d = optimal_discriminator(log_p_data, log_p_g)\n"
+         "    value = np.exp(log_p_data) * np.log(d) + np.exp(log_p_g) * np.log(1 - d)\n"
+         "    return integrate.trapezoid(value, x)", ns)
+    assert run_check(lesson_01.test_generator_cost, LocalSubmission(ns)) == (1.0, "")
 
 
 def test_a_flipped_sign_is_not_called_swapped_arguments():

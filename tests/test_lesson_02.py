@@ -158,6 +158,39 @@ OTHER_RIGHT = {
             opt_d.step()
             return loss_d.detach()
         """,
+        # backward only into D's parameters: G(z) is not detached, but no gradient is computed for G
+        """
+        def d_step(G, D, opt_d, real, z):
+            logits_real, logits_fake = D(real), D(G(z))
+            loss_d = F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()
+            opt_d.zero_grad()
+            loss_d.backward(inputs=list(D.parameters()))
+            opt_d.step()
+            return loss_d
+        """,
+        # not detached, G's gradients thrown away after the step (a classic style: the same update, with a
+        # wasted backward pass through G, as the lesson's g_step computes D's gradients and lets them go)
+        """
+        def d_step(G, D, opt_d, real, z):
+            loss_d = F.softplus(-D(real)).mean() + F.softplus(D(G(z))).mean()
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            G.zero_grad()
+            return loss_d
+        """,
+        # G frozen while D's loss is computed, and unfrozen again
+        """
+        def d_step(G, D, opt_d, real, z):
+            G.requires_grad_(False)
+            fake = G(z)
+            G.requires_grad_(True)
+            loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            return loss_d
+        """,
     ],
     "g_step": [
         """
@@ -281,6 +314,8 @@ WRONG = {
                                  "average each term over the batch"),
     "d: steps the notebook's opt_g": ("d_step", d_step(step="opt_g.step()"),
                                       "D's parameters did not change although gradients reached them"),
+    "d: also steps the notebook's opt_g": ("d_step", d_step(step="opt_d.step(); opt_g.step()"),
+                                           "d_step also steps an optimiser other than the `opt_d` it is given"),
     "d: no step": ("d_step", d_step(step="pass"), "D's parameters did not change although gradients reached them"),
     "d: no zero_grad": ("d_step", d_step(zero="pass"), "call opt_d.zero_grad() before loss_d.backward()"),
     "d: step before backward": ("d_step", d_step(zero="opt_d.step()", step="pass"),
@@ -301,7 +336,26 @@ WRONG = {
     "d: returns None": ("d_step", d_step(ret="None"), "returned None"),
     "d: draws its own z": ("d_step", d_step(fake="G(torch.randn_like(z)).detach()"),
                            "d_step runs G on noise other than the z it is given"),
+    "d: sigmoid before BCE with logits": (
+        "d_step", d_step(loss="F.binary_cross_entropy_with_logits(torch.sigmoid(logits_real), torch.ones_like(logits_real)) + "
+                              "F.binary_cross_entropy_with_logits(torch.sigmoid(logits_fake), torch.zeros_like(logits_fake))"),
+        "D's logits went through a sigmoid before a loss that applies its own"),
+    "d: log of the logits": ("d_step", d_step(loss="-(torch.log(logits_real).mean() + torch.log(1 - logits_fake).mean())"),
+                             "takes the log of D's raw output as if it were a probability"),
+    "d: label smoothing": (
+        "d_step", d_step(loss="F.binary_cross_entropy_with_logits(logits_real, torch.full_like(logits_real, 0.9)) + "
+                              "F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))"),
+        "smoothed labels (0.9 for real and 0 for fake)"),
+    "d: fakes labelled real": ("d_step", d_step(loss="F.softplus(-logits_real).mean() + F.softplus(-logits_fake).mean()"),
+                               "the fakes are scored with label 1 (real)"),
+    "d: real batch labelled fake": ("d_step", d_step(loss="F.softplus(logits_real).mean() + F.softplus(logits_fake).mean()"),
+                                    "the real batch is scored with label 0 (fake)"),
     # g_step
+    "g: sigmoid before BCE with logits": (
+        "g_step", g_step(loss="F.binary_cross_entropy_with_logits(torch.sigmoid(logits_fake), torch.ones_like(logits_fake))"),
+        "D's logits went through a sigmoid before a loss that applies its own"),
+    "g: log of the logits": ("g_step", g_step(loss="-torch.log(logits_fake).mean()"),
+                             "loss_g is not a finite number: a log of a number <= 0? D returns a logit"),
     "g: saturating loss": ("g_step", g_step(loss="torch.log(1 - torch.sigmoid(logits_fake)).mean()"),
                            "this is the saturating loss log(1 - D(G(z)))"),
     "g: saturating loss from logits": ("g_step", g_step(loss="-F.softplus(logits_fake).mean()"),
@@ -313,6 +367,9 @@ WRONG = {
     "g: detached, no zero_grad": ("g_step", g_step(fake="G(z).detach()", zero="pass"), "no gradient of loss_g reached G"),
     "g: steps the notebook's opt_d": ("g_step", g_step(step="opt_d.step()"),
                                       "G's parameters did not change although gradients reached them"),
+    # the right update, plus a step of the notebook's other optimiser
+    "g: also steps the notebook's opt_d": ("g_step", g_step(step="opt_g.step(); opt_d.step()"),
+                                           "g_step also steps an optimiser other than the `opt_g` it is given"),
     "g: no zero_grad": ("g_step", g_step(zero="pass"), "call opt_g.zero_grad() before loss_g.backward()"),
     "g: freezes D for good": ("g_step", g_step(zero="D.requires_grad_(False); opt_g.zero_grad()"),
                               "g_step left D's parameters with requires_grad=False"),

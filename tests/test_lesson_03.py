@@ -346,7 +346,39 @@ G_WRONG = {
         "test_generator_parameters": ["4 BatchNorm layers, the reference 3", "no BatchNorm on G's output layer"],
         "test_generator_layers": ["BatchNorm after its output conv"],
     }),
+    # a Linear projection of z normalised by BatchNorm1d over its flat features, not per channel
+    "batchnorm1d_on_the_projection": ("""
+        G = nn.Sequential(
+            nn.Linear(nz, ngf * 4 * 16, bias=False), nn.BatchNorm1d(ngf * 4 * 16), nn.ReLU(), nn.Unflatten(1, (ngf * 4, 4, 4)),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(),
+            nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh())
+        G.apply(weights_init)
+        return G
+    """, {"test_generator_parameters": ["`1` is a BatchNorm1d over 1,024 flat features", "(N, 64, 4, 4)", "BatchNorm2d(64)"]}),
+    # a Linear projection of z with its default bias: the message names Linear layers too, not only convs
+    "linear_projection_with_bias": ("""
+        G = nn.Sequential(
+            nn.Linear(nz, ngf * 4 * 4 * 4), nn.Unflatten(1, (ngf * 4, 4, 4)), nn.BatchNorm2d(ngf * 4), nn.ReLU(),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(),
+            nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh())
+        G.apply(weights_init)
+        for m in G.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+        return G
+    """, {"test_generator_parameters": ["1,024 of them are the biases of `0`", "Pass bias=False to every conv and Linear layer"]}),
     "default_init": (g_body(init=""), {"test_generator_init": ["`4.weight` has standard deviation", "not 0.02", "N(0, 0.02)"]}),
+    # the DCGAN init written by hand, but for nn.Conv2d only: G's transposed convs keep PyTorch's init
+    "init_for_conv2d_only": (g_body(init="""
+        for m in G.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1.0, 0.02)
+                nn.init.zeros_(m.bias)"""), {"test_generator_init": ["`4.weight` has standard deviation", "not 0.02",
+                                                                 "a ConvTranspose2d is not an nn.Conv2d"]}),
     "std_0_2": (g_body(init="""
         for m in G.modules():
                 if isinstance(m, nn.ConvTranspose2d):
@@ -407,6 +439,12 @@ D_WRONG = {
     "batchnorm_on_the_input_layer": (d_body(first_norm=True), {
         "test_discriminator_parameters": ["3 BatchNorm layers, the reference 2", "no BatchNorm on D's input layer"],
         "test_discriminator_layers": ["BatchNorm right after its first conv"],
+    }),
+    # a BatchNorm on the logits: not "D's input layer"
+    "batchnorm_on_the_output_layer": (d_body(head="nn.Conv2d(ndf * {c4}, 1, 4, 1, 0, bias={bias}), nn.BatchNorm2d(1), nn.Flatten(0)"), {
+        "test_discriminator_parameters": ["3 BatchNorm layers, the reference 2", "one comes after D's output conv",
+                                          "normalises the logits over the batch"],
+        "test_discriminator_layers": ["D has a BatchNorm after its output conv", "the conv alone"],
     }),
     "eight_times_ndf_at_4x4": (d_body(c4=8), {"test_discriminator_parameters": ["32 -> 128 channels", "32 -> 64 channels"]}),
     "max_pooling": ("""
@@ -477,6 +515,12 @@ def test_wrong_generators_fail_with_the_fault_named(name):
 def test_wrong_discriminators_fail_with_the_fault_named(name):
     body, expected = D_WRONG[name]
     check_wrong(D_SOURCE, body, expected, D_CHECKS)
+
+
+def test_a_batchnorm_on_the_logits_is_not_called_one_on_the_input_layer():
+    body, _ = D_WRONG["batchnorm_on_the_output_layer"]
+    got = results(namespace(replaced(D_SOURCE, body)), ("test_discriminator_parameters", "test_discriminator_layers"))
+    assert all(points == 0.0 and "input layer" not in message for points, message in got.values()), got
 
 
 def test_every_check_has_at_least_two_wrong_answers():

@@ -199,6 +199,9 @@ PACK_MISTAKES = {
     "squeezed": ("return x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:]).squeeze()",
                  ["returns shape (4, 3, 3)", "(1, 4, 3, 3)", ".squeeze()"]),
     # three channels written in: right on the check's RGB images only
+    # written for images only: x.shape[2] does not exist for points
+    "images only": ("return x.view(len(x) // m, -1, x.shape[2], x.shape[3])",
+                    ["pack(x, 3) on (12, 2) points raised IndexError", "x.shape[2:]"]),
     "channels hard-coded": ("""
         if x.dim() == 4:
             return x.reshape(len(x) // m, m * 3, *x.shape[2:])
@@ -256,6 +259,30 @@ LOSS_MISTAKES = {
         a, b = D(pack(real, m)), D(pack(fake, m))
         return (F.softplus(-a).sum() + F.softplus(b).sum()) / real.shape[0]""",
                                              ["number of points (12) instead of the number of packs"]),
+    # labels one per pack but shaped (N/m, 1): not "one per point"
+    "labels per pack as a column": (f"""
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return {BCE}(a, torch.ones(len(a), 1)) + {BCE}(b, torch.zeros(len(b), 1))""",
+                                    ["one logit per pack", "the logits' own shape", "ones_like"]),
+    "pack size written as 2": (f"""
+        a, b = D(pack(real, 2)), D(pack(fake, 2))
+        return {BCE}(a, torch.ones_like(a)) + {BCE}(b, torch.zeros_like(b))""",
+                               ["with 12 real and 12 fake points: D got the real batch in packs of 2 points", "m = 3",
+                                "`m` argument"]),
+    "fakes labelled real": (f"""
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return {BCE}(a, torch.ones_like(a)) + {BCE}(b, torch.ones_like(b))""", ["fake packs against label 1 (real)"]),
+    "the generator's loss": (f"""
+        b = D(pack(fake, m))
+        return {BCE}(b, torch.ones_like(b))""", ["is the generator's loss"]),
+    "sigmoid before BCE with logits": (f"""
+        a, b = torch.sigmoid(D(pack(real, m))), torch.sigmoid(D(pack(fake, m)))
+        return {BCE}(a, torch.ones_like(a)) + {BCE}(b, torch.zeros_like(b))""", ["applies a sigmoid to D's logits"]),
+    # one call of D on the real packs and the fake packs together: the batch mixes, no pack does
+    "one BCE over both batches' packs": (f"""
+        logits = D(torch.cat([pack(real, m), pack(fake, m)]))
+        labels = torch.cat([torch.ones(len(real) // m), torch.zeros(len(fake) // m)])
+        return {BCE}(logits, labels)""", ["exactly half the expected value"]),
     "real term only": (f"""
         a = D(pack(real, m))
         return {BCE}(a, torch.ones_like(a))""", ["real packs' term only"]),
@@ -280,6 +307,12 @@ def test_packed_d_loss_mistakes_are_named(mistake):
     assert all(w in message for w in words), f"{mistake}: {message}"
     if mistake == "sums divided by the number of points":
         assert "half" not in message, message
+    if mistake == "one BCE over both batches' packs":
+        assert "mixes" not in message, message
+    if mistake == "labels per pack as a column":
+        assert "not one per point" not in message, message
+    if mistake == "pack size written as 2":
+        assert "as the other one" not in message, message
 
 
 def test_packed_d_loss_with_the_course_loss_passes():
@@ -287,6 +320,16 @@ def test_packed_d_loss_with_the_course_loss_passes():
         from reference.losses import get_loss
         def packed_d_loss(D, real, fake, m):
             return get_loss("non-saturating").d_loss(D(pack(real, m)), D(pack(fake, m)))
+    """)
+    assert grade("test_packed_d_loss", ns) == (1.0, "")
+
+
+def test_packed_d_loss_with_one_call_of_d_on_both_batches_passes():
+    ns = with_function("""
+        def packed_d_loss(D, real, fake, m):
+            logits = D(torch.cat([pack(real, m), pack(fake, m)]))
+            labels = torch.cat([torch.ones(len(real) // m), torch.zeros(len(fake) // m)])
+            return 2 * F.binary_cross_entropy_with_logits(logits, labels)
     """)
     assert grade("test_packed_d_loss", ns) == (1.0, "")
 

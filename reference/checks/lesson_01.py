@@ -197,6 +197,22 @@ TAILS = [
 ]
 
 
+def overflows(submission) -> bool:
+    """Whether optimal_discriminator is right where both densities underflow but their log ratio is moderate,
+    and wrong where one density is 1 and the other underflows: then the fault is an exp of the log ratio that
+    overflows (r = exp(log p_data - log p_g), r / (1 + r)), not densities that underflow."""
+    fn = submission.get("optimal_discriminator")
+    both_tiny = (np.array([-2000.0, -2001.0]), np.array([-2001.0, -2000.0]))
+    far_apart = (np.array([0.0, -1000.0]), np.array([-1000.0, 0.0]))
+    try:
+        with np.errstate(all="ignore"):
+            ok = [np.asarray(fn(lp.copy(), lq.copy()), dtype=np.float64).reshape(-1) for lp, lq in (both_tiny, far_apart)]
+    except Exception:  # noqa: BLE001 - only a diagnosis: an answer that fails here is not this mistake
+        return False
+    right = [a.shape == (2,) and matches(a, d_star(*pair)) for a, pair in zip(ok, (both_tiny, far_apart))]
+    return right[0] and not right[1]
+
+
 @check(points=1, visible=True)
 def test_optimal_discriminator_in_the_tails(submission):
     """optimal_discriminator stays right where both densities underflow to 0"""
@@ -209,6 +225,14 @@ def test_optimal_discriminator_in_the_tails(submission):
         moderate = np.abs(x) < 10
         if not matches(got[moderate], want[moderate]):
             raise AssertionError(f"optimal_discriminator is wrong {at}: fix what the check of D* on a grid reports first")
+        if overflows(submission):
+            where = "" if np.all(np.isfinite(got)) else " (nan or inf)"
+            raise AssertionError(
+                f"optimal_discriminator is wrong far in the tails: {at}{where}. There the log density ratio "
+                f"log p_data - log p_g is in the hundreds or more, exp of it overflows to inf, and inf / (1 + inf) is nan: "
+                f"use a form in which exp can only underflow, 1 / (1 + exp(log p_g - log p_data)), or the sigmoid of "
+                f"the difference (scipy.special.expit, torch.sigmoid)"
+            )
         where = "" if np.all(np.isfinite(got)) else " (nan or inf: 0/0 after exp)"
         raise AssertionError(
             f"optimal_discriminator is wrong far in the tails: {at}{where}. There exp(log p) underflows to 0 for both "
@@ -255,6 +279,9 @@ def cost_faults(x: np.ndarray, lp: np.ndarray, lq: np.ndarray, want: float) -> l
         (trapezoid(p * log_d, x), "only the data term is there: add the generator's term, the integral of p_g log(1 - D*)"),
         (trapezoid(q * log_1md, x), "only the generator's term is there: add the data term, the integral of p_data log D*"),
         (want / math.log(2), "it is in bits (log base 2): use the natural log, np.log"),
+        (want / math.log(10), "it uses log base 10 (np.log10): use the natural log, np.log"),
+        (want / (dx * len(x)), f"it averages the integrand over the grid's {len(x)} points (np.mean) instead of "
+         f"integrating it: an integral is the sum times dx, or the mean times the grid's length x[-1] - x[0]"),
         (jsd, "it returns the JSD itself; C(G) = V(D*, G) = -log 4 + 2 JSD: integrate V at D*"),
         (2 * jsd, "it returns 2 JSD; C(G) = V(D*, G) = -log 4 + 2 JSD: integrate V at D*"),
         (-math.log(4) + jsd, "it returns -log 4 + JSD: the JSD's factor 2 is missing, C(G) = -log 4 + 2 JSD "
@@ -316,6 +343,25 @@ def own_d_star_hint(submission, lp: np.ndarray, lq: np.ndarray) -> str:
     return "" if right else " (your optimal_discriminator is not right yet: fix it first if generator_cost calls it)"
 
 
+LESSON_GLOBALS = ("x", "p_data", "p_g", "value", "logit_star", "d_star")  # the notebook's grid, densities, V and D*
+
+
+def lesson_globals(fn) -> list[str]:
+    """The names of the lesson's own grid, densities, `value` and D* that `fn` reads as globals of the notebook
+    (a parameter or local variable of the same name is not one)."""
+    code, namespace = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
+    if code is None or not isinstance(namespace, dict):
+        return []
+    return [name for name in LESSON_GLOBALS if name in code.co_names and name in namespace]
+
+
+def uses_globals(names: list[str]) -> str:
+    listed = ", ".join(f"`{n}`" for n in names)
+    return (f"it reads the notebook's {listed} (the lesson's own grid, densities or value function), but the check "
+            f"calls it with other densities on another grid: compute everything from the arguments log_p_data, "
+            f"log_p_g and x (np.exp(log_p_data) is p_data on the grid)")
+
+
 @check(points=1, visible=True)
 def test_generator_cost(submission):
     """generator_cost integrates V(D*, G) on the grid and equals -log 4 + 2 JSD"""
@@ -323,15 +369,26 @@ def test_generator_cost(submission):
     x = COST_GRID
     lp = COST_DATA.logpdf(x)
     answers = []  # (what, log p_g, got, want, the common mistakes' values) for every p_g
+    lesson_names = lesson_globals(fn)
     for what, gen in cost_cases():
         lq = gen.logpdf(x)
-        got = as_number(call(fn, "generator_cost", lp.copy(), lq.copy(), x.copy()), "generator_cost(log_p_data, log_p_g, x)")
+        try:
+            out = call(fn, "generator_cost", lp.copy(), lq.copy(), x.copy())
+        except (ValueError, IndexError, TypeError) as err:
+            if not lesson_names:
+                raise
+            raised = f"{type(err).__name__} ({str(err).strip()})"
+            raise AssertionError(f"generator_cost raised {raised}: {uses_globals(lesson_names)}") from None
+        got = as_number(out, "generator_cost(log_p_data, log_p_g, x)")
         want = cost_oracle(lp, lq)
         answers.append((what, lq, got, want, cost_faults(x, lp, lq, want)))
     wrong = [a for a in answers if not (math.isfinite(a[2]) and abs(a[2] - a[3]) <= cost_tolerance(a[3]))]
     if not wrong:
         return
     what, lq, got, want, _ = wrong[0]
+    if lesson_names:
+        raise AssertionError(f"generator_cost for p_data = N(3, 0.5^2), {what}, on a grid of spacing {num(x[1] - x[0])} is "
+                             f"{num(got)}; expected -log 4 + 2 JSD = {num(want)}: {uses_globals(lesson_names)}")
     if not math.isfinite(got):
         hint = "it is not finite: a log of 0, or 0/0, somewhere on the grid; build log D* and log(1 - D*) from the log densities"
     else:

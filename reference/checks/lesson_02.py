@@ -151,6 +151,29 @@ def logits(D_state: dict, G_state: dict, sc: Scene) -> tuple[Tensor, Tensor]:
         return D(sc.real), D(G(sc.z))
 
 
+class StepsTaken:
+    """Every optimiser whose step() runs inside the `with` block (a global optimiser-step hook)."""
+
+    def __enter__(self) -> list:
+        from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+        self.stepped: list = []
+        self.handle = register_optimizer_step_pre_hook(lambda opt, args, kwargs: self.stepped.append(opt))
+        return self.stepped
+
+    def __exit__(self, *exc) -> None:
+        self.handle.remove()
+
+
+def other_optimiser(stepped: list, opt, name: str, call: str) -> str | None:
+    """A failure when the step also stepped an optimiser other than the one passed in as `name`."""
+    if all(o is opt for o in stepped):
+        return None
+    return (f"{call} also steps an optimiser other than the `{name}` it is given (a global one of the notebook?): "
+            f"only {name}.step() belongs in this step; another optimiser would update its own network with whatever "
+            f"gradients this step left in it")
+
+
 def record_inputs(net: nn.Module) -> list[Tensor]:
     """The inputs `net` receives from now on (a forward pre-hook keeps a copy of each)."""
     seen: list[Tensor] = []
@@ -366,7 +389,38 @@ def d_loss_faults(real: Tensor, fake: Tensor, want: float) -> list[tuple[float, 
         (f_term, f"loss_d holds only the fake term: add the real term; D's loss is {terms}"),
         (-want, f"loss_d has the wrong sign: the optimiser minimises, so return {terms} (binary cross-entropy), not V"),
         (want * BATCH, f"loss_d is {BATCH} times the trainer's, the batch size: average each term over the batch, do not sum"),
+        (float(F.softplus(-real).mean() + F.softplus(-fake).mean()),
+         "the fakes are scored with label 1 (real), like the real batch: D must output 0 on G(z), so the fake term is "
+         "-log(1 - D(G(z))), binary cross-entropy against zeros"),
+        (float(F.softplus(real).mean() + F.softplus(fake).mean()),
+         "the real batch is scored with label 0 (fake), like the fakes: D must output 1 on real images, so the real term "
+         "is -log D(x), binary cross-entropy against ones"),
+        (float(F.softplus(-torch.sigmoid(real)).mean() + F.softplus(torch.sigmoid(fake)).mean()), TWICE),
+        (float(-(torch.log(real).mean() + torch.log(1 - fake).mean())), AS_PROBABILITIES.format(loss="loss_d")),
+        *[(float(smoothed(real, a).mean() + smoothed(fake, b).mean()), smoothing("loss_d", a, b))
+          for a, b in ((0.9, 0.0), (0.9, 0.1), (1.0, 0.1), (0.95, 0.0), (0.8, 0.0), (0.8, 0.2))],
     ]
+
+
+TWICE = ("D's logits went through a sigmoid before a loss that applies its own (binary_cross_entropy_with_logits, "
+         "BCEWithLogitsLoss or softplus): D already returns logits, so pass them to the loss as they are")
+AS_PROBABILITIES = ("{loss} takes the log of D's raw output as if it were a probability: D returns a logit (any real "
+                    "number) and D(x) = sigmoid(logit); use softplus or binary_cross_entropy_with_logits on the logits")
+
+
+def smoothed(logits: Tensor, label: float) -> Tensor:
+    """Binary cross-entropy with logits against a soft label, per sample."""
+    return F.softplus(logits) - label * logits
+
+
+def smoothing(loss: str, real: float, fake: float) -> str:
+    return (f"{loss} uses smoothed labels ({real:g} for real and {fake:g} for fake): this step scores with the hard "
+            f"labels 1 (real) and 0 (fake), as the trainer does")
+
+
+def not_finite(loss: str) -> str:
+    return (f"{loss} is not a finite number: a log of a number <= 0? D returns a logit (any real number), not a "
+            f"probability, and D(x) = sigmoid(logit); use softplus or binary_cross_entropy_with_logits on the logits")
 
 
 @check(points=1, visible=True)
@@ -381,11 +435,13 @@ def test_d_step(submission):
         opt_d = torch.optim.SGD(D.parameters(), lr=LR)
         before_g = flat(G.parameters())
         seen = record_inputs(G)
-        out = d_step(G, D, opt_d, sc.real.clone(), sc.z.clone())
+        with StepsTaken() as stepped:
+            out = d_step(G, D, opt_d, sc.real.clone(), sc.z.clone())
     loss = as_loss(out, "d_step(G, D, opt_d, real, z)", "loss_d")
     if not same(loss, sc.loss_d):
         fault = other_z(seen, sc.z, "d_step")
         assert fault is None, fault
+        assert math.isfinite(loss), not_finite("loss_d")
         real, fake = logits(sc.D0, sc.G0, sc)
         fault = diagnose(loss, d_loss_faults(real, fake, sc.loss_d))
         raise AssertionError(fault or (
@@ -400,6 +456,8 @@ def test_d_step(submission):
         "on, or keep G out of D's loss by scoring G(z).detach() instead")
     fault = update_fault("D", "opt_d", "loss_d", flat(D.parameters()), flat_state(D, sc.D0), flat_state(D, sc.D1),
                          torch.cat([g.reshape(-1) for g in sc.leftover_d]), fresh_grads(D.parameters(), sc.leftover_d))
+    assert fault is None, fault
+    fault = other_optimiser(stepped, opt_d, "opt_d", "d_step")
     assert fault is None, fault
 
 
@@ -420,6 +478,7 @@ def g_loss_faults(fake: Tensor, real: Tensor, want: float) -> list[tuple[float, 
          "loss_g is D's loss: G's loss scores only the fakes, -log D(G(z)), averaged over the batch"),
         (-want, "loss_g has the wrong sign: minimise -log D(G(z)), which is positive"),
         (want * BATCH, f"loss_g is {BATCH} times the trainer's, the batch size: average over the batch, do not sum"),
+        (float(F.softplus(-torch.sigmoid(fake)).mean()), TWICE),
     ]
 
 
@@ -435,11 +494,13 @@ def test_g_step(submission):
         opt_g = torch.optim.SGD(G.parameters(), lr=LR)
         before_d = flat(D.parameters())
         seen = record_inputs(G)
-        out = g_step(G, D, opt_g, sc.z.clone())
+        with StepsTaken() as stepped:
+            out = g_step(G, D, opt_g, sc.z.clone())
     loss = as_loss(out, "g_step(G, D, opt_g, z)", "loss_g")
     if not same(loss, sc.loss_g):
         fault = other_z(seen, sc.z, "g_step")
         assert fault is None, fault
+        assert math.isfinite(loss), not_finite("loss_g")
         real, fake = logits(sc.D1, sc.G0, sc)
         fault = diagnose(loss, g_loss_faults(fake, real, sc.loss_g))
         raise AssertionError(fault or (
@@ -459,4 +520,6 @@ def test_g_step(submission):
             "no gradient of loss_g reached G: in the G step the gradient must flow from D's output back through D into "
             "G, so do not detach G(z) or make it under torch.no_grad() here")
     fault = update_fault("G", "opt_g", "loss_g", after, before, flat_state(G, sc.G1), leftover, fresh)
+    assert fault is None, fault
+    fault = other_optimiser(stepped, opt_g, "opt_g", "g_step")
     assert fault is None, fault

@@ -17,7 +17,7 @@ the same width. Five checks per network, 1 point each, all visible:
 - parameters: the exact count of the reference model; a difference is traced to conv biases, a
   layer with other channels or kernel than the reference's at its place, or BatchNorm added or missing;
 - layers: no pooling or fixed upsampling, no hidden fully connected layer, BatchNorm in the hidden
-  layers but not on G's output or D's input layer, ReLU in G and LeakyReLU(0.2) in D. Activations
+  layers but not on G's output or D's input or output layer, ReLU in G and LeakyReLU(0.2) in D. Activations
   are judged by what they do (`stage_tensors` records each conv's and BatchNorm's output and the next
   conv's input), so nn.ReLU() and F.relu in forward are judged alike, and so are a LeakyReLU's slope,
   an ELU, a Dropout, or a BatchNorm placed after the activation;
@@ -545,10 +545,12 @@ def parameter_fault(mine: dict, ref: dict, which: str) -> str | None:
               if leaf == "bias" and (_is_conv(modules.get(owner, "")) or modules.get(owner) in LINEAR)]
     if biased:
         extra = sum(math.prod(s) for _, s in biased)
+        linear = any(modules.get(owner) in LINEAR for owner, _ in biased)
+        layers, layer = ("conv and Linear layer", "layer") if linear else ("conv", "conv")
         rest = "" if have - extra == want else " (and more differs once they are gone: run this check again)"
         return (f"{head}: {extra:,} of them are the biases of {', '.join(f'`{n}`' for n, _ in biased[:4])}"
-                f"{' ...' if len(biased) > 4 else ''}{rest}. Pass bias=False to every conv: the BatchNorm after a hidden "
-                f"conv adds its own shift, so a bias there is redundant, and the DCGAN reference has none")
+                f"{' ...' if len(biased) > 4 else ''}{rest}. Pass bias=False to every {layers}: the BatchNorm after a "
+                f"hidden {layer} adds its own shift, so a bias there is redundant, and the DCGAN reference has none")
     layers_mine = _weights(mine, {m for m in modules.values() if _is_conv(m)} | LINEAR)
     layers_ref = _weights(ref, {m for m in _modules(ref).values() if _is_conv(m)})
     if len(layers_mine) != len(layers_ref):
@@ -578,13 +580,30 @@ def parameter_fault(mine: dict, ref: dict, which: str) -> str | None:
         return (f"{head}: it has {len(norms_mine)} BatchNorm layers, the reference {len(norms_ref)}: "
                 f"DCGAN puts a BatchNorm2d after {which_convs}")
     if len(norms_mine) > len(norms_ref):
+        order = list(modules)  # the modules in the order they were registered
+        weighted = [k for k, n in enumerate(order) if _is_conv(modules[n]) or modules[n] in LINEAR]
+        after_last = weighted and any(modules[n] in BATCHNORM and k > weighted[-1] for k, n in enumerate(order))
+        if which == "D" and after_last:
+            return (f"{head}: it has {len(norms_mine)} BatchNorm layers, the reference {len(norms_ref)}: one comes after "
+                    f"D's output conv, where it {D_OUTPUT_NORM}")
         where, why = (("G's output layer", "it would fix the samples' mean and spread per batch")
                       if which == "G" else ("D's input layer", "it would normalise away the images' brightness and contrast"))
         return (f"{head}: it has {len(norms_mine)} BatchNorm layers, the reference {len(norms_ref)}: DCGAN puts no BatchNorm on "
                 f"{where} ({why}, and the paper found that it made training oscillate)")
     if norms_mine != norms_ref:
+        flat_norms = [(n, kind, shape[0]) for n, kind, shape in _weights(mine, BATCHNORM)]
+        for (n, kind, got), want in zip(flat_norms, norms_ref):
+            side = math.isqrt(got // want) if got % want == 0 else 0
+            if got != want and kind == "BatchNorm1d" and side > 1 and side * side * want == got:
+                return (f"{head}: `{n}` is a BatchNorm1d over {got:,} flat features, so it normalises every (channel, "
+                        f"position) of the {want}-channel map on its own, with {2 * got:,} parameters; DCGAN normalises "
+                        f"per channel: view the features as (N, {want}, {side}, {side}) first and use BatchNorm2d({want})")
         return f"{head}: its BatchNorm layers normalise {norms_mine} channels, the reference's {norms_ref}"
     return head
+
+
+D_OUTPUT_NORM = ("normalises the logits over the batch, so that a batch's logits always average to the BatchNorm's "
+                 "shift and D cannot call a whole batch real or fake; DCGAN's output stage is the conv alone")
 
 
 def layer_faults(calls: list[dict], which: str) -> str | None:
@@ -613,6 +632,8 @@ def layer_faults(calls: list[dict], which: str) -> str | None:
     if which == "G" and convs and any(k > convs[-1] for k in norms):
         return ("G has a BatchNorm after its output conv: DCGAN leaves it out of G's output layer (it would fix the samples' "
                 "mean and spread per batch, and the paper found it made training oscillate); end with the conv and tanh")
+    if which == "D" and convs and any(k > convs[-1] for k in norms):
+        return f"D has a BatchNorm after its output conv: it {D_OUTPUT_NORM}"
     if which == "D" and convs and len(convs) > 1 and any(convs[0] < k < convs[1] for k in norms):
         return ("D has a BatchNorm right after its first conv: DCGAN leaves it out of D's input layer (it would normalise "
                 "away the images' brightness and contrast, and the paper found it made training oscillate)")
@@ -632,9 +653,11 @@ def init_fault(state: dict, summary: dict, which: str) -> str | None:
         if leaf == "weight" and _is_conv(kind):
             std, mean = float(w.std()), float(w.mean())
             if not 0.017 <= std <= 0.023:
+                transposed = ("; a ConvTranspose2d is not an nn.Conv2d, so an init that tests isinstance(m, nn.Conv2d) "
+                              "skips it (weights_init matches both by class name)") if "Transpose" in kind else ""
                 return (f"{name}'s `{key}` has standard deviation {std:.3f}, not 0.02: DCGAN draws every conv weight from "
                         f"N(0, 0.02) (PyTorch's default init scales with the layer's size instead); apply that init to the "
-                        f"whole network before returning it (`weights_init` does it)")
+                        f"whole network before returning it (`weights_init` does it){transposed}")
             if abs(mean) > 0.005:
                 return f"{name}'s `{key}` has mean {mean:.3f}: DCGAN's init draws the conv weights from N(0, 0.02), mean 0"
         if leaf == "weight" and kind in BATCHNORM and abs(float(w.mean()) - 1) > 0.05:

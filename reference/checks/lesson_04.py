@@ -224,7 +224,14 @@ def test_pack(submission):
     fn = submission.get("pack")
     n, m = 12, 3
     labelled = torch.stack([torch.arange(n) * 10.0, torch.arange(n) * 10.0 + 1], dim=1)  # sample i = (10i, 10i + 1)
-    got = _as_tensor(fn(labelled.clone(), m), "pack", "pack(x, 3)")
+    try:
+        out = fn(labelled.clone(), m)
+    except IndexError as err:  # sizes read at positions that points (N, 2) do not have: written for images only
+        raise AssertionError(
+            f"pack(x, 3) on (12, 2) points raised IndexError ({err}): pack takes points (N, 2) as well as images "
+            f"(N, C, H, W), so take the sizes after the first two as x.shape[2:], which is empty for points (x.shape[2] "
+            f"does not exist there)") from None
+    got = _as_tensor(out, "pack", "pack(x, 3)")
     expected = reference_pack(labelled, m)
     if got.shape != expected.shape:
         if got.shape == (n // m, m, 2):
@@ -359,6 +366,23 @@ def _packed_gradient_fault(fn, n: int) -> str | None:
             f"loss from D's logits on the packs with torch operations only")
 
 
+def _unpacked_input(inputs: list[Tensor], real: Tensor, fake: Tensor, n: int, m: int, call: str) -> str | None:
+    """What is wrong with the first input D got that is not a batch of packs of m points; None if all are."""
+    right = [x.shape == (n // m, 2 * m) for x in inputs]
+    for x, ok in zip(inputs, right):
+        if ok:
+            continue
+        kind = " and ".join(sorted(_which(x, real, fake)))
+        size = x.shape[1] // 2 if x.dim() == 2 and x.shape[1] % 2 == 0 else None
+        if size is not None and size not in (1, m) and x.shape[0] * size == n:
+            return (f"{call}: D got the {kind} batch in packs of {size} points, shape {tuple(x.shape)}, but m = {m} "
+                    f"here, ({n // m}, {2 * m}): pack with the `m` argument, pack({kind}, m), not a fixed {size}")
+        other = " (as the other batch)" if any(right) else ""
+        return (f"{call}: D got a {kind} batch of shape {tuple(x.shape)}, but it judges packs, ({n // m}, {2 * m}): "
+                f"pack the {kind} batch with pack(..., m) before D{other}")
+    return None
+
+
 @check(points=1, visible=True)
 def test_packed_d_loss(submission):
     """packed_d_loss: D's non-saturating loss on packs of real points and packs of fake points."""
@@ -379,17 +403,14 @@ def test_packed_d_loss(submission):
             if isinstance(err, NotImplementedError) and helper not in (None, "packed_d_loss"):
                 raise AssertionError(f"{call}: your `{helper}` is not written yet (it raises NotImplementedError); "
                                      f"write it first") from None
-            for x in D.inputs:
-                if x.shape != (n // m, 2 * m):
-                    kind = " and ".join(sorted(_which(x, real, fake)))
-                    raise AssertionError(
-                        f"{call}: D got a {kind} batch of shape {tuple(x.shape)}, but it judges packs, "
-                        f"({n // m}, {2 * m}): pack the {kind} batch with pack(..., m) before D, as the other one"
-                    ) from None
+            fault = _unpacked_input(D.inputs, real, fake, n, m, call)
+            if fault:
+                raise AssertionError(fault) from None
             if len(D.inputs) >= 2:
                 raise AssertionError(
                     f"{call} raised {type(err).__name__} after D scored both sets of packs ({err}). D gives one logit "
-                    f"per pack, {n // m} here, not one per point: make the labels one per pack"
+                    f"per pack, shape ({n // m},) here: make each term's labels one per pack, of the logits' own shape "
+                    f"(torch.ones_like(logits))"
                 ) from None
             raise
         got = _as_tensor(value, "packed_d_loss", call)
@@ -398,8 +419,7 @@ def test_packed_d_loss(submission):
         if got.numel() == 1 and torch.allclose(got.reshape(()), expected, **TOL):
             continue
         for x in D.inputs:
-            kinds = _which(x, real, fake)
-            if {"real", "fake"} <= kinds:
+            if any({"real", "fake"} <= _which(pack_k, real, fake) for pack_k in x):  # one pack, not the batch
                 raise AssertionError(f"{call}: a pack D got mixes real and fake points; pack real with real and "
                                      f"fake with fake, each batch on its own")
         packed = [reference_pack(real, m), reference_pack(fake, m)]
@@ -436,6 +456,15 @@ def test_packed_d_loss(submission):
             lambda m, want, lg: softplus(lg[1]).mean(),
         "is negated: a loss to minimise, binary cross-entropy (positive)":
             lambda m, want, lg: -want,
+        "scores the fake packs against label 1 (real): they get label 0, so the fake term is "
+        "binary cross-entropy against zeros":
+            lambda m, want, lg: softplus(-lg[0]).mean() + softplus(-lg[1]).mean(),
+        "is the generator's loss (the fake packs against label 1): D's loss scores the real packs against 1 "
+        "and the fake packs against 0":
+            lambda m, want, lg: softplus(-lg[1]).mean(),
+        "applies a sigmoid to D's logits before a loss that applies its own (binary_cross_entropy_with_logits "
+        "or softplus): pass the logits themselves":
+            lambda m, want, lg: softplus(-torch.sigmoid(lg[0])).mean() + softplus(torch.sigmoid(lg[1])).mean(),
     }
     call, m, got, expected, _ = wrong[0]
     for message, value in known.items():
