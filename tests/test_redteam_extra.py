@@ -6,6 +6,9 @@
   a markdown cell's HTML through as it is, so a student's markdown cell holding a <script>, an
   onerror= handler or a javascript: link ran in the viewer's browser. `reference.grading.bridge`
   now shows such a cell as text, and leaves every other cell exactly as the student wrote it.
+- Saved widget state in the notebook's metadata: nbconvert's page then loads the widget manager
+  from a CDN, and it the JavaScript of any npm module the state names. Only the kernel's notebook
+  metadata is kept in the autograded copy.
 - A file read through a linked folder: `read_scratch_file` refused it, but only after opening it
   outside scratch (a named pipe's writer went on; a device could start). Now nothing outside
   scratch is opened.
@@ -14,6 +17,8 @@
 - The host's kernel settings: bwrap 0.8 leaves /proc/sys writable, and a grader that is root maps
   the sandbox's root to its own: a submission could write kernel.core_pattern (run as root at the
   next crash). /proc/sys is now read-only in the sandbox.
+- What /proc shows of the whole host: its timers (every process's name and PID), its keyrings,
+  and writable pressure triggers; hidden, or read-only, in the sandbox.
 - Pseudo-terminals: each counts against the host's one pty.max; the sandbox can open none.
 - A sandbox that outlives its grading: ptrace lets the submission make bwrap's init clear the
   parent-death signal of --die-with-parent, and the grader's kill of bwrap left the sandbox running,
@@ -81,6 +86,62 @@ def test_honest_markdown_and_locked_cells_are_left_as_written():
     nb.cells.append(locked)
     filled = fill(nb, {"cells": {}, "tests": {}})
     assert [cell.source for cell in filled.cells] == HONEST + [locked.source]
+
+
+def test_markdown_that_renders_in_quadratic_time_holds_neither_the_merge_nor_the_feedback(monkeypatch):
+    """mistune's time grows with the square of some markdown ("<!--" repeated: 13 s for 120 KB); a
+    notebook of such cells held the merge of the whole class (the check of each markdown cell renders
+    it) and every later view of the feedback for days. A long cell, and every cell once the
+    notebook's markdown has taken its time, is shown as text, which renders in linear time."""
+    import time
+
+    import reference.grading.bridge as bridge
+
+    long_cell = "<!--" * 25_000  # 100,000 characters: about 9 s to render
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(long_cell)]
+    began = time.monotonic()
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    assert time.monotonic() - began < 3 and filled.cells[0].source.startswith("[The grader shows this cell as text: at 100,000 characters")
+    assert long_cell in filled.cells[0].source
+
+    monkeypatch.setattr(bridge, "MARKDOWN_BUDGET_S", 0.5, raising=False)
+    nb.cells = [nbformat.v4.new_markdown_cell("<!--" * 4_000 + f" {i}") for i in range(30)]  # about 0.2 s each
+    began = time.monotonic()
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    assert time.monotonic() - began < 3
+    shown = [cell.source.startswith("[The grader shows this cell as text: this notebook's markdown took too long") for cell in filled.cells]
+    assert not shown[0] and all(shown[-20:]), shown
+    rendered = [cell.source for cell in filled.cells]
+    assert all(f" {i}\n" in text or text.endswith(f" {i}") for i, text in enumerate(rendered))
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    began = time.monotonic()
+    for text in rendered[-20:]:
+        markdown2html_mistune(text)  # what nbconvert does for the feedback: fast now
+    assert time.monotonic() - began < 2
+
+
+def test_saved_widget_state_in_the_submission_loads_no_script_into_the_feedback():
+    """A notebook whose metadata holds saved widget state makes nbconvert's page (the feedback, the
+    formgrader) load the widget manager from a CDN, which then loads the JavaScript of every module the
+    state names: any npm package the student publishes, run in the instructor's Jupyter page. The
+    autograded copy keeps only the kernel's notebook metadata."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("my answer")]
+    state = {"m1": {"model_name": "Model", "model_module": "mallorys-widgets", "model_module_version": "1.0.0", "state": {}}}
+    nb.metadata.update({
+        "widgets": {"application/vnd.jupyter.widget-state+json": {"version_major": 2, "version_minor": 0, "state": state}},
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    })
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    from nbconvert.exporters import HTMLExporter
+    from traitlets.config import Config
+
+    page, _ = HTMLExporter(config=Config({"HTMLExporter": {"template_name": "classic"}})).from_notebook_node(filled)
+    assert "mallorys-widgets" not in page and "html-manager" not in page
+    assert set(filled.metadata) == {"kernelspec", "language_info"} and filled.metadata.kernelspec.name == "python3"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,6 +259,85 @@ def test_the_kernels_global_settings_cannot_be_written_from_the_sandbox(tmp_path
 
 
 @needs_sandbox
+def test_what_proc_shows_of_the_whole_host_is_hidden_from_the_sandbox(tmp_path, monkeypatch):
+    """/proc/timer_list lists every timer of the host with its process's name and PID (what the
+    classmates graded beside it are running, and when), /proc/keys the keyrings of the grader's
+    user; /proc/pressure takes triggers the kernel keeps for the host. A grader that is root showed
+    the first two and let the sandbox write the third."""
+    source = """
+        import os
+        for path in ("/proc/timer_list", "/proc/keys", "/proc/key-users"):
+            try:
+                print(path, "holds", len(open(path).read()), "characters")
+            except OSError as err:
+                print(path, "refused", err.strerror)
+        try:
+            os.close(os.open("/proc/pressure/cpu", os.O_WRONLY))
+            print("pressure writable")
+        except OSError as err:
+            print("pressure refused", err.strerror)
+    """
+    _, text, _ = run_cell(tmp_path, monkeypatch, textwrap.dedent(source))
+    assert "pressure refused" in text and "writable" not in text, text
+    assert all(f"{path} holds 0 " in text or f"{path} refused" in text for path in ("/proc/timer_list", "/proc/keys", "/proc/key-users")), text
+
+
+@needs_sandbox
+def test_a_python_environment_made_in_the_course_folder_does_not_show_the_course_to_the_sandbox(tmp_path, monkeypatch):
+    """The sandbox binds the Python installation and its environment, read-only, at their own paths. An
+    instructor who made the environment in the course folder itself (`python -m venv .`) bound the whole
+    course with it: hidden checks, model answers, the gradebook, every classmate's submission. The course
+    folder is now an empty folder there, with only the environment's own parts bound again."""
+    import reference.grading.sandbox as sandbox
+
+    root = tmp_path / "course"  # what run_cell's attack_course makes
+    (root / "submitted" / "alice").mkdir(parents=True)
+    (root / "submitted" / "alice" / "answers.txt").write_text("alice's work")
+    binds = sandbox._python_binds()
+    monkeypatch.setattr(sandbox, "_python_binds", lambda: binds + ["--ro-bind", str(root), str(root)])  # as a prefix would
+    source = f"""
+        import os
+        for path in ("{root}/tests/autograders/test_attack.py", "{root}/submitted/alice/answers.txt", "{root}/nbgrader_config.py"):
+            try:
+                print(path, "read", len(open(path).read()))
+            except OSError as err:
+                print(path, "refused", err.strerror)
+        print("listed", os.listdir("{root}") if os.path.isdir("{root}") else None)
+        try:
+            open("{root}/planted.txt", "w").write("x")
+            print("written")
+        except OSError as err:
+            print("write refused", err.strerror)
+    """
+    _, text, _ = run_cell(tmp_path, monkeypatch, textwrap.dedent(source))
+    assert text.count("refused") == 4 and " read " not in text and "written" not in text, text
+
+
+def test_a_python_environment_that_is_the_course_folder_keeps_only_its_own_parts(tmp_path):
+    """`python -m venv .` in the course folder: the environment's bin/, lib/ and pyvenv.cfg are bound
+    again inside the empty folder that hides the course; tests/, solutions/ and submitted/ are not."""
+    from reference.grading.sandbox import bwrap_command
+    import reference.grading.sandbox as sandbox
+
+    course = tmp_path / "course"
+    for part in ("bin", "lib", "tests", "solutions", "submitted"):
+        (course / part).mkdir(parents=True)
+    (course / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    scratch = tmp_path / "scratch"
+    original = sandbox._python_binds
+    sandbox._python_binds = lambda: ["--ro-bind", str(course), str(course), "--ro-bind", str(course / "bin"), str(course / "bin")]
+    try:
+        args = bwrap_command("bwrap", scratch, None, False, {}, hidden=(course,))
+    finally:
+        sandbox._python_binds = original
+    after = args[args.index("--tmpfs", args.index(str(course))) :]
+    assert after[1] == str(course)
+    bound = {after[i + 2] for i, arg in enumerate(after[:-2]) if arg == "--ro-bind"}
+    assert {str(course / p) for p in ("bin", "lib", "pyvenv.cfg")} <= bound
+    assert not bound & {str(course / p) for p in ("tests", "solutions", "submitted")} and str(course) not in bound
+
+
+@needs_sandbox
 def test_the_sandbox_opens_no_pseudo_terminal(tmp_path, monkeypatch):
     """Every pseudo-terminal counts against the kernel's pty.max, one limit for the whole host (its
     logins, containers and the other sandboxes graded beside this one): a submission that opened
@@ -286,3 +426,209 @@ def test_a_sandbox_whose_init_forgot_its_parent_still_ends_with_its_grading(tmp_
                     os.kill(parent, signal.SIGKILL)
                 except OSError:
                     pass
+
+
+# ---------------------------------------------------------------------------------------------
+# What a check quotes of the student's answer
+# ---------------------------------------------------------------------------------------------
+
+QUOTING_CHECK = '''"""One check that quotes the answer, as a7's do ("diagnosis['run_1'] = '...' is not one of ...")."""
+from reference.grading import check
+
+ASSIGNMENT = "attack"
+
+
+@check(points=1)
+def test_answer(submission):
+    value = submission.get("answer")
+    assert value == "mode collapse", f"answer = {value!r} is not what the run shows"
+'''
+
+
+def test_a_check_quoting_a_huge_answer_keeps_the_record_small(tmp_path, monkeypatch):
+    """A check's message may quote the student's value; an answer of megabytes was copied whole into
+    the record, the results file, the graded notebook and the printed line of every such check."""
+    from conftest import attack_course
+    from reference.grading.runner import grade_submission
+    from reference.grading.sandbox import Limits, sandbox_problem
+
+    root = attack_course(tmp_path, monkeypatch)
+    (root / "tests" / "autograders" / "test_attack.py").write_text(QUOTING_CHECK)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("answer = 'mode collapse, ' * 400_000")]
+    nbformat.write(nb, root / "attack.ipynb")
+    record = grade_submission(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=60, check_s=30), sandbox=sandbox_problem() is None)
+    earned, message = record["checks"]["test_answer"]["earned"], record["checks"]["test_answer"]["message"]
+    assert earned == 0.0 and message.startswith("answer = 'mode collapse, mode collapse,"), message[:200]
+    assert len(message) <= 2000 and message.endswith("[cut: longer than the feedback keeps]"), len(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pickles the trusted side unpickles: a checkpoint in scratch, a reply of two pickles
+# ---------------------------------------------------------------------------------------------
+
+
+def _torch_zip(pickles: dict[str, bytes]) -> bytes:
+    """torch.save's zip of {} with its data.pkl replaced, or more pickles beside it ({name: bytes})."""
+    import io
+    import zipfile
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({}, buffer)
+    source, out = zipfile.ZipFile(io.BytesIO(buffer.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for info in source.infolist():
+            if not info.filename.endswith("/data.pkl"):
+                archive.writestr(info.filename, source.read(info.filename))
+        for name, data in pickles.items():
+            archive.writestr(name.replace("*", source.infolist()[0].filename.split("/")[0]), data)
+    return out.getvalue()
+
+
+def _nones(n: int) -> bytes:
+    return b"\x80\x02]q\x00(" + b"N" * n + b"e."  # [None] * n, one byte an element
+
+
+def test_a_checkpoint_of_millions_of_opcodes_is_refused_before_torch_load(monkeypatch):
+    """a3 reads every checkpoint the submission wrote with torch.load(weights_only=True) in the trusted
+    grader, outside any time limit. Its unpickler takes about a microsecond an opcode: a 100 MB
+    checkpoint of [None] * 100 million held the grader for a minute and a GB, for each file each check
+    reads. Such a file is refused before it is unpickled; a real checkpoint still loads."""
+    from pathlib import Path
+
+    import torch
+
+    from reference.grading.local import load_module
+
+    a3 = load_module(Path(__file__).resolve().parent / "autograders" / "test_a3_save_every_10_epochs.py")
+    bomb = _torch_zip({"*/data.pkl": _nones(6_100_000)})
+    loads = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: loads.append(1) or real_load(*args, **kwargs))
+    problem, loaded = a3._load("ckpt_10.pt", bomb)
+    assert loads == [] and loaded is None and problem.startswith("`ckpt_10.pt` "), problem
+    import io
+
+    buffer = io.BytesIO()
+    torch.save({"epoch": 10, "G": {"w": torch.ones(3)}}, buffer)
+    problem, loaded = a3._load("ckpt_10.pt", buffer.getvalue())
+    assert problem is None and loaded["epoch"] == 10 and loads == [1]
+
+
+def test_a_reply_hiding_a_long_pickle_beside_a_short_one_is_refused_before_torch_load(monkeypatch):
+    """The opcode count looked at a reply's data.pkl only when there was exactly one: a second one
+    (which torch.load may read) went uncounted."""
+    import reference.grading.proxy as proxy
+
+    reply = _torch_zip({"*/data.pkl": _nones(6_100_000), "other/data.pkl": _nones(1)})
+    loads = []
+    monkeypatch.setattr(proxy.torch, "load", lambda *args, **kwargs: loads.append(1))
+    with pytest.raises(proxy.ProtocolError, match="more than 2,000,000 values"):
+        proxy.decode(reply)
+    assert loads == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory no process holds: socket buffers
+# ---------------------------------------------------------------------------------------------
+
+SOCKETS = """
+    import socket, time
+    carrier, pairs, held = socket.socketpair(), [], 0
+    for _ in range({pairs}):
+        a, b = socket.socketpair()
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 30)  # the kernel gives twice net.core.wmem_max
+        a.setblocking(False)
+        while True:
+            try:
+                held += a.send(b"x" * 65536)
+            except BlockingIOError:
+                break
+        if {in_flight}:  # sent over another socket and closed: no descriptor of any process shows them
+            socket.send_fds(carrier[0], [b"x"], [a.fileno(), b.fileno()])
+            a.close()
+            b.close()
+        else:
+            pairs.append((a, b))
+    print("held", held >> 20, "MB")
+    time.sleep(3)
+    print("still running")
+"""
+
+
+@needs_sandbox
+@pytest.mark.parametrize("in_flight", [False, True], ids=["kept", "in_flight"])
+def test_memory_held_in_socket_buffers_counts_against_the_memory_limit(tmp_path, monkeypatch, in_flight: bool):
+    """A socket pair whose send buffer is filled and never read keeps that memory in the kernel, in
+    no process: 1.5 GB held that way passed a 1 GB limit unnoticed (with 20,000 descriptors a process
+    and 64 processes, the host's memory: the classmates graded beside it, the grader itself). Sockets
+    sent over another socket and closed (in flight) are in no descriptor table, and count too."""
+    from conftest import attack_course
+    from reference.grading.runner import session_for
+    from reference.grading.sandbox import Limits
+
+    with open("/proc/sys/net/core/wmem_max") as fh:
+        per_pair = 2 * int(fh.read())
+    limit_mb = 1024
+    pairs = min(6000, 3 * limit_mb * 2**20 // (2 * per_pair) + 1)  # about 1.5 times the limit held
+    root = attack_course(tmp_path, monkeypatch)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(SOCKETS.format(pairs=pairs, in_flight=in_flight)))]
+    nbformat.write(nb, root / "attack.ipynb")
+    with session_for(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=90, check_s=30, memory_mb=limit_mb)) as session:
+        stopped, cell = list(session.stopped), session.cells_output.get("0", {})
+    assert len(stopped) == 1 and f"more than {limit_mb:,} MB of memory" in stopped[0], (stopped, cell)
+
+
+def test_pipes_filled_and_never_read_count_against_the_memory_limit():
+    """A pipe keeps what is written to it in the kernel, in no process; with 20,000 descriptors a
+    process and 64 processes, pipes held gigabytes past the memory limit. Each open pipe now counts
+    (once, though both its ends are open)."""
+    import os
+
+    from reference.grading.sandbox import PAGE, Limits, Worker
+
+    watcher = object.__new__(Worker)  # only the look at memory no process holds, on this process
+    watcher.sandboxed, watcher.limits = False, Limits()
+    before = watcher._held_bytes([os.getpid()])
+    ends = [os.pipe() for _ in range(100)]
+    try:
+        for _, write_end in ends:
+            os.set_blocking(write_end, False)
+            try:
+                while True:
+                    os.write(write_end, b"x" * 4096)
+            except BlockingIOError:
+                pass
+        assert watcher._held_bytes([os.getpid()]) - before >= 100 * 8 * PAGE  # at least what each held
+    finally:
+        for pair in ends:
+            for fd in pair:
+                os.close(fd)
+
+
+def test_an_image_output_claiming_billions_of_pixels_is_left_out_of_the_feedback():
+    """The feedback shows a cell's PNG outputs in the viewer's browser (the instructor's formgrader):
+    a 2 MB PNG of one colour can claim 50,000 x 50,000 pixels, 10 GB once unpacked there."""
+    import base64
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    from reference.grading.runner import _clean_outputs
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    side = 50_000
+    rows = zlib.compress(b"\0" * (side // 8 + 1) * 64, 9)  # only the first rows: the header is what matters
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    honest = io.BytesIO()
+    Image.new("RGB", (432, 288)).save(honest, format="PNG")
+    outputs = [{"output_type": "display_data", "data": {"image/png": base64.b64encode(png).decode()}} for png in (bomb, honest.getvalue())]
+    kept = _clean_outputs(outputs)
+    assert [out["data"].get("image/png") for out in kept] == [outputs[1]["data"]["image/png"]]

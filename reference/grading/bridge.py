@@ -18,7 +18,10 @@ session) and to the student (`nbgrader generate_feedback`), and nbconvert passes
 markdown cell through as it is. A markdown cell of the student's whose HTML would run code there
 (a <script>, an on...= handler, a javascript: link, an <iframe>, <object>, <svg>, <style>...) is
 shown as text instead, in a code block under a note that says why (`unsafe_markdown`); every
-other cell is left exactly as the student wrote it.
+other cell is left exactly as the student wrote it. Of the notebook's own metadata only the kernel's
+is kept (`drop_notebook_metadata`): saved widget state there makes the page load script from a CDN.
+A markdown cell too long to render in reasonable time (mistune is quadratic in some input) is shown
+as text as well.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import math
 import os
 import re
 import sys
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -218,21 +222,42 @@ def unsafe_markdown(source: str) -> str | None:
     return check.found
 
 
-def as_text(source: str, what: str) -> str:
+def as_text(source: str, what: str, note: str = SHOWN_AS_TEXT) -> str:
     """Markdown that shows `source` verbatim in a code block, under a note that says why."""
     fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", source)), default=0))
-    return f"{SHOWN_AS_TEXT.format(what=what)}\n\n{fence}text\n{source}\n{fence}\n"
+    return f"{note.format(what=what)}\n\n{fence}text\n{source}\n{fence}\n"
+
+
+MAX_MARKDOWN = 20_000  # characters of one markdown cell rendered to be checked; a longer one is shown as text
+MARKDOWN_BUDGET_S = 10.0  # seconds the checks of one notebook's markdown may take; later cells are shown as text
+TOO_LONG = "[The grader shows this cell as text: at {what} characters it is longer than the feedback renders.]"
+TOO_SLOW = "[The grader shows this cell as text: this notebook's markdown took too long to render ({what}).]"
 
 
 def defuse_markdown(nb: NotebookNode) -> NotebookNode:
     """`nb` with each markdown cell of the student's (not a locked cell of the instructor's) whose
-    HTML could run code in the viewer's browser shown as text instead (see `unsafe_markdown`)."""
+    HTML could run code in the viewer's browser shown as text instead (see `unsafe_markdown`).
+
+    Rendering markdown is quadratic in some inputs (mistune took 13 s for 120 KB of "<!--", and a
+    20 MB notebook of them would hold the merge of the whole class, and every view of the feedback,
+    for days), so a cell over MAX_MARKDOWN characters, and every cell after the notebook's checks
+    took MARKDOWN_BUDGET_S, is shown as text too, which renders in linear time."""
+    spent = 0.0
     for cell in nb.cells:
         if cell.cell_type != "markdown" or cell.get("metadata", {}).get("nbgrader", {}).get("locked"):
             continue
-        what = unsafe_markdown(cell.source)
+        source = cell.source if isinstance(cell.source, str) else ""
+        if len(source) > MAX_MARKDOWN:
+            cell.source = as_text(source, f"{len(source):,}", TOO_LONG)
+            continue
+        if spent > MARKDOWN_BUDGET_S:
+            cell.source = as_text(source, f"over {MARKDOWN_BUDGET_S:g} s", TOO_SLOW)
+            continue
+        began = time.monotonic()
+        what = unsafe_markdown(source)
+        spent += time.monotonic() - began
         if what is not None:
-            cell.source = as_text(cell.source, what)
+            cell.source = as_text(source, what)
     return nb
 
 
@@ -241,10 +266,25 @@ def _is_test_cell(cell: NotebookNode) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution")
 
 
+NOTEBOOK_METADATA = ("kernelspec", "language_info")  # what of the submission's notebook metadata the autograded copy keeps
+
+
+def drop_notebook_metadata(nb: NotebookNode) -> NotebookNode:
+    """`nb` with only the notebook metadata in NOTEBOOK_METADATA. The rest is the student's to write,
+    and HTML views act on it: nbconvert's templates (the feedback's, the formgrader's) load the widget
+    manager from a CDN for a notebook with saved widget state, which then loads the JavaScript of every
+    widget module that state names, any npm package, into the viewer's page."""
+    for key in [key for key in nb.metadata if key not in NOTEBOOK_METADATA]:
+        del nb.metadata[key]
+    return nb
+
+
 def fill(nb: NotebookNode, record: dict) -> NotebookNode:
-    """`nb` (the sanitized submission) with every code cell's outputs taken from `record`, and its
-    markdown cells made safe to show as HTML (`defuse_markdown`)."""
+    """`nb` (the sanitized submission) with every code cell's outputs taken from `record`, its
+    markdown cells made safe to show as HTML (`defuse_markdown`) and only its kernel's notebook
+    metadata kept (`drop_notebook_metadata`)."""
     defuse_markdown(nb)
+    drop_notebook_metadata(nb)
     recorded: list[tuple[str, dict]] = [
         (entry.get("digest", ""), entry) for _, entry in sorted(record["cells"].items(), key=lambda item: int(item[0]))
     ]

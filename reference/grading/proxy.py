@@ -30,7 +30,7 @@ from reference.grading.checks import StudentError, SubmissionLost
 from reference.grading.submission import NAMESPACE, probe_name, read_scratch_file, scratch_files
 
 __all__ = [
-    "Channel", "Handle", "ProtocolError", "RemoteSubmission", "decode", "encode", "read_frame", "stored_zip_problem",
+    "Channel", "Handle", "NOT_ZIP", "ProtocolError", "RemoteSubmission", "TOO_MANY_VALUES", "decode", "encode", "read_frame", "stored_zip_problem",
     "tensor_problem", "write_frame",
 ]
 
@@ -42,6 +42,7 @@ MAX_VALUES = 2_000_000  # values (numbers, strings, tensors, containers) one rep
 NOT_ZIP = "not its zip format"  # stored_zip_problem's word for bytes that are no zip archive at all
 MAX_RECORDS = 100_000  # records of a reply's zip archive (one per tensor storage, and a few)
 MAX_OPS = 3 * MAX_VALUES + 1000  # pickle opcodes of a reply: 3 a value, as MAX_VALUES allows
+TOO_MANY_VALUES = f"more than {MAX_VALUES:,} values"  # stored_zip_problem's words for a pickle of more opcodes than MAX_OPS
 MAX_ENTRY = 128  # bytes of the zip directory per record, on average (torch.save's: about 62)
 _HEADER = struct.Struct(">Q")
 
@@ -59,8 +60,11 @@ def encode(obj: Any) -> bytes:
 
 def stored_zip_problem(data: bytes, limit: int) -> str | None:
     """None when `data` is torch.save's zip format with stored (uncompressed) records of at most
-    `limit` bytes in all, else what is wrong. torch.load also inflates compressed records, so a few
-    megabytes could otherwise unpack into gigabytes in the grader."""
+    `limit` bytes in all and a pickle torch.load reads in bounded time, else what is wrong (NOT_ZIP,
+    TOO_MANY_VALUES, or another phrase). torch.load also inflates compressed records, so a few
+    megabytes could otherwise unpack into gigabytes in the grader; and its unpickler takes about a
+    microsecond an opcode, so a checkpoint in scratch holding [None] * 100 million held the trusted
+    grader for a minute and a GB, file after file (`pickle_problem`)."""
     # the directory's size first: zipfile builds an object per entry (a 128 MB directory: a minute and
     # 700 MB). Its end record is read with zipfile's own (private) reader; a Python without it skips this.
     end_record = getattr(zipfile, "_EndRecData", None)
@@ -82,7 +86,7 @@ def stored_zip_problem(data: bytes, limit: int) -> str | None:
         return "compressed, or too many records"
     if sum(r.file_size for r in records) > limit:
         return f"over {limit:,} bytes unpacked"
-    return None
+    return pickle_problem(data)
 
 
 def tensor_problem(t: torch.Tensor) -> str | None:
@@ -139,28 +143,31 @@ def pickle_problem(data: bytes) -> str | None:
     bytes cannot have more; a longer one is counted (about 1.5 microseconds an opcode, stopping at
     MAX_OPS). Bytes that are not such a zip are left to torch.load to refuse."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = [name for name in archive.namelist() if name == "data.pkl" or name.endswith("/data.pkl")]
-            if len(names) != 1 or archive.getinfo(names[0]).file_size <= MAX_OPS:
-                return None
-            pickled = archive.read(names[0])
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:  # every data.pkl: which one torch.load reads is its business
+            for info in archive.infolist():
+                if (info.filename == "data.pkl" or info.filename.endswith("/data.pkl")) and info.file_size > MAX_OPS:
+                    if _opcodes_over(archive.read(info), MAX_OPS):
+                        return TOO_MANY_VALUES
     except (zipfile.BadZipFile, ValueError, OSError, KeyError):
-        return None
-    try:
-        for count, _ in enumerate(pickletools.genops(pickled)):
-            if count >= MAX_OPS:
-                return f"a reply holding more than {MAX_VALUES:,} values"
-    except Exception:  # noqa: BLE001 - a damaged pickle: torch.load refuses it
         return None
     return None
 
 
+def _opcodes_over(pickled: bytes, limit: int) -> bool:
+    """Whether `pickled` holds more than `limit` opcodes (False for a damaged pickle: torch.load refuses it)."""
+    try:
+        for count, _ in enumerate(pickletools.genops(pickled)):
+            if count >= limit:
+                return True
+    except Exception:  # noqa: BLE001 - a damaged pickle: torch.load refuses it
+        return False
+    return False
+
+
 def decode(payload: bytes) -> Any:
     """A frame payload as plain data; ProtocolError for anything else. Never runs code."""
-    if problem := stored_zip_problem(payload, MAX_FRAME):
-        raise ProtocolError(f"an unreadable reply ({problem})")
-    if problem := pickle_problem(payload):
-        raise ProtocolError(problem)
+    if problem := stored_zip_problem(payload, MAX_FRAME):  # the pickle's opcodes counted too (pickle_problem)
+        raise ProtocolError(f"a reply holding {problem}" if problem == TOO_MANY_VALUES else f"an unreadable reply ({problem})")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a forged pickle's protocol warning is not the grader's news

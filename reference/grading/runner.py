@@ -49,6 +49,9 @@ RECORD_VERSION = 1
 MAX_NOTEBOOK_MB = 20
 MAX_TEXT = 100_000
 MAX_IMAGE = 2_000_000
+MAX_PIXELS = 4096 * 4096  # pixels of one image output kept (a figure at the worker's 72 dpi is far smaller)
+MAX_MESSAGE = 2000  # characters of one check's message kept (what it quotes of the student's answer is cut)
+MESSAGE_CUT = " ... [cut: longer than the feedback keeps]"
 MAX_OUTPUTS = 20 * 2**20  # characters of outputs (text and base64 images) kept for one notebook's cells
 OUTPUTS_LEFT_OUT = "[output left out: this notebook's cells printed and drew more than the {mb} MB the graded notebook keeps]\n"
 
@@ -99,6 +102,28 @@ def _text(value: str, limit: int) -> str:
     return value[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
+def _message(message: str) -> str:
+    """A check's message for the record: at most MAX_MESSAGE characters. A check may quote what the
+    student's code gave ("diagnosis['run_1'] = '...' is not one of ..."), and a 100 MB string there
+    would otherwise be copied into every record, results file, graded notebook and printed line."""
+    message = str(message)
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - len(MESSAGE_CUT)] + MESSAGE_CUT
+    return _text(message, MAX_MESSAGE)
+
+
+def _png_ok(data: bytes) -> bool:
+    """A PNG of at most MAX_PIXELS pixels (its header's size). A PNG of 2 MB can claim 50,000 x 50,000
+    pixels of one colour: the browser that shows the feedback (the instructor's formgrader) would
+    unpack 10 GB for it."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return False
+    if data[12:16] != b"IHDR" or len(data) < 24:  # no size to read: a browser shows nothing of it
+        return True
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return width * height <= MAX_PIXELS
+
+
 def _clean_outputs(outputs: Any) -> list[dict]:
     """The worker's outputs for one cell, kept only when they are well-formed nbformat outputs."""
     clean: list[dict] = []
@@ -118,7 +143,7 @@ def _clean_outputs(outputs: Any) -> list[dict]:
             png = out["data"].get("image/png")
             if isinstance(png, str) and len(png) <= MAX_IMAGE:
                 try:
-                    if base64.b64decode(png, validate=True)[:8] == b"\x89PNG\r\n\x1a\n":
+                    if _png_ok(base64.b64decode(png, validate=True)):
                         data["image/png"] = png
                 except (binascii.Error, ValueError):
                     pass
@@ -147,6 +172,7 @@ class _Session:
         self.cells, self.scratch, self.limits, self.staged = cells, scratch, limits, staged
         self.digests = {cell["index"]: source_digest(cell["source"]) for cell in cells}
         self.masked, self.sandbox, self.gpu = masked, sandbox, gpu
+        self.hidden: tuple[Path, ...] = ()  # the course folder, never seen in the sandbox (session_for sets it)
         self.deadline = time.monotonic() + limits.wall_s
         self.check_deadline = self.deadline
         self.worker: Worker | None = None
@@ -161,7 +187,8 @@ class _Session:
         self.starts += 1
         self.check_deadline = self.deadline
         self.worker = Worker(
-            self.scratch, self.limits, deadline=self.deadline, staged=self.staged, masked=self.masked, sandbox=self.sandbox, gpu=self.gpu
+            self.scratch, self.limits, deadline=self.deadline, staged=self.staged, masked=self.masked, sandbox=self.sandbox, gpu=self.gpu,
+            hidden=self.hidden,
         )
         self.worker.time_limit = f"it ran past the submission's wall-time limit ({self.limits.wall_s:g} s)"
         from reference.grading.proxy import Channel
@@ -242,6 +269,7 @@ def session_for(
         except OSError as err:  # the host's fault (an unreadable file of the package): stop, never score the class 0
             raise SandboxUnavailable(_staging_problem(err)) from None
         session = _Session(_cells_to_run(nb, test_ids), scratch, limits, staged, masked, sandbox, gpu)
+        session.hidden = (root, notebook.parent)  # the course, and the submission's own folder (copied into scratch)
         try:
             session.cells_output = {str(k): v for k, v in session.start().items()}
         except SubmissionLost as err:
@@ -304,7 +332,7 @@ def grade_submission(
 
     def score(name: str, earned: float, message: str) -> None:
         fn = checks[name]
-        record["checks"][name] = {"earned": earned, "points": fn.points, "message": _text(message, len(message)), "title": title(fn)}
+        record["checks"][name] = {"earned": earned, "points": fn.points, "message": _message(message), "title": title(fn)}
 
     try:
         with session_for(notebook, assignment, root, limits=limits, sandbox=sandbox, gpu=gpu) as session:

@@ -9,8 +9,10 @@
   refuses to import), the course data read-only when `GAN_COURSE_DATA` is set, and one private
   writable scratch folder (`/grading`: the submission's files, its home, its temporary files and
   caches); the kernel's settings (`/proc/sys`) read-only, for a grader that is root maps the
-  sandbox's root to its own; no pseudo-terminals (`/dev/ptmx`). Nothing else exists there: no `tests/`, no `solutions/`, no gradebook,
-  no other submission, no instructor home. `--gpu` adds the NVIDIA device files. Ending the sandbox
+  sandbox's root to its own; what /proc shows of the whole host hidden (its timers, with every
+  process's name and PID, and its keyrings) and its pressure triggers read-only; no pseudo-terminals (`/dev/ptmx`). Nothing else exists there: no `tests/`, no `solutions/`, no gradebook,
+  no other submission, no instructor home (the course folder is an empty folder even where a bound
+  Python environment holds it, as `python -m venv .` in the course folder would). `--gpu` adds the NVIDIA device files. Ending the sandbox
   kills its PID namespace's init, and so every process in it, whatever the sandbox did to the
   parent-death signal bwrap gave that init.
 - with `sandbox=False` (`gan-course autograde --no-sandbox`, for a machine without bubblewrap) as
@@ -34,9 +36,13 @@ first limit they see exceeded, keeping the reason for the grader's message:
   count twice), the sandbox's own /dev/shm (a tmpfs of at most `memory_mb`, counted in full) and,
   for a root grader, the System V segments of the sandbox's own IPC namespace (entering it needs
   CAP_SYS_ADMIN). No other tmpfs can hold files: `/` and `/dev` are read-only, and the sandbox may
-  not make user namespaces (in one it could mount a tmpfs of its own). Not counted: descriptors in
-  flight in a unix socket, pipe and socket buffers, and, for a grader that is not root, a memfd
-  mapped only in part after its descriptor was closed (its mapping's length counts).
+  not make user namespaces (in one it could mount a tmpfs of its own). Socket buffers of the
+  sandbox's own network namespace count too: each unix socket (held or in flight) as much as its
+  send buffer can hold (past the first 8), TCP and UDP ones twice what is queued in them, each open pipe what a pipe
+  holds by default. Not counted: pipes in flight and what a pipe made larger holds beyond that
+  (the kernel keeps those of one user within 16,384 pages, past which each pipe gets two), and, for
+  a grader that is not root, a memfd mapped only in part after its descriptor was closed (its
+  mapping's length counts).
 - disk, every half second: everything below scratch, each entry (folder, file, link, fifo)
   charged at least one 4 KiB block, so a hundred thousand empty folders weigh what they cost the
   host. The walk never follows a link, is a loop rather than a recursion (any depth), and stops as
@@ -97,6 +103,25 @@ TICK = os.sysconf("SC_CLK_TCK")  # /proc/PID/stat counts CPU time in these
 CLONE_NEWIPC = 0x08000000
 SHARED_MEMORY = ("/memfd:",)  # what an open descriptor or a mapping of held memory is named; /dev/shm is
 # counted as a whole inside the sandbox (its own tmpfs), file by file without it
+
+
+def _unix_socket_bytes() -> int:
+    """The most one unix socket's send buffer can hold: twice net.core.wmem_max (setsockopt doubles
+    what it is given), what a filled socket pair keeps in the kernel."""
+    try:
+        with open("/proc/sys/net/core/wmem_max") as fh:
+            return 2 * int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 8 * MB
+
+
+UNIX_SOCKET_BYTES = _unix_socket_bytes()
+UNIX_SOCKETS_FREE = 8  # honest code holds a few (a DataLoader's workers, multiprocessing): on a host whose
+# wmem_max is large (256 MB a socket where it is tuned for fast networks) counting them would stop it
+PIPE_BYTES = 16 * PAGE  # what a pipe holds by default (16 buffers of a page)
+VENV_PARTS = ("bin", "lib", "lib64", "include", "share", "pyvenv.cfg")  # what Python needs of a virtual environment
+HOST_PROC_FILES = ("/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/keys", "/proc/key-users", "/proc/latency_stats", "/proc/kcore")
+HOST_PROC_FOLDERS = ("/proc/pressure", "/proc/fs", "/proc/acpi", "/proc/scsi")  # not /proc/driver: --gpu binds its nvidia entries
 SIGNALS = {
     signal.SIGXCPU: "it used up its CPU-time limit",
     signal.SIGXFSZ: "it wrote a file over the file-size limit",
@@ -295,8 +320,22 @@ def _no_userns(bwrap: str) -> tuple[str, ...]:
     return options if done.returncode == 0 else ()
 
 
+def _hidden_below(binds: list[str], hidden: tuple[str | os.PathLike, ...]) -> list[str]:
+    """The paths of `hidden` (the course folder) that a folder bound by `binds` holds: a virtual
+    environment made in the course folder itself (`python -m venv .`) binds the whole course, hidden
+    checks, model answers, gradebook and classmates' submissions, into the sandbox."""
+    sources = [binds[i + 1] for i, arg in enumerate(binds[:-1]) if arg in ("--ro-bind", "--bind", "--dev-bind")]
+    found = []
+    for path in hidden:
+        real = os.path.realpath(path)
+        if real != "/" and any(real == os.path.realpath(src) or real.startswith(os.path.realpath(src).rstrip("/") + "/") for src in sources):
+            found.append(real)
+    return found
+
+
 def bwrap_command(
-    bwrap: str, scratch: Path, staged: Path | None, gpu: bool, env: dict[str, str], *, shm_mb: int = 64
+    bwrap: str, scratch: Path, staged: Path | None, gpu: bool, env: dict[str, str], *, shm_mb: int = 64,
+    hidden: tuple[str | os.PathLike, ...] = (),
 ) -> list[str]:
     """The bwrap command line (up to and including "--") of the sandbox around one worker: `scratch`
     (with `work/` and `tmp/`) as /grading, `staged` in place of the real `reference`, `env` the
@@ -310,7 +349,19 @@ def bwrap_command(
     # work/ is a mount point of its own, so the worker cannot rename it or put a link in its place: the
     # grader reads and writes below scratch/work, and must never be led out of it
     args += ["--bind", str(scratch), "/grading", "--bind", str(scratch / "work"), "/grading/work", "--bind", str(scratch / "tmp"), "/tmp"]
-    args += _system_binds() + _python_binds()
+    binds = _system_binds() + _python_binds()
+    args += binds
+    covered = _hidden_below(binds, hidden)
+    sources = [binds[i + 1] for i, arg in enumerate(binds[:-1]) if arg == "--ro-bind"]
+    for path in covered:  # an empty, read-only folder in its place, with what Python needs of it bound again
+        args += ["--tmpfs", path]
+        for src in sources:
+            real = os.path.realpath(src)
+            if real.startswith(path + "/"):  # e.g. the virtual environment's bin/ (bound on its own)
+                args += ["--ro-bind", src, src]
+            elif real == path:  # the environment is the course folder itself: only its own parts
+                args += [arg for part in VENV_PARTS if os.path.lexists(os.path.join(src, part))
+                         for arg in ("--ro-bind", os.path.join(src, part), os.path.join(src, part))]
     if staged is not None:
         args += ["--ro-bind", str(staged), str(reference_dir())]
     if "GAN_COURSE_DATA" in env:
@@ -319,6 +370,15 @@ def bwrap_command(
     # maps the sandbox's root to the host's, which may then write kernel.core_pattern (a program the kernel runs
     # as root at the next crash), vm.drop_caches, kernel.pid_max...: the whole host, not a sandbox
     args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger"]
+    # what /proc shows of the whole host, as container runtimes hide it: every timer of the host (other processes'
+    # names and PIDs, the classmates' graded beside it among them), its keyrings; and pressure triggers, which
+    # a grader that is root would let the sandbox create on the host's account
+    for path in HOST_PROC_FILES:
+        if os.path.exists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    for path in HOST_PROC_FOLDERS:
+        if os.path.isdir(path):
+            args += ["--ro-bind", path, path]
     # no pseudo-terminals: each one counts against the kernel's global pty.max, shared with every other sandbox,
     # container and login of the host (nothing graded needs a terminal)
     args += ["--dev", "/dev", "--ro-bind", "/dev/null", "/dev/ptmx"]
@@ -326,6 +386,8 @@ def bwrap_command(
     if gpu:
         args += _gpu_binds()
     # last: the mounts above need their mount points made in / and /dev
+    for path in covered:
+        args += ["--remount-ro", path]
     args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/grading/work", "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
@@ -350,8 +412,10 @@ class Worker:
         masked: tuple[str, ...] = (),
         sandbox: bool = True,
         gpu: bool = False,
+        hidden: tuple[str | os.PathLike, ...] = (),
     ) -> None:
         self.scratch, self.limits, self.deadline, self.sandboxed = scratch, limits, deadline, sandbox
+        self.hidden = hidden  # folders the sandbox must not see even inside a bound one (the course folder)
         self.reason: str | None = None  # the limit that ended the worker, once one did
         self.time_limit = f"it ran past the submission's wall-time limit ({limits.wall_s:g} s)"  # set by the runner
         self.output_bytes = 0
@@ -431,7 +495,7 @@ class Worker:
         bwrap = bwrap_available()
         if bwrap is None:
             raise SandboxUnavailable(BWRAP_MISSING)
-        return bwrap_command(bwrap, self.scratch, staged, gpu, env, shm_mb=self.limits.memory_mb)
+        return bwrap_command(bwrap, self.scratch, staged, gpu, env, shm_mb=self.limits.memory_mb, hidden=self.hidden)
 
     def _limit_process(self) -> None:  # runs in the child before exec
         limits = self.limits
@@ -490,10 +554,14 @@ class Worker:
         """Memory the sandbox holds that no process has resident: memfd files, whether a process
         keeps a descriptor (/proc/PID/fd) or only a mapping (/proc/PID/maps) of one, each file once;
         and the sandbox's /dev/shm as a whole (files there are memory too, open or not). Without the
-        sandbox, /dev/shm is the host's: its files count one by one, like memfds."""
+        sandbox, /dev/shm is the host's: its files count one by one, like memfds. Each open pipe counts
+        as much as a pipe holds by default (PIPE_BYTES): a process may keep 20,000 descriptors, and
+        pipes filled and never read held gigabytes in the kernel (a pipe made larger counts only as
+        that; the kernel keeps all pipes of a user beyond 16,384 pages at two pages each)."""
         names = SHARED_MEMORY if self.sandboxed else SHARED_MEMORY + ("/dev/shm/",)
         marks = tuple(name.encode() for name in names)
         seen: set[tuple[int, int]] = set()
+        pipes: set[str] = set()
         total = 0
         for pid in pids:
             base = f"{PROC}/{pid}"
@@ -504,7 +572,13 @@ class Worker:
             for fd in descriptors:
                 link = f"{base}/fd/{fd}"
                 try:
-                    if not os.readlink(link).startswith(names):
+                    target = os.readlink(link)
+                    if target.startswith("pipe:["):  # its buffer, each pipe once (both ends show one inode)
+                        if target not in pipes:
+                            pipes.add(target)
+                            total += PIPE_BYTES
+                        continue
+                    if not target.startswith(names):
                         continue
                     info = os.stat(link)
                 except OSError:
@@ -537,7 +611,7 @@ class Worker:
                 except OSError:
                     total += end - start
         if self.sandboxed:
-            total += self._shm_bytes(pids) + self._sysv_bytes(pids)
+            total += self._shm_bytes(pids) + self._sysv_bytes(pids) + self._socket_bytes(pids, self.limits.memory_mb * MB - total)
         return total
 
     def _inside(self, pids: list[int], namespace: str) -> int | None:
@@ -563,6 +637,46 @@ class Worker:
         except OSError:
             return 0
         return (info.f_blocks - info.f_bfree) * info.f_frsize if info is not None else 0
+
+    def _socket_bytes(self, pids: list[int], room: int) -> int:
+        """Memory in the socket buffers of the sandbox's own network namespace, which no process has
+        resident: a socket pair whose send buffer (up to twice net.core.wmem_max, 8 MB on many hosts)
+        is filled and never read holds it in the kernel, and a submission with thousands held the
+        host's memory far past its limit. Every unix socket of the namespace is listed, including one
+        in flight (sent over another socket and closed), which no descriptor shows; none tells how much
+        it holds, so each counts as much as it could hold, past the first UNIX_SOCKETS_FREE (honest code
+        has a few at most). TCP and UDP
+        sockets (on loopback) count twice the bytes queued in them. Stops counting past `room`."""
+        pid = self._inside(pids, "net")
+        if pid is None:
+            return 0
+        total = 0
+        try:
+            with open(f"{PROC}/{pid}/net/unix", "rb") as fh:
+                next(fh, None)  # the header
+                for count, _ in enumerate(fh, 1):
+                    if count <= UNIX_SOCKETS_FREE:
+                        continue
+                    total += UNIX_SOCKET_BYTES
+                    if total > room:
+                        return total
+        except OSError:
+            pass
+        for name in ("tcp", "tcp6", "udp", "udp6"):
+            try:
+                with open(f"{PROC}/{pid}/net/{name}", "rb") as fh:
+                    next(fh, None)
+                    for line in fh:
+                        try:
+                            tx, rx = (int(part, 16) for part in line.split()[4].split(b":"))
+                        except (IndexError, ValueError):
+                            continue
+                        total += 2 * (tx + rx)
+                        if total > room:
+                            return total
+            except OSError:
+                continue
+        return total
 
     def _sysv_bytes(self, pids: list[int]) -> int:
         """System V shared memory of the sandbox's own IPC namespace (a segment outlives every process
