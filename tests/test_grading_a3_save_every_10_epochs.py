@@ -417,8 +417,12 @@ CORRECT_CELLS = {
         (list(range(11, 21)), "resume trained epochs 12, 13, 14, 15, 16, 17, 18, ..., 21 (by the batches it drew): each one epoch later "
                               "than an uninterrupted run; train gives the k-th epoch (counted from 1) the batches of "
                               "gan.batches.epoch(k - 1): pass the numbers train passes"),
+        # a 0-based loop from the epochs done plus one, range(saved + 1, n_epochs): epoch 11 skipped
+        (list(range(11, 20)), "resume trained epochs 12, 13, 14, 15, 16, 17, 18, ..., 20: it skipped epoch 11, the one after the "
+                              "saved epoch 10; the checkpoint holds the 10 epochs done, so continue with epoch 11 (`range(10, "
+                              "n_epochs)` when counting from 0)"),
     ],
-    ids=["exact", "n_epochs_more", "stops_early", "repeats_the_saved_epoch", "stops_one_short", "one_early", "one_late"],
+    ids=["exact", "n_epochs_more", "stops_early", "repeats_the_saved_epoch", "stops_one_short", "one_early", "one_late", "skips_the_next"],
 )
 def test_resumed_epochs_are_told_by_what_went_wrong(resumed, told):
     """resume given n_epochs = 20 after a checkpoint of epoch 10: a resume that adds n_epochs to the saved
@@ -603,6 +607,47 @@ WRONG = {
                 with open(out_dir / f"{epoch}.pkl", "wb") as f:
                     pickle.dump({"G": gan.G.state_dict(), "D": gan.D.state_dict()}, f)
     """,
+    # the fixed noise drawn at each save by reseeding torch's global generator: the grids match, but
+    # epochs 11-20 replay the random numbers of epochs 21-30
+    "reseeds_torch_at_each_save": """
+        <SAVE>
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                step(gan, x)
+            if epoch % 10 == 0:
+                torch.manual_seed(1234)
+                fixed_noise = torch.randn(64, gan.nz)
+                save(epoch)
+    """,
+    # the optimizers themselves in the checkpoint, not their state_dicts
+    "optimizers_pickled": """
+        <SAVE>
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                step(gan, x)
+            if epoch % 10 == 0:
+                save(epoch)
+                torch.save({"epoch": epoch, "G": gan.G.state_dict(), "D": gan.D.state_dict(), "opt_g": gan.opt_g, "opt_d": gan.opt_d},
+                           out_dir / f"ckpt_{epoch:03d}.pt")
+    """,
+    # saves at the top of the loop, before the epoch's batches, once 10 epochs are done: never after the last
+    "saves_at_the_start_of_the_next_epoch": """
+        <SAVE>
+        for epoch in range(n_epochs):
+            if epoch > 0 and epoch % 10 == 0:
+                save(epoch)
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+    """,
+    # the epochs hard-coded: every run trains 30 epochs, whatever n_epochs is
+    "hard_coded_30_epochs": """
+        <SAVE>
+        for epoch in range(1, 31):
+            for x in gan.batches.epoch(epoch - 1):
+                step(gan, x)
+            if epoch % 10 == 0:
+                save(epoch)
+    """,
     "save_image_to_the_folder": """
         from torchvision.utils import save_image
         noise = torch.randn(64, gan.nz)
@@ -664,6 +709,17 @@ WRONG_RESUMES = {
         SAVE,
     ),
     # every random state "to be safe": numpy's is a tuple holding an array, which weights_only refuses
+    # the next epoch's number stored (11 after epoch 10) under "start_epoch", read consistently by resume
+    "saves_the_next_epoch": (
+        ONE_BASED,
+        RESUME.replace(LOOP, 'for epoch in range(state["start_epoch"], n_epochs + 1):'),
+        SAVE.replace('"epoch": tag,', '"start_epoch": tag + 1,'),
+    ),
+    # the RNG state taken where each epoch starts, so the checkpoint of epoch 10 holds that of its start
+    "rng_taken_before_the_epoch": tuple(
+        part.replace("        for x in gan.batches.epoch(epoch - 1):", "        rng = torch.get_rng_state()\n        for x in gan.batches.epoch(epoch - 1):")
+        for part in (ONE_BASED, RESUME)
+    ) + (SAVE.replace('"rng": torch.get_rng_state(),', '"rng": rng,'),),
     "numpy_rng_in_the_checkpoint": (
         ONE_BASED,
         RESUME.replace("weights_only=True", "weights_only=False"),
@@ -687,6 +743,11 @@ BATCHES_PICKLED = (
     "`10.pt` holds gan.batches (the data order, a `reference.data.batches.Batches`), pickled: only the full unpickler "
     "loads it, and that can run code, so the grader does not; save only state_dicts, tensors and numbers (make_gan(seed) "
     "rebuilds the rest)"
+)
+OPTIMIZERS_PICKLED = (
+    "`ckpt_010.pt` holds a pickled `torch.optim.adam.Adam`: only the full unpickler loads it, and that can run code, so the "
+    "grader does not; save the optimizers' states, gan.opt_g.state_dict() and gan.opt_d.state_dict(), not the optimizers, "
+    "and load them with load_state_dict into the optimizers make_gan built"
 )
 SHORT = (
     "train(30, ...) trained 29 epochs, not 30: loop over every epoch, `for epoch in range(n_epochs)` (0-based) "
@@ -787,6 +848,30 @@ EXPECTED = {
         "test_checkpoints_hold_optimizers_and_epoch": (0.0, "`10.pkl` is not a file written by torch.save (not its zip format); save checkpoints with torch.save"),
         "test_resume_continues_the_run": (0.0, "`resume` could not load the checkpoint that train(10, ...) saved: `10.pkl` is not a file written by torch.save (not its zip format); save checkpoints with torch.save"),
     },
+    "reseeds_torch_at_each_save": {
+        **OK,
+        "test_grids_come_from_fixed_noise": (1.0, "G received the same noise at every save, but the saves reseed torch's global generator: epochs 11, 21 start from the same random state, so step draws the same fakes' noise again from each of them on; draw fixed_noise once, before the loop, or from a generator of its own, torch.randn(64, nz, generator=torch.Generator().manual_seed(s)), and never call torch.manual_seed at a save"),
+    },
+    "optimizers_pickled": {
+        **OK,
+        **{name: (0.0, OPTIMIZERS_PICKLED) for name in ("test_checkpoints_hold_g_and_d", "test_checkpoints_hold_optimizers_and_epoch")},
+        "test_resume_continues_the_run": (0.0, "`resume` could not load the checkpoint that train(10, ...) saved: " + OPTIMIZERS_PICKLED),
+    },
+    # the saves come after 10 and 20 epochs, so the runs of 25 and 9 epochs are right; train(10) saves
+    # nothing, so the resume check has nothing to resume from
+    "saves_at_the_start_of_the_next_epoch": {
+        **OK,
+        "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epochs 10, 20 of a 30-epoch run; expected 10, 20, 30 (nothing after epoch 30, the run's last: save at the end of every 10th epoch, after its batches; a save at the start of the next epoch never comes after the last one)"),
+        "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
+    },
+    "hard_coded_30_epochs": {
+        **OK,
+        "test_saves_for_25_and_9_epochs": (0.0, "; ".join(
+            f"train({n}, ...) trained 30 epochs, not {n}: train exactly the n_epochs epochs it is given, `for epoch in range(n_epochs)` "
+            f"(0-based) or `for epoch in range(1, n_epochs + 1)` (1-based); sample grids saved at epochs 10, 20, 30 of a {n}-epoch run; "
+            f"expected {expected}" for n, expected in ((25, "10, 20"), (9, "none")))),
+        "test_resume_continues_the_run": (0.0, "train(10, ...) trained past epoch 10 (its last checkpoint was saved after epoch 30), so no run stopped after epoch 10 to resume; train exactly the n_epochs epochs train is given"),
+    },
     "save_image_to_the_folder": {
         name: (0.0, "calling `train` raised ValueError: unknown file extension:") for name in CHECKS
     },
@@ -822,6 +907,10 @@ def test_expected_totals():
         "checkpoint_of_g_only": 10.0,
         "pickle_dump_checkpoint": 8.0,
         "batches_pickled": 8.0,
+        "reseeds_torch_at_each_save": 15.0,
+        "optimizers_pickled": 8.0,
+        "saves_at_the_start_of_the_next_epoch": 9.0,
+        "hard_coded_30_epochs": 10.0,
         "save_image_to_the_folder": 0.0,
     }
 
@@ -888,6 +977,14 @@ EXPECTED_RESUMES = {
             "state into it, gan.opt_g.load_state_dict(state[\"opt_g\"]) and gan.opt_d.load_state_dict(state[\"opt_d\"])",
         ),
     },
+    "saves_the_next_epoch": {
+        **OK,
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_010.pt` (saved after epoch 10) holds epoch 11, the next epoch to train; save the number of epochs done, 10, and resume from the one after it"),
+    },
+    "rng_taken_before_the_epoch": {
+        **OK,
+        "test_resume_continues_the_run": (2.0, "the resumed run's random numbers are those an uninterrupted run had at the start of epoch 10, not at its end: the checkpoint's RNG state was taken before epoch 10's batches; call torch.get_rng_state() when you save, after the epoch's batches"),
+    },
     "numpy_rng_in_the_checkpoint": {
         **OK,
         **{name: (0.0, NUMPY_IN_CHECKPOINT + tail) for name, tail in (
@@ -919,6 +1016,8 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "noise_drawn_after_restoring_the_rng": 13.0,
         "resume_saves_nothing": 12.0,
         "loads_the_optimizers_crossed": 12.0,
+        "saves_the_next_epoch": 15.0,
+        "rng_taken_before_the_epoch": 14.0,
         "numpy_rng_in_the_checkpoint": 8.0,
     }
 
@@ -1244,18 +1343,18 @@ def test_resumed_train_measures_an_exact_resume(tmp_path):
     record = resumed(tmp_path)
     assert record == {
         "checkpoint": "4.pt", "after": 4, "uninterrupted": [0, 1, 2, 3, 4, 5, 6], "resumed": [4, 5, 6], "resumed_built": True,
-        "start": {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": True, "replaced": []}, "end": {"G": 0.0, "D": 0.0},
+        "start": {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": True, "rng_of_epoch": 5, "replaced": []}, "end": {"G": 0.0, "D": 0.0},
         "resumed_saved": True, "noise": True,
     }
 
 
 def test_resumed_train_measures_what_a_resume_lost(tmp_path):
     record = resumed(tmp_path / "rng", restore_rng=False)
-    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": False, "replaced": []} and record["end"]["G"] > 1e-4
+    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": False, "rng_of_epoch": False, "replaced": []} and record["end"]["G"] > 1e-4
     record = resumed(tmp_path / "moments", loaded=("G", "D"))
-    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": "empty", "opt_d": "empty", "rng": True, "replaced": []}
+    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": "empty", "opt_d": "empty", "rng": True, "rng_of_epoch": 5, "replaced": []}
     record = resumed(tmp_path / "new", new_opt_g=True)
-    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": "empty", "opt_d": 0.0, "rng": True, "replaced": ["opt_g"]}
+    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": "empty", "opt_d": 0.0, "rng": True, "rng_of_epoch": 5, "replaced": ["opt_g"]}
     record = resumed(tmp_path / "weights", loaded=("D", "opt_g", "opt_d"))
     assert record["start"]["G"] > 1e-4 and record["start"]["D"] == 0.0
     record = resumed(tmp_path / "repeats", start=0)
@@ -1313,6 +1412,44 @@ def test_a_numpy_number_in_a_checkpoint_is_told_apart_from_a_numpy_array():
     )
     problem, _ = load("a.pt", saved({"epoch": 10, "losses": np.array([0.5, 0.25])}))
     assert problem.startswith("`a.pt` holds a numpy value (pickled as `numpy._core.multiarray._reconstruct`") and "torch.from_numpy" in problem
+
+
+def test_a_pickled_object_is_told_what_to_save_instead():
+    """An optimizer pickled whole is told to save its state_dict; a network, the networks' state_dicts; any
+    other object of the course or torch (the loss, a scheduler), to keep only state_dicts, tensors and numbers."""
+    load = checks_module().load_checkpoint
+    G = torch.nn.Linear(2, 1)
+    refused = "only the full unpickler loads it, and that can run code, so the grader does not; "
+    cases = {
+        "opt.pt": ({"epoch": 10, "opt_g": torch.optim.Adam(G.parameters())}, "`torch.optim.adam.Adam`: ",
+                   "save the optimizers' states, gan.opt_g.state_dict() and gan.opt_d.state_dict(), not the optimizers, and "
+                   "load them with load_state_dict into the optimizers make_gan built"),
+        "net.pt": ({"G": G}, "`torch.nn.modules.linear.Linear`: ", 'save state_dicts, torch.save({"G": G.state_dict(), "D": D.state_dict()}, path)'),
+        "loss.pt": ({"loss": __import__("reference.losses", fromlist=["get_loss"]).get_loss("non-saturating")},
+                    "`reference.losses.NonSaturating`: ", "keep only state_dicts, tensors and numbers in a checkpoint (make_gan(seed) rebuilds the rest)"),
+    }
+    for name, (state, what, fix) in cases.items():
+        problem, _ = load(name, saved(state))
+        assert problem == f"`{name}` holds a pickled {what}{refused}{fix}", problem
+
+
+def reseed_run(starts: list[str], saves: list[int]):
+    """A Run-like record: epochs starting from RNG states `starts` (digests), saves after epochs `saves`."""
+    return types.SimpleNamespace(rng_starts=starts, periods=[("after", k, [f"{k}.png"], []) for k in saves])
+
+
+def test_only_a_reseed_at_the_saves_is_charged_to_the_noise_check():
+    """Epochs 11-20 starting from the states of 21-30 (a save reseeds torch) are told by where the repeats
+    begin, epoch 1 too when train reseeds before its own draw; a run that reseeds every epoch with one
+    seed, a run whose states never repeat, and a record without digests are not charged here."""
+    reseeded = checks_module().reseeded_at_saves
+    block = [f"s{i}" for i in range(10)]
+    assert reseeded(reseed_run([f"a{i}" for i in range(10)] + block + block, [10, 20, 30])) == [11, 21]
+    assert reseeded(reseed_run(block * 3, [10, 20, 30])) == [1, 11, 21]
+    assert reseeded(reseed_run(["same"] * 30, [10, 20, 30])) == []
+    assert reseeded(reseed_run([f"a{i}" for i in range(30)], [10, 20, 30])) == []
+    assert reseeded(reseed_run([], [10, 20, 30])) == []
+    assert reseeded(reseed_run([None] * 30, [10, 20, 30])) == []
 
 
 def png(write) -> bytes:

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from conftest import notebook_with_cells
-from reference.grading.checks import CheckFailure
+from reference.grading.checks import CheckFailure, run_check
 from reference.grading.local import load_module
 from reference.grading.runner import grade_notebook
 
@@ -321,3 +321,37 @@ def test_a_diagnosis_true_of_run_b_s_metrics_earns_half():
     CHECKS.judge_diagnosis(Fake(diagnosis={"run_c": "d_wins"}), "run_c")
     with pytest.raises(AssertionError, match="is not what run_e shows"):
         CHECKS.judge_diagnosis(Fake(diagnosis={"run_e": "d_wins"}), "run_e")
+
+
+def test_run_names_and_choices_are_read_as_written_by_hand(tmp_path):
+    """A run's name is read whatever its case or separators ("RUN_A", "Run B", "runD"), a choice whatever
+    its quotes or closing full stop; a choice in a list of one costs the format check only (it asks for a
+    string), two choices for one run earn nothing there."""
+    source = (
+        'diagnosis = {"RUN_A": "`unit_range_data`", "Run B": "checkerboard.", "run-c": "\'d_wins\'", '
+        '"runD": ["nan_log_sigmoid"], "run_e": "lr_off_by_10"}\n'
+        'fix = {"run_a": "scale_data", "run_b": ("resize_conv",), "run_c": ["label_smoothing", "lr_d"], '
+        '"run_d": "Logits loss.", "run_e": "lr"}\n'
+    )
+    result = scores(submission(tmp_path, source, None))
+    assert result == {
+        **OK,
+        "test_answers_are_well_formed": (0.0, "diagnosis['run_d'] should be a string, one of FAILURES' keys; got a list of one, "
+                                              "['nan_log_sigmoid']: write the choice itself, 'nan_log_sigmoid'"),
+        "test_run_c_fix": (0.0, "fix['run_c'] gives 2 choices, 'label_smoothing', 'lr_d': choose one, a string, one of FIXES' keys"),
+    }
+    assert total(result) == 14.0
+
+
+def test_keys_that_name_no_run_are_named_by_each_run_s_check():
+    """fix keyed by the runs' letters: each run's check says its keys name no run, not only that the run is missing."""
+    letters = Fake(fix={run.removeprefix("run_"): choice for run, choice in RIGHT_FIX.items()})
+    with pytest.raises(AssertionError) as missing:
+        CHECKS.judge_fix(letters, "run_a")
+    assert str(missing.value) == (
+        "`fix` has no answer for run_a: its keys a, b, c, d, e name no run; key each answer by its run's name, "
+        "fix['run_a'] = one of FIXES' keys"
+    )
+    assert run_check(CHECKS.test_answers_are_well_formed, Fake(diagnosis=RIGHT_DIAGNOSIS, **letters.values)) == (
+        0.0, "`fix` has keys that are no run: a, b, c, d, e; the runs are run_a, run_b, run_c, run_d, run_e")
+    CHECKS.judge_fix(Fake(fix={"Run A": "scale_data"}), "run_a")  # a run's name in other case and separators is that run

@@ -4,6 +4,7 @@ Generated from tests/autograders/test_a3_save_every_10_epochs.py by `python -m r
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
+import importlib
 import io
 import os
 import pickle
@@ -14,7 +15,7 @@ import torch
 from PIL import Image
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading import probes_a3
-from reference.grading.proxy import NOT_ZIP, stored_zip_problem
+from reference.grading.proxy import NOT_ZIP, TOO_MANY_VALUES, stored_zip_problem
 from reference.grading.submission import read_scratch_bytes
 ASSIGNMENT = "a3_save_every_10_epochs"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -150,6 +151,27 @@ WRAPPED = {  # classes the probes put in the student's GAN, as the student knows
 }
 
 
+def pickled_fix(qualified: str) -> str:
+    """What to save instead of the pickled object of class `qualified` ("module.Class"): a network's or an
+    optimizer's state_dict, else nothing but state_dicts, tensors and numbers. Only the course's and
+    torch's own classes are looked up (importing them runs no student code)."""
+    module, _, name = qualified.rpartition(".")
+    cls = None
+    if module.split(".")[0] in ("torch", "reference"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except Exception:  # noqa: BLE001 - a name that is no importable module
+            cls = None
+    if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer):
+        return (
+            "save the optimizers' states, gan.opt_g.state_dict() and gan.opt_d.state_dict(), not the optimizers, and load "
+            "them with load_state_dict into the optimizers make_gan built"
+        )
+    if cls is None or (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        return 'save state_dicts, torch.save({"G": G.state_dict(), "D": D.state_dict()}, path)'
+    return "keep only state_dicts, tensors and numbers in a checkpoint (make_gan(seed) rebuilds the rest)"
+
+
 class TooLarge(ValueError):
     """A checkpoint holding more than the grader reads."""
 
@@ -181,6 +203,9 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
     if problem := stored_zip_problem(data, MAX_FILE):  # torch.save's records are stored; nothing else is unpacked
         if problem == NOT_ZIP:
             return f"`{name}` is not a file written by torch.save ({NOT_ZIP}); save checkpoints with torch.save", None
+        if problem == TOO_MANY_VALUES:
+            return (f"`{name}` holds {TOO_MANY_VALUES}, more than the grader reads (a long Python list of losses?); "
+                    f"keep tensors, numbers and state_dicts in a checkpoint (torch.tensor(losses) for a long list)"), None
         return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", None
     try:
         return None, dense(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
@@ -206,10 +231,7 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
                 f"grader does not; save only state_dicts, tensors and numbers (make_gan(seed) rebuilds the rest)"
             ), None
         if found:
-            return (
-                f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so "
-                f"the grader does not; save state_dicts, torch.save({{\"G\": G.state_dict(), \"D\": D.state_dict()}}, path)"
-            ), None
+            return f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so the grader does not; {pickled_fix(found[1])}", None
         return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", None
     except Exception as err:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
         return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", None
@@ -282,6 +304,8 @@ class Run:
             inputs = [z for z in inputs if isinstance(z, torch.Tensor)]
             self.periods.append((period["when"], k, files, inputs))
         self.writes = [(p, when, k) for when, k, files, _ in self.periods for p in files]
+        starts = reply.get("rng_starts", [])
+        self.rng_starts = [d if isinstance(d, str) else None for d in starts] if isinstance(starts, list) else []
         shapes = reply.get("shapes")
         self.shapes = None
         if isinstance(shapes, dict) and _shape_map(shapes.get("G")) and _shape_map(shapes.get("D")):
@@ -363,6 +387,11 @@ def hint(got: list[int], n: int) -> str:
         return f" (epoch {n} is the run's last: save after every 10th epoch only, not also when the run ends)"
     if all(k % 10 == 1 for k in got):
         return f" (1-based: {HINT})"
+    if n % 10 == 0 and got == list(range(10, n, 10)):  # every save but the one after the run's last epoch
+        return (
+            f" (nothing after epoch {n}, the run's last: save at the end of every 10th epoch, after its batches; a save at the "
+            f"start of the next epoch never comes after the last one)"
+        )
     return " (1-based: after the 10th, 20th, 30th epoch)"
 
 
@@ -381,7 +410,11 @@ def schedule_error(r: Run, kind: str) -> str | None:
             f"nothing written under out_dir in a {n}-epoch run; expected a sample grid ({', '.join(IMAGE_SUFFIXES)}) and a "
             f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after epochs {fmt(expected)}"
         )
-    short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: loop over every epoch, {LOOP}" if r.epochs != n else None
+    short = None
+    if r.epochs < n:
+        short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: loop over every epoch, {LOOP}"
+    elif r.epochs > n:
+        short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: train exactly the n_epochs epochs it is given, {LOOP}"
     during = sorted({k for _, when, k in writes if when == "during"})
     got = sorted({k for _, _, k in writes})
     if during:
@@ -472,6 +505,8 @@ def test_checkpoints_hold_optimizers_and_epoch(submission):
                     f"{holds} epoch {k - 1}, a 0-based loop's counter; save the number of epochs done, {k} "
                     f"(epoch + 1 in `for epoch in range(n_epochs)`)"
                 )
+            elif values == [k + 1]:
+                epoch = f"{holds} epoch {k + 1}, the next epoch to train; save the number of epochs done, {k}, and resume from the one after it"
             else:
                 epoch = f"{holds} epoch {fmt(values)}; save the number of epochs done, {k}"
     faults = [f for f in (optimizers, epoch) if f]

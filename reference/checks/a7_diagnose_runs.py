@@ -34,13 +34,41 @@ def answers(submission, name: str) -> dict:
     raise AssertionError(f'`{name}` should be a dict {{run name: choice}}, e.g. {name} = {{"run_a": "...", ...}}; got a {shown}')
 
 
-def choice(submission, name: str, run: str, allowed: tuple[str, ...]) -> str:
-    """The student's choice for `run` in dict `name`, checked against `allowed`."""
+def run_entry(given: dict, run: str):
+    """The key of `given` that names `run`, else None: a run's name is read whatever its case, spaces or
+    word separators ("RUN_A", "Run A", "run-a", "runA" are run_a)."""
+    if run in given:
+        return run
+    found = [key for key in given if isinstance(key, str) and compact(key) == compact(run)]
+    return found[0] if len(found) == 1 else None
+
+
+def compact(name: str) -> str:
+    """A name without case, spaces or word separators: how run names are matched."""
+    return re.sub(r"[\s_-]+", "", name.strip().lower())
+
+
+def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bool = False) -> str:
+    """The student's choice for `run` in dict `name`, checked against `allowed`. A list or tuple that
+    holds one string is read as that string, unless `strict` (the format check: a choice is a string)."""
     given = answers(submission, name)
-    if run not in given:
-        raise AssertionError(f"`{name}` has no answer for {run}: add {name}[{run!r}] = one of {'FAILURES' if name == 'diagnosis' else 'FIXES'}' keys")
-    value = given[run]
     listing = "FAILURES" if allowed is FAILURES else "FIXES"
+    entry = run_entry(given, run)
+    if entry is None:
+        others = sorted(str(key) for key in given if not any(run_entry({key: None}, r) for r in RUNS))
+        if others:
+            raise AssertionError(f"`{name}` has no answer for {run}: its keys {', '.join(others)} name no run; key each answer "
+                                 f"by its run's name, {name}[{run!r}] = one of {listing}' keys")
+        raise AssertionError(f"`{name}` has no answer for {run}: add {name}[{run!r}] = one of {listing}' keys")
+    value = given[entry]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value) and value:
+        if len(value) > 1:
+            shown = ", ".join(repr(v) for v in value)
+            raise AssertionError(f"{name}[{run!r}] gives {len(value)} choices, {shown}: choose one, a string, one of {listing}' keys")
+        if strict:
+            raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got a {type(value).__name__} "
+                                 f"of one, {value!r}: write the choice itself, {value[0]!r}")
+        value = value[0]
     if not isinstance(value, str):
         kind = getattr(value, "type_name", None)  # an object the proxy cannot carry (a set...) comes back as a handle
         got = f"a {kind.rsplit('.', 1)[-1]}" if isinstance(kind, str) else f"{value!r} ({type(value).__name__})"
@@ -54,9 +82,10 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...]) -> str:
 
 
 def spelled(value: str) -> str:
-    """A choice as a key is spelled: case, surrounding spaces and the separators between words
-    forgiven ("D wins", "d-wins" and " D_Wins " are "d_wins")."""
-    return re.sub(r"[\s_-]+", "_", value.strip().lower())
+    """A choice as a key is spelled: case, surrounding spaces, quotes and a closing full stop, and the
+    separators between words forgiven ("D wins", "d-wins", " D_Wins ", "`d_wins`" and "d_wins." are "d_wins")."""
+    value = value.strip().strip("`'\"").strip().removesuffix(".").strip()
+    return re.sub(r"[\s_-]+", "_", value.lower())
 
 
 def described(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
@@ -77,8 +106,8 @@ def test_answers_are_well_formed(submission):
     """diagnosis and fix answer every run with an allowed choice (this says nothing about which is right)."""
     for name, allowed in (("diagnosis", FAILURES), ("fix", FIXES)):
         given = answers(submission, name)
-        unknown = sorted(str(key) for key in given if key not in RUNS)
+        unknown = sorted(str(key) for key in given if not any(run_entry({key: None}, run) for run in RUNS))
         if unknown:
             raise AssertionError(f"`{name}` has keys that are no run: {', '.join(unknown)}; the runs are {', '.join(RUNS)}")
         for run in RUNS:
-            choice(submission, name, run, allowed)
+            choice(submission, name, run, allowed, strict=True)

@@ -7,6 +7,8 @@ that the GAN it builds reports what happens during the run:
   once more when `train` returns; every file that is new or changed at a scan is a write, labelled
   with when it was seen: ("after", k) once k epochs were complete, ("during", k) inside epoch k.
   An epoch hands out at most `max_batches` batches (the schedule does not depend on them).
+- Where each epoch starts, a digest of torch's global RNG state is kept: two epochs that start
+  from the same state (torch reseeded with one seed) draw the same noise in `step`.
 - G's forward records what it receives: the noise of each call between two scans is kept for the
   scans that saw writes, so a check can compare the noise that went into each saved grid.
 
@@ -22,6 +24,7 @@ It measures and returns plain data; the check module decides what is right.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -56,6 +59,7 @@ class _Watch:
         self.periods: list[dict] = []
         self.epochs_started = 0
         self.epoch_args: list[Any] = []
+        self.rng_starts: list[str] = []  # a digest of torch's RNG state where each epoch starts
         self.snapshot_at = snapshot_at
         self.snapshot: dict | None = None
 
@@ -106,6 +110,7 @@ class _WatchedBatches:
         watch = self._watch
         watch.scan("after")
         watch.epochs_started += 1
+        watch.rng_starts.append(_digest(torch.get_rng_state()))
         watch.epoch_args.append(epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None)
         for i, x in enumerate(self._batches.epoch(epoch)):
             if i == self._max:
@@ -114,6 +119,11 @@ class _WatchedBatches:
                 watch.snapshot = _snapshot(self._gan, self._built)  # what the epoch's first step starts from
             yield x
             watch.scan("during")
+
+
+def _digest(rng_state: torch.Tensor) -> str:
+    """A short digest of an RNG state: equal digests, the same random numbers to come."""
+    return hashlib.sha256(rng_state.numpy().tobytes()).hexdigest()[:16]
 
 
 def _shapes(module: Any) -> dict[str, list[int]] | None:
@@ -194,6 +204,7 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
     last = gans[-1] if gans else None
     return {
         "epochs_started": watch.epochs_started,
+        "rng_starts": watch.rng_starts,
         "periods": watch.periods,
         "shapes": built[0] if built else None,
         "params": built[1] if built else None,
@@ -207,15 +218,17 @@ def watched_train(namespace: dict, out_dir: str, n_epochs: int, seed: int = 0, m
     """Call namespace["train"](n_epochs, out_dir, seed=seed) with `make_gan` watched (see the module).
 
     out_dir: the run folder, removed first if it exists and not created (train makes it).
-    Returns {"epochs_started": int, "periods": [{"when": "after"|"during", "epoch": int, "files":
-    [path relative to out_dir], "inputs": [G's input tensors in that period]}], "shapes": {"G": {key:
+    Returns {"epochs_started": int, "rng_starts": [a digest (str) of torch's RNG state where each
+    epoch started, in order: equal digests, the same random numbers], "periods": [{"when":
+    "after"|"during", "epoch": int, "files": [path relative to out_dir], "inputs": [G's input
+    tensors in that period]}], "shapes": {"G": {key:
     shape}, "D": ...} of the first GAN built, or None if make_gan was never called, "params": {"G":
     [shape of each parameter], "D": ...} of that GAN, or None}.
     """
     root = _fresh(out_dir)
     train = namespace["train"]
     record = _watched(namespace, lambda: train(n_epochs, str(root), seed=seed), root, max_batches)
-    return {k: record[k] for k in ("epochs_started", "periods", "shapes", "params")}
+    return {k: record[k] for k in ("epochs_started", "rng_starts", "periods", "shapes", "params")}
 
 
 def _fresh(folder: str) -> Path:
@@ -288,7 +301,9 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     "uninterrupted": [argument of each gan.batches.epoch call], "resumed": [...] (None: not run),
     "resumed_built": whether resume built a GAN with make_gan, "start": {"G", "D": largest |weight
     difference| (None: not comparable), "opt_g", "opt_d": see `_optimizer_difference`, "rng": the RNG
-    states are equal, "replaced": ["opt_g", "opt_d" if resume replaced the optimizer make_gan built]}
+    states are equal, "rng_of_epoch": the epoch (1-based) of the uninterrupted run that starts from
+    the resumed run's RNG state, else False, "replaced": ["opt_g", "opt_d" if resume replaced the
+    optimizer make_gan built]}
     or None when either snapshot is missing, "end": {"G", "D": largest |weight
     difference| at the end}, "resumed_saved": the resumed run wrote files after an epoch, "noise": G
     received the same noise at both runs' last saves (None: a run saved nothing after an epoch)}.
@@ -320,6 +335,7 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
             "opt_g": _optimizer_difference(got["opt_g"], want["opt_g"]),
             "opt_d": _optimizer_difference(got["opt_d"], want["opt_d"]),
             "rng": bool(torch.equal(got["rng"], want["rng"])),
+            "rng_of_epoch": _digest(got["rng"]) in full["rng_starts"] and full["rng_starts"].index(_digest(got["rng"])) + 1,
             "replaced": got["replaced"],
         }
     reply["end"] = {net: _max_difference(resumed["final"][net], full["final"][net]) for net in ("G", "D")}

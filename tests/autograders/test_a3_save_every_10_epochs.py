@@ -32,7 +32,9 @@ saved (the checkpoints, if a 30-epoch run writes no image), and whether `train` 
 epochs, is judged by the two schedule checks only. The grid, noise and checkpoint checks judge what
 was written and what G received, whenever that was; the checkpoint check also whether checkpoints
 were saved with the grids. The noise check compares the tensors G received at each save, not the
-images, so how a grid is drawn and when it is saved do not matter to it. What a checkpoint holds
+images, so how a grid is drawn and when it is saved do not matter to it; a save that draws its
+noise by reseeding torch's global generator (torch.manual_seed) gives every save the same noise but
+makes the epochs after the saves replay the same random numbers, and loses half of it. What a checkpoint holds
 (optimizer states, the epoch) is judged by the visible checkpoint checks, what `resume` does with it
 by the resume check: a checkpoint without optimizer states is charged by both, once as a file that
 lacks them and once as a resumed run that lost Adam's moments (the visible check warns before
@@ -44,6 +46,7 @@ Points: 3 + 2 + 1 + 2 + 2 + 2 + 4 = 16.
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import pickle
@@ -56,7 +59,7 @@ from PIL import Image
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading import probes_a3
-from reference.grading.proxy import NOT_ZIP, stored_zip_problem
+from reference.grading.proxy import NOT_ZIP, TOO_MANY_VALUES, stored_zip_problem
 from reference.grading.submission import read_scratch_bytes
 
 ASSIGNMENT = "a3_save_every_10_epochs"
@@ -195,6 +198,27 @@ WRAPPED = {  # classes the probes put in the student's GAN, as the student knows
 }
 
 
+def pickled_fix(qualified: str) -> str:
+    """What to save instead of the pickled object of class `qualified` ("module.Class"): a network's or an
+    optimizer's state_dict, else nothing but state_dicts, tensors and numbers. Only the course's and
+    torch's own classes are looked up (importing them runs no student code)."""
+    module, _, name = qualified.rpartition(".")
+    cls = None
+    if module.split(".")[0] in ("torch", "reference"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except Exception:  # noqa: BLE001 - a name that is no importable module
+            cls = None
+    if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer):
+        return (
+            "save the optimizers' states, gan.opt_g.state_dict() and gan.opt_d.state_dict(), not the optimizers, and load "
+            "them with load_state_dict into the optimizers make_gan built"
+        )
+    if cls is None or (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        return 'save state_dicts, torch.save({"G": G.state_dict(), "D": D.state_dict()}, path)'
+    return "keep only state_dicts, tensors and numbers in a checkpoint (make_gan(seed) rebuilds the rest)"
+
+
 class TooLarge(ValueError):
     """A checkpoint holding more than the grader reads."""
 
@@ -226,6 +250,9 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
     if problem := stored_zip_problem(data, MAX_FILE):  # torch.save's records are stored; nothing else is unpacked
         if problem == NOT_ZIP:
             return f"`{name}` is not a file written by torch.save ({NOT_ZIP}); save checkpoints with torch.save", None
+        if problem == TOO_MANY_VALUES:
+            return (f"`{name}` holds {TOO_MANY_VALUES}, more than the grader reads (a long Python list of losses?); "
+                    f"keep tensors, numbers and state_dicts in a checkpoint (torch.tensor(losses) for a long list)"), None
         return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", None
     try:
         return None, dense(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
@@ -251,10 +278,7 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
                 f"grader does not; save only state_dicts, tensors and numbers (make_gan(seed) rebuilds the rest)"
             ), None
         if found:
-            return (
-                f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so "
-                f"the grader does not; save state_dicts, torch.save({{\"G\": G.state_dict(), \"D\": D.state_dict()}}, path)"
-            ), None
+            return f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so the grader does not; {pickled_fix(found[1])}", None
         return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", None
     except Exception as err:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
         return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", None
@@ -336,6 +360,8 @@ class Run:
             inputs = [z for z in inputs if isinstance(z, torch.Tensor)]
             self.periods.append((period["when"], k, files, inputs))
         self.writes = [(p, when, k) for when, k, files, _ in self.periods for p in files]
+        starts = reply.get("rng_starts", [])
+        self.rng_starts = [d if isinstance(d, str) else None for d in starts] if isinstance(starts, list) else []
         shapes = reply.get("shapes")
         self.shapes = None
         if isinstance(shapes, dict) and _shape_map(shapes.get("G")) and _shape_map(shapes.get("D")):
@@ -417,6 +443,11 @@ def hint(got: list[int], n: int) -> str:
         return f" (epoch {n} is the run's last: save after every 10th epoch only, not also when the run ends)"
     if all(k % 10 == 1 for k in got):
         return f" (1-based: {HINT})"
+    if n % 10 == 0 and got == list(range(10, n, 10)):  # every save but the one after the run's last epoch
+        return (
+            f" (nothing after epoch {n}, the run's last: save at the end of every 10th epoch, after its batches; a save at the "
+            f"start of the next epoch never comes after the last one)"
+        )
     return " (1-based: after the 10th, 20th, 30th epoch)"
 
 
@@ -435,7 +466,11 @@ def schedule_error(r: Run, kind: str) -> str | None:
             f"nothing written under out_dir in a {n}-epoch run; expected a sample grid ({', '.join(IMAGE_SUFFIXES)}) and a "
             f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after epochs {fmt(expected)}"
         )
-    short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: loop over every epoch, {LOOP}" if r.epochs != n else None
+    short = None
+    if r.epochs < n:
+        short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: loop over every epoch, {LOOP}"
+    elif r.epochs > n:
+        short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: train exactly the n_epochs epochs it is given, {LOOP}"
     during = sorted({k for _, when, k in writes if when == "during"})
     got = sorted({k for _, _, k in writes})
     if during:
@@ -519,6 +554,30 @@ def test_grids_come_from_fixed_noise(submission):
         f"G received different noise at the saves {first_label} and {saves[-1][0]}: the samples come from new noise "
         f"each time; draw fixed_noise once, before the loop, and reuse it"
     )
+    if reseeded := reseeded_at_saves(run(submission, 30)):
+        raise Partial(
+            1,
+            f"G received the same noise at every save, but the saves reseed torch's global generator: epochs "
+            f"{fmt(reseeded)} start from the same random state, so step draws the same fakes' noise again from each of them on; draw "
+            f"fixed_noise once, before the loop, or from a generator of its own, torch.randn(64, nz, "
+            f"generator=torch.Generator().manual_seed(s)), and never call torch.manual_seed at a save",
+        )
+
+
+def reseeded_at_saves(r: Run) -> list[int]:
+    """The epochs (1-based) of a run where a stretch of epochs begins that starts from the same torch
+    RNG states as an earlier stretch, when every such epoch comes right after a save (the save reseeds
+    torch's global generator); else []."""
+    after_saves = {1} | {k + 1 for when, k, _, _ in r.periods if when == "after" and k > 0}  # 1: train's own draw
+    starts = r.rng_starts
+    if not starts or None in starts:
+        return []
+    begins = set()
+    for later, digest in enumerate(starts):
+        earlier = starts.index(digest)
+        if earlier < later and (earlier == 0 or starts[earlier - 1] != starts[later - 1]):  # a repeat begins here
+            begins.update((earlier + 1, later + 1))
+    return sorted(begins) if begins and begins <= after_saves else []
 
 
 def _holds(states: list[dict[str, list[int]]], shapes: dict[str, list[int]]) -> bool:
@@ -612,6 +671,8 @@ def test_checkpoints_hold_optimizers_and_epoch(submission):
                     f"{holds} epoch {k - 1}, a 0-based loop's counter; save the number of epochs done, {k} "
                     f"(epoch + 1 in `for epoch in range(n_epochs)`)"
                 )
+            elif values == [k + 1]:
+                epoch = f"{holds} epoch {k + 1}, the next epoch to train; save the number of epochs done, {k}, and resume from the one after it"
             else:
                 epoch = f"{holds} epoch {fmt(values)}; save the number of epochs done, {k}"
     faults = [f for f in (optimizers, epoch) if f]
@@ -651,6 +712,11 @@ def resumed_epochs_error(uninterrupted: list, resumed: list, k: int) -> str | No
         return (
             f"resume trained epochs {fmt(got)}: it repeated epoch {k}, which the checkpoint saved after epoch {k} already "
             f"holds, and never trained epoch {TOTAL}; continue with epoch {k + 1}, the one after the saved epoch, up to n_epochs"
+        )
+    if got == expected[1:]:  # the right end, a late start: a 0-based loop from the number of epochs done, plus one
+        return (
+            f"resume trained epochs {fmt(got)}: it skipped epoch {k + 1}, the one after the saved epoch {k}; the checkpoint "
+            f"holds the {k} epochs done, so continue with epoch {k + 1} (`range({k}, n_epochs)` when counting from 0)"
         )
     if got == [e + 1 for e in expected]:  # every epoch one late: the batches of gan.batches.epoch(epoch), 1-based
         return (
@@ -800,6 +866,11 @@ def test_resume_continues_the_run(submission):
             f"train({FIRST}, ...) wrote no checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after an epoch, so there is nothing "
             f"to resume from; save a checkpoint after epochs 10, 20, ..."
         )
+    if isinstance(k, int) and k > FIRST:  # the wrong run length is the schedule checks' to charge; here it leaves nothing to resume
+        raise AssertionError(
+            f"train({FIRST}, ...) trained past epoch {FIRST} (its last checkpoint was saved after epoch {k}), so no run stopped "
+            f"after epoch {FIRST} to resume; train exactly the n_epochs epochs train is given"
+        )
     uninterrupted, resumed, start, end = (reply.get(key) for key in ("uninterrupted", "resumed", "start", "end"))
     if not isinstance(k, int) or not isinstance(uninterrupted, list) or not isinstance(resumed, list) or not isinstance(end, dict):
         raise AssertionError(MALFORMED)
@@ -851,7 +922,15 @@ def test_resume_continues_the_run(submission):
     error = resumed_files_error(written["interrupted"], written["uninterrupted"], checkpoint, k, compare=same_end)
     if error:
         raise AssertionError(error)
-    if isinstance(start, dict) and start.get("rng") is not True:
+    rng_of = start.get("rng_of_epoch") if isinstance(start, dict) else None
+    if isinstance(start, dict) and start.get("rng") is not True and rng_of == k and not isinstance(rng_of, bool):
+        lost += 2  # the state of the start of the saved epoch: taken before its batches
+        faults.append(
+            f"the resumed run's random numbers are those an uninterrupted run had at the start of epoch {k}, not at its end: "
+            f"the checkpoint's RNG state was taken before epoch {k}'s batches; call torch.get_rng_state() when you save, "
+            f"after the epoch's batches"
+        )
+    elif isinstance(start, dict) and start.get("rng") is not True:
         lost += 2
         faults.append(
             f"the resumed run's random numbers differ from an uninterrupted run's from epoch {k + 1} on (step draws its "
