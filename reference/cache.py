@@ -18,7 +18,7 @@ from pathlib import Path
 
 from reference.errors import UserError
 
-__all__ = ["cache_dir", "check_cache_dir", "writable_dir"]
+__all__ = ["cache_dir", "check_cache_dir", "expand_home", "writable_dir"]
 
 FIX = "set GAN_COURSE_CACHE to a writable folder"
 
@@ -31,11 +31,24 @@ def cache_dir() -> Path:
     before anything is written.
     """
     if chosen := os.environ.get("GAN_COURSE_CACHE"):
-        return Path(chosen).expanduser()
+        return expand_home(chosen, FIX)
     xdg = os.environ.get("XDG_CACHE_HOME")
     if xdg and Path(xdg).is_absolute():
         return Path(xdg) / "gan-course"
-    return Path("~/.cache/gan-course").expanduser()
+    return expand_home("~/.cache/gan-course", FIX)
+
+
+def expand_home(path: str | os.PathLike, fix: str) -> Path:
+    """`path` with a leading ~ expanded; a one-line UserError ending in `fix` where there is no home
+    folder to expand it to (HOME unset for a user the system has no entry for: a container started
+    with `--user 12345`, some CI runners), which Python reports as a RuntimeError."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise UserError(
+            f"{path} names your home folder, but this process has none (HOME is unset and user {os.getuid()} "
+            f"has no entry in the system's user list); set HOME, or {fix}"
+        ) from None
 
 
 def check_cache_dir() -> None:

@@ -30,8 +30,9 @@ from reference.errors import UserError
 
 # Settings a resumed run may change; every other setting must match the checkpoint's.
 RESUME_OVERRIDES = {"epochs", "device", "amp", "save_every", "data_dir", "eval_every", "eval_samples", "progress", "threads"}
-# Keys that a run's config.json holds besides TrainConfig's: the resolved sample shape, the process count.
-RUN_KEYS = ("shape", "world_size")
+# Keys that a run's config.json holds besides TrainConfig's: the resolved sample shape, the process count,
+# a conditional model's class count. --resume and --config (a run's config.json rebuilds the run) skip them.
+RUN_KEYS = ("shape", "world_size", "num_classes")
 
 _DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 # What a default of None means, for the help of its flag (other defaults are shown as they are).
@@ -197,7 +198,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         cfg, out, state = _resume(args, explicit)
     else:
-        values = read_config_file(args.config) if args.config else {}
+        values = {k: v for k, v in (read_config_file(args.config) if args.config else {}).items() if k not in RUN_KEYS}
         source = str(named_configs().get(args.config, args.config)) if args.config else "flags"
         cfg = TrainConfig.from_dict({**values, **explicit}, source=source)
         _check_widths(cfg.model, explicit)
@@ -228,7 +229,9 @@ def _only_writer(out: Path) -> Iterator[None]:
         import hashlib
         import tempfile
 
-        key = hashlib.sha256(str(out.expanduser().resolve()).encode()).hexdigest()[:20]
+        # the path's bytes as the file system has them: in the C locale without UTF-8 mode a name in another
+        # alphabet arrives with surrogate escapes, which str.encode() refuses
+        key = hashlib.sha256(os.fsencode(out.expanduser().resolve())).hexdigest()[:20]
         folder = Path(tempfile.gettempdir()) / f"gan-course-locks-{os.getuid()}"
         try:
             folder.mkdir(mode=0o700, exist_ok=True)
@@ -407,19 +410,33 @@ def _print_scores(scores: dict, extractor) -> None:
 
 
 def _metric_setup(args: argparse.Namespace, sources: list[str]):
+    from reference.data.mixtures import MIXTURES
+    from reference.data.sources import DATASETS
     from reference.metrics.features import get_extractor
     from reference.trainer import resolve_device
 
-    if args.n is not None and args.n < 2:
-        raise UserError(f"--n must be at least 2, got {args.n}")
+    _check_n(args)
     device = resolve_device(args.device)
     dataset = args.classifier
     if args.features == "classifier" and dataset is None:
         dataset = next((d for d in map(_source_dataset, sources) if d), None)
         if dataset is None:
             raise UserError("neither source names a dataset; pass --classifier DATASET (e.g. mnist) to choose the feature network")
-    extractor = get_extractor(args.features, dataset, args.data_dir, inception_weights=args.inception_weights, device=device)
-    return extractor, device
+    if dataset in MIXTURES:  # the classifier's own message would send the user to train one, which it refuses
+        raise UserError(
+            f"'{dataset}' is 2-D points, not images: FID and its classifier features do not apply; "
+            f"evaluate a run on it with 'gan-course eval RUN' (mode coverage and reverse KL)"
+        )
+    images = [d for d in DATASETS if d not in MIXTURES and d != "folder:PATH"]
+    if args.features == "classifier" and dataset not in images and not dataset.startswith("folder:"):
+        raise UserError(f"--classifier {dataset}: no such dataset; choose one of: {', '.join(images)}, folder:PATH")
+    return get_extractor(args.features, dataset, args.data_dir, inception_weights=args.inception_weights, device=device), device
+
+
+def _check_n(args: argparse.Namespace) -> None:
+    """UserError unless --n of fid/eval is left out or at least 2."""
+    if args.n is not None and args.n < 2:
+        raise UserError(f"--n must be a whole number >= 2 (or left out), got {args.n}")
 
 
 def _check_source(name: str, source: str) -> None:
@@ -466,12 +483,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from reference.metrics.coverage import mode_coverage
     from reference.metrics.evaluate import compare, load_generator, load_images, sample_images
 
+    from reference.trainer import resolve_device
+
+    _check_n(args)
     state = load_checkpoint(args.run)
     cfg = state["config"]
     if cfg["dataset"] in MIXTURES:
         mixture = MIXTURES[cfg["dataset"]]
-        G, spec, nz, _ = load_generator(args.run)
-        points = sample_images(G, spec, nz, args.n or 2500, seed=args.seed)
+        device = resolve_device(args.device)
+        G, spec, nz, _ = load_generator(args.run, device)
+        points = sample_images(G, spec, nz, args.n or 2500, seed=args.seed, device=device).cpu()
         cov = mode_coverage(points, mixture.means, mixture.std)
         print(f"Samples: {points.shape[0]} from epoch {state['epoch']} of {cfg['model']} on {cfg['dataset']}")
         print(f"Modes covered: {cov['modes_covered']} of {mixture.n_modes}")
@@ -521,7 +542,15 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 def cmd_autograde(args: argparse.Namespace) -> int:
     from reference.grading.command import run
 
-    return run(args)
+    try:
+        return run(args)
+    except ModuleNotFoundError as err:  # the lean install (pip install -e .) has no nbgrader, nbformat, ...
+        if err.name is None or err.name.split(".")[0] in ("reference", "torch"):
+            raise
+        raise UserError(
+            f"gan-course autograde needs {err.name}, one of the grading tools of the [dev] extra; "
+            f"install them with: pip install -e \".[dev]\" (in the course's folder)"
+        ) from None
 
 
 COMMANDS = {
@@ -542,11 +571,72 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return COMMANDS[args.command](args)
         except UserError as err:
+            _close_bars()
             sys.stderr.write(f"gan-course: error: {err}\n")
             return 2
         except KeyboardInterrupt:  # one line and status 2, like every other stop a user causes
+            _close_bars()
             sys.stderr.write(f"gan-course: error: {_interrupted(args)}\n")
             return 2
+        except PermissionError as err:  # a path given in a folder the user may not enter (sample --out, fid's sources)
+            _close_bars()
+            where = f" {err.filename}" if err.filename else ""
+            sys.stderr.write(f"gan-course: error: permission denied:{where}; choose a path you may read and write, or ask its owner for access\n")
+            return 2
+        except (MemoryError, RuntimeError) as err:
+            line = _out_of_memory(args, err)
+            if line is None and str(err) == "Could not determine home directory.":  # a ~ in a path, HOME unset, no user entry
+                line = "a path starts with ~ (your home folder), but this process has none (HOME is unset); set HOME, or write the full path"
+            if line is None:  # a bug: keep its traceback
+                raise
+            _close_bars()
+            sys.stderr.write(f"gan-course: error: {line}\n")
+            return 2
+
+
+def _close_bars() -> None:
+    """Close the progress bars an error left open, so that the error gets a line of its own and is the
+    last one: a bar still open at the error was redrawn after it at exit, the error stuck to its end."""
+    std = sys.modules.get("tqdm.std")
+    for bar in list(getattr(getattr(std, "tqdm", None), "_instances", ())):
+        try:
+            bar.close()
+        except Exception:  # noqa: BLE001 - a bar that cannot close must not hide the error
+            pass
+
+
+# What makes a command's work smaller, for the line of a run out of memory.
+_SMALLER = {
+    "train": "--batch-size, --image-size, --nz, --ngf/--ndf or --max-images",
+    "summary": "--image-size or --nz",
+    "sample": "--n",
+    "fid": "--n",
+    "eval": "--n",
+    "train-classifier": "--max-images",
+}
+
+
+def _out_of_memory(args: argparse.Namespace, err: BaseException) -> str | None:
+    """The one line for a command that ran out of memory (a size typed too large: --image-size 100000,
+    --nz 10**8, a batch that does not fit the GPU), or None if `err` is something else.
+
+    PyTorch reports it as torch.OutOfMemoryError (a RuntimeError) on GPUs and as a RuntimeError
+    "DefaultCPUAllocator: can't allocate memory" on the CPU; Python as MemoryError."""
+    import re
+
+    text = str(err)
+    if not (isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError"
+            or "can't allocate memory" in text or "out of memory" in text.lower()):
+        return None
+    asked = ""
+    if match := re.search(r"allocate (\d+) bytes", text):
+        asked = f" (it asked for {int(match.group(1)) / 2**30:,.1f} GiB at once)"
+    elif match := re.search(r"[Tt]ried to allocate ([\d.]+ [KMGT]i?B)", text):
+        asked = f" (it asked for {match.group(1)} at once)"
+    fix = f"use smaller values of {_SMALLER[args.command]}" if args.command in _SMALLER else "use smaller sizes"
+    run = getattr(args, "run_dir", None)
+    kept = f"; {run} keeps every epoch it finished" if run is not None and (Path(run) / "checkpoints" / "last.pt").is_file() else ""
+    return f"not enough memory for 'gan-course {args.command}'{asked}; {fix}, or run it on a machine with more memory{kept}"
 
 
 @contextmanager
@@ -555,13 +645,21 @@ def _printable_stdout() -> Iterator[None]:
 
     Where stdout is ASCII (PYTHONIOENCODING=ascii, or the C locale with PYTHONUTF8=0), 'KID: x ± y' or a
     run folder named in another alphabet ended the command in a traceback after its work was done.
-    stderr escapes already (Python's default there)."""
+    stderr escapes already (Python's default there). In the C or POSIX locale Python's stdout is
+    ASCII with errors="surrogateescape", which writes a path's undecodable bytes back as they came but
+    still fails on '±': there those bytes go out as they came and other characters as escapes."""
+    import codecs
+
     stream = sys.stdout
     before = getattr(stream, "errors", None)
-    changed = before == "strict" and hasattr(stream, "reconfigure")
+    changed = before in ("strict", "surrogateescape") and hasattr(stream, "reconfigure")
     if changed:
         try:
-            stream.reconfigure(errors="backslashreplace")
+            codecs.lookup_error(_ESCAPE)
+        except LookupError:
+            codecs.register_error(_ESCAPE, _escape_unencodable)
+        try:
+            stream.reconfigure(errors=_ESCAPE if before == "surrogateescape" else "backslashreplace")
         except (ValueError, OSError):  # a closed or unusual stream: leave it as it is
             changed = False
     try:
@@ -572,6 +670,21 @@ def _printable_stdout() -> Iterator[None]:
                 stream.reconfigure(errors=before)
             except (ValueError, OSError):
                 pass
+
+
+_ESCAPE = "gan-course.escape"
+
+
+def _escape_unencodable(err: UnicodeError) -> tuple[bytes, int]:
+    """Codec error handler: surrogate escapes (bytes a path held that the locale could not decode) as
+    their bytes, like "surrogateescape"; every other character as a backslash escape."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    out = bytearray()
+    for char in err.object[err.start : err.end]:
+        code = ord(char)
+        out += bytes([code - 0xDC00]) if 0xDC80 <= code <= 0xDCFF else char.encode("ascii", "backslashreplace")
+    return bytes(out), err.end
 
 
 @contextmanager

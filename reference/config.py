@@ -209,9 +209,14 @@ def read_config_file(name_or_path: str) -> dict[str, Any]:
             f"config '{name_or_path}' is neither a named config ({', '.join(named_configs())}) nor a file; "
             f"pick a name or pass a .toml/.json path"
         )
+    if path.suffix.lower() not in (".toml", ".json"):  # a checkpoint or an image passed by mistake, read as TOML, ran a default run
+        raise UserError(
+            f"config {path} is neither a .toml nor a .json file; pass a config file ending in .toml or .json, "
+            f"or a named config ({', '.join(named_configs())})"
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")  # TOML and JSON are UTF-8 on every machine; a Notepad BOM is skipped
-        values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        values = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (ValueError, OSError) as err:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         raise UserError(f"cannot read config {path}: {str(err).splitlines()[0]}; fix the file's syntax") from None
     if not isinstance(values, dict):

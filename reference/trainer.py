@@ -42,12 +42,13 @@ from torch.nn.utils.parametrizations import spectral_norm
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from reference.progress import tqdm
 
+from reference.cache import expand_home
 from reference.checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_state
-from reference.config import TrainConfig
+from reference.config import DEVICES, TrainConfig
 from reference.cpu import cpu_training
 from reference.data import Batches, from_model_range, load_dataset, to_model_range
 from reference.data.mixtures import MIXTURES
-from reference.data.sources import resize_uint8
+from reference.data.sources import native_shape, resize_uint8
 from reference.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
 from reference.errors import UserError
 from reference.io import write_text_atomic
@@ -67,9 +68,15 @@ def resolve_device(name: str) -> torch.device:
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was requested but no CUDA GPU is visible; use --device auto or cpu")
-    if name == "mps" and not torch.backends.mps.is_available():
+    kind, _, index = name.partition(":")
+    if kind not in DEVICES or (index and (kind != "cuda" or not index.isdigit())):
+        raise UserError(f"unknown device '{name}'; choose one of: {', '.join(DEVICES)} (or cuda:N for GPU N)")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {name} was requested but no CUDA GPU is visible; use --device auto or cpu")
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0; "
+                        f"use --device cuda or cuda:0")
+    if kind == "mps" and not torch.backends.mps.is_available():
         raise UserError("--device mps was requested but Apple's MPS is not available; use --device auto or cpu")
     return torch.device(name)
 
@@ -80,7 +87,7 @@ def check_out_dir(out: Path, resume: bool, dataset: str | None = None) -> None:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder; choose a folder path (new or empty) for --out")
     if dataset is not None and dataset.startswith("folder:"):
-        images = Path(dataset[len("folder:") :]).expanduser().resolve()
+        images = expand_home(dataset[len("folder:") :], "write the folder's full path").resolve()
         if out.resolve() == images or images in out.resolve().parents:
             raise UserError(
                 f"--out {out} is inside the image folder {images} of --dataset {dataset}: the run's samples would "
@@ -125,6 +132,8 @@ class Run:
         self.loss = build_loss(cfg)
         self.nz = cfg.nz or self.spec.default_nz
 
+        # a size the model cannot take is named before any image is read or resized to it
+        self.spec.resolve_shape(native_shape(cfg.dataset, cfg.image_size), cfg.image_size)
         dataset = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, seed=cfg.seed, progress=progress)
         if cfg.max_images is not None and cfg.max_images < len(dataset):
             dataset = dataset.subset(cfg.max_images)

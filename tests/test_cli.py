@@ -841,3 +841,286 @@ def test_a_lock_folder_others_can_write_is_never_used(capfd, tmp_path, monkeypat
     finally:
         os.close(held)
     assert code == 0 and calls == [run], err
+
+
+# ---- unseen machines and inputs: devices, memory, bars, 2-D runs, run configs ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sample", "no-such-run", "--device", "tpu"],
+        ["train-classifier", "--device", "tpu"],
+        ["fid", "digits:test", "digits:train", "--device", "gpu"],
+        ["sample", "no-such-run", "--device", "cpu:0"],
+        ["train-classifier", "--device", "cuda:x"],
+    ],
+)
+def test_an_unknown_device_is_one_line_in_every_command(capfd, argv):
+    """Only train checked --device against its list; sample, fid, eval and train-classifier ended in torch's traceback."""
+    code, _, err = cli(capfd, *argv)
+    assert_one_line_error(code, err, f"unknown device '{argv[-1]}'", "auto, cpu, cuda, mps")
+
+
+def test_a_cuda_index_beyond_the_gpus_is_one_line(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert trainer.resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(UserError, match="has 1 CUDA GPU"):
+        trainer.resolve_device("cuda:3")
+
+
+def test_an_image_size_the_model_refuses_is_named_before_the_data_is_resized(capfd, tmp_path):
+    """--image-size 100000 resized 1,437 digits to 100000 px (a 13 TB allocation and a traceback)
+    before the model could say which sizes it takes."""
+    code, _, err = cli(capfd, *TRAIN, "--image-size", "100000", "--epochs", "1", "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "dcgan", "28, 32, 64 or 128", "--image-size 64 or 128")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["summary", "--model", "mlp", "--image-size", "100000"], ["not enough memory", "gan-course summary", "GiB", "--image-size or --nz"]),
+        ([*MLP, "--nz", "100000000", "--epochs", "1"], ["not enough memory", "gan-course train", "--batch-size", "--nz"]),
+    ],
+)
+def test_a_size_too_large_for_memory_is_one_line(capfd, tmp_path, argv, words):
+    """A model or data too large for memory ended in a 'DefaultCPUAllocator: can't allocate memory' traceback."""
+    code, _, err = cli(capfd, *argv, *(["--out", tmp_path / "run"] if argv[0] == "train" else []))
+    assert_one_line_error(code, err, *words)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_gpu_out_of_memory_mid_run_is_one_line_and_names_the_kept_run(capfd, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", run)
+    assert code == 0, err
+    before = hashes(run)
+
+    def out_of_memory(self, *args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 15.77 GiB total capacity)")
+
+    monkeypatch.setattr(trainer.Run, "train_epoch", out_of_memory)
+    code, _, err = cli(capfd, "train", "--resume", run, "--epochs", "2")
+    assert_one_line_error(code, err, "not enough memory", "20.00 GiB", "--batch-size", f"{run} keeps every epoch")
+    kept = lambda files: {k: v for k, v in files.items() if k != "config.json"}  # noqa: E731 - the resume records --epochs 2
+    assert kept(hashes(run)) == kept(before)
+
+    def bug(self, *args, **kwargs):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (64x100 and 128x256)")
+
+    monkeypatch.setattr(trainer.Run, "train_epoch", bug)
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):  # any other error is a bug and keeps its traceback
+        main(["train", "--resume", str(run), "--epochs", "2"])
+
+
+def test_an_error_mid_run_gets_its_own_last_line_after_the_progress_bar(capfd, tmp_path, monkeypatch):
+    """The open bar was redrawn at exit after the error line, and the error stuck to the end of the bar's line."""
+    run = tmp_path / "run"
+    calls = []
+    train_epoch = trainer.Run.train_epoch
+
+    def stopped(self, epoch, bar):
+        calls.append(epoch)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return train_epoch(self, epoch, bar)
+
+    monkeypatch.setattr(trainer.Run, "train_epoch", stopped)
+    code, _, err = cli(capfd, *TINY, "--progress", "--epochs", "3", "--out", run)
+    assert code == 2
+    expected = f"gan-course: error: interrupted; resume the run with: gan-course train --resume {run}"
+    assert err.endswith("\n" + expected + "\n"), f"the error is not the last line of its own: {err[-300:]!r}"
+
+
+@pytest.fixture(scope="module")
+def ring_run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("cli") / "ring-run"
+    code = main(["train", "--model", "mlp2d", "--dataset", "ring", "--epochs", "1", "--max-images", "256",
+                 "--device", "cpu", "--no-progress", "--out", str(run)])
+    assert code == 0
+    return run
+
+
+@pytest.mark.parametrize("flags, words", [(["--n", "-5"], ["--n", "-5"]), (["--n", "0"], ["--n", "0"]),
+                                          (["--device", "tpu"], ["unknown device 'tpu'"])])
+def test_eval_of_a_2d_run_checks_n_and_device(capfd, ring_run, flags, words):
+    """A ring or grid run's eval skipped the checks of --n (-5: a torch.cat traceback; 0: 2,500 samples) and --device."""
+    code, _, err = cli(capfd, "eval", ring_run, *flags)
+    assert_one_line_error(code, err, *words)
+
+
+def test_eval_of_a_2d_run_reports_mode_coverage(capfd, ring_run):
+    code, out, err = cli(capfd, "eval", ring_run, "--n", "50")
+    assert code == 0, err
+    assert "Samples: 50 " in out and "Modes covered:" in out
+
+
+@pytest.mark.parametrize("sources", [["RUN", "ring:test"], ["grid:test", "ring:train"]])
+def test_fid_of_2d_points_points_to_eval(capfd, ring_run, sources):
+    """fid on ring or grid sent the user to 'train-classifier --dataset ring', which refuses: a dead end."""
+    code, _, err = cli(capfd, "fid", *[ring_run if s == "RUN" else s for s in sources])
+    assert_one_line_error(code, err, "2-D points", "gan-course eval")
+    assert "train-classifier" not in err
+
+
+@pytest.mark.parametrize("name", ["last.pt", "notes.txt", "exp.yaml"])
+def test_a_config_that_is_no_toml_or_json_is_refused(capfd, tmp_path, name):
+    """An empty checkpoint passed as --config was read as an empty TOML: a default 30-epoch run started."""
+    path = tmp_path / name
+    path.write_bytes(b"")
+    code, _, err = cli(capfd, "train", "--config", path, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, str(path), ".toml", ".json")
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_upper_case_json_config_is_read_as_json(capfd, tmp_path):
+    path = tmp_path / "EXP.JSON"
+    path.write_text('{"model": "mlp", "epochs": 1, "max_images": 64}')
+    code, _, err = cli(capfd, *TRAIN, "--config", path, "--out", tmp_path / "run")
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"] == "mlp"
+
+
+def _conditional_config(run: Path) -> dict:
+    cfg = TrainConfig(model="cdcgan", dataset="digits", epochs=1, max_images=64, batch_size=32, ngf=8, ndf=8,
+                      device="cpu", progress=False, threads=1).to_dict()
+    return {**cfg, "shape": [1, 28, 28], "nz": 100, "world_size": 1, "num_classes": 10}
+
+
+def test_a_conditional_run_stopped_before_its_first_checkpoint_resumes(capfd, tmp_path):
+    """Its config.json holds num_classes, which --resume took for an unknown setting: the run could not restart."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(_conditional_config(run)))
+    code, _, err = cli(capfd, "train", "--resume", run)
+    assert code == 0, err
+    assert load_checkpoint(run)["epoch"] == 1
+
+
+def test_a_runs_config_json_rebuilds_the_run_through_config(capfd, tmp_path):
+    """README: config.json holds every setting, enough to rebuild the run; --config of it was refused
+    for shape, world_size and num_classes."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    (tmp_path / "config.json").write_text(json.dumps(_conditional_config(first)))
+    assert cli(capfd, "train", "--config", tmp_path / "config.json", "--out", first)[0] == 0
+    code, _, err = cli(capfd, "train", "--config", first / "config.json", "--out", second)
+    assert code == 0, err
+    a, b = load_checkpoint(first), load_checkpoint(second)
+    assert all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"]), "the rebuilt run differs"
+
+
+@pytest.fixture
+def no_home(monkeypatch):
+    """A process with no home folder: HOME unset for a user the system has no entry for (a container
+    started with --user 12345), where Python cannot expand ~; no data root or cache chosen."""
+    import pathlib
+
+    expanduser = pathlib.Path.expanduser
+
+    def no_home_expanduser(self):
+        if str(self).startswith("~"):
+            raise RuntimeError("Could not determine home directory.")
+        return expanduser(self)
+
+    monkeypatch.setattr(pathlib.Path, "expanduser", no_home_expanduser)
+    for name in ("HOME", "GAN_COURSE_DATA", "GAN_COURSE_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_offline_default_trains_without_a_home_folder(capfd, tmp_path, no_home):
+    """The digits need no data root, yet the default root (~/.cache/gan-course/data) was expanded first: a traceback."""
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", tmp_path / "run")
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "run")["epoch"] == 1
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["train", "--dataset", "mnist", "--epochs", "1"], ["~/.cache/gan-course/data", "set HOME", "GAN_COURSE_DATA", "--data-dir"]),
+        (["train", "--dataset", "folder:~/dogs", "--epochs", "1"], ["~/dogs", "set HOME", "full path"]),
+        (["train-classifier", "--epochs", "1", "--data-dir", "."], ["~/.cache/gan-course", "set HOME", "GAN_COURSE_CACHE"]),
+        (["fid", "~/fake.npz", "digits:test"], ["~", "set HOME", "full path"]),
+    ],
+)
+def test_a_path_in_a_missing_home_folder_is_one_line(capfd, tmp_path, no_home, argv, words):
+    code, _, err = cli(capfd, *argv, *(["--out", tmp_path / "run"] if argv[0] == "train" else []))
+    assert_one_line_error(code, err, *words)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sample", "RUN", "--out", "LOCKED/grid.png"],
+        ["fid", "LOCKED/fake.npz", "digits:test"],
+        ["train", "--model", "mlp", "--epochs", "1", "--out", "LOCKED/run"],
+        ["train", "--resume", "LOCKED/run", "--epochs", "2"],
+        ["eval", "LOCKED/run"],
+        ["train", "--config", "LOCKED/exp.toml"],
+    ],
+)
+def test_a_path_in_a_folder_the_user_may_not_enter_is_one_line(capfd, tmp_path, mlp_run, monkeypatch, argv):
+    """As a user other than root, a path inside another user's private folder made stat() raise
+    PermissionError: sample, fid, train, eval and --config ended in a traceback."""
+    import pathlib
+
+    locked = tmp_path / "locked"
+    stat_ = pathlib.Path.stat
+
+    def denied(self, *args, **kwargs):  # what a folder of mode 0700 owned by another user does (root is never denied)
+        if str(self).startswith(str(locked) + os.sep):
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return stat_(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "stat", denied)
+    argv = [str(mlp_run) if a == "RUN" else a.replace("LOCKED", str(locked)) for a in argv]
+    code, _, err = cli(capfd, *argv)
+    assert_one_line_error(code, err, "permission denied", str(locked), "ask its owner")
+
+
+def test_autograde_in_the_lean_install_names_the_dev_extra(capfd, monkeypatch):
+    """`pip install -e .` has no nbformat or nbgrader: `gan-course autograde` ended in a ModuleNotFoundError traceback."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the course folder
+    for name in [m for m in sys.modules if m == "reference.grading.bridge" or m.split(".")[0] in ("nbformat", "nbgrader")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "nbformat", None)  # import nbformat: ModuleNotFoundError, as where it is not installed
+    code, _, err = cli(capfd, "autograde", "a3_save_every_10_epochs", "--no-sandbox")
+    assert_one_line_error(code, err, "autograde needs nbformat", "[dev]", 'pip install -e ".[dev]"')
+
+
+def test_a_non_ascii_out_in_the_posix_locale_trains(capfd, tmp_path):
+    """LC_ALL=POSIX without UTF-8 mode hands a name in another alphabet over with surrogate escapes
+    ('tt \\udcc3\\udca9' for 'tt é'): the lock's key, str.encode() of the path, ended the run in a traceback."""
+    out = str(tmp_path / "tt ") + "\udcc3\udca9"
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", out)
+    assert code == 0, err
+    assert (tmp_path / "tt é" / "checkpoints" / "last.pt").is_file()
+
+
+def test_stdout_in_the_posix_locale_prints_path_bytes_as_they_came_and_escapes_the_rest(monkeypatch):
+    """There Python's stdout is ASCII with errors='surrogateescape': 'KID: x ± y' ended eval and fid in a
+    UnicodeEncodeError after their work was done."""
+    import io
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii", errors="surrogateescape", newline="\n")
+    monkeypatch.setattr(sys, "stdout", stream)
+
+    def scores(args):
+        print("KID: 1 ± 2 for run tt \udcc3\udca9")
+        return 0
+
+    monkeypatch.setitem(cli_module.COMMANDS, "configs", scores)
+    assert main(["configs"]) == 0
+    stream.flush()
+    assert raw.getvalue() == b"KID: 1 \\xb1 2 for run tt \xc3\xa9\n"
+    assert stream.errors == "surrogateescape", "stdout's own error handler was not restored"
+
+
+def test_an_unknown_classifier_dataset_is_named_with_the_choices(capfd):
+    """--classifier nope sent the user to 'gan-course train-classifier --dataset nope', which refuses it."""
+    code, _, err = cli(capfd, "fid", "digits:test", "digits:train", "--classifier", "nope")
+    assert_one_line_error(code, err, "--classifier nope", "digits, mnist, fashion-mnist, cifar10, folder:PATH")
+    assert "train-classifier" not in err

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from reference.progress import tqdm
 
+from reference.cache import expand_home
 from reference.data.mixtures import MIXTURES, TEST_POINTS, TRAIN_POINTS, sample_mixture
 from reference.errors import UserError
 
@@ -69,7 +70,7 @@ class Dataset:
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     """The data root: `data_dir`, else $GAN_COURSE_DATA, else ~/.cache/gan-course/data."""
     chosen = data_dir or os.environ.get("GAN_COURSE_DATA") or DEFAULT_ROOT
-    return Path(chosen).expanduser()
+    return expand_home(chosen, "set GAN_COURSE_DATA (or pass --data-dir) to the folder that holds or should hold the data")
 
 
 def native_shape(name: str, image_size: int | None = None) -> tuple[int, ...]:
@@ -104,7 +105,6 @@ def load_dataset(
     """
     if split not in ("train", "test"):
         raise DataError(f"unknown split '{split}'; use 'train' or 'test'")
-    root = data_root(root)
     if name in MIXTURES:
         n, stream = (TRAIN_POINTS, seed) if split == "train" else (TEST_POINTS, seed + 1)  # test: an independent draw
         points, modes = sample_mixture(name, n, seed=stream)
@@ -112,9 +112,10 @@ def load_dataset(
     if name == "digits":
         ds = _digits(split)
     elif name in _TORCHVISION:
-        ds = _torchvision(name, root, split, download)
+        ds = _torchvision(name, data_root(root), split, download)  # only these read the data root: digits work without one
     elif name.startswith("folder:"):
-        ds = _folder(name, Path(name[len("folder:") :]).expanduser(), image_size or 64, progress)
+        folder = expand_home(name[len("folder:") :], "write the folder's full path")
+        ds = _folder(name, folder, image_size or 64, progress)
     else:
         raise DataError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
     if image_size is not None and ds.shape[1:] != (image_size, image_size):
