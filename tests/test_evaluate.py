@@ -399,3 +399,22 @@ def test_train_eval_every_negative_is_refused(capfd, tmp_path):
     code, _, err = cli(capfd, *mlp_flags(tmp_path), "--eval-every", "-1", "--out", tmp_path / "run")
     assert_one_line_error(code, err, "--eval-every", "-1")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("content", ["empty", "npy", "damaged-zip"])
+def test_an_empty_npy_or_damaged_npz_is_a_one_line_user_error(tmp_path, content):
+    """An empty file (np.load: EOFError), a .npy array saved under an .npz name, and a zip cut short
+    were tracebacks, not the one line that names the file and the fix."""
+    path = tmp_path / "images.npz"
+    if content == "empty":
+        path.write_bytes(b"")
+    elif content == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros((4, 8, 8), np.uint8))
+    else:
+        np.savez(path, images=np.zeros((4, 8, 8), np.uint8))
+        path.write_bytes(path.read_bytes()[:-30])
+    with pytest.raises(UserError) as err:
+        load_images(str(path))
+    message = str(err.value)
+    assert "\n" not in message and f"cannot read {path} as .npz" in message and "numpy.savez" in message, message

@@ -279,6 +279,19 @@ def test_two_data_roots_of_one_dataset_get_their_own_classifiers(tiny_mnist, tmp
     assert classifier_path("mnist", link) == classifier_path("mnist", full), "one folder, one key, however it is named"
 
 
+def test_cache_keys_of_paths_the_locale_cannot_decode(tmp_path: Path) -> None:
+    """In the C locale without UTF-8 mode a folder named in another alphabet arrives with surrogate
+    escapes, which str.encode() refused: the keys hash the path's bytes as the file system has them,
+    the same bytes (and keys) as before for any UTF-8 path."""
+    import hashlib
+
+    odd = tmp_path / "caf\udce9"  # the byte 0xe9 as Python decodes it in the C locale
+    assert root_key(odd).endswith(hashlib.sha1(os.fsencode(odd.resolve())).hexdigest()[:8])
+    assert dataset_key(f"folder:{odd}").startswith("folder-")
+    plain = tmp_path / "café"
+    assert root_key(plain).endswith(hashlib.sha1(str(plain.resolve()).encode()).hexdigest()[:8])
+
+
 def test_xdg_cache_home_is_honoured_without_gan_course_cache(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("GAN_COURSE_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

@@ -142,7 +142,7 @@ def dataset_key(dataset: str) -> str:
         return dataset
     path = Path(dataset[len("folder:") :]).expanduser().resolve()
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name) or "folder"
-    return f"folder-{slug}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    return f"folder-{slug}-{hashlib.sha1(os.fsencode(path)).hexdigest()[:8]}"
 
 
 def root_key(root: str | os.PathLike | None = None) -> str:
@@ -154,7 +154,7 @@ def root_key(root: str | os.PathLike | None = None) -> str:
     path = data_root(root).resolve()
     names = "-".join(part for part in path.parts[-2:] if part != path.anchor)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", names) or "root"
-    return f"{slug}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    return f"{slug}-{hashlib.sha1(os.fsencode(path)).hexdigest()[:8]}"
 
 
 def classifier_path(dataset: str, root: str | os.PathLike | None = None) -> Path:

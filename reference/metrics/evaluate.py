@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -131,14 +132,18 @@ def _npz_images(path: Path) -> Tensor:
     if not path.is_file():
         raise UserError(f"{path} does not exist; pass an .npz file of images")
     try:
-        with np.load(path) as archive:
+        loaded = np.load(path)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy file's one array
+            raise ValueError("a single .npy array, not an .npz archive")
+        with loaded as archive:
             keys = list(archive.keys())
             key = next((k for k in ("images", "x") if k in keys), keys[0] if len(keys) == 1 else None)
             if key is None:
                 raise UserError(f"{path} holds arrays {keys}; name the images array 'images'")
             array = archive[key]
-    except (ValueError, OSError) as err:
-        raise UserError(f"cannot read {path} as .npz ({err}); save images with numpy.savez(path, images=array)") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # an empty file is an EOFError
+        why = str(err).splitlines()[0] if str(err) else "the file is empty"
+        raise UserError(f"cannot read {path} as .npz ({why}); save images with numpy.savez(path, images=array)") from None
     x = torch.from_numpy(np.ascontiguousarray(array))
     if x.dim() == 3:
         x = x.unsqueeze(1)
