@@ -958,3 +958,101 @@ def test_a_batch_size_fixed_in_a_view_is_named_once(tmp_path):
             f"invalid for input of size 400: {fix.format(n=4)}; expected (N, 1, 28, 28)",
         ),
     }
+
+
+def test_a_generator_given_flat_noise_is_told_to_reshape_it_once():
+    """The given layers without the Unflatten: the first ConvTranspose2d gets z (N, nz), 2-D, for every
+    batch size and nz; the fix is told once, not once per case."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_checks
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init}
+    exec(textwrap.dedent('''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.main = nn.Sequential(*given[1:10], nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True), *given[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return self.main(z)
+    '''), namespace)
+    checks = load_checks(A, ROOT)
+    fix = ("gets (N, {nz}), 2-D: a conv takes (N, C, H, W): reshape z (N, nz) to (N, nz, 1, 1) before the first conv, with "
+           "nn.Unflatten(1, (nz, 1, 1)) or z.view(-1, nz, 1, 1)")
+    layer = "`main.0` (DenseConvTranspose2d(100, 64, kernel_size=(4, 4), stride=(1, 1), bias=False))"  # ngf * 4 at ngf = 16
+    assert run_check(checks["test_output_shape"], LocalSubmission(namespace)) == (
+        0.0, f"with nz=100, N=2 the generator output fails: {layer} {fix.format(nz=100)}; expected (N, 1, 28, 28) from z (N, nz)"
+    )
+
+
+def test_a_generator_whose_widths_ignore_ngf_keeps_one_point():
+    """Widths from the notebook's global NGF (64) instead of the `ngf` argument: at the grader's ngf=16 it
+    holds far more parameters than the given generator, but the comparison at the same ngf is void; one
+    point, the fault named. Widths from `ngf` (the same class otherwise) keep both points."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_checks
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    source = '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                given = list(Generator(nz, NGF, channels=1, size=28).main)
+                self.main = nn.Sequential(*given[:10], nn.Conv2d(NGF, NGF, 3, 1, 1, bias=False), nn.BatchNorm2d(NGF), nn.ReLU(True), *given[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return self.main(z)
+    '''
+    check = load_checks(A, ROOT)["test_adds_conv_layers"]
+    for width, expected in (("NGF", (1.0, (
+        "`DeeperGenerator(ngf=16)` and `DeeperGenerator(ngf=32)` both have 874,496 parameters: its layers ignore the `ngf` "
+        "argument (a global such as NGF in its place?); build every width from `ngf`, as the given generator does, so "
+        "that it is compared with the given generator at the same ngf"))), ("ngf", (2.0, ""))):
+        namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init, "NGF": 64}
+        exec(textwrap.dedent(source).replace("NGF", width), namespace)
+        assert run_check(check, LocalSubmission(namespace)) == expected
+
+
+@pytest.mark.parametrize(
+    "forward, told",
+    [
+        ("(self.main(z) + 1) / 2", "after"),  # the Tanh's output mapped to [0, 1] in forward
+        ("self.main(z).clamp(0, 1)", "after"),
+        ("torch.relu(self.main(z))", "after"),
+        ("torch.tanh(torch.relu(self.main[:-1](z)))", "tanh"),  # a ReLU before the Tanh: not "changed afterwards"
+    ],
+    ids=["mapped_to_0_1", "clamped", "relu_after_tanh", "relu_before_functional_tanh"],
+)
+def test_an_output_changed_after_its_tanh_is_told_so(forward, told):
+    """A generator whose last conv is followed by its Tanh, but whose forward then maps the output to [0, 1],
+    is told to return the Tanh's output as it is (it has the Tanh the generic advice asks for)."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_checks
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init}
+    exec(textwrap.dedent(f'''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.main = nn.Sequential(*given[:10], nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True), *given[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return {forward}
+    '''), namespace)
+    points, message = run_check(load_checks(A, ROOT)["test_output_range"], LocalSubmission(namespace))
+    fix = (
+        "nn.Tanh() follows its last conv, but the Tanh's output is changed afterwards (such as (x + 1) / 2 or a clamp to "
+        "[0, 1]): return the Tanh's output as it is; the images are scaled to [-1, 1], and the plots map them back themselves"
+    )
+    assert points == 0.0 and "never negative even with large weights" in message, message
+    assert message.endswith(fix if told == "after" else END_WITH_TANH), message

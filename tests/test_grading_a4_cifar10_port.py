@@ -1011,3 +1011,126 @@ def test_a_batch_size_fixed_in_a_view_is_named_once():
         "have any size N (here 2): let the batch size follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1); "
         "expected (N, 3, 32, 32) for every batch size N",
     ), got
+
+
+# A loader that builds its tensors from CIFAR10's .data (N, 32, 32, 3) uint8 by hand; <IMAGES> and <DATASET> per case
+DATA_LOADER = '''
+def make_cifar10_loader(root, batch_size=64):
+    ds = torchvision.datasets.CIFAR10(root, train=True, download=True)
+    x = <IMAGES>
+    return DataLoader(<DATASET>, batch_size=batch_size, <ORDER>)
+'''
+PAIRS = "torch.utils.data.TensorDataset(x, torch.tensor(ds.targets))"
+NO_LABELS = (
+    "the loader yields bare image tensors, not (images, labels) pairs: the training loop unpacks `for real, _ in loader`; "
+    "keep CIFAR10's (image, label) pairs, which the DataLoader collates into (images, labels)"
+)
+FIXED_ORDER = (
+    "every pass over the loader starts with the same images in the same order: G and D would see the batches in one "
+    "fixed order every epoch; pass shuffle=True to the DataLoader"
+)
+WRONG_PLACES = "the loader's images hold the CIFAR-10 files' pixels in the wrong places: "
+
+
+@pytest.mark.parametrize(
+    "images, dataset, order, expected",
+    [
+        ("torch.from_numpy(ds.data).permute(0, 3, 1, 2).float().div(255).sub(0.5).div(0.5)", PAIRS, "shuffle=True", (2.0, "")),
+        ("torch.tensor(ds.data, dtype=torch.float32) / 127.5 - 1", PAIRS, "shuffle=True", (
+            0.0, "the loader yields images of shape (8, 32, 32, 3) for batch_size=8; expected (8, 3, 32, 32): the images "
+                 "are channels last (B, 32, 32, 3), as CIFAR10's .data stores them; PyTorch's images are (B, C, H, W): "
+                 "transforms.ToTensor() makes them so, or .permute(0, 3, 1, 2) a tensor made from .data")),
+        ("torch.tensor(ds.data).reshape(-1, 3, 32, 32).float() / 127.5 - 1", PAIRS, "shuffle=True", (
+            0.0, WRONG_PLACES + "CIFAR10's .data is (N, 32, 32, 3), height, width, channels, and .view or .reshape to "
+                 "(N, 3, 32, 32) scrambles its pixels; move the channels with .permute(0, 3, 1, 2) (or use transforms.ToTensor())")),
+        ("torch.tensor(ds.data).permute(0, 3, 2, 1).float() / 255", PAIRS, "shuffle=True", (
+            0.0, WRONG_PLACES + "their height and width are swapped (each image is transposed): from CIFAR10's .data "
+                 "(N, H, W, C) take .permute(0, 3, 1, 2), not .permute(0, 3, 2, 1); and scale them to [-1, 1]: "
+                 "(x / 255 - 0.5) / 0.5")),
+        ("torch.tensor(ds.data).permute(0, 3, 1, 2).float() / 127.5 - 1", "x", "shuffle=True", (1.0, NO_LABELS)),
+        ("torch.tensor(ds.data).permute(0, 3, 1, 2).float() / 127.5 - 1", "torch.utils.data.TensorDataset(x)", "shuffle=True",
+         (1.0, NO_LABELS.replace("bare image tensors", "batches of 1 item"))),
+        ("torch.tensor(ds.data).permute(0, 3, 1, 2).float() / 127.5 - 1", "x", "shuffle=False", (0.0, f"{FIXED_ORDER}; {NO_LABELS}")),
+    ],
+    ids=["permuted_by_hand", "channels_last", "reshaped_not_permuted", "transposed_unscaled", "images_only",
+         "tensor_dataset_without_labels", "images_only_unshuffled"],
+)
+def test_a_loader_built_from_the_raw_array_is_told_its_layout_and_labels(tmp_path, images, dataset, order, expected):
+    """Tensors made from CIFAR10's .data by hand: right when permuted to (N, C, H, W) and paired with the
+    labels; channels last, a reshape for a permute and swapped axes are named as such (not as a resize or a
+    colour change), and batches without labels, which the training loop cannot unpack, keep 1 point."""
+    from reference.grading.submission import LocalSubmission
+
+    import torchvision
+
+    namespace = {"torch": torch, "torchvision": torchvision, "DataLoader": torch.utils.data.DataLoader}
+    exec(textwrap.dedent(DATA_LOADER.replace("<IMAGES>", images).replace("<DATASET>", dataset).replace("<ORDER>", order)), namespace)
+    check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
+    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected
+
+
+def test_a_generator_given_flat_noise_is_told_to_reshape_it_once():
+    """G without the Unflatten: its first ConvTranspose2d gets z (N, nz), 2-D; the fix is told once, not per case."""
+    from reference.grading.submission import LocalSubmission
+
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(textwrap.dedent(networks(("nn.Unflatten(1, (nz, 1, 1)),  # (N, nz) -> (N, nz, 1, 1)", ""))), namespace)
+    got = run_check(load_checks(A, ROOT)["test_generator_makes_colour_images"], LocalSubmission(namespace))
+    assert got == (
+        0.0,
+        "with nz=100, N=2 the generator fails: layer `0` (ConvTranspose2d(100, 64, kernel_size=(4, 4), stride=(1, 1), "
+        "bias=False)) gets (N, 100), 2-D: a conv takes (N, C, H, W): reshape z (N, nz) to (N, nz, 1, 1) before the first "
+        "conv, with nn.Unflatten(1, (nz, 1, 1)) or z.view(-1, nz, 1, 1); expected (N, 3, 32, 32) from z (N, nz)",
+    ), got
+
+
+D_HEAD = ("nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),  # (N, 1, 1, 1)\n        nn.Flatten(0),  # (N,)",)
+MANY = "the discriminator returns (N, {k}) for (N, 3, 32, 32) images; expected one logit per image, (N,) or (N, 1): "
+
+
+@pytest.mark.parametrize(
+    "head, expected",
+    [
+        ("nn.Conv2d(ndf * 4, ndf, 4, 1, 0, bias=False), nn.Flatten(1),", MANY.format(k=16) + (
+            "its last conv, layer `8` (Conv2d(64, 16, kernel_size=(4, 4), stride=(1, 1), bias=False)), makes 16 channels; "
+            "one logit per image needs 1: nn.Conv2d(ndf * 4, 1, 4, 1, 0)")),
+        ("nn.Flatten(), nn.Linear(ndf * 4 * 4 * 4, 2),", MANY.format(k=2) + (
+            "its last layer, layer `9` (Linear(in_features=1024, out_features=2, bias=True)), gives 2 values per image; "
+            "one logit per image needs out_features=1")),
+        ("nn.Flatten(),", MANY.format(k=1024) + (
+            "its layers stop at 4x4 feature maps (64 channels) and flatten them; end with a conv that turns them into "
+            "one logit: nn.Conv2d(ndf * 4, 1, 4, 1, 0)")),
+        ("nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),", None),  # (N, 1, 1, 1): one value per image
+    ],
+    ids=["last_conv_keeps_ndf_channels", "linear_with_two_outputs", "no_last_conv", "one_value_as_n111"],
+)
+def test_a_discriminator_with_many_values_per_image_is_told_which_layer_makes_them(head, expected):
+    """D's output (N, k): the layer that makes k values (a conv with k out_channels, a Linear with k
+    outputs) is named with its fix, and feature maps flattened without a last conv are told so; no
+    ladder advice for a ladder that is kept."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(textwrap.dedent(networks((D_HEAD[0], head))), namespace)
+    got = run_check(load_checks(A, ROOT)["test_discriminator_takes_colour_images"], LocalSubmission(namespace))
+    assert got == ((0.0, expected) if expected else (1.0, "")), got
+
+
+@pytest.mark.parametrize("after", ["nn.Hardtanh(0, 1),", "nn.ReLU(),"])
+def test_a_generator_whose_tanh_output_is_changed_after_it_is_told_so(after):
+    """G's last conv is followed by its Tanh, then a layer that keeps the output in [0, 1]: the advice is to
+    return the Tanh's output as it is, not to add the Tanh it has (a ReLU before the Tanh keeps END_WITH_TANH:
+    test_a_generator_that_is_never_negative_is_told_to_end_with_the_tanh)."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(networks(("nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),", f"nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(), {after}")), namespace)
+    points, message = run_check(load_checks(A, ROOT)["test_generator_makes_colour_images"], LocalSubmission(namespace))
+    assert points == 1.0 and message.startswith("generator output stays in [0, ") and message.endswith(
+        "nn.Tanh() follows its last conv, but the Tanh's output is changed afterwards (such as (x + 1) / 2 or a clamp to "
+        "[0, 1]): return the Tanh's output as it is; the images are scaled to [-1, 1], and the plots map them back themselves"
+    ), message

@@ -14,7 +14,8 @@ fixed seed and reach it only through `submission` and the probes of `reference.g
 - added conv layers (2, visible): more convolutions on the path to the output than the given
   generator's 4, counted by whose weights receive a gradient (a conv that runs but whose result is
   dropped does not count), and more parameters; convolutions that run but are not registered
-  (a plain Python list) are named.
+  (a plain Python list) are named. A generator whose widths ignore `ngf` (the same parameters at
+  ngf = 16 and 32) gets 1 point: the comparison is at the same ngf.
 - gradients (1, hidden): every parameter gets a gradient; layers that run but are not registered,
   and frozen parameters (requires_grad False), are named.
 - learning (4, hidden): `reference.grading.learning.learning_check`: G against the given DCGAN
@@ -45,6 +46,11 @@ NZ = 100
 LADDER = (1, 4, 7, 14, 28)  # z as (N, nz, 1, 1), then each stage of the given generator
 STAGES = {1: (4, 1, 0), 4: (3, 2, 1), 7: (4, 2, 1), 14: (4, 2, 1)}  # size -> (kernel, stride, padding) of the given stage
 KEEP = "a layer between two stages must keep height and width: kernel 3, stride 1, padding 1"
+Z_FLAT = "a conv takes (N, C, H, W): reshape z (N, nz) to (N, nz, 1, 1) before the first conv"
+AFTER_TANH = (
+    "nn.Tanh() follows its last conv, but the Tanh's output is changed afterwards (such as (x + 1) / 2 or a clamp to "
+    "[0, 1]): return the Tanh's output as it is; the images are scaled to [-1, 1], and the plots map them back themselves"
+)
 REGISTER = (
     "layers kept in a plain Python list or dict (or made in forward) are not registered, so .parameters(), the "
     "optimizer and weights_init never see them and they never learn: keep them in nn.Sequential or nn.ModuleList, "
@@ -173,6 +179,8 @@ def error_text(run: dict, batch: int, nz: int) -> str:
         return err.describe() + fixed_batch_hint(err.message, batch)
     got = ints(call.get("in"))
     wants = call.get("in_channels")
+    if call.get("kind") in ("conv", "conv_transpose") and got and len(got) == 2:
+        return f"{layer_text(call)} gets {shape_text(got, batch)}, 2-D: {Z_FLAT}, with nn.Unflatten(1, (nz, 1, 1)) or z.view(-1, nz, 1, 1)"
     if isinstance(wants, int) and got and len(got) >= 2 and got[1] != wants:
         if wants == NZ and got[1] == nz != NZ:
             return f"{layer_text(call)} takes {wants} input channels but gets z as {shape_text(got, batch)}: use the `nz` argument, do not fix it at {NZ}"
@@ -223,11 +231,31 @@ def diagnosed(submission, G, err: StudentError, batch: int = 4) -> AssertionErro
     return AssertionError(f"generator output {fault}; expected (N, 1, 28, 28)" if fault else err.describe())
 
 
+def never_negative_fix(submission, G) -> str:
+    """The fix for an output that is never negative: when a Tanh ran right after the last conv, the
+    Tanh's output was changed after it; else END_WITH_TANH (a Sigmoid for the Tanh, a ReLU before it)."""
+    run = submission.run(probes_a2.trace, G, noise(4), NAMESPACE)
+    calls = [c for c in calls_of(run) if c.get("out") is not None]
+    convs = [k for k, c in enumerate(calls) if c.get("kind") is not None]
+    after = calls[convs[-1] + 1 :] if convs else []
+    return AFTER_TANH if run.get("error") is None and after and after[0].get("type") == "Tanh" else END_WITH_TANH
+
+
 def registered_parameters(submission, G) -> int:
     """How many parameter tensors G has registered (trainable or not)."""
     summary = submission.run(probes.module_summary, G)
     params = summary.get("parameters") if isinstance(summary, dict) else None
     return sum(1 for p in params if isinstance(p, list) and len(p) == 3) if isinstance(params, list) else 0
+
+
+def parameter_count(submission, G) -> int | None:
+    """How many parameter elements G holds (trainable or not); None when the summary is malformed."""
+    summary = submission.run(probes.module_summary, G)
+    params = summary.get("parameters") if isinstance(summary, dict) else None
+    if not isinstance(params, list):
+        return None
+    shapes = [ints(p[1]) for p in params if isinstance(p, list) and len(p) == 3]
+    return sum(int(torch.Size(s).numel()) for s in shapes if s is not None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,9 +287,10 @@ def test_output_shape(submission):
         raise Partial(1, f"with nz={nz} the generator output {fault}{fix}; expected (N, 1, 28, 28) for every nz")
     if len(wrong) == len(cases) and len({w[2] for w in wrong}) == 1:
         raise AssertionError(f"generator output {wrong[0][2]}; expected (N, 1, 28, 28)")
-    if len(wrong) == len(cases) and all(BATCH_FIXED in w[2] for w in wrong):  # one cause: told once
+    if len(wrong) == len(cases) and any(all(cause in w[2] for w in wrong) for cause in (BATCH_FIXED, Z_FLAT)):  # one cause: told once
         nz, batch, fault = wrong[0]
-        raise AssertionError(f"with nz={nz}, N={batch} the generator output {fault}; expected (N, 1, 28, 28) for every batch size N")
+        wanted = "for every batch size N" if BATCH_FIXED in fault else "from z (N, nz)"
+        raise AssertionError(f"with nz={nz}, N={batch} the generator output {fault}; expected (N, 1, 28, 28) {wanted}")
     failed = "; ".join(f"with nz={nz}, N={batch} its output {what}" for nz, batch, what in wrong)
     raise AssertionError(f"{failed}; expected (N, 1, 28, 28) for every batch size N")
 
@@ -301,7 +330,7 @@ def test_output_range(submission):
     if low > -0.5:
         raise AssertionError(
             f"generator output stays in [{low:.3g}, {high:.3g}], never negative even with large weights; expected "
-            f"[-1, 1] (the data are scaled to [-1, 1]): {END_WITH_TANH}"
+            f"[-1, 1] (the data are scaled to [-1, 1]): {never_negative_fix(submission, G)}"
         )
 
 
@@ -367,6 +396,18 @@ def test_adds_conv_layers(submission):
         raise AssertionError(
             f"generator runs {len(reaching)} conv layers, as many as the given DCGAN generator ({n_base}); add at "
             f"least one, e.g. nn.Conv2d(c, c, 3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages"
+        )
+    wider = NGF * 2
+    try:
+        count = parameter_count(submission, build_generator(submission, ngf=wider))
+    except (StudentError, AssertionError):  # a generator that cannot be built wider: the widths are not this check's
+        count = None
+    if count and count == mine["parameters"]:
+        raise Partial(
+            1,
+            f"`DeeperGenerator(ngf={NGF})` and `DeeperGenerator(ngf={wider})` both have {count:,} parameters: its layers "
+            f"ignore the `ngf` argument (a global such as NGF in its place?); build every width from `ngf`, as the given "
+            f"generator does, so that it is compared with the given generator at the same ngf",
         )
     if mine["parameters"] <= base["parameters"]:
         raise Partial(
@@ -435,7 +476,7 @@ def learning_hint(submission, result: learning.LearningResult) -> str:
             return (f"its output leaves [-1, 1], the digits' range (it reaches [{low:.3g}, {high:.3g}] once its weights "
                     f"are scaled up): end the generator with nn.Tanh(), after the last conv")
         if low >= 0:
-            return f"its output is never negative, while the digits are scaled to [-1, 1] (black is -1): {END_WITH_TANH}"
+            return f"its output is never negative, while the digits are scaled to [-1, 1] (black is -1): {never_negative_fix(submission, G)}"
     if result.runs and all(run.spread < 1.0 for run in result.runs):
         return "its samples are all the same image: the output must depend on z (pass z through every stage)"
     if "BatchNorm2d" not in kinds:

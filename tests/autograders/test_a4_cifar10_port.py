@@ -11,7 +11,10 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   existence check and returns the first batch. Every image must be one of the files' training
   images (or its mirror image: a horizontal flip is a fine augmentation) scaled to [-1, 1],
   however the normalisation is written (`Normalize((0.5,), (0.5,))` broadcasts and is right). A
-  second pass must start in another order (shuffled every epoch; 1 point when it does not).
+  second pass must start in another order (shuffled every epoch; 1 point when it does not), and
+  each batch must be an (images, labels) pair, as the training loop unpacks it (1 point when not).
+  Images in a wrong layout (channels last, .data reshaped instead of permuted, height and width
+  swapped) are named as such.
 - generator (2, visible): G(z) is (N, 3, 32, 32) for N = 2, 5 and nz = 100, 32 (a G that works at
   nz = 100 only gets 1 point: "use the `nz` argument"); every layer with weights is registered in
   G; the output stays in [-1, 1] with every weight scaled up 25 times (only a final tanh does
@@ -60,10 +63,15 @@ BATCH = 8
 G_LADDER = (1, 4, 8, 16, 32)  # z as (N, nz, 1, 1), then each stage doubles
 D_LADDER = (32, 16, 8, 4, 1)  # each stage halves, the last conv turns 4x4 into one logit
 NORMALISE_HINT = "add transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) after transforms.ToTensor()"
+AFTER_TANH = (
+    "nn.Tanh() follows its last conv, but the Tanh's output is changed afterwards (such as (x + 1) / 2 or a clamp to "
+    "[0, 1]): return the Tanh's output as it is; the images are scaled to [-1, 1], and the plots map them back themselves"
+)
 REGISTER_HINT = (
     "layers kept in a plain Python list or dict (or made in forward) are not registered, so .parameters(), the "
     "optimizer and weights_init never see them: keep them in nn.Sequential or nn.ModuleList, assigned in __init__"
 )
+Z_FLAT = "a conv takes (N, C, H, W): reshape z (N, nz) to (N, nz, 1, 1) before the first conv"
 LEARN_STEPS, LEARN_EVERY = PAIR_STEPS, PAIR_EVERY  # seeded steps of each learning run (batch 32), checkpoint spacing
 
 
@@ -236,6 +244,8 @@ def error_text(run: dict, batch: int) -> str:
     if call is None:
         return err.describe() + fixed_batch_hint(err.message, batch)
     got = call["in"]
+    if call["in_channels"] is not None and "Conv" in call["type"] and got and len(got) == 2:
+        return f"{layer(call)} gets {shape_text(got, batch)}, 2-D: {Z_FLAT}, with nn.Unflatten(1, (nz, 1, 1)) or z.view(-1, nz, 1, 1)"
     if call["in_channels"] is not None and got and len(got) >= 2 and got[1] != call["in_channels"]:
         return (
             f"{layer(call)} takes {call['in_channels']} channels but gets {shape_text(got, batch)}: its in_channels "
@@ -314,7 +324,30 @@ def discriminator_fault(run: dict, batch: int) -> str | None:
     told = f"the discriminator returns {got} for (N, 3, 32, 32) images; expected one logit per image, (N,) or (N, 1)"
     if found is not None:
         return f"{told}: {break_text(found, D_LADDER, batch, 'discriminator')}"
+    many = many_outputs(run, out, batch)
+    if many is not None:
+        return f"{told}: {many}"
+    maps = [c["out"] for c in leaves(run) if len(c["out"]) == 4]
+    if maps and maps[-1][2] == maps[-1][3] > 1:
+        size = maps[-1][2]
+        last = "nn.Conv2d(ndf * 4, 1, 4, 1, 0)" if size == 4 else f"one output channel, kernel {size}, stride 1, padding 0"
+        return (f"{told}: its layers stop at {size}x{size} feature maps ({maps[-1][1]} channels) and flatten them; "
+                f"end with a conv that turns them into one logit: {last}")
     return f"{told}: its last conv must reduce 4x4 to 1x1"
+
+
+def many_outputs(run: dict, out: torch.Tensor | None, batch: int) -> str | None:
+    """When D's output is (N, k) or (N, k, 1, 1), k > 1, and its last layer with weights is a conv with k
+    out_channels or a Linear: that layer, and that it must give one value; None otherwise."""
+    if out is None or out.dim() < 2 or out.shape[0] != batch or out.shape[1] < 2 or any(d != 1 for d in out.shape[2:]):
+        return None
+    last = next((c for c in reversed(leaves(run)) if (c["weights"] or 0) > 0), None)
+    k = int(out.shape[1])
+    if last is not None and last["out_channels"] == k:
+        return f"its last conv, {layer(last)}, makes {k} channels; one logit per image needs 1: nn.Conv2d(ndf * 4, 1, 4, 1, 0)"
+    if last is not None and last["in_features"] is not None and last["out"] and last["out"][-1] == k:
+        return f"its last layer, {layer(last)}, gives {k} values per image; one logit per image needs out_features=1"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,6 +408,34 @@ def reshuffled(first: torch.Tensor, again, images: torch.Tensor) -> bool | None:
     return not torch.equal(nearest(first, images)[1], nearest(again, images)[1])
 
 
+def pairs_text(result: dict) -> str:
+    """What each of the loader's batches is, in words, when it is not a pair: "bare image tensors", "lists of 1 item"."""
+    length = result.get("length")
+    if isinstance(length, int) and not isinstance(length, bool):
+        return f"batches of {length} item{'s' if length != 1 else ''}"
+    return "bare image tensors"
+
+
+def layout_fault(x: torch.Tensor, train: torch.Tensor) -> str | None:
+    """The fault when the loader's batch `x` (B, 3, 32, 32) holds the files' pixels (`train` (M, 3, 32, 32)
+    uint8) in a wrong layout: CIFAR10's .data (M, 32, 32, 3) reshaped (not permuted) to (M, 3, 32, 32), or
+    permuted with height and width swapped; scaled to [-1, 1] or left in [0, 1]. None otherwise."""
+    hwc = train.permute(0, 2, 3, 1)  # as CIFAR10's .data holds them
+    layouts = {
+        "reshaped": (hwc.reshape(len(train), 3, 32, 32),
+                     "CIFAR10's .data is (N, 32, 32, 3), height, width, channels, and .view or .reshape to (N, 3, 32, 32) "
+                     "scrambles its pixels; move the channels with .permute(0, 3, 1, 2) (or use transforms.ToTensor())"),
+        "transposed": (train.transpose(-1, -2),
+                       "their height and width are swapped (each image is transposed): from CIFAR10's .data (N, H, W, C) "
+                       "take .permute(0, 3, 1, 2), not .permute(0, 3, 2, 1)"),
+    }
+    for images, fault in layouts.values():
+        for scaled, rescale in ((images.float() / 127.5 - 1.0, ""), (images.float() / 255.0, f"; and scale them to [-1, 1]: (x / 255 - 0.5) / 0.5")):
+            if matches(x, scaled):
+                return f"the loader's images hold the CIFAR-10 files' pixels in the wrong places: {fault}{rescale}"
+    return None
+
+
 def loader_error(result: dict) -> Exception:
     """The failure of making or iterating the loader, as the student's fault with the fix."""
     err = student_error(result["error"])
@@ -427,7 +488,10 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
     assert x.is_floating_point(), f"the loader yields {kind} images; expected floats: use transforms.ToTensor()"
     if tuple(x.shape) != (BATCH, 3, 32, 32):
         hint = ""
-        if x.dim() == 4 and x.shape[1] == 1:
+        if x.dim() == 4 and tuple(x.shape[1:]) == (32, 32, 3):
+            hint = (": the images are channels last (B, 32, 32, 3), as CIFAR10's .data stores them; PyTorch's images are "
+                    "(B, C, H, W): transforms.ToTensor() makes them so, or .permute(0, 3, 1, 2) a tensor made from .data")
+        elif x.dim() == 4 and x.shape[1] == 1:
             hint = ": keep CIFAR-10's three colour channels (no Grayscale)"
         elif x.dim() == 4 and x.shape[0] != BATCH:
             hint = ": pass batch_size to the DataLoader"
@@ -443,10 +507,20 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
     low, high = float(x.min()), float(x.max())
     scaled = train.float() / 127.5 - 1.0  # (x / 255 - 0.5) / 0.5
     if matches(x, scaled):
+        faults = []  # each costs 1 point
         if reshuffled(x, result.get("images_again"), scaled) is False:
-            raise Partial(1, "every pass over the loader starts with the same images in the same order: G and D would "
-                             "see the batches in one fixed order every epoch; pass shuffle=True to the DataLoader")
+            faults.append("every pass over the loader starts with the same images in the same order: G and D would "
+                          "see the batches in one fixed order every epoch; pass shuffle=True to the DataLoader")
+        if result.get("length") != 2:
+            faults.append(f"the loader yields {pairs_text(result)}, not (images, labels) pairs: the training loop "
+                          f"unpacks `for real, _ in loader`; keep CIFAR10's (image, label) pairs, which the DataLoader "
+                          f"collates into (images, labels)")
+        if faults:
+            raise Partial(2 - len(faults), "; ".join(faults)) if len(faults) < 2 else AssertionError("; ".join(faults))
         return
+    layout = layout_fault(x, train)
+    if layout is not None:
+        raise AssertionError(layout)
     if matches(x, train.float() / 255.0):
         raise AssertionError(
             f"the loader yields images in [{low:.2f}, {high:.2f}]; expected [-1, 1], the range of the generator's "
@@ -479,9 +553,10 @@ def test_generator_makes_colour_images(submission):
     if faults:
         if len(faults) == len(runs) and len(set(faults.values())) == 1:
             raise AssertionError(f"the generator {next(iter(faults.values()))}")
-        if len(faults) == len(runs) and all(BATCH_FIXED in fault for fault in faults.values()):  # one cause: told once
+        if len(faults) == len(runs) and any(all(cause in f for f in faults.values()) for cause in (BATCH_FIXED, Z_FLAT)):  # one cause: told once
             (nz, n), fault = next(iter(faults.items()))
-            raise AssertionError(f"with nz={nz}, N={n} the generator {fault}; expected (N, 3, 32, 32) for every batch size N")
+            wanted = "for every batch size N" if BATCH_FIXED in fault else "from z (N, nz)"
+            raise AssertionError(f"with nz={nz}, N={n} the generator {fault}; expected (N, 3, 32, 32) {wanted}")
         told = "; ".join(f"with nz={nz}, N={n} the generator {fault}" for (nz, n), fault in faults.items())
         if all(nz != NZ for nz, _ in faults):
             raise Partial(1, f"{told}; expected (N, 3, 32, 32) for every nz (use the `nz` argument, do not fix it at {NZ})")
@@ -503,7 +578,11 @@ def test_generator_makes_colour_images(submission):
             1, f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()"
         )
     if low > -0.5:
-        raise Partial(1, f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: {END_WITH_TANH}")
+        ran = leaves(runs[(100, 5)])
+        convs = [k for k, c in enumerate(ran) if "Conv" in c["type"]]
+        after = ran[convs[-1] + 1 :] if convs else []  # a Tanh right after the last conv: its output changed after it
+        fix = AFTER_TANH if after and after[0]["type"] == "Tanh" else END_WITH_TANH
+        raise Partial(1, f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: {fix}")
 
 
 @check(points=1, visible=True)
