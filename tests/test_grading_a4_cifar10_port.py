@@ -1134,3 +1134,21 @@ def test_a_generator_whose_tanh_output_is_changed_after_it_is_told_so(after):
         "nn.Tanh() follows its last conv, but the Tanh's output is changed afterwards (such as (x + 1) / 2 or a clamp to "
         "[0, 1]): return the Tanh's output as it is; the images are scaled to [-1, 1], and the plots map them back themselves"
     ), message
+
+
+def test_a_generator_whose_widths_ignore_ngf_keeps_one_point():
+    """Widths from a notebook global (NGF = 64) instead of the `ngf` argument: the checks' and the
+    learning check's G at ngf = 16 is the full-width one (far more parameters, and a learning run
+    that may not fit its time on a busy grader); one point, the fault named. The solution keeps both."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    check = load_checks(A, ROOT)["test_generator_makes_colour_images"]
+    ignoring = networks(("    ### BEGIN SOLUTION\n    G = nn.Sequential(", "    ### BEGIN SOLUTION\n    ngf = NGF  # the notebook's width\n    G = nn.Sequential("))
+    for source, expected in ((ignoring, (1.0, (
+        "`make_generator(ngf=16)` and `make_generator(ngf=32)` both have 1,068,928 parameters: its layers ignore the "
+        "`ngf` argument (a global such as NGF in its place?); build every width from `ngf`: the checks build it at "
+        "ngf = 16, and the learning check trains it there"))), (SOLUTION_NETWORKS, (2.0, ""))):
+        namespace = {"torch": torch, "nn": nn, "weights_init": weights_init, "NGF": 64}
+        exec(source, namespace)
+        assert run_check(check, LocalSubmission(namespace)) == expected

@@ -6,7 +6,8 @@ The hidden checks that also grade your submission are not included."""
 from __future__ import annotations
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, fixed_batch_hint
+from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, fixed_batch_hint, ignores_width
+from reference.grading.checks import parameter_count as count_parameters
 from reference.grading import learning, probes, probes_a2
 from reference.grading.proxy import finite
 ASSIGNMENT = "a2_conv_layers"
@@ -206,12 +207,7 @@ def registered_parameters(submission, G) -> int:
 
 def parameter_count(submission, G) -> int | None:
     """How many parameter elements G holds (trainable or not); None when the summary is malformed."""
-    summary = submission.run(probes.module_summary, G)
-    params = summary.get("parameters") if isinstance(summary, dict) else None
-    if not isinstance(params, list):
-        return None
-    shapes = [ints(p[1]) for p in params if isinstance(p, list) and len(p) == 3]
-    return sum(int(torch.Size(s).numel()) for s in shapes if s is not None)
+    return count_parameters(submission.run(probes.module_summary, G))
 
 
 @check(points=2, visible=True)
@@ -353,13 +349,8 @@ def test_adds_conv_layers(submission):
         count = parameter_count(submission, build_generator(submission, ngf=wider))
     except (StudentError, AssertionError):  # a generator that cannot be built wider: the widths are not this check's
         count = None
-    if count and count == mine["parameters"]:
-        raise Partial(
-            1,
-            f"`DeeperGenerator(ngf={NGF})` and `DeeperGenerator(ngf={wider})` both have {count:,} parameters: its layers "
-            f"ignore the `ngf` argument (a global such as NGF in its place?); build every width from `ngf`, as the given "
-            f"generator does, so that it is compared with the given generator at the same ngf",
-        )
+    if count and (fault := ignores_width((mine["parameters"], count), "DeeperGenerator", "ngf", NGF)):
+        raise Partial(1, f"{fault}, as the given generator does, so that it is compared with the given generator at the same ngf")
     if mine["parameters"] <= base["parameters"]:
         raise Partial(
             1,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, fixed_batch_hint
+from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, fixed_batch_hint, ignores_width, parameter_count
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a4
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, write_scratch_files
@@ -521,6 +521,17 @@ def test_generator_makes_colour_images(submission):
         after = ran[convs[-1] + 1 :] if convs else []  # a Tanh right after the last conv: its output changed after it
         fix = AFTER_TANH if after and after[0]["type"] == "Tanh" else END_WITH_TANH
         raise Partial(1, f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: {fix}")
+    wider = generator_parameters(submission, 2 * WIDTH)
+    if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
+        raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
+
+
+def generator_parameters(submission, ngf: int) -> int | None:
+    """The parameter count of make_generator(NZ, ngf); None when it cannot be built at that width."""
+    try:
+        return parameter_count(submission.run(probes.module_summary, built(submission, "make_generator", nz=NZ, ngf=ngf)))
+    except (StudentError, AssertionError):  # a generator that cannot be built wider: the widths are not this check's
+        return None
 
 
 @check(points=1, visible=True)

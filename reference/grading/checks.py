@@ -195,6 +195,31 @@ def with_known_fix(type: str, message: str, raised_in: str = "") -> str:
 BATCH_FIXED = "a .view or .reshape fixes the batch size at"
 
 
+def parameter_count(summary: object) -> int | None:
+    """How many parameter elements a network holds (trainable or not), from `probes.module_summary`'s
+    reply; None when the reply is malformed (it crossed from the worker)."""
+    params = summary.get("parameters") if isinstance(summary, dict) else None
+    if not isinstance(params, list):
+        return None
+    total = 0
+    for entry in params:
+        shape = entry[1] if isinstance(entry, list) and len(entry) == 3 else None
+        if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+            continue
+        total += math.prod(shape)
+    return total
+
+
+def ignores_width(counts: tuple[int | None, int | None], call: str, arg: str, width: int) -> str | None:
+    """The message for a network whose parameter counts at `arg` = width and 2 * width (`counts`) are
+    equal: its widths come from elsewhere (a notebook global), so the checks' small builds are not
+    small. None otherwise, or when a count is unknown."""
+    if None in counts or counts[0] != counts[1]:
+        return None
+    return (f"`{call}({arg}={width})` and `{call}({arg}={2 * width})` both have {counts[0]:,} parameters: its layers "
+            f"ignore the `{arg}` argument (a global such as {arg.upper()} in its place?); build every width from `{arg}`")
+
+
 def fixed_batch_hint(message: str, batch: int) -> str:
     """": .view(64, ...) fixes the batch size ..." when `message` is a reshape that names a batch size
     other than `batch` (torch: "shape '[64, 100, 1, 1]' is invalid for input of size 200"); "" otherwise."""
