@@ -259,6 +259,21 @@ WRONG_COST = {
 }
 
 
+REMOVED_INTEGRATORS = {  # the names older tutorials use, gone from this NumPy and SciPy
+    "np.trapz": (cost(RIGHT_INTEGRAND, "np.trapz(integrand, x)"), "use np.trapezoid(y, x) or integrate.trapezoid(y, x)"),
+    "integrate.simps": (cost(RIGHT_INTEGRAND, "integrate.simps(integrand, x)"), "use integrate.simpson(y, x=x)"),
+}
+
+
+@pytest.mark.parametrize("case", REMOVED_INTEGRATORS)
+def test_a_removed_integration_function_is_named_with_its_new_name(case):
+    source, expected = REMOVED_INTEGRATORS[case]
+    if hasattr(np if case.startswith("np.") else integrate, case.split(".")[1]):
+        pytest.skip(f"{case} still exists in this environment")
+    earned, message = grade("test_generator_cost", generator_cost=source)
+    assert earned == 0.0 and "raised AttributeError" in message and expected in message, message
+
+
 @pytest.mark.parametrize("case", WRONG_COST)
 def test_wrong_generator_cost_is_named(case):
     source, expected = WRONG_COST[case]

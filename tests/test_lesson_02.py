@@ -377,6 +377,13 @@ WRONG = {
     "g: backward on -loss_g": ("g_step", g_step().replace("loss_g.backward()", "(-loss_g).backward()"),
                                "G moved the opposite way from the trainer's step"),
     "g: returns a tuple": ("g_step", g_step(ret="loss_g, logits_fake"), "returned a tuple of 2"),
+    # one-sided label smoothing applied to G's targets: named, not the generic hint
+    "g: smoothed target 0.9": (
+        "g_step", g_step(loss="F.binary_cross_entropy_with_logits(logits_fake, torch.full_like(logits_fake, 0.9))"),
+        "loss_g scores G's fakes against the label 0.9, not 1: G's targets must be 1 (real)"),
+    "g: smoothed target 0.95 with BCEWithLogitsLoss": (
+        "g_step", g_step(loss="nn.BCEWithLogitsLoss()(logits_fake, torch.ones_like(logits_fake) * 0.95)"),
+        "against the label 0.95, not 1"),
     "g: draws its own z": ("g_step", g_step(fake="G(torch.randn(z.shape[0], z.shape[1]))"),
                            "g_step runs G on noise other than the z it is given"),
 }

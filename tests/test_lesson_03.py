@@ -346,6 +346,15 @@ G_WRONG = {
         "test_generator_parameters": ["4 BatchNorm layers, the reference 3", "no BatchNorm on G's output layer"],
         "test_generator_layers": ["BatchNorm after its output conv"],
     }),
+    # BatchNorm2d(c, 0.8): Keras' momentum passed where PyTorch takes eps; the BatchNorm hardly normalises
+    "batchnorm_eps_0_8": (g_body().replace("nn.BatchNorm2d(ngf * 4)", "nn.BatchNorm2d(ngf * 4, 0.8)"), {
+        "test_generator_layers": ["G's `2` (BatchNorm2d", "has eps = 0.8", "second positional argument is eps"],
+    }),
+    # a BatchNorm on z itself, before the first layer: named as such, not as a stage without an activation
+    "batchnorm_on_z": (g_body(project="nn.BatchNorm1d(nz), nn.Unflatten(1, (nz, 1, 1)), nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False)"), {
+        "test_generator_parameters": ["4 BatchNorm layers, the reference 3", "one normalises z before G's first layer"],
+        "test_generator_layers": ["G normalises z with `0` (BatchNorm1d", "before its first layer"],
+    }),
     # a Linear projection of z normalised by BatchNorm1d over its flat features, not per channel
     "batchnorm1d_on_the_projection": ("""
         G = nn.Sequential(
@@ -446,6 +455,70 @@ D_WRONG = {
                                           "normalises the logits over the batch"],
         "test_discriminator_layers": ["D has a BatchNorm after its output conv", "the conv alone"],
     }),
+    # the same BatchNorm on the logits, registered before the convs: judged by where it runs, not where it is declared
+    "batchnorm_on_the_logits_registered_first": ("""
+        class Discriminator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.norm_out = nn.BatchNorm2d(1)
+                self.main = nn.Sequential(
+                    nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+                    nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2),
+                    nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2),
+                    nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False))
+            def forward(self, x):
+                return self.norm_out(self.main(x)).view(-1)
+        return Discriminator().apply(weights_init)
+    """, {
+        "test_discriminator_parameters": ["3 BatchNorm layers, the reference 2", "one comes after D's output conv",
+                                          "normalises the logits over the batch"],
+        "test_discriminator_layers": ["D has a BatchNorm after its output conv"],
+    }),
+    # a BatchNorm on the input layer, registered after the output conv (the norms declared last, in a ModuleList)
+    "batchnorm_on_the_input_layer_registered_last": ("""
+        class Discriminator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.convs = nn.ModuleList([nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+                                            nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False)])
+                self.head = nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False)
+                self.norms = nn.ModuleList([nn.BatchNorm2d(ndf), nn.BatchNorm2d(ndf * 2), nn.BatchNorm2d(ndf * 4)])
+            def forward(self, x):
+                for conv, norm in zip(self.convs, self.norms):
+                    x = F.leaky_relu(norm(conv(x)), 0.2)
+                return self.head(x).view(-1)
+        return Discriminator().apply(weights_init)
+    """, {
+        "test_discriminator_parameters": ["3 BatchNorm layers, the reference 2", "no BatchNorm on D's input layer"],
+        "test_discriminator_layers": ["BatchNorm right after its first conv"],
+    }),
+    # a BatchNorm on the images, before the first conv: named as such, not as a stage without an activation
+    "batchnorm_on_the_images": (d_body(first="nn.BatchNorm2d(1), nn.Conv2d(1, ndf, 4, 2, 1, bias=False)"), {
+        "test_discriminator_parameters": ["3 BatchNorm layers, the reference 2", "one normalises the images before D's first conv",
+                                          "brightness and contrast"],
+        "test_discriminator_layers": ["D normalises the images with `0` (BatchNorm2d", "no BatchNorm on D's input layer"],
+    }),
+    # BatchNorm after every conv, the first and the output one included: both misplaced ones are named
+    "batchnorm_after_every_conv": (d_body(first_norm=True, head="nn.Conv2d(ndf * {c4}, 1, 4, 1, 0, bias={bias}), nn.BatchNorm2d(1), nn.Flatten(0)"), {
+        "test_discriminator_parameters": ["4 BatchNorm layers, the reference 2", "one follows D's first conv",
+                                          "one comes after D's output conv"],
+        "test_discriminator_layers": ["D has a BatchNorm after its output conv"],
+    }),
+    "batchnorm_eps_0_8": (d_body().replace("nn.BatchNorm2d(ndf * 2)", "nn.BatchNorm2d(ndf * 2, 0.8)"), {
+        "test_discriminator_layers": ["D's `3` (BatchNorm2d", "has eps = 0.8", "keep the default, nn.BatchNorm2d(c)"],
+    }),
+    # conv -> LeakyReLU -> BatchNorm: the stage after the BatchNorm has no activation, and the order is named
+    "batchnorm_after_leaky_relu": ("""
+        D = nn.Sequential(
+            nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True), nn.BatchNorm2d(ndf * 2),
+            nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False), nn.LeakyReLU(0.2, True), nn.BatchNorm2d(ndf * 4),
+            nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Flatten(0),
+        )
+        D.apply(weights_init)
+        return D
+    """, {"test_discriminator_layers": ["After `4` (BatchNorm2d), D's hidden stage passes its values on unchanged",
+                                        "the order is conv -> BatchNorm -> LeakyReLU(0.2)"]}),
     "eight_times_ndf_at_4x4": (d_body(c4=8), {"test_discriminator_parameters": ["32 -> 128 channels", "32 -> 64 channels"]}),
     "max_pooling": ("""
         D = nn.Sequential(
@@ -517,10 +590,17 @@ def test_wrong_discriminators_fail_with_the_fault_named(name):
     check_wrong(D_SOURCE, body, expected, D_CHECKS)
 
 
-def test_a_batchnorm_on_the_logits_is_not_called_one_on_the_input_layer():
-    body, _ = D_WRONG["batchnorm_on_the_output_layer"]
+@pytest.mark.parametrize("name", ["batchnorm_on_the_output_layer", "batchnorm_on_the_logits_registered_first"])
+def test_a_batchnorm_on_the_logits_is_not_called_one_on_the_input_layer(name):
+    body, _ = D_WRONG[name]
     got = results(namespace(replaced(D_SOURCE, body)), ("test_discriminator_parameters", "test_discriminator_layers"))
     assert all(points == 0.0 and "input layer" not in message for points, message in got.values()), got
+
+
+def test_a_batchnorm_on_the_input_layer_is_not_called_one_on_the_logits():
+    body, _ = D_WRONG["batchnorm_on_the_input_layer_registered_last"]
+    got = results(namespace(replaced(D_SOURCE, body)), ("test_discriminator_parameters", "test_discriminator_layers"))
+    assert all(points == 0.0 and "output conv" not in message for points, message in got.values()), got
 
 
 def test_every_check_has_at_least_two_wrong_answers():

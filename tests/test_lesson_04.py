@@ -92,6 +92,12 @@ STD_MISTAKES = {
         if x.dim() == 4:
             return torch.sqrt(x.var(dim=(0, 2, 3), unbiased=False) + 1e-8).mean()
         return torch.sqrt(x.var(dim=0, unbiased=False) + 1e-8).mean()""", ["pools each channel's pixels"]),
+    # the std of each channel's mean over its pixels: a different statistic, named
+    "channel means": ("""
+        if x.dim() == 4:
+            x = x.mean(dim=(2, 3))
+        return torch.sqrt(x.var(dim=0, unbiased=False) + 1e-8).mean()""", ["averages each channel over its pixels first",
+                                                                         "every (channel, row, column) is a feature"]),
     "numpy": ("return float(x.var(dim=0, unbiased=False).add(1e-8).sqrt().mean())", ["not a tensor"]),
     "unbiased, root of the mean": ("return torch.sqrt(x.var(0).mean() + 1e-8)",
                                    ["unbiased", "unbiased=False or correction=0", "square root after averaging"]),

@@ -285,7 +285,8 @@ MMD_WRONG = [
     (mmd(within="(kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()) / m**2"), "divided by m^2"),
     (mmd(within="(kxx.sum() + kyy.sum()) / (m * (m - 1))"), "keep the diagonal"),
     (mmd(cross="kxy.mean()"), "lacks its factor 2"),
-    (mmd(cross="2 * (kxy.sum() - kxy.trace()) / (m * (m - 1))"), "leaves out i = j"),
+    # Gretton et al.'s MMD^2_u, also unbiased: named as such, not as a biased or wrong estimate
+    (mmd(cross="2 * (kxy.sum() - kxy.trace()) / (m * (m - 1))"), "leaves out i = j: that is Gretton et al.'s MMD^2_u, unbiased too"),
     (mmd(kernel="(a @ b.T + 1) ** 3"), "lacks the 1/D"),
     (mmd(kernel="(a @ b.T / d) ** 3"), "lacks the + 1"),
     (mmd(kernel="(a @ b.T / d + 1) ** 2"), "quadratic"),

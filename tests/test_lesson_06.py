@@ -129,6 +129,9 @@ ESTIMATE_MISTAKES = {
     "sigmoid": ("return torch.sigmoid(critic(real)).mean() - torch.sigmoid(critic(fake)).mean()", ["sigmoid"]),
     "sum": ("return critic(real).sum() - critic(fake).sum()", ["sums", "means"]),
     "paired": ("return (critic(real)[: len(fake)] - critic(fake)).mean()", ["paired", "differ in size"]),
+    # the WGAN idiom mean(D(x) - D(G(z))) raises on batches of different sizes: named, not PyTorch's size error alone
+    "mean of the differences": ("return torch.mean(critic(real) - critic(fake))",
+                                ["works on batches of one size", "sample by sample", "critic(real).mean() - critic(fake).mean()"]),
     "item": ("return (critic(real).mean() - critic(fake).mean()).item()", ["not a tensor", "no .item()"]),
     "detached": ("return (critic(real).mean() - critic(fake).mean()).detach()", ["no gradient"]),
     "no_grad": ("""

@@ -76,6 +76,9 @@ ONE_HOT_WRONG = {
     "signed code": ("return torch.cat([z, 2 * F.one_hot(y, K).float() - 1], dim=1)", ["{-1, 1}"]),
     "wrong column": ("return torch.cat([z, F.one_hot((y + 1) % K, K).float()], dim=1)", ["one_hot(y[i], 10)"]),
     "z changed": ("return torch.cat([torch.tanh(z), F.one_hot(y, K).float()], dim=1)", ["z itself"]),
+    # the whole input cast to float32: right for the float32 z of training, wrong for a float64 z
+    "cast to float32": ("return torch.cat([z, F.one_hot(y, K)], dim=1).float()",
+                        ["with a float64 z returns dtype torch.float32", "F.one_hot(y, K).to(z.dtype)"]),
     # a float64 code (np.eye, .double()) makes torch.cat's result float64, which G's float32 layers refuse
     "float64 code": ("import numpy as np\n    return torch.cat([z, torch.from_numpy(np.eye(K))[y]], dim=1)",
                      ["dtype torch.float64, but z is torch.float32", ".to(z.dtype)"]),
@@ -171,6 +174,9 @@ PROJ_WRONG = {
     "matrix product": ("return psi(phi).view(-1) + embed(y) @ phi.T",
                        ["whose diagonal is the answer", "matrix product", "(embed(y) * phi).sum(dim=1)"]),
     "matrix product, phi first": ("return psi(phi) + phi @ embed(y).T", ["whose diagonal is the answer"]),
+    # the (N, N) product flattened to N * N values: PyTorch's size error, named
+    "matrix product, flattened": ("return psi(phi).view(-1) + (embed(y) @ phi.T).view(-1)",
+                                  ["N * N = 36 values", "matrix product", "(embed(y) * phi).sum(dim=1)"]),
     "all outer": ("return psi(phi).view(-1) + (embed(y) @ phi.T).sum(dim=1)", ["psi(phi).view(-1) + (embed(y) * phi).sum(dim=1)"]),
     # the right value, but a part of D gets no gradient from it
     "embedding detached": ("return psi(phi).view(-1) + (embed(y).detach() * phi).sum(dim=1)",

@@ -175,6 +175,9 @@ DIAGNOSE_MISTAKES = {
     # a rule changed in one part, named by the verdicts it gives on every case
     "last third rounded up": (RULES.format(nan=ALL_FOUR, late="rows[-math.ceil(len(rows) / 3):]", loss=LOSS_RULE),
                               ["11 epochs", "rounded down", "not 4"]),
+    # the minus binds before //: -11 // 3 = -4, the same rows as rounding up, named with its cause
+    "minus binds first": (RULES.format(nan=ALL_FOUR, late="rows[-len(rows) // 3:]", loss=LOSS_RULE),
+                          ["11 epochs", "rounded down", "rows[-len(rows) // 3:], where the minus binds first", "-11 // 3 = -4"]),
     "last third rounded": (RULES.format(nan=ALL_FOUR, late="rows[-max(1, round(len(rows) / 3)):]", loss=LOSS_RULE),
                            ["11 epochs", "rounded down", "not 4"]),
     "first third": (RULES.format(nan=ALL_FOUR, late="rows[:max(1, len(rows) // 3)]", loss=LOSS_RULE),
@@ -472,7 +475,7 @@ def test_smoothing_names_each_mistake(mistake):
 
 @pytest.mark.parametrize("check, table, mistake", [
     ("test_diagnose", DIAGNOSE_MISTAKES, name) for name in (
-        "last third rounded up", "last third rounded", "first third", "loss_G against the window's first row",
+        "last third rounded up", "minus binds first", "last third rounded", "first third", "loss_G against the window's first row",
         "loss_G against the mean of all rows", "medians", "every row of the window")] + [
     ("test_ema_update", EMA_MISTAKES, name) for name in ("param not scaled", "param weighted by decay")] + [
     ("test_smoothed_d_loss", SMOOTH_MISTAKES, name) for name in (

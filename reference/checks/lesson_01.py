@@ -62,11 +62,32 @@ def as_number(value, call: str) -> float:
     return float(array.reshape(()))
 
 
+RENAMED = {  # integration functions that NumPy 2 and SciPy 1.14 removed, and their names now
+    "trapz": "np.trapezoid(y, x) or integrate.trapezoid(y, x)", "simps": "integrate.simpson(y, x=x)",
+    "cumtrapz": "integrate.cumulative_trapezoid(y, x)",
+}
+
+
+def renamed(err: AttributeError) -> str | None:
+    """The fix when `err` is a removed integration function (np.trapz, integrate.simps...); else None."""
+    for old, new in RENAMED.items():
+        if f"has no attribute '{old}'" in str(err):
+            return (f"{old} no longer exists in this NumPy / SciPy ({err}): NumPy 2 renamed np.trapz to np.trapezoid "
+                    f"and SciPy 1.14 removed integrate.trapz, simps and cumtrapz; use {new}")
+    return None
+
+
 def call(fn, name: str, *args):
     """fn(*args); when it stops at the NotImplementedError of another unfinished function of the
-    notebook that it calls, a failure that names that one (the runtime would name `name`)."""
+    notebook that it calls, a failure that names that one (the runtime would name `name`); when it
+    calls an integration function that NumPy or SciPy removed, a failure that names the new one."""
     try:
         return fn(*args)
+    except AttributeError as err:
+        fix = renamed(err)
+        if fix is None:
+            raise
+        raise AssertionError(f"{name} raised AttributeError: {fix}") from None
     except NotImplementedError as err:
         tb, inner = err.__traceback__, None
         while tb is not None:

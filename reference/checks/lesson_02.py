@@ -6,8 +6,9 @@ trainer's own step, `reference.trainer.Run.train_epoch` run for one batch, on a 
 (`reference.models.mlp` at 8x8 images, nz 8, a batch of 16). The student's step and the trainer's
 start from identical copies of G, D and their optimisers and see the same real batch and the same z;
 a check compares the returned loss and the updated parameters. A wrong answer that matches a common
-mistake (labels swapped, the D loss averaged instead of summed, the saturating G loss, a missing
-`.detach()` or `zero_grad`, the wrong optimiser stepped...) gets that mistake's message.
+mistake (labels swapped or smoothed, G's targets smoothed below 1, the D loss averaged instead of
+summed, the saturating G loss, a missing `.detach()` or `zero_grad`, the wrong optimiser stepped...)
+gets that mistake's message.
 
 The optimisers here are plain SGD (the lesson trains with Adam): an SGD update is -lr * gradient, so
 a gradient that is off by any factor, or carries leftovers from an earlier backward, shows in the
@@ -482,6 +483,23 @@ def g_loss_faults(fake: Tensor, real: Tensor, want: float) -> list[tuple[float, 
     ]
 
 
+def g_label(fake: Tensor, loss: float) -> float | None:
+    """The soft label `a` for which binary cross-entropy against `a` on the fakes' logits gives `loss`
+    (loss = mean(softplus(fake)) - a * mean(fake)); None when D's logits average to about 0."""
+    mean = float(fake.mean())
+    return None if abs(mean) < 1e-3 else (float(F.softplus(fake).mean()) - loss) / mean
+
+
+def g_smoothing(fake: Tensor, loss: float) -> str | None:
+    """A failure when loss_g is G's loss against a soft label between 0.5 and 1 (a round one, such as 0.9)."""
+    a = g_label(fake, loss)
+    if a is None or not 0.5 <= a < 0.995 or abs(a - round(a, 2)) > 2e-4:
+        return None
+    return (f"loss_g scores G's fakes against the label {round(a, 2):g}, not 1: G's targets must be 1 (real), since G "
+            f"wants D to call its samples real; label smoothing is one-sided, for D's real labels in d_step only, "
+            f"never for G's targets")
+
+
 @check(points=1, visible=True)
 def test_g_step(submission):
     """g_step trains G through D with the non-saturating loss like the trainer's G step"""
@@ -502,7 +520,7 @@ def test_g_step(submission):
         assert fault is None, fault
         assert math.isfinite(loss), not_finite("loss_g")
         real, fake = logits(sc.D1, sc.G0, sc)
-        fault = diagnose(loss, g_loss_faults(fake, real, sc.loss_g))
+        fault = diagnose(loss, g_loss_faults(fake, real, sc.loss_g)) or g_smoothing(fake, loss)
         raise AssertionError(fault or (
             f"loss_g = {num(loss)}; the trainer's G step gives {num(sc.loss_g)} on the same G, D and z: G's loss is the "
             f"non-saturating -log D(G(z)), averaged over the batch"))

@@ -15,9 +15,11 @@ the same width. Five checks per network, 1 point each, all visible:
   and equal to the tanh of the last layer's output (not a clamp); logits (D): no final sigmoid, the
   values are not all in [0, 1], and the output is the last conv's own output (no tanh or activation);
 - parameters: the exact count of the reference model; a difference is traced to conv biases, a
-  layer with other channels or kernel than the reference's at its place, or BatchNorm added or missing;
+  layer with other channels or kernel than the reference's at its place, or BatchNorm added or missing
+  (an added one placed by the order in which the layers ran, not the order they were declared in);
 - layers: no pooling or fixed upsampling, no hidden fully connected layer, BatchNorm in the hidden
-  layers but not on G's output or D's input or output layer, ReLU in G and LeakyReLU(0.2) in D. Activations
+  layers (with PyTorch's eps, not BatchNorm2d(c, 0.8)) but not on z, on G's output, on D's images or
+  input layer or on its logits, ReLU in G and LeakyReLU(0.2) in D. Activations
   are judged by what they do (`stage_tensors` records each conv's and BatchNorm's output and the next
   conv's input), so nn.ReLU() and F.relu in forward are judged alike, and so are a LeakyReLU's slope,
   an ELU, a Dropout, or a BatchNorm placed after the activation;
@@ -33,6 +35,7 @@ from __future__ import annotations
 import copy
 import importlib
 import math
+import re
 
 import torch
 
@@ -470,6 +473,9 @@ def activation_fault(data, which: str) -> str | None:
             fix += ": the slope is +0.2"
         elif kind[0] == "dropout":
             fix += "; DCGAN has no dropout"
+        elif kind == ("identity",) and layer.get("type") in BATCHNORM:
+            fix += ("; the order is conv -> BatchNorm -> LeakyReLU(0.2): a LeakyReLU placed before this BatchNorm "
+                    "leaves its output, which the next conv takes, with no activation")
         return f"{where} {_effect(kind)}: {fix}"
     return None
 
@@ -532,8 +538,46 @@ def _conv_text(kind: str, shape: list[int]) -> str:
     return f"weight {tuple(shape)}"
 
 
-def parameter_fault(mine: dict, ref: dict, which: str) -> str | None:
-    """Why the student's network has another number of parameters than the reference; None if equal."""
+def extra_norm_fault(head: str, modules: dict[str, str], order: list[str] | None, have: int, want: int,
+                     which: str) -> str:
+    """Where the BatchNorm layers that the reference lacks sit, judged by the order in which the layers ran in a
+    forward pass (`order`, module names), not the order in which they were registered; without a run (the
+    forward raised), the registration order stands in. Every misplaced one is named."""
+    order = order if order else list(modules)
+    weighted = [k for k, n in enumerate(order) if _is_conv(modules.get(n, "")) or modules.get(n) in LINEAR]
+    norms = [k for k, n in enumerate(order) if modules.get(n) in BATCHNORM]
+    counts = f"{head}: it has {have} BatchNorm layers, the reference {want}"
+    places = []
+    if weighted and any(k < weighted[0] for k in norms):
+        places.append("one normalises z before G's first layer (z is drawn from N(0, I) already; DCGAN normalises "
+                      "only the outputs of G's hidden convs)" if which == "G" else
+                      f"one normalises the images before D's first conv, where it {D_INPUT_NORM}")
+    if which == "D" and len(weighted) > 1 and any(weighted[0] < k < weighted[1] for k in norms):
+        places.append(f"one follows D's first conv: DCGAN puts no BatchNorm on D's input layer, where it {D_INPUT_NORM}")
+    if weighted and any(k > weighted[-1] for k in norms):
+        places.append(f"one comes after D's output conv, where it {D_OUTPUT_NORM}" if which == "D" else
+                      "DCGAN puts no BatchNorm on G's output layer (it would fix the samples' mean and spread per batch, "
+                      "and the paper found that it made training oscillate)")
+    if places:
+        return f"{counts}: {'; '.join(places)}"
+    convs = "every hidden conv" if which == "G" else "every conv but the first and the last"
+    return f"{counts}: DCGAN puts one BatchNorm2d after {convs} and no other"
+
+
+def run_order(submission, model, which: str) -> list[str] | None:
+    """The names of the student's layers in the order they ran on the checks' inputs; None if the forward raised."""
+    try:
+        ran = submission.run(probes.ran_modules, model, inputs(which))
+    except Exception:  # noqa: BLE001 - the shape check names a forward that raises
+        return None
+    rows = ran if isinstance(ran, list) else []
+    names = [r[0] for r in rows if isinstance(r, list) and len(r) == 2 and isinstance(r[0], str)]
+    return names or None
+
+
+def parameter_fault(mine: dict, ref: dict, which: str, order: list[str] | None = None) -> str | None:
+    """Why the student's network has another number of parameters than the reference; None if equal.
+    order: the names of its layers in the order they ran (where an extra BatchNorm sits)."""
     have, want = _count(mine), _count(ref)
     if have == want:
         return None
@@ -580,16 +624,7 @@ def parameter_fault(mine: dict, ref: dict, which: str) -> str | None:
         return (f"{head}: it has {len(norms_mine)} BatchNorm layers, the reference {len(norms_ref)}: "
                 f"DCGAN puts a BatchNorm2d after {which_convs}")
     if len(norms_mine) > len(norms_ref):
-        order = list(modules)  # the modules in the order they were registered
-        weighted = [k for k, n in enumerate(order) if _is_conv(modules[n]) or modules[n] in LINEAR]
-        after_last = weighted and any(modules[n] in BATCHNORM and k > weighted[-1] for k, n in enumerate(order))
-        if which == "D" and after_last:
-            return (f"{head}: it has {len(norms_mine)} BatchNorm layers, the reference {len(norms_ref)}: one comes after "
-                    f"D's output conv, where it {D_OUTPUT_NORM}")
-        where, why = (("G's output layer", "it would fix the samples' mean and spread per batch")
-                      if which == "G" else ("D's input layer", "it would normalise away the images' brightness and contrast"))
-        return (f"{head}: it has {len(norms_mine)} BatchNorm layers, the reference {len(norms_ref)}: DCGAN puts no BatchNorm on "
-                f"{where} ({why}, and the paper found that it made training oscillate)")
+        return extra_norm_fault(head, modules, order, len(norms_mine), len(norms_ref), which)
     if norms_mine != norms_ref:
         flat_norms = [(n, kind, shape[0]) for n, kind, shape in _weights(mine, BATCHNORM)]
         for (n, kind, got), want in zip(flat_norms, norms_ref):
@@ -602,8 +637,32 @@ def parameter_fault(mine: dict, ref: dict, which: str) -> str | None:
     return head
 
 
+D_INPUT_NORM = ("would normalise away the images' brightness and contrast (and the paper found that it made "
+                "training oscillate)")
 D_OUTPUT_NORM = ("normalises the logits over the batch, so that a batch's logits always average to the BatchNorm's "
                  "shift and D cannot call a whole batch real or fake; DCGAN's output stage is the conv alone")
+
+
+EPS = re.compile(r"\beps=([0-9.eE+-]+)")
+
+
+def norm_eps_fault(calls: list[dict], name: str) -> str | None:
+    """A BatchNorm whose eps is far from PyTorch's 1e-5: nn.BatchNorm2d(c, 0.8), Keras' momentum=0.8 passed
+    as the second positional argument, which is eps (the slip of a widely copied PyTorch GAN collection)."""
+    for call in calls:
+        if _text(call.get("type"), 40) not in BATCHNORM:
+            continue
+        found = EPS.search(_text(call.get("repr")))
+        try:
+            eps = float(found.group(1)) if found else None
+        except ValueError:
+            eps = None
+        if eps is not None and eps >= 1e-2:
+            return (f"{name}'s {_layer(call)} has eps = {eps:g}: eps is added to the batch's variance before the square "
+                    f"root, so with the small activations of the DCGAN init this BatchNorm hardly normalises at all; "
+                    f"BatchNorm2d's second positional argument is eps, not momentum (Keras' BatchNormalization(momentum=0.8) "
+                    f"ported as BatchNorm2d(c, 0.8)); keep the default, nn.BatchNorm2d(c)")
+    return None
 
 
 def layer_faults(calls: list[dict], which: str) -> str | None:
@@ -634,6 +693,16 @@ def layer_faults(calls: list[dict], which: str) -> str | None:
                 "mean and spread per batch, and the paper found it made training oscillate); end with the conv and tanh")
     if which == "D" and convs and any(k > convs[-1] for k in norms):
         return f"D has a BatchNorm after its output conv: it {D_OUTPUT_NORM}"
+    fault = norm_eps_fault(calls, name)
+    if fault:
+        return fault
+    before = [k for k in norms if convs and k < convs[0]]
+    if before and which == "G":
+        return (f"G normalises z with {_layer(calls[before[0]])} before its first layer: z is drawn from N(0, I) already, "
+                f"and DCGAN puts BatchNorm only after G's hidden transposed convs; remove it")
+    if before:
+        return (f"D normalises the images with {_layer(calls[before[0]])} before its first conv: DCGAN puts no BatchNorm "
+                f"on D's input layer; it {D_INPUT_NORM}")
     if which == "D" and convs and len(convs) > 1 and any(convs[0] < k < convs[1] for k in norms):
         return ("D has a BatchNorm right after its first conv: DCGAN leaves it out of D's input layer (it would normalise "
                 "away the images' brightness and contrast, and the paper found it made training oscillate)")
@@ -730,8 +799,8 @@ def test_generator_range(submission):
 @check(points=1, visible=True)
 def test_generator_parameters(submission):
     """The generator has exactly the reference DCGAN's number of parameters."""
-    _, mine = build(submission, "G")
-    fault = parameter_fault(mine, reference_summaries()["G"], "G")
+    model, mine = build(submission, "G")
+    fault = parameter_fault(mine, reference_summaries()["G"], "G", run_order(submission, model, "G"))
     if fault:
         raise AssertionError(fault)
 
@@ -818,8 +887,8 @@ def test_discriminator_logits(submission):
 @check(points=1, visible=True)
 def test_discriminator_parameters(submission):
     """The discriminator has exactly the reference DCGAN's number of parameters."""
-    _, mine = build(submission, "D")
-    fault = parameter_fault(mine, reference_summaries()["D"], "D")
+    model, mine = build(submission, "D")
+    fault = parameter_fault(mine, reference_summaries()["D"], "D", run_order(submission, model, "D"))
     if fault:
         raise AssertionError(fault)
 

@@ -85,6 +85,11 @@ def _std_mistake(x: Tensor, got: Tensor) -> str | None:
         candidates.append(
             ("pools each channel's pixels: every (channel, row, column) is a feature of its own; take each one's std "
              "across the batch (dim 0), then the mean", torch.sqrt(x.var(dim=(0, 2, 3), unbiased=False) + EPS).mean()))
+        candidates.append(
+            ("averages each channel over its pixels first (x.mean(dim=(2, 3))) and takes the std of those channel "
+             "means: that misses how each pixel varies across the batch; every (channel, row, column) is a feature of "
+             "its own, so take each one's std across the batch (dim 0), then the mean",
+             torch.sqrt(x.mean(dim=(2, 3)).var(dim=0, unbiased=False) + EPS).mean()))
     for message, value in candidates:
         if torch.allclose(got, value.float(), **TOL):
             return message

@@ -389,7 +389,9 @@ def mmd_faults(x: torch.Tensor, y: torch.Tensor) -> list[tuple[float, str]]:
          "or `2 * k.sum()` leaves out the division by m^2; subtract 2 * k_xy.sum() / (m * m), i.e. 2 * k_xy.mean()"),
         (float(off / (m * (m - 1)) - kxy.mean()), "the cross term lacks its factor 2: subtract 2 * mean k(x_i, y_j)"),
         (float(off / (m * (m - 1)) - 2 * (kxy.sum() - kxy.trace()) / (m * (m - 1))), "the cross term leaves out "
-         "i = j; x_i and y_i are independent, so keep every pair and divide by m^2"),
+         "i = j: that is Gretton et al.'s MMD^2_u, unbiased too but not KID's estimate; KID's formula above keeps "
+         "every pair of the cross term (x_i and y_j are independent for every i and j, i = j included) and divides "
+         "it by m^2"),
         (unbiased(*parts(lambda a, b: (a @ b.T + 1) ** 3)), "the kernel lacks the 1/D: k(a, b) = (a . b / D + 1)^3 "
          "with D the feature dimension"),
         (unbiased(*parts(lambda a, b: (a @ b.T / d) ** 3)), "the kernel lacks the + 1: k(a, b) = (a . b / D + 1)^3"),

@@ -7,7 +7,8 @@ compares with an oracle that does not share the student's formula: the sorted 1-
 `reference.figures.lesson_06.empirical_w1` for W1, `reference.losses.WGAN.d_loss` for the estimate,
 `reference.losses.WGAN.after_d_step` for clipping. A wrong answer that matches a common mistake
 (samples paired in their given order, every pair averaged, squared distances, the sign reversed, a
-sigmoid, a detached number, a copy clipped instead of the weights...) gets that mistake's message.
+sigmoid, real and fake scores paired sample by sample, a detached number, a copy clipped instead of
+the weights...) gets that mistake's message.
 
 Points: empirical_w1 1, critic_estimate 1, clip_weights_ 1 = 3.
 """
@@ -169,6 +170,26 @@ def _gradient_fault(critic: nn.Module, real: Tensor, fake: Tensor) -> str | None
             "mean D(x) - mean D(G(z)): compute the estimate from the critic's scores with torch operations only")
 
 
+def _first_line(err: BaseException, limit: int = 120) -> str:
+    text = getattr(err, "message", None) or str(err)
+    text = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _pairs_samples(fn, real: Tensor, fake: Tensor) -> bool:
+    """Whether critic_estimate, which raised on batches of different sizes, gives mean D(x) - mean D(G(z)) on
+    batches of one size (where the mean of the differences equals the difference of the means)."""
+    critic, n = _critic(6), min(len(real), len(fake))
+    try:
+        got = fn(critic, real[:n].clone(), fake[:n].clone())
+        got = float(got.detach().reshape(())) if isinstance(got, Tensor) else float(got)
+    except Exception:  # noqa: BLE001 - only a diagnosis: an answer that fails here is not this mistake
+        return False
+    with torch.no_grad():
+        want = (critic(real[:n]).mean() - critic(fake[:n]).mean()).item()
+    return _near(got, want)
+
+
 @check(points=1, visible=True)
 def test_critic_estimate(submission):
     """critic_estimate: mean D(x) - mean D(G(z)) as a 0-dim tensor that carries gradients to the critic."""
@@ -177,7 +198,18 @@ def test_critic_estimate(submission):
     gen = torch.Generator().manual_seed(7)
     real, fake = torch.randn(64, 2, generator=gen) + 1.0, torch.randn(48, 2, generator=gen)
     before = [p.detach().clone() for p in critic.parameters()]
-    value = fn(critic, real.clone(), fake.clone())
+    try:
+        value = fn(critic, real.clone(), fake.clone())
+    except Exception as err:  # noqa: BLE001 - diagnosed when it is the paired mean, else reported as it is
+        unwritten = isinstance(err, NotImplementedError) or getattr(err, "not_implemented", False)
+        if unwritten or not _pairs_samples(fn, real, fake):
+            raise
+        kind = getattr(err, "type", type(err).__name__)
+        raise AssertionError(
+            f"on a real batch of {len(real)} and a fake batch of {len(fake)} it raised {kind} ({_first_line(err)}), "
+            f"but works on batches of one size: it pairs the real and fake scores sample by sample (mean(D(x) - D(G(z))), "
+            f"or a torch.stack of the two), which needs as many fakes as real samples; the batches may differ in size, "
+            f"so take each batch's mean on its own: critic(real).mean() - critic(fake).mean()") from None
     if not all(torch.equal(p, b) for p, b in zip(critic.parameters(), before)):
         raise AssertionError("critic_estimate changed the critic's parameters (a clamp or an optimizer step inside "
                              "it?): it only scores the two batches; clipping and steps belong to the training loop")

@@ -7,8 +7,8 @@ on seeded inputs it chooses and compares with the course library, the oracle: th
 fed to the inner DCGAN of `reference.models.conditional.ConditionalGenerator` /
 `ConcatDiscriminator` must give exactly G(z, y) / D(x, y), and the student's score on a
 `ProjectionDiscriminator`'s own phi, psi and embed must give D(x, y). A wrong value that matches a
-common mistake (the label first, one_hot without K, a (N, 1) psi broadcast against (N,), the
-scores of every class...) gets that mistake's message.
+common mistake (the label first, one_hot without K, the input cast to float32 whatever z's dtype, a
+(N, 1) psi broadcast against (N,), the scores of every class...) gets that mistake's message.
 """
 
 from __future__ import annotations
@@ -88,6 +88,11 @@ def test_one_hot_input(submission):
         raise AssertionError(f"{call} returns dtype {got.dtype}, but z is {z.dtype}: G's {z.dtype} layers refuse a "
                              f"{got.dtype} input (torch.cat makes the whole result {got.dtype} when one part is); make "
                              f"the code z's dtype, F.one_hot(y, K).to(z.dtype)")
+    got64 = _as_tensor(fn(z.double(), y.clone(), k), "one_hot_input", call)
+    if got64.dtype != torch.float64:
+        raise AssertionError(f"one_hot_input(z, y, {k}) with a float64 z returns dtype {got64.dtype}: the result keeps "
+                             f"z's dtype (a float64 G refuses a {got64.dtype} input); leave z as it is and convert only "
+                             f"the code, F.one_hot(y, K).to(z.dtype), not .float()")
     got = got.detach().float()
     if torch.allclose(got, torch.cat([F.one_hot(y, k).float(), z], dim=1)):
         raise AssertionError(f"{call} puts the one-hot code first: put z first, then one_hot(y, K) (the course's "
@@ -232,6 +237,13 @@ def test_projection_score(submission):
             if inp.shape != y.shape:
                 raise AssertionError(f"{call}: embed got shape {tuple(inp.shape)}; it takes the integer labels y "
                                      f"(N,) = ({n},) and returns their vectors (N, F): embed(y)") from None
+        text = getattr(err, "message", None) or str(err)
+        if getattr(err, "type", type(err).__name__) == "RuntimeError" and f"({n * n})" in text:
+            raise AssertionError(
+                f"{call} raised RuntimeError ({text.strip().splitlines()[0][:120]}): a tensor of N * N = {n * n} values "
+                f"met one of N = {n}; the projection term is then a matrix product (embed(y) @ phi.T, flattened), which "
+                f"scores every sample's label against every sample's features; take each sample's own inner product, "
+                f"row by row: (embed(y) * phi).sum(dim=1), shape (N,)") from None
         raise
     finally:
         hook.remove()

@@ -70,15 +70,17 @@ def _median(values: list[float]) -> float:
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
+ROUNDED_UP = ("the last third is rounded down, rows[-max(1, len(rows) // 3):]: 11 rows give 11 // 3 = 3 rows, not 4 "
+              "(math.ceil or round take one row too many, and so does rows[-len(rows) // 3:], where the minus binds "
+              "first: -11 // 3 = -4, floor division rounds towards minus infinity; write -(len(rows) // 3))")
+
 # rules that differ from the docstring's in one part, each a mistake students make, and its message; an answer
 # that gives the same verdict as one of them on every case gets that message
 RULE_MISTAKES = [
     (lambda rows: _rule(rows, window=lambda rows: rows[-math.ceil(len(rows) / 3):]),
-     "the last third is rounded down, rows[-max(1, len(rows) // 3):]: 11 rows give 11 // 3 = 3 rows, not 4 "
-     "(math.ceil or round take one row too many)"),
+     ROUNDED_UP),
     (lambda rows: _rule(rows, window=lambda rows: rows[-max(1, round(len(rows) / 3)):]),
-     "the last third is rounded down, rows[-max(1, len(rows) // 3):]: 11 rows give 11 // 3 = 3 rows, not 4 "
-     "(math.ceil or round take one row too many)"),
+     ROUNDED_UP),
     (lambda rows: _rule(rows, window=lambda rows: rows[:max(1, len(rows) // 3)]),
      "that is the first third of the rows, rows[:len(rows) // 3]; judge on the last third, "
      "rows[-max(1, len(rows) // 3):], the end of the run"),
