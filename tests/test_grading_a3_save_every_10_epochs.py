@@ -184,6 +184,17 @@ CORRECT = {
             plt.close(fig)
     """,
 }
+CORRECT["normalize_true_stretches_the_grid"] = """
+    from torchvision.utils import save_image
+    <SAVE>
+    for epoch in range(1, n_epochs + 1):
+        for x in gan.batches.epoch(epoch - 1):
+            step(gan, x)
+        if epoch % 10 == 0:
+            save(epoch)
+            with torch.no_grad():  # the grid stretched by its own minimum and maximum: G's range mapped too
+                save_image(gan.G(fixed_noise), out_dir / "samples" / f"epoch_{epoch:03d}.png", nrow=8, normalize=True)
+"""
 CORRECT_CELLS = {
     # 0-based loops, files named by the 0-based epoch (009, 019, 029), os.path, torchvision's
     # save_image with 16 images per row, the DCGAN example's key names; resume counts from 0 too
@@ -466,6 +477,26 @@ for epoch in range(1, n_epochs + 1):
         torch.save(state, out_dir / f"epoch_{epoch}.pt")
 """
 
+UNMAPPED = """
+        from PIL import Image
+        from torchvision.utils import make_grid, save_image
+        fixed_noise = torch.randn(64, gan.nz)
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                step(gan, x)
+            if epoch % 10 == 0:
+                (out_dir / "samples").mkdir(parents=True, exist_ok=True)
+                with torch.no_grad():
+                    SAVE_GRID
+                state = {name: getattr(gan, name).state_dict() for name in ("G", "D", "opt_g", "opt_d")}
+                torch.save({**state, "epoch": epoch, "fixed_noise": fixed_noise, "rng": torch.get_rng_state()}, out_dir / f"{epoch}.pt")
+"""
+CLIPPED = (
+    "`10.png` shows G's images with every negative value black: G's tanh gives [-1, 1] and the grid was saved without "
+    "mapping it to [0, 1], so its negative values were clipped to black; save (x + 1) / 2 (from_model_range(x, \"tanh\")) "
+    "or save_image(x, path, normalize=True, value_range=(-1, 1))"
+)
+
 WRONG = {
     "saves_at_epoch_0": """
         <SAVE>
@@ -648,6 +679,15 @@ WRONG = {
             if epoch % 10 == 0:
                 save(epoch)
     """,
+    # G's tanh range saved as it is: save_image clips every negative value to black
+    "grid_not_mapped": UNMAPPED.replace("SAVE_GRID", 'save_image(gan.G(fixed_noise), out_dir / "samples" / f"{epoch}.png")'),
+    # value_range without normalize=True does nothing: the same clipped grid
+    "value_range_without_normalize": UNMAPPED.replace(
+        "SAVE_GRID", 'save_image(gan.G(fixed_noise), out_dir / "samples" / f"{epoch}.png", value_range=(-1, 1))'),
+    # make_grid, then PIL from x * 255 without (x + 1) / 2: astype("uint8") wraps the negative values around
+    "pil_without_mapping": UNMAPPED.replace("SAVE_GRID", """grid = make_grid(gan.G(fixed_noise), nrow=8)
+                pixels = (grid.permute(1, 2, 0).numpy() * 255).astype("uint8")
+                Image.fromarray(pixels).save(out_dir / "samples" / f"{epoch}.png")"""),
     "save_image_to_the_folder": """
         from torchvision.utils import save_image
         noise = torch.randn(64, gan.nz)
@@ -720,6 +760,65 @@ WRONG_RESUMES = {
         part.replace("        for x in gan.batches.epoch(epoch - 1):", "        rng = torch.get_rng_state()\n        for x in gan.batches.epoch(epoch - 1):")
         for part in (ONE_BASED, RESUME)
     ) + (SAVE.replace('"rng": torch.get_rng_state(),', '"rng": rng,'),),
+    # torch reseeded with the run's seed at the start of every epoch, in train and resume alike: resume
+    # matches an uninterrupted run, and every epoch draws the same noise for its fakes
+    "reseeds_one_seed_every_epoch": tuple(
+        part.replace("        for x in gan.batches.epoch(epoch - 1):", "        torch.manual_seed(seed)\n        for x in gan.batches.epoch(epoch - 1):")
+        for part in (ONE_BASED, RESUME)
+    ) + (SAVE,),
+    # the checkpoint a list, read back by position: no epoch under a key (the epoch check's point), yet resume is
+    # exact, and the grader compares the resumed run's `20.pt` with the uninterrupted run's file of that name
+    "checkpoint_as_a_list": (
+        """
+        fixed_noise = torch.randn(64, gan.nz)
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                step(gan, x)
+            if epoch % 10 == 0:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                with torch.no_grad():
+                    save_image_grid(from_model_range(gan.G(fixed_noise), "tanh"), out_dir / f"{epoch}.png", nrow=10)
+                torch.save([gan.G.state_dict(), gan.D.state_dict(), gan.opt_g.state_dict(), gan.opt_d.state_dict(), epoch,
+                            fixed_noise, torch.get_rng_state()], out_dir / f"{epoch}.pt")
+        """,
+        """
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            out_dir = Path(out_dir)
+            g, d, opt_g, opt_d, done, fixed_noise, rng = torch.load(checkpoint, weights_only=True)
+            gan.G.load_state_dict(g)
+            gan.D.load_state_dict(d)
+            gan.opt_g.load_state_dict(opt_g)
+            gan.opt_d.load_state_dict(opt_d)
+            torch.set_rng_state(rng)
+            for epoch in range(done + 1, n_epochs + 1):
+                for x in gan.batches.epoch(epoch - 1):
+                    step(gan, x)
+                if epoch % 10 == 0:
+                    with torch.no_grad():
+                        save_image_grid(from_model_range(gan.G(fixed_noise), "tanh"), out_dir / f"{epoch}.png", nrow=10)
+                    torch.save([gan.G.state_dict(), gan.D.state_dict(), gan.opt_g.state_dict(), gan.opt_d.state_dict(), epoch,
+                                fixed_noise, torch.get_rng_state()], out_dir / f"{epoch}.pt")
+            return gan.G, gan.D
+        """,
+        SAVE,
+    ),
+    # the losses saved beside each checkpoint, with the epoch: two files of epoch 20 in each run, each compared
+    # with its own counterpart
+    "losses_file_beside_the_checkpoint": (
+        """
+        <SAVE>
+        losses = []
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                losses.append(step(gan, x))
+            if epoch % 10 == 0:
+                save(epoch)
+                torch.save({"epoch": epoch, "losses": torch.tensor(losses)}, out_dir / f"losses_{epoch:03d}.pt")
+        """,
+        RESUME,
+        SAVE,
+    ),
     "numpy_rng_in_the_checkpoint": (
         ONE_BASED,
         RESUME.replace("weights_only=True", "weights_only=False"),
@@ -872,6 +971,12 @@ EXPECTED = {
             f"expected {expected}" for n, expected in ((25, "10, 20"), (9, "none")))),
         "test_resume_continues_the_run": (0.0, "train(10, ...) trained past epoch 10 (its last checkpoint was saved after epoch 30), so no run stopped after epoch 10 to resume; train exactly the n_epochs epochs train is given"),
     },
+    "grid_not_mapped": {**OK, "test_sample_grids_are_png_grids_of_64": (0.0, CLIPPED)},
+    "value_range_without_normalize": {**OK, "test_sample_grids_are_png_grids_of_64": (0.0, CLIPPED)},
+    "pil_without_mapping": {**OK, "test_sample_grids_are_png_grids_of_64": (0.0, (
+        "`10.png` shows G's images scaled by 255 without mapping them from [-1, 1] to [0, 1] first, so astype(\"uint8\") "
+        "wrapped every negative value around to a bright one; map with (x + 1) / 2 before scaling to 0-255, or save the "
+        "tensor with save_image(x, path, normalize=True, value_range=(-1, 1))"))},
     "save_image_to_the_folder": {
         name: (0.0, "calling `train` raised ValueError: unknown file extension:") for name in CHECKS
     },
@@ -911,6 +1016,9 @@ def test_expected_totals():
         "optimizers_pickled": 8.0,
         "saves_at_the_start_of_the_next_epoch": 9.0,
         "hard_coded_30_epochs": 10.0,
+        "grid_not_mapped": 15.0,
+        "value_range_without_normalize": 15.0,
+        "pil_without_mapping": 15.0,
         "save_image_to_the_folder": 0.0,
     }
 
@@ -937,6 +1045,23 @@ NUMPY_IN_CHECKPOINT = (
     "checkpoint (torch.from_numpy(array) is a tensor; for the random state, step draws its noise from torch's generator: "
     "torch.get_rng_state() is the one to save)"
 )
+# the checkpoint holds the RNG state and the fixed noise; resume did not start from them
+RNG_NOT_FROM_CHECKPOINT = (
+    "the checkpoint holds the RNG state of the end of epoch 10, but the resumed run's random numbers differ from an "
+    "uninterrupted run's from epoch 11 on: resume drew random numbers after torch.set_rng_state (a new torch.randn, such "
+    "as fixed noise drawn again), or never restored the state; call torch.set_rng_state after make_gan(seed), which "
+    "reseeds torch, and draw nothing between it and the first step"
+)
+NOISE_NOT_FROM_CHECKPOINT = (
+    "the checkpoint holds the fixed noise, but the resumed run's sample grid after epoch 20 comes from other noise than an "
+    "uninterrupted run's: draw the resumed grids from the fixed_noise loaded from the checkpoint, not from a new torch.randn"
+)
+REPLAYED = (
+    "train reseeds torch's global generator with one seed at the start of every epoch: every epoch starts from the same "
+    "random state, so step draws the same noise for the fakes again and again (a resumed run repeats it too); reseed from "
+    "the seed and the epoch number, torch.manual_seed(seed * 1000 + epoch), in train and resume alike, or seed once and "
+    "save torch.get_rng_state() in the checkpoint, restored in resume"
+)
 EXPECTED_RESUMES = {
     "optimizer_states_not_saved": {
         **OK,
@@ -960,10 +1085,10 @@ EXPECTED_RESUMES = {
         **OK,
         "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_009.pt` (saved after epoch 10) holds epoch 9, a 0-based loop's counter; save the number of epochs done, 10 (epoch + 1 in `for epoch in range(n_epochs)`)"),
     },
-    "rng_not_restored": {**OK, "test_resume_continues_the_run": (2.0, OTHER_RANDOM_NUMBERS)},
+    "rng_not_restored": {**OK, "test_resume_continues_the_run": (2.0, RNG_NOT_FROM_CHECKPOINT)},
     "noise_drawn_after_restoring_the_rng": {
         **OK,
-        "test_resume_continues_the_run": (1.0, OTHER_RANDOM_NUMBERS + "; the resumed run's sample grid after epoch 20 comes from other noise than an uninterrupted run's: save fixed_noise in the checkpoint and draw the resumed grids from it"),
+        "test_resume_continues_the_run": (1.0, RNG_NOT_FROM_CHECKPOINT + "; " + NOISE_NOT_FROM_CHECKPOINT),
     },
     # nothing written, nothing the grader can check: the probe's report alone is not enough
     "resume_saves_nothing": {**OK, "test_resume_continues_the_run": (0.0, NOTHING_RESUMED)},
@@ -985,6 +1110,11 @@ EXPECTED_RESUMES = {
         **OK,
         "test_resume_continues_the_run": (2.0, "the resumed run's random numbers are those an uninterrupted run had at the start of epoch 10, not at its end: the checkpoint's RNG state was taken before epoch 10's batches; call torch.get_rng_state() when you save, after the epoch's batches"),
     },
+    "reseeds_one_seed_every_epoch": {**OK, "test_resume_continues_the_run": (2.0, REPLAYED)},
+    "checkpoint_as_a_list": {**OK, "test_checkpoints_hold_optimizers_and_epoch": (1.0, (
+        '`10.pt` (saved after epoch 10) holds no epoch: save the number of epochs done (10 there) under a key such as "epoch", '
+        "so that resume knows where to continue"))},
+    "losses_file_beside_the_checkpoint": OK,
     "numpy_rng_in_the_checkpoint": {
         **OK,
         **{name: (0.0, NUMPY_IN_CHECKPOINT + tail) for name, tail in (
@@ -1018,8 +1148,50 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "loads_the_optimizers_crossed": 12.0,
         "saves_the_next_epoch": 15.0,
         "rng_taken_before_the_epoch": 14.0,
+        "reseeds_one_seed_every_epoch": 14.0,
+        "checkpoint_as_a_list": 15.0,
+        "losses_file_beside_the_checkpoint": 16.0,
         "numpy_rng_in_the_checkpoint": 8.0,
     }
+
+
+SOLUTION_CELLS = cell_sources(SOLUTION)
+
+
+def solution_cells(*edits: tuple[str, str, str]) -> tuple[str, str]:
+    """The solution's `train` and `resume` cells with each (cell, old, new) replaced (old must occur)."""
+    sources = {"train": SOLUTION_CELLS["train"], "resume": SOLUTION_CELLS["resume"]}
+    for cell, old, new in edits:
+        assert old in sources[cell], old
+        sources[cell] = sources[cell].replace(old, new)
+    return sources["train"], sources["resume"]
+
+
+FIXED_NOISE = "    fixed_noise = torch.randn(NUM_SAMPLES, gan.nz)  # drawn once: every grid shows the same 64 z\n"
+FIRST_EPOCH = "    for epoch in range(first, last + 1):  # 1-based: the epoch being trained\n"
+# faults of the solution's own structure, train_epochs shared by train and resume: {name: (train, resume)}
+WRONG_CELLS = {
+    # fixed noise drawn before make_gan(seed) seeds torch: each run of train draws other noise
+    "noise_drawn_before_make_gan": solution_cells(
+        ("train", FIXED_NOISE, ""),
+        ("train", "    gan = make_gan(seed)\n    out_dir = Path(out_dir)\n",
+         "    fixed_noise = torch.randn(NUM_SAMPLES, NZ)\n    gan = make_gan(seed)\n    out_dir = Path(out_dir)\n"),
+    ),
+    # fixed noise drawn at the top of the loop both share: resume draws new noise after restoring the RNG
+    "noise_drawn_in_the_shared_loop": solution_cells(("train", FIRST_EPOCH, FIXED_NOISE + FIRST_EPOCH)),
+}
+EXPECTED_CELLS = {
+    "noise_drawn_before_make_gan": {**OK, "test_resume_continues_the_run": (3.0, (
+        "train(10, ...) and train(20, ...) of the same seed gave G different noise at their saves after epoch 10, so a "
+        "resumed run's grids cannot match an uninterrupted run's: draw fixed_noise after make_gan(seed), which seeds torch, "
+        "or from a generator of its own seeded with a fixed number"))},
+    "noise_drawn_in_the_shared_loop": {**OK, "test_resume_continues_the_run": (1.0, RNG_NOT_FROM_CHECKPOINT + "; " + NOISE_NOT_FROM_CHECKPOINT)},
+}
+
+
+@pytest.mark.parametrize("name", list(WRONG_CELLS))
+def test_wrong_cells_get_exact_scores_and_messages(tmp_path, name):
+    assert scores(cells(tmp_path, *WRONG_CELLS[name])) == EXPECTED_CELLS[name]
 
 
 # A cell that replaces the resume probe with one that reports a perfect resume; `resume` itself is
@@ -1077,6 +1249,14 @@ def test_resumed_files_error_holds_the_report_to_the_files(tmp_path):
     assert error({"ckpt_010.pt": ten, "ckpt_020.pt": moved}, compare=False) is None  # a later checkpoint is there
     assert error({"ckpt_010.pt": ten, "ckpt_020.pt": moved}, {"ckpt_010.pt": ten}) is None, "nothing of epoch 20 to compare with"
     assert "found no `ckpt_010.pt`" in error({"ckpt_020.pt": twenty})
+    # no epoch stored: the file of a later number in its path, compared with the uninterrupted run's of that path
+    bare_twenty, bare_moved = read([net.state_dict(), 20]), read([{"w": net.weight.detach() + 1}, 20])
+    assert error({"ckpt_010.pt": ten, "20.pt": bare_twenty}, {"ckpt_010.pt": ten, "20.pt": bare_twenty}) is None
+    assert "uninterrupted run's `20.pt` holds" in error({"ckpt_010.pt": ten, "20.pt": bare_moved}, {"20.pt": bare_twenty})
+    # two files of epoch 20 (a losses file beside the checkpoint): each compared with the file of its own path
+    losses = read({"epoch": 20, "losses": torch.zeros(3)})
+    both = {"ckpt_010.pt": ten, "ckpt_020.pt": twenty, "losses_020.pt": losses}
+    assert error(both, {"ckpt_010.pt": ten, "ckpt_020.pt": twenty, "losses_020.pt": losses}) is None
     pickled = module.checkpoint_values("x.pt", saved(net))
     assert pickled[0] is not None and "pickled" in error({"ckpt_010.pt": ten, "ckpt_020.pt": pickled})
 
@@ -1341,8 +1521,11 @@ def test_the_noise_of_a_save_is_compared_whatever_the_number_of_calls():
 
 def test_resumed_train_measures_an_exact_resume(tmp_path):
     record = resumed(tmp_path)
+    assert len(record["uninterrupted_rng"]) == 7 and len(set(record["uninterrupted_rng"])) == 7  # every epoch its own state
     assert record == {
         "checkpoint": "4.pt", "after": 4, "uninterrupted": [0, 1, 2, 3, 4, 5, 6], "resumed": [4, 5, 6], "resumed_built": True,
+        "uninterrupted_rng": record["uninterrupted_rng"], "uninterrupted_saves": [2, 4, 6], "train_noise": True,
+        "checkpoint_holds": {"rng": True, "noise": True},
         "start": {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": True, "rng_of_epoch": 5, "replaced": []}, "end": {"G": 0.0, "D": 0.0},
         "resumed_saved": True, "noise": True,
     }
@@ -1450,6 +1633,43 @@ def test_only_a_reseed_at_the_saves_is_charged_to_the_noise_check():
     assert reseeded(reseed_run([f"a{i}" for i in range(30)], [10, 20, 30])) == []
     assert reseeded(reseed_run([], [10, 20, 30])) == []
     assert reseeded(reseed_run([None] * 30, [10, 20, 30])) == []
+
+
+def test_a_run_that_replays_random_states_is_charged_to_the_resume_check():
+    """The uninterrupted run of the resume check replaying random states (one seed at every epoch, or
+    at some other point) costs the resume check's random-number share; a reseed at the saves is the
+    noise check's (reseeded_at_saves), and a run whose states never repeat is right."""
+    fault = checks_module().replay_fault
+    block = [f"s{i}" for i in range(10)]
+    assert fault({"uninterrupted_rng": ["same"] * 20, "uninterrupted_saves": [10, 20]}).startswith(
+        "train reseeds torch's global generator with one seed at the start of every epoch: every epoch starts from the same random state")
+    assert "during the run: epochs 6, 7, 8, 9, 10, 16, 17, ..., 20 start from the random state of an earlier epoch" in fault(
+        {"uninterrupted_rng": block[:5] * 2 + block[5:] + block[5:], "uninterrupted_saves": [10, 20]})
+    assert fault({"uninterrupted_rng": block * 2, "uninterrupted_saves": [10, 20]}) is None  # reseeded at the save after epoch 10
+    assert fault({"uninterrupted_rng": [f"a{i}" for i in range(20)], "uninterrupted_saves": [10, 20]}) is None
+    assert fault({"uninterrupted_rng": None, "uninterrupted_saves": None}) is None
+
+
+def test_grid_pixels_are_judged_against_the_images_g_made():
+    """A grid of G's images mapped by (x + 1) / 2 or stretched by normalize=True is right; the same images
+    clipped to [0, 1], or scaled by 255 and cast to uint8 (negatives wrapped), are named; images the grid
+    cannot be matched with (no 64 of them) are not judged."""
+    from PIL import Image
+    from torchvision.utils import make_grid, save_image
+
+    problem = checks_module().mapping_problem
+    made = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    right = [lambda f: save_image((made + 1) / 2, f, format="png"), lambda f: save_image(made, f, format="png", normalize=True),
+             lambda f: save_image(made, f, format="png", normalize=True, value_range=(-1, 1))]
+    for write in right:
+        assert problem("a.png", png(write), [made]) is None
+    assert problem("a.png", png(lambda f: save_image(made, f, format="png")), [made]).startswith(
+        "`a.png` shows G's images with every negative value black")
+    wrapped = (make_grid(made).permute(1, 2, 0).numpy() * 255).astype("uint8")
+    assert problem("b.png", png(lambda f: Image.fromarray(wrapped).save(f, format="png")), [made]).startswith(
+        "`b.png` shows G's images scaled by 255 without mapping them")
+    assert problem("c.png", png(lambda f: save_image(made, f, format="png")), [made[:32]]) is None
+    assert problem("c.png", png(lambda f: save_image(made, f, format="png")), [made[:32], made[32:]]) is not None  # 8 rows at a time
 
 
 def png(write) -> bytes:

@@ -1051,9 +1051,17 @@ WRONG_PLACES = "the loader's images hold the CIFAR-10 files' pixels in the wrong
         ("torch.tensor(ds.data).permute(0, 3, 1, 2).float() / 127.5 - 1", "torch.utils.data.TensorDataset(x)", "shuffle=True",
          (1.0, NO_LABELS.replace("bare image tensors", "batches of 1 item"))),
         ("torch.tensor(ds.data).permute(0, 3, 1, 2).float() / 127.5 - 1", "x", "shuffle=False", (0.0, f"{FIXED_ORDER}; {NO_LABELS}")),
+        # the channels reversed (BGR), as OpenCV keeps images
+        ("torch.tensor(ds.data[..., ::-1].copy()).permute(0, 3, 1, 2).float() / 127.5 - 1", PAIRS, "shuffle=True", (
+            0.0, WRONG_PLACES + "their colour channels are in reverse order (BGR, as OpenCV keeps them): keep CIFAR-10's "
+                 "RGB order (no .flip or [::-1] over the channels, no cv2.cvtColor)")),
+        # scaled to [-1, 1] twice, x * 2 - 1 after the (x / 255 - 0.5) / 0.5 of ToTensor and Normalize
+        ("(torch.tensor(ds.data).permute(0, 3, 1, 2).float() / 255 - 0.5) / 0.5 * 2 - 1", PAIRS, "shuffle=True", (
+            0.0, "the loader's images are in [-3.00, 1.00]: they were scaled to [-1, 1] twice (x * 2 - 1 after Normalize((0.5, "
+                 "0.5, 0.5), (0.5, 0.5, 0.5)), which already maps ToTensor's [0, 1] to [-1, 1]); scale them once")),
     ],
     ids=["permuted_by_hand", "channels_last", "reshaped_not_permuted", "transposed_unscaled", "images_only",
-         "tensor_dataset_without_labels", "images_only_unshuffled"],
+         "tensor_dataset_without_labels", "images_only_unshuffled", "channels_reversed", "scaled_twice"],
 )
 def test_a_loader_built_from_the_raw_array_is_told_its_layout_and_labels(tmp_path, images, dataset, order, expected):
     """Tensors made from CIFAR10's .data by hand: right when permuted to (N, C, H, W) and paired with the
@@ -1152,3 +1160,60 @@ def test_a_generator_whose_widths_ignore_ngf_keeps_one_point():
         namespace = {"torch": torch, "nn": nn, "weights_init": weights_init, "NGF": 64}
         exec(source, namespace)
         assert run_check(check, LocalSubmission(namespace)) == expected
+
+
+def test_a_discriminator_whose_widths_ignore_ndf_loses_half_a_point():
+    """Widths from a notebook global (NDF = 64) instead of the `ndf` argument: the learning check's D at
+    ndf = 16 is the full-width one; half of the discriminator check's point, the fault named, as the
+    generator's check does for ngf. The solution keeps the point."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    check = load_checks(A, ROOT)["test_discriminator_takes_colour_images"]
+    ignoring = networks(("    ### BEGIN SOLUTION\n    D = nn.Sequential(", "    ### BEGIN SOLUTION\n    ndf = NDF  # the notebook's width\n    D = nn.Sequential("))
+    for source, expected in ((ignoring, (0.5, (
+        "`make_discriminator(ndf=16)` and `make_discriminator(ndf=32)` both have 663,296 parameters: its layers ignore the "
+        "`ndf` argument (a global such as NDF in its place?); build every width from `ndf`: the checks build it at "
+        "ndf = 16, and the learning check trains it there"))), (SOLUTION_NETWORKS, (1.0, ""))):
+        namespace = {"torch": torch, "nn": nn, "weights_init": weights_init, "NDF": 64}
+        exec(source, namespace)
+        assert run_check(check, LocalSubmission(namespace)) == expected
+
+
+GRID_BY_HAND = """
+def save_colour_grid(images, path):
+    from PIL import Image
+    grid = torchvision.utils.make_grid(IMAGES, nrow=4)
+    Image.fromarray(PIXELS).save(path)
+"""
+
+
+@pytest.mark.parametrize(
+    "images, pixels, expected",
+    [
+        ("(images + 1) / 2", '(grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8")', (2.0, "")),
+        # x * 255 without (x + 1) / 2: the uint8 cast wraps each negative value around to a bright one
+        ("images", '(grid.permute(1, 2, 0).numpy() * 255).astype("uint8")', (1.0, (
+            "the grid's colours are off: an image of colour (0.0, 0.5, -0.5) in [-1, 1] should appear as RGB (128, 191, 64), "
+            "but the images were scaled by 255 without mapping [-1, 1] to [0, 1] first, so astype('uint8') wrapped every "
+            "negative value around to a bright one: scale (images + 1) / 2 by 255, or save it with torchvision.utils.save_image"))),
+        # the channels reversed on the way to the file, as for OpenCV's imwrite
+        ("(images + 1) / 2", '(grid.permute(1, 2, 0).numpy()[..., ::-1] * 255).round().astype("uint8")', (1.0, (
+            "the grid's colours are off: an image of colour (0.0, 0.5, -0.5) in [-1, 1] should appear as RGB (128, 191, 64), "
+            "but its colour channels are in reverse order (BGR, as OpenCV writes them): save the channels in RGB order (no "
+            "[..., ::-1] or cv2.cvtColor); torchvision.utils.save_image keeps them"))),
+    ],
+    ids=["mapped", "wrapped_by_the_uint8_cast", "channels_reversed"],
+)
+def test_a_grid_written_with_pil_is_told_its_mapping_and_channel_order(tmp_path, images, pixels, expected):
+    """A grid made with make_grid and written with PIL: right when mapped by (x + 1) / 2; scaled by 255 without
+    the mapping (numpy's uint8 cast wraps negatives around), or with its channels reversed, keeps 1 point with
+    the fault named (not "without resizing or plotting them", which does not apply)."""
+    from reference.grading.submission import LocalSubmission
+
+    import torchvision
+
+    namespace = {"torch": torch, "torchvision": torchvision}
+    exec(GRID_BY_HAND.replace("IMAGES", images).replace("PIXELS", pixels), namespace)
+    check_fn = load_checks(A, ROOT)["test_colour_grid_png"]
+    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected

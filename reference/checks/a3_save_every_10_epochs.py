@@ -6,6 +6,7 @@ The hidden checks that also grade your submission are not included."""
 from __future__ import annotations
 import importlib
 import io
+import math
 import os
 import pickle
 import re
@@ -60,12 +61,25 @@ def relative(text) -> str | None:
 
 def grid_layout(width: int, height: int) -> bool:
     """A grid of NUM_SAMPLES SIDE x SIDE images, any padding 0-8, any row length, fits these pixels."""
+    return layout(width, height) is not None
+
+
+def layout(width: int, height: int) -> tuple[int, int] | None:
+    """(padding, images per row) of a grid of NUM_SAMPLES SIDE x SIDE images (padding 0-8) with these
+    pixels, else None."""
     for pad in range(9):
         cols, rest_w = divmod(width - pad, SIDE + pad)
         rows, rest_h = divmod(height - pad, SIDE + pad)
         if rest_w == rest_h == 0 and cols > 0 and rows * cols >= NUM_SAMPLES > (rows - 1) * cols:
-            return True
-    return False
+            return pad, cols
+    return None
+
+
+def cells(pixels: np.ndarray, pad: int, cols: int) -> np.ndarray:
+    """The NUM_SAMPLES images of a grid's pixels (H, W), padding left out: (NUM_SAMPLES, SIDE, SIDE)."""
+    step = SIDE + pad
+    return np.stack([pixels[pad + r * step : pad + r * step + SIDE, pad + c * step : pad + c * step + SIDE]
+                     for r, c in (divmod(i, cols) for i in range(NUM_SAMPLES))])
 
 
 def grid_problem(name: str, data: bytes) -> str | None:
@@ -94,6 +108,57 @@ def grid_problem(name: str, data: bytes) -> str | None:
     if pixels.std() == 0:
         return f"`{name}` is one flat colour; save G(fixed_noise) mapped from [-1, 1] to [0, 1]"
     return None
+
+
+LEVELS = 2.0  # mean |difference| in 0-255 levels within which a grid's pixels are G's images mapped one way
+
+
+def grid_images(made: list[torch.Tensor]) -> torch.Tensor | None:
+    """The NUM_SAMPLES images (NUM_SAMPLES, SIDE, SIDE) that G made for a grid, channels averaged: its
+    last output of NUM_SAMPLES images, else all its outputs together if they make NUM_SAMPLES; else None."""
+    made = [t for t in made if isinstance(t, torch.Tensor) and t.is_floating_point() and t.dim() == 4 and t.shape[-2:] == (SIDE, SIDE)]
+    whole = [t for t in made if t.shape[0] == NUM_SAMPLES]
+    images = whole[-1] if whole else torch.cat(made) if made and sum(t.shape[0] for t in made) == NUM_SAMPLES else None
+    return None if images is None else images.double().mean(dim=1)
+
+
+def mapping_problem(name: str, data: bytes, made: list[torch.Tensor]) -> str | None:
+    """What is wrong with the pixels of grid `name` (a readable grid: see `grid_problem`), given the
+    images G returned while it was saved (`made`), in [-1, 1]: None when they are those images mapped
+    to [0, 255] by (x + 1) / 2 (value_range=(-1, 1)) or by the grid's own minimum and maximum
+    (normalize=True), or when the grader cannot tell which images the grid shows."""
+    images = grid_images(made)
+    if images is None:
+        return None
+    with Image.open(io.BytesIO(data)) as image:
+        pixels = np.asarray(image.convert("L"), dtype=np.float64)
+    found = layout(pixels.shape[1], pixels.shape[0])
+    if found is None:
+        return None
+    shown = torch.from_numpy(cells(pixels, *found))
+    low, high = float(images.min()), float(images.max())
+    mapped = {
+        "mapped": (images + 1) / 2 * 255,
+        "stretched": (images - low) / (high - low) * 255 if high > low else None,
+        "clipped": images.clamp(0, 1) * 255,
+        "wrapped": torch.remainder(torch.trunc(images * 255), 256),  # x * 255 cast to uint8 by numpy
+    }
+    gaps = {how: float((shown - x.clamp(0, 255)).abs().mean()) for how, x in mapped.items() if x is not None}
+    if min(gaps.get("mapped", math.inf), gaps.get("stretched", math.inf)) <= LEVELS:
+        return None
+    fix = 'save (x + 1) / 2 (from_model_range(x, "tanh")) or save_image(x, path, normalize=True, value_range=(-1, 1))'
+    if gaps["clipped"] <= LEVELS:
+        return (
+            f"`{name}` shows G's images with every negative value black: G's tanh gives [-1, 1] and the grid was saved "
+            f"without mapping it to [0, 1], so its negative values were clipped to black; {fix}"
+        )
+    if gaps["wrapped"] <= LEVELS:
+        return (
+            f"`{name}` shows G's images scaled by 255 without mapping them from [-1, 1] to [0, 1] first, so "
+            f"astype(\"uint8\") wrapped every negative value around to a bright one; map with (x + 1) / 2 before "
+            f"scaling to 0-255, or save the tensor with save_image(x, path, normalize=True, value_range=(-1, 1))"
+        )
+    return None  # some other drawing of the same images (transposed, reordered): not this check's to judge
 
 
 def _state_dicts(obj, depth: int = 0):
@@ -270,7 +335,7 @@ class Run:
 
     epochs: epochs it trained. periods: [(when "after"|"during", k, [paths], [tensors G received])]
     for each look at out_dir that saw writes; writes: [(path, when, k)], paths relative to out_dir.
-    grids: {path: problem or None}; checkpoints: {path: (problem or None, contents)} (see
+    grids: {path: problem or None}; unmapped: {path of a grid: `mapping_problem` or None}; checkpoints: {path: (problem or None, contents)} (see
     `load_checkpoint`); figures: [paths of .pdf/.svg/... files]; shapes: {"G": {key: shape}, "D":
     ...} or None; params: {"G": [shape of each parameter], "D": ...} or None.
     """
@@ -293,7 +358,7 @@ class Run:
         self.epochs = reply.get("epochs_started")
         if not isinstance(self.epochs, int) or isinstance(self.epochs, bool):
             raise AssertionError(MALFORMED)
-        self.periods = []
+        self.periods, self.made = [], {}
         for period in reply["periods"]:
             if not isinstance(period, dict) or period.get("when") not in ("after", "during"):
                 raise AssertionError(MALFORMED)
@@ -303,6 +368,9 @@ class Run:
             files = [p for p in map(relative, files) if p is not None]
             inputs = [z for z in inputs if isinstance(z, torch.Tensor)]
             self.periods.append((period["when"], k, files, inputs))
+            outputs = period.get("outputs")
+            for p in files:  # a file written again is read as its last write left it
+                self.made[p] = [t for t in outputs if isinstance(t, torch.Tensor)] if isinstance(outputs, list) else []
         self.writes = [(p, when, k) for when, k, files, _ in self.periods for p in files]
         starts = reply.get("rng_starts", [])
         self.rng_starts = [d if isinstance(d, str) else None for d in starts] if isinstance(starts, list) else []
@@ -318,13 +386,17 @@ class Run:
     def _read(self, scratch: Path, folder: str) -> None:
         files = list(dict.fromkeys(p for p, _, _ in self.writes))  # each file once, in write order
         self.figures = [p for p in files if p.lower().endswith(FIGURE_SUFFIXES)]
-        self.grids, self.checkpoints = {}, {}
+        self.grids, self.unmapped, self.checkpoints = {}, {}, {}
         for p in [p for p in files if p.lower().endswith(IMAGE_SUFFIXES)][:MAX_FILES]:
             name = PurePosixPath(p).name
             try:
-                self.grids[p] = grid_problem(name, read_scratch_bytes(scratch, f"{folder}/{p}", MAX_FILE))
+                data = read_scratch_bytes(scratch, f"{folder}/{p}", MAX_FILE)
             except OSError as err:
                 self.grids[p] = f"`{name}` could not be read ({err.strerror or err}); save the grid as a plain file"
+                continue
+            self.grids[p] = grid_problem(name, data)
+            if self.grids[p] is None:
+                self.unmapped[p] = mapping_problem(name, data, self.made.get(p, []))
         for p in [p for p in files if p.lower().endswith(CHECKPOINT_SUFFIXES)][:MAX_FILES]:
             name = PurePosixPath(p).name
             try:
@@ -453,6 +525,8 @@ def test_sample_grids_are_png_grids_of_64(submission):
     )
     problems = list(r.grids.values())
     assert None in problems, problems[0]  # a grid is there; other images (a loss curve) may be anything
+    unmapped = list(r.unmapped.values())
+    assert None in unmapped, unmapped[0]  # G's [-1, 1] clipped, not mapped, in every grid
 
 
 def _optimizes(optimizer: list[list[list[int]]], params: list[list[int]]) -> bool:

@@ -371,6 +371,9 @@ def layout_fault(x: torch.Tensor, train: torch.Tensor) -> str | None:
         "transposed": (train.transpose(-1, -2),
                        "their height and width are swapped (each image is transposed): from CIFAR10's .data (N, H, W, C) "
                        "take .permute(0, 3, 1, 2), not .permute(0, 3, 2, 1)"),
+        "reversed": (train.flip(1),
+                     "their colour channels are in reverse order (BGR, as OpenCV keeps them): keep CIFAR-10's RGB order "
+                     "(no .flip or [::-1] over the channels, no cv2.cvtColor)"),
     }
     for images, fault in layouts.values():
         for scaled, rescale in ((images.float() / 127.5 - 1.0, ""), (images.float() / 255.0, f"; and scale them to [-1, 1]: (x / 255 - 0.5) / 0.5")):
@@ -468,6 +471,11 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
         raise AssertionError(
             f"the loader yields images in [{low:.2f}, {high:.2f}]; expected [-1, 1], the range of the generator's "
             f"tanh output, or D tells real from fake by the range alone: {NORMALISE_HINT}"
+        )
+    if matches(x, scaled * 2 - 1):
+        raise AssertionError(
+            f"the loader's images are in [{low:.2f}, {high:.2f}]: they were scaled to [-1, 1] twice (x * 2 - 1 after "
+            f"Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)), which already maps ToTensor's [0, 1] to [-1, 1]); scale them once"
         )
     if matches(x, test.float() / 127.5 - 1.0):
         raise AssertionError("the loader reads the test split; train on the training batches: CIFAR10(root, train=True, ...)")
@@ -567,3 +575,14 @@ def test_discriminator_takes_colour_images(submission):
             f"the discriminator's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: its "
             f"last layer squashes them; return logits, the last layer's output with no activation after it"
         )
+    wider = discriminator_parameters(submission, 2 * WIDTH)
+    if fault := ignores_width((discriminator_parameters(submission, WIDTH), wider), "make_discriminator", "ndf", WIDTH):
+        raise Partial(0.5, f"{fault}: the checks build it at ndf = {WIDTH}, and the learning check trains it there")
+
+
+def discriminator_parameters(submission, ndf: int) -> int | None:
+    """The parameter count of make_discriminator(ndf); None when it cannot be built at that width."""
+    try:
+        return parameter_count(submission.run(probes.module_summary, built(submission, "make_discriminator", ndf=ndf)))
+    except (StudentError, AssertionError):  # a discriminator that cannot be built wider: the widths are not this check's
+        return None

@@ -9,8 +9,9 @@ that the GAN it builds reports what happens during the run:
   An epoch hands out at most `max_batches` batches (the schedule does not depend on them).
 - Where each epoch starts, a digest of torch's global RNG state is kept: two epochs that start
   from the same state (torch reseeded with one seed) draw the same noise in `step`.
-- G's forward records what it receives: the noise of each call between two scans is kept for the
-  scans that saw writes, so a check can compare the noise that went into each saved grid.
+- G's forward records what it receives and returns: the noise and the images of each call between
+  two scans are kept for the scans that saw writes, so a check can compare the noise that went into
+  each saved grid, and the pixels of a grid with the images G made for it.
 
 `resumed_train` interrupts a run and resumes it: `train(n_first)`, then `resume(checkpoint,
 n_total)` from the last checkpoint that run wrote after a complete epoch k, and an uninterrupted
@@ -40,6 +41,7 @@ MAX_INPUTS = 256  # G calls kept per period between two scans (a grid drawn one 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
 
 _recording: list[torch.Tensor] | None = None  # G's inputs since the last scan, while a run is watched
+_outputs: list[torch.Tensor] | None = None  # G's outputs since the last scan, while a run is watched
 
 
 def _record(module: torch.nn.Module, args: tuple) -> None:
@@ -47,6 +49,12 @@ def _record(module: torch.nn.Module, args: tuple) -> None:
     student pickles whole (torch.save(G)) still pickles."""
     if _recording is not None and args and isinstance(args[0], torch.Tensor) and len(_recording) < MAX_INPUTS:
         _recording.append(args[0].detach().to("cpu", copy=True))
+
+
+def _record_output(module: torch.nn.Module, args: tuple, output: object) -> None:
+    """Forward hook on G: keep a copy of the images it returns (module-level, as `_record`)."""
+    if _outputs is not None and isinstance(output, torch.Tensor) and len(_outputs) < MAX_INPUTS:
+        _outputs.append(output.detach().to("cpu", torch.float32, copy=True))
 
 
 class _Watch:
@@ -85,11 +93,12 @@ class _Watch:
         current = self.files()
         changed = [rel for rel, sig in current.items() if self.seen.get(rel) != sig]
         self.seen.update({rel: current[rel] for rel in changed})
-        inputs = list(_recording or [])
-        if _recording is not None:
-            _recording.clear()
+        inputs, outputs = list(_recording or []), list(_outputs or [])
+        for kept in (_recording, _outputs):
+            if kept is not None:
+                kept.clear()
         if changed:
-            self.periods.append({"when": when, "epoch": self.epochs_started, "files": changed, "inputs": inputs})
+            self.periods.append({"when": when, "epoch": self.epochs_started, "files": changed, "inputs": inputs, "outputs": outputs})
 
 
 class _WatchedBatches:
@@ -172,7 +181,7 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
     already there are not writes). Returns the record (see `watched_train`), plus "epoch_args" (the
     argument of each `gan.batches.epoch` call), "snapshot" (see `_snapshot`, where epoch
     `snapshot_at` started) and "final" (G's and D's weights at the end) for `resumed_train`."""
-    global _recording
+    global _recording, _outputs
     watch = _Watch(root, snapshot_at)
     watch.seen = watch.files()
     make_gan = namespace["make_gan"]
@@ -185,6 +194,7 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
         gan.batches = _WatchedBatches(gan.batches, watch, max_batches, gan)
         if isinstance(gan.G, torch.nn.Module):
             hooks.append(gan.G.register_forward_pre_hook(_record))
+            hooks.append(gan.G.register_forward_hook(_record_output))
         if not built:
             built.append({"G": _shapes(gan.G), "D": _shapes(getattr(gan, "D", None))})
             built.append({"G": _params(gan.G), "D": _params(getattr(gan, "D", None))})
@@ -192,13 +202,13 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
         return gan
 
     namespace["make_gan"] = watched_make_gan
-    _recording = []
+    _recording, _outputs = [], []
     try:
         call()
         watch.scan("after")
     finally:
         namespace["make_gan"] = make_gan
-        _recording = None
+        _recording = _outputs = None
         for hook in hooks:
             hook.remove()
     last = gans[-1] if gans else None
@@ -221,7 +231,7 @@ def watched_train(namespace: dict, out_dir: str, n_epochs: int, seed: int = 0, m
     Returns {"epochs_started": int, "rng_starts": [a digest (str) of torch's RNG state where each
     epoch started, in order: equal digests, the same random numbers], "periods": [{"when":
     "after"|"during", "epoch": int, "files": [path relative to out_dir], "inputs": [G's input
-    tensors in that period]}], "shapes": {"G": {key:
+    tensors in that period], "outputs": [G's output tensors in that period, float32]}], "shapes": {"G": {key:
     shape}, "D": ...} of the first GAN built, or None if make_gan was never called, "params": {"G":
     [shape of each parameter], "D": ...} of that GAN, or None}.
     """
@@ -281,6 +291,42 @@ def _same_inputs(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
     return among(a, b) and among(b, a)
 
 
+def _save_at(record: dict, k: int) -> list[torch.Tensor] | None:
+    """G's inputs in the period after epoch k if it saw writes (the save of epoch k), else None."""
+    saves = [p for p in record["periods"] if p["when"] == "after" and p["epoch"] == k]
+    return saves[-1]["inputs"] if saves else None
+
+
+def _held(folder: Path, files: list[str]) -> list[torch.Tensor]:
+    """The tensors inside the checkpoint files `files` of `folder` that torch.load(weights_only=True) reads."""
+    found: list[torch.Tensor] = []
+
+    def walk(obj: Any, depth: int) -> None:
+        if isinstance(obj, torch.Tensor):
+            found.append(obj)
+        elif isinstance(obj, dict) and depth < 4:
+            for value in obj.values():
+                walk(value, depth + 1)
+        elif isinstance(obj, (list, tuple)) and depth < 4:
+            for value in obj:
+                walk(value, depth + 1)
+
+    for name in files:
+        try:
+            walk(torch.load(folder / name, map_location="cpu", weights_only=True), 0)
+        except Exception:  # noqa: BLE001 - a file it cannot read holds nothing here (the checks read the files themselves)
+            continue
+    return found
+
+
+def _holds(held: list[torch.Tensor], wanted: list[torch.Tensor] | torch.Tensor | None) -> bool | None:
+    """Whether one of the tensors `held` equals `wanted` (one of them, for a list); None when nothing is wanted."""
+    wanted = [wanted] if isinstance(wanted, torch.Tensor) else wanted
+    if not wanted:
+        return None
+    return any(x.shape == y.shape and x.dtype == y.dtype and bool(torch.equal(x, y)) for x in held for y in wanted)
+
+
 def _last_save(record: dict) -> list[torch.Tensor] | None:
     """G's inputs in the last period after an epoch that saw writes (the last save), None if none."""
     saves = [p for p in record["periods"] if p["when"] == "after" and p["epoch"] > 0]
@@ -298,7 +344,12 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     3. resume(checkpoint, n_total, out_dir/interrupted, seed=seed), its snapshot where its first epoch starts.
 
     Returns {"checkpoint": path relative to out_dir/interrupted or None, "after": k or None,
-    "uninterrupted": [argument of each gan.batches.epoch call], "resumed": [...] (None: not run),
+    "uninterrupted": [argument of each gan.batches.epoch call], "uninterrupted_rng": [digest of torch's
+    RNG state where each of its epochs started], "uninterrupted_saves": [k of each epoch after which it
+    wrote files], "train_noise": G received the same noise at the saves after epoch k of both train runs
+    (None: one saved nothing there), "checkpoint_holds": {"rng": the checkpoint's files hold the RNG state
+    the uninterrupted run's epoch k + 1 starts from, "noise": they hold a tensor G received at that run's
+    last save} or None, "resumed": [...] (None: not run),
     "resumed_built": whether resume built a GAN with make_gan, "start": {"G", "D": largest |weight
     difference| (None: not comparable), "opt_g", "opt_d": see `_optimizer_difference`, "rng": the RNG
     states are equal, "rng_of_epoch": the epoch (1-based) of the uninterrupted run that starts from
@@ -314,7 +365,9 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     interrupted = _watched(namespace, lambda: train(n_first, str(first_dir), seed=seed), first_dir, max_batches)
     saves = [(p["epoch"], [f for f in p["files"] if f.lower().endswith(CHECKPOINT_SUFFIXES)]) for p in interrupted["periods"] if p["when"] == "after"]
     saves = [(k, files) for k, files in saves if files]
-    reply: dict[str, Any] = {"checkpoint": None, "after": None, "uninterrupted": None, "resumed": None, "resumed_built": False,
+    reply: dict[str, Any] = {"checkpoint": None, "after": None, "uninterrupted": None, "uninterrupted_rng": None,
+                             "uninterrupted_saves": None, "train_noise": None, "checkpoint_holds": None, "resumed": None,
+                             "resumed_built": False,
                              "start": None, "end": None, "resumed_saved": False, "noise": None}
     if not saves:
         return reply
@@ -322,8 +375,13 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     numbered = [f for f in files if k in {int(n) for n in re.findall(r"\d+", Path(f).name)}]
     checkpoint = (numbered or files)[0]  # epoch_010.pt rather than a last.pt written beside it
     reply["checkpoint"], reply["after"] = checkpoint, k
+    held = _held(first_dir, files)  # read now: resume may write the same file again
     full = _watched(namespace, lambda: train(n_total, str(full_dir), seed=seed), full_dir, max_batches, snapshot_at=k + 1)
     reply["uninterrupted"] = full["epoch_args"]
+    reply["uninterrupted_rng"] = full["rng_starts"]
+    reply["uninterrupted_saves"] = sorted({p["epoch"] for p in full["periods"] if p["when"] == "after" and p["epoch"] > 0})
+    first_save, full_save = _save_at(interrupted, k), _save_at(full, k)
+    reply["train_noise"] = None if not first_save or not full_save else _same_inputs(first_save, full_save)
     resume = namespace["resume"]
     resumed = _watched(namespace, lambda: resume(str(first_dir / checkpoint), n_total, str(first_dir), seed=seed), first_dir, max_batches, snapshot_at=1)
     reply["resumed"], reply["resumed_built"] = resumed["epoch_args"], resumed["shapes"] is not None
@@ -338,6 +396,7 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
             "rng_of_epoch": _digest(got["rng"]) in full["rng_starts"] and full["rng_starts"].index(_digest(got["rng"])) + 1,
             "replaced": got["replaced"],
         }
+        reply["checkpoint_holds"] = {"rng": _holds(held, want["rng"]), "noise": _holds(held, _last_save(full))}
     reply["end"] = {net: _max_difference(resumed["final"][net], full["final"][net]) for net in ("G", "D")}
     a, b = _last_save(resumed), _last_save(full)
     reply["resumed_saved"] = a is not None

@@ -7,8 +7,8 @@ the student's `train(n_epochs, out_dir, seed=0)` next to their objects, with the
 `make_gan` wrapped so that its `gan.batches` reports each epoch's start and end and its G records
 the noise it receives. To keep grading fast an epoch hands out only its first 2 batches (the
 schedule does not depend on them). Only plain data come back: which files under `out_dir` were
-written when (paths relative to `out_dir`), the noise G received between two looks at the folder
-that saw writes, and the shapes of G's and D's state dicts and parameters. A write after the
+written when (paths relative to `out_dir`), the noise G received and the images it returned between
+two looks at the folder that saw writes, and the shapes of G's and D's state dicts and parameters. A write after the
 batches of the k-th epoch (1-based) counts as "saved at epoch k", whatever the file is called or
 whether the loop counts from 0 or 1. `out_dir` lies in the submission's scratch folder (one fresh
 folder per run, removed once read), and this side reads the files itself with loaders that cannot
@@ -27,6 +27,12 @@ have written a checkpoint of a later epoch than the one it started from and, whe
 says the runs ended alike, each must hold the weights of the uninterrupted run's checkpoint of the
 same epoch (a resume that saves nothing cannot be checked, and scores 0).
 
+The grid check compares each grid's pixels with the images G returned while it was saved: mapped
+from [-1, 1] by (x + 1) / 2 (value_range=(-1, 1)) or by the grid's own minimum and maximum
+(normalize=True) is right; the same images clipped to [0, 1] (save_image without the mapping) or
+scaled by 255 and wrapped around by a uint8 cast lose the point, named. A grid it cannot match with
+64 images G made is not judged by its pixels.
+
 One fault costs points once where the checks can tell faults apart. When the sample grids are
 saved (the checkpoints, if a 30-epoch run writes no image), and whether `train` trains all n_epochs
 epochs, is judged by the two schedule checks only. The grid, noise and checkpoint checks judge what
@@ -34,7 +40,10 @@ was written and what G received, whenever that was; the checkpoint check also wh
 were saved with the grids. The noise check compares the tensors G received at each save, not the
 images, so how a grid is drawn and when it is saved do not matter to it; a save that draws its
 noise by reseeding torch's global generator (torch.manual_seed) gives every save the same noise but
-makes the epochs after the saves replay the same random numbers, and loses half of it. What a checkpoint holds
+makes the epochs after the saves replay the same random numbers, and loses half of it. A run that
+replays random states otherwise (torch reseeded with one seed at the start of every epoch, in train
+and resume alike, so that resume matches a run that draws the same fakes' noise every epoch) loses
+the resume check's random-number share (2 of 4). What a checkpoint holds
 (optimizer states, the epoch) is judged by the visible checkpoint checks, what `resume` does with it
 by the resume check: a checkpoint without optimizer states is charged by both, once as a file that
 lacks them and once as a resumed run that lost Adam's moments (the visible check warns before
@@ -48,6 +57,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import math
 import os
 import pickle
 import re
@@ -107,12 +117,25 @@ def relative(text) -> str | None:
 
 def grid_layout(width: int, height: int) -> bool:
     """A grid of NUM_SAMPLES SIDE x SIDE images, any padding 0-8, any row length, fits these pixels."""
+    return layout(width, height) is not None
+
+
+def layout(width: int, height: int) -> tuple[int, int] | None:
+    """(padding, images per row) of a grid of NUM_SAMPLES SIDE x SIDE images (padding 0-8) with these
+    pixels, else None."""
     for pad in range(9):
         cols, rest_w = divmod(width - pad, SIDE + pad)
         rows, rest_h = divmod(height - pad, SIDE + pad)
         if rest_w == rest_h == 0 and cols > 0 and rows * cols >= NUM_SAMPLES > (rows - 1) * cols:
-            return True
-    return False
+            return pad, cols
+    return None
+
+
+def cells(pixels: np.ndarray, pad: int, cols: int) -> np.ndarray:
+    """The NUM_SAMPLES images of a grid's pixels (H, W), padding left out: (NUM_SAMPLES, SIDE, SIDE)."""
+    step = SIDE + pad
+    return np.stack([pixels[pad + r * step : pad + r * step + SIDE, pad + c * step : pad + c * step + SIDE]
+                     for r, c in (divmod(i, cols) for i in range(NUM_SAMPLES))])
 
 
 def grid_problem(name: str, data: bytes) -> str | None:
@@ -141,6 +164,57 @@ def grid_problem(name: str, data: bytes) -> str | None:
     if pixels.std() == 0:
         return f"`{name}` is one flat colour; save G(fixed_noise) mapped from [-1, 1] to [0, 1]"
     return None
+
+
+LEVELS = 2.0  # mean |difference| in 0-255 levels within which a grid's pixels are G's images mapped one way
+
+
+def grid_images(made: list[torch.Tensor]) -> torch.Tensor | None:
+    """The NUM_SAMPLES images (NUM_SAMPLES, SIDE, SIDE) that G made for a grid, channels averaged: its
+    last output of NUM_SAMPLES images, else all its outputs together if they make NUM_SAMPLES; else None."""
+    made = [t for t in made if isinstance(t, torch.Tensor) and t.is_floating_point() and t.dim() == 4 and t.shape[-2:] == (SIDE, SIDE)]
+    whole = [t for t in made if t.shape[0] == NUM_SAMPLES]
+    images = whole[-1] if whole else torch.cat(made) if made and sum(t.shape[0] for t in made) == NUM_SAMPLES else None
+    return None if images is None else images.double().mean(dim=1)
+
+
+def mapping_problem(name: str, data: bytes, made: list[torch.Tensor]) -> str | None:
+    """What is wrong with the pixels of grid `name` (a readable grid: see `grid_problem`), given the
+    images G returned while it was saved (`made`), in [-1, 1]: None when they are those images mapped
+    to [0, 255] by (x + 1) / 2 (value_range=(-1, 1)) or by the grid's own minimum and maximum
+    (normalize=True), or when the grader cannot tell which images the grid shows."""
+    images = grid_images(made)
+    if images is None:
+        return None
+    with Image.open(io.BytesIO(data)) as image:
+        pixels = np.asarray(image.convert("L"), dtype=np.float64)
+    found = layout(pixels.shape[1], pixels.shape[0])
+    if found is None:
+        return None
+    shown = torch.from_numpy(cells(pixels, *found))
+    low, high = float(images.min()), float(images.max())
+    mapped = {
+        "mapped": (images + 1) / 2 * 255,
+        "stretched": (images - low) / (high - low) * 255 if high > low else None,
+        "clipped": images.clamp(0, 1) * 255,
+        "wrapped": torch.remainder(torch.trunc(images * 255), 256),  # x * 255 cast to uint8 by numpy
+    }
+    gaps = {how: float((shown - x.clamp(0, 255)).abs().mean()) for how, x in mapped.items() if x is not None}
+    if min(gaps.get("mapped", math.inf), gaps.get("stretched", math.inf)) <= LEVELS:
+        return None
+    fix = 'save (x + 1) / 2 (from_model_range(x, "tanh")) or save_image(x, path, normalize=True, value_range=(-1, 1))'
+    if gaps["clipped"] <= LEVELS:
+        return (
+            f"`{name}` shows G's images with every negative value black: G's tanh gives [-1, 1] and the grid was saved "
+            f"without mapping it to [0, 1], so its negative values were clipped to black; {fix}"
+        )
+    if gaps["wrapped"] <= LEVELS:
+        return (
+            f"`{name}` shows G's images scaled by 255 without mapping them from [-1, 1] to [0, 1] first, so "
+            f"astype(\"uint8\") wrapped every negative value around to a bright one; map with (x + 1) / 2 before "
+            f"scaling to 0-255, or save the tensor with save_image(x, path, normalize=True, value_range=(-1, 1))"
+        )
+    return None  # some other drawing of the same images (transposed, reordered): not this check's to judge
 
 
 def _state_dicts(obj, depth: int = 0):
@@ -326,7 +400,7 @@ class Run:
 
     epochs: epochs it trained. periods: [(when "after"|"during", k, [paths], [tensors G received])]
     for each look at out_dir that saw writes; writes: [(path, when, k)], paths relative to out_dir.
-    grids: {path: problem or None}; checkpoints: {path: (problem or None, contents)} (see
+    grids: {path: problem or None}; unmapped: {path of a grid: `mapping_problem` or None}; checkpoints: {path: (problem or None, contents)} (see
     `load_checkpoint`); figures: [paths of .pdf/.svg/... files]; shapes: {"G": {key: shape}, "D":
     ...} or None; params: {"G": [shape of each parameter], "D": ...} or None.
     """
@@ -349,7 +423,7 @@ class Run:
         self.epochs = reply.get("epochs_started")
         if not isinstance(self.epochs, int) or isinstance(self.epochs, bool):
             raise AssertionError(MALFORMED)
-        self.periods = []
+        self.periods, self.made = [], {}
         for period in reply["periods"]:
             if not isinstance(period, dict) or period.get("when") not in ("after", "during"):
                 raise AssertionError(MALFORMED)
@@ -359,6 +433,9 @@ class Run:
             files = [p for p in map(relative, files) if p is not None]
             inputs = [z for z in inputs if isinstance(z, torch.Tensor)]
             self.periods.append((period["when"], k, files, inputs))
+            outputs = period.get("outputs")
+            for p in files:  # a file written again is read as its last write left it
+                self.made[p] = [t for t in outputs if isinstance(t, torch.Tensor)] if isinstance(outputs, list) else []
         self.writes = [(p, when, k) for when, k, files, _ in self.periods for p in files]
         starts = reply.get("rng_starts", [])
         self.rng_starts = [d if isinstance(d, str) else None for d in starts] if isinstance(starts, list) else []
@@ -374,13 +451,17 @@ class Run:
     def _read(self, scratch: Path, folder: str) -> None:
         files = list(dict.fromkeys(p for p, _, _ in self.writes))  # each file once, in write order
         self.figures = [p for p in files if p.lower().endswith(FIGURE_SUFFIXES)]
-        self.grids, self.checkpoints = {}, {}
+        self.grids, self.unmapped, self.checkpoints = {}, {}, {}
         for p in [p for p in files if p.lower().endswith(IMAGE_SUFFIXES)][:MAX_FILES]:
             name = PurePosixPath(p).name
             try:
-                self.grids[p] = grid_problem(name, read_scratch_bytes(scratch, f"{folder}/{p}", MAX_FILE))
+                data = read_scratch_bytes(scratch, f"{folder}/{p}", MAX_FILE)
             except OSError as err:
                 self.grids[p] = f"`{name}` could not be read ({err.strerror or err}); save the grid as a plain file"
+                continue
+            self.grids[p] = grid_problem(name, data)
+            if self.grids[p] is None:
+                self.unmapped[p] = mapping_problem(name, data, self.made.get(p, []))
         for p in [p for p in files if p.lower().endswith(CHECKPOINT_SUFFIXES)][:MAX_FILES]:
             name = PurePosixPath(p).name
             try:
@@ -521,6 +602,8 @@ def test_sample_grids_are_png_grids_of_64(submission):
     )
     problems = list(r.grids.values())
     assert None in problems, problems[0]  # a grid is there; other images (a loss curve) may be anything
+    unmapped = list(r.unmapped.values())
+    assert None in unmapped, unmapped[0]  # G's [-1, 1] clipped, not mapped, in every grid
 
 
 def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -568,8 +651,13 @@ def reseeded_at_saves(r: Run) -> list[int]:
     """The epochs (1-based) of a run where a stretch of epochs begins that starts from the same torch
     RNG states as an earlier stretch, when every such epoch comes right after a save (the save reseeds
     torch's global generator); else []."""
-    after_saves = {1} | {k + 1 for when, k, _, _ in r.periods if when == "after" and k > 0}  # 1: train's own draw
-    starts = r.rng_starts
+    return reseeded_after(r.rng_starts, [k for when, k, _, _ in r.periods if when == "after" and k > 0])
+
+
+def reseeded_after(starts: list, saves: list[int]) -> list[int]:
+    """`reseeded_at_saves` of a run whose epochs started from the RNG states `starts` (digests) and
+    that saved after epochs `saves`."""
+    after_saves = {1} | {k + 1 for k in saves}  # 1: train's own draw
     if not starts or None in starts:
         return []
     begins = set()
@@ -578,6 +666,33 @@ def reseeded_at_saves(r: Run) -> list[int]:
         if earlier < later and (earlier == 0 or starts[earlier - 1] != starts[later - 1]):  # a repeat begins here
             begins.update((earlier + 1, later + 1))
     return sorted(begins) if begins and begins <= after_saves else []
+
+
+def replayed(starts: list) -> list[int]:
+    """The epochs (1-based) that start from the RNG state (digest) an earlier epoch started from."""
+    if not isinstance(starts, list) or not all(isinstance(d, str) for d in starts):
+        return []
+    return [i + 1 for i, digest in enumerate(starts) if starts.index(digest) < i]
+
+
+def replay_fault(reply: dict) -> str | None:
+    """What is wrong when the uninterrupted run of the resume check replays random states (torch
+    reseeded with one seed during the run, not at its saves: that is the noise check's), else None."""
+    starts, saves = reply.get("uninterrupted_rng"), reply.get("uninterrupted_saves")
+    repeats = replayed(starts)
+    if not repeats or not isinstance(saves, list) or reseeded_after(starts, [k for k in saves if isinstance(k, int)]):
+        return None
+    where = (
+        "at the start of every epoch: every epoch starts from the same random state"
+        if repeats == list(range(2, len(starts) + 1))
+        else f"during the run: epochs {fmt(repeats)} start from the random state of an earlier epoch"
+    )
+    return (
+        f"train reseeds torch's global generator with one seed {where}, so step draws the same noise for the fakes "
+        f"again and again (a resumed run repeats it too); reseed from the seed and the epoch number, "
+        f"torch.manual_seed(seed * 1000 + epoch), in train and resume alike, or seed once and save "
+        f"torch.get_rng_state() in the checkpoint, restored in resume"
+    )
 
 
 def _holds(states: list[dict[str, list[int]]], shapes: dict[str, list[int]]) -> bool:
@@ -802,16 +917,20 @@ def resumed_files_error(resumed: dict, uninterrupted: dict, checkpoint: str, k: 
     resumed: the checkpoints in the folder of train(FIRST) then resume(checkpoint, TOTAL), where
     `checkpoint` (the file resume started from, saved after epoch k, as the probe reports it) must
     be; uninterrupted: those of train(TOTAL) (see `checkpoint_files`). resume must have written a
-    checkpoint of a later epoch than k (by the epoch stored in it); with `compare`, each such
-    checkpoint must hold what the uninterrupted run's checkpoint of the same epoch holds, where
-    that run saved one (its schedule is the schedule checks' business). This holds the probe's
-    report to what was written."""
+    checkpoint of a later epoch than k (by the epoch stored in it; in a checkpoint that stores none,
+    by a number in its path that the uninterrupted run's folder holds too); with `compare`, each
+    such checkpoint must hold what the uninterrupted run's file of the same path holds, else one of
+    its checkpoints of the same epoch, where that run saved one (its schedule is the schedule
+    checks' business). This holds the probe's report to what was written."""
     if checkpoint not in resumed:
         return (
             f"the grader found no `{checkpoint}` of train({FIRST}, ...) in the run's folder, so it cannot compare a resumed "
             f"run with an uninterrupted one; write checkpoints with torch.save into out_dir and leave them there"
         )
     later = {path: values for path, (problem, values) in resumed.items() if problem is None and (_epoch(values) or 0) > k}
+    if not later:  # no epoch stored (its own check's fault): a later file by the number in its path
+        later = {path: values for path, (problem, values) in resumed.items() if problem is None and _epoch(values) is None
+                 and path in uninterrupted and any(k < int(n) <= TOTAL for n in re.findall(r"\d+", path))}
     if not later:
         problems = [problem for problem, _ in resumed.values() if problem is not None]
         if problems:
@@ -822,14 +941,16 @@ def resumed_files_error(resumed: dict, uninterrupted: dict, checkpoint: str, k: 
             f"and the grader compares those files with an uninterrupted run's"
         )
     if compare:
-        theirs = {_epoch(values): values for problem, values in uninterrupted.values() if problem is None and _epoch(values) is not None}
         for path, values in later.items():
-            other = theirs.get(_epoch(values))
-            if other is not None and not _same_values(values, other):
+            same_path = uninterrupted.get(path, ("unread", {}))
+            theirs = [same_path[1]] if same_path[0] is None else [
+                v for problem, v in uninterrupted.values() if problem is None and _epoch(v) is not None and _epoch(v) == _epoch(values)]
+            if theirs and not any(_same_values(values, other) for other in theirs):
+                saved = f"checkpoint of epoch {_epoch(values)}" if _epoch(values) is not None else f"`{PurePosixPath(path).name}`"
                 return (
                     f"`{PurePosixPath(path).name}` written after resume(checkpoint, {TOTAL}, ...) does not hold what an "
-                    f"uninterrupted run's checkpoint of epoch {_epoch(values)} holds (its weights differ): resume must "
-                    f"continue the run exactly, from the checkpoint"
+                    f"uninterrupted run's {saved} holds (its weights differ): resume must continue the run exactly, from "
+                    f"the checkpoint"
                 )
     return None
 
@@ -923,12 +1044,24 @@ def test_resume_continues_the_run(submission):
     if error:
         raise AssertionError(error)
     rng_of = start.get("rng_of_epoch") if isinstance(start, dict) else None
-    if isinstance(start, dict) and start.get("rng") is not True and rng_of == k and not isinstance(rng_of, bool):
+    held = reply.get("checkpoint_holds") if isinstance(reply.get("checkpoint_holds"), dict) else {}
+    if replay := replay_fault(reply):
+        lost += 2  # the random numbers' share: the uninterrupted run itself replays them
+        faults.append(replay)
+    elif isinstance(start, dict) and start.get("rng") is not True and rng_of == k and not isinstance(rng_of, bool):
         lost += 2  # the state of the start of the saved epoch: taken before its batches
         faults.append(
             f"the resumed run's random numbers are those an uninterrupted run had at the start of epoch {k}, not at its end: "
             f"the checkpoint's RNG state was taken before epoch {k}'s batches; call torch.get_rng_state() when you save, "
             f"after the epoch's batches"
+        )
+    elif isinstance(start, dict) and start.get("rng") is not True and held.get("rng") is True:
+        lost += 2
+        faults.append(
+            f"the checkpoint holds the RNG state of the end of epoch {k}, but the resumed run's random numbers differ from "
+            f"an uninterrupted run's from epoch {k + 1} on: resume drew random numbers after torch.set_rng_state (a new "
+            f"torch.randn, such as fixed noise drawn again), or never restored the state; call torch.set_rng_state after "
+            f"make_gan(seed), which reseeds torch, and draw nothing between it and the first step"
         )
     elif isinstance(start, dict) and start.get("rng") is not True:
         lost += 2
@@ -946,6 +1079,20 @@ def test_resume_continues_the_run(submission):
     if reply.get("resumed_saved") is not True:
         lost += 1
         faults.append(f"resume(checkpoint, {TOTAL}, ...) saved nothing after epochs {k + 1} to {TOTAL}; save on train's schedule")
+    elif reply.get("noise") is False and reply.get("train_noise") is False:
+        lost += 1
+        faults.append(
+            f"train({FIRST}, ...) and train({TOTAL}, ...) of the same seed gave G different noise at their saves after epoch "
+            f"{k}, so a resumed run's grids cannot match an uninterrupted run's: draw fixed_noise after make_gan(seed), "
+            f"which seeds torch, or from a generator of its own seeded with a fixed number"
+        )
+    elif reply.get("noise") is False and held.get("noise") is True:
+        lost += 1
+        faults.append(
+            f"the checkpoint holds the fixed noise, but the resumed run's sample grid after epoch {TOTAL} comes from other "
+            f"noise than an uninterrupted run's: draw the resumed grids from the fixed_noise loaded from the checkpoint, "
+            f"not from a new torch.randn"
+        )
     elif reply.get("noise") is False:  # None: the uninterrupted run saved nothing, the schedule checks' business
         lost += 1
         faults.append(

@@ -14,7 +14,7 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   second pass must start in another order (shuffled every epoch; 1 point when it does not), and
   each batch must be an (images, labels) pair, as the training loop unpacks it (1 point when not).
   Images in a wrong layout (channels last, .data reshaped instead of permuted, height and width
-  swapped) are named as such.
+  swapped, colour channels reversed) or scaled to [-1, 1] twice are named as such.
 - generator (2, visible): G(z) is (N, 3, 32, 32) for N = 2, 5 and nz = 100, 32 (a G that works at
   nz = 100 only gets 1 point: "use the `nz` argument"); every layer with weights is registered in
   G; the output stays in [-1, 1] with every weight scaled up 25 times (only a final tanh does
@@ -23,12 +23,14 @@ checks reach them through `submission` only, with the probes of `reference.gradi
 - discriminator (1, visible): D takes (N, 3, 32, 32) and returns one value per image, (N,) or
   (N, 1) (traced against 32 -> 16 -> 8 -> 4 -> 1 when not), its layers are registered, and it
   returns logits: with its weights (and its input) scaled up its outputs leave [0, 1] (a final nn.Sigmoid(), the
-  PyTorch DCGAN tutorial's habit, keeps them in; the course's losses take logits).
+  PyTorch DCGAN tutorial's habit, keeps them in; the course's losses take logits); its widths follow `ndf` (half a
+  point when make_discriminator(ndf=16) and (ndf=32) have as many parameters: a global in its place).
 - colour grid (2, hidden): `save_colour_grid(images, path)` with 16 plain colours in [-1, 1] and
   a path in a fresh folder of the scratch; the check reads the PNG with PIL: colour, each image's
   colour mapped from [-1, 1] to [0, 255], 32x32 per image, then the same colours at half strength,
   which must stay dim: the mapping is the fixed (x + 1) / 2 (1 point for colours saved without the
-  mapping, for each batch stretched by its own minimum and maximum, or for an upscaled grid).
+  mapping, clipped or wrapped around by a uint8 cast, with the channels in BGR order, for each batch
+  stretched by its own minimum and maximum, or for an upscaled grid).
 - learning (3, hidden): `reference.grading.learning.learning_check` with the student's G and D at
   ngf = ndf = 16, built with each run's seed: the worker trains them for up to 400 seeded steps on
   the coloured digits at 32x32 and returns G's samples every 25 steps (`learning.PAIR_STEPS`,
@@ -428,6 +430,9 @@ def layout_fault(x: torch.Tensor, train: torch.Tensor) -> str | None:
         "transposed": (train.transpose(-1, -2),
                        "their height and width are swapped (each image is transposed): from CIFAR10's .data (N, H, W, C) "
                        "take .permute(0, 3, 1, 2), not .permute(0, 3, 2, 1)"),
+        "reversed": (train.flip(1),
+                     "their colour channels are in reverse order (BGR, as OpenCV keeps them): keep CIFAR-10's RGB order "
+                     "(no .flip or [::-1] over the channels, no cv2.cvtColor)"),
     }
     for images, fault in layouts.values():
         for scaled, rescale in ((images.float() / 127.5 - 1.0, ""), (images.float() / 255.0, f"; and scale them to [-1, 1]: (x / 255 - 0.5) / 0.5")):
@@ -525,6 +530,11 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
         raise AssertionError(
             f"the loader yields images in [{low:.2f}, {high:.2f}]; expected [-1, 1], the range of the generator's "
             f"tanh output, or D tells real from fake by the range alone: {NORMALISE_HINT}"
+        )
+    if matches(x, scaled * 2 - 1):
+        raise AssertionError(
+            f"the loader's images are in [{low:.2f}, {high:.2f}]: they were scaled to [-1, 1] twice (x * 2 - 1 after "
+            f"Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)), which already maps ToTensor's [0, 1] to [-1, 1]); scale them once"
         )
     if matches(x, test.float() / 127.5 - 1.0):
         raise AssertionError("the loader reads the test split; train on the training batches: CIFAR10(root, train=True, ...)")
@@ -629,6 +639,17 @@ def test_discriminator_takes_colour_images(submission):
             f"the discriminator's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: its "
             f"last layer squashes them; return logits, the last layer's output with no activation after it"
         )
+    wider = discriminator_parameters(submission, 2 * WIDTH)
+    if fault := ignores_width((discriminator_parameters(submission, WIDTH), wider), "make_discriminator", "ndf", WIDTH):
+        raise Partial(0.5, f"{fault}: the checks build it at ndf = {WIDTH}, and the learning check trains it there")
+
+
+def discriminator_parameters(submission, ndf: int) -> int | None:
+    """The parameter count of make_discriminator(ndf); None when it cannot be built at that width."""
+    try:
+        return parameter_count(submission.run(probes.module_summary, built(submission, "make_discriminator", ndf=ndf)))
+    except (StudentError, AssertionError):  # a discriminator that cannot be built wider: the widths are not this check's
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -746,10 +767,20 @@ def test_colour_grid_png(submission):
     if not all(shown):
         k = shown.index(False)
         raw = sum(shown_colours(pixels, to_bytes(colours.clamp(0, 1).numpy())))
+        wrapped = sum(shown_colours(pixels, np.remainder(np.trunc(colours.numpy() * 255), 256).astype(np.uint8)))
+        reversed_ = sum(shown_colours(pixels, want[:, ::-1]))
         told = f"an image of colour {PALETTE[k]} in [-1, 1] should appear as RGB {tuple(int(v) for v in want[k])}"
         if raw >= 12:
             raise Partial(1, f"the grid's colours are off: {told}, but the images were saved without mapping [-1, 1] "
                              f"to [0, 1]: save (images + 1) / 2, or reference.data.from_model_range(images, 'tanh')")
+        if wrapped >= 12:
+            raise Partial(1, f"the grid's colours are off: {told}, but the images were scaled by 255 without mapping "
+                             f"[-1, 1] to [0, 1] first, so astype('uint8') wrapped every negative value around to a bright "
+                             f"one: scale (images + 1) / 2 by 255, or save it with torchvision.utils.save_image")
+        if reversed_ >= 12:
+            raise Partial(1, f"the grid's colours are off: {told}, but its colour channels are in reverse order (BGR, as "
+                             f"OpenCV writes them): save the channels in RGB order (no [..., ::-1] or cv2.cvtColor); "
+                             f"torchvision.utils.save_image keeps them")
         raise AssertionError(f"the grid does not show the images' colours at 32x32: {told}; save the tensors "
                              f"themselves, mapped with (images + 1) / 2, without resizing or plotting them")
     # The same colours at half strength, as G draws them early in training: the fixed mapping keeps them
