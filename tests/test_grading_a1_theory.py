@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import notebook_with_cells, visible_results
 from reference.grading import probes, probes_a1
@@ -276,6 +277,22 @@ SMOOTHED = (
     "mean(-log(1 - D(G(z)))), targets 1 for real and 0 for fake"
 )
 NOT_ONE_TENSOR = "{} returned {}; return one 0-dim torch tensor, the loss, so that loss.backward() works"
+INTEGER_TARGETS = (
+    "calling `{}` raised RuntimeError: {}: binary cross-entropy's targets are integers (torch.ones(n, dtype=torch.long), "
+    "or labels 1 and 0 kept as ints); they are probabilities, floats like the logits: torch.ones_like(logits) and "
+    "torch.zeros_like(logits) (or .float())"
+)
+TARGET_SHAPE = (
+    "calling `g_loss` raised ValueError: Target size (torch.Size([{0}, 1])) must be the same as input size "
+    "(torch.Size([{0}])): the targets and the logits differ in shape (a D that returns (N, 1) against targets (N,), or "
+    "the reverse): build the targets from the logits, torch.ones_like(logits) and torch.zeros_like(logits), or have D "
+    "return (N,) with .view(-1)"
+)
+SVDVALS = (
+    "the singular values of S1 S2 are not its eigenvalues (S1 S2 is not symmetric): take the square roots of the "
+    "eigenvalues, torch.linalg.eigvals(S1 @ S2).real, or the singular values of S1^(1/2) S2^(1/2) themselves (its "
+    "nuclear norm is tr((S1 S2)^(1/2)))"
+)
 COMPLEX = (
     "frechet_distance returned a complex number (Tensor); return a real one: the eigenvalues of S1 S2 are real up to "
     "round-off, so take their .real (torch.linalg.eigvals and scipy.linalg.sqrtm return complex numbers)"
@@ -797,6 +814,33 @@ WRONG.update({
             "test_frechet_distance_properties": (1.0, "frechet_distance is not symmetric: 17.8553 one way, 18.0837 the other"),
         },
     ),
+    # targets built as integers, which binary cross-entropy refuses (its error says nothing of the fix); the
+    # singular values of S1 S2 taken for its eigenvalues (the nuclear-norm identity misremembered)
+    "integer_bce_targets_svdvals_of_the_product": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    real = F.binary_cross_entropy_with_logits(real_logits, torch.ones(len(real_logits), dtype=torch.long))
+                    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros(len(fake_logits), dtype=torch.long))
+                    return real + fake
+
+                def g_loss(fake_logits):  # targets (M, 1) for logits (M,)
+                    return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros(len(fake_logits), 1))
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    tr_covmean = torch.linalg.svdvals(sigma1 @ sigma2).sqrt().sum()
+                    return float((mu1 - mu2).pow(2).sum() + sigma1.trace() + sigma2.trace() - 2 * tr_covmean)
+            """,
+        },
+        {
+            **{check: (0.0, INTEGER_TARGETS.format("d_loss", "result type Float can't be cast to the desired output type Long"))
+               for check in ("test_d_loss_matches_minimax", "test_d_loss_finite_at_logits_of_100")},
+            "test_g_loss_matches_minimax": (0.0, TARGET_SHAPE.format(16)),
+            "test_g_loss_finite_at_logits_of_100": (0.0, TARGET_SHAPE.format(4)),
+            "test_frechet_distance_matches_reference": (0.0, fd("5.18014", "5.18435", SVDVALS)),
+        },
+    ),
 })
 
 
@@ -804,6 +848,24 @@ WRONG.update({
 def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
     cells, expected = WRONG[name]
     assert scores(submission(tmp_path, **cells)) == {**OK, **expected}
+
+
+@pytest.mark.parametrize(("loss", "targets", "fix"), [
+    (F.binary_cross_entropy_with_logits, torch.ones(4, dtype=torch.long), "targets are integers"),
+    (torch.nn.BCEWithLogitsLoss(), torch.ones(4, dtype=torch.long), "targets are integers"),
+    (lambda logits, y: F.binary_cross_entropy(torch.sigmoid(logits), y), torch.ones(4, dtype=torch.long), "targets are integers"),
+    (F.binary_cross_entropy_with_logits, torch.ones(4, 1), "differ in shape"),
+    (lambda logits, y: torch.nn.BCELoss()(torch.sigmoid(logits), y), torch.ones(4, 1), "differ in shape"),
+], ids=["with_logits_long", "module_long", "on_probabilities_long", "with_logits_n_by_1", "module_on_probabilities_n_by_1"])
+def test_binary_cross_entropy_given_the_wrong_targets_is_told_the_fix(loss, targets, fix):
+    """PyTorch's words for integer targets, or targets of another shape than the logits, say nothing of the
+    fix; the student reads it (a1's losses, and every GAN step that builds its own targets)."""
+    from reference.grading.checks import first_line, raised_in, with_known_fix
+
+    with pytest.raises((RuntimeError, ValueError)) as raised:
+        loss(torch.randn(4), targets)
+    told = with_known_fix(raised.type.__name__, first_line(raised.value), raised_in(raised.value))
+    assert fix in told and "torch.ones_like(logits)" in told, told
 
 
 # ---------------------------------------------------------------------------------------------
@@ -875,6 +937,12 @@ MEAN_OF_INTEGRAND = (
 )
 
 
+SIGMA_SLIP = (
+    "p_g's density uses sigma_data: each Gaussian has its own mean and standard deviation, p_data = N(mu_data, "
+    "sigma_data^2) and p_g = N(mu_g, sigma_g^2)"
+)
+
+
 def cost_is(pair: str, got: str, want: str, hint: str) -> str:
     return f"C(G) for {pair} is {got}; expected {want}: {hint}"
 
@@ -936,6 +1004,35 @@ THEORY_WRONG = {
             "test_cost_and_jsd_on_other_grids": (
                 0.0, cost_is(COARSE_PAIR, "-2.51108", "-1.09561", COST_WITH_SWAPPED_D) + "; "
                 + cost_is(CUT_PAIR, "-1.01462", "-0.94746", COST_WITH_SWAPPED_D),
+            ),
+        },
+    ),
+    # a copy-paste slip in d_star, sigma_data for p_g too: named in D* and in the C(G) that uses it
+    "p_g_with_sigma_data_in_d_star": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_data)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = (p + q) / 2
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_d_star_is_the_optimal_discriminator": (
+                0.0, f"d_star for {VISIBLE_PAIR} is 0.997883 at x = 8; expected 0.924529: {SIGMA_SLIP}",
+            ),
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-1.21219", "-1.2094", f"it uses a wrong D*: {SIGMA_SLIP}")),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-1.11121", "-1.09561", f"it uses a wrong D*: {SIGMA_SLIP}") + "; "
+                + cost_is(CUT_PAIR, "-0.951718", "-0.94746", f"it uses a wrong D*: {SIGMA_SLIP}"),
             ),
         },
     ),

@@ -608,6 +608,10 @@ MEAN_SCORE = (
     "their sum (grad_outputs=torch.ones_like(scores))"
 )
 DIM_1 = "for images the norm runs over dim 1 (the channels) only: flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"
+FLATTEN = "flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"
+LAST_DIM = f"for images the norm runs over the last dim (dim -1 = 3, the columns) only: {FLATTEN}"
+PAIRS = (f"it takes the norm of each pair of numbers (grad.view(-1, 2), the shape of the points' gradient), not of each "
+         f"sample's whole gradient: {FLATTEN}")
 ONE_SIDED = "that is the one-sided penalty max(0, ||grad|| - 1)^2 (WGAN-LP); WGAN-GP penalises norms below 1 too: (||grad||_2 - 1)^2"
 BATCH_NORM = "it takes one norm over the whole batch's gradient: take one norm per sample, grad.reshape(N, -1).norm(2, dim=1)"
 SQUARED_NORM = "it uses the squared norm (the sum of squares without the square root): ||grad||_2 = grad.reshape(N, -1).norm(2, dim=1)"
@@ -690,6 +694,30 @@ PENALTIES = {
             ),
             "test_penalty_on_other_inputs": (
                 1.0, value("gradient_penalty(critic, real, fake)", "7.46821", "3-channel images (5, 3, 8, 8)", "0.565413", DIM_1),
+            ),
+        },
+    ),
+    # grad.norm(2, dim=-1), right for points (N, 2): on images the norm of each row of pixels
+    "norm_over_the_last_dim_of_images": (
+        (INTERPOLATES, GRAD, "return lambda_gp * (grad.norm(2, dim=-1) - 1).pow(2).mean()"),
+        {
+            "test_penalty_value_matches_reference": (
+                2.0, value("gradient_penalty(critic, real, fake)", "0.312618", LINEAR_IMAGES, "40", LAST_DIM, scored=False),
+            ),
+            "test_penalty_on_other_inputs": (
+                1.0, value("gradient_penalty(critic, real, fake)", "5.80231", "3-channel images (5, 3, 8, 8)", "0.565413", LAST_DIM),
+            ),
+        },
+    ),
+    # grad.view(-1, 2), the points' shape written into the penalty: on images the norm of each pair of pixels
+    "norm_of_pairs_of_numbers": (
+        (INTERPOLATES, GRAD, "return lambda_gp * (grad.view(-1, 2).norm(2, dim=1) - 1).pow(2).mean()"),
+        {
+            "test_penalty_value_matches_reference": (
+                2.0, value("gradient_penalty(critic, real, fake)", "3.01344", LINEAR_IMAGES, "40", PAIRS, scored=False),
+            ),
+            "test_penalty_on_other_inputs": (
+                1.0, value("gradient_penalty(critic, real, fake)", "7.96628", "3-channel images (5, 3, 8, 8)", "0.565413", PAIRS),
             ),
         },
     ),
@@ -998,6 +1026,22 @@ def test_losses_that_work_in_place_on_the_scores_score_full_marks():
     """))
     for name in ("test_critic_loss_matches_reference", "test_generator_loss_matches_reference"):
         assert run_check(getattr(checks(), name), student) == OK[name]
+
+
+CRITIC_LOSS_IS = "critic_loss(critic_real, critic_fake) = {} on seeded critic scores of shape (16, 1); expected 0.295557: {}"
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("return F.relu(1.0 - critic_real).mean() + F.relu(1.0 + critic_fake).mean()", CRITIC_LOSS_IS.format("3.58624", (
+        "that is the hinge loss mean(relu(1 - D(x))) + mean(relu(1 + D(G(z)))) (SAGAN, BigGAN): WGAN's critic minimises "
+        "mean(D(G(z))) - mean(D(x)), with no margin"))),
+    ("return critic_fake.mean() - critic_real.mean() + 0.001 * (critic_real ** 2).mean()", CRITIC_LOSS_IS.format("0.303585", (
+        "it adds ProGAN's drift term 0.001 mean(D(x)^2), which is not part of this loss: mean(D(G(z))) - mean(D(x)) (the "
+        "training step adds only the gradient penalty)"))),
+], ids=["hinge", "progan_drift_term"])
+def test_critic_losses_of_other_gans_are_named(body, expected):
+    student = in_kernel(cell(f"def critic_loss(critic_real, critic_fake):\n    {body}\n", GENERATOR_OK))
+    assert run_check(checks().test_critic_loss_matches_reference, student) == (0.0, expected)
 
 
 def test_a_loss_that_assumes_scores_of_shape_n_by_1_is_told_they_may_be_n():

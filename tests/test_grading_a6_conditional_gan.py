@@ -133,6 +133,39 @@ class ConditionalGenerator(nn.Module):
         return self.main(torch.cat([z, embed(y)], dim=1))
 '''
 
+N_BY_1_D = '''
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, ndf=64, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        self.main = Discriminator(ndf, channels=1 + num_classes, size=28).main
+        self.apply(weights_init)
+
+    def forward(self, x, y):
+        maps = F.one_hot(y, self.num_classes).float()[:, :, None, None].expand(-1, -1, 28, 28)
+        return self.main(torch.cat([x, maps], dim=1)).view(-1, 1)  # (N, 1)
+'''
+
+BCE_STEP = '''
+criterion = nn.BCEWithLogitsLoss()
+
+def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES):
+    b = real.size(0)
+    valid, fake_target = torch.ones(b), torch.zeros(b)  # (B,)
+    z = torch.randn(b, nz)
+    gen_labels = torch.randint(0, num_classes, (b,))
+    gen_imgs = G(z, gen_labels)
+    opt_d.zero_grad()
+    d_loss = criterion(D(real, labels), valid) + criterion(D(gen_imgs.detach(), gen_labels), fake_target)
+    d_loss.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    g_loss = criterion(D(gen_imgs, gen_labels), valid)
+    g_loss.backward()
+    opt_g.step()
+    return d_loss.item(), g_loss.item()
+'''
+
 FRESH_PLANE_D = '''
 class ConditionalDiscriminator(nn.Module):
     def __init__(self, ndf=64, num_classes=10):
@@ -571,6 +604,40 @@ WRONG = {
                 "same number of dimensions: got 4 and 2; train_step gives G noise z of shape (150, 100, 1, 1), while "
                 "G(z, y) takes z (B, nz), as the task says: draw z = torch.randn(B, nz) (not torch.randn(B, nz, 1, 1): "
                 "the given generator views z as (B, nz, 1, 1) itself)",
+            ),
+        },
+    },
+    # the fake labels drawn as floats (.float(), as for BCE's targets): the grader's stand-ins take them, the student's
+    # G (F.one_hot) raises in the learning run, which names the dtype and the fix, not only one_hot's complaint
+    "fake_labels_drawn_as_floats": {
+        "cells": {"train_step": step(y_fake="torch.randint(0, num_classes, (b,)).float()")},
+        "learning": True,
+        "expected": {
+            LEARNS: (
+                0.0,
+                "the grading run could not train the GAN: calling `train_step` raised RuntimeError: one_hot is only "
+                "applicable to index tensor of type LongTensor; train_step gives G and D their labels as floating-point "
+                "numbers (float32), while G(z, y) and D(x, y) take labels int64 (N,), as the real batch's are (F.one_hot "
+                "and nn.Embedding take integers only): keep them integers: the real batch's labels as they come, and "
+                "y_fake = torch.randint(0, num_classes, (B,)) with no .float()",
+            ),
+        },
+    },
+    # D returns (N, 1) (allowed) and the step builds BCE's targets as (N,): the stand-ins return (N,), so only the
+    # learning run, with the student's D, meets the shapes, and it names them with the fix
+    "d_logits_n_by_1_against_bce_targets_n": {
+        "cells": {
+            "discriminator": N_BY_1_D,
+            "train_step": BCE_STEP,
+        },
+        "learning": True,
+        "expected": {
+            LEARNS: (
+                0.0,
+                "the grading run could not train the GAN: calling `train_step` raised ValueError: Target size "
+                "(torch.Size([32])) must be the same as input size (torch.Size([32, 1])): the targets and the logits "
+                "differ in shape (a D that returns (N, 1) against targets (N,), or the reverse): build the targets from "
+                "the logits, torch.ones_like(logits) and torch.zeros_like(logits), or have D return (N,) with .view(-1)",
             ),
         },
     },

@@ -181,6 +181,12 @@ def d_star_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
          "not cancel in D* when sigma_data != sigma_g"),
         (torch.sigmoid(as_variance), "sigma_data and sigma_g are standard deviations, not variances: the density of "
          "N(mu, sigma^2) is exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"),
+        *[(torch.sigmoid(log_normal(x, *data) - log_normal(x, *g)), f"{slip}: each Gaussian has its own mean and standard "
+           f"deviation, p_data = N(mu_data, sigma_data^2) and p_g = N(mu_g, sigma_g^2)") for data, g, slip in (
+            ((pair.mu_data, pair.sigma_data), (pair.mu_g, pair.sigma_data), "p_g's density uses sigma_data"),
+            ((pair.mu_data, pair.sigma_g), (pair.mu_g, pair.sigma_g), "p_data's density uses sigma_g"),
+            ((pair.mu_data, pair.sigma_data), (pair.mu_data, pair.sigma_g), "p_g's density uses mu_data"),
+            ((pair.mu_g, pair.sigma_data), (pair.mu_g, pair.sigma_g), "p_data's density uses mu_g"))],
     ]
 
 
@@ -624,6 +630,9 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
          "tr((S1 S2)^(1/2)) (S1 and S2 do not commute): take the square root of the product, e.g. from the eigenvalues of S1 S2"),
         (m2 + t - 2 * math.sqrt(float((s1 @ s2).trace())), "sqrt(tr(S1 S2)) is not tr((S1 S2)^(1/2)): the trace of "
          "the matrix square root is the sum of the square roots of the eigenvalues of S1 S2"),
+        (m2 + t - 2 * float(torch.linalg.svdvals(s1 @ s2).sqrt().sum()), "the singular values of S1 S2 are not its "
+         "eigenvalues (S1 S2 is not symmetric): take the square roots of the eigenvalues, torch.linalg.eigvals(S1 @ S2)"
+         ".real, or the singular values of S1^(1/2) S2^(1/2) themselves (its nuclear norm is tr((S1 S2)^(1/2)))"),
         (math.sqrt(max(want, 0.0)), "that is the square root of the expected value: return the squared distance d^2 "
          "itself, as FID does, without a final sqrt"),
     ]

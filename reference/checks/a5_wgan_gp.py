@@ -111,6 +111,10 @@ def critic_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[flo
         (float(f.sum() - r.sum()), "it is the sum over the batch, not the mean: take the mean of each term"),
         (float(f.mean()), "the real term is missing: mean(D(G(z))) - mean(D(x))"),
         (float(-r.mean()), "the fake term is missing: mean(D(G(z))) - mean(D(x))"),
+        (float(F.relu(1 - r).mean() + F.relu(1 + f).mean()), "that is the hinge loss mean(relu(1 - D(x))) + "
+         "mean(relu(1 + D(G(z)))) (SAGAN, BigGAN): WGAN's critic minimises mean(D(G(z))) - mean(D(x)), with no margin"),
+        (float(f.mean() - r.mean() + 0.001 * r.square().mean()), "it adds ProGAN's drift term 0.001 mean(D(x)^2), which "
+         "is not part of this loss: mean(D(G(z))) - mean(D(x)) (the training step adds only the gradient penalty)"),
     ]
 
 
@@ -632,9 +636,19 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
         (float(lam * (flat.abs().amax(1) - 1).square().mean()), "it uses the max norm (the largest absolute value); the "
          "penalty takes the L2 norm, grad.reshape(N, -1).norm(2, dim=1)"),
     ]
-    if grad.dim() > 2:
-        faults.append((float(lam * (grad.norm(dim=1) - 1).square().mean()), "for images the norm runs over dim 1 (the "
-                       "channels) only: flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"))
+    if grad.dim() > 2:  # a norm over part of each image's gradient: what works for points (N, 2) misses the rest
+        flatten = "flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"
+        parts = {1: "dim 1 (the channels)", **{d: f"dim {d} (the rows)" for d in range(2, grad.dim() - 1)},
+                 grad.dim() - 1: f"the last dim (dim -1 = {grad.dim() - 1}, the columns)"}
+        faults += [(float(lam * (grad.norm(dim=d) - 1).square().mean()), f"for images the norm runs over {part} only: {flatten}")
+                   for d, part in parts.items()]
+        faults += [
+            (float(lam * (grad.flatten(2).norm(dim=2) - 1).square().mean()), "it takes one norm per channel of each "
+             f"image (over height and width), not one per sample: {flatten}"),
+            (float(lam * (grad.reshape(-1, 2).norm(dim=1) - 1).square().mean()), "it takes the "
+             "norm of each pair of numbers (grad.view(-1, 2), the shape of the points' gradient), not of each sample's "
+             f"whole gradient: {flatten}"),
+        ]
     if case.lam != 10.0:
         faults.append((float(10.0 * (norm - 1).square().mean()), f"it uses lambda_gp = 10 where it is given "
                        f"{case.lam:g}: use the argument"))

@@ -566,6 +566,8 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             f"G(z, y) and D(x, y) (the grader's stand-ins here), Adam optimizers and a real batch of {len(real)} digits"
         )
     g_calls, g_noise, d_calls, g_lengths, d_lengths = [], [], [], [], []
+    float_labels = [(role, str(inputs[1].dtype).removeprefix("torch.")) for role, calls in (("G", raw_g), ("D", raw_d))
+                    for inputs in map(tensor_inputs, calls) if len(inputs) >= 2 and is_float_labels(inputs[1], inputs[0])]
     for call in raw_g:
         inputs = tensor_inputs(call)
         out = call.get("output") if isinstance(call, dict) else None
@@ -594,8 +596,16 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
                 pairs.append((y, inputs[0].double()))
         later_g.append(pairs)
     # g_noise: the z of each call in g; g_lengths: (images, labels) of G's calls with another number of labels than
-    # images; d_lengths: per call of d, the number of labels given when it is not one per image, else None
-    return {"g": g_calls, "g_noise": g_noise, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths, "later_g": later_g}
+    # images; d_lengths: per call of d, the number of labels given when it is not one per image, else None;
+    # float_labels: (G or D, the dtype) of each call given labels as floating-point numbers, not int64
+    return {"g": g_calls, "g_noise": g_noise, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths, "later_g": later_g,
+            "float_labels": float_labels}
+
+
+def is_float_labels(y: torch.Tensor, first: torch.Tensor) -> bool:
+    """Whether y, given to G or D beside `first` (z or the images), is one label per sample, (N,) or (N, 1), held as
+    floating-point numbers (torch.randint(...).float()) rather than int64; one-hot rows are another design."""
+    return y.is_floating_point() and first.dim() >= 1 and y.shape in ((first.shape[0],), (first.shape[0], 1))
 
 
 def label_count_text(images: int, given: int) -> str:

@@ -112,6 +112,16 @@ NO_FOLDER = (
     "Path(folder).mkdir(parents=True, exist_ok=True)"
 )
 
+BCE_FLOAT_TARGETS = (
+    "binary cross-entropy's targets are integers (torch.ones(n, dtype=torch.long), or labels 1 and 0 kept as ints); "
+    "they are probabilities, floats like the logits: torch.ones_like(logits) and torch.zeros_like(logits) (or .float())"
+)
+
+BCE_TARGET_SHAPE = (
+    "the targets and the logits differ in shape (a D that returns (N, 1) against targets (N,), or the reverse): build "
+    "the targets from the logits, torch.ones_like(logits) and torch.zeros_like(logits), or have D return (N,) with .view(-1)"
+)
+
 KNOWN_FIXES = (
     # (exception type, words of its message, the usual cause in GAN code and its fix[, the module it
     # must be raised in, or a package of them: a generic message means this cause only there])
@@ -167,6 +177,14 @@ KNOWN_FIXES = (
         "numbers and strings in a checkpoint (not whole modules, numpy values or other objects)",
         "torch.serialization",
     ),
+    # binary cross-entropy given integer targets (torch.ones(n, dtype=torch.long), labels 1 and 0 as ints):
+    # F.binary_cross_entropy_with_logits and nn.BCEWithLogitsLoss say the first, F.binary_cross_entropy the second
+    *(("RuntimeError", words, BCE_FLOAT_TARGETS, "torch.nn.functional")
+      for words in ("can't be cast to the desired output type Long", "Found dtype Long but expected Float")),
+    # binary cross-entropy given targets of another shape than the logits: F.binary_cross_entropy_with_logits and
+    # nn.BCEWithLogitsLoss say the first, F.binary_cross_entropy and nn.BCELoss the second
+    *(("ValueError", words, BCE_TARGET_SHAPE, "torch.nn.functional")
+      for words in ("must be the same as input size", "that is different to the input size")),
     (
         "RuntimeError",
         "Expected all tensors to be on the same device",
@@ -186,7 +204,7 @@ def with_known_fix(type: str, message: str, raised_in: str = "") -> str:
         if where and not (raised_in == where[0] or raised_in.startswith(where[0] + ".")):
             continue
         if type == known_type and words in message:
-            clause = re.split(r" \((?!\d+\))|; |\. |: \[", message, maxsplit=1)[0].rstrip(".")  # "(100)" stays
+            clause = re.split(r" \((?!\d+\)|torch\.Size)|; |\. |: \[", message, maxsplit=1)[0].rstrip(".")  # "(100)", "(torch.Size([4]))" stay
             return f"{type}: {clause}: {fix}"
     return f"{type}: {message}"
 

@@ -17,9 +17,10 @@ own definition, is told apart. The losses and the distance are compared with the
 (`reference.losses.Minimax`, `reference.metrics.fid`), the oracle. All on seeded inputs within a
 tolerance, so any correct formula scores full marks (p / (p + q) or a sigmoid, a sum or
 torch.trapezoid; softplus, logsigmoid, binary_cross_entropy_with_logits; scipy's sqrtm or
-eigenvalues...). A wrong value that matches a common mistake (p_data and p_g swapped, a missing
-log, the integral without the grid step, a flipped sign, the JSD in bits; a loss negated or
-halved, a fake labelled real, a missing factor 2...) gets that mistake's message.
+eigenvalues...). A wrong value that matches a common mistake (p_data and p_g swapped, one
+density with the other's sigma or mu, a missing log, the integral without the grid step, a flipped
+sign, the JSD in bits; a loss negated or halved, a fake labelled real, a missing factor 2, the
+singular values of S1 S2 for its eigenvalues...) gets that mistake's message.
 
 The oracle modules of the losses and the distance are MASKED: they do not exist in the worker
 when a1 is graded, so an answer taken from them scores 0 with a message that says to write it. In
@@ -245,6 +246,12 @@ def d_star_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
          "not cancel in D* when sigma_data != sigma_g"),
         (torch.sigmoid(as_variance), "sigma_data and sigma_g are standard deviations, not variances: the density of "
          "N(mu, sigma^2) is exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"),
+        *[(torch.sigmoid(log_normal(x, *data) - log_normal(x, *g)), f"{slip}: each Gaussian has its own mean and standard "
+           f"deviation, p_data = N(mu_data, sigma_data^2) and p_g = N(mu_g, sigma_g^2)") for data, g, slip in (
+            ((pair.mu_data, pair.sigma_data), (pair.mu_g, pair.sigma_data), "p_g's density uses sigma_data"),
+            ((pair.mu_data, pair.sigma_g), (pair.mu_g, pair.sigma_g), "p_data's density uses sigma_g"),
+            ((pair.mu_data, pair.sigma_data), (pair.mu_data, pair.sigma_g), "p_g's density uses mu_data"),
+            ((pair.mu_g, pair.sigma_data), (pair.mu_g, pair.sigma_g), "p_data's density uses mu_g"))],
     ]
 
 
@@ -772,6 +779,9 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
          "tr((S1 S2)^(1/2)) (S1 and S2 do not commute): take the square root of the product, e.g. from the eigenvalues of S1 S2"),
         (m2 + t - 2 * math.sqrt(float((s1 @ s2).trace())), "sqrt(tr(S1 S2)) is not tr((S1 S2)^(1/2)): the trace of "
          "the matrix square root is the sum of the square roots of the eigenvalues of S1 S2"),
+        (m2 + t - 2 * float(torch.linalg.svdvals(s1 @ s2).sqrt().sum()), "the singular values of S1 S2 are not its "
+         "eigenvalues (S1 S2 is not symmetric): take the square roots of the eigenvalues, torch.linalg.eigvals(S1 @ S2)"
+         ".real, or the singular values of S1^(1/2) S2^(1/2) themselves (its nuclear norm is tr((S1 S2)^(1/2)))"),
         (math.sqrt(max(want, 0.0)), "that is the square root of the expected value: return the squared distance d^2 "
          "itself, as FID does, without a final sqrt"),
     ]

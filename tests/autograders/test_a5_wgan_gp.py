@@ -9,7 +9,8 @@ graded) and are reached only through `submission` and the probes of `reference.g
 
 - The losses (visible, 2 + 1): values and gradients with respect to the critic's scores, on seeded
   scores of shape (16, 1) and (16,), against `reference.losses.WGANGP` in float64. A flipped sign,
-  the standard GAN's binary cross-entropy, a sigmoid, a sum or a missing term gets its own message.
+  the standard GAN's binary cross-entropy, the hinge loss, ProGAN's drift term, a sigmoid, a sum or a
+  missing term gets its own message.
 - The penalty draws its own eps, so it is never compared with a penalty that draws another. The
   probe hands it a seeded critic that records every input (`probes_a5.Recorder`), with the RNGs
   seeded, and the checks judge what it was called on and recompute the penalty here on exactly
@@ -26,7 +27,8 @@ graded) and are reached only through `submission` and the probes of `reference.g
     everywhere, so the penalty is lambda (||w|| - 1)^2 whatever eps is: 22.5 and 40) and the small
     nonlinear critics (gradient norms from 0.1 to 2.3 on the points) on the recorded points. Told
     apart: no square, |norm - 1|, no lambda, the squared norm, a sum, the one-sided penalty, one
-    norm for the whole batch, a norm over dim 1 of images, the gradient of the mean score, the mean
+    norm for the whole batch, a norm over one dim of images (the channels, the rows, the last), one per
+    channel or per pair of numbers (grad.view(-1, 2)), the gradient of the mean score, the mean
     norm squared, lambda fixed at 10, lambda applied twice, a norm over dim 0 (the batch), the L1 or
     the max norm; an x_hat that does not require grad and an eps of another dtype (float64 from NumPy)
     raise, and the error is told with its fix.
@@ -207,6 +209,10 @@ def critic_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[flo
         (float(f.sum() - r.sum()), "it is the sum over the batch, not the mean: take the mean of each term"),
         (float(f.mean()), "the real term is missing: mean(D(G(z))) - mean(D(x))"),
         (float(-r.mean()), "the fake term is missing: mean(D(G(z))) - mean(D(x))"),
+        (float(F.relu(1 - r).mean() + F.relu(1 + f).mean()), "that is the hinge loss mean(relu(1 - D(x))) + "
+         "mean(relu(1 + D(G(z)))) (SAGAN, BigGAN): WGAN's critic minimises mean(D(G(z))) - mean(D(x)), with no margin"),
+        (float(f.mean() - r.mean() + 0.001 * r.square().mean()), "it adds ProGAN's drift term 0.001 mean(D(x)^2), which "
+         "is not part of this loss: mean(D(G(z))) - mean(D(x)) (the training step adds only the gradient penalty)"),
     ]
 
 
@@ -746,9 +752,19 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
         (float(lam * (flat.abs().amax(1) - 1).square().mean()), "it uses the max norm (the largest absolute value); the "
          "penalty takes the L2 norm, grad.reshape(N, -1).norm(2, dim=1)"),
     ]
-    if grad.dim() > 2:
-        faults.append((float(lam * (grad.norm(dim=1) - 1).square().mean()), "for images the norm runs over dim 1 (the "
-                       "channels) only: flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"))
+    if grad.dim() > 2:  # a norm over part of each image's gradient: what works for points (N, 2) misses the rest
+        flatten = "flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"
+        parts = {1: "dim 1 (the channels)", **{d: f"dim {d} (the rows)" for d in range(2, grad.dim() - 1)},
+                 grad.dim() - 1: f"the last dim (dim -1 = {grad.dim() - 1}, the columns)"}
+        faults += [(float(lam * (grad.norm(dim=d) - 1).square().mean()), f"for images the norm runs over {part} only: {flatten}")
+                   for d, part in parts.items()]
+        faults += [
+            (float(lam * (grad.flatten(2).norm(dim=2) - 1).square().mean()), "it takes one norm per channel of each "
+             f"image (over height and width), not one per sample: {flatten}"),
+            (float(lam * (grad.reshape(-1, 2).norm(dim=1) - 1).square().mean()), "it takes the "
+             "norm of each pair of numbers (grad.view(-1, 2), the shape of the points' gradient), not of each sample's "
+             f"whole gradient: {flatten}"),
+        ]
     if case.lam != 10.0:
         faults.append((float(10.0 * (norm - 1).square().mean()), f"it uses lambda_gp = 10 where it is given "
                        f"{case.lam:g}: use the argument"))

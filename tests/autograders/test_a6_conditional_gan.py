@@ -76,7 +76,8 @@ which imports it and which the notebook needs for the given DCGAN.)
   only), 1 when it learns digits (the FID) but not the labels, 0 otherwise; samples that copy known
   digits (`learning.copy_share` on the checkpoints of the best FID, the best agreement and the
   last) score 0. A step that raises there because it calls G or D with the labels first or without
-  them, draws labels outside 0..9 for the fake batch, or gives G noise that is not (B, nz), is told so; a G never updated because D judges its images only detached (`step_calls` records whether they
+  them, draws labels outside 0..9 for the fake batch, gives G or D its labels as floats (which F.one_hot and
+  nn.Embedding refuse), or gives G noise that is not (B, nz), is told so; a G never updated because D judges its images only detached (`step_calls` records whether they
   require grad) is told that. The hint names the first fault the other checks find, then a step that
   judges real and fake images in one call of a D with BatchNorm, stale gradients, and a D whose
   logits start large (`probes_a6.initial_logits`: above LARGE_LOGITS on real digits at init, as
@@ -711,6 +712,8 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             f"G(z, y) and D(x, y) (the grader's stand-ins here), Adam optimizers and a real batch of {len(real)} digits"
         )
     g_calls, g_noise, d_calls, g_lengths, d_lengths = [], [], [], [], []
+    float_labels = [(role, str(inputs[1].dtype).removeprefix("torch.")) for role, calls in (("G", raw_g), ("D", raw_d))
+                    for inputs in map(tensor_inputs, calls) if len(inputs) >= 2 and is_float_labels(inputs[1], inputs[0])]
     for call in raw_g:
         inputs = tensor_inputs(call)
         out = call.get("output") if isinstance(call, dict) else None
@@ -739,8 +742,30 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
                 pairs.append((y, inputs[0].double()))
         later_g.append(pairs)
     # g_noise: the z of each call in g; g_lengths: (images, labels) of G's calls with another number of labels than
-    # images; d_lengths: per call of d, the number of labels given when it is not one per image, else None
-    return {"g": g_calls, "g_noise": g_noise, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths, "later_g": later_g}
+    # images; d_lengths: per call of d, the number of labels given when it is not one per image, else None;
+    # float_labels: (G or D, the dtype) of each call given labels as floating-point numbers, not int64
+    return {"g": g_calls, "g_noise": g_noise, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths, "later_g": later_g,
+            "float_labels": float_labels}
+
+
+def is_float_labels(y: torch.Tensor, first: torch.Tensor) -> bool:
+    """Whether y, given to G or D beside `first` (z or the images), is one label per sample, (N,) or (N, 1), held as
+    floating-point numbers (torch.randint(...).float()) rather than int64; one-hot rows are another design."""
+    return y.is_floating_point() and first.dim() >= 1 and y.shape in ((first.shape[0],), (first.shape[0], 1))
+
+
+def float_labels_fault(record: dict) -> str | None:
+    """What is wrong when train_step gives G or D its labels as floats, which an nn.Embedding or F.one_hot refuses;
+    else None."""
+    found = record.get("float_labels") or []
+    if not found:
+        return None
+    roles = [role for role in ("G", "D") if any(given == role for given, _ in found)]
+    calls = " and ".join("G(z, y)" if role == "G" else "D(x, y)" for role in roles)
+    whose, take = ("their", "take") if len(roles) > 1 else ("its", "takes")
+    return (f"train_step gives {' and '.join(roles)} {whose} labels as floating-point numbers ({found[0][1]}), while {calls} "
+            f"{take} labels int64 (N,), as the real batch's are (F.one_hot and nn.Embedding take integers only): keep them "
+            f"integers: the real batch's labels as they come, and y_fake = torch.randint(0, num_classes, (B,)) with no .float()")
 
 
 def label_count_text(images: int, given: int) -> str:
@@ -1375,6 +1400,9 @@ def test_learns_to_draw_the_digit_asked_for(submission):
             outside = None if record is None else outside_labels_fault(record["g"], len(record["real"]))
             if outside is not None:
                 raise AssertionError(f"{told.rstrip('.')}; train_step draws labels that G cannot take: {outside}") from None
+            floats = None if record is None else float_labels_fault(record)
+            if floats is not None:
+                raise AssertionError(f"{told.rstrip('.')}; {floats}") from None
             shaped = None if record is None else noise_shape_fault(record["g_noise"])
             raise AssertionError(told if shaped is None else f"{told.rstrip('.')}; {shaped}") from None
         if run["copies"] > learning.COPY_SHARE:
