@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from reference.errors import UserError
-from reference.io import atomic_path
+from reference.io import torch_save_atomic
 
 FORMAT = "gan-course-checkpoint"
 VERSION = 1
@@ -29,8 +29,7 @@ class CheckpointError(UserError):
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
     """Save `state` (plus format and version tags) to `path` atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
+    torch_save_atomic({"format": FORMAT, "version": VERSION, **state}, path)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -38,11 +37,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if path.is_dir():
         candidate = path / "checkpoints" / "last.pt"
+        if not candidate.is_file() and (path / "last.pt").is_file():  # a run's checkpoints/ folder itself
+            candidate = path / "last.pt"
         if not candidate.is_file():
             raise CheckpointError(f"no checkpoint in {path}: expected {candidate}; pass a run folder or a .pt file")
         path = candidate
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; pass a file written by 'gan-course train'")
+        raise CheckpointError(f"checkpoint {path} does not exist; pass a run folder or a .pt file written by 'gan-course train'")
     if path.stat().st_size and not _looks_like_torch_save(path):
         raise CheckpointError(
             f"{path} is not a checkpoint written by 'gan-course train' (not a PyTorch file at all); "

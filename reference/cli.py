@@ -14,8 +14,10 @@ Mistakes in the input print one line on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import shlex
 import stat
 import sys
 import time
@@ -25,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
-from reference.config import MAX_SAMPLES, SEED_MAX, SEED_MIN, TrainConfig
+from reference.config import MAX_METRIC_SAMPLES, MAX_SAMPLES, METRIC_LIMIT, SEED_MAX, SEED_MIN, TrainConfig
 from reference.errors import UserError
 
 # Settings a resumed run may change; every other setting must match the checkpoint's.
@@ -96,7 +98,8 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
 def _add_metric_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", default="classifier", help="classifier (offline, the dataset's CNN) or inception")
     p.add_argument("--classifier", metavar="DATASET", help="whose classifier gives the features (default: from the sources)")
-    p.add_argument("--n", type=int, help="images per source (default: all; a checkpoint draws as many as the other source)")
+    p.add_argument("--n", type=int, help=f"images per source, at most {MAX_METRIC_SAMPLES:,} (default: all; a checkpoint draws "
+                   f"as many as the other source)")
     p.add_argument("--inception-weights", help="the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth)")
     p.add_argument("--data-dir", help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
     p.add_argument("--device", default="auto")
@@ -169,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train-classifier",
         help="train the small CNN whose features and logits the metrics use",
         description="Train the classifier of a dataset and cache it, keyed by dataset and data root, in CACHE/classifiers/ "
-        "(CACHE: $GAN_COURSE_CACHE, else $XDG_CACHE_HOME/gan-course, else ~/.cache/gan-course), not in the data root.",
+        "(CACHE: $GAN_COURSE_CACHE, else $XDG_CACHE_HOME/gan-course, else ~/.cache/gan-course), not in the data root. "
+        "The digits read no data root: without --data-dir their classifier is one for every $GAN_COURSE_DATA.",
     )
     tc.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, cifar10, folder:PATH (default digits)")
     tc.add_argument("--data-dir", help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
@@ -197,18 +201,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     explicit = _explicit(args)
     if args.resume:
         cfg, out, state = _resume(args, explicit)
+        cfg = _absolute_paths(cfg, dataset=False)  # the run's dataset stays as its checkpoints have it
     else:
         values = {k: v for k, v in (read_config_file(args.config) if args.config else {}).items() if k not in RUN_KEYS}
         source = str(named_configs().get(args.config, args.config)) if args.config else "flags"
-        cfg = TrainConfig.from_dict({**values, **explicit}, source=source)
+        cfg = _absolute_paths(TrainConfig.from_dict({**values, **explicit}, source=source))
         _check_widths(cfg.model, explicit)
-        out, state = (Path(args.out) if args.out else _default_out(cfg)), None
+        out, state = (_path(args.out) if args.out else _default_out(cfg)), None
     args.run_dir = out  # for the message of an interrupt (main)
     with _only_writer(out):
         run_dir = train(cfg, out, state=state, restart=bool(args.resume) and state is None)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes, and says so
         print(f"Run saved to {run_dir} (samples/, checkpoints/, metrics.csv, losses.png)")
     return 0
+
+
+def _absolute_paths(cfg: TrainConfig, dataset: bool = True) -> TrainConfig:
+    """`cfg` with the folder of --dataset folder:PATH (if `dataset`) and --data-dir made absolute, as
+    config.json records them: relative ones named other folders (or none) when the run was resumed or
+    evaluated from another folder, and --resume may not change --dataset, a dead end."""
+    from reference.cache import expand_home
+
+    changes = {}
+    if dataset and cfg.dataset.startswith("folder:") and cfg.dataset != "folder:":
+        folder = expand_home(cfg.dataset[len("folder:") :], "write the folder's full path")
+        changes["dataset"] = f"folder:{os.path.abspath(folder)}"
+    if cfg.data_dir:
+        changes["data_dir"] = os.path.abspath(expand_home(cfg.data_dir, "pass --data-dir as a full path"))
+    return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
 @contextmanager
@@ -219,12 +239,14 @@ def _only_writer(out: Path) -> Iterator[None]:
     The lock is an flock on a file named by the folder's absolute path in the user's own folder of
     the temp folder (nothing is written into the run's parent); where it cannot be taken (no fcntl,
     no temp folder, that folder is not the user's alone) the run trains unlocked, as before. Under torchrun only rank 0 writes, so only it locks.
+    The lock file is deleted when the run ends (and those that runs before this version left behind,
+    when the next run starts), so the folder does not keep one file per run folder ever trained.
     """
     try:
         import fcntl
     except ImportError:  # Windows
         fcntl = None
-    fd = None
+    lock = None
     if fcntl is not None and os.environ.get("RANK", "0") == "0":
         import hashlib
         import tempfile
@@ -237,22 +259,65 @@ def _only_writer(out: Path) -> Iterator[None]:
             folder.mkdir(mode=0o700, exist_ok=True)
             seen = folder.lstat()  # a folder another user made (shared /tmp) could hold our locks: ignore it
             if stat.S_ISDIR(seen.st_mode) and seen.st_uid == os.getuid() and not seen.st_mode & 0o077:
-                fd = os.open(folder / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+                _remove_stale_locks(folder, fcntl)
+                lock = _take_lock(folder / f"{key}.lock", fcntl)
         except OSError:
-            fd = None
+            lock = None
+        if lock is False:
+            raise UserError(
+                f"another 'gan-course train' is writing to {out} right now; wait for it to end "
+                f"(then --resume {out} to train further), or choose another --out"
+            )
     try:
-        if fd is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise UserError(
-                    f"another 'gan-course train' is writing to {out} right now; wait for it to end "
-                    f"(then --resume {out} to train further), or choose another --out"
-                ) from None
         yield
     finally:
-        if fd is not None:
+        if lock:
+            path, fd = lock
+            try:
+                path.unlink()  # while still held: a run that opened this file meanwhile sees it gone and retries
+            except OSError:
+                pass
             os.close(fd)
+
+
+def _take_lock(path: Path, fcntl) -> tuple[Path, int] | bool:
+    """(path, fd) holding an exclusive flock on lock file `path`, or False if another process holds it.
+
+    A lock file is deleted by its holder before it lets go: a lock taken on a file that is no longer
+    the one at `path` (deleted, perhaps made anew by a third run) protects nothing, so take it again."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            now = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            now = None
+        held = os.fstat(fd)
+        if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+            return path, fd
+        os.close(fd)
+
+
+def _remove_stale_locks(folder: Path, fcntl) -> None:
+    """Delete the lock files in `folder` that no running run holds (left by versions that kept them)."""
+    for path in folder.glob("*.lock"):
+        try:
+            taken = _take_lock(path, fcntl)
+        except OSError:
+            continue
+        if taken:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            os.close(taken[1])
 
 
 def _check_widths(model: str, explicit: dict) -> None:
@@ -279,9 +344,13 @@ def _resume(args: argparse.Namespace, explicit: dict) -> tuple[TrainConfig, Path
 
     if args.config or args.out:
         raise UserError("--resume takes its settings and folder from the run; drop --config and --out")
-    out = Path(args.resume)
+    out = _path(args.resume)
+    if not out.exists():  # load_checkpoint's "pass a file" would not do: --resume takes a folder
+        raise UserError(f"run folder {out} does not exist; pass --resume the folder of a run, e.g. runs/dcgan-digits-<time>")
     if out.is_file():
         raise UserError(f"--resume takes a run folder, not the file {out}; pass the folder that holds checkpoints/last.pt")
+    if (out / "last.pt").is_file() and not (out / "checkpoints").is_dir():  # the run's checkpoints/ folder: it would train in there
+        raise UserError(f"{out} is a run's checkpoints folder; pass the run folder itself: --resume {shlex.quote(str(out.parent))}")
     folder = _read_run_config(out)
     # metrics.csv is written after last.pt: without both, no epoch was saved
     if folder is not None and not (out / "checkpoints" / "last.pt").exists() and not (out / "metrics.csv").exists():
@@ -338,6 +407,14 @@ def _check_same_run(out: Path, state: dict, folder: dict) -> None:
         )
 
 
+def _path(typed: str) -> Path:
+    """A folder or file path as typed, a leading ~ expanded: `--out=~/runs/x` (which the shell leaves as it
+    is after '=') made a folder named '~' in the current folder, a trap for whoever deletes it later."""
+    from reference.cache import expand_home
+
+    return expand_home(typed, "write the full path")
+
+
 def _default_out(cfg) -> Path:
     dataset = cfg.dataset.replace("folder:", "").rstrip("/").split("/")[-1] or "folder"
     return Path("runs") / f"{cfg.model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -367,7 +444,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     if not 1 <= args.n <= MAX_SAMPLES:
         raise UserError(f"--n must be a whole number from 1 to {MAX_SAMPLES} (the samples of one image), got {args.n}")
-    out = Path(args.out)
+    out = _path(args.out)
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; give the path of a .png file, e.g. --out {out / 'samples.png'}")
     if out.suffix.lower() != ".png":
@@ -376,12 +453,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     G, spec, nz, _ = load_generator(args.checkpoint, device)
     with torch.no_grad():
         x = sample_images(G, spec, nz, args.n, seed=args.seed, device=device)
-    with writing(Path(args.out), "run the command again (or choose another --out)"):
+    with writing(out, "run the command again (or choose another --out)"):
         if x.dim() == 4:  # a conditional G's columns are its classes
-            save_image_grid(x, args.out, nrow=G.num_classes if spec.conditional else None)
+            save_image_grid(x, out, nrow=G.num_classes if spec.conditional else None)
         else:
-            save_points(x, args.out, title=f"{args.n} samples")
-    print(f"Wrote {args.n} samples to {args.out}")
+            save_points(x, out, title=f"{args.n} samples")
+    print(f"Wrote {args.n} samples to {out}")
     return 0
 
 
@@ -434,9 +511,12 @@ def _metric_setup(args: argparse.Namespace, sources: list[str]):
 
 
 def _check_n(args: argparse.Namespace) -> None:
-    """UserError unless --n of fid/eval is left out or at least 2."""
+    """UserError unless --n of fid/eval is left out or from 2 to MAX_METRIC_SAMPLES (a larger one sampled
+    for hours and ended in the memory error)."""
     if args.n is not None and args.n < 2:
         raise UserError(f"--n must be a whole number >= 2 (or left out), got {args.n}")
+    if args.n is not None and args.n > MAX_METRIC_SAMPLES:
+        raise UserError(f"--n must be at most {MAX_METRIC_SAMPLES:,} ({METRIC_LIMIT}), got {args.n:,}")
 
 
 def _check_source(name: str, source: str) -> None:
@@ -469,9 +549,13 @@ def cmd_fid(args: argparse.Namespace) -> int:
     for key, source, seed in sorted([("a", args.a, args.seed), ("b", args.b, args.seed + 1)], key=lambda t: is_checkpoint(t[1])):
         n = args.n
         if n is None and is_checkpoint(source):
-            n = next((x.shape[0] for x in loaded.values()), 10_000)
+            n = min(next((x.shape[0] for x in loaded.values()), 10_000), MAX_METRIC_SAMPLES)
         loaded[key] = load_images(source, args.data_dir, n=n, seed=seed, device=device)
     a, b = loaded["a"], loaded["b"]
+    for name, source, images in (("A", args.a, a), ("B", args.b, b)):
+        if images.shape[0] < 2:  # said 'these statistics hold 1 samples', naming neither source nor fix
+            raise UserError(f"source {name} {source} holds {images.shape[0]} image(s); FID and KID need at least 2 per source, "
+                            f"far more (thousands) to mean much")
     print(f"A: {args.a} ({a.shape[0]} images)\nB: {args.b} ({b.shape[0]} images)")
     _print_scores(compare(a, b, extractor, seed=args.seed), extractor)
     return 0
@@ -565,18 +649,50 @@ COMMANDS = {
 }
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (Slurm's time limit, JupyterHub's culler, `kill PID`): stop as Ctrl-C stops."""
+
+
+@contextmanager
+def _sigterm_as_interrupt(command: str) -> Iterator[None]:
+    """While the command runs, SIGTERM raises `Terminated` (a KeyboardInterrupt) in the main thread, so
+    that it unwinds like Ctrl-C: atomic writes finish or are removed, locks and bars are released, and one
+    line says how to resume; without it the process died at once, silently, with status 143. A second
+    SIGTERM during that clean-up is ignored (a scheduler's SIGKILL still ends it). Elsewhere than the main
+    thread (signal handlers cannot be set there) nothing changes, nor for autograde: the grader counts an
+    interrupt inside a check as that check's failure, so a grading job stopped by SIGTERM would record
+    wrong grades instead of none."""
+    import signal
+    import threading
+
+    if command == "autograde" or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def main(argv: list[str] | None = None) -> int:
     with _one_line_warnings(), _printable_stdout():
         args = build_parser().parse_args(argv)
         try:
-            return COMMANDS[args.command](args)
+            with _sigterm_as_interrupt(args.command):
+                return COMMANDS[args.command](args)
         except UserError as err:
             _close_bars()
             sys.stderr.write(f"gan-course: error: {err}\n")
             return 2
-        except KeyboardInterrupt:  # one line and status 2, like every other stop a user causes
+        except KeyboardInterrupt as err:  # one line and status 2, like every other stop a user causes
             _close_bars()
-            sys.stderr.write(f"gan-course: error: {_interrupted(args)}\n")
+            sys.stderr.write(f"gan-course: error: {_interrupted(args, err)}\n")
             return 2
         except PermissionError as err:  # a path given in a folder the user may not enter (sample --out, fid's sources)
             _close_bars()
@@ -698,14 +814,15 @@ def _one_line_warnings() -> Iterator[None]:
         warnings.formatwarning = before
 
 
-def _interrupted(args: argparse.Namespace) -> str:
-    """The line for Ctrl-C: how to resume a training run, which folder it left."""
+def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt | None = None) -> str:
+    """The line for Ctrl-C or SIGTERM: what stopped it, how to resume a training run, which folder it left."""
+    what = "stopped by SIGTERM (a time limit, a culler or kill)" if isinstance(err, Terminated) else "interrupted"
     run = getattr(args, "run_dir", None)
     if run is None:
-        return "interrupted"
+        return what
     if (Path(run) / "config.json").is_file():
-        return f"interrupted; resume the run with: gan-course train --resume {run}"
-    return f"interrupted before anything was saved in {run}; run the same command again"
+        return f"{what}; resume the run with: gan-course train --resume {shlex.quote(str(run))}"
+    return f"{what} before anything was saved in {run}; run the same command again"
 
 
 if __name__ == "__main__":

@@ -33,6 +33,11 @@ SEED_MIN, SEED_MAX = -(2**31), 2**32 - 1
 MAX_THREADS = 1024
 # The most samples one image holds (a 100x100 grid): `gan-course sample --n`, a run's --num-samples.
 MAX_SAMPLES = 10_000
+# The most samples per source of a metric (`gan-course fid/eval --n`, a run's --eval-samples): twice FID's
+# customary 50,000 (Heusel et al. 2017). More only costs: precision and recall compare every pair of samples.
+MAX_METRIC_SAMPLES = 100_000
+METRIC_LIMIT = ("twice FID's customary 50,000; beyond it the scores barely move while precision and recall's time "
+                "grows with the square")
 # Classic bugs a run can reproduce on purpose, for lesson 08's clinic (reference/trainer.py):
 FAULTS = {
     "no-detach": "D's loss is backpropagated into G too (fake not detached, G's gradients not cleared before its step)",
@@ -105,6 +110,10 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
         if self.num_samples > MAX_SAMPLES:
             raise UserError(f"--num-samples must be a whole number from 1 to {MAX_SAMPLES} (the samples of one grid), got {self.num_samples!r}")
+        if self.eval_samples > MAX_METRIC_SAMPLES:
+            raise UserError(
+                f"--eval-samples must be a whole number from 1 to {MAX_METRIC_SAMPLES:,}: {METRIC_LIMIT}, got {self.eval_samples!r}"
+            )
         if self.threads is not None and self.threads > MAX_THREADS:
             raise UserError(f"--threads must be a whole number from 1 to {MAX_THREADS}, got {self.threads!r}")
         check_seed(self.seed)

@@ -67,3 +67,38 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO], None], mode: str
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write `text` to `path` atomically."""
     write_atomic(path, lambda f: f.write(text))
+
+
+def torch_save_atomic(obj: object, path: str | os.PathLike) -> None:
+    """`torch.save(obj, path)` atomically; a write that fails (a full disk, a quota) raises its OSError.
+
+    torch.save reports a failed write as a RuntimeError ("[enforce fail at inline_container.cc] unexpected
+    pos ..."), which named neither the file nor the full disk: here it writes through a Python file whose
+    OSError (errno ENOSPC, EDQUOT, ...) is kept and raised instead."""
+    import torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        sink = _KeepWriteError(f)
+        try:
+            torch.save(obj, sink)
+        except RuntimeError:
+            if sink.error is not None:
+                raise sink.error from None
+            raise
+
+
+class _KeepWriteError:
+    """A binary file for torch.save that remembers the OSError of a failed write."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file, self.error = file, None
+
+    def write(self, data) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()

@@ -105,6 +105,11 @@ def check_out_dir(out: Path, resume: bool, dataset: str | None = None) -> None:
             raise NotADirectoryError(existing)
         os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".gan-course-probe-"))
     except OSError:
+        if resume:  # --resume takes no --out: the run's folder itself must take files
+            raise UserError(
+                f"cannot write to {existing.absolute()}, so run {out} cannot train further there; make it writable, "
+                f"or copy the run folder somewhere you can write to and --resume the copy"
+            ) from None
         raise UserError(f"cannot write to {existing.absolute()}; choose an --out folder you can write to") from None
 
 
@@ -434,6 +439,8 @@ def train(
             f"run {out} already has {state['epoch']} epochs; pass --epochs N with N > {state['epoch']} to train further"
         )
     device = resolve_device(cfg.device)
+    if state is not None and cfg.threads is None and isinstance(state.get("config"), dict) and state["config"].get("threads"):
+        cfg = dataclasses.replace(cfg, threads=int(state["config"]["threads"]))  # a resumed run keeps its count
     # On the CPU: denormals flushed to zero (5x faster DCGAN steps) and a thread count that suits
     # the machine's load when the run starts, both restored on return (reference/cpu.py)
     with cpu_training(device.type, cfg.threads, large=large_steps(cfg)) as threads:

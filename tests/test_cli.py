@@ -447,10 +447,21 @@ def test_a_full_disk_while_writing_a_run_file_is_one_line_and_the_run_resumes(ca
     run = tmp_path / "run"
     real_save, real_text, real_curves = torch.save, trainer.write_text_atomic, trainer.save_loss_curves
     if target == "checkpoints/last.pt":
-        def save(obj, f, *args, **kwargs):
-            if isinstance(obj, dict) and obj.get("epoch") == 2 and Path(f).name.startswith(".last.pt."):
-                Path(f).write_bytes(b"PK\x03\x04partial")
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(f))
+        class FullDisk:  # the file torch.save writes into: the disk fills up after a few bytes
+            def __init__(self, file):
+                self.file = file
+
+            def write(self, data):
+                self.file.write(bytes(data[:7]))
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+            def flush(self):
+                self.file.flush()
+
+        def save(obj, f, *args, **kwargs):  # torch itself turns the OSError into a RuntimeError
+            name = Path(getattr(getattr(f, "file", f), "name", f)).name
+            if isinstance(obj, dict) and obj.get("epoch") == 2 and name.startswith(".last.pt."):
+                f = FullDisk(f)
             real_save(obj, f, *args, **kwargs)
 
         monkeypatch.setattr(torch, "save", save)
@@ -1124,3 +1135,219 @@ def test_an_unknown_classifier_dataset_is_named_with_the_choices(capfd):
     code, _, err = cli(capfd, "fid", "digits:test", "digits:train", "--classifier", "nope")
     assert_one_line_error(code, err, "--classifier nope", "digits, mnist, fashion-mnist, cifar10, folder:PATH")
     assert "train-classifier" not in err
+
+
+# ---- SIGTERM, lock files, sample counts of the metrics ---------------------------------------------
+
+
+def test_sigterm_mid_run_is_one_line_and_the_run_resumes(capfd, tmp_path):
+    """SIGTERM (Slurm's time limit, JupyterHub's culler, `kill`) ended the run at once with status 143 and
+    nothing on stderr. Now it stops as Ctrl-C does: the bar closed, one last line naming the folder to
+    resume, status 2, no temporary or lock file left, and --resume finishes the run."""
+    run = tmp_path / "run"
+    last = run / "checkpoints" / "last.pt"
+    locks = tmp_path / "tmp"
+    locks.mkdir()
+    log = tmp_path / "stderr.txt"
+    with open(log, "wb") as stderr:
+        proc = subprocess.Popen(
+            [console_script(), *TRAIN, "--progress", "--model", "dcgan", "--ngf", "8", "--ndf", "8", "--epochs", "100",
+             "--out", str(run)],
+            stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(locks)},
+        )  # fmt: skip
+        try:
+            while not last.exists():  # no deadline: a run that ends without last.pt fails here
+                assert proc.poll() is None, f"training exited early: {log.read_text()[-2000:]}"
+                time.sleep(0.02)
+            time.sleep(0.4)  # part-way through a later epoch
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    err = log.read_text()
+    expected = f"gan-course: error: stopped by SIGTERM (a time limit, a culler or kill); resume the run with: gan-course train --resume {run}"
+    assert proc.returncode == 2, f"status {proc.returncode}; stderr ends: {err[-500:]!r}"
+    assert err.endswith("\n" + expected + "\n"), f"the stop is not the last line of its own: {err[-500:]!r}"
+    assert "Traceback" not in err
+    assert not temp_files(run), temp_files(run)
+    assert not list(locks.rglob("*.lock")), "the run's lock file was left behind"
+    done = load_checkpoint(last)["epoch"]
+    assert 1 <= done < 100 and metric_epochs(run) == list(range(1, done + 1))
+    code, _, err = cli(capfd, "train", "--resume", run, "--epochs", done + 1)
+    assert code == 0, f"--resume after SIGTERM failed: {err}"
+    assert load_checkpoint(last)["epoch"] == done + 1
+
+
+def test_sigterm_outside_train_is_one_line_too(capfd, monkeypatch):
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0)  # the handler runs between bytecodes
+        raise AssertionError("SIGTERM did not stop the command")
+
+    def ours(signum, frame):  # this test process's own handler: without main()'s, SIGTERM would end pytest
+        pass
+
+    before = signal.signal(signal.SIGTERM, ours)
+    monkeypatch.setattr("reference.config.named_configs", terminated)
+    try:
+        code, _, err = cli(capfd, "configs")
+        assert signal.getsignal(signal.SIGTERM) is ours, "main() must give SIGTERM back its handler"
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert code == 2 and err == "gan-course: error: stopped by SIGTERM (a time limit, a culler or kill)\n", err
+
+
+def test_lock_files_are_removed_after_each_run_and_stale_ones_cleaned(capfd, tmp_path, monkeypatch):
+    """/tmp/gan-course-locks-UID kept one empty lock file per run folder ever trained."""
+    import fcntl
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    folder = tmp_path / "tmp" / f"gan-course-locks-{os.getuid()}"
+    folder.mkdir(parents=True, mode=0o700)
+    (folder / ("0" * 20 + ".lock")).touch()  # left by an older version's run
+    held_path = folder / ("1" * 20 + ".lock")  # a run training right now
+    held = os.open(held_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    seen = []
+    monkeypatch.setattr(trainer, "train", lambda cfg, out, **kwargs: seen.append(sorted(p.name for p in folder.iterdir())) or out)
+    try:
+        for name in ("a", "b"):
+            code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", tmp_path / name)
+            assert code == 0, err
+    finally:
+        os.close(held)
+    assert all(len(names) == 2 and held_path.name in names for names in seen), f"no lock while training: {seen}"
+    assert sorted(p.name for p in folder.iterdir()) == [held_path.name], "only the held lock may stay"
+
+
+@pytest.mark.parametrize("command", ["fid", "eval"])
+def test_metric_sample_counts_are_bounded_up_front(capfd, mlp_run, command, monkeypatch):
+    """--n 100000000 sampled for a long time and ended in the memory error."""
+    from reference.metrics import evaluate
+
+    monkeypatch.setattr(evaluate, "sample_images", lambda *a, **k: pytest.fail("sampled before refusing --n"))
+    sources = [mlp_run, "digits:test"] if command == "fid" else [mlp_run]
+    code, _, err = cli(capfd, command, *sources, "--n", "100000000")
+    assert_one_line_error(code, err, "--n must be at most 100,000", "50,000", "100,000,000")
+
+
+def test_eval_samples_is_bounded(capfd, tmp_path):
+    code, _, err = cli(capfd, *TINY, "--eval-every", "1", "--eval-samples", "100000001", "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "--eval-samples", "100,000")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_resume_command_of_a_stopped_run_pastes_with_a_space_in_its_folder(capfd, tmp_path, monkeypatch):
+    run = tmp_path / "my run"
+
+    def interrupted_train(cfg, out, **kwargs):
+        out.mkdir(parents=True)
+        (out / "config.json").write_text(json.dumps(cfg.to_dict()))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "train", interrupted_train)
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", run)
+    assert code == 2
+    assert err.splitlines() == [f"gan-course: error: interrupted; resume the run with: gan-course train --resume '{run}'"], err
+
+
+def test_a_real_write_failure_inside_torch_save_is_one_line(capfd, tmp_path):
+    """torch.save reports a write that fails (a full disk, here a file-size limit: EFBIG) as a RuntimeError
+    "[enforce fail at inline_container.cc] unexpected pos ...": the run ended in that traceback."""
+    import resource
+
+    run = tmp_path / "run"
+    limit = 100_000  # config.json fits, the MLP's last.pt (about 5 MB) does not
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run(
+        [console_script(), *TINY, "--epochs", "3", "--save-every", "2", "--out", str(run)],
+        capture_output=True, text=True, preexec_fn=small_files, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert_one_line_error(proc.returncode, proc.stderr, "file too large", str(run / "checkpoints" / "last.pt"), f"--resume {run}")
+    assert not temp_files(run), temp_files(run)
+
+
+def test_resuming_a_run_in_a_folder_that_takes_no_files_gives_advice_that_applies(capfd, run_copy, monkeypatch):
+    """It said "choose an --out folder you can write to", but --resume refuses --out: a dead end."""
+    import tempfile
+
+    real = tempfile.mkdtemp
+
+    def read_only(*args, dir=None, **kwargs):
+        if Path(dir) == run_copy:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(trainer.tempfile, "mkdtemp", read_only)
+    before = hashes(run_copy)
+    code, _, err = cli(capfd, "train", "--resume", run_copy, "--epochs", "3")
+    assert_one_line_error(code, err, f"cannot write to {run_copy}", "copy the run folder", "--resume the copy")
+    assert "--out" not in err
+    assert hashes(run_copy) == before
+
+
+def test_relative_dataset_folder_and_data_dir_are_recorded_absolute(capfd, flat_image_folder, tmp_path, monkeypatch):
+    """config.json kept folder:pets and --data-dir data as typed: resumed or evaluated from another folder,
+    the run looked for other folders, and --resume refuses a changed --dataset: a dead end."""
+    run = tmp_path / "run"
+    monkeypatch.chdir(flat_image_folder.root.parent)
+    code, _, err = cli(capfd, *TRAIN, "--model", "mlp", "--dataset", f"folder:{flat_image_folder.root.name}", "--image-size", "8",
+                       "--batch-size", "4", "--epochs", "1", "--data-dir", "data", "--out", run)
+    assert code == 0, err
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["dataset"] == f"folder:{flat_image_folder.root}" and saved["data_dir"] == str(flat_image_folder.root.parent / "data")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, _, err = cli(capfd, "train", "--resume", run, "--epochs", "2")
+    assert code == 0, err
+    assert metric_epochs(run) == [1, 2]
+
+
+def test_resume_of_a_folder_that_does_not_exist_asks_for_a_folder(capfd, tmp_path):
+    """It said "checkpoint X does not exist; pass a file", but --resume refuses files."""
+    code, _, err = cli(capfd, "train", "--resume", tmp_path / "nothere")
+    assert_one_line_error(code, err, f"run folder {tmp_path / 'nothere'} does not exist", "the folder of a run")
+    assert "pass a file" not in err
+
+
+def test_a_runs_checkpoints_folder_is_taken_where_a_checkpoint_is_and_refused_by_resume(capfd, mlp_run, tmp_path):
+    """`sample RUN/checkpoints` said 'expected RUN/checkpoints/checkpoints/last.pt'; fid took it for a folder of images."""
+    folder = mlp_run / "checkpoints"
+    code, out, err = cli(capfd, "sample", folder, "--n", "4", "--out", tmp_path / "grid.png")
+    assert code == 0 and (tmp_path / "grid.png").is_file(), err
+    code, _, err = cli(capfd, "train", "--resume", folder, "--epochs", "3")
+    assert_one_line_error(code, err, "checkpoints folder", f"--resume {mlp_run}")
+    assert not (folder / "config.json").exists() and not (folder / "checkpoints").exists()
+
+
+def test_a_tilde_the_shell_left_in_a_path_means_home(capfd, mlp_run, tmp_path, monkeypatch):
+    """`--out=~/runs/x` reaches the program with its ~ (the shell expands none after '='): train made a
+    folder named '~' in the current folder, and sample wrote into one."""
+    home, here = tmp_path / "home", tmp_path / "here"
+    here.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out=~/runs/x")
+    assert code == 0, err
+    assert (home / "runs" / "x" / "checkpoints" / "last.pt").is_file() and not (here / "~").exists()
+    code, _, err = cli(capfd, "train", "--resume=~/runs/x", "--epochs", "2")
+    assert code == 0 and metric_epochs(home / "runs" / "x") == [1, 2], err
+    code, out, err = cli(capfd, "sample", mlp_run, "--n", "4", "--out=~/grid.png")
+    assert code == 0 and (home / "grid.png").is_file() and not (here / "~").exists(), err
+
+
+def test_autograde_keeps_sigterm_as_it_was(capfd, monkeypatch):
+    """The grader counts an interrupt inside a check as the check's failure: a SIGTERM turned into one
+    there would record wrong grades, so autograde leaves SIGTERM's handler alone."""
+    seen = []
+    monkeypatch.setattr("reference.grading.command.run", lambda args: seen.append(signal.getsignal(signal.SIGTERM)) or 0)
+    before = signal.getsignal(signal.SIGTERM)
+    code, _, err = cli(capfd, "autograde", "a2_conv_layers")
+    assert code == 0 and seen == [before], err

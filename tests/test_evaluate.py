@@ -418,3 +418,23 @@ def test_an_empty_npy_or_damaged_npz_is_a_one_line_user_error(tmp_path, content)
         load_images(str(path))
     message = str(err.value)
     assert "\n" not in message and f"cannot read {path} as .npz" in message and "numpy.savez" in message, message
+
+
+@pytest.mark.parametrize("array, words", [
+    (np.random.default_rng(0).integers(0, 256, (30, 28, 28)), None),  # numpy's default int64: pixel values
+    (np.full((30, 28, 28), 300), ["whole-number images must lie in [0, 255]", "[300, 300]"]),
+    (np.full((30, 28, 28), 5.0), ["float images must lie in [0, 1]", "uint8"]),
+    (np.full((30, 28, 28), np.nan, np.float32), ["images.npz holds NaN or infinite"]),
+    (np.zeros((0, 28, 28), np.uint8), ["holds no images"]),
+    (np.zeros((30, 28, 28), bool), ["true/false"]),
+    (np.zeros((1, 28, 28), np.uint8), ["source A", "1 image(s)", "at least 2"]),
+])
+def test_cli_fid_of_odd_npz_arrays(capfd, tmp_path, data_root, array, words):
+    """int64 pixels were refused as 'float images must lie in [0, 1]'; NaN, an empty or a one-image array
+    ended in messages about 'features' and 'statistics', naming neither the file nor the fix."""
+    npz = _npz(tmp_path, images=array)
+    code, out, err = cli(capfd, "fid", npz, "digits:test", "--data-dir", data_root, "--device", "cpu")
+    if words is None:
+        assert code == 0 and "A: " in out and "(30 images)" in out, err
+    else:
+        assert_one_line_error(code, err, *words)

@@ -512,3 +512,75 @@ def test_wrong_inception_weights_file_is_a_user_error(tmp_path: Path) -> None:
     torch.save({"fc.weight": torch.zeros(3, 3)}, path)
     with pytest.raises(UserError, match=re.escape(f"cannot load Inception weights from {path}")):
         InceptionExtractor(path)
+
+
+def test_the_digits_classifier_is_found_whatever_gan_course_data_says(tmp_path: Path, monkeypatch, capfd) -> None:
+    """The digits read no data root, yet their classifier was keyed by it: trained without
+    $GAN_COURSE_DATA, `gan-course fid` with it said to train it again (and the other way round).
+    Other datasets stay keyed by their root; an explicit root still keys its own copy."""
+    monkeypatch.setenv("GAN_COURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GAN_COURSE_DATA", raising=False)
+    assert main(["train-classifier", "--epochs", "1", "--max-images", "50", "--device", "cpu", "--no-progress"]) == 0
+    trained = classifier_path("digits")
+    assert trained == tmp_path / "cache" / "classifiers" / "builtin" / "digits.pt" and trained.is_file()
+    assert load_classifier_state("digits")["data_root"] is None
+    capfd.readouterr()
+
+    monkeypatch.setenv("GAN_COURSE_DATA", str(tmp_path / "class-data"))
+    assert find_classifier("digits") == trained
+    code = main(["fid", "digits:test", "digits:train", "--n", "200", "--device", "cpu"])
+    out, err = capfd.readouterr()
+    assert code == 0 and "FID:" in out, err
+    assert classifier_path("mnist") != classifier_path("mnist", tmp_path / "home" / ".cache" / "gan-course" / "data")
+    assert classifier_path("digits", tmp_path / "class-data") != trained, "an explicit root keys its own copy"
+
+
+def test_a_digits_classifier_cached_by_the_default_root_is_still_found(tmp_path: Path, monkeypatch) -> None:
+    """Before the builtin key, `train_classifier("digits")` wrote <cache>/classifiers/<root_key(None)>/digits.pt."""
+    monkeypatch.setenv("GAN_COURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAN_COURSE_DATA", str(tmp_path / "data"))
+    old = tmp_path / "cache" / "classifiers" / root_key(None) / "digits.pt"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"")
+    assert find_classifier("digits") == old
+    monkeypatch.delenv("HOME")  # with no home folder to name the default root, the digits need none
+    monkeypatch.delenv("GAN_COURSE_DATA")
+    monkeypatch.setattr(os.path, "expanduser", lambda p: (_ for _ in ()).throw(RuntimeError("Could not determine home directory.")))
+    assert find_classifier("digits") is None
+
+
+def test_an_empty_data_root_is_the_default_and_the_hint_pastes(tmp_path: Path, monkeypatch) -> None:
+    """A run whose config holds data_dir "" (or --data-dir "") was sent to 'train-classifier --data-dir '
+    (a flag missing its value), and a root with a space was pasted as two words."""
+    monkeypatch.setenv("GAN_COURSE_CACHE", str(tmp_path / "cache"))
+    assert classifier_path("digits", "") == classifier_path("digits")
+    with pytest.raises(UserError) as err:
+        load_classifier("mnist", "")
+    assert str(err.value).endswith("; run: gan-course train-classifier --dataset mnist"), str(err.value)
+    with pytest.raises(UserError) as err:
+        load_classifier("mnist", tmp_path / "my data")
+    assert str(err.value).endswith(f"--dataset mnist --data-dir '{tmp_path / 'my data'}'"), str(err.value)
+
+
+def test_a_cache_too_full_for_the_classifier_is_one_line(tmp_path: Path) -> None:
+    """A write that fails inside torch.save (a full disk; here a file-size limit, EFBIG) ended
+    train-classifier in torch's RuntimeError traceback ("unexpected pos ...")."""
+    import resource
+    import subprocess
+    import sys
+
+    limit = 100_000  # the classifier's file is about 1 MB
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "reference.cli", "train-classifier", "--epochs", "1", "--max-images", "50", "--no-progress"],
+        capture_output=True, text=True, preexec_fn=small_files,
+        env={**os.environ, "GAN_COURSE_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
+    assert lines[0].startswith("gan-course: error: file too large while writing ") and "train the classifier again" in lines[0]
+    assert not list((tmp_path / "cache").rglob(".*.tmp*")), "the partial file was left behind"

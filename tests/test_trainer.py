@@ -170,7 +170,10 @@ def test_seeded_cpu_runs_are_bit_identical(tmp_path):
 
 def test_resume_is_bit_identical_to_a_straight_run(tmp_path):
     """DCGAN (BatchNorm, Adam moments, RNG): 4 epochs straight == 2 epochs, then resume to 4."""
-    base = dict(model="dcgan", ngf=4, ndf=4, seed=3)
+    # one thread count for all three calls: left to the machine's load, each call chose its own (the CLI's
+    # --resume keeps the run's count; this library call gets a fresh config), and on a busy machine the
+    # runs parted in the last digits
+    base = dict(model="dcgan", ngf=4, ndf=4, seed=3, threads=2)
     straight = train(tiny(epochs=4, **base), tmp_path / "straight", progress=False)
     resumed = train(tiny(epochs=2, **base), tmp_path / "resumed", progress=False)
     first = load_checkpoint(resumed)
@@ -189,6 +192,19 @@ def test_resume_is_bit_identical_to_a_straight_run(tmp_path):
     for ra, rb in zip(rows_a, rows_b):
         for key in set(METRIC_COLUMNS) - TIMING:
             assert ra[key] == rb[key], f"epoch {ra['epoch']}: {key} straight {ra[key]} != resumed {rb[key]}"
+
+
+def test_a_library_resume_keeps_the_runs_thread_count(tmp_path):
+    """train(cfg, out, state=last.pt) with cfg.threads unset continues at the count the run recorded (as
+    the CLI's --resume does), not at a count chosen anew from the machine's load: a seeded run repeats
+    bit for bit only at one count. 3 threads: a count no fresh choice on this machine would make."""
+    run = train(tiny(threads=3), tmp_path / "run", progress=False)
+    first = load_checkpoint(run)
+    assert first["config"]["threads"] == 3
+    train(tiny(epochs=2), run, state=first, progress=False)
+    last = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert last["epoch"] == 2
+    assert last["config"]["threads"] == 3, f"the resumed epoch ran on {last['config']['threads']} threads, the run on 3"
 
 
 def test_resume_refuses_a_finished_run_before_touching_it(mlp_run):

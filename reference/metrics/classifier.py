@@ -18,6 +18,11 @@ data root they were trained from: `classifier_path("mnist", "/data")` is
 `<cache>/classifiers/data-1a2b3c4d/mnist.pt`: the root's last folder names and a hash of its resolved path.
 So two roots holding different images of the same dataset (a scratch root with the first 2,000
 MNIST images, the full copy) never share a classifier, and a read-only data root needs no write.
+The digits read no data root (scikit-learn ships them): asked for with no root (root None, no
+--data-dir: whatever $GAN_COURSE_DATA says), their classifier is `<cache>/classifiers/builtin/digits.pt`,
+so one trained without $GAN_COURSE_DATA is found with it, and the other way round. A root passed
+explicitly (--data-dir, a run's data_dir) still keys a copy of its own: the grading reference sets
+keep theirs (other epochs) apart from the user's.
 Files that older versions cached in `<data root>/classifiers/` are still read (never written).
 """
 
@@ -27,6 +32,7 @@ import hashlib
 import math
 import os
 import re
+import shlex
 import time
 from pathlib import Path
 
@@ -42,7 +48,7 @@ from reference.data.mixtures import MIXTURES
 from reference.cache import cache_dir, check_cache_dir, writable_dir
 from reference.data.sources import native_shape
 from reference.errors import UserError
-from reference.io import atomic_path
+from reference.io import torch_save_atomic
 
 __all__ = [
     "FAMILIES",
@@ -157,13 +163,22 @@ def root_key(root: str | os.PathLike | None = None) -> str:
     return f"{slug}-{hashlib.sha1(os.fsencode(path)).hexdigest()[:8]}"
 
 
+# Datasets that read no data root: their classifier, asked for with root None, is the same whatever
+# $GAN_COURSE_DATA says (in the cache folder BUILTIN).
+ROOTLESS = ("digits",)
+BUILTIN = "builtin"
+
+
 def classifier_path(dataset: str, root: str | os.PathLike | None = None) -> Path:
     """Where the classifier of `dataset` trained from the data root `root` is cached (and written).
 
     <cache_dir()>/classifiers/<root_key(root)>/<dataset key>.pt, e.g.
-    ~/.cache/gan-course/classifiers/shared-data-1a2b3c4d/mnist.pt. root None: the default data root.
+    ~/.cache/gan-course/classifiers/shared-data-1a2b3c4d/mnist.pt. root None: the default data root,
+    except for a dataset that reads none (digits): <cache_dir()>/classifiers/builtin/digits.pt.
     """
-    return cache_dir() / "classifiers" / root_key(root) / f"{dataset_key(dataset)}.pt"
+    root = root or None  # "" (an empty --data-dir or data_dir) means the default, as in data_root
+    folder = BUILTIN if root is None and dataset in ROOTLESS else root_key(root)
+    return cache_dir() / "classifiers" / folder / f"{dataset_key(dataset)}.pt"
 
 
 def _legacy_path(dataset: str, root: str | os.PathLike | None) -> Path:
@@ -172,9 +187,19 @@ def _legacy_path(dataset: str, root: str | os.PathLike | None) -> Path:
 
 
 def find_classifier(dataset: str, root: str | os.PathLike | None = None) -> Path | None:
-    """The file `load_classifier_state` reads: `classifier_path`, else the legacy
-    <data root>/classifiers/<dataset key>.pt if an older version trained it there, else None."""
-    for path in (classifier_path(dataset, root), _legacy_path(dataset, root)):
+    """The file `load_classifier_state` reads: `classifier_path`, else where older versions kept it
+    (the digits' classifier keyed by the default data root; <data root>/classifiers/<dataset key>.pt),
+    else None."""
+    root = root or None
+    places = [classifier_path(dataset, root)]
+    try:  # the default data root may be unnameable (no HOME), which the digits' own file does not need
+        if root is None and dataset in ROOTLESS:
+            places.append(cache_dir() / "classifiers" / root_key(None) / f"{dataset_key(dataset)}.pt")
+        places.append(_legacy_path(dataset, root))
+    except UserError:
+        if not (root is None and dataset in ROOTLESS):
+            raise
+    for path in places:
         if path.is_file():
             return path
     return None
@@ -270,6 +295,7 @@ def train_classifier(
         raise UserError(f"--epochs must be a whole number >= 1, got {epochs}")
     if max_images is not None and max_images < 1:
         raise UserError(f"--max-images must be a whole number >= 1, got {max_images}")
+    root = root or None  # "" means the default data root
     family = family_of(dataset)
     channels, size = FAMILIES[family]
     epochs = epochs or default_epochs(dataset)
@@ -321,30 +347,45 @@ def train_classifier(
         "epochs": epochs,
         "train_images": len(train),
         "max_images": max_images,  # None: every training image
-        "data_root": str(data_root(root).resolve()),  # what root_key hashes: where the images came from
+        # what root_key hashes: where the images came from (none for the digits' builtin classifier)
+        "data_root": None if root is None and dataset in ROOTLESS else str(data_root(root).resolve()),
         "seed": seed,
         "threads": threads,  # a seeded run repeats bit for bit at the same CPU thread count
         "train_seconds": time.perf_counter() - start,
     }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    try:
+        torch_save_atomic(state, path)
+    except OSError as err:  # a full disk or quota: the minutes of training are lost, say so in one line
+        raise UserError(
+            f"{(err.strerror or type(err).__name__).lower()} while writing {path}; free some space in {path.parent} "
+            f"(or set GAN_COURSE_CACHE to another folder), then train the classifier again"
+        ) from None
     return model, test_accuracy
 
 
+def _source(dataset: str, root: str | os.PathLike | None) -> str:
+    """Where `dataset`'s classifier learns from, for a message: the data root, or scikit-learn for the digits."""
+    if root is None and dataset in ROOTLESS:
+        return "(scikit-learn's digits, whatever the data root)"
+    return f"from the data root {data_root(root)}"
+
+
 def _retrain_hint(dataset: str, root: str | os.PathLike | None = None) -> str:
-    data_dir = f" --data-dir {root}" if root is not None else ""
-    return f"run: gan-course train-classifier --dataset {dataset}{data_dir}"
+    """The command that trains the missing classifier, quoted for a shell (a path may hold spaces)."""
+    data_dir = f" --data-dir {shlex.quote(str(root))}" if root else ""
+    return f"run: gan-course train-classifier --dataset {shlex.quote(dataset)}{data_dir}"
 
 
 def load_classifier_state(dataset: str, root: str | os.PathLike | None = None) -> dict:
     """The cached file of `dataset`'s classifier trained from `root`, as saved by `train_classifier`
     (state_dict on CPU): the one at `classifier_path`, else a legacy one (`find_classifier`)."""
+    root = root or None
     path = find_classifier(dataset, root)
     if path is None:
         check_cache_dir()
         folder = classifier_path(dataset, root).parent
         raise UserError(
-            f"no classifier for '{dataset}' from the data root {data_root(root)} in {folder}; {_retrain_hint(dataset, root)}"
+            f"no classifier for '{dataset}' {_source(dataset, root)} in {folder}; {_retrain_hint(dataset, root)}"
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

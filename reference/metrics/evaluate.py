@@ -43,9 +43,9 @@ def parse_split(source: str) -> tuple[str, str] | None:
 
 
 def is_checkpoint(source: str | os.PathLike) -> bool:
-    """True for a .pt file or a run folder (one holding checkpoints/last.pt): a generator to sample."""
+    """True for a .pt file, a run folder (one holding checkpoints/last.pt) or its checkpoints/ folder: a generator to sample."""
     path = Path(source).expanduser()
-    return path.suffix == ".pt" or (path / "checkpoints" / "last.pt").is_file()
+    return path.suffix == ".pt" or (path / "checkpoints" / "last.pt").is_file() or (path / "last.pt").is_file()
 
 
 def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"):
@@ -151,7 +151,34 @@ def _npz_images(path: Path) -> Tensor:
         x = x.permute(0, 3, 1, 2).contiguous()  # (N, H, W, C) -> (N, C, H, W)
     if x.dim() != 4 or x.shape[1] not in (1, 3):
         raise UserError(f"{path}: images of shape {tuple(array.shape)} are not (N, H, W), (N, H, W, C) or (N, C, H, W) with 1 or 3 channels")
-    return x if x.dtype == torch.uint8 else x.float()
+    return _checked_pixels(x, path)
+
+
+def _checked_pixels(x: Tensor, path: Path) -> Tensor:
+    """The images of an .npz as uint8 (N, C, H, W) in [0, 255] or float in [0, 1], else a UserError naming the file.
+
+    Whole numbers of any integer type (numpy's default int64) are pixel values 0-255; floats are
+    fractions of full brightness. An empty array, NaN or a value out of range is named here, in the
+    file's terms, instead of later as 'features has 0 rows' or 'features contain NaN'."""
+    fix = "save images as uint8 in [0, 255] or floats in [0, 1] with numpy.savez(path, images=array)"
+    if x.shape[0] == 0:
+        raise UserError(f"{path} holds no images (an array of shape {tuple(x.shape)}); {fix}")
+    if x.dtype == torch.bool:
+        raise UserError(f"{path} holds true/false values, not pixel values; {fix}")
+    if x.is_floating_point():
+        x = x.float()
+        if not torch.isfinite(x).all():
+            raise UserError(f"{path} holds NaN or infinite values; {fix}")
+        low, high = float(x.min()), float(x.max())
+        if low < 0 or high > 1:
+            raise UserError(f"{path}: float images must lie in [0, 1], these lie in [{low:.4g}, {high:.4g}]; {fix}")
+        return x
+    if x.dtype != torch.uint8:
+        low, high = int(x.min()), int(x.max())
+        if low < 0 or high > 255:
+            raise UserError(f"{path}: whole-number images must lie in [0, 255], these lie in [{low}, {high}]; {fix}")
+        x = x.to(torch.uint8)
+    return x
 
 
 def compare(
