@@ -64,6 +64,17 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+class _CommandParser(_Parser):
+    """A subcommand's parser: a flag it does not know is its error, so the line points at the help that
+    lists its flags ('gan-course train --help'), not at the top level's list of commands."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def _seed(text: str) -> int:
     """argparse type of --seed: a whole number in the range the course's generators take."""
     try:
@@ -91,8 +102,8 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     _setting(p, "dataset", "digits, mnist, fashion-mnist, cifar10, folder:PATH, ring, grid")
     _setting(p, "image_size", "train at this size", type=int)
     _setting(p, "nz", "latent size", type=int)
-    _setting(p, "ngf", "generator width of dcgan", type=int)
-    _setting(p, "ndf", "discriminator width of dcgan", type=int)
+    _setting(p, "ngf", "generator width (dcgan, dcgan-resize, cdcgan, cdcgan-proj)", type=int)
+    _setting(p, "ndf", "discriminator width (dcgan, dcgan-resize, cdcgan, cdcgan-proj)", type=int)
 
 
 def _add_metric_flags(p: argparse.ArgumentParser) -> None:
@@ -108,7 +119,7 @@ def _add_metric_flags(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gan-course", description="Train, sample and inspect the course's GANs.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     t = sub.add_parser("train", help="train a GAN (default: dcgan on digits)", description="Train a GAN.")
     _add_model_flags(t)
@@ -121,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     _setting(t, "beta1", "Adam beta1", type=float)
     _setting(t, "beta2", "Adam beta2", type=float)
     _setting(t, "n_critic", "D steps per G step", type=int)
-    _setting(t, "pack", "PacGAN: D judges N samples at once, concatenated (mlp2d, mlp, dcgan)", type=int)
-    _setting(t, "minibatch_std", "D appends the minibatch standard deviation before its last layer (mlp2d, mlp, dcgan)",
+    _setting(t, "pack", "PacGAN: D judges N samples at once, concatenated (mlp2d, mlp, dcgan, dcgan-resize)", type=int)
+    _setting(t, "minibatch_std", "D appends the minibatch standard deviation before its last layer (mlp2d, mlp, dcgan, dcgan-resize)",
              action="store_true")
     _setting(t, "label_smoothing", "one-sided label smoothing: D's target for real images is 1 - S (logistic losses)", type=float)
     _setting(t, "spectral_norm", "spectral normalisation of every conv and linear layer of D", action="store_true")

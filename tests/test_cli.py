@@ -535,8 +535,32 @@ def test_a_wrong_typed_config_value_is_one_line(capfd, tmp_path, suffix, key, va
 def test_an_abbreviated_flag_is_an_error(capfd, tmp_path):
     out = tmp_path / "run"
     code, _, err = cli(capfd, *TINY, "--epoch", "3", "--out", out)
-    assert_one_line_error(code, err, "unrecognized arguments: --epoch 3")
+    assert_one_line_error(code, err, "unrecognized arguments: --epoch 3", "see 'gan-course train --help'")
     assert not out.exists(), "--epoch was taken for --epochs"
+
+
+@pytest.mark.parametrize("command", ["train", "sample", "fid", "eval", "train-classifier", "summary"])
+def test_an_unknown_flag_points_at_its_commands_help(capfd, command):
+    """The line names the help that lists the command's flags, not the top level's list of commands."""
+    code, _, err = cli(capfd, command, "--no-such-flag")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"see 'gan-course {command} --help'" in err, err
+
+
+def test_the_helps_model_lists_are_the_models_that_take_the_flag(capfd, monkeypatch):
+    """--ngf/--ndf and --pack/--minibatch-std name exactly the models that take them (reference.models)."""
+    from reference.models import MODELS
+
+    monkeypatch.setenv("COLUMNS", "400")
+    code, out, _ = cli(capfd, "train", "--help")
+    assert code == 0
+    lines = {line.split()[0]: line for line in (" ".join(e.split()) for e in re.split(r"\n  (?=-)", out)) if line.startswith("--")}
+    sized = {name for name, spec in MODELS.items() if spec.widths}
+    options = {flag: {name for name, spec in MODELS.items() if key in spec.d_options}
+               for flag, key in (("--pack", "pack"), ("--minibatch-std", "minibatch_std"))}
+    for flag, models in (("--ngf", sized), ("--ndf", sized), *options.items()):
+        listed = set(re.search(r"\(([a-z0-9, -]+)\)", lines[flag].split(" ", 2)[2]).group(1).split(", "))
+        assert listed == models, f"{flag}'s help lists {sorted(listed)}; the models that take it: {sorted(models)}"
     code, _, err = cli(capfd, "sample", "run", "--se", "3")
     assert_one_line_error(code, err, "--se")
 
