@@ -20,6 +20,12 @@
 - What /proc shows of the whole host: its timers (every process's name and PID), its keyrings,
   and writable pressure triggers; hidden, or read-only, in the sandbox.
 - Pseudo-terminals: each counts against the host's one pty.max; the sandbox can open none.
+- Images in markdown cells: one from another server told it when and from where the feedback was
+  opened (the instructor's address); a data: URL or attachment could claim 50,000 x 50,000 pixels.
+  A remote image is now a link, an image over an image output's limits a line saying why.
+- A file name quoted by a check: its newline gave the test cell a line of the student's choosing.
+- Forged replies: a nested tensor raised out of `decode`; an empty tensor of huge shape crossed in a
+  few bytes and would cost the grader gigabytes once reduced. Both are refused.
 - A sandbox that outlives its grading: ptrace lets the submission make bwrap's init clear the
   parent-death signal of --die-with-parent, and the grader's kill of bwrap left the sandbox running,
   unwatched. The grader now kills that init (so the whole PID namespace) itself.
@@ -632,3 +638,253 @@ def test_an_image_output_claiming_billions_of_pixels_is_left_out_of_the_feedback
     outputs = [{"output_type": "display_data", "data": {"image/png": base64.b64encode(png).decode()}} for png in (bomb, honest.getvalue())]
     kept = _clean_outputs(outputs)
     assert [out["data"].get("image/png") for out in kept] == [outputs[1]["data"]["image/png"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Images in markdown cells: nothing from another server, nothing over an image output's limits
+# ---------------------------------------------------------------------------------------------
+
+
+def _png(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels of one bit (only its first rows stored)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = zlib.compress(b"\0" * (width // 8 + 1) * 16, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+REMOTE_IMAGES = {  # each tells evil.example when and where the feedback is opened (and the viewer's address)
+    "markdown": 'the curve: ![my plot](http://evil.example/t.png?id=eve "t") as shown',
+    "html": 'the curve: <img src="https://evil.example/t.png" width="300"> as shown',
+    "protocol_relative": "the curve: <IMG SRC='//evil.example/t.png'> as shown",
+    "backslashes": "the curve: <img src='\\\\evil.example\\t.png'> as shown",
+    "srcset": 'the curve: <img src="curve.png" srcset="https://evil.example/t.png 2x"> as shown',
+    "table_background": 'the curve: <table background="http://evil.example/t.png"><tr><td>x</td></tr></table> as shown',
+    "style": 'the curve: <span style="background-image: url(http://evil.example/t.png)">x</span> as shown',
+    "reference_link": "the curve: ![my plot][t] as shown\n\n[t]: http://evil.example/t.png",
+    "math_style": "the curve: $\\style{background: url(http://evil.example/t.png)}{x}$ as shown",
+    "by_path": "the curve: <img src='/logout'> ![my plot](../../../logout?evil.example) as shown",  # the formgrader's server
+}
+# a real tag (not a link, which loads nothing until clicked), CSS naming evil.example, or MathJax's \style
+# outside a <pre> (which MathJax leaves alone)
+LOADS_REMOTE = re.compile(r"<(?!a\s)[a-z][^>]*evil\.example|url\([^)]*evil\.example|\\style", re.I)
+
+
+@pytest.mark.parametrize("attack", sorted(REMOTE_IMAGES))
+def test_a_remote_image_in_markdown_is_not_loaded_where_the_feedback_is_viewed(attack: str):
+    """An image from another server in a student's markdown cell is fetched by the browser of whoever
+    opens the feedback or the formgrader: it tells that server when, how often and from which address
+    (the instructor's). It becomes a link to the image (or, where it cannot be picked out, the cell is
+    shown as text); the rest of the cell is left as written. An image by path is fetched from the
+    server that shows the page, in the formgrader the instructor's Jupyter server with their session
+    (GET /logout logs them out): it becomes text."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(REMOTE_IMAGES[attack])]
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    body = re.sub(r"<pre>.*?</pre>", "", _render(filled), flags=re.S)
+    assert not LOADS_REMOTE.search(body), LOADS_REMOTE.search(body)
+    source = filled.cells[0].source
+    assert source.startswith(("the curve: ", "[The grader shows this cell as text: it holds "))
+    assert "evil.example" in source or "[left out: a style that loads a file]" in source
+    assert not re.search(r"<img[^>]*logout", body)  # the instructor's Jupyter server, with their session: logged out
+    assert "as shown" in source
+
+
+def test_an_image_in_markdown_over_an_outputs_limits_is_left_out_and_honest_ones_are_kept():
+    """A data: URL or attachment in a markdown cell is drawn by the viewer's browser as an image
+    output is, but had no limits: a PNG of a few kilobytes claiming 50,000 x 50,000 pixels (10 GB once
+    unpacked there), a 3 MB attachment (a cell is not limited in its attachments' size), a JPEG claiming 60,000 x 60,000, an SVG. Each is left out with a
+    line saying why, as image outputs are; PNG and JPEG images within the limits are kept, and the
+    rest of each cell byte for byte."""
+    from reference.grading.runner import MAX_IMAGE
+
+    bomb, small, jpeg = _b64(_png(50_000, 50_000)), _b64(_png(640, 480)), _b64(_jpeg(64, 48))
+    huge_jpeg = _jpeg(16, 16).replace(b"\xff\xc0\x00\x11\x08\x00\x10\x00\x10", b"\xff\xc0\x00\x11\x08\xea\x60\xea\x60")  # SOF0: 60,000 x 60,000
+    assert huge_jpeg != _jpeg(16, 16)
+    large = _b64(_png(640, 480) + b"\0" * MAX_IMAGE)
+    attacks = [
+        f"before ![bomb](data:image/png;base64,{bomb}) after",
+        f'before <img src="data:image/png;base64,{bomb}"> after',
+        "before ![big](attachment:large.png) after",
+        f"before ![jpeg](data:image/jpeg;base64,{_b64(huge_jpeg)}) after",
+        f"before ![as png](data:image/png;base64,{_b64(huge_jpeg)}) after",  # a browser goes by the bytes, not the type
+        "before ![svg](data:image/svg+xml;base64,PHN2ZyB3aWR0aD0iMSIvPg==) after",
+        "before ![pasted](attachment:bomb.png) after",
+        "before ![pasted](attachment:drawing.svg) after",
+        "before ![pasted](attachment:none.png) after",
+        "before ![pasted](attachment:) after",
+    ]
+    honest = [
+        f"a plot ![curve](data:image/png;base64,{small}) and <img src='data:image/jpeg;base64,{jpeg}'>",
+        "a plot ![curve](attachment:curve.png) and <img src='attachment:curve.png'>",
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(text) for text in attacks + honest]
+    nb.cells[2].attachments = {"large.png": {"image/png": large}}
+    nb.cells[6].attachments = {"bomb.png": {"image/png": bomb}}
+    nb.cells[7].attachments = {"drawing.svg": {"image/svg+xml": "PHN2Zy8+"}}
+    nb.cells[-1].attachments = {"curve.png": {"image/png": small}, "drawing.svg": {"image/svg+xml": "PHN2Zy8+"}}
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    for cell in filled.cells[: len(attacks)]:
+        assert cell.source.startswith("before [left out: an image ") and cell.source.endswith("] after"), cell.source[:300]
+        assert "attachments" not in cell
+    assert "50,000 x 50,000 pixels" in filled.cells[0].source and "60,000 x 60,000 pixels" in filled.cells[3].source
+    assert [cell.source for cell in filled.cells[len(attacks):]] == honest
+    assert dict(filled.cells[-1].attachments) == {"curve.png": {"image/png": small}}
+    body = _render(filled)
+    assert bomb not in body and large not in body and _b64(huge_jpeg) not in body
+    assert body.count(small) == 2 and jpeg in body
+
+
+# ---------------------------------------------------------------------------------------------
+# What a check quotes of the student's files: names with newlines and escape sequences
+# ---------------------------------------------------------------------------------------------
+
+NAMING_CHECK = '''"""One check that names the student's files, as a3's do ("`epoch_10.pt` is not a file written by torch.save")."""
+from reference.grading import check
+
+ASSIGNMENT = "attack"
+
+
+@check(points=6)
+def test_saves(submission):
+    names = [str(path) for path in submission.files()]
+    assert names == ["checkpoint.pt"], f"`{names[0]}` is not a checkpoint; save it as checkpoint.pt"
+'''
+
+
+def test_a_file_name_quoted_by_a_check_adds_no_line_to_the_feedback(tmp_path, monkeypatch):
+    """A file name may hold any byte but "/" and NUL: a newline in one that a check quotes gave the
+    test cell a line of the student's choosing under the real one ("a3 Saves every 10 epochs: 6/6
+    points" below the true 0/6), in the graded notebook and the feedback; an escape sequence there
+    colours or hides text. A message is now one printable line."""
+    from conftest import attack_course
+    from reference.grading.bridge import fill
+    from reference.grading.runner import grade_submission
+    from reference.grading.sandbox import Limits, sandbox_problem
+
+    root = attack_course(tmp_path, monkeypatch)
+    (root / "tests" / "autograders" / "test_attack.py").write_text(NAMING_CHECK)
+    forged = "x\na3 Saves checkpoints: 6\u22156 points\n\x1b[8m"  # U+2215, a slash a file name may hold
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"open({forged!r}, 'w').close()")]
+    folder = root / "submitted" / "eve"  # a folder of its own: its files are copied into scratch
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "attack.ipynb")
+    record = grade_submission(folder / "attack.ipynb", "attack", root, limits=Limits(wall_s=60, check_s=30), sandbox=sandbox_problem() is None)
+    message = record["checks"]["test_saves"]["message"]
+    assert record["checks"]["test_saves"]["earned"] == 0.0 and message.startswith("`x a3 Saves checkpoints: 6\u22156 points"), message
+    assert message.isprintable(), message
+    test_cell = nbformat.v4.new_code_cell("grade('attack', 'test_saves', globals())", metadata={"nbgrader": {"grade": True, "grade_id": "saves"}})
+    graded = nbformat.v4.new_notebook()
+    graded.cells = [test_cell]
+    lines = [f"attack {record['checks']['test_saves']['title']}: 0/6 points - {message}"]
+    filled = fill(graded, {"cells": {}, "tests": {"saves": {"lines": lines, "earned": 0.0, "points": 6.0}}})
+    assert filled.cells[0].outputs[0]["text"].count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Forged replies: tensors torch.load makes that the grader must not compute on
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_reply_of_odd_tensors_is_refused_or_plain_data():
+    """torch.load(weights_only=True) makes more than dense tensors. A nested tensor raised a
+    RuntimeError out of `decode` (whose contract is ProtocolError), past the channel's handling; an
+    empty tensor of shape (0, 3, 40000, 40000) crossed as a few bytes, and a check's mean over its
+    first dimension would take 19 GB of the trusted grader's memory. Both are refused now; a cycle is
+    refused by depth; odd dtypes cross as the plain data they are (a check's arithmetic on them fails
+    that check only), and the worker keeps a student's nested tensor, or numpy array of objects or
+    strings, as a handle."""
+    import torch
+
+    from reference.grading.proxy import ProtocolError, decode, encode
+    from reference.grading.worker import HANDLE, Worker
+
+    nested = torch.nested.nested_tensor([torch.zeros(2), torch.zeros(3)])
+    cycle: list = []
+    cycle.append(cycle)
+    for forged in (nested, torch.empty(0, 3, 40_000, 40_000), torch.empty(2**40, 0), cycle):
+        with pytest.raises(ProtocolError):
+            decode(encode({"value": forged}))
+    for odd in (torch.zeros(3, dtype=torch.complex64), torch.zeros(3).to(torch.float8_e4m3fn), torch.zeros(3, dtype=torch.uint64)):
+        value = decode(encode({"value": odd}))["value"]
+        assert type(value) is torch.Tensor and value.dtype == odd.dtype and value.shape == (3,)
+    assert decode(encode({"value": torch.empty(0, 3, 28, 28)}))["value"].shape == (0, 3, 28, 28)  # an empty batch is honest
+    import numpy as np
+
+    for kept_there in (nested, np.array([object(), None], dtype=object), np.array(["a"], dtype="U1")):  # stay in the worker
+        assert set(Worker(0, 1).wire(kept_there)) == {HANDLE, "type"}
+
+
+def test_a_raw_cell_shows_no_html_that_loads_or_runs_anything():
+    """A raw cell with no format, or with text/html, is written into the feedback page as HTML (the
+    student's choice of format is theirs to set). nbconvert cleans that HTML (bleach) before it is
+    written: no script, handler, remote image or style survives, so the bridge leaves raw cells as
+    they are."""
+    nb = nbformat.v4.new_notebook()
+    html = ('<script>alert(1)</script><img src="http://evil.example/t.png" onerror="alert(2)">'
+            '<span style="background:url(http://evil.example/s.png)">x</span><a href="javascript:alert(3)">y</a>')
+    nb.cells = [nbformat.v4.new_raw_cell(html), nbformat.v4.new_raw_cell(html, metadata={"raw_mimetype": "text/html"})]
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    assert [cell.source for cell in filled.cells] == [html, html]
+    body = _render(filled)
+    assert not RUNS.search(body) and not LOADS_REMOTE.search(body), (RUNS.search(body), LOADS_REMOTE.search(body))
+    assert "javascript:" not in body
+
+
+def test_the_notebooks_language_info_is_the_courses():
+    """nbconvert highlights every code cell (the restored test cells too) with the lexer the notebook's
+    language_info names: a language_info that is a string stopped the feedback and the formgrader's
+    page of that notebook (AttributeError), and any other lexer was the student's to pick. The graded
+    copy has the course's Python one."""
+    from reference.grading.bridge import LANGUAGE_INFO
+
+    for info in ("not a dict", {"name": "python", "pygments_lexer": "html"}):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata.update(language_info=info, kernelspec="not a dict either")
+        nb.cells = [nbformat.v4.new_code_cell("x = '<b>'  # a comment")]
+        filled = fill(nb, {"cells": {}, "tests": {}})
+        assert filled.metadata["language_info"] == LANGUAGE_INFO and "kernelspec" not in filled.metadata
+        assert "&lt;b&gt;" in _render(filled)
+
+
+def test_what_a_cell_printed_or_raised_is_shown_as_text_in_the_feedback():
+    """A cell's printed text, its value's repr and its exception (name, message, traceback) reach the
+    feedback page: HTML there, and escape sequences (colours, OSC 8 hyperlinks to javascript:) are
+    shown as text, never as markup; a value's text/html is not kept at all. Contained by the
+    runner's cleaning (text/plain and PNG only) and nbconvert's escaping."""
+    from reference.grading.bridge import source_digest
+    from reference.grading.runner import _clean_error, _clean_outputs
+
+    markup = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    escapes = "\x1b[31m red \x1b]8;;javascript:alert(3)\x1b\\link\x1b]8;;\x1b\\"
+    outputs = _clean_outputs([{"output_type": "stream", "text": markup + escapes},
+                              {"output_type": "execute_result", "data": {"text/plain": markup, "text/html": markup}}])
+    error = _clean_error({"ename": markup, "evalue": markup, "traceback": [markup, escapes + markup]})
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("1")]
+    filled = fill(nb, {"cells": {"0": {"digest": source_digest("1"), "outputs": outputs, "error": error}}, "tests": {}})
+    assert all("text/html" not in out.get("data", {}) for out in filled.cells[0].outputs)
+    body = _render(filled)
+    assert "&lt;script&gt;alert(1)" in body and not RUNS.search(body) and not re.search(r"<a[^>]*javascript", body, re.I)

@@ -79,12 +79,24 @@ def _forged(release: Path, source: Path) -> dict[str, nbformat.NotebookNode]:
     return out
 
 
+BOMB = "iVBORw0KGgoAAAANSUhEUgAAw1AAAMNQAQAAAABj1ABnAAAAC0lEQVR42mNgAAIAAAUAAen63NgAAAAASUVORK5CYII="  # 50,000 x 50,000 pixels
+
+
+def _with_images(nb):
+    """The model answer whose first answer cell also shows a remote image and a pasted PNG claiming
+    50,000 x 50,000 pixels (10 GB in the browser of whoever opens the feedback or the formgrader)."""
+    cell = next(c for c in nb.cells if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution"))
+    cell.source += "\n\n![my plot](http://evil.example/track.png?student=e) ![pasted](attachment:bomb.png)"
+    cell.attachments = {"bomb.png": {"image/png": BOMB}}
+    return nb
+
+
 @pytest.fixture(scope="module")
 def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     course = tmp_path_factory.mktemp("course")
     release, source = generated_course(course, A)
     submissions = {**_forged(release, source), "b_honest": answered(release, source), "c_printed_a_lone_surrogate": answered(release, source),
-                   "d_honest": answered(release, source)}
+                   "d_honest": answered(release, source), "e_markdown_images": _with_images(answered(release, source))}
     for student, nb in submissions.items():
         folder = course / "submitted" / student / A
         folder.mkdir(parents=True)
@@ -273,3 +285,13 @@ def test_a_folder_name_merge_would_refuse_is_not_graded(tmp_path: Path, capsys):
         (tmp_path / "submitted" / student / A / f"{A}.ipynb").write_text("{}")
     assert [s for s, _ in _submissions(tmp_path, A, None)] == ["alice"]
     assert "not a student id" in capsys.readouterr().err
+
+
+def test_images_in_markdown_reach_the_graded_notebook_only_within_an_outputs_limits(merged):
+    """What the feedback and the formgrader render is the autograded notebook: the remote image is a
+    link there, the pasted bomb is left out with the reason, the student's answer is kept."""
+    nb = nbformat.read(merged["course"] / "autograded" / "e_markdown_images" / A / f"{A}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "evil.example" in c.source)
+    assert "[remote image, not loaded: my plot](http://evil.example/track.png?student=e)" in cell.source
+    assert "[left out: an image of 50,000 x 50,000 pixels" in cell.source and "attachments" not in cell
+    assert BOMB not in json.dumps(nb)

@@ -6,7 +6,11 @@ checks) whose notebook is the attack, run by `session_for` as the grader runs ev
 The attacks are bounded, so that CI stays safe even if the supervisor failed: 1.5 GB of memory
 against a 1,024 MB limit, 4,000 entries (16 MB) against a 10 MB disk limit. Trees deeper than
 Python's recursion limit, paths past the kernel's 4,096 bytes and folders chmod-ed to 000 are built
-too, to show that the disk walk and `remove_tree` cope. Two holes were a grader's only when it is
+too, to show that the disk walk and `remove_tree` cope. Threads by the thousand (the process
+limit counted processes only, and the kernel counts none for root), descriptors up to the host's
+hard limit, the host user's 128 inotify instances, page tables (no resident size counts
+them), and the kernel's real-time and nice limits
+inherited from the host are held too. Two holes were a grader's only when it is
 not root (a folder locked with chmod 000, a user namespace of the sandbox's own with a tmpfs in
 it): run as root, those two tests pass on the old code too.
 """
@@ -411,3 +415,163 @@ def test_a_process_the_share_could_not_read_once_is_not_charged_again(monkeypatc
     sandbox.Worker._share_cpu(worker, [1])
     sandbox.Worker._share_cpu(worker, [1])
     assert worker._cpu_credit == pytest.approx(2.0 - 0.5) and worker.signals == [], (worker._cpu_credit, worker.signals)
+
+
+# ---------------------------------------------------------------------------------------------
+# Threads and descriptors: kernel resources no process has resident
+# ---------------------------------------------------------------------------------------------
+
+THREADS = """
+    import threading
+    threading.stack_size(65536)  # small stacks: RLIMIT_DATA would stop 8 MB ones at a few hundred
+    release = threading.Event()
+    started = 0
+    try:
+        for _ in range(3000):
+            threading.Thread(target=release.wait, daemon=True).start()
+            started += 1
+    except RuntimeError:
+        print("refused after", started)
+    release.wait(20)
+    print("still running with", started)
+"""
+
+
+@needs_sandbox
+def test_threads_count_against_the_process_limit(course: Path):
+    """The kernel's RLIMIT_NPROC counts threads as processes, but not for a grader that is root: there
+    a submission started thousands of threads in one process (the supervisor counted processes), and
+    every thread takes a PID of the host's (32,768 on many) and kernel memory no process has resident.
+    The supervisor now counts threads too; a grader that is not root sees the kernel refuse them first."""
+    stopped, said, _ = run_attack(course, THREADS, Limits(wall_s=60))
+    assert "still running" not in said, said
+    assert (stopped and "more than 64 processes and threads together (the process limit" in stopped[0]) or (
+        "refused after" in said and int(said.split("refused after")[1].split()[0]) <= 64
+    ), (stopped, said)
+
+
+DESCRIPTORS = """
+    import os, resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    held = []
+    try:
+        for _ in range(50_000):
+            held.append(os.eventfd(0))
+    except OSError:
+        pass
+    print("held", len(held), "hard", hard)
+"""
+
+
+@needs_sandbox
+def test_open_descriptors_are_bounded_per_process(course: Path):
+    """Every descriptor holds kernel memory that no process has resident (an eventfd, an epoll or a
+    timerfd about half a KB): with the host's hard limit (often 1,048,576) 64 processes could hold
+    tens of GB of it past the memory limit. Each process now gets at most OPEN_FILES."""
+    stopped, said, _ = run_attack(course, DESCRIPTORS, Limits(wall_s=60))
+    held, hard = int(said.split("held")[1].split()[0]), int(said.split("hard")[1].split()[0])
+    assert hard <= sandbox.OPEN_FILES and held <= sandbox.OPEN_FILES, said
+    assert held >= 1000 and not stopped, (stopped, said)  # honest code keeps the usual 1,024
+
+
+PRIVILEGED = """
+    import ctypes, os, time
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def attempt(name, call):
+        try:
+            call()
+            print(name, "allowed")
+        except OSError as err:
+            print(name, "refused", err.errno)
+
+    def mount():
+        if libc.mount(b"none", b"/tmp", b"tmpfs", 0, None) != 0:
+            raise OSError(ctypes.get_errno(), "mount")
+
+    attempt("clock", lambda: time.clock_settime(time.CLOCK_REALTIME, time.time() + 3600))
+    attempt("priority", lambda: os.nice(-5))
+    attempt("real-time", lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1)))
+    attempt("device", lambda: os.mknod("mem", 0o600 | 0o020000, os.makedev(1, 1)))
+    attempt("mount", mount)
+    import resource
+    print("real-time limit", resource.getrlimit(resource.RLIMIT_RTPRIO), "nice limit", resource.getrlimit(resource.RLIMIT_NICE))
+"""
+
+
+@needs_sandbox
+def test_the_sandbox_can_change_neither_the_clock_nor_its_priority(course: Path):
+    """The host's clock (every classmate's timestamps), a priority above its neighbours, real-time
+    scheduling (a SCHED_FIFO loop starves its core, the supervisor's thread among them), a device node
+    (/dev/mem), a mount: each is refused (no capabilities), and the worker's real-time and nice
+    limits are 0 whatever the host grants (limits.conf's rtprio, for audio, would allow SCHED_FIFO)."""
+    stopped, said, _ = run_attack(course, PRIVILEGED, Limits(wall_s=60))
+    assert said.count("refused") == 5 and "allowed" not in said, said
+    assert "real-time limit (0, 0) nice limit (0, 0)" in said, said
+    assert not stopped, stopped
+
+
+def test_each_worker_process_gets_the_kernels_limits(monkeypatch):
+    """What `_limit_process` sets in the worker before it starts (bwrap, then Python, inherit it):
+    a host's hard limit on descriptors may be 1,048,576 and its real-time priority above 0, neither
+    of which a grader that is not root can raise to show it in a sandbox, so the calls are recorded."""
+    import resource
+
+    calls = {}
+    monkeypatch.setattr(resource, "setrlimit", lambda which, values: calls.__setitem__(which, values))
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1_048_576, 1_048_576) if which == resource.RLIMIT_NOFILE else (99, 99))
+    limits = Limits()
+    Worker._limit_process(SimpleNamespace(limits=limits))
+    assert calls[resource.RLIMIT_NOFILE] == (sandbox.OPEN_FILES, sandbox.OPEN_FILES)
+    assert calls[resource.RLIMIT_RTPRIO] == (0, 0) and calls[resource.RLIMIT_NICE] == (0, 0)
+    assert calls[resource.RLIMIT_DATA] == (limits.memory_mb * MB,) * 2 and calls[resource.RLIMIT_CORE] == (0, 0)
+
+
+WATCHERS = """
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    held = [libc.inotify_init1(0) for _ in range(20)]
+    print("held", sum(fd >= 0 for fd in held))
+"""
+
+
+@needs_sandbox
+def test_inotify_instances_the_host_user_shares_are_not_held(course: Path):
+    """The kernel allows each user 128 inotify instances across the whole host, and the sandbox's are
+    the grader's user's (root's, for a grader that is root): a submission holding all 128 for its
+    whole grading stopped every other program of that user from watching files (EMFILE). Past
+    INOTIFY_INSTANCES the sandbox is stopped. Only 20 are opened here, so CI keeps most even if not."""
+
+    def stopped_within(worker, seconds: float = 5.0):
+        until = time.monotonic() + seconds
+        while worker.reason is None and time.monotonic() < until:
+            time.sleep(0.1)
+        return worker.reason
+
+    _, said, reason = run_attack(course, WATCHERS, Limits(wall_s=60), during=stopped_within)
+    assert "held 20" in said, said
+    assert reason is not None and f"more than {sandbox.INOTIFY_INSTANCES} inotify instances" in reason, reason
+
+
+PAGE_TABLES = """
+    import mmap, time
+    size = 512 * 2**30  # address space only: read-only, so neither RLIMIT_DATA nor the resident size counts it
+    view = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x4000, prot=mmap.PROT_READ)  # MAP_NORESERVE
+    total = sum(view[offset] for offset in range(0, size, 2 * 2**20))  # one page table page per 2 MB read
+    with open("/proc/self/status") as fh:
+        print([line.split()[1] for line in fh if line.startswith(("VmPTE", "VmRSS"))])
+    time.sleep(5)
+    print("still running")
+"""
+
+
+@needs_sandbox
+def test_page_tables_count_against_the_memory_limit(course: Path):
+    """A read-only mapping of 512 GB read once every 2 MB holds 1 GB of page tables in the kernel:
+    no resident size counts them (its pages are the shared zero page) and RLIMIT_DATA counts no
+    read-only mapping, so a process could fill the host's memory with them (256 GB for the 128 TB
+    of one address space). They count against the memory limit now; the test stays within 1 GB."""
+    stopped, said, _ = run_attack(course, PAGE_TABLES, Limits(memory_mb=1024, wall_s=60))
+    assert "still running" not in said, said
+    assert stopped and "more than 1,024 MB of memory (the memory limit)" in stopped[0], (stopped, said)

@@ -21,11 +21,18 @@ shown as text instead, in a code block under a note that says why (`unsafe_markd
 other cell is left exactly as the student wrote it. Of the notebook's own metadata only the kernel's
 is kept (`drop_notebook_metadata`): saved widget state there makes the page load script from a CDN.
 A markdown cell too long to render in reasonable time (mistune is quadratic in some input) is shown
-as text as well.
+as text as well. Images in markdown cells are held to what an image output may be: one from another
+server (`![](http://...)`, `<img src="//host/x">`), which would tell that server when and where the
+feedback is opened, becomes a link to it; one by path (fetched from the instructor's Jupyter server
+with their session in the formgrader: `<img src="/logout">` logged them out) becomes text; a data: URL or attachment over an image output's limits
+(MAX_IMAGE characters, MAX_PIXELS pixels: a PNG of 2 MB can claim 50,000 x 50,000 pixels, 10 GB in
+the viewer's browser) or that is no PNG or JPEG becomes a line saying why (`defuse_images`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import html.parser
 import json
@@ -35,6 +42,7 @@ import os
 import re
 import sys
 import time
+import urllib.parse
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -202,13 +210,30 @@ class _HTMLCheck(html.parser.HTMLParser):
     handle_startendtag = handle_starttag
 
 
+def render_markdown(source: str, attachments: dict | None = None) -> str:
+    """`source` as nbconvert's HTML exporter renders a markdown cell with these `attachments` (each
+    `![](attachment:NAME)` becomes a data: URL); raises what nbconvert raises (a missing attachment)."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    return MarkdownWithMath(renderer=IPythonRenderer(escape=False, attachments=attachments if attachments is not None else {})).render(source)
+
+
+class _AnyAttachment(dict):
+    """Attachments in which every name is found (an empty PNG): to check a cell's HTML for script
+    whatever its attachments; an image of a missing one is `defuse_images`' to replace."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __getitem__(self, name: str) -> dict:
+        return {"image/png": ""}
+
+
 def unsafe_markdown(source: str) -> str | None:
     """What in markdown `source` would run code once nbconvert renders it as HTML ("a script tag"),
-    or None when it is safe to show as it is."""
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
-
+    or None when it is safe to show as it is (its images apart: `defuse_images`)."""
     try:
-        rendered = markdown2html_mistune(source)
+        rendered = render_markdown(source, _AnyAttachment())
     except Exception:  # noqa: BLE001 - markdown nbconvert cannot render is shown as text
         return "markdown nbconvert cannot render"
     check = _HTMLCheck()
@@ -236,7 +261,9 @@ TOO_SLOW = "[The grader shows this cell as text: this notebook's markdown took t
 
 def defuse_markdown(nb: NotebookNode) -> NotebookNode:
     """`nb` with each markdown cell of the student's (not a locked cell of the instructor's) whose
-    HTML could run code in the viewer's browser shown as text instead (see `unsafe_markdown`).
+    HTML could run code in the viewer's browser shown as text instead (see `unsafe_markdown`), and
+    its images made safe to show (`defuse_images`: none loaded from another server, none larger than
+    an image output may be; its attachments kept only within those limits, `clean_attachments`).
 
     Rendering markdown is quadratic in some inputs (mistune took 13 s for 120 KB of "<!--", and a
     20 MB notebook of them would hold the merge of the whole class, and every view of the feedback,
@@ -247,6 +274,7 @@ def defuse_markdown(nb: NotebookNode) -> NotebookNode:
         if cell.cell_type != "markdown" or cell.get("metadata", {}).get("nbgrader", {}).get("locked"):
             continue
         source = cell.source if isinstance(cell.source, str) else ""
+        attachments, dropped = clean_attachments(cell)
         if len(source) > MAX_MARKDOWN:
             cell.source = as_text(source, f"{len(source):,}", TOO_LONG)
             continue
@@ -255,10 +283,212 @@ def defuse_markdown(nb: NotebookNode) -> NotebookNode:
             continue
         began = time.monotonic()
         what = unsafe_markdown(source)
-        spent += time.monotonic() - began
         if what is not None:
             cell.source = as_text(source, what)
+        else:
+            cell.source = defuse_images(source, attachments, dropped)
+        spent += time.monotonic() - began
     return nb
+
+
+# ---------------------------------------------------------------------------------------------
+# Images in markdown: nothing loaded from outside the notebook, nothing larger than an output
+# ---------------------------------------------------------------------------------------------
+
+IMAGE_TYPES = ("image/png", "image/jpeg")  # what a markdown cell's image may be: sizes read from their headers
+LOADING_ATTRIBUTES = frozenset("src lowsrc dynsrc background poster".split())  # a browser loads these itself (srcset apart)
+STYLE_LOADS = re.compile(r"url|image|src|\\|@", re.I)  # CSS that may load a file: url(), image-set(), an escape, @import
+MATH_STYLE = re.compile(r"\\(?:style|cssId|class)\s*\{([^}]*)\}")  # MathJax's \style{css}{math} when the page is viewed
+REMOTE = "an image from another server"
+BY_PATH = "an image by path"  # fetched from the server that shows the page: the instructor's Jupyter, with their session
+NOT_LOADED = "remote image, not loaded"  # the link an image from another server becomes
+LEFT_OUT = "left out: {why}"
+IMAGES_AS_TEXT = "[The grader shows this cell as text: it holds {what}, which the feedback does not load.]"
+INLINE_IMAGE = re.compile(  # ![alt](destination "title"), as CommonMark writes an inline image
+    r"!\[(?P<alt>(?:\\.|[^\[\]\\]|\[(?:\\.|[^\[\]\\])*\])*)\]"
+    r"\((?P<rest>\s{0,40}(?:<(?:\\.|[^<>\\\n])*>|(?:\\.|[^\s()\\]|\((?:\\.|[^\s()\\])*\))+)?"
+    r"(?:\s{1,40}(?:\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\((?:\\.|[^()\\])*\)))?\s{0,40})\)"
+)  # runs of spaces bounded: three unbounded ones in a row would take quadratic time on "![a](" and spaces
+   # (an image this misses is still found in the rendered cell, which is then shown as text)
+HTML_TAG = re.compile(r"<[A-Za-z][^\s/><]*(?:\s+[^\s/>\"'=<]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*\s*/?>")
+
+
+def _base64_problem(data: str) -> str | None:
+    """Why base64 `data` is not an image a markdown cell may show (a PNG or JPEG of at most
+    MAX_IMAGE characters and MAX_PIXELS pixels, the limits of an image output), or None."""
+    from reference.grading.runner import MAX_IMAGE, MAX_PIXELS, image_size
+
+    data = "".join(data.split())
+    if len(data) > MAX_IMAGE:
+        return f"an image of {len(data):,} characters, over the {MAX_IMAGE:,} the feedback shows"
+    try:
+        image = base64.b64decode(data + "=" * (-len(data) % 4))
+    except (binascii.Error, ValueError):
+        return "an image that is not base64"
+    size = image_size(image)  # by its bytes: a browser reads a GIF sent as image/png as a GIF
+    if size is None:  # a PNG without its header shows nothing; anything else might decode as something
+        return None if image[:8] == b"\x89PNG\r\n\x1a\n" else "an image that is no PNG or JPEG whose size can be read"
+    if size[0] * size[1] > MAX_PIXELS:
+        return f"an image of {size[0]:,} x {size[1]:,} pixels, over the {MAX_PIXELS:,} the feedback shows"
+    return None
+
+
+def _image_problem(url: str) -> str | None:
+    """Why a browser must not load image `url` of a student's rendered markdown (REMOTE, BY_PATH, or
+    why it is left out), or None: a data: URL within the limits of an image output. A remote image
+    tells its server when and where the feedback is opened, and the viewer's address; an image by
+    path is fetched from the server that shows the page, in the formgrader the instructor's Jupyter
+    server with their session (`<img src="/logout">` logged them out), and shows nothing in the
+    feedback, which holds no file of the student's."""
+    url = "".join(ch for ch in url if ch not in "\t\n\r").strip("".join(map(chr, range(33))))
+    plain = url.replace("\\", "/").lower()  # a browser reads a backslash as "/": two of them start a host
+    if plain.startswith("//"):
+        return REMOTE
+    scheme = URL_SCHEME.match(plain)
+    if scheme is None:
+        return BY_PATH if plain else None
+    if scheme[1] == "attachment":  # <img src="attachment:x"> is not resolved (only ![](attachment:x) is): no request
+        return None
+    if scheme[1] != "data":
+        return REMOTE
+    head, comma, payload = urllib.parse.unquote(url).partition(",")
+    mime = head[5:].split(";")[0].strip().lower()
+    if not comma or mime not in IMAGE_TYPES or not head.lower().rstrip().endswith(";base64"):
+        return f"an image of type {_mime_word(mime)} (only PNG and JPEG images are shown)"
+    return _base64_problem(payload)
+
+
+def _mime_word(mime: object) -> str:
+    """A MIME type the student wrote, with only what a MIME type holds: safe in markdown."""
+    return "".join(ch for ch in str(mime) if ch.isascii() and (ch.isalnum() or ch in "/+.-"))[:40] or "unknown"
+
+
+class _LoadCheck(html.parser.HTMLParser):
+    """What some HTML makes a browser load by itself: [(url, problem)] of each image source with a
+    problem (`_image_problem`), and ("", "a style that loads a file") for CSS that might."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        for name, value in attrs:
+            value = value or ""
+            if name == "style" and STYLE_LOADS.search(value):
+                self.found.append(("", "a style that loads a file"))
+            urls = [value] if name in LOADING_ATTRIBUTES else _srcset_urls(value) if name == "srcset" else []
+            self.found += [(url, problem) for url in urls if (problem := _image_problem(url))]
+
+    handle_startendtag = handle_starttag
+
+
+def _srcset_urls(srcset: str) -> list[str]:
+    """The URLs of a srcset ("a.png 1x, b.png 2x"): each run of non-space characters that is not a
+    descriptor, without trailing commas (a data: URL holds commas of its own)."""
+    tokens = [token.rstrip(",") for token in srcset.split()]
+    return [token for token in tokens if token and not re.fullmatch(r"[0-9.]+[wxh]", token)]
+
+
+def image_loads(source: str, attachments: dict) -> list[tuple[str, str]]:
+    """[(url, problem)] of what markdown `source` rendered (with `attachments`) would load that it may
+    not; [("", why)] when it cannot be rendered (an image of a missing attachment)."""
+    try:
+        rendered = render_markdown(source, attachments)
+    except Exception as err:  # noqa: BLE001 - nbconvert's InvalidNotebook for a missing attachment
+        return [("", f"markdown nbconvert cannot render ({_word(type(err).__name__)})")]
+    check = _LoadCheck()
+    check.feed(rendered)
+    check.close()
+    for style in MATH_STYLE.findall(source):
+        if STYLE_LOADS.search(style):
+            check.found.append(("", "a style that loads a file, in its math"))
+    return check.found
+
+
+def clean_attachments(cell: NotebookNode) -> tuple[dict, dict[str, str]]:
+    """The cell's attachments that a markdown cell may show ({name: {mime type: base64}}, PNG and
+    JPEG within an image output's limits, set on the cell), and {name: why} of those left out (a
+    20 MB image, a PNG claiming 50,000 x 50,000 pixels, an SVG nbconvert would prefer to both)."""
+    given = cell.get("attachments")
+    if given is None:
+        return {}, {}
+    kept, dropped = {}, {}
+    for name, bundle in (given.items() if isinstance(given, dict) else []):
+        why = "an attachment that is no image"
+        if isinstance(bundle, dict):
+            images = {}
+            for mime in IMAGE_TYPES:
+                data = bundle.get(mime)
+                data = "".join(data) if isinstance(data, list) and all(isinstance(x, str) for x in data) else data
+                if isinstance(data, str):
+                    why = _base64_problem(data)
+                    if why is None:
+                        images[mime] = data
+            if images:
+                kept[name] = images
+                continue
+            if not any(mime in bundle for mime in IMAGE_TYPES):
+                why = f"an image of type {_mime_word(next(iter(bundle), ''))} (only PNG and JPEG images are shown)"
+        dropped[str(name)] = why
+    if kept:
+        cell.attachments = NotebookNode(kept)
+    else:
+        del cell["attachments"]
+    return kept, dropped
+
+
+def _left_out(why: str) -> str:
+    """Text (no link, no HTML, alike in markdown and in an HTML block) saying an image was left out and why."""
+    return "[" + LEFT_OUT.format(why=why) + "]"
+
+
+def _safe_url(url: str) -> str:
+    """`url` with every character that markdown or HTML could read as markup percent-encoded."""
+    return urllib.parse.quote(url.strip(), safe=":/?#@=&%~.,;+!$-_")
+
+
+def defuse_images(source: str, attachments: dict, dropped: dict[str, str]) -> str:
+    """Markdown `source` (already safe of script: `unsafe_markdown`) with each image that would load
+    from another server made a link to it (`![alt](url)` -> `[remote image, not loaded: alt](url)`),
+    each image by path made text (`[image not loaded: figures/x.png]`),
+    each image over an image output's limits (data: URLs, attachments) or of another type replaced
+    by a line saying why, and the rest byte for byte. Where that does not make it safe (an image of
+    a reference link, CSS or math that loads a file), the whole cell is shown as text instead."""
+    found = image_loads(source, attachments)
+    if not found:
+        return source
+
+    def inline(match: re.Match) -> str:
+        if match.group("rest").strip().lower().startswith("attachment:"):
+            name = (match.group("rest").strip()[len("attachment:"):].split() or [""])[0]
+            if name not in attachments:
+                return _left_out(dropped.get(name, f"an image of an attachment the notebook does not hold ({_word(name)})"))
+        problems = image_loads(match.group(0), attachments)
+        if not problems:
+            return match.group(0)
+        if all(problem == REMOTE for _, problem in problems):
+            alt = match.group("alt")
+            return f"[{NOT_LOADED}{': ' + alt if alt.strip() else ''}]({match.group('rest')})"
+        if all(problem == BY_PATH for _, problem in problems):
+            return f"[image not loaded: {_safe_url(problems[0][0])}]"
+        return _left_out(next(problem for _, problem in problems if problem not in (REMOTE, BY_PATH)))
+
+    def tag(match: re.Match) -> str:
+        check = _LoadCheck()
+        check.feed(match.group(0))
+        check.close()
+        if not check.found:
+            return match.group(0)
+        url, problem = next((found for found in check.found if found[1] == REMOTE), check.found[0])  # the server it tells, first
+        if problem in (REMOTE, BY_PATH):
+            return f"[{NOT_LOADED if problem == REMOTE else 'image not loaded'}: {_safe_url(url)}]"
+        return _left_out(problem)
+
+    rewritten = HTML_TAG.sub(tag, INLINE_IMAGE.sub(inline, source))
+    if not image_loads(rewritten, attachments) and unsafe_markdown(rewritten) is None:
+        return rewritten
+    what = found[0][1] + (f" ({_safe_url(found[0][0])[:200]})" if found[0][1] == REMOTE else "")
+    return as_text(source, what, IMAGES_AS_TEXT)
 
 
 def _is_test_cell(cell: NotebookNode) -> bool:
@@ -267,15 +497,24 @@ def _is_test_cell(cell: NotebookNode) -> bool:
 
 
 NOTEBOOK_METADATA = ("kernelspec", "language_info")  # what of the submission's notebook metadata the autograded copy keeps
+LANGUAGE_INFO = {  # every notebook of the course is Python: what Jupyter writes for it
+    "name": "python", "pygments_lexer": "ipython3", "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py", "mimetype": "text/x-python", "nbconvert_exporter": "python",
+}
 
 
 def drop_notebook_metadata(nb: NotebookNode) -> NotebookNode:
     """`nb` with only the notebook metadata in NOTEBOOK_METADATA. The rest is the student's to write,
     and HTML views act on it: nbconvert's templates (the feedback's, the formgrader's) load the widget
     manager from a CDN for a notebook with saved widget state, which then loads the JavaScript of every
-    widget module that state names, any npm package, into the viewer's page."""
+    widget module that state names, any npm package, into the viewer's page. `language_info` is the
+    course's (LANGUAGE_INFO): nbconvert highlights every code cell with the lexer it names, and one
+    that is not a dict (a string) stopped the feedback and the formgrader's page of that notebook."""
     for key in [key for key in nb.metadata if key not in NOTEBOOK_METADATA]:
         del nb.metadata[key]
+    if not isinstance(nb.metadata.get("kernelspec", {}), dict):
+        del nb.metadata["kernelspec"]
+    nb.metadata["language_info"] = NotebookNode(json.loads(json.dumps(LANGUAGE_INFO)))
     return nb
 
 

@@ -92,11 +92,15 @@ def stored_zip_problem(data: bytes, limit: int) -> str | None:
 def tensor_problem(t: torch.Tensor) -> str | None:
     """None for a dense CPU tensor that owns its elements (contiguous, its storage at least as large
     as its elements): what the worker sends. A view that repeats one stored element (expand, stride
-    0) could claim 10^15 elements and make any comparison of it spin the grader's CPU for weeks."""
-    if t.is_sparse or t.layout != torch.strided or t.requires_grad or t.device.type != "cpu" or t.is_quantized:
-        return "a tensor the proxy does not carry (sparse, quantized, not on the CPU, or with a graph)"
+    0) could claim 10^15 elements and make any comparison of it spin the grader's CPU for weeks; an
+    empty tensor of shape (0, 3, 40000, 40000) holds nothing, but its mean over the first dimension is
+    19 GB of the grader's memory, so a shape may claim no more elements, zeros apart, than a reply holds."""
+    if t.is_nested or t.is_sparse or t.layout != torch.strided or t.requires_grad or t.device.type != "cpu" or t.is_quantized:
+        return "a tensor the proxy does not carry (nested, sparse, quantized, not on the CPU, or with a graph)"
     if not t.is_contiguous() or t.untyped_storage().nbytes() < (t.storage_offset() + t.numel()) * t.element_size():
         return "a tensor whose elements are not all stored (a strided or expanded view)"
+    if math.prod(max(size, 1) for size in t.shape) * t.element_size() > MAX_FRAME:
+        return "a tensor whose shape claims more elements than a reply can hold"
     return None
 
 
@@ -122,7 +126,11 @@ def _plain(obj: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, torch.Tensor):
-        if problem := tensor_problem(obj):
+        try:
+            problem = tensor_problem(obj)
+        except Exception:  # noqa: BLE001 - a tensor torch.load makes but cannot describe (a forged nested one)
+            problem = "a tensor the proxy cannot read"
+        if problem:
             raise ProtocolError(f"a reply held {problem}")
         return obj
     if isinstance(obj, (list, tuple)):

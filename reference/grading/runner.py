@@ -103,13 +103,15 @@ def _text(value: str, limit: int) -> str:
 
 
 def _message(message: str) -> str:
-    """A check's message for the record: at most MAX_MESSAGE characters. A check may quote what the
-    student's code gave ("diagnosis['run_1'] = '...' is not one of ..."), and a 100 MB string there
-    would otherwise be copied into every record, results file, graded notebook and printed line."""
+    """A check's message for the record: one line of at most MAX_MESSAGE characters. A check may quote
+    what the student's code gave ("diagnosis['run_1'] = '...' is not one of ...", a file's name), and
+    a 100 MB string there would otherwise be copied into every record, results file, graded notebook
+    and printed line; a name holding a newline would add lines of its own to the test cell's output
+    ("a3 ...: 6/6 points" under the real 0/6), an escape sequence would colour or hide them."""
     message = str(message)
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - len(MESSAGE_CUT)] + MESSAGE_CUT
-    return _text(message, MAX_MESSAGE)
+    return _text("".join(ch if ch.isprintable() else " " for ch in message), MAX_MESSAGE)
 
 
 def _png_ok(data: bytes) -> bool:
@@ -120,8 +122,41 @@ def _png_ok(data: bytes) -> bool:
         return False
     if data[12:16] != b"IHDR" or len(data) < 24:  # no size to read: a browser shows nothing of it
         return True
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    width, height = image_size(data)
     return width * height <= MAX_PIXELS
+
+
+JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # the SOF markers, which hold a JPEG's size (not DHT, JPG, DAC)
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) a browser decodes for a PNG (its IHDR) or a JPEG (its first frame header), or
+    None for any other bytes, or a header that does not say."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] != b"\xff\xd8":
+        return None
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            at += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            at += 2
+            continue
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker in JPEG_FRAMES:
+            if at + 9 > len(data) or length < 7:
+                return None
+            height, width = int.from_bytes(data[at + 5 : at + 7], "big"), int.from_bytes(data[at + 7 : at + 9], "big")
+            return (width, height) if height else None  # height 0: given later (DNL), unknown here
+        if marker == 0xDA or length < 2:  # image data before any frame header: no size
+            return None
+        at += 2 + length
+    return None
 
 
 def _clean_outputs(outputs: Any) -> list[dict]:

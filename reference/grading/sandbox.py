@@ -26,10 +26,15 @@ Limits (`Limits`; defaults fit a2's and a4's grade-time training on 2 cores; set
 nbgrader_config.py as `c.GanCourseGrading.<name> = ...` or by flag): wall time for the whole
 submission and per check, CPU time and memory per process (the kernel's RLIMIT_CPU and
 RLIMIT_DATA), processes in the sandbox, size of one file (RLIMIT_FSIZE, memfds included), disk used
-in scratch, bytes printed. Supervisor threads watch the sandbox and kill the whole of it at the
+in scratch, bytes printed. Besides: OPEN_FILES descriptors per process (RLIMIT_NOFILE), no real-time
+or raised priority (RLIMIT_RTPRIO, RLIMIT_NICE), at most INOTIFY_INSTANCES inotify instances (a
+per-user count of the whole host's). Supervisor threads watch the sandbox and kill the whole of it at the
 first limit they see exceeded, keeping the reason for the grader's message:
 
-- processes and memory, ten times a second. Memory is everything the sandbox holds together: its
+- processes and memory, ten times a second. Processes count with their threads, as the kernel's
+  RLIMIT_NPROC counts them for a normal user (for root it counts none). Memory is everything
+  the sandbox holds together: its processes' page tables (VmPTE: a read-only mapping, which neither
+  RLIMIT_DATA nor a resident size counts, read once every 2 MB, makes 2 KB of them per MB), its
   processes' resident sizes (proportional ones above the limit, so pages shared after a fork count
   once), plus, looked at every half second, memory no process has resident: memfd files (found
   through each process's open descriptors and its mappings; pages of one that is also mapped may
@@ -101,6 +106,11 @@ REST = 9  # after each look the supervisor rests REST times as long as it took: 
 CPU_BURST_S = 2.0  # seconds of `cpus` cores a sandbox may use ahead of its average (a burst, then the pace)
 TICK = os.sysconf("SC_CLK_TCK")  # /proc/PID/stat counts CPU time in these
 CLONE_NEWIPC = 0x08000000
+INOTIFY_INSTANCES = 8  # inotify instances the sandbox may hold: the kernel allows each user 128 in all
+# (fs.inotify.max_user_instances), counted for the grader's user (root, for a grader that is root) across the
+# whole host, so a submission holding them stopped every other program of that user from watching files
+OPEN_FILES = 4096  # descriptors per process (RLIMIT_NOFILE, soft and hard): each holds kernel memory no process
+# has resident (an eventfd, an epoll, a timerfd: about half a KB), and a host's hard limit may be 1,048,576
 SHARED_MEMORY = ("/memfd:",)  # what an open descriptor or a mapping of held memory is named; /dev/shm is
 # counted as a whole inside the sandbox (its own tmpfs), file by file without it
 
@@ -427,6 +437,7 @@ class Worker:
         self._pause_s = 0.0
         self._init: tuple[int, bytes] | None = None  # the sandbox's PID-namespace init: (pid, its start time)
         self.paused_s = 0.0  # wall time the sandbox spent paused for using more than its cores
+        self.tasks = self.watchers = 0  # its threads and inotify instances at the last look (`_tree`, `_held_bytes`)
         for sub in ("work", "home", "tmp", "cache"):
             (scratch / sub).mkdir(parents=True, exist_ok=True)
         env = self._environment(sandbox, gpu)
@@ -503,17 +514,32 @@ class Worker:
         resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_mb * MB, limits.memory_mb * MB))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * MB, limits.file_mb * MB))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        # no real-time scheduling, no priority above the grader's: a host that grants a real-time priority
+        # (limits.conf's rtprio, for audio) would let a SCHED_FIFO loop starve everything on its core, the
+        # supervisor that would pause it among them
+        resource.setrlimit(resource.RLIMIT_RTPRIO, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        hard = OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES)
+        soft = hard if soft == resource.RLIM_INFINITY else min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
     # ------------------------------------------------------------------------------ supervision
     def _tree(self, most: int) -> list[int]:
         """The worker's processes: bwrap and every descendant, or the first `most` + 1 of them found
-        (enough to know the process limit is passed). Odd or vanishing /proc entries are skipped."""
+        (enough to know the process limit is passed). Odd or vanishing /proc entries are skipped.
+        `self.tasks` is then the threads of those found (each process's own thread among them): the
+        kernel's RLIMIT_NPROC counts threads as processes, but not for a grader that is root, where one
+        process of small stacks could start tens of thousands and take every PID of the host."""
         found, todo = [], [self.process.pid]
+        self.tasks = 0
         while todo and len(found) <= most:
             pid = todo.pop()
             found.append(pid)
             try:
-                for task in os.listdir(f"{PROC}/{pid}/task"):
+                tasks = os.listdir(f"{PROC}/{pid}/task")
+                self.tasks += len(tasks)
+                for task in tasks:
                     with open(f"{PROC}/{pid}/task/{task}/children") as fh:
                         todo.extend(int(child) for child in fh.read().split() if child.isdigit())
             except (OSError, ValueError):
@@ -550,6 +576,22 @@ class Worker:
                 continue
         return total
 
+    def _page_table_bytes(self, pids: list[int]) -> int:
+        """The kernel's page tables of these processes (VmPTE), which no resident size counts: a read-only
+        mapping (not counted by RLIMIT_DATA either) of 64 GB read once every 2 MB made 128 MB of them in
+        a tenth of a second, and the 128 TB of a process's address space would make 256 GB."""
+        total = 0
+        for pid in pids:
+            try:
+                with open(f"{PROC}/{pid}/status", "rb") as fh:
+                    for line in fh:
+                        if line.startswith(b"VmPTE:"):
+                            total += int(line.split()[1]) * 1024
+                            break
+            except (OSError, IndexError, ValueError):
+                continue
+        return total
+
     def _held_bytes(self, pids: list[int]) -> int:
         """Memory the sandbox holds that no process has resident: memfd files, whether a process
         keeps a descriptor (/proc/PID/fd) or only a mapping (/proc/PID/maps) of one, each file once;
@@ -563,6 +605,7 @@ class Worker:
         seen: set[tuple[int, int]] = set()
         pipes: set[str] = set()
         total = 0
+        self.watchers = 0
         for pid in pids:
             base = f"{PROC}/{pid}"
             try:
@@ -573,6 +616,9 @@ class Worker:
                 link = f"{base}/fd/{fd}"
                 try:
                     target = os.readlink(link)
+                    if target == "anon_inode:inotify":  # one of the user's INOTIFY_INSTANCES (each descriptor counted)
+                        self.watchers += 1
+                        continue
                     if target.startswith("pipe:["):  # its buffer, each pipe once (both ends show one inode)
                         if target not in pipes:
                             pipes.add(target)
@@ -749,12 +795,19 @@ class Worker:
             pids = self._tree(limits.processes + 2)
             if len(pids) - 2 > limits.processes:  # bwrap and its pid-1 reaper are not the student's
                 self.kill(f"it started more than {limits.processes} processes (the process limit)")
+            elif self.tasks - 2 > limits.processes:
+                self.kill(f"it started more than {limits.processes} processes and threads together (the process limit, "
+                          f"which counts threads as the kernel does): start fewer threads")
             else:
                 if time.monotonic() >= held_at:
                     held_began = time.thread_time()
                     held = self._held_bytes(pids)
                     held_at = time.monotonic() + max(SLOW_LOOK_S, REST * (time.thread_time() - held_began))
-                if held + self._resident_bytes(pids, limits.memory_mb * MB - held) > limits.memory_mb * MB:
+                    if self.watchers > INOTIFY_INSTANCES:
+                        self.kill(f"it opened more than {INOTIFY_INSTANCES} inotify instances, which the grading host's user "
+                                  f"shares with every other program (128 in all): grading needs none")
+                held_now = held + self._page_table_bytes(pids)
+                if held_now + self._resident_bytes(pids, limits.memory_mb * MB - held_now) > limits.memory_mb * MB:
                     self.kill(f"it used more than {limits.memory_mb:,} MB of memory (the memory limit)")
                 self._share_cpu(pids)
             pause = max(LOOK_S, REST * (time.thread_time() - began))

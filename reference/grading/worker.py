@@ -64,7 +64,7 @@ class Worker:
             return value
         if isinstance(value, (int, float, str)):  # a subclass (numpy's float64 and str_, an IntEnum...): its plain value,
             return (int.__int__ if isinstance(value, int) else float.__float__ if isinstance(value, float) else str.__str__)(value)
-        if isinstance(value, torch.Tensor) and value.layout == torch.strided and not value.is_quantized:
+        if isinstance(value, torch.Tensor) and value.layout == torch.strided and not value.is_quantized and not value.is_nested:
             plain = torch.Tensor.as_subclass(value, torch.Tensor).detach().to("cpu").clone().contiguous()
             if type(plain) is torch.Tensor:  # a subclass's data as a plain tensor: the grader loads nothing else
                 return plain
