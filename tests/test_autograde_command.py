@@ -130,6 +130,10 @@ def test_feedback_follows_as_after_nbgrader_autograde(course: Path, three_ways):
         (["--merge", "nbgrader_config.py"], "nbgrader_config.py:"),
         ([], "give the assignment to grade"),
         ([A, "--jobs", "0"], "--jobs 0"),
+        ([A, "--wall-s", "nan"], "grading limit wall_s = nan: give a positive number"),
+        ([A, "--check-s", "inf"], "grading limit check_s = inf: give a positive number"),
+        ([A, "--student", "../x"], "--student '../x' is not a student id"),
+        ([A, "--student", ""], "--student '' is not a student id"),
     ],
 )
 def test_mistakes_end_in_one_line_and_status_2(course: Path, args: list[str], says: str):

@@ -152,6 +152,12 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UserError("--shard needs --results FILE: each shard writes its own records, then --merge them")
     if args.shard:
         parse_shard(args.shard)
+    from reference.grading.bridge import STUDENT_ID
+
+    for student in args.student or []:  # "../x" named a folder outside submitted/ in the "none found" line
+        if not STUDENT_ID.match(student):
+            raise UserError(f"--student {student!r} is not a student id: give the name of a folder in submitted/ "
+                            f"(letters, digits, _.@+-)")
     if not args.no_sandbox and (problem := sandbox_problem()):
         raise UserError(problem)
 

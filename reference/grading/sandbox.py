@@ -73,6 +73,7 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+import math
 import os
 import resource
 import shutil
@@ -166,8 +167,8 @@ class Limits:
             for source in (config, overrides):
                 if source.get(f.name) is not None:
                     value = source[f.name]
-                    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                        raise UserError(f"grading limit {f.name} = {value!r}: give a positive number")
+                    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf:
+                        raise UserError(f"grading limit {f.name} = {value!r}: give a positive number")  # nan, inf: no limit
                     values[f.name] = type(f.default)(value)
         return cls(**values)
 
