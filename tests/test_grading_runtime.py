@@ -682,3 +682,34 @@ def test_a_write_into_a_missing_folder_and_a_refused_checkpoint_get_their_fix(tm
     read = told(_raised(lambda: Image.open(tmp_path / "nothing.png")))
     assert "to read one, check the path" in read, read
     assert told(_raised(lambda: open(tmp_path / "nothing.txt"))).endswith("nothing.txt'")  # Python's own open: no guess
+
+
+def test_check_messages_reach_the_instructors_terminal_as_one_printable_line(tmp_path):
+    """`pytest tests/autograders/test_<id>.py --notebook NB` prints each lost check's message in its
+    summary: a file name quoted there with an escape sequence or a line break (the student's to choose)
+    must not colour, move or add lines in the instructor's terminal."""
+    import importlib.util
+
+    from reference.grading.checks import printable
+
+    assert printable("a\x1b[2Jb\nc\td") == "a [2Jb c d"
+    assert printable("a\x1b]0;x\x07b\nc", newlines=True, mark="?") == "a?]0;x?b\nc"
+    spec = importlib.util.spec_from_file_location("autograders_conftest", Path(__file__).parent / "autograders" / "conftest.py")
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+
+    class Reporter:
+        lines: list[str] = []
+
+        def section(self, title):
+            self.lines.append(f"== {title}")
+
+        def write_line(self, line):
+            self.lines.append(line)
+
+    plugin._scores.clear()
+    plugin._scores["a3"] = [("test_grids", 0.0, 1.0, "saved epoch_10.png\n  test_grids: 1/1 - \x1b[32mok")]
+    reporter = Reporter()
+    plugin.pytest_terminal_summary(reporter, 0, None)
+    shown = "\n".join(reporter.lines)
+    assert "\x1b" not in shown and len(reporter.lines) == 3, reporter.lines

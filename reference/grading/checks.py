@@ -290,6 +290,14 @@ def as_student_error(err: BaseException, namespace: dict | None) -> StudentError
     return StudentError(type(err).__name__, first_line(err), where, isinstance(err, NotImplementedError), raised_in(err))
 
 
+def printable(text: str, newlines: bool = False, mark: str = " ") -> str:
+    """`text` with each control character made `mark` (line breaks too, unless `newlines`): a
+    student's text shown to the instructor, in a terminal too, where an escape sequence could move the
+    cursor, colour or rewrite a classmate's line or the window's title, and a line break could add a
+    score line of its own."""
+    return "".join(ch if ch.isprintable() or (newlines and ch == "\n") else mark for ch in text)
+
+
 def outcome(fn: Callable, err: BaseException | None, namespace: dict | None = None) -> tuple[float, str]:
     """(earned, message) for check `fn` that raised `err` (None: it passed).
 

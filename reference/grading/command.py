@@ -102,7 +102,9 @@ def _submissions(root: Path, assignment: str, students: list[str] | None) -> lis
 
 
 def _warn(line: str) -> None:
-    print("gan-course: warning: " + "".join(ch if ch.isprintable() else "?" for ch in line), file=sys.stderr)
+    from reference.grading.checks import printable
+
+    print("gan-course: warning: " + printable(line, mark="?"), file=sys.stderr)
 
 
 def _looks_like_json(notebook: Path) -> bool:
@@ -131,7 +133,9 @@ def _summary(record: dict) -> str:
         line += f" (grader failed: {record['failed']})"
     elif record.get("stopped"):
         line += f" ({record['stopped'][0]})"
-    return "".join(ch if ch.isprintable() else " " for ch in line)  # a student's text in it must not drive the terminal
+    from reference.grading.checks import printable
+
+    return printable(line)  # a student's text in it must not drive the terminal
 
 
 def _check_arguments(args: argparse.Namespace) -> None:

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import torch
 
-from reference.grading.checks import StudentError, SubmissionLost
+from reference.grading.checks import StudentError, SubmissionLost, printable
 from reference.grading.submission import NAMESPACE, probe_name, read_scratch_file, scratch_files
 
 __all__ = [
@@ -337,7 +337,7 @@ class Channel:
 def _text(value: Any, limit: int) -> str:
     """Untrusted text, printable and at most `limit` characters."""
     text = value if isinstance(value, str) else ""
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    text = printable(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reference.errors import UserError
-from reference.grading.checks import SubmissionLost, quiet, run_check, title
+from reference.grading.checks import SubmissionLost, printable, quiet, run_check, title
 from reference.grading.local import load_checks, load_module, check_module_path, score_line
 from reference.grading.notebook import GradedCell, is_test_cell, graded_cells
 from reference.grading.sandbox import Limits, SandboxUnavailable, Worker, make_scratch, remove_tree, sandbox_problem, stage_reference
@@ -111,7 +111,7 @@ def _message(message: str) -> str:
     message = str(message)
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - len(MESSAGE_CUT)] + MESSAGE_CUT
-    return _text("".join(ch if ch.isprintable() else " " for ch in message), MAX_MESSAGE)
+    return _text(printable(message), MAX_MESSAGE)
 
 
 def _png_ok(data: bytes) -> bool:

@@ -89,6 +89,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from reference.errors import UserError
+from reference.grading.checks import printable
 
 __all__ = [
     "Limits", "SandboxUnavailable", "Unmeasurable", "Worker", "bwrap_available", "disk_usage", "remove_tree", "sandbox_problem",
@@ -961,7 +962,7 @@ class Worker:
             return f"the submission was stopped: {self.reason}"
         if code is not None and code < 0:
             return f"the submission's process ended: {SIGNALS.get(-code, f'signal {-code}')}"
-        last = [line for line in printable(self.tail.decode("utf-8", "replace")).splitlines() if line.strip()][-1:]
+        last = [line for line in printable(self.tail.decode("utf-8", "replace"), newlines=True).splitlines() if line.strip()][-1:]
         said = f" (its last output: {last[0].strip()[:200]})" if last and code else ""
         return f"the submission's process exited (status {code}) before it answered{said}; do not call exit() or os._exit() in a notebook"
 
@@ -990,13 +991,6 @@ def _start_time(pid: int) -> bytes:
             return fh.read().rsplit(b")", 1)[1].split()[19]
     except (OSError, IndexError):
         return b""
-
-
-def printable(text: str) -> str:
-    """`text` with every control character but the newline made a space: what a submission printed
-    is shown to the instructor, in a terminal too, where an escape sequence could move the cursor,
-    rewrite a classmate's line or the window's title."""
-    return "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in text)
 
 
 def make_scratch(prefix: str = "gan-course-grading-") -> Path:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from reference.grading.checks import outcome
+from reference.grading.checks import outcome, printable
 from reference.grading.runner import session_for
 from reference.grading.sandbox import sandbox_problem
 
@@ -101,4 +101,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"{assignment}: {earned:g}/{total:g} points")
         for name, got, points, message in rows:
             if got < points:
-                terminalreporter.write_line(f"  {name}: {got:g}/{points:g} - {message}")
+                terminalreporter.write_line(f"  {name}: {got:g}/{points:g} - {printable(message)}")  # no escape sequence reaches the terminal
