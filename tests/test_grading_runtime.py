@@ -713,3 +713,15 @@ def test_check_messages_reach_the_instructors_terminal_as_one_printable_line(tmp
     plugin.pytest_terminal_summary(reporter, 0, None)
     shown = "\n".join(reporter.lines)
     assert "\x1b" not in shown and len(reporter.lines) == 3, reporter.lines
+
+
+def test_the_visible_checks_command_answers_help_and_writes_nothing(capsys, monkeypatch, tmp_path):
+    """`python -m reference.grading.visible --help` prints its usage: --help was taken for an assignment id."""
+    from reference.grading import visible
+
+    written = []
+    monkeypatch.setattr(visible, "write_visible", lambda a, root=None: written.append(a) or tmp_path / a)
+    with pytest.raises(SystemExit) as stop:
+        visible.main(["--help"])
+    assert stop.value.code == 0 and "assignment" in capsys.readouterr().out and written == []
+    assert visible.main(["visible", "a1_theory", "a2_conv_layers"]) == 0 and written == ["a1_theory", "a2_conv_layers"]

@@ -129,14 +129,19 @@ def write_visible(assignment: str, root: str | os.PathLike | None = None) -> Pat
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m reference.grading.visible <assignment>...`: refresh reference/checks/<assignment>.py."""
-    args = sys.argv[1:] if argv is None else argv
+    import argparse
+
+    args = sys.argv[1:] if argv is None else list(argv)
     if args[:1] == ["visible"]:  # the old spelling, `... visible <assignment>`
         args = args[1:]
-    if not args:
-        print("usage: python -m reference.grading.visible <assignment> [<assignment> ...]", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(
+        prog="python -m reference.grading.visible",
+        description="Write reference/checks/<assignment>.py, the visible checks students get, from "
+        "tests/autograders/test_<assignment>.py (run in the course folder after editing the checks).",
+    )
+    parser.add_argument("assignment", nargs="+", help="assignment id, e.g. a2_conv_layers")
     try:
-        for assignment in args:
+        for assignment in parser.parse_args(args).assignment:
             print(write_visible(assignment))
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
