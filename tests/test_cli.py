@@ -599,8 +599,8 @@ def test_resume_keeps_no_progress_unless_told_otherwise(capfd, tmp_path):
     assert code == 0 and "mlp on digits" in err, f"--progress on resume showed no bar: {err!r}"
 
 
-def test_ctrl_c_names_the_run_folder_to_resume(capfd, tmp_path, monkeypatch):
-    run = tmp_path / "run"
+def interrupted_at_once(capfd, monkeypatch, run: Path) -> str:
+    """stderr of a `gan-course train --out run` stopped by Ctrl-C before its first epoch ended."""
 
     def interrupted_train(cfg, out, **kwargs):
         out.mkdir(parents=True)
@@ -610,6 +610,12 @@ def test_ctrl_c_names_the_run_folder_to_resume(capfd, tmp_path, monkeypatch):
     monkeypatch.setattr(trainer, "train", interrupted_train)
     code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", run)
     assert code == 2
+    return err
+
+
+def test_ctrl_c_names_the_run_folder_to_resume(capfd, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    err = interrupted_at_once(capfd, monkeypatch, run)
     assert err.splitlines() == [f"gan-course: error: interrupted; resume the run with: gan-course train --resume {run}"], err
 
     def interrupted(*args, **kwargs):
@@ -1266,15 +1272,7 @@ def test_eval_samples_is_bounded(capfd, tmp_path):
 
 def test_the_resume_command_of_a_stopped_run_pastes_with_a_space_in_its_folder(capfd, tmp_path, monkeypatch):
     run = tmp_path / "my run"
-
-    def interrupted_train(cfg, out, **kwargs):
-        out.mkdir(parents=True)
-        (out / "config.json").write_text(json.dumps(cfg.to_dict()))
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(trainer, "train", interrupted_train)
-    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", run)
-    assert code == 2
+    err = interrupted_at_once(capfd, monkeypatch, run)
     assert err.splitlines() == [f"gan-course: error: interrupted; resume the run with: gan-course train --resume '{run}'"], err
 
 
