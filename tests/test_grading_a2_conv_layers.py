@@ -1012,7 +1012,7 @@ def test_a_generator_whose_widths_ignore_ngf_keeps_one_point():
     check = load_checks(A, ROOT)["test_adds_conv_layers"]
     for width, expected in (("NGF", (1.0, (
         "`DeeperGenerator(ngf=16)` and `DeeperGenerator(ngf=32)` both have 874,496 parameters: its layers ignore the `ngf` "
-        "argument (a global such as NGF in its place?); build every width from `ngf`, as the given generator does, so "
+        "argument (fixed numbers or a global such as NGF in its place?); build every width from `ngf`, as the given generator does, so "
         "that it is compared with the given generator at the same ngf"))), ("ngf", (2.0, ""))):
         namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init, "NGF": 64}
         exec(textwrap.dedent(source).replace("NGF", width), namespace)

@@ -1155,7 +1155,7 @@ def test_a_generator_whose_widths_ignore_ngf_keeps_one_point():
     ignoring = networks(("    ### BEGIN SOLUTION\n    G = nn.Sequential(", "    ### BEGIN SOLUTION\n    ngf = NGF  # the notebook's width\n    G = nn.Sequential("))
     for source, expected in ((ignoring, (1.0, (
         "`make_generator(ngf=16)` and `make_generator(ngf=32)` both have 1,068,928 parameters: its layers ignore the "
-        "`ngf` argument (a global such as NGF in its place?); build every width from `ngf`: the checks build it at "
+        "`ngf` argument (fixed numbers or a global such as NGF in its place?); build every width from `ngf`: the checks build it at "
         "ngf = 16, and the learning check trains it there"))), (SOLUTION_NETWORKS, (2.0, ""))):
         namespace = {"torch": torch, "nn": nn, "weights_init": weights_init, "NGF": 64}
         exec(source, namespace)
@@ -1173,7 +1173,7 @@ def test_a_discriminator_whose_widths_ignore_ndf_loses_half_a_point():
     ignoring = networks(("    ### BEGIN SOLUTION\n    D = nn.Sequential(", "    ### BEGIN SOLUTION\n    ndf = NDF  # the notebook's width\n    D = nn.Sequential("))
     for source, expected in ((ignoring, (0.5, (
         "`make_discriminator(ndf=16)` and `make_discriminator(ndf=32)` both have 663,296 parameters: its layers ignore the "
-        "`ndf` argument (a global such as NDF in its place?); build every width from `ndf`: the checks build it at "
+        "`ndf` argument (fixed numbers or a global such as NDF in its place?); build every width from `ndf`: the checks build it at "
         "ndf = 16, and the learning check trains it there"))), (SOLUTION_NETWORKS, (1.0, ""))):
         namespace = {"torch": torch, "nn": nn, "weights_init": weights_init, "NDF": 64}
         exec(source, namespace)

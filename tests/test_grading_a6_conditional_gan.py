@@ -6,7 +6,7 @@ graded by the checks of tests/autograders/test_a6_conditional_gan.py across the 
 check (seeded training runs) is the expensive part, so faults that do not interfere share a
 notebook (a fault of G, of D and of the step, each graded by its own check), and each notebook is
 graded once per module (`graded`): the solution, two other correct designs, the untouched student
-version and six wrong submissions, five of them with the learning check. The learning verdict's
+version and the wrong submissions of WRONG, some of them with the learning check. The learning verdict's
 tiers are tested on made-up runs, the probes on their own, and the notebook in a kernel (smoke
 mode): the solution with MNIST, and "Run All" on the student version without it (the offline digits).
 The digits classifier of the learning check is trained once per module into a temporary cache.
@@ -673,9 +673,73 @@ WRONG = {
             ),
         },
     },
+    # the Keras conditional-GAN tutorial (Brownlee) ported: 128 channels in every layer whatever ngf and ndf say,
+    # the label as a learned 7x7 map joined to G's features and a 28x28 map joined to D's input; sound otherwise,
+    # but too large for the learning check's budget, which builds G and D small: it is told, not trained
+    "keras_tutorial_port_ignores_ngf_and_ndf": {
+        "cells": {
+            "generator": '''
+                class ConditionalGenerator(nn.Module):
+                    def __init__(self, nz=100, ngf=64, num_classes=10):
+                        super().__init__()
+                        self.label_embedding = nn.Embedding(num_classes, 50)
+                        self.label_dense = nn.Linear(50, 7 * 7)
+                        self.latent_dense = nn.Linear(nz, 128 * 7 * 7)
+                        self.net = nn.Sequential(
+                            nn.ConvTranspose2d(128 + 1, 128, 4, 2, 1), nn.LeakyReLU(0.2),  # (N, 128, 14, 14)
+                            nn.ConvTranspose2d(128, 128, 4, 2, 1), nn.LeakyReLU(0.2),  # (N, 128, 28, 28)
+                            nn.Conv2d(128, 1, 7, padding=3), nn.Tanh(),
+                        )
+
+                    def forward(self, z, y):
+                        label_map = self.label_dense(self.label_embedding(y)).view(-1, 1, 7, 7)
+                        h = F.leaky_relu(self.latent_dense(z), 0.2).view(-1, 128, 7, 7)
+                        return self.net(torch.cat([h, label_map], dim=1))
+            ''',
+            "discriminator": '''
+                class ConditionalDiscriminator(nn.Module):
+                    def __init__(self, ndf=64, num_classes=10):
+                        super().__init__()
+                        self.label_embedding = nn.Embedding(num_classes, 50)
+                        self.label_dense = nn.Linear(50, 28 * 28)
+                        self.net = nn.Sequential(
+                            nn.Conv2d(1 + 1, 128, 3, 2, 1), nn.LeakyReLU(0.2),  # (N, 128, 14, 14)
+                            nn.Conv2d(128, 128, 3, 2, 1), nn.LeakyReLU(0.2),  # (N, 128, 7, 7)
+                            nn.Flatten(), nn.Dropout(0.4), nn.Linear(128 * 7 * 7, 1),
+                        )
+
+                    def forward(self, x, y):
+                        label_map = self.label_dense(self.label_embedding(y)).view(-1, 1, 28, 28)
+                        return self.net(torch.cat([x, label_map], dim=1)).view(-1)
+            ''',
+        },
+        "learning": True,
+        "expected": {
+            "test_generator_output_shape": (1.0, (
+                "<G_WIDTH>: the checks build it at ngf = 16, and the learning check trains G and D only there: it does "
+                "not train a network whose widths ignore ngf")),
+            "test_discriminator_output": (1.0, (
+                "<D_WIDTH>: the checks build it at ndf = 16, and the learning check trains G and D only there: it does "
+                "not train a network whose widths ignore ndf")),
+            LEARNS: (
+                0.0,
+                "the grading run does not train G and D: <G_WIDTH>; <D_WIDTH>; the learning check trains G and D at ngf = "
+                "ndf = 16 to fit its time limit, and a network that ignores its width argument would train at a width of "
+                "its own",
+            ),
+        },
+    },
 }
 
 NAMED = {  # messages that several checks give, written once
+    "<G_WIDTH>": (
+        "`ConditionalGenerator(ngf=16)` and `ConditionalGenerator(ngf=32)` both have 1,169,336 parameters: its layers "
+        "ignore the `ngf` argument (fixed numbers or a global such as NGF in its place?); build every width from `ngf`"
+    ),
+    "<D_WIDTH>": (
+        "`ConditionalDiscriminator(ndf=16)` and `ConditionalDiscriminator(ndf=32)` both have 196,773 parameters: its "
+        "layers ignore the `ndf` argument (fixed numbers or a global such as NDF in its place?); build every width from `ndf`"
+    ),
     "<G_LABELS_FIRST>": (
         "train_step calls G with its arguments in the other order, G(y, z) (its first argument an integer tensor (150,), "
         "its second (150, 100)): G is called G(z, y), the noise first and the labels second, as the task says: call "

@@ -6,8 +6,8 @@ The hidden checks that also grade your submission are not included."""
 from __future__ import annotations
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import END_WITH_TANH, fixed_batch_hint
-from reference.grading import probes_a6
+from reference.grading.checks import END_WITH_TANH, fixed_batch_hint, ignores_width, parameter_count
+from reference.grading import probes, probes_a6
 from reference.grading.proxy import finite
 ASSIGNMENT = "a6_conditional_gan"
 NZ, NGF, NDF, NUM_CLASSES = 100, 16, 16, 10  # the checks build G and D at width 16: fast, the same code as 64
@@ -106,6 +106,30 @@ def generator(submission, nz: int = NZ, seed: int = 0):
 
 def discriminator(submission, seed: int = 0):
     return built(submission, DISCRIMINATOR, seed, ndf=NDF, num_classes=NUM_CLASSES)
+
+
+def parameter_total(submission, name: str, **kwargs) -> int | None:
+    """The parameter count of the student's `name(**kwargs)`; None when it cannot be built so."""
+    try:
+        model = built(submission, name, **kwargs)
+    except (StudentError, AssertionError):  # a network that cannot be built at that width: not this measure's fault
+        return None
+    return parameter_count(submission.run(probes.module_summary, model))
+
+
+def width_fault(submission, role: str) -> str | None:
+    """`ignores_width`'s message when G ("G", ngf) or D ("D", ndf) has the same parameter count at width 16 and
+    32: its layers take their widths from elsewhere (a global, or a tutorial's fixed 128 channels); else None."""
+    name, arg, width = (GENERATOR, "ngf", NGF) if role == "G" else (DISCRIMINATOR, "ndf", NDF)
+    extra = {"nz": NZ} if role == "G" else {}
+    counts = tuple(parameter_total(submission, name, **extra, **{arg: w}, num_classes=NUM_CLASSES) for w in (width, 2 * width))
+    return ignores_width(counts, name, arg, width)
+
+
+def width_partial(fault: str, arg: str, width: int) -> Partial:
+    """The visible checks' deduction for a network whose widths ignore `arg`, saying what it costs in the learning check."""
+    return Partial(1, f"{fault}: the checks build it at {arg} = {width}, and the learning check trains G and D only "
+                      f"there: it does not train a network whose widths ignore {arg}")
 
 
 def clean_call(call) -> dict | None:
@@ -689,7 +713,7 @@ def real_pairs_fault(submission) -> str | None:
 
 @check(points=2, visible=True)
 def test_generator_output_shape(submission):
-    """G(z, y) is (N, 1, 28, 28) for any batch, any labels 0-9 and any nz."""
+    """G(z, y) is (N, 1, 28, 28) for any batch, any labels 0-9 and any nz; its widths follow ngf."""
     G = generator(submission)
     fault = generator_shape_fault(submission, G)
     if fault is not None:
@@ -702,6 +726,9 @@ def test_generator_output_shape(submission):
     fault = generator_fault(traced(submission, G32, [noise(4, 32), y]), 4)
     if fault is not None:
         raise Partial(1, f"with nz=32, G(z, y) {fault}; expected (N, 1, 28, 28) for every nz: use the `nz` argument, do not fix it at {NZ}")
+    fault = width_fault(submission, "G")
+    if fault is not None:
+        raise width_partial(fault, "ngf", NGF)
 
 
 @check(points=1, visible=True)
@@ -740,7 +767,7 @@ def test_generator_uses_labels_and_noise(submission):
 
 @check(points=2, visible=True)
 def test_discriminator_output(submission):
-    """D(x, y) returns one logit per image for any batch and any labels 0-9."""
+    """D(x, y) returns one logit per image for any batch and any labels 0-9; its widths follow ndf."""
     D = discriminator(submission)
     fault = discriminator_shape_fault(submission, D)
     if fault is not None:
@@ -756,6 +783,9 @@ def test_discriminator_output(submission):
             f"D's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: it returns "
             f"probabilities (a final sigmoid); return logits, without nn.Sigmoid(): LOSS (reference.losses) takes logits"
         ))
+    fault = width_fault(submission, "D")
+    if fault is not None:
+        raise width_partial(fault, "ndf", NDF)
 
 
 @check(points=2, visible=True)

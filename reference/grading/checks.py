@@ -235,7 +235,7 @@ def ignores_width(counts: tuple[int | None, int | None], call: str, arg: str, wi
     if None in counts or counts[0] != counts[1]:
         return None
     return (f"`{call}({arg}={width})` and `{call}({arg}={2 * width})` both have {counts[0]:,} parameters: its layers "
-            f"ignore the `{arg}` argument (a global such as {arg.upper()} in its place?); build every width from `{arg}`")
+            f"ignore the `{arg}` argument (fixed numbers or a global such as {arg.upper()} in its place?); build every width from `{arg}`")
 
 
 def fixed_batch_hint(message: str, batch: int) -> str:

@@ -5,10 +5,11 @@ int64 (N,) -> images (N, 1, 28, 28) in [-1, 1]), `ConditionalDiscriminator(ndf=6
 (images and labels -> logits (N,)) and `train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes)`,
 one conditional GAN step. The checks build the networks in the submission's worker at ngf = ndf = 16
 with fixed seeds and reach them only through `submission` and the probes of
-`reference.grading.probes_a6`. A network built from the course library's conditional DCGAN
-(`reference.models.conditional`, lesson 7: it holds the answers; `ANSWERS`) scores nothing in the
-checks that build it. (Masking that module, as a1 masks its answers, would break `reference.models`,
-which imports it and which the notebook needs for the given DCGAN.)
+`reference.grading.probes_a6` (and `probes.module_summary`, for parameter counts). A network built
+from the course library's conditional DCGAN (`reference.models.conditional`, lesson 7: it holds the
+answers; `ANSWERS`) scores nothing in the checks that build it. (Masking that module, as a1 masks its
+answers, would break `reference.models`, which imports it and which the notebook needs for the given
+DCGAN.)
 
 - generator output shape (2, visible): G(z, y) traced layer by layer for label batches of every
   digit (N = 10), of 0s, of 9s (N = 3) and a mixed one (N = 5); faults are told by the labels they
@@ -19,7 +20,8 @@ which imports it and which the notebook needs for the given DCGAN.)
   batch but running on one-hot rows is a G that expects y one-hot (it is given integers), and running
   when called G(y, z) one whose forward takes its arguments in the other order; otherwise
   the layer that raised or the shape, with its fix. A G that works at nz = 100 only gets 1 point
-  ("use the `nz` argument").
+  ("use the `nz` argument"), and so does one whose widths ignore `ngf` (`width_fault`: the same
+  parameter count at ngf = 16 and 32, as in a Keras tutorial ported with 128 channels everywhere).
 - generator output range (1, visible): in [-1, 1] also with every weight scaled up 25 times (a final tanh).
 - generator uses y and z (2, visible): first, G must be a fixed function of z and y: a layer with
   weights that runs but is not registered in G (made in forward, or kept in a plain list; found by
@@ -32,7 +34,7 @@ which imports it and which the notebook needs for the given DCGAN.)
   costs both points; ignoring z, or mixing the batch's labels, one.
 - discriminator output (2, visible): D(x, y) gives one value per image, (N,) or (N, 1), for the
   same label batches, faults told as for G; and logits, not probabilities: with its weights scaled
-  up its outputs leave [0, 1] (a final sigmoid costs 1 point).
+  up its outputs leave [0, 1] (a final sigmoid costs 1 point); widths that ignore `ndf` cost 1 point.
 - discriminator uses y (2, visible): D must be a fixed function of x and y, as G; then the same
   images with other labels get other logits (as built or jittered), and the change differs from
   image to image: a label that only adds a constant per class (its vector joined to the features
@@ -82,7 +84,8 @@ which imports it and which the notebook needs for the given DCGAN.)
   judges real and fake images in one call of a D with BatchNorm, stale gradients, and a D whose
   logits start large (`probes_a6.initial_logits`: above LARGE_LOGITS on real digits at init, as
   with a projection embedding left at nn.Embedding's N(0, 1) init). AGREE_CALIBRATION holds the
-  measured agreements: sound designs 0.63-1.00, every wrong one 0.10-0.13.
+  measured agreements: sound designs 0.63-1.00, every wrong one 0.10-0.13. A G or D whose widths
+  ignore ngf or ndf is not trained and scores 0, told why (see the check's docstring).
 
 Points: 2 + 1 + 2 + 2 + 2 + 2 + 2 + 5 = 18.
 """
@@ -92,8 +95,8 @@ from __future__ import annotations
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import END_WITH_TANH, fixed_batch_hint
-from reference.grading import probes_a6
+from reference.grading.checks import END_WITH_TANH, fixed_batch_hint, ignores_width, parameter_count
+from reference.grading import probes, probes_a6
 from reference.grading.proxy import finite
 
 ASSIGNMENT = "a6_conditional_gan"
@@ -201,6 +204,30 @@ def generator(submission, nz: int = NZ, seed: int = 0):
 
 def discriminator(submission, seed: int = 0):
     return built(submission, DISCRIMINATOR, seed, ndf=NDF, num_classes=NUM_CLASSES)
+
+
+def parameter_total(submission, name: str, **kwargs) -> int | None:
+    """The parameter count of the student's `name(**kwargs)`; None when it cannot be built so."""
+    try:
+        model = built(submission, name, **kwargs)
+    except (StudentError, AssertionError):  # a network that cannot be built at that width: not this measure's fault
+        return None
+    return parameter_count(submission.run(probes.module_summary, model))
+
+
+def width_fault(submission, role: str) -> str | None:
+    """`ignores_width`'s message when G ("G", ngf) or D ("D", ndf) has the same parameter count at width 16 and
+    32: its layers take their widths from elsewhere (a global, or a tutorial's fixed 128 channels); else None."""
+    name, arg, width = (GENERATOR, "ngf", NGF) if role == "G" else (DISCRIMINATOR, "ndf", NDF)
+    extra = {"nz": NZ} if role == "G" else {}
+    counts = tuple(parameter_total(submission, name, **extra, **{arg: w}, num_classes=NUM_CLASSES) for w in (width, 2 * width))
+    return ignores_width(counts, name, arg, width)
+
+
+def width_partial(fault: str, arg: str, width: int) -> Partial:
+    """The visible checks' deduction for a network whose widths ignore `arg`, saying what it costs in the learning check."""
+    return Partial(1, f"{fault}: the checks build it at {arg} = {width}, and the learning check trains G and D only "
+                      f"there: it does not train a network whose widths ignore {arg}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1073,7 +1100,7 @@ def initial_logits_fault(submission, D) -> str | None:
 
 @check(points=2, visible=True)
 def test_generator_output_shape(submission):
-    """G(z, y) is (N, 1, 28, 28) for any batch, any labels 0-9 and any nz."""
+    """G(z, y) is (N, 1, 28, 28) for any batch, any labels 0-9 and any nz; its widths follow ngf."""
     G = generator(submission)
     fault = generator_shape_fault(submission, G)
     if fault is not None:
@@ -1086,6 +1113,9 @@ def test_generator_output_shape(submission):
     fault = generator_fault(traced(submission, G32, [noise(4, 32), y]), 4)
     if fault is not None:
         raise Partial(1, f"with nz=32, G(z, y) {fault}; expected (N, 1, 28, 28) for every nz: use the `nz` argument, do not fix it at {NZ}")
+    fault = width_fault(submission, "G")
+    if fault is not None:
+        raise width_partial(fault, "ngf", NGF)
 
 
 @check(points=1, visible=True)
@@ -1124,7 +1154,7 @@ def test_generator_uses_labels_and_noise(submission):
 
 @check(points=2, visible=True)
 def test_discriminator_output(submission):
-    """D(x, y) returns one logit per image for any batch and any labels 0-9."""
+    """D(x, y) returns one logit per image for any batch and any labels 0-9; its widths follow ndf."""
     D = discriminator(submission)
     fault = discriminator_shape_fault(submission, D)
     if fault is not None:
@@ -1140,6 +1170,9 @@ def test_discriminator_output(submission):
             f"D's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: it returns "
             f"probabilities (a final sigmoid); return logits, without nn.Sigmoid(): LOSS (reference.losses) takes logits"
         ))
+    fault = width_fault(submission, "D")
+    if fault is not None:
+        raise width_partial(fault, "ndf", NDF)
 
 
 @check(points=2, visible=True)
@@ -1381,10 +1414,27 @@ def learning_hint(submission) -> str:
 
 @check(points=5)
 def test_learns_to_draw_the_digit_asked_for(submission):
-    """Short seeded runs teach G to draw the digit asked for: the course's digit classifier reads G(z, y) as y."""
+    """Short seeded runs teach G to draw the digit asked for: the course's digit classifier reads G(z, y) as y.
+
+    The runs' budget (up to 3 x 300 steps within the check's time limit) holds for G and D built at ngf = ndf =
+    16. A G or D whose widths ignore ngf or ndf (`width_fault`) is not trained: it scores 0, and the message
+    says why. Training it anyway would train it at its own width, and whether that finishes depends on the
+    machine's load (the Keras tutorial's conditional GAN ported, 128 channels in every layer: 0.4-0.5 s a
+    step on one core against the solution's 0.04; graded so, it scored 3 of 5 in about 200 s on a quiet
+    grader and ran past the check's time limit on a busy one), so one notebook's grade would depend on the
+    load, and the timeout's message names the time limit, not the cause. The visible shape checks tell the
+    student this before they submit.
+    """
     from reference.grading import learning
 
     generator(submission), discriminator(submission)  # the constructors' own errors first, as in the other checks
+    widths = [fault for fault in (width_fault(submission, "G"), width_fault(submission, "D")) if fault is not None]
+    if widths:
+        raise AssertionError(
+            f"the grading run does not train G and D: {'; '.join(widths)}; the learning check trains G and D at "
+            f"ngf = ndf = {NGF} to fit its time limit, and a network that ignores its width argument would train at a "
+            f"width of its own"
+        )
     runs: list[dict] = []
     for seed in LEARN_SEEDS:
         try:
