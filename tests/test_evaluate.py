@@ -429,6 +429,7 @@ def test_an_empty_npy_or_damaged_npz_is_a_one_line_user_error(tmp_path, content)
     (np.zeros((30, 28, 28), bool), ["true/false"]),
     (np.zeros((1, 28, 28), np.uint8), ["source A", "1 image(s)", "at least 2"]),
 ])
+@pytest.mark.filterwarnings("ignore::reference.metrics.fid.SmallSampleWarning")  # 30 images: the sizes the cases need
 def test_cli_fid_of_odd_npz_arrays(capfd, tmp_path, data_root, array, words):
     """int64 pixels were refused as 'float images must lie in [0, 1]'; NaN, an empty or a one-image array
     ended in messages about 'features' and 'statistics', naming neither the file nor the fix."""

@@ -808,6 +808,7 @@ def test_a_file_name_quoted_by_a_check_adds_no_line_to_the_feedback(tmp_path, mo
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors:UserWarning")  # the attack builds one
 def test_a_reply_of_odd_tensors_is_refused_or_plain_data():
     """torch.load(weights_only=True) makes more than dense tensors. A nested tensor raised a
     RuntimeError out of `decode` (whose contract is ProtocolError), past the channel's handling; an
