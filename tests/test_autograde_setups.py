@@ -137,10 +137,10 @@ def test_folders_without_a_gradable_notebook_are_named(course: Path):
     assert done.returncode == 2 and not (course / "r.jsonl").exists()
     lines = done.stderr.strip().splitlines()
     assert lines[:4] == [  # the students in sorted order, one line each
-        f"gan-course: warning: submitted/empty/{A}/{A}.ipynb is not a notebook (empty, or not JSON); not graded (ask the student for the .ipynb file)",
+        f"gan-course: warning: submitted/empty/{A}/{A}.ipynb is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)",
         f"gan-course: warning: submitted/none/{A}/ holds no notebook; not graded (ask the student for {A}.ipynb)",
         f"gan-course: warning: submitted/other/{A}/ holds homework.ipynb, not {A}.ipynb; not graded (rename the student's notebook to {A}.ipynb to grade it)",
-        f"gan-course: warning: submitted/text/{A}/{A}.ipynb is not a notebook (empty, or not JSON); not graded (ask the student for the .ipynb file)",
+        f"gan-course: warning: submitted/text/{A}/{A}.ipynb is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)",
     ]
     assert lines[4].startswith("gan-course: error: no submissions to grade") and len(lines) == 5
 

@@ -76,6 +76,18 @@ def _forged(release: Path, source: Path) -> dict[str, nbformat.NotebookNode]:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "losses":
             cell.metadata["nbgrader"] = "not a dict"
     out["a6_metadata_not_a_dict"] = nb
+    nb = copy.deepcopy(sol)
+    for number, cell in enumerate(nb.cells):
+        cell["id"] = f"my cell #{number}!"  # nbformat reads it, then refuses it: nbgrader validates after every step
+    out["a7_cell_ids_nbformat_refuses"] = nb
+    nb = copy.deepcopy(sol)
+    nb.cells.insert(0, nbformat.NotebookNode({"cell_type": "heading", "level": 2, "metadata": {}, "source": "My answers"}))  # a v3 cell
+    next(c for c in nb.cells if c.cell_type == "code").execution_count = "seven"
+    out["a8_heading_cell_and_a_count_that_is_text"] = nb
+    nb = copy.deepcopy(sol)
+    for cell in nb.cells:  # every cell claims one made-up id: no test cell is left to hold the recorded points
+        cell.metadata["nbgrader"] = {"grade": True, "solution": True, "locked": True, "grade_id": "x", "points": 10**9, "schema_version": 3}
+    out["a9_every_cells_metadata_forged"] = nb
     return out
 
 
@@ -100,7 +112,7 @@ def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for student, nb in submissions.items():
         folder = course / "submitted" / student / A
         folder.mkdir(parents=True)
-        nbformat.write(nb, folder / f"{A}.ipynb")
+        (folder / f"{A}.ipynb").write_text(json.dumps(nb))  # as the student's file holds it: nbformat.write would mend some
         (folder / "timestamp.txt").write_text("2026-11-23 10:00:00.000000 UTC")
     record = grade_submission(course / "submitted" / "b_honest" / A / f"{A}.ipynb", A, course, sandbox=sandbox_default(None))
     full = sum(c["earned"] for c in record["checks"].values())
@@ -295,3 +307,60 @@ def test_images_in_markdown_reach_the_graded_notebook_only_within_an_outputs_lim
     assert "[remote image, not loaded: my plot](http://evil.example/track.png?student=e)" in cell.source
     assert "[left out: an image of 50,000 x 50,000 pixels" in cell.source and "attachments" not in cell
     assert BOMB not in json.dumps(nb)
+
+
+def test_a_notebook_nested_deeper_than_the_json_parser_goes_is_not_graded_and_the_class_is(tmp_path: Path, capsys):
+    """A notebook of 5,000 nested lists in a cell's metadata stopped `gan-course autograde` for the
+    whole class with json's RecursionError, before any submission was graded."""
+    from reference.grading.command import _submissions
+
+    for student in ("alice", "deep"):
+        (tmp_path / "submitted" / student / A).mkdir(parents=True)
+    (tmp_path / "submitted" / "alice" / A / f"{A}.ipynb").write_text('{"cells": []}')
+    (tmp_path / "submitted" / "deep" / A / f"{A}.ipynb").write_text('{"cells": [{"metadata": ' + "[" * 5000 + "]" * 5000 + "}]}")
+    assert [s for s, _ in _submissions(tmp_path, A, None)] == ["alice"]
+    assert f"submitted/deep/{A}/{A}.ipynb is not a notebook (empty, not JSON, or nested too deeply)" in capsys.readouterr().err
+
+
+class _Digest(str):
+    """A recorded cell's digest that counts how often it is compared."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        _Digest.compared += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_outputs_are_matched_to_cells_by_lookup_not_by_a_scan_of_the_record():
+    """Each code cell scanned every recorded cell left for its digest: a notebook of 100,000 cells,
+    half of them without a recorded output (the worker answered only for the others), held the merge
+    for every student for about an hour (n**2 / 4 comparisons)."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from reference.grading.bridge import fill
+    from reference.grading.notebook import source_digest
+
+    n = 2000
+    nb = new_notebook(cells=[new_code_cell(f"x = {i}") for i in range(n)])
+    record = {"tests": {}, "cells": {str(i): {"digest": _Digest(source_digest(f"x = {i}")), "outputs": [{"output_type": "stream", "text": f"{i}"}],
+                                              "error": None} for i in range(0, n, 2)}}
+    _Digest.compared = 0
+    fill(nb, record)
+    assert _Digest.compared < 4 * n
+    assert [c.outputs[0].text if c.outputs else None for c in nb.cells[:4]] == ["0", None, "2", None]
+
+
+def test_a_test_cell_added_back_from_the_gradebook_shows_no_hidden_check_in_the_feedback(merged):
+    """A submission whose every cell lost its nbgrader metadata gets its test cells back from the gradebook
+    (so its points are recorded): the feedback page shows them as any student's, never the hidden checks'
+    code (the gradebook keeps it between BEGIN/END HIDDEN TESTS)."""
+    student = "a9_every_cells_metadata_forged"
+    done = subprocess.run(["nbgrader", "generate_feedback", A, "--student", student, "--force"], cwd=merged["course"], env=_env(),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    page = (merged["course"] / "feedback" / student / A / f"{A}.html").read_text()
+    assert "Hidden check" in page and "Visible check" in page, "the test cells are not on the feedback page"
+    assert "HIDDEN TESTS" not in page, "the feedback shows a hidden check's code"

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import contextlib
 import html.parser
 import json
@@ -48,7 +49,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from nbformat import NotebookNode
-from nbformat.v4 import new_output
+from nbformat.v4 import new_code_cell, new_output
 from traitlets import Dict
 
 from reference.errors import UserError
@@ -524,9 +525,9 @@ def fill(nb: NotebookNode, record: dict) -> NotebookNode:
     metadata kept (`drop_notebook_metadata`)."""
     defuse_markdown(nb)
     drop_notebook_metadata(nb)
-    recorded: list[tuple[str, dict]] = [
-        (entry.get("digest", ""), entry) for _, entry in sorted(record["cells"].items(), key=lambda item: int(item[0]))
-    ]
+    recorded: dict[str, collections.deque] = {}  # digest: its cells' entries, in the order the cells ran
+    for _, entry in sorted(record["cells"].items(), key=lambda item: int(item[0])):
+        recorded.setdefault(entry.get("digest", ""), collections.deque()).append(entry)
     count = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -545,9 +546,8 @@ def fill(nb: NotebookNode, record: dict) -> NotebookNode:
                 new_output("execute_result", data={"text/plain": repr(earned)}, execution_count=count),
             ]
             continue
-        digest = source_digest(cell.source)
-        match = next((i for i, (d, _) in enumerate(recorded) if d == digest), None)
-        cell.outputs = _outputs(recorded.pop(match)[1]) if match is not None else []
+        entries = recorded.get(source_digest(cell.source))  # a lookup, not a scan: 100,000 cells are one notebook's
+        cell.outputs = _outputs(entries.popleft()) if entries else []
     return nb
 
 
@@ -573,13 +573,46 @@ FillRecords = None  # made on first use: nbgrader is a [dev] dependency
 RestoreMetadata = None
 
 
-def restore_metadata(nb: NotebookNode, cells: dict[str, dict]) -> NotebookNode:
+CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # what nbformat 4.5 allows as a cell's id
+CELL_TYPES = ("code", "markdown", "raw")
+
+
+def repair_structure(nb: NotebookNode) -> NotebookNode:
+    """`nb` with what nbformat reads but then refuses to validate made valid, so that nbgrader, which
+    validates after every step, records the submission: a cell id nbformat's pattern refuses gets a
+    new one, a cell of a type v4 has not (a v3 "heading") becomes markdown, and a code cell's
+    execution count that is not a number is cleared (its outputs are the record's anyway)."""
+    used = {cell.get("id") for cell in nb.cells}
+    for number, cell in enumerate(nb.cells):
+        if "id" in cell and not (isinstance(cell.id, str) and CELL_ID.match(cell.id)):
+            cell.id = next(f"cell-{number}-{n}" for n in range(len(nb.cells) + 1) if f"cell-{number}-{n}" not in used)
+            used.add(cell.id)
+        if cell.get("cell_type") not in CELL_TYPES:
+            level = cell.get("level", 1)
+            text = cell.get("source", "") if isinstance(cell.get("source"), str) else ""
+            prefix = "#" * level + " " if isinstance(level, int) and 1 <= level <= 6 else ""
+            nb.cells[number] = cell = NotebookNode({"cell_type": "markdown", "metadata": cell.get("metadata", {}), "source": prefix + text,
+                                                    **({"id": cell.id} if "id" in cell else {})})
+        if cell.cell_type == "code" and not (cell.get("execution_count") is None or _count_ok(cell.execution_count)):
+            cell.execution_count = None
+    return nb
+
+
+def _count_ok(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def restore_metadata(nb: NotebookNode, cells: dict[str, dict], sources: dict[str, str] | None = None) -> NotebookNode:
     """`nb` with every cell's nbgrader metadata taken from the gradebook's `cells` ({grade_id: the
     metadata generate_assignment gave that cell}), never from the submission: a cell whose grade id
     the gradebook does not know, or that repeats one an earlier cell has, keeps none. The submission
     is the student's file, and nbgrader trusts what it says about its cells: a schema version from
     the future stops nbgrader for every student after this one; a solution cell marked as graded, a
-    made-up test cell, or a locked test cell whose flags changed stops it for this one."""
+    made-up test cell, or a locked test cell whose flags changed stops it for this one.
+
+    A test cell no cell carries any more (the student deleted it, or its metadata) is added at the end
+    from `sources` ({grade_id: its source}): the grading ran every check whatever the notebook holds,
+    and without the cell nbgrader would record 0 for the points the record gives it."""
     seen: set[str] = set()
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader")
@@ -591,11 +624,22 @@ def restore_metadata(nb: NotebookNode, cells: dict[str, dict]) -> NotebookNode:
             cell.metadata["nbgrader"] = NotebookNode(dict(cells[grade_id]))
         else:
             del cell.metadata["nbgrader"]
+    for grade_id, meta in cells.items():
+        if grade_id not in seen and sources and grade_id in sources and meta.get("grade") and not meta.get("solution"):
+            cell = new_code_cell(sources[grade_id], metadata={"nbgrader": NotebookNode(dict(meta))})
+            if nb.get("nbformat_minor", 5) < 5:  # ids came with nbformat 4.5
+                del cell["id"]
+            nb.cells.append(cell)
     return nb
 
 
 def gradebook_cells(db_url: str, notebook: str, assignment: str) -> dict[str, dict]:
     """{grade_id: nbgrader metadata} of the source notebook's cells, as the gradebook holds them."""
+    return _gradebook(db_url, notebook, assignment)[0]
+
+
+def _gradebook(db_url: str, notebook: str, assignment: str) -> tuple[dict[str, dict], dict[str, str]]:
+    """({grade_id: nbgrader metadata}, {grade_id: source}) of the source notebook's cells, as the gradebook holds them."""
     from nbgrader.api import Gradebook
     from nbgrader.nbgraderformat import SCHEMA_VERSION
 
@@ -604,7 +648,7 @@ def gradebook_cells(db_url: str, notebook: str, assignment: str) -> dict[str, di
         grades = {cell.name: cell.max_score for cell in source.grade_cells}
         tasks = {cell.name: cell.max_score for cell in source.task_cells}
         solutions = {cell.name for cell in source.solution_cells}
-        cells = {}
+        cells, sources = {}, {}
         for cell in source.source_cells:
             meta = {
                 "cell_type": cell.cell_type, "checksum": cell.checksum, "grade": cell.name in grades, "grade_id": cell.name,
@@ -616,7 +660,8 @@ def gradebook_cells(db_url: str, notebook: str, assignment: str) -> dict[str, di
             if points is not None:
                 meta["points"] = int(points) if float(points).is_integer() else float(points)
             cells[cell.name] = meta
-    return cells
+            sources[cell.name] = cell.source or ""
+    return cells, sources
 
 
 def _restore_metadata_class():
@@ -627,7 +672,8 @@ def _restore_metadata_class():
 
         def preprocess(self, nb, resources):
             meta = resources["nbgrader"]
-            return restore_metadata(nb, gradebook_cells(meta["db_url"], meta["notebook"], meta["assignment"])), resources
+            cells, sources = _gradebook(meta["db_url"], meta["notebook"], meta["assignment"])
+            return restore_metadata(repair_structure(nb), cells, sources), resources
 
     return RestoreMetadata
 

@@ -95,7 +95,7 @@ def _submissions(root: Path, assignment: str, students: list[str] | None) -> lis
                       file=sys.stderr)
                 continue
             if not _looks_like_json(notebook):  # nbgrader would stop on it with a traceback
-                _warn(f"{notebook.relative_to(root)} is not a notebook (empty, or not JSON); not graded (ask the student for the .ipynb file)")
+                _warn(f"{notebook.relative_to(root)} is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)")
                 continue
             found.append((student_dir.name, notebook))
     return found
@@ -121,7 +121,7 @@ def _looks_like_json(notebook: Path) -> bool:
         return isinstance(json.loads(notebook.read_bytes().decode("utf-8-sig")), dict)
     except OSError:
         return True  # the grader says why it cannot read it, in the record
-    except ValueError:  # not JSON, not UTF-8
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than Python's parser goes
         return False
 
 
