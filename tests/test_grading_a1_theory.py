@@ -237,7 +237,8 @@ HALF_D = (
     "DeepLearning.AI's course and d2l do); this task sums the two means: mean(-log D(x)) + mean(-log(1 - D(G(z))))"
 )
 POOLED_D = (
-    "it is one mean over both batches together (binary cross-entropy on torch.cat of the logits); this task sums the "
+    "it is one mean over both batches together (binary cross-entropy on torch.cat of the logits, or the two sums divided "
+    "by N + M); this task sums the "
     "two means, mean(-log D(x)) + mean(-log(1 - D(G(z)))), one per batch: N real and M fake logits weigh the same "
     "only when N = M"
 )
@@ -1585,3 +1586,42 @@ def test_value_and_grad_hands_over_non_leaf_logits_and_differentiates_with_respe
     assert got["result"] == {"type": "Tensor", "shape": [], "dtype": "float32"} and got["requires_grad"] is True
     assert torch.allclose(got["value"], torch.tensor(-np.log(2), dtype=torch.float64))
     assert torch.allclose(got["grads"][0], torch.full((4, 1), -0.125, dtype=torch.float64))
+
+
+TRAPZ_REMOVED = (
+    "calling `cost_and_jsd` raised AttributeError: module 'numpy' has no attribute 'trapz': numpy.trapz no longer "
+    "exists in the NumPy and SciPy the grader runs (removed in NumPy 2.4 and SciPy 1.14; older versions still have it): "
+    "call numpy.trapezoid, the same rule under its new name"
+)
+
+
+def test_an_integration_rule_numpy_or_scipy_removed_and_sums_over_n_plus_m_are_told_so(tmp_path):
+    """np.trapz (in many tutorials, and still in older NumPy, perhaps the student's kernel's) fails where the
+    grader runs: the message says it was removed and names its new name. A d_loss that divides the two
+    BCEWithLogitsLoss(reduction='sum') by N + M is the pooled mean, told so without claiming a torch.cat."""
+    cells = {
+        "theory": CORRECT["bce_with_logits_and_scipy_sqrtm_on_numpy"]["theory"].replace(
+            "integrate.simpson(p * np.log(d) + q * np.log(1 - d), x=x)", "np.trapz(p * np.log(d) + q * np.log(1 - d), x)"),
+        "losses": """
+            def d_loss(real_logits, fake_logits):
+                bce = torch.nn.BCEWithLogitsLoss(reduction="sum")
+                n = real_logits.size(0) + fake_logits.size(0)
+                return (bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))) / n
+
+            def g_loss(fake_logits):
+                return -torch.nn.BCEWithLogitsLoss(reduction="sum")(fake_logits, torch.zeros_like(fake_logits)) / len(fake_logits)
+        """,
+    }
+    assert "np.trapz" in cells["theory"]
+    assert scores(submission(tmp_path, **cells)) == {
+        **OK,
+        **{name: (0.0, TRAPZ_REMOVED) for name in ("test_cost_is_v_at_d_star", "test_jsd_from_its_definition",
+                                                     "test_cost_and_jsd_on_other_grids")},
+        "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.72263 on seeded logits; expected 3.34467: {POOLED_D}"),
+        "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 100; expected 200: {POOLED_D}"),
+    }
+    checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    assert checks.removed_integrator("AttributeError", "module 'scipy.integrate' has no attribute 'simps'") == (
+        "scipy.integrate.simps no longer exists in the NumPy and SciPy the grader runs (removed in NumPy 2.4 and SciPy "
+        "1.14; older versions still have it): call scipy.integrate.simpson, the same rule under its new name")
+    assert checks.removed_integrator("AttributeError", "module 'numpy' has no attribute 'trapezoid'") is None

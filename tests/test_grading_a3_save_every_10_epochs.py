@@ -1703,3 +1703,67 @@ def test_grid_problem_tells_a_figure_from_a_grid():
         "`e.png` is one flat colour; save G(fixed_noise) mapped from [-1, 1] to [0, 1]"
     )
     assert problem("f.png", b"not an image") == "`f.png` is not a readable image (UnidentifiedImageError); save the grid with torchvision's save_image"
+
+
+
+def test_the_pytorch_tutorials_checkpoint_is_graded_by_what_it_holds(tmp_path):
+    """The PyTorch tutorial's checkpoint ("Saving and loading a general checkpoint"): a .tar file of
+    'generator_state_dict', 'optimizerG_state_dict'... keys, os.path paths under a Path out_dir, a 0-based loop
+    that saves its counter as 'epoch' and resumes from checkpoint['epoch'] + 1 (consistent, so the resume is
+    exact in its epochs), and no RNG state. Only the 0-based epoch (the spec asks for the epochs done) and the
+    random numbers cost points, each told by its fault."""
+    train = """
+        import os
+        from torchvision.utils import save_image
+
+
+        def train_loop(gan, fixed_noise, start_epoch, n_epochs, out_dir):
+            os.makedirs(os.path.join(out_dir, "checkpoints"), exist_ok=True)
+            for epoch in range(start_epoch, n_epochs):  # counted from 0
+                for i, x in enumerate(gan.batches.epoch(epoch)):
+                    loss_d, loss_g = step(gan, x)
+                if (epoch + 1) % 10 == 0:
+                    with torch.no_grad():
+                        fake = gan.G(fixed_noise).detach().cpu()
+                    save_image(fake, os.path.join(out_dir, f"fake_samples_epoch_{epoch + 1}.png"), normalize=True)
+                    torch.save({
+                        'epoch': epoch,
+                        'generator_state_dict': gan.G.state_dict(),
+                        'discriminator_state_dict': gan.D.state_dict(),
+                        'optimizerG_state_dict': gan.opt_g.state_dict(),
+                        'optimizerD_state_dict': gan.opt_d.state_dict(),
+                        'loss_d': loss_d, 'loss_g': loss_g,
+                        'fixed_noise': fixed_noise,
+                    }, os.path.join(out_dir, "checkpoints", f"checkpoint_{epoch + 1}.tar"))
+
+
+        def train(n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            fixed_noise = torch.randn(64, gan.nz)
+            train_loop(gan, fixed_noise, 0, n_epochs, out_dir)
+            return gan.G, gan.D
+    """
+    resume = """
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            checkpoint = torch.load(checkpoint)
+            gan.G.load_state_dict(checkpoint['generator_state_dict'])
+            gan.D.load_state_dict(checkpoint['discriminator_state_dict'])
+            gan.opt_g.load_state_dict(checkpoint['optimizerG_state_dict'])
+            gan.opt_d.load_state_dict(checkpoint['optimizerD_state_dict'])
+            start_epoch = checkpoint['epoch'] + 1
+            gan.G.train(); gan.D.train()
+            train_loop(gan, checkpoint['fixed_noise'], start_epoch, n_epochs, out_dir)
+            return gan.G, gan.D
+    """
+    assert "rng" not in train and "'epoch': epoch," in train and "checkpoint['epoch'] + 1" in resume
+    assert scores(cells(tmp_path, textwrap.dedent(train), textwrap.dedent(resume))) == {
+        **OK,
+        "test_checkpoints_hold_optimizers_and_epoch": (
+            1.0, "`checkpoint_10.tar` (saved after epoch 10) holds epoch 9, a 0-based loop's counter; save the number of "
+                 "epochs done, 10 (epoch + 1 in `for epoch in range(n_epochs)`)"),
+        "test_resume_continues_the_run": (
+            2.0, "the resumed run's random numbers differ from an uninterrupted run's from epoch 11 on (step draws its "
+                 "noise with torch.randn): save torch.get_rng_state() in the checkpoint and restore it with "
+                 "torch.set_rng_state in resume, after make_gan(seed), which reseeds torch"),
+    }

@@ -355,3 +355,23 @@ def test_keys_that_name_no_run_are_named_by_each_run_s_check():
     assert run_check(CHECKS.test_answers_are_well_formed, Fake(diagnosis=RIGHT_DIAGNOSIS, **letters.values)) == (
         0.0, "`fix` has keys that are no run: a, b, c, d, e; the runs are run_a, run_b, run_c, run_d, run_e")
     CHECKS.judge_fix(Fake(fix={"Run A": "scale_data"}), "run_a")  # a run's name in other case and separators is that run
+
+
+def test_camel_case_run_together_words_and_typographic_quotes_are_the_choices_they_spell():
+    """A choice written camelCase or with its words run together ("dWins", "labelSmoothing",
+    "nan_logsigmoid"), or pasted from a word processor with typographic quotes or dashes ("“d_wins”",
+    "d–wins"), is the key it spells: right or wrong as that key, never "not one of FAILURES' keys"."""
+    diagnosis = {"run_a": "unitRangeData", "run_b": "\u201ccheckerboard\u201d", "run_c": "d\u2013wins",
+                 "run_d": "nan_logsigmoid", "run_e": "lrOffBy10"}
+    fix = {"run_a": "scaleData", "run_b": "resizeConv", "run_c": "labelSmoothing", "run_d": "LogitsLoss", "run_e": "\u2018ema\u2019"}
+    fake = Fake(diagnosis=diagnosis, fix=fix)
+    assert run_check(CHECKS.test_answers_are_well_formed, fake) == (2.0, "")
+    for run in RUNS:
+        assert run_check(getattr(CHECKS, f"test_{run}_diagnosis"), fake) == (2.0, "")
+    for run in ("run_a", "run_b", "run_c", "run_d"):
+        assert run_check(getattr(CHECKS, f"test_{run}_fix"), fake) == (1.0, "")
+    assert run_check(CHECKS.test_run_e_fix, fake) == (
+        0.0, "fix['run_e'] = 'ema' treats a symptom, not the cause: an average of G's weights is no better than G when G barely moves")
+    assert run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": "lrD"})) == (1.0, "")
+    assert run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": "lrDee"})) == (
+        0.0, "fix['run_c'] = 'lrDee' is not one of FIXES' keys: " + ", ".join(CHECKS.FIXES))

@@ -40,10 +40,26 @@ def run(submission, name: str, probe: Callable, *args):
                 f"{err.describe()}: real_logits (N,) and fake_logits (M,) may have different lengths, so they cannot be "
                 f"added elementwise; take each term's mean on its own, mean(-log D(x)) + mean(-log(1 - D(G(z))))"
             ) from None
+        if (fix := removed_integrator(err.type, err.message)) is not None:
+            raise AssertionError(f"{err.describe()}: {fix}") from None
         module = masked_module(err.message) if err.type in ("ImportError", "ModuleNotFoundError", "AttributeError") else None
         if module is None:
             raise
         raise AssertionError(not_own(name, module, f"{name} uses")) from None
+
+
+REMOVED_INTEGRATORS = {"trapz": "trapezoid", "simps": "simpson", "cumtrapz": "cumulative_trapezoid"}  # old name: new
+
+
+def removed_integrator(kind: str, message: str) -> str | None:
+    """The fix for a call of an integration rule NumPy 2 or SciPy 1.14 removed (np.trapz, scipy.integrate.simps...),
+    else None: older versions, a student's own kernel's perhaps, still have it, so the failure needs saying why."""
+    found = re.search(r"module '(numpy|scipy\.integrate)' has no attribute '(trapz|simps|cumtrapz)'", message)
+    if kind != "AttributeError" or found is None:
+        return None
+    module, old = found.groups()
+    return (f"{module}.{old} no longer exists in the NumPy and SciPy the grader runs (removed in NumPy 2.4 and SciPy 1.14; "
+            f"older versions still have it): call {module}.{REMOVED_INTEGRATORS[old]}, the same rule under its new name")
 
 
 def own_work(submission, name: str, fn, *args) -> None:
@@ -309,7 +325,7 @@ def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
 def d_star_answer(submission, pair: Pair) -> torch.Tensor:
     """d_star(x, ...) on the pair's grid as float64 values (n,); a failure that names the fault when
     it is not one number per grid point."""
-    answer = submission.run(probes_a1.number, submission.get("d_star"), *pair.args())
+    answer = run(submission, "d_star", probes_a1.number, submission.get("d_star"), *pair.args())
     kind = answer.get("type") if isinstance(answer, dict) else None
     kind = kind if isinstance(kind, str) else "something else"
     values, shape = answer.get("values") if isinstance(answer, dict) else None, answer.get("shape") if isinstance(answer, dict) else None
@@ -327,7 +343,7 @@ def d_star_answer(submission, pair: Pair) -> torch.Tensor:
 def cost_and_jsd_answer(submission, pair: Pair) -> tuple[float, float]:
     """cost_and_jsd(x, ...) on the pair's grid as (C(G), JSD); a failure that names the fault when
     it is not two numbers."""
-    answer = submission.run(probes_a1.numbers, submission.get("cost_and_jsd"), *pair.args())
+    answer = run(submission, "cost_and_jsd", probes_a1.numbers, submission.get("cost_and_jsd"), *pair.args())
     kind = answer.get("type") if isinstance(answer, dict) else None
     kind = kind if isinstance(kind, str) else "something else"
     items = answer.get("items") if isinstance(answer, dict) else None
@@ -437,7 +453,8 @@ def d_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[float, s
         (float(want / 2), "it is exactly half the expected value: you average the real and fake terms ((loss_real + "
          "loss_fake) / 2, as DeepLearning.AI's course and d2l do); this task sums the two means: mean(-log D(x)) + "
          "mean(-log(1 - D(G(z))))"),
-        (float(pooled), "it is one mean over both batches together (binary cross-entropy on torch.cat of the logits); "
+        (float(pooled), "it is one mean over both batches together (binary cross-entropy on torch.cat of the logits, or the two sums "
+         "divided by N + M); "
          "this task sums the two means, mean(-log D(x)) + mean(-log(1 - D(G(z)))), one per batch: N real and M fake "
          "logits weigh the same only when N = M"),
         (float(2 * pooled), "it is twice one mean over both batches together, which equals the sum of the two means "

@@ -45,7 +45,7 @@ def run_entry(given: dict, run: str):
 
 def compact(name: str) -> str:
     """A name without case, spaces or word separators: how run names are matched."""
-    return re.sub(r"[\s_-]+", "", name.strip().lower())
+    return re.sub(SEPARATORS, "", name.strip().strip(QUOTES).lower())
 
 
 def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bool = False) -> str:
@@ -75,17 +75,29 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
         raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {got}")
     key = spelled(value)
     if key not in allowed:
-        key = described(submission, listing, value, allowed)
+        key = unseparated(value, allowed) or described(submission, listing, value, allowed)
     if key is None:
         raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}")
     return key
 
 
+QUOTES = "`'\"\u2018\u2019\u201c\u201d"  # straight, back and typographic quotes (a word processor's “d_wins”)
+SEPARATORS = r"[\s_\-\u2010-\u2015]+"  # spaces, underscores, hyphens and typographic dashes ("d–wins")
+
+
 def spelled(value: str) -> str:
     """A choice as a key is spelled: case, surrounding spaces, quotes and a closing full stop, and the
     separators between words forgiven ("D wins", "d-wins", " D_Wins ", "`d_wins`" and "d_wins." are "d_wins")."""
-    value = value.strip().strip("`'\"").strip().removesuffix(".").strip()
-    return re.sub(r"[\s_-]+", "_", value.lower())
+    value = value.strip().strip(QUOTES).strip().removesuffix(".").strip()
+    return re.sub(SEPARATORS, "_", value.lower())
+
+
+def unseparated(value: str, allowed: tuple[str, ...]) -> str | None:
+    """The key in `allowed` that `value` spells with its words run together, else None: camelCase and
+    words without separators ("dWins", "labelSmoothing", "nan_logsigmoid") are the key they spell."""
+    bare = re.sub(SEPARATORS, "", spelled(value))
+    found = [key for key in allowed if key.replace("_", "") == bare]
+    return found[0] if len(found) == 1 else None
 
 
 def described(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
