@@ -1056,3 +1056,42 @@ def test_an_output_changed_after_its_tanh_is_told_so(forward, told):
     )
     assert points == 0.0 and "never negative even with large weights" in message, message
     assert message.endswith(fix if told == "after" else END_WITH_TANH), message
+
+
+@pytest.mark.parametrize(
+    ("conv", "told"),
+    [
+        ("nn.Conv2d(ngf, ngf, 3, 1, 1, dilation=2, bias=False)",
+         "generator output is (N, 1, 24, 24): `main.10` (Conv2d(16, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
+         "dilation=(2, 2), bias=False)) turns (N, 16, 14, 14) into (N, 16, 12, 12): a layer between two stages must keep height and width: kernel 3, stride 1, "
+         "padding 1 without dilation; with dilation=2 a 3x3 kernel spans 5 pixels and needs padding 2; expected (N, 1, 28, 28)"),
+        ("nn.Conv2d(ngf, ngf, 4, 1, 1, dilation=3, bias=False)",
+         "generator output is (N, 1, 14, 14): `main.10` (Conv2d(16, 16, kernel_size=(4, 4), stride=(1, 1), padding=(1, 1), "
+         "dilation=(3, 3), bias=False)) turns (N, 16, 14, 14) into (N, 16, 7, 7): a layer between two stages must keep height and width: kernel 3, stride 1, "
+         "padding 1 (its dilation 3 spreads the 4x4 kernel over 10 pixels, which no padding centres: drop dilation=3); "
+         "expected (N, 1, 28, 28)"),
+    ],
+    ids=["dilation_2_padding_1", "dilation_3_even_kernel"],
+)
+def test_a_dilated_conv_that_shrinks_the_image_is_told_the_padding_its_dilation_needs(conv, told):
+    """A 3x3 conv with stride 1 and padding 1 but dilation=2 shrinks 14x14 to 12x12: the generic fix (kernel 3,
+    stride 1, padding 1) is what it already has, so the message names the padding its dilation needs."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_checks
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init}
+    exec(textwrap.dedent(f'''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.main = nn.Sequential(*given[:10], {conv}, nn.BatchNorm2d(ngf), nn.ReLU(True), *given[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return self.main(z)
+    '''), namespace)
+    points, message = run_check(load_checks(A, ROOT)["test_output_shape"], LocalSubmission(namespace))
+    assert (points, message) == (0.0, told)

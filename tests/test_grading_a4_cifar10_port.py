@@ -1077,6 +1077,66 @@ def test_a_loader_built_from_the_raw_array_is_told_its_layout_and_labels(tmp_pat
     assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected
 
 
+DICT_DATASET = '''
+class Cifar(torch.utils.data.Dataset):
+    def __init__(self, root):
+        self.base = torchvision.datasets.CIFAR10(root, train=True, download=True)
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        image, label = self.base[i]
+        return <ITEM>
+
+
+def make_cifar10_loader(root, batch_size=64):
+    return DataLoader(Cifar(root), batch_size=batch_size, shuffle=True, drop_last=True)
+'''
+V2_LOADER = '''
+from torchvision.transforms import v2
+
+
+def make_cifar10_loader(root, batch_size=64):
+    tf = v2.Compose([v2.ToImage(), <TO_DTYPE>, v2.Normalize([0.5] * 3, [0.5] * 3)])
+    return DataLoader(torchvision.datasets.CIFAR10(root, train=True, download=True, transform=tf), batch_size=batch_size, shuffle=True)
+'''
+UNSCALED = (
+    "the loader's images are in [{}]: the pixels 0..255 were never divided by 255 (a cast to float, such as "
+    "v2.ToDtype(torch.float32) without scale=True, keeps them); use transforms.ToTensor() (or v2.ToDtype(torch.float32, "
+    "scale=True)) before transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))"
+)
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        (DICT_DATASET.replace("<ITEM>", "(transforms.functional.to_tensor(image) * 2 - 1, label)"), (2.0, "")),
+        (DICT_DATASET.replace("<ITEM>", '{"image": transforms.functional.to_tensor(image) * 2 - 1, "label": label}'), (
+            0.0, "the loader yields dicts, not (images, labels) pairs: the training loop unpacks `for real, _ in loader`; "
+                 "have the dataset's __getitem__ return a tuple (image, label), which the DataLoader collates into (images, labels)")),
+        (V2_LOADER.replace("<TO_DTYPE>", "v2.ToDtype(torch.float32, scale=True)"), (2.0, "")),
+        (V2_LOADER.replace("<TO_DTYPE>", "v2.ToDtype(torch.float32)"), (0.0, UNSCALED.format("-1.00, 509.00"))),
+        (V2_LOADER.replace("<TO_DTYPE>", "v2.ToDtype(torch.float32)").replace(", v2.Normalize([0.5] * 3, [0.5] * 3)", ""),
+         (0.0, UNSCALED.format("0.00, 255.00"))),
+    ],
+    ids=["tuple_dataset", "dict_dataset", "v2_scaled", "v2_unscaled", "v2_unscaled_unnormalised"],
+)
+def test_a_custom_dataset_or_v2_transforms_loader_is_told_its_fault(tmp_path, source, expected):
+    """A Dataset whose __getitem__ returns a dict is told the training loop needs (image, label) tuples (not
+    ToTensor, which it already uses); v2.ToDtype(torch.float32) without scale=True is told the pixels were
+    never divided by 255 (not a generic "not the files' pixels")."""
+    from reference.grading.submission import LocalSubmission
+
+    import torchvision
+    from torchvision import transforms
+
+    namespace = {"torch": torch, "torchvision": torchvision, "transforms": transforms, "DataLoader": torch.utils.data.DataLoader}
+    exec(textwrap.dedent(source), namespace)
+    check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
+    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected
+
+
 def test_a_generator_given_flat_noise_is_told_to_reshape_it_once():
     """G without the Unflatten: its first ConvTranspose2d gets z (N, nz), 2-D; the fix is told once, not per case."""
     from reference.grading.submission import LocalSubmission

@@ -1038,10 +1038,25 @@ CRITIC_LOSS_IS = "critic_loss(critic_real, critic_fake) = {} on seeded critic sc
     ("return critic_fake.mean() - critic_real.mean() + 0.001 * (critic_real ** 2).mean()", CRITIC_LOSS_IS.format("0.303585", (
         "it adds ProGAN's drift term 0.001 mean(D(x)^2), which is not part of this loss: mean(D(G(z))) - mean(D(x)) (the "
         "training step adds only the gradient penalty)"))),
-], ids=["hinge", "progan_drift_term"])
+    ("return 0.5 * ((critic_real - 1) ** 2).mean() + 0.5 * (critic_fake ** 2).mean()", CRITIC_LOSS_IS.format("9.21772", (
+        "that is LSGAN's least-squares loss (D(x) pulled to 1 and D(G(z)) to 0 by squares): WGAN's critic minimises "
+        "mean(D(G(z))) - mean(D(x)), with no squares and no targets"))),
+], ids=["hinge", "progan_drift_term", "lsgan"])
 def test_critic_losses_of_other_gans_are_named(body, expected):
     student = in_kernel(cell(f"def critic_loss(critic_real, critic_fake):\n    {body}\n", GENERATOR_OK))
     assert run_check(checks().test_critic_loss_matches_reference, student) == (0.0, expected)
+
+
+@pytest.mark.parametrize(("body", "got"), [
+    ("return 0.5 * ((critic_fake - 1) ** 2).mean()", "6.85581"),
+    ("return F.mse_loss(critic_fake, torch.ones_like(critic_fake))", "13.7116"),
+], ids=["half_squares", "mse_loss"])
+def test_an_lsgan_generator_loss_is_named(body, got):
+    student = in_kernel(cell(CRITIC_OK, f"def generator_loss(critic_fake):\n    {body}\n"))
+    assert run_check(checks().test_generator_loss_matches_reference, student) == (0.0, (
+        f"generator_loss(critic_fake) = {got} on seeded critic scores of shape (16, 1); expected 0.633718: that is LSGAN's "
+        "least-squares loss (D(G(z)) pulled to 1 by a square): WGAN's generator minimises -mean(D(G(z))), with no squares "
+        "and no target"))
 
 
 def test_a_loss_that_assumes_scores_of_shape_n_by_1_is_told_they_may_be_n():

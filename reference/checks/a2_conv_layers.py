@@ -109,13 +109,24 @@ def ladder_break(calls: list[dict]) -> dict | None:
     return None
 
 
+def dilation_fix(call: dict) -> str:
+    """For a dilated stride-1 conv, the padding that keeps its size: dilation * (kernel - 1) / 2; "" otherwise."""
+    dilation, kernel = ints(call.get("dilation")), ints(call.get("kernel"))
+    if not dilation or not kernel or max(dilation) == 1 or len(set(dilation)) != 1 or len(set(kernel)) != 1:
+        return ""
+    d, k = dilation[0], kernel[0]
+    if d * (k - 1) % 2:
+        return f" (its dilation {d} spreads the {k}x{k} kernel over {d * (k - 1) + 1} pixels, which no padding centres: drop dilation={d})"
+    return f" without dilation; with dilation={d} a {k}x{k} kernel spans {d * (k - 1) + 1} pixels and needs padding {d * (k - 1) // 2}"
+
+
 def break_text(call: dict, batch: int) -> str:
     """Why `call` leaves the ladder, and the fix for its kind of layer."""
     got = f"{layer_text(call)} turns {shape_text(call.get('in'), batch)} into {shape_text(call.get('out'), batch)}"
     stride = ints(call.get("stride"))
     before = size(call.get("in"))
     if call.get("kind") in ("conv", "conv_transpose") and stride and max(stride) == 1:
-        return f"{got}: {KEEP}"
+        return f"{got}: {KEEP}{dilation_fix(call)}"
     if call.get("kind") == "conv_transpose" and before and before[0] in STAGES:
         k, s, p = STAGES[before[0]]
         nxt = LADDER[LADDER.index(before[0]) + 1]

@@ -488,6 +488,11 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
     x = result.get("images")
     if not isinstance(x, torch.Tensor):
         kind = text((result.get("images_type") or {}).get("type") if isinstance(result.get("images_type"), dict) else "", 60)
+        if kind == "dict":
+            raise AssertionError(
+                "the loader yields dicts, not (images, labels) pairs: the training loop unpacks `for real, _ in loader`; "
+                "have the dataset's __getitem__ return a tuple (image, label), which the DataLoader collates into (images, labels)"
+            )
         raise AssertionError(f"the loader's batches hold {kind or 'no'} images, not tensors: use transforms.ToTensor()")
     kind = str(x.dtype).removeprefix("torch.")
     assert x.is_floating_point(), f"the loader yields {kind} images; expected floats: use transforms.ToTensor()"
@@ -538,6 +543,12 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
         )
     if matches(x, test.float() / 127.5 - 1.0):
         raise AssertionError("the loader reads the test split; train on the training batches: CIFAR10(root, train=True, ...)")
+    if matches(x, train.float()) or matches(x, train.float() * 2 - 1):
+        raise AssertionError(
+            f"the loader's images are in [{low:.2f}, {high:.2f}]: the pixels 0..255 were never divided by 255 (a cast to float, "
+            f"such as v2.ToDtype(torch.float32) without scale=True, keeps them); use transforms.ToTensor() (or "
+            f"v2.ToDtype(torch.float32, scale=True)) before transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))"
+        )
     raise AssertionError(
         f"the loader's images (in [{low:.2f}, {high:.2f}]) are not the CIFAR-10 files' pixels scaled to [-1, 1] "
         f"((x / 255 - 0.5) / 0.5): use transforms.ToTensor() then transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)); "

@@ -9,8 +9,8 @@ graded) and are reached only through `submission` and the probes of `reference.g
 
 - The losses (visible, 2 + 1): values and gradients with respect to the critic's scores, on seeded
   scores of shape (16, 1) and (16,), against `reference.losses.WGANGP` in float64. A flipped sign,
-  the standard GAN's binary cross-entropy, the hinge loss, ProGAN's drift term, a sigmoid, a sum or a
-  missing term gets its own message.
+  the standard GAN's binary cross-entropy, the hinge loss, LSGAN's squares, ProGAN's drift term, a sigmoid, a sum
+  or a missing term gets its own message.
 - The penalty draws its own eps, so it is never compared with a penalty that draws another. The
   probe hands it a seeded critic that records every input (`probes_a5.Recorder`), with the RNGs
   seeded, and the checks judge what it was called on and recompute the penalty here on exactly
@@ -197,6 +197,9 @@ def scores(shape: tuple[int, ...], seed: int) -> torch.Tensor:
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * 3.0
 
 
+LSGAN = " (D(x) pulled to 1 and D(G(z)) to 0 by squares)"
+
+
 def critic_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[float, str]]:
     """Common wrong critic losses on these scores: [(their value, the message)]."""
     r, f = real.double(), fake.double()
@@ -213,6 +216,8 @@ def critic_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[flo
          "mean(relu(1 + D(G(z)))) (SAGAN, BigGAN): WGAN's critic minimises mean(D(G(z))) - mean(D(x)), with no margin"),
         (float(f.mean() - r.mean() + 0.001 * r.square().mean()), "it adds ProGAN's drift term 0.001 mean(D(x)^2), which "
          "is not part of this loss: mean(D(G(z))) - mean(D(x)) (the training step adds only the gradient penalty)"),
+        *[(float(scale * ((r - 1).square().mean() + f.square().mean())), f"that is LSGAN's least-squares loss{LSGAN}: WGAN's "
+           "critic minimises mean(D(G(z))) - mean(D(x)), with no squares and no targets") for scale in (0.5, 1.0)],
     ]
 
 
@@ -225,6 +230,8 @@ def generator_loss_faults(fake: torch.Tensor) -> list[tuple[float, str]]:
         (float(F.softplus(-f).mean()), f"that is the standard GAN's non-saturating loss -log sigmoid(D(G(z))); {NO_LOGS}"),
         (float(-torch.sigmoid(f).mean()), f"the scores go through a sigmoid; {NO_LOGS}"),
         (float(-f.sum()), "it is the sum over the batch, not the mean: take the mean"),
+        *[(float(scale * (f - 1).square().mean()), "that is LSGAN's least-squares loss (D(G(z)) pulled to 1 by a square): WGAN's "
+           "generator minimises -mean(D(G(z))), with no squares and no target") for scale in (0.5, 1.0)],
     ]
 
 
