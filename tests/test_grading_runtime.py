@@ -725,3 +725,14 @@ def test_the_visible_checks_command_answers_help_and_writes_nothing(capsys, monk
         visible.main(["--help"])
     assert stop.value.code == 0 and "assignment" in capsys.readouterr().out and written == []
     assert visible.main(["visible", "a1_theory", "a2_conv_layers"]) == 0 and written == ["a1_theory", "a2_conv_layers"]
+
+
+def test_an_integration_rule_imported_under_its_removed_name_is_told_the_new_one():
+    """`from scipy.integrate import simps` at the top of a cell: the cell's error names the new name, without
+    the grader's own file path that ImportError quotes."""
+    from reference.grading.checks import with_known_fix
+
+    told = with_known_fix("ImportError", "cannot import name 'simps' from 'scipy.integrate' (/venv/lib/python3.11/site-packages/scipy/integrate/__init__.py)")
+    assert told.startswith("ImportError: cannot import name 'simps' from 'scipy.integrate': simps is gone") and "import simpson" in told, told
+    assert "/venv/" not in told
+    assert "cumulative_trapezoid" in with_known_fix("ImportError", "cannot import name 'cumtrapz' from 'scipy.integrate' (/x.py)")

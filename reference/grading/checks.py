@@ -185,6 +185,11 @@ KNOWN_FIXES = (
     # nn.BCEWithLogitsLoss say the first, F.binary_cross_entropy and nn.BCELoss the second
     *(("ValueError", words, BCE_TARGET_SHAPE, "torch.nn.functional")
       for words in ("must be the same as input size", "that is different to the input size")),
+    # an integration rule SciPy 1.14 and NumPy 2 removed, imported at the top of a cell (a student's own, older
+    # kernel may still have it, so the cell runs there and fails when graded)
+    *(("ImportError", f"cannot import name '{old}'", f"{old} is gone from the SciPy and NumPy the grader runs (removed in "
+       f"SciPy 1.14 and NumPy 2; older versions still have it): import {new}, the same rule under its new name")
+      for old, new in (("simps", "simpson"), ("trapz", "trapezoid"), ("cumtrapz", "cumulative_trapezoid"))),
     (
         "RuntimeError",
         "Expected all tensors to be on the same device",
