@@ -26,6 +26,7 @@ Session-scoped files are shared by all tests: read them, never modify them (copy
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -455,3 +456,51 @@ def visible_results(assignment: str, notebook: Path, names) -> dict:
     finally:
         executed.close()
 
+
+
+@contextlib.contextmanager
+def process_state_kept():
+    """Put back what a notebook run in this process may change for the tests after it: the RNGs
+    (torch, NumPy, random), grad mode, default dtype, torch's threads, the environment, warning
+    filters, the working directory and sys.path."""
+    import random
+    import sys
+    import warnings
+
+    import torch
+
+    saved = (torch.get_rng_state(), np.random.get_state(), random.getstate(), torch.is_grad_enabled(),
+             torch.get_default_dtype(), torch.get_num_threads(), dict(os.environ), list(warnings.filters), os.getcwd(),
+             list(sys.path))
+    try:
+        yield
+    finally:
+        rng, np_rng, py_rng, grad, dtype, threads, env, filters, cwd, path = saved
+        torch.set_rng_state(rng)
+        np.random.set_state(np_rng)
+        random.setstate(py_rng)
+        torch.set_grad_enabled(grad)
+        torch.set_default_dtype(dtype)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        os.environ.clear()
+        os.environ.update(env)
+        warnings.filters[:] = filters
+        os.chdir(cwd)
+        sys.path[:] = path
+
+
+def graded_here(path: Path, assignment: str, only=None) -> dict[str, tuple[float, str]]:
+    """{check: (points, message)} of the notebook at `path`, its cells and the checks in this process
+    (`reference.grading.local.grade_in_process`, what plain `nbgrader autograde` does), for the honest
+    submissions of the grading tests: a worker's start (a Python with torch, about 2 s of CPU) saved
+    per submission. Each test_grading_<id>.py grades a sample of them in the sandbox too and asserts
+    the same result (test_the_sandbox_grades_like_this_process), and grades there the solution, the
+    untouched student version and every attack or answer taken from the masked library."""
+    import warnings
+
+    from reference.grading.local import grade_in_process
+
+    with process_state_kept(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the submission's own (a sandboxed worker's never reach pytest either)
+        return grade_in_process(path, assignment, Path(__file__).resolve().parents[1], only=only)

@@ -1,10 +1,12 @@
 """The a1 autograder gives the right score and message to right and wrong code.
 
 Each submission is the solution notebook with some of its code cells replaced (grade ids "theory":
-d_star and cost_and_jsd; "losses"; "frechet"), graded like a student's notebook (its cells in the
-sandboxed worker, the checks of tests/autograders/test_a1_theory.py here, across the proxy). The
+d_star and cost_and_jsd; "losses"; "frechet"), graded like a student's notebook (the solution, the
+student version and the answers taken from the library: its cells in the sandboxed worker, the
+checks of tests/autograders/test_a1_theory.py here, across the proxy). The
 functions are checked independently, so one notebook carries a d_loss, a g_loss and a
-frechet_distance, each right or with its own mistake; the wrong theory cells (p_data and p_g
+frechet_distance, each right or with its own mistake (graded in this process, `graded_here`: the
+sandbox gives the same results, test_the_sandbox_grades_like_this_process shows it on a sample); the wrong theory cells (p_data and p_g
 swapped in D*, a missing log, sums without the grid step, a flipped sign, the JSD in bits or derived
 from the identity...) are graded with the other cells right. An answer taken from the course
 library (reference.losses, reference.metrics.fid) scores 0 when graded, and the visible checks say
@@ -21,7 +23,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import notebook_with_cells, visible_results
+from conftest import graded_here, notebook_with_cells, visible_results
 from reference.grading import probes, probes_a1
 from reference.grading.local import load_module
 from reference.grading.runner import grade_notebook
@@ -55,6 +57,12 @@ def submission(tmp_path: Path, **cells: str) -> Path:
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:
+    """An honest submission's results, graded in this process."""
+    return graded_here(path, A)
+
+
+def sandboxed(path: Path) -> dict[str, tuple[float, str]]:
+    """The results of `gan-course autograde`: cells in the sandboxed worker, checks across the proxy."""
     return grade_notebook(path, A, ROOT)
 
 
@@ -70,12 +78,12 @@ def test_the_points_add_up_to_the_first_cells_18():
 
 
 def test_solution_scores_full_marks():
-    assert scores(SOLUTION) == OK
+    assert sandboxed(SOLUTION) == OK
 
 
 def test_unmodified_student_version_scores_zero_on_every_check():
     todo = "`{}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
-    assert scores(STUDENT) == {name: (0.0, todo.format(function_of(name))) for name in FULL}
+    assert sandboxed(STUDENT) == {name: (0.0, todo.format(function_of(name))) for name in FULL}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -851,6 +859,29 @@ def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
     assert scores(submission(tmp_path, **cells)) == {**OK, **expected}
 
 
+# errors the checks explain (tensors of two lengths added, np.trapz, integer targets) and plain wrong values
+SANDBOX_SAMPLE = ["terms_added_elementwise_in_d", "naive_logs_in_d_no_mean_in_g_no_sum_in_frechet", "integer_bce_targets_svdvals_of_the_product"]
+
+
+@pytest.mark.parametrize("name", SANDBOX_SAMPLE)
+def test_the_sandbox_grades_like_this_process(tmp_path, name):
+    """What the other tests grade in this process scores the same in the sandbox, messages included:
+    a check that names the fault of an exception of the student's code sees the same StudentError both
+    ways (`LocalSubmission.run` raises it as the proxy does)."""
+    path = submission(tmp_path, **WRONG[name][0])
+    assert sandboxed(path) == scores(path) == {**OK, **WRONG[name][1]}
+
+
+def test_the_visible_checks_name_an_error_of_the_students_code_as_the_grader_does(tmp_path):
+    """In the student's kernel too, a d_loss that adds the real and fake terms elementwise is told why
+    the lengths differ and what to do, not only torch's words (the check sees the StudentError the
+    proxy would bring)."""
+    cells, expected = WRONG["terms_added_elementwise_in_d"]
+    results = visible_results(A, submission(tmp_path, **cells), ["test_d_loss_matches_minimax"])
+    assert results == {"test_d_loss_matches_minimax": expected["test_d_loss_matches_minimax"]}
+    assert "cannot be added elementwise" in results["test_d_loss_matches_minimax"][1]
+
+
 @pytest.mark.parametrize(("loss", "targets", "fix"), [
     (F.binary_cross_entropy_with_logits, torch.ones(4, dtype=torch.long), "targets are integers"),
     (torch.nn.BCEWithLogitsLoss(), torch.ones(4, dtype=torch.long), "targets are integers"),
@@ -1475,7 +1506,7 @@ def test_the_check_module_masks_the_modules_that_hold_the_answers():
 
 def test_an_answer_imported_from_the_course_library_scores_zero_when_graded(tmp_path):
     module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics.fid"}
-    assert scores(submission(tmp_path, **TAKEN["imported"])) == {
+    assert sandboxed(submission(tmp_path, **TAKEN["imported"])) == {
         **THEORY_OK,
         **{check: (0.0, taken(f"`{function_of(check)}` is not defined when graded: the cell that defines it uses",
                               function_of(check), module[function_of(check)]))
@@ -1485,7 +1516,7 @@ def test_an_answer_imported_from_the_course_library_scores_zero_when_graded(tmp_
 
 def test_an_answer_that_reaches_the_course_library_indirectly_scores_zero_when_graded(tmp_path):
     module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics"}
-    assert scores(submission(tmp_path, **TAKEN["reached_indirectly"])) == {
+    assert sandboxed(submission(tmp_path, **TAKEN["reached_indirectly"])) == {
         **THEORY_OK,
         **{check: (0.0, taken(f"{function_of(check)} uses", function_of(check), module[function_of(check)]))
            for check in FULL if check not in THEORY},
@@ -1520,7 +1551,7 @@ def test_a_function_that_changes_its_inputs_in_place_scores_the_same_in_the_kern
     }
     graded, kernel = tmp_path / "graded", tmp_path / "kernel"
     graded.mkdir(), kernel.mkdir()
-    assert scores(submission(graded, **cells)) == OK
+    assert sandboxed(submission(graded, **cells)) == OK
     results = visible_results(A, submission(kernel, **cells), FULL)
     assert results == {name: OK[name] for name in results} and "test_frechet_distance_matches_reference" in results
 

@@ -1,8 +1,11 @@
 """The a2 autograder gives the right score and message to right and wrong submissions.
 
 Each submission is the solution notebook with the `DeeperGenerator` cell replaced (and, for the
-cheats, a cell added), run in the sandboxed worker like a student's notebook and graded by every
-check of tests/autograders/test_a2_conv_layers.py across the proxy. The digits classifier of the
+cheats, a cell added), graded by every check of tests/autograders/test_a2_conv_layers.py. The
+solution, the student version and every submission that tampers with the grading (the cheats, a
+patched FID) run in the sandboxed worker like a student's notebook, graded across the proxy; the
+honest ones are graded in this process (`graded_here`), and test_the_sandbox_grades_like_this_process
+shows that the sandbox gives a sample of them the same results. The digits classifier of the
 learning check is trained once per module into a temporary cache. How the learning verdict holds
 over seeds is tested in tests/test_learning.py; here each submission is graded once.
 
@@ -24,7 +27,7 @@ import torch
 from nbclient import NotebookClient
 from torch import nn
 
-from conftest import notebook_with_cells
+from conftest import graded_here, notebook_with_cells
 from reference.grading import probes_a2
 from reference.grading.checks import END_WITH_TANH
 from reference.grading.runner import grade_notebook
@@ -57,17 +60,23 @@ def submission(tmp_path: Path, source: str, extra: str | None = None) -> Path:
     return notebook_with_cells(SOLUTION, tmp_path, {"deeper_generator": code})
 
 
-def scores(path: Path) -> dict[str, tuple[float, str]]:
-    return grade_notebook(path, A, ROOT)
+def scores(path: Path, only=None) -> dict[str, tuple[float, str]]:
+    """An honest submission's results, graded in this process."""
+    return graded_here(path, A, only=only)
+
+
+def sandboxed(path: Path, only=None) -> dict[str, tuple[float, str]]:
+    """The results of `gan-course autograde`: cells in the sandboxed worker, checks across the proxy."""
+    return grade_notebook(path, A, ROOT, only=only)
 
 
 def test_solution_scores_full_marks():
-    assert scores(SOLUTION) == OK
+    assert sandboxed(SOLUTION) == OK
 
 
 def test_unmodified_student_version_scores_zero_everywhere():
     message = "`DeeperGenerator.__init__` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
-    assert scores(STUDENT) == {name: (0.0, message) for name in CHECKS}
+    assert sandboxed(STUDENT) == {name: (0.0, message) for name in CHECKS}
 
 
 # A generator written out layer by layer; <EXTRA_7>, <EXTRA_14>, <LAST_CONV> and <LAST> are filled per variant.
@@ -734,6 +743,7 @@ def matches(got: tuple[float, str], want: tuple[float, str]) -> bool:
     return re.fullmatch(pattern, got[1]) is not None
 
 
+TAMPERING = {"noise_ignored_fid_patched_in_the_worker"}  # graded in the sandbox only: it patches the grading code it runs beside
 LEARNS_ANYWAY = "no_tanh"  # of the faults that leave learning alone, the one whose full learning run is graded
 
 
@@ -744,10 +754,19 @@ def test_wrong_submissions_get_exact_partial_scores(tmp_path, name):
     such a fault is not charged again there; the learning verdicts have their own tests."""
     source, expected = WRONG[name]
     graded = [c for c in CHECKS if c != "test_learns" or "test_learns" in expected or name == LEARNS_ANYWAY]
-    got = grade_notebook(submission(tmp_path, source), A, ROOT, only=graded)
+    got = (sandboxed if name in TAMPERING else scores)(submission(tmp_path, source), only=graded)
     want = {check: expected.get(check, (FULL[check], "")) for check in graded}
     assert set(got) == set(want)
     assert all(matches(got[check], want[check]) for check in graded), {c: got[c] for c in graded if not matches(got[c], want[c])}
+
+
+@pytest.mark.parametrize("name", ["block_with_the_wrong_channels", "block_in_a_plain_list", "sigmoid_output"])
+def test_the_sandbox_grades_like_this_process(tmp_path, name):
+    """What the other tests grade in this process scores the same in the sandbox, messages included
+    (a layer's error traced to the layer, unregistered layers, a generator that is never negative)."""
+    path = submission(tmp_path, WRONG[name][0])
+    graded = [c for c in CHECKS if c != "test_learns"]
+    assert sandboxed(path, only=graded) == scores(path, only=graded)
 
 
 COPIES = (
@@ -760,7 +779,7 @@ COPIES = (
 @pytest.mark.parametrize("name", list(CHEATS))
 def test_cheats_lose_the_learning_points(tmp_path, name):
     """Copies (also only while graded) and a forged probe change nothing on the grader's side."""
-    got = scores(submission(tmp_path, SOLUTION_CLASS, CHEATS[name]))
+    got = sandboxed(submission(tmp_path, SOLUTION_CLASS, CHEATS[name]))
     assert {check: got[check] for check in CHECKS[:4]} == {check: OK[check] for check in CHECKS[:4]}
     assert got["test_learns"] == (0.0, COPIES)
 
@@ -892,7 +911,7 @@ def test_normalised_and_functional_convs_count_as_added_layers(tmp_path, name):
     original at each call) and a conv called as F.conv2d with a registered weight are convs that
     shape the output: full marks on every check but the learning run (which has its own tests)."""
     graded = [c for c in CHECKS if c != "test_learns"]
-    got = grade_notebook(submission(tmp_path, NORMALISED_AND_FUNCTIONAL[name]), A, ROOT, only=graded)
+    got = scores(submission(tmp_path, NORMALISED_AND_FUNCTIONAL[name]), only=graded)
     assert got == {c: OK[c] for c in graded}
 
 
@@ -945,7 +964,7 @@ def test_a_batch_size_fixed_in_a_view_is_named_once(tmp_path):
         "a .view or .reshape fixes the batch size at 64, but batches have any size N (here {n}): let the batch size "
         "follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1)"
     )
-    got = grade_notebook(submission(tmp_path, source), A, ROOT, only=["test_output_shape", "test_output_range"])
+    got = scores(submission(tmp_path, source), only=["test_output_shape", "test_output_range"])
     assert got == {
         "test_output_shape": (
             0.0,

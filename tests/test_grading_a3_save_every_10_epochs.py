@@ -1,8 +1,10 @@
 """The a3 autograder gives the right score and message to right and wrong submissions.
 
-Each submission is the solution notebook with its `train` and `resume` cells replaced, run in the
-sandboxed worker and graded by every check of tests/autograders/test_a3_save_every_10_epochs.py
-across the proxy. The probes that watch a run and resume one (reference/grading/probes_a3.py) and
+Each submission is the solution notebook with its `train` and `resume` cells replaced, graded by
+every check of tests/autograders/test_a3_save_every_10_epochs.py. The honest ones are graded in this
+process (`graded_here`; test_the_sandbox_grades_like_this_process shows the sandbox gives a sample
+of them the same results); the solution, the student version and the forgeries are run in the
+sandboxed worker and graded across the proxy. The probes that watch a run and resume one (reference/grading/probes_a3.py) and
 the trusted side's file readers are also tested on their own, in this process.
 """
 
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import notebook_with_cells
+from conftest import graded_here, notebook_with_cells
 from reference.grading import probes_a3
 from reference.grading.checks import run_check
 from reference.grading.local import check_module_path, execute_notebook, load_checks, load_module
@@ -112,6 +114,12 @@ def cells(tmp_path: Path, train: str, resume: str = RESUME, save: str = SAVE) ->
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:
+    """An honest submission's results, graded in this process."""
+    return graded_here(path, A)
+
+
+def sandboxed(path: Path) -> dict[str, tuple[float, str]]:
+    """The results of `gan-course autograde`: cells in the sandboxed worker, checks across the proxy."""
     return grade_notebook(path, A, ROOT)
 
 
@@ -120,12 +128,12 @@ def checks_module():
 
 
 def test_solution_scores_full_marks():
-    assert scores(SOLUTION) == OK
+    assert sandboxed(SOLUTION) == OK
 
 
 def test_unmodified_student_version_scores_zero_everywhere():
     message = "`train` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
-    assert scores(STUDENT) == {name: (0.0, message) for name in CHECKS}
+    assert sandboxed(STUDENT) == {name: (0.0, message) for name in CHECKS}
 
 
 def cell_sources(path: Path) -> dict[str, str]:
@@ -989,6 +997,15 @@ def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
     assert same(result, EXPECTED[name]), result
 
 
+@pytest.mark.parametrize("name", ["figure_with_title", "optimizers_pickled", "saves_every_10_batches"])
+def test_the_sandbox_grades_like_this_process(tmp_path, name):
+    """What the other tests grade in this process scores the same in the sandbox, messages included
+    (the run's files read from the worker's scratch folder, the checkpoint's pickled objects refused)."""
+    path = submission(tmp_path, WRONG[name])
+    result = sandboxed(path)
+    assert result == scores(path) and same(result, EXPECTED[name]), result
+
+
 def test_expected_totals():
     """A schedule fault loses the schedule checks' 5 points, and the resume check's 4 only when
     train(10) then writes no checkpoint after an epoch to resume from, or one whose epoch is the
@@ -1226,7 +1243,7 @@ def test_a_forged_resume_report_scores_nothing(tmp_path, name):
     """The resume check reads the runs' checkpoint files itself: a cell that makes the probe report a
     perfect resume, with no resume written, gets none of its points."""
     files, message = FORGERIES[name]
-    assert scores(submission(tmp_path, ONE_BASED, resume=FORGED_REPORT.replace("FILES", files))) == {
+    assert sandboxed(submission(tmp_path, ONE_BASED, resume=FORGED_REPORT.replace("FILES", files))) == {
         **OK, "test_resume_continues_the_run": (0.0, message)}
 
 
@@ -1298,7 +1315,7 @@ def test_a_checkpoint_crafted_to_run_code_never_runs_in_the_grader(tmp_path):
                 torch.save({**state, "extra": Payload()}, out_dir / f"{epoch}.pt")
     """
     (tmp_path / "nb").mkdir()
-    result = scores(submission(tmp_path / "nb", body, before))
+    result = sandboxed(submission(tmp_path / "nb", body, before))
     refused = "`10.pt` holds a pickled `posix.mkdir`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"
     earned, message = result.pop("test_resume_continues_the_run")  # its own torch.load(weights_only=True) refuses the file too
     assert (earned, message) == (0.0, f"`resume` could not load the checkpoint that train(10, ...) saved: {refused}")

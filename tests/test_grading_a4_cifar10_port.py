@@ -1,9 +1,11 @@
 """The a4 autograder gives the right score and message to right and wrong submissions.
 
 Each submission is the solution notebook with some of its solution cells (`loader`, `networks`,
-`colour_grid`) replaced, run in the sandboxed worker like a student's notebook (offline: its data
-cell writes the coloured digits in CIFAR-10's format) and graded by every check of
-tests/autograders/test_a4_cifar10_port.py across the proxy. Faults that do not interfere share a
+`colour_grid`) replaced (offline: its data cell writes the coloured digits in CIFAR-10's format)
+and graded by every check of tests/autograders/test_a4_cifar10_port.py: the solution, the student
+version and the attacks run in the sandboxed worker like a student's notebook, graded across the
+proxy; the honest ones in this process (`graded_here`), and test_the_sandbox_grades_like_this_process
+shows that the sandbox gives a sample of them the same results. Faults that do not interfere share a
 notebook (a loader fault, a generator fault, a discriminator fault and a grid fault), so that one
 grading, and at most one learning run, tests four checks. The probes of
 reference/grading/probes_a4.py are also tested on their own, and the visible checks in a kernel.
@@ -27,7 +29,7 @@ import torch
 from nbclient import NotebookClient
 from torch import nn
 
-from conftest import notebook_with_cells
+from conftest import graded_here, notebook_with_cells
 from reference.grading import probes_a4
 from reference.grading.checks import END_WITH_TANH, run_check
 from reference.grading.local import execute_notebook, load_checks
@@ -59,18 +61,24 @@ def submission(tmp_path: Path, cells: dict[str, str]) -> Path:
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:
+    """An honest submission's results, graded in this process."""
+    return graded_here(path, A)
+
+
+def sandboxed(path: Path) -> dict[str, tuple[float, str]]:
+    """The results of `gan-course autograde`: cells in the sandboxed worker, checks across the proxy."""
     return grade_notebook(path, A, ROOT)
 
 
 def test_solution_scores_full_marks():
-    assert scores(SOLUTION) == OK
+    assert sandboxed(SOLUTION) == OK
 
 
 def test_unmodified_student_version_scores_zero_everywhere():
     def todo(name: str) -> str:
         return f"`{name}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
 
-    assert scores(STUDENT) == {
+    assert sandboxed(STUDENT) == {
         "test_loader_yields_colour_batches_in_minus_one_one": (0.0, todo("make_cifar10_loader")),
         "test_generator_makes_colour_images": (0.0, todo("make_generator")),
         "test_discriminator_takes_colour_images": (0.0, todo("make_discriminator")),
@@ -615,6 +623,15 @@ def test_wrong_submissions_get_exact_partial_scores(tmp_path, name):
     cells, expected = WRONG[name]
     want = {check: expected.get(check, (points, "")) for check, points in FULL.items()}
     assert scores(submission(tmp_path, cells)) == want
+
+
+@pytest.mark.parametrize("name", ["g_channels_d_linear_test_split_plotted_grid", "layers_in_lists_grayscale_loader_grid_elsewhere"])
+def test_the_sandbox_grades_like_this_process(tmp_path, name):
+    """What the other tests grade in this process scores the same in the sandbox, messages included
+    (a layer's error traced to the layer inside the learning run, unregistered layers, files read from scratch)."""
+    path = submission(tmp_path, WRONG[name][0])
+    result = sandboxed(path)
+    assert result == scores(path) == {check: WRONG[name][1].get(check, (points, "")) for check, points in FULL.items()}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The a5 autograder gives the right score and message to right and wrong code.
 
-Each sandboxed submission is the solution notebook with its "losses" cell (critic_loss,
-generator_loss) and its "penalty" cell (gradient_penalty) replaced, graded like a student's
-notebook: its cells in the sandboxed worker, the checks of tests/autograders/test_a5_wgan_gp.py
-here, across the proxy. The checks of the three functions are independent, so each wrong notebook
+Each submission is the solution notebook with its "losses" cell (critic_loss, generator_loss) and
+its "penalty" cell (gradient_penalty) replaced, graded by the checks of
+tests/autograders/test_a5_wgan_gp.py: the solution, the student version and the answer taken from
+the library like a student's notebook (its cells in the sandboxed worker, the checks here, across
+the proxy), the honest ones in this process (`graded_here`; test_the_sandbox_grades_like_this_process
+shows that the sandbox gives a sample of them the same results). The checks of the three functions are independent, so each wrong notebook
 carries one mistake per function; the grading run (hidden, 4 points) trains with all three. Full
 training runs cost time, so most wrong notebooks also carry a loss that stops the grading run at
 its first step (a number, a batch of losses, a detached loss, no return); the others show the run's
@@ -29,7 +31,7 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from conftest import notebook_with_cells, visible_results
+from conftest import graded_here, notebook_with_cells, visible_results
 from reference.grading import probes_a5
 from reference.grading.checks import run_check
 from reference.grading.local import load_module
@@ -67,6 +69,12 @@ def submission(tmp_path: Path, **cells: str) -> Path:
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:
+    """An honest submission's results, graded in this process."""
+    return graded_here(path, A)
+
+
+def sandboxed(path: Path) -> dict[str, tuple[float, str]]:
+    """The results of `gan-course autograde`: cells in the sandboxed worker, checks across the proxy."""
     return grade_notebook(path, A, ROOT)
 
 
@@ -82,14 +90,14 @@ def test_the_check_module_masks_the_course_librarys_losses():
 
 
 def test_solution_scores_full_marks():
-    assert scores(SOLUTION) == OK
+    assert sandboxed(SOLUTION) == OK
 
 
 def test_unmodified_student_version_scores_zero_on_every_check():
     todo = "`{}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
     function = {"test_critic_loss_matches_reference": "critic_loss", "test_generator_loss_matches_reference": "generator_loss",
                 "test_training_lowers_the_critics_estimate": "critic_loss"}
-    assert scores(STUDENT) == {name: (0.0, todo.format(function.get(name, "gradient_penalty"))) for name in FULL}
+    assert sandboxed(STUDENT) == {name: (0.0, todo.format(function.get(name, "gradient_penalty"))) for name in FULL}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -590,6 +598,15 @@ WRONG = {
 def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
     cells, expected = WRONG[name]
     assert scores(submission(tmp_path, **cells)) == {**OK, **expected}
+
+
+@pytest.mark.parametrize("name", ["x_hat_built_in_place_in_real", "retain_graph_false", "no_square_generator_loss_detached"])
+def test_the_sandbox_grades_like_this_process(tmp_path, name):
+    """What the other tests grade in this process scores the same in the sandbox, messages included:
+    an error of the student's penalty inside the grading run is named the same way both ways."""
+    cells, expected = WRONG[name]
+    path = submission(tmp_path, **cells)
+    assert sandboxed(path) == scores(path) == {**OK, **expected}
 
 
 def test_every_check_fails_on_some_wrong_submission():
@@ -1116,7 +1133,7 @@ def taken(lead: str, name: str) -> str:
 
 def test_an_answer_taken_from_the_course_library_scores_zero_when_graded(tmp_path):
     defined = "`{0}` is not defined when graded: the cell that defines it uses"
-    assert scores(submission(tmp_path, **TAKEN)) == {
+    assert sandboxed(submission(tmp_path, **TAKEN)) == {
         "test_critic_loss_matches_reference": (0.0, taken(defined.format("critic_loss"), "critic_loss")),
         "test_generator_loss_matches_reference": (0.0, taken(defined.format("generator_loss"), "generator_loss")),
         **{check: (0.0, taken("gradient_penalty uses", "gradient_penalty")) for check in PENALTY_CHECKS},

@@ -1,8 +1,11 @@
 """The a6 autograder gives the right score and message to right and wrong submissions.
 
 Each submission is the solution notebook with some of its three solution cells (`generator`,
-`discriminator`, `train_step`) replaced, run in the sandboxed worker like a student's notebook and
-graded by the checks of tests/autograders/test_a6_conditional_gan.py across the proxy. The learning
+`discriminator`, `train_step`) replaced and graded by the checks of
+tests/autograders/test_a6_conditional_gan.py: the solution, the student version and the generator
+that acts otherwise while graded run in the sandboxed worker like a student's notebook, graded
+across the proxy; the honest ones in this process (`graded_here`; test_the_sandbox_grades_like_this_process
+shows that the sandbox gives a sample of them the same results). The learning
 check (seeded training runs) is the expensive part, so faults that do not interfere share a
 notebook (a fault of G, of D and of the step, each graded by its own check), and each notebook is
 graded once per module (`graded`): the solution, two other correct designs, the untouched student
@@ -24,7 +27,7 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from conftest import notebook_with_cells
+from conftest import graded_here, notebook_with_cells
 from reference.data import load_dataset
 from reference.grading import probes_a6
 from reference.grading.local import check_module_path, load_module
@@ -844,10 +847,23 @@ def graded(tmp_path_factory):
             else:
                 path = notebook_with_cells(SOLUTION, tmp_path_factory.mktemp(name), cells_of(name))
                 only = None if name in CORRECT or WRONG[name]["learning"] else [c for c in CHECKS if c != LEARNS]
-            done[name] = grade_notebook(path, A, ROOT, only=only)
+            sandboxed = name in ("solution", "student") or name in TAMPERING
+            done[name] = grade_notebook(path, A, ROOT, only=only) if sandboxed else graded_here(path, A, only=only)
         return done[name]
 
     return grade
+
+
+TAMPERING = {"returns_stored_digits_when_graded"}  # graded in the sandbox only: it acts otherwise there
+SANDBOX_SAMPLE = ["one_hot_of_9__one_hot_without_num_classes__fake_labels_are_real", "fake_labels_drawn_as_floats", "d_step_without_detach"]
+
+
+@pytest.mark.parametrize("name", SANDBOX_SAMPLE)
+def test_the_sandbox_grades_like_this_process(graded, tmp_path, name):
+    """What the other tests grade in this process scores the same in the sandbox, messages included:
+    an error of the student's step or networks inside the grading run is named the same way both ways."""
+    path = notebook_with_cells(SOLUTION, tmp_path, cells_of(name))
+    assert grade_notebook(path, A, ROOT, only=[LEARNS]) == {LEARNS: graded(name)[LEARNS]}
 
 
 def matches(got: tuple[float, str], want: tuple[float, str]) -> bool:

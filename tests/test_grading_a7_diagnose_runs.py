@@ -2,8 +2,10 @@
 students diagnose are what make_runs.py makes.
 
 Each submission is the solution notebook with its "answers" cell (the dicts `diagnosis` and `fix`)
-replaced, graded like a student's notebook (its cells in the sandboxed worker, the checks of
-tests/autograders/test_a7_diagnose_runs.py here, across the proxy). The per-run checks are
+replaced, graded by the checks of tests/autograders/test_a7_diagnose_runs.py: the solution and the
+student version like a student's notebook (its cells in the sandboxed worker, the checks here,
+across the proxy), the others in this process (`graded_here`; test_the_sandbox_grades_like_this_process
+shows that the sandbox gives them the same results where the proxy carries values otherwise). The per-run checks are
 independent, so one notebook carries several mistakes, each costing exactly its checks. (The
 written "why" answers are graded by hand.) Two of the runs are regenerated on the CPU and must give
 the committed metrics.csv (all but the timing columns) and grids, to within another CPU's rounding.
@@ -22,7 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import notebook_with_cells
+from conftest import graded_here, notebook_with_cells
 from reference.grading.checks import CheckFailure, run_check
 from reference.grading.local import load_module
 from reference.grading.runner import grade_notebook
@@ -51,6 +53,12 @@ def submission(tmp_path: Path, diagnosis, fix) -> Path:
 
 
 def scores(path: Path) -> dict[str, tuple[float, str]]:
+    """An honest submission's results, graded in this process."""
+    return graded_here(path, A)
+
+
+def sandboxed(path: Path) -> dict[str, tuple[float, str]]:
+    """The results of `gan-course autograde`: cells in the sandboxed worker, checks across the proxy."""
     return grade_notebook(path, A, ROOT)
 
 
@@ -64,12 +72,12 @@ def test_the_points_add_up_to_17():
 
 
 def test_solution_scores_full_marks():
-    assert scores(SOLUTION) == OK
+    assert sandboxed(SOLUTION) == OK
 
 
 def test_unmodified_student_version_scores_zero_on_every_check():
     missing = '`{0}` is not defined: was it renamed or its cell not run?; set {0} = {{"run_a": "...", ...}} in the cell under "Your answers"'
-    assert scores(STUDENT) == {
+    assert sandboxed(STUDENT) == {
         name: (0.0, missing.format("fix" if name.endswith("_fix") else "diagnosis")) for name in FULL
     }
 
@@ -153,16 +161,26 @@ def test_a_dict_the_proxy_cannot_carry_is_named():
         CHECKS.answers(Fake(fix=Handle()), "fix")
 
 
+NUMPY_AND_ODD_KEYS = (
+    "import numpy as np\n"
+    f"diagnosis = dict(enumerate(np.array({list(RIGHT_DIAGNOSIS.values())!r})))\n"
+    f"fix = {{run: np.str_(value) for run, value in {RIGHT_FIX!r}.items()}}\n"
+    "fix['run_c'] = {'label_smoothing'}\n"
+)
+
+
+def test_the_sandbox_grades_like_this_process(tmp_path):
+    """Values the proxy carries otherwise than they are (numpy strings as str, a dict keyed by numbers
+    and a set as handles) score the same in the sandbox as in this process, where the others are graded."""
+    path = submission(tmp_path, NUMPY_AND_ODD_KEYS, None)
+    assert sandboxed(path) == scores(path)
+
+
 def test_numpy_strings_are_strings_and_odd_keys_and_values_are_named(tmp_path):
     """Answers held as numpy strings are right answers (np.str_ is a str); a dict keyed by numbers is
     told its keys are the fault, a set is named as a set; a learning rate named for run_b (whose
     settings hold one 15x too high) earns half its diagnosis."""
-    source = (
-        "import numpy as np\n"
-        f"diagnosis = dict(enumerate(np.array({list(RIGHT_DIAGNOSIS.values())!r})))\n"
-        f"fix = {{run: np.str_(value) for run, value in {RIGHT_FIX!r}.items()}}\n"
-        "fix['run_c'] = {'label_smoothing'}\n"
-    )
+    source = NUMPY_AND_ODD_KEYS
     keys = ('`diagnosis` has keys that are not strings: key each answer by its run\'s name, a string, e.g. diagnosis = '
             '{"run_a": "...", ...}')
     result = scores(submission(tmp_path, source, None))

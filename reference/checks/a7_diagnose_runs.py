@@ -24,10 +24,10 @@ def answers(submission, name: str) -> dict:
         value = submission.get(name)
     except CheckFailure as err:
         raise AssertionError(f'{err}; set {name} = {{"run_a": "...", ...}} in the cell under "Your answers"') from None
-    if isinstance(value, dict):
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
         return value
     kind = getattr(value, "type_name", None)  # an object the proxy cannot carry comes back as a handle
-    if kind == "builtins.dict":  # the proxy carries a dict as data only when its keys are strings
+    if kind == "builtins.dict" or isinstance(value, dict):  # the proxy carries a dict as data only when its keys are strings
         raise AssertionError(f"`{name}` has keys that are not strings: key each answer by its run's name, a string, "
                              f'e.g. {name} = {{"run_a": "...", ...}}')
     shown = kind.rsplit(".", 1)[-1] if kind else type(value).__name__
@@ -71,7 +71,12 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
         value = value[0]
     if not isinstance(value, str):
         kind = getattr(value, "type_name", None)  # an object the proxy cannot carry (a set...) comes back as a handle
-        got = f"a {kind.rsplit('.', 1)[-1]}" if isinstance(kind, str) else f"{value!r} ({type(value).__name__})"
+        if isinstance(kind, str):
+            got = f"a {kind.rsplit('.', 1)[-1]}"
+        elif value is None or type(value) in (bool, int, float, list, tuple, dict):  # what the proxy carries as data
+            got = f"{value!r} ({type(value).__name__})"
+        else:  # in the student's kernel: named as it is when graded
+            got = f"a {type(value).__name__}"
         raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {got}")
     key = spelled(value)
     if key not in allowed:

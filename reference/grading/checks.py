@@ -24,6 +24,7 @@ import tempfile
 import types
 import warnings
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from reference.errors import UserError
 
@@ -87,6 +88,15 @@ class StudentError(Exception):
         super().__init__(f"{type}: {message}")
         self.type, self.message, self.where, self.not_implemented = type, message, where, not_implemented
         self.raised_in = raised_in
+
+    @classmethod
+    def from_info(cls, info: Any) -> "StudentError":
+        """The StudentError an `error_info` dict stands for, its text made printable and cut short:
+        the dict may come from the student's side (the worker, a probe's reply), forged."""
+        info = info if isinstance(info, dict) else {}
+        kind = clean_text(info.get("type"), 80)
+        return cls(kind if kind.replace(".", "").isidentifier() else "an exception", clean_text(info.get("message"), 300),
+                   clean_text(info.get("where"), 120), info.get("not_implemented") is True, clean_text(info.get("raised_in"), 120))
 
     def describe(self) -> str:
         """What the student reads: which of their functions raised what, and the fix when known."""
@@ -293,6 +303,21 @@ def as_student_error(err: BaseException, namespace: dict | None) -> StudentError
     if where is None:
         return None
     return StudentError(type(err).__name__, first_line(err), where, isinstance(err, NotImplementedError), raised_in(err))
+
+
+def error_info(err: BaseException, namespace: dict | None = None) -> dict:
+    """{"type", "message" (first line), "where" (the outermost function defined in `namespace` the
+    traceback passes through, "" if none), "raised_in" (the module of the innermost Python frame,
+    e.g. "torch.optim.adam"), "not_implemented"} of an exception: what the worker sends for an
+    exception of the student's code, and `StudentError.from_info` turns back into one."""
+    return {"type": type(err).__name__, "message": first_line(err), "where": _student_frame(err, namespace) or "",
+            "raised_in": raised_in(err), "not_implemented": isinstance(err, NotImplementedError)}
+
+
+def clean_text(value: Any, limit: int) -> str:
+    """Untrusted text (not a str: ""), printable and at most `limit` characters."""
+    text = printable(value if isinstance(value, str) else "")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def printable(text: str, newlines: bool = False, mark: str = " ") -> str:

@@ -24,7 +24,7 @@ import shutil
 import sys
 import tempfile
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -237,17 +237,22 @@ def execute_notebook(path: str | os.PathLike) -> ExecutedNotebook:
     return ExecutedNotebook(namespace, errors, workdir, path)
 
 
-def grade_in_process(path: str | os.PathLike, assignment: str, root: str | os.PathLike | None = None) -> dict[str, tuple[float, str]]:
-    """Every check of `assignment` on the notebook at `path`, cells and checks in this process, as
-    `nbgrader autograde` does it: {check name: (earned, message)}. Trusted notebooks only (the
-    solutions, timing comparisons); students' notebooks go to `reference.grading.runner`."""
-    checks = load_checks(assignment, root)
+def grade_in_process(
+    path: str | os.PathLike, assignment: str, root: str | os.PathLike | None = None, *, only: Iterable[str] | None = None
+) -> dict[str, tuple[float, str]]:
+    """Every check of `assignment` (or `only` these) on the notebook at `path`, cells and checks in
+    this process, as `nbgrader autograde` does it: {check name: (earned, message)}. Trusted notebooks
+    only (the solutions, the tests' honest submissions, timing comparisons); students' notebooks go
+    to `reference.grading.runner`."""
+    from reference.grading.runner import checks_in_order
+
+    base = Path(root) if root is not None else course_root()
+    if base is None:
+        raise UserError(f"no course root above {Path.cwd()}; pass root= or run this in the course folder")
+    checks = checks_in_order(assignment, base, only)  # the order the sandboxed grading runs them in
     sub = execute_notebook(path)
-    old = os.getcwd()
-    os.chdir(sub.workdir)
     try:
-        with quiet():
+        with _environment(sub.workdir), quiet():  # as the cells ran: the checks call their functions
             return {name: run_check(fn, sub) for name, fn in checks.items()}
     finally:
-        os.chdir(old)
         sub.close()

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import torch
 
-from reference.grading.checks import StudentError, SubmissionLost, printable
+from reference.grading.checks import StudentError, SubmissionLost, clean_text
 from reference.grading.submission import NAMESPACE, probe_name, read_scratch_file, scratch_files
 
 __all__ = [
@@ -295,19 +295,16 @@ class Channel:
         if "value" in reply:
             return self._values(reply["value"])
         if "missing" in reply:
-            raise CheckFailure(_text(reply["missing"], 400))
+            raise CheckFailure(clean_text(reply["missing"], 400))
         error = reply.get("error")
         if isinstance(error, dict):
-            raise StudentError(
-                _identifier(error.get("type")), _text(error.get("message"), 300), _text(error.get("where"), 120), error.get("not_implemented") is True,
-                _text(error.get("raised_in"), 120),
-            )
+            raise StudentError.from_info(error)
         self._break(protocol="a reply with neither a value nor an error")
 
     def _values(self, value: Any) -> Any:
         if isinstance(value, dict):
             if set(value) == {HANDLE, "type"} and isinstance(value[HANDLE], int):
-                return Handle(self, value[HANDLE], _text(value["type"], 120))
+                return Handle(self, value[HANDLE], clean_text(value["type"], 120))
             return {k: self._values(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self._values(v) for v in value]
@@ -332,18 +329,6 @@ class Channel:
         if obj is None or isinstance(obj, (bool, int, float, str)):
             return obj
         raise TypeError(f"a check passed a {type(obj).__name__} to the submission; pass plain data, tensors or handles")
-
-
-def _text(value: Any, limit: int) -> str:
-    """Untrusted text, printable and at most `limit` characters."""
-    text = value if isinstance(value, str) else ""
-    text = printable(text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _identifier(value: Any) -> str:
-    text = _text(value, 80)
-    return text if text.replace(".", "").isidentifier() else "an exception"
 
 
 class RemoteSubmission:

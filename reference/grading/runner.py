@@ -332,6 +332,27 @@ def _staging_problem(err: OSError) -> str:
             f"who grades (chmod -R a+rX {reference_dir()}), then grade again")
 
 
+def _test_cells(root: Path, assignment: str) -> list[GradedCell]:
+    source = source_notebook(root, assignment)
+    return graded_cells(_read_notebook(source)) if source.is_file() else []
+
+
+def check_order(checks: dict[str, Callable], cells: list[GradedCell], assignment: str, only: Iterable[str] | None = None) -> list[str]:
+    """The names of `checks` (or `only` these) in the order the source notebook's test `cells` call
+    them, then any others in the check module's order: how a submission's checks run, graded or in
+    this process (a check may use what an earlier one left in the notebook's folder)."""
+    order = [call.name for cell in cells for call in cell.calls if call.assignment == assignment]
+    order += [name for name in checks if name not in order]
+    wanted = None if only is None else set(only)
+    return [name for name in dict.fromkeys(order) if name in checks and (wanted is None or name in wanted)]
+
+
+def checks_in_order(assignment: str, root: str | os.PathLike, only: Iterable[str] | None = None) -> dict[str, Callable]:
+    """{name: check} of `assignment` in `check_order`."""
+    checks = load_checks(assignment, root)
+    return {name: checks[name] for name in check_order(checks, _test_cells(Path(root), assignment), assignment, only)}
+
+
 def grade_submission(
     notebook: str | os.PathLike,
     assignment: str,
@@ -347,11 +368,8 @@ def grade_submission(
     these checks (the others are left out of the record), e.g. to test one check's verdicts."""
     root, notebook = Path(root).resolve(), Path(notebook).resolve()
     checks = load_checks(assignment, root)
-    source = source_notebook(root, assignment)
-    cells_of_tests = graded_cells(_read_notebook(source)) if source.is_file() else []
-    order = [call.name for cell in cells_of_tests for call in cell.calls if call.assignment == assignment]
-    order += [name for name in checks if name not in order]
-    order = [name for name in dict.fromkeys(order) if name in checks and (only is None or name in only)]
+    cells_of_tests = _test_cells(root, assignment)
+    order = check_order(checks, cells_of_tests, assignment, only)
     record: dict[str, Any] = {
         "version": RECORD_VERSION,
         "assignment": assignment,

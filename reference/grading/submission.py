@@ -33,7 +33,7 @@ import stat
 from pathlib import Path
 from typing import Any, Callable
 
-from reference.grading.checks import CheckFailure
+from reference.grading.checks import CheckFailure, StudentError, error_info
 from reference.grading.notebook import CellError, why_missing
 
 __all__ = [
@@ -274,8 +274,13 @@ class LocalSubmission:
         return name in self.namespace
 
     def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-        """`fn(*args, **kwargs)` with NAMESPACE replaced by the notebook's globals."""
+        """`fn(*args, **kwargs)` with NAMESPACE replaced by the notebook's globals. What it raises
+        comes as the StudentError the proxy would bring (`error_info` of it), so that a check that
+        names the fault of a StudentError says the same here as when the submission is graded."""
         probe_name(fn)  # the same rule as across the proxy: only the reference package's functions
         args = tuple(self.namespace if a is NAMESPACE else a for a in args)
         kwargs = {k: self.namespace if v is NAMESPACE else v for k, v in kwargs.items()}
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - as the worker answers it (a real Ctrl-C still stops)
+            raise StudentError.from_info(error_info(err, self.namespace)) from err

@@ -99,7 +99,7 @@ class Worker:
 
     # ----------------------------------------------------------------------------- errors
     def error(self, err: BaseException) -> dict:
-        from reference.grading.probes import error_info
+        from reference.grading.checks import error_info
 
         return {"error": error_info(err, self.namespace)}
 
