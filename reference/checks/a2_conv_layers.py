@@ -6,7 +6,7 @@ The hidden checks that also grade your submission are not included."""
 from __future__ import annotations
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, fixed_batch_hint, ignores_width
+from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width
 from reference.grading.checks import parameter_count as count_parameters
 from reference.grading import learning, probes, probes_a2
 from reference.grading.proxy import finite
@@ -48,9 +48,7 @@ def noise(n: int, nz: int = NZ, seed: int = 1) -> torch.Tensor:
 
 def text(value, limit: int = 160) -> str:
     """Untrusted text, printable and at most `limit` characters."""
-    value = value if isinstance(value, str) else ""
-    value = "".join(ch if ch.isprintable() else " " for ch in value)
-    return value if len(value) <= limit else value[: limit - 3] + "..."
+    return clean_text(value, limit)
 
 
 def ints(value) -> list[int] | None:
@@ -73,12 +71,6 @@ def layer_text(call: dict) -> str:
     described = f"{kind}({text(call.get('repr'))})"
     name = call.get("name")
     return f"`{text(name, 80)}` ({described})" if isinstance(name, str) and name else f"an unregistered {described}"
-
-
-def student_error(info) -> StudentError:
-    info = info if isinstance(info, dict) else {}
-    return StudentError(text(info.get("type"), 60) or "an exception", text(info.get("message"), 300), text(info.get("where"), 120),
-                        info.get("not_implemented") is True)
 
 
 def calls_of(run: dict) -> list[dict]:
@@ -139,7 +131,7 @@ def break_text(call: dict, batch: int) -> str:
 
 def error_text(run: dict, batch: int, nz: int) -> str:
     """What raised in a traced forward: the layer, and the fix for a channel mismatch."""
-    err = student_error(run.get("error"))
+    err = StudentError.from_info(run.get("error"))
     calls = calls_of(run)
     failed = run.get("failed")
     call = calls[failed] if isinstance(failed, int) and not isinstance(failed, bool) and 0 <= failed < len(calls) else None

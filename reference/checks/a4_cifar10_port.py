@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, fixed_batch_hint, ignores_width, parameter_count
+from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width, parameter_count
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a4
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, write_scratch_files
@@ -35,14 +35,7 @@ Z_FLAT = "a conv takes (N, C, H, W): reshape z (N, nz) to (N, nz, 1, 1) before t
 
 def text(value, limit: int = 300) -> str:
     """Untrusted text as one printable line of at most `limit` characters."""
-    line = "".join(ch if ch.isprintable() else " " for ch in (value if isinstance(value, str) else ""))
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def student_error(info: dict) -> StudentError:
-    """A probe's error_info as the StudentError it stands for."""
-    return StudentError(text(info.get("type"), 80) or "an exception", text(info.get("message")), text(info.get("where"), 120),
-                        info.get("not_implemented") is True)
+    return clean_text(value, limit)
 
 
 def dims(value) -> list[int] | None:
@@ -70,7 +63,7 @@ def built(submission, name: str, seed: int = 0, **kwargs):
     result = submission.run(probes_a4.make, submission.get(name), seed, NAMESPACE, kwargs)
     result = result if isinstance(result, dict) else {}
     if isinstance(result.get("error"), dict):
-        err = student_error(result["error"])
+        err = StudentError.from_info(result["error"])
         if err.not_implemented:
             raise err
         if err.type == "TypeError" and "argument" in err.message:
@@ -187,7 +180,7 @@ def break_text(found: tuple[dict, list[int]], ladder: tuple[int, ...], batch: in
 
 def error_text(run: dict, batch: int) -> str:
     """What raised in a traced run: the layer, and the fix when it is a channel mismatch."""
-    err = student_error(run["error"])
+    err = StudentError.from_info(run["error"])
     call = run["failed"]
     if call is None:
         return err.describe() + fixed_batch_hint(err.message, batch)
@@ -384,7 +377,7 @@ def layout_fault(x: torch.Tensor, train: torch.Tensor) -> str | None:
 
 def loader_error(result: dict) -> Exception:
     """The failure of making or iterating the loader, as the student's fault with the fix."""
-    err = student_error(result["error"])
+    err = StudentError.from_info(result["error"])
     if err.not_implemented:
         return err
     if result.get("stage") == "make":
