@@ -214,6 +214,58 @@ CORRECT = {
     },
 }
 
+# round 3: the JSD as entropies, H(m) - (H(p_data) + H(p_g)) / 2 with scipy's xlogy; CS231n's stable bce_loss;
+# pytorch-fid's frechet_distance copied (numpy, its non-finite and complex guards; without disp=False, which SciPy 1.18 removes)
+CORRECT["entropy_form_cs231n_bce_pytorch_fid"] = {
+    "theory": """
+        import numpy as np
+        from scipy import integrate, special, stats
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            x = x.numpy()
+            return special.expit(stats.norm.logpdf(x, mu_data, sigma_data) - stats.norm.logpdf(x, mu_g, sigma_g))
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            xn = x.numpy()
+            p, q = stats.norm.pdf(xn, mu_data, sigma_data), stats.norm.pdf(xn, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            cost = integrate.trapezoid(special.xlogy(p, d) + special.xlogy(q, 1 - d), xn)
+
+            def entropy(f):
+                return -integrate.trapezoid(special.xlogy(f, f), xn)
+
+            return cost, entropy((p + q) / 2) - (entropy(p) + entropy(q)) / 2
+    """,
+    "losses": """
+        def bce_loss(input, target):
+            neg_abs = -input.abs()
+            loss = input.clamp(min=0) - input * target + (1 + neg_abs.exp()).log()
+            return loss.mean()
+
+        def d_loss(real_logits, fake_logits):
+            return bce_loss(real_logits, torch.ones_like(real_logits)) + bce_loss(fake_logits, torch.zeros_like(fake_logits))
+
+        def g_loss(fake_logits):
+            return -bce_loss(fake_logits, torch.zeros_like(fake_logits))
+    """,
+    "frechet": """
+        import numpy as np
+        from scipy import linalg
+
+        def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
+            mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
+            sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
+            diff = mu1 - mu2
+            covmean = linalg.sqrtm(sigma1.dot(sigma2))
+            if not np.isfinite(covmean).all():
+                offset = np.eye(sigma1.shape[0]) * eps
+                covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+            if np.iscomplexobj(covmean):
+                covmean = covmean.real
+            return diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
+    """,
+}
+
 
 @pytest.mark.parametrize("name", list(CORRECT))
 def test_correct_variants_score_full_marks(tmp_path, name):
@@ -853,6 +905,112 @@ WRONG.update({
 })
 
 
+BITS_D = (
+    "it is in bits (log base 2): the losses use natural logs, as binary cross-entropy does: -log D = F.softplus(-logit), "
+    "-log(1 - D) = F.softplus(logit)"
+)
+BITS_G = "it is in bits (log base 2): the losses use natural logs, as binary cross-entropy does: log(1 - D) = -F.softplus(logit)"
+TRACES = "the trace terms are {}: d^2 adds each covariance's trace once, tr(S1) + tr(S2)"
+D2L_HALVED_SUMS = (
+    "it is half the sum of the two batches' sums (binary cross-entropy with reduction='sum', then / 2, as d2l writes D's "
+    "loss): this task takes each batch's mean, mean(-log D(x)) + mean(-log(1 - D(G(z))))"
+)
+OVER_N = (
+    "both batches' sums are divided by N, the real batch's size, which is each batch's mean only when both have as many "
+    "logits (N = M); take each batch's own mean: mean(-log D(x)) + mean(-log(1 - D(G(z))))"
+)
+ONE_PLUS_D = (
+    "the loss takes log(1 + D(G(z))), not log(1 - D(G(z))) (torch.log1p(t) is log(1 + t)): 1 - D(G(z)) is the "
+    "probability that the fake is fake, and log(1 - D) = -F.softplus(logit), exact for any logit"
+)
+SIGMOID_OF_ONE_MINUS = (
+    "the loss takes sigmoid(1 - logit) for 1 - D(G(z)), but 1 - sigmoid(logit) = sigmoid(-logit): "
+    "log(1 - D) = F.logsigmoid(-logit) = -F.softplus(logit)"
+)
+NOT_SYMMETRIC_2_TR_S1 = "frechet_distance is not symmetric: 17.8596 one way, 18.0294 the other"
+
+# round 3: the losses in bits, d2l's halved sums, sums over one batch's size, log1p(D) and sigmoid(1 - logit) for
+# 1 - D, and a trace term missing or doubled: each named, where the formula alone was said before
+WRONG.update({
+    "log_base_2_losses_one_trace_missing": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    # -E[log2 D(x)] - E[log2(1 - D(G(z)))], in bits
+                    return (F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()) / math.log(2)
+
+                def g_loss(fake_logits):
+                    return -F.softplus(fake_logits).mean() / math.log(2)
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)
+                    return float((mu1 - mu2).square().sum() + sigma1.trace() - 2 * eigenvalues.sqrt().sum())
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 4.82534 on seeded logits; expected 3.34467: {BITS_D}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 288.539; expected 200: {BITS_D}"),
+            "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = -1.79841 on seeded logits; expected -1.24656: {BITS_G}"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -144.27; expected -100: {BITS_G}"),
+            "test_frechet_distance_matches_reference": (0.0, fd("4.23384", "5.18435", TRACES.format("tr(S1) alone (tr(S2) is missing)"))),
+            "test_frechet_distance_properties": (
+                0.0, "frechet_distance(N, N) = -1.80356; expected 0; frechet_distance is not symmetric: 16.056 one way, "
+                "16.1409 the other; with equal covariances frechet_distance = 16.0556; expected ||mu1 - mu2||^2 = 17.8591",
+            ),
+        },
+    ),
+    "d2l_halved_sums_log1p_of_d_in_g_trace_doubled": (
+        {
+            "losses": """
+                loss = torch.nn.BCEWithLogitsLoss(reduction="sum")
+
+                def d_loss(real_logits, fake_logits):
+                    return (loss(real_logits, torch.ones_like(real_logits)) + loss(fake_logits, torch.zeros_like(fake_logits))) / 2
+
+                def g_loss(fake_logits):
+                    return torch.log1p(torch.sigmoid(fake_logits)).mean()  # log(1 - D)?
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)
+                    return float((mu1 - mu2).square().sum() + 2 * sigma1.trace() - 2 * eigenvalues.sqrt().sum())
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 24.1169 on seeded logits; expected 3.34467: {D2L_HALVED_SUMS}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 350; expected 200: {D2L_HALVED_SUMS}"),
+            "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = 0.426823 on seeded logits; expected -1.24656: {ONE_PLUS_D}"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is 0.693147; expected -100: {ONE_PLUS_D}"),
+            "test_frechet_distance_matches_reference": (
+                0.0, fd("5.68425", "5.18435", TRACES.format("2 tr(S1) (tr(S1) where tr(S2) belongs)")),
+            ),
+            "test_frechet_distance_properties": (1.0, NOT_SYMMETRIC_2_TR_S1),
+        },
+    ),
+    "sums_over_the_real_batch_size_sigmoid_of_one_minus_logit": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    batch_size = real_logits.shape[0]
+                    real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits), reduction="sum")
+                    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits), reduction="sum")
+                    return (real + fake) / batch_size
+
+                def g_loss(fake_logits):
+                    return torch.log(torch.sigmoid(1 - fake_logits)).mean()  # log(1 - D(G(z)))?
+            """,
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 3.01461 on seeded logits; expected 3.34467: {OVER_N}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 175; expected 200: {OVER_N}"),
+            "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = -0.766277 on seeded logits; expected -1.24656: {SIGMOID_OF_ONE_MINUS}"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -inf; expected -100: {SIGMOID_OF_ONE_MINUS}"),
+        },
+    ),
+})
+
+
 @pytest.mark.parametrize("name", list(WRONG))
 def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
     cells, expected = WRONG[name]
@@ -1429,6 +1587,123 @@ def test_a_jsd_over_the_whole_line_on_the_cut_grid_is_told_so():
     failure = checks.jsd_failure(pair, symmetrised, t["cost"], checks.CUT_TOL)
     assert failure == jsd_is(CUT_PAIR, f"{symmetrised:.6g}", "0.00833414", "that compares p_data with p_g directly (a "
                              "symmetrised KL divergence); the JSD compares each with the mixture m = (p_data + p_g) / 2")
+
+
+KL_FOR_JSD = (
+    "that is {}, the KL divergence of one density from the other; the JSD compares each with the mixture "
+    "m = (p_data + p_g) / 2: 1/2 KL(p_data || m) + 1/2 KL(p_g || m)"
+)
+ONE_KL_TERM = "it holds only p_data's term, 1/2 KL(p_data || m): the JSD is the mean of both, 1/2 KL(p_data || m) + 1/2 KL(p_g || m)"
+WEIGHTED_BY_P_DATA = (
+    "both terms are weighted by p_data: C(G) integrates p_data(x) log D*(x) + p_g(x) log(1 - D*(x)), the real term "
+    "weighted by p_data, the fake term by p_g"
+)
+FAKE_TERM_ONLY = (
+    "it holds only the fake term, the integral of p_g log(1 - D*): C(G) = V(D*, G) integrates both, p_data log D* + "
+    "p_g log(1 - D*) (the real term does not depend on G, but it is part of V)"
+)
+
+# round 3: only the generator's term of C(G), a KL divergence for the JSD (in closed form: on the cut grid too), one of the JSD's two terms (which on
+# the cut grid was told its densities lacked 1 / sqrt(2 pi)), and both terms of C(G) weighted by p_data
+THEORY_WRONG.update({
+    "kl_in_closed_form_for_the_jsd_both_cost_terms_weighted_by_p_data": (
+        """
+        from torch.distributions import Normal, kl_divergence
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            lp, lq = Normal(mu_data, sigma_data).log_prob(x), Normal(mu_g, sigma_g).log_prob(x)
+            return torch.sigmoid(lp - lq)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p_data, p_g = Normal(float(mu_data), float(sigma_data)), Normal(float(mu_g), float(sigma_g))
+            p = p_data.log_prob(x).exp()
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            cost = torch.trapezoid(p * torch.log(d) + p * torch.log(1 - d), x)  # E over p_data of both terms
+            return float(cost), float(kl_divergence(p_data, p_g))
+        """,
+        {
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-1.56117", "-1.2094", WEIGHTED_BY_P_DATA)),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.360981", "0.0884494", KL_FOR_JSD.format("KL(p_data || p_g)"))),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-1.65257", "-1.09561", WEIGHTED_BY_P_DATA) + "; "
+                + cost_is(CUT_PAIR, "-1.02755", "-0.94746", WEIGHTED_BY_P_DATA),
+            ),
+        },
+    ),
+    "kl_in_closed_form_for_the_jsd": (
+        """
+        from torch.distributions import Normal, kl_divergence
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            lp, lq = Normal(mu_data, sigma_data).log_prob(x), Normal(mu_g, sigma_g).log_prob(x)
+            return torch.sigmoid(lp - lq)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p_data, p_g = Normal(float(mu_data), float(sigma_data)), Normal(float(mu_g), float(sigma_g))
+            p, q = p_data.log_prob(x).exp(), p_g.log_prob(x).exp()
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            return float(cost), float(kl_divergence(p_data, p_g))
+        """,
+        {
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.360981", "0.0884494", KL_FOR_JSD.format("KL(p_data || p_g)"))),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, jsd_is(COARSE_PAIR, "0.584477", "0.145342", KL_FOR_JSD.format("KL(p_data || p_g)")) + "; "
+                + jsd_is(CUT_PAIR, "0.121303", "0.00833414", KL_FOR_JSD.format("KL(p_data || p_g)")),
+            ),
+        },
+    ),
+    "only_the_generators_term_of_the_cost": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            cost = torch.trapezoid(q * torch.log(1 - d), x)  # G only affects E_z log(1 - D(G(z)))
+            m = (p + q) / 2
+            jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-0.609304", "-1.2094", FAKE_TERM_ONLY)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-0.561563", "-1.09561", FAKE_TERM_ONLY) + "; "
+                + cost_is(CUT_PAIR, "-0.483826", "-0.94746", FAKE_TERM_ONLY),
+            ),
+        },
+    ),
+    "half_of_one_kl_to_the_mixture": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            m = (p + q) / 2
+            jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x)
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.0465276", "0.0884494", ONE_KL_TERM)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, jsd_is(COARSE_PAIR, "0.0795499", "0.145342", ONE_KL_TERM) + "; "
+                + jsd_is(CUT_PAIR, "0.0207147", "0.00833414", ONE_KL_TERM),
+            ),
+        },
+    ),
+})
 
 
 @pytest.mark.parametrize("name", list(THEORY_WRONG))

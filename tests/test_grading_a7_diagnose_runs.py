@@ -393,3 +393,41 @@ def test_camel_case_run_together_words_and_typographic_quotes_are_the_choices_th
     assert run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": "lrD"})) == (1.0, "")
     assert run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": "lrDee"})) == (
         0.0, "fix['run_c'] = 'lrDee' is not one of FIXES' keys: " + ", ".join(CHECKS.FIXES))
+
+
+def test_abbreviations_written_out_are_the_choices_they_spell(tmp_path):
+    """A choice with its abbreviations written out ("learning rate off by 10", "spectral normalization",
+    "discriminator wins", "exponential moving average") is the key it spells, right or wrong as that key; words
+    that only start like an abbreviation stay outside ("lr decay" is not lr_d)."""
+    source = (
+        'diagnosis = {"run_a": "unit_range_data", "run_b": "checkerboard", "run_c": "Discriminator wins", '
+        '"run_d": "nan_log_sigmoid", "run_e": "learning rate off by 10"}\n'
+        'fix = {"run_a": "scale_data", "run_b": "resize convolution", "run_c": "spectral normalization", '
+        '"run_d": "logits_loss", "run_e": "exponential moving average"}\n'
+    )
+    assert scores(submission(tmp_path, source, None)) == {
+        **OK,
+        "test_run_e_fix": (0.0, "fix['run_e'] = 'ema' treats a symptom, not the cause: an average of G's weights is no "
+                                "better than G when G barely moves"),
+    }
+    assert run_check(CHECKS.test_run_e_fix, Fake(fix={"run_e": "Learning Rate"})) == (1.0, "")
+    assert run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": "learning rate D"})) == (1.0, "")
+    assert run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": "lr decay"})) == (
+        0.0, "fix['run_c'] = 'lr decay' is not one of FIXES' keys: " + ", ".join(CHECKS.FIXES))
+
+
+def test_a_fix_given_as_a_diagnosis_or_a_failure_as_a_fix_is_told_the_dicts_are_confused(tmp_path):
+    """The two dicts swapped (each run's failure in `fix`, its fix in `diagnosis`), or one answer in the
+    wrong dict: each check says the choice belongs to the other list, not only that it is outside its own."""
+    source = f"diagnosis = {RIGHT_FIX!r}\nfix = {RIGHT_DIAGNOSIS!r}\n"
+    failures, fixes = ", ".join(CHECKS.FAILURES), ", ".join(CHECKS.FIXES)
+    as_diagnosis = "diagnosis[{!r}] = {!r} is a fix, one of FIXES' keys; diagnosis names the failure, one of FAILURES' keys: " + failures
+    as_fix = "fix[{!r}] = {!r} is a failure, one of FAILURES' keys; fix names a fix for it, one of FIXES' keys: " + fixes
+    result = scores(submission(tmp_path, source, None))
+    assert result == {
+        "test_answers_are_well_formed": (0.0, as_diagnosis.format("run_a", "scale_data")),
+        **{f"test_{run}_diagnosis": (0.0, as_diagnosis.format(run, RIGHT_FIX[run])) for run in RUNS},
+        **{f"test_{run}_fix": (0.0, as_fix.format(run, RIGHT_DIAGNOSIS[run])) for run in RUNS},
+    }
+    assert run_check(CHECKS.test_run_e_diagnosis, Fake(diagnosis={"run_e": "learning rate"})) == (
+        0.0, as_diagnosis.format("run_e", "learning rate"))

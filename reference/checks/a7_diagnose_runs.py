@@ -78,12 +78,21 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
         else:  # in the student's kernel: named as it is when graded
             got = f"a {type(value).__name__}"
         raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {got}")
-    key = spelled(value)
-    if key not in allowed:
-        key = unseparated(value, allowed) or described(submission, listing, value, allowed)
+    key = as_key(value, allowed) or described(submission, listing, value, allowed)
     if key is None:
+        other, other_listing = (FIXES, "FIXES") if allowed is FAILURES else (FAILURES, "FAILURES")
+        if as_key(value, other) is not None:  # the two dicts confused: a fix given as a failure, or the reverse
+            given, wanted = ("a fix", "the failure") if allowed is FAILURES else ("a failure", "a fix for it")
+            raise AssertionError(f"{name}[{run!r}] = {value!r} is {given}, one of {other_listing}' keys; {name} names "
+                                 f"{wanted}, one of {listing}' keys: {', '.join(allowed)}")
         raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}")
     return key
+
+
+def as_key(value: str, allowed: tuple[str, ...]) -> str | None:
+    """The key in `allowed` that `value` spells (loosely: see `spelled`, `unseparated`, `written_out`), else None."""
+    key = spelled(value)
+    return key if key in allowed else unseparated(value, allowed) or written_out(value, allowed)
 
 
 QUOTES = "`'\"\u2018\u2019\u201c\u201d"  # straight, back and typographic quotes (a word processor's “d_wins”)
@@ -103,6 +112,22 @@ def unseparated(value: str, allowed: tuple[str, ...]) -> str | None:
     bare = re.sub(SEPARATORS, "", spelled(value))
     found = [key for key in allowed if key.replace("_", "") == bare]
     return found[0] if len(found) == 1 else None
+
+
+WRITTEN_OUT = {  # the words a key abbreviates, as students write them out: "learning rate" is lr
+    "learning_rate": "lr", "exponential_moving_average": "ema", "discriminator": "d", "convolution": "conv",
+    "convolutions": "conv", "normalisation": "norm", "normalization": "norm", "training": "train", "evaluation": "eval",
+}
+
+
+def written_out(value: str, allowed: tuple[str, ...]) -> str | None:
+    """The key in `allowed` that `value` spells with its abbreviations written out ("spectral normalization",
+    "learning rate off by 10", "discriminator wins", "exponential moving average"), else None."""
+    words = f"_{spelled(value)}_"
+    for long, short in WRITTEN_OUT.items():
+        words = words.replace(f"_{long}_", f"_{short}_")
+    words = words.strip("_")
+    return words if words in allowed else unseparated(words, allowed)
 
 
 def described(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:

@@ -19,8 +19,9 @@ tolerance, so any correct formula scores full marks (p / (p + q) or a sigmoid, a
 torch.trapezoid; softplus, logsigmoid, binary_cross_entropy_with_logits; scipy's sqrtm or
 eigenvalues...). A wrong value that matches a common mistake (p_data and p_g swapped, one
 density with the other's sigma or mu, a missing log, the integral without the grid step, a flipped
-sign, the JSD in bits; a loss negated or halved, a fake labelled real, a missing factor 2, the
-singular values of S1 S2 for its eigenvalues...) gets that mistake's message.
+sign, the JSD in bits, a KL divergence or one KL term for the JSD; a loss negated, halved or in bits, a
+fake labelled real, log(1 + D) for log(1 - D), a missing factor 2, a trace term missing, the singular values
+of S1 S2 for its eigenvalues...) gets that mistake's message.
 
 The oracle modules of the losses and the distance are MASKED: they do not exist in the worker
 when a1 is graded, so an answer taken from them scores 0 with a message that says to write it. In
@@ -297,9 +298,14 @@ def unnormalised(pair: Pair) -> list[tuple[float, float, str]]:
     return out
 
 
+def whole_line_pair(pair: Pair) -> Pair:
+    """The pair's Gaussians on a grid that holds (about) the whole real line."""
+    return Pair(pair.mu_data, pair.sigma_data, pair.mu_g, pair.sigma_g, -30.0, 30.0, 60001)
+
+
 def whole_line(pair: Pair) -> dict[str, torch.Tensor | float]:
     """theory() for the pair's Gaussians integrated over (about) the whole real line, not its grid."""
-    return theory(Pair(pair.mu_data, pair.sigma_data, pair.mu_g, pair.sigma_g, -30.0, 30.0, 60001))
+    return theory(whole_line_pair(pair))
 
 
 WHOLE_LINE = (
@@ -324,6 +330,12 @@ def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
         (-cost, "the sign is flipped: C(G) = V(D*, G), the integral of p_data log D* + p_g log(1 - D*), is <= 0 "
          "(its minimum, -log 4, is at p_g = p_data)"),
         (integral(p * d + q * (1 - d), pair), "the logs are missing: C(G) integrates p_data(x) log D*(x) + p_g(x) log(1 - D*(x))"),
+        *[(integral(weight * (t["log_d"] + t["log_1md"]), pair), f"both terms are weighted by {name}: C(G) integrates "
+           f"p_data(x) log D*(x) + p_g(x) log(1 - D*(x)), the real term weighted by p_data, the fake term by p_g")
+          for weight, name in ((p, "p_data"), (q, "p_g"))],
+        *[(integral(term, pair), f"it holds only the {which} term, the integral of {written}: C(G) = V(D*, G) integrates "
+           f"both, p_data log D* + p_g log(1 - D*) (the real term does not depend on G, but it is part of V)")
+          for term, which, written in ((p * t["log_d"], "real", "p_data log D*"), (q * t["log_1md"], "fake", "p_g log(1 - D*)"))],
         (cost / pair.dx, "it is the sum of the integrand without the grid step: an integral over the grid is "
          "(sum of f(x_i)) * dx, with dx = x[1] - x[0]"),
         (cost / pair.dx / pair.n, "it is the mean of the integrand over the grid points, not its integral: "
@@ -345,6 +357,19 @@ def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
         faults.append((cost * VISIBLE_DX / pair.dx, f"the integral uses the step {VISIBLE_DX:g} of the visible checks' "
                        f"grid; this grid's step is {pair.dx:g}: take it from the grid, dx = x[1] - x[0]"))
     return faults
+
+
+def kl_faults(pair: Pair) -> list[tuple[float, str]]:
+    """KL(p_data || p_g) and KL(p_g || p_data), whole and halved, on the pair's grid: a KL divergence
+    given for the JSD ([(its value, the message)])."""
+    t = theory(pair)
+    p, q, lp, lq = t["p"], t["q"], t["lp"], t["lq"]
+    return [
+        (share * integral(a * (la - lb), pair), f"that is {'1/2 ' if share < 1 else ''}KL({name_a} || {name_b}), the KL "
+         f"divergence of one density from the other; the JSD compares each with the mixture m = (p_data + p_g) / 2: "
+         f"1/2 KL(p_data || m) + 1/2 KL(p_g || m)")
+        for a, la, name_a, lb, name_b in ((p, lp, "p_data", lq, "p_g"), (q, lq, "p_g", lp, "p_data")) for share in (1.0, 0.5)
+    ]
 
 
 def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
@@ -375,6 +400,11 @@ def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
          "JSD uses KL(p_data || m), the integral of p_data log(p_data / m) (F.kl_div(input, target) is KL(target || "
          "exp(input)))"),
         (t["cost"], ORDER.format(other="C(G)")),
+        *kl_faults(pair),
+        *(kl_faults(whole_line_pair(pair)) if pair.cut() else []),  # in closed form, over the whole line
+        *[(share * integral(a * (la - t["lm"]), pair), f"it holds only {name}'s term, {'1/2 ' if share < 1 else ''}KL({name} "
+           f"|| m): the JSD is the mean of both, 1/2 KL(p_data || m) + 1/2 KL(p_g || m)")
+          for a, la, name in ((p, lp, "p_data"), (q, lq, "p_g")) for share in (1.0, 0.5)],
         *[(wrong_jsd, message) for _, wrong_jsd, message in unnormalised(pair)],
         *([(whole_line(pair)["jsd"], WHOLE_LINE.format(what="the JSD"))] if pair.cut() else []),  # before the identity
         (math.sqrt(max(jsd, 0.0)), "it is the square root of the JSD (the Jensen-Shannon distance): return the divergence itself"),
@@ -536,6 +566,17 @@ def logits(n: int = 16, seed: int = 0, scale: float = 3.0) -> torch.Tensor:
     return torch.randn(n, generator=torch.Generator().manual_seed(seed)) * scale
 
 
+BITS = "it is in bits (log base 2): the losses use natural logs, as binary cross-entropy does: {terms}"
+ONE_PLUS_D = (
+    "{term} takes log(1 + D(G(z))), not log(1 - D(G(z))) (torch.log1p(t) is log(1 + t)): 1 - D(G(z)) is the "
+    "probability that the fake is fake, and log(1 - D) = -F.softplus(logit), exact for any logit"
+)
+SIGMOID_OF_ONE_MINUS = (
+    "{term} takes sigmoid(1 - logit) for 1 - D(G(z)), but 1 - sigmoid(logit) = sigmoid(-logit): "
+    "log(1 - D) = F.logsigmoid(-logit) = -F.softplus(logit)"
+)
+
+
 def d_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[float, str]]:
     """Common wrong discriminator losses on these logits: [(their value, the message)]."""
     r, f = real.double(), fake.double()
@@ -569,6 +610,16 @@ def d_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[float, s
         (float((0.9 * F.softplus(-r) + 0.1 * F.softplus(r)).mean() + F.softplus(f).mean()), "the real images' target is "
          "0.9 (one-sided label smoothing), not 1: this task's loss is mean(-log D(x)) + mean(-log(1 - D(G(z)))), "
          "targets 1 for real and 0 for fake"),
+        *[(float((F.softplus(-r).sum() + F.softplus(f).sum()) / size), f"both batches' sums are divided by {size_name}, the "
+           f"{batch} batch's size, which is each batch's mean only when both have as many logits (N = M); take each "
+           f"batch's own mean: mean(-log D(x)) + mean(-log(1 - D(G(z))))")
+          for size, size_name, batch in ((len(r), "N", "real"), (len(f), "M", "fake"))],
+        (float((F.softplus(-r).sum() + F.softplus(f).sum()) / 2), "it is half the sum of the two batches' sums "
+         "(binary cross-entropy with reduction='sum', then / 2, as d2l writes D's loss): this task takes each batch's "
+         "mean, mean(-log D(x)) + mean(-log(1 - D(G(z))))"),
+        (float(want / LOG2), BITS.format(terms="-log D = F.softplus(-logit), -log(1 - D) = F.softplus(logit)")),
+        (float(F.softplus(-r).mean() - torch.log1p(torch.sigmoid(f)).mean()), ONE_PLUS_D.format(term="the fake term")),
+        (float(F.softplus(-r).mean() - F.logsigmoid(1 - f).mean()), SIGMOID_OF_ONE_MINUS.format(term="the fake term")),
     ]
 
 
@@ -584,6 +635,9 @@ def g_loss_faults(fake: torch.Tensor) -> list[tuple[float, str]]:
         (float(-F.softplus(f).sum()), "it is the sum over the batch, not the mean: take the mean"),
         (float(-F.softplus(f).mean() / 2), "it is exactly half the expected value: G minimises mean(log(1 - D(G(z)))), "
          "with no factor 1/2"),
+        (float(-F.softplus(f).mean() / LOG2), BITS.format(terms="log(1 - D) = -F.softplus(logit)")),
+        (float(torch.log1p(torch.sigmoid(f)).mean()), ONE_PLUS_D.format(term="the loss")),
+        (float(F.logsigmoid(1 - f).mean()), SIGMOID_OF_ONE_MINUS.format(term="the loss")),
     ]
 
 
@@ -788,6 +842,11 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
         *[(m2 + t - 2 * root, "eigvalsh (and eigh) take a symmetric matrix and read only one triangle of it, but "
            "S1 S2 is not symmetric: use torch.linalg.eigvals(S1 @ S2).real, or eigvalsh of the symmetric "
            "S1^(1/2) S2 S1^(1/2), which has the same eigenvalues") for root in one_triangle],
+        *[(m2 + traces - 2 * cross, f"the trace terms are {wrote}: d^2 adds each covariance's trace once, "
+           f"tr(S1) + tr(S2)") for traces, wrote in (
+            (float(s1.trace()), "tr(S1) alone (tr(S2) is missing)"), (float(s2.trace()), "tr(S2) alone (tr(S1) is missing)"),
+            (2 * float(s1.trace()), "2 tr(S1) (tr(S1) where tr(S2) belongs)"),
+            (2 * float(s2.trace()), "2 tr(S2) (tr(S2) where tr(S1) belongs)"))],
         (math.sqrt(m2) + t - 2 * cross, "the mean term is not squared: use ||mu1 - mu2||^2, the sum of the squared "
          "differences, not the norm ||mu1 - mu2||"),
         (m2 + t - 2 * float((s1 @ s2).diagonal().sqrt().sum()), ELEMENTWISE),
