@@ -736,3 +736,26 @@ def test_an_integration_rule_imported_under_its_removed_name_is_told_the_new_one
     assert told.startswith("ImportError: cannot import name 'simps' from 'scipy.integrate': simps is gone") and "import simpson" in told, told
     assert "/venv/" not in told
     assert "cumulative_trapezoid" in with_known_fix("ImportError", "cannot import name 'cumtrapz' from 'scipy.integrate' (/x.py)")
+
+
+def test_a_matrix_square_root_called_with_an_argument_scipy_removed_is_told_to_drop_it():
+    """pytorch-fid's `linalg.sqrtm(..., disp=False)`: where SciPy no longer takes `disp` (1.18), the student's
+    TypeError is told what to write instead; other unexpected keywords keep Python's own words."""
+    from reference.grading.checks import StudentError, error_info
+
+    def sqrtm(A):  # scipy.linalg.sqrtm's signature from SciPy 1.18 on
+        return A
+
+    def frechet_distance(sigma):
+        covmean, _ = sqrtm(sigma, disp=False)
+        return covmean
+
+    with pytest.raises(TypeError) as err:
+        frechet_distance(1.0)
+    told = StudentError.from_info(error_info(err.value, {"frechet_distance": frechet_distance})).describe()
+    assert "raised TypeError: " in told and "sqrtm() got an unexpected keyword argument 'disp': the SciPy the grader runs no longer takes" in told, told
+    assert "call linalg.sqrtm(matrix) alone" in told and "`covmean = linalg.sqrtm(...)`" in told
+    with pytest.raises(TypeError) as err:
+        sqrtm(1.0, dips=False)
+    told = StudentError.from_info(error_info(err.value, {})).describe()
+    assert told.endswith("sqrtm() got an unexpected keyword argument 'dips'") and "no longer takes" not in told, told

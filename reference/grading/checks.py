@@ -200,6 +200,12 @@ KNOWN_FIXES = (
     *(("ImportError", f"cannot import name '{old}'", f"{old} is gone from the SciPy and NumPy the grader runs (removed in "
        f"SciPy 1.14 and NumPy 2; older versions still have it): import {new}, the same rule under its new name")
       for old, new in (("simps", "simpson"), ("trapz", "trapezoid"), ("cumtrapz", "cumulative_trapezoid"))),
+    # pytorch-fid's `covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)`: SciPy 1.16 deprecated sqrtm's
+    # disp and blocksize and 1.18 removes them (a student's older kernel may still take them)
+    *(("TypeError", f"sqrtm() got an unexpected keyword argument '{arg}'", f"the SciPy the grader runs no longer takes "
+       f"scipy.linalg.sqrtm's `{arg}` (deprecated in SciPy 1.16, removed in 1.18): call linalg.sqrtm(matrix) alone, which "
+       "returns the square root only (not the pair that disp=False gave: `covmean = linalg.sqrtm(...)`, not `covmean, _ = ...`)")
+      for arg in ("disp", "blocksize")),
     (
         "RuntimeError",
         "Expected all tensors to be on the same device",
