@@ -293,6 +293,13 @@ G_WRONG = {
         "test_generator_parameters": ["its BatchNorm layers `2`, `5`, `8` have no learnable scale and shift", "affine=True"],
     }),
     "sigmoid_output": (g_body(last="nn.Sigmoid()"), {"test_generator_range": ["all lie in [0, 1]", "a Sigmoid at the end"]}),
+    # the tanh is there, but an init with mean 1 makes every conv weight positive: the range check names the weights
+    "conv_init_with_mean_1": (g_body(init="""for m in G.modules():
+            if isinstance(m, nn.ConvTranspose2d):
+                nn.init.normal_(m.weight, 1.0, 0.02)"""), {
+        "test_generator_range": ["G ends with tanh", "is never negative", "N(0, 0.02)"],
+        "test_generator_init": ["has mean 1.000", "N(0, 0.02), mean 0"],
+    }),
     "biases": (g_body(bias=True), {"test_generator_parameters": ["129,617 parameters", "129,504", "biases of `1`, `4`",
                                                                   "Pass bias=False", "redundant"]}),
     "no_batchnorm": (g_body(norm=False), {

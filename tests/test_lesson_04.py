@@ -204,6 +204,8 @@ PACK_MISTAKES = {
     # right on every input with no dimension of size 1; one pack of one-channel images loses its batch dimension
     "squeezed": ("return x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:]).squeeze()",
                  ["returns shape (4, 3, 3)", "(1, 4, 3, 3)", ".squeeze()"]),
+    # reshape(N / m, -1), right for points, flattens packs of images into vectors
+    "images flattened": ("return x.reshape(len(x) // m, -1)", ["flattens each pack into one vector", "(4, 6, 4, 5)"]),
     # three channels written in: right on the check's RGB images only
     # written for images only: x.shape[2] does not exist for points
     "images only": ("return x.view(len(x) // m, -1, x.shape[2], x.shape[3])",

@@ -58,6 +58,20 @@ def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):
     return np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.sqrt(eigenvalues).sum()
 """
 
+FRECHET_PYTORCH_FID = """
+def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2, eps=1e-6):
+    diff = mu1 - mu2
+    covmean, _ = scipy.linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+    if not np.isfinite(covmean).all():
+        offset = np.eye(sigma1.shape[0]) * eps
+        covmean = scipy.linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            raise ValueError(f"Imaginary component {np.max(np.abs(covmean.imag))}")
+        covmean = covmean.real
+    return diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
+"""
+
 IS_MODEL = """
 def inception_score_from_probs(p_yx):
     p_y = p_yx.mean(dim=0)
@@ -70,6 +84,19 @@ def inception_score_from_probs(p_yx):
     p = p_yx.clamp_min(1e-30)
     kl = (p_yx * (p.log() - p.mean(0).log())).sum(1)
     return math.exp(kl.mean())
+"""
+
+IS_SCIPY = """
+import scipy.stats
+def inception_score_from_probs(p_yx):
+    p = p_yx.numpy()
+    return float(np.exp(scipy.stats.entropy(p.T, p.mean(axis=0)[:, None]).mean()))
+"""
+
+IS_ENTROPIES = """
+def inception_score_from_probs(p_yx):
+    h_y = torch.special.entr(p_yx.mean(0)).sum()
+    return math.exp(h_y - torch.special.entr(p_yx).sum(1).mean())
 """
 
 MMD_MODEL = """
@@ -89,6 +116,22 @@ def unbiased_mmd2(x, y):
     np.fill_diagonal(kxx, 0)
     np.fill_diagonal(kyy, 0)
     return (kxx.sum() + kyy.sum()) / (m * (m - 1)) - 2 * k(x, y).mean()
+"""
+
+MMD_MASK = """
+def unbiased_mmd2(x, y):
+    m, d = x.shape
+    k = lambda a, b: (a @ b.T / d + 1) ** 3
+    off = ~torch.eye(m, dtype=torch.bool)
+    return k(x, x)[off].mean() + k(y, y)[off].mean() - 2 * k(x, y).mean()
+"""
+
+MMD_TRIANGLE = """
+def unbiased_mmd2(x, y):
+    m, d = x.shape
+    k = lambda a, b: (a @ b.T / d + 1) ** 3
+    pairs = m * (m - 1) / 2
+    return (torch.triu(k(x, x), 1).sum() / pairs + torch.triu(k(y, y), 1).sum() / pairs - 2 * k(x, y).mean()).item()
 """
 
 STUBS = {
@@ -122,19 +165,19 @@ def test_every_check_is_visible_and_named_for_the_lesson():
 
 
 @pytest.mark.parametrize("name", FRECHET_CHECKS)
-@pytest.mark.parametrize("source", [FRECHET_EIG, FRECHET_SQRTM, FRECHET_TORCH, FRECHET_SYMMETRIC],
-                         ids=["eigvals", "sqrtm", "torch", "symmetric-root"])
+@pytest.mark.parametrize("source", [FRECHET_EIG, FRECHET_SQRTM, FRECHET_TORCH, FRECHET_SYMMETRIC, FRECHET_PYTORCH_FID],
+                         ids=["eigvals", "sqrtm", "torch", "symmetric-root", "pytorch-fid"])
 def test_frechet_model_answers_pass(name, source):
     assert outcome(name, source) == (1.0, "")
 
 
 @pytest.mark.parametrize("name", IS_CHECKS)
-@pytest.mark.parametrize("source", [IS_MODEL, IS_CLAMP], ids=["xlogy", "clamp"])
+@pytest.mark.parametrize("source", [IS_MODEL, IS_CLAMP, IS_SCIPY, IS_ENTROPIES], ids=["xlogy", "clamp", "scipy", "entropies"])
 def test_inception_score_model_answers_pass(name, source):
     assert outcome(name, source) == (1.0, "")
 
 
-@pytest.mark.parametrize("source", [MMD_MODEL, MMD_NUMPY], ids=["torch", "numpy"])
+@pytest.mark.parametrize("source", [MMD_MODEL, MMD_NUMPY, MMD_MASK, MMD_TRIANGLE], ids=["torch", "numpy", "mask", "triangle"])
 def test_mmd_model_answers_pass(source):
     assert outcome("test_unbiased_mmd2", source) == (1.0, "")
 
@@ -194,6 +237,16 @@ FRECHET_WRONG = [
     ("test_frechet_distance_singular", frechet("np.trace(scipy.linalg.sqrtm(sigma1 @ sigma2))").replace("float(", "("),
      "take its .real"),
     ("test_frechet_distance_singular", frechet("np.trace(np.sqrt(sigma1 @ sigma2))"), "nan"),
+    # the trace terms mixed up, the mean term averaged, and sqrtm's complex result made real by np.abs
+    ("test_frechet_distance", frechet(EIG).replace("+ np.trace(sigma1) + np.trace(sigma2) - 2", "- np.trace(sigma1) - "
+                                                   "np.trace(sigma2) + 2"), "signs swapped"),
+    ("test_frechet_distance", frechet(EIG).replace("np.trace(sigma1) + np.trace(sigma2)", "np.trace(sigma1 @ sigma2)"),
+     "not the trace of the product"),
+    ("test_frechet_distance", frechet(EIG).replace("np.trace(sigma2)", "np.trace(sigma1)"), "counted twice"),
+    ("test_frechet_distance", frechet(EIG, mean="np.mean((mu1 - mu2) ** 2)"), "mean of the squared differences"),
+    ("test_frechet_distance", frechet("np.sqrt(np.trace(sigma1) * np.trace(sigma2))"), "sqrt(tr(S1) tr(S2)) is not"),
+    ("test_frechet_distance_singular", frechet("np.trace(np.abs(scipy.linalg.sqrtm(sigma1 @ sigma2)))"),
+     "np.abs of sqrtm's complex result"),
 ]
 
 
@@ -255,6 +308,18 @@ IS_WRONG = [
     ("test_inception_score", inception("scores = [(torch.xlogy(q, q) - torch.xlogy(q, q.mean(0))).sum(1).mean().exp().item()\n"
                                        "          for q in p_yx.chunk(10)]\n"
                                        "return sum(scores) / len(scores)"), "mean score of 10 splits"),
+    # p(y) taken per batch of images (any batch size): the score then depends on the images' order
+    ("test_inception_score", inception("kls = [(torch.xlogy(q, q) - torch.xlogy(q, q.mean(0))).sum(1) for q in p_yx.split(10)]\n"
+                                       "return torch.cat(kls).mean().exp().item()"), "must not depend on their order"),
+    ("test_inception_score", inception("kls = [(torch.xlogy(q, q) - torch.xlogy(q, q.mean(0))).sum(1) for q in p_yx.split(32)]\n"
+                                       "return torch.cat(kls).mean().exp().item()"), "per batch (or chunk) of images"),
+    ("test_inception_score", inception("p_y = p_yx.sum(dim=0)\n"
+                                       "return (torch.xlogy(p_yx, p_yx) - torch.xlogy(p_yx, p_y)).sum(1).mean().exp().item()"),
+     "not their sum"),
+    ("test_inception_score", inception("h_y = torch.special.entr(p_y).sum()\n"
+                                       "return (h_y + torch.special.entr(p_yx).sum(dim=1).mean()).exp().item()"),
+     "the conditional entropy is added"),
+    ("test_inception_score", inception("return torch.special.entr(p_y).sum().exp().item()"), "the marginal's entropy alone"),
     ("test_inception_score_confident", inception(f"return {KL}.mean().exp().item()"), "0 * log(0)"),
     ("test_inception_score_confident", inception("p = p_yx.clamp_min(1e-12)\n"
                                                  "return (p_yx * (p.log() - p_y.log())).sum(dim=1).mean().exp().item()"),
@@ -296,6 +361,12 @@ MMD_WRONG = [
      "put the product in parentheses"),
     (mmd(cross="2 / m * m * kxy.sum()"), "the cross term is summed, not averaged"),
     (mmd(kernel="a @ b.T / d + 1 ** 3"), "the kernel is not cubed"),
+    # a triangle (i < j) of the within-set sums without its factor 2, and the cross term over m (m - 1)
+    (mmd(within="(torch.triu(kxx, 1).sum() + torch.triu(kyy, 1).sum()) / (m * (m - 1))"), "count each pair once"),
+    (mmd(cross="2 * kxy.sum() / (m * (m - 1))"), "divide it by m^2"),
+    (mmd(kernel="(a @ b.T / d ** 0.5 + 1) ** 3"), "divides by sqrt(D)"),
+    (mmd(kernel="(a @ b.T / x.numel() + 1) ** 3"), "x.numel() = m D"),
+    (mmd(within="kxx.mean() - kxx.diagonal().mean() + kyy.mean() - kyy.diagonal().mean()"), "minus the mean of the diagonal"),
 ]
 
 

@@ -97,6 +97,10 @@ W1_MISTAKES = {
         cost = torch.cdist(x, y, p=1).numpy()
         r, c = linear_sum_assignment(cost)
         return float(cost[r, c].mean())""", ["Manhattan", "Euclidean"]),
+    # the matching read the wrong way round; 1-D samples tie many matchings, so it is named on the 2-D samples
+    "matching indexed the wrong way round": ("""
+        r, c = linear_sum_assignment(torch.cdist(x, y).numpy())
+        return float((x[c] - y[r]).norm(dim=1).mean())""", ["on two 2-D samples", "x[cols] against y[rows]"]),
 }
 
 

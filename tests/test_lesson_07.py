@@ -123,6 +123,11 @@ PLANES_WRONG = {
     "inverted": ("return 1 - F.one_hot(y, K).float().view(-1, K, 1, 1).expand(-1, K, H, W)", ["inverted"]),
     "signed": ("return 2 * F.one_hot(y, K).float().view(-1, K, 1, 1).expand(-1, K, H, W) - 1", ["{-1, 1}"]),
     "wrong plane": ("return F.one_hot((y + 1) % K, K).float().view(-1, K, 1, 1).expand(-1, K, H, W)", ["plane y[i]"]),
+    # a view/reshape that does not move the code's values into planes: each sample's H * W ones land in many planes
+    "repeated code viewed": ("return F.one_hot(y, K).float().repeat(1, H * W).view(-1, K, H, W)",
+                             ["scattered over several planes", ".view(N, K, 1, 1)"]),
+    "channels last reshaped": ("return F.one_hot(y, K).float().view(-1, 1, 1, K).expand(-1, H, W, K).reshape(-1, K, H, W)",
+                               ["scattered over several planes", ".permute(0, 3, 1, 2)"]),
     # float64 planes make torch.cat([x, planes]) float64, which D's float32 layers refuse
     "float64 planes": ("return F.one_hot(y, K).double()[:, :, None, None].repeat(1, 1, H, W)",
                        ["dtype torch.float64", "D's torch.float32 layers refuse", ".float()"]),

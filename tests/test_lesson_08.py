@@ -332,6 +332,13 @@ EMA_MISTAKES = {
                 for e, p in zip(ema_params, params):
                     e.mul_(decay).add_(p, alpha=decay)
     """, ["weights param by decay too", "1 - decay"]),
+    # the zip's names swapped: the average is written into G's parameters, the averages are left as they were
+    "arguments swapped": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for p, e in zip(ema_params, params):
+                    e.mul_(decay).add_(p, alpha=1 - decay)
+    """, ["leaves ema_params unchanged and writes into params"]),
 }
 
 
@@ -420,6 +427,13 @@ SMOOTH_MISTAKES = {
             real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 1 - smoothing), reduction="sum")
             return (real + F.softplus(fake_logits).sum()) / (n + m)
     """, ["over all N + M logits"]),
+    # the halved loss of one BCE over both batches doubled back: still each batch weighted by its size
+    "one BCE doubled": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            x = torch.cat([real_logits, fake_logits])
+            t = torch.cat([torch.full_like(real_logits, 1 - smoothing), torch.zeros_like(fake_logits)])
+            return 2 * F.binary_cross_entropy_with_logits(x, t)
+    """, ["and doubles it"]),
     "a float": ("""
         def smoothed_d_loss(real_logits, fake_logits, smoothing):
             s = smoothing

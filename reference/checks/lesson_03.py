@@ -117,12 +117,6 @@ def _calls(run) -> list[dict]:
     return [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
 
 
-def _student_error(info) -> StudentError:
-    info = info if isinstance(info, dict) else {}
-    return StudentError(_text(info.get("type"), 60) or "an exception", _text(info.get("message"), 300),
-                        _text(info.get("where"), 120), info.get("not_implemented") is True)
-
-
 # ---------------------------------------------------------------------------------------------
 # Building and running the student's networks
 # ---------------------------------------------------------------------------------------------
@@ -203,7 +197,7 @@ def _break_text(call: dict, which: str) -> str:
 
 def _error_text(run: dict, which: str, nz: int) -> str:
     """What raised in the traced forward, and the fix for the usual mistakes."""
-    err = _student_error(run.get("error"))
+    err = StudentError.from_info(run.get("error"))
     if err.not_implemented:
         raise err  # reported as "... is not implemented yet" by the grader
     calls = _calls(run)
@@ -781,11 +775,16 @@ def test_generator_range(submission):
     if high > 1 + 1e-6 or low < -1 - 1e-6:
         raise AssertionError(f"G's pixels reach [{low:.2f}, {high:.2f}] (with its weights scaled up {SCALE:g} times): nothing bounds "
                              f"them to [-1, 1], the range the real images are scaled to; end G with nn.Tanh")
+    _, last = _stages(submission.run(_stage_probe(), model, inputs("G"), scale=SCALE))
+    kind = None if last is None else _behaviour(last[2], last[3], "tanh")
+    if low >= 0 and kind == ("tanh",):
+        raise AssertionError(
+            f"G ends with tanh, but the output of {_layer(last[0])} is never negative, even with its weights scaled up, "
+            f"so the pixels never reach -1 (black): its inputs come from ReLU (>= 0), so its weights are all positive; "
+            f"draw them with mean 0, N(0, 0.02), the DCGAN init")
     if low >= 0:
         raise AssertionError("G's pixels all lie in [0, 1], even with its weights scaled up: a Sigmoid at the end? The real "
                              "images are scaled to [-1, 1] (black is -1), so G must reach -1 too: end with nn.Tanh")
-    _, last = _stages(submission.run(_stage_probe(), model, inputs("G"), scale=SCALE))
-    kind = None if last is None else _behaviour(last[2], last[3], "tanh")
     if kind == ("clamp",):
         raise AssertionError(
             f"G clips the output of {_layer(last[0])} to [-1, 1] (torch.clamp or nn.Hardtanh) instead of a tanh: the "

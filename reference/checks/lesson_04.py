@@ -269,6 +269,12 @@ def test_pack(submission):
         if where:
             raise AssertionError(f"pack(x, 2) on (8, 3, 4, 5) images returns shape {tuple(got.shape)}: it stacks along "
                                  f"{where}; stack along the channels, (N/m, m*C, H, W) = (4, 6, 4, 5)")
+        flat = {(4, 120): "flattens each pack into one vector, which fits points only",
+                (4, 2, 3, 4, 5): "keeps each pack's m images as a dimension of their own"}.get(tuple(got.shape))
+        if flat:
+            raise AssertionError(f"pack(x, 2) on (8, 3, 4, 5) images returns shape {tuple(got.shape)}: it {flat}; images "
+                                 f"keep their height and width, their channels concatenated: (N/m, m*C, H, W) = "
+                                 f"(4, 6, 4, 5), x.reshape(N // m, m * C, *x.shape[2:])")
         raise AssertionError(f"pack(x, 2) on (8, 3, 4, 5) images returns shape {tuple(got.shape)}, expected (4, 6, 4, 5)")
     if not torch.equal(got, expected):
         interleaved = images.view(4, 2, 3, 4, 5).transpose(1, 2).reshape(4, 6, 4, 5)

@@ -5,7 +5,10 @@ with the course library, the oracle (`reference.metrics.frechet_distance`, `ince
 `mmd2_unbiased`), within a tolerance, so any correct formula passes (scipy's sqrtm or eigenvalues,
 torch or NumPy, xlogy or a mask). A wrong value that matches a common mistake (the trace term
 without its factor 2, an elementwise square root, the KL reversed, the diagonal kept in MMD²...)
-gets that mistake's message; any other wrong value gets the numbers and the formula.
+gets that mistake's message (on the closed-form Fréchet case, whose round numbers fit several mistakes,
+only a mistake that also fits the full-rank case); an Inception Score that changes when the images are
+reordered is told that p(y) is taken over all of them; any other wrong value gets the numbers and the
+formula.
 
 The student's functions:
 
@@ -157,6 +160,18 @@ SYMMETRIC_ONLY = (
 )
 
 
+TRACE_TWICE = "one covariance's trace is counted twice: the distance adds tr(S1) + tr(S2), one trace of each"
+
+
+def modulus_trace(product: np.ndarray) -> float:
+    """tr(|sqrtm(product)|): the trace after np.abs of scipy's complex square root, entry by entry."""
+    from scipy.linalg import sqrtm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(np.trace(np.abs(sqrtm(product))))
+
+
 def roots_of(values: np.ndarray) -> float:
     """The sum of the square roots of `values`, clipped at 0."""
     return float(np.sqrt(np.clip(values, 0, None)).sum())
@@ -189,6 +204,18 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
         (math.sqrt(m2) + t - 2 * cross, "the mean term is not squared: use ||mu1 - mu2||^2 (the sum of the squared "
          "differences), not the norm ||mu1 - mu2||"),
         (t - 2 * cross, "the mean term is missing: add ||mu1 - mu2||^2"),
+        (float(((mu1 - mu2) ** 2).mean()) + t - 2 * cross, "the mean term is the mean of the squared differences; "
+         "||mu1 - mu2||^2 is their sum over the D features"),
+        (m2 - t + 2 * cross, "the trace terms have their signs swapped: + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2))"),
+        (m2 + float(np.trace(s1 @ s2)) - 2 * cross, "tr(S1) + tr(S2) is the sum of the two traces, not the trace of "
+         "the product tr(S1 S2)"),
+        (m2 + 2 * float(np.trace(s1)) - 2 * cross, TRACE_TWICE),
+        (m2 + 2 * float(np.trace(s2)) - 2 * cross, TRACE_TWICE),
+        (m2 + t - 2 * math.sqrt(float(np.trace(s1)) * float(np.trace(s2))), "sqrt(tr(S1) tr(S2)) is not "
+         "tr((S1 S2)^(1/2)): the trace of the matrix square root is the sum of the square roots of the eigenvalues "
+         "of S1 @ S2"),
+        (m2 + t - 2 * modulus_trace(s1 @ s2), "np.abs of sqrtm's complex result takes each entry's modulus, which "
+         "turns negative entries positive and adds the imaginary parts' size: take the real part, sqrtm(...).real"),
         (math.sqrt(max(want, 0.0)), "that is the square root of the expected value: FID is the squared distance "
          "d^2, return it without a final sqrt"),
     ]
@@ -202,17 +229,45 @@ def frechet_answer(fn: Callable, case: tuple[np.ndarray, ...]) -> float:
     return as_number(result, f"{FRECHET}(mu1, sigma1, mu2, sigma2)")
 
 
-def check_frechet(fn: Callable, case: tuple[np.ndarray, ...], what: str, nan_hint: str) -> None:
-    """Compare fn on `case` with the oracle; fail with the matching fault's message."""
+def frechet_scale(case: tuple[np.ndarray, ...]) -> float:
+    """||mu1 - mu2||^2 + tr(S1) + tr(S2): the size of the terms, which sets the tolerance."""
+    return float(((case[0] - case[2]) ** 2).sum() + np.trace(case[1]) + np.trace(case[3]))
+
+
+def matching_faults(got: float, case: tuple[np.ndarray, ...]) -> list[int]:
+    """The indices in frechet_faults(*case) of the mistakes whose value `got` is, on `case`."""
+    want = reference_frechet(*(torch.from_numpy(a) for a in case))
+    tol = 1e-4 * frechet_scale(case)
+    return [i for i, (value, _) in enumerate(frechet_faults(*case))
+            if math.isfinite(value) and close(got, value, tol) and not close(value, want, tol)]
+
+
+def frechet_hint(fn: Callable, case: tuple[np.ndarray, ...], got: float,
+                 confirm: tuple[np.ndarray, ...] | None) -> str | None:
+    """The message of the mistake that gives `got` on `case`; with `confirm`, only a mistake that also gives fn's
+    answer there (a case of round numbers, like the closed-form one, fits several mistakes by coincidence)."""
+    found = matching_faults(got, case)
+    if found and confirm is not None:
+        try:
+            there = matching_faults(frechet_answer(fn, confirm), confirm)
+        except Exception:  # noqa: BLE001 - only a diagnosis: the check of `confirm` itself reports the error
+            there = []
+        found = [i for i in found if i in there]
+    return frechet_faults(*case)[found[0]][1] if found else None
+
+
+def check_frechet(fn: Callable, case: tuple[np.ndarray, ...], what: str, nan_hint: str,
+                  confirm: tuple[np.ndarray, ...] | None = None) -> None:
+    """Compare fn on `case` with the oracle; fail with the matching fault's message (confirmed on `confirm`)."""
     got = frechet_answer(fn, case)
     want = reference_frechet(*(torch.from_numpy(a) for a in case))
-    scale = float(((case[0] - case[2]) ** 2).sum() + np.trace(case[1]) + np.trace(case[3]))
+    scale = frechet_scale(case)
     tol = 1e-4 * scale  # the routes (sqrtm, eigenvalues, symmetric roots) agree to ~1e-5 of it on singular inputs
     if close(got, want, tol):
         return
     if math.isnan(got):
         raise AssertionError(f"for {what} your distance is nan, expected {num(want)}: {nan_hint}")
-    hint = diagnose(got, want, frechet_faults(*case), tol)
+    hint = frechet_hint(fn, case, got, confirm)
     if hint is None and close(got, want, 1e-2 * scale):
         hint = ("close, but off by more than the round-off of float64 (1e-4 of ||mu1 - mu2||^2 + tr(S1) + tr(S2)): "
                 "keep every step in float64, the inputs' dtype (float32 loses digits here), and add no epsilon to the "
@@ -226,7 +281,7 @@ def test_frechet_distance(submission):
     """The Fréchet distance of two Gaussians (known and random full-rank covariances)."""
     fn = submission.get(FRECHET)
     check_frechet(fn, KNOWN_CASE, "N(0, I) and N((3, 4), 4 I) (the closed form gives 27)",
-                  "a square root of a negative number; the formula's terms here are all >= 0")
+                  "a square root of a negative number; the formula's terms here are all >= 0", confirm=full_rank_case())
     d = len(full_rank_case()[0])
     check_frechet(fn, full_rank_case(), f"two {d}-D Gaussians with full-rank covariances that do not commute",
                   f"a square root of a negative number: {ELEMENTWISE}")
@@ -308,7 +363,37 @@ def is_faults(p: torch.Tensor) -> list[tuple[float, str]]:
          "over the classes y, then take the mean over the images"),
         (float((kl.mean() / math.log(2)).exp()), "the KL is in bits (log2) but the score takes exp: use natural "
          "logs with exp"),
+        (float(kl.mean().exp()) / p.shape[0], "p(y) is the mean of p(y|x) over the images, p_yx.mean(dim=0), not "
+         "their sum (a sum is N times too large, which divides the score by N)"),
+        (math.exp(entropy(p_y) + float(entropy(p).mean())), "the conditional entropy is added: IS = exp(H(p(y)) - "
+         "mean_x H(p(y|x))), the entropy of the marginal minus the mean entropy of each image's p(y|x)"),
+        (math.exp(entropy(p_y)), "that is exp(H(p(y))), the marginal's entropy alone: subtract the mean entropy of "
+         "each image's p(y|x), IS = exp(H(p(y)) - mean_x H(p(y|x)))"),
     ]
+
+
+def entropy(p: torch.Tensor) -> torch.Tensor | float:
+    """The entropy in nats of each row of p (n, K) -> (n,), or of one distribution p (K,) -> a float."""
+    h = torch.special.entr(p).sum(dim=-1)
+    return float(h) if p.dim() == 1 else h
+
+
+ORDER_SEED = 9  # seeds the reordering of the images that order_fault scores again
+
+
+def order_fault(fn: Callable, p: torch.Tensor, got: float, tol: float) -> str | None:
+    """The message for a score that changes when the same images come in another order (p(y) taken per batch
+    or chunk of images), or None when it does not change."""
+    order = torch.randperm(p.shape[0], generator=torch.Generator().manual_seed(ORDER_SEED))
+    try:
+        again = is_answer(fn, p[order])
+    except Exception:  # noqa: BLE001 - only a diagnosis: an answer that fails here is not this mistake
+        return None
+    if not math.isfinite(again) or close(again, got, tol):
+        return None
+    return (f"the same images in another order score {num(again)}: the score must not depend on their order. p(y) is "
+            f"the mean of p(y|x) over all N images, p_yx.mean(dim=0); a p(y) taken per batch (or chunk) of images "
+            f"gives each batch its own marginal")
 
 
 def is_answer(fn: Callable, p: torch.Tensor) -> float:
@@ -325,7 +410,7 @@ def test_inception_score(submission):
     if close(got, want, tol):
         return
     n, k = p.shape
-    hint = diagnose(got, want, is_faults(p), tol) or IS_FORMULA
+    hint = diagnose(got, want, is_faults(p), tol) or order_fault(fn, p, got, tol) or IS_FORMULA
     raise AssertionError(f"for {n} images and {k} classes your score is {num(got)}, expected {num(want)}: {hint}")
 
 
@@ -343,7 +428,7 @@ def test_inception_score_confident(submission):
         raise AssertionError(
             f"{what}, your score is nan, expected {num(want)}: 0 * log(0) = 0 * -inf is nan in floating point; "
             f"a term p log p with p = 0 counts as 0 (use torch.xlogy, torch.where, or clamp p before the log, "
-            f"also in log p(y), which is 0 for an unused class)"
+            f"also in log p(y), since p(y) = 0 for a class that no image uses)"
         )
     hint = "check it first on the previous check's probabilities, then with zeros: terms with p(y|x) = 0 count as 0"
     raise AssertionError(f"{what}, your score is {num(got)}, expected {num(want)}: {hint}")
@@ -401,6 +486,18 @@ def mmd_faults(x: torch.Tensor, y: torch.Tensor) -> list[tuple[float, str]]:
          "k(a, b) = (a . b / D + 1)^3"),
         (unbiased(*parts(lambda a, b: (a @ b.T / m + 1) ** 3)), "the kernel divides by the number of samples m; "
          "it divides by the feature dimension D (x.shape[1])"),
+        (unbiased(*parts(lambda a, b: (a @ b.T / (m * d) + 1) ** 3)), "the kernel divides by x.numel() = m D; it "
+         "divides by the feature dimension D alone (x.shape[1])"),
+        (unbiased(*parts(lambda a, b: (a @ b.T / math.sqrt(d) + 1) ** 3)), "the kernel divides by sqrt(D); KID's "
+         "divides the dot product by D itself, k(a, b) = (a . b / D + 1)^3"),
+        (float(off / 2 / (m * (m - 1)) - 2 * kxy.mean()), "the within-set sums count each pair once (i < j, a "
+         "triangle such as torch.triu(k, 1)), but the sum over i != j counts every pair twice, k(x_i, x_j) and "
+         "k(x_j, x_i): double the triangle's sum, or divide it by m (m - 1) / 2"),
+        (float((off - 2 * kxy.sum()) / (m * (m - 1))), "the cross term is divided by m (m - 1), but it keeps all m^2 "
+         "pairs (i = j included): divide it by m^2, 2 * k_xy.mean()"),
+        (float(kxx.mean() - kxx.diagonal().mean() + kyy.mean() - kyy.diagonal().mean() - 2 * kxy.mean()),
+         "the mean of all the entries minus the mean of the diagonal is not the mean over i != j: subtract the "
+         "diagonal's sum from the sum, then divide by m (m - 1)"),
         (math.sqrt(want) if want > 0 else math.nan, "that is MMD, the square root of the expected value: return "
          "MMD^2 itself, without a final sqrt"),
         (-want, "the sign is flipped: the within-set terms add and the cross term subtracts"),

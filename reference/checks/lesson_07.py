@@ -156,6 +156,14 @@ def test_label_planes(submission):
             raise AssertionError(f"{call}: the planes are inverted; plane y[i] must be all ones, the others all zeros")
         if torch.equal(got, 2 * expected - 1):
             raise AssertionError(f"{call}: the planes are in {{-1, 1}}; use 1 for plane y[i] and 0 for the others")
+        binary = bool(((got == 0) | (got == 1)).all())
+        planes_used = (got.flatten(2).sum(dim=2) > 0).sum(dim=1)  # (N,): how many planes hold a one, per sample
+        if binary and torch.equal(got.sum(dim=(1, 2, 3)), torch.full((n,), float(h * w))) and bool((planes_used > 1).any()):
+            raise AssertionError(
+                f"{call}: each sample holds the H x W = {h * w} ones of one plane, but scattered over several planes: "
+                f"a .view or .reshape of the code repeated (or laid out channels-last) does not move its values into "
+                f"planes; give the code its plane dimensions first, F.one_hot(y, K).float().view(N, K, 1, 1), then "
+                f".expand(N, K, H, W) (or, from an (N, H, W, K) tensor, .permute(0, 3, 1, 2))")
         raise AssertionError(f"{call}: sample i must have plane y[i] all ones and the other {k - 1} planes all zeros")
     torch.manual_seed(0)
     D = ConcatDiscriminator(8, 1, 28, k).eval()

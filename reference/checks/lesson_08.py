@@ -239,6 +239,10 @@ def test_ema_update(submission):
                 isinstance(r, Tensor) and torch.allclose(r, x, **TOL) for r, x in zip(result, expected)):
             raise AssertionError("returns the new averages but leaves ema_params unchanged: update each tensor in place "
                                  "(e.mul_(decay).add_(p, alpha=1 - decay), or e.lerp_(p, 1 - decay))")
+        if not all(torch.equal(p, p0) for p, p0 in zip(params, params_in)):
+            raise AssertionError("it leaves ema_params unchanged and writes into params, G's own parameters: the "
+                                 "averages are the first argument, ema_update_(ema_params, params, decay); update "
+                                 "ema_params in place and only read params (zip(ema_params, params), in that order)")
         if any(e is not t for e, t in zip(ema, tensors)):
             raise AssertionError("ema_update_ puts new tensors into the list (ema_params[i] = ...), which leaves the tensors the "
                                  "list held, G_ema's parameters, unchanged: update each tensor itself in place "
@@ -320,6 +324,9 @@ def test_smoothed_d_loss(submission):
             (together, "averages the real and the fake terms together, over all N + M logits (one BCE over "
                        "torch.cat([real, fake])), which weights each batch by its size and gives about half the loss; "
                        "take each term's mean over its own batch and add the two"),
+            (2 * together, "takes one BCE over all N + M logits (torch.cat([real, fake])) and doubles it: that "
+                           "still weights each batch by its size, not equally; take each term's mean over its own "
+                           "batch and add the two"),
             (((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() / 2 + F.softplus(fake).mean() / 2,
              "halves the sum of the two terms ((real + fake) / 2): the loss is their sum, the mean over the real "
              "batch plus the mean over the fakes"),
