@@ -413,6 +413,237 @@ CORRECT_CELLS = {
         """,
     ),
 }
+# Submissions the grader had not seen, shaped like the tutorials and libraries students copy from
+CORRECT["saves_on_the_epochs_last_batch"] = """
+    <SAVE>
+    for epoch in range(n_epochs):
+        for i, x in enumerate(gan.batches.epoch(epoch)):
+            step(gan, x)
+            if (epoch + 1) % 10 == 0 and i == len(gan.batches) - 1:  # after the epoch's last step
+                save(epoch + 1)
+"""
+CORRECT_CELLS.update({
+    # the PyTorch DCGAN tutorial's loop: netG/optimizerG names, `iters`, losses kept in lists, the grid and
+    # the checkpoint saved inside the batch loop on the epoch's last batch (after its step), vutils with
+    # normalize=True, os.path under a string out_dir
+    "dcgan_tutorial_saves_on_the_last_batch": (
+        """
+        import torchvision.utils as vutils
+
+
+        def fit(gan, fixed_noise, start_epoch, num_epochs, out_dir):
+            netG, netD, optimizerG, optimizerD = gan.G, gan.D, gan.opt_g, gan.opt_d
+            G_losses, D_losses, iters = [], [], 0
+            for epoch in range(start_epoch, num_epochs):
+                for i, data in enumerate(gan.batches.epoch(epoch), 0):
+                    errD, errG = step(gan, data)
+                    G_losses.append(errG)
+                    D_losses.append(errD)
+                    if (epoch + 1) % 10 == 0 and i == len(gan.batches) - 1:
+                        with torch.no_grad():
+                            fake = netG(fixed_noise).detach().cpu()
+                        os.makedirs(out_dir, exist_ok=True)
+                        vutils.save_image(fake, os.path.join(out_dir, "fake_samples_epoch_%03d.png" % (epoch + 1)), normalize=True)
+                        torch.save({"epoch": epoch + 1, "netG": netG.state_dict(), "netD": netD.state_dict(),
+                                    "optimizerG": optimizerG.state_dict(), "optimizerD": optimizerD.state_dict(),
+                                    "fixed_noise": fixed_noise, "rng_state": torch.get_rng_state()},
+                                   os.path.join(out_dir, "netG_epoch_%d.pth" % (epoch + 1)))
+                    iters += 1
+
+
+        def train(n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            fit(gan, torch.randn(64, gan.nz), 0, n_epochs, str(out_dir))
+            return gan.G, gan.D
+        """,
+        """
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            ckpt = torch.load(checkpoint)
+            gan.G.load_state_dict(ckpt["netG"])
+            gan.D.load_state_dict(ckpt["netD"])
+            gan.opt_g.load_state_dict(ckpt["optimizerG"])
+            gan.opt_d.load_state_dict(ckpt["optimizerD"])
+            torch.set_rng_state(ckpt["rng_state"])
+            fit(gan, ckpt["fixed_noise"], ckpt["epoch"], n_epochs, str(out_dir))
+            return gan.G, gan.D
+        """,
+    ),
+    # a Lightning-style checkpoint: one "state_dict" of both networks, keys prefixed "generator." and
+    # "discriminator.", the optimizers in "optimizer_states", hyperparameters with a tuple; .ckpt files
+    # named epoch=10-step=20.ckpt
+    "lightning_style_checkpoint": (
+        """
+        def lightning_checkpoint(gan, epoch, fixed_noise):
+            return {
+                "epoch": epoch,
+                "global_step": epoch * len(gan.batches),
+                "pytorch-lightning_version": "2.4.0",
+                "state_dict": {**{f"generator.{k}": v for k, v in gan.G.state_dict().items()},
+                               **{f"discriminator.{k}": v for k, v in gan.D.state_dict().items()}},
+                "optimizer_states": [gan.opt_g.state_dict(), gan.opt_d.state_dict()],
+                "lr_schedulers": [],
+                "hyper_parameters": {"nz": gan.nz, "lr": LR, "betas": (0.5, 0.999)},
+                "callbacks": {"SampleGrid": {"fixed_noise": fixed_noise}, "RNG": {"torch": torch.get_rng_state()}},
+            }
+
+
+        def fit(gan, fixed_noise, first, n_epochs, out_dir):
+            for epoch in range(first, n_epochs + 1):
+                for x in gan.batches.epoch(epoch - 1):
+                    step(gan, x)
+                if epoch % 10 == 0:
+                    with torch.no_grad():
+                        save_image_grid(from_model_range(gan.G(fixed_noise), "tanh"), out_dir / "samples" / f"epoch={epoch}.png")
+                    steps = epoch * len(gan.batches)
+                    save_checkpoint(lightning_checkpoint(gan, epoch, fixed_noise), out_dir / "checkpoints" / f"epoch={epoch}-step={steps}.ckpt")
+
+
+        def train(n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            fit(gan, torch.randn(64, gan.nz), 1, n_epochs, Path(out_dir))
+            return gan.G, gan.D
+        """,
+        """
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            ckpt = torch.load(checkpoint, weights_only=True)
+            for net, prefix in ((gan.G, "generator."), (gan.D, "discriminator.")):
+                net.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
+            gan.opt_g.load_state_dict(ckpt["optimizer_states"][0])
+            gan.opt_d.load_state_dict(ckpt["optimizer_states"][1])
+            torch.set_rng_state(ckpt["callbacks"]["RNG"]["torch"])
+            fit(gan, ckpt["callbacks"]["SampleGrid"]["fixed_noise"], ckpt["epoch"] + 1, n_epochs, Path(out_dir))
+            return gan.G, gan.D
+        """,
+    ),
+    # the fixed noise saved once, before training, in a file of its own that resume reloads; the
+    # checkpoints hold the rest
+    "fixed_noise_in_a_file_of_its_own": (
+        """
+        def fit(gan, fixed_noise, first, n_epochs, out_dir):
+            for epoch in range(first, n_epochs + 1):
+                for x in gan.batches.epoch(epoch - 1):
+                    step(gan, x)
+                if epoch % 10 == 0:
+                    with torch.no_grad():
+                        save_image_grid(from_model_range(gan.G(fixed_noise), "tanh"), out_dir / f"grid_{epoch:03d}.png")
+                    state = {name: getattr(gan, name).state_dict() for name in ("G", "D", "opt_g", "opt_d")}
+                    torch.save({**state, "epoch": epoch, "rng": torch.get_rng_state()}, out_dir / f"ckpt_{epoch:03d}.pt")
+
+
+        def train(n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            out_dir = Path(out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            fixed_noise = torch.randn(64, gan.nz)
+            torch.save(fixed_noise, out_dir / "fixed_noise.pt")
+            fit(gan, fixed_noise, 1, n_epochs, out_dir)
+            return gan.G, gan.D
+        """,
+        """
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            state = torch.load(checkpoint, weights_only=True)
+            fixed_noise = torch.load(Path(checkpoint).with_name("fixed_noise.pt"), weights_only=True)
+            for name in ("G", "D", "opt_g", "opt_d"):
+                getattr(gan, name).load_state_dict(state[name])
+            torch.set_rng_state(state["rng"])
+            fit(gan, fixed_noise, state["epoch"] + 1, n_epochs, Path(out_dir))
+            return gan.G, gan.D
+        """,
+    ),
+    # the fixed noise saved beside each checkpoint, in a file whose name sorts before the checkpoint's
+    "noise_file_beside_each_checkpoint": (
+        """
+        def fit(gan, fixed_noise, first, n_epochs, out_dir):
+            for epoch in range(first, n_epochs + 1):
+                for x in gan.batches.epoch(epoch - 1):
+                    step(gan, x)
+                if epoch % 10 == 0:
+                    out_dir.mkdir(parents=True, exist_ok=True)
+                    with torch.no_grad():
+                        save_image_grid(from_model_range(gan.G(fixed_noise), "tanh"), out_dir / f"samples_{epoch:03d}.png")
+                    torch.save(fixed_noise, out_dir / f"fixed_noise_{epoch:03d}.pt")
+                    state = {name: getattr(gan, name).state_dict() for name in ("G", "D", "opt_g", "opt_d")}
+                    torch.save({**state, "epoch": epoch, "rng": torch.get_rng_state()}, out_dir / f"model_{epoch:03d}.pt")
+
+
+        def train(n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            fit(gan, torch.randn(64, gan.nz), 1, n_epochs, Path(out_dir))
+            return gan.G, gan.D
+        """,
+        """
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            state = torch.load(checkpoint, weights_only=True)
+            fixed_noise = torch.load(Path(checkpoint).with_name(f"fixed_noise_{state['epoch']:03d}.pt"), weights_only=True)
+            for name in ("G", "D", "opt_g", "opt_d"):
+                getattr(gan, name).load_state_dict(state[name])
+            torch.set_rng_state(state["rng"])
+            fit(gan, fixed_noise, state["epoch"] + 1, n_epochs, Path(out_dir))
+            return gan.G, gan.D
+        """,
+    ),
+    # one folder per save holding a file per network, one of both optimizers and one of the epoch, the fixed
+    # noise and the RNG state (no weights: data beside the checkpoints, yet part of the save); resume reads
+    # the folder of the file it is given; the grid written with torchvision.io.write_png from a uint8 make_grid
+    "a_file_per_network_in_a_folder_per_save": (
+        """
+        from torchvision.io import write_png
+        from torchvision.utils import make_grid
+
+
+        def fit(gan, fixed_noise, first, n_epochs, out_dir):
+            for epoch in range(first, n_epochs + 1):
+                for x in gan.batches.epoch(epoch - 1):
+                    step(gan, x)
+                if epoch % 10 == 0:
+                    folder = out_dir / f"epoch_{epoch}"
+                    folder.mkdir(parents=True, exist_ok=True)
+                    with torch.no_grad():
+                        grid = make_grid(gan.G(fixed_noise), nrow=8, normalize=True, value_range=(-1, 1))
+                    write_png((grid * 255).round().to(torch.uint8), str(folder / "samples.png"))
+                    torch.save(gan.G.state_dict(), folder / "G.pt")
+                    torch.save(gan.D.state_dict(), folder / "D.pt")
+                    torch.save({"opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict()}, folder / "optimizers.pt")
+                    torch.save({"epoch": epoch, "fixed_noise": fixed_noise, "rng": torch.get_rng_state()}, folder / "progress.pt")
+
+
+        def train(n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            fit(gan, torch.randn(64, gan.nz), 1, n_epochs, Path(out_dir))
+            return gan.G, gan.D
+        """,
+        """
+        def resume(checkpoint, n_epochs, out_dir, seed=0):
+            gan = make_gan(seed)
+            folder = Path(checkpoint).parent
+            gan.G.load_state_dict(torch.load(folder / "G.pt", weights_only=True))
+            gan.D.load_state_dict(torch.load(folder / "D.pt", weights_only=True))
+            optimizers = torch.load(folder / "optimizers.pt", weights_only=True)
+            gan.opt_g.load_state_dict(optimizers["opt_g"])
+            gan.opt_d.load_state_dict(optimizers["opt_d"])
+            state = torch.load(folder / "progress.pt", weights_only=True)
+            torch.set_rng_state(state["rng"])
+            fit(gan, state["fixed_noise"], state["epoch"] + 1, n_epochs, Path(out_dir))
+            return gan.G, gan.D
+        """,
+    ),
+})
+# the losses written to losses.pt after every epoch: a file of numbers, no checkpoint, whatever its suffix
+CORRECT["losses_file_every_epoch"] = """
+    <SAVE>
+    losses = []
+    for epoch in range(1, n_epochs + 1):
+        for x in gan.batches.epoch(epoch - 1):
+            losses.append(step(gan, x))
+        if epoch % 10 == 0:
+            save(epoch)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        torch.save({"loss_d": torch.tensor([d for d, _ in losses]), "loss_g": torch.tensor([g for _, g in losses])}, out_dir / "losses.pt")
+"""
 
 
 @pytest.mark.parametrize(
@@ -531,6 +762,15 @@ WRONG = {
                 steps += 1
                 if steps % 10 == 0:
                     save(steps)
+    """,
+    # the save on the epoch's last batch, before that batch's step: G and D change after the files are written
+    "saves_on_the_last_batch_before_its_step": """
+        <SAVE>
+        for epoch in range(n_epochs):
+            for i, x in enumerate(gan.batches.epoch(epoch)):
+                if (epoch + 1) % 10 == 0 and i == len(gan.batches) - 1:
+                    save(epoch + 1)
+                step(gan, x)
     """,
     "saves_at_9_19_29": """
         <SAVE>
@@ -827,12 +1067,51 @@ WRONG_RESUMES = {
         RESUME,
         SAVE,
     ),
+    # the RNG state restored before make_gan(seed), which reseeds torch
+    "rng_restored_before_make_gan": (ONE_BASED, RESUME.replace(RESTORE, '    fixed_noise = state["fixed_noise"]\n').replace(
+        "    gan = make_gan(seed)\n", '    torch.set_rng_state(torch.load(checkpoint, weights_only=True)["rng"])\n    gan = make_gan(seed)\n'), SAVE),
     "numpy_rng_in_the_checkpoint": (
         ONE_BASED,
         RESUME.replace("weights_only=True", "weights_only=False"),
         SAVE.replace('        "rng": torch.get_rng_state(),\n', '        "rng": torch.get_rng_state(),\n        "np_rng": __import__("numpy").random.get_state(),\n'),
     ),
 }
+
+RESUME_LOAD = "    state = torch.load(checkpoint, weights_only=True)\n"
+assert RESUME.count(RESUME_LOAD) == 1
+# right checkpoints and resumes the tests did not hold: {name: (train's body, resume, the save helper)}
+CORRECT_RESUMES = {
+    # resume moves the networks to the run's device and loads the checkpoint onto it with map_location
+    "resume_with_map_location": (ONE_BASED, RESUME.replace(RESUME_LOAD, (
+        '    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")\n'
+        "    gan.G.to(device)\n    gan.D.to(device)\n"
+        "    state = torch.load(checkpoint, map_location=device)\n")), SAVE),
+    # every random state a run could need: Python's, torch's, CUDA's (none on a CPU); numpy's left out
+    "every_rng_state_but_numpys": (
+        ONE_BASED,
+        RESUME.replace(RESTORE, RESTORE + '    random.setstate(state["py_rng"])\n    torch.cuda.set_rng_state_all(state["cuda_rng"])\n'),
+        SAVE.replace('"rng": torch.get_rng_state(),', '"rng": torch.get_rng_state(), "py_rng": random.getstate(), "cuda_rng": torch.cuda.get_rng_state_all(),')
+        .replace("def save(tag):", "import random\n\ndef save(tag):"),
+    ),
+    # new Adam optimizers built in resume, as the tutorials build them, and the saved states loaded into them
+    "optimizers_rebuilt_then_loaded": (ONE_BASED, RESUME.replace(LOAD_ALL, """    gan.G.load_state_dict(state["G"])
+    gan.D.load_state_dict(state["D"])
+    gan.opt_g = torch.optim.Adam(gan.G.parameters(), lr=LR, betas=(0.5, 0.999))
+    gan.opt_d = torch.optim.Adam(gan.D.parameters(), lr=LR, betas=(0.5, 0.999))
+    gan.opt_g.load_state_dict(state["opt_g"])
+    gan.opt_d.load_state_dict(state["opt_d"])
+"""), SAVE),
+    # epochs counted from 1 everywhere, gan.batches.epoch given 1, 2, ... in train and resume alike
+    "epochs_counted_from_1_everywhere": tuple(
+        part.replace("gan.batches.epoch(epoch - 1)", "gan.batches.epoch(epoch)") for part in (ONE_BASED, RESUME)) + (SAVE,),
+}
+
+
+@pytest.mark.parametrize("name", list(CORRECT_RESUMES))
+def test_correct_checkpoints_and_resumes_score_full_marks(tmp_path, name):
+    body, resume, save = CORRECT_RESUMES[name]
+    assert scores(submission(tmp_path, body, resume=resume, save=save)) == OK
+
 
 class Starts(str):
     """An expected message of which only the start is fixed (the rest is torch's own error text)."""
@@ -873,10 +1152,20 @@ EXPECTED = {
         "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_000.pt` (saved after epoch 1) holds epoch 0, a 0-based loop's counter; save the number of epochs done, 1 (epoch + 1 in `for epoch in range(n_epochs)`)"),
         "test_resume_continues_the_run": (0.0, "resume trained epochs 1, 2, 3, 4, 5, 6, 7, ..., 20: it repeated epoch 1, which the checkpoint saved after epoch 1 already holds; continue with epoch 2, the one after the saved epoch"),
     },
+    # with 2 batches an epoch, every 10th step is an epoch's last: saves inside the batch loop after epochs 5, 10,
+    # ..., each checkpoint storing the step count (10 after epoch 5) as its epoch
     "saves_every_10_batches": {
         **OK,
         "test_saves_at_epochs_10_20_30": (0.0, "sample grids written inside the batch loop during epochs 5, 10, 15, 20, 25, 30 of a 30-epoch run; save once after an epoch's batches, after epochs 10, 20, 30"),
         "test_saves_for_25_and_9_epochs": (0.0, "sample grids written inside the batch loop during epochs 5, 10, 15, 20, 25 of a 25-epoch run; save once after an epoch's batches, after epochs 10, 20; sample grids written inside the batch loop during epoch 5 of a 9-epoch run; save once after an epoch's batches, and never in a run shorter than 10 epochs"),
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_010.pt` (saved after epoch 5) holds epoch 10; save the number of epochs done, 5"),
+        "test_resume_continues_the_run": (0.0, "resume(checkpoint, 20, ...) trained no epoch after the checkpoint saved after epoch 10; train epochs 11, 12, 13, 14, 15, 16, 17, ..., 20"),
+    },
+    # G and D change after the files of epochs 10, 20, 30 appear: no save after an epoch, so nothing to resume from
+    "saves_on_the_last_batch_before_its_step": {
+        **OK,
+        "test_saves_at_epochs_10_20_30": (0.0, "sample grids written inside the batch loop during epochs 10, 20, 30 of a 30-epoch run; save once after an epoch's batches, after epochs 10, 20, 30"),
+        "test_saves_for_25_and_9_epochs": (1.0, "sample grids written inside the batch loop during epochs 10, 20 of a 25-epoch run; save once after an epoch's batches, after epochs 10, 20"),
         "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
     },
     "saves_at_9_19_29": {
@@ -1014,7 +1303,8 @@ def test_expected_totals():
     assert totals == {
         "saves_at_epoch_0": 11.0,
         "zero_based_epoch_mod_10": 6.0,
-        "saves_every_10_batches": 7.0,
+        "saves_every_10_batches": 6.0,
+        "saves_on_the_last_batch_before_its_step": 8.0,
         "saves_at_9_19_29": 11.0,
         "one_epoch_short": 7.0,
         "saves_only_at_the_end": 11.0,
@@ -1132,6 +1422,7 @@ EXPECTED_RESUMES = {
         '`10.pt` (saved after epoch 10) holds no epoch: save the number of epochs done (10 there) under a key such as "epoch", '
         "so that resume knows where to continue"))},
     "losses_file_beside_the_checkpoint": OK,
+    "rng_restored_before_make_gan": {**OK, "test_resume_continues_the_run": (2.0, RNG_NOT_FROM_CHECKPOINT)},
     "numpy_rng_in_the_checkpoint": {
         **OK,
         **{name: (0.0, NUMPY_IN_CHECKPOINT + tail) for name, tail in (
@@ -1168,6 +1459,7 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "reseeds_one_seed_every_epoch": 14.0,
         "checkpoint_as_a_list": 15.0,
         "losses_file_beside_the_checkpoint": 16.0,
+        "rng_restored_before_make_gan": 14.0,
         "numpy_rng_in_the_checkpoint": 8.0,
     }
 
@@ -1395,12 +1687,13 @@ def test_watched_train_reports_writes_noise_and_shapes_and_restores_make_gan(tmp
 
 
 def test_watched_train_labels_writes_inside_the_batch_loop(tmp_path):
+    """A write after an epoch's first batch, with another batch of the epoch to come, is "during" it."""
     namespace = tiny_notebook("""
         def train(n_epochs, out_dir, seed=0):
             gan = make_gan(seed)
             for epoch in range(n_epochs):
                 for i, x in enumerate(gan.batches.epoch(epoch)):
-                    if i == 1:
+                    if i == 0:
                         Path(out_dir).mkdir(exist_ok=True)
                         (Path(out_dir) / f"{epoch}.png").write_bytes(b"")
     """)
@@ -1527,6 +1820,49 @@ def resumed(tmp_path, loaded=("G", "D", "opt_g", "opt_d"), restore_rng=True, sta
     return record
 
 
+ON_THE_LAST_BATCH = """
+def step(gan, x):
+    loss = gan.D(gan.G(torch.randn(2, gan.nz))).square().mean() + gan.D(x).mean()
+    gan.opt_g.zero_grad()
+    gan.opt_d.zero_grad()
+    loss.backward()
+    gan.opt_g.step()
+    gan.opt_d.step()
+
+
+def train(n_epochs, out_dir, seed=0):
+    # saves after epochs 2, 4, inside the batch loop on the epoch's last batch, before or after its step
+    gan = make_gan(seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True)
+    for epoch in range(n_epochs):
+        for i, x in enumerate(gan.batches.epoch(epoch)):
+            last = (epoch + 1) % 2 == 0 and i == len(gan.batches) - 1
+            if last and BEFORE_THE_STEP:
+                torch.save(gan.G.state_dict(), out / f"{epoch + 1}.pt")
+            step(gan, x)
+            if last and not BEFORE_THE_STEP:
+                torch.save(gan.G.state_dict(), out / f"{epoch + 1}.pt")
+    return gan.G, gan.D
+"""
+
+
+@pytest.mark.parametrize("before_the_step", [False, True])
+def test_a_save_on_the_epochs_last_batch_is_after_the_epoch_unless_a_step_follows(tmp_path, before_the_step):
+    """A save inside the batch loop on the epoch's last batch, after its step, writes what a save after the
+    loop writes: it is "after" the epoch (marked inside the loop); before the step, G and D change after the
+    files appear, and it is "during" the epoch."""
+    namespace = tiny_notebook(ON_THE_LAST_BATCH)
+    namespace.update(make_gan=TinyAdamGan(), BEFORE_THE_STEP=before_the_step)
+    record = probes_a3.watched_train(namespace, str(tmp_path / "run"), 5, max_batches=2)
+    when = "during" if before_the_step else "after"
+    assert [(p["when"], p["epoch"], p["files"], p["inside"]) for p in record["periods"]] == [
+        (when, 2, ["2.pt"], True), (when, 4, ["4.pt"], True)]
+    from torch.optim.optimizer import _global_optimizer_pre_hooks
+
+    assert not _global_optimizer_pre_hooks, "the probe's step hook is removed after the run"
+
+
 def test_the_noise_of_a_save_is_compared_whatever_the_number_of_calls():
     """G given the fixed noise twice at one save (a final save after the loop beside the scheduled
     one) received the same noise as G given it once; other noise, or noise missing, is not the same."""
@@ -1612,6 +1948,18 @@ def test_a_numpy_number_in_a_checkpoint_is_told_apart_from_a_numpy_array():
     )
     problem, _ = load("a.pt", saved({"epoch": 10, "losses": np.array([0.5, 0.25])}))
     assert problem.startswith("`a.pt` holds a numpy value (pickled as `numpy._core.multiarray._reconstruct`") and "torch.from_numpy" in problem
+
+
+def test_a_networks_state_dict_is_found_behind_a_prefix():
+    """G's weights in one state dict of both networks ("generator." keys, as Lightning saves them), behind
+    DataParallel's "module." or torch.compile's "_orig_mod.": G's; part of G, or a map of losses, is not."""
+    holds = checks_module()._holds
+    G = {"net.0.weight": [256, 100], "net.0.bias": [256], "net.2.weight": [784, 256]}
+    both = {**{f"generator.{k}": v for k, v in G.items()}, "discriminator.net.0.weight": [1, 784]}
+    assert holds([both], G) and holds([G], G)
+    assert holds([{f"module.{k}": v for k, v in G.items()}], G) and holds([{f"_orig_mod.{k}": v for k, v in G.items()}], G)
+    assert not holds([{"generator.net.0.weight": [256, 100], "generator.net.0.bias": [256]}], G)
+    assert not holds([{"loss_d": [3], "loss_g": [3]}], G) and not holds([], G)
 
 
 def test_a_pickled_object_is_told_what_to_save_instead():

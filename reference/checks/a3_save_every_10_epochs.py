@@ -334,7 +334,9 @@ class Run:
     """One watched train(n_epochs, out_dir, seed=0) (see `probes_a3.watched_train`), its files read.
 
     epochs: epochs it trained. periods: [(when "after"|"during", k, [paths], [tensors G received])]
-    for each look at out_dir that saw writes; writes: [(path, when, k)], paths relative to out_dir.
+    for each look at out_dir that saw writes; writes: [(path, when, k)], paths relative to out_dir;
+    inside: {(path, k)} of the writes after epoch k made inside its batch loop (on its last batch,
+    after its last step).
     grids: {path: problem or None}; unmapped: {path of a grid: `mapping_problem` or None}; checkpoints: {path: (problem or None, contents)} (see
     `load_checkpoint`); figures: [paths of .pdf/.svg/... files]; shapes: {"G": {key: shape}, "D":
     ...} or None; params: {"G": [shape of each parameter], "D": ...} or None.
@@ -358,7 +360,7 @@ class Run:
         self.epochs = reply.get("epochs_started")
         if not isinstance(self.epochs, int) or isinstance(self.epochs, bool):
             raise AssertionError(MALFORMED)
-        self.periods, self.made = [], {}
+        self.periods, self.made, self.inside = [], {}, set()
         for period in reply["periods"]:
             if not isinstance(period, dict) or period.get("when") not in ("after", "during"):
                 raise AssertionError(MALFORMED)
@@ -368,6 +370,8 @@ class Run:
             files = [p for p in map(relative, files) if p is not None]
             inputs = [z for z in inputs if isinstance(z, torch.Tensor)]
             self.periods.append((period["when"], k, files, inputs))
+            if period["when"] == "after" and period.get("inside") is True:  # saved in the batch loop, after the epoch's last step
+                self.inside.update((p, k) for p in files)
             outputs = period.get("outputs")
             for p in files:  # a file written again is read as its last write left it
                 self.made[p] = [t for t in outputs if isinstance(t, torch.Tensor)] if isinstance(outputs, list) else []
@@ -403,6 +407,16 @@ class Run:
                 self.checkpoints[p] = load_checkpoint(name, read_scratch_bytes(scratch, f"{folder}/{p}", MAX_FILE))
             except OSError as err:
                 self.checkpoints[p] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", {"states": [], "optimizers": [], "epochs": []})
+
+    def data_files(self) -> set[str]:
+        """The readable checkpoint-suffixed files that hold neither G's nor D's weights nor an optimizer's
+        state (the fixed noise, the losses), when others hold them: data saved beside the checkpoints,
+        which are judged without them."""
+        if self.shapes is None:
+            return set()
+        data = {p for p, (problem, contents) in self.checkpoints.items() if problem is None and not contents["optimizers"]
+                and not any(_holds(contents["states"], self.shapes[net]) for net in ("G", "D"))}
+        return data if data != set(self.checkpoints) else set()
 
     def of_kind(self, suffixes: tuple[str, ...]) -> list[tuple[str, str, int]]:
         return [w for w in self.writes if w[0].lower().endswith(suffixes)]
@@ -489,6 +503,9 @@ def schedule_error(r: Run, kind: str) -> str | None:
         short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: train exactly the n_epochs epochs it is given, {LOOP}"
     during = sorted({k for _, when, k in writes if when == "during"})
     got = sorted({k for _, _, k in writes})
+    inside = {k for p, when, k in writes if when == "after" and (p, k) in r.inside}
+    if not inside <= set(expected):  # saves in the batch loop off the schedule (every 10 batches): told as such
+        during = sorted(set(during) | inside)
     if during:
         when = f"after epochs {fmt(expected)}" if expected else "and never in a run shorter than 10 epochs"
         message = (
@@ -529,6 +546,23 @@ def test_sample_grids_are_png_grids_of_64(submission):
     assert None in unmapped, unmapped[0]  # G's [-1, 1] clipped, not mapped, in every grid
 
 
+def _holds(states: list[dict[str, list[int]]], shapes: dict[str, list[int]]) -> bool:
+    """Whether one of the state dicts `states` ({key: shape}) holds exactly a network's `shapes`, under
+    its own names or all behind one prefix ("generator." in one state dict of both networks, as
+    Lightning saves it; "module." of DataParallel; "_orig_mod." of torch.compile)."""
+    return any(_within(s, shapes) for s in states)
+
+
+def _within(state: dict[str, list[int]], shapes: dict[str, list[int]]) -> bool:
+    if state == shapes:
+        return True
+    first = next(iter(shapes), None)
+    if first is None:
+        return False
+    prefixes = {key[: -len(first)] for key in state if key.endswith(first) and key != first}
+    return any({key[len(p):]: shape for key, shape in state.items() if key.startswith(p)} == shapes for p in prefixes)
+
+
 def _optimizes(optimizer: list[list[list[int]]], params: list[list[int]]) -> bool:
     """Whether an optimizer state (see `_optimizers`) holds a trained state for exactly these parameters."""
     return len(optimizer) == len(params) and all(entry and all(s == shape for s in entry) for entry, shape in zip(optimizer, params))
@@ -537,11 +571,14 @@ def _optimizes(optimizer: list[list[list[int]]], params: list[list[int]]) -> boo
 def _saved_checkpoints(r: Run) -> list[tuple[int, list[str]]]:
     """[(k, [checkpoint paths])] of each look at out_dir after epoch k >= 1 that saw checkpoints written
     (a save before any training is the schedule checks' business). A file written again at a later
-    save (one `last.pt` for the whole run) is read once, after the run, so it counts at its last save."""
+    save (one `last.pt` for the whole run) is read once, after the run, so it counts at its last save.
+    Data saved beside the checkpoints (`Run.data_files`: the epoch and the fixed noise in a file of
+    their own) is part of a save, but makes none."""
     saves = [(k, [p for p in files if p in r.checkpoints]) for when, k, files, _ in r.periods if when == "after" and k > 0]
     last = {p: k for k, paths in saves for p in paths}
     saves = [(k, [p for p in paths if last[p] == k]) for k, paths in saves]
-    return [(k, paths) for k, paths in saves if paths]
+    data = r.data_files()
+    return [(k, paths) for k, paths in saves if set(paths) - data]
 
 
 @check(points=2, visible=True)

@@ -4,8 +4,11 @@
 that the GAN it builds reports what happens during the run:
 
 - `gan.batches.epoch(epoch)` scans `out_dir` when an epoch starts, after each of its batches, and
-  once more when `train` returns; every file that is new or changed at a scan is a write, labelled
-  with when it was seen: ("after", k) once k epochs were complete, ("during", k) inside epoch k.
+  once more when `train` returns; so does every optimizer step, just before it updates. Every file
+  that is new or changed at a scan is a write, labelled with when it was seen: ("after", k) once k
+  epochs were complete, ("during", k) inside epoch k, with a training step of the epoch after it.
+  A write seen after a batch with no step of its epoch after it (a save inside the batch loop, on
+  the epoch's last batch, after its step) is ("after", k) too, marked "inside" the batch loop.
   An epoch hands out at most `max_batches` batches (the schedule does not depend on them).
 - Where each epoch starts, a digest of torch's global RNG state is kept: two epochs that start
   from the same state (torch reseeded with one seed) draw the same noise in `step`.
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 __all__ = ["identity", "remove", "resumed_train", "watched_train"]
 
@@ -70,6 +74,7 @@ class _Watch:
         self.rng_starts: list[str] = []  # a digest of torch's RNG state where each epoch starts
         self.snapshot_at = snapshot_at
         self.snapshot: dict | None = None
+        self.pending: dict | None = None  # the period a batch's end saw, while no training step has followed it
 
     def files(self) -> dict[str, tuple[int, int, int]]:
         """{path relative to root (posix): (mtime_ns, size, inode)} of the regular files under root."""
@@ -88,8 +93,11 @@ class _Watch:
                     found[Path(path).relative_to(self.root).as_posix()] = (st.st_mtime_ns, st.st_size, st.st_ino)
         return found
 
-    def scan(self, when: str) -> None:
-        """Close the current period: record it if files changed since the last scan."""
+    def scan(self, when: str) -> dict | None:
+        """Close the current period: record it if files changed since the last scan, and return it."""
+        if when == "after" and self.pending is not None:  # no step of its epoch followed: written after the epoch's batches
+            self.pending.update(when="after", inside=True)
+        self.pending = None
         current = self.files()
         changed = [rel for rel, sig in current.items() if self.seen.get(rel) != sig]
         self.seen.update({rel: current[rel] for rel in changed})
@@ -97,8 +105,19 @@ class _Watch:
         for kept in (_recording, _outputs):
             if kept is not None:
                 kept.clear()
-        if changed:
-            self.periods.append({"when": when, "epoch": self.epochs_started, "files": changed, "inputs": inputs, "outputs": outputs})
+        if not changed:
+            return None
+        period = {"when": when, "epoch": self.epochs_started, "files": changed, "inputs": inputs, "outputs": outputs, "inside": when == "during"}
+        self.periods.append(period)
+        return period
+
+    def batch_done(self) -> None:
+        """Scan after a batch: a write seen here is "during" its epoch only if a training step follows it."""
+        self.pending = self.scan("during")
+
+    def before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        """Optimizer step pre-hook: what was written before this step was written during the epoch."""
+        self.scan("during")
 
 
 class _WatchedBatches:
@@ -127,7 +146,7 @@ class _WatchedBatches:
             if i == 0 and watch.epochs_started == watch.snapshot_at and watch.snapshot is None:
                 watch.snapshot = _snapshot(self._gan, self._built)  # what the epoch's first step starts from
             yield x
-            watch.scan("during")
+            watch.batch_done()
 
 
 def _digest(rng_state: torch.Tensor) -> str:
@@ -203,6 +222,7 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
 
     namespace["make_gan"] = watched_make_gan
     _recording, _outputs = [], []
+    hooks.append(register_optimizer_step_pre_hook(watch.before_step))  # every optimizer's steps, for this run only
     try:
         call()
         watch.scan("after")
@@ -230,7 +250,7 @@ def watched_train(namespace: dict, out_dir: str, n_epochs: int, seed: int = 0, m
     out_dir: the run folder, removed first if it exists and not created (train makes it).
     Returns {"epochs_started": int, "rng_starts": [a digest (str) of torch's RNG state where each
     epoch started, in order: equal digests, the same random numbers], "periods": [{"when":
-    "after"|"during", "epoch": int, "files": [path relative to out_dir], "inputs": [G's input
+    "after"|"during", "epoch": int, "inside": written inside the batch loop (bool), "files": [path relative to out_dir], "inputs": [G's input
     tensors in that period], "outputs": [G's output tensors in that period, float32]}], "shapes": {"G": {key:
     shape}, "D": ...} of the first GAN built, or None if make_gan was never called, "params": {"G":
     [shape of each parameter], "D": ...} of that GAN, or None}.
@@ -319,6 +339,32 @@ def _held(folder: Path, files: list[str]) -> list[torch.Tensor]:
     return found
 
 
+def _holds_weights(path: Path, shapes: dict | None) -> bool:
+    """Whether the file at `path` loads with torch.load(weights_only=True) and holds an optimizer's
+    state or tensors of every shape of G's or D's state dict (`shapes`: {"G": {key: shape}, "D": ...}),
+    however they are named: a checkpoint, not the fixed noise or the losses saved beside one."""
+    tensors: list[list[int]] = []
+
+    def walk(obj: Any, depth: int) -> bool:
+        if isinstance(obj, torch.Tensor):
+            tensors.append(list(obj.shape))
+        elif isinstance(obj, dict) and depth < 4:
+            if "state" in obj and "param_groups" in obj:
+                return True
+            return any([walk(v, depth + 1) for v in obj.values()])
+        elif isinstance(obj, (list, tuple)) and depth < 4:
+            return any([walk(v, depth + 1) for v in obj])
+        return False
+
+    try:
+        if walk(torch.load(path, map_location="cpu", weights_only=True), 0):
+            return True
+    except Exception:  # noqa: BLE001 - a file it cannot read is judged by the checks, which read it themselves
+        return False
+    nets = [net for net in (shapes or {}).values() if isinstance(net, dict) and net]
+    return any(all(shape in tensors for shape in net.values()) for net in nets)
+
+
 def _holds(held: list[torch.Tensor], wanted: list[torch.Tensor] | torch.Tensor | None) -> bool | None:
     """Whether one of the tensors `held` equals `wanted` (one of them, for a list); None when nothing is wanted."""
     wanted = [wanted] if isinstance(wanted, torch.Tensor) else wanted
@@ -338,8 +384,9 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     `n_total` epochs that was never interrupted (all with `seed`, watched as in `watched_train`).
 
     1. train(n_first, out_dir/interrupted): the checkpoint is a file with a checkpoint suffix written
-       at its last save after a complete epoch k (by the scans; k = 0 is before any training), one
-       whose name holds the number k if there is one.
+       at its last save after a complete epoch k (by the scans; k = 0 is before any training): one
+       that holds weights or an optimizer's state (not the fixed noise saved beside it) if there is
+       one, of those one whose name holds the number k if there is one.
     2. train(n_total, out_dir/uninterrupted), its state snapshot where epoch k + 1 starts.
     3. resume(checkpoint, n_total, out_dir/interrupted, seed=seed), its snapshot where its first epoch starts.
 
@@ -373,7 +420,8 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
         return reply
     k, files = saves[-1]
     numbered = [f for f in files if k in {int(n) for n in re.findall(r"\d+", Path(f).name)}]
-    checkpoint = (numbered or files)[0]  # epoch_010.pt rather than a last.pt written beside it
+    # a file that holds weights (not the fixed noise or the losses saved beside it), epoch_010.pt rather than a last.pt
+    checkpoint = sorted(files, key=lambda f: (not _holds_weights(first_dir / f, interrupted["shapes"]), f not in numbered))[0]
     reply["checkpoint"], reply["after"] = checkpoint, k
     held = _held(first_dir, files)  # read now: resume may write the same file again
     full = _watched(namespace, lambda: train(n_total, str(full_dir), seed=seed), full_dir, max_batches, snapshot_at=k + 1)

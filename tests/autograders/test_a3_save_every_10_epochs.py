@@ -10,7 +10,9 @@ schedule does not depend on them). Only plain data come back: which files under 
 written when (paths relative to `out_dir`), the noise G received and the images it returned between
 two looks at the folder that saw writes, and the shapes of G's and D's state dicts and parameters. A write after the
 batches of the k-th epoch (1-based) counts as "saved at epoch k", whatever the file is called or
-whether the loop counts from 0 or 1. `out_dir` lies in the submission's scratch folder (one fresh
+whether the loop counts from 0 or 1; so does a write inside the batch loop on the epoch's last batch
+with no training step after it (the PyTorch DCGAN tutorial's `i == len(dataloader) - 1`), which
+leaves the same files; a write that a step of the epoch follows was made during it. `out_dir` lies in the submission's scratch folder (one fresh
 folder per run, removed once read), and this side reads the files itself with loaders that cannot
 run code: PIL for images (.png, .jpg), `torch.load(weights_only=True)` for checkpoints (.pt, .pth,
 .ckpt, .tar, .pkl), never opening a link.
@@ -32,6 +34,10 @@ from [-1, 1] by (x + 1) / 2 (value_range=(-1, 1)) or by the grid's own minimum a
 (normalize=True) is right; the same images clipped to [0, 1] (save_image without the mapping) or
 scaled by 255 and wrapped around by a uint8 cast lose the point, named. A grid it cannot match with
 64 images G made is not judged by its pixels.
+
+A checkpoint-suffixed file that holds neither network's weights (under their own names or behind
+one prefix, as Lightning's "generator.") nor an optimizer's state is data saved beside the
+checkpoints (the fixed noise, the losses): no check counts it as a checkpoint.
 
 One fault costs points once where the checks can tell faults apart. When the sample grids are
 saved (the checkpoints, if a 30-epoch run writes no image), and whether `train` trains all n_epochs
@@ -399,7 +405,9 @@ class Run:
     """One watched train(n_epochs, out_dir, seed=0) (see `probes_a3.watched_train`), its files read.
 
     epochs: epochs it trained. periods: [(when "after"|"during", k, [paths], [tensors G received])]
-    for each look at out_dir that saw writes; writes: [(path, when, k)], paths relative to out_dir.
+    for each look at out_dir that saw writes; writes: [(path, when, k)], paths relative to out_dir;
+    inside: {(path, k)} of the writes after epoch k made inside its batch loop (on its last batch,
+    after its last step).
     grids: {path: problem or None}; unmapped: {path of a grid: `mapping_problem` or None}; checkpoints: {path: (problem or None, contents)} (see
     `load_checkpoint`); figures: [paths of .pdf/.svg/... files]; shapes: {"G": {key: shape}, "D":
     ...} or None; params: {"G": [shape of each parameter], "D": ...} or None.
@@ -423,7 +431,7 @@ class Run:
         self.epochs = reply.get("epochs_started")
         if not isinstance(self.epochs, int) or isinstance(self.epochs, bool):
             raise AssertionError(MALFORMED)
-        self.periods, self.made = [], {}
+        self.periods, self.made, self.inside = [], {}, set()
         for period in reply["periods"]:
             if not isinstance(period, dict) or period.get("when") not in ("after", "during"):
                 raise AssertionError(MALFORMED)
@@ -433,6 +441,8 @@ class Run:
             files = [p for p in map(relative, files) if p is not None]
             inputs = [z for z in inputs if isinstance(z, torch.Tensor)]
             self.periods.append((period["when"], k, files, inputs))
+            if period["when"] == "after" and period.get("inside") is True:  # saved in the batch loop, after the epoch's last step
+                self.inside.update((p, k) for p in files)
             outputs = period.get("outputs")
             for p in files:  # a file written again is read as its last write left it
                 self.made[p] = [t for t in outputs if isinstance(t, torch.Tensor)] if isinstance(outputs, list) else []
@@ -468,6 +478,16 @@ class Run:
                 self.checkpoints[p] = load_checkpoint(name, read_scratch_bytes(scratch, f"{folder}/{p}", MAX_FILE))
             except OSError as err:
                 self.checkpoints[p] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", {"states": [], "optimizers": [], "epochs": []})
+
+    def data_files(self) -> set[str]:
+        """The readable checkpoint-suffixed files that hold neither G's nor D's weights nor an optimizer's
+        state (the fixed noise, the losses), when others hold them: data saved beside the checkpoints,
+        which are judged without them."""
+        if self.shapes is None:
+            return set()
+        data = {p for p, (problem, contents) in self.checkpoints.items() if problem is None and not contents["optimizers"]
+                and not any(_holds(contents["states"], self.shapes[net]) for net in ("G", "D"))}
+        return data if data != set(self.checkpoints) else set()
 
     def of_kind(self, suffixes: tuple[str, ...]) -> list[tuple[str, str, int]]:
         return [w for w in self.writes if w[0].lower().endswith(suffixes)]
@@ -554,6 +574,9 @@ def schedule_error(r: Run, kind: str) -> str | None:
         short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: train exactly the n_epochs epochs it is given, {LOOP}"
     during = sorted({k for _, when, k in writes if when == "during"})
     got = sorted({k for _, _, k in writes})
+    inside = {k for p, when, k in writes if when == "after" and (p, k) in r.inside}
+    if not inside <= set(expected):  # saves in the batch loop off the schedule (every 10 batches): told as such
+        during = sorted(set(during) | inside)
     if during:
         when = f"after epochs {fmt(expected)}" if expected else "and never in a run shorter than 10 epochs"
         message = (
@@ -696,7 +719,20 @@ def replay_fault(reply: dict) -> str | None:
 
 
 def _holds(states: list[dict[str, list[int]]], shapes: dict[str, list[int]]) -> bool:
-    return any(s == shapes for s in states)
+    """Whether one of the state dicts `states` ({key: shape}) holds exactly a network's `shapes`, under
+    its own names or all behind one prefix ("generator." in one state dict of both networks, as
+    Lightning saves it; "module." of DataParallel; "_orig_mod." of torch.compile)."""
+    return any(_within(s, shapes) for s in states)
+
+
+def _within(state: dict[str, list[int]], shapes: dict[str, list[int]]) -> bool:
+    if state == shapes:
+        return True
+    first = next(iter(shapes), None)
+    if first is None:
+        return False
+    prefixes = {key[: -len(first)] for key in state if key.endswith(first) and key != first}
+    return any({key[len(p):]: shape for key, shape in state.items() if key.startswith(p)} == shapes for p in prefixes)
 
 
 @check(points=2)
@@ -710,9 +746,9 @@ def test_checkpoints_hold_g_and_d(submission):
     problems = [problem for problem, _ in r.checkpoints.values() if problem]
     assert not problems, problems[0]
     assert r.shapes is not None, "train never built its GAN with `make_gan(seed)`; train the GAN that make_gan returns"
-    faults = []
+    faults, data = [], r.data_files()
     for when, k, files, _ in r.periods:  # the checkpoint files of one save together hold G and D
-        saved_now = [p for p in files if p in r.checkpoints]
+        saved_now = [p for p in files if p in r.checkpoints and p not in data]
         if not saved_now:
             continue
         states = [s for p in saved_now for s in r.checkpoints[p][1]["states"]]
@@ -724,7 +760,7 @@ def test_checkpoints_hold_g_and_d(submission):
             faults.append(f"{names} (saved {when} epoch {k}) hold no state_dict of {missing[0]}; save {missing[0]}.state_dict() too")
             break
     grids = sorted({(when, k) for _, when, k in r.saved("grids") or r.saved("images")})
-    checkpoints = sorted({(when, k) for _, when, k in r.of_kind(CHECKPOINT_SUFFIXES)})
+    checkpoints = sorted({(when, k) for p, when, k in r.of_kind(CHECKPOINT_SUFFIXES) if p not in data})
     if grids and checkpoints != grids:  # when the grids are saved is the schedule checks' business
         faults.append(
             f"checkpoints saved at {epochs([k for _, k in checkpoints])} of a 30-epoch run, the sample grids at "
@@ -744,11 +780,14 @@ def _optimizes(optimizer: list[list[list[int]]], params: list[list[int]]) -> boo
 def _saved_checkpoints(r: Run) -> list[tuple[int, list[str]]]:
     """[(k, [checkpoint paths])] of each look at out_dir after epoch k >= 1 that saw checkpoints written
     (a save before any training is the schedule checks' business). A file written again at a later
-    save (one `last.pt` for the whole run) is read once, after the run, so it counts at its last save."""
+    save (one `last.pt` for the whole run) is read once, after the run, so it counts at its last save.
+    Data saved beside the checkpoints (`Run.data_files`: the epoch and the fixed noise in a file of
+    their own) is part of a save, but makes none."""
     saves = [(k, [p for p in files if p in r.checkpoints]) for when, k, files, _ in r.periods if when == "after" and k > 0]
     last = {p: k for k, paths in saves for p in paths}
     saves = [(k, [p for p in paths if last[p] == k]) for k, paths in saves]
-    return [(k, paths) for k, paths in saves if paths]
+    data = r.data_files()
+    return [(k, paths) for k, paths in saves if set(paths) - data]
 
 
 @check(points=2, visible=True)
