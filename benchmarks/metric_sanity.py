@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 import warnings
@@ -28,6 +29,7 @@ import warnings
 import torch
 
 from reference.data import data_root, load_dataset
+from reference.data.sources import MissingDataError
 from reference.errors import UserError
 from reference.metrics import SmallSampleWarning, class_coverage, fid, kid, mifid, precision_recall
 from reference.metrics.classifier import classifier_path, find_classifier, train_classifier
@@ -56,15 +58,28 @@ def image_sets(train, test, seed: int) -> tuple[torch.Tensor, dict[str, torch.Te
     return reference, rows, train.data[memory]
 
 
+def load_mnist(root) -> tuple:
+    """MNIST's (train, test) splits from data root `root`, never downloaded; missing, a UserError whose
+    advice is this script's (the library's 'or use --dataset digits' names a flag it lacks)."""
+    try:
+        return (load_dataset("mnist", root, split="train", download=False),
+                load_dataset("mnist", root, split="test", download=False))
+    except MissingDataError as err:
+        raise UserError(
+            f"MNIST not found in {err.folder}, and this script downloads nothing: pass --data-dir the folder that "
+            f"holds MNIST/raw, or download MNIST there (and train the classifier this script uses), online, with: "
+            f"gan-course train-classifier --dataset mnist --data-dir {shlex.quote(str(root))}"
+        ) from None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="data root with MNIST/raw (default $GAN_COURSE_DATA)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    root = data_root(args.data_dir)
     try:
-        train = load_dataset("mnist", root, split="train", download=False)
-        test = load_dataset("mnist", root, split="test", download=False)
+        root = data_root(args.data_dir)
+        train, test = load_mnist(root)
         if find_classifier("mnist", root) is None:
             print(f"training the MNIST classifier first (cached in {classifier_path('mnist', root)})", flush=True)
             train_classifier("mnist", root, seed=args.seed)

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
-from reference.config import MAX_METRIC_SAMPLES, MAX_SAMPLES, METRIC_LIMIT, SEED_MAX, SEED_MIN, TrainConfig
+from reference.config import MAX_METRIC_SAMPLES, MAX_SAMPLES, METRIC_LIMIT, MIN_METRIC_SAMPLES, SEED_MAX, SEED_MIN, TrainConfig
 from reference.errors import UserError
 
 # Settings a resumed run may change; every other setting must match the checkpoint's.
@@ -521,11 +521,21 @@ def _metric_setup(args: argparse.Namespace, sources: list[str]):
     return get_extractor(args.features, dataset, args.data_dir, inception_weights=args.inception_weights, device=device), device
 
 
+_TOO_FEW = "precision and recall measure each image's distance to its 3rd nearest"
+
+
+def _check_count(name: str, images) -> None:
+    """UserError if image source `name` (its images (N, ...)) holds too few for the metrics."""
+    if images.shape[0] < MIN_METRIC_SAMPLES:  # said 'these statistics hold 1 samples', naming neither source nor fix
+        raise UserError(f"{name} holds {images.shape[0]} image(s); the metrics need at least {MIN_METRIC_SAMPLES} ({_TOO_FEW}), "
+                        f"far more (thousands) to mean much")
+
+
 def _check_n(args: argparse.Namespace) -> None:
-    """UserError unless --n of fid/eval is left out or from 2 to MAX_METRIC_SAMPLES (a larger one sampled
-    for hours and ended in the memory error)."""
-    if args.n is not None and args.n < 2:
-        raise UserError(f"--n must be a whole number >= 2 (or left out), got {args.n}")
+    """UserError unless --n of fid/eval is left out or from MIN_METRIC_SAMPLES to MAX_METRIC_SAMPLES (a larger one
+    sampled for hours and ended in the memory error; 2 or 3 in "k must be between 1 and N - 1")."""
+    if args.n is not None and args.n < MIN_METRIC_SAMPLES:
+        raise UserError(f"--n must be a whole number >= {MIN_METRIC_SAMPLES} (or left out): {_TOO_FEW}, got {args.n}")
     if args.n is not None and args.n > MAX_METRIC_SAMPLES:
         raise UserError(f"--n must be at most {MAX_METRIC_SAMPLES:,} ({METRIC_LIMIT}), got {args.n:,}")
 
@@ -564,9 +574,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
         loaded[key] = load_images(source, args.data_dir, n=n, seed=seed, device=device)
     a, b = loaded["a"], loaded["b"]
     for name, source, images in (("A", args.a, a), ("B", args.b, b)):
-        if images.shape[0] < 2:  # said 'these statistics hold 1 samples', naming neither source nor fix
-            raise UserError(f"source {name} {source} holds {images.shape[0]} image(s); FID and KID need at least 2 per source, "
-                            f"far more (thousands) to mean much")
+        _check_count(f"source {name} {source}", images)
     print(f"A: {args.a} ({a.shape[0]} images)\nB: {args.b} ({b.shape[0]} images)")
     _print_scores(compare(a, b, extractor, seed=args.seed), extractor)
     return 0
@@ -599,6 +607,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     extractor, device = _metric_setup(args, [])
     split = "train" if cfg["dataset"].startswith("folder:") else "test"
     real = load_images(f"{cfg['dataset']}:{split}", args.data_dir, n=args.n, seed=args.seed)
+    _check_count(f"the {split} split of {cfg['dataset']}", real)
     G, spec, nz, _ = load_generator(args.run, device)
     fake = sample_images(G, spec, nz, real.shape[0], seed=args.seed, device=device)
     print(f"Run: epoch {state['epoch']} of {cfg['model']} on {cfg['dataset']}; {fake.shape[0]} samples vs {real.shape[0]} {split} images")
@@ -640,12 +649,41 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     try:
         return run(args)
     except ModuleNotFoundError as err:  # the lean install (pip install -e .) has no nbgrader, nbformat, ...
+        if (line := _config_file_error(err)) is not None:
+            raise UserError(line) from None
         if err.name is None or err.name.split(".")[0] in ("reference", "torch"):
             raise
         raise UserError(
             f"gan-course autograde needs {err.name}, one of the grading tools of the [dev] extra; "
             f"install them with: pip install -e \".[dev]\" (in the course's folder)"
         ) from None
+    except Exception as err:
+        if (line := _config_file_error(err)) is None:  # a bug: keep its traceback
+            raise
+        raise UserError(line) from None
+
+
+_COURSE_CONFIG = "nbgrader_config.py"
+
+
+def _config_file_error(err: BaseException) -> str | None:
+    """The line for an error raised by the code of the course's nbgrader_config.py (a syntax error, an
+    undefined name), which autograde runs to read its limits; None for any other error (a traceback).
+
+    Such a file ended autograde in a traceback through traitlets' loader, naming no fix."""
+    where = None
+    if isinstance(err, SyntaxError) and Path(err.filename or "").name == _COURSE_CONFIG:
+        where = (err.filename, err.lineno)
+    tb = err.__traceback__
+    while where is None and tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).name == _COURSE_CONFIG:
+            where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if where is None:
+        return None
+    detail = err.msg if isinstance(err, SyntaxError) else str(err).splitlines()[0] if str(err) else ""
+    return (f"{where[0]}, line {where[1]}: {type(err).__name__}{': ' + detail if detail else ''}; fix the file "
+            f"(nbgrader reads it too), then run the command again")
 
 
 COMMANDS = {

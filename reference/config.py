@@ -36,6 +36,9 @@ MAX_SAMPLES = 10_000
 # The most samples per source of a metric (`gan-course fid/eval --n`, a run's --eval-samples): twice FID's
 # customary 50,000 (Heusel et al. 2017). More only costs: precision and recall compare every pair of samples.
 MAX_METRIC_SAMPLES = 100_000
+# The fewest samples per source of a metric: improved precision and recall (k = 3) measure each sample's
+# distance to its 3rd nearest other sample. Fewer ended in "k must be between 1 and N - 1", after training.
+MIN_METRIC_SAMPLES = 4
 METRIC_LIMIT = ("twice FID's customary 50,000; beyond it the scores barely move while precision and recall's time "
                 "grows with the square")
 # Classic bugs a run can reproduce on purpose, for lesson 08's clinic (reference/trainer.py):
@@ -98,7 +101,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise UserError naming the first value of the wrong type or out of range."""
         self.check_types()
-        for name in ("epochs", "batch_size", "save_every", "num_samples", "ngf", "ndf", "eval_samples"):
+        for name in ("epochs", "batch_size", "save_every", "num_samples", "ngf", "ndf"):
             value = getattr(self, name)
             if value < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
@@ -110,9 +113,15 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
         if self.num_samples > MAX_SAMPLES:
             raise UserError(f"--num-samples must be a whole number from 1 to {MAX_SAMPLES} (the samples of one grid), got {self.num_samples!r}")
+        if self.eval_samples < MIN_METRIC_SAMPLES:
+            raise UserError(
+                f"--eval-samples must be a whole number from {MIN_METRIC_SAMPLES} to {MAX_METRIC_SAMPLES:,} (precision and "
+                f"recall measure each sample's distance to its 3rd nearest; thousands give steady scores), got {self.eval_samples!r}"
+            )
         if self.eval_samples > MAX_METRIC_SAMPLES:
             raise UserError(
-                f"--eval-samples must be a whole number from 1 to {MAX_METRIC_SAMPLES:,}: {METRIC_LIMIT}, got {self.eval_samples!r}"
+                f"--eval-samples must be a whole number from {MIN_METRIC_SAMPLES} to {MAX_METRIC_SAMPLES:,}: {METRIC_LIMIT}, "
+                f"got {self.eval_samples!r}"
             )
         if self.threads is not None and self.threads > MAX_THREADS:
             raise UserError(f"--threads must be a whole number from 1 to {MAX_THREADS}, got {self.threads!r}")
@@ -148,6 +157,10 @@ class TrainConfig:
             raise UserError(f"unknown fault {self.fault!r}; choose one of: {', '.join(FAULTS)} (or leave it out)")
         if self.device not in DEVICES:
             raise UserError(f"unknown device '{self.device}'; choose one of: {', '.join(DEVICES)}")
+        if self.dataset == "folder:":
+            # an empty path is the current folder: the refusal was "--out is inside the image folder" of it
+            raise UserError("--dataset folder: names no folder; write --dataset folder:PATH, e.g. folder:~/dogs "
+                            "(folder:. for the current folder)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

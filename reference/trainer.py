@@ -44,7 +44,7 @@ from reference.progress import tqdm
 
 from reference.cache import expand_home
 from reference.checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_state
-from reference.config import DEVICES, TrainConfig
+from reference.config import DEVICES, MIN_METRIC_SAMPLES, TrainConfig
 from reference.cpu import cpu_training
 from reference.data import Batches, from_model_range, load_dataset, to_model_range
 from reference.data.mixtures import MIXTURES
@@ -139,7 +139,8 @@ class Run:
 
         # a size the model cannot take is named before any image is read or resized to it
         self.spec.resolve_shape(native_shape(cfg.dataset, cfg.image_size), cfg.image_size)
-        dataset = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, seed=cfg.seed, progress=progress)
+        dataset = load_dataset(cfg.dataset, cfg.data_dir, image_size=cfg.image_size, seed=cfg.seed, progress=progress,
+                               max_images=cfg.max_images)
         if cfg.max_images is not None and cfg.max_images < len(dataset):
             dataset = dataset.subset(cfg.max_images)
         self.shape = self.spec.resolve_shape(dataset.shape, cfg.image_size)
@@ -388,6 +389,11 @@ class Evaluator:
                 self.extractor = get_extractor("classifier", cfg.dataset, cfg.data_dir)
             split = "train" if cfg.dataset.startswith("folder:") else "test"  # folders have no held-out split
             real = load_images(f"{cfg.dataset}:{split}", cfg.data_dir, n=cfg.eval_samples, seed=cfg.seed, progress=progress)
+            if real.shape[0] < MIN_METRIC_SAMPLES:  # found after the first epoch, as "k must be between 1 and N - 1"
+                raise UserError(
+                    f"--eval-every scores samples against the {split} split of {cfg.dataset}, which holds {real.shape[0]} "
+                    f"image(s); the metrics need at least {MIN_METRIC_SAMPLES}: add images, or drop --eval-every"
+                )
             self.real_features = self.extractor.features(real)
 
     def __call__(self, G: nn.Module, spec, nz: int, device: torch.device) -> dict:

@@ -85,6 +85,19 @@ def test_train_throughput_without_mnist_is_one_line_and_exit_2(tmp_path: Path) -
     assert len(lines) == 1 and "MNIST" in lines[0] and "Traceback" not in done.stderr, done.stderr
 
 
+def test_metric_sanity_without_mnist_gives_advice_the_script_can_follow(tmp_path: Path) -> None:
+    """It said '... or use --dataset digits': the library's advice, a flag this script lacks (it scores MNIST only)."""
+    root = tmp_path / "no mnist here"
+    done = run_script("benchmarks/metric_sanity.py", "--data-dir", str(root))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    line = lines[0]
+    assert str(root / "MNIST" / "raw") in line, line
+    assert "--dataset digits" not in line and "could not be downloaded" not in line, line
+    assert line.endswith(f"gan-course train-classifier --dataset mnist --data-dir '{root}'"), line
+
+
 def load_script(name: str):
     """A benchmark script imported as a module (its functions, without running it)."""
     import importlib.util

@@ -1131,6 +1131,19 @@ def test_autograde_in_the_lean_install_names_the_dev_extra(capfd, monkeypatch):
     assert_one_line_error(code, err, "autograde needs nbformat", "[dev]", 'pip install -e ".[dev]"')
 
 
+@pytest.mark.parametrize("text, words", [
+    ("c = \n", ["nbgrader_config.py, line 1: SyntaxError: invalid syntax"]),
+    ("c = get_config()\nc.GanCourseGrading.wall_s = sixty\n", ["nbgrader_config.py, line 2: NameError", "'sixty'"]),
+])
+def test_autograde_with_a_broken_nbgrader_config_names_the_file(capfd, monkeypatch, tmp_path, text, words):
+    """autograde reads its limits from the course's nbgrader_config.py: a syntax error or an undefined name
+    there ended it in a traceback through traitlets' loader."""
+    (tmp_path / "nbgrader_config.py").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(capfd, "autograde", "a2_conv_layers", "--no-sandbox")
+    assert_one_line_error(code, err, str(tmp_path / "nbgrader_config.py"), *words, "fix the file")
+
+
 def test_a_non_ascii_out_in_the_posix_locale_trains(capfd, tmp_path):
     """LC_ALL=POSIX without UTF-8 mode hands a name in another alphabet over with surrogate escapes
     ('tt \\udcc3\\udca9' for 'tt é'): the lock's key, str.encode() of the path, ended the run in a traceback."""
@@ -1268,6 +1281,38 @@ def test_eval_samples_is_bounded(capfd, tmp_path):
     code, _, err = cli(capfd, *TINY, "--eval-every", "1", "--eval-samples", "100000001", "--out", tmp_path / "run")
     assert_one_line_error(code, err, "--eval-samples", "100,000")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "summary"])
+def test_a_folder_dataset_without_its_path_is_named(capfd, tmp_path, monkeypatch, command):
+    """--dataset folder: (the path forgotten) read the current folder: train refused it as '--out ... is inside
+    the image folder CWD of --dataset folder:', whose fix (another --out) trained on whatever images the
+    current folder held."""
+    monkeypatch.chdir(tmp_path)
+    out = ["--out", tmp_path / "elsewhere" / "run"] if command == "train" else []
+    code, _, err = cli(capfd, command, *MLP[1:] if command == "train" else ["--model", "mlp"], "--dataset", "folder:", *out)
+    assert_one_line_error(code, err, "--dataset folder: names no folder", "folder:PATH")
+    assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("n", ["2", "3"])
+def test_eval_samples_too_few_for_precision_and_recall_are_refused_up_front(capfd, tmp_path, n):
+    """--eval-samples 2 or 3 trained the first epoch, then ended in 'k must be between 1 and N - 1' (k: a
+    parameter nobody typed), leaving a run folder with config.json only."""
+    code, _, err = cli(capfd, *TINY, "--eval-every", "1", "--eval-samples", n, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, f"--eval-samples must be a whole number from 4 to 100,000", f"got {n}")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", ["fid", "eval"])
+def test_metric_sample_counts_too_small_for_precision_and_recall_are_refused(capfd, mlp_run, command, monkeypatch):
+    """--n 3 sampled, then ended in 'k must be between 1 and N - 1 = 2 (N points), got k=3'."""
+    from reference.metrics import evaluate
+
+    monkeypatch.setattr(evaluate, "sample_images", lambda *a, **k: pytest.fail("sampled before refusing --n"))
+    sources = [mlp_run, "digits:test"] if command == "fid" else [mlp_run]
+    code, _, err = cli(capfd, command, *sources, "--n", "3")
+    assert_one_line_error(code, err, "--n must be a whole number >= 4", "3rd nearest", "got 3")
 
 
 def test_the_resume_command_of_a_stopped_run_pastes_with_a_space_in_its_folder(capfd, tmp_path, monkeypatch):

@@ -96,6 +96,9 @@ def test_missing_torchvision_dataset_says_where_and_what_to_do(tmp_path: Path, n
     assert str(tmp_path / folder) in message
     assert "--dataset digits" in message
     assert "\n" not in message
+    # download=False tried no download: it said 'could not be downloaded: connect to the internet once'
+    assert "could not be downloaded" not in message and "nothing was downloaded" in message, message
+    assert err.value.dataset == name and err.value.folder.is_relative_to(tmp_path / folder), err.value.folder
 
 
 def test_failed_download_gives_the_missing_data_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -266,6 +269,72 @@ def test_unreadable_image_names_the_file(tmp_path: Path, damage: str) -> None:
     assert "\n" not in message
 
 
+def test_sixteen_bit_greyscale_images_are_scaled_not_clipped(tmp_path: Path) -> None:
+    """A 16-bit greyscale PNG (scans, depth maps) loaded as a nearly white square: Pillow's convert("RGB")
+    clips 0-65535 at 255. Beside it, 8-bit grey, RGBA, palette and 1x1-pixel images load as their colours."""
+    from PIL import Image
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.fromarray(np.full((24, 24), 128 * 257, dtype=np.uint16)).save(folder / "a_sixteen.png")  # mid grey
+    assert Image.open(folder / "a_sixteen.png").mode.startswith("I"), "the test needs a 16-bit file"
+    Image.new("L", (30, 20), 60).save(folder / "b_grey.png")
+    Image.new("RGBA", (20, 30), (200, 10, 20, 0)).save(folder / "c_rgba.png")
+    Image.new("RGB", (24, 24), (0, 102, 255)).convert("P").save(folder / "d_palette.png")
+    Image.new("RGB", (1, 1), (0, 255, 0)).save(folder / "e_one_pixel.png")
+
+    ds = load_dataset(f"folder:{folder}", image_size=8)
+
+    colours = [ds.data[k].flatten(1).unique(dim=1).squeeze(1).tolist() for k in range(len(ds))]
+    assert colours == [[128] * 3, [60] * 3, [200, 10, 20], [0, 102, 255], [0, 255, 0]], colours
+
+
+def test_max_images_decodes_only_the_images_it_keeps(image_folder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--max-images 2 on a folder decoded every image first (a quick run on 100,000 photos: many minutes)."""
+    import reference.data.sources as sources
+
+    whole = load_dataset(f"folder:{image_folder.root}")
+    decoded = []
+    decode = sources._decode
+    monkeypatch.setattr(sources, "_decode", lambda file, size: decoded.append(file) or decode(file, size))
+
+    first = load_dataset(f"folder:{image_folder.root}", max_images=2)
+
+    assert decoded == image_folder.files[:2], decoded
+    assert torch.equal(first.data, whole.subset(2).data) and torch.equal(first.labels, whole.subset(2).labels)
+    assert first.classes == whole.classes
+
+
+def test_a_photo_with_an_exif_orientation_loads_upright(tmp_path: Path) -> None:
+    """Phones store a portrait photo sideways with an EXIF orientation tag that viewers apply: it trained sideways."""
+    from PIL import Image
+
+    stored = np.concatenate([solid((255, 0, 0), 10, 10), solid((0, 0, 255), 10, 10)], axis=1)  # red | blue, 20 wide
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to view: red on top, blue below, 10 wide
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(stored).save(tmp_path / "photos" / "portrait.png", exif=exif)
+
+    image = load_dataset(f"folder:{tmp_path / 'photos'}", image_size=10).data[0]
+
+    assert image[:, 0, :].unique(dim=1).squeeze(1).tolist() == [255, 0, 0], "the top row should be all red (upright)"
+    assert image[:, -1, :].unique(dim=1).squeeze(1).tolist() == [0, 0, 255], "the bottom row should be all blue"
+
+
+def test_an_image_over_pillows_pixel_limit_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow's DecompressionBombError (a photo of over 179 million pixels) is no OSError: a traceback."""
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # refuses over 200 pixels: a 24x24 image stands in for a huge one
+    write_image(tmp_path / "small.png", solid((1, 2, 3), 8, 8))
+    huge = write_image(tmp_path / "huge.png", solid((1, 2, 3)))
+    with pytest.raises(DataError) as err:
+        load_dataset(f"folder:{tmp_path}")
+    message = str(err.value)
+    assert f"image {huge} is too large to decode (576 pixels;" in message and "shrink it" in message, message
+    assert "\n" not in message
+
+
 def test_empty_and_missing_folders_are_user_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no images here")
@@ -273,6 +342,15 @@ def test_empty_and_missing_folders_are_user_errors(tmp_path: Path) -> None:
         load_dataset(f"folder:{tmp_path / 'empty'}")
     with pytest.raises(DataError, match="does not exist"):
         load_dataset(f"folder:{tmp_path / 'nowhere'}")
+
+
+def test_an_image_file_passed_as_the_folder_is_named_as_a_file(tmp_path: Path) -> None:
+    """folder:photos/a.png was 'image folder photos/a.png does not exist', about a file that does."""
+    image = write_image(tmp_path / "photos" / "a.png", solid((1, 2, 3)))
+    with pytest.raises(DataError) as err:
+        load_dataset(f"folder:{image}")
+    assert str(err.value) == (f"image folder {image} is a file, not a folder; pass the folder that holds the images, "
+                              f"e.g. --dataset folder:{image.parent}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -427,7 +427,8 @@ def test_an_empty_npy_or_damaged_npz_is_a_one_line_user_error(tmp_path, content)
     (np.full((30, 28, 28), np.nan, np.float32), ["images.npz holds NaN or infinite"]),
     (np.zeros((0, 28, 28), np.uint8), ["holds no images"]),
     (np.zeros((30, 28, 28), bool), ["true/false"]),
-    (np.zeros((1, 28, 28), np.uint8), ["source A", "1 image(s)", "at least 2"]),
+    (np.zeros((1, 28, 28), np.uint8), ["source A", "1 image(s)", "at least 4"]),
+    (np.zeros((3, 28, 28), np.uint8), ["source A", "3 image(s)", "at least 4"]),  # was "k must be between 1 and N - 1"
 ])
 @pytest.mark.filterwarnings("ignore::reference.metrics.fid.SmallSampleWarning")  # 30 images: the sizes the cases need
 def test_cli_fid_of_odd_npz_arrays(capfd, tmp_path, data_root, array, words):
@@ -439,3 +440,22 @@ def test_cli_fid_of_odd_npz_arrays(capfd, tmp_path, data_root, array, words):
         assert code == 0 and "A: " in out and "(30 images)" in out, err
     else:
         assert_one_line_error(code, err, *words)
+
+
+def test_eval_every_on_a_folder_of_three_images_is_refused_before_training(capfd, tmp_path, monkeypatch):
+    """Three images (two classes: a classifier trains on them) passed every check, trained the first epoch
+    and ended in 'k must be between 1 and N - 1', with config.json alone in the run folder."""
+    import reference.metrics.features as features
+    from conftest import solid, write_image
+
+    folder = tmp_path / "photos"
+    for name, rgb in (("cat/a.png", (200, 0, 0)), ("cat/b.png", (190, 0, 0)), ("dog/c.png", (0, 0, 200))):
+        write_image(folder / name, solid(rgb))
+    monkeypatch.setattr(features, "get_extractor", lambda *a, **k: object())  # the classifier (never used): cached, say
+    run = tmp_path / "run"
+    code, _, err = cli(capfd, "train", "--model", "mlp", "--dataset", f"folder:{folder}", "--image-size", "28",
+                       "--batch-size", "1", "--epochs", "1", "--eval-every", "1", "--device", "cpu", "--no-progress",
+                       "--out", run)
+    assert_one_line_error(code, err, f"the train split of folder:{folder}, which holds 3 image(s)", "at least 4",
+                          "drop --eval-every")
+    assert not run.exists()

@@ -132,6 +132,28 @@ def test_missing_classifier_says_how_to_train_it(tmp_path: Path) -> None:
     assert str(err.value) == expected
 
 
+@pytest.mark.parametrize("classes, words", [
+    ([], ["is a flat folder", "put them in one sub-folder per class, then run: gan-course train-classifier"]),
+    (["cat"], ["holds one class folder", "add another, then run: gan-course train-classifier"]),
+])
+def test_missing_classifier_of_a_folder_it_cannot_train_on_says_what_to_change(tmp_path: Path, classes, words) -> None:
+    """The advice was 'run: gan-course train-classifier --dataset folder:PATH', which refuses a flat or
+    one-class folder: a dead end for 'gan-course eval' of a run on one, and for its --eval-every."""
+    from conftest import solid, write_image
+
+    folder = tmp_path / "photos"
+    for name in ("a.png", "b.png"):
+        write_image(folder.joinpath(*classes, name), solid((10, 20, 30)))
+    with pytest.raises(UserError) as err:
+        get_extractor("classifier", f"folder:{folder}", tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"no classifier for 'folder:{folder}'") and "\n" not in message, message
+    for word in words:
+        assert word in message, message
+    with pytest.raises(UserError, match="sub-folder per class" if not classes else "at least 2 classes"):
+        train_classifier(f"folder:{folder}", tmp_path, epochs=1, progress=False)  # what the old advice ran
+
+
 def test_unreadable_or_foreign_classifier_file_is_a_user_error(tmp_path: Path) -> None:
     path = classifier_path("digits", tmp_path)
     path.parent.mkdir(parents=True)

@@ -247,3 +247,16 @@ def test_unit_range_data_fault_feeds_d_real_images_in_0_1(tmp_path, monkeypatch)
     monkeypatch.setattr(trainer, "to_model_range", lambda x, r: seen.append(r) or to_range(x, r))
     train(tiny(fault="unit-range-data", max_images=128), tmp_path / "run", progress=False)
     assert seen and set(seen) == {"sigmoid"}, f"real images were scaled for {set(seen)}, expected [0, 1] (sigmoid)"
+
+
+def test_max_images_on_an_image_folder_decodes_only_those_images(tmp_path, image_folder, monkeypatch):
+    """A quick run (--max-images 2) on a folder decoded every image of it before keeping the first two."""
+    import reference.data.sources as sources
+
+    decoded = []
+    decode = sources._decode
+    monkeypatch.setattr(sources, "_decode", lambda file, size: decoded.append(file) or decode(file, size))
+    cfg = TrainConfig(model="mlp", dataset=f"folder:{image_folder.root}", image_size=28, epochs=1, batch_size=1,
+                      max_images=2, device="cpu", progress=False)
+    train(cfg, tmp_path / "run")
+    assert decoded == image_folder.files[:2], decoded

@@ -35,6 +35,18 @@ class DataError(UserError):
     """A dataset that is unknown, missing or unreadable (one-line message with the fix)."""
 
 
+class MissingDataError(DataError):
+    """A torchvision dataset whose files are not in the data root (and were not downloaded).
+
+    dataset: its name ("mnist"); folder: where its files were looked for (ROOT/MNIST/raw). A script
+    that offers other ways out than `--dataset digits` words its own line from these two.
+    """
+
+    def __init__(self, message: str, dataset: str, folder: Path) -> None:
+        super().__init__(message)
+        self.dataset, self.folder = dataset, folder
+
+
 @dataclass
 class Dataset:
     """A whole dataset in memory.
@@ -95,13 +107,15 @@ def load_dataset(
     seed: int = 0,
     download: bool = True,
     progress: bool = True,
+    max_images: int | None = None,
 ) -> Dataset:
     """Load dataset `name` ("digits", "mnist", "folder:PATH", "ring", ...) into memory.
 
     split: "train" or "test" (the held-out part). image_size: resize images to this square size
     once, at load time (None keeps the native size; folders default to 64). seed: only the 2-D
     mixtures use it. download: let torchvision fetch mnist, fashion-mnist and cifar10 if missing.
-    progress: a progress bar while decoding a folder's images.
+    progress: a progress bar while decoding a folder's images. max_images: a folder decodes only its
+    first N images (those `Dataset.subset(N)` keeps), not every one; other datasets load whole.
     """
     if split not in ("train", "test"):
         raise DataError(f"unknown split '{split}'; use 'train' or 'test'")
@@ -115,7 +129,7 @@ def load_dataset(
         ds = _torchvision(name, data_root(root), split, download)  # only these read the data root: digits work without one
     elif name.startswith("folder:"):
         folder = expand_home(name[len("folder:") :], "write the folder's full path")
-        ds = _folder(name, folder, image_size or 64, progress)
+        ds = _folder(name, folder, image_size or 64, progress, max_images)
     else:
         raise DataError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
     if image_size is not None and ds.shape[1:] != (image_size, image_size):
@@ -209,10 +223,12 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
         except Exception:  # noqa: BLE001 - any network or disk failure means the same thing here
             raw = None
     if raw is None:
-        raise DataError(
-            f"dataset '{name}' not found in {root / folder} and it could not be downloaded: "
-            f"connect to the internet once, copy the files there (or point --data-dir / GAN_COURSE_DATA "
-            f"at their parent), or use --dataset digits"
+        tried = "it could not be downloaded: connect to the internet once, " if download else "nothing was downloaded: "
+        raise MissingDataError(
+            f"dataset '{name}' not found in {root / folder} and {tried}copy the files there (or point --data-dir / "
+            f"GAN_COURSE_DATA at their parent), or use --dataset digits",
+            name,
+            root / folder,
         )
     data = torch.as_tensor(np.asarray(raw.data))
     data = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)  # (N, C, H, W)
@@ -220,13 +236,18 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
     return Dataset(name, data.contiguous(), labels, list(raw.classes))
 
 
-def _folder(name: str, path: Path, size: int, progress: bool = True) -> Dataset:
+def _folder(name: str, path: Path, size: int, progress: bool = True, limit: int | None = None) -> Dataset:
     """Images under `path`: ImageFolder layout (class sub-folders) or a flat folder of files.
 
     Each image is converted to RGB, centre-cropped to a square and resized to `size`; all of it
     once, here. Files that do not decode are collected and named together in one DataError.
+    limit: decode only the first `limit` files (--max-images: a quick run on a folder of 100,000
+    photos decoded every one of them first, for many minutes).
     """
 
+    if path.is_file():  # was "does not exist"
+        raise DataError(f"image folder {path} is a file, not a folder; pass the folder that holds the images, "
+                        f"e.g. --dataset folder:{path.parent}")
     if not path.is_dir():
         raise DataError(f"image folder {path} does not exist; pass --dataset folder:PATH with a folder of images")
     subdirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -240,11 +261,16 @@ def _folder(name: str, path: Path, size: int, progress: bool = True) -> Dataset:
         raise DataError(
             f"no images ({', '.join(_image_extensions())}) in {path}; put images there or in one sub-folder per class"
         )
+    from PIL import Image
+
+    files = files[:limit] if limit is not None else files
     data = torch.empty((len(files), 3, size, size), dtype=torch.uint8)
     bad = []
     for i, (file, _) in enumerate(tqdm(files, desc=f"decoding {path.name}", unit="img", leave=False, disable=not progress)):
         try:
             data[i] = _decode(file, size)
+        except Image.DecompressionBombError as err:  # not an OSError: it ended the run in a traceback
+            raise DataError(_too_large_message(file, err)) from None
         except OSError:  # PIL's UnidentifiedImageError and truncated files are OSErrors
             bad.append(file)
     if bad:
@@ -254,15 +280,48 @@ def _folder(name: str, path: Path, size: int, progress: bool = True) -> Dataset:
 
 
 def _decode(file: Path, size: int) -> torch.Tensor:
-    """uint8 (3, size, size): the image in `file` as RGB, centre-cropped to a square and resized."""
-    from PIL import Image
+    """uint8 (3, size, size): the image in `file` as RGB, turned upright (EXIF orientation), centre-cropped
+    to a square and resized."""
+    from PIL import Image, ImageOps
 
     with Image.open(file) as im:
-        im = im.convert("RGB")
+        im = _eight_bit(ImageOps.exif_transpose(im)).convert("RGB")  # a phone's photo upright, as viewers show it
         side = min(im.size)
         left, top = (im.width - side) // 2, (im.height - side) // 2
         im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
         return torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)
+
+
+# Pillow's modes of 16-bit greyscale files (PNG, TIFF): values 0-65535.
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def _eight_bit(im):
+    """`im` as an 8-bit greyscale image if it is a 16-bit one (0-65535 scaled to 0-255), else `im`.
+
+    Pillow's convert("RGB") clips 16-bit values at 255 instead of scaling them: a 16-bit greyscale
+    PNG (scans, depth maps, microscopy) became an almost white square, silently.
+    """
+    from PIL import Image
+
+    if im.mode not in _SIXTEEN_BIT:
+        return im
+    values = np.asarray(im).astype(np.float64).clip(0, 65535)  # "I" is 32-bit: a 16-bit file's values, clipped
+    return Image.fromarray(np.rint(values / 257).astype(np.uint8))  # 2-D uint8: mode "L"
+
+
+def _too_large_message(file: Path, err: Exception) -> str:
+    """One line naming an image over Pillow's pixel limit (its guard against decompression bombs) and the fix."""
+    import re
+
+    from PIL import Image
+
+    found = re.search(r"\((\d+) pixels\)", str(err))  # "Image size (196000000 pixels) exceeds limit of ..."
+    count = f"{int(found[1]):,} pixels; " if found else ""
+    return (
+        f"image {file} is too large to decode ({count}Pillow refuses more than {2 * Image.MAX_IMAGE_PIXELS:,} "
+        f"as a possible decompression bomb); shrink it (e.g. to 1024 px on its longer side) or delete it"
+    )
 
 
 def _bad_images_message(path: Path, bad: list[Path], shown: int = 10) -> str:

@@ -376,6 +376,18 @@ def _retrain_hint(dataset: str, root: str | os.PathLike | None = None) -> str:
     return f"run: gan-course train-classifier --dataset {shlex.quote(dataset)}{data_dir}"
 
 
+def _class_folders(dataset: str) -> int | None:
+    """How many class sub-folders the folder of `dataset` (folder:PATH) holds; None for other datasets
+    or a folder that cannot be listed."""
+    if not dataset.startswith("folder:"):
+        return None
+    folder = Path(dataset[len("folder:") :]).expanduser()
+    try:
+        return sum(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir())
+    except OSError:
+        return None
+
+
 def load_classifier_state(dataset: str, root: str | os.PathLike | None = None) -> dict:
     """The cached file of `dataset`'s classifier trained from `root`, as saved by `train_classifier`
     (state_dict on CPU): the one at `classifier_path`, else a legacy one (`find_classifier`)."""
@@ -384,9 +396,14 @@ def load_classifier_state(dataset: str, root: str | os.PathLike | None = None) -
     if path is None:
         check_cache_dir()
         folder = classifier_path(dataset, root).parent
-        raise UserError(
-            f"no classifier for '{dataset}' {_source(dataset, root)} in {folder}; {_retrain_hint(dataset, root)}"
-        )
+        hint = _retrain_hint(dataset, root)
+        classes = _class_folders(dataset)
+        if classes == 0:  # train-classifier refuses these: the advice was a dead end
+            hint = (f"{dataset[len('folder:'):]} is a flat folder, whose images have no labels to train one on: put them "
+                    f"in one sub-folder per class, then {hint}")
+        elif classes == 1:
+            hint = f"{dataset[len('folder:'):]} holds one class folder, and a classifier needs two or more: add another, then {hint}"
+        raise UserError(f"no classifier for '{dataset}' {_source(dataset, root)} in {folder}; {hint}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - a truncated, foreign or corrupt file all mean: train again
