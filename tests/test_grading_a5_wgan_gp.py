@@ -21,6 +21,7 @@ visible checks say so in the student's kernel.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 import textwrap
@@ -257,6 +258,25 @@ RETAIN_GRAPH = (
     "torch.autograd.grad, or a backward() there), and backpropagating the penalty needs it: leave retain_graph out "
     "(create_graph=True keeps the graph)"
 )
+
+EPS_N1111 = (
+    "calls the critic on x_hat of shape ({0}, 1, {0}, 2), not real's ({0}, 2) ({1}): an eps of shape ({0}, 1, 1, 1) "
+    "broadcast against real ({0}, 2) multiplies every sample by every eps; " + SHAPES
+)
+EPS_N1111_ON_LINEAR_POINTS = (
+    "gradient_penalty(critic, real, fake) raised RuntimeError for a linear critic on points, D(x) = w.x + b with ||w|| = 2.5: "
+    f"mat1 and mat2 shapes cannot be multiplied (64x128 and 2x1); {SHAPES}"
+)
+PENALTY_VERDICTS_EPS_N1111 = {
+    "test_penalty_at_random_interpolates": (1.0, "gradient_penalty(critic, real, fake) " + EPS_N1111.format(64, POINTS)),
+    "test_penalty_value_matches_reference": (1.0, EPS_N1111_ON_LINEAR_POINTS),
+    "test_penalty_trains_the_critic": (0.0, "gradient_penalty(critic, real, fake) " + EPS_N1111.format(64, POINTS)),
+    "test_penalty_on_other_inputs": (
+        0.0, "gradient_penalty(critic, real, fake, 2) " + EPS_N1111.format(32, "points with lambda_gp = 2") + "; "
+        "gradient_penalty(critic, real, fake) raised RuntimeError for a linear critic on points with ||w|| = 0.5: mat1 and "
+        "mat2 shapes cannot be multiplied (16x32 and 2x1); it must work for any sample shape: the same mistake",
+    ),
+}
 
 WRONG = {
     "no_create_graph_generator_loss_negated": (
@@ -580,6 +600,19 @@ WRONG = {
             ),
         },
     ),
+    # found in round 3 (r3a5): the images' eps (N, 1, 1, 1) on points (N, 2) makes x_hat (N, 1, N, 2), which the
+    # run's critic scores without an error; the checks name the broadcast, the run the penalty's fix
+    "eps_of_the_images_shape_on_points": (
+        {"penalty": penalty(INTERPOLATES.replace("*[1] * (real.dim() - 1)", "1, 1, 1"), GRAD, PENALTY)},
+        {
+            **PENALTY_VERDICTS_EPS_N1111,
+            "test_training_lowers_the_critics_estimate": (
+                0.0, "in the grading run (300 generator steps, seed 0) the critic's estimate of W, mean D(x) - mean D(G(z)), "
+                "never rose above 0.113 while the exact W1 was 0.884: the critic does not tell real from generated points; "
+                "gradient_penalty is not right yet: " + EPS_N1111_ON_LINEAR_POINTS,
+            ),
+        },
+    ),
     # found in round 17: retain_graph=False frees the graph the penalty's backward needs; the run names the
     # penalty's fix (was: the generic "give D fake.detach()")
     "retain_graph_false": (
@@ -885,14 +918,15 @@ def wrong_values(hint: str, got: tuple[str, str, str, str, str]) -> dict[str, tu
 
 
 CALL = "gradient_penalty(critic, real, fake)"
+TWICE = ("lambda_gp is applied twice (lambda_gp^2 times the mean: multiplied in twice, or inside the square): multiply the "
+         "mean by it once, lambda_gp * mean((||grad||_2 - 1)^2)")
 
 # found in round 17: formulas that had only the general formula for a message, errors told without their fix, a
 # graph freed inside the function and a seed fixed inside it (full marks before)
 PENALTIES.update({
     "lambda_applied_twice": (
         (INTERPOLATES, GRAD, "return lambda_gp * lambda_gp * (grad.reshape(len(grad), -1).norm(2, dim=1) - 1).pow(2).mean()"),
-        wrong_values("lambda_gp is applied twice (lambda_gp^2 times the mean): multiply by it once, lambda_gp * "
-                     "mean((||grad||_2 - 1)^2)", ("225", "400", "0.766737", "5.65413", "25")),
+        wrong_values(TWICE, ("225", "400", "0.766737", "5.65413", "25")),
     ),
     "norm_over_dim_0": (
         (INTERPOLATES, GRAD, "return lambda_gp * (grad.reshape(len(grad), -1).norm(2, dim=0) - 1).pow(2).mean()"),
@@ -963,6 +997,103 @@ PENALTIES.update({
 })
 
 
+
+def eps_drawn(line: str) -> str:
+    """The interpolates x_hat = eps * real + (1 - eps) * fake, requiring grad, with the eps that `line` draws."""
+    return f"{line}\nx_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)\n"
+
+
+EPS_SHAPE = "(real.shape[0], *[1] * (real.dim() - 1))"
+
+
+def not_uniform(mean: str, middle: str, distance: str) -> str:
+    """The pooled uniformity test's verdict on the 64 points (2 of the interpolates check's 3 points)."""
+    return (
+        f"{CALL} on {POINTS}, called 64 times in a row: its 4,096 eps do not look uniform on [0, 1]: mean {mean}, {middle} "
+        f"of them between 0.25 and 0.75, where U(0, 1) has mean 0.5 and puts 50% (Kolmogorov-Smirnov distance {distance} "
+        f"from U(0, 1); 4,096 U(0, 1) draws exceed 0.051 less than once in a billion); {WHERE}: draw eps with torch.rand"
+    )
+
+
+BFLOAT16 = ("it is computed in bfloat16 (under torch.autocast, or with .half() or .bfloat16()), which rounds it off: compute "
+            "the penalty in float32, the critic's dtype")
+FLOAT16 = BFLOAT16.replace("in bfloat16", "in float16")
+NO_GRAD_SCORES = (
+    "element 0 of tensors does not require grad and does not have a grad_fn; the critic's scores carry no graph back to "
+    "x_hat (critic(x_hat) ran under torch.no_grad() or torch.inference_mode()), so autograd cannot differentiate them: "
+    "score x_hat with gradients on, the penalty differentiates the scores with respect to x_hat"
+)
+
+# found in round 3 (r3a5): eps that are not U(0, 1) but pass a test on 64 of them (full marks before), eps in {0, 1}
+# (told as "not uniform"), eps of the images' shape on points, lambda inside the square or times the norm, the mean
+# divided by N again, a penalty in half precision, scores taken under no_grad (generic messages before)
+PENALTIES.update({
+    "eps_sigmoid_of_normal": (
+        (eps_drawn(f"eps = torch.sigmoid(torch.randn{EPS_SHAPE})"), GRAD, PENALTY),
+        {"test_penalty_at_random_interpolates": (1.0, not_uniform("0.501", "73%", "0.118"))},
+    ),
+    "eps_beta_2_2": (
+        (eps_drawn(f"eps = torch.distributions.Beta(2.0, 2.0).sample({EPS_SHAPE})"), GRAD, PENALTY),
+        {"test_penalty_at_random_interpolates": (1.0, not_uniform("0.498", "69%", "0.104"))},
+    ),
+    "eps_zero_or_one": (
+        (eps_drawn(f"eps = torch.randint(0, 2, {EPS_SHAPE}).float()"), GRAD, PENALTY),
+        {"test_penalty_at_random_interpolates": (0.0, (
+            f"{CALL} on {POINTS}: each x_hat_i is real_i or fake_i, never between them: eps takes only the values 0 and 1 "
+            f"(torch.randint, torch.bernoulli, a rounded torch.rand); {WHERE}: draw eps with torch.rand; {CALL} on {IMAGES}: "
+            f"{SAME}"))},
+    ),
+    # right for images, on points (N, 2) it makes x_hat (N, 1, N, 2) (graded whole in WRONG)
+    "eps_of_the_images_shape_on_points": (
+        (eps_drawn("eps = torch.rand(real.size(0), 1, 1, 1)"), GRAD, PENALTY),
+        PENALTY_VERDICTS_EPS_N1111,
+    ),
+    "lambda_inside_the_square": (
+        (INTERPOLATES, GRAD, "return ((lambda_gp * (grad.reshape(len(grad), -1).norm(2, dim=1) - 1)) ** 2).mean()"),
+        wrong_values(TWICE, ("225", "400", "0.766737", "5.65413", "25")),
+    ),
+    "lambda_times_the_norm_inside_the_square": (
+        (INTERPOLATES, GRAD, "return ((lambda_gp * grad.reshape(len(grad), -1).norm(2, dim=1) - 1) ** 2).mean()"),
+        wrong_values("lambda_gp multiplies the norm inside the square, (lambda_gp * ||grad|| - 1)^2: it weights the whole "
+                     "term, lambda_gp * mean((||grad||_2 - 1)^2)", ("576", "841", "2.69296", "129.243", "16")),
+    ),
+    "mean_divided_by_n_again": (
+        (INTERPOLATES, GRAD, PENALTY + " / len(real)"),
+        wrong_values("it divides the mean by N once more (the mean already divides by the batch size): lambda_gp * "
+                     "mean((||grad||_2 - 1)^2)", ("0.351562", "6.66667", "0.0119803", "0.113083", "0.15625")),
+    ),
+    "autocast_bfloat16": (
+        (INTERPOLATES, """
+            with torch.autocast(device_type=real.device.type, dtype=torch.bfloat16):
+                scores = critic(x_hat)
+            (grad,) = torch.autograd.grad(scores.float().sum(), x_hat, create_graph=True)
+        """, PENALTY),
+        wrong_values(BFLOAT16, ("22.5718", "39.9839", "0.380358", "0.565026", "2.49741")),
+    ),
+    "half_precision_value": (
+        (INTERPOLATES, GRAD, "return lambda_gp * (grad.half().reshape(len(grad), -1).norm(2, dim=1) - 1).pow(2).mean()"),
+        {
+            "test_penalty_value_matches_reference": (0.0, value(CALL, "5.03906", POINTS, "5.0375", FLOAT16) + "; "
+                                                     + value(CALL, "1.0957", IMAGES, "1.09538", SAME)),
+            "test_penalty_on_other_inputs": (1.0, value(f"{CALL[:-1]}, 2)", "0.383545", OTHER_POINTS, "0.383369", FLOAT16)),
+        },
+    ),
+    "scores_under_no_grad": (
+        (INTERPOLATES, GRAD.replace("scores = critic(x_hat)", "with torch.no_grad():\n        scores = critic(x_hat)"), PENALTY),
+        {
+            "test_penalty_at_random_interpolates": (0.0, f"{CALL} raised RuntimeError for {POINTS}: {NO_GRAD_SCORES}; "
+                                                    f"{CALL} raised RuntimeError for {IMAGES}: {SAME}"),
+            "test_penalty_value_matches_reference": (0.0, f"{CALL} raised RuntimeError for {LINEAR_POINTS}: {NO_GRAD_SCORES}; "
+                                                     f"{CALL} raised RuntimeError for {LINEAR_IMAGES}: {SAME}"),
+            "test_penalty_trains_the_critic": (0.0, f"{CALL} raised RuntimeError for {POINTS}: {NO_GRAD_SCORES}"),
+            "test_penalty_on_other_inputs": (0.0, f"gradient_penalty(critic, real, fake, 2) raised RuntimeError for {OTHER_POINTS}: "
+                                             f"{NO_GRAD_SCORES}; {CALL} raised RuntimeError for {RGB}: {SAME}; {CALL} raised "
+                                             f"RuntimeError for {FLAT}: {SAME}"),
+        },
+    ),
+})
+
+
 # right penalties that do not score the whole batch in one call: the checks find x_hat all the same
 OTHER_RIGHT_PENALTIES = {
     "one_sample_at_a_time": (
@@ -996,6 +1127,131 @@ def test_right_penalties_that_call_the_critic_otherwise_pass_the_penalty_checks(
     module = checks()
     assert {check: run_check(getattr(module, check), student) for check in PENALTY_CHECKS} == {
         check: OK[check] for check in PENALTY_CHECKS}
+
+
+# right penalties written as students write them (found in round 3, r3a5): helpers as in DeepLearning.AI's C1W3,
+# torch.func, the original WGAN-GP port's code, a Keras port, torch.lerp, and eps drawn by other right means
+RIGHT_PENALTY_CELLS = {
+    "dlai_get_gradient_and_penalty_helpers": """
+        def get_gradient(crit, real, fake, epsilon):
+            mixed_images = real * epsilon + fake * (1 - epsilon)
+            mixed_scores = crit(mixed_images)
+            return torch.autograd.grad(inputs=mixed_images, outputs=mixed_scores, grad_outputs=torch.ones_like(mixed_scores),
+                                       create_graph=True, retain_graph=True)[0]
+
+        def penalty_of(gradient):
+            gradient_norm = gradient.view(len(gradient), -1).norm(2, dim=1)
+            return torch.mean((gradient_norm - 1) ** 2)
+
+        def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+            epsilon = torch.rand(len(real), *[1] * (real.dim() - 1), requires_grad=True)
+            return lambda_gp * penalty_of(get_gradient(critic, real, fake, epsilon))
+    """,
+    "torch_func_grad_of_the_sum": """
+        from torch.func import grad as func_grad
+
+        def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+            eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1))
+            x_hat = eps * real + (1 - eps) * fake
+            g = func_grad(lambda x: critic(x).sum())(x_hat)
+            return lambda_gp * ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    """,
+    "torch_func_vmap_with_a_batch_of_one": """
+        from torch.func import grad as func_grad, vmap
+
+        def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+            eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1))
+            x_hat = eps * real + (1 - eps) * fake
+            g = vmap(func_grad(lambda x: critic(x[None]).sum()))(x_hat)
+            return lambda_gp * ((torch.linalg.norm(g.reshape(g.shape[0], -1), dim=1) - 1) ** 2).mean()
+    """,
+    "original_port_expand_variable_only_inputs": """
+        from torch import autograd
+
+        def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+            b = real.size(0)
+            alpha = torch.rand(b, 1).expand(b, real.nelement() // b).contiguous().view(real.size())
+            interpolates = autograd.Variable(alpha * real + ((1 - alpha) * fake), requires_grad=True)
+            disc_interpolates = critic(interpolates)
+            gradients = autograd.grad(outputs=disc_interpolates, inputs=interpolates,
+                                      grad_outputs=torch.ones(disc_interpolates.size()),
+                                      create_graph=True, retain_graph=True, only_inputs=True)[0]
+            return ((gradients.view(b, -1).norm(2, dim=1) - 1) ** 2).mean() * lambda_gp
+    """,
+    "keras_port_sqrt_of_the_sum_of_squares": """
+        def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+            alpha = torch.rand([real.shape[0]] + [1] * (real.ndim - 1))
+            interpolated = (real + alpha * (fake - real)).requires_grad_()
+            pred = critic(interpolated)
+            grads = torch.autograd.grad(pred, interpolated, grad_outputs=torch.ones_like(pred), create_graph=True)[0]
+            norm = torch.sqrt(torch.sum(torch.square(grads), dim=list(range(1, grads.ndim))) + 1e-10)
+            return lambda_gp * torch.mean((norm - 1.0) ** 2)
+    """,
+    "lerp_and_view": """
+        def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+            n = real.size(0)
+            eps = torch.rand(n, 1, 1, 1) if real.dim() == 4 else torch.rand(n, 1)
+            x_hat = torch.lerp(fake, real, eps).requires_grad_(True)
+            scores = critic(x_hat)
+            grad, = torch.autograd.grad(scores, x_hat, torch.ones_like(scores), create_graph=True)
+            return lambda_gp * grad.view(n, -1).norm(2, dim=1).sub(1).pow(2).mean()
+    """,
+    "eps_of_shape_n_against_transposed_samples": """
+        def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+            eps = torch.rand(real.size(0))  # (N,) broadcasts over the last dim: move the samples there
+            x_hat = (eps * real.movedim(0, -1) + (1 - eps) * fake.movedim(0, -1)).movedim(-1, 0).requires_grad_(True)
+            grad = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)[0]
+            return lambda_gp * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+    """,
+    **{f"eps_from_{name}": f"""
+        import random
+        import numpy as np
+
+        def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+            shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+            {line}
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            scores = critic(x_hat)
+            (grad,) = torch.autograd.grad(scores, x_hat, torch.ones_like(scores), create_graph=True)
+            return lambda_gp * (grad.reshape(len(grad), -1).norm(2, dim=1) - 1).pow(2).mean()
+    """ for name, line in {
+        "numpy_uniform": "eps = torch.from_numpy(np.random.uniform(0, 1, size=shape)).float()",
+        "python_random": "eps = torch.tensor([random.random() for _ in range(shape[0])]).view(shape)",
+        "a_uniform_distribution": "eps = torch.distributions.Uniform(0.0, 1.0).sample(shape)",
+        "uniform_in_place": "eps = torch.empty(shape).uniform_(0, 1)",
+        "a_legacy_float_tensor": "eps = torch.FloatTensor(*shape).uniform_()",
+    }.items()},
+}
+
+
+@pytest.mark.parametrize("name", list(RIGHT_PENALTY_CELLS))
+def test_right_penalties_written_otherwise_pass_the_penalty_checks(name):
+    student = in_kernel(RIGHT_PENALTY_CELLS[name])
+    module = checks()
+    assert {check: run_check(getattr(module, check), student) for check in PENALTY_CHECKS} == {
+        check: OK[check] for check in PENALTY_CHECKS}
+
+
+@pytest.mark.parametrize("source", [
+    """
+    def critic_loss(critic_real, critic_fake):
+        return -(critic_real - critic_fake).mean()
+
+    def generator_loss(critic_fake):
+        return -critic_fake.mean(0)
+    """,
+    """
+    def critic_loss(critic_real, critic_fake):
+        return -(torch.mean(critic_real) - torch.mean(critic_fake))
+
+    def generator_loss(critic_fake):
+        return torch.mean(-critic_fake)
+    """,
+], ids=["negated_estimate_and_mean_over_dim_0", "negated_means"])
+def test_right_losses_written_otherwise_score_full_marks(source):
+    student = in_kernel(source)
+    for name in ("test_critic_loss_matches_reference", "test_generator_loss_matches_reference"):
+        assert run_check(getattr(checks(), name), student) == OK[name]
 
 
 def test_a_penalty_that_calls_the_critic_once_per_sample_is_told_before_the_grading_run_starts():
@@ -1280,6 +1536,61 @@ def test_fit_finds_where_each_point_lies_between_fake_and_real():
     assert not off.on_segment and off.box
     assert module.ks_uniform(torch.linspace(0.005, 0.995, 100, dtype=torch.float64)) == pytest.approx(0.005)
     assert module.ks_uniform(torch.full((64,), 0.5, dtype=torch.float64)) == pytest.approx(0.5)
+
+
+def test_the_uniformity_test_almost_never_fails_uniform_eps_and_almost_always_fails_eps_bunched_in_the_middle():
+    """The 4,096 eps of 64 calls fail when their Kolmogorov-Smirnov distance from U(0, 1) passes ks_limit: U(0, 1) draws
+    do that at most once in a billion submissions (DKW's bound; the exact law of the distance agrees). sigmoid(N(0, 1))
+    and Beta(2, 2) draws, which 64 eps cannot tell from U(0, 1), lie so far away that they pass with a probability under
+    one in a million: their empirical CDF would have to miss the true one by more than the gap at a single point
+    (Hoeffding)."""
+    from scipy.stats import kstwo, norm
+
+    module = checks()
+    n = 64 * module.DRAW_CALLS
+    limit = module.ks_limit(n)
+    assert n == 4096 and limit == pytest.approx(0.0511, abs=1e-4)
+    assert 2 * math.exp(-2 * n * limit**2) == pytest.approx(1e-9) and kstwo.sf(limit, n) <= 1e-9
+    t = torch.linspace(1e-6, 1 - 1e-6, 200_001, dtype=torch.float64)
+    cdfs = {"sigmoid(N(0, 1))": torch.from_numpy(norm.cdf(torch.logit(t).numpy())), "Beta(2, 2)": 3 * t**2 - 2 * t**3}
+    for name, cdf in cdfs.items():
+        gap = float((cdf - t).abs().max()) - limit
+        assert 2 * math.exp(-2 * n * gap**2) < 1e-6, name
+
+
+def test_64_eps_far_from_uniform_by_chance_are_left_to_the_test_of_4096():
+    """U(0, 1) draws put 64 eps 0.3 or more from U(0, 1) once in 75,000 (scipy's kstwo.sf(0.3, 64) = 1.3e-5): the
+    64 eps of one call are judged on where they lie, not on how they spread, which uniformity_fault judges on 4,096."""
+    from scipy.stats import kstwo
+
+    module = checks()
+    case = module.POINTS
+    t = torch.linspace(0.32, 1.0, 64, dtype=torch.float64)[torch.randperm(64, generator=torch.Generator().manual_seed(0))]
+    x_hat = t[:, None] * case.real.double() + (1 - t[:, None]) * case.fake.double()
+    assert module.ks_uniform(t) > 0.3 and kstwo.sf(0.3, 64) == pytest.approx(1.3e-5, rel=0.05)
+    answer = module.Penalty(case, "Tensor", [], 1.0, True, 1, [tuple(x_hat.shape)], [x_hat], [], None, None)
+    assert module.interpolates_fault(answer) is None
+
+
+def test_penalty_draws_calls_the_penalty_again_and_again_on_copies_of_its_inputs():
+    """Each call draws new eps (the RNGs are seeded once, before the first), the whole run repeats with the seed, and a
+    penalty that writes into real changes no later call's input."""
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    module = checks()
+    case = module.Case("8 points", "points", 1, real, fake, seed=0)
+    namespace = in_kernel(SOLUTION_PENALTY).namespace
+    first, again = (probes_a5.penalty_draws(namespace["gradient_penalty"], "points", 1, real, fake, seed=0, calls=3) for _ in range(2))
+    assert [len(inputs) for inputs in first] == [1, 1, 1] and all(torch.equal(a[0], b[0]) for a, b in zip(first, again))
+    ts = [module.drawn_t(inputs, case) for inputs in first]
+    assert all(t is not None and 0 <= float(t.min()) and float(t.max()) <= 1 for t in ts)
+    assert not torch.allclose(ts[0], ts[1]) and not torch.allclose(ts[1], ts[2])
+    in_place = in_kernel(penalty("""
+        eps = torch.rand(real.shape[0], 1)
+        x_hat = real.mul_(eps).add_((1 - eps) * fake).requires_grad_(True)
+    """, GRAD, PENALTY)).namespace["gradient_penalty"]
+    before = real.clone()
+    drawn = probes_a5.penalty_draws(in_place, "points", 1, real, fake, seed=0, calls=3)
+    assert all(module.drawn_t(inputs, case) is not None for inputs in drawn) and torch.equal(real, before)
 
 
 SOLUTION_PENALTY = penalty(INTERPOLATES, GRAD, PENALTY)

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from reference.grading.probes import describe
 
-__all__ = ["Recorder", "mlp", "penalty_run", "probe_critic", "train_wgan_gp"]
+__all__ = ["Recorder", "mlp", "penalty_draws", "penalty_run", "probe_critic", "train_wgan_gp"]
 
 MAX_RECORDED = 256  # critic calls whose inputs a penalty run keeps (a loop over the samples calls it once per sample)
 MAX_RECORDED_ELEMENTS = 2**20  # elements of those inputs together
@@ -88,24 +88,30 @@ def _unwrapped(x: Tensor) -> Tensor:
 
 class Recorder(nn.Module):
     """A critic that keeps a detached copy of every input it is called with (`inputs`: at most
-    MAX_RECORDED of them, MAX_RECORDED_ELEMENTS elements in all; under torch.func.vmap the batch it
-    maps over) and counts its calls; otherwise it is `net`."""
+    MAX_RECORDED of them, `max_elements` elements in all; under torch.func.vmap the batch it maps
+    over), the dtypes of its scores (`score_dtypes`: bfloat16 under CPU autocast) and counts its
+    calls; otherwise it is `net`."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: nn.Module, max_elements: int = MAX_RECORDED_ELEMENTS) -> None:
         super().__init__()
         self.net = net
         self.inputs: list[Tensor] = []
         self.calls = 0
         self._kept = 0
+        self._max_elements = max_elements
+        self.score_dtypes: set[str] = set()
 
     def forward(self, x: Tensor) -> Tensor:
         self.calls += 1
         if len(self.inputs) < MAX_RECORDED and isinstance(x, Tensor):
             seen = _unwrapped(x)
-            if self._kept + seen.numel() <= MAX_RECORDED_ELEMENTS:
+            if self._kept + seen.numel() <= self._max_elements:
                 self._kept += seen.numel()
                 self.inputs.append(seen.detach().to("cpu").clone())
-        return self.net(x)
+        scores = self.net(x)
+        if isinstance(scores, Tensor):
+            self.score_dtypes.add(str(scores.dtype).removeprefix("torch."))
+        return scores
 
 
 @contextlib.contextmanager
@@ -131,8 +137,9 @@ def penalty_run(penalty_fn: Any, kind: str, critic_seed: int, real: Tensor, fake
     Returns {"result": describe(value), "value": the value detached as float64, flattened, or None
     when not a tensor, "requires_grad": bool, "calls": how many times the critic ran, "changed": the
     names of the inputs ("real", "fake") whose values the call changed in place, "inputs":
-    [the first inputs it got, see Recorder], "leftover": [[parameter name, whether it already held a
-    gradient after the call (a .backward() inside the function)]], "grads": [[name, d value /
+    [the first inputs it got, see Recorder], "score_dtypes": [the dtypes of the critic's scores],
+    "leftover": [[parameter name, whether it already held a gradient after the call (a .backward()
+    inside the function)]], "grads": [[name, d value /
     d parameter or None]] after value.backward() (None when the value carries no graph or is not
     one number), "backward_error": the first line of what backward raised, or None}. Exceptions of
     the student's function propagate.
@@ -147,7 +154,7 @@ def penalty_run(penalty_fn: Any, kind: str, critic_seed: int, real: Tensor, fake
     out: dict[str, Any] = {
         "result": describe(value), "value": None, "requires_grad": False, "calls": critic.calls,
         "changed": [name for name, x in before.items() if not torch.equal(after[name].detach(), x)],
-        "inputs": list(critic.inputs),
+        "inputs": list(critic.inputs), "score_dtypes": sorted(critic.score_dtypes),
         "leftover": [[name, p.grad is not None and bool(p.grad.abs().sum() > 0)] for name, p in critic.named_parameters()],
         "grads": None, "backward_error": None,
     }
@@ -166,6 +173,26 @@ def penalty_run(penalty_fn: Any, kind: str, critic_seed: int, real: Tensor, fake
             grads = dict(critic.named_parameters())
             out["grads"] = [[name, None if grads[name].grad is None else grads[name].grad.detach().double().clone()] for name in names]
     return out
+
+
+def penalty_draws(penalty_fn: Any, kind: str, critic_seed: int, real: Tensor, fake: Tensor, *, seed: int,
+                  calls: int) -> list[list[Tensor]]:
+    """Call penalty_fn(critic, real, fake) `calls` times in a row, as training steps do, the RNGs
+    seeded with `seed` once before the first call: each call's critic is a new Recorder around the
+    same `probe_critic(kind, real.shape[1:], critic_seed)`, all of them together keeping at most
+    MAX_RECORDED_ELEMENTS elements. Returns the inputs each call's critic kept, one list per call
+    (what the grader reads the eps of many draws from). Exceptions of the student's function propagate.
+    """
+    net = probe_critic(kind, tuple(real.shape[1:]), critic_seed)
+    kept: list[list[Tensor]] = []
+    budget = MAX_RECORDED_ELEMENTS
+    with seeded(seed):
+        for _ in range(calls):
+            critic = Recorder(net, max_elements=budget)
+            penalty_fn(critic, real.clone(), fake.clone())  # copies: one that changes them changes no later call's
+            kept.append(list(critic.inputs))
+            budget -= sum(x.numel() for x in critic.inputs)
+    return kept
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,10 +17,15 @@ graded) and are reached only through `submission` and the probes of `reference.g
   those points, with their own copy of the same critic (`probes_a5.probe_critic`), in float64:
   - interpolates (visible, 3: 2 on 64 points (N, 2), 1 on images (6, 1, 8, 8)): every x_hat_i must
     lie on the segment from fake_i to real_i, x_hat_i = t_i real_i + (1 - t_i) fake_i with t_i in
-    [0, 1], and the t_i must differ from sample to sample and, on the 64 points, look uniform (a
-    Kolmogorov-Smirnov distance under 0.3; U(0, 1) draws are about 0.1 away). Told apart: the real
-    points only (all t = 1), the generated ones only (t = 0), one shared eps, eps per element
-    (torch.rand_like: off the segment), eps outside [0, 1], x_hat of another shape, an eps that
+    [0, 1], and the t_i must differ from sample to sample. Then, on the points, the function is
+    called 64 times in a row (`probes_a5.penalty_draws`) and its 4,096 eps together must look
+    uniform: a Kolmogorov-Smirnov distance from U(0, 1) at most 0.0511, which U(0, 1) draws exceed
+    less than once in a billion (the DKW inequality, `ks_limit`), while sigmoid(N(0, 1)) draws are
+    0.117 away and Beta(2, 2) ones 0.096 (on 64 eps, a test that U(0, 1) draws fail less than once in
+    a billion cannot tell these from U(0, 1); one at 0.3 failed them once in 75,000). Told apart: the
+    real points only (all t = 1), the generated ones only (t = 0), eps in {0, 1}, one shared eps, eps
+    per element (torch.rand_like: off the segment), eps outside [0, 1], eps not uniform, x_hat of
+    another shape (an eps of shape (N, 1, 1, 1) broadcast against points (N, 2) named), an eps that
     does not broadcast over images, no call of the critic it is given, and (on the points, called
     again with the RNGs seeded otherwise) the same eps at every call: a seed fixed inside the function.
   - value (visible, 3: 2 on points, 1 on images): a linear critic (its gradient is its weight
@@ -29,9 +34,11 @@ graded) and are reached only through `submission` and the probes of `reference.g
     apart: no square, |norm - 1|, no lambda, the squared norm, a sum, the one-sided penalty, one
     norm for the whole batch, a norm over one dim of images (the channels, the rows, the last), one per
     channel or per pair of numbers (grad.view(-1, 2)), the gradient of the mean score, the mean
-    norm squared, lambda fixed at 10, lambda applied twice, a norm over dim 0 (the batch), the L1 or
-    the max norm; an x_hat that does not require grad and an eps of another dtype (float64 from NumPy)
-    raise, and the error is told with its fix.
+    norm squared, lambda fixed at 10, lambda applied twice (or inside the square), lambda times the
+    norm inside the square, the mean divided by N again, a norm over dim 0 (the batch), the L1 or
+    the max norm, a value computed in half precision (autocast: the critic's scores in bfloat16); an
+    x_hat that does not require grad, scores taken under torch.no_grad() and an eps of another dtype
+    (float64 from NumPy) raise, and the error is told with its fix.
   - trains the critic (hidden, 2): the probe backpropagates the student's penalty (on the points)
     into the critic; its parameters' gradients must match the reference's on the recorded points
     (or, where the value is wrong, at least reach the first layer's weights). A gradient taken with
@@ -419,6 +426,7 @@ class Penalty:
     backward_error: str | None
     names: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    dtypes: list[str] = field(default_factory=list)  # of the critic's scores and of the value
 
 
 def text(value, limit: int = 200) -> str:
@@ -437,6 +445,10 @@ def penalty_error_hint(err: StudentError) -> str | None:
         return ("x_hat must require grad before the critic scores it, or autograd cannot differentiate with respect to "
                 "it (real and fake come without gradients, and .detach() or torch.no_grad() makes a tensor that does "
                 "not): x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)")
+    if "does not require grad and does not have a grad_fn" in err.message:  # critic(x_hat) under torch.no_grad()
+        return ("the critic's scores carry no graph back to x_hat (critic(x_hat) ran under torch.no_grad() or "
+                "torch.inference_mode()), so autograd cannot differentiate them: score x_hat with gradients on, the "
+                "penalty differentiates the scores with respect to x_hat")
     if re.search(r"\bdtype\b|Double and Float|Float and Double|type \((double|float)\)|found (Double|Float)", err.message):
         return ("x_hat must keep real's dtype (float32, the critic's weights' dtype): draw eps with dtype=real.dtype, "
                 "torch.rand(..., dtype=real.dtype, device=real.device); NumPy's random numbers are float64, so convert "
@@ -500,6 +512,7 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
         backward_error=text(answer.get("backward_error")) or None,
         names=names,
         changed=[name for name in ("real", "fake") if name in (answer.get("changed") or [])],
+        dtypes=[text(d, 20) for d in [*(answer.get("score_dtypes") or [])[:4], result.get("dtype")] if isinstance(d, str)],
     )
 
 
@@ -552,6 +565,16 @@ def no_critic_call(answer: Penalty) -> str | None:
             f"critic(x_hat), the `critic` argument, not a model of the notebook"
         )
     if not answer.points:
+        n, dims = case.real.shape[0], case.real.dim()
+        paired = next((s for s in answer.shapes if len(s) > dims and s[-dims:] == tuple(case.real.shape)
+                       and math.prod(s[:-dims]) == n), None)
+        if paired is not None:  # (N, 1, 1, 1) * (N, 2) -> (N, 1, N, 2): every eps times every sample
+            eps = shape_text(paired[:-dims] + (1,) * dims)
+            return (
+                f"{case.call()} calls the critic on x_hat of shape {shape_text(paired)}, not real's {shape_text(case.real.shape)} "
+                f"({case.label}): an eps of shape {eps} broadcast against real {shape_text(case.real.shape)} multiplies "
+                f"every sample by every eps; {SHAPES_HINT}"
+            )
         shapes = ", ".join(shape_text(s) for s in answer.shapes[:3]) or "something that is not a tensor"
         return (
             f"{case.call()} calls the critic on {shapes}, not on x_hat of real's shape {shape_text(case.real.shape)} "
@@ -565,9 +588,17 @@ def no_critic_call(answer: Penalty) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 SEGMENT_TOL = 1e-4  # distance of x_hat_i from the line through fake_i and real_i, relative to ||real_i - fake_i||
-KS_LIMIT = 0.3  # Kolmogorov-Smirnov distance of the t_i (64 of them) from U(0, 1)
+DRAW_CALLS = 64  # calls in a row on the 64 points whose eps (4,096 of them) are tested for uniformity together
+FALSE_ALARM = 1e-9  # the most often that U(0, 1) draws may fail that test
 SHARED_TOL = 1e-4  # t_i this close to each other: one eps for the whole batch
 WHERE = "WGAN-GP penalises the gradient at random interpolates x_hat = eps * real + (1 - eps) * fake, eps ~ U(0, 1) per sample"
+
+
+def ks_limit(n: int, false_alarm: float = FALSE_ALARM) -> float:
+    """The Kolmogorov-Smirnov distance that n U(0, 1) draws exceed with probability at most `false_alarm`:
+    the Dvoretzky-Kiefer-Wolfowitz inequality (Massart's constant), P(sup |F_n - F| > d) <= 2 exp(-2 n d^2),
+    true for every n. For 4,096 draws and 1e-9: 0.0511; sigmoid(N(0, 1)) draws are 0.117 away, Beta(2, 2) ones 0.096."""
+    return math.sqrt(math.log(2 / false_alarm) / (2 * n))
 
 
 @dataclass
@@ -616,7 +647,8 @@ def interpolates_fault(answer: Penalty) -> str | None:
         t = f.t
         inside = bool(((t >= -1e-5) & (t <= 1 + 1e-5)).all())
         varied = n < 2 or float(t.max() - t.min()) > SHARED_TOL
-        return f.on_segment and inside and varied and (n < 32 or ks_uniform(t) <= KS_LIMIT)
+        ends = bool(((t.abs() < 1e-4) | ((t - 1).abs() < 1e-4)).all())  # x_hat_i is real_i or fake_i, every one
+        return f.on_segment and inside and varied and not ends  # whether the eps are U(0, 1): uniformity_fault
 
     if any(good(f) for f in fits):
         return None
@@ -642,9 +674,9 @@ def interpolates_fault(answer: Penalty) -> str | None:
                 f"{lead}: every sample uses the same eps ({num(float(t.mean()))}): draw one eps per sample, "
                 f"torch.rand of shape (N,) + (1,) * (real.dim() - 1), not one number for the whole batch"
             )
-        return (
-            f"{lead}: the {n} eps do not look uniform on [0, 1] (from {num(float(t.min()))} to {num(float(t.max()))}, "
-            f"mean {num(float(t.mean()))}): draw them with torch.rand"
+        return (  # on the segments, inside them, varied, yet not good: some x_hat_i at real_i, the others at fake_i
+            f"{lead}: each x_hat_i is real_i or fake_i, never between them: eps takes only the values 0 and 1 "
+            f"(torch.randint, torch.bernoulli, a rounded torch.rand); {WHERE}: draw eps with torch.rand"
         )
     if any(f.box for f in fits):
         return (
@@ -686,7 +718,8 @@ def judge_parts(submission, total: float, parts: list[tuple[float, tuple[Case, .
 def test_penalty_at_random_interpolates(submission):
     """gradient_penalty takes the critic's gradient at x_hat = eps real + (1 - eps) fake, one new eps ~ U(0, 1) per sample"""
     judge_parts(submission, 3.0, [(2.0, (POINTS,)), (1.0, (IMAGES,))],
-                lambda answer: interpolates_fault(answer) or same_eps_fault(submission, answer))
+                lambda answer: interpolates_fault(answer) or same_eps_fault(submission, answer)
+                or uniformity_fault(submission, answer))
 
 
 def same_eps_fault(submission, answer: Penalty) -> str | None:
@@ -704,6 +737,49 @@ def same_eps_fault(submission, answer: Penalty) -> str | None:
         f"generators: a seed fixed inside the function (torch.manual_seed, or a generator seeded there) gives every "
         f"training step the same eps (and torch.manual_seed resets the random numbers of the whole run, so that each "
         f"step then draws the same batch and noise too); draw a new eps at each call, torch.rand(...) without a seed"
+    )
+
+
+def drawn_t(inputs: list, case: Case) -> torch.Tensor | None:
+    """The t_i of one call's interpolates: of the last batch the critic scored that lies on the segments, inside
+    them and varies from sample to sample; None when no batch does."""
+    inputs = [x for x in inputs if isinstance(x, torch.Tensor)] if isinstance(inputs, list) else []
+    for x in reversed(scored_batches(inputs, case.real)):
+        f = fit(x, case.real, case.fake)
+        if f.on_segment and bool(((f.t >= -1e-5) & (f.t <= 1 + 1e-5)).all()) and float(f.t.max() - f.t.min()) > SHARED_TOL:
+            return f.t
+    return None
+
+
+def uniformity_fault(submission, answer: Penalty) -> str | None:
+    """On the points: why the eps of DRAW_CALLS calls in a row (4,096 of them) are not U(0, 1) draws, else None.
+    64 eps cannot tell U(0, 1) from sigmoid(N(0, 1)) or Beta(2, 2); 4,096 can, and U(0, 1) draws fail this test
+    at most once in 1 / FALSE_ALARM submissions (`ks_limit`). Called on good interpolates drawn anew at each call."""
+    case = answer.case
+    if case is not POINTS:
+        return None
+    fn = student(submission, "gradient_penalty")
+    kept = run(submission, "gradient_penalty", probes_a5.penalty_draws, fn, case.kind, case.critic_seed, case.real.clone(),
+               case.fake.clone(), seed=case.seed + 2000, calls=DRAW_CALLS)
+    kept = kept if isinstance(kept, list) and len(kept) == DRAW_CALLS else []
+    draws = [drawn_t(inputs, case) for inputs in kept]
+    found = [t for t in draws if t is not None]
+    lead = f"{case.call()} on {case.label}, called {DRAW_CALLS} times in a row"
+    if len(found) < DRAW_CALLS:
+        return (
+            f"{lead}, scored interpolates on the segments between real_i and fake_i in {len(found)} of the calls only: "
+            f"{WHERE}, at every call"
+        )
+    t = torch.cat(found).clamp(0, 1)
+    distance, limit = ks_uniform(t), ks_limit(len(t))
+    if distance <= limit:
+        return None
+    middle = float(((t >= 0.25) & (t <= 0.75)).double().mean())
+    return (
+        f"{lead}: its {len(t):,} eps do not look uniform on [0, 1]: mean {float(t.mean()):.3f}, {middle:.0%} of them "
+        f"between 0.25 and 0.75, where U(0, 1) has mean 0.5 and puts 50% (Kolmogorov-Smirnov distance {distance:.3f} "
+        f"from U(0, 1); {len(t):,} U(0, 1) draws exceed {limit:.3f} less than once in a billion); {WHERE}: draw eps "
+        f"with torch.rand"
     )
 
 
@@ -750,8 +826,12 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
          "goes inside the mean, lambda_gp * mean((||grad||_2 - 1)^2)"),
         (float(-lam * (norm - 1).square().mean()), "the sign is flipped: the penalty is >= 0, lambda_gp * mean((||grad||_2 "
          "- 1)^2), and it is added to the critic's loss"),
-        (float(lam * lam * (norm - 1).square().mean()), "lambda_gp is applied twice (lambda_gp^2 times the mean): multiply by "
-         "it once, lambda_gp * mean((||grad||_2 - 1)^2)"),
+        (float(lam * lam * (norm - 1).square().mean()), "lambda_gp is applied twice (lambda_gp^2 times the mean: multiplied "
+         "in twice, or inside the square): multiply the mean by it once, lambda_gp * mean((||grad||_2 - 1)^2)"),
+        (float((lam * norm - 1).square().mean()), "lambda_gp multiplies the norm inside the square, (lambda_gp * ||grad|| - "
+         "1)^2: it weights the whole term, lambda_gp * mean((||grad||_2 - 1)^2)"),
+        (float(lam * (norm - 1).square().mean() / n), "it divides the mean by N once more (the mean already divides by the "
+         "batch size): lambda_gp * mean((||grad||_2 - 1)^2)"),
         (float(lam * (flat.norm(dim=0) - 1).square().mean()), "it takes the norm over the batch (dim 0), one per element "
          "of a sample, not one per sample: grad.reshape(N, -1).norm(2, dim=1)"),
         (float(lam * (flat.abs().sum(1) - 1).square().mean()), "it uses the L1 norm (the sum of absolute values); the "
@@ -791,9 +871,24 @@ def value_fault(answer: Penalty) -> str | None:
     fits = [fit(x, case.real, case.fake) for x in answer.points]
     k = next((i for i in reversed(range(len(fits))) if fits[i].on_segment), len(fits) - 1)
     want, x = wants[k], answer.points[k]
-    hint = diagnose(got, want, penalty_faults(case, x)) or PENALTY_FORMULA
+    hint = diagnose(got, want, penalty_faults(case, x)) or precision_hint(answer, got, want) or PENALTY_FORMULA
     where = "" if case.kind == "linear" else " on the x_hat it scored"
     return f"{case.call()} = {num(got)} for {case.label}; expected {num(want)}{where}: {hint}"
+
+
+REDUCED = ("float16", "bfloat16")
+PRECISION_REL = 2e-2  # how far half precision takes the penalty: bfloat16 keeps 8 bits of the mantissa
+
+
+def precision_hint(answer: Penalty, got: float, want: float) -> str | None:
+    """Why a value near the right one is not it: the critic scored x_hat, or the value was computed, in half precision."""
+    low = [d for d in answer.dtypes if d in REDUCED]
+    if not low or not close(got, want, rel=PRECISION_REL):
+        return None
+    return (
+        f"it is computed in {low[0]} (under torch.autocast, or with .half() or .bfloat16()), which rounds it off: compute "
+        f"the penalty in float32, the critic's dtype"
+    )
 
 
 @check(points=3, visible=True)
