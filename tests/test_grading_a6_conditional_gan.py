@@ -8,7 +8,7 @@ across the proxy; the honest ones in this process (`graded_here`; test_the_sandb
 shows that the sandbox gives a sample of them the same results). The learning
 check (seeded training runs) is the expensive part, so faults that do not interfere share a
 notebook (a fault of G, of D and of the step, each graded by its own check), and each notebook is
-graded once per module (`graded`): the solution, two other correct designs, the untouched student
+graded once per module (`graded`): the solution, three other correct designs, the untouched student
 version and the wrong submissions of WRONG, some of them with the learning check. The learning verdict's
 tiers are tested on made-up runs, the probes on their own, and the notebook in a kernel (smoke
 mode): the solution with MNIST, and "Run All" on the student version without it (the offline digits).
@@ -274,6 +274,82 @@ CORRECT = {
                 loss_g.backward()
                 opt_g.step()
                 return loss_d.item(), loss_g.item()
+        ''',
+    },
+    # DeepLearning.AI's conditional GAN (C1W4): its blocks (3-4-3-4 transposed convs, D convs without padding, D
+    # returning (N, 1)), G and D taking integer labels or one-hot rows alike; the step hands both one-hot rows of
+    # floats, BCE on logits, D's backward with retain_graph=True
+    "deeplearning_ai_one_hot_rows": {
+        "generator": '''
+            class ConditionalGenerator(nn.Module):
+                def __init__(self, nz=100, ngf=64, num_classes=10):
+                    super().__init__()
+                    self.num_classes = num_classes
+                    self.input_dim = nz + num_classes
+                    self.gen = nn.Sequential(
+                        self.make_gen_block(self.input_dim, ngf * 4),  # (N, ngf*4, 3, 3)
+                        self.make_gen_block(ngf * 4, ngf * 2, kernel_size=4, stride=1),  # (N, ngf*2, 6, 6)
+                        self.make_gen_block(ngf * 2, ngf),  # (N, ngf, 13, 13)
+                        self.make_gen_block(ngf, 1, kernel_size=4, final_layer=True),  # (N, 1, 28, 28)
+                    )
+                    self.apply(weights_init)
+
+                def make_gen_block(self, input_channels, output_channels, kernel_size=3, stride=2, final_layer=False):
+                    if not final_layer:
+                        return nn.Sequential(nn.ConvTranspose2d(input_channels, output_channels, kernel_size, stride),
+                                             nn.BatchNorm2d(output_channels), nn.ReLU(inplace=True))
+                    return nn.Sequential(nn.ConvTranspose2d(input_channels, output_channels, kernel_size, stride), nn.Tanh())
+
+                def forward(self, z, y):
+                    one_hot = y.float() if y.dim() == 2 else F.one_hot(y, self.num_classes).float()
+                    x = torch.cat([z, one_hot], 1)
+                    return self.gen(x.view(len(x), self.input_dim, 1, 1))
+        ''',
+        "discriminator": '''
+            class ConditionalDiscriminator(nn.Module):
+                def __init__(self, ndf=64, num_classes=10):
+                    super().__init__()
+                    self.num_classes = num_classes
+                    self.disc = nn.Sequential(
+                        self.make_disc_block(1 + num_classes, ndf),  # (N, ndf, 13, 13)
+                        self.make_disc_block(ndf, ndf * 2),  # (N, ndf*2, 5, 5)
+                        self.make_disc_block(ndf * 2, 1, final_layer=True),  # (N, 1, 1, 1)
+                    )
+                    self.apply(weights_init)
+
+                def make_disc_block(self, input_channels, output_channels, kernel_size=4, stride=2, final_layer=False):
+                    if not final_layer:
+                        return nn.Sequential(nn.Conv2d(input_channels, output_channels, kernel_size, stride),
+                                             nn.BatchNorm2d(output_channels), nn.LeakyReLU(0.2, inplace=True))
+                    return nn.Sequential(nn.Conv2d(input_channels, output_channels, kernel_size, stride))
+
+                def forward(self, x, y):
+                    one_hot = y.float() if y.dim() == 2 else F.one_hot(y, self.num_classes).float()
+                    maps = one_hot[:, :, None, None].repeat(1, 1, x.shape[2], x.shape[3])
+                    disc_pred = self.disc(torch.cat([x, maps], 1))
+                    return disc_pred.view(len(disc_pred), -1)
+        ''',
+        "train_step": '''
+            criterion = nn.BCEWithLogitsLoss()
+
+            def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES):
+                b = len(real)
+                one_hot_labels = F.one_hot(labels, num_classes).float()
+                fake_one_hot = F.one_hot(torch.randint(0, num_classes, (b,)), num_classes).float()
+                fake = G(torch.randn(b, nz), fake_one_hot)
+                opt_d.zero_grad()
+                disc_fake_pred = D(fake.detach(), fake_one_hot)
+                disc_real_pred = D(real, one_hot_labels)
+                disc_loss = (criterion(disc_fake_pred, torch.zeros_like(disc_fake_pred))
+                             + criterion(disc_real_pred, torch.ones_like(disc_real_pred))) / 2
+                disc_loss.backward(retain_graph=True)
+                opt_d.step()
+                opt_g.zero_grad()
+                disc_fake_pred = D(fake, fake_one_hot)
+                gen_loss = criterion(disc_fake_pred, torch.ones_like(disc_fake_pred))
+                gen_loss.backward()
+                opt_g.step()
+                return disc_loss.item(), gen_loss.item()
         ''',
     },
 }
@@ -623,6 +699,85 @@ WRONG = {
                 "numbers (float32), while G(z, y) and D(x, y) take labels int64 (N,), as the real batch's are (F.one_hot "
                 "and nn.Embedding take integers only): keep them integers: the real batch's labels as they come, and "
                 "y_fake = torch.randint(0, num_classes, (B,)) with no .float()",
+            ),
+        },
+    },
+    # the fake labels drawn as int32 (dtype=torch.int32): the grader's stand-ins take them, the model solution's G
+    # (F.one_hot, which takes int64 only) raises in the learning run, which names the dtype and the fix
+    "fake_labels_drawn_as_int32": {
+        "cells": {"train_step": step(y_fake="torch.randint(0, num_classes, (b,), dtype=torch.int32)")},
+        "learning": True,
+        "expected": {
+            LEARNS: (
+                0.0,
+                "the grading run could not train the GAN: calling `train_step` raised RuntimeError: one_hot is only "
+                "applicable to index tensor of type LongTensor; train_step gives G and D their labels as int32, while "
+                "G(z, y) and D(x, y) take labels int64 (N,), as the real batch's are (F.one_hot takes int64 only): keep "
+                "them int64: the real batch's labels as they come, and y_fake = torch.randint(0, num_classes, (B,)) with "
+                "its default dtype (no dtype=torch.int32, .int() or torch.IntTensor)",
+            ),
+        },
+    },
+    # PyTorch-GAN's cgan (eriklindernoren): MLPs, nn.Embedding(num_classes, num_classes) joined to z and to the
+    # flattened image, widths from ngf and ndf, no convolution; sound otherwise, but at the grader's widths it learns
+    # digits, not the labels, and the hint names the missing convolutions
+    "pytorch_gan_cgan_mlps": {
+        "cells": {
+            "generator": '''
+                class ConditionalGenerator(nn.Module):
+                    def __init__(self, nz=100, ngf=64, num_classes=10):
+                        super().__init__()
+                        self.label_emb = nn.Embedding(num_classes, num_classes)
+
+                        def block(in_feat, out_feat, normalize=True):
+                            layers = [nn.Linear(in_feat, out_feat)]
+                            if normalize:
+                                layers.append(nn.BatchNorm1d(out_feat, 0.8))
+                            layers.append(nn.LeakyReLU(0.2, inplace=True))
+                            return layers
+
+                        self.model = nn.Sequential(
+                            *block(nz + num_classes, ngf * 2, normalize=False),
+                            *block(ngf * 2, ngf * 4),
+                            *block(ngf * 4, ngf * 8),
+                            *block(ngf * 8, ngf * 16),
+                            nn.Linear(ngf * 16, 28 * 28),
+                            nn.Tanh(),
+                        )
+
+                    def forward(self, noise, labels):
+                        gen_input = torch.cat((self.label_emb(labels), noise), -1)
+                        img = self.model(gen_input)
+                        return img.view(img.size(0), 1, 28, 28)
+            ''',
+            "discriminator": '''
+                class ConditionalDiscriminator(nn.Module):
+                    def __init__(self, ndf=64, num_classes=10):
+                        super().__init__()
+                        self.label_embedding = nn.Embedding(num_classes, num_classes)
+                        self.model = nn.Sequential(
+                            nn.Linear(num_classes + 28 * 28, ndf * 8), nn.LeakyReLU(0.2, inplace=True),
+                            nn.Linear(ndf * 8, ndf * 8), nn.Dropout(0.4), nn.LeakyReLU(0.2, inplace=True),
+                            nn.Linear(ndf * 8, ndf * 8), nn.Dropout(0.4), nn.LeakyReLU(0.2, inplace=True),
+                            nn.Linear(ndf * 8, 1),
+                        )
+
+                    def forward(self, img, labels):
+                        d_in = torch.cat((img.view(img.size(0), -1), self.label_embedding(labels)), -1)
+                        return self.model(d_in)
+            ''',
+        },
+        "learning": True,
+        "expected": {
+            LEARNS: (
+                1.0,
+                "in 2 seeded runs of 300 training steps on the digits, the course's digit classifier read G(z, y) as the "
+                "digit y in <n>% and <n>% of the samples at best (chance: 10%); expected at least 50%, with a "
+                "classifier-FID of at most <n>, in 2 of 3 runs: G learns to draw digits, but not the digit it is asked "
+                "for; G and D have no convolutional layer (an MLP on the flattened image, as in PyTorch-GAN's cgan), "
+                "while the task makes the given DCGAN conditional: at the grader's widths such MLPs learn the labels far "
+                "more slowly than the DCGAN's convolutions within the grading run's steps; build "
+                "G and D from the given Generator and Discriminator (their .main), with the label joined to z and to the image",
             ),
         },
     },
@@ -1322,6 +1477,31 @@ def test_a_batch_size_fixed_in_a_view_is_named(check, source):
     assert points == 0.0 and "a .view or .reshape fixes the batch size at 64, but batches have any size N" in message, message
 
 
+def squeezed_batch_of_one(role: str) -> str:
+    return (f"{role} works for batches of 3 to 10 but not for a batch of one image (for y = [4] it <RAISES>): something in "
+            f"its forward drops the batch dimension when N = 1, as .squeeze() without a dim does (y.squeeze() of a (1,) or "
+            f"(1, 1) tensor is a scalar); squeeze only the dimension you mean, y.view(-1) or .squeeze(1)")
+
+
+def test_labels_squeezed_to_a_scalar_for_one_image_cost_the_shape_checks_not_the_label_checks():
+    """F.one_hot(y.squeeze(), ...) (a habit from labels kept as a column) breaks G and D for a batch of one only: the
+    shape checks, which ask for any batch, now try one image and name the squeeze; the label checks, which compare
+    each image with its own G(z[i:i+1], y[i:i+1]), measure the labels' use on the batches that work, and keep their
+    points (they used to give 0 with torch's bare "Tensors must have same number of dimensions")."""
+    sub = kernel_submission(one_hot_g(one_hot="F.one_hot(y.squeeze(), self.num_classes)"),
+                            channels_d(one_hot="F.one_hot(y.squeeze(), self.num_classes)"))
+    raised = {
+        "test_generator_output_shape": ("G(z, y)", "raises RuntimeError: Tensors must have same number of dimensions: got 2 and 1 "
+                                        "(in `ConditionalGenerator.forward`)", "; expected (N, 1, 28, 28)"),
+        "test_discriminator_output": ("D(x, y)", "raises IndexError: too many indices for tensor of dimension 1 (in "
+                                      "`ConditionalDiscriminator.forward`)", "; expected one logit per image, (N,) or (N, 1)"),
+    }
+    for check, (role, raises, tail) in raised.items():
+        assert run_check(getattr(checks, check), sub) == (0.0, squeezed_batch_of_one(role).replace("<RAISES>", raises) + tail)
+    for check in ("test_generator_output_range", "test_generator_uses_labels_and_noise", "test_discriminator_uses_labels"):
+        assert run_check(getattr(checks, check), sub) == (FULL[check], ""), check
+
+
 # ---------------------------------------------------------------------------------------------
 # Other ways to pass the labels in the step, and forward's argument order
 # ---------------------------------------------------------------------------------------------
@@ -1482,6 +1662,64 @@ def test_fake_labels_must_be_new_at_every_step(source, expected):
     assert run_check(checks.test_step_shows_real_images_with_their_labels, sub) == (2.0, "")
     got = run_check(checks.test_step_draws_labels_for_the_fake_batch, sub)
     assert matches(got, expected or (2.0, "")), got
+
+
+def noised(sigma: float, uniform: bool = False, **parts: str) -> str:
+    """The solution's step with instance noise (Sonderby et al. 2016; ganhacks' "add noise to inputs") added to every
+    image D judges: N(0, sigma^2), or U(0, sigma) clamped to [-1, 1]."""
+    def noisy(images: str) -> str:
+        return (f"({images} + {sigma} * torch.rand_like({images})).clamp(-1, 1)" if uniform
+                else f"{images} + {sigma} * torch.randn_like({images})")
+
+    source = step(**parts)
+    for images in ("real", "fake.detach()", "fake"):
+        assert f"D({images}, " in source, images
+        source = source.replace(f"D({images}, ", f"D({noisy(images)}, ")
+    return source
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        (noised(0.1), {}),
+        (noised(0.2), {}),
+        (noised(0.1, uniform=True), {}),
+        (noised(0.1, real_y="labels[torch.randperm(b)]"), {STEP_CHECKS[0]: (0.0, (
+            "D judges the real images with their batch's labels in another order (<n> of 150 images with a label that is "
+            "not theirs): image i must come with labels[i]; shuffle or index images and labels together, or not at all"))}),
+        (noised(0.1, fake_y="labels"), {STEP_CHECKS[1]: (1.0, (
+            "D judges G's images with the real batch's labels: D must judge each fake image with the label G drew it for, "
+            "D(fake, y_fake), in D's step and in G's"))}),
+    ],
+    ids=["gaussian_0.1", "gaussian_0.2", "uniform_clamped", "real_labels_shuffled", "fakes_with_the_real_labels"],
+)
+def test_a_step_that_adds_instance_noise_still_judges_its_images(source, expected):
+    """A step that adds noise to the images D judges (real and fake, as instance noise does) shows D the real batch
+    and G's images all the same: the step checks find each image under its noise (they used to find none, and took
+    all four points: "D never judges the real batch"), and the same step with the checks' faults still loses their points."""
+    sub = kernel_submission(source)
+    for check in STEP_CHECKS:
+        got = run_check(getattr(checks, check), sub)
+        assert matches(got, expected.get(check, (FULL[check], ""))), (check, got)
+
+
+def test_images_are_found_under_noise_but_not_among_look_alikes(monkeypatch):
+    """same_rows finds each real digit (and each stand-in G image, which lie closer together) under instance noise,
+    none at the wrong place; other digits of the data set, some as close to a real one as noise would put them (the
+    8x8 digits drawn at 28x28 repeat), and G's images against the real ones are found nowhere."""
+    real, _ = checks.real_batch("mixed")
+    fake = probes_a6.stand_in_generator(100, 16)(torch.randn(150, 100, generator=torch.Generator().manual_seed(1)), None).detach()
+    gen = torch.Generator().manual_seed(0)
+    for ref in (real, fake):
+        for sigma in (0.05, 0.1, 0.2):
+            rows = checks.same_rows(ref + sigma * torch.randn(ref.shape, generator=gen), ref)
+            assert bool(((rows == torch.arange(len(ref))) | (rows == -1)).all()) and int((rows >= 0).sum()) >= 140, sigma
+    others = checks.digits().data[300:900].float() / 127.5 - 1  # none of the 150 (the first 15 of each digit)
+    assert bool((checks.same_rows(others, real) == -1).all())
+    with monkeypatch.context() as patch:  # without the test that the difference is white noise, some look-alikes pass
+        patch.setattr(checks, "WHITE", 2.0)
+        assert int((checks.same_rows(others, real) >= 0).sum()) >= 5
+    assert bool((checks.same_rows(fake, real) == -1).all()) and bool((checks.same_rows(real, fake) == -1).all())
 
 
 D_LABELS_FIRST = (

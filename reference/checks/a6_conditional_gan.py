@@ -6,7 +6,7 @@ The hidden checks that also grade your submission are not included."""
 from __future__ import annotations
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import END_WITH_TANH, fixed_batch_hint, ignores_width, parameter_count
+from reference.grading.checks import END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width, parameter_count
 from reference.grading import probes, probes_a6
 from reference.grading.proxy import finite
 ASSIGNMENT = "a6_conditional_gan"
@@ -18,20 +18,22 @@ LABEL_CASES = {  # every label batch G and D must take: name -> labels
     "0s": [0, 0, 0],
     "9s": [9, 9, 9],
     "mixed": [7, 2, 9, 0, 4],
+    "one image": [4],
 }
 CHANGES = 1e-5  # an output changes when it moves by more than this share of its mean size (ignoring y moves it by 0)
 ADDITIVE = 1e-4  # the change with y differs between inputs by at most this share: the label only adds a constant
 COUPLING = 1e-4  # image i of a batch may differ from its own G(z[i], y[i]) by this share of the largest value (rounding)
 REPEATED = 1e-5  # the same inputs twice (eval mode) may give outputs this share of the largest value apart (rounding)
 SAME_PIXELS = 1e-4  # an image D judged is one of the real (or G's) images when no pixel differs by more
+NOISY = 0.25  # ... or that image with noise added (instance noise, as in Sonderby et al. 2016): RMS distance at most this,
+WHITE = 0.3  # ... and the difference white noise: neighbouring pixels' differences correlate less (two digits' differ in strokes)
 PER_LABEL = 15  # real images of each class in the recorded step: G must be asked for every label among 150 draws
 ONE_HOT = "F.one_hot(y, num_classes)"
 
 
 def text(value, limit: int = 300) -> str:
     """Untrusted text as one printable line of at most `limit` characters."""
-    line = "".join(ch if ch.isprintable() else " " for ch in (value if isinstance(value, str) else ""))
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+    return clean_text(value, limit)
 
 
 def dims(value) -> list[int] | None:
@@ -47,13 +49,6 @@ def shape_text(shape, batch: int | None = None) -> str:
     if items and batch is not None and items[0] == batch:
         items[0] = "N"
     return "(" + ", ".join(str(d) for d in items) + ("," if len(items) == 1 else "") + ")"
-
-
-def student_error(info) -> StudentError:
-    """A probe's error_info as the StudentError it stands for."""
-    info = info if isinstance(info, dict) else {}
-    return StudentError(text(info.get("type"), 80) or "an exception", text(info.get("message")), text(info.get("where"), 120),
-                        info.get("not_implemented") is True, text(info.get("raised_in"), 120))
 
 
 def noise(n: int, nz: int = NZ, seed: int = 1) -> torch.Tensor:
@@ -76,7 +71,7 @@ def built(submission, name: str, seed: int = 0, **kwargs):
     result = submission.run(probes_a6.make, submission.get(name), seed, NAMESPACE, kwargs)
     result = result if isinstance(result, dict) else {}
     if isinstance(result.get("error"), dict):
-        err = student_error(result["error"])
+        err = StudentError.from_info(result["error"])
         if err.not_implemented:
             raise err
         if err.type == "TypeError" and "argument" in err.message:
@@ -167,7 +162,7 @@ def layer(call: dict) -> str:
 
 def raised_text(run: dict, batch: int) -> str:
     """What raised in a traced call: the layer, and the fix for a size mismatch."""
-    err = student_error(run["error"])
+    err = StudentError.from_info(run["error"])
     if err.not_implemented:
         raise err
     call = run["failed"]
@@ -217,7 +212,7 @@ def discriminator_fault(run: dict, batch: int) -> str | None:
     out = run["output"]
     if out is None:
         return f"returns a {run['kind']}, not a tensor of floats"
-    if out.shape[:1] == (batch,) and out.numel() == batch:
+    if out.numel() == batch and (out.shape[:1] == (batch,) or (batch == 1 and out.dim() == 0)):  # .squeeze(): () for one
         return None
     told = f"returns {shape_text(out.shape, batch)}"
     if out.dim() == 0 or out.shape[0] != batch:
@@ -241,6 +236,13 @@ def label_fault(faults: dict[str, str | None], role: str) -> str | None:
             f"{role} takes a batch that holds a 9 but not a batch of 0s (for 0s it {faults['0s']}): F.one_hot(y) without "
             f"num_classes makes the one-hot as long as the batch's largest label plus one, so its size changes from batch "
             f"to batch; pass num_classes: {ONE_HOT}"
+        )
+    if bad == ["one image"]:
+        return (
+            f"{role} works for batches of 3 to 10 but not for a batch of one image (for y = {LABEL_CASES['one image']} it "
+            f"{faults['one image']}): something in its forward drops the batch dimension when N = 1, as .squeeze() without "
+            f"a dim does (y.squeeze() of a (1,) or (1, 1) tensor is a scalar); squeeze only the dimension you mean, "
+            f"y.view(-1) or .squeeze(1)"
         )
     first = bad[0]
     if len(bad) < len(faults):
@@ -324,7 +326,7 @@ def outputs_of(submission, model, cases: list, **options) -> list[torch.Tensor] 
     for case, result in zip(cases, results):
         result = result if isinstance(result, dict) else {}
         if isinstance(result.get("error"), dict):
-            err = student_error(result["error"])
+            err = StudentError.from_info(result["error"])
             if err.not_implemented:
                 raise err
             return f"raises {err.type}: {err.message}" + fixed_batch_hint(err.message, len(case[0]))
@@ -344,12 +346,13 @@ def dependence(submission, model, first, second, y) -> dict | str:
     mean|f(a, y)|, "other": the same for a -> a', "interaction": how much the change with y differs
     between a and a', mean|(f(a, y) - f(a, y')) - (f(a', y) - f(a', y'))| / mean|f(a, y) - f(a, y')|
     (0 when the label only adds a constant per class), "coupled": max |f(a, y)[i] - f(a[i], y[i])| /
-    max |f(a, y)|, as built}, or the first failure in words.
+    max |f(a, y)|, as built, or None when the model raises for a batch of one (the shape checks tell that)},
+    or the first failure in words.
     """
     other_y = (y + 5) % NUM_CLASSES
     rows = (0, 3, len(y) - 1)
-    cases = [[first, y], [first, other_y], [second, y], [second, other_y], *[[first[i : i + 1], y[i : i + 1]] for i in rows]]
-    found = {"y": 0.0, "other": 0.0, "interaction": 0.0, "coupled": 0.0}
+    cases = [[first, y], [first, other_y], [second, y], [second, other_y]]
+    found: dict = {"y": 0.0, "other": 0.0, "interaction": 0.0, "coupled": 0.0}
     for options in ({}, {"jitter": 0.02, "seed": 3}):
         outs = outputs_of(submission, model, cases, **options)
         if isinstance(outs, str):
@@ -365,9 +368,13 @@ def dependence(submission, model, first, second, y) -> dict | str:
             found["other"] = max(found["other"], float((base - by_other).abs().mean()) / size)
         if moved > 0:
             found["interaction"] = max(found["interaction"], float(((base - by_y) - (by_other - by_both)).abs().mean()) / moved)
+        singles = outputs_of(submission, model, [[first[i : i + 1], y[i : i + 1]] for i in rows]) if not options else []
+        if isinstance(singles, str):  # a batch of one raises: not a use of the labels (the shape checks tell it)
+            found["coupled"] = None
+            continue
         if not options:
             top = float(base.abs().max()) or 1.0
-            for row, single in zip(rows, outs[4:]):  # compared by value: a D ending in .squeeze() gives () for one image
+            for row, single in zip(rows, singles):  # compared by value: a D ending in .squeeze() gives () for one image
                 if single.numel() != base[row].numel():
                     return (f"gives {single.numel()} values for a batch of one, but {base[row].numel()} per item for a batch "
                             f"of {len(y)}: its output's size per item must not depend on the batch size")
@@ -435,7 +442,7 @@ def generator_label_fault(submission, G) -> tuple[float, str] | None:
             "G(z, y) draws the same image for every z of a label (other z with the same labels give the same output): "
             "it ignores z, so it has one drawing per digit; pass z through G together with the label"
         )
-    if found["coupled"] > COUPLING:
+    if found["coupled"] is not None and found["coupled"] > COUPLING:
         return 1.0, (
             f"in eval mode, image i of G(z, y) differs from G(z[i:i+1], y[i:i+1]) (by {found['coupled']:.1%} of the largest "
             f"value): each image must depend on its own z[i] and y[i] only; join z and the label along dim 1 and do not "
@@ -506,14 +513,38 @@ def as_labels(value, n: int) -> torch.Tensor | None:
     return None
 
 
+def neighbour_correlation(diff: torch.Tensor) -> torch.Tensor:
+    """For each image of diff (n, ..., W), the correlation of horizontally neighbouring pixels' values (about 0 for
+    white noise, near 1 for the difference of two images of strokes); 1 for a constant image."""
+    d = diff.double().reshape(len(diff), -1, diff.shape[-1])
+    d = d - d.mean(dim=(1, 2), keepdim=True)
+    left, right = d[..., :-1].reshape(len(d), -1), d[..., 1:].reshape(len(d), -1)
+    size = (left.pow(2).sum(1) * right.pow(2).sum(1)).sqrt()
+    return torch.where(size > 0, (left * right).sum(1) / size.clamp_min(1e-300), torch.ones_like(size))
+
+
 def same_rows(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """For each image of x (n, ...), the index of the image of ref (m, ...) it equals (no pixel off by more than SAME_PIXELS), else -1."""
+    """For each image of x (n, ...), the index of the image of ref (m, ...) it is, else -1: the image it equals (no
+    pixel off by more than SAME_PIXELS), or the one it is with noise added (a step that adds instance noise to D's
+    inputs, real + sigma * torch.randn_like(real), still judges those images).
+
+    With noise: x lies within NOISY (RMS per pixel) of its nearest ref image j, well inside j's side of the midway
+    between j and every other ref image k (|x - r_k|^2 - |x - r_j|^2 >= |r_j - r_k|^2 / 2: noise adds about the same
+    to every distance, so the image noised is the nearest by a margin), and x - r_j is white noise (the correlation of
+    horizontally neighbouring pixels' differences at most WHITE: another digit that looks much like r_j, as the
+    8x8 digits drawn at 28x28 often do, differs from it in strokes, whose neighbouring pixels move together).
+    """
     if len(ref) == 0 or x.shape[1:] != ref.shape[1:]:
         return torch.full((len(x),), -1, dtype=torch.long)
     a, b = x.reshape(len(x), -1).double(), ref.reshape(len(ref), -1).double()
-    gap = torch.cdist(a, b, p=float("inf"))
-    best, where = gap.min(dim=1)
-    return torch.where(best <= SAME_PIXELS, where, torch.full_like(where, -1))
+    best, where = torch.cdist(a, b, p=float("inf")).min(dim=1)
+    squared = torch.cdist(a, b) ** 2  # (n, m)
+    nearest_sq, nearest = squared.min(dim=1)
+    margin = squared - nearest_sq[:, None] - torch.cdist(b, b)[nearest] ** 2 / 2  # (n, m): >= 0 inside j's side
+    margin[torch.arange(len(a)), nearest] = 0.0
+    white = neighbour_correlation(x - ref[nearest]) <= WHITE
+    noisy = ((nearest_sq / a.shape[1]).sqrt() <= NOISY) & (margin >= 0).all(dim=1) & white
+    return torch.where(best <= SAME_PIXELS, where, torch.where(noisy, nearest, torch.full_like(where, -1)))
 
 
 def tensor_inputs(call) -> list[torch.Tensor]:
@@ -577,7 +608,7 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
     raw_g = found.get("g_calls") if isinstance(found.get("g_calls"), list) else []
     raw_d = found.get("d_calls") if isinstance(found.get("d_calls"), list) else []
     if isinstance(found.get("error"), dict):
-        err = student_error(found["error"])
+        err = StudentError.from_info(found["error"])
         if err.not_implemented:
             raise err
         later = found.get("later_g_calls") if isinstance(found.get("later_g_calls"), list) else []
@@ -590,8 +621,8 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             f"G(z, y) and D(x, y) (the grader's stand-ins here), Adam optimizers and a real batch of {len(real)} digits"
         )
     g_calls, g_noise, d_calls, g_lengths, d_lengths = [], [], [], [], []
-    float_labels = [(role, str(inputs[1].dtype).removeprefix("torch.")) for role, calls in (("G", raw_g), ("D", raw_d))
-                    for inputs in map(tensor_inputs, calls) if len(inputs) >= 2 and is_float_labels(inputs[1], inputs[0])]
+    label_dtypes = [(role, str(inputs[1].dtype).removeprefix("torch.")) for role, calls in (("G", raw_g), ("D", raw_d))
+                    for inputs in map(tensor_inputs, calls) if len(inputs) >= 2 and is_not_int64_labels(inputs[1], inputs[0])]
     for call in raw_g:
         inputs = tensor_inputs(call)
         out = call.get("output") if isinstance(call, dict) else None
@@ -621,15 +652,16 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
         later_g.append(pairs)
     # g_noise: the z of each call in g; g_lengths: (images, labels) of G's calls with another number of labels than
     # images; d_lengths: per call of d, the number of labels given when it is not one per image, else None;
-    # float_labels: (G or D, the dtype) of each call given labels as floating-point numbers, not int64
+    # label_dtypes: (G or D, the dtype) of each call given labels as floating-point numbers or as integers other than int64
     return {"g": g_calls, "g_noise": g_noise, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths, "later_g": later_g,
-            "float_labels": float_labels}
+            "label_dtypes": label_dtypes}
 
 
-def is_float_labels(y: torch.Tensor, first: torch.Tensor) -> bool:
+def is_not_int64_labels(y: torch.Tensor, first: torch.Tensor) -> bool:
     """Whether y, given to G or D beside `first` (z or the images), is one label per sample, (N,) or (N, 1), held as
-    floating-point numbers (torch.randint(...).float()) rather than int64; one-hot rows are another design."""
-    return y.is_floating_point() and first.dim() >= 1 and y.shape in ((first.shape[0],), (first.shape[0], 1))
+    floating-point numbers (torch.randint(...).float()) or as integers other than int64 (dtype=torch.int32, .int(),
+    torch.IntTensor); one-hot rows are another design."""
+    return (y.dtype not in (torch.int64, torch.bool) and first.dim() >= 1 and y.shape in ((first.shape[0],), (first.shape[0], 1)))
 
 
 def label_count_text(images: int, given: int) -> str:

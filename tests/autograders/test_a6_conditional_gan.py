@@ -11,17 +11,18 @@ answers; `ANSWERS`) scores nothing in the checks that build it. (Masking that mo
 answers, would break `reference.models`, which imports it and which the notebook needs for the given
 DCGAN.)
 
-- generator output shape (2, visible): G(z, y) traced layer by layer for label batches of every
-  digit (N = 10), of 0s, of 9s (N = 3) and a mixed one (N = 5); faults are told by the labels they
-  depend on: a G that takes num_classes labels but not 0..9 (every label -10..19 tried alone) uses
-  them with an offset (`F.one_hot(y + 1, num_classes)`); failing on 9s only is a one-hot or
-  embedding with fewer than num_classes entries; failing on a batch without a 9 is `F.one_hot(y)`
-  without num_classes (its size follows the batch's largest label); failing on every integer label
-  batch but running on one-hot rows is a G that expects y one-hot (it is given integers), and running
-  when called G(y, z) one whose forward takes its arguments in the other order; otherwise
-  the layer that raised or the shape, with its fix. A G that works at nz = 100 only gets 1 point
-  ("use the `nz` argument"), and so does one whose widths ignore `ngf` (`width_fault`: the same
-  parameter count at ngf = 16 and 32, as in a Keras tutorial ported with 128 channels everywhere).
+- generator output shape (2, visible): G(z, y) traced layer by layer for label batches of every digit
+  (N = 10), of 0s, of 9s (N = 3), a mixed one (N = 5) and one image (N = 1: a y.squeeze() that drops
+  the batch dimension there is told so); faults are told by the labels they depend on: a G that takes
+  num_classes labels but not 0..9 (every label -10..19 tried alone) uses them with an offset
+  (`F.one_hot(y + 1, num_classes)`); failing on 9s only is a one-hot or embedding with fewer than
+  num_classes entries; failing on a batch without a 9 is `F.one_hot(y)` without num_classes (its size
+  follows the batch's largest label); failing on every integer label batch but running on one-hot rows
+  is a G that expects y one-hot (it is given integers), and running when called G(y, z) one whose
+  forward takes its arguments in the other order; otherwise the layer that raised or the shape, with
+  its fix. A G that works at nz = 100 only gets 1 point ("use the `nz` argument"), and so does one
+  whose widths ignore `ngf` (`width_fault`: the same parameter count at ngf = 16 and 32, as in a Keras
+  tutorial ported with 128 channels everywhere).
 - generator output range (1, visible): in [-1, 1] also with every weight scaled up 25 times (a final tanh).
 - generator uses y and z (2, visible): first, G must be a fixed function of z and y: a layer with
   weights that runs but is not registered in G (made in forward, or kept in a plain list; found by
@@ -46,10 +47,10 @@ DCGAN.)
   on its own, by what it passes them) and fresh Adam optimizers on 150 real digits, 15 of each
   class in a seeded order, recording every call of G and D with its inputs (also through keywords, in
   forward's order, and calls of G.forward; labels (B,) or (B, 1), or one-hot rows); each real image D
-  judged (found by its pixels) must come with its own label, in some call that gives every real image
-  there its own (then further calls with other labels are a matching-aware D's mismatch term, as in
-  Reed et al. 2016, and right). Shuffled labels (a permutation of the
-  batch's), labels changed by a rule (each real k shown as one other label, as (k + 1) mod 10), the
+  judged (found by its pixels, also under instance noise: `same_rows`) must come with its own label,
+  in some call that gives every real image there its own (then further calls with other labels are a
+  matching-aware D's mismatch term, as in Reed et al. 2016, and right). Shuffled labels (a permutation
+  of the batch's), labels changed by a rule (each real k shown as one other label, as (k + 1) mod 10), the
   fake batch's labels, or no real images at all are told apart. A step that raises with the
   stand-ins is told by what the call that raised was given, when that is the fault (`step_calls`
   returns the calls so far with the error): G or D called with the labels first (G(y_fake, z)), or
@@ -79,8 +80,10 @@ DCGAN.)
   digits (`learning.copy_share` on the checkpoints of the best FID, the best agreement and the
   last) score 0. A step that raises there because it calls G or D with the labels first or without
   them, draws labels outside 0..9 for the fake batch, gives G or D its labels as floats (which F.one_hot and
-  nn.Embedding refuse), or gives G noise that is not (B, nz), is told so; a G never updated because D judges its images only detached (`step_calls` records whether they
-  require grad) is told that. The hint names the first fault the other checks find, then a step that
+  nn.Embedding refuse) or as integers other than int64 (which F.one_hot refuses), or gives G noise that is not
+  (B, nz), is told so; a G never updated because D judges its images only detached (`step_calls` records whether
+  they require grad) is told that; the hint of a G or D with no convolution (an MLP) names that. The
+  hint names the first fault the other checks find, then a step that
   judges real and fake images in one call of a D with BatchNorm, stale gradients, and a D whose
   logits start large (`probes_a6.initial_logits`: above LARGE_LOGITS on real digits at init, as
   with a projection embedding left at nn.Embedding's N(0, 1) init). AGREE_CALIBRATION holds the
@@ -95,7 +98,7 @@ from __future__ import annotations
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import END_WITH_TANH, fixed_batch_hint, ignores_width, parameter_count
+from reference.grading.checks import END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width, parameter_count
 from reference.grading import probes, probes_a6
 from reference.grading.proxy import finite
 
@@ -108,6 +111,7 @@ LABEL_CASES = {  # every label batch G and D must take: name -> labels
     "0s": [0, 0, 0],
     "9s": [9, 9, 9],
     "mixed": [7, 2, 9, 0, 4],
+    "one image": [4],
 }
 CHANGES = 1e-5  # an output changes when it moves by more than this share of its mean size (ignoring y moves it by 0)
 ADDITIVE = 1e-4  # the change with y differs between inputs by at most this share: the label only adds a constant
@@ -115,6 +119,8 @@ COUPLING = 1e-4  # image i of a batch may differ from its own G(z[i], y[i]) by t
 LARGE_LOGITS = 10.0  # D's mean |logit| on real digits at init above this: its losses start saturated (projection: about 50)
 REPEATED = 1e-5  # the same inputs twice (eval mode) may give outputs this share of the largest value apart (rounding)
 SAME_PIXELS = 1e-4  # an image D judged is one of the real (or G's) images when no pixel differs by more
+NOISY = 0.25  # ... or that image with noise added (instance noise, as in Sonderby et al. 2016): RMS distance at most this,
+WHITE = 0.3  # ... and the difference white noise: neighbouring pixels' differences correlate less (two digits' differ in strokes)
 ORDINAL_CORRELATION = 0.7  # a label read as a number: output distances follow |i - j| (see reads_the_label_as_a_number)
 ORDINAL_RATIO = 3.0  # ... and labels 7-9 apart are this many times as far apart as neighbouring labels
 PER_LABEL = 15  # real images of each class in the recorded step: G must be asked for every label among 150 draws
@@ -128,8 +134,7 @@ ONE_HOT = "F.one_hot(y, num_classes)"
 
 def text(value, limit: int = 300) -> str:
     """Untrusted text as one printable line of at most `limit` characters."""
-    line = "".join(ch if ch.isprintable() else " " for ch in (value if isinstance(value, str) else ""))
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+    return clean_text(value, limit)
 
 
 def dims(value) -> list[int] | None:
@@ -145,13 +150,6 @@ def shape_text(shape, batch: int | None = None) -> str:
     if items and batch is not None and items[0] == batch:
         items[0] = "N"
     return "(" + ", ".join(str(d) for d in items) + ("," if len(items) == 1 else "") + ")"
-
-
-def student_error(info) -> StudentError:
-    """A probe's error_info as the StudentError it stands for."""
-    info = info if isinstance(info, dict) else {}
-    return StudentError(text(info.get("type"), 80) or "an exception", text(info.get("message")), text(info.get("where"), 120),
-                        info.get("not_implemented") is True, text(info.get("raised_in"), 120))
 
 
 def noise(n: int, nz: int = NZ, seed: int = 1) -> torch.Tensor:
@@ -174,7 +172,7 @@ def built(submission, name: str, seed: int = 0, **kwargs):
     result = submission.run(probes_a6.make, submission.get(name), seed, NAMESPACE, kwargs)
     result = result if isinstance(result, dict) else {}
     if isinstance(result.get("error"), dict):
-        err = student_error(result["error"])
+        err = StudentError.from_info(result["error"])
         if err.not_implemented:
             raise err
         if err.type == "TypeError" and "argument" in err.message:
@@ -270,7 +268,7 @@ def layer(call: dict) -> str:
 
 def raised_text(run: dict, batch: int) -> str:
     """What raised in a traced call: the layer, and the fix for a size mismatch."""
-    err = student_error(run["error"])
+    err = StudentError.from_info(run["error"])
     if err.not_implemented:
         raise err
     call = run["failed"]
@@ -320,7 +318,7 @@ def discriminator_fault(run: dict, batch: int) -> str | None:
     out = run["output"]
     if out is None:
         return f"returns a {run['kind']}, not a tensor of floats"
-    if out.shape[:1] == (batch,) and out.numel() == batch:
+    if out.numel() == batch and (out.shape[:1] == (batch,) or (batch == 1 and out.dim() == 0)):  # .squeeze(): () for one
         return None
     told = f"returns {shape_text(out.shape, batch)}"
     if out.dim() == 0 or out.shape[0] != batch:
@@ -344,6 +342,13 @@ def label_fault(faults: dict[str, str | None], role: str) -> str | None:
             f"{role} takes a batch that holds a 9 but not a batch of 0s (for 0s it {faults['0s']}): F.one_hot(y) without "
             f"num_classes makes the one-hot as long as the batch's largest label plus one, so its size changes from batch "
             f"to batch; pass num_classes: {ONE_HOT}"
+        )
+    if bad == ["one image"]:
+        return (
+            f"{role} works for batches of 3 to 10 but not for a batch of one image (for y = {LABEL_CASES['one image']} it "
+            f"{faults['one image']}): something in its forward drops the batch dimension when N = 1, as .squeeze() without "
+            f"a dim does (y.squeeze() of a (1,) or (1, 1) tensor is a scalar); squeeze only the dimension you mean, "
+            f"y.view(-1) or .squeeze(1)"
         )
     first = bad[0]
     if len(bad) < len(faults):
@@ -427,7 +432,7 @@ def outputs_of(submission, model, cases: list, **options) -> list[torch.Tensor] 
     for case, result in zip(cases, results):
         result = result if isinstance(result, dict) else {}
         if isinstance(result.get("error"), dict):
-            err = student_error(result["error"])
+            err = StudentError.from_info(result["error"])
             if err.not_implemented:
                 raise err
             return f"raises {err.type}: {err.message}" + fixed_batch_hint(err.message, len(case[0]))
@@ -452,12 +457,13 @@ def dependence(submission, model, first, second, y) -> dict | str:
     mean|f(a, y)|, "other": the same for a -> a', "interaction": how much the change with y differs
     between a and a', mean|(f(a, y) - f(a, y')) - (f(a', y) - f(a', y'))| / mean|f(a, y) - f(a, y')|
     (0 when the label only adds a constant per class), "coupled": max |f(a, y)[i] - f(a[i], y[i])| /
-    max |f(a, y)|, as built}, or the first failure in words.
+    max |f(a, y)|, as built, or None when the model raises for a batch of one (the shape checks tell that)},
+    or the first failure in words.
     """
     other_y = (y + 5) % NUM_CLASSES
     rows = (0, 3, len(y) - 1)
-    cases = [[first, y], [first, other_y], [second, y], [second, other_y], *[[first[i : i + 1], y[i : i + 1]] for i in rows]]
-    found = {"y": 0.0, "other": 0.0, "interaction": 0.0, "coupled": 0.0}
+    cases = [[first, y], [first, other_y], [second, y], [second, other_y]]
+    found: dict = {"y": 0.0, "other": 0.0, "interaction": 0.0, "coupled": 0.0}
     for options in ({}, {"jitter": 0.02, "seed": 3}):
         outs = outputs_of(submission, model, cases, **options)
         if isinstance(outs, str):
@@ -473,9 +479,13 @@ def dependence(submission, model, first, second, y) -> dict | str:
             found["other"] = max(found["other"], float((base - by_other).abs().mean()) / size)
         if moved > 0:
             found["interaction"] = max(found["interaction"], float(((base - by_y) - (by_other - by_both)).abs().mean()) / moved)
+        singles = outputs_of(submission, model, [[first[i : i + 1], y[i : i + 1]] for i in rows]) if not options else []
+        if isinstance(singles, str):  # a batch of one raises: not a use of the labels (the shape checks tell it)
+            found["coupled"] = None
+            continue
         if not options:
             top = float(base.abs().max()) or 1.0
-            for row, single in zip(rows, outs[4:]):  # compared by value: a D ending in .squeeze() gives () for one image
+            for row, single in zip(rows, singles):  # compared by value: a D ending in .squeeze() gives () for one image
                 if single.numel() != base[row].numel():
                     return (f"gives {single.numel()} values for a batch of one, but {base[row].numel()} per item for a batch "
                             f"of {len(y)}: its output's size per item must not depend on the batch size")
@@ -543,7 +553,7 @@ def generator_label_fault(submission, G) -> tuple[float, str] | None:
             "G(z, y) draws the same image for every z of a label (other z with the same labels give the same output): "
             "it ignores z, so it has one drawing per digit; pass z through G together with the label"
         )
-    if found["coupled"] > COUPLING:
+    if found["coupled"] is not None and found["coupled"] > COUPLING:
         return 1.0, (
             f"in eval mode, image i of G(z, y) differs from G(z[i:i+1], y[i:i+1]) (by {found['coupled']:.1%} of the largest "
             f"value): each image must depend on its own z[i] and y[i] only; join z and the label along dim 1 and do not "
@@ -655,14 +665,38 @@ def as_labels(value, n: int) -> torch.Tensor | None:
     return None
 
 
+def neighbour_correlation(diff: torch.Tensor) -> torch.Tensor:
+    """For each image of diff (n, ..., W), the correlation of horizontally neighbouring pixels' values (about 0 for
+    white noise, near 1 for the difference of two images of strokes); 1 for a constant image."""
+    d = diff.double().reshape(len(diff), -1, diff.shape[-1])
+    d = d - d.mean(dim=(1, 2), keepdim=True)
+    left, right = d[..., :-1].reshape(len(d), -1), d[..., 1:].reshape(len(d), -1)
+    size = (left.pow(2).sum(1) * right.pow(2).sum(1)).sqrt()
+    return torch.where(size > 0, (left * right).sum(1) / size.clamp_min(1e-300), torch.ones_like(size))
+
+
 def same_rows(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """For each image of x (n, ...), the index of the image of ref (m, ...) it equals (no pixel off by more than SAME_PIXELS), else -1."""
+    """For each image of x (n, ...), the index of the image of ref (m, ...) it is, else -1: the image it equals (no
+    pixel off by more than SAME_PIXELS), or the one it is with noise added (a step that adds instance noise to D's
+    inputs, real + sigma * torch.randn_like(real), still judges those images).
+
+    With noise: x lies within NOISY (RMS per pixel) of its nearest ref image j, well inside j's side of the midway
+    between j and every other ref image k (|x - r_k|^2 - |x - r_j|^2 >= |r_j - r_k|^2 / 2: noise adds about the same
+    to every distance, so the image noised is the nearest by a margin), and x - r_j is white noise (the correlation of
+    horizontally neighbouring pixels' differences at most WHITE: another digit that looks much like r_j, as the
+    8x8 digits drawn at 28x28 often do, differs from it in strokes, whose neighbouring pixels move together).
+    """
     if len(ref) == 0 or x.shape[1:] != ref.shape[1:]:
         return torch.full((len(x),), -1, dtype=torch.long)
     a, b = x.reshape(len(x), -1).double(), ref.reshape(len(ref), -1).double()
-    gap = torch.cdist(a, b, p=float("inf"))
-    best, where = gap.min(dim=1)
-    return torch.where(best <= SAME_PIXELS, where, torch.full_like(where, -1))
+    best, where = torch.cdist(a, b, p=float("inf")).min(dim=1)
+    squared = torch.cdist(a, b) ** 2  # (n, m)
+    nearest_sq, nearest = squared.min(dim=1)
+    margin = squared - nearest_sq[:, None] - torch.cdist(b, b)[nearest] ** 2 / 2  # (n, m): >= 0 inside j's side
+    margin[torch.arange(len(a)), nearest] = 0.0
+    white = neighbour_correlation(x - ref[nearest]) <= WHITE
+    noisy = ((nearest_sq / a.shape[1]).sqrt() <= NOISY) & (margin >= 0).all(dim=1) & white
+    return torch.where(best <= SAME_PIXELS, where, torch.where(noisy, nearest, torch.full_like(where, -1)))
 
 
 def tensor_inputs(call) -> list[torch.Tensor]:
@@ -726,7 +760,7 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
     raw_g = found.get("g_calls") if isinstance(found.get("g_calls"), list) else []
     raw_d = found.get("d_calls") if isinstance(found.get("d_calls"), list) else []
     if isinstance(found.get("error"), dict):
-        err = student_error(found["error"])
+        err = StudentError.from_info(found["error"])
         if err.not_implemented:
             raise err
         later = found.get("later_g_calls") if isinstance(found.get("later_g_calls"), list) else []
@@ -739,8 +773,8 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             f"G(z, y) and D(x, y) (the grader's stand-ins here), Adam optimizers and a real batch of {len(real)} digits"
         )
     g_calls, g_noise, d_calls, g_lengths, d_lengths = [], [], [], [], []
-    float_labels = [(role, str(inputs[1].dtype).removeprefix("torch.")) for role, calls in (("G", raw_g), ("D", raw_d))
-                    for inputs in map(tensor_inputs, calls) if len(inputs) >= 2 and is_float_labels(inputs[1], inputs[0])]
+    label_dtypes = [(role, str(inputs[1].dtype).removeprefix("torch.")) for role, calls in (("G", raw_g), ("D", raw_d))
+                    for inputs in map(tensor_inputs, calls) if len(inputs) >= 2 and is_not_int64_labels(inputs[1], inputs[0])]
     for call in raw_g:
         inputs = tensor_inputs(call)
         out = call.get("output") if isinstance(call, dict) else None
@@ -770,29 +804,43 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
         later_g.append(pairs)
     # g_noise: the z of each call in g; g_lengths: (images, labels) of G's calls with another number of labels than
     # images; d_lengths: per call of d, the number of labels given when it is not one per image, else None;
-    # float_labels: (G or D, the dtype) of each call given labels as floating-point numbers, not int64
+    # label_dtypes: (G or D, the dtype) of each call given labels as floating-point numbers or as integers other than int64
     return {"g": g_calls, "g_noise": g_noise, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths, "later_g": later_g,
-            "float_labels": float_labels}
+            "label_dtypes": label_dtypes}
 
 
-def is_float_labels(y: torch.Tensor, first: torch.Tensor) -> bool:
+def is_not_int64_labels(y: torch.Tensor, first: torch.Tensor) -> bool:
     """Whether y, given to G or D beside `first` (z or the images), is one label per sample, (N,) or (N, 1), held as
-    floating-point numbers (torch.randint(...).float()) rather than int64; one-hot rows are another design."""
-    return y.is_floating_point() and first.dim() >= 1 and y.shape in ((first.shape[0],), (first.shape[0], 1))
+    floating-point numbers (torch.randint(...).float()) or as integers other than int64 (dtype=torch.int32, .int(),
+    torch.IntTensor); one-hot rows are another design."""
+    return (y.dtype not in (torch.int64, torch.bool) and first.dim() >= 1 and y.shape in ((first.shape[0],), (first.shape[0], 1)))
 
 
-def float_labels_fault(record: dict) -> str | None:
-    """What is wrong when train_step gives G or D its labels as floats, which an nn.Embedding or F.one_hot refuses;
-    else None."""
-    found = record.get("float_labels") or []
+def index_dtype_error(message: str) -> bool:
+    """Whether an error's message is PyTorch refusing labels of the wrong dtype as indices (F.one_hot, nn.Embedding,
+    indexing a tensor such as torch.eye(num_classes)[y])."""
+    return any(words in message for words in ("index tensor", "'indices'", "used as indices", "LongTensor"))
+
+
+def label_dtype_fault(record: dict) -> str | None:
+    """What is wrong when train_step gives G or D its labels as floats, which an nn.Embedding or F.one_hot refuses,
+    or as integers other than int64, which F.one_hot refuses; else None."""
+    found = record.get("label_dtypes") or []
     if not found:
         return None
+    floats = [(role, dtype) for role, dtype in found if dtype.startswith(("float", "bfloat", "half", "double"))]
+    found = floats or found
     roles = [role for role in ("G", "D") if any(given == role for given, _ in found)]
     calls = " and ".join("G(z, y)" if role == "G" else "D(x, y)" for role in roles)
     whose, take = ("their", "take") if len(roles) > 1 else ("its", "takes")
-    return (f"train_step gives {' and '.join(roles)} {whose} labels as floating-point numbers ({found[0][1]}), while {calls} "
-            f"{take} labels int64 (N,), as the real batch's are (F.one_hot and nn.Embedding take integers only): keep them "
-            f"integers: the real batch's labels as they come, and y_fake = torch.randint(0, num_classes, (B,)) with no .float()")
+    if floats:
+        return (f"train_step gives {' and '.join(roles)} {whose} labels as floating-point numbers ({found[0][1]}), while {calls} "
+                f"{take} labels int64 (N,), as the real batch's are (F.one_hot and nn.Embedding take integers only): keep them "
+                f"integers: the real batch's labels as they come, and y_fake = torch.randint(0, num_classes, (B,)) with no .float()")
+    return (f"train_step gives {' and '.join(roles)} {whose} labels as {found[0][1]}, while {calls} {take} labels int64 (N,), "
+            f"as the real batch's are (F.one_hot takes int64 only): keep them int64: the real batch's labels as they come, "
+            f"and y_fake = torch.randint(0, num_classes, (B,)) with its default dtype (no dtype=torch.int32, .int() or "
+            f"torch.IntTensor)")
 
 
 def label_count_text(images: int, given: int) -> str:
@@ -1093,6 +1141,25 @@ def initial_logits_fault(submission, D) -> str | None:
     return f"{told}; its embeddings make them so (at zero the logits are small): initialise them at zero or small"
 
 
+def no_convolution_fault(submission, G, D) -> str | None:
+    """The hint for a G or D that runs no convolutional layer (an MLP, as PyTorch-GAN's cgan); else None (also when
+    the trace raises: the other checks word that)."""
+    mlps = []
+    for name, model, first in (("G", G, noise), ("D", D, images)):
+        run = traced(submission, model, [first(4), torch.arange(4)])
+        if run["error"] is None and run["calls"] and not any("Conv" in c["type"] for c in run["calls"]):
+            mlps.append(name)
+    if not mlps:
+        return None
+    which, has = (" and ".join(mlps), "have") if len(mlps) > 1 else (mlps[0], "has")
+    return (
+        f"{which} {has} no convolutional layer (an MLP on the flattened image, as in PyTorch-GAN's cgan), while the task "
+        f"makes the given DCGAN conditional: at the grader's widths such MLPs learn the labels far more slowly than the "
+        f"DCGAN's convolutions within the grading run's steps; build G and D from the given "
+        f"Generator and Discriminator (their .main), with the label joined to z and to the image"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------------------------
@@ -1233,6 +1300,10 @@ AGREE_CALIBRATION = {  # class agreement of this check's runs, seeds 0, 1, ... (
     "D ends in a sigmoid (learns, more slowly)": (0.40, 0.74, 0.76, 0.58),
     "D's label plane an nn.Embedding made anew in forward": (0.11, 0.11),
     "real and fake judged in one call of D (model solution's G and D)": (0.12, 0.11),
+    "PyTorch-GAN's cgan MLPs (nn.Embedding(num_classes, num_classes), widths from ngf and ndf), the task's step": (0.16, 0.15),
+    "the same MLPs with PyTorch-GAN's step (MSE loss, G's step first)": (0.12, 0.14),
+    "conditional-BatchNorm G, SNGAN's projection D (spectral norm, no BatchNorm, sum pooling)": (0.12, 0.12),
+    "model solution's G, SNGAN's projection D": (0.32, 0.15),
     # a conditional-BatchNorm G with a projection D (BCE on logits): its embedding at nn.Embedding's default
     # N(0, 1) init starts D's logits at about 20 (sound Ds: 0.1-0.5) and loss_G at 30-50; at zero it learns
     "conditional-BatchNorm G, projection D with the embedding at N(0, 1)": (0.11, 0.10),
@@ -1406,6 +1477,9 @@ def learning_hint(submission) -> str:
     fault = initial_logits_fault(submission, D)
     if fault is not None:
         return fault
+    fault = no_convolution_fault(submission, G, D)
+    if fault is not None:
+        return fault
     return (
         "compare G, D and train_step with the requirements: the label joined to z in G and to the image or its features "
         "in D, real images with their own labels, new random labels for the fake batch, DCGAN's BatchNorm and LeakyReLU"
@@ -1450,9 +1524,9 @@ def test_learns_to_draw_the_digit_asked_for(submission):
             outside = None if record is None else outside_labels_fault(record["g"], len(record["real"]))
             if outside is not None:
                 raise AssertionError(f"{told.rstrip('.')}; train_step draws labels that G cannot take: {outside}") from None
-            floats = None if record is None else float_labels_fault(record)
-            if floats is not None:
-                raise AssertionError(f"{told.rstrip('.')}; {floats}") from None
+            dtype = None if record is None or not index_dtype_error(err.message) else label_dtype_fault(record)
+            if dtype is not None:
+                raise AssertionError(f"{told.rstrip('.')}; {dtype}") from None
             shaped = None if record is None else noise_shape_fault(record["g_noise"])
             raise AssertionError(told if shaped is None else f"{told.rstrip('.')}; {shaped}") from None
         if run["copies"] > learning.COPY_SHARE:
