@@ -109,7 +109,7 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
 def _add_metric_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", default="classifier", help="classifier (offline, the dataset's CNN) or inception")
     p.add_argument("--classifier", metavar="DATASET", help="whose classifier gives the features (default: from the sources)")
-    p.add_argument("--n", type=int, help=f"images per source, at most {MAX_METRIC_SAMPLES:,} (default: all; a checkpoint draws "
+    p.add_argument("--n", type=int, help=f"images per source, {MIN_METRIC_SAMPLES} to {MAX_METRIC_SAMPLES:,} (default: all; a checkpoint draws "
                    f"as many as the other source)")
     p.add_argument("--inception-weights", help="the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth)")
     p.add_argument("--data-dir", help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")

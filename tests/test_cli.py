@@ -589,6 +589,16 @@ def test_train_help_shows_the_default_of_every_flag(capfd, monkeypatch):
         assert f"(default: {value})" in line, f"{flag} should show TrainConfig's default {value}: {line!r}"
 
 
+@pytest.mark.parametrize("command", ["fid", "eval"])
+def test_metric_helps_give_the_range_of_n_the_command_takes(capfd, monkeypatch, command):
+    """--n's help states both bounds that `_check_n` enforces (the fewest: precision and recall's k = 3)."""
+    from reference.config import MAX_METRIC_SAMPLES, MIN_METRIC_SAMPLES
+
+    monkeypatch.setenv("COLUMNS", "400")
+    code, out, _ = cli(capfd, command, "--help")
+    assert code == 0 and f"images per source, {MIN_METRIC_SAMPLES} to {MAX_METRIC_SAMPLES:,} " in " ".join(out.split()), out
+
+
 def test_resume_keeps_no_progress_unless_told_otherwise(capfd, tmp_path):
     run = tmp_path / "run"
     code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", run)
