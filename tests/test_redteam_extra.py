@@ -26,6 +26,10 @@
 - A file name quoted by a check: its newline gave the test cell a line of the student's choosing.
 - Forged replies: a nested tensor raised out of `decode`; an empty tensor of huge shape crossed in a
   few bytes and would cost the grader gigabytes once reduced. Both are refused.
+- Replies that cost the grader far more than their size to unpickle: int keys sharing one hash
+  (a dict of a million in 13 MB: hours), a tuple key nested through the memo (300 bytes: months),
+  bytearray(n) (n bytes filled), sets/Counters/OrderedDicts built from lists, one memoised list
+  walked by call after call. The pickle is followed before torch.load and such a reply refused.
 - A sandbox that outlives its grading: ptrace lets the submission make bwrap's init clear the
   parent-death signal of --die-with-parent, and the grader's kill of bwrap left the sandbox running,
   unwatched. The grader now kills that init (so the whole PID namespace) itself.
@@ -836,6 +840,91 @@ def test_a_reply_of_odd_tensors_is_refused_or_plain_data():
 
     for kept_there in (nested, np.array([object(), None], dtype=object), np.array(["a"], dtype="U1")):  # stay in the worker
         assert set(Worker(0, 1).wire(kept_there)) == {HANDLE, "type"}
+
+
+def _forged(pickled: bytes) -> bytes:
+    """torch.save's zip with `pickled` as its data.pkl (a forged reply)."""
+    return _torch_zip({"*/data.pkl": pickled})
+
+
+def _long(n: int) -> bytes:
+    """Pickle's LONG1 opcode for int `n` >= 0."""
+    data = n.to_bytes(n.bit_length() // 8 + 1, "little")
+    return b"\x8a" + bytes([len(data)]) + data
+
+
+MERSENNE = 2**61 - 1  # hash(k * MERSENNE) == 0 for every int k
+
+
+def _nested_tuple(levels: int) -> bytes:
+    """Pushes t0 = (1,) and t(k+1) = (tk, tk) through the memo (tk at memo k): a few bytes a level, 2**k leaves to hash."""
+    body = b"K\x01\x85q\x00"
+    for k in range(levels):
+        body += b"h" + bytes([k]) + b"h" + bytes([k]) + b"\x86q" + bytes([k + 1])
+    return body
+
+
+# Replies of a few bytes to a few MB that torch.load(weights_only=True) turns into hours or gigabytes
+# of the trusted grader's work. Each is built smaller than it would need to hurt (20,000 keys: 7 s).
+COSTLY = {
+    "keys_of_one_hash": lambda: _forged(b"\x80\x02}(" + b"".join(_long(k * MERSENNE) + b"N" for k in range(1, 20_001)) + b"u."),
+    "key_nested_through_the_memo": lambda: _forged(b"\x80\x02" + _nested_tuple(26) + b"}h\x1aNs."),
+    "bytearray_of_a_size": lambda: _forged(b"\x80\x02cbuiltins\nbytearray\n" + _long(2**28) + b"\x85R."),
+    "counter_of_a_list": lambda: _forged(b"\x80\x02ccollections\nCounter\n](" + b"".join(_long(k * MERSENNE) for k in range(1, 20_001)) + b"e\x85R."),
+    "set_of_a_list": lambda: _forged(b"\x80\x02c__builtin__\nset\n](" + b"".join(_long(k * MERSENNE) for k in range(1, 20_001)) + b"e\x85R."),
+    "ordered_dict_built_from_pairs": lambda: _forged(
+        b"\x80\x02ccollections\nOrderedDict\n)\x81](" + b"".join(_long(k * MERSENNE) + b"N\x86" for k in range(1, 20_001)) + b"eb."),
+    "one_list_walked_again_and_again": lambda: _forged(
+        b"\x80\x02]q\x00(" + b"K\x01" * 10_000 + b"e(c__builtin__\nset\nq\x01" + b"h\x01h\x00\x85R" * 1_000 + b"l."),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(COSTLY))
+def test_a_reply_whose_building_costs_the_grader_far_more_than_its_size_is_refused_before_torch_load(attack: str, monkeypatch):
+    """A dict of 20,000 ints that share one hash took 7 s to unpickle (quadratic: a million in 13 MB,
+    hours); a 200-byte key of tuples nested through the memo is hashed once per path (26 levels: 1 s,
+    50: months); bytearray(n) fills n bytes (64 GB for a 10-byte argument); a Counter, set or
+    OrderedDict built from a list hides its keys from the dict's own SETITEMS; one memoised list
+    given to set() again and again walks it each time. torch.load is never called for any of them,
+    and the checkpoints checks read in scratch pass the same `stored_zip_problem`."""
+    import torch
+
+    from reference.grading.proxy import MAX_FRAME, ProtocolError, decode, stored_zip_problem
+
+    if attack == "one_list_walked_again_and_again":
+        monkeypatch.setattr("reference.grading.proxy.MAX_OPS", 1_000_000)  # 1,000 walks of 10,000: over a budget this small
+    forged = COSTLY[attack]()
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("torch.load was called")
+
+    monkeypatch.setattr(torch, "load", loaded)
+    assert stored_zip_problem(forged, MAX_FRAME) is not None
+    with pytest.raises(ProtocolError, match="unreadable reply"):
+        decode(forged)
+
+
+def test_honest_replies_and_checkpoints_pass_the_cost_check():
+    """What honest code sends or saves: int keys, tuples of small ints, Counters, sets, OrderedDicts,
+    parameters, a state_dict with its optimizer, big ints as values."""
+    import collections
+    import io
+
+    import torch
+
+    from reference.grading.proxy import MAX_FRAME, decode, encode, stored_zip_problem
+
+    reply = {"a": torch.randn(3, 4), "b": [1, 2.5, "x", None, True], "c": {1: "one", -2: (1, 2), 2**40: 0},
+             "d": collections.OrderedDict(x=torch.zeros(2)), "e": collections.Counter({"a": 2}), "big": 2**100, "t": (1,) * 10}
+    assert decode(encode(reply))["big"] == 2**100
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4))
+    opt = torch.optim.Adam(net.parameters())
+    net(torch.randn(2, 1, 5, 5)).sum().backward()
+    opt.step()
+    saved = io.BytesIO()
+    torch.save({"G": net.state_dict(), "opt": opt.state_dict(), "epoch": 10, "epochs": {1, 2, 3}, "at": {(1, 2): 0, ("a", "b", "c"): 1, 0.5: 2},
+                "p": torch.nn.Parameter(torch.ones(2)), "bytes": bytearray(b"ab"), "dtypes": {torch.float32: 1}, "z": 1 + 2j, "counts": collections.Counter([1, 1, 2])}, saved)
+    assert stored_zip_problem(saved.getvalue(), MAX_FRAME) is None
 
 
 def test_a_raw_cell_shows_no_html_that_loads_or_runs_anything():

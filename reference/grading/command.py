@@ -56,10 +56,19 @@ def add_parser(sub) -> None:
 
 
 def _config_limits(root: Path) -> dict:
-    """c.GanCourseGrading.<limit> values of nbgrader_config.py."""
+    """c.GanCourseGrading.<limit> values of nbgrader_config.py. A section whose name is a near miss
+    of GanCourseGrading (c.GanCourseGradng, c.GANCourseGrading) is refused: its limits would be unread."""
+    import difflib
+
     from traitlets.config.loader import PyFileConfigLoader
 
+    from reference.grading.checks import printable
+
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    for section in config:
+        if section != "GanCourseGrading" and difflib.get_close_matches(section.lower(), ["gancoursegrading"], cutoff=0.8):
+            raise UserError(f"nbgrader_config.py sets c.{printable(section, mark='?')}, which nothing reads; "
+                            "the grading limits are set as c.GanCourseGrading.<name>")
     return dict(config.get("GanCourseGrading", {}))
 
 

@@ -8,7 +8,8 @@ trusted side sees them as `Handle`s, which can be called and whose attributes ca
 call one request to the worker.
 
 Everything that comes back is untrusted: the worker runs the student's code, which can answer
-anything. `decode` checks every value's type, so a forged reply is at worst a wrong answer.
+anything. `decode` checks every value's type, so a forged reply is at worst a wrong answer; and
+before torch.load, that unpickling it costs the grader about what its size does (`pickle_problem`).
 """
 
 from __future__ import annotations
@@ -144,20 +145,189 @@ def _plain(obj: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
 
 
 def pickle_problem(data: bytes) -> str | None:
-    """None unless the pickle of torch.save's zip `data` has more than MAX_OPS opcodes. torch.load's
-    weights_only unpickler is Python, about 3 microseconds an opcode, and a pickle of one-byte
-    opcodes ([None] * n) is as long as its opcodes: a 128 MB reply held the trusted grader for about
-    8 minutes (and a GB) before the value budget could refuse it. A pickle no longer than MAX_OPS
-    bytes cannot have more; a longer one is counted (about 1.5 microseconds an opcode, stopping at
-    MAX_OPS). Bytes that are not such a zip are left to torch.load to refuse."""
+    """None unless a pickle of torch.save's zip `data` has more than MAX_OPS opcodes, or builds
+    what costs the grader far more than its size (`_costly_build`). torch.load's weights_only
+    unpickler is Python, about 3 microseconds an opcode, and a pickle of one-byte opcodes
+    ([None] * n) is as long as its opcodes: a 128 MB reply held the trusted grader for about 8
+    minutes (and a GB) before the value budget could refuse it. A pickle no longer than MAX_OPS
+    bytes cannot have more; a longer one is counted (stopping at MAX_OPS). Bytes that are not such a
+    zip are left to torch.load to refuse."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:  # every data.pkl: which one torch.load reads is its business
             for info in archive.infolist():
-                if (info.filename == "data.pkl" or info.filename.endswith("/data.pkl")) and info.file_size > MAX_OPS:
-                    if _opcodes_over(archive.read(info), MAX_OPS):
+                if info.filename == "data.pkl" or info.filename.endswith("/data.pkl"):
+                    pickled = archive.read(info)
+                    if info.file_size > MAX_OPS and _opcodes_over(pickled, MAX_OPS):
                         return TOO_MANY_VALUES
+                    if problem := _costly_build(pickled):
+                        return problem
     except (zipfile.BadZipFile, ValueError, OSError, KeyError):
         return None
+    return None
+
+
+SMALL_INT = 2**31  # an int key within this: distinct ints, one tuple of two, cannot share a hash with many others
+
+
+class _Dict:
+    """A dict (OrderedDict, Counter) as `_costly_build` follows it: its keys were checked when set."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+
+def _size(value: Any) -> int:
+    """What a call given `value` may walk: its length, 1 for a scalar."""
+    if isinstance(value, (str, bytes, list, tuple)):
+        return len(value) + 1
+    return value.size + 1 if isinstance(value, _Dict) else 1
+
+
+class _Global:
+    def __init__(self, name: str) -> None:
+        module, _, attr = name.partition(" ")
+        self.name = ("builtins" if module == "__builtin__" else module) + "." + attr
+
+
+_OPAQUE = object()  # anything else the unpickler makes (a tensor, a storage, a set): never a safe key
+
+
+def _cheap_key(key: Any) -> bool:
+    """Whether `key`, hashed into a dict or set, costs the grader what its size does. Ints from
+    2**61 - 1 up can share one hash by the thousand (hash(n) is n mod 2**61 - 1), and a dict of n
+    such keys takes n**2 / 2 comparisons to build (20,000 keys: 7 s; a million, in 13 MB: hours);
+    tuples of chosen ints too, and a tuple nested through the memo, ((t, t), (t, t)), is hashed
+    once per path (50 levels in 300 bytes: months). Strings are hashed with a secret seed; floats
+    can share a hash only a few dozen at a time."""
+    if key is None or isinstance(key, (str, bytes, bool, float, _Global)):  # a global: a dtype, one object of a few hundred
+        return True
+    if isinstance(key, int):
+        return abs(key) < 2**61 - 1
+    if isinstance(key, tuple):  # not cached: hashed item by item at each insertion
+        return len(key) <= 8 and all(isinstance(k, str) for k in key) or (
+            len(key) <= 2 and all(isinstance(k, str) or (isinstance(k, int) and abs(k) < SMALL_INT) for k in key))
+    return False
+
+
+def _costly_build(pickled: bytes) -> str | None:
+    """What the weights_only unpickler would build at a cost out of proportion to the pickle's size,
+    else None: a dict or set of keys chosen to share a hash (`_cheap_key`); bytearray(n), which
+    fills n bytes (a 10-byte argument: 64 GB); calls given one large value from the memo again and
+    again (set(a list of a million) a million times), each walking all of it. The pickle is followed as torch's unpickler reads it
+    (the opcodes it takes, the same stack, marks and memo), keeping only what the keys need; a pickle
+    it cannot follow is left to torch.load, which refuses it too."""
+    stack: list = []
+    marks: list = []
+    memo: dict = {}
+    work = MAX_OPS  # what calls and BUILDs may walk: an honest pickle walks each value it made about once
+    unsafe = "a dict or set whose keys would cost the grader more than their size (large ints or tuples as keys)"
+    try:
+        for op, arg, _ in pickletools.genops(pickled):
+            name = op.name
+            if name == "MARK":
+                marks.append(stack)
+                stack = []
+            elif name in ("BININT", "BININT1", "BININT2", "LONG1", "BINFLOAT", "BINUNICODE", "SHORT_BINSTRING"):
+                stack.append(arg)
+            elif name in ("NONE", "NEWFALSE", "NEWTRUE"):
+                stack.append({"NONE": None, "NEWFALSE": False, "NEWTRUE": True}[name])
+            elif name == "EMPTY_TUPLE":
+                stack.append(())
+            elif name == "EMPTY_LIST":
+                stack.append([])
+            elif name == "EMPTY_DICT":
+                stack.append(_Dict())
+            elif name == "EMPTY_SET":
+                stack.append(_OPAQUE)
+            elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+                n = int(name[-1])
+                items = tuple(stack[-n:])
+                if len(items) != n:
+                    return None
+                stack[-n:] = [items]
+            elif name == "TUPLE":
+                items, stack = tuple(stack), marks.pop()
+                stack.append(items)
+            elif name == "GLOBAL":
+                stack.append(_Global(arg))
+            elif name in ("BINPUT", "LONG_BINPUT"):
+                memo[arg] = stack[-1]
+            elif name in ("BINGET", "LONG_BINGET"):
+                stack.append(memo[arg])
+            elif name == "APPEND":
+                item = stack.pop()
+                if isinstance(stack[-1], list):
+                    stack[-1].append(item)
+            elif name == "APPENDS":
+                items, stack = stack, marks.pop()
+                if isinstance(stack[-1], list):
+                    stack[-1].extend(items)
+            elif name in ("SETITEM", "SETITEMS"):
+                if name == "SETITEM":
+                    keys = [stack[-2]]
+                    del stack[-2:]
+                else:
+                    items, stack = stack, marks.pop()
+                    keys = items[0::2]
+                if not all(_cheap_key(k) for k in keys):
+                    return unsafe
+                if isinstance(stack[-1], _Dict):
+                    stack[-1].size += len(keys)
+            elif name == "BINPERSID":
+                pid = stack.pop()
+                if isinstance(pid, tuple) and len(pid) > 2 and not isinstance(pid[2], str):
+                    return "a tensor whose storage is named by something other than a string"
+                stack.append(_OPAQUE)
+            elif name == "REDUCE":
+                args = stack.pop()
+                work -= sum(map(_size, args)) if isinstance(args, tuple) else _size(args)
+                problem = _WALKS if work < 0 else _reduce_problem(stack[-1], args, unsafe)
+                if problem:
+                    return problem
+                stack[-1] = _Dict() if isinstance(stack[-1], _Global) and stack[-1].name in _DICTS else _OPAQUE
+            elif name == "NEWOBJ":
+                cls = stack[-2]
+                del stack[-2:]
+                stack.append(_Dict() if isinstance(cls, _Global) and cls.name in _DICTS else _OPAQUE)
+            elif name == "BUILD":
+                state = stack.pop()
+                work -= sum(map(_size, state)) if isinstance(state, tuple) else _size(state)
+                if isinstance(stack[-1], _Dict) and not _dict_state(state):
+                    return unsafe
+                if work < 0:
+                    return _WALKS
+            elif name == "STOP":
+                return None
+            elif name not in ("PROTO", "FRAME"):
+                return None  # an opcode torch's unpickler refuses
+    except (IndexError, KeyError, TypeError, ValueError, RecursionError):
+        return None  # a pickle torch.load cannot read either
+    return None
+
+
+_DICTS = ("collections.OrderedDict", "collections.Counter")
+_WALKS = "calls that walk one large value again and again"
+
+
+def _dict_state(state: Any) -> bool:
+    """Whether BUILD's `state` for an OrderedDict (its __dict__.update(state)) sets only checked keys."""
+    if state is None or isinstance(state, _Dict):
+        return True
+    return isinstance(state, tuple) and len(state) == 2 and all(s is None or isinstance(s, _Dict) for s in state)
+
+
+def _reduce_problem(func: Any, args: Any, unsafe: str) -> str | None:
+    """What calling `func(*args)` in the grader would cost out of proportion, else None."""
+    if not isinstance(func, _Global) or not isinstance(args, tuple):
+        return None
+    if func.name == "builtins.bytearray" and any(isinstance(a, int) for a in args):
+        return "a bytearray of a size (bytearray(n) fills n bytes in the grader)"
+    if func.name in _DICTS and not (args == () or (len(args) == 1 and isinstance(args[0], _Dict))):
+        return unsafe  # a Counter of a list, an OrderedDict of pairs: keys the dict's SETITEMS never showed
+    if func.name == "builtins.set" and args:
+        items = args[0]
+        if not isinstance(items, (list, tuple)) or len(args) > 1 or not all(_cheap_key(k) for k in items):
+            return unsafe
     return None
 
 

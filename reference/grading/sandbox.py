@@ -162,7 +162,10 @@ class Limits:
 
     @classmethod
     def from_config(cls, config: dict, **overrides) -> "Limits":
-        """Limits from `c.GanCourseGrading.<name>` values of nbgrader_config.py, then `overrides`."""
+        """Limits from `c.GanCourseGrading.<name>` values of nbgrader_config.py, then `overrides`.
+        A name that is no limit (c.GanCourseGrading.memory_MB) is refused: left unread, it would
+        grade the class under the default it was written to change."""
+        cls.refuse_unknown(config)
         values = {}
         for f in fields(cls):
             for source in (config, overrides):
@@ -172,6 +175,20 @@ class Limits:
                         raise UserError(f"grading limit {f.name} = {value!r}: give a positive number")  # nan, inf: no limit
                     values[f.name] = type(f.default)(value)
         return cls(**values)
+
+
+    @classmethod
+    def refuse_unknown(cls, config: dict) -> None:
+        """UserError naming the first key of `config` that is no limit, and the limit it may mean."""
+        import difflib
+
+        names = [f.name for f in fields(cls)]
+        for key in config:
+            if key not in names:
+                near = difflib.get_close_matches(str(key).lower(), names, n=1, cutoff=0.6)
+                hint = f"did you mean {near[0]}? " if near else ""
+                raise UserError(f"nbgrader_config.py sets c.GanCourseGrading.{printable(str(key), mark='?')}, which is no grading limit; "
+                                f"{hint}the limits are {', '.join(names)}")
 
 
 def bwrap_available() -> str | None:
