@@ -173,6 +173,29 @@ CORRECT = {
                     x = block(stage(x))
                 return self.out(x)
     ''',
+    # a residual block at 14x14: x + F(x), two 3x3 convs, ReLU after the sum
+    "residual_block_at_14x14": '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.body = nn.Sequential(*given[:10])
+                self.residual = nn.Sequential(
+                    nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+                    nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf),
+                )
+                self.out = nn.Sequential(*given[10:])
+                self.apply(weights_init)
+
+            def forward(self, z):
+                x = self.body(z)
+                return self.out(torch.relu(x + self.residual(x)))
+    ''',
+    # resize-convolution for the last stage (Odena et al. 2016): nearest upsampling 14 -> 28, then 3x3 convs
+    "resize_convolution_last_stage": explicit(
+        extra_14="nn.Upsample(scale_factor=2), nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),",
+        last_conv="nn.Conv2d(ngf, 1, 3, 1, 1, bias=False)",
+    ),
 }
 
 
@@ -223,13 +246,15 @@ def test_learning_hint_names_a_fault_in_the_code_before_the_collapse_it_causes()
         "its samples are all the same image"
     )
     # a conv after the Tanh: positive at the initial weights (its small weights, a positive bias), not in
-    # general: the hint says the output leaves [-1, 1], not that it is never negative
+    # general: the hint says the output leaves [-1, 1], not that it is never negative, and names the conv after the Tanh
     torch.manual_seed(3)
     after = nn.Sequential(nn.Tanh(), nn.Conv2d(1, 1, 3, 1, 1))
     nn.init.normal_(after[1].weight, 0.0, 0.02), nn.init.constant_(after[1].bias, 0.1)
     told = hint(LocalSubmission({"DeeperGenerator": generator(after)}), collapsed)
     assert told.startswith("its output leaves [-1, 1], the digits' range (it reaches [") and told.endswith(
-        "once its weights are scaled up): end the generator with nn.Tanh(), after the last conv"
+        "once its weights are scaled up): `main.11.1` (Conv2d(1, 1, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))) "
+        "runs after the nn.Tanh(), which no longer bounds the output: put the added layers before the last stage, and "
+        "keep nn.Tanh() the generator's last layer"
     ), told
 
 
@@ -1114,3 +1139,74 @@ def test_a_dilated_conv_that_shrinks_the_image_is_told_the_padding_its_dilation_
     '''), namespace)
     points, message = run_check(load_checks(A, ROOT)["test_output_shape"], LocalSubmission(namespace))
     assert (points, message) == (0.0, told)
+
+
+UNSEEN_HEAD = '''
+class DeeperGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64):
+        super().__init__()
+        given = list(Generator(nz, ngf, channels=1, size=28).main)
+'''
+UNSEEN_SEQUENTIAL = '''
+        self.main = nn.Sequential(LAYERS)
+        self.apply(weights_init)
+
+    def forward(self, z):
+        return self.main(z)
+'''
+AFTER_TANH_FIX = (
+    "after the nn.Tanh(), which no longer bounds the output: put the added layers before the last stage, and keep "
+    "nn.Tanh() the generator's last layer"
+)
+VISIBLE_AND_GRADIENTS = ["test_output_shape", "test_output_range", "test_adds_conv_layers", "test_parameters_get_gradients"]
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected"),
+    [
+        # resize-convolution for the last stage: nearest upsampling 14 -> 28, then 3x3 convs
+        ("*given[:10], nn.Upsample(scale_factor=2), nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), "
+         "nn.ReLU(True), nn.Conv2d(ngf, 1, 3, 1, 1), nn.Tanh()", {}),
+        # the 4 -> 7 stage as upsampling to a size, then a conv
+        ("*given[:4], nn.Upsample(size=(7, 7)), nn.Conv2d(ngf * 4, ngf * 2, 3, 1, 1, bias=False), *given[5:10], "
+         "nn.Conv2d(ngf, ngf, 3, 1, 1), *given[10:]", {}),
+        # the last stage with kernel 3 and output_padding 1: 14 -> 28 as well
+        ("*given[:10], nn.Conv2d(ngf, ngf, 3, 1, 1), nn.ReLU(True), nn.ConvTranspose2d(ngf, 1, 3, 2, 1, output_padding=1), nn.Tanh()", {}),
+        # nn.Upsample(scale_factor=2) for the 4 -> 7 stage makes 8x8
+        ("*given[:4], nn.Upsample(scale_factor=2), nn.Conv2d(ngf * 4, ngf * 2, 3, 1, 1, bias=False), *given[5:10], "
+         "nn.Conv2d(ngf, ngf, 3, 1, 1), *given[10:]",
+         {"test_output_shape": (0.0, (
+             "generator output is (N, 1, 32, 32): `main.4` (Upsample(scale_factor=2.0, mode='nearest')) turns (N, 64, 4, 4) "
+             "into (N, 64, 8, 8); after 4x4 the next size is 7x7 (4 -> 7 -> 14 -> 28): give the upsampling that size, "
+             "nn.Upsample(size=7), instead of a scale factor; expected (N, 1, 28, 28)"))}),
+        # the given 4 -> 7 stage (kernel 3, stride 2, padding 1) with output_padding=1 added: 8x8
+        ("*given[:4], nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, output_padding=1, bias=False), *given[5:10], "
+         "nn.Conv2d(ngf, ngf, 3, 1, 1), *given[10:]",
+         {"test_output_shape": (0.0, (
+             "generator output is (N, 1, 32, 32): `main.4` (ConvTranspose2d(64, 32, kernel_size=(3, 3), stride=(2, 2), "
+             "padding=(1, 1), output_padding=(1, 1), bias=False)) turns (N, 64, 4, 4) into (N, 32, 8, 8): its "
+             "output_padding=1 adds 1 to the size; kernel 3, stride 2, padding 1 make 7x7 on their own, as in the given "
+             "generator: drop output_padding; expected (N, 1, 28, 28)"))}),
+        # the added block placed after the Tanh
+        ("*given, nn.Conv2d(1, 1, 3, 1, 1)",
+         {"test_output_range": (0.0, (
+             "generator output reaches [-3.34, 7.45] once its weights are scaled up; expected [-1, 1]: `main.12` "
+             "(Conv2d(1, 1, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))) runs " + AFTER_TANH_FIX))}),
+    ],
+    ids=["upsample_conv_last_stage", "upsample_to_size_7", "output_padding_last_stage", "upsample_scale_4_to_8",
+         "output_padding_added_to_the_given_stage", "block_after_the_tanh"],
+)
+def test_upsampling_output_padding_and_blocks_after_the_tanh_are_judged_by_what_they_do(layers, expected):
+    """Resize-convolution stages and output_padding that keep the ladder score full marks; one that leaves it is
+    told its own fault (a scale factor where a size is needed, an output_padding added to the given stage), not
+    the kernel it already has; a conv after the Tanh is named as what unbounds the output."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_checks
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init}
+    exec(textwrap.dedent(UNSEEN_HEAD) + UNSEEN_SEQUENTIAL.replace("LAYERS", layers), namespace)
+    checks = load_checks(A, ROOT)
+    got = {name: run_check(checks[name], LocalSubmission(namespace)) for name in VISIBLE_AND_GRADIENTS}
+    assert got == {name: expected.get(name, OK[name]) for name in VISIBLE_AND_GRADIENTS}

@@ -1136,8 +1136,13 @@ UNSCALED = (
         (V2_LOADER.replace("<TO_DTYPE>", "v2.ToDtype(torch.float32)"), (0.0, UNSCALED.format("-1.00, 509.00"))),
         (V2_LOADER.replace("<TO_DTYPE>", "v2.ToDtype(torch.float32)").replace(", v2.Normalize([0.5] * 3, [0.5] * 3)", ""),
          (0.0, UNSCALED.format("0.00, 255.00"))),
+        # v2.ToImage() straight into v2.Normalize: uint8 tensors, which Normalize refuses
+        (V2_LOADER.replace("<TO_DTYPE>, ", ""), (
+            0.0, "the loader's batches cannot be made (TypeError: Input tensor should be a float tensor. Got torch.uint8.): "
+                 "Normalize gets the images as 0..255 integers (v2.ToImage() and PILToTensor() keep them so); put "
+                 "v2.ToDtype(torch.float32, scale=True) before it, or use transforms.ToTensor()")),
     ],
-    ids=["tuple_dataset", "dict_dataset", "v2_scaled", "v2_unscaled", "v2_unscaled_unnormalised"],
+    ids=["tuple_dataset", "dict_dataset", "v2_scaled", "v2_unscaled", "v2_unscaled_unnormalised", "v2_no_dtype"],
 )
 def test_a_custom_dataset_or_v2_transforms_loader_is_told_its_fault(tmp_path, source, expected):
     """A Dataset whose __getitem__ returns a dict is told the training loop needs (image, label) tuples (not
@@ -1257,6 +1262,16 @@ def test_a_discriminator_whose_widths_ignore_ndf_loses_half_a_point():
         assert run_check(check, LocalSubmission(namespace)) == expected
 
 
+TRANSPOSED = (
+    "each image in the grid has its height and width swapped (its rows saved as columns): an image (3, H, W) becomes "
+    "an array (H, W, 3) by .permute(1, 2, 0) (numpy: .transpose(1, 2, 0)), not .permute(2, 1, 0), .transpose(2, 3) "
+    "or .T; torchvision.utils.save_image(images, path) needs no reordering"
+)
+UPSIDE_DOWN = (
+    "each image in the grid is upside down (its top row saved at the bottom): save the rows in their order, with no "
+    "flip of the height axis ([::-1] on the rows, torch.flip(x, [2]) or np.flipud)"
+)
+
 GRID_BY_HAND = """
 def save_colour_grid(images, path):
     from PIL import Image
@@ -1279,13 +1294,32 @@ def save_colour_grid(images, path):
             "the grid's colours are off: an image of colour (0.0, 0.5, -0.5) in [-1, 1] should appear as RGB (128, 191, 64), "
             "but its colour channels are in reverse order (BGR, as OpenCV writes them): save the channels in RGB order (no "
             "[..., ::-1] or cv2.cvtColor); torchvision.utils.save_image keeps them"))),
+        # numpy's CHW -> HWC done with transpose(2, 1, 0): the whole grid, so each image too, has H and W swapped
+        ("(images + 1) / 2", '(grid.numpy().transpose(2, 1, 0) * 255).round().astype("uint8")', (1.0, TRANSPOSED)),
+        # each image transposed before the grid is made (square images keep their shape, so nothing raises)
+        ("(images.transpose(2, 3) + 1) / 2", '(grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8")', (1.0, TRANSPOSED)),
+        # rows reversed on the way to the file
+        ("(images + 1) / 2", '(grid.permute(1, 2, 0).numpy()[::-1] * 255).round().astype("uint8")', (1.0, UPSIDE_DOWN)),
+        # make_grid's own mapping of the fixed range
+        ("images, normalize=True, value_range=(-1, 1)", '(grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8")', (2.0, "")),
+        # Image.fromarray given the grid as make_grid returns it, (3, H, W), or as floats
+        ("(images + 1) / 2", '(grid.numpy() * 255).round().astype("uint8")', (0.0, (
+            "calling `save_colour_grid` raised TypeError: Cannot handle this data type: (1, 1, 138), |u1; PIL's "
+            "Image.fromarray reads an array (H, W, 3), but was given one with 138 values along its last axis: the grid is "
+            "still (3, H, W); reorder it with .permute(1, 2, 0) (numpy: .transpose(1, 2, 0)) first"))),
+        ("(images + 1) / 2", "grid.permute(1, 2, 0).numpy()", (0.0, (
+            "calling `save_colour_grid` raised TypeError: Cannot handle this data type: (1, 1, 3), <f4; PIL's "
+            "Image.fromarray reads 0-255 levels as uint8, but was given floats: make levels of the grid in [0, 1] with "
+            "(grid * 255).round().astype('uint8') first, or save it with torchvision.utils.save_image"))),
     ],
-    ids=["mapped", "wrapped_by_the_uint8_cast", "channels_reversed"],
+    ids=["mapped", "wrapped_by_the_uint8_cast", "channels_reversed", "grid_transposed", "images_transposed", "upside_down",
+         "make_grid_value_range", "chw_array", "float_array"],
 )
 def test_a_grid_written_with_pil_is_told_its_mapping_and_channel_order(tmp_path, images, pixels, expected):
     """A grid made with make_grid and written with PIL: right when mapped by (x + 1) / 2; scaled by 255 without
-    the mapping (numpy's uint8 cast wraps negatives around), or with its channels reversed, keeps 1 point with
-    the fault named (not "without resizing or plotting them", which does not apply)."""
+    the mapping (numpy's uint8 cast wraps negatives around), with its channels reversed, or with each image
+    transposed (numpy's CHW/HWC confusion) or upside down keeps 1 point with the fault named (not "without
+    resizing or plotting them", which does not apply); an array PIL cannot read is told its layout or dtype."""
     from reference.grading.submission import LocalSubmission
 
     import torchvision

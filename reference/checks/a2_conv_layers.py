@@ -122,9 +122,16 @@ def break_text(call: dict, batch: int) -> str:
     if call.get("kind") == "conv_transpose" and before and before[0] in STAGES:
         k, s, p = STAGES[before[0]]
         nxt = LADDER[LADDER.index(before[0]) + 1]
+        extra = ints(call.get("output_padding")) or [0]
+        if ints(call.get("kernel")) == [k, k] and ints(call.get("stride")) == [s, s] and ints(call.get("padding")) == [p, p] and max(extra) > 0:
+            return (f"{got}: its output_padding={max(extra)} adds {max(extra)} to the size; kernel {k}, stride {s}, padding {p} "
+                    f"make {nxt}x{nxt} on their own, as in the given generator: drop output_padding")
         return f"{got}; the stage from {before[0]}x{before[0]} to {nxt}x{nxt} takes kernel {k}, stride {s}, padding {p}, as in the given generator"
     if before and before[0] in LADDER[:-1]:
         nxt = LADDER[LADDER.index(before[0]) + 1]
+        if "Upsampl" in str(call.get("type")):  # nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d
+            return (f"{got}; after {before[0]}x{before[0]} the next size is {nxt}x{nxt} (4 -> 7 -> 14 -> 28): give the "
+                    f"upsampling that size, nn.Upsample(size={nxt}), instead of a scale factor")
         return f"{got}; after {before[0]}x{before[0]} the next size is {nxt}x{nxt} (4 -> 7 -> 14 -> 28)"
     return f"{got}, off the generator's sizes 4 -> 7 -> 14 -> 28"
 
@@ -201,6 +208,20 @@ def never_negative_fix(submission, G) -> str:
     return AFTER_TANH if run.get("error") is None and after and after[0].get("type") == "Tanh" else END_WITH_TANH
 
 
+def unbounded_fix(submission, G) -> str:
+    """The fix for an output that leaves [-1, 1]: when layers with weights run after G's last nn.Tanh (a block
+    added after the output), those layers named; else "end the generator with nn.Tanh()"."""
+    run = submission.run(probes_a2.trace, G, noise(4), NAMESPACE)
+    calls = [c for c in calls_of(run) if c.get("out") is not None]
+    tanhs = [k for k, c in enumerate(calls) if c.get("type") == "Tanh"]
+    after = [c for c in calls[tanhs[-1] + 1 :] if finite(c.get("parameters")) and c.get("parameters") > 0] if tanhs else []
+    if run.get("error") is None and after:
+        names = ", ".join(layer_text(c) for c in after[:2]) + (", ..." if len(after) > 2 else "")
+        return (f"{names} run{'s' if len(after) == 1 else ''} after the nn.Tanh(), which no longer bounds the output: "
+                f"put the added layers before the last stage, and keep nn.Tanh() the generator's last layer")
+    return "end the generator with nn.Tanh(), after the last conv"
+
+
 def registered_parameters(submission, G) -> int:
     """How many parameter tensors G has registered (trainable or not)."""
     summary = submission.run(probes.module_summary, G)
@@ -275,7 +296,7 @@ def test_output_range(submission):
     if low < -1 - 1e-5 or high > 1 + 1e-5:
         raise AssertionError(
             f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: "
-            f"end the generator with nn.Tanh(), after the last conv"
+            f"{unbounded_fix(submission, G)}"
         )
     if low > -0.5:
         raise AssertionError(

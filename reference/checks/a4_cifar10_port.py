@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 import numpy as np
@@ -394,6 +395,10 @@ def loader_error(result: dict) -> Exception:
         return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): a transform that works "
                               f"on tensors, such as transforms.Normalize, gets PIL images; put transforms.ToTensor() "
                               f"first in the Compose, before it")
+    if "should be a float tensor" in err.message:  # Normalize given the 0..255 uint8 tensors of v2.ToImage / PILToTensor
+        return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): Normalize gets the images "
+                              f"as 0..255 integers (v2.ToImage() and PILToTensor() keep them so); put "
+                              f"v2.ToDtype(torch.float32, scale=True) before it, or use transforms.ToTensor()")
     return AssertionError(f"taking a batch from the loader raised {err.type}: {err.message}")
 
 

@@ -10,7 +10,8 @@ fixed seed and reach it only through `submission` and the probes of `reference.g
   that leaves it (or raises) is named, with the fix for that kind of layer (a stride-1 layer keeps
   the size; a stage takes the given kernel). A G that works at nz = 100 only gets 1 point ("use the
   `nz` argument").
-- output range (1, visible): in [-1, 1] also with every weight scaled up 25 times (a final tanh).
+- output range (1, visible): in [-1, 1] also with every weight scaled up 25 times (a final tanh; layers
+  with weights that run after the Tanh are named).
 - added conv layers (2, visible): more convolutions on the path to the output than the given
   generator's 4, counted by whose weights receive a gradient (a conv that runs but whose result is
   dropped does not count), and more parameters; convolutions that run but are not registered
@@ -166,9 +167,16 @@ def break_text(call: dict, batch: int) -> str:
     if call.get("kind") == "conv_transpose" and before and before[0] in STAGES:
         k, s, p = STAGES[before[0]]
         nxt = LADDER[LADDER.index(before[0]) + 1]
+        extra = ints(call.get("output_padding")) or [0]
+        if ints(call.get("kernel")) == [k, k] and ints(call.get("stride")) == [s, s] and ints(call.get("padding")) == [p, p] and max(extra) > 0:
+            return (f"{got}: its output_padding={max(extra)} adds {max(extra)} to the size; kernel {k}, stride {s}, padding {p} "
+                    f"make {nxt}x{nxt} on their own, as in the given generator: drop output_padding")
         return f"{got}; the stage from {before[0]}x{before[0]} to {nxt}x{nxt} takes kernel {k}, stride {s}, padding {p}, as in the given generator"
     if before and before[0] in LADDER[:-1]:
         nxt = LADDER[LADDER.index(before[0]) + 1]
+        if "Upsampl" in str(call.get("type")):  # nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d
+            return (f"{got}; after {before[0]}x{before[0]} the next size is {nxt}x{nxt} (4 -> 7 -> 14 -> 28): give the "
+                    f"upsampling that size, nn.Upsample(size={nxt}), instead of a scale factor")
         return f"{got}; after {before[0]}x{before[0]} the next size is {nxt}x{nxt} (4 -> 7 -> 14 -> 28)"
     return f"{got}, off the generator's sizes 4 -> 7 -> 14 -> 28"
 
@@ -243,6 +251,20 @@ def never_negative_fix(submission, G) -> str:
     convs = [k for k, c in enumerate(calls) if c.get("kind") is not None]
     after = calls[convs[-1] + 1 :] if convs else []
     return AFTER_TANH if run.get("error") is None and after and after[0].get("type") == "Tanh" else END_WITH_TANH
+
+
+def unbounded_fix(submission, G) -> str:
+    """The fix for an output that leaves [-1, 1]: when layers with weights run after G's last nn.Tanh (a block
+    added after the output), those layers named; else "end the generator with nn.Tanh()"."""
+    run = submission.run(probes_a2.trace, G, noise(4), NAMESPACE)
+    calls = [c for c in calls_of(run) if c.get("out") is not None]
+    tanhs = [k for k, c in enumerate(calls) if c.get("type") == "Tanh"]
+    after = [c for c in calls[tanhs[-1] + 1 :] if finite(c.get("parameters")) and c.get("parameters") > 0] if tanhs else []
+    if run.get("error") is None and after:
+        names = ", ".join(layer_text(c) for c in after[:2]) + (", ..." if len(after) > 2 else "")
+        return (f"{names} run{'s' if len(after) == 1 else ''} after the nn.Tanh(), which no longer bounds the output: "
+                f"put the added layers before the last stage, and keep nn.Tanh() the generator's last layer")
+    return "end the generator with nn.Tanh(), after the last conv"
 
 
 def registered_parameters(submission, G) -> int:
@@ -324,7 +346,7 @@ def test_output_range(submission):
     if low < -1 - 1e-5 or high > 1 + 1e-5:
         raise AssertionError(
             f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: "
-            f"end the generator with nn.Tanh(), after the last conv"
+            f"{unbounded_fix(submission, G)}"
         )
     if low > -0.5:
         raise AssertionError(
@@ -468,7 +490,7 @@ def learning_hint(submission, result: learning.LearningResult) -> str:
         low, high = float(values.min()), float(values.max())
         if low < -1 - 1e-5 or high > 1 + 1e-5:
             return (f"its output leaves [-1, 1], the digits' range (it reaches [{low:.3g}, {high:.3g}] once its weights "
-                    f"are scaled up): end the generator with nn.Tanh(), after the last conv")
+                    f"are scaled up): {unbounded_fix(submission, G)}")
         if low >= 0:
             return f"its output is never negative, while the digits are scaled to [-1, 1] (black is -1): {never_negative_fix(submission, G)}"
     if result.runs and all(run.spread < 1.0 for run in result.runs):

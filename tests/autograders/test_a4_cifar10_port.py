@@ -28,9 +28,11 @@ checks reach them through `submission` only, with the probes of `reference.gradi
 - colour grid (2, hidden): `save_colour_grid(images, path)` with 16 plain colours in [-1, 1] and
   a path in a fresh folder of the scratch; the check reads the PNG with PIL: colour, each image's
   colour mapped from [-1, 1] to [0, 255], 32x32 per image, then the same colours at half strength,
-  which must stay dim: the mapping is the fixed (x + 1) / 2 (1 point for colours saved without the
-  mapping, clipped or wrapped around by a uint8 cast, with the channels in BGR order, for each batch
-  stretched by its own minimum and maximum, or for an upscaled grid).
+  which must stay dim: the mapping is the fixed (x + 1) / 2, then images whose top and bottom halves
+  differ in colour, which must stay upright (1 point for colours saved without the mapping, clipped or
+  wrapped around by a uint8 cast, with the channels in BGR order, for each batch stretched by its own
+  minimum and maximum, for images transposed (height and width swapped) or upside down, or for an
+  upscaled grid).
 - learning (3, hidden): `reference.grading.learning.learning_check` with the student's G and D at
   ngf = ndf = 16, built with each run's seed: the worker trains them for up to 400 seeded steps on
   the coloured digits at 32x32 and returns G's samples every 25 steps (`learning.PAIR_STEPS`,
@@ -47,6 +49,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -453,6 +456,10 @@ def loader_error(result: dict) -> Exception:
         return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): a transform that works "
                               f"on tensors, such as transforms.Normalize, gets PIL images; put transforms.ToTensor() "
                               f"first in the Compose, before it")
+    if "should be a float tensor" in err.message:  # Normalize given the 0..255 uint8 tensors of v2.ToImage / PILToTensor
+        return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): Normalize gets the images "
+                              f"as 0..255 integers (v2.ToImage() and PILToTensor() keep them so); put "
+                              f"v2.ToDtype(torch.float32, scale=True) before it, or use transforms.ToTensor()")
     return AssertionError(f"taking a batch from the loader raised {err.type}: {err.message}")
 
 
@@ -669,6 +676,20 @@ PALETTE = [
 ]  # fmt: skip
 MAX_GRID_PIXELS = 4096 * 4096  # a grid file larger than this is not opened
 DIM = 0.5  # the second batch: the palette at this strength
+# The third batch: image k has colour TOP[k] in its upper 16 rows and BOTTOM[k] in its lower 16, so the
+# grid shows whether each image kept its rows as rows. 32 colours, none grey (no padding matches them).
+TWO_TONES = [c for c in ((r, g, b) for r in (-0.75, -0.25, 0.25, 0.75) for g in (-0.75, -0.25, 0.25, 0.75)
+                         for b in (-0.75, -0.25, 0.25, 0.75)) if len(set(c)) > 1][:32]
+TOP, BOTTOM = TWO_TONES[:16], TWO_TONES[16:]
+TRANSPOSED = (
+    "each image in the grid has its height and width swapped (its rows saved as columns): an image (3, H, W) becomes "
+    "an array (H, W, 3) by .permute(1, 2, 0) (numpy: .transpose(1, 2, 0)), not .permute(2, 1, 0), .transpose(2, 3) "
+    "or .T; torchvision.utils.save_image(images, path) needs no reordering"
+)
+UPSIDE_DOWN = (
+    "each image in the grid is upside down (its top row saved at the bottom): save the rows in their order, with no "
+    "flip of the height axis ([::-1] on the rows, torch.flip(x, [2]) or np.flipud)"
+)
 
 
 def colour_pixels(pixels: np.ndarray, rgb: np.ndarray) -> int:
@@ -721,7 +742,8 @@ def saved_grid(submission, save, images: torch.Tensor):
             if err.not_implemented:
                 raise err
             raise AssertionError(
-                f"{err.describe()}; save_colour_grid(images, path) saves images (N, 3, H, W) in [-1, 1] as one PNG at `path`"
+                f"{err.describe()}; "
+                + (pil_array_hint(err.message) or "save_colour_grid(images, path) saves images (N, 3, H, W) in [-1, 1] as one PNG at `path`")
             )
         path = folder / "grid.png"
         if not (path.exists() or path.is_symlink()):
@@ -738,6 +760,21 @@ def saved_grid(submission, save, images: torch.Tensor):
         remove_scratch_folder(scratch, folder.name)
 
 
+def pil_array_hint(message: str) -> str | None:
+    """The fix for PIL's "Cannot handle this data type: (1, 1, C), typestr" from Image.fromarray; None for other errors."""
+    found = re.search(r"Cannot handle this data type: \(1, 1, (\d+)\), (\S+)", message)
+    if not found:
+        return None
+    channels, kind = int(found.group(1)), found.group(2)
+    if kind.endswith("u1") and channels not in (1, 3, 4):
+        return (f"PIL's Image.fromarray reads an array (H, W, 3), but was given one with {channels} values along its last "
+                f"axis: the grid is still (3, H, W); reorder it with .permute(1, 2, 0) (numpy: .transpose(1, 2, 0)) first")
+    if "f" in kind:
+        return ("PIL's Image.fromarray reads 0-255 levels as uint8, but was given floats: make levels of the grid in [0, 1] "
+                "with (grid * 255).round().astype('uint8') first, or save it with torchvision.utils.save_image")
+    return None
+
+
 def shown_colours(pixels: np.ndarray, rgb: np.ndarray) -> list[bool]:
     """For each colour of `rgb` (K, 3) uint8: does one 32x32 image's worth (90%) of pixels show it?"""
     return [colour_pixels(pixels, colour) >= 0.9 * 32 * 32 for colour in rgb]
@@ -746,6 +783,36 @@ def shown_colours(pixels: np.ndarray, rgb: np.ndarray) -> list[bool]:
 def to_bytes(values: np.ndarray) -> np.ndarray:
     """Values in [0, 1] as the 0-255 levels an image file holds."""
     return np.round(values * 255).astype(np.uint8)
+
+
+def two_tone_images() -> torch.Tensor:
+    """(16, 3, 32, 32) in [-1, 1]: image k is TOP[k] in rows 0-15 and BOTTOM[k] in rows 16-31."""
+    top = torch.tensor(TOP).view(16, 3, 1, 1).expand(16, 3, 16, 32)
+    bottom = torch.tensor(BOTTOM).view(16, 3, 1, 1).expand(16, 3, 16, 32)
+    return torch.cat([top, bottom], dim=2).contiguous()
+
+
+def centre(pixels: np.ndarray, rgb: np.ndarray) -> np.ndarray | None:
+    """(row, column) mean of the pixels showing `rgb`; None when fewer than 90% of a half image's show it."""
+    rows, cols = np.nonzero((np.abs(pixels.astype(int) - rgb.astype(int)) <= 2).all(axis=-1))
+    return np.array([rows.mean(), cols.mean()]) if len(rows) >= 0.9 * 16 * 32 else None
+
+
+def orientations(pixels: np.ndarray) -> dict[str, int]:
+    """How the grid `pixels` (H, W, 3) shows the two-tone images: how many with their top half above
+    ("upright"), below ("upside down"), or beside ("transposed") their bottom half."""
+    found = {"upright": 0, "upside down": 0, "transposed": 0}
+    tops, bottoms = to_bytes((np.array(TOP) + 1) / 2), to_bytes((np.array(BOTTOM) + 1) / 2)
+    for top, bottom in zip(tops, bottoms):
+        a, b = centre(pixels, top), centre(pixels, bottom)
+        if a is None or b is None:
+            continue
+        down, across = b - a
+        if abs(across) > 2 * abs(down):
+            found["transposed"] += 1
+        elif abs(down) > 2 * abs(across):
+            found["upright" if down > 0 else "upside down"] += 1
+    return found
 
 
 @check(points=2)
@@ -802,6 +869,13 @@ def test_colour_grid_png(submission):
                              f"or save (images + 1) / 2")
         raise Partial(1, f"{batch} is not saved as (x + 1) / 2: map [-1, 1] to [0, 1] by the same fixed (images + 1) / 2 "
                          f"for every batch")
+    # Images whose top and bottom halves differ: each must keep its rows as rows (not transposed or flipped)
+    _, _, _, tone_pixels = saved_grid(submission, save, two_tone_images())
+    found = orientations(tone_pixels)
+    if found["transposed"] >= 12:
+        raise Partial(1, TRANSPOSED)
+    if found["upside down"] >= 12:
+        raise Partial(1, UPSIDE_DOWN)
     if width * height > 16 * 48 * 48:
         raise Partial(1, f"the grid is {width}x{height} pixels, more than 16 images of 32x32 need (torchvision's "
                          f"save_image with 8 per row makes 274x70): save the tensors directly, without upscaling")
