@@ -271,7 +271,9 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
         if problem == TOO_MANY_VALUES:
             return (f"`{name}` holds {TOO_MANY_VALUES}, more than the grader reads (a long Python list of losses?); "
                     f"keep tensors, numbers and state_dicts in a checkpoint (torch.tensor(losses) for a long list)"), None
-        return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", None
+        if problem.startswith(("compressed", "over ")):
+            return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", None
+        return f"`{name}` is refused: it holds {problem}; keep tensors, numbers and state_dicts in a checkpoint", None
     try:
         return None, dense(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
     except TooLarge as err:

@@ -23,6 +23,7 @@ import struct
 import time
 import warnings
 import zipfile
+from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from typing import Any, Callable
 
 import torch
@@ -184,9 +185,26 @@ def _size(value: Any) -> int:
 
 
 class _Global:
+    """A GLOBAL opcode's class or function, named as torch's unpickler names it (Python 2's
+    `__builtin__ dict` is `builtins.dict`)."""
+
     def __init__(self, name: str) -> None:
         module, _, attr = name.partition(" ")
-        self.name = ("builtins" if module == "__builtin__" else module) + "." + attr
+        if (module, attr) in NAME_MAPPING:
+            module, attr = NAME_MAPPING[(module, attr)]
+        else:
+            module = IMPORT_MAPPING.get(module, module)
+        self.name = module + "." + attr
+
+    def allowed(self) -> bool:
+        """Whether torch.load(weights_only=True) takes this global; at any other it stops, having
+        built nothing after it."""
+        from torch import _weights_only_unpickler as unpickler
+
+        try:
+            return self.name in unpickler._get_allowed_globals() or self.name in unpickler._get_user_allowed_globals()
+        except AttributeError:  # another torch's private names: assume it takes the global, and keep checking
+            return True
 
 
 _OPAQUE = object()  # anything else the unpickler makes (a tensor, a storage, a set): never a safe key
@@ -249,7 +267,10 @@ def _costly_build(pickled: bytes) -> str | None:
                 items, stack = tuple(stack), marks.pop()
                 stack.append(items)
             elif name == "GLOBAL":
-                stack.append(_Global(arg))
+                found = _Global(arg)
+                if not found.allowed():
+                    return None  # torch.load refuses the pickle here (a pickled optimizer, a numpy array)
+                stack.append(found)
             elif name in ("BINPUT", "LONG_BINPUT"):
                 memo[arg] = stack[-1]
             elif name in ("BINGET", "LONG_BINGET"):
