@@ -27,11 +27,17 @@ def cache_dir() -> Path:
     """The cache folder: $GAN_COURSE_CACHE, else $XDG_CACHE_HOME/gan-course, else ~/.cache/gan-course.
 
     Empty variables count as unset, and so does a relative $XDG_CACHE_HOME (the XDG Base Directory
-    specification says to ignore one). The folder is not created here: `writable_dir` does that
+    specification says to ignore one); a relative $GAN_COURSE_CACHE is a one-line UserError. The folder is not created here: `writable_dir` does that
     before anything is written.
     """
     if chosen := os.environ.get("GAN_COURSE_CACHE"):
-        return expand_home(chosen, FIX)
+        path = expand_home(chosen, FIX)
+        if not path.is_absolute():  # each process would read it from its own folder: a kernel in lessons/ another cache
+            raise UserError(
+                f"GAN_COURSE_CACHE is a relative path ({chosen}), which each process would read from its own working "
+                f"folder; set it to an absolute one, e.g. {Path(chosen).absolute()}"
+            )
+        return path
     xdg = os.environ.get("XDG_CACHE_HOME")
     if xdg and Path(xdg).is_absolute():
         return Path(xdg) / "gan-course"

@@ -115,6 +115,7 @@ def _add_metric_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="data root (default $GAN_COURSE_DATA or ~/.cache/gan-course/data)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar while a folder of images is decoded")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -571,7 +572,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
         n = args.n
         if n is None and is_checkpoint(source):
             n = min(next((x.shape[0] for x in loaded.values()), 10_000), MAX_METRIC_SAMPLES)
-        loaded[key] = load_images(source, args.data_dir, n=n, seed=seed, device=device)
+        loaded[key] = load_images(source, args.data_dir, n=n, seed=seed, device=device, progress=not args.no_progress)
     a, b = loaded["a"], loaded["b"]
     for name, source, images in (("A", args.a, a), ("B", args.b, b)):
         _check_count(f"source {name} {source}", images)
@@ -606,7 +607,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     args.data_dir = args.data_dir or cfg.get("data_dir")  # the run's data root holds its test split and classifier
     extractor, device = _metric_setup(args, [])
     split = "train" if cfg["dataset"].startswith("folder:") else "test"
-    real = load_images(f"{cfg['dataset']}:{split}", args.data_dir, n=args.n, seed=args.seed)
+    real = load_images(f"{cfg['dataset']}:{split}", args.data_dir, n=args.n, seed=args.seed, progress=not args.no_progress)
     _check_count(f"the {split} split of {cfg['dataset']}", real)
     G, spec, nz, _ = load_generator(args.run, device)
     fake = sample_images(G, spec, nz, real.shape[0], seed=args.seed, device=device)

@@ -27,6 +27,9 @@ def test_gan_course_cache_wins(tmp_path: Path, monkeypatch) -> None:
     assert cache_dir() == tmp_path / "mine"
     monkeypatch.setenv("GAN_COURSE_CACHE", "~/elsewhere")
     assert cache_dir() == Path("~/elsewhere").expanduser(), "a ~ in the variable is expanded"
+    monkeypatch.setenv("GAN_COURSE_CACHE", "cache")
+    with pytest.raises(UserError, match=r"^GAN_COURSE_CACHE is a relative path \(cache\).*absolute one, e.g. /"):
+        cache_dir()
 
 
 def test_xdg_cache_home_when_gan_course_cache_is_unset(tmp_path: Path, monkeypatch) -> None:

@@ -266,6 +266,19 @@ def test_cli_fid_checkpoint_draws_as_many_as_the_other_source(capfd, data_root, 
     assert FID_LINE.match(lines[-1]), out
 
 
+def test_cli_fid_no_progress_hides_the_decoding_bar_of_a_folder(capfd, data_root, tmp_path):
+    folder = tmp_path / "digits-as-files"
+    folder.mkdir()
+    for k, image in enumerate(load_dataset("digits", data_root, split="test").data[:8]):
+        Image.fromarray(image[0].numpy()).save(folder / f"{k}.png")
+    args = ["fid", folder, "digits:test", "--classifier", "digits", "--data-dir", data_root, "--device", "cpu"]
+    code, out, err = cli(capfd, *args, "--no-progress")
+    assert code == 0 and out.startswith(f"A: {folder} (8 images)"), err
+    assert "decoding" not in err, f"--no-progress showed the decoding bar: {err!r}"
+    code, _, err = cli(capfd, *args)
+    assert code == 0 and "decoding" in err, "without --no-progress the decoding bar should show (else the test above proves nothing)"
+
+
 def test_cli_fid_of_folder_and_npz_asks_for_classifier(capfd, image_folder, tmp_path, data_root):
     npz = _npz(tmp_path, images=np.zeros((4, 3, 32, 32), np.uint8))
     code, _, err = cli(capfd, "fid", image_folder.root, npz, "--data-dir", data_root)

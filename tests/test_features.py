@@ -416,13 +416,22 @@ def test_classifier_accepts_uint8_float_and_other_sizes(digits_extractor, digits
 
 
 def test_classifier_rejects_what_it_cannot_read(digits_extractor) -> None:
+    colour = torch.zeros(2, 3, 28, 28, dtype=torch.uint8)
+    colour[1, 2, 5, 5] = 1  # one pixel of one image not grey
     with pytest.raises(MetricError, match="colour images .* grey 28x28 classifier"):
-        digits_extractor.features(torch.zeros(2, 3, 28, 28, dtype=torch.uint8))
+        digits_extractor.features(colour)
     with pytest.raises(MetricError, match=r"\[0, 1\].*from_model_range"):
         digits_extractor.features(torch.full((2, 1, 28, 28), -1.0))
     with pytest.raises(MetricError, match="4-D"):
         digits_extractor.features(torch.zeros(2, 28, 28, dtype=torch.uint8))
     assert digits_extractor.features(torch.zeros(0, 1, 28, 28, dtype=torch.uint8)).shape == (0, 128)
+
+
+def test_grey_images_stored_as_rgb_go_into_a_grey_classifier(digits_extractor, digits_test_images) -> None:
+    """A folder of greyscale PNGs loads as RGB with equal channels: the grey classifier reads them
+    as the grey images they are."""
+    as_rgb = digits_test_images.expand(-1, 3, -1, -1)
+    torch.testing.assert_close(digits_extractor.features(as_rgb), digits_extractor.features(digits_test_images))
 
 
 def test_grey_images_go_into_a_colour_classifier_as_three_channels() -> None:

@@ -163,9 +163,13 @@ class ClassifierExtractor(_Batched):
         self.name, self.batch_size = name, batch_size
 
     def _check(self, images: Tensor) -> Tensor:
+        """`images` (N, C, H, W) as the classifier takes them: grey images stored as RGB (R = G = B,
+        as a folder of greyscale PNGs loads) become (N, 1, H, W) for a grey classifier."""
         if images.shape[1] == 3 and self.channels == 1:
+            if torch.equal(images[:, :1].expand_as(images), images):
+                return images[:, :1]
             raise MetricError(
-                f"colour images (N, 3, H, W) cannot go into the grey {self.size}x{self.size} classifier {self.name}; "
+                f"colour images (N, 3, H, W; their channels differ) cannot go into the grey {self.size}x{self.size} classifier {self.name}; "
                 f"use a colour dataset's classifier or the inception extractor"
             )
         return images
