@@ -1083,6 +1083,7 @@ AS_VARIANCE = (
     "sigma_data and sigma_g are standard deviations, not variances: the density of N(mu, sigma^2) is "
     "exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"
 )
+SQRT_JSD = "it is the square root of the JSD (the Jensen-Shannon distance): return the divergence itself"
 TWICE = "it is twice the JSD: JSD = 1/2 KL(p_data || m) + 1/2 KL(p_g || m), the mean of the two KL divergences, not their sum"
 NOT_FINITE = (
     "a log met 0 or a negative number on the grid: D* must lie strictly between 0 and 1 (check d_star), and in float32 "
@@ -1433,6 +1434,38 @@ THEORY_WRONG = {
             ),
         },
     ),
+    # jensenshannon's distance (no square) and its base=2: each renormalised JSD is told as that, not as a fault its
+    # value happens to lie near on the cut grid (twice the JSD there, for the one in bits)
+    **{name: (
+        f"""
+        from scipy.spatial.distance import jensenshannon
+
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            return float(cost), float({jsd})
+        """,
+        {
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, visible, "0.0884494", hint)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, jsd_is(COARSE_PAIR, coarse, "0.145342", hint) + "; " + jsd_is(CUT_PAIR, cut, "0.00833414", cut_hint),
+            ),
+        },
+    ) for name, jsd, visible, coarse, cut, hint, cut_hint in (
+        ("scipy_jensen_shannon_in_bits", "jensenshannon(p.numpy(), q.numpy(), base=2) ** 2", "0.127605", "0.209684",
+         "0.0156859", BITS, RENORMALISED.replace("sum to 1)", "sum to 1), in bits (log base 2)") + ", with natural logs"),
+        ("scipy_jensen_shannon_distance", "jensenshannon(p.numpy(), q.numpy())", "0.297404", "0.381237", "0.104272",
+         SQRT_JSD, "it is the square root of " + RENORMALISED.removeprefix("it is ") + ", and return the divergence "
+         "itself (jensenshannon returns the Jensen-Shannon distance, its square root)"),
+    )},
     "no_return_in_d_star_one_number_from_cost_and_jsd": (
         """
         def density(x, mu, sigma):

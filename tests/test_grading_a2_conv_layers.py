@@ -1210,3 +1210,78 @@ def test_upsampling_output_padding_and_blocks_after_the_tanh_are_judged_by_what_
     checks = load_checks(A, ROOT)
     got = {name: run_check(checks[name], LocalSubmission(namespace)) for name in VISIBLE_AND_GRADIENTS}
     assert got == {name: expected.get(name, OK[name]) for name in VISIBLE_AND_GRADIENTS}
+
+
+SPECTRAL_NORM_G = '''
+SN = nn.utils.spectral_norm
+
+
+class DeeperGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Unflatten(1, (nz, 1, 1)),
+            SN(nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False)), nn.ReLU(True),
+            SN(nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, bias=False)), nn.ReLU(True),
+            SN(nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False)), nn.ReLU(True),
+            SN(nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False)), nn.ReLU(True),
+            SN(nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False)), <END>
+        )
+
+    def forward(self, z):
+        return self.main(z)
+'''
+
+
+@pytest.mark.parametrize(
+    "ending, expected",
+    [
+        ("nn.Tanh()", (1.0, "")),
+        ("nn.Identity()", (0.0, "once its weights are scaled up; expected [-1, 1]: end the generator with nn.Tanh(), after the last conv")),
+        ("nn.Sigmoid()", (0.0, "never negative even with large weights; expected [-1, 1] (the data are scaled to [-1, 1]): " + END_WITH_TANH)),
+    ],
+    ids=["tanh", "no_tanh", "sigmoid"],
+)
+def test_a_spectral_norm_generator_is_judged_by_its_last_layer(ending, expected):
+    """Spectral norm on every conv (SAGAN's habit; here without BatchNorm or biases) divides each weight by its
+    own scale, so weights scaled up leave the output near 0: a final Tanh must still earn the range point (a
+    larger z shows the output saturating), and a generator without one must still be told to end with it."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_checks
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "nn": nn}
+    exec(textwrap.dedent(SPECTRAL_NORM_G.replace("<END>", ending)), namespace)
+    checks = load_checks(A, ROOT)
+    points, message = run_check(checks["test_output_range"], LocalSubmission(namespace))
+    assert points == expected[0] and message.endswith(expected[1]) and bool(message) == bool(expected[1]), message
+    others = {name: run_check(checks[name], LocalSubmission(namespace)) for name in VISIBLE_AND_GRADIENTS if name != "test_output_range"}
+    assert others == {name: OK[name] for name in others}
+
+
+@pytest.mark.parametrize(
+    ("layers", "forward", "told"),
+    [
+        ("*given, nn.Flatten()", "self.main(z)",
+         "generator output is (N, 784): it holds each image's 28 x 28 pixels in another shape; the training loop and D take "
+         "images (N, 1, 28, 28), as the last ConvTranspose2d makes them: return its output as it is (no flatten, view or "
+         "squeeze after it); expected (N, 1, 28, 28)"),
+        ("*given", "self.main(z).permute(0, 2, 3, 1)",
+         "generator output is (N, 28, 28, 1), channels last: PyTorch's images are (N, C, H, W), with the channel in dim 1, "
+         "as the last ConvTranspose2d makes them: return its output without permuting it; expected (N, 1, 28, 28)"),
+    ],
+    ids=["flattened_by_a_layer", "permuted_in_forward"],
+)
+def test_an_output_with_the_right_pixels_in_another_shape_is_told_to_return_it_as_it_is(layers, forward, told):
+    """An MLP-GAN habit (flatten to 784) or a channels-last permute after the last stage: the message names the
+    reshaping, not the layer ladder (nn.Flatten turns 28x28 into 1x1, which the ladder would name)."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_checks
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    body = layers.replace("*given", "*given[:10], nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True), *given[10:]")
+    source = UNSEEN_HEAD + UNSEEN_SEQUENTIAL.replace("LAYERS", body).replace("return self.main(z)", f"return {forward}")
+    namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init}
+    exec(textwrap.dedent(source), namespace)
+    assert run_check(load_checks(A, ROOT)["test_output_shape"], LocalSubmission(namespace)) == (0.0, told)

@@ -671,8 +671,14 @@ CORRECT["losses_file_every_epoch"] = """
         (list(range(11, 20)), "resume trained epochs 12, 13, 14, 15, 16, 17, 18, ..., 20: it skipped epoch 11, the one after the "
                               "saved epoch 10; the checkpoint holds the 10 epochs done, so continue with epoch 11 (`range(10, "
                               "n_epochs)` when counting from 0)"),
+        # the epochs left counted anew, range(1, n_epochs - done + 1): the batches of epochs 1 to 10 again
+        (list(range(0, 10)), "resume trained epochs 1, 2, 3, 4, 5, 6, 7, ..., 10 again (by the batches it drew) after the "
+                             "checkpoint saved after epoch 10: it counted the 10 epochs left from 1 instead of going on from "
+                             "the checkpoint's epoch; train epochs 11 to n_epochs, numbered as train numbers them (the "
+                             "checkpoint's epoch + 1 first)"),
     ],
-    ids=["exact", "n_epochs_more", "stops_early", "repeats_the_saved_epoch", "stops_one_short", "one_early", "one_late", "skips_the_next"],
+    ids=["exact", "n_epochs_more", "stops_early", "repeats_the_saved_epoch", "stops_one_short", "one_early", "one_late", "skips_the_next",
+         "counts_anew_from_1"],
 )
 def test_resumed_epochs_are_told_by_what_went_wrong(resumed, told):
     """resume given n_epochs = 20 after a checkpoint of epoch 10: a resume that adds n_epochs to the saved
@@ -1070,6 +1076,8 @@ WRONG_RESUMES = {
     # the RNG state restored before make_gan(seed), which reseeds torch
     "rng_restored_before_make_gan": (ONE_BASED, RESUME.replace(RESTORE, '    fixed_noise = state["fixed_noise"]\n').replace(
         "    gan = make_gan(seed)\n", '    torch.set_rng_state(torch.load(checkpoint, weights_only=True)["rng"])\n    gan = make_gan(seed)\n'), SAVE),
+    # the optimizers' states saved, but resume loads only the networks: the fix is the loading, not the saving
+    "optimizer_states_saved_not_loaded": (ONE_BASED, RESUME.replace(LOAD_ALL, LOAD_ALL.replace(', ("opt_g", gan.opt_g), ("opt_d", gan.opt_d)', "")), SAVE),
     "numpy_rng_in_the_checkpoint": (
         ONE_BASED,
         RESUME.replace("weights_only=True", "weights_only=False"),
@@ -1101,6 +1109,11 @@ CORRECT_RESUMES = {
     gan.opt_g.load_state_dict(state["opt_g"])
     gan.opt_d.load_state_dict(state["opt_d"])
 """), SAVE),
+    # torch.save's legacy format (_use_new_zipfile_serialization=False, for PyTorch before 1.6): torch.load reads it,
+    # and the probe rewrites it in the zip format the grader reads
+    "saved_in_the_legacy_format": (ONE_BASED, RESUME, SAVE.replace(
+        'torch.save(state, out_dir / f"ckpt_{tag:03d}.pt")',
+        'torch.save(state, out_dir / f"ckpt_{tag:03d}.pt", _use_new_zipfile_serialization=False)')),
     # epochs counted from 1 everywhere, gan.batches.epoch given 1, 2, ... in train and resume alike
     "epochs_counted_from_1_everywhere": tuple(
         part.replace("gan.batches.epoch(epoch - 1)", "gan.batches.epoch(epoch)") for part in (ONE_BASED, RESUME)) + (SAVE,),
@@ -1352,6 +1365,12 @@ NUMPY_IN_CHECKPOINT = (
     "checkpoint (torch.from_numpy(array) is a tensor; for the random state, step draws its noise from torch's generator: "
     "torch.get_rng_state() is the one to save)"
 )
+MOMENTS_NOT_LOADED = (
+    "when resume's first step ran, gan.opt_g and gan.opt_d had no state, though the checkpoint saved after epoch 10 holds "
+    "the optimizers' states: Adam's moments (exp_avg, exp_avg_sq) and step count were lost, so the run does not go on as "
+    "it would have; load the saved states with gan.opt_g.load_state_dict(...) and gan.opt_d.load_state_dict(...) into the "
+    "optimizers make_gan built"
+)
 # the checkpoint holds the RNG state and the fixed noise; resume did not start from them
 RNG_NOT_FROM_CHECKPOINT = (
     "the checkpoint holds the RNG state of the end of epoch 10, but the resumed run's random numbers differ from an "
@@ -1423,6 +1442,7 @@ EXPECTED_RESUMES = {
         "so that resume knows where to continue"))},
     "losses_file_beside_the_checkpoint": OK,
     "rng_restored_before_make_gan": {**OK, "test_resume_continues_the_run": (2.0, RNG_NOT_FROM_CHECKPOINT)},
+    "optimizer_states_saved_not_loaded": {**OK, "test_resume_continues_the_run": (0.0, MOMENTS_NOT_LOADED)},
     "numpy_rng_in_the_checkpoint": {
         **OK,
         **{name: (0.0, NUMPY_IN_CHECKPOINT + tail) for name, tail in (
@@ -1460,6 +1480,7 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "checkpoint_as_a_list": 15.0,
         "losses_file_beside_the_checkpoint": 16.0,
         "rng_restored_before_make_gan": 14.0,
+        "optimizer_states_saved_not_loaded": 12.0,
         "numpy_rng_in_the_checkpoint": 8.0,
     }
 
@@ -1878,7 +1899,7 @@ def test_resumed_train_measures_an_exact_resume(tmp_path):
     assert record == {
         "checkpoint": "4.pt", "after": 4, "uninterrupted": [0, 1, 2, 3, 4, 5, 6], "resumed": [4, 5, 6], "resumed_built": True,
         "uninterrupted_rng": record["uninterrupted_rng"], "uninterrupted_saves": [2, 4, 6], "train_noise": True,
-        "checkpoint_holds": {"rng": True, "noise": True},
+        "checkpoint_holds": {"rng": True, "noise": True, "optimizers": 2},
         "start": {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": True, "rng_of_epoch": 5, "replaced": []}, "end": {"G": 0.0, "D": 0.0},
         "resumed_saved": True, "noise": True,
     }
@@ -1925,8 +1946,14 @@ def test_load_checkpoint_reads_state_dicts_and_refuses_what_could_run_code(tmp_p
     assert problem.startswith("`b.pt` holds a pickled `posix.mkdir`: only the full unpickler loads it") and states == nothing
     assert not marker.exists()
     assert load("c.pt", saved(G))[0].startswith("`c.pt` holds a pickled `torch.nn.modules.linear.Linear`")
-    legacy = saved({"G": G.state_dict()}, _use_new_zipfile_serialization=False)
-    assert load("d.pt", legacy)[0] == "`d.pt` is not a file written by torch.save (not its zip format); save checkpoints with torch.save"
+    legacy = saved(G, _use_new_zipfile_serialization=False)  # one weights_only reads is rewritten by the probe first
+    assert load("d.pt", legacy)[0] == (
+        "`d.pt` is in torch.save's legacy format (_use_new_zipfile_serialization=False) and does not load with "
+        "torch.load(weights_only=True); keep only state_dicts, tensors and numbers in a checkpoint, and save it with "
+        "torch.save(obj, path)"
+    )
+    assert load("d.pt", b"not a checkpoint")[0] == (
+        "`d.pt` is not a file written by torch.save (not its zip format); save checkpoints with torch.save")
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("archive/data.pkl", b"\0" * 10_000)

@@ -315,6 +315,12 @@ NOT_PIXELS = (
     "transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)); a horizontal flip is fine, but crops, resizes and colour "
     "changes alter the pixels"
 )
+CHANNEL_STATISTICS = (
+    "the loader's images are in [{}], normalised with mean ({}) and std ({}) per channel: dataset statistics "
+    "standardise images for a classifier, but a GAN's real images must span [-1, 1], the range of the generator's "
+    "tanh output, or D tells real from fake by the range alone; only mean 0.5 and std 0.5 map ToTensor's [0, 1] "
+    "there: transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))"
+)
 
 FIXED_NZ_MESSAGE = (
     "with nz=32, N=3 the generator fails: layer `0` (Unflatten(dim=1, unflattened_size=(100, 1, 1))) raised "
@@ -376,7 +382,8 @@ WRONG = {
             "colour_grid": GRID_GREY,
         },
         {
-            "test_loader_yields_colour_batches_in_minus_one_one": (0.0, f"the loader's images (in [-2.12, 2.64]) {NOT_PIXELS}"),
+            "test_loader_yields_colour_batches_in_minus_one_one": (0.0, CHANNEL_STATISTICS.format(
+                "-2.12, 2.64", "0.485, 0.456, 0.406", "0.229, 0.224, 0.225")),
             "test_generator_makes_colour_images": (
                 0.0,
                 "the generator returns (N, 3, 28, 28): layer `4` (ConvTranspose2d(64, 32, kernel_size=(3, 3), "
@@ -1328,3 +1335,121 @@ def test_a_grid_written_with_pil_is_told_its_mapping_and_channel_order(tmp_path,
     exec(GRID_BY_HAND.replace("IMAGES", images).replace("PIXELS", pixels), namespace)
     check_fn = load_checks(A, ROOT)["test_colour_grid_png"]
     assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected
+
+
+@pytest.mark.parametrize(
+    "transform, expected",
+    [
+        # CIFAR-10's own channel statistics (the classifier tutorials' normalisation)
+        ("transforms.ToTensor(), transforms.Normalize((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))",
+         (0.0, CHANNEL_STATISTICS.format("-1.99, 2.13", "0.491, 0.482, 0.446", "0.247, 0.243, 0.262"))),
+        # the channel means with the right std: close to [-1, 1], still shifted per channel
+        ("transforms.RandomHorizontalFlip(), transforms.ToTensor(), transforms.Normalize((0.4914, 0.4822, 0.4465), (0.5, 0.5, 0.5))",
+         (0.0, CHANNEL_STATISTICS.format("-0.98, 1.11", "0.491, 0.482, 0.446", "0.500, 0.500, 0.500"))),
+        # right, written with transforms.v2 and a flip on the tensors
+        ("v2.ToImage(), v2.RandomHorizontalFlip(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=[0.5] * 3, std=[0.5] * 3)",
+         (2.0, "")),
+        # a colour change is no normalisation: the generic message
+        ("transforms.Grayscale(3), transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))",
+         (0.0, f"the loader's images (in [-0.52, 0.65]) {NOT_PIXELS}")),
+    ],
+    ids=["cifar_statistics", "cifar_means_half_std", "v2_flip", "grayscale_three_channels"],
+)
+def test_a_loader_normalised_with_dataset_statistics_is_told_the_mean_and_std_it_used(tmp_path, transform, expected):
+    """Normalize with a dataset's channel means and stds (CIFAR-10's, ImageNet's: what classifiers use) is
+    named with the mean and std read back from the batch, and the fix (mean 0.5, std 0.5); a loader whose
+    pixels are not a per-channel rescaling of the files' gets the generic message."""
+    from reference.grading.submission import LocalSubmission
+
+    import torchvision
+    from torchvision import transforms
+    from torchvision.transforms import v2
+
+    namespace = {"torch": torch, "torchvision": torchvision, "transforms": transforms, "v2": v2, "DataLoader": torch.utils.data.DataLoader}
+    exec(textwrap.dedent(loader(transform).replace("transforms.Compose", "v2.Compose" if "v2." in transform else "transforms.Compose")), namespace)
+    check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
+    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected
+
+
+SPECTRAL_NORM_G = '''
+from reference.models.dcgan import Discriminator
+
+SN = nn.utils.spectral_norm
+
+
+def make_generator(nz=100, ngf=64):
+    return nn.Sequential(
+        nn.Unflatten(1, (nz, 1, 1)),
+        SN(nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False)), nn.ReLU(True),
+        SN(nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False)), nn.ReLU(True),
+        SN(nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False)), nn.ReLU(True),
+        SN(nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False)), <END>
+    )
+
+
+def make_discriminator(ndf=64):
+    return Discriminator(ndf, channels=3, size=32)
+'''
+
+
+@pytest.mark.parametrize(
+    "ending, expected",
+    [
+        ("nn.Tanh()", (2.0, "")),
+        ("nn.Identity()", (1.0, "once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()")),
+        ("nn.Sigmoid()", (1.0, "; expected [-1, 1]: " + END_WITH_TANH)),
+    ],
+    ids=["tanh", "no_tanh", "sigmoid"],
+)
+def test_a_spectral_norm_generator_is_judged_by_its_last_layer(ending, expected):
+    """Spectral norm on every conv of G (no BatchNorm, no biases) divides each weight by its own scale, so
+    scaling the weights up leaves G's output where it was, near 0: a final Tanh must still score full marks
+    (a larger z shows the output saturating), and a G without one must still be told to end with it."""
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "nn": nn}
+    exec(textwrap.dedent(SPECTRAL_NORM_G.replace("<END>", ending)), namespace)
+    points, message = run_check(load_checks(A, ROOT)["test_generator_makes_colour_images"], LocalSubmission(namespace))
+    assert points == expected[0] and message.endswith(expected[1]) and bool(message) == bool(expected[1]), message
+
+
+def test_a_flattened_generator_output_is_told_to_return_the_images_as_they_are():
+    """G's images flattened at the end (an MLP GAN's habit, (N, 3072)): the message names the reshaping."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(networks(("nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),", "nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(), nn.Flatten(),")), namespace)
+    assert run_check(load_checks(A, ROOT)["test_generator_makes_colour_images"], LocalSubmission(namespace)) == (
+        0.0,
+        "the generator returns (N, 3072): it holds each image's 3 x 32 x 32 values in another shape; the training loop and "
+        "D take images (N, 3, 32, 32), as the last ConvTranspose2d makes them: return its output as it is (no flatten, "
+        "view or squeeze after it)",
+    )
+
+
+ONE_CLASS = '''
+def make_cifar10_loader(root, batch_size=64):
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    data = torchvision.datasets.CIFAR10(root, train=True, download=True, transform=tf)
+    frogs = [i for i, label in enumerate(data.targets) if label == 6]
+    return DataLoader(torch.utils.data.Subset(data, frogs), batch_size=batch_size, shuffle=True<DROP_LAST>)
+'''
+
+
+@pytest.mark.parametrize("drop_last", ["", ", drop_last=True"], ids=["short_batch", "no_batch"])
+def test_a_loader_of_one_class_is_told_it_holds_too_few_images_not_to_pass_batch_size(tmp_path, drop_last):
+    """One class of CIFAR-10 (the Keras CIFAR-10 GAN's frogs): the grader's 40 files hold 4 frogs, fewer than a batch
+    of 8, so the first batch is short or (drop_last) missing; the message names the subset, not batch_size, which it passes."""
+    from reference.grading.submission import LocalSubmission
+
+    import torchvision
+    from torchvision import transforms
+
+    namespace = {"torch": torch, "torchvision": torchvision, "transforms": transforms, "DataLoader": torch.utils.data.DataLoader}
+    exec(textwrap.dedent(ONE_CLASS.replace("<DROP_LAST>", drop_last)), namespace)
+    check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
+    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == (0.0, (
+        "the loader's dataset holds 4 of the 40 training images in the grader's CIFAR-10 files, fewer than one batch of "
+        "8 (a Subset, a class filter or a slice?): train on all of CIFAR-10's training images, "
+        "torchvision.datasets.CIFAR10(root, train=True, ...) as it is"))

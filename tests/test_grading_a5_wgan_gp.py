@@ -918,12 +918,24 @@ def wrong_values(hint: str, got: tuple[str, str, str, str, str]) -> dict[str, tu
 
 
 CALL = "gradient_penalty(critic, real, fake)"
+ZERO_CENTRED = ("it penalises the squared gradient norm itself, which pulls the gradient to 0 (a zero-centred penalty, as R1 "
+                "or 0-GP): WGAN-GP pulls the norm to 1, lambda_gp * mean((||grad||_2 - 1)^2)")
 TWICE = ("lambda_gp is applied twice (lambda_gp^2 times the mean: multiplied in twice, or inside the square): multiply the "
          "mean by it once, lambda_gp * mean((||grad||_2 - 1)^2)")
 
 # found in round 17: formulas that had only the general formula for a message, errors told without their fix, a
 # graph freed inside the function and a seed fixed inside it (full marks before)
 PENALTIES.update({
+    # the zero-centred penalty (R1 / 0-GP at interpolates) pulls the norm to 0; at ||w|| = 0.5 it equals the two-sided one
+    "zero_centred": (
+        (INTERPOLATES, GRAD, "return lambda_gp * grad.flatten(1).pow(2).sum(1).mean()"),
+        {
+            "test_penalty_value_matches_reference": (0.0, value(CALL, "62.5", LINEAR_POINTS, "22.5", ZERO_CENTRED, scored=False)
+                                                     + "; " + value(CALL, "90", LINEAR_IMAGES, "40", SAME, scored=False)),
+            "test_penalty_on_other_inputs": (0.0, value(f"{CALL[:-1]}, 2)", "3.3096", OTHER_POINTS, "0.383369", ZERO_CENTRED)
+                                             + "; " + value(CALL, "15.2975", RGB, "0.565413", SAME)),
+        },
+    ),
     "lambda_applied_twice": (
         (INTERPOLATES, GRAD, "return lambda_gp * lambda_gp * (grad.reshape(len(grad), -1).norm(2, dim=1) - 1).pow(2).mean()"),
         wrong_values(TWICE, ("225", "400", "0.766737", "5.65413", "25")),

@@ -354,6 +354,71 @@ CORRECT = {
     },
 }
 
+# round 5: the two-branch cDCGAN of the common PyTorch tutorials (z and the one-hot label each through its own first
+# layer, then joined; D's image and label planes likewise), one-hot as torch.eye(num_classes)[y] and planes by .repeat,
+# PyTorch-GAN's step order (G's step first) and the fake labels drawn as int32, which torch.eye's indexing takes: right
+CORRECT["two_branch_cdcgan_int32_labels_g_step_first"] = {
+    "generator": '''
+class ConditionalGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        self.deconv1_z = nn.ConvTranspose2d(nz, ngf * 2, 7, 1, 0)  # (N, ngf*2, 7, 7)
+        self.bn1_z = nn.BatchNorm2d(ngf * 2)
+        self.deconv1_y = nn.ConvTranspose2d(num_classes, ngf * 2, 7, 1, 0)
+        self.bn1_y = nn.BatchNorm2d(ngf * 2)
+        self.deconv2 = nn.ConvTranspose2d(ngf * 4, ngf, 4, 2, 1)  # 14x14
+        self.bn2 = nn.BatchNorm2d(ngf)
+        self.deconv3 = nn.ConvTranspose2d(ngf, 1, 4, 2, 1)  # 28x28
+        self.apply(weights_init)
+
+    def forward(self, z, y):
+        onehot = torch.eye(self.num_classes, device=z.device)[y]
+        x = F.relu(self.bn1_z(self.deconv1_z(z.view(-1, z.size(1), 1, 1))))
+        yy = F.relu(self.bn1_y(self.deconv1_y(onehot.view(-1, self.num_classes, 1, 1))))
+        x = F.relu(self.bn2(self.deconv2(torch.cat([x, yy], 1))))
+        return torch.tanh(self.deconv3(x))
+''',
+    "discriminator": '''
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, ndf=64, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        self.conv1_x = nn.Conv2d(1, ndf // 2, 4, 2, 1)  # 14x14
+        self.conv1_y = nn.Conv2d(num_classes, ndf // 2, 4, 2, 1)
+        self.conv2 = nn.Conv2d(ndf, ndf * 2, 4, 2, 1)  # 7x7
+        self.bn2 = nn.BatchNorm2d(ndf * 2)
+        self.conv3 = nn.Conv2d(ndf * 2, 1, 7, 1, 0)
+        self.apply(weights_init)
+
+    def forward(self, x, y):
+        planes = torch.eye(self.num_classes, device=x.device)[y].view(-1, self.num_classes, 1, 1).repeat(1, 1, 28, 28)
+        h = torch.cat([F.leaky_relu(self.conv1_x(x), 0.2), F.leaky_relu(self.conv1_y(planes), 0.2)], 1)
+        h = F.leaky_relu(self.bn2(self.conv2(h)), 0.2)
+        return self.conv3(h).view(-1)
+''',
+    "train_step": '''
+adversarial_loss = nn.BCEWithLogitsLoss()
+
+def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES):
+    b = real.size(0)
+    valid = torch.ones(b, device=real.device)
+    fake_t = torch.zeros(b, device=real.device)
+    opt_g.zero_grad()
+    z = torch.randn(b, nz, device=real.device)
+    gen_labels = torch.randint(0, num_classes, (b,), device=real.device, dtype=torch.int32)
+    gen_imgs = G(z, gen_labels)
+    g_loss = adversarial_loss(D(gen_imgs, gen_labels), valid)
+    g_loss.backward()
+    opt_g.step()
+    opt_d.zero_grad()
+    d_loss = (adversarial_loss(D(real, labels), valid) + adversarial_loss(D(gen_imgs.detach(), gen_labels), fake_t)) / 2
+    d_loss.backward()
+    opt_d.step()
+    return d_loss.item(), g_loss.item()
+''',
+}
+
 # Faults that do not interfere share a notebook: each is graded by its own check, and only the named
 # checks lose points. `learning` says whether the notebook's learning check is graded (the others skip it).
 WRONG = {
@@ -715,6 +780,21 @@ WRONG = {
                 "G(z, y) and D(x, y) take labels int64 (N,), as the real batch's are (F.one_hot takes int64 only): keep "
                 "them int64: the real batch's labels as they come, and y_fake = torch.randint(0, num_classes, (B,)) with "
                 "its default dtype (no dtype=torch.int32, .int() or torch.IntTensor)",
+            ),
+        },
+    },
+    # the fake labels cast to uint8 (.byte()): the fix names that cast, not int32's
+    "fake_labels_cast_to_uint8": {
+        "cells": {"train_step": step(y_fake="torch.randint(0, num_classes, (b,)).byte()")},
+        "learning": True,
+        "expected": {
+            LEARNS: (
+                0.0,
+                "the grading run could not train the GAN: calling `train_step` raised RuntimeError: one_hot is only "
+                "applicable to index tensor of type LongTensor; train_step gives G and D their labels as uint8, while "
+                "G(z, y) and D(x, y) take labels int64 (N,), as the real batch's are (F.one_hot takes int64 only): keep "
+                "them int64: the real batch's labels as they come, and y_fake = torch.randint(0, num_classes, (B,)) with "
+                "its default dtype (no dtype=torch.uint8, .byte() or torch.ByteTensor)",
             ),
         },
     },

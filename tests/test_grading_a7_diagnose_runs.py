@@ -106,9 +106,9 @@ def test_swapped_failures_and_symptom_fixes_lose_exactly_their_checks(tmp_path):
 
 
 def test_a_choice_outside_the_list_and_a_missing_run_fail_the_format_and_their_own_checks(tmp_path):
-    diagnosis = {**RIGHT_DIAGNOSIS, "run_b": "checkerboard artifacts"}  # a description, not a key
+    diagnosis = {**RIGHT_DIAGNOSIS, "run_b": "transposed convolutions"}  # a cause, neither a key nor a description
     fix = {run: choice for run, choice in RIGHT_FIX.items() if run != "run_e"}
-    outside = ("diagnosis['run_b'] = 'checkerboard artifacts' is not one of FAILURES' keys: d_wins, mode_collapse, "
+    outside = ("diagnosis['run_b'] = 'transposed convolutions' is not one of FAILURES' keys: d_wins, mode_collapse, "
                "oscillation, checkerboard, nan_log_sigmoid, unit_range_data, no_detach, batchnorm_train_mode, lr_off_by_10")
     result = scores(submission(tmp_path, diagnosis, fix))
     assert result == {
@@ -431,3 +431,31 @@ def test_a_fix_given_as_a_diagnosis_or_a_failure_as_a_fix_is_told_the_dicts_are_
     }
     assert run_check(CHECKS.test_run_e_diagnosis, Fake(diagnosis={"run_e": "learning rate"})) == (
         0.0, as_diagnosis.format("run_e", "learning rate"))
+
+
+def test_a_description_s_opening_name_10x_and_closing_punctuation_are_the_choices_they_spell():
+    """A choice copied as the name that opens its description in FAILURES or FIXES ("checkerboard artifacts",
+    "NaN", "one-sided label smoothing"), or as the description without its closing parenthesis, "10x" for
+    "10", or a choice ending in "!", "," or ";", is that choice: right or wrong as that key, never "not one of
+    FAILURES' keys"."""
+    names = helpers()
+    listings = {"FAILURES": names["FAILURES"], "FIXES": names["FIXES"]}
+    diagnosis = {"run_a": "unit_range_data", "run_b": "Checkerboard artifacts", "run_c": "D wins", "run_d": "NaN",
+                 "run_e": "lr off by 10x"}
+    fix = {"run_a": "scale_data", "run_b": "resize_conv", "run_c": "one-sided label smoothing", "run_d": "logits_loss",
+           "run_e": "a separate, here lower, learning rate for D"}
+    fake = Fake(diagnosis=diagnosis, fix=fix, **listings)
+    assert run_check(CHECKS.test_answers_are_well_formed, fake) == (2.0, "")
+    for run in RUNS:
+        assert run_check(getattr(CHECKS, f"test_{run}_diagnosis"), fake) == (2.0, "")
+    for run in ("run_a", "run_b", "run_c", "run_d"):
+        assert run_check(getattr(CHECKS, f"test_{run}_fix"), fake) == (1.0, "")
+    assert run_check(CHECKS.test_run_e_fix, fake) == (
+        0.0, "fix['run_e'] = 'lr_d' treats a symptom, not the cause: raising D's learning rate alone leaves G's 10x too low: "
+             "G still barely moves")
+    for spelled_out in ("a learning rate a factor 10 off", "Learning rate off by a factor of 10", "lr_off_by_x10"):
+        assert run_check(CHECKS.test_run_e_diagnosis, Fake(diagnosis={"run_e": spelled_out}, **listings)) == (2.0, "")
+    for punctuated in ("D wins!", "d_wins,", "'d_wins';"):  # closing punctuation, not only a full stop
+        assert run_check(CHECKS.test_run_c_diagnosis, Fake(diagnosis={"run_c": punctuated}, **listings)) == (2.0, "")
+    assert run_check(CHECKS.test_run_b_diagnosis, Fake(diagnosis={"run_b": "artifacts"}, **listings)) == (
+        0.0, "diagnosis['run_b'] = 'artifacts' is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES))

@@ -30,6 +30,13 @@
   (a dict of a million in 13 MB: hours), a tuple key nested through the memo (300 bytes: months),
   bytearray(n) (n bytes filled), sets/Counters/OrderedDicts built from lists, one memoised list
   walked by call after call. The pickle is followed before torch.load and such a reply refused.
+- More of them, each an allowed global the unpickler calls: _codecs.encode or bytearray with the
+  punycode or idna codec (quadratic: 35 KB held the grader 3 minutes); torch.Size.__new__ by NEWOBJ,
+  which no budget counted (400 KB: 1.1 GB); a stored tensor or a built object passed again and again
+  (now counted at its size); torch.FloatTensor(n) or UntypedStorage(n), converted by
+  _rebuild_device_tensor_from_cpu_tensor (200 bytes: 8 GB touched), also through _rebuild_from_type_v2.
+- A reply tensor with attributes of its own (its pickled __dict__: `mean = torch.Size` made
+  `answer.mean()` return what the worker chose), backward hooks, or a Parameter: refused.
 - A sandbox that outlives its grading: ptrace lets the submission make bwrap's init clear the
   parent-death signal of --die-with-parent, and the grader's kill of bwrap left the sandbox running,
   unwatched. The grader now kills that init (so the whole PID namespace) itself.
@@ -842,6 +849,31 @@ def test_a_reply_of_odd_tensors_is_refused_or_plain_data():
         assert set(Worker(0, 1).wire(kept_there)) == {HANDLE, "type"}
 
 
+def test_a_reply_tensor_with_methods_of_its_own_is_refused():
+    """torch.load(weights_only=True) restores a tensor's attributes (its pickled __dict__), its
+    backward hooks and a Parameter's class. A forged reply whose tensor held `mean = torch.Size` made
+    `answer.mean()` return what the worker chose (an empty tensor, an empty set: whatever an allowed
+    global returns), in every check that calls a method of the answer, not a torch function. The
+    worker sends plain tensors only; anything more is refused, and a negative view is read as the
+    values it shows (numpy() refuses such a view)."""
+    import io
+
+    import torch
+
+    from reference.grading.proxy import ProtocolError, decode, encode
+
+    shadowed = torch.tensor([0.5, 0.25])
+    shadowed.mean, shadowed.allclose, shadowed.tolist = torch.Tensor, set, torch.Size
+    parameter = torch.nn.Parameter(torch.ones(2), requires_grad=False)
+    hooked = _torch_zip({"*/data.pkl": b"\x80\x02}" + _unicode("value") + _stored_floats(2, b"K\x00ctorch\nSize\ns") + b"s.", "*/data/0": bytes(8)})
+    assert torch.load(io.BytesIO(hooked), weights_only=True)["value"]._backward_hooks  # what the grader was given
+    for forged in (encode({"value": shadowed}), encode({"value": parameter}), hooked):
+        with pytest.raises(ProtocolError, match="more than its elements"):
+            decode(forged)
+    value = decode(encode({"value": torch._neg_view(torch.tensor([1.0, 2.0]))}))["value"]
+    assert type(value) is torch.Tensor and not value.__dict__ and value.numpy().tolist() == [-1.0, -2.0]
+
+
 def _forged(pickled: bytes) -> bytes:
     """torch.save's zip with `pickled` as its data.pkl (a forged reply)."""
     return _torch_zip({"*/data.pkl": pickled})
@@ -853,6 +885,21 @@ def _long(n: int) -> bytes:
     return b"\x8a" + bytes([len(data)]) + data
 
 
+def _unicode(text: str) -> bytes:
+    """Pickle's BINUNICODE opcode for `text`."""
+    data = text.encode("utf-8")
+    return b"X" + len(data).to_bytes(4, "little") + data
+
+
+def _stored_floats(n: int, hooks: bytes = b"") -> bytes:
+    """Pushes torch._utils._rebuild_tensor_v2 of storage record "0" as n float32s (what torch.save
+    writes), with backward hooks set by the opcodes `hooks` (SETITEMs on its OrderedDict)."""
+    return (b"ctorch._utils\n_rebuild_tensor_v2\n((" + _unicode("storage") + b"ctorch\nFloatStorage\n" + _unicode("0") + _unicode("cpu")
+            + b"J" + n.to_bytes(4, "little") + b"tQK\x00J" + n.to_bytes(4, "little") + b"\x85K\x01\x85\x89ccollections\nOrderedDict\n)R"
+            + hooks + b"tR")
+
+
+DISTINCT = "".join(chr(0x4E00 + i) for i in range(3_000))  # 3,000 distinct letters (CJK, which idna takes too): punycode's worst case, 0.2 s
 MERSENNE = 2**61 - 1  # hash(k * MERSENNE) == 0 for every int k
 
 
@@ -876,6 +923,24 @@ COSTLY = {
         b"\x80\x02ccollections\nOrderedDict\n)\x81](" + b"".join(_long(k * MERSENNE) + b"N\x86" for k in range(1, 20_001)) + b"eb."),
     "one_list_walked_again_and_again": lambda: _forged(
         b"\x80\x02]q\x00(" + b"K\x01" * 10_000 + b"e(c__builtin__\nset\nq\x01" + b"h\x01h\x00\x85R" * 1_000 + b"l."),
+    # torch.Size.__new__(torch.Size, the list) by NEWOBJ, which no budget counted: 400 KB held 1.1 GB, 4 MB would hold 11
+    "one_list_made_a_size_again_and_again": lambda: _forged(
+        b"\x80\x02]q\x00(" + b"K\x01" * 10_000 + b"e](ctorch\nSize\nq\x01" + b"h\x01h\x00\x85\x81" * 1_000 + b"e."),
+    # a stored tensor converted again and again (each a copy): its storage's size counts at each call
+    "one_stored_tensor_converted_again_and_again": lambda: _torch_zip({
+        "*/data.pkl": b"\x80\x02" + _stored_floats(10_000) + b"q\x00](ctorch._utils\n_rebuild_device_tensor_from_cpu_tensor\nq\x01"
+        + b"h\x01(h\x00ctorch\nfloat64\nX\x03\x00\x00\x00cpu\x89tR" * 1_000 + b"e.",
+        "*/data/0": bytes(40_000)}),
+    # punycode (and idna, which uses it) takes the square of the text's length: 40,000 characters in 35 KB, 3 minutes
+    "text_encoded_as_punycode": lambda: _forged(b"\x80\x02c_codecs\nencode\n" + _unicode(DISTINCT) + _unicode("punycode") + b"\x86R."),
+    "bytearray_of_text_as_idna": lambda: _forged(b"\x80\x02cbuiltins\nbytearray\n" + _unicode(DISTINCT) + _unicode("IDNA") + b"\x86R."),
+    # a legacy constructor allocates n elements untouched; converting them touches them all (200 bytes: 8 GB)
+    "tensor_of_a_size_converted": lambda: _forged(
+        b"\x80\x02ctorch._utils\n_rebuild_device_tensor_from_cpu_tensor\n(ctorch\nFloatTensor\n" + _long(2**30) + b"\x85R"
+        + b"ctorch\nfloat64\nX\x03\x00\x00\x00cpu\x89tR."),
+    "storage_of_a_size": lambda: _forged(b"\x80\x02ctorch.storage\nUntypedStorage\n" + _long(2**33) + b"\x85\x81."),
+    "tensor_of_a_size_through_rebuild_from_type": lambda: _forged(
+        b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(ctorch\nTensor\nctorch\nTensor\n" + _long(2**30) + b"\x85NtR."),
 }
 
 
@@ -885,13 +950,15 @@ def test_a_reply_whose_building_costs_the_grader_far_more_than_its_size_is_refus
     hours); a 200-byte key of tuples nested through the memo is hashed once per path (26 levels: 1 s,
     50: months); bytearray(n) fills n bytes (64 GB for a 10-byte argument); a Counter, set or
     OrderedDict built from a list hides its keys from the dict's own SETITEMS; one memoised list
-    given to set() again and again walks it each time. torch.load is never called for any of them,
+    given to set() again and again walks it each time, and so does torch.Size by NEWOBJ; punycode
+    takes the square of the text's length; a legacy constructor's n elements are filled once
+    converted. torch.load is never called for any of them,
     and the checkpoints checks read in scratch pass the same `stored_zip_problem`."""
     import torch
 
     from reference.grading.proxy import MAX_FRAME, ProtocolError, decode, stored_zip_problem
 
-    if attack == "one_list_walked_again_and_again":
+    if attack.endswith("again_and_again"):
         monkeypatch.setattr("reference.grading.proxy.MAX_OPS", 1_000_000)  # 1,000 walks of 10,000: over a budget this small
     forged = COSTLY[attack]()
 
@@ -906,7 +973,9 @@ def test_a_reply_whose_building_costs_the_grader_far_more_than_its_size_is_refus
 
 def test_honest_replies_and_checkpoints_pass_the_cost_check():
     """What honest code sends or saves: int keys, tuples of small ints, Counters, sets, OrderedDicts,
-    parameters, a state_dict with its optimizer, big ints as values."""
+    parameters, a state_dict with its optimizer, big ints as values, bytes, a tensor with an
+    attribute, a sparse tensor; and a state_dict of millions of weights (its tensors are views of
+    their storages, which walk none of their elements)."""
     import collections
     import io
 
@@ -925,6 +994,12 @@ def test_honest_replies_and_checkpoints_pass_the_cost_check():
     torch.save({"G": net.state_dict(), "opt": opt.state_dict(), "epoch": 10, "epochs": {1, 2, 3}, "at": {(1, 2): 0, ("a", "b", "c"): 1, 0.5: 2},
                 "p": torch.nn.Parameter(torch.ones(2)), "bytes": bytearray(b"ab"), "dtypes": {torch.float32: 1}, "z": 1 + 2j, "counts": collections.Counter([1, 1, 2])}, saved)
     assert stored_zip_problem(saved.getvalue(), MAX_FRAME) is None
+    tagged = torch.ones(3)
+    tagged.note = "epoch 10"
+    big = torch.nn.Linear(3000, 3000)  # 9 million weights, over MAX_OPS
+    saved = io.BytesIO()
+    torch.save({"G": big.state_dict(), "tagged": tagged, "raw": b"\x00\xff" * 100, "size": torch.Size([3, 4]), "sparse": torch.eye(3).to_sparse()}, saved)
+    assert stored_zip_problem(saved.getvalue(), 2**31) is None
 
 
 def test_a_raw_cell_shows_no_html_that_loads_or_runs_anything():

@@ -341,9 +341,17 @@ def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
         ((got_cost + LOG4) / 2, "it is (C(G) + log 4) / 2 (your C(G)), derived from the identity you are to show, not the "
          "JSD from its definition" + (": on this grid, which leaves out part of both densities, the two differ" if pair.cut() else "")
          + "; compute the JSD by integrating 1/2 p_data log(p_data / m) + 1/2 p_g log(p_g / m)"),
-        (renormalised, "it is the JSD of the densities renormalised over the grid's points (scipy.stats.entropy and "
-         "scipy.spatial.distance.jensenshannon rescale their inputs to sum to 1): integrate the definition over the "
-         "grid as it is"),
+        *[(value, f"it is {what}the JSD of the densities renormalised over the grid's points (scipy.stats.entropy and "
+           f"scipy.spatial.distance.jensenshannon rescale their inputs to sum to 1){also}: integrate the definition over "
+           f"the grid as it is{fix}")
+          for value, what, also, fix in (
+              (renormalised, "", "", ""),
+              (renormalised / LOG2, "", ", in bits (log base 2)", ", with natural logs"),
+              (math.sqrt(max(renormalised, 0.0)), "the square root of ", "", ", and return the divergence itself "
+               "(jensenshannon returns the Jensen-Shannon distance, its square root)"),
+              (math.sqrt(max(renormalised, 0.0) / LOG2), "the square root of ", ", in bits (log base 2)", ", with "
+               "natural logs, and return the divergence itself (jensenshannon returns the Jensen-Shannon distance, "
+               "its square root)"))],
     ]
     if abs(pair.dx - VISIBLE_DX) > 1e-12:
         faults.append((jsd * VISIBLE_DX / pair.dx, f"the integral uses the step {VISIBLE_DX:g} of the visible checks' "

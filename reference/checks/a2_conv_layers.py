@@ -4,6 +4,7 @@ Generated from tests/autograders/test_a2_conv_layers.py by `python -m reference.
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
+import math
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width
@@ -26,6 +27,7 @@ REGISTER = (
     "optimizer and weights_init never see them and they never learn: keep them in nn.Sequential or nn.ModuleList, "
     "assigned in __init__"
 )
+Z_SCALE = 1000.0  # z scaled up in the range check when scaled weights alone leave the output small (spectral norm)
 
 
 def build_generator(submission, nz: int = NZ, ngf: int = NGF, seed: int = 0):
@@ -161,6 +163,15 @@ def error_text(run: dict, batch: int, nz: int) -> str:
     return f"{layer_text(call)} raised {err.type}{on}: {err.message}{fixed_batch_hint(err.message, batch)}"
 
 
+def reshaped_fault(shape: list[int]) -> str:
+    """For an output (N, ...) that holds each image's 28 x 28 pixels in another shape: what it is and the fix."""
+    if shape[1:] == [28, 28, 1]:
+        return (", channels last: PyTorch's images are (N, C, H, W), with the channel in dim 1, as the last "
+                "ConvTranspose2d makes them: return its output without permuting it")
+    return (": it holds each image's 28 x 28 pixels in another shape; the training loop and D take images (N, 1, 28, 28), as the "
+            "last ConvTranspose2d makes them: return its output as it is (no flatten, view or squeeze after it)")
+
+
 def generator_fault(run: dict, batch: int, nz: int) -> str | None:
     """Why G's output is not (N, 1, 28, 28) for z (N, nz), in words; None when it is."""
     calls = calls_of(run)
@@ -177,6 +188,8 @@ def generator_fault(run: dict, batch: int, nz: int) -> str | None:
     if shape == [batch, 1, 28, 28]:
         return None
     told = f"is {shape_text(shape, batch)}"
+    if shape and len(shape) >= 2 and shape[0] == batch and math.prod(shape[1:]) == 28 * 28:
+        return f"{told}{reshaped_fault(shape)}"
     if found is not None:
         return f"{told}: {break_text(found, batch)}"
     if shape and len(shape) == 4 and shape[0] == batch and shape[2:] == [28, 28]:
@@ -269,13 +282,21 @@ def test_output_shape(submission):
 def output_values(submission, G) -> torch.Tensor | None:
     """G's outputs for seeded z, as they are and with every weight scaled up 25 times (pre-activations
     grow; only a squashing last layer keeps the output bounded), flattened to float64; None when
-    either is not a tensor of floats. The student's exceptions propagate."""
+    either is not a tensor of floats. When neither reaches below -0.5, also with z scaled up
+    `Z_SCALE` times: spectral norm divides each weight by its own scale, so in a generator whose
+    every conv is spectral-normalised (and no BatchNorm gain grows) only a larger input grows the
+    pre-activations. The student's exceptions propagate."""
     z = noise(16)
-    plain = submission.run(probes.forward, G, z)
-    scaled = submission.run(probes.scaled_forward, G, z, 25.0)
-    if not all(isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() for out in (plain, scaled)):
+    outs = [submission.run(probes.forward, G, z), submission.run(probes.scaled_forward, G, z, 25.0)]
+    if not all(isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() for out in outs):
         return None
-    return torch.cat([plain.flatten().double(), scaled.flatten().double()])
+    values = torch.cat([out.flatten().double() for out in outs])
+    if not torch.isfinite(values).all() or float(values.min()) <= -0.5:
+        return values
+    pushed = submission.run(probes.scaled_forward, G, z * Z_SCALE, 25.0)
+    if not (isinstance(pushed, torch.Tensor) and pushed.is_floating_point() and pushed.numel()):
+        return None
+    return torch.cat([values, pushed.flatten().double()])
 
 
 @check(points=1, visible=True)

@@ -266,6 +266,10 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
     with file `name`, None). Only torch.save's zip format is loaded, its records no larger in all
     than MAX_FILE."""
     if problem := stored_zip_problem(data, MAX_FILE):  # torch.save's records are stored; nothing else is unpacked
+        if problem == NOT_ZIP and probes_a3.LEGACY_MAGIC in data[:32]:  # the probe rewrote those torch.load reads
+            return (f"`{name}` is in torch.save's legacy format (_use_new_zipfile_serialization=False) and does not load "
+                    f"with torch.load(weights_only=True); keep only state_dicts, tensors and numbers in a checkpoint, and "
+                    f"save it with torch.save(obj, path)"), None
         if problem == NOT_ZIP:
             return f"`{name}` is not a file written by torch.save ({NOT_ZIP}); save checkpoints with torch.save", None
         if problem == TOO_MANY_VALUES:

@@ -32,6 +32,7 @@ REGISTER_HINT = (
     "optimizer and weights_init never see them: keep them in nn.Sequential or nn.ModuleList, assigned in __init__"
 )
 Z_FLAT = "a conv takes (N, C, H, W): reshape z (N, nz) to (N, nz, 1, 1) before the first conv"
+Z_SCALE = 1000.0  # z scaled up in the range check when scaled weights alone leave the output small (spectral norm)
 
 
 def text(value, limit: int = 300) -> str:
@@ -230,6 +231,10 @@ def generator_fault(run: dict, batch: int) -> str | None:
     if out.dim() == 4 and out.shape[0] == batch and tuple(out.shape[1:]) == (32, 32, 3):
         return (f"{told}, channels last: PyTorch's images are (N, C, H, W), with the colour channels in dim 1, "
                 f"as the last ConvTranspose2d makes them; return its output without permuting it")
+    if out.dim() >= 2 and out.shape[0] == batch and math.prod(out.shape[1:]) == 3 * 32 * 32:
+        return (f"{told}: it holds each image's 3 x 32 x 32 values in another shape; the training loop and D take images "
+                f"(N, 3, 32, 32), as the last ConvTranspose2d makes them: return its output as it is (no flatten, view "
+                f"or squeeze after it)")
     if found is not None:
         return f"{told}: {break_text(found, G_LADDER, batch, 'generator')}"
     if out.dim() == 4 and out.shape[0] == batch and tuple(out.shape[2:]) == (32, 32):
@@ -376,6 +381,30 @@ def layout_fault(x: torch.Tensor, train: torch.Tensor) -> str | None:
     return None
 
 
+def channel_normalisation(x: torch.Tensor, train: torch.Tensor) -> tuple[list[float], list[float]] | None:
+    """The (mean, std) per channel of the Normalize that maps the files' pixels to the loader's batch `x`
+    (B, 3, 32, 32), when each channel of `x` is (p / 255 - mean) / std of one of `train` (M, 3, 32, 32)
+    uint8 (or its mirror image), with one positive std per channel for the whole batch; None otherwise."""
+    both = torch.cat([train, train.flip(-1)]).double() / 255.0
+
+    def standardised(images: torch.Tensor) -> torch.Tensor:
+        flat = images.double().flatten(2)
+        return ((flat - flat.mean(-1, keepdim=True)) / flat.std(-1, keepdim=True).clamp_min(1e-8)).flatten(1)
+
+    distance, index = torch.cdist(standardised(x), standardised(both)).min(dim=1)
+    if not bool((distance / x[0].numel() ** 0.5 < 1e-3).all()):
+        return None
+    pixels, values = both[index].transpose(0, 1).flatten(1), x.double().transpose(0, 1).flatten(1)  # (3, B * H * W)
+    means, stds = [], []
+    for p, v in zip(pixels, values):
+        slope, intercept = torch.linalg.lstsq(torch.stack([p, torch.ones_like(p)], 1), v.unsqueeze(1)).solution.flatten().tolist()
+        if not slope > 0 or float((slope * p + intercept - v).abs().max()) > 1e-3:
+            return None
+        means.append(-intercept / slope)
+        stds.append(1.0 / slope)
+    return means, stds
+
+
 def loader_error(result: dict) -> Exception:
     """The failure of making or iterating the loader, as the student's fault with the fix."""
     err = StudentError.from_info(result["error"])
@@ -419,6 +448,13 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
     result = result if isinstance(result, dict) else {}
     if isinstance(result.get("error"), dict):
         raise loader_error(result)
+    size = result.get("dataset_size")
+    few = isinstance(size, int) and not isinstance(size, bool) and 0 <= size < BATCH  # fewer images than one batch
+    subset = (f"the loader's dataset holds {size} of the {len(train)} training images in the grader's CIFAR-10 files, "
+              f"fewer than one batch of {BATCH} (a Subset, a class filter or a slice?): train on all of CIFAR-10's "
+              f"training images, torchvision.datasets.CIFAR10(root, train=True, ...) as it is")
+    if few and (result.get("empty") is True or (isinstance(result.get("images"), torch.Tensor) and len(result["images"]) == size)):
+        raise AssertionError(subset)
     if result.get("empty") is True:
         raise AssertionError(
             f"the loader yields no batch from {len(train)} training images with batch_size={BATCH}: pass batch_size "
@@ -488,6 +524,14 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
             f"such as v2.ToDtype(torch.float32) without scale=True, keeps them); use transforms.ToTensor() (or "
             f"v2.ToDtype(torch.float32, scale=True)) before transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))"
         )
+    if (stats := channel_normalisation(x, train)) is not None:
+        mean, std = (", ".join(f"{v:.3f}" for v in values) for values in stats)
+        raise AssertionError(
+            f"the loader's images are in [{low:.2f}, {high:.2f}], normalised with mean ({mean}) and std ({std}) per "
+            f"channel: dataset statistics standardise images for a classifier, but a GAN's real images must span "
+            f"[-1, 1], the range of the generator's tanh output, or D tells real from fake by the range alone; only "
+            f"mean 0.5 and std 0.5 map ToTensor's [0, 1] there: transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))"
+        )
     raise AssertionError(
         f"the loader's images (in [{low:.2f}, {high:.2f}]) are not the CIFAR-10 files' pixels scaled to [-1, 1] "
         f"((x / 255 - 0.5) / 0.5): use transforms.ToTensor() then transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)); "
@@ -528,6 +572,10 @@ def test_generator_makes_colour_images(submission):
     outs = [o for o in (plain, big) if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()]
     assert len(outs) == 2, "the generator's output changed between calls: build it from the layers, with no state kept outside"
     low, high = min(float(o.min()) for o in outs), max(float(o.max()) for o in outs)
+    if math.isfinite(low) and math.isfinite(high) and low > -0.5:  # spectral norm divides the weights by their own scale:
+        pushed = submission.run(probes.scaled_forward, G, z * Z_SCALE, 25.0)  # a larger z still grows the pre-activations
+        if isinstance(pushed, torch.Tensor) and pushed.is_floating_point() and pushed.numel():
+            low, high = min(low, float(pushed.min())), max(high, float(pushed.max()))
     if not (math.isfinite(low) and math.isfinite(high)) or low < -1 - 1e-5 or high > 1 + 1e-5:
         raise Partial(
             1, f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()"

@@ -715,6 +715,8 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
          "penalty takes the L2 norm, grad.reshape(N, -1).norm(2, dim=1)"),
         (float(lam * (flat.abs().amax(1) - 1).square().mean()), "it uses the max norm (the largest absolute value); the "
          "penalty takes the L2 norm, grad.reshape(N, -1).norm(2, dim=1)"),
+        (float(lam * norm.square().mean()), "it penalises the squared gradient norm itself, which pulls the gradient to 0 "
+         "(a zero-centred penalty, as R1 or 0-GP): WGAN-GP pulls the norm to 1, lambda_gp * mean((||grad||_2 - 1)^2)"),
     ]
     if grad.dim() > 2:  # a norm over part of each image's gradient: what works for points (N, 2) misses the rest
         flatten = "flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"

@@ -111,20 +111,30 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _dataset_size(loader: Any) -> int | None:
+    """len(loader.dataset), or None when the loader has no dataset with a length."""
+    try:
+        size = len(loader.dataset)
+    except Exception:  # noqa: BLE001 - no dataset, or one without __len__: nothing to measure
+        return None
+    return size if isinstance(size, int) else None
+
+
 def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | None = None) -> dict:
     """make_loader(root, batch_size=batch_size) and its first batch, with torchvision's CIFAR-10
     md5 checks turned into existence checks (`reference.metrics.quick_fid.cifar10_checksums_off`).
 
     Returns {"stage": "make" | "iterate" | "done" (where it stopped), "error": error_info or None,
-    "loader": class name, "empty": the loader yielded nothing, "batch": describe(batch), "length":
+    "loader": class name, "dataset_size": len(loader.dataset) when it has one, else None, "empty":
+    the loader yielded nothing, "batch": describe(batch), "length":
     len(batch) for a tuple or list, "images": the batch's first item (or the batch) if a tensor,
     "images_type": describe(that item), "images_again": the images of a second iteration's first batch
     (None if it has none)}.
     """
     from reference.metrics.quick_fid import cifar10_checksums_off
 
-    result: dict[str, Any] = {"stage": "make", "error": None, "loader": None, "empty": False, "batch": None, "length": None,
-                              "images": None, "images_type": None, "images_again": None}
+    result: dict[str, Any] = {"stage": "make", "error": None, "loader": None, "dataset_size": None, "empty": False, "batch": None,
+                              "length": None, "images": None, "images_type": None, "images_again": None}
     with cifar10_checksums_off():
         try:
             loader = make_loader(root, batch_size=batch_size)
@@ -132,6 +142,7 @@ def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | 
             result["error"] = error_info(err, namespace)
             return result
         result["stage"], result["loader"] = "iterate", type(loader).__name__
+        result["dataset_size"] = _dataset_size(loader)
         try:
             batch = next(iter(loader))
         except StopIteration:

@@ -18,6 +18,7 @@ import io
 import math
 import os
 import pickletools
+import re
 import selectors
 import struct
 import time
@@ -106,6 +107,17 @@ def tensor_problem(t: torch.Tensor) -> str | None:
     return None
 
 
+def _bare(t: torch.Tensor) -> torch.Tensor:
+    """`t` as a plain tensor and nothing more. torch.load makes a Parameter, a tensor with attributes
+    of its own (its pickled state: `t.mean = torch.Size` made `t.mean()` answer what the worker chose,
+    for every check that calls a method of the answer) or backward hooks; the worker sends none of
+    them (`Worker.wire`), so any of them is a forged reply. A conjugate or negative view is read as
+    the values it shows (numpy() refuses such a view)."""
+    if type(t) is not torch.Tensor or t.__dict__ or t._backward_hooks:
+        raise ProtocolError("a reply held a tensor with more than its elements (a subclass, attributes or hooks of its own)")
+    return t.detach().resolve_conj().resolve_neg()
+
+
 class _Budget:
     """How many values a reply may hold, counted as it is walked: references to one object count
     each time (a reply of 4 KB could otherwise expand into billions of values)."""
@@ -134,7 +146,7 @@ def _plain(obj: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
             problem = "a tensor the proxy cannot read"
         if problem:
             raise ProtocolError(f"a reply held {problem}")
-        return obj
+        return _bare(obj)
     if isinstance(obj, (list, tuple)):
         items = [_plain(item, depth + 1, budget) for item in obj]
         return tuple(items) if isinstance(obj, tuple) else items
@@ -170,18 +182,66 @@ def pickle_problem(data: bytes) -> str | None:
 SMALL_INT = 2**31  # an int key within this: distinct ints, one tuple of two, cannot share a hash with many others
 
 
-class _Dict:
-    """A dict (OrderedDict, Counter) as `_costly_build` follows it: its keys were checked when set."""
+class _Built:
+    """Anything else the unpickler makes (a tensor, a storage, a set, bytes) as `_costly_build` follows
+    it: never a safe key; `size`, what a call given it may walk (what it was built from), so that one
+    large object built once and passed to call after call through the memo counts at each call."""
 
-    def __init__(self) -> None:
-        self.size = 0
+    def __init__(self, size: int = 0) -> None:
+        self.size = size
+
+
+class _Dict(_Built):
+    """A dict (OrderedDict, Counter) as `_costly_build` follows it: its keys were checked when set."""
 
 
 def _size(value: Any) -> int:
     """What a call given `value` may walk: its length, 1 for a scalar."""
     if isinstance(value, (str, bytes, list, tuple)):
         return len(value) + 1
-    return value.size + 1 if isinstance(value, _Dict) else 1
+    return value.size + 1 if isinstance(value, _Built) else 1
+
+
+# torch's rebuilds that make a view of a storage they are given (walking none of its elements)
+_VIEWS = tuple(f"torch._utils._rebuild_{kind}" for kind in ("tensor", "tensor_v2", "tensor_v3", "parameter", "parameter_with_state", "qtensor"))
+
+
+def _walk(args: Any, views: bool = False) -> int:
+    """What a call (REDUCE, NEWOBJ) or BUILD given `args` may walk: the sizes of its arguments and of
+    the tuples inside them (torch._tensor._rebuild_from_type_v2 calls a function of its own on a tuple
+    of arguments), each object counted once; with `views`, a storage or tensor counts 1 (a view of it)."""
+    seen: set[int] = set()
+
+    def size(value: Any) -> int:
+        if id(value) in seen:
+            return 1
+        seen.add(id(value))
+        if isinstance(value, tuple):
+            return 1 + sum(map(size, value))
+        return 1 if views and isinstance(value, _Built) and not isinstance(value, _Dict) else _size(value)
+
+    return size(args) if isinstance(args, tuple) else _size(args)
+
+
+def _made_of(func: Any, args: Any) -> _Built:
+    """What REDUCE or NEWOBJ of `func` on `args` makes, as `_costly_build` follows it."""
+    if isinstance(func, _Global) and func.name in _DICTS:
+        return _Dict()
+    return _Built(_walk(args))  # a tensor made as a view: as large as its storage, for the calls that walk it later
+
+
+def _makes_view(func: Any, args: Any) -> bool:
+    """Whether calling `func` on `args` makes a view of a storage (rebuilding a saved tensor)."""
+    if not isinstance(func, _Global) or not isinstance(args, tuple):
+        return False
+    if func.name == "torch._tensor._rebuild_from_type_v2":  # (func, type, args, state): a tensor with attributes
+        return bool(args) and isinstance(args[0], _Global) and args[0].name in _VIEWS
+    return func.name in _VIEWS
+
+
+def _storage_size(pid: Any) -> int:
+    """The elements a storage's persistent id claims: ("storage", type, key, location, numel)."""
+    return pid[4] if isinstance(pid, tuple) and len(pid) > 4 and isinstance(pid[4], int) else 0
 
 
 class _Global:
@@ -205,9 +265,6 @@ class _Global:
             return self.name in unpickler._get_allowed_globals() or self.name in unpickler._get_user_allowed_globals()
         except AttributeError:  # another torch's private names: assume it takes the global, and keep checking
             return True
-
-
-_OPAQUE = object()  # anything else the unpickler makes (a tensor, a storage, a set): never a safe key
 
 
 def _cheap_key(key: Any) -> bool:
@@ -256,7 +313,7 @@ def _costly_build(pickled: bytes) -> str | None:
             elif name == "EMPTY_DICT":
                 stack.append(_Dict())
             elif name == "EMPTY_SET":
-                stack.append(_OPAQUE)
+                stack.append(_Built())
             elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
                 n = int(name[-1])
                 items = tuple(stack[-n:])
@@ -298,21 +355,17 @@ def _costly_build(pickled: bytes) -> str | None:
                 pid = stack.pop()
                 if isinstance(pid, tuple) and len(pid) > 2 and not isinstance(pid[2], str):
                     return "a tensor whose storage is named by something other than a string"
-                stack.append(_OPAQUE)
-            elif name == "REDUCE":
+                stack.append(_Built(_storage_size(pid)))
+            elif name in ("REDUCE", "NEWOBJ"):  # func(*args); NEWOBJ: cls.__new__(cls, *args), torch.Size(a list) too
                 args = stack.pop()
-                work -= sum(map(_size, args)) if isinstance(args, tuple) else _size(args)
+                work -= _walk(args, views=_makes_view(stack[-1], args))
                 problem = _WALKS if work < 0 else _reduce_problem(stack[-1], args, unsafe)
                 if problem:
                     return problem
-                stack[-1] = _Dict() if isinstance(stack[-1], _Global) and stack[-1].name in _DICTS else _OPAQUE
-            elif name == "NEWOBJ":
-                cls = stack[-2]
-                del stack[-2:]
-                stack.append(_Dict() if isinstance(cls, _Global) and cls.name in _DICTS else _OPAQUE)
+                stack[-1] = _made_of(stack[-1], args)
             elif name == "BUILD":
                 state = stack.pop()
-                work -= sum(map(_size, state)) if isinstance(state, tuple) else _size(state)
+                work -= _walk(state, views=True)  # Tensor.set_(storage, ...), a Parameter's __setstate__: views
                 if isinstance(stack[-1], _Dict) and not _dict_state(state):
                     return unsafe
                 if work < 0:
@@ -341,8 +394,14 @@ def _reduce_problem(func: Any, args: Any, unsafe: str) -> str | None:
     """What calling `func(*args)` in the grader would cost out of proportion, else None."""
     if not isinstance(func, _Global) or not isinstance(args, tuple):
         return None
+    if func.name == "torch._tensor._rebuild_from_type_v2" and len(args) > 2:  # (func, type, args, state): func(*args)
+        return _reduce_problem(args[0], args[2], unsafe)
     if func.name == "builtins.bytearray" and any(isinstance(a, int) for a in args):
         return "a bytearray of a size (bytearray(n) fills n bytes in the grader)"
+    if LEGACY_CONSTRUCTOR.fullmatch(func.name):  # torch.save rebuilds tensors from their storages' bytes, never so
+        return "a tensor or storage made by its class (torch.FloatTensor(n): n elements, filled once converted)"
+    if func.name in ("_codecs.encode", "builtins.bytearray") and len(args) > 1 and not _linear_codec(args[1]):
+        return "text encoded by a codec other than latin-1, UTF-8 or ASCII (punycode takes the square of the text's length)"
     if func.name in _DICTS and not (args == () or (len(args) == 1 and isinstance(args[0], _Dict))):
         return unsafe  # a Counter of a list, an OrderedDict of pairs: keys the dict's SETITEMS never showed
     if func.name == "builtins.set" and args:
@@ -350,6 +409,21 @@ def _reduce_problem(func: Any, args: Any, unsafe: str) -> str | None:
         if not isinstance(items, (list, tuple)) or len(args) > 1 or not all(_cheap_key(k) for k in items):
             return unsafe
     return None
+
+
+LEGACY_CONSTRUCTOR = re.compile(r"torch\.(cuda\.|sparse\.|storage\.)?\w*(Tensor|Storage)")  # torch.Tensor, torch.cuda.FloatTensor, ...
+LINEAR_CODECS = ("iso8859-1", "utf-8", "ascii")  # what pickle writes bytes with (latin1), and two more as cheap
+
+
+def _linear_codec(name: Any) -> bool:
+    """Whether `name` names a codec that encodes in time linear in the text (not punycode or idna,
+    quadratic: 40,000 characters, 35 KB of pickle, took the grader over 3 minutes)."""
+    import codecs
+
+    try:
+        return isinstance(name, str) and len(name) <= 40 and codecs.lookup(name).name in LINEAR_CODECS
+    except LookupError:
+        return False
 
 
 def _opcodes_over(pickled: bytes, limit: int) -> bool:

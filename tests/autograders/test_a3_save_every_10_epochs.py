@@ -15,7 +15,9 @@ with no training step after it (the PyTorch DCGAN tutorial's `i == len(dataloade
 leaves the same files; a write that a step of the epoch follows was made during it. `out_dir` lies in the submission's scratch folder (one fresh
 folder per run, removed once read), and this side reads the files itself with loaders that cannot
 run code: PIL for images (.png, .jpg), `torch.load(weights_only=True)` for checkpoints (.pt, .pth,
-.ckpt, .tar, .pkl), never opening a link.
+.ckpt, .tar, .pkl), never opening a link. A checkpoint in torch.save's legacy format
+(_use_new_zipfile_serialization=False) is rewritten in its zip format by the probe, next to the
+student's code, when torch.load(weights_only=True) reads it there: only the zip format is read here.
 
 The resume check runs `probes_a3.resumed_train`: train(10), then resume(checkpoint, 20) from the
 checkpoint written after the 10th epoch, and an uninterrupted train(20) of the same seed. On a CPU a
@@ -328,6 +330,10 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
     with file `name`, None). Only torch.save's zip format is loaded, its records no larger in all
     than MAX_FILE."""
     if problem := stored_zip_problem(data, MAX_FILE):  # torch.save's records are stored; nothing else is unpacked
+        if problem == NOT_ZIP and probes_a3.LEGACY_MAGIC in data[:32]:  # the probe rewrote those torch.load reads
+            return (f"`{name}` is in torch.save's legacy format (_use_new_zipfile_serialization=False) and does not load "
+                    f"with torch.load(weights_only=True); keep only state_dicts, tensors and numbers in a checkpoint, and "
+                    f"save it with torch.save(obj, path)"), None
         if problem == NOT_ZIP:
             return f"`{name}` is not a file written by torch.save ({NOT_ZIP}); save checkpoints with torch.save", None
         if problem == TOO_MANY_VALUES:
@@ -895,6 +901,12 @@ def resumed_epochs_error(uninterrupted: list, resumed: list, k: int) -> str | No
             f"resume trained epochs {fmt(got)}: it started again at epoch 1 instead of after epoch {k}, where the checkpoint "
             f"was saved; read the epoch from the checkpoint and continue with the next one"
         )
+    if got == list(range(1, TOTAL - k + 1)) and k > 0:  # the epochs left, counted anew from 1
+        return (
+            f"resume trained epochs {fmt(got)} again (by the batches it drew) after the checkpoint saved after epoch {k}: "
+            f"it counted the {TOTAL - k} epochs left from 1 instead of going on from the checkpoint's epoch; train epochs "
+            f"{k + 1} to n_epochs, numbered as train numbers them (the checkpoint's epoch + 1 first)"
+        )
     return (
         f"resume trained epochs {fmt(got)} (by the batches it drew) after the checkpoint saved after epoch {k}; expected "
         f"{fmt(expected)}: continue with the epoch after the saved one, passing gan.batches.epoch the epoch numbers train passes"
@@ -996,6 +1008,11 @@ def resumed_files_error(resumed: dict, uninterrupted: dict, checkpoint: str, k: 
     return None
 
 
+def _count(value) -> int:
+    """A count the probe reported (untrusted): a non-negative int, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def _differs(value) -> bool:
     """A measured difference (see `probes_a3.resumed_train`) that is not "the same"."""
     number = _number(value)
@@ -1042,6 +1059,7 @@ def test_resume_continues_the_run(submission):
             "and data order), then load the checkpoint into it"
         )
     cause = f"the checkpoint saved after epoch {k}"
+    held = reply.get("checkpoint_holds") if isinstance(reply.get("checkpoint_holds"), dict) else {}
     core = [e for e in [resumed_epochs_error(uninterrupted, resumed, k)] if e]
     if isinstance(start, dict):
         for net in ("G", "D"):
@@ -1059,6 +1077,14 @@ def test_resume_continues_the_run(submission):
                 f"resume replaced {new}, which start with no state: Adam's moments (exp_avg, exp_avg_sq) and step counts were "
                 f"lost, so the run does not go on as it would have; load the saved states with load_state_dict into the "
                 f"optimizers make_gan built, and keep {them}"
+            )
+        elif empty and _count(held.get("optimizers")) >= len(empty):  # saved, not loaded: only the loading to fix
+            had = f"{empty[0]} had" if len(empty) == 1 else f"{empty[0]} and {empty[1]} had"
+            load = " and ".join(f"{opt}.load_state_dict(...)" for opt in empty)
+            core.append(
+                f"when resume's first step ran, {had} no state, though {cause} holds the optimizers' states: Adam's "
+                f"moments (exp_avg, exp_avg_sq) and step count were lost, so the run does not go on as it would have; load "
+                f"the saved states with {load} into the optimizers make_gan built"
             )
         elif empty:
             had, them = (f"{empty[0]} had", "it") if len(empty) == 1 else (f"{empty[0]} and {empty[1]} had", "them")
@@ -1085,7 +1111,6 @@ def test_resume_continues_the_run(submission):
     if error:
         raise AssertionError(error)
     rng_of = start.get("rng_of_epoch") if isinstance(start, dict) else None
-    held = reply.get("checkpoint_holds") if isinstance(reply.get("checkpoint_holds"), dict) else {}
     if replay := replay_fault(reply):
         lost += 2  # the random numbers' share: the uninterrupted run itself replays them
         faults.append(replay)

@@ -31,7 +31,7 @@ graded) and are reached only through `submission` and the probes of `reference.g
   - value (visible, 3: 2 on points, 1 on images): a linear critic (its gradient is its weight
     everywhere, so the penalty is lambda (||w|| - 1)^2 whatever eps is: 22.5 and 40) and the small
     nonlinear critics (gradient norms from 0.1 to 2.3 on the points) on the recorded points. Told
-    apart: no square, |norm - 1|, no lambda, the squared norm, a sum, the one-sided penalty, one
+    apart: no square, |norm - 1|, no lambda, the squared norm, the zero-centred lambda ||grad||^2, a sum, the one-sided penalty, one
     norm for the whole batch, a norm over one dim of images (the channels, the rows, the last), one per
     channel or per pair of numbers (grad.view(-1, 2)), the gradient of the mean score, the mean
     norm squared, lambda fixed at 10, lambda applied twice (or inside the square), lambda times the
@@ -838,6 +838,8 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
          "penalty takes the L2 norm, grad.reshape(N, -1).norm(2, dim=1)"),
         (float(lam * (flat.abs().amax(1) - 1).square().mean()), "it uses the max norm (the largest absolute value); the "
          "penalty takes the L2 norm, grad.reshape(N, -1).norm(2, dim=1)"),
+        (float(lam * norm.square().mean()), "it penalises the squared gradient norm itself, which pulls the gradient to 0 "
+         "(a zero-centred penalty, as R1 or 0-GP): WGAN-GP pulls the norm to 1, lambda_gp * mean((||grad||_2 - 1)^2)"),
     ]
     if grad.dim() > 2:  # a norm over part of each image's gradient: what works for points (N, 2) misses the rest
         flatten = "flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"

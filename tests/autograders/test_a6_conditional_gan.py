@@ -837,10 +837,17 @@ def label_dtype_fault(record: dict) -> str | None:
         return (f"train_step gives {' and '.join(roles)} {whose} labels as floating-point numbers ({found[0][1]}), while {calls} "
                 f"{take} labels int64 (N,), as the real batch's are (F.one_hot and nn.Embedding take integers only): keep them "
                 f"integers: the real batch's labels as they come, and y_fake = torch.randint(0, num_classes, (B,)) with no .float()")
-    return (f"train_step gives {' and '.join(roles)} {whose} labels as {found[0][1]}, while {calls} {take} labels int64 (N,), "
+    dtype = found[0][1]
+    return (f"train_step gives {' and '.join(roles)} {whose} labels as {dtype}, while {calls} {take} labels int64 (N,), "
             f"as the real batch's are (F.one_hot takes int64 only): keep them int64: the real batch's labels as they come, "
-            f"and y_fake = torch.randint(0, num_classes, (B,)) with its default dtype (no dtype=torch.int32, .int() or "
-            f"torch.IntTensor)")
+            f"and y_fake = torch.randint(0, num_classes, (B,)) with its default dtype "
+            f"(no {INTEGER_CASTS.get(dtype, f'dtype=torch.{dtype}')})")
+
+
+INTEGER_CASTS = {  # how an integer dtype other than int64 is written, for the fix's "no ..."
+    "int32": "dtype=torch.int32, .int() or torch.IntTensor", "uint8": "dtype=torch.uint8, .byte() or torch.ByteTensor",
+    "int16": "dtype=torch.int16, .short() or torch.ShortTensor", "int8": "dtype=torch.int8, .char() or torch.CharTensor",
+}
 
 
 def label_count_text(images: int, given: int) -> str:

@@ -8,10 +8,11 @@ gives no answer away; the hidden checks, one diagnosis and one fix per run, hold
 the helpers it uses). A run's fix is right when it is any of the fixes that address that run's
 failure; a fix that treats only a symptom gets a message saying why it falls short. A diagnosis
 that is true of a run's settings or its metrics but is not the failure it shows earns half (`PARTLY`). A choice is
-read as its key whatever its case, surrounding spaces, quotes (typographic too) and closing full stop, or word
-separators, typographic dashes or none ("D wins", "d-wins", "dWins"), and a choice copied as its description in the notebook's FAILURES or FIXES is
+read as its key whatever its case, surrounding spaces, quotes (typographic too) and closing punctuation, or word
+separators, typographic dashes or none ("D wins", "d-wins", "dWins"), and a choice copied as its description in the notebook's
+FAILURES or FIXES, or as the name that opens the description ("checkerboard artifacts", "NaN"), is
 that choice, and so is a choice with its abbreviations written out ("learning rate off by 10", "spectral
-normalization"); a run's name is read the same way ("RUN_A", "run a"). A fix given as a diagnosis, or a failure
+normalization", "lr off by 10x"); a run's name is read the same way ("RUN_A", "run a"). A fix given as a diagnosis, or a failure
 as a fix, is told that the two dicts are confused. A choice in a list or tuple of one
 costs the format check, which asks for a string, and is graded as that choice by its run's checks;
 two choices for one run earn nothing there.
@@ -128,9 +129,9 @@ SEPARATORS = r"[\s_\-\u2010-\u2015]+"  # spaces, underscores, hyphens and typogr
 
 
 def spelled(value: str) -> str:
-    """A choice as a key is spelled: case, surrounding spaces, quotes and a closing full stop, and the
+    """A choice as a key is spelled: case, surrounding spaces, quotes and closing punctuation (". , ; : ! ?"), and the
     separators between words forgiven ("D wins", "d-wins", " D_Wins ", "`d_wins`" and "d_wins." are "d_wins")."""
-    value = value.strip().strip(QUOTES).strip().removesuffix(".").strip()
+    value = value.strip().strip(QUOTES).strip().rstrip(".,;:!?").strip().strip(QUOTES).strip()
     return re.sub(SEPARATORS, "_", value.lower())
 
 
@@ -142,9 +143,10 @@ def unseparated(value: str, allowed: tuple[str, ...]) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-WRITTEN_OUT = {  # the words a key abbreviates, as students write them out: "learning rate" is lr
+WRITTEN_OUT = {  # the words a key abbreviates, as students write them out: "learning rate" is lr, "10x" is 10
     "learning_rate": "lr", "exponential_moving_average": "ema", "discriminator": "d", "convolution": "conv",
     "convolutions": "conv", "normalisation": "norm", "normalization": "norm", "training": "train", "evaluation": "eval",
+    "a_factor_of_10": "10", "a_factor_10": "10", "factor_of_10": "10", "factor_10": "10", "10x": "10", "x10": "10",
 }
 
 
@@ -160,15 +162,24 @@ def written_out(value: str, allowed: tuple[str, ...]) -> str | None:
 
 def described(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
     """The key whose description in the notebook's FAILURES or FIXES (`listing`) `value` is, else None:
-    a choice copied as its description is that choice."""
+    a choice copied as its description, or as the name that opens it (see `description_forms`), is that choice."""
     try:
         descriptions = submission.get(listing)
     except CheckFailure:
         return None
     if not isinstance(descriptions, dict):
         return None
-    found = [key for key, text in descriptions.items() if key in allowed and isinstance(text, str) and spelled(text) == spelled(value)]
+    found = [key for key, text in descriptions.items()
+             if key in allowed and isinstance(text, str) and spelled(value) in description_forms(text)]
     return found[0] if len(found) == 1 else None
+
+
+def description_forms(text: str) -> set[str]:
+    """A description as a student may copy it, each form spelled: whole, the name before its colon
+    ("checkerboard artifacts", "NaN", "one-sided label smoothing"), and either without a closing parenthesis
+    ("a learning rate a factor 10 off")."""
+    forms = {text, text.split(":", 1)[0]}
+    return {spelled(form) for form in forms} | {spelled(re.sub(r"\s*\([^()]*\)\s*$", "", form)) for form in forms}
 
 
 # ---------------------------------------------------------------------------------------------
