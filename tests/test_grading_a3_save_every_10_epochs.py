@@ -1960,6 +1960,12 @@ def test_load_checkpoint_reads_state_dicts_and_refuses_what_could_run_code(tmp_p
     assert load("e.pt", packed.getvalue())[0] == (
         "`e.pt` is a zip archive torch.save does not write (compressed or over 100 MB); save checkpoints with torch.save"
     )
+    shadowed = G.state_dict()
+    shadowed["weight"].numel = torch.Size  # saved with the tensor: torch.load sets it again, and numel() answered Size([])
+    shadowed["weight"].is_contiguous = torch.Size
+    assert load("g.pt", saved({"G": shadowed, "epoch": 20})) == (
+        None, {"states": [{"weight": [4, 3], "bias": [4]}], "optimizers": [], "epochs": [20]}
+    )
     colliding = {(2**61 - 1) * k: k for k in range(1, 4)}  # keys sharing one hash: a few thousand of them hold the grader
     assert load("f.pt", saved({"G": G.state_dict(), "losses": colliding})) == (
         "`f.pt` is refused: it holds a dict or set whose keys would cost the grader more than their size (large ints or "

@@ -306,14 +306,17 @@ class TooLarge(ValueError):
 
 
 def dense(obj, budget: list[int] | None = None, depth: int = 0):
-    """`obj` with every tensor in it made dense (a saved expanded view loads as one stored element
-    repeated); TooLarge for a tensor claiming more than MAX_ELEMENTS elements, or more values than a
+    """`obj` with every tensor in it made a plain, dense tensor (a saved expanded view loads as one
+    stored element repeated); TooLarge for a tensor claiming more than MAX_ELEMENTS elements, or more values than a
     checkpoint holds, which could make the checks spin."""
     budget = budget if budget is not None else [100_000]
     budget[0] -= 1
     if budget[0] < 0 or depth > 8:
         raise TooLarge("more values than a checkpoint holds")
     if isinstance(obj, torch.Tensor):
+        # a plain tensor of the same values: torch.load restores attributes saved with a tensor, and
+        # one named like a method (t.numel = torch.Size) would answer for it in the checks below
+        obj = torch.Tensor.detach(obj)
         if obj.numel() > MAX_ELEMENTS:
             raise TooLarge(f"a tensor of {obj.numel():,} elements")
         return obj if obj.is_contiguous() else obj.contiguous()
