@@ -266,6 +266,7 @@ def test_cli_fid_checkpoint_draws_as_many_as_the_other_source(capfd, data_root, 
     assert FID_LINE.match(lines[-1]), out
 
 
+@pytest.mark.filterwarnings("ignore::reference.metrics.fid.SmallSampleWarning")  # 8 images: what the bar needs
 def test_cli_fid_no_progress_hides_the_decoding_bar_of_a_folder(capfd, data_root, tmp_path):
     folder = tmp_path / "digits-as-files"
     folder.mkdir()
