@@ -25,6 +25,7 @@ c.Execute.timeout = 300
 # (reference/grading/sandbox.py; the values shown are the defaults; flags such as --memory-mb win)
 # c.GanCourseGrading.wall_s = 900      # seconds for a whole submission, cells and checks
 # c.GanCourseGrading.check_s = 300     # seconds for one check
+# c.GanCourseGrading.cell_s = 300      # seconds for one cell (then interrupted; the next cells run)
 # c.GanCourseGrading.cpu_s = 1800      # CPU seconds per process
 # c.GanCourseGrading.cpus = 2.0       # CPU cores all its processes use together, on average
 # c.GanCourseGrading.memory_mb = 3072

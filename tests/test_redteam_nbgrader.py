@@ -23,7 +23,7 @@ import pytest
 
 from conftest import course_env, generated_course
 from reference.grading.notebook import answered
-from reference.grading.runner import _clean_error, _clean_outputs, grade_submission, sandbox_default
+from reference.grading.runner import MAX_CELLS, _clean_error, _clean_outputs, grade_submission, sandbox_default
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "a1_theory"
@@ -91,6 +91,9 @@ def _forged(release: Path, source: Path) -> dict[str, nbformat.NotebookNode]:
     return out
 
 
+TOO_BIG = "f_too_many_cells"  # its record says what every other student's says: only the merge refuses it
+
+
 BOMB = "iVBORw0KGgoAAAANSUhEUgAAw1AAAMNQAQAAAABj1ABnAAAAC0lEQVR42mNgAAIAAAUAAen63NgAAAAASUVORK5CYII="  # 50,000 x 50,000 pixels
 
 
@@ -109,7 +112,9 @@ def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     release, source = generated_course(course, A)
     submissions = {**_forged(release, source), "b_honest": answered(release, source), "c_printed_a_lone_surrogate": answered(release, source),
                    "d_honest": answered(release, source), "e_markdown_images": _with_images(answered(release, source))}
-    for student, nb in submissions.items():
+    too_big = answered(release, source)
+    too_big.cells += [nbformat.v4.new_code_cell("") for _ in range(MAX_CELLS)]  # nbgrader would read it (200,000 cells: 1 GB)
+    for student, nb in {**submissions, TOO_BIG: too_big}.items():
         folder = course / "submitted" / student / A
         folder.mkdir(parents=True)
         (folder / f"{A}.ipynb").write_text(json.dumps(nb))  # as the student's file holds it: nbformat.write would mend some
@@ -118,7 +123,7 @@ def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     full = sum(c["earned"] for c in record["checks"].values())
     assert full > 0 and not record["stopped"]
     lines = []
-    for student in submissions:
+    for student in [*submissions, TOO_BIG]:
         mine = copy.deepcopy(record)
         mine["student"] = student
         if student == "c_printed_a_lone_surrogate":  # as a record written before runner cleaned its text
@@ -131,13 +136,24 @@ def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert exported.returncode == 0, exported.stderr[-2000:]
     with open(course / "grades.csv", newline="") as f:
         scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f) if row["assignment"] == A}
-    return {"course": course, "merge": done, "scores": scores, "full": full, "students": list(submissions)}
+    return {"course": course, "merge": done, "scores": scores, "full": full, "students": list(submissions), "too_big_cells": len(too_big.cells)}
 
 
 def test_forged_metadata_stops_no_one_and_every_student_is_recorded(merged):
-    assert merged["merge"].returncode == 0, merged["merge"].stderr[-3000:]
+    said = merged["merge"].stderr
+    assert merged["merge"].returncode == 2, said[-3000:]  # for TOO_BIG only, named with the reason
+    assert f"not recorded, as nbgrader would read it: {A} of {TOO_BIG} (the notebook has {merged['too_big_cells']:,} cells, over the" in said, said[-3000:]
+    assert "every other submission was recorded" in said and "nbgrader could not record" not in said, said[-3000:]
     for student in merged["students"]:
         assert (merged["course"] / "autograded" / student / A / f"{A}.ipynb").is_file(), student
+
+
+def test_a_notebook_of_more_values_than_the_grader_reads_is_never_given_to_nbgrader(merged):
+    """nbgrader reads each submission again in the merge, a notebook of 200,000 empty cells (18 MB)
+    in 80 s and 1 GB, one of 5 million empty objects (14 MB) in 2.6 GB: the grader refused such a
+    notebook, the merge of the whole class read it."""
+    assert not (merged["course"] / "autograded" / TOO_BIG).exists()
+    assert TOO_BIG not in merged["scores"]
 
 
 def test_every_student_gets_exactly_the_score_the_grading_recorded(merged):
@@ -364,3 +380,51 @@ def test_a_test_cell_added_back_from_the_gradebook_shows_no_hidden_check_in_the_
     page = (merged["course"] / "feedback" / student / A / f"{A}.html").read_text()
     assert "Hidden check" in page and "Visible check" in page, "the test cells are not on the feedback page"
     assert "HIDDEN TESTS" not in page, "the feedback shows a hidden check's code"
+
+
+def _notebook_json(cells: list, metadata: dict | None = None) -> str:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": metadata or {}, "cells": cells}, separators=(",", ":"))
+
+
+def test_a_notebook_of_more_json_values_than_a_notebook_needs_is_not_graded_and_the_class_is(tmp_path: Path, capsys):
+    """What reading a notebook costs grows with its JSON values, not its bytes: 14 MB of empty objects
+    took nbformat 2.6 GB and 10 s, and 18 MB of 200,000 empty cells held the grader 80 s and 1 GB,
+    each under the 20 MB the grader reads (and `--jobs` grades several at once). Such notebooks are
+    refused in a few bytes each here (the limits scaled the same way), before anything is built."""
+    from reference.grading.command import _submissions
+    from reference.grading.runner import MAX_CONTAINERS, MAX_VALUES, _read_notebook
+
+    empty = {"cell_type": "code", "execution_count": None, "id": "x", "metadata": {}, "outputs": [], "source": ""}
+    attacks = {
+        "b_cells": _notebook_json([dict(empty, id=f"c{i}") for i in range(MAX_CELLS + 1)]),
+        "c_objects": _notebook_json([], {"x": [{}] * (MAX_CONTAINERS + 1)}),
+        "d_arrays": _notebook_json([], {"x": [[]] * (MAX_CONTAINERS + 1)}),
+        "e_numbers": _notebook_json([], {"x": [0] * MAX_VALUES}),
+    }
+    for student, text in {"a_honest": _notebook_json([empty]), **attacks}.items():
+        (tmp_path / "submitted" / student / A).mkdir(parents=True)
+        (tmp_path / "submitted" / student / A / f"{A}.ipynb").write_text(text)
+    assert [s for s, _ in _submissions(tmp_path, A, None)] == ["a_honest"]
+    said = capsys.readouterr().err
+    for student in attacks:
+        path = tmp_path / "submitted" / student / A / f"{A}.ipynb"
+        assert f"submitted/{student}/{A}/{A}.ipynb: the notebook " in said, said
+        with pytest.raises(ValueError, match="a notebook may have"):
+            _read_notebook(path)  # what grade_submission records as the reason, for every check
+
+
+def test_honest_notebooks_are_within_the_graders_reading_limits(tmp_path: Path):
+    """Every notebook of the course (lessons with their outputs, sources, student versions), and one
+    whose outputs print a large tensor (its brackets and commas are text, not JSON values)."""
+    from reference.grading.runner import MAX_VALUES, notebook_problem
+
+    notebooks = sorted({*ROOT.glob("solutions/*/*.ipynb"), *ROOT.glob("assignments/*/*.ipynb"), *ROOT.glob("lessons/*.ipynb")})
+    assert len(notebooks) > 15
+    for path in notebooks:
+        assert notebook_problem(path) is None, path
+    printed = nbformat.v4.new_code_cell("print(torch.zeros(300, 3000))")
+    printed.outputs = [nbformat.v4.new_output("stream", name="stdout", text=["tensor([[0., 0., 0.,  ..., 0., 0., 0.],\n"] * 5000)]
+    printed.outputs[0].text = "".join(printed.outputs[0].text) + "[" * MAX_VALUES + "," * MAX_VALUES
+    nb = nbformat.v4.new_notebook(cells=[printed] + [nbformat.v4.new_code_cell(f"x = {i}") for i in range(MAX_CELLS - 1)])
+    nbformat.write(nb, tmp_path / "honest.ipynb")
+    assert notebook_problem(tmp_path / "honest.ipynb") is None

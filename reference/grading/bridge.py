@@ -707,11 +707,12 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
     bin_dir = os.path.dirname(sys.executable)  # nbgrader runs `alembic` from the environment
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    from reference.grading.runner import notebook_problem
+
     written = 0
     failed: list[str] = []
+    refused: list[str] = []
     by_assignment: dict[str, list[dict]] = {}
-    for record in records:
-        by_assignment.setdefault(record["assignment"], []).append(record)
     for record in records:  # a record whose submission is not in this course would be "merged" into nothing
         notebook = Path("submitted", record["student"], record["assignment"], f"{record['notebook']}.ipynb")
         if not (root / notebook).is_file():
@@ -719,6 +720,12 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
                 f"the records hold {record['assignment']} of {record['student']}, and this course has no {notebook}; "
                 f"merge in the course folder whose submissions were graded"
             )
+    for record in records:  # nbgrader reads each notebook: one of millions of values held the whole class's merge
+        notebook = Path("submitted", record["student"], record["assignment"], f"{record['notebook']}.ipynb")
+        if problem := notebook_problem(root / notebook):
+            refused.append(f"{record['assignment']} of {record['student']} ({problem})")
+        else:
+            by_assignment.setdefault(record["assignment"], []).append(record)
     apps = []
     for assignment, group in sorted(by_assignment.items()):  # every assignment checked before anything is written
         students = sorted({r["student"] for r in group})
@@ -760,8 +767,10 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
                     ]
                     failed.append(f"{assignment} of {', '.join(sorted(set(missing))) or 'some students'}")
         written += len(group)
-    if failed:  # the others are recorded: nbgrader goes on after a student it cannot record
-        raise UserError(f"nbgrader could not record {'; '.join(failed)} (its log above says why); every other submission was recorded")
+    if failed or refused:  # the others are recorded: nbgrader goes on after a student it cannot record
+        said = [f"not recorded, as nbgrader would read it: {'; '.join(refused)}"] if refused else []
+        said += [f"nbgrader could not record {'; '.join(failed)} (its log above says why)"] if failed else []
+        raise UserError(f"{'; '.join(said)}; every other submission was recorded")
     return written
 
 

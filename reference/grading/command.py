@@ -22,6 +22,7 @@ from reference.errors import UserError
 LIMIT_HELP = {
     "wall_s": "seconds for one submission, cells and checks",
     "check_s": "seconds for one check",
+    "cell_s": "seconds for one notebook cell (then interrupted)",
     "cpu_s": "CPU seconds per process",
     "cpus": "CPU cores its processes use together, on average",
     "memory_mb": "MiB of memory",
@@ -103,6 +104,10 @@ def _submissions(root: Path, assignment: str, students: list[str] | None) -> lis
                 print(f"gan-course: warning: {notebook.relative_to(root)} is reached through a link; not graded (copy the files there instead)",
                       file=sys.stderr)
                 continue
+            if problem := _too_big(notebook):  # nbgrader would read it again in the merge: gigabytes, for the whole class
+                _warn(f"{notebook.relative_to(root)}: {problem}; not graded (ask the student for the notebook with its outputs "
+                      f"cleared and without extra cells)")
+                continue
             if not _looks_like_json(notebook):  # nbgrader would stop on it with a traceback
                 _warn(f"{notebook.relative_to(root)} is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)")
                 continue
@@ -116,9 +121,19 @@ def _warn(line: str) -> None:
     print("gan-course: warning: " + printable(line, mark="?"), file=sys.stderr)
 
 
+def _too_big(notebook: Path) -> str | None:
+    """Why the grader will not read the notebook (over its size, cells or JSON values), or None."""
+    from reference.grading.runner import notebook_problem
+
+    try:
+        return notebook_problem(notebook)
+    except OSError:
+        return None  # the grader says why it cannot read it, in the record
+
+
 def _looks_like_json(notebook: Path) -> bool:
     """Whether the file is JSON as a notebook is (an object); an empty, text or truncated file is not.
-    A file over the grader's notebook size is only looked at in its first bytes (the record says it is too large)."""
+    A file over the grader's notebook size is only looked at in its first bytes (`_too_big` refuses it)."""
     import json
 
     from reference.grading.runner import MAX_NOTEBOOK_MB

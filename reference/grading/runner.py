@@ -45,8 +45,17 @@ if TYPE_CHECKING:  # the proxy imports torch (a second): a command line's mistak
 __all__ = ["RESTARTS", "grade_many", "grade_submission", "parse_shard", "shard", "source_notebook"]
 
 RESTARTS = 2
+CELL_GRACE_S = 5.0  # how long a cell interrupted at its time limit may take to stop before its worker is ended
 RECORD_VERSION = 1
 MAX_NOTEBOOK_MB = 20
+# What reading a notebook builds grows with its JSON values, not its bytes: 14 MB of empty objects took
+# nbformat 2.6 GB and 10 s, 18 MB of 200,000 empty cells held the grader 80 s and 1 GB, and nbgrader reads
+# each submission again in the merge of the whole class. The course's longest notebook has 60 cells and
+# 1,411 JSON values, 230 of them objects and arrays (1,198 and 230 with its outputs): far below these.
+MAX_CELLS = 2_000
+MAX_VALUES = 1_000_000  # JSON values (objects, arrays, strings, numbers...) of one notebook
+MAX_CONTAINERS = 200_000  # of them objects and arrays, which cost nbformat far more
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 MAX_TEXT = 100_000
 MAX_IMAGE = 2_000_000
 MAX_PIXELS = 4096 * 4096  # pixels of one image output kept (a figure at the worker's 72 dpi is far smaller)
@@ -60,13 +69,39 @@ def source_notebook(root: Path, assignment: str) -> Path:
     return root / "solutions" / assignment / f"{assignment}.ipynb"
 
 
+def notebook_problem(path: str | os.PathLike) -> str | None:
+    """Why the notebook at `path` is too big to read, as one line ("the notebook has 200,000 cells,
+    over the 2,000 a notebook may have"), or None (also for a file that is not JSON: the reader says
+    what is wrong). Its values are counted in its bytes (outside its strings) before any is built;
+    only a notebook within MAX_CONTAINERS and MAX_VALUES is parsed, to count its cells."""
+    if os.stat(path).st_size > MAX_NOTEBOOK_MB * 2**20:
+        return f"the notebook is larger than {MAX_NOTEBOOK_MB} MB"
+    with open(path, "rb") as f:
+        data = f.read()
+    bare = _JSON_STRING.sub(b'""', data)  # commas and brackets in text (a printed tensor) are not values
+    containers = bare.count(b"{") + bare.count(b"[")
+    if containers > MAX_CONTAINERS:
+        return f"the notebook is made of {containers:,} JSON objects and arrays, over the {MAX_CONTAINERS:,} a notebook may have"
+    values = bare.count(b",") + containers + 1
+    if values > MAX_VALUES:
+        return f"the notebook is made of {values:,} JSON values, over the {MAX_VALUES:,} a notebook may have"
+    try:
+        cells = json.loads(data.decode("utf-8-sig")).get("cells")
+    except (ValueError, RecursionError, AttributeError):
+        return None
+    if isinstance(cells, list) and len(cells) > MAX_CELLS:
+        return f"the notebook has {len(cells):,} cells, over the {MAX_CELLS:,} a notebook may have"
+    return None
+
+
 def _read_notebook(path: Path):
     import nbformat
 
     if not path.is_file():
         raise UserError(f"notebook {path} does not exist; pass the path of a .ipynb file")
-    if path.stat().st_size > MAX_NOTEBOOK_MB * 2**20:
-        raise ValueError(f"the notebook is larger than {MAX_NOTEBOOK_MB} MB")
+    problem = notebook_problem(path)
+    if problem is not None:
+        raise ValueError(problem)
     return nbformat.read(path, as_version=4)
 
 
@@ -229,10 +264,11 @@ class _Session:
         from reference.grading.proxy import Channel
 
         self.channel = Channel(self.worker.fd_in, self.worker.fd_out, self.worker.lost, lambda: self.check_deadline)
-        self.channel.send({"op": "execute", "cells": self.cells})
+        self.channel.send({"op": "execute", "cells": self.cells, "cell_s": self.limits.cell_s})
         results: dict[int, dict] = {}
         kept = MAX_OUTPUTS
         while True:
+            self._cell_deadline()
             reply = self.channel.receive()
             if not isinstance(reply, dict) or reply.get("done") is True:
                 if self.worker.over_disk():  # files the cells left count, even if they finished between two looks
@@ -248,6 +284,15 @@ class _Session:
                     outputs = [{"output_type": "stream", "name": "stdout", "text": OUTPUTS_LEFT_OUT.format(mb=MAX_OUTPUTS // 2**20)}]
                 kept -= min(size, kept)
                 results[index] = {"digest": self.digests[index], "outputs": outputs, "error": _clean_error(reply.get("error"))}
+
+    def _cell_deadline(self) -> None:
+        """The next cell's reply is due within the cell limit (the worker interrupts the cell there)
+        and CELL_GRACE_S more: a cell that will not stop ends its worker then, not at the wall limit."""
+        self.check_deadline = min(self.deadline, time.monotonic() + self.limits.cell_s + CELL_GRACE_S)
+        if self.check_deadline < self.deadline:
+            self.worker.time_limit = f"a cell ran past its time limit ({self.limits.cell_s:g} s) and did not stop when interrupted"
+        else:
+            self.worker.time_limit = f"it ran past the submission's wall-time limit ({self.limits.wall_s:g} s)"
 
     def for_check(self) -> RemoteSubmission:
         from reference.grading.proxy import RemoteSubmission

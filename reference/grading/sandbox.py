@@ -24,7 +24,8 @@ cannot is a `SandboxUnavailable` error for the instructor, never a 0 for every s
 
 Limits (`Limits`; defaults fit a2's and a4's grade-time training on 2 cores; settable in
 nbgrader_config.py as `c.GanCourseGrading.<name> = ...` or by flag): wall time for the whole
-submission and per check, CPU time and memory per process (the kernel's RLIMIT_CPU and
+submission, per check and per cell (a cell past it is interrupted as a kernel's interrupt would, and
+the worker ended if it goes on `CELL_GRACE_S` later), CPU time and memory per process (the kernel's RLIMIT_CPU and
 RLIMIT_DATA), processes in the sandbox, size of one file (RLIMIT_FSIZE, memfds included), disk used
 in scratch, bytes printed. Besides: OPEN_FILES descriptors per process (RLIMIT_NOFILE), no real-time
 or raised priority (RLIMIT_RTPRIO, RLIMIT_NICE), at most INOTIFY_INSTANCES inotify instances (a
@@ -149,6 +150,7 @@ class Limits:
 
     wall_s: float = 900.0  # the whole submission: its cells and every check
     check_s: float = 300.0  # one check (the worker is restarted for the next one if it runs over)
+    cell_s: float = 300.0  # one notebook cell: interrupted past it, as a kernel's interrupt; the next cells still run
     cpu_s: int = 1800  # CPU time of each process
     cpus: float = 2.0  # CPU cores all its processes use together, on average (paused past that)
     memory_mb: int = 3072  # each process's data (RLIMIT_DATA), and all its processes' resident memory together

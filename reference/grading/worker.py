@@ -26,6 +26,38 @@ NAMESPACE_KEY = "__gan_course_namespace__"
 LIST_LIMIT = 1_000_000  # longer lists stay in the worker as handles
 
 
+class CellTimeout(KeyboardInterrupt):
+    """Raised in a cell that ran past its time limit, as a kernel's interrupt raises KeyboardInterrupt
+    (so `except Exception` in the student's loop does not swallow it)."""
+
+
+class CellTimer:
+    """Interrupts the main thread's cell `seconds` after `start()`, then again every second until
+    `stop()` (a cell that swallowed one interrupt gets the next). Fork does not copy the timer."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.running = seconds, False
+
+    def _interrupt(self, signum: int, frame: Any) -> None:
+        if self.running:
+            raise CellTimeout(f"this cell ran past the {self.seconds:g} s one cell may run when graded (the cell time limit) "
+                              f"and was interrupted there; the cells after it still ran")
+
+    def start(self) -> None:
+        import signal
+
+        if self.seconds > 0:
+            self.running = True
+            signal.signal(signal.SIGALRM, self._interrupt)  # again for each cell: an earlier cell may have replaced it
+            signal.setitimer(signal.ITIMER_REAL, self.seconds, 1.0)
+
+    def stop(self) -> None:
+        import signal
+
+        self.running = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 class Capture(io.TextIOBase):
     """A stdout/stderr that keeps the first OUTPUT_LIMIT characters written to it."""
 
@@ -130,7 +162,7 @@ class Worker:
             request = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
             op = request.get("op")
             if op == "execute":
-                self.execute(request["cells"])
+                self.execute(request["cells"], float(request.get("cell_s") or 0))
                 continue
             sink = Capture()
             saved = sys.stdout, sys.stderr
@@ -165,7 +197,9 @@ class Worker:
         raise ValueError(f"unknown request {op!r}")
 
     # ----------------------------------------------------------------------------- cells
-    def execute(self, cells: list[dict]) -> None:
+    def execute(self, cells: list[dict], cell_s: float = 0.0) -> None:
+        """Run `cells` in order, as a kernel would, each interrupted past `cell_s` seconds (0: never);
+        one reply per cell, then {"done": True}."""
         from reference.grading.checks import first_line
         from reference.grading.notebook import CellError, NoIPython, first_source_line, has_value, run_cell
 
@@ -180,10 +214,16 @@ class Worker:
             sys.stdout = sys.stderr = out
             outputs: list[dict] = []
             error = None
+            timer = CellTimer(cell_s)
             try:
-                value = run_cell(source, self.namespace, index)
+                try:
+                    timer.start()
+                    value = run_cell(source, self.namespace, index)
+                finally:
+                    timer.stop()
                 result = repr(value)[:OUTPUT_LIMIT] if has_value(value) else None
             except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001 - record and go on, like a kernel
+                timer.stop()  # again: an interrupt that came as the cell ended may have cut the first stop short
                 result = None
                 error = {"ename": type(err).__name__, "evalue": first_line(err), "traceback": traceback.format_exception(err)[-8:]}
                 self.cell_errors.append(CellError(index, first_source_line(source), type(err).__name__, first_line(err), source))
