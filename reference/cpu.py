@@ -134,19 +134,61 @@ def passive_wait(environ: dict[str, str] | None = None) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")  # where cgroup v2 (or v1's controllers, one folder each) is mounted
+PROC_CGROUP = Path("/proc/self/cgroup")  # this process's cgroup under each hierarchy
+
+
+def _own_cgroup(hierarchy: str) -> str | None:
+    """This process's cgroup path in `hierarchy` ("" for cgroup v2, "cpu" for v1's cpu controller),
+    as /proc/self/cgroup lists it ("0::/system.slice/x.service"), or None when it lists none."""
+    try:
+        lines = PROC_CGROUP.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers == hierarchy or (hierarchy and hierarchy in controllers.split(",")):
+            return path
+    return None
+
+
+def _from_mount_to_own(mount: Path, own: str | None) -> list[Path]:
+    """`mount` and every folder below it down to this process's cgroup `own` (where it exists: in a
+    container with a cgroup namespace `own` is "/", the mount itself)."""
+    folders = [mount]
+    for part in Path(own or "/").parts[1:]:
+        if part == ".." or not (folders[-1] / part).is_dir():
+            break
+        folders.append(folders[-1] / part)
+    return folders
+
+
 def _cgroup_cpus() -> float:
-    """The CPUs the container's quota allows (cgroup v2 cpu.max or v1 cfs quota), inf if none."""
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        return math.inf if quota == "max" else int(quota) / int(period)
-    except (OSError, ValueError):
-        pass
-    try:
-        quota_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
-        period_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
-        return math.inf if quota_us <= 0 else quota_us / period_us
-    except (OSError, ValueError):
-        return math.inf
+    """The CPUs the tightest CPU quota over this process allows, inf if none.
+
+    The quota may sit on the process's own cgroup or on any above it: a container's at the mount's
+    root (its cgroup namespace), a JupyterHub SystemdSpawner kernel's `cpu_limit` on its service
+    (/sys/fs/cgroup/system.slice/jupyter-<user>-singleuser.service/cpu.max) with none at the root.
+    cgroup v2 cpu.max ("200000 100000": 2 CPUs; "max 100000": none), else v1's cfs quota and period.
+    """
+    limits = []
+    for folder in _from_mount_to_own(CGROUP_ROOT, _own_cgroup("")):
+        try:
+            quota, period = (folder / "cpu.max").read_text().split()[:2]
+            if quota != "max":
+                limits.append(int(quota) / int(period))
+        except (OSError, ValueError):
+            pass
+    if not limits:  # cgroup v1
+        for folder in _from_mount_to_own(CGROUP_ROOT / "cpu", _own_cgroup("cpu")):
+            try:
+                quota_us = int((folder / "cpu.cfs_quota_us").read_text())
+                period_us = int((folder / "cpu.cfs_period_us").read_text())
+                if quota_us > 0:
+                    limits.append(quota_us / period_us)
+            except (OSError, ValueError):
+                pass
+    return min(limits, default=math.inf)
 
 
 def usable_cores() -> int:

@@ -49,6 +49,27 @@ def test_home_cache_when_neither_is_set(tmp_path: Path, monkeypatch) -> None:
     assert cache_dir() == tmp_path / "home" / ".cache" / "gan-course"
 
 
+def test_no_home_folder_is_one_user_error_line(monkeypatch) -> None:
+    """A container started with `--user 12345` (no entry in /etc/passwd) and no HOME: Python cannot
+    expand ~ and raises RuntimeError; the course says what to set instead, in one line."""
+    import pwd
+
+    def no_entry(uid: int):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.delenv("GAN_COURSE_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    with pytest.raises(UserError) as err:
+        cache_dir()
+    message = str(err.value)
+    assert "\n" not in message and "HOME is unset" in message, message
+    assert message.endswith("set HOME, or set GAN_COURSE_CACHE to a writable folder"), message
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")  # an absolute XDG_CACHE_HOME needs no home folder
+    assert cache_dir() == Path("/xdg") / "gan-course"
+
+
 def test_writable_dir_creates_the_folder(tmp_path: Path) -> None:
     folder = writable_dir(tmp_path / "a" / "b")
     assert folder == tmp_path / "a" / "b" and folder.is_dir()

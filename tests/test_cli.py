@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -241,7 +242,7 @@ def test_console_script_error_is_one_line_without_traceback(mlp_run, tmp_path):
 def test_an_ascii_stdout_prints_what_it_cannot_encode_as_escapes(mlp_run, tmp_path):
     """A real `gan-course` process whose stdout is ASCII (PYTHONIOENCODING=ascii; the C locale without
     UTF-8 mode): a non-ASCII --out was written, then 'Wrote ... to <path>' ended in a UnicodeEncodeError."""
-    out = tmp_path / "échantillons ü.png"
+    out = tmp_path / os.fsdecode("échantillons ü.png".encode())  # its UTF-8 bytes, whatever pytest's locale
     proc = subprocess.run(
         [console_script(), "sample", str(mlp_run), "--n", "4", "--out", str(out)],
         capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "ascii"},
@@ -312,7 +313,7 @@ def test_a_config_file_is_read_as_utf8_on_any_machine(capfd, tmp_path):
     """TOML and JSON are UTF-8: a config with a non-ASCII comment, saved with a BOM (Windows Notepad),
     trains; and it reads the same where the locale's encoding is ASCII (LC_ALL=C without UTF-8 mode),
     where it was "cannot read config ...: 'ascii' codec can't decode byte ...; fix the file's syntax"."""
-    path = tmp_path / "exp β.toml"
+    path = tmp_path / os.fsdecode("exp β.toml".encode())  # its UTF-8 bytes, whatever pytest's locale
     path.write_bytes('# β1 = 0.5: the DCGAN paper\'s Adam, café edition\nmodel = "mlp"\nepochs = 1\n'.encode("utf-8-sig"))
     out = tmp_path / "run"
     code, _, err = cli(capfd, "train", "--config", path, "--max-images", "64", "--device", "cpu", "--no-progress", "--out", out)
@@ -473,7 +474,7 @@ def test_a_full_disk_while_writing_a_run_file_is_one_line_and_the_run_resumes(ca
                             lambda history, path: _full_disk(path) if len(history) == 2 else real_curves(history, path))
 
     code, _, err = cli(capfd, *TINY, "--epochs", "3", "--out", run)
-    assert_one_line_error(code, err, "no space left on device", str(run / target), f"--resume {run}")
+    assert_one_line_error(code, err, "no space left on device", str(run / target), f"--resume {shlex.quote(str(run))}")
     assert not temp_files(run), f"temp files left behind: {temp_files(run)}"
     saved = 1 if target == "checkpoints/last.pt" else 2
     assert load_checkpoint(run)["epoch"] == saved, "last.pt is not the last one that was written whole"
@@ -626,7 +627,7 @@ def interrupted_at_once(capfd, monkeypatch, run: Path) -> str:
 def test_ctrl_c_names_the_run_folder_to_resume(capfd, tmp_path, monkeypatch):
     run = tmp_path / "run"
     err = interrupted_at_once(capfd, monkeypatch, run)
-    assert err.splitlines() == [f"gan-course: error: interrupted; resume the run with: gan-course train --resume {run}"], err
+    assert err.splitlines() == [f"gan-course: error: interrupted; resume the run with: gan-course train --resume {shlex.quote(str(run))}"], err
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -981,7 +982,7 @@ def test_an_error_mid_run_gets_its_own_last_line_after_the_progress_bar(capfd, t
     monkeypatch.setattr(trainer.Run, "train_epoch", stopped)
     code, _, err = cli(capfd, *TINY, "--progress", "--epochs", "3", "--out", run)
     assert code == 2
-    expected = f"gan-course: error: interrupted; resume the run with: gan-course train --resume {run}"
+    expected = f"gan-course: error: interrupted; resume the run with: gan-course train --resume {shlex.quote(str(run))}"
     assert err.endswith("\n" + expected + "\n"), f"the error is not the last line of its own: {err[-300:]!r}"
 
 
@@ -1160,7 +1161,7 @@ def test_a_non_ascii_out_in_the_posix_locale_trains(capfd, tmp_path):
     out = str(tmp_path / "tt ") + "\udcc3\udca9"
     code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", out)
     assert code == 0, err
-    assert (tmp_path / "tt é" / "checkpoints" / "last.pt").is_file()
+    assert (tmp_path / os.fsdecode("tt é".encode()) / "checkpoints" / "last.pt").is_file()
 
 
 def test_stdout_in_the_posix_locale_prints_path_bytes_as_they_came_and_escapes_the_rest(monkeypatch):
@@ -1220,7 +1221,7 @@ def test_sigterm_mid_run_is_one_line_and_the_run_resumes(capfd, tmp_path):
                 proc.kill()
                 proc.wait()
     err = log.read_text()
-    expected = f"gan-course: error: stopped by SIGTERM (a time limit, a culler or kill); resume the run with: gan-course train --resume {run}"
+    expected = f"gan-course: error: stopped by SIGTERM (a time limit, a culler or kill); resume the run with: gan-course train --resume {shlex.quote(str(run))}"
     assert proc.returncode == 2, f"status {proc.returncode}; stderr ends: {err[-500:]!r}"
     assert err.endswith("\n" + expected + "\n"), f"the stop is not the last line of its own: {err[-500:]!r}"
     assert "Traceback" not in err
@@ -1346,7 +1347,7 @@ def test_a_real_write_failure_inside_torch_save_is_one_line(capfd, tmp_path):
         [console_script(), *TINY, "--epochs", "3", "--save-every", "2", "--out", str(run)],
         capture_output=True, text=True, preexec_fn=small_files, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )  # fmt: skip
-    assert_one_line_error(proc.returncode, proc.stderr, "file too large", str(run / "checkpoints" / "last.pt"), f"--resume {run}")
+    assert_one_line_error(proc.returncode, proc.stderr, "file too large", str(run / "checkpoints" / "last.pt"), f"--resume {shlex.quote(str(run))}")
     assert not temp_files(run), temp_files(run)
 
 
@@ -1400,7 +1401,7 @@ def test_a_runs_checkpoints_folder_is_taken_where_a_checkpoint_is_and_refused_by
     code, out, err = cli(capfd, "sample", folder, "--n", "4", "--out", tmp_path / "grid.png")
     assert code == 0 and (tmp_path / "grid.png").is_file(), err
     code, _, err = cli(capfd, "train", "--resume", folder, "--epochs", "3")
-    assert_one_line_error(code, err, "checkpoints folder", f"--resume {mlp_run}")
+    assert_one_line_error(code, err, "checkpoints folder", f"--resume {shlex.quote(str(mlp_run))}")
     assert not (folder / "config.json").exists() and not (folder / "checkpoints").exists()
 
 

@@ -113,6 +113,42 @@ def test_a_container_quota_caps_the_threads(monkeypatch):
     assert cpu.usable_cores() == len(os.sched_getaffinity(0))
 
 
+def fake_cgroups(monkeypatch, tmp_path: Path, own: str, files: dict[str, str]) -> None:
+    """A cgroup mount under tmp_path holding `files` (path below the mount: text), and a
+    /proc/self/cgroup that puts this process in `own` ("0::/..." for v2, "N:cpu,cpuacct:/..." for v1)."""
+    for name, text in files.items():
+        (tmp_path / "cgroup" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "cgroup" / name).write_text(text)
+    (tmp_path / "proc-self-cgroup").write_text(own)
+    monkeypatch.setattr(cpu, "CGROUP_ROOT", tmp_path / "cgroup")
+    monkeypatch.setattr(cpu, "PROC_CGROUP", tmp_path / "proc-self-cgroup")
+
+
+SERVICE = "system.slice/jupyter-ada-singleuser.service"
+
+
+@pytest.mark.parametrize(
+    ("own", "files", "cpus"),
+    [
+        # JupyterHub's SystemdSpawner, cpu_limit = 2: the quota on the kernel's service, none at the root
+        ("0::/" + SERVICE + "\n", {SERVICE + "/cpu.max": "200000 100000\n", "system.slice/cpu.max": "max 100000\n"}, 2.0),
+        # a slice's quota binds every service below it
+        ("0::/" + SERVICE + "\n", {SERVICE + "/cpu.max": "max 100000\n", "system.slice/cpu.max": "150000 100000\n"}, 1.5),
+        # a container with its own cgroup namespace: the quota at the mount's root
+        ("0::/\n", {"cpu.max": "100000 100000\n"}, 1.0),
+        # cgroup v1, a quota on the process's own cgroup of the cpu controller
+        ("4:memory:/x\n3:cpu,cpuacct:/batch/job7\n", {"cpu/batch/job7/cpu.cfs_quota_us": "300000\n",
+         "cpu/batch/job7/cpu.cfs_period_us": "100000\n", "cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3.0),
+        ("0::/" + SERVICE + "\n", {SERVICE + "/cpu.max": "max 100000\n"}, float("inf")),  # no quota anywhere
+    ],
+)
+def test_the_tightest_cpu_quota_over_the_process_counts(monkeypatch, tmp_path, own, files, cpus):
+    """A CPU quota may sit on any cgroup from the mount down to the process's own: only the one at the
+    mount's root was read, so a JupyterHub kernel limited to 2 CPUs on a 64-core node got 64 threads."""
+    fake_cgroups(monkeypatch, tmp_path, own, files)
+    assert cpu._cgroup_cpus() == cpus
+
+
 @pytest.mark.parametrize("others, expected", [(0.0, 2), (0.4, 2), (1.0, 1), (2.0, 1), (7.5, 1)])
 def test_a_run_leaves_the_cores_other_jobs_keep_busy(monkeypatch, others, expected):
     monkeypatch.delenv("GAN_COURSE_THREADS", raising=False)
