@@ -703,6 +703,23 @@ def test_a_write_into_a_missing_folder_and_a_refused_checkpoint_get_their_fix(tm
     assert told(_raised(lambda: open(tmp_path / "nothing.txt"))).endswith("nothing.txt'")  # Python's own open: no guess
 
 
+def test_torch_save_into_a_missing_folder_with_a_non_ascii_path_gets_the_fix(tmp_path):
+    """torch.save opens a path that is not ASCII (a student's /home/josé) with Python's open, so a
+    missing folder is a FileNotFoundError, not the "Parent directory" RuntimeError: the fix follows
+    too; torch.load of a missing file hears both causes."""
+    from reference.grading.checks import raised_in
+
+    def told(err: BaseException) -> str:
+        return StudentError(type(err).__name__, first_line(err), raised_in=raised_in(err)).describe()
+
+    folder = tmp_path / "josé"
+    folder.mkdir()
+    written = told(_raised(lambda: torch.save({"epoch": 10}, folder / "checkpoints" / "epoch_010.pt")))
+    assert "create its folder first, os.makedirs(folder, exist_ok=True)" in written, written
+    read = told(_raised(lambda: torch.load(folder / "nothing.pt")))
+    assert "to read one, check the path" in read, read
+
+
 def test_check_messages_reach_the_instructors_terminal_as_one_printable_line(tmp_path):
     """`pytest tests/autograders/test_<id>.py --notebook NB` prints each lost check's message in its
     summary: a file name quoted there with an escape sequence or a line break (the student's to choose)
