@@ -694,6 +694,31 @@ def test_one_checkpoint_file_rewritten_at_every_save_scores_full_marks(tmp_path)
     assert scores(submission(tmp_path, ONE_BASED, save=last)) == OK
 
 
+PRUNED = SAVE.replace(
+    '    torch.save(state, out_dir / f"ckpt_{tag:03d}.pt")\n',
+    '    torch.save(state, out_dir / f"ckpt_{tag:03d}.pt")\n'
+    '    for old in sorted(out_dir.glob("ckpt_*.pt"))[:-2]:  # keep the two newest checkpoints\n'
+    '        old.unlink()\n',
+)
+
+
+def test_a_run_that_deletes_its_older_checkpoints_is_judged_by_those_it_keeps(tmp_path):
+    """ckpt_010.pt, written after epoch 10 and deleted after epoch 30 by the run itself (only the two newest kept),
+    counts for the schedule and is not read: it was once reported as a file that "could not be read (No such file or
+    directory); save it as a plain file", 4 points lost."""
+    assert PRUNED != SAVE
+    assert scores(submission(tmp_path, ONE_BASED, save=PRUNED)) == OK
+
+
+def test_a_run_that_deletes_all_its_checkpoints_is_told_so(tmp_path):
+    gone = ONE_BASED + '    for old in out_dir.glob("ckpt_*.pt"):  # after the run\n        old.unlink()\n'
+    deleted = ("the 30-epoch run wrote checkpoints (`ckpt_010.pt`, `ckpt_020.pt`) and deleted them all before it ended, so "
+               "none is left to resume from; keep at least the newest checkpoint")
+    result = scores(submission(tmp_path, gone))
+    assert {name: result[name] for name in ("test_checkpoints_hold_g_and_d", "test_checkpoints_hold_optimizers_and_epoch")} == {
+        "test_checkpoints_hold_g_and_d": (0.0, deleted), "test_checkpoints_hold_optimizers_and_epoch": (0.0, deleted)}
+
+
 @pytest.mark.parametrize("name", list(CORRECT) + list(CORRECT_CELLS))
 def test_correct_variants_score_full_marks(tmp_path, name):
     path = submission(tmp_path, CORRECT[name]) if name in CORRECT else cells(tmp_path, *CORRECT_CELLS[name])

@@ -278,6 +278,25 @@ PENALTY_VERDICTS_EPS_N1111 = {
     ),
 }
 
+REAL_FIRST = (", and it takes the real scores first, critic_loss(critic_real, critic_fake) (DeepLearning.AI's get_crit_loss "
+              "takes the fake ones first)")
+FLIPPED_CRITIC = ("critic_loss(critic_real, critic_fake) = -0.295557 on seeded critic scores of shape (16, 1); expected 0.295557: "
+                  "the sign is flipped: that is mean(D(x)) - mean(D(G(z))), the estimate of W that the critic maximises; critic_loss "
+                  f"is what it minimises, mean(D(G(z))) - mean(D(x)){REAL_FIRST}")
+
+
+def test_a_critic_loss_with_its_arguments_in_deeplearning_ais_order_is_told_the_order(tmp_path):
+    """DeepLearning.AI's C1W3 get_crit_loss(crit_fake_pred, crit_real_pred) body under this task's name: called as
+    critic_loss(critic_real, critic_fake), its value is the flipped sign, and the message names the order too (a
+    student reading `mean(crit_fake_pred) - mean(crit_real_pred)` in their own code sees no flipped sign)."""
+    dlai = cell("""
+        def critic_loss(crit_fake_pred, crit_real_pred):
+            return torch.mean(crit_fake_pred) - torch.mean(crit_real_pred)
+    """, GENERATOR_OK)
+    result = graded_here(submission(tmp_path, losses=dlai), A, only=["test_critic_loss_matches_reference"])
+    assert result == {"test_critic_loss_matches_reference": (0.0, FLIPPED_CRITIC)}
+
+
 WRONG = {
     "no_create_graph_generator_loss_negated": (
         {
@@ -322,7 +341,7 @@ WRONG = {
             "test_critic_loss_matches_reference": (
                 0.0, "critic_loss(critic_real, critic_fake) = -0.295557 on seeded critic scores of shape (16, 1); expected "
                 "0.295557: the sign is flipped: that is mean(D(x)) - mean(D(G(z))), the estimate of W that the critic maximises; "
-                "critic_loss is what it minimises, mean(D(G(z))) - mean(D(x))",
+                f"critic_loss is what it minimises, mean(D(G(z))) - mean(D(x)){REAL_FIRST}",
             ),
             "test_penalty_at_random_interpolates": (
                 0.0, f"gradient_penalty(critic, real, fake) on {POINTS}: x_hat_i is not on the segment from fake_i to real_i, "
@@ -1458,6 +1477,38 @@ def made_up(seed: int, w1: list[float], estimate: list[float], grad_norm: float 
 )
 def test_a_run_learns_when_w1_and_the_critics_estimate_fall_and_the_critic_stays_lipschitz(w1, estimate, fault):
     assert made_up(0, w1, estimate).fault() == fault
+
+
+LAMBDA_TWICE = ("gradient_penalty is not right yet: gradient_penalty(critic, real, fake) = 225 for a linear critic on points, "
+                "D(x) = w.x + b with ||w|| = 2.5; expected 22.5: lambda_gp is applied twice")
+
+
+@pytest.mark.parametrize(
+    ("w1", "estimate", "fault"),
+    [
+        ([0.9, 0.95, 1.0, 1.0, 1.0, 1.0, 1.03], LEARNS[1], "the generator's samples moved away from the data: the exact W1 went "
+         f"from 0.9 to 1.03; {LAMBDA_TWICE}"),
+        ([0.9, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65], LEARNS[1], "the generator's samples hardly moved towards the data: the exact W1 "
+         f"went from 0.9 to at best 0.65, not 0.7 of its start or less; {LAMBDA_TWICE}"),
+        (LEARNS[0], [0.9, 0.8, 0.8, 0.7, 0.6, 0.5, 0.46], "the critic's estimate of W did not fall: 0.9 at its highest, 0.46 at "
+         f"the end (expected at most 0.5 of its peak) while the exact W1 fell from 0.9 to 0.6; {LAMBDA_TWICE}"),
+    ],
+)
+def test_a_generator_that_does_not_learn_is_blamed_on_the_function_found_wrong(w1, estimate, fault):
+    """A penalty applied with lambda_gp twice (100 x the mean) kept G from moving in the grading run (W1 0.884 to
+    1.43, seed 0): the run names the penalty's fault, not generator_loss, which is right."""
+    assert made_up(0, w1, estimate).fault(LAMBDA_TWICE) == fault
+
+
+def test_the_grading_run_names_a_wrong_penalty_when_g_does_not_learn(monkeypatch):
+    module = checks()
+    away = [0.9, 0.95, 1.0, 1.0, 1.0, 1.0, 1.03]
+    monkeypatch.setattr(module, "training_runs", lambda submission: [made_up(0, away, LEARNS[1]), made_up(1, away, LEARNS[1])])
+    monkeypatch.setattr(module, "cause_in_the_functions", lambda submission: LAMBDA_TWICE)
+    monkeypatch.setattr(module, "many_calls", lambda submission: None)
+    assert run_check(module.test_training_lowers_the_critics_estimate, None) == (
+        0.0, "in the grading run (300 generator steps, seed 0) the generator's samples moved away from the data: the exact W1 "
+        f"went from 0.9 to 1.03; {LAMBDA_TWICE}")
 
 
 @pytest.mark.parametrize(

@@ -459,3 +459,21 @@ def test_a_description_s_opening_name_10x_and_closing_punctuation_are_the_choice
         assert run_check(CHECKS.test_run_c_diagnosis, Fake(diagnosis={"run_c": punctuated}, **listings)) == (2.0, "")
     assert run_check(CHECKS.test_run_b_diagnosis, Fake(diagnosis={"run_b": "artifacts"}, **listings)) == (
         0.0, "diagnosis['run_b'] = 'artifacts' is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES))
+
+
+def test_a_choice_in_the_other_number_or_british_spelling_is_the_choice_it_spells():
+    """A choice with a word in the plural for the singular or the reverse ("oscillations", "D win", "logit loss"), or
+    spelt the British way ("checkerboard artefacts"), is that choice: right or wrong as that key, never "not one of
+    FAILURES' keys" (each was before)."""
+    names = helpers()
+    listings = {"FAILURES": names["FAILURES"], "FIXES": names["FIXES"]}
+    fake = Fake(diagnosis={**RIGHT_DIAGNOSIS, "run_b": "checkerboard artefacts", "run_c": "D win", "run_e": "Oscillations"},
+                fix={**RIGHT_FIX, "run_d": "logit loss"}, **listings)
+    assert run_check(CHECKS.test_answers_are_well_formed, fake) == (2.0, "")
+    assert run_check(CHECKS.test_run_b_diagnosis, fake) == (2.0, "")
+    assert run_check(CHECKS.test_run_c_diagnosis, fake) == (2.0, "")
+    assert run_check(CHECKS.test_run_d_fix, fake) == (1.0, "")
+    assert run_check(CHECKS.test_run_e_diagnosis, fake) == (
+        0.0, "diagnosis['run_e'] = 'oscillation' is not what run_e shows; look again at its curves and grids")
+    assert run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": "lr_ds"})) == (
+        0.0, "fix['run_c'] = 'lr_ds' is not one of FIXES' keys: " + ", ".join(CHECKS.FIXES))

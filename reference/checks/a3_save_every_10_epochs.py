@@ -410,10 +410,13 @@ class Run:
             self.grids[p] = grid_problem(name, data)
             if self.grids[p] is None:
                 self.unmapped[p] = mapping_problem(name, data, self.made.get(p, []))
+        self.removed = []  # checkpoints the run wrote and later deleted itself (keeping only the newest)
         for p in [p for p in files if p.lower().endswith(CHECKPOINT_SUFFIXES)][:MAX_FILES]:
             name = PurePosixPath(p).name
             try:
                 self.checkpoints[p] = load_checkpoint(name, read_scratch_bytes(scratch, f"{folder}/{p}", MAX_FILE))
+            except FileNotFoundError:
+                self.removed.append(p)
             except OSError as err:
                 self.checkpoints[p] = (f"`{name}` could not be read ({err.strerror or err}); save it as a plain file", {"states": [], "optimizers": [], "epochs": []})
 
@@ -572,6 +575,14 @@ def _within(state: dict[str, list[int]], shapes: dict[str, list[int]]) -> bool:
     return any({key[len(p):]: shape for key, shape in state.items() if key.startswith(p)} == shapes for p in prefixes)
 
 
+def all_removed(r: Run) -> str:
+    """Why no checkpoint can be judged when the run deleted every one it wrote. A run that deletes old checkpoints
+    and keeps the newest is judged by those it kept (they were written on the schedule all the same)."""
+    names = ", ".join(f"`{PurePosixPath(p).name}`" for p in r.removed[:3]) + (", ..." if len(r.removed) > 3 else "")
+    return (f"the 30-epoch run wrote checkpoints ({names}) and deleted them all before it ended, so none is left to resume "
+            f"from; keep at least the newest checkpoint")
+
+
 def _optimizes(optimizer: list[list[list[int]]], params: list[list[int]]) -> bool:
     """Whether an optimizer state (see `_optimizers`) holds a trained state for exactly these parameters."""
     return len(optimizer) == len(params) and all(entry and all(s == shape for s in entry) for entry, shape in zip(optimizer, params))
@@ -594,10 +605,11 @@ def _saved_checkpoints(r: Run) -> list[tuple[int, list[str]]]:
 def test_checkpoints_hold_optimizers_and_epoch(submission):
     """checkpoints hold both optimizers' states and the number of epochs done, to resume from"""
     r = run(submission, 30)
-    assert r.checkpoints, (
+    assert r.checkpoints or r.removed, (
         f"no checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) written under out_dir in a 30-epoch run; save G's and D's "
         f"state_dict, both optimizers' state_dict and the epoch with torch.save after epochs 10, 20, 30"
     )
+    assert r.checkpoints, all_removed(r)
     problems = [problem for problem, _ in r.checkpoints.values() if problem]
     assert not problems, problems[0]
     assert r.params is not None, "train never built its GAN with `make_gan(seed)`; train the GAN that make_gan returns"

@@ -107,7 +107,8 @@ def critic_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[flo
     r, f = real.double(), fake.double()
     return [
         (float(r.mean() - f.mean()), "the sign is flipped: that is mean(D(x)) - mean(D(G(z))), the estimate of W "
-         "that the critic maximises; critic_loss is what it minimises, mean(D(G(z))) - mean(D(x))"),
+         "that the critic maximises; critic_loss is what it minimises, mean(D(G(z))) - mean(D(x)), and it takes the real "
+         "scores first, critic_loss(critic_real, critic_fake) (DeepLearning.AI's get_crit_loss takes the fake ones first)"),
         (float(F.softplus(-r).mean() + F.softplus(f).mean()), "that is the standard GAN's discriminator loss (binary "
          f"cross-entropy on logits); {NO_LOGS}: mean(D(G(z))) - mean(D(x))"),
         (float(torch.sigmoid(f).mean() - torch.sigmoid(r).mean()), f"the scores go through a sigmoid; {NO_LOGS}"),

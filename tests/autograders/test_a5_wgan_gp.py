@@ -212,7 +212,8 @@ def critic_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[flo
     r, f = real.double(), fake.double()
     return [
         (float(r.mean() - f.mean()), "the sign is flipped: that is mean(D(x)) - mean(D(G(z))), the estimate of W "
-         "that the critic maximises; critic_loss is what it minimises, mean(D(G(z))) - mean(D(x))"),
+         "that the critic maximises; critic_loss is what it minimises, mean(D(G(z))) - mean(D(x)), and it takes the real "
+         "scores first, critic_loss(critic_real, critic_fake) (DeepLearning.AI's get_crit_loss takes the fake ones first)"),
         (float(F.softplus(-r).mean() + F.softplus(f).mean()), "that is the standard GAN's discriminator loss (binary "
          f"cross-entropy on logits); {NO_LOGS}: mean(D(G(z))) - mean(D(x))"),
         (float(torch.sigmoid(f).mean() - torch.sigmoid(r).mean()), f"the scores go through a sigmoid; {NO_LOGS}"),
@@ -1031,7 +1032,8 @@ class Run:
 
     def fault(self, cause: str | None = None) -> str | None:
         """Why this run did not learn, else None. cause: what another check found wrong in the functions the run
-        trains with, named instead of the run's general question about them."""
+        trains with, named instead of the run's general question about them (a wrong penalty can keep G from
+        moving as surely as a wrong generator_loss: then the penalty is named, not generator_loss)."""
         if self.problem:
             return self.problem
         w0, peak = self.w1[0], max(self.estimate)
@@ -1061,17 +1063,18 @@ class Run:
             if last > w0:
                 return (
                     f"the generator's samples moved away from the data: the exact W1 went from {w0:.3g} to {last:.3g}; "
-                    f"G minimises -mean(D(G(z))) (generator_loss)"
+                    f"{cause or 'G minimises -mean(D(G(z))) (generator_loss)'}"
                 )
             return (
                 f"the generator's samples hardly moved towards the data: the exact W1 went from {w0:.3g} to at best "
-                f"{best:.3g}, not {W1_FALLS:g} of its start or less; does generator_loss carry the critic's gradient to G "
-                f"(-mean(D(G(z))), no .detach() or .item())?"
+                f"{best:.3g}, not {W1_FALLS:g} of its start or less; "
+                + (cause or "does generator_loss carry the critic's gradient to G (-mean(D(G(z))), no .detach() or .item())?")
             )
         if self.estimate[-1] > ESTIMATE_FALLS * peak:
             return (
                 f"the critic's estimate of W did not fall: {peak:.3g} at its highest, {self.estimate[-1]:.3g} at the "
                 f"end (expected at most {ESTIMATE_FALLS:g} of its peak) while the exact W1 fell from {w0:.3g} to {last:.3g}"
+                + (f"; {cause}" if cause else "")
             )
         return None
 

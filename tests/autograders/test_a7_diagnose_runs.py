@@ -8,8 +8,9 @@ gives no answer away; the hidden checks, one diagnosis and one fix per run, hold
 the helpers it uses). A run's fix is right when it is any of the fixes that address that run's
 failure; a fix that treats only a symptom gets a message saying why it falls short. A diagnosis
 that is true of a run's settings or its metrics but is not the failure it shows earns half (`PARTLY`). A choice is
-read as its key whatever its case, surrounding spaces, quotes (typographic too) and closing punctuation, or word
-separators, typographic dashes or none ("D wins", "d-wins", "dWins"), and a choice copied as its description in the notebook's
+read as its key whatever its case, surrounding spaces, quotes (typographic too) and closing punctuation, word
+separators, typographic dashes or none ("D wins", "d-wins", "dWins"), or the number of its words ("oscillations",
+"checkerboard artefact"), and a choice copied as its description in the notebook's
 FAILURES or FIXES, or as the name that opens the description ("checkerboard artifacts", "NaN"), is
 that choice, and so is a choice with its abbreviations written out ("learning rate off by 10", "spectral
 normalization", "lr off by 10x"); a run's name is read the same way ("RUN_A", "run a"). A fix given as a diagnosis, or a failure
@@ -119,9 +120,24 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
 
 
 def as_key(value: str, allowed: tuple[str, ...]) -> str | None:
-    """The key in `allowed` that `value` spells (loosely: see `spelled`, `unseparated`, `written_out`), else None."""
+    """The key in `allowed` that `value` spells (loosely: see `spelled`, `unseparated`, `written_out`, `singular`),
+    else None."""
     key = spelled(value)
-    return key if key in allowed else unseparated(value, allowed) or written_out(value, allowed)
+    return key if key in allowed else unseparated(value, allowed) or written_out(value, allowed) or in_number(value, allowed)
+
+
+def singular(words: str) -> str:
+    """Spelled words (see `spelled`) each in the singular, British "artefact" as "artifact": how a choice is matched
+    whatever its number ("oscillations", "checkerboard artifact", "logit loss", "D win")."""
+    words = words.replace("artefact", "artifact")
+    return "_".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words.split("_"))
+
+
+def in_number(value: str, allowed: tuple[str, ...]) -> str | None:
+    """The key in `allowed` that `value` spells with a word in the other number (plural for singular or the
+    reverse) or in British spelling, else None."""
+    found = [key for key in allowed if singular(key) == singular(spelled(value))]
+    return found[0] if len(found) == 1 else None
 
 
 QUOTES = "`'\"\u2018\u2019\u201c\u201d"  # straight, back and typographic quotes (a word processor's “d_wins”)
@@ -170,7 +186,7 @@ def described(submission, listing: str, value: str, allowed: tuple[str, ...]) ->
     if not isinstance(descriptions, dict):
         return None
     found = [key for key, text in descriptions.items()
-             if key in allowed and isinstance(text, str) and spelled(value) in description_forms(text)]
+             if key in allowed and isinstance(text, str) and singular(spelled(value)) in map(singular, description_forms(text))]
     return found[0] if len(found) == 1 else None
 
 
