@@ -940,6 +940,90 @@ def test_normalised_and_functional_convs_count_as_added_layers(tmp_path, name):
     assert got == {c: OK[c] for c in graded}
 
 
+ZERO_GATED = '''
+    class DeeperGenerator(nn.Module):
+        def __init__(self, nz=100, ngf=64):
+            super().__init__()
+            given = list(Generator(nz, ngf, channels=1, size=28).main)
+            self.body = nn.Sequential(*given[:10])
+            self.block = nn.Sequential(nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf))
+            self.head = nn.Sequential(*given[10:])
+            self.apply(weights_init)
+            <INIT>
+
+        def forward(self, z):
+            x = self.body(z)
+            return self.head(<RESIDUAL>)
+'''
+
+ZERO_GATED_BLOCKS = {
+    # ReZero (Bachlechner et al. 2020): the residual branch scaled by a trained gate that starts at zero
+    "rezero": ("self.alpha = nn.Parameter(torch.zeros(1))", "x + self.alpha * self.block(x)", (2.0, "")),
+    # zero_init_residual (Goyal et al. 2017, torchvision's ResNet): the branch's last BatchNorm scale starts at zero
+    "zero_init_residual": ("nn.init.zeros_(self.block[1].weight)", "torch.relu(x + self.block(x))", (2.0, "")),
+    # a branch multiplied by a constant 0 shapes nothing, whatever its weights
+    "times_a_constant_zero": ("", "x + 0 * self.block(x)", (
+        0.0,
+        "`block.0` runs in forward, but its output never reaches the image (no gradient gets back to its weights), so only "
+        "4 conv layers shape the output, as many as the given generator: pass each block's result on, x = block(x), to "
+        "the next stage",
+    )),
+}
+
+
+@pytest.mark.parametrize("name", list(ZERO_GATED_BLOCKS))
+def test_a_block_behind_a_gate_that_starts_at_zero_is_an_added_layer(tmp_path, name):
+    """A residual block whose gate starts at zero gets no gradient at initialisation but is trained from
+    the first step (the gate's own gradient is not zero): it counts as a conv that shapes the output. A
+    block multiplied by a constant 0 never does."""
+    init, residual, expected = ZERO_GATED_BLOCKS[name]
+    source = ZERO_GATED.replace("<INIT>", init).replace("<RESIDUAL>", residual)
+    got = scores(submission(tmp_path, source), only=["test_adds_conv_layers", "test_parameters_get_gradients"])
+    assert got == {"test_adds_conv_layers": expected, "test_parameters_get_gradients": (1.0, "")}
+
+
+@pytest.mark.parametrize("ending, expected", [
+    ("*given[10:]", (1.0, "")),
+    ("given[10], nn.ReLU(), given[11]", (0.0, (
+        "generator output stays in [0, 1], never negative even with large weights; expected [-1, 1] (the data are "
+        "scaled to [-1, 1]): end with nn.Tanh() on the last conv's output (not nn.Sigmoid(), and no ReLU between them)"))),
+], ids=["tanh", "relu_then_tanh"])
+def test_a_last_conv_initialised_at_zero_is_judged_by_the_range_training_gives_it(tmp_path, ending, expected):
+    """A last conv whose weights start at zero makes every pixel tanh(0) = 0, however far its weights are scaled;
+    the first step moves them, so the range check measures G with them set to small values: the Tanh's range
+    passes, a ReLU before the Tanh is still named."""
+    source = f'''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                given = list(Generator(nz, ngf, channels=1, size=28).main)
+                self.main = nn.Sequential(*given[:10], nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True), {ending})
+                self.apply(weights_init)
+                nn.init.zeros_(given[10].weight)  # G starts from blank images
+
+            def forward(self, z):
+                return self.main(z)
+    '''
+    assert scores(submission(tmp_path, source), only=["test_output_range"]) == {"test_output_range": expected}
+
+
+def test_conv_paths_restores_the_parameters_it_sets_to_measure_a_zero_gate():
+    class Gated(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3, 1, 1)
+            self.alpha = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return x + self.alpha * self.conv(x)
+
+    model = Gated()
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    found = probes_a2.conv_paths(model, torch.randn(2, 1, 5, 5))
+    assert found["convs"] == [["conv", "Conv2d", True, True]]
+    assert all(torch.equal(p, before[name]) and p.grad is None for name, p in model.named_parameters())
+
+
 def test_conv_paths_reads_normalised_weights_functional_convs_and_fixed_kernels():
     """Which convs reach the output: a normalised conv by its trained originals; a functional conv by
     its weight (dropped: ran but not reaching); a fixed blur kernel (no parameter) is no layer."""

@@ -1269,6 +1269,42 @@ def test_a_discriminator_whose_widths_ignore_ndf_loses_half_a_point():
         assert run_check(check, LocalSubmission(namespace)) == expected
 
 
+ZERO_LAST = "    D.apply(weights_init)\n    return D"
+ZERO_G_LAST = "    G.apply(weights_init)\n    return G"
+
+
+@pytest.mark.parametrize(
+    "edits, expected",
+    [
+        # D's last conv initialised at zero: every logit 0 at first, logits once trained
+        ([(ZERO_LAST, "    D.apply(weights_init)\n    nn.init.zeros_(D[-2].weight)  # D starts undecided\n    return D")],
+         {"test_generator_makes_colour_images": (2.0, ""), "test_discriminator_takes_colour_images": (1.0, "")}),
+        # G's last conv initialised at zero: every pixel tanh(0) = 0 at first, the Tanh's range once trained
+        ([(ZERO_G_LAST, "    G.apply(weights_init)\n    nn.init.zeros_(G[-2].weight)  # G starts from grey images\n    return G")],
+         {"test_generator_makes_colour_images": (2.0, ""), "test_discriminator_takes_colour_images": (1.0, "")}),
+        # the same D ending in a sigmoid: still probabilities, whatever its first weights
+        ([(ZERO_LAST, "    D.apply(weights_init)\n    nn.init.zeros_(D[-3].weight)\n    return D"),
+          ("nn.Flatten(0),  # (N,)", "nn.Flatten(0), nn.Sigmoid(),")],
+         {"test_generator_makes_colour_images": (2.0, ""), "test_discriminator_takes_colour_images": (0.0, (
+             "the discriminator's outputs stay in [6.08e-28, 1] even with its weights scaled up 25 times: it returns "
+             "probabilities (a final sigmoid); return logits, the last layer's output without nn.Sigmoid(): the course's "
+             "losses (reference.losses) take logits and apply the sigmoid themselves"))}),
+    ],
+    ids=["d_last_conv_zero", "g_last_conv_zero", "d_last_conv_zero_then_sigmoid"],
+)
+def test_a_last_layer_initialised_at_zero_is_judged_by_what_training_makes_of_it(edits, expected):
+    """A last layer whose weights start at zero makes one constant output (every logit 0, every pixel 0) that no
+    scaling of the weights moves; training moves those weights at the first step, so the range checks measure
+    the network with them set to small values: logits and a Tanh's range pass, a final sigmoid is still named."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    checks = load_checks(A, ROOT)
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(networks(*edits), namespace)
+    assert {name: run_check(checks[name], LocalSubmission(namespace)) for name in expected} == expected
+
+
 TRANSPOSED = (
     "each image in the grid has its height and width swapped (its rows saved as columns): an image (3, H, W) becomes "
     "an array (H, W, 3) by .permute(1, 2, 0) (numpy: .transpose(1, 2, 0)), not .permute(2, 1, 0), .transpose(2, 3) "

@@ -1249,6 +1249,29 @@ def test_a_generator_that_is_never_negative_is_told_to_end_with_the_tanh(ending)
     assert points == 0.0 and message.startswith("G's output stays in [0, ") and message.endswith(END_WITH_TANH), message
 
 
+ZERO_LAST_G = one_hot_g().replace("self.apply(weights_init)", "self.apply(weights_init)\n        nn.init.zeros_(self.main[-2].weight)  # blank images at first")
+ZERO_LAST_D = "self.apply(weights_init)\n        nn.init.zeros_(self.main[-1].weight)  # every logit 0 at first"
+
+
+@pytest.mark.parametrize("source, check, expected", [
+    (ZERO_LAST_G, "test_generator_output_range", (1.0, "")),
+    (channels_d().replace("self.apply(weights_init)", ZERO_LAST_D), "test_discriminator_output", (2.0, "")),
+    (channels_d(out=".sigmoid()").replace("self.apply(weights_init)", ZERO_LAST_D), "test_discriminator_output", (1.0, (
+        "D's outputs stay in [<n>, <n>] even with its weights scaled up 25 times: it returns probabilities (a final "
+        "sigmoid); return logits, without nn.Sigmoid(): LOSS (reference.losses) takes logits"))),
+], ids=["g_last_conv_zero", "d_last_conv_zero", "d_last_conv_zero_then_sigmoid"])
+def test_a_last_layer_initialised_at_zero_is_judged_by_the_range_training_gives_it(source, check, expected):
+    """A last layer whose weights start at zero makes one constant output (every pixel tanh(0) = 0, every logit 0)
+    that no scaling moves; the first step moves those weights, so the range checks measure the network jittered:
+    a Tanh's range and logits pass, a final sigmoid is still named."""
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "Generator": Generator,
+                 "Discriminator": Discriminator, "weights_init": weights_init}
+    exec(textwrap.dedent(source), namespace)
+    assert matches(run_check(getattr(checks, check), LocalSubmission(namespace)), expected)
+
+
 LABEL_ENCODINGS = {  # (G, D) sources for a kernel's namespace: how each network takes y
     "number": (
         one_hot_g(classes="1", one_hot="(y.float() / 9).unsqueeze(1)"),

@@ -285,15 +285,24 @@ def output_values(submission, G) -> torch.Tensor | None:
     either is not a tensor of floats. When neither reaches below -0.5, also with z scaled up
     `Z_SCALE` times: spectral norm divides each weight by its own scale, so in a generator whose
     every conv is spectral-normalised (and no BatchNorm gain grows) only a larger input grows the
-    pre-activations. The student's exceptions propagate."""
+    pre-activations. An output that is one constant (a last layer initialised at zero) is measured
+    again with the all-zero parameters set to small values first: training moves them at once.
+    The student's exceptions propagate."""
     z = noise(16)
-    outs = [submission.run(probes.forward, G, z), submission.run(probes.scaled_forward, G, z, 25.0)]
+    scaled = probes.scaled_forward
+    outs = [submission.run(probes.forward, G, z), submission.run(scaled, G, z, 25.0)]
     if not all(isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() for out in outs):
         return None
     values = torch.cat([out.flatten().double() for out in outs])
+    if bool((values == values[0]).all()):  # one constant: zero-initialised weights, not the network's range
+        scaled = probes.unzeroed_scaled_forward
+        outs = [submission.run(scaled, G, z, 1.0), submission.run(scaled, G, z, 25.0)]
+        if not all(isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() for out in outs):
+            return None
+        values = torch.cat([out.flatten().double() for out in outs])
     if not torch.isfinite(values).all() or float(values.min()) <= -0.5:
         return values
-    pushed = submission.run(probes.scaled_forward, G, z * Z_SCALE, 25.0)
+    pushed = submission.run(scaled, G, z * Z_SCALE, 25.0)
     if not (isinstance(pushed, torch.Tensor) and pushed.is_floating_point() and pushed.numel()):
         return None
     return torch.cat([values, pushed.flatten().double()])

@@ -568,12 +568,18 @@ def test_generator_makes_colour_images(submission):
     G = built(submission, "make_generator", nz=NZ, ngf=WIDTH)
     z = noise(16, NZ)
     plain = submission.run(probes.forward, G, z)
-    big = submission.run(probes.scaled_forward, G, z, 25.0)  # only a squashing last layer keeps it bounded now
+    scaled = probes.scaled_forward
+    big = submission.run(scaled, G, z, 25.0)  # only a squashing last layer keeps it bounded now
     outs = [o for o in (plain, big) if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()]
     assert len(outs) == 2, "the generator's output changed between calls: build it from the layers, with no state kept outside"
+    if constant(outs):  # a last layer initialised at zero: measured with its zero weights moved, as the first step moves them
+        scaled = probes.unzeroed_scaled_forward
+        outs = [o for o in (submission.run(scaled, G, z, 1.0), submission.run(scaled, G, z, 25.0))
+                if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()]
+        assert len(outs) == 2, "the generator's output changed between calls: build it from the layers, with no state kept outside"
     low, high = min(float(o.min()) for o in outs), max(float(o.max()) for o in outs)
     if math.isfinite(low) and math.isfinite(high) and low > -0.5:  # spectral norm divides the weights by their own scale:
-        pushed = submission.run(probes.scaled_forward, G, z * Z_SCALE, 25.0)  # a larger z still grows the pre-activations
+        pushed = submission.run(scaled, G, z * Z_SCALE, 25.0)  # a larger z still grows the pre-activations
         if isinstance(pushed, torch.Tensor) and pushed.is_floating_point() and pushed.numel():
             low, high = min(low, float(pushed.min())), max(high, float(pushed.max()))
     if not (math.isfinite(low) and math.isfinite(high)) or low < -1 - 1e-5 or high > 1 + 1e-5:
@@ -589,6 +595,12 @@ def test_generator_makes_colour_images(submission):
     wider = generator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
         raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
+
+
+def constant(outs: list[torch.Tensor]) -> bool:
+    """Whether every value of every output is one and the same number (a last layer initialised at zero)."""
+    first = outs[0].flatten()[0]
+    return all(bool((o == first).all()) for o in outs)
 
 
 def generator_parameters(submission, ngf: int) -> int | None:
@@ -620,6 +632,11 @@ def test_discriminator_takes_colour_images(submission):
     bigger = submission.run(probes.scaled_forward, D, x * 25, 25.0)
     outs = [o for o in (run["output"], big, bigger) if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()]
     assert len(outs) == 3, "the discriminator's output changed between calls: build it from the layers, with no state kept outside"
+    if constant(outs):  # a last layer initialised at zero (every logit 0 at first): measured with its zero weights moved
+        scaled = probes.unzeroed_scaled_forward
+        outs = [o for o in (submission.run(scaled, D, x, 1.0), submission.run(scaled, D, x, 25.0), submission.run(scaled, D, x * 25, 25.0))
+                if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()]
+        assert len(outs) == 3, "the discriminator's output changed between calls: build it from the layers, with no state kept outside"
     low, high = min(float(o.min()) for o in outs), max(float(o.max()) for o in outs)
     if low >= 0 and high <= 1:
         raise AssertionError(

@@ -17,7 +17,7 @@ from torch import nn
 
 from reference.grading.checks import error_info  # noqa: F401 - the probes return it for an exception of the student's code
 
-__all__ = ["build", "describe", "error_info", "first_shape", "forward", "grads_reach", "module_summary", "ran_modules", "scaled_forward", "value_and_grad"]
+__all__ = ["build", "describe", "error_info", "first_shape", "forward", "grads_reach", "module_summary", "ran_modules", "scaled_forward", "unzeroed_scaled_forward", "value_and_grad"]
 
 
 def describe(value: Any) -> dict:
@@ -127,6 +127,19 @@ def scaled_forward(model: nn.Module, x: torch.Tensor, factor: float) -> Any:
         for p in big.parameters():
             p.mul_(factor)
         return big(x)
+
+
+def unzeroed_scaled_forward(model: nn.Module, x: torch.Tensor, factor: float, seed: int = 0) -> Any:
+    """`scaled_forward` of a copy of `model` whose all-zero parameters were first set to seeded
+    N(0, 0.02) values: a layer initialised at zero (a last layer that starts every output at 0) gets a
+    gradient and leaves zero at the first training step, so its weights are not fixed at zero."""
+    opened = copy.deepcopy(model)
+    noise = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in opened.parameters():
+            if p.is_floating_point() and p.numel() and not bool(p.any()):
+                p.copy_(0.02 * torch.randn(p.shape, generator=noise).to(p.dtype))
+    return scaled_forward(opened, x, factor)
 
 
 def first_shape(value: Any) -> list[int] | None:

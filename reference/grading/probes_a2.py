@@ -98,7 +98,38 @@ CONV_FUNCTIONS = {f"conv{d}d" for d in (1, 2, 3)} | {f"conv_transpose{d}d" for d
 
 
 def conv_paths(model: nn.Module, z: torch.Tensor, seed: int = 2) -> dict:
-    """Which convolutions of `model` run in model(z), and which reach its output.
+    """Which convolutions of `model` run in model(z), and which reach its output (`_paths_once`).
+
+    A conv behind a gate that starts at zero (ReZero's x + alpha * block(x) with alpha = 0, a residual
+    block whose last BatchNorm scale or conv weight starts at zero) gets no gradient at initialisation
+    but is trained from the first step on: when a conv that ran does not reach the output and some
+    parameters are all zero, those parameters are set to small seeded values and the paths measured
+    again; a conv reaches when either measurement says so. A conv whose output is multiplied by a
+    constant 0, detached or dropped reaches in neither. The parameters are restored after.
+    """
+    found = _paths_once(model, z, seed)
+    stuck = [entry[0] for entry in found["convs"] if entry[2] and not entry[3]]
+    zeros = [p for p in model.parameters() if p.is_floating_point() and p.numel() and not bool(p.detach().any())]
+    if not stuck or not zeros:
+        return found
+    noise = torch.Generator().manual_seed(seed)
+    try:
+        with torch.no_grad():
+            for p in zeros:
+                p.copy_(0.1 * torch.randn(p.shape, generator=noise).to(p.dtype))
+        again = {entry[0]: entry[3] for entry in _paths_once(model, z, seed)["convs"]}
+    except Exception:  # noqa: BLE001 - the student's forward fails with the gates opened: the first measurement stands
+        again = {}
+    finally:
+        with torch.no_grad():
+            for p in zeros:
+                p.zero_()
+    found["convs"] = [[name, kind, ran, reaches or (ran and again.get(name, False))] for name, kind, ran, reaches in found["convs"]]
+    return found
+
+
+def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
+    """Which convolutions of `model` run in model(z), and which reach its output, at its present weights.
 
     Backpropagates a seeded random projection of the output, with every parameter requiring grad
     for the measurement (frozen ones too; their flags and gradients are restored after). A conv
@@ -191,3 +222,4 @@ def conv_paths(model: nn.Module, z: torch.Tensor, seed: int = 2) -> dict:
         "parameters": count,
         "output_requires_grad": bool(needs_grad),
     }
+

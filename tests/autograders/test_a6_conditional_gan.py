@@ -444,6 +444,19 @@ def outputs_of(submission, model, cases: list, **options) -> list[torch.Tensor] 
     return outs
 
 
+def range_outputs(submission, model, case: list) -> tuple:
+    """outputs_of the model as built and with its weights scaled up 25 times (only a squashing last layer keeps
+    the outputs bounded then). Outputs that are all one constant (a last layer initialised at zero: every pixel
+    or logit 0) are measured again with every weight jittered, as the first training step moves it."""
+    plain, scaled = outputs_of(submission, model, case), outputs_of(submission, model, case, scale=25.0)
+    if isinstance(plain, str) or isinstance(scaled, str):
+        return plain, scaled
+    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
+    if values.numel() and bool((values == values[0]).all()):
+        plain, scaled = outputs_of(submission, model, case, jitter=0.02), outputs_of(submission, model, case, scale=25.0, jitter=0.5)
+    return plain, scaled
+
+
 # ---------------------------------------------------------------------------------------------
 # Does the output depend on y (and z)?
 # ---------------------------------------------------------------------------------------------
@@ -1202,7 +1215,7 @@ def test_generator_output_range(submission):
     """G's output lies in [-1, 1] (a final tanh), even with large weights."""
     G = generator(submission)
     case = [[noise(16), torch.arange(16) % NUM_CLASSES]]
-    plain, scaled = outputs_of(submission, G, case), outputs_of(submission, G, case, scale=25.0)
+    plain, scaled = range_outputs(submission, G, case)
     if isinstance(plain, str) or isinstance(scaled, str):
         fault = generator_shape_fault(submission, G)
         raise AssertionError(fault or f"G(z, y) {plain if isinstance(plain, str) else scaled}")
@@ -1239,7 +1252,7 @@ def test_discriminator_output(submission):
     if fault is not None:
         raise AssertionError(f"{fault}; expected one logit per image, (N,) or (N, 1)")
     case = [[images(16), torch.arange(16) % NUM_CLASSES]]
-    plain, scaled = outputs_of(submission, D, case), outputs_of(submission, D, case, scale=25.0)
+    plain, scaled = range_outputs(submission, D, case)
     if isinstance(plain, str) or isinstance(scaled, str):
         raise AssertionError(f"D(x, y) {plain if isinstance(plain, str) else scaled}")
     values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
