@@ -193,6 +193,19 @@ def test_a_host_that_cannot_sandbox_stops_before_grading_anyone(course: Path, tm
     assert (tmp_path / "r.jsonl").is_file()
 
 
+def test_bwraps_own_long_advice_is_quoted_whole(tmp_path: Path, monkeypatch):
+    """bubblewrap's message on Debian runs past 200 characters; it was cut mid-word ("..._userns_clo")."""
+    said = ("bwrap: No permissions to creating new namespace, likely because the kernel does not allow "
+            "non-privileged user namespaces. On e.g. debian this can be enabled with "
+            "'sysctl kernel.unprivileged_userns_clone=1'.")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "bwrap").write_text(f"#!/bin/sh\necho \"{said}\" >&2\nexit 1\n")
+    (bin_dir / "bwrap").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    assert f"({said})" in sandbox_problem()
+
+
 def test_grading_one_submission_on_such_a_host_raises_instead_of_scoring_zero(tmp_path: Path, monkeypatch):
     """The same from Python: `grade_submission` raises SandboxUnavailable (a UserError), where it used to
     return a record of zeros whose message told the student not to call exit()."""

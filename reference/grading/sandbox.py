@@ -83,6 +83,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -234,11 +235,17 @@ def _sandbox_problem(bwrap: str) -> str | None:
         try:
             done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as err:
-            return BWRAP_REFUSED.format(said=f"{type(err).__name__}: {err}"[:200])
+            return BWRAP_REFUSED.format(said=_said(f"{type(err).__name__}: {err}"))
     if done.returncode == 0:
         return None
     lines = [line.strip() for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    return BWRAP_REFUSED.format(said=(lines[-1] if lines else f"it exited with status {done.returncode}")[:200])
+    return BWRAP_REFUSED.format(said=_said(lines[-1] if lines else f"it exited with status {done.returncode}"))
+
+
+def _said(text: str) -> str:
+    """What bwrap said, on one line and cut at a word (its own advice, such as Debian's
+    'sysctl kernel.unprivileged_userns_clone=1', runs past 200 characters)."""
+    return textwrap.shorten(text, width=300, placeholder=" ...")
 
 STUB = '''raise ImportError(
     "{module} is not available while this assignment is graded: it holds what the assignment asks you "
