@@ -375,6 +375,16 @@ def test_keys_that_name_no_run_are_named_by_each_run_s_check():
     CHECKS.judge_fix(Fake(fix={"Run A": "scale_data"}), "run_a")  # a run's name in other case and separators is that run
 
 
+def assert_right_but_run_e_fix(fake) -> None:
+    """`fake`'s answers are well formed, its five diagnoses right and the fixes of runs a-d right (run e's fix is
+    each test's own)."""
+    assert run_check(CHECKS.test_answers_are_well_formed, fake) == (2.0, "")
+    for run in RUNS:
+        assert run_check(getattr(CHECKS, f"test_{run}_diagnosis"), fake) == (2.0, "")
+    for run in ("run_a", "run_b", "run_c", "run_d"):
+        assert run_check(getattr(CHECKS, f"test_{run}_fix"), fake) == (1.0, "")
+
+
 def test_camel_case_run_together_words_and_typographic_quotes_are_the_choices_they_spell():
     """A choice written camelCase or with its words run together ("dWins", "labelSmoothing",
     "nan_logsigmoid"), or pasted from a word processor with typographic quotes or dashes ("“d_wins”",
@@ -383,11 +393,7 @@ def test_camel_case_run_together_words_and_typographic_quotes_are_the_choices_th
                  "run_d": "nan_logsigmoid", "run_e": "lrOffBy10"}
     fix = {"run_a": "scaleData", "run_b": "resizeConv", "run_c": "labelSmoothing", "run_d": "LogitsLoss", "run_e": "\u2018ema\u2019"}
     fake = Fake(diagnosis=diagnosis, fix=fix)
-    assert run_check(CHECKS.test_answers_are_well_formed, fake) == (2.0, "")
-    for run in RUNS:
-        assert run_check(getattr(CHECKS, f"test_{run}_diagnosis"), fake) == (2.0, "")
-    for run in ("run_a", "run_b", "run_c", "run_d"):
-        assert run_check(getattr(CHECKS, f"test_{run}_fix"), fake) == (1.0, "")
+    assert_right_but_run_e_fix(fake)
     assert run_check(CHECKS.test_run_e_fix, fake) == (
         0.0, "fix['run_e'] = 'ema' treats a symptom, not the cause: an average of G's weights is no better than G when G barely moves")
     assert run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": "lrD"})) == (1.0, "")
@@ -445,11 +451,7 @@ def test_a_description_s_opening_name_10x_and_closing_punctuation_are_the_choice
     fix = {"run_a": "scale_data", "run_b": "resize_conv", "run_c": "one-sided label smoothing", "run_d": "logits_loss",
            "run_e": "a separate, here lower, learning rate for D"}
     fake = Fake(diagnosis=diagnosis, fix=fix, **listings)
-    assert run_check(CHECKS.test_answers_are_well_formed, fake) == (2.0, "")
-    for run in RUNS:
-        assert run_check(getattr(CHECKS, f"test_{run}_diagnosis"), fake) == (2.0, "")
-    for run in ("run_a", "run_b", "run_c", "run_d"):
-        assert run_check(getattr(CHECKS, f"test_{run}_fix"), fake) == (1.0, "")
+    assert_right_but_run_e_fix(fake)
     assert run_check(CHECKS.test_run_e_fix, fake) == (
         0.0, "fix['run_e'] = 'lr_d' treats a symptom, not the cause: raising D's learning rate alone leaves G's 10x too low: "
              "G still barely moves")
