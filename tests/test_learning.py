@@ -7,7 +7,9 @@ learning runs use one thread, as the grading worker does (GAN_COURSE_THREADS=1 t
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 
 import pytest
 import torch
@@ -103,22 +105,15 @@ class Frozen(Solution):
         return super().forward(z) * self.gain
 
 
-class Constant(nn.Module):
-    """One learnable image, whatever z is."""
-
-    def __init__(self, nz=100, ngf=16):
-        super().__init__()
-        self.image = nn.Parameter(torch.zeros(1, 1, 28, 28))
-
-    def forward(self, z):
-        return torch.tanh(self.image).expand(len(z), 1, 28, 28)
-
-
 SOUND = [Solution, WithoutBatchNorm, TwoAt14]  # OnePerStage passes too; left out to keep the suite short
-# A generator that ignores its noise fails too: a2's wrong submission noise_ignored_fid_patched_in_the_worker
-# is graded end to end (tests/test_grading_a2_conv_layers.py)
-NOT_LEARNING = [Frozen, Constant]
-SOUND_SEEDS = range(3)  # the check's first seed; runs are memoized, so seeds 0..4 are trained at most once each
+# A generator of one learnable image whatever its noise fails too: a2's wrong submission
+# noise_ignored_fid_patched_in_the_worker is such a generator, and its three failing runs are graded end to
+# end (tests/test_grading_a2_conv_layers.py), so they are not trained a second time here
+NOT_LEARNING = [Frozen]
+# the check's first seed. The suite runs the check's own seeds (0, 1, 2); GAN_COURSE_LEARNING_SEEDS=3 pytest
+# tests/test_learning.py also starts them at 1 and 2 (seeds 0..4, each trained once: runs are memoized), as the
+# calibration in reference/grading/learning.py's docstring was measured
+SOUND_SEEDS = range(int(os.environ.get("GAN_COURSE_LEARNING_SEEDS", "1")))
 NOT_LEARNING_SEEDS = range(1)  # seeds 0, 1, 2: a generator that cannot learn is trained on each of the three
 
 
@@ -174,8 +169,6 @@ def test_generators_that_cannot_learn_never_pass(cls):
         result = verdict(cls, first)
         assert result.outcome == "fail", (cls.__name__, first, [round(run.best) for run in result.runs])
         assert len(result.runs) == 3 and all(run.best >= 0.9 * result.floor for run in result.runs)
-    if cls is not Frozen:  # one image, whatever the noise
-        assert all(run.spread < 1.0 for run in result.runs)
 
 
 # a4's check: the student's own G and D on the coloured digits at 32x32, with its longer, more finely
@@ -444,6 +437,27 @@ class Canned:
         return {"step": step, "samples": self.samples[seed], "losses": [], "seconds": 1.0, "problem": None}
 
 
+_SCORES: dict = {}  # (score, sha1 of the samples' bytes) -> value, for the module
+
+
+@pytest.fixture
+def memo_scores(digits, monkeypatch):
+    """The canned samples repeat from checkpoint to checkpoint and from test to test: their FID and
+    copy share are computed once per set of bytes (the same numbers, as both are deterministic)."""
+    ref, seen = digits[0], _SCORES
+
+    def once(name, fn):
+        def wrapped(samples, *args):
+            key = (name, hashlib.sha1(samples.contiguous().numpy().tobytes()).hexdigest())
+            if key not in seen:
+                seen[key] = fn(samples, *args)
+            return seen[key]
+        return wrapped
+
+    monkeypatch.setattr(ref, "fid", once("fid", ref.fid))
+    monkeypatch.setattr(learning, "copy_share", once("copies", learning.copy_share))
+
+
 @pytest.fixture(scope="module")
 def canned(digits):
     """Samples a probe could answer: a trained generator's ("learned": a2's solution after seed 0's
@@ -479,13 +493,13 @@ def canned(digits):
         (("copies", "learned", "learned"), "copies", 1),
     ],
 )
-def test_runs_stop_once_the_majority_is_decided(canned, per_seed, outcome, runs):
+def test_runs_stop_once_the_majority_is_decided(canned, memo_scores, per_seed, outcome, runs):
     sub = Canned({seed: canned[kind] for seed, kind in enumerate(per_seed)})
     result = learning.learning_check(sub, lambda seed: (None, None), reference="digits", nz=100)
     assert (result.outcome, len(result.runs)) == (outcome, runs) and sub.calls == list(range(runs))
 
 
-def test_a_run_stops_at_the_first_checkpoint_that_reaches_the_target(canned):
+def test_a_run_stops_at_the_first_checkpoint_that_reaches_the_target(canned, memo_scores):
     """A run that has learned stops there; one that has not trains every step (300, checkpoints every 50)."""
     learned = Canned({0: canned["learned"], 1: canned["learned"]})
     result = learning.learning_check(learned, lambda seed: (None, None), reference="digits", nz=100)
@@ -495,7 +509,7 @@ def test_a_run_stops_at_the_first_checkpoint_that_reaches_the_target(canned):
     assert result.outcome == "partial" and slow.steps == [50, 100, 150, 200, 250, 300] * 2
 
 
-def test_verdict_messages(canned):
+def test_verdict_messages(canned, memo_scores):
     result = learning.learning_check(Canned({0: canned["none"], 1: canned["slow"], 2: canned["none"]}), lambda s: (None, None), nz=100)
     assert result.message == (
         f"classifier-FID went from {result.runs[0].fid_before:.0f} (untrained) to at best {result.runs[0].best:.0f} and {result.runs[1].best:.0f} in 2 "
@@ -506,7 +520,7 @@ def test_verdict_messages(canned):
     assert copies.message.startswith("100% of the generator's samples are (near-)copies of known real images")
 
 
-def test_forged_answers_are_problems_not_scores(canned):
+def test_forged_answers_are_problems_not_scores(canned, memo_scores):
     class Forged(Canned):
         def run(self, fn, *args, **kwargs):
             out = super().run(fn, *args, **kwargs)
