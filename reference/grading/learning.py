@@ -23,7 +23,8 @@ checkpoints), and a run has *learned* when that FID is at most `target` x the si
 (the lowest FID a generator of one fixed image can reach, `ReferenceSet.single_image_fid`): a
 generator that ignores its noise, outputs a constant, is frozen or detached can never go below
 the floor, while sound a2 generators reached 0.1 to 0.6 of it in 300 steps in 36 of 37 seeded runs
-measured (one without BatchNorm reached 0.82; see tests/test_learning.py). A run stops at the
+measured (one without BatchNorm reached 0.82; `GAN_COURSE_LEARNING_SEEDS=3 pytest tests/test_learning.py`
+runs that calibration again). A run stops at the
 first checkpoint that reaches the target: it has learned, and later checkpoints could not change
 that (sound a2 generators got there after 100 to 250 of the 300 steps, so a correct submission is
 graded in about half the time); a run that does not learn trains all its steps. Runs go on over
