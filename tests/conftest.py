@@ -408,22 +408,33 @@ not at another. `learning.train_and_sample` and `train_classifier` would take th
 
 @pytest.fixture(scope="session")
 def _grading_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("grading")
+    """The run's one classifier cache: pytest-xdist's workers share the parent of their base folders, so
+    each reference set's classifier is trained once per run, not once per worker."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "grading"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
 def grading_cache(request: pytest.FixtureRequest, _grading_folder: Path):
-    """The classifier cache ($GAN_COURSE_GRADING_CACHE) of the learning checks, one per session (per
-    pytest-xdist worker), for the modules that use it; they run on `GRADING_THREADS` threads
-    ($GAN_COURSE_THREADS). The module's `REFERENCE_SET` is built first, on those threads, so its
-    classifier is the same whichever test or module runs first (a test may change the threads)."""
+    """The classifier cache ($GAN_COURSE_GRADING_CACHE) of the learning checks, one per
+    run (shared by the pytest-xdist workers), for the modules that use it; they run on `GRADING_THREADS`
+    threads ($GAN_COURSE_THREADS). The module's `REFERENCE_SET` (a name, or a tuple of names) is built
+    first, on those threads, so its classifier is the same whichever test, module or worker runs first (a
+    test may change the threads)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GAN_COURSE_GRADING_CACHE", str(_grading_folder))
         mp.setenv("GAN_COURSE_THREADS", str(GRADING_THREADS))
-        if name := getattr(request.module, "REFERENCE_SET", None):
+        names = getattr(request.module, "REFERENCE_SET", ())
+        if names:
+            from filelock import FileLock
+
             from reference.metrics.quick_fid import reference_set
 
-            reference_set(name)  # trains the classifier into the cache the first time (about 10 s)
+            with FileLock(_grading_folder.with_name("grading.lock")):  # one worker trains, the other then reads it
+                for name in [names] if isinstance(names, str) else names:
+                    reference_set(name)  # trains the classifier into the cache the first time (about 10 s)
         yield
 
 

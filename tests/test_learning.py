@@ -1,7 +1,7 @@
 """reference.grading.learning: the probe's runs and problems, the copy check, and a verdict that
 does not hang on the seed.
 
-The digits classifier is trained once per module into a temporary cache (`grading_cache`). The
+The digits and coloured-digits classifiers come from the run's temporary cache (`grading_cache`). The
 learning runs use one thread, as the grading worker does (GAN_COURSE_THREADS=1 there and here).
 """
 
@@ -20,7 +20,7 @@ from reference.grading import learning, probes
 from reference.grading.submission import LocalSubmission
 from reference.models.dcgan import Generator, weights_init
 
-REFERENCE_SET = "digits"
+REFERENCE_SET = ("digits", "coloured-digits")  # a2's check and a4's: `grading_cache` builds both first
 pytestmark = pytest.mark.usefixtures("grading_cache")
 
 
