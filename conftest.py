@@ -39,25 +39,36 @@ import pytest
 _SESSION_CACHE: list[str] = []  # the temporary $GAN_COURSE_CACHE this session made, removed at its end
 
 LONGEST_FIRST = (  # the longest first (seconds on one of 2 busy xdist workers); other files follow in their own order
+    "tests/test_grading_a3_save_every_10_epochs.py",  # about 110 submissions graded in this process, each training its runs
     "tests/test_grading_a2_conv_layers.py",  # learning runs for the right and the learning-related wrong submissions
-    "tests/test_learning.py",  # seeded learning runs of sound and non-learning generators
     "tests/test_redteam.py",  # 33 submissions graded in sandboxes, then the plain pytest path
     "tests/test_grading_a6_conditional_gan.py",  # a short conditional run per learning-related submission
+    "tests/test_learning.py",  # seeded learning runs of the solution and of generators that cannot learn
     "tests/test_grading_a4_cifar10_port.py",
     "tests/test_grading_a5_wgan_gp.py",
-    "tests/test_grading_a7_diagnose_runs.py",  # two of its runs reproduced
-    "tests/test_clinic.py",  # every failure run of the clinic and its fix
-    "tests/test_grading_a3_save_every_10_epochs.py",
-    "tests/test_nbgrader_workflow.py",  # nbgrader generates, autogrades six submissions, exports
+    "tests/test_sandbox_supervision.py",  # limits reached on purpose, in sandboxes
+    "tests/test_lessons_student.py",  # each lesson's student version in a fresh kernel
     "tests/test_autograde_command.py",  # gan-course autograde three ways
-    "tests/test_grading_a1_theory.py",
+    "tests/test_nbgrader_workflow.py",  # nbgrader generates, autogrades six submissions, exports
     "tests/test_benchmarks.py",
-    "solutions/lessons/07_conditional_gan.ipynb",
+    "tests/test_autograde_setups.py",
+    "tests/test_clinic.py",  # every failure run of the clinic and its fix
+    "tests/test_cpu.py",
+    "tests/test_cli.py",
     "solutions/lessons/06_wasserstein_gan.ipynb",
+    "tests/test_redteam_extra.py",
+    "tests/test_grading_a7_diagnose_runs.py",  # two of its runs reproduced
+    "tests/test_features.py",
+    "tests/test_trainer.py",
+    "tests/test_redteam_nbgrader.py",
+    "tests/test_distributed.py",
+    "tests/test_grading_runtime.py",
+    "solutions/lessons/07_conditional_gan.ipynb",
     "solutions/lessons/05_fid_and_inception_score.ipynb",
     "solutions/lessons/08_training_clinic.ipynb",
     "solutions/lessons/04_mode_collapse.ipynb",
     "solutions/lessons/03_dcgan_fashion_mnist.ipynb",
+    "tests/test_grading_a1_theory.py",
 )
 
 
