@@ -30,6 +30,10 @@ __all__ = ["Recorder", "mlp", "penalty_draws", "penalty_run", "probe_critic", "t
 
 MAX_RECORDED = 256  # critic calls whose inputs a penalty run keeps (a loop over the samples calls it once per sample)
 MAX_RECORDED_ELEMENTS = 2**20  # elements of those inputs together
+# In the run, one critic call of the student's penalty scores at most this many points per point of the batch
+# (real, fake and the interpolates in one call are 3): an eps of an image's shape, (N, 1, 1, 1), on points (N, 2)
+# broadcasts into every (real, fake) pair, N points per point, and made the run over 20 times as long
+CRITIC_POINTS_PER_SAMPLE = 4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,7 +244,9 @@ def train_wgan_gp(gradient_penalty: Any, critic_loss: Any, generator_loss: Any, 
     Returns {"checkpoints": [0, every, ..., steps] (0: after the warm-up), "generator" and
     "critic": [state_dict per checkpoint], "seconds": float, "problem": None or {"code", **facts}
     (codes: not_tensor (function, type, step), not_scalar (function, shape, step), not_finite
-    (function, value, step), no_graph (function, step): a loss that backward cannot use). Step
+    (function, value, step), no_graph (function, step): a loss that backward cannot use,
+    critic_input (shape, batch, step): the penalty called the critic on more than
+    CRITIC_POINTS_PER_SAMPLE points per point of the batch, which stops the run at once). Step
     -k: the k-th warm-up critic step. Exceptions of the student's functions propagate.
     """
     from reference.cpu import threads_for_run
@@ -263,7 +269,18 @@ def train_wgan_gp(gradient_penalty: Any, critic_loss: Any, generator_loss: Any, 
             with torch.no_grad():
                 fake = G(torch.randn(batch_size, z_dim))
             loss = _loss(critic_loss(C(x), C(fake)), "critic_loss", step)
-            penalty = _loss(gradient_penalty(C, x, fake, lambda_gp), "gradient_penalty", step)
+            limit = CRITIC_POINTS_PER_SAMPLE * x.numel()
+
+            def scored(module: nn.Module, args: tuple) -> None:  # a forward pre-hook on C, while the penalty runs
+                if args and isinstance(args[0], Tensor) and args[0].numel() > limit:
+                    raise _Problem("critic_input", shape=list(args[0].shape), batch=batch_size, step=step)
+
+            hook = C.register_forward_pre_hook(scored)
+            try:
+                value = gradient_penalty(C, x, fake, lambda_gp)
+            finally:
+                hook.remove()
+            penalty = _loss(value, "gradient_penalty", step)
             total = loss + penalty
             if not total.requires_grad:
                 raise _Problem("no_graph", function="critic_loss", step=step)

@@ -1118,6 +1118,18 @@ def problem_text(problem) -> str:
         return f"{function} became NaN or infinite{when}: the losses must stay finite"
     if code == "no_graph":
         return f"{function} carries no gradient{when} (detached, .item() or torch.no_grad()?), so nothing learns from it"
+    if code == "critic_input":
+        shape = problem.get("shape") if isinstance(problem.get("shape"), list) else []
+        shape = [d for d in shape if isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31][:8]
+        batch = problem.get("batch") if isinstance(problem.get("batch"), int) and 0 < problem.get("batch") < 2**20 else RUN_BATCH
+        times = math.prod(shape) / (2 * batch)
+        return (
+            f"gradient_penalty called the critic on a tensor of shape {shape_text(shape)}{when}, {times:.0f} times the "
+            f"{batch} points of the batch: x_hat = eps * real + (1 - eps) * fake must have the shape "
+            f"of real, ({batch}, 2), one interpolate per pair; an eps with more dimensions than the points, such as an "
+            f"image's (N, 1, 1, 1), broadcasts into every pair of the batch (eps needs shape (N, 1) here: "
+            f"torch.rand(len(real), *[1] * (real.dim() - 1)) fits points and images)"
+        )
     return "it did not report the networks' weights"
 
 
