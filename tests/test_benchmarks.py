@@ -170,3 +170,24 @@ def test_busy_cores_verdict_uses_the_best_other_setting_and_the_idle_default(cap
                           table(course=2.0, default=8.0, passive=2.5, **{"one-thread": 2.0}), 2, "MNIST")  # fmt: skip
     assert not slow_idle["all_pass"], "0.91x PyTorch's default on idle cores must MISS"
     assert "MISS" in capsys.readouterr().out
+
+
+def test_suite_cpu_counts_what_a_file_starts_and_refuses_unknown_files(tmp_path: Path, capsys) -> None:
+    """A file whose test starts a process that burns 1.5 s of CPU is charged for it (in its control
+    group, or on the machine where none can be made); a file that is not there is one line and status 2."""
+    sc = load_script("suite_cpu")
+    burner = tmp_path / "test_burn.py"
+    burner.write_text(
+        "import subprocess, sys\n\n\n"
+        "def test_burns():\n"
+        "    code = 'import time\\nend = time.process_time() + 1.5\\nwhile time.process_time() < end: pass'\n"
+        "    subprocess.run([sys.executable, '-c', code], check=True)\n"
+    )
+    row = sc.run_file(str(burner), [])
+    assert row["status"] == 0 and row["summary"].startswith("1 passed") and row["how"] in ("cgroup", "machine"), row
+    assert row["cpu_s"] >= 1.4, f"the child's 1.5 s of CPU were not counted: {row}"
+    assert sc.main(["tests/test_nothing_here.py"]) == 2
+    assert sc.main(["--top", "-1", "tests/test_modes.py"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["suite_cpu: error: no test file tests/test_nothing_here.py in " + str(sc.REPO) + "; give paths like tests/test_cli.py",
+                   "suite_cpu: error: --top must be 0 (all) or more"]
