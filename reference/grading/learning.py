@@ -216,8 +216,10 @@ class Training:
         self.first = _samples(G, noise, self.shape, 0)
         G.train()
         D.train()
-        self.opt_g = torch.optim.Adam(params_g, lr=lr, betas=betas)
-        self.opt_d = torch.optim.Adam(params_d, lr=lr, betas=betas)
+        # foreach: on the CPU the same arithmetic as Adam's default loop over the parameters (the same
+        # samples and losses, bit for bit, on a2's solution), with less Python per step: about 6% of a run
+        self.opt_g = torch.optim.Adam(params_g, lr=lr, betas=betas, foreach=True)
+        self.opt_d = torch.optim.Adam(params_d, lr=lr, betas=betas, foreach=True)
         torch.manual_seed(seed)
         self.rng = torch.get_rng_state()
         self.probabilities: bool | None = None  # D ends in a sigmoid (decided at the first step)
