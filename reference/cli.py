@@ -731,10 +731,6 @@ def _sigterm_as_interrupt(command: str) -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # jsonschema, which nbformat and nbgrader import, loads rfc3987-syntax where it is installed (nbgrader's
-    # dependencies bring it), and that builds an Earley parser of RFC 3987 at import: about 1 s of CPU in
-    # every autograde, merge or notebook read, for an "iri" string format no notebook schema uses.
-    sys.modules.setdefault("rfc3987_syntax", None)  # its import fails; jsonschema then leaves that format out
     with _one_line_warnings(), _printable_stdout():
         args = build_parser().parse_args(argv)
         try:

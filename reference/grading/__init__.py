@@ -17,8 +17,17 @@ One module per job:
 - `visible`: the visible checks students get.
 """
 
-from reference.grading.checks import CheckFailure, CheckNotFound, Partial, StudentError, check, outcome, run_check
-from reference.grading.local import grade, try_it
-from reference.grading.submission import NAMESPACE
+import sys
+
+# jsonschema, which nbformat and nbgrader import, loads rfc3987-syntax where it is installed (nbgrader's
+# dependencies bring it), and that builds an Earley parser of RFC 3987 at import: about 1 s of CPU in every
+# process that reads a notebook (`gan-course autograde`, each of its --jobs workers, a merge), for an "iri"
+# string format no notebook schema uses. Its import is refused in the processes that grade; jsonschema then
+# leaves that one format out.
+sys.modules.setdefault("rfc3987_syntax", None)
+
+from reference.grading.checks import CheckFailure, CheckNotFound, Partial, StudentError, check, outcome, run_check  # noqa: E402
+from reference.grading.local import grade, try_it  # noqa: E402
+from reference.grading.submission import NAMESPACE  # noqa: E402
 
 __all__ = ["CheckFailure", "CheckNotFound", "NAMESPACE", "Partial", "StudentError", "check", "grade", "outcome", "run_check", "try_it"]
