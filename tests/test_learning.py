@@ -249,6 +249,28 @@ def test_a_colour_generator_that_cannot_learn_fails_a4s_check():
     assert all(run.best >= 0.9 * result.floor for run in result.runs)
 
 
+class FreezesAtItsSecondCall(Solution):
+    """Freezes its first layer's weight in its second forward (the samples before training are its first)."""
+
+    calls = 0
+
+    def forward(self, z):
+        self.calls += 1
+        if self.calls == 2:
+            self.main[1].weight.requires_grad_(False)
+        return super().forward(z)
+
+
+def test_a_generator_that_freezes_a_parameter_in_forward_trains_the_others(digits):
+    """G's step differentiates only the parameters that still require gradients (it raised "One of the
+    differentiated Tensors does not require grad" in the grader, where backward() had trained the rest)."""
+    G = probes.build(FreezesAtItsSecondCall, 0, nz=100, ngf=16)
+    frozen, other = G.main[1].weight.detach().clone(), G.main[4].weight.detach().clone()
+    result = learning.train_and_sample(G, learning.dcgan_discriminator(16, 1, 28, seed=0), digits[0].train, nz=100, steps=2, every=1)
+    assert result["problem"] is None
+    assert torch.equal(G.main[1].weight, frozen) and not torch.equal(G.main[4].weight, other)
+
+
 def test_a_detached_generator_is_a_problem_at_the_first_step():
     with pytest.raises(learning.LearningProblem, match="does not depend on its parameters") as err:
         verdict(Detached, 0)

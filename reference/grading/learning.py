@@ -259,9 +259,12 @@ class Training:
             self.opt_g.zero_grad(set_to_none=True)
             # only G's gradients: D's would be computed for nothing (the next D step clears them first).
             # The same numbers as loss_g.backward() gives G, in about 5% less time per step.
-            grads = torch.autograd.grad(loss_g, self.params_g, allow_unused=True)
-            for p, grad in zip(self.params_g, grads):
-                p.grad = grad
+            wanted = [p for p in self.params_g if p.requires_grad]  # a forward may have frozen some since the start
+            if wanted:  # a loss without a graph raises here as loss_g.backward() does
+                for p, grad in zip(wanted, torch.autograd.grad(loss_g, wanted, allow_unused=True)):
+                    p.grad = grad
+            else:
+                loss_g.backward()
             self.opt_g.step()
             pair = [float(loss_d.item()), float(loss_g.item())]
             if not all(math.isfinite(v) for v in pair):
