@@ -116,7 +116,7 @@ NOT_LEARNING = [Frozen]
 # GAN_COURSE_LEARNING_SEEDS=3 pytest tests/test_learning.py runs the calibration the docstring of
 # reference/grading/learning.py quotes: every sound generator, with the seeds also starting at 1 and 2 (seeds
 # 0..4, each trained once: runs are memoized).
-SOUND_SEEDS = range(int(os.environ.get("GAN_COURSE_LEARNING_SEEDS", "1")))
+SOUND_SEEDS = range(max(1, int(os.environ.get("GAN_COURSE_LEARNING_SEEDS", "1"))))  # 0 would test nothing
 NOT_LEARNING_SEEDS = range(1)  # seeds 0, 1, 2: a generator that cannot learn is trained on each of the three
 
 
