@@ -31,6 +31,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -72,7 +73,30 @@ LONGEST_FIRST = (  # the longest first (seconds on one of 2 busy xdist workers);
 )
 
 
+def unreadable_path(paths: dict[str, str]) -> str | None:
+    """The first of `paths` ({what: path}) that is not valid UTF-8, as "what (path)", or None.
+
+    A non-ASCII folder name read under an ASCII file system encoding (LC_ALL=C with PYTHONUTF8=0)
+    becomes surrogate escapes: pytest-xdist then stops with a page of INTERNALERROR (execnet sends
+    the controller's folders to its workers as UTF-8), and tests that read a command's output as
+    text fail on the folder's name in it."""
+    for what, path in paths.items():
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{what} ({os.fsencode(path).decode('utf-8', 'replace')})"
+    return None
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller, or pytest without workers
+        bad = unreadable_path({"the temporary folder": tempfile.gettempdir(), "the repository": str(config.rootpath),
+                               "the current folder": os.getcwd()})
+        if bad:
+            raise pytest.UsageError(
+                f"{bad} has a name that the file system encoding ({sys.getfilesystemencoding()}) cannot read; "
+                f"run pytest with PYTHONUTF8=1 (or LC_ALL=C.UTF-8)"
+            )
     if not os.environ.get("GAN_COURSE_CACHE"):  # os.environ: workers, kernels and commands inherit it
         os.environ["GAN_COURSE_CACHE"] = tempfile.mkdtemp(prefix="gan-course-test-cache-")
         _SESSION_CACHE.append(os.environ["GAN_COURSE_CACHE"])
