@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 def pytest_with_tmpdir(tmpdir: Path, *args: str, utf8: bool) -> subprocess.CompletedProcess:
     """`python -m pytest -q ARGS tests/test_lessons_sync.py` in the repository, in the C
     locale, with TMPDIR=tmpdir and Python's UTF-8 mode on or off; not as a worker of this run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LC_", "LANG"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LC_", "LANG", "PYTHONIOENCODING"))}
     env.update(TMPDIR=str(tmpdir), LC_ALL="C", PYTHONUTF8="1" if utf8 else "0")
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args, "tests/test_lessons_sync.py"],
