@@ -794,6 +794,18 @@ WRONG = {
                 if steps % 10 == 0:
                     save(steps)
     """,
+    # every 20 steps, the epoch saved as it should be: with 2 batches an epoch that is after every 10th epoch, so the
+    # runs of 25 and 9 epochs hand out 3 batches an epoch, where it is not
+    "saves_every_20_batches": """
+        <SAVE>
+        steps = 0
+        for epoch in range(n_epochs):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+                steps += 1
+                if steps % 20 == 0:
+                    save(epoch + 1)
+    """,
     # the save on the epoch's last batch, before that batch's step: G and D change after the files are written
     "saves_on_the_last_batch_before_its_step": """
         <SAVE>
@@ -1195,9 +1207,15 @@ EXPECTED = {
     "saves_every_10_batches": {
         **OK,
         "test_saves_at_epochs_10_20_30": (0.0, "sample grids written inside the batch loop during epochs 5, 10, 15, 20, 25, 30 of a 30-epoch run; save once after an epoch's batches, after epochs 10, 20, 30"),
-        "test_saves_for_25_and_9_epochs": (0.0, "sample grids written inside the batch loop during epochs 5, 10, 15, 20, 25 of a 25-epoch run; save once after an epoch's batches, after epochs 10, 20; sample grids written inside the batch loop during epoch 5 of a 9-epoch run; save once after an epoch's batches, and never in a run shorter than 10 epochs"),
+        # (the runs of 25 and 9 epochs hand out 3 batches an epoch: its 10th, 20th, ... steps fall in epochs 4, 7, 10, ...)
+        "test_saves_for_25_and_9_epochs": (0.0, "sample grids written inside the batch loop during epochs 4, 7, 14, 17, 24 of a 25-epoch run; save once after an epoch's batches, after epochs 10, 20; sample grids written inside the batch loop during epochs 4, 7 of a 9-epoch run; save once after an epoch's batches, and never in a run shorter than 10 epochs"),
         "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_010.pt` (saved after epoch 5) holds epoch 10; save the number of epochs done, 5"),
         "test_resume_continues_the_run": (0.0, "resume(checkpoint, 20, ...) trained no epoch after the checkpoint saved after epoch 10; train epochs 11, 12, 13, 14, 15, 16, 17, ..., 20"),
+    },
+    # after every 10th epoch at 2 batches an epoch (the 30-epoch run), inside epochs 7 and 14 at 3 (the runs of 25 and 9)
+    "saves_every_20_batches": {
+        **OK,
+        "test_saves_for_25_and_9_epochs": (0.0, "sample grids written inside the batch loop during epochs 7, 14 of a 25-epoch run; save once after an epoch's batches, after epochs 10, 20; sample grids written inside the batch loop during epoch 7 of a 9-epoch run; save once after an epoch's batches, and never in a run shorter than 10 epochs"),
     },
     # G and D change after the files of epochs 10, 20, 30 appear: no save after an epoch, so nothing to resume from
     "saves_on_the_last_batch_before_its_step": {
@@ -1342,6 +1360,7 @@ def test_expected_totals():
         "saves_at_epoch_0": 11.0,
         "zero_based_epoch_mod_10": 6.0,
         "saves_every_10_batches": 6.0,
+        "saves_every_20_batches": 14.0,
         "saves_on_the_last_batch_before_its_step": 8.0,
         "saves_at_9_19_29": 11.0,
         "one_epoch_short": 7.0,

@@ -23,7 +23,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
 FIGURE_SUFFIXES = (".pdf", ".svg", ".eps", ".ps")
 NUM_SAMPLES, SIDE = 64, 28
-MAX_BATCHES = 2
+MAX_BATCHES = 2  # batches an epoch hands out: the 30-epoch run and the resume check
+SCHEDULE_BATCHES = {25: 3, 9: 3}  # ... and the runs of test_saves_for_25_and_9_epochs (a save every 20 batches is every 10th epoch at 2)
 RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
 MAX_FILE = 100 * 2**20  # bytes read of one file (the sandbox's file-size limit)
 MAX_FILES = 64  # files read of each kind in one run
@@ -357,7 +358,8 @@ class Run:
         folder = f"{RUNS}/{n_epochs}-epochs"
         target = folder if getattr(submission, "remote", False) else str(Path(submission.scratch) / folder)
         try:
-            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0, max_batches=MAX_BATCHES)
+            batches = SCHEDULE_BATCHES.get(n_epochs, MAX_BATCHES)
+            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0, max_batches=batches)
             self._parse(reply)
             self._read(Path(submission.scratch), folder)
         finally:
