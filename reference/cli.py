@@ -489,6 +489,8 @@ def _source_dataset(source: str) -> str | None:
 
 def _print_scores(scores: dict, extractor) -> None:
     print(f"Features: {extractor.name} ({extractor.dim}-d)")
+    if getattr(extractor, "caveat", ""):
+        print(f"Note: the classifier was {extractor.caveat}")
     print(f"KID: {scores['kid']:.6f} ± {scores['kid_std']:.6f}")
     print(f"Precision: {scores['precision']:.4f}")
     print(f"Recall: {scores['recall']:.4f}")
@@ -641,6 +643,9 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
         max_images=args.max_images,
     )
     print(f"Test accuracy: {100 * accuracy:.2f}% (saved to {classifier_path(args.dataset, args.data_dir)})")
+    if args.max_images is not None:  # it replaced any classifier of all the images: say what the next FIDs rest on
+        print(f"Note: `gan-course fid` and `eval` on {args.dataset} from this data root now use this classifier of at most "
+              f"{args.max_images:,} images and say so; run train-classifier without --max-images for FIDs to quote")
     return 0
 
 

@@ -227,9 +227,31 @@ def test_cli_train_classifier_prints_accuracy_and_path(tmp_path: Path, capfd) ->
     out, err = capfd.readouterr()
     path = Path(os.environ["GAN_COURSE_CACHE"]) / "classifiers" / root_key(tmp_path) / "digits.pt"
     assert code == 0, err
-    assert out.startswith("Test accuracy: ") and out.rstrip().endswith(f"% (saved to {path})"), out
+    first, note = out.rstrip().splitlines()
+    assert first.startswith("Test accuracy: ") and first.endswith(f"% (saved to {path})"), out
+    assert note.startswith("Note: `gan-course fid` and `eval` on digits from this data root now use this classifier of at most 300 "), out
     assert load_classifier_state("digits", tmp_path)["train_images"] == 300
     assert list(tmp_path.iterdir()) == [], "the data root is left as it was"
+
+
+def test_scores_from_a_classifier_of_a_few_images_say_so(tmp_path: Path, capfd) -> None:
+    """A classifier trained with --max-images replaces the cached one of all the images: every FID
+    printed with it names how many images it learnt from; one trained on them all adds no note."""
+    fid = ["fid", "digits:test", "digits:train", "--data-dir", str(tmp_path), "--device", "cpu", "--n", "200", "--no-progress"]
+    notes = {}
+    for max_images in ("120", None):
+        extra = ["--max-images", max_images] if max_images else []
+        assert main(["train-classifier", "--dataset", "digits", "--epochs", "1", "--data-dir", str(tmp_path), "--device", "cpu",
+                     "--no-progress", *extra]) == 0  # fmt: skip
+        capfd.readouterr()
+        code = main(fid)
+        out, err = capfd.readouterr()
+        assert code == 0, err
+        notes[max_images] = [line for line in out.splitlines() if line.startswith("Note:")]
+    (note,) = notes["120"]
+    assert note.startswith("Note: the classifier was trained on the first 120 training images only (--max-images), test accuracy "), note
+    assert "compare only with scores from this same classifier" in note, note
+    assert notes[None] == [], notes[None]
 
 
 def test_cli_train_classifier_errors_are_one_line(flat_image_folder, tmp_path: Path, capfd) -> None:

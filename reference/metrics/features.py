@@ -153,7 +153,9 @@ class ClassifierExtractor(_Batched):
         name: str = "classifier",
         batch_size: int = 500,
         device: str | torch.device = "cpu",
+        caveat: str = "",
     ) -> None:
+        self.caveat = caveat  # what sets this classifier apart, for a reader of its scores ("" when nothing does)
         self.device = torch.device(device)
         self.model = fuse_batchnorm(model).to(self.device).to(memory_format=torch.channels_last)
         self.channels, self.size = model.in_channels, model.image_size
@@ -293,6 +295,17 @@ class InceptionExtractor(_Batched):
         return feats, logits
 
 
+def _subset_caveat(state: dict) -> str:
+    """For a classifier trained with --max-images: how many images it learnt from and its accuracy, and
+    that its scores compare only with scores of the same classifier; "" for one trained on them all."""
+    if state.get("max_images") is None:
+        return ""
+    accuracy = state.get("test_accuracy")
+    accuracy = f", test accuracy {100 * accuracy:.1f}%" if isinstance(accuracy, float) else ""
+    return (f"trained on the first {state.get('train_images', state['max_images']):,} training images only (--max-images){accuracy}; "
+            f"its scores compare only with scores from this same classifier: train it on every image for numbers to quote")
+
+
 def get_extractor(
     kind: str,
     dataset: str | None = None,
@@ -314,7 +327,8 @@ def get_extractor(
         state = load_classifier_state(dataset, root)
         model = classifier_from_state(state)
         name = f"classifier:{dataset}"
-        return ClassifierExtractor(model, state["classes"], name=name, batch_size=batch_size or 500, device=device)
+        return ClassifierExtractor(model, state["classes"], name=name, batch_size=batch_size or 500, device=device,
+                                   caveat=_subset_caveat(state))
     if kind == "inception":
         return InceptionExtractor(inception_weights, batch_size=batch_size or 64, device=device)
     raise UserError(f"unknown feature extractor '{kind}'; choose one of: {', '.join(EXTRACTORS)}")
