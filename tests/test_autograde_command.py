@@ -191,6 +191,10 @@ def test_a_host_that_cannot_sandbox_stops_before_grading_anyone(course: Path, tm
     done = _run(course, A, "--student", "blank", "--results", str(tmp_path / "r.jsonl"), "--no-sandbox", env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "r.jsonl").is_file()
+    # the command's own mistake first: fixing the host would only lead to it
+    done = _run(course, "a2_conv_layer", "--student", "blank", env=env)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "a2_conv_layer" in done.stderr and "bubblewrap" not in done.stderr, done.stderr
 
 
 def test_bwraps_own_long_advice_is_quoted_whole(tmp_path: Path, monkeypatch):

@@ -166,7 +166,6 @@ def _check_arguments(args: argparse.Namespace) -> None:
     """The command line's own mistakes, refused before anything heavy is imported (nbgrader and
     torch take seconds): a typo is answered at once."""
     from reference.grading.runner import parse_shard
-    from reference.grading.sandbox import sandbox_problem
 
     if args.merge:
         if args.assignment or args.results or args.shard:
@@ -186,8 +185,6 @@ def _check_arguments(args: argparse.Namespace) -> None:
         if not STUDENT_ID.match(student):
             raise UserError(f"--student {student!r} is not a student id: give the name of a folder in submitted/ "
                             f"(letters, digits, _.@+-)")
-    if not args.no_sandbox and (problem := sandbox_problem()):
-        raise UserError(problem)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,6 +203,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"merged {written} submission(s) into {root / 'gradebook.db'} and {root / 'autograded'}")
         return 0
     load_checks(args.assignment, root)  # a missing check module is refused before anything runs
+    from reference.grading.sandbox import sandbox_problem
+
+    if not args.no_sandbox and (problem := sandbox_problem()):  # after the command's own mistakes, before anyone is graded
+        raise UserError(problem)
     overrides = {f.name: getattr(args, f.name) for f in fields(Limits)}
     limits = Limits.from_config(_config_limits(root), **overrides)
     everyone = _submissions(root, args.assignment, args.student)
