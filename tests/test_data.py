@@ -269,6 +269,23 @@ def test_unreadable_image_names_the_file(tmp_path: Path, damage: str) -> None:
     assert "\n" not in message
 
 
+def test_a_floating_point_image_is_named_rather_than_loaded_black(tmp_path: Path) -> None:
+    """A 32-bit float TIFF of 0-1 values (what numpy arrays saved by Pillow give) loaded as a black
+    square: convert("RGB") clips floats. Its scale cannot be told, so it is named, with the fix."""
+    from PIL import Image
+
+    folder = tmp_path / "floats"
+    folder.mkdir()
+    Image.new("L", (16, 16), 90).save(folder / "a_grey.png")
+    Image.fromarray(np.full((16, 16), 0.75, dtype=np.float32)).save(folder / "b_float.tif")
+    assert Image.open(folder / "b_float.tif").mode == "F", "the test needs a float image"
+    with pytest.raises(DataError) as err:
+        load_dataset(f"folder:{folder}", image_size=8, progress=False)
+    message = str(err.value)
+    assert message.startswith(f"image {folder / 'b_float.tif'} holds 32-bit floating-point pixels (0.75 to 0.75)"), message
+    assert "save the images as 8- or 16-bit PNGs" in message and "\n" not in message
+
+
 def test_sixteen_bit_greyscale_images_are_scaled_not_clipped(tmp_path: Path) -> None:
     """A 16-bit greyscale PNG (scans, depth maps) loaded as a nearly white square: Pillow's convert("RGB")
     clips 0-65535 at 255. Beside it, 8-bit grey, RGBA, palette and 1x1-pixel images load as their colours."""

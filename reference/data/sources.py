@@ -285,6 +285,12 @@ def _decode(file: Path, size: int) -> torch.Tensor:
     from PIL import Image, ImageOps
 
     with Image.open(file) as im:
+        if im.mode == "F":  # convert("RGB") clips 32-bit floats at 0 and 255: an image of 0-1 values became black
+            low, high = im.getextrema()
+            raise DataError(
+                f"image {file} holds 32-bit floating-point pixels ({low:.3g} to {high:.3g}), whose scale (0-1 or 0-255) "
+                f"the folder does not say; save the images as 8- or 16-bit PNGs (e.g. x * 255 rounded to uint8 for 0-1 values)"
+            )
         im = _eight_bit(ImageOps.exif_transpose(im)).convert("RGB")  # a phone's photo upright, as viewers show it
         side = min(im.size)
         left, top = (im.width - side) // 2, (im.height - side) // 2
