@@ -479,3 +479,24 @@ def test_a_choice_in_the_other_number_or_british_spelling_is_the_choice_it_spell
         0.0, "diagnosis['run_e'] = 'oscillation' is not what run_e shows; look again at its curves and grids")
     assert run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": "lr_ds"})) == (
         0.0, "fix['run_c'] = 'lr_ds' is not one of FIXES' keys: " + ", ".join(CHECKS.FIXES))
+
+
+def test_a_choice_written_as_key_colon_its_description_is_that_choice_and_a_hedge_is_not():
+    """A choice copied as a "key: description" line (printing FAILURES item by item gives them) is that key, right
+    or wrong; a key followed by anything but its own description after the colon is not read as a choice."""
+    names = helpers()
+    listings = {"FAILURES": names["FAILURES"], "FIXES": names["FIXES"]}
+    failures, fixes = names["FAILURES"], names["FIXES"]
+    fake = Fake(diagnosis={**RIGHT_DIAGNOSIS, "run_c": f"d_wins: {failures['d_wins']}", "run_b": "checkerboard: checkerboard artifacts",
+                           "run_e": f"oscillation: {failures['oscillation']}"},
+                fix={**RIGHT_FIX, "run_a": f"scale_data: {fixes['scale_data']}"}, **listings)
+    assert run_check(CHECKS.test_answers_are_well_formed, fake) == (2.0, "")
+    assert run_check(CHECKS.test_run_c_diagnosis, fake) == (2.0, "")
+    assert run_check(CHECKS.test_run_b_diagnosis, fake) == (2.0, "")
+    assert run_check(CHECKS.test_run_a_fix, fake) == (FULL["test_run_a_fix"], "")
+    assert run_check(CHECKS.test_run_e_diagnosis, fake) == (
+        0.0, "diagnosis['run_e'] = 'oscillation' is not what run_e shows; look again at its curves and grids")
+    for hedged in ("d_wins: or maybe mode collapse", f"d_wins: {failures['mode_collapse']}", "d_wins: mode_collapse",
+                   "mode_collapse: D wins"):
+        got = run_check(CHECKS.test_run_c_diagnosis, Fake(diagnosis={"run_c": hedged}, **listings))
+        assert got == (0.0, f"diagnosis['run_c'] = {hedged!r} is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES)), got

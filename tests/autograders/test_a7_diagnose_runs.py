@@ -108,7 +108,7 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
         else:  # in the student's kernel: named as it is when graded
             got = f"a {type(value).__name__}"
         raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {got}")
-    key = as_key(value, allowed) or described(submission, listing, value, allowed)
+    key = as_key(value, allowed) or described(submission, listing, value, allowed) or labelled(submission, listing, value, allowed)
     if key is None:
         other, other_listing = (FIXES, "FIXES") if allowed is FAILURES else (FAILURES, "FAILURES")
         if as_key(value, other) is not None:  # the two dicts confused: a fix given as a failure, or the reverse
@@ -188,6 +188,15 @@ def described(submission, listing: str, value: str, allowed: tuple[str, ...]) ->
     found = [key for key, text in descriptions.items()
              if key in allowed and isinstance(text, str) and singular(spelled(value)) in map(singular, description_forms(text))]
     return found[0] if len(found) == 1 else None
+
+
+def labelled(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
+    """The key of a choice written as "key: its description" (a line of `for k, v in FAILURES.items(): print(f"{k}: {v}")`
+    copied; the description whole or its opening name), else None. Whatever else follows the colon (another choice,
+    "or maybe ...") is not read as the key: a hedged answer does not score."""
+    head, colon, tail = value.partition(":")
+    key = as_key(head, allowed) if colon and tail.strip() else None
+    return key if key is not None and described(submission, listing, tail, allowed) == key else None
 
 
 def description_forms(text: str) -> set[str]:
