@@ -245,7 +245,7 @@ GRID_HALF_PLUS_HALF = '''
 import torchvision.utils as vutils
 
 def save_colour_grid(images, path, nrow=8):
-    vutils.save_image(images * 0.5 + 0.5, path, nrow=4, padding=0)
+    vutils.save_image(images * 0.5 + 0.5, path, nrow=nrow, padding=0)
 '''
 
 GRID_UNMAPPED = '''
@@ -290,7 +290,7 @@ CORRECT = {
         "colour_grid": TORCHVISION_GRID,
     },
     # a lambda instead of Normalize and a RandomSampler instead of shuffle=True, the library's networks,
-    # x * 0.5 + 0.5 in a 4-column grid without padding
+    # x * 0.5 + 0.5 in a grid without padding
     "lambda_normalise_library_networks": {
         "loader": loader("transforms.ToTensor(), transforms.Lambda(lambda x: x * 2 - 1)",
                          order="sampler=torch.utils.data.RandomSampler(data)"),
@@ -1306,9 +1306,9 @@ def test_a_last_layer_initialised_at_zero_is_judged_by_what_training_makes_of_it
 
 
 TRANSPOSED = (
-    "each image in the grid has its height and width swapped (its rows saved as columns): an image (3, H, W) becomes "
-    "an array (H, W, 3) by .permute(1, 2, 0) (numpy: .transpose(1, 2, 0)), not .permute(2, 1, 0), .transpose(2, 3) "
-    "or .T; torchvision.utils.save_image(images, path) needs no reordering"
+    "each image in the grid lies on its side (its rows saved as columns: transposed, or turned by 90 degrees): an "
+    "image (3, H, W) becomes an array (H, W, 3) by .permute(1, 2, 0) (numpy: .transpose(1, 2, 0)), not .permute(2, 1, 0), "
+    ".transpose(2, 3), .T or a rot90; torchvision.utils.save_image(images, path) needs no reordering"
 )
 UPSIDE_DOWN = (
     "each image in the grid is upside down (its top row saved at the bottom): save the rows in their order, with no "
@@ -1316,9 +1316,9 @@ UPSIDE_DOWN = (
 )
 
 GRID_BY_HAND = """
-def save_colour_grid(images, path):
+def save_colour_grid(images, path, nrow=8):
     from PIL import Image
-    grid = torchvision.utils.make_grid(IMAGES, nrow=4)
+    grid = torchvision.utils.make_grid(IMAGES, nrow=nrow)
     Image.fromarray(PIXELS).save(path)
 """
 
@@ -1343,19 +1343,22 @@ def save_colour_grid(images, path):
         ("(images.transpose(2, 3) + 1) / 2", '(grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8")', (1.0, TRANSPOSED)),
         # rows reversed on the way to the file
         ("(images + 1) / 2", '(grid.permute(1, 2, 0).numpy()[::-1] * 255).round().astype("uint8")', (1.0, UPSIDE_DOWN)),
+        # the grid turned by 90 degrees (np.rot90's direction, then the other): each image lies on its side
+        ("(images + 1) / 2", '(grid.permute(1, 2, 0).rot90(1, (0, 1)).numpy() * 255).round().astype("uint8")', (1.0, TRANSPOSED)),
+        ("(images + 1) / 2", '(grid.permute(1, 2, 0).rot90(-1, (0, 1)).numpy() * 255).round().astype("uint8")', (1.0, TRANSPOSED)),
         # make_grid's own mapping of the fixed range
         ("images, normalize=True, value_range=(-1, 1)", '(grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8")', (2.0, "")),
         # Image.fromarray given the grid as make_grid returns it, (3, H, W), or as floats
         ("(images + 1) / 2", '(grid.numpy() * 255).round().astype("uint8")', (0.0, (
-            "calling `save_colour_grid` raised TypeError: Cannot handle this data type: (1, 1, 138), |u1; PIL's "
-            "Image.fromarray reads an array (H, W, 3), but was given one with 138 values along its last axis: the grid is "
+            "calling `save_colour_grid` raised TypeError: Cannot handle this data type: (1, 1, 274), |u1; PIL's "
+            "Image.fromarray reads an array (H, W, 3), but was given one with 274 values along its last axis: the grid is "
             "still (3, H, W); reorder it with .permute(1, 2, 0) (numpy: .transpose(1, 2, 0)) first"))),
         ("(images + 1) / 2", "grid.permute(1, 2, 0).numpy()", (0.0, (
             "calling `save_colour_grid` raised TypeError: Cannot handle this data type: (1, 1, 3), <f4; PIL's "
             "Image.fromarray reads 0-255 levels as uint8, but was given floats: make levels of the grid in [0, 1] with "
             "(grid * 255).round().astype('uint8') first, or save it with torchvision.utils.save_image"))),
     ],
-    ids=["mapped", "wrapped_by_the_uint8_cast", "channels_reversed", "grid_transposed", "images_transposed", "upside_down",
+    ids=["mapped", "wrapped_by_the_uint8_cast", "channels_reversed", "grid_transposed", "images_transposed", "upside_down", "turned_left", "turned_right",
          "make_grid_value_range", "chw_array", "float_array"],
 )
 def test_a_grid_written_with_pil_is_told_its_mapping_and_channel_order(tmp_path, images, pixels, expected):
@@ -1371,6 +1374,45 @@ def test_a_grid_written_with_pil_is_told_its_mapping_and_channel_order(tmp_path,
     exec(GRID_BY_HAND.replace("IMAGES", images).replace("PIXELS", pixels), namespace)
     check_fn = load_checks(A, ROOT)["test_colour_grid_png"]
     assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected
+
+
+NROW = ("the grid lays out {} images per row when save_colour_grid is called without nrow and {} with nrow=4; expected 8 "
+        "and 4: pass the `nrow` argument on, e.g. torchvision.utils.save_image(..., nrow=nrow)")
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        # right: white padding 4 wide, or none, through make_grid and PIL
+        ("save_image((images + 1) / 2, path, nrow=nrow, padding=4, pad_value=1)", (2.0, "")),
+        ("Image.fromarray((make_grid((images + 1) / 2, nrow=nrow, padding=0).permute(1, 2, 0).numpy() * 255)"
+         ".round().astype('uint8')).save(path)", (2.0, "")),
+        # nrow taken but not passed on (save_image's default of 8), fixed at 4, or the whole batch in one row
+        ("save_image((images + 1) / 2, path)", (1.0, NROW.format(8, 8))),
+        ("save_image((images + 1) / 2, path, nrow=4, padding=0)", (1.0, NROW.format(4, 4))),
+        ("save_image((images + 1) / 2, path, nrow=len(images))", (1.0, NROW.format(16, 16))),
+    ],
+    ids=["white_padding", "pil_no_padding", "nrow_not_passed_on", "nrow_fixed_at_4", "one_row"],
+)
+def test_a_grid_that_ignores_nrow_keeps_one_point(tmp_path, body, expected):
+    """The grid lays out `nrow` images per row, as the function's docstring says: 8 without the argument, 4 with
+    nrow=4 (told by where each coloured image lands, whatever the padding); a grid that ignores it keeps 1 point
+    with the layouts it made named, and a function without the `nrow` argument is told to keep the signature."""
+    from PIL import Image
+    from torchvision.utils import make_grid, save_image
+
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "Image": Image, "make_grid": make_grid, "save_image": save_image}
+    exec(f"def save_colour_grid(images, path, nrow=8):\n    {body}\n", namespace)
+    check_fn = load_checks(A, ROOT)["test_colour_grid_png"]
+    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected
+    exec(f"def save_colour_grid(images, path):\n    {body.replace('nrow=nrow', 'nrow=8')}\n", namespace)
+    (tmp_path / "no_argument").mkdir()
+    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path / "no_argument")) == (1.0, (
+        "called as save_colour_grid(images, path, nrow=4), your code raised TypeError: save_colour_grid() got an unexpected "
+        "keyword argument 'nrow': keep the given signature save_colour_grid(images, path, nrow=8) and lay out nrow images "
+        "per row"))
 
 
 @pytest.mark.parametrize(

@@ -32,8 +32,9 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   which must stay dim: the mapping is the fixed (x + 1) / 2, then images whose top and bottom halves
   differ in colour, which must stay upright (1 point for colours saved without the mapping, clipped or
   wrapped around by a uint8 cast, with the channels in BGR order, for each batch stretched by its own
-  minimum and maximum, for images transposed (height and width swapped) or upside down, or for an
-  upscaled grid).
+  minimum and maximum, for images transposed or turned by 90 degrees (lying on their side) or upside down, for an
+  upscaled grid, or for a grid that does not lay out `nrow` images per row: 8 when called without
+  it, 4 with nrow=4, found by where each coloured image lands).
 - learning (3, hidden): `reference.grading.learning.learning_check` with the student's G and D at
   ngf = ndf = 16, built with each run's seed: the worker trains them for up to 400 seeded steps on
   the coloured digits at 32x32 and returns G's samples every 25 steps (`learning.PAIR_STEPS`,
@@ -748,9 +749,9 @@ TWO_TONES = [c for c in ((r, g, b) for r in (-0.75, -0.25, 0.25, 0.75) for g in 
                          for b in (-0.75, -0.25, 0.25, 0.75)) if len(set(c)) > 1][:32]
 TOP, BOTTOM = TWO_TONES[:16], TWO_TONES[16:]
 TRANSPOSED = (
-    "each image in the grid has its height and width swapped (its rows saved as columns): an image (3, H, W) becomes "
-    "an array (H, W, 3) by .permute(1, 2, 0) (numpy: .transpose(1, 2, 0)), not .permute(2, 1, 0), .transpose(2, 3) "
-    "or .T; torchvision.utils.save_image(images, path) needs no reordering"
+    "each image in the grid lies on its side (its rows saved as columns: transposed, or turned by 90 degrees): an "
+    "image (3, H, W) becomes an array (H, W, 3) by .permute(1, 2, 0) (numpy: .transpose(1, 2, 0)), not .permute(2, 1, 0), "
+    ".transpose(2, 3), .T or a rot90; torchvision.utils.save_image(images, path) needs no reordering"
 )
 UPSIDE_DOWN = (
     "each image in the grid is upside down (its top row saved at the bottom): save the rows in their order, with no "
@@ -794,14 +795,14 @@ def written_files(folder: Path) -> dict[str, int]:
     return {p.name: p.lstat().st_mtime_ns for p in folder.iterdir() if not p.is_dir()}
 
 
-def saved_grid(submission, save, images: torch.Tensor):
-    """save(images, path) run by the student's code into a fresh folder of the scratch; returns what
-    `read_png` reads from `path`. AssertionError (or the student's error) when no image is there."""
+def saved_grid(submission, save, images: torch.Tensor, **kwargs):
+    """save(images, path, **kwargs) run by the student's code into a fresh folder of the scratch; returns
+    what `read_png` reads from `path`. AssertionError (or the student's error) when no image is there."""
     scratch = Path(submission.scratch)
     before = written_files(scratch)
     folder = make_scratch_folder(scratch, "a4-check-grid-")
     try:
-        result = submission.run(probes_a4.attempt, save, NAMESPACE, images, seen_as(submission, folder / "grid.png"))
+        result = submission.run(probes_a4.attempt, save, NAMESPACE, images, seen_as(submission, folder / "grid.png"), **kwargs)
         result = result if isinstance(result, dict) else {}
         if isinstance(result.get("error"), dict):
             err = StudentError.from_info(result["error"])
@@ -881,6 +882,41 @@ def orientations(pixels: np.ndarray) -> dict[str, int]:
     return found
 
 
+def images_per_row(pixels: np.ndarray, rgb: np.ndarray, first: int) -> int | None:
+    """How many images a row of the grid `pixels` (H, W, 3) holds, for plain-coloured images k = first,
+    first + 1, ... of one batch, image k of colour rgb[k - first] ((K, 3) uint8): told by the images
+    that start a new row (below the image before them), whatever the padding, scale or margins; None
+    when some colour is not found."""
+    centres = [centre(pixels, colour) for colour in rgb]
+    if any(c is None for c in centres):
+        return None
+    starts = [first + k for k in range(1, len(centres)) if centres[k][0] - centres[k - 1][0] > 10]  # a third of an image
+    if not starts:
+        return first + len(centres)  # one row holds them all
+    return starts[0] if len(starts) == 1 else starts[1] - starts[0]
+
+
+LAYOUT_FIRST = 2  # the palette from its third colour: black and white may be a grid's padding
+
+
+def nrow_fault(submission, save, images: torch.Tensor, pixels: np.ndarray, want: np.ndarray) -> str | None:
+    """Whether the grid ignores `nrow`: 16 images are laid out 8 per row without it (`pixels`, already
+    saved) and 4 per row with nrow=4; the fault in words, or None."""
+    colours = want[LAYOUT_FIRST:]
+    default = images_per_row(pixels, colours, LAYOUT_FIRST)
+    try:
+        _, _, _, four_pixels = saved_grid(submission, save, images, nrow=4)
+    except AssertionError as err:
+        told = str(err).split("; save_colour_grid(images, path) saves")[0]
+        return (f"called as save_colour_grid(images, path, nrow=4), {told.replace('calling `save_colour_grid` ', 'it ')}: keep "
+                f"the given signature save_colour_grid(images, path, nrow=8) and lay out nrow images per row")
+    four = images_per_row(four_pixels, colours, LAYOUT_FIRST)
+    if default is None or four is None or (default, four) == (8, 4):
+        return None
+    return (f"the grid lays out {default} images per row when save_colour_grid is called without nrow and {four} "
+            f"with nrow=4; expected 8 and 4: pass the `nrow` argument on, e.g. torchvision.utils.save_image(..., nrow=nrow)")
+
+
 @check(points=2)
 def test_colour_grid_png(submission):
     """save_colour_grid writes a colour PNG grid of the images at 32x32, mapped from [-1, 1] by (x + 1) / 2."""
@@ -945,6 +981,9 @@ def test_colour_grid_png(submission):
     if width * height > 16 * 48 * 48:
         raise Partial(1, f"the grid is {width}x{height} pixels, more than 16 images of 32x32 need (torchvision's "
                          f"save_image with 8 per row makes 274x70): save the tensors directly, without upscaling")
+    fault = nrow_fault(submission, save, images, pixels, want)
+    if fault is not None:
+        raise Partial(1, fault)
 
 
 # ---------------------------------------------------------------------------------------------
