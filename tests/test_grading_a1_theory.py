@@ -310,7 +310,10 @@ REAL_AS_FAKE = (
     "the real term labels the real images as fake: on D(x) the loss is -log D(x) = F.softplus(-logit), i.e. binary "
     "cross-entropy with target 1 (torch.ones_like), not 0"
 )
-SWAPPED = "the targets are swapped: real images get target 1 (-log D(x)) and fakes target 0 (-log(1 - D(G(z))))"
+SWAPPED = (
+    "the targets are swapped: real images get target 1 (-log D(x)) and fakes target 0 (-log(1 - D(G(z)))); or the "
+    "arguments are: d_loss is called as d_loss(real_logits, fake_logits), in that order"
+)
 MISSING_FAKE = "the fake term is missing: D also learns from G's samples, + mean(-log(1 - D(G(z)))) = F.softplus(fake_logits).mean()"
 HALF_G = "it is exactly half the expected value: G minimises mean(log(1 - D(G(z)))), with no factor 1/2"
 TWICE_POOLED_D = (
@@ -1007,6 +1010,117 @@ WRONG.update({
             "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = -0.766277 on seeded logits; expected -1.24656: {SIGMOID_OF_ONE_MINUS}"),
             "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -inf; expected -100: {SIGMOID_OF_ONE_MINUS}"),
         },
+    ),
+})
+
+SIGMA_SQUARED = (
+    "the densities use sigma^2 as their standard deviation: N(mu, sigma^2) has standard deviation sigma, and "
+    "torch.distributions.Normal(loc, scale) and scipy.stats.norm(loc, scale) take the standard deviation as scale: "
+    "pass sigma, not sigma**2"
+)
+CLAMPED = (
+    "that is the loss at logits of +-15: the logits (or D) are clamped, so the loss stops growing beyond them; "
+    "F.softplus and F.logsigmoid are exact at any logit, with no clamp"
+)
+RIGHT_LOSSES = """
+    def d_loss(real_logits, fake_logits):
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+    def g_loss(fake_logits):
+        return -F.softplus(fake_logits).mean()
+"""
+
+
+def frechet_with(body: str) -> str:
+    return f"""
+        def frechet_distance(mu1, sigma1, mu2, sigma2):
+            eig = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)
+            {body}
+    """
+
+
+# Mistakes named since a fresh set of wrong notebooks got the formula alone: logits clamped "for safety"
+# (finite at +-100, but wrong), d_loss's arguments taken in the other order, and four Fréchet distances
+WRONG.update({
+    "clamped_logits_hadamard_product": (
+        {
+            "losses": """
+                def d_loss(real_logits, fake_logits):
+                    real_logits, fake_logits = real_logits.clamp(-15, 15), fake_logits.clamp(-15, 15)  # a safe range
+                    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+                def g_loss(fake_logits):
+                    return -F.softplus(fake_logits.clamp(-15, 15)).mean()
+            """,
+            "frechet": """
+                def frechet_distance(mu1, sigma1, mu2, sigma2):
+                    eig = torch.linalg.eigvals(sigma1 * sigma2).real.clamp(min=0)
+                    return float(((mu1 - mu2) ** 2).sum() + sigma1.trace() + sigma2.trace() - 2 * eig.sqrt().sum())
+            """,
+        },
+        {
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 30; expected 200: {CLAMPED}"),
+            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -15; expected -100: {CLAMPED}"),
+            "test_frechet_distance_matches_reference": (0.0, fd("5.30455", "5.18435", (
+                "S1 * S2 multiplies the covariances elementwise: the cross term takes the matrix product, tr((S1 @ S2)^(1/2))"))),
+            "test_frechet_distance_properties": (
+                0.0, "frechet_distance(N, N) = 0.130922; expected 0; with equal covariances frechet_distance = 17.9901; "
+                "expected ||mu1 - mu2||^2 = 17.8591",
+            ),
+        },
+    ),
+    "d_loss_arguments_in_the_other_order_mse_mean_term": (
+        {
+            "losses": """
+                def d_loss(fake_logits, real_logits):
+                    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+                def g_loss(fake_logits):
+                    return -F.softplus(fake_logits).mean()
+            """,
+            "frechet": frechet_with("return float(F.mse_loss(mu1, mu2) + sigma1.trace() + sigma2.trace() - 2 * eig.sqrt().sum())"),
+        },
+        {
+            "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.81054 on seeded logits; expected 3.34467: {SWAPPED}"),
+            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits +100, fake logits -100 is 200; expected 0: {SWAPPED}"),
+            "test_frechet_distance_matches_reference": (0.0, fd("2.62426", "5.18435", (
+                "the mean term is the mean of the squared differences (F.mse_loss's default, .mean()), not ||mu1 - mu2||^2, "
+                "their sum over the dimensions"))),
+            "test_frechet_distance_properties": (1.0, "with equal covariances frechet_distance = 3.57183; expected ||mu1 - mu2||^2 = 17.8591"),
+        },
+    ),
+    "sum_of_all_entries_for_the_trace": (
+        {"losses": RIGHT_LOSSES,
+         "frechet": frechet_with("return float(((mu1 - mu2) ** 2).sum() + sigma1.sum() + sigma2.sum() - 2 * eig.sqrt().sum())")},
+        {
+            "test_frechet_distance_matches_reference": (0.0, fd("7.02984", "5.18435", (
+                "tr(S) is the sum of the diagonal entries (S.trace(), or torch.diagonal(S).sum()), not of all entries"))),
+            "test_frechet_distance_properties": (
+                0.0, "frechet_distance(N, N) = 7.19827; expected 0; with equal covariances frechet_distance = 25.0574; "
+                "expected ||mu1 - mu2||^2 = 17.8591",
+            ),
+        },
+    ),
+    "products_of_each_covariances_eigenvalues": (
+        {"losses": RIGHT_LOSSES, "frechet": """
+            def frechet_distance(mu1, sigma1, mu2, sigma2):
+                e1, e2 = torch.linalg.eigvalsh(sigma1), torch.linalg.eigvalsh(sigma2)
+                return float(((mu1 - mu2) ** 2).sum() + e1.sum() + e2.sum() - 2 * (e1 * e2).clamp(min=0).sqrt().sum())
+        """},
+        {"test_frechet_distance_matches_reference": (0.0, fd("5.17315", "5.18435", (
+            "the eigenvalues of S1 S2 are not the products of S1's and S2's own eigenvalues (that holds only when S1 and S2 "
+            "commute): take the eigenvalues of the product, torch.linalg.eigvals(S1 @ S2).real")))},
+    ),
+    "diagonal_gaussians": (
+        {"losses": RIGHT_LOSSES, "frechet": """
+            def frechet_distance(mu1, sigma1, mu2, sigma2):
+                v1, v2 = torch.diagonal(sigma1), torch.diagonal(sigma2)
+                return float(((mu1 - mu2) ** 2).sum() + ((v1.sqrt() - v2.sqrt()) ** 2).sum())
+        """},
+        {"test_frechet_distance_matches_reference": (0.0, fd("5.18388", "5.18435", (
+            "it uses only the covariances' diagonals (the distance of Gaussians with independent dimensions, sum of "
+            "(sqrt(v1) - sqrt(v2))^2): the covariances are full matrices, and the cross term is tr((S1 S2)^(1/2)) of the "
+            "whole matrices")))},
     ),
 })
 
@@ -1733,6 +1847,89 @@ THEORY_WRONG.update({
             "test_cost_and_jsd_on_other_grids": (
                 0.0, jsd_is(COARSE_PAIR, "0.0795499", "0.145342", ONE_KL_TERM) + "; "
                 + jsd_is(CUT_PAIR, "0.0207147", "0.00833414", ONE_KL_TERM),
+            ),
+        },
+    ),
+})
+
+
+D_STAR_FORMULA = (
+    "D*(x) is the y in (0, 1) that maximises p_data(x) log y + p_g(x) log(1 - y) (set its derivative in y to 0), with the "
+    "density of N(mu, sigma^2) = exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"
+)
+BOTH_WRONG_COST = (
+    "it is -log 4 + 2 JSD (your JSD), and the JSD is wrong too: both come from the same wrong densities or D*, or C(G) is "
+    "derived from the JSD; check p_data = N(mu_data, sigma_data^2) and p_g = N(mu_g, sigma_g^2) (sigma is the standard "
+    "deviation), and compute C(G) from its own definition"
+)
+
+
+def theory_cell(p: str, q: str) -> str:
+    """A theory cell whose D*, C(G) and JSD are right for the densities p and q it computes (expressions in x)."""
+    return f"""
+        def densities(x, mu_data, sigma_data, mu_g, sigma_g):
+            return {p}, {q}
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = densities(x, mu_data, sigma_data, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = densities(x, mu_data, sigma_data, mu_g, sigma_g)
+            d, m = p / (p + q), (p + q) / 2
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+            return float(cost), float(jsd)
+    """
+
+
+def gaussian(mu: str, sigma: str) -> str:
+    return f"torch.exp(-(x - {mu}) ** 2 / (2 * {sigma} ** 2)) / ({sigma} * math.sqrt(2 * math.pi))"
+
+
+# The same wrong densities in d_star and cost_and_jsd: C(G) and the JSD agree through the identity, so each is
+# told the densities' fault, not that it was derived from the other (a variance given as Normal's scale, a
+# p_g written with sigma_data); unknown wrong densities (here a third too wide) are told that both are wrong
+THEORY_WRONG.update({
+    "normal_given_the_variance_as_its_scale": (
+        theory_cell("Normal(mu_data, sigma_data ** 2).log_prob(x).exp()", "Normal(mu_g, sigma_g ** 2).log_prob(x).exp()")
+        .replace("        def densities", "        from torch.distributions import Normal\n\n        def densities", 1),
+        {
+            "test_d_star_is_the_optimal_discriminator": (
+                0.0, f"d_star for {VISIBLE_PAIR} is 0.388083 at x = 8; expected 0.924529: {SIGMA_SQUARED}"),
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-1.24687", "-1.2094", f"it is C(G) with the wrong densities: {SIGMA_SQUARED}")),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.0697112", "0.0884494", f"it is the JSD of the wrong densities: {SIGMA_SQUARED}")),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-1.08357", "-1.09561", f"it is C(G) with the wrong densities: {SIGMA_SQUARED}") + "; "
+                + cost_is(CUT_PAIR, "-0.962037", "-0.94746", f"it is C(G) with the wrong densities: {SIGMA_SQUARED}"),
+            ),
+        },
+    ),
+    "p_g_written_with_sigma_data_in_a_helper": (
+        theory_cell(gaussian("mu_data", "sigma_data"), gaussian("mu_g", "sigma_data")),
+        {
+            "test_d_star_is_the_optimal_discriminator": (0.0, f"d_star for {VISIBLE_PAIR} is 0.997883 at x = 8; expected 0.924529: {SIGMA_SLIP}"),
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-1.19803", "-1.2094", f"it is C(G) with the wrong densities: {SIGMA_SLIP}")),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.0941346", "0.0884494", f"it is the JSD of the wrong densities: {SIGMA_SLIP}")),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-1.05301", "-1.09561", f"it is C(G) with the wrong densities: {SIGMA_SLIP}") + "; "
+                + cost_is(CUT_PAIR, "-1.01636", "-0.94746", f"it is C(G) with the wrong densities: {SIGMA_SLIP}"),
+            ),
+        },
+    ),
+    "densities_a_third_too_wide_in_both": (
+        theory_cell(gaussian("mu_data", "(4 * sigma_data / 3)"), gaussian("mu_g", "(4 * sigma_g / 3)")),
+        {
+            "test_d_star_is_the_optimal_discriminator": (0.0, f"d_star for {VISIBLE_PAIR} is 0.252877 at x = -1.88; expected 0.120678: "
+                                                              f"{D_STAR_FORMULA}"),
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-1.28181", "-1.2094", BOTH_WRONG_COST)),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.0522419", "0.0884494", (
+                "it is (C(G) + log 4) / 2 (your C(G)), and C(G) is wrong too: both come from the same wrong densities or D*, or "
+                "the JSD is derived from C(G); check p_data = N(mu_data, sigma_data^2) and p_g = N(mu_g, sigma_g^2) (sigma is "
+                "the standard deviation), and compute the JSD by integrating 1/2 p_data log(p_data / m) + 1/2 p_g log(p_g / m)"))),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-1.20704", "-1.09561", BOTH_WRONG_COST) + "; " + cost_is(CUT_PAIR, "-0.779638", "-0.94746", (
+                    "C(G) = V(D*, G), the integral over the grid of p_data(x) log D*(x) + p_g(x) log(1 - D*(x)), natural logs")),
             ),
         },
     ),

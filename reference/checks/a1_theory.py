@@ -181,6 +181,28 @@ D_STAR_FORMULA = (
     "D*(x) is the y in (0, 1) that maximises p_data(x) log y + p_g(x) log(1 - y) (set its derivative in y to 0), with "
     "the density of N(mu, sigma^2) = exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"
 )
+SIGMA_SQUARED = (
+    "the densities use sigma^2 as their standard deviation: N(mu, sigma^2) has standard deviation sigma, and "
+    "torch.distributions.Normal(loc, scale) and scipy.stats.norm(loc, scale) take the standard deviation as scale: "
+    "pass sigma, not sigma**2"
+)
+
+
+def density_slips(pair: Pair) -> list[tuple[Pair, str]]:
+    """The pair as a density written wrongly in both functions reads it: [(the Gaussians it then
+    computes with, on the same grid; the message)]."""
+    d, g = (pair.mu_data, pair.sigma_data), (pair.mu_g, pair.sigma_g)
+    on_grid = lambda data, gen: Pair(*data, *gen, pair.lo, pair.hi, pair.n)  # noqa: E731
+    same = "each Gaussian has its own mean and standard deviation, p_data = N(mu_data, sigma_data^2) and p_g = N(mu_g, sigma_g^2)"
+    return [
+        (on_grid((d[0], d[1] ** 2), (g[0], g[1] ** 2)), SIGMA_SQUARED),
+        (on_grid((d[0], math.sqrt(d[1])), (g[0], math.sqrt(g[1]))), "sigma_data and sigma_g are standard deviations, "
+         "not variances: the density of N(mu, sigma^2) is exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"),
+        (on_grid(d, (g[0], d[1])), f"p_g's density uses sigma_data: {same}"),
+        (on_grid((d[0], g[1]), g), f"p_data's density uses sigma_g: {same}"),
+        (on_grid(d, (d[0], g[1])), f"p_g's density uses mu_data: {same}"),
+        (on_grid((g[0], d[1]), g), f"p_data's density uses mu_g: {same}"),
+    ]
 
 
 def d_star_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
@@ -188,6 +210,7 @@ def d_star_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
     t, x = theory(pair), pair.grid()
     unnormalised = (t["lp"] + math.log(pair.sigma_data)) - (t["lq"] + math.log(pair.sigma_g))
     as_variance = log_normal(x, pair.mu_data, math.sqrt(pair.sigma_data)) - log_normal(x, pair.mu_g, math.sqrt(pair.sigma_g))
+    as_scale_squared = log_normal(x, pair.mu_data, pair.sigma_data ** 2) - log_normal(x, pair.mu_g, pair.sigma_g ** 2)
     return [
         (1 - t["d"], "it is p_g / (p_data + p_g), the probability that x is fake: p_data and p_g are swapped; D* is the "
          "probability that x is real, p_data(x) / (p_data(x) + p_g(x))"),
@@ -197,6 +220,7 @@ def d_star_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
          "not cancel in D* when sigma_data != sigma_g"),
         (torch.sigmoid(as_variance), "sigma_data and sigma_g are standard deviations, not variances: the density of "
          "N(mu, sigma^2) is exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"),
+        (torch.sigmoid(as_scale_squared), SIGMA_SQUARED),
         *[(torch.sigmoid(log_normal(x, *data) - log_normal(x, *g)), f"{slip}: each Gaussian has its own mean and standard "
            f"deviation, p_data = N(mu_data, sigma_data^2) and p_g = N(mu_g, sigma_g^2)") for data, g, slip in (
             ((pair.mu_data, pair.sigma_data), (pair.mu_g, pair.sigma_data), "p_g's density uses sigma_data"),
@@ -251,6 +275,21 @@ STEP_OFF_BY_ONE = (
 )
 
 
+def identity_text(name: str, derived: str, other_right: bool, pair: Pair, definition: str, fix: str) -> str:
+    """The message for a C(G) or JSD that equals what the identity C(G) = -log 4 + 2 JSD makes of the
+    student's other number (`derived`, in words). With that number right, this one was derived from it
+    (on a grid that cuts the densities, where the identity fails); with it wrong too, both agree through
+    the identity, as two numbers computed from the same wrong densities do (the check cannot tell
+    which)."""
+    if other_right:
+        return (f"it is {derived}, derived from the identity you are to show, not {definition}"
+                + (": on this grid, which leaves out part of both densities, the two differ" if pair.cut() else "") + f"; {fix}")
+    other = "the JSD" if name == "C(G)" else "C(G)"
+    return (f"it is {derived}, and {other} is wrong too: both come from the same wrong densities or D*, or {name} is "
+            f"derived from {other}; check p_data = N(mu_data, sigma_data^2) and p_g = N(mu_g, sigma_g^2) (sigma is the "
+            f"standard deviation), and {fix}")
+
+
 def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
     """Common wrong C(G) on the pair's grid: [(their value, the message)]; got_jsd is the
     student's own JSD (a C(G) derived from it is the identity, not the integral)."""
@@ -279,9 +318,9 @@ def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
         (t["jsd"], ORDER.format(other="the JSD")),
         *[(wrong_cost, message) for wrong_cost, _, message in unnormalised(pair)],
         *([(whole_line(pair)["cost"], WHOLE_LINE.format(what="C(G)"))] if pair.cut() else []),  # before the identity, which holds there
-        (-LOG4 + 2 * got_jsd, "it is -log 4 + 2 JSD (your JSD), the identity you are to show, not V(D*, G) integrated"
-         + (": on this grid, which leaves out part of both densities, the two differ" if pair.cut() else "")
-         + "; compute C(G) from its own definition"),
+        *[(theory(slip)["cost"], f"it is C(G) with the wrong densities: {message}") for slip, message in density_slips(pair)],
+        (-LOG4 + 2 * got_jsd, identity_text("C(G)", "-log 4 + 2 JSD (your JSD)", close(got_jsd, t["jsd"], CUT_TOL, CUT_TOL),
+                                             pair, "V(D*, G) integrated", "compute C(G) from its own definition")),
     ]
     if abs(pair.dx - VISIBLE_DX) > 1e-12:
         faults.append((cost * VISIBLE_DX / pair.dx, f"the integral uses the step {VISIBLE_DX:g} of the visible checks' "
@@ -338,9 +377,10 @@ def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
         *[(wrong_jsd, message) for _, wrong_jsd, message in unnormalised(pair)],
         *([(whole_line(pair)["jsd"], WHOLE_LINE.format(what="the JSD"))] if pair.cut() else []),  # before the identity
         (math.sqrt(max(jsd, 0.0)), "it is the square root of the JSD (the Jensen-Shannon distance): return the divergence itself"),
-        ((got_cost + LOG4) / 2, "it is (C(G) + log 4) / 2 (your C(G)), derived from the identity you are to show, not the "
-         "JSD from its definition" + (": on this grid, which leaves out part of both densities, the two differ" if pair.cut() else "")
-         + "; compute the JSD by integrating 1/2 p_data log(p_data / m) + 1/2 p_g log(p_g / m)"),
+        *[(theory(slip)["jsd"], f"it is the JSD of the wrong densities: {message}") for slip, message in density_slips(pair)],
+        ((got_cost + LOG4) / 2, identity_text("the JSD", "(C(G) + log 4) / 2 (your C(G))", close(got_cost, t["cost"], CUT_TOL, CUT_TOL),
+                                               pair, "the JSD from its definition", "compute the JSD by integrating 1/2 p_data "
+                                               "log(p_data / m) + 1/2 p_g log(p_g / m)")),
         *[(value, f"it is {what}the JSD of the densities renormalised over the grid's points (scipy.stats.entropy and "
            f"scipy.spatial.distance.jensenshannon rescale their inputs to sum to 1){also}: integrate the definition over "
            f"the grid as it is{fix}")
@@ -422,6 +462,7 @@ NOT_FINITE = (
     "take log D* and log(1 - D*) from the log densities"
 )
 TOL = 1e-5  # C(G) and the JSD: any quadrature rule agrees (the grids reach where the densities vanish)
+CUT_TOL = 1e-3  # on the cut grid the densities do not vanish at its ends, where quadrature rules differ by ~dx f
 
 
 def cost_failure(pair: Pair, got: float, got_jsd: float, tol: float = TOL) -> str | None:
@@ -517,7 +558,8 @@ def d_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[float, s
         (float(F.softplus(r).mean() + F.softplus(f).mean()), "the real term labels the real images as fake: on D(x) the "
          "loss is -log D(x) = F.softplus(-logit), i.e. binary cross-entropy with target 1 (torch.ones_like), not 0"),
         (float(F.softplus(r).mean() + F.softplus(-f).mean()), "the targets are swapped: real images get target 1 "
-         "(-log D(x)) and fakes target 0 (-log(1 - D(G(z))))"),
+         "(-log D(x)) and fakes target 0 (-log(1 - D(G(z)))); or the arguments are: d_loss is called as "
+         "d_loss(real_logits, fake_logits), in that order"),
         (float(F.softplus(-r).sum() + F.softplus(f).sum()), "it is the sum over the batch, not the mean: take the mean "
          "of each term (binary cross-entropy's default reduction='mean')"),
         (float((0.9 * F.softplus(-r) + 0.1 * F.softplus(r)).mean() + F.softplus(f).mean()), "the real images' target is "
@@ -718,6 +760,18 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
          ".real, or the singular values of S1^(1/2) S2^(1/2) themselves (its nuclear norm is tr((S1 S2)^(1/2)))"),
         (math.sqrt(max(want, 0.0)), "that is the square root of the expected value: return the squared distance d^2 "
          "itself, as FID does, without a final sqrt"),
+        (m2 + t - 2 * float(torch.linalg.eigvals(s1 * s2).real.clamp(min=0).sqrt().sum()), "S1 * S2 multiplies the "
+         "covariances elementwise: the cross term takes the matrix product, tr((S1 @ S2)^(1/2))"),
+        (m2 / len(mu1) + t - 2 * cross, "the mean term is the mean of the squared differences (F.mse_loss's default, "
+         ".mean()), not ||mu1 - mu2||^2, their sum over the dimensions"),
+        (m2 + float(s1.sum() + s2.sum()) - 2 * cross, "tr(S) is the sum of the diagonal entries (S.trace(), or "
+         "torch.diagonal(S).sum()), not of all entries"),
+        (m2 + t - 2 * float((torch.linalg.eigvalsh(s1) * torch.linalg.eigvalsh(s2)).clamp(min=0).sqrt().sum()), "the "
+         "eigenvalues of S1 S2 are not the products of S1's and S2's own eigenvalues (that holds only when S1 and S2 "
+         "commute): take the eigenvalues of the product, torch.linalg.eigvals(S1 @ S2).real"),
+        (m2 + t - 2 * float((s1.diagonal() * s2.diagonal()).sqrt().sum()), "it uses only the covariances' diagonals "
+         "(the distance of Gaussians with independent dimensions, sum of (sqrt(v1) - sqrt(v2))^2): the covariances are "
+         "full matrices, and the cross term is tr((S1 S2)^(1/2)) of the whole matrices"),
     ]
 
 

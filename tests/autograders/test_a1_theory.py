@@ -19,9 +19,11 @@ tolerance, so any correct formula scores full marks (p / (p + q) or a sigmoid, a
 torch.trapezoid; softplus, logsigmoid, binary_cross_entropy_with_logits; scipy's sqrtm or
 eigenvalues...). A wrong value that matches a common mistake (p_data and p_g swapped, one
 density with the other's sigma or mu, a missing log, the integral without the grid step, a flipped
-sign, the JSD in bits, a KL divergence or one KL term for the JSD; a loss negated, halved or in bits, a
+sign, the JSD in bits, a KL divergence or one KL term for the JSD, a variance given as a scale; a loss negated, halved or in bits, a
 fake labelled real, log(1 + D) for log(1 - D), a missing factor 2, a trace term missing, the singular values
-of S1 S2 for its eigenvalues...) gets that mistake's message.
+of S1 S2 for its eigenvalues, S1 * S2 for S1 @ S2, logits clamped...) gets that mistake's message. C(G) and a JSD that
+agree through the identity C(G) = -log 4 + 2 JSD are told "derived from the identity" only when the
+other number is right; when both are wrong they come from the same wrong densities (told so).
 
 The oracle modules of the losses and the distance are MASKED: they do not exist in the worker
 when a1 is graded, so an answer taken from them scores 0 with a message that says to write it. In
@@ -249,11 +251,36 @@ D_STAR_FORMULA = (
 )
 
 
+SIGMA_SQUARED = (
+    "the densities use sigma^2 as their standard deviation: N(mu, sigma^2) has standard deviation sigma, and "
+    "torch.distributions.Normal(loc, scale) and scipy.stats.norm(loc, scale) take the standard deviation as scale: "
+    "pass sigma, not sigma**2"
+)
+
+
+def density_slips(pair: Pair) -> list[tuple[Pair, str]]:
+    """The pair as a density written wrongly in both functions reads it: [(the Gaussians it then
+    computes with, on the same grid; the message)]."""
+    d, g = (pair.mu_data, pair.sigma_data), (pair.mu_g, pair.sigma_g)
+    on_grid = lambda data, gen: Pair(*data, *gen, pair.lo, pair.hi, pair.n)  # noqa: E731
+    same = "each Gaussian has its own mean and standard deviation, p_data = N(mu_data, sigma_data^2) and p_g = N(mu_g, sigma_g^2)"
+    return [
+        (on_grid((d[0], d[1] ** 2), (g[0], g[1] ** 2)), SIGMA_SQUARED),
+        (on_grid((d[0], math.sqrt(d[1])), (g[0], math.sqrt(g[1]))), "sigma_data and sigma_g are standard deviations, "
+         "not variances: the density of N(mu, sigma^2) is exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"),
+        (on_grid(d, (g[0], d[1])), f"p_g's density uses sigma_data: {same}"),
+        (on_grid((d[0], g[1]), g), f"p_data's density uses sigma_g: {same}"),
+        (on_grid(d, (d[0], g[1])), f"p_g's density uses mu_data: {same}"),
+        (on_grid((g[0], d[1]), g), f"p_data's density uses mu_g: {same}"),
+    ]
+
+
 def d_star_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
     """Common wrong D* on the pair's grid: [(their values, the message)]."""
     t, x = theory(pair), pair.grid()
     unnormalised = (t["lp"] + math.log(pair.sigma_data)) - (t["lq"] + math.log(pair.sigma_g))
     as_variance = log_normal(x, pair.mu_data, math.sqrt(pair.sigma_data)) - log_normal(x, pair.mu_g, math.sqrt(pair.sigma_g))
+    as_scale_squared = log_normal(x, pair.mu_data, pair.sigma_data ** 2) - log_normal(x, pair.mu_g, pair.sigma_g ** 2)
     return [
         (1 - t["d"], "it is p_g / (p_data + p_g), the probability that x is fake: p_data and p_g are swapped; D* is the "
          "probability that x is real, p_data(x) / (p_data(x) + p_g(x))"),
@@ -263,6 +290,7 @@ def d_star_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
          "not cancel in D* when sigma_data != sigma_g"),
         (torch.sigmoid(as_variance), "sigma_data and sigma_g are standard deviations, not variances: the density of "
          "N(mu, sigma^2) is exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))"),
+        (torch.sigmoid(as_scale_squared), SIGMA_SQUARED),
         *[(torch.sigmoid(log_normal(x, *data) - log_normal(x, *g)), f"{slip}: each Gaussian has its own mean and standard "
            f"deviation, p_data = N(mu_data, sigma_data^2) and p_g = N(mu_g, sigma_g^2)") for data, g, slip in (
             ((pair.mu_data, pair.sigma_data), (pair.mu_g, pair.sigma_data), "p_g's density uses sigma_data"),
@@ -321,6 +349,21 @@ STEP_OFF_BY_ONE = (
 )
 
 
+def identity_text(name: str, derived: str, other_right: bool, pair: Pair, definition: str, fix: str) -> str:
+    """The message for a C(G) or JSD that equals what the identity C(G) = -log 4 + 2 JSD makes of the
+    student's other number (`derived`, in words). With that number right, this one was derived from it
+    (on a grid that cuts the densities, where the identity fails); with it wrong too, both agree through
+    the identity, as two numbers computed from the same wrong densities do (the check cannot tell
+    which)."""
+    if other_right:
+        return (f"it is {derived}, derived from the identity you are to show, not {definition}"
+                + (": on this grid, which leaves out part of both densities, the two differ" if pair.cut() else "") + f"; {fix}")
+    other = "the JSD" if name == "C(G)" else "C(G)"
+    return (f"it is {derived}, and {other} is wrong too: both come from the same wrong densities or D*, or {name} is "
+            f"derived from {other}; check p_data = N(mu_data, sigma_data^2) and p_g = N(mu_g, sigma_g^2) (sigma is the "
+            f"standard deviation), and {fix}")
+
+
 def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
     """Common wrong C(G) on the pair's grid: [(their value, the message)]; got_jsd is the
     student's own JSD (a C(G) derived from it is the identity, not the integral)."""
@@ -349,9 +392,9 @@ def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
         (t["jsd"], ORDER.format(other="the JSD")),
         *[(wrong_cost, message) for wrong_cost, _, message in unnormalised(pair)],
         *([(whole_line(pair)["cost"], WHOLE_LINE.format(what="C(G)"))] if pair.cut() else []),  # before the identity, which holds there
-        (-LOG4 + 2 * got_jsd, "it is -log 4 + 2 JSD (your JSD), the identity you are to show, not V(D*, G) integrated"
-         + (": on this grid, which leaves out part of both densities, the two differ" if pair.cut() else "")
-         + "; compute C(G) from its own definition"),
+        *[(theory(slip)["cost"], f"it is C(G) with the wrong densities: {message}") for slip, message in density_slips(pair)],
+        (-LOG4 + 2 * got_jsd, identity_text("C(G)", "-log 4 + 2 JSD (your JSD)", close(got_jsd, t["jsd"], CUT_TOL, CUT_TOL),
+                                             pair, "V(D*, G) integrated", "compute C(G) from its own definition")),
     ]
     if abs(pair.dx - VISIBLE_DX) > 1e-12:
         faults.append((cost * VISIBLE_DX / pair.dx, f"the integral uses the step {VISIBLE_DX:g} of the visible checks' "
@@ -408,9 +451,10 @@ def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
         *[(wrong_jsd, message) for _, wrong_jsd, message in unnormalised(pair)],
         *([(whole_line(pair)["jsd"], WHOLE_LINE.format(what="the JSD"))] if pair.cut() else []),  # before the identity
         (math.sqrt(max(jsd, 0.0)), "it is the square root of the JSD (the Jensen-Shannon distance): return the divergence itself"),
-        ((got_cost + LOG4) / 2, "it is (C(G) + log 4) / 2 (your C(G)), derived from the identity you are to show, not the "
-         "JSD from its definition" + (": on this grid, which leaves out part of both densities, the two differ" if pair.cut() else "")
-         + "; compute the JSD by integrating 1/2 p_data log(p_data / m) + 1/2 p_g log(p_g / m)"),
+        *[(theory(slip)["jsd"], f"it is the JSD of the wrong densities: {message}") for slip, message in density_slips(pair)],
+        ((got_cost + LOG4) / 2, identity_text("the JSD", "(C(G) + log 4) / 2 (your C(G))", close(got_cost, t["cost"], CUT_TOL, CUT_TOL),
+                                               pair, "the JSD from its definition", "compute the JSD by integrating 1/2 p_data "
+                                               "log(p_data / m) + 1/2 p_g log(p_g / m)")),
         *[(value, f"it is {what}the JSD of the densities renormalised over the grid's points (scipy.stats.entropy and "
            f"scipy.spatial.distance.jensenshannon rescale their inputs to sum to 1){also}: integrate the definition over "
            f"the grid as it is{fix}")
@@ -612,7 +656,8 @@ def d_loss_faults(real: torch.Tensor, fake: torch.Tensor) -> list[tuple[float, s
         (float(F.softplus(r).mean() + F.softplus(f).mean()), "the real term labels the real images as fake: on D(x) the "
          "loss is -log D(x) = F.softplus(-logit), i.e. binary cross-entropy with target 1 (torch.ones_like), not 0"),
         (float(F.softplus(r).mean() + F.softplus(-f).mean()), "the targets are swapped: real images get target 1 "
-         "(-log D(x)) and fakes target 0 (-log(1 - D(G(z))))"),
+         "(-log D(x)) and fakes target 0 (-log(1 - D(G(z)))); or the arguments are: d_loss is called as "
+         "d_loss(real_logits, fake_logits), in that order"),
         (float(F.softplus(-r).sum() + F.softplus(f).sum()), "it is the sum over the batch, not the mean: take the mean "
          "of each term (binary cross-entropy's default reduction='mean')"),
         (float((0.9 * F.softplus(-r) + 0.1 * F.softplus(r)).mean() + F.softplus(f).mean()), "the real images' target is "
@@ -765,6 +810,32 @@ def check_loss(submission, task: LossTask) -> None:
     assert wrong is None, f"{task.name} has the right value but the wrong gradient with respect to {wrong[0]}"
 
 
+def clamp_hint(task: LossTask, inputs: tuple[torch.Tensor, ...], got: float) -> str | None:
+    """When the loss's value at logits of +-100 is the right loss at logits cut to [-c, c] for some c
+    below 95 (logits clamped "for safety"), the message that says so; else None. c is found by
+    bisection on the oracle, monotone in c here. A c of -log(10^-k) is a log kept finite by an eps
+    (log(sigmoid(x) + 1e-8) stops at log 1e-8), which STABLE_HINT explains: None there."""
+    def at(c: float) -> float:
+        return oracle(task, *(x.clamp(-c, c) for x in inputs))[0]
+
+    lo, hi = 1e-3, 100.0
+    low, high = at(lo), at(hi)
+    if not math.isfinite(got) or not min(low, high) <= got <= max(low, high):
+        return None
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if (at(mid) < got) == (low < high):
+            lo = mid
+        else:
+            hi = mid
+    c = (lo + hi) / 2
+    decades = c / math.log(10)
+    if c > 95 or not close(at(c), got, rel=1e-6, abs_=1e-9) or abs(decades - round(decades)) * math.log(10) < 1e-4:
+        return None
+    return (f"that is the loss at logits of +-{c:.3g}: the logits (or D) are clamped, so the loss stops growing beyond "
+            f"them; F.softplus and F.logsigmoid are exact at any logit, with no clamp")
+
+
 def check_extreme(submission, task: LossTask, inputs: tuple[torch.Tensor, ...], where: str) -> None:
     """The loss's value and gradient at logits of +-100 (`where` says which). A loss whose formula is
     wrong on moderate logits is told that fault first: at +-100 a missing term can vanish, a
@@ -772,7 +843,7 @@ def check_extreme(submission, task: LossTask, inputs: tuple[torch.Tensor, ...], 
     loss = loss_answer(submission, task, *inputs)
     want, grads = oracle(task, *inputs)
     if not close(loss.value, want, rel=1e-3):
-        hint = formula_fault(submission, task) or STABLE_HINT  # a wrong formula first; else the logits' range
+        hint = formula_fault(submission, task) or clamp_hint(task, inputs, loss.value) or STABLE_HINT  # a wrong formula first
         raise AssertionError(f"{task.name} {where} is {num(loss.value)}; expected {num(want)}: {hint}")
     failure = graph_failure(task, loss)
     wrong = None if failure is not None else wrong_gradient(task, loss, grads)
@@ -868,6 +939,18 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
          ".real, or the singular values of S1^(1/2) S2^(1/2) themselves (its nuclear norm is tr((S1 S2)^(1/2)))"),
         (math.sqrt(max(want, 0.0)), "that is the square root of the expected value: return the squared distance d^2 "
          "itself, as FID does, without a final sqrt"),
+        (m2 + t - 2 * float(torch.linalg.eigvals(s1 * s2).real.clamp(min=0).sqrt().sum()), "S1 * S2 multiplies the "
+         "covariances elementwise: the cross term takes the matrix product, tr((S1 @ S2)^(1/2))"),
+        (m2 / len(mu1) + t - 2 * cross, "the mean term is the mean of the squared differences (F.mse_loss's default, "
+         ".mean()), not ||mu1 - mu2||^2, their sum over the dimensions"),
+        (m2 + float(s1.sum() + s2.sum()) - 2 * cross, "tr(S) is the sum of the diagonal entries (S.trace(), or "
+         "torch.diagonal(S).sum()), not of all entries"),
+        (m2 + t - 2 * float((torch.linalg.eigvalsh(s1) * torch.linalg.eigvalsh(s2)).clamp(min=0).sqrt().sum()), "the "
+         "eigenvalues of S1 S2 are not the products of S1's and S2's own eigenvalues (that holds only when S1 and S2 "
+         "commute): take the eigenvalues of the product, torch.linalg.eigvals(S1 @ S2).real"),
+        (m2 + t - 2 * float((s1.diagonal() * s2.diagonal()).sqrt().sum()), "it uses only the covariances' diagonals "
+         "(the distance of Gaussians with independent dimensions, sum of (sqrt(v1) - sqrt(v2))^2): the covariances are "
+         "full matrices, and the cross term is tr((S1 S2)^(1/2)) of the whole matrices"),
     ]
 
 
