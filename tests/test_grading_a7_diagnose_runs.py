@@ -82,6 +82,20 @@ def test_unmodified_student_version_scores_zero_on_every_check():
     }
 
 
+def test_answers_filled_in_before_the_dict_exists_are_told_to_assign_it_first(tmp_path):
+    """diagnosis["run_a"] = ... in a cell where no diagnosis = {} came first raises NameError there: each check
+    quotes that error and says to assign the dict first, instead of "was it renamed or its cell not run?"."""
+    answers = "\n".join([*(f"diagnosis[{run!r}] = {key!r}" for run, key in RIGHT_DIAGNOSIS.items()), f"fix = {RIGHT_FIX!r}"])
+    raised = ("the cell starting `diagnosis['run_a'] = 'unit_range_data'` raised NameError: name 'diagnosis' is not "
+              "defined")
+    told = (f"`diagnosis` is not defined: {raised}: that cell uses `diagnosis` before any cell assigns it; assign it "
+            f"first (diagnosis = {{}}, then diagnosis[...] = ...); set diagnosis = {{\"run_a\": \"...\", ...}} in the cell "
+            f"under \"Your answers\"")
+    result = scores(submission(tmp_path, answers, None))
+    assert {name: result[name] for name in FULL if not name.endswith("_fix")} == {
+        name: (0.0, told) for name in FULL if not name.endswith("_fix")}
+
+
 def test_other_accepted_fixes_and_loose_spelling_score_full_marks(tmp_path):
     """Every fix that addresses a run's failure is right, not just the notebook's; case and spaces are forgiven."""
     diagnosis = {**RIGHT_DIAGNOSIS, "run_c": " D_Wins "}

@@ -181,6 +181,11 @@ def why_missing(name: str, cell_errors: list[CellError], namespace: dict | None 
     for err in cell_errors:
         if defines(err.source, name):
             return err.describe()
+    for err in cell_errors:  # a cell that fills `name` (name[key] = ..., name.append) before any cell binds it
+        if err.type == "NameError" and f"name '{name}' is not defined" in err.message:
+            filled = re.search(rf"\b{re.escape(name)}\s*\[[^\]]*\]\s*=[^=]", err.source) is not None
+            return (f"{err.describe()}: that cell uses `{name}` before any cell assigns it; assign it first"
+                    + (f" ({name} = {{}}, then {name}[...] = ...)" if filled else ""))
     sources = (namespace or {}).get("In")  # a live IPython kernel keeps every executed cell here
     if isinstance(sources, list) and any(isinstance(s, str) and defines(s, name) for s in sources):
         return "the cell that defines it raised an error before defining it; fix that cell and run it again"
