@@ -513,4 +513,27 @@ def test_a_choice_written_as_key_colon_its_description_is_that_choice_and_a_hedg
     for hedged in ("d_wins: or maybe mode collapse", f"d_wins: {failures['mode_collapse']}", "d_wins: mode_collapse",
                    "mode_collapse: D wins"):
         got = run_check(CHECKS.test_run_c_diagnosis, Fake(diagnosis={"run_c": hedged}, **listings))
-        assert got == (0.0, f"diagnosis['run_c'] = {hedged!r} is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES)), got
+        assert got == (0.0, f"diagnosis['run_c'] = {hedged!r} is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES)
+                       + "; write one key alone and give your reasons in the explanation cell: a note or a second choice "
+                       "beside the key is not read"), got
+
+
+def test_a_choice_labelled_with_a_dash_or_brackets_is_that_choice_and_a_note_is_told_to_go():
+    """"key - description", "key (description)", "description (key)" and "D wins (d_wins)" (the key spelled out
+    again) are that key, as "key: description" is; a note beside a key ("(too low)") or a second choice is not
+    read, and the message says to write one key alone."""
+    names = helpers()
+    listings = {"FAILURES": names["FAILURES"], "FIXES": names["FIXES"]}
+    failures, fixes = names["FAILURES"], names["FIXES"]
+    fake = Fake(diagnosis={**RIGHT_DIAGNOSIS, "run_a": f"unit_range_data - {failures['unit_range_data']}",
+                           "run_b": "checkerboard (checkerboard artifacts)", "run_c": "D wins (d_wins)",
+                           "run_e": "LR off by 10 (lr_off_by_10)"},
+                fix={**RIGHT_FIX, "run_a": f"{fixes['scale_data']} (scale_data)"}, **listings)
+    assert run_check(CHECKS.test_answers_are_well_formed, fake) == (2.0, "")
+    for check in ("test_run_a_diagnosis", "test_run_b_diagnosis", "test_run_c_diagnosis", "test_run_e_diagnosis", "test_run_a_fix"):
+        assert run_check(getattr(CHECKS, check), fake) == (FULL[check], ""), check
+    noted = Fake(diagnosis={**RIGHT_DIAGNOSIS, "run_e": "lr_off_by_10 (too low)"}, fix=RIGHT_FIX, **listings)
+    assert run_check(CHECKS.test_run_e_diagnosis, noted) == (0.0, (
+        "diagnosis['run_e'] = 'lr_off_by_10 (too low)' is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES)
+        + "; write one key alone and give your reasons in the explanation cell: a note or a second choice beside the key "
+        "is not read"))

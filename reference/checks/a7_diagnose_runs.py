@@ -85,7 +85,11 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
             given, wanted = ("a fix", "the failure") if allowed is FAILURES else ("a failure", "a fix for it")
             raise AssertionError(f"{name}[{run!r}] = {value!r} is {given}, one of {other_listing}' keys; {name} names "
                                  f"{wanted}, one of {listing}' keys: {', '.join(allowed)}")
-        raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}")
+        opening = re.match(r"\s*([A-Za-z_]\w*)\s*([(\[:;,/|+\u2013\u2014-]|or\b|and\b)", value)  # a key, then a note or another choice
+        alone = as_key(opening[1], allowed) if opening else None
+        note = ("; write one key alone and give your reasons in the explanation cell: a note or a second choice beside "
+                "the key is not read") if alone else ""
+        raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}{note}")
     return key
 
 
@@ -160,13 +164,29 @@ def described(submission, listing: str, value: str, allowed: tuple[str, ...]) ->
     return found[0] if len(found) == 1 else None
 
 
+LABEL_SEPARATORS = (":", " - ", " \u2013 ", " \u2014 ")  # "key: ...", "key - ...", with an en or em dash
+
+
 def labelled(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
-    """The key of a choice written as "key: its description" (a line of `for k, v in FAILURES.items(): print(f"{k}: {v}")`
-    copied; the description whole or its opening name), else None. Whatever else follows the colon (another choice,
-    "or maybe ...") is not read as the key: a hedged answer does not score."""
-    head, colon, tail = value.partition(":")
-    key = as_key(head, allowed) if colon and tail.strip() else None
-    return key if key is not None and described(submission, listing, tail, allowed) == key else None
+    """The key of a choice written with its own description: "key: description" (a line of
+    `for k, v in FAILURES.items(): print(f"{k}: {v}")` copied), "key - description", "key (description)" or
+    "description (key)"; the description whole or its opening name, or the key spelled out again ("D wins
+    (d_wins)"). Else None: whatever else goes with the
+    key (another choice, "or maybe ...", a note such as "(too low)") is not read as the key, so a hedged
+    answer does not score."""
+    pairs = []
+    for separator in LABEL_SEPARATORS:
+        head, found, tail = value.partition(separator)
+        if found and tail.strip():
+            pairs.append((head, tail))
+    bracketed = re.fullmatch(r"\s*([^()]+?)\s*\(([^()]+)\)\s*", value)
+    if bracketed:
+        pairs += [(bracketed[1], bracketed[2]), (bracketed[2], bracketed[1])]
+    for head, tail in pairs:
+        key = as_key(head, allowed)
+        if key is not None and key in (as_key(tail, allowed), described(submission, listing, tail, allowed)):
+            return key
+    return None
 
 
 def description_forms(text: str) -> set[str]:
