@@ -1673,7 +1673,7 @@ def test_a_checkpoint_crafted_to_run_code_never_runs_in_the_grader(tmp_path):
     """
     (tmp_path / "nb").mkdir()
     result = sandboxed(submission(tmp_path / "nb", body, before))
-    refused = "`10.pt` holds a pickled `posix.mkdir`: only the full unpickler loads it, and that can run code, so the grader does not; save state_dicts, torch.save({\"G\": G.state_dict(), \"D\": D.state_dict()}, path)"
+    refused = "`10.pt` holds a pickled `posix.mkdir`: only the full unpickler loads it, and that can run code, so the grader does not; leave the `mkdir` out of the checkpoint: a checkpoint holds state_dicts, tensors and numbers (make_gan(seed) rebuilds the rest)"
     earned, message = result.pop("test_resume_continues_the_run")  # its own torch.load(weights_only=True) refuses the file too
     assert (earned, message) == (0.0, f"`resume` could not load the checkpoint that train(10, ...) saved: {refused}")
     assert result == {
@@ -1943,7 +1943,7 @@ def test_resumed_train_measures_an_exact_resume(tmp_path):
     assert record == {
         "checkpoint": "4.pt", "after": 4, "uninterrupted": [0, 1, 2, 3, 4, 5, 6], "resumed": [4, 5, 6], "resumed_built": True,
         "uninterrupted_rng": record["uninterrupted_rng"], "uninterrupted_saves": [2, 4, 6], "train_noise": True,
-        "checkpoint_holds": {"rng": True, "noise": True, "optimizers": 2},
+        "checkpoint_holds": {"rng": True, "noise": True, "optimizers": 2, "an_rng": True},
         "start": {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": True, "rng_of_epoch": 5, "replaced": []}, "end": {"G": 0.0, "D": 0.0},
         "resumed_saved": True, "noise": True,
     }
@@ -2215,3 +2215,76 @@ def test_the_pytorch_tutorials_checkpoint_is_graded_by_what_it_holds(tmp_path):
                  "noise with torch.randn): save torch.get_rng_state() in the checkpoint and restore it with "
                  "torch.set_rng_state in resume, after make_gan(seed), which reseeds torch"),
     }
+
+
+# A fresh set of notebooks showed these misjudged: {name: (train's body, resume, the save helper, the checks that
+# lose points with their messages)}. A checkpoint that also records a loss history of tensors (shorter after a
+# resume, which starts it anew) or notes the epoch a run resumed from holds the same weights as an uninterrupted
+# run's: full marks. A grid after every epoch with checkpoints after epochs 10, 20, 30 is charged by the schedule
+# checks only (the checkpoints are on schedule); a grid mapped to [0, 1] twice, an RNG state taken once before
+# training and a pickled pathlib.Path are named.
+HISTORY_SAVE = SAVE.replace('"rng": torch.get_rng_state(),', '"rng": torch.get_rng_state(),\n        "losses": {"D": torch.tensor(history), "G": torch.tensor(history) * 2},') + "history = []\n"
+HISTORY_BODY = ONE_BASED.replace("            step(gan, x)\n", "            step(gan, x)\n            history.append(float(x.float().mean()))\n")
+RESUMED_FROM_SAVE = SAVE.replace('"epoch": tag,', '"epoch": tag,\n        **({"resumed_from_epoch": resumed_from} if resumed_from else {}),') + "resumed_from = 0\n"
+GRID_EVERY_EPOCH = """
+    <SAVE>
+    for epoch in range(1, n_epochs + 1):
+        for x in gan.batches.epoch(epoch - 1):
+            step(gan, x)
+        with torch.no_grad():
+            save_image_grid(from_model_range(gan.G(fixed_noise), "tanh"), out_dir / f"progress_{epoch:03d}.png")
+        if epoch % 10 == 0:
+            torch.save({"epoch": epoch, "G": gan.G.state_dict(), "D": gan.D.state_dict(), "opt_g": gan.opt_g.state_dict(),
+                        "opt_d": gan.opt_d.state_dict(), "fixed_noise": fixed_noise, "rng": torch.get_rng_state()},
+                       out_dir / f"ckpt_{epoch:03d}.pt")
+"""
+FRESH_CASES = {
+    "loss_history_of_tensors_in_the_checkpoint": (
+        HISTORY_BODY, RESUME.replace(RESTORE, RESTORE + "    history = []\n").replace(
+            "            step(gan, x)\n", "            step(gan, x)\n            history.append(float(x.float().mean()))\n"), HISTORY_SAVE, {}),
+    "resumed_checkpoints_note_the_epoch_resumed_from": (
+        ONE_BASED, RESUME.replace(RESTORE, RESTORE + '    resumed_from = state["epoch"]\n'), RESUMED_FROM_SAVE, {}),
+    "a_grid_every_epoch_checkpoints_every_10": (GRID_EVERY_EPOCH, RESUME, SAVE, {
+        "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epochs 1, 2, 3, 4, 5, 6, 7, ..., 30 of a 30-epoch run; "
+                                               "expected 10, 20, 30 (1-based: after the 10th, 20th, 30th epoch)"),
+        "test_saves_for_25_and_9_epochs": (0.0, "sample grids saved at epochs 1, 2, 3, 4, 5, 6, 7, ..., 25 of a 25-epoch run; "
+                                                "expected 10, 20 (1-based: after the 10th, 20th, 30th epoch); sample grids saved "
+                                                "at epochs 1, 2, 3, 4, 5, 6, 7, ..., 9 of a 9-epoch run; expected none (1-based: "
+                                                "after the 10th, 20th, 30th epoch)"),
+    }),
+    "grid_mapped_twice": (ONE_BASED, RESUME, SAVE.replace(
+        'save_image_grid(samples, out_dir / "samples" / f"epoch_{tag:03d}.png")',
+        'out_dir.mkdir(parents=True, exist_ok=True)\n    save_image(samples, out_dir / f"epoch_{tag:03d}.png", normalize=True, value_range=(-1, 1))'
+    ).replace("def save(tag):", "from torchvision.utils import save_image\n\ndef save(tag):"), {
+        "test_sample_grids_are_png_grids_of_64": (0.0, (
+            "`epoch_010.png` shows G's images mapped from [-1, 1] to [0, 1] twice (by (x + 1) / 2, then again by save_image's "
+            "value_range=(-1, 1)), so they are washed out into [0.5, 1], their black grey; map once: save (x + 1) / 2 "
+            "(from_model_range(x, \"tanh\")) or save_image(x, path, normalize=True, value_range=(-1, 1))")),
+    }),
+    "rng_state_taken_once_before_training": (ONE_BASED, RESUME, SAVE.replace(
+        '"rng": torch.get_rng_state(),', '"rng": start_rng,') + "start_rng = torch.get_rng_state()\n", {
+        "test_resume_continues_the_run": (2.0, (
+            "the resumed run's random numbers are those an uninterrupted run had at the start of epoch 1, not after epoch 10: "
+            "the checkpoint's RNG state was taken before training, once, not when the checkpoint was saved; call "
+            "torch.get_rng_state() at each save, after the epoch's batches")),
+    }),
+}
+
+
+@pytest.mark.parametrize("name", list(FRESH_CASES))
+def test_a_fresh_class_of_submissions_is_judged_right(tmp_path, name):
+    body, resume, save, lost = FRESH_CASES[name]
+    result = scores(submission(tmp_path, body, resume=resume, save=save))
+    assert same(result, {**OK, **lost}), result
+
+
+def test_a_pickled_object_of_no_network_is_told_to_leave_it_out():
+    """A pathlib.Path (or any object neither torch's nor the course's nor the notebook's) in a checkpoint is
+    told to be left out or stored as a string, not to save state_dicts (which the checkpoint already holds);
+    a numpy array to become a tensor; a class of the notebook's own, to save state_dicts."""
+    fix = checks_module().pickled_fix
+    assert fix("pathlib.PosixPath") == (
+        "leave the `PosixPath` out of the checkpoint, or store it as a string or a number (str(path)): a checkpoint holds "
+        "state_dicts, tensors and numbers (make_gan(seed) rebuilds the rest)")
+    assert fix("numpy.ndarray") == "store it as a tensor (torch.from_numpy) or a number instead of a numpy `ndarray`, or leave it out"
+    assert fix("__main__.Generator") == 'save state_dicts, torch.save({"G": G.state_dict(), "D": D.state_dict()}, path)'

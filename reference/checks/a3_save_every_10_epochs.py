@@ -105,6 +105,7 @@ def grid_problem(name: str, data: bytes) -> str | None:
         return (
             f"`{name}` is {width}x{height} pixels: not a grid of {NUM_SAMPLES} samples of {SIDE}x{SIDE} "
             f"(8 x 8 with 2-pixel padding is 242x242); save all {NUM_SAMPLES} images of G(fixed_noise)"
+            + (" in one PNG grid (torchvision's save_image of the whole batch), not one file per image" if (width, height) == (SIDE, SIDE) else "")
         )
     if pixels.std() == 0:
         return f"`{name}` is one flat colour; save G(fixed_noise) mapped from [-1, 1] to [0, 1]"
@@ -143,6 +144,7 @@ def mapping_problem(name: str, data: bytes, made: list[torch.Tensor]) -> str | N
         "stretched": (images - low) / (high - low) * 255 if high > low else None,
         "clipped": images.clamp(0, 1) * 255,
         "wrapped": torch.remainder(torch.trunc(images * 255), 256),  # x * 255 cast to uint8 by numpy
+        "twice": ((images + 1) / 2 + 1) / 2 * 255,  # (x + 1) / 2, then save_image's value_range=(-1, 1) again
     }
     gaps = {how: float((shown - x.clamp(0, 255)).abs().mean()) for how, x in mapped.items() if x is not None}
     if min(gaps.get("mapped", math.inf), gaps.get("stretched", math.inf)) <= LEVELS:
@@ -158,6 +160,11 @@ def mapping_problem(name: str, data: bytes, made: list[torch.Tensor]) -> str | N
             f"`{name}` shows G's images scaled by 255 without mapping them from [-1, 1] to [0, 1] first, so "
             f"astype(\"uint8\") wrapped every negative value around to a bright one; map with (x + 1) / 2 before "
             f"scaling to 0-255, or save the tensor with save_image(x, path, normalize=True, value_range=(-1, 1))"
+        )
+    if gaps["twice"] <= LEVELS:
+        return (
+            f"`{name}` shows G's images mapped from [-1, 1] to [0, 1] twice (by (x + 1) / 2, then again by save_image's "
+            f"value_range=(-1, 1)), so they are washed out into [0.5, 1], their black grey; map once: {fix}"
         )
     return None  # some other drawing of the same images (transposed, reordered): not this check's to judge
 
@@ -233,8 +240,14 @@ def pickled_fix(qualified: str) -> str:
             "save the optimizers' states, gan.opt_g.state_dict() and gan.opt_d.state_dict(), not the optimizers, and load "
             "them with load_state_dict into the optimizers make_gan built"
         )
-    if cls is None or (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        return 'save state_dicts, torch.save({"G": G.state_dict(), "D": D.state_dict()}, path)'
+    if isinstance(cls, type) and issubclass(cls, torch.nn.Module) or cls is None and module in ("__main__", ""):
+        return 'save state_dicts, torch.save({"G": G.state_dict(), "D": D.state_dict()}, path)'  # a network of the notebook's
+    if module.split(".")[0] == "numpy":
+        return f"store it as a tensor (torch.from_numpy) or a number instead of a numpy `{name}`, or leave it out"
+    if cls is None and module.split(".")[0] not in ("torch", "reference"):  # pathlib.PosixPath, datetime, a function...
+        kept = ", or store it as a string or a number (str(path))" if name[:1].isupper() else ""
+        return (f"leave the `{name}` out of the checkpoint{kept}: a checkpoint holds state_dicts, tensors and numbers "
+                f"(make_gan(seed) rebuilds the rest)")
     return "keep only state_dicts, tensors and numbers in a checkpoint (make_gan(seed) rebuilds the rest)"
 
 

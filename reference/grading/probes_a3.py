@@ -437,7 +437,8 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     wrote files], "train_noise": G received the same noise at the saves after epoch k of both train runs
     (None: one saved nothing there), "checkpoint_holds": {"rng": the checkpoint's files hold the RNG state
     the uninterrupted run's epoch k + 1 starts from, "noise": they hold a tensor G received at that run's
-    last save, "optimizers": how many optimizer state_dicts they hold} or None, "resumed": [...] (None: not run),
+    last save, "optimizers": how many optimizer state_dicts they hold, "an_rng": they hold some CPU RNG
+    state (a uint8 tensor of its size), whichever} or None, "resumed": [...] (None: not run),
     "resumed_built": whether resume built a GAN with make_gan, "start": {"G", "D": largest |weight
     difference| (None: not comparable), "opt_g", "opt_d": see `_optimizer_difference`, "rng": the RNG
     states are equal, "rng_of_epoch": the epoch (1-based) of the uninterrupted run that starts from
@@ -487,7 +488,8 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
             "replaced": got["replaced"],
         }
         reply["checkpoint_holds"] = {"rng": _holds(held, want["rng"]), "noise": _holds(held, _last_save(full)),
-                                     "optimizers": optimizers_held}
+                                     "optimizers": optimizers_held,
+                                     "an_rng": any(x.dtype == want["rng"].dtype and x.shape == want["rng"].shape for x in held)}
     reply["end"] = {net: _max_difference(resumed["final"][net], full["final"][net]) for net in ("G", "D")}
     a, b = _last_save(resumed), _last_save(full)
     reply["resumed_saved"] = a is not None
