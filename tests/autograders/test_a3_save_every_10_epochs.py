@@ -50,7 +50,8 @@ One fault costs points once where the checks can tell faults apart. When the sam
 saved (the checkpoints, if a 30-epoch run writes no image), and whether `train` trains all n_epochs
 epochs, is judged by the two schedule checks only. The grid, noise and checkpoint checks judge what
 was written and what G received, whenever that was; the checkpoint check also whether checkpoints
-were saved with the grids. The noise check compares the tensors G received at each save, not the
+were saved with the grids (not when the checkpoints are on the schedule themselves: grids saved more
+often, to watch training, cost the schedule checks only). The noise check compares the tensors G received at each save, not the
 images, so how a grid is drawn and when it is saved do not matter to it; a save that draws its
 noise by reseeding torch's global generator (torch.manual_seed) gives every save the same noise but
 makes the epochs after the saves replay the same random numbers, and loses half of it. A run that
