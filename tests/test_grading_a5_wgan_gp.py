@@ -718,6 +718,23 @@ def value(call: str, got: str, label: str, want: str, hint: str, scored: bool = 
     return f"{call} = {got} for {label}; expected {want}{' on the x_hat it scored' if scored else ''}: {hint}"
 
 
+TUPLE = ("'tuple' object has no attribute 'view'; torch.autograd.grad returns a tuple, one gradient per input it was given: take "
+         "its first element, grad = torch.autograd.grad(scores, x_hat, ...)[0]")
+TUPLE_TOLD = {
+    "test_penalty_at_random_interpolates": f"gradient_penalty(critic, real, fake) raised AttributeError for {POINTS}: {TUPLE}; "
+                                           "gradient_penalty(critic, real, fake) raised AttributeError for images (6, 1, 8, 8) "
+                                           "and a small conv critic: the same mistake",
+    "test_penalty_value_matches_reference": "gradient_penalty(critic, real, fake) raised AttributeError for a linear critic on "
+                                            f"points, D(x) = w.x + b with ||w|| = 2.5: {TUPLE}; gradient_penalty(critic, real, "
+                                            "fake) raised AttributeError for a linear critic on images (6, 1, 8, 8) with ||w|| = "
+                                            "3: the same mistake",
+    "test_penalty_trains_the_critic": f"gradient_penalty(critic, real, fake) raised AttributeError for {POINTS}: {TUPLE}",
+    "test_penalty_on_other_inputs": "gradient_penalty(critic, real, fake, 2) raised AttributeError for points with lambda_gp = "
+                                    f"2: {TUPLE}; gradient_penalty(critic, real, fake) raised AttributeError for 3-channel "
+                                    "images (5, 3, 8, 8): the same mistake; gradient_penalty(critic, real, fake) raised "
+                                    "AttributeError for a linear critic on points with ||w|| = 0.5: the same mistake",
+}
+
 PENALTIES = {
     # grad_outputs of shape (N,) for scores (N, 1): named, not told about eps's shape
     "grad_outputs_of_another_shape": (
@@ -1022,12 +1039,18 @@ PENALTIES.update({
         {
             "test_penalty_at_random_interpolates": (
                 1.0, f"{CALL} on {POINTS} draws the same eps at every call, whatever the state of the random number "
-                "generators: a seed fixed inside the function (torch.manual_seed, or a generator seeded there) gives every "
-                "training step the same eps (and torch.manual_seed resets the random numbers of the whole run, so that "
-                "each step then draws the same batch and noise too); draw a new eps at each call, torch.rand(...) without "
-                "a seed",
+                "generators: a seed fixed inside the function (torch.manual_seed, or a generator seeded there), or eps that "
+                "are not drawn at random (torch.linspace, torch.arange), give every training step the same eps (and "
+                "torch.manual_seed resets the random numbers of the whole run, so that each step then draws the same batch "
+                "and noise too); draw a new eps at each call, torch.rand(...) without a seed",
             ),
         },
+    ),
+    # the tuple torch.autograd.grad returns used as the gradient (no [0]): the fix, not Python's words alone
+    "autograd_grads_tuple_used_as_the_gradient": (
+        (INTERPOLATES, "scores = critic(x_hat)\ngrad = torch.autograd.grad(scores, x_hat, torch.ones_like(scores), create_graph=True)\n",
+         "return lambda_gp * (grad.view(len(real), -1).norm(2, dim=1) - 1).pow(2).mean()"),
+        {check: (0.0, TUPLE_TOLD[check]) for check in TUPLE_TOLD},
     ),
 })
 
@@ -1131,6 +1154,25 @@ PENALTIES.update({
 
 # right penalties that do not score the whole batch in one call: the checks find x_hat all the same
 OTHER_RIGHT_PENALTIES = {
+    # one critic call on real, fake and x_hat joined (the scores of x_hat taken back from the end)
+    "one_call_on_real_fake_and_x_hat_joined": (
+        INTERPOLATES,
+        """
+        n = real.shape[0]
+        scores = critic(torch.cat([real, fake, x_hat]))[2 * n:]
+        (grad,) = torch.autograd.grad(scores, x_hat, torch.ones_like(scores), create_graph=True)
+        """,
+        PENALTY,
+    ),
+    # the critic also scores real and fake after x_hat, to log its estimate of W
+    "the_estimate_logged_after_the_penalty": (
+        INTERPOLATES, GRAD,
+        """
+        with torch.no_grad():
+            estimate = critic(real).mean() - critic(fake).mean()  # logged: the critic's estimate of W
+        """,
+        PENALTY,
+    ),
     "one_sample_at_a_time": (
         INTERPOLATES,
         """

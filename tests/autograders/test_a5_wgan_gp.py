@@ -14,7 +14,10 @@ graded) and are reached only through `submission` and the probes of `reference.g
 - The penalty draws its own eps, so it is never compared with a penalty that draws another. The
   probe hands it a seeded critic that records every input (`probes_a5.Recorder`), with the RNGs
   seeded, and the checks judge what it was called on and recompute the penalty here on exactly
-  those points, with their own copy of the same critic (`probes_a5.probe_critic`), in float64:
+  those points, with their own copy of the same critic (`probes_a5.probe_critic`), in float64 (x_hat
+  is the batch that lies between real and fake with t_i varying, wherever it came among the critic's
+  calls: one call on torch.cat([real, fake, x_hat]), or real and fake scored after it to log the
+  estimate of W, are right):
   - interpolates (visible, 3: 2 on 64 points (N, 2), 1 on images (6, 1, 8, 8)): every x_hat_i must
     lie on the segment from fake_i to real_i, x_hat_i = t_i real_i + (1 - t_i) fake_i with t_i in
     [0, 1], and the t_i must differ from sample to sample. Then, on the points, the function is
@@ -458,8 +461,11 @@ def penalty_error_hint(err: StudentError) -> str | None:
         return ("the gradient is None: torch.autograd.grad found no path from the scores back to x_hat (a critic that "
                 "scores a detached copy, x_hat.detach() or x_hat.data; allow_unused=True hides this): score x_hat itself, "
                 "made with requires_grad_(True)")
+    if err.type == "AttributeError" and re.search(r"'tuple' object has no attribute", err.message):
+        return ("torch.autograd.grad returns a tuple, one gradient per input it was given: take its first element, "
+                "grad = torch.autograd.grad(scores, x_hat, ...)[0]")
     if err.type in ("RuntimeError", "ValueError", "IndexError") and re.search(
-            r"size|shape|dimension|broadcast|view", err.message, re.IGNORECASE):
+            r"size|shape|dimension|broadcast|view|values to unpack", err.message, re.IGNORECASE):
         return SHAPES_HINT
     return None
 
@@ -517,10 +523,14 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
     )
 
 
+STACKED = 4  # batches of N samples one critic call may hold (real, fake and x_hat joined by torch.cat: 3)
+
+
 def scored_batches(inputs: list[torch.Tensor], real: torch.Tensor) -> list[torch.Tensor]:
     """The batches x_hat (real's shape, float64) the critic scored: an input of real's shape (or of
-    its N samples in another shape: vmap's (N, 1, ...)), and consecutive inputs that together hold
-    N samples (a loop over the samples, or over chunks of them)."""
+    its N samples in another shape: vmap's (N, 1, ...)), each block of N samples of an input that joins
+    up to STACKED batches (one call on torch.cat([real, fake, x_hat])), and consecutive inputs that
+    together hold N samples (a loop over the samples, or over chunks of them)."""
     n, size = real.shape[0], real[0].numel()
     found, run, held = [], [], 0
     for x in inputs:
@@ -529,6 +539,10 @@ def scored_batches(inputs: list[torch.Tensor], real: torch.Tensor) -> list[torch
             continue
         if x.shape[0] == n:
             found.append(x.reshape(real.shape).double())
+            run, held = [], 0
+            continue
+        if n > 1 and x.shape[0] % n == 0 and x.shape[0] // n <= STACKED:  # torch.cat([real, fake, x_hat]) scored in one call
+            found += [part.reshape(real.shape).double() for part in x.split(n)]
             run, held = [], 0
             continue
         run.append(x.reshape(x.shape[0], *real.shape[1:]))
@@ -723,6 +737,17 @@ def test_penalty_at_random_interpolates(submission):
                 or uniformity_fault(submission, answer))
 
 
+def interpolates_index(points: list[torch.Tensor], case: Case) -> int:
+    """Which batch the critic scored is x_hat: the last on the segments, inside them and varying from sample
+    to sample, else the last on the segments, else the last (a critic that also scored real or fake after
+    x_hat, to log its estimate, scored them at t = 1 or 0 for every sample)."""
+    fits = [fit(x, case.real, case.fake) for x in points]
+    varied = [i for i, f in enumerate(fits) if f.on_segment and bool(((f.t >= -1e-5) & (f.t <= 1 + 1e-5)).all())
+              and float(f.t.max() - f.t.min()) > SHARED_TOL]
+    on = [i for i, f in enumerate(fits) if f.on_segment]
+    return (varied or on or [len(points) - 1])[-1]
+
+
 def same_eps_fault(submission, answer: Penalty) -> str | None:
     """On the points: why the function draws the same eps whatever the random state (a seed fixed inside it), else None.
     Called on good interpolates only: it calls the function again, the RNGs seeded otherwise."""
@@ -730,13 +755,13 @@ def same_eps_fault(submission, answer: Penalty) -> str | None:
     if case is not POINTS or not answer.points:
         return None
     again = penalty_answer(submission, replace(case, seed=case.seed + 1000))
-    first = fit(answer.points[-1], case.real, case.fake).t
+    first = fit(answer.points[interpolates_index(answer.points, case)], case.real, case.fake).t
     if not any(torch.allclose(fit(x, case.real, case.fake).t, first, rtol=0, atol=1e-6) for x in again.points):
         return None
     return (
         f"{case.call()} on {case.label} draws the same eps at every call, whatever the state of the random number "
-        f"generators: a seed fixed inside the function (torch.manual_seed, or a generator seeded there) gives every "
-        f"training step the same eps (and torch.manual_seed resets the random numbers of the whole run, so that each "
+        f"generators: a seed fixed inside the function (torch.manual_seed, or a generator seeded there), or eps that are "
+        f"not drawn at random (torch.linspace, torch.arange), give every training step the same eps (and torch.manual_seed resets the random numbers of the whole run, so that each "
         f"step then draws the same batch and noise too); draw a new eps at each call, torch.rand(...) without a seed"
     )
 
@@ -871,8 +896,7 @@ def value_fault(answer: Penalty) -> str | None:
     wants = [reference_penalty(case, x) for x in answer.points]
     if any(close(got, want) for want in wants):
         return None
-    fits = [fit(x, case.real, case.fake) for x in answer.points]
-    k = next((i for i in reversed(range(len(fits))) if fits[i].on_segment), len(fits) - 1)
+    k = interpolates_index(answer.points, case)
     want, x = wants[k], answer.points[k]
     hint = diagnose(got, want, penalty_faults(case, x)) or precision_hint(answer, got, want) or PENALTY_FORMULA
     where = "" if case.kind == "linear" else " on the x_hat it scored"
