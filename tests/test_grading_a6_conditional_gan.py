@@ -1880,3 +1880,79 @@ def test_step_calls_returns_the_calls_so_far_with_the_error_and_later_steps_labe
     first, second = record["g_calls"][0]["inputs"][1], record["later_g_calls"][0][0]["inputs"][1]
     assert not torch.equal(first, second)
 
+
+
+BCE_STEP = '''
+def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES):
+    criterion = <CRITERION>
+    b = real.shape[0]
+    valid, fake_target = torch.ones(<TARGET_SHAPE>), torch.zeros(<TARGET_SHAPE>)
+    y_fake = torch.randint(0, num_classes, (b,))
+    fake = G(torch.randn(b, nz), y_fake)
+    loss_d = criterion(<SCORE>(D(real, labels)), valid) + criterion(<SCORE>(D(fake.detach(), y_fake)), fake_target)
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    loss_g = criterion(<SCORE>(D(fake, y_fake)), valid)
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    return loss_d.item(), loss_g.item()
+'''
+
+
+def bce_step(criterion: str = "nn.BCEWithLogitsLoss()", target_shape: str = "b", score: str = "") -> str:
+    return (BCE_STEP.replace("<CRITERION>", criterion).replace("<TARGET_SHAPE>", target_shape)
+            .replace("<SCORE>", score))
+
+
+BCE_LOGITS = (
+    "nn.BCELoss and F.binary_cross_entropy take probabilities, but were given values outside [0, 1]: D returns logits, so "
+    "use a loss made for logits, nn.BCEWithLogitsLoss or F.binary_cross_entropy_with_logits (the course's losses take "
+    "logits too)"
+)
+STAND_IN_READ = (
+    "train_step reads G.nz, which the grader's stand-in G (like any G(z, y) and D(x, y) the step is given) need not have; "
+    "use train_step's own arguments nz and num_classes, and the shapes of real and labels"
+)
+
+
+@pytest.mark.parametrize(
+    "d_out, source, expected",
+    [
+        # D returns (N, 1), as the task allows; the step's targets are (N, 1) (PyTorch-GAN's `valid = ones(b, 1)`), or
+        # it squeezes D's output: right, judged with a stand-in D that returns (N, 1) too
+        (".view(-1, 1)", bce_step(target_shape="b, 1"), {}),
+        (".view(-1, 1)", bce_step(score="(lambda s: s.squeeze(1))"), {}),
+        # the PyTorch DCGAN tutorial's pair: D ends in a sigmoid, the step takes nn.BCELoss; the labels are right, the
+        # sigmoid costs D's own check only
+        (".sigmoid()", bce_step("nn.BCELoss()"), {}),
+        # nn.BCELoss on a D that returns logits: the step runs with a D of another form, so its labels are judged (right);
+        # the mismatch is the learning check's to charge (below), once
+        ("", bce_step("nn.BCELoss()"), {}),
+        # the step reads nz from G instead of its own argument
+        ("", bce_step().replace("torch.randn(b, nz)", "torch.randn(b, G.nz)"), {
+            check: (0.0, f"calling `train_step` raised AttributeError: '_StandInGenerator' object has no attribute 'nz': "
+                         f"{STAND_IN_READ}") for check in STEP_CHECKS}),
+    ],
+    ids=["d_column_targets_column", "d_column_squeezed", "sigmoid_d_bce_loss", "logits_d_bce_loss", "nz_read_from_g"],
+)
+def test_the_step_is_graded_with_a_stand_in_d_of_the_students_ds_form(d_out, source, expected):
+    """The stand-in D a step is graded with returns what the student's D returns, (N,) or (N, 1), logits or
+    probabilities (`d_form`): a step written for a D that returns (N, 1), or for one ending in a sigmoid (nn.BCELoss), is
+    judged by the labels it passes, not failed with a shape or range error of the grader's D. A step that raises with
+    the student's own D's form is told why, with the fix (nn.BCELoss on logits; G.nz read from the stand-in)."""
+    sub = kernel_submission(one_hot_g(), channels_d(out=d_out), source)
+    for check in STEP_CHECKS:
+        got = run_check(getattr(checks, check), sub)
+        want = expected.get(check, (FULL[check], ""))
+        assert matches(got, want), (check, got)
+
+
+def test_a_step_that_fits_no_d_of_the_students_form_is_told_the_fix_by_the_learning_check():
+    """nn.BCELoss given the logits of the student's D: the grading run stops at its first step, told that nn.BCELoss
+    takes probabilities and which loss takes logits (a known fix of PyTorch's bare range error)."""
+    sub = kernel_submission(one_hot_g(), channels_d(), bce_step("nn.BCELoss()"))
+    assert run_check(checks.test_learns_to_draw_the_digit_asked_for, sub) == (0.0, (
+        f"the grading run could not train the GAN: calling `train_step` raised RuntimeError: all elements of input should "
+        f"be between 0 and 1: {BCE_LOGITS}"))

@@ -208,6 +208,15 @@ KNOWN_FIXES = (
        f"scipy.linalg.sqrtm's `{arg}` (deprecated in SciPy 1.16, removed in 1.18): call linalg.sqrtm(matrix) alone, which "
        "returns the square root only (not the pair that disp=False gave: `covmean = linalg.sqrtm(...)`, not `covmean, _ = ...`)")
       for arg in ("disp", "blocksize")),
+    # F.binary_cross_entropy and nn.BCELoss given logits (the PyTorch DCGAN tutorial's loss with a D that has no sigmoid)
+    (
+        "RuntimeError",
+        "all elements of input should be between 0 and 1",
+        "nn.BCELoss and F.binary_cross_entropy take probabilities, but were given values outside [0, 1]: D returns "
+        "logits, so use a loss made for logits, nn.BCEWithLogitsLoss or F.binary_cross_entropy_with_logits (the "
+        "course's losses take logits too)",
+        "torch.nn.functional",
+    ),
     (
         "RuntimeError",
         "Expected all tensors to be on the same device",

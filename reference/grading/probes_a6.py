@@ -162,18 +162,23 @@ class _StandInGenerator(nn.Module):
 
 
 class _StandInDiscriminator(nn.Module):
-    """D(x, y) for grading a training step alone: the given DCGAN discriminator on x; y is taken and not used."""
+    """D(x, y) for grading a training step alone: the given DCGAN discriminator on x; y is taken and not used.
+    It returns what the student's D returns, so that a step written for that D runs: logits (N,), or (N, 1)
+    with `column`, or probabilities (a final sigmoid) with `probabilities`."""
 
-    def __init__(self, ndf: int) -> None:
+    def __init__(self, ndf: int, column: bool = False, probabilities: bool = False) -> None:
         from reference.models.dcgan import Discriminator, weights_init
 
         super().__init__()
         self.main = Discriminator(ndf, channels=1, size=28).main
         self.apply(weights_init)
+        self.column, self.probabilities = column, probabilities
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        """x (N, 1, 28, 28), y (N,) (not used) -> logits (N,)."""
-        return self.main(x).view(-1)
+        """x (N, 1, 28, 28), y (N,) (not used) -> logits (N,) (or (N, 1), or probabilities)."""
+        out = self.main(x).view(-1)
+        out = torch.sigmoid(out) if self.probabilities else out
+        return out.unsqueeze(1) if self.column else out
 
 
 def stand_in_generator(nz: int, ngf: int, seed: int = 0) -> nn.Module:
@@ -185,11 +190,12 @@ def stand_in_generator(nz: int, ngf: int, seed: int = 0) -> nn.Module:
         return _StandInGenerator(nz, ngf)
 
 
-def stand_in_discriminator(ndf: int, seed: int = 0) -> nn.Module:
-    """A D(x, y) of the grader's own, built with `seed`: the given DCGAN discriminator, taking y and ignoring it."""
+def stand_in_discriminator(ndf: int, seed: int = 0, column: bool = False, probabilities: bool = False) -> nn.Module:
+    """A D(x, y) of the grader's own, built with `seed`: the given DCGAN discriminator, taking y and ignoring it,
+    returning its scores in the student's D's form (see `_StandInDiscriminator`)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _StandInDiscriminator(ndf)
+        return _StandInDiscriminator(ndf, column=column, probabilities=probabilities)
 
 
 def module_origins(model: Any) -> list[list[str]]:

@@ -43,7 +43,9 @@ DCGAN.)
   conditional (measured: agreement at chance).
 - real images with their labels (2, visible): `probes_a6.step_calls` runs one `train_step` with
   the grader's stand-ins for G(z, y) and D(x, y) (`probes_a6.stand_in_generator` /
-  `stand_in_discriminator`, the given DCGAN networks, which take y and ignore it: the step is graded
+  `stand_in_discriminator`, the given DCGAN networks, which take y and ignore it; the stand-in D returns
+  its scores in the student's D's form, (N,) or (N, 1), logits or probabilities (`d_form`), so that a
+  step written for that D runs; the step is graded
   on its own, by what it passes them) and fresh Adam optimizers on 150 real digits, 15 of each
   class in a seeded order, recording every call of G and D with its inputs (also through keywords, in
   forward's order, and calls of G.forward; labels (B,) or (B, 1), or one-hot rows); each real image D
@@ -94,6 +96,8 @@ Points: 2 + 1 + 2 + 2 + 2 + 2 + 2 + 5 = 18.
 """
 
 from __future__ import annotations
+
+import re
 
 import torch
 
@@ -763,6 +767,30 @@ def failed_call_fault(g_calls: list, d_calls: list) -> str | None:
     return None
 
 
+D_FORMS = [{"column": column, "probabilities": probabilities} for probabilities in (False, True) for column in (False, True)]
+
+
+def d_form(submission) -> dict[str, bool]:
+    """How the student's D returns its scores, for the stand-in D a step is graded with: {"column": as (N, 1)
+    rather than (N,), "probabilities": within [0, 1] even with its weights scaled up (a final sigmoid, charged
+    by the discriminator's own check)}; logits (N,) when D does not run. A step written for the student's own D
+    (targets of shape (N, 1), nn.BCELoss on a sigmoid's output) then runs with the stand-in. A step that raises
+    with that form is tried with the others (`step_record`): its labels are judged whenever it runs with some D,
+    and a step that fits no D of the student's form is charged by the learning check, once."""
+    try:
+        D = discriminator(submission)
+        plain, scaled = range_outputs(submission, D, [[images(16), torch.arange(16) % NUM_CLASSES]])
+    except (AssertionError, StudentError):
+        return D_FORMS[0]
+    if isinstance(plain, str) or isinstance(scaled, str) or not plain or not scaled:
+        return D_FORMS[0]
+    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
+    return {"column": tuple(plain[0].shape) == (16, 1), "probabilities": bool(values.min() >= 0 and values.max() <= 1)}
+
+
+STAND_IN_ATTRIBUTE = re.compile(r"'_StandIn(Generator|Discriminator)' object has no attribute '(\w+)'")
+
+
 def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int = 0, steps: int = 1) -> dict:
     """`steps` calls of `train_step` on (real, labels) with the grader's stand-in G(z, y) and D(x, y) (so that this
     grades the step alone): {"g": [(labels given, images made)], "g_noise": [the z of each of them], "d": [(images
@@ -770,11 +798,18 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
     noise given) of each call of G] for each later call], every value checked. A step that raises is told by what the failing call was given when that
     is the fault (`failed_call_fault`), else by its error."""
     step = submission.get(STEP)
-    G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
-    D = submission.run(probes_a6.stand_in_discriminator, NDF)
-    found = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed,
-                           steps=steps, namespace=NAMESPACE)
-    found = found if isinstance(found, dict) else {}
+    first = d_form(submission)
+    found = {}
+    for form in [first, *(f for f in D_FORMS if f != first)]:  # the student's D's form first, then any other that runs
+        G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
+        D = submission.run(probes_a6.stand_in_discriminator, NDF, **form)
+        tried = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed,
+                               steps=steps, namespace=NAMESPACE)
+        tried = tried if isinstance(tried, dict) else {}
+        failed = isinstance(tried.get("error"), dict)
+        found = tried if not found or not failed else found  # the first form's error, when every form raises
+        if not failed or StudentError.from_info(tried["error"]).not_implemented:
+            break
     raw_g = found.get("g_calls") if isinstance(found.get("g_calls"), list) else []
     raw_d = found.get("d_calls") if isinstance(found.get("d_calls"), list) else []
     if isinstance(found.get("error"), dict):
@@ -786,6 +821,14 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
         fault = failed_call_fault(failing_g, raw_d)
         if fault is not None:
             raise StepCallFault(fault)
+        read = STAND_IN_ATTRIBUTE.search(err.message)
+        if read:
+            role = "G" if read[1] == "Generator" else "D"
+            raise AssertionError(
+                f"{err.describe()}: train_step reads {role}.{read[2]}, which the grader's stand-in {role} (like any "
+                f"G(z, y) and D(x, y) the step is given) need not have; use train_step's own arguments nz and "
+                f"num_classes, and the shapes of real and labels"
+            )
         raise AssertionError(
             f"{err.describe()}; train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes) must make one step with any "
             f"G(z, y) and D(x, y) (the grader's stand-ins here), Adam optimizers and a real batch of {len(real)} digits"
@@ -1459,7 +1502,7 @@ def stale_gradient_fault(submission) -> str | None:
     real, labels = real_batch("mixed")
     step = submission.get(STEP)
     G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
-    D = submission.run(probes_a6.stand_in_discriminator, NDF)
+    D = submission.run(probes_a6.stand_in_discriminator, NDF, **d_form(submission))
     try:
         found = submission.run(probes_a6.stale_gradients, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES)
     except StudentError:
