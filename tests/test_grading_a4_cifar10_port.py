@@ -1531,3 +1531,117 @@ def test_a_loader_of_one_class_is_told_it_holds_too_few_images_not_to_pass_batch
         "the loader's dataset holds 4 of the 40 training images in the grader's CIFAR-10 files, fewer than one batch of "
         "8 (a Subset, a class filter or a slice?): train on all of CIFAR-10's training images, "
         "torchvision.datasets.CIFAR10(root, train=True, ...) as it is"))
+
+
+def test_a_generator_that_cannot_draw_the_real_range_is_told_so_by_the_learning_check(monkeypatch):
+    """A G ending in a sigmoid (a [0, 1] output, an MNIST habit) fails to learn against real images in [-1, 1]
+    (canned here): the learning check names G's range as the cause, not the generic advice."""
+    from reference.grading import learning
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    canned = learning.LearningResult("fail", "classifier-FID went from 5487 (untrained) to at best 1340", [], 714.0, 500.0, 400)
+    monkeypatch.setattr(learning, "learning_check", lambda *args, **kwargs: canned)
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(SOLUTION_NETWORKS.replace("nn.Tanh()", "nn.Sigmoid()"), namespace)
+    assert run_check(load_checks(A, ROOT)["test_learns"], LocalSubmission(namespace)) == (0.0, (
+        f"{canned.message}: generator output stays in [0, 1]; expected [-1, 1]: end with nn.Tanh() on the last conv's "
+        "output (not nn.Sigmoid(), and no ReLU between them); the real images span [-1, 1], and D tells G's images from "
+        "them by their range alone"))
+
+
+SUBSET = """
+def make_cifar10_loader(root, batch_size=64):
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    data = torchvision.datasets.CIFAR10(root=root, train=True, download=False, transform=tf)
+    return DataLoader(<DATA>, batch_size=batch_size, shuffle=True)
+"""
+NUMPY_DATASET = """
+class Images(torch.utils.data.Dataset):
+    def __init__(self, root):
+        self.x = torchvision.datasets.CIFAR10(root=root, train=True, download=False).data.transpose(0, 3, 1, 2) / 127.5 - 1
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return torch.from_numpy(self.x[i]), 0
+
+
+def make_cifar10_loader(root, batch_size=64):
+    return DataLoader(Images(root), batch_size=batch_size, shuffle=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        # a fifth of the training images, to train faster
+        (SUBSET.replace("<DATA>", "torch.utils.data.Subset(data, range(len(data) // 5))"), (1.0, (
+            "the loader's dataset holds 8 images where the grader's CIFAR-10 files hold 40 training images: train on all of "
+            "them (a Subset or a slice trains on a part): CIFAR10(root, train=True, ...) as it is"))),
+        # the test split joined to the training one ("a GAN needs no test split")
+        (SUBSET.replace("<DATA>", "torch.utils.data.ConcatDataset([data, torchvision.datasets.CIFAR10(root=root, "
+                                  "train=False, download=False, transform=tf)])"), (1.0, (
+            "the loader mixes the test split into the training images (ConcatDataset, or train=False added); train on the "
+            "training batches alone: CIFAR10(root, train=True, ...)"))),
+        # NumPy's float64 from .data / 127.5 - 1: right pixels, but D's float32 weights refuse them
+        (NUMPY_DATASET, (1.0, (
+            "the loader yields float64 images, but the networks' weights are float32, so D(real) raises (\"expected ... "
+            "Double but found Float\"): make them float32 (a NumPy array divided by 127.5 is float64: .astype('float32'), "
+            "or .float() on the tensor)"))),
+    ],
+    ids=["a_fifth_of_the_images", "test_split_mixed_in", "numpy_float64"],
+)
+def test_a_loader_of_part_of_the_images_more_of_them_or_float64_keeps_one_point(tmp_path, source, expected):
+    """A loader of the right pixels over a part of the training images, with the test images mixed in, or in float64
+    (which D's float32 weights refuse) keeps 1 point, the fault named (each costs 1, as shuffling and pairs do)."""
+    from reference.grading.submission import LocalSubmission
+
+    import torchvision
+
+    namespace = {"torch": torch, "torchvision": torchvision, "transforms": __import__("torchvision.transforms").transforms,
+                 "DataLoader": torch.utils.data.DataLoader}
+    exec(source, namespace)
+    check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
+    result = run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path))
+    if "test split" in expected[1] and result != expected:  # a first batch drawn from the training images only
+        assert result[0] == 1.0 and "the test split is mixed in" in result[1], result
+        return
+    assert result == expected
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        # (x + 1) / 2 and then save_image's value_range=(-1, 1) again: washed out into [0.5, 1]
+        ("save_image((images + 1) / 2, path, nrow=nrow, normalize=True, value_range=(-1, 1))", (1.0, (
+            "the grid's colours are off: an image of colour (1.0, -1.0, -1.0) in [-1, 1] should appear as RGB (255, 0, 0), "
+            "but the images were mapped from [-1, 1] to [0, 1] twice ((images + 1) / 2, then save_image's normalize=True "
+            "with value_range=(-1, 1) again), so every colour is washed out into [0.5, 1]: map once"))),
+        # nrow read as the number of rows
+        ("save_image((images + 1) / 2, path, nrow=math.ceil(len(images) / nrow))", (1.0, (
+            "the grid puts 8 rows of 2 images when save_colour_grid is called without nrow, 4 rows of 4 with nrow=4: nrow is "
+            "the number of images in each row (as in torchvision's make_grid and save_image), not the number of rows"))),
+        # two faults after the colours: each batch stretched and nrow ignored: 0 points, both named
+        ("save_image(images, path, normalize=True)", (0.0, (
+            "a batch in [-0.5, 0.5] (G early in training) is saved at full contrast: the grid stretches each batch's own "
+            "minimum and maximum to [0, 1] (save_image's normalize=True without value_range), so samples look better than G "
+            "makes them; map the fixed range: save_image(images, path, normalize=True, value_range=(-1, 1)) or save "
+            f"(images + 1) / 2; {NROW.format(8, 8)}"))),
+    ],
+    ids=["mapped_twice", "nrow_as_rows", "stretched_and_nrow_ignored"],
+)
+def test_grid_faults_are_named_and_each_later_one_costs_a_point(tmp_path, body, expected):
+    """A grid mapped twice keeps 1 point, named; nrow read as a number of rows is told what nrow means; the faults
+    found once the colours are right (stretching, orientation, upscaling, layout) cost 1 point each."""
+    import math
+
+    from torchvision.utils import save_image
+
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "math": math, "save_image": save_image}
+    exec(f"def save_colour_grid(images, path, nrow=8):\n    {body}\n", namespace)
+    check_fn = load_checks(A, ROOT)["test_colour_grid_png"]
+    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected

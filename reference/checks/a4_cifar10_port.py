@@ -500,6 +500,15 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
             faults.append(f"the loader yields {pairs_text(result)}, not (images, labels) pairs: the training loop "
                           f"unpacks `for real, _ in loader`; keep CIFAR10's (image, label) pairs, which the DataLoader "
                           f"collates into (images, labels)")
+        if x.dtype != torch.float32:
+            faults.append(f"the loader yields {kind} images, but the networks' weights are float32, so D(real) raises "
+                          f"(\"expected ... Double but found Float\"): make them float32 (a NumPy array divided by 127.5 is "
+                          f"float64: .astype('float32'), or .float() on the tensor)")
+        if isinstance(size, int) and not isinstance(size, bool) and size != len(train):
+            faults.append(f"the loader's dataset holds {size} images where the grader's CIFAR-10 files hold {len(train)} "
+                          f"training images: " + (f"the test split is mixed in (a GAN needs no test images, but a course "
+                          f"compares runs on the training set): CIFAR10(root, train=True, ...) alone" if size > len(train) else
+                          f"train on all of them (a Subset or a slice trains on a part): CIFAR10(root, train=True, ...) as it is"))
         if faults:
             raise Partial(2 - len(faults), "; ".join(faults)) if len(faults) < 2 else AssertionError("; ".join(faults))
         return
@@ -518,6 +527,9 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
         )
     if matches(x, test.float() / 127.5 - 1.0):
         raise AssertionError("the loader reads the test split; train on the training batches: CIFAR10(root, train=True, ...)")
+    if matches(x, torch.cat([train, test]).float() / 127.5 - 1.0):
+        raise Partial(1, "the loader mixes the test split into the training images (ConcatDataset, or train=False "
+                         "added); train on the training batches alone: CIFAR10(root, train=True, ...)")
     if matches(x, train.float()) or matches(x, train.float() * 2 - 1):
         raise AssertionError(
             f"the loader's images are in [{low:.2f}, {high:.2f}]: the pixels 0..255 were never divided by 255 (a cast to float, "
@@ -565,6 +577,18 @@ def test_generator_makes_colour_images(submission):
         kinds = ", ".join(dict.fromkeys(c["type"] for c in hidden))
         raise Partial(1, f"the generator runs {len(hidden)} layer{'s' if len(hidden) != 1 else ''} with weights that "
                          f"{'are' if len(hidden) != 1 else 'is'} not registered in it ({kinds}): {REGISTER_HINT}")
+    fault = output_range_fault(submission, runs[(100, 5)])
+    if fault is not None:
+        raise Partial(1, fault)
+    wider = generator_parameters(submission, 2 * WIDTH)
+    if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
+        raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
+
+
+def output_range_fault(submission, run: dict) -> str | None:
+    """Why G's output is not in [-1, 1] with a final tanh (a bound other than [-1, 1] once its weights are scaled
+    up, or values that never go below -0.5: a sigmoid, a ReLU, a [0, 1] map), in words with the fix; None when
+    it is. `run`: a trace of G(z) for 5 samples (`traced`), for where its last conv and tanh ran."""
     G = built(submission, "make_generator", nz=NZ, ngf=WIDTH)
     z = noise(16, NZ)
     plain = submission.run(probes.forward, G, z)
@@ -583,18 +607,14 @@ def test_generator_makes_colour_images(submission):
         if isinstance(pushed, torch.Tensor) and pushed.is_floating_point() and pushed.numel():
             low, high = min(low, float(pushed.min())), max(high, float(pushed.max()))
     if not (math.isfinite(low) and math.isfinite(high)) or low < -1 - 1e-5 or high > 1 + 1e-5:
-        raise Partial(
-            1, f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()"
-        )
+        return f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()"
     if low > -0.5:
-        ran = leaves(runs[(100, 5)])
+        ran = leaves(run)
         convs = [k for k, c in enumerate(ran) if "Conv" in c["type"]]
         after = ran[convs[-1] + 1 :] if convs else []  # a Tanh right after the last conv: its output changed after it
         fix = AFTER_TANH if after and after[0]["type"] == "Tanh" else END_WITH_TANH
-        raise Partial(1, f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: {fix}")
-    wider = generator_parameters(submission, 2 * WIDTH)
-    if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
-        raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
+        return f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: {fix}"
+    return None
 
 
 def constant(outs: list[torch.Tensor]) -> bool:

@@ -31,10 +31,10 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   colour mapped from [-1, 1] to [0, 255], 32x32 per image, then the same colours at half strength,
   which must stay dim: the mapping is the fixed (x + 1) / 2, then images whose top and bottom halves
   differ in colour, which must stay upright (1 point for colours saved without the mapping, clipped or
-  wrapped around by a uint8 cast, with the channels in BGR order, for each batch stretched by its own
-  minimum and maximum, for images transposed or turned by 90 degrees (lying on their side) or upside down, for an
-  upscaled grid, or for a grid that does not lay out `nrow` images per row: 8 when called without
-  it, 4 with nrow=4, found by where each coloured image lands).
+  wrapped around by a uint8 cast, with the channels in BGR order, or mapped twice; then 1 point for each of these, 0 for two or more: each batch stretched by its own
+  minimum and maximum, images transposed or turned by 90 degrees (lying on their side) or upside down,
+  an upscaled grid, a grid that does not lay out `nrow` images per row: 8 when called without it, 4
+  with nrow=4, found by where each coloured image lands).
 - learning (3, hidden): `reference.grading.learning.learning_check` with the student's G and D at
   ngf = ndf = 16, built with each run's seed: the worker trains them for up to 400 seeded steps on
   the coloured digits at 32x32 and returns G's samples every 25 steps (`learning.PAIR_STEPS`,
@@ -563,6 +563,15 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
             faults.append(f"the loader yields {pairs_text(result)}, not (images, labels) pairs: the training loop "
                           f"unpacks `for real, _ in loader`; keep CIFAR10's (image, label) pairs, which the DataLoader "
                           f"collates into (images, labels)")
+        if x.dtype != torch.float32:
+            faults.append(f"the loader yields {kind} images, but the networks' weights are float32, so D(real) raises "
+                          f"(\"expected ... Double but found Float\"): make them float32 (a NumPy array divided by 127.5 is "
+                          f"float64: .astype('float32'), or .float() on the tensor)")
+        if isinstance(size, int) and not isinstance(size, bool) and size != len(train):
+            faults.append(f"the loader's dataset holds {size} images where the grader's CIFAR-10 files hold {len(train)} "
+                          f"training images: " + (f"the test split is mixed in (a GAN needs no test images, but a course "
+                          f"compares runs on the training set): CIFAR10(root, train=True, ...) alone" if size > len(train) else
+                          f"train on all of them (a Subset or a slice trains on a part): CIFAR10(root, train=True, ...) as it is"))
         if faults:
             raise Partial(2 - len(faults), "; ".join(faults)) if len(faults) < 2 else AssertionError("; ".join(faults))
         return
@@ -581,6 +590,9 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
         )
     if matches(x, test.float() / 127.5 - 1.0):
         raise AssertionError("the loader reads the test split; train on the training batches: CIFAR10(root, train=True, ...)")
+    if matches(x, torch.cat([train, test]).float() / 127.5 - 1.0):
+        raise Partial(1, "the loader mixes the test split into the training images (ConcatDataset, or train=False "
+                         "added); train on the training batches alone: CIFAR10(root, train=True, ...)")
     if matches(x, train.float()) or matches(x, train.float() * 2 - 1):
         raise AssertionError(
             f"the loader's images are in [{low:.2f}, {high:.2f}]: the pixels 0..255 were never divided by 255 (a cast to float, "
@@ -633,6 +645,18 @@ def test_generator_makes_colour_images(submission):
         kinds = ", ".join(dict.fromkeys(c["type"] for c in hidden))
         raise Partial(1, f"the generator runs {len(hidden)} layer{'s' if len(hidden) != 1 else ''} with weights that "
                          f"{'are' if len(hidden) != 1 else 'is'} not registered in it ({kinds}): {REGISTER_HINT}")
+    fault = output_range_fault(submission, runs[(100, 5)])
+    if fault is not None:
+        raise Partial(1, fault)
+    wider = generator_parameters(submission, 2 * WIDTH)
+    if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
+        raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
+
+
+def output_range_fault(submission, run: dict) -> str | None:
+    """Why G's output is not in [-1, 1] with a final tanh (a bound other than [-1, 1] once its weights are scaled
+    up, or values that never go below -0.5: a sigmoid, a ReLU, a [0, 1] map), in words with the fix; None when
+    it is. `run`: a trace of G(z) for 5 samples (`traced`), for where its last conv and tanh ran."""
     G = built(submission, "make_generator", nz=NZ, ngf=WIDTH)
     z = noise(16, NZ)
     plain = submission.run(probes.forward, G, z)
@@ -651,18 +675,14 @@ def test_generator_makes_colour_images(submission):
         if isinstance(pushed, torch.Tensor) and pushed.is_floating_point() and pushed.numel():
             low, high = min(low, float(pushed.min())), max(high, float(pushed.max()))
     if not (math.isfinite(low) and math.isfinite(high)) or low < -1 - 1e-5 or high > 1 + 1e-5:
-        raise Partial(
-            1, f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()"
-        )
+        return f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()"
     if low > -0.5:
-        ran = leaves(runs[(100, 5)])
+        ran = leaves(run)
         convs = [k for k, c in enumerate(ran) if "Conv" in c["type"]]
         after = ran[convs[-1] + 1 :] if convs else []  # a Tanh right after the last conv: its output changed after it
         fix = AFTER_TANH if after and after[0]["type"] == "Tanh" else END_WITH_TANH
-        raise Partial(1, f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: {fix}")
-    wider = generator_parameters(submission, 2 * WIDTH)
-    if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
-        raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
+        return f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: {fix}"
+    return None
 
 
 def constant(outs: list[torch.Tensor]) -> bool:
@@ -913,6 +933,9 @@ def nrow_fault(submission, save, images: torch.Tensor, pixels: np.ndarray, want:
     four = images_per_row(four_pixels, colours, LAYOUT_FIRST)
     if default is None or four is None or (default, four) == (8, 4):
         return None
+    if (default, four) == (2, 4):  # 16 images in 8 rows of 2, and in 4 rows of 4
+        return ("the grid puts 8 rows of 2 images when save_colour_grid is called without nrow, 4 rows of 4 with nrow=4: "
+                "nrow is the number of images in each row (as in torchvision's make_grid and save_image), not the number of rows")
     return (f"the grid lays out {default} images per row when save_colour_grid is called without nrow and {four} "
             f"with nrow=4; expected 8 and 4: pass the `nrow` argument on, e.g. torchvision.utils.save_image(..., nrow=nrow)")
 
@@ -942,6 +965,7 @@ def test_colour_grid_png(submission):
         raw = sum(shown_colours(pixels, to_bytes(colours.clamp(0, 1).numpy())))
         wrapped = sum(shown_colours(pixels, np.remainder(np.trunc(colours.numpy() * 255), 256).astype(np.uint8)))
         reversed_ = sum(shown_colours(pixels, want[:, ::-1]))
+        twice = sum(shown_colours(pixels, to_bytes(((colours.numpy() + 1) / 2 + 1) / 2)))
         told = f"an image of colour {PALETTE[k]} in [-1, 1] should appear as RGB {tuple(int(v) for v in want[k])}"
         if raw >= 12:
             raise Partial(1, f"the grid's colours are off: {told}, but the images were saved without mapping [-1, 1] "
@@ -950,6 +974,10 @@ def test_colour_grid_png(submission):
             raise Partial(1, f"the grid's colours are off: {told}, but the images were scaled by 255 without mapping "
                              f"[-1, 1] to [0, 1] first, so astype('uint8') wrapped every negative value around to a bright "
                              f"one: scale (images + 1) / 2 by 255, or save it with torchvision.utils.save_image")
+        if twice >= 12:
+            raise Partial(1, f"the grid's colours are off: {told}, but the images were mapped from [-1, 1] to [0, 1] twice "
+                             f"((images + 1) / 2, then save_image's normalize=True with value_range=(-1, 1) again), so every "
+                             f"colour is washed out into [0.5, 1]: map once")
         if reversed_ >= 12:
             raise Partial(1, f"the grid's colours are off: {told}, but its colour channels are in reverse order (BGR, as "
                              f"OpenCV writes them): save the channels in RGB order (no [..., ::-1] or cv2.cvtColor); "
@@ -957,7 +985,9 @@ def test_colour_grid_png(submission):
         raise AssertionError(f"the grid does not show the images' colours at 32x32: {told}; save the tensors "
                              f"themselves, mapped with (images + 1) / 2, without resizing or plotting them")
     # The same colours at half strength, as G draws them early in training: the fixed mapping keeps them
-    # dim; stretching the batch's own minimum and maximum to [0, 1] shows them at full contrast.
+    # dim; stretching the batch's own minimum and maximum to [0, 1] shows them at full contrast. This and the
+    # faults after it (orientation, size, layout) each cost 1 point.
+    faults = []
     dim = colours * DIM
     _, _, _, dim_pixels = saved_grid(submission, save, images * DIM)
     if not all(shown_colours(dim_pixels, to_bytes((dim.numpy() + 1) / 2))):
@@ -965,25 +995,31 @@ def test_colour_grid_png(submission):
         stretched = sum(shown_colours(dim_pixels, to_bytes((dim.numpy() - low) / (high - low))))
         batch = f"a batch in [{low:g}, {high:g}] (G early in training)"
         if stretched >= 12:
-            raise Partial(1, f"{batch} is saved at full contrast: the grid stretches each batch's own minimum and maximum "
-                             f"to [0, 1] (save_image's normalize=True without value_range), so samples look better than G "
-                             f"makes them; map the fixed range: save_image(images, path, normalize=True, value_range=(-1, 1)) "
-                             f"or save (images + 1) / 2")
-        raise Partial(1, f"{batch} is not saved as (x + 1) / 2: map [-1, 1] to [0, 1] by the same fixed (images + 1) / 2 "
-                         f"for every batch")
+            faults.append(f"{batch} is saved at full contrast: the grid stretches each batch's own minimum and maximum "
+                          f"to [0, 1] (save_image's normalize=True without value_range), so samples look better than G "
+                          f"makes them; map the fixed range: save_image(images, path, normalize=True, value_range=(-1, 1)) "
+                          f"or save (images + 1) / 2")
+        else:
+            faults.append(f"{batch} is not saved as (x + 1) / 2: map [-1, 1] to [0, 1] by the same fixed (images + 1) / 2 "
+                          f"for every batch")
     # Images whose top and bottom halves differ: each must keep its rows as rows (not transposed or flipped)
     _, _, _, tone_pixels = saved_grid(submission, save, two_tone_images())
     found = orientations(tone_pixels)
     if found["transposed"] >= 12:
-        raise Partial(1, TRANSPOSED)
-    if found["upside down"] >= 12:
-        raise Partial(1, UPSIDE_DOWN)
+        faults.append(TRANSPOSED)
+    elif found["upside down"] >= 12:
+        faults.append(UPSIDE_DOWN)
     if width * height > 16 * 48 * 48:
-        raise Partial(1, f"the grid is {width}x{height} pixels, more than 16 images of 32x32 need (torchvision's "
-                         f"save_image with 8 per row makes 274x70): save the tensors directly, without upscaling")
-    fault = nrow_fault(submission, save, images, pixels, want)
+        faults.append(f"the grid is {width}x{height} pixels, more than 16 images of 32x32 need (torchvision's save_image "
+                      f"with 8 per row makes 274x70): save the tensors directly, without upscaling")
+    turned = found["transposed"] >= 12 or found["upside down"] >= 12  # a whole grid turned or flipped moves its images too:
+    fault = None if turned else nrow_fault(submission, save, images, pixels, want)  # one fault, charged once
     if fault is not None:
-        raise Partial(1, fault)
+        faults.append(fault)
+    if len(faults) == 1:
+        raise Partial(1, faults[0])
+    if faults:
+        raise AssertionError("; ".join(faults))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1069,6 +1105,15 @@ def test_learns(submission):
         return
     if result.outcome == "copies":
         raise AssertionError(result.message)
+    try:
+        ranged = output_range_fault(submission, traced(submission, built(submission, "make_generator", nz=NZ, ngf=WIDTH), noise(5, NZ)))
+    except (AssertionError, StudentError):
+        ranged = None
+    if ranged is not None:  # G cannot draw what the real images are: D tells them apart by their range alone
+        told = f"{result.message}: {ranged}; the real images span [-1, 1], and D tells G's images from them by their range alone"
+        if result.outcome == "partial":
+            raise Partial(1, told)
+        raise AssertionError(told)
     breaks = rule_breaks(submission)
     if result.outcome == "partial":
         told = f"{result.message}: it learns, but slowly or not on every seed"
