@@ -436,7 +436,9 @@ WRONG = {
                 1.0,
                 "with nz=32, G(z, y) raises RuntimeError in `main.0` (Unflatten(dim=1, unflattened_size=(110, 1, 1))) on "
                 "its input (N, 42): unflatten: Provided sizes [110, 1, 1] don't multiply up to the size of dim 1 (42) in "
-                "the input tensor; expected (N, 1, 28, 28) for every nz: use the `nz` argument, do not fix it at 100",
+                "the input tensor; the given Generator(nz_in, ...) unflattens exactly nz_in numbers per sample: nz_in must "
+                "be the size that reaches it, z's (the `nz` argument) plus the label's (num_classes = 10 for a one-hot); "
+                "expected (N, 1, 28, 28) for every nz: use the `nz` argument, do not fix it at 100",
             ),
             "test_generator_output_range": (
                 0.0,
@@ -1956,3 +1958,29 @@ def test_a_step_that_fits_no_d_of_the_students_form_is_told_the_fix_by_the_learn
     assert run_check(checks.test_learns_to_draw_the_digit_asked_for, sub) == (0.0, (
         f"the grading run could not train the GAN: calling `train_step` raised RuntimeError: all elements of input should "
         f"be between 0 and 1: {BCE_LOGITS}"))
+
+
+def test_a_label_joined_along_the_batch_or_a_given_generator_of_the_wrong_width_is_told_the_fix():
+    """torch.cat without dim joins along the batch: told to join along dim 1; the given Generator built for another
+    input size than the one that reaches its Unflatten (a one-hot of num_classes + 1) is told to build it for that size."""
+    sub = kernel_submission(one_hot_g().replace("], dim=1))", "]))"), channels_d())
+    points, message = run_check(checks.test_generator_output_shape, sub)
+    assert points == 0.0 and message.startswith("G(z, y) raises RuntimeError: Sizes of tensors must match except in dimension 0")
+    assert message.endswith(": torch.cat joins along dim 0 by default, the batch; join the label along the features or "
+                            "channels, torch.cat([z, one_hot], dim=1) in G, torch.cat([x, label_maps], dim=1) in D; "
+                            "expected (N, 1, 28, 28)"), message
+    sub = kernel_submission(one_hot_g(one_hot="F.one_hot(y, self.num_classes + 1)"), channels_d())
+    points, message = run_check(checks.test_generator_output_shape, sub)
+    assert points == 0.0 and message.startswith("G(z, y) raises RuntimeError in `main.0` (Unflatten(dim=1, unflattened_size="
+                                                "(110, 1, 1))) on its input (N, 111)") and message.endswith(
+        "the given Generator(nz_in, ...) unflattens exactly nz_in numbers per sample: nz_in must be the size that reaches it, "
+        "z's (the `nz` argument) plus the label's (num_classes = 10 for a one-hot); expected (N, 1, 28, 28)"), message
+
+
+def test_real_images_rescaled_again_in_the_step_are_told_so():
+    """A step that normalises the real batch again ((real - 0.5) / 0.5, a loader's habit) shows D no image of `real`:
+    told that the real images reach D rescaled, with the factors, not that D never judges them."""
+    sub = kernel_submission(step_with("D(real, labels)", "D((real - 0.5) / 0.5, labels)"))
+    assert run_check(checks.test_step_shows_real_images_with_their_labels, sub) == (0.0, (
+        "D judges the real images rescaled (real * 2 - 1), not as train_step gets them: `real` comes already in [-1, 1], "
+        "the range of G's tanh; pass it to D as it is, D(real, labels)"))

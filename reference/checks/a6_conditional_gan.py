@@ -161,6 +161,13 @@ def layer(call: dict) -> str:
     return f"`{call['name']}` ({module})" if call["name"] else f"an unregistered {module}"
 
 
+CAT_DIM_0 = re.compile(r"Sizes of tensors must match except in dimension 0")  # torch.cat([z, one_hot]) with no dim
+CAT_DIM_HINT = (
+    ": torch.cat joins along dim 0 by default, the batch; join the label along the features or channels, "
+    "torch.cat([z, one_hot], dim=1) in G, torch.cat([x, label_maps], dim=1) in D"
+)
+
+
 def raised_text(run: dict, batch: int) -> str:
     """What raised in a traced call: the layer, and the fix for a size mismatch."""
     err = StudentError.from_info(run["error"])
@@ -169,7 +176,7 @@ def raised_text(run: dict, batch: int) -> str:
     call = run["failed"]
     if call is None:
         return (f"raises {err.type}: {err.message}" + (f" (in `{err.where.split('.<locals>.')[-1]}`)" if err.where else "")
-                + fixed_batch_hint(err.message, batch))
+                + (CAT_DIM_HINT if CAT_DIM_0.search(err.message) else fixed_batch_hint(err.message, batch)))
     got = call["in"]
     joined = (
         "where the label joins, that is the size of z or of the image's channels or features plus the label's "
@@ -184,6 +191,10 @@ def raised_text(run: dict, batch: int) -> str:
     if call["in_features"] is not None and got and got[-1] != call["in_features"]:
         return (f"raises in {layer(call)}: it takes {call['in_features']} features but gets {shape_text(got, batch)}; its "
                 f"in_features must be the size that reaches it ({got[-1]}): {joined}")
+    if call["type"] == "Unflatten" and got and "unflatten" in err.message.lower():  # the given Generator's first layer
+        return (f"raises RuntimeError in {layer(call)} on its input {shape_text(got, batch)}: {err.message}; the given "
+                f"Generator(nz_in, ...) unflattens exactly nz_in numbers per sample: nz_in must be the size that reaches it, "
+                f"z's (the `nz` argument) plus the label's (num_classes = {NUM_CLASSES} for a one-hot)")
     return (f"raises {err.type} in {layer(call)}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
             + fixed_batch_hint(err.message, batch))
 
@@ -747,6 +758,22 @@ def label_rule_text(true: list[int], given: list[int], verb: str) -> str | None:
     return ", ".join(f"{t} {verb} {g}" for t, g in shown.items() if g != t)
 
 
+def affine_fit(x: torch.Tensor, real: torch.Tensor) -> tuple[float, float] | None:
+    """(a, b) when the images x are the real batch rescaled, x = a * real + b image for image and pixel for pixel
+    (normalised again, (real - 0.5) / 0.5, or mapped to [0, 1]) with (a, b) not (1, 0); else None."""
+    if x.shape != real.shape:
+        return None
+    r, v = real.double().flatten(), x.double().flatten()
+    spread = float(r.var())
+    if spread == 0:
+        return None
+    a = float(((r - r.mean()) * (v - v.mean())).mean()) / spread
+    b = float(v.mean()) - a * float(r.mean())
+    if float((v - (a * r + b)).abs().max()) > 1e-4 * max(1.0, float(v.abs().max())) or (abs(a - 1) < 1e-6 and abs(b) < 1e-6):
+        return None
+    return a, b
+
+
 def real_pairs_fault(submission) -> str | None:
     """What is wrong with the labels D sees with the real images in train_step; None when each real image has its own."""
     real, labels = real_batch("mixed")
@@ -772,6 +799,13 @@ def real_pairs_fault(submission) -> str | None:
     if unlabelled:
         return "train_step calls D on the real images without their labels; D judges pairs: D(real, labels)"
     if not given:
+        rescaled = next((fit for x, _, _ in record["d"] if (fit := affine_fit(x, real)) is not None), None)
+        if rescaled is not None:
+            a, b = rescaled
+            return (
+                f"D judges the real images rescaled (real * {a:.3g} {'+' if b >= 0 else '-'} {abs(b):.3g}), not as train_step "
+                f"gets them: `real` comes already in [-1, 1], the range of G's tanh; pass it to D as it is, D(real, labels)"
+            )
         return (
             f"D never judges the real batch in train_step (none of the images D got is one of the {len(real)} real images "
             f"passed as `real`): D's step needs D(real, labels)"
