@@ -1313,7 +1313,7 @@ EXPECTED = {
     # nothing, so the resume check has nothing to resume from
     "saves_at_the_start_of_the_next_epoch": {
         **OK,
-        "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epochs 10, 20 of a 30-epoch run; expected 10, 20, 30 (nothing after epoch 30, the run's last: save at the end of every 10th epoch, after its batches; a save at the start of the next epoch never comes after the last one)"),
+        "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epochs 10, 20 of a 30-epoch run; expected 10, 20, 30 (nothing after epoch 30, the run's last: save at the end of every 10th epoch, after its batches, the last one included: a save placed at the start of the next epoch, or a condition such as `epoch < n_epochs`, skips it)"),
         "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
     },
     "hard_coded_30_epochs": {

@@ -581,8 +581,9 @@ def hint(got: list[int], n: int) -> str:
         return f" (1-based: {HINT})"
     if n % 10 == 0 and got == list(range(10, n, 10)):  # every save but the one after the run's last epoch
         return (
-            f" (nothing after epoch {n}, the run's last: save at the end of every 10th epoch, after its batches; a save at the "
-            f"start of the next epoch never comes after the last one)"
+            f" (nothing after epoch {n}, the run's last: save at the end of every 10th epoch, after its batches, the last "
+            f"one included: a save placed at the start of the next epoch, or a condition such as `epoch < n_epochs`, "
+            f"skips it)"
         )
     return " (1-based: after the 10th, 20th, 30th epoch)"
 
