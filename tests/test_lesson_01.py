@@ -120,6 +120,9 @@ OTHER_RIGHT = {
         "from scipy.special import expit\ndef optimal_discriminator(log_p_data, log_p_g):\n    return expit(log_p_data - log_p_g)",
         "def optimal_discriminator(log_p_data, log_p_g):\n"
         "    return torch.sigmoid(torch.as_tensor(log_p_data - log_p_g))",
+        # float32, as an older tutorial's torch.Tensor makes it: the right formula, rounded to about 1e-6
+        "def optimal_discriminator(log_p_data, log_p_g):\n"
+        "    return torch.sigmoid(torch.Tensor(log_p_data) - torch.Tensor(log_p_g))",
     ],
     "generator_cost": [
         # a Riemann sum times the spacing, through the student's own D*

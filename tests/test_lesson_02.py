@@ -297,6 +297,13 @@ WRONG = {
     "d: no detach": ("d_step", d_step(fake="G(z)"), "G's parameters received gradients in the D step"),
     "d: freezes G for good": ("d_step", d_step(fake="G.requires_grad_(False)(z)"),
                               "d_step left G's parameters with requires_grad=False"),
+    # D's own logits detached instead of G's output: one term's value counts, but D learns from the other alone
+    "d: fake logits detached": ("d_step", D_STEP.format(**{**D_RIGHT, "fake": "G(z)"}).replace(
+        "logits_real, logits_fake = D(real), D(fake)", "logits_real, logits_fake = D(real), D(fake).detach()"),
+        "D moved as its real term alone moves it: D's logits on the fake batch carry no gradient"),
+    "d: real logits detached": ("d_step", d_step().replace(
+        "logits_real, logits_fake = D(real), D(fake)", "logits_real, logits_fake = D(real).detach(), D(fake)"),
+        "D moved as its fake term alone moves it: D's logits on the real batch carry no gradient"),
     "d: labels swapped": (
         "d_step", d_step(loss="F.binary_cross_entropy_with_logits(logits_real, torch.zeros_like(logits_real)) + "
                               "F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))"),

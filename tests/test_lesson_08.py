@@ -209,6 +209,13 @@ DIAGNOSE_MISTAKES = {
             wins = all(r["d_x"] > 0.95 and r["d_g_z"] < 0.1 and r["loss_g"] > bar for r in late)
             return "d-wins" if wins else "healthy"
     """, ["not on each of its rows"]),
+    # never says "d-wins" (a half-written rule): told the d-wins rule in full, not that it judged the first third
+    "never d-wins": ("""
+        def diagnose(rows):
+            if any(not math.isfinite(r[k]) for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z")):
+                return "nan"
+            return "healthy"
+    """, ["over the last third of the rows"]),
     "divides by a third of 2 rows": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss=LOSS_RULE).replace(
         "/ len(late)", "/ (len(rows) // 3)"), ["raised ZeroDivisionError", "keep at least one row"]),
 }
@@ -219,6 +226,8 @@ def test_diagnose_names_each_mistake(mistake):
     source, words = DIAGNOSE_MISTAKES[mistake]
     message = failure("test_diagnose", source)
     assert any(w in message for w in words), message
+    if mistake == "never d-wins":
+        assert "first third" not in message, message
 
 
 @pytest.mark.parametrize("mistake", ["no loss_G condition", "loss_G > 2 only", "loss_G above the first row's only",
@@ -234,7 +243,7 @@ def test_diagnose_agrees_with_the_clinic_on_its_cases():
     from reference.checks.lesson_08 import diagnose_cases
 
     answers = [expected for _, _, expected in diagnose_cases()]
-    assert answers.count("nan") == 6 and answers.count("d-wins") == 6 and answers.count("healthy") == 7
+    assert answers.count("nan") == 6 and answers.count("d-wins") == 6 and answers.count("healthy") == 8
 
 
 # ---- ema_update_ -----------------------------------------------------------------------------------------

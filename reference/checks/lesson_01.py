@@ -172,6 +172,20 @@ def optimal_discriminator_answer(submission, log_p_data: np.ndarray, log_p_g: np
     return as_array(out, "optimal_discriminator(log_p_data, log_p_g)", len(log_p_data))
 
 
+SINGLE = {"rtol": 2e-5, "atol": 1e-7}  # a D* computed in float32 (torch.Tensor, .float()): 1e-6 of rounding in log p - log q
+
+
+def in_single_precision(submission, log_p_data: np.ndarray, log_p_g: np.ndarray) -> bool:
+    """Whether optimal_discriminator returns float32 (or half) numbers for these inputs."""
+    out = submission.get("optimal_discriminator")(log_p_data.copy(), log_p_g.copy())
+    if isinstance(out, torch.Tensor):
+        return out.dtype in (torch.float32, torch.float16, torch.bfloat16)
+    try:
+        return np.asarray(out).dtype in (np.float32, np.float16)
+    except (TypeError, ValueError):
+        return False
+
+
 def d_star_cases() -> list[tuple[str, np.ndarray, object, object]]:
     """(what, grid, p_data, p_g): the lesson's pair, and a seeded pair on a grid of another spacing."""
     rng = np.random.default_rng(1)
@@ -189,7 +203,7 @@ def test_optimal_discriminator(submission):
     for what, x, data, gen in d_star_cases():
         lp, lq = log_densities(x, data, gen)
         got, want = optimal_discriminator_answer(submission, lp, lq), d_star(lp, lq)
-        if not matches(got, want):
+        if not matches(got, want) and not (in_single_precision(submission, lp, lq) and matches(got, want, **SINGLE)):
             hint = (diagnose_array(got, want, d_star_faults(lp, lq)) or drift_where_small(x, got, want, lp, lq)
                     or f"{first_difference(x, got, want)}; {D_STAR}")
             raise AssertionError(f"optimal_discriminator is wrong for {what}: {hint}")

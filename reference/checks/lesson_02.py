@@ -245,6 +245,25 @@ def fresh_grads(params, leftover: list[Tensor]) -> bool:
                for p, g in zip(params, leftover))
 
 
+def one_term_fault(sc: Scene, after: Tensor) -> str | None:
+    """Whether D's parameters `after` the step are where one of its loss's two terms alone takes them: D's
+    logits on the other batch detached (D(G(z)).detach(), or scored under torch.no_grad()), so that term's
+    value counts but gives D no gradient; None otherwise."""
+    G, D = networks(sc.G0, sc.D0)
+    with torch.no_grad():
+        fake = G(sc.z)
+    params, before = list(D.parameters()), flat(D.parameters())
+    terms = {"real": lambda: F.softplus(-D(sc.real)).mean(), "fake": lambda: F.softplus(D(fake)).mean()}
+    for name, term in terms.items():
+        step = torch.cat([g.reshape(-1) for g in torch.autograd.grad(term(), params)])
+        if close(after, before - LR * step):
+            other = "fake" if name == "real" else "real"
+            return (f"D moved as its {name} term alone moves it: D's logits on the {other} batch carry no gradient (detached, "
+                    f"or scored under torch.no_grad()), so that term counts in loss_d but D never learns from it; detach "
+                    f"G's output, D(G(z).detach()), never D's logits")
+    return None
+
+
 def update_fault(net: str, opt: str, loss: str, after: Tensor, before: Tensor, want: Tensor, leftover: Tensor,
                  grads_now: bool) -> str | None:
     """What is wrong with `net`'s parameters `after` the student's step, or None when they are the
@@ -457,7 +476,7 @@ def test_d_step(submission):
         "on, or keep G out of D's loss by scoring G(z).detach() instead")
     fault = update_fault("D", "opt_d", "loss_d", flat(D.parameters()), flat_state(D, sc.D0), flat_state(D, sc.D1),
                          torch.cat([g.reshape(-1) for g in sc.leftover_d]), fresh_grads(D.parameters(), sc.leftover_d))
-    assert fault is None, fault
+    assert fault is None, one_term_fault(sc, flat(D.parameters())) or fault
     fault = other_optimiser(stepped, opt_d, "opt_d", "d_step")
     assert fault is None, fault
 
