@@ -452,7 +452,7 @@ WRONG = {
             "test_adds_conv_layers": (
                 0.0,
                 "`extra.0` runs in forward, but its output never reaches the image (no gradient gets back to its "
-                "weights), so only 4 conv layers shape the output, as many as the given generator: pass each "
+                "weights), so only 4 conv layers shape the output, as many as the given generator's 4: pass each "
                 "block's result on, x = block(x), to the next stage",
             ),
             "test_parameters_get_gradients": (
@@ -965,7 +965,7 @@ ZERO_GATED_BLOCKS = {
     "times_a_constant_zero": ("", "x + 0 * self.block(x)", (
         0.0,
         "`block.0` runs in forward, but its output never reaches the image (no gradient gets back to its weights), so only "
-        "4 conv layers shape the output, as many as the given generator: pass each block's result on, x = block(x), to "
+        "4 conv layers shape the output, as many as the given generator's 4: pass each block's result on, x = block(x), to "
         "the next stage",
     )),
 }
@@ -1369,3 +1369,96 @@ def test_an_output_with_the_right_pixels_in_another_shape_is_told_to_return_it_a
     namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init}
     exec(textwrap.dedent(source), namespace)
     assert run_check(load_checks(A, ROOT)["test_output_shape"], LocalSubmission(namespace)) == (0.0, told)
+
+
+BLOCK_AT_14 = '''
+    class DeeperGenerator(nn.Module):
+        def __init__(self, nz=100, ngf=64):
+            super().__init__()
+            given = list(Generator(nz, ngf, channels=1, size=28).main)
+            self.body = nn.Sequential(*given[:10])
+            self.block = nn.Sequential(nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU())
+            self.head = nn.Sequential(*given[10:])
+            self.apply(weights_init)
+
+        def forward(self, z):
+            x = self.body(z)
+            <FORWARD>
+'''
+FORWARDS = {
+    # the block behind a .detach() or torch.no_grad(): it shapes the output (its weights change it), so it counts as an
+    # added layer; the gradient check charges the detach, once (which also cuts every layer before it off)
+    "block_detached": ("return self.head(self.block(x).detach())", {"test_parameters_get_gradients": (0.0, (
+        "12 of 13 parameters get no gradient (`body.1.weight`, `body.2.weight`, `body.2.bias`, `body.4.weight`, ...): their "
+        "layers are not used in forward, or their output is detached or dropped"))}),
+    "block_under_no_grad": ("with torch.no_grad():\n                x = self.block(x)\n            return self.head(x)", {
+        "test_parameters_get_gradients": (0.0, (
+            "12 of 13 parameters get no gradient (`body.1.weight`, `body.2.weight`, `body.2.bias`, `body.4.weight`, ...): "
+            "their layers are not used in forward, or their output is detached or dropped"))}),
+    # x += block(x) after a ReLU(inplace=True): autograd refuses to backpropagate; the convs still shape the output
+    "in_place_residual": ("x += self.block(x)\n            return self.head(x)", {"test_parameters_get_gradients": (0.0, None)}),
+    # no return: the images are never handed back, and nothing is counted
+    "no_return": ("self.head(self.block(x))", {
+        "test_output_shape": (0.0, "generator output is a NoneType, not a tensor; expected (N, 1, 28, 28)"),
+        "test_output_range": (0.0, None),
+        "test_adds_conv_layers": (0.0, "DeeperGenerator's forward returns NoneType, not the images: return the output "
+                                       "tensor (is the `return` missing?)"),
+        "test_parameters_get_gradients": (0.0, None)}),
+}
+
+
+@pytest.mark.parametrize("name", list(FORWARDS))
+def test_a_block_that_shapes_the_output_counts_whatever_its_gradient(tmp_path, name):
+    """A conv counts as an added layer when its weights change the output, even behind a .detach() or torch.no_grad()
+    or in a forward autograd cannot backpropagate (the gradient check charges that, once); a forward that returns
+    nothing is told to return the images, and earns no added-layer points. (None: the message is not pinned here.)"""
+    forward, lost = FORWARDS[name]
+    graded = [c for c in CHECKS if c != "test_learns"]
+    got = scores(submission(tmp_path, BLOCK_AT_14.replace("<FORWARD>", forward)), only=graded)
+    for check in graded:
+        points, message = lost.get(check, OK[check])
+        assert got[check][0] == points and (message is None or got[check][1] == message), (check, got[check])
+
+
+def test_a_generator_left_at_pytorchs_default_init_is_told_to_apply_weights_init():
+    """A sound design without self.apply(weights_init) learns too slowly (canned here): the hint names the missing
+    N(0, 0.02) init, not the stages it already has."""
+    from reference.grading import learning
+    from reference.grading.local import load_module
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    hint = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py").learning_hint
+    namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init}
+    exec(textwrap.dedent(BLOCK_AT_14.replace("<FORWARD>", "return self.head(self.block(x))").replace(
+        "            self.apply(weights_init)\n", "")), namespace)
+    slow = learning.LearningResult("partial", "", [learning.Run(s, [(0, 300.0), (300, 200.0)], 0.0, 1.0, spread=5.0) for s in range(3)], 250.0, 175.0, 300)
+    told = hint(LocalSubmission(namespace), slow)
+    assert told.startswith("its convolutions start from PyTorch's default init (weight std up to ") and told.endswith(
+        "not DCGAN's N(0, 0.02): call self.apply(weights_init) at the end of __init__, as the given generator's builder does"), told
+
+
+@pytest.mark.parametrize("built, told", [
+    # Generator(nz, ngf) without channels=1, size=28: its defaults build the 64x64 colour ladder
+    ("Generator(nz, ngf)", "Generator(nz, ngf) alone builds the 64x64 colour ladder (kernel 4 at every stage): pass "
+                           "channels=1, size=28 as the given cell does"),
+    # the given cell's call copied with the notebook's globals: built at NGF = 64 whatever ngf the checks pass
+    ("Generator(NZ, NGF, channels=1, size=28)", "the layers before it make 4 times as many, as a Generator(NZ, NGF, ...) "
+                                                "built from the notebook's NGF = 64 does: the checks build "
+                                                "DeeperGenerator(ngf=16), so build every part from the `nz` and `ngf` "
+                                                "arguments, not the globals"),
+], ids=["generator_defaults", "notebook_globals"])
+def test_a_given_generator_built_otherwise_than_the_given_cell_is_told_how(built, told):
+    """The given Generator built with its defaults, or with the notebook's NZ and NGF, breaks the checks' generator
+    at ngf=16: the message names the call to fix, not only the layer where the shapes part."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_module
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init, "NZ": 100, "NGF": 64}
+    exec(textwrap.dedent(BLOCK_AT_14.replace("<FORWARD>", "return self.head(self.block(x))").replace(
+        "Generator(nz, ngf, channels=1, size=28)", built)), namespace)
+    checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    points, message = run_check(checks.test_adds_conv_layers, LocalSubmission(namespace))
+    assert points == 0.0 and told in message, message

@@ -13,6 +13,10 @@ from reference.grading import learning, probes, probes_a2
 from reference.grading.proxy import finite
 ASSIGNMENT = "a2_conv_layers"
 NGF = 16  # the width the checks build the generator at: fast, and the same code as ngf = 64
+NOTEBOOK_NGF = (
+    "; the layers before it make 4 times as many, as a Generator(NZ, NGF, ...) built from the notebook's NGF = 64 does: "
+    "the checks build DeeperGenerator(ngf=16), so build every part from the `nz` and `ngf` arguments, not the globals"
+)
 NZ = 100
 LADDER = (1, 4, 7, 14, 28)  # z as (N, nz, 1, 1), then each stage of the given generator
 STAGES = {1: (4, 1, 0), 4: (3, 2, 1), 7: (4, 2, 1), 14: (4, 2, 1)}  # size -> (kernel, stride, padding) of the given stage
@@ -128,7 +132,11 @@ def break_text(call: dict, batch: int) -> str:
         if ints(call.get("kernel")) == [k, k] and ints(call.get("stride")) == [s, s] and ints(call.get("padding")) == [p, p] and max(extra) > 0:
             return (f"{got}: its output_padding={max(extra)} adds {max(extra)} to the size; kernel {k}, stride {s}, padding {p} "
                     f"make {nxt}x{nxt} on their own, as in the given generator: drop output_padding")
-        return f"{got}; the stage from {before[0]}x{before[0]} to {nxt}x{nxt} takes kernel {k}, stride {s}, padding {p}, as in the given generator"
+        default = (before[0] == 4 and ints(call.get("kernel")) == [4, 4] and ints(call.get("stride")) == [2, 2]
+                   and ints(call.get("padding")) == [1, 1])  # Generator(nz, ngf)'s own ladder: 64x64 colour images
+        return (f"{got}; the stage from {before[0]}x{before[0]} to {nxt}x{nxt} takes kernel {k}, stride {s}, padding {p}, as in "
+                f"the given generator" + ("; Generator(nz, ngf) alone builds the 64x64 colour ladder (kernel 4 at every stage): "
+                                          "pass channels=1, size=28 as the given cell does" if default else ""))
     if before and before[0] in LADDER[:-1]:
         nxt = LADDER[LADDER.index(before[0]) + 1]
         if "Upsampl" in str(call.get("type")):  # nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d
@@ -153,9 +161,10 @@ def error_text(run: dict, batch: int, nz: int) -> str:
     if isinstance(wants, int) and got and len(got) >= 2 and got[1] != wants:
         if wants == NZ and got[1] == nz != NZ:
             return f"{layer_text(call)} takes {wants} input channels but gets z as {shape_text(got, batch)}: use the `nz` argument, do not fix it at {NZ}"
+        notebook = NOTEBOOK_NGF if got[1] * NGF == wants * 64 else ""  # 4 times the channels: the notebook's NGF = 64
         return (
             f"{layer_text(call)} takes {wants} channels but gets {shape_text(got, batch)}: its in_channels must be the "
-            f"channels at that point (the out_channels of the layer before it: ngf*4 at 4x4, ngf*2 at 7x7, ngf at 14x14)"
+            f"channels at that point (the out_channels of the layer before it: ngf*4 at 4x4, ngf*2 at 7x7, ngf at 14x14){notebook}"
         )
     if call.get("type") in ("BatchNorm2d", "BatchNorm1d") and got and len(got) >= 2:
         return f"{layer_text(call)} gets {shape_text(got, batch)}: its num_features must be the channels of its input ({got[1]})"
@@ -352,11 +361,17 @@ def paths_of(submission, G) -> dict:
         raise diagnosed(submission, G, err) from None
     found = found if isinstance(found, dict) else {}
     convs = [c for c in found.get("convs", []) if isinstance(c, list) and len(c) == 4] if isinstance(found.get("convs"), list) else []
-    convs = [[text(n, 80), text(t, 40), c is True, r is True] for n, t, c, r in convs]
+    detached = {text(n, 80) for n in found.get("detached", []) if isinstance(n, str)} if isinstance(found.get("detached"), list) else set()
+    # a conv whose weights change the output shapes it, even behind a .detach(): the gradient check charges the detach
+    convs = [[text(n, 80), text(t, 40), c is True, r is True or (c is True and text(n, 80) in detached)] for n, t, c, r in convs]
     strays = [s for s in found.get("unregistered", []) if isinstance(s, list) and len(s) == 2] if isinstance(found.get("unregistered"), list) else []
     count = found.get("parameters") if finite(found.get("parameters")) else 0
-    if found.get("output_requires_grad") is not True:  # a detached output: every conv that ran counts (the gradient check says why)
-        convs = [[n, t, ran, ran] for n, t, ran, _ in convs]
+    kind = text(found.get("output_type"), 40)
+    if kind and kind != "Tensor":
+        raise AssertionError(f"DeeperGenerator's forward returns {kind}, not the images: return the output tensor "
+                             f"(is the `return` missing?)")
+    if found.get("output_requires_grad") is not True:  # a detached output, or one autograd cannot backpropagate (an in-place
+        convs = [[n, t, ran, ran] for n, t, ran, _ in convs]  # change): every conv that ran counts (the gradient check says why)
     return {"convs": convs, "unregistered": [[text(t, 40), int(n) if finite(n) else 0] for t, n in strays], "parameters": count}
 
 
@@ -383,11 +398,12 @@ def test_adds_conv_layers(submission):
         raise AssertionError(told)
     if len(reaching) <= n_base:
         if dropped:
+            than = "as many as" if len(reaching) == n_base else "fewer than"
             raise AssertionError(
                 f"{listing(dropped)} run{'s' if len(dropped) == 1 else ''} in forward, but {'its' if len(dropped) == 1 else 'their'} "
                 f"output never reaches the image (no gradient gets back to {'its' if len(dropped) == 1 else 'their'} weights), "
-                f"so only {len(reaching)} conv layers shape the output, as many as the given generator: pass each block's "
-                f"result on, x = block(x), to the next stage"
+                f"so only {len(reaching)} conv layers shape the output, {than} the given generator's {n_base}: pass each "
+                f"block's result on, x = block(x), to the next stage"
             )
         if unused:
             raise AssertionError(

@@ -16,7 +16,7 @@ from torch import nn
 
 from reference.grading.probes import error_info, first_shape
 
-__all__ = ["conv_paths", "error_info", "trace"]
+__all__ = ["conv_paths", "conv_weight_stds", "error_info", "trace"]
 
 REPR_LIMIT = 160  # characters of a layer's extra_repr kept
 
@@ -97,6 +97,13 @@ def trace(model: Any, z: torch.Tensor, namespace: dict | None = None) -> dict:
 CONV_FUNCTIONS = {f"conv{d}d" for d in (1, 2, 3)} | {f"conv_transpose{d}d" for d in (1, 2, 3)}  # torch's conv functions
 
 
+def conv_weight_stds(model: nn.Module) -> list[float]:
+    """The standard deviation of each registered convolution's weight, in module order: DCGAN's weights_init
+    draws them from N(0, 0.02); PyTorch's default init gives 1 / sqrt(fan_in)-scale uniform values (about 0.03-0.2)."""
+    return [float(m.weight.detach().float().std()) for m in model.modules()
+            if isinstance(m, nn.modules.conv._ConvNd) and isinstance(getattr(m, "weight", None), torch.Tensor) and m.weight.numel() > 1]
+
+
 def conv_paths(model: nn.Module, z: torch.Tensor, seed: int = 2) -> dict:
     """Which convolutions of `model` run in model(z), and which reach its output (`_paths_once`).
 
@@ -105,10 +112,12 @@ def conv_paths(model: nn.Module, z: torch.Tensor, seed: int = 2) -> dict:
     but is trained from the first step on: when a conv that ran does not reach the output and some
     parameters are all zero, those parameters are set to small seeded values and the paths measured
     again; a conv reaches when either measurement says so. A conv whose output is multiplied by a
-    constant 0, detached or dropped reaches in neither. The parameters are restored after.
+    constant 0, detached or dropped reaches in neither. The parameters are restored after. "detached": the
+    convs that ran without a gradient reaching them but whose weights change the output (`_shape_the_output`).
     """
     found = _paths_once(model, z, seed)
     stuck = [entry[0] for entry in found["convs"] if entry[2] and not entry[3]]
+    found["detached"] = _shape_the_output(model, z, stuck, seed) if stuck else []
     zeros = [p for p in model.parameters() if p.is_floating_point() and p.numel() and not bool(p.detach().any())]
     if not stuck or not zeros:
         return found
@@ -128,6 +137,43 @@ def conv_paths(model: nn.Module, z: torch.Tensor, seed: int = 2) -> dict:
     return found
 
 
+def _shape_the_output(model: nn.Module, z: torch.Tensor, names: list[str], seed: int) -> list[str]:
+    """Of the registered convolutions `names` (ran, but no gradient reached them), those whose weights change
+    model(z) when they are moved: on the output's path, behind a .detach() or torch.no_grad(), not dropped or
+    multiplied by 0. Each forward runs under the same seed (dropout draws alike); weights and buffers are restored."""
+    modules = dict(model.named_modules())
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    noise = torch.Generator().manual_seed(seed)
+
+    def forward() -> Any:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return model(z)
+
+    found = []
+    try:
+        with torch.no_grad():
+            base = forward()
+            if not isinstance(base, torch.Tensor):
+                return []
+            for name in names:
+                weight = getattr(modules.get(name), "weight", None)
+                if not isinstance(weight, torch.Tensor) or not weight.is_floating_point() or not weight.numel():
+                    continue
+                saved = weight.detach().clone()
+                scale = 0.5 * float(saved.abs().mean()) + 1e-2
+                weight.add_(scale * torch.randn(weight.shape, generator=noise).to(weight.dtype))
+                moved = forward()
+                weight.copy_(saved)
+                if isinstance(moved, torch.Tensor) and moved.shape == base.shape and not torch.allclose(moved, base, rtol=1e-5, atol=1e-7):
+                    found.append(name)
+    except Exception:  # noqa: BLE001 - the student's forward fails with a weight moved: what was found stands
+        pass
+    finally:
+        model.load_state_dict(state)
+    return found
+
+
 def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     """Which convolutions of `model` run in model(z), and which reach its output, at its present weights.
 
@@ -141,7 +187,9 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     for every registered convolution, then every functional one that ran, "unregistered": [[class
     name, parameter count]] of layers with parameters that ran but are not registered in `model`
     (kept in a plain list or dict, or made in forward), "parameters": the number of parameter
-    elements (frozen ones too), "output_requires_grad": bool}.
+    elements (frozen ones too), "output_requires_grad": bool (False too when backpropagating raised),
+    "output_type": the class name of what model(z) returned, "backward_error": "Type: message" of an
+    error backpropagating the output raised (an in-place change autograd refuses), else None}.
     """
     from torch.nn.modules import module as torch_module
     from torch.overrides import TorchFunctionMode
@@ -185,7 +233,7 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     own = {id(m): list(m.parameters()) for _, m in convs}  # a conv's parameters, parametrizations' originals included
     grads: dict[int, torch.Tensor | None] = {}
     hooks = [torch_module.register_module_forward_pre_hook(entered), torch_module.register_module_forward_hook(seen)]
-    needs_grad = False
+    needs_grad, backward_error, out = False, None, None
     try:
         for p in params:
             p.requires_grad_(True)
@@ -198,7 +246,11 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
         needs_grad = isinstance(out, torch.Tensor) and out.requires_grad
         if needs_grad:
             weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed))
-            (out * weights).sum().backward()
+            try:
+                (out * weights).sum().backward()
+            except RuntimeError as err:  # an in-place change autograd refuses (x += block(x)): the gradient check tells it
+                backward_error = f"{type(err).__name__}: {err}"[:REPR_LIMIT * 2]
+                needs_grad = False
         grads = {id(p): p.grad for ps in own.values() for p in ps}
         grads.update({id(w): w.grad for _, _, w in functional})
     finally:
@@ -221,5 +273,7 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
         "unregistered": list(strays.values()),
         "parameters": count,
         "output_requires_grad": bool(needs_grad),
+        "output_type": type(out).__name__,
+        "backward_error": backward_error,
     }
 
