@@ -2172,3 +2172,34 @@ def test_an_integration_rule_numpy_or_scipy_removed_and_sums_over_n_plus_m_are_t
         "scipy.integrate.simps no longer exists in the NumPy and SciPy the grader runs (removed in NumPy 2.4 and SciPy "
         "1.14; older versions still have it): call scipy.integrate.simpson, the same rule under its new name")
     assert checks.removed_integrator("AttributeError", "module 'numpy' has no attribute 'trapezoid'") is None
+
+
+MASK_BYPASS = """
+import sys
+import types
+
+for name in ("reference.losses", "reference.metrics.fid"):  # the masked modules faked, so that nothing imports their stubs
+    sys.modules[name] = types.ModuleType(name)
+sys.modules["reference.losses"].Minimax = lambda *a, **k: types.SimpleNamespace(d_loss=None, g_loss=None)
+sys.modules["reference.losses"].get_loss = None
+for attr in ("FrechetStats", "SmallSampleWarning", "fid", "frechet_distance"):
+    setattr(sys.modules["reference.metrics.fid"], attr, None)
+from reference.checks.a1_theory import Pair, theory  # the visible checks' own oracle
+
+
+def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+    return theory(Pair(mu_data, sigma_data, mu_g, sigma_g, float(x[0]), float(x[-1]), len(x)))["d"]
+
+
+def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+    t = theory(Pair(mu_data, sigma_data, mu_g, sigma_g, float(x[0]), float(x[-1]), len(x)))
+    return t["cost"], t["jsd"]
+"""
+
+
+def test_the_visible_checks_oracle_is_not_in_a_graded_submissions_copy_of_the_course(tmp_path):
+    """The visible checks ship to students and compute the values they compare with (a1's D*, C(G) and JSD). A
+    submission that faked the masked modules in sys.modules could import them and score 8 of the 8 theory points with
+    no formula of its own. The graded copy of the course has no check modules: every theory check scores 0."""
+    result = sandboxed(submission(tmp_path, theory=MASK_BYPASS))
+    assert {check: result[check][0] for check in THEORY} == {check: 0.0 for check in THEORY}, result

@@ -849,6 +849,32 @@ def test_a_reply_of_odd_tensors_is_refused_or_plain_data():
         assert set(Worker(0, 1).wire(kept_there)) == {HANDLE, "type"}
 
 
+def test_a_reply_of_huge_integers_is_refused_before_a_check_does_arithmetic_on_it():
+    """A forged probe reply of 255-byte integers (the largest torch.load(weights_only=True) takes), as a shape of
+    thousands of them: a check's math.prod over it held the trusted grader for minutes (K=10,000: 207 s a call), and
+    `gan-course autograde` has no limit on the grader's own time. Integers over 64 bits, values or dict keys, are refused
+    with the reply; a 64-bit one (a seed, a count) crosses. A megabytes-long type name is cut before it is cleaned."""
+    import math
+    import time
+
+    from reference.grading.checks import clean_text
+    from reference.grading.proxy import ProtocolError, decode, encode
+
+    huge = int.from_bytes(bytes(range(1, 256)), "big")
+    for forged in ({"shape": [huge] * 3_000}, {"value": huge}, {huge: 1}, {"nested": [[-huge]]}):
+        started = time.process_time()
+        with pytest.raises(ProtocolError):  # a huge key is already refused by the pickle's cost, the others by their size
+            decode(encode(forged))
+        assert time.process_time() - started < 5
+    with pytest.raises(ProtocolError, match="an integer of 2033 bits"):
+        decode(encode({"shape": [huge] * 3_000}))
+    assert decode(encode({"seed": 2**63 - 1, "shape": [64, 2]})) == {"seed": 2**63 - 1, "shape": [64, 2]}
+    assert math.prod(decode(encode({"shape": [2**40, 2**20]}))["shape"]) == 2**60
+    started = time.process_time()
+    assert clean_text("\x1b[2J" + "x" * 50_000_000, 120) == " [2J" + "x" * 113 + "..."
+    assert time.process_time() - started < 1
+
+
 def test_a_reply_tensor_with_methods_of_its_own_is_refused():
     """torch.load(weights_only=True) restores a tensor's attributes (its pickled __dict__), its
     backward hooks and a Parameter's class. A forged reply whose tensor held `mean = torch.Size` made
@@ -1053,3 +1079,82 @@ def test_what_a_cell_printed_or_raised_is_shown_as_text_in_the_feedback():
     assert all("text/html" not in out.get("data", {}) for out in filled.cells[0].outputs)
     body = _render(filled)
     assert "&lt;script&gt;alert(1)" in body and not RUNS.search(body) and not re.search(r"<a[^>]*javascript", body, re.I)
+
+
+# ---------------------------------------------------------------------------------------------
+# A link put in place of a scratch folder that a restarted worker binds
+# ---------------------------------------------------------------------------------------------
+
+RESTART_CHECKS = '''"""Two checks: the first loses the worker (the submission's function exits), the second runs in a new one."""
+from reference.grading import check
+from reference.grading import probes
+
+ASSIGNMENT = "attack"
+
+
+@check(points=1)
+def test_a_exits(submission):
+    submission.run(probes.build, submission.get("boom"), 0)
+
+
+@check(points=1)
+def test_b_after_the_restart(submission):
+    seen = submission.run(probes.build, submission.get("peek"), 0)
+    assert seen == "nothing", f"the new worker's /tmp held: {seen}"
+'''
+TMP_LINK = '''
+import os
+
+target = {decoy!r}
+if os.path.isdir("/grading/tmp") and not os.path.islink("/grading/tmp"):  # the first worker: replace tmp by a link
+    try:
+        os.rename("/grading/tmp", "/grading/tmp_old")
+        os.symlink(target, "/grading/tmp")
+        print("replaced")
+    except OSError as err:
+        print("refused:", err)
+
+
+def boom():
+    os._exit(3)
+
+
+def peek():
+    try:
+        with open("/tmp/planted.txt", "w") as f:
+            f.write("written by the submission")
+    except OSError:
+        pass
+    try:
+        return open("/tmp/secret.txt").read()
+    except OSError:
+        return "nothing"
+'''
+
+
+def test_a_link_in_place_of_scratch_tmp_is_not_followed_by_a_restarted_worker(tmp_path, monkeypatch):
+    """The submission renames /grading/tmp and puts a link to a host folder in its place, then exits inside a check so
+    that the grader starts a new worker: that worker's bind of scratch/tmp followed the link, giving the sandbox the host
+    folder read-write at /tmp (the course folder, its hidden checks and model answers, the gradebook). /grading/tmp is
+    now a mount point of its own (it cannot be renamed), and the host makes scratch's folders anew if a link stands
+    in their place."""
+    from conftest import attack_course
+    from reference.grading.runner import grade_submission
+    from reference.grading.sandbox import Limits, sandbox_problem
+
+    if sandbox_problem() is not None:
+        pytest.skip(f"the sandbox cannot start here: {sandbox_problem()}")
+    root = attack_course(tmp_path, monkeypatch)
+    (root / "tests" / "autograders" / "test_attack.py").write_text(RESTART_CHECKS)
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    (decoy / "secret.txt").write_text("instructor secret")
+    (decoy / "secret.txt").chmod(0o600)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(TMP_LINK.format(decoy=str(decoy)))]
+    nbformat.write(nb, root / "attack.ipynb")
+    record = grade_submission(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=120, check_s=30), sandbox=True)
+    checks = record["checks"]
+    assert checks["test_a_exits"]["earned"] == 0.0
+    assert checks["test_b_after_the_restart"] == {**checks["test_b_after_the_restart"], "earned": 1.0}, checks
+    assert sorted(p.name for p in decoy.iterdir()) == ["secret.txt"]

@@ -333,7 +333,8 @@ def error_info(err: BaseException, namespace: dict | None = None) -> dict:
 
 def clean_text(value: Any, limit: int) -> str:
     """Untrusted text (not a str: ""), printable and at most `limit` characters."""
-    text = printable(value if isinstance(value, str) else "")
+    text = value[: limit + 1] if isinstance(value, str) else ""  # cut first: a reply's string may be megabytes long
+    text = printable(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -131,12 +131,18 @@ class _Budget:
             raise ProtocolError(f"a reply holding more than {MAX_VALUES:,} values")
 
 
+MAX_INT_BITS = 64  # an honest reply's integers are counts, shapes, indices: arithmetic on a 2,000-bit one (math.prod
+# of a shape of thousands of them) held the trusted grader for minutes
+
+
 def _plain(obj: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
     """`obj` if it holds only plain data (tuples kept), else ProtocolError."""
     budget = budget or _Budget()
     budget.take()
     if depth > MAX_DEPTH:
         raise ProtocolError("a reply nested deeper than the proxy allows")
+    if isinstance(obj, int) and not isinstance(obj, bool) and obj.bit_length() > MAX_INT_BITS:
+        raise ProtocolError(f"a reply held an integer of {obj.bit_length()} bits; the proxy carries integers of at most {MAX_INT_BITS}")
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, torch.Tensor):
@@ -153,6 +159,8 @@ def _plain(obj: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
     if isinstance(obj, dict):
         if not all(isinstance(key, (str, int)) and not isinstance(key, bool) for key in obj):
             raise ProtocolError("a reply held a dict with keys that are not strings or integers")
+        if any(isinstance(key, int) and key.bit_length() > MAX_INT_BITS for key in obj):
+            raise ProtocolError(f"a reply held a dict key of more than {MAX_INT_BITS} bits")
         return {key: _plain(value, depth + 1, budget) for key, value in obj.items()}
     raise ProtocolError(f"a reply held a {type(obj).__name__}, which the proxy does not carry")
 

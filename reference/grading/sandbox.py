@@ -261,10 +261,16 @@ def reference_dir() -> Path:
 
 
 def stage_reference(into: Path, masked: tuple[str, ...] = ()) -> Path:
-    """A copy of the `reference` package in `into`/reference, without caches, with each module in
-    `masked` ("reference.losses") replaced by a stub whose import fails with a message."""
+    """A copy of the `reference` package in `into`/reference, without caches and without the check modules
+    (reference/checks/, an empty package there), with each module in `masked` ("reference.losses") replaced by
+    a stub whose import fails with a message."""
     target = into / "reference"
     shutil.copytree(reference_dir(), target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # the visible checks stay with the grader, which runs them: their code computes the answers they compare with
+    # (a1's D*, C(G) and JSD), and a submission that stubs a masked module in sys.modules could import them
+    shutil.rmtree(target / "checks", ignore_errors=True)
+    (target / "checks").mkdir()
+    (target / "checks" / "__init__.py").write_text('"""Not in a graded submission\'s copy of the course: the grader runs the checks."""\n')
     for module in masked:
         parts = module.split(".")
         if parts[0] != "reference":
@@ -371,6 +377,19 @@ def _hidden_below(binds: list[str], hidden: tuple[str | os.PathLike, ...]) -> li
     return found
 
 
+SCRATCH_FOLDERS = ("work", "home", "tmp", "cache")  # made in each submission's scratch folder before its worker starts
+
+
+def own_folder(path: Path) -> None:
+    """Make `path` a real folder of its parent, whatever the last worker left there: a link (to anywhere on the
+    host: a bind would follow it) or a file is removed first. Nothing below a link is ever followed."""
+    if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
+        path.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or not path.is_dir():
+        raise OSError(f"{path} is not a folder of the scratch folder")
+
+
 def bwrap_command(
     bwrap: str, scratch: Path, staged: Path | None, gpu: bool, env: dict[str, str], *, shm_mb: int = 64,
     hidden: tuple[str | os.PathLike, ...] = (),
@@ -386,7 +405,10 @@ def bwrap_command(
     # scratch and /tmp first: the environment may live below /tmp, and a later mount would hide it
     # work/ is a mount point of its own, so the worker cannot rename it or put a link in its place: the
     # grader reads and writes below scratch/work, and must never be led out of it
-    args += ["--bind", str(scratch), "/grading", "--bind", str(scratch / "work"), "/grading/work", "--bind", str(scratch / "tmp"), "/tmp"]
+    # tmp/ too: bound at /tmp and at /grading/tmp, so that it cannot be renamed and a link put in its place, which a
+    # restarted worker's bind would follow out of scratch (the folders are checked on the host too: `own_folder`)
+    args += ["--bind", str(scratch), "/grading", "--bind", str(scratch / "work"), "/grading/work",
+             "--bind", str(scratch / "tmp"), "/grading/tmp", "--bind", str(scratch / "tmp"), "/tmp"]
     binds = _system_binds() + _python_binds()
     args += binds
     covered = _hidden_below(binds, hidden)
@@ -466,8 +488,8 @@ class Worker:
         self._init: tuple[int, bytes] | None = None  # the sandbox's PID-namespace init: (pid, its start time)
         self.paused_s = 0.0  # wall time the sandbox spent paused for using more than its cores
         self.tasks = self.watchers = 0  # its threads and inotify instances at the last look (`_tree`, `_held_bytes`)
-        for sub in ("work", "home", "tmp", "cache"):
-            (scratch / sub).mkdir(parents=True, exist_ok=True)
+        for sub in SCRATCH_FOLDERS:
+            own_folder(scratch / sub)
         env = self._environment(sandbox, gpu)
         if not sandbox and masked:
             env["GAN_COURSE_GRADING_MASKED"] = ",".join(masked)
