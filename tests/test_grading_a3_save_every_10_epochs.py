@@ -2018,6 +2018,23 @@ def test_load_checkpoint_reads_state_dicts_and_refuses_what_could_run_code(tmp_p
     )
 
 
+def test_a_checkpoint_of_expanded_views_is_refused_before_they_are_made_dense():
+    """A file of a few KB whose tensors are views of one stored number claiming 2**26 elements each
+    (under the limit of one tensor) made the grader allocate 512 MB for each when it made them dense;
+    the tensors of a file may now claim no more bytes, in all, than about twice the file. A right
+    checkpoint with a small expanded view among its tensors still loads."""
+    load = checks_module().load_checkpoint
+    views = {f"w{i}": torch.zeros(1, dtype=torch.float64).expand(2**26) for i in range(2)}  # 1 GB dense
+    data = saved({"G": views, "epoch": 10})
+    assert len(data) < 20_000
+    problem, contents = load("x.pt", data)
+    assert problem == ("`x.pt` holds views that repeat a stored element into more bytes than its file holds (expand(): save "
+                       ".clone() of them), more than the grader reads; save the networks' state_dicts")
+    assert contents["states"] == []
+    G = torch.nn.Linear(3, 4)
+    assert load("y.pt", saved({"G": G.state_dict(), "mask": torch.ones(1).expand(10), "epoch": 10}))[0] is None
+
+
 def test_a_numpy_number_in_a_checkpoint_is_told_apart_from_a_numpy_array():
     """np.mean(losses) saved beside the state is a numpy number: the message says how to store a number,
     not that a random state is in the file; an array is told how to become a tensor."""
@@ -2118,6 +2135,39 @@ def test_grid_pixels_are_judged_against_the_images_g_made():
         "`b.png` shows G's images scaled by 255 without mapping them")
     assert problem("c.png", png(lambda f: save_image(made, f, format="png")), [made[:32]]) is None
     assert problem("c.png", png(lambda f: save_image(made, f, format="png")), [made[:32], made[32:]]) is not None  # 8 rows at a time
+
+
+def test_grid_pixels_that_are_not_g_images_mapped_from_minus_one_to_one_are_named():
+    """Any drawing of G's images that maps them to [0, 1] is right (per image too, through a colour map, or
+    in another order or orientation); G's images drawn through any other straight line (halved, shifted,
+    inverted, squashed by a sigmoid), samples of one flat colour, and other images than those G made at
+    the save (the real batch) are named."""
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid, save_image
+
+    problem = checks_module().mapping_problem
+    made = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    other = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    right = {
+        "each": lambda f: save_image(made, f, format="png", normalize=True, scale_each=True),
+        "viridis": lambda f: plt.imsave(f, make_grid(made, normalize=True)[0].numpy(), format="png"),
+        "reordered": lambda f: save_image((made.flip(0) + 1) / 2, f, format="png"),
+        "transposed": lambda f: save_image((made.transpose(2, 3) + 1) / 2, f, format="png"),
+        "also_made_other": lambda f: save_image((made + 1) / 2, f, format="png"),
+    }
+    for how, write in right.items():
+        assert problem("a.png", png(write), [made, other] if how == "also_made_other" else [made]) is None, how
+    wrong = {
+        "halved": (lambda f: save_image(made * 0.5, f, format="png"), "shows G's images, but at levels of about 127 * x + 0"),
+        "plus_one": (lambda f: save_image(made + 1, f, format="png"), "shows G's images, but at levels of about 255 * x + 255"),
+        "sigmoid": (lambda f: save_image(torch.sigmoid(made), f, format="png"), "shows G's images, but at levels of about 61 * x + 128"),
+        "inverted": (lambda f: save_image((1 - made) / 2, f, format="png"), "shows G's images inverted"),
+        "levels_into_save_image": (lambda f: save_image((made + 1) * 127.5 + 1, f, format="png"), "`a.png`'s 64 samples are white"),
+        "real_batch": (lambda f: save_image((other + 1) / 2, f, format="png"), "`a.png` does not show the 64 images G returned"),
+    }
+    for how, (write, start) in wrong.items():
+        told = problem("a.png", png(write), [made])
+        assert told is not None and told.startswith(f"`a.png` {start}" if not start.startswith("`") else start), (how, told)
 
 
 def png(write) -> bytes:

@@ -736,6 +736,20 @@ TUPLE_TOLD = {
 }
 
 PENALTIES = {
+    # one eps per sample and channel: on the segment for one channel, off it for three (x_hat mixes each channel otherwise)
+    "eps_per_channel": (
+        ("""
+            eps = torch.rand(real.shape[0], 1) if real.dim() == 2 else torch.rand(real.shape[0], real.shape[1], 1, 1)
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        """, GRAD, PENALTY),
+        {
+            "test_penalty_at_random_interpolates": (2.0, (
+                "gradient_penalty(critic, real, fake) on 3-channel images (5, 3, 8, 8): x_hat_i is not on the segment from "
+                "fake_i to real_i: each colour channel has an eps of its own (eps of shape (N, C, 1, 1)), so x_hat_i mixes "
+                f"real_i and fake_i in other proportions in each channel; {WHERE}, one eps for all of a sample's channels and "
+                "pixels, shape (N, 1, 1, 1)")),
+        },
+    ),
     # grad_outputs of shape (N,) for scores (N, 1): named, not told about eps's shape
     "grad_outputs_of_another_shape": (
         (INTERPOLATES, GRAD.replace("torch.ones_like(scores)", "torch.ones(len(scores))"), PENALTY),

@@ -454,6 +454,12 @@ SMOOTH_MISTAKES = {
             return (1 - s) * F.softplus(-real_logits) + s * F.softplus(real_logits) + F.softplus(fake_logits)
     """, ["16 real and 12 fake logits", "may differ in size", "over its own batch"]),
     # a halved sum and one BCE over both batches agree when N = M; the check's batches differ (16 real, 12 fake)
+    # the real term computed on detached logits: the loss's value is right, no gradient reaches them
+    "real logits detached": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            r, s = real_logits.detach(), smoothing
+            return ((1 - s) * F.softplus(-r) + s * F.softplus(r)).mean() + F.softplus(fake_logits).mean()
+    """, ["no gradient reaches the real logits"]),
     "halved sum": ("""
         def smoothed_d_loss(real_logits, fake_logits, smoothing):
             bce = nn.BCEWithLogitsLoss()

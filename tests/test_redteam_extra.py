@@ -203,6 +203,65 @@ def test_a_file_read_through_a_linked_folder_opens_nothing_outside_scratch(tmp_p
         os.close(fd)
 
 
+def test_a_check_lists_no_folder_the_submission_linked_in_place_of_the_graders(tmp_path):
+    """a4's save_colour_grid is handed a path in a fresh folder of scratch; a submission that renamed that
+    folder and put a link to a host folder in its place made the check list the host folder's names in
+    its message ("it wrote a4_cifar10_port.ipynb": the model answers' folder). Listings of scratch now
+    open every folder without following a link, so the message names nothing of the host."""
+    import os
+    from pathlib import Path
+
+    import torch
+
+    from reference.grading.local import load_checks
+    from reference.grading.submission import LocalSubmission, scratch_files, scratch_listing
+
+    root = Path(__file__).resolve().parents[1]
+    saved_grid = load_checks("a4_cifar10_port", root)["test_colour_grid_png"].__globals__["saved_grid"]
+    scratch, secret = tmp_path / "scratch", tmp_path / "instructor"
+    scratch.mkdir()
+    secret.mkdir()
+    (secret / "model-answers-of-the-class.ipynb").write_text("{}")
+
+    def save(images, path):  # the attack, as the student's function
+        folder = Path(path).parent
+        os.rename(folder, folder.with_name("moved"))
+        os.symlink(secret, folder)
+
+    with pytest.raises(AssertionError) as told:
+        saved_grid(LocalSubmission({"save": save}, scratch=scratch), save, torch.zeros(16, 3, 32, 32))
+    assert "model-answers" not in str(told.value) and "removed or replaced the folder" in str(told.value)
+    os.symlink(secret, scratch / "out")
+    assert scratch_listing(scratch, "out") is None and scratch_files(scratch, "out") == []
+    assert all("model-answers" not in p.name for p in scratch_files(scratch))
+
+
+def test_a_jpeg_of_thousands_of_scans_where_a_grid_belongs_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
+    """A progressive JPEG repeating one tiny scan thousands of times takes PIL about 1.4 ms a scan to
+    decode (a 100 MB file: over an hour of the grader's time); a3's and a4's grid checks read only its
+    header: it is no PNG. Decoding is made to fail loudly here, so the test shows it never starts."""
+    import io
+
+    from PIL import Image, ImageFile
+
+    from reference.grading.local import load_checks
+
+    course = __import__("pathlib").Path(__file__).resolve().parents[1]
+    buffer = io.BytesIO()
+    Image.new("L", (242, 242), 128).save(buffer, format="JPEG", progressive=True)
+
+    def no_decoding(self, *args, **kwargs):
+        raise RuntimeError("the grader decoded a JPEG")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    grid_problem = load_checks("a3_save_every_10_epochs", course)["test_sample_grids_are_png_grids_of_64"].__globals__["grid_problem"]
+    assert grid_problem("10.png", buffer.getvalue()) == "`10.png` is a JPEG file; save sample grids as PNG"
+    read_png = load_checks("a4_cifar10_port", course)["test_colour_grid_png"].__globals__["read_png"]
+    (tmp_path / "grid.png").write_bytes(buffer.getvalue())
+    with pytest.raises(AssertionError, match="the grid file is JPEG, not PNG"):
+        read_png(tmp_path / "grid.png", tmp_path)
+
+
 # ---------------------------------------------------------------------------------------------
 # What a submission printed, in the instructor's terminal
 # ---------------------------------------------------------------------------------------------

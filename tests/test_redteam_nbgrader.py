@@ -111,7 +111,8 @@ def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     course = tmp_path_factory.mktemp("course")
     release, source = generated_course(course, A)
     submissions = {**_forged(release, source), "b_honest": answered(release, source), "c_printed_a_lone_surrogate": answered(release, source),
-                   "d_honest": answered(release, source), "e_markdown_images": _with_images(answered(release, source))}
+                   "d_honest": answered(release, source), "e_markdown_images": _with_images(answered(release, source)),
+                   "g_links_to_the_gradebook": answered(release, source), "h_a_named_pipe": answered(release, source)}
     too_big = answered(release, source)
     too_big.cells += [nbformat.v4.new_code_cell("") for _ in range(MAX_CELLS)]  # nbgrader would read it (200,000 cells: 1 GB)
     for student, nb in {**submissions, TOO_BIG: too_big}.items():
@@ -119,6 +120,12 @@ def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
         folder.mkdir(parents=True)
         (folder / f"{A}.ipynb").write_text(json.dumps(nb))  # as the student's file holds it: nbformat.write would mend some
         (folder / "timestamp.txt").write_text("2026-11-23 10:00:00.000000 UTC")
+    linked = course / "submitted" / "g_links_to_the_gradebook" / A
+    (linked / "notes.txt").symlink_to(course / "gradebook.db")  # made by nbgrader: the link is followed when it is copied
+    (linked / "answers.txt").symlink_to(source / A / f"{A}.ipynb")  # the model answers, hidden checks and all
+    (linked / "classmate.ipynb").symlink_to(course / "submitted" / "b_honest" / A / f"{A}.ipynb")
+    os.mkfifo(course / "submitted" / "h_a_named_pipe" / A / "pipe.txt")  # shutil's SpecialFileError: h was not recorded
+    (course / "submitted" / "zz,d_honest").mkdir()  # nbgrader splits its exclusion list at commas: d_honest was left out
     record = grade_submission(course / "submitted" / "b_honest" / A / f"{A}.ipynb", A, course, sandbox=sandbox_default(None))
     full = sum(c["earned"] for c in record["checks"].values())
     assert full > 0 and not record["stopped"]
@@ -158,6 +165,19 @@ def test_a_notebook_of_more_values_than_the_grader_reads_is_never_given_to_nbgra
 
 def test_every_student_gets_exactly_the_score_the_grading_recorded(merged):
     assert merged["scores"] == {student: merged["full"] for student in merged["students"]}
+
+
+def test_nbgrader_copies_no_link_and_no_special_file_of_a_submission_into_the_feedback(merged):
+    """nbgrader copies a submission's folder into autograded/ (and `generate_feedback` on to the
+    student), following links: eve's links to gradebook.db, the model answers and a classmate's
+    notebook came back as copies of them; a named pipe stopped her being recorded (shutil's
+    SpecialFileError). The merge hands nbgrader a copy of each recorded folder with only its plain
+    files, so both are recorded, with their own files only; a folder named "zz,d_honest" no longer
+    takes d_honest out of the merge (the scores above hold d_honest's)."""
+    graded = merged["course"] / "autograded"
+    assert sorted(p.name for p in (graded / "g_links_to_the_gradebook" / A).iterdir()) == [f"{A}.ipynb", "timestamp.txt"]
+    assert sorted(p.name for p in (graded / "h_a_named_pipe" / A).iterdir()) == [f"{A}.ipynb", "timestamp.txt"]
+    assert not list(merged["course"].glob(".gan-course-merge-*"))  # the staged copies are gone
 
 
 def test_printed_text_that_is_not_utf8_reaches_the_graded_notebook_as_text(merged):
@@ -207,7 +227,7 @@ def test_the_submissions_own_files_are_copied_without_pipes_and_within_the_disk_
     """A named pipe in the submission's folder hung or failed the copy (shutil's SpecialFileError,
     with the grader's paths in the student's message); empty files cost nothing, so a folder of a
     million of them was copied in full before any limit of the sandbox applied."""
-    from reference.grading.runner import Limits, _copy_files
+    from reference.grading.runner import Limits, copy_submission_files
 
     src, dst = tmp_path / "sub", tmp_path / "scratch"
     (src / "many").mkdir(parents=True)
@@ -216,7 +236,7 @@ def test_the_submissions_own_files_are_copied_without_pipes_and_within_the_disk_
     (src / "data.csv").write_text("1,2\n")
     for i in range(600):
         (src / "many" / f"{i:04d}").touch()
-    _copy_files(src, dst, Limits(disk_mb=2), skip=set())  # a budget of 1 MiB: 256 blocks
+    copy_submission_files(src, dst, Limits(disk_mb=2), skip=set())  # a budget of 1 MiB: 256 blocks
     assert (dst / "data.csv").read_text() == "1,2\n"
     assert not (dst / "pipe").exists()
     assert 100 < len(list((dst / "many").iterdir())) < 256

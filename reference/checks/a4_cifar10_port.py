@@ -16,7 +16,7 @@ from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width, parameter_count
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a4
-from reference.grading.submission import make_scratch_folder, remove_scratch_folder, write_scratch_files
+from reference.grading.submission import make_scratch_folder, remove_scratch_folder, scratch_listing, write_scratch_files
 ASSIGNMENT = "a4_cifar10_port"
 NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the same code as 64
 BATCH = 8

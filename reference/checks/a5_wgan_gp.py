@@ -283,6 +283,7 @@ LINEAR_POINTS = Case("a linear critic on points, D(x) = w.x + b with ||w|| = 2.5
                      seed=4, norm=2.5)
 LINEAR_IMAGES = Case("a linear critic on images (6, 1, 8, 8) with ||w|| = 3", "linear", 5,
                      *two_image_batches((6, 1, 8, 8), 5), seed=5, norm=3.0)
+RGB = Case("3-channel images (5, 3, 8, 8)", "images", 0, *two_image_batches((5, 3, 8, 8), 6), seed=6)
 PENALTY_FORMULA = (
     "the penalty is lambda_gp * mean over the batch of (||grad D(x_hat)||_2 - 1)^2, with one L2 norm per sample of "
     "the gradient of the critic's scores with respect to x_hat"
@@ -572,6 +573,12 @@ def interpolates_fault(answer: Penalty) -> str | None:
             f"{lead}: each x_hat_i is real_i or fake_i, never between them: eps takes only the values 0 and 1 "
             f"(torch.randint, torch.bernoulli, a rounded torch.rand); {WHERE}: draw eps with torch.rand"
         )
+    if case.real.dim() == 4 and case.real.shape[1] > 1 and any(per_channel(x, case.real, case.fake) for x in answer.points):
+        return (
+            f"{lead}: x_hat_i is not on the segment from fake_i to real_i: each colour channel has an eps of its own (eps of "
+            f"shape (N, C, 1, 1)), so x_hat_i mixes real_i and fake_i in other proportions in each channel; {WHERE}, one eps "
+            f"for all of a sample's channels and pixels, shape (N, 1, 1, 1)"
+        )
     if any(f.box for f in fits):
         return (
             f"{lead}: x_hat_i is not on the segment from fake_i to real_i, though each of its elements lies between "
@@ -579,6 +586,17 @@ def interpolates_fault(answer: Penalty) -> str | None:
             f"sample's elements, shape (N,) + (1,) * (real.dim() - 1)"
         )
     return f"{lead}: x_hat is not on the segments between real_i and fake_i: {WHERE}"
+
+
+def per_channel(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> bool:
+    """Whether images x (N, C, H, W) are, channel by channel, on the segments from fake to real: one eps per
+    sample and channel."""
+    if x.shape != real.shape:
+        return False
+    x, r, f = (v.double().reshape(v.shape[0], v.shape[1], -1) for v in (x, real, fake))
+    d = r - f
+    t = ((x - f) * d).sum(-1) / d.square().sum(-1).clamp_min(1e-12)
+    return bool(((x - f - t[..., None] * d).norm(dim=-1) <= 1e-4 * d.norm(dim=-1).clamp_min(1e-12)).all())
 
 
 def judge_parts(submission, total: float, parts: list[tuple[float, tuple[Case, ...]]], judge: Callable[[Penalty], str | None]) -> None:
@@ -611,7 +629,7 @@ def judge_parts(submission, total: float, parts: list[tuple[float, tuple[Case, .
 @check(points=3, visible=True)
 def test_penalty_at_random_interpolates(submission):
     """gradient_penalty takes the critic's gradient at x_hat = eps real + (1 - eps) fake, one new eps ~ U(0, 1) per sample"""
-    judge_parts(submission, 3.0, [(2.0, (POINTS,)), (1.0, (IMAGES,))],
+    judge_parts(submission, 3.0, [(2.0, (POINTS,)), (1.0, (IMAGES, RGB))],
                 lambda answer: interpolates_fault(answer) or same_eps_fault(submission, answer)
                 or uniformity_fault(submission, answer))
 

@@ -373,7 +373,11 @@ def test_smoothed_d_loss(submission):
             f"(which floors the log at -100), caps the loss; compute -log(sigmoid(x)) as softplus(-x) and "
             f"-log(1 - sigmoid(x)) as softplus(x) (or use F.binary_cross_entropy_with_logits), never log(sigmoid(x))")
     real_g = real.clone().requires_grad_(True)
-    fn(real_g, fake, 0.1).backward()
+    out = fn(real_g, fake, 0.1)
+    if not (isinstance(out, Tensor) and out.requires_grad):
+        raise AssertionError("no gradient reaches the real logits (real_logits.detach(), .item() or torch.no_grad()?): D "
+                             "learns from the real images' term through them; keep the loss in torch operations on the logits")
+    out.backward()
     if real_g.grad is None or not torch.isfinite(real_g.grad).all():
         raise AssertionError("the loss gives no finite gradient to the real logits: compute it with torch operations")
     fake_g = fake.clone().requires_grad_(True)

@@ -41,7 +41,10 @@ import logging
 import math
 import os
 import re
+import shutil
+import stat
 import sys
+import tempfile
 import time
 import urllib.parse
 import warnings
@@ -693,13 +696,6 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
     number of submissions written. UserError, before anything is written, when a record's submission
     is not in this course, nbgrader does not know its assignment, or another program holds the gradebook."""
     global FillRecords, RestoreMetadata
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.apps.autogradeapp import AutogradeApp
-    from nbgrader.preprocessors import (
-        AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,
-        SaveAutoGrades,
-    )
-    from sqlalchemy.exc import SAWarning
 
     if FillRecords is None:
         FillRecords, RestoreMetadata = _fill_records_class(), _restore_metadata_class()
@@ -709,8 +705,6 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     from reference.grading.runner import notebook_problem
 
-    written = 0
-    failed: list[str] = []
     refused: list[str] = []
     by_assignment: dict[str, list[dict]] = {}
     for record in records:  # a record whose submission is not in this course would be "merged" into nothing
@@ -726,18 +720,64 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
             refused.append(f"{record['assignment']} of {record['student']} ({problem})")
         else:
             by_assignment.setdefault(record["assignment"], []).append(record)
+    staging = Path(tempfile.mkdtemp(prefix=".gan-course-merge-", dir=root))
+    try:
+        return _merge_staged(by_assignment, refused, root, staging, log_level)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def stage_submissions(root: Path, staging: Path, records: list[dict]) -> None:
+    """Copy each record's submission folder, submitted/<student>/<assignment>/, to
+    staging/<student>/<assignment>/, the notebook first, then the student's other plain files within
+    the grader's file and disk limits: nbgrader copies whatever the folder it reads holds into
+    autograded/ and the feedback, following links (a link to gradebook.db or to the model answers
+    came back to the student with the feedback) and reading named pipes and devices (one held the
+    merge), and it would grade every other folder of submitted/ (a folder named "x,bob" took bob out
+    of the exclusion list it was meant for). The staged folder holds just the students recorded."""
+    from reference.grading.runner import copy_submission_files
+    from reference.grading.sandbox import Limits
+
+    for record in records:
+        src = root / "submitted" / record["student"] / record["assignment"]
+        dst = staging / record["student"] / record["assignment"]
+        dst.mkdir(parents=True, exist_ok=True)
+        name = f"{record['notebook']}.ipynb"
+        where = Path("submitted", record["student"], record["assignment"], name)
+        if any(p.is_symlink() for p in (src.parent, src)):
+            raise UserError(f"{where} is reached through a link; copy the student's files there instead, then merge again")
+        try:
+            fd = os.open(src / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as err:
+            raise UserError(f"{where} could not be read ({err.strerror}); put the student's notebook itself there, then merge again") from None
+        with os.fdopen(fd, "rb") as notebook:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UserError(f"{where} is not a regular file; put the student's notebook itself there, then merge again")
+            with open(dst / name, "wb") as copy:
+                shutil.copyfileobj(notebook, copy)
+        copy_submission_files(src, dst, Limits(), skip={name})
+
+
+def _merge_staged(by_assignment: dict[str, list[dict]], refused: list[str], root: Path, staging: Path, log_level: int) -> int:
+    """`merge`'s nbgrader part, nbgrader reading the submissions from `staging` (`stage_submissions`)."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.apps.autogradeapp import AutogradeApp
+    from nbgrader.preprocessors import (
+        AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,
+        SaveAutoGrades,
+    )
+    from sqlalchemy.exc import SAWarning
+
+    written = 0
+    failed: list[str] = []
     apps = []
     for assignment, group in sorted(by_assignment.items()):  # every assignment checked before anything is written
-        students = sorted({r["student"] for r in group})
-        submitted = root / "submitted"
-        others = sorted(p.name for p in submitted.iterdir() if p.is_dir() and p.name not in students) if submitted.is_dir() else []
+        stage_submissions(root, staging, group)
         with _in_folder(root):
             app = AutogradeApp()
             app.log.setLevel(log_level)
-            args = [assignment, "--force", "--create", f"--CourseDirectory.root={root}"]
-            if others:
-                args.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
-            app.initialize(args)
+            app.initialize([assignment, "--force", "--create", f"--CourseDirectory.root={root}",
+                            f"--CourseDirectory.submitted_directory={staging.name}"])
         if not _known(app, assignment):
             raise UserError(
                 f"nbgrader could not record {assignment}: run `nbgrader generate_assignment {assignment}` first "

@@ -105,7 +105,7 @@ def _read_notebook(path: Path):
     return nbformat.read(path, as_version=4)
 
 
-def _copy_files(src: Path, dst: Path, limits: Limits, skip: set[str]) -> None:
+def copy_submission_files(src: Path, dst: Path, limits: Limits, skip: set[str]) -> None:
     """The submission's own files, up to the file and disk limits: links, anything but a regular file
     (a named pipe would hang the copy) and huge files are skipped, and each folder and file is charged
     at least one 4 KiB block, as the disk limit charges them, so that a submission of a million empty
@@ -342,7 +342,7 @@ def session_for(
     scratch, staged_root = make_scratch(), make_scratch("gan-course-staged-")
     session = None
     try:
-        _copy_files(notebook.parent, scratch / "work", limits, skip={notebook.name})
+        copy_submission_files(notebook.parent, scratch / "work", limits, skip={notebook.name})
         masked = tuple(getattr(module, "MASKED", ()))
         try:
             staged = stage_reference(staged_root, masked) if sandbox else None

@@ -39,7 +39,7 @@ from reference.grading.notebook import CellError, why_missing
 __all__ = [
     "NAMESPACE", "LocalSubmission", "NotARegularFile", "TooLarge", "make_scratch_folder", "probe_name", "read_scratch_bytes",
     "read_scratch_file", "remove_scratch_folder",
-    "resolve_probe", "scratch_files", "write_scratch_files",
+    "resolve_probe", "scratch_files", "scratch_listing", "write_scratch_files",
 ]
 
 MAX_READ = 100 * 2**20  # bytes of one file a check reads from scratch
@@ -74,20 +74,43 @@ def resolve_probe(name: str) -> Callable:
     return fn
 
 
-def scratch_files(scratch: Path, under: str | os.PathLike = ".") -> list[Path]:
+def scratch_files(scratch: Path, under: str | os.PathLike = ".", max_depth: int | None = None) -> list[Path]:
     """Regular files below `scratch`/`under` (links and special files skipped), relative to
-    `under`, sorted."""
-    root = Path(scratch) / under
+    `under`, sorted; with `max_depth`, only those at most that many folders below it. Every folder
+    is opened without following a link, `under` and those on the way to it included, so a link the
+    student's code put in a folder's place (even while this runs) lists nothing outside scratch."""
+    try:
+        top = _open_folder(Path(scratch), under)
+    except OSError:
+        return []
     found = []
-    if root.is_symlink() or not root.is_dir():
-        return found
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(folder, d)))
-        for name in files:
-            path = Path(folder) / name
-            if stat.S_ISREG(os.lstat(path).st_mode):
-                found.append(path.relative_to(root))
+    try:
+        for folder, dirs, files, fd in os.fwalk(".", dir_fd=top):
+            depth = 0 if folder == "." else len(Path(folder).parts)
+            dirs[:] = sorted(dirs) if max_depth is None or depth < max_depth else []
+            for name in files:
+                try:
+                    info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    found.append(Path(folder, name) if folder != "." else Path(name))
+    finally:
+        os.close(top)
     return sorted(found)
+
+
+def scratch_listing(scratch: Path, folder: str | os.PathLike) -> list[str] | None:
+    """The names in scratch/`folder`, sorted, the folder opened without following a link; None when it
+    is not a folder of scratch (gone, a file, or a link the student's code put in its place)."""
+    try:
+        fd = _open_folder(Path(scratch), folder)
+    except OSError:
+        return None
+    try:
+        return sorted(os.listdir(fd))
+    finally:
+        os.close(fd)
 
 
 def _open_folder(scratch: Path, relative: str | os.PathLike) -> int:

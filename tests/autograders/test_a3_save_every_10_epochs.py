@@ -84,7 +84,7 @@ from PIL import Image
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading import probes_a3
 from reference.grading.proxy import NOT_ZIP, TOO_MANY_VALUES, stored_zip_problem
-from reference.grading.submission import read_scratch_bytes
+from reference.grading.submission import TooLarge as TooLargeFile, read_scratch_bytes, scratch_files
 
 ASSIGNMENT = "a3_save_every_10_epochs"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -97,6 +97,7 @@ RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
 MAX_FILE = 100 * 2**20  # bytes read of one file (the sandbox's file-size limit)
 MAX_FILES = 64  # files read of each kind in one run
 MAX_PIXELS = 4096 * 4096
+MAX_GRID_BYTES = 4 * 2**20  # bytes read of an image file: a PNG grid of 64 samples of 28x28 is 10-500 KB, and PIL reads a PNG's chunks one at a time
 MAX_ELEMENTS = 2**26  # elements of one tensor in a checkpoint (a 64 x 64 grid of 4096 x 4096 floats would be 2**30)
 HINT = "in a 0-based loop `for epoch in range(n_epochs)` save when (epoch + 1) % 10 == 0"
 LOOP = "`for epoch in range(n_epochs)` (0-based) or `for epoch in range(1, n_epochs + 1)` (1-based)"
@@ -154,19 +155,21 @@ def cells(pixels: np.ndarray, pad: int, cols: int) -> np.ndarray:
 
 
 def grid_problem(name: str, data: bytes) -> str | None:
-    """None if `data` is a PNG grid of 64 samples of 28x28 pixels, else what is wrong with file `name`."""
+    """None if `data` is a PNG grid of 64 samples of 28x28 pixels, else what is wrong with file `name`.
+    Only a PNG whose header gives a grid's size is decoded (a JPEG of a thousand scans, or a huge
+    picture, would hold the grader for minutes)."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             kind, (width, height) = image.format, image.size
             software = str(image.info.get("Software", ""))
+            if kind != "PNG":
+                return f"`{name}` is a {kind} file; save sample grids as PNG"
             if width * height > MAX_PIXELS:
                 return f"`{name}` is {width}x{height} pixels: not a grid of {NUM_SAMPLES} samples of {SIDE}x{SIDE}"
-            pixels = np.asarray(image.convert("L"), dtype=np.float32)
+            pixels = np.asarray(image.convert("L"), dtype=np.float32) if grid_layout(width, height) else None
     except Exception as err:  # noqa: BLE001 - any unreadable file
         return f"`{name}` is not a readable image ({type(err).__name__}); save the grid with torchvision's save_image"
-    if kind != "PNG":
-        return f"`{name}` is a {kind} file; save sample grids as PNG"
-    if not grid_layout(width, height):
+    if pixels is None:
         if "matplotlib" in software.lower():
             return (
                 f"`{name}` is a matplotlib figure ({width}x{height} pixels), not the grid itself: save the tensor "
@@ -183,60 +186,154 @@ def grid_problem(name: str, data: bytes) -> str | None:
 
 
 LEVELS = 2.0  # mean |difference| in 0-255 levels within which a grid's pixels are G's images mapped one way
+SHOWS = 0.9  # median correlation of a grid's samples with G's images at or above which they are G's images, drawn some way
+UNRELATED = 0.6  # ... below which, in every arrangement tried, they are other images
+FLAT = 0.99  # share of the samples' pixels at one level that makes them one flat colour
+MIN_PIXELS = 20  # pixels of a sample, neither black nor white, that its correlation needs
 
 
-def grid_images(made: list[torch.Tensor]) -> torch.Tensor | None:
-    """The NUM_SAMPLES images (NUM_SAMPLES, SIDE, SIDE) that G made for a grid, channels averaged: its
-    last output of NUM_SAMPLES images, else all its outputs together if they make NUM_SAMPLES; else None."""
+def grid_candidates(made: list[torch.Tensor]) -> list[np.ndarray]:
+    """The sets of NUM_SAMPLES images (NUM_SAMPLES, SIDE, SIDE), channels averaged, that G made while a
+    grid was saved and that the grid may show: each output of NUM_SAMPLES images (the last first), else
+    all its outputs together if they make NUM_SAMPLES (a grid drawn 8 at a time)."""
     made = [t for t in made if isinstance(t, torch.Tensor) and t.is_floating_point() and t.dim() == 4 and t.shape[-2:] == (SIDE, SIDE)]
-    whole = [t for t in made if t.shape[0] == NUM_SAMPLES]
-    images = whole[-1] if whole else torch.cat(made) if made and sum(t.shape[0] for t in made) == NUM_SAMPLES else None
-    return None if images is None else images.double().mean(dim=1)
+    whole = [t for t in reversed(made) if t.shape[0] == NUM_SAMPLES]
+    if not whole and made and sum(t.shape[0] for t in made) == NUM_SAMPLES:
+        whole = [torch.cat(made)]
+    return [t.double().mean(dim=1).numpy() for t in whole]
+
+
+def correlations(shown: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """For each sample (N, SIDE, SIDE) of a grid, the correlation of its pixels that are neither black nor
+    white with those of G's image (N, SIDE, SIDE) of the same place: 1 (or -1) whenever the grid
+    shows G's images through any increasing (decreasing) straight-line mapping, clipped or not; nan
+    for a sample with fewer than MIN_PIXELS such pixels."""
+    mask = (shown > 0) & (shown < 255)
+    n = mask.sum(axis=(1, 2))
+
+    def centred(v: np.ndarray) -> np.ndarray:
+        mean = np.where(mask, v, 0).sum(axis=(1, 2)) / np.maximum(n, 1)
+        return np.where(mask, v - mean[:, None, None], 0)
+
+    a, b = centred(shown), centred(images)
+    den = np.sqrt((a * a).sum(axis=(1, 2)) * (b * b).sum(axis=(1, 2)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n >= MIN_PIXELS) & (den > 0), (a * b).sum(axis=(1, 2)) / np.where(den > 0, den, 1), np.nan)
+
+
+def _median(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else 0.0
+
+
+def flat_problem(name: str, shown: np.ndarray) -> str | None:
+    """What is wrong with a grid whose samples (N, SIDE, SIDE), in 0-255 levels, are one flat colour
+    (FLAT of their pixels at one level, whatever the padding between them), else None."""
+    levels, counts = np.unique(np.round(shown), return_counts=True)
+    if counts.max() < FLAT * shown.size:
+        return None
+    level = int(levels[counts.argmax()])
+    if level >= 255:
+        return (
+            f"`{name}`'s {NUM_SAMPLES} samples are white: save_image expects [0, 1] and shows every value of 1 or more as white "
+            f"(were G's images scaled to 0-255 first?); save G(fixed_noise) mapped from [-1, 1] to [0, 1], (x + 1) / 2"
+        )
+    if level <= 0:
+        return (
+            f"`{name}`'s {NUM_SAMPLES} samples are black: save_image expects [0, 1] and shows every value of 0 or less as black; "
+            f"save G(fixed_noise) mapped from [-1, 1] to [0, 1], (x + 1) / 2"
+        )
+    return f"`{name}`'s {NUM_SAMPLES} samples are one flat grey (level {level} of 255); save G(fixed_noise) mapped from [-1, 1] to [0, 1]"
 
 
 def mapping_problem(name: str, data: bytes, made: list[torch.Tensor]) -> str | None:
     """What is wrong with the pixels of grid `name` (a readable grid: see `grid_problem`), given the
     images G returned while it was saved (`made`), in [-1, 1]: None when they are those images mapped
-    to [0, 255] by (x + 1) / 2 (value_range=(-1, 1)) or by the grid's own minimum and maximum
-    (normalize=True), or when the grader cannot tell which images the grid shows."""
-    images = grid_images(made)
-    if images is None:
-        return None
+    to [0, 255] by (x + 1) / 2 (value_range=(-1, 1)), by the grid's own minimum and maximum
+    (normalize=True) or each image's (scale_each=True), or drawn through a colour map, or in another
+    arrangement (transposed, reordered), or when the grader cannot tell which images the grid shows
+    (G made no NUM_SAMPLES images at the save). Samples of one flat colour, G's images mapped another
+    way (clipped, wrapped, twice, inverted, any other straight line), and other images (the real batch)
+    are named."""
     with Image.open(io.BytesIO(data)) as image:
         pixels = np.asarray(image.convert("L"), dtype=np.float64)
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
     found = layout(pixels.shape[1], pixels.shape[0])
     if found is None:
         return None
-    shown = torch.from_numpy(cells(pixels, *found))
-    low, high = float(images.min()), float(images.max())
-    mapped = {
-        "mapped": (images + 1) / 2 * 255,
-        "stretched": (images - low) / (high - low) * 255 if high > low else None,
-        "clipped": images.clamp(0, 1) * 255,
-        "wrapped": torch.remainder(torch.trunc(images * 255), 256),  # x * 255 cast to uint8 by numpy
-        "twice": ((images + 1) / 2 + 1) / 2 * 255,  # (x + 1) / 2, then save_image's value_range=(-1, 1) again
-    }
-    gaps = {how: float((shown - x.clamp(0, 255)).abs().mean()) for how, x in mapped.items() if x is not None}
-    if min(gaps.get("mapped", math.inf), gaps.get("stretched", math.inf)) <= LEVELS:
+    shown = cells(pixels, *found)
+    if problem := flat_problem(name, shown):
+        return problem
+    candidates = grid_candidates(made)
+    if not candidates:
         return None
+    coloured = float(cells(rgb.max(-1) - rgb.min(-1), *found).mean())  # 0 for grey levels, more for a colour map
     fix = 'save (x + 1) / 2 (from_model_range(x, "tanh")) or save_image(x, path, normalize=True, value_range=(-1, 1))'
-    if gaps["clipped"] <= LEVELS:
+    best: tuple[float, np.ndarray] | None = None
+    for images in candidates:
+        low, high = images.min(), images.max()
+        each_low, each_high = images.min(axis=(1, 2), keepdims=True), images.max(axis=(1, 2), keepdims=True)
+        mapped = {
+            "mapped": (images + 1) / 2 * 255,
+            "stretched": (images - low) / (high - low) * 255 if high > low else None,
+            "each": (images - each_low) / np.where(each_high > each_low, each_high - each_low, 1) * 255,
+            "clipped": np.clip(images, 0, 1) * 255,
+            "wrapped": np.remainder(np.trunc(images * 255), 256),  # x * 255 cast to uint8 by numpy
+            "twice": ((images + 1) / 2 + 1) / 2 * 255,  # (x + 1) / 2, then save_image's value_range=(-1, 1) again
+        }
+        gaps = {how: float(np.abs(shown - np.clip(x, 0, 255)).mean()) for how, x in mapped.items() if x is not None}
+        if min(gaps.get(how, math.inf) for how in ("mapped", "stretched", "each")) <= LEVELS:
+            return None
+        if gaps["clipped"] <= LEVELS:
+            return (
+                f"`{name}` shows G's images with every negative value black: G's tanh gives [-1, 1] and the grid was saved "
+                f"without mapping it to [0, 1], so its negative values were clipped to black; {fix}"
+            )
+        if gaps["wrapped"] <= LEVELS:
+            return (
+                f"`{name}` shows G's images scaled by 255 without mapping them from [-1, 1] to [0, 1] first, so "
+                f"astype(\"uint8\") wrapped every negative value around to a bright one; map with (x + 1) / 2 before "
+                f"scaling to 0-255, or save the tensor with save_image(x, path, normalize=True, value_range=(-1, 1))"
+            )
+        if gaps["twice"] <= LEVELS:
+            return (
+                f"`{name}` shows G's images mapped from [-1, 1] to [0, 1] twice (by (x + 1) / 2, then again by save_image's "
+                f"value_range=(-1, 1)), so they are washed out into [0.5, 1], their black grey; map once: {fix}"
+            )
+        r = _median(correlations(shown, images))
+        if best is None or abs(r) > abs(best[0]):
+            best = (r, images)
+    r, images = best
+    if r >= SHOWS and coloured > 4:  # a colour map (plt.imsave's default) over G's images: a drawing of them
+        return None
+    if r <= -SHOWS:
+        return f"`{name}` shows G's images inverted, light where they are dark (1 - x, or (1 - x) / 2?); {fix}"
+    if r >= SHOWS:
+        keep = (shown > 0) & (shown < 255)
+        slope, offset = np.polyfit(images[keep], shown[keep], 1)
+        saturated = float(np.mean((shown <= 0) | (shown >= 255)))
         return (
-            f"`{name}` shows G's images with every negative value black: G's tanh gives [-1, 1] and the grid was saved "
-            f"without mapping it to [0, 1], so its negative values were clipped to black; {fix}"
+            f"`{name}` shows G's images, but at levels of about {slope:.0f} * x + {offset:.0f} (of 0-255) for G's x"
+            + (f", {saturated:.0%} of their pixels pure black or white" if saturated >= 0.05 else "")
+            + f", where mapping [-1, 1] to [0, 1] gives 127.5 * x + 127.5 (x = -1 black, x = 1 white); {fix}"
         )
-    if gaps["wrapped"] <= LEVELS:
-        return (
-            f"`{name}` shows G's images scaled by 255 without mapping them from [-1, 1] to [0, 1] first, so "
-            f"astype(\"uint8\") wrapped every negative value around to a bright one; map with (x + 1) / 2 before "
-            f"scaling to 0-255, or save the tensor with save_image(x, path, normalize=True, value_range=(-1, 1))"
-        )
-    if gaps["twice"] <= LEVELS:
-        return (
-            f"`{name}` shows G's images mapped from [-1, 1] to [0, 1] twice (by (x + 1) / 2, then again by save_image's "
-            f"value_range=(-1, 1)), so they are washed out into [0.5, 1], their black grey; map once: {fix}"
-        )
-    return None  # some other drawing of the same images (transposed, reordered): not this check's to judge
+    transposed = max(abs(_median(correlations(shown.transpose(0, 2, 1), x))) for x in candidates)
+    if transposed >= SHOWS or max(abs(r), transposed) >= UNRELATED or _reordered(shown, candidates):
+        return None  # G's images in another arrangement, or too alike to tell: not this check's to judge
+    return (
+        f"`{name}` does not show the {NUM_SAMPLES} images G returned for fixed_noise at that save (its samples match none "
+        f"of them, in any order): save the output of G(fixed_noise), not the real batch or another tensor, mapped "
+        f"from [-1, 1] to [0, 1]"
+    )
+
+
+def _reordered(shown: np.ndarray, candidates: list[np.ndarray]) -> bool:
+    """Whether most samples of the grid are, each, one of G's images in another place."""
+    for images in candidates:
+        best = np.nanmax(np.stack([correlations(shown, np.roll(images, k, axis=0)) for k in range(NUM_SAMPLES)]), axis=0)
+        if _median(best) >= SHOWS:
+            return True
+    return False
 
 
 def _state_dicts(obj, depth: int = 0):
@@ -325,11 +422,14 @@ class TooLarge(ValueError):
     """A checkpoint holding more than the grader reads."""
 
 
-def dense(obj, budget: list[int] | None = None, depth: int = 0):
+def dense(obj, budget: list[int] | None = None, depth: int = 0, nbytes: list[int] | None = None):
     """`obj` with every tensor in it made a plain, dense tensor (a saved expanded view loads as one
-    stored element repeated); TooLarge for a tensor claiming more than MAX_ELEMENTS elements, or more values than a
-    checkpoint holds, which could make the checks spin."""
+    stored element repeated); TooLarge for a tensor claiming more than MAX_ELEMENTS elements, for more
+    values than a checkpoint holds, which could make the checks spin, or for tensors of more bytes in
+    all than `nbytes` (their file's size, with room for shared storage): a file of 20 KB can hold
+    views of one stored number that claim gigabytes once made dense."""
     budget = budget if budget is not None else [100_000]
+    nbytes = nbytes if nbytes is not None else [MAX_FILE]
     budget[0] -= 1
     if budget[0] < 0 or depth > 8:
         raise TooLarge("more values than a checkpoint holds")
@@ -339,11 +439,14 @@ def dense(obj, budget: list[int] | None = None, depth: int = 0):
         obj = torch.Tensor.detach(obj)
         if obj.numel() > MAX_ELEMENTS:
             raise TooLarge(f"a tensor of {obj.numel():,} elements")
+        nbytes[0] -= obj.numel() * obj.element_size()
+        if nbytes[0] < 0:
+            raise TooLarge("views that repeat a stored element into more bytes than its file holds (expand(): save .clone() of them)")
         return obj if obj.is_contiguous() else obj.contiguous()
     if isinstance(obj, dict):
-        return {k: dense(v, budget, depth + 1) for k, v in obj.items()}
+        return {k: dense(v, budget, depth + 1, nbytes) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        items = [dense(v, budget, depth + 1) for v in obj]
+        items = [dense(v, budget, depth + 1, nbytes) for v in obj]
         return tuple(items) if isinstance(obj, tuple) else items
     return obj
 
@@ -366,7 +469,7 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
             return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", None
         return f"`{name}` is refused: it holds {problem}; keep tensors, numbers and state_dicts in a checkpoint", None
     try:
-        return None, dense(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
+        return None, dense(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True), nbytes=[2 * len(data) + 2**20])
     except TooLarge as err:
         return f"`{name}` holds {err}, more than the grader reads; save the networks' state_dicts", None
     except pickle.UnpicklingError as err:
@@ -497,7 +600,11 @@ class Run:
         for p in [p for p in files if p.lower().endswith(IMAGE_SUFFIXES)][:MAX_FILES]:
             name = PurePosixPath(p).name
             try:
-                data = read_scratch_bytes(scratch, f"{folder}/{p}", MAX_FILE)
+                data = read_scratch_bytes(scratch, f"{folder}/{p}", MAX_GRID_BYTES)
+            except TooLargeFile as err:
+                self.grids[p] = (f"`{name}` is {err.size:,} bytes or more: not a grid of {NUM_SAMPLES} samples of {SIDE}x{SIDE} "
+                                 f"(save_image writes one in about 60 KB); save the {NUM_SAMPLES} images of G(fixed_noise) as one PNG")
+                continue
             except OSError as err:
                 self.grids[p] = f"`{name}` could not be read ({err.strerror or err}); save the grid as a plain file"
                 continue
@@ -956,22 +1063,7 @@ def checkpoint_files(scratch: Path, folder: str) -> dict[str, tuple[str | None, 
     """{path relative to `folder`: checkpoint_values} of the checkpoint files under the trusted
     folder scratch/folder (none if it is missing), links and special files never followed; at most
     MAX_FILES, in name order."""
-    found: list[str] = []
-
-    def walk(relative_dir: str, depth: int) -> None:
-        try:
-            entries = sorted(os.scandir(scratch / folder / relative_dir), key=lambda e: e.name)
-        except OSError:
-            return
-        for entry in entries:
-            path = f"{relative_dir}/{entry.name}" if relative_dir else entry.name
-            if entry.is_dir(follow_symlinks=False) and depth < 3:
-                walk(path, depth + 1)
-            elif entry.is_file(follow_symlinks=False) and entry.name.lower().endswith(CHECKPOINT_SUFFIXES) and len(found) < MAX_FILES:
-                found.append(path)
-
-    if not (scratch / folder).is_symlink():
-        walk("", 0)
+    found = [p.as_posix() for p in scratch_files(scratch, folder, max_depth=3) if p.name.lower().endswith(CHECKPOINT_SUFFIXES)][:MAX_FILES]
     files = {}
     for path in found:
         name = PurePosixPath(path).name

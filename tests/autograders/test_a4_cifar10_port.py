@@ -62,7 +62,7 @@ from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width, parameter_count
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a4
-from reference.grading.submission import make_scratch_folder, remove_scratch_folder, write_scratch_files
+from reference.grading.submission import make_scratch_folder, remove_scratch_folder, scratch_listing, write_scratch_files
 
 ASSIGNMENT = "a4_cifar10_port"
 NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the same code as 64
@@ -762,6 +762,7 @@ PALETTE = [
     (-1.0, 0.4, 0.4), (0.4, -1.0, 0.4), (-0.2, -0.7, -0.9), (0.9, 0.6, 0.3),
 ]  # fmt: skip
 MAX_GRID_PIXELS = 4096 * 4096  # a grid file larger than this is not opened
+MAX_GRID_BYTES = 16 * 2**20  # ... nor one of more bytes (PIL reads a PNG's chunks one at a time)
 DIM = 0.5  # the second batch: the palette at this strength
 # The third batch: image k has colour TOP[k] in its upper 16 rows and BOTTOM[k] in its lower 16, so the
 # grid shows whether each image kept its rows as rows. 32 colours, none grey (no padding matches them).
@@ -795,11 +796,12 @@ def read_png(path: Path, scratch: Path):
 
     inside = path.absolute().is_relative_to(scratch.absolute()) or path.resolve().is_relative_to(scratch.resolve())
     assert inside and not path.is_symlink(), "save_colour_grid(images, path) wrote a link, not an image file, at `path`"
-    data = read_scratch_file(scratch, path.absolute().relative_to(scratch.absolute()) if path.is_absolute() else path)
+    data = read_scratch_file(scratch, path.absolute().relative_to(scratch.absolute()) if path.is_absolute() else path, MAX_GRID_BYTES)
     with io.BytesIO(data) as f:
         try:
-            with Image.open(f) as im:
+            with Image.open(f) as im:  # the header only: a JPEG of a thousand scans takes minutes to decode
                 fmt, mode, size = im.format, im.mode, im.size
+                assert fmt == "PNG", f"the grid file is {fmt}, not PNG: save it with torchvision.utils.save_image or reference.plots.save_image_grid"
                 assert size[0] * size[1] <= MAX_GRID_PIXELS, f"the grid is {size[0]}x{size[1]} pixels; 16 images of 32x32 need about 274x70"
                 pixels = np.asarray(im.convert("RGB"))
         except AssertionError:
@@ -833,10 +835,13 @@ def saved_grid(submission, save, images: torch.Tensor, **kwargs):
                 + (pil_array_hint(err.message) or "save_colour_grid(images, path) saves images (N, 3, H, W) in [-1, 1] as one PNG at `path`")
             )
         path = folder / "grid.png"
-        if not (path.exists() or path.is_symlink()):
+        listed = scratch_listing(scratch, folder.name)  # never through a link put in the folder's place
+        if listed is None:
+            raise AssertionError("save_colour_grid(images, path) removed or replaced the folder `path` is in; save the grid at `path` itself")
+        if "grid.png" not in listed:
             now = written_files(scratch)
             changed = {name for name, when in now.items() if before.get(name) != when}
-            written = sorted({p.name for p in folder.iterdir()} | changed - {folder.name})
+            written = sorted(set(listed) | changed - {folder.name})
             raise AssertionError(
                 "save_colour_grid(images, path) wrote no file at `path`"
                 + (f" (it wrote {', '.join(written[:5])})" if written else "")

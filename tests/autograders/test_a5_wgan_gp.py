@@ -18,7 +18,7 @@ graded) and are reached only through `submission` and the probes of `reference.g
   is the batch that lies between real and fake with t_i varying, wherever it came among the critic's
   calls: one call on torch.cat([real, fake, x_hat]), or real and fake scored after it to log the
   estimate of W, are right):
-  - interpolates (visible, 3: 2 on 64 points (N, 2), 1 on images (6, 1, 8, 8)): every x_hat_i must
+  - interpolates (visible, 3: 2 on 64 points (N, 2), 1 on images (6, 1, 8, 8) and (5, 3, 8, 8)): every x_hat_i must
     lie on the segment from fake_i to real_i, x_hat_i = t_i real_i + (1 - t_i) fake_i with t_i in
     [0, 1], and the t_i must differ from sample to sample. Then, on the points, the function is
     called 64 times in a row (`probes_a5.penalty_draws`) and its 4,096 eps together must look
@@ -693,6 +693,12 @@ def interpolates_fault(answer: Penalty) -> str | None:
             f"{lead}: each x_hat_i is real_i or fake_i, never between them: eps takes only the values 0 and 1 "
             f"(torch.randint, torch.bernoulli, a rounded torch.rand); {WHERE}: draw eps with torch.rand"
         )
+    if case.real.dim() == 4 and case.real.shape[1] > 1 and any(per_channel(x, case.real, case.fake) for x in answer.points):
+        return (
+            f"{lead}: x_hat_i is not on the segment from fake_i to real_i: each colour channel has an eps of its own (eps of "
+            f"shape (N, C, 1, 1)), so x_hat_i mixes real_i and fake_i in other proportions in each channel; {WHERE}, one eps "
+            f"for all of a sample's channels and pixels, shape (N, 1, 1, 1)"
+        )
     if any(f.box for f in fits):
         return (
             f"{lead}: x_hat_i is not on the segment from fake_i to real_i, though each of its elements lies between "
@@ -700,6 +706,17 @@ def interpolates_fault(answer: Penalty) -> str | None:
             f"sample's elements, shape (N,) + (1,) * (real.dim() - 1)"
         )
     return f"{lead}: x_hat is not on the segments between real_i and fake_i: {WHERE}"
+
+
+def per_channel(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> bool:
+    """Whether images x (N, C, H, W) are, channel by channel, on the segments from fake to real: one eps per
+    sample and channel."""
+    if x.shape != real.shape:
+        return False
+    x, r, f = (v.double().reshape(v.shape[0], v.shape[1], -1) for v in (x, real, fake))
+    d = r - f
+    t = ((x - f) * d).sum(-1) / d.square().sum(-1).clamp_min(1e-12)
+    return bool(((x - f - t[..., None] * d).norm(dim=-1) <= 1e-4 * d.norm(dim=-1).clamp_min(1e-12)).all())
 
 
 def judge_parts(submission, total: float, parts: list[tuple[float, tuple[Case, ...]]], judge: Callable[[Penalty], str | None]) -> None:
@@ -732,7 +749,7 @@ def judge_parts(submission, total: float, parts: list[tuple[float, tuple[Case, .
 @check(points=3, visible=True)
 def test_penalty_at_random_interpolates(submission):
     """gradient_penalty takes the critic's gradient at x_hat = eps real + (1 - eps) fake, one new eps ~ U(0, 1) per sample"""
-    judge_parts(submission, 3.0, [(2.0, (POINTS,)), (1.0, (IMAGES,))],
+    judge_parts(submission, 3.0, [(2.0, (POINTS,)), (1.0, (IMAGES, RGB))],
                 lambda answer: interpolates_fault(answer) or same_eps_fault(submission, answer)
                 or uniformity_fault(submission, answer))
 
