@@ -135,6 +135,9 @@ def test_feedback_follows_as_after_nbgrader_autograde(course: Path, three_ways):
         ([A, "--check-s", "inf", "--no-sandbox"], "grading limit check_s = inf: give a positive number"),
         ([A, "--student", "../x"], "--student '../x' is not a student id"),
         ([A, "--student", ""], "--student '' is not a student id"),
+        # refused before anyone is graded: the grades of the whole class were lost at the end, with a traceback
+        ([A, "--results", "submitted"], "--results submitted is a folder; give a file name in it"),
+        ([A, "--results", "nbgrader_config.py/r.jsonl"], "nbgrader_config.py is a file, not a folder"),
     ],
 )
 def test_mistakes_end_in_one_line_and_status_2(course: Path, args: list[str], says: str):

@@ -1421,6 +1421,24 @@ def test_a_projection_with_the_default_embedding_init_is_told_its_logits_start_l
         assert checks.initial_logits_fault(sound, checks.discriminator(sound)) is None, design
 
 
+def test_a_label_joined_to_the_features_as_a_one_hot_is_told_it_is_too_faint():
+    """Design 2 with the one-hot (or an embedding of 10) joined to D's 1,024 flattened features stayed at chance in
+    the grading runs (agreement 9-12%, seeds 0 and 1) and was told only the requirements; it is told now that the
+    label is too faint beside the features, with the fixes. The same design with an embedding of 50 learns, and
+    is told nothing."""
+    sound = CORRECT["embedding_g_features_mlp_d"]["discriminator"]
+    faint = sound.replace("self.embed(y)", "F.one_hot(y, 10).float()").replace("+ embed_dim", "+ num_classes")
+    sub = kernel_submission(LABEL_ENCODINGS["category"][0], faint, step())
+    assert checks.learning_hint(sub) == (
+        "the label reaches D only as 10 numbers beside 1024 image features, joined in `head.0` (Linear(in_features=1034, "
+        "out_features=256, bias=True)): too faint a signal for D to learn the labels within the grading run's steps (D built "
+        "so stayed at chance); give the label more weight: an nn.Embedding(num_classes, 50) joined there, the label as image "
+        "channels (design 1), or the projection discriminator (design 3)")
+    for design in ("embedding_g_features_mlp_d", "product_g_projection_d"):
+        fine = kernel_submission(LABEL_ENCODINGS["category"][0], CORRECT[design]["discriminator"])
+        assert checks.faint_label_fault(fine, checks.discriminator(fine)) is None, design
+
+
 @pytest.mark.parametrize(
     "check, source, message",
     [

@@ -389,6 +389,20 @@ def test_keys_that_name_no_run_are_named_by_each_run_s_check():
     CHECKS.judge_fix(Fake(fix={"Run A": "scale_data"}), "run_a")  # a run's name in other case and separators is that run
 
 
+def test_a_run_answered_twice_under_two_spellings_earns_nothing_for_it():
+    """diagnosis["run_c"] = "d_wins" beside diagnosis["Run C"] = "mode_collapse" is a hedge: the right one was
+    read and the other ignored, full marks. Two answers for one run are named now, and cost that run's checks
+    and the format check; the same answer under two spellings is that answer."""
+    hedged = Fake(diagnosis={**RIGHT_DIAGNOSIS, "Run C": "mode_collapse"}, fix=RIGHT_FIX)
+    told = ("`diagnosis` answers run_c 2 times, differently (diagnosis['run_c'] = 'd_wins', diagnosis['Run C'] = "
+            "'mode_collapse'): give each run one key and one answer, diagnosis['run_c']")
+    assert run_check(CHECKS.test_run_c_diagnosis, hedged) == (0.0, told)
+    assert run_check(CHECKS.test_answers_are_well_formed, hedged) == (0.0, told)
+    assert run_check(CHECKS.test_run_a_diagnosis, hedged) == (2.0, "")
+    twice = Fake(diagnosis={**RIGHT_DIAGNOSIS, "RUN_C": RIGHT_DIAGNOSIS["run_c"]}, fix=RIGHT_FIX)
+    assert run_check(CHECKS.test_run_c_diagnosis, twice) == (2.0, "")
+
+
 def assert_right_but_run_e_fix(fake) -> None:
     """`fake`'s answers are well formed, its five diagnoses right and the fixes of runs a-d right (run e's fix is
     each test's own)."""
@@ -467,8 +481,8 @@ def test_a_description_s_opening_name_10x_and_closing_punctuation_are_the_choice
     fake = Fake(diagnosis=diagnosis, fix=fix, **listings)
     assert_right_but_run_e_fix(fake)
     assert run_check(CHECKS.test_run_e_fix, fake) == (
-        0.0, "fix['run_e'] = 'lr_d' treats a symptom, not the cause: raising D's learning rate alone leaves G's 10x too low: "
-             "G still barely moves")
+        0.0, "fix['run_e'] = 'lr_d' treats a symptom, not the cause: a lower learning rate for D goes the wrong way (both rates "
+             "are already 10x too low), and a separate rate for D alone, even a higher one, leaves G's 10x too low: G still barely moves")
     for spelled_out in ("a learning rate a factor 10 off", "Learning rate off by a factor of 10", "lr_off_by_x10"):
         assert run_check(CHECKS.test_run_e_diagnosis, Fake(diagnosis={"run_e": spelled_out}, **listings)) == (2.0, "")
     for punctuated in ("D wins!", "d_wins,", "'d_wins';"):  # closing punctuation, not only a full stop

@@ -415,11 +415,16 @@ def loader_error(result: dict) -> Exception:
             fix = ("read the files under the `root` it is given: torchvision.datasets.CIFAR10(root, train=True, ...) "
                    "(the grader writes CIFAR-10's files there and nothing can be downloaded)")
         else:
-            fix = "make_cifar10_loader(root, batch_size) must return a DataLoader of torchvision.datasets.CIFAR10(root, train=True, ...)"
+            fix = ("make_cifar10_loader(root, batch_size) must return a DataLoader over CIFAR-10's training images under `root` "
+                   "(CIFAR-10's own files in root/cifar-10-batches-py/, which torchvision.datasets.CIFAR10(root, train=True, ...) reads)")
         return AssertionError(f"{err.describe()}; {fix}")
     if "default_collate" in err.message:
         return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): the images are PIL "
                               f"images; add transforms.ToTensor() to the dataset's transform")
+    if "should be PIL Image or ndarray" in err.message and "Tensor" in err.message:  # ToTensor given a tensor
+        return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): a transform of PIL images "
+                              f"(transforms.ToTensor, ToPILImage's inverse) got a tensor: the images are tensors already "
+                              f"there (ToTensor twice, or after v2.ToImage / PILToTensor); convert them to a tensor once")
     if "PIL" in err.message:  # a tensor transform (Normalize) before ToTensor, or ToTensor missing
         return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): a transform that works "
                               f"on tensors, such as transforms.Normalize, gets PIL images; put transforms.ToTensor() "

@@ -4,6 +4,7 @@ Generated from tests/autograders/test_a6_conditional_gan.py by `python -m refere
 The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
+import math
 import re
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check

@@ -53,7 +53,14 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
     holds one string is read as that string, unless `strict` (the format check: a choice is a string)."""
     given = answers(submission, name)
     listing = "FAILURES" if allowed is FAILURES else "FIXES"
+    spellings = [key for key in given if isinstance(key, str) and compact(key) == compact(run)]
+    if len({repr(given[key]) for key in spellings}) > 1:  # "run_c" and "Run C" with other answers: a hedge earns nothing
+        shown = ", ".join(f"{name}[{key!r}] = {given[key]!r}" for key in spellings)
+        raise AssertionError(f"`{name}` answers {run} {len(spellings)} times, differently ({shown}): give each run one key "
+                             f"and one answer, {name}[{run!r}]")
     entry = run_entry(given, run)
+    if entry is None and spellings:  # the same answer under two spellings of the run's name
+        entry = spellings[0]
     if entry is None:
         others = sorted(str(key) for key in given if not any(run_entry({key: None}, r) for r in RUNS))
         if others:

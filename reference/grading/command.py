@@ -187,6 +187,26 @@ def _check_arguments(args: argparse.Namespace) -> None:
                             f"(letters, digits, _.@+-)")
 
 
+def _check_results_path(path: Path) -> None:
+    """UserError, before anyone is graded, when --results FILE could not be written: a folder there, a
+    file where a folder of its path belongs, or a folder that takes no new file (the grades of a
+    whole class were lost at the end otherwise)."""
+    import tempfile
+
+    if path.is_dir():
+        raise UserError(f"--results {path} is a folder; give a file name in it, e.g. --results {path / 'records.jsonl'}")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(f"--results {path}: {folder} is a file, not a folder; give a path whose folders are folders")
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise UserError(f"--results {path}: {folder} takes no new file ({err.strerror or type(err).__name__}); "
+                        f"give a path in a folder you can write to") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from reference.grading.local import course_root
 
@@ -194,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
     if root is None:
         raise UserError(f"no course folder (with nbgrader_config.py) at or above {Path.cwd()}; cd into the course first")
     _check_arguments(args)
+    if args.results:
+        _check_results_path(Path(args.results))
     from reference.grading.bridge import merge, read_records
     from reference.grading.runner import grade_many, load_checks, shard, write_results
     from reference.grading.sandbox import Limits
@@ -239,7 +261,13 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     took = time.monotonic() - started
     if args.results:
-        write_results(Path(args.results), records)
+        try:
+            write_results(Path(args.results), records)
+        except OSError as err:  # the path was writable when grading began: keep the grading all the same
+            kept = root / f"autograde-{args.assignment}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+            write_results(kept, records)
+            raise UserError(f"--results {args.results} could not be written ({err.strerror or type(err).__name__}); the grades "
+                            f"are kept in {kept.name}: merge them with gan-course autograde --merge {kept.name}") from None
         print(f"graded {len(records)} submission(s) in {took:.0f} s; records in {args.results} (merge with --merge)")
     else:
         try:

@@ -92,13 +92,37 @@ def coloured_digits(split: str = "train") -> Dataset:
     return Dataset("coloured-digits", data, grey.labels.clone(), list(CIFAR10_CLASSES))
 
 
+class _Python2Pickler(pickle._Pickler):
+    """A pickler that writes text and bytes (numpy's array data) as Python 2's `str` (SHORT_BINSTRING /
+    BINSTRING opcodes), as CIFAR-10's own files hold them: `pickle.load(f, encoding="latin1")`
+    (torchvision) reads those as text, and `encoding="bytes"` (the dataset's web page's `unpickle`) as
+    bytes, b"data" included."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_text(self, obj: str | bytes) -> None:
+        data = obj.encode("latin-1") if isinstance(obj, str) else obj
+        if len(data) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(data)]) + data)
+        else:
+            self.write(pickle.BINSTRING + len(data).to_bytes(4, "little") + data)
+        self.memoize(obj)
+
+    dispatch[str] = dispatch[bytes] = save_text
+
+
+def _dump_python2(obj: object, f) -> None:
+    _Python2Pickler(f, protocol=2).dump(obj)
+
+
 def write_cifar10(root: str | os.PathLike, train: Dataset | None = None, test: Dataset | None = None) -> Path:
     """Write `train` and `test` (default: the coloured digits) as root/cifar-10-batches-py/.
 
     CIFAR-10's python layout: data_batch_1..5 (the training images split into five), test_batch
     and batches.meta; each batch a pickled dict with "data" uint8 (N, 3072) (the R, G, B planes of
-    each 32x32 image, row-major), "labels" (list of int), "batch_label" and "filenames". Each file
-    is written atomically. Returns `root`.
+    each 32x32 image, row-major), "labels" (list of int), "batch_label" and "filenames", its text
+    pickled as Python 2's, as in the real files (`_Python2Pickler`). Each file is written
+    atomically. Returns `root`.
     """
     train = train if train is not None else coloured_digits("train")
     test = test if test is not None else coloured_digits("test")
@@ -114,9 +138,9 @@ def write_cifar10(root: str | os.PathLike, train: Dataset | None = None, test: D
             "filenames": [f"{name}_{k:05d}.png" for k in range(len(images))],
         }
         with atomic_path(folder / name) as tmp, open(tmp, "wb") as f:
-            pickle.dump(entry, f, protocol=2)
+            _dump_python2(entry, f)
     with atomic_path(folder / "batches.meta") as tmp, open(tmp, "wb") as f:
-        pickle.dump({"label_names": list(train.classes), "num_cases_per_batch": len(chunks[0])}, f, protocol=2)
+        _dump_python2({"label_names": list(train.classes), "num_cases_per_batch": len(chunks[0])}, f)
     return Path(root)
 
 

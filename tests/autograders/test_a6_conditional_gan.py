@@ -97,6 +97,7 @@ Points: 2 + 1 + 2 + 2 + 2 + 2 + 2 + 5 = 18.
 
 from __future__ import annotations
 
+import math
 import re
 
 import torch
@@ -1243,6 +1244,39 @@ def initial_logits_fault(submission, D) -> str | None:
     return f"{told}; its embeddings make them so (at zero the logits are small): initialise them at zero or small"
 
 
+FAINT = 16  # a label vector of at most this many numbers ...
+FAINT_RATIO = 32  # ... beside at least this many times as many image features is too faint for D (design 2)
+
+
+def faint_label_fault(submission, D) -> str | None:
+    """The hint for a D that joins the label to the flattened image features as a short vector (design 2 with
+    a one-hot, or an embedding of 10): a Linear layer taking F + k inputs right after features of F numbers,
+    k <= FAINT and F >= FAINT_RATIO * k; else None. Measured: such a D stayed at chance in the grading runs,
+    where an nn.Embedding(num_classes, 50) joined there learned the labels."""
+    run = traced(submission, D, [images(4), torch.arange(4)])
+    if run["error"] is not None:
+        return None
+    calls = run["calls"]
+    for at, call in enumerate(calls):
+        if call["type"] != "Linear" or not call["in"] or len(call["in"]) != 2:
+            continue
+        joined = call["in"][1]
+        for before in reversed(calls[:at]):
+            if before["out"] and len(before["out"]) >= 2 and before["type"] not in ("Embedding", "Linear"):
+                features = math.prod(before["out"][1:])
+                label = joined - features
+                if 0 < label <= FAINT and features >= FAINT_RATIO * label:
+                    return (
+                        f"the label reaches D only as {label} numbers beside {features} image features, joined in {layer(call)}: "
+                        f"too faint a signal for D to learn the labels within the grading run's steps (D built so stayed at "
+                        f"chance); give the label more weight: an nn.Embedding(num_classes, 50) joined there, the label as "
+                        f"image channels (design 1), or the projection discriminator (design 3)"
+                    )
+                break
+        return None
+    return None
+
+
 def no_convolution_fault(submission, G, D) -> str | None:
     """The hint for a G or D that runs no convolutional layer (an MLP, as PyTorch-GAN's cgan); else None (also when
     the trace raises: the other checks word that)."""
@@ -1580,6 +1614,9 @@ def learning_hint(submission) -> str:
     if fault is not None:
         return fault
     fault = no_convolution_fault(submission, G, D)
+    if fault is not None:
+        return fault
+    fault = faint_label_fault(submission, D)
     if fault is not None:
         return fault
     return (

@@ -86,7 +86,14 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
     holds one string is read as that string, unless `strict` (the format check: a choice is a string)."""
     given = answers(submission, name)
     listing = "FAILURES" if allowed is FAILURES else "FIXES"
+    spellings = [key for key in given if isinstance(key, str) and compact(key) == compact(run)]
+    if len({repr(given[key]) for key in spellings}) > 1:  # "run_c" and "Run C" with other answers: a hedge earns nothing
+        shown = ", ".join(f"{name}[{key!r}] = {given[key]!r}" for key in spellings)
+        raise AssertionError(f"`{name}` answers {run} {len(spellings)} times, differently ({shown}): give each run one key "
+                             f"and one answer, {name}[{run!r}]")
     entry = run_entry(given, run)
+    if entry is None and spellings:  # the same answer under two spellings of the run's name
+        entry = spellings[0]
     if entry is None:
         others = sorted(str(key) for key in given if not any(run_entry({key: None}, r) for r in RUNS))
         if others:
@@ -271,7 +278,8 @@ SYMPTOM_ONLY = {  # (run, fix): why that fix falls short there
     ("run_d", "spectral_norm"): "a tamer D only delays the step where a logit grows large enough for sigmoid to round to 0 or 1",
     ("run_d", "lr_d"): "a slower D only delays the step where a logit grows large enough for sigmoid to round to 0 or 1",
     ("run_d", "label_smoothing"): "the loss still takes log(sigmoid(x)), which overflows on the fakes' logits",
-    ("run_e", "lr_d"): "raising D's learning rate alone leaves G's 10x too low: G still barely moves",
+    ("run_e", "lr_d"): "a lower learning rate for D goes the wrong way (both rates are already 10x too low), and a separate rate for D "
+                       "alone, even a higher one, leaves G's 10x too low: G still barely moves",
     ("run_e", "ema"): "an average of G's weights is no better than G when G barely moves",
 }
 
