@@ -1421,6 +1421,19 @@ def test_a_projection_with_the_default_embedding_init_is_told_its_logits_start_l
         assert checks.initial_logits_fault(sound, checks.discriminator(sound)) is None, design
 
 
+def test_a_d_that_mixes_labels_across_the_batch_keeps_one_of_the_label_points():
+    """F.one_hot(y).t().reshape(N, C): image i gets other images' labels. Its logits still change with y, differently for
+    different images, so it kept both points; it is now told that logit i is not D(x[i], y[i]) (1 of 2), and the
+    learning check's hint says the same."""
+    mixed = channels_d(one_hot="F.one_hot(y, self.num_classes).t().reshape(len(y), self.num_classes)")
+    sub = kernel_submission(LABEL_ENCODINGS["category"][0], mixed, step())
+    points, message = run_check(checks.test_discriminator_uses_labels, sub)
+    assert points == 1.0 and message.startswith("in eval mode, logit i of D(x, y) differs from D(x[i:i+1], y[i:i+1]) (by "), message
+    assert message.endswith("with no transpose, reshape, mean or sum over the batch")
+    assert checks.learning_hint(sub) == message
+    assert run_check(checks.test_discriminator_uses_labels, kernel_submission(LABEL_ENCODINGS["category"][0], channels_d(), step())) == (2.0, "")
+
+
 def test_a_label_joined_to_the_features_as_a_one_hot_is_told_it_is_too_faint():
     """Design 2 with the one-hot (or an embedding of 10) joined to D's 1,024 flattened features stayed at chance in
     the grading runs (agreement 9-12%, seeds 0 and 1) and was told only the requirements; it is told now that the
@@ -1437,6 +1450,22 @@ def test_a_label_joined_to_the_features_as_a_one_hot_is_told_it_is_too_faint():
     for design in ("embedding_g_features_mlp_d", "product_g_projection_d"):
         fine = kernel_submission(LABEL_ENCODINGS["category"][0], CORRECT[design]["discriminator"])
         assert checks.faint_label_fault(fine, checks.discriminator(fine)) is None, design
+
+
+def test_batchnorm_in_d_s_mlp_head_is_named_by_the_learning_hint():
+    """PyTorch-GAN's habit, BatchNorm1d before D's last layer, normalises the all-real and the all-fake batch apart
+    right before the logit (measured with the solution's G: 51%, 11%, 10% agreement against 54%, 28%, 27% without
+    it); the hint names the layer and the fix. Sound Ds get no such hint."""
+    sound = CORRECT["embedding_g_features_mlp_d"]["discriminator"]
+    normed = sound.replace("nn.Linear(ndf * 4 * 4 * 4 + embed_dim, 256), ", "nn.Linear(ndf * 4 * 4 * 4 + embed_dim, 256), nn.BatchNorm1d(256), ")
+    assert normed != sound
+    sub = kernel_submission(LABEL_ENCODINGS["category"][0], normed, step())
+    hint = checks.learning_hint(sub)
+    assert hint.startswith("D normalises its head's features with `head.1` (BatchNorm1d(256") and hint.endswith(
+        "keep BatchNorm2d in the convolutions and none in the MLP head"), hint
+    for design in ("embedding_g_features_mlp_d", "product_g_projection_d"):
+        fine = kernel_submission(LABEL_ENCODINGS["category"][0], CORRECT[design]["discriminator"])
+        assert checks.head_batchnorm_fault(fine, checks.discriminator(fine)) is None, design
 
 
 @pytest.mark.parametrize(

@@ -69,6 +69,13 @@ def test_packed_d_loss_with_an_unwritten_pack_names_pack():
     assert earned == 0 and "`pack` is not written yet" in message, message
 
 
+def test_append_minibatch_std_with_an_unwritten_minibatch_std_names_minibatch_std():
+    written_append = STD_CELL[STD_CELL.index("def append_minibatch_std"):]
+    ns = namespace(stub(STD_CELL), PACK_CELL, written_append)
+    earned, message = grade("test_append_minibatch_std", ns)
+    assert earned == 0 and "calls your `minibatch_std`, which is not written yet" in message, message
+
+
 def test_a_missing_function_is_named():
     ns = namespace(PACK_CELL)
     earned, message = grade("test_minibatch_std", ns)

@@ -166,6 +166,8 @@ ESTIMATE_MISTAKES = {
         estimate = critic(real).mean() - critic(fake).mean()
         (-estimate).backward()
         return estimate""", ["calls .backward()", "training loop"]),
+    "shape (1,)": ("""
+        return (critic(real).mean() - critic(fake).mean()).view(1)""", ["returned shape (1,)", "0-dim"]),
     "clips inside": ("""
         with torch.no_grad():
             for p in critic.parameters():

@@ -169,6 +169,8 @@ PROJ_WRONG = {
     # the inner products summed over the batch, psi's kept per sample: the right shape, one shared projection term
     "projection summed over the batch": ("return psi(phi).view(-1) + (embed(y) * phi).sum()",
                                          ["sums the inner products over the batch too", "sum(dim=1)"]),
+    # right for N = 6; at N = 1, .squeeze() drops the batch's dimension too
+    "squeezed": ("return (psi(phi) + (embed(y) * phi).sum(dim=1, keepdim=True)).squeeze()", ["N = 1", "shape ()", ".view(-1)"]),
     "psi only": ("return psi(phi).view(-1)", ["psi(phi) only"]),
     "projection only": ("return (embed(y) * phi).sum(dim=1)", ["projection term only"]),
     "minus": ("return psi(phi).view(-1) - (embed(y) * phi).sum(dim=1)", ["subtracts"]),

@@ -501,9 +501,17 @@ def discriminator_label_fault(submission, D) -> str | None:
             "matches its label; let the label meet the image in a nonlinear layer (extra input channels, or an MLP head "
             "after the convs), or use a projection <embed(y), phi(x)>"
         )
+    if found["coupled"] is not None and found["coupled"] > COUPLING:
+        return (
+            f"{MIXED_D} (by {found['coupled']:.1%} of the largest value): each logit must depend on its own image x[i] and "
+            f"label y[i] only, or D judges an image with other images' labels; build the label's vector or maps from y "
+            f"row by row (F.one_hot(y, num_classes)[:, :, None, None].expand(-1, -1, 28, 28)), with no transpose, reshape, "
+            f"mean or sum over the batch"
+        )
     return None
 
 
+MIXED_D = "in eval mode, logit i of D(x, y) differs from D(x[i:i+1], y[i:i+1])"
 _DIGITS: dict = {}
 
 
@@ -917,6 +925,8 @@ def test_discriminator_output(submission):
 def test_discriminator_uses_labels(submission):
     """D's logits change with the labels it is given, differently for different images."""
     fault = discriminator_label_fault(submission, discriminator(submission))
+    if fault is not None and fault.startswith(MIXED_D):  # it uses the labels, but mixes them across the batch
+        raise Partial(1, fault)
     if fault is not None:
         raise AssertionError(fault)
 

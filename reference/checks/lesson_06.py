@@ -227,6 +227,9 @@ def test_critic_estimate(submission):
     if not isinstance(value, Tensor):
         raise AssertionError(f"critic_estimate returned {type(value).__name__}, not a tensor: the critic is trained by "
                              f"maximising this number, so return it as a torch tensor that carries gradients (no .item())")
+    if value.dim() != 0:
+        raise AssertionError(f"critic_estimate returned shape {tuple(value.shape)}: return a 0-dim tensor, one number "
+                             f"(critic(real).mean() - critic(fake).mean() is one; no keepdim=True, .view(1) or [None])")
     got = _number(value, "critic_estimate(critic, real, fake)")
     with torch.no_grad():
         s_real, s_fake = critic(real).view(-1), critic(fake).view(-1)

@@ -283,6 +283,11 @@ def test_projection_score(submission):
         fault = _projection_gradient_fault(fn, D, phi, psi, y)
         if fault:
             raise AssertionError(f"{call}: {fault}")
+        single = fn(phi[:1].clone(), psi, embed, y[:1].clone())
+        if isinstance(single, Tensor) and single.shape != (1,):
+            raise AssertionError(f"projection_score with one sample (N = 1) returns shape {tuple(single.shape)}, expected (1,): "
+                                 f".squeeze() drops the batch's dimension too when N = 1; flatten psi's (N, 1) with "
+                                 f".view(-1) (or .squeeze(1))")
         return
     known = {
         "is psi(phi) only: add the projection term <embed(y), phi>, (embed(y) * phi).sum(dim=1)": unconditional,
