@@ -288,6 +288,11 @@ def run_threads(requested: int | None = None, large: bool = False) -> int:
     import torch
 
     if requested is not None:
+        if requested > (cores := usable_cores()):
+            import warnings
+
+            warnings.warn(f"--threads {requested} is more than the {cores} core(s) this process may use: threads that share a "
+                          f"core wait for each other, so the run will be slower than at --threads {cores}", stacklevel=2)
         return requested
     if (fixed := _run_threads_env()) is not None:
         return fixed

@@ -161,6 +161,18 @@ def test_a_run_leaves_the_cores_other_jobs_keep_busy(monkeypatch, others, expect
     assert cpu.run_threads() == 2, "GAN_COURSE_THREADS wins over the load"
 
 
+def test_more_threads_than_cores_are_run_with_a_warning_that_says_so(monkeypatch):
+    """--threads 999 on 2 cores ran 250 times slower, silently."""
+    monkeypatch.setattr(cpu, "usable_cores", lambda: 2)
+    with pytest.warns(UserWarning, match=r"--threads 999 is more than the 2 core\(s\) this process may use"):
+        assert cpu.run_threads(requested=999) == 999
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cpu.run_threads(requested=2) == 2
+
+
 @pytest.mark.parametrize("policy, large, expected", [("PASSIVE", True, 2), ("PASSIVE", False, 1), ("", True, 1), ("", False, 1)])
 def test_a_large_run_keeps_its_threads_beside_busy_jobs_only_where_they_wait_passively(monkeypatch, policy, large, expected):
     monkeypatch.delenv("GAN_COURSE_THREADS", raising=False)

@@ -112,9 +112,25 @@ def test_failed_download_gives_the_missing_data_message(tmp_path: Path, monkeypa
 
     # Offline or not, the network is never touched: every mirror's download fails at once.
     monkeypatch.setattr(tv_mnist, "download_and_extract_archive", offline)
+    root = tmp_path / "data"  # a folder of its own that does not exist yet, as GAN_COURSE_DATA=/nonexistent was
     with pytest.raises(DataError, match=r"'mnist' not found in .*MNIST.raw.*--dataset digits"):
-        load_dataset("mnist", tmp_path, download=True)
+        load_dataset("mnist", root, download=True)
     assert calls, "download=True should have tried to download"
+    assert not root.exists(), "the failed download left the empty folders torchvision made for it"
+
+
+def test_a_truncated_mnist_file_is_called_damaged_not_missing(tmp_path: Path) -> None:
+    """torchvision raises RuntimeError for a cut-short IDX file too, which was read as "not found, connect to the
+    internet", the wrong way out for a file that is there."""
+    from conftest import write_mnist_raw
+
+    rng = np.random.default_rng(0)
+    split = (rng.integers(0, 256, (8, 28, 28), dtype=np.uint8), rng.integers(0, 10, 8, dtype=np.uint8))
+    write_mnist_raw(tmp_path, "MNIST", split, split)
+    images = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:100])
+    with pytest.raises(DataError, match=r"'mnist' in .*MNIST/raw is unreadable .*damaged or cut short"):
+        load_dataset("mnist", tmp_path, download=False)
 
 
 @pytest.mark.parametrize("how", ["--data-dir", "GAN_COURSE_DATA"])

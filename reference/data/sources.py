@@ -194,6 +194,19 @@ _TORCHVISION = {
 }
 
 
+def _unreadable(name: str, folder: Path, err: BaseException) -> DataError:
+    return DataError(
+        f"dataset '{name}' in {folder} is unreadable ({type(err).__name__}: {str(err)[:80]}): a file there is damaged or "
+        f"cut short; delete the files and download them again, or use --dataset digits"
+    )
+
+
+def _parts(folder: str) -> list[str]:
+    """"MNIST/raw" -> ["MNIST", "MNIST/raw"]: each folder on the way, relative to the data root."""
+    pieces = folder.split("/")
+    return ["/".join(pieces[: k + 1]) for k in range(len(pieces))]
+
+
 def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
     """mnist, fashion-mnist or cifar10 through torchvision, decoded into one uint8 tensor."""
     import torchvision.datasets as tvd
@@ -210,18 +223,23 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
     train = split == "train"
     try:
         raw = cls(str(root), train=train, download=False)
-    except RuntimeError:  # torchvision: "Dataset not found"
+    except RuntimeError as err:
+        if "not found" not in str(err):  # torchvision's "Dataset not found": else the files are there, damaged
+            raise _unreadable(name, root / folder, err) from None
         raw = None
     except (AssertionError, ValueError, EOFError, OSError, pickle.UnpicklingError) as err:
-        raise DataError(
-            f"dataset '{name}' in {root / folder} is unreadable ({type(err).__name__}: {str(err)[:80]}); "
-            f"delete the files and download them again, or use --dataset digits"
-        ) from None
+        raise _unreadable(name, root / folder, err) from None
     if raw is None and download:
+        made = [p for p in (root, *(root / part for part in _parts(folder))) if not p.exists()]
         try:
             raw = cls(str(root), train=train, download=True)
         except Exception:  # noqa: BLE001 - any network or disk failure means the same thing here
             raw = None
+            for empty in reversed(made):  # the folders torchvision made for the download, if they stayed empty
+                try:
+                    empty.rmdir()
+                except OSError:
+                    break
     if raw is None:
         tried = "it could not be downloaded: connect to the internet once, " if download else "nothing was downloaded: "
         raise MissingDataError(
