@@ -665,6 +665,35 @@ def test_visible_checks_in_the_students_kernel(tmp_path):
     assert got == {VISIBLE[1]: (1.0, FIXED_NZ_MESSAGE), VISIBLE[2]: (0.0, SIGMOID_MESSAGE)}
 
 
+def test_a_generator_whose_tanh_output_is_stretched_after_it_is_told_so():
+    """torch.tanh(...) * 2 - 1 reaches [-3, 1]: told that the output is changed after its Tanh, not to add one."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(networks(("nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),", "nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),")), namespace)
+    G = namespace["make_generator"]
+
+    def make_generator(nz=100, ngf=64):
+        inner = G(nz, ngf)
+
+        class Stretched(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, z):
+                return self.inner(z) * 2 - 1
+
+        return Stretched()
+
+    namespace["make_generator"] = make_generator
+    points, message = run_check(load_checks(A, ROOT)["test_generator_makes_colour_images"], LocalSubmission(namespace))
+    assert points == 1.0 and message.startswith("generator output reaches [-3") and message.endswith(
+        "nn.Tanh() is the generator's last layer, but its output is changed after it in forward (such as * 2 - 1, + 1 or a "
+        "rescaling), which moves it out of [-1, 1]: return the Tanh's output as it is"), message
+
+
 @pytest.mark.parametrize("ending", ["nn.Sigmoid(),", "nn.ReLU(), nn.Tanh(),"])
 def test_a_generator_that_is_never_negative_is_told_to_end_with_the_tanh(ending):
     """A Sigmoid for the Tanh, or a ReLU before it: the colour-images check (in a kernel here) names both."""

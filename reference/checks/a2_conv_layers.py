@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width
+from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width
 from reference.grading.checks import parameter_count as count_parameters
 from reference.grading import learning, probes, probes_a2
 from reference.grading.proxy import finite
@@ -118,8 +118,27 @@ def dilation_fix(call: dict) -> str:
     return f" without dilation; with dilation={d} a {k}x{k} kernel spans {d * (k - 1) + 1} pixels and needs padding {d * (k - 1) // 2}"
 
 
-def break_text(call: dict, batch: int) -> str:
+def extra_step_text(call: dict, calls: list[dict], batch: int) -> str | None:
+    """For a layer that grows an image already at the ladder's last size (an added stride-2 layer whose output
+    was still a size of the ladder made the image 28x28 a stage early, so the given last stage is the one that
+    leaves the ladder): every size change named, and the fix; else None."""
+    before, after = size(call.get("in")), size(call.get("out"))
+    if not before or not after or before != (LADDER[-1], LADDER[-1]) or after[0] <= before[0]:
+        return None
+    steps = [c for c in calls[: calls.index(call) + 1] if size(c.get("in")) and size(c.get("out")) and size(c.get("in")) != size(c.get("out"))]
+    shown = ", ".join(f"{size(c.get('in'))[0]} -> {size(c.get('out'))[0]} by " + (f"`{c['name']}`" if c.get("name") else str(c.get("type")))
+                      for c in steps[-6:])
+    return (
+        f"{layer_text(call)} turns {shape_text(call.get('in'), batch)} into {shape_text(call.get('out'), batch)}: the image is "
+        f"already {LADDER[-1]}x{LADDER[-1]} there, so an earlier layer changed its size once too often ({shown}; the ladder "
+        f"is {' -> '.join(map(str, LADDER[1:]))}): {KEEP}"
+    )
+
+
+def break_text(call: dict, batch: int, calls: list[dict] | None = None) -> str:
     """Why `call` leaves the ladder, and the fix for its kind of layer."""
+    if calls is not None and (extra := extra_step_text(call, calls, batch)):
+        return extra
     got = f"{layer_text(call)} turns {shape_text(call.get('in'), batch)} into {shape_text(call.get('out'), batch)}"
     stride = ints(call.get("stride"))
     before = size(call.get("in"))
@@ -188,7 +207,7 @@ def generator_fault(run: dict, batch: int, nz: int) -> str | None:
     if run.get("error") is not None:
         failed = run.get("failed")
         if found is not None and (not isinstance(failed, int) or calls.index(found) < failed):
-            return f"fails: {break_text(found, batch)}"
+            return f"fails: {break_text(found, batch, calls)}"
         return f"fails: {error_text(run, batch, nz)}"
     out = run.get("output") if isinstance(run.get("output"), dict) else {}
     if out.get("type") != "Tensor":
@@ -200,7 +219,7 @@ def generator_fault(run: dict, batch: int, nz: int) -> str | None:
     if shape and len(shape) >= 2 and shape[0] == batch and math.prod(shape[1:]) == 28 * 28:
         return f"{told}{reshaped_fault(shape)}"
     if found is not None:
-        return f"{told}: {break_text(found, batch)}"
+        return f"{told}: {break_text(found, batch, calls)}"
     if shape and len(shape) == 4 and shape[0] == batch and shape[2:] == [28, 28]:
         convs = [c for c in calls if c.get("kind") and c.get("out") is not None]
         where = f"its last conv, {layer_text(convs[-1])}, makes" if convs else "it makes"
@@ -241,6 +260,8 @@ def unbounded_fix(submission, G) -> str:
         names = ", ".join(layer_text(c) for c in after[:2]) + (", ..." if len(after) > 2 else "")
         return (f"{names} run{'s' if len(after) == 1 else ''} after the nn.Tanh(), which no longer bounds the output: "
                 f"put the added layers before the last stage, and keep nn.Tanh() the generator's last layer")
+    if run.get("error") is None and tanhs and tanhs[-1] == len(calls) - 1:
+        return CHANGED_AFTER_TANH
     return "end the generator with nn.Tanh(), after the last conv"
 
 

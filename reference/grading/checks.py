@@ -111,6 +111,13 @@ END_WITH_TANH = "end with nn.Tanh() on the last conv's output (not nn.Sigmoid(),
 """The fix for a generator whose output is never negative while the images are scaled to [-1, 1]
 (a2, a4, a6): a Sigmoid where the Tanh belongs, or a ReLU before it."""
 
+CHANGED_AFTER_TANH = (
+    "nn.Tanh() is the generator's last layer, but its output is changed after it in forward (such as * 2 - 1, + 1 or a "
+    "rescaling), which moves it out of [-1, 1]: return the Tanh's output as it is"
+)
+"""The fix for a generator whose last layer is its Tanh but whose output leaves [-1, 1] (a2, a4, a6): its forward
+changes the Tanh's output with arithmetic no layer records."""
+
 NO_GPU = (
     'the code asks for a GPU ("cuda") where it runs without one (the grader\'s machine may have none): make new '
     "tensors on the device of the tensors it is given (torch.randn(n, nz, device=real.device)), or choose the device "

@@ -59,7 +59,7 @@ import numpy as np
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width, parameter_count
+from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width, parameter_count
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a4
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, scratch_listing, write_scratch_files
@@ -680,7 +680,9 @@ def output_range_fault(submission, run: dict) -> str | None:
         if isinstance(pushed, torch.Tensor) and pushed.is_floating_point() and pushed.numel():
             low, high = min(low, float(pushed.min())), max(high, float(pushed.max()))
     if not (math.isfinite(low) and math.isfinite(high)) or low < -1 - 1e-5 or high > 1 + 1e-5:
-        return f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: end it with nn.Tanh()"
+        ran = leaves(run)
+        fix = CHANGED_AFTER_TANH if ran and ran[-1]["type"] == "Tanh" else "end it with nn.Tanh()"
+        return f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: {fix}"
     if low > -0.5:
         ran = leaves(run)
         convs = [k for k, c in enumerate(ran) if "Conv" in c["type"]]
