@@ -1188,9 +1188,14 @@ COST_WITH_SWAPPED_D = (
 )
 MISSING_LOG = "the logs are missing: C(G) integrates p_data(x) log D*(x) + p_g(x) log(1 - D*(x))"
 NO_STEP = "it is the sum of the integrand without the grid step: an integral over the grid is (sum of f(x_i)) * dx, with dx = x[1] - x[0]"
+SWAPPED_ARGS = (
+    "the integral's arguments are in the other order: np.trapezoid(y, x) and torch.trapezoid(y, x) take the integrand's "
+    "values first and the grid second (trapezoid(x, y) integrates x over y, minus the integral where the densities "
+    "vanish at the grid's ends)"
+)
 FLIPPED_COST = (
     "the sign is flipped: C(G) = V(D*, G), the integral of p_data log D* + p_g log(1 - D*), is <= 0 (its minimum, "
-    "-log 4, is at p_g = p_data)"
+    "-log 4, is at p_g = p_data), or " + SWAPPED_ARGS
 )
 BITS = "it is in bits (log base 2): the identity C(G) = -log 4 + 2 JSD holds in nats, with natural logs like V(D, G)"
 AS_VARIANCE = (
@@ -1734,6 +1739,19 @@ def test_a_jsd_over_the_whole_line_on_the_cut_grid_is_told_so():
     failure = checks.jsd_failure(pair, symmetrised, t["cost"], checks.CUT_TOL)
     assert failure == jsd_is(CUT_PAIR, f"{symmetrised:.6g}", "0.00833414", "that compares p_data with p_g directly (a "
                              "symmetrised KL divergence); the JSD compares each with the mixture m = (p_data + p_g) / 2")
+
+
+def test_a_cost_integrated_with_the_trapezoid_s_arguments_swapped_is_told_so():
+    """np.trapezoid(x, f) for np.trapezoid(f, x): on the visible grid it is minus C(G) (told as a flipped sign, or the
+    swapped arguments); with the sign then flipped back it is right there and wrong on the cut grid, where it was given
+    the generic definition. Both now name the arguments' order."""
+    checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    pair = checks.CUT_PAIR
+    t = checks.theory(pair)
+    swapped = checks.swapped_integral(t["p"] * t["log_d"] + t["q"] * t["log_1md"], pair)
+    for value, ending in ((swapped, SWAPPED_ARGS), (-swapped, SWAPPED_ARGS + ", and its sign flipped back")):
+        failure = checks.cost_failure(pair, value, t["jsd"], checks.CUT_TOL)
+        assert failure is not None and failure.endswith(ending), failure
 
 
 KL_FOR_JSD = (

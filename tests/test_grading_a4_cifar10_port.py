@@ -665,6 +665,78 @@ def test_visible_checks_in_the_students_kernel(tmp_path):
     assert got == {VISIBLE[1]: (1.0, FIXED_NZ_MESSAGE), VISIBLE[2]: (0.0, SIGMOID_MESSAGE)}
 
 
+class _Wrapped(nn.Module):
+    """A network whose forward is `inner`'s with `before` applied to its input and `after` to its output."""
+
+    def __init__(self, inner, before=lambda x: x, after=lambda y: y):
+        super().__init__()
+        self.inner, self.before, self.after = inner, before, after
+
+    def forward(self, x):
+        return self.after(self.inner(self.before(x)))
+
+
+@pytest.mark.parametrize(
+    "which, edit, wrap, check, expected",
+    [
+        ("make_generator", ("nn.ConvTranspose2d(ngf, 3, 4, 2, 1", "nn.ConvTranspose2d(ngf, 1, 4, 2, 1"),
+         {"after": lambda y: y.repeat(1, 3, 1, 1)}, "test_generator_makes_colour_images",
+         (1.0, "the generator's three channels are equal in every image: it draws one grey channel and copies it into three "
+               "(repeat, expand or cat), so it can never draw a colour; let its last conv make the 3 channels, "
+               "nn.ConvTranspose2d(ngf, 3, 4, 2, 1)")),
+        ("make_discriminator", D_ONE_CHANNEL, {"before": lambda x: x.mean(1, keepdim=True)}, "test_discriminator_takes_colour_images",
+         (0.0, "the discriminator's logits stay the same when the colour channels of its images are swapped: it sees their "
+               "average (a grey image: x.mean(1) or a grey conversion), so it cannot tell a red digit from a green one; let "
+               "its first conv take the 3 channels as they are, nn.Conv2d(3, ndf, 4, 2, 1)")),
+        ("make_discriminator", D_ONE_CHANNEL, {"before": lambda x: x[:, 1:2]}, "test_discriminator_takes_colour_images",
+         (0.0, "the discriminator's logits do not change when the red and blue channels of its images change: it reads only "
+               "some of the 3 colour channels; let its first conv take all 3, nn.Conv2d(3, ndf, 4, 2, 1)")),
+    ],
+    ids=["g_grey_repeated", "d_channel_mean", "d_green_only"],
+)
+def test_networks_that_cannot_handle_colour_lose_their_points(which, edit, wrap, check, expected):
+    """A G whose last conv makes one channel, repeated three times, and a D that averages the channels (or reads one)
+    ran on (N, 3, 32, 32) and kept their points; neither can draw or judge a colour, which is what the port is for."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(networks(edit), namespace)
+    made = namespace[which]
+    namespace[which] = lambda *args, **kwargs: _Wrapped(made(*args, **kwargs), **wrap)
+    assert run_check(load_checks(A, ROOT)[check], LocalSubmission(namespace)) == expected
+
+
+def test_a_discriminator_that_averages_over_the_batch_is_told_so():
+    """The original WGAN code's output.mean(0).view(1): (1,) for N images, told as a reduction over the batch (its
+    last conv already makes 1x1)."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(networks(("nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),", "nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),")), namespace)
+    D = namespace["make_discriminator"]
+
+    def make_discriminator(ndf=64):
+        inner = D(ndf)
+
+        class Critic(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x):
+                return self.inner(x).mean(0).view(1)
+
+        return Critic()
+
+    namespace["make_discriminator"] = make_discriminator
+    points, message = run_check(load_checks(A, ROOT)["test_discriminator_takes_colour_images"], LocalSubmission(namespace))
+    assert points == 0.0 and message.endswith(
+        "its last conv gives one value per image, (N, 1, 1, 1), which forward then reduces over the batch (a mean or sum "
+        "over dim 0, as the original WGAN code does): D scores each image, so return them all, .view(-1)"), message
+
+
 def test_a_generator_whose_tanh_output_is_stretched_after_it_is_told_so():
     """torch.tanh(...) * 2 - 1 reaches [-3, 1]: told that the output is changed after its Tanh, not to add one."""
     from reference.grading.submission import LocalSubmission
@@ -1192,6 +1264,10 @@ UNSCALED = (
             0.0, "the loader's batches cannot be made (TypeError: Input tensor should be a float tensor. Got torch.uint8.): "
                  "Normalize gets the images as 0..255 integers (v2.ToImage() and PILToTensor() keep them so); put "
                  "v2.ToDtype(torch.float32, scale=True) before it, or use transforms.ToTensor()")),
+        (DICT_DATASET.replace("<ITEM>", "(label, transforms.functional.to_tensor(image) * 2 - 1)"), (
+            0.0, "the loader yields (labels, images), the pair in the other order: its batches' first item is int64 (8,) and "
+                 "its second (8, 3, 32, 32); have the dataset's __getitem__ return (image, label), as the training loop "
+                 "unpacks `for real, _ in loader`")),
         # CIFAR-10's files hold Python 2 strings: the web page's reader finds b"data" (the grader's files had "data")
         (PICKLE_LOADER, (2.0, "")),
         (PICKLE_LOADER.replace('encoding="bytes"', 'encoding="latin1"').replace('b"data"', '"data"').replace('b"labels"', '"labels"'), (2.0, "")),
@@ -1202,7 +1278,7 @@ UNSCALED = (
                  "already there (ToTensor twice, or after v2.ToImage / PILToTensor); convert them to a tensor once")),
     ],
     ids=["tuple_dataset", "dict_dataset", "v2_scaled", "v2_unscaled", "v2_unscaled_unnormalised", "v2_no_dtype", "pickles_as_bytes",
-         "pickles_as_latin1", "to_tensor_twice"],
+         "pickles_as_latin1", "to_tensor_twice", "label_first"],
 )
 def test_a_custom_dataset_or_v2_transforms_loader_is_told_its_fault(tmp_path, source, expected):
     """A Dataset whose __getitem__ returns a dict is told the training loop needs (image, label) tuples (not
@@ -1683,8 +1759,14 @@ def test_a_loader_of_part_of_the_images_more_of_them_or_float64_keeps_one_point(
             "minimum and maximum to [0, 1] (save_image's normalize=True without value_range), so samples look better than G "
             "makes them; map the fixed range: save_image(images, path, normalize=True, value_range=(-1, 1)) or save "
             f"(images + 1) / 2; {NROW.format(8, 8)}"))),
+        # each image stretched by its own minimum and maximum: its colours change
+        ("save_image(images, path, nrow=nrow, normalize=True, scale_each=True)", (1.0, (
+            "the grid's colours are off: an image of colour (1.0, 1.0, 1.0) in [-1, 1] should appear as RGB (255, 255, 255), "
+            "but each image was stretched by its own minimum and maximum (save_image's normalize=True with scale_each=True), "
+            "which changes its colours and hides how G's images compare; map the fixed range for every image: save "
+            "(images + 1) / 2"))),
     ],
-    ids=["mapped_twice", "nrow_as_rows", "stretched_and_nrow_ignored"],
+    ids=["mapped_twice", "nrow_as_rows", "stretched_and_nrow_ignored", "each_image_stretched"],
 )
 def test_grid_faults_are_named_and_each_later_one_costs_a_point(tmp_path, body, expected):
     """A grid mapped twice keeps 1 point, named; nrow read as a number of rows is told what nrow means; the faults

@@ -280,6 +280,10 @@ def discriminator_fault(run: dict, batch: int) -> str | None:
         last = "nn.Conv2d(ndf * 4, 1, 4, 1, 0)" if size == 4 else f"one output channel, kernel {size}, stride 1, padding 0"
         return (f"{told}: its layers stop at {size}x{size} feature maps ({maps[-1][1]} channels) and flatten them; "
                 f"end with a conv that turns them into one logit: {last}")
+    if out is not None and out.numel() < batch and maps and maps[-1][0] == batch and math.prod(maps[-1][1:]) == 1:
+        return (f"{told}: its last conv gives one value per image, (N, 1, 1, 1), which forward then reduces over the batch "
+                f"(a mean or sum over dim 0, as the original WGAN code does): D scores each image, so return them all, "
+                f".view(-1)")
     return f"{told}: its last conv must reduce 4x4 to 1x1"
 
 
@@ -475,6 +479,13 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
             )
         raise AssertionError(f"the loader's batches hold {kind or 'no'} images, not tensors: use transforms.ToTensor()")
     kind = str(x.dtype).removeprefix("torch.")
+    second = result.get("second_type") if isinstance(result.get("second_type"), dict) else {}
+    if not x.is_floating_point() and x.dim() == 1 and isinstance(second.get("shape"), list) and len(second["shape"]) == 4:
+        raise AssertionError(
+            f"the loader yields (labels, images), the pair in the other order: its batches' first item is {kind} "
+            f"{tuple(x.shape)} and its second {tuple(second['shape'])}; have the dataset's __getitem__ return (image, label), "
+            f"as the training loop unpacks `for real, _ in loader`"
+        )
     assert x.is_floating_point(), f"the loader yields {kind} images; expected floats: use transforms.ToTensor()"
     if tuple(x.shape) != (BATCH, 3, 32, 32):
         hint = ""
@@ -585,6 +596,13 @@ def test_generator_makes_colour_images(submission):
     fault = output_range_fault(submission, runs[(100, 5)])
     if fault is not None:
         raise Partial(1, fault)
+    G = built(submission, "make_generator", nz=NZ, ngf=WIDTH)
+    out = submission.run(probes.unzeroed_scaled_forward, G, noise(5, NZ), 1.0)  # a last conv at zero: moved, as training moves it
+    out = out if isinstance(out, torch.Tensor) and out.is_floating_point() else None
+    if out is not None and out.shape[1:] == (3, 32, 32) and float(out.std()) > GREY_TOL and float((out - out[:, :1]).abs().max()) <= GREY_TOL:
+        raise Partial(1, "the generator's three channels are equal in every image: it draws one grey channel and copies it "
+                         "into three (repeat, expand or cat), so it can never draw a colour; let its last conv make the 3 "
+                         "channels, nn.ConvTranspose2d(ngf, 3, 4, 2, 1)")
     wider = generator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
         raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
@@ -676,9 +694,46 @@ def test_discriminator_takes_colour_images(submission):
             f"the discriminator's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: its "
             f"last layer squashes them; return logits, the last layer's output with no activation after it"
         )
+    if blind := colour_blind(submission, D, x):
+        raise AssertionError(blind)
     wider = discriminator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((discriminator_parameters(submission, WIDTH), wider), "make_discriminator", "ndf", WIDTH):
         raise Partial(0.5, f"{fault}: the checks build it at ndf = {WIDTH}, and the learning check trains it there")
+
+
+GREY_TOL = 1e-6  # channels of one image that differ by no more than this are one grey channel copied
+
+
+def colour_blind(submission, D, x: torch.Tensor) -> str | None:
+    """Why D cannot see colour, else None: its logits do not change when one colour channel changes
+    (it reads only some channels), or when the channels are permuted (it reads their mean, or another symmetric
+    function of them: a grey image)."""
+    def logits(images: torch.Tensor) -> torch.Tensor | None:  # a last conv at zero moved, as training moves it
+        out = submission.run(probes.unzeroed_scaled_forward, D, images, 1.0)
+        return out.double().reshape(len(images), -1) if isinstance(out, torch.Tensor) and out.is_floating_point() else None
+
+    base = logits(x)
+    if base is None or not torch.isfinite(base).all() or float(base.std()) == 0:
+        return None
+    tol = 1e-6 * (1 + float(base.abs().max()))
+    moved = torch.rand(x.shape, generator=torch.Generator().manual_seed(11)) * 2 - 1
+    ignored = []
+    for c in range(3):
+        changed = x.clone()
+        changed[:, c] = moved[:, c]
+        other = logits(changed)
+        if other is not None and other.shape == base.shape and float((other - base).abs().max()) <= tol:
+            ignored.append(("red", "green", "blue")[c])
+    if ignored:
+        return (f"the discriminator's logits do not change when the {' and '.join(ignored)} channel{'s' if len(ignored) > 1 else ''} "
+                f"of its images change{'s' if len(ignored) == 1 else ''}: it reads only some of the 3 colour channels; let its "
+                f"first conv take all 3, nn.Conv2d(3, ndf, 4, 2, 1)")
+    swapped = logits(x[:, [1, 2, 0]])
+    if swapped is not None and swapped.shape == base.shape and float((swapped - base).abs().max()) <= tol:
+        return ("the discriminator's logits stay the same when the colour channels of its images are swapped: it sees "
+                "their average (a grey image: x.mean(1) or a grey conversion), so it cannot tell a red digit from a green "
+                "one; let its first conv take the 3 channels as they are, nn.Conv2d(3, ndf, 4, 2, 1)")
+    return None
 
 
 def discriminator_parameters(submission, ndf: int) -> int | None:

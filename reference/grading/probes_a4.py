@@ -128,13 +128,13 @@ def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | 
     "loader": class name, "dataset_size": len(loader.dataset) when it has one, else None, "empty":
     the loader yielded nothing, "batch": describe(batch), "length":
     len(batch) for a tuple or list, "images": the batch's first item (or the batch) if a tensor,
-    "images_type": describe(that item), "images_again": the images of a second iteration's first batch
-    (None if it has none)}.
+    "images_type": describe(that item), "second_type": describe(the batch's second item) or None, "images_again":
+    the images of a second iteration's first batch (None if it has none)}.
     """
     from reference.metrics.quick_fid import cifar10_checksums_off
 
     result: dict[str, Any] = {"stage": "make", "error": None, "loader": None, "dataset_size": None, "empty": False, "batch": None,
-                              "length": None, "images": None, "images_type": None, "images_again": None}
+                              "length": None, "images": None, "images_type": None, "second_type": None, "images_again": None}
     with cifar10_checksums_off():
         try:
             loader = make_loader(root, batch_size=batch_size)
@@ -156,6 +156,7 @@ def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | 
     if isinstance(batch, (tuple, list)):
         result["length"] = len(batch)
         images = batch[0] if batch else None
+        result["second_type"] = describe(batch[1]) if len(batch) > 1 else None
     result["images_type"] = describe(images)
     result["images"] = images.detach() if isinstance(images, torch.Tensor) else None
     with cifar10_checksums_off():

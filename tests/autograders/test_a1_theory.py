@@ -224,6 +224,17 @@ def integral(f: torch.Tensor, pair: Pair) -> float:
     return float(torch.trapezoid(f, dx=pair.dx))
 
 
+def swapped_integral(f: torch.Tensor, pair: Pair) -> float:
+    """np.trapezoid(x, f), the trapezoidal rule with its arguments in the other order: x integrated over f. Where f
+    vanishes at both ends of the grid it is minus the integral of f (integration by parts)."""
+    return float(torch.trapezoid(pair.grid(), f))
+
+
+SWAPPED = ("the integral's arguments are in the other order: np.trapezoid(y, x) and torch.trapezoid(y, x) take the "
+           "integrand's values first and the grid second (trapezoid(x, y) integrates x over y, minus the integral where the "
+           "densities vanish at the grid's ends)")
+
+
 def log1pexp(t: torch.Tensor) -> torch.Tensor:
     """log(1 + e^t), exact for any t."""
     return torch.logaddexp(torch.zeros_like(t), t)
@@ -369,9 +380,12 @@ def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
     student's own JSD (a C(G) derived from it is the identity, not the integral)."""
     t = theory(pair)
     p, q, d, cost = t["p"], t["q"], t["d"], t["cost"]
+    integrand = p * t["log_d"] + q * t["log_1md"]
+    swapped = swapped_integral(integrand, pair)
     faults = [
+        *([(swapped, SWAPPED), (-swapped, f"{SWAPPED}, and its sign flipped back")] if abs(swapped + cost) > 1e-9 * (1 + abs(cost)) else []),
         (-cost, "the sign is flipped: C(G) = V(D*, G), the integral of p_data log D* + p_g log(1 - D*), is <= 0 "
-         "(its minimum, -log 4, is at p_g = p_data)"),
+         "(its minimum, -log 4, is at p_g = p_data), or " + SWAPPED),
         (integral(p * d + q * (1 - d), pair), "the logs are missing: C(G) integrates p_data(x) log D*(x) + p_g(x) log(1 - D*(x))"),
         *[(integral(weight * (t["log_d"] + t["log_1md"]), pair), f"both terms are weighted by {name}: C(G) integrates "
            f"p_data(x) log D*(x) + p_g(x) log(1 - D*(x)), the real term weighted by p_data, the fake term by p_g")
@@ -424,7 +438,10 @@ def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
     mass_p, mass_q = p / p.sum(), q / q.sum()
     mixture = (mass_p + mass_q) / 2
     renormalised = float(0.5 * (mass_p * (mass_p / mixture).log()).sum() + 0.5 * (mass_q * (mass_q / mixture).log()).sum())
+    lm = t["lm"]
+    swapped = 0.5 * swapped_integral(p * (lp - lm), pair) + 0.5 * swapped_integral(q * (lq - lm), pair)
     faults = [
+        *([(swapped, SWAPPED), (-swapped, f"{SWAPPED}, and its sign flipped back")] if abs(swapped + jsd) > 1e-9 * (1 + abs(jsd)) else []),
         (jsd / LOG2, "it is in bits (log base 2): the identity C(G) = -log 4 + 2 JSD holds in nats, with natural logs "
          "like V(D, G)"),
         (jsd / pair.dx, "it is the sum of the integrand without the grid step: an integral over the grid is "
@@ -432,7 +449,8 @@ def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
         (jsd / pair.dx / pair.n, "it is the mean of the integrand over the grid points, not its integral: "
          "(sum of f(x_i)) * dx, with dx = x[1] - x[0]"),
         (jsd * (pair.n - 1) / pair.n, STEP_OFF_BY_ONE),
-        (-jsd, "the sign is flipped: JSD = 1/2 KL(p_data || m) + 1/2 KL(p_g || m) >= 0, with KL(p || m) the integral of p log(p / m)"),
+        (-jsd, "the sign is flipped: JSD = 1/2 KL(p_data || m) + 1/2 KL(p_g || m) >= 0, with KL(p || m) the integral of p log(p / m), "
+         "or " + SWAPPED),
         (2 * jsd, "it is twice the JSD: JSD = 1/2 KL(p_data || m) + 1/2 KL(p_g || m), the mean of the two KL divergences, not their sum"),
         (0.5 * integral(p * (lp - sum_mixture), pair) + 0.5 * integral(q * (lq - sum_mixture), pair),
          "the mixture is m = (p_data + p_g) / 2, not p_data + p_g"),
