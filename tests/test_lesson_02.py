@@ -372,6 +372,8 @@ WRONG = {
         "G's fakes are scored with label 0"),
     "g: detached": ("g_step", g_step(fake="G(z).detach()"), "no gradient of loss_g reached G"),
     "g: detached, no zero_grad": ("g_step", g_step(fake="G(z).detach()", zero="pass"), "no gradient of loss_g reached G"),
+    "g: zero_grad between backward and step": ("g_step", g_step(zero="pass", step="opt_g.zero_grad(); opt_g.step()"),
+                                               "loss_g's gradients reached G, but were cleared before opt_g.step()"),
     "g: steps the notebook's opt_d": ("g_step", g_step(step="opt_d.step()"),
                                       "G's parameters did not change although gradients reached them"),
     # the right update, plus a step of the notebook's other optimiser

@@ -385,7 +385,8 @@ G_WRONG = {
                 nn.init.normal_(m.weight, 0.0, 0.02)
         return G
     """, {"test_generator_parameters": ["1,024 of them are the biases of `0`", "Pass bias=False to every conv and Linear layer"]}),
-    "default_init": (g_body(init=""), {"test_generator_init": ["`4.weight` has standard deviation", "not 0.02", "N(0, 0.02)"]}),
+    "default_init": (g_body(init=""), {"test_generator_init": ["`4.weight` has standard deviation", "PyTorch's default for its size",
+                                                                "N(0, 0.02)"]}),
     # the DCGAN init written by hand, but for nn.Conv2d only: G's transposed convs keep PyTorch's init
     "init_for_conv2d_only": (g_body(init="""
         for m in G.modules():
@@ -398,7 +399,8 @@ G_WRONG = {
     "std_0_2": (g_body(init="""
         for m in G.modules():
                 if isinstance(m, nn.ConvTranspose2d):
-                    nn.init.normal_(m.weight, 0.0, 0.2)"""), {"test_generator_init": ["standard deviation 0.20", "not 0.02"]}),
+                    nn.init.normal_(m.weight, 0.0, 0.2)"""), {"test_generator_init": ["standard deviation 0.20", "not 0.02",
+                                                                     "draw them with std 0.02"]}),
     "batchnorm_scales_drawn_at_0": (g_body(init="""
         for p in G.parameters():
                 if p.dim() > 0:

@@ -531,8 +531,14 @@ def test_g_step(submission):
         opt_g = torch.optim.SGD(G.parameters(), lr=LR)
         before_d = flat(D.parameters())
         seen = record_inputs(G)
-        with StepsTaken() as stepped:
-            out = g_step(G, D, opt_g, sc.z.clone())
+        reached: list[bool] = []  # a gradient accumulated into G's parameters during the step
+        hooks = [p.register_post_accumulate_grad_hook(lambda _p: reached.append(True)) for p in G.parameters()]
+        try:
+            with StepsTaken() as stepped:
+                out = g_step(G, D, opt_g, sc.z.clone())
+        finally:
+            for hook in hooks:
+                hook.remove()
     loss = as_loss(out, "g_step(G, D, opt_g, z)", "loss_g")
     if not same(loss, sc.loss_g):
         fault = other_z(seen, sc.z, "g_step")
@@ -552,6 +558,10 @@ def test_g_step(submission):
     after, before = flat(G.parameters()), flat_state(G, sc.G0)
     fresh = fresh_grads(G.parameters(), sc.leftover_g)
     only_leftover = not moved(after, before) or close(after, before - LR * leftover)
+    if not fresh and not close(after, flat_state(G, sc.G1)) and only_leftover and reached:
+        raise AssertionError(
+            "loss_g's gradients reached G, but were cleared before opt_g.step() could use them: call opt_g.zero_grad() "
+            "before loss_g.backward(), not between backward() and step()")
     if not fresh and not close(after, flat_state(G, sc.G1)) and only_leftover:
         raise AssertionError(
             "no gradient of loss_g reached G: in the G step the gradient must flow from D's output back through D into "

@@ -716,10 +716,16 @@ def init_fault(state: dict, summary: dict, which: str) -> str | None:
         if leaf == "weight" and _is_conv(kind):
             std, mean = float(w.std()), float(w.mean())
             if not 0.017 <= std <= 0.023:
+                fan_in = math.prod(w.shape[1:]) if w.dim() > 1 else 1
+                default = abs(std * math.sqrt(3 * fan_in) - 1) < 0.15  # PyTorch's own init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+                if not default:
+                    return (f"{name}'s `{key}` has standard deviation {std:.3f}, not 0.02: DCGAN draws every conv weight "
+                            f"from N(0, 0.02); draw them with std 0.02 (nn.init.normal_(m.weight, 0.0, 0.02), as "
+                            f"`weights_init` does)")
                 transposed = ("; a ConvTranspose2d is not an nn.Conv2d, so an init that tests isinstance(m, nn.Conv2d) "
-                              "skips it (weights_init matches both by class name)") if "Transpose" in kind else ""
-                return (f"{name}'s `{key}` has standard deviation {std:.3f}, not 0.02: DCGAN draws every conv weight from "
-                        f"N(0, 0.02) (PyTorch's default init scales with the layer's size instead); apply that init to the "
+                              "skips it (the course's weights_init tests for both)") if "Transpose" in kind else ""
+                return (f"{name}'s `{key}` has standard deviation {std:.3f}, PyTorch's default for its size, not 0.02: no "
+                        f"DCGAN init reached it; DCGAN draws every conv weight from N(0, 0.02): apply that init to the "
                         f"whole network before returning it (`weights_init` does it){transposed}")
             if abs(mean) > 0.005:
                 return f"{name}'s `{key}` has mean {mean:.3f}: DCGAN's init draws the conv weights from N(0, 0.02), mean 0"
