@@ -1441,6 +1441,20 @@ def in_kernel(source: str) -> LocalSubmission:
     return LocalSubmission(namespace)
 
 
+def test_a_penalty_that_clips_the_critic_s_weights_is_told_so():
+    """Weight clipping written into the penalty (WGAN's clamp_ on every parameter) was told the penalty formula,
+    which it had right; the probe now sees the critic's weights change during the call, and the value check says so."""
+    clipping = penalty(INTERPOLATES, GRAD, """
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-0.01, 0.01)
+    """, PENALTY)
+    points, message = run_check(checks().test_penalty_value_matches_reference, in_kernel(clipping))
+    assert points == 0.0 and message.startswith(
+        "gradient_penalty(critic, real, fake) changes the critic's weights (") and "a clamp_ of weight clipping" in message, message
+    assert run_check(checks().test_penalty_value_matches_reference, in_kernel(penalty(INTERPOLATES, GRAD, PENALTY))) == (3.0, "")
+
+
 @pytest.mark.parametrize("name", list(PENALTIES))
 def test_more_wrong_penalties_get_exact_scores_and_messages(name):
     body, expected = PENALTIES[name]

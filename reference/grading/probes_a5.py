@@ -140,7 +140,8 @@ def penalty_run(penalty_fn: Any, kind: str, critic_seed: int, real: Tensor, fake
 
     Returns {"result": describe(value), "value": the value detached as float64, flattened, or None
     when not a tensor, "requires_grad": bool, "calls": how many times the critic ran, "changed": the
-    names of the inputs ("real", "fake") whose values the call changed in place, "inputs":
+    names of the inputs ("real", "fake") whose values the call changed in place, "weights_changed": the names of
+    the critic's parameters it changed (a clamp_ of weight clipping, an optimizer step), "inputs":
     [the first inputs it got, see Recorder], "score_dtypes": [the dtypes of the critic's scores],
     "leftover": [[parameter name, whether it already held a gradient after the call (a .backward()
     inside the function)]], "grads": [[name, d value /
@@ -152,12 +153,15 @@ def penalty_run(penalty_fn: Any, kind: str, critic_seed: int, real: Tensor, fake
     names = [name for name, _ in critic.named_parameters()]
     args = (critic, real, fake) if lambda_gp is None else (critic, real, fake, lambda_gp)
     before = {"real": real.detach().clone(), "fake": fake.detach().clone()}
+    weights = {name: p.detach().clone() for name, p in critic.named_parameters()}
     with seeded(seed):
         value = penalty_fn(*args)
     after = {"real": real, "fake": fake}
+    moved = [name for name, p in critic.named_parameters() if not torch.equal(p.detach(), weights[name])]
     out: dict[str, Any] = {
         "result": describe(value), "value": None, "requires_grad": False, "calls": critic.calls,
         "changed": [name for name, x in before.items() if not torch.equal(after[name].detach(), x)],
+        "weights_changed": moved,
         "inputs": list(critic.inputs), "score_dtypes": sorted(critic.score_dtypes),
         "leftover": [[name, p.grad is not None and bool(p.grad.abs().sum() > 0)] for name, p in critic.named_parameters()],
         "grads": None, "backward_error": None,

@@ -430,6 +430,7 @@ class Penalty:
     backward_error: str | None
     names: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    weights_changed: list[str] = field(default_factory=list)  # the critic's parameters the call changed
     dtypes: list[str] = field(default_factory=list)  # of the critic's scores and of the value
 
 
@@ -519,6 +520,8 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
         backward_error=text(answer.get("backward_error")) or None,
         names=names,
         changed=[name for name in ("real", "fake") if name in (answer.get("changed") or [])],
+        weights_changed=[text(n, 60) for n in (answer.get("weights_changed") or [])[:8] if isinstance(n, str)]
+        if isinstance(answer.get("weights_changed"), list) else [],
         dtypes=[text(d, 20) for d in [*(answer.get("score_dtypes") or [])[:4], result.get("dtype")] if isinstance(d, str)],
     )
 
@@ -903,10 +906,21 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
     return faults
 
 
+def weights_fault(answer: Penalty) -> str | None:
+    """Why the penalty is wrong when the call changed the critic's weights (weight clipping, a step), else None."""
+    if not answer.weights_changed:
+        return None
+    return (
+        f"{answer.case.call()} changes the critic's weights ({', '.join(answer.weights_changed[:3])}: a clamp_ of weight "
+        f"clipping, or an optimizer step, inside it): the penalty only measures the gradient at x_hat and returns "
+        f"lambda_gp * mean((||grad||_2 - 1)^2); WGAN-GP replaces weight clipping with this penalty, so leave the weights as they are"
+    )
+
+
 def value_fault(answer: Penalty) -> str | None:
     """What is wrong with the penalty's value, recomputed on the points the critic was called on."""
     got = one_number(answer)
-    missing = no_critic_call(answer)
+    missing = no_critic_call(answer) or weights_fault(answer)
     if missing:
         return missing
     case = answer.case
