@@ -1421,6 +1421,27 @@ def test_a_projection_with_the_default_embedding_init_is_told_its_logits_start_l
         assert checks.initial_logits_fault(sound, checks.discriminator(sound)) is None, design
 
 
+@pytest.mark.parametrize(
+    "edit, told",
+    [
+        (None, None),
+        (("LOSS.d_loss(D(real, labels), D(fake.detach(), y_fake))", "LOSS.d_loss(D(fake.detach(), y_fake), D(real, labels))"),
+         "train_step's D step makes D score the real images lower against the fakes"),
+        (("loss_g = LOSS.g_loss(D(fake, y_fake))", "loss_g = F.binary_cross_entropy_with_logits(D(fake, y_fake), torch.zeros(b))"),
+         "train_step's G step makes D score G's images lower"),
+    ],
+    ids=["right", "d_loss_arguments_swapped", "g_trained_toward_fake"],
+)
+def test_a_step_whose_losses_pull_the_wrong_way_is_named_by_the_learning_hint(edit, told):
+    """d_loss(D(fake), D(real)) and a G step toward label 0 made runs that did not learn, with the generic hint; one
+    step of each on the stand-ins shows which way it moves D's margin and D's score of G's images."""
+    source = step() if edit is None else step().replace(*edit)
+    assert edit is None or source != step()
+    sub = kernel_submission(LABEL_ENCODINGS["category"][0], source)
+    fault = checks.direction_fault(sub)
+    assert (fault is None) if told is None else fault.startswith(told), fault
+
+
 def test_a_d_that_mixes_labels_across_the_batch_keeps_one_of_the_label_points():
     """F.one_hot(y).t().reshape(N, C): image i gets other images' labels. Its logits still change with y, differently for
     different images, so it kept both points; it is now told that logit i is not D(x[i], y[i]) (1 of 2), and the

@@ -28,7 +28,7 @@ from reference.grading.probes import describe, error_info, first_shape
 from reference.grading.probes_a4 import make
 
 __all__ = ["Training", "continue_training", "error_info", "initial_logits", "make", "module_origins", "outputs",
-           "stale_gradients", "stand_in_discriminator", "stand_in_generator", "start_training", "step_calls", "trace",
+           "stale_gradients", "stand_in_discriminator", "stand_in_generator", "start_training", "step_calls", "step_directions", "trace",
            "train_and_sample"]
 
 REPR_LIMIT = 160  # characters of a layer's extra_repr kept
@@ -299,6 +299,55 @@ def step_calls(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tens
                 result["returned"] = describe(value)
     result["g_calls"], result["d_calls"] = rounds[0]
     result["later_g_calls"] = [g for g, _ in rounds[1:]]
+    return result
+
+
+def step_directions(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tensor, *, nz: int, num_classes: int = 10,
+                    seed: int = 0, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> dict:
+    """Which way one call of the student's step moves D and G (fresh Adam(lr, betas), torch's generator seeded).
+
+    Returns {"d_gain": the change of D's margin mean D(real, labels) - mean D(fake, y_fake) over the step, fake =
+    the G before the step on the noise and labels of G's first call; "g_gain": the change of the D after the step's
+    mean score of G(z, y) over the step, z and y those of G's last call (the fakes G's loss was taken on)}, each
+    None when it cannot be measured (no G call, an error: the other checks say why). Training mode throughout,
+    on copies: the networks passed in are left as the step leaves them."""
+    G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
+    calls: list[tuple[Tensor, Tensor]] = []
+
+    def record(_module: nn.Module, args: tuple) -> None:
+        if len(args) >= 2 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
+            calls.append((args[0].detach().clone(), args[1].detach().clone()))
+
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
+    G.train()
+    D.train()
+    hook = G.register_forward_pre_hook(record)
+    result: dict[str, Any] = {"d_gain": None, "g_gain": None}
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            step(G, D, opt_g, opt_d, real.clone(), labels.clone(), nz, num_classes)
+    except Exception:  # noqa: BLE001 - the other checks tell a step that raises
+        return result
+    finally:
+        hook.remove()
+    if not calls:
+        return result
+
+    def score(net: nn.Module, images: Tensor, y: Tensor) -> float:
+        return float(copy.deepcopy(net).train()(images, y).double().mean())
+
+    try:
+        with torch.no_grad():
+            z, y_fake = calls[0]
+            fake = copy.deepcopy(G0).train()(z, y_fake)
+            result["d_gain"] = ((score(D, real, labels) - score(D, fake, y_fake))
+                                - (score(D0, real, labels) - score(D0, fake, y_fake)))
+            z, y_fake = calls[-1]
+            result["g_gain"] = score(D, copy.deepcopy(G).train()(z, y_fake), y_fake) - score(D, copy.deepcopy(G0).train()(z, y_fake), y_fake)
+    except Exception:  # noqa: BLE001 - networks the step left unusable: the other checks tell it
+        return {"d_gain": None, "g_gain": None}
     return result
 
 

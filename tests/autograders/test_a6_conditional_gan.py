@@ -1615,6 +1615,32 @@ def stale_gradient_fault(submission) -> str | None:
             f"of every step before (backward() adds to .grad): call {clear} before each backward()")
 
 
+def direction_fault(submission) -> str | None:
+    """Whether train_step's D step lowers D's margin between the real images and the fakes, or its G step lowers D's
+    score of G's images (a loss of the wrong direction: d_loss's arguments swapped, G's fakes labelled fake),
+    measured with the stand-ins (`probes_a6.step_directions`); None when both go the right way or cannot be measured."""
+    real, labels = real_batch("mixed")
+    G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
+    D = submission.run(probes_a6.stand_in_discriminator, NDF, **d_form(submission))
+    try:
+        found = submission.run(probes_a6.step_directions, submission.get(STEP), G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES)
+    except StudentError:
+        return None
+    found = found if isinstance(found, dict) else {}
+    d_gain, g_gain = found.get("d_gain"), found.get("g_gain")
+    if finite(d_gain) and d_gain < -DIRECTION_TOL:
+        return ("train_step's D step makes D score the real images lower against the fakes (its margin mean D(real) - "
+                "mean D(fake) falls): D's loss rewards the wrong side (its two batches in the other order, or the real batch "
+                "labelled fake); D's loss is LOSS.d_loss(D(real, labels), D(fake.detach(), y_fake)), real first")
+    if finite(g_gain) and g_gain < -DIRECTION_TOL:
+        return ("train_step's G step makes D score G's images lower: G's loss pulls its fakes toward \"fake\" (labelled 0, "
+                "or D's loss used for G); G's loss is LOSS.g_loss(D(fake, y_fake)), which labels its fakes real")
+    return None
+
+
+DIRECTION_TOL = 1e-6  # a change of D's mean logit smaller than this is no direction
+
+
 def learning_hint(submission) -> str:
     """The first fault the other checks find, as the hint for a run that did not learn the labels."""
     G, D = generator(submission), discriminator(submission)
@@ -1636,7 +1662,7 @@ def learning_hint(submission) -> str:
     fault = mixed_batch_fault(submission, D)
     if fault is not None:
         return fault
-    fault = stale_gradient_fault(submission)
+    fault = stale_gradient_fault(submission) or direction_fault(submission)
     if fault is not None:
         return fault
     if found is not None:
