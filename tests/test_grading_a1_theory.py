@@ -1741,6 +1741,25 @@ def test_a_jsd_over_the_whole_line_on_the_cut_grid_is_told_so():
                              "symmetrised KL divergence); the JSD compares each with the mixture m = (p_data + p_g) / 2")
 
 
+def test_a_frechet_distance_in_float32_keeps_the_properties_point():
+    """frechet_distance computed in float32 gave -1.9e-06 for two equal Gaussians and lost the properties' point to
+    "expected 0", though the task allows round-off; float32's round-off now passes, a wrong formula still fails."""
+    from reference.grading.checks import run_check
+    from reference.grading.submission import LocalSubmission
+
+    checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    right = """
+def frechet_distance(mu1, sigma1, mu2, sigma2):
+    m1, s1, m2, s2 = (torch.as_tensor(v, dtype=torch.float32) for v in (mu1, sigma1, mu2, sigma2))
+    return float((m1 - m2).square().sum() + s1.trace() + s2.trace() - 2 * torch.linalg.eigvals(s1 @ s2).sqrt().real.sum())
+"""
+    wrong = right.replace("- 2 * torch.linalg", "- torch.linalg")
+    for source, expected in ((right, 2.0), (wrong, 0.0)):
+        namespace = {"torch": torch}
+        exec(source, namespace)
+        assert run_check(checks.test_frechet_distance_properties, LocalSubmission(namespace))[0] == expected
+
+
 def test_a_cost_integrated_with_the_trapezoid_s_arguments_swapped_is_told_so():
     """np.trapezoid(x, f) for np.trapezoid(f, x): on the visible grid it is minus C(G) (told as a flipped sign, or the
     swapped arguments); with the sign then flipped back it is right there and wrong on the cut grid, where it was given
