@@ -1441,6 +1441,21 @@ def in_kernel(source: str) -> LocalSubmission:
     return LocalSubmission(namespace)
 
 
+def test_a_halved_or_rooted_penalty_is_named_where_another_mistake_gives_the_same_value():
+    """0.5 * lambda_gp * mean(...) gives, on the linear critic (||grad|| = 3), the value of a penalty without the square,
+    and at lambda_gp = 2 that of a penalty without lambda_gp; lambda_gp * sqrt(mean(...)) gives the unsquared one's on
+    the linear critic. Each was told the other mistake; the nonlinear critic tells them apart."""
+    module = checks()
+    halved = in_kernel(penalty(INTERPOLATES, GRAD, "return 0.5 * lambda_gp * (grad.reshape(len(grad), -1).norm(2, dim=1) - 1).pow(2).mean()"))
+    for check in ("test_penalty_value_matches_reference", "test_penalty_on_other_inputs"):
+        points, message = run_check(getattr(module, check), halved)
+        assert points == 0.0 and "it is half the penalty" in message and "not squared" not in message \
+            and "lambda_gp is missing" not in message, (check, message)
+    rooted = in_kernel(penalty(INTERPOLATES, GRAD, "return lambda_gp * (grad.reshape(len(grad), -1).norm(2, dim=1) - 1).pow(2).mean().sqrt()"))
+    points, message = run_check(module.test_penalty_value_matches_reference, rooted)
+    assert points == 0.0 and "square root of the mean" in message and "not squared" not in message, message
+
+
 def test_a_penalty_that_clips_the_critic_s_weights_is_told_so():
     """Weight clipping written into the penalty (WGAN's clamp_ on every parameter) was told the penalty formula,
     which it had right; the probe now sees the critic's weights change during the call, and the value check says so."""

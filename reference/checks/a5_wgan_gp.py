@@ -778,7 +778,31 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
     if case.lam != 10.0:
         faults.append((float(10.0 * (norm - 1).square().mean()), f"it uses lambda_gp = 10 where it is given "
                        f"{case.lam:g}: use the argument"))
+    faults += [  # on the linear critic (||grad|| = 3) these give another mistake's value: told apart by `confirmed`
+        (float(0.5 * lam * (norm - 1).square().mean()), "it is half the penalty (a factor 1/2 in front, as in a "
+         "squared norm's derivative): lambda_gp * mean((||grad||_2 - 1)^2)"),
+        (float(lam * (norm - 1).square().mean().sqrt()), "it takes the square root of the mean (a root mean square): "
+         "lambda_gp * mean((||grad||_2 - 1)^2), with no square root"),
+    ]
     return faults
+
+
+def confirmed(submission, messages: list[str]) -> str | None:
+    """Of several mistakes that give the student's value on one input (a linear critic's gradient norm is the same
+    everywhere, so (3 - 1) = 4 / 2 makes "not squared" and "halved" agree; at lambda_gp = 2 "halved" and "no lambda"
+    do), the one that also gives the student's value on the nonlinear critic's points at lambda_gp = 10; None when
+    none does, or that cannot be measured."""
+    try:
+        other = penalty_answer(submission, POINTS)
+    except (AssertionError, StudentError):
+        return None
+    if other.value is None or not other.points:
+        return None
+    x = other.points[interpolates_index(other.points, POINTS)]
+    for value, message in penalty_faults(POINTS, x):
+        if message in messages and close(other.value, value):
+            return message
+    return None
 
 
 def weights_fault(answer: Penalty) -> str | None:
@@ -792,8 +816,9 @@ def weights_fault(answer: Penalty) -> str | None:
     )
 
 
-def value_fault(answer: Penalty) -> str | None:
-    """What is wrong with the penalty's value, recomputed on the points the critic was called on."""
+def value_fault(answer: Penalty, submission=None) -> str | None:
+    """What is wrong with the penalty's value, recomputed on the points the critic was called on (with the
+    `submission`, a mistake that several explain on the linear critic is told by the nonlinear one)."""
     got = one_number(answer)
     missing = no_critic_call(answer) or weights_fault(answer)
     if missing:
@@ -804,7 +829,9 @@ def value_fault(answer: Penalty) -> str | None:
         return None
     k = interpolates_index(answer.points, case)
     want, x = wants[k], answer.points[k]
-    hint = diagnose(got, want, penalty_faults(case, x)) or precision_hint(answer, got, want) or PENALTY_FORMULA
+    matches = [message for value, message in penalty_faults(case, x) if close(got, value) and not close(value, want)]
+    found = confirmed(submission, matches) if len(matches) > 1 and submission is not None and case is not POINTS else None
+    hint = found or (matches[0] if matches else None) or precision_hint(answer, got, want) or PENALTY_FORMULA
     where = "" if case.kind == "linear" else " on the x_hat it scored"
     return f"{case.call()} = {num(got)} for {case.label}; expected {num(want)}{where}: {hint}"
 
@@ -827,4 +854,5 @@ def precision_hint(answer: Penalty, got: float, want: float) -> str | None:
 @check(points=3, visible=True)
 def test_penalty_value_matches_reference(submission):
     """gradient_penalty is lambda_gp * mean((||grad D(x_hat)|| - 1)^2), on points and on images"""
-    judge_parts(submission, 3.0, [(2.0, (LINEAR_POINTS, POINTS)), (1.0, (LINEAR_IMAGES, IMAGES))], value_fault)
+    judge_parts(submission, 3.0, [(2.0, (LINEAR_POINTS, POINTS)), (1.0, (LINEAR_IMAGES, IMAGES))],
+                lambda answer: value_fault(answer, submission))
