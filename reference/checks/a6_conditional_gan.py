@@ -501,17 +501,22 @@ def discriminator_label_fault(submission, D) -> str | None:
             "matches its label; let the label meet the image in a nonlinear layer (extra input channels, or an MLP head "
             "after the convs), or use a projection <embed(y), phi(x)>"
         )
-    if found["coupled"] is not None and found["coupled"] > COUPLING:
-        return (
-            f"{MIXED_D} (by {found['coupled']:.1%} of the largest value): each logit must depend on its own image x[i] and "
-            f"label y[i] only, or D judges an image with other images' labels; build the label's vector or maps from y "
-            f"row by row (F.one_hot(y, num_classes)[:, :, None, None].expand(-1, -1, 28, 28)), with no transpose, reshape, "
-            f"mean or sum over the batch"
-        )
+    x, order = images(8), torch.arange(7, -1, -1)  # the batch reversed: pairs (x[i], y[i]) kept, their places changed
+    outs = outputs_of(submission, D, [[x, y], [x[order], y[order]]])
+    if not isinstance(outs, str) and outs[0].shape == outs[1].shape and outs[0].shape[:1] == y.shape:
+        top = float(outs[0].abs().max()) or 1.0
+        moved = float((outs[1] - outs[0][order]).abs().max()) / top
+        if moved > COUPLING:
+            return (
+                f"{MIXED_D} (by {moved:.1%} of the largest value): each image must be judged with its own label, whatever "
+                f"its place in the batch, or D judges images with other images' labels; build the label's vector or maps "
+                f"from y row by row (F.one_hot(y, num_classes)[:, :, None, None].expand(-1, -1, 28, 28)), with no transpose "
+                f"or reshape across the batch"
+            )
     return None
 
 
-MIXED_D = "in eval mode, logit i of D(x, y) differs from D(x[i:i+1], y[i:i+1])"
+MIXED_D = "in eval mode, D's logits for a batch in reverse order are not its logits reversed"
 _DIGITS: dict = {}
 
 

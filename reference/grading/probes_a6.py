@@ -46,6 +46,11 @@ def _extra_repr(mod: nn.Module) -> str:
         return ""
 
 
+from torch.nn.utils import parametrize as _parametrize
+
+_PARAMETRIZATION_TYPES = (_parametrize.ParametrizationList,)
+
+
 def trace(model: Any, inputs: list, namespace: dict | None = None) -> dict:
     """model(*inputs) in eval mode under no_grad, every leaf module's call recorded (registered in `model` or not).
 
@@ -64,11 +69,16 @@ def trace(model: Any, inputs: list, namespace: dict | None = None) -> dict:
     running: dict[int, list[int]] = {}
 
     def before(mod: nn.Module, args: Any) -> None:
-        if next(iter(mod.children()), None) is not None:
+        # a layer whose only child is its `parametrizations` (torch.nn.utils.parametrizations.spectral_norm) is a
+        # leaf; the parametrizations themselves, called on the weight, are no layer of the network
+        if any(name != "parametrizations" for name, _ in mod.named_children()) or isinstance(mod, _PARAMETRIZATION_TYPES):
             return
+        if ".parametrizations." in f".{names.get(id(mod), '')}.":
+            return
+        kind = type(mod).__bases__[0] if _parametrize.is_parametrized(mod) else type(mod)  # ParametrizedConv2d: a Conv2d
         calls.append({
             "name": names.get(id(mod)),
-            "type": type(mod).__name__,
+            "type": kind.__name__,
             "repr": _extra_repr(mod),
             "in": first_shape(args),
             "out": None,

@@ -615,17 +615,22 @@ def discriminator_label_fault(submission, D) -> str | None:
             "matches its label; let the label meet the image in a nonlinear layer (extra input channels, or an MLP head "
             "after the convs), or use a projection <embed(y), phi(x)>"
         )
-    if found["coupled"] is not None and found["coupled"] > COUPLING:
-        return (
-            f"{MIXED_D} (by {found['coupled']:.1%} of the largest value): each logit must depend on its own image x[i] and "
-            f"label y[i] only, or D judges an image with other images' labels; build the label's vector or maps from y "
-            f"row by row (F.one_hot(y, num_classes)[:, :, None, None].expand(-1, -1, 28, 28)), with no transpose, reshape, "
-            f"mean or sum over the batch"
-        )
+    x, order = images(8), torch.arange(7, -1, -1)  # the batch reversed: pairs (x[i], y[i]) kept, their places changed
+    outs = outputs_of(submission, D, [[x, y], [x[order], y[order]]])
+    if not isinstance(outs, str) and outs[0].shape == outs[1].shape and outs[0].shape[:1] == y.shape:
+        top = float(outs[0].abs().max()) or 1.0
+        moved = float((outs[1] - outs[0][order]).abs().max()) / top
+        if moved > COUPLING:
+            return (
+                f"{MIXED_D} (by {moved:.1%} of the largest value): each image must be judged with its own label, whatever "
+                f"its place in the batch, or D judges images with other images' labels; build the label's vector or maps "
+                f"from y row by row (F.one_hot(y, num_classes)[:, :, None, None].expand(-1, -1, 28, 28)), with no transpose "
+                f"or reshape across the batch"
+            )
     return None
 
 
-MIXED_D = "in eval mode, logit i of D(x, y) differs from D(x[i:i+1], y[i:i+1])"
+MIXED_D = "in eval mode, D's logits for a batch in reverse order are not its logits reversed"
 
 
 def reads_the_label_as_a_number(submission, model, inputs) -> bool:
@@ -1261,8 +1266,9 @@ FAINT_RATIO = 32  # ... beside at least this many times as many image features i
 def faint_label_fault(submission, D) -> str | None:
     """The hint for a D that joins the label to the flattened image features as a short vector (design 2 with
     a one-hot, or an embedding of 10): a Linear layer taking F + k inputs right after features of F numbers,
-    k <= FAINT and F >= FAINT_RATIO * k; else None. Measured: such a D stayed at chance in the grading runs,
-    where an nn.Embedding(num_classes, 50) joined there learned the labels."""
+    k <= FAINT and F >= FAINT_RATIO * k, wherever the label's path and the features were made before it; else
+    None. Measured: such a D stayed at chance in the grading runs, where an nn.Embedding(num_classes, 50) joined
+    there learned the labels, slowly (3 of 5 points)."""
     run = traced(submission, D, [images(4), torch.arange(4)])
     if run["error"] is not None:
         return None
@@ -1271,7 +1277,7 @@ def faint_label_fault(submission, D) -> str | None:
         if call["type"] != "Linear" or not call["in"] or len(call["in"]) != 2:
             continue
         joined = call["in"][1]
-        for before in reversed(calls[:at]):
+        for before in calls[:at]:  # the image features it joins, wherever they were made among the layers before it
             if before["out"] and len(before["out"]) >= 2 and before["type"] not in ("Embedding", "Linear"):
                 features = math.prod(before["out"][1:])
                 label = joined - features
@@ -1282,8 +1288,6 @@ def faint_label_fault(submission, D) -> str | None:
                         f"chance); give the label more weight: an nn.Embedding(num_classes, 50) joined there, the label as "
                         f"image channels (design 1), or the projection discriminator (design 3)"
                     )
-                break
-        return None
     return None
 
 
