@@ -2143,6 +2143,7 @@ def test_grid_pixels_that_are_not_g_images_mapped_from_minus_one_to_one_are_name
     inverted, squashed by a sigmoid), samples of one flat colour, and other images than those G made at
     the save (the real batch) are named."""
     import matplotlib.pyplot as plt
+    from PIL import Image
     from torchvision.utils import make_grid, save_image
 
     problem = checks_module().mapping_problem
@@ -2154,9 +2155,14 @@ def test_grid_pixels_that_are_not_g_images_mapped_from_minus_one_to_one_are_name
         "reordered": lambda f: save_image((made.flip(0) + 1) / 2, f, format="png"),
         "transposed": lambda f: save_image((made.transpose(2, 3) + 1) / 2, f, format="png"),
         "also_made_other": lambda f: save_image((made + 1) / 2, f, format="png"),
+        # plt.imsave's gray colour map stretches the whole grid, padding included: an unclipped line at full contrast
+        "imsave_gray": lambda f: plt.imsave(f, make_grid((0.8 * made + 1) / 2, pad_value=1)[0].numpy(), cmap="gray", format="png"),
+        "coolwarm": lambda f: plt.imsave(f, make_grid((made + 1) / 2)[0].numpy(), cmap="coolwarm", vmin=0, vmax=1, format="png"),
+        "sixteen_bit": lambda f: Image.fromarray((make_grid((made + 1) / 2)[0].numpy() * 65535).round().astype("uint16")).save(f, format="png"),
     }
     for how, write in right.items():
-        assert problem("a.png", png(write), [made, other] if how == "also_made_other" else [made]) is None, how
+        made_there = {"also_made_other": [made, other], "imsave_gray": [0.8 * made]}.get(how, [made])
+        assert problem("a.png", png(write), made_there) is None, how
     wrong = {
         "halved": (lambda f: save_image(made * 0.5, f, format="png"), "shows G's images, but at levels of about 127 * x + 0"),
         "plus_one": (lambda f: save_image(made + 1, f, format="png"), "shows G's images, but at levels of about 255 * x + 255"),
@@ -2164,6 +2170,10 @@ def test_grid_pixels_that_are_not_g_images_mapped_from_minus_one_to_one_are_name
         "inverted": (lambda f: save_image((1 - made) / 2, f, format="png"), "shows G's images inverted"),
         "levels_into_save_image": (lambda f: save_image((made + 1) * 127.5 + 1, f, format="png"), "`a.png`'s 64 samples are white"),
         "real_batch": (lambda f: save_image((other + 1) / 2, f, format="png"), "`a.png` does not show the 64 images G returned"),
+        "one_sample_64_times": (lambda f: save_image((made[:1].expand(64, -1, -1, -1) + 1) / 2, f, format="png"),
+                                "`a.png` shows 1 different samples among its 64"),
+        "half_the_samples_twice": (lambda f: save_image((made[:32].repeat(2, 1, 1, 1) + 1) / 2, f, format="png"),
+                                   "`a.png` shows 32 different samples among its 64"),
     }
     for how, (write, start) in wrong.items():
         told = problem("a.png", png(write), [made])

@@ -691,8 +691,21 @@ class _Wrapped(nn.Module):
         ("make_discriminator", D_ONE_CHANNEL, {"before": lambda x: x[:, 1:2]}, "test_discriminator_takes_colour_images",
          (0.0, "the discriminator's logits do not change when the red and blue channels of its images change: it reads only "
                "some of the 3 colour channels; let its first conv take all 3, nn.Conv2d(3, ndf, 4, 2, 1)")),
+        ("make_generator", ("nn.ConvTranspose2d(ngf, 3, 4, 2, 1", "nn.ConvTranspose2d(ngf, 1, 4, 2, 1"),
+         {"after": lambda y: torch.tanh(2 * y * torch.tensor([1.0, 0.8, 0.5]).view(1, 3, 1, 1) + torch.tensor([0.0, 0.1, -0.1]).view(1, 3, 1, 1))},
+         "test_generator_makes_colour_images",
+         (1.0, "every pixel the generator draws has its colour on one curve through colour space, fixed by one number: it draws "
+               "one grey channel and turns it into three by fixed weights or functions (a 1x1 conv, a tint or a bias per "
+               "channel), so it cannot draw a red digit and a green one; let its last conv make the 3 channels, "
+               "nn.ConvTranspose2d(ngf, 3, 4, 2, 1)")),
+        ("make_discriminator", D_ONE_CHANNEL, {"before": lambda x: (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)},
+         "test_discriminator_takes_colour_images",
+         (0.0, "the discriminator sees one fixed mix of the colour channels (its logits change with the images only through "
+               "w_R R + w_G G + w_B B, a grey conversion such as Grayscale's 0.299 R + 0.587 G + 0.114 B), so it cannot tell a "
+               "red digit from a green one of the same brightness; let its first conv take the 3 channels as they are, "
+               "nn.Conv2d(3, ndf, 4, 2, 1)")),
     ],
-    ids=["g_grey_repeated", "d_channel_mean", "d_green_only"],
+    ids=["g_grey_repeated", "d_channel_mean", "d_green_only", "g_grey_tinted", "d_luma"],
 )
 def test_networks_that_cannot_handle_colour_lose_their_points(which, edit, wrap, check, expected):
     """A G whose last conv makes one channel, repeated three times, and a D that averages the channels (or reads one)
@@ -705,6 +718,31 @@ def test_networks_that_cannot_handle_colour_lose_their_points(which, edit, wrap,
     made = namespace[which]
     namespace[which] = lambda *args, **kwargs: _Wrapped(made(*args, **kwargs), **wrap)
     assert run_check(load_checks(A, ROOT)[check], LocalSubmission(namespace)) == expected
+
+
+SN_IN_D = """
+def make_discriminator(ndf=64):
+    sn = nn.utils.parametrizations.spectral_norm
+    return nn.Sequential(
+        sn(nn.Conv2d(3, ndf, 4, 2, 1, bias=False)), nn.LeakyReLU(0.2),
+        sn(nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False)), nn.InstanceNorm2d(ndf * 2), nn.LeakyReLU(0.2),
+        sn(nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False)), nn.InstanceNorm2d(ndf * 4), nn.LeakyReLU(0.2),
+        sn(nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False)), nn.Flatten(0)<END>)
+"""
+
+
+@pytest.mark.parametrize("end, expected", [("", 1.0), (", nn.Sigmoid()", 0.0)], ids=["logits", "sigmoid"])
+def test_a_discriminator_whose_norms_cancel_the_scaling_is_judged_by_its_last_operation(end, expected):
+    """Spectral norm cancels a scaling of the weights and InstanceNorm one of the images, so a sound D's small logits
+    at init looked "squashed" (0 of 1); the last operation of D's output (a Sigmoid or Tanh, or a layer) now decides."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(networks(("nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),", "nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),")), namespace)
+    exec(SN_IN_D.replace("<END>", end), namespace)
+    points, message = run_check(load_checks(A, ROOT)["test_discriminator_takes_colour_images"], LocalSubmission(namespace))
+    assert points == expected and (expected == 1.0 or "probabilities" in message), message
 
 
 def test_a_discriminator_that_averages_over_the_batch_is_told_so():

@@ -84,6 +84,15 @@ def cells(pixels: np.ndarray, pad: int, cols: int) -> np.ndarray:
                      for r, c in (divmod(i, cols) for i in range(NUM_SAMPLES))])
 
 
+def grey_levels(image: Image.Image) -> np.ndarray:
+    """The image's grey levels (H, W) in 0-255, float64: a 16-bit PNG ("I;16", "I") scaled down from 0-65535
+    (PIL's convert("L") clips those at 255)."""
+    if image.mode.startswith("I"):
+        levels = np.asarray(image, dtype=np.float64)
+        return levels / 257 if image.mode.startswith("I;16") or levels.max() > 255 else levels
+    return np.asarray(image.convert("L"), dtype=np.float64)
+
+
 def grid_problem(name: str, data: bytes) -> str | None:
     """None if `data` is a PNG grid of 64 samples of 28x28 pixels, else what is wrong with file `name`.
     Only a PNG whose header gives a grid's size is decoded (a JPEG of a thousand scans, or a huge
@@ -96,7 +105,7 @@ def grid_problem(name: str, data: bytes) -> str | None:
                 return f"`{name}` is a {kind} file; save sample grids as PNG"
             if width * height > MAX_PIXELS:
                 return f"`{name}` is {width}x{height} pixels: not a grid of {NUM_SAMPLES} samples of {SIDE}x{SIDE}"
-            pixels = np.asarray(image.convert("L"), dtype=np.float32) if grid_layout(width, height) else None
+            pixels = grey_levels(image) if grid_layout(width, height) else None
     except Exception as err:  # noqa: BLE001 - any unreadable file
         return f"`{name}` is not a readable image ({type(err).__name__}); save the grid with torchvision's save_image"
     if pixels is None:
@@ -156,6 +165,11 @@ def _median(values: np.ndarray) -> float:
     return float(np.median(values)) if values.size else 0.0
 
 
+def distinct(samples: np.ndarray) -> int:
+    """How many different samples (N, SIDE, SIDE) there are, at whole grey levels."""
+    return len(np.unique(np.round(samples.reshape(len(samples), -1)), axis=0))
+
+
 def flat_problem(name: str, shown: np.ndarray) -> str | None:
     """What is wrong with a grid whose samples (N, SIDE, SIDE), in 0-255 levels, are one flat colour
     (FLAT of their pixels at one level, whatever the padding between them), else None."""
@@ -180,13 +194,14 @@ def mapping_problem(name: str, data: bytes, made: list[torch.Tensor]) -> str | N
     """What is wrong with the pixels of grid `name` (a readable grid: see `grid_problem`), given the
     images G returned while it was saved (`made`), in [-1, 1]: None when they are those images mapped
     to [0, 255] by (x + 1) / 2 (value_range=(-1, 1)), by the grid's own minimum and maximum
-    (normalize=True) or each image's (scale_each=True), or drawn through a colour map, or in another
+    (normalize=True) or each image's (scale_each=True), by another unclipped increasing line at full
+    contrast (`stretched_line`: plt.imsave's gray stretch), or drawn through a colour map, or in another
     arrangement (transposed, reordered), or when the grader cannot tell which images the grid shows
     (G made no NUM_SAMPLES images at the save). Samples of one flat colour, G's images mapped another
     way (clipped, wrapped, twice, inverted, any other straight line), and other images (the real batch)
     are named."""
     with Image.open(io.BytesIO(data)) as image:
-        pixels = np.asarray(image.convert("L"), dtype=np.float64)
+        pixels = grey_levels(image)
         rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
     found = layout(pixels.shape[1], pixels.shape[0])
     if found is None:
@@ -197,7 +212,12 @@ def mapping_problem(name: str, data: bytes, made: list[torch.Tensor]) -> str | N
     candidates = grid_candidates(made)
     if not candidates:
         return None
-    coloured = float(cells(rgb.max(-1) - rgb.min(-1), *found).mean())  # 0 for grey levels, more for a colour map
+    repeated = distinct(shown)
+    if repeated < min(NUM_SAMPLES, max(distinct(images * 127.5) for images in candidates)):
+        return (f"`{name}` shows {repeated} different samples among its {NUM_SAMPLES}, where G made {NUM_SAMPLES} different "
+                f"images: samples are repeated; save all {NUM_SAMPLES} images of G(fixed_noise), one per noise vector")
+    if float(cells(rgb.max(-1) - rgb.min(-1), *found).mean()) > 4:
+        return None  # a colour map (plt.imsave's default, coolwarm, ...) draws the values in colours no grey level reads
     fix = 'save (x + 1) / 2 (from_model_range(x, "tanh")) or save_image(x, path, normalize=True, value_range=(-1, 1))'
     best: tuple[float, np.ndarray] | None = None
     for images in candidates:
@@ -212,7 +232,7 @@ def mapping_problem(name: str, data: bytes, made: list[torch.Tensor]) -> str | N
             "twice": ((images + 1) / 2 + 1) / 2 * 255,  # (x + 1) / 2, then save_image's value_range=(-1, 1) again
         }
         gaps = {how: float(np.abs(shown - np.clip(x, 0, 255)).mean()) for how, x in mapped.items() if x is not None}
-        if min(gaps.get(how, math.inf) for how in ("mapped", "stretched", "each")) <= LEVELS:
+        if min(gaps.get(how, math.inf) for how in ("mapped", "stretched", "each")) <= LEVELS or stretched_line(shown, images):
             return None
         if gaps["clipped"] <= LEVELS:
             return (
@@ -234,8 +254,6 @@ def mapping_problem(name: str, data: bytes, made: list[torch.Tensor]) -> str | N
         if best is None or abs(r) > abs(best[0]):
             best = (r, images)
     r, images = best
-    if r >= SHOWS and coloured > 4:  # a colour map (plt.imsave's default) over G's images: a drawing of them
-        return None
     if r <= -SHOWS:
         return f"`{name}` shows G's images inverted, light where they are dark (1 - x, or (1 - x) / 2?); {fix}"
     if r >= SHOWS:
@@ -255,6 +273,23 @@ def mapping_problem(name: str, data: bytes, made: list[torch.Tensor]) -> str | N
         f"of them, in any order): save the output of G(fixed_noise), not the real batch or another tensor, mapped "
         f"from [-1, 1] to [0, 1]"
     )
+
+
+CONTRAST = 0.8  # an increasing straight line of G's values with at least this share of (x + 1) / 2's slope ...
+
+
+def stretched_line(shown: np.ndarray, images: np.ndarray) -> bool:
+    """Whether the samples show G's images through an increasing straight line a * x + b, unclipped over G's values,
+    at CONTRAST or more of (x + 1) / 2's contrast: a stretch by other bounds than the images' own (plt.imsave's
+    cmap="gray" stretches the whole grid, padding included, to black and white), a right drawing. A line that
+    clips (x * 0.5, x + 1) or washes the images out (a sigmoid, (x + 1) / 4) is none."""
+    keep = (shown > 0) & (shown < 255)
+    if keep.sum() < MIN_PIXELS * 4 or float(images[keep].std()) == 0:
+        return False
+    slope, offset = np.polyfit(images[keep], shown[keep], 1)
+    low, high = slope * float(images.min()) + offset, slope * float(images.max()) + offset
+    fits = float(np.abs(shown - np.clip(slope * images + offset, 0, 255)).mean()) <= LEVELS
+    return fits and slope >= CONTRAST * 127.5 and low >= -LEVELS and high <= 255 + LEVELS
 
 
 def _reordered(shown: np.ndarray, candidates: list[np.ndarray]) -> bool:

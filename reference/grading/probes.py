@@ -17,7 +17,7 @@ from torch import nn
 
 from reference.grading.checks import error_info  # noqa: F401 - the probes return it for an exception of the student's code
 
-__all__ = ["build", "describe", "error_info", "first_shape", "forward", "grads_reach", "module_summary", "ran_modules", "scaled_forward", "unzeroed_scaled_forward", "value_and_grad"]
+__all__ = ["build", "describe", "error_info", "final_operation", "first_shape", "forward", "grads_reach", "module_summary", "ran_modules", "scaled_forward", "unzeroed_scaled_forward", "value_and_grad"]
 
 
 def describe(value: Any) -> dict:
@@ -127,6 +127,28 @@ def scaled_forward(model: nn.Module, x: torch.Tensor, factor: float) -> Any:
         for p in big.parameters():
             p.mul_(factor)
         return big(x)
+
+
+SHAPE_OPS = ("View", "Reshape", "UnsafeView", "Squeeze", "Unsqueeze", "Flatten", "Expand", "Clone", "Permute",
+             "Transpose", "T", "Select", "Slice", "Alias", "ToCopy")  # grad_fn names that only move values around
+
+
+def final_operation(model: nn.Module, x: torch.Tensor) -> str | None:
+    """The name of the last operation of model(x) that computes values (its autograd node, without "Backward0"),
+    skipping reshapes, views and copies: "Sigmoid" or "Tanh" for an output squashed at the end, "Addmm" or
+    "Convolution" for a layer's raw output; None when the output is not a tensor with a graph."""
+    with torch.enable_grad():
+        out = copy.deepcopy(model)(x)
+    node = out.grad_fn if isinstance(out, torch.Tensor) else None
+    for _ in range(64):
+        if node is None:
+            return None
+        name = type(node).__name__.removesuffix("Backward0").removesuffix("Backward1")
+        inputs = [n for n, _ in node.next_functions if n is not None]
+        if name not in SHAPE_OPS or not inputs:
+            return name
+        node = inputs[0]
+    return None
 
 
 def unzeroed_scaled_forward(model: nn.Module, x: torch.Tensor, factor: float, seed: int = 0) -> Any:

@@ -667,10 +667,16 @@ def test_generator_makes_colour_images(submission):
     G = built(submission, "make_generator", nz=NZ, ngf=WIDTH)
     out = submission.run(probes.unzeroed_scaled_forward, G, noise(5, NZ), 1.0)  # a last conv at zero: moved, as training moves it
     out = out if isinstance(out, torch.Tensor) and out.is_floating_point() else None
-    if out is not None and out.shape[1:] == (3, 32, 32) and float(out.std()) > GREY_TOL and float((out - out[:, :1]).abs().max()) <= GREY_TOL:
-        raise Partial(1, "the generator's three channels are equal in every image: it draws one grey channel and copies it "
-                         "into three (repeat, expand or cat), so it can never draw a colour; let its last conv make the 3 "
-                         "channels, nn.ConvTranspose2d(ngf, 3, 4, 2, 1)")
+    if out is not None and out.shape[1:] == (3, 32, 32) and float(out.std()) > GREY_TOL:
+        if float((out - out[:, :1]).abs().max()) <= GREY_TOL:
+            raise Partial(1, "the generator's three channels are equal in every image: it draws one grey channel and copies "
+                             "it into three (repeat, expand or cat), so it can never draw a colour; let its last conv make "
+                             "the 3 channels, nn.ConvTranspose2d(ngf, 3, 4, 2, 1)")
+        if one_curve(out.double().permute(1, 0, 2, 3).reshape(3, -1)):
+            raise Partial(1, "every pixel the generator draws has its colour on one curve through colour space, fixed by one "
+                             "number: it draws one grey channel and turns it into three by fixed weights or functions (a "
+                             "1x1 conv, a tint or a bias per channel), so it cannot draw a red digit and a green one; let "
+                             "its last conv make the 3 channels, nn.ConvTranspose2d(ngf, 3, 4, 2, 1)")
     wider = generator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
         raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
@@ -751,6 +757,9 @@ def test_discriminator_takes_colour_images(submission):
                 if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()]
         assert len(outs) == 3, "the discriminator's output changed between calls: build it from the layers, with no state kept outside"
     low, high = min(float(o.min()) for o in outs), max(float(o.max()) for o in outs)
+    last = submission.run(probes.final_operation, D, x) if (low >= -1 and high <= 1) else None
+    if isinstance(last, str) and last not in SQUASHING:  # bounded only because spectral norm and a norm layer cancel the scaling
+        low, high = -math.inf, math.inf
     if low >= 0 and high <= 1:
         raise AssertionError(
             f"the discriminator's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: it "
@@ -769,7 +778,9 @@ def test_discriminator_takes_colour_images(submission):
         raise Partial(0.5, f"{fault}: the checks build it at ndf = {WIDTH}, and the learning check trains it there")
 
 
-GREY_TOL = 1e-6  # channels of one image that differ by no more than this are one grey channel copied
+SQUASHING = ("Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Softmax", "LogSoftmax", "Clamp", "Erf", "Atan")  # final operations that bound D's output
+GREY_TOL = 1e-6
+MIX_TOL = 1e-4  # channels of one image that differ by no more than this are one grey channel copied
 
 
 def colour_blind(submission, D, x: torch.Tensor) -> str | None:
@@ -801,7 +812,42 @@ def colour_blind(submission, D, x: torch.Tensor) -> str | None:
         return ("the discriminator's logits stay the same when the colour channels of its images are swapped: it sees "
                 "their average (a grey image: x.mean(1) or a grey conversion), so it cannot tell a red digit from a green "
                 "one; let its first conv take the 3 channels as they are, nn.Conv2d(3, ndf, 4, 2, 1)")
+    found = submission.run(probes.value_and_grad, D, x)
+    grads = found.get("grads") if isinstance(found, dict) else None
+    grad = grads[0] if isinstance(grads, list) and grads and isinstance(grads[0], torch.Tensor) else None
+    if grad is not None and grad.shape == x.shape and one_mix(grad.double().permute(1, 0, 2, 3).reshape(3, -1)):
+        return ("the discriminator sees one fixed mix of the colour channels (its logits change with the images only "
+                "through w_R R + w_G G + w_B B, a grey conversion such as Grayscale's 0.299 R + 0.587 G + 0.114 B), so it "
+                "cannot tell a red digit from a green one of the same brightness; let its first conv take the 3 channels "
+                "as they are, nn.Conv2d(3, ndf, 4, 2, 1)")
     return None
+
+
+CURVE_TOL = 0.05  # neighbours along one channel differ in the others by this share of their spread, or less: one curve
+
+
+def one_curve(channels: torch.Tensor) -> bool:
+    """Whether the colours (3, P), one per pixel, lie on one curve: each fixed by one number. Sorted along the channel
+    that varies most, neighbouring pixels' other channels differ by little against their spread (independent
+    channels: about 1.1 times it; one grey channel through fixed functions: about 1/P of it)."""
+    if not bool(torch.isfinite(channels).all()):
+        return False
+    k = int(channels.var(dim=1).argmax())
+    order = channels[k].argsort()
+    others = channels[[c for c in range(3) if c != k]][:, order]
+    spread = float(others.std(dim=1).mean())
+    return spread > 0 and float(others.diff(dim=1).abs().mean()) <= CURVE_TOL * spread
+
+
+def one_mix(channels: torch.Tensor, centred: bool = False) -> bool:
+    """Whether the columns of `channels` (3, P), one per pixel (centred first when `centred`), all lie on one line:
+    its second singular value is below MIX_TOL of its first (float32's rounding leaves about 1e-7; three channels of
+    their own, 0.1 or more)."""
+    m = channels - channels.mean(dim=1, keepdim=True) if centred else channels
+    if not bool(torch.isfinite(m).all()):
+        return False
+    s = torch.linalg.svdvals(m)
+    return float(s[0]) > 0 and float(s[1]) <= MIX_TOL * float(s[0])
 
 
 def discriminator_parameters(submission, ndf: int) -> int | None:
