@@ -1844,10 +1844,15 @@ NOT_NEW = NAMED["<NOT_NEW>"]
             "G is asked for labels computed from the real batch's, not drawn (each label k gives (k + 1) mod 10): draw "
             "the fake batch's labels at random over all classes, y_fake = torch.randint(0, num_classes, (B,)), so that G "
             "learns every digit it can be asked for"))),
+        # the labels drawn anew, the noise a slice of one batch drawn once in the notebook
+        ("FIXED_Z = torch.randn(1000, NZ)\n" + step().replace("z = torch.randn(b, nz)", "z = FIXED_Z[:b]"), (1.0, (
+            "train_step gives G the very same noise z at every call (two calls on the same 12 real images drew new labels but "
+            "the same z): noise drawn once (a global batch of z, or a slice of fixed noise) is not new noise; draw z = "
+            "torch.randn(B, nz) inside train_step at every step, as the task asks"))),
     ],
     ids=["module_generator", "generator_seeded_per_call_by_a_counter", "numpy_draw", "randint_high_only", "multinomial",
          "balanced_permutation", "arange_pattern", "drawn_once_outside", "label_major_sweep_slice", "generator_seeded_alike_every_call", "manual_seed_in_step",
-         "computed_from_the_real_labels"],
+         "computed_from_the_real_labels", "noise_drawn_once_outside"],
 )
 def test_fake_labels_must_be_new_at_every_step(source, expected):
     """Two calls of the step on the same real batch must ask G for other labels: a vector drawn once outside the

@@ -106,6 +106,18 @@ def _with_images(nb):
     return nb
 
 
+def _deep_folders(top: Path, depth: int) -> None:
+    """Folders d/d/d/... `depth` deep under `top`, made one below the other (the whole path is longer than the
+    system takes at once)."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+
+
 @pytest.fixture(scope="module")
 def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     course = tmp_path_factory.mktemp("course")
@@ -126,6 +138,7 @@ def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (linked / "classmate.ipynb").symlink_to(course / "submitted" / "b_honest" / A / f"{A}.ipynb")
     os.mkfifo(course / "submitted" / "h_a_named_pipe" / A / "pipe.txt")  # shutil's SpecialFileError: h was not recorded
     (course / "submitted" / "zz,d_honest").mkdir()  # nbgrader splits its exclusion list at commas: d_honest was left out
+    _deep_folders(course / "submitted" / "h_a_named_pipe" / A, 1000)  # os.walk's recursion in the copy stopped the whole merge
     record = grade_submission(course / "submitted" / "b_honest" / A / f"{A}.ipynb", A, course, sandbox=sandbox_default(None))
     full = sum(c["earned"] for c in record["checks"].values())
     assert full > 0 and not record["stopped"]
@@ -240,6 +253,35 @@ def test_the_submissions_own_files_are_copied_without_pipes_and_within_the_disk_
     assert (dst / "data.csv").read_text() == "1,2\n"
     assert not (dst / "pipe").exists()
     assert 100 < len(list((dst / "many").iterdir())) < 256
+
+
+def test_the_copy_of_a_submission_survives_deep_trees_long_paths_hard_links_and_keeps_the_timestamp(tmp_path: Path):
+    """A folder 1,000 deep (os.walk's recursion) or a path longer than the system's limit raised out of the copy the
+    merge makes and lost the whole class's grades; big files sorted before timestamp.txt spent the budget and left
+    the submission's time out (no late penalty); a hard link to the model answers was copied into the feedback; and
+    thousands of files held nbgrader's merge (it scans the folder once per file)."""
+    from reference.grading.runner import MAX_COPIED_FILES, MAX_COPY_DEPTH, Limits, copy_submission_files
+
+    src, dst = tmp_path / "sub", tmp_path / "staged"
+    src.mkdir()
+    _deep_folders(src, 1000)
+    long = src / ("x" * 200)
+    os.makedirs(long / ("y" * 200) / ("z" * 200), exist_ok=True)
+    for k in range(3):
+        with open(src / f"a{k}.bin", "wb") as f:  # sparse: 1 MiB each, within file_mb, over the budget together
+            f.truncate(2**20)
+    (src / "timestamp.txt").write_text("2026-11-23 10:00:00.000000 UTC")
+    secret = tmp_path / "model_answer.ipynb"
+    secret.write_text("hidden tests")
+    os.link(secret, src / "answers.txt")
+    (src / "many").mkdir()
+    for k in range(MAX_COPIED_FILES + 50):
+        (src / "many" / f"{k:05d}").touch()
+    skipped = copy_submission_files(src, dst, Limits(disk_mb=4), skip=set(), first=("timestamp.txt",))
+    assert (dst / "timestamp.txt").read_text().startswith("2026-11-23")
+    assert not (dst / "answers.txt").exists() and "answers.txt" in skipped
+    assert sum(1 for p in dst.rglob("*") if p.is_file()) <= MAX_COPIED_FILES
+    assert max(len(p.relative_to(dst).parts) for p in dst.rglob("*")) <= MAX_COPY_DEPTH + 1
 
 
 def test_a_submission_reached_through_a_link_is_not_graded(tmp_path: Path, capsys):

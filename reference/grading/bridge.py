@@ -727,35 +727,48 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def stage_submissions(root: Path, staging: Path, records: list[dict]) -> None:
+def stage_submissions(root: Path, staging: Path, records: list[dict]) -> tuple[list[dict], list[str]]:
     """Copy each record's submission folder, submitted/<student>/<assignment>/, to
     staging/<student>/<assignment>/, the notebook first, then the student's other plain files within
     the grader's file and disk limits: nbgrader copies whatever the folder it reads holds into
     autograded/ and the feedback, following links (a link to gradebook.db or to the model answers
     came back to the student with the feedback) and reading named pipes and devices (one held the
     merge), and it would grade every other folder of submitted/ (a folder named "x,bob" took bob out
-    of the exclusion list it was meant for). The staged folder holds just the students recorded."""
+    of the exclusion list it was meant for). The staged folder holds just the students recorded. Returns (the
+    records staged, why each other one was not: its notebook is no longer a plain file there)."""
     from reference.grading.runner import copy_submission_files
     from reference.grading.sandbox import Limits
 
+    staged, refused = [], []
     for record in records:
-        src = root / "submitted" / record["student"] / record["assignment"]
-        dst = staging / record["student"] / record["assignment"]
-        dst.mkdir(parents=True, exist_ok=True)
-        name = f"{record['notebook']}.ipynb"
-        where = Path("submitted", record["student"], record["assignment"], name)
-        if any(p.is_symlink() for p in (src.parent, src)):
-            raise UserError(f"{where} is reached through a link; copy the student's files there instead, then merge again")
         try:
-            fd = os.open(src / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError as err:
-            raise UserError(f"{where} could not be read ({err.strerror}); put the student's notebook itself there, then merge again") from None
-        with os.fdopen(fd, "rb") as notebook:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise UserError(f"{where} is not a regular file; put the student's notebook itself there, then merge again")
-            with open(dst / name, "wb") as copy:
-                shutil.copyfileobj(notebook, copy)
-        copy_submission_files(src, dst, Limits(), skip={name})
+            _stage_one(root, staging, record, copy_submission_files, Limits())
+        except UserError as err:
+            refused.append(f"{record['assignment']} of {record['student']} ({err})")
+        else:
+            staged.append(record)
+    return staged, refused
+
+
+def _stage_one(root: Path, staging: Path, record: dict, copy_submission_files, limits) -> None:
+    """`stage_submissions` for one record; UserError when its notebook cannot be staged."""
+    src = root / "submitted" / record["student"] / record["assignment"]
+    dst = staging / record["student"] / record["assignment"]
+    dst.mkdir(parents=True, exist_ok=True)
+    name = f"{record['notebook']}.ipynb"
+    where = Path("submitted", record["student"], record["assignment"], name)
+    if any(p.is_symlink() for p in (src.parent, src)):
+        raise UserError(f"{where} is reached through a link; copy the student's files there instead, then merge again")
+    try:
+        fd = os.open(src / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        raise UserError(f"{where} could not be read ({err.strerror}); put the student's notebook itself there, then merge again") from None
+    with os.fdopen(fd, "rb") as notebook:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UserError(f"{where} is not a regular file; put the student's notebook itself there, then merge again")
+        with open(dst / name, "wb") as copy:
+            shutil.copyfileobj(notebook, copy)
+    copy_submission_files(src, dst, limits, skip={name}, first=("timestamp.txt",))  # the time first: late penalties
 
 
 def _merge_staged(by_assignment: dict[str, list[dict]], refused: list[str], root: Path, staging: Path, log_level: int) -> int:
@@ -772,7 +785,10 @@ def _merge_staged(by_assignment: dict[str, list[dict]], refused: list[str], root
     failed: list[str] = []
     apps = []
     for assignment, group in sorted(by_assignment.items()):  # every assignment checked before anything is written
-        stage_submissions(root, staging, group)
+        group, unstaged = stage_submissions(root, staging, group)
+        refused += unstaged
+        if not group:
+            continue
         with _in_folder(root):
             app = AutogradeApp()
             app.log.setLevel(log_level)

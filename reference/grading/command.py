@@ -272,10 +272,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         try:
             merge(records, root)
-        except UserError as err:  # keep the grading: the records can be merged once the cause is fixed
+        except (Exception, KeyboardInterrupt) as err:  # keep the grading, whatever stopped the merge: it can be merged once the cause is fixed
             kept = root / f"autograde-{args.assignment}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
             write_results(kept, records)
-            raise UserError(f"{err} (the grades are kept in {kept.name}: merge them with gan-course autograde --merge {kept.name})") from None
+            said = str(err) if isinstance(err, UserError) else f"the merge into nbgrader stopped ({type(err).__name__}: {str(err)[:200]})"
+            raise UserError(f"{said} (the grades are kept in {kept.name}: merge them with gan-course autograde --merge {kept.name})") from None
         print(f"graded {len(records)} submission(s) in {took:.0f} s into {root / 'gradebook.db'}")
     failed = [r for r in records if r.get("failed")]
     if failed:

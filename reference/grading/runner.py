@@ -105,31 +105,55 @@ def _read_notebook(path: Path):
     return nbformat.read(path, as_version=4)
 
 
-def copy_submission_files(src: Path, dst: Path, limits: Limits, skip: set[str]) -> None:
-    """The submission's own files, up to the file and disk limits: links, anything but a regular file
-    (a named pipe would hang the copy) and huge files are skipped, and each folder and file is charged
-    at least one 4 KiB block, as the disk limit charges them, so that a submission of a million empty
-    files is cut off at the budget instead of holding the grader before its limits start."""
-    budget = limits.disk_mb * 2**20 // 2
-    for folder, dirs, files in os.walk(src):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        budget -= 4096
-        if budget < 0:
-            return
-        for name in sorted(files):
-            path = Path(folder) / name
-            if name in skip:
-                continue
+MAX_COPIED_FILES = 500  # a submission's own files copied (nbgrader's merge scans a folder once per file it holds)
+MAX_COPY_DEPTH = 16  # folders below the submission's that are copied
+
+
+def copy_submission_files(src: Path, dst: Path, limits: Limits, skip: set[str], first: tuple[str, ...] = ()) -> list[str]:
+    """The submission's own files, up to the file and disk limits, `first` (names at its top, such as
+    nbgrader's timestamp.txt) before the rest: links, anything but a regular file (a named pipe would hang the
+    copy), a file with other names elsewhere (a hard link: to the model answers, on the same disk), huge
+    files, files past MAX_COPIED_FILES, folders below MAX_COPY_DEPTH and paths the system cannot open are
+    skipped, and each folder and file is charged at least one 4 KiB block, as the disk limit charges them, so
+    that a submission of a million empty files is cut off at the budget instead of holding the grader before
+    its limits start. Returns the paths (relative to `src`) skipped."""
+    budget, copied, skipped = limits.disk_mb * 2**20 // 2, 0, []
+
+    def copy(path: Path) -> None:
+        nonlocal budget, copied
+        try:
             info = path.lstat()
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            size = max(info.st_size, 4096)
-            if info.st_size > limits.file_mb * 2**20 or size > budget:
-                continue
-            budget -= size
-            target = dst / path.relative_to(src)
+        except FileNotFoundError:
+            return
+        except OSError:  # a path too long to open
+            skipped.append(str(path.relative_to(src)))
+            return
+        size = max(info.st_size, 4096)
+        if (not stat.S_ISREG(info.st_mode) or info.st_nlink > 1 or info.st_size > limits.file_mb * 2**20 or size > budget
+                or copied >= MAX_COPIED_FILES):
+            skipped.append(str(path.relative_to(src)))
+            return
+        budget -= size
+        copied += 1
+        target = dst / path.relative_to(src)
+        try:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
+        except OSError:
+            skipped.append(str(path.relative_to(src)))
+
+    for name in first:
+        copy(src / name)
+    for folder, dirs, files in os.walk(src):
+        depth = len(Path(folder).relative_to(src).parts)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < MAX_COPY_DEPTH else []
+        budget -= 4096
+        if budget < 0:
+            break
+        for name in sorted(files):
+            if name not in skip and not (depth == 0 and name in first):
+                copy(Path(folder) / name)
+    return skipped
 
 
 def _text(value: str, limit: int) -> str:

@@ -74,29 +74,37 @@ def resolve_probe(name: str) -> Callable:
     return fn
 
 
+MAX_LISTED_FOLDERS = 10_000  # folders `scratch_files` looks into at the most
+
+
 def scratch_files(scratch: Path, under: str | os.PathLike = ".", max_depth: int | None = None) -> list[Path]:
     """Regular files below `scratch`/`under` (links and special files skipped), relative to
-    `under`, sorted; with `max_depth`, only those at most that many folders below it. Every folder
-    is opened without following a link, `under` and those on the way to it included, so a link the
-    student's code put in a folder's place (even while this runs) lists nothing outside scratch."""
-    try:
-        top = _open_folder(Path(scratch), under)
-    except OSError:
-        return []
-    found = []
-    try:
-        for folder, dirs, files, fd in os.fwalk(".", dir_fd=top):
-            depth = 0 if folder == "." else len(Path(folder).parts)
-            dirs[:] = sorted(dirs) if max_depth is None or depth < max_depth else []
-            for name in files:
-                try:
-                    info = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                except OSError:
-                    continue
-                if stat.S_ISREG(info.st_mode):
-                    found.append(Path(folder, name) if folder != "." else Path(name))
-    finally:
-        os.close(top)
+    `under`, sorted; with `max_depth`, only those at most that many folders below it (at most
+    MAX_LISTED_FOLDERS folders in all). Every folder is opened from scratch down, each step without
+    following a link and only as a folder (`_open_folder`), so a link the student's code puts in a
+    folder's place, even while this runs, is neither followed nor opened (os.fwalk opened what such a
+    race put there)."""
+    found: list[Path] = []
+    pending, visited = [Path()], 0
+    while pending and visited < MAX_LISTED_FOLDERS:
+        relative = pending.pop()
+        visited += 1
+        try:
+            fd = _open_folder(Path(scratch), Path(under) / relative)
+        except OSError:  # a link or a file in the folder's place, or gone
+            continue
+        try:
+            with os.scandir(fd) as entries:
+                listed = [(entry.name, entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False)) for entry in entries]
+        except OSError:
+            listed = []
+        finally:
+            os.close(fd)
+        for name, is_dir, is_file in listed:
+            if is_file:
+                found.append(relative / name)
+            elif is_dir and (max_depth is None or len(relative.parts) < max_depth):
+                pending.append(relative / name)
     return sorted(found)
 
 
@@ -122,7 +130,7 @@ def _open_folder(scratch: Path, relative: str | os.PathLike) -> int:
         for part in parts:
             if part == ".." or os.sep in part:
                 raise OSError(f"{relative} leaves the scratch folder")
-            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
             os.close(fd)
             fd = inner
     except BaseException:

@@ -1093,6 +1093,12 @@ def repeated_draw_fault(record: dict, batch: int) -> str | None:
     inside the step); else None."""
     later = record["later_g"][0] if record["later_g"] else []
     for (y, _), z, (y2, z2) in zip(record["g"], record["g_noise"], later):
+        if len(y) >= 2 and z.numel() and z.shape == z2.shape and torch.equal(z, z2) and not (y.shape == y2.shape and torch.equal(y, y2)):
+            return (
+                f"train_step gives G the very same noise z at every call (two calls on the same {batch} real images drew new "
+                f"labels but the same z): noise drawn once (a global batch of z, or a slice of fixed noise) is not new noise; "
+                f"draw z = torch.randn(B, nz) inside train_step at every step, as the task asks"
+            )
         if len(y) < 2 or y.shape != y2.shape or not torch.equal(y, y2):
             continue
         shown = ", ".join(map(str, y.tolist()[:12])) + (", ..." if len(y) > 12 else "")
