@@ -1454,7 +1454,7 @@ def test_a_d_that_mixes_labels_across_the_batch_keeps_one_of_the_label_points():
     assert checks.learning_hint(sub) == message
     assert run_check(checks.test_discriminator_uses_labels, kernel_submission(LABEL_ENCODINGS["category"][0], channels_d(), step())) == (2.0, "")
     # a batch statistic of D's features (ProGAN's minibatch standard deviation) is no mixing of labels: not charged
-    minibatch_std = channels_d(out=" + 0.1 * x.std(0).mean()")
+    minibatch_std = channels_d(out=" + 0.1 * x.std(0, correction=0).mean()")
     assert run_check(checks.test_discriminator_uses_labels, kernel_submission(LABEL_ENCODINGS["category"][0], minibatch_std, step())) == (2.0, "")
 
 

@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -118,8 +119,23 @@ def _deep_folders(top: Path, depth: int) -> None:
     os.close(fd)
 
 
+def _remove_deep_folders(top: Path) -> None:
+    """Remove what `_deep_folders` made under `top`, from the bottom up (pytest's own clean-up of old temporary
+    folders recurses, and a tree 1,000 deep left behind made it raise RecursionError in later runs)."""
+    fds = [os.open(top, os.O_RDONLY | os.O_DIRECTORY)]
+    while True:
+        try:
+            fds.append(os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fds[-1]))
+        except FileNotFoundError:
+            break
+    for k in range(len(fds) - 1, 0, -1):
+        os.close(fds[k])
+        os.rmdir("d", dir_fd=fds[k - 1])
+    os.close(fds[0])
+
+
 @pytest.fixture(scope="module")
-def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def merged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     course = tmp_path_factory.mktemp("course")
     release, source = generated_course(course, A)
     submissions = {**_forged(release, source), "b_honest": answered(release, source), "c_printed_a_lone_surrogate": answered(release, source),
@@ -156,7 +172,8 @@ def merged(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert exported.returncode == 0, exported.stderr[-2000:]
     with open(course / "grades.csv", newline="") as f:
         scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f) if row["assignment"] == A}
-    return {"course": course, "merge": done, "scores": scores, "full": full, "students": list(submissions), "too_big_cells": len(too_big.cells)}
+    yield {"course": course, "merge": done, "scores": scores, "full": full, "students": list(submissions), "too_big_cells": len(too_big.cells)}
+    _remove_deep_folders(course / "submitted" / "h_a_named_pipe" / A)
 
 
 def test_forged_metadata_stops_no_one_and_every_student_is_recorded(merged):
@@ -277,7 +294,10 @@ def test_the_copy_of_a_submission_survives_deep_trees_long_paths_hard_links_and_
     (src / "many").mkdir()
     for k in range(MAX_COPIED_FILES + 50):
         (src / "many" / f"{k:05d}").touch()
-    skipped = copy_submission_files(src, dst, Limits(disk_mb=4), skip=set(), first=("timestamp.txt",))
+    try:
+        skipped = copy_submission_files(src, dst, Limits(disk_mb=4), skip=set(), first=("timestamp.txt",))
+    finally:
+        _remove_deep_folders(src)
     assert (dst / "timestamp.txt").read_text().startswith("2026-11-23")
     assert not (dst / "answers.txt").exists() and "answers.txt" in skipped
     assert sum(1 for p in dst.rglob("*") if p.is_file()) <= MAX_COPIED_FILES
