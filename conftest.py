@@ -1,9 +1,10 @@
 """pytest settings for the whole repository: `pytest`, `pytest tests/...` and `pytest solutions/lessons/...`.
 
-The cache. `pytest_configure` points $GAN_COURSE_CACHE (where trained classifiers go, see
-reference/cache.py) at a fresh temporary folder for the session, unless the caller set it, so that
-no test, and no lesson kernel or command that a test starts, writes into the real ~/.cache; the
-folder is removed when the session ends. Under pytest-xdist the controller makes it before it
+The cache and the runs. `pytest_configure` points $GAN_COURSE_CACHE (where trained classifiers go,
+see reference/cache.py) at a fresh temporary folder for the session, unless the caller set it, so
+that no test, and no lesson kernel or command that a test starts, writes into the real ~/.cache;
+and $GAN_COURSE_RUNS (where the lessons train, reference/workdir.py) too: nbval kills its kernels,
+so a lesson's own temporary folder would outlive it. Both are removed when the session ends. Under pytest-xdist the controller makes it before it
 starts its workers, which inherit it: the workers share one cache.
 
 Threads. `pytest` runs on pytest-xdist workers (`-n auto` in pyproject.toml): one per core
@@ -37,7 +38,11 @@ from pathlib import Path
 
 import pytest
 
-_SESSION_CACHE: list[str] = []  # the temporary $GAN_COURSE_CACHE this session made, removed at its end
+SESSION_FOLDERS = {  # variable -> prefix: a temporary folder for the session unless the caller set it
+    "GAN_COURSE_CACHE": "gan-course-test-cache-",  # trained classifiers (reference/cache.py)
+    "GAN_COURSE_RUNS": "gan-course-test-runs-",  # the lessons' runs (reference/workdir.py): nbval kills its kernels
+}
+_SESSION_MADE: dict[str, str] = {}  # the folders this session made, removed at its end
 
 LONGEST_FIRST = (  # the longest first (seconds on one of 2 busy xdist workers); other files follow in their own order
     "tests/test_grading_a3_save_every_10_epochs.py",  # about 110 submissions graded in this process, each training its runs
@@ -97,9 +102,9 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"{bad} has a name that the file system encoding ({sys.getfilesystemencoding()}) cannot read; "
                 f"run pytest with PYTHONUTF8=1 (or LC_ALL=C.UTF-8)"
             )
-    if not os.environ.get("GAN_COURSE_CACHE"):  # os.environ: workers, kernels and commands inherit it
-        os.environ["GAN_COURSE_CACHE"] = tempfile.mkdtemp(prefix="gan-course-test-cache-")
-        _SESSION_CACHE.append(os.environ["GAN_COURSE_CACHE"])
+    for variable, prefix in SESSION_FOLDERS.items():
+        if not os.environ.get(variable):  # os.environ: workers, kernels and commands inherit it
+            os.environ[variable] = _SESSION_MADE[variable] = tempfile.mkdtemp(prefix=prefix)
     if hasattr(config, "workerinput") or getattr(config.option, "dist", "no") == "no":
         # a process that runs tests (an xdist worker, or pytest without workers): `reference` sets
         # the threads before the first test module imports torch. Not in the controller of workers.
@@ -107,11 +112,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for folder in _SESSION_CACHE:
+    for variable, folder in _SESSION_MADE.items():
         shutil.rmtree(folder, ignore_errors=True)
-        if os.environ.get("GAN_COURSE_CACHE") == folder:
-            del os.environ["GAN_COURSE_CACHE"]
-    _SESSION_CACHE.clear()
+        if os.environ.get(variable) == folder:
+            del os.environ[variable]
+    _SESSION_MADE.clear()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -213,7 +213,10 @@ def test_visible_checks_in_the_students_kernel(tmp_path):
     wrong = submission(tmp_path, explicit(last_conv="nn.ConvTranspose2d(ngf, 1, 3, 2, 1, bias=False)", extra_14=BLOCK_14))
     for path, expected in ((SOLUTION, 2.0), (wrong, 0.0)):
         local = execute_notebook(path)
-        assert run_check(checks["test_output_shape"], local)[0] == expected
+        try:
+            assert run_check(checks["test_output_shape"], local)[0] == expected
+        finally:
+            local.close()  # removes its copy of the notebook's folder
 
 
 def test_learning_hint_names_a_fault_in_the_code_before_the_collapse_it_causes():

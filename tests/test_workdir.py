@@ -1,0 +1,87 @@
+"""reference/workdir.py: a lesson's runs do not outlive its kernel, unless the student asks to keep them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from reference.errors import UserError
+from reference.workdir import RUNS_ENV, lesson_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MAKE_RUNS = (
+    "from reference.workdir import lesson_folder\n"
+    "WORK = lesson_folder('02')\n"
+    "(WORK / 'run').mkdir()\n"
+    "(WORK / 'run' / 'metrics.csv').write_text('epoch\\n1\\n')\n"
+    "print(WORK)\n"
+)
+
+
+def _env(**changes: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def test_the_runs_of_a_notebook_are_removed_when_its_kernel_shuts_down(tmp_path: Path, monkeypatch):
+    """What a student's "Restart Kernel" or "Shut Down" does: the kernel exits, and its runs go."""
+    monkeypatch.delenv(RUNS_ENV, raising=False)  # the kernel inherits this process's environment
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(MAKE_RUNS)])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    work = Path(nb.cells[0].outputs[0]["text"].strip())
+    assert work.name.startswith("gan-course-02-")
+    assert not work.exists(), f"{work} outlived the kernel that made it"
+
+
+def test_a_process_that_exits_removes_its_runs_and_they_live_until_then():
+    code = MAKE_RUNS + "import pathlib; assert (WORK / 'run' / 'metrics.csv').is_file()\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env=_env(**{RUNS_ENV: None}), check=True).stdout
+    work = Path(out.strip())
+    assert work.name.startswith("gan-course-02-") and not work.exists()
+
+
+def test_GAN_COURSE_RUNS_keeps_every_run_of_the_notebook_in_a_fresh_folder(tmp_path: Path):
+    keep = tmp_path / "my runs"
+    outs = [subprocess.run([sys.executable, "-c", MAKE_RUNS], capture_output=True, text=True, cwd=ROOT,
+                           env=_env(**{RUNS_ENV: str(keep)}), check=True).stdout.strip() for _ in range(2)]
+    first, second = map(Path, outs)
+    assert first != second and first.parent == second.parent == keep
+    assert first.name.startswith("02-") and second.name.startswith("02-")
+    assert (first / "run" / "metrics.csv").read_text() == "epoch\n1\n"  # kept after the process ended
+    assert (second / "run" / "metrics.csv").is_file()
+
+
+def test_a_GAN_COURSE_RUNS_that_cannot_hold_folders_is_one_line_naming_the_variable(tmp_path: Path, monkeypatch):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(RUNS_ENV, str(blocker))
+    with pytest.raises(UserError) as err:
+        lesson_folder("03")
+    message = str(err.value)
+    assert "\n" not in message and RUNS_ENV in message and "unset it" in message
+
+
+@pytest.mark.parametrize("folder", ["lessons", "solutions/lessons"])
+def test_no_lesson_leaves_a_temporary_folder_behind(folder: str):
+    """Every lesson trains in `lesson_folder`: a tempfile.mkdtemp of its own was never removed (each
+    smoke run of the lessons left about 400 MB in /tmp)."""
+    for path in sorted((ROOT / folder).glob("0*.ipynb")):
+        code = "\n".join(c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+                         for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        assert "mkdtemp" not in code, f"{path.name} makes a temporary folder that nothing removes"
+        if "WORK =" in code:
+            assert "lesson_folder(" in code, path.name
