@@ -12,6 +12,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -34,8 +35,10 @@ def torchrun(target: list[str], argv: list[str], extra_env: dict | None = None) 
     No time limit: a slow machine is no failure. A rank stuck in a collective still ends: gloo's
     collectives time out after 30 minutes, and torchrun then stops the other rank."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(extra_env or {})}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *target, *argv]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    with tempfile.TemporaryDirectory(prefix="gan-course-torchrun-") as logs:  # else torchrun leaves /tmp/torchelastic_*
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--log-dir", logs,
+               *target, *argv]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, (
         f"torchrun exited with {proc.returncode}: {' '.join(cmd)}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-6000:]}"
     )
