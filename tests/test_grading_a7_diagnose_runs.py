@@ -551,3 +551,32 @@ def test_a_choice_labelled_with_a_dash_or_brackets_is_that_choice_and_a_note_is_
         "diagnosis['run_e'] = 'lr_off_by_10 (too low)' is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES)
         + "; write one key alone and give your reasons in the explanation cell: a note or a second choice beside the key "
         "is not read"))
+
+
+def test_the_ways_of_writing_a_choice_combine():
+    """Each way of writing a choice holds together with the others: words run together and in the plural
+    ("checker board artifacts"), written out and in the singular ("discriminator win"), a description without
+    its leading article ("learning rate a factor 10 off"), a multiplication sign ("10×"). Each of these lost
+    the run's points and the format check's before."""
+    names = helpers()
+    listings = {"FAILURES": names["FAILURES"], "FIXES": names["FIXES"]}
+    fake = Fake(diagnosis={**RIGHT_DIAGNOSIS, "run_b": "checker board artifacts", "run_c": "discriminator win"},
+                fix=RIGHT_FIX, **listings)
+    assert run_check(CHECKS.test_answers_are_well_formed, fake) == (2.0, "")
+    assert run_check(CHECKS.test_run_b_diagnosis, fake) == (2.0, "")
+    assert run_check(CHECKS.test_run_c_diagnosis, fake) == (2.0, "")
+    for written in ("learning rate a factor 10 off", "lr off by 10×", "The learning rate off by a factor of 10"):
+        assert run_check(CHECKS.test_run_e_diagnosis, Fake(diagnosis={"run_e": written}, **listings)) == (2.0, ""), written
+    assert run_check(CHECKS.test_run_b_diagnosis, Fake(diagnosis={"run_b": "checker board noise"}, **listings)) == (
+        0.0, "diagnosis['run_b'] = 'checker board noise' is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES))
+
+
+@pytest.mark.parametrize("value", ["label smoothing (one-sided)", "spectral norm (SN)", "Spectral normalization, or EMA",
+                                   "one-sided label smoothing / lr_d"])
+def test_a_key_of_several_words_with_a_note_is_told_to_stand_alone(value):
+    names = helpers()
+    listings = {"FAILURES": names["FAILURES"], "FIXES": names["FIXES"]}
+    got = run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": value}, **listings))
+    assert got == (0.0, f"fix['run_c'] = {value!r} is not one of FIXES' keys: " + ", ".join(CHECKS.FIXES)
+                   + "; write one key alone and give your reasons in the explanation cell: a note or a second choice "
+                   "beside the key is not read"), got

@@ -92,32 +92,30 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
             given, wanted = ("a fix", "the failure") if allowed is FAILURES else ("a failure", "a fix for it")
             raise AssertionError(f"{name}[{run!r}] = {value!r} is {given}, one of {other_listing}' keys; {name} names "
                                  f"{wanted}, one of {listing}' keys: {', '.join(allowed)}")
-        opening = re.match(r"\s*([A-Za-z_]\w*)\s*([(\[:;,/|+\u2013\u2014-]|or\b|and\b)", value)  # a key, then a note or another choice
-        alone = as_key(opening[1], allowed) if opening else None
+        alone = key_before_note(submission, listing, value, allowed)
         note = ("; write one key alone and give your reasons in the explanation cell: a note or a second choice beside "
                 "the key is not read") if alone else ""
         raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}{note}")
     return key
 
 
+def key_before_note(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
+    """The key that `value` opens with before a note or a second choice ("lr_d (TTUR)", "label smoothing
+    (one-sided)", "spectral norm, or EMA"), else None."""
+    for mark in re.finditer(r"\s*(?:[(\[:;,/|+\u2013\u2014-]|\bor\b|\band\b)", value):
+        head = value[: mark.start()]
+        key = (as_key(head, allowed) or described(submission, listing, head, allowed)) if head.strip() else None
+        if key is not None:
+            return key
+    return None
+
+
 def as_key(value: str, allowed: tuple[str, ...]) -> str | None:
-    """The key in `allowed` that `value` spells (loosely: see `spelled`, `unseparated`, `written_out`, `singular`),
-    else None."""
+    """The key in `allowed` that `value` spells (loosely: see `canonical`), else None."""
     key = spelled(value)
-    return key if key in allowed else unseparated(value, allowed) or written_out(value, allowed) or in_number(value, allowed)
-
-
-def singular(words: str) -> str:
-    """Spelled words (see `spelled`) each in the singular, British "artefact" as "artifact": how a choice is matched
-    whatever its number ("oscillations", "checkerboard artifact", "logit loss", "D win")."""
-    words = words.replace("artefact", "artifact")
-    return "_".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words.split("_"))
-
-
-def in_number(value: str, allowed: tuple[str, ...]) -> str | None:
-    """The key in `allowed` that `value` spells with a word in the other number (plural for singular or the
-    reverse) or in British spelling, else None."""
-    found = [key for key in allowed if singular(key) == singular(spelled(value))]
+    if key in allowed:
+        return key
+    found = [key for key in allowed if canonical(key) == canonical(value)]
     return found[0] if len(found) == 1 else None
 
 
@@ -129,15 +127,7 @@ def spelled(value: str) -> str:
     """A choice as a key is spelled: case, surrounding spaces, quotes and closing punctuation (". , ; : ! ?"), and the
     separators between words forgiven ("D wins", "d-wins", " D_Wins ", "`d_wins`" and "d_wins." are "d_wins")."""
     value = value.strip().strip(QUOTES).strip().rstrip(".,;:!?").strip().strip(QUOTES).strip()
-    return re.sub(SEPARATORS, "_", value.lower())
-
-
-def unseparated(value: str, allowed: tuple[str, ...]) -> str | None:
-    """The key in `allowed` that `value` spells with its words run together, else None: camelCase and
-    words without separators ("dWins", "labelSmoothing", "nan_logsigmoid") are the key they spell."""
-    bare = re.sub(SEPARATORS, "", spelled(value))
-    found = [key for key in allowed if key.replace("_", "") == bare]
-    return found[0] if len(found) == 1 else None
+    return re.sub(SEPARATORS, "_", value.lower().replace("\u00d7", "x"))  # "10×" is "10x"
 
 
 WRITTEN_OUT = {  # the words a key abbreviates, as students write them out: "learning rate" is lr, "10x" is 10
@@ -147,14 +137,25 @@ WRITTEN_OUT = {  # the words a key abbreviates, as students write them out: "lea
 }
 
 
-def written_out(value: str, allowed: tuple[str, ...]) -> str | None:
-    """The key in `allowed` that `value` spells with its abbreviations written out ("spectral normalization",
-    "learning rate off by 10", "discriminator wins", "exponential moving average"), else None."""
-    words = f"_{spelled(value)}_"
+def singular(word: str) -> str:
+    """A word in the singular, British "artefact" as "artifact" ("oscillations", "artefacts", "wins")."""
+    word = word.replace("artefact", "artifact")
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def canonical(value: str) -> str:
+    """What a choice says, however it is written: `spelled`, without a leading article, its abbreviations
+    written out ("learning rate", "discriminator", "spectral normalization", "a factor of 10", "10x" are lr, d,
+    spectral norm, 10), each word in the singular, and its words run together or not ("checker board",
+    "dWins", "labelSmoothing"), all at once: "discriminator win", "checker board artifacts" and "learning rate
+    a factor 10 off" are "d_wins", the description "checkerboard artifacts" and "a learning rate a factor 10 off"."""
+    camel = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", value.strip())  # camelCase: its words apart
+    words = f"_{spelled(camel)}_"
+    for article in ("_a_", "_an_", "_the_"):
+        words = words[len(article) - 1:] if words.startswith(article) else words
     for long, short in WRITTEN_OUT.items():
         words = words.replace(f"_{long}_", f"_{short}_")
-    words = words.strip("_")
-    return words if words in allowed else unseparated(words, allowed)
+    return "".join(singular(word) for word in words.split("_") if word)
 
 
 def described(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
@@ -167,7 +168,7 @@ def described(submission, listing: str, value: str, allowed: tuple[str, ...]) ->
     if not isinstance(descriptions, dict):
         return None
     found = [key for key, text in descriptions.items()
-             if key in allowed and isinstance(text, str) and singular(spelled(value)) in map(singular, description_forms(text))]
+             if key in allowed and isinstance(text, str) and canonical(value) in description_forms(text)]
     return found[0] if len(found) == 1 else None
 
 
@@ -197,11 +198,11 @@ def labelled(submission, listing: str, value: str, allowed: tuple[str, ...]) -> 
 
 
 def description_forms(text: str) -> set[str]:
-    """A description as a student may copy it, each form spelled: whole, the name before its colon
+    """A description as a student may copy it, each form `canonical`: whole, the name before its colon
     ("checkerboard artifacts", "NaN", "one-sided label smoothing"), and either without a closing parenthesis
     ("a learning rate a factor 10 off")."""
     forms = {text, text.split(":", 1)[0]}
-    return {spelled(form) for form in forms} | {spelled(re.sub(r"\s*\([^()]*\)\s*$", "", form)) for form in forms}
+    return {canonical(form) for form in forms} | {canonical(re.sub(r"\s*\([^()]*\)\s*$", "", form)) for form in forms}
 
 
 @check(points=2, visible=True)
