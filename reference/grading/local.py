@@ -30,7 +30,8 @@ from typing import Any
 
 from reference.errors import UserError
 from reference.grading.checks import CheckNotFound, is_check, quiet, run_check, title
-from reference.grading.notebook import CellError, NoIPython, first_source_line, is_test_cell, run_cell
+from reference.grading.magics import install
+from reference.grading.notebook import CellError, first_source_line, is_test_cell, run_cell
 from reference.grading.submission import LocalSubmission
 
 __all__ = ["course_root", "check_module_path", "execute_notebook", "find_check", "grade", "load_checks", "score_line", "try_it"]
@@ -222,7 +223,8 @@ def execute_notebook(path: str | os.PathLike) -> ExecutedNotebook:
     module = types.ModuleType(f"gan_course_submission_{_counter}")
     sys.modules[module.__name__] = module  # classes defined in cells can be pickled and inspected
     namespace = module.__dict__
-    namespace.update({"__builtins__": builtins, "get_ipython": NoIPython})
+    namespace["__builtins__"] = builtins
+    install(namespace)  # get_ipython (its magics) and display, as a kernel gives them
     errors: list[CellError] = []
     with _environment(workdir):
         for index, cell in enumerate(nb.cells):

@@ -168,7 +168,10 @@ def assigned_names(tree: ast.AST) -> set[str]:
 
 
 def defines(source: str, name: str) -> bool:
-    """Does this cell source bind `name` at its top level? (A regex guess if it does not parse.)"""
+    """Does this cell source bind `name` at its top level (in its body, under a cell magic such as
+    %%time)? (A regex guess if it does not parse.)"""
+    if source.lstrip().startswith("%%"):
+        source = source.lstrip().partition("\n")[2]
     try:
         return name in assigned_names(ast.parse(python_source(source)))
     except SyntaxError:
@@ -201,36 +204,22 @@ def python_source(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
-class NoIPython:
-    """`get_ipython()` for cells run outside a kernel: magics and shell commands do nothing."""
-
-    def run_line_magic(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def run_cell_magic(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def system(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def getoutput(self, *args: Any, **kwargs: Any) -> list[str]:
-        return []
-
-
 _NO_VALUE = object()
 
 
-def run_cell(source: str, namespace: dict, index: int) -> Any:
+def run_cell(source: str, namespace: dict, index: int | str, local_ns: Any = None) -> Any:
     """Run one cell's code in `namespace` as a kernel would; return its last expression's value
-    (or a private sentinel when the cell ends in a statement or the value is None)."""
-    tree = ast.parse(python_source(source), filename=f"<cell {index}>")
+    (or a private sentinel when the cell ends in a statement or the value is None). `local_ns`: the
+    locals, when they are not the namespace (a line magic inside a function)."""
+    filename = f"<cell {index}>"
+    tree = ast.parse(python_source(source), filename=filename)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
-    exec(compile(tree, f"<cell {index}>", "exec"), namespace)  # noqa: S102 - running the notebook is the point
+    exec(compile(tree, filename, "exec"), namespace, local_ns)  # noqa: S102 - running the notebook is the point
     if last is None:
         return _NO_VALUE
-    value = eval(compile(last, f"<cell {index}>", "eval"), namespace)  # noqa: S307
+    value = eval(compile(last, filename, "eval"), namespace, local_ns)  # noqa: S307
     return _NO_VALUE if value is None else value
 
 

@@ -201,12 +201,14 @@ class Worker:
         """Run `cells` in order, as a kernel would, each interrupted past `cell_s` seconds (0: never);
         one reply per cell, then {"done": True}."""
         from reference.grading.checks import first_line
-        from reference.grading.notebook import CellError, NoIPython, first_source_line, has_value, run_cell
+        from reference.grading.magics import install
+        from reference.grading.notebook import CellError, first_source_line, has_value, run_cell
 
         module = types.ModuleType("__main__")
         sys.modules["__main__"] = module  # classes defined in cells pickle and inspect as in a kernel
         self.namespace = module.__dict__
-        self.namespace.update({"__builtins__": __builtins__, "get_ipython": NoIPython})
+        self.namespace["__builtins__"] = __builtins__
+        install(self.namespace)  # get_ipython (its magics) and display, as a kernel gives them
         for count, cell in enumerate(cells, start=1):
             index, source = cell["index"], cell["source"]
             out = Capture()
