@@ -241,6 +241,12 @@ CLIP_MISTAKES = {
     "no no_grad": ("""
         for p in critic.parameters():
             p.clamp_(-c, c)""", ["leaf Variable", "torch.no_grad()"]),
+    "top-level modules only": ("""
+        with torch.no_grad():
+            for module in critic.children():
+                for name in ("weight", "bias"):
+                    if getattr(module, name, None) is not None:
+                        getattr(module, name).clamp_(-c, c)""", ["nested", "critic.children()", "critic.parameters()"]),
     "bounds swapped": ("""
         with torch.no_grad():
             for p in critic.parameters():

@@ -288,17 +288,22 @@ def test_critic_estimate(submission):
 
 
 def _clip_critic() -> nn.Module:
-    """A critic with weights, biases and BatchNorm (parameters and running-statistic buffers), many beyond 0.05."""
-    critic = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+    """A critic with weights, biases and BatchNorm (parameters and running-statistic buffers), many beyond 0.05,
+    its first block nested as the course's DCGAN critic nests its layers (critic.children() does not reach them)."""
+    critic = nn.Sequential(nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.LeakyReLU(0.2)), nn.Linear(8, 1))
     gen = torch.Generator().manual_seed(8)
     with torch.no_grad():
         for p in critic.parameters():
             p.copy_(0.2 * torch.randn(p.shape, generator=gen))
-        critic[1].running_mean.fill_(0.5)
-        critic[1].running_var.fill_(2.0)
+        _batchnorm(critic).running_mean.fill_(0.5)
+        _batchnorm(critic).running_var.fill_(2.0)
         for p in critic.parameters():
             p.grad = 0.3 * torch.randn(p.shape, generator=gen)
     return critic
+
+
+def _batchnorm(critic: nn.Module) -> nn.BatchNorm1d:
+    return critic[0][1]
 
 
 @check(points=1, visible=True)
@@ -319,7 +324,7 @@ def test_clip_weights_(submission):
             raise AssertionError("clip_weights_ raised RuntimeError (a leaf Variable that requires grad is being used "
                                  "in an in-place operation): autograd refuses to change parameters in place while it "
                                  "records; clamp them inside `with torch.no_grad():`") from None
-        if torch.equal(critic[1].running_mean, torch.full((8,), 0.5)):
+        if torch.equal(_batchnorm(critic).running_mean, torch.full((8,), 0.5)):
             raise
         raise AssertionError(f"clip_weights_ raised RuntimeError ({err}) after it had clamped BatchNorm's running "
                              f"mean: it goes over the buffers as well as the parameters (state_dict() or buffers() "
@@ -336,6 +341,12 @@ def test_clip_weights_(submission):
                                  "[-c, c] after the optimizer's step")
         raise AssertionError("no parameter changed: p = p.clamp(-c, c) makes a new tensor and leaves the critic as it "
                              "was; clamp in place, p.clamp_(-c, c), inside torch.no_grad()")
+    clipped = [name for name, p in after.items() if torch.equal(p.detach(), expected.get_parameter(name).detach())]
+    missed = [name for name in after if name not in clipped and name in unchanged]
+    if missed and all(name.count(".") > 1 for name in missed) and any(name.count(".") == 1 for name in clipped):
+        raise AssertionError(f"{', '.join(missed)} are not clipped: they belong to a block nested inside the critic, which "
+                             f"critic.children() does not reach (only its top-level modules); iterate over "
+                             f"critic.parameters(), which goes into every submodule")
     for name, p in after.items():
         if torch.equal(p.detach(), expected.get_parameter(name).detach()):
             continue
@@ -357,7 +368,7 @@ def test_clip_weights_(submission):
         raise AssertionError(f"{name} is {value.flatten()[:3].tolist()}..., expected "
                              f"{expected.get_parameter(name).detach().flatten()[:3].tolist()}...: clamp each value to "
                              f"[-c, c] and leave the ones inside unchanged")
-    bn = critic[1]
+    bn = _batchnorm(critic)
     if not (torch.equal(bn.running_mean, torch.full((8,), 0.5)) and torch.equal(bn.running_var, torch.full((8,), 2.0))):
         raise AssertionError("it changed BatchNorm's running statistics (buffers, not parameters): clip only "
                              "critic.parameters(), what the optimizer trains")
