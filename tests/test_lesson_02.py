@@ -334,6 +334,20 @@ WRONG = {
                        "D's parameters did not change and hold no gradient: call loss_d.backward()"),
     "d: zero_grad between backward and step": ("d_step", d_step(zero="pass", step="opt_d.zero_grad(); opt_d.step()"),
                                                "D's parameters did not change and hold no gradient"),
+    # each term backward on its own, D's gradients zeroed between them: the real term's are lost
+    "d: zero_grad between the terms' backward calls": ("d_step", """
+def d_step(G, D, opt_d, real, z):
+    fake = G(z).detach()
+    loss_real = F.binary_cross_entropy_with_logits(D(real), torch.ones(real.shape[0]))
+    loss_fake = F.binary_cross_entropy_with_logits(D(fake), torch.zeros(fake.shape[0]))
+    opt_d.zero_grad()
+    loss_real.backward()
+    opt_d.zero_grad()
+    loss_fake.backward()
+    opt_d.step()
+    return loss_real + loss_fake
+""", "D moved as its fake term alone moves it, although both terms' gradients reached D: a zero_grad between the two "
+     "backward() calls cleared the real term's"),
     "d: steps twice": ("d_step", d_step(step="opt_d.step(); opt_d.step()"), "moved twice as far"),
     "d: backward on V, returns -V": (
         "d_step", d_step(loss="F.logsigmoid(logits_real).mean() + F.logsigmoid(-logits_fake).mean()",

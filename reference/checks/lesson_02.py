@@ -245,10 +245,11 @@ def fresh_grads(params, leftover: list[Tensor]) -> bool:
                for p, g in zip(params, leftover))
 
 
-def one_term_fault(sc: Scene, after: Tensor) -> str | None:
+def one_term_fault(sc: Scene, after: Tensor, backwards: int = 1) -> str | None:
     """Whether D's parameters `after` the step are where one of its loss's two terms alone takes them: D's
     logits on the other batch detached (D(G(z)).detach(), or scored under torch.no_grad()), so that term's
-    value counts but gives D no gradient; None otherwise."""
+    value counts but gives D no gradient; or, when gradients reached D in more than one backward pass
+    (`backwards`), a zero_grad between the two terms' backward() calls, which cleared the first; None otherwise."""
     G, D = networks(sc.G0, sc.D0)
     with torch.no_grad():
         fake = G(sc.z)
@@ -258,6 +259,10 @@ def one_term_fault(sc: Scene, after: Tensor) -> str | None:
         step = torch.cat([g.reshape(-1) for g in torch.autograd.grad(term(), params)])
         if close(after, before - LR * step):
             other = "fake" if name == "real" else "real"
+            if backwards > 1:
+                return (f"D moved as its {name} term alone moves it, although both terms' gradients reached D: a zero_grad "
+                        f"between the two backward() calls cleared the {other} term's; call opt_d.zero_grad() once, before "
+                        f"the first backward(), or call backward() once on the sum of the two terms")
             return (f"D moved as its {name} term alone moves it: D's logits on the {other} batch carry no gradient (detached, "
                     f"or scored under torch.no_grad()), so that term counts in loss_d but D never learns from it; detach "
                     f"G's output, D(G(z).detach()), never D's logits")
@@ -455,8 +460,14 @@ def test_d_step(submission):
         opt_d = torch.optim.SGD(D.parameters(), lr=LR)
         before_g = flat(G.parameters())
         seen = record_inputs(G)
-        with StepsTaken() as stepped:
-            out = d_step(G, D, opt_d, sc.real.clone(), sc.z.clone())
+        first = next(D.parameters())
+        backwards: list[bool] = []  # a gradient accumulated into D's first parameter: one per backward pass through D
+        hook = first.register_post_accumulate_grad_hook(lambda _p: backwards.append(True))
+        try:
+            with StepsTaken() as stepped:
+                out = d_step(G, D, opt_d, sc.real.clone(), sc.z.clone())
+        finally:
+            hook.remove()
     loss = as_loss(out, "d_step(G, D, opt_d, real, z)", "loss_d")
     if not same(loss, sc.loss_d):
         fault = other_z(seen, sc.z, "d_step")
@@ -476,7 +487,7 @@ def test_d_step(submission):
         "on, or keep G out of D's loss by scoring G(z).detach() instead")
     fault = update_fault("D", "opt_d", "loss_d", flat(D.parameters()), flat_state(D, sc.D0), flat_state(D, sc.D1),
                          torch.cat([g.reshape(-1) for g in sc.leftover_d]), fresh_grads(D.parameters(), sc.leftover_d))
-    assert fault is None, one_term_fault(sc, flat(D.parameters())) or fault
+    assert fault is None, one_term_fault(sc, flat(D.parameters()), len(backwards)) or fault
     fault = other_optimiser(stepped, opt_d, "opt_d", "d_step")
     assert fault is None, fault
 
