@@ -705,41 +705,64 @@ COMMANDS = {
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived (Slurm's time limit, JupyterHub's culler, `kill PID`): stop as Ctrl-C stops."""
+    """SIGTERM or SIGHUP arrived (Slurm's time limit, JupyterHub's culler, `kill PID`, a closed terminal or
+    SSH session): stop as Ctrl-C stops. `why`: the signal and what usually sends it."""
+
+    def __init__(self, why: str = "SIGTERM (a time limit, a culler or kill)") -> None:
+        super().__init__(why)
+        self.why = why
+
+
+STOPS = {"SIGTERM": "SIGTERM (a time limit, a culler or kill)", "SIGHUP": "SIGHUP (the terminal or SSH session closed)"}
 
 
 @contextmanager
-def _sigterm_as_interrupt(command: str) -> Iterator[None]:
-    """While the command runs, SIGTERM raises `Terminated` (a KeyboardInterrupt) in the main thread, so
-    that it unwinds like Ctrl-C: atomic writes finish or are removed, locks and bars are released, and one
-    line says how to resume; without it the process died at once, silently, with status 143. A second
-    SIGTERM during that clean-up is ignored (a scheduler's SIGKILL still ends it). Elsewhere than the main
-    thread (signal handlers cannot be set there) nothing changes, nor for autograde: the grader counts an
+def _signals_as_interrupt(command: str, exiting: bool) -> Iterator[None]:
+    """While the command runs, SIGTERM and SIGHUP raise `Terminated` (a KeyboardInterrupt) in the main
+    thread, so that they unwind like Ctrl-C: atomic writes finish or are removed, locks and bars are
+    released, and one line says how to resume; without it the process died at once, silently, with status
+    143 (129 for a closed terminal). After the first of these or of Ctrl-C, every later one is ignored
+    until the command has cleaned up (a second Ctrl-C printed a traceback from Python's exit and ended
+    with the signal's status; a scheduler's SIGKILL still ends it). Elsewhere than the main thread
+    (signal handlers cannot be set there) nothing changes, nor for autograde: the grader counts an
     interrupt inside a check as that check's failure, so a grading job stopped by SIGTERM would record
-    wrong grades instead of none."""
+    wrong grades instead of none. `exiting`: the process ends with the command (the `gan-course` command
+    itself), so once stopped it ignores them to its end, Python's own exit included; otherwise (a caller
+    that passes argv, such as the tests) the handlers are given back."""
     import signal
     import threading
 
     if command == "autograde" or threading.current_thread() is not threading.main_thread():
         yield
         return
+    numbers = [signal.SIGINT] + [getattr(signal, name) for name in STOPS if hasattr(signal, name)]
+    stopped = []
 
     def stop(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Terminated
+        for number in numbers:
+            signal.signal(number, signal.SIG_IGN)
+        stopped.append(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(STOPS[signal.Signals(signum).name])
 
-    before = signal.signal(signal.SIGTERM, stop)
+    before = {number: signal.getsignal(number) for number in numbers}
+    for number in numbers:
+        if before[number] is not signal.SIG_IGN:  # a command started with `nohup` keeps ignoring SIGHUP
+            signal.signal(number, stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, before)
+        if not (stopped and exiting):
+            for number, handler in before.items():
+                signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
 
 def main(argv: list[str] | None = None) -> int:
     with _one_line_warnings(), _printable_stdout():
         args = build_parser().parse_args(argv)
         try:
-            with _sigterm_as_interrupt(args.command):
+            with _signals_as_interrupt(args.command, exiting=argv is None):
                 return COMMANDS[args.command](args)
         except UserError as err:
             _close_bars()
@@ -871,7 +894,7 @@ def _one_line_warnings() -> Iterator[None]:
 
 def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt | None = None) -> str:
     """The line for Ctrl-C or SIGTERM: what stopped it, how to resume a training run, which folder it left."""
-    what = "stopped by SIGTERM (a time limit, a culler or kill)" if isinstance(err, Terminated) else "interrupted"
+    what = f"stopped by {err.why}" if isinstance(err, Terminated) else "interrupted"
     run = getattr(args, "run_dir", None)
     if run is None:
         return what

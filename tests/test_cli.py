@@ -1194,10 +1194,20 @@ def test_an_unknown_classifier_dataset_is_named_with_the_choices(capfd):
 # ---- SIGTERM, lock files, sample counts of the metrics ---------------------------------------------
 
 
-def test_sigterm_mid_run_is_one_line_and_the_run_resumes(capfd, tmp_path):
+STOPPED_BY = {
+    "SIGTERM": "stopped by SIGTERM (a time limit, a culler or kill)",
+    "SIGHUP": "stopped by SIGHUP (the terminal or SSH session closed)",
+    "SIGINT": "interrupted",
+}
+
+
+@pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGHUP",), ("SIGINT", "SIGINT"), ("SIGTERM", "SIGINT")])
+def test_a_stop_mid_run_is_one_line_and_the_run_resumes(capfd, tmp_path, signals):
     """SIGTERM (Slurm's time limit, JupyterHub's culler, `kill`) ended the run at once with status 143 and
-    nothing on stderr. Now it stops as Ctrl-C does: the bar closed, one last line naming the folder to
-    resume, status 2, no temporary or lock file left, and --resume finishes the run."""
+    nothing on stderr, SIGHUP (a closed terminal) with 129; a second Ctrl-C during the clean-up of the first
+    printed a traceback from Python's exit and ended with the signal's status. Now each stops as one Ctrl-C
+    does: the bar closed, one last line naming the folder to resume, status 2, no temporary or lock file
+    left, and --resume finishes the run."""
     run = tmp_path / "run"
     last = run / "checkpoints" / "last.pt"
     locks = tmp_path / "tmp"
@@ -1208,20 +1218,24 @@ def test_sigterm_mid_run_is_one_line_and_the_run_resumes(capfd, tmp_path):
             [console_script(), *TRAIN, "--progress", "--model", "dcgan", "--ngf", "8", "--ndf", "8", "--epochs", "100",
              "--out", str(run)],
             stdout=subprocess.DEVNULL, stderr=stderr, env={**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(locks)},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl-C as a terminal's command gets it
         )  # fmt: skip
         try:
             while not last.exists():  # no deadline: a run that ends without last.pt fails here
                 assert proc.poll() is None, f"training exited early: {log.read_text()[-2000:]}"
                 time.sleep(0.02)
             time.sleep(0.4)  # part-way through a later epoch
-            os.kill(proc.pid, signal.SIGTERM)
+            for name in signals:
+                if proc.poll() is None:
+                    os.kill(proc.pid, getattr(signal, name))
+                    time.sleep(0.01)  # the second arrives during the clean-up of the first
             proc.wait()
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
     err = log.read_text()
-    expected = f"gan-course: error: stopped by SIGTERM (a time limit, a culler or kill); resume the run with: gan-course train --resume {shlex.quote(str(run))}"
+    expected = f"gan-course: error: {STOPPED_BY[signals[0]]}; resume the run with: gan-course train --resume {shlex.quote(str(run))}"
     assert proc.returncode == 2, f"status {proc.returncode}; stderr ends: {err[-500:]!r}"
     assert err.endswith("\n" + expected + "\n"), f"the stop is not the last line of its own: {err[-500:]!r}"
     assert "Traceback" not in err
@@ -1230,7 +1244,7 @@ def test_sigterm_mid_run_is_one_line_and_the_run_resumes(capfd, tmp_path):
     done = load_checkpoint(last)["epoch"]
     assert 1 <= done < 100 and metric_epochs(run) == list(range(1, done + 1))
     code, _, err = cli(capfd, "train", "--resume", run, "--epochs", done + 1)
-    assert code == 0, f"--resume after SIGTERM failed: {err}"
+    assert code == 0, f"--resume after {signals} failed: {err}"
     assert load_checkpoint(last)["epoch"] == done + 1
 
 
