@@ -223,6 +223,16 @@ def test_an_overflowing_log_ratio_is_not_called_underflow(case):
     assert "compute D* from the difference of the log densities" not in message, message
 
 
+def test_math_exp_raising_overflow_in_the_tails_is_told_the_fix():
+    """math.exp raises OverflowError where np.exp gives inf: the message names the overflow and the form that cannot."""
+    source = ("def optimal_discriminator(log_p_data, log_p_g):\n    import math\n"
+              "    return np.array([math.exp(a - b) / (1 + math.exp(a - b)) for a, b in zip(log_p_data, log_p_g)])")
+    assert grade("test_optimal_discriminator", optimal_discriminator=source) == (1.0, "")
+    earned, message = grade("test_optimal_discriminator_in_the_tails", optimal_discriminator=source)
+    assert earned == 0.0 and message.startswith("optimal_discriminator raised OverflowError (math range error)"), message
+    assert "1 / (1 + exp(log p_g - log p_data))" in message, message
+
+
 def test_tails_check_sends_a_wrong_formula_to_the_first_check():
     earned, message = grade("test_optimal_discriminator_in_the_tails", optimal_discriminator=WRONG_D_STAR["swapped"][0])
     assert earned == 0.0 and "fix what the check of D* on a grid reports first" in message, message

@@ -430,8 +430,28 @@ def test_inception_score_confident(submission):
             f"a term p log p with p = 0 counts as 0 (use torch.xlogy, torch.where, or clamp p before the log, "
             f"also in log p(y), since p(y) = 0 for a class that no image uses)"
         )
-    hint = "check it first on the previous check's probabilities, then with zeros: terms with p(y|x) = 0 count as 0"
+    hint = epsilon_fault(p, got, 1e-6 * want) or (
+        "check it first on the previous check's probabilities, then with zeros: terms with p(y|x) = 0 count as 0")
     raise AssertionError(f"{what}, your score is {num(got)}, expected {num(want)}: {hint}")
+
+
+def is_with_epsilon(p: torch.Tensor, eps: float, clamped: bool) -> float:
+    """The Inception Score with log(p + eps) (or log(clamp_min(p, eps))) in place of log p, in p(y|x) and p(y) alike."""
+    log = (lambda q: q.clamp_min(eps).log()) if clamped else (lambda q: (q + eps).log())
+    p_y = p.mean(dim=0)
+    return float((p * (log(p) - log(p_y))).sum(dim=1).mean().exp())
+
+
+def epsilon_fault(p: torch.Tensor, got: float, tol: float) -> str | None:
+    """The message for a score that an epsilon in the logs, log(p + eps) or a clamp to eps, gives; else None."""
+    for power in range(1, 16):
+        eps = 10.0 ** -power
+        for clamped, form in ((False, f"log(p + {eps:g})"), (True, f"log(p.clamp_min({eps:g}))")):
+            if close(got, is_with_epsilon(p, eps, clamped), tol):
+                return (f"that is the score with {form} in place of log p: an epsilon this large moves every term p log p, "
+                        f"not only those with p = 0; let those count as 0 exactly with torch.xlogy(p, p) and "
+                        f"torch.xlogy(p, p_y), or clamp to a far smaller epsilon (1e-12) or use torch.where(p > 0, ...)")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
