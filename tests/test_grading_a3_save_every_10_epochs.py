@@ -1016,6 +1016,14 @@ WRONG_RESUMES = {
     gan.opt_g = torch.optim.Adam(gan.G.parameters(), lr=LR, betas=(0.5, 0.999))
     gan.opt_d = torch.optim.Adam(gan.D.parameters(), lr=LR, betas=(0.5, 0.999))
 """), SAVE),
+    # new networks loaded from the checkpoint in place of make_gan's, whose optimizers go on stepping the old ones
+    "new_networks_under_the_old_optimizers": (ONE_BASED, RESUME.replace(LOAD_ALL, """    G, D = copy.deepcopy(gan.G), copy.deepcopy(gan.D)
+    G.load_state_dict(state["G"])
+    D.load_state_dict(state["D"])
+    gan.G, gan.D = G, D
+    gan.opt_g.load_state_dict(state["opt_g"])
+    gan.opt_d.load_state_dict(state["opt_d"])
+""").replace("def resume(", "import copy\n\ndef resume("), SAVE),
     # a 0-based loop that saves its counter (9 after the 10th epoch), read consistently by resume
     "saves_the_zero_based_epoch": (
         """
@@ -1151,6 +1159,21 @@ CORRECT_RESUMES = {
     "saved_in_the_legacy_format": (ONE_BASED, RESUME, SAVE.replace(
         'torch.save(state, out_dir / f"ckpt_{tag:03d}.pt")',
         'torch.save(state, out_dir / f"ckpt_{tag:03d}.pt", _use_new_zipfile_serialization=False)')),
+    # new networks (built as make_gan builds them) loaded from the checkpoint, with new optimizers over them loaded
+    # too; and every grid drawn by a G rebuilt from gan.G's weights: the grader sees G's noise whichever copy of G gets it
+    "networks_rebuilt_and_grids_drawn_by_a_copy": (ONE_BASED, RESUME.replace(LOAD_ALL, """    G, D = get_model("mlp").build(DIGITS.shape, nz=NZ)
+    G.load_state_dict(state["G"])
+    D.load_state_dict(state["D"])
+    gan.G, gan.D = G, D
+    gan.opt_g = torch.optim.Adam(G.parameters(), lr=LR, betas=(0.5, 0.999))
+    gan.opt_d = torch.optim.Adam(D.parameters(), lr=LR, betas=(0.5, 0.999))
+    gan.opt_g.load_state_dict(state["opt_g"])
+    gan.opt_d.load_state_dict(state["opt_d"])
+"""), SAVE.replace("""    with torch.no_grad():
+        samples = from_model_range(gan.G(fixed_noise), "tanh")""", """    with torch.no_grad(), torch.random.fork_rng():
+        G_copy = get_model("mlp").build(DIGITS.shape, nz=NZ)[0]
+        G_copy.load_state_dict(gan.G.state_dict())
+        samples = from_model_range(G_copy(fixed_noise), "tanh")""")),
     # epochs counted from 1 everywhere, gan.batches.epoch given 1, 2, ... in train and resume alike
     "epochs_counted_from_1_everywhere": tuple(
         part.replace("gan.batches.epoch(epoch - 1)", "gan.batches.epoch(epoch)") for part in (ONE_BASED, RESUME)) + (SAVE,),
@@ -1433,6 +1456,14 @@ REPLAYED = (
     "save torch.get_rng_state() in the checkpoint, restored in resume"
 )
 EXPECTED_RESUMES = {
+    "new_networks_under_the_old_optimizers": {
+        **OK,
+        "test_resume_continues_the_run": (2.0, (
+            "resume started from the state of the checkpoint saved after epoch 10, yet gan.G and gan.D were not trained "
+            "after it: gan.opt_g and gan.opt_d step the parameters of the networks make_gan built, not of the gan.G and "
+            "gan.D resume put in their place; load the checkpoint's weights into the networks make_gan built "
+            "(gan.G.load_state_dict(...), gan.D.load_state_dict(...)), which its optimizers hold")),
+    },
     "optimizer_states_not_saved": {
         **OK,
         "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_010.pt` (saved after epoch 10) holds no optimizer state: save gan.opt_g.state_dict() and gan.opt_d.state_dict() too, so that Adam's moments survive a resume"),
@@ -1509,6 +1540,7 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
     0-based epoch read consistently by resume costs the epoch point only."""
     totals = {name: sum(p for p, _ in result.values()) for name, result in EXPECTED_RESUMES.items()}
     assert totals == {
+        "new_networks_under_the_old_optimizers": 14.0,
         "optimizer_states_not_saved": 11.0,
         "epoch_not_saved": 11.0,
         "resumes_at_the_saved_epoch": 12.0,
@@ -1944,18 +1976,18 @@ def test_resumed_train_measures_an_exact_resume(tmp_path):
         "checkpoint": "4.pt", "after": 4, "uninterrupted": [0, 1, 2, 3, 4, 5, 6], "resumed": [4, 5, 6], "resumed_built": True,
         "uninterrupted_rng": record["uninterrupted_rng"], "uninterrupted_saves": [2, 4, 6], "train_noise": True,
         "checkpoint_holds": {"rng": True, "noise": True, "optimizers": 2, "an_rng": True},
-        "start": {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": True, "rng_of_epoch": 5, "replaced": []}, "end": {"G": 0.0, "D": 0.0},
+        "start": {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": True, "rng_of_epoch": 5, "replaced": [], "orphans": [], "stuck": []}, "end": {"G": 0.0, "D": 0.0},
         "resumed_saved": True, "noise": True,
     }
 
 
 def test_resumed_train_measures_what_a_resume_lost(tmp_path):
     record = resumed(tmp_path / "rng", restore_rng=False)
-    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": False, "rng_of_epoch": False, "replaced": []} and record["end"]["G"] > 1e-4
+    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": False, "rng_of_epoch": False, "replaced": [], "orphans": [], "stuck": []} and record["end"]["G"] > 1e-4
     record = resumed(tmp_path / "moments", loaded=("G", "D"))
-    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": "empty", "opt_d": "empty", "rng": True, "rng_of_epoch": 5, "replaced": []}
+    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": "empty", "opt_d": "empty", "rng": True, "rng_of_epoch": 5, "replaced": [], "orphans": [], "stuck": []}
     record = resumed(tmp_path / "new", new_opt_g=True)
-    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": "empty", "opt_d": 0.0, "rng": True, "rng_of_epoch": 5, "replaced": ["opt_g"]}
+    assert record["start"] == {"G": 0.0, "D": 0.0, "opt_g": "empty", "opt_d": 0.0, "rng": True, "rng_of_epoch": 5, "replaced": ["opt_g"], "orphans": [], "stuck": []}
     record = resumed(tmp_path / "weights", loaded=("D", "opt_g", "opt_d"))
     assert record["start"]["G"] > 1e-4 and record["start"]["D"] == 0.0
     record = resumed(tmp_path / "repeats", start=0)

@@ -49,16 +49,30 @@ _recording: list[torch.Tensor] | None = None  # G's inputs since the last scan, 
 _outputs: list[torch.Tensor] | None = None  # G's outputs since the last scan, while a run is watched
 
 
+_generators: list[tuple[type, tuple]] = []  # (class, parameter shapes) of each G make_gan built, while a run is watched
+
+
+def _signature(module: torch.nn.Module) -> tuple:
+    return tuple(tuple(p.shape) for p in module.parameters())
+
+
+def _is_generator(module: torch.nn.Module) -> bool:
+    """Is `module` one of the G's make_gan built, or a copy of one: a network of its class with parameters of
+    its shapes (G rebuilt and loaded from a state_dict, copy.deepcopy(G), an average of G's weights)?"""
+    return any(type(module) is kind and _signature(module) == shapes for kind, shapes in _generators)
+
+
 def _record(module: torch.nn.Module, args: tuple) -> None:
-    """Forward pre-hook on G: keep a copy of the noise it receives. Module-level, so a G that the
-    student pickles whole (torch.save(G)) still pickles."""
-    if _recording is not None and args and isinstance(args[0], torch.Tensor) and len(_recording) < MAX_INPUTS:
+    """Forward pre-hook on every module (torch's global hook, so a G that the student pickles whole, or
+    rebuilds from its weights, is still seen): keep a copy of the noise each G receives."""
+    if (_recording is not None and args and isinstance(args[0], torch.Tensor) and len(_recording) < MAX_INPUTS
+            and _is_generator(module)):
         _recording.append(args[0].detach().to("cpu", copy=True))
 
 
 def _record_output(module: torch.nn.Module, args: tuple, output: object) -> None:
-    """Forward hook on G: keep a copy of the images it returns (module-level, as `_record`)."""
-    if _outputs is not None and isinstance(output, torch.Tensor) and len(_outputs) < MAX_INPUTS:
+    """Forward hook on every module, as `_record`: keep a copy of the images each G returns."""
+    if _outputs is not None and isinstance(output, torch.Tensor) and len(_outputs) < MAX_INPUTS and _is_generator(module):
         _outputs.append(output.detach().to("cpu", torch.float32, copy=True))
 
 
@@ -186,8 +200,12 @@ def _optimizer_state(opt: Any) -> dict | None:
 def _snapshot(gan: Any, built: dict[str, Any]) -> dict:
     """What the next training step starts from: weights, optimizer states, torch's RNG state; and
     which of the optimizers make_gan built (`built`) were replaced."""
+    held = {id(param) for name in ("opt_g", "opt_d") for group in getattr(getattr(gan, name, None), "param_groups", None) or []
+            if isinstance(group, dict) for param in group.get("params", [])}
     return {
         "replaced": [name for name, opt in built.items() if getattr(gan, name, None) is not opt],
+        "orphans": [net for net in ("G", "D") if isinstance(getattr(gan, net, None), torch.nn.Module)
+                    and not any(id(param) in held for param in getattr(gan, net).parameters())],
         "G": _weights(getattr(gan, "G", None)),
         "D": _weights(getattr(gan, "D", None)),
         "opt_g": _optimizer_state(getattr(gan, "opt_g", None)),
@@ -212,9 +230,8 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
     def watched_make_gan(*args: Any, **kwargs: Any) -> Any:
         gan = make_gan(*args, **kwargs)
         gan.batches = _WatchedBatches(gan.batches, watch, max_batches, gan)
-        if isinstance(gan.G, torch.nn.Module):
-            hooks.append(gan.G.register_forward_pre_hook(_record))
-            hooks.append(gan.G.register_forward_hook(_record_output))
+        if isinstance(gan.G, torch.nn.Module) and (type(gan.G), _signature(gan.G)) not in _generators:
+            _generators.append((type(gan.G), _signature(gan.G)))
         if not built:
             built.append({"G": _shapes(gan.G), "D": _shapes(getattr(gan, "D", None))})
             built.append({"G": _params(gan.G), "D": _params(getattr(gan, "D", None))})
@@ -223,13 +240,17 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
 
     namespace["make_gan"] = watched_make_gan
     _recording, _outputs = [], []
+    _generators.clear()
     hooks.append(register_optimizer_step_pre_hook(watch.before_step))  # every optimizer's steps, for this run only
+    hooks.append(torch.nn.modules.module.register_module_forward_pre_hook(_record))  # G's calls, whichever copy of G
+    hooks.append(torch.nn.modules.module.register_module_forward_hook(_record_output))
     try:
         call()
         watch.scan("after")
     finally:
         namespace["make_gan"] = make_gan
         _recording = _outputs = None
+        _generators.clear()
         for hook in hooks:
             hook.remove()
     last = gans[-1] if gans else None
@@ -443,7 +464,8 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     difference| (None: not comparable), "opt_g", "opt_d": see `_optimizer_difference`, "rng": the RNG
     states are equal, "rng_of_epoch": the epoch (1-based) of the uninterrupted run that starts from
     the resumed run's RNG state, else False, "replaced": ["opt_g", "opt_d" if resume replaced the
-    optimizer make_gan built]}
+    optimizer make_gan built], "orphans": [the networks, "G" and "D", of none of whose parameters gan.opt_g and gan.opt_d
+    hold any], "stuck": [the networks whose weights resume left as they were when its first epoch started]}
     or None when either snapshot is missing, "end": {"G", "D": largest |weight
     difference| at the end}, "resumed_saved": the resumed run wrote files after an epoch, "noise": G
     received the same noise at both runs' last saves (None: a run saved nothing after an epoch)}.
@@ -486,6 +508,8 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
             "rng": bool(torch.equal(got["rng"], want["rng"])),
             "rng_of_epoch": _digest(got["rng"]) in full["rng_starts"] and full["rng_starts"].index(_digest(got["rng"])) + 1,
             "replaced": got["replaced"],
+            "orphans": got["orphans"],
+            "stuck": [net for net in ("G", "D") if _max_difference(got[net], resumed["final"][net]) == 0.0],
         }
         reply["checkpoint_holds"] = {"rng": _holds(held, want["rng"]), "noise": _holds(held, _last_save(full)),
                                      "optimizers": optimizers_held,

@@ -1314,6 +1314,20 @@ def test_resume_continues_the_run(submission):
             f"noise with torch.randn): save torch.get_rng_state() in the checkpoint and restore it with torch.set_rng_state "
             f"in resume, after make_gan(seed), which reseeds torch"
         )
+    elif any(_differs(end.get(net)) for net in ("G", "D")) and isinstance(start, dict) and start.get("stuck"):
+        lost += 2
+        stuck = [f"gan.{net}" for net in start["stuck"] if net in ("G", "D")]
+        nets, verb = (stuck[0], "was") if len(stuck) == 1 else (" and ".join(stuck), "were")
+        orphaned = isinstance(start.get("orphans"), list) and all(net.removeprefix("gan.") in start["orphans"] for net in stuck)
+        faults.append(
+            f"resume started from the state of {cause}, yet {nets} {verb} not trained after it: "
+            + (f"gan.opt_g and gan.opt_d step the parameters of the networks make_gan built, not of the {nets} resume put "
+               f"in their place; load the checkpoint's weights into the networks make_gan built (gan.G.load_state_dict(...), "
+               f"gan.D.load_state_dict(...)), which its optimizers hold"
+               if orphaned else
+               f"each step must change them: call the optimizers' step() after backward(), with optimizers over their "
+               f"parameters")
+        )
     elif any(_differs(end.get(net)) for net in ("G", "D")):
         lost += 2
         faults.append(
