@@ -1016,6 +1016,9 @@ WRONG_RESUMES = {
     gan.opt_g = torch.optim.Adam(gan.G.parameters(), lr=LR, betas=(0.5, 0.999))
     gan.opt_d = torch.optim.Adam(gan.D.parameters(), lr=LR, betas=(0.5, 0.999))
 """), SAVE),
+    # the epoch saved as text ("010"), read back with int() by resume
+    "epoch_saved_as_text": (ONE_BASED, RESUME.replace(LOOP, LOOP.replace('state["epoch"]', 'int(state["epoch"])')),
+                            SAVE.replace('"epoch": tag,', '"epoch": f"{tag:03d}",')),
     # new networks loaded from the checkpoint in place of make_gan's, whose optimizers go on stepping the old ones
     "new_networks_under_the_old_optimizers": (ONE_BASED, RESUME.replace(LOAD_ALL, """    G, D = copy.deepcopy(gan.G), copy.deepcopy(gan.D)
     G.load_state_dict(state["G"])
@@ -1456,6 +1459,12 @@ REPLAYED = (
     "save torch.get_rng_state() in the checkpoint, restored in resume"
 )
 EXPECTED_RESUMES = {
+    "epoch_saved_as_text": {
+        **OK,
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, (
+            '`ckpt_010.pt` (saved after epoch 10) holds the epoch as text, not as a number: save the number of epochs '
+            'done itself, "epoch": 10, not a string such as "010", so that resume can count on from it')),
+    },
     "new_networks_under_the_old_optimizers": {
         **OK,
         "test_resume_continues_the_run": (2.0, (
@@ -1540,6 +1549,7 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
     0-based epoch read consistently by resume costs the epoch point only."""
     totals = {name: sum(p for p, _ in result.values()) for name, result in EXPECTED_RESUMES.items()}
     assert totals == {
+        "epoch_saved_as_text": 15.0,
         "new_networks_under_the_old_optimizers": 14.0,
         "optimizer_states_not_saved": 11.0,
         "epoch_not_saved": 11.0,

@@ -403,11 +403,16 @@ def _optimizers(obj, depth: int = 0):
             yield from _optimizers(value, depth + 1)
 
 
-def _epochs(obj, depth: int = 0):
-    """Every whole number stored under a key that names an epoch ("epoch", "last_epoch", "epochs_done")."""
+def _epochs(obj, depth: int = 0, texts: bool = False):
+    """Every whole number stored under a key that names an epoch ("epoch", "last_epoch", "epochs_done");
+    with `texts`, every whole number written as text there instead ("010", "10")."""
     if isinstance(obj, dict):
         for key, value in obj.items():
             if isinstance(key, str) and "epoch" in key.lower():
+                if texts:
+                    if isinstance(value, str) and value.strip().isdigit() and len(value) < 20:
+                        yield int(value)
+                    continue
                 if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
                     value = value.item()
                 if isinstance(value, float) and value.is_integer():
@@ -415,10 +420,10 @@ def _epochs(obj, depth: int = 0):
                 if isinstance(value, int) and not isinstance(value, bool):
                     yield value
             elif depth < 3 and isinstance(value, (dict, list, tuple)):
-                yield from _epochs(value, depth + 1)
+                yield from _epochs(value, depth + 1, texts)
     elif isinstance(obj, (list, tuple)) and depth < 3:
         for value in obj:
-            yield from _epochs(value, depth + 1)
+            yield from _epochs(value, depth + 1, texts)
 
 
 WRAPPED = {  # classes the probes put in the student's GAN, as the student knows the object they stand for
@@ -536,14 +541,16 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
 def load_checkpoint(name: str, data: bytes) -> tuple[str | None, dict]:
     """(None, contents) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong with
     file `name`, contents with nothing in them). contents: {"states": [{key: shape} of each state dict
-    inside], "optimizers": [see `_optimizers`], "epochs": [every epoch number inside]}."""
+    inside], "optimizers": [see `_optimizers`], "epochs": [every epoch number inside], "epoch_texts": [every
+    epoch number written as text inside]}."""
     problem, obj = _load(name, data)
     if problem is not None:
-        return problem, {"states": [], "optimizers": [], "epochs": []}
+        return problem, {"states": [], "optimizers": [], "epochs": [], "epoch_texts": []}
     return None, {
         "states": [{k: list(v.shape) for k, v in s.items()} for s in _state_dicts(obj)],
         "optimizers": list(_optimizers(obj)),
         "epochs": list(_epochs(obj)),
+        "epoch_texts": list(_epochs(obj, texts=True)),
     }
 
 
@@ -1006,8 +1013,12 @@ def test_checkpoints_hold_optimizers_and_epoch(submission):
                 opt = f"gan.opt_{missing[0].lower()}"
                 optimizers = f"{holds} no optimizer state for {missing[0]}: save {opt}.state_dict() too, so that its Adam moments survive a resume"
         values = sorted({v for p in paths for v in r.checkpoints[p][1]["epochs"]})
+        written = {v for p in paths for v in r.checkpoints[p][1].get("epoch_texts", [])}
         if k not in values and epoch is None:
-            if not values:
+            if not values and k in written:
+                epoch = (f"{holds} the epoch as text, not as a number: save the number of epochs done itself, "
+                         f"\"epoch\": {k}, not a string such as \"{k:03d}\", so that resume can count on from it")
+            elif not values:
                 epoch = f"{holds} no epoch: save the number of epochs done ({k} there) under a key such as \"epoch\", so that resume knows where to continue"
             elif k - 1 in values:
                 epoch = (
