@@ -219,6 +219,45 @@ def test_visible_checks_in_the_students_kernel(tmp_path):
             local.close()  # removes its copy of the notebook's folder
 
 
+def test_learning_hint_names_a_conv_that_shrinks_the_image_at_the_start():
+    """A conv from the 1-channel image to itself before the Tanh, initialised as DCGAN's N(0, 0.02): the output starts
+    about 18 times flatter than the given generator's and learns slowly. The hint said to add BatchNorm and ReLU (after
+    that conv, they would make the output never negative); it names the conv and where extra layers go."""
+    from reference.grading import learning
+    from reference.grading.local import load_module
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    hint = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py").learning_hint
+
+    class DeeperGenerator(nn.Module):
+        def __init__(self, nz=100, ngf=64):
+            super().__init__()
+            layers = list(Generator(nz, ngf, channels=1, size=28).main)
+            self.main = nn.Sequential(*layers[:-1], nn.Conv2d(1, 1, 3, 1, 1, bias=False), layers[-1])
+            self.apply(weights_init)
+
+        def forward(self, z):
+            return self.main(z)
+
+    slow = learning.LearningResult("fail", "", [learning.Run(seed, [(0, 330.0), (300, 260.0)], 0.0, 1.0, spread=5.0) for seed in range(3)], 238.0, 167.0, 300)
+    told = hint(LocalSubmission({"DeeperGenerator": DeeperGenerator}), slow)
+    assert told.startswith("its output starts ") and "times flatter than the given generator's" in told, told
+    assert told.endswith("`main.11` maps the 1-channel image to itself with small N(0, 0.02) weights, which shrinks it: put "
+                         "extra layers between the stages, on c channels, and keep the given last layer from ngf channels "
+                         "to 1"), told
+
+    class Between(DeeperGenerator):  # the extra block between two stages, as the solution has it: no flat start
+        def __init__(self, nz=100, ngf=64):
+            nn.Module.__init__(self)
+            layers = list(Generator(nz, ngf, channels=1, size=28).main)
+            block = [nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True)]
+            self.main = nn.Sequential(*layers[:10], *block, *layers[10:])
+            self.apply(weights_init)
+
+    assert hint(LocalSubmission({"DeeperGenerator": Between}), slow).startswith("compare its stages")
+
+
 def test_learning_hint_names_a_fault_in_the_code_before_the_collapse_it_causes():
     """Samples that are all one image are a symptom: a sigmoid output causes it on one CPU's
     arithmetic and not on another's, so the hint names the code's fault first, and the symptom

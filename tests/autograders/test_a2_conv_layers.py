@@ -571,11 +571,46 @@ def learning_hint(submission, result: learning.LearningResult) -> str:
     if stds and max(abs(v - 0.02) for v in stds) > 0.01:  # weights_init draws N(0, 0.02)
         return (f"its convolutions start from PyTorch's default init (weight std up to {max(stds):.3f}), not DCGAN's "
                 f"N(0, 0.02): call self.apply(weights_init) at the end of __init__, as the given generator's builder does")
+    flat = flat_start(submission, G)
+    if flat:
+        return flat
     return (
         "compare its stages with the given generator's: each stage ConvTranspose2d, BatchNorm2d, ReLU; extra blocks "
         "Conv2d(c, c, 3, 1, 1), BatchNorm2d, ReLU; nothing detached; if it already has them, its extra depth slows it down: "
         "fewer extra blocks learn within the check's 300 steps"
     )
+
+
+FLAT = 5.0  # an output this many times flatter than the given generator's at initialisation starts as flat grey
+
+
+def flat_start(submission, G) -> str | None:
+    """The hint for an output that starts far flatter than the given generator's (its std at initialisation,
+    same z): a layer after the last stage, such as a conv from the 1-channel image to itself with DCGAN's
+    N(0, 0.02) weights, scales the image down, so the samples start flat grey and learn slowly. None otherwise."""
+    from reference.models.dcgan import Generator, weights_init
+
+    z = noise(16)
+    out = submission.run(probes.forward, G, z)
+    if not (isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() > 1):
+        return None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        given = float(Generator(NZ, NGF, channels=1, size=28).apply(weights_init)(z).detach().std())
+    mine = float(out.detach().double().std())
+    if not (finite(mine) and mine * FLAT < given):
+        return None
+    run = submission.run(probes_a2.trace, G, noise(4), NAMESPACE)
+    calls = run.get("calls", []) if isinstance(run, dict) and isinstance(run.get("calls"), list) else []
+    on_image = [text(c.get("name") or c.get("type"), 60) for c in calls if isinstance(c, dict) and c.get("kind")
+                and c.get("in_channels") == 1 and c.get("out_channels") == 1]
+    cause = (f"{listing(on_image)} map{'s' if len(on_image) == 1 else ''} the 1-channel image to itself with small "
+             f"N(0, 0.02) weights, which shrinks it: put extra layers between the stages, on c channels, and keep the "
+             f"given last layer from ngf channels to 1") if on_image else (
+             "a layer after the last stage scales the image down: put extra layers between the stages, on c channels, "
+             "and end with the given last layer and its Tanh")
+    return (f"its output starts {given / max(mine, 1e-12):.0f} times flatter than the given generator's (std {mine:.3g} "
+            f"against {given:.3g} for the same z), so its samples start flat grey and learn slowly: {cause}")
 
 
 def prepare() -> None:
