@@ -211,18 +211,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     from reference.trainer import train
 
     explicit = _explicit(args)
-    if args.resume:
+    if args.resume is not None:
         cfg, out, state = _resume(args, explicit)
         cfg = _absolute_paths(cfg, dataset=False)  # the run's dataset stays as its checkpoints have it
     else:
-        values = {k: v for k, v in (read_config_file(args.config) if args.config else {}).items() if k not in RUN_KEYS}
-        source = str(named_configs().get(args.config, args.config)) if args.config else "flags"
+        values = {k: v for k, v in (read_config_file(args.config) if args.config is not None else {}).items() if k not in RUN_KEYS}
+        source = str(named_configs().get(args.config, args.config)) if args.config is not None else "flags"
         cfg = _absolute_paths(TrainConfig.from_dict({**values, **explicit}, source=source))
         _check_widths(cfg.model, explicit)
-        out, state = (_path(args.out) if args.out else _default_out(cfg)), None
+        out, state = (_path(args.out) if args.out is not None else _default_out(cfg)), None
     args.run_dir = out  # for the message of an interrupt (main)
     with _only_writer(out):
-        run_dir = train(cfg, out, state=state, restart=bool(args.resume) and state is None)
+        run_dir = train(cfg, out, state=state, restart=args.resume is not None and state is None)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes, and says so
         print(f"Run saved to {run_dir} (samples/, checkpoints/, metrics.csv, losses.png)")
     return 0
@@ -354,7 +354,7 @@ def _resume(args: argparse.Namespace, explicit: dict) -> tuple[TrainConfig, Path
     """
     from reference.checkpoint import load_checkpoint
 
-    if args.config or args.out:
+    if args.config is not None or args.out is not None:
         raise UserError("--resume takes its settings and folder from the run; drop --config and --out")
     out = _path(args.resume)
     if not out.exists():  # load_checkpoint's "pass a file" would not do: --resume takes a folder
@@ -424,6 +424,8 @@ def _path(typed: str) -> Path:
     is after '=') made a folder named '~' in the current folder, a trap for whoever deletes it later."""
     from reference.cache import expand_home
 
+    if not typed.strip():  # --out "" (an unset shell variable): not the current folder, nor the default
+        raise UserError("a path given on the command line is empty (an unset shell variable?); give the folder or file name")
     return expand_home(typed, "write the full path")
 
 

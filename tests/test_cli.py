@@ -1443,3 +1443,13 @@ def test_autograde_keeps_sigterm_as_it_was(capfd, monkeypatch):
     before = signal.getsignal(signal.SIGTERM)
     code, _, err = cli(capfd, "autograde", "a2_conv_layers")
     assert code == 0 and seen == [before], err
+
+
+@pytest.mark.parametrize("argv", [[*TRAIN, "--epochs", "1", "--out", ""], ["sample", "RUN", "--out", ""],
+                                  ["train", "--resume", "", "--epochs", "2"], [*TRAIN, "--epochs", "1", "--config", ""]])
+def test_an_empty_path_is_one_line_not_the_default(capfd, mlp_run, tmp_path, monkeypatch, argv):
+    """--out "" (an unset shell variable) trained into the default runs/ folder, as if no --out had been given."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(capfd, *[str(mlp_run) if a == "RUN" else a for a in argv])
+    assert_one_line_error(code, err, *(["config ''", "nor a file"] if "--config" in argv else ["empty", "folder or file name"]))
+    assert not (tmp_path / "runs").exists()
