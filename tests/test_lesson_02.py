@@ -386,6 +386,18 @@ def d_step(G, D, opt_d, real, z):
         "G's fakes are scored with label 0"),
     "g: detached": ("g_step", g_step(fake="G(z).detach()"), "no gradient of loss_g reached G"),
     "g: detached, no zero_grad": ("g_step", g_step(fake="G(z).detach()", zero="pass"), "no gradient of loss_g reached G"),
+    # backward on the sum over the batch, the mean returned: the step is BATCH times the trainer's
+    "g: backward on the sum, the mean returned": ("g_step", """
+def g_step(G, D, opt_g, z):
+    losses = F.softplus(-D(G(z))).flatten()
+    opt_g.zero_grad()
+    losses.sum().backward()
+    opt_g.step()
+    return losses.mean()
+""", "G moved 16 times as far as the trainer's step, the batch size: loss_g.backward() ran on the sum over the batch"),
+    "d: backward on three times the loss": ("d_step", d_step(zero="opt_d.zero_grad(); (3 * loss_d).backward(); opt_d.step()",
+                                                              step="pass").replace("    loss_d.backward()\n", "", 1),
+                                            "D moved 3 times as far as the trainer's step, in its direction"),
     "g: zero_grad between backward and step": ("g_step", g_step(zero="pass", step="opt_g.zero_grad(); opt_g.step()"),
                                                "loss_g's gradients reached G, but were cleared before opt_g.step()"),
     "g: steps the notebook's opt_d": ("g_step", g_step(step="opt_d.step()"),

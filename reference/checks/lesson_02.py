@@ -290,6 +290,14 @@ def update_fault(net: str, opt: str, loss: str, after: Tensor, before: Tensor, w
                 f"zero them with {opt}.zero_grad(), then call {loss}.backward() before {opt}.step()")
     if close(after, before + 2 * (want - before)):
         return f"{net} moved twice as far as the trainer's step: step {opt} once per call"
+    step, moved_by = want - before, after - before
+    factor = float(moved_by @ step / (step @ step)) if float(step @ step) > 0 else 0.0
+    if factor > 0 and close(after, before + factor * step):  # the trainer's direction, another length
+        if abs(factor - BATCH) < 0.01 * BATCH:
+            return (f"{net} moved {BATCH} times as far as the trainer's step, the batch size: {loss}.backward() ran on "
+                    f"the sum over the batch; call backward() on the mean you return")
+        return (f"{net} moved {factor:.3g} times as far as the trainer's step, in its direction: call backward() on "
+                f"the loss you return, {loss}, itself (not a multiple of it), and step {opt} once")
     if close(after, before - (want - before)):
         return (f"{net} moved the opposite way from the trainer's step, so the update raised {loss} instead of lowering "
                 f"it: the optimiser descends whatever you call backward() on, so call {loss}.backward() on the loss you "
