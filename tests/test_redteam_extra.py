@@ -1217,3 +1217,45 @@ def test_a_link_in_place_of_scratch_tmp_is_not_followed_by_a_restarted_worker(tm
     assert checks["test_a_exits"]["earned"] == 0.0
     assert checks["test_b_after_the_restart"] == {**checks["test_b_after_the_restart"], "earned": 1.0}, checks
     assert sorted(p.name for p in decoy.iterdir()) == ["secret.txt"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Set-user-ID files left in scratch
+# ---------------------------------------------------------------------------------------------
+
+
+@needs_sandbox
+def test_a_set_user_id_copy_of_a_shell_in_scratch_is_out_of_every_other_users_reach(tmp_path, monkeypatch):
+    """Scratch is bound as /grading and owned by the sandbox's root (the host's root, for a grader that is root): a
+    submission copied bash there, made it set-user-ID (chmod 4755) and opened /grading to everyone (chmod 755), and
+    any user of the host could run it as root while grading went on. /grading is now a folder inside a private one
+    (mode 0700) that the sandbox cannot see, so no other user reaches what it leaves there."""
+    import os
+    import shutil
+    import stat
+    import subprocess
+
+    source = textwrap.dedent("""
+        import os, shutil
+        shutil.copy("/bin/sh", "/grading/work/.sh")
+        os.chmod("/grading/work/.sh", 0o4755)
+        for folder in ("/grading", "/grading/work"):
+            os.chmod(folder, 0o755)
+        print("planted", oct(os.stat("/grading/work/.sh").st_mode))
+    """)
+
+    def during(session):
+        planted = session.scratch / "work" / ".sh"
+        assert planted.is_file(), "the attack did not run"
+        closed = [folder for folder in planted.parents if not os.stat(folder).st_mode & stat.S_IXOTH]
+        ran = None
+        if os.geteuid() == 0 and shutil.which("runuser"):
+            ran = subprocess.run(["runuser", "-u", "nobody", "--", str(planted), "-c", "id -u"], capture_output=True, text=True)
+        return closed, ran, session.scratch
+
+    stopped, text, (closed, ran, scratch) = run_cell(tmp_path, monkeypatch, source, during=during)
+    assert "planted" in text, text
+    assert closed and closed[0] == scratch.parent, f"every folder above the planted shell lets others through: {closed}"
+    if ran is not None:
+        assert ran.returncode != 0 and ran.stdout.strip() != "0", (ran.returncode, ran.stdout, ran.stderr)
+    assert not scratch.parent.exists(), "the private folder around scratch was left behind"

@@ -37,7 +37,7 @@ from reference.errors import UserError
 from reference.grading.checks import SubmissionLost, printable, quiet, run_check, title
 from reference.grading.local import load_checks, load_module, check_module_path, score_line
 from reference.grading.notebook import GradedCell, is_test_cell, graded_cells
-from reference.grading.sandbox import Limits, SandboxUnavailable, Worker, make_scratch, remove_tree, sandbox_problem, stage_reference
+from reference.grading.sandbox import Limits, SandboxUnavailable, Worker, make_scratch, remove_scratch, sandbox_problem, stage_reference
 
 if TYPE_CHECKING:  # the proxy imports torch (a second): a command line's mistakes are refused before that
     from reference.grading.proxy import Channel, RemoteSubmission
@@ -382,8 +382,8 @@ def session_for(
     finally:
         if session is not None:
             session.close()
-        remove_tree(scratch)  # whatever the student left there: any depth, any path length, any permissions
-        remove_tree(staged_root)
+        remove_scratch(scratch)  # whatever the student left there: any depth, any path length, any permissions
+        remove_scratch(staged_root)
 
 
 def _staging_problem(err: OSError) -> str:

@@ -94,8 +94,8 @@ from reference.errors import UserError
 from reference.grading.checks import printable
 
 __all__ = [
-    "Limits", "SandboxUnavailable", "Unmeasurable", "Worker", "bwrap_available", "disk_usage", "remove_tree", "sandbox_problem",
-    "stage_reference",
+    "Limits", "SandboxUnavailable", "Unmeasurable", "Worker", "bwrap_available", "disk_usage", "make_scratch", "remove_scratch",
+    "remove_tree", "sandbox_problem", "stage_reference",
 ]
 
 log = logging.getLogger(__name__)
@@ -1045,8 +1045,19 @@ def _start_time(pid: int) -> bytes:
 
 
 def make_scratch(prefix: str = "gan-course-grading-") -> Path:
-    """A private scratch folder for one submission (mode 0700)."""
-    return Path(tempfile.mkdtemp(prefix=prefix))
+    """A private scratch folder for one submission: `box`, inside a folder of mode 0700 (remove both with
+    `remove_scratch`). The sandbox sees `box` as /grading and owns it, so it may open up its mode, but
+    never its parent's, which it cannot see: a file it leaves there with the set-user-ID bit (a copy of
+    bash, chmod 4755, owned by the grader's user, the host's root for a grader that is root) is out of
+    reach of every other user of the host while it exists."""
+    box = Path(tempfile.mkdtemp(prefix=prefix)) / "box"
+    box.mkdir(mode=0o700)
+    return box
+
+
+def remove_scratch(box: Path) -> bool:
+    """Remove a folder of `make_scratch` and the private folder around it (`remove_tree`)."""
+    return remove_tree(box.parent)
 
 
 def remove_tree(path: str | os.PathLike) -> bool:
