@@ -1259,3 +1259,52 @@ def test_a_set_user_id_copy_of_a_shell_in_scratch_is_out_of_every_other_users_re
     if ran is not None:
         assert ran.returncode != 0 and ran.stdout.strip() != "0", (ran.returncode, ran.stdout, ran.stderr)
     assert not scratch.parent.exists(), "the private folder around scratch was left behind"
+
+
+# ---------------------------------------------------------------------------------------------
+# A worker that stops reading its requests
+# ---------------------------------------------------------------------------------------------
+
+STALLED_READS = """
+import fcntl, os, stat, time
+for fd in range(3, 64):
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            fcntl.fcntl(fd, 1031, 4096)  # F_SETPIPE_SZ: the smallest pipe, one page
+    except OSError:
+        pass
+_read = os.read
+def _stalling_read(fd, n):
+    if n > 4096:  # the body of a request larger than the pipe: never read, so the grader's write never ends
+        while True:
+            time.sleep(3600)
+    return _read(fd, n)
+os.read = _stalling_read
+"""
+
+
+def test_a_worker_that_stops_reading_its_requests_costs_its_checks_not_the_grading_run(tmp_path):
+    """The grader wrote each request with a blocking write: a worker that shrank its request pipe to one page and never
+    read a request larger than that held the grader for ever (one student's submission stopped the class's grading
+    run, and without --results every grade of the run was lost). Writes now end at the check's time limit."""
+    import threading
+    from pathlib import Path
+
+    from conftest import notebook_with_cells
+    from reference.grading.runner import grade_notebook
+    from reference.grading.sandbox import Limits, sandbox_problem
+
+    root = Path(__file__).resolve().parents[1]
+    solution = root / "solutions" / "a1_theory" / "a1_theory.ipynb"
+    source = nbformat.read(solution, as_version=4)
+    answer = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "frechet").source
+    path = notebook_with_cells(solution, tmp_path, {"frechet": answer + "\n\n" + STALLED_READS})
+    got: list = []
+    grading = threading.Thread(target=lambda: got.append(grade_notebook(
+        path, "a1_theory", root, limits=Limits(wall_s=60, check_s=5), sandbox=sandbox_problem() is None)), daemon=True)
+    grading.start()
+    grading.join(timeout=600)  # far past 60 s: a grader that waits for ever fails here instead of holding the suite
+    assert not grading.is_alive(), "the grader is still writing a request the worker never reads"
+    results = got[0]
+    stuck = [name for name, (points, message) in results.items() if points == 0 and "time limit" in message]
+    assert stuck, results

@@ -458,11 +458,30 @@ def decode(payload: bytes) -> Any:
     return _plain(obj)
 
 
-def write_frame(fd: int, payload: bytes) -> None:
+def write_frame(fd: int, payload: bytes, deadline: float | None = None) -> None:
+    """One frame to `fd`. With a `deadline` (time.monotonic()), TimeoutError past it: `fd` is made
+    non-blocking and written as it drains, so a reader that stops reading (a worker that shrank its
+    pipe to one page and never reads a request larger than that) cannot hold the writer for ever."""
     data = memoryview(_HEADER.pack(len(payload)) + payload)
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
+    if deadline is None:
+        while data:
+            written = os.write(fd, data)
+            data = data[written:]
+        return
+    os.set_blocking(fd, False)
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_WRITE)
+        while data:
+            timeout = max(0.0, deadline - time.monotonic())
+            if timeout == 0.0:
+                raise TimeoutError
+            if not selector.select(min(timeout, 0.5)):
+                continue
+            try:
+                written = os.write(fd, data)
+            except BlockingIOError:
+                continue
+            data = data[written:]
 
 
 def read_frame(fd: int, deadline: float | None = None, alive: Callable[[], bool] | None = None) -> bytes:
@@ -530,7 +549,9 @@ class Channel:
         if self.broken:
             raise SubmissionLost(self.broken)
         try:
-            write_frame(self._out, encode(self._wire(message)))
+            write_frame(self._out, encode(self._wire(message)), self._deadline())
+        except TimeoutError:
+            self._break(timeout=True)
         except OSError:
             self._break()
 
