@@ -115,6 +115,10 @@ INOTIFY_INSTANCES = 8  # inotify instances the sandbox may hold: the kernel allo
 # whole host, so a submission holding them stopped every other program of that user from watching files
 OPEN_FILES = 4096  # descriptors per process (RLIMIT_NOFILE, soft and hard): each holds kernel memory no process
 # has resident (an eventfd, an epoll, a timerfd: about half a KB), and a host's hard limit may be 1,048,576
+# the worker, started with the folder it runs in (the submission's files) off sys.path until the course's own
+# `reference` is imported: `python -m` put that folder first, so a submission that brought a folder named
+# reference/ ran its own copy of the worker and imported the modules the assignment masks from it
+WORKER_START = "import sys; del sys.path[0]; import runpy; runpy.run_module('reference.grading.worker', run_name='__main__', alter_sys=True)"
 SHARED_MEMORY = ("/memfd:",)  # what an open descriptor or a mapping of held memory is named; /dev/shm is
 # counted as a whole inside the sandbox (its own tmpfs), file by file without it
 
@@ -493,7 +497,7 @@ class Worker:
         env = self._environment(sandbox, gpu)
         if not sandbox and masked:
             env["GAN_COURSE_GRADING_MASKED"] = ",".join(masked)
-        command = [sys.executable, "-m", "reference.grading.worker"]
+        command = [sys.executable, "-c", WORKER_START]
         if sandbox:
             command = self._bwrap(staged, gpu, env) + command
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
