@@ -1332,3 +1332,32 @@ def test_a_reference_folder_brought_with_the_submission_is_not_the_course_s(tmp_
         cell = session.cells_output.get("0", {})
     text = "".join(out.get("text", "") for out in cell.get("outputs", []))
     assert text.strip() == "False 42 False", (text, cell.get("error"))
+
+
+def test_what_a_worker_prints_as_a_check_runs_does_not_reach_the_feedback(tmp_path):
+    """A worker that exited was described with its last output, to say why a worker that could not start ended: a
+    submission printed each request's arguments (a hidden check's inputs) and exited, and the check's message, which
+    the student reads, quoted them. Output is quoted only while the cells run."""
+    from pathlib import Path
+
+    from conftest import notebook_with_cells
+    from reference.grading.runner import grade_notebook
+    from reference.grading.sandbox import Limits, sandbox_problem
+
+    root = Path(__file__).resolve().parents[1]
+    solution = root / "solutions" / "a1_theory" / "a1_theory.ipynb"
+    spy = (
+        "import gc, os\n"
+        "_W = next(type(o) for o in gc.get_objects() if type(o).__name__ == 'Worker' and hasattr(o, 'handles'))\n"
+        "def _spy(self, op, request):\n"
+        "    os.write(2, ('SECRET ' + repr(request)[:150] + '\\n').encode())\n"
+        "    os._exit(1)\n"
+        "_W.answer = _spy\n"
+    )
+    source = nbformat.read(solution, as_version=4)
+    answer = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "frechet").source
+    path = notebook_with_cells(solution, tmp_path, {"frechet": answer + "\n\n" + spy})
+    results = grade_notebook(path, "a1_theory", root, limits=Limits(wall_s=60, check_s=30), sandbox=sandbox_problem() is None,
+                             only=["test_frechet_distance_properties"])
+    points, message = results["test_frechet_distance_properties"]
+    assert points == 0 and "exited (status 1)" in message and "SECRET" not in message, message

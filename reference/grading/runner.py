@@ -322,6 +322,7 @@ class _Session:
         from reference.grading.proxy import RemoteSubmission
 
         self.check_deadline = min(self.deadline, time.monotonic() + self.limits.check_s)
+        self.worker.quote_tail = False  # a hidden check's inputs, printed by the student's code, must not reach the feedback
         if self.check_deadline < self.deadline:
             self.worker.time_limit = f"one check ran past its time limit ({self.limits.check_s:g} s)"
         else:

@@ -484,6 +484,7 @@ class Worker:
         self.time_limit = f"it ran past the submission's wall-time limit ({limits.wall_s:g} s)"  # set by the runner
         self.output_bytes = 0
         self.tail = b""  # the last bytes printed, to say why a worker that could not start ended
+        self.quote_tail = True  # off once checks run: what the student's code prints then may be a hidden check's inputs
         self._cpu_seen: dict[int, tuple[float, float]] = {}  # pid: (its own CPU seconds, its waited-for children's)
         self._cpu_credit = limits.cpus * CPU_BURST_S  # CPU seconds it may still use now
         self._cpu_at = time.monotonic()
@@ -1018,7 +1019,7 @@ class Worker:
         if code is not None and code < 0:
             return f"the submission's process ended: {SIGNALS.get(-code, f'signal {-code}')}"
         last = [line for line in printable(self.tail.decode("utf-8", "replace"), newlines=True).splitlines() if line.strip()][-1:]
-        said = f" (its last output: {last[0].strip()[:200]})" if last and code else ""
+        said = f" (its last output: {last[0].strip()[:200]})" if last and code and self.quote_tail else ""
         return f"the submission's process exited (status {code}) before it answered{said}; do not call exit() or os._exit() in a notebook"
 
     def close(self) -> None:
