@@ -774,7 +774,9 @@ def test_a_remote_image_in_markdown_is_not_loaded_where_the_feedback_is_viewed(a
     body = re.sub(r"<pre>.*?</pre>", "", _render(filled), flags=re.S)
     assert not LOADS_REMOTE.search(body), LOADS_REMOTE.search(body)
     source = filled.cells[0].source
-    assert source.startswith(("the curve: ", "[The grader shows this cell as text: it holds "))
+    assert source.startswith(("the curve: ", "[The grader shows this cell as text: it holds ",
+                              "[The grader shows this cell as text: its HTML (a style attribute) could cover",
+                              "[The grader shows this cell as text: its HTML (a MathJax style command in its math) could cover"))
     assert "evil.example" in source or "[left out: a style that loads a file]" in source
     assert not re.search(r"<img[^>]*logout", body)  # the instructor's Jupyter server, with their session: logged out
     assert "as shown" in source
@@ -1361,3 +1363,45 @@ def test_what_a_worker_prints_as_a_check_runs_does_not_reach_the_feedback(tmp_pa
                              only=["test_frechet_distance_properties"])
     points, message = results["test_frechet_distance_properties"]
     assert points == 0 and "exited (status 1)" in message and "SECRET" not in message, message
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown laid over the page, or named as its parts
+# ---------------------------------------------------------------------------------------------
+
+LAID_OVER = {
+    "overlay": '<div style="position:fixed;top:0;left:0;width:100%;height:100%;z-index:2147483647;background:white">'
+               'Score: 18 / 18</div>',
+    "grade_box": 'My answer. <div class="nbgrader_cell"><input class="score" id="q1_minimax" value="2"></div>',
+    "named": '<a name="q1_minimax">anchor</a> my answer',
+    "math_id": "The loss is $\\cssId{q1_minimax}{L}$.",
+    "math_style": "The loss is $\\style{position:fixed; top:0}{\\text{Score: 18 / 18}}$.",
+    "heading": "## q1_minimax\n\nMy answer.",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(LAID_OVER))
+def test_markdown_that_covers_the_page_or_takes_the_name_of_its_grade_boxes_is_shown_as_text(attack: str):
+    """A student's markdown kept its style, id and class attributes: a fixed-position "Score: 18 / 18" covered the
+    feedback page (and the formgrader's score boxes), and an input with the id of a manually graded cell's box came
+    before the real one, which the formgrader's script looks up by id. Each is shown as text; ordinary HTML and
+    headings are kept."""
+    nb = nbformat.v4.new_notebook()
+    graded = nbformat.v4.new_markdown_cell("YOUR ANSWER HERE")
+    graded.metadata["nbgrader"] = {"grade_id": "q1_minimax", "grade": True, "solution": True, "points": 2}
+    nb.cells = [nbformat.v4.new_markdown_cell(LAID_OVER[attack]), graded]
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    source = filled.cells[0].source
+    assert source.startswith("[The grader shows this cell as text: its HTML ("), source
+    assert "could cover or stand in for the page's own parts" in source and LAID_OVER[attack] in source
+    body = re.sub(r"<pre>.*?</pre>", "", _render(filled), flags=re.S)
+    assert "position:fixed" not in body and 'id="q1_minimax"' not in body
+
+
+def test_ordinary_html_and_headings_in_markdown_are_kept():
+    kept = ['An answer with <b>bold</b>, <sub>2</sub> and <img src="data:image/png;base64,' + _b64(_png(4, 4)) + '" width="20">.',
+            "## Question 1\n\nThe minimax loss $\\log D(x)$.", '<details><summary>Why</summary>Because.</details>']
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(text) for text in kept]
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    assert [cell.source for cell in filled.cells] == kept

@@ -17,8 +17,12 @@ The autograded notebook is shown as HTML to the instructor (the formgrader, insi
 session) and to the student (`nbgrader generate_feedback`), and nbconvert passes the HTML of a
 markdown cell through as it is. A markdown cell of the student's whose HTML would run code there
 (a <script>, an on...= handler, a javascript: link, an <iframe>, <object>, <svg>, <style>...) is
-shown as text instead, in a code block under a note that says why (`unsafe_markdown`); every
-other cell is left exactly as the student wrote it. Of the notebook's own metadata only the kernel's
+shown as text instead, in a code block under a note that says why (`unsafe_markdown`); so is one
+that could cover the page or stand in for its parts (`layout_problem`: a style, id, class or name
+attribute in HTML the student typed, MathJax's \\style, \\cssId or \\class, a heading whose anchor is
+a graded cell's name: a fixed-position "Score: 18 / 18" covered the feedback, and an input with the
+id of a grade box came before the formgrader's own); every other cell is left exactly as the student
+wrote it. Of the notebook's own metadata only the kernel's
 is kept (`drop_notebook_metadata`): saved widget state there makes the page load script from a CDN.
 A markdown cell too long to render in reasonable time (mistune is quadratic in some input) is shown
 as text as well. Images in markdown cells are held to what an image output may be: one from another
@@ -251,6 +255,53 @@ def unsafe_markdown(source: str) -> str | None:
     return check.found
 
 
+LAYOUT_ATTRIBUTES = frozenset("style id class name form".split())  # what places an element over the page, or names it as one of the page's own
+LAID_OVER = ("[The grader shows this cell as text: its HTML ({what}) could cover or stand in for the page's own parts "
+             "(the score, the grader's score boxes).]")
+MATH_LAYOUT = re.compile(r"\\(style|cssId|class)\s*\{")  # MathJax sets CSS, an id or a class when the page is viewed
+
+
+class _LayoutCheck(html.parser.HTMLParser):
+    """The first attribute of the HTML a student typed that could lay an element over the page or give it the
+    name of one of the page's own (a style, an id, a class), or None."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        for name, _ in attrs:
+            if self.found is None and name in LAYOUT_ATTRIBUTES:
+                self.found = f"{_a(_word(name))} attribute"
+
+    handle_startendtag = handle_starttag
+
+
+def layout_problem(source: str, names: set[str]) -> str | None:
+    """What in markdown `source` could cover the page it is shown in or take the place of its parts, or None: a
+    style, id, class or name attribute in HTML the student typed (a fixed-position "Score: 18 / 18" over the
+    feedback; an input with the id of a grade box, which the formgrader's script finds before the real one), a
+    \\style, \\cssId or \\class in math, or a heading whose anchor (the id nbconvert gives it) is one of `names`
+    (the notebook's graded cells)."""
+    check = _LayoutCheck()
+    for tag in HTML_TAG.findall(source):
+        check.feed(tag)
+        if check.found is not None:
+            return check.found
+    found = MATH_LAYOUT.search(source)
+    if found:
+        return f"a MathJax {found[1]} command in its math"
+    if names:
+        try:
+            rendered = render_markdown(source, _AnyAttachment())
+        except Exception:  # noqa: BLE001 - unsafe_markdown says so
+            return None
+        for anchor in re.findall(r'<h[1-6] id="([^"]*)"', rendered):
+            if html.unescape(anchor) in names:
+                return f"a heading whose anchor is the name of a graded cell, {html.unescape(anchor)[:40]}"
+    return None
+
+
 def as_text(source: str, what: str, note: str = SHOWN_AS_TEXT) -> str:
     """Markdown that shows `source` verbatim in a code block, under a note that says why."""
     fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", source)), default=0))
@@ -274,6 +325,8 @@ def defuse_markdown(nb: NotebookNode) -> NotebookNode:
     for days), so a cell over MAX_MARKDOWN characters, and every cell after the notebook's checks
     took MARKDOWN_BUDGET_S, is shown as text too, which renders in linear time."""
     spent = 0.0
+    names = {str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")) for cell in nb.cells
+             if isinstance(cell.get("metadata", {}).get("nbgrader"), dict) and cell.metadata["nbgrader"].get("grade_id")}
     for cell in nb.cells:
         if cell.cell_type != "markdown" or cell.get("metadata", {}).get("nbgrader", {}).get("locked"):
             continue
@@ -289,6 +342,8 @@ def defuse_markdown(nb: NotebookNode) -> NotebookNode:
         what = unsafe_markdown(source)
         if what is not None:
             cell.source = as_text(source, what)
+        elif (laid := layout_problem(source, names)) is not None:
+            cell.source = as_text(source, laid, LAID_OVER)
         else:
             cell.source = defuse_images(source, attachments, dropped)
         spent += time.monotonic() - began
