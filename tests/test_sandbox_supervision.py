@@ -127,6 +127,80 @@ def test_a_folder_the_student_locks_still_counts_and_is_removed(course: Path):
     assert left_in_tmp(course) == []
 
 
+@needs_sandbox
+def test_files_removed_while_still_open_count_against_the_disk_limit(course: Path):
+    """The disk walk saw only the files below scratch: 480 MB held in files removed while still open (and O_TMPFILE
+    files, which never have a name) went past a 100 MB limit unstopped, and could fill the host's /tmp."""
+    stopped, said, _ = run_attack(course, """
+        import os, time
+        held = []
+        for i in range(3):
+            fh = open(f"/grading/tmp/held-{i}", "wb")
+            fh.write(b"x" * (10 * 2**20))
+            fh.flush()
+            os.unlink(f"/grading/tmp/held-{i}")
+            held.append(fh)
+        time.sleep(3)
+        print("30 MB in removed files unstopped")
+    """, Limits(disk_mb=20, wall_s=60))
+    assert any("the disk limit" in reason for reason in stopped), (stopped, said)
+    assert "unstopped" not in said
+    assert left_in_tmp(course) == []
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("reference.grading.seccomp", fromlist=["x"]).program() is None,
+                    reason="no seccomp filter for this architecture")
+def test_system_v_semaphores_message_queues_and_inotify_are_refused(course: Path):
+    """The supervisor cannot see what they hold: 800 semaphore arrays took 2 GB of kernel memory against a 1 GB
+    limit, and six inotify instances took every watch of the grader's user on the whole host. The sandbox's seccomp
+    filter refuses them (EPERM); everything else runs, processes and POSIX semaphores among them."""
+    stopped, said, _ = run_attack(course, """
+        import ctypes, ctypes.util, multiprocessing, os
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        def tried(name, *args):
+            result = getattr(libc, name)(*args)
+            return f"{name}={result}/{ctypes.get_errno()}"
+        print(tried("semget", 0, 32000, 0o1600), tried("msgget", 0, 0o1600), tried("inotify_init1", 0))
+        lock = multiprocessing.Lock()  # a POSIX semaphore
+        with lock:
+            pid = os.fork()
+            if pid == 0:
+                os._exit(7)
+            print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    """, Limits(wall_s=60))
+    assert not stopped, stopped
+    assert "semget=-1/1 msgget=-1/1 inotify_init1=-1/1" in said and "child 7" in said, said
+
+
+def test_the_seccomp_filter_is_the_program_its_table_says():
+    """Decoded, the x86-64 filter refuses another ABI, the x32 calls and each refused call, and allows the rest."""
+    import struct
+
+    from reference.grading.seccomp import program
+
+    ops = [struct.unpack("=HBBI", program("x86_64")[i:i + 8]) for i in range(0, len(program("x86_64")), 8)]
+
+    def run(arch: int, nr: int) -> int:
+        pc, acc = 0, 0
+        while True:
+            code, jt, jf, k = ops[pc]
+            if code == 0x20:
+                acc = arch if k == 4 else nr
+                pc += 1
+            elif code in (0x15, 0x35):
+                hit = acc == k if code == 0x15 else acc >= k
+                pc += 1 + (jt if hit else jf)
+            else:
+                return k
+
+    allow, refuse = 0x7FFF0000, 0x00050001
+    assert [run(0xC000003E, nr) for nr in (64, 68, 253, 294)] == [refuse] * 4
+    assert [run(0xC000003E, nr) for nr in (0, 1, 56, 57, 59, 29, 65)] == [allow] * 7  # read, write, clone, fork, execve, shmget, semop
+    assert run(0x40000003, 3) == refuse and run(0xC000003E, 0x40000000 + 64) == refuse  # i386, x32
+    assert program("sparc") is None
+
+
 ENTRIES = {
     "folders": "os.mkdir(f'many/{i}')",
     "empty files": "open(f'many/{i}', 'w').close()",

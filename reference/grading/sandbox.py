@@ -15,6 +15,9 @@
   Python environment holds it, as `python -m venv .` in the course folder would). `--gpu` adds the NVIDIA device files. Ending the sandbox
   kills its PID namespace's init, and so every process in it, whatever the sandbox did to the
   parent-death signal bwrap gave that init.
+- with a seccomp filter (`reference.grading.seccomp`) that refuses the system calls whose kernel
+  memory or per-user counts the supervisor cannot watch: System V semaphores and message queues,
+  inotify (and every call of a second ABI, such as 32-bit calls on x86-64).
 - with `sandbox=False` (`gan-course autograde --no-sandbox`, for a machine without bubblewrap) as
   a plain process in its own session: the same limits, none of the isolation.
 
@@ -49,8 +52,9 @@ first limit they see exceeded, keeping the reason for the grader's message:
   (the kernel keeps those of one user within 16,384 pages, past which each pipe gets two), and, for
   a grader that is not root, a memfd mapped only in part after its descriptor was closed (its
   mapping's length counts).
-- disk, every half second: everything below scratch, each entry (folder, file, link, fifo)
-  charged at least one 4 KiB block, so a hundred thousand empty folders weigh what they cost the
+- disk, every half second: everything below scratch, and the files there that were removed while a
+  process keeps them open (found through the processes' descriptors by the memory look; O_TMPFILE
+  files among them), each entry (folder, file, link, fifo) charged at least one 4 KiB block, so a hundred thousand empty folders weigh what they cost the
   host. The walk never follows a link, is a loop rather than a recursion (any depth), and stops as
   soon as the total passes the limit, so one walk looks at no more than `disk_mb` / 4 KiB entries.
   A folder it cannot measure (paths past the kernel's 4,096 bytes, permissions the student keeps
@@ -396,16 +400,19 @@ def own_folder(path: Path) -> None:
 
 def bwrap_command(
     bwrap: str, scratch: Path, staged: Path | None, gpu: bool, env: dict[str, str], *, shm_mb: int = 64,
-    hidden: tuple[str | os.PathLike, ...] = (),
+    hidden: tuple[str | os.PathLike, ...] = (), seccomp_fd: int | None = None,
 ) -> list[str]:
     """The bwrap command line (up to and including "--") of the sandbox around one worker: `scratch`
     (with `work/` and `tmp/`) as /grading, `staged` in place of the real `reference`, `env` the
     whole environment inside, a /dev/shm of `shm_mb` (where this bwrap can size a tmpfs; the
     supervisor counts its use as memory either way), `/` and `/dev` read-only, and no further user
-    namespaces where this bwrap can forbid them (one would let the sandbox mount a tmpfs of its own)."""
+    namespaces where this bwrap can forbid them (one would let the sandbox mount a tmpfs of its own);
+    `seccomp_fd`, a descriptor holding `reference.grading.seccomp.program()`, the system calls refused there."""
     options = _bwrap_options(bwrap)
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "grading"]
     args += _no_userns(bwrap)
+    if seccomp_fd is not None and "--seccomp" in options:
+        args += ["--seccomp", str(seccomp_fd)]
     # scratch and /tmp first: the environment may live below /tmp, and a later mount would hide it
     # work/ is a mount point of its own, so the worker cannot rename it or put a link in its place: the
     # grader reads and writes below scratch/work, and must never be led out of it
@@ -493,25 +500,33 @@ class Worker:
         self._init: tuple[int, bytes] | None = None  # the sandbox's PID-namespace init: (pid, its start time)
         self.paused_s = 0.0  # wall time the sandbox spent paused for using more than its cores
         self.tasks = self.watchers = 0  # its threads and inotify instances at the last look (`_tree`, `_held_bytes`)
+        self.unlinked_bytes = 0  # files in scratch removed while still open, at the last look (`_held_bytes`): disk used
+        self.scratch_dev = os.stat(scratch).st_dev
         for sub in SCRATCH_FOLDERS:
             own_folder(scratch / sub)
         env = self._environment(sandbox, gpu)
         if not sandbox and masked:
             env["GAN_COURSE_GRADING_MASKED"] = ",".join(masked)
         command = [sys.executable, "-c", WORKER_START]
-        if sandbox:
-            command = self._bwrap(staged, gpu, env) + command
-            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=scratch / "work",
-            env=env,
-            preexec_fn=self._limit_process,
-            start_new_session=True,
-        )
+        seccomp_fd = _seccomp_descriptor() if sandbox else None
+        try:
+            if sandbox:
+                command = self._bwrap(staged, gpu, env, seccomp_fd) + command
+                env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=scratch / "work",
+                env=env,
+                preexec_fn=self._limit_process,
+                start_new_session=True,
+                pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
+            )
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         self.fd_out, self.fd_in = self.process.stdin.fileno(), self.process.stdout.fileno()
         self._stop = threading.Event()
         self._in_ipc = False  # whether the memory look's thread has entered the sandbox's IPC namespace
@@ -557,11 +572,12 @@ class Worker:
             env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
         return env
 
-    def _bwrap(self, staged: Path | None, gpu: bool, env: dict[str, str]) -> list[str]:
+    def _bwrap(self, staged: Path | None, gpu: bool, env: dict[str, str], seccomp_fd: int | None = None) -> list[str]:
         bwrap = bwrap_available()
         if bwrap is None:
             raise SandboxUnavailable(BWRAP_MISSING)
-        return bwrap_command(bwrap, self.scratch, staged, gpu, env, shm_mb=self.limits.memory_mb, hidden=self.hidden)
+        return bwrap_command(bwrap, self.scratch, staged, gpu, env, shm_mb=self.limits.memory_mb, hidden=self.hidden,
+                             seccomp_fd=seccomp_fd)
 
     def _limit_process(self) -> None:  # runs in the child before exec
         limits = self.limits
@@ -659,7 +675,7 @@ class Worker:
         marks = tuple(name.encode() for name in names)
         seen: set[tuple[int, int]] = set()
         pipes: set[str] = set()
-        total = 0
+        total = unlinked = 0
         self.watchers = 0
         for pid in pids:
             base = f"{PROC}/{pid}"
@@ -678,6 +694,13 @@ class Worker:
                         if target not in pipes:
                             pipes.add(target)
                             total += PIPE_BYTES
+                        continue
+                    if target.endswith(" (deleted)") and not target.startswith(names):  # removed, still open
+                        info = os.stat(link)
+                        if (stat.S_ISREG(info.st_mode) and info.st_nlink == 0 and info.st_dev == self.scratch_dev
+                                and (info.st_dev, info.st_ino) not in seen):
+                            seen.add((info.st_dev, info.st_ino))
+                            unlinked += info.st_blocks * 512
                         continue
                     if not target.startswith(names):
                         continue
@@ -711,6 +734,7 @@ class Worker:
                     total += os.stat(f"{base}/map_files/{fields[0].decode()}").st_blocks * 512
                 except OSError:
                     total += end - start
+        self.unlinked_bytes = unlinked  # disk, not memory: the disk look adds it
         if self.sandboxed:
             total += self._shm_bytes(pids) + self._sysv_bytes(pids) + self._socket_bytes(pids, self.limits.memory_mb * MB - total)
         return total
@@ -817,7 +841,7 @@ class Worker:
         or not measurable."""
         limit = self.limits.disk_mb * MB
         try:
-            used = disk_usage(self.scratch, limit)
+            used = disk_usage(self.scratch, limit) + self.unlinked_bytes
         except Unmeasurable as err:
             self.kill(str(err))
             return None
@@ -1047,6 +1071,22 @@ def _start_time(pid: int) -> bytes:
             return fh.read().rsplit(b")", 1)[1].split()[19]
     except (OSError, IndexError):
         return b""
+
+
+def _seccomp_descriptor() -> int | None:
+    """A descriptor to read this machine's seccomp filter from (`reference.grading.seccomp`), for bwrap's
+    --seccomp, or None where there is none. The caller closes it once the sandbox has started."""
+    from reference.grading.seccomp import program
+
+    filter_ = program()
+    if filter_ is None:
+        return None
+    read, write = os.pipe()  # a few hundred bytes: the pipe holds them all
+    try:
+        os.write(write, filter_)
+    finally:
+        os.close(write)
+    return read
 
 
 def make_scratch(prefix: str = "gan-course-grading-") -> Path:
