@@ -221,8 +221,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         _check_widths(cfg.model, explicit)
         out, state = (_path(args.out) if args.out is not None else _default_out(cfg)), None
     args.run_dir = out  # for the message of an interrupt (main)
-    with _only_writer(out):
-        run_dir = train(cfg, out, state=state, restart=args.resume is not None and state is None)
+    try:
+        with _only_writer(out):
+            run_dir = train(cfg, out, state=state, restart=args.resume is not None and state is None)
+    except BaseException:
+        if args.out is None and args.resume is None:  # the default folder, made empty to claim it: not left empty
+            for folder in (out, out.parent):  # and runs/, if nothing else is in it
+                try:
+                    folder.rmdir()
+                except OSError:  # the run wrote into it (or it is gone)
+                    break
+        raise
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes, and says so
         print(f"Run saved to {run_dir} (samples/, checkpoints/, metrics.csv, losses.png)")
     return 0
@@ -385,7 +394,7 @@ def _read_run_config(out: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        values = json.loads(path.read_text())
+        values = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as err:
         raise UserError(f"cannot read {path} ({str(err).splitlines()[0]}); fix the file, or start a new run with --out") from None
     if not isinstance(values, dict):
@@ -430,8 +439,24 @@ def _path(typed: str) -> Path:
 
 
 def _default_out(cfg) -> Path:
+    """runs/MODEL-DATASET-TIME, claimed by making it (an empty folder, which train takes): runs started in the
+    same second (a seed sweep in the background) get -2, -3, ... instead of one folder, where all but one were
+    refused. Under torchrun only rank 0 claims it. Where runs/ cannot be made, the name as it is (train says why)."""
     dataset = cfg.dataset.replace("folder:", "").rstrip("/").split("/")[-1] or "folder"
-    return Path("runs") / f"{cfg.model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = Path("runs") / f"{cfg.model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if os.environ.get("RANK", "0") != "0":
+        return base
+    for n in range(1, 1000):
+        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            candidate.parent.mkdir(parents=True, exist_ok=True)
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError:
+            return base
+    return base
 
 
 def cmd_summary(args: argparse.Namespace) -> int:

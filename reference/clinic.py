@@ -346,7 +346,7 @@ def run_config(overrides: dict, out_dir: str | Path, **budget) -> CaseRun:
     if key in _RUNS:
         return _RUNS[key]
     done = out / "checkpoints" / "last.pt"
-    if not (done.exists() and _same_settings(json.loads((out / "config.json").read_text()), cfg)):
+    if not (done.exists() and _same_settings(json.loads((out / "config.json").read_text(encoding="utf-8")), cfg)):
         train(cfg, out)
     G, spec, nz, _ = load_generator(done)
     run = CaseRun(out, read_metrics(out / "metrics.csv"), sample_images(G, spec, nz, SAMPLES, seed=cfg.seed + 1))

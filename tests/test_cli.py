@@ -1453,3 +1453,22 @@ def test_an_empty_path_is_one_line_not_the_default(capfd, mlp_run, tmp_path, mon
     code, _, err = cli(capfd, *[str(mlp_run) if a == "RUN" else a for a in argv])
     assert_one_line_error(code, err, *(["config ''", "nor a file"] if "--config" in argv else ["empty", "folder or file name"]))
     assert not (tmp_path / "runs").exists()
+
+
+def test_runs_started_in_the_same_second_without_out_get_folders_of_their_own(capfd, tmp_path, monkeypatch):
+    """The default run folder is named by the time to the second: of three runs of a seed sweep started together,
+    two were refused ("another 'gan-course train' is writing to runs/..." or "already exists"). Each gets its own
+    folder now (-2, -3), and a run that fails leaves none behind."""
+    import reference.cli as cli_module
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli_module.time, "strftime", lambda fmt, *a: "20261204-120000")  # the same second for all
+    for seed in (1, 2, 3):
+        code, out, err = cli(capfd, *MLP, "--epochs", "1", "--max-images", "64", "--seed", seed)
+        assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "mlp-digits-20261204-120000", "mlp-digits-20261204-120000-2", "mlp-digits-20261204-120000-3"]
+    code, _, err = cli(capfd, "train", "--model", "mlp", "--dataset", "mnist", "--data-dir", tmp_path / "no-data", "--epochs", "1")
+    assert code == 2 and "mnist" in err
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "mlp-digits-20261204-120000", "mlp-digits-20261204-120000-2", "mlp-digits-20261204-120000-3"]

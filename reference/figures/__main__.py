@@ -29,7 +29,7 @@ def write_captions(readme: Path, updated: dict[int, dict[str, str]]) -> None:
     sections: dict[int, str] = {}
     if readme.exists():
         number, lines = None, []
-        for line in readme.read_text().splitlines():
+        for line in readme.read_text(encoding="utf-8").splitlines():
             if line.startswith("## Lesson "):
                 if number is not None:
                     sections[number] = "\n".join(lines).strip()

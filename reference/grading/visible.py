@@ -123,7 +123,7 @@ def write_visible(assignment: str, root: str | os.PathLike | None = None) -> Pat
     if not folder.is_dir():
         raise UserError(f"no source folder {folder}; the assignment id must match solutions/<id>/")
     out = base / "reference" / "checks" / f"{assignment}.py"
-    write_text_atomic(out, visible_source(module.read_text(), f"tests/autograders/{module.name}"))
+    write_text_atomic(out, visible_source(module.read_text(encoding="utf-8"), f"tests/autograders/{module.name}"))
     return out
 
 
