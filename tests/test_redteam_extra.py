@@ -1405,3 +1405,80 @@ def test_ordinary_html_and_headings_in_markdown_are_kept():
     nb.cells = [nbformat.v4.new_markdown_cell(text) for text in kept]
     filled = fill(nb, {"cells": {}, "tests": {}})
     assert [cell.source for cell in filled.cells] == kept
+
+
+# ---------------------------------------------------------------------------------------------
+# The course's code in the worker, rewritten by the cells
+# ---------------------------------------------------------------------------------------------
+
+LIBRARY_G = '''
+from reference.models import conditional
+{patch}
+
+def ConditionalGenerator(nz=100, ngf=64, num_classes=10):
+    return conditional.ConditionalGenerator(nz, ngf, 1, 28, num_classes)
+'''
+PATCHES = {
+    "module_renamed": 'conditional.ConditionalGenerator.__module__ = "__main__"',
+    "probe_replaced": "import reference.grading.probes_a6 as _p\n_p.module_origins = lambda model: []",
+    "probe_rewritten": "import reference.grading.probes_a6 as _p\n_p.module_origins.__code__ = (lambda model: []).__code__",
+    "module_swapped": "import sys, types\n_fake = types.ModuleType('reference.grading.probes_a6')\n"
+                      "_fake.__dict__.update(sys.modules['reference.grading.probes_a6'].__dict__)\n"
+                      "_fake.module_origins = lambda model: []\nsys.modules['reference.grading.probes_a6'] = _fake",
+}
+
+
+@pytest.mark.parametrize("patch", sorted(PATCHES))
+def test_a_cell_that_rewrites_the_probes_or_the_library_does_not_change_what_they_report(tmp_path, patch):
+    """The probes run in the worker, beside the cells: a6's generator taken from the course library passed as the
+    student's own once a cell renamed the library class's module or replaced the probe that finds where a network's
+    classes come from (9 of 9 points), and a2's frozen generator learned once a cell swapped the learning run for one of
+    the library's (4 of 4). The course's modules are put back as they were before the cells ran, before each request."""
+    from pathlib import Path
+
+    from conftest import notebook_with_cells
+    from reference.grading.runner import grade_notebook
+    from reference.grading.sandbox import Limits, sandbox_problem
+
+    root = Path(__file__).resolve().parents[1]
+    solution = root / "solutions" / "a6_conditional_gan" / "a6_conditional_gan.ipynb"
+    path = notebook_with_cells(solution, tmp_path, {"generator": LIBRARY_G.format(patch=PATCHES[patch])})
+    points, message = grade_notebook(path, "a6_conditional_gan", root, limits=Limits(wall_s=120), sandbox=sandbox_problem() is None,
+                                     only=["test_generator_output_shape"])["test_generator_output_shape"]
+    assert points == 0 and "is built from reference.models.conditional.ConditionalGenerator, the course library's" in message, message
+
+
+def test_a_learning_run_swapped_by_a_cell_still_trains_the_students_generator(tmp_path):
+    from pathlib import Path
+
+    from conftest import notebook_with_cells
+    from reference.grading.runner import grade_notebook
+    from reference.grading.sandbox import Limits, sandbox_problem
+
+    frozen = '''
+class DeeperGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64):
+        super().__init__()
+        layers = list(Generator(nz, ngf, channels=1, size=28).main)
+        block = [nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True)]
+        self.main = nn.Sequential(*layers[:10], *block, *layers[10:])
+        self.apply(weights_init)
+        self.requires_grad_(False)
+
+    def forward(self, z):
+        return self.main(z)
+
+import reference.grading.learning as _L
+from reference.models import dcgan as _dcgan
+_start = _L.start_training
+_L.start_training = lambda G, D, images, **kw: _start(_dcgan.Generator(100, 16, 1, 28), D, images, **kw)
+'''
+    root = Path(__file__).resolve().parents[1]
+    solution = root / "solutions" / "a2_conv_layers" / "a2_conv_layers.ipynb"
+    source = nbformat.read(solution, as_version=4)
+    gid = next(c.metadata["nbgrader"]["grade_id"] for c in source.cells
+               if c.metadata.get("nbgrader", {}).get("solution") and "class DeeperGenerator" in c.source)
+    path = notebook_with_cells(solution, tmp_path, {gid: frozen})
+    points, message = grade_notebook(path, "a2_conv_layers", root, limits=Limits(wall_s=300), sandbox=sandbox_problem() is None,
+                                     only=["test_learns"])["test_learns"]
+    assert points == 0 and "requires grad" in message, message

@@ -86,6 +86,7 @@ class Worker:
         self.handles: dict[int, Any] = {}
         self.namespace: dict[str, Any] = {}
         self.cell_errors: list = []
+        self.pristine = None  # the course's code as it was before the cells ran (reference.grading.pristine)
 
     # ----------------------------------------------------------------------------- values
     def wire(self, value: Any, depth: int = 0) -> Any:
@@ -162,8 +163,13 @@ class Worker:
             request = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
             op = request.get("op")
             if op == "execute":
+                from reference.grading.pristine import Pristine
+
+                self.pristine = Pristine.take()  # the course's code before any cell of the submission runs
                 self.execute(request["cells"], float(request.get("cell_s") or 0))
                 continue
+            if self.pristine is not None:
+                self.pristine.restore()  # what the cells changed of the probes' code, put back for this request
             sink = Capture()
             saved = sys.stdout, sys.stderr
             sys.stdout = sys.stderr = sink  # what the student's code prints during a check is not shown
@@ -282,6 +288,8 @@ def main() -> None:
     os.dup2(2, 1)  # prints below the Python level (C code, subprocesses) join the capped output pipe
     processes = int(os.environ.pop("GAN_COURSE_GRADING_NPROC", "0") or 0)
     if processes > 0:  # counted in the sandbox's own user namespace (not enforced for root)
+        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]  # never above the host's (a failed setrlimit ended the worker)
+        processes = processes if hard == resource.RLIM_INFINITY else min(processes, hard)
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
     masked = [m for m in os.environ.pop("GAN_COURSE_GRADING_MASKED", "").split(",") if m]
     if masked:  # without the sandbox's staged copy: the same refusal from an import hook
