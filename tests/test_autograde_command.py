@@ -223,3 +223,67 @@ def test_grading_one_submission_on_such_a_host_raises_instead_of_scoring_zero(tm
     assert "setting up uid map: Permission denied" in sandbox_problem()
     with pytest.raises(SandboxUnavailable, match="bubblewrap cannot make a sandbox on this machine"):
         grade_submission(ROOT / "solutions" / A / f"{A}.ipynb", A, ROOT)
+
+
+def test_a_closed_stdout_does_not_stop_the_grading(course: Path, tmp_path: Path):
+    """`gan-course autograde ... | head -1`: the first progress line after head quit raised BrokenPipeError, which
+    stopped the grading of the whole class and lost every grade. What is left to print goes nowhere now."""
+    sandbox = ["--no-sandbox"] if sandbox_problem() else []
+    results = tmp_path / "records.jsonl"
+    proc = subprocess.Popen(["gan-course", "autograde", A, "--no-progress", "--results", str(results), *sandbox], cwd=course,
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0, err[-2000:]
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err[-2000:]
+    assert results.read_text().count("\n") == 3
+
+
+def test_limits_this_host_cannot_give_stop_before_anyone_is_graded(course: Path, tmp_path: Path):
+    """A temporary folder with less room than the submissions graded at once may write made a correct submission's
+    own writes fail (0 points, the host's fault blamed on the student): one line names the room and the fix."""
+    done = _run(course, A, "--student", "solution", "--disk-mb", "100000000", "--results", str(tmp_path / "r.jsonl"))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "MB free, less than the" in lines[0] and "point TMPDIR at a folder with more room" in lines[0], lines[0]
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_a_hard_limit_below_the_grading_limits_is_told_with_the_flag_that_fits(monkeypatch):
+    """A grader that is not root cannot raise its own hard limits (Slurm passes the submitting shell's on; `ulimit -t
+    1200` on a login node): each worker failed in its preexec_fn and every submission scored 0, recorded. The command
+    says which limit and the flag that fits; the worker never asks for more than the hard limit."""
+    from reference.grading import sandbox
+    from reference.grading.sandbox import Limits
+
+    hard = {sandbox.resource.RLIMIT_CPU: 1200, sandbox.resource.RLIMIT_DATA: 8 * 2**30}
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(sandbox.resource, "getrlimit", lambda which: (hard.get(which, -1), hard.get(which, sandbox.resource.RLIM_INFINITY)))
+    said = sandbox.host_limit_problem(Limits())
+    assert said == ("this shell's hard limit on CPU time (ulimit -Ht: 1,200) is below the grading limit --cpu-s 1,800; grade "
+                    "with --cpu-s 1,195 (or c.GanCourseGrading.cpu_s in nbgrader_config.py), or raise the hard limit first"), said
+    assert sandbox.host_limit_problem(Limits(cpu_s=1195)) is None
+    set_to = []
+    monkeypatch.setattr(sandbox.resource, "setrlimit", lambda which, pair: set_to.append((which, pair)))
+    sandbox._lower_limit(sandbox.resource.RLIMIT_CPU, 1800, 1805)
+    assert set_to == [(sandbox.resource.RLIMIT_CPU, (1200, 1200))]
+
+
+def test_a_course_folder_that_takes_no_file_stops_before_anyone_is_graded(course: Path, monkeypatch):
+    """Another TA's course, a read-only mount: every submission was graded, then the merge and the records kept
+    beside it failed, and the grades were lost. Without --results the folder is tried first."""
+    import tempfile
+
+    from reference.grading import command
+
+    real = tempfile.TemporaryFile
+
+    def refused(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == course:
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    with pytest.raises(command.UserError) as err:
+        command._check_course_writable(course)
+    assert "takes no new file (Permission denied)" in str(err.value) and "--results FILE" in str(err.value)

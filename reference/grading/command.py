@@ -12,6 +12,7 @@ straight into nbgrader's autograded/ folder and gradebook.db (reference.grading.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import fields
@@ -207,6 +208,38 @@ def _check_results_path(path: Path) -> None:
                         f"give a path in a folder you can write to") from None
 
 
+def _check_course_writable(root: Path) -> None:
+    """UserError, before anyone is graded, when the merge at the end could not write the course folder (another
+    TA's folder, a read-only mount): every submission was graded, then the merge and the records kept beside it
+    failed, and the grades were lost."""
+    import tempfile
+
+    for folder in (root, root / "autograded"):
+        if not folder.is_dir():
+            continue
+        try:
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as err:
+            raise UserError(f"the course folder {folder} takes no new file ({err.strerror or type(err).__name__}), so the "
+                            f"grades could not be merged into it; grade as its owner, or write them elsewhere with "
+                            f"--results FILE and merge them later") from None
+    gradebook = root / "gradebook.db"
+    if gradebook.exists() and not os.access(gradebook, os.W_OK):
+        raise UserError(f"{gradebook} cannot be written, so the grades could not be merged into it; grade as its owner, "
+                        f"or write them elsewhere with --results FILE and merge them later")
+
+
+def _quiet_when_closed() -> None:
+    """Once stdout is closed (`| head`, a `less` quit, a dead `| tee`), what is left to print goes nowhere and
+    grading goes on: a BrokenPipeError from a progress line stopped the class's grading and lost every grade."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+
+
 def run(args: argparse.Namespace) -> int:
     from reference.grading.local import course_root
 
@@ -231,6 +264,12 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(problem)
     overrides = {f.name: getattr(args, f.name) for f in fields(Limits)}
     limits = Limits.from_config(_config_limits(root), **overrides)
+    from reference.grading.sandbox import free_space_problem, host_limit_problem
+
+    if (problem := host_limit_problem(limits) or free_space_problem(limits, max(1, args.jobs or 1))):
+        raise UserError(problem)
+    if not args.results:
+        _check_course_writable(root)
     everyone = _submissions(root, args.assignment, args.student)
     chosen = set(shard([s for s, _ in everyone], args.shard))
     subs = [(s, nb) for s, nb in everyone if s in chosen]
@@ -250,11 +289,14 @@ def run(args: argparse.Namespace) -> int:
         bar = tqdm(total=len(subs), desc=f"grading {args.assignment}", unit="submission")
 
     def progress(record: dict) -> None:
-        if bar is not None:
-            bar.update(1)
-            bar.write(_summary(record))
-        else:
-            print(_summary(record), flush=True)
+        try:
+            if bar is not None:
+                bar.update(1)
+                bar.write(_summary(record))
+            else:
+                print(_summary(record), flush=True)
+        except BrokenPipeError:
+            _quiet_when_closed()
 
     records = grade_many(subs, args.assignment, root, jobs=args.jobs, limits=limits, sandbox=not args.no_sandbox, gpu=args.gpu, progress=progress)
     if bar is not None:

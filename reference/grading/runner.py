@@ -22,12 +22,14 @@ import binascii
 import concurrent.futures
 import contextlib
 import datetime as dt
+import errno
 import json
 import multiprocessing
 import os
 import re
 import shutil
 import stat
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -37,7 +39,9 @@ from reference.errors import UserError
 from reference.grading.checks import SubmissionLost, printable, quiet, run_check, title
 from reference.grading.local import load_checks, load_module, check_module_path, score_line
 from reference.grading.notebook import GradedCell, is_test_cell, graded_cells
-from reference.grading.sandbox import Limits, SandboxUnavailable, Worker, make_scratch, remove_scratch, sandbox_problem, stage_reference
+from reference.grading.sandbox import (
+    Limits, SandboxUnavailable, Worker, host_limit_problem, make_scratch, remove_scratch, sandbox_problem, stage_reference,
+)
 
 if TYPE_CHECKING:  # the proxy imports torch (a second): a command line's mistakes are refused before that
     from reference.grading.proxy import Channel, RemoteSubmission
@@ -360,6 +364,8 @@ def session_for(
     limits = limits or Limits()
     if sandbox and (problem := sandbox_problem()):
         raise SandboxUnavailable(problem)  # the host's fault: stop, rather than score every submission 0
+    if (problem := host_limit_problem(limits)):
+        raise SandboxUnavailable(problem)
     module = load_module(check_module_path(assignment, root))
     source = source_notebook(root, assignment)
     test_ids = {cell.grade_id for cell in graded_cells(_read_notebook(source))} if source.is_file() else set()
@@ -398,6 +404,9 @@ def _staging_problem(err: OSError) -> str:
         what = f"{first[0]}: {why}"
     else:
         what = f"{getattr(err, 'filename', None) or reference_dir()}: {err.strerror or err}"
+    if "No space left on device" in what or getattr(err, "errno", None) == errno.ENOSPC:
+        return (f"the grader cannot copy the reference package into the sandbox ({what}): the temporary folder "
+                f"{tempfile.gettempdir()} is full; free some room there, or point TMPDIR at a folder with more, then grade again")
     return (f"the grader cannot copy the reference package into the sandbox ({what}); make it readable by the user "
             f"who grades (chmod -R a+rX {reference_dir()}), then grade again")
 

@@ -98,8 +98,8 @@ from reference.errors import UserError
 from reference.grading.checks import printable
 
 __all__ = [
-    "Limits", "SandboxUnavailable", "Unmeasurable", "Worker", "bwrap_available", "disk_usage", "make_scratch", "remove_scratch",
-    "remove_tree", "sandbox_problem", "stage_reference",
+    "Limits", "SandboxUnavailable", "Unmeasurable", "Worker", "bwrap_available", "disk_usage", "free_space_problem",
+    "host_limit_problem", "make_scratch", "remove_scratch", "remove_tree", "sandbox_problem", "stage_reference",
 ]
 
 log = logging.getLogger(__name__)
@@ -231,6 +231,54 @@ def sandbox_problem() -> str | None:
     unprivileged user namespaces it needs, and then every worker would die before its first cell."""
     bwrap = bwrap_available()
     return BWRAP_MISSING if bwrap is None else _sandbox_problem(bwrap)
+
+
+# (resource, the limit asked for it from Limits, what it is, its flag, its field, ulimit's letter, ulimit's unit in bytes)
+HOST_LIMITS = (
+    (resource.RLIMIT_CPU, lambda limits: limits.cpu_s + 5, "CPU time", "--cpu-s", "cpu_s", "t", None),
+    (resource.RLIMIT_DATA, lambda limits: limits.memory_mb * MB, "memory", "--memory-mb", "memory_mb", "d", 1024),
+    (resource.RLIMIT_FSIZE, lambda limits: limits.file_mb * MB, "file size", "--file-mb", "file_mb", "f", 1024),
+    (resource.RLIMIT_NPROC, lambda limits: limits.processes, "processes", "--processes", "processes", "u", None),
+)
+
+
+def host_limit_problem(limits: "Limits") -> str | None:
+    """Why this grader cannot give a submission `limits` (one line naming the fix), or None: a hard limit
+    of the grader's own below one of them (Slurm passes the submitting shell's on; login nodes cap CPU
+    time) cannot be raised by a grader that is not root, and each worker then failed to start, so every
+    submission scored 0, recorded in the gradebook."""
+    if os.geteuid() == 0:  # root raises hard limits
+        return None
+    for which, asked, what, flag, name, letter, unit in HOST_LIMITS:
+        hard = resource.getrlimit(which)[1]
+        need = asked(limits)
+        if hard != resource.RLIM_INFINITY and hard < need:
+            fits = {"cpu_s": max(1, hard - 5), "memory_mb": hard // MB, "file_mb": hard // MB, "processes": hard}[name]
+            shown = f"{hard // unit:,}" if unit else f"{hard:,}"
+            return (f"this shell's hard limit on {what} (ulimit -H{letter}: {shown}) is below the grading limit {flag} "
+                    f"{getattr(limits, name):,}; grade with {flag} {fits:,} (or c.GanCourseGrading.{name} in nbgrader_config.py), "
+                    f"or raise the hard limit first")
+    return None
+
+
+def free_space_problem(limits: "Limits", jobs: int) -> str | None:
+    """Why the temporary folder cannot hold what `jobs` submissions graded at once may write (each up to
+    `disk_mb`, and a copy of the course's package), one line naming the fix; or None. A full /tmp made a
+    correct submission's own writes fail, and it scored 0 for the host's lack of room."""
+    folder = tempfile.gettempdir()
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    need = jobs * (limits.disk_mb + STAGING_MB) * MB
+    if free >= need:
+        return None
+    return (f"the temporary folder {folder} has {free // MB:,} MB free, less than the {need // MB:,} MB that {jobs} "
+            f"submission(s) graded at once may write there (--disk-mb {limits.disk_mb:,} each, and a copy of the course's "
+            f"package); point TMPDIR at a folder with more room, or lower --disk-mb or --jobs")
+
+
+STAGING_MB = 64  # room for one submission's copy of the reference package and its scratch folders
 
 
 @functools.lru_cache(maxsize=None)
@@ -581,9 +629,9 @@ class Worker:
 
     def _limit_process(self) -> None:  # runs in the child before exec
         limits = self.limits
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
-        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_mb * MB, limits.memory_mb * MB))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * MB, limits.file_mb * MB))
+        _lower_limit(resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 5)
+        _lower_limit(resource.RLIMIT_DATA, limits.memory_mb * MB, limits.memory_mb * MB)
+        _lower_limit(resource.RLIMIT_FSIZE, limits.file_mb * MB, limits.file_mb * MB)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         # no real-time scheduling, no priority above the grader's: a host that grants a real-time priority
         # (limits.conf's rtprio, for audio) would let a SCHED_FIFO loop starve everything on its core, the
@@ -1071,6 +1119,16 @@ def _start_time(pid: int) -> bytes:
             return fh.read().rsplit(b")", 1)[1].split()[19]
     except (OSError, IndexError):
         return b""
+
+
+def _lower_limit(which: int, soft: int, hard: int) -> None:
+    """setrlimit(which, (soft, hard)), each no higher than the hard limit already set: a grader that is not
+    root cannot raise it (`host_limit_problem` says so before grading), and a failed setrlimit here ended
+    the worker before it started."""
+    current = resource.getrlimit(which)[1]
+    if current != resource.RLIM_INFINITY and os.geteuid() != 0:
+        soft, hard = min(soft, current), min(hard, current)
+    resource.setrlimit(which, (soft, hard))
 
 
 def _seccomp_descriptor() -> int | None:
