@@ -795,3 +795,18 @@ def test_a_matrix_square_root_called_with_an_argument_scipy_removed_is_told_to_d
         sqrtm(1.0, dips=False)
     told = StudentError.from_info(error_info(err.value, {})).describe()
     assert told.endswith("sqrtm() got an unexpected keyword argument 'dips'") and "no longer takes" not in told, told
+
+
+def test_loading_a_check_module_writes_no_bytecode_beside_it(tmp_path, monkeypatch):
+    """Without PYTHONDONTWRITEBYTECODE (set on some machines, not by .ci/run), grading left
+    tests/autograders/__pycache__/ in the course, which the red-team test counts as a change to the course."""
+    import sys
+
+    from reference.grading.local import load_module
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    module = tmp_path / "test_demo_checks.py"
+    module.write_text("ASSIGNMENT = 'demo'\nVALUE = 3\n")
+    assert load_module(module).VALUE == 3
+    assert not (tmp_path / "__pycache__").exists()
+    assert sys.dont_write_bytecode is False

@@ -70,14 +70,19 @@ _modules: dict[tuple[str, int], types.ModuleType] = {}
 
 
 def load_module(path: Path) -> types.ModuleType:
-    """The check module at `path`, imported once per version of the file."""
+    """The check module at `path`, imported once per version of the file, without writing its bytecode
+    beside it (grading left a __pycache__ folder in the course's tests/autograders/)."""
     key = (str(path), path.stat().st_mtime_ns)
     if key not in _modules:
         name = f"gan_course_checks_{len(_modules)}_{path.stem}"
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.dont_write_bytecode = saved
         _modules[key] = module
     return _modules[key]
 
