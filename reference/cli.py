@@ -715,6 +715,9 @@ def _config_file_error(err: BaseException) -> str | None:
     if where is None:
         return None
     detail = err.msg if isinstance(err, SyntaxError) else str(err).splitlines()[0] if str(err) else ""
+    if detail == "Could not determine home directory.":  # the file is fine: an import in it looks for the home folder
+        return (f"{where[0]}, line {where[1]}: {type(err).__name__}: {detail} (HOME is unset and this user has no entry "
+                f"in the password file); set HOME, e.g. HOME=$PWD, then run the command again")
     return (f"{where[0]}, line {where[1]}: {type(err).__name__}{': ' + detail if detail else ''}; fix the file "
             f"(nbgrader reads it too), then run the command again")
 

@@ -1155,6 +1155,19 @@ def test_autograde_with_a_broken_nbgrader_config_names_the_file(capfd, monkeypat
     assert_one_line_error(code, err, str(tmp_path / "nbgrader_config.py"), *words, "fix the file")
 
 
+def test_autograde_without_a_home_folder_says_to_set_home_not_to_fix_the_config(capfd, monkeypatch, tmp_path):
+    """A container started with --user 12345 (no password entry) and no HOME: an import in nbgrader_config.py asks for
+    the home folder, and the message blamed the file, which is fine."""
+    (tmp_path / "nbgrader_config.py").write_text(
+        "c = get_config()\nfrom pathlib import Path\nPath.home()\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr("pwd.getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))
+    code, _, err = cli(capfd, "autograde", "a2_conv_layers", "--no-sandbox")
+    assert_one_line_error(code, err, "nbgrader_config.py, line 3", "Could not determine home directory", "set HOME")
+    assert "fix the file" not in err
+
+
 def test_a_non_ascii_out_in_the_posix_locale_trains(capfd, tmp_path):
     """LC_ALL=POSIX without UTF-8 mode hands a name in another alphabet over with surrogate escapes
     ('tt \\udcc3\\udca9' for 'tt é'): the lock's key, str.encode() of the path, ended the run in a traceback."""
