@@ -2390,3 +2390,20 @@ def test_a_pickled_object_of_no_network_is_told_to_leave_it_out():
         "state_dicts, tensors and numbers (make_gan(seed) rebuilds the rest)")
     assert fix("numpy.ndarray") == "store it as a tensor (torch.from_numpy) or a number instead of a numpy `ndarray`, or leave it out"
     assert fix("__main__.Generator") == 'save state_dicts, torch.save({"G": G.state_dict(), "D": D.state_dict()}, path)'
+
+
+@pytest.mark.skipif(os.access("/proc/sys", os.W_OK), reason="/proc/sys takes files on this machine: no read-only folder to run in")
+def test_visible_checks_in_a_notebook_folder_that_takes_no_files(monkeypatch):
+    """A course folder on a read-only mount, or a shared one a student opened without copying: the visible checks'
+    runs went into the notebook's folder and failed there, 0 points and "your code raised PermissionError" for the
+    model answer. They run in a temporary folder of the kernel's instead (here the kernel's folder is /proc/sys)."""
+    sub = execute_notebook(SOLUTION)
+    try:
+        kernel = LocalSubmission(sub.namespace)  # as in the student's kernel: no scratch given, the working folder
+        monkeypatch.chdir("/proc/sys")
+        checks = load_module(ROOT / "reference" / "checks" / f"{A}.py")
+        got = {name: run_check(getattr(checks, name), kernel)
+               for name in ("test_saves_at_epochs_10_20_30", "test_sample_grids_are_png_grids_of_64", "test_checkpoints_hold_optimizers_and_epoch")}
+    finally:
+        sub.close()
+    assert got == {name: OK[name] for name in got}

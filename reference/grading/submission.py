@@ -30,6 +30,7 @@ import os
 import secrets
 import shutil
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -269,6 +270,15 @@ def read_scratch_file(scratch: Path, path: str | os.PathLike, limit: int = MAX_R
         raise CheckFailure(f"`{name}` could not be opened ({err.strerror or 'a link or a file on its way'}): write a regular file, not a link") from None
 
 
+_KERNEL_SCRATCH: list[tempfile.TemporaryDirectory] = []  # removed when the kernel exits
+
+
+def _kernel_scratch() -> Path:
+    if not _KERNEL_SCRATCH:
+        _KERNEL_SCRATCH.append(tempfile.TemporaryDirectory(prefix="gan-course-checks-", ignore_cleanup_errors=True))
+    return Path(_KERNEL_SCRATCH[0].name)
+
+
 class LocalSubmission:
     """The notebook's objects in this process (the student's kernel, or `execute_notebook`).
 
@@ -285,7 +295,14 @@ class LocalSubmission:
 
     @property
     def scratch(self) -> Path:
-        return self._scratch if self._scratch is not None else Path.cwd()
+        """The folder the checks give the notebook's code to write in: the notebook's own (the working
+        directory), or, where that takes no files (a read-only course folder, a shared one the student
+        opened without copying), a private temporary one for this kernel (the checks' runs there were
+        the check's PermissionError, blamed on the student's code)."""
+        if self._scratch is not None:
+            return self._scratch
+        here = Path.cwd()
+        return here if os.access(here, os.W_OK) else _kernel_scratch()
 
     def files(self, under: str | os.PathLike = ".") -> list[Path]:
         """Regular files the notebook wrote below scratch/`under` (see `scratch_files`)."""
