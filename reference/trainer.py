@@ -122,6 +122,8 @@ def writing(path: Path, then: str):
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             problem, fix = ("no space left on device" if err.errno == errno.ENOSPC else "disk quota exceeded"), "free some space"
+        elif err.errno == errno.EFBIG:  # past this shell's file-size limit (ulimit -f), not a folder's permissions
+            problem, fix = "file too large", "raise this shell's file-size limit (ulimit -f unlimited, or ask for one on a cluster)"
         else:
             problem, fix = (err.strerror or str(err) or type(err).__name__).lower(), f"make sure {path.parent} is writable"
         raise UserError(f"{problem} while writing {path}; {fix}, then {then}") from None

@@ -1485,3 +1485,18 @@ def test_runs_started_in_the_same_second_without_out_get_folders_of_their_own(ca
     assert code == 2 and "mnist" in err
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
         "mlp-digits-20261204-120000", "mlp-digits-20261204-120000-2", "mlp-digits-20261204-120000-3"]
+
+
+def test_a_file_size_limit_is_named_as_such(tmp_path):
+    """Under `ulimit -f` (a cluster's limits), a checkpoint larger than the limit was told to "make sure the folder
+    is writable", which it is."""
+    import resource
+
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [console_script(), *MLP, "--epochs", "1", "--max-images", "64", "--out", str(run)], capture_output=True, text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024)),
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert_one_line_error(done.returncode, done.stderr, "file too large while writing", "ulimit -f")
+    assert "writable" not in done.stderr
