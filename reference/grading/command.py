@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
         + Limits().describe(),
     )
     p.add_argument("assignment", nargs="?", help="the assignment id, e.g. a2_conv_layers")
-    p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1; one core each)")
+    p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1; each runs on one thread, and its processes may use up to --cpus cores together)")
     p.add_argument("--shard", metavar="K/N", help="grade only shard K of N (sorted students, every N-th)")
     p.add_argument("--results", metavar="FILE", help="write the records to FILE (JSON lines) instead of the gradebook")
     p.add_argument("--merge", nargs="+", metavar="FILE", help="merge records files into autograded/ and gradebook.db")
