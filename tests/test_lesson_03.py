@@ -288,6 +288,11 @@ G_WRONG = {
         "test_generator_parameters": ["maps 16 -> 3 channels", "16 -> 1 channel with a 4x4 kernel"],
     }),
     "no_tanh": (g_body(last="nn.Identity()"), {"test_generator_range": ["nothing bounds them to [-1, 1]", "end G with nn.Tanh"]}),
+    # the widths written as numbers: at the checks' width (16) it passed by chance; at 64 every layer was listed
+    "widths_fixed_at_16": (g_body().replace("ngf", "16"), {
+        "test_generator_parameters": ["`dcgan_generator(ngf=16)` and `dcgan_generator(ngf=32)` both have", "ignore the `ngf` argument"]}),
+    "widths_fixed_at_64": (g_body().replace("ngf", "64"), {
+        "test_generator_parameters": ["ignore the `ngf` argument", "build every width from `ngf`"]}),
     # BatchNorm in place, but without its learnable scale and shift: not "0 BatchNorm layers"
     "batchnorm_without_affine": (g_body().replace("), nn.ReLU(True)", ", affine=False), nn.ReLU(True)"), {
         "test_generator_parameters": ["its BatchNorm layers `2`, `5`, `8` have no learnable scale and shift", "affine=True"],
@@ -408,6 +413,9 @@ G_WRONG = {
 }
 
 D_WRONG = {
+    "widths_fixed_at_16": (d_body().replace("ndf", "16"), {
+        "test_discriminator_parameters": ["`dcgan_discriminator(ndf=16)` and `dcgan_discriminator(ndf=32)` both have",
+                                          "ignore the `ndf` argument"]}),
     # right for every batch but one of a single image, where squeeze() drops the batch dimension too
     "squeezed_output": ("""
         class Squeeze(nn.Module):

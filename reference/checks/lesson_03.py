@@ -41,6 +41,7 @@ import torch
 
 from reference.grading import NAMESPACE, StudentError, check
 from reference.grading import probes, probes_a2
+from reference.grading.checks import ignores_width
 
 ASSIGNMENT = "lesson_03"
 NZ = 100
@@ -569,6 +570,22 @@ def run_order(submission, model, which: str) -> list[str] | None:
     return names or None
 
 
+def width_fault(submission, which: str, mine: dict) -> str | None:
+    """The message for a network whose parameter count does not change with its width argument (ngf for G, ndf
+    for D): its widths are fixed numbers or a notebook global, so it passed at the checks' width by chance, or
+    failed naming every layer; None otherwise."""
+    arg = "ngf" if which == "G" else "ndf"
+    kwargs = {**_default_kwargs(which), arg: 2 * WIDTH}
+    try:
+        wider = submission.run(probes.build, submission.get(G_FN if which == "G" else D_FN), 0, **kwargs)
+        summary = submission.run(probes.module_summary, wider)
+    except (StudentError, AssertionError):  # a network that cannot be built wider: its other checks say why
+        return None
+    if not (isinstance(summary, dict) and summary.get("is_module") is True):
+        return None
+    return ignores_width((_count(mine), _count(summary)), G_FN if which == "G" else D_FN, arg, WIDTH)
+
+
 def parameter_fault(mine: dict, ref: dict, which: str, order: list[str] | None = None) -> str | None:
     """Why the student's network has another number of parameters than the reference; None if equal.
     order: the names of its layers in the order they ran (where an extra BatchNorm sits)."""
@@ -805,7 +822,7 @@ def test_generator_range(submission):
 def test_generator_parameters(submission):
     """The generator has exactly the reference DCGAN's number of parameters."""
     model, mine = build(submission, "G")
-    fault = parameter_fault(mine, reference_summaries()["G"], "G", run_order(submission, model, "G"))
+    fault = width_fault(submission, "G", mine) or parameter_fault(mine, reference_summaries()["G"], "G", run_order(submission, model, "G"))
     if fault:
         raise AssertionError(fault)
 
@@ -893,7 +910,7 @@ def test_discriminator_logits(submission):
 def test_discriminator_parameters(submission):
     """The discriminator has exactly the reference DCGAN's number of parameters."""
     model, mine = build(submission, "D")
-    fault = parameter_fault(mine, reference_summaries()["D"], "D", run_order(submission, model, "D"))
+    fault = width_fault(submission, "D", mine) or parameter_fault(mine, reference_summaries()["D"], "D", run_order(submission, model, "D"))
     if fault:
         raise AssertionError(fault)
 
