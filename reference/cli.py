@@ -582,6 +582,11 @@ def _check_source(name: str, source: str) -> None:
     else:
         return
     if not Path(path).expanduser().exists():
+        from reference.metrics.evaluate import DATASETS, SPLITS
+
+        dataset, colon, split = source.rpartition(":")
+        if colon and (dataset in DATASETS or dataset.startswith("folder:")):  # mnist:tset, a split mistyped
+            raise UserError(f"source {name} {source}: {split!r} is no split of {dataset}; use {' or '.join(f'{dataset}:{s}' for s in SPLITS)}")
         raise UserError(
             f"source {name} {path} does not exist; pass a folder of images, an .npz, a checkpoint or run folder, "
             f"or a dataset split such as mnist:test"

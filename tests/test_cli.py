@@ -1500,3 +1500,8 @@ def test_a_file_size_limit_is_named_as_such(tmp_path):
     )
     assert_one_line_error(done.returncode, done.stderr, "file too large while writing", "ulimit -f")
     assert "writable" not in done.stderr
+
+
+def test_a_mistyped_split_is_named_as_a_split(capfd):
+    code, _, err = cli(capfd, "fid", "mnist:tset", "digits:test")
+    assert_one_line_error(code, err, "mnist:tset", "'tset' is no split of mnist", "mnist:train or mnist:test")
