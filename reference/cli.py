@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import shlex
 import stat
 import sys
@@ -217,7 +218,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         values = {k: v for k, v in (read_config_file(args.config) if args.config is not None else {}).items() if k not in RUN_KEYS}
         source = str(named_configs().get(args.config, args.config)) if args.config is not None else "flags"
-        cfg = _absolute_paths(TrainConfig.from_dict({**values, **explicit}, source=source))
+        try:
+            cfg = _absolute_paths(TrainConfig.from_dict({**values, **explicit}, source=source))
+            cfg.validate()  # here, where it is known which values the file gave (train validates again)
+        except UserError as err:  # a value out of range: name the file's key where the file gave it, not the flag
+            flag = re.match(r"--([a-z][a-z0-9-]*)\b", str(err))
+            key = flag.group(1).replace("-", "_") if flag else None
+            if key is None or key not in values or key in explicit:
+                raise
+            raise UserError(f"{key} in {source}{str(err)[flag.end():]}") from None
         _check_widths(cfg.model, explicit)
         out, state = (_path(args.out) if args.out is not None else _default_out(cfg)), None
     args.run_dir = out  # for the message of an interrupt (main)

@@ -1505,3 +1505,15 @@ def test_a_file_size_limit_is_named_as_such(tmp_path):
 def test_a_mistyped_split_is_named_as_a_split(capfd):
     code, _, err = cli(capfd, "fid", "mnist:tset", "digits:test")
     assert_one_line_error(code, err, "mnist:tset", "'tset' is no split of mnist", "mnist:train or mnist:test")
+
+
+@pytest.mark.parametrize("suffix, text", [(".json", '{"epochs": -3}'), (".toml", "epochs = -3\n")])
+def test_a_value_out_of_range_in_a_config_file_names_the_files_key(capfd, tmp_path, suffix, text):
+    """A config file's `epochs = -3` was told as "--epochs must be ...", a flag the user never typed; a typed flag
+    still names the flag."""
+    config = tmp_path / f"bad{suffix}"
+    config.write_text(text)
+    code, _, err = cli(capfd, *MLP, "--config", config, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, f"epochs in {config} must be a whole number >= 1, got -3")
+    code, _, err = cli(capfd, *MLP, "--config", config, "--epochs", "0", "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "--epochs must be a whole number >= 1, got 0")
