@@ -357,3 +357,18 @@ def test_packed_d_loss_with_detached_fakes_passes():
             return F.softplus(-a).mean() + F.softplus(b).mean()
     """)
     assert grade("test_packed_d_loss", ns) == (1.0, "")
+
+
+def test_packed_d_loss_that_calls_a_notebook_network_instead_of_its_argument_is_told_so():
+    """A packed_d_loss that scores the packs with the notebook's own D4 instead of its argument D: the check's D
+    takes other packs, and the student read torch's "mat1 and mat2 shapes cannot be multiplied"."""
+    ns = namespace(STD_CELL, PACK_CELL, """
+        D4 = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1), torch.nn.Flatten(0))
+
+        def packed_d_loss(D, real, fake, m):
+            logits_real, logits_fake = D4(pack(real, m)), D4(pack(fake, m))
+            return (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+                    + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+    """)
+    earned, message = grade("test_packed_d_loss", ns)
+    assert earned == 0 and "never calls the D it is given, it calls the notebook's `D4`" in message, message

@@ -402,6 +402,21 @@ def _unpacked_input(inputs: list[Tensor], real: Tensor, fake: Tensor, n: int, m:
     return None
 
 
+def _network_used_instead(fn, argument: str, namespace: dict | None) -> str | None:
+    """The name of a notebook-global network (an nn.Module) that function `fn` reads in place of its own
+    argument `argument`, which it never reads; None otherwise (or where its code cannot be read)."""
+    import dis
+
+    code = getattr(fn, "__code__", None)
+    if code is None or namespace is None or argument not in code.co_varnames[: code.co_argcount]:
+        return None
+    read = {ins.argval for ins in dis.get_instructions(code) if ins.opname in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_DEREF")}
+    if argument in read:
+        return None
+    globals_read = [ins.argval for ins in dis.get_instructions(code) if ins.opname == "LOAD_GLOBAL"]
+    return next((name for name in globals_read if isinstance(namespace.get(name), torch.nn.Module)), None)
+
+
 @check(points=1, visible=True)
 def test_packed_d_loss(submission):
     """packed_d_loss: D's non-saturating loss on packs of real points and packs of fake points."""
@@ -422,6 +437,10 @@ def test_packed_d_loss(submission):
             if isinstance(err, NotImplementedError) and helper not in (None, "packed_d_loss"):
                 raise AssertionError(f"{call}: your `{helper}` is not written yet (it raises NotImplementedError); "
                                      f"write it first") from None
+            if not D.inputs and (other := _network_used_instead(fn, "D", getattr(submission, "namespace", None))):
+                raise AssertionError(
+                    f"{call} raised {type(err).__name__} ({str(err)[:120]}): packed_d_loss never calls the D it is given, "
+                    f"it calls the notebook's `{other}`; score the packs with its argument D, so it works for any D") from None
             fault = _unpacked_input(D.inputs, real, fake, n, m, call)
             if fault:
                 raise AssertionError(fault) from None
