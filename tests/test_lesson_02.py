@@ -283,6 +283,12 @@ WRONG = {
     "scale: integers": ("scale_images", "def scale_images(x):\n    return (x.long() - 128) // 128", "returned dtype torch.int64"),
     "scale: in place": ("scale_images", "def scale_images(x):\n    x[x > 0] = 255\n    return x.float() / 127.5 - 1",
                         "changed its input in place"),
+    # an RGB recipe on 1-channel MNIST: torchvision's Normalize raises, broadcasting by hand makes 3 channels
+    "scale: RGB Normalize": ("scale_images", "def scale_images(x):\n    import torchvision.transforms as T\n"
+                             "    return T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))(x.float() / 255)",
+                             "MNIST has 1 channel: give one mean and one std, Normalize((0.5,), (0.5,))"),
+    "scale: RGB by hand": ("scale_images", "def scale_images(x):\n    mean = torch.tensor([0.5, 0.5, 0.5]).view(3, 1, 1)\n"
+                           "    return (x.float() / 255 - mean) / 0.5", "it uses 3 values per channel (an RGB recipe"),
     "scale: None": ("scale_images", "def scale_images(x):\n    x.float() / 127.5 - 1", "returned None"),
     # right on a batch that holds 0 and 255, wrong on one that does not: the batch's own range
     "scale: batch's min and max": (

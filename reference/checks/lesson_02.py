@@ -22,6 +22,7 @@ Points: scale_images 1, d_step 1, g_step 1 = 3.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -312,14 +313,28 @@ def update_fault(net: str, opt: str, loss: str, after: Tensor, before: Tensor, w
 # ---------------------------------------------------------------------------------------------
 
 
+def _rgb_recipe(channels: int, what: str) -> str:
+    return (f"scale_images {what}: it uses {channels} values per channel (an RGB recipe, such as "
+            f"Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))), but MNIST has 1 channel: give one mean and one std, "
+            f"Normalize((0.5,), (0.5,)), or compute x / 127.5 - 1")
+
+
 def scaled(scale_images, x: Tensor) -> Tensor:
     """scale_images(x) on a copy, or a failure that says what is wrong with its type, shape or dtype."""
     given = x.clone()
-    out = scale_images(given)
+    try:
+        out = scale_images(given)
+    except RuntimeError as err:  # Normalize with 3 means (an RGB recipe) on a 1-channel batch
+        found = re.search(r"doesn't match the broadcast shape \[\d+, (\d+),", str(err))
+        if found and int(found.group(1)) != x.shape[1]:
+            raise AssertionError(_rgb_recipe(int(found.group(1)), f"raised RuntimeError ({str(err)[:90]})")) from None
+        raise
     assert out is not None, "scale_images returned None: is its `return` missing?"
     assert isinstance(out, Tensor), f"scale_images returned {type(out).__name__}; return a torch tensor"
     assert torch.equal(given, x), (
         "scale_images changed its input in place: the same uint8 batch is used again elsewhere; compute a new tensor")
+    if out.dim() == 4 and x.dim() == 4 and out.shape[1] != x.shape[1] and tuple(out.shape[2:]) == tuple(x.shape[2:]):
+        raise AssertionError(_rgb_recipe(out.shape[1], f"returned shape {tuple(out.shape)} for a batch of shape {tuple(x.shape)}"))
     assert tuple(out.shape) == tuple(x.shape), (
         f"scale_images returned shape {tuple(out.shape)} for a batch of shape {tuple(x.shape)}; keep the shape (N, C, H, W)")
     assert out.is_floating_point(), (
