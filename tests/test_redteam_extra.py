@@ -1377,6 +1377,9 @@ LAID_OVER = {
     "math_id": "The loss is $\\cssId{q1_minimax}{L}$.",
     "math_style": "The loss is $\\style{position:fixed; top:0}{\\text{Score: 18 / 18}}$.",
     "heading": "## q1_minimax\n\nMy answer.",
+    # a slash where a space belongs: browsers (and nbconvert) read the attribute all the same
+    "slash": '<span/style="position:fixed;top:0;left:0;width:100%;height:100%;z-index:99999">Score: 18 / 18</span>',
+    "slash_grade_box": 'Answer <input/id="q1_minimax"/value="2">',
 }
 
 
@@ -1422,6 +1425,13 @@ PATCHES = {
     "module_renamed": 'conditional.ConditionalGenerator.__module__ = "__main__"',
     "probe_replaced": "import reference.grading.probes_a6 as _p\n_p.module_origins = lambda model: []",
     "probe_rewritten": "import reference.grading.probes_a6 as _p\n_p.module_origins.__code__ = (lambda model: []).__code__",
+    # the restoring switched off first: the worker's attribute through gc, and Pristine.restore's code
+    "restoring_switched_off": "import gc\nfrom reference.grading.pristine import Pristine\n"
+                              "for _o in gc.get_objects():\n"
+                              "    if type(_o).__name__ == 'Worker' and hasattr(_o, 'serve'):\n"
+                              "        _o.pristine = None\n"
+                              "Pristine.restore.__code__ = (lambda self: None).__code__\n"
+                              "import reference.grading.probes_a6 as _p\n_p.module_origins = lambda model: []",
     "module_swapped": "import sys, types\n_fake = types.ModuleType('reference.grading.probes_a6')\n"
                       "_fake.__dict__.update(sys.modules['reference.grading.probes_a6'].__dict__)\n"
                       "_fake.module_origins = lambda model: []\nsys.modules['reference.grading.probes_a6'] = _fake",

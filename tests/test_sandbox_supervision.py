@@ -161,7 +161,7 @@ def test_system_v_semaphores_message_queues_and_inotify_are_refused(course: Path
         def tried(name, *args):
             result = getattr(libc, name)(*args)
             return f"{name}={result}/{ctypes.get_errno()}"
-        print(tried("semget", 0, 32000, 0o1600), tried("msgget", 0, 0o1600), tried("inotify_init1", 0))
+        print(tried("semget", 0, 32000, 0o1600), tried("msgget", 0, 0o1600), tried("inotify_init1", 0), tried("fanotify_init", 0, 0))
         lock = multiprocessing.Lock()  # a POSIX semaphore
         with lock:
             pid = os.fork()
@@ -170,7 +170,7 @@ def test_system_v_semaphores_message_queues_and_inotify_are_refused(course: Path
             print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
     """, Limits(wall_s=60))
     assert not stopped, stopped
-    assert "semget=-1/1 msgget=-1/1 inotify_init1=-1/1" in said and "child 7" in said, said
+    assert "semget=-1/1 msgget=-1/1 inotify_init1=-1/1 fanotify_init=-1/1" in said and "child 7" in said, said
 
 
 def test_the_seccomp_filter_is_the_program_its_table_says():
@@ -195,7 +195,7 @@ def test_the_seccomp_filter_is_the_program_its_table_says():
                 return k
 
     allow, refuse = 0x7FFF0000, 0x00050001
-    assert [run(0xC000003E, nr) for nr in (64, 68, 253, 294)] == [refuse] * 4
+    assert [run(0xC000003E, nr) for nr in (64, 68, 253, 294, 300)] == [refuse] * 5
     assert [run(0xC000003E, nr) for nr in (0, 1, 56, 57, 59, 29, 65)] == [allow] * 7  # read, write, clone, fork, execve, shmget, semop
     assert run(0x40000003, 3) == refuse and run(0xC000003E, 0x40000000 + 64) == refuse  # i386, x32
     assert program("sparc") is None

@@ -283,11 +283,11 @@ def layout_problem(source: str, names: set[str]) -> str | None:
     feedback; an input with the id of a grade box, which the formgrader's script finds before the real one), a
     \\style, \\cssId or \\class in math, or a heading whose anchor (the id nbconvert gives it) is one of `names`
     (the notebook's graded cells)."""
-    check = _LayoutCheck()
-    for tag in HTML_TAG.findall(source):
-        check.feed(tag)
-        if check.found is not None:
-            return check.found
+    check = _LayoutCheck()  # the whole source, as a browser's tolerant parser reads it: <span/style=...> has a style
+    check.feed(source)
+    check.close()
+    if check.found is not None:
+        return check.found
     found = MATH_LAYOUT.search(source)
     if found:
         return f"a MathJax {found[1]} command in its math"

@@ -9,7 +9,8 @@ whole host unwatched:
   kernel memory against a 1 GB limit, and the sandbox's IPC namespace allows 32,000 of them (64 GB);
 - inotify watches (`inotify_init`, `inotify_init1`): six instances took the 192,530 watches the
   kernel allows each user, so every other program of the grader's user (root, for a grader that is
-  root) could watch no file until grading ended.
+  root) could watch no file until grading ended; fanotify groups (`fanotify_init`) the same way (128
+  per user, all taken: the host's root could start none).
 
 Nothing a notebook needs uses them (Python's multiprocessing and PyTorch's data loaders use POSIX
 semaphores and shared memory, which the supervisor counts), so the filter refuses them with EPERM.
@@ -27,7 +28,7 @@ import struct
 
 __all__ = ["REFUSED", "program"]
 
-REFUSED = ("semget", "msgget", "inotify_init", "inotify_init1")
+REFUSED = ("semget", "msgget", "inotify_init", "inotify_init1", "fanotify_init")
 
 # struct seccomp_data: int nr at offset 0, __u32 arch at offset 4
 _NR, _ARCH = 0, 4
@@ -40,8 +41,9 @@ _REFUSE = 0x00050000 | errno.EPERM  # SECCOMP_RET_ERRNO with EPERM
 
 # machine: (its AUDIT_ARCH, {call: number}, the first number of a second ABI on the same arch, or None)
 _MACHINES = {
-    "x86_64": (0xC000003E, {"semget": 64, "msgget": 68, "inotify_init": 253, "inotify_init1": 294}, 0x40000000),
-    "aarch64": (0xC00000B7, {"semget": 190, "msgget": 186, "inotify_init1": 26}, None),
+    "x86_64": (0xC000003E, {"semget": 64, "msgget": 68, "inotify_init": 253, "inotify_init1": 294, "fanotify_init": 300},
+               0x40000000),
+    "aarch64": (0xC00000B7, {"semget": 190, "msgget": 186, "inotify_init1": 26, "fanotify_init": 262}, None),
 }
 
 
