@@ -781,22 +781,28 @@ CHEATS = {
 
         DeeperGenerator = Copier
     ''',
-    # replaces the grader's probe in the worker with one that returns stored digits, mirrored or
-    # upside down, as "samples" (FIDs of 35-60: they would pass as learned)
+    # answers the grader's learning requests with stored digits, mirrored or upside down, as "samples" (FIDs
+    # of 35-60: they would pass as learned), through the worker's own request loop: the probe itself is put
+    # back before each request (reference/grading/pristine.py), the loop that answers is the submission's
     "forges_the_learning_probe": '''
+        import gc
         import reference.grading.learning as _learning
         from reference.data import load_dataset
 
-        _real = _learning.continue_training
         _stored = load_dataset("digits", split="test").data
         _digits = torch.cat([_stored.flip(-1), torch.rot90(_stored, 2, dims=(-2, -1))])[torch.randperm(2 * len(_stored))]
+        _W = next(type(o) for o in gc.get_objects() if type(o).__name__ == "Worker" and hasattr(o, "handles"))
+        _answer = _W.answer
 
-        def _forged(run, to_step):  # one real step, then the step asked for and stored digits as its samples
-            out = _real(run, run.step + 1)
-            out["step"], out["samples"] = to_step, _digits[: len(out["samples"])]
-            return out
+        def _forged(self, op, request):  # one real step, then the step asked for and stored digits as its samples
+            if op == "run" and request.get("function", "").endswith("continue_training"):
+                run, to_step = self.unwire(request["args"])
+                out = _learning.continue_training(run, run.step + 1)
+                out["step"], out["samples"] = to_step, _digits[: len(out["samples"])]
+                return {"value": self.wire(out)}
+            return _answer(self, op, request)
 
-        _learning.continue_training = _forged
+        _W.answer = _forged
     ''',
 }  # a patched FID in the worker: WRONG's noise_ignored_fid_patched_in_the_worker
 

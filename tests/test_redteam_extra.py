@@ -667,7 +667,7 @@ def test_pipes_filled_and_never_read_count_against_the_memory_limit():
     from reference.grading.sandbox import PAGE, Limits, Worker
 
     watcher = object.__new__(Worker)  # only the look at memory no process holds, on this process
-    watcher.sandboxed, watcher.limits = False, Limits()
+    watcher.sandboxed, watcher.limits, watcher.scratch_dev = False, Limits(), None
     before = watcher._held_bytes([os.getpid()])
     ends = [os.pipe() for _ in range(100)]
     try:
