@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -107,6 +108,18 @@ def test_jobs_grade_every_submission_with_the_expected_scores(three_ways):
 def test_shards_split_the_class_and_merge_into_the_same_grades(three_ways):
     assert sorted(three_ways["shards"]) == [1, 2]
     assert three_ways["merged"] == three_ways["jobs"]
+
+
+def test_a_merge_names_the_submissions_no_record_was_given_for(course: Path, three_ways):
+    """One shard's task died: merging the other shard's records said "merged 2 submission(s)" and nothing about the
+    student left out, who had no grade at all."""
+    done = _run(course, "--merge", "shard-1.jsonl")
+    assert done.returncode == 0, done.stderr
+    recorded = {json.loads(line)["student"] for line in (course / "shard-1.jsonl").read_text().splitlines()}
+    missing = sorted({"solution", "blank", "wrong"} - recorded)
+    assert missing and f"have no record among the files merged ({', '.join(missing)})" in done.stderr, done.stderr
+    done = _run(course, "--merge", "shard-1.jsonl", "shard-2.jsonl")
+    assert done.returncode == 0 and "no record" not in done.stderr, done.stderr
 
 
 def test_merging_twice_changes_nothing(three_ways):
@@ -287,3 +300,35 @@ def test_a_course_folder_that_takes_no_file_stops_before_anyone_is_graded(course
     with pytest.raises(command.UserError) as err:
         command._check_course_writable(course)
     assert "takes no new file (Permission denied)" in str(err.value) and "--results FILE" in str(err.value)
+
+
+def test_results_over_a_file_that_is_no_records_file_is_refused(course: Path):
+    """`--results gradebook.db` replaced the gradebook (hand grades and all) with JSON lines."""
+    before = (course / "gradebook.db").read_bytes() if (course / "gradebook.db").exists() else None
+    for target in ("gradebook.db", "nbgrader_config.py"):
+        if not (course / target).exists():
+            continue
+        done = _run(course, A, "--student", "blank", "--results", target)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and "exists and is not a records file" in lines[0], done.stderr
+    assert ((course / "gradebook.db").read_bytes() if (course / "gradebook.db").exists() else None) == before
+
+
+def test_a_gradebook_that_does_not_know_the_assignment_stops_before_anyone_is_graded(tmp_path: Path):
+    """A course set up with generate_assignment --no-db: every submission was graded, then the merge failed, and its
+    advice (`nbgrader generate_assignment <id>`) skipped an assignment whose release folder exists. The command
+    stops first now, with advice that works (--force)."""
+    course = tmp_path / "course"
+    (course / "tests").mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "tests" / "autograders", course / "tests" / "autograders", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "solutions" / A, course / "solutions" / A)
+    folder = course / "submitted" / "alice" / A
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / A / f"{A}.ipynb", folder)
+    sandbox = ["--no-sandbox"] if sandbox_problem() else []
+    done = _run(course, A, "--no-progress", *sandbox)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert f"its gradebook does not know the assignment; run `nbgrader generate_assignment {A} --force`" in lines[0], lines[0]
+    assert "alice" not in done.stdout and not (course / "autograded").exists()

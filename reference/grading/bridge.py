@@ -850,10 +850,7 @@ def _merge_staged(by_assignment: dict[str, list[dict]], refused: list[str], root
             app.initialize([assignment, "--force", "--create", f"--CourseDirectory.root={root}",
                             f"--CourseDirectory.submitted_directory={staging.name}"])
         if not _known(app, assignment):
-            raise UserError(
-                f"nbgrader could not record {assignment}: run `nbgrader generate_assignment {assignment}` first "
-                f"(the gradebook must know the assignment), then merge again"
-            )
+            raise UserError(NOT_RECORDED.format(a=assignment, then="merge again"))
         apps.append((assignment, group, app))
     for url in sorted({app.coursedir.db_url for _, _, app in apps}):
         _writable_gradebook(url)
@@ -930,6 +927,31 @@ def _known(app, assignment: str) -> bool:
             gradebook.find_assignment(assignment)
     except MissingEntry:
         return False
-    except Exception:  # noqa: BLE001 - no gradebook at all
-        return False
+    except Exception as err:  # noqa: BLE001 - no gradebook at all; or one another program holds locked
+        return "locked" in str(err).lower()  # then `_writable_gradebook` says so, not "run generate_assignment"
     return True
+
+
+def known_assignment(root: Path, assignment: str) -> bool | None:
+    """Whether the course's gradebook (root/gradebook.db, nbgrader's default) knows `assignment`; None when the
+    course names another database (c.CourseDirectory.db_url) or this one cannot be read now."""
+    import sqlite3
+
+    if "db_url" in (root / "nbgrader_config.py").read_text(encoding="utf-8", errors="replace"):
+        return None
+    path = root / "gradebook.db"
+    if not path.is_file():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=GRADEBOOK_WAIT_S)
+        try:
+            return db.execute("select 1 from assignment where name = ?", (assignment,)).fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+
+
+NOT_RECORDED = ("nbgrader could not record {a}: its gradebook does not know the assignment; run `nbgrader generate_assignment "
+                "{a} --force` (it records the assignment's notebooks and points; without --force it skips an assignment "
+                "whose release folder exists), then {then}")

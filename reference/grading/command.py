@@ -196,6 +196,9 @@ def _check_results_path(path: Path) -> None:
 
     if path.is_dir():
         raise UserError(f"--results {path} is a folder; give a file name in it, e.g. --results {path / 'records.jsonl'}")
+    if path.exists() and not _records_file(path):  # --results gradebook.db replaced the gradebook, hand grades and all
+        raise UserError(f"--results {path} exists and is not a records file of gan-course autograde; give a new file "
+                        f"name (it is overwritten), e.g. --results records-{time.strftime('%Y%m%d')}.jsonl")
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -206,6 +209,38 @@ def _check_results_path(path: Path) -> None:
     except OSError as err:
         raise UserError(f"--results {path}: {folder} takes no new file ({err.strerror or type(err).__name__}); "
                         f"give a path in a folder you can write to") from None
+
+
+def _warn_unrecorded(root: Path, records: list[dict]) -> None:
+    """A warning naming the students with a submission in submitted/ but no record among those merged (a shard's
+    task that died, two tasks that wrote the same --results file): a merge of what was there said nothing."""
+    for assignment in sorted({r.get("assignment") for r in records if isinstance(r.get("assignment"), str)}):
+        recorded = {r.get("student") for r in records if r.get("assignment") == assignment}
+        submitted = root / "submitted"
+        missing = sorted(folder.name for folder in submitted.iterdir() if (folder / assignment).is_dir() and folder.name not in recorded) \
+            if submitted.is_dir() else []
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            print(f"gan-course: warning: {len(missing)} submission(s) of {assignment} in submitted/ have no record among "
+                  f"the files merged ({shown}): a shard's task that did not finish? grade them with --student", file=sys.stderr)
+
+
+def _records_file(path: Path) -> bool:
+    """Whether the existing file `path` is empty or a records file (JSON lines, each a dict with "student")."""
+    import json
+
+    try:
+        with open(path, "rb") as fh:
+            line = fh.readline(64 * 2**20).strip()  # a record holds the cells' outputs: its line may be long
+            if not line:
+                return not fh.read(1)
+    except OSError:
+        return False
+    try:
+        first = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(first, dict) and "student" in first
 
 
 def _check_course_writable(root: Path) -> None:
@@ -254,8 +289,10 @@ def run(args: argparse.Namespace) -> int:
     from reference.grading.sandbox import Limits
 
     if args.merge:
-        written = merge(read_records(args.merge), root)
+        records = read_records(args.merge)
+        written = merge(records, root)
         print(f"merged {written} submission(s) into {root / 'gradebook.db'} and {root / 'autograded'}")
+        _warn_unrecorded(root, records)
         return 0
     load_checks(args.assignment, root)  # a missing check module is refused before anything runs
     from reference.grading.sandbox import sandbox_problem
@@ -270,6 +307,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(problem)
     if not args.results:
         _check_course_writable(root)
+        from reference.grading.bridge import NOT_RECORDED, known_assignment
+
+        if known_assignment(root, args.assignment) is False:  # found out after grading the class, before
+            raise UserError(NOT_RECORDED.format(a=args.assignment, then="grade again"))
     everyone = _submissions(root, args.assignment, args.student)
     chosen = set(shard([s for s, _ in everyone], args.shard))
     subs = [(s, nb) for s, nb in everyone if s in chosen]
