@@ -332,3 +332,26 @@ def test_a_gradebook_that_does_not_know_the_assignment_stops_before_anyone_is_gr
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert f"its gradebook does not know the assignment; run `nbgrader generate_assignment {A} --force`" in lines[0], lines[0]
     assert "alice" not in done.stdout and not (course / "autograded").exists()
+
+
+def test_a_notebook_changed_after_grading_or_a_bad_timestamp_is_refused_for_that_student(course: Path, three_ways, tmp_path: Path):
+    """A records file merged after the student's notebook was re-collected recorded the old scores beside the new
+    notebook (13/17 shown next to right answers); a hand-written timestamp.txt of "yesterday" stopped that student
+    with a traceback from nbgrader. Each is refused for that student alone, in one line, the others recorded."""
+    records = tmp_path / "one.jsonl"
+    sandbox = ["--no-sandbox"] if sandbox_problem() else []
+    done = _run(course, A, "--student", "wrong", "--student", "blank", "--results", str(records), "--no-progress", *sandbox)
+    assert done.returncode == 0, done.stderr[-2000:]
+    wrong = course / "submitted" / "wrong" / A
+    saved_nb, saved_ts = (wrong / f"{A}.ipynb").read_bytes(), (course / "submitted" / "blank" / A / "timestamp.txt").read_bytes()
+    try:
+        (wrong / f"{A}.ipynb").write_bytes(saved_nb.replace(b"return float(((mu1 - mu2) ** 2).sum())", b"return 0.0"))
+        (course / "submitted" / "blank" / A / "timestamp.txt").write_text("yesterday")
+        done = _run(course, "--merge", str(records))
+    finally:
+        (wrong / f"{A}.ipynb").write_bytes(saved_nb)
+        (course / "submitted" / "blank" / A / "timestamp.txt").write_bytes(saved_ts)
+    said = done.stderr
+    assert f"submitted/wrong/{A}/{A}.ipynb changed after it was graded" in said and f"--student wrong" in said, said[-2000:]
+    assert f"submitted/blank/{A}/timestamp.txt holds 'yesterday', not a time nbgrader reads" in said, said[-2000:]
+    assert "Traceback" not in said, said[-3000:]

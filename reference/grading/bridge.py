@@ -39,6 +39,7 @@ import base64
 import binascii
 import collections
 import contextlib
+import hashlib
 import html.parser
 import json
 import logging
@@ -823,7 +824,30 @@ def _stage_one(root: Path, staging: Path, record: dict, copy_submission_files, l
             raise UserError(f"{where} is not a regular file; put the student's notebook itself there, then merge again")
         with open(dst / name, "wb") as copy:
             shutil.copyfileobj(notebook, copy)
+    graded = record.get("notebook_sha256")
+    if isinstance(graded, str) and hashlib.sha256((dst / name).read_bytes()).hexdigest() != graded:
+        raise UserError(f"{where} changed after it was graded (its scores are those of the notebook then); grade it again: "
+                        f"gan-course autograde {record['assignment']} --student {record['student']}")
     copy_submission_files(src, dst, limits, skip={name}, first=("timestamp.txt",))  # the time first: late penalties
+    _check_timestamp(dst / "timestamp.txt", where.parent / "timestamp.txt")
+
+
+def _check_timestamp(staged: Path, where: Path) -> None:
+    """UserError when the submission's timestamp.txt holds no time nbgrader reads: nbgrader then stopped that
+    student with a traceback of its own ("'CourseDirectory' object has no attribute 'fail'"). An empty one is
+    nbgrader's to warn about (no time: no late penalty, as for a submission without the file)."""
+    if not staged.is_file():
+        return
+    from nbgrader.utils import parse_utc
+
+    text = staged.read_bytes()[:200].decode("utf-8", "replace").strip()
+    if not text:
+        return
+    try:
+        parse_utc(text)
+    except Exception:  # noqa: BLE001 - dateutil's ParserError, ValueError, OverflowError...
+        raise UserError(f"{where} holds {text[:60]!r}, not a time nbgrader reads (e.g. 2026-11-23 10:00:00.000000 UTC); "
+                        f"fix it, then merge again") from None
 
 
 def _merge_staged(by_assignment: dict[str, list[dict]], refused: list[str], root: Path, staging: Path, log_level: int) -> int:
