@@ -148,6 +148,7 @@ def test_feedback_follows_as_after_nbgrader_autograde(course: Path, three_ways):
         ([A, "--check-s", "inf", "--no-sandbox"], "grading limit check_s = inf: give a positive number"),
         ([A, "--student", "../x"], "--student '../x' is not a student id"),
         ([A, "--student", ""], "--student '' is not a student id"),
+        ([A, "--student", "Mary Jane"], "rename one named otherwise (e.g. 'Mary_Jane')"),
         # refused before anyone is graded: the grades of the whole class were lost at the end, with a traceback
         ([A, "--results", "submitted"], "--results submitted is a folder; give a file name in it"),
         ([A, "--results", "nbgrader_config.py/r.jsonl"], "nbgrader_config.py is a file, not a folder"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from dataclasses import fields
@@ -184,8 +185,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
     for student in args.student or []:  # "../x" named a folder outside submitted/ in the "none found" line
         if not STUDENT_ID.match(student):
-            raise UserError(f"--student {student!r} is not a student id: give the name of a folder in submitted/ "
-                            f"(letters, digits, _.@+-)")
+            renamed = re.sub(r"[^\w.@+-]+", "_", student).strip("_.-") or "student"
+            raise UserError(f"--student {student!r} is not a student id nbgrader can record (letters, digits, _.@+- only): "
+                            f"give the name of a folder in submitted/, and rename one named otherwise (e.g. {renamed!r})")
 
 
 def _check_results_path(path: Path) -> None:
