@@ -10,8 +10,9 @@ One module per job:
 - `probes`: public measurement helpers that checks run next to the student's objects.
 - `learning`: the grade-time learning checks (a short seeded run, classifier-FID, copies).
 - `proxy`: the wire format and the trusted side of the worker's channel.
-- `worker`: what runs inside the sandbox.
-- `sandbox`: bubblewrap, the limits and the supervisor.
+- `worker`: what runs inside the sandbox; `magics`: what a kernel gives graded cells (get_ipython's
+  magics, display); `pristine`: the course's modules put back before each request.
+- `sandbox`: bubblewrap, the limits and the supervisor; `seccomp`: the system calls refused there.
 - `runner`: one submission, many in parallel, shards.
 - `bridge`: results into nbgrader's autograded notebooks and gradebook; merging shards.
 - `visible`: the visible checks students get.
