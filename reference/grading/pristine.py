@@ -89,7 +89,9 @@ class Pristine:
 
 
 def _put_back(now: Any, saved: dict[str, Any], put, remove) -> None:
-    for key in [key for key in now if key not in saved]:
+    # added since: removed, but a submodule that an import bound on its package since is kept (the import
+    # system binds it once, when it first loads it: `import reference.x.y` then `reference.x.y` would fail)
+    for key in [key for key in now if key not in saved and not isinstance(now[key], types.ModuleType)]:
         try:
             remove(key)
         except (AttributeError, TypeError):
