@@ -17,7 +17,7 @@
   parent-death signal bwrap gave that init.
 - with a seccomp filter (`reference.grading.seccomp`) that refuses the system calls whose kernel
   memory or per-user counts the supervisor cannot watch: System V semaphores and message queues,
-  inotify (and every call of a second ABI, such as 32-bit calls on x86-64).
+  inotify and fanotify (and every call of a second ABI, such as 32-bit calls on x86-64).
 - with `sandbox=False` (`gan-course autograde --no-sandbox`, for a machine without bubblewrap) as
   a plain process in its own session: the same limits, none of the isolation.
 
