@@ -761,22 +761,22 @@ STOPS = {"SIGTERM": "SIGTERM (a time limit, a culler or kill)", "SIGHUP": "SIGHU
 
 
 @contextmanager
-def _signals_as_interrupt(command: str, exiting: bool) -> Iterator[None]:
+def _signals_as_interrupt(exiting: bool) -> Iterator[None]:
     """While the command runs, SIGTERM and SIGHUP raise `Terminated` (a KeyboardInterrupt) in the main
     thread, so that they unwind like Ctrl-C: atomic writes finish or are removed, locks and bars are
     released, and one line says how to resume; without it the process died at once, silently, with status
     143 (129 for a closed terminal). After the first of these or of Ctrl-C, every later one is ignored
     until the command has cleaned up (a second Ctrl-C printed a traceback from Python's exit and ended
     with the signal's status; a scheduler's SIGKILL still ends it). Elsewhere than the main thread
-    (signal handlers cannot be set there) nothing changes, nor for autograde: the grader counts an
-    interrupt inside a check as that check's failure, so a grading job stopped by SIGTERM would record
-    wrong grades instead of none. `exiting`: the process ends with the command (the `gan-course` command
+    (signal handlers cannot be set there) nothing changes. autograde's checks run in grading processes,
+    which ignore them and are stopped by this one (reference.grading.runner.grade_many), so a stopped
+    grading job records no grades rather than wrong ones. `exiting`: the process ends with the command (the `gan-course` command
     itself), so once stopped it ignores them to its end, Python's own exit included; otherwise (a caller
     that passes argv, such as the tests) the handlers are given back."""
     import signal
     import threading
 
-    if command == "autograde" or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
     numbers = [signal.SIGINT] + [getattr(signal, name) for name in STOPS if hasattr(signal, name)]
@@ -806,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
     with _one_line_warnings(), _printable_stdout():
         args = build_parser().parse_args(argv)
         try:
-            with _signals_as_interrupt(args.command, exiting=argv is None):
+            with _signals_as_interrupt(exiting=argv is None):
                 return COMMANDS[args.command](args)
         except UserError as err:
             _close_bars()
@@ -939,6 +939,10 @@ def _one_line_warnings() -> Iterator[None]:
 def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt | None = None) -> str:
     """The line for Ctrl-C or SIGTERM: what stopped it, how to resume a training run, which folder it left."""
     what = f"stopped by {err.why}" if isinstance(err, Terminated) else "interrupted"
+    if args.command == "autograde":
+        if args.merge:
+            return f"{what} during the merge; merge the same files again (a merge may run twice: it changes nothing the second time)"
+        return f"{what}; no grades were recorded (the grading processes were stopped); run the same command again"
     run = getattr(args, "run_dir", None)
     if run is None:
         return what

@@ -16,9 +16,11 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -251,6 +253,75 @@ def test_a_closed_stdout_does_not_stop_the_grading(course: Path, tmp_path: Path)
     assert proc.wait() == 0, err[-2000:]
     assert "Traceback" not in err and "BrokenPipeError" not in err, err[-2000:]
     assert results.read_text().count("\n") == 3
+
+
+def _marked(mark: str) -> list[int]:
+    """The processes whose environment holds GAN_COURSE_TEST_MARK=`mark` (a command's and its children's)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and f"GAN_COURSE_TEST_MARK={mark}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def _wait_for(condition, timeout_s: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_grading_job_that_is_stopped_leaves_no_grader_running_and_no_scratch(course: Path, tmp_path: Path, how: str):
+    """`kill`, `timeout` or a scheduler stopping `gan-course autograde`: its grading processes went on grading
+    the queue, orphaned (with their sandboxes and scratch folders), for as long as the class took. Now SIGTERM
+    stops them, each ending its sandbox and removing its scratch, and says in one line that nothing was
+    recorded; a SIGKILL of the command reaches them too (the kernel's parent-death signal)."""
+    sandbox = ["--no-sandbox"] if sandbox_problem() else []
+    mark, tmp, results = tmp_path.name, tmp_path / "tmp", tmp_path / "records.jsonl"
+    tmp.mkdir()
+    proc = subprocess.Popen(["gan-course", "autograde", A, "--jobs", "2", "--no-progress", "--results", str(results), *sandbox],
+                            cwd=course, env=_env(TMPDIR=str(tmp), GAN_COURSE_TEST_MARK=mark), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_for(lambda: any(tmp.glob("gan-course-grading-*"))), "no submission's grading began"
+        proc.send_signal(getattr(signal, how))
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert _wait_for(lambda: not _marked(mark), 60), f"grading processes left running: {_marked(mark)}"
+    assert not results.exists()
+    assert not [p.name for p in tmp.iterdir() if p.name.startswith("gan-course-")], list(tmp.iterdir())
+    if how == "SIGTERM":
+        assert proc.returncode == 2 and err.strip().splitlines() == [
+            "gan-course: error: stopped by SIGTERM (a time limit, a culler or kill); no grades were recorded "
+            "(the grading processes were stopped); run the same command again"], err[-2000:]
+
+
+def test_a_merge_that_is_stopped_leaves_no_staging_and_can_run_again(course: Path, three_ways, tmp_path: Path):
+    """SIGTERM during `--merge` killed it on the spot, leaving its staged copy of the submissions in the
+    course folder; now the staging is removed and one line says to merge again."""
+    copy = tmp_path / "course"
+    shutil.copytree(course, copy, symlinks=True)
+    proc = subprocess.Popen(["gan-course", "autograde", "--merge", "shard-1.jsonl", "shard-2.jsonl"], cwd=copy, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_for(lambda: any(copy.glob(".gan-course-merge-*")), 60), "the merge staged nothing"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert not list(copy.glob(".gan-course-merge-*"))
+    if proc.returncode == 0:
+        pytest.fail("the merge ended before the signal reached it: it needs a larger class to be stopped")
+    assert proc.returncode == 2 and "merge the same files again" in err.strip().splitlines()[-1], err[-2000:]
+    again = _run(copy, "--merge", "shard-1.jsonl", "shard-2.jsonl")
+    assert again.returncode == 0, again.stderr[-2000:]
 
 
 def test_limits_this_host_cannot_give_stop_before_anyone_is_graded(course: Path, tmp_path: Path):

@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import stat
 import tempfile
 import time
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # the proxy imports torch (a second): a command line's mistak
 __all__ = ["RESTARTS", "grade_many", "grade_submission", "parse_shard", "shard", "source_notebook"]
 
 RESTARTS = 2
+STOP_WAIT_S = 30.0  # how long stopped grading processes may take to clean up
 CELL_GRACE_S = 5.0  # how long a cell interrupted at its time limit may take to stop before its worker is ended
 RECORD_VERSION = 1
 MAX_NOTEBOOK_MB = 20
@@ -546,18 +548,88 @@ def shard(items: Iterable[str], spec: str | None) -> list[str]:
     return ordered[k - 1 :: n]
 
 
+class GradingStopped(BaseException):
+    """Raised in a grading process told to stop (SIGTERM: its parent stopped or died), so that the
+    sandbox is ended and the scratch folder removed on the way out. Not an Exception: a check's
+    failure handling lets it through."""
+
+
+_grading = False  # whether this grading process is grading a submission now
+
+
+def _stop_grading(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if not _grading:
+        os._exit(128 + signum)
+    raise GradingStopped
+
+
+def _grading_process_start(parent: int) -> None:
+    """Initializer of `grade_many`'s grading processes. Ctrl-C reaches the whole terminal's process
+    group: the grading processes ignore it and the command (their parent) stops them. SIGTERM unwinds
+    the submission being graded (`GradingStopped`: its sandbox ended, its scratch removed) and ends
+    the process; the kernel sends it when the parent dies, however it dies (`kill -9` and the
+    out-of-memory killer included). Without this the grading processes went on grading, orphaned."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_grading)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the request above took effect
+        os._exit(1)
+
+
 def _grade_one(args: tuple) -> dict:
+    global _grading
     notebook, assignment, root, student, limits, sandbox, gpu = args
     import torch
 
     torch.set_num_threads(1)  # the trusted side's numbers must not depend on --jobs either
+    _grading = True
     try:
         return grade_submission(notebook, assignment, root, student=student, limits=limits, sandbox=sandbox, gpu=gpu)
+    except GradingStopped:  # its sandbox is ended and its scratch removed: end, recording nothing
+        os._exit(128 + signal.SIGTERM)
     except UserError:
         raise
     except Exception as err:  # noqa: BLE001 - a grader failure on one submission is reported, not fatal
         return {"version": RECORD_VERSION, "assignment": assignment, "student": student, "notebook": Path(notebook).stem,
                 "failed": f"{type(err).__name__}: {err}"[:500], "cells": {}, "checks": {}, "tests": {}, "stopped": []}
+    finally:
+        _grading = False
+
+
+def _stop_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Stop a pool's grading processes now (each ends its sandbox and removes its scratch on the way
+    out) and wait for them, at most STOP_WAIT_S."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    deadline = time.monotonic() + STOP_WAIT_S
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+
+
+@contextlib.contextmanager
+def _stopped_on_interrupt(pool: concurrent.futures.ProcessPoolExecutor) -> Iterator[concurrent.futures.ProcessPoolExecutor]:
+    """`with pool:`, except that Ctrl-C or SIGTERM (a KeyboardInterrupt here) stops the grading
+    processes at once instead of waiting for the submissions they are grading."""
+    with pool:
+        try:
+            yield pool
+        except KeyboardInterrupt:
+            _stop_pool(pool)
+            raise
 
 
 def grade_many(
@@ -583,8 +655,9 @@ def grade_many(
     results: dict[int, dict] = {}
     context = multiprocessing.get_context("spawn")
     pending = list(range(len(tasks)))
+    start = {"mp_context": context, "initializer": _grading_process_start, "initargs": (os.getpid(),)}
     while pending:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
+        with _stopped_on_interrupt(concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), **start)) as pool:
             futures = {pool.submit(_grade_one, tasks[i]): i for i in pending}
             broken = []
             for future in concurrent.futures.as_completed(futures):
@@ -598,7 +671,7 @@ def grade_many(
                     progress(results[i])
         if broken and len(broken) == len(pending):  # nothing finished: grade them one by one, each alone
             for i in broken:
-                with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                with _stopped_on_interrupt(concurrent.futures.ProcessPoolExecutor(max_workers=1, **start)) as pool:
                     try:
                         results[i] = pool.submit(_grade_one, tasks[i]).result()
                     except concurrent.futures.process.BrokenProcessPool:
