@@ -374,6 +374,25 @@ def test_a_course_folder_that_takes_no_file_stops_before_anyone_is_graded(course
     assert "takes no new file (Permission denied)" in str(err.value) and "--results FILE" in str(err.value)
 
 
+@pytest.mark.parametrize(("setting", "says"), [
+    ('c.LateSubmissionPlugin.penalty_method = "zeroo"', "c.LateSubmissionPlugin: The 'penalty_method' trait"),
+    ('c.Execute.timeout = "ten"', "c.Execute: The 'timeout' trait of an Execute instance expected an int"),
+])
+def test_a_setting_nbgrader_would_refuse_stops_before_anyone_is_graded(course: Path, tmp_path: Path, setting: str, says: str):
+    """A late-penalty method misspelt in nbgrader_config.py was found by nbgrader when it recorded the grades,
+    after the whole class was graded: every submission refused, a traceback per student. Now one line names the
+    setting before anything runs, for grading and for a merge alike."""
+    copy = tmp_path / "course"
+    shutil.copytree(course, copy, symlinks=True, ignore=shutil.ignore_patterns("autograded", "feedback"))
+    with open(copy / "nbgrader_config.py", "a") as fh:
+        fh.write(f"\n{setting}\n")
+    for args in ([A, "--results", "r.jsonl", "--no-progress"], ["--merge", "shard-1.jsonl"]):
+        done = _run(copy, *args)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and says in lines[0] and "(fix it, then run this again)" in lines[0], done.stderr[-2000:]
+        assert not (copy / "r.jsonl").exists() and not (copy / "autograded").exists()
+
+
 def test_results_over_a_file_that_is_no_records_file_is_refused(course: Path):
     """`--results gradebook.db` replaced the gradebook (hand grades and all) with JSON lines."""
     before = (course / "gradebook.db").read_bytes() if (course / "gradebook.db").exists() else None

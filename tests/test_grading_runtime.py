@@ -810,3 +810,26 @@ def test_loading_a_check_module_writes_no_bytecode_beside_it(tmp_path, monkeypat
     assert load_module(module).VALUE == 3
     assert not (tmp_path / "__pycache__").exists()
     assert sys.dont_write_bytecode is False
+
+
+def test_another_assignments_notebook_is_named_and_not_run(tmp_path: Path):
+    """A student who submitted a1's notebook as a7's got eleven "`diagnosis` is not defined: was it renamed
+    or its cell not run?" messages. Each check now says whose notebook it is and what to submit, without
+    running it. A notebook of this assignment, answered or not, and one whose cells lost their nbgrader
+    ids (pasted into a new notebook) are graded as before."""
+    a1, a7 = ROOT / "solutions" / "a1_theory" / "a1_theory.ipynb", "a7_diagnose_runs"
+    record = grade_submission(a1, a7, ROOT, sandbox=False)
+    assert record["cells"] == {} and record["checks"]
+    for result in record["checks"].values():
+        assert result["earned"] == 0 and result["message"].startswith(
+            "this is a1_theory's notebook (its graded cells are a1_theory's), not a7_diagnose_runs's"), result
+        assert "submit a7_diagnose_runs.ipynb" in result["message"]
+    from reference.grading.runner import other_assignment
+
+    assert other_assignment(ROOT / "assignments" / a7 / f"{a7}.ipynb", a7, ROOT) is None
+    assert other_assignment(ROOT / "solutions" / a7 / f"{a7}.ipynb", a7, ROOT) is None
+    bare = nbformat.read(a1, as_version=4)
+    for cell in bare.cells:
+        cell.metadata.pop("nbgrader", None)
+    nbformat.write(bare, tmp_path / "pasted.ipynb")
+    assert other_assignment(tmp_path / "pasted.ipynb", a7, ROOT) is None

@@ -338,11 +338,12 @@ def test_the_kernels_global_settings_cannot_be_written_from_the_sandbox(tmp_path
 def test_what_proc_shows_of_the_whole_host_is_hidden_from_the_sandbox(tmp_path, monkeypatch):
     """/proc/timer_list lists every timer of the host with its process's name and PID (what the
     classmates graded beside it are running, and when), /proc/keys the keyrings of the grader's
-    user; /proc/pressure takes triggers the kernel keeps for the host. A grader that is root showed
-    the first two and let the sandbox write the third."""
+    user, /proc/slabinfo and /proc/vmallocinfo the kernel's allocations as the gradings beside it make
+    them; /proc/pressure takes triggers the kernel keeps for the host. A grader that is root showed
+    them and let the sandbox write the last."""
     source = """
         import os
-        for path in ("/proc/timer_list", "/proc/keys", "/proc/key-users"):
+        for path in ("/proc/timer_list", "/proc/keys", "/proc/key-users", "/proc/slabinfo", "/proc/vmallocinfo"):
             try:
                 print(path, "holds", len(open(path).read()), "characters")
             except OSError as err:
@@ -355,7 +356,8 @@ def test_what_proc_shows_of_the_whole_host_is_hidden_from_the_sandbox(tmp_path, 
     """
     _, text, _ = run_cell(tmp_path, monkeypatch, textwrap.dedent(source))
     assert "pressure refused" in text and "writable" not in text, text
-    assert all(f"{path} holds 0 " in text or f"{path} refused" in text for path in ("/proc/timer_list", "/proc/keys", "/proc/key-users")), text
+    hidden = ("/proc/timer_list", "/proc/keys", "/proc/key-users", "/proc/slabinfo", "/proc/vmallocinfo")
+    assert all(f"{path} holds 0 " in text or f"{path} refused" in text for path in hidden), text
 
 
 @needs_sandbox

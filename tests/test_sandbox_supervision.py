@@ -17,6 +17,7 @@ it): run as root, those two tests pass on the old code too.
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import textwrap
@@ -174,19 +175,21 @@ def test_system_v_semaphores_message_queues_and_inotify_are_refused(course: Path
 
 
 def test_the_seccomp_filter_is_the_program_its_table_says():
-    """Decoded, the x86-64 filter refuses another ABI, the x32 calls and each refused call, and allows the rest."""
+    """Decoded, the x86-64 filter refuses another ABI, the x32 calls and each refused call, refuses socket(2) of
+    every family but Unix, IPv4 and IPv6 with EAFNOSUPPORT, and allows the rest."""
+    import errno
     import struct
 
     from reference.grading.seccomp import program
 
     ops = [struct.unpack("=HBBI", program("x86_64")[i:i + 8]) for i in range(0, len(program("x86_64")), 8)]
 
-    def run(arch: int, nr: int) -> int:
+    def run(arch: int, nr: int, family: int = 0) -> int:
         pc, acc = 0, 0
         while True:
             code, jt, jf, k = ops[pc]
             if code == 0x20:
-                acc = arch if k == 4 else nr
+                acc = {4: arch, 0: nr, 16: family}[k]
                 pc += 1
             elif code in (0x15, 0x35):
                 hit = acc == k if code == 0x15 else acc >= k
@@ -194,11 +197,57 @@ def test_the_seccomp_filter_is_the_program_its_table_says():
             else:
                 return k
 
-    allow, refuse = 0x7FFF0000, 0x00050001
-    assert [run(0xC000003E, nr) for nr in (64, 68, 253, 294, 300)] == [refuse] * 5
-    assert [run(0xC000003E, nr) for nr in (0, 1, 56, 57, 59, 29, 65)] == [allow] * 7  # read, write, clone, fork, execve, shmget, semop
+    allow, refuse, no_family = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.EAFNOSUPPORT
+    refused = (64, 68, 253, 294, 300, 248, 249, 250, 425, 426, 427, 447, 240)  # ... keyctl, io_uring_*, memfd_secret, mq_open
+    assert [run(0xC000003E, nr) for nr in refused] == [refuse] * len(refused)
+    assert [run(0xC000003E, nr) for nr in (0, 1, 56, 57, 59, 29, 65, 53)] == [allow] * 8  # ... shmget, semop, socketpair
+    assert [run(0xC000003E, 41, family) for family in (1, 2, 10)] == [allow] * 3  # socket: AF_UNIX, AF_INET, AF_INET6
+    assert [run(0xC000003E, 41, family) for family in (16, 17, 40, 0, 3)] == [no_family] * 5  # netlink, packet, vsock...
     assert run(0x40000003, 3) == refuse and run(0xC000003E, 0x40000000 + 64) == refuse  # i386, x32
     assert program("sparc") is None
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("reference.grading.seccomp", fromlist=["x"]).program() is None,
+                    reason="no seccomp filter for this architecture")
+def test_kernel_objects_the_supervisor_cannot_count_are_refused(course: Path):
+    """Each held memory or a count of the grader's user on the whole host where the supervisor does not look:
+    io_uring completions never read (2.2 GB past a 1 GB limit), memfd_secret pages (2.2 GB), netlink sockets
+    sending to themselves (1.76 GB), keys (and the grader's own session keyring, which a cell read into its
+    output), POSIX message queues, 96,360 queued real-time signals (the host's root could queue none). Each
+    is refused or capped; Unix and IP sockets still work."""
+    stopped, said, _ = run_attack(course, """
+        import ctypes, ctypes.util, os, signal, socket
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        def call(number, *args):
+            result = libc.syscall(number, *args)
+            return f"{result}/{ctypes.get_errno() if result == -1 else 0}"
+        params = ctypes.create_string_buffer(120)
+        print("io_uring_setup", call(425, 8, params), "memfd_secret", call(447, 0), "keyctl", call(250, 0, -3, 0),
+              "add_key", call(248, b"user", b"k", b"v", 1, -3), "mq_open", call(240, b"q", os.O_CREAT | os.O_RDWR, 0o600, None))
+        for family, name in ((16, "netlink"), (40, "vsock"), (17, "packet")):
+            try:
+                socket.socket(family, socket.SOCK_DGRAM)
+                print(name, "made")
+            except OSError as err:
+                print(name, err.errno)
+        a, b = socket.socketpair(); socket.socket(socket.AF_INET6).close()
+        server = socket.create_server(("127.0.0.1", 0))
+        socket.create_connection(server.getsockname()).sendall(b"hello")
+        print("loopback", server.accept()[0].recv(5).decode())
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
+        queued = 0
+        while queued < 5000 and libc.sigqueue(os.getpid(), int(signal.SIGRTMIN), 0) == 0:
+            queued += 1
+        print("queued", queued)
+    """, Limits(wall_s=60))
+    assert not stopped, stopped
+    eperm, nofamily = f"-1/{errno.EPERM}", errno.EAFNOSUPPORT
+    assert f"io_uring_setup {eperm} memfd_secret {eperm} keyctl {eperm} add_key {eperm} mq_open {eperm}" in said, said
+    assert f"netlink {nofamily}" in said and f"vsock {nofamily}" in said and f"packet {nofamily}" in said, said
+    assert "loopback hello" in said, said
+    queued = int(said.split("queued ")[1].split()[0])
+    assert queued <= sandbox.PENDING_SIGNALS, said
 
 
 ENTRIES = {

@@ -979,3 +979,26 @@ def known_assignment(root: Path, assignment: str) -> bool | None:
 NOT_RECORDED = ("nbgrader could not record {a}: its gradebook does not know the assignment; run `nbgrader generate_assignment "
                 "{a} --force` (it records the assignment's notebooks and points; without --force it skips an assignment "
                 "whose release folder exists), then {then}")
+
+
+def config_problem(root: Path) -> str | None:
+    """A value in the course's nbgrader_config.py that nbgrader would refuse when it records grades (a late
+    penalty method it does not know, a number given as text...), found by making each configured nbgrader
+    class with it, before anyone is graded: the merge found it only after the whole class was graded,
+    refusing every submission with a traceback in its log. None when every value fits its setting."""
+    from nbgrader.apps import NbGraderApp
+    from traitlets import TraitError
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from reference.grading.checks import first_line
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    classes = {cls.__name__: cls for cls in NbGraderApp().all_configurable_classes()}
+    for section in sorted(name for name in config if name in classes):
+        try:
+            classes[section](config=config)
+        except TraitError as err:
+            return f"nbgrader_config.py: nbgrader refuses a value of c.{section}: {first_line(err).rstrip('.')} (fix it, then run this again)"
+        except Exception:  # noqa: BLE001 - a class that cannot be made alone here; nbgrader makes it its own way
+            continue
+    return None

@@ -290,6 +290,10 @@ def run(args: argparse.Namespace) -> int:
     from reference.grading.runner import grade_many, load_checks, shard, write_results
     from reference.grading.sandbox import Limits
 
+    from reference.grading.bridge import config_problem
+
+    if problem := config_problem(root):  # what nbgrader would refuse when it records the grades, after grading everyone
+        raise UserError(problem)
     if args.merge:
         records = read_records(args.merge)
         written = merge(records, root)

@@ -413,6 +413,38 @@ def _staging_problem(err: OSError) -> str:
             f"who grades (chmod -R a+rX {reference_dir()}), then grade again")
 
 
+def _grade_ids(nb: Any) -> set[str]:
+    """The grade ids of a notebook's nbgrader cells (answers, tests, written answers)."""
+    ids = set()
+    for cell in getattr(nb, "cells", None) or []:
+        meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell, dict) else None
+        if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+            ids.add(meta["grade_id"])
+    return ids
+
+
+def other_assignment(notebook: Path, assignment: str, root: Path) -> str | None:
+    """The course's other assignment whose notebook `notebook` is (a student who submitted a2's notebook
+    as a7's), told by its nbgrader cells: none of `assignment`'s, and most of its own are the other's.
+    None otherwise, also for a notebook whose cells carry no nbgrader ids (pasted into a new one)."""
+    try:
+        ids = _grade_ids(_read_notebook(notebook))
+    except Exception:  # noqa: BLE001 - unreadable: the grading says so
+        return None
+    mine = source_notebook(root, assignment)
+    if not ids or not mine.is_file() or ids & _grade_ids(_read_notebook(mine)):
+        return None
+    for folder in sorted((root / "solutions").iterdir()):
+        other = source_notebook(root, folder.name)
+        if folder.name != assignment and other.is_file() and 2 * len(ids & _grade_ids(_read_notebook(other))) > len(ids):
+            return folder.name
+    return None
+
+
+WRONG_NOTEBOOK = ("this is {other}'s notebook (its graded cells are {other}'s), not {assignment}'s: nothing of {assignment} "
+                  "was graded; submit {assignment}.ipynb, the notebook of this assignment, with your answers in it")
+
+
 def _test_cells(root: Path, assignment: str) -> list[GradedCell]:
     source = source_notebook(root, assignment)
     return graded_cells(_read_notebook(source)) if source.is_file() else []
@@ -469,6 +501,12 @@ def grade_submission(
         fn = checks[name]
         record["checks"][name] = {"earned": earned, "points": fn.points, "message": _message(message), "title": title(fn)}
 
+    if notebook.is_file() and (other := other_assignment(notebook, assignment, root)):
+        for name in order:
+            score(name, 0.0, WRONG_NOTEBOOK.format(other=other, assignment=assignment))
+        record["seconds"] = round(time.monotonic() - started, 2)
+        _score_tests(record, cells_of_tests, checks, assignment)
+        return record
     try:
         with session_for(notebook, assignment, root, limits=limits, sandbox=sandbox, gpu=gpu) as session:
             record["cells"] = session.cells_output

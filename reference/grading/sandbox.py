@@ -31,7 +31,8 @@ submission, per check and per cell (a cell past it is interrupted as a kernel's 
 the worker ended if it goes on `CELL_GRACE_S` later), CPU time and memory per process (the kernel's RLIMIT_CPU and
 RLIMIT_DATA), processes in the sandbox, size of one file (RLIMIT_FSIZE, memfds included), disk used
 in scratch, bytes printed. Besides: OPEN_FILES descriptors per process (RLIMIT_NOFILE), no real-time
-or raised priority (RLIMIT_RTPRIO, RLIMIT_NICE), at most INOTIFY_INSTANCES inotify instances (a
+or raised priority (RLIMIT_RTPRIO, RLIMIT_NICE), PENDING_SIGNALS queued signals (RLIMIT_SIGPENDING, a
+count of the grader's user on the whole host), no POSIX message queues, at most INOTIFY_INSTANCES inotify instances (a
 per-user count of the whole host's). Supervisor threads watch the sandbox and kill the whole of it at the
 first limit they see exceeded, keeping the reason for the grader's message:
 
@@ -117,6 +118,7 @@ CLONE_NEWIPC = 0x08000000
 INOTIFY_INSTANCES = 8  # inotify instances the sandbox may hold: the kernel allows each user 128 in all
 # (fs.inotify.max_user_instances), counted for the grader's user (root, for a grader that is root) across the
 # whole host, so a submission holding them stopped every other program of that user from watching files
+PENDING_SIGNALS = 1024  # signals queued in the sandbox (RLIMIT_SIGPENDING)
 OPEN_FILES = 4096  # descriptors per process (RLIMIT_NOFILE, soft and hard): each holds kernel memory no process
 # has resident (an eventfd, an epoll, a timerfd: about half a KB), and a host's hard limit may be 1,048,576
 # the worker, started with the folder it runs in (the submission's files) off sys.path until the course's own
@@ -142,7 +144,8 @@ UNIX_SOCKETS_FREE = 8  # honest code holds a few (a DataLoader's workers, multip
 # wmem_max is large (256 MB a socket where it is tuned for fast networks) counting them would stop it
 PIPE_BYTES = 16 * PAGE  # what a pipe holds by default (16 buffers of a page)
 VENV_PARTS = ("bin", "lib", "lib64", "include", "share", "pyvenv.cfg")  # what Python needs of a virtual environment
-HOST_PROC_FILES = ("/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/keys", "/proc/key-users", "/proc/latency_stats", "/proc/kcore")
+HOST_PROC_FILES = ("/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/keys", "/proc/key-users", "/proc/latency_stats",
+                   "/proc/kcore", "/proc/slabinfo", "/proc/vmallocinfo")
 HOST_PROC_FOLDERS = ("/proc/pressure", "/proc/fs", "/proc/acpi", "/proc/scsi")  # not /proc/driver: --gpu binds its nvidia entries
 SIGNALS = {
     signal.SIGXCPU: "it used up its CPU-time limit",
@@ -490,7 +493,8 @@ def bwrap_command(
     # as root at the next crash), vm.drop_caches, kernel.pid_max...: the whole host, not a sandbox
     args += ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger"]
     # what /proc shows of the whole host, as container runtimes hide it: every timer of the host (other processes'
-    # names and PIDs, the classmates' graded beside it among them), its keyrings; and pressure triggers, which
+    # names and PIDs, the classmates' graded beside it among them), its keyrings, the kernel's allocations as
+    # the gradings beside it make them (slabinfo, vmallocinfo); and pressure triggers, which
     # a grader that is root would let the sandbox create on the host's account
     for path in HOST_PROC_FILES:
         if os.path.exists(path):
@@ -638,6 +642,10 @@ class Worker:
         # supervisor that would pause it among them
         resource.setrlimit(resource.RLIMIT_RTPRIO, (0, 0))
         resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
+        # signals queued and POSIX message queues count against the grader's user on the whole host: a cell
+        # that queued 96,360 blocked real-time signals left the host's root none to queue while it ran
+        _lower_limit(resource.RLIMIT_SIGPENDING, PENDING_SIGNALS, PENDING_SIGNALS)
+        _lower_limit(resource.RLIMIT_MSGQUEUE, 0, 0)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         hard = OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES)
         soft = hard if soft == resource.RLIM_INFINITY else min(soft, hard)
