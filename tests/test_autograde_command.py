@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -446,3 +447,28 @@ def test_a_notebook_changed_after_grading_or_a_bad_timestamp_is_refused_for_that
     assert f"submitted/wrong/{A}/{A}.ipynb changed after it was graded" in said and f"--student wrong" in said, said[-2000:]
     assert f"submitted/blank/{A}/timestamp.txt holds 'yesterday', not a time nbgrader reads" in said, said[-2000:]
     assert "Traceback" not in said, said[-3000:]
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("2026-11-23 10:00:00.000000 UTC", None),
+    ("2026-11-23T10:00:00+14:00", None),
+    ("", None),  # nbgrader's to warn about: no time, no late penalty
+    ("2026-11-23 10:00:00 UTC" + " " * 250 + "junk", "not a time nbgrader reads"),  # nbgrader reads the whole file
+    ("2026-11-23 10:00:00 UTC\n" * 100, "is 2,400 bytes, not a time nbgrader reads"),
+    ("10", "a time without its full date"),  # nbgrader dated it the 10th of the merge's month
+    ("10:00", "a time without its full date"),  # ... and this one the day of the merge
+])
+def test_a_timestamp_is_read_whole_and_must_hold_a_date(tmp_path: Path, text: str, says: str | None):
+    """The merge read the first 200 bytes of timestamp.txt, nbgrader the whole file: a time padded with 250 spaces
+    and junk passed, then stopped that student with nbgrader's traceback. "10" or "10:00" passed and were dated
+    from the day of the merge, late penalties and all."""
+    from reference.errors import UserError
+    from reference.grading.bridge import _check_timestamp
+
+    stamp = tmp_path / "timestamp.txt"
+    stamp.write_text(text)
+    if says is None:
+        _check_timestamp(stamp, Path("submitted/x/timestamp.txt"))
+        return
+    with pytest.raises(UserError, match=re.escape(says)):
+        _check_timestamp(stamp, Path("submitted/x/timestamp.txt"))

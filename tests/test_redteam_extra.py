@@ -63,6 +63,11 @@ ATTACKS = {
     "data_page": "<a href='data:text/html,<script>alert(1)</script>'>x</a>",
     "fence_in_source": "```` ``` <script>alert(1)</script>",
     "math_link": "the proof: $\\href{javascript:alert(1)}{\\text{here}}$",
+    # where Python's html.parser ends a comment or a CDATA section elsewhere than a browser does
+    "cdata": "<![CDATA[><img src=x onerror=alert(1)>]]>",
+    "bang_comment": "<!-- --!><img src=x onerror=alert(1)>-->",
+    "abrupt_comment": "<!--><img src=x onerror=alert(1)>-->",
+    "body_handler": "<body onload=alert(1)>my answer",  # a browser adds it to the page's own body
 }
 HONEST = [
     "**D\\*(x)** is $p_{data}(x) / (p_{data}(x) + p_g(x))$, so $D^* < 1$ and `a < b`.\n\n"
@@ -71,6 +76,7 @@ HONEST = [
     "<details><summary>more</summary>hidden</details>, <img src='data:image/png;base64,iVBORw0KGgo='>",
     "# Question 1: the minimax game\n\n- [ ] a task\n- [x] done",
     "see $\\href{https://arxiv.org/abs/1406.2661}{\\text{the paper}}$",
+    "markup Python's html.parser raised on, in code: `<![ x` and `<![foo[`",  # the whole class's merge stopped at it
 ]
 # a real tag (in text, nbconvert writes "<" as "&lt;") that runs code, or whose attribute does
 RUNS = re.compile(r"<(script|iframe|svg)|<[^>]*\s(on\w+\s*=|(href|src)\s*=\s*[\"']?\s*(java\s*script|data:text))", re.I)
@@ -1093,18 +1099,46 @@ def test_honest_replies_and_checkpoints_pass_the_cost_check():
 
 def test_a_raw_cell_shows_no_html_that_loads_or_runs_anything():
     """A raw cell with no format, or with text/html, is written into the feedback page as HTML (the
-    student's choice of format is theirs to set). nbconvert cleans that HTML (bleach) before it is
-    written: no script, handler, remote image or style survives, so the bridge leaves raw cells as
-    they are."""
+    student's choice of format is theirs to set). nbconvert cleans it of script, but kept class and id on
+    div, span and a: a raw cell laid a fixed green "Score: 33 / 33" bar over the feedback, and a score box
+    with a grade cell's id came before the formgrader's own. A raw cell holding HTML elements is shown as
+    text now (escaped, under a note); one of plain text is left as written."""
     nb = nbformat.v4.new_notebook()
     html = ('<script>alert(1)</script><img src="http://evil.example/t.png" onerror="alert(2)">'
             '<span style="background:url(http://evil.example/s.png)">x</span><a href="javascript:alert(3)">y</a>')
-    nb.cells = [nbformat.v4.new_raw_cell(html), nbformat.v4.new_raw_cell(html, metadata={"raw_mimetype": "text/html"})]
+    laid = ('<div class="alert alert-success navbar-fixed-top">a1_theory (Score: 33.0 / 33.0)</div>'
+            '<div class="nbgrader_cell"><span id="q1_minimax" class="score">2</span></div>')
+    plain = "notes: D(x) -> 1 when p_g << p_data"
+    nb.cells = [nbformat.v4.new_raw_cell(html), nbformat.v4.new_raw_cell(html, metadata={"raw_mimetype": "text/html"}),
+                nbformat.v4.new_raw_cell(laid), nbformat.v4.new_raw_cell(plain)]
     filled = fill(nb, {"cells": {}, "tests": {}})
-    assert [cell.source for cell in filled.cells] == [html, html]
+    assert [cell.source.startswith("[The grader shows this raw cell as text: its HTML (") for cell in filled.cells] == [True] * 3 + [False]
+    assert filled.cells[3].source == plain
+    from reference.grading.bridge import browser_elements
+
     body = _render(filled)
-    assert not RUNS.search(body) and not LOADS_REMOTE.search(body), (RUNS.search(body), LOADS_REMOTE.search(body))
-    assert "javascript:" not in body
+    shown = [(tag, dict(attrs)) for tag, attrs in browser_elements(body)]  # the page's elements, as a browser makes them
+    assert not [tag for tag, _ in shown if tag in ("script", "iframe", "svg")]
+    assert not [(tag, attrs) for tag, attrs in shown if any(k.startswith("on") or "evil.example" in v or "javascript:" in v
+                                                             or v == "q1_minimax" or "navbar-fixed-top" in v for k, v in attrs.items())]
+    assert "&lt;div class=&quot;alert" in body or "&lt;div class=\"alert" in body  # shown, as text
+
+
+def test_cell_tags_and_transient_metadata_do_not_reach_the_feedback():
+    """nbconvert writes each of a cell's tags into its class attribute ("celltag_" + the tag): a tag with a space
+    added any class ("x navbar-fixed-top" made the student's printed "Score: 33 / 33" a fixed banner, "x hidden" hid
+    every test cell and its score), and `transient.remove_source` dropped a graded cell's input and score panel.
+    Only the nbgrader metadata (and a raw cell's format) is kept."""
+    nb = nbformat.v4.new_notebook()
+    printed = nbformat.v4.new_code_cell('print("a1_theory (Score: 33.0 / 33.0)")',
+                                        metadata={"tags": ["x navbar-fixed-top", "x alert-success"], "transient": {"remove_source": True}})
+    graded = nbformat.v4.new_code_cell("assert True", metadata={"tags": ["x hidden"], "nbgrader": {
+        "grade": True, "solution": False, "locked": True, "grade_id": "t1", "points": 1}})
+    nb.cells = [printed, graded]
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    assert dict(filled.cells[0].metadata) == {} and list(filled.cells[1].metadata) == ["nbgrader"]
+    body = _render(filled)
+    assert "navbar-fixed-top" not in body and "celltag_x" not in body and "Score: 33.0 / 33.0" in body  # its source, shown
 
 
 def test_the_notebooks_language_info_is_the_courses():
@@ -1382,6 +1416,7 @@ LAID_OVER = {
     # a slash where a space belongs: browsers (and nbconvert) read the attribute all the same
     "slash": '<span/style="position:fixed;top:0;left:0;width:100%;height:100%;z-index:99999">Score: 18 / 18</span>',
     "slash_grade_box": 'Answer <input/id="q1_minimax"/value="2">',
+    "cdata_overlay": '<![CDATA[><div style="position:fixed;top:0;left:0;width:100%">a1_theory (Score: 33.0 / 33.0)</div>]]>',
 }
 
 

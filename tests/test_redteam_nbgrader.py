@@ -140,7 +140,8 @@ def merged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     release, source = generated_course(course, A)
     submissions = {**_forged(release, source), "b_honest": answered(release, source), "c_printed_a_lone_surrogate": answered(release, source),
                    "d_honest": answered(release, source), "e_markdown_images": _with_images(answered(release, source)),
-                   "g_links_to_the_gradebook": answered(release, source), "h_a_named_pipe": answered(release, source)}
+                   "g_links_to_the_gradebook": answered(release, source), "h_a_named_pipe": answered(release, source),
+                   "i_a_folder_named_as_the_feedback": answered(release, source)}
     too_big = answered(release, source)
     too_big.cells += [nbformat.v4.new_code_cell("") for _ in range(MAX_CELLS)]  # nbgrader would read it (200,000 cells: 1 GB)
     for student, nb in {**submissions, TOO_BIG: too_big}.items():
@@ -152,6 +153,8 @@ def merged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     (linked / "notes.txt").symlink_to(course / "gradebook.db")  # made by nbgrader: the link is followed when it is copied
     (linked / "answers.txt").symlink_to(source / A / f"{A}.ipynb")  # the model answers, hidden checks and all
     (linked / "classmate.ipynb").symlink_to(course / "submitted" / "b_honest" / A / f"{A}.ipynb")
+    (course / "submitted" / "i_a_folder_named_as_the_feedback" / A / f"{A}.html").mkdir()  # generate_feedback: IsADirectoryError
+    (course / "submitted" / "i_a_folder_named_as_the_feedback" / A / f"{A}.html" / "x.txt").write_text("x")
     os.mkfifo(course / "submitted" / "h_a_named_pipe" / A / "pipe.txt")  # shutil's SpecialFileError: h was not recorded
     (course / "submitted" / "zz,d_honest").mkdir()  # nbgrader splits its exclusion list at commas: d_honest was left out
     _deep_folders(course / "submitted" / "h_a_named_pipe" / A, 1000)  # os.walk's recursion in the copy stopped the whole merge
@@ -209,6 +212,16 @@ def test_nbgrader_copies_no_link_and_no_special_file_of_a_submission_into_the_fe
     assert sorted(p.name for p in (graded / "g_links_to_the_gradebook" / A).iterdir()) == [f"{A}.ipynb", "timestamp.txt"]
     assert sorted(p.name for p in (graded / "h_a_named_pipe" / A).iterdir()) == [f"{A}.ipynb", "timestamp.txt"]
     assert not list(merged["course"].glob(".gan-course-merge-*"))  # the staged copies are gone
+
+
+def test_a_folder_named_as_the_feedback_is_not_copied_and_feedback_is_written(merged):
+    """A folder a1_theory.html beside the notebook was copied into autograded/, and `nbgrader generate_feedback`
+    then stopped for that student (IsADirectoryError, status 1) where it writes a1_theory.html."""
+    student = "i_a_folder_named_as_the_feedback"
+    assert not (merged["course"] / "autograded" / student / A / f"{A}.html").exists()
+    done = subprocess.run(["nbgrader", "generate_feedback", A, "--student", student, "--force"], cwd=merged["course"], env=_env(),
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and (merged["course"] / "feedback" / student / A / f"{A}.html").is_file(), done.stderr[-2000:]
 
 
 def test_printed_text_that_is_not_utf8_reaches_the_graded_notebook_as_text(merged):

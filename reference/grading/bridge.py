@@ -40,7 +40,7 @@ import binascii
 import collections
 import contextlib
 import hashlib
-import html.parser
+import html
 import json
 import logging
 import math
@@ -182,6 +182,25 @@ MATH_LINK = re.compile(r"\\href\s*\{([^}]*)\}")
 SHOWN_AS_TEXT = "[The grader shows this cell as text: its HTML ({what}) would run code where the notebook is viewed.]"
 
 
+def browser_elements(text: str) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """(tag, [(attribute, value)]) of every element a browser's HTML parser makes of `text`, in order, names
+    without their namespace (an SVG <a>'s xlink:href is ("a", [("href", ...)])). It is html5lib, the HTML
+    standard's parsing algorithm: Python's html.parser ends some comments and CDATA sections elsewhere than a
+    browser (`<!-- --!><img onerror=...>`, `<![CDATA[><img onerror=...>]]>` hid a script from it), and raises on
+    some markup (`<![ x`). A whole document is parsed, so a <body onload=...> in the text shows as the page's
+    body with that attribute, as a browser adds it to the page's own; the html, head and body a parser makes
+    by itself carry no attributes."""
+    import html5lib
+
+    document = html5lib.parse(text, treebuilder="etree", namespaceHTMLElements=False)
+    for element in document.iter():
+        if isinstance(element.tag, str):  # comments and the like are not elements
+            yield element.tag.rpartition("}")[2], [(name.rpartition("}")[2], value) for name, value in element.attrib.items()]
+
+
+PAGE_PARTS = frozenset({"html", "head", "body"})  # made by the parser itself: only their attributes are the student's
+
+
 def _word(text: str) -> str:
     """`text` (a tag or attribute name the student wrote) with only letters, digits and dashes: safe in markdown."""
     return "".join(ch for ch in text if ch.isascii() and (ch.isalnum() or ch == "-"))[:40] or "unnamed"
@@ -191,32 +210,21 @@ def _a(word: str) -> str:
     return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
-class _HTMLCheck(html.parser.HTMLParser):
-    """The first tag or attribute of some HTML that could run code in a browser, or None."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if self.found is not None:
-            return
-        if tag not in SAFE_TAGS:
-            self.found = f"{_a(_word(tag))} tag"
-            return
+def script_problem(text: str) -> str | None:
+    """The first tag or attribute of HTML `text` that could run code in a browser ("a script tag"), or None."""
+    for tag, attrs in browser_elements(text):
+        if tag not in SAFE_TAGS and tag not in PAGE_PARTS:
+            return f"{_a(_word(tag))} tag"
         for name, value in attrs:
             if name.startswith("on") or name in ("srcdoc", "formaction", "action"):
-                self.found = f"{_a(_word(name))} attribute"
-                return
+                return f"{_a(_word(name))} attribute"
             if name not in URL_ATTRIBUTES:
                 continue
             url = "".join(ch for ch in (value or "") if ch > " ").lower()  # a browser skips whitespace in a scheme
             scheme = URL_SCHEME.match(url)
             if scheme and scheme[1] not in SAFE_SCHEMES and not (scheme[1] == "data" and url.startswith("data:image/")):
-                self.found = f"{_a(_word(scheme[1]))}: link"
-                return
-
-    handle_startendtag = handle_starttag
+                return f"{_a(_word(scheme[1]))}: link"
+    return None
 
 
 def render_markdown(source: str, attachments: dict | None = None) -> str:
@@ -245,15 +253,13 @@ def unsafe_markdown(source: str) -> str | None:
         rendered = render_markdown(source, _AnyAttachment())
     except Exception:  # noqa: BLE001 - markdown nbconvert cannot render is shown as text
         return "markdown nbconvert cannot render"
-    check = _HTMLCheck()
-    check.feed(rendered)
-    check.close()
-    if check.found is None:  # MathJax makes a link of \href{url}{text} in $...$ when the page is viewed
+    found = script_problem(rendered)
+    if found is None:  # MathJax makes a link of \href{url}{text} in $...$ when the page is viewed
         for url in MATH_LINK.findall(source):
             scheme = URL_SCHEME.match("".join(ch for ch in url if ch > " ").lower())
             if scheme and scheme[1] not in SAFE_SCHEMES:
                 return f"{_a(_word(scheme[1]))}: link in its math"
-    return check.found
+    return found
 
 
 LAYOUT_ATTRIBUTES = frozenset("style id class name form".split())  # what places an element over the page, or names it as one of the page's own
@@ -262,33 +268,16 @@ LAID_OVER = ("[The grader shows this cell as text: its HTML ({what}) could cover
 MATH_LAYOUT = re.compile(r"\\(style|cssId|class)\s*\{")  # MathJax sets CSS, an id or a class when the page is viewed
 
 
-class _LayoutCheck(html.parser.HTMLParser):
-    """The first attribute of the HTML a student typed that could lay an element over the page or give it the
-    name of one of the page's own (a style, an id, a class), or None."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        for name, _ in attrs:
-            if self.found is None and name in LAYOUT_ATTRIBUTES:
-                self.found = f"{_a(_word(name))} attribute"
-
-    handle_startendtag = handle_starttag
-
-
 def layout_problem(source: str, names: set[str]) -> str | None:
     """What in markdown `source` could cover the page it is shown in or take the place of its parts, or None: a
     style, id, class or name attribute in HTML the student typed (a fixed-position "Score: 18 / 18" over the
     feedback; an input with the id of a grade box, which the formgrader's script finds before the real one), a
     \\style, \\cssId or \\class in math, or a heading whose anchor (the id nbconvert gives it) is one of `names`
     (the notebook's graded cells)."""
-    check = _LayoutCheck()  # the whole source, as a browser's tolerant parser reads it: <span/style=...> has a style
-    check.feed(source)
-    check.close()
-    if check.found is not None:
-        return check.found
+    for _, attrs in browser_elements(source):  # the whole source, as a browser reads it: <span/style=...> has a style
+        for name, _ in attrs:
+            if name in LAYOUT_ATTRIBUTES:
+                return f"{_a(_word(name))} attribute"
     found = MATH_LAYOUT.search(source)
     if found:
         return f"a MathJax {found[1]} command in its math"
@@ -423,23 +412,18 @@ def _mime_word(mime: object) -> str:
     return "".join(ch for ch in str(mime) if ch.isascii() and (ch.isalnum() or ch in "/+.-"))[:40] or "unknown"
 
 
-class _LoadCheck(html.parser.HTMLParser):
-    """What some HTML makes a browser load by itself: [(url, problem)] of each image source with a
-    problem (`_image_problem`), and ("", "a style that loads a file") for CSS that might."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[tuple[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
+def load_problems(text: str) -> list[tuple[str, str]]:
+    """What HTML `text` makes a browser load by itself: [(url, problem)] of each image source with a problem
+    (`_image_problem`), and ("", "a style that loads a file") for CSS that might."""
+    found = []
+    for _, attrs in browser_elements(text):
         for name, value in attrs:
             value = value or ""
             if name == "style" and STYLE_LOADS.search(value):
-                self.found.append(("", "a style that loads a file"))
+                found.append(("", "a style that loads a file"))
             urls = [value] if name in LOADING_ATTRIBUTES else _srcset_urls(value) if name == "srcset" else []
-            self.found += [(url, problem) for url in urls if (problem := _image_problem(url))]
-
-    handle_startendtag = handle_starttag
+            found += [(url, problem) for url in urls if (problem := _image_problem(url))]
+    return found
 
 
 def _srcset_urls(srcset: str) -> list[str]:
@@ -456,13 +440,11 @@ def image_loads(source: str, attachments: dict) -> list[tuple[str, str]]:
         rendered = render_markdown(source, attachments)
     except Exception as err:  # noqa: BLE001 - nbconvert's InvalidNotebook for a missing attachment
         return [("", f"markdown nbconvert cannot render ({_word(type(err).__name__)})")]
-    check = _LoadCheck()
-    check.feed(rendered)
-    check.close()
+    found = load_problems(rendered)
     for style in MATH_STYLE.findall(source):
         if STYLE_LOADS.search(style):
-            check.found.append(("", "a style that loads a file, in its math"))
-    return check.found
+            found.append(("", "a style that loads a file, in its math"))
+    return found
 
 
 def clean_attachments(cell: NotebookNode) -> tuple[dict, dict[str, str]]:
@@ -534,12 +516,10 @@ def defuse_images(source: str, attachments: dict, dropped: dict[str, str]) -> st
         return _left_out(next(problem for _, problem in problems if problem not in (REMOTE, BY_PATH)))
 
     def tag(match: re.Match) -> str:
-        check = _LoadCheck()
-        check.feed(match.group(0))
-        check.close()
-        if not check.found:
+        loads = load_problems(match.group(0))
+        if not loads:
             return match.group(0)
-        url, problem = next((found for found in check.found if found[1] == REMOTE), check.found[0])  # the server it tells, first
+        url, problem = next((found for found in loads if found[1] == REMOTE), loads[0])  # the server it tells, first
         if problem in (REMOTE, BY_PATH):
             return f"[{NOT_LOADED if problem == REMOTE else 'image not loaded'}: {_safe_url(url)}]"
         return _left_out(problem)
@@ -578,12 +558,54 @@ def drop_notebook_metadata(nb: NotebookNode) -> NotebookNode:
     return nb
 
 
+CELL_METADATA = ("nbgrader", "raw_mimetype")  # what of a cell's metadata the autograded copy keeps
+
+
+def drop_cell_metadata(nb: NotebookNode) -> NotebookNode:
+    """`nb` with only CELL_METADATA in each cell's metadata. The rest is the student's to write, and the HTML
+    views act on it: nbconvert writes each of a cell's tags into its class ("celltag_" + the tag, so a tag with
+    a space adds any class: "x navbar-fixed-top" made the student's own "Score: 33 / 33" a fixed banner, "x
+    hidden" hid every test cell with its score), and `transient.remove_source` dropped the input, score panel
+    and all, of any cell it was set on."""
+    for cell in nb.cells:
+        metadata = cell.get("metadata")
+        if isinstance(metadata, dict):
+            for key in [key for key in metadata if key not in CELL_METADATA]:
+                del metadata[key]
+    return nb
+
+
+RAW_AS_TEXT = "[The grader shows this raw cell as text: its HTML ({what}) could run code, cover the page or stand in for its parts.]"
+
+
+def defuse_raw_cells(nb: NotebookNode) -> NotebookNode:
+    """`nb` with each raw cell of the student's that holds HTML elements shown as text (escaped, under a note).
+    nbconvert writes a raw cell without a format, or with text/html, into the page as HTML and cleans it of
+    script, but keeps class and id on div, span and a: a raw cell laid a fixed "Score: 33 / 33" bar over the
+    feedback, and an element with the id of a grade box came before the formgrader's own."""
+    for cell in nb.cells:
+        if cell.cell_type != "raw" or cell.get("metadata", {}).get("nbgrader", {}).get("locked"):
+            continue
+        source = cell.source if isinstance(cell.source, str) else ""
+        if len(source) > MAX_MARKDOWN:  # not parsed: as long a cell of markdown is shown as text too
+            what = f"{len(source):,} characters of it"
+        elif tag := next((tag for tag, _ in browser_elements(source) if tag not in PAGE_PARTS), None):
+            what = f"{_a(_word(tag))} tag"
+        else:
+            continue
+        cell.source = RAW_AS_TEXT.format(what=what) + "\n" + html.escape(source)
+    return nb
+
+
 def fill(nb: NotebookNode, record: dict) -> NotebookNode:
     """`nb` (the sanitized submission) with every code cell's outputs taken from `record`, its
-    markdown cells made safe to show as HTML (`defuse_markdown`) and only its kernel's notebook
-    metadata kept (`drop_notebook_metadata`)."""
+    markdown and raw cells made safe to show as HTML (`defuse_markdown`, `defuse_raw_cells`) and only
+    its kernel's notebook metadata and each cell's nbgrader metadata kept (`drop_notebook_metadata`,
+    `drop_cell_metadata`)."""
     defuse_markdown(nb)
+    defuse_raw_cells(nb)
     drop_notebook_metadata(nb)
+    drop_cell_metadata(nb)
     recorded: dict[str, collections.deque] = {}  # digest: its cells' entries, in the order the cells ran
     for _, entry in sorted(record["cells"].items(), key=lambda item: int(item[0])):
         recorded.setdefault(entry.get("digest", ""), collections.deque()).append(entry)
@@ -828,8 +850,13 @@ def _stage_one(root: Path, staging: Path, record: dict, copy_submission_files, l
     if isinstance(graded, str) and hashlib.sha256((dst / name).read_bytes()).hexdigest() != graded:
         raise UserError(f"{where} changed after it was graded (its scores are those of the notebook then); grade it again: "
                         f"gan-course autograde {record['assignment']} --student {record['student']}")
-    copy_submission_files(src, dst, limits, skip={name}, first=("timestamp.txt",))  # the time first: late penalties
+    # the time first (late penalties); nothing named as the feedback nbgrader writes beside it (a folder so named
+    # stopped generate_feedback for that student with IsADirectoryError)
+    copy_submission_files(src, dst, limits, skip={name, f"{record['notebook']}.html"}, first=("timestamp.txt",))
     _check_timestamp(dst / "timestamp.txt", where.parent / "timestamp.txt")
+
+
+MAX_TIMESTAMP = 1000  # bytes of a timestamp.txt: nbgrader's holds one line of about 30
 
 
 def _check_timestamp(staged: Path, where: Path) -> None:
@@ -840,14 +867,25 @@ def _check_timestamp(staged: Path, where: Path) -> None:
         return
     from nbgrader.utils import parse_utc
 
-    text = staged.read_bytes()[:200].decode("utf-8", "replace").strip()
+    import datetime as dt
+
+    import dateutil.parser
+
+    example = "e.g. 2026-11-23 10:00:00.000000 UTC"
+    if (size := staged.stat().st_size) > MAX_TIMESTAMP:  # nbgrader reads the whole file: 200 bytes of time, then junk, stopped it
+        raise UserError(f"{where} is {size:,} bytes, not a time nbgrader reads ({example}); fix it, then merge again")
+    text = staged.read_bytes().decode("utf-8", "replace").strip()
     if not text:
         return
     try:
         parse_utc(text)
+        # a time without its date ("10:00", "10") is read as on the day of the merge: every part must be written
+        dated = {dateutil.parser.parse(text, default=dt.datetime(year, year % 12 + 1, year % 28 + 1)).date() for year in (2001, 2002)}
     except Exception:  # noqa: BLE001 - dateutil's ParserError, ValueError, OverflowError...
-        raise UserError(f"{where} holds {text[:60]!r}, not a time nbgrader reads (e.g. 2026-11-23 10:00:00.000000 UTC); "
-                        f"fix it, then merge again") from None
+        raise UserError(f"{where} holds {text[:60]!r}, not a time nbgrader reads ({example}); fix it, then merge again") from None
+    if len(dated) > 1:
+        raise UserError(f"{where} holds {text[:60]!r}, a time without its full date, which nbgrader would date from the day of "
+                        f"the merge ({example}); fix it, then merge again")
 
 
 def _merge_staged(by_assignment: dict[str, list[dict]], refused: list[str], root: Path, staging: Path, log_level: int) -> int:

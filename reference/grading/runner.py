@@ -122,7 +122,8 @@ def copy_submission_files(src: Path, dst: Path, limits: Limits, skip: set[str], 
     files, files past MAX_COPIED_FILES, folders below MAX_COPY_DEPTH and paths the system cannot open are
     skipped, and each folder and file is charged at least one 4 KiB block, as the disk limit charges them, so
     that a submission of a million empty files is cut off at the budget instead of holding the grader before
-    its limits start. Returns the paths (relative to `src`) skipped."""
+    its limits start. Names in `skip` are left out (files at any depth, folders at its top). Returns the paths
+    (relative to `src`) skipped."""
     budget, copied, skipped = limits.disk_mb * 2**20 // 2, 0, []
 
     def copy(path: Path) -> None:
@@ -152,7 +153,7 @@ def copy_submission_files(src: Path, dst: Path, limits: Limits, skip: set[str], 
         copy(src / name)
     for folder, dirs, files in os.walk(src):
         depth = len(Path(folder).relative_to(src).parts)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < MAX_COPY_DEPTH else []
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (depth == 0 and d in skip)) if depth < MAX_COPY_DEPTH else []
         budget -= 4096
         if budget < 0:
             break
