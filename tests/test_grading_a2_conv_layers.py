@@ -1203,8 +1203,11 @@ def test_a_generator_whose_widths_ignore_ngf_keeps_one_point():
         ("torch.relu(self.main(z))", "after"),
         ("torch.tanh(torch.relu(self.main[:-1](z)))", "tanh"),  # a ReLU before the Tanh: not "changed afterwards"
         ("self.main(z) * 2 - 1", "outside"),  # [-3, 1]: out of range, not "add a Tanh" (it has one)
+        ("torch.tanh(self.main(z))", "short"),  # a second tanh: [-0.762, 0.762], never the data's -1 or 1
+        ("self.main(z) * 0.8", "short"),
     ],
-    ids=["mapped_to_0_1", "clamped", "relu_after_tanh", "relu_before_functional_tanh", "stretched_after_tanh"],
+    ids=["mapped_to_0_1", "clamped", "relu_after_tanh", "relu_before_functional_tanh", "stretched_after_tanh", "tanh_twice",
+         "shrunk_after_tanh"],
 )
 def test_an_output_changed_after_its_tanh_is_told_so(forward, told):
     """A generator whose last conv is followed by its Tanh, but whose forward then maps the output to [0, 1],
@@ -1235,6 +1238,11 @@ def test_an_output_changed_after_its_tanh_is_told_so(forward, told):
         assert points == 0.0 and message.startswith("generator output reaches [-3") and message.endswith(
             "nn.Tanh() is the generator's last layer, but its output is changed after it in forward (such as * 2 - 1, + 1 or a "
             "rescaling), which moves it out of [-1, 1]: return the Tanh's output as it is"), message
+        return
+    if told == "short":
+        bound = "0.762" if "tanh" in forward else "0.8"
+        assert points == 0.0 and message.startswith(f"generator output stays in [-{bound}, {bound}] even with its weights "
+                                                    f"scaled up, short of the data's -1 and 1"), message
         return
     assert points == 0.0 and "never negative even with large weights" in message, message
     assert message.endswith(fix if told == "after" else END_WITH_TANH), message

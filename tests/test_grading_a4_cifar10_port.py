@@ -876,9 +876,14 @@ def test_rule_breaks_name_what_the_traces_show(cells, breaks):
     assert [text.split(":")[0] for text in found] == breaks, found
 
 
-@pytest.mark.parametrize("cells", [SOLUTION_NETWORKS, SLOW_NETWORKS], ids=["rules_kept", "rules_broken"])
+UNINITIALISED = SOLUTION_NETWORKS.replace("G.apply(weights_init)", "").replace("D.apply(weights_init)", "")
+
+
+@pytest.mark.parametrize("cells", [SOLUTION_NETWORKS, SLOW_NETWORKS, UNINITIALISED], ids=["rules_kept", "rules_broken", "no_weights_init"])
 def test_a_slow_learner_is_told_the_rules_it_breaks_not_the_ladder_it_keeps(monkeypatch, cells):
-    """A partial verdict (canned here; the runs are tested in tests/test_learning.py) gives advice that applies."""
+    """A partial verdict (canned here; the runs are tested in tests/test_learning.py) gives advice that applies: the
+    rules the traces show broken, else weights_init when the conv weights are not N(0, 0.02) (it was only suggested,
+    also to students who had applied it), else that the design itself is slow."""
     from reference.grading import learning
     from reference.grading.submission import LocalSubmission
     from reference.models.dcgan import weights_init
@@ -892,9 +897,13 @@ def test_a_slow_learner_is_told_the_rules_it_breaks_not_the_ladder_it_keeps(monk
     assert "ladder" not in message
     if cells is SLOW_NETWORKS:
         assert "D uses ReLU: use nn.LeakyReLU(0.2)" in message and "no BatchNorm between the last ConvTranspose2d and the Tanh" in message
+    elif cells is UNINITIALISED:
+        assert message.endswith("its layers follow the DCGAN rules as far as the grader sees, but G and D's conv weights are "
+                                "not N(0, 0.02): apply weights_init to both networks (network.apply(weights_init))"), message
     else:
-        assert message.endswith("its layers follow the DCGAN rules as far as the grader sees: check that weights_init is "
-                                "applied to both networks and that ngf and ndf set their widths")
+        assert message.endswith("its layers, weights_init (N(0, 0.02)) and widths follow the requirements as far as the "
+                                "grader sees, so its design itself learns more slowly than the grading run asks: kernels other "
+                                "than 4 at stride 2 (3 with output_padding, 5), other widths or extra layers slow a DCGAN down"), message
 
 
 def test_trace_names_the_layer_that_raised_and_unregistered_layers():
@@ -1819,3 +1828,69 @@ def test_grid_faults_are_named_and_each_later_one_costs_a_point(tmp_path, body, 
     exec(f"def save_colour_grid(images, path, nrow=8):\n    {body}\n", namespace)
     check_fn = load_checks(A, ROOT)["test_colour_grid_png"]
     assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected
+
+
+MNIST_LADDER_G = '''
+def make_generator(nz=100, ngf=64):
+    G = nn.Sequential(
+        nn.Unflatten(1, (nz, 1, 1)),
+        nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),  # 4x4
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),  # 7x7
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),  # 14x14
+        nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False),  # 28x28
+        <TO32>
+    )
+    G.apply(weights_init)
+    return G
+'''
+CROPPED_D = '''
+class CropTo28(nn.Module):
+    def forward(self, x):
+        return x[:, :, 2:30, 2:30]
+
+
+def make_discriminator(ndf=64):
+    D = nn.Sequential(
+        CropTo28(),
+        nn.Conv2d(3, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),  # 14x14
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),  # 7x7
+        nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),  # 4x4
+        nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Flatten(0),
+    )
+    D.apply(weights_init)
+    return D
+'''
+PADDED = '''
+class PadTo32(nn.Module):
+    def forward(self, x):
+        return nn.functional.pad(x, (2, 2, 2, 2), value=-1.0)
+'''
+
+
+@pytest.mark.parametrize(("source", "check", "expected", "says"), [
+    (networks((G_NO_TANH[0], G_NO_TANH[1] + " nn.Tanh(), nn.Tanh(),")), "test_generator_makes_colour_images", 1.0,
+     "generator output stays in [-0.762, 0.762] even with its weights scaled up, short of the data's -1 and 1"),
+    (networks(("nn.Flatten(0),  # (N,)", "nn.Flatten(0), nn.LogSigmoid(),")), "test_discriminator_takes_colour_images", 0.0,
+     "the discriminator's outputs are never positive ([-"),
+    (networks(("nn.Flatten(0),  # (N,)", "nn.Flatten(0), nn.ReLU(),")), "test_discriminator_takes_colour_images", 0.0,
+     "the discriminator's outputs are never negative ([0, "),
+    (networks(("nn.Flatten(0),  # (N,)", "nn.Flatten(0), nn.Softplus(),")), "test_discriminator_takes_colour_images", 0.0,
+     "the discriminator's outputs are never negative (["),
+    (networks() + MNIST_LADDER_G.replace("<TO32>", "nn.Upsample(size=(32, 32), mode='bilinear'), nn.Tanh(),"),
+     "test_generator_makes_colour_images", 1.0, "the generator's convolutions stop at 28x28, and an nn.Upsample after them"),
+    (networks() + PADDED + MNIST_LADDER_G.replace("<TO32>", "nn.Tanh(), PadTo32(),"),
+     "test_generator_makes_colour_images", 1.0, "the generator's convolutions stop at 28x28, and a resize or pad after them"),
+    (networks() + CROPPED_D, "test_discriminator_takes_colour_images", 0.0,
+     "the discriminator's logits do not change when the outer 2 pixels of its images change (23% of each image)"),
+], ids=["tanh_twice", "d_log_sigmoid", "d_relu", "d_softplus", "g_mnist_ladder_upsampled", "g_mnist_ladder_padded", "d_on_a_crop"])
+def test_outputs_that_cannot_reach_the_data_or_be_logits_and_ported_shapes_that_are_not_lose_points(source, check, expected, says):
+    """A second tanh (G's output capped at 0.762: it never draws -1 or 1), a D ending in a log-sigmoid (D(x) never
+    above 0.5), a ReLU or a softplus (never below 0.5) scored full marks, and so did the MNIST 28x28 ladder kept and
+    resized or padded to 32x32 in G, or run on a centre crop in D (23% of every image unseen)."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(source, namespace)
+    points, message = run_check(load_checks(A, ROOT)[check], LocalSubmission(namespace))
+    assert points == expected and message.startswith(says), message

@@ -2080,3 +2080,32 @@ def test_real_images_rescaled_again_in_the_step_are_told_so():
     assert run_check(checks.test_step_shows_real_images_with_their_labels, sub) == (0.0, (
         "D judges the real images rescaled (real * 2 - 1), not as train_step gets them: `real` comes already in [-1, 1], "
         "the range of G's tanh; pass it to D as it is, D(real, labels)"))
+
+
+@pytest.mark.parametrize("source, check, expected", [
+    (one_hot_g(layers=".append(nn.Tanh())"), "test_generator_output_range", (0.0, (
+        "G's output stays in [-0.762, 0.762] even with its weights scaled up, short of the data's -1 and 1 (a tanh "
+        "saturates there): its tanh's output is squashed again (a second tanh caps it at 0.762, a factor below 1 shrinks "
+        "it), so it can never draw the images' darkest and brightest pixels; apply nn.Tanh() once, as its last layer, and "
+        "return its output as it is"))),
+    (channels_d(out=".tanh()"), "test_discriminator_output", (1.0, (
+        "D's outputs stay in [<n>, <n>] even with its weights scaled up 25 times: its last layer squashes them; return "
+        "logits, the last layer's output with no activation after it: LOSS (reference.losses) takes logits"))),
+    (channels_d(out=".sigmoid().clamp(min=1e-12).log()"), "test_discriminator_output", (1.0, (
+        "D's outputs are never positive ([<n>, <n>] even with its weights scaled up 25 times): its last operation is a "
+        "log, so D(x) = sigmoid(output) never rises above 0.5: it can never call an image real; return logits, the last "
+        "layer's output with no activation after it: the course's losses take logits and apply the sigmoid themselves"))),
+    (channels_d(out=".relu()"), "test_discriminator_output", (1.0, (
+        "D's outputs are never negative ([<n>, <n>] even with its weights scaled up 25 times): its last operation is a "
+        "ReLU, so D(x) = sigmoid(output) never falls far below 0.5: it can never call an image fake; return logits, the "
+        "last layer's output with no activation after it: the course's losses take logits and apply the sigmoid themselves"))),
+], ids=["g_tanh_twice", "d_tanh", "d_log_of_sigmoid", "d_relu"])
+def test_outputs_that_cannot_reach_the_data_or_be_logits_lose_points(source, check, expected):
+    """A second tanh (G's output capped at 0.762: it never draws -1 or 1) and a D ending in a tanh (1 of 2 in a4's
+    rule), a log of its sigmoid (D(x) never above 0.5) or a ReLU (never below 0.5) scored full marks."""
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "Generator": Generator,
+                 "Discriminator": Discriminator, "weights_init": weights_init}
+    exec(textwrap.dedent(source), namespace)
+    assert matches(run_check(getattr(checks, check), LocalSubmission(namespace)), expected)

@@ -127,7 +127,7 @@ def test_a_choice_outside_the_list_and_a_missing_run_fail_the_format_and_their_o
     result = scores(submission(tmp_path, diagnosis, fix))
     assert result == {
         **OK,
-        "test_answers_are_well_formed": (0.0, outside),
+        "test_answers_are_well_formed": (0.0, outside + "; also not well formed: fix['run_e']"),  # every fault named
         "test_run_b_diagnosis": (0.0, outside),
         "test_run_e_fix": (0.0, "`fix` has no answer for run_e: add fix['run_e'] = one of FIXES' keys"),
     }
@@ -342,13 +342,19 @@ def test_fixes_that_only_hold_d_back_are_told_why_they_fall_short():
 
 def test_a_diagnosis_true_of_run_b_s_metrics_earns_half():
     """run_b's metrics show D far ahead (D(x) 0.998, D(G(z)) 0.004 by epoch 8): "d_wins" reads them right
-    and misses the grids, half right like its learning rate; run_c's answer stays whole, and d_wins
-    elsewhere stays wrong."""
+    and misses the grids, half right like its learning rate; so is "mode_collapse" (every sample is the same
+    checkerboard); run_c's answer stays whole, and d_wins elsewhere stays wrong."""
     with pytest.raises(CHECKS.Partial) as half:
         CHECKS.judge_diagnosis(Fake(diagnosis={"run_b": "d_wins"}), "run_b")
     assert half.value.points == 1 and half.value.message == (
         "diagnosis['run_b'] = 'd_wins' is half right: its metrics do show D far ahead (D(x) near 1, D(G(z)) near 0), but "
         "that follows from what goes wrong: name the failure its sample grids show"
+    )
+    with pytest.raises(CHECKS.Partial) as alike:  # every sample of its grids is one and the same checkerboard
+        CHECKS.judge_diagnosis(Fake(diagnosis={"run_b": "mode_collapse"}), "run_b")
+    assert alike.value.points == 1 and alike.value.message == (
+        "diagnosis['run_b'] = 'mode_collapse' is half right: its samples are indeed all alike, but what they share is the "
+        "failure: name the pattern its sample grids show in every image"
     )
     CHECKS.judge_diagnosis(Fake(diagnosis={"run_c": "d_wins"}), "run_c")
     with pytest.raises(AssertionError, match="is not what run_e shows"):
@@ -369,7 +375,8 @@ def test_run_names_and_choices_are_read_as_written_by_hand(tmp_path):
     assert result == {
         **OK,
         "test_answers_are_well_formed": (0.0, "diagnosis['run_d'] should be a string, one of FAILURES' keys; got a list of one, "
-                                              "['nan_log_sigmoid']: write the choice itself, 'nan_log_sigmoid'"),
+                                              "['nan_log_sigmoid']: write the choice itself, 'nan_log_sigmoid'; also not "
+                                              "well formed: fix['run_b'], fix['run_c']"),
         "test_run_c_fix": (0.0, "fix['run_c'] gives 2 choices, 'label_smoothing', 'lr_d': choose one, a string, one of FIXES' keys"),
     }
     assert total(result) == 14.0
@@ -459,7 +466,8 @@ def test_a_fix_given_as_a_diagnosis_or_a_failure_as_a_fix_is_told_the_dicts_are_
     as_fix = "fix[{!r}] = {!r} is a failure, one of FAILURES' keys; fix names a fix for it, one of FIXES' keys: " + fixes
     result = scores(submission(tmp_path, source, None))
     assert result == {
-        "test_answers_are_well_formed": (0.0, as_diagnosis.format("run_a", "scale_data")),
+        "test_answers_are_well_formed": (0.0, as_diagnosis.format("run_a", "scale_data") + "; also not well formed: " + ", ".join(
+            [f"diagnosis[{run!r}]" for run in RUNS[1:]] + [f"fix[{run!r}]" for run in RUNS])),
         **{f"test_{run}_diagnosis": (0.0, as_diagnosis.format(run, RIGHT_FIX[run])) for run in RUNS},
         **{f"test_{run}_fix": (0.0, as_fix.format(run, RIGHT_DIAGNOSIS[run])) for run in RUNS},
     }

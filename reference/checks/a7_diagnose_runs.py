@@ -207,11 +207,20 @@ def description_forms(text: str) -> set[str]:
 
 @check(points=2, visible=True)
 def test_answers_are_well_formed(submission):
-    """diagnosis and fix answer every run with an allowed choice (this says nothing about which is right)."""
+    """diagnosis and fix answer every run with an allowed choice (this says nothing about which is right); the first
+    answer that is not is told in full, and every other one is named."""
+    problems = []  # (where, what is wrong)
     for name, allowed in (("diagnosis", FAILURES), ("fix", FIXES)):
         given = answers(submission, name)
         unknown = sorted(str(key) for key in given if not any(run_entry({key: None}, run) for run in RUNS))
         if unknown:
-            raise AssertionError(f"`{name}` has keys that are no run: {', '.join(unknown)}; the runs are {', '.join(RUNS)}")
+            problems.append((f"`{name}`'s keys", f"`{name}` has keys that are no run: {', '.join(unknown)}; the runs are {', '.join(RUNS)}"))
+            continue
         for run in RUNS:
-            choice(submission, name, run, allowed, strict=True)
+            try:
+                choice(submission, name, run, allowed, strict=True)
+            except AssertionError as err:
+                problems.append((f"{name}[{run!r}]", str(err)))
+    if problems:
+        others = [where for where, _ in problems[1:]]
+        raise AssertionError(problems[0][1] + (f"; also not well formed: {', '.join(others)}" if others else ""))

@@ -111,6 +111,49 @@ END_WITH_TANH = "end with nn.Tanh() on the last conv's output (not nn.Sigmoid(),
 """The fix for a generator whose output is never negative while the images are scaled to [-1, 1]
 (a2, a4, a6): a Sigmoid where the Tanh belongs, or a ReLU before it."""
 
+REACH = 0.9  # how close to -1 and to 1 a generator's tanh output comes once its weights are scaled up (it saturates)
+
+
+def short_of_one(low: float, high: float) -> str | None:
+    """Why a generator whose outputs, its weights scaled up 25 times (the tanh saturates), stay within
+    [low, high] (inside [-1, 1], reaching below -0.5) cannot draw the data's -1 and 1: something squashes
+    the tanh's output again (a second tanh caps it at tanh(1) = 0.762, a factor below 1 shrinks it), in
+    words with the fix; None when it comes within REACH of both (a2, a4, a6)."""
+    if low <= -REACH and high >= REACH:
+        return None
+    return (f"stays in [{low:.3g}, {high:.3g}] even with its weights scaled up, short of the data's -1 and 1 (a tanh "
+            f"saturates there): its tanh's output is squashed again (a second tanh caps it at 0.762, a factor below 1 "
+            f"shrinks it), so it can never draw the images' darkest and brightest pixels; apply nn.Tanh() once, as its "
+            f"last layer, and return its output as it is")
+
+
+SQUASHING = ("Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Softmax", "LogSoftmax", "Clamp", "Erf", "Atan")  # D's last operations that bound its output on both sides
+
+ONE_SIDED = {  # D's last operations (autograd's names) that leave its output bounded on one side: what each returns
+    "Relu": "a ReLU", "Softplus": "a softplus", "Exp": "an exp", "Abs": "an abs", "Pow": "a square", "Elu": "an ELU",
+    "Gelu": "a GELU", "Silu": "a SiLU", "Mish": "a Mish", "Clamp": "a clamp", "Hardswish": "a hardswish",
+    "LogSigmoid": "a log-sigmoid (log D(x), not the logit)", "Log": "a log",
+}
+
+
+def one_sided_logit(last: object, low: float, high: float, what: str = "the discriminator") -> str | None:
+    """Why `what`'s outputs, within [low, high] with its weights scaled up 25 times, are not logits when its
+    last operation (`probes.final_operation`) bounds them on one side: never below about 0 (a ReLU, softplus,
+    exp, ELU: D(x) = sigmoid(logit) never falls near 0, so D never calls an image fake) or never above 0 (a
+    log-sigmoid: D(x) never rises above 0.5, so D never calls an image real); None otherwise (a4, a6)."""
+    if not isinstance(last, str) or last not in ONE_SIDED:
+        return None
+    if low >= -1:
+        side, verdict = "negative", "never falls far below 0.5: it can never call an image fake"
+    elif high <= 0:
+        side, verdict = "positive", "never rises above 0.5: it can never call an image real"
+    else:
+        return None
+    return (f"{what}'s outputs are never {side} ([{low:.3g}, {high:.3g}] even with its weights scaled up 25 times): its "
+            f"last operation is {ONE_SIDED[last]}, so D(x) = sigmoid(output) {verdict}; return logits, the last layer's "
+            f"output with no activation after it: the course's losses take logits and apply the sigmoid themselves")
+
+
 CHANGED_AFTER_TANH = (
     "nn.Tanh() is the generator's last layer, but its output is changed after it in forward (such as * 2 - 1, + 1 or a "
     "rescaling), which moves it out of [-1, 1]: return the Tanh's output as it is"

@@ -133,12 +133,12 @@ SHAPE_OPS = ("View", "Reshape", "UnsafeView", "Squeeze", "Unsqueeze", "Flatten",
              "Transpose", "T", "Select", "Slice", "Alias", "ToCopy")  # grad_fn names that only move values around
 
 
-def final_operation(model: nn.Module, x: torch.Tensor) -> str | None:
-    """The name of the last operation of model(x) that computes values (its autograd node, without "Backward0"),
+def final_operation(model: nn.Module, *inputs: Any) -> str | None:
+    """The name of the last operation of model(*inputs) that computes values (its autograd node, without "Backward0"),
     skipping reshapes, views and copies: "Sigmoid" or "Tanh" for an output squashed at the end, "Addmm" or
     "Convolution" for a layer's raw output; None when the output is not a tensor with a graph."""
     with torch.enable_grad():
-        out = copy.deepcopy(model)(x)
+        out = copy.deepcopy(model)(*inputs)
     node = out.grad_fn if isinstance(out, torch.Tensor) else None
     for _ in range(64):
         if node is None:

@@ -40,7 +40,7 @@ import math
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width
+from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, clean_text, fixed_batch_hint, ignores_width, short_of_one
 from reference.grading.checks import parameter_count as count_parameters
 from reference.grading import learning, probes, probes_a2
 from reference.grading.proxy import finite
@@ -364,7 +364,7 @@ def test_output_shape(submission):
 def output_values(submission, G) -> torch.Tensor | None:
     """G's outputs for seeded z, as they are and with every weight scaled up 25 times (pre-activations
     grow; only a squashing last layer keeps the output bounded), flattened to float64; None when
-    either is not a tensor of floats. When neither reaches below -0.5, also with z scaled up
+    either is not a tensor of floats. When they do not reach near both -1 and 1, also with z scaled up
     `Z_SCALE` times: spectral norm divides each weight by its own scale, so in a generator whose
     every conv is spectral-normalised (and no BatchNorm gain grows) only a larger input grows the
     pre-activations. An output that is one constant (a last layer initialised at zero) is measured
@@ -382,7 +382,7 @@ def output_values(submission, G) -> torch.Tensor | None:
         if not all(isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel() for out in outs):
             return None
         values = torch.cat([out.flatten().double() for out in outs])
-    if not torch.isfinite(values).all() or float(values.min()) <= -0.5:
+    if not torch.isfinite(values).all() or (float(values.min()) <= -REACH and float(values.max()) >= REACH):
         return values
     pushed = submission.run(scaled, G, z * Z_SCALE, 25.0)
     if not (isinstance(pushed, torch.Tensor) and pushed.is_floating_point() and pushed.numel()):
@@ -415,6 +415,8 @@ def test_output_range(submission):
             f"generator output stays in [{low:.3g}, {high:.3g}], never negative even with large weights; expected "
             f"[-1, 1] (the data are scaled to [-1, 1]): {never_negative_fix(submission, G)}"
         )
+    if fault := short_of_one(low, high):
+        raise AssertionError(f"generator output {fault}")
 
 
 def given_paths() -> dict:

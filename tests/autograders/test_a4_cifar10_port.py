@@ -59,9 +59,10 @@ import numpy as np
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width, parameter_count
+from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, clean_text, fixed_batch_hint, ignores_width
+from reference.grading.checks import one_sided_logit, parameter_count, short_of_one
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
-from reference.grading import probes, probes_a4
+from reference.grading import probes, probes_a2, probes_a4
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, scratch_listing, write_scratch_files
 
 ASSIGNMENT = "a4_cifar10_port"
@@ -661,6 +662,8 @@ def test_generator_makes_colour_images(submission):
         kinds = ", ".join(dict.fromkeys(c["type"] for c in hidden))
         raise Partial(1, f"the generator runs {len(hidden)} layer{'s' if len(hidden) != 1 else ''} with weights that "
                          f"{'are' if len(hidden) != 1 else 'is'} not registered in it ({kinds}): {REGISTER_HINT}")
+    if fault := resized_output(runs[(100, 5)]):
+        raise Partial(1, fault)
     fault = output_range_fault(submission, runs[(100, 5)])
     if fault is not None:
         raise Partial(1, fault)
@@ -682,6 +685,23 @@ def test_generator_makes_colour_images(submission):
         raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
 
 
+def resized_output(run: dict) -> str | None:
+    """Why G's 32x32 output is not drawn by its convolutions, else None: they stop at a smaller size (the MNIST
+    ladder's 28x28) and a resize or pad after them makes 32x32, so G never draws at the data's own size."""
+    ran = leaves(run)
+    convs = [k for k, c in enumerate(ran) if "Conv" in c["type"] and c["out"] is not None and len(c["out"]) == 4]
+    if not convs:
+        return None
+    side = max(max(ran[k]["out"][2], ran[k]["out"][3]) for k in convs)
+    if side >= 32:
+        return None
+    after = [c["type"] for c in ran[convs[-1] + 1:]]
+    how = "an nn.Upsample after them" if any("Upsampl" in kind for kind in after) else "a resize or pad after them (an interpolate, F.pad)"
+    return (f"the generator's convolutions stop at {side}x{side}, and {how} makes the 32x32 output: it never draws at "
+            f"the data's own size; port the ladder itself, stride-2 transposed convolutions from 4x4 to 32x32 "
+            f"({ladder_text(G_LADDER)}), as the DCGAN rules ask (strided convolutions instead of upsampling)")
+
+
 def output_range_fault(submission, run: dict) -> str | None:
     """Why G's output is not in [-1, 1] with a final tanh (a bound other than [-1, 1] once its weights are scaled
     up, or values that never go below -0.5: a sigmoid, a ReLU, a [0, 1] map), in words with the fix; None when
@@ -699,7 +719,7 @@ def output_range_fault(submission, run: dict) -> str | None:
                 if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()]
         assert len(outs) == 2, "the generator's output changed between calls: build it from the layers, with no state kept outside"
     low, high = min(float(o.min()) for o in outs), max(float(o.max()) for o in outs)
-    if math.isfinite(low) and math.isfinite(high) and low > -0.5:  # spectral norm divides the weights by their own scale:
+    if math.isfinite(low) and math.isfinite(high) and (low > -REACH or high < REACH):  # spectral norm divides the weights by their own scale:
         pushed = submission.run(scaled, G, z * Z_SCALE, 25.0)  # a larger z still grows the pre-activations
         if isinstance(pushed, torch.Tensor) and pushed.is_floating_point() and pushed.numel():
             low, high = min(low, float(pushed.min())), max(high, float(pushed.max()))
@@ -713,6 +733,8 @@ def output_range_fault(submission, run: dict) -> str | None:
         after = ran[convs[-1] + 1 :] if convs else []  # a Tanh right after the last conv: its output changed after it
         fix = AFTER_TANH if after and after[0]["type"] == "Tanh" else END_WITH_TANH
         return f"generator output stays in [{low:.3g}, {high:.3g}]; expected [-1, 1]: {fix}"
+    if fault := short_of_one(low, high):
+        return f"generator output {fault}"
     return None
 
 
@@ -771,25 +793,51 @@ def test_discriminator_takes_colour_images(submission):
             f"the discriminator's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: its "
             f"last layer squashes them; return logits, the last layer's output with no activation after it"
         )
-    if blind := colour_blind(submission, D, x):
+    if fault := one_sided_logit(submission.run(probes.final_operation, D, x), low, high):
+        raise AssertionError(fault)
+    if blind := colour_blind(submission, D, x) or frame_blind(submission, D, x):
         raise AssertionError(blind)
     wider = discriminator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((discriminator_parameters(submission, WIDTH), wider), "make_discriminator", "ndf", WIDTH):
         raise Partial(0.5, f"{fault}: the checks build it at ndf = {WIDTH}, and the learning check trains it there")
 
 
-SQUASHING = ("Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Softmax", "LogSoftmax", "Clamp", "Erf", "Atan")  # final operations that bound D's output
 GREY_TOL = 1e-6
 MIX_TOL = 1e-4  # channels of one image that differ by no more than this are one grey channel copied
+
+
+def d_logits(submission, D, images: torch.Tensor) -> torch.Tensor | None:
+    """D's logits (N, -1) in float64, a last conv at zero moved first, as training moves it; None if not floats."""
+    out = submission.run(probes.unzeroed_scaled_forward, D, images, 1.0)
+    return out.double().reshape(len(images), -1) if isinstance(out, torch.Tensor) and out.is_floating_point() else None
+
+
+FRAME = 2  # the images' outer pixels D must read: a 28x28 network on the centre crop of 32x32 reads none of them
+
+
+def frame_blind(submission, D, x: torch.Tensor) -> str | None:
+    """Why D does not see the whole image, else None: its logits do not change when the outer FRAME pixels of
+    every image change (a crop to 28x28 for the MNIST ladder, or layers that never reach the border)."""
+    base = d_logits(submission, D, x)
+    if base is None or not torch.isfinite(base).all() or float(base.std()) == 0:
+        return None
+    border = torch.ones(x.shape[-2:], dtype=torch.bool)
+    border[FRAME:-FRAME, FRAME:-FRAME] = False
+    moved = torch.where(border, torch.rand(x.shape, generator=torch.Generator().manual_seed(12)) * 2 - 1, x)
+    other = d_logits(submission, D, moved)
+    if other is None or other.shape != base.shape or float((other - base).abs().max()) > 1e-6 * (1 + float(base.abs().max())):
+        return None
+    return (f"the discriminator's logits do not change when the outer {FRAME} pixels of its images change "
+            f"({float(border.double().mean()):.0%} of each image): it crops or never reads the border (a 28x28 network on "
+            f"a crop?); let its convolutions read the whole 32x32 image: 4x4 kernels, stride 2, padding 1 take 32 -> 16 -> 8 -> 4")
 
 
 def colour_blind(submission, D, x: torch.Tensor) -> str | None:
     """Why D cannot see colour, else None: its logits do not change when one colour channel changes
     (it reads only some channels), or when the channels are permuted (it reads their mean, or another symmetric
     function of them: a grey image)."""
-    def logits(images: torch.Tensor) -> torch.Tensor | None:  # a last conv at zero moved, as training moves it
-        out = submission.run(probes.unzeroed_scaled_forward, D, images, 1.0)
-        return out.double().reshape(len(images), -1) if isinstance(out, torch.Tensor) and out.is_floating_point() else None
+    def logits(images: torch.Tensor) -> torch.Tensor | None:
+        return d_logits(submission, D, images)
 
     base = logits(x)
     if base is None or not torch.isfinite(base).all() or float(base.std()) == 0:
@@ -1195,6 +1243,27 @@ def rule_breaks(submission, batch: int = 32) -> list[str]:
     return found
 
 
+def slow_design(submission) -> str:
+    """What may slow a GAN that learns too slowly although the traces show no DCGAN rule broken: weights_init not
+    applied (conv weights not N(0, 0.02)) or widths that ignore ngf or ndf, measured; else that the design itself
+    learns more slowly than the one the learning target was set with."""
+    unset = []
+    for name, network in (("G", built(submission, "make_generator", nz=NZ, ngf=WIDTH)), ("D", built(submission, "make_discriminator", ndf=WIDTH))):
+        stds = submission.run(probes_a2.conv_weight_stds, network)
+        if isinstance(stds, list) and stds and all(isinstance(v, float) for v in stds) and max(abs(v - 0.02) for v in stds) > 0.01:
+            unset.append(name)
+    if unset:
+        return (f"its layers follow the DCGAN rules as far as the grader sees, but {' and '.join(unset)}'s conv weights are not "
+                f"N(0, 0.02): apply weights_init to {'both networks' if len(unset) == 2 else unset[0]} (network.apply(weights_init))")
+    widths = [fault for fault in (ignores_width((generator_parameters(submission, WIDTH), generator_parameters(submission, 2 * WIDTH)), "make_generator", "ngf", WIDTH),
+                                  ignores_width((discriminator_parameters(submission, WIDTH), discriminator_parameters(submission, 2 * WIDTH)), "make_discriminator", "ndf", WIDTH)) if fault]
+    if widths:
+        return f"its layers follow the DCGAN rules as far as the grader sees, but {'; '.join(widths)}"
+    return ("its layers, weights_init (N(0, 0.02)) and widths follow the requirements as far as the grader sees, so its "
+            "design itself learns more slowly than the grading run asks: kernels other than 4 at stride 2 (3 with "
+            "output_padding, 5), other widths or extra layers slow a DCGAN down")
+
+
 def prepare() -> None:
     """Before a class is graded in parallel: the grader's coloured-digits classifier, trained once."""
     from reference.grading import learning
@@ -1238,8 +1307,7 @@ def test_learns(submission):
         told = f"{result.message}: it learns, but slowly or not on every seed"
         if breaks:
             raise Partial(1, f"{told}; the DCGAN rules make it learn fast: {'; '.join(breaks)}")
-        raise Partial(1, f"{told}; its layers follow the DCGAN rules as far as the grader sees: check that "
-                         f"weights_init is applied to both networks and that ngf and ndf set their widths")
+        raise Partial(1, f"{told}; {slow_design(submission)}")
     if breaks:
         raise AssertionError(f"{result.message}; {'; '.join(breaks)}")
     raise AssertionError(f"{result.message}: check that G and D use every layer and that nothing is detached")

@@ -103,7 +103,8 @@ import re
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import CHANGED_AFTER_TANH, END_WITH_TANH, clean_text, fixed_batch_hint, ignores_width, parameter_count
+from reference.grading.checks import CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, clean_text, fixed_batch_hint, ignores_width
+from reference.grading.checks import one_sided_logit, parameter_count, short_of_one
 from reference.grading import probes, probes_a6
 from reference.grading.proxy import finite
 
@@ -122,6 +123,7 @@ CHANGES = 1e-5  # an output changes when it moves by more than this share of its
 ADDITIVE = 1e-4  # the change with y differs between inputs by at most this share: the label only adds a constant
 COUPLING = 1e-4  # image i of a batch may differ from its own G(z[i], y[i]) by this share of the largest value (rounding)
 LARGE_LOGITS = 10.0  # D's mean |logit| on real digits at init above this: its losses start saturated (projection: about 50)
+Z_SCALE = 1000.0  # z scaled up in the range check when scaled weights alone leave the output short of -1 and 1 (spectral norm)
 REPEATED = 1e-5  # the same inputs twice (eval mode) may give outputs this share of the largest value apart (rounding)
 SAME_PIXELS = 1e-4  # an image D judged is one of the real (or G's) images when no pixel differs by more
 NOISY = 0.25  # ... or that image with noise added (instance noise, as in Sonderby et al. 2016): RMS distance at most this,
@@ -1380,6 +1382,10 @@ def test_generator_output_range(submission):
             f"G's output stays in [{low:.3g}, {high:.3g}], never negative even with large weights; expected [-1, 1] (the "
             f"digits are scaled to [-1, 1]): {END_WITH_TANH}"
         )
+    if (low > -REACH or high < REACH) and isinstance(pushed := outputs_of(submission, G, [[noise(16) * Z_SCALE, case[0][1]]], scale=25.0), list):
+        low, high = min(low, float(pushed[0].min())), max(high, float(pushed[0].max()))  # spectral norm: a larger z still grows it
+    if fault := short_of_one(low, high):
+        raise AssertionError(f"G's output {fault}")
 
 
 @check(points=2, visible=True)
@@ -1412,6 +1418,14 @@ def test_discriminator_output(submission):
             f"D's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: it returns "
             f"probabilities (a final sigmoid); return logits, without nn.Sigmoid(): LOSS (reference.losses) takes logits"
         ))
+    last = submission.run(probes.final_operation, D, *case[0])
+    if low >= -1 and high <= 1 and last in SQUASHING:
+        raise Partial(1, (
+            f"D's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: its last layer squashes "
+            f"them; return logits, the last layer's output with no activation after it: LOSS (reference.losses) takes logits"
+        ))
+    if fault := one_sided_logit(last, low, high, what="D"):
+        raise Partial(1, fault)
     fault = width_fault(submission, "D")
     if fault is not None:
         raise width_partial(fault, "ndf", NDF)

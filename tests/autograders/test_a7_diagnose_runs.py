@@ -7,7 +7,7 @@ gives no answer away; the hidden checks, one diagnosis and one fix per run, hold
 (`ANSWERS`, never shipped: `python -m reference.grading.visible` copies only the visible check and
 the helpers it uses). A run's fix is right when it is any of the fixes that address that run's
 failure; a fix that treats only a symptom gets a message saying why it falls short. A diagnosis
-that is true of a run's settings or its metrics but is not the failure it shows earns half (`PARTLY`). A choice is
+that is true of a run's settings, its metrics or its grids but is not the failure it shows earns half (`PARTLY`). A choice is
 read as its key whatever its case, surrounding spaces, quotes (typographic too) and closing punctuation, word
 separators, typographic dashes or none ("D wins", "d-wins", "dWins"), the number of its words ("oscillations",
 "checkerboard artefact"), a leading article, or its abbreviations written out ("learning rate off by 10", "spectral
@@ -245,14 +245,23 @@ def description_forms(text: str) -> set[str]:
 
 @check(points=2, visible=True)
 def test_answers_are_well_formed(submission):
-    """diagnosis and fix answer every run with an allowed choice (this says nothing about which is right)."""
+    """diagnosis and fix answer every run with an allowed choice (this says nothing about which is right); the first
+    answer that is not is told in full, and every other one is named."""
+    problems = []  # (where, what is wrong)
     for name, allowed in (("diagnosis", FAILURES), ("fix", FIXES)):
         given = answers(submission, name)
         unknown = sorted(str(key) for key in given if not any(run_entry({key: None}, run) for run in RUNS))
         if unknown:
-            raise AssertionError(f"`{name}` has keys that are no run: {', '.join(unknown)}; the runs are {', '.join(RUNS)}")
+            problems.append((f"`{name}`'s keys", f"`{name}` has keys that are no run: {', '.join(unknown)}; the runs are {', '.join(RUNS)}"))
+            continue
         for run in RUNS:
-            choice(submission, name, run, allowed, strict=True)
+            try:
+                choice(submission, name, run, allowed, strict=True)
+            except AssertionError as err:
+                problems.append((f"{name}[{run!r}]", str(err)))
+    if problems:
+        others = [where for where, _ in problems[1:]]
+        raise AssertionError(problems[0][1] + (f"; also not well formed: {', '.join(others)}" if others else ""))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,6 +299,8 @@ PARTLY = {  # (run, diagnosis): why it earns half: true of the run's settings or
                                "its sample grids show",
     ("run_b", "d_wins"): "its metrics do show D far ahead (D(x) near 1, D(G(z)) near 0), but that follows from what goes "
                          "wrong: name the failure its sample grids show",
+    ("run_b", "mode_collapse"): "its samples are indeed all alike, but what they share is the failure: name the pattern "
+                                "its sample grids show in every image",
 }
 
 
