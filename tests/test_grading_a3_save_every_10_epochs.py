@@ -1126,6 +1126,10 @@ WRONG_RESUMES = {
         "    gan = make_gan(seed)\n", '    torch.set_rng_state(torch.load(checkpoint, weights_only=True)["rng"])\n    gan = make_gan(seed)\n'), SAVE),
     # the optimizers' states saved, but resume loads only the networks: the fix is the loading, not the saving
     "optimizer_states_saved_not_loaded": (ONE_BASED, RESUME.replace(LOAD_ALL, LOAD_ALL.replace(', ("opt_g", gan.opt_g), ("opt_d", gan.opt_d)', "")), SAVE),
+    # one network's state saved under the other's key, then loaded right by resume: the load fails, and the saved
+    # file shows the fault is train's (found by the red team's round 4: told as a crossed load, or cut short)
+    "opt_g_saved_under_opt_d": (ONE_BASED, RESUME, SAVE.replace('"opt_d": gan.opt_d.state_dict(),', '"opt_d": gan.opt_g.state_dict(),')),
+    "g_saved_under_d": (ONE_BASED, RESUME, SAVE.replace('"D": gan.D.state_dict(),', '"D": gan.G.state_dict(),')),
     "numpy_rng_in_the_checkpoint": (
         ONE_BASED,
         RESUME.replace("weights_only=True", "weights_only=False"),
@@ -1316,7 +1320,7 @@ EXPECTED = {
     },
     "checkpoint_of_g_only": {
         **OK,
-        "test_checkpoints_hold_g_and_d": (1.0, "`10.pt` (saved after epoch 10) hold no state_dict of D; save D.state_dict() too"),
+        "test_checkpoints_hold_g_and_d": (1.0, "`10.pt` (saved after epoch 10) holds no state_dict of D; save D.state_dict() too"),
         "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`10.pt` (saved after epoch 10) holds no optimizer state: save gan.opt_g.state_dict() and gan.opt_d.state_dict() too, so that Adam's moments survive a resume"),
         "test_resume_continues_the_run": (0.0, "calling `resume` raised KeyError: 'D'"),
     },
@@ -1527,6 +1531,25 @@ EXPECTED_RESUMES = {
     "losses_file_beside_the_checkpoint": OK,
     "rng_restored_before_make_gan": {**OK, "test_resume_continues_the_run": (2.0, RNG_NOT_FROM_CHECKPOINT)},
     "optimizer_states_saved_not_loaded": {**OK, "test_resume_continues_the_run": (0.0, MOMENTS_NOT_LOADED)},
+    "opt_g_saved_under_opt_d": {
+        **OK,
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, (
+            "`ckpt_010.pt` (saved after epoch 10) holds no optimizer state for D: save gan.opt_d.state_dict() too, so that "
+            "its Adam moments survive a resume")),
+        "test_resume_continues_the_run": (0.0, (
+            "calling `resume` raised RuntimeError: The size of tensor a (100) must match the size of tensor b (784) at "
+            "non-singleton dimension 1: `ckpt_010.pt`, the checkpoint train(10, ...) saved, holds G's optimizer state under "
+            '"opt_d", not D\'s (gan.opt_g.state_dict() saved in its place): the fault is in what train saves, not in how '
+            'resume loads it; save gan.opt_d.state_dict() under "opt_d"')),
+    },
+    "g_saved_under_d": {
+        **OK,
+        "test_checkpoints_hold_g_and_d": (1.0, "`ckpt_010.pt` (saved after epoch 10) holds no state_dict of D; save D.state_dict() too"),
+        "test_resume_continues_the_run": (0.0, (
+            "calling `resume` raised RuntimeError: Error(s) in loading state_dict for Discriminator: `ckpt_010.pt`, the "
+            'checkpoint train(10, ...) saved, holds G\'s weights under "D", not D\'s (G.state_dict() saved in its place): the '
+            'fault is in what train saves; save gan.D.state_dict() under "D"')),
+    },
     "numpy_rng_in_the_checkpoint": {
         **OK,
         **{name: (0.0, NUMPY_IN_CHECKPOINT + tail) for name, tail in (
@@ -1567,8 +1590,36 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "losses_file_beside_the_checkpoint": 16.0,
         "rng_restored_before_make_gan": 14.0,
         "optimizer_states_saved_not_loaded": 12.0,
+        "opt_g_saved_under_opt_d": 11.0,
+        "g_saved_under_d": 11.0,
         "numpy_rng_in_the_checkpoint": 8.0,
     }
+
+
+def test_a_misfiled_checkpoint_is_told_alike_in_the_sandbox(tmp_path):
+    """The grader reads the files train saved after resume raised: across the proxy too."""
+    body, resume, save = WRONG_RESUMES["g_saved_under_d"]
+    path = submission(tmp_path, body, resume=resume, save=save)
+    name = "test_resume_continues_the_run"
+    assert grade_notebook(path, A, ROOT, only=[name]) == {name: EXPECTED_RESUMES["g_saved_under_d"][name]}
+
+
+def test_a_state_under_the_other_networks_key_is_found_by_its_shapes():
+    """G's and D's states are told apart by the shapes make_gan's networks have, under any key that names one of
+    them by a word ("D", "netD", "optimizerD", "discriminator"), nested or not; keys that name neither are left alone."""
+    module = checks_module()
+    G, D = torch.nn.Linear(2, 3), torch.nn.Linear(3, 1)
+    shapes = {name: {k: list(v.shape) for k, v in net.state_dict().items()} for name, net in (("G", G), ("D", D))}
+    params = {name: [list(p.shape) for p in net.parameters()] for name, net in (("G", G), ("D", D))}
+    opt_g = torch.optim.Adam(G.parameters())
+    G(torch.ones(1, 2)).sum().backward()
+    opt_g.step()
+    assert module.misfiled({"G": G.state_dict(), "D": D.state_dict()}, shapes, params) is None
+    assert module.misfiled({"nets": {"netG": G.state_dict(), "netD": G.state_dict()}}, shapes, params).startswith(
+        'holds G\'s weights under ["nets"]["netD"], not D\'s')
+    assert module.misfiled({"optimizerD": opt_g.state_dict()}, shapes, params).startswith(
+        'holds G\'s optimizer state under "optimizerD", not D\'s (gan.opt_g.state_dict() saved in its place)')
+    assert module.misfiled({"generator_and_discriminator": G.state_dict(), "ema": G.state_dict()}, shapes, params) is None
 
 
 SOLUTION_CELLS = cell_sources(SOLUTION)

@@ -1166,6 +1166,56 @@ PENALTIES.update({
 })
 
 
+WITH_RESPECT_TO = (
+    "it takes the gradient with respect to {0}, not x_hat: as x_hat = eps * real + (1 - eps) * fake, that is {1} times the "
+    "critic's gradient at x_hat, so each sample's norm is scaled by its {1}; take the gradient of D(x_hat) with respect to "
+    "x_hat, torch.autograd.grad(scores, x_hat, ..., create_graph=True), x_hat made with requires_grad_(True)"
+)
+ONE_DIM = "Dimension out of range (expected to be in range of [-1, 0], but got 1)"
+PER_SAMPLE_TERMS = (
+    "x_hat is right (the critic scored it on the segments between fake and real, one eps per sample), so the fault comes "
+    "after: dim 1 of a tensor with one dimension, as the per-sample norms grad.reshape(N, -1).norm(2, dim=1) and their "
+    "squared terms are, shape (N,) (.mean(dim=1), .sum(1) or .norm(dim=1) of them): average the terms over the batch "
+    "with .mean(), no dim, lambda_gp * ((norm - 1) ** 2).mean()"
+)
+
+
+def wrt(name: str) -> str:
+    """The interpolates made from a copy of `name` (real or fake) that requires grad, differentiated with respect to it."""
+    return f"""
+        eps = torch.rand{EPS_SHAPE}
+        {name} = {name}.clone().requires_grad_(True)
+        x_hat = eps * real + (1 - eps) * fake
+        scores = critic(x_hat)
+        (grad,) = torch.autograd.grad(scores, {name}, torch.ones_like(scores), create_graph=True)
+    """
+
+
+# found by the red team's round 4: the gradient taken with respect to real (or fake) instead of x_hat had only the
+# general formula for a message; a mean over dim 1 of the (N,) terms was told to fix eps's shape and the norm, both right
+PENALTIES.update({
+    "gradient_with_respect_to_real": (
+        (wrt("real"), PENALTY),
+        wrong_values(WITH_RESPECT_TO.format("real", "eps"), ("7.82347", "18.7129", "0.615254", "1.53636", "5.99262")),
+    ),
+    "gradient_with_respect_to_fake": (
+        (wrt("fake"), PENALTY),
+        wrong_values(WITH_RESPECT_TO.format("fake", "(1 - eps)"), ("6.25397", "11.5078", "0.503108", "3.28593", "5.49056")),
+    ),
+    "mean_over_dim_1_of_the_per_sample_terms": (
+        (INTERPOLATES, GRAD, PENALTY.replace(".mean()", ".mean(dim=1)")),
+        {
+            "test_penalty_at_random_interpolates": (0.0, raised("critic, real, fake", POINTS, ONE_DIM, PER_SAMPLE_TERMS, "IndexError")
+                                                    + f"; {CALL} raised IndexError for {IMAGES}: {SAME}"),
+            "test_penalty_value_matches_reference": (0.0, raised("critic, real, fake", LINEAR_POINTS, ONE_DIM, PER_SAMPLE_TERMS,
+                                                                 "IndexError") + f"; {CALL} raised IndexError for {LINEAR_IMAGES}: {SAME}"),
+            "test_penalty_trains_the_critic": (0.0, raised("critic, real, fake", POINTS, ONE_DIM, PER_SAMPLE_TERMS, "IndexError")),
+            "test_penalty_on_other_inputs": (0.0, raised("critic, real, fake, 2", OTHER_POINTS, ONE_DIM, PER_SAMPLE_TERMS, "IndexError")
+                                             + f"; {CALL} raised IndexError for {RGB}: {SAME}; {CALL} raised IndexError for {FLAT}: {SAME}"),
+        },
+    ),
+})
+
 # right penalties that do not score the whole batch in one call: the checks find x_hat all the same
 OTHER_RIGHT_PENALTIES = {
     # one critic call on real, fake and x_hat joined (the scores of x_hat taken back from the end)
@@ -1477,6 +1527,14 @@ def test_more_wrong_penalties_get_exact_scores_and_messages(name):
     module = checks()
     got = {check: run_check(getattr(module, check), student) for check in PENALTY_CHECKS}
     assert got == {**{check: OK[check] for check in PENALTY_CHECKS}, **expected}
+
+
+def test_a_mean_over_dim_1_of_the_per_sample_terms_is_told_alike_in_the_sandbox(tmp_path):
+    """The fix is told after the function is called again with a recording critic, which lives in the worker when
+    graded (read through its handle): the sandbox says what this process says."""
+    body, expected = PENALTIES["mean_over_dim_1_of_the_per_sample_terms"]
+    path = submission(tmp_path, penalty=penalty(*body))
+    assert grade_notebook(path, A, ROOT, only=list(PENALTY_CHECKS)) == expected
 
 
 # ---------------------------------------------------------------------------------------------

@@ -355,6 +355,39 @@ def penalty_error_hint(err: StudentError) -> str | None:
     return None
 
 
+ONE_DIM = re.compile(r"Dimension out of range \(expected to be in range of \[-1, 0\], but got (-?\d+)\)")
+
+
+def reduction_hint(submission, case: Case, err: StudentError) -> str | None:
+    """The fix for a dim that a tensor of one dimension does not have (IndexError: Dimension out of range, [-1, 0]),
+    raised after the critic scored good interpolates (the function called again with a recording critic): eps and
+    x_hat are right, and past the gradient the tensors of one dimension are the per-sample norms and terms (N,),
+    reduced over a dim they do not have (.mean(dim=1)); None when the error says otherwise or the critic did not."""
+    found = ONE_DIM.search(err.message) if err.type == "IndexError" else None
+    if found is None:
+        return None
+    fn = student(submission, "gradient_penalty")
+    critic = submission.run(probes_a5.probe_critic, case.kind, list(case.real.shape[1:]), case.critic_seed, case.norm)
+    recorder = submission.run(probes_a5.Recorder, critic)
+    args = (recorder, case.real.clone(), case.fake.clone(), *([] if case.lambda_gp is None else [case.lambda_gp]))
+    try:
+        run(submission, "gradient_penalty", probes_a1.modules_run, fn, *args)
+    except StudentError as again:
+        if again.message != err.message:
+            return None
+    else:
+        return None  # it raised once only: nothing to tell by
+    if drawn_t(recorder.inputs, case) is None:
+        return None
+    dim = found[1]
+    return (
+        f"x_hat is right (the critic scored it on the segments between fake and real, one eps per sample), so the fault "
+        f"comes after: dim {dim} of a tensor with one dimension, as the per-sample norms grad.reshape(N, -1).norm(2, "
+        f"dim=1) and their squared terms are, shape (N,) (.mean(dim={dim}), .sum({dim}) or .norm(dim={dim}) of them): "
+        f"average the terms over the batch with .mean(), no dim, lambda_gp * ((norm - 1) ** 2).mean()"
+    )
+
+
 def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
     """The student's gradient_penalty called on `case` in the probe (first traced for the course
     library's code when `trace`); its answer validated."""
@@ -368,7 +401,7 @@ def penalty_answer(submission, case: Case, trace: bool = False) -> Penalty:
     except StudentError as err:
         if err.not_implemented:
             raise
-        if hint := penalty_error_hint(err):
+        if hint := reduction_hint(submission, case, err) or penalty_error_hint(err):
             raise AssertionError(f"{case.call()} raised {err.type} for {case.label}: {err.message}; {hint}") from None
         raise
     answer = answer if isinstance(answer, dict) else {}
@@ -762,6 +795,12 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
         (float(lam * norm.square().mean()), "it penalises the squared gradient norm itself, which pulls the gradient to 0 "
          "(a zero-centred penalty, as R1 or 0-GP): WGAN-GP pulls the norm to 1, lambda_gp * mean((||grad||_2 - 1)^2)"),
     ]
+    t = fit(x, case.real, case.fake).t  # x_hat = t real + (1 - t) fake: d D(x_hat) / d real = t grad, / d fake = (1 - t) grad
+    faults += [(float(lam * (share * norm - 1).square().mean()), f"it takes the gradient with respect to {name}, not x_hat: "
+                f"as x_hat = eps * real + (1 - eps) * fake, that is {factor} times the critic's gradient at x_hat, so each "
+                f"sample's norm is scaled by its {factor}; take the gradient of D(x_hat) with respect to x_hat, "
+                f"torch.autograd.grad(scores, x_hat, ..., create_graph=True), x_hat made with requires_grad_(True)")
+               for share, name, factor in ((t, "real", "eps"), (1 - t, "fake", "(1 - eps)"))]
     if grad.dim() > 2:  # a norm over part of each image's gradient: what works for points (N, 2) misses the rest
         flatten = "flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"
         parts = {1: "dim 1 (the channels)", **{d: f"dim {d} (the rows)" for d in range(2, grad.dim() - 1)},

@@ -61,7 +61,9 @@ the resume check's random-number share (2 of 4). What a checkpoint holds
 (optimizer states, the epoch) is judged by the visible checkpoint checks, what `resume` does with it
 by the resume check: a checkpoint without optimizer states is charged by both, once as a file that
 lacks them and once as a resumed run that lost Adam's moments (the visible check warns before
-submitting). A checkpoint that stores the 0-based epoch (9 after the 10th epoch) loses the epoch
+submitting). Where resume's load raises and the checkpoint train saved holds, under a key named after
+one network ("D", "opt_d"), the other's state (G's weights, opt_g's state: by make_gan's shapes), the
+save is named as the fault, not resume's load. A checkpoint that stores the 0-based epoch (9 after the 10th epoch) loses the epoch
 point only when `resume` reads it consistently (continuing with epoch 10, 0-based).
 
 Points: 3 + 2 + 1 + 2 + 2 + 2 + 4 = 16.
@@ -948,10 +950,11 @@ def test_checkpoints_hold_g_and_d(submission):
         states = [s for p in saved_now for s in r.checkpoints[p][1]["states"]]
         missing = [net for net in ("G", "D") if not _holds(states, r.shapes[net])]
         names = ", ".join(f"`{PurePosixPath(p).name}`" for p in saved_now)
+        holds = f"{names} (saved {when} epoch {k}) {'holds' if len(saved_now) == 1 else 'hold'}"
         if len(missing) == 2:
-            raise AssertionError(f"{names} (saved {when} epoch {k}) hold no state_dict of G or D; save G.state_dict() and D.state_dict()")
+            raise AssertionError(f"{holds} no state_dict of G or D; save G.state_dict() and D.state_dict()")
         if missing:
-            faults.append(f"{names} (saved {when} epoch {k}) hold no state_dict of {missing[0]}; save {missing[0]}.state_dict() too")
+            faults.append(f"{holds} no state_dict of {missing[0]}; save {missing[0]}.state_dict() too")
             break
     grids = sorted({(when, k) for _, when, k in r.saved("grids") or r.saved("images")})
     checkpoints = sorted({(when, k) for p, when, k in r.of_kind(CHECKPOINT_SUFFIXES) if p not in data})
@@ -1199,6 +1202,72 @@ def _differs(value) -> bool:
     return number is None or not number <= SAME
 
 
+NAMES = {"G": {"g", "gen", "generator", "netg"}, "D": {"d", "dis", "disc", "discriminator", "critic", "netd"}}
+
+
+def named_net(key) -> str | None:
+    """The network ("G" or "D") a checkpoint's key names by one of its words ("opt_d", "optimizerD", "netG",
+    "discriminator_state"), else None (no such word, or words of both)."""
+    if not isinstance(key, str):
+        return None
+    words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", key)}
+    nets = [net for net, names in NAMES.items() if words & names]
+    return nets[0] if len(nets) == 1 else None
+
+
+def _entries(obj, path: tuple = (), depth: int = 0):
+    """(keys, value) of every entry of a loaded checkpoint's dicts, down to the state dicts and optimizer states."""
+    if isinstance(obj, dict) and depth < 3:
+        for key, value in obj.items():
+            yield (*path, key), value
+            if isinstance(value, dict) and not (isinstance(value.get("state"), dict) and isinstance(value.get("param_groups"), list)):
+                yield from _entries(value, (*path, key), depth + 1)
+
+
+def misfiled(obj, shapes: dict[str, dict[str, list[int]]], params: dict[str, list[list[int]]]) -> str | None:
+    """What a checkpoint holds under a key named after one network that belongs to the other: G's weights under
+    "D", G's optimizer state under "opt_d" (the same state_dict saved twice), else None."""
+    other = {"G": "D", "D": "G"}
+    for keys, value in _entries(obj):
+        net = named_net(keys[-1])
+        if net is None or not isinstance(value, dict) or not value:
+            continue
+        key = f'"{keys[0]}"' if len(keys) == 1 else "".join(f'["{k}"]' for k in keys)
+        if all(isinstance(k, str) for k in value) and all(isinstance(v, torch.Tensor) for v in value.values()):
+            held = {k: list(v.shape) for k, v in value.items()}
+            if _within(held, shapes[other[net]]) and not _within(held, shapes[net]):
+                return (f"holds {other[net]}'s weights under {key}, not {net}'s ({other[net]}.state_dict() saved in its "
+                        f"place): the fault is in what train saves; save gan.{net}.state_dict() under {key}")
+        elif isinstance(value.get("state"), dict) and isinstance(value.get("param_groups"), list):
+            entry = next(_optimizers(value), [])
+            if _optimizes(entry, params[other[net]]) and not _optimizes(entry, params[net]):
+                return (f"holds {other[net]}'s optimizer state under {key}, not {net}'s (gan.opt_{other[net].lower()}.state_dict() "
+                        f"saved in its place): the fault is in what train saves, not in how resume loads it; save "
+                        f"gan.opt_{net.lower()}.state_dict() under {key}")
+    return None
+
+
+def saved_misfiled(submission, folder: str) -> str | None:
+    """Why resume's load failed when the checkpoints train saved under scratch/folder hold one network's state under
+    the other's key (see `misfiled`), naming the file; None when none does or the networks' shapes are unknown."""
+    try:
+        r = run(submission, 30)  # the networks' shapes: make_gan's, as the 30-epoch run saw them
+    except (AssertionError, StudentError):
+        return None
+    if r.shapes is None or r.params is None:
+        return None
+    found = [p for p in scratch_files(Path(submission.scratch), folder, max_depth=3)
+             if p.name.lower().endswith(CHECKPOINT_SUFFIXES)][:MAX_FILES]
+    for path in sorted(found, key=lambda p: p.as_posix()):
+        try:
+            problem, obj = _load(path.name, read_scratch_bytes(Path(submission.scratch), f"{folder}/{path.as_posix()}", MAX_FILE))
+        except OSError:
+            continue
+        if problem is None and (fault := misfiled(obj, r.shapes, r.params)):
+            return f"`{path.name}`, the checkpoint train({FIRST}, ...) saved, {fault}"
+    return None
+
+
 @check(points=4)
 def test_resume_continues_the_run(submission):
     """resume continues an interrupted run exactly as if it had never stopped"""
@@ -1213,6 +1282,10 @@ def test_resume_continues_the_run(submission):
             unreadable = [p for p, _ in checkpoint_files(Path(submission.scratch), f"{folder}/interrupted").values() if p]
             if kind == "UnpicklingError" and unreadable:  # torch.load(weights_only=True) refused train's checkpoint
                 raise AssertionError(f"`resume` could not load the checkpoint that train({FIRST}, ...) saved: {unreadable[0]}") from None
+            if kind == "RuntimeError" and (misfiled_ := saved_misfiled(submission, f"{folder}/interrupted")):
+                text = err.message if isinstance(err, StudentError) else str(err).strip().split("\n")[0]
+                name = (err.where.split(".<locals>.")[-1] if isinstance(err, StudentError) else "") or "resume"
+                raise AssertionError(f"calling `{name}` raised RuntimeError: {text.rstrip(': ')}: {misfiled_}") from None
             raise
         written = {run: checkpoint_files(Path(submission.scratch), f"{folder}/{run}") for run in ("interrupted", "uninterrupted")}
     finally:
