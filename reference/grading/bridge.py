@@ -21,8 +21,10 @@ shown as text instead, in a code block under a note that says why (`unsafe_markd
 that could cover the page or stand in for its parts (`layout_problem`: a style, id, class or name
 attribute in HTML the student typed, MathJax's \\style, \\cssId or \\class, a heading whose anchor is
 a graded cell's name: a fixed-position "Score: 18 / 18" covered the feedback, and an input with the
-id of a grade box came before the formgrader's own); every other cell is left exactly as the student
-wrote it. Of the notebook's own metadata only the kernel's
+id of a grade box came before the formgrader's own). HTML is read as a browser reads it
+(`browser_elements`, html5lib). A raw cell holding HTML elements is shown as text (`defuse_raw_cells`),
+and of each cell's metadata only nbgrader's is kept (`drop_cell_metadata`: tags become classes of the
+page); every other cell is left exactly as the student wrote it. Of the notebook's own metadata only the kernel's
 is kept (`drop_notebook_metadata`): saved widget state there makes the page load script from a CDN.
 A markdown cell too long to render in reasonable time (mistune is quadratic in some input) is shown
 as text as well. Images in markdown cells are held to what an image output may be: one from another
