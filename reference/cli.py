@@ -760,19 +760,24 @@ class Terminated(KeyboardInterrupt):
 STOPS = {"SIGTERM": "SIGTERM (a time limit, a culler or kill)", "SIGHUP": "SIGHUP (the terminal or SSH session closed)"}
 
 
+REDELIVER_S = 5.0  # a stop not yet delivered (Python drops an exception raised in a garbage-collection callback) is raised again after this long
+
+
 @contextmanager
 def _signals_as_interrupt(exiting: bool) -> Iterator[None]:
     """While the command runs, SIGTERM and SIGHUP raise `Terminated` (a KeyboardInterrupt) in the main
     thread, so that they unwind like Ctrl-C: atomic writes finish or are removed, locks and bars are
     released, and one line says how to resume; without it the process died at once, silently, with status
-    143 (129 for a closed terminal). After the first of these or of Ctrl-C, every later one is ignored
-    until the command has cleaned up (a second Ctrl-C printed a traceback from Python's exit and ended
-    with the signal's status; a scheduler's SIGKILL still ends it). Elsewhere than the main thread
-    (signal handlers cannot be set there) nothing changes. autograde's checks run in grading processes,
-    which ignore them and are stopped by this one (reference.grading.runner.grade_many), so a stopped
-    grading job records no grades rather than wrong ones. `exiting`: the process ends with the command (the `gan-course` command
-    itself), so once stopped it ignores them to its end, Python's own exit included; otherwise (a caller
-    that passes argv, such as the tests) the handlers are given back."""
+    143 (129 for a closed terminal). A stop is raised again every REDELIVER_S until it has reached this
+    function (one raised while a weakref callback ran was dropped by Python, and the run went on training);
+    a repeat of it sooner is ignored, and once it has arrived every later one is (a second Ctrl-C during
+    the clean-up printed a traceback from Python's exit and ended with the signal's status; a scheduler's
+    SIGKILL still ends it). Elsewhere than the main thread (signal handlers cannot be set there) nothing
+    changes. autograde's checks run in grading processes, which ignore these and are stopped by this one
+    (reference.grading.runner.grade_many), so a stopped grading job records no grades rather than wrong
+    ones. `exiting`: the process ends with the command (the `gan-course` command itself), so once stopped
+    it ignores them to its end, Python's own exit included; otherwise (a caller that passes argv, such as
+    the tests) the handlers are given back."""
     import signal
     import threading
 
@@ -780,26 +785,59 @@ def _signals_as_interrupt(exiting: bool) -> Iterator[None]:
         yield
         return
     numbers = [signal.SIGINT] + [getattr(signal, name) for name in STOPS if hasattr(signal, name)]
-    stopped = []
+    stopped: list[tuple[int, float]] = []  # (the signal, when it was last raised)
+    arrived = []
+
+    def interrupt(signum: int) -> KeyboardInterrupt:
+        return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(STOPS[signal.Signals(signum).name])
 
     def stop(signum, frame):
-        for number in numbers:
-            signal.signal(number, signal.SIG_IGN)
-        stopped.append(signum)
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise Terminated(STOPS[signal.Signals(signum).name])
+        if arrived or (stopped and time.monotonic() - stopped[-1][1] < REDELIVER_S):
+            return  # the first is unwinding, or has arrived: its clean-up goes on
+        stopped.append((stopped[0][0] if stopped else signum, time.monotonic()))
+        if hasattr(signal, "setitimer"):
+            signal.setitimer(signal.ITIMER_REAL, REDELIVER_S)
+        raise interrupt(stopped[0][0])
 
-    before = {number: signal.getsignal(number) for number in numbers}
+    def again(signum, frame):  # the stop has not arrived: raise it again
+        if not arrived and stopped:
+            stopped.append((stopped[0][0], time.monotonic()))
+            signal.setitimer(signal.ITIMER_REAL, REDELIVER_S)
+            raise interrupt(stopped[0][0])
+
+    timer = [signal.SIGALRM] if hasattr(signal, "SIGALRM") else []
+    before = {number: signal.getsignal(number) for number in numbers + timer}
     for number in numbers:
         if before[number] is not signal.SIG_IGN:  # a command started with `nohup` keeps ignoring SIGHUP
             signal.signal(number, stop)
+    for number in timer:
+        signal.signal(number, again)
     try:
         yield
+    except KeyboardInterrupt:
+        arrived.append(True)
+        if exiting:
+            for number in numbers:
+                signal.signal(number, signal.SIG_IGN)
+        raise
     finally:
-        if not (stopped and exiting):
+        if timer:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if not (arrived and exiting):
             for number, handler in before.items():
                 signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+
+
+def _interrupted_within(err: BaseException) -> KeyboardInterrupt | None:
+    """The stop an error was raised while handling (a zip writer's clean-up failing as Ctrl-C or SIGTERM
+    unwound torch.save), or None: the error is the stop's, not a bug."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, KeyboardInterrupt):
+            return err
+        err = err.__context__ or err.__cause__
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -822,6 +860,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"gan-course: error: permission denied:{where}; choose a path you may read and write, or ask its owner for access\n")
             return 2
         except (MemoryError, RuntimeError) as err:
+            if (stop := _interrupted_within(err)) is not None:  # the stop is what failed: one line, as for the stop itself
+                _close_bars()
+                sys.stderr.write(f"gan-course: error: {_interrupted(args, stop)}\n")
+                return 2
             line = _out_of_memory(args, err)
             if line is None and str(err) == "Could not determine home directory.":  # a ~ in a path, HOME unset, no user entry
                 line = "a path starts with ~ (your home folder), but this process has none (HOME is unset); set HOME, or write the full path"

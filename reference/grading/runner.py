@@ -667,6 +667,8 @@ def _stopped_on_interrupt(pool: concurrent.futures.ProcessPoolExecutor) -> Itera
         try:
             yield pool
         except KeyboardInterrupt:
+            if hasattr(signal, "setitimer"):  # the stop has arrived: the command line's redelivery of it is not needed
+                signal.setitimer(signal.ITIMER_REAL, 0)
             _stop_pool(pool)
             raise
 
