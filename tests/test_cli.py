@@ -177,6 +177,13 @@ def _damage(run: Path, how: str) -> None:
         last.write_text("this is not a checkpoint\n")
     elif how == "missing":
         last.unlink()
+    elif how in ("no_generator", "edited_model"):  # gan-course's own, edited by hand
+        state = torch.load(last, weights_only=False)
+        if how == "no_generator":
+            del state["generator"]
+        else:
+            state["config"]["model"] = "dcgan"  # the weights stay the MLP's
+        torch.save(state, last)
 
 
 @pytest.mark.parametrize(
@@ -358,14 +365,19 @@ def test_sample_draws_an_8x8_grid(capfd, mlp_run, tmp_path):
         assert im.size == (4 * 30 + 2,) * 2, f"16 samples make a 4x4 grid of 122x122, got {im.size}"
 
 
-@pytest.mark.parametrize("how", ["truncated", "foreign", "text", "missing"])
+@pytest.mark.parametrize("how", ["truncated", "foreign", "text", "missing", "no_generator", "edited_model"])
 def test_sample_from_a_bad_checkpoint_is_refused(capfd, run_copy, how, tmp_path):
+    """A checkpoint without its generator, or whose config names another network than its weights are (edited by
+    hand, or from another version), ended sample, eval and fid in a traceback (KeyError, load_state_dict's): each
+    loads G with reference.metrics.evaluate.load_generator, which now says so in one line."""
     _damage(run_copy, how)
     before = hashes(run_copy)
     code, _, err = cli(capfd, "sample", run_copy / "checkpoints" / "last.pt", "--out", tmp_path / "grid.png")
     assert_one_line_error(code, err, "last.pt")
     assert not (tmp_path / "grid.png").exists()
     assert hashes(run_copy) == before
+    if how in ("no_generator", "edited_model"):
+        assert ("holds no 'generator' entry" if how == "no_generator" else "does not fit the network its config describes") in err
 
 
 def test_sample_with_n_0_is_refused(capfd, mlp_run, tmp_path):

@@ -57,11 +57,21 @@ def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "
     from reference.models import get_model
 
     state = load_checkpoint(checkpoint)
-    cfg = state["config"]
-    spec = get_model(cfg["model"])
-    with torch.random.fork_rng(devices=[]):  # building draws initial weights: keep the caller's RNG as it was
-        G, _ = spec.build(tuple(state["shape"]), state["nz"], ngf=cfg["ngf"], ndf=cfg["ndf"], num_classes=state.get("num_classes"))
-    G.load_state_dict(state.get("generator_ema") or state["generator"])
+    try:
+        cfg = state["config"]
+        spec = get_model(cfg["model"])
+        with torch.random.fork_rng(devices=[]):  # building draws initial weights: keep the caller's RNG as it was
+            G, _ = spec.build(tuple(state["shape"]), state["nz"], ngf=cfg["ngf"], ndf=cfg["ndf"], num_classes=state.get("num_classes"))
+        G.load_state_dict(state.get("generator_ema") or state["generator"])
+    except KeyError as err:  # a checkpoint of another program, or one edited by hand: one line, not a traceback
+        raise UserError(f"{checkpoint} holds no {err.args[0]!r} entry: it is not a checkpoint gan-course train wrote; "
+                        f"give a run's checkpoints/last.pt (or an epoch_NNN.pt)") from None
+    except (RuntimeError, TypeError, ValueError) as err:
+        what = ("its weights have other names or shapes than that network's" if "state_dict" in str(err)
+                else (str(err).strip().splitlines() or [type(err).__name__])[0][:200])
+        raise UserError(f"the generator in {checkpoint} does not fit the network its config describes (model "
+                        f"{cfg.get('model')!r}, ngf {cfg.get('ngf')!r}): {what}; give a checkpoint gan-course train wrote, "
+                        f"unedited") from None
     return G.to(device).eval(), spec, state["nz"], cfg
 
 
