@@ -309,11 +309,15 @@ def _run_threads_env() -> int | None:
     """GAN_COURSE_THREADS for a run: None if unset, else a whole number from 1 to MAX_THREADS.
 
     At import (`thread_count`) a malformed value is ignored, as OpenMP ignores one; a run that
-    would ignore it says so instead, in one line (UserError), before it starts.
+    would ignore it says so instead, in one line (UserError), before it starts; so it does of a
+    GAN_COURSE_CPU other than "torch".
     """
     from reference.config import MAX_THREADS
     from reference.errors import UserError
 
+    policy = os.environ.get(POLICY_ENV, "").strip()
+    if policy and policy.lower() != "torch":  # a typo ("troch") silently kept the course's settings
+        raise UserError(f"{POLICY_ENV}={policy!r} is not a setting; set {POLICY_ENV}=torch for PyTorch's own thread defaults, or unset it")
     value = os.environ.get(THREADS_ENV, "").strip()
     if not value:
         return None

@@ -144,6 +144,7 @@ def test_feedback_follows_as_after_nbgrader_autograde(course: Path, three_ways):
         # --no-sandbox: on a host where bubblewrap cannot make a sandbox, that is said before these mistakes
         (["a9_nothing", "--no-sandbox"], "no checks for 'a9_nothing'"),
         (["--merge", "missing.jsonl"], "results file missing.jsonl does not exist"),
+        (["--merge", "submitted"], "results file submitted is a folder; pass the files that --results wrote"),
         (["--merge", "nbgrader_config.py"], "nbgrader_config.py:"),
         ([], "give the assignment to grade"),
         ([A, "--jobs", "0"], "--jobs 0"),

@@ -781,6 +781,18 @@ def test_validate_refuses_huge_or_infinite_values(values, words):
         assert word in str(info.value), f"the error should name {word!r}: {info.value}"
 
 
+def test_a_misspelt_gan_course_cpu_is_one_line(capfd, tmp_path, monkeypatch):
+    """GAN_COURSE_CPU=troch kept the course's thread settings without a word (only "torch" means anything)."""
+    monkeypatch.setenv("GAN_COURSE_CPU", "troch")
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", out)
+    assert_one_line_error(code, err, "GAN_COURSE_CPU='troch' is not a setting", "GAN_COURSE_CPU=torch", "unset it")
+    assert not out.exists()
+    monkeypatch.setenv("GAN_COURSE_CPU", "Torch")
+    code, _, err = cli(capfd, *TINY, "--epochs", "1", "--out", out)
+    assert code == 0, err
+
+
 @pytest.mark.parametrize("value", ["abc", "100000", "0"])
 def test_a_bad_gan_course_threads_is_one_line(capfd, tmp_path, monkeypatch, value):
     """GAN_COURSE_THREADS=abc was ignored without a word; 100000 crashed the run (SIGSEGV)."""

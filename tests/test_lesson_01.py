@@ -175,6 +175,8 @@ WRONG_D_STAR = {
     "ratio": (d_star("return p / q"), "it returns the density ratio p_data / p_g"),
     "log D*": (d_star("return np.log(p / (p + q))"), "it returns log D*"),
     "a list of the wrong length": (d_star("return [0.5]"), "returned shape (1,); expected (401,)"),
+    # the right numbers in a list: the lesson's next cell calls .round(4) on it
+    "a list": (d_star("return list(1 / (1 + np.exp(log_p_g - log_p_data)))"), "optimal_discriminator returned a list; return a NumPy array"),
     "no return": (d_star("d = p / (p + q)"), "returned None: is its `return` missing?"),
     # an epsilon against division by zero: right where the densities are large, off where both are small
     "epsilon in the denominator": (d_star("return p / (p + q + 1e-8)"), "drifts where both are small: at x = 4.5"),

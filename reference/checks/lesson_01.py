@@ -169,7 +169,12 @@ def diagnose_array(got: np.ndarray, want: np.ndarray, faults: list[tuple[np.ndar
 def optimal_discriminator_answer(submission, log_p_data: np.ndarray, log_p_g: np.ndarray) -> np.ndarray:
     fn = submission.get("optimal_discriminator")
     out = fn(log_p_data.copy(), log_p_g.copy())
-    return as_array(out, "optimal_discriminator(log_p_data, log_p_g)", len(log_p_data))
+    array = as_array(out, "optimal_discriminator(log_p_data, log_p_g)", len(log_p_data))
+    if isinstance(out, (list, tuple)):  # right numbers, but the lesson's next cells call array methods on it (.round)
+        raise AssertionError(f"optimal_discriminator returned a {type(out).__name__}; return a NumPy array of shape (N,), as "
+                             f"its docstring says (np.exp, np.logaddexp and arithmetic on arrays give one): the cells below "
+                             f"use it as an array")
+    return array
 
 
 SINGLE = {"rtol": 2e-5, "atol": 1e-7}  # a D* computed in float32 (torch.Tensor, .float()): 1e-6 of rounding in log p - log q

@@ -76,6 +76,8 @@ def read_records(paths: Iterable[str | os.PathLike]) -> list[dict]:
     found: dict[tuple, dict] = {}
     for path in paths:
         path = Path(path)
+        if path.is_dir():
+            raise UserError(f"results file {path} is a folder; pass the files that --results wrote (e.g. {path}/shard-*.jsonl)")
         if not path.is_file():
             raise UserError(f"results file {path} does not exist; pass the files that --results wrote")
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
