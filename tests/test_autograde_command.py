@@ -425,6 +425,11 @@ def test_a_gradebook_that_does_not_know_the_assignment_stops_before_anyone_is_gr
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert f"its gradebook does not know the assignment; run `nbgrader generate_assignment {A} --force`" in lines[0], lines[0]
     assert "alice" not in done.stdout and not (course / "autograded").exists()
+    shutil.rmtree(course / "submitted")  # and with nothing collected yet, that is what is said (not generate_assignment)
+    done = _run(course, A, "--no-progress", *sandbox)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"gan-course: error: no submissions to grade: none found at {course.resolve() / 'submitted' / '<student>' / A / f'{A}.ipynb'} "
+        f"(this course has no submitted/ folder: collect them first)"], done.stderr
 
 
 def test_a_notebook_changed_after_grading_or_a_bad_timestamp_is_refused_for_that_student(course: Path, three_ways, tmp_path: Path):

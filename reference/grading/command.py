@@ -311,23 +311,24 @@ def run(args: argparse.Namespace) -> int:
 
     if (problem := host_limit_problem(limits) or free_space_problem(limits, max(1, args.jobs or 1))):
         raise UserError(problem)
+    everyone = _submissions(root, args.assignment, args.student)
+    chosen = set(shard([s for s, _ in everyone], args.shard))
+    subs = [(s, nb) for s, nb in everyone if s in chosen]
+    if not everyone:  # said first: a course without submitted/ was told only to run generate_assignment
+        who = "<student>" if not args.student else args.student[0] if len(args.student) == 1 else "{" + ",".join(args.student) + "}"
+        where = root / "submitted" / who / args.assignment / f"{args.assignment}.ipynb"
+        raise UserError(f"no submissions to grade: none found at {where}"
+                        + ("" if (root / "submitted").is_dir() else " (this course has no submitted/ folder: collect them first)"))
     if not args.results:
         _check_course_writable(root)
         from reference.grading.bridge import NOT_RECORDED, known_assignment
 
         if known_assignment(root, args.assignment) is False:  # found out after grading the class, before
             raise UserError(NOT_RECORDED.format(a=args.assignment, then="grade again"))
-    everyone = _submissions(root, args.assignment, args.student)
-    chosen = set(shard([s for s, _ in everyone], args.shard))
-    subs = [(s, nb) for s, nb in everyone if s in chosen]
-    if not subs and everyone:  # more shards than students (an array sized for a larger class): nothing to do is no error
+    if not subs:  # more shards than students (an array sized for a larger class): nothing to do is no error
         write_results(Path(args.results), [])
         print(f"shard {args.shard} has no submissions ({len(everyone)} in all, fewer than the shards); wrote an empty {args.results}")
         return 0
-    if not subs:
-        who = "<student>" if not args.student else args.student[0] if len(args.student) == 1 else "{" + ",".join(args.student) + "}"
-        where = root / "submitted" / who / args.assignment / f"{args.assignment}.ipynb"
-        raise UserError(f"no submissions to grade: none found at {where}")
     started = time.monotonic()
     bar = None
     if not args.no_progress:
