@@ -833,3 +833,16 @@ def test_another_assignments_notebook_is_named_and_not_run(tmp_path: Path):
         cell.metadata.pop("nbgrader", None)
     nbformat.write(bare, tmp_path / "pasted.ipynb")
     assert other_assignment(tmp_path / "pasted.ipynb", a7, ROOT) is None
+
+
+def test_a_function_called_with_its_given_signature_that_refuses_it_is_told_to_keep_the_signature():
+    """A correct gradient_penalty made keyword-only (def gradient_penalty(critic, real, fake, *, lambda_gp=10)) was
+    told only "takes 3 positional arguments but 4 were given": the grader calls the function by the notebook's
+    signature, and now says so. The same TypeError raised inside the student's own code keeps its plain message."""
+    from reference.grading.checks import SIGNATURE_FIX, with_known_fix
+
+    for message in ("gradient_penalty() takes 3 positional arguments but 4 were given",
+                    "make_generator() got an unexpected keyword argument 'ngf'",
+                    "train_step() missing 1 required positional argument: 'labels'"):
+        assert with_known_fix("TypeError", message, "reference.grading.probes_a5").endswith(SIGNATURE_FIX), message
+        assert with_known_fix("TypeError", message, "__main__") == f"TypeError: {message}"

@@ -16,7 +16,7 @@ from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, clean_text, fixed_batch_hint, ignores_width
 from reference.grading.checks import one_sided_logit, parameter_count, short_of_one
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
-from reference.grading import probes, probes_a4
+from reference.grading import probes, probes_a2, probes_a4
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, scratch_listing, write_scratch_files
 ASSIGNMENT = "a4_cifar10_port"
 NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the same code as 64
@@ -70,7 +70,7 @@ def built(submission, name: str, seed: int = 0, **kwargs):
         if err.not_implemented:
             raise err
         if err.type == "TypeError" and "argument" in err.message:
-            raise AssertionError(f"{err.describe()}; keep the arguments the grader calls it with: {call}")
+            raise AssertionError(f"{err.describe(fix=False)}; keep the arguments the grader calls it with: {call}")
         raise AssertionError(f"{err.describe()}; {call} must build the network and return it")
     summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
     if summary.get("is_module") is not True:

@@ -98,13 +98,14 @@ class StudentError(Exception):
         return cls(kind if kind.replace(".", "").isidentifier() else "an exception", clean_text(info.get("message"), 300),
                    clean_text(info.get("where"), 120), info.get("not_implemented") is True, clean_text(info.get("raised_in"), 120))
 
-    def describe(self) -> str:
-        """What the student reads: which of their functions raised what, and the fix when known."""
+    def describe(self, fix: bool = True) -> str:
+        """What the student reads: which of their functions raised what, and the fix when known (`fix`: a
+        check that gives its own fix says the error alone)."""
         name = self.where.split(".<locals>.")[-1]
         if self.not_implemented and name:
             return f"`{name}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
         raised = f"calling `{name}` raised" if name else "your code raised"
-        return f"{raised} {with_known_fix(self.type, self.message, self.raised_in)}"
+        return f"{raised} {with_known_fix(self.type, self.message, self.raised_in) if fix else f'{self.type}: {self.message}'}"
 
 
 END_WITH_TANH = "end with nn.Tanh() on the last conv's output (not nn.Sigmoid(), and no ReLU between them)"
@@ -182,9 +183,16 @@ BCE_TARGET_SHAPE = (
     "the targets from the logits, torch.ones_like(logits) and torch.zeros_like(logits), or have D return (N,) with .view(-1)"
 )
 
+SIGNATURE_FIX = ("the grader calls it as the notebook's own cells do, with the arguments of the signature the notebook "
+                 "gives, in that order and by those names: keep that signature (no keyword-only arguments after `*`, none "
+                 "renamed, added without a default or removed)")
+
 KNOWN_FIXES = (
     # (exception type, words of its message, the usual cause in GAN code and its fix[, the module it
     # must be raised in, or a package of them: a generic message means this cause only there])
+    # a student's function called with the arguments its given signature names, raised at the grader's call
+    ("TypeError", "positional argument", SIGNATURE_FIX, "reference.grading"),
+    ("TypeError", "unexpected keyword argument", SIGNATURE_FIX, "reference.grading"),
     (
         "RuntimeError",
         "backward through the graph a second time",

@@ -128,7 +128,7 @@ def built(submission, name: str, seed: int = 0, **kwargs):
         if err.not_implemented:
             raise err
         if err.type == "TypeError" and "argument" in err.message:
-            raise AssertionError(f"{err.describe()}; keep the arguments the grader calls it with: {call}")
+            raise AssertionError(f"{err.describe(fix=False)}; keep the arguments the grader calls it with: {call}")
         raise AssertionError(f"{err.describe()}; {call} must build the network and return it")
     summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
     if summary.get("is_module") is not True:
