@@ -812,6 +812,13 @@ def _signals_as_interrupt(exiting: bool) -> Iterator[None]:
             signal.signal(number, stop)
     for number in timer:
         signal.signal(number, again)
+    unraisable = sys.unraisablehook
+
+    def quiet_stops(info) -> None:  # a stop dropped in a callback is raised again (`again`), not printed as "Exception ignored"
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            unraisable(info)
+
+    sys.unraisablehook = quiet_stops
     try:
         yield
     except KeyboardInterrupt:
@@ -821,6 +828,7 @@ def _signals_as_interrupt(exiting: bool) -> Iterator[None]:
                 signal.signal(number, signal.SIG_IGN)
         raise
     finally:
+        sys.unraisablehook = unraisable
         if timer:
             signal.setitimer(signal.ITIMER_REAL, 0)
         if not (arrived and exiting):

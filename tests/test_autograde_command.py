@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -285,17 +286,20 @@ def test_a_grading_job_that_is_stopped_leaves_no_grader_running_and_no_scratch(c
     stops them, each ending its sandbox and removing its scratch, and says in one line that nothing was
     recorded; a SIGKILL of the command reaches them too (the kernel's parent-death signal)."""
     sandbox = ["--no-sandbox"] if sandbox_problem() else []
-    mark, tmp, results = tmp_path.name, tmp_path / "tmp", tmp_path / "records.jsonl"
+    mark, tmp, results = uuid.uuid4().hex, tmp_path / "tmp", tmp_path / "records.jsonl"  # this run's processes only
     tmp.mkdir()
-    proc = subprocess.Popen(["gan-course", "autograde", A, "--jobs", "2", "--no-progress", "--results", str(results), *sandbox],
-                            cwd=course, env=_env(TMPDIR=str(tmp), GAN_COURSE_TEST_MARK=mark), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert _wait_for(lambda: any(tmp.glob("gan-course-grading-*"))), "no submission's grading began"
-        proc.send_signal(getattr(signal, how))
-        out, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:  # a file, not a pipe: what is left running must not hold the test's read
+        proc = subprocess.Popen(["gan-course", "autograde", A, "--jobs", "2", "--no-progress", "--results", str(results), *sandbox],
+                                cwd=course, env=_env(TMPDIR=str(tmp), GAN_COURSE_TEST_MARK=mark), stdout=subprocess.DEVNULL,
+                                stderr=stderr)
+        try:
+            assert _wait_for(lambda: any(tmp.glob("gan-course-grading-*"))), "no submission's grading began"
+            proc.send_signal(getattr(signal, how))
+            proc.wait(timeout=120)
+        finally:
+            proc.kill()
+    err = log.read_text()
     assert _wait_for(lambda: not _marked(mark), 60), f"grading processes left running: {_marked(mark)}"
     assert not results.exists()
     assert not [p.name for p in tmp.iterdir() if p.name.startswith("gan-course-")], list(tmp.iterdir())

@@ -137,8 +137,16 @@ def final_operation(model: nn.Module, *inputs: Any) -> str | None:
     """The name of the last operation of model(*inputs) that computes values (its autograd node, without "Backward0"),
     skipping reshapes, views and copies: "Sigmoid" or "Tanh" for an output squashed at the end, "Addmm" or
     "Convolution" for a layer's raw output; None when the output is not a tensor with a graph."""
-    with torch.enable_grad():
-        out = copy.deepcopy(model)(*inputs)
+    try:
+        copied, saved = copy.deepcopy(model), None
+    except RuntimeError:  # the old spectral_norm's weights are no graph leaves: run the model, then put its state back
+        copied, saved = model, {k: v.detach().clone() for k, v in model.state_dict().items()}
+    try:
+        with torch.enable_grad():
+            out = copied(*inputs)
+    finally:
+        if saved is not None:
+            model.load_state_dict(saved)
     node = out.grad_fn if isinstance(out, torch.Tensor) else None
     for _ in range(64):
         if node is None:

@@ -30,6 +30,7 @@ import re
 import shutil
 import signal
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -594,21 +595,41 @@ class GradingStopped(BaseException):
 
 
 _grading = False  # whether this grading process is grading a submission now
+_stopping: list[float] = []  # when GradingStopped was last raised
+STOP_REPEAT_S = 5.0  # a SIGTERM this soon after the last one lets the clean-up of the first go on
 
 
 def _stop_grading(signum, frame) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if not _grading:
         os._exit(128 + signum)
+    if _stopping and time.monotonic() - _stopping[-1] < STOP_REPEAT_S:
+        return
+    _stopping.append(time.monotonic())
     raise GradingStopped
+
+
+def _watch_parent(parent: int) -> None:
+    """A grading process's watch on its parent: once the parent is gone, SIGTERM to this process every second
+    (an exception raised while a garbage-collection callback runs is dropped by Python: one SIGTERM is not
+    enough), and the process ended outright STOP_WAIT_S later if it has not ended by then."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    deadline = time.monotonic() + STOP_WAIT_S
+    while time.monotonic() < deadline:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1.0)
+    os._exit(128 + signal.SIGTERM)
 
 
 def _grading_process_start(parent: int) -> None:
     """Initializer of `grade_many`'s grading processes. Ctrl-C reaches the whole terminal's process
     group: the grading processes ignore it and the command (their parent) stops them. SIGTERM unwinds
     the submission being graded (`GradingStopped`: its sandbox ended, its scratch removed) and ends
-    the process; the kernel sends it when the parent dies, however it dies (`kill -9` and the
-    out-of-memory killer included). Without this the grading processes went on grading, orphaned."""
+    the process. When the parent dies, however it dies (`kill -9` and the out-of-memory killer
+    included), the kernel sends SIGTERM (PR_SET_PDEATHSIG) and `_watch_parent` sends it again until
+    the process ends. Without this the grading processes went on grading, orphaned."""
+    import threading
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_grading)
     if hasattr(signal, "SIGHUP"):
@@ -621,6 +642,14 @@ def _grading_process_start(parent: int) -> None:
         pass
     if os.getppid() != parent:  # the parent died before the request above took effect
         os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
+    before = sys.unraisablehook
+
+    def unraisable(info) -> None:  # a stop dropped in a callback: raised again, not printed
+        if not isinstance(info.exc_value, GradingStopped):
+            before(info)
+
+    sys.unraisablehook = unraisable
 
 
 def _grade_one(args: tuple) -> dict:
@@ -648,13 +677,16 @@ def _stop_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     out) and wait for them, at most STOP_WAIT_S."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        with contextlib.suppress(OSError, ValueError):
-            process.terminate()
     deadline = time.monotonic() + STOP_WAIT_S
+    while (alive := [p for p in processes if p.is_alive()]) and time.monotonic() < deadline:
+        for process in alive:  # again every second: one raised while a garbage-collection callback ran is dropped
+            with contextlib.suppress(OSError, ValueError):
+                process.terminate()
+        for process in alive:
+            with contextlib.suppress(OSError, ValueError, AssertionError):
+                process.join(max(0.0, min(1.0 / len(alive), deadline - time.monotonic())))
     for process in processes:
         with contextlib.suppress(OSError, ValueError, AssertionError):
-            process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
 
