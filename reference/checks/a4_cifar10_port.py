@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, clean_text, fixed_batch_hint, ignores_width
-from reference.grading.checks import one_sided_logit, parameter_count, short_of_one
+from reference.grading.checks import SIGNATURE_FIX, one_sided_logit, parameter_count, short_of_one
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a2, probes_a4
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, scratch_listing, write_scratch_files

@@ -60,7 +60,7 @@ import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, clean_text, fixed_batch_hint, ignores_width
-from reference.grading.checks import one_sided_logit, parameter_count, short_of_one
+from reference.grading.checks import SIGNATURE_FIX, one_sided_logit, parameter_count, short_of_one
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a2, probes_a4
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, scratch_listing, write_scratch_files
@@ -1088,7 +1088,7 @@ def nrow_fault(submission, save, images: torch.Tensor, pixels: np.ndarray, want:
     try:
         _, _, _, four_pixels = saved_grid(submission, save, images, nrow=4)
     except AssertionError as err:
-        told = str(err).split("; save_colour_grid(images, path) saves")[0]
+        told = str(err).split("; save_colour_grid(images, path) saves")[0].replace(f": {SIGNATURE_FIX}", "")  # said below
         return (f"called as save_colour_grid(images, path, nrow=4), {told.replace('calling `save_colour_grid` ', 'it ')}: keep "
                 f"the given signature save_colour_grid(images, path, nrow=8) and lay out nrow images per row")
     four = images_per_row(four_pixels, colours, LAYOUT_FIRST)
