@@ -374,9 +374,10 @@ def session_for(
     source = source_notebook(root, assignment)
     test_ids = {cell.grade_id for cell in graded_cells(_read_notebook(source))} if source.is_file() else set()
     nb = _read_notebook(notebook)
-    scratch, staged_root = make_scratch(), make_scratch("gan-course-staged-")
-    session = None
-    try:
+    scratch = staged_root = session = None
+    try:  # made inside: a stop (GradingStopped) between the two left the first behind
+        scratch = make_scratch()
+        staged_root = make_scratch("gan-course-staged-")
         copy_submission_files(notebook.parent, scratch / "work", limits, skip={notebook.name})
         masked = tuple(getattr(module, "MASKED", ()))
         try:
@@ -393,8 +394,9 @@ def session_for(
     finally:
         if session is not None:
             session.close()
-        remove_scratch(scratch)  # whatever the student left there: any depth, any path length, any permissions
-        remove_scratch(staged_root)
+        for made in (scratch, staged_root):  # whatever the student left there: any depth, any path length, any permissions
+            if made is not None:
+                remove_scratch(made)
 
 
 def _staging_problem(err: OSError) -> str:
