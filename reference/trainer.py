@@ -417,6 +417,16 @@ class Evaluator:
         return row
 
 
+def saved_epochs(run_dir: str | Path, kind: str = "samples") -> list[Path]:
+    """A run's samples/epoch_NNN.png (kind="samples") or checkpoints/epoch_NNN.pt (kind="checkpoints"),
+    in epoch order: epoch_1000 comes after epoch_999, which a sort by name would not do."""
+    def number(path: Path) -> int:
+        digits = path.stem.removeprefix("epoch_")
+        return int(digits) if digits.isdigit() else -1
+    files = Path(run_dir, kind).glob("epoch_*.png" if kind == "samples" else "epoch_*.pt")
+    return sorted((f for f in files if number(f) >= 0), key=number)
+
+
 def metrics_csv(history: list[dict]) -> str:
     """The metrics rows as CSV text with a header: the fixed columns, then evaluation columns."""
     extra = [k for row in history for k in row if k not in METRIC_COLUMNS]

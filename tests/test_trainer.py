@@ -314,3 +314,16 @@ def test_config_types_come_from_the_field_annotations(tmp_path):
     with pytest.raises(UserError, match="lr"):
         train(tiny(lr="fast"), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_saved_epochs_come_in_epoch_order_past_epoch_999(tmp_path):
+    # the file names pad to three digits, so a sort by name puts epoch_1000 before epoch_999
+    for number in (2, 999, 1000, 10):
+        (tmp_path / "samples").mkdir(exist_ok=True)
+        (tmp_path / "samples" / f"epoch_{number:03d}.png").write_bytes(b"")
+        (tmp_path / "checkpoints").mkdir(exist_ok=True)
+        (tmp_path / "checkpoints" / f"epoch_{number:03d}.pt").write_bytes(b"")
+    (tmp_path / "samples" / "epoch_final.png").write_bytes(b"")
+    assert [p.name for p in trainer.saved_epochs(tmp_path)] == [
+        "epoch_002.png", "epoch_010.png", "epoch_999.png", "epoch_1000.png"]
+    assert [p.name for p in trainer.saved_epochs(tmp_path, "checkpoints")][-2:] == ["epoch_999.pt", "epoch_1000.pt"]

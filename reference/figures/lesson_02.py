@@ -113,7 +113,7 @@ def lesson_02(out: Path) -> dict[str, str]:
 
     from reference.config import TrainConfig
     from reference.data import load_dataset
-    from reference.trainer import train
+    from reference.trainer import saved_epochs, train
 
     load_dataset("mnist")  # a DataError with the fix if MNIST is neither on disk nor downloadable
     cfg = TrainConfig(**SETTINGS, dataset="mnist", epochs=EPOCHS, save_every=1, device="cpu")
@@ -122,7 +122,7 @@ def lesson_02(out: Path) -> dict[str, str]:
         run_dir = train(cfg, Path(tmp) / "run", progress=False)
         seconds = time.perf_counter() - start
         rows = read_metrics(run_dir)
-        save(plot_sample_grids(sorted((run_dir / "samples").glob("epoch_*.png"))), out / "02_samples.png")
+        save(plot_sample_grids(saved_epochs(run_dir)), out / "02_samples.png")
     setup = (f"the MLP GAN of reference/models/mlp.py (G 100-256-784, D 784-256-1, non-saturating loss, "
              f"batch 64, Adam lr 2e-4, betas (0.5, 0.999), seed 0) trained by reference.trainer.train on "
              f"MNIST's 60,000 training images for {EPOCHS} epochs in {seconds:.0f} s on {hardware()}, "

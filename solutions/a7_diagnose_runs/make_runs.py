@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 
 from reference.config import TrainConfig
-from reference.trainer import train
+from reference.trainer import saved_epochs, train
 
 HERE = Path(__file__).resolve().parent
 COMMON = dict(dataset="digits", device="cpu", threads=1, progress=False, ngf=32, ndf=32, num_samples=36)
@@ -64,7 +64,7 @@ def make(name: str, out_root: str | Path) -> Path:
         (out / "samples").mkdir(parents=True)
         for file in KEPT:
             shutil.copyfile(run / file, out / file)
-        for grid in sorted((run / "samples").glob("epoch_*.png")):
+        for grid in saved_epochs(run):
             shutil.copyfile(grid, out / "samples" / grid.name)
     return out
 
