@@ -524,3 +524,22 @@ def test_honest_notebooks_are_within_the_graders_reading_limits(tmp_path: Path):
     nb = nbformat.v4.new_notebook(cells=[printed] + [nbformat.v4.new_code_cell(f"x = {i}") for i in range(MAX_CELLS - 1)])
     nbformat.write(nb, tmp_path / "honest.ipynb")
     assert notebook_problem(tmp_path / "honest.ipynb") is None
+
+
+def test_repeated_or_missing_cell_ids_are_made_unique_before_nbgrader_validates():
+    # nbformat repairs these itself, but warns at each of nbgrader's many validations of the notebook
+    import warnings
+
+    from reference.grading.bridge import repair_structure
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("a"), nbformat.v4.new_code_cell("1"),
+                                         nbformat.v4.new_code_cell("2"), nbformat.v4.new_code_cell("3")])
+    nb.cells[1].id = nb.cells[2].id = nb.cells[0].id  # cells pasted from another notebook's JSON
+    del nb.cells[3]["id"]
+    kept = nb.cells[0].id
+    repair_structure(nb)
+    ids = [cell.id for cell in nb.cells]
+    assert ids[0] == kept and len(set(ids)) == len(ids), ids
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nbformat.validate(nb)

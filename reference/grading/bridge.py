@@ -664,14 +664,21 @@ CELL_TYPES = ("code", "markdown", "raw")
 
 def repair_structure(nb: NotebookNode) -> NotebookNode:
     """`nb` with what nbformat reads but then refuses to validate made valid, so that nbgrader, which
-    validates after every step, records the submission: a cell id nbformat's pattern refuses gets a
-    new one, a cell of a type v4 has not (a v3 "heading") becomes markdown, and a code cell's
-    execution count that is not a number is cleared (its outputs are the record's anyway)."""
-    used = {cell.get("id") for cell in nb.cells}
+    validates after every step, records the submission: a cell id nbformat's pattern refuses, one an
+    earlier cell already has, or none at all in a notebook of nbformat 4.5 or later gets a new one
+    (nbformat would repair the last two itself, with a warning at each of nbgrader's many reads), a
+    cell of a type v4 has not (a v3 "heading") becomes markdown, and a code cell's execution count
+    that is not a number is cleared (its outputs are the record's anyway)."""
+    used = {cell.get("id") for cell in nb.cells if isinstance(cell.get("id"), str)}
+    seen: set[str] = set()
+    with_ids = nb.get("nbformat", 4) == 4 and nb.get("nbformat_minor", 0) >= 5
     for number, cell in enumerate(nb.cells):
-        if "id" in cell and not (isinstance(cell.id, str) and CELL_ID.match(cell.id)):
+        valid = "id" in cell and isinstance(cell.id, str) and CELL_ID.match(cell.id)
+        if ("id" in cell or with_ids) and not (valid and cell.id not in seen):
             cell.id = next(f"cell-{number}-{n}" for n in range(len(nb.cells) + 1) if f"cell-{number}-{n}" not in used)
             used.add(cell.id)
+        if "id" in cell:
+            seen.add(cell.id)
         if cell.get("cell_type") not in CELL_TYPES:
             level = cell.get("level", 1)
             text = cell.get("source", "") if isinstance(cell.get("source"), str) else ""
