@@ -1351,8 +1351,9 @@ def test_a_worker_that_stops_reading_its_requests_costs_its_checks_not_the_gradi
 def test_a_reference_folder_brought_with_the_submission_is_not_the_course_s(tmp_path, monkeypatch):
     """`python -m reference.grading.worker` put the worker's folder, the submission's files, first on sys.path: a
     submission that brought a folder named reference/ ran its own copy of the worker, and imported from it the
-    modules the assignment masks. The course's `reference` is imported first now; the submission's own modules are
-    still found (as in a kernel)."""
+    modules the assignment masks; a torch.py beside the notebook was imported in place of torch before the probes'
+    code was snapshotted, and its changes to the probes outlived every restore. The submission's folder now comes
+    after every installed module on sys.path; its own modules are still found (as in a kernel)."""
     from conftest import attack_course
     from reference.grading.runner import session_for
     from reference.grading.sandbox import Limits, sandbox_problem
@@ -1361,9 +1362,13 @@ def test_a_reference_folder_brought_with_the_submission_is_not_the_course_s(tmp_
     (root / "reference").mkdir()
     (root / "reference" / "__init__.py").write_text("BROUGHT = True\n")
     (root / "helpers.py").write_text("ANSWER = 42\n")
+    for module in ("torch", "numpy", "scipy", "json"):  # imported by the worker before any cell, later by a probe, ...
+        (root / f"{module}.py").write_text("BROUGHT = True\n")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
-        "import sys, reference, helpers\nprint(getattr(reference, 'BROUGHT', False), helpers.ANSWER, sys.argv[0].startswith('/grading'))")]
+        "import sys, reference, helpers, torch, numpy, scipy, json\n"
+        "print(any(getattr(m, 'BROUGHT', False) for m in (reference, torch, numpy, scipy, json)), helpers.ANSWER, "
+        "sys.argv[0].startswith('/grading'))")]
     nbformat.write(nb, root / "attack.ipynb")
     with session_for(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=60, check_s=30),
                      sandbox=sandbox_problem() is None) as session:
