@@ -1066,6 +1066,74 @@ def test_a_reply_whose_building_costs_the_grader_far_more_than_its_size_is_refus
         decode(forged)
 
 
+def _two_faced_zip(hidden: object, shown: object) -> bytes:
+    """One set of bytes that torch.load's zip reader (miniz) reads as torch.save(hidden), deflated, and Python's
+    zipfile as torch.save(shown), stored. The end record names hidden's directory; Python finds shown's just
+    before the end record instead, takes the gap for data put in front of the archive, and shifts every offset
+    by it (shown's offsets are written shifted back)."""
+    import io
+    import struct
+    import zipfile
+
+    import torch
+
+    def parts(obj: object, method: int) -> tuple[bytes, list[bytearray]]:
+        saved = io.BytesIO()
+        torch.save(obj, saved)
+        with zipfile.ZipFile(saved) as archive:
+            records = [(info.filename, archive.read(info)) for info in archive.infolist()]
+        raw = io.BytesIO()
+        with zipfile.ZipFile(raw, "w", compression=method) as archive:
+            for name, data in records:
+                archive.writestr(name, data)
+        raw = raw.getvalue()
+        end = raw.rfind(b"PK\x05\x06")
+        size, offset = struct.unpack("<II", raw[end + 12:end + 20])
+        directory, entries, at = raw[offset:offset + size], [], 0
+        while at < len(directory):
+            n, m, k = struct.unpack("<HHH", directory[at + 28:at + 34])
+            entries.append(bytearray(directory[at:at + 46 + n + m + k]))
+            at += 46 + n + m + k
+        return raw[:offset], entries
+
+    def pad(entries: list[bytearray], extra: int) -> None:  # a longer comment on the last entry
+        last = entries[-1]
+        last[32:34] = struct.pack("<H", struct.unpack("<H", last[32:34])[0] + extra)
+        last += b" " * extra
+
+    hidden_local, hidden_dir = parts(hidden, zipfile.ZIP_DEFLATED)
+    shown_local, shown_dir = parts(shown, zipfile.ZIP_STORED)
+    gap = sum(map(len, hidden_dir)) - sum(map(len, shown_dir))
+    pad(shown_dir, gap) if gap > 0 else pad(hidden_dir, -gap)
+    size = sum(map(len, hidden_dir))
+    for entry in shown_dir:  # Python adds `size` (the apparent data in front) to each offset
+        entry[42:46] = struct.pack("<I", struct.unpack("<I", entry[42:46])[0] + len(hidden_local) - size)
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, len(hidden_dir), len(hidden_dir), size, len(hidden_local) + len(shown_local), 0)
+    return hidden_local + shown_local + b"".join(hidden_dir) + b"".join(shown_dir) + end
+
+
+def test_the_grader_loads_the_archive_its_checks_read():
+    """The checks of a reply (sizes, compression, the pickle's cost) read its zip with Python's zipfile, and
+    torch.load read it with its own reader: an archive the two read differently passed the checks as a small
+    stored one and was unpacked by torch.load as a deflated 1 GB tensor (from 1 MB) or a pickle of millions of
+    opcodes (from 4.5 KB). The grader now loads what the checks read; the checkpoints the a3 checks read in
+    scratch too."""
+    import io
+    from pathlib import Path
+
+    import torch
+
+    from reference.grading.local import check_module_path, load_module
+    from reference.grading.proxy import MAX_FRAME, decode, stored_zip_problem
+
+    forged = _two_faced_zip({"value": torch.zeros(2**22)}, {"value": 1.5})  # 16 MB deflated into 16 KB
+    assert torch.load(io.BytesIO(forged), weights_only=True)["value"].numel() == 2**22  # what torch.load alone reads
+    assert stored_zip_problem(forged, MAX_FRAME) is None  # what the checks read is harmless
+    assert decode(forged) == {"value": 1.5}
+    a3 = load_module(check_module_path("a3_save_every_10_epochs", Path(__file__).resolve().parents[1]))
+    assert a3._load("epoch_010.pt", forged) == (None, {"value": 1.5})
+
+
 def test_honest_replies_and_checkpoints_pass_the_cost_check():
     """What honest code sends or saves: int keys, tuples of small ints, Counters, sets, OrderedDicts,
     parameters, a state_dict with its optimizer, 64-bit ints as values, bytes, a tensor with an

@@ -410,6 +410,55 @@ def test_memory_no_process_has_resident_counts_against_the_memory_limit(course: 
     assert all("the memory limit" in reason for reason in stopped), (stopped, said)
 
 
+RESIDENT_IN_CHILDREN = """
+import subprocess, sys
+hold = "import time; kept = b'x' * (700 * 2**20); print('holding', flush=True); time.sleep(8)"
+children = [subprocess.Popen([sys.executable, "-c", hold]) for _ in range(2)]  # 1,400 MB resident, each within RLIMIT_DATA
+print("codes", [child.wait() for child in children], "held 1,400 MB for 8 s, unstopped")
+"""
+
+
+@needs_sandbox
+def test_a_slow_look_at_held_memory_does_not_hold_up_the_resident_memory_look(course: Path, monkeypatch):
+    """The look at memory no process has resident reads every process's /proc/PID/maps, which the submission
+    controls: processes mapping thousands of files by long paths made one look take 40 s, and the looks at
+    resident memory, processes and CPU waited for it (three processes held 3 GB against a 1 GB limit for 45 s).
+    Here the held-memory look is made to take 20 s: resident memory is still looked at every tenth of a second."""
+    slow = Worker._held_bytes
+
+    def held_bytes_slowly(self, pids):
+        time.sleep(20)
+        return slow(self, pids)
+
+    monkeypatch.setattr(Worker, "_held_bytes", held_bytes_slowly)
+    stopped, said, _ = run_attack(course, RESIDENT_IN_CHILDREN, Limits(memory_mb=1024, wall_s=60))
+    assert "unstopped" not in said, said
+    assert stopped and "more than 1,024 MB of memory (the memory limit)" in stopped[0], (stopped, said)
+
+
+LONG_MAPPINGS = """
+import mmap, os
+path = "/tmp/" + "/".join(["d" * 200] * 19)  # a path of about 3,900 characters, listed in maps once per mapping
+os.makedirs(path)
+with open(path + "/f", "wb") as fh:
+    fh.write(b"x" * 4096)
+fd = os.open(path + "/f", os.O_RDONLY)
+kept = [mmap.mmap(fd, 4096, prot=mmap.PROT_READ) for _ in range(600)]  # about 2.4 MB of /proc/PID/maps
+print("mapped", len(kept), "unstopped")
+"""
+
+
+@needs_sandbox
+def test_more_mappings_than_the_grader_can_read_stop_the_submission(course: Path, monkeypatch):
+    """What one look at held memory reads of /proc/PID/maps is bounded (MAPS_BYTES, 64 MB, against 0.2 MB for a
+    worker that imported torch): past it the submission is stopped, named, instead of holding the grader. Here
+    the bound is 1 MB and a cell maps one file by a 3,900-character path 600 times."""
+    monkeypatch.setattr(sandbox, "MAPS_BYTES", 1 * MB)
+    stopped, said, _ = run_attack(course, LONG_MAPPINGS + "import time; time.sleep(5)\n", Limits(wall_s=60))
+    assert "unstopped" not in said or stopped, said
+    assert stopped and "mapped more files into memory than the grader can check (over 1 MB" in stopped[0], (stopped, said)
+
+
 # ---------------------------------------------------------------------------------------------
 # Failing closed
 # ---------------------------------------------------------------------------------------------

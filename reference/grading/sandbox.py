@@ -112,6 +112,8 @@ PROC = "/proc"  # a name, so that a test can show the supervisor an odd process 
 LOOK_S = 0.1  # processes and memory
 SLOW_LOOK_S = 0.5  # disk, memfds and /dev/shm
 REST = 9  # after each look the supervisor rests REST times as long as it took: at most a tenth of a core
+MAPS_BYTES = 64 * MB  # /proc/PID/maps one look at held memory reads, all processes together (a worker that
+# imported torch: 0.2 MB; 64 processes mapping 65,000 files of 4 KB paths each made 15 GB, 40 s a look)
 CPU_BURST_S = 2.0  # seconds of `cpus` cores a sandbox may use ahead of its average (a burst, then the pace)
 TICK = os.sysconf("SC_CLK_TCK")  # /proc/PID/stat counts CPU time in these
 CLONE_NEWIPC = 0x08000000
@@ -553,6 +555,8 @@ class Worker:
         self.paused_s = 0.0  # wall time the sandbox spent paused for using more than its cores
         self.tasks = self.watchers = 0  # its threads and inotify instances at the last look (`_tree`, `_held_bytes`)
         self.unlinked_bytes = 0  # files in scratch removed while still open, at the last look (`_held_bytes`): disk used
+        self.held_bytes = 0  # memory no process has resident, at the last look (`_watch_held`)
+        self._pids: list[int] = []  # the sandbox's processes at the last look (`_watch`), for `_watch_held`
         self.scratch_dev = os.stat(scratch).st_dev
         for sub in SCRATCH_FOLDERS:
             own_folder(scratch / sub)
@@ -581,9 +585,10 @@ class Worker:
                 os.close(seccomp_fd)
         self.fd_out, self.fd_in = self.process.stdin.fileno(), self.process.stdout.fileno()
         self._stop = threading.Event()
-        self._in_ipc = False  # whether the memory look's thread has entered the sandbox's IPC namespace
+        self._in_ipc = False  # whether the held-memory look's thread has entered the sandbox's IPC namespace
         self._threads = [
             threading.Thread(target=self._supervise(self._watch), daemon=True),
+            threading.Thread(target=self._supervise(self._watch_held), daemon=True),  # enters the IPC namespace (_sysv_bytes)
             threading.Thread(target=self._supervise(self._watch_disk), daemon=True),
             threading.Thread(target=self._drain, daemon=True),
         ]
@@ -732,6 +737,7 @@ class Worker:
         seen: set[tuple[int, int]] = set()
         pipes: set[str] = set()
         total = unlinked = 0
+        budget = MAPS_BYTES
         self.watchers = 0
         for pid in pids:
             base = f"{PROC}/{pid}"
@@ -768,9 +774,14 @@ class Worker:
                     total += info.st_blocks * 512
             try:
                 with open(f"{base}/maps", "rb") as fh:
-                    maps = fh.read()
+                    maps = fh.read(budget + 1)
             except OSError:
                 continue
+            budget -= len(maps)
+            if budget < 0:
+                self.kill(f"its processes mapped more files into memory than the grader can check (over {MAPS_BYTES // MB} MB "
+                          f"of /proc/PID/maps, the list of mappings): map fewer files")
+                return total
             if not any(mark in maps for mark in marks):
                 continue
             for line in maps.splitlines():
@@ -862,8 +873,8 @@ class Worker:
     def _sysv_bytes(self, pids: list[int]) -> int:
         """System V shared memory of the sandbox's own IPC namespace (a segment outlives every process
         that attached it): this thread enters that namespace once, where /proc/sysvipc/shm lists it.
-        Only the memory look's own thread enters; 0 where it cannot."""
-        if threading.current_thread() is not self._threads[0]:
+        Only the held-memory look's own thread enters; 0 where it cannot."""
+        if threading.current_thread() is not self._threads[1]:
             return 0
         if not self._in_ipc:
             pid = self._inside(pids, "ipc")
@@ -920,28 +931,22 @@ class Worker:
         return run
 
     def _watch(self) -> None:
-        """Processes and memory, every LOOK_S; memory no process has resident, every SLOW_LOOK_S."""
-        limits, pause, held, held_at = self.limits, LOOK_S, 0, 0.0
+        """Processes, threads, resident memory and page tables, every LOOK_S (or REST times a look's cost
+        later), with the memory no process has resident as `_watch_held` last measured it."""
+        limits, pause = self.limits, LOOK_S
         while not self._stop.wait(pause):
             if self.process.poll() is not None:
                 return
             began = time.thread_time()
             self._namespace_init()
-            pids = self._tree(limits.processes + 2)
+            pids = self._pids = self._tree(limits.processes + 2)
             if len(pids) - 2 > limits.processes:  # bwrap and its pid-1 reaper are not the student's
                 self.kill(f"it started more than {limits.processes} processes (the process limit)")
             elif self.tasks - 2 > limits.processes:
                 self.kill(f"it started more than {limits.processes} processes and threads together (the process limit, "
                           f"which counts threads as the kernel does): start fewer threads")
             else:
-                if time.monotonic() >= held_at:
-                    held_began = time.thread_time()
-                    held = self._held_bytes(pids)
-                    held_at = time.monotonic() + max(SLOW_LOOK_S, REST * (time.thread_time() - held_began))
-                    if self.watchers > INOTIFY_INSTANCES:
-                        self.kill(f"it opened more than {INOTIFY_INSTANCES} inotify instances, which the grading host's user "
-                                  f"shares with every other program (128 in all): grading needs none")
-                held_now, limit = held + self._page_table_bytes(pids), limits.memory_mb * MB
+                held_now, limit = self.held_bytes + self._page_table_bytes(pids), limits.memory_mb * MB
                 # past the limit by what no process has resident alone (page tables, memfds, pipes): stopped without
                 # reading the proportional sizes, which walks the page tables (0.3 CPU-s for a 400 GB mapping read
                 # every 2 MB, then REST times that of rest before the next look)
@@ -949,6 +954,27 @@ class Worker:
                     self.kill(f"it used more than {limits.memory_mb:,} MB of memory (the memory limit)")
                 self._share_cpu(pids)
             pause = max(LOOK_S, REST * (time.thread_time() - began))
+
+    def _watch_held(self) -> None:
+        """Memory no process has resident (`_held_bytes`: memfds, /dev/shm, pipes, sockets, System V segments)
+        and inotify instances, every SLOW_LOOK_S or REST times a look's cost later, in a thread of its own: a
+        look made slow (processes mapping thousands of files by long paths) held up the looks at processes and
+        resident memory, and three processes held 3 GB against a 1 GB limit for the 45 s it took."""
+        pause = SLOW_LOOK_S
+        while not self._stop.wait(pause):
+            if self.process.poll() is not None:
+                return
+            pids = self._pids
+            if not pids:
+                continue
+            began = time.thread_time()
+            self.held_bytes = self._held_bytes(pids)
+            if self.watchers > INOTIFY_INSTANCES:
+                self.kill(f"it opened more than {INOTIFY_INSTANCES} inotify instances, which the grading host's user "
+                          f"shares with every other program (128 in all): grading needs none")
+            elif self.held_bytes > self.limits.memory_mb * MB:
+                self.kill(f"it used more than {self.limits.memory_mb:,} MB of memory (the memory limit)")
+            pause = max(SLOW_LOOK_S, REST * (time.thread_time() - began))
 
     def _cpu_times(self, pids: list[int]) -> dict[int, tuple[float, float]]:
         """{pid: (its own CPU seconds, those of its children it has waited for)} from /proc/PID/stat."""

@@ -85,7 +85,7 @@ from PIL import Image
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading import probes_a3
-from reference.grading.proxy import NOT_ZIP, TOO_MANY_VALUES, stored_zip_problem
+from reference.grading.proxy import NOT_ZIP, TOO_MANY_VALUES, checked_load, stored_zip_problem
 from reference.grading.submission import TooLarge as TooLargeFile, read_scratch_bytes, scratch_files
 
 ASSIGNMENT = "a3_save_every_10_epochs"
@@ -511,7 +511,7 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
             return f"`{name}` is a zip archive torch.save does not write (compressed or over {MAX_FILE // 2**20} MB); save checkpoints with torch.save", None
         return f"`{name}` is refused: it holds {problem}; keep tensors, numbers and state_dicts in a checkpoint", None
     try:
-        return None, dense(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True), nbytes=[2 * len(data) + 2**20])
+        return None, dense(checked_load(data), nbytes=[2 * len(data) + 2**20])
     except TooLarge as err:
         return f"`{name}` holds {err}, more than the grader reads; save the networks' state_dicts", None
     except pickle.UnpicklingError as err:
