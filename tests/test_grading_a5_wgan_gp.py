@@ -184,6 +184,20 @@ def test_correct_variants_score_full_marks(tmp_path, name):
     assert scores(submission(tmp_path, **CORRECT[name])) == OK
 
 
+def test_a_notebook_in_double_precision_is_graded_as_in_the_students_kernel(tmp_path):
+    """torch.set_default_dtype(torch.float64) in the notebook passes every check in the student's kernel; the
+    worker kept it while answering the grader, whose probes then built float64 critics for its float32 tensors
+    (3 of 17, "mat1 and mat2 must have the same dtype"). Checks run with float32 as the default, both ways."""
+    import torch
+
+    source = nbformat.read(SOLUTION, as_version=4)
+    losses = next(c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "losses")
+    path = submission(tmp_path, losses="torch.set_default_dtype(torch.float64)  # exact W1 in double precision\n\n" + losses)
+    assert sandboxed(path) == OK
+    assert scores(path) == OK
+    assert torch.get_default_dtype() == torch.float32
+
+
 # ---------------------------------------------------------------------------------------------
 # Wrong answers, graded: each mistake gets its own message
 # ---------------------------------------------------------------------------------------------

@@ -432,10 +432,28 @@ def run_check(fn: Callable, submission) -> tuple[float, str]:
     """Run check `fn` on `submission`: (earned points, message); (points, "") when it passes."""
     namespace = getattr(submission, "namespace", None)
     try:
-        fn(submission)
+        with float32_default():
+            fn(submission)
     except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001 - any failure costs this check only
         return outcome(fn, err, namespace)
     return outcome(fn, None, namespace)
+
+
+@contextlib.contextmanager
+def float32_default() -> Iterator[None]:
+    """torch's default dtype float32 for a check, whatever the notebook set, then the notebook's again. A check
+    runs in the grader and answers its requests in the submission's worker: there a notebook's
+    torch.set_default_dtype(torch.float64) made the probes' own networks float64 against the grader's float32
+    tensors, and a correct a5 scored 3 of 17 that passed every check in the student's kernel. The worker answers
+    each request under this too, so a check sees the same in the student's kernel, in one process and sandboxed."""
+    import torch
+
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(saved)
 
 
 def title(fn: Callable) -> str:

@@ -152,6 +152,7 @@ class Worker:
     def serve(self) -> None:
         import torch
 
+        from reference.grading.checks import float32_default
         from reference.grading.pristine import Pristine
         from reference.grading.proxy import read_frame
 
@@ -176,7 +177,8 @@ class Worker:
             saved = sys.stdout, sys.stderr
             sys.stdout = sys.stderr = sink  # what the student's code prints during a check is not shown
             try:
-                reply = self.answer(op, request)
+                with float32_default():  # as the check itself runs (reference.grading.checks.run_check)
+                    reply = self.answer(op, request)
             except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001 - the student's code failed
                 reply = self.error(err)
             finally:
