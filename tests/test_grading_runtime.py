@@ -846,3 +846,15 @@ def test_a_function_called_with_its_given_signature_that_refuses_it_is_told_to_k
                     "train_step() missing 1 required positional argument: 'labels'"):
         assert with_known_fix("TypeError", message, "reference.grading.probes_a5").endswith(SIGNATURE_FIX), message
         assert with_known_fix("TypeError", message, "__main__") == f"TypeError: {message}"
+
+
+def test_a_package_the_grader_lacks_is_named_with_why():
+    """A notebook that imports a package of the student's own machine or Colab (pandas, installed there by a
+    `!pip install` cell, which grading skips) was told only "No module named 'pandas'": the answers it defined
+    after the import were then "not defined", and nothing said the grader lacks the package."""
+    from reference.grading.notebook import CellError, why_missing
+
+    err = CellError(3, "import pandas as pd", "ModuleNotFoundError", "No module named 'pandas'", "import pandas as pd\ndiagnosis = {}\n")
+    told = why_missing("diagnosis", [err])
+    assert told.startswith("the cell starting `import pandas as pd` raised ModuleNotFoundError: No module named 'pandas': "), told
+    assert "skips `!pip install` and `%pip` cells" in told and "STUDENTS.md lists them" in told, told

@@ -275,6 +275,14 @@ KNOWN_FIXES = (
         "course's losses take logits too)",
         "torch.nn.functional",
     ),
+    # a package of the student's own machine or Colab (pandas, seaborn), installed there by a `!pip install` cell
+    (
+        "ModuleNotFoundError",
+        "No module named",
+        "the grader has the packages the course installs and no others, and it skips `!pip install` and `%pip` cells: "
+        "use those packages (torch, torchvision, numpy, scipy, matplotlib, scikit-learn, tqdm and Python's own "
+        "modules; STUDENTS.md lists them), or check the module's name",
+    ),
     (
         "RuntimeError",
         "Expected all tensors to be on the same device",
