@@ -8,6 +8,7 @@ answers and on correct variants, and fail, with a message naming the fault, on r
 
 from __future__ import annotations
 
+import json
 import math
 import textwrap
 
@@ -247,6 +248,20 @@ def test_diagnose_agrees_with_the_clinic_on_its_cases():
 
 
 # ---- ema_update_ -----------------------------------------------------------------------------------------
+
+def test_the_cell_that_compares_the_ema_with_averaged_model_says_true_for_the_model_answer(capsys):
+    """Section 5 compares ema_update_ with torch's AveragedModel: the model answer must match it there.
+
+    AveragedModel's first update_parameters() copies the weights instead of averaging, so without
+    the cell's call before the loop the two start apart and the cell prints False for a right answer.
+    """
+    cells = ["".join(c["source"]) for c in json.loads(LESSON.source.read_text())["cells"]
+             if c["cell_type"] == "code" and "AveragedModel(" in "".join(c["source"])]
+    assert len(cells) == 1, f"expected one cell comparing with AveragedModel, found {len(cells)}"
+    namespace(DIAGNOSE_CELL, TIPS_CELL, "from reference.grading import try_it", cells[0])
+    out = capsys.readouterr().out
+    assert "your EMA matches AveragedModel: True" in out, out
+
 
 EMA_VARIANTS = {
     "lerp": """
