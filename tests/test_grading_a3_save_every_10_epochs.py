@@ -423,6 +423,52 @@ CORRECT["saves_on_the_epochs_last_batch"] = """
                 save(epoch + 1)
 """
 CORRECT_CELLS.update({
+    # the fixed noise kept as a buffer of G (so G's state_dict carries it), the grid written with plt.imsave in gray:
+    # G's saved state_dict holds one entry more than a fresh G's, which resume registers again before loading
+    "fixed_noise_as_a_buffer_of_g": (
+        """
+        import matplotlib.pyplot as plt
+        from torchvision.utils import make_grid
+
+        def train_epochs(gan, fixed_noise, first, last, out_dir):
+            if not hasattr(gan.G, "fixed_noise"):
+                gan.G.register_buffer("fixed_noise", fixed_noise.clone())  # the fixed noise travels in G's state_dict
+            for epoch in range(first, last + 1):
+                for x in gan.batches.epoch(epoch - 1):
+                    step(gan, x)
+                if epoch % SAVE_EVERY:
+                    continue
+                with torch.no_grad():
+                    grid = make_grid(from_model_range(gan.G(gan.G.fixed_noise), "tanh"), nrow=8)
+                out_dir.mkdir(parents=True, exist_ok=True)
+                plt.imsave(out_dir / f"grid_{epoch}.png", grid[0].numpy(), cmap="gray", vmin=0.0, vmax=1.0)
+                save_checkpoint({"epoch": epoch, "G": gan.G.state_dict(), "D": gan.D.state_dict(),
+                                 "opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict(),
+                                 "rng": torch.get_rng_state()}, out_dir / f"state_{epoch}.ckpt")
+
+
+        def train(n_epochs: int, out_dir, seed: int = 0):
+            gan = make_gan(seed)
+            out_dir = Path(out_dir)
+            fixed_noise = torch.randn(NUM_SAMPLES, gan.nz)
+            train_epochs(gan, fixed_noise, 1, n_epochs, out_dir)
+            return gan.G, gan.D
+        """,
+        """
+        from reference.checkpoint import load_checkpoint
+
+        def resume(checkpoint, n_epochs: int, out_dir, seed: int = 0):
+            gan = make_gan(seed)
+            out_dir = Path(out_dir)
+            s = load_checkpoint(checkpoint)
+            gan.G.register_buffer("fixed_noise", s["G"]["fixed_noise"].clone())
+            gan.G.load_state_dict(s["G"]); gan.D.load_state_dict(s["D"])
+            gan.opt_g.load_state_dict(s["opt_g"]); gan.opt_d.load_state_dict(s["opt_d"])
+            torch.set_rng_state(s["rng"])
+            train_epochs(gan, gan.G.fixed_noise, s["epoch"] + 1, n_epochs, out_dir)
+            return gan.G, gan.D
+        """,
+    ),
     # the PyTorch DCGAN tutorial's loop: netG/optimizerG names, `iters`, losses kept in lists, the grid and
     # the checkpoint saved inside the batch loop on the epoch's last batch (after its step), vutils with
     # normalize=True, os.path under a string out_dir
