@@ -18,7 +18,7 @@ gradients, for logits of +-100 in float32.
 
 - ``log-sigmoid``: the non-saturating game written by hand from binary cross-entropy's formula,
   ``-(y log(sigmoid(x)) + (1 - y) log(1 - sigmoid(x)))``. Lesson 08's clinic trains it to show
-  why not: in float32 ``sigmoid(x)`` is exactly 1 for x > 17 and 0 for x < -104, the log is then
+  why not: in float32 ``sigmoid(x)`` is exactly 1 for x > 17 and 0 for x below about -88, the log is then
   -inf, times a zero label NaN, and an inf loss's gradient NaN. Never train with it.
 
 Use ``get_loss(name, **options)`` to build one by name, e.g. ``get_loss("wgan-gp",
@@ -275,8 +275,8 @@ class LogSigmoid(NonSaturating):
              with the real label y = 1 - smoothing (1 by default, so the second term is 0 * log(...))
     g_loss = mean(-log(sigmoid(fake)))
     Mathematically NonSaturating; numerically not. In float32 sigmoid(x) rounds to 1 for x > 17
-    and to 0 for x < -104, and log gives -inf there: for a confident real logit the label term
-    is 0 * -inf = NaN at once; for a fake logit past 17 (or below -104 in g_loss) the loss is inf
+    and to 0 for x below about -88, and log gives -inf there: for a confident real logit the label term
+    is 0 * -inf = NaN at once; for a fake logit past 17 (or below about -88 in g_loss) the loss is inf
     and its gradient NaN (inf * 0). One NaN step spreads to every weight.
     """
 
