@@ -858,3 +858,29 @@ def test_a_package_the_grader_lacks_is_named_with_why():
     told = why_missing("diagnosis", [err])
     assert told.startswith("the cell starting `import pandas as pd` raised ModuleNotFoundError: No module named 'pandas': "), told
     assert "skips `!pip install` and `%pip` cells" in told and "STUDENTS.md lists them" in told, told
+
+
+def test_a_tensor_changed_before_its_backward_names_the_optimizer_of_the_other_network():
+    """D's step calling opt_g.step() (where opt_d.step() belongs) changes G's weights before G's loss is backpropagated:
+    the fix named only the order of the steps, which such a step already had right."""
+    from reference.grading.checks import with_known_fix
+
+    told = with_known_fix("RuntimeError", "one of the variables needed for gradient computation has been modified by an "
+                          "inplace operation: [torch.FloatTensor [16]] is at version 2; expected version 1 instead.")
+    assert "step each network with its own optimizer, opt_d.step() in D's step and opt_g.step() in G's" in told, told
+
+
+def test_an_old_tutorials_range_argument_is_told_its_new_name():
+    """save_image(..., normalize=True, range=(-1, 1)), as old tutorials write it, raises a TypeError that names
+    make_grid's signature only."""
+    import torch
+    from torchvision.utils import save_image
+
+    from reference.grading.checks import with_known_fix
+
+    try:
+        save_image(torch.rand(2, 1, 4, 4), "unused.png", normalize=True, range=(-1, 1))
+    except TypeError as err:
+        told = with_known_fix("TypeError", str(err))
+    assert told.endswith("call that argument `value_range` now (renamed from `range`, which old tutorials use): "
+                         "normalize=True, value_range=(-1, 1)"), told

@@ -204,7 +204,8 @@ KNOWN_FIXES = (
         "RuntimeError",
         "modified by an inplace operation",
         "a tensor that a backward() still needed was changed before it ran: an optimizer's step() between a loss's "
-        "forward pass and its backward() (compute G's loss through D after `opt_d.step()`, then backward() it), or an "
+        "forward pass and its backward() (compute G's loss through D after `opt_d.step()`, then backward() it; and "
+        "step each network with its own optimizer, opt_d.step() in D's step and opt_g.step() in G's), or an "
         "in-place operation (`+=`, `inplace=True`) on a tensor the graph uses",
     ),
     (
@@ -274,6 +275,13 @@ KNOWN_FIXES = (
         "logits, so use a loss made for logits, nn.BCEWithLogitsLoss or F.binary_cross_entropy_with_logits (the "
         "course's losses take logits too)",
         "torch.nn.functional",
+    ),
+    # torchvision's make_grid and save_image as old tutorials call them (`range` became `value_range` in 0.17)
+    (
+        "TypeError",
+        "got an unexpected keyword argument 'range'",
+        "torchvision's make_grid and save_image call that argument `value_range` now (renamed from `range`, which old "
+        "tutorials use): normalize=True, value_range=(-1, 1)",
     ),
     # a package of the student's own machine or Colab (pandas, seaborn), installed there by a `!pip install` cell
     (
