@@ -315,6 +315,11 @@ NOT_PIXELS = (
     "transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)); a horizontal flip is fine, but crops, resizes and colour "
     "changes alter the pixels"
 )
+TURNED = (
+    "some of the loader's images are upside down or turned (a vertical flip or a rotation, such as RandomVerticalFlip or "
+    "RandomRotation): a turned photo is not one the camera took, so G would learn to draw scenes upside down too; only a "
+    "horizontal flip keeps an image one of the data's own: drop the others"
+)
 CHANNEL_STATISTICS = (
     "the loader's images are in [{}], normalised with mean ({}) and std ({}) per channel: dataset statistics "
     "standardise images for a classifier, but a GAN's real images must span [-1, 1], the range of the generator's "
@@ -1607,8 +1612,13 @@ def test_a_grid_that_ignores_nrow_keeps_one_point(tmp_path, body, expected):
         # a colour change is no normalisation: the generic message
         ("transforms.Grayscale(3), transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))",
          (0.0, f"the loader's images (in [-0.52, 0.65]) {NOT_PIXELS}")),
+        # flips other than the horizontal one turn the photos: named as such
+        ("transforms.RandomVerticalFlip(), transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))",
+         (0.0, TURNED)),
+        ("transforms.RandomChoice([transforms.RandomRotation((90, 90)), transforms.RandomRotation((180, 180))]), "
+         "transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))", (0.0, TURNED)),
     ],
-    ids=["cifar_statistics", "cifar_means_half_std", "v2_flip", "grayscale_three_channels"],
+    ids=["cifar_statistics", "cifar_means_half_std", "v2_flip", "grayscale_three_channels", "vertical_flip", "right_angle_turns"],
 )
 def test_a_loader_normalised_with_dataset_statistics_is_told_the_mean_and_std_it_used(tmp_path, transform, expected):
     """Normalize with a dataset's channel means and stds (CIFAR-10's, ImageNet's: what classifiers use) is

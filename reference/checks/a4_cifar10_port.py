@@ -561,6 +561,14 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
             f"[-1, 1], the range of the generator's tanh output, or D tells real from fake by the range alone; only "
             f"mean 0.5 and std 0.5 map ToTensor's [0, 1] there: transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))"
         )
+    scaled = train.float() / 127.5 - 1.0
+    turned = [scaled.flip(-2), *(scaled.rot90(k, (-2, -1)) for k in (1, 2, 3))]  # upside down, a quarter turn, ...
+    if matches(x, torch.cat([scaled, *turned])):
+        raise AssertionError(
+            "some of the loader's images are upside down or turned (a vertical flip or a rotation, such as "
+            "RandomVerticalFlip or RandomRotation): a turned photo is not one the camera took, so G would learn to draw "
+            "scenes upside down too; only a horizontal flip keeps an image one of the data's own: drop the others"
+        )
     raise AssertionError(
         f"the loader's images (in [{low:.2f}, {high:.2f}]) are not the CIFAR-10 files' pixels scaled to [-1, 1] "
         f"((x / 255 - 0.5) / 0.5): use transforms.ToTensor() then transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)); "
