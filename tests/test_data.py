@@ -386,6 +386,29 @@ def test_an_image_file_passed_as_the_folder_is_named_as_a_file(tmp_path: Path) -
                               f"e.g. --dataset folder:{image.parent}")
 
 
+@pytest.mark.parametrize("inside", [0, 1, 5])
+def test_images_beside_sub_folders_are_not_left_out_silently(tmp_path: Path, inside: int) -> None:
+    """A folder of 8 images that also held a sub-folder (thumbs/, __MACOSX/) was read as class folders: its top
+    images were left out, and it was said to hold no images (an empty sub-folder) or the sub-folder's few."""
+    for k in range(8):
+        write_image(tmp_path / "photos" / f"{k}.png", solid((k, 2, 3)))
+    (tmp_path / "photos" / "thumbs").mkdir()
+    for k in range(inside):
+        write_image(tmp_path / "photos" / "thumbs" / f"{k}.png", solid((k, 9, 9)))
+    with pytest.raises(DataError) as err:
+        load_dataset(f"folder:{tmp_path / 'photos'}")
+    assert str(err.value) == (
+        f"image folder {tmp_path / 'photos'} holds 8 image(s) at its top and sub-folders (thumbs/): with sub-folders, "
+        f"images are read from them only, one per class, so those 8 would be left out; move them into a sub-folder, "
+        f"or move the sub-folders out"
+    )
+    (tmp_path / "photos" / ".ipynb_checkpoints").mkdir()  # hidden folders are not classes, and not this fault
+    for k in range(8):
+        (tmp_path / "photos" / f"{k}.png").unlink()
+    if inside:  # the sub-folder alone: one class of its images
+        assert len(load_dataset(f"folder:{tmp_path / 'photos'}").data) == inside
+
+
 # ---------------------------------------------------------------------------------------------
 # 2-D mixtures
 # ---------------------------------------------------------------------------------------------

@@ -269,6 +269,14 @@ def _folder(name: str, path: Path, size: int, progress: bool = True, limit: int 
     if not path.is_dir():
         raise DataError(f"image folder {path} does not exist; pass --dataset folder:PATH with a folder of images")
     subdirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    loose = [f for f in sorted(path.iterdir()) if _is_image(f)] if subdirs else []
+    if loose:  # read as class folders, these would be left out without a word (or the folder said to hold none)
+        named = ", ".join(p.name + "/" for p in subdirs[:3]) + (", ..." if len(subdirs) > 3 else "")
+        raise DataError(
+            f"image folder {path} holds {len(loose)} image(s) at its top and sub-folders ({named}): with sub-folders, "
+            f"images are read from them only, one per class, so those {len(loose)} would be left out; move them into a "
+            f"sub-folder, or move the sub-folders out"
+        )
     if subdirs:
         classes = [p.name for p in subdirs]
         files = [(f, i) for i, d in enumerate(subdirs) for f in sorted(d.rglob("*")) if _is_image(f)]
@@ -289,6 +297,9 @@ def _folder(name: str, path: Path, size: int, progress: bool = True, limit: int 
             data[i] = _decode(file, size)
         except Image.DecompressionBombError as err:  # not an OSError: it ended the run in a traceback
             raise DataError(_too_large_message(file, err)) from None
+        except PermissionError:
+            raise DataError(f"cannot read image {file}: permission denied; make it readable (chmod a+r) or move it out "
+                            f"of {path}") from None
         except OSError:  # PIL's UnidentifiedImageError and truncated files are OSErrors
             bad.append(file)
     if bad:
