@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from reference.grading.probes import describe, error_info, first_shape
 from reference.grading.probes_a4 import make
 
-__all__ = ["Training", "continue_training", "error_info", "initial_logits", "make", "module_origins", "outputs",
+__all__ = ["Training", "confident_step_losses", "continue_training", "error_info", "initial_logits", "make", "module_origins", "outputs",
            "stale_gradients", "stand_in_discriminator", "stand_in_generator", "start_training", "step_calls", "step_directions", "trace",
            "train_and_sample"]
 
@@ -176,17 +176,17 @@ class _StandInDiscriminator(nn.Module):
     It returns what the student's D returns, so that a step written for that D runs: logits (N,), or (N, 1)
     with `column`, or probabilities (a final sigmoid) with `probabilities`."""
 
-    def __init__(self, ndf: int, column: bool = False, probabilities: bool = False) -> None:
+    def __init__(self, ndf: int, column: bool = False, probabilities: bool = False, scale: float = 1.0) -> None:
         from reference.models.dcgan import Discriminator, weights_init
 
         super().__init__()
         self.main = Discriminator(ndf, channels=1, size=28).main
         self.apply(weights_init)
-        self.column, self.probabilities = column, probabilities
+        self.column, self.probabilities, self.scale = column, probabilities, scale
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        """x (N, 1, 28, 28), y (N,) (not used) -> logits (N,) (or (N, 1), or probabilities)."""
-        out = self.main(x).view(-1)
+        """x (N, 1, 28, 28), y (N,) (not used) -> logits (N,) times `scale` (or (N, 1), or probabilities)."""
+        out = self.main(x).view(-1) * self.scale
         out = torch.sigmoid(out) if self.probabilities else out
         return out.unsqueeze(1) if self.column else out
 
@@ -206,6 +206,39 @@ def stand_in_discriminator(ndf: int, seed: int = 0, column: bool = False, probab
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return _StandInDiscriminator(ndf, column=column, probabilities=probabilities)
+
+
+CONFIDENT = 1000.0  # the stand-in D's logits times this: hundreds, as a D that wins makes them
+
+
+def confident_step_losses(step: Any, real: Tensor, labels: Tensor, *, nz: int, ngf: int, ndf: int, num_classes: int = 10,
+                          column: bool = False, probabilities: bool = False, seed: int = 0) -> dict:
+    """What one call of the student's step returns when D is confident: the stand-in G and D (D's logits times
+    CONFIDENT, in the student's D's form), fresh Adam optimizers, torch's generator seeded. Losses computed on the
+    logits (softplus, BCE with logits) stay finite there; log(sigmoid(x)) written by hand is log(0) = -inf in
+    float32 once a logit is below about -88 (log(1 - sigmoid(x)) above about 17).
+
+    Returns {"losses": the step's returned numbers as floats (each None if not a number), or None when it
+    returned none; "error": error_info of what it raised, else None}."""
+    G = stand_in_generator(nz, ngf, seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        D = _StandInDiscriminator(ndf, column=column, probabilities=probabilities, scale=CONFIDENT)
+    opt_g, opt_d = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999)), torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            returned = step(G, D, opt_g, opt_d, real.clone(), labels.clone(), nz, num_classes)
+    except Exception as err:  # noqa: BLE001 - reported, not raised: the other checks tell a step that raises
+        return {"losses": None, "error": error_info(err)}
+
+    def number(value: Any) -> float | None:
+        if isinstance(value, Tensor) and value.numel() == 1 and value.is_floating_point():
+            return float(value.detach())
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    values = returned if isinstance(returned, (tuple, list)) else [returned] if returned is not None else None
+    return {"losses": None if values is None else [number(v) for v in values[:4]], "error": None}
 
 
 def module_origins(model: Any) -> list[list[str]]:
