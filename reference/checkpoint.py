@@ -10,6 +10,7 @@ Files are written atomically, so a process killed at any moment leaves the previ
 from __future__ import annotations
 
 import os
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         with warnings.catch_warnings():  # torch warns about some foreign pickles; the error below says it all
             warnings.simplefilter("ignore")
             state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" in str(err):  # whole Python objects, which weights_only refuses: not ours
+            raise CheckpointError(
+                f"{path} holds pickled Python objects (a whole network saved with torch.save(model)?), not a checkpoint "
+                f"written by 'gan-course train'; pass a run folder or one of its checkpoints/*.pt files"
+            ) from None
+        raise CheckpointError(
+            f"checkpoint {path} is truncated or corrupt (PyTorch cannot read it); use another checkpoint, "
+            f"e.g. an earlier checkpoints/epoch_NNN.pt"
+        ) from None
     except Exception:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
         raise CheckpointError(
             f"checkpoint {path} is truncated or corrupt (PyTorch cannot read it); use another checkpoint, "
@@ -67,7 +78,17 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"checkpoint {path} has format version {state.get('version')}, this code reads {VERSION}; "
             f"use the gan-course version that wrote it"
         )
+    for key, kind in ENTRIES:  # an entry edited by hand (config = None) ended `sample` in a traceback
+        if key in state and not (isinstance(state[key], kind) and not isinstance(state[key], bool)):
+            raise CheckpointError(
+                f"checkpoint {path} holds a {type(state[key]).__name__} as its {key!r} entry, where gan-course train "
+                f"writes a {kind.__name__}: it was edited or written by another program; use a checkpoint gan-course "
+                f"train wrote, e.g. an earlier checkpoints/epoch_NNN.pt"
+            )
     return state
+
+
+ENTRIES = (("epoch", int), ("config", dict), ("shape", list), ("nz", int), ("generator", dict), ("discriminator", dict))
 
 
 def _looks_like_torch_save(path: Path) -> bool:

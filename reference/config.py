@@ -239,7 +239,10 @@ def read_config_file(name_or_path: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # TOML and JSON are UTF-8 on every machine; a Notepad BOM is skipped
         values = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
-    except (ValueError, OSError) as err:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+    except OSError as err:  # unreadable (permissions, a folder's race): its syntax is not the fault
+        raise UserError(f"cannot read config {path}: {err.strerror or type(err).__name__}; make it readable, or pass "
+                        f"another config") from None
+    except ValueError as err:  # JSONDecodeError, TOMLDecodeError and a file that is not UTF-8 are ValueErrors
         raise UserError(f"cannot read config {path}: {str(err).splitlines()[0]}; fix the file's syntax") from None
     if not isinstance(values, dict):
         raise UserError(

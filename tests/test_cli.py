@@ -173,14 +173,18 @@ def _damage(run: Path, how: str) -> None:
         last.write_bytes(b"")
     elif how == "foreign":
         torch.save({"weights": torch.zeros(3)}, last)
+    elif how == "module":  # a whole network saved with torch.save(model)
+        torch.save(torch.nn.Linear(2, 2), last)
     elif how == "text":
         last.write_text("this is not a checkpoint\n")
     elif how == "missing":
         last.unlink()
-    elif how in ("no_generator", "edited_model"):  # gan-course's own, edited by hand
+    elif how in ("no_generator", "edited_model", "config_none"):  # gan-course's own, edited by hand
         state = torch.load(last, weights_only=False)
         if how == "no_generator":
             del state["generator"]
+        elif how == "config_none":
+            state["config"] = None
         else:
             state["config"]["model"] = "dcgan"  # the weights stay the MLP's
         torch.save(state, last)
@@ -343,6 +347,23 @@ def test_config_with_an_unknown_key_is_one_line(capfd, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_an_unreadable_config_is_not_told_to_fix_its_syntax(capfd, tmp_path, monkeypatch):
+    """A config the user may not read (another user's, mode 600) was told "fix the file's syntax"."""
+    path = tmp_path / "theirs.toml"
+    path.write_text('model = "mlp"\n')
+    real = Path.read_text
+
+    def refused(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refused)
+    code, _, err = cli(capfd, "train", "--config", path, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "cannot read config", "Permission denied; make it readable")
+    assert "syntax" not in err and not (tmp_path / "run").exists()
+
+
 def test_configs_lists_the_named_configs(capfd):
     code, out, _ = cli(capfd, "configs")
     assert code == 0 and "digits-dcgan" in out and "mnist-mlp" in out
@@ -365,7 +386,7 @@ def test_sample_draws_an_8x8_grid(capfd, mlp_run, tmp_path):
         assert im.size == (4 * 30 + 2,) * 2, f"16 samples make a 4x4 grid of 122x122, got {im.size}"
 
 
-@pytest.mark.parametrize("how", ["truncated", "foreign", "text", "missing", "no_generator", "edited_model"])
+@pytest.mark.parametrize("how", ["truncated", "foreign", "text", "missing", "no_generator", "edited_model", "config_none", "module"])
 def test_sample_from_a_bad_checkpoint_is_refused(capfd, run_copy, how, tmp_path):
     """A checkpoint without its generator, or whose config names another network than its weights are (edited by
     hand, or from another version), ended sample, eval and fid in a traceback (KeyError, load_state_dict's): each
@@ -376,8 +397,9 @@ def test_sample_from_a_bad_checkpoint_is_refused(capfd, run_copy, how, tmp_path)
     assert_one_line_error(code, err, "last.pt")
     assert not (tmp_path / "grid.png").exists()
     assert hashes(run_copy) == before
-    if how in ("no_generator", "edited_model"):
-        assert ("holds no 'generator' entry" if how == "no_generator" else "does not fit the network its config describes") in err
+    if how in ("no_generator", "edited_model", "config_none", "module"):
+        assert {"no_generator": "holds no 'generator' entry", "edited_model": "does not fit the network its config describes",
+                "config_none": "holds a NoneType as its 'config' entry", "module": "holds pickled Python objects"}[how] in err
 
 
 def test_sample_with_n_0_is_refused(capfd, mlp_run, tmp_path):
