@@ -340,6 +340,22 @@ def test_limits_this_host_cannot_give_stop_before_anyone_is_graded(course: Path,
     assert not (tmp_path / "r.jsonl").exists()
 
 
+@pytest.mark.parametrize("flag, value, says", [
+    ("--memory-mb", "10", "it ran out of memory starting Python with torch under --memory-mb 10"),
+    ("--wall-s", "0.001", "it ran past the submission's wall-time limit (0.001 s)"),
+    ("--check-s", "0.001", "--check-s 0.001 s leaves no submission time to run a check: give at least 1 s"),
+])
+def test_limits_no_submission_can_meet_stop_before_anyone_is_graded(course: Path, tmp_path: Path, flag: str, value: str, says: str):
+    """Limits that stop a notebook of one cell that imports torch (10 MB, a millisecond, a check limit of a millisecond)
+    scored the whole class 0, into the gradebook, each told to mind exit() in its notebook: they are refused first."""
+    sandbox = ["--no-sandbox"] if sandbox_problem() else []
+    done = _run(course, A, "--student", "solution", flag, value, "--results", str(tmp_path / "r.jsonl"), *sandbox)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert says in lines[0] and "exit()" not in lines[0], lines[0]
+    assert not (tmp_path / "r.jsonl").exists()
+
+
 def test_a_hard_limit_below_the_grading_limits_is_told_with_the_flag_that_fits(monkeypatch):
     """A grader that is not root cannot raise its own hard limits (Slurm passes the submitting shell's on; `ulimit -t
     1200` on a login node): each worker failed in its preexec_fn and every submission scored 0, recorded. The command
@@ -396,6 +412,23 @@ def test_a_setting_nbgrader_would_refuse_stops_before_anyone_is_graded(course: P
         done = _run(copy, *args)
         lines = done.stderr.strip().splitlines()
         assert done.returncode == 2 and len(lines) == 1 and says in lines[0] and "(fix it, then run this again)" in lines[0], done.stderr[-2000:]
+        assert not (copy / "r.jsonl").exists() and not (copy / "autograded").exists()
+
+
+@pytest.mark.parametrize("setting", ['c.CourseDirectory.submitted_directory = "collected"', 'c.CourseDirectory.autograded_directory = "graded"'])
+def test_a_course_folder_setting_the_command_does_not_follow_is_refused(course: Path, tmp_path: Path, setting: str):
+    """submitted_directory set to "collected" was told "no submissions to grade ... collect them first", about a class
+    collected where the setting says; the command reads submitted/ and writes autograded/ only: the setting is named."""
+    copy = tmp_path / "course"
+    shutil.copytree(course, copy, symlinks=True, ignore=shutil.ignore_patterns("autograded", "feedback"))
+    with open(copy / "nbgrader_config.py", "a") as fh:
+        fh.write(f"\n{setting}\n")
+    name = setting.split(".")[2].split(" ")[0]
+    for args in ([A, "--results", "r.jsonl", "--no-progress"], ["--merge", "shard-1.jsonl"]):
+        done = _run(copy, *args)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and f"sets c.CourseDirectory.{name} = " in lines[0], done.stderr[-2000:]
+        assert "reads and writes nbgrader's default folders only" in lines[0], lines[0]
         assert not (copy / "r.jsonl").exists() and not (copy / "autograded").exists()
 
 

@@ -124,25 +124,31 @@ def test_a_shard_past_the_class_writes_an_empty_records_file(course: Path, tmp_p
 def test_folders_without_a_gradable_notebook_are_named(course: Path):
     """Another name, no notebook, an empty file, a text file: each a warning naming the folder and what
     to do (they were skipped silently, or stopped nbgrader's merge with a traceback)."""
-    made = {"other": {"homework.ipynb": "{}"}, "none": {"timestamp.txt": "x"}, "empty": {f"{A}.ipynb": ""}, "text": {f"{A}.ipynb": "hello\n"}}
+    made = {"other": {"homework.ipynb": "{}"}, "none": {"timestamp.txt": "x"}, "empty": {f"{A}.ipynb": ""}, "text": {f"{A}.ipynb": "hello\n"},
+            "folder": {f"{A}.ipynb/inner.ipynb": "{}"}}
     try:
         for student, files in made.items():
             for name, text in files.items():
-                (course / "submitted" / student / A).mkdir(parents=True, exist_ok=True)
+                (course / "submitted" / student / A / name).parent.mkdir(parents=True, exist_ok=True)
                 (course / "submitted" / student / A / name).write_text(text)
-        done = _run(course, A, *[arg for s in made for arg in ("--student", s)], "--results", "r.jsonl", "--no-progress")
+        students = [arg for s in made for arg in ("--student", s)]
+        done = _run(course, A, *students, "--results", "r.jsonl", "--no-progress")
+        later = _run(course, A, *students, "--shard", "2/3", "--results", "r.jsonl", "--no-progress")
     finally:
         for student in made:
             shutil.rmtree(course / "submitted" / student)
     assert done.returncode == 2 and not (course / "r.jsonl").exists()
     lines = done.stderr.strip().splitlines()
-    assert lines[:4] == [  # the students in sorted order, one line each
+    assert lines[:5] == [  # the students in sorted order, one line each
         f"gan-course: warning: submitted/empty/{A}/{A}.ipynb is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)",
+        f"gan-course: warning: submitted/folder/{A}/{A}.ipynb is a folder, not a notebook; not graded (ask the student for the .ipynb file)",
         f"gan-course: warning: submitted/none/{A}/ holds no notebook; not graded (ask the student for {A}.ipynb)",
         f"gan-course: warning: submitted/other/{A}/ holds homework.ipynb, not {A}.ipynb; not graded (rename the student's notebook to {A}.ipynb to grade it)",
         f"gan-course: warning: submitted/text/{A}/{A}.ipynb is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)",
     ]
-    assert lines[4].startswith("gan-course: error: no submissions to grade") and len(lines) == 5
+    assert lines[5].startswith("gan-course: error: no submissions to grade") and len(lines) == 6
+    # a shard after the first looks at the same class: one line counts the warnings the first shard prints
+    assert later.stderr.strip().splitlines()[0] == f"gan-course: warning: 5 student folder(s) of {A} not graded; the first shard's log names each"
 
 
 def test_an_unreadable_reference_package_stops_grading_instead_of_scoring_zero(monkeypatch):

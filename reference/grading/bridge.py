@@ -1042,6 +1042,12 @@ def config_problem(root: Path) -> str | None:
     from reference.grading.checks import first_line
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    course = config.get("CourseDirectory", {})
+    for name, default in (("submitted_directory", "submitted"), ("autograded_directory", "autograded")):
+        if name in course and course[name] != default:  # these folders are where the grading runtime reads and writes
+            return (f"nbgrader_config.py sets c.CourseDirectory.{name} = {course[name]!r}; gan-course autograde reads and "
+                    f"writes nbgrader's default folders only ({default}/): remove that line (and move the folder to "
+                    f"{default}/), or grade with nbgrader autograde")
     classes = {cls.__name__: cls for cls in NbGraderApp().all_configurable_classes()}
     for section in sorted(name for name in config if name in classes):
         try:

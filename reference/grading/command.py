@@ -75,45 +75,55 @@ def _config_limits(root: Path) -> dict:
     return dict(config.get("GanCourseGrading", {}))
 
 
-def _submissions(root: Path, assignment: str, students: list[str] | None) -> list[tuple[str, Path]]:
+def _submissions(root: Path, assignment: str, students: list[str] | None, warn: bool = True) -> list[tuple[str, Path]]:
     """[(student, notebook)] of submitted/<student>/ASSIGNMENT/ASSIGNMENT.ipynb. A link anywhere on
     that path is skipped with a warning: it could make one student's submission another's, or the
-    model answers (submitted/eve -> ../solutions), which the grader would then grade as eve's."""
+    model answers (submitted/eve -> ../solutions), which the grader would then grade as eve's.
+    warn=False: one line with the warnings' count instead of each (the shards after the first: every shard
+    looks at the whole class, and a 500-task array printed each warning 500 times)."""
     from reference.grading.bridge import STUDENT_ID
 
     folder = root / "submitted"
     found = []
+    warnings: list[str] = []
     if folder.is_dir():
         for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
             notebook = student_dir / assignment / f"{assignment}.ipynb"
             if students and student_dir.name not in students:
                 continue
             if not notebook.is_file():
-                if (student_dir / assignment).is_dir():  # the student submitted, under another name or not at all
+                if notebook.is_dir():
+                    warnings.append(f"{notebook.relative_to(root)} is a folder, not a notebook; not graded (ask the student for "
+                                    f"the .ipynb file)")
+                elif (student_dir / assignment).is_dir():  # the student submitted, under another name or not at all
                     others = sorted(p.name for p in (student_dir / assignment).glob("*.ipynb"))
                     where = f"submitted/{student_dir.name}/{assignment}/"
                     if others:
-                        _warn(f"{where} holds {', '.join(others[:3])}{' ...' if len(others) > 3 else ''}, not {assignment}.ipynb; "
+                        warnings.append(f"{where} holds {', '.join(others[:3])}{' ...' if len(others) > 3 else ''}, not {assignment}.ipynb; "
                               f"not graded (rename the student's notebook to {assignment}.ipynb to grade it)")
                     else:
-                        _warn(f"{where} holds no notebook; not graded (ask the student for {assignment}.ipynb)")
+                        warnings.append(f"{where} holds no notebook; not graded (ask the student for {assignment}.ipynb)")
                 continue
             if not STUDENT_ID.match(student_dir.name):  # --merge would refuse the whole records file for it
-                print(f"gan-course: warning: submitted/{student_dir.name!r} is not a student id nbgrader can record "
-                      f"(letters, digits and _.@+- only); not graded", file=sys.stderr)
+                warnings.append(f"submitted/{student_dir.name!r} is not a student id nbgrader can record "
+                                f"(letters, digits and _.@+- only); not graded")
                 continue
             if any(p.is_symlink() for p in (student_dir, notebook.parent, notebook)):
-                print(f"gan-course: warning: {notebook.relative_to(root)} is reached through a link; not graded (copy the files there instead)",
-                      file=sys.stderr)
+                warnings.append(f"{notebook.relative_to(root)} is reached through a link; not graded (copy the files there instead)")
                 continue
             if problem := _too_big(notebook):  # nbgrader would read it again in the merge: gigabytes, for the whole class
-                _warn(f"{notebook.relative_to(root)}: {problem}; not graded (ask the student for the notebook with its outputs "
+                warnings.append(f"{notebook.relative_to(root)}: {problem}; not graded (ask the student for the notebook with its outputs "
                       f"cleared and without extra cells)")
                 continue
             if not _looks_like_json(notebook):  # nbgrader would stop on it with a traceback
-                _warn(f"{notebook.relative_to(root)} is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)")
+                warnings.append(f"{notebook.relative_to(root)} is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)")
                 continue
             found.append((student_dir.name, notebook))
+    if warn:
+        for line in warnings:
+            _warn(line)
+    elif warnings:
+        _warn(f"{len(warnings)} student folder(s) of {assignment} not graded; the first shard's log names each")
     return found
 
 
@@ -282,12 +292,13 @@ def run(args: argparse.Namespace) -> int:
 
     root = course_root()
     if root is None:
-        raise UserError(f"no course folder (with nbgrader_config.py) at or above {Path.cwd()}; cd into the course first")
+        raise UserError(f"no course folder (with nbgrader_config.py) at or above {Path.cwd()}; cd into the course first "
+                        f"(its nbgrader_config.py must be in the course folder: one in ~/.jupyter is not read)")
     _check_arguments(args)
     if args.results:
         _check_results_path(Path(args.results))
     from reference.grading.bridge import merge, read_records
-    from reference.grading.runner import grade_many, load_checks, shard, write_results
+    from reference.grading.runner import grade_many, load_checks, parse_shard, shard, write_results
     from reference.grading.sandbox import Limits
 
     from reference.grading.bridge import config_problem
@@ -311,7 +322,7 @@ def run(args: argparse.Namespace) -> int:
 
     if (problem := host_limit_problem(limits) or free_space_problem(limits, max(1, args.jobs or 1))):
         raise UserError(problem)
-    everyone = _submissions(root, args.assignment, args.student)
+    everyone = _submissions(root, args.assignment, args.student, warn=not args.shard or parse_shard(args.shard)[0] == 1)
     chosen = set(shard([s for s, _ in everyone], args.shard))
     subs = [(s, nb) for s, nb in everyone if s in chosen]
     if not everyone:  # said first: a course without submitted/ was told only to run generate_assignment
@@ -329,6 +340,10 @@ def run(args: argparse.Namespace) -> int:
         write_results(Path(args.results), [])
         print(f"shard {args.shard} has no submissions ({len(everyone)} in all, fewer than the shards); wrote an empty {args.results}")
         return 0
+    from reference.grading.runner import limits_problem_apart
+
+    if (problem := limits_problem_apart(args.assignment, root, limits, sandbox=not args.no_sandbox)):  # before anyone is graded
+        raise UserError(problem)
     started = time.monotonic()
     bar = None
     if not args.no_progress:

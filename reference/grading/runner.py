@@ -21,6 +21,7 @@ import base64
 import binascii
 import concurrent.futures
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import json
@@ -399,6 +400,39 @@ def session_for(
                 remove_scratch(made)
 
 
+PROBE_S = 60.0  # the longest the limits' trial run may take (a CPU share of 0.0001 core would hold it for the wall time)
+PROBE_CELL = "import torch\nx = torch.zeros(8) + 1\n"  # what every submission does first
+MIN_CHECK_S = 1.0  # a check or a cell limit below this times out every submission's checks or cells
+
+
+def limits_problem(assignment: str, root: str | os.PathLike, limits: Limits, *, sandbox: bool = True) -> str | None:
+    """Why no submission could be graded under `limits` (one line naming the limit), else None. A notebook of one
+    cell that imports torch, as every submission does, is run under them first (for at most PROBE_S): limits that
+    stop it (--memory-mb 10, --wall-s 0.001, --cpus 0.0001) gave every student 0, recorded in the gradebook with a
+    message that blamed the submission."""
+    import nbformat
+
+    for name, flag in (("check_s", "--check-s"), ("cell_s", "--cell-s")):
+        if getattr(limits, name) < MIN_CHECK_S:
+            return (f"{flag} {getattr(limits, name):g} s leaves no submission time to run a {name[:-2]}: give at least "
+                    f"{MIN_CHECK_S:g} s (default {getattr(Limits(), name):g}; or c.GanCourseGrading.{name} in nbgrader_config.py)")
+    with tempfile.TemporaryDirectory(prefix="gan-course-limits-") as tmp:
+        path = Path(tmp) / f"{assignment}.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE_CELL)]), path)
+        trial = dataclasses.replace(limits, wall_s=min(limits.wall_s, PROBE_S))
+        with session_for(path, assignment, root, limits=trial, sandbox=sandbox) as session:
+            error = session.cells_output.get("0", {}).get("error")
+            stopped = list(session.stopped)
+    if not stopped and not error:
+        return None
+    why = stopped[0] if stopped else f"{error.get('ename', '')}: {error.get('evalue', '')}"
+    if "MemoryError" in why:  # the worker's own words blame the submission, and name no limit
+        why = f"it ran out of memory starting Python with torch under --memory-mb {limits.memory_mb:,}"
+    return (f"no submission can be graded under these limits: a notebook whose one cell imports torch did not run ({why}); "
+            f"raise the limit it names (its flag, or c.GanCourseGrading.<name> in nbgrader_config.py; the defaults fit the "
+            f"course's assignments)")
+
+
 def _staging_problem(err: OSError) -> str:
     """One line for a failed copy of the `reference` package into a sandbox: the first file that
     could not be copied, why, and the fix."""
@@ -654,6 +688,30 @@ def _grading_process_start(parent: int) -> None:
     sys.unraisablehook = unraisable
 
 
+def _pool_start() -> dict:
+    """The ProcessPoolExecutor arguments of the grading processes (see `_grading_process_start`)."""
+    return {"mp_context": multiprocessing.get_context("spawn"), "initializer": _grading_process_start, "initargs": (os.getpid(),)}
+
+
+def limits_problem_apart(assignment: str, root: str | os.PathLike, limits: Limits, *, sandbox: bool = True) -> str | None:
+    """`limits_problem`, tried in a grading process of its own: a stop of the command, or its kill -9, ends the
+    trial's sandbox and removes its scratch, as it does a grading's."""
+    with _stopped_on_interrupt(concurrent.futures.ProcessPoolExecutor(max_workers=1, **_pool_start())) as pool:
+        return pool.submit(_try_limits, (assignment, str(root), limits, sandbox)).result()
+
+
+def _try_limits(args: tuple) -> str | None:
+    global _grading
+    assignment, root, limits, sandbox = args
+    _grading = True
+    try:
+        return limits_problem(assignment, root, limits, sandbox=sandbox)
+    except GradingStopped:  # its sandbox is ended and its scratch removed: end
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _grading = False
+
+
 def _grade_one(args: tuple) -> dict:
     global _grading
     notebook, assignment, root, student, limits, sandbox, gpu = args
@@ -723,14 +781,13 @@ def grade_many(
     `prepare()`, if it has one, runs here first (what every grading process would otherwise
     repeat: the classifier the learning checks use, trained once into the grader's cache)."""
     limits = limits or Limits()
+    start = _pool_start()
     prepare = getattr(load_module(check_module_path(assignment, root)), "prepare", None)
     if callable(prepare):  # e.g. train the grader's classifier once, not once per grading process
         prepare()
     tasks = [(str(nb), assignment, str(root), student, limits, sandbox, gpu) for student, nb in submissions]
     results: dict[int, dict] = {}
-    context = multiprocessing.get_context("spawn")
     pending = list(range(len(tasks)))
-    start = {"mp_context": context, "initializer": _grading_process_start, "initargs": (os.getpid(),)}
     while pending:
         with _stopped_on_interrupt(concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), **start)) as pool:
             futures = {pool.submit(_grade_one, tasks[i]): i for i in pending}
