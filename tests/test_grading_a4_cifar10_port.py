@@ -867,8 +867,11 @@ SLOW_NETWORKS = networks(
          ["G upsamples", "D pools"]),
         (CLASS_NETWORKS.replace("nn.ConvTranspose2d(ngf, 3, 4, 2, 1)", "nn.UpsamplingNearest2d(scale_factor=2), nn.Conv2d(ngf, 3, 3, 1, 1)"),
          ["G upsamples"]),
+        # BatchNorm after every conv of D but the input's, the logit's too (the task's "BatchNorm except on D's input layer")
+        (SOLUTION_NETWORKS.replace("nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),", "nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.BatchNorm2d(1),"),
+         ["D normalises its output"]),
     ],
-    ids=["solution", "class_networks", "bn_on_output_relu_d_without_bn", "upsample_and_pool", "upsampling_nearest"],
+    ids=["solution", "class_networks", "bn_on_output_relu_d_without_bn", "upsample_and_pool", "upsampling_nearest", "bn_on_d_logit"],
 )
 def test_rule_breaks_name_what_the_traces_show(cells, breaks):
     """The learning check's advice for a slow or failing GAN names only the DCGAN rules the layer traces show broken."""

@@ -1248,6 +1248,10 @@ def rule_breaks(submission, batch: int = 32) -> list[str]:
         found.append("D has no BatchNorm: put nn.BatchNorm2d after its hidden convs (not the first)")
     elif len(dk) >= 2 and dk[0] == "Conv2d" and norm(dk[1]):
         found.append("D normalises its input layer: no BatchNorm right after its first conv")
+    if dk and norm(dk[-1]):  # an all-real and an all-fake batch, each normalised by its own statistics
+        found.append("D normalises its output: no BatchNorm after its last conv (D's step shows it an all-real and an "
+                     "all-fake batch, and normalising each by its own statistics right before the logit hides what "
+                     "tells them apart)")
     return found
 
 
