@@ -1490,6 +1490,25 @@ def test_a_run_that_fails_because_g_is_never_cleared_is_told_so():
     )
 
 
+@pytest.mark.parametrize("noise, told", [
+    ("torch.rand(len(real), nz)", "train_step draws G's noise uniform in [0, 1) (torch.rand)"),
+    ("torch.randn(len(real), nz).abs()", "train_step gives G noise of one sign only"),
+    ("torch.randn(len(real), nz)", None),
+])
+def test_a_run_that_fails_because_of_the_noise_it_draws_is_told_so(noise, told):
+    """torch.rand for torch.randn (uniform noise in [0, 1)): the run did not learn, and the hint was the generic
+    "compare G, D and train_step with the requirements"; the recorded z names it."""
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "Generator": Generator,
+                 "Discriminator": Discriminator, "weights_init": weights_init}
+    step = step_source(["d_clear", "d_step", "g_clear", "g_step"]).replace("torch.randn(len(real), nz)", noise)
+    for source in (*LABEL_ENCODINGS["category"], step):
+        exec(textwrap.dedent(source), namespace)
+    hint = checks.learning_hint(LocalSubmission(namespace))
+    assert hint.startswith(told) if told else hint.startswith("compare G, D and train_step"), hint
+
+
 def kernel_submission(*sources: str):
     """A LocalSubmission of a kernel namespace with the notebook's imports and `sources` run in it."""
     import torch.nn.functional as F

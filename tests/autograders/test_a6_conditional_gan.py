@@ -1068,6 +1068,22 @@ def noise_shape_fault(g_noise: list) -> str | None:
             f"itself)")
 
 
+def noise_distribution_fault(g_noise: list) -> str | None:
+    """What is wrong when train_step gives G noise that is not standard normal: every value in [0, 1) (torch.rand
+    for torch.randn), or all of one sign; else None. G is sampled with N(0, 1) noise (the task's z, and the
+    grader's): a G trained on other noise draws nothing sensible from it."""
+    values = torch.cat([z.detach().flatten().double() for z in g_noise if z.numel()]) if g_noise else torch.zeros(0)
+    if values.numel() < 1000:  # too few to tell
+        return None
+    if bool((values >= 0).all()) and bool((values < 1).all()):
+        return ("train_step draws G's noise uniform in [0, 1) (torch.rand): G is sampled with standard normal noise, so "
+                "it never learns to draw from it; draw z = torch.randn(B, nz)")
+    if bool((values >= 0).all()) or bool((values <= 0).all()):
+        return ("train_step gives G noise of one sign only (all values of z >= 0, or all <= 0): G is sampled with "
+                "standard normal noise, so it never learns to draw from half of it; draw z = torch.randn(B, nz)")
+    return None
+
+
 def draw_fault(g_calls: list, batch: int) -> str | None:
     """What is wrong with the labels G was asked for in a recorded step on `batch` real images of every class
     (not the real batch's own labels): labels outside 0..9, one label for a whole batch, or labels never drawn."""
@@ -1741,6 +1757,10 @@ def learning_hint(submission) -> str:
     if fault is not None:
         return fault
     fault = stale_gradient_fault(submission) or direction_fault(submission) or unstable_loss_fault(submission)
+    if fault is not None:
+        return fault
+    record = recorded_step(submission)
+    fault = None if record is None else noise_distribution_fault(record["g_noise"])
     if fault is not None:
         return fault
     if found is not None:
