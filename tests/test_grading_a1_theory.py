@@ -2002,7 +2002,10 @@ def test_the_cut_grid_tells_the_identity_from_the_definitions():
 
 def test_a_cell_that_raises_costs_only_the_checks_that_need_it(tmp_path):
     path = submission(tmp_path, frechet="import not_a_module\ndef frechet_distance(mu1, sigma1, mu2, sigma2):\n    return 0.0")
-    missing = "`frechet_distance` is not defined: the cell starting `import not_a_module` raised ModuleNotFoundError: No module named 'not_a_module'"
+    missing = ("`frechet_distance` is not defined: the cell starting `import not_a_module` raised ModuleNotFoundError: No module named "
+               "'not_a_module': the grader has the packages the course installs and no others, and it skips `!pip install` and `%pip` "
+               "cells: use those packages (torch, torchvision, numpy, scipy, matplotlib, scikit-learn, tqdm and Python's own "
+               "modules; STUDENTS.md lists them), or check the module's name")
     assert scores(path) == {
         **OK,
         "test_frechet_distance_matches_reference": (0.0, missing),
