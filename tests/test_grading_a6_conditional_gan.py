@@ -1448,6 +1448,45 @@ def step_source(order: list[str], **replace: str) -> str:
     return head + "".join(replace.get(part, STEP_PARTS[part]) for part in order) + "    return 0.0, 0.0\n"
 
 
+CLOSURE_STEP = """
+def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):
+    y = torch.randint(0, num_classes, (len(real),))
+    z = torch.randn(len(real), nz)
+
+    def g_closure():
+        opt_g.zero_grad()
+        loss = F.softplus(-D(G(z, y), y)).mean()
+        loss.backward()
+        return loss
+
+    opt_g.step(g_closure)
+    fake = G(z, y).detach()
+
+    def d_closure():
+        opt_d.zero_grad()
+        loss = F.softplus(-D(real, labels)).mean() + F.softplus(D(fake, y)).mean()
+        loss.backward()
+        return loss
+
+    opt_d.step(d_closure)
+    return 0.0, 0.0
+"""
+AUTOGRAD_STEP = """
+def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):
+    y = torch.randint(0, num_classes, (len(real),))
+    fake = G(torch.randn(len(real), nz), y)
+    loss_d = F.softplus(-D(real, labels)).mean() + F.softplus(D(fake.detach(), y)).mean()
+    for p, g in zip(D.parameters(), torch.autograd.grad(loss_d, list(D.parameters()))):
+        p.grad = g
+    opt_d.step()
+    loss_g = F.softplus(-D(fake, y)).mean()
+    for p, g in zip(G.parameters(), torch.autograd.grad(loss_g, list(G.parameters()))):
+        p.grad = g
+    opt_g.step()
+    return 0.0, 0.0
+"""
+
+
 @pytest.mark.parametrize(
     "source, stale",
     [
@@ -1459,13 +1498,16 @@ def step_source(order: list[str], **replace: str) -> str:
         (step_source(["d_clear", "d_step", "g_step"]), {"G": True, "D": False}),
         (step_source(["d_step", "g_clear", "g_step"]), {"G": False, "D": True}),
         (step_source(["d_step", "g_step"]), {"G": True, "D": True}),
+        (CLOSURE_STEP, {"G": False, "D": False}),  # G's step first, each optimizer stepped with a closure that clears
+        (AUTOGRAD_STEP, {"G": False, "D": False}),  # .grad assigned from torch.autograd.grad: nothing to clear
     ],
     ids=["cleared_before_backward", "cleared_after_the_steps", "d_cleared_before_g_backward", "module_zero_grad_to_zeros",
-         "g_never_cleared", "d_never_cleared", "neither"],
+         "g_never_cleared", "d_never_cleared", "neither", "closures_g_first", "autograd_grad_assigned"],
 )
 def test_stale_gradients_finds_an_optimizer_that_steps_on_the_last_steps_gradients(source, stale):
     """An optimizer whose gradients are never cleared applies every earlier step's gradients too; clearing before
-    backward() or after step(), through the optimizer or the module, is right."""
+    backward() or after step(), through the optimizer or the module, in a closure, or assigning .grad from
+    torch.autograd.grad is right (the last two were taken for stale by hooks on the arriving gradients)."""
     import torch.nn.functional as F
 
     namespace = {"torch": torch, "F": F}
@@ -1507,6 +1549,27 @@ def test_a_run_that_fails_because_of_the_noise_it_draws_is_told_so(noise, told):
         exec(textwrap.dedent(source), namespace)
     hint = checks.learning_hint(LocalSubmission(namespace))
     assert hint.startswith(told) if told else hint.startswith("compare G, D and train_step"), hint
+
+
+@pytest.mark.parametrize("returned", ["loss_d.item(), loss_g.item()", "loss_d.detach().numpy(), loss_g.detach().numpy()",
+                                      "{'loss_D': loss_d, 'loss_G': loss_g}", "loss_d.detach(), loss_g.detach()"])
+def test_confident_losses_are_read_however_the_step_returns_them(returned):
+    """The losses of a step that writes log(sigmoid(x)) by hand are inf or nan once D is confident, whether it returns
+    floats, 0-d numpy arrays (which were read as no number, so the fault went unseen), tensors or a dict."""
+    import math
+
+    import torch.nn.functional as F
+
+    source = step_source(["d_clear", "d_step", "g_clear", "g_step"],
+                         d_step="    loss_d = -(torch.log(torch.sigmoid(D(real, labels))).mean() + torch.log(1 - torch.sigmoid(D(fake.detach(), y))).mean())\n"
+                                "    loss_d.backward()\n    opt_d.step()\n",
+                         g_step="    loss_g = -torch.log(torch.sigmoid(D(fake, y))).mean()\n    loss_g.backward()\n    opt_g.step()\n")
+    namespace = {"torch": torch, "F": F}
+    exec(source.replace("    return 0.0, 0.0\n", f"    return {returned}\n"), namespace)
+    real, labels = torch.rand(16, 1, 28, 28) * 2 - 1, torch.arange(16) % 10
+    found = probes_a6.confident_step_losses(namespace["train_step"], real, labels, nz=100, ngf=8, ndf=8)
+    assert found["error"] is None and len(found["losses"]) == 2, found
+    assert not all(math.isfinite(v) for v in found["losses"]), found
 
 
 def kernel_submission(*sources: str):

@@ -233,10 +233,17 @@ def confident_step_losses(step: Any, real: Tensor, labels: Tensor, *, nz: int, n
         return {"losses": None, "error": error_info(err)}
 
     def number(value: Any) -> float | None:
-        if isinstance(value, Tensor) and value.numel() == 1 and value.is_floating_point():
-            return float(value.detach())
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        """A loss as a float: a Python or numpy number, or a tensor or array of one floating-point element."""
+        import numpy as np
 
+        if isinstance(value, Tensor):
+            return float(value.detach()) if value.numel() == 1 and value.is_floating_point() else None
+        if isinstance(value, np.ndarray):
+            return float(value.reshape(-1)[0]) if value.size == 1 and np.issubdtype(value.dtype, np.floating) else None
+        return float(value) if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) else None
+
+    if isinstance(returned, dict):  # {"loss_d": ..., "loss_g": ...}
+        returned = list(returned.values())
     values = returned if isinstance(returned, (tuple, list)) else [returned] if returned is not None else None
     return {"losses": None if values is None else [number(v) for v in values[:4]], "error": None}
 
@@ -426,61 +433,41 @@ def initial_logits(D: Any, images: Tensor, labels: Tensor) -> dict:
     return result
 
 
+POISON = 1e6  # what the gradients a call leaves behind are multiplied by before the next call (see `stale_gradients`)
+STALE_MOVE = 1.0  # a weight moved this far in one step of SGD(lr=1e-3) was moved by a poisoned, left-over gradient
+
+
 def stale_gradients(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tensor, *, nz: int, num_classes: int = 10,
-                    seed: int = 0, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)) -> dict:
-    """Two calls of the student's step with the same fresh Adam optimizers: does an optimizer's step
-    apply gradients left over from the call before (its gradients never cleared: no zero_grad())?
+                    seed: int = 0) -> dict:
+    """Two calls of the student's step with the same fresh SGD optimizers (lr 1e-3): does an optimizer's
+    step apply gradients left over from the call before?
 
-    A hook on each parameter sees every gradient that arrives, before it is added to .grad: one that
-    arrives in the second call while .grad still holds the first call's, and is not cleared before
-    the optimizer's step, makes that step stale. Clearing before each backward(), or after all of a
-    step's backward() calls, passes; clearing D's gradients right after D's step does not (G's
-    backward() then adds to them, and D's next step applies those too).
-    Returns {"G": the second call's opt_g.step() applied stale gradients, "D": the same for opt_d}
-    (False for an optimizer the step never stepped). The student's exceptions propagate.
+    Between the calls, every gradient the first call left in .grad is multiplied by POISON. A step that
+    clears its gradients before it computes new ones (zero_grad() before backward(), or after all of a
+    step's backward() calls; .grad assigned from torch.autograd.grad; a closure that clears) never applies
+    them, and its weights move by about lr times an ordinary gradient. One that does not (no zero_grad(),
+    or D's cleared right after D's step, so that G's backward() through D refills them) moves some weight
+    by lr times a poisoned gradient, far past STALE_MOVE. Decided by what the step does to the weights,
+    not by how it clears: hooks on the gradients as they arrive took .grad = g and closures for stale.
+    Returns {"G": the second call's update of G applied left-over gradients, "D": the same for D} (False
+    for a network the step never updates). The student's exceptions propagate.
     """
-    opts = {"G": torch.optim.Adam(G.parameters(), lr=lr, betas=betas), "D": torch.optim.Adam(D.parameters(), lr=lr, betas=betas)}
-    second = [False]
-    stale: dict[int, bool] = {}  # id(parameter) -> its .grad holds the first call's gradient now
-    found = {"G": False, "D": False}
-    handles: list[Any] = []
-
-    def watch(param: Tensor) -> None:
-        def arrived(grad: Tensor) -> Tensor:
-            held = param.grad
-            if second[0]:
-                if held is None or not bool(held.any()):
-                    stale[id(param)] = False
-                elif id(param) not in stale:  # the first gradient of this call lands on the last call's
-                    stale[id(param)] = True
-            return grad
-
-        handles.append(param.register_hook(arrived))
-
-    def before_step(name: str, params: list[Tensor]):
-        def hook(_optimizer: Any, _args: Any, _kwargs: Any) -> None:
-            if second[0] and any(stale.get(id(q)) and q.grad is not None and bool(q.grad.any()) for q in params):
-                found[name] = True
-
-        return hook
-
-    for name, net in (("G", G), ("D", D)):
-        params = [q for q in net.parameters() if q.requires_grad]
-        for q in params:
-            watch(q)
-        handles.append(opts[name].register_step_pre_hook(before_step(name, params)))
+    opts = {"G": torch.optim.SGD(G.parameters(), lr=1e-3), "D": torch.optim.SGD(D.parameters(), lr=1e-3)}
+    nets = {"G": G, "D": D}
     G.train()
     D.train()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            step(G, D, opts["G"], opts["D"], real.clone(), labels.clone(), nz, num_classes)
-            second[0] = True
-            step(G, D, opts["G"], opts["D"], real.clone(), labels.clone(), nz, num_classes)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return found
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        step(G, D, opts["G"], opts["D"], real.clone(), labels.clone(), nz, num_classes)
+        with torch.no_grad():
+            for net in nets.values():
+                for q in net.parameters():
+                    if q.grad is not None:
+                        q.grad.mul_(POISON)
+        before = {name: [q.detach().clone() for q in net.parameters()] for name, net in nets.items()}
+        step(G, D, opts["G"], opts["D"], real.clone(), labels.clone(), nz, num_classes)
+    return {name: any(float((q.detach() - b).abs().max()) > STALE_MOVE for q, b in zip(net.parameters(), before[name]) if q.numel())
+            for name, net in nets.items()}
 
 
 class _Problem(Exception):
