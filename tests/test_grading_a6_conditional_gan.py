@@ -716,6 +716,37 @@ WRONG = {
             ),
         },
     },
+    # a random half of the real digits mirrored before D sees them (a4's "a horizontal flip is fine", carried to digits,
+    # where a mirrored 7 is no 7); and the whole batch turned upside down, which was told "D never judges the real batch"
+    "real_digits_mirrored_at_random": {
+        "cells": {"train_step": step().replace(
+            "    loss_d = LOSS.d_loss(D(real, <REAL_Y>)".replace("<REAL_Y>", "labels"),
+            "    real = torch.where((torch.rand(b) < 0.5)[:, None, None, None], real.flip(-1), real)\n"
+            "    loss_d = LOSS.d_loss(D(real, labels)",
+        )},
+        "learning": False,
+        "expected": {
+            "test_step_shows_real_images_with_their_labels": (
+                0.0,
+                "train_step shows D real digits mirrored or turned (<n> of the images D judged are one of the 150 real images "
+                "flipped or rotated): a mirrored or turned digit is not the digit its label names, so D learns that such "
+                "digits are real; pass `real` to D as it is, D(real, labels)",
+            ),
+        },
+    },
+    "real_digits_upside_down": {
+        "cells": {"train_step": step().replace(
+            "    loss_d = LOSS.d_loss(D(real, labels)", "    real = real.flip(-2)\n    loss_d = LOSS.d_loss(D(real, labels)")},
+        "learning": False,
+        "expected": {
+            "test_step_shows_real_images_with_their_labels": (
+                0.0,
+                "train_step shows D real digits mirrored or turned (<n> of the images D judged are one of the 150 real images "
+                "flipped or rotated): a mirrored or turned digit is not the digit its label names, so D learns that such "
+                "digits are real; pass `real` to D as it is, D(real, labels)",
+            ),
+        },
+    },
     # the losses written by hand as log(sigmoid(x)) (the minimax D loss, the non-saturating G loss) instead of LOSS:
     # it learns in the check's short runs, but its losses are inf once D's logits are large
     "losses_as_log_of_sigmoid_by_hand": {

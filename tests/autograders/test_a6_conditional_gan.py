@@ -985,6 +985,17 @@ def affine_fit(x: torch.Tensor, real: torch.Tensor) -> tuple[float, float] | Non
     return a, b
 
 
+def turned_real_count(d_calls: list, real: torch.Tensor) -> int:
+    """How many images D was given (in `step_record`'s d calls) are one of the real images mirrored or turned (flipped
+    left-right or upside down, or rotated by right angles), and not one of them as they are (a symmetric digit)."""
+    turned = torch.cat([real.flip(-1), real.flip(-2), *(real.rot90(k, (-2, -1)) for k in (1, 2, 3))])
+    count = 0
+    for x, _, _ in d_calls:
+        if isinstance(x, torch.Tensor) and x.dim() == 4 and x.shape[1:] == real.shape[1:]:
+            count += int(((same_rows(x, real) < 0) & (same_rows(x, turned) >= 0)).sum())
+    return count
+
+
 def real_pairs_fault(submission) -> str | None:
     """What is wrong with the labels D sees with the real images in train_step; None when each real image has its own."""
     real, labels = real_batch("mixed")
@@ -1007,6 +1018,13 @@ def real_pairs_fault(submission) -> str | None:
             true.append(int(labels[rows[i]]))
         if y is not None and len(judged) and torch.equal(y[judged], labels[rows[judged]]):
             own[rows[judged]] = True
+    turned = turned_real_count(record["d"], real)
+    if turned:  # a digit mirrored or turned is no longer the digit its label names (a mirrored 7 is no 7)
+        return (
+            f"train_step shows D real digits mirrored or turned ({turned} of the images D judged are one of the {len(real)} "
+            f"real images flipped or rotated): a mirrored or turned digit is not the digit its label names, so D learns "
+            f"that such digits are real; pass `real` to D as it is, D(real, labels)"
+        )
     if unlabelled:
         return "train_step calls D on the real images without their labels; D judges pairs: D(real, labels)"
     if not given:
