@@ -356,6 +356,18 @@ def test_limits_no_submission_can_meet_stop_before_anyone_is_graded(course: Path
     assert not (tmp_path / "r.jsonl").exists()
 
 
+def test_the_limits_trials_own_time_cap_refuses_no_one(monkeypatch):
+    """The trial runs at most PROBE_S whatever --wall-s is: a host slow to import torch (a cold network file system,
+    500 shards starting at once) ran past that cap and was told to raise --wall-s, which changed nothing."""
+    from reference.grading import runner
+    from reference.grading.sandbox import Limits
+
+    monkeypatch.setattr(runner, "PROBE_S", 0.001)
+    assert runner.limits_problem(A, ROOT, Limits(), sandbox=sandbox_problem() is None) is None
+    said = runner.limits_problem(A, ROOT, Limits(wall_s=0.001), sandbox=sandbox_problem() is None)
+    assert said is not None and "wall-time limit (0.001 s)" in said, said
+
+
 def test_a_hard_limit_below_the_grading_limits_is_told_with_the_flag_that_fits(monkeypatch):
     """A grader that is not root cannot raise its own hard limits (Slurm passes the submitting shell's on; `ulimit -t
     1200` on a login node): each worker failed in its preexec_fn and every submission scored 0, recorded. The command

@@ -870,8 +870,13 @@ SLOW_NETWORKS = networks(
         # BatchNorm after every conv of D but the input's, the logit's too (the task's "BatchNorm except on D's input layer")
         (SOLUTION_NETWORKS.replace("nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),", "nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.BatchNorm2d(1),"),
          ["D normalises its output"]),
+        # spectral norm on D's last conv is a parametrization (its leaf is _SpectralNorm), not a normalisation of the batch
+        (SOLUTION_NETWORKS.replace("nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),",
+                                   "torch.nn.utils.parametrizations.spectral_norm(nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False)),"),
+         []),
     ],
-    ids=["solution", "class_networks", "bn_on_output_relu_d_without_bn", "upsample_and_pool", "upsampling_nearest", "bn_on_d_logit"],
+    ids=["solution", "class_networks", "bn_on_output_relu_d_without_bn", "upsample_and_pool", "upsampling_nearest", "bn_on_d_logit",
+         "spectral_norm_on_d_logit"],
 )
 def test_rule_breaks_name_what_the_traces_show(cells, breaks):
     """The learning check's advice for a slow or failing GAN names only the DCGAN rules the layer traces show broken."""

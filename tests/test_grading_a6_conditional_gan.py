@@ -1531,9 +1531,13 @@ def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):
         (step_source(["d_step", "g_step"]), {"G": True, "D": True}),
         (CLOSURE_STEP, {"G": False, "D": False}),  # G's step first, each optimizer stepped with a closure that clears
         (AUTOGRAD_STEP, {"G": False, "D": False}),  # .grad assigned from torch.autograd.grad: nothing to clear
+        # losses summed over the batch, cleared before each backward(): gradients 150 times the mean's, none stale
+        (step_source(["d_clear", "d_step", "g_clear", "g_step"]).replace(".mean()", ".sum()"), {"G": False, "D": False}),
+        (step_source(["d_step", "d_clear", "g_step", "g_clear"]).replace(".mean()", ".sum()"), {"G": False, "D": True}),
     ],
     ids=["cleared_before_backward", "cleared_after_the_steps", "d_cleared_before_g_backward", "module_zero_grad_to_zeros",
-         "g_never_cleared", "d_never_cleared", "neither", "closures_g_first", "autograd_grad_assigned"],
+         "g_never_cleared", "d_never_cleared", "neither", "closures_g_first", "autograd_grad_assigned", "summed_losses",
+         "summed_losses_d_cleared_before_g_backward"],
 )
 def test_stale_gradients_finds_an_optimizer_that_steps_on_the_last_steps_gradients(source, stale):
     """An optimizer whose gradients are never cleared applies every earlier step's gradients too; clearing before

@@ -1420,8 +1420,9 @@ def test_a_reference_folder_brought_with_the_submission_is_not_the_course_s(tmp_
     """`python -m reference.grading.worker` put the worker's folder, the submission's files, first on sys.path: a
     submission that brought a folder named reference/ ran its own copy of the worker, and imported from it the
     modules the assignment masks; a torch.py beside the notebook was imported in place of torch before the probes'
-    code was snapshotted, and its changes to the probes outlived every restore. The submission's folder now comes
-    after every installed module on sys.path; its own modules are still found (as in a kernel)."""
+    code was snapshotted, and its changes to the probes outlived every restore (so did an opt_einsum.py, which torch
+    tries as it is imported). The submission's folder joins sys.path only once the snapshot is taken, after every
+    installed module; its own modules are still found (as in a kernel)."""
     from conftest import attack_course
     from reference.grading.runner import session_for
     from reference.grading.sandbox import Limits, sandbox_problem
@@ -1432,11 +1433,12 @@ def test_a_reference_folder_brought_with_the_submission_is_not_the_course_s(tmp_
     (root / "helpers.py").write_text("ANSWER = 42\n")
     for module in ("torch", "numpy", "scipy", "json"):  # imported by the worker before any cell, later by a probe, ...
         (root / f"{module}.py").write_text("BROUGHT = True\n")
+    (root / "opt_einsum.py").write_text("BROUGHT = True\n")  # an optional package torch tries as it is imported
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
         "import sys, reference, helpers, torch, numpy, scipy, json\n"
-        "print(any(getattr(m, 'BROUGHT', False) for m in (reference, torch, numpy, scipy, json)), helpers.ANSWER, "
-        "sys.argv[0].startswith('/grading'))")]
+        "print(any(getattr(m, 'BROUGHT', False) for m in (reference, torch, numpy, scipy, json, sys.modules.get('opt_einsum'))), "
+        "helpers.ANSWER, sys.argv[0].startswith('/grading'))")]
     nbformat.write(nb, root / "attack.ipynb")
     with session_for(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=60, check_s=30),
                      sandbox=sandbox_problem() is None) as session:
@@ -1602,3 +1604,29 @@ _L.start_training = lambda G, D, images, **kw: _start(_dcgan.Generator(100, 16, 
     points, message = grade_notebook(path, "a2_conv_layers", root, limits=Limits(wall_s=300), sandbox=sandbox_problem() is None,
                                      only=["test_learns"])["test_learns"]
     assert points == 0 and "requires grad" in message, message
+
+
+def test_a_reply_whose_pickle_is_flagged_encrypted_is_a_protocol_error():
+    """A zip record flagged encrypted makes Python's zipfile raise RuntimeError, which escaped the reply's checks:
+    the grader's decode raised RuntimeError (and a3's checkpoint check stopped) instead of refusing the reply."""
+    import io
+    import zipfile
+
+    import torch
+
+    from reference.grading.proxy import ProtocolError, decode
+
+    saved = io.BytesIO()
+    torch.save({"value": torch.arange(5.0)}, saved)
+    data = bytearray(saved.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        record = next(info for info in archive.infolist() if info.filename.endswith("data.pkl"))
+    data[record.header_offset + 6] |= 1  # the local header's "encrypted" flag
+    at = bytes(data).find(b"PK\x01\x02")
+    while at >= 0:  # and the directory entry's
+        length = int.from_bytes(data[at + 28:at + 30], "little")
+        if bytes(data[at + 46:at + 46 + length]).endswith(b"data.pkl"):
+            data[at + 8] |= 1
+        at = bytes(data).find(b"PK\x01\x02", at + 4)
+    with pytest.raises(ProtocolError, match="unreadable reply"):
+        decode(bytes(data))

@@ -433,41 +433,54 @@ def initial_logits(D: Any, images: Tensor, labels: Tensor) -> dict:
     return result
 
 
-POISON = 1e6  # what the gradients a call leaves behind are multiplied by before the next call (see `stale_gradients`)
-STALE_MOVE = 1.0  # a weight moved this far in one step of SGD(lr=1e-3) was moved by a poisoned, left-over gradient
-
-
 def stale_gradients(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tensor, *, nz: int, num_classes: int = 10,
                     seed: int = 0) -> dict:
     """Two calls of the student's step with the same fresh SGD optimizers (lr 1e-3): does an optimizer's
     step apply gradients left over from the call before?
 
-    Between the calls, every gradient the first call left in .grad is multiplied by POISON. A step that
+    After the first call, each network in turn (on a copy of both networks and optimizers) has every
+    non-zero gradient the first call left in its .grad made NaN, and the second call runs. A step that
     clears its gradients before it computes new ones (zero_grad() before backward(), or after all of a
     step's backward() calls; .grad assigned from torch.autograd.grad; a closure that clears) never applies
-    them, and its weights move by about lr times an ordinary gradient. One that does not (no zero_grad(),
-    or D's cleared right after D's step, so that G's backward() through D refills them) moves some weight
-    by lr times a poisoned gradient, far past STALE_MOVE. Decided by what the step does to the weights,
-    not by how it clears: hooks on the gradients as they arrive took .grad = g and closures for stale.
+    them, and that network's weights stay finite. One that does not (no zero_grad(), or D's cleared right
+    after D's step, so that G's backward() through D refills them) makes some of its weights NaN. Only the
+    network poisoned can turn NaN first, so a NaN D that then makes G's gradients NaN is not taken for G's
+    fault. Decided by what the step does to the weights, not by how it clears (hooks on the gradients as
+    they arrived took .grad = g and closures for stale), nor by how far they move (a loss summed over the
+    batch moves them far).
     Returns {"G": the second call's update of G applied left-over gradients, "D": the same for D} (False
-    for a network the step never updates). The student's exceptions propagate.
+    for a network the step never updates, and for both when the first call already made a weight NaN).
+    The student's exceptions propagate.
     """
-    opts = {"G": torch.optim.SGD(G.parameters(), lr=1e-3), "D": torch.optim.SGD(D.parameters(), lr=1e-3)}
-    nets = {"G": G, "D": D}
+    state = {"G": G, "D": D, "opt_g": torch.optim.SGD(G.parameters(), lr=1e-3), "opt_d": torch.optim.SGD(D.parameters(), lr=1e-3)}
     G.train()
     D.train()
+
+    def finite(net: nn.Module) -> bool:
+        return all(bool(torch.isfinite(q.detach()).all()) for q in net.parameters())
+
+    def call(run: dict) -> None:
+        step(run["G"], run["D"], run["opt_g"], run["opt_d"], real.clone(), labels.clone(), nz, num_classes)
+
+    found = {"G": False, "D": False}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        step(G, D, opts["G"], opts["D"], real.clone(), labels.clone(), nz, num_classes)
-        with torch.no_grad():
-            for net in nets.values():
-                for q in net.parameters():
+        call(state)
+        if not (finite(G) and finite(D)):
+            return found  # NaN without any poison: not this probe's to tell
+        for name in found:
+            run = copy.deepcopy(state)  # networks and optimizers together: the optimizers step the copies
+            with torch.no_grad():
+                for net in ("G", "D"):  # a Parameter's deepcopy leaves .grad behind: the first call's, copied
+                    for q, kept in zip(run[net].parameters(), state[net].parameters()):
+                        q.grad = None if kept.grad is None else kept.grad.clone()
+                for q in run[name].parameters():
                     if q.grad is not None:
-                        q.grad.mul_(POISON)
-        before = {name: [q.detach().clone() for q in net.parameters()] for name, net in nets.items()}
-        step(G, D, opts["G"], opts["D"], real.clone(), labels.clone(), nz, num_classes)
-    return {name: any(float((q.detach() - b).abs().max()) > STALE_MOVE for q, b in zip(net.parameters(), before[name]) if q.numel())
-            for name, net in nets.items()}
+                        q.grad.masked_fill_(q.grad != 0, float("nan"))
+            torch.manual_seed(seed + 1)
+            call(run)
+            found[name] = not finite(run[name])
+    return found
 
 
 class _Problem(Exception):

@@ -108,7 +108,7 @@ def checked_load(data: bytes) -> Any:
         with zipfile.ZipFile(io.BytesIO(data)) as archive, zipfile.ZipFile(fresh, "w", zipfile.ZIP_STORED) as out:
             for info in archive.infolist():
                 out.writestr(info.filename, archive.read(info))
-    except (zipfile.BadZipFile, ValueError, OSError, KeyError, EOFError) as err:
+    except (zipfile.BadZipFile, ValueError, OSError, KeyError, EOFError, RuntimeError, NotImplementedError) as err:
         raise pickle.UnpicklingError(f"a damaged zip archive ({type(err).__name__})") from None
     fresh.seek(0)
     return torch.load(fresh, map_location="cpu", weights_only=True)
@@ -204,8 +204,8 @@ def pickle_problem(data: bytes) -> str | None:
                         return TOO_MANY_VALUES
                     if problem := _costly_build(pickled):
                         return problem
-    except (zipfile.BadZipFile, ValueError, OSError, KeyError):
-        return None
+    except (zipfile.BadZipFile, ValueError, OSError, KeyError, RuntimeError, NotImplementedError):  # RuntimeError: a record
+        return None  # flagged encrypted; NotImplementedError: a compression zipfile lacks (torch.load refuses both)
     return None
 
 

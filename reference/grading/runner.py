@@ -425,12 +425,19 @@ def limits_problem(assignment: str, root: str | os.PathLike, limits: Limits, *, 
             stopped = list(session.stopped)
     if not stopped and not error:
         return None
+    if trial.wall_s < limits.wall_s and stopped and stopped[0].endswith(trial_wall_text(trial)):
+        return None  # the trial's own cap, not a limit the instructor set (a slow file system, 500 shards at once)
     why = stopped[0] if stopped else f"{error.get('ename', '')}: {error.get('evalue', '')}"
     if "MemoryError" in why:  # the worker's own words blame the submission, and name no limit
         why = f"it ran out of memory starting Python with torch under --memory-mb {limits.memory_mb:,}"
     return (f"no submission can be graded under these limits: a notebook whose one cell imports torch did not run ({why}); "
             f"raise the limit it names (its flag, or c.GanCourseGrading.<name> in nbgrader_config.py; the defaults fit the "
             f"course's assignments)")
+
+
+def trial_wall_text(limits: Limits) -> str:
+    """The end of the reason a worker gives when it ran past `limits.wall_s` (sandbox.Worker.time_limit)."""
+    return f"ran past the submission's wall-time limit ({limits.wall_s:g} s)"
 
 
 def _staging_problem(err: OSError) -> str:
@@ -697,7 +704,10 @@ def limits_problem_apart(assignment: str, root: str | os.PathLike, limits: Limit
     """`limits_problem`, tried in a grading process of its own: a stop of the command, or its kill -9, ends the
     trial's sandbox and removes its scratch, as it does a grading's."""
     with _stopped_on_interrupt(concurrent.futures.ProcessPoolExecutor(max_workers=1, **_pool_start())) as pool:
-        return pool.submit(_try_limits, (assignment, str(root), limits, sandbox)).result()
+        try:
+            return pool.submit(_try_limits, (assignment, str(root), limits, sandbox)).result()
+        except concurrent.futures.process.BrokenProcessPool:  # the trial's process died (the host's OOM killer): grade
+            return None  # on, each submission then tells its own
 
 
 def _try_limits(args: tuple) -> str | None:

@@ -168,6 +168,11 @@ class Worker:
             op = request.get("op")
             if op == "execute":
                 pristine = Pristine.take()  # the course's code before any cell of the submission runs
+                # the submission's own modules are found, as in a kernel, from now on and after every installed one:
+                # on the path earlier, a torch.py beside the notebook replaced torch, and an opt_einsum.py (a package
+                # torch tries as it is imported) ran before the snapshot, which then kept what it changed
+                if os.getcwd() not in sys.path:
+                    sys.path.append(os.getcwd())
                 self.execute(request["cells"], float(request.get("cell_s") or 0))
                 continue
             if pristine is not None:
@@ -298,9 +303,6 @@ def main() -> None:
     masked = [m for m in os.environ.pop("GAN_COURSE_GRADING_MASKED", "").split(",") if m]
     if masked:  # without the sandbox's staged copy: the same refusal from an import hook
         sys.meta_path.insert(0, MaskedModules(masked))
-    # the submission's own modules are found, as in a kernel, but after every installed one: a torch.py shipped
-    # beside the notebook was imported in place of torch, before the probes' code was snapshotted (Pristine.take)
-    sys.path.append(os.getcwd())
     Worker(fd_in, fd_out).serve()
 
 

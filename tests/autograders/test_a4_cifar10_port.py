@@ -1214,6 +1214,9 @@ def diagnosis(submission, batch: int = 32) -> str | None:
     return discriminator_fault(traced(submission, D, x), batch)
 
 
+BATCH_STATISTICS = ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d", "GroupNorm", "LayerNorm")  # not spectral or weight norm
+
+
 def rule_breaks(submission, batch: int = 32) -> list[str]:
     """The DCGAN rules of the requirements that G's and D's layer traces show broken, each in words
     with its fix; [] when none shows. Only layers that are modules are seen (F.relu, F.batch_norm are
@@ -1248,7 +1251,7 @@ def rule_breaks(submission, batch: int = 32) -> list[str]:
         found.append("D has no BatchNorm: put nn.BatchNorm2d after its hidden convs (not the first)")
     elif len(dk) >= 2 and dk[0] == "Conv2d" and norm(dk[1]):
         found.append("D normalises its input layer: no BatchNorm right after its first conv")
-    if dk and norm(dk[-1]):  # an all-real and an all-fake batch, each normalised by its own statistics
+    if dk and dk[-1] in BATCH_STATISTICS:  # an all-real and an all-fake batch, each normalised by its own statistics
         found.append("D normalises its output: no BatchNorm after its last conv (D's step shows it an all-real and an "
                      "all-fake batch, and normalising each by its own statistics right before the logit hides what "
                      "tells them apart)")
