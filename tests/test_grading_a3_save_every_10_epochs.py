@@ -1692,6 +1692,33 @@ WRONG_CELLS = {
     ),
     # fixed noise drawn at the top of the loop both share: resume draws new noise after restoring the RNG
     "noise_drawn_in_the_shared_loop": solution_cells(("train", FIRST_EPOCH, FIXED_NOISE + FIRST_EPOCH)),
+    # the checkpoints' state_dict()s kept in a list and written after training: state_dict() holds G's live tensors,
+    # so epoch_010.pt and epoch_020.pt hold epoch 30's weights
+    "state_dicts_written_after_training": (textwrap.dedent("""
+        def train_epochs(gan: SimpleNamespace, fixed_noise: torch.Tensor, first: int, last: int, out_dir: Path) -> None:
+            pending = []  # written after training, so that disk writes do not slow the epochs
+            for epoch in range(first, last + 1):
+                for x in gan.batches.epoch(epoch - 1):
+                    step(gan, x)
+                if epoch % SAVE_EVERY == 0:
+                    with torch.no_grad():
+                        samples = from_model_range(gan.G(fixed_noise), "tanh")
+                    save_image_grid(samples, out_dir / "samples" / f"epoch_{epoch:03d}.png")
+                    state = {"epoch": epoch, "G": gan.G.state_dict(), "D": gan.D.state_dict(),
+                             "opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict(),
+                             "fixed_noise": fixed_noise, "rng": torch.get_rng_state()}
+                    pending.append((state, out_dir / "checkpoints" / f"epoch_{epoch:03d}.pt"))
+            for state, path in pending:
+                save_checkpoint(state, path)
+
+
+        def train(n_epochs: int, out_dir, seed: int = 0):
+            gan = make_gan(seed)
+            out_dir = Path(out_dir)
+            fixed_noise = torch.randn(NUM_SAMPLES, gan.nz)
+            train_epochs(gan, fixed_noise, 1, n_epochs, out_dir)
+            return gan.G, gan.D
+    """), SOLUTION_CELLS["resume"]),
 }
 EXPECTED_CELLS = {
     "noise_drawn_before_make_gan": {**OK, "test_resume_continues_the_run": (3.0, (
@@ -1699,6 +1726,11 @@ EXPECTED_CELLS = {
         "resumed run's grids cannot match an uninterrupted run's: draw fixed_noise after make_gan(seed), which seeds torch, "
         "or from a generator of its own seeded with a fixed number"))},
     "noise_drawn_in_the_shared_loop": {**OK, "test_resume_continues_the_run": (1.0, RNG_NOT_FROM_CHECKPOINT + "; " + NOISE_NOT_FROM_CHECKPOINT)},
+    "state_dicts_written_after_training": {**OK, "test_checkpoints_hold_g_and_d": (0.0, (
+        "`epoch_010.pt` and `epoch_020.pt` and `epoch_030.pt` hold the very same weights of G, though saved for different "
+        "epochs: G.state_dict() holds G's live tensors, so a state_dict kept and written later saves the weights G has then; "
+        "torch.save each checkpoint when its epoch ends (or keep copy.deepcopy(G.state_dict())); checkpoints saved at epoch "
+        "30 of a 30-epoch run, the sample grids at 10, 20, 30; save a checkpoint with each sample grid, and only then"))},
 }
 
 
@@ -2109,16 +2141,18 @@ def saved(obj, **kwargs) -> bytes:
 
 
 def test_load_checkpoint_reads_state_dicts_and_refuses_what_could_run_code(tmp_path):
-    load = checks_module().load_checkpoint
+    load, digest = checks_module().load_checkpoint, checks_module()._weights_digest
     G = torch.nn.Linear(3, 4)
-    nothing = {"states": [], "optimizers": [], "epochs": [], "epoch_texts": []}
-    assert load("a.pt", saved({"epoch": 10, "G": G.state_dict()})) == (None, {**nothing, "states": [{"weight": [4, 3], "bias": [4]}], "epochs": [10]})
+    nothing = {"states": [], "digests": [], "optimizers": [], "epochs": [], "epoch_texts": []}
+    assert load("a.pt", saved({"epoch": 10, "G": G.state_dict()})) == (
+        None, {**nothing, "states": [{"weight": [4, 3], "bias": [4]}], "digests": [digest(G.state_dict())], "epochs": [10]})
     opt = torch.optim.Adam(G.parameters())
     G(torch.ones(2, 3)).sum().backward()
     opt.step()
     contents = {"nets": {"G": G.state_dict()}, "optimizers": [opt.state_dict()], "progress": {"last_epoch": 20.0, "lr": 2e-4}}
     assert load("o.pt", saved(contents)) == (
-        None, {"states": [{"weight": [4, 3], "bias": [4]}], "optimizers": [[[[4, 3], [4, 3]], [[4], [4]]]], "epochs": [20], "epoch_texts": []}
+        None, {"states": [{"weight": [4, 3], "bias": [4]}], "digests": [digest(G.state_dict())], "optimizers": [[[[4, 3], [4, 3]], [[4], [4]]]],
+               "epochs": [20], "epoch_texts": []}
     )
     marker = tmp_path / "the-grader-unpickled-it"
 
@@ -2148,7 +2182,8 @@ def test_load_checkpoint_reads_state_dicts_and_refuses_what_could_run_code(tmp_p
     shadowed["weight"].numel = torch.Size  # saved with the tensor: torch.load sets it again, and numel() answered Size([])
     shadowed["weight"].is_contiguous = torch.Size
     assert load("g.pt", saved({"G": shadowed, "epoch": 20})) == (
-        None, {"states": [{"weight": [4, 3], "bias": [4]}], "optimizers": [], "epochs": [20], "epoch_texts": []}
+        None, {"states": [{"weight": [4, 3], "bias": [4]}], "digests": [digest(G.state_dict())], "optimizers": [], "epochs": [20],
+               "epoch_texts": []}
     )
     colliding = {(2**61 - 1) * k: k for k in range(1, 4)}  # keys sharing one hash: a few thousand of them hold the grader
     assert load("f.pt", saved({"G": G.state_dict(), "losses": colliding})) == (

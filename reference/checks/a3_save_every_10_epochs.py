@@ -468,6 +468,20 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
         return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", None
 
 
+def _weights_digest(state: dict) -> str:
+    """A digest of a state dict's values: equal digests, the same weights."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        for key in sorted(state, key=str):
+            digest.update(str(key).encode("utf-8", "replace"))
+            digest.update(state[key].detach().contiguous().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    except (RuntimeError, TypeError, AttributeError, ValueError):  # a tensor no byte view reads: never one of a pair
+        return f"unread-{id(state)}"
+    return digest.hexdigest()[:16]
+
+
 def load_checkpoint(name: str, data: bytes) -> tuple[str | None, dict]:
     """(None, contents) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong with
     file `name`, contents with nothing in them). contents: {"states": [{key: shape} of each state dict
@@ -475,9 +489,11 @@ def load_checkpoint(name: str, data: bytes) -> tuple[str | None, dict]:
     epoch number written as text inside]}."""
     problem, obj = _load(name, data)
     if problem is not None:
-        return problem, {"states": [], "optimizers": [], "epochs": [], "epoch_texts": []}
+        return problem, {"states": [], "digests": [], "optimizers": [], "epochs": [], "epoch_texts": []}
+    states = list(_state_dicts(obj))
     return None, {
-        "states": [{k: list(v.shape) for k, v in s.items()} for s in _state_dicts(obj)],
+        "states": [{k: list(v.shape) for k, v in s.items()} for s in states],
+        "digests": [_weights_digest(s) for s in states],
         "optimizers": list(_optimizers(obj)),
         "epochs": list(_epochs(obj)),
         "epoch_texts": list(_epochs(obj, texts=True)),

@@ -540,6 +540,20 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
         return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", None
 
 
+def _weights_digest(state: dict) -> str:
+    """A digest of a state dict's values: equal digests, the same weights."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        for key in sorted(state, key=str):
+            digest.update(str(key).encode("utf-8", "replace"))
+            digest.update(state[key].detach().contiguous().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    except (RuntimeError, TypeError, AttributeError, ValueError):  # a tensor no byte view reads: never one of a pair
+        return f"unread-{id(state)}"
+    return digest.hexdigest()[:16]
+
+
 def load_checkpoint(name: str, data: bytes) -> tuple[str | None, dict]:
     """(None, contents) for a checkpoint torch.load(weights_only=True) reads, else (what is wrong with
     file `name`, contents with nothing in them). contents: {"states": [{key: shape} of each state dict
@@ -547,9 +561,11 @@ def load_checkpoint(name: str, data: bytes) -> tuple[str | None, dict]:
     epoch number written as text inside]}."""
     problem, obj = _load(name, data)
     if problem is not None:
-        return problem, {"states": [], "optimizers": [], "epochs": [], "epoch_texts": []}
+        return problem, {"states": [], "digests": [], "optimizers": [], "epochs": [], "epoch_texts": []}
+    states = list(_state_dicts(obj))
     return None, {
-        "states": [{k: list(v.shape) for k, v in s.items()} for s in _state_dicts(obj)],
+        "states": [{k: list(v.shape) for k, v in s.items()} for s in states],
+        "digests": [_weights_digest(s) for s in states],
         "optimizers": list(_optimizers(obj)),
         "epochs": list(_epochs(obj)),
         "epoch_texts": list(_epochs(obj, texts=True)),
@@ -947,6 +963,13 @@ def test_checkpoints_hold_g_and_d(submission):
     assert not problems, problems[0]
     assert r.shapes is not None, "train never built its GAN with `make_gan(seed)`; train the GAN that make_gan returns"
     faults, data = [], r.data_files()
+    last = {p: k for _, k, files, _ in r.periods for p in files}  # a file written at several saves is read as its last
+    g_weights: dict[str, dict[str, int]] = {}  # a digest of G's weights: {file that holds them: the epoch it is of}
+    for p in last:
+        contents = r.checkpoints[p][1] if p in r.checkpoints and p not in data else {"states": []}
+        for state, digest in zip(contents["states"], contents.get("digests", [])):
+            if _within(state, r.shapes["G"]):  # of the epoch it says it is (written later, it was saved then)
+                g_weights.setdefault(digest, {})[p] = max(contents.get("epochs") or [last[p]])
     for when, k, files, _ in r.periods:  # the checkpoint files of one save together hold G and D
         saved_now = [p for p in files if p in r.checkpoints and p not in data]
         if not saved_now:
@@ -960,6 +983,14 @@ def test_checkpoints_hold_g_and_d(submission):
         if missing:
             faults.append(f"{holds} no state_dict of {missing[0]}; save {missing[0]}.state_dict() too")
             break
+    same = next((sorted(held) for held in g_weights.values() if len(set(held.values())) > 1), None)
+    if same is not None:  # one G saved as several epochs: state_dict()s kept and written after training
+        names = " and ".join(f"`{PurePosixPath(p).name}`" for p in same[:3])
+        faults.append(
+            f"{names} hold the very same weights of G, though saved for different epochs: G.state_dict() holds G's live "
+            f"tensors, so a state_dict kept and written later saves the weights G has then; torch.save each checkpoint "
+            f"when its epoch ends (or keep copy.deepcopy(G.state_dict()))"
+        )
     grids = sorted({(when, k) for _, when, k in r.saved("grids") or r.saved("images")})
     checkpoints = sorted({(when, k) for p, when, k in r.of_kind(CHECKPOINT_SUFFIXES) if p not in data})
     on_schedule = checkpoints == [("after", k) for k in range(10, r.n_epochs + 1, 10)]
