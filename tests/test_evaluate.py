@@ -212,6 +212,18 @@ def test_checkpoint_draws_n_seeded_samples_without_touching_the_global_rng(gan_r
         load_images(checkpoint)
 
 
+def test_a_checkpoint_whose_generator_diverged_is_named_not_sampled(gan_run, tmp_path):
+    """A run that diverged keeps writing checkpoints; sampling one would give blank images with no word why."""
+    state = torch.load(gan_run / "checkpoints" / "last.pt", weights_only=False)
+    key = next(k for k, t in state["generator"].items() if t.is_floating_point())
+    state["generator"][key] = torch.full_like(state["generator"][key], float("nan"))
+    torch.save(state, tmp_path / "diverged.pt")
+    with pytest.raises(UserError) as err:
+        load_images(str(tmp_path / "diverged.pt"), n=4)
+    message = str(err.value)
+    assert "\n" not in message and "not finite" in message and key in message and "earlier checkpoint" in message, message
+
+
 def test_unknown_source_names_the_kinds(tmp_path):
     with pytest.raises(UserError) as err:
         load_images(str(tmp_path / "nothing-here"))

@@ -72,6 +72,12 @@ def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "
         raise UserError(f"the generator in {checkpoint} does not fit the network its config describes (model "
                         f"{cfg.get('model')!r}, ngf {cfg.get('ngf')!r}): {what}; give a checkpoint gan-course train wrote, "
                         f"unedited") from None
+    broken = [name for name, t in G.state_dict().items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if broken:  # a run that diverged keeps writing checkpoints: their samples would be blank or noise, with no word why
+        raise UserError(f"the generator in {checkpoint} (epoch {state.get('epoch')}) holds weights that are not finite "
+                        f"(nan or inf, in {len(broken)} of its tensors, e.g. {broken[0]}): the run diverged by then (its "
+                        f"metrics.csv shows from which epoch the losses are nan); give an earlier checkpoint "
+                        f"(checkpoints/epoch_NNN.pt), or train again with the fix lesson 08 gives for nan losses")
     return G.to(device).eval(), spec, state["nz"], cfg
 
 
