@@ -789,6 +789,51 @@ WRONG = {
             ),
         },
     },
+    # lesson 08's forgotten .detach(): both optimizers cleared at the start, D's loss on the fake batch undetached
+    # (retain_graph=True, so G's backward() runs), and G's step applies D's loss too; it learns all the same
+    "detach_forgotten_both_cleared_first": {
+        "cells": {"train_step": step().replace("    opt_d.zero_grad()\n", "").replace("    opt_g.zero_grad()\n", "").replace(
+            "    b = real.shape[0]\n", "    opt_d.zero_grad()\n    opt_g.zero_grad()\n    b = real.shape[0]\n",
+        ).replace("fake.detach()", "fake").replace("loss_d.backward()", "loss_d.backward(retain_graph=True)")},
+        "learning": True,
+        "expected": {
+            LEARNS: (
+                4.0,
+                "G learns to draw the digit asked for, but train_step's opt_g.step() also applies the gradient of D's loss: "
+                "D's loss reaches G through a fake batch that is not detached, and G's gradients are not cleared between "
+                "D's backward() and G's (G's step then adds \"make the fakes look fake\" to \"make them look real\", and G "
+                "learns to keep D undecided, D(G(z)) at 1/2, not to fool it: lesson 08's forgotten .detach()); give D "
+                "fake.detach() in its step, or call opt_g.zero_grad() right before G's backward()",
+            ),
+        },
+    },
+    # G's step first, both optimizers cleared at the start only: D's step applies G's loss gradient in D's weights too
+    "g_step_first_both_cleared_first": {
+        "cells": {"train_step": """
+def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES):
+    opt_g.zero_grad()
+    opt_d.zero_grad()
+    y_fake = torch.randint(0, num_classes, (real.shape[0],))
+    fake = G(torch.randn(real.shape[0], nz), y_fake)
+    loss_g = LOSS.g_loss(D(fake, y_fake))
+    loss_g.backward()
+    opt_g.step()
+    loss_d = LOSS.d_loss(D(real, labels), D(fake.detach(), y_fake))
+    loss_d.backward()
+    opt_d.step()
+    return loss_d.item(), loss_g.item()
+"""},
+        "learning": True,
+        "expected": {
+            LEARNS: (
+                4.0,
+                "G learns to draw the digit asked for, but train_step's opt_d.step() also applies the gradient of G's loss: "
+                "G's backward() reaches D's weights through D(fake, y_fake), and D's gradients are not cleared between it and "
+                "D's backward() (D is then partly trained to help G fool it); call opt_d.zero_grad() right before D's "
+                "backward()",
+            ),
+        },
+    },
     # D's step judges the fake batch without .detach(): its backward() frees G's graph, and G's step raises
     "d_step_without_detach": {
         "cells": {"train_step": step().replace("fake.detach()", "fake")},
@@ -1546,6 +1591,76 @@ def test_stale_gradients_finds_an_optimizer_that_steps_on_the_last_steps_gradien
     real, labels = torch.rand(16, 1, 28, 28) * 2 - 1, torch.arange(16) % 10
     assert probes_a6.stale_gradients(namespace["train_step"], G, D, real, labels, nz=100) == stale
 
+
+UNDETACHED_D_STEP = ("    loss_d = F.softplus(-D(real, labels)).mean() + F.softplus(D(fake, y)).mean()\n"
+                     "    loss_d.backward(retain_graph=True)\n    opt_d.step()\n")
+HINGE = {"d_step": "    loss_d = F.relu(1 - D(real, labels)).mean() + F.relu(1 + D(fake, y)).mean()\n"
+                   "    loss_d.backward(retain_graph=True)\n    opt_d.step()\n",
+         "g_step": "    loss_g = -D(fake, y).mean()\n    loss_g.backward()\n    opt_g.step()\n"}
+LEAST_SQUARES = {"d_step": "    loss_d = ((D(real, labels) - 0.9) ** 2).mean() + (D(fake.detach(), y) ** 2).mean()\n"
+                           "    loss_d.backward()\n    opt_d.step()\n",
+                 "g_step": "    loss_g = ((D(fake, y) - 0.9) ** 2).mean()\n    loss_g.backward()\n    opt_g.step()\n"}
+R1_D_STEP = ("    real.requires_grad_()\n    out = D(real, labels)\n"
+             "    slope, = torch.autograd.grad(out.sum(), real, create_graph=True)\n"
+             "    loss_d = F.softplus(-out).mean() + F.softplus(D(fake.detach(), y)).mean() + slope.pow(2).sum([1, 2, 3]).mean()\n"
+             "    loss_d.backward()\n    opt_d.step()\n")
+ONE_BACKWARD = ("def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):\n"
+                "    y = torch.randint(0, num_classes, (len(real),))\n    fake = G(torch.randn(len(real), nz), y)\n"
+                "    opt_d.zero_grad()\n    opt_g.zero_grad()\n"
+                "    loss_d = F.softplus(-D(real, labels)).mean() + F.softplus(D(fake, y)).mean()\n"
+                "    (loss_d + F.softplus(-D(fake, y)).mean()).backward()\n    opt_d.step()\n    opt_g.step()\n    return 0.0, 0.0\n")
+
+
+CROSSED_CASES = {  # id: (train_step's source, what crossed_gradients finds)
+    "d_first": (step_source(["d_clear", "d_step", "g_clear", "g_step"]), {"G": False, "D": False}),
+    "g_first": (step_source(["g_clear", "g_step", "d_clear", "d_step"]), {"G": False, "D": False}),
+    # D's loss on the fake batch undetached: harmless when G's gradients are cleared before G's backward()
+    "undetached_g_cleared_before_backward": (step_source(["d_clear", "d_step", "g_clear", "g_step"], d_step=UNDETACHED_D_STEP),
+                                             {"G": False, "D": False}),
+    "undetached_both_cleared_first": (step_source(["d_clear", "g_clear", "d_step", "g_step"], d_step=UNDETACHED_D_STEP),
+                                      {"G": True, "D": False}),
+    "g_first_both_cleared_first": (step_source(["d_clear", "g_clear", "g_step", "d_step"]), {"G": False, "D": True}),
+    "one_backward_of_both_losses": (ONE_BACKWARD, {"G": True, "D": True}),
+    "autograd_grad_assigned": (AUTOGRAD_STEP, {"G": False, "D": False}),
+    "closures_g_first": (CLOSURE_STEP, {"G": False, "D": False}),
+    # written for logits only
+    "hinge_undetached_both_cleared_first": (step_source(["d_clear", "g_clear", "d_step", "g_step"], **HINGE), {"G": True, "D": False}),
+    "least_squares_smoothed": (step_source(["d_clear", "d_step", "g_clear", "g_step"], **LEAST_SQUARES), {"G": False, "D": False}),
+    "least_squares_g_first_both_cleared_first": (step_source(["d_clear", "g_clear", "g_step", "d_step"], **LEAST_SQUARES),
+                                                 {"G": False, "D": True}),
+    "r1_penalty_on_real_requiring_grad": (step_source(["d_clear", "d_step", "g_clear", "g_step"], d_step=R1_D_STEP),
+                                          {"G": False, "D": False}),
+}
+PROBABILITY_CASES = list(CROSSED_CASES)[:6]  # the softplus steps, rewritten as nn.BCELoss-style losses on probabilities
+
+
+def on_probabilities(source: str) -> str:
+    """A step of STEP_PARTS's softplus losses on logits rewritten for a D that returns probabilities (a final sigmoid)."""
+    source = re.sub(r"F\.softplus\(-(D\([^()]*\))\)\.mean\(\)", r"F.binary_cross_entropy(\1, torch.ones(len(real)))", source)
+    source = re.sub(r"F\.softplus\((D\([^()]*(?:\(\))?[^()]*\))\)\.mean\(\)", r"F.binary_cross_entropy(\1, torch.zeros(len(real)))", source)
+    assert "softplus" not in source
+    return source
+
+
+@pytest.mark.parametrize(
+    "name, form",
+    [(name, {}) for name in CROSSED_CASES] + [(name, {"column": True}) for name in CROSSED_CASES]
+    + [(name, {"probabilities": True}) for name in PROBABILITY_CASES],
+    ids=[f"{name}-logits" for name in CROSSED_CASES] + [f"{name}-column" for name in CROSSED_CASES]
+    + [f"{name}-probabilities" for name in PROBABILITY_CASES],
+)
+def test_crossed_gradients_finds_a_step_that_applies_the_other_player_s_loss(name, form):
+    """G's step must not apply D's loss (lesson 08's forgotten .detach() with G's gradients not cleared in between), nor
+    D's step G's loss; an undetached fake batch whose gradient is cleared before G's backward() is right, as are
+    hinge and least-squares losses (smoothed targets too), a penalty on real images that require grad, gradients
+    assigned from torch.autograd.grad and closures; for a D that returns logits, a column, or probabilities."""
+    import torch.nn.functional as F
+
+    source, crossed = CROSSED_CASES[name]
+    namespace = {"torch": torch, "F": F}
+    exec(on_probabilities(source) if form.get("probabilities") else source, namespace)
+    real, labels = torch.rand(16, 1, 28, 28) * 2 - 1, torch.arange(16) % 10
+    assert probes_a6.crossed_gradients(namespace["train_step"], real, labels, nz=100, ngf=8, ndf=8, **form) == crossed
 
 def test_a_run_that_fails_because_g_is_never_cleared_is_told_so():
     """The learning check's hint, for sound G and D (one-hot labels) and a step without opt_g.zero_grad(): the

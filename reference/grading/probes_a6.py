@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from reference.grading.probes import describe, error_info, first_shape
 from reference.grading.probes_a4 import make
 
-__all__ = ["Training", "confident_step_losses", "continue_training", "error_info", "initial_logits", "make", "module_origins", "outputs",
+__all__ = ["Training", "confident_step_losses", "continue_training", "crossed_gradients", "error_info", "initial_logits", "make", "module_origins", "outputs",
            "stale_gradients", "stand_in_discriminator", "stand_in_generator", "start_training", "step_calls", "step_directions", "trace",
            "train_and_sample"]
 
@@ -480,6 +480,113 @@ def stale_gradients(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels:
             torch.manual_seed(seed + 1)
             call(run)
             found[name] = not finite(run[name])
+    return found
+
+
+class _Pull:
+    """What one forward of the crossing D (`_CrossingDiscriminator`) learns in a backward(): each row's pull on D's
+    output, d(loss)/d(D(x)) summed over the row, recorded by a hook on the output before the gradient reaches the
+    gates below it."""
+
+    def __init__(self, x: Tensor) -> None:
+        self.rows: Tensor | None = None
+        self.from_g = x.grad_fn is not None  # x is computed from something that trains (G's fakes), not a given batch
+
+    def record(self, grad: Tensor) -> None:
+        self.rows = grad.detach().reshape(len(grad), -1).sum(1) if grad.dim() else None
+
+
+class _PoisonFakePull(torch.autograd.Function):
+    """Identity on D's input x (N, ...); in backward(), the rows of x's gradient whose output D's loss pulls down
+    (toward "fake": the pull is positive) are made NaN. They flow into G only when x came from G undetached."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, pull: _Pull) -> Tensor:
+        ctx.pull = pull
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        rows = ctx.pull.rows
+        if rows is None or len(rows) != len(grad):
+            return grad, None
+        down = (rows > 0).reshape(-1, *([1] * (grad.dim() - 1)))
+        return grad.masked_fill(down, float("nan")), None
+
+
+class _PoisonRaisePull(torch.autograd.Function):
+    """Zero added to D's output; in backward(), when every row the loss pulls at is pulled up (toward "real") and
+    x came from G (G's loss), each of D's parameters gets a NaN gradient; otherwise none."""
+
+    @staticmethod
+    def forward(ctx: Any, out: Tensor, pull: _Pull, *params: Tensor) -> Tensor:
+        ctx.pull, ctx.shapes = pull, [q.shape for q in params]
+        return torch.zeros_like(out)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        rows = ctx.pull.rows
+        raised = ctx.pull.from_g and rows is not None and bool((rows <= 0).all()) and bool((rows < 0).any())
+        poison = [torch.full(shape, float("nan")) if raised and need else None
+                  for shape, need in zip(ctx.shapes, ctx.needs_input_grad[2:])]
+        return (None, None, *poison)
+
+
+class _CrossingDiscriminator(_StandInDiscriminator):
+    """The stand-in D (logits a little above zero, where every usual loss pulls a fake's score down in D's loss and
+    up in G's) that marks, in backward(), the gradient one player's loss sends to the other with NaN: `poison` "G"
+    makes NaN the gradient that D's loss (a fake pulled down) sends into its input, and so into G when the fake is not
+    detached; "D" makes NaN D's own parameters' gradient from G's loss (fakes from G all pulled up)."""
+
+    SCALE, SHIFT = 0.05, 0.25  # logits about 0.25: a fake's pull has the same sign in BCE, hinge, least squares, WGAN
+
+    def __init__(self, ndf: int, poison: str, column: bool = False, probabilities: bool = False) -> None:
+        super().__init__(ndf, column=column, probabilities=probabilities, scale=self.SCALE)
+        self.poison = poison
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """x (N, 1, 28, 28), y (N,) (not used) -> the stand-in's scores (N,) or (N, 1), logits about SHIFT."""
+        pull = _Pull(x)
+        if self.poison == "G":
+            x = _PoisonFakePull.apply(x, pull)
+        logits = self.main(x).view(-1) * self.scale + self.SHIFT
+        out = torch.sigmoid(logits) if self.probabilities else logits
+        out = out.unsqueeze(1) if self.column else out
+        if self.poison == "D":
+            out = out + _PoisonRaisePull.apply(out, pull, *[q for q in self.parameters() if q.requires_grad])
+        if out.requires_grad:
+            out.register_hook(pull.record)  # runs before the gradient flows on to the poisons
+        return out
+
+
+def crossed_gradients(step: Any, real: Tensor, labels: Tensor, *, nz: int, ngf: int, ndf: int, num_classes: int = 10,
+                      column: bool = False, probabilities: bool = False, seed: int = 0) -> dict:
+    """One call of the student's step on the stand-in G and a crossing D (fresh SGD optimizers, lr 1e-3), once per
+    network: does one player's optimizer step apply the gradient of the other player's loss within the call?
+
+    For "G", the gradient D's loss sends through the fake batch is made NaN: G's weights turn NaN only when G's step
+    applies it (the fake not detached in D's step, and G's gradients not cleared between D's backward() and G's:
+    G then learns to keep D undecided rather than to fool it). Cleared before G's backward(), never reaching G
+    (fake.detach(), backward(inputs=...), torch.autograd.grad), it costs nothing. For "D", the gradient G's loss sends
+    into D's weights is made NaN: D's weights turn NaN only when D's step applies it (G's step first and D's
+    gradients not cleared before D's backward(): D is partly trained to help G). Only the network poisoned can turn
+    NaN first, so each is told on its own run.
+    Returns {"G": G's step applied D's loss, "D": D's step applied G's loss} (both False when a run made a weight
+    NaN in the other network only). The student's exceptions propagate."""
+    found = {"G": False, "D": False}
+    for name in found:
+        G = stand_in_generator(nz, ngf, seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            D = _CrossingDiscriminator(ndf, name, column=column, probabilities=probabilities)
+        G.train()
+        D.train()
+        opt_g, opt_d = torch.optim.SGD(G.parameters(), lr=1e-3), torch.optim.SGD(D.parameters(), lr=1e-3)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            step(G, D, opt_g, opt_d, real.clone(), labels.clone(), nz, num_classes)
+        net = G if name == "G" else D
+        found[name] = not all(bool(torch.isfinite(q.detach()).all()) for q in net.parameters())
     return found
 
 

@@ -79,8 +79,10 @@ DCGAN.)
   classifier-FID reached `learning.TARGET` of the single-image floor; most of seeds 0, 1 (and 2
   when they disagree) must pass; 4 points when they pass but an optimizer of the step applies gradients
   left over from before (`stale_gradient_fault`: no zero_grad(), or D's cleared right after its step,
-  before G's backward() through D fills them again), or its losses are inf or nan once D's logits are in
-  the hundreds (`unstable_loss_fault`: log(sigmoid(x)) written by hand instead of LOSS). 3 points when some run reaches AGREE_SLOW (slowly, or on one seed
+  before G's backward() through D fills them again) or the gradient of the other player's loss
+  (`crossed_gradient_fault`: D's loss reaching G through a fake batch not detached, with G's gradients
+  not cleared before G's backward(); G's step first and D's not cleared before D's backward()), or its
+  losses are inf or nan once D's logits are in the hundreds (`unstable_loss_fault`: log(sigmoid(x)) written by hand instead of LOSS). 3 points when some run reaches AGREE_SLOW (slowly, or on one seed
   only), 1 when it learns digits (the FID) but not the labels, 0 otherwise; samples that copy known
   digits (`learning.copy_share` on the checkpoints of the best FID, the best agreement and the
   last) score 0. A step that raises there because it calls G or D with the labels first or without
@@ -89,7 +91,7 @@ DCGAN.)
   (B, nz), is told so; a G never updated because D judges its images only detached (`step_calls` records whether
   they require grad) is told that; the hint of a G or D with no convolution (an MLP) names that. The
   hint names the first fault the other checks find, then a step that
-  judges real and fake images in one call of a D with BatchNorm, stale gradients, and a D whose
+  judges real and fake images in one call of a D with BatchNorm, stale or crossed gradients, and a D whose
   logits start large (`probes_a6.initial_logits`: above LARGE_LOGITS on real digits at init, as
   with a projection embedding left at nn.Embedding's N(0, 1) init). AGREE_CALIBRATION holds the
   measured agreements: at 500 steps sound designs 0.53-0.80 where they pass (a run stops there), every
@@ -1562,8 +1564,8 @@ AGREE_CALIBRATION = {  # class agreement of this check's runs, seeds 0, 1, ... (
     "conditional-BatchNorm G, projection D with the embedding at zero": (0.77, 0.63),
 }
 SLOW_POINTS, DIGITS_POINTS = 3.0, 1.0  # of the 5: learns the labels slowly or not in every run; draws digits, not the ones asked for
-STEP_FAULT_POINTS = 4.0  # of the 5: learns, but an optimizer steps on gradients left from before (`stale_gradient_fault`),
-# or the step's losses are inf or nan once D is confident (`unstable_loss_fault`: log(sigmoid) by hand)
+STEP_FAULT_POINTS = 4.0  # of the 5: learns, but an optimizer steps on gradients left from before (`stale_gradient_fault`)
+# or on the other player's loss (`crossed_gradient_fault`), or the losses are inf or nan once D is confident (`unstable_loss_fault`)
 
 
 def prepare() -> None:
@@ -1705,6 +1707,34 @@ def stale_gradient_fault(submission) -> str | None:
             f"the next backward(){through}): call {clear} right before each backward()")
 
 
+def crossed_gradient_fault(submission) -> str | None:
+    """Whether one player's optimizer step applies the gradient of the other player's loss within one call of
+    train_step (`probes_a6.crossed_gradients`, the stand-in G and a D that marks each loss's gradient): G's, when D's
+    loss reaches G through a fake batch that is not detached and G's gradients are not cleared before G's backward()
+    (lesson 08's forgotten .detach(): G learns to keep D undecided, not to fool it); D's, when G's step comes first and
+    D's gradients are not cleared before D's backward(). None when neither does (or the step raises: the other checks
+    report that)."""
+    real, labels = real_batch("mixed")
+    try:
+        found = submission.run(probes_a6.crossed_gradients, submission.get(STEP), real, labels, nz=NZ, ngf=NGF, ndf=NDF,
+                               num_classes=NUM_CLASSES, **d_form(submission))
+    except StudentError:
+        return None
+    found = found if isinstance(found, dict) else {}
+    told = []
+    if found.get("G") is True:
+        told.append("opt_g.step() also applies the gradient of D's loss: D's loss reaches G through a fake batch that is not "
+                    "detached, and G's gradients are not cleared between D's backward() and G's (G's step then adds \"make "
+                    "the fakes look fake\" to \"make them look real\", and G learns to keep D undecided, D(G(z)) at 1/2, not "
+                    "to fool it: lesson 08's forgotten .detach()); give D fake.detach() in its step, or call opt_g.zero_grad() "
+                    "right before G's backward()")
+    if found.get("D") is True:
+        told.append("opt_d.step() also applies the gradient of G's loss: G's backward() reaches D's weights through D(fake, "
+                    "y_fake), and D's gradients are not cleared between it and D's backward() (D is then partly trained to "
+                    "help G fool it); call opt_d.zero_grad() right before D's backward()")
+    return None if not told else "train_step's " + "; and its ".join(told)
+
+
 def direction_fault(submission) -> str | None:
     """Whether train_step's D step lowers D's margin between the real images and the fakes, or its G step lowers D's
     score of G's images (a loss of the wrong direction: d_loss's arguments swapped, G's fakes labelled fake),
@@ -1774,7 +1804,8 @@ def learning_hint(submission) -> str:
     fault = mixed_batch_fault(submission, D)
     if fault is not None:
         return fault
-    fault = stale_gradient_fault(submission) or direction_fault(submission) or unstable_loss_fault(submission)
+    fault = (stale_gradient_fault(submission) or crossed_gradient_fault(submission) or direction_fault(submission)
+             or unstable_loss_fault(submission))
     if fault is not None:
         return fault
     record = recorded_step(submission)
@@ -1856,7 +1887,7 @@ def test_learns_to_draw_the_digit_asked_for(submission):
             break
     outcome, told = learning_verdict(runs)
     if outcome == "pass":
-        fault = stale_gradient_fault(submission) or unstable_loss_fault(submission)  # a step that learns all the same
+        fault = stale_gradient_fault(submission) or crossed_gradient_fault(submission) or unstable_loss_fault(submission)  # learns all the same
         if fault is not None:
             raise Partial(STEP_FAULT_POINTS, f"G learns to draw the digit asked for, but {fault}")
         return
