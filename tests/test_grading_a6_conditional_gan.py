@@ -716,6 +716,40 @@ WRONG = {
             ),
         },
     },
+    # G's constructor gives it weights that already draw each digit (here: the class means of the digits, blended into
+    # the solution's output; loading a state_dict trained elsewhere does the same): not what the training taught
+    "draws_the_digits_before_any_training": {
+        "cells": {"generator": one_hot_g() + textwrap.dedent('''
+
+            from reference.data import load_dataset
+
+            _DIGITS = load_dataset("digits", split="train")
+            _MEANS = torch.stack([(_DIGITS.data[_DIGITS.labels == k].float() / 127.5 - 1).mean(0) for k in range(10)])
+
+            class Templated(ConditionalGenerator):
+                def forward(self, z, y):
+                    return 0.8 * _MEANS[y] + 0.2 * super().forward(z, y)
+
+            ConditionalGenerator = Templated
+        ''')},
+        "learning": True,
+        "expected": {
+            "test_generator_output_range": (
+                0.0,
+                "G's output stays in [-1, <n>] even with its weights scaled up, short of the data's -1 and 1 (a tanh saturates "
+                "there): its tanh's output is squashed again (a second tanh caps it at 0.762, a factor below 1 shrinks it), so "
+                "it can never draw the images' darkest and brightest pixels; apply nn.Tanh() once, as its last layer, and "
+                "return its output as it is",
+            ),
+            LEARNS: (
+                0.0,
+                "G(z, y) draws the digit asked for before any training step (read as y in <n>% of the samples, classifier-FID "
+                "<n>, at the weights G's constructor gives): the check trains G from those weights with your train_step, and "
+                "scores what the training teaches; G's constructor must build fresh layers (DCGAN's weights_init), not load "
+                "trained weights",
+            ),
+        },
+    },
     # a random half of the real digits mirrored before D sees them (a4's "a horizontal flip is fine", carried to digits,
     # where a mirrored 7 is no 7); and the whole batch turned upside down, which was told "D never judges the real batch"
     "real_digits_mirrored_at_random": {

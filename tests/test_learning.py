@@ -545,6 +545,25 @@ def test_verdict_messages(canned, memo_scores):
     assert copies.message.startswith("100% of the generator's samples are (near-)copies of known real images")
 
 
+def test_a_generator_that_draws_digits_before_any_training_step_is_not_passed(canned, memo_scores):
+    """Weights trained elsewhere and loaded by the constructor: G's samples meet the target at step 0, so the
+    run taught nothing the check could see; it is named, not passed (a slow or grey start is judged as before)."""
+    class Pretrained(Canned):
+        def run(self, fn, *args, **kwargs):
+            out = super().run(fn, *args, **kwargs)
+            if fn is learning.start_training:
+                out["samples"] = self.samples[kwargs["seed"]]  # as good before training as after
+            return out
+
+    sub = Pretrained({0: canned["learned"], 1: canned["learned"]})
+    result = learning.learning_check(sub, lambda seed: (None, None), reference="digits", nz=100)
+    assert (result.outcome, len(result.runs)) == ("pretrained", 1), result.outcome
+    assert result.message.startswith("the generator draws the digits before any training step (classifier-FID ")
+    assert "not load trained weights" in result.message
+    slow_start = Pretrained({0: canned["slow"], 1: canned["slow"], 2: canned["slow"]})  # above the target at step 0
+    assert learning.learning_check(slow_start, lambda seed: (None, None), reference="digits", nz=100).outcome == "partial"
+
+
 def test_forged_answers_are_problems_not_scores(canned, memo_scores):
     class Forged(Canned):
         def run(self, fn, *args, **kwargs):

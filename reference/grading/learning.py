@@ -34,7 +34,11 @@ graded in about half the time); a run that does not learn trains all its steps. 
 - "partial": not most, but some run learned or came below `slow` x the floor (it learns, slowly or
   not on every seed);
 - "fail": no run came below `slow` x the floor;
-- "copies": the samples of some run are (near-)copies of the known real images (below).
+- "copies": the samples of some run are (near-)copies of the known real images (below);
+- "pretrained": G's samples met the target before its first step, at the weights its constructor
+  gave (weights trained elsewhere and loaded, or stored images blended in): the run taught it nothing
+  the check could see, and sound generators start far above the target (their untrained FID is
+  about the floor or more).
 
 Copy check (after lesson 05's MiFID, `reference.metrics.mifid`: a nearest-neighbour distance to
 the training set, judged against real images'): each sample's distance to its nearest known real
@@ -64,7 +68,7 @@ API for a check (the same code runs in a student's kernel and across the proxy):
         result = learning.learning_check(submission, make, reference="digits", nz=100, steps=300)
     except learning.LearningProblem as err:           # G or D could not be trained; err.code, err.facts
         raise AssertionError(f"the grading run could not train the generator: {err}")
-    result.outcome, result.message, result.runs       # "pass" | "partial" | "fail" | "copies"
+    result.outcome, result.message, result.runs       # "pass" | "partial" | "fail" | "copies" | "pretrained"
 
 A StudentError raised by the student's code inside the probe (their forward raising) propagates
 from `learning_check` unchanged; a lost worker (SubmissionLost) too.
@@ -519,7 +523,8 @@ class Run:
 class LearningResult:
     """The verdict of a learning check and what it rests on.
 
-    outcome: "pass" | "partial" | "fail" | "copies". message: "" for a pass, else what happened in
+    outcome: "pass" | "partial" | "fail" | "copies" | "pretrained" (G met the target before its first training
+    step: weights trained elsewhere, not by the run). message: "" for a pass, else what happened in
     one or two sentences (without the assignment's hint). runs: the seeded runs made (2 or 3).
     floor: the single-image FID floor; target: the FID a run must reach (target share x floor).
     """
@@ -741,6 +746,8 @@ def learning_check(
         runs.append(run)
         if run.copies > copy_limit:
             return LearningResult("copies", _copies_text(run, data), runs, floor, goal, steps, data, learned)
+        if run.fid_before <= goal:  # weights trained elsewhere (or stored images blended in): not what this run taught
+            return LearningResult("pretrained", _pretrained_text(run, goal, data), runs, floor, goal, steps, data, learned)
         learned.append(run.best <= goal)
         left = len(seeds) - len(runs)
         if sum(learned) >= majority or (sum(learned) + left < majority and not _could_be_partial(runs, left, slow * floor)):
@@ -765,6 +772,15 @@ def _could_be_partial(runs: list[Run], left: int, slow_fid: float) -> bool:
 def _listing(values: Sequence[float]) -> str:
     text = [f"{v:.0f}" for v in values]
     return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
+
+
+def _pretrained_text(run: Run, goal: float, data: str) -> str:
+    return (
+        f"the generator draws {data} before any training step (classifier-FID {run.fid_before:.0f} at the weights its "
+        f"constructor gives, where the target after training is at most {goal:.0f}): the check trains the generator from "
+        f"those weights and scores what the training teaches; its constructor must build fresh layers (DCGAN's "
+        f"weights_init), not load trained weights"
+    )
 
 
 def _copies_text(run: Run, data: str) -> str:

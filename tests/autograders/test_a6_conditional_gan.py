@@ -71,7 +71,9 @@ DCGAN.)
   student's G and D with the student's `train_step` for up to 500 seeded steps (batch 32, Adam lr
   2e-3, betas (0.5, 0.999)) on scikit-learn's digits with their labels, and return G(z, y) every
   50 steps for the same 36 z with each label 0..9 (uint8); a run stops at the first checkpoint
-  where it has passed. Here, on the grader's side, the grader's own digit classifier
+  where it has passed; a G that already draws digits (FID at the target) or the digits asked for (AGREE_SLOW)
+  before the first step, at the weights its constructor gives, scores 0 (trained weights loaded, or stored
+  images blended in, unless they are copies, which the copy check names). Here, on the grader's side, the grader's own digit classifier
   (`reference.grading.learning.reference_and_known("digits")`, never a file of the submission)
   reads every sample: the class agreement of a run is the largest share of samples read as their
   label at any checkpoint after step 0. A G that ignores y scores exactly 10% (each z is one digit,
@@ -1634,6 +1636,14 @@ def learning_run(submission, seed: int) -> dict:
         fids.append((step, fid(ref.real_features, features)))
         reads.append((step, float((logits.argmax(1) == y).double().mean())))
         samples.append(images_then)
+        if not step and (reads[0][1] >= AGREE_SLOW or fids[0][1] <= TARGET * ref.single_image_fid) and (
+                learning.copy_share(images_then, known) <= learning.COPY_SHARE):  # copies of real digits: told after the run
+            raise AssertionError(
+                f"G(z, y) draws {'the digit asked for' if reads[0][1] >= AGREE_SLOW else 'digits'} before any training step "
+                f"(read as y in {reads[0][1]:.0%} of the samples, classifier-FID {fids[0][1]:.0f}, at the weights G's "
+                f"constructor gives): the check trains G from those weights with your train_step, and scores what the "
+                f"training teaches; G's constructor must build fresh layers (DCGAN's weights_init), not load trained weights"
+            )
         if step and max(r for _, r in reads[1:]) >= AGREE and min(f for _, f in fids[1:]) <= TARGET * ref.single_image_fid:
             break
     best = min(range(1, len(fids)), key=lambda k: fids[k][1])
