@@ -207,6 +207,27 @@ def test_student_ids_with_letters_of_any_script_or_a_dot_are_graded(tmp_path: Pa
     assert bridge._record_problem(_record("josé")) is None and bridge._record_problem(_record("a b")) is not None
 
 
+def test_a_student_folder_whose_name_is_not_text_in_this_encoding_is_named_with_the_remedy(tmp_path: Path, capsys):
+    """A folder named in Latin-1 (b"jos\\xe9"), or any name under a non-UTF-8 locale (LANG=C): the name reaches
+    Python with undecodable bytes; the warning says so and what to do, not that the id has bad letters."""
+    import os
+
+    (tmp_path / "submitted").mkdir()
+    folder = os.path.join(os.fsencode(tmp_path / "submitted"), b"jos\xe9")
+    os.makedirs(os.path.join(folder, A.encode()))
+    with open(os.path.join(folder, A.encode(), f"{A}.ipynb".encode()), "w") as f:
+        f.write("{}")
+    assert _submissions_of(tmp_path) == []
+    warning = capsys.readouterr().err.strip()
+    assert warning.startswith("gan-course: warning: submitted/b'jos\\xe9': the folder's name is not utf-8 text") and "PYTHONUTF8=1" in warning, warning
+
+
+def _submissions_of(root: Path) -> list:
+    from reference.grading.command import _submissions
+
+    return _submissions(root, A, None)
+
+
 def test_a_course_used_through_pythonpath_grades_in_the_sandbox(tmp_path):
     """A course not installed with pip but put on PYTHONPATH: the sandbox clears the environment, and
     every worker failed to import `reference`, so each student got 0 and a message about exit()."""

@@ -104,6 +104,11 @@ def _submissions(root: Path, assignment: str, students: list[str] | None, warn: 
                     else:
                         warnings.append(f"{where} holds no notebook; not graded (ask the student for {assignment}.ipynb)")
                 continue
+            if _undecodable(student_dir.name):  # bytes the filesystem encoding cannot read (os.fsdecode's surrogates)
+                warnings.append(f"submitted/{os.fsencode(student_dir.name)!r}: the folder's name is not {sys.getfilesystemencoding()} text (made "
+                                f"on a system with another encoding, or gan-course runs under a non-UTF-8 locale such as LANG=C: "
+                                f"then run it with PYTHONUTF8=1); not graded (rename the folder to the student's id)")
+                continue
             if not STUDENT_ID.match(student_dir.name):  # --merge would refuse the whole records file for it
                 warnings.append(f"submitted/{student_dir.name!r} is not a student id nbgrader can record "
                                 f"(letters, digits and _.@+- only); not graded")
@@ -125,6 +130,11 @@ def _submissions(root: Path, assignment: str, students: list[str] | None, warn: 
     elif warnings:
         _warn(f"{len(warnings)} student folder(s) of {assignment} not graded; the first shard's log names each")
     return found
+
+
+def _undecodable(name: str) -> bool:
+    """Whether a name os.listdir gave holds bytes the filesystem encoding could not decode (as surrogates)."""
+    return any("\udc80" <= ch <= "\udcff" for ch in name)
 
 
 def _warn(line: str) -> None:
