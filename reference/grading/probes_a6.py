@@ -508,7 +508,7 @@ class _PoisonFakePull(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         rows = ctx.pull.rows
-        if rows is None or len(rows) != len(grad):
+        if not ctx.pull.from_g or rows is None or len(rows) != len(grad):  # a given batch (an R1 penalty's real images)
             return grad, None
         down = (rows > 0).reshape(-1, *([1] * (grad.dim() - 1)))
         return grad.masked_fill(down, float("nan")), None
