@@ -348,7 +348,7 @@ def run_config(overrides: dict, out_dir: str | Path, **budget) -> CaseRun:
     done = out / "checkpoints" / "last.pt"
     if not (done.exists() and _same_settings(json.loads((out / "config.json").read_text(encoding="utf-8")), cfg)):
         train(cfg, out)
-    G, spec, nz, _ = load_generator(done)
+    G, spec, nz, _ = load_generator(done, finite=False)  # a diverged case's samples are part of its picture
     run = CaseRun(out, read_metrics(out / "metrics.csv"), sample_images(G, spec, nz, SAMPLES, seed=cfg.seed + 1))
     _RUNS[key] = run
     return run

@@ -48,10 +48,12 @@ def is_checkpoint(source: str | os.PathLike) -> bool:
     return path.suffix == ".pt" or (path / "checkpoints" / "last.pt").is_file() or (path / "last.pt").is_file()
 
 
-def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "cpu"):
+def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "cpu", *, finite: bool = True):
     """(G in eval mode, ModelSpec, nz, config dict) from a gan-course checkpoint.
 
     A run trained with --ema gives its moving-average generator (the one its samples show).
+    finite: refuse (UserError) a generator with nan or inf weights, whose samples would be blank with no
+    word why; False to look at a run that diverged on purpose (lesson 08's clinic shows its samples).
     """
     from reference.checkpoint import load_checkpoint
     from reference.models import get_model
@@ -73,7 +75,7 @@ def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "
                         f"{cfg.get('model')!r}, ngf {cfg.get('ngf')!r}): {what}; give a checkpoint gan-course train wrote, "
                         f"unedited") from None
     broken = [name for name, t in G.state_dict().items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
-    if broken:  # a run that diverged keeps writing checkpoints: their samples would be blank or noise, with no word why
+    if broken and finite:  # a run that diverged keeps writing checkpoints: their samples would be blank or noise, with no word why
         raise UserError(f"the generator in {checkpoint} (epoch {state.get('epoch')}) holds weights that are not finite "
                         f"(nan or inf, in {len(broken)} of its tensors, e.g. {broken[0]}): the run diverged by then (its "
                         f"metrics.csv shows from which epoch the losses are nan); give an earlier checkpoint "
