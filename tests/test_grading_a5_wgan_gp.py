@@ -1230,6 +1230,55 @@ PENALTIES.update({
     ),
 })
 
+
+def at_the_ends(name: str, got: tuple[str, str, str, str]) -> dict[str, tuple[float, str]]:
+    """The value checks' verdicts on a penalty that scored good interpolates but took its gradient at the `name` points
+    ("real" or "generated"): got = its values on the tanh critic's points, the conv critic's images, then lambda_gp = 2 and
+    3-channel images (on a linear critic every point gives the same penalty)."""
+    told = (f", the penalty at the {name} points; expected {{}} at the x_hat it scored: the critic scored x_hat, but the "
+            f"gradient is taken where it scored the {name} points (their block of a joined batch such as torch.cat([real, "
+            f"fake, x_hat]), or their own scores differentiated): take the gradient of critic(x_hat) with respect to x_hat, "
+            f"and penalise that")
+    return {
+        "test_penalty_value_matches_reference": (0.0, f"{CALL} = {got[0]} for {POINTS}" + told.format("5.0375") + f"; {CALL} = "
+                                                 f"{got[1]} for {IMAGES}, the penalty at the {name} points; expected 1.09538 "
+                                                 f"at the x_hat it scored: {SAME}"),
+        "test_penalty_on_other_inputs": (0.0, f"{CALL[:-1]}, 2) = {got[2]} for {OTHER_POINTS}" + told.format("0.383369") + f"; "
+                                         f"{CALL} = {got[3]} for {RGB}, the penalty at the {name} points; expected 0.565413 at "
+                                         f"the x_hat it scored: {SAME}"),
+    }
+
+
+JOINED = """
+    n = real.shape[0]
+    eps = torch.rand(n, *[1] * (real.dim() - 1))
+    x_hat = eps * real + (1 - eps) * fake
+    batch = torch.cat([real, fake, x_hat]).requires_grad_(True)
+    scores = critic(batch)
+    (grad,) = torch.autograd.grad(scores, batch, torch.ones_like(scores), create_graph=True)
+"""
+
+# found by the red team's round of session 32: good interpolates scored, but the gradient kept at the real (or the
+# generated) points, scored 10/10 on the penalty checks (the value was compared with the penalty at every batch scored)
+PENALTIES.update({
+    "joined_batch_gradient_kept_at_the_real_block": (
+        (JOINED, "grad = grad[:n]  # meant grad[2 * n:]", PENALTY), at_the_ends("real", ("5.56647", "0.88609", "0.375951", "0.474065")),
+    ),
+    "joined_batch_gradient_kept_at_the_generated_block": (
+        (JOINED, "grad = grad[n:2 * n]  # meant grad[2 * n:]", PENALTY),
+        at_the_ends("generated", ("4.60441", "0.818668", "0.395272", "0.415936")),
+    ),
+    "x_hat_scored_then_the_real_scores_differentiated": (
+        (INTERPOLATES, """
+            real = real.clone().requires_grad_(True)
+            scores_hat = critic(x_hat)
+            scores_real = critic(real)
+            (grad,) = torch.autograd.grad(scores_real, real, torch.ones_like(scores_real), create_graph=True)
+        """, PENALTY),
+        at_the_ends("real", ("5.56647", "0.88609", "0.375951", "0.474065")),
+    ),
+})
+
 # right penalties that do not score the whole batch in one call: the checks find x_hat all the same
 OTHER_RIGHT_PENALTIES = {
     # one critic call on real, fake and x_hat joined (the scores of x_hat taken back from the end)

@@ -688,6 +688,25 @@ def ks_uniform(t: torch.Tensor) -> float:
     return float(torch.maximum(ranks / n - t, t - (ranks - 1) / n).max())
 
 
+def good_interpolates(f: Fit) -> bool:
+    """Whether a scored batch is x_hat as WGAN-GP draws it: on the segments, inside them, t varying from sample to
+    sample, and not every x_hat_i at real_i or fake_i (whether the eps are U(0, 1) is uniformity_fault's question)."""
+    t = f.t
+    inside = bool(((t >= -1e-5) & (t <= 1 + 1e-5)).all())
+    varied = len(t) < 2 or float(t.max() - t.min()) > SHARED_TOL
+    ends = bool(((t.abs() < 1e-4) | ((t - 1).abs() < 1e-4)).all())  # x_hat_i is real_i or fake_i, every one
+    return f.on_segment and inside and varied and not ends
+
+
+def penalty_points(answer: Penalty) -> list[torch.Tensor]:
+    """The scored batches the penalty's value is measured against: the good interpolates when the critic scored some
+    (a gradient then taken at the real or the generated block of torch.cat([real, fake, x_hat]), or at a real batch
+    scored beside x_hat, is not WGAN-GP's penalty), else every batch it scored (the other checks name where it went wrong)."""
+    case = answer.case
+    good = [x for x in answer.points if good_interpolates(fit(x, case.real, case.fake))]
+    return good or answer.points
+
+
 def interpolates_fault(answer: Penalty) -> str | None:
     """What is wrong with where the penalty was taken, else None (some call was at good interpolates)."""
     missing = no_critic_call(answer)
@@ -696,15 +715,7 @@ def interpolates_fault(answer: Penalty) -> str | None:
     case = answer.case
     fits = [fit(x, case.real, case.fake) for x in answer.points]
     n = len(case.real)
-
-    def good(f: Fit) -> bool:
-        t = f.t
-        inside = bool(((t >= -1e-5) & (t <= 1 + 1e-5)).all())
-        varied = n < 2 or float(t.max() - t.min()) > SHARED_TOL
-        ends = bool(((t.abs() < 1e-4) | ((t - 1).abs() < 1e-4)).all())  # x_hat_i is real_i or fake_i, every one
-        return f.on_segment and inside and varied and not ends  # whether the eps are U(0, 1): uniformity_fault
-
-    if any(good(f) for f in fits):
+    if any(good_interpolates(f) for f in fits):
         return None
     lead = f"{case.call()} on {case.label}"
     on = [f for f in fits if f.on_segment]
@@ -991,16 +1002,38 @@ def value_fault(answer: Penalty, submission=None) -> str | None:
     if missing:
         return missing
     case = answer.case
-    wants = [reference_penalty(case, x) for x in answer.points]
-    if any(close(got, want) for want in wants):
+    if any(close(got, reference_penalty(case, x)) for x in penalty_points(answer)):
         return None
     k = interpolates_index(answer.points, case)
-    want, x = wants[k], answer.points[k]
+    x = answer.points[k]
+    want = reference_penalty(case, x)
+    ends = end_points_fault(answer, got, want)
+    if ends:
+        return ends
     matches = [message for value, message in penalty_faults(case, x) if close(got, value) and not close(value, want)]
     found = confirmed(submission, matches) if len(matches) > 1 and submission is not None and case is not POINTS else None
     hint = found or (matches[0] if matches else None) or precision_hint(answer, got, want) or PENALTY_FORMULA
     where = "" if case.kind == "linear" else " on the x_hat it scored"
     return f"{case.call()} = {num(got)} for {case.label}; expected {num(want)}{where}: {hint}"
+
+
+def end_points_fault(answer: Penalty, got: float, want: float) -> str | None:
+    """Why the value is the penalty at the real (or the generated) points, though the critic scored good interpolates
+    too (the real block of torch.cat([real, fake, x_hat]) kept, or the real batch's scores differentiated), else None."""
+    case = answer.case
+    if penalty_points(answer) is answer.points:  # no good interpolates scored: interpolates_fault names where it went
+        return None
+    for x in answer.points:
+        f = fit(x, case.real, case.fake)
+        for end, name in ((1.0, "real"), (0.0, "generated")):
+            if f.on_segment and bool(((f.t - end).abs() < 1e-4).all()) and close(got, reference_penalty(case, x)):
+                return (
+                    f"{case.call()} = {num(got)} for {case.label}, the penalty at the {name} points; expected {num(want)} "
+                    f"at the x_hat it scored: the critic scored x_hat, but the gradient is taken where it scored the {name} "
+                    f"points (their block of a joined batch such as torch.cat([real, fake, x_hat]), or their own scores "
+                    f"differentiated): take the gradient of critic(x_hat) with respect to x_hat, and penalise that"
+                )
+    return None
 
 
 REDUCED = ("float16", "bfloat16")
@@ -1080,7 +1113,7 @@ def training_fault(answer: Penalty) -> str | None:
             f"backpropagating {case.call()}'s value gives the critic's first layer ({first[4:]}) no gradient: the penalty "
             f"depends on the weights only through the gradient at x_hat, {NO_GRAPH}"
         )
-    matching = [x for x in answer.points if close(got, reference_penalty(case, x))]
+    matching = [x for x in penalty_points(answer) if close(got, reference_penalty(case, x))]
     if not matching:
         return None  # a wrong value is the value check's business; its gradient does reach the weights
     want = reference_parameter_grads(case, matching[-1])
