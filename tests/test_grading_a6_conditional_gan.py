@@ -1608,10 +1608,19 @@ def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):
         # losses summed over the batch, cleared before each backward(): gradients 150 times the mean's, none stale
         (step_source(["d_clear", "d_step", "g_clear", "g_step"]).replace(".mean()", ".sum()"), {"G": False, "D": False}),
         (step_source(["d_step", "d_clear", "g_step", "g_clear"]).replace(".mean()", ".sum()"), {"G": False, "D": True}),
+        # G never cleared, its gradients clipped with error_if_nonfinite=True (which made a nan-marking probe raise)
+        (step_source(["d_clear", "d_step", "g_step"], g_step="    loss_g = F.softplus(-D(fake, y)).mean()\n    loss_g.backward()\n"
+                     "    torch.nn.utils.clip_grad_norm_(G.parameters(), 0.01, error_if_nonfinite=True)\n    opt_g.step()\n"),
+         {"G": True, "D": False}),
+        # G first, each network cleared by multiplying its gradients by zero (nan times 0 is nan: that was taken for stale)
+        (step_source(["g_step", "d_step"], g_step="    for q in G.parameters():\n        if q.grad is not None:\n"
+                     "            q.grad.mul_(0)\n" + STEP_PARTS["g_step"], d_step="    for q in D.parameters():\n        if q.grad is not None:\n"
+                     "            q.grad.mul_(0)\n" + STEP_PARTS["d_step"]), {"G": False, "D": False}),
     ],
     ids=["cleared_before_backward", "cleared_after_the_steps", "d_cleared_before_g_backward", "module_zero_grad_to_zeros",
          "g_never_cleared", "d_never_cleared", "neither", "closures_g_first", "autograd_grad_assigned", "summed_losses",
-         "summed_losses_d_cleared_before_g_backward"],
+         "summed_losses_d_cleared_before_g_backward", "g_never_cleared_clipped_with_error_if_nonfinite",
+         "g_first_cleared_by_multiplying_by_zero"],
 )
 def test_stale_gradients_finds_an_optimizer_that_steps_on_the_last_steps_gradients(source, stale):
     """An optimizer whose gradients are never cleared applies every earlier step's gradients too; clearing before
@@ -1654,7 +1663,8 @@ CROSSED_CASES = {  # id: (train_step's source, what crossed_gradients finds)
     "undetached_both_cleared_first": (step_source(["d_clear", "g_clear", "d_step", "g_step"], d_step=UNDETACHED_D_STEP),
                                       {"G": True, "D": False}),
     "g_first_both_cleared_first": (step_source(["d_clear", "g_clear", "g_step", "d_step"]), {"G": False, "D": True}),
-    "one_backward_of_both_losses": (ONE_BACKWARD, {"G": True, "D": True}),
+    # one backward() of both losses, both steps after it: the step that applies the shared pass second is named
+    "one_backward_of_both_losses": (ONE_BACKWARD, {"G": True, "D": False}),
     "autograd_grad_assigned": (AUTOGRAD_STEP, {"G": False, "D": False}),
     "closures_g_first": (CLOSURE_STEP, {"G": False, "D": False}),
     # written for logits only
@@ -1665,6 +1675,57 @@ CROSSED_CASES = {  # id: (train_step's source, what crossed_gradients finds)
     "r1_penalty_on_real_requiring_grad": (step_source(["d_clear", "d_step", "g_clear", "g_step"], d_step=R1_D_STEP),
                                           {"G": False, "D": False}),
 }
+HEAD = ("def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):\n"
+        "    y = torch.randint(0, num_classes, (len(real),))\n    fake = G(torch.randn(len(real), nz), y)\n")
+D_LOSS, G_LOSS = "F.softplus(-D(real, labels)).mean() + F.softplus(D(fake.detach(), y)).mean()", "F.softplus(-D(fake, y)).mean()"
+UNDETACHED = D_LOSS.replace("fake.detach()", "fake")
+# found by the red team of session 32: correct steps the NaN-marking probe called crossed, and crossed or stale steps
+# that hid from it by checking for nan (anomaly mode, clip_grad_norm_(error_if_nonfinite=True), a GradScaler)
+CROSSED_CASES.update({
+    "labels_flipped_d_says_1_for_fake": (HEAD + (
+        "    bce = F.binary_cross_entropy_with_logits\n"
+        "    d_real, d_fake = D(real, labels), D(fake.detach(), y)\n"
+        "    loss_d = bce(d_real, torch.zeros_like(d_real)) + bce(d_fake, torch.ones_like(d_fake))\n"
+        "    opt_d.zero_grad()\n    loss_d.backward()\n    opt_d.step()\n"
+        "    out = D(fake, y)\n    loss_g = bce(out, torch.zeros_like(out))\n"
+        "    opt_g.zero_grad()\n    loss_g.backward()\n    opt_g.step()\n    return 0.0, 0.0\n"), {"G": False, "D": False}),
+    "least_squares_targets_minus_1_1_0": (HEAD + (
+        "    loss_d = 0.5 * ((D(real, labels) - 1) ** 2).mean() + 0.5 * ((D(fake.detach(), y) + 1) ** 2).mean()\n"
+        "    opt_d.zero_grad()\n    loss_d.backward()\n    opt_d.step()\n"
+        "    loss_g = 0.5 * (D(fake, y) ** 2).mean()\n"
+        "    opt_g.zero_grad()\n    loss_g.backward()\n    opt_g.step()\n    return 0.0, 0.0\n"), {"G": False, "D": False}),
+    "r1_penalty_on_shifted_real_images": (HEAD + (
+        "    real.requires_grad_(True)\n    d_real = D(torch.roll(real, shifts=(1, -1), dims=(2, 3)), labels)\n"
+        "    slope, = torch.autograd.grad(d_real.sum(), real, create_graph=True)\n"
+        "    loss_d = F.softplus(-d_real).mean() + F.softplus(D(fake.detach(), y)).mean() + 5 * slope.pow(2).sum([1, 2, 3]).mean()\n"
+        "    opt_d.zero_grad()\n    loss_d.backward()\n    opt_d.step()\n"
+        f"    loss_g = {G_LOSS}\n    opt_g.zero_grad()\n    loss_g.backward()\n    opt_g.step()\n    return 0.0, 0.0\n"),
+        {"G": False, "D": False}),
+    "g_first_cleared_by_multiplying_by_zero": (HEAD + (
+        "    for q in G.parameters():\n        if q.grad is not None:\n            q.grad.mul_(0)\n"
+        f"    loss_g = {G_LOSS}\n    loss_g.backward()\n    opt_g.step()\n"
+        "    for q in D.parameters():\n        if q.grad is not None:\n            q.grad.mul_(0)\n"
+        f"    loss_d = {D_LOSS}\n    loss_d.backward()\n    opt_d.step()\n    return 0.0, 0.0\n"), {"G": False, "D": False}),
+    "undetached_both_cleared_first_in_anomaly_mode": (HEAD + (
+        "    with torch.autograd.detect_anomaly():\n        opt_d.zero_grad()\n        opt_g.zero_grad()\n"
+        f"        loss_d = {UNDETACHED}\n        loss_d.backward(retain_graph=True)\n        opt_d.step()\n"
+        f"        loss_g = {G_LOSS}\n        loss_g.backward()\n        opt_g.step()\n    return 0.0, 0.0\n"),
+        {"G": True, "D": False}),
+    "undetached_both_cleared_first_clipped_with_error_if_nonfinite": (HEAD + (
+        "    opt_d.zero_grad()\n    opt_g.zero_grad()\n"
+        f"    loss_d = {UNDETACHED}\n    loss_d.backward(retain_graph=True)\n"
+        "    torch.nn.utils.clip_grad_norm_(D.parameters(), 0.01, error_if_nonfinite=True)\n    opt_d.step()\n"
+        f"    loss_g = {G_LOSS}\n    loss_g.backward()\n"
+        "    torch.nn.utils.clip_grad_norm_(G.parameters(), 0.01, error_if_nonfinite=True)\n    opt_g.step()\n    return 0.0, 0.0\n"),
+        {"G": True, "D": False}),
+    "undetached_both_cleared_first_with_grad_scalers": (HEAD + (
+        "    scale_d, scale_g = torch.amp.GradScaler('cpu'), torch.amp.GradScaler('cpu')\n"
+        "    opt_d.zero_grad()\n    opt_g.zero_grad()\n"
+        f"    loss_d = {UNDETACHED}\n    scale_d.scale(loss_d).backward(retain_graph=True)\n"
+        "    scale_d.step(opt_d)\n    scale_d.update()\n"
+        f"    loss_g = {G_LOSS}\n    scale_g.scale(loss_g).backward()\n    scale_g.step(opt_g)\n    scale_g.update()\n"
+        "    return 0.0, 0.0\n"), {"G": True, "D": False}),
+})
 PROBABILITY_CASES = list(CROSSED_CASES)[:6]  # the softplus steps, rewritten as nn.BCELoss-style losses on probabilities
 
 
@@ -1676,6 +1737,7 @@ def on_probabilities(source: str) -> str:
     return source
 
 
+@pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled")  # the anomaly-mode case's own warning
 @pytest.mark.parametrize(
     "name, form",
     [(name, {}) for name in CROSSED_CASES] + [(name, {"column": True}) for name in CROSSED_CASES]
@@ -1730,25 +1792,35 @@ def test_a_run_that_fails_because_of_the_noise_it_draws_is_told_so(noise, told):
     assert hint.startswith(told) if told else hint.startswith("compare G, D and train_step"), hint
 
 
+LOG_SIGMOID_STEP = step_source(
+    ["d_clear", "d_step", "g_clear", "g_step"],
+    d_step="    loss_d = -(torch.log(torch.sigmoid(D(real, labels))).mean() + torch.log(1 - torch.sigmoid(D(fake.detach(), y))).mean())\n"
+           "    loss_d.backward()\n    opt_d.step()\n",
+    g_step="    loss_g = -torch.log(torch.sigmoid(D(fake, y))).mean()\n    loss_g.backward()\n    opt_g.step()\n")
+
+
 @pytest.mark.parametrize("returned", ["loss_d.item(), loss_g.item()", "loss_d.detach().numpy(), loss_g.detach().numpy()",
-                                      "{'loss_D': loss_d, 'loss_G': loss_g}", "loss_d.detach(), loss_g.detach()"])
+                                      "{'loss_D': loss_d, 'loss_G': loss_g}", "loss_d.detach(), loss_g.detach()",
+                                      "torch.stack([loss_d, loss_g]).detach()", "None"])
 def test_confident_losses_are_read_however_the_step_returns_them(returned):
     """The losses of a step that writes log(sigmoid(x)) by hand are inf or nan once D is confident, whether it returns
-    floats, 0-d numpy arrays (which were read as no number, so the fault went unseen), tensors or a dict."""
-    import math
-
+    floats, 0-d numpy arrays (which were read as no number, so the fault went unseen), tensors, a dict or one tensor
+    of both; returned in no form read as numbers, or not at all, the weights the step made nan tell it (both were
+    5/5). The task's losses on the logits keep both finite."""
     import torch.nn.functional as F
 
-    source = step_source(["d_clear", "d_step", "g_clear", "g_step"],
-                         d_step="    loss_d = -(torch.log(torch.sigmoid(D(real, labels))).mean() + torch.log(1 - torch.sigmoid(D(fake.detach(), y))).mean())\n"
-                                "    loss_d.backward()\n    opt_d.step()\n",
-                         g_step="    loss_g = -torch.log(torch.sigmoid(D(fake, y))).mean()\n    loss_g.backward()\n    opt_g.step()\n")
-    namespace = {"torch": torch, "F": F}
-    exec(source.replace("    return 0.0, 0.0\n", f"    return {returned}\n"), namespace)
+    from reference.grading.submission import LocalSubmission
+
     real, labels = torch.rand(16, 1, 28, 28) * 2 - 1, torch.arange(16) % 10
-    found = probes_a6.confident_step_losses(namespace["train_step"], real, labels, nz=100, ngf=8, ndf=8)
-    assert found["error"] is None and len(found["losses"]) == 2, found
-    assert not all(math.isfinite(v) for v in found["losses"]), found
+    for source, finite in ((LOG_SIGMOID_STEP, False), (step_source(["d_clear", "d_step", "g_clear", "g_step"]), True)):
+        namespace = {"torch": torch, "F": F}
+        exec(source.replace("    return 0.0, 0.0\n", f"    return {returned}\n"), namespace)
+        sub = LocalSubmission({"train_step": namespace["train_step"]})
+        assert (checks.unstable_loss_fault(sub) is None) == finite, returned
+        found = probes_a6.confident_step_losses(namespace["train_step"], real, labels, nz=100, ngf=8, ndf=8)
+        assert found["error"] is None and found["finite"] == finite, found
+        if returned != "None":
+            assert len(found["losses"]) == 2, found
 
 
 def kernel_submission(*sources: str):

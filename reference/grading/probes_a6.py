@@ -10,7 +10,7 @@ that reads the samples, and every message stay in the check module, on the trust
 An exception of the student's forward is caught and returned as `error_info` with the layer that
 was running (`trace`, `outputs`), and one of the student's step with the calls of G and D recorded
 until it raised (`step_calls`), so that the check can name it; the training probes
-(`stale_gradients`, `train_and_sample`) let the student's exceptions propagate, and the check words them.
+(`gradient_sources`, `train_and_sample`) let the student's exceptions propagate, and the check words them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from reference.grading.probes import describe, error_info, first_shape
 from reference.grading.probes_a4 import make
 
-__all__ = ["Training", "confident_step_losses", "continue_training", "crossed_gradients", "error_info", "initial_logits", "make", "module_origins", "outputs",
+__all__ = ["Training", "confident_step_losses", "continue_training", "crossed_gradients", "error_info", "gradient_sources", "initial_logits", "make", "module_origins", "outputs",
            "stale_gradients", "stand_in_discriminator", "stand_in_generator", "start_training", "step_calls", "step_directions", "trace",
            "train_and_sample"]
 
@@ -218,8 +218,10 @@ def confident_step_losses(step: Any, real: Tensor, labels: Tensor, *, nz: int, n
     logits (softplus, BCE with logits) stay finite there; log(sigmoid(x)) written by hand is log(0) = -inf in
     float32 once a logit is below about -88 (log(1 - sigmoid(x)) above about 17).
 
-    Returns {"losses": the step's returned numbers as floats (each None if not a number), or None when it
-    returned none; "error": error_info of what it raised, else None}."""
+    Returns {"losses": the step's returned numbers as floats (each None if not a number; a tensor or array of a few
+    numbers gives each), or None when it returned none; "finite": whether every weight of G and D is still finite
+    after the step (a loss that is inf or nan makes them nan, however the step returns it); "error": error_info of
+    what it raised, else None}."""
     G = stand_in_generator(nz, ngf, seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -230,12 +232,13 @@ def confident_step_losses(step: Any, real: Tensor, labels: Tensor, *, nz: int, n
             torch.manual_seed(seed)
             returned = step(G, D, opt_g, opt_d, real.clone(), labels.clone(), nz, num_classes)
     except Exception as err:  # noqa: BLE001 - reported, not raised: the other checks tell a step that raises
-        return {"losses": None, "error": error_info(err)}
+        return {"losses": None, "finite": True, "error": error_info(err)}
+    finite = all(bool(torch.isfinite(q.detach()).all()) for net in (G, D) for q in net.parameters())
+
+    import numpy as np
 
     def number(value: Any) -> float | None:
         """A loss as a float: a Python or numpy number, or a tensor or array of one floating-point element."""
-        import numpy as np
-
         if isinstance(value, Tensor):
             return float(value.detach()) if value.numel() == 1 and value.is_floating_point() else None
         if isinstance(value, np.ndarray):
@@ -244,8 +247,11 @@ def confident_step_losses(step: Any, real: Tensor, labels: Tensor, *, nz: int, n
 
     if isinstance(returned, dict):  # {"loss_d": ..., "loss_g": ...}
         returned = list(returned.values())
+    several = returned.numel() if isinstance(returned, Tensor) else returned.size if isinstance(returned, np.ndarray) else 1
+    if several > 1:  # torch.stack([loss_d, loss_g]): each number
+        returned = list(returned.reshape(-1)[:4])
     values = returned if isinstance(returned, (tuple, list)) else [returned] if returned is not None else None
-    return {"losses": None if values is None else [number(v) for v in values[:4]], "error": None}
+    return {"losses": None if values is None else [number(v) for v in values[:4]], "finite": finite, "error": None}
 
 
 def module_origins(model: Any) -> list[list[str]]:
@@ -433,162 +439,107 @@ def initial_logits(D: Any, images: Tensor, labels: Tensor) -> dict:
     return result
 
 
-def stale_gradients(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tensor, *, nz: int, num_classes: int = 10,
-                    seed: int = 0) -> dict:
-    """Two calls of the student's step with the same fresh SGD optimizers (lr 1e-3): does an optimizer's
-    step apply gradients left over from the call before?
+def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tensor, *, nz: int, num_classes: int = 10,
+                     seed: int = 0, calls: int = 2) -> dict | None:
+    """Which backward() passes each optimizer step of the student's train_step applies: `calls` calls of the step with
+    fresh SGD optimizers (lr 1e-3), torch's generator seeded.
 
-    After the first call, each network in turn (on a copy of both networks and optimizers) has every
-    non-zero gradient the first call left in its .grad made NaN, and the second call runs. A step that
-    clears its gradients before it computes new ones (zero_grad() before backward(), or after all of a
-    step's backward() calls; .grad assigned from torch.autograd.grad; a closure that clears) never applies
-    them, and that network's weights stay finite. One that does not (no zero_grad(), or D's cleared right
-    after D's step, so that G's backward() through D refills them) makes some of its weights NaN. Only the
-    network poisoned can turn NaN first, so a NaN D that then makes G's gradients NaN is not taken for G's
-    fault. Decided by what the step does to the weights, not by how it clears (hooks on the gradients as
-    they arrived took .grad = g and closures for stale), nor by how far they move (a loss summed over the
-    batch moves them far).
-    Returns {"G": the second call's update of G applied left-over gradients, "D": the same for D} (False
-    for a network the step never updates, and for both when the first call already made a weight NaN).
-    The student's exceptions propagate.
-    """
-    state = {"G": G, "D": D, "opt_g": torch.optim.SGD(G.parameters(), lr=1e-3), "opt_d": torch.optim.SGD(D.parameters(), lr=1e-3)}
+    A hook on every weight of G and D records what each backward pass (autograd's graph task) adds to it, and a
+    weight's ledger starts anew whenever its .grad is found cleared (None or zeros) as a pass arrives. After each
+    opt_g.step() and opt_d.step(), the passes a weight's .grad holds are the shortest run of its latest entries whose
+    sum .grad is, up to a positive factor (clipping, a GradScaler's unscaling); .grad assigned from torch.autograd.grad
+    is the latest entry alone. Decided by the gradients, not by how they were cleared, and with finite numbers only,
+    so a step that checks for nan (anomaly mode, clip_grad_norm_(error_if_nonfinite=True), a GradScaler) is measured
+    like any other, and whatever convention the losses follow (labels flipped, least squares with any targets).
+
+    Returns {"stale": {"G", "D"}: a step of that network applied a pass of an earlier call (no zero_grad(), or D's
+    cleared right after its step, so that G's backward() through D refills them), "crossed": {"G", "D"}: a step of
+    that network applied a pass that the other network's step had applied earlier in the same call (D's loss reaching
+    G through a fake batch not detached, with G's gradients not cleared before G's backward(); G's step first, and D's
+    not cleared before D's backward(); one backward() of both losses)}; None where autograd does not tell its passes
+    apart. The student's exceptions propagate."""
+    task_id = getattr(torch._C, "_current_graph_task_id", None)
+    if task_id is None:
+        return None
+    nets = {"G": G, "D": D}
+    ledger: dict[int, list] = {}  # id(weight) -> [({(call, pass)}, what they added to .grad)], oldest first
+    call = [0]
+    steps: list[tuple[str, int, set]] = []  # (network, call, the passes its step applied)
+
+    def holds(q: Tensor) -> frozenset:
+        """The passes q.grad holds: the shortest run of the latest entries it is a positive multiple of the sum of."""
+        got = q.grad.detach().double().flatten()
+        kept = ledger.get(id(q), [])
+        total = torch.zeros_like(got)
+        for k in range(len(kept) - 1, -1, -1):
+            total = total + kept[k][1].double().flatten()
+            scale = float(got @ total) / max(float(total @ total), 1e-300)
+            if scale > 0 and float((got - scale * total).norm()) <= 1e-4 * float(got.norm()):
+                return frozenset().union(*(sources for sources, _ in kept[k:]))
+        return frozenset()  # .grad changed otherwise: nothing to tell
+
+    def arrived(q: Tensor) -> Any:
+        def hook(grad: Tensor) -> None:
+            kept = ledger.setdefault(id(q), [])
+            if q.grad is None or not bool(q.grad.any()):
+                kept.clear()  # cleared since the last pass arrived
+            else:  # what .grad holds now, as one entry: clipping or a GradScaler may have scaled it since
+                kept[:] = [(holds(q), q.grad.detach().clone())]
+            if bool(grad.any()):
+                kept.append((frozenset({(call[0], int(task_id()))}), grad.detach().clone()))
+        return hook
+
+    def stepped(name: str) -> Any:
+        def hook(_optimizer: Any, _args: Any, _kwargs: Any) -> None:
+            applied: set = set()
+            for q in nets[name].parameters():
+                if q.grad is not None and bool(q.grad.any()):
+                    applied |= holds(q)
+            steps.append((name, call[0], applied))
+        return hook
+
+    opt_g, opt_d = torch.optim.SGD(G.parameters(), lr=1e-3), torch.optim.SGD(D.parameters(), lr=1e-3)
     G.train()
     D.train()
-
-    def finite(net: nn.Module) -> bool:
-        return all(bool(torch.isfinite(q.detach()).all()) for q in net.parameters())
-
-    def call(run: dict) -> None:
-        step(run["G"], run["D"], run["opt_g"], run["opt_d"], real.clone(), labels.clone(), nz, num_classes)
-
-    found = {"G": False, "D": False}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        call(state)
-        if not (finite(G) and finite(D)):
-            return found  # NaN without any poison: not this probe's to tell
-        for name in found:
-            run = copy.deepcopy(state)  # networks and optimizers together: the optimizers step the copies
-            with torch.no_grad():
-                for net in ("G", "D"):  # a Parameter's deepcopy leaves .grad behind: the first call's, copied
-                    for q, kept in zip(run[net].parameters(), state[net].parameters()):
-                        q.grad = None if kept.grad is None else kept.grad.clone()
-                for q in run[name].parameters():
-                    if q.grad is not None:
-                        q.grad.masked_fill_(q.grad != 0, float("nan"))
-            torch.manual_seed(seed + 1)
-            call(run)
-            found[name] = not finite(run[name])
+    handles = [q.register_hook(arrived(q)) for net in nets.values() for q in net.parameters() if q.requires_grad]
+    handles += [opt_g.register_step_post_hook(stepped("G")), opt_d.register_step_post_hook(stepped("D"))]
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for k in range(calls):
+                call[0] = k
+                step(G, D, opt_g, opt_d, real.clone(), labels.clone(), nz, num_classes)
+    finally:
+        for handle in handles:
+            handle.remove()
+    found = {"stale": {"G": False, "D": False}, "crossed": {"G": False, "D": False}}
+    first: dict[tuple[int, int], str] = {}  # a pass -> the network whose step applied it first
+    for name, k, applied in steps:
+        found["stale"][name] |= any(source[0] < k for source in applied)
+        for source in sorted(applied):
+            if source[0] == k and first.setdefault(source, name) != name:
+                found["crossed"][name] = True
     return found
 
 
-class _Pull:
-    """What one forward of the crossing D (`_CrossingDiscriminator`) learns in a backward(): each row's pull on D's
-    output, d(loss)/d(D(x)) summed over the row, recorded by a hook on the output before the gradient reaches the
-    gates below it."""
-
-    def __init__(self, x: Tensor) -> None:
-        self.rows: Tensor | None = None
-        self.from_g = x.grad_fn is not None  # x is computed from something that trains (G's fakes), not a given batch
-
-    def record(self, grad: Tensor) -> None:
-        self.rows = grad.detach().reshape(len(grad), -1).sum(1) if grad.dim() else None
-
-
-class _PoisonFakePull(torch.autograd.Function):
-    """Identity on D's input x (N, ...); in backward(), the rows of x's gradient whose output D's loss pulls down
-    (toward "fake": the pull is positive) are made NaN. They flow into G only when x came from G undetached."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, pull: _Pull) -> Tensor:
-        ctx.pull = pull
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple:
-        rows = ctx.pull.rows
-        if not ctx.pull.from_g or rows is None or len(rows) != len(grad):  # a given batch (an R1 penalty's real images)
-            return grad, None
-        down = (rows > 0).reshape(-1, *([1] * (grad.dim() - 1)))
-        return grad.masked_fill(down, float("nan")), None
-
-
-class _PoisonRaisePull(torch.autograd.Function):
-    """Zero added to D's output; in backward(), when every row the loss pulls at is pulled up (toward "real") and
-    x came from G (G's loss), each of D's parameters gets a NaN gradient; otherwise none."""
-
-    @staticmethod
-    def forward(ctx: Any, out: Tensor, pull: _Pull, *params: Tensor) -> Tensor:
-        ctx.pull, ctx.shapes = pull, [q.shape for q in params]
-        return torch.zeros_like(out)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple:
-        rows = ctx.pull.rows
-        raised = ctx.pull.from_g and rows is not None and bool((rows <= 0).all()) and bool((rows < 0).any())
-        poison = [torch.full(shape, float("nan")) if raised and need else None
-                  for shape, need in zip(ctx.shapes, ctx.needs_input_grad[2:])]
-        return (None, None, *poison)
-
-
-class _CrossingDiscriminator(_StandInDiscriminator):
-    """The stand-in D (logits a little above zero, where every usual loss pulls a fake's score down in D's loss and
-    up in G's) that marks, in backward(), the gradient one player's loss sends to the other with NaN: `poison` "G"
-    makes NaN the gradient that D's loss (a fake pulled down) sends into its input, and so into G when the fake is not
-    detached; "D" makes NaN D's own parameters' gradient from G's loss (fakes from G all pulled up)."""
-
-    SCALE, SHIFT = 0.05, 0.25  # logits about 0.25: a fake's pull has the same sign in BCE, hinge, least squares, WGAN
-
-    def __init__(self, ndf: int, poison: str, column: bool = False, probabilities: bool = False) -> None:
-        super().__init__(ndf, column=column, probabilities=probabilities, scale=self.SCALE)
-        self.poison = poison
-
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        """x (N, 1, 28, 28), y (N,) (not used) -> the stand-in's scores (N,) or (N, 1), logits about SHIFT."""
-        pull = _Pull(x)
-        if self.poison == "G":
-            x = _PoisonFakePull.apply(x, pull)
-        logits = self.main(x).view(-1) * self.scale + self.SHIFT
-        out = torch.sigmoid(logits) if self.probabilities else logits
-        out = out.unsqueeze(1) if self.column else out
-        if self.poison == "D":
-            out = out + _PoisonRaisePull.apply(out, pull, *[q for q in self.parameters() if q.requires_grad])
-        if out.requires_grad:
-            out.register_hook(pull.record)  # runs before the gradient flows on to the poisons
-        return out
+def stale_gradients(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tensor, *, nz: int, num_classes: int = 10,
+                    seed: int = 0) -> dict:
+    """Two calls of the student's step (`gradient_sources`): does an optimizer's step apply gradients left over from
+    the call before? Returns {"G": bool, "D": bool} (both False where autograd does not tell its passes apart)."""
+    found = gradient_sources(step, G, D, real, labels, nz=nz, num_classes=num_classes, seed=seed)
+    return found["stale"] if found else {"G": False, "D": False}
 
 
 def crossed_gradients(step: Any, real: Tensor, labels: Tensor, *, nz: int, ngf: int, ndf: int, num_classes: int = 10,
                       column: bool = False, probabilities: bool = False, seed: int = 0) -> dict:
-    """One call of the student's step on the stand-in G and a crossing D (fresh SGD optimizers, lr 1e-3), once per
-    network: does one player's optimizer step apply the gradient of the other player's loss within the call?
-
-    For "G", the gradient D's loss sends through the fake batch is made NaN: G's weights turn NaN only when G's step
-    applies it (the fake not detached in D's step, and G's gradients not cleared between D's backward() and G's:
-    G then learns to keep D undecided rather than to fool it). Cleared before G's backward(), never reaching G
-    (fake.detach(), backward(inputs=...), torch.autograd.grad), it costs nothing. For "D", the gradient G's loss sends
-    into D's weights is made NaN: D's weights turn NaN only when D's step applies it (G's step first and D's
-    gradients not cleared before D's backward(): D is partly trained to help G). Only the network poisoned can turn
-    NaN first, so each is told on its own run.
-    Returns {"G": G's step applied D's loss, "D": D's step applied G's loss} (both False when a run made a weight
-    NaN in the other network only). The student's exceptions propagate."""
-    found = {"G": False, "D": False}
-    for name in found:
-        G = stand_in_generator(nz, ngf, seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            D = _CrossingDiscriminator(ndf, name, column=column, probabilities=probabilities)
-        G.train()
-        D.train()
-        opt_g, opt_d = torch.optim.SGD(G.parameters(), lr=1e-3), torch.optim.SGD(D.parameters(), lr=1e-3)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            step(G, D, opt_g, opt_d, real.clone(), labels.clone(), nz, num_classes)
-        net = G if name == "G" else D
-        found[name] = not all(bool(torch.isfinite(q.detach()).all()) for q in net.parameters())
-    return found
-
+    """One call of the student's step on the stand-in G and D, D in the student's D's form (`gradient_sources`): does one
+    player's step apply a backward() pass that the other player's step applied (G's step adding D's loss: lesson 08's
+    forgotten .detach() with G's gradients not cleared in between; D's step adding G's loss)? Returns {"G": bool, "D":
+    bool}: the network whose step applied the other's pass (both False where autograd does not tell passes apart)."""
+    G = stand_in_generator(nz, ngf, seed)
+    D = stand_in_discriminator(ndf, seed, column=column, probabilities=probabilities)
+    found = gradient_sources(step, G, D, real, labels, nz=nz, num_classes=num_classes, seed=seed, calls=1)
+    return found["crossed"] if found else {"G": False, "D": False}
 
 class _Problem(Exception):
     def __init__(self, code: str, **facts: Any) -> None:

@@ -1774,21 +1774,26 @@ DIRECTION_TOL = 1e-6  # a change of D's mean logit smaller than this is no direc
 def unstable_loss_fault(submission) -> str | None:
     """Whether train_step's losses stop being numbers when D is confident (`probes_a6.confident_step_losses`: the
     stand-in D's logits in the hundreds, as a D that wins makes them): log(sigmoid(x)) written by hand is -inf there,
-    where the task's LOSS (softplus on the logits) stays finite; None when they stay finite, or cannot be told (a step
-    that raises or returns no numbers: the other checks say why)."""
+    where the task's LOSS (softplus on the logits) stays finite. Told by the numbers the step returns, or, when it
+    returns them in no form read as numbers (or none), by the weights the step made nan; None when both stay finite,
+    or the step raises (the other checks say why)."""
     real, labels = real_batch("mixed")
     try:
         found = submission.run(probes_a6.confident_step_losses, submission.get(STEP), real, labels, nz=NZ, ngf=NGF, ndf=NDF,
                                num_classes=NUM_CLASSES, **d_form(submission))
     except StudentError:
         return None
-    losses = found.get("losses") if isinstance(found, dict) and isinstance(found.get("losses"), list) else []
+    found = found if isinstance(found, dict) else {}
+    losses = found.get("losses") if isinstance(found.get("losses"), list) else []
     numbers = [v for v in losses if isinstance(v, float)]
-    if not numbers or all(math.isfinite(v) for v in numbers):
+    if numbers and not all(math.isfinite(v) for v in numbers):
+        told = f"it returned {' and '.join(f'{v}' for v in numbers[:2])}"
+    elif found.get("finite") is False:  # losses returned otherwise, or not at all: the weights tell
+        told = "one step made the weights nan"
+    else:
         return None
-    shown = " and ".join(f"{v}" for v in numbers[:2])
     return (f"train_step's losses are not finite when D is confident (D's logits in the hundreds, as a D that wins makes "
-            f"them): it returned {shown}. log(sigmoid(x)) written by hand is log(0) = -inf in float32 once x is below about "
+            f"them): {told}. log(sigmoid(x)) written by hand is log(0) = -inf in float32 once x is below about "
             f"-88 (log(1 - sigmoid(x)) once x is above about 17), and one inf or nan step ruins every weight; use the task's "
             f"LOSS.d_loss and LOSS.g_loss, which work on the logits")
 
