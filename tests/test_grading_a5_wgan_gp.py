@@ -1067,7 +1067,8 @@ PENALTIES.update({
         {
             "test_penalty_at_random_interpolates": (
                 1.0, f"{CALL} on {POINTS} draws the same eps at every call, whatever the state of the random number "
-                "generators: a seed fixed inside the function (torch.manual_seed, or a generator seeded there), or eps that "
+                "generators: a seed fixed inside the function (torch.manual_seed, a generator seeded there, or a new "
+                "torch.Generator() made there, which starts from the same default seed at every call), or eps that "
                 "are not drawn at random (torch.linspace, torch.arange), give every training step the same eps (and "
                 "torch.manual_seed resets the random numbers of the whole run, so that each step then draws the same batch "
                 "and noise too); draw a new eps at each call, torch.rand(...) without a seed",
@@ -1276,6 +1277,38 @@ PENALTIES.update({
             (grad,) = torch.autograd.grad(scores_real, real, torch.ones_like(scores_real), create_graph=True)
         """, PENALTY),
         at_the_ends("real", ("5.56647", "0.88609", "0.375951", "0.474065")),
+    ),
+})
+
+SAME_EPS = (
+    f"{CALL} on {POINTS} draws the same eps at every call, whatever the state of the random number generators: a seed "
+    "fixed inside the function (torch.manual_seed, a generator seeded there, or a new torch.Generator() made there, which "
+    "starts from the same default seed at every call), or eps that are not drawn at random (torch.linspace, "
+    "torch.arange), give every training step the same eps (and torch.manual_seed resets the random numbers of the whole "
+    "run, so that each step then draws the same batch and noise too); draw a new eps at each call, torch.rand(...) "
+    "without a seed"
+)
+# also from session 32's red team: an unseeded generator made inside the function (told "a seed fixed inside", which
+# this student never wrote), and one eps per element shared by the batch (told "drawn per element, torch.rand_like")
+PENALTIES.update({
+    "new_generator_made_inside": (
+        ("""
+            gen = torch.Generator()
+            eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1), generator=gen)
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        """, GRAD, PENALTY),
+        {"test_penalty_at_random_interpolates": (1.0, SAME_EPS)},
+    ),
+    "one_eps_per_element_shared_by_the_batch": (
+        ("""
+            eps = torch.rand(1, *real.shape[1:])
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        """, GRAD, PENALTY),
+        {"test_penalty_at_random_interpolates": (
+            0.0, f"{CALL} on {POINTS}: x_hat_i is not on the segment from fake_i to real_i, though each of its elements lies "
+            "between real's and fake's: one eps per element, shared by every sample (eps of shape (1,) + real.shape[1:]); "
+            f"{WHERE}, one eps for all of a sample's elements, shape (N,) + (1,) * (real.dim() - 1); {CALL} on {IMAGES}: {SAME}",
+        )},
     ),
 })
 

@@ -750,12 +750,28 @@ def interpolates_fault(answer: Penalty) -> str | None:
             f"for all of a sample's channels and pixels, shape (N, 1, 1, 1)"
         )
     if any(f.box for f in fits):
+        drawn = ("one eps per element, shared by every sample (eps of shape (1,) + real.shape[1:])"
+                 if any(f.box and per_element_shared(x, case.real, case.fake) for f, x in zip(fits, answer.points))
+                 else "eps was drawn per element (torch.rand_like(real))")
         return (
             f"{lead}: x_hat_i is not on the segment from fake_i to real_i, though each of its elements lies between "
-            f"real's and fake's: eps was drawn per element (torch.rand_like(real)); {WHERE}, one eps for all of a "
-            f"sample's elements, shape (N,) + (1,) * (real.dim() - 1)"
+            f"real's and fake's: {drawn}; {WHERE}, one eps for all of a sample's elements, shape (N,) + (1,) * "
+            f"(real.dim() - 1)"
         )
     return f"{lead}: x_hat is not on the segments between real_i and fake_i: {WHERE}"
+
+
+def per_element_shared(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> bool:
+    """Whether x = eps * real + (1 - eps) * fake with one eps per element shared by every sample (eps of shape
+    (1,) + real.shape[1:]): each element's t_ij = (x_ij - fake_ij) / (real_ij - fake_ij) the same down the batch."""
+    if x.shape != real.shape or len(x) < 2:
+        return False
+    x, r, f = (v.double().reshape(v.shape[0], -1) for v in (x, real, fake))
+    d = r - f
+    seen = d.abs() > 1e-6
+    t = torch.where(seen, (x - f) / torch.where(seen, d, torch.ones_like(d)), torch.nan)
+    spread = torch.nan_to_num(t.nanquantile(1.0, dim=0) - t.nanquantile(0.0, dim=0), nan=0.0)
+    return bool(seen.any()) and float(spread.max()) <= 1e-4
 
 
 def per_channel(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> bool:
@@ -827,7 +843,8 @@ def same_eps_fault(submission, answer: Penalty) -> str | None:
         return None
     return (
         f"{case.call()} on {case.label} draws the same eps at every call, whatever the state of the random number "
-        f"generators: a seed fixed inside the function (torch.manual_seed, or a generator seeded there), or eps that are "
+        f"generators: a seed fixed inside the function (torch.manual_seed, a generator seeded there, or a new "
+        f"torch.Generator() made there, which starts from the same default seed at every call), or eps that are "
         f"not drawn at random (torch.linspace, torch.arange), give every training step the same eps (and torch.manual_seed resets the random numbers of the whole run, so that each "
         f"step then draws the same batch and noise too); draw a new eps at each call, torch.rand(...) without a seed"
     )
