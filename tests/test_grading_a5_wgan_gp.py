@@ -1299,6 +1299,20 @@ PENALTIES.update({
         """, GRAD, PENALTY),
         {"test_penalty_at_random_interpolates": (1.0, SAME_EPS)},
     ),
+    # the gradient taken with respect to the critic's weights, one norm for the batch (the general formula was its message)
+    "gradient_with_respect_to_the_critic_s_weights": (
+        ("""
+            eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1))
+            x_hat = eps * real + (1 - eps) * fake
+            scores = critic(x_hat)
+            grads = torch.autograd.grad(scores, list(critic.parameters()), torch.ones_like(scores), create_graph=True)
+            norm = torch.cat([g.reshape(-1) for g in grads]).norm(2)
+        """, "return lambda_gp * (norm - 1) ** 2"),
+        wrong_values("it takes the gradient with respect to the critic's weights (critic.parameters()), not its input x_hat: "
+                     "the penalty keeps the critic 1-Lipschitz in its input, one gradient per sample, torch.autograd.grad("
+                     "scores, x_hat, ..., create_graph=True), x_hat made with requires_grad_(True)",
+                     ("39759.2", "1369.91", "13815", "3458.16", "2304.41")),
+    ),
     "one_eps_per_element_shared_by_the_batch": (
         ("""
             eps = torch.rand(1, *real.shape[1:])

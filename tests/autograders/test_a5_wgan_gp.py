@@ -912,6 +912,14 @@ def reference_penalty(case: Case, x: torch.Tensor) -> float:
     return float(case.lam * (norm - 1).square().mean())
 
 
+def weights_gradient_norm(case: Case, x: torch.Tensor) -> float:
+    """The norm of the gradient of the case's critic's summed scores at x with respect to all its weights (float64)."""
+    net = probes_a5.probe_critic(case.kind, tuple(case.real.shape[1:]), case.critic_seed, case.norm).double()
+    params = [q for q in net.parameters() if q.requires_grad]
+    found = torch.autograd.grad(net(x.detach().double()).sum(), params, allow_unused=True)
+    return float(torch.cat([g.reshape(-1) for g in found if g is not None]).norm()) if params else 0.0
+
+
 def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
     """Common wrong penalties at these points: [(their value, the message)]."""
     grad = critic_gradient(case, x)
@@ -957,6 +965,11 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
                 f"sample's norm is scaled by its {factor}; take the gradient of D(x_hat) with respect to x_hat, "
                 f"torch.autograd.grad(scores, x_hat, ..., create_graph=True), x_hat made with requires_grad_(True)")
                for share, name, factor in ((t, "real", "eps"), (1 - t, "fake", "(1 - eps)"))]
+    weights = weights_gradient_norm(case, x)  # d (sum of D(x_hat)) / d the critic's weights, all in one norm
+    faults.append((float(lam * (weights - 1) ** 2), "it takes the gradient with respect to the critic's weights "
+                   "(critic.parameters()), not its input x_hat: the penalty keeps the critic 1-Lipschitz in its input, one "
+                   "gradient per sample, torch.autograd.grad(scores, x_hat, ..., create_graph=True), x_hat made with "
+                   "requires_grad_(True)"))
     if grad.dim() > 2:  # a norm over part of each image's gradient: what works for points (N, 2) misses the rest
         flatten = "flatten each sample's gradient first, grad.reshape(N, -1).norm(2, dim=1)"
         parts = {1: "dim 1 (the channels)", **{d: f"dim {d} (the rows)" for d in range(2, grad.dim() - 1)},
