@@ -27,8 +27,8 @@ from torch import Tensor, nn
 from reference.grading.probes import describe, error_info, first_shape
 from reference.grading.probes_a4 import make
 
-__all__ = ["Training", "confident_step_losses", "continue_training", "crossed_gradients", "error_info", "gradient_sources", "initial_logits", "make", "module_origins", "outputs",
-           "stale_gradients", "stand_in_discriminator", "stand_in_generator", "start_training", "step_calls", "step_directions", "trace",
+__all__ = ["Training", "confident_step_losses", "continue_training", "crossed_gradients", "error_info", "gradient_sources",
+           "initial_logits", "make", "module_origins", "outputs", "stale_gradients", "stand_in_discriminator", "stand_in_generator", "start_training", "step_calls", "step_directions", "trace",
            "train_and_sample"]
 
 REPR_LIMIT = 160  # characters of a layer's extra_repr kept
