@@ -1616,11 +1616,19 @@ def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):
         (step_source(["g_step", "d_step"], g_step="    for q in G.parameters():\n        if q.grad is not None:\n"
                      "            q.grad.mul_(0)\n" + STEP_PARTS["g_step"], d_step="    for q in D.parameters():\n        if q.grad is not None:\n"
                      "            q.grad.mul_(0)\n" + STEP_PARTS["d_step"]), {"G": False, "D": False}),
+        # per-element clipping (clip_grad_value_) sets the large elements to +-c: the ledger reads the others (both were 5/5)
+        (step_source(["d_step", "d_clear", "g_step", "g_clear"], d_step=STEP_PARTS["d_step"].replace(
+            "    opt_d.step()", "    torch.nn.utils.clip_grad_value_(D.parameters(), 0.01)\n    opt_d.step()")), {"G": False, "D": True}),
+        (step_source(["d_clear", "d_step", "g_step"], g_step=STEP_PARTS["g_step"].replace(
+            "    opt_g.step()", "    torch.nn.utils.clip_grad_value_(G.parameters(), 0.01)\n    opt_g.step()")), {"G": True, "D": False}),
+        (step_source(["d_clear", "d_step", "g_clear", "g_step"], g_step=STEP_PARTS["g_step"].replace(
+            "    opt_g.step()", "    torch.nn.utils.clip_grad_value_(G.parameters(), 0.01)\n    opt_g.step()")), {"G": False, "D": False}),
     ],
     ids=["cleared_before_backward", "cleared_after_the_steps", "d_cleared_before_g_backward", "module_zero_grad_to_zeros",
          "g_never_cleared", "d_never_cleared", "neither", "closures_g_first", "autograd_grad_assigned", "summed_losses",
          "summed_losses_d_cleared_before_g_backward", "g_never_cleared_clipped_with_error_if_nonfinite",
-         "g_first_cleared_by_multiplying_by_zero"],
+         "g_first_cleared_by_multiplying_by_zero", "d_cleared_before_g_backward_clipped_by_value", "g_never_cleared_clipped_by_value",
+         "cleared_before_backward_clipped_by_value"],
 )
 def test_stale_gradients_finds_an_optimizer_that_steps_on_the_last_steps_gradients(source, stale):
     """An optimizer whose gradients are never cleared applies every earlier step's gradients too; clearing before

@@ -23,7 +23,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
 FIGURE_SUFFIXES = (".pdf", ".svg", ".eps", ".ps")
 NUM_SAMPLES, SIDE = 64, 28
-MAX_BATCHES = 2  # batches an epoch hands out: the 30-epoch run and the resume check
+MAX_BATCHES = 2  # batches an epoch hands out: the 30-epoch run and the resume check (gan.batches.data shows as many)
 SCHEDULE_BATCHES = {25: 3, 9: 3}  # ... and the runs of test_saves_for_25_and_9_epochs (a save every 20 batches is every 10th epoch at 2)
 RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
 MAX_FILE = 100 * 2**20  # bytes read of one file (the sandbox's file-size limit)
@@ -333,12 +333,13 @@ def _optimizers(obj, depth: int = 0):
             yield from _optimizers(value, depth + 1)
 
 
-def _epochs(obj, depth: int = 0, texts: bool = False):
+def _epochs(obj, depth: int = 0, texts: bool = False, exact: bool = False):
     """Every whole number stored under a key that names an epoch ("epoch", "last_epoch", "epochs_done");
-    with `texts`, every whole number written as text there instead ("010", "10")."""
+    with `texts`, every whole number written as text there instead ("010", "10"); with `exact`, under a key
+    "epoch" only."""
     if isinstance(obj, dict):
         for key, value in obj.items():
-            if isinstance(key, str) and "epoch" in key.lower():
+            if isinstance(key, str) and (key.lower() == "epoch" if exact else "epoch" in key.lower()):
                 if texts:
                     if isinstance(value, str) and value.strip().isdigit() and len(value) < 20:
                         yield int(value)
@@ -350,10 +351,10 @@ def _epochs(obj, depth: int = 0, texts: bool = False):
                 if isinstance(value, int) and not isinstance(value, bool):
                     yield value
             elif depth < 3 and isinstance(value, (dict, list, tuple)):
-                yield from _epochs(value, depth + 1, texts)
+                yield from _epochs(value, depth + 1, texts, exact)
     elif isinstance(obj, (list, tuple)) and depth < 3:
         for value in obj:
-            yield from _epochs(value, depth + 1, texts)
+            yield from _epochs(value, depth + 1, texts, exact)
 
 
 WRAPPED = {  # classes the probes put in the student's GAN, as the student knows the object they stand for

@@ -144,7 +144,10 @@ class _WatchedBatches:
         self._built = {name: getattr(gan, name, None) for name in ("opt_g", "opt_d")}  # the optimizers make_gan built
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._batches, name)
+        value = getattr(self._batches, name)
+        if name in ("data", "labels") and isinstance(value, torch.Tensor) and len(self._batches) > self._max:
+            return value[: self._max * self._batches.batch_size]  # as many as it hands out: n_batches = len(data) // batch_size
+        return value
 
     def __len__(self) -> int:
         return min(len(self._batches), self._max)

@@ -447,8 +447,8 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
     A hook on every weight of G and D records what each backward pass (autograd's graph task) adds to it, and a
     weight's ledger starts anew whenever its .grad is found cleared (None or zeros) as a pass arrives. After each
     opt_g.step() and opt_d.step(), the passes a weight's .grad holds are the shortest run of its latest entries whose
-    sum .grad is, up to a positive factor (clipping, a GradScaler's unscaling); .grad assigned from torch.autograd.grad
-    is the latest entry alone. Decided by the gradients, not by how they were cleared, and with finite numbers only,
+    sum .grad is, up to a positive factor (clip_grad_norm_, a GradScaler's unscaling; clip_grad_value_ judged on the
+    elements it left alone); .grad assigned from torch.autograd.grad is the latest entry alone. Decided by the gradients, not by how they were cleared, and with finite numbers only,
     so a step that checks for nan (anomaly mode, clip_grad_norm_(error_if_nonfinite=True), a GradScaler) is measured
     like any other, and whatever convention the losses follow (labels flipped, least squares with any targets).
 
@@ -467,15 +467,23 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
     steps: list[tuple[str, int, set]] = []  # (network, call, the passes its step applied)
 
     def holds(q: Tensor) -> frozenset:
-        """The passes q.grad holds: the shortest run of the latest entries it is a positive multiple of the sum of."""
+        """The passes q.grad holds: the shortest run of the latest entries it is a positive multiple of the sum of,
+        judged on every element, else on the elements below its largest magnitude (clip_grad_value_ and clamp_ set
+        the others to exactly +-c)."""
         got = q.grad.detach().double().flatten()
+        size = got.abs()
+        below = size < size.max() * (1 - 1e-6)
         kept = ledger.get(id(q), [])
-        total = torch.zeros_like(got)
-        for k in range(len(kept) - 1, -1, -1):
-            total = total + kept[k][1].double().flatten()
-            scale = float(got @ total) / max(float(total @ total), 1e-300)
-            if scale > 0 and float((got - scale * total).norm()) <= 1e-4 * float(got.norm()):
-                return frozenset().union(*(sources for sources, _ in kept[k:]))
+        for where in (slice(None), below if int(below.sum()) >= max(2, got.numel() // 10) else None):
+            if where is None:
+                break
+            total = torch.zeros_like(got)
+            for k in range(len(kept) - 1, -1, -1):
+                total = total + kept[k][1].double().flatten()
+                a, b = got[where], total[where]
+                scale = float(a @ b) / max(float(b @ b), 1e-300)
+                if scale > 0 and float((a - scale * b).norm()) <= 1e-4 * float(a.norm()):
+                    return frozenset().union(*(sources for sources, _ in kept[k:]))
         return frozenset()  # .grad changed otherwise: nothing to tell
 
     def arrived(q: Tensor) -> Any:

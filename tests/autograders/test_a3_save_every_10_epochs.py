@@ -93,7 +93,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
 FIGURE_SUFFIXES = (".pdf", ".svg", ".eps", ".ps")
 NUM_SAMPLES, SIDE = 64, 28
-MAX_BATCHES = 2  # batches an epoch hands out: the 30-epoch run and the resume check
+MAX_BATCHES = 2  # batches an epoch hands out: the 30-epoch run and the resume check (gan.batches.data shows as many)
 SCHEDULE_BATCHES = {25: 3, 9: 3}  # ... and the runs of test_saves_for_25_and_9_epochs (a save every 20 batches is every 10th epoch at 2)
 RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
 MAX_FILE = 100 * 2**20  # bytes read of one file (the sandbox's file-size limit)
@@ -405,12 +405,13 @@ def _optimizers(obj, depth: int = 0):
             yield from _optimizers(value, depth + 1)
 
 
-def _epochs(obj, depth: int = 0, texts: bool = False):
+def _epochs(obj, depth: int = 0, texts: bool = False, exact: bool = False):
     """Every whole number stored under a key that names an epoch ("epoch", "last_epoch", "epochs_done");
-    with `texts`, every whole number written as text there instead ("010", "10")."""
+    with `texts`, every whole number written as text there instead ("010", "10"); with `exact`, under a key
+    "epoch" only."""
     if isinstance(obj, dict):
         for key, value in obj.items():
-            if isinstance(key, str) and "epoch" in key.lower():
+            if isinstance(key, str) and (key.lower() == "epoch" if exact else "epoch" in key.lower()):
                 if texts:
                     if isinstance(value, str) and value.strip().isdigit() and len(value) < 20:
                         yield int(value)
@@ -422,10 +423,10 @@ def _epochs(obj, depth: int = 0, texts: bool = False):
                 if isinstance(value, int) and not isinstance(value, bool):
                     yield value
             elif depth < 3 and isinstance(value, (dict, list, tuple)):
-                yield from _epochs(value, depth + 1, texts)
+                yield from _epochs(value, depth + 1, texts, exact)
     elif isinstance(obj, (list, tuple)) and depth < 3:
         for value in obj:
-            yield from _epochs(value, depth + 1, texts)
+            yield from _epochs(value, depth + 1, texts, exact)
 
 
 WRAPPED = {  # classes the probes put in the student's GAN, as the student knows the object they stand for
@@ -578,7 +579,8 @@ def checkpoint_values(name: str, data: bytes) -> tuple[str | None, dict]:
     problem, obj = _load(name, data)
     if problem is not None:
         return problem, {}
-    return None, {"states": list(_state_dicts(obj)), "epochs": list(_epochs(obj))}
+    return None, {"states": list(_state_dicts(obj)), "epochs": list(_epochs(obj)), "epoch": list(_epochs(obj, exact=True)),
+                  "optimizers": len(list(_optimizers(obj)))}
 
 
 def _shape_list(value) -> list[list[int]] | None:
@@ -1178,8 +1180,10 @@ def _same_values(a: dict, b: dict) -> bool:
 
 
 def _epoch(values: dict) -> int | None:
-    """The epoch a readable checkpoint holds (the largest number stored under an epoch key), else None."""
-    return max(values["epochs"]) if values.get("epochs") else None
+    """The epoch a readable checkpoint holds: the number under its key "epoch" where it has one (a "next_epoch" beside
+    it is not the epoch done), else the largest number stored under an epoch key; None when it stores none."""
+    found = values.get("epoch") or values.get("epochs")
+    return max(found) if found else None
 
 
 def resumed_files_error(resumed: dict, uninterrupted: dict, checkpoint: str, k: int, compare: bool) -> str | None:
@@ -1216,6 +1220,13 @@ def resumed_files_error(resumed: dict, uninterrupted: dict, checkpoint: str, k: 
             same_path = uninterrupted.get(path, ("unread", {}))
             theirs = [same_path[1]] if same_path[0] is None else [
                 v for problem, v in uninterrupted.values() if problem is None and _epoch(v) is not None and _epoch(v) == _epoch(values)]
+            if theirs and all(values.get("optimizers", 0) < other.get("optimizers", 0) for other in theirs):
+                return (
+                    f"`{PurePosixPath(path).name}` written after resume(checkpoint, {TOTAL}, ...) holds "
+                    f"{values.get('optimizers', 0)} optimizer state(s), where an uninterrupted run's checkpoint of the same "
+                    f"epoch holds {max(o.get('optimizers', 0) for o in theirs)}: resume must save what train saves, so that "
+                    f"a run interrupted again can be resumed from its checkpoints"
+                )
             if theirs and not any(_same_values(values, other) for other in theirs):
                 saved = f"checkpoint of epoch {_epoch(values)}" if _epoch(values) is not None else f"`{PurePosixPath(path).name}`"
                 return (
