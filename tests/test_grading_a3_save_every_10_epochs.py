@@ -422,6 +422,15 @@ CORRECT["saves_on_the_epochs_last_batch"] = """
             if (epoch + 1) % 10 == 0 and i == len(gan.batches) - 1:  # after the epoch's last step
                 save(epoch + 1)
 """
+CORRECT["saves_on_the_last_batch_counted_from_the_data"] = """
+    <SAVE>
+    n_batches = gan.batches.data.shape[0] // gan.batches.batch_size  # batches per epoch (found by session 32's red team)
+    for epoch in range(n_epochs):
+        for i, x in enumerate(gan.batches.epoch(epoch)):
+            step(gan, x)
+            if (epoch + 1) % 10 == 0 and i == n_batches - 1:
+                save(epoch + 1)
+"""
 CORRECT_CELLS.update({
     # the fixed noise kept as a buffer of G (so G's state_dict carries it), the grid written with plt.imsave in gray:
     # G's saved state_dict holds one entry more than a fresh G's, which resume registers again before loading
@@ -1090,6 +1099,13 @@ WRONG_RESUMES = {
     "rng_not_restored": (ONE_BASED, RESUME.replace(RESTORE, '    fixed_noise = state["fixed_noise"]\n'), SAVE),
     "noise_drawn_after_restoring_the_rng": (ONE_BASED, RESUME.replace(RESTORE, '    torch.set_rng_state(state["rng"])\n    fixed_noise = torch.randn(64, gan.nz)\n'), SAVE),
     "resume_saves_nothing": (ONE_BASED, RESUME.replace(SAVES, ""), SAVE),
+    # found by session 32's red team: resume's own saves hold only the weights and the epoch (no run could be resumed
+    # from them), and a "next_epoch" beside "epoch" with a resume that saves nothing (its epoch_010 counted as epoch 11)
+    "resume_saves_weights_only": (ONE_BASED, RESUME.replace(SAVES, SAVES + (
+        '            torch.save({"epoch": epoch, "G": gan.G.state_dict(), "D": gan.D.state_dict()}, out_dir / f"ckpt_{epoch:03d}.pt")\n')),
+        SAVE),
+    "next_epoch_beside_the_epoch_and_resume_saves_nothing": (
+        ONE_BASED, RESUME.replace(SAVES, ""), SAVE.replace('"epoch": tag,', '"epoch": tag,\n        "next_epoch": tag + 1,')),
     # each optimizer given the other's saved state: G and D have 4 tensors each, so it loads silently
     "loads_the_optimizers_crossed": (
         ONE_BASED,
@@ -1508,6 +1524,11 @@ REPLAYED = (
     "the seed and the epoch number, torch.manual_seed(seed * 1000 + epoch), in train and resume alike, or seed once and "
     "save torch.get_rng_state() in the checkpoint, restored in resume"
 )
+RESUMED_WEIGHTS_ONLY = (
+    "`ckpt_020.pt` written after resume(checkpoint, 20, ...) holds 0 optimizer state(s), where an uninterrupted run's "
+    "checkpoint of the same epoch holds 2: resume must save what train saves, so that a run interrupted again can be "
+    "resumed from its checkpoints"
+)
 EXPECTED_RESUMES = {
     "epoch_saved_as_text": {
         **OK,
@@ -1552,6 +1573,8 @@ EXPECTED_RESUMES = {
     },
     # nothing written, nothing the grader can check: the probe's report alone is not enough
     "resume_saves_nothing": {**OK, "test_resume_continues_the_run": (0.0, NOTHING_RESUMED)},
+    "resume_saves_weights_only": {**OK, "test_resume_continues_the_run": (0.0, RESUMED_WEIGHTS_ONLY)},
+    "next_epoch_beside_the_epoch_and_resume_saves_nothing": {**OK, "test_resume_continues_the_run": (0.0, NOTHING_RESUMED)},
     "loads_the_optimizers_crossed": {
         **OK,
         "test_resume_continues_the_run": (
@@ -1628,6 +1651,8 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "rng_not_restored": 14.0,
         "noise_drawn_after_restoring_the_rng": 13.0,
         "resume_saves_nothing": 12.0,
+        "resume_saves_weights_only": 12.0,
+        "next_epoch_beside_the_epoch_and_resume_saves_nothing": 12.0,
         "loads_the_optimizers_crossed": 12.0,
         "saves_the_next_epoch": 15.0,
         "rng_taken_before_the_epoch": 14.0,
