@@ -1719,7 +1719,7 @@ def stale_gradient_fault(submission) -> str | None:
 
 def crossed_gradient_fault(submission) -> str | None:
     """Whether one player's optimizer step applies the gradient of the other player's loss within one call of
-    train_step (`probes_a6.crossed_gradients`, the stand-in G and a D that marks each loss's gradient): G's, when D's
+    train_step (`probes_a6.crossed_gradients`: which backward() passes each step applies, on the stand-ins): G's, when D's
     loss reaches G through a fake batch that is not detached and G's gradients are not cleared before G's backward()
     (lesson 08's forgotten .detach(): G learns to keep D undecided, not to fool it); D's, when G's step comes first and
     D's gradients are not cleared before D's backward(). None when neither does (or the step raises: the other checks
