@@ -178,6 +178,18 @@ def test_without_bubblewrap_it_refuses_unless_told_no_sandbox(course: Path, tmp_
     assert not (tmp_path / "r.jsonl").exists()
 
 
+@pytest.mark.skipif(__import__("reference.grading.sandbox", fromlist=["x"]).gpu_problem() is None, reason="this machine has a GPU")
+def test_gpu_on_a_machine_without_one_is_refused_before_grading_anyone(course: Path, tmp_path: Path):
+    """--gpu where the host shows no NVIDIA GPU: every submission's CUDA code would fail in its sandbox and
+    cost its student the checks; one line naming the fix instead, nothing graded, nothing written."""
+    done = _run(course, A, "--gpu", "--results", str(tmp_path / "r.jsonl"))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stdout + done.stderr
+    assert lines[0] == ("gan-course: error: --gpu: this machine shows no NVIDIA GPU (no /dev/nvidia0 device file); grade "
+                        "without --gpu, or on a machine with an NVIDIA GPU and its driver"), lines
+    assert not (tmp_path / "r.jsonl").exists() and "grading" not in done.stdout
+
+
 # what bubblewrap prints where the kernel, AppArmor (Ubuntu 23.10+) or a container refuses it the
 # unprivileged user namespaces it needs: it is installed, and no sandbox can be made
 REFUSING_BWRAP = """#!/bin/sh

@@ -884,3 +884,67 @@ def test_an_old_tutorials_range_argument_is_told_its_new_name():
         told = with_known_fix("TypeError", str(err))
     assert told.endswith("call that argument `value_range` now (renamed from `range`, which old tutorials use): "
                          "normalize=True, value_range=(-1, 1)"), told
+
+
+# ---------------------------------------------------------------------------------------------
+# --gpu: what the sandbox is given
+# ---------------------------------------------------------------------------------------------
+
+
+def _fake_dev(tmp_path: Path, names: list[str]) -> str:
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    for name in names:
+        if name.endswith("/"):
+            (dev / name).mkdir()
+        else:
+            (dev / name).write_text("")
+    return str(dev)
+
+
+def test_gpu_binds_pass_exactly_the_nvidia_device_files(tmp_path):
+    """`--gpu` binds every NVIDIA device file (each GPU, the control and UVM devices, the capabilities folder) and
+    nothing else of /dev: not the disks, not other devices whose names start alike."""
+    from reference.grading.sandbox import _gpu_binds
+
+    dev = _fake_dev(tmp_path, ["nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "nvidia-caps/", "null", "nvme0n1", "sda", "vnvidia"])
+    binds = _gpu_binds(dev)
+    pairs = [(binds[i], binds[i + 1], binds[i + 2]) for i in range(0, len(binds), 3) if binds[i] == "--dev-bind"]
+    assert [p[1] for p in pairs] == [f"{dev}/{n}" for n in ("nvidia-caps", "nvidia-uvm", "nvidia0", "nvidia1", "nvidiactl")], binds
+    assert all(src == dst for _, src, dst in pairs)
+
+
+@pytest.mark.parametrize("names, has_gpu", [
+    (["nvidia0", "nvidiactl", "nvidia-uvm"], True),
+    (["nvidia3", "nvidiactl"], True),  # a container given one GPU of several
+    (["nvidiactl", "nvidia-uvm", "nvidia-modeset"], False),  # the driver's files without a GPU's
+    (["null", "zero"], False),
+])
+def test_gpu_problem_asks_for_a_gpus_own_device_file(tmp_path, names, has_gpu):
+    from reference.grading.sandbox import gpu_problem
+
+    problem = gpu_problem(_fake_dev(tmp_path, names))
+    if has_gpu:
+        assert problem is None
+    else:
+        assert problem is not None and problem.startswith("--gpu: this machine shows no NVIDIA GPU") and "grade without --gpu" in problem
+        assert "\n" not in problem
+
+
+def test_without_gpu_the_sandbox_binds_no_nvidia_device_and_hides_cuda(tmp_path):
+    """Without --gpu: no NVIDIA device file in bwrap's command line, whatever the host has, and
+    CUDA_VISIBLE_DEVICES empty; with it, the instructor's CUDA_VISIBLE_DEVICES (one GPU per job) goes in."""
+    from types import SimpleNamespace
+
+    from reference.grading.sandbox import Limits, Worker, bwrap_command
+
+    args = bwrap_command("bwrap", tmp_path, None, False, {"PATH": "/usr/bin"})
+    assert not any(str(a).startswith("/dev/nvidia") for a in args), args
+    fake = SimpleNamespace(limits=Limits(), scratch=tmp_path)
+    assert Worker._environment(fake, True, False)["CUDA_VISIBLE_DEVICES"] == ""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CUDA_VISIBLE_DEVICES", "3")
+        assert Worker._environment(fake, True, True)["CUDA_VISIBLE_DEVICES"] == "3"
+        assert Worker._environment(fake, True, False)["CUDA_VISIBLE_DEVICES"] == ""
+        mp.delenv("CUDA_VISIBLE_DEVICES")
+        assert "CUDA_VISIBLE_DEVICES" not in Worker._environment(fake, True, True)

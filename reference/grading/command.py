@@ -322,9 +322,11 @@ def run(args: argparse.Namespace) -> int:
         _warn_unrecorded(root, records)
         return 0
     load_checks(args.assignment, root)  # a missing check module is refused before anything runs
-    from reference.grading.sandbox import sandbox_problem
+    from reference.grading.sandbox import gpu_problem, sandbox_problem
 
     if not args.no_sandbox and (problem := sandbox_problem()):  # after the command's own mistakes, before anyone is graded
+        raise UserError(problem)
+    if args.gpu and (problem := gpu_problem()):  # CUDA code would fail in every sandbox: each student's fault, it seemed
         raise UserError(problem)
     overrides = {f.name: getattr(args, f.name) for f in fields(Limits)}
     limits = Limits.from_config(_config_limits(root), **overrides)

@@ -386,11 +386,29 @@ def _python_binds() -> list[str]:
     return args
 
 
-def _gpu_binds() -> list[str]:
+def gpu_devices(dev: str = "/dev") -> list[str]:
+    """The NVIDIA device files `--gpu` binds into the sandbox: /dev/nvidia0 (one per GPU), /dev/nvidiactl,
+    /dev/nvidia-uvm, /dev/nvidia-caps/, ... (sorted); none on a machine without the NVIDIA driver."""
+    try:
+        names = sorted(os.listdir(dev))
+    except OSError:
+        return []
+    return [os.path.join(dev, name) for name in names if name.startswith("nvidia")]
+
+
+def gpu_problem(dev: str = "/dev") -> str | None:
+    """Why `--gpu` could give a submission no GPU on this machine (one line), else None: no GPU's device
+    file (/dev/nvidia0, /dev/nvidia1, ...), so the sandbox would show none and CUDA code would fail there."""
+    if any(os.path.basename(path).removeprefix("nvidia").isdigit() for path in gpu_devices(dev)):
+        return None
+    return (f"--gpu: this machine shows no NVIDIA GPU (no {dev.rstrip('/')}/nvidia0 device file); grade without --gpu, "
+            "or on a machine with an NVIDIA GPU and its driver")
+
+
+def _gpu_binds(dev: str = "/dev") -> list[str]:
     args = []
-    for name in sorted(os.listdir("/dev")):
-        if name.startswith("nvidia"):
-            args += ["--dev-bind", f"/dev/{name}", f"/dev/{name}"]
+    for path in gpu_devices(dev):
+        args += ["--dev-bind", path, path]
     for path in ("/proc/driver/nvidia", "/sys/module/nvidia", "/sys/bus/pci", "/sys/devices"):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
