@@ -190,6 +190,27 @@ def test_gpu_on_a_machine_without_one_is_refused_before_grading_anyone(course: P
     assert not (tmp_path / "r.jsonl").exists() and "grading" not in done.stdout
 
 
+def test_gpu_reaches_every_submissions_grading(course: Path, tmp_path: Path, monkeypatch):
+    """--gpu on a machine that shows a GPU: grade_many, and through it each submission's sandbox, gets gpu=True
+    (tests/test_gpu.py shows on a GPU what the sandbox then sees); without --gpu, gpu=False."""
+    import reference.grading.runner as runner
+    import reference.grading.sandbox as sandbox
+    from reference.cli import main
+
+    seen = []
+
+    def spy(subs, assignment, root, **kwargs):
+        seen.append(kwargs["gpu"])
+        return []
+
+    monkeypatch.setattr(sandbox, "gpu_problem", lambda dev="/dev": None)
+    monkeypatch.setattr(runner, "grade_many", spy)
+    monkeypatch.chdir(course)
+    for flags in (["--gpu"], []):
+        assert main(["autograde", A, "--student", "blank", "--no-progress", "--results", str(tmp_path / "r.jsonl"), *flags]) == 0
+    assert seen == [True, False]
+
+
 # what bubblewrap prints where the kernel, AppArmor (Ubuntu 23.10+) or a container refuses it the
 # unprivileged user namespaces it needs: it is installed, and no sandbox can be made
 REFUSING_BWRAP = """#!/bin/sh
