@@ -489,6 +489,28 @@ def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES)
 ''',
 }
 
+# round 6: one backward() of both losses, each loss reaching only its own network's weights (the fake detached for D's
+# loss, D frozen while G's loss is computed), both optimizers stepped after it: right (the gradient ledger alone called
+# it crossed: 4/5 with the forgotten-detach message)
+CORRECT["one_backward_of_both_losses_d_frozen_for_g"] = {
+    "train_step": '''
+def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES):
+    b = real.shape[0]
+    y_fake = torch.randint(0, num_classes, (b,))
+    fake = G(torch.randn(b, nz), y_fake)
+    loss_d = F.softplus(-D(real, labels)).mean() + F.softplus(D(fake.detach(), y_fake)).mean()
+    D.requires_grad_(False)
+    loss_g = F.softplus(-D(fake, y_fake)).mean()
+    D.requires_grad_(True)
+    opt_d.zero_grad()
+    opt_g.zero_grad()
+    (loss_d + loss_g).backward()
+    opt_d.step()
+    opt_g.step()
+    return loss_d.item(), loss_g.item()
+''',
+}
+
 # Faults that do not interfere share a notebook: each is graded by its own check, and only the named
 # checks lose points. `learning` says whether the notebook's learning check is graded (the others skip it).
 WRONG = {
@@ -1683,6 +1705,25 @@ CROSSED_CASES = {  # id: (train_step's source, what crossed_gradients finds)
     "r1_penalty_on_real_requiring_grad": (step_source(["d_clear", "d_step", "g_clear", "g_step"], d_step=R1_D_STEP),
                                           {"G": False, "D": False}),
 }
+# one backward() of both losses, each reaching only its own network's weights (D frozen for G's loss, the fake detached
+# for D's): a correct simultaneous step that the ledger alone called crossed (4/5); and the same without freezing D,
+# whose step then applies G's loss (crossed)
+ONE_BACKWARD_HEAD = ("def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):\n"
+                     "    y = torch.randint(0, num_classes, (len(real),))\n    fake = G(torch.randn(len(real), nz), y)\n"
+                     "    opt_d.zero_grad()\n    opt_g.zero_grad()\n"
+                     "    loss_d = F.softplus(-D(real, labels)).mean() + F.softplus(D(fake.detach(), y)).mean()\n")
+ONE_BACKWARD_TAIL = "    (loss_d + loss_g).backward()\n    opt_d.step()\n    opt_g.step()\n    return loss_d.item(), loss_g.item()\n"
+ONE_BACKWARD_FROZEN = (ONE_BACKWARD_HEAD + "    D.requires_grad_(False)\n    loss_g = F.softplus(-D(fake, y)).mean()\n"
+                       "    D.requires_grad_(True)\n" + ONE_BACKWARD_TAIL)
+ONE_BACKWARD_FROZEN_BY_LOOP = (ONE_BACKWARD_HEAD + "    for p in D.parameters():\n        p.requires_grad = False\n"
+                               "    loss_g = F.softplus(-D(fake, y)).mean()\n    for p in D.parameters():\n        p.requires_grad = True\n"
+                               + ONE_BACKWARD_TAIL.replace("opt_d.step()\n    opt_g.step()", "opt_g.step()\n    opt_d.step()"))
+ONE_BACKWARD_D_LIVE = ONE_BACKWARD_HEAD + "    loss_g = F.softplus(-D(fake, y)).mean()\n" + ONE_BACKWARD_TAIL
+CROSSED_CASES.update({
+    "one_backward_d_frozen_for_g": (ONE_BACKWARD_FROZEN, {"G": False, "D": False}),
+    "one_backward_d_frozen_by_a_loop_g_stepped_first": (ONE_BACKWARD_FROZEN_BY_LOOP, {"G": False, "D": False}),
+    "one_backward_d_live_for_g": (ONE_BACKWARD_D_LIVE, {"G": True, "D": False}),
+})
 HEAD = ("def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):\n"
         "    y = torch.randint(0, num_classes, (len(real),))\n    fake = G(torch.randn(len(real), nz), y)\n")
 D_LOSS, G_LOSS = "F.softplus(-D(real, labels)).mean() + F.softplus(D(fake.detach(), y)).mean()", "F.softplus(-D(fake, y)).mean()"

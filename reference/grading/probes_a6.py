@@ -456,8 +456,11 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
     cleared right after its step, so that G's backward() through D refills them), "crossed": {"G", "D"}: a step of
     that network applied a pass that the other network's step had applied earlier in the same call (D's loss reaching
     G through a fake batch not detached, with G's gradients not cleared before G's backward(); G's step first, and D's
-    not cleared before D's backward(); one backward() of both losses)}; None where autograd does not tell its passes
-    apart. The student's exceptions propagate."""
+    not cleared before D's backward(); one backward() of both losses through a D that reached both networks' weights
+    with either loss)}; None where autograd does not tell its passes apart. One backward() of both losses with D frozen
+    for G's loss and the fake detached for D's is not crossed: the pass went back through D only where it reached one
+    network's weights (an output of D called with its weights requiring grad on a batch carrying G's graph reaches
+    both). The student's exceptions propagate."""
     task_id = getattr(torch._C, "_current_graph_task_id", None)
     if task_id is None:
         return None
@@ -506,11 +509,50 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
             steps.append((name, call[0], applied))
         return hook
 
+    # Which passes went back through an output of D, and which through one that was live both ways: D's weights
+    # requiring grad while its input carried G's graph, so that the loss behind it reached both networks' weights.
+    # A pass that both steps apply is a correct simultaneous step when it went back through D only where one
+    # network's weights were reached (D frozen for G's loss, the fake detached for D's): (loss_d + loss_g).backward().
+    through_d: set = set()
+    both_ways: set = set()
+    g_weights = {id(q) for q in G.parameters()}
+
+    def reaches_g(t: Tensor) -> bool:
+        todo, seen = [t.grad_fn], set()
+        while todo:
+            fn = todo.pop()
+            if fn is None or fn in seen:
+                continue
+            seen.add(fn)
+            if id(getattr(fn, "variable", None)) in g_weights:
+                return True
+            todo.extend(next_fn for next_fn, _ in fn.next_functions)
+        return False
+
+    def went_back(both: bool) -> Any:
+        def hook(grad: Tensor) -> None:
+            if bool(grad.any()):
+                source = (call[0], int(task_id()))
+                through_d.add(source)
+                if both:
+                    both_ways.add(source)
+        return hook
+
+    def d_called(_module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        if not torch.is_grad_enabled():
+            return
+        live = any(q.requires_grad for q in D.parameters())
+        both = live and any(isinstance(a, Tensor) and a.requires_grad and reaches_g(a) for a in (*args, *kwargs.values()))
+        for out in output if isinstance(output, (tuple, list)) else (output,):
+            if isinstance(out, Tensor) and out.requires_grad:
+                out.register_hook(went_back(both))
+
     opt_g, opt_d = torch.optim.SGD(G.parameters(), lr=1e-3), torch.optim.SGD(D.parameters(), lr=1e-3)
     G.train()
     D.train()
     handles = [q.register_hook(arrived(q)) for net in nets.values() for q in net.parameters() if q.requires_grad]
     handles += [opt_g.register_step_post_hook(stepped("G")), opt_d.register_step_post_hook(stepped("D"))]
+    handles.append(D.register_forward_hook(d_called, with_kwargs=True))
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -526,6 +568,8 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
         found["stale"][name] |= any(source[0] < k for source in applied)
         for source in sorted(applied):
             if source[0] == k and first.setdefault(source, name) != name:
+                if source in through_d and source not in both_ways:
+                    continue  # one pass of both losses, each reaching its own network's weights only
                 found["crossed"][name] = True
     return found
 
