@@ -431,6 +431,15 @@ CORRECT["saves_on_the_last_batch_counted_from_the_data"] = """
             if (epoch + 1) % 10 == 0 and i == n_batches - 1:
                 save(epoch + 1)
 """
+CORRECT["saves_on_the_last_batch_counted_from_train_data"] = """
+    <SAVE>
+    n_batches = len(TRAIN_DATA) // BATCH_SIZE  # batches per epoch, from the notebook's data
+    for epoch in range(n_epochs):
+        for i, x in enumerate(gan.batches.epoch(epoch)):
+            step(gan, x)
+            if (epoch + 1) % 10 == 0 and i == n_batches - 1:
+                save(epoch + 1)
+"""
 CORRECT_CELLS.update({
     # the fixed noise kept as a buffer of G (so G's state_dict carries it), the grid written with plt.imsave in gray:
     # G's saved state_dict holds one entry more than a fresh G's, which resume registers again before loading

@@ -230,8 +230,23 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
     gans: list[Any] = []
     hooks = []
 
+    # The notebook's TRAIN_DATA shows as many images as an epoch hands out, as gan.batches.data does: a save on an
+    # epoch's last batch counted as len(TRAIN_DATA) // BATCH_SIZE then fires (make_gan still builds its batches from
+    # the whole of it, so the batches handed out are the same either way)
+    data, size = namespace.get("TRAIN_DATA"), namespace.get("BATCH_SIZE")
+    shown = None
+    if (isinstance(size, int) and not isinstance(size, bool) and size > 0 and callable(getattr(data, "subset", None))
+            and isinstance(getattr(data, "data", None), torch.Tensor) and len(data.data) > max_batches * size):
+        shown = data.subset(max_batches * size)
+
     def watched_make_gan(*args: Any, **kwargs: Any) -> Any:
-        gan = make_gan(*args, **kwargs)
+        if shown is not None:
+            namespace["TRAIN_DATA"] = data
+        try:
+            gan = make_gan(*args, **kwargs)
+        finally:
+            if shown is not None:
+                namespace["TRAIN_DATA"] = shown
         gan.batches = _WatchedBatches(gan.batches, watch, max_batches, gan)
         if isinstance(gan.G, torch.nn.Module) and (type(gan.G), _signature(gan.G)) not in _generators:
             _generators.append((type(gan.G), _signature(gan.G)))
@@ -242,6 +257,8 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
         return gan
 
     namespace["make_gan"] = watched_make_gan
+    if shown is not None:
+        namespace["TRAIN_DATA"] = shown
     _recording, _outputs = [], []
     _generators.clear()
     hooks.append(register_optimizer_step_pre_hook(watch.before_step))  # every optimizer's steps, for this run only
@@ -252,6 +269,8 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
         watch.scan("after")
     finally:
         namespace["make_gan"] = make_gan
+        if shown is not None:
+            namespace["TRAIN_DATA"] = data
         _recording = _outputs = None
         _generators.clear()
         for hook in hooks:
