@@ -1723,6 +1723,11 @@ CROSSED_CASES.update({
     "one_backward_d_frozen_for_g": (ONE_BACKWARD_FROZEN, {"G": False, "D": False}),
     "one_backward_d_frozen_by_a_loop_g_stepped_first": (ONE_BACKWARD_FROZEN_BY_LOOP, {"G": False, "D": False}),
     "one_backward_d_live_for_g": (ONE_BACKWARD_D_LIVE, {"G": True, "D": False}),
+    # D called through D.forward for G's loss, which runs no hook of D's own (D's loss calls D as usual): its layers'
+    # hooks still see the live D on the fake batch
+    "one_backward_d_live_for_g_by_forward": (ONE_BACKWARD_HEAD + "    loss_g = F.softplus(-D.forward(fake, y)).mean()\n"
+                                             + ONE_BACKWARD_TAIL, {"G": True, "D": False}),
+    "one_backward_d_frozen_for_g_by_forward": (ONE_BACKWARD_FROZEN.replace("D(", "D.forward("), {"G": False, "D": False}),
 })
 HEAD = ("def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):\n"
         "    y = torch.randint(0, num_classes, (len(real),))\n    fake = G(torch.randn(len(real), nz), y)\n")

@@ -459,8 +459,8 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
     not cleared before D's backward(); one backward() of both losses through a D that reached both networks' weights
     with either loss)}; None where autograd does not tell its passes apart. One backward() of both losses with D frozen
     for G's loss and the fake detached for D's is not crossed: the pass went back through D only where it reached one
-    network's weights (an output of D called with its weights requiring grad on a batch carrying G's graph reaches
-    both). The student's exceptions propagate."""
+    network's weights (an output of a layer of D called with its weights requiring grad on a batch carrying G's graph
+    reaches both). The student's exceptions propagate."""
     task_id = getattr(torch._C, "_current_graph_task_id", None)
     if task_id is None:
         return None
@@ -509,8 +509,9 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
             steps.append((name, call[0], applied))
         return hook
 
-    # Which passes went back through an output of D, and which through one that was live both ways: D's weights
-    # requiring grad while its input carried G's graph, so that the loss behind it reached both networks' weights.
+    # Which passes went back through an output of a layer of D, and which through one that was live both ways: the
+    # layer's weights requiring grad while its input carried G's graph, so that the loss behind it reached both
+    # networks' weights.
     # A pass that both steps apply is a correct simultaneous step when it went back through D only where one
     # network's weights were reached (D frozen for G's loss, the fake detached for D's): (loss_d + loss_g).backward().
     through_d: set = set()
@@ -538,10 +539,12 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
                     both_ways.add(source)
         return hook
 
-    def d_called(_module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+    def layer_called(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        """A layer of D that holds weights (a convolution, BatchNorm, ...): hooked layer by layer rather than D as a
+        whole, so that D.forward(x, y) called directly, which runs no hook of D's own, is seen too."""
         if not torch.is_grad_enabled():
             return
-        live = any(q.requires_grad for q in D.parameters())
+        live = any(q.requires_grad for q in module.parameters(recurse=False))
         both = live and any(isinstance(a, Tensor) and a.requires_grad and reaches_g(a) for a in (*args, *kwargs.values()))
         for out in output if isinstance(output, (tuple, list)) else (output,):
             if isinstance(out, Tensor) and out.requires_grad:
@@ -552,7 +555,8 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
     D.train()
     handles = [q.register_hook(arrived(q)) for net in nets.values() for q in net.parameters() if q.requires_grad]
     handles += [opt_g.register_step_post_hook(stepped("G")), opt_d.register_step_post_hook(stepped("D"))]
-    handles.append(D.register_forward_hook(d_called, with_kwargs=True))
+    handles += [layer.register_forward_hook(layer_called, with_kwargs=True)
+                for layer in D.modules() if next(layer.parameters(recurse=False), None) is not None]
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
