@@ -1121,6 +1121,11 @@ WRONG_RESUMES = {
         RESUME.replace(LOAD_ALL, LOAD_ALL.replace('("opt_g", gan.opt_g), ("opt_d", gan.opt_d)', '("opt_d", gan.opt_g), ("opt_g", gan.opt_d)')),
         SAVE,
     ),
+    # found by session 32's red team (16/16 then): resume ignores its checkpoint argument and loads the newest
+    # checkpoint in out_dir; the grader gives resume a copy of the checkpoint in another folder
+    "loads_the_newest_checkpoint_in_out_dir": (
+        ONE_BASED, RESUME.replace("    state = torch.load(checkpoint, weights_only=True)\n",
+                                  '    state = torch.load(sorted(out_dir.glob("ckpt_*.pt"))[-1], weights_only=True)\n'), SAVE),
     # every random state "to be safe": numpy's is a tuple holding an array, which weights_only refuses
     # the next epoch's number stored (11 after epoch 10) under "start_epoch", read consistently by resume
     "saves_the_next_epoch": (
@@ -1584,6 +1589,12 @@ EXPECTED_RESUMES = {
     "resume_saves_nothing": {**OK, "test_resume_continues_the_run": (0.0, NOTHING_RESUMED)},
     "resume_saves_weights_only": {**OK, "test_resume_continues_the_run": (0.0, RESUMED_WEIGHTS_ONLY)},
     "next_epoch_beside_the_epoch_and_resume_saves_nothing": {**OK, "test_resume_continues_the_run": (0.0, NOTHING_RESUMED)},
+    "loads_the_newest_checkpoint_in_out_dir": {
+        **OK,
+        "test_resume_continues_the_run": (0.0, "calling `resume` raised IndexError: list index out of range; the grader gives "
+                                               "resume a copy of train's checkpoint in another folder: load the file that its "
+                                               "checkpoint argument names, not one found in out_dir"),
+    },
     "loads_the_optimizers_crossed": {
         **OK,
         "test_resume_continues_the_run": (
@@ -1663,6 +1674,7 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "resume_saves_weights_only": 12.0,
         "next_epoch_beside_the_epoch_and_resume_saves_nothing": 12.0,
         "loads_the_optimizers_crossed": 12.0,
+        "loads_the_newest_checkpoint_in_out_dir": 12.0,
         "saves_the_next_epoch": 15.0,
         "rng_taken_before_the_epoch": 14.0,
         "reseeds_one_seed_every_epoch": 14.0,

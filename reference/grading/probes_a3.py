@@ -463,6 +463,26 @@ def _last_save(record: dict) -> list[torch.Tensor] | None:
     return saves[-1]["inputs"] if saves else None
 
 
+def _given_elsewhere(first_dir: Path, checkpoint: str, given: Path, held: Path) -> Path:
+    """The path resume is given: a copy of the checkpoint's folder at `given` (files saved beside the checkpoint
+    come along), with the checkpoint itself moved out of the run's folder into `held` meanwhile. A resume that
+    loads whichever checkpoint it finds in out_dir, not the one it is given, then finds none there."""
+    source = first_dir / checkpoint
+    shutil.copytree(source.parent, given, symlinks=True)
+    held.mkdir(parents=True, exist_ok=True)
+    os.replace(source, held / source.name)
+    return given / source.name
+
+
+def _put_back(source: Path, given: Path, held: Path) -> None:
+    """Undo `_given_elsewhere`: the checkpoint back in its place (unless resume wrote a file of that name)."""
+    kept = held / source.name
+    if kept.exists() and not os.path.lexists(source):
+        os.replace(kept, source)
+    shutil.rmtree(held, ignore_errors=True)
+    shutil.rmtree(given, ignore_errors=True)
+
+
 def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, seed: int = 0, max_batches: int = 2) -> dict:
     """Interrupt a run after `n_first` epochs, resume it to `n_total`, and compare it with a run of
     `n_total` epochs that was never interrupted (all with `seed`, watched as in `watched_train`).
@@ -472,7 +492,9 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
        that holds weights or an optimizer's state (not the fixed noise saved beside it) if there is
        one, of those one whose name holds the number k if there is one.
     2. train(n_total, out_dir/uninterrupted), its state snapshot where epoch k + 1 starts.
-    3. resume(checkpoint, n_total, out_dir/interrupted, seed=seed), its snapshot where its first epoch starts.
+    3. resume(checkpoint, n_total, out_dir/interrupted, seed=seed), its snapshot where its first epoch starts. The
+       checkpoint it is given is a copy in out_dir/given (with the files beside it), the file itself moved out of
+       out_dir/interrupted meanwhile (`_given_elsewhere`): resume must load the file it is given.
 
     Returns {"checkpoint": path relative to out_dir/interrupted or None, "after": k or None,
     "uninterrupted": [argument of each gan.batches.epoch call], "uninterrupted_rng": [digest of torch's
@@ -518,7 +540,11 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     first_save, full_save = _save_at(interrupted, k), _save_at(full, k)
     reply["train_noise"] = None if not first_save or not full_save else _same_inputs(first_save, full_save)
     resume = namespace["resume"]
-    resumed = _watched(namespace, lambda: resume(str(first_dir / checkpoint), n_total, str(first_dir), seed=seed), first_dir, max_batches, snapshot_at=1)
+    given = _given_elsewhere(first_dir, checkpoint, root / "given", root / "held")
+    try:
+        resumed = _watched(namespace, lambda: resume(str(given), n_total, str(first_dir), seed=seed), first_dir, max_batches, snapshot_at=1)
+    finally:
+        _put_back(first_dir / checkpoint, root / "given", root / "held")
     reply["resumed"], reply["resumed_built"] = resumed["epoch_args"], resumed["shapes"] is not None
     got, want = resumed["snapshot"], full["snapshot"]
     if got is not None and want is not None:
