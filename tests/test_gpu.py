@@ -197,7 +197,7 @@ def test_the_trainers_ddp_path_runs_on_nccl_in_a_one_gpu_group(tmp_path):
     run = tmp_path / "run"
     proc = subprocess.run([sys.executable, str(script), "train", "--model", "dcgan", "--dataset", "digits", "--epochs", "2",
                            "--device", "cuda", "--out", str(run), "--no-progress"], capture_output=True, text=True,
-                          env={**os.environ, "PORT": str(port), "SPY_DIR": str(tmp_path)})
+                          env={**os.environ, "PORT": str(port), "SPY_DIR": str(tmp_path), "NCCL_DEBUG": "WARN"})
     assert proc.returncode == 0, f"exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     seen = eval((tmp_path / "seen.txt").read_text())  # noqa: S307 (written by the script above)
     assert seen == {"backend": "nccl", "ddp": "DistributedDataParallel", "g_ddp": "DistributedDataParallel"}, seen
