@@ -440,6 +440,45 @@ CORRECT["saves_on_the_last_batch_counted_from_train_data"] = """
             if (epoch + 1) % 10 == 0 and i == n_batches - 1:
                 save(epoch + 1)
 """
+# found by session 33's red team (12/16 when resume was given its checkpoint alone in another folder): checkpoints in
+# out_dir/checkpoints/, the fixed noise saved once in the run's folder and read by resume relative to the checkpoint
+CORRECT_CELLS["fixed_noise_in_the_run_folder_found_from_the_checkpoint"] = (
+    """
+    def train_epochs(gan, fixed_noise, first, last, out_dir):
+        out_dir = Path(out_dir)
+        for epoch in range(first, last + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                step(gan, x)
+            if epoch % SAVE_EVERY == 0:
+                with torch.no_grad():
+                    save_image_grid(from_model_range(gan.G(fixed_noise), "tanh"), out_dir / "samples" / f"epoch_{epoch:03d}.png")
+                (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+                torch.save({"epoch": epoch, "G": gan.G.state_dict(), "D": gan.D.state_dict(), "opt_g": gan.opt_g.state_dict(),
+                            "opt_d": gan.opt_d.state_dict(), "rng": torch.get_rng_state()}, out_dir / "checkpoints" / f"epoch_{epoch:03d}.pt")
+
+
+    def train(n_epochs, out_dir, seed=0):
+        gan = make_gan(seed)
+        out_dir = Path(out_dir)
+        fixed_noise = torch.randn(NUM_SAMPLES, gan.nz)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        torch.save(fixed_noise, out_dir / "fixed_noise.pt")  # once per run, beside checkpoints/ and samples/
+        train_epochs(gan, fixed_noise, 1, n_epochs, out_dir)
+        return gan.G, gan.D
+    """,
+    """
+    def resume(checkpoint, n_epochs, out_dir, seed=0):
+        gan = make_gan(seed)
+        checkpoint = Path(checkpoint)
+        state = torch.load(checkpoint, weights_only=True)
+        fixed_noise = torch.load(checkpoint.parent.parent / "fixed_noise.pt", weights_only=True)  # <run>/checkpoints/x.pt
+        for key, target in (("G", gan.G), ("D", gan.D), ("opt_g", gan.opt_g), ("opt_d", gan.opt_d)):
+            target.load_state_dict(state[key])
+        torch.set_rng_state(state["rng"])
+        train_epochs(gan, fixed_noise, state["epoch"] + 1, n_epochs, out_dir)
+        return gan.G, gan.D
+    """,
+)
 CORRECT_CELLS.update({
     # the fixed noise kept as a buffer of G (so G's state_dict carries it), the grid written with plt.imsave in gray:
     # G's saved state_dict holds one entry more than a fresh G's, which resume registers again before loading
@@ -1654,6 +1693,30 @@ EXPECTED_RESUMES = {
 def test_wrong_checkpoints_and_resumes_get_exact_scores_and_messages(tmp_path, name):
     body, resume, save = WRONG_RESUMES[name]
     assert scores(submission(tmp_path, body, resume=resume, save=save)) == EXPECTED_RESUMES[name]
+
+
+SAVE_LAST = SAVE.replace('    torch.save(state, out_dir / f"ckpt_{tag:03d}.pt")\n',
+                         '    torch.save(state, out_dir / f"ckpt_{tag:03d}.pt")\n    torch.save(state, out_dir / "last.pt")\n')
+SAVE_COURSE = SAVE.replace('    torch.save(state, out_dir / f"ckpt_{tag:03d}.pt")\n',
+                           '    save_checkpoint(state, out_dir / "checkpoints" / f"epoch_{tag:03d}.pt")\n'
+                           '    save_checkpoint(state, out_dir / "checkpoints" / "last.pt")\n')
+
+
+@pytest.mark.parametrize("save, load, says", [
+    (SAVE_LAST, '    state = torch.load(out_dir / "last.pt", weights_only=True)\n', "FileNotFoundError"),
+    (SAVE_COURSE, "    from reference.checkpoint import load_checkpoint\n    state = load_checkpoint(out_dir)\n", "CheckpointError"),
+], ids=["last_pt", "course_load_checkpoint_of_the_run_folder"])
+def test_a_resume_that_loads_a_copy_left_in_out_dir_instead_of_its_argument_loses_the_resume_check(tmp_path, save, load, says):
+    """train saves each checkpoint twice, the second time as last.pt (by hand, or with the course's save_checkpoint),
+    and resume loads that from out_dir, never the checkpoint it is given: every checkpoint of the run's folder is out
+    of reach while resume runs (found by session 33's red team: 16/16)."""
+    resume = RESUME.replace("    state = torch.load(checkpoint, weights_only=True)\n", load)
+    got = scores(submission(tmp_path, ONE_BASED, resume=resume, save=save))
+    points, message = got.pop("test_resume_continues_the_run")
+    assert points == 0.0 and message.startswith(f"calling `resume` raised {says}: ") and message.endswith(
+        "; the grader gives resume a copy of train's checkpoint in another folder: load the file that its checkpoint "
+        "argument names, not one found in out_dir"), message
+    assert got == {name: result for name, result in OK.items() if name != "test_resume_continues_the_run"}
 
 
 def test_expected_totals_of_wrong_checkpoints_and_resumes():

@@ -463,22 +463,35 @@ def _last_save(record: dict) -> list[torch.Tensor] | None:
     return saves[-1]["inputs"] if saves else None
 
 
-def _given_elsewhere(first_dir: Path, checkpoint: str, given: Path, held: Path) -> Path:
-    """The path resume is given: a copy of the checkpoint's folder at `given` (files saved beside the checkpoint
-    come along), with the checkpoint itself moved out of the run's folder into `held` meanwhile. A resume that
-    loads whichever checkpoint it finds in out_dir, not the one it is given, then finds none there."""
-    source = first_dir / checkpoint
-    shutil.copytree(source.parent, given, symlinks=True)
-    held.mkdir(parents=True, exist_ok=True)
-    os.replace(source, held / source.name)
-    return given / source.name
+def _run_files(folder: Path) -> list[str]:
+    """The files (links included, none followed) under `folder`, as sorted paths relative to it."""
+    found = []
+    for where, _dirs, names in os.walk(folder):
+        found += [(Path(where) / name).relative_to(folder).as_posix() for name in names]
+    return sorted(found)
 
 
-def _put_back(source: Path, given: Path, held: Path) -> None:
-    """Undo `_given_elsewhere`: the checkpoint back in its place (unless resume wrote a file of that name)."""
-    kept = held / source.name
-    if kept.exists() and not os.path.lexists(source):
-        os.replace(kept, source)
+def _given_elsewhere(first_dir: Path, checkpoint: str, shapes: dict | None, given: Path, held: Path) -> tuple[Path, list[str]]:
+    """The path resume is given, and the files moved away meanwhile: the run's folder is copied whole to `given` (so
+    the checkpoint keeps its place among the files saved beside it, its folders' names included), and every checkpoint
+    in the run's folder (the one given, a last.pt or latest copy of it, any file that holds G's or D's weights or an
+    optimizer's state) is moved into `held` until resume returns. A resume that loads a checkpoint it finds in out_dir
+    instead of the one it is given finds none there; the fixed noise or losses saved beside them stay."""
+    shutil.copytree(first_dir, given, symlinks=True)
+    moved = [checkpoint] + [f for f in _run_files(first_dir) if f != checkpoint and f.lower().endswith(CHECKPOINT_SUFFIXES)
+                            and _holds_weights(first_dir / f, shapes)]
+    for name in moved:
+        (held / name).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(first_dir / name, held / name)
+    return given / checkpoint, moved
+
+
+def _put_back(first_dir: Path, moved: list[str], given: Path, held: Path) -> None:
+    """Undo `_given_elsewhere`: each moved file back in its place (unless resume wrote a file of that name)."""
+    for name in moved:
+        if os.path.lexists(held / name) and not os.path.lexists(first_dir / name):
+            (first_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(held / name, first_dir / name)
     shutil.rmtree(held, ignore_errors=True)
     shutil.rmtree(given, ignore_errors=True)
 
@@ -493,8 +506,8 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
        one, of those one whose name holds the number k if there is one.
     2. train(n_total, out_dir/uninterrupted), its state snapshot where epoch k + 1 starts.
     3. resume(checkpoint, n_total, out_dir/interrupted, seed=seed), its snapshot where its first epoch starts. The
-       checkpoint it is given is a copy in out_dir/given (with the files beside it), the file itself moved out of
-       out_dir/interrupted meanwhile (`_given_elsewhere`): resume must load the file it is given.
+       checkpoint it is given is in a copy of the run's folder, out_dir/given, and the run's own checkpoints are moved
+       out of out_dir/interrupted meanwhile (`_given_elsewhere`): resume must load the file it is given.
 
     Returns {"checkpoint": path relative to out_dir/interrupted or None, "after": k or None,
     "uninterrupted": [argument of each gan.batches.epoch call], "uninterrupted_rng": [digest of torch's
@@ -540,11 +553,11 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     first_save, full_save = _save_at(interrupted, k), _save_at(full, k)
     reply["train_noise"] = None if not first_save or not full_save else _same_inputs(first_save, full_save)
     resume = namespace["resume"]
-    given = _given_elsewhere(first_dir, checkpoint, root / "given", root / "held")
+    given, moved = _given_elsewhere(first_dir, checkpoint, interrupted["shapes"], root / "given", root / "held")
     try:
         resumed = _watched(namespace, lambda: resume(str(given), n_total, str(first_dir), seed=seed), first_dir, max_batches, snapshot_at=1)
     finally:
-        _put_back(first_dir / checkpoint, root / "given", root / "held")
+        _put_back(first_dir, moved, root / "given", root / "held")
     reply["resumed"], reply["resumed_built"] = resumed["epoch_args"], resumed["shapes"] is not None
     got, want = resumed["snapshot"], full["snapshot"]
     if got is not None and want is not None:

@@ -22,8 +22,9 @@ student's code, when torch.load(weights_only=True) reads it there: only the zip 
 
 The resume check runs `probes_a3.resumed_train`: train(10), then resume(checkpoint, 20) from the
 checkpoint written after the 10th epoch, and an uninterrupted train(20) of the same seed. resume is
-given a copy of that checkpoint in another folder, the file moved out of the run's folder meanwhile,
-so a resume that loads a checkpoint it finds in out_dir instead of the one it is given finds none. On a CPU a
+given that checkpoint in a copy of the run's folder, the run's own checkpoints (a last.pt too) moved
+out of it meanwhile, so a resume that loads a checkpoint it finds in out_dir instead of the one it
+is given finds none. On a CPU a
 seeded run is reproducible bit for bit, so the resumed run must start its first step from exactly
 the uninterrupted run's state before epoch 11 (G's and D's weights, both Adam optimizers' moments
 and step counts, torch's RNG state, which `step`'s noise comes from), train epochs 11 to 20 on the
@@ -98,9 +99,9 @@ NUM_SAMPLES, SIDE = 64, 28
 MAX_BATCHES = 2  # batches an epoch hands out: the 30-epoch run and the resume check (gan.batches.data shows as many)
 SCHEDULE_BATCHES = {25: 3, 9: 3}  # ... and the runs of test_saves_for_25_and_9_epochs (a save every 20 batches is every 10th epoch at 2)
 RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
-# resume is given a copy of train's checkpoint in another folder (probes_a3.resumed_train): errors of a resume that
-# looks for the checkpoint in out_dir instead get this fix
-NOT_FOUND = ("FileNotFoundError", "IndexError", "StopIteration")
+# resume is given train's checkpoint in a copy of the run's folder, the run's checkpoints moved out of out_dir meanwhile
+# (probes_a3.resumed_train): errors of a resume that looks for a checkpoint in out_dir instead get this fix
+NOT_FOUND = ("FileNotFoundError", "IndexError", "StopIteration", "CheckpointError")  # the last: reference.checkpoint
 GIVEN_ELSEWHERE = ("the grader gives resume a copy of train's checkpoint in another folder: load the file that its "
                    "checkpoint argument names, not one found in out_dir")
 MAX_FILE = 100 * 2**20  # bytes read of one file (the sandbox's file-size limit)
