@@ -863,6 +863,35 @@ WRONG = {
             ),
         },
     },
+    # one backward() of both losses with D left live for G's loss (the fake detached for D's): D's step applies G's
+    # loss; the message says what one pass can carry, not which network (the first version blamed G and told it to detach)
+    "one_backward_with_d_live_for_g": {
+        "cells": {"train_step": """
+def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES):
+    b = real.shape[0]
+    y_fake = torch.randint(0, num_classes, (b,))
+    fake = G(torch.randn(b, nz), y_fake)
+    loss_d = F.softplus(-D(real, labels)).mean() + F.softplus(D(fake.detach(), y_fake)).mean()
+    loss_g = F.softplus(-D(fake, y_fake)).mean()
+    opt_d.zero_grad()
+    opt_g.zero_grad()
+    (loss_d + loss_g).backward()
+    opt_d.step()
+    opt_g.step()
+    return loss_d.item(), loss_g.item()
+"""},
+        "learning": True,
+        "expected": {
+            LEARNS: (
+                4.0,
+                "G learns to draw the digit asked for, but train_step's one backward() of both losses feeds opt_d.step() and "
+                "opt_g.step() and carries one network's loss into the other's weights: D's loss reaches G when the fake batch "
+                "in D's loss is not detached, and G's loss reaches D's weights when D is not frozen while G's loss is "
+                "computed; give D's loss fake.detach() and compute G's loss with D frozen (D.requires_grad_(False), then "
+                "True again), or give each network its own backward() right after its optimizer's zero_grad()",
+            ),
+        },
+    },
     # G's step first, both optimizers cleared at the start only: D's step applies G's loss gradient in D's weights too
     "g_step_first_both_cleared_first": {
         "cells": {"train_step": """
@@ -1693,8 +1722,8 @@ CROSSED_CASES = {  # id: (train_step's source, what crossed_gradients finds)
     "undetached_both_cleared_first": (step_source(["d_clear", "g_clear", "d_step", "g_step"], d_step=UNDETACHED_D_STEP),
                                       {"G": True, "D": False}),
     "g_first_both_cleared_first": (step_source(["d_clear", "g_clear", "g_step", "d_step"]), {"G": False, "D": True}),
-    # one backward() of both losses, both steps after it: the step that applies the shared pass second is named
-    "one_backward_of_both_losses": (ONE_BACKWARD, {"G": True, "D": False}),
+    # one backward() of both losses, both steps after it: which loss reached the other network cannot be told there
+    "one_backward_of_both_losses": (ONE_BACKWARD, {"G": False, "D": False, "one_pass": True}),
     "autograd_grad_assigned": (AUTOGRAD_STEP, {"G": False, "D": False}),
     "closures_g_first": (CLOSURE_STEP, {"G": False, "D": False}),
     # written for logits only
@@ -1722,12 +1751,24 @@ ONE_BACKWARD_D_LIVE = ONE_BACKWARD_HEAD + "    loss_g = F.softplus(-D(fake, y)).
 CROSSED_CASES.update({
     "one_backward_d_frozen_for_g": (ONE_BACKWARD_FROZEN, {"G": False, "D": False}),
     "one_backward_d_frozen_by_a_loop_g_stepped_first": (ONE_BACKWARD_FROZEN_BY_LOOP, {"G": False, "D": False}),
-    "one_backward_d_live_for_g": (ONE_BACKWARD_D_LIVE, {"G": True, "D": False}),
+    "one_backward_d_live_for_g": (ONE_BACKWARD_D_LIVE, {"G": False, "D": False, "one_pass": True}),
     # D called through D.forward for G's loss, which runs no hook of D's own (D's loss calls D as usual): its layers'
     # hooks still see the live D on the fake batch
     "one_backward_d_live_for_g_by_forward": (ONE_BACKWARD_HEAD + "    loss_g = F.softplus(-D.forward(fake, y)).mean()\n"
-                                             + ONE_BACKWARD_TAIL, {"G": True, "D": False}),
+                                             + ONE_BACKWARD_TAIL, {"G": False, "D": False, "one_pass": True}),
     "one_backward_d_frozen_for_g_by_forward": (ONE_BACKWARD_FROZEN.replace("D(", "D.forward("), {"G": False, "D": False}),
+    # found by session 33's red team: G's loss on a live copy of D, whose gradients reach no step (right: the copy
+    # carries D's hooks, and was taken for D); two backward() calls before both steps with D live for G's loss (D's
+    # step applies G's pass beside its own: D is named, not the network that steps second); and both losses crossing
+    "one_backward_g_loss_on_a_copy_of_d": (ONE_BACKWARD_HEAD.replace("    y = ", "    import copy\n    y = ")
+                                           + "    loss_g = F.softplus(-copy.deepcopy(D)(fake, y)).mean()\n" + ONE_BACKWARD_TAIL,
+                                           {"G": False, "D": False}),
+    "two_backwards_then_both_steps_d_live_for_g": (ONE_BACKWARD_HEAD + "    loss_g = F.softplus(-D(fake, y)).mean()\n"
+                                                   "    loss_d.backward()\n    loss_g.backward()\n    opt_d.step()\n    opt_g.step()\n"
+                                                   "    return loss_d.item(), loss_g.item()\n", {"G": False, "D": True}),
+    "both_losses_crossing": (ONE_BACKWARD_HEAD.replace("fake.detach()", "fake") + "    loss_g = F.softplus(-D(fake, y)).mean()\n"
+                             "    loss_g.backward(retain_graph=True)\n    loss_d.backward()\n    opt_d.step()\n    opt_g.step()\n"
+                             "    return loss_d.item(), loss_g.item()\n", {"G": True, "D": True}),
 })
 HEAD = ("def train_step(G, D, opt_g, opt_d, real, labels, nz=100, num_classes=10):\n"
         "    y = torch.randint(0, num_classes, (len(real),))\n    fake = G(torch.randn(len(real), nz), y)\n")

@@ -454,7 +454,8 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
 
     Returns {"stale": {"G", "D"}: a step of that network applied a pass of an earlier call (no zero_grad(), or D's
     cleared right after its step, so that G's backward() through D refills them), "crossed": {"G", "D"}: a step of
-    that network applied a pass that the other network's step had applied earlier in the same call (D's loss reaching
+    that network applied, besides a pass of its own, a pass that the other network's step applied too in the same call
+    ("one_pass": a pass both steps applied with no other pass of either: one backward() of both losses); (D's loss reaching
     G through a fake batch not detached, with G's gradients not cleared before G's backward(); G's step first, and D's
     not cleared before D's backward(); one backward() of both losses through a D that reached both networks' weights
     with either loss)}; None where autograd does not tell its passes apart. One backward() of both losses with D frozen
@@ -539,10 +540,13 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
                     both_ways.add(source)
         return hook
 
+    d_layers = {id(layer) for layer in D.modules()}
+
     def layer_called(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         """A layer of D that holds weights (a convolution, BatchNorm, ...): hooked layer by layer rather than D as a
-        whole, so that D.forward(x, y) called directly, which runs no hook of D's own, is seen too."""
-        if not torch.is_grad_enabled():
+        whole, so that D.forward(x, y) called directly, which runs no hook of D's own, is seen too. A copy of D
+        (copy.deepcopy copies the hooks too) is not D: its gradients reach no step."""
+        if not torch.is_grad_enabled() or id(module) not in d_layers:
             return
         live = any(q.requires_grad for q in module.parameters(recurse=False))
         both = live and any(isinstance(a, Tensor) and a.requires_grad and reaches_g(a) for a in (*args, *kwargs.values()))
@@ -566,15 +570,24 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
     finally:
         for handle in handles:
             handle.remove()
-    found = {"stale": {"G": False, "D": False}, "crossed": {"G": False, "D": False}}
-    first: dict[tuple[int, int], str] = {}  # a pass -> the network whose step applied it first
+    found = {"stale": {"G": False, "D": False}, "crossed": {"G": False, "D": False}, "one_pass": False}
+    first: dict[tuple[int, int], tuple[str, set]] = {}  # a pass -> the network whose step applied it first, and all that step applied
     for name, k, applied in steps:
         found["stale"][name] |= any(source[0] < k for source in applied)
         for source in sorted(applied):
-            if source[0] == k and first.setdefault(source, name) != name:
-                if source in through_d and source not in both_ways:
-                    continue  # one pass of both losses, each reaching its own network's weights only
-                found["crossed"][name] = True
+            if source[0] != k:
+                continue
+            other, before = first.setdefault(source, (name, applied))
+            if other == name:
+                continue
+            if source in through_d and source not in both_ways:
+                continue  # one pass of both losses, each reaching its own network's weights only
+            # the network whose step applied a pass of its own beside the shared one took the other's loss; where
+            # neither did, one backward() fed both steps and either may have (one_pass)
+            blamed = [net for net, done in ((other, before), (name, applied)) if any(p[0] == k and p != source for p in done)]
+            for net in blamed:
+                found["crossed"][net] = True
+            found["one_pass"] |= not blamed
     return found
 
 
@@ -591,11 +604,15 @@ def crossed_gradients(step: Any, real: Tensor, labels: Tensor, *, nz: int, ngf: 
     """One call of the student's step on the stand-in G and D, D in the student's D's form (`gradient_sources`): does one
     player's step apply a backward() pass that the other player's step applied (G's step adding D's loss: lesson 08's
     forgotten .detach() with G's gradients not cleared in between; D's step adding G's loss)? Returns {"G": bool, "D":
-    bool}: the network whose step applied the other's pass (both False where autograd does not tell passes apart)."""
+    bool}: the network whose step applied the other's pass besides a pass of its own (both False where autograd does not
+    tell passes apart), and "one_pass": True where one backward() fed both steps and carried one loss into the other
+    network's weights (which network's loss cannot be told apart there)."""
     G = stand_in_generator(nz, ngf, seed)
     D = stand_in_discriminator(ndf, seed, column=column, probabilities=probabilities)
     found = gradient_sources(step, G, D, real, labels, nz=nz, num_classes=num_classes, seed=seed, calls=1)
-    return found["crossed"] if found else {"G": False, "D": False}
+    if not found:
+        return {"G": False, "D": False}
+    return {**found["crossed"], **({"one_pass": True} if found["one_pass"] else {})}
 
 class _Problem(Exception):
     def __init__(self, code: str, **facts: Any) -> None:

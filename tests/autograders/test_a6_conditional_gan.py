@@ -1742,6 +1742,12 @@ def crossed_gradient_fault(submission) -> str | None:
         told.append("opt_d.step() also applies the gradient of G's loss: G's backward() reaches D's weights through D(fake, "
                     "y_fake), and D's gradients are not cleared between it and D's backward() (D is then partly trained to "
                     "help G fool it); call opt_d.zero_grad() right before D's backward()")
+    if found.get("one_pass") is True:
+        told.append("one backward() of both losses feeds opt_d.step() and opt_g.step() and carries one network's loss into "
+                    "the other's weights: D's loss reaches G when the fake batch in D's loss is not detached, and G's loss "
+                    "reaches D's weights when D is not frozen while G's loss is computed; give D's loss fake.detach() and "
+                    "compute G's loss with D frozen (D.requires_grad_(False), then True again), or give each network its "
+                    "own backward() right after its optimizer's zero_grad()")
     return None if not told else "train_step's " + "; and its ".join(told)
 
 
