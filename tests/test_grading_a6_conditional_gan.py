@@ -1766,6 +1766,19 @@ CROSSED_CASES.update({
     "two_backwards_then_both_steps_d_live_for_g": (ONE_BACKWARD_HEAD + "    loss_g = F.softplus(-D(fake, y)).mean()\n"
                                                    "    loss_d.backward()\n    loss_g.backward()\n    opt_d.step()\n    opt_g.step()\n"
                                                    "    return loss_d.item(), loss_g.item()\n", {"G": False, "D": True}),
+    # optimizers of the step's own (built at each call; one over both networks): their steps are seen too
+    "own_optimizers_one_backward_d_live": (ONE_BACKWARD_D_LIVE.replace(
+        "    opt_d.zero_grad()\n    opt_g.zero_grad()\n",
+        "    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))\n"
+        "    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))\n    opt_d.zero_grad()\n    opt_g.zero_grad()\n"),
+        {"G": False, "D": False, "one_pass": True}),
+    "own_optimizers_d_first": (step_source(["d_clear", "d_step", "g_clear", "g_step"]).replace(
+        "    y = ", "    opt_d, opt_g = torch.optim.SGD(D.parameters(), lr=0.01), torch.optim.SGD(G.parameters(), lr=0.01)\n    y = ", 1),
+        {"G": False, "D": False}),
+    "one_optimizer_over_both_d_frozen_for_g": (ONE_BACKWARD_FROZEN.replace(
+        "    opt_d.zero_grad()\n    opt_g.zero_grad()\n",
+        "    both = torch.optim.SGD(list(G.parameters()) + list(D.parameters()), lr=0.01)\n    both.zero_grad()\n").replace(
+        "    opt_d.step()\n    opt_g.step()\n", "    both.step()\n"), {"G": False, "D": False}),
     "both_losses_crossing": (ONE_BACKWARD_HEAD.replace("fake.detach()", "fake") + "    loss_g = F.softplus(-D(fake, y)).mean()\n"
                              "    loss_g.backward(retain_graph=True)\n    loss_d.backward()\n    opt_d.step()\n    opt_g.step()\n"
                              "    return loss_d.item(), loss_g.item()\n", {"G": True, "D": True}),

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from reference.grading.probes import describe, error_info, first_shape
 from reference.grading.probes_a4 import make
@@ -446,7 +447,7 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
 
     A hook on every weight of G and D records what each backward pass (autograd's graph task) adds to it, and a
     weight's ledger starts anew whenever its .grad is found cleared (None or zeros) as a pass arrives. After each
-    opt_g.step() and opt_d.step(), the passes a weight's .grad holds are the shortest run of its latest entries whose
+    step of an optimizer that holds G's or D's weights (opt_g, opt_d, or one the step builds itself), the passes a weight's .grad holds are the shortest run of its latest entries whose
     sum .grad is, up to a positive factor (clip_grad_norm_, a GradScaler's unscaling; clip_grad_value_ judged on the
     elements it left alone); .grad assigned from torch.autograd.grad is the latest entry alone. Decided by the gradients, not by how they were cleared, and with finite numbers only,
     so a step that checks for nan (anomaly mode, clip_grad_norm_(error_if_nonfinite=True), a GradScaler) is measured
@@ -558,7 +559,18 @@ def gradient_sources(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels
     G.train()
     D.train()
     handles = [q.register_hook(arrived(q)) for net in nets.values() for q in net.parameters() if q.requires_grad]
-    handles += [opt_g.register_step_post_hook(stepped("G")), opt_d.register_step_post_hook(stepped("D"))]
+    # every optimizer's steps, the student's own too (built inside train_step, or one over both networks), each
+    # counted as a step of the networks whose weights it holds
+    weights_of = {name: {id(q) for q in net.parameters()} for name, net in nets.items()}
+    on_step = {name: stepped(name) for name in nets}
+
+    def any_step(optimizer: Any, args: Any, kwargs: Any) -> None:
+        held = {id(q) for group in getattr(optimizer, "param_groups", []) for q in group.get("params", [])}
+        for name in nets:
+            if held & weights_of[name]:
+                on_step[name](optimizer, args, kwargs)
+
+    handles.append(register_optimizer_step_post_hook(any_step))
     handles += [layer.register_forward_hook(layer_called, with_kwargs=True)
                 for layer in D.modules() if next(layer.parameters(recurse=False), None) is not None]
     try:
