@@ -1722,8 +1722,10 @@ def crossed_gradient_fault(submission) -> str | None:
     train_step (`probes_a6.crossed_gradients`: which backward() passes each step applies, on the stand-ins): G's, when D's
     loss reaches G through a fake batch that is not detached and G's gradients are not cleared before G's backward()
     (lesson 08's forgotten .detach(): G learns to keep D undecided, not to fool it); D's, when G's step comes first and
-    D's gradients are not cleared before D's backward(). None when neither does (or the step raises: the other checks
-    report that)."""
+    D's gradients are not cleared before D's backward(), or G's backward() reaches a live D before D's step; and one
+    backward() of both losses that feeds both steps and carries one loss into the other network (which one cannot be
+    told there: the message gives both fixes). None when neither does (or the step raises: the other checks report
+    that)."""
     real, labels = real_batch("mixed")
     try:
         found = submission.run(probes_a6.crossed_gradients, submission.get(STEP), real, labels, nz=NZ, ngf=NGF, ndf=NDF,
