@@ -866,20 +866,8 @@ WRONG = {
     # one backward() of both losses with D left live for G's loss (the fake detached for D's): D's step applies G's
     # loss; the message says what one pass can carry, not which network (the first version blamed G and told it to detach)
     "one_backward_with_d_live_for_g": {
-        "cells": {"train_step": """
-def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES):
-    b = real.shape[0]
-    y_fake = torch.randint(0, num_classes, (b,))
-    fake = G(torch.randn(b, nz), y_fake)
-    loss_d = F.softplus(-D(real, labels)).mean() + F.softplus(D(fake.detach(), y_fake)).mean()
-    loss_g = F.softplus(-D(fake, y_fake)).mean()
-    opt_d.zero_grad()
-    opt_g.zero_grad()
-    (loss_d + loss_g).backward()
-    opt_d.step()
-    opt_g.step()
-    return loss_d.item(), loss_g.item()
-"""},
+        "cells": {"train_step": CORRECT["one_backward_of_both_losses_d_frozen_for_g"]["train_step"].replace(
+            "    D.requires_grad_(False)\n", "").replace("    D.requires_grad_(True)\n", "")},
         "learning": True,
         "expected": {
             LEARNS: (
