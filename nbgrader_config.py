@@ -18,9 +18,13 @@ c.CourseDirectory.release_directory = "assignments"
 # (nbgrader's default list, plus the graded exemplars of written answers and a7's script that
 # makes its runs, whose settings are the answers)
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "exemplars.md", "make_runs.py"]
-# plain `nbgrader autograde` (trusted submissions only: it runs them in the kernel that scores
-# them) stops a cell after this long; `gan-course autograde` has its own limits, below
-c.Execute.timeout = 300
+# plain `nbgrader autograde <id>` and the formgrader's Autograde button grade as `gan-course autograde`
+# does: each submission's cells run in the sandbox below, never in a kernel on this machine
+# (reference/grading/preprocessors.py; it needs bubblewrap, and refuses to grade without it)
+from reference.grading.preprocessors import AUTOGRADE, SANITIZE  # noqa: E402
+
+c.Autograde.sanitize_preprocessors = SANITIZE
+c.Autograde.autograde_preprocessors = AUTOGRADE
 # `gan-course autograde`: each submission runs in a bubblewrap sandbox with these limits
 # (reference/grading/sandbox.py; the values shown are the defaults; flags such as --memory-mb win)
 # c.GanCourseGrading.wall_s = 900      # seconds for a whole submission, cells and checks

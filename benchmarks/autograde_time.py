@@ -4,8 +4,9 @@
     python benchmarks/autograde_time.py a3_save_every_10_epochs --submissions 3
 
 For each assignment, in a temporary copy of the course: `nbgrader generate_assignment`, N copies of
-the solution submitted as students s1..sN, then `nbgrader autograde` timed (a fresh kernel per
-submission, the notebook run with NBGRADER_EXECUTION=autograde, every test cell's check). Prints
+the solution submitted as students s1..sN, then `nbgrader autograde` timed (each submission's cells
+run in the sandbox, as the course's nbgrader_config.py has nbgrader do, with NBGRADER_EXECUTION=autograde;
+every test cell's check). Prints
 seconds per submission (nbgrader's own start-up shared over N), the score, and the time of
 the same grading with cells and checks in this process
 (`reference.grading.local.grade_in_process`). Target: under 60 s per submission on 2 CPU cores.

@@ -580,14 +580,14 @@ def test_limits_come_from_the_config_then_the_flags():
 def test_a_misspelt_limit_in_nbgrader_config_is_named_not_ignored(tmp_path: Path, line: str, named: str):
     """An instructor's typo left the class graded under the default limit it meant to change."""
     from reference.errors import UserError
-    from reference.grading.command import _config_limits
+    from reference.grading.command import config_limits
 
     (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'gan'\n" + line + "\n")
     with pytest.raises(UserError) as err:
-        Limits.from_config(_config_limits(tmp_path))
+        Limits.from_config(config_limits(tmp_path))
     assert named in str(err.value) and "\n" not in str(err.value)
     (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'gan'\nc.GanCourseGrading.memory_mb = 1024\n")
-    assert Limits.from_config(_config_limits(tmp_path)).memory_mb == 1024
+    assert Limits.from_config(config_limits(tmp_path)).memory_mb == 1024
 
 
 def test_shards_split_every_student_once_the_same_way_everywhere():

@@ -1,11 +1,13 @@
 """The instructor's real nbgrader workflow, end to end, in a temporary copy of the course.
 
 generate_assignment -> three submissions per assignment (the solution, the blank student version,
-a buggy one) placed where `nbgrader collect` puts them -> `nbgrader autograde --create` (adds the
-students to the gradebook; a real kernel per submission; the hidden test cells call the checks in
-tests/autograders/) -> `nbgrader export` to grades.csv with exactly the expected scores ->
-`nbgrader generate_feedback`, whose HTML shows the checks' messages but no hidden test code. The
-workflow runs once per module; the tests read its results.
+a buggy one) placed where `nbgrader collect` puts them, and for a1 a fourth whose first cell writes
+into the course folder -> `nbgrader autograde --create` (adds the students to the gradebook; each
+submission's cells run in the sandbox, as nbgrader_config.py's `SandboxedExecute` makes them; the
+checks in tests/autograders/ score them) -> `nbgrader export` to grades.csv with exactly the expected
+scores -> `nbgrader generate_feedback`, whose HTML shows the checks' messages but no hidden test
+code. The workflow runs once per module; the tests read its results. The formgrader's Autograde
+button (nbgrader's API) grades in the sandbox too, and nothing is graded where no sandbox can be made.
 
 It runs a1_theory and a3_save_every_10_epochs (about 10-30 s of grading per submission on a
 2-core CPU). The other assignments train GANs at grade time; set GAN_COURSE_E2E_ALL=1 to run them
@@ -56,6 +58,18 @@ BUGGY = {
         8.0,
     ),
 }
+# the intruder: the solution after a first cell that writes into the course folder, which a cell run in a kernel
+# on the grading host can (nbgrader's own Execute); in the sandbox it cannot, and the solution's score stands
+INTRUDED = "a1_theory"
+MARKER = "written-by-a-submission"
+INTRUDER_CELL = """\
+from pathlib import Path
+try:
+    Path({root!r}, {marker!r}).write_text("a submission's code ran on the grading host")
+except OSError as err:
+    print("refused:", err)
+"""
+
 RUN = [a for a in IDS if a in BUGGY or os.environ.get("GAN_COURSE_E2E_ALL", "0") not in ("", "0")]
 TIMESTAMP = "2026-11-23 10:00:00.000000 UTC"
 
@@ -105,8 +119,14 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
             (cell,) = [c for c in buggy.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
             cell.source = code
             submissions["buggy"], expected[assignment]["buggy"] = buggy, score
+        if assignment == INTRUDED:
+            intruder = answered(release, source)
+            intruder.cells.insert(0, nbformat.v4.new_code_cell(INTRUDER_CELL.format(root=str(course), marker=MARKER)))
+            submissions["intruder"], expected[assignment]["intruder"] = intruder, expected[assignment]["solution"]
         for student, nb in submissions.items():
             submit(course, student, assignment, nb)
+    for assignment in RUN:  # the export lists every student of the gradebook for every assignment
+        expected[assignment].setdefault("intruder", 0.0)
     # --create adds each student to the gradebook (what `nbgrader db student add` does)
     for assignment in RUN:
         nbgrader(course, "autograde", assignment, "--create", "--force")
@@ -138,6 +158,8 @@ def test_feedback_shows_results_but_no_hidden_test_code(course, assignment: str)
     ]
     assert calls
     for student in expected[assignment]:
+        if not (root / "submitted" / student / assignment).is_dir():  # in the export, with no submission
+            continue
         html = (root / "feedback" / student / assignment / f"{assignment}.html").read_text()
         assert "BEGIN HIDDEN TESTS" not in html
         for call in calls:
@@ -154,3 +176,57 @@ FAULT = {
     "a1_theory": "g_loss at fake logits +100 is -inf",
     "a3_save_every_10_epochs": "the samples come from new noise each time",
 }
+
+
+def test_a_submissions_code_graded_by_nbgrader_autograde_runs_in_the_sandbox(course):
+    root, expected = course
+    assert not (root / MARKER).exists(), "nbgrader autograde ran a submission's cell on the grading host"
+    graded = nbformat.read(root / "autograded" / "intruder" / INTRUDED / f"{INTRUDED}.ipynb", as_version=4)
+    assert "refused:" in "".join(o.get("text", "") for o in graded.cells[0].outputs)  # it ran, and could not write there
+    assert expected[INTRUDED]["intruder"] == expected[INTRUDED]["solution"] > 0  # and the export test found that score
+
+
+def _gradebook_score(root: Path, student: str) -> float:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        return gradebook.find_submission(INTRUDED, student).score
+
+
+FORMGRADER_AUTOGRADE = """\
+import json, sys
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config.loader import PyFileConfigLoader
+
+config = PyFileConfigLoader("nbgrader_config.py", path=".").load_config()
+api = NbGraderAPI(CourseDirectory(config=config), config=config)  # what the formgrader's server holds
+result = api.autograde(sys.argv[1], sys.argv[2])  # its Autograde button on a submission's page
+print(json.dumps({"success": result["success"]}))
+"""
+
+
+def test_the_formgraders_autograde_button_grades_in_the_sandbox(course):
+    root, expected = course
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run([sys.executable, "-c", FORMGRADER_AUTOGRADE, INTRUDED, "intruder"], cwd=root, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert '{"success": true}' in done.stdout, done.stdout[-3000:]
+    assert not (root / MARKER).exists(), "the formgrader's Autograde ran a submission's cell on the grading host"
+    assert _gradebook_score(root, "intruder") == expected[INTRUDED]["solution"]
+
+
+def test_without_a_sandbox_nbgrader_autograde_runs_no_submission(course, tmp_path):
+    root, _ = course
+    tools = tmp_path / "bin"  # the environment's commands, without bwrap
+    tools.mkdir()
+    for name in ("nbgrader", "alembic", "python", "python3"):
+        (tools / name).symlink_to(Path(sys.executable).parent / name)
+    env = {**os.environ, "PATH": str(tools)}
+    done = subprocess.run(["nbgrader", "autograde", INTRUDED, "--student", "intruder", "--force"], cwd=root, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "bubblewrap (bwrap) is not installed" in done.stderr and "nothing was run" in done.stderr, done.stderr[-3000:]
+    assert "--no-sandbox" not in done.stderr  # a flag of gan-course autograde, not of nbgrader
+    assert not (root / MARKER).exists()

@@ -2,7 +2,8 @@
 
 `merge(records, root)` runs nbgrader's own `Autograde` converter for the students in `records`
 with one change: where nbgrader would execute the notebook in a kernel (its `Execute`
-preprocessor), `FillRecords` writes the outputs the sandboxed grading recorded. Everything else is
+preprocessor), `FillRecords` (reference.grading.preprocessors) writes the outputs the sandboxed
+grading recorded. Everything else is
 nbgrader's: the submission is copied to autograded/<student>/<assignment>/, its test cells are
 restored from the source, the late penalty is applied and `SaveAutoGrades` stores each test cell's
 score in gradebook.db. So `nbgrader generate_feedback`, the formgrader (for hand-graded answers)
@@ -60,12 +61,11 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
-from traitlets import Dict
 
 from reference.errors import UserError
 from reference.grading.notebook import source_digest
 
-__all__ = ["FillRecords", "merge", "read_records", "source_digest"]
+__all__ = ["fill", "merge", "read_records", "restore_metadata", "source_digest"]
 
 STUDENT_ID = re.compile(r"^\w[\w.@+-]{0,127}$")  # letters of any script (josé, 李), digits, _.@+-; no spaces or controls
 
@@ -636,28 +636,6 @@ def fill(nb: NotebookNode, record: dict) -> NotebookNode:
     return nb
 
 
-def _fill_records_class():
-    from nbgrader.preprocessors.base import NbGraderPreprocessor
-
-    class FillRecords(NbGraderPreprocessor):
-        """In place of nbgrader's Execute: the outputs and scores the sandboxed grading recorded."""
-
-        records = Dict({}, help="{assignment/student/notebook: record}").tag(config=True)
-
-        def preprocess(self, nb, resources):
-            meta = resources["nbgrader"]
-            key = f"{meta['assignment']}/{meta['student']}/{meta['notebook']}"
-            if key not in self.records:
-                raise ValueError(f"no grading record for {key}")
-            return fill(nb, self.records[key]), resources
-
-    return FillRecords
-
-
-FillRecords = None  # made on first use: nbgrader is a [dev] dependency
-RestoreMetadata = None
-
-
 CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # what nbformat 4.5 allows as a cell's id
 CELL_TYPES = ("code", "markdown", "raw")
 
@@ -756,20 +734,6 @@ def _gradebook(db_url: str, notebook: str, assignment: str) -> tuple[dict[str, d
     return cells, sources
 
 
-def _restore_metadata_class():
-    from nbgrader.preprocessors.base import NbGraderPreprocessor
-
-    class RestoreMetadata(NbGraderPreprocessor):
-        """Before nbgrader's own sanitizing: each cell's nbgrader metadata from the gradebook."""
-
-        def preprocess(self, nb, resources):
-            meta = resources["nbgrader"]
-            cells, sources = _gradebook(meta["db_url"], meta["notebook"], meta["assignment"])
-            return restore_metadata(repair_structure(nb), cells, sources), resources
-
-    return RestoreMetadata
-
-
 @contextlib.contextmanager
 def _in_folder(folder: Path) -> Iterator[None]:
     old = os.getcwd()
@@ -784,10 +748,6 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
     """Write `records` into nbgrader's autograded/ folder and gradebook.db under `root`; returns the
     number of submissions written. UserError, before anything is written, when a record's submission
     is not in this course, nbgrader does not know its assignment, or another program holds the gradebook."""
-    global FillRecords, RestoreMetadata
-
-    if FillRecords is None:
-        FillRecords, RestoreMetadata = _fill_records_class(), _restore_metadata_class()
     root = Path(root).resolve()
     bin_dir = os.path.dirname(sys.executable)  # nbgrader runs `alembic` from the environment
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -901,13 +861,10 @@ def _check_timestamp(staged: Path, where: Path) -> None:
 
 def _merge_staged(by_assignment: dict[str, list[dict]], refused: list[str], root: Path, staging: Path, log_level: int) -> int:
     """`merge`'s nbgrader part, nbgrader reading the submissions from `staging` (`stage_submissions`)."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.apps.autogradeapp import AutogradeApp
-    from nbgrader.preprocessors import (
-        AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,
-        SaveAutoGrades,
-    )
     from sqlalchemy.exc import SAWarning
+
+    from reference.grading.preprocessors import FillRecords, autograde_steps
 
     written = 0
     failed: list[str] = []
@@ -929,12 +886,7 @@ def _merge_staged(by_assignment: dict[str, list[dict]], refused: list[str], root
         _writable_gradebook(url)
     for assignment, group, app in apps:
         with _in_folder(root):
-            app.config.Autograde.sanitize_preprocessors = [
-                RestoreMetadata, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata
-            ]
-            app.config.Autograde.autograde_preprocessors = [
-                FillRecords, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata
-            ]
+            app.config.Autograde.sanitize_preprocessors, app.config.Autograde.autograde_preprocessors = autograde_steps(FillRecords)
             app.config.FillRecords.records = {f"{r['assignment']}/{r['student']}/{r['notebook']}": r for r in group}
             app.log.addFilter(_expected_news)
             try:

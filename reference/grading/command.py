@@ -58,7 +58,7 @@ def add_parser(sub) -> None:
         p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None, help=LIMIT_HELP[f.name])
 
 
-def _config_limits(root: Path) -> dict:
+def config_limits(root: Path) -> dict:
     """c.GanCourseGrading.<limit> values of nbgrader_config.py. A section whose name is a near miss
     of GanCourseGrading (c.GanCourseGradng, c.GANCourseGrading) is refused: its limits would be unread."""
     import difflib
@@ -329,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gpu and (problem := gpu_problem()):  # CUDA code would fail in every sandbox: each student's fault, it seemed
         raise UserError(problem)
     overrides = {f.name: getattr(args, f.name) for f in fields(Limits)}
-    limits = Limits.from_config(_config_limits(root), **overrides)
+    limits = Limits.from_config(config_limits(root), **overrides)
     from reference.grading.sandbox import free_space_problem, host_limit_problem
 
     if (problem := host_limit_problem(limits) or free_space_problem(limits, max(1, args.jobs or 1))):

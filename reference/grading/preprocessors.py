@@ -1,0 +1,105 @@
+"""The nbgrader preprocessors the course grades with, and where they go in nbgrader's Autograde.
+
+nbgrader grades a notebook by running it in a Jupyter kernel on the grading host (its `Execute`
+preprocessor): a student's cell could then read the hidden checks and classmates' work, rewrite the
+gradebook or its own score, and reach the network. The course replaces that one step:
+
+- `FillRecords`, for `gan-course autograde` (`reference.grading.bridge.merge`): the outputs and
+  scores a sandboxed grading recorded earlier.
+- `SandboxedExecute`, which the course's nbgrader_config.py names, so plain `nbgrader autograde <id>`
+  and the formgrader's *Autograde* button grade each submission as `gan-course autograde` does: its
+  cells run in a bubblewrap sandbox under the limits of `c.GanCourseGrading`
+  (`reference.grading.runner.grade_submission`), the checks here. Where no sandbox can be made, the
+  submission is not graded and nbgrader's log says why: no student's code runs outside it.
+
+Both sanitize with `RestoreMetadata` first: each cell's nbgrader metadata comes from the gradebook,
+not from the student's file. The rest is nbgrader's own (`autograde_steps`).
+
+What nbgrader does before any preprocessor is unchanged on the `SandboxedExecute` path: it reads the
+submitted notebook and copies the submission's folder (following links) in the grading process.
+`gan-course autograde` reads and copies them within the grader's limits first: use it for whole
+classes and for folders you did not collect yourself. It also grades several submissions at once
+(`--jobs`) and on a GPU (`--gpu`); the button grades one at a time, on the CPU.
+
+nbgrader is a [dev] dependency: this module is imported only by nbgrader's configuration and merge.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from nbgrader.preprocessors.base import NbGraderPreprocessor
+from traitlets import Dict
+
+from reference.grading.bridge import _gradebook, fill, repair_structure, restore_metadata
+
+__all__ = ["AUTOGRADE", "SANITIZE", "FillRecords", "RestoreMetadata", "SandboxedExecute", "autograde_steps"]
+
+
+class RestoreMetadata(NbGraderPreprocessor):
+    """Before nbgrader's own sanitizing: each cell's nbgrader metadata from the gradebook."""
+
+    def preprocess(self, nb, resources):
+        meta = resources["nbgrader"]
+        cells, sources = _gradebook(meta["db_url"], meta["notebook"], meta["assignment"])
+        return restore_metadata(repair_structure(nb), cells, sources), resources
+
+
+class FillRecords(NbGraderPreprocessor):
+    """In place of nbgrader's Execute: the outputs and scores the sandboxed grading recorded."""
+
+    records = Dict({}, help="{assignment/student/notebook: record}").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        meta = resources["nbgrader"]
+        key = f"{meta['assignment']}/{meta['student']}/{meta['notebook']}"
+        if key not in self.records:
+            raise ValueError(f"no grading record for {key}")
+        return fill(nb, self.records[key]), resources
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """In place of nbgrader's Execute: the submission graded now, in the sandbox, and its record filled in."""
+
+    def preprocess(self, nb, resources):
+        from reference.grading.command import config_limits
+        from reference.grading.runner import grade_submission
+        from reference.grading.sandbox import Limits, SandboxUnavailable, host_limit_problem, sandbox_problem
+
+        meta = resources["nbgrader"]
+        coursedir = getattr(getattr(self.parent, "parent", None), "coursedir", None)  # the exporter's parent: nbgrader's Autograde
+        if coursedir is None:
+            raise ValueError("SandboxedExecute grades within nbgrader's Autograde (nbgrader autograde, or the formgrader)")
+        root = Path(coursedir.root).resolve()
+        if problem := sandbox_problem():  # gan-course autograde's way round it, --no-sandbox, is no flag of nbgrader's
+            problem = re.sub(r",? or pass --no-sandbox only for submissions you trust$", "", problem)
+            raise SandboxUnavailable(f"{problem}; this course's nbgrader_config.py grades only in the sandbox, and nothing was run")
+        limits = Limits.from_config(config_limits(root))
+        if problem := host_limit_problem(limits):
+            raise SandboxUnavailable(problem)
+        folder = Path(coursedir.format_path(coursedir.submitted_directory, meta["student"], meta["assignment"]))
+        notebook = folder / f"{meta['notebook']}.ipynb"
+        if any(p.is_symlink() for p in (folder.parent, folder, notebook)) or not notebook.is_file():
+            raise ValueError(f"{notebook} is not a plain file in the student's own folder: put the student's notebook itself there")
+        record = grade_submission(notebook, meta["assignment"], root, student=meta["student"], limits=limits)
+        for why in record.get("stopped", []):
+            self.log.warning("%s of %s: %s", meta["assignment"], meta["student"], why)
+        return fill(nb, record), resources
+
+
+def autograde_steps(execute: type) -> tuple[list, list]:
+    """(sanitize, autograde): nbgrader's Autograde preprocessors, with `RestoreMetadata` before its
+    sanitizing and `execute` in place of its `Execute`."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (
+        AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec,
+        SaveAutoGrades,
+    )
+
+    sanitize = [RestoreMetadata, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+    autograde = [execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    return sanitize, autograde
+
+
+SANITIZE, AUTOGRADE = autograde_steps(SandboxedExecute)  # what nbgrader_config.py gives nbgrader's Autograde
