@@ -125,6 +125,10 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
             submissions["intruder"], expected[assignment]["intruder"] = intruder, expected[assignment]["solution"]
         for student, nb in submissions.items():
             submit(course, student, assignment, nb)
+        if assignment == INTRUDED:  # and links to the model answers, which nbgrader copies as their targets
+            folder = course / "submitted" / "intruder" / assignment
+            (folder / "answers.txt").symlink_to(source)
+            (folder / "solutions").symlink_to(source.parent, target_is_directory=True)
     for assignment in RUN:  # the export lists every student of the gradebook for every assignment
         expected[assignment].setdefault("intruder", 0.0)
     # --create adds each student to the gradebook (what `nbgrader db student add` does)
@@ -184,6 +188,13 @@ def test_a_submissions_code_graded_by_nbgrader_autograde_runs_in_the_sandbox(cou
     graded = nbformat.read(root / "autograded" / "intruder" / INTRUDED / f"{INTRUDED}.ipynb", as_version=4)
     assert "refused:" in "".join(o.get("text", "") for o in graded.cells[0].outputs)  # it ran, and could not write there
     assert expected[INTRUDED]["intruder"] == expected[INTRUDED]["solution"] > 0  # and the export test found that score
+
+
+def test_what_a_submission_links_to_reaches_neither_autograded_nor_the_feedback(course):
+    root, _ = course
+    for step in ("autograded", "feedback"):
+        folder = root / step / "intruder" / INTRUDED
+        assert folder.is_dir() and not (folder / "answers.txt").exists() and not (folder / "solutions").exists(), sorted(os.listdir(folder))
 
 
 def _gradebook_score(root: Path, student: str) -> float:

@@ -17,8 +17,10 @@ not from the student's file. The rest is nbgrader's own (`autograde_steps`).
 
 What nbgrader does before any preprocessor is unchanged on the `SandboxedExecute` path: it reads the
 submitted notebook and copies the submission's folder (following links) in the grading process.
-`gan-course autograde` reads and copies them within the grader's limits first: use it for whole
-classes and for folders you did not collect yourself. It also grades several submissions at once
+`SandboxedExecute` then removes what came through a link (`drop_linked_copies`), but the reading and
+copying have happened: a link to a device such as /dev/zero fills the disk first. `gan-course
+autograde` reads and copies them within the grader's limits first: use it for whole classes and for
+folders you did not collect yourself. It also grades several submissions at once
 (`--jobs`) and on a GPU (`--gpu`); the button grades one at a time, on the CPU.
 
 nbgrader is a [dev] dependency: this module is imported only by nbgrader's configuration and merge.
@@ -26,7 +28,9 @@ nbgrader is a [dev] dependency: this module is imported only by nbgrader's confi
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 
 from nbgrader.preprocessors.base import NbGraderPreprocessor
@@ -34,7 +38,7 @@ from traitlets import Dict
 
 from reference.grading.bridge import _gradebook, fill, repair_structure, restore_metadata
 
-__all__ = ["AUTOGRADE", "SANITIZE", "FillRecords", "RestoreMetadata", "SandboxedExecute", "autograde_steps"]
+__all__ = ["AUTOGRADE", "SANITIZE", "FillRecords", "RestoreMetadata", "SandboxedExecute", "autograde_steps", "drop_linked_copies"]
 
 
 class RestoreMetadata(NbGraderPreprocessor):
@@ -85,7 +89,31 @@ class SandboxedExecute(NbGraderPreprocessor):
         record = grade_submission(notebook, meta["assignment"], root, student=meta["student"], limits=limits)
         for why in record.get("stopped", []):
             self.log.warning("%s of %s: %s", meta["assignment"], meta["student"], why)
+        autograded = Path(coursedir.format_path(coursedir.autograded_directory, meta["student"], meta["assignment"]))
+        for dropped in drop_linked_copies(folder, autograded):
+            self.log.warning("%s of %s: %s is a link in the submission; its copy is left out of autograded/ and the feedback",
+                             meta["assignment"], meta["student"], dropped)
         return fill(nb, record), resources
+
+
+def drop_linked_copies(submitted: Path, autograded: Path) -> list[str]:
+    """Remove from `autograded` what nbgrader copied there through a link (or anything else that is not a
+    plain file or folder) of the student's folder `submitted`: nbgrader copies a link's target, so a
+    link to the model answers or the gradebook would reach the student with the feedback. Returns the
+    paths removed, relative to both folders."""
+    dropped = []
+    for folder, names, files in os.walk(submitted):  # links to folders are listed, never entered
+        for name in names + files:
+            path = Path(folder, name)
+            if path.is_symlink() or not (path.is_dir() or path.is_file()):
+                relative = path.relative_to(submitted)
+                copy = autograded / relative
+                if copy.is_dir() and not copy.is_symlink():
+                    shutil.rmtree(copy)
+                elif copy.exists() or copy.is_symlink():
+                    copy.unlink()
+                dropped.append(str(relative))
+    return dropped
 
 
 def autograde_steps(execute: type) -> tuple[list, list]:
