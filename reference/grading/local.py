@@ -1,8 +1,9 @@
 """Checks in the student's own kernel, and where checks are found.
 
 - `grade(assignment, name, globals())`: what a test cell calls. In a student's kernel (the visible
-  checks, for self-feedback) and under plain `nbgrader autograde` it runs the check on the
-  notebook's own globals; nothing is protected there (see solutions/README.md). Prints one line
+  checks, for self-feedback) it runs the check on the notebook's own globals; nothing is protected
+  there, and none needs to be. Graded submissions never run it: `gan-course autograde` and plain
+  `nbgrader autograde` run the checks in the grader's process (reference.grading.preprocessors). Prints one line
   such as "a3 saves at epochs 10, 20, 30: 1/3 points - saved at epochs 0, 10, 20; expected 10, 20"
   and returns the earned points, which nbgrader reads as the cell's partial credit.
 - `execute_notebook(path)`: run a notebook's code cells in this process (plain pytest, trusted).
@@ -248,7 +249,7 @@ def grade_in_process(
     path: str | os.PathLike, assignment: str, root: str | os.PathLike | None = None, *, only: Iterable[str] | None = None
 ) -> dict[str, tuple[float, str]]:
     """Every check of `assignment` (or `only` these) on the notebook at `path`, cells and checks in
-    this process, as `nbgrader autograde` does it: {check name: (earned, message)}. Trusted notebooks
+    this process, as nbgrader's own kernel would: {check name: (earned, message)}. Trusted notebooks
     only (the solutions, the tests' honest submissions, timing comparisons); students' notebooks go
     to `reference.grading.runner`."""
     from reference.grading.runner import checks_in_order
