@@ -514,27 +514,33 @@ def test_a_gradebook_that_does_not_know_the_assignment_stops_before_anyone_is_gr
         f"(this course has no submitted/ folder: collect them first)"], done.stderr
 
 
-def test_a_notebook_changed_after_grading_or_a_bad_timestamp_is_refused_for_that_student(course: Path, three_ways, tmp_path: Path):
+@pytest.mark.parametrize("stamp", ["yesterday", "10:00"])
+def test_a_notebook_changed_after_grading_or_a_bad_timestamp_is_refused_for_that_student(course: Path, three_ways, tmp_path: Path,
+                                                                                           stamp: str):
     """A records file merged after the student's notebook was re-collected recorded the old scores beside the new
     notebook (13/17 shown next to right answers); a hand-written timestamp.txt of "yesterday" stopped that student
-    with a traceback from nbgrader. Each is refused for that student alone, in one line, the others recorded."""
+    with a traceback from nbgrader. Each is refused for that student alone, in one line, the others recorded. A
+    time without its date ("10:00") was refused too, but its staged folder stayed, and nbgrader stopped on it
+    with a traceback of its own ("no grading record"): that student was reported twice."""
     records = tmp_path / "one.jsonl"
     sandbox = ["--no-sandbox"] if sandbox_problem() else []
-    done = _run(course, A, "--student", "wrong", "--student", "blank", "--results", str(records), "--no-progress", *sandbox)
+    # the solution merges beside them: nbgrader then reads the whole staging folder
+    done = _run(course, A, "--student", "wrong", "--student", "blank", "--student", "solution", "--results", str(records), "--no-progress",
+                *sandbox)
     assert done.returncode == 0, done.stderr[-2000:]
     wrong = course / "submitted" / "wrong" / A
     saved_nb, saved_ts = (wrong / f"{A}.ipynb").read_bytes(), (course / "submitted" / "blank" / A / "timestamp.txt").read_bytes()
     try:
         (wrong / f"{A}.ipynb").write_bytes(saved_nb.replace(b"return float(((mu1 - mu2) ** 2).sum())", b"return 0.0"))
-        (course / "submitted" / "blank" / A / "timestamp.txt").write_text("yesterday")
+        (course / "submitted" / "blank" / A / "timestamp.txt").write_text(stamp)
         done = _run(course, "--merge", str(records))
     finally:
         (wrong / f"{A}.ipynb").write_bytes(saved_nb)
         (course / "submitted" / "blank" / A / "timestamp.txt").write_bytes(saved_ts)
     said = done.stderr
     assert f"submitted/wrong/{A}/{A}.ipynb changed after it was graded" in said and f"--student wrong" in said, said[-2000:]
-    assert f"submitted/blank/{A}/timestamp.txt holds 'yesterday', not a time nbgrader reads" in said, said[-2000:]
-    assert "Traceback" not in said, said[-3000:]
+    assert f"submitted/blank/{A}/timestamp.txt holds {stamp!r}, " in said, said[-2000:]
+    assert "Traceback" not in said and "no grading record" not in said, said[-3000:]
 
 
 @pytest.mark.parametrize(("text", "says"), [
@@ -551,12 +557,12 @@ def test_a_timestamp_is_read_whole_and_must_hold_a_date(tmp_path: Path, text: st
     and junk passed, then stopped that student with nbgrader's traceback. "10" or "10:00" passed and were dated
     from the day of the merge, late penalties and all."""
     from reference.errors import UserError
-    from reference.grading.bridge import _check_timestamp
+    from reference.grading.bridge import check_timestamp
 
     stamp = tmp_path / "timestamp.txt"
     stamp.write_text(text)
     if says is None:
-        _check_timestamp(stamp, Path("submitted/x/timestamp.txt"))
+        check_timestamp(stamp, Path("submitted/x/timestamp.txt"))
         return
     with pytest.raises(UserError, match=re.escape(says)):
-        _check_timestamp(stamp, Path("submitted/x/timestamp.txt"))
+        check_timestamp(stamp, Path("submitted/x/timestamp.txt"))

@@ -131,6 +131,9 @@ def test_folders_without_a_gradable_notebook_are_named(course: Path):
             for name, text in files.items():
                 (course / "submitted" / student / A / name).parent.mkdir(parents=True, exist_ok=True)
                 (course / "submitted" / student / A / name).write_text(text)
+        (course / "submitted" / "pipe" / A).mkdir(parents=True)  # a named pipe as the notebook (a tar or zip can hold one)
+        os.mkfifo(course / "submitted" / "pipe" / A / f"{A}.ipynb")
+        made["pipe"] = {}
         students = [arg for s in made for arg in ("--student", s)]
         done = _run(course, A, *students, "--results", "r.jsonl", "--no-progress")
         later = _run(course, A, *students, "--shard", "2/3", "--results", "r.jsonl", "--no-progress")
@@ -139,16 +142,18 @@ def test_folders_without_a_gradable_notebook_are_named(course: Path):
             shutil.rmtree(course / "submitted" / student)
     assert done.returncode == 2 and not (course / "r.jsonl").exists()
     lines = done.stderr.strip().splitlines()
-    assert lines[:5] == [  # the students in sorted order, one line each
+    assert lines[:6] == [  # the students in sorted order, one line each
         f"gan-course: warning: submitted/empty/{A}/{A}.ipynb is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)",
         f"gan-course: warning: submitted/folder/{A}/{A}.ipynb is a folder, not a notebook; not graded (ask the student for the .ipynb file)",
         f"gan-course: warning: submitted/none/{A}/ holds no notebook; not graded (ask the student for {A}.ipynb)",
         f"gan-course: warning: submitted/other/{A}/ holds homework.ipynb, not {A}.ipynb; not graded (rename the student's notebook to {A}.ipynb to grade it)",
+        # it was told it held {A}.ipynb, not {A}.ipynb
+        f"gan-course: warning: submitted/pipe/{A}/{A}.ipynb is not a regular file (a named pipe, a device or a broken link); not graded (put the student's .ipynb file there)",
         f"gan-course: warning: submitted/text/{A}/{A}.ipynb is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)",
     ]
-    assert lines[5].startswith("gan-course: error: no submissions to grade") and len(lines) == 6
+    assert lines[6].startswith("gan-course: error: no submissions to grade") and len(lines) == 7
     # a shard after the first looks at the same class: one line counts the warnings the first shard prints
-    assert later.stderr.strip().splitlines()[0] == f"gan-course: warning: 5 student folder(s) of {A} not graded; the first shard's log names each"
+    assert later.stderr.strip().splitlines()[0] == f"gan-course: warning: 6 student folder(s) of {A} not graded; the first shard's log names each"
 
 
 def test_an_unreadable_reference_package_stops_grading_instead_of_scoring_zero(monkeypatch):

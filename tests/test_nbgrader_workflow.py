@@ -17,6 +17,7 @@ too, with their solution and blank submissions.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -129,8 +130,22 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
             folder = course / "submitted" / "intruder" / assignment
             (folder / "answers.txt").symlink_to(source)
             (folder / "solutions").symlink_to(source.parent, target_is_directory=True)
+            os.link(source, folder / "hard-linked.txt")  # the same file under a second name
+            (folder / f"{assignment}.html").mkdir()  # a folder named as the feedback (it stopped generate_feedback)
+            (folder / f"{assignment}.html" / "x.txt").write_text("x")
+            (folder / ".hidden").mkdir()
+            (folder / ".hidden" / "notes.txt").write_text("dot folders are not copied")
+            # metadata of the wrong JSON types, which nbgrader refuses to validate: the sandbox's score must be recorded
+            odd = answered(release, source)
+            odd.metadata.update(language_info="python", kernelspec="python3", authors="me")
+            next(c for c in odd.cells if c.cell_type == "code").metadata["tags"] = "not a list"
+            (course / "submitted" / "odd_metadata" / assignment).mkdir(parents=True)
+            (course / "submitted" / "odd_metadata" / assignment / f"{assignment}.ipynb").write_text(json.dumps(odd))
+            (course / "submitted" / "odd_metadata" / assignment / "timestamp.txt").write_text(TIMESTAMP)
+            expected[assignment]["odd_metadata"] = expected[assignment]["solution"]
     for assignment in RUN:  # the export lists every student of the gradebook for every assignment
-        expected[assignment].setdefault("intruder", 0.0)
+        for student in ("intruder", "odd_metadata"):
+            expected[assignment].setdefault(student, 0.0)
     # --create adds each student to the gradebook (what `nbgrader db student add` does)
     for assignment in RUN:
         nbgrader(course, "autograde", assignment, "--create", "--force")
@@ -190,11 +205,31 @@ def test_a_submissions_code_graded_by_nbgrader_autograde_runs_in_the_sandbox(cou
     assert expected[INTRUDED]["intruder"] == expected[INTRUDED]["solution"] > 0  # and the export test found that score
 
 
-def test_what_a_submission_links_to_reaches_neither_autograded_nor_the_feedback(course):
+def test_what_gan_course_autograde_would_not_copy_reaches_neither_autograded_nor_the_feedback(course):
+    """Links (nbgrader copies their targets, here the model answers), a hard link to them, a folder named as the
+    feedback and a dot folder: the fixture's generate_feedback ran for every student, and these are left out."""
     root, _ = course
     for step in ("autograded", "feedback"):
         folder = root / step / "intruder" / INTRUDED
-        assert folder.is_dir() and not (folder / "answers.txt").exists() and not (folder / "solutions").exists(), sorted(os.listdir(folder))
+        left = sorted(os.listdir(folder))
+        assert not {"answers.txt", "solutions", "hard-linked.txt", ".hidden"} & set(left), left
+        assert (folder / f"{INTRUDED}.html").is_dir() is False, left
+
+
+def test_a_time_without_its_date_is_refused_as_gan_course_autograde_refuses_it(course, tmp_path):
+    root, _ = course
+    folder = root / "submitted" / "undated" / INTRUDED
+    shutil.copytree(root / "submitted" / "solution" / INTRUDED, folder)
+    (folder / "timestamp.txt").write_text("10:00")  # nbgrader would date it from today
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    try:
+        done = subprocess.run(["nbgrader", "autograde", INTRUDED, "--student", "undated", "--force", "--create"], cwd=root, env=env,
+                              capture_output=True, text=True)
+    finally:
+        shutil.rmtree(root / "submitted" / "undated")
+    assert done.returncode != 0
+    assert f"submitted/undated/{INTRUDED}/timestamp.txt holds '10:00', a time without its full date" in done.stderr, done.stderr[-3000:]
+    assert not (root / "autograded" / "undated" / INTRUDED / f"{INTRUDED}.ipynb").exists()
 
 
 def _gradebook_score(root: Path, student: str) -> float:

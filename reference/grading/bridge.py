@@ -640,16 +640,32 @@ CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # what nbformat 4.5 allows as a 
 CELL_TYPES = ("code", "markdown", "raw")
 
 
+CELL_KEYS = {  # what nbformat 4 allows in a cell of each type
+    "code": ("id", "cell_type", "metadata", "source", "outputs", "execution_count"),
+    "markdown": ("id", "cell_type", "metadata", "source", "attachments"),
+    "raw": ("id", "cell_type", "metadata", "source", "attachments"),
+}
+REPAIR_ROUNDS = 20  # passes of the validator, each removing what it names: a notebook holds a few faulty entries
+
+
 def repair_structure(nb: NotebookNode) -> NotebookNode:
     """`nb` with what nbformat reads but then refuses to validate made valid, so that nbgrader, which
-    validates after every step, records the submission: a cell id nbformat's pattern refuses, one an
-    earlier cell already has, or none at all in a notebook of nbformat 4.5 or later gets a new one
-    (nbformat would repair the last two itself, with a warning at each of nbgrader's many reads), a
-    cell of a type v4 has not (a v3 "heading") becomes markdown, and a code cell's execution count
-    that is not a number is cleared (its outputs are the record's anyway)."""
+    validates after every step, records the submission (a wrongly typed entry stopped it, and the
+    student scored 0 for a notebook the sandbox had given full marks):
+    - a cell id nbformat's pattern refuses, one an earlier cell already has, or none at all in a
+      notebook of nbformat 4.5 or later gets a new one (nbformat would repair the last two itself,
+      with a warning at each of nbgrader's many reads);
+    - a cell of a type v4 has not (a v3 "heading") becomes markdown;
+    - a code cell's outputs and an execution count that is not a number are cleared (the record's
+      outputs replace them), a source that is neither text nor a list of lines becomes empty, a key a
+      cell of its type may not have goes, and so do attachments that are not a mapping;
+    - metadata, the notebook's or a cell's, that is not a mapping becomes empty, and an entry in it of
+      the wrong type (`language_info: "python"`, a cell's `tags: "x"`) is removed, as the validator names each."""
     used = {cell.get("id") for cell in nb.cells if isinstance(cell.get("id"), str)}
     seen: set[str] = set()
     with_ids = nb.get("nbformat", 4) == 4 and nb.get("nbformat_minor", 0) >= 5
+    if not isinstance(nb.get("metadata"), dict):
+        nb.metadata = NotebookNode()
     for number, cell in enumerate(nb.cells):
         valid = "id" in cell and isinstance(cell.id, str) and CELL_ID.match(cell.id)
         if ("id" in cell or with_ids) and not (valid and cell.id not in seen):
@@ -663,9 +679,45 @@ def repair_structure(nb: NotebookNode) -> NotebookNode:
             prefix = "#" * level + " " if isinstance(level, int) and 1 <= level <= 6 else ""
             nb.cells[number] = cell = NotebookNode({"cell_type": "markdown", "metadata": cell.get("metadata", {}), "source": prefix + text,
                                                     **({"id": cell.id} if "id" in cell else {})})
-        if cell.cell_type == "code" and not (cell.get("execution_count") is None or _count_ok(cell.execution_count)):
-            cell.execution_count = None
+        for key in [key for key in cell if key not in CELL_KEYS[cell.cell_type]]:
+            del cell[key]
+        if not isinstance(cell.get("metadata"), dict):
+            cell.metadata = NotebookNode()
+        if "attachments" in cell and not isinstance(cell.attachments, dict):
+            del cell["attachments"]
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            cell.source = "".join(source)
+        elif not isinstance(source, str):
+            cell.source = ""
+        if cell.cell_type == "code":
+            cell.outputs = []
+            if not (cell.get("execution_count") is None or _count_ok(cell.execution_count)):
+                cell.execution_count = None
+    _strip_invalid_entries(nb)
     return nb
+
+
+def _strip_invalid_entries(nb: NotebookNode) -> None:
+    """Remove each entry of the notebook's or a cell's metadata, or of a cell's attachments, that the
+    nbformat validator refuses, until it refuses none of them."""
+    from nbformat.validator import iter_validate
+
+    for _ in range(REPAIR_ROUNDS):
+        removed = False
+        for error in iter_validate(nb):
+            path = list(error.absolute_path)
+            if len(path) >= 2 and path[0] == "metadata" and path[1] in nb.metadata:
+                del nb.metadata[path[1]]
+            elif (len(path) >= 4 and path[0] == "cells" and path[2] in ("metadata", "attachments")
+                  and isinstance(path[1], int) and path[1] < len(nb.cells) and path[3] in nb.cells[path[1]].get(path[2], {})):
+                del nb.cells[path[1]][path[2]][path[3]]
+            else:
+                continue
+            removed = True
+            break  # the paths of the other errors may have moved: validate again
+        if not removed:
+            return
 
 
 def _count_ok(value: object) -> bool:
@@ -794,6 +846,8 @@ def stage_submissions(root: Path, staging: Path, records: list[dict]) -> tuple[l
             _stage_one(root, staging, record, copy_submission_files, Limits())
         except UserError as err:
             refused.append(f"{record['assignment']} of {record['student']} ({err})")
+            # what was staged before the refusal goes: nbgrader would read it and stop on the missing record
+            shutil.rmtree(staging / record["student"] / record["assignment"], ignore_errors=True)
         else:
             staged.append(record)
     return staged, refused
@@ -824,16 +878,17 @@ def _stage_one(root: Path, staging: Path, record: dict, copy_submission_files, l
     # the time first (late penalties); nothing named as the feedback nbgrader writes beside it (a folder so named
     # stopped generate_feedback for that student with IsADirectoryError)
     copy_submission_files(src, dst, limits, skip={name, f"{record['notebook']}.html"}, first=("timestamp.txt",))
-    _check_timestamp(dst / "timestamp.txt", where.parent / "timestamp.txt")
+    check_timestamp(dst / "timestamp.txt", where.parent / "timestamp.txt")
 
 
 MAX_TIMESTAMP = 1000  # bytes of a timestamp.txt: nbgrader's holds one line of about 30
 
 
-def _check_timestamp(staged: Path, where: Path) -> None:
+def check_timestamp(staged: Path, where: Path, then: str = "merge again") -> None:
     """UserError when the submission's timestamp.txt holds no time nbgrader reads: nbgrader then stopped that
     student with a traceback of its own ("'CourseDirectory' object has no attribute 'fail'"). An empty one is
-    nbgrader's to warn about (no time: no late penalty, as for a submission without the file)."""
+    nbgrader's to warn about (no time: no late penalty, as for a submission without the file). `then`: what to
+    do once it is fixed."""
     if not staged.is_file():
         return
     from nbgrader.utils import parse_utc
@@ -844,7 +899,7 @@ def _check_timestamp(staged: Path, where: Path) -> None:
 
     example = "e.g. 2026-11-23 10:00:00.000000 UTC"
     if (size := staged.stat().st_size) > MAX_TIMESTAMP:  # nbgrader reads the whole file: 200 bytes of time, then junk, stopped it
-        raise UserError(f"{where} is {size:,} bytes, not a time nbgrader reads ({example}); fix it, then merge again")
+        raise UserError(f"{where} is {size:,} bytes, not a time nbgrader reads ({example}); fix it, then {then}")
     text = staged.read_bytes().decode("utf-8", "replace").strip()
     if not text:
         return
@@ -853,10 +908,10 @@ def _check_timestamp(staged: Path, where: Path) -> None:
         # a time without its date ("10:00", "10") is read as on the day of the merge: every part must be written
         dated = {dateutil.parser.parse(text, default=dt.datetime(year, year % 12 + 1, year % 28 + 1)).date() for year in (2001, 2002)}
     except Exception:  # noqa: BLE001 - dateutil's ParserError, ValueError, OverflowError...
-        raise UserError(f"{where} holds {text[:60]!r}, not a time nbgrader reads ({example}); fix it, then merge again") from None
+        raise UserError(f"{where} holds {text[:60]!r}, not a time nbgrader reads ({example}); fix it, then {then}") from None
     if len(dated) > 1:
         raise UserError(f"{where} holds {text[:60]!r}, a time without its full date, which nbgrader would date from the day of "
-                        f"the merge ({example}); fix it, then merge again")
+                        f"grading ({example}); fix it, then {then}")
 
 
 def _merge_staged(by_assignment: dict[str, list[dict]], refused: list[str], root: Path, staging: Path, log_level: int) -> int:

@@ -95,6 +95,9 @@ def _submissions(root: Path, assignment: str, students: list[str] | None, warn: 
                 if notebook.is_dir():
                     warnings.append(f"{notebook.relative_to(root)} is a folder, not a notebook; not graded (ask the student for "
                                     f"the .ipynb file)")
+                elif notebook.exists() or notebook.is_symlink():  # a named pipe (it would hold the reader), a device, a broken link
+                    warnings.append(f"{notebook.relative_to(root)} is not a regular file (a named pipe, a device or a broken link); "
+                                    f"not graded (put the student's .ipynb file there)")
                 elif (student_dir / assignment).is_dir():  # the student submitted, under another name or not at all
                     others = sorted(p.name for p in (student_dir / assignment).glob("*.ipynb"))
                     where = f"submitted/{student_dir.name}/{assignment}/"

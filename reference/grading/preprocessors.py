@@ -17,8 +17,9 @@ not from the student's file. The rest is nbgrader's own (`autograde_steps`).
 
 What nbgrader does before any preprocessor is unchanged on the `SandboxedExecute` path: it reads the
 submitted notebook and copies the submission's folder (following links) in the grading process.
-`SandboxedExecute` then removes what came through a link (`drop_linked_copies`), but the reading and
-copying have happened: a link to a device such as /dev/zero fills the disk first. `gan-course
+`SandboxedExecute` then removes what `gan-course autograde` would not have copied (`drop_unstaged_copies`:
+links, hard links, special files), but the reading and copying have happened: a link to a device such
+as /dev/zero fills the disk first, and a named pipe in place of the notebook holds nbgrader. `gan-course
 autograde` reads and copies them within the grader's limits first: use it for whole classes and for
 folders you did not collect yourself. It also grades several submissions at once
 (`--jobs`) and on a GPU (`--gpu`); the button grades one at a time, on the CPU.
@@ -31,14 +32,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 from pathlib import Path
 
 from nbgrader.preprocessors.base import NbGraderPreprocessor
 from traitlets import Dict
 
-from reference.grading.bridge import _gradebook, fill, repair_structure, restore_metadata
+from reference.grading.bridge import _gradebook, check_timestamp, fill, repair_structure, restore_metadata
 
-__all__ = ["AUTOGRADE", "SANITIZE", "FillRecords", "RestoreMetadata", "SandboxedExecute", "autograde_steps", "drop_linked_copies"]
+__all__ = ["AUTOGRADE", "SANITIZE", "FillRecords", "RestoreMetadata", "SandboxedExecute", "autograde_steps", "drop_unstaged_copies"]
 
 
 class RestoreMetadata(NbGraderPreprocessor):
@@ -86,33 +88,59 @@ class SandboxedExecute(NbGraderPreprocessor):
         notebook = folder / f"{meta['notebook']}.ipynb"
         if any(p.is_symlink() for p in (folder.parent, folder, notebook)) or not notebook.is_file():
             raise ValueError(f"{notebook} is not a plain file in the student's own folder: put the student's notebook itself there")
+        where = Path("submitted", meta["student"], meta["assignment"], "timestamp.txt")
+        check_timestamp(folder / "timestamp.txt", where, then="grade again")  # as gan-course autograde reads it
         record = grade_submission(notebook, meta["assignment"], root, student=meta["student"], limits=limits)
         for why in record.get("stopped", []):
             self.log.warning("%s of %s: %s", meta["assignment"], meta["student"], why)
         autograded = Path(coursedir.format_path(coursedir.autograded_directory, meta["student"], meta["assignment"]))
-        for dropped in drop_linked_copies(folder, autograded):
-            self.log.warning("%s of %s: %s is a link in the submission; its copy is left out of autograded/ and the feedback",
+        source = Path(coursedir.format_path(coursedir.source_directory, ".", meta["assignment"]))
+        for dropped in drop_unstaged_copies(folder, autograded, source, meta["notebook"], limits.file_mb):
+            self.log.warning("%s of %s: %s, which gan-course autograde would not copy (a link, a hard link, no regular file, "
+                             "over the file limit, a dot folder or the feedback's name), is left out of autograded/ and the feedback",
                              meta["assignment"], meta["student"], dropped)
         return fill(nb, record), resources
 
 
-def drop_linked_copies(submitted: Path, autograded: Path) -> list[str]:
-    """Remove from `autograded` what nbgrader copied there through a link (or anything else that is not a
-    plain file or folder) of the student's folder `submitted`: nbgrader copies a link's target, so a
-    link to the model answers or the gradebook would reach the student with the feedback. Returns the
-    paths removed, relative to both folders."""
-    dropped = []
+def drop_unstaged_copies(submitted: Path, autograded: Path, source: Path, notebook: str, file_mb: int) -> list[str]:
+    """Remove from `autograded` what nbgrader copied there from the student's folder `submitted` that
+    `gan-course autograde` would not have staged (`reference.grading.runner.copy_submission_files`), so
+    that both ways leave the same files for the feedback: a link (nbgrader copies its target: the model
+    answers, the gradebook), a file with other names elsewhere (a hard link to them), anything else that is
+    not a regular file, a file over `file_mb`, a dot folder, and at the top anything named as the feedback
+    of `notebook` (a folder so named stopped generate_feedback). What the instructor's source folder `source`
+    holds at the same path is the instructor's copy and stays. Returns the paths removed, relative to
+    `autograded`."""
+    feedback, dropped = f"{notebook}.html", []
+
+    def drop(path: Path) -> None:
+        relative = path.relative_to(submitted)
+        copy = autograded / relative
+        if (source / relative).exists() or relative == Path(f"{notebook}.ipynb"):
+            return
+        if copy.is_dir() and not copy.is_symlink():
+            shutil.rmtree(copy)
+        elif copy.exists() or copy.is_symlink():
+            copy.unlink()
+        else:
+            return
+        dropped.append(str(relative))
+
     for folder, names, files in os.walk(submitted):  # links to folders are listed, never entered
-        for name in names + files:
+        top = Path(folder) == submitted
+        for name in list(names):
             path = Path(folder, name)
-            if path.is_symlink() or not (path.is_dir() or path.is_file()):
-                relative = path.relative_to(submitted)
-                copy = autograded / relative
-                if copy.is_dir() and not copy.is_symlink():
-                    shutil.rmtree(copy)
-                elif copy.exists() or copy.is_symlink():
-                    copy.unlink()
-                dropped.append(str(relative))
+            if path.is_symlink() or name.startswith(".") or (top and name == feedback):
+                drop(path)
+                names.remove(name)
+        for name in files:
+            path = Path(folder, name)
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1 or info.st_size > file_mb * 2**20 or (top and name == feedback):
+                drop(path)
     return dropped
 
 
