@@ -389,6 +389,28 @@ def test_limits_no_submission_can_meet_stop_before_anyone_is_graded(course: Path
     assert not (tmp_path / "r.jsonl").exists()
 
 
+@pytest.mark.parametrize("stopped, error", [
+    ([], {"ename": "MemoryError", "evalue": ""}),  # the worker's import ran out
+    (["the submission was stopped: it used more than 10 MB of memory (the memory limit)"], None),  # the supervisor saw it first
+])
+def test_a_memory_limit_no_submission_can_meet_is_told_alike_whoever_noticed_it(monkeypatch, stopped, error):
+    """On busy cores the supervisor's memory watch sometimes stopped the trial before the import's MemoryError: the
+    line then named no flag, and differed from run to run."""
+    import contextlib
+    import types
+
+    from reference.grading import runner
+    from reference.grading.sandbox import Limits
+
+    @contextlib.contextmanager
+    def session_for(*args, **kwargs):
+        yield types.SimpleNamespace(cells_output={"0": {"error": error}} if error else {}, stopped=stopped)
+
+    monkeypatch.setattr(runner, "session_for", session_for)
+    said = runner.limits_problem(A, ROOT, Limits(memory_mb=10))
+    assert "it ran out of memory starting Python with torch under --memory-mb 10)" in said, said
+
+
 def test_the_limits_trials_own_time_cap_refuses_no_one(monkeypatch):
     """The trial runs at most PROBE_S whatever --wall-s is: a host slow to import torch (a cold network file system,
     500 shards starting at once) ran past that cap and was told to raise --wall-s, which changed nothing."""

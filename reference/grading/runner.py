@@ -428,7 +428,9 @@ def limits_problem(assignment: str, root: str | os.PathLike, limits: Limits, *, 
     if trial.wall_s < limits.wall_s and stopped and stopped[0].endswith(trial_wall_text(trial)):
         return None  # the trial's own cap, not a limit the instructor set (a slow file system, 500 shards at once)
     why = stopped[0] if stopped else f"{error.get('ename', '')}: {error.get('evalue', '')}"
-    if "MemoryError" in why:  # the worker's own words blame the submission, and name no limit
+    # the worker's own words (MemoryError) blame the submission and name no limit; the supervisor's (it may stop the
+    # worker first, on a busy machine) name the limit but not the flag: either way, the same line
+    if "MemoryError" in why or "MB of memory (the memory limit)" in why:
         why = f"it ran out of memory starting Python with torch under --memory-mb {limits.memory_mb:,}"
     return (f"no submission can be graded under these limits: a notebook whose one cell imports torch did not run ({why}); "
             f"raise the limit it names (its flag, or c.GanCourseGrading.<name> in nbgrader_config.py; the defaults fit the "
