@@ -431,6 +431,34 @@ CORRECT["saves_on_the_last_batch_counted_from_the_data"] = """
             if (epoch + 1) % 10 == 0 and i == n_batches - 1:
                 save(epoch + 1)
 """
+# the count of batches taken once, when the cell runs: right, since every grading run hands out all of TRAIN_DATA
+# (it scored 4/16 while the runs of 25 and 9 epochs handed out 3 batches and the others 2 of TRAIN_DATA's 3)
+STEPS_PER_EPOCH = "N_BATCHES = len(TRAIN_DATA) // BATCH_SIZE  # batches per epoch\nSAVE_EVERY_STEPS = 10 * N_BATCHES\n"
+ON_THE_LAST_BATCH = """
+    <SAVE>
+    for epoch in range(n_epochs):
+        for i, x in enumerate(gan.batches.epoch(epoch)):
+            step(gan, x)
+            if (epoch + 1) % 10 == 0 and i == N_BATCHES - 1:
+                save(epoch + 1)
+"""
+EVERY_SO_MANY_STEPS = """
+    <SAVE>
+    steps = 0
+    for epoch in range(n_epochs):
+        for x in gan.batches.epoch(epoch):
+            step(gan, x)
+            steps += 1
+        if steps % SAVE_EVERY_STEPS == 0:
+            save(epoch + 1)
+"""
+
+
+@pytest.mark.parametrize("body", [ON_THE_LAST_BATCH, EVERY_SO_MANY_STEPS], ids=["on_the_last_batch", "every_so_many_steps"])
+def test_batches_per_epoch_counted_from_train_data_when_the_cell_runs_score_full_marks(tmp_path, body):
+    assert scores(submission(tmp_path, body, before=STEPS_PER_EPOCH)) == OK
+
+
 CORRECT["saves_on_the_last_batch_counted_from_train_data"] = """
     <SAVE>
     n_batches = len(TRAIN_DATA) // BATCH_SIZE  # batches per epoch, from the notebook's data
@@ -897,16 +925,16 @@ WRONG = {
                 if steps % 10 == 0:
                     save(steps)
     """,
-    # every 20 steps, the epoch saved as it should be: with 2 batches an epoch that is after every 10th epoch, so the
-    # runs of 25 and 9 epochs hand out 3 batches an epoch, where it is not
-    "saves_every_20_batches": """
+    # a save every 220 steps, the count of 10 epochs of the whole digits set (22 batches of 64) written as a number:
+    # right in the student's own run, never at grade time (its data is the notebook's 2 grading batches)
+    "saves_every_220_steps_counted_for_the_full_data": """
         <SAVE>
         steps = 0
         for epoch in range(n_epochs):
             for x in gan.batches.epoch(epoch):
                 step(gan, x)
                 steps += 1
-                if steps % 20 == 0:
+                if steps % 220 == 0:
                     save(epoch + 1)
     """,
     # the save on the epoch's last batch, before that batch's step: G and D change after the files are written
@@ -1352,15 +1380,19 @@ EXPECTED = {
     "saves_every_10_batches": {
         **OK,
         "test_saves_at_epochs_10_20_30": (0.0, "sample grids written inside the batch loop during epochs 5, 10, 15, 20, 25, 30 of a 30-epoch run; save once after an epoch's batches, after epochs 10, 20, 30"),
-        # (the runs of 25 and 9 epochs hand out 3 batches an epoch: its 10th, 20th, ... steps fall in epochs 4, 7, 10, ...)
-        "test_saves_for_25_and_9_epochs": (0.0, "sample grids written inside the batch loop during epochs 4, 7, 14, 17, 24 of a 25-epoch run; save once after an epoch's batches, after epochs 10, 20; sample grids written inside the batch loop during epochs 4, 7 of a 9-epoch run; save once after an epoch's batches, and never in a run shorter than 10 epochs"),
+        "test_saves_for_25_and_9_epochs": (0.0, "sample grids written inside the batch loop during epochs 5, 10, 15, 20, 25 of a 25-epoch run; save once after an epoch's batches, after epochs 10, 20; sample grids written inside the batch loop during epoch 5 of a 9-epoch run; save once after an epoch's batches, and never in a run shorter than 10 epochs"),
         "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_010.pt` (saved after epoch 5) holds epoch 10; save the number of epochs done, 5"),
         "test_resume_continues_the_run": (0.0, "resume(checkpoint, 20, ...) trained no epoch after the checkpoint saved after epoch 10; train epochs 11, 12, 13, 14, 15, 16, 17, ..., 20"),
     },
-    # after every 10th epoch at 2 batches an epoch (the 30-epoch run), inside epochs 7 and 14 at 3 (the runs of 25 and 9)
-    "saves_every_20_batches": {
-        **OK,
-        "test_saves_for_25_and_9_epochs": (0.0, "sample grids written inside the batch loop during epochs 7, 14 of a 25-epoch run; save once after an epoch's batches, after epochs 10, 20; sample grids written inside the batch loop during epoch 7 of a 9-epoch run; save once after an epoch's batches, and never in a run shorter than 10 epochs"),
+    # the full data's 10 epochs of steps, never reached at grade time: nothing saved, and the message says what to count
+    "saves_every_220_steps_counted_for_the_full_data": {
+        "test_saves_at_epochs_10_20_30": (0.0, "nothing written under out_dir in a 30-epoch run; expected a sample grid (.png, .jpg, .jpeg) and a checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after epochs 10, 20, 30 (count epochs, not steps: an epoch of a grading run has the 2 batches of the notebook's grading data)"),
+        "test_sample_grids_are_png_grids_of_64": (0.0, "no sample grid (.png) written under out_dir in a 30-epoch run; save the 64 images of G(fixed_noise) with torchvision's save_image (or reference.plots.save_image_grid)"),
+        "test_checkpoints_hold_optimizers_and_epoch": (0.0, "no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) written under out_dir in a 30-epoch run; save G's and D's state_dict, both optimizers' state_dict and the epoch with torch.save after epochs 10, 20, 30"),
+        "test_saves_for_25_and_9_epochs": (1.0, "nothing written under out_dir in a 25-epoch run; expected a sample grid (.png, .jpg, .jpeg) and a checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after epochs 10, 20 (count epochs, not steps: an epoch of a grading run has the 2 batches of the notebook's grading data)"),
+        "test_grids_come_from_fixed_noise": (0.0, "train saved 0 time(s) in runs of 30, 25 and 9 epochs: too few to compare the noise G receives at each save; save after epochs 10, 20, 30"),
+        "test_checkpoints_hold_g_and_d": (0.0, "no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) written under out_dir in a 30-epoch run; save G's and D's state_dict with torch.save after epochs 10, 20, 30"),
+        "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
     },
     # G and D change after the files of epochs 10, 20, 30 appear: no save after an epoch, so nothing to resume from
     "saves_on_the_last_batch_before_its_step": {
@@ -1505,7 +1537,7 @@ def test_expected_totals():
         "saves_at_epoch_0": 11.0,
         "zero_based_epoch_mod_10": 6.0,
         "saves_every_10_batches": 6.0,
-        "saves_every_20_batches": 14.0,
+        "saves_every_220_steps_counted_for_the_full_data": 1.0,
         "saves_on_the_last_batch_before_its_step": 8.0,
         "saves_at_9_19_29": 11.0,
         "one_epoch_short": 7.0,

@@ -23,8 +23,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
 FIGURE_SUFFIXES = (".pdf", ".svg", ".eps", ".ps")
 NUM_SAMPLES, SIDE = 64, 28
-MAX_BATCHES = 2  # batches an epoch hands out: the 30-epoch run and the resume check (gan.batches.data shows as many)
-SCHEDULE_BATCHES = {25: 3, 9: 3}  # ... and the runs of test_saves_for_25_and_9_epochs (a save every 20 batches is every 10th epoch at 2)
+MAX_BATCHES = 2  # batches an epoch hands out in every run: all of the notebook's grading data (TRAIN_DATA = DIGITS.subset(128))
 RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
 MAX_FILE = 100 * 2**20  # bytes read of one file (the sandbox's file-size limit)
 MAX_FILES = 64  # files read of each kind in one run
@@ -533,8 +532,7 @@ class Run:
         folder = f"{RUNS}/{n_epochs}-epochs"
         target = folder if getattr(submission, "remote", False) else str(Path(submission.scratch) / folder)
         try:
-            batches = SCHEDULE_BATCHES.get(n_epochs, MAX_BATCHES)
-            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0, max_batches=batches)
+            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0, max_batches=MAX_BATCHES)
             self._parse(reply)
             self._read(Path(submission.scratch), folder)
         finally:
@@ -688,7 +686,8 @@ def schedule_error(r: Run, kind: str) -> str | None:
     if not writes and expected:
         return (
             f"nothing written under out_dir in a {n}-epoch run; expected a sample grid ({', '.join(IMAGE_SUFFIXES)}) and a "
-            f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after epochs {fmt(expected)}"
+            f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after epochs {fmt(expected)} (count epochs, not steps: an epoch "
+            f"of a grading run has the {MAX_BATCHES} batches of the notebook's grading data)"
         )
     short = None
     if r.epochs < n:

@@ -5,9 +5,10 @@ that allows resuming, and `resume`, which continues an interrupted run as if it 
 The checks watch behaviour, not names. A probe (`reference.grading.probes_a3.watched_train`) runs
 the student's `train(n_epochs, out_dir, seed=0)` next to their objects, with the notebook's own
 `make_gan` wrapped so that its `gan.batches` reports each epoch's start and end and its G records
-the noise it receives. To keep grading fast an epoch hands out only its first 2 batches, 3 in the
-runs of 25 and 9 epochs (the schedule does not depend on them; a save every so many batches that
-lands after the 10th epoch's last batch at one count does not at the other). Only plain data come back: which files under `out_dir` were
+the noise it receives. To keep grading fast the notebook's grading data is 2 batches (TRAIN_DATA =
+DIGITS.subset(128) while grading), and each run hands out both in every epoch, so a count of batches
+per epoch taken from TRAIN_DATA anywhere in the notebook is right (a save after so many steps then
+lands where it would in the student's own run). Only plain data come back: which files under `out_dir` were
 written when (paths relative to `out_dir`), the noise G received and the images it returned between
 two looks at the folder that saw writes, and the shapes of G's and D's state dicts and parameters. A write after the
 batches of the k-th epoch (1-based) counts as "saved at epoch k", whatever the file is called or
@@ -96,8 +97,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
 FIGURE_SUFFIXES = (".pdf", ".svg", ".eps", ".ps")
 NUM_SAMPLES, SIDE = 64, 28
-MAX_BATCHES = 2  # batches an epoch hands out: the 30-epoch run and the resume check (gan.batches.data shows as many)
-SCHEDULE_BATCHES = {25: 3, 9: 3}  # ... and the runs of test_saves_for_25_and_9_epochs (a save every 20 batches is every 10th epoch at 2)
+MAX_BATCHES = 2  # batches an epoch hands out in every run: all of the notebook's grading data (TRAIN_DATA = DIGITS.subset(128))
 RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
 # resume is given train's checkpoint in a copy of the run's folder, the run's checkpoints moved out of out_dir meanwhile
 # (probes_a3.resumed_train): errors of a resume that looks for a checkpoint in out_dir instead get this fix
@@ -623,8 +623,7 @@ class Run:
         folder = f"{RUNS}/{n_epochs}-epochs"
         target = folder if getattr(submission, "remote", False) else str(Path(submission.scratch) / folder)
         try:
-            batches = SCHEDULE_BATCHES.get(n_epochs, MAX_BATCHES)
-            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0, max_batches=batches)
+            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0, max_batches=MAX_BATCHES)
             self._parse(reply)
             self._read(Path(submission.scratch), folder)
         finally:
@@ -778,7 +777,8 @@ def schedule_error(r: Run, kind: str) -> str | None:
     if not writes and expected:
         return (
             f"nothing written under out_dir in a {n}-epoch run; expected a sample grid ({', '.join(IMAGE_SUFFIXES)}) and a "
-            f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after epochs {fmt(expected)}"
+            f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after epochs {fmt(expected)} (count epochs, not steps: an epoch "
+            f"of a grading run has the {MAX_BATCHES} batches of the notebook's grading data)"
         )
     short = None
     if r.epochs < n:
