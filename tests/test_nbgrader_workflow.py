@@ -144,7 +144,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
             (course / "submitted" / "odd_metadata" / assignment / "timestamp.txt").write_text(TIMESTAMP)
             expected[assignment]["odd_metadata"] = expected[assignment]["solution"]
     for assignment in RUN:  # the export lists every student of the gradebook for every assignment
-        for student in ("intruder", "odd_metadata"):
+        for student in ("buggy", "intruder", "odd_metadata"):
             expected[assignment].setdefault(student, 0.0)
     # --create adds each student to the gradebook (what `nbgrader db student add` does)
     for assignment in RUN:
