@@ -123,6 +123,8 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         if assignment == INTRUDED:
             intruder = answered(release, source)
             intruder.cells.insert(0, nbformat.v4.new_code_cell(INTRUDER_CELL.format(root=str(course), marker=MARKER)))
+            given = next(c for c in intruder.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "imports")
+            given.source += "\nprint('the edited given cell ran')\n"  # a locked cell changed: nbgrader shows the course's
             submissions["intruder"], expected[assignment]["intruder"] = intruder, expected[assignment]["solution"]
         for student, nb in submissions.items():
             submit(course, student, assignment, nb)
@@ -230,6 +232,17 @@ def test_a_time_without_its_date_is_refused_as_gan_course_autograde_refuses_it(c
     assert done.returncode != 0
     assert f"submitted/undated/{INTRUDED}/timestamp.txt holds '10:00', a time without its full date" in done.stderr, done.stderr[-3000:]
     assert not (root / "autograded" / "undated" / INTRUDED / f"{INTRUDED}.ipynb").exists()
+
+
+def test_a_given_cell_the_student_changed_shows_the_output_of_the_version_that_ran(course):
+    from reference.grading.bridge import EDITED_GIVEN_CELL
+
+    root, _ = course
+    graded = nbformat.read(root / "autograded" / "intruder" / INTRUDED / f"{INTRUDED}.ipynb", as_version=4)
+    (given,) = [c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "imports"]
+    assert "the edited given cell ran" not in given.source  # nbgrader restored the course's source
+    shown = "".join(o.get("text", "") for o in given.outputs)
+    assert shown.startswith(EDITED_GIVEN_CELL) and "the edited given cell ran" in shown, given.outputs
 
 
 def _gradebook_score(root: Path, student: str) -> float:

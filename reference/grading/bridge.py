@@ -605,7 +605,9 @@ def fill(nb: NotebookNode, record: dict) -> NotebookNode:
     """`nb` (the sanitized submission) with every code cell's outputs taken from `record`, its
     markdown and raw cells made safe to show as HTML (`defuse_markdown`, `defuse_raw_cells`) and only
     its kernel's notebook metadata and each cell's nbgrader metadata kept (`drop_notebook_metadata`,
-    `drop_cell_metadata`)."""
+    `drop_cell_metadata`). A given (locked) cell that the student changed shows the course's source, as
+    nbgrader restores it, with the output of the student's version, which is the one that ran, under a
+    note that says so (`EDITED_GIVEN_CELL`)."""
     defuse_markdown(nb)
     defuse_raw_cells(nb)
     drop_notebook_metadata(nb)
@@ -614,7 +616,7 @@ def fill(nb: NotebookNode, record: dict) -> NotebookNode:
     for _, entry in sorted(record["cells"].items(), key=lambda item: int(item[0])):
         recorded.setdefault(entry.get("digest", ""), collections.deque()).append(entry)
     count = 0
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         count += 1
@@ -632,8 +634,18 @@ def fill(nb: NotebookNode, record: dict) -> NotebookNode:
             ]
             continue
         entries = recorded.get(source_digest(cell.source))  # a lookup, not a scan: 100,000 cells are one notebook's
-        cell.outputs = _outputs(entries.popleft()) if entries else []
+        if entries:
+            cell.outputs = _outputs(entries.popleft())
+        elif cell.metadata.get("nbgrader", {}).get("locked") and isinstance(ran := record["cells"].get(str(index)), dict):
+            # a given cell the student edited: nbgrader shows the course's source, and the edited one ran in its place
+            cell.outputs = [new_output("stream", name="stdout", text=EDITED_GIVEN_CELL)] + _outputs(ran)
+        else:
+            cell.outputs = []
     return nb
+
+
+EDITED_GIVEN_CELL = ("[The submission changed this given cell: the grader ran the submission's version of it, not the one shown "
+                     "here, and its output follows.]\n")
 
 
 CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # what nbformat 4.5 allows as a cell's id
