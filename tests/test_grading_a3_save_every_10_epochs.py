@@ -431,8 +431,9 @@ CORRECT["saves_on_the_last_batch_counted_from_the_data"] = """
             if (epoch + 1) % 10 == 0 and i == n_batches - 1:
                 save(epoch + 1)
 """
-# the count of batches taken once, when the cell runs: right, since every grading run hands out all of TRAIN_DATA
-# (it scored 4/16 while the runs of 25 and 9 epochs handed out 3 batches and the others 2 of TRAIN_DATA's 3)
+# the count of batches taken once, when the cell runs: right, since every run hands out all of TRAIN_DATA, graded or in
+# the student's kernel (it scored 4/16 while the runs of 25 and 9 epochs handed out 3 batches and the others 2 of
+# TRAIN_DATA's 3, and 0 in the kernel's visible checks, whose runs handed out 2 of the whole set's 22)
 STEPS_PER_EPOCH = "N_BATCHES = len(TRAIN_DATA) // BATCH_SIZE  # batches per epoch\nSAVE_EVERY_STEPS = 10 * N_BATCHES\n"
 ON_THE_LAST_BATCH = """
     <SAVE>
@@ -459,6 +460,43 @@ def test_batches_per_epoch_counted_from_train_data_when_the_cell_runs_score_full
     assert scores(submission(tmp_path, body, before=STEPS_PER_EPOCH)) == OK
 
 
+def test_batches_per_epoch_counted_when_the_cell_runs_pass_the_visible_checks_in_the_students_kernel(tmp_path, monkeypatch):
+    """In the student's kernel TRAIN_DATA is the whole set (22 batches of 64): the visible checks' runs hand out all of
+    them, so the constant the cell computed fits there too (the runs handed out 2 and told the student to fix it)."""
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    path = submission(tmp_path, EVERY_SO_MANY_STEPS, before=STEPS_PER_EPOCH)
+    sub = execute_notebook(path, grading=False)
+    try:
+        assert sub.namespace["N_BATCHES"] == 22
+        visible = [name for name, fn in load_checks(A, ROOT).items() if getattr(fn, "visible", False)]
+        results = {name: run_check(load_checks(A, ROOT)[name], sub) for name in visible}
+    finally:
+        sub.close()
+    assert visible and results == {name: OK[name] for name in visible}
+
+
+# found by session 34's red team (6/16): a pass over epoch 0's batches that only counts them is no epoch
+CORRECT["batches_counted_by_a_pass_over_an_epoch"] = """
+    <SAVE>
+    steps_per_epoch = len(list(gan.batches.epoch(0)))  # no step: the data of an epoch depends only on its number
+    global_step = 0
+    for epoch in range(n_epochs):
+        for x in gan.batches.epoch(epoch):
+            step(gan, x)
+            global_step += 1
+        if global_step % (10 * steps_per_epoch) == 0:
+            save(global_step // steps_per_epoch)
+"""
+CORRECT["a_first_batch_peeked_at"] = """
+    <SAVE>
+    x0 = next(iter(gan.batches.epoch(0)))  # the batches' shape, looked at before training
+    assert x0.shape[1:] == (1, 28, 28)
+    for epoch in range(1, n_epochs + 1):
+        for x in gan.batches.epoch(epoch - 1):
+            step(gan, x)
+        if epoch % 10 == 0:
+            save(epoch)
+"""
 CORRECT["saves_on_the_last_batch_counted_from_train_data"] = """
     <SAVE>
     n_batches = len(TRAIN_DATA) // BATCH_SIZE  # batches per epoch, from the notebook's data
@@ -925,6 +963,50 @@ WRONG = {
                 if steps % 10 == 0:
                     save(steps)
     """,
+    # the loop forgets step(gan, x): it saves on schedule, but trains nothing
+    "never_steps": """
+        <SAVE>
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                pass
+            if epoch % 10 == 0:
+                save(epoch)
+    """,
+    # found by session 34's red team (16/16 while the grading data was whole batches): batches per epoch counted with the
+    # last partial batch, which gan.batches drops (23 for the whole set's 22): its saves land inside epochs, or nowhere
+    "steps_per_epoch_rounded_up": """
+        import math
+        <SAVE>
+        steps_per_epoch = math.ceil(len(TRAIN_DATA) / BATCH_SIZE)
+        global_step = 0
+        for epoch in range(n_epochs):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+                global_step += 1
+                if global_step % (10 * steps_per_epoch) == 0:
+                    save(global_step // steps_per_epoch)
+    """,
+    "steps_per_epoch_as_a_float": """
+        <SAVE>
+        steps_per_epoch = len(TRAIN_DATA) / BATCH_SIZE
+        global_step = 0
+        for epoch in range(n_epochs):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+                global_step += 1
+            if global_step % (10 * steps_per_epoch) == 0:
+                save(epoch + 1)
+    """,
+    "images_seen_against_ten_times_the_data": """
+        <SAVE>
+        seen = 0
+        for epoch in range(n_epochs):
+            for x in gan.batches.epoch(epoch):
+                step(gan, x)
+                seen += x.shape[0]
+            if seen % (10 * len(TRAIN_DATA)) == 0:
+                save(epoch + 1)
+    """,
     # a save every 220 steps, the count of 10 epochs of the whole digits set (22 batches of 64) written as a number:
     # right in the student's own run, never at grade time (its data is the notebook's 2 grading batches)
     "saves_every_220_steps_counted_for_the_full_data": """
@@ -1324,6 +1406,17 @@ CORRECT_RESUMES = {
         G_copy = get_model("mlp").build(DIGITS.shape, nz=NZ)[0]
         G_copy.load_state_dict(gan.G.state_dict())
         samples = from_model_range(G_copy(fixed_noise), "tanh")""")),
+    # found by session 34's red team (12/16, "it started again at epoch 1"): resume goes through the data of the epochs
+    # done without training, as a DataLoader is skipped forward, then trains the rest
+    "resume_skips_the_data_of_the_epochs_done": (ONE_BASED, RESUME.replace(
+        "    for epoch in range(state[\"epoch\"] + 1, n_epochs + 1):\n",
+        "    for done in range(state[\"epoch\"]):\n        for _ in gan.batches.epoch(done):\n            pass\n"
+        "    for epoch in range(state[\"epoch\"] + 1, n_epochs + 1):\n"), SAVE),
+    # ... and one that counts an epoch's batches by going through them first
+    "resume_counts_the_batches_by_a_pass": (ONE_BASED, RESUME.replace(
+        "    for epoch in range(state[\"epoch\"] + 1, n_epochs + 1):\n",
+        "    assert len(list(gan.batches.epoch(0))) == len(gan.batches)\n"
+        "    for epoch in range(state[\"epoch\"] + 1, n_epochs + 1):\n"), SAVE),
     # epochs counted from 1 everywhere, gan.batches.epoch given 1, 2, ... in train and resume alike
     "epochs_counted_from_1_everywhere": tuple(
         part.replace("gan.batches.epoch(epoch - 1)", "gan.batches.epoch(epoch)") for part in (ONE_BASED, RESUME)) + (SAVE,),
@@ -1384,12 +1477,43 @@ EXPECTED = {
         "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_010.pt` (saved after epoch 5) holds epoch 10; save the number of epochs done, 5"),
         "test_resume_continues_the_run": (0.0, "resume(checkpoint, 20, ...) trained no epoch after the checkpoint saved after epoch 10; train epochs 11, 12, 13, 14, 15, 16, 17, ..., 20"),
     },
+    # no training step at all: the schedule is still judged by the calls of gan.batches.epoch (none trained, so every
+    # call is an epoch); what the checkpoints hold and a resume are told the one fault (they were told of missing
+    # optimizer states, the same weights at every save and a reseeded random generator)
+    "never_steps": {
+        **OK,
+        "test_checkpoints_hold_optimizers_and_epoch": (0.0, "train(30, ...) went through 30 epochs of batches without a training step: call step(gan, x) on every batch, as the given loop does"),
+        "test_checkpoints_hold_g_and_d": (0.0, "train(30, ...) went through 30 epochs of batches without a training step: call step(gan, x) on every batch, as the given loop does"),
+        "test_resume_continues_the_run": (0.0, "train(30, ...) went through 30 epochs of batches without a training step: call step(gan, x) on every batch, as the given loop does"),
+    },
+    # 3 steps per epoch counted for the grading data's 2: the 30th step is inside epoch 15, the 60th inside epoch 30
+    "steps_per_epoch_rounded_up": {
+        **OK,
+        "test_saves_at_epochs_10_20_30": (0.0, "sample grids written inside the batch loop during epochs 15, 30 of a 30-epoch run; save once after an epoch's batches, after epochs 10, 20, 30"),
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_010.pt` (saved after epoch 15) holds epoch 10; save the number of epochs done, 15"),
+        "test_saves_for_25_and_9_epochs": (1.0, "sample grids written inside the batch loop during epoch 15 of a 25-epoch run; save once after an epoch's batches, after epochs 10, 20"),
+        "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
+    },
+    # 2.5 steps per epoch: ten times that is a whole number of steps only after epoch 25
+    "steps_per_epoch_as_a_float": {
+        **OK,
+        "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epoch 25 of a 30-epoch run; expected 10, 20, 30 (1-based: after the 10th, 20th, 30th epoch)"),
+        "test_saves_for_25_and_9_epochs": (1.0, "sample grids saved at epoch 25 of a 25-epoch run; expected 10, 20 (epoch 25 is the run's last: save after every 10th epoch only, not also when the run ends)"),
+        "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
+    },
+    # 128 images an epoch against 10 x 160: equal after epoch 25 only
+    "images_seen_against_ten_times_the_data": {
+        **OK,
+        "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epoch 25 of a 30-epoch run; expected 10, 20, 30 (1-based: after the 10th, 20th, 30th epoch)"),
+        "test_saves_for_25_and_9_epochs": (1.0, "sample grids saved at epoch 25 of a 25-epoch run; expected 10, 20 (epoch 25 is the run's last: save after every 10th epoch only, not also when the run ends)"),
+        "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
+    },
     # the full data's 10 epochs of steps, never reached at grade time: nothing saved, and the message says what to count
     "saves_every_220_steps_counted_for_the_full_data": {
-        "test_saves_at_epochs_10_20_30": (0.0, "nothing written under out_dir in a 30-epoch run; expected a sample grid (.png, .jpg, .jpeg) and a checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after epochs 10, 20, 30 (count epochs, not steps: an epoch of a grading run has the 2 batches of the notebook's grading data)"),
+        "test_saves_at_epochs_10_20_30": (0.0, "nothing written under out_dir in a 30-epoch run; expected a sample grid (.png, .jpg, .jpeg) and a checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after epochs 10, 20, 30 (count epochs, not steps: an epoch has len(gan.batches) batches, 2 while grading)"),
         "test_sample_grids_are_png_grids_of_64": (0.0, "no sample grid (.png) written under out_dir in a 30-epoch run; save the 64 images of G(fixed_noise) with torchvision's save_image (or reference.plots.save_image_grid)"),
         "test_checkpoints_hold_optimizers_and_epoch": (0.0, "no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) written under out_dir in a 30-epoch run; save G's and D's state_dict, both optimizers' state_dict and the epoch with torch.save after epochs 10, 20, 30"),
-        "test_saves_for_25_and_9_epochs": (1.0, "nothing written under out_dir in a 25-epoch run; expected a sample grid (.png, .jpg, .jpeg) and a checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after epochs 10, 20 (count epochs, not steps: an epoch of a grading run has the 2 batches of the notebook's grading data)"),
+        "test_saves_for_25_and_9_epochs": (1.0, "nothing written under out_dir in a 25-epoch run; expected a sample grid (.png, .jpg, .jpeg) and a checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after epochs 10, 20 (count epochs, not steps: an epoch has len(gan.batches) batches, 2 while grading)"),
         "test_grids_come_from_fixed_noise": (0.0, "train saved 0 time(s) in runs of 30, 25 and 9 epochs: too few to compare the noise G receives at each save; save after epochs 10, 20, 30"),
         "test_checkpoints_hold_g_and_d": (0.0, "no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) written under out_dir in a 30-epoch run; save G's and D's state_dict with torch.save after epochs 10, 20, 30"),
         "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
@@ -1538,6 +1662,10 @@ def test_expected_totals():
         "zero_based_epoch_mod_10": 6.0,
         "saves_every_10_batches": 6.0,
         "saves_every_220_steps_counted_for_the_full_data": 1.0,
+        "never_steps": 8.0,
+        "steps_per_epoch_rounded_up": 7.0,
+        "steps_per_epoch_as_a_float": 8.0,
+        "images_seen_against_ten_times_the_data": 8.0,
         "saves_on_the_last_batch_before_its_step": 8.0,
         "saves_at_9_19_29": 11.0,
         "one_epoch_short": 7.0,

@@ -23,7 +23,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
 FIGURE_SUFFIXES = (".pdf", ".svg", ".eps", ".ps")
 NUM_SAMPLES, SIDE = 64, 28
-MAX_BATCHES = 2  # batches an epoch hands out in every run: all of the notebook's grading data (TRAIN_DATA = DIGITS.subset(128))
 RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
 MAX_FILE = 100 * 2**20  # bytes read of one file (the sandbox's file-size limit)
 MAX_FILES = 64  # files read of each kind in one run
@@ -532,7 +531,7 @@ class Run:
         folder = f"{RUNS}/{n_epochs}-epochs"
         target = folder if getattr(submission, "remote", False) else str(Path(submission.scratch) / folder)
         try:
-            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0, max_batches=MAX_BATCHES)
+            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0)  # every batch of TRAIN_DATA
             self._parse(reply)
             self._read(Path(submission.scratch), folder)
         finally:
@@ -541,8 +540,8 @@ class Run:
     def _parse(self, reply) -> None:
         if not isinstance(reply, dict) or not isinstance(reply.get("periods"), list):
             raise AssertionError(MALFORMED)
-        self.epochs = reply.get("epochs_started")
-        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool):
+        self.epochs, self.steps = reply.get("epochs_started"), reply.get("steps")
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in (self.epochs, self.steps)):
             raise AssertionError(MALFORMED)
         self.periods, self.made, self.inside = [], {}, set()
         for period in reply["periods"]:
@@ -649,6 +648,15 @@ def run(submission, n_epochs: int) -> Run:
     return _RUNS[(key, n_epochs)]
 
 
+def trained(r: Run) -> None:
+    """AssertionError when the run took no training step while it went through its epochs: its checkpoints and a
+    resume of it then tell nothing (no optimizer state, the same weights at every save, the same random numbers)."""
+    assert r.steps or not r.epochs, (
+        f"train({r.n_epochs}, ...) went through {r.epochs} epochs of batches without a training step: call "
+        f"step(gan, x) on every batch, as the given loop does"
+    )
+
+
 def judged_by(r: Run) -> str:
     """The kind of file (see `Run.saved`) the schedule is judged by, chosen on the 30-epoch run `r`:
     its sample grids, else its images, else its checkpoints, else any file."""
@@ -687,7 +695,7 @@ def schedule_error(r: Run, kind: str) -> str | None:
         return (
             f"nothing written under out_dir in a {n}-epoch run; expected a sample grid ({', '.join(IMAGE_SUFFIXES)}) and a "
             f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after epochs {fmt(expected)} (count epochs, not steps: an epoch "
-            f"of a grading run has the {MAX_BATCHES} batches of the notebook's grading data)"
+            f"has len(gan.batches) batches, 2 while grading)"
         )
     short = None
     if r.epochs < n:
@@ -798,6 +806,7 @@ def test_checkpoints_hold_optimizers_and_epoch(submission):
     problems = [problem for problem, _ in r.checkpoints.values() if problem]
     assert not problems, problems[0]
     assert r.params is not None, "train never built its GAN with `make_gan(seed)`; train the GAN that make_gan returns"
+    trained(r)
     optimizers, epoch = None, None
     for k, paths in _saved_checkpoints(r):  # the checkpoint files of one save together hold everything
         names = ", ".join(f"`{PurePosixPath(p).name}`" for p in paths)

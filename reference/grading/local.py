@@ -166,12 +166,15 @@ class try_it:  # noqa: N801 - used as `with try_it():`, like a function
 
 
 @contextlib.contextmanager
-def _environment(workdir: Path) -> Iterator[None]:
-    """cwd = workdir (also first on sys.path), NBGRADER_EXECUTION=autograde, Agg plots."""
+def _environment(workdir: Path, grading: bool = True) -> Iterator[None]:
+    """cwd = workdir (also first on sys.path), NBGRADER_EXECUTION=autograde (unset with grading=False), Agg plots."""
     old_cwd, old_env = os.getcwd(), {k: os.environ.get(k) for k in ("NBGRADER_EXECUTION", "MPLBACKEND")}
     os.chdir(workdir)
     sys.path.insert(0, str(workdir))
-    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    if grading:
+        os.environ["NBGRADER_EXECUTION"] = "autograde"
+    else:
+        os.environ.pop("NBGRADER_EXECUTION", None)
     os.environ["MPLBACKEND"] = "Agg"
     try:
         yield
@@ -205,13 +208,14 @@ class ExecutedNotebook(LocalSubmission):
 _counter = 0
 
 
-def execute_notebook(path: str | os.PathLike) -> ExecutedNotebook:
+def execute_notebook(path: str | os.PathLike, *, grading: bool = True) -> ExecutedNotebook:
     """Run the code cells of the notebook at `path` in this process; return its submission.
 
     For trusted notebooks only (the solutions, in plain pytest): the student's code would share
     this process. Cells run in a fresh module namespace, in order, with the working directory a
-    temporary copy of the notebook's folder and NBGRADER_EXECUTION=autograde set; nbgrader test
-    cells are skipped; a cell that raises is recorded and the next cell runs.
+    temporary copy of the notebook's folder and NBGRADER_EXECUTION=autograde set (grading=False: unset,
+    as in a student's kernel); nbgrader test cells are skipped; a cell that raises is recorded and the
+    next cell runs.
     """
     import nbformat
 
@@ -232,7 +236,7 @@ def execute_notebook(path: str | os.PathLike) -> ExecutedNotebook:
     namespace["__builtins__"] = builtins
     install(namespace)  # get_ipython (its magics) and display, as a kernel gives them
     errors: list[CellError] = []
-    with _environment(workdir):
+    with _environment(workdir, grading):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or is_test_cell(cell):
                 continue

@@ -9,7 +9,11 @@ that the GAN it builds reports what happens during the run:
   epochs were complete, ("during", k) inside epoch k, with a training step of the epoch after it.
   A write seen after a batch with no step of its epoch after it (a save inside the batch loop, on
   the epoch's last batch, after its step) is ("after", k) too, marked "inside" the batch loop.
-  An epoch hands out at most `max_batches` batches (the schedule does not depend on them).
+  An epoch hands out at most `max_batches` batches (all of them when None).
+- A call of `gan.batches.epoch` followed by no optimizer step before the next call (a pass that only
+  counts the batches, `len(list(gan.batches.epoch(0)))`, or a resume that skips the data of the
+  epochs done) is no epoch, as long as other calls of the run are followed by steps: the epochs are
+  the calls that trained.
 - Where each epoch starts, a digest of torch's global RNG state is kept: two epochs that start
   from the same state (torch reseeded with one seed) draw the same noise in `step`.
 - G's forward records what it receives and returns: the noise and the images of each call between
@@ -88,7 +92,8 @@ class _Watch:
         self.epoch_args: list[Any] = []
         self.rng_starts: list[str] = []  # a digest of torch's RNG state where each epoch starts
         self.snapshot_at = snapshot_at
-        self.snapshot: dict | None = None
+        self.snapshots: dict[int, dict] = {}  # call number of gan.batches.epoch: the state its first batch met
+        self.pass_steps: list[int] = []  # optimizer steps after each call of gan.batches.epoch, until the next call
         self.pending: dict | None = None  # the period a batch's end saw, while no training step has followed it
 
     def files(self) -> dict[str, tuple[int, int, int]]:
@@ -132,7 +137,28 @@ class _Watch:
 
     def before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         """Optimizer step pre-hook: what was written before this step was written during the epoch."""
+        if self.pass_steps:
+            self.pass_steps[-1] += 1
         self.scan("during")
+
+    def epochs(self) -> dict:
+        """{"epochs_started", "steps", "rng_starts", "epoch_args", "snapshot"} of the calls of gan.batches.epoch that
+        trained (see the module), each period's "epoch" counted in them. Every call counts where none trained."""
+        trained = [steps > 0 for steps in self.pass_steps]
+        if not any(trained):
+            trained = [True] * len(self.pass_steps)
+        done = [sum(trained[:k]) for k in range(len(trained) + 1)]  # epochs trained by the end of call k
+        for period in self.periods:
+            period["epoch"] = done[min(period["epoch"], len(trained))]
+        calls = [k + 1 for k, t in enumerate(trained) if t]
+        at = calls[self.snapshot_at - 1] if self.snapshot_at is not None and 0 < self.snapshot_at <= len(calls) else None
+        return {
+            "epochs_started": len(calls),
+            "steps": sum(self.pass_steps),
+            "rng_starts": [r for r, t in zip(self.rng_starts, trained) if t],
+            "epoch_args": [a for a, t in zip(self.epoch_args, trained) if t],
+            "snapshot": self.snapshots.get(at),
+        }
 
 
 class _WatchedBatches:
@@ -145,24 +171,28 @@ class _WatchedBatches:
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._batches, name)
-        if name in ("data", "labels") and isinstance(value, torch.Tensor) and len(self._batches) > self._max:
+        if (name in ("data", "labels") and isinstance(value, torch.Tensor) and self._max is not None
+                and len(self._batches) > self._max):
             return value[: self._max * self._batches.batch_size]  # as many as it hands out: n_batches = len(data) // batch_size
         return value
 
     def __len__(self) -> int:
-        return min(len(self._batches), self._max)
+        return len(self._batches) if self._max is None else min(len(self._batches), self._max)
 
     def epoch(self, epoch: int):
         watch = self._watch
         watch.scan("after")
-        watch.epochs_started += 1
+        watch.epochs_started += 1  # calls so far; `_Watch.epochs` keeps those that trained
+        watch.pass_steps.append(0)
+        call = watch.epochs_started
         watch.rng_starts.append(_digest(torch.get_rng_state()))
         watch.epoch_args.append(epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None)
+        trained_before = sum(steps > 0 for steps in watch.pass_steps[:-1])
         for i, x in enumerate(self._batches.epoch(epoch)):
-            if i == self._max:
+            if self._max is not None and i == self._max:
                 break
-            if i == 0 and watch.epochs_started == watch.snapshot_at and watch.snapshot is None:
-                watch.snapshot = _snapshot(self._gan, self._built)  # what the epoch's first step starts from
+            if i == 0 and watch.snapshot_at in (call, trained_before + 1) and call not in watch.snapshots:
+                watch.snapshots[call] = _snapshot(self._gan, self._built)  # what the epoch's first step starts from
             yield x
             watch.batch_done()
 
@@ -217,7 +247,7 @@ def _snapshot(gan: Any, built: dict[str, Any]) -> dict:
     }
 
 
-def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: int, snapshot_at: int | None = None) -> dict:
+def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: int | None, snapshot_at: int | None = None) -> dict:
     """Run `call()` with the notebook's `make_gan` watched, writes looked for under `root` (files
     already there are not writes). Returns the record (see `watched_train`), plus "epoch_args" (the
     argument of each `gan.batches.epoch` call), "snapshot" (see `_snapshot`, where epoch
@@ -235,8 +265,9 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
     # the whole of it, so the batches handed out are the same either way)
     data, size = namespace.get("TRAIN_DATA"), namespace.get("BATCH_SIZE")
     shown = None
-    if (isinstance(size, int) and not isinstance(size, bool) and size > 0 and callable(getattr(data, "subset", None))
-            and isinstance(getattr(data, "data", None), torch.Tensor) and len(data.data) > max_batches * size):
+    if (max_batches is not None and isinstance(size, int) and not isinstance(size, bool) and size > 0
+            and callable(getattr(data, "subset", None)) and isinstance(getattr(data, "data", None), torch.Tensor)
+            and len(data.data) > max_batches * size):
         shown = data.subset(max_batches * size)
 
     def watched_make_gan(*args: Any, **kwargs: Any) -> Any:
@@ -277,18 +308,15 @@ def _watched(namespace: dict, call: Callable[[], Any], root: Path, max_batches: 
             hook.remove()
     last = gans[-1] if gans else None
     return {
-        "epochs_started": watch.epochs_started,
-        "rng_starts": watch.rng_starts,
+        **watch.epochs(),
         "periods": watch.periods,
         "shapes": built[0] if built else None,
         "params": built[1] if built else None,
-        "epoch_args": watch.epoch_args,
-        "snapshot": watch.snapshot,
         "final": {"G": _weights(getattr(last, "G", None)), "D": _weights(getattr(last, "D", None))},
     }
 
 
-def watched_train(namespace: dict, out_dir: str, n_epochs: int, seed: int = 0, max_batches: int = 2) -> dict:
+def watched_train(namespace: dict, out_dir: str, n_epochs: int, seed: int = 0, max_batches: int | None = None) -> dict:
     """Call namespace["train"](n_epochs, out_dir, seed=seed) with `make_gan` watched (see the module).
 
     out_dir: the run folder, removed first if it exists and not created (train makes it).
@@ -297,13 +325,14 @@ def watched_train(namespace: dict, out_dir: str, n_epochs: int, seed: int = 0, m
     "after"|"during", "epoch": int, "inside": written inside the batch loop (bool), "files": [path relative to out_dir], "inputs": [G's input
     tensors in that period], "outputs": [G's output tensors in that period, float32]}], "shapes": {"G": {key:
     shape}, "D": ...} of the first GAN built, or None if make_gan was never called, "params": {"G":
-    [shape of each parameter], "D": ...} of that GAN, or None}.
+    [shape of each parameter], "D": ...} of that GAN, or None, "steps": the optimizer steps taken after its first
+    call of gan.batches.epoch}.
     """
     root = _fresh(out_dir)
     train = namespace["train"]
     record = _watched(namespace, lambda: train(n_epochs, str(root), seed=seed), root, max_batches)
     _zip_legacy_checkpoints(root)
-    return {k: record[k] for k in ("epochs_started", "rng_starts", "periods", "shapes", "params")}
+    return {k: record[k] for k in ("epochs_started", "steps", "rng_starts", "periods", "shapes", "params")}
 
 
 LEGACY_MAGIC = torch.serialization.MAGIC_NUMBER.to_bytes(10, "little")  # opens torch.save's pre-1.6 format
@@ -496,7 +525,7 @@ def _put_back(first_dir: Path, moved: list[str], given: Path, held: Path) -> Non
     shutil.rmtree(given, ignore_errors=True)
 
 
-def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, seed: int = 0, max_batches: int = 2) -> dict:
+def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, seed: int = 0, max_batches: int | None = None) -> dict:
     """Interrupt a run after `n_first` epochs, resume it to `n_total`, and compare it with a run of
     `n_total` epochs that was never interrupted (all with `seed`, watched as in `watched_train`).
 

@@ -5,10 +5,12 @@ that allows resuming, and `resume`, which continues an interrupted run as if it 
 The checks watch behaviour, not names. A probe (`reference.grading.probes_a3.watched_train`) runs
 the student's `train(n_epochs, out_dir, seed=0)` next to their objects, with the notebook's own
 `make_gan` wrapped so that its `gan.batches` reports each epoch's start and end and its G records
-the noise it receives. To keep grading fast the notebook's grading data is 2 batches (TRAIN_DATA =
-DIGITS.subset(128) while grading), and each run hands out both in every epoch, so a count of batches
-per epoch taken from TRAIN_DATA anywhere in the notebook is right (a save after so many steps then
-lands where it would in the student's own run). Only plain data come back: which files under `out_dir` were
+the noise it receives. Every run hands out all of TRAIN_DATA's batches: while grading that is the
+notebook's grading data (DIGITS.subset(160): 2 batches of 64, the last 32 images dropped as the whole
+set's last 29 are), in the student's kernel the whole set, so a count of batches per epoch taken from
+TRAIN_DATA anywhere in the notebook is right in both, and one that keeps the partial batch (math.ceil,
+a float, images counted) is not. A call of `gan.batches.epoch` that no training step follows (a pass
+that only counts the batches, a resume that skips the data of the epochs done) is no epoch. Only plain data come back: which files under `out_dir` were
 written when (paths relative to `out_dir`), the noise G received and the images it returned between
 two looks at the folder that saw writes, and the shapes of G's and D's state dicts and parameters. A write after the
 batches of the k-th epoch (1-based) counts as "saved at epoch k", whatever the file is called or
@@ -97,7 +99,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
 FIGURE_SUFFIXES = (".pdf", ".svg", ".eps", ".ps")
 NUM_SAMPLES, SIDE = 64, 28
-MAX_BATCHES = 2  # batches an epoch hands out in every run: all of the notebook's grading data (TRAIN_DATA = DIGITS.subset(128))
 RUNS = ".a3-grading"  # the runs' folder, in the submission's scratch folder
 # resume is given train's checkpoint in a copy of the run's folder, the run's checkpoints moved out of out_dir meanwhile
 # (probes_a3.resumed_train): errors of a resume that looks for a checkpoint in out_dir instead get this fix
@@ -623,7 +624,7 @@ class Run:
         folder = f"{RUNS}/{n_epochs}-epochs"
         target = folder if getattr(submission, "remote", False) else str(Path(submission.scratch) / folder)
         try:
-            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0, max_batches=MAX_BATCHES)
+            reply = submission.run(probes_a3.watched_train, NAMESPACE, target, n_epochs, seed=0)  # every batch of TRAIN_DATA
             self._parse(reply)
             self._read(Path(submission.scratch), folder)
         finally:
@@ -632,8 +633,8 @@ class Run:
     def _parse(self, reply) -> None:
         if not isinstance(reply, dict) or not isinstance(reply.get("periods"), list):
             raise AssertionError(MALFORMED)
-        self.epochs = reply.get("epochs_started")
-        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool):
+        self.epochs, self.steps = reply.get("epochs_started"), reply.get("steps")
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in (self.epochs, self.steps)):
             raise AssertionError(MALFORMED)
         self.periods, self.made, self.inside = [], {}, set()
         for period in reply["periods"]:
@@ -740,6 +741,15 @@ def run(submission, n_epochs: int) -> Run:
     return _RUNS[(key, n_epochs)]
 
 
+def trained(r: Run) -> None:
+    """AssertionError when the run took no training step while it went through its epochs: its checkpoints and a
+    resume of it then tell nothing (no optimizer state, the same weights at every save, the same random numbers)."""
+    assert r.steps or not r.epochs, (
+        f"train({r.n_epochs}, ...) went through {r.epochs} epochs of batches without a training step: call "
+        f"step(gan, x) on every batch, as the given loop does"
+    )
+
+
 def judged_by(r: Run) -> str:
     """The kind of file (see `Run.saved`) the schedule is judged by, chosen on the 30-epoch run `r`:
     its sample grids, else its images, else its checkpoints, else any file."""
@@ -778,7 +788,7 @@ def schedule_error(r: Run, kind: str) -> str | None:
         return (
             f"nothing written under out_dir in a {n}-epoch run; expected a sample grid ({', '.join(IMAGE_SUFFIXES)}) and a "
             f"checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) after epochs {fmt(expected)} (count epochs, not steps: an epoch "
-            f"of a grading run has the {MAX_BATCHES} batches of the notebook's grading data)"
+            f"has len(gan.batches) batches, 2 while grading)"
         )
     short = None
     if r.epochs < n:
@@ -972,6 +982,7 @@ def test_checkpoints_hold_g_and_d(submission):
     problems = [problem for problem, _ in r.checkpoints.values() if problem]
     assert not problems, problems[0]
     assert r.shapes is not None, "train never built its GAN with `make_gan(seed)`; train the GAN that make_gan returns"
+    trained(r)
     faults, data = [], r.data_files()
     last = {p: k for _, k, files, _ in r.periods for p in files}  # a file written at several saves is read as its last
     g_weights: dict[str, dict[str, int]] = {}  # a digest of G's weights: {file that holds them: the epoch it is of}
@@ -1045,6 +1056,7 @@ def test_checkpoints_hold_optimizers_and_epoch(submission):
     problems = [problem for problem, _ in r.checkpoints.values() if problem]
     assert not problems, problems[0]
     assert r.params is not None, "train never built its GAN with `make_gan(seed)`; train the GAN that make_gan returns"
+    trained(r)
     optimizers, epoch = None, None
     for k, paths in _saved_checkpoints(r):  # the checkpoint files of one save together hold everything
         names = ", ".join(f"`{PurePosixPath(p).name}`" for p in paths)
@@ -1326,11 +1338,12 @@ def saved_misfiled(submission, folder: str) -> str | None:
 def test_resume_continues_the_run(submission):
     """resume continues an interrupted run exactly as if it had never stopped"""
     submission.get("train"), submission.get("resume"), submission.get("make_gan")  # CheckFailure when missing
+    trained(run(submission, 30))  # an untrained run resumes "exactly" too, and tells nothing
     folder = f"{RUNS}/resumed"
     target = folder if getattr(submission, "remote", False) else str(Path(submission.scratch) / folder)
     try:
         try:
-            reply = submission.run(probes_a3.resumed_train, NAMESPACE, target, FIRST, TOTAL, seed=0, max_batches=MAX_BATCHES)
+            reply = submission.run(probes_a3.resumed_train, NAMESPACE, target, FIRST, TOTAL, seed=0)
         except Exception as err:  # noqa: BLE001 - a StudentError across the proxy, the error itself in a kernel
             kind = err.type if isinstance(err, StudentError) else type(err).__name__
             unreadable = [p for p, _ in checkpoint_files(Path(submission.scratch), f"{folder}/interrupted").values() if p]
