@@ -192,6 +192,8 @@ class _WatchedBatches:
             if self._max is not None and i == self._max:
                 break
             if i == 0 and watch.snapshot_at in (call, trained_before + 1) and call not in watch.snapshots:
+                for idle in [c for c in watch.snapshots if c != watch.snapshot_at and not watch.pass_steps[c - 1]]:
+                    del watch.snapshots[idle]  # a call that did not train is no epoch: its state is not the one asked for
                 watch.snapshots[call] = _snapshot(self._gan, self._built)  # what the epoch's first step starts from
             yield x
             watch.batch_done()
