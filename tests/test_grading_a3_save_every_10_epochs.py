@@ -497,6 +497,38 @@ CORRECT["a_first_batch_peeked_at"] = """
         if epoch % 10 == 0:
             save(epoch)
 """
+# found by session 34's second red team (6/16 each: a pass over the data that starts inside an epoch was credited with
+# the rest of that epoch's steps, and counted as an epoch): steps are credited to the call still handing out batches
+CORRECT["batches_counted_by_a_pass_after_the_first_step"] = """
+    <SAVE>
+    for epoch in range(1, n_epochs + 1):
+        for i, x in enumerate(gan.batches.epoch(epoch - 1)):
+            loss_d, loss_g = step(gan, x)
+            if epoch == 1 and i == 0:
+                print(f"first step: loss_d {loss_d:.3f}; {len(list(gan.batches.epoch(0)))} batches per epoch")
+        if epoch % 10 == 0:
+            save(epoch)
+"""
+CORRECT["last_batch_found_by_a_pass_in_the_condition"] = """
+    <SAVE>
+    for epoch in range(n_epochs):
+        for i, x in enumerate(gan.batches.epoch(epoch)):
+            step(gan, x)
+            if i == len(list(gan.batches.epoch(epoch))) - 1 and (epoch + 1) % 10 == 0:
+                save(epoch + 1)
+"""
+CORRECT["d_accuracy_over_the_data_inside_the_batch_loop"] = """
+    <SAVE>
+    for epoch in range(1, n_epochs + 1):
+        for i, x in enumerate(gan.batches.epoch(epoch - 1)):
+            step(gan, x)
+            if i % 50 == 0:
+                with torch.no_grad():
+                    accuracy = sum((gan.D(to_model_range(xb, "tanh")) > 0).float().mean().item()
+                                   for xb in gan.batches.epoch(epoch - 1)) / len(gan.batches)
+        if epoch % 10 == 0:
+            save(epoch)
+"""
 CORRECT["saves_on_the_last_batch_counted_from_train_data"] = """
     <SAVE>
     n_batches = len(TRAIN_DATA) // BATCH_SIZE  # batches per epoch, from the notebook's data
@@ -962,6 +994,17 @@ WRONG = {
                 steps += 1
                 if steps % 10 == 0:
                     save(steps)
+    """,
+    # a break left in the batch loop: one batch an epoch, in train and resume alike, so the resumed run matches
+    # (found by session 34's second red team: 16/16)
+    "break_after_the_first_batch": """
+        <SAVE>
+        for epoch in range(1, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                step(gan, x)
+                break
+            if epoch % 10 == 0:
+                save(epoch)
     """,
     # the loop forgets step(gan, x): it saves on schedule, but trains nothing
     "never_steps": """
@@ -1477,6 +1520,12 @@ EXPECTED = {
         "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_010.pt` (saved after epoch 5) holds epoch 10; save the number of epochs done, 5"),
         "test_resume_continues_the_run": (0.0, "resume(checkpoint, 20, ...) trained no epoch after the checkpoint saved after epoch 10; train epochs 11, 12, 13, 14, 15, 16, 17, ..., 20"),
     },
+    "break_after_the_first_batch": {
+        **OK,
+        "test_checkpoints_hold_optimizers_and_epoch": (0.0, "train(30, ...) left the batch loop before the epoch's last batch in 30 of its 30 epochs (a break left in the loop?): train on every batch of gan.batches.epoch(k - 1), as the given loop does"),
+        "test_checkpoints_hold_g_and_d": (0.0, "train(30, ...) left the batch loop before the epoch's last batch in 30 of its 30 epochs (a break left in the loop?): train on every batch of gan.batches.epoch(k - 1), as the given loop does"),
+        "test_resume_continues_the_run": (0.0, "train(30, ...) left the batch loop before the epoch's last batch in 30 of its 30 epochs (a break left in the loop?): train on every batch of gan.batches.epoch(k - 1), as the given loop does"),
+    },
     # no training step at all: the schedule is still judged by the calls of gan.batches.epoch (none trained, so every
     # call is an epoch); what the checkpoints hold and a resume are told the one fault (they were told of missing
     # optimizer states, the same weights at every save and a reseeded random generator)
@@ -1662,6 +1711,7 @@ def test_expected_totals():
         "zero_based_epoch_mod_10": 6.0,
         "saves_every_10_batches": 6.0,
         "saves_every_220_steps_counted_for_the_full_data": 1.0,
+        "break_after_the_first_batch": 8.0,
         "never_steps": 8.0,
         "steps_per_epoch_rounded_up": 7.0,
         "steps_per_epoch_as_a_float": 8.0,

@@ -540,8 +540,8 @@ class Run:
     def _parse(self, reply) -> None:
         if not isinstance(reply, dict) or not isinstance(reply.get("periods"), list):
             raise AssertionError(MALFORMED)
-        self.epochs, self.steps = reply.get("epochs_started"), reply.get("steps")
-        if not all(isinstance(n, int) and not isinstance(n, bool) for n in (self.epochs, self.steps)):
+        self.epochs, self.steps, self.cut_short = reply.get("epochs_started"), reply.get("steps"), reply.get("cut_short")
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in (self.epochs, self.steps, self.cut_short)):
             raise AssertionError(MALFORMED)
         self.periods, self.made, self.inside = [], {}, set()
         for period in reply["periods"]:
@@ -649,11 +649,16 @@ def run(submission, n_epochs: int) -> Run:
 
 
 def trained(r: Run) -> None:
-    """AssertionError when the run took no training step while it went through its epochs: its checkpoints and a
-    resume of it then tell nothing (no optimizer state, the same weights at every save, the same random numbers)."""
+    """AssertionError when the run took no training step while it went through its epochs, or left some epoch's
+    batch loop early: its checkpoints and a resume of it then tell nothing (no optimizer state, the same weights
+    at every save, the same random numbers), or a resume that does the same is judged "exact"."""
     assert r.steps or not r.epochs, (
         f"train({r.n_epochs}, ...) went through {r.epochs} epochs of batches without a training step: call "
         f"step(gan, x) on every batch, as the given loop does"
+    )
+    assert not r.cut_short, (
+        f"train({r.n_epochs}, ...) left the batch loop before the epoch's last batch in {r.cut_short} of its {r.epochs} "
+        f"epochs (a break left in the loop?): train on every batch of gan.batches.epoch(k - 1), as the given loop does"
     )
 
 

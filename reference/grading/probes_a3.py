@@ -10,10 +10,11 @@ that the GAN it builds reports what happens during the run:
   A write seen after a batch with no step of its epoch after it (a save inside the batch loop, on
   the epoch's last batch, after its step) is ("after", k) too, marked "inside" the batch loop.
   An epoch hands out at most `max_batches` batches (all of them when None).
-- A call of `gan.batches.epoch` followed by no optimizer step before the next call (a pass that only
-  counts the batches, `len(list(gan.batches.epoch(0)))`, or a resume that skips the data of the
-  epochs done) is no epoch, as long as other calls of the run are followed by steps: the epochs are
-  the calls that trained.
+- An optimizer step is credited to the innermost call of `gan.batches.epoch` still handing out
+  batches (the latest call where none is: its batches were listed before the steps). A call credited
+  with no step (a pass that only counts the batches, `len(list(gan.batches.epoch(0)))`, at the start
+  or in the middle of an epoch; a resume that skips the data of the epochs done) is no epoch, as long
+  as other calls of the run trained: the epochs are the calls that trained.
 - Where each epoch starts, a digest of torch's global RNG state is kept: two epochs that start
   from the same state (torch reseeded with one seed) draw the same noise in `step`.
 - G's forward records what it receives and returns: the noise and the images of each call between
@@ -93,7 +94,9 @@ class _Watch:
         self.rng_starts: list[str] = []  # a digest of torch's RNG state where each epoch starts
         self.snapshot_at = snapshot_at
         self.snapshots: dict[int, dict] = {}  # call number of gan.batches.epoch: the state its first batch met
-        self.pass_steps: list[int] = []  # optimizer steps after each call of gan.batches.epoch, until the next call
+        self.pass_steps: list[int] = []  # optimizer steps credited to each call of gan.batches.epoch
+        self.pass_whole: list[bool] = []  # whether each call handed out all of its epoch's batches
+        self.live: list[int] = []  # the calls whose batches are still being handed out, innermost last
         self.pending: dict | None = None  # the period a batch's end saw, while no training step has followed it
 
     def files(self) -> dict[str, tuple[int, int, int]]:
@@ -137,13 +140,14 @@ class _Watch:
 
     def before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         """Optimizer step pre-hook: what was written before this step was written during the epoch."""
-        if self.pass_steps:
-            self.pass_steps[-1] += 1
+        if self.pass_steps:  # the innermost call still handing out batches; none: the latest (its batches were listed first)
+            self.pass_steps[(self.live[-1] if self.live else len(self.pass_steps)) - 1] += 1
         self.scan("during")
 
     def epochs(self) -> dict:
-        """{"epochs_started", "steps", "rng_starts", "epoch_args", "snapshot"} of the calls of gan.batches.epoch that
-        trained (see the module), each period's "epoch" counted in them. Every call counts where none trained."""
+        """{"epochs_started", "steps", "cut_short", "rng_starts", "epoch_args", "snapshot"} of the calls of
+        gan.batches.epoch that trained (see the module; "cut_short": how many of them stopped handing out batches
+        before the last), each period's "epoch" counted in them. Every call counts where none trained."""
         trained = [steps > 0 for steps in self.pass_steps]
         if not any(trained):
             trained = [True] * len(self.pass_steps)
@@ -155,6 +159,7 @@ class _Watch:
         return {
             "epochs_started": len(calls),
             "steps": sum(self.pass_steps),
+            "cut_short": sum(1 for k in calls if not self.pass_whole[k - 1]),
             "rng_starts": [r for r, t in zip(self.rng_starts, trained) if t],
             "epoch_args": [a for a, t in zip(self.epoch_args, trained) if t],
             "snapshot": self.snapshots.get(at),
@@ -187,16 +192,24 @@ class _WatchedBatches:
         call = watch.epochs_started
         watch.rng_starts.append(_digest(torch.get_rng_state()))
         watch.epoch_args.append(epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None)
+        watch.pass_whole.append(False)
         trained_before = sum(steps > 0 for steps in watch.pass_steps[:-1])
-        for i, x in enumerate(self._batches.epoch(epoch)):
-            if self._max is not None and i == self._max:
-                break
-            if i == 0 and watch.snapshot_at in (call, trained_before + 1) and call not in watch.snapshots:
-                for idle in [c for c in watch.snapshots if c != watch.snapshot_at and not watch.pass_steps[c - 1]]:
-                    del watch.snapshots[idle]  # a call that did not train is no epoch: its state is not the one asked for
-                watch.snapshots[call] = _snapshot(self._gan, self._built)  # what the epoch's first step starts from
-            yield x
-            watch.batch_done()
+        whole = len(self)
+        watch.live.append(call)
+        try:
+            for i, x in enumerate(self._batches.epoch(epoch)):
+                if self._max is not None and i == self._max:
+                    break
+                if i == 0 and watch.snapshot_at in (call, trained_before + 1) and call not in watch.snapshots:
+                    for idle in [c for c in watch.snapshots if c != watch.snapshot_at and not watch.pass_steps[c - 1]]:
+                        del watch.snapshots[idle]  # a call that did not train is no epoch: its state is not the one asked for
+                    watch.snapshots[call] = _snapshot(self._gan, self._built)  # what the epoch's first step starts from
+                watch.pass_whole[call - 1] = i + 1 >= whole
+                yield x
+                watch.batch_done()
+            watch.pass_whole[call - 1] = True
+        finally:  # used up, or closed (a break, a peek at its first batch): steps from now on are another call's
+            watch.live.remove(call)
 
 
 def _digest(rng_state: torch.Tensor) -> str:
@@ -328,13 +341,13 @@ def watched_train(namespace: dict, out_dir: str, n_epochs: int, seed: int = 0, m
     tensors in that period], "outputs": [G's output tensors in that period, float32]}], "shapes": {"G": {key:
     shape}, "D": ...} of the first GAN built, or None if make_gan was never called, "params": {"G":
     [shape of each parameter], "D": ...} of that GAN, or None, "steps": the optimizer steps taken after its first
-    call of gan.batches.epoch}.
+    call of gan.batches.epoch, "cut_short": the epochs that stopped before their last batch}.
     """
     root = _fresh(out_dir)
     train = namespace["train"]
     record = _watched(namespace, lambda: train(n_epochs, str(root), seed=seed), root, max_batches)
     _zip_legacy_checkpoints(root)
-    return {k: record[k] for k in ("epochs_started", "steps", "rng_starts", "periods", "shapes", "params")}
+    return {k: record[k] for k in ("epochs_started", "steps", "cut_short", "rng_starts", "periods", "shapes", "params")}
 
 
 LEGACY_MAGIC = torch.serialization.MAGIC_NUMBER.to_bytes(10, "little")  # opens torch.save's pre-1.6 format
