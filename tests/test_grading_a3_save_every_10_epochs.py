@@ -1498,6 +1498,17 @@ SHORT = (
     "train(30, ...) trained 29 epochs, not 30: loop over every epoch, `for epoch in range(n_epochs)` (0-based) "
     "or `for epoch in range(1, n_epochs + 1)` (1-based)"
 )
+# a schedule that fires once, after epoch 25 (2.5 steps or 128 of 10 x 160 images an epoch)
+SAVED_AFTER_EPOCH_25 = {
+    **OK,
+    "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epoch 25 of a 30-epoch run; expected 10, 20, 30 (1-based: after the 10th, 20th, 30th epoch)"),
+    "test_saves_for_25_and_9_epochs": (1.0, "sample grids saved at epoch 25 of a 25-epoch run; expected 10, 20 (epoch 25 is the run's last: save after every 10th epoch only, not also when the run ends)"),
+    "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
+}
+# a run that does not train (every batch or the whole epoch left out): the checks that read what it saved say so once
+UNTRAINED_CHECKS = ("test_checkpoints_hold_optimizers_and_epoch", "test_checkpoints_hold_g_and_d", "test_resume_continues_the_run")
+NO_STEP = "train(30, ...) went through 30 epochs of batches without a training step: call step(gan, x) on every batch, as the given loop does"
+CUT_SHORT = "train(30, ...) left the batch loop before the epoch's last batch in 30 of its 30 epochs (a break left in the loop?): train on every batch of gan.batches.epoch(k - 1), as the given loop does"
 EXPECTED = {
     "saves_at_epoch_0": {
         **OK,
@@ -1522,18 +1533,14 @@ EXPECTED = {
     },
     "break_after_the_first_batch": {
         **OK,
-        "test_checkpoints_hold_optimizers_and_epoch": (0.0, "train(30, ...) left the batch loop before the epoch's last batch in 30 of its 30 epochs (a break left in the loop?): train on every batch of gan.batches.epoch(k - 1), as the given loop does"),
-        "test_checkpoints_hold_g_and_d": (0.0, "train(30, ...) left the batch loop before the epoch's last batch in 30 of its 30 epochs (a break left in the loop?): train on every batch of gan.batches.epoch(k - 1), as the given loop does"),
-        "test_resume_continues_the_run": (0.0, "train(30, ...) left the batch loop before the epoch's last batch in 30 of its 30 epochs (a break left in the loop?): train on every batch of gan.batches.epoch(k - 1), as the given loop does"),
+        **{name: (0.0, CUT_SHORT) for name in UNTRAINED_CHECKS},
     },
     # no training step at all: the schedule is still judged by the calls of gan.batches.epoch (none trained, so every
     # call is an epoch); what the checkpoints hold and a resume are told the one fault (they were told of missing
     # optimizer states, the same weights at every save and a reseeded random generator)
     "never_steps": {
         **OK,
-        "test_checkpoints_hold_optimizers_and_epoch": (0.0, "train(30, ...) went through 30 epochs of batches without a training step: call step(gan, x) on every batch, as the given loop does"),
-        "test_checkpoints_hold_g_and_d": (0.0, "train(30, ...) went through 30 epochs of batches without a training step: call step(gan, x) on every batch, as the given loop does"),
-        "test_resume_continues_the_run": (0.0, "train(30, ...) went through 30 epochs of batches without a training step: call step(gan, x) on every batch, as the given loop does"),
+        **{name: (0.0, NO_STEP) for name in UNTRAINED_CHECKS},
     },
     # 3 steps per epoch counted for the grading data's 2: the 30th step is inside epoch 15, the 60th inside epoch 30
     "steps_per_epoch_rounded_up": {
@@ -1544,19 +1551,9 @@ EXPECTED = {
         "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
     },
     # 2.5 steps per epoch: ten times that is a whole number of steps only after epoch 25
-    "steps_per_epoch_as_a_float": {
-        **OK,
-        "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epoch 25 of a 30-epoch run; expected 10, 20, 30 (1-based: after the 10th, 20th, 30th epoch)"),
-        "test_saves_for_25_and_9_epochs": (1.0, "sample grids saved at epoch 25 of a 25-epoch run; expected 10, 20 (epoch 25 is the run's last: save after every 10th epoch only, not also when the run ends)"),
-        "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
-    },
+    "steps_per_epoch_as_a_float": SAVED_AFTER_EPOCH_25,
     # 128 images an epoch against 10 x 160: equal after epoch 25 only
-    "images_seen_against_ten_times_the_data": {
-        **OK,
-        "test_saves_at_epochs_10_20_30": (0.0, "sample grids saved at epoch 25 of a 30-epoch run; expected 10, 20, 30 (1-based: after the 10th, 20th, 30th epoch)"),
-        "test_saves_for_25_and_9_epochs": (1.0, "sample grids saved at epoch 25 of a 25-epoch run; expected 10, 20 (epoch 25 is the run's last: save after every 10th epoch only, not also when the run ends)"),
-        "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
-    },
+    "images_seen_against_ten_times_the_data": SAVED_AFTER_EPOCH_25,
     # the full data's 10 epochs of steps, never reached at grade time: nothing saved, and the message says what to count
     "saves_every_220_steps_counted_for_the_full_data": {
         "test_saves_at_epochs_10_20_30": (0.0, "nothing written under out_dir in a 30-epoch run; expected a sample grid (.png, .jpg, .jpeg) and a checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after epochs 10, 20, 30 (count epochs, not steps: an epoch has len(gan.batches) batches, 2 while grading)"),
