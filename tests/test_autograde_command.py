@@ -411,6 +411,33 @@ def test_a_memory_limit_no_submission_can_meet_is_told_alike_whoever_noticed_it(
     assert "it ran out of memory starting Python with torch under --memory-mb 10)" in said, said
 
 
+@pytest.mark.parametrize("fails_at_default, blames_memory", [(False, True), (True, False)])
+def test_a_memory_limit_is_told_whatever_its_symptom(monkeypatch, fails_at_default, blames_memory):
+    """Under --memory-mb 10 the import sometimes died of an ImportError ("failed to map segment from shared object")
+    and the line named no limit (CI failed on it): the trial is run again under the default memory limit, and memory is
+    named only where that run goes through."""
+    import contextlib
+    import types
+
+    from reference.grading import runner
+    from reference.grading.sandbox import Limits
+
+    error = {"ename": "ImportError", "evalue": "binascii.so: failed to map segment from shared object"}
+    tried = []
+
+    @contextlib.contextmanager
+    def session_for(*args, limits, **kwargs):
+        tried.append(limits.memory_mb)
+        fails = limits.memory_mb < Limits().memory_mb or fails_at_default
+        yield types.SimpleNamespace(cells_output={"0": {"error": error}} if fails else {}, stopped=[])
+
+    monkeypatch.setattr(runner, "session_for", session_for)
+    said = runner.limits_problem(A, ROOT, Limits(memory_mb=10))
+    assert tried == [10, Limits().memory_mb]
+    assert ("it ran out of memory starting Python with torch under --memory-mb 10)" in said) is blames_memory, said
+    assert ("failed to map segment" in said) is not blames_memory, said
+
+
 def test_the_limits_trials_own_time_cap_refuses_no_one(monkeypatch):
     """The trial runs at most PROBE_S whatever --wall-s is: a host slow to import torch (a cold network file system,
     500 shards starting at once) ran past that cap and was told to raise --wall-s, which changed nothing."""

@@ -410,31 +410,40 @@ def limits_problem(assignment: str, root: str | os.PathLike, limits: Limits, *, 
     cell that imports torch, as every submission does, is run under them first (for at most PROBE_S): limits that
     stop it (--memory-mb 10, --wall-s 0.001, --cpus 0.0001) gave every student 0, recorded in the gradebook with a
     message that blamed the submission."""
-    import nbformat
-
     for name, flag in (("check_s", "--check-s"), ("cell_s", "--cell-s")):
         if getattr(limits, name) < MIN_CHECK_S:
             return (f"{flag} {getattr(limits, name):g} s leaves no submission time to run a {name[:-2]}: give at least "
                     f"{MIN_CHECK_S:g} s (default {getattr(Limits(), name):g}; or c.GanCourseGrading.{name} in nbgrader_config.py)")
-    with tempfile.TemporaryDirectory(prefix="gan-course-limits-") as tmp:
-        path = Path(tmp) / f"{assignment}.ipynb"
-        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE_CELL)]), path)
-        trial = dataclasses.replace(limits, wall_s=min(limits.wall_s, PROBE_S))
-        with session_for(path, assignment, root, limits=trial, sandbox=sandbox) as session:
-            error = session.cells_output.get("0", {}).get("error")
-            stopped = list(session.stopped)
-    if not stopped and not error:
-        return None
-    if trial.wall_s < limits.wall_s and stopped and stopped[0].endswith(trial_wall_text(trial)):
-        return None  # the trial's own cap, not a limit the instructor set (a slow file system, 500 shards at once)
-    why = stopped[0] if stopped else f"{error.get('ename', '')}: {error.get('evalue', '')}"
-    # the worker's own words (MemoryError) blame the submission and name no limit; the supervisor's (it may stop the
-    # worker first, on a busy machine) name the limit but not the flag: either way, the same line
-    if "MemoryError" in why or "MB of memory (the memory limit)" in why:
+    trial = dataclasses.replace(limits, wall_s=min(limits.wall_s, PROBE_S))
+    why = _trial_failure(assignment, root, trial, sandbox)
+    if why is None or (trial.wall_s < limits.wall_s and why.endswith(trial_wall_text(trial))):
+        return None  # ran, or stopped by the trial's own cap, not a limit the instructor set (a slow file system)
+    # a memory limit shows in many ways (a MemoryError, the supervisor's stop, an ImportError "failed to map segment",
+    # a crash before the worker answers): the same trial under the default memory limit tells whether it was memory
+    default_mb = Limits().memory_mb
+    if ("MemoryError" in why or "MB of memory (the memory limit)" in why
+            or (limits.memory_mb < default_mb
+                and _trial_failure(assignment, root, dataclasses.replace(trial, memory_mb=default_mb), sandbox) is None)):
         why = f"it ran out of memory starting Python with torch under --memory-mb {limits.memory_mb:,}"
     return (f"no submission can be graded under these limits: a notebook whose one cell imports torch did not run ({why}); "
             f"raise the limit it names (its flag, or c.GanCourseGrading.<name> in nbgrader_config.py; the defaults fit the "
             f"course's assignments)")
+
+
+def _trial_failure(assignment: str, root: str | os.PathLike, trial: Limits, sandbox: bool) -> str | None:
+    """Why the one-cell notebook of PROBE_CELL did not run under `trial` (the supervisor's stop or the cell's
+    error), else None."""
+    import nbformat
+
+    with tempfile.TemporaryDirectory(prefix="gan-course-limits-") as tmp:
+        path = Path(tmp) / f"{assignment}.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE_CELL)]), path)
+        with session_for(path, assignment, root, limits=trial, sandbox=sandbox) as session:
+            error = session.cells_output.get("0", {}).get("error")
+            stopped = list(session.stopped)
+    if stopped:
+        return stopped[0]
+    return f"{error.get('ename', '')}: {error.get('evalue', '')}" if error else None
 
 
 def trial_wall_text(limits: Limits) -> str:
