@@ -215,6 +215,10 @@ EIG = "np.sqrt(np.linalg.eigvals(sigma1 @ sigma2).real.clip(min=0)).sum()"
 FRECHET_WRONG = [
     # (check, answer, words of the message)
     ("test_frechet_distance", frechet(EIG, factor="1"), "lacks its factor 2"),
+    # found by session 35's red team: numpy's * for @ (told only the formula), and the diagonals alone (told "close, but
+    # off by more than the round-off", which sent the student after precision)
+    ("test_frechet_distance", frechet("np.trace(scipy.linalg.sqrtm(sigma1 * sigma2).real)"), "entry by entry (numpy's * is not"),
+    ("test_frechet_distance", frechet("np.sqrt(np.diag(sigma1) * np.diag(sigma2)).sum()"), "only the covariances' diagonals"),
     ("test_frechet_distance", frechet("np.trace(np.sqrt(sigma1 @ sigma2))"), "not the square root of each entry"),
     ("test_frechet_distance", frechet("np.trace(np.sqrt(sigma1) @ np.sqrt(sigma2))"), "not the square root of each entry"),
     ("test_frechet_distance", frechet("np.trace(scipy.linalg.sqrtm(sigma1) @ scipy.linalg.sqrtm(sigma2)).real"),
@@ -291,6 +295,8 @@ IS_WRONG = [
      "exactly 1"),
     ("test_inception_score", inception("p_y = p_yx.mean(dim=1, keepdim=True)\n"
                                        f"return {KL}.mean().exp().item()"), "not the uniform"),
+    # found by session 35's red team: told only of averaging before the log
+    ("test_inception_score", inception("p_y = p_yx\n" f"return {KL}.mean().exp().item()"), "p(y) is each image's own p(y|x)"),
     ("test_inception_score", inception(f"return {KL}.exp().mean().item()"), "mean of exp(KL)"),
     ("test_inception_score", inception(f"return {KL}.sum().exp().item()"), "summed over the images"),
     ("test_inception_score", inception("return (p_yx * (p_yx.log() - p_y.log())).mean().exp().item()"),

@@ -76,6 +76,10 @@ W1_MISTAKES = {
         cost = torch.cdist(x.double(), y.double()).pow(2).numpy()
         r, c = linear_sum_assignment(cost)
         return float(cost[r, c].mean())""", ["squared", "W2"]),
+    # found by session 35's red team: the W2 matching, its plain distances averaged (told only the definition)
+    "matched on squares": ("""
+        r, c = linear_sum_assignment((torch.cdist(x, y) ** 2).numpy())
+        return (x[r] - y[c]).norm(dim=1).mean().item()""", ["matching on squared distances", "not their squares"]),
     "sum": ("""
         cost = torch.cdist(x.double(), y.double()).numpy()
         r, c = linear_sum_assignment(cost)
@@ -198,7 +202,23 @@ def test_critic_estimate_with_the_course_loss_passes():
 CLIP_MISTAKES = {
     "not in place": ("""
         for p in critic.parameters():
-            p = p.clamp(-c, c)""", ["no parameter changed", "clamp_"]),
+            p = p.clamp(-c, c)""", ["no parameter of the critic changed", "clamp_"]),
+    # found by session 35's red team: told "p = p.clamp(-c, c) makes a new tensor", which the answer does not do
+    "a copy clipped": ("""
+        import copy
+        critic = copy.deepcopy(critic)
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-c, c)
+        return critic""", ["no parameter of the critic changed", "a copy", "copy.deepcopy"]),
+    # found by session 35's red team: told that the BatchNorm's parameters sit in a nested block critic.children() does
+    # not reach, though modules() reached the nested Linear
+    "linear layers only": ("""
+        with torch.no_grad():
+            for m in critic.modules():
+                if isinstance(m, nn.Linear):
+                    m.weight.clamp_(-c, c)
+                    m.bias.clamp_(-c, c)""", ["0.1.weight, 0.1.bias (BatchNorm1d) are not clipped", "critic.parameters()"]),
     "weights only": ("""
         with torch.no_grad():
             for name, p in critic.named_parameters():

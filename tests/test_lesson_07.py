@@ -76,6 +76,9 @@ ONE_HOT_WRONG = {
     "signed code": ("return torch.cat([z, 2 * F.one_hot(y, K).float() - 1], dim=1)", ["{-1, 1}"]),
     "wrong column": ("return torch.cat([z, F.one_hot((y + 1) % K, K).float()], dim=1)", ["one_hot(y[i], 10)"]),
     "z changed": ("return torch.cat([torch.tanh(z), F.one_hot(y, K).float()], dim=1)", ["z itself"]),
+    # found by session 35's red team: right for the lesson's 10 digits only (the check called it with K = 10 alone)
+    "10 written in": ("return torch.cat([z, F.one_hot(y, 10).to(z.dtype)], dim=1)",
+                      ["one_hot_input(z, y, 7) returns shape (6, 15), expected (6, 12)", "the K it is given"]),
     # the whole input cast to float32: right for the float32 z of training, wrong for a float64 z
     "cast to float32": ("return torch.cat([z, F.one_hot(y, K)], dim=1).float()",
                         ["with a float64 z returns dtype torch.float32", "F.one_hot(y, K).to(z.dtype)"]),
@@ -123,6 +126,9 @@ PLANES_WRONG = {
     "inverted": ("return 1 - F.one_hot(y, K).float().view(-1, K, 1, 1).expand(-1, K, H, W)", ["inverted"]),
     "signed": ("return 2 * F.one_hot(y, K).float().view(-1, K, 1, 1).expand(-1, K, H, W) - 1", ["{-1, 1}"]),
     "wrong plane": ("return F.one_hot((y + 1) % K, K).float().view(-1, K, 1, 1).expand(-1, K, H, W)", ["plane y[i]"]),
+    # found by session 35's red team: right for the lesson's 10 digits only
+    "10 written in": ("return F.one_hot(y, 10).float().view(-1, 10, 1, 1).expand(-1, 10, H, W)",
+                      ["label_planes(y, 7, 6, 4) returns shape (5, 10, 6, 4), expected (5, 7, 6, 4)", "the K it is given"]),
     # a view/reshape that does not move the code's values into planes: each sample's H * W ones land in many planes
     "repeated code viewed": ("return F.one_hot(y, K).float().repeat(1, H * W).view(-1, K, H, W)",
                              ["scattered over several planes", ".view(N, K, 1, 1)"]),

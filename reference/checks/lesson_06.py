@@ -73,6 +73,9 @@ def _w1_mistake(x: Tensor, y: Tensor, got: float) -> str | None:
     rows_cols = _assignment(dist.pow(2))
     candidates.append(("uses squared distances: W1 moves mass at cost ||x - y||, not ||x - y||^2 (that is W2^2)",
                        dist.pow(2)[rows_cols].mean()))
+    candidates.append(("finds the matching on squared distances (the cheapest for W2), then averages its plain "
+                       "distances: W1's matching is the one cheapest in ||x - y|| itself, so solve the assignment on "
+                       "the distances, not their squares", dist[rows_cols].mean()))
     candidates.append(("sums the matched distances: W1 is their mean (each point carries mass 1/N)",
                        dist[_assignment(dist)].sum()))
     candidates.append(("is the square root of the mean squared matched distance, W2: W1 is the mean of the distances "
@@ -308,7 +311,8 @@ def _batchnorm(critic: nn.Module) -> nn.BatchNorm1d:
 
 @check(points=1, visible=True)
 def test_clip_weights_(submission):
-    """clip_weights_: every parameter of the critic clamped to [-c, c] in place; buffers and gradients untouched."""
+    """clip_weights_: every parameter of the critic clamped to [-c, c] in place; BatchNorm's buffers untouched (what it
+    does to the gradients does not matter: the next zero_grad clears them)."""
     fn = submission.get("clip_weights_")
     c = 0.05
     critic = _clip_critic()
@@ -339,14 +343,23 @@ def test_clip_weights_(submission):
         if any(not torch.equal(p.grad, grads[name]) for name, p in after.items() if p.grad is not None):
             raise AssertionError("it clips the gradients, not the weights: WGAN clamps each parameter's value to "
                                  "[-c, c] after the optimizer's step")
-        raise AssertionError("no parameter changed: p = p.clamp(-c, c) makes a new tensor and leaves the critic as it "
-                             "was; clamp in place, p.clamp_(-c, c), inside torch.no_grad()")
+        raise AssertionError("no parameter of the critic changed: p = p.clamp(-c, c) makes a new tensor, and clipping a "
+                             "copy (copy.deepcopy(critic), parameters_to_vector, cloned state_dict values) leaves the "
+                             "critic as it was; clamp the critic's own parameters in place, p.clamp_(-c, c) for p in "
+                             "critic.parameters(), inside torch.no_grad()")
     clipped = [name for name, p in after.items() if torch.equal(p.detach(), expected.get_parameter(name).detach())]
     missed = [name for name in after if name not in clipped and name in unchanged]
-    if missed and all(name.count(".") > 1 for name in missed) and any(name.count(".") == 1 for name in clipped):
+    nested = [name for name in after if name.count(".") > 1]
+    if missed and set(missed) == set(nested) and any(name.count(".") == 1 for name in clipped):
         raise AssertionError(f"{', '.join(missed)} are not clipped: they belong to a block nested inside the critic, which "
                              f"critic.children() does not reach (only its top-level modules); iterate over "
                              f"critic.parameters(), which goes into every submodule")
+    layer = {name: type(critic.get_submodule(name.rpartition(".")[0])).__name__ for name in after}
+    left = {layer[name] for name in missed} - {layer[name] for name in clipped}
+    if missed and left and all(layer[name] in left for name in missed):  # every parameter of some kinds of layer skipped
+        kinds = " and ".join(sorted(left))
+        raise AssertionError(f"{', '.join(missed)} ({kinds}) are not clipped: WGAN clips every parameter of the critic, "
+                             f"whatever its layer, {kinds} included; iterate over critic.parameters()")
     for name, p in after.items():
         if torch.equal(p.detach(), expected.get_parameter(name).detach()):
             continue

@@ -61,6 +61,25 @@ def _too_few_columns(fn, args: tuple, y: Tensor, k: int, y_at: int) -> str:
             f"F.one_hot(y, K)")
 
 
+OTHER_K = 7  # a second number of classes: an answer with 10 written in for K is right only for the lesson's digits
+
+
+def _other_k(call, expected, text: str, unit: str) -> None:
+    """AssertionError when the answer `call(K)` is not `expected(K)` for K = OTHER_K (labels taken modulo K): K
+    written in as 10, or not passed on to one_hot."""
+    k = OTHER_K
+    what = text.format(k=k)
+    got = call(k)
+    if not isinstance(got, Tensor):
+        raise AssertionError(f"{what} returned {type(got).__name__}, not a tensor")
+    want = expected(k)
+    if got.shape != want.shape:
+        raise AssertionError(f"{what} returns shape {tuple(got.shape)}, expected {tuple(want.shape)}: the code has K "
+                             f"{unit}, the K it is given (10 for the digits, {k} here), not a number written in")
+    if not torch.allclose(got.detach().float(), want):
+        raise AssertionError(f"{what} returns other values than for K = 10: use the K it is given, F.one_hot(y, K)")
+
+
 @check(points=1, visible=True)
 def test_one_hot_input(submission):
     """one_hot_input: z (N, nz) and y (N,) -> (N, nz + K), z first, then one_hot(y, K) as floats."""
@@ -106,6 +125,8 @@ def test_one_hot_input(submission):
                              f"nz + y[i], 0 elsewhere); got row 0 = {tail[0].tolist()} for y[0] = {int(y[0])}")
     if not torch.allclose(got[:, :nz], z):
         raise AssertionError(f"{call}: the first nz = {nz} columns must be z itself, unchanged")
+    _other_k(lambda kk: fn(z.clone(), y.clone() % kk, kk), lambda kk: torch.cat([z, F.one_hot(y % kk, kk).float()], dim=1),
+             "one_hot_input(z, y, {k})", "columns")
     # the oracle: the course's G, fed this input through its inner DCGAN, gives G(z, y) exactly
     torch.manual_seed(0)
     G = ConditionalGenerator(nz, 8, 1, 28, k).eval()
@@ -165,6 +186,8 @@ def test_label_planes(submission):
                 f"planes; give the code its plane dimensions first, F.one_hot(y, K).float().view(N, K, 1, 1), then "
                 f".expand(N, K, H, W) (or, from an (N, H, W, K) tensor, .permute(0, 3, 1, 2))")
         raise AssertionError(f"{call}: sample i must have plane y[i] all ones and the other {k - 1} planes all zeros")
+    _other_k(lambda kk: fn(y.clone() % kk, kk, h, w), lambda kk: F.one_hot(y % kk, kk).float().view(n, kk, 1, 1).expand(n, kk, h, w),
+             f"label_planes(y, {{k}}, {h}, {w})", "planes")
     torch.manual_seed(0)
     D = ConcatDiscriminator(8, 1, 28, k).eval()
     x = torch.randn(n, 1, 28, 28, generator=torch.Generator().manual_seed(4))
