@@ -968,6 +968,25 @@ CLIPPED = (
     "or save_image(x, path, normalize=True, value_range=(-1, 1))"
 )
 
+SAME_SHUFFLE = """
+    <SAVE>
+    for epoch in range(1, n_epochs + 1):
+        for x in gan.batches.epoch(0):
+            step(gan, x)
+        if epoch % 10 == 0:
+            save(epoch)
+"""
+
+
+def same_shuffle(n: int) -> str:
+    return (f"train({n}, ...) passed gan.batches.epoch the same number (0) in all of its {n} epochs, so they trained on the "
+            f"same shuffle of the data: give the k-th epoch gan.batches.epoch(k - 1), its own number, as the given loop does")
+
+
+SAME_SHUFFLE_SCHEDULE = {
+    "test_saves_at_epochs_10_20_30": (0.0, same_shuffle(30)),
+    "test_saves_for_25_and_9_epochs": (0.0, f"{same_shuffle(25)}; {same_shuffle(9)}"),
+}
 WRONG = {
     "saves_at_epoch_0": """
         <SAVE>
@@ -1006,6 +1025,8 @@ WRONG = {
             if epoch % 10 == 0:
                 save(epoch)
     """,
+    # every epoch on the first epoch's shuffle (gan.batches.epoch(0)): resume, written as the given loop, draws others
+    "same_shuffle_every_epoch": SAME_SHUFFLE,
     # the loop forgets step(gan, x): it saves on schedule, but trains nothing
     "never_steps": """
         <SAVE>
@@ -1264,6 +1285,9 @@ for part in (LOAD_ALL, LOOP, RESTORE, SAVES):
     assert RESUME.count(part) == 1, part
 # realistic faults of the checkpoint and of resume: {name: (train's body, resume, the save helper)}
 WRONG_RESUMES = {
+    # the same shuffle every epoch in train and resume alike: the resumed run matches, the schedule checks tell it (16/16
+    # before: found by session 34's red team)
+    "same_shuffle_every_epoch_in_resume_too": (SAME_SHUFFLE, RESUME.replace("gan.batches.epoch(epoch - 1)", "gan.batches.epoch(0)"), SAVE),
     "optimizer_states_not_saved": (ONE_BASED, RESUME.replace(LOAD_ALL, LOAD_ALL.replace(', ("opt_g", gan.opt_g), ("opt_d", gan.opt_d)', "")), without("opt_g", "opt_d")),
     "epoch_not_saved": (ONE_BASED, RESUME.replace(LOOP, LOOP.replace('state["epoch"]', 'state.get("epoch", 0)')), without("epoch")),
     "resumes_at_the_saved_epoch": (ONE_BASED, RESUME.replace(LOOP, LOOP.replace(' + 1, n_epochs', ", n_epochs")), SAVE),
@@ -1535,6 +1559,15 @@ EXPECTED = {
         **OK,
         **{name: (0.0, CUT_SHORT) for name in UNTRAINED_CHECKS},
     },
+    "same_shuffle_every_epoch": {
+        **OK,
+        **SAME_SHUFFLE_SCHEDULE,
+        "test_resume_continues_the_run": (0.0, (
+            "resume trained 10 epochs after the checkpoint saved after epoch 10, not on the batches an uninterrupted "
+            "train(20, ...) drew for epochs 11, 12, 13, 14, 15, 16, 17, ..., 20; but train itself passed gan.batches.epoch "
+            "the same number in several epochs (the same shuffle twice): give the k-th epoch gan.batches.epoch(k - 1) in "
+            "train and resume alike")),
+    },
     # no training step at all: the schedule is still judged by the calls of gan.batches.epoch (none trained, so every
     # call is an epoch); what the checkpoints hold and a resume are told the one fault (they were told of missing
     # optimizer states, the same weights at every save and a reseeded random generator)
@@ -1710,6 +1743,7 @@ def test_expected_totals():
         "saves_every_220_steps_counted_for_the_full_data": 1.0,
         "break_after_the_first_batch": 8.0,
         "never_steps": 8.0,
+        "same_shuffle_every_epoch": 7.0,
         "steps_per_epoch_rounded_up": 7.0,
         "steps_per_epoch_as_a_float": 8.0,
         "images_seen_against_ten_times_the_data": 8.0,
@@ -1804,6 +1838,7 @@ EXPECTED_RESUMES = {
             "gan.D resume put in their place; load the checkpoint's weights into the networks make_gan built "
             "(gan.G.load_state_dict(...), gan.D.load_state_dict(...)), which its optimizers hold")),
     },
+    "same_shuffle_every_epoch_in_resume_too": {**OK, **SAME_SHUFFLE_SCHEDULE},
     "optimizer_states_not_saved": {
         **OK,
         "test_checkpoints_hold_optimizers_and_epoch": (1.0, "`ckpt_010.pt` (saved after epoch 10) holds no optimizer state: save gan.opt_g.state_dict() and gan.opt_d.state_dict() too, so that Adam's moments survive a resume"),
@@ -1931,6 +1966,7 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
     0-based epoch read consistently by resume costs the epoch point only."""
     totals = {name: sum(p for p, _ in result.values()) for name, result in EXPECTED_RESUMES.items()}
     assert totals == {
+        "same_shuffle_every_epoch_in_resume_too": 11.0,
         "epoch_saved_as_text": 15.0,
         "new_networks_under_the_old_optimizers": 14.0,
         "optimizer_states_not_saved": 11.0,

@@ -559,6 +559,8 @@ class Run:
             for p in files:  # a file written again is read as its last write left it
                 self.made[p] = [t for t in outputs if isinstance(t, torch.Tensor)] if isinstance(outputs, list) else []
         self.writes = [(p, when, k) for when, k, files, _ in self.periods for p in files]
+        args = reply.get("epoch_args")
+        self.epoch_args = [a if isinstance(a, int) and not isinstance(a, bool) else None for a in args] if isinstance(args, list) else []
         starts = reply.get("rng_starts", [])
         self.rng_starts = [d if isinstance(d, str) else None for d in starts] if isinstance(starts, list) else []
         shapes = reply.get("shapes")
@@ -686,6 +688,24 @@ def hint(got: list[int], n: int) -> str:
     return " (1-based: after the 10th, 20th, 30th epoch)"
 
 
+def repeated_shuffle(r: Run) -> str | None:
+    """What is wrong when two epochs of `r` passed gan.batches.epoch the same number: they trained on the same
+    shuffle of the data (`gan.batches.epoch(0)` in every epoch), else None."""
+    first: dict[int, int] = {}
+    for k, arg in enumerate(r.epoch_args, 1):
+        if arg is None:
+            continue
+        if arg in first:
+            same = "all" if len(set(r.epoch_args)) == 1 and len(r.epoch_args) == r.epochs else f"epochs {first[arg]} and {k}"
+            return (
+                f"train({r.n_epochs}, ...) passed gan.batches.epoch the same number ({arg}) in {same} of its {r.epochs} epochs, "
+                f"so they trained on the same shuffle of the data: give the k-th epoch gan.batches.epoch(k - 1), its own "
+                f"number, as the given loop does"
+            )
+        first[arg] = k
+    return None
+
+
 def schedule_error(r: Run, kind: str) -> str | None:
     """None when train trained n_epochs epochs and wrote its files of `kind` (see `judged_by`)
     exactly after epochs 10, 20, ... <= n_epochs."""
@@ -707,6 +727,8 @@ def schedule_error(r: Run, kind: str) -> str | None:
         short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: loop over every epoch, {LOOP}"
     elif r.epochs > n:
         short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: train exactly the n_epochs epochs it is given, {LOOP}"
+    if not short and (twice := repeated_shuffle(r)):
+        short = twice
     during = sorted({k for _, when, k in writes if when == "during"})
     got = sorted({k for _, _, k in writes})
     inside = {k for p, when, k in writes if when == "after" and (p, k) in r.inside}

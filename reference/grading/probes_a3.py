@@ -341,13 +341,14 @@ def watched_train(namespace: dict, out_dir: str, n_epochs: int, seed: int = 0, m
     tensors in that period], "outputs": [G's output tensors in that period, float32]}], "shapes": {"G": {key:
     shape}, "D": ...} of the first GAN built, or None if make_gan was never called, "params": {"G":
     [shape of each parameter], "D": ...} of that GAN, or None, "steps": the optimizer steps taken after its first
-    call of gan.batches.epoch, "cut_short": the epochs that stopped before their last batch}.
+    call of gan.batches.epoch, "cut_short": the epochs that stopped before their last batch, "epoch_args": the
+    argument each epoch passed gan.batches.epoch (None where it was no int)}.
     """
     root = _fresh(out_dir)
     train = namespace["train"]
     record = _watched(namespace, lambda: train(n_epochs, str(root), seed=seed), root, max_batches)
     _zip_legacy_checkpoints(root)
-    return {k: record[k] for k in ("epochs_started", "steps", "cut_short", "rng_starts", "periods", "shapes", "params")}
+    return {k: record[k] for k in ("epochs_started", "steps", "cut_short", "epoch_args", "rng_starts", "periods", "shapes", "params")}
 
 
 LEGACY_MAGIC = torch.serialization.MAGIC_NUMBER.to_bytes(10, "little")  # opens torch.save's pre-1.6 format

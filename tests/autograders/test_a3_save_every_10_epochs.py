@@ -10,7 +10,9 @@ notebook's grading data (DIGITS.subset(160): 2 batches of 64, the last 32 images
 set's last 29 are), in the student's kernel the whole set, so a count of batches per epoch taken from
 TRAIN_DATA anywhere in the notebook is right in both, and one that keeps the partial batch (math.ceil,
 a float, images counted) is not. A call of `gan.batches.epoch` that no training step follows (a pass
-that only counts the batches, a resume that skips the data of the epochs done) is no epoch. Only plain data come back: which files under `out_dir` were
+that only counts the batches, a resume that skips the data of the epochs done) is no epoch. Two epochs that pass
+`gan.batches.epoch` the same number (`gan.batches.epoch(0)` every epoch) train on the same shuffle: the schedule
+checks say so. Only plain data come back: which files under `out_dir` were
 written when (paths relative to `out_dir`), the noise G received and the images it returned between
 two looks at the folder that saw writes, and the shapes of G's and D's state dicts and parameters. A write after the
 batches of the k-th epoch (1-based) counts as "saved at epoch k", whatever the file is called or
@@ -652,6 +654,8 @@ class Run:
             for p in files:  # a file written again is read as its last write left it
                 self.made[p] = [t for t in outputs if isinstance(t, torch.Tensor)] if isinstance(outputs, list) else []
         self.writes = [(p, when, k) for when, k, files, _ in self.periods for p in files]
+        args = reply.get("epoch_args")
+        self.epoch_args = [a if isinstance(a, int) and not isinstance(a, bool) else None for a in args] if isinstance(args, list) else []
         starts = reply.get("rng_starts", [])
         self.rng_starts = [d if isinstance(d, str) else None for d in starts] if isinstance(starts, list) else []
         shapes = reply.get("shapes")
@@ -779,6 +783,24 @@ def hint(got: list[int], n: int) -> str:
     return " (1-based: after the 10th, 20th, 30th epoch)"
 
 
+def repeated_shuffle(r: Run) -> str | None:
+    """What is wrong when two epochs of `r` passed gan.batches.epoch the same number: they trained on the same
+    shuffle of the data (`gan.batches.epoch(0)` in every epoch), else None."""
+    first: dict[int, int] = {}
+    for k, arg in enumerate(r.epoch_args, 1):
+        if arg is None:
+            continue
+        if arg in first:
+            same = "all" if len(set(r.epoch_args)) == 1 and len(r.epoch_args) == r.epochs else f"epochs {first[arg]} and {k}"
+            return (
+                f"train({r.n_epochs}, ...) passed gan.batches.epoch the same number ({arg}) in {same} of its {r.epochs} epochs, "
+                f"so they trained on the same shuffle of the data: give the k-th epoch gan.batches.epoch(k - 1), its own "
+                f"number, as the given loop does"
+            )
+        first[arg] = k
+    return None
+
+
 def schedule_error(r: Run, kind: str) -> str | None:
     """None when train trained n_epochs epochs and wrote its files of `kind` (see `judged_by`)
     exactly after epochs 10, 20, ... <= n_epochs."""
@@ -800,6 +822,8 @@ def schedule_error(r: Run, kind: str) -> str | None:
         short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: loop over every epoch, {LOOP}"
     elif r.epochs > n:
         short = f"train({n}, ...) trained {r.epochs} epochs, not {n}: train exactly the n_epochs epochs it is given, {LOOP}"
+    if not short and (twice := repeated_shuffle(r)):
+        short = twice
     during = sorted({k for _, when, k in writes if when == "during"})
     got = sorted({k for _, _, k in writes})
     inside = {k for p, when, k in writes if when == "after" and (p, k) in r.inside}
@@ -1113,6 +1137,13 @@ def resumed_epochs_error(uninterrupted: list, resumed: list, k: int) -> str | No
     expected = list(range(k + 1, TOTAL + 1))
     start = uninterrupted[0] if uninterrupted else None
     ints = all(isinstance(x, int) and not isinstance(x, bool) for x in uninterrupted + resumed)
+    if ints and len(set(uninterrupted)) < len(uninterrupted):  # train's own fault, told by the schedule check too
+        return (
+            f"resume trained {len(resumed)} epochs after the checkpoint saved after epoch {k}, not on the batches an "
+            f"uninterrupted train({TOTAL}, ...) drew for epochs {fmt(expected)}; but train itself passed gan.batches.epoch "
+            f"the same number in several epochs (the same shuffle twice): give the k-th epoch gan.batches.epoch(k - 1) in "
+            f"train and resume alike"
+        )
     if not ints or start is None or uninterrupted != list(range(start, start + len(uninterrupted))):
         return (
             f"resume trained {len(resumed)} epochs after the checkpoint saved after epoch {k}, not on the batches of epochs "
