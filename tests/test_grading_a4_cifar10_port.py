@@ -874,9 +874,13 @@ SLOW_NETWORKS = networks(
         (SOLUTION_NETWORKS.replace("nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),",
                                    "torch.nn.utils.parametrizations.spectral_norm(nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False)),"),
          []),
+        # found by session 35's red team: InstanceNorm in BatchNorm's place was told the layers "follow the requirements"
+        (CLASS_NETWORKS.replace("nn.BatchNorm2d(ndf * 2)", "nn.InstanceNorm2d(ndf * 2, affine=True)")
+         .replace("nn.BatchNorm2d(ndf * 4)", "nn.InstanceNorm2d(ndf * 4, affine=True)"),
+         ["D normalises with InstanceNorm2d, not BatchNorm"]),
     ],
     ids=["solution", "class_networks", "bn_on_output_relu_d_without_bn", "upsample_and_pool", "upsampling_nearest", "bn_on_d_logit",
-         "spectral_norm_on_d_logit"],
+         "spectral_norm_on_d_logit", "instance_norm_in_d"],
 )
 def test_rule_breaks_name_what_the_traces_show(cells, breaks):
     """The learning check's advice for a slow or failing GAN names only the DCGAN rules the layer traces show broken."""
@@ -1336,9 +1340,17 @@ UNSCALED = (
             0.0, "the loader's batches cannot be made (TypeError: pic should be PIL Image or ndarray. Got <class 'torch.Tensor'>): "
                  "a transform of PIL images (transforms.ToTensor, ToPILImage's inverse) got a tensor: the images are tensors "
                  "already there (ToTensor twice, or after v2.ToImage / PILToTensor); convert them to a tensor once")),
+        # found by session 35's red team: told only "taking a batch from the loader raised IndexError: index 9521 ..."
+        (V2_LOADER.replace("<TO_DTYPE>", "v2.ToDtype(torch.float32, scale=True)").replace(
+            "DataLoader(torchvision.datasets.CIFAR10(root, train=True, download=True, transform=tf),",
+            "DataLoader(torch.utils.data.Subset(torchvision.datasets.CIFAR10(root, train=True, download=True, transform=tf), range(10000)),"), (
+            0.0, "taking a batch from the loader raised IndexError (index <I> is out of bounds for axis 0 with size 40): its "
+                 "dataset claims 10,000 images, but the grader's CIFAR-10 files hold 40 training images (a Subset of fixed "
+                 "indices, range(10000)?); train on all of CIFAR-10's training images, "
+                 "torchvision.datasets.CIFAR10(root, train=True, ...) as it is")),
     ],
     ids=["tuple_dataset", "dict_dataset", "v2_scaled", "v2_unscaled", "v2_unscaled_unnormalised", "v2_no_dtype", "pickles_as_bytes",
-         "pickles_as_latin1", "to_tensor_twice", "label_first"],
+         "pickles_as_latin1", "to_tensor_twice", "label_first", "fixed_subset"],
 )
 def test_a_custom_dataset_or_v2_transforms_loader_is_told_its_fault(tmp_path, source, expected):
     """A Dataset whose __getitem__ returns a dict is told the training loop needs (image, label) tuples (not
@@ -1353,7 +1365,33 @@ def test_a_custom_dataset_or_v2_transforms_loader_is_told_its_fault(tmp_path, so
                  "np": __import__("numpy")}
     exec(textwrap.dedent(source), namespace)
     check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
-    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected
+    points, message = run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path))
+    assert (points, re.sub(r"index \d+ is", "index <I> is", message)) == expected
+
+
+RESIZED_D = """
+def make_discriminator(ndf=64):
+    return nn.Sequential(
+        nn.Upsample(size=(28, 28), mode="bilinear"),  # the MNIST ladder kept: 28 -> 14 -> 7 -> 4
+        nn.Conv2d(3, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False), nn.Flatten(0),
+    )
+"""
+
+
+def test_a_discriminator_that_resizes_its_input_for_the_mnist_ladder_loses_half_a_point():
+    """Found by session 35's red team: D resizing the 32x32 images to 28x28 and keeping the MNIST ladder scored 10/10
+    (the same shortcut after G's convolutions costs G's check a point)."""
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "nn": nn}
+    exec(RESIZED_D, namespace)
+    assert run_check(load_checks(A, ROOT)["test_discriminator_takes_colour_images"], LocalSubmission(namespace)) == (0.5, (
+        "the discriminator's first convolution reads a 28x28 input: the 32x32 images are resized before its convolutions, "
+        "so it never judges them at their own size; port the ladder itself, stride-2 convolutions from 32x32 down to 4x4 "
+        "(32x32 -> 16x16 -> 8x8 -> 4x4), as the DCGAN rules ask"))
 
 
 def test_a_generator_given_flat_noise_is_told_to_reshape_it_once():
@@ -1577,12 +1615,15 @@ NROW = ("the grid lays out {} images per row when save_colour_grid is called wit
         ("save_image((images + 1) / 2, path, nrow=nrow, padding=4, pad_value=1)", (2.0, "")),
         ("Image.fromarray((make_grid((images + 1) / 2, nrow=nrow, padding=0).permute(1, 2, 0).numpy() * 255)"
          ".round().astype('uint8')).save(path)", (2.0, "")),
+        # right, mapped in place (found by session 35's red team: in one process it changed the check's own batch, and
+        # the next call's saved pixels were told "not saved as (x + 1) / 2")
+        ("images.add_(1).div_(2); save_image(images, path, nrow=nrow)", (2.0, "")),
         # nrow taken but not passed on (save_image's default of 8), fixed at 4, or the whole batch in one row
         ("save_image((images + 1) / 2, path)", (1.0, NROW.format(8, 8))),
         ("save_image((images + 1) / 2, path, nrow=4, padding=0)", (1.0, NROW.format(4, 4))),
         ("save_image((images + 1) / 2, path, nrow=len(images))", (1.0, NROW.format(16, 16))),
     ],
-    ids=["white_padding", "pil_no_padding", "nrow_not_passed_on", "nrow_fixed_at_4", "one_row"],
+    ids=["white_padding", "pil_no_padding", "mapped_in_place", "nrow_not_passed_on", "nrow_fixed_at_4", "one_row"],
 )
 def test_a_grid_that_ignores_nrow_keeps_one_point(tmp_path, body, expected):
     """The grid lays out `nrow` images per row, as the function's docstring says: 8 without the argument, 4 with

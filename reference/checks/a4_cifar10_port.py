@@ -410,11 +410,19 @@ def channel_normalisation(x: torch.Tensor, train: torch.Tensor) -> tuple[list[fl
     return means, stds
 
 
-def loader_error(result: dict) -> Exception:
-    """The failure of making or iterating the loader, as the student's fault with the fix."""
+def loader_error(result: dict, images: int | None = None) -> Exception:
+    """The failure of making or iterating the loader, as the student's fault with the fix (`images`: how many training
+    images the grader's files hold)."""
     err = StudentError.from_info(result["error"])
     if err.not_implemented:
         return err
+    size = result.get("dataset_size")
+    if (result.get("stage") == "iterate" and err.type == "IndexError" and isinstance(images, int)
+            and isinstance(size, int) and not isinstance(size, bool) and size > images):
+        return AssertionError(f"taking a batch from the loader raised IndexError ({err.message}): its dataset claims {size:,} "
+                              f"images, but the grader's CIFAR-10 files hold {images} training images (a Subset of fixed "
+                              f"indices, range({size})?); train on all of CIFAR-10's training images, "
+                              f"torchvision.datasets.CIFAR10(root, train=True, ...) as it is")
     if result.get("stage") == "make":
         if "not found" in err.message or "download" in err.message.lower() or "URL" in err.type:
             fix = ("read the files under the `root` it is given: torchvision.datasets.CIFAR10(root, train=True, ...) "
@@ -457,7 +465,7 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
         remove_scratch_folder(scratch, folder.name)
     result = result if isinstance(result, dict) else {}
     if isinstance(result.get("error"), dict):
-        raise loader_error(result)
+        raise loader_error(result, len(train))
     size = result.get("dataset_size")
     few = isinstance(size, int) and not isinstance(size, bool) and 0 <= size < BATCH  # fewer images than one batch
     subset = (f"the loader's dataset holds {size} of the {len(train)} training images in the grader's CIFAR-10 files, "
@@ -642,6 +650,21 @@ def resized_output(run: dict) -> str | None:
             f"({ladder_text(G_LADDER)}), as the DCGAN rules ask (strided convolutions instead of upsampling)")
 
 
+def resized_input(run: dict) -> str | None:
+    """Why D's convolutions do not read the 32x32 images at their own size, else None: a resize before them (an
+    nn.Upsample or interpolate to 28x28, for the MNIST ladder) makes their input smaller, as resized_output's
+    resize after G's does."""
+    convs = [c for c in leaves(run) if "Conv" in c["type"] and c["in"] is not None and len(c["in"]) == 4]
+    if not convs:
+        return None
+    side = max(convs[0]["in"][2], convs[0]["in"][3])
+    if side >= 32:
+        return None
+    return (f"the discriminator's first convolution reads a {side}x{side} input: the 32x32 images are resized before its "
+            f"convolutions, so it never judges them at their own size; port the ladder itself, stride-2 convolutions from "
+            f"32x32 down to 4x4 ({ladder_text(D_LADDER)}), as the DCGAN rules ask")
+
+
 def output_range_fault(submission, run: dict) -> str | None:
     """Why G's output is not in [-1, 1] with a final tanh (a bound other than [-1, 1] once its weights are scaled
     up, or values that never go below -0.5: a sigmoid, a ReLU, a [0, 1] map), in words with the fix; None when
@@ -737,6 +760,8 @@ def test_discriminator_takes_colour_images(submission):
         raise AssertionError(fault)
     if blind := frame_blind(submission, D, x) or colour_blind(submission, D, x):  # colour_blind's gradient probe last: it runs D in place
         raise AssertionError(blind)
+    if fault := resized_input(run):
+        raise Partial(0.5, fault)
     wider = discriminator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((discriminator_parameters(submission, WIDTH), wider), "make_discriminator", "ndf", WIDTH):
         raise Partial(0.5, f"{fault}: the checks build it at ndf = {WIDTH}, and the learning check trains it there")

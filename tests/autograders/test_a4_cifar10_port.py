@@ -25,7 +25,8 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   (N, 1) (traced against 32 -> 16 -> 8 -> 4 -> 1 when not), its layers are registered, and it
   returns logits: with its weights (and its input) scaled up its outputs leave [0, 1] (a final nn.Sigmoid(), the
   PyTorch DCGAN tutorial's habit, keeps them in; the course's losses take logits); its widths follow `ndf` (half a
-  point when make_discriminator(ndf=16) and (ndf=32) have as many parameters: a global in its place).
+  point when make_discriminator(ndf=16) and (ndf=32) have as many parameters: a global in its place; half a point when
+  its first convolution reads a resized input smaller than 32x32, the MNIST ladder kept behind an nn.Upsample).
 - colour grid (2, hidden): `save_colour_grid(images, path)` with 16 plain colours in [-1, 1] and
   a path in a fresh folder of the scratch; the check reads the PNG with PIL: colour, each image's
   colour mapped from [-1, 1] to [0, 255], 32x32 per image, then the same colours at half strength,
@@ -41,7 +42,9 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   `PAIR_EVERY`: a sound pair's FID can swing between checkpoints early on); here their classifier-FID
   (the grader's own classifier) must reach 70% of what one fixed image scores
   (`learning.TARGET`; a run stops there) in most of three seeded runs, with new images rather than copies of known ones (1 point when it learns only
-  slowly or on some seeds).
+  slowly or on some seeds). The DCGAN rules of the requirements are graded through these runs: a design that breaks one
+  and learns keeps its points (the notebook says so); one that does not learn is told the rules its layer traces show
+  broken (`rule_breaks`), else what else may slow it (`slow_design`).
 
 Points: 2 + 2 + 1 + 2 + 3 = 10.
 """
@@ -473,11 +476,19 @@ def channel_normalisation(x: torch.Tensor, train: torch.Tensor) -> tuple[list[fl
     return means, stds
 
 
-def loader_error(result: dict) -> Exception:
-    """The failure of making or iterating the loader, as the student's fault with the fix."""
+def loader_error(result: dict, images: int | None = None) -> Exception:
+    """The failure of making or iterating the loader, as the student's fault with the fix (`images`: how many training
+    images the grader's files hold)."""
     err = StudentError.from_info(result["error"])
     if err.not_implemented:
         return err
+    size = result.get("dataset_size")
+    if (result.get("stage") == "iterate" and err.type == "IndexError" and isinstance(images, int)
+            and isinstance(size, int) and not isinstance(size, bool) and size > images):
+        return AssertionError(f"taking a batch from the loader raised IndexError ({err.message}): its dataset claims {size:,} "
+                              f"images, but the grader's CIFAR-10 files hold {images} training images (a Subset of fixed "
+                              f"indices, range({size})?); train on all of CIFAR-10's training images, "
+                              f"torchvision.datasets.CIFAR10(root, train=True, ...) as it is")
     if result.get("stage") == "make":
         if "not found" in err.message or "download" in err.message.lower() or "URL" in err.type:
             fix = ("read the files under the `root` it is given: torchvision.datasets.CIFAR10(root, train=True, ...) "
@@ -520,7 +531,7 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
         remove_scratch_folder(scratch, folder.name)
     result = result if isinstance(result, dict) else {}
     if isinstance(result.get("error"), dict):
-        raise loader_error(result)
+        raise loader_error(result, len(train))
     size = result.get("dataset_size")
     few = isinstance(size, int) and not isinstance(size, bool) and 0 <= size < BATCH  # fewer images than one batch
     subset = (f"the loader's dataset holds {size} of the {len(train)} training images in the grader's CIFAR-10 files, "
@@ -710,6 +721,21 @@ def resized_output(run: dict) -> str | None:
             f"({ladder_text(G_LADDER)}), as the DCGAN rules ask (strided convolutions instead of upsampling)")
 
 
+def resized_input(run: dict) -> str | None:
+    """Why D's convolutions do not read the 32x32 images at their own size, else None: a resize before them (an
+    nn.Upsample or interpolate to 28x28, for the MNIST ladder) makes their input smaller, as resized_output's
+    resize after G's does."""
+    convs = [c for c in leaves(run) if "Conv" in c["type"] and c["in"] is not None and len(c["in"]) == 4]
+    if not convs:
+        return None
+    side = max(convs[0]["in"][2], convs[0]["in"][3])
+    if side >= 32:
+        return None
+    return (f"the discriminator's first convolution reads a {side}x{side} input: the 32x32 images are resized before its "
+            f"convolutions, so it never judges them at their own size; port the ladder itself, stride-2 convolutions from "
+            f"32x32 down to 4x4 ({ladder_text(D_LADDER)}), as the DCGAN rules ask")
+
+
 def output_range_fault(submission, run: dict) -> str | None:
     """Why G's output is not in [-1, 1] with a final tanh (a bound other than [-1, 1] once its weights are scaled
     up, or values that never go below -0.5: a sigmoid, a ReLU, a [0, 1] map), in words with the fix; None when
@@ -805,6 +831,8 @@ def test_discriminator_takes_colour_images(submission):
         raise AssertionError(fault)
     if blind := frame_blind(submission, D, x) or colour_blind(submission, D, x):  # colour_blind's gradient probe last: it runs D in place
         raise AssertionError(blind)
+    if fault := resized_input(run):
+        raise Partial(0.5, fault)
     wider = discriminator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((discriminator_parameters(submission, WIDTH), wider), "make_discriminator", "ndf", WIDTH):
         raise Partial(0.5, f"{fault}: the checks build it at ndf = {WIDTH}, and the learning check trains it there")
@@ -988,7 +1016,8 @@ def saved_grid(submission, save, images: torch.Tensor, **kwargs):
     before = written_files(scratch)
     folder = make_scratch_folder(scratch, "a4-check-grid-")
     try:
-        result = submission.run(probes_a4.attempt, save, NAMESPACE, images, seen_as(submission, folder / "grid.png"), **kwargs)
+        # a copy: a save that maps in place (images.add_(1).div_(2)) must not change the check's own batch in one process
+        result = submission.run(probes_a4.attempt, save, NAMESPACE, images.clone(), seen_as(submission, folder / "grid.png"), **kwargs)
         result = result if isinstance(result, dict) else {}
         if isinstance(result.get("error"), dict):
             err = StudentError.from_info(result["error"])
@@ -1235,11 +1264,21 @@ def rule_breaks(submission, batch: int = 32) -> list[str]:
     def norm(kind: str) -> bool:
         return "Norm" in kind
 
+    def no_batchnorm(net: str, found_kinds: list[str], where: str) -> str | None:
+        """The rule "BatchNorm in both networks" broken: no norm at all, or another norm in BatchNorm's place."""
+        if any("BatchNorm" in k for k in found_kinds):
+            return None
+        others = list(dict.fromkeys(k for k in found_kinds if norm(k)))
+        if others:
+            return (f"{net} normalises with {' and '.join(others)}, not BatchNorm: the DCGAN rules put nn.BatchNorm2d "
+                    f"after {where}")
+        return f"{net} has no BatchNorm: put nn.BatchNorm2d after {where}"
+
     gk, dk = kinds(g), kinds(d)
     found = []
-    if not any(norm(k) for k in gk):
-        found.append("G has no BatchNorm: put nn.BatchNorm2d after each of its hidden ConvTranspose2d (not the last)")
-    elif len(gk) >= 2 and gk[-1] == "Tanh" and norm(gk[-2]):
+    if fault := no_batchnorm("G", gk, "each of its hidden ConvTranspose2d (not the last)"):
+        found.append(fault)
+    if len(gk) >= 2 and gk[-1] == "Tanh" and norm(gk[-2]):
         found.append("G normalises its output layer: no BatchNorm between the last ConvTranspose2d and the Tanh")
     if any("Upsampl" in k for k in gk):  # nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d
         found.append("G upsamples: let stride-2 nn.ConvTranspose2d(c_in, c_out, 4, 2, 1) double the size instead")
@@ -1247,9 +1286,9 @@ def rule_breaks(submission, batch: int = 32) -> list[str]:
         found.append("D pools: let stride-2 nn.Conv2d(c_in, c_out, 4, 2, 1) halve the size instead")
     if "ReLU" in dk and "LeakyReLU" not in dk:
         found.append("D uses ReLU: use nn.LeakyReLU(0.2), which passes a gradient for negative inputs too")
-    if not any(norm(k) for k in dk):
-        found.append("D has no BatchNorm: put nn.BatchNorm2d after its hidden convs (not the first)")
-    elif len(dk) >= 2 and dk[0] == "Conv2d" and norm(dk[1]):
+    if fault := no_batchnorm("D", dk, "its hidden convs (not the first)"):
+        found.append(fault)
+    if len(dk) >= 2 and dk[0] == "Conv2d" and norm(dk[1]):
         found.append("D normalises its input layer: no BatchNorm right after its first conv")
     if dk and dk[-1] in BATCH_STATISTICS:  # an all-real and an all-fake batch, each normalised by its own statistics
         found.append("D normalises its output: no BatchNorm after its last conv (D's step shows it an all-real and an "
