@@ -152,6 +152,26 @@ CORRECT = {
                 return lambda_gp * torch.mean((gradient_norm - 1) ** 2)
         """,
     },
+    # found by session 35's red team (15/17: the trains check compared single gradient entries to 1e-3 of themselves,
+    # and this eps moves a small one by 2e-3 of it, the whole gradient by 2e-5 of its size)
+    "eps_of_1e_6_inside_the_square_root": {
+        "losses": """
+            def critic_loss(critic_real, critic_fake):
+                return torch.mean(critic_fake) - torch.mean(critic_real)
+
+            def generator_loss(critic_fake):
+                return -torch.mean(critic_fake)
+        """,
+        "penalty": """
+            def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+                eps = torch.rand(len(real), *([1] * (real.dim() - 1)))
+                x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+                scores = critic(x_hat)
+                grad = torch.autograd.grad(scores, x_hat, torch.ones_like(scores), create_graph=True)[0]
+                grad_norm = torch.sqrt(torch.sum(grad.view(grad.size(0), -1) ** 2, dim=1) + 1e-6)
+                return lambda_gp * torch.mean((grad_norm - 1) ** 2)
+        """,
+    },
     "numpy_eps_from_fake_towards_real_and_extra_critic_calls": {
         "losses": """
             def critic_loss(critic_real, critic_fake):
@@ -311,6 +331,25 @@ def test_a_critic_loss_with_its_arguments_in_deeplearning_ais_order_is_told_the_
     assert result == {"test_critic_loss_matches_reference": (0.0, FLIPPED_CRITIC)}
 
 
+@pytest.mark.parametrize("check, losses, expected", [
+    # found by session 35's red team: right on the two cases of scores of a negative mean, so 1/1 before
+    ("test_generator_loss_matches_reference", cell(CRITIC_OK, """
+        def generator_loss(critic_fake):
+            return torch.abs(critic_fake.mean())
+    """), "generator_loss(critic_fake) = 2.67758 on seeded critic scores of shape (16,); expected -2.67758: it was right on "
+          "scores where it is positive and is flipped on these, where it is negative: an abs() or relu() of the loss? "),
+    # caught before, told "the sign is flipped"
+    ("test_critic_loss_matches_reference", cell("""
+        def critic_loss(critic_real, critic_fake):
+            return (critic_fake.mean() - critic_real.mean()).abs()
+    """, GENERATOR_OK), "expected -"),
+], ids=["generator_loss", "critic_loss"])
+def test_a_loss_that_loses_its_sign_is_told_so(tmp_path, check, losses, expected):
+    result = graded_here(submission(tmp_path, losses=losses), A, only=[check])
+    points, message = result[check]
+    assert points == 0.0 and expected in message and "abs() or relu() of the loss" in message, message
+
+
 WRONG = {
     "no_create_graph_generator_loss_negated": (
         {
@@ -387,9 +426,10 @@ WRONG = {
             ),
             "test_penalty_trains_the_critic": (
                 0.0, "gradient_penalty(critic, real, fake) leaves gradients in the critic's parameters (net.0.weight, net.0.bias): "
-                "a .backward() inside it adds d D(x_hat) / d weights to the critic's .grad, which its next step then uses; take "
-                "the gradient at x_hat with torch.autograd.grad(scores, x_hat, ..., create_graph=True), which returns it and "
-                "touches no .grad",
+                "a .backward() inside it adds d D(x_hat) / d weights to the critic's .grad as a side effect. The notebook's loop "
+                "clears them (zero_grad after the penalty), but a loop that zeroes the gradients first and then computes the "
+                "losses (the usual order, DeepLearning.AI's) would step on them too; take the gradient at x_hat with "
+                "torch.autograd.grad(scores, x_hat, ..., create_graph=True), which returns it and touches no .grad",
             ),
             "test_training_lowers_the_critics_estimate": (
                 0.0, "the grading run (seed 0) stopped: critic_loss returned NoneType in warm-up critic step 1; return a torch "

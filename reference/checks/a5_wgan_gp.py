@@ -200,6 +200,7 @@ def oracle(task: LossTask, *inputs: torch.Tensor) -> tuple[float, list[torch.Ten
 
 def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]) -> None:
     """The loss's value, graph and gradients on each case of seeded scores."""
+    right_before = False  # an earlier case was right
     for inputs in cases:
         try:
             loss = loss_answer(submission, task, *inputs)
@@ -216,6 +217,9 @@ def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]
         where = f"on seeded critic scores of shape {shape_text(inputs[0].shape)}"
         if not close(loss.value, want):
             hint = diagnose(loss.value, want, task.faults(*inputs)) or task.formula
+            if right_before and close(loss.value, -want):  # right on other scores, flipped on these: the sign is lost
+                hint = (f"it was right on scores where it is positive and is flipped on these, where it is negative: an "
+                        f"abs() or relu() of the loss? {task.formula}, signed")
             call = f"{task.name}({', '.join(task.args)})"
             raise AssertionError(f"{call} = {num(loss.value)} {where}; expected {num(want)}: {hint}")
         assert loss.requires_grad, f"{task.name} carries no gradient (was it detached, or made with .item()?); {task.learner} could not learn from it"
@@ -228,6 +232,7 @@ def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]
                 f"{task.name} has the right value {where} but the wrong gradient with respect to {arg}: "
                 f"{num(float(got.flatten()[0]))} per score, expected {num(float(expected.flatten()[0]))}"
             )
+        right_before = True
 
 
 @check(points=2, visible=True)
@@ -239,7 +244,8 @@ def test_critic_loss_matches_reference(submission):
 @check(points=1, visible=True)
 def test_generator_loss_matches_reference(submission):
     """generator_loss is -mean(D(G(z))), with its gradient"""
-    check_loss(submission, GENERATOR_LOSS, [(scores((16, 1), 5),), (scores((16,), 6),)])
+    check_loss(submission, GENERATOR_LOSS, [(scores((16, 1), 5),), (scores((16,), 6),),
+                                            (scores((16,), 7).abs() + 0.5,)])  # scores of a positive mean: the loss is negative
 
 
 def ring_and_gaussian(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
