@@ -415,7 +415,6 @@ WRONG = {
         },
         {
             "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.67233 on seeded logits; expected 3.34467: {HALF_D}"),
-            "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 100; expected 200: {HALF_D}"),
             "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = 1.24656 on seeded logits; expected -1.24656: {NEGATED_G}"),
             "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is 100; expected -100: {NEGATED_G}"),
             "test_frechet_distance_matches_reference": (
@@ -739,7 +738,6 @@ WRONG = {
             "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 2.02444 on seeded logits; expected 3.34467: {MISSING_FAKE}"),
             "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss on seeded moderate logits is wrong: {MISSING_FAKE}"),
             "test_g_loss_matches_minimax": (0.0, f"g_loss(fake) = -0.623281 on seeded logits; expected -1.24656: {HALF_G}"),
-            "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is -50; expected -100: {HALF_G}"),
         },
     ),
     "twice_one_mean_over_both_batches_in_d_log_of_one_plus_exp_in_g": (
@@ -2182,10 +2180,12 @@ TRAPZ_REMOVED = (
 )
 
 
-def test_an_integration_rule_numpy_or_scipy_removed_and_sums_over_n_plus_m_are_told_so(tmp_path):
-    """np.trapz (in many tutorials, and still in older NumPy, perhaps the student's kernel's) fails where the
-    grader runs: the message says it was removed and names its new name. A d_loss that divides the two
-    BCEWithLogitsLoss(reduction='sum') by N + M is the pooled mean, told so without claiming a torch.cat."""
+def test_an_integration_rule_numpy_or_scipy_removed_is_graded_and_sums_over_n_plus_m_are_told_so(tmp_path):
+    """np.trapz (in many tutorials, and still in the NumPy the course admits, Colab's 2.0 among them) is graded as
+    np.trapezoid (reference.grading.compat; found by session 35's red team: right code whose visible checks passed on
+    Colab scored 12/18); in a kernel whose NumPy lacks it, the message says it was removed and names its new name. A
+    d_loss that divides the two BCEWithLogitsLoss(reduction='sum') by N + M is the pooled mean, told so without
+    claiming a torch.cat."""
     cells = {
         "theory": CORRECT["bce_with_logits_and_scipy_sqrtm_on_numpy"]["theory"].replace(
             "integrate.simpson(p * np.log(d) + q * np.log(1 - d), x=x)", "np.trapz(p * np.log(d) + q * np.log(1 - d), x)"),
@@ -2200,14 +2200,25 @@ def test_an_integration_rule_numpy_or_scipy_removed_and_sums_over_n_plus_m_are_t
         """,
     }
     assert "np.trapz" in cells["theory"]
-    assert scores(submission(tmp_path, **cells)) == {
+    path = submission(tmp_path, **cells)
+    expected = {
         **OK,
-        **{name: (0.0, TRAPZ_REMOVED) for name in ("test_cost_is_v_at_d_star", "test_jsd_from_its_definition",
-                                                     "test_cost_and_jsd_on_other_grids")},
         "test_d_loss_matches_minimax": (0.0, f"d_loss(real, fake) = 1.72263 on seeded logits; expected 3.34467: {POOLED_D}"),
         "test_d_loss_finite_at_logits_of_100": (0.0, f"d_loss at real logits -100, fake logits +100 is 100; expected 200: {POOLED_D}"),
     }
+    assert not hasattr(np, "trapz"), "this test needs a NumPy without np.trapz (2.4 or later), as the course installs"
+    assert scores(path) == expected
+    assert sandboxed(path) == expected
+    assert not hasattr(np, "trapz"), "grading left np.trapz behind in this process"
     checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    from reference.grading.checks import run_check
+    from reference.grading.local import execute_notebook
+
+    kernel = execute_notebook(path, grading=False)  # a student's kernel on this NumPy: told the new name
+    try:
+        assert run_check(checks.test_cost_is_v_at_d_star, kernel) == (0.0, TRAPZ_REMOVED)
+    finally:
+        kernel.close()
     assert checks.removed_integrator("AttributeError", "module 'scipy.integrate' has no attribute 'simps'") == (
         "scipy.integrate.simps no longer exists in the NumPy and SciPy the grader runs (removed in NumPy 2.4 and SciPy "
         "1.14; older versions still have it): call scipy.integrate.simpson, the same rule under its new name")

@@ -52,8 +52,9 @@ REMOVED_INTEGRATORS = {"trapz": "trapezoid", "simps": "simpson", "cumtrapz": "cu
 
 
 def removed_integrator(kind: str, message: str) -> str | None:
-    """The fix for a call of an integration rule NumPy 2 or SciPy 1.14 removed (np.trapz, scipy.integrate.simps...),
-    else None: older versions, a student's own kernel's perhaps, still have it, so the failure needs saying why."""
+    """The fix for a call of an integration rule NumPy 2.4 or SciPy 1.14 removed (np.trapz, scipy.integrate.simps...),
+    else None: older versions, a student's own kernel's perhaps, still have it, so the failure needs saying why.
+    Graded, the removed names are there (reference.grading.compat): this speaks in a kernel on the newer versions."""
     found = re.search(r"module '(numpy|scipy\.integrate)' has no attribute '(trapz|simps|cumtrapz)'", message)
     if kind != "AttributeError" or found is None:
         return None

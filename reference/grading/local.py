@@ -256,15 +256,17 @@ def grade_in_process(
     this process, as nbgrader's own kernel would: {check name: (earned, message)}. Trusted notebooks
     only (the solutions, the tests' honest submissions, timing comparisons); students' notebooks go
     to `reference.grading.runner`."""
+    from reference.grading.compat import removed_names_restored
     from reference.grading.runner import checks_in_order
 
     base = Path(root) if root is not None else course_root()
     if base is None:
         raise UserError(f"no course root above {Path.cwd()}; pass root= or run this in the course folder")
     checks = checks_in_order(assignment, base, only)  # the order the sandboxed grading runs them in
-    sub = execute_notebook(path)
-    try:
-        with _environment(sub.workdir), quiet():  # as the cells ran: the checks call their functions
-            return {name: run_check(fn, sub) for name, fn in checks.items()}
-    finally:
-        sub.close()
+    with removed_names_restored():  # as the worker has them (reference.grading.compat)
+        sub = execute_notebook(path)
+        try:
+            with _environment(sub.workdir), quiet():  # as the cells ran: the checks call their functions
+                return {name: run_check(fn, sub) for name, fn in checks.items()}
+        finally:
+            sub.close()

@@ -107,8 +107,9 @@ REMOVED_INTEGRATORS = {"trapz": "trapezoid", "simps": "simpson", "cumtrapz": "cu
 
 
 def removed_integrator(kind: str, message: str) -> str | None:
-    """The fix for a call of an integration rule NumPy 2 or SciPy 1.14 removed (np.trapz, scipy.integrate.simps...),
-    else None: older versions, a student's own kernel's perhaps, still have it, so the failure needs saying why."""
+    """The fix for a call of an integration rule NumPy 2.4 or SciPy 1.14 removed (np.trapz, scipy.integrate.simps...),
+    else None: older versions, a student's own kernel's perhaps, still have it, so the failure needs saying why.
+    Graded, the removed names are there (reference.grading.compat): this speaks in a kernel on the newer versions."""
     found = re.search(r"module '(numpy|scipy\.integrate)' has no attribute '(trapz|simps|cumtrapz)'", message)
     if kind != "AttributeError" or found is None:
         return None
@@ -814,6 +815,16 @@ def formula_fault(submission, task: LossTask) -> str | None:
     return diagnose(loss.value, want, task.faults(*inputs)) or task.formula
 
 
+def halved(submission, task: LossTask) -> bool:
+    """Whether the loss is exactly half the expected one on the seeded moderate logits (the real and fake terms
+    averaged, or a factor 1/2): its stability at +-100 is then judged against half the expected loss, so that
+    one fault costs points once."""
+    inputs = task.seeded()
+    loss = loss_answer(submission, task, *inputs)
+    want, _ = oracle(task, *inputs)
+    return not close(loss.value, want) and close(loss.value, want / 2, rel=1e-6, abs_=1e-9)
+
+
 def check_loss(submission, task: LossTask) -> None:
     """The loss's value on seeded moderate logits, its graph and its gradient."""
     inputs = task.seeded()
@@ -861,6 +872,8 @@ def check_extreme(submission, task: LossTask, inputs: tuple[torch.Tensor, ...], 
     wrongly weighted mean come out right or a cut graph show, which would hide it."""
     loss = loss_answer(submission, task, *inputs)
     want, grads = oracle(task, *inputs)
+    if halved(submission, task):  # DeepLearning.AI's and d2l's (a + b) / 2: the formula check charges it, once
+        want, grads = want / 2, [None if g is None else g / 2 for g in grads]
     if not close(loss.value, want, rel=1e-3):
         hint = formula_fault(submission, task) or clamp_hint(task, inputs, loss.value) or STABLE_HINT  # a wrong formula first
         raise AssertionError(f"{task.name} {where} is {num(loss.value)}; expected {num(want)}: {hint}")
