@@ -298,6 +298,8 @@ G_WRONG = {
         "test_generator_parameters": ["its BatchNorm layers `2`, `5`, `8` have no learnable scale and shift", "affine=True"],
     }),
     "sigmoid_output": (g_body(last="nn.Sigmoid()"), {"test_generator_range": ["all lie in [0, 1]", "a Sigmoid at the end"]}),
+    # found by session 35's red team: asked "a Sigmoid at the end?" of a G that ends with tanh
+    "relu_before_the_tanh": (g_body(last="nn.ReLU(), nn.Tanh()"), {"test_generator_range": ["G ends with tanh, but a ReLU runs before it", "remove the ReLU"]}),
     # the tanh is there, but an init with mean 1 makes every conv weight positive: the range check names the weights
     "conv_init_with_mean_1": (g_body(init="""for m in G.modules():
             if isinstance(m, nn.ConvTranspose2d):

@@ -107,6 +107,13 @@ LAST_THIRD = "rows[-max(1, len(rows) // 3):]"
 LOSS_RULE = 'm["loss_g"] > max(2, rows[0]["loss_g"])'
 
 DIAGNOSE_MISTAKES = {
+    # found by session 35's red team (1/1): the D(x) test left out or loosened, loss_d left out of the nan test
+    "no D(x) test": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss=LOSS_RULE).replace('m["d_x"] > 0.95 and ', ""),
+                     ["D(x) > 0.95 as well", "0.93"]),
+    "D(x) > 0.9": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss=LOSS_RULE).replace('m["d_x"] > 0.95', 'm["d_x"] > 0.9'),
+                   ["D(x) > 0.95 as well"]),
+    "nan test without loss_d": (RULES.format(nan=ALL_FOUR.replace('"loss_d", ', ""), late=LAST_THIRD, loss=LOSS_RULE),
+                                ["loss_d as well"]),
     "== nan": ("""
         def diagnose(rows):
             if any(r[k] == float("nan") for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z")):
@@ -244,7 +251,7 @@ def test_diagnose_agrees_with_the_clinic_on_its_cases():
     from reference.checks.lesson_08 import diagnose_cases
 
     answers = [expected for _, _, expected in diagnose_cases()]
-    assert answers.count("nan") == 6 and answers.count("d-wins") == 6 and answers.count("healthy") == 8
+    assert answers.count("nan") == 7 and answers.count("d-wins") == 6 and answers.count("healthy") == 11
 
 
 # ---- ema_update_ -----------------------------------------------------------------------------------------

@@ -805,6 +805,13 @@ def test_generator_range(submission):
             f"G ends with tanh, but the output of {_layer(last[0])} is never negative, even with its weights scaled up, "
             f"so the pixels never reach -1 (black): its inputs come from ReLU (>= 0), so its weights are all positive; "
             f"draw them with mean 0, N(0, 0.02), the DCGAN init")
+    after = [m.get("type") for m in last[1] if isinstance(m, dict)] if last is not None else []
+    before_tanh = after[:after.index("Tanh")] if "Tanh" in after else []
+    if low >= 0 and (cut := next((t for t in before_tanh if t in ("ReLU", "ReLU6", "Sigmoid", "Softplus", "ELU")), None)):
+        raise AssertionError(
+            f"G's pixels all lie in [0, 1], even with its weights scaled up: G ends with tanh, but a {cut} runs before it, "
+            f"and the tanh of a value that is never negative is never negative either, so the pixels never reach -1 "
+            f"(black); remove the {cut}: the last conv's output goes straight into the tanh")
     if low >= 0:
         raise AssertionError("G's pixels all lie in [0, 1], even with its weights scaled up: a Sigmoid at the end? The real "
                              "images are scaled to [-1, 1] (black is -1), so G must reach -1 too: end with nn.Tanh")

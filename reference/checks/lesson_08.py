@@ -46,6 +46,10 @@ LAST_THIRD_OF_2 = ("with 2 rows the last third is max(1, 2 // 3) = 1 row, the la
 ELEVEN = "a run of 11 epochs where D wins in the last 3"
 SPIKE = "a run where D wins and D(G(z)) jumps to 0.5 in the last epoch"
 PEAKED = "a run whose loss_G peaks at 8.0 mid-run and ends at 3.0 while D wins"
+UNSURE_D = "a run whose D(G(z)) falls to 0.05 and loss_G climbs while D(x) stays at 0.93"
+FOOLED_D = "a run with a confident D (D(x) 0.97) and a climbing loss_G whose D(G(z)) stays at 0.2"
+LOSS_D_NAN = "a run whose loss_D is nan at epoch 4 while loss_G, D(x) and D(G(z)) stay finite"
+LAST_ROW_WINS = "a run of 12 epochs where D wins only in the last one"
 KEYS = ("loss_d", "loss_g", "d_x", "d_g_z")
 
 
@@ -90,6 +94,8 @@ RULE_MISTAKES = [
      "loss_G must beat the run's first row, rows[0][\"loss_g\"] (epoch 1), not the first row of the last third"),
     (lambda rows: _rule(rows, first=lambda rows, late: sum(r["loss_g"] for r in rows) / len(rows)),
      "loss_G must beat max(2, the first row's loss_G), rows[0][\"loss_g\"], not the mean loss_G of all the rows"),
+    (lambda rows: _rule(rows, window=lambda rows: rows[-1:]),
+     "judge on the means over the last third of the rows, not the last row alone: one epoch is noisy"),
     (lambda rows: _rule(rows, each_row=True),
      "judge on the means over the last third, not on each of its rows: D wins when the means pass the three "
      "tests, even if one noisy epoch does not"),
@@ -144,6 +150,11 @@ def diagnose_cases() -> list[tuple[str, list[dict], str]]:
     # D wins in the first third with loss_G climbing (3.75 > 1.5 there), then G catches up: healthy at the end
     climbed_early = [_row(1, 1.5, 0.99, 0.02), _row(2, 4.0, 0.99, 0.02), _row(3, 4.5, 0.99, 0.02), _row(4, 5.0, 0.99, 0.02)] + \
         [_row(e, 0.8, 0.75, 0.45) for e in range(5, 13)]
+    # found by session 35's red team: each test of "d-wins", and loss_D among the values tested, on its own
+    unsure_d = [_row(1, 1.5, 0.6, 0.3)] + [_row(e, 3.0 + 0.2 * e, 0.93, 0.05) for e in range(2, 10)]
+    fooled_d = [_row(1, 1.5, 0.9, 0.3)] + [_row(e, 3.0 + 0.2 * e, 0.97, 0.2) for e in range(2, 10)]
+    loss_d_nan = healthy[:3] + [_row(4, 0.8, 0.8, 0.5, math.nan)] + healthy[4:]
+    last_row_wins = [_row(e, 0.9, 0.8, 0.4) for e in range(1, 12)] + [_row(12, 4.0, 0.99, 0.02)]
     cases = [("a healthy run", healthy), ("a run where D wins", d_wins), ("a run that turns NaN at epoch 7", nan_late),
              ("a run whose last loss_G is inf", inf_loss),
              ("a run where D wins and loss_G overflows to inf in the last epoch", wins_then_inf), ("a run where D won early and G caught up", recovered),
@@ -154,7 +165,8 @@ def diagnose_cases() -> list[tuple[str, list[dict], str]]:
              ("a run whose D(x) is inf at epoch 9 while both losses stay finite", inf_d_x),
              ("a run where D wins only in its last 4 of 12 epochs", late_win),
              (LOW_LOSS, low_loss), (FELL, fell), (ROSE, rose), (SHORT, short), (ELEVEN, eleven),
-             (SPIKE, spike), (PEAKED, peaked), (CLIMBED_EARLY, climbed_early)]
+             (SPIKE, spike), (PEAKED, peaked), (CLIMBED_EARLY, climbed_early), (UNSURE_D, unsure_d), (FOOLED_D, fooled_d),
+             (LOSS_D_NAN, loss_d_nan), (LAST_ROW_WINS, last_row_wins)]
     return [(what, rows, reference_diagnose(rows)) for what, rows in cases]
 
 
@@ -208,6 +220,11 @@ def test_diagnose(submission):
         (ROSE, "d-wins"): "loss_G must be above max(2, the first row's loss_G), i.e. above 2 as well as above the first "
                           "row's: here the late loss_G (1.5) is above the first row's 0.5 but below 2",
         (SHORT, "healthy"): LAST_THIRD_OF_2,
+        (UNSURE_D, "d-wins"): "D wins needs D(x) > 0.95 as well: here D(x) stays at 0.93, below it",
+        (FOOLED_D, "d-wins"): ("D wins needs D(G(z)) < 0.1 as well: here D(G(z)) stays at 0.2, G's samples still pass for "
+                               "real one time in five"),
+        (LOSS_D_NAN, "healthy"): "test all four values of every row, loss_d as well as loss_g, d_x and d_g_z: a nan anywhere means \"nan\"",
+        (LAST_ROW_WINS, "d-wins"): "judge on the means over the last third of the epochs (here 9-12), not the last row alone: one epoch is noisy",
     }
     cases = diagnose_cases()
     for what, rows, expected in cases:
