@@ -321,6 +321,12 @@ def test_trace_names_the_layer_that_raised_and_unregistered_layers():
     assert paths["convs"] == [["head", "Conv2d", True, True]] and paths["unregistered"] == [["Conv2d", 20]]
 
 
+NOISE_GRADIENT_ZERO = (
+    "the generator's output does not depend on the z it is given (its gradient to z is exactly 0): forward(z) must map z "
+    "itself, not noise it draws on its own, so that a fixed z draws a fixed image"
+)
+
+
 WRONG = {
     # ConvTranspose2d(k=3, s=1) without padding grows 14x14 to 16x16: the last stage makes 32x32
     "extra_layer_changes_output_size": (
@@ -739,6 +745,7 @@ WRONG = {
                 return self.main(self.z0.expand(len(z), -1) + 0 * z)
         ''',
         {
+            "test_parameters_get_gradients": (0.0, NOISE_GRADIENT_ZERO),
             "test_learns": (
                 0.0,
                 "classifier-FID went from <n> (untrained) to at best <n>, <n> and <n> in 3 seeded runs of 300 "
@@ -747,6 +754,21 @@ WRONG = {
                 "(pass z through every stage)",
             ),
         },
+    ),
+    # found by session 35's red team (10/10): noise drawn inside forward, the z it is given unused; it learns
+    "own_noise_in_forward": (
+        EXPLICIT.replace("<EXTRA_7>", "").replace("<EXTRA_14>", BLOCK_14).replace("<LAST_CONV>", "nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False)")
+        .replace("<LAST>", "nn.Tanh(),").replace("return self.net(z)", "return self.net(torch.randn(z.shape[0], z.shape[1]))"),
+        {"test_parameters_get_gradients": (0.0, (
+            "the generator's output does not depend on the z it is given (no gradient reaches z): forward(z) must map z "
+            "itself, not noise it draws on its own (torch.randn inside forward), so that a fixed z draws a fixed image"))},
+    ),
+    # found by session 35's red team (10/10): one dimension of z kept
+    "one_dimension_of_z": (
+        explicit(extra_14=BLOCK_14).replace("return self.net(z)", "z = z.clone()\n        z[:, 1:] = 0\n        return self.net(z)"),
+        {"test_parameters_get_gradients": (0.0, (
+            "the generator's output depends on 1 of the 100 dimensions of z only (the gradient to the other 99 is exactly "
+            "0): pass all of z into the first layer"))},
     ),
 }
 

@@ -1394,6 +1394,25 @@ def test_a_discriminator_that_resizes_its_input_for_the_mnist_ladder_loses_half_
         "(32x32 -> 16x16 -> 8x8 -> 4x4), as the DCGAN rules ask"))
 
 
+@pytest.mark.parametrize("forward, expected", [
+    ("return self.up(self.project(z).view(-1, self.ngf * 4, 4, 4))", (2.0, "")),
+    # found by session 35's red team (10/10): noise drawn inside forward, the z it is given unused
+    ("return self.up(self.project(torch.randn(len(z), z.shape[1])).view(-1, self.ngf * 4, 4, 4))", (1.0, (
+        "the generator's output does not depend on the z it is given (no gradient reaches z): forward(z) must map z itself, "
+        "not noise it draws on its own (torch.randn inside forward), so that a fixed z draws a fixed image"))),
+    ("return self.up(self.project(torch.cat([z[:, :10], torch.zeros_like(z[:, 10:])], 1)).view(-1, self.ngf * 4, 4, 4))", (1.0, (
+        "the generator's output depends on 10 of the 100 dimensions of z only (the gradient to the other 90 is exactly 0): "
+        "pass all of z into the first layer"))),
+], ids=["z", "own_noise", "ten_dimensions"])
+def test_a_generator_that_ignores_its_noise_keeps_one_point(forward, expected):
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(CLASS_NETWORKS.replace("return self.up(self.project(z).view(-1, self.ngf * 4, 4, 4))", forward), namespace)
+    assert run_check(load_checks(A, ROOT)["test_generator_makes_colour_images"], LocalSubmission(namespace)) == expected
+
+
 def test_a_generator_given_flat_noise_is_told_to_reshape_it_once():
     """G without the Unflatten: its first ConvTranspose2d gets z (N, nz), 2-D; the fix is told once, not per case."""
     from reference.grading.submission import LocalSubmission

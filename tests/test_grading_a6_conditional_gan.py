@@ -2661,3 +2661,25 @@ def test_outputs_that_cannot_reach_the_data_or_be_logits_lose_points(source, che
                  "Discriminator": Discriminator, "weights_init": weights_init}
     exec(textwrap.dedent(source), namespace)
     assert matches(run_check(getattr(checks, check), LocalSubmission(namespace)), expected)
+
+
+@pytest.mark.parametrize("z, expected", [
+    ("z", (2.0, "")),
+    # found by session 35's red team in a2 and a4 (10/10 there): noise drawn inside forward, the z it is given unused;
+    # here it was told its images were coupled across the batch
+    ("torch.randn_like(z)", (1.0, (
+        "G(z, y)'s output does not depend on the z it is given (no gradient reaches z): forward(z) must map z itself, not "
+        "noise it draws on its own (torch.randn inside forward), so that a fixed z draws a fixed image"))),
+    ("z * (torch.arange(z.shape[1]) < 50)", (1.0, (
+        "G(z, y)'s output depends on 50 of the 100 dimensions of z only (the gradient to the other 50 is exactly 0): pass "
+        "all of z into the first layer"))),
+], ids=["z", "own_noise", "half_of_z"])
+def test_a_generator_that_ignores_its_noise_keeps_one_point(z, expected):
+    import torch.nn.functional as F
+    from torch import nn
+
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "nn": nn, "F": F, "Generator": Generator, "weights_init": weights_init}
+    exec(textwrap.dedent(one_hot_g(z=z)), namespace)
+    assert run_check(checks.test_generator_uses_labels_and_noise, LocalSubmission(namespace)) == expected

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, clean_text, fixed_batch_hint, ignores_width, short_of_one
+from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, clean_text, fixed_batch_hint, ignored_noise, ignores_width, short_of_one
 from reference.grading.checks import parameter_count as count_parameters
 from reference.grading import learning, probes, probes_a2
 from reference.grading.proxy import finite

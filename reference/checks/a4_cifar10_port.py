@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, clean_text, fixed_batch_hint, ignores_width
-from reference.grading.checks import SIGNATURE_FIX, one_sided_logit, parameter_count, short_of_one
+from reference.grading.checks import SIGNATURE_FIX, ignored_noise, one_sided_logit, parameter_count, short_of_one
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a2, probes_a4
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, scratch_listing, write_scratch_files
@@ -628,6 +628,8 @@ def test_generator_makes_colour_images(submission):
                              "number: it draws one grey channel and turns it into three by fixed weights or functions (a "
                              "1x1 conv, a tint or a bias per channel), so it cannot draw a red digit and a green one; let "
                              "its last conv make the 3 channels, nn.ConvTranspose2d(ngf, 3, 4, 2, 1)")
+    if fault := ignored_noise(submission.run(probes.noise_reach, built(submission, "make_generator", nz=NZ, ngf=WIDTH), noise(8, NZ)), NZ):
+        raise Partial(1, fault)
     wider = generator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
         raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")

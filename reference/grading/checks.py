@@ -334,6 +334,30 @@ def parameter_count(summary: object) -> int | None:
     return total
 
 
+def ignored_noise(reach: object, nz: int, what: str = "the generator") -> str | None:
+    """Why a generator's output does not depend on every dimension of the z it is given, from
+    `probes.noise_reach`, else None: it draws noise of its own (torch.randn inside forward) or uses part of z.
+    A fixed-noise sample grid, an interpolation between two z and a seeded run all rest on G(z) being a
+    function of z."""
+    if not isinstance(reach, dict):
+        return None
+    dims = reach.get("dims")
+    if reach.get("reaches") is False:
+        return (f"{what}'s output does not depend on the z it is given (no gradient reaches z): forward(z) must map z "
+                f"itself, not noise it draws on its own (torch.randn inside forward), so that a fixed z draws a fixed "
+                f"image")
+    if not (isinstance(dims, list) and len(dims) == nz and all(isinstance(v, float) for v in dims)):
+        return None
+    unused = [j for j, v in enumerate(dims) if v == 0.0]
+    if unused and len(unused) < nz:
+        return (f"{what}'s output depends on {nz - len(unused)} of the {nz} dimensions of z only (the gradient to the "
+                f"other {len(unused)} is exactly 0): pass all of z into the first layer")
+    if unused:
+        return (f"{what}'s output does not depend on the z it is given (its gradient to z is exactly 0): forward(z) must "
+                f"map z itself, not noise it draws on its own, so that a fixed z draws a fixed image")
+    return None
+
+
 def ignores_width(counts: tuple[int | None, int | None], call: str, arg: str, width: int) -> str | None:
     """The message for a network whose parameter counts at `arg` = width and 2 * width (`counts`) are
     equal: its widths come from elsewhere (a notebook global), so the checks' small builds are not

@@ -17,7 +17,7 @@ from torch import nn
 
 from reference.grading.checks import error_info  # noqa: F401 - the probes return it for an exception of the student's code
 
-__all__ = ["build", "describe", "error_info", "final_operation", "first_shape", "forward", "grads_reach", "module_summary", "ran_modules", "scaled_forward", "unzeroed_scaled_forward", "value_and_grad"]
+__all__ = ["build", "describe", "error_info", "final_operation", "first_shape", "forward", "grads_reach", "module_summary", "noise_reach", "ran_modules", "scaled_forward", "unzeroed_scaled_forward", "value_and_grad"]
 
 
 def describe(value: Any) -> dict:
@@ -118,6 +118,40 @@ def grads_reach(model: nn.Module, x: torch.Tensor, seed: int = 2) -> dict:
         state = "none" if p.grad is None else ("ok" if torch.isfinite(p.grad).all() else "nonfinite")
         result["parameters"].append([name, state])
     return result
+
+
+def noise_reach(model: nn.Module, z: torch.Tensor, *others: Any, seed: int = 3) -> dict:
+    """How a generator's output depends on its noise: backpropagate a seeded random projection of model(z, *others)
+    (a conditional G's labels in `others`) to z. All-zero parameters are set to seeded N(0, 0.02) values for the
+    call and put back after it (a last layer initialised at zero passes no gradient until training moves it, as in
+    `unzeroed_scaled_forward`); the parameters' .grad is untouched.
+
+    Returns {"reaches": whether the output's graph reaches z (None when the output has no graph at all, a detached
+    or no_grad forward, or the model raised: the other checks tell those), "dims": [the largest |d projection /
+    d z[i, j]| over the batch, for each dimension j of z] when it does, else None}.
+    """
+    unknown = {"reaches": None, "dims": None}
+    noise = torch.Generator().manual_seed(seed)
+    zeroed = [p for p in model.parameters() if p.is_floating_point() and p.numel() and not bool(p.any())]
+    with torch.no_grad():
+        for p in zeroed:
+            p.copy_(0.02 * torch.randn(p.shape, generator=noise).to(p.dtype))
+    try:
+        z = z.detach().clone().requires_grad_(True)
+        out = model(z, *others)
+        if not (isinstance(out, torch.Tensor) and out.is_floating_point() and out.requires_grad):
+            return unknown
+        weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed)).to(out.dtype)
+        (grad,) = torch.autograd.grad((out * weights).sum(), z, allow_unused=True)
+    except Exception:  # noqa: BLE001 - measured, not judged: a model that raises is the shape checks' to tell
+        return unknown
+    finally:
+        with torch.no_grad():
+            for p in zeroed:
+                p.zero_()
+    if grad is None:
+        return {"reaches": False, "dims": None}
+    return {"reaches": True, "dims": [float(v) for v in grad.detach().abs().amax(dim=0).flatten()]}
 
 
 def scaled_forward(model: nn.Module, x: torch.Tensor, factor: float) -> Any:

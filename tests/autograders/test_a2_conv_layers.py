@@ -19,7 +19,8 @@ fixed seed and reach it only through `submission` and the probes of `reference.g
   (a plain Python list) are named. A generator whose widths ignore `ngf` (the same parameters at
   ngf = 16 and 32) gets 1 point: the comparison is at the same ngf.
 - gradients (1, hidden): every parameter gets a gradient; layers that run but are not registered,
-  and frozen parameters (requires_grad False), are named.
+  and frozen parameters (requires_grad False), are named; and so does every dimension of z (a forward that
+  draws noise of its own, or drops part of z, learns and is still wrong: a fixed z must draw a fixed image).
 - learning (4, hidden): `reference.grading.learning.learning_check`: G against the given DCGAN
   discriminator on scikit-learn's digits, 300 seeded steps per run, seeds 0, 1 (and 2 when they
   disagree), scored on this side by classifier-FID with the grader's classifier and checked for
@@ -40,7 +41,7 @@ import math
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, clean_text, fixed_batch_hint, ignores_width, short_of_one
+from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, clean_text, fixed_batch_hint, ignored_noise, ignores_width, short_of_one
 from reference.grading.checks import parameter_count as count_parameters
 from reference.grading import learning, probes, probes_a2
 from reference.grading.proxy import finite
@@ -506,7 +507,7 @@ def test_adds_conv_layers(submission):
 
 @check(points=1)
 def test_parameters_get_gradients(submission):
-    """A torch module whose parameters all receive gradients."""
+    """A torch module whose parameters all receive gradients, and whose output depends on every dimension of z."""
     G = build_generator(submission)
     try:
         found = submission.run(probes.grads_reach, G, noise(4))
@@ -539,6 +540,8 @@ def test_parameters_get_gradients(submission):
         )
     bad = [text(name, 80) for name, state in params if state != "ok"]
     assert not bad, f"gradients of {listing(bad)} are not finite"
+    fault = ignored_noise(submission.run(probes.noise_reach, G, noise(8)), NZ)
+    assert fault is None, fault
 
 
 def learning_hint(submission, result: learning.LearningResult) -> str:

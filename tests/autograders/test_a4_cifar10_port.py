@@ -19,7 +19,8 @@ checks reach them through `submission` only, with the probes of `reference.gradi
 - generator (2, visible): G(z) is (N, 3, 32, 32) for N = 2, 5 and nz = 100, 32 (a G that works at
   nz = 100 only gets 1 point: "use the `nz` argument"); every layer with weights is registered in
   G; the output stays in [-1, 1] with every weight scaled up 25 times, and z too when that leaves it
-  small (spectral norm divides each weight by its scale; only a final tanh does that, 1 point). A wrong shape or an exception is traced layer by layer against the DCGAN
+  small (spectral norm divides each weight by its scale; only a final tanh does that, 1 point); the output depends on
+  every dimension of the z it is given (1 point when not: noise drawn inside forward, part of z dropped). A wrong shape or an exception is traced layer by layer against the DCGAN
   ladder 4x4 -> 8x8 -> 16x16 -> 32x32, and the layer that leaves it, or raises, is named.
 - discriminator (1, visible): D takes (N, 3, 32, 32) and returns one value per image, (N,) or
   (N, 1) (traced against 32 -> 16 -> 8 -> 4 -> 1 when not), its layers are registered, and it
@@ -63,7 +64,7 @@ import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, clean_text, fixed_batch_hint, ignores_width
-from reference.grading.checks import SIGNATURE_FIX, one_sided_logit, parameter_count, short_of_one
+from reference.grading.checks import SIGNATURE_FIX, ignored_noise, one_sided_logit, parameter_count, short_of_one
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a2, probes_a4
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, scratch_listing, write_scratch_files
@@ -699,6 +700,8 @@ def test_generator_makes_colour_images(submission):
                              "number: it draws one grey channel and turns it into three by fixed weights or functions (a "
                              "1x1 conv, a tint or a bias per channel), so it cannot draw a red digit and a green one; let "
                              "its last conv make the 3 channels, nn.ConvTranspose2d(ngf, 3, 4, 2, 1)")
+    if fault := ignored_noise(submission.run(probes.noise_reach, built(submission, "make_generator", nz=NZ, ngf=WIDTH), noise(8, NZ)), NZ):
+        raise Partial(1, fault)
     wider = generator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
         raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")

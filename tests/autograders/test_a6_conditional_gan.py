@@ -31,8 +31,9 @@ DCGAN.)
   mode, the same z with other labels gives other images and other z with the same labels too (as
   built, or with its weights jittered, so that a label path that starts at zero counts), and image
   i equals G(z[i:i+1], y[i:i+1]) (compared by value, so that a D ending in .squeeze(), () for one
-  image, is measured alike): each image depends on its own noise and label only. Ignoring y
-  costs both points; ignoring z, or mixing the batch's labels, one.
+  image, is measured alike): each image depends on its own noise and label only, and on every dimension of
+  z (`probes.noise_reach`: a gradient reaches each). Ignoring y costs both points; ignoring z (noise drawn
+  inside forward in its place, or part of z dropped), or mixing the batch's labels, one.
 - discriminator output (2, visible): D(x, y) gives one value per image, (N,) or (N, 1), for the
   same label batches, faults told as for G; and logits, not probabilities: with its weights scaled
   up its outputs leave [0, 1] (a final sigmoid costs 1 point); widths that ignore `ndf` cost 1 point.
@@ -111,7 +112,7 @@ import re
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, clean_text, fixed_batch_hint, ignores_width
+from reference.grading.checks import CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, clean_text, fixed_batch_hint, ignored_noise, ignores_width
 from reference.grading.checks import one_sided_logit, parameter_count, short_of_one
 from reference.grading import probes, probes_a6
 from reference.grading.proxy import finite
@@ -575,6 +576,9 @@ def generator_label_fault(submission, G) -> tuple[float, str] | None:
     """(points lost of 2, what is wrong) about G's use of y and z; None when each image follows its own z and y."""
     y = torch.arange(8) % NUM_CLASSES
     fault = made_in_forward_fault(submission, G, [noise(8), y], "G(z, y)")
+    unused = ignored_noise(submission.run(probes.noise_reach, G, noise(8), y), NZ, "G(z, y)")
+    if fault is not None and unused is not None and "is random at every call" in fault:
+        return 1.0, unused  # noise drawn inside forward for the z it is given: z ignored, told as such
     if fault is not None:
         return 2.0, fault
     found = dependence(submission, G, noise(8), noise(8, seed=2), y)
@@ -592,6 +596,8 @@ def generator_label_fault(submission, G) -> tuple[float, str] | None:
             "G(z, y) draws the same image for every z of a label (other z with the same labels give the same output): "
             "it ignores z, so it has one drawing per digit; pass z through G together with the label"
         )
+    if unused is not None:
+        return 1.0, unused
     if found["coupled"] is not None and found["coupled"] > COUPLING:
         return 1.0, (
             f"in eval mode, image i of G(z, y) differs from G(z[i:i+1], y[i:i+1]) (by {found['coupled']:.1%} of the largest "
