@@ -2078,10 +2078,10 @@ def test_batchnorm_in_d_s_mlp_head_is_named_by_the_learning_hint():
         (
             "test_discriminator_uses_labels",
             channels_d(one_hot="F.embedding(y, torch.randn(self.num_classes, self.num_classes))"),
-            "D(x, y) gives other outputs for the same images and labels twice in eval mode (<n>% of the largest value "
-            "apart): something in its forward is random at every call (weights made there, as in F.embedding(y, "
-            "torch.randn(...)), torch.rand, or F.dropout without training=self.training), so D cannot learn what a label "
-            "means; make its weights once in __init__, as layers or nn.Parameter",
+            "D(x, y)'s label path is random at every call: with torch's random numbers drawn alike, what changing the "
+            "labels does to its logits turns from one call to the next (weights drawn in forward, as in F.embedding(y, "
+            "torch.randn(...))), so D cannot learn what a label means; make its weights once in __init__, as layers or "
+            "nn.Parameter (dropout or noise in forward are fine: they leave the label's effect in place)",
         ),
     ],
     ids=["g_embedding_in_a_plain_list", "d_weights_drawn_in_forward"],
@@ -2683,3 +2683,15 @@ def test_a_generator_that_ignores_its_noise_keeps_one_point(z, expected):
     namespace = {"torch": torch, "nn": nn, "F": F, "Generator": Generator, "weights_init": weights_init}
     exec(textwrap.dedent(one_hot_g(z=z)), namespace)
     assert run_check(checks.test_generator_uses_labels_and_noise, LocalSubmission(namespace)) == expected
+
+
+@pytest.mark.parametrize("forward", [
+    # found by session 35's red team (0/2, "gives other outputs for the same images and labels twice in eval mode"):
+    # F.dropout without training=self.training, and instance noise, in D's forward; D only ever runs in training
+    "maps = F.dropout(maps, 0.3)",
+    "x = x + 0.05 * torch.randn_like(x)",
+], ids=["f_dropout", "instance_noise"])
+def test_randomness_in_d_that_leaves_its_label_path_alone_keeps_the_points(forward):
+    source = channels_d().replace("        return self.main(", f"        {forward}\n        return self.main(")
+    assert forward in source
+    assert run_check(checks.test_discriminator_uses_labels, kernel_submission(*LABEL_ENCODINGS["category"], source)) == (2.0, "")

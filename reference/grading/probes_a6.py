@@ -120,8 +120,10 @@ def trace(model: Any, inputs: list, namespace: dict | None = None) -> dict:
 
 
 def outputs(model: Any, cases: list, namespace: dict | None = None, *, train: bool = False, scale: float = 1.0,
-            jitter: float = 0.0, seed: int = 0) -> list[dict]:
-    """model(*case) for each case (a list of tensors) under no_grad, in eval mode unless `train`.
+            jitter: float = 0.0, seed: int = 0, rng_seed: int | None = None) -> list[dict]:
+    """model(*case) for each case (a list of tensors) under no_grad, in eval mode unless `train`; with `rng_seed`,
+    each call starts from torch's CPU RNG seeded with it (in a fork: the notebook's RNG goes on as it was), so
+    that randomness in forward (F.dropout, instance noise) draws the same numbers in every call.
 
     scale: every parameter of a copy of the model multiplied by it first; jitter: N(0, jitter^2)
     added to every parameter of a copy (seeded with `seed`), so that a path that starts at zero
@@ -144,7 +146,9 @@ def outputs(model: Any, cases: list, namespace: dict | None = None, *, train: bo
             model.train(train)
         for case in cases:
             try:
-                with torch.no_grad():
+                with torch.no_grad(), torch.random.fork_rng(devices=[], enabled=rng_seed is not None):
+                    if rng_seed is not None:
+                        torch.manual_seed(rng_seed)
                     out = model(*case)
             except Exception as err:  # noqa: BLE001 - measured, not judged
                 results.append({"output": None, "output_type": None, "error": error_info(err, namespace)})

@@ -489,7 +489,7 @@ def range_outputs(submission, model, case: list) -> tuple:
 # ---------------------------------------------------------------------------------------------
 
 
-def dependence(submission, model, first, second, y) -> dict | str:
+def dependence(submission, model, first, second, y, **seeded) -> dict | str:
     """How model(first, y) moves with y and with `first`, as built and jittered (eval mode).
 
     y' = (y + 5) mod 10 changes every label; `second` holds other z (or images). Returns, each the
@@ -498,14 +498,15 @@ def dependence(submission, model, first, second, y) -> dict | str:
     between a and a', mean|(f(a, y) - f(a, y')) - (f(a', y) - f(a', y'))| / mean|f(a, y) - f(a, y')|
     (0 when the label only adds a constant per class), "coupled": max |f(a, y)[i] - f(a[i], y[i])| /
     max |f(a, y)|, as built, or None when the model raises for a batch of one (the shape checks tell that)},
-    or the first failure in words.
+    or the first failure in words. `seeded` ({"rng_seed": n}) runs each call from one RNG state: a D with
+    randomness in forward (`stable_label_effect`) is measured as a fixed function.
     """
     other_y = (y + 5) % NUM_CLASSES
     rows = (0, 3, len(y) - 1)
     cases = [[first, y], [first, other_y], [second, y], [second, other_y]]
     found: dict = {"y": 0.0, "other": 0.0, "interaction": 0.0, "coupled": 0.0}
     for options in ({}, {"jitter": 0.02, "seed": 3}):
-        outs = outputs_of(submission, model, cases, **options)
+        outs = outputs_of(submission, model, cases, **options, **seeded)
         if isinstance(outs, str):
             return outs
         base, by_y, by_other, by_both = outs[:4]
@@ -519,7 +520,7 @@ def dependence(submission, model, first, second, y) -> dict | str:
             found["other"] = max(found["other"], float((base - by_other).abs().mean()) / size)
         if moved > 0:
             found["interaction"] = max(found["interaction"], float(((base - by_y) - (by_other - by_both)).abs().mean()) / moved)
-        singles = outputs_of(submission, model, [[first[i : i + 1], y[i : i + 1]] for i in rows]) if not options else []
+        singles = outputs_of(submission, model, [[first[i : i + 1], y[i : i + 1]] for i in rows]) if not options and not seeded else []
         if isinstance(singles, str):  # a batch of one raises: not a use of the labels (the shape checks tell it)
             found["coupled"] = None
             continue
@@ -531,6 +532,28 @@ def dependence(submission, model, first, second, y) -> dict | str:
                             f"of {len(y)}: its output's size per item must not depend on the batch size")
                 found["coupled"] = max(found["coupled"], float((single.reshape(-1) - base[row].reshape(-1)).abs().max()) / top)
     return found
+
+
+RANDOM_IN_FORWARD = "is random at every call"
+STABLE_EFFECT = 0.5  # the cosine two seeded calls' label effects must reach for D's randomness to leave its label path alone
+
+
+def stable_label_effect(submission, D, x: torch.Tensor, y: torch.Tensor) -> bool:
+    """Whether D's randomness in forward leaves what the label does to its logits in place: with torch's RNG seeded
+    alike for both calls, D(x, y) - D(x, y') under two seeds point the same way (cosine above STABLE_EFFECT). Dropout
+    (F.dropout without training=self.training) or instance noise in forward keep the label path, which training
+    sees (D only ever runs in training mode); a label embedding drawn in forward (F.embedding(y, torch.randn(...)))
+    turns it at every call."""
+    other = (y + 5) % NUM_CLASSES
+    effects = []
+    for rng_seed in (11, 12):
+        outs = outputs_of(submission, D, [[x, y], [x, other]], rng_seed=rng_seed)
+        if isinstance(outs, str) or outs[0].shape != outs[1].shape:
+            return False
+        effects.append((outs[0] - outs[1]).reshape(-1))
+    a, b = effects
+    size = float(a.norm() * b.norm())
+    return size > 0 and float((a * b).sum()) / size > STABLE_EFFECT
 
 
 def made_in_forward_fault(submission, model, inputs: list, role: str) -> str | None:
@@ -565,7 +588,7 @@ def made_in_forward_fault(submission, model, inputs: list, role: str) -> str | N
     if apart > REPEATED:
         return (
             f"{role} gives other outputs for the same {given} twice in eval mode ({apart:.0%} of the largest value "
-            f"apart): something in its forward is random at every call (weights made there, as in F.embedding(y, "
+            f"apart): something in its forward {RANDOM_IN_FORWARD} (weights made there, as in F.embedding(y, "
             f"torch.randn(...)), torch.rand, or F.dropout without training=self.training), so {name} cannot learn what "
             f"a label means; make its weights once in __init__, as layers or nn.Parameter"
         )
@@ -577,7 +600,7 @@ def generator_label_fault(submission, G) -> tuple[float, str] | None:
     y = torch.arange(8) % NUM_CLASSES
     fault = made_in_forward_fault(submission, G, [noise(8), y], "G(z, y)")
     unused = ignored_noise(submission.run(probes.noise_reach, G, noise(8), y), NZ, "G(z, y)")
-    if fault is not None and unused is not None and "is random at every call" in fault:
+    if fault is not None and unused is not None and RANDOM_IN_FORWARD in fault:
         return 1.0, unused  # noise drawn inside forward for the z it is given: z ignored, told as such
     if fault is not None:
         return 2.0, fault
@@ -611,9 +634,20 @@ def discriminator_label_fault(submission, D) -> str | None:
     """What is wrong with D's use of y; None when its logits move with the labels."""
     y = torch.arange(8) % NUM_CLASSES
     fault = made_in_forward_fault(submission, D, [images(8), y], "D(x, y)")
+    seeded = {}
+    if fault is not None and RANDOM_IN_FORWARD in fault:
+        if stable_label_effect(submission, D, images(8), y):
+            fault, seeded = None, {"rng_seed": 5}  # F.dropout or instance noise in forward: D only ever runs in training
+        else:
+            fault = (
+                "D(x, y)'s label path is random at every call: with torch's random numbers drawn alike, what changing the "
+                "labels does to its logits turns from one call to the next (weights drawn in forward, as in F.embedding(y, "
+                "torch.randn(...))), so D cannot learn what a label means; make its weights once in __init__, as layers or "
+                "nn.Parameter (dropout or noise in forward are fine: they leave the label's effect in place)"
+            )
     if fault is not None:
         return fault
-    found = dependence(submission, D, images(8), images(8, seed=2), y)
+    found = dependence(submission, D, images(8), images(8, seed=2), y, **seeded)
     if isinstance(found, str):
         shape = discriminator_shape_fault(submission, D)
         return f"D(x, y) {found}" if shape is None else shape
@@ -632,7 +666,7 @@ def discriminator_label_fault(submission, D) -> str | None:
             "after the convs), or use a projection <embed(y), phi(x)>"
         )
     x, order = images(8), torch.arange(7, -1, -1)  # the batch reversed: pairs (x[i], y[i]) kept, their places changed
-    outs = outputs_of(submission, D, [[x, y], [x[order], y[order]]])
+    outs = outputs_of(submission, D, [[x, y], [x[order], y[order]]]) if not seeded else "random"  # dropout masks follow places
     if not isinstance(outs, str) and outs[0].shape == outs[1].shape and outs[0].shape[:1] == y.shape:
         top = float(outs[0].abs().max()) or 1.0
         moved = float((outs[1] - outs[0][order]).abs().max()) / top
