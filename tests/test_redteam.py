@@ -118,7 +118,11 @@ ATTACKS = {
     "rewritten_checks_in_memory": """
         import gc
         for obj in gc.get_objects():
-            if callable(obj) and hasattr(obj, "points") and hasattr(obj, "__code__"):
+            try:  # objects whose attribute lookup raises (lazy modules) are skipped
+                found = callable(obj) and hasattr(obj, "points") and hasattr(obj, "__code__")
+            except Exception:
+                found = False
+            if found:
                 obj.__code__ = (lambda submission: None).__code__
         import reference.grading.local as local
         local.load_checks = lambda *args, **kwargs: {{}}

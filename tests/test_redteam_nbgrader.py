@@ -241,7 +241,12 @@ def test_the_record_keeps_only_text_that_can_be_written_as_utf8():
 FORGED_CELLS = r'''
 import gc, base64
 from reference.grading.proxy import write_frame
-worker = next(o for o in gc.get_objects() if hasattr(o, "fd_out") and hasattr(o, "handles") and hasattr(o, "unwire"))
+def is_worker(o):
+    try:
+        return type(o).__name__ == "Worker" and hasattr(o, "fd_out") and hasattr(o, "handles") and hasattr(o, "unwire")
+    except Exception:  # objects whose attribute lookup raises (lazy modules): not the worker
+        return False
+worker = next(o for o in gc.get_objects() if is_worker(o))
 png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 1_400_000).decode()
 outputs = [{"output_type": "display_data", "data": {"image/png": png}} for _ in range(20)]
 for i in range(12):  # answers for cells that do not exist: 12 x 37 MB of "outputs" (a real attack sends thousands)
