@@ -948,3 +948,24 @@ def test_without_gpu_the_sandbox_binds_no_nvidia_device_and_hides_cuda(tmp_path)
         assert Worker._environment(fake, True, False)["CUDA_VISIBLE_DEVICES"] == ""
         mp.delenv("CUDA_VISIBLE_DEVICES")
         assert "CUDA_VISIBLE_DEVICES" not in Worker._environment(fake, True, True)
+
+
+def test_the_removed_integrators_are_bound_when_a_submission_imports_their_module_not_before():
+    """The worker puts back np.trapz and SciPy's trapz, cumtrapz and simps (reference.grading.compat) without
+    importing scipy.integrate itself (about a second of a busy core at every worker start): a module imported later
+    gets its names bound as its import finishes, whichever way it is imported, and its loader stays its own."""
+    code = """
+import sys
+from reference.grading.compat import REMOVED, restore_removed_names_on_import
+restore_removed_names_on_import()
+assert "scipy.integrate" not in sys.modules and "numpy" not in sys.modules
+import numpy as np
+assert np.trapz([1.0, 2.0, 3.0]) == 4.0
+from scipy.integrate import simps, cumtrapz
+import scipy
+assert scipy.integrate.trapz([1.0, 2.0]) == 1.5 and simps([1.0, 2.0, 3.0]) == 4.0 and len(cumtrapz([1.0, 2.0, 3.0])) == 2
+assert type(scipy.integrate.__spec__.loader).__name__ == "SourceFileLoader" == type(np.__loader__).__name__
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
