@@ -2225,6 +2225,42 @@ def test_an_integration_rule_numpy_or_scipy_removed_is_graded_and_sums_over_n_pl
     assert checks.removed_integrator("AttributeError", "module 'numpy' has no attribute 'trapezoid'") is None
 
 
+PYTORCH_FID_ON_TENSORS = """
+    import numpy as np
+    import torch
+    from scipy import linalg
+
+    def frechet_distance(mu1, sigma1, mu2, sigma2):
+        covmean, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
+        if np.iscomplexobj(covmean):
+            covmean = covmean.real
+        return float((mu1 - mu2).dot(mu1 - mu2) + torch.trace(sigma1) + torch.trace(sigma2) - 2 * np.trace(covmean))
+"""
+
+
+def test_pytorch_fids_sqrtm_with_disp_false_is_graded_as_the_scipy_the_course_admits_runs_it(tmp_path):
+    """pytorch-fid's `covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)`, here on torch tensors, is right under
+    SciPy 1.10-1.16 (Colab's among them); SciPy 1.17 fails on a tensor with disp (TypeError) and 1.18 removes disp.
+    Graded, sqrtm takes disp as those versions did (reference.grading.compat); in a kernel on the newer SciPy, the
+    message says what changed and what to write."""
+    path = submission(tmp_path, frechet=PYTORCH_FID_ON_TENSORS)
+    assert scores(path) == OK
+    assert sandboxed(path) == OK
+    checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    from reference.grading.checks import run_check
+    from reference.grading.local import execute_notebook
+
+    kernel = execute_notebook(path, grading=False)  # a student's kernel on this SciPy
+    try:
+        points, message = run_check(checks.test_frechet_distance_matches_reference, kernel)
+    finally:
+        kernel.close()
+    assert (points, message) == (0.0, "calling `frechet_distance` raised TypeError: unsupported operand type(s) for -: "
+                                 f"'numpy.ndarray' and 'Tensor': {checks.SQRTM_DISP}")
+    removed = checks.StudentError("TypeError", "sqrtm() got an unexpected keyword argument 'disp'", "frechet_distance")
+    assert checks.sqrtm_disp(removed) == checks.SQRTM_DISP  # SciPy 1.18's failure, told alike
+
+
 MASK_BYPASS = """
 import sys
 import types

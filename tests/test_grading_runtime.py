@@ -953,7 +953,8 @@ def test_without_gpu_the_sandbox_binds_no_nvidia_device_and_hides_cuda(tmp_path)
 def test_the_removed_integrators_are_bound_when_a_submission_imports_their_module_not_before():
     """The worker puts back np.trapz and SciPy's trapz, cumtrapz and simps (reference.grading.compat) without
     importing scipy.integrate itself (about a second of a busy core at every worker start): a module imported later
-    gets its names bound as its import finishes, whichever way it is imported, and its loader stays its own."""
+    gets its names bound as its import finishes, whichever way it is imported, and its loader stays its own. So is
+    scipy.linalg.sqrtm's disp, which SciPy 1.17 deprecated (failing on a tensor with it) and 1.18 removes."""
     code = """
 import sys
 from reference.grading.compat import REMOVED, restore_removed_names_on_import
@@ -965,6 +966,10 @@ from scipy.integrate import simps, cumtrapz
 import scipy
 assert scipy.integrate.trapz([1.0, 2.0]) == 1.5 and simps([1.0, 2.0, 3.0]) == 4.0 and len(cumtrapz([1.0, 2.0, 3.0])) == 2
 assert type(scipy.integrate.__spec__.loader).__name__ == "SourceFileLoader" == type(np.__loader__).__name__
+import torch
+from scipy.linalg import sqrtm
+root, error = sqrtm(4 * torch.eye(2, dtype=torch.float64), disp=False)  # SciPy 1.10-1.16's disp on a tensor
+assert (root == 2 * np.eye(2)).all() and error == 0.0 and (sqrtm(4 * np.eye(2)) == 2 * np.eye(2)).all()
 print("ok")
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -8,6 +8,11 @@ each removed name that is missing is bound to its successor, the same rule under
 student's own kernel is left as it is: there a missing name fails at once, and the checks say what
 it became (a1's `removed_integrator`).
 
+One call changed instead: `scipy.linalg.sqrtm(A, disp=False)` (pytorch-fid's FID, copied into many
+notebooks) returns (sqrt, error estimate) in the SciPy versions the course admits; SciPy 1.17 deprecated
+`disp` and fails on a torch tensor with it, SciPy 1.18 removes it. Graded, `sqrtm` takes `disp` and any
+array-like as the admitted versions did (CHANGED).
+
 The worker binds them lazily (`restore_removed_names_on_import`): importing scipy.integrate costs about a
 second of a busy core, paid at every worker start before; now a module not yet imported gets its names
 bound right after a submission imports it.
@@ -23,7 +28,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["REMOVED", "removed_names_restored", "restore_removed_names", "restore_removed_names_on_import"]
+__all__ = ["CHANGED", "REMOVED", "removed_names_restored", "restore_removed_names", "restore_removed_names_on_import"]
 
 
 def _simps(simpson: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,21 +51,53 @@ REMOVED: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
 }
 
 
-def _bind(module: Any) -> list[tuple[Any, str]]:
-    """Bind the removed names of REMOVED that `module` lacks to their successors; [(module, name)] of those bound."""
+def _bind(module: Any) -> list[tuple[Any, str, Any]]:
+    """Bind the removed names of REMOVED that `module` lacks to their successors, and the names of CHANGED to their
+    old behaviour; [(module, name, what it was: None when missing)] of those bound."""
     bound = []
     for (module_name, old), (new, adapt) in REMOVED.items():
         if module_name == module.__name__ and not hasattr(module, old) and hasattr(module, new):
             setattr(module, old, adapt(getattr(module, new)))
-            bound.append((module, old))
+            bound.append((module, old, None))
+    for (module_name, name), adapt in CHANGED.items():
+        current = getattr(module, name, None) if module_name == module.__name__ else None
+        if current is not None and not getattr(current, "_course_compat", False):
+            setattr(module, name, adapt(current))
+            bound.append((module, name, current))
     return bound
 
 
-def restore_removed_names() -> list[tuple[Any, str]]:
-    """Bind every removed name of REMOVED that its module lacks to its successor, importing the modules;
-    [(module, name)] of those bound."""
+def _sqrtm(new: Callable[..., Any]) -> Callable[..., Any]:
+    """scipy.linalg.sqrtm(A, disp=True, blocksize=64) as SciPy 1.10-1.16 have it, in terms of the current sqrtm:
+    A converted to an array first; with disp=False, (X, ||X X - A||_F^2 / ||A||_F) as those versions returned."""
+    import numpy as np
+
+    def sqrtm(A: Any, disp: bool = True, blocksize: int = 64) -> Any:
+        A = np.asarray(A)
+        X = new(A)
+        if disp:
+            return X
+        try:
+            error = np.linalg.norm(X @ X - A, "fro") ** 2 / np.linalg.norm(A, "fro")
+        except ValueError:
+            error = np.inf
+        return X, error
+
+    sqrtm._course_compat = True  # type: ignore[attr-defined]  # bound once, however often a module is bound
+    return sqrtm
+
+
+# (module, name): how the current function becomes the one the admitted versions had (bound whatever the module has)
+CHANGED: dict[tuple[str, str], Callable[[Any], Any]] = {
+    ("scipy.linalg", "sqrtm"): _sqrtm,
+}
+MODULES = tuple(dict.fromkeys(name for name, _ in [*REMOVED, *CHANGED]))
+
+
+def restore_removed_names() -> list[tuple[Any, str, Any]]:
+    """`_bind` on every module of REMOVED and CHANGED, importing them; [(module, name, what it was)] of those bound."""
     bound = []
-    for module_name in dict.fromkeys(name for name, _ in REMOVED):
+    for module_name in MODULES:
         try:
             module = importlib.import_module(module_name)
         except ImportError:  # SciPy is a dependency of the course; a module that is missing has nothing to restore
@@ -114,7 +151,7 @@ def restore_removed_names_on_import() -> None:
     """`restore_removed_names` for the modules already imported; each other module of REMOVED gets its names bound
     when it is first imported (an import hook), so that a process that never imports it never pays for it."""
     waiting = set()
-    for module_name in dict.fromkeys(name for name, _ in REMOVED):
+    for module_name in MODULES:
         module = sys.modules.get(module_name)
         if module is not None:
             _bind(module)
@@ -132,6 +169,9 @@ def removed_names_restored() -> Iterator[None]:
     try:
         yield
     finally:
-        for module, old in bound:
-            with contextlib.suppress(AttributeError):
-                delattr(module, old)
+        for module, name, was in reversed(bound):
+            if was is not None:
+                setattr(module, name, was)
+            else:
+                with contextlib.suppress(AttributeError):
+                    delattr(module, name)
