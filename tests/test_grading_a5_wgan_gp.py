@@ -804,6 +804,24 @@ PENALTIES = {
                 "pixels, shape (N, 1, 1, 1)")),
         },
     ),
+    # every x_hat_i between some real and some generated sample, but one real point serves the whole batch (or real
+    # points are drawn with replacement): not a pairing of the two batches, named (shuffling a batch is right)
+    **{name: (
+        (f"""
+            eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1))
+            x_hat = (eps * {pick} + (1 - eps) * fake).requires_grad_(True)
+        """, GRAD, PENALTY),
+        {
+            "test_penalty_at_random_interpolates": (0.0, (
+                f"gradient_penalty(critic, real, fake) on {POINTS}: each x_hat_i lies between a real and a generated "
+                "sample, but the same real sample serves several of them (one real point for the whole batch, or indices "
+                f"drawn with replacement): use each real and each generated sample once, real_i with fake_i; {WHERE}; "
+                f"gradient_penalty(critic, real, fake) on {IMAGES}: the same mistake")),
+        },
+    ) for name, pick in {
+        "one_real_point_for_the_whole_batch": "real[:1]",
+        "real_points_drawn_with_replacement": "real[torch.randint(0, len(real), (len(real),))]",
+    }.items()},
     # grad_outputs of shape (N,) for scores (N, 1): named, not told about eps's shape
     "grad_outputs_of_another_shape": (
         (INTERPOLATES, GRAD.replace("torch.ones_like(scores)", "torch.ones(len(scores))"), PENALTY),
@@ -1494,6 +1512,26 @@ RIGHT_PENALTY_CELLS = {
             grad = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)[0]
             return lambda_gp * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
     """,
+    # real and generated samples are independent draws: pairing real_i with a shuffled batch's fake_j is WGAN-GP's x_hat
+    # too (the fakes shuffled lost the 3 points of the interpolates check)
+    "fakes_shuffled_before_mixing": """
+        def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+            fake = fake[torch.randperm(fake.size(0))]
+            eps = torch.rand(real.size(0), *[1] * (real.dim() - 1))
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            grad = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)[0]
+            return lambda_gp * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+    """,
+    "both_batches_shuffled": """
+        def gradient_penalty(critic, real, fake, lambda_gp=10.0):
+            n = real.size(0)
+            eps = torch.rand(n, *[1] * (real.dim() - 1))
+            x_hat = eps * real[torch.randperm(n)] + (1 - eps) * fake[torch.randperm(n)]
+            x_hat.requires_grad_(True)
+            scores = critic(x_hat)
+            (grad,) = torch.autograd.grad(scores, x_hat, torch.ones_like(scores), create_graph=True)
+            return lambda_gp * (grad.reshape(n, -1).norm(2, dim=1) - 1).pow(2).mean()
+    """,
     **{f"eps_from_{name}": f"""
         import random
         import numpy as np
@@ -1929,6 +1967,24 @@ def test_fit_finds_where_each_point_lies_between_fake_and_real():
     assert not off.on_segment and off.box
     assert module.ks_uniform(torch.linspace(0.005, 0.995, 100, dtype=torch.float64)) == pytest.approx(0.005)
     assert module.ks_uniform(torch.full((64,), 0.5, dtype=torch.float64)) == pytest.approx(0.5)
+
+
+def test_fit_finds_the_pairing_of_shuffled_batches_even_where_a_point_lies_on_two_segments():
+    """Interpolates between real_i and a shuffled batch's fake_j are WGAN-GP's x_hat too. Among 64 x 64 segments in
+    two dimensions some x_hat_i also lies, to float32 precision, on a segment not its own (draw 64 of this seed's
+    sequence did): taking each row's closest segment then used one real point twice, and the search backtracks."""
+    module = checks()
+    real, fake = module.POINTS.real, module.POINTS.fake
+    gen = torch.Generator().manual_seed(5)
+    for _ in range(66):
+        perm, eps = torch.randperm(64, generator=gen), torch.rand(64, 1, generator=gen)
+        x = eps * real + (1 - eps) * fake[perm]
+        found = module.fit(x, real, fake)
+        assert found.on_segment and found.box and torch.allclose(found.t, eps.double().squeeze(1), atol=1e-5)
+    one_real = eps * real[:1] + (1 - eps) * fake
+    assert not module.fit(one_real, real, fake).on_segment
+    assert "the same real sample serves several" in module.reused_fault(one_real, real, fake)
+    assert module.reused_fault(x, real, fake) is None
 
 
 def test_the_uniformity_test_almost_never_fails_uniform_eps_and_almost_always_fails_eps_bunched_in_the_middle():

@@ -554,13 +554,128 @@ class Fit:
 
 
 def fit(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> Fit:
+    """x against the segments from fake_i to real_i; when x is off them, against the segments of some other one-to-one
+    pairing of the two batches (`paired`): real and generated samples are independent draws, so interpolating between
+    real_i and a shuffled batch's fake_j is WGAN-GP's x_hat too."""
     x, r, f = (v.double().reshape(v.shape[0], -1) for v in (x, real, fake))
+    found = _segments(x, r, f)
+    if not found.on_segment:
+        shuffled = paired(x, r, f)
+        if shuffled is not None:
+            found = _segments(x, r[shuffled[0]], f[shuffled[1]])
+    return found
+
+
+def _segments(x: torch.Tensor, r: torch.Tensor, f: torch.Tensor) -> Fit:
+    """Fit of flat x (N, D) against the segments from f_i to r_i."""
     d = r - f
     t = ((x - f) * d).sum(1) / d.square().sum(1)
     off = float(((x - f - t[:, None] * d).norm(dim=1) / d.norm(dim=1)).max())
     low, high = torch.minimum(r, f), torch.maximum(r, f)
     box = bool(((x >= low - 1e-6) & (x <= high + 1e-6)).all())
     return Fit(t, off, box)
+
+
+PAIRING_LIMIT = 2 ** 24  # N * N * D elements at most for the search of a shuffled pairing (64 points: 8,192)
+PAIRING_STEPS = 20_000  # steps of the search for a one-to-one pairing before it gives up
+Candidate = tuple[float, "int | None", "int | None", int, int]  # off, the real and the generated sample it needs, its best ends
+
+
+def paired(x: torch.Tensor, r: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Indices (a, b), each a permutation of range(N), with every flat x_i (N, D) on the segment from f[b_i] to r[a_i],
+    else None. Two rows that need the same real (or generated) sample are no pairing: x_hat made from one real point
+    for the whole batch, or from real points drawn with replacement, is not WGAN-GP's. In a few dimensions some x_i
+    also lies, to float precision, on another segment than its own: the search backtracks over every segment each
+    row lies on."""
+    rows = segment_candidates(x, r, f)
+    if rows is None:
+        return None
+    n = len(x)
+    order = sorted(range(n), key=lambda i: len(rows[i]))
+    chosen: dict[int, Candidate] = {}
+    steps = 0
+
+    def place(k: int, used_a: set, used_b: set) -> bool:
+        nonlocal steps
+        if k == n:
+            return True
+        i = order[k]
+        for candidate in rows[i]:
+            steps += 1
+            if steps > PAIRING_STEPS:
+                return False
+            _, a, b, _, _ = candidate
+            if (a is not None and a in used_a) or (b is not None and b in used_b):
+                continue
+            chosen[i] = candidate
+            if place(k + 1, used_a | {a} - {None}, used_b | {b} - {None}):
+                return True
+        return False
+
+    if not place(0, set(), set()):
+        return None
+    needed = ({i: c[1] for i, c in chosen.items() if c[1] is not None}, {i: c[2] for i, c in chosen.items() if c[2] is not None})
+    best = ({i: c[3] for i, c in chosen.items()}, {i: c[4] for i, c in chosen.items()})
+    return _completed(needed[0], best[0], n), _completed(needed[1], best[1], n)
+
+
+def segment_candidates(x: torch.Tensor, r: torch.Tensor, f: torch.Tensor, most: int = 8) -> list[list[Candidate]] | None:
+    """For flat x (N, D): per row, the segments from an f_b to an r_a that x_i lies on (up to `most`, the closest
+    first), each as (off, the real sample it needs, the generated sample it needs, a, b); None when some row lies on
+    none. A row strictly inside its segment needs both ends; a row at one end (x_i = r_a or f_b) needs that end only."""
+    n = len(x)
+    if x.shape != r.shape or x.shape != f.shape or n < 2 or n * n * x.shape[1] > PAIRING_LIMIT:
+        return None
+    d = r[:, None, :] - f[None, :, :]  # (N, N, D): d[a, b] = r_a - f_b
+    length = d.norm(dim=-1).clamp_min(1e-12)
+    rows = []
+    for i in range(n):
+        e = x[i] - f  # (N, D): x_i - f_b
+        t = (e[None, :, :] * d).sum(-1) / length.square()  # (N, N)
+        off = ((e[None, :, :] - t[..., None] * d).norm(dim=-1) / length).flatten()
+        near = off.argsort()[:most]
+        found, seen = [], set()
+        for k in near.tolist():
+            if float(off[k]) > SEGMENT_TOL:
+                break
+            a, b = divmod(k, n)
+            at = float(t[a, b])
+            need = (a if at > 1e-4 else None, b if at < 1 - 1e-4 else None)  # at fake_b: any real will do, and back
+            if need not in seen:
+                seen.add(need)
+                found.append((float(off[k]), *need, a, b))
+        if not found:
+            return None
+        rows.append(found)
+    return rows
+
+
+def reused_fault(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> str | None:
+    """Which batch x_hat draws a sample of more than once, when each x_hat_i lies between some real and some generated
+    sample but no one-to-one pairing of the two batches puts them there, else None."""
+    x, r, f = (v.double().reshape(v.shape[0], -1) for v in (x, real, fake))
+    rows = segment_candidates(x, r, f)
+    if rows is None or paired(x, r, f) is not None:
+        return None
+    needed_a = [c[0][1] for c in rows if c[0][1] is not None]
+    name = "real" if len(set(needed_a)) < len(needed_a) else "generated"
+    return (
+        f"each x_hat_i lies between a real and a generated sample, but the same {name} sample serves several of "
+        f"them (one {name} point for the whole batch, or indices drawn with replacement): use each real and each "
+        f"generated sample once, real_i with fake_i"
+    )
+
+
+def _completed(needed: dict[int, int], best: dict[int, int], n: int) -> torch.Tensor:
+    """A permutation of range(n) with needed[i] at each row i given, then best[i] where that index is still free (an
+    eps of 1e-5 puts x_hat_i at fake_i to within 1e-4, yet its segment's other end is still the best fit), and the
+    indices left over at the others."""
+    rows = dict(needed)
+    for i, k in best.items():
+        if i not in rows and k not in rows.values():
+            rows[i] = k
+    left = iter(sorted(set(range(n)) - set(rows.values())))
+    return torch.tensor([rows[i] if i in rows else next(left) for i in range(n)])
 
 
 def ks_uniform(t: torch.Tensor) -> float:
@@ -641,6 +756,9 @@ def interpolates_fault(answer: Penalty) -> str | None:
             f"real's and fake's: {drawn}; {WHERE}, one eps for all of a sample's elements, shape (N,) + (1,) * "
             f"(real.dim() - 1)"
         )
+    reused = next((why for why in (reused_fault(x, case.real, case.fake) for x in answer.points) if why), None)
+    if reused:
+        return f"{lead}: {reused}; {WHERE}"
     return f"{lead}: x_hat is not on the segments between real_i and fake_i: {WHERE}"
 
 
