@@ -192,7 +192,7 @@ def test_the_sandbox_grades_like_this_process(tmp_path):
 
 def test_numpy_strings_are_strings_and_odd_keys_and_values_are_named(tmp_path):
     """Answers held as numpy strings are right answers (np.str_ is a str); a dict keyed by numbers is
-    told its keys are the fault, a set is named as a set; a learning rate named for run_b (whose
+    told its keys are the fault, a set of one is read as its choice; a learning rate named for run_b (whose
     settings hold one 15x too high) earns half its diagnosis."""
     source = NUMPY_AND_ODD_KEYS
     keys = ('`diagnosis` has keys that are not strings: key each answer by its run\'s name, a string, e.g. diagnosis = '
@@ -200,8 +200,7 @@ def test_numpy_strings_are_strings_and_odd_keys_and_values_are_named(tmp_path):
     result = scores(submission(tmp_path, source, None))
     assert result == {
         **{name: (0.0, keys) for name in FULL if not name.endswith("_fix")},
-        **{name: OK[name] for name in FULL if name.endswith("_fix")},
-        "test_run_c_fix": (0.0, "fix['run_c'] should be a string, one of FIXES' keys; got a set"),
+        **{name: OK[name] for name in FULL if name.endswith("_fix")},  # the set of one is read as its choice
     }
     (tmp_path / "half").mkdir()
     half = submission(tmp_path / "half", {**RIGHT_DIAGNOSIS, "run_b": "lr_off_by_10"}, RIGHT_FIX)
@@ -380,6 +379,34 @@ def test_run_names_and_choices_are_read_as_written_by_hand(tmp_path):
         "test_run_c_fix": (0.0, "fix['run_c'] gives 2 choices, 'label_smoothing', 'lr_d': choose one, a string, one of FIXES' keys"),
     }
     assert total(result) == 14.0
+
+
+def test_a_choice_given_with_its_description_or_in_a_set_of_one_is_graded_as_that_choice(tmp_path):
+    """A tuple of a key and its own description (an item of FAILURES.items() copied) names one choice, not two; a set
+    or frozenset of one is read like a list of one (a set crosses the proxy as a handle: `probes.set_items`). Each
+    costs the format check only, told to write the choice itself (red-team finding: both scored 0 for their run)."""
+    described = next(iter(helpers()["FAILURES"].values()))
+    source = (
+        f"diagnosis = {RIGHT_DIAGNOSIS!r}\n"
+        'diagnosis["run_a"] = ("unit_range_data", FAILURES["unit_range_data"])\n'
+        f"fix = {RIGHT_FIX!r}\n"
+        'fix["run_b"] = {"resize_conv"}\n'
+        'fix["run_e"] = frozenset(["lr"])\n'
+    )
+    path = submission(tmp_path, source, None)
+    wanted = helpers()["FAILURES"]["unit_range_data"]
+    expected = {
+        **OK,
+        "test_answers_are_well_formed": (0.0, "diagnosis['run_a'] should be a string, one of FAILURES' keys; got a tuple "
+                                              f"that names one choice 2 times, ('unit_range_data', {wanted!r}): write the "
+                                              "choice itself, 'unit_range_data'; also not well formed: fix['run_b'], "
+                                              "fix['run_e']"),
+    }
+    assert described and scores(path) == expected
+    assert sandboxed(path) == expected
+    two = Fake(diagnosis={"run_a": ("unit_range_data", "d_wins")}, FAILURES=helpers()["FAILURES"])
+    with pytest.raises(AssertionError, match="gives 2 choices"):  # a hedge still earns nothing
+        CHECKS.judge_diagnosis(two, "run_a")
 
 
 def test_keys_that_name_no_run_are_named_by_each_run_s_check():

@@ -5,7 +5,7 @@ The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
 import re
-from reference.grading import CheckFailure, Partial, check
+from reference.grading import CheckFailure, Partial, StudentError, check, probes
 ASSIGNMENT = "a7_diagnose_runs"
 RUNS = ("run_a", "run_b", "run_c", "run_d", "run_e")
 FAILURES = (  # the keys of the notebook's FAILURES: what can go wrong (lesson 08)
@@ -68,14 +68,23 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
                                  f"by its run's name, {name}[{run!r}] = one of {listing}' keys")
         raise AssertionError(f"`{name}` has no answer for {run}: add {name}[{run!r}] = one of {listing}' keys")
     value = given[entry]
+    container = container_name(value)
+    if container is not None:
+        value = items(submission, value)
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value) and value:
-        if len(value) > 1:
+        container = container or type(value).__name__
+        keys = {read(submission, listing, v, allowed) for v in value}
+        one = next(iter(keys)) if len(keys) == 1 and None not in keys else None  # ("d_wins", FAILURES["d_wins"])
+        if len(value) > 1 and one is None:
             shown = ", ".join(repr(v) for v in value)
             raise AssertionError(f"{name}[{run!r}] gives {len(value)} choices, {shown}: choose one, a string, one of {listing}' keys")
         if strict:
-            raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got a {type(value).__name__} "
-                                 f"of one, {value!r}: write the choice itself, {value[0]!r}")
-        value = value[0]
+            shown = repr(value) if isinstance(value, (list, tuple)) else "{" + ", ".join(map(repr, value)) + "}"
+            what = f"a {container} of one, {shown}" if len(value) == 1 else (
+                f"a {container} that names one choice {len(value)} times, {shown}")
+            raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {what}: write the "
+                                 f"choice itself, {(one or value[0])!r}")
+        value = one or value[0]
     if not isinstance(value, str):
         kind = getattr(value, "type_name", None)  # an object the proxy cannot carry (a set...) comes back as a handle
         if isinstance(kind, str):
@@ -85,7 +94,7 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
         else:  # in the student's kernel: named as it is when graded
             got = f"a {type(value).__name__}"
         raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {got}")
-    key = as_key(value, allowed) or described(submission, listing, value, allowed) or labelled(submission, listing, value, allowed)
+    key = read(submission, listing, value, allowed)
     if key is None:
         other, other_listing = (FIXES, "FIXES") if allowed is FAILURES else (FAILURES, "FAILURES")
         if as_key(value, other) is not None:  # the two dicts confused: a fix given as a failure, or the reverse
@@ -97,6 +106,28 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
                 "the key is not read") if alone else ""
         raise AssertionError(f"{name}[{run!r}] = {value!r} is not one of {listing}' keys: {', '.join(allowed)}{note}")
     return key
+
+
+def read(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
+    """The key in `allowed` that the choice `value` names: spelled loosely, as its description, or labelled with it."""
+    return as_key(value, allowed) or described(submission, listing, value, allowed) or labelled(submission, listing, value, allowed)
+
+
+def container_name(value) -> str | None:
+    """"set" or "frozenset" for a set of the student's (in the kernel, or a handle to one across the proxy), else None."""
+    kind = getattr(value, "type_name", None)
+    if kind in ("builtins.set", "builtins.frozenset"):
+        return kind.removeprefix("builtins.")
+    return type(value).__name__ if isinstance(value, (set, frozenset)) else None
+
+
+def items(submission, value):
+    """A set's strings as a sorted list (`probes.set_items`, next to the student's object), else the value as it is."""
+    try:
+        found = submission.run(probes.set_items, value)
+    except StudentError:
+        return value
+    return found if isinstance(found, list) and all(isinstance(v, str) for v in found) else value
 
 
 def key_before_note(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:

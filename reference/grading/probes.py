@@ -17,7 +17,7 @@ from torch import nn
 
 from reference.grading.checks import error_info  # noqa: F401 - the probes return it for an exception of the student's code
 
-__all__ = ["build", "describe", "error_info", "final_operation", "first_shape", "forward", "grads_reach", "module_summary", "noise_reach", "ran_modules", "scaled_forward", "unzeroed_scaled_forward", "value_and_grad"]
+__all__ = ["build", "describe", "error_info", "final_operation", "first_shape", "forward", "grads_reach", "module_summary", "noise_reach", "ran_modules", "scaled_forward", "set_items", "unzeroed_scaled_forward", "value_and_grad"]
 
 
 def describe(value: Any) -> dict:
@@ -25,6 +25,13 @@ def describe(value: Any) -> dict:
     if isinstance(value, torch.Tensor):
         return {"type": "Tensor", "shape": list(value.shape), "dtype": str(value.dtype).removeprefix("torch.")}
     return {"type": type(value).__name__, "shape": None, "dtype": None}
+
+
+def set_items(value: Any) -> list | None:
+    """The strings of a set or frozenset of strings, sorted (a set crosses the proxy only as a handle); else None."""
+    if isinstance(value, (set, frozenset)) and all(isinstance(v, str) for v in value):
+        return sorted(value)
+    return None
 
 
 def value_and_grad(fn: Any, *inputs: torch.Tensor) -> dict:
