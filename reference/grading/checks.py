@@ -187,6 +187,13 @@ SIGNATURE_FIX = ("the grader calls it as the notebook's own cells do, with the a
                  "gives, in that order and by those names: keep that signature (no keyword-only arguments after `*`, none "
                  "renamed, added without a default or removed)")
 
+SQRTM_ARGS = (
+    "scipy.linalg.sqrtm's `disp` and `blocksize` are deprecated since SciPy 1.16; your kernel's SciPy no longer runs them "
+    "(1.17 fails with disp=False on a torch tensor, 1.18 removes both), though grading accepts them as older versions do: "
+    "call linalg.sqrtm(matrix) alone on a numpy array (tensor.numpy()), which returns the square root only "
+    "(`covmean = linalg.sqrtm(...)`, not `covmean, _ = ...`)"
+)
+
 KNOWN_FIXES = (
     # (exception type, words of its message, the usual cause in GAN code and its fix[, the module it
     # must be raised in, or a package of them: a generic message means this cause only there])
@@ -262,11 +269,10 @@ KNOWN_FIXES = (
        f"SciPy 1.14 and NumPy 2; older versions still have it): import {new}, the same rule under its new name")
       for old, new in (("simps", "simpson"), ("trapz", "trapezoid"), ("cumtrapz", "cumulative_trapezoid"))),
     # pytorch-fid's `covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)`: SciPy 1.16 deprecated sqrtm's
-    # disp and blocksize and 1.18 removes them (a student's older kernel may still take them)
-    *(("TypeError", f"sqrtm() got an unexpected keyword argument '{arg}'", f"the SciPy the grader runs no longer takes "
-       f"scipy.linalg.sqrtm's `{arg}` (deprecated in SciPy 1.16, removed in 1.18): call linalg.sqrtm(matrix) alone, which "
-       "returns the square root only (not the pair that disp=False gave: `covmean = linalg.sqrtm(...)`, not `covmean, _ = ...`)")
-      for arg in ("disp", "blocksize")),
+    # disp and blocksize, 1.17 fails with disp on a torch tensor, 1.18 removes them. Graded, sqrtm takes them as
+    # older versions did (reference.grading.compat); this speaks in a student's kernel on a newer SciPy
+    *(("TypeError", f"sqrtm() got an unexpected keyword argument '{arg}'", SQRTM_ARGS) for arg in ("disp", "blocksize")),
+    ("TypeError", "'numpy.ndarray' and 'Tensor'", SQRTM_ARGS, "scipy.linalg"),
     # F.binary_cross_entropy and nn.BCELoss given logits (the PyTorch DCGAN tutorial's loss with a D that has no sigmoid)
     (
         "RuntimeError",

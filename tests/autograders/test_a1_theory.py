@@ -95,7 +95,7 @@ def run(submission, name: str, probe: Callable, *args):
                 f"{err.describe()}: real_logits (N,) and fake_logits (M,) may have different lengths, so they cannot be "
                 f"added elementwise; take each term's mean on its own, mean(-log D(x)) + mean(-log(1 - D(G(z))))"
             ) from None
-        if (fix := removed_integrator(err.type, err.message) or sqrtm_disp(err)) is not None:
+        if (fix := removed_integrator(err.type, err.message)) is not None:
             raise AssertionError(f"{err.describe()}: {fix}") from None
         module = masked_module(err.message) if err.type in ("ImportError", "ModuleNotFoundError", "AttributeError") else None
         if module is None:
@@ -104,22 +104,6 @@ def run(submission, name: str, probe: Callable, *args):
 
 
 REMOVED_INTEGRATORS = {"trapz": "trapezoid", "simps": "simpson", "cumtrapz": "cumulative_trapezoid"}  # old name: new
-
-
-SQRTM_DISP = (
-    "scipy.linalg.sqrtm's disp argument is deprecated in SciPy 1.17, which fails with it on a torch tensor, and removed "
-    "in SciPy 1.18 (grading accepts it as older versions do, but your kernel's SciPy does not): write "
-    "covmean = linalg.sqrtm(A), one value back, and give it a numpy array (tensor.numpy())"
-)
-
-
-def sqrtm_disp(err: StudentError) -> str | None:
-    """The fix for scipy.linalg.sqrtm(..., disp=False) (pytorch-fid's call) where the student's kernel's SciPy
-    fails on it, else None. Graded, sqrtm takes disp as SciPy 1.10-1.16 did (reference.grading.compat)."""
-    removed = err.type == "TypeError" and "unexpected keyword argument 'disp'" in err.message
-    on_tensor = (err.type == "TypeError" and err.raised_in.startswith("scipy.linalg")
-                 and "'numpy.ndarray' and 'Tensor'" in err.message)
-    return SQRTM_DISP if removed or on_tensor else None
 
 
 def removed_integrator(kind: str, message: str) -> str | None:
