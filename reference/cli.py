@@ -171,8 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--device", default="cpu")
 
     fi = sub.add_parser("fid", help="FID, KID, precision and recall between two image sources")
-    fi.add_argument("a", help="a dataset split (mnist:test), a folder of images, an .npz of images or a checkpoint")
-    fi.add_argument("b", help="the same kinds as A")
+    fi.add_argument("a", help="the reference images, real ones usually: a dataset split (mnist:test), a folder of "
+                    "images, an .npz of images or a checkpoint")
+    fi.add_argument("b", help="the images judged against A, generated ones usually: the same kinds as A (when only one "
+                    "of the two is a checkpoint, its samples are the ones judged, whichever comes first)")
     _add_metric_flags(fi)
 
     ev = sub.add_parser("eval", help="evaluate a run's last checkpoint against its dataset's held-out split")
@@ -523,16 +525,19 @@ def _source_dataset(source: str) -> str | None:
     return None
 
 
-def _print_scores(scores: dict, extractor) -> None:
+def _print_scores(scores: dict, extractor, judged: str = "") -> None:
+    """The scores of `compare`; `judged` names the source whose samples were judged (precision, recall, the
+    classifier's score and the classes covered are theirs), when there are two to tell apart."""
+    of = f" of {judged}" if judged else ""
     print(f"Features: {extractor.name} ({extractor.dim}-d)")
     if getattr(extractor, "caveat", ""):
         print(f"Note: the classifier was {extractor.caveat}")
     print(f"KID: {scores['kid']:.6f} ± {scores['kid_std']:.6f}")
-    print(f"Precision: {scores['precision']:.4f}")
-    print(f"Recall: {scores['recall']:.4f}")
+    print(f"Precision{of}: {scores['precision']:.4f}")
+    print(f"Recall{of}: {scores['recall']:.4f}")
     if "classifier_score" in scores:
-        print(f"Classifier score (IS-style): {scores['classifier_score']:.4f}")
-        print(f"Classes covered: {int(scores['classes_covered'])}")
+        print(f"Classifier score (IS-style){of}: {scores['classifier_score']:.4f}")
+        print(f"Classes covered{' by ' + judged if judged else ''}: {int(scores['classes_covered'])}")
     print(f"FID: {scores['fid']:.4f}")
 
 
@@ -609,9 +614,15 @@ def cmd_fid(args: argparse.Namespace) -> int:
     _check_source("B", args.b)
     extractor, device = _metric_setup(args, [args.a, args.b])
     loaded: dict[str, object] = {}
-    # Image sources first: a checkpoint then draws as many samples as the other source holds.
-    # A and B use different seeds, so comparing a source with itself measures sampling noise.
-    for key, source, seed in sorted([("a", args.a, args.seed), ("b", args.b, args.seed + 1)], key=lambda t: is_checkpoint(t[1])):
+    # precision, recall and the classifier's score are not symmetric: they judge one set against a reference. A
+    # generator's samples are the ones judged, whichever place its checkpoint was given in.
+    judged = "a" if is_checkpoint(args.a) and not is_checkpoint(args.b) else "b"
+    reference = "b" if judged == "a" else "a"
+    # Image sources first: a checkpoint then draws as many samples as the other source holds. The reference and the
+    # judged source use different seeds (so comparing a source with itself measures sampling noise), each its own
+    # whatever its place.
+    seeds = {reference: args.seed, judged: args.seed + 1}
+    for key, source, seed in sorted([("a", args.a, seeds["a"]), ("b", args.b, seeds["b"])], key=lambda t: is_checkpoint(t[1])):
         n = args.n
         if n is None and is_checkpoint(source):
             n = min(next((x.shape[0] for x in loaded.values()), 10_000), MAX_METRIC_SAMPLES)
@@ -619,8 +630,10 @@ def cmd_fid(args: argparse.Namespace) -> int:
     a, b = loaded["a"], loaded["b"]
     for name, source, images in (("A", args.a, a), ("B", args.b, b)):
         _check_count(f"source {name} {source}", images)
-    print(f"A: {args.a} ({a.shape[0]} images)\nB: {args.b} ({b.shape[0]} images)")
-    _print_scores(compare(a, b, extractor, seed=args.seed), extractor)
+    for key, source, images in (("a", args.a, a), ("b", args.b, b)):
+        role = "the reference" if key == reference else f"judged against {reference.upper()}"
+        print(f"{key.upper()}: {source} ({images.shape[0]} images), {role}")
+    _print_scores(compare(loaded[reference], loaded[judged], extractor, seed=args.seed), extractor, judged.upper())
     return 0
 
 

@@ -259,8 +259,9 @@ def test_cli_fid_of_two_splits(capfd, data_root):
     code, out, err = cli(capfd, "fid", "digits:test", "digits:train", "--data-dir", data_root, "--device", "cpu")
     assert code == 0, err
     lines = out.splitlines()
-    prefixes = ["A: digits:test (360 images)", "B: digits:train (1437 images)", "Features: classifier:digits (128-d)",
-                "KID: ", "Precision: ", "Recall: ", "Classifier score (IS-style): ", "Classes covered: ", "FID: "]  # fmt: skip
+    prefixes = ["A: digits:test (360 images), the reference", "B: digits:train (1437 images), judged against A",
+                "Features: classifier:digits (128-d)", "KID: ", "Precision of B: ", "Recall of B: ",
+                "Classifier score (IS-style) of B: ", "Classes covered by B: ", "FID: "]  # fmt: skip
     assert len(lines) == len(prefixes), out
     for line, prefix in zip(lines, prefixes):
         assert line.startswith(prefix), f"expected a line starting {prefix!r}, got {line!r}"
@@ -274,8 +275,28 @@ def test_cli_fid_checkpoint_draws_as_many_as_the_other_source(capfd, data_root, 
     code, out, err = cli(capfd, "fid", a, b, "--data-dir", data_root, "--device", "cpu")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == f"A: {a} (360 images)" and lines[1] == f"B: {b} (360 images)", out
+    judged = "A" if order == "checkpoint-first" else "B"
+    assert lines[0] == f"A: {a} (360 images), " + ("judged against B" if judged == "A" else "the reference"), out
+    assert lines[1] == f"B: {b} (360 images), " + ("the reference" if judged == "A" else "judged against A"), out
     assert FID_LINE.match(lines[-1]), out
+    scores = {line.split(":")[0]: line.split(": ")[1] for line in lines[2:]}
+    if order != "run-folder":  # the samples are judged whichever place the checkpoint was given in
+        assert f"Classes covered by {judged}" in scores and f"Precision of {judged}" in scores, out
+    return scores
+
+
+def test_cli_fid_judges_a_generators_samples_whichever_place_its_checkpoint_has(capfd, data_root, gan_run):
+    """Precision, recall, the classifier's score and its class coverage judge one set against the other: with the
+    checkpoint first they were the real images' (a 2-epoch run read as covering 10 classes with a score of 9.4)."""
+    checkpoint = str(gan_run / "checkpoints" / "last.pt")
+    first = test_cli_fid_checkpoint_draws_as_many_as_the_other_source(capfd, data_root, gan_run, "checkpoint-first")
+    second = test_cli_fid_checkpoint_draws_as_many_as_the_other_source(capfd, data_root, gan_run, "checkpoint-second")
+    for name in ("Precision", "Recall", "Classifier score (IS-style)"):
+        assert first[f"{name} of A"] == second[f"{name} of B"], (name, first, second)
+    assert first["Classes covered by A"] == second["Classes covered by B"]
+    assert (first["FID"], first["KID"]) == (second["FID"], second["KID"])  # each source sampled with its role's seed
+    code, out, err = cli(capfd, "fid", "digits:test", "digits:test", "--data-dir", data_root, "--device", "cpu")
+    assert code == 0 and checkpoint not in out and "Classes covered by B: 10" in out, err
 
 
 @pytest.mark.filterwarnings("ignore::reference.metrics.fid.SmallSampleWarning")  # 8 images: what the bar needs
