@@ -538,6 +538,24 @@ def test_results_over_a_file_that_is_no_records_file_is_refused(course: Path):
     assert ((course / "gradebook.db").read_bytes() if (course / "gradebook.db").exists() else None) == before
 
 
+def test_results_over_a_records_file_that_holds_records_is_refused(course: Path, tmp_path: Path):
+    """Grading one student again with the class's --results file replaced the file: the class's records were gone,
+    without a word (red-team finding). A file that holds records is refused before anyone is graded, and left as it
+    was; an empty one is written."""
+    records = tmp_path / "r.jsonl"
+    done = _run(course, A, "--student", "blank", "--results", str(records), "--no-progress")
+    assert done.returncode == 0 and records.read_text().count("\n") == 1, done.stderr[-2000:]
+    before = records.read_bytes()
+    done = _run(course, A, "--student", "solution", "--results", str(records), "--no-progress")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert f"--results {records} already holds 1 record(s) from an earlier run" in lines[0] and "--merge" in lines[0]
+    assert records.read_bytes() == before
+    records.write_text("")
+    assert _run(course, A, "--student", "blank", "--results", str(records), "--no-progress").returncode == 0
+    assert records.read_text().count("\n") == 1
+
+
 def test_a_gradebook_that_does_not_know_the_assignment_stops_before_anyone_is_graded(tmp_path: Path):
     """A course set up with generate_assignment --no-db: every submission was graded, then the merge failed, and its
     advice (`nbgrader generate_assignment <id>`) skipped an assignment whose release folder exists. The command

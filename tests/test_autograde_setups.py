@@ -156,6 +156,31 @@ def test_folders_without_a_gradable_notebook_are_named(course: Path):
     assert later.stderr.strip().splitlines()[0] == f"gan-course: warning: 6 student folder(s) of {A} not graded; the first shard's log names each"
 
 
+def test_students_not_graded_beside_graded_ones_are_named_again_at_the_end(course: Path, tmp_path: Path):
+    """An empty notebook beside a class graded: its warning scrolled away among the class's lines and the run ended
+    "graded N submission(s)" (red-team finding). The last line names each folder not graded."""
+    odd = {"empty": "", "text": "hello\n"}
+    try:
+        for student, text in odd.items():
+            (course / "submitted" / student / A).mkdir(parents=True)
+            (course / "submitted" / student / A / f"{A}.ipynb").write_text(text)
+        done = _run(course, A, "--student", "blank", *[a for s in odd for a in ("--student", s)], "--results",
+                    str(tmp_path / "r.jsonl"), "--no-progress", "--no-sandbox")
+    finally:
+        for student in odd:
+            shutil.rmtree(course / "submitted" / student)
+    assert done.returncode == 0 and (tmp_path / "r.jsonl").read_text().count("\n") == 1, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == ("gan-course: warning: 2 student folder(s) not graded and not recorded: empty, text (the warnings "
+                    "above say why)"), done.stderr
+    (tmp_path / "submitted" / "tab\tname" / A).mkdir(parents=True)  # a name nbgrader cannot record: shown as Python writes it
+    (tmp_path / "submitted" / "tab\tname" / A / f"{A}.ipynb").write_text("{}")
+    from reference.grading.command import _submissions
+
+    skipped: list[str] = []
+    assert _submissions(tmp_path, A, None, warn=False, skipped=skipped) == [] and skipped == ["'tab\\tname'"]
+
+
 def test_an_unreadable_reference_package_stops_grading_instead_of_scoring_zero(monkeypatch):
     """A file of `reference` the grading user cannot read (installed by another user with umask 077)
     made every submission 0 "could not be graded"; it is the host's problem, named with its fix."""

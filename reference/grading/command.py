@@ -75,17 +75,26 @@ def config_limits(root: Path) -> dict:
     return dict(config.get("GanCourseGrading", {}))
 
 
-def _submissions(root: Path, assignment: str, students: list[str] | None, warn: bool = True) -> list[tuple[str, Path]]:
+def _submissions(root: Path, assignment: str, students: list[str] | None, warn: bool = True,
+                 skipped: list[str] | None = None) -> list[tuple[str, Path]]:
     """[(student, notebook)] of submitted/<student>/ASSIGNMENT/ASSIGNMENT.ipynb. A link anywhere on
     that path is skipped with a warning: it could make one student's submission another's, or the
     model answers (submitted/eve -> ../solutions), which the grader would then grade as eve's.
     warn=False: one line with the warnings' count instead of each (the shards after the first: every shard
-    looks at the whole class, and a 500-task array printed each warning 500 times)."""
+    looks at the whole class, and a 500-task array printed each warning 500 times). `skipped`, when given, gets
+    the name of each student folder not graded."""
     from reference.grading.bridge import STUDENT_ID
 
     folder = root / "submitted"
     found = []
     warnings: list[str] = []
+
+    def skip(student: str, text: str) -> None:
+        warnings.append(text)
+        if skipped is not None:  # a name nbgrader cannot record may hold anything: shown as Python writes it
+            skipped.append(repr(os.fsencode(student)) if _undecodable(student) else
+                           student if STUDENT_ID.match(student) else repr(student))
+
     if folder.is_dir():
         for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
             notebook = student_dir / assignment / f"{assignment}.ipynb"
@@ -93,38 +102,38 @@ def _submissions(root: Path, assignment: str, students: list[str] | None, warn: 
                 continue
             if not notebook.is_file():
                 if notebook.is_dir():
-                    warnings.append(f"{notebook.relative_to(root)} is a folder, not a notebook; not graded (ask the student for "
+                    skip(student_dir.name, f"{notebook.relative_to(root)} is a folder, not a notebook; not graded (ask the student for "
                                     f"the .ipynb file)")
                 elif notebook.exists() or notebook.is_symlink():  # a named pipe (it would hold the reader), a device, a broken link
-                    warnings.append(f"{notebook.relative_to(root)} is not a regular file (a named pipe, a device or a broken link); "
+                    skip(student_dir.name, f"{notebook.relative_to(root)} is not a regular file (a named pipe, a device or a broken link); "
                                     f"not graded (put the student's .ipynb file there)")
                 elif (student_dir / assignment).is_dir():  # the student submitted, under another name or not at all
                     others = sorted(p.name for p in (student_dir / assignment).glob("*.ipynb"))
                     where = f"submitted/{student_dir.name}/{assignment}/"
                     if others:
-                        warnings.append(f"{where} holds {', '.join(others[:3])}{' ...' if len(others) > 3 else ''}, not {assignment}.ipynb; "
+                        skip(student_dir.name, f"{where} holds {', '.join(others[:3])}{' ...' if len(others) > 3 else ''}, not {assignment}.ipynb; "
                               f"not graded (rename the student's notebook to {assignment}.ipynb to grade it)")
                     else:
-                        warnings.append(f"{where} holds no notebook; not graded (ask the student for {assignment}.ipynb)")
+                        skip(student_dir.name, f"{where} holds no notebook; not graded (ask the student for {assignment}.ipynb)")
                 continue
             if _undecodable(student_dir.name):  # bytes the filesystem encoding cannot read (os.fsdecode's surrogates)
-                warnings.append(f"submitted/{os.fsencode(student_dir.name)!r}: the folder's name is not {sys.getfilesystemencoding()} text (made "
+                skip(student_dir.name, f"submitted/{os.fsencode(student_dir.name)!r}: the folder's name is not {sys.getfilesystemencoding()} text (made "
                                 f"on a system with another encoding, or gan-course runs under a non-UTF-8 locale such as LANG=C: "
                                 f"then run it with PYTHONUTF8=1); not graded (rename the folder to the student's id)")
                 continue
             if not STUDENT_ID.match(student_dir.name):  # --merge would refuse the whole records file for it
-                warnings.append(f"submitted/{student_dir.name!r} is not a student id nbgrader can record "
+                skip(student_dir.name, f"submitted/{student_dir.name!r} is not a student id nbgrader can record "
                                 f"(letters, digits and _.@+- only); not graded")
                 continue
             if any(p.is_symlink() for p in (student_dir, notebook.parent, notebook)):
-                warnings.append(f"{notebook.relative_to(root)} is reached through a link; not graded (copy the files there instead)")
+                skip(student_dir.name, f"{notebook.relative_to(root)} is reached through a link; not graded (copy the files there instead)")
                 continue
             if problem := _too_big(notebook):  # nbgrader would read it again in the merge: gigabytes, for the whole class
-                warnings.append(f"{notebook.relative_to(root)}: {problem}; not graded (ask the student for the notebook with its outputs "
+                skip(student_dir.name, f"{notebook.relative_to(root)}: {problem}; not graded (ask the student for the notebook with its outputs "
                       f"cleared and without extra cells)")
                 continue
             if not _looks_like_json(notebook):  # nbgrader would stop on it with a traceback
-                warnings.append(f"{notebook.relative_to(root)} is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)")
+                skip(student_dir.name, f"{notebook.relative_to(root)} is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)")
                 continue
             found.append((student_dir.name, notebook))
     if warn:
@@ -216,7 +225,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
 def _check_results_path(path: Path) -> None:
     """UserError, before anyone is graded, when --results FILE could not be written: a folder there, a
     file where a folder of its path belongs, or a folder that takes no new file (the grades of a
-    whole class were lost at the end otherwise)."""
+    whole class were lost at the end otherwise); or when FILE already holds records, which the new
+    run would replace (one student graded again over the file of the class)."""
     import tempfile
 
     if path.is_dir():
@@ -224,6 +234,10 @@ def _check_results_path(path: Path) -> None:
     if path.exists() and not _records_file(path):  # --results gradebook.db replaced the gradebook, hand grades and all
         raise UserError(f"--results {path} exists and is not a records file of gan-course autograde; give a new file "
                         f"name (it is overwritten), e.g. --results records-{time.strftime('%Y%m%d')}.jsonl")
+    if path.exists() and (held := _records_held(path)):  # a second run over one file dropped the first run's grades
+        raise UserError(f"--results {path} already holds {held} record(s) from an earlier run, which writing it again "
+                        f"would drop before they are merged: merge it first (gan-course autograde --merge {path}), then "
+                        f"give this run a new file name, e.g. --results records-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -248,6 +262,12 @@ def _warn_unrecorded(root: Path, records: list[dict]) -> None:
             shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
             print(f"gan-course: warning: {len(missing)} submission(s) of {assignment} in submitted/ have no record among "
                   f"the files merged ({shown}): a shard's task that did not finish? grade them with --student", file=sys.stderr)
+
+
+def _records_held(path: Path) -> int:
+    """How many records (non-empty lines) the records file `path` holds."""
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
 
 
 def _records_file(path: Path) -> bool:
@@ -337,7 +357,9 @@ def run(args: argparse.Namespace) -> int:
 
     if (problem := host_limit_problem(limits) or free_space_problem(limits, max(1, args.jobs or 1))):
         raise UserError(problem)
-    everyone = _submissions(root, args.assignment, args.student, warn=not args.shard or parse_shard(args.shard)[0] == 1)
+    skipped: list[str] = []
+    everyone = _submissions(root, args.assignment, args.student, warn=not args.shard or parse_shard(args.shard)[0] == 1,
+                            skipped=skipped)
     chosen = set(shard([s for s, _ in everyone], args.shard))
     subs = [(s, nb) for s, nb in everyone if s in chosen]
     if not everyone:  # said first: a course without submitted/ was told only to run generate_assignment
@@ -401,4 +423,7 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in records if r.get("failed")]
     if failed:
         print(f"gan-course: warning: the grader failed on {len(failed)} submission(s): {', '.join(r['student'] for r in failed)}", file=sys.stderr)
+    if skipped and (not args.shard or parse_shard(args.shard)[0] == 1):  # said last too: the warnings may have scrolled away
+        shown = ", ".join(skipped[:20]) + (f" and {len(skipped) - 20} more" if len(skipped) > 20 else "")
+        _warn(f"{len(skipped)} student folder(s) not graded and not recorded: {shown} (the warnings above say why)")
     return 0
