@@ -300,6 +300,45 @@ def test_learning_hint_names_a_fault_in_the_code_before_the_collapse_it_causes()
     ), told
 
 
+def test_layers_made_in_forwards_first_call_and_fewer_convs_are_told_so():
+    """Red-team findings: layers built in forward's first call (self.main = None in __init__) kept the gradient check's
+    point (the probe lists the parameters before forward makes any); a generator with fewer convs than the given one
+    was told it had "as many as" it."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_module
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator
+
+    module = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+
+    class Lazy(nn.Module):
+        def __init__(self, nz=100, ngf=64):
+            super().__init__()
+            self.nz, self.ngf, self.main = nz, ngf, None
+
+        def forward(self, z):
+            if self.main is None:
+                self.main = Generator(self.nz, self.ngf, channels=1, size=28).main
+            return self.main(z)
+
+    points, told = run_check(module.test_parameters_get_gradients, LocalSubmission({"DeeperGenerator": Lazy}))
+    assert points == 0.0 and told.startswith("generator has no parameters until its forward first runs ("), told
+
+    class Fewer(nn.Module):
+        def __init__(self, nz=100, ngf=64):
+            super().__init__()
+            layers = list(Generator(nz, ngf, channels=1, size=28).main)
+            self.main = nn.Sequential(*layers[:7], nn.Upsample(size=28), nn.Conv2d(ngf * 2, 1, 3, 1, 1), nn.Tanh())
+
+        def forward(self, z):
+            return self.main(z)
+
+    points, told = run_check(module.test_adds_conv_layers, LocalSubmission({"DeeperGenerator": Fewer}))
+    assert (points, told) == (0.0, "generator runs 3 conv layers, fewer than the given DCGAN generator (4); keep the "
+                                   "given generator's layers and add to them, e.g. nn.Conv2d(c, c, 3, 1, 1) + "
+                                   "nn.BatchNorm2d(c) + nn.ReLU() between two stages")
+
+
 def test_trace_names_the_layer_that_raised_and_unregistered_layers():
     class Listed(nn.Module):
         def __init__(self):

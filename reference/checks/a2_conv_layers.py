@@ -428,14 +428,17 @@ def test_adds_conv_layers(submission):
                 f"so only {len(reaching)} conv layers shape the output, {than} the given generator's {n_base}: pass each "
                 f"block's result on, x = block(x), to the next stage"
             )
+        than = "as many as" if len(reaching) == n_base else "fewer than"
         if unused:
             raise AssertionError(
-                f"generator defines {len(mine['convs'])} conv layers but its forward runs only {len(reaching)}, as many as the "
-                f"given generator: {listing(unused)} never run; call them in forward"
+                f"generator defines {len(mine['convs'])} conv layers but its forward runs only {len(reaching)}, {than} the "
+                f"given generator{'' if len(reaching) == n_base else f's {n_base}'}: {listing(unused)} never run; call them in forward"
             )
         raise AssertionError(
-            f"generator runs {len(reaching)} conv layers, as many as the given DCGAN generator ({n_base}); add at "
-            f"least one, e.g. nn.Conv2d(c, c, 3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages"
+            f"generator runs {len(reaching)} conv layers, {than} the given DCGAN generator ({n_base}); "
+            + ("add at least one, e.g. nn.Conv2d(c, c, 3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages"
+               if len(reaching) == n_base else "keep the given generator's layers and add to them, e.g. nn.Conv2d(c, c, "
+               "3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages")
         )
     wider = NGF * 2
     try:
