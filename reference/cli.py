@@ -472,6 +472,7 @@ def _default_out(cfg) -> Path:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from reference.config import TrainConfig
+    from reference.cache import expand_home
     from reference.data.sources import native_shape
     from reference.models import get_model
     from reference.summary import summary_text
@@ -480,6 +481,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     cfg.validate()
     _check_widths(cfg.model, _explicit(args))
     spec = get_model(cfg.model)
+    if cfg.dataset.startswith("folder:") and not (folder := expand_home(cfg.dataset[len("folder:"):], "write the folder's full path")).is_dir():
+        raise UserError(f"image folder {folder} does not exist; give --dataset folder:PATH a folder of images (its images are "
+                        f"not read: the summary assumes {native_shape(cfg.dataset, cfg.image_size)[1]} px colour images)")
     shape = spec.resolve_shape(native_shape(cfg.dataset, cfg.image_size), cfg.image_size)
     print(summary_text(spec, shape, cfg.nz or spec.default_nz, cfg.ngf, cfg.ndf))
     return 0

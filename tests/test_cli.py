@@ -1250,6 +1250,19 @@ def test_an_unknown_classifier_dataset_is_named_with_the_choices(capfd):
     assert "train-classifier" not in err
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["summary", "--dataset", "folder:no-such-folder"], ["image folder no-such-folder does not exist", "folder:PATH"]),
+    (["summary", "--dataset", "mnsit"], ["unknown dataset 'mnsit' (did you mean mnist?)", "digits, mnist"]),
+    (["train-classifier", "--dataset", "fashion_mnist"], ["unknown dataset 'fashion_mnist' (did you mean fashion-mnist?)"]),
+])
+def test_a_missing_image_folder_or_a_misspelt_dataset_is_one_line(capfd, argv, words):
+    """summary printed a table for a folder that does not exist (train refuses it); a misspelt dataset got the
+    choices without the one meant (red-team findings)."""
+    code, out, err = cli(capfd, *argv)
+    assert_one_line_error(code, err, *words)
+    assert "parameters" not in out
+
+
 # ---- SIGTERM, lock files, sample counts of the metrics ---------------------------------------------
 
 

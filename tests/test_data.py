@@ -131,6 +131,10 @@ def test_a_truncated_mnist_file_is_called_damaged_not_missing(tmp_path: Path) ->
     images.write_bytes(images.read_bytes()[:100])
     with pytest.raises(DataError, match=r"'mnist' in .*MNIST/raw is unreadable .*damaged or cut short"):
         load_dataset("mnist", tmp_path, download=False)
+    from reference.data.sources import _unreadable
+
+    told = str(_unreadable("mnist", images.parent, AssertionError()))  # torchvision's bare asserts: "(AssertionError: )"
+    assert "is unreadable (AssertionError): a file there is damaged or cut short" in told, told
 
 
 @pytest.mark.parametrize("how", ["--data-dir", "GAN_COURSE_DATA"])

@@ -85,6 +85,15 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     return expand_home(chosen, "set GAN_COURSE_DATA (or pass --data-dir) to the folder that holds or should hold the data")
 
 
+def unknown_dataset(name: str) -> str:
+    """The message for a dataset name the course does not know, with the closest known name when there is one."""
+    import difflib
+
+    close = difflib.get_close_matches(name.lower(), DATASETS, 1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown dataset '{name}'{hint}; choose one of: {', '.join(DATASETS)}"
+
+
 def native_shape(name: str, image_size: int | None = None) -> tuple[int, ...]:
     """The shape of one sample of dataset `name` as loaded, without reading any file."""
     if name in MIXTURES:
@@ -93,7 +102,7 @@ def native_shape(name: str, image_size: int | None = None) -> tuple[int, ...]:
         return (3, image_size or 64, image_size or 64)
     shapes = {"digits": (1, 28, 28), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
     if name not in shapes:
-        raise DataError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
+        raise DataError(unknown_dataset(name))
     channels, size, _ = shapes[name]
     return (channels, image_size or size, image_size or size)
 
@@ -131,7 +140,7 @@ def load_dataset(
         folder = expand_home(name[len("folder:") :], "write the folder's full path")
         ds = _folder(name, folder, image_size or 64, progress, max_images)
     else:
-        raise DataError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
+        raise DataError(unknown_dataset(name))
     if image_size is not None and ds.shape[1:] != (image_size, image_size):
         ds.data = resize_uint8(ds.data, image_size)
     return ds
@@ -195,9 +204,10 @@ _TORCHVISION = {
 
 
 def _unreadable(name: str, folder: Path, err: BaseException) -> DataError:
+    detail = f"{type(err).__name__}: {str(err)[:80]}" if str(err).strip() else type(err).__name__  # torchvision asserts bare
     return DataError(
-        f"dataset '{name}' in {folder} is unreadable ({type(err).__name__}: {str(err)[:80]}): a file there is damaged or "
-        f"cut short; delete the files and download them again, or use --dataset digits"
+        f"dataset '{name}' in {folder} is unreadable ({detail}): a file there is damaged or cut short; delete the files "
+        f"and download them again, or use --dataset digits"
     )
 
 
