@@ -48,6 +48,22 @@ def test_the_student_version_has_no_model_answer_and_no_output(source: Path):
             assert cell.outputs == [] and cell.execution_count is None
 
 
+STEPS = ("lesson 1", "a1_theory", "lesson 2", "lesson 3", "a2_conv_layers", "a3_save_every_10_epochs", "lesson 4", "lesson 5",
+         "a4_cifar10_port", "lesson 6", "a5_wgan_gp", "lesson 7", "a6_conditional_gan", "lesson 8", "a7_diagnose_runs")  # STUDENTS.md's order
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_each_lesson_ends_by_saying_what_comes_next(source: Path):
+    """Lessons 03, 06 and 07 ended on an exercise's answer cell ("YOUR ANSWER HERE" in the student version), the
+    three that an assignment follows; each lesson's last cell now names the next step, as STUDENTS.md orders them."""
+    last = nbformat.read(ROOT / "lessons" / source.name, as_version=4).cells[-1]
+    assert last.cell_type == "markdown" and last.source.startswith("**Next:**"), last.source[:200]
+    number = int(source.name[:2])
+    following = STEPS[STEPS.index(f"lesson {number}") + 1]  # the first step after this lesson, in STUDENTS.md's order
+    named = f"`{following}`" if following.startswith("a") else f"[{following}]({sorted(ROOT.glob(f'lessons/0{number + 1}_*.ipynb'))[0].name})"
+    assert named in last.source, (named, last.source)
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_every_code_along_place_has_checks_and_every_check_a_cell(source: Path):
     nb = nbformat.read(source, as_version=4)
