@@ -7,7 +7,7 @@ mnist`, trained here first if it is not cached), it compares 5,000 test images a
     copies of train      5,000 training images, replayed (a "memorizer GAN")
     blurred real         the held-out test images under a Gaussian blur (sigma 1)
     digits 0-4 only      5,000 training images of the digits 0 to 4 (half the modes dropped)
-    one digit            5,000 training images of the digit 1 (mode collapse)
+    one digit            the 4,456 training images of the digit 1 left (mode collapse)
     uniform noise        5,000 images of uniform noise
 
 and prints FID, KID, precision, recall, classes covered and MiFID (memorization against 20,000
