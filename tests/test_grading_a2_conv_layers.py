@@ -339,6 +339,36 @@ def test_layers_made_in_forwards_first_call_and_fewer_convs_are_told_so():
                                    "nn.BatchNorm2d(c) + nn.ReLU() between two stages")
 
 
+def test_a_generator_that_reduces_z_to_one_number_loses_the_gradient_point():
+    """z.mean(1) expanded back to z's shape: every dimension of z gets a gradient, so the noise check passed, and
+    the images vary along one line of z only (red-team finding: 8/10 with the learning run's 2). The gradients of
+    several random projections span one direction of z; a plain generator's span all those measured."""
+    from reference.grading import probes
+    from reference.grading.checks import RANK_PROJECTIONS, run_check
+    from reference.grading.local import load_module
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator
+
+    module = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    assert probes.RANK_PROJECTIONS == RANK_PROJECTIONS
+
+    class MeanOfZ(nn.Module):
+        def __init__(self, nz=100, ngf=64):
+            super().__init__()
+            layers = list(Generator(nz, ngf, channels=1, size=28).main)
+            block = [nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True)]
+            self.main = nn.Sequential(*layers[:10], *block, *layers[10:])
+
+        def forward(self, z):
+            return self.main(z.mean(dim=1, keepdim=True).expand_as(z))
+
+    points, told = run_check(module.test_parameters_get_gradients, LocalSubmission({"DeeperGenerator": MeanOfZ}))
+    assert points == 0.0 and told.startswith("the generator's output depends on z through 1 number per sample only ("), told
+    assert "z.mean(1)" in told and "pass z itself into the first layer" in told
+    plain = probes.noise_reach(Generator(100, 16, channels=1, size=28), torch.randn(8, 100))
+    assert plain["rank"] == RANK_PROJECTIONS
+
+
 def test_trace_names_the_layer_that_raised_and_unregistered_layers():
     class Listed(nn.Module):
         def __init__(self):

@@ -340,6 +340,10 @@ def parameter_count(summary: object) -> int | None:
     return total
 
 
+FEW_NOISE_DIRECTIONS = 2  # a generator's images that vary in this many directions of z or fewer: z was reduced first
+RANK_PROJECTIONS = 8  # how many projections `probes.noise_reach` measures that rank with (its RANK_PROJECTIONS)
+
+
 def ignored_noise(reach: object, nz: int, what: str = "the generator") -> str | None:
     """Why a generator's output does not depend on every dimension of the z it is given, from
     `probes.noise_reach`, else None: it draws noise of its own (torch.randn inside forward) or uses part of z.
@@ -361,6 +365,13 @@ def ignored_noise(reach: object, nz: int, what: str = "the generator") -> str | 
     if unused:
         return (f"{what}'s output does not depend on the z it is given (its gradient to z is exactly 0): forward(z) must "
                 f"map z itself, not noise it draws on its own, so that a fixed z draws a fixed image")
+    rank = reach.get("rank")
+    if type(rank) is int and 1 <= rank <= FEW_NOISE_DIRECTIONS < nz:
+        way = "1 number" if rank == 1 else f"{rank} numbers"
+        return (f"{what}'s output depends on z through {way} per sample only (the gradients to z of "
+                f"{RANK_PROJECTIONS} random projections of an image span {rank} of z's {nz} directions): it reduces z "
+                f"before using it (z.mean(1), z.sum(1), a layer to {way}), so a sample's images vary in {rank} "
+                f"way{'s' if rank > 1 else ''} at most; pass z itself into the first layer")
     return None
 
 

@@ -127,6 +127,9 @@ def grads_reach(model: nn.Module, x: torch.Tensor, seed: int = 2) -> dict:
     return result
 
 
+RANK_PROJECTIONS = 8  # random projections of a generator's output whose gradients to z measure how many ways z acts
+
+
 def noise_reach(model: nn.Module, z: torch.Tensor, *others: Any, seed: int = 3) -> dict:
     """How a generator's output depends on its noise: backpropagate a seeded random projection of model(z, *others)
     (a conditional G's labels in `others`) to z. All-zero parameters are set to seeded N(0, 0.02) values for the
@@ -135,9 +138,11 @@ def noise_reach(model: nn.Module, z: torch.Tensor, *others: Any, seed: int = 3) 
 
     Returns {"reaches": whether the output's graph reaches z (None when the output has no graph at all, a detached
     or no_grad forward, or the model raised: the other checks tell those), "dims": [the largest |d projection /
-    d z[i, j]| over the batch, for each dimension j of z] when it does, else None}.
+    d z[i, j]| over the batch, for each dimension j of z] when it does, else None, "rank": how many independent
+    directions of z move one sample's output, at most RANK_PROJECTIONS (the rank of that many projections'
+    gradients to z_i, the largest over the batch; a G of z.mean(1) has 1), or None}.
     """
-    unknown = {"reaches": None, "dims": None}
+    unknown = {"reaches": None, "dims": None, "rank": None}
     noise = torch.Generator().manual_seed(seed)
     zeroed = [p for p in model.parameters() if p.is_floating_point() and p.numel() and not bool(p.any())]
     with torch.no_grad():
@@ -148,8 +153,15 @@ def noise_reach(model: nn.Module, z: torch.Tensor, *others: Any, seed: int = 3) 
         out = model(z, *others)
         if not (isinstance(out, torch.Tensor) and out.is_floating_point() and out.requires_grad):
             return unknown
-        weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed)).to(out.dtype)
-        (grad,) = torch.autograd.grad((out * weights).sum(), z, allow_unused=True)
+        projections = torch.Generator().manual_seed(seed)
+        grads = []
+        for k in range(RANK_PROJECTIONS):
+            weights = torch.randn(out.shape, generator=projections).to(out.dtype)
+            (g,) = torch.autograd.grad((out * weights).sum(), z, allow_unused=True, retain_graph=k < RANK_PROJECTIONS - 1)
+            if g is None:
+                break
+            grads.append(g.detach().double().reshape(len(g), -1))
+        grad = grads[0] if grads else None
     except Exception:  # noqa: BLE001 - measured, not judged: a model that raises is the shape checks' to tell
         return unknown
     finally:
@@ -157,8 +169,12 @@ def noise_reach(model: nn.Module, z: torch.Tensor, *others: Any, seed: int = 3) 
             for p in zeroed:
                 p.zero_()
     if grad is None:
-        return {"reaches": False, "dims": None}
-    return {"reaches": True, "dims": [float(v) for v in grad.detach().abs().amax(dim=0).flatten()]}
+        return {"reaches": False, "dims": None, "rank": None}
+    rank = None
+    if len(grads) == RANK_PROJECTIONS:
+        values = torch.linalg.svdvals(torch.stack(grads, dim=1))  # (N, K) singular values of each sample's (K, nz)
+        rank = int((values > 1e-4 * values[:, :1].clamp_min(1e-30)).sum(dim=1).max())
+    return {"reaches": True, "dims": [float(v) for v in grad.abs().amax(dim=0).flatten()], "rank": rank}
 
 
 def scaled_forward(model: nn.Module, x: torch.Tensor, factor: float) -> Any:
