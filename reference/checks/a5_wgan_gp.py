@@ -636,7 +636,7 @@ def segment_candidates(x: torch.Tensor, r: torch.Tensor, f: torch.Tensor, most: 
         near = off.argsort()[:most]
         found, seen = [], set()
         for k in near.tolist():
-            if float(off[k]) > SEGMENT_TOL:
+            if not float(off[k]) <= SEGMENT_TOL:  # NaN too
                 break
             a, b = divmod(k, n)
             at = float(t[a, b])
