@@ -27,9 +27,10 @@ def describe(value: Any) -> dict:
     return {"type": type(value).__name__, "shape": None, "dtype": None}
 
 
-def set_items(value: Any) -> list | None:
-    """The strings of a set or frozenset of strings, sorted (a set crosses the proxy only as a handle); else None."""
-    if isinstance(value, (set, frozenset)) and all(isinstance(v, str) for v in value):
+def set_items(value: Any, most: int = 16) -> list | None:
+    """The strings of a set or frozenset of at most `most` strings, sorted (a set crosses the proxy only as a
+    handle); else None."""
+    if isinstance(value, (set, frozenset)) and len(value) <= most and all(isinstance(v, str) for v in value):
         return sorted(value)
     return None
 
