@@ -2,13 +2,15 @@
 
     python benchmarks/lesson_times.py                  # every lesson in full mode, one after another
     python benchmarks/lesson_times.py 06 08            # some lessons (by number or name)
+    python benchmarks/lesson_times.py a2 a6            # assignments (by id or its start), as the student runs them
     python benchmarks/lesson_times.py --busy           # beside one busy-loop process per core
     python benchmarks/lesson_times.py --smoke          # smoke mode (GAN_COURSE_SMOKE=1), as CI runs them
 
 Each lesson source (`solutions/lessons/NN_*.ipynb`, the model answers filled in, so every cell
 runs) is executed top to bottom by nbclient in a fresh kernel started from this Python, in the
 notebook's folder, nothing written back: "Restart Kernel and Run All Cells", kernel start
-included. For each lesson it prints the wall time, the CPU time the kernel and its children used,
+included. An assignment's source (`solutions/<id>/<id>.ipynb`) runs the same way without its hidden
+check cells, which the student's version does not have. For each lesson it prints the wall time, the CPU time the kernel and its children used,
 and how many cores other processes kept busy on average meanwhile (from /proc/stat: all busy
 ticks less this process's and its children's), so a figure says what load it was taken under:
 about 0 on an idle machine, about one per core with `--busy`. The MNIST classifier behind FID is
@@ -28,18 +30,23 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = REPO / "solutions" / "lessons"
+HIDDEN = "### BEGIN HIDDEN TESTS"  # an assignment's hidden check cell: only the grader runs it
 
 
 def lessons(wanted: list[str]) -> list[Path]:
-    """The lesson sources named by number ("06") or name; all of them when none is named."""
+    """The lesson sources named by number ("06") or name, and the assignment sources named by id or its start
+    ("a2"); every lesson when none is named."""
     every = sorted(SOURCES.glob("[0-9][0-9]_*.ipynb"))
     if not wanted:
         return every
+    assignments = sorted((REPO / "solutions").glob("a[0-9]*_*/a[0-9]*_*.ipynb"))
     chosen = []
     for name in wanted:
-        match = [p for p in every if p.stem == name or p.stem.startswith(f"{name.zfill(2)}_")]
+        match = [p for p in every if p.stem == name or p.stem.startswith(f"{name.zfill(2)}_")] or [
+            p for p in assignments if p.stem == name or p.stem.startswith(f"{name}_")]
         if not match:
-            raise SystemExit(f"error: no lesson {name!r}; the lessons are {', '.join(p.stem for p in every)}")
+            raise SystemExit(f"error: no lesson or assignment {name!r}; the lessons are {', '.join(p.stem for p in every)}, "
+                             f"the assignments {', '.join(p.stem for p in assignments)}")
         chosen += match
     return chosen
 
@@ -65,6 +72,7 @@ def run_lesson(path: Path, smoke: bool) -> dict:
     os.environ["GAN_COURSE_SMOKE"] = "1" if smoke else "0"
     os.environ.pop("MPLBACKEND", None)  # the kernel draws its figures inline, as in Jupyter
     nb = nbformat.read(path, as_version=4)
+    nb.cells = [cell for cell in nb.cells if HIDDEN not in cell.source]  # a student's notebook has none of these
     client = NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     ticks, own, children = _busy_ticks(), _cpu_seconds(resource.RUSAGE_SELF), _cpu_seconds(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -83,7 +91,8 @@ def run_lesson(path: Path, smoke: bool) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    parser.add_argument("lessons", nargs="*", help="lesson numbers or names (default: every lesson)")
+    parser.add_argument("lessons", nargs="*", help="lesson numbers or names, assignment ids or their starts such as a2 "
+                        "(default: every lesson)")
     parser.add_argument("--smoke", action="store_true", help="smoke mode (GAN_COURSE_SMOKE=1), as the tests run them")
     parser.add_argument("--busy", action="store_true", help="beside one busy-loop process per core")
     args = parser.parse_args(argv)

@@ -117,8 +117,9 @@ def test_lesson_times_picks_lessons_by_number_or_name_and_refuses_unknown_ones()
     every = lt.lessons([])
     assert [p.stem[:2] for p in every] == [f"{k:02d}" for k in range(1, len(every) + 1)] and len(every) >= 8
     assert [p.stem for p in lt.lessons(["6", "08_training_clinic"])] == ["06_wasserstein_gan", "08_training_clinic"]
+    assert [p.stem for p in lt.lessons(["a2", "a6_conditional_gan"])] == ["a2_conv_layers", "a6_conditional_gan"]
     done = run_script("benchmarks/lesson_times.py", "99")
-    assert done.returncode != 0 and "no lesson '99'" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode != 0 and "no lesson or assignment '99'" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
 def test_lesson_times_runs_a_notebook_in_a_fresh_kernel_and_counts_its_cpu(tmp_path: Path) -> None:
@@ -135,6 +136,10 @@ def test_lesson_times_runs_a_notebook_in_a_fresh_kernel_and_counts_its_cpu(tmp_p
     result = lt.run_lesson(path, smoke=True)
     assert result["error"] is None and result["lesson"] == "01_burn", result
     assert result["kernel_cpu_seconds"] >= 1.0 and result["seconds"] >= 1.0 and result["others_busy_cores"] >= 0, result
+    hidden = nbformat.v4.new_code_cell(f"{lt.HIDDEN}\nraise ValueError('a hidden check ran')\n### END HIDDEN TESTS")
+    nb.cells.append(hidden)  # an assignment's hidden check: the student's notebook has none, so it is not run
+    nbformat.write(nb, path)
+    assert lt.run_lesson(path, smoke=True)["error"] is None
     nb.cells.append(nbformat.v4.new_code_cell("raise ValueError('a failing cell')"))
     nbformat.write(nb, path)
     assert "a failing cell" in lt.run_lesson(path, smoke=True)["error"]
