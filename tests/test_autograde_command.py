@@ -190,6 +190,23 @@ def test_gpu_on_a_machine_without_one_is_refused_before_grading_anyone(course: P
     assert not (tmp_path / "r.jsonl").exists() and "grading" not in done.stdout
 
 
+def test_jobs_share_the_hosts_cores_unless_cpus_is_given(course: Path, tmp_path: Path, monkeypatch):
+    """--jobs 2 on a 2-core host: each sandbox may use 1 core on average, not the default 2, so that one submission
+    cannot take the whole host from the classmate graded beside it (red-team finding); --cpus, or
+    c.GanCourseGrading.cpus, is kept as given."""
+    import reference.cpu as cpu
+    import reference.grading.runner as runner
+    from reference.cli import main
+
+    seen = []
+    monkeypatch.setattr(runner, "grade_many", lambda subs, assignment, root, **kwargs: seen.append(kwargs["limits"].cpus) or [])
+    monkeypatch.setattr(cpu, "usable_cores", lambda: 2)
+    monkeypatch.chdir(course)
+    for k, flags in enumerate((["--jobs", "2"], ["--jobs", "1"], ["--jobs", "4"], ["--jobs", "2", "--cpus", "1.5"])):
+        assert main(["autograde", A, "--student", "blank", "--no-progress", "--results", str(tmp_path / f"r{k}.jsonl"), *flags]) == 0
+    assert seen == [1.0, 2.0, 0.5, 1.5]
+
+
 def test_gpu_reaches_every_submissions_grading(course: Path, tmp_path: Path, monkeypatch):
     """--gpu on a machine that shows a GPU: grade_many, and through it each submission's sandbox, gets gpu=True
     (tests/test_gpu.py shows on a GPU what the sandbox then sees); without --gpu, gpu=False."""

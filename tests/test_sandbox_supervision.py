@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -529,6 +531,66 @@ def test_busy_processes_get_no_more_than_their_cores_on_average(course: Path):
     used, wall = (float(x) for x in text.split()[1::2][:2])
     assert used <= 0.25 * wall + 0.25 * sandbox.CPU_BURST_S + 0.3, (used, wall)
     assert seen > 1.0, f"the sandbox was paused only {seen:.2f} s"
+
+
+BUSY_IN_SESSIONS = BUSY.replace('busy = "import time\\n', 'busy = "import os, time\\nos.setsid()\\n')  # each its own session
+
+
+@needs_sandbox
+def test_busy_processes_each_in_a_session_of_its_own_are_held_alike(course: Path):
+    """Processes that each call setsid() get an equal share of the host each from the kernel's autogroup
+    scheduling, so many of them took a 2-core host from a classmate graded beside them (red-team finding, with
+    `gan-course autograde --jobs 2`): the supervisor still finds them all and holds the sandbox to its cores."""
+    assert BUSY_IN_SESSIONS != BUSY and "os.setsid()" in BUSY_IN_SESSIONS
+    limits = Limits(cpus=0.25, wall_s=120, check_s=60)
+    stopped, text, seen = run_attack(course, BUSY_IN_SESSIONS.format(seconds=3, n=4), limits, during=lambda worker: worker.paused_s)
+    assert not stopped, stopped
+    used, wall = (float(x) for x in text.split()[1::2][:2])
+    assert used <= 0.25 * wall + 0.25 * sandbox.CPU_BURST_S + 0.3, (used, wall)
+    assert seen > 1.0, f"the sandbox was paused only {seen:.2f} s"
+
+
+def test_the_cpu_share_signals_only_the_processes_it_saw(tmp_path):
+    """SIGSTOP and SIGCONT go to the pids of the last look: a pid the kernel has given to another process since (a
+    classmate's worker, the grader) must not be stopped. The start time recorded with each pid says who it was."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        worker = SimpleNamespace(_started={})
+        sandbox.Worker._cpu_times(worker, [child.pid])
+        assert worker._started[child.pid] == sandbox._start_time(child.pid) != b""
+        worker._started[child.pid] = b"1"  # recorded for another process that had this pid
+        sandbox.Worker._signal(worker, [child.pid], signal.SIGSTOP)
+        assert not _becomes(child.pid, stopped=True)
+        sandbox.Worker._cpu_times(worker, [child.pid])
+        sandbox.Worker._signal(worker, [child.pid], signal.SIGSTOP)
+        assert _becomes(child.pid, stopped=True)
+        sandbox.Worker._signal(worker, [child.pid], signal.SIGCONT)
+        assert _becomes(child.pid, stopped=False)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def _becomes(pid: int, stopped: bool, wait: float = 0.5) -> bool:
+    """Whether the process is (or within `wait` seconds becomes) stopped, "T" in /proc/PID/stat, or running, as
+    asked: a signal takes a moment to land."""
+    end = time.monotonic() + wait
+    while (Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] == b"T") != stopped:
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_graded_together_each_sandbox_gets_its_share_of_the_host():
+    """With --jobs N and no --cpus (nor c.GanCourseGrading.cpus), each sandbox may use the host's usable cores over
+    N on average, never more than the default: 2 sandboxes of 2 cores each on a 2-core host let one submission
+    starve the other's timed checks (an honest a4 scored 7/10 instead of 10/10 beside 56 busy processes).
+    tests/test_autograde_command.py shows the command passing the share to the graders."""
+    from reference.grading import command
+
+    assert command.shared_cpus(2.0, 1, cores=2) == 2.0 and command.shared_cpus(2.0, 2, cores=2) == 1.0
+    assert command.shared_cpus(2.0, 4, cores=2) == 0.5 and command.shared_cpus(2.0, 2, cores=16) == 2.0
 
 
 @needs_sandbox

@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from reference.errors import UserError
@@ -26,7 +26,8 @@ LIMIT_HELP = {
     "check_s": "seconds for one check",
     "cell_s": "seconds for one notebook cell (then interrupted)",
     "cpu_s": "CPU seconds per process",
-    "cpus": "CPU cores its processes use together, on average",
+    "cpus": "CPU cores its processes use together, on average (unset: the default, or the host's cores shared "
+            "among --jobs where that is less)",
     "memory_mb": "MiB of memory",
     "processes": "processes in the sandbox",
     "file_mb": "MiB in one file",
@@ -46,7 +47,7 @@ def add_parser(sub) -> None:
         + Limits().describe(),
     )
     p.add_argument("assignment", nargs="?", help="the assignment id, e.g. a2_conv_layers")
-    p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1; each runs on one thread, and its processes may use up to --cpus cores together)")
+    p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1; each runs on one thread, and its processes may use up to --cpus cores together, by default the host's cores shared among the jobs)")
     p.add_argument("--shard", metavar="K/N", help="grade only shard K of N (sorted students, every N-th)")
     p.add_argument("--results", metavar="FILE", help="write the records to FILE (JSON lines) instead of the gradebook")
     p.add_argument("--merge", nargs="+", metavar="FILE", help="merge records files into autograded/ and gradebook.db")
@@ -142,6 +143,18 @@ def _submissions(root: Path, assignment: str, students: list[str] | None, warn: 
     elif warnings:
         _warn(f"{len(warnings)} student folder(s) of {assignment} not graded; the first shard's log names each")
     return found
+
+
+def shared_cpus(default: float, jobs: int, cores: int | None = None) -> float:
+    """The cores each of `jobs` sandboxes may use on average when the instructor set none: the default, or the
+    grading host's usable cores shared among the jobs where that is less. With 2 sandboxes of 2 cores each on
+    a 2-core host one submission could take the whole machine (many busy processes, each in a session of its
+    own: the kernel's autogroup gives each session an equal share) and run a classmate's timed check past its
+    limit (red-team finding: an honest a4 scored 7/10 instead of 10/10 beside such a submission)."""
+    from reference.cpu import usable_cores
+
+    cores = usable_cores() if cores is None else cores
+    return min(default, max(cores / max(1, jobs), 0.1))
 
 
 def _undecodable(name: str) -> bool:
@@ -352,7 +365,10 @@ def run(args: argparse.Namespace) -> int:
     if args.gpu and (problem := gpu_problem()):  # CUDA code would fail in every sandbox: each student's fault, it seemed
         raise UserError(problem)
     overrides = {f.name: getattr(args, f.name) for f in fields(Limits)}
-    limits = Limits.from_config(config_limits(root), **overrides)
+    configured = config_limits(root)
+    limits = Limits.from_config(configured, **overrides)
+    if overrides.get("cpus") is None and configured.get("cpus") is None:
+        limits = replace(limits, cpus=shared_cpus(limits.cpus, args.jobs))
     from reference.grading.sandbox import free_space_problem, host_limit_problem
 
     if (problem := host_limit_problem(limits) or free_space_problem(limits, max(1, args.jobs or 1))):

@@ -76,6 +76,7 @@ a grade does not depend on how many run at once.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import logging
@@ -566,6 +567,7 @@ class Worker:
         self.quote_tail = True  # off once checks run: what the student's code prints then may be a hidden check's inputs
         self._cpu_seen: dict[int, tuple[float, float]] = {}  # pid: (its own CPU seconds, its waited-for children's)
         self._cpu_credit = limits.cpus * CPU_BURST_S  # CPU seconds it may still use now
+        self._started: dict[int, bytes] = {}  # pid: its start time when last seen (`_signal` checks who it is)
         self._cpu_at = time.monotonic()
         self._paused_until: float | None = None
         self._pause_s = 0.0
@@ -995,13 +997,16 @@ class Worker:
             pause = max(SLOW_LOOK_S, REST * (time.thread_time() - began))
 
     def _cpu_times(self, pids: list[int]) -> dict[int, tuple[float, float]]:
-        """{pid: (its own CPU seconds, those of its children it has waited for)} from /proc/PID/stat."""
+        """{pid: (its own CPU seconds, those of its children it has waited for)} from /proc/PID/stat; each one's start
+        time kept in `_started` (of these processes only)."""
         times = {}
+        self._started = {}
         for pid in pids:
             try:
                 with open(f"{PROC}/{pid}/stat", "rb") as fh:
                     after = fh.read().rsplit(b")", 1)[1].split()  # the name before ")" may hold spaces
                 utime, stime, cutime, cstime = (int(x) for x in after[11:15])
+                self._started[pid] = after[19]
             except (OSError, ValueError, IndexError):
                 continue
             times[pid] = ((utime + stime) / TICK, (cutime + cstime) / TICK)
@@ -1043,11 +1048,24 @@ class Worker:
             self._signal(pids, signal.SIGSTOP)
 
     def _signal(self, pids: list[int], sig: int) -> None:
+        """Send `sig` to each of the sandbox's processes seen at the last look that is still the process seen: its
+        pid held open (a pidfd) and its start time the one recorded, so that a pid the kernel has given to another
+        process since (a neighbour's worker, the grader) is never stopped."""
         for pid in pids:
             try:
-                os.kill(pid, sig)
-            except OSError:  # ended meanwhile
+                fd = os.pidfd_open(pid)
+            except (OSError, AttributeError):  # ended meanwhile; or no pidfds (Linux < 5.3): the start time alone
+                if _start_time(pid) == self._started.get(pid):
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, sig)
                 continue
+            try:
+                if _start_time(pid) == self._started.get(pid):  # the pidfd pins the process checked
+                    signal.pidfd_send_signal(fd, sig)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
 
     def _watch_disk(self) -> None:
         """Scratch, every SLOW_LOOK_S, or REST times a costly walk's time later; but after one walk's
