@@ -10,7 +10,8 @@ Each lesson source (`solutions/lessons/NN_*.ipynb`, the model answers filled in,
 runs) is executed top to bottom by nbclient in a fresh kernel started from this Python, in the
 notebook's folder, nothing written back: "Restart Kernel and Run All Cells", kernel start
 included. An assignment's source (`solutions/<id>/<id>.ipynb`) runs the same way without its hidden
-check cells, which the student's version does not have. For each lesson it prints the wall time, the CPU time the kernel and its children used,
+check cells, which the student's version does not have, in a copy of its folder (it writes grids and runs
+beside itself), removed after. For each lesson it prints the wall time, the CPU time the kernel and its children used,
 and how many cores other processes kept busy on average meanwhile (from /proc/stat: all busy
 ticks less this process's and its children's), so a figure says what load it was taken under:
 about 0 on an idle machine, about one per core with `--busy`. The MNIST classifier behind FID is
@@ -24,7 +25,9 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,7 +76,11 @@ def run_lesson(path: Path, smoke: bool) -> dict:
     os.environ.pop("MPLBACKEND", None)  # the kernel draws its figures inline, as in Jupyter
     nb = nbformat.read(path, as_version=4)
     nb.cells = [cell for cell in nb.cells if HIDDEN not in cell.source]  # a student's notebook has none of these
-    client = NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    folder = path.parent
+    if folder != SOURCES:  # an assignment writes its grids and runs beside itself: into a copy of its folder
+        scratch = tempfile.mkdtemp(prefix="lesson-times-")
+        folder = Path(shutil.copytree(path.parent, Path(scratch) / path.parent.name))
+    client = NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
     ticks, own, children = _busy_ticks(), _cpu_seconds(resource.RUSAGE_SELF), _cpu_seconds(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     error = None
@@ -82,6 +89,8 @@ def run_lesson(path: Path, smoke: bool) -> dict:
     except CellExecutionError as err:
         error = str(err).strip().splitlines()[-1][:200]
     wall = time.perf_counter() - start
+    if folder != path.parent:
+        shutil.rmtree(folder.parent, ignore_errors=True)
     kernel = _cpu_seconds(resource.RUSAGE_CHILDREN) - children
     ours = kernel + _cpu_seconds(resource.RUSAGE_SELF) - own
     others = max(0.0, (_busy_ticks() - ticks) / os.sysconf("SC_CLK_TCK") - ours) / wall

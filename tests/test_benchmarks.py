@@ -129,13 +129,15 @@ def test_lesson_times_runs_a_notebook_in_a_fresh_kernel_and_counts_its_cpu(tmp_p
     lt = load_script("lesson_times")
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import os, time\nassert os.environ['GAN_COURSE_SMOKE'] == '1'\n"
-                                  "end = time.process_time() + 1.0\nwhile time.process_time() < end:\n    pass"),
+                                  "end = time.process_time() + 1.0\nwhile time.process_time() < end:\n    pass\n"
+                                  "open('made.txt', 'w').write('a grid')"),
     ])
     path = tmp_path / "01_burn.ipynb"
     nbformat.write(nb, path)
     result = lt.run_lesson(path, smoke=True)
     assert result["error"] is None and result["lesson"] == "01_burn", result
     assert result["kernel_cpu_seconds"] >= 1.0 and result["seconds"] >= 1.0 and result["others_busy_cores"] >= 0, result
+    assert not (tmp_path / "made.txt").exists(), "a notebook outside the lessons wrote into its own folder"
     hidden = nbformat.v4.new_code_cell(f"{lt.HIDDEN}\nraise ValueError('a hidden check ran')\n### END HIDDEN TESTS")
     nb.cells.append(hidden)  # an assignment's hidden check: the student's notebook has none, so it is not run
     nbformat.write(nb, path)
