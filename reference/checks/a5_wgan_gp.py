@@ -581,13 +581,13 @@ PAIRING_STEPS = 20_000  # steps of the search for a one-to-one pairing before it
 Candidate = tuple[float, "int | None", "int | None", int, int]  # off, the real and the generated sample it needs, its best ends
 
 
-def paired(x: torch.Tensor, r: torch.Tensor, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+def paired(x: torch.Tensor, r: torch.Tensor, f: torch.Tensor, rows: list | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Indices (a, b), each a permutation of range(N), with every flat x_i (N, D) on the segment from f[b_i] to r[a_i],
     else None. Two rows that need the same real (or generated) sample are no pairing: x_hat made from one real point
     for the whole batch, or from real points drawn with replacement, is not WGAN-GP's. In a few dimensions some x_i
     also lies, to float precision, on another segment than its own: the search backtracks over every segment each
     row lies on."""
-    rows = segment_candidates(x, r, f)
+    rows = segment_candidates(x, r, f) if rows is None else rows  # `rows`: segment_candidates' answer, made already
     if rows is None:
         return None
     n = len(x)
@@ -655,7 +655,7 @@ def reused_fault(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> str
     sample but no one-to-one pairing of the two batches puts them there, else None."""
     x, r, f = (v.double().reshape(v.shape[0], -1) for v in (x, real, fake))
     rows = segment_candidates(x, r, f)
-    if rows is None or paired(x, r, f) is not None:
+    if rows is None or paired(x, r, f, rows) is not None:
         return None
     needed_a = [c[0][1] for c in rows if c[0][1] is not None]
     name = "real" if len(set(needed_a)) < len(needed_a) else "generated"
