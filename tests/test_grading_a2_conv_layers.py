@@ -391,8 +391,9 @@ def test_trace_names_the_layer_that_raised_and_unregistered_layers():
 
 
 NOISE_GRADIENT_ZERO = (
-    "the generator's output does not depend on the z it is given (its gradient to z is exactly 0): forward(z) must map z "
-    "itself, not noise it draws on its own, so that a fixed z draws a fixed image"
+    "the generator's output has no gradient to the z it is given (exactly 0): it draws noise of its own, or passes z "
+    "through a step (a sign, a rounding, a comparison) that picks between a few fixed images; forward(z) must map z "
+    "itself, so that a fixed z draws a fixed image and each z its own"
 )
 
 
@@ -519,6 +520,29 @@ WRONG = {
                 0.0,
                 "generator runs 4 conv layers, as many as the given DCGAN generator (4); add at least one, e.g. "
                 "nn.Conv2d(c, c, 3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages",
+            ),
+        },
+    ),
+    # the layer added is a 1x1 conv on z, (N, nz, 1, 1): it mixes z's numbers as nn.Linear would, over no image
+    "one_by_one_conv_on_z": (
+        '''
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                self.mix = nn.Sequential(nn.Conv2d(nz, nz, 1, bias=False), nn.BatchNorm2d(nz), nn.ReLU(True))
+                self.main = Generator(nz, ngf, channels=1, size=28).main
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return self.main(self.mix(z.view(len(z), -1, 1, 1)).flatten(1))
+        ''',
+        {
+            "test_adds_conv_layers": (
+                0.0,
+                "`mix.0` works on a 1x1 input and gives a 1x1 output (z's numbers mixed, as nn.Linear mixes them): no "
+                "convolution over an image, so the generator runs 4 conv layers that shape the image, as many as the "
+                "given generator's 4; add a conv that works on a feature map, e.g. nn.Conv2d(c, c, 3, 1, 1) + "
+                "nn.BatchNorm2d(c) + nn.ReLU() between two stages",
             ),
         },
     ),
@@ -1108,6 +1132,12 @@ ZERO_GATED_BLOCKS = {
         "the next stage",
     )),
 }
+
+
+def test_a_one_by_one_conv_on_a_feature_map_is_an_added_layer(tmp_path):
+    """A 1x1 conv counts where it works on a feature map (14x14 here), not on z's 1x1 "image" (`one_by_one_conv_on_z`)."""
+    source = explicit(extra_14="nn.Conv2d(ngf, ngf, 1, 1, 0, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),")
+    assert scores(submission(tmp_path, source), only=["test_adds_conv_layers"]) == {"test_adds_conv_layers": (2.0, "")}
 
 
 @pytest.mark.parametrize("name", list(ZERO_GATED_BLOCKS))

@@ -856,6 +856,16 @@ SLOW_NETWORKS = networks(
 )
 
 
+DLAI_INIT = """
+def dlai_init(m):
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        torch.nn.init.normal_(m.weight, 0.0, 0.02)
+    if isinstance(m, nn.BatchNorm2d):
+        torch.nn.init.normal_(m.weight, 0.0, 0.02)
+        torch.nn.init.constant_(m.bias, 0)
+"""
+
+
 @pytest.mark.parametrize(
     "cells, breaks",
     [
@@ -878,9 +888,13 @@ SLOW_NETWORKS = networks(
         (CLASS_NETWORKS.replace("nn.BatchNorm2d(ndf * 2)", "nn.InstanceNorm2d(ndf * 2, affine=True)")
          .replace("nn.BatchNorm2d(ndf * 4)", "nn.InstanceNorm2d(ndf * 4, affine=True)"),
          ["D normalises with InstanceNorm2d, not BatchNorm"]),
+        # found by session 37's red team: DeepLearning.AI's weights_init draws BatchNorm weights from N(0, 0.02), as the
+        # convs'; with BatchNorm on D's input layer too, the port did not learn, and the advice named only the latter
+        (DLAI_INIT + SOLUTION_NETWORKS.replace("G.apply(weights_init)", "G.apply(dlai_init)").replace("D.apply(weights_init)", "D.apply(dlai_init)"),
+         ["G's BatchNorm layers start with their scales near 0", "D's BatchNorm layers start with their scales near 0"]),
     ],
     ids=["solution", "class_networks", "bn_on_output_relu_d_without_bn", "upsample_and_pool", "upsampling_nearest", "bn_on_d_logit",
-         "spectral_norm_on_d_logit", "instance_norm_in_d"],
+         "spectral_norm_on_d_logit", "instance_norm_in_d", "batchnorm_weights_drawn_around_0"],
 )
 def test_rule_breaks_name_what_the_traces_show(cells, breaks):
     """The learning check's advice for a slow or failing GAN names only the DCGAN rules the layer traces show broken."""

@@ -647,6 +647,43 @@ WRONG = {
             ),
         },
     },
+    # G ignores z (zeros in its place): it learns the digit asked for, one drawing per label
+    "generator_ignores_z": {
+        "cells": {"generator": one_hot_g(z="torch.zeros_like(z)")},
+        "learning": True,
+        "expected": {
+            "test_generator_uses_labels_and_noise": (1.0, "<G_IGNORES_Z>"),
+            LEARNS: (
+                2.0,
+                "<TWINS>; <G_IGNORES_Z>",
+            ),
+        },
+    },
+    # z's sign alone reaches G (each of z's numbers replaced by the sign of its first): two drawings per label
+    "sign_of_z_picks_one_of_two_drawings": {
+        "cells": {"generator": one_hot_g(z="torch.sign(z[:, :1]).expand_as(z)")},
+        "learning": True,
+        "expected": {
+            "test_generator_uses_labels_and_noise": (1.0, "<G_NO_Z_GRADIENT>"),
+            LEARNS: (
+                2.0,
+                "<TWINS>; <G_NO_Z_GRADIENT>",
+            ),
+        },
+    },
+    # z scaled to a thousandth: G's images change with z, slightly (the other checks pass it), and its drawings for
+    # one label are the same to the eye
+    "z_scaled_to_vanish": {
+        "cells": {"generator": one_hot_g(z="z * 1e-3")},
+        "learning": True,
+        "expected": {
+            LEARNS: (
+                2.0,
+                "<TWINS>; each z must give its own drawing: pass z through G together with the label, and do not reduce "
+                "it to a few values (a sign, a rounding, a scale that makes it vanish)",
+            ),
+        },
+    },
     # the label given to G but not to D (D is the plain DCGAN discriminator), and the real labels shuffled
     # against the images in D's batch
     "label_to_g_not_d__real_labels_shuffled": {
@@ -1233,6 +1270,21 @@ def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES)
 }
 
 NAMED = {  # messages that several checks give, written once
+    "<TWINS>": (
+        "in 2 seeded runs of 500 training steps on the digits, the course's digit classifier read G(z, y) as the digit y "
+        "in <n>% and <n>% of the samples at best, but G draws the same few images for every z: 100% and 100% of its 36 "
+        "samples per label at the last checkpoint have a twin (another sample of their label, from other z, that is the "
+        "same drawing), where at most 50% may; expected new images for new z, in 2 of 3 runs"
+    ),
+    "<G_NO_Z_GRADIENT>": (
+        "G(z, y)'s output has no gradient to the z it is given (exactly 0): it draws noise of its own, or passes z "
+        "through a step (a sign, a rounding, a comparison) that picks between a few fixed images; forward(z) must map "
+        "z itself, so that a fixed z draws a fixed image and each z its own"
+    ),
+    "<G_IGNORES_Z>": (
+        "G(z, y) draws the same image for every z of a label (other z with the same labels give the same output): it "
+        "ignores z, so it has one drawing per digit; pass z through G together with the label"
+    ),
     "<TURNED_REAL>": (
         "train_step shows D real digits mirrored or turned (<n> of the images D judged are one of the 150 real images "
         "flipped or rotated): a mirrored or turned digit is not the digit its label names, so D learns that such "
@@ -1437,10 +1489,12 @@ def test_every_check_fails_on_some_wrong_submission():
 # ---------------------------------------------------------------------------------------------
 
 
-def made_up(agreement: float, fid_share: float, floor: float = 100.0) -> dict:
-    """A run whose best class agreement is `agreement` and best FID `fid_share` of the floor."""
+def made_up(agreement: float, fid_share: float, floor: float = 100.0, twins: float = 0.0) -> dict:
+    """A run whose best class agreement is `agreement`, best FID `fid_share` of the floor, and whose last samples
+    have a twin for the share `twins` of them."""
     return {"seed": 0, "fids": [(0, 3.0 * floor), (300, fid_share * floor)], "agreement": [(0, 0.1), (300, agreement)],
-            "copies": 0.0, "seconds": 1.0, "best_fid": fid_share * floor, "best_agreement": agreement, "floor": floor}
+            "twins": [(0, 1.0), (300, twins)], "copies": 0.0, "seconds": 1.0, "best_fid": fid_share * floor,
+            "best_agreement": agreement, "floor": floor}
 
 
 @pytest.mark.parametrize(
@@ -1451,12 +1505,15 @@ def made_up(agreement: float, fid_share: float, floor: float = 100.0) -> dict:
         ([(0.86, 0.13), (0.12, 0.3), (0.11, 0.2)], "slow"),  # learns the labels on one seed of three
         ([(0.3, 0.2), (0.2, 0.2)], "slow"),  # above AGREE_SLOW, below AGREE
         ([(0.9, 0.9), (0.9, 0.9)], "slow"),  # reads as y, but the samples are far from the digits: not a pass
+        ([(0.9, 0.2, 100.0, 1.0), (0.9, 0.2, 100.0, 1.0)], "collapsed"),  # the digits asked for, one drawing per label
+        ([(0.9, 0.2, 100.0, 1.0), (0.9, 0.2, 100.0, 0.5), (0.9, 0.2, 100.0, 0.0)], "pass"),  # up to TWIN_SHARE have twins
+        ([(0.9, 0.2, 100.0, 1.0), (0.9, 0.2, 100.0, 0.0), (0.9, 0.2, 100.0, 0.6)], "collapsed"),
         ([(0.1, 0.3), (0.12, 0.5)], "digits"),
         ([(0.1, 0.95), (0.11, 1.2)], "fail"),
     ],
 )
 def test_learning_verdict_tiers(runs, outcome):
-    made = [made_up(a, f) for a, f in runs]
+    made = [made_up(*run) for run in runs]
     assert checks.learning_verdict(made)[0] == outcome
     assert [checks.decided(made[: k + 1]) for k in range(len(made))] == [False] * (len(made) - 1) + [True]
 
@@ -2190,7 +2247,8 @@ def test_the_solution_runs_in_smoke_mode_on_mnist(tmp_path, shared_data):
     assert re.search(r"^step 30: loss_D [\d.]+, loss_G [\d.]+$", printed(cells, "train"), re.M)
     lines = printed(cells, "agreement_run").splitlines()
     assert [int(re.match(r"step +(\d+):", line)[1]) for line in lines[:-1]] == [0, 20]
-    assert all(re.fullmatch(r"step +\d+: class agreement +\d+%, classifier-FID +\d+ \(floor \d+\)", line) for line in lines[:-1])
+    assert all(re.fullmatch(r"step +\d+: class agreement +\d+%, classifier-FID +\d+ \(floor \d+\), samples with a twin +\d+%", line)
+               for line in lines[:-1]), lines
     assert (tmp_path / "a6_samples.png").is_file() and (tmp_path / "a6_real.png").is_file()
 
 

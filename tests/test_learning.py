@@ -439,6 +439,30 @@ def test_real_digits_that_are_not_known_count_as_copies_at_the_quantile(digits):
     assert learning.COPY_QUANTILE < learning.COPY_SHARE - 0.15  # a generator as good as real digits is no copier
 
 
+def test_twins_are_samples_that_repeat_a_drawing_of_their_group():
+    """`twin_share`: real digits grouped by label have no twins, also faded to a fifth of their contrast or
+    blurred (drawings fainter than about a seventh fall under TWIN_FLOOR); a generator of one drawing per label (give or take a grey level of rounding), or of a few its
+    noise picks between, has them for every sample; groups of one sample count none."""
+    from reference.data import load_dataset
+
+    data = load_dataset("digits", split="train")
+    picks = torch.cat([torch.nonzero(data.labels == k)[:36, 0] for k in range(10)])
+    real, y = data.data[picks], data.labels[picks]
+    x = real.float() / 127.5 - 1
+    g = torch.Generator().manual_seed(0)
+    assert learning.twin_share(real, y) == 0.0
+    assert learning.twin_share(to_u8(0.2 * x - 0.8), y) == 0.0, "faded"
+    assert learning.twin_share(to_u8(F.avg_pool2d(x, 5, 1, 2)), y) == 0.0, "blurred"
+    one = x[y.diff(prepend=torch.tensor([-1])) != 0]  # the first digit of each label
+    rounding = torch.randint(-1, 2, x.shape, generator=g) / 127.5
+    assert learning.twin_share(to_u8(one[y] + rounding), y) == 1.0, "one drawing per label"
+    pick = torch.arange(len(y)) % 2  # two drawings per label, taken in turn
+    two = torch.stack([one, x[y.diff(append=torch.tensor([10])) != 0]])  # ...the first and the last digit of each label
+    assert learning.twin_share(to_u8(two[pick, y]), y) == 1.0, "two drawings per label"
+    assert learning.twin_share(to_u8(one[y]), torch.arange(len(y))) == 0.0, "groups of one"
+    assert learning.twin_share(real[:0], y[:0]) == 0.0
+
+
 # ---------------------------------------------------------------------------------------------
 # The verdict, on canned samples (what a probe could answer, forged or not)
 # ---------------------------------------------------------------------------------------------

@@ -136,14 +136,10 @@ OTHER_RIGHT = {
         "    f = np.exp(log_p_data) * np.log(d) + np.exp(log_p_g) * np.log(1 - d)\n"
         "    return np.mean(f) * (x[-1] - x[0])",
     ],
-    "generator_loss_grads": [
-        # autograd instead of the derivation
-        "import torch.nn.functional as F\n"
+    "generator_loss_grads": [  # (autograd in place of the derivation, which the docstring rules out: WRONG_GRADS)
+        # the stable forms, through sigmoid(-l)
         "def generator_loss_grads(fake_logits):\n"
-        "    l = fake_logits.clone().requires_grad_(True)\n"
-        "    sat, = torch.autograd.grad(-F.softplus(l).sum(), l)\n"
-        "    ns, = torch.autograd.grad(F.softplus(-l).sum(), l)\n"
-        "    return sat, ns",
+        "    return -torch.sigmoid(fake_logits), -torch.sigmoid(-fake_logits)",
         # float32: 1 - sigmoid(l) cancels to float32's rounding as sigmoid(l) -> 1, the formula is right
         "def generator_loss_grads(fake_logits):\n"
         "    d = torch.sigmoid(fake_logits.float())\n"
@@ -388,6 +384,25 @@ WRONG_GRADS = {
     # both names bound to one tensor changed in place: the saturating result holds the non-saturating value
     "one tensor changed in place": (grads("sat = d.neg_()\n    ns = d.add_(1).neg_()\n    return sat, ns"),
                                     "the two results are one tensor: an in-place operation", None),
+    # the chain rule left unsimplified: right for moderate logits, 0 / 0 = nan where float32 rounds D(G(z)) to 1 or 0
+    "fractions not simplified": (grads("return -d * (1 - d) / (1 - d), -d * (1 - d) / d"),
+                                 "right for moderate logits, but at the float32 logit 20 (D(G(z)) rounds to 1) it is nan",
+                                 "right for moderate logits, but at the float32 logit -120 (D(G(z)) rounds to 0) it is nan"),
+    # autograd asked for the derivatives the section derives by hand ("Derived by hand: no autograd")
+    "autograd through softplus": ("import torch.nn.functional as F\n"
+                                  "def generator_loss_grads(fake_logits):\n"
+                                  "    l = fake_logits.clone().requires_grad_(True)\n"
+                                  "    sat, = torch.autograd.grad(-F.softplus(l).sum(), l)\n"
+                                  "    ns, = torch.autograd.grad(F.softplus(-l).sum(), l)\n"
+                                  "    return sat, ns",
+                                  "it fails under torch.no_grad()", "it fails under torch.no_grad()"),
+    "autograd": ("def generator_loss_grads(fake_logits):\n"
+                 "    a = fake_logits.detach().clone().requires_grad_(True)\n"
+                 "    b = fake_logits.detach().clone().requires_grad_(True)\n"
+                 "    torch.log(1 - torch.sigmoid(a)).sum().backward()\n"
+                 "    (-torch.log(torch.sigmoid(b))).sum().backward()\n"
+                 "    return a.grad, b.grad",
+                 "it fails under torch.no_grad()", "it fails under torch.no_grad()"),
 }
 
 

@@ -320,6 +320,11 @@ WRONG = {
         "d_step", d_step(loss="F.binary_cross_entropy_with_logits(torch.cat([logits_real, logits_fake]), "
                               "torch.cat([torch.ones_like(logits_real), torch.zeros_like(logits_fake)]))"),
         "loss_d is exactly half the trainer's"),
+    # the real batch scaled again, as scale_images did (the batches the step gets are already in [-1, 1])
+    "d: real scaled again": ("d_step", d_step().replace("D(real), D(fake)", "D(real.float() / 127.5 - 1), D(fake)"),
+                             "with D shown real / 127.5 - 1 instead of the real batch: `real` comes already scaled"),
+    "d: real mapped to [0, 1]": ("d_step", d_step().replace("D(real), D(fake)", "D((real + 1) / 2), D(fake)"),
+                                 "with D shown (real + 1) / 2 instead of the real batch"),
     "d: only the real term": ("d_step", d_step(loss="F.softplus(-logits_real).mean()"), "loss_d holds only the real term"),
     "d: V, not -V": ("d_step", d_step(loss="-(F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean())"),
                      "loss_d has the wrong sign"),

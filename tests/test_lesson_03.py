@@ -564,6 +564,9 @@ D_WRONG = {
                                       "LeakyReLU(0.2)"]}),
     "leaky_relu_default_slope": (d_body(act="nn.LeakyReLU()"), {
         "test_discriminator_layers": ["slope 0.01", "pass negative_slope=0.2"]}),
+    "leaky_relu_true_as_in_relu_true": (d_body(act="nn.LeakyReLU(True)"), {
+        "test_discriminator_layers": ["passes its values on unchanged", "takes True as its slope",
+                                      "nn.LeakyReLU(0.2, inplace=True)"]}),
     "leaky_relu_negative_slope": (d_body(act="nn.LeakyReLU(-0.2)"), {
         "test_discriminator_layers": ["multiplies negative values by -0.2", "the slope is +0.2"]}),
     "functional_leaky_relu_default_slope": (D_CLASS.format(act="F.leaky_relu(x)"), {

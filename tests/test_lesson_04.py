@@ -181,6 +181,12 @@ def test_append_through_a_minibatch_std_without_gradient_points_at_it():
     assert earned == 0 and "your minibatch_std returns a value with no gradient" in message, message
 
 
+def test_append_through_a_minibatch_std_that_returns_a_float_points_at_it():
+    ns = with_function("def minibatch_std(x):\n    return torch.sqrt(x.var(0, unbiased=False) + 1e-8).mean().item()\n")
+    earned, message = grade("test_append_minibatch_std", ns)
+    assert earned == 0 and "your minibatch_std returns float, not a tensor" in message and "fix minibatch_std first" in message, message
+
+
 def test_append_with_a_wrong_statistic_points_at_minibatch_std():
     ns = with_function("def minibatch_std(x):\n    return torch.sqrt(x.var(dim=0) + 1e-8).mean()\n")
     earned, message = grade("test_append_minibatch_std", ns)
@@ -328,6 +334,15 @@ def test_packed_d_loss_mistakes_are_named(mistake):
         assert "not one per point" not in message, message
     if mistake == "pack size written as 2":
         assert "as the other one" not in message, message
+
+
+def test_packed_d_loss_through_a_wrong_pack_points_at_pack():
+    """A right packed_d_loss that calls the notebook's wrong pack (torch.chunk: packs of samples from across the
+    batch) is told to fix pack first, not that it packs the batches differently from its pack."""
+    ns = with_function("def pack(x, m):\n    return torch.cat(torch.chunk(x, m, dim=0), dim=1)\n")
+    assert grade("test_pack", ns)[0] == 0
+    earned, message = grade("test_packed_d_loss", ns)
+    assert earned == 0 and "are your pack(real, 2), which is not right yet" in message and "fix pack first" in message, message
 
 
 def test_packed_d_loss_with_the_course_loss_passes():

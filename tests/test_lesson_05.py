@@ -251,6 +251,12 @@ FRECHET_WRONG = [
     ("test_frechet_distance", frechet("np.sqrt(np.trace(sigma1) * np.trace(sigma2))"), "sqrt(tr(S1) tr(S2)) is not"),
     ("test_frechet_distance_singular", frechet("np.trace(np.abs(scipy.linalg.sqrtm(sigma1 @ sigma2)))"),
      "np.abs of sqrtm's complex result"),
+    # an epsilon added to the caller's covariance in place (found by session 37's red team: it passed)
+    ("test_frechet_distance", frechet(EIG).replace("    cross =", "    sigma1 += 1e-6 * np.eye(len(mu1))\n    cross ="),
+     "changed its argument sigma1 in place"),
+    # pytorch-fid's call without its unpacking: SciPy before 1.18 returns (root, error estimate), 1.18 refuses disp
+    ("test_frechet_distance", frechet("np.trace(scipy.linalg.sqrtm(sigma1 @ sigma2, disp=False)).real"),
+     "returns the square root only"),
 ]
 
 

@@ -271,6 +271,11 @@ CLIP_MISTAKES = {
         with torch.no_grad():
             for p in critic.parameters():
                 p.clamp_(c, -c)""", ["bounds are swapped", "clamp_(-c, c)"]),
+    # the WGAN paper's c written in (found by session 37's red team: told only the values)
+    "a fixed bound": ("""
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-0.01, 0.01)""", ["clipped to [-0.01, 0.01], not to [-c, c]", "p.clamp_(-c, c)"]),
 }
 
 

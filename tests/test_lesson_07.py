@@ -82,6 +82,9 @@ ONE_HOT_WRONG = {
     # the whole input cast to float32: right for the float32 z of training, wrong for a float64 z
     "cast to float32": ("return torch.cat([z, F.one_hot(y, K)], dim=1).float()",
                         ["with a float64 z returns dtype torch.float32", "F.one_hot(y, K).to(z.dtype)"]),
+    # torch.cat's default dim 0 (found by session 37's red team: PyTorch's error alone)
+    "joined along dim 0": ("return torch.cat([z, F.one_hot(y, K).to(z.dtype)])",
+                           ["Sizes of tensors must match except in dimension 0", "torch.cat joins along dim 0", "dim=1"]),
     # a float64 code (np.eye, .double()) makes torch.cat's result float64, which G's float32 layers refuse
     "float64 code": ("import numpy as np\n    return torch.cat([z, torch.from_numpy(np.eye(K))[y]], dim=1)",
                      ["dtype torch.float64, but z is torch.float32", ".to(z.dtype)"]),

@@ -298,6 +298,13 @@ def test_ema_accepts_correct_variants(variant):
 
 
 EMA_MISTAKES = {
+    # the usual decay written in (found by session 37's red team: told only a value at one index)
+    "a fixed decay": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for e, p in zip(ema_params, params):
+                    e.mul_(0.999).add_(p, alpha=0.001)
+    """, ["decay 0.999, not the decay it is given (0.9 here)"]),
     "decay swapped": ("""
         def ema_update_(ema_params, params, decay):
             with torch.no_grad():

@@ -63,6 +63,10 @@ ATTACKS = {
     "data_page": "<a href='data:text/html,<script>alert(1)</script>'>x</a>",
     "fence_in_source": "```` ``` <script>alert(1)</script>",
     "math_link": "the proof: $\\href{javascript:alert(1)}{\\text{here}}$",
+    # \\href under another name (found by session 37's red team: the check read the literal name only)
+    "math_link_renamed": "the proof: $\\newcommand{\\L}{\\href}\\L{javascript:alert(1)}{\\text{here}}$",
+    "math_link_let": "the proof: $\\let\\L\\href \\L{javascript:alert(1)}{\\text{here}}$",
+    "math_style_renamed": "the loss: $\\def\\S{\\style}\\S{position:fixed; top:0}{\\text{Score: 18 / 18}}$.",
     # where Python's html.parser ends a comment or a CDATA section elsewhere than a browser does
     "cdata": "<![CDATA[><img src=x onerror=alert(1)>]]>",
     "bang_comment": "<!-- --!><img src=x onerror=alert(1)>-->",
@@ -1488,6 +1492,12 @@ LAID_OVER = {
     "math_id": "The loss is $\\cssId{q1_minimax}{L}$.",
     "math_style": "The loss is $\\style{position:fixed; top:0}{\\text{Score: 18 / 18}}$.",
     "heading": "## q1_minimax\n\nMy answer.",
+    # ids the formgrader's page gives its other parts (found by session 37's red team): a graded cell's comment box,
+    # which its script then finds in the student's answer, and the status banner, which formgrade.css fixes over the page
+    "comment_box_heading": "#### q1_minimax-comment\n\nMy answer.",
+    "extra_credit_heading": "#### q1_minimax_extra_credit\n\nMy answer.",
+    "status_banner_heading": "#### ![my derivation](data:image/png;base64,iVBORw0KGgo=)statusmessage\n\nMy answer.",
+    "page_container_heading": "# notebook-container",
     # a slash where a space belongs: browsers (and nbconvert) read the attribute all the same
     "slash": '<span/style="position:fixed;top:0;left:0;width:100%;height:100%;z-index:99999">Score: 18 / 18</span>',
     "slash_grade_box": 'Answer <input/id="q1_minimax"/value="2">',
@@ -1511,6 +1521,8 @@ def test_markdown_that_covers_the_page_or_takes_the_name_of_its_grade_boxes_is_s
     assert "could cover or stand in for the page's own parts" in source and LAID_OVER[attack] in source
     body = re.sub(r"<pre>.*?</pre>", "", _render(filled), flags=re.S)
     assert "position:fixed" not in body and 'id="q1_minimax"' not in body
+    assert not re.search(r'id="(q1_minimax-comment|q1_minimax_extra_credit|statusmessage)"', body)
+    assert body.count('id="notebook-container"') <= 1
 
 
 def test_ordinary_html_and_headings_in_markdown_are_kept():

@@ -95,6 +95,7 @@ def clean_call(call) -> dict | None:
         "leaf": call.get("leaf") is True,
         "in": dims(call.get("in")),
         "out": dims(call.get("out")),
+        "scale": call.get("scale") if isinstance(call.get("scale"), float) and math.isfinite(call.get("scale")) else None,
         **ints,
     }
 

@@ -541,13 +541,45 @@ def grads_answer(submission, logits: torch.Tensor) -> tuple[dict[str, np.ndarray
     return arrays, FLOAT32_ATOL if single else 1e-12, share_memory(*out)
 
 
+SATURATED = (-120.0, -20.0, 20.0, 120.0)  # float32 logits where D(G(z)) rounds to 0 or to 1
+
+
+def saturation_fault(submission, which: str) -> str | None:
+    """Why the `which` derivative is wrong on float32 logits where D(G(z)) rounds to 0 or 1 (the regime the
+    section is about), or why it cannot be computed without autograd; None when it is right there."""
+    logits = torch.tensor(SATURATED, dtype=torch.float32)
+    fn = submission.get("generator_loss_grads")
+    try:
+        with torch.no_grad():
+            out = fn(logits.clone())
+    except RuntimeError as err:
+        if "grad" in str(err):
+            return ("it fails under torch.no_grad() (RuntimeError: " + str(err).splitlines()[0][:100] + "): it asks autograd "
+                    "for the derivative; derive it by hand from sigmoid'(l) = D(G(z)) (1 - D(G(z))) and return that formula")
+        raise
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        return None  # the main check names the form
+    got = as_array(out[list(LOSSES).index(which)], "generator_loss_grads(fake_logits)", len(logits))
+    want = grad_oracle(logits.double(), which)
+    if matches(got, want, rtol=1e-6, atol=FLOAT32_ATOL):
+        return None
+    bad = int(np.argmax(~np.isclose(got, want, rtol=1e-6, atol=FLOAT32_ATOL) | ~np.isfinite(got)))
+    return (f"at the float32 logit {num(SATURATED[bad])} (D(G(z)) rounds to {0 if SATURATED[bad] < 0 else 1}) it is "
+            f"{differ(got[bad], want[bad])}: a fraction such as d (1 - d) / (1 - d) divides 0 by 0 there; simplify it "
+            f"by hand first, so that the derivative is a plain expression in d = sigmoid(l)")
+
+
 def check_grad(submission, which: str) -> None:
     logits = grad_logits()
     answers, atol, aliased = grads_answer(submission, logits)
     got, want = answers[which], grad_oracle(logits, which)
-    if matches(got, want, rtol=1e-6, atol=atol):
-        return
     loss = "log(1 - D(G(z)))" if which == "saturating" else "-log D(G(z))"
+    if matches(got, want, rtol=1e-6, atol=atol):
+        fault = saturation_fault(submission, which)
+        if fault is not None:
+            raise AssertionError(f"the {which.replace('_', '-')} derivative d/dlogit of {loss} is right for moderate "
+                                 f"logits, but {fault}")
+        return
     hint = ALIASED if aliased else diagnose_array(got, want, grad_faults(logits, which))
     if hint is None:
         bad = int(np.argmax(~np.isclose(got, want, rtol=1e-6, atol=atol)))

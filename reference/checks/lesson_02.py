@@ -471,6 +471,27 @@ def not_finite(loss: str) -> str:
             f"probability, and D(x) = sigmoid(logit); use softplus or binary_cross_entropy_with_logits on the logits")
 
 
+RESCALED = {  # the real batch mapped again inside the step, as if it were still uint8 pixels or in [0, 1]
+    "real / 127.5 - 1": lambda x: x / 127.5 - 1,
+    "real / 255 * 2 - 1": lambda x: x / 255 * 2 - 1,
+    "real / 255": lambda x: x / 255,
+    "(real + 1) / 2": lambda x: (x + 1) / 2,
+    "real * 2 - 1": lambda x: x * 2 - 1,
+}
+
+
+def rescaled_real_fault(sc: Scene, loss: float, fake: Tensor) -> str | None:
+    """The message for a D step whose loss is the trainer's with the real batch mapped once more (RESCALED)."""
+    G, D = networks(sc.G0, sc.D0)
+    for written, remap in RESCALED.items():
+        with torch.no_grad():
+            real = D(remap(sc.real))
+        if same(loss, float(F.softplus(-real).mean() + F.softplus(fake).mean())):
+            return (f"loss_d is the trainer's with D shown {written} instead of the real batch: `real` comes already "
+                    f"scaled to [-1, 1] (scale_images ran on it, as the training loop does), so pass it to D as it is")
+    return None
+
+
 @check(points=1, visible=True)
 def test_d_step(submission):
     """d_step trains D on a real and a fake batch like the trainer's D step"""
@@ -497,7 +518,7 @@ def test_d_step(submission):
         assert fault is None, fault
         assert math.isfinite(loss), not_finite("loss_d")
         real, fake = logits(sc.D0, sc.G0, sc)
-        fault = diagnose(loss, d_loss_faults(real, fake, sc.loss_d))
+        fault = diagnose(loss, d_loss_faults(real, fake, sc.loss_d)) or rescaled_real_fault(sc, loss, fake)
         raise AssertionError(fault or (
             f"loss_d = {num(loss)}; the trainer's D step gives {num(sc.loss_d)} on the same G, D, real batch and z: D's "
             f"loss is -log D(x) on the real batch plus -log(1 - D(G(z))) on the fakes, each averaged over its batch"))

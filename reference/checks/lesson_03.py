@@ -468,6 +468,10 @@ def activation_fault(data, which: str) -> str | None:
             fix += ": the slope is +0.2"
         elif kind[0] == "dropout":
             fix += "; DCGAN has no dropout"
+        elif kind == ("identity",) and any(c.get("type") == "LeakyReLU" and "negative_slope=True" in _text(c.get("repr"))
+                                           for c in between):
+            fix += (": nn.LeakyReLU(True) takes True as its slope (1: no activation), not as inplace, as nn.ReLU(True) "
+                    "does; write nn.LeakyReLU(0.2, inplace=True)")
         elif kind == ("identity",) and layer.get("type") in BATCHNORM:
             fix += ("; the order is conv -> BatchNorm -> LeakyReLU(0.2): a LeakyReLU placed before this BatchNorm "
                     "leaves its output, which the next conv takes, with no activation")

@@ -163,6 +163,19 @@ def test_append_minibatch_std(submission):
             raise AssertionError(f"append_minibatch_std(x) calls your `{helper}`, which is not written yet (it raises "
                                  f"NotImplementedError); write it first") from None
         raise
+    except Exception as err:  # noqa: BLE001 - a statistic that is no tensor breaks the append: say where it comes from
+        helper = _innermost_student_function(err, getattr(submission, "namespace", None))
+        own = submission.get("minibatch_std") if "minibatch_std" in submission else None
+        try:
+            statistic = own(points.clone()) if helper == "append_minibatch_std" and callable(own) else None
+        except Exception:  # noqa: BLE001 - then the error above is the one to report
+            statistic = None
+        if statistic is not None and not isinstance(statistic, Tensor):
+            raise AssertionError(
+                f"append_minibatch_std(x) raised {type(err).__name__} ({str(err)[:100]}): your minibatch_std returns "
+                f"{type(statistic).__name__}, not a tensor, so the statistic cannot be expanded and appended (and "
+                f"carries no gradient): fix minibatch_std first (the check above)") from None
+        raise
     got = _as_tensor(answer, "append_minibatch_std", "append_minibatch_std(x)")
     own = submission.get("minibatch_std") if "minibatch_std" in submission else None
     if not torch.equal(given, points):
@@ -417,6 +430,16 @@ def _network_used_instead(fn, argument: str, namespace: dict | None) -> str | No
     return next((name for name in globals_read if isinstance(namespace.get(name), torch.nn.Module)), None)
 
 
+def _own_pack_of(submission, batch: Tensor, m: int, x: Tensor) -> bool:
+    """Whether the notebook's own `pack(batch, m)` gives exactly `x` (the packs D got)."""
+    own = submission.get("pack") if "pack" in submission else None
+    try:
+        mine = own(batch.clone(), m) if callable(own) else None
+    except Exception:  # noqa: BLE001 - then the packs are not the student's pack's
+        return False
+    return isinstance(mine, Tensor) and mine.shape == x.shape and torch.equal(mine.detach(), x)
+
+
 @check(points=1, visible=True)
 def test_packed_d_loss(submission):
     """packed_d_loss: D's non-saturating loss on packs of real points and packs of fake points."""
@@ -464,6 +487,11 @@ def test_packed_d_loss(submission):
         for x in D.inputs:
             kind = "real" if _which(x, real, fake) == {"real"} else "fake"
             if x.shape == packed[0].shape and not torch.equal(x, packed[kind == "fake"]):
+                if _own_pack_of(submission, real if kind == "real" else fake, m, x):
+                    raise AssertionError(
+                        f"{call}: D's {kind} packs are your pack({kind}, {m}), which is not right yet (pack k must be "
+                        f"points km..km + m - 1 in order): fix pack first (the check above)"
+                    )
                 raise AssertionError(
                     f"{call}: D's {kind} packs are not pack({kind}, {m}) (pack k = points km..km + m - 1 in order): "
                     f"pack both batches the same way, with your pack (check it above)"

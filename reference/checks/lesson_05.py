@@ -237,9 +237,19 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
 
 def frechet_answer(fn: Callable, case: tuple[np.ndarray, ...]) -> float:
     """fn(mu1, sigma1, mu2, sigma2) on copies of the case's arrays, as a float."""
+    given = [a.copy() for a in case]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sqrtm's "Matrix is singular" is expected on singular inputs
-        result = fn(*(a.copy() for a in case))
+        result = fn(*given)
+    changed = [name for name, a, b in zip(("mu1", "sigma1", "mu2", "sigma2"), given, case)
+               if not (isinstance(a, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True))]
+    if changed:
+        raise AssertionError(
+            f"{FRECHET}(mu1, sigma1, mu2, sigma2) changed its argument{'s' if len(changed) > 1 else ''} "
+            f"{' and '.join(changed)} in place (+=, a slice assignment, np.fill_diagonal...): the caller's statistics "
+            f"must stay as they were (FID reuses the real images' for every model it scores); compute on new arrays, "
+            f"e.g. sigma1 = sigma1 + eps * np.eye(len(sigma1)), not sigma1 += ..."
+        )
     return as_number(result, f"{FRECHET}(mu1, sigma1, mu2, sigma2)")
 
 

@@ -378,6 +378,11 @@ def test_clip_weights_(submission):
             raise AssertionError(f"{name} keeps values below -c ({value.min().item():.3f}): clip both sides, [-c, c]")
         if value.max() > c + 1e-7:
             raise AssertionError(f"{name} keeps values above c ({value.max().item():.3f}): clip both sides, [-c, c]")
+        bound = float(value.abs().max())
+        if 0 < bound < c and torch.allclose(value, old[name].clamp(-bound, bound), rtol=0, atol=1e-7):
+            raise AssertionError(f"{name} is clipped to [-{bound:.3g}, {bound:.3g}], not to [-c, c] with the c it is "
+                                 f"given ({c} here): a fixed bound written into the code? clamp with the argument, "
+                                 f"p.clamp_(-c, c)")
         raise AssertionError(f"{name} is {value.flatten()[:3].tolist()}..., expected "
                              f"{expected.get_parameter(name).detach().flatten()[:3].tolist()}...: clamp each value to "
                              f"[-c, c] and leave the ones inside unchanged")

@@ -42,6 +42,7 @@ import base64
 import binascii
 import collections
 import contextlib
+import functools
 import hashlib
 import html
 import json
@@ -183,6 +184,11 @@ URL_ATTRIBUTES = frozenset(
 )
 URL_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
 MATH_LINK = re.compile(r"\\href\s*\{([^}]*)\}")
+# MathJax's commands that define commands or load extensions: with them \href or \style is written under another
+# name (\newcommand{\L}{\href}\L{javascript:...}), which the checks of their literal names do not see
+MATH_DEFINITION = re.compile(
+    r"\\(newcommand|renewcommand|providecommand|def|gdef|edef|xdef|let|futurelet|newenvironment|renewenvironment"
+    r"|DeclareMathOperator|require)(?![A-Za-z])")
 SHOWN_AS_TEXT = "[The grader shows this cell as text: its HTML ({what}) would run code where the notebook is viewed.]"
 
 
@@ -258,6 +264,8 @@ def unsafe_markdown(source: str) -> str | None:
     except Exception:  # noqa: BLE001 - markdown nbconvert cannot render is shown as text
         return "markdown nbconvert cannot render"
     found = script_problem(rendered)
+    if found is None and (defined := MATH_DEFINITION.search(source)):  # \href under a new name passes MATH_LINK
+        return f"a MathJax \\{defined[1]} in its math (a command renamed there escapes the checks of \\href and \\style)"
     if found is None:  # MathJax makes a link of \href{url}{text} in $...$ when the page is viewed
         for url in MATH_LINK.findall(source):
             scheme = URL_SCHEME.match("".join(ch for ch in url if ch > " ").lower())
@@ -269,15 +277,55 @@ def unsafe_markdown(source: str) -> str | None:
 LAYOUT_ATTRIBUTES = frozenset("style id class name form".split())  # what places an element over the page, or names it as one of the page's own
 LAID_OVER = ("[The grader shows this cell as text: its HTML ({what}) could cover or stand in for the page's own parts "
              "(the score, the grader's score boxes).]")
-MATH_LAYOUT = re.compile(r"\\(style|cssId|class)\s*\{")  # MathJax sets CSS, an id or a class when the page is viewed
+MATH_LAYOUT = re.compile(r"\\(style|cssId|class)(?![A-Za-z])")  # MathJax sets CSS, an id or a class when the page is viewed
+
+
+GRADE_ID_EXPRESSION = re.compile(r"\{\{\s*cell\.metadata\.nbgrader\.grade_id\s*\}\}")
+TEMPLATE_ID = re.compile(r'\bid="([^"]+)"')
+
+
+@functools.lru_cache(maxsize=1)
+def _template_ids() -> tuple[str, ...]:
+    """The element ids of nbgrader's formgrader and feedback pages, as their templates write them (read once
+    from the installed nbgrader): "statusmessage", "{{ cell.metadata.nbgrader.grade_id }}-comment"..."""
+    import nbgrader
+
+    folder = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+    found: set[str] = set()
+    for page in ("formgrade", "feedback"):
+        for template in sorted((folder / page).glob("*.j2")):
+            found.update(TEMPLATE_ID.findall(template.read_text(encoding="utf-8", errors="replace")))
+    return tuple(sorted(found))
+
+
+def reserved_ids(names: set[str]) -> tuple[set[str], list[re.Pattern]]:
+    """The ids a heading of the student's must not take, for a notebook whose graded cells are `names`: every
+    element id of the formgrader's and the feedback's pages (`_template_ids`), which their scripts and styles find
+    by id, taking the first element that has it. A grade box's id is its grade id, its comment box's
+    "<grade id>-comment", its extra credit's "<grade id>_extra_credit", the formgrader's status banner
+    "statusmessage". Returns (the ids, patterns for template ids built from another value than the grade id,
+    which any value fills)."""
+    fixed: set[str] = set(names)
+    patterns: list[re.Pattern] = []
+    for written in _template_ids():
+        marked = GRADE_ID_EXPRESSION.sub("\x00", written)
+        if "{{" in marked:  # built from something else too: any value there
+            pieces = re.split(r"\{\{.*?\}\}|\x00", marked)
+            patterns.append(re.compile(".+".join(re.escape(piece) for piece in pieces), re.DOTALL))
+        elif "\x00" in marked:
+            fixed.update(marked.replace("\x00", name) for name in names)
+        else:
+            fixed.add(written)
+    return fixed, patterns
 
 
 def layout_problem(source: str, names: set[str]) -> str | None:
     """What in markdown `source` could cover the page it is shown in or take the place of its parts, or None: a
     style, id, class or name attribute in HTML the student typed (a fixed-position "Score: 18 / 18" over the
     feedback; an input with the id of a grade box, which the formgrader's script finds before the real one), a
-    \\style, \\cssId or \\class in math, or a heading whose anchor (the id nbconvert gives it) is one of `names`
-    (the notebook's graded cells)."""
+    \\style, \\cssId or \\class in math, or a heading whose anchor (the id nbconvert gives it) is an id of the
+    page's own (`reserved_ids` for `names`, the notebook's graded cells: a grade box, a comment box, the status
+    banner)."""
     for _, attrs in browser_elements(source):  # the whole source, as a browser reads it: <span/style=...> has a style
         for name, _ in attrs:
             if name in LAYOUT_ATTRIBUTES:
@@ -285,14 +333,15 @@ def layout_problem(source: str, names: set[str]) -> str | None:
     found = MATH_LAYOUT.search(source)
     if found:
         return f"a MathJax {found[1]} command in its math"
-    if names:
-        try:
-            rendered = render_markdown(source, _AnyAttachment())
-        except Exception:  # noqa: BLE001 - unsafe_markdown says so
-            return None
-        for anchor in re.findall(r'<h[1-6] id="([^"]*)"', rendered):
-            if html.unescape(anchor) in names:
-                return f"a heading whose anchor is the name of a graded cell, {html.unescape(anchor)[:40]}"
+    try:
+        rendered = render_markdown(source, _AnyAttachment())
+    except Exception:  # noqa: BLE001 - unsafe_markdown says so
+        return None
+    reserved, patterns = reserved_ids(names)
+    for anchor in (html.unescape(a) for a in re.findall(r'<h[1-6] id="([^"]*)"', rendered)):
+        if anchor in reserved or any(p.fullmatch(anchor) for p in patterns):
+            what = "the name of a graded cell" if anchor in names else "the id of one of the grading page's own parts"
+            return f"a heading whose anchor is {what}, {anchor[:40]}"
     return None
 
 

@@ -273,6 +273,15 @@ KNOWN_FIXES = (
     # older versions did (reference.grading.compat); this speaks in a student's kernel on a newer SciPy
     *(("TypeError", f"sqrtm() got an unexpected keyword argument '{arg}'", SQRTM_ARGS) for arg in ("disp", "blocksize")),
     ("TypeError", "'numpy.ndarray' and 'Tensor'", SQRTM_ARGS, "scipy.linalg"),
+    # torch.cat([z, code]) without dim=1: the batches are stacked, and their feature sizes differ
+    ("RuntimeError", "Sizes of tensors must match except in dimension 0",
+     "torch.cat joins along dim 0, the batch, unless told otherwise: to put features side by side (z beside the "
+     "label's code, an image beside its label planes), pass dim=1"),
+    # the same call's pair, (the root, an error estimate), given to np.trace or np.real as one array
+    ("ValueError", "inhomogeneous shape after 1 dimensions. The detected shape was (2,)",
+     "a pair was given where one array was expected: scipy.linalg.sqrtm(A, disp=False) returns two things, the square "
+     "root and an error estimate (pytorch-fid unpacks them, covmean, _ = ...); call linalg.sqrtm(A) alone, which "
+     "returns the square root only"),
     # F.binary_cross_entropy and nn.BCELoss given logits (the PyTorch DCGAN tutorial's loss with a D that has no sigmoid)
     (
         "RuntimeError",
@@ -363,8 +372,9 @@ def ignored_noise(reach: object, nz: int, what: str = "the generator") -> str | 
         return (f"{what}'s output depends on {nz - len(unused)} of the {nz} dimensions of z only (the gradient to the "
                 f"other {len(unused)} is exactly 0): pass all of z into the first layer")
     if unused:
-        return (f"{what}'s output does not depend on the z it is given (its gradient to z is exactly 0): forward(z) must "
-                f"map z itself, not noise it draws on its own, so that a fixed z draws a fixed image")
+        return (f"{what}'s output has no gradient to the z it is given (exactly 0): it draws noise of its own, or passes z "
+                f"through a step (a sign, a rounding, a comparison) that picks between a few fixed images; forward(z) must map "
+                f"z itself, so that a fixed z draws a fixed image and each z its own")
     rank = reach.get("rank")
     if type(rank) is int and 1 <= rank <= FEW_NOISE_DIRECTIONS < nz:
         way = "1 number" if rank == 1 else f"{rank} numbers"

@@ -98,6 +98,7 @@ __all__ = [
     "LearningResult",
     "Run",
     "copy_share",
+    "twin_share",
     "turned",
     "turned_distances",
     "dcgan_discriminator",
@@ -129,6 +130,9 @@ COPY_SHARE = 0.3  # ...counts as a copy; a run whose samples are copies for more
 POOL = 4  # the copy check compares images averaged over 4x4 blocks...
 SHIFT = 2  # ...and moved by up to 2 pixels...
 TURNED = 48  # samples also compared mirrored and turned (7 orientations: costs about as much as all 360 as they are)
+TWIN_NEAR = 0.1  # two samples of one group are twins when they lie within this share of the group's median distance...
+TWIN_FLOOR = 0.25  # ...or within this distance (pixels in [0, 1], L2 over the image): the same drawing, give or take rounding
+TWIN_SHARE = 0.5  # samples with a twin (`twin_share`) above this share: the generator draws a few images, not new ones
 
 
 # ---------------------------------------------------------------------------------------------
@@ -639,6 +643,30 @@ def copy_share(samples: Tensor, known: Known, quantile: float = COPY_QUANTILE) -
         few = torch.minimum(nearest[picks], turned_distances(samples[picks], known))
         share = max(share, float((few < radius).double().mean()))
     return share
+
+
+def twin_share(samples: Tensor, groups: Tensor) -> float:
+    """Share of uint8 samples (n, C, H, W) that have a twin: another sample of their group (n,) that
+    lies within TWIN_NEAR of the group's median pairwise distance, or within TWIN_FLOOR (L2 over
+    the pixels scaled to [0, 1]). A generator that draws one image per group, or a few that its
+    noise picks between, scores 1: each drawing comes back for other noise (identical, or apart by
+    rounding); one whose drawings vary with its noise scores about 0, faint or blurred ones too (the
+    bound follows the group's own spread, down to TWIN_FLOOR: drawings closer than that look the
+    same). Real digits grouped by label score 0. Groups of one sample count none.
+    """
+    if not len(samples):
+        return 0.0
+    flat = samples.double().flatten(1) / 255.0
+    twins = 0
+    for group in torch.unique(groups):
+        members = flat[groups == group]
+        if len(members) < 2:
+            continue
+        d = torch.cdist(members, members)
+        median = d[~torch.eye(len(members), dtype=torch.bool)].median()
+        d.fill_diagonal_(math.inf)
+        twins += int((d.min(dim=1).values <= max(TWIN_NEAR * float(median), TWIN_FLOOR)).sum())
+    return twins / len(samples)
 
 
 def reference_and_known(name: str) -> tuple[Any, Known]:

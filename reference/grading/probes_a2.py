@@ -184,7 +184,8 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     `parametrizations.weight.original`, at every call: those are the ones trained). Convolutions
     called as functions (F.conv2d(x, self.weight)) with weights made from the model's parameters
     count too, named after their parameter. Returns {"convs": [[name, class name, ran, reaches]]
-    for every registered convolution, then every functional one that ran, "unregistered": [[class
+    for every registered convolution, then every functional one that ran, "one_pixel": the names of
+    registered convolutions whose every output was 1x1 (a dense layer on z's 1x1 "image"), "unregistered": [[class
     name, parameter count]] of layers with parameters that ran but are not registered in `model`
     (kept in a plain list or dict, or made in forward), "parameters": the number of parameter
     elements (frozen ones too), "output_requires_grad": bool (False too when backpropagating raised),
@@ -198,6 +199,7 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.modules.conv._ConvNd)]
     param_names = {id(p): name for name, p in model.named_parameters()}
     ran: set[int] = set()
+    pointwise: dict[int, bool] = {}  # a conv module whose every output was 1x1 (a dense layer on z's 1x1 "image")
     strays: dict[int, list] = {}
     inside_conv = [0]  # depth of conv modules running: their own conv call is not a functional one
     functional: list[list] = []  # [name, function name, weight tensor]
@@ -206,9 +208,12 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
         if isinstance(mod, nn.modules.conv._ConvNd):
             inside_conv[0] += 1
 
-    def seen(mod: nn.Module, _inputs: Any, _output: Any) -> None:
+    def seen(mod: nn.Module, _inputs: Any, output: Any) -> None:
         if isinstance(mod, nn.modules.conv._ConvNd):
             inside_conv[0] = max(0, inside_conv[0] - 1)
+            spatial = tuple(output.shape[2:]) if isinstance(output, torch.Tensor) and output.dim() >= 3 else ()
+            single = bool(spatial) and all(size == 1 for size in spatial)
+            pointwise[id(mod)] = pointwise.get(id(mod), True) and single
         ran.add(id(mod))
         if id(mod) not in registered and next(iter(mod.children()), None) is None:
             count = sum(p.numel() for p in mod.parameters(recurse=False))
@@ -271,6 +276,7 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     return {
         "convs": [[name, type(m).__name__, id(m) in ran, reached(own[id(m)])] for name, m in convs] + list(calls.values()),
         "unregistered": list(strays.values()),
+        "one_pixel": [name for name, m in convs if pointwise.get(id(m)) is True],
         "parameters": count,
         "output_requires_grad": bool(needs_grad),
         "output_type": type(out).__name__,

@@ -10,6 +10,7 @@ failed; the check words the fault and the fix.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -49,7 +50,8 @@ def trace(model: Any, x: torch.Tensor, namespace: dict | None = None) -> dict:
 
     Returns {"output": the output if a tensor else None, "output_type": describe(output),
     "calls": [{"name": registered name in model ("" itself) or None, "type": class name,
-    "repr": extra_repr, "leaf": no child modules, "in": input shape, "out": output shape or None
+    "repr": extra_repr, "leaf": no child modules, "scale": a norm layer's mean weight (`_norm_scale`) or None,
+    "in": input shape, "out": output shape or None
     (did not finish), "in_channels", "out_channels", "in_features" (None if the layer has none), "weights":
     number of parameter and buffer elements}], "failed": index in calls of the leaf that raised
     or None, "error": error_info or None}.
@@ -73,6 +75,7 @@ def trace(model: Any, x: torch.Tensor, namespace: dict | None = None) -> dict:
             "out_channels": _int(getattr(mod, "out_channels", None)),
             "in_features": _int(getattr(mod, "in_features", None)),
             "weights": sum(t.numel() for t in (*mod.parameters(recurse=False), *mod.buffers(recurse=False))),
+            "scale": _norm_scale(mod),
         })
         open_calls.setdefault(id(mod), []).append(len(calls) - 1)
 
@@ -97,6 +100,16 @@ def trace(model: Any, x: torch.Tensor, namespace: dict | None = None) -> dict:
     result["output_type"] = describe(out)
     result["output"] = out.detach() if isinstance(out, torch.Tensor) else None
     return result
+
+
+def _norm_scale(mod: nn.Module) -> float | None:
+    """The mean of a normalisation layer's learned scale (BatchNorm's weight, gamma), None for other layers
+    or a norm without one (affine=False)."""
+    weight = getattr(mod, "weight", None)
+    if "Norm" not in type(mod).__name__ or not isinstance(weight, torch.Tensor) or not weight.numel():
+        return None
+    value = float(weight.detach().double().mean())
+    return value if math.isfinite(value) else None
 
 
 def _extra_repr(mod: nn.Module) -> str:

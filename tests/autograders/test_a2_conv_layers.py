@@ -430,7 +430,8 @@ def given_paths() -> dict:
 
 
 def paths_of(submission, G) -> dict:
-    """The student's conv_paths, validated: {"convs": [[name, type, ran, reaches]], "unregistered", "parameters"}."""
+    """The student's conv_paths, validated: {"convs": [[name, type, ran, reaches]], "unregistered", "parameters",
+    "one_pixel": {names of convs whose every output was 1x1}}."""
     try:
         found = submission.run(probes_a2.conv_paths, G, noise(4))
     except StudentError as err:
@@ -448,7 +449,9 @@ def paths_of(submission, G) -> dict:
                              f"(is the `return` missing?)")
     if found.get("output_requires_grad") is not True:  # a detached output, or one autograd cannot backpropagate (an in-place
         convs = [[n, t, ran, ran] for n, t, ran, _ in convs]  # change): every conv that ran counts (the gradient check says why)
-    return {"convs": convs, "unregistered": [[text(t, 40), int(n) if finite(n) else 0] for t, n in strays], "parameters": count}
+    one_pixel = {text(n, 80) for n in found.get("one_pixel", []) if isinstance(n, str)} if isinstance(found.get("one_pixel"), list) else set()
+    return {"convs": convs, "unregistered": [[text(t, 40), int(n) if finite(n) else 0] for t, n in strays], "parameters": count,
+            "one_pixel": one_pixel}
 
 
 def listing(names: list[str], limit: int = 4) -> str:
@@ -461,8 +464,18 @@ def test_adds_conv_layers(submission):
     """Runs more conv layers than the given generator, on the path to its output, with more parameters."""
     G = build_generator(submission)
     mine, base = paths_of(submission, G), given_paths()
-    n_base = sum(1 for _, _, _, reaches in base["convs"] if reaches)
-    reaching = [name for name, _, _, reaches in mine["convs"] if reaches]
+    n_base = sum(1 for name, _, _, reaches in base["convs"] if reaches and name not in base["one_pixel"])
+    # a conv whose every output is 1x1 maps z's numbers as nn.Linear does: it adds no convolution over an image
+    reaching = [name for name, _, _, reaches in mine["convs"] if reaches and name not in mine["one_pixel"]]
+    dense = [name for name, _, _, reaches in mine["convs"] if reaches and name in mine["one_pixel"]]
+    if dense and len(reaching) <= n_base < len(reaching) + len(dense):
+        raise AssertionError(
+            f"{listing(dense)} {'works' if len(dense) == 1 else 'work'} on a 1x1 input and {'gives' if len(dense) == 1 else 'give'} "
+            f"a 1x1 output (z's numbers mixed, as nn.Linear mixes them): no convolution over an image, so the generator runs "
+            f"{len(reaching)} conv layers that shape the image, {'as many as' if len(reaching) == n_base else 'fewer than'} the "
+            f"given generator's {n_base}; add a conv that works on a feature map, e.g. nn.Conv2d(c, c, 3, 1, 1) + "
+            f"nn.BatchNorm2d(c) + nn.ReLU() between two stages"
+        )
     dropped = [name for name, _, ran, reaches in mine["convs"] if ran and not reaches]
     unused = [name for name, _, ran, _ in mine["convs"] if not ran]
     strays = [kind for kind, _ in mine["unregistered"] if "Conv" in kind]

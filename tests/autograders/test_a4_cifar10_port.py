@@ -157,6 +157,7 @@ def clean_call(call) -> dict | None:
         "leaf": call.get("leaf") is True,
         "in": dims(call.get("in")),
         "out": dims(call.get("out")),
+        "scale": call.get("scale") if isinstance(call.get("scale"), float) and math.isfinite(call.get("scale")) else None,
         **ints,
     }
 
@@ -1246,6 +1247,7 @@ def diagnosis(submission, batch: int = 32) -> str | None:
     return discriminator_fault(traced(submission, D, x), batch)
 
 
+NEAR_ZERO_SCALE = 0.2  # BatchNorm weights whose means all lie below this start near 0 (DCGAN's init: N(1, 0.02))
 BATCH_STATISTICS = ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d", "GroupNorm", "LayerNorm")  # not spectral or weight norm
 
 
@@ -1293,6 +1295,13 @@ def rule_breaks(submission, batch: int = 32) -> list[str]:
         found.append(fault)
     if len(dk) >= 2 and dk[0] == "Conv2d" and norm(dk[1]):
         found.append("D normalises its input layer: no BatchNorm right after its first conv")
+    for net, run in (("G", g), ("D", d)):
+        scales = [c["scale"] for c in run["calls"] if c["leaf"] and "BatchNorm" in c["type"] and c["scale"] is not None]
+        if scales and max(abs(v) for v in scales) < NEAR_ZERO_SCALE:
+            found.append(f"{net}'s BatchNorm layers start with their scales near 0: their weights average "
+                         f"{sum(scales) / len(scales):.2g} (an init that draws them from N(0, 0.02), as it does the convs'), "
+                         f"so each starts by scaling its layer's output to almost nothing; DCGAN's weights_init draws them "
+                         f"from N(1, 0.02), nn.init.normal_(m.weight, 1.0, 0.02)")
     if dk and dk[-1] in BATCH_STATISTICS:  # an all-real and an all-fake batch, each normalised by its own statistics
         found.append("D normalises its output: no BatchNorm after its last conv (D's step shows it an all-real and an "
                      "all-fake batch, and normalising each by its own statistics right before the logit hides what "

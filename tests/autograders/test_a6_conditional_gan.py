@@ -79,8 +79,12 @@ DCGAN.)
   reads every sample: the class agreement of a run is the largest share of samples read as their
   label at any checkpoint after step 0. A G that ignores y scores exactly 10% (each z is one digit,
   which matches one label in ten). A run passes when its agreement is at least AGREE and its
-  classifier-FID reached `learning.TARGET` of the single-image floor; most of seeds 0, 1 (and 2
-  when they disagree) must pass; 4 points when they pass but an optimizer of the step applies gradients
+  classifier-FID reached `learning.TARGET` of the single-image floor, with new images for new z: at
+  that checkpoint at most `learning.TWIN_SHARE` of the samples have a twin (`learning.twin_share`:
+  another sample of their label that is the same drawing; 0% in every checkpoint of the sound designs'
+  runs past step 0, 100% for a G that ignores z, or scales it to a thousandth, or lets its sign pick one
+  of two or four drawings per label); most of seeds 0, 1 (and 2 when they disagree) must pass; 2 points
+  when most runs draw the digits asked for but with twins (one image per label or a few); 4 points when they pass but an optimizer of the step applies gradients
   left over from before (`stale_gradient_fault`: no zero_grad(), or D's cleared right after its step,
   before G's backward() through D fills them again) or the gradient of the other player's loss
   (`crossed_gradient_fault`: D's loss reaching G through a fake batch not detached, with G's gradients
@@ -1606,6 +1610,7 @@ AGREE_CALIBRATION = {  # class agreement of this check's runs, seeds 0, 1, ... (
     "conditional-BatchNorm G, projection D with the embedding at zero": (0.77, 0.63),
 }
 SLOW_POINTS, DIGITS_POINTS = 3.0, 1.0  # of the 5: learns the labels slowly or not in every run; draws digits, not the ones asked for
+COLLAPSED_POINTS = 2.0  # of the 5: draws the digit asked for, but the same few images whatever z (`learning.twin_share`)
 STEP_FAULT_POINTS = 4.0  # of the 5: learns, but an optimizer steps on gradients left from before (`stale_gradient_fault`)
 # or on the other player's loss (`crossed_gradient_fault`), or the losses are inf or nan once D is confident (`unstable_loss_fault`)
 
@@ -1641,8 +1646,10 @@ def problem_text(problem: dict, cause: str | None = None) -> str:
 
 def learning_run(submission, seed: int) -> dict:
     """One seeded run, scored here checkpoint by checkpoint: {"seed", "fids": [(step, FID)], "agreement":
-    [(step, share)], "copies", "seconds", "best_fid", "best_agreement", "floor"}. The run stops at
-    the first checkpoint where it has passed (`run_passes`: more steps could not undo that)."""
+    [(step, share)], "twins": [(step, share)], "copies", "seconds", "best_fid", "best_agreement", "floor"}.
+    twins: `learning.twin_share` of each checkpoint's samples, grouped by label (a G that draws one image per label,
+    or a few its z picks between, scores 1). The run stops at the first checkpoint where it has passed
+    (`run_passes`: more steps could not undo that)."""
     from reference.grading import learning
     from reference.grading.learning import TARGET
     from reference.metrics.fid import fid
@@ -1667,7 +1674,7 @@ def learning_run(submission, seed: int) -> dict:
 
     begun = submission.run(probes_a6.start_training, submission.get(STEP), G, D, ref.train, digits().labels, z, y, nz=NZ,
                            num_classes=NUM_CLASSES, steps=LEARN_STEPS, seed=seed)
-    fids, reads, samples, seconds = [], [], [], 0.0
+    fids, reads, twins, samples, seconds = [], [], [], [], 0.0
     for step in [0, *learning.checkpoint_steps(LEARN_STEPS, LEARN_EVERY)]:
         part = begun if step == 0 else submission.run(probes_a6.continue_training, begun.get("run"), step)
         images_then = answer(part, step)
@@ -1675,6 +1682,7 @@ def learning_run(submission, seed: int) -> dict:
         features, logits = ref.extractor.features_and_logits(images_then)  # the grader's classifier, one pass
         fids.append((step, fid(ref.real_features, features)))
         reads.append((step, float((logits.argmax(1) == y).double().mean())))
+        twins.append((step, learning.twin_share(images_then, y)))
         samples.append(images_then)
         if not step and (reads[0][1] >= AGREE_SLOW or fids[0][1] <= TARGET * ref.single_image_fid) and (
                 learning.copy_share(images_then, known) <= learning.COPY_SHARE):  # copies of real digits: told after the run
@@ -1684,12 +1692,13 @@ def learning_run(submission, seed: int) -> dict:
                 f"constructor gives): the check trains G from those weights with your train_step, and scores what the "
                 f"training teaches; G's constructor must build fresh layers (DCGAN's weights_init), not load trained weights"
             )
-        if step and max(r for _, r in reads[1:]) >= AGREE and min(f for _, f in fids[1:]) <= TARGET * ref.single_image_fid:
+        if (step and max(r for _, r in reads[1:]) >= AGREE and min(f for _, f in fids[1:]) <= TARGET * ref.single_image_fid
+                and twins[-1][1] <= learning.TWIN_SHARE):
             break
     best = min(range(1, len(fids)), key=lambda k: fids[k][1])
     top = max(range(1, len(reads)), key=lambda k: reads[k][1])
     copies = max(learning.copy_share(samples[k], known) for k in {best, top, len(samples) - 1})
-    return {"seed": seed, "fids": fids, "agreement": reads, "copies": copies, "seconds": seconds,
+    return {"seed": seed, "fids": fids, "agreement": reads, "twins": twins, "copies": copies, "seconds": seconds,
             "best_fid": fids[best][1], "best_agreement": reads[top][1], "floor": ref.single_image_fid}
 
 
@@ -1698,11 +1707,19 @@ def percent_list(values: list[float]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def run_passes(run: dict) -> bool:
-    """A run learned the labels: agreement at least AGREE, and its FID came below TARGET of the floor."""
+def draws_the_labels(run: dict) -> bool:
+    """A run's G drew the digits asked for: agreement at least AGREE, and its FID came below TARGET of the floor."""
     from reference.grading.learning import TARGET
 
     return run["best_agreement"] >= AGREE and run["best_fid"] <= TARGET * run["floor"]
+
+
+def run_passes(run: dict) -> bool:
+    """A run learned the labels (`draws_the_labels`) with new images for each z: at its last checkpoint (where a run
+    that passes stops), at most TWIN_SHARE of the samples have a twin of their label (`learning.twin_share`)."""
+    from reference.grading.learning import TWIN_SHARE
+
+    return draws_the_labels(run) and run["twins"][-1][1] <= TWIN_SHARE
 
 
 def decided(runs: list[dict], seeds: int = len(LEARN_SEEDS)) -> bool:
@@ -1712,14 +1729,25 @@ def decided(runs: list[dict], seeds: int = len(LEARN_SEEDS)) -> bool:
 
 
 def learning_verdict(runs: list[dict], seeds: int = len(LEARN_SEEDS)) -> tuple[str, str]:
-    """("pass" | "slow" | "digits" | "fail", the runs in words) for the runs made (see the module docstring)."""
-    from reference.grading.learning import TARGET
+    """("pass" | "collapsed" | "slow" | "digits" | "fail", the runs in words) for the runs made (see the module
+    docstring)."""
+    from reference.grading.learning import TARGET, TWIN_SHARE
 
     majority = seeds // 2 + 1
     if sum(map(run_passes, runs)) >= majority:
         return "pass", ""
     floor = runs[0]["floor"]
     agreements = [r["best_agreement"] for r in runs]
+    if sum(map(draws_the_labels, runs)) >= majority:  # every run that draws the labels does so with few images
+        shares = [r["twins"][-1][1] for r in runs if draws_the_labels(r) and not run_passes(r)]
+        return "collapsed", (
+            f"in {len(runs)} seeded run{'s' if len(runs) > 1 else ''} of {LEARN_STEPS} training steps on the digits, the "
+            f"course's digit classifier read G(z, y) as the digit y in {percent_list(agreements)} of the samples at best, "
+            f"but G draws the same few images for every z: {percent_list(shares)} of its {PER_CLASS} "
+            f"samples per label at the last checkpoint have a twin (another sample of their label, from other z, that is "
+            f"the same drawing), where at most {TWIN_SHARE:.0%} may; expected new images for new z, in {majority} of "
+            f"{seeds} runs"
+        )
     told = (
         f"in {len(runs)} seeded run{'s' if len(runs) > 1 else ''} of {LEARN_STEPS} training steps on the digits, the course's "
         f"digit classifier read G(z, y) as the digit y in {percent_list(agreements)} of the samples at best (chance: 10%); "
@@ -1954,6 +1982,12 @@ def test_learns_to_draw_the_digit_asked_for(submission):
         if fault is not None:
             raise Partial(STEP_FAULT_POINTS, f"G learns to draw the digit asked for, but {fault}")
         return
+    if outcome == "collapsed":
+        found = generator_label_fault(submission, generator(submission))
+        hint = found[1] if found is not None else (
+            "each z must give its own drawing: pass z through G together with the label, and do not reduce it to a few "
+            "values (a sign, a rounding, a scale that makes it vanish)")
+        raise Partial(COLLAPSED_POINTS, f"{told}; {hint}")
     if outcome == "slow":
         raise Partial(SLOW_POINTS, f"{told}: it learns the labels, but slowly or not in every run; {learning_hint(submission)}")
     if outcome == "digits":
