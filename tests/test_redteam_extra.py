@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -1523,6 +1524,25 @@ def test_markdown_that_covers_the_page_or_takes_the_name_of_its_grade_boxes_is_s
     assert "position:fixed" not in body and 'id="q1_minimax"' not in body
     assert not re.search(r'id="(q1_minimax-comment|q1_minimax_extra_credit|statusmessage)"', body)
     assert body.count('id="notebook-container"') <= 1
+
+
+def test_a_heading_named_as_any_element_of_the_installed_nbgraders_pages_is_shown_as_text():
+    """Every id the installed nbgrader's formgrader and feedback templates write (a graded cell's boxes, the status
+    banner, the page's containers) is refused as a heading's anchor, whatever this nbgrader version's templates hold."""
+    from reference.grading.bridge import TEMPLATE_ID, _template_ids
+
+    import nbgrader
+
+    folder = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+    written = {i for page in ("formgrade", "feedback") for t in (folder / page).glob("*.j2") for i in TEMPLATE_ID.findall(t.read_text())}
+    assert written and written <= set(_template_ids())
+    for template_id in sorted(written):
+        nb = nbformat.v4.new_notebook()
+        graded = nbformat.v4.new_markdown_cell("YOUR ANSWER HERE")
+        graded.metadata["nbgrader"] = {"grade_id": "q1_minimax", "grade": True, "solution": True, "points": 2}
+        heading = "## " + re.sub(r"\{\{.*?\}\}", "q1_minimax", template_id)
+        nb.cells = [nbformat.v4.new_markdown_cell(heading + "\n\nMy answer."), graded]
+        assert fill(nb, {"cells": {}, "tests": {}}).cells[0].source.startswith("[The grader shows this cell as text"), heading
 
 
 def test_ordinary_html_and_headings_in_markdown_are_kept():

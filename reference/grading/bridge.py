@@ -280,6 +280,8 @@ LAID_OVER = ("[The grader shows this cell as text: its HTML ({what}) could cover
 MATH_LAYOUT = re.compile(r"\\(style|cssId|class)(?![A-Za-z])")  # MathJax sets CSS, an id or a class when the page is viewed
 
 
+PAGE_IDS = ("notebook", "notebook-container", "statusmessage", "toc", "{{ cell.metadata.nbgrader.grade_id }}",
+            "{{ cell.metadata.nbgrader.grade_id }}-comment", "{{ cell.metadata.nbgrader.grade_id }}_extra_credit")
 GRADE_ID_EXPRESSION = re.compile(r"\{\{\s*cell\.metadata\.nbgrader\.grade_id\s*\}\}")
 TEMPLATE_ID = re.compile(r'\bid="([^"]+)"')
 
@@ -291,7 +293,7 @@ def _template_ids() -> tuple[str, ...]:
     import nbgrader
 
     folder = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
-    found: set[str] = set()
+    found: set[str] = set(PAGE_IDS)  # nbgrader 0.9's, should its templates move
     for page in ("formgrade", "feedback"):
         for template in sorted((folder / page).glob("*.j2")):
             found.update(TEMPLATE_ID.findall(template.read_text(encoding="utf-8", errors="replace")))
