@@ -1049,6 +1049,16 @@ ZERO_CENTRED = ("it penalises the squared gradient norm itself, which pulls the 
 TWICE = ("lambda_gp is applied twice (lambda_gp^2 times the mean: multiplied in twice, or inside the square): multiply the "
          "mean by it once, lambda_gp * mean((||grad||_2 - 1)^2)")
 
+SAME_EPS = (
+    f"{CALL} on {POINTS} draws the same eps at every call, whatever the state of the random number generators: a seed "
+    "fixed inside the function (torch.manual_seed, a generator seeded there, or a new torch.Generator() made there, which "
+    "starts from the same default seed at every call), eps drawn once outside the function (a tensor made when the "
+    "notebook runs, EPS = torch.rand(...), sliced at each call), or eps that are not drawn at random (torch.linspace, "
+    "torch.arange), give every training step the same eps (and torch.manual_seed resets the random numbers of the whole "
+    "run, so that each step then draws the same batch and noise too); draw a new eps at each call, torch.rand(...) "
+    "without a seed"
+)
+
 # found in round 17: formulas that had only the general formula for a message, errors told without their fix, a
 # graph freed inside the function and a seed fixed inside it (full marks before)
 PENALTIES.update({
@@ -1123,14 +1133,7 @@ PENALTIES.update({
     "seed_fixed_inside": (
         ("torch.manual_seed(0)  # for reproducible eps", INTERPOLATES, GRAD, PENALTY),
         {
-            "test_penalty_at_random_interpolates": (
-                1.0, f"{CALL} on {POINTS} draws the same eps at every call, whatever the state of the random number "
-                "generators: a seed fixed inside the function (torch.manual_seed, a generator seeded there, or a new "
-                "torch.Generator() made there, which starts from the same default seed at every call), or eps that "
-                "are not drawn at random (torch.linspace, torch.arange), give every training step the same eps (and "
-                "torch.manual_seed resets the random numbers of the whole run, so that each step then draws the same batch "
-                "and noise too); draw a new eps at each call, torch.rand(...) without a seed",
-            ),
+            "test_penalty_at_random_interpolates": (1.0, SAME_EPS),
         },
     ),
     # the tuple torch.autograd.grad returns used as the gradient (no [0]): the fix, not Python's words alone
@@ -1338,14 +1341,6 @@ PENALTIES.update({
     ),
 })
 
-SAME_EPS = (
-    f"{CALL} on {POINTS} draws the same eps at every call, whatever the state of the random number generators: a seed "
-    "fixed inside the function (torch.manual_seed, a generator seeded there, or a new torch.Generator() made there, which "
-    "starts from the same default seed at every call), or eps that are not drawn at random (torch.linspace, "
-    "torch.arange), give every training step the same eps (and torch.manual_seed resets the random numbers of the whole "
-    "run, so that each step then draws the same batch and noise too); draw a new eps at each call, torch.rand(...) "
-    "without a seed"
-)
 # also from session 32's red team: an unseeded generator made inside the function (told "a seed fixed inside", which
 # this student never wrote), and one eps per element shared by the batch (told "drawn per element, torch.rand_like")
 PENALTIES.update({

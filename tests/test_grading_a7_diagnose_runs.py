@@ -560,11 +560,21 @@ def test_a_choice_written_as_key_colon_its_description_is_that_choice_and_a_hedg
     assert run_check(CHECKS.test_run_e_diagnosis, fake) == (
         0.0, "diagnosis['run_e'] = 'oscillation' is not what run_e shows; look again at its curves and grids")
     for hedged in ("d_wins: or maybe mode collapse", f"d_wins: {failures['mode_collapse']}", "d_wins: mode_collapse",
-                   "mode_collapse: D wins"):
+                   "mode_collapse: D wins", "d_wins & mode_collapse", "d_wins vs mode_collapse", "d_wins vs. oscillation"):
         got = run_check(CHECKS.test_run_c_diagnosis, Fake(diagnosis={"run_c": hedged}, **listings))
         assert got == (0.0, f"diagnosis['run_c'] = {hedged!r} is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES)
                        + "; write one key alone and give your reasons in the explanation cell: a note or a second choice "
                        "beside the key is not read"), got
+
+
+def test_answers_keyed_by_choice_are_told_the_keys_and_values_are_swapped():
+    """{choice: run}, the dict inverted (found by session 37's red team: told only that its keys name no run)."""
+    fake = Fake(diagnosis={v: k for k, v in RIGHT_DIAGNOSIS.items()}, fix=RIGHT_FIX)
+    points, told = run_check(CHECKS.test_run_a_diagnosis, fake)
+    assert points == 0 and "its keys are choices and its values runs' names: the two are swapped" in told, told
+    points, told = run_check(CHECKS.test_answers_are_well_formed, fake)
+    assert points == 0 and "the two are swapped" in told, told
+    assert "swapped" not in run_check(CHECKS.test_run_a_diagnosis, Fake(diagnosis={"first": "d_wins"}, fix=RIGHT_FIX))[1]
 
 
 def test_a_choice_labelled_with_a_dash_or_brackets_is_that_choice_and_a_note_is_told_to_go():

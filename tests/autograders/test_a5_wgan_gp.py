@@ -968,7 +968,8 @@ def same_eps_fault(submission, answer: Penalty) -> str | None:
     return (
         f"{case.call()} on {case.label} draws the same eps at every call, whatever the state of the random number "
         f"generators: a seed fixed inside the function (torch.manual_seed, a generator seeded there, or a new "
-        f"torch.Generator() made there, which starts from the same default seed at every call), or eps that are "
+        f"torch.Generator() made there, which starts from the same default seed at every call), eps drawn once outside "
+        f"the function (a tensor made when the notebook runs, EPS = torch.rand(...), sliced at each call), or eps that are "
         f"not drawn at random (torch.linspace, torch.arange), give every training step the same eps (and torch.manual_seed resets the random numbers of the whole run, so that each "
         f"step then draws the same batch and noise too); draw a new eps at each call, torch.rand(...) without a seed"
     )

@@ -76,6 +76,16 @@ def run_entry(given: dict, run: str):
     return found[0] if len(found) == 1 else None
 
 
+def swapped_note(given: dict, allowed: tuple[str, ...]) -> str:
+    """"; its keys are choices and its values runs' names: ..." for a dict written the other way round
+    ({choice: run}), else ""."""
+    keys_are_choices = any(isinstance(key, str) and as_key(key, allowed) is not None for key in given)
+    values_are_runs = any(isinstance(v, str) and any(run_entry({v: None}, r) for r in RUNS) for v in given.values())
+    if not (keys_are_choices and values_are_runs):
+        return ""
+    return "; its keys are choices and its values runs' names: the two are swapped"
+
+
 def compact(name: str) -> str:
     """A name without case, spaces or word separators: how run names are matched."""
     return re.sub(SEPARATORS, "", name.strip().strip(QUOTES).lower())
@@ -97,8 +107,9 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
     if entry is None:
         others = sorted(str(key) for key in given if not any(run_entry({key: None}, r) for r in RUNS))
         if others:
-            raise AssertionError(f"`{name}` has no answer for {run}: its keys {', '.join(others)} name no run; key each answer "
-                                 f"by its run's name, {name}[{run!r}] = one of {listing}' keys")
+            raise AssertionError(f"`{name}` has no answer for {run}: its keys {', '.join(others)} name no run"
+                                 f"{swapped_note(given, allowed)}; key each answer by its run's name, {name}[{run!r}] = one "
+                                 f"of {listing}' keys")
         raise AssertionError(f"`{name}` has no answer for {run}: add {name}[{run!r}] = one of {listing}' keys")
     value = given[entry]
     container = container_name(value)
@@ -166,7 +177,7 @@ def items(submission, value):
 def key_before_note(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
     """The key that `value` opens with before a note or a second choice ("lr_d (TTUR)", "label smoothing
     (one-sided)", "spectral norm, or EMA"), else None."""
-    for mark in re.finditer(r"\s*(?:[(\[:;,/|+\u2013\u2014-]|\bor\b|\band\b)", value):
+    for mark in re.finditer(r"\s*(?:[(\[:;,/|+&\u2013\u2014-]|\bor\b|\band\b|\bvs\b\.?|\bversus\b)", value):
         head = value[: mark.start()]
         key = (as_key(head, allowed) or described(submission, listing, head, allowed)) if head.strip() else None
         if key is not None:
@@ -283,7 +294,8 @@ def test_answers_are_well_formed(submission):
         given = answers(submission, name)
         unknown = sorted(str(key) for key in given if not any(run_entry({key: None}, run) for run in RUNS))
         if unknown:
-            problems.append((f"`{name}`'s keys", f"`{name}` has keys that are no run: {', '.join(unknown)}; the runs are {', '.join(RUNS)}"))
+            problems.append((f"`{name}`'s keys", f"`{name}` has keys that are no run: {', '.join(unknown)}"
+                             f"{swapped_note(given, allowed)}; the runs are {', '.join(RUNS)}"))
             continue
         for run in RUNS:
             try:
