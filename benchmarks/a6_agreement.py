@@ -6,7 +6,8 @@ is graded with the learning check, it builds the notebook as that test does, run
 process, and runs the check's own `learning_run` on each seed (every seed, not only until the verdict is
 decided): the best share of G(z, y) the grader's digit classifier reads as y, the best classifier-FID
 against the check's target (`learning.TARGET` of the floor) and the share of samples with a twin of their label at
-the run's last checkpoint (`learning.twin_share`, at most `learning.TWIN_SHARE`), then the check's verdict for those runs; and the
+the run's last checkpoint (`learning.twin_share`, at most `learning.TWIN_SHARE`) and the spread of its narrowest
+label against real digits' (at least the check's LABEL_SPREAD), then the check's verdict for those runs; and the
 same two numbers for G untrained (step 0), which the check requires to be below AGREE_SLOW and above the target.
 Runs that pass stop at the first checkpoint where they pass, as in grading.
 
@@ -67,7 +68,8 @@ def measure(tests, name: str, seeds: list[int], folder: Path) -> dict:
     return {
         "runs": [{"seed": r["seed"], "agreement": round(r["best_agreement"], 3), "fid": round(r["best_fid"], 1),
                   "target": round(TARGET * r["floor"], 1), "untrained_agreement": round(r["agreement"][0][1], 3),
-                  "untrained_fid": round(r["fids"][0][1], 1), "twins": round(r["twins"][-1][1], 3)} for r in runs],
+                  "untrained_fid": round(r["fids"][0][1], 1), "twins": round(r["twins"][-1][1], 3),
+                  "narrowest_label": round(r["narrow"][-1][1], 3)} for r in runs],
         "verdict": verdict, "seconds": round(time.perf_counter() - start, 1),
     }
 
@@ -92,8 +94,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             found = results[name] = measure(tests, name, args.seeds, Path(tmp))
-            runs = ", ".join(f"{r['agreement']:.0%} (FID {r['fid']:.0f}/{r['target']:.0f}, twins {r['twins']:.0%}; untrained "
-                             f"{r['untrained_agreement']:.0%}, FID {r['untrained_fid']:.0f})" for r in found["runs"])
+            runs = ", ".join(f"{r['agreement']:.0%} (FID {r['fid']:.0f}/{r['target']:.0f}, twins {r['twins']:.0%}, narrowest label "
+                             f"{r['narrowest_label']:.2f}; untrained {r['untrained_agreement']:.0%}, FID {r['untrained_fid']:.0f})"
+                             for r in found["runs"])
             print(f"{name:60s} {found['verdict']:8s} {runs}  [{found['seconds']:.0f} s]", flush=True)
     print(json.dumps({"steps": tests.checks.LEARN_STEPS, "seeds": args.seeds, "variants": results}))
     return 0

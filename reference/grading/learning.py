@@ -99,6 +99,7 @@ __all__ = [
     "Run",
     "copy_share",
     "twin_share",
+    "group_spread",
     "turned",
     "turned_distances",
     "dcgan_discriminator",
@@ -667,6 +668,18 @@ def twin_share(samples: Tensor, groups: Tensor) -> float:
         d.fill_diagonal_(math.inf)
         twins += int((d.min(dim=1).values <= max(TWIN_NEAR * float(median), TWIN_FLOOR)).sum())
     return twins / len(samples)
+
+
+def group_spread(features: Tensor, groups: Tensor, count: int) -> Tensor:
+    """(count,) the mean pairwise distance of the features (n, d) within each group 0..count-1 of `groups` (n,):
+    how much the classifier sees a group's samples differ (0 for one image, or for a group of fewer than two)."""
+    out = torch.zeros(count, dtype=torch.float64)
+    for group in range(count):
+        members = features[groups == group].double()
+        if len(members) > 1:
+            d = torch.cdist(members, members)
+            out[group] = d.sum() / (len(members) * (len(members) - 1))
+    return out
 
 
 def reference_and_known(name: str) -> tuple[Any, Known]:

@@ -81,10 +81,13 @@ DCGAN.)
   which matches one label in ten). A run passes when its agreement is at least AGREE and its
   classifier-FID reached `learning.TARGET` of the single-image floor, with new images for new z: at
   that checkpoint at most `learning.TWIN_SHARE` of the samples have a twin (`learning.twin_share`:
-  another sample of their label that is the same drawing; 0% in every checkpoint of the sound designs'
-  runs past step 0, 100% for a G that ignores z, or scales it to a thousandth, or lets its sign pick one
-  of two or four drawings per label); most of seeds 0, 1 (and 2 when they disagree) must pass; 2 points
-  when most runs draw the digits asked for but with twins (one image per label or a few); 4 points when they pass but an optimizer of the step applies gradients
+  another sample of their label that is the same drawing; 100% for a G that ignores z, or scales it to
+  a thousandth, or lets its sign pick one of two or four drawings per label), and the grader's
+  classifier sees the samples of every label differ at least LABEL_SPREAD as much as real digits of
+  that label do (`learning.group_spread` of its features: a G that ignores z for half the labels, or
+  whose z barely moves its drawings, falls below); most of seeds 0, 1 (and 2 when they disagree) must
+  pass; 2 points when most runs draw the digits asked for but not varied so (one image per label or a
+  few); 4 points when they pass but an optimizer of the step applies gradients
   left over from before (`stale_gradient_fault`: no zero_grad(), or D's cleared right after its step,
   before G's backward() through D fills them again) or the gradient of the other player's loss
   (`crossed_gradient_fault`: D's loss reaching G through a fake batch not detached, with G's gradients
@@ -738,6 +741,20 @@ def digits():
 
         _DIGITS["train"] = load_dataset("digits", split="train")
     return _DIGITS["train"]
+
+
+def real_label_spread() -> torch.Tensor:
+    """(NUM_CLASSES,) how much the grader's classifier sees real digits of each label differ: `learning.group_spread`
+    of the features of the first PER_CLASS training digits of each label (trusted code and data, computed once)."""
+    if "spread" not in _DIGITS:
+        from reference.grading import learning
+
+        ref = learning.reference_and_known("digits")[0]
+        data = digits()
+        picks = torch.cat([torch.nonzero(data.labels == k)[:PER_CLASS, 0] for k in range(NUM_CLASSES)])
+        features, _ = ref.extractor.features_and_logits(data.data[picks])
+        _DIGITS["spread"] = learning.group_spread(features, data.labels[picks], NUM_CLASSES)
+    return _DIGITS["spread"]
 
 
 def real_batch(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -1613,7 +1630,13 @@ AGREE_CALIBRATION = {  # class agreement of this check's runs, seeds 0, 1, ... (
 # seeds 0 and 1): the model solution and the tests' six other correct variants 0% in all 14 runs; a G that ignores z,
 # one whose z is scaled to a thousandth, and one that reads only z's sign 100% in all 6, though they read as y in
 # 100% of their samples with a classifier-FID of 40-56, the model solution's 36-44: ten drawings pass the FID target.
+# The narrowest label's spread (the same runs, the check's "narrow"): those seven 0.22-1.31 where they pass; 17 more
+# sound designs of a red team (z beside a 100-d embedding, hinge, LSGAN, dropout, an ACGAN head...) 0.09-1.40, the
+# least varied (z through Linear(nz, 100) or (nz, 32) beside a label embedding) passing with 0.09-0.10; z scaled to a
+# hundredth 0.06 at step 500, z ignored for half the labels 0.00 (with 50% twins, which the twin rule lets pass), z
+# through Linear(nz, 16) then ReLU beside a 100-d embedding 0.01-0.02 (and 100% twins).
 SLOW_POINTS, DIGITS_POINTS = 3.0, 1.0  # of the 5: learns the labels slowly or not in every run; draws digits, not the ones asked for
+LABEL_SPREAD = 0.08  # no label's samples may spread less than this share of real digits' (in the classifier's features)
 COLLAPSED_POINTS = 2.0  # of the 5: draws the digit asked for, but the same few images whatever z (`learning.twin_share`)
 STEP_FAULT_POINTS = 4.0  # of the 5: learns, but an optimizer steps on gradients left from before (`stale_gradient_fault`)
 # or on the other player's loss (`crossed_gradient_fault`), or the losses are inf or nan once D is confident (`unstable_loss_fault`)
@@ -1652,8 +1675,10 @@ def learning_run(submission, seed: int) -> dict:
     """One seeded run, scored here checkpoint by checkpoint: {"seed", "fids": [(step, FID)], "agreement":
     [(step, share)], "twins": [(step, share)], "copies", "seconds", "best_fid", "best_agreement", "floor"}.
     twins: `learning.twin_share` of each checkpoint's samples, grouped by label (a G that draws one image per label,
-    or a few its z picks between, scores 1). The run stops at the first checkpoint where it has passed
-    (`run_passes`: more steps could not undo that)."""
+    or a few its z picks between, scores 1). narrow: the smallest, over the labels, of how much the grader's
+    classifier sees G's samples of a label differ, as a share of how much real digits of that label do
+    (`learning.group_spread`; 0 for a label drawn as one image, however the others vary). The run stops at the first
+    checkpoint where it has passed (`run_passes`: more steps could not undo that)."""
     from reference.grading import learning
     from reference.grading.learning import TARGET
     from reference.metrics.fid import fid
@@ -1678,7 +1703,7 @@ def learning_run(submission, seed: int) -> dict:
 
     begun = submission.run(probes_a6.start_training, submission.get(STEP), G, D, ref.train, digits().labels, z, y, nz=NZ,
                            num_classes=NUM_CLASSES, steps=LEARN_STEPS, seed=seed)
-    fids, reads, twins, samples, seconds = [], [], [], [], 0.0
+    fids, reads, twins, narrow, samples, seconds = [], [], [], [], [], 0.0
     for step in [0, *learning.checkpoint_steps(LEARN_STEPS, LEARN_EVERY)]:
         part = begun if step == 0 else submission.run(probes_a6.continue_training, begun.get("run"), step)
         images_then = answer(part, step)
@@ -1687,6 +1712,7 @@ def learning_run(submission, seed: int) -> dict:
         fids.append((step, fid(ref.real_features, features)))
         reads.append((step, float((logits.argmax(1) == y).double().mean())))
         twins.append((step, learning.twin_share(images_then, y)))
+        narrow.append((step, float((learning.group_spread(features, y, NUM_CLASSES) / real_label_spread()).min())))
         samples.append(images_then)
         if not step and (reads[0][1] >= AGREE_SLOW or fids[0][1] <= TARGET * ref.single_image_fid) and (
                 learning.copy_share(images_then, known) <= learning.COPY_SHARE):  # copies of real digits: told after the run
@@ -1697,12 +1723,12 @@ def learning_run(submission, seed: int) -> dict:
                 f"training teaches; G's constructor must build fresh layers (DCGAN's weights_init), not load trained weights"
             )
         if (step and max(r for _, r in reads[1:]) >= AGREE and min(f for _, f in fids[1:]) <= TARGET * ref.single_image_fid
-                and twins[-1][1] <= learning.TWIN_SHARE):
+                and twins[-1][1] <= learning.TWIN_SHARE and narrow[-1][1] >= LABEL_SPREAD):
             break
     best = min(range(1, len(fids)), key=lambda k: fids[k][1])
     top = max(range(1, len(reads)), key=lambda k: reads[k][1])
     copies = max(learning.copy_share(samples[k], known) for k in {best, top, len(samples) - 1})
-    return {"seed": seed, "fids": fids, "agreement": reads, "twins": twins, "copies": copies, "seconds": seconds,
+    return {"seed": seed, "fids": fids, "agreement": reads, "twins": twins, "narrow": narrow, "copies": copies, "seconds": seconds,
             "best_fid": fids[best][1], "best_agreement": reads[top][1], "floor": ref.single_image_fid}
 
 
@@ -1718,12 +1744,18 @@ def draws_the_labels(run: dict) -> bool:
     return run["best_agreement"] >= AGREE and run["best_fid"] <= TARGET * run["floor"]
 
 
-def run_passes(run: dict) -> bool:
-    """A run learned the labels (`draws_the_labels`) with new images for each z: at its last checkpoint (where a run
-    that passes stops), at most TWIN_SHARE of the samples have a twin of their label (`learning.twin_share`)."""
+def varied(run: dict) -> bool:
+    """Whether a run's samples at its last checkpoint (where a run that passes stops) vary with z within every label:
+    at most TWIN_SHARE of them have a twin of their label, and no label's spread is below LABEL_SPREAD of real
+    digits' (`learning_run`'s "narrow")."""
     from reference.grading.learning import TWIN_SHARE
 
-    return draws_the_labels(run) and run["twins"][-1][1] <= TWIN_SHARE
+    return run["twins"][-1][1] <= TWIN_SHARE and run["narrow"][-1][1] >= LABEL_SPREAD
+
+
+def run_passes(run: dict) -> bool:
+    """A run learned the labels (`draws_the_labels`) with new images for each z (`varied`)."""
+    return draws_the_labels(run) and varied(run)
 
 
 def decided(runs: list[dict], seeds: int = len(LEARN_SEEDS)) -> bool:
@@ -1743,13 +1775,24 @@ def learning_verdict(runs: list[dict], seeds: int = len(LEARN_SEEDS)) -> tuple[s
     floor = runs[0]["floor"]
     agreements = [r["best_agreement"] for r in runs]
     if sum(map(draws_the_labels, runs)) >= majority:  # every run that draws the labels does so with few images
-        shares = [r["twins"][-1][1] for r in runs if draws_the_labels(r) and not run_passes(r)]
+        collapsed = [r for r in runs if draws_the_labels(r) and not run_passes(r)]
+        shares, narrowest = [r["twins"][-1][1] for r in collapsed], [r["narrow"][-1][1] for r in collapsed]
+        told_twins = (f"{percent_list(shares)} of its {PER_CLASS} samples per label at the last checkpoint have a twin "
+                      f"(another sample of their label, from other z, that is the same drawing), where at most "
+                      f"{TWIN_SHARE:.0%} may")
+        told_narrow = (f"the course's classifier sees its least varied label's samples differ "
+                       f"{' and '.join(f'{v:.2f}' for v in narrowest)} times as much as real digits of that label do, "
+                       f"where at least {LABEL_SPREAD:.2f} is expected")
+        if all(share > TWIN_SHARE for share in shares):
+            how = told_twins
+        elif all(v < LABEL_SPREAD for v in narrowest):
+            how = f"at the last checkpoint {told_narrow}"
+        else:
+            how = f"{told_twins}; and {told_narrow}"
         return "collapsed", (
             f"in {len(runs)} seeded run{'s' if len(runs) > 1 else ''} of {LEARN_STEPS} training steps on the digits, the "
             f"course's digit classifier read G(z, y) as the digit y in {percent_list(agreements)} of the samples at best, "
-            f"but G draws the same few images for every z: {percent_list(shares)} of its {PER_CLASS} "
-            f"samples per label at the last checkpoint have a twin (another sample of their label, from other z, that is "
-            f"the same drawing), where at most {TWIN_SHARE:.0%} may; expected new images for new z, in {majority} of "
+            f"but G draws the same few images for every z: {how}; expected new images for new z, in {majority} of "
             f"{seeds} runs"
         )
     told = (
