@@ -1637,7 +1637,7 @@ AGREE_CALIBRATION = {  # class agreement of this check's runs, seeds 0, 1, ... (
 # through Linear(nz, 16) then ReLU beside a 100-d embedding 0.01-0.02 (and 100% twins).
 SLOW_POINTS, DIGITS_POINTS = 3.0, 1.0  # of the 5: learns the labels slowly or not in every run; draws digits, not the ones asked for
 LABEL_SPREAD = 0.08  # no label's samples may spread less than this share of real digits' (in the classifier's features)
-COLLAPSED_POINTS = 2.0  # of the 5: draws the digit asked for, but the same few images whatever z (`learning.twin_share`)
+COLLAPSED_POINTS = 2.0  # of the 5: draws the digit asked for, but the same few images whatever z (`varied`)
 STEP_FAULT_POINTS = 4.0  # of the 5: learns, but an optimizer steps on gradients left from before (`stale_gradient_fault`)
 # or on the other player's loss (`crossed_gradient_fault`), or the losses are inf or nan once D is confident (`unstable_loss_fault`)
 
@@ -1673,7 +1673,8 @@ def problem_text(problem: dict, cause: str | None = None) -> str:
 
 def learning_run(submission, seed: int) -> dict:
     """One seeded run, scored here checkpoint by checkpoint: {"seed", "fids": [(step, FID)], "agreement":
-    [(step, share)], "twins": [(step, share)], "copies", "seconds", "best_fid", "best_agreement", "floor"}.
+    [(step, share)], "twins": [(step, share)], "narrow": [(step, share)], "copies", "seconds", "best_fid",
+    "best_agreement", "floor"}.
     twins: `learning.twin_share` of each checkpoint's samples, grouped by label (a G that draws one image per label,
     or a few its z picks between, scores 1). narrow: the smallest, over the labels, of how much the grader's
     classifier sees G's samples of a label differ, as a share of how much real digits of that label do
@@ -1774,7 +1775,7 @@ def learning_verdict(runs: list[dict], seeds: int = len(LEARN_SEEDS)) -> tuple[s
         return "pass", ""
     floor = runs[0]["floor"]
     agreements = [r["best_agreement"] for r in runs]
-    if sum(map(draws_the_labels, runs)) >= majority:  # every run that draws the labels does so with few images
+    if sum(map(draws_the_labels, runs)) >= majority:  # most runs draw the labels, too few of them with varied images
         collapsed = [r for r in runs if draws_the_labels(r) and not run_passes(r)]
         shares, narrowest = [r["twins"][-1][1] for r in collapsed], [r["narrow"][-1][1] for r in collapsed]
         told_twins = (f"{percent_list(shares)} of its {PER_CLASS} samples per label at the last checkpoint have a twin "
