@@ -275,8 +275,9 @@ KNOWN_FIXES = (
     ("TypeError", "'numpy.ndarray' and 'Tensor'", SQRTM_ARGS, "scipy.linalg"),
     # torch.cat([z, code]) without dim=1: the batches are stacked, and their feature sizes differ
     ("RuntimeError", "Sizes of tensors must match except in dimension 0",
-     "torch.cat joins along dim 0, the batch, unless told otherwise: to put features side by side (z beside the "
-     "label's code, an image beside its label planes), pass dim=1"),
+     "torch.cat joins along dim 0, the batch, unless told otherwise, and the other sizes must agree: to put features "
+     "side by side (z beside the label's code, an image beside its label planes), pass dim=1; to stack two batches "
+     "(real and fake), make their images the same shape"),
     # the same call's pair, (the root, an error estimate), given to np.trace or np.real as one array
     ("ValueError", "inhomogeneous shape after 1 dimensions. The detected shape was (2,)",
      "a pair was given where one array was expected: scipy.linalg.sqrtm(A, disp=False) returns two things, the square "
