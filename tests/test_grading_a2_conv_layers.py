@@ -853,8 +853,9 @@ WRONG = {
         EXPLICIT.replace("<EXTRA_7>", "").replace("<EXTRA_14>", BLOCK_14).replace("<LAST_CONV>", "nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False)")
         .replace("<LAST>", "nn.Tanh(),").replace("return self.net(z)", "return self.net(torch.randn(z.shape[0], z.shape[1]))"),
         {"test_parameters_get_gradients": (0.0, (
-            "the generator's output does not depend on the z it is given (no gradient reaches z): forward(z) must map z "
-            "itself, not noise it draws on its own (torch.randn inside forward), so that a fixed z draws a fixed image"))},
+            "the generator's output does not depend on the z it is given (no gradient reaches z): it draws noise of its own (torch.randn inside "
+            "forward), or uses z only to pick (an argmax, an index) between a few fixed images; forward(z) must map z "
+            "itself, so that a fixed z draws a fixed image and each z its own"))},
     ),
     # found by session 35's red team (10/10): one dimension of z kept
     "one_dimension_of_z": (

@@ -1412,8 +1412,9 @@ def test_a_discriminator_that_resizes_its_input_for_the_mnist_ladder_loses_half_
     ("return self.up(self.project(z).view(-1, self.ngf * 4, 4, 4))", (2.0, "")),
     # found by session 35's red team (10/10): noise drawn inside forward, the z it is given unused
     ("return self.up(self.project(torch.randn(len(z), z.shape[1])).view(-1, self.ngf * 4, 4, 4))", (1.0, (
-        "the generator's output does not depend on the z it is given (no gradient reaches z): forward(z) must map z itself, "
-        "not noise it draws on its own (torch.randn inside forward), so that a fixed z draws a fixed image"))),
+        "the generator's output does not depend on the z it is given (no gradient reaches z): it draws noise of its own (torch.randn inside "
+        "forward), or uses z only to pick (an argmax, an index) between a few fixed images; forward(z) must map z "
+        "itself, so that a fixed z draws a fixed image and each z its own"))),
     ("return self.up(self.project(torch.cat([z[:, :10], torch.zeros_like(z[:, 10:])], 1)).view(-1, self.ngf * 4, 4, 4))", (1.0, (
         "the generator's output depends on 10 of the 100 dimensions of z only (the gradient to the other 90 is exactly 0): "
         "pass all of z into the first layer"))),

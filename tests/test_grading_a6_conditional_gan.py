@@ -2746,8 +2746,9 @@ def test_outputs_that_cannot_reach_the_data_or_be_logits_lose_points(source, che
     # found by session 35's red team in a2 and a4 (10/10 there): noise drawn inside forward, the z it is given unused;
     # here it was told its images were coupled across the batch
     ("torch.randn_like(z)", (1.0, (
-        "G(z, y)'s output does not depend on the z it is given (no gradient reaches z): forward(z) must map z itself, not "
-        "noise it draws on its own (torch.randn inside forward), so that a fixed z draws a fixed image"))),
+        "G(z, y)'s output does not depend on the z it is given (no gradient reaches z): it draws noise of its own (torch.randn inside "
+        "forward), or uses z only to pick (an argmax, an index) between a few fixed images; forward(z) must map z "
+        "itself, so that a fixed z draws a fixed image and each z its own"))),
     ("z * (torch.arange(z.shape[1]) < 50)", (1.0, (
         "G(z, y)'s output depends on 50 of the 100 dimensions of z only (the gradient to the other 50 is exactly 0): pass "
         "all of z into the first layer"))),

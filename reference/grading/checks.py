@@ -363,9 +363,9 @@ def ignored_noise(reach: object, nz: int, what: str = "the generator") -> str | 
         return None
     dims = reach.get("dims")
     if reach.get("reaches") is False:
-        return (f"{what}'s output does not depend on the z it is given (no gradient reaches z): forward(z) must map z "
-                f"itself, not noise it draws on its own (torch.randn inside forward), so that a fixed z draws a fixed "
-                f"image")
+        return (f"{what}'s output does not depend on the z it is given (no gradient reaches z): it draws noise of its own "
+                f"(torch.randn inside forward), or uses z only to pick (an argmax, an index) between a few fixed images; "
+                f"forward(z) must map z itself, so that a fixed z draws a fixed image and each z its own")
     if not (isinstance(dims, list) and len(dims) == nz and all(isinstance(v, float) for v in dims)):
         return None
     unused = [j for j, v in enumerate(dims) if v == 0.0]
