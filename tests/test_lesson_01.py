@@ -386,8 +386,11 @@ WRONG_GRADS = {
                                     "the two results are one tensor: an in-place operation", None),
     # the chain rule left unsimplified: right for moderate logits, 0 / 0 = nan where float32 rounds D(G(z)) to 1 or 0
     "fractions not simplified": (grads("return -d * (1 - d) / (1 - d), -d * (1 - d) / d"),
-                                 "right for moderate logits, but at the float32 logit 20 (D(G(z)) rounds to 1) it is nan",
-                                 "right for moderate logits, but at the float32 logit -120 (D(G(z)) rounds to 0) it is nan"),
+                                 "right for moderate logits, but at the float32 logit 20 (D(G(z)) = 1, 1 - D(G(z)) = 0) it is nan",
+                                 "right for moderate logits, but at the float32 logit -120 (D(G(z)) = 0, 1 - D(G(z)) = 1) it is nan"),
+    # D(G(z)) clamped away from 0 and 1 (found by session 37's review: told it divided 0 by 0)
+    "clamped": (grads("d = d.clamp(1e-6, 1 - 1e-6)\n    return -d, -(1 - d)"),
+                "a clamp or an epsilon on D(G(z))", "a clamp or an epsilon on D(G(z))"),
     # autograd asked for the derivatives the section derives by hand ("Derived by hand: no autograd")
     "autograd through softplus": ("import torch.nn.functional as F\n"
                                   "def generator_loss_grads(fake_logits):\n"

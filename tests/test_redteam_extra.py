@@ -67,6 +67,7 @@ ATTACKS = {
     # \\href under another name (found by session 37's red team: the check read the literal name only)
     "math_link_renamed": "the proof: $\\newcommand{\\L}{\\href}\\L{javascript:alert(1)}{\\text{here}}$",
     "math_link_let": "the proof: $\\let\\L\\href \\L{javascript:alert(1)}{\\text{here}}$",
+    "math_require": "the proof: $\\require{action}\\toggle{a}{b}\\endtoggle$",
     "math_style_renamed": "the loss: $\\def\\S{\\style}\\S{position:fixed; top:0}{\\text{Score: 18 / 18}}$.",
     # where Python's html.parser ends a comment or a CDATA section elsewhere than a browser does
     "cdata": "<![CDATA[><img src=x onerror=alert(1)>]]>",
@@ -81,6 +82,9 @@ HONEST = [
     "<details><summary>more</summary>hidden</details>, <img src='data:image/png;base64,iVBORw0KGgo='>",
     "# Question 1: the minimax game\n\n- [ ] a task\n- [x] done",
     "see $\\href{https://arxiv.org/abs/1406.2661}{\\text{the paper}}$",
+    # definitions that rename no guarded command, as answers write them (found by session 37's review: shown as text)
+    "$\\DeclareMathOperator*{\\argmax}{arg\\,max}$ and $\\newcommand{\\E}{\\mathbb{E}}\\E[x]$, `\\def` in code",
+    "$\\bbox[yellow]{x}$ and $\\bbox[5px]{y}$",
     "markup Python's html.parser raised on, in code: `<![ x` and `<![foo[`",  # the whole class's merge stopped at it
 ]
 # a real tag (in text, nbconvert writes "<" as "&lt;") that runs code, or whose attribute does
@@ -1499,6 +1503,11 @@ LAID_OVER = {
     "extra_credit_heading": "#### q1_minimax_extra_credit\n\nMy answer.",
     "status_banner_heading": "#### ![my derivation](data:image/png;base64,iVBORw0KGgo=)statusmessage\n\nMy answer.",
     "page_container_heading": "# notebook-container",
+    # the feedback page's own link targets, <a name=...> (found by session 37's review): its "(Top)" and "Comment" links
+    "top_link_heading": "# top\n\nMy answer.",
+    "comment_link_heading": "# comment q1_minimax\n\nMy answer.",
+    "math_token_attributes": "The loss is $\\mmlToken{mi}[id=\"q1_minimax\"]{L}$.",
+    "math_box_style": "The loss is $\\bbox[position:fixed;top:0;background:white]{\\text{Score: 18 / 18}}$.",
     # a slash where a space belongs: browsers (and nbconvert) read the attribute all the same
     "slash": '<span/style="position:fixed;top:0;left:0;width:100%;height:100%;z-index:99999">Score: 18 / 18</span>',
     "slash_grade_box": 'Answer <input/id="q1_minimax"/value="2">',
@@ -1522,7 +1531,7 @@ def test_markdown_that_covers_the_page_or_takes_the_name_of_its_grade_boxes_is_s
     assert "could cover or stand in for the page's own parts" in source and LAID_OVER[attack] in source
     body = re.sub(r"<pre>.*?</pre>", "", _render(filled), flags=re.S)
     assert "position:fixed" not in body and 'id="q1_minimax"' not in body
-    assert not re.search(r'id="(q1_minimax-comment|q1_minimax_extra_credit|statusmessage)"', body)
+    assert not re.search(r'id="(q1_minimax-comment|q1_minimax_extra_credit|statusmessage|top|comment-q1_minimax)"', body)
     assert body.count('id="notebook-container"') <= 1
 
 

@@ -541,7 +541,7 @@ def grads_answer(submission, logits: torch.Tensor) -> tuple[dict[str, np.ndarray
     return arrays, FLOAT32_ATOL if single else 1e-12, share_memory(*out)
 
 
-SATURATED = (-120.0, -20.0, 20.0, 120.0)  # float32 logits where D(G(z)) rounds to 0 or to 1
+SATURATED = (-120.0, -20.0, 20.0, 120.0)  # float32 logits where D(G(z)) or 1 - D(G(z)) rounds to 0 or to 1
 
 
 def saturation_fault(submission, which: str) -> str | None:
@@ -564,9 +564,13 @@ def saturation_fault(submission, which: str) -> str | None:
     if matches(got, want, rtol=1e-6, atol=FLOAT32_ATOL):
         return None
     bad = int(np.argmax(~np.isclose(got, want, rtol=1e-6, atol=FLOAT32_ATOL) | ~np.isfinite(got)))
-    return (f"at the float32 logit {num(SATURATED[bad])} (D(G(z)) rounds to {0 if SATURATED[bad] < 0 else 1}) it is "
-            f"{differ(got[bad], want[bad])}: a fraction such as d (1 - d) / (1 - d) divides 0 by 0 there; simplify it "
-            f"by hand first, so that the derivative is a plain expression in d = sigmoid(l)")
+    d = float(torch.sigmoid(logits[bad]))
+    where = f"at the float32 logit {num(SATURATED[bad])} (D(G(z)) = {num(d)}, 1 - D(G(z)) = {num(float(1 - torch.sigmoid(logits[bad])))})"
+    if not np.isfinite(got[bad]):
+        return (f"{where} it is {differ(got[bad], want[bad])}: a fraction such as d (1 - d) / (1 - d) divides 0 by 0 "
+                f"there; simplify it by hand first, so that the derivative is a plain expression in d = sigmoid(l)")
+    return (f"{where} it is {differ(got[bad], want[bad])}: a clamp or an epsilon on D(G(z)) (or on 1 - D(G(z))) moves "
+            f"it there; the derivatives need neither, return the plain expressions in d = sigmoid(l)")
 
 
 def check_grad(submission, which: str) -> None:

@@ -186,9 +186,13 @@ URL_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
 MATH_LINK = re.compile(r"\\href\s*\{([^}]*)\}")
 # MathJax's commands that define commands or load extensions: with them \href or \style is written under another
 # name (\newcommand{\L}{\href}\L{javascript:...}), which the checks of their literal names do not see
+# MathJax builds no name from pieces (its argument substitution puts a space after a control word), so a definition
+# is refused only beside one of the commands the checks guard (a renamed \mathbb{E} or \argmax is kept)
 MATH_DEFINITION = re.compile(
     r"\\(newcommand|renewcommand|providecommand|def|gdef|edef|xdef|let|futurelet|newenvironment|renewenvironment"
-    r"|DeclareMathOperator|require)(?![A-Za-z])")
+    r"|DeclareMathOperator)(?![A-Za-z])")
+MATH_GUARDED = re.compile(r"\\(href|style|cssId|class|mmlToken|bbox)(?![A-Za-z])")
+MATH_REQUIRE = re.compile(r"\\require(?![A-Za-z])")
 SHOWN_AS_TEXT = "[The grader shows this cell as text: its HTML ({what}) would run code where the notebook is viewed.]"
 
 
@@ -245,6 +249,13 @@ def render_markdown(source: str, attachments: dict | None = None) -> str:
     return MarkdownWithMath(renderer=IPythonRenderer(escape=False, attachments=attachments if attachments is not None else {})).render(source)
 
 
+@functools.lru_cache(maxsize=4)
+def _rendered_for_checks(source: str) -> str:
+    """`render_markdown(source)` with every attachment found: what the script and layout checks of one cell
+    read, rendered once for both (raises what nbconvert raises)."""
+    return render_markdown(source, _AnyAttachment())
+
+
 class _AnyAttachment(dict):
     """Attachments in which every name is found (an empty PNG): to check a cell's HTML for script
     whatever its attachments; an image of a missing one is `defuse_images`' to replace."""
@@ -260,12 +271,15 @@ def unsafe_markdown(source: str) -> str | None:
     """What in markdown `source` would run code once nbconvert renders it as HTML ("a script tag"),
     or None when it is safe to show as it is (its images apart: `defuse_images`)."""
     try:
-        rendered = render_markdown(source, _AnyAttachment())
+        rendered = _rendered_for_checks(source)
     except Exception:  # noqa: BLE001 - markdown nbconvert cannot render is shown as text
         return "markdown nbconvert cannot render"
     found = script_problem(rendered)
-    if found is None and (defined := MATH_DEFINITION.search(source)):  # \href under a new name passes MATH_LINK
-        return f"a MathJax \\{defined[1]} in its math (a command renamed there escapes the checks of \\href and \\style)"
+    if found is None and MATH_REQUIRE.search(source):
+        return "a MathJax \\require in its math (it loads extensions, whose commands these checks do not read)"
+    if found is None and (defined := MATH_DEFINITION.search(source)) and (named := MATH_GUARDED.search(source)):
+        return (f"a MathJax \\{defined[1]} beside \\{named[1]} in its math (a command renamed there escapes the checks of "
+                f"\\href and \\style)")
     if found is None:  # MathJax makes a link of \href{url}{text} in $...$ when the page is viewed
         for url in MATH_LINK.findall(source):
             scheme = URL_SCHEME.match("".join(ch for ch in url if ch > " ").lower())
@@ -277,19 +291,23 @@ def unsafe_markdown(source: str) -> str | None:
 LAYOUT_ATTRIBUTES = frozenset("style id class name form".split())  # what places an element over the page, or names it as one of the page's own
 LAID_OVER = ("[The grader shows this cell as text: its HTML ({what}) could cover or stand in for the page's own parts "
              "(the score, the grader's score boxes).]")
-MATH_LAYOUT = re.compile(r"\\(style|cssId|class)(?![A-Za-z])")  # MathJax sets CSS, an id or a class when the page is viewed
+# MathJax sets CSS, an id or a class when the page is viewed: \style, \cssId, \class, \mmlToken's attributes (href, style,
+# id, class), and \bbox's options when they hold CSS (a colour or a padding alone holds no ":")
+MATH_LAYOUT = re.compile(r"\\(style|cssId|class|mmlToken)(?![A-Za-z])|\\(bbox)\s*\[[^\]]*:")
 
 
-PAGE_IDS = ("notebook", "notebook-container", "statusmessage", "toc", "{{ cell.metadata.nbgrader.grade_id }}",
-            "{{ cell.metadata.nbgrader.grade_id }}-comment", "{{ cell.metadata.nbgrader.grade_id }}_extra_credit")
+PAGE_IDS = ("notebook", "notebook-container", "statusmessage", "toc", "top", "{{ cell.metadata.nbgrader.grade_id }}",
+            "{{ cell.metadata.nbgrader.grade_id }}-comment", "{{ cell.metadata.nbgrader.grade_id }}_extra_credit",
+            "comment-{{ cell.metadata.nbgrader.grade_id }}")
 GRADE_ID_EXPRESSION = re.compile(r"\{\{\s*cell\.metadata\.nbgrader\.grade_id\s*\}\}")
-TEMPLATE_ID = re.compile(r'\bid="([^"]+)"')
+TEMPLATE_ID = re.compile(r'\b(?:id|name)="([^"]+)"')  # a link's #fragment finds an id, or an <a name=...>
 
 
 @functools.lru_cache(maxsize=1)
 def _template_ids() -> tuple[str, ...]:
-    """The element ids of nbgrader's formgrader and feedback pages, as their templates write them (read once
-    from the installed nbgrader): "statusmessage", "{{ cell.metadata.nbgrader.grade_id }}-comment"..."""
+    """The element ids and anchor names of nbgrader's formgrader and feedback pages, as their templates write
+    them (read once from the installed nbgrader): "statusmessage", "{{ cell.metadata.nbgrader.grade_id }}-comment",
+    the feedback's "top" and "comment-{{ ... }}" links' targets..."""
     import nbgrader
 
     folder = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
@@ -300,7 +318,8 @@ def _template_ids() -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def reserved_ids(names: set[str]) -> tuple[set[str], list[re.Pattern]]:
+@functools.lru_cache(maxsize=8)
+def reserved_ids(names: frozenset[str]) -> tuple[frozenset[str], tuple[re.Pattern, ...]]:
     """The ids a heading of the student's must not take, for a notebook whose graded cells are `names`: every
     element id of the formgrader's and the feedback's pages (`_template_ids`), which their scripts and styles find
     by id, taking the first element that has it. A grade box's id is its grade id, its comment box's
@@ -311,14 +330,14 @@ def reserved_ids(names: set[str]) -> tuple[set[str], list[re.Pattern]]:
     patterns: list[re.Pattern] = []
     for written in _template_ids():
         marked = GRADE_ID_EXPRESSION.sub("\x00", written)
-        if "{{" in marked:  # built from something else too: any value there
+        if "{{" in marked:  # built from something else too: any value there (one built from that alone refuses every heading)
             pieces = re.split(r"\{\{.*?\}\}|\x00", marked)
             patterns.append(re.compile(".+".join(re.escape(piece) for piece in pieces), re.DOTALL))
         elif "\x00" in marked:
             fixed.update(marked.replace("\x00", name) for name in names)
         else:
             fixed.add(written)
-    return fixed, patterns
+    return frozenset(fixed), tuple(patterns)
 
 
 def layout_problem(source: str, names: set[str]) -> str | None:
@@ -334,12 +353,12 @@ def layout_problem(source: str, names: set[str]) -> str | None:
                 return f"{_a(_word(name))} attribute"
     found = MATH_LAYOUT.search(source)
     if found:
-        return f"a MathJax {found[1]} command in its math"
+        return f"a MathJax {found[1] or found[2]} command in its math"
     try:
-        rendered = render_markdown(source, _AnyAttachment())
+        rendered = _rendered_for_checks(source)
     except Exception:  # noqa: BLE001 - unsafe_markdown says so
         return None
-    reserved, patterns = reserved_ids(names)
+    reserved, patterns = reserved_ids(frozenset(names))
     for anchor in (html.unescape(a) for a in re.findall(r'<h[1-6] id="([^"]*)"', rendered)):
         if anchor in reserved or any(p.fullmatch(anchor) for p in patterns):
             what = "the name of a graded cell" if anchor in names else "the id of one of the grading page's own parts"

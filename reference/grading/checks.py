@@ -280,9 +280,9 @@ KNOWN_FIXES = (
      "(real and fake), make their images the same shape"),
     # the same call's pair, (the root, an error estimate), given to np.trace or np.real as one array
     ("ValueError", "inhomogeneous shape after 1 dimensions. The detected shape was (2,)",
-     "a pair was given where one array was expected: scipy.linalg.sqrtm(A, disp=False) returns two things, the square "
-     "root and an error estimate (pytorch-fid unpacks them, covmean, _ = ...); call linalg.sqrtm(A) alone, which "
-     "returns the square root only"),
+     "two things of different shapes were made into one array (np.array([a, b]), or np.trace of a pair): if one came "
+     "from scipy.linalg.sqrtm(A, disp=False), that returns two, the square root and an error estimate (pytorch-fid "
+     "unpacks them, covmean, _ = ...); call linalg.sqrtm(A) alone, which returns the square root only", "numpy"),
     # F.binary_cross_entropy and nn.BCELoss given logits (the PyTorch DCGAN tutorial's loss with a D that has no sigmoid)
     (
         "RuntimeError",

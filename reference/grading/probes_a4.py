@@ -103,12 +103,12 @@ def trace(model: Any, x: torch.Tensor, namespace: dict | None = None) -> dict:
 
 
 def _norm_scale(mod: nn.Module) -> float | None:
-    """The mean of a normalisation layer's learned scale (BatchNorm's weight, gamma), None for other layers
+    """The mean size |gamma| of a normalisation layer's learned scale (BatchNorm's weight), None for other layers
     or a norm without one (affine=False)."""
     weight = getattr(mod, "weight", None)
     if "Norm" not in type(mod).__name__ or not isinstance(weight, torch.Tensor) or not weight.numel():
         return None
-    value = float(weight.detach().double().mean())
+    value = float(weight.detach().double().abs().mean())
     return value if math.isfinite(value) else None
 
 

@@ -1297,8 +1297,8 @@ def rule_breaks(submission, batch: int = 32) -> list[str]:
         found.append("D normalises its input layer: no BatchNorm right after its first conv")
     for net, run in (("G", g), ("D", d)):
         scales = [c["scale"] for c in run["calls"] if c["leaf"] and "BatchNorm" in c["type"] and c["scale"] is not None]
-        if scales and max(abs(v) for v in scales) < NEAR_ZERO_SCALE:
-            found.append(f"{net}'s BatchNorm layers start with their scales near 0: their weights average "
+        if scales and max(scales) < NEAR_ZERO_SCALE:
+            found.append(f"{net}'s BatchNorm layers start with their scales near 0: their weights' sizes average "
                          f"{sum(scales) / len(scales):.2g} (an init that draws them from N(0, 0.02), as it does the convs'), "
                          f"so each starts by scaling its layer's output to almost nothing; DCGAN's weights_init draws them "
                          f"from N(1, 0.02), nn.init.normal_(m.weight, 1.0, 0.02)")
