@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import errno
+import inspect
 import io
 import json
 import os
@@ -201,7 +202,7 @@ class Run:
         if dist.enabled:
             ids = [device.index] if device.type == "cuda" else None
             self.G_train = DistributedDataParallel(self.G, device_ids=ids)
-            self.D_train = DistributedDataParallel(self.D, device_ids=ids)
+            self.D_train = DistributedDataParallel(self.D, device_ids=ids, **_buffers_not_synced_per_forward())
 
     # ----------------------------------------------------------------------------------------
     def restore(self, state: dict) -> None:
@@ -576,6 +577,20 @@ def _amp_dtype(amp: bool, device: torch.device) -> torch.dtype | None:
     if not amp or device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _buffers_not_synced_per_forward() -> dict:
+    """DDP's keyword that stops it broadcasting rank 0's buffers before every forward of D.
+
+    D runs forward two or three times before one backward (D(x), D(G(z)), and WGAN-GP's interpolates).
+    In torch 2.6-2.11 that broadcast copies into BatchNorm's running statistics in place, which autograd
+    saved at the earlier forward, so the backward fails ("modified by an inplace operation",
+    pytorch/pytorch#175024). D trains in train mode, where BatchNorm uses the batch's own statistics and
+    never reads the running ones, so each rank may keep its own; they start equal (DDP syncs them when
+    it wraps D) and rank 0's are the ones saved. torch 2.13 renamed the keyword."""
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters:
+        return {"forward_sync_buffers": False}
+    return {"broadcast_buffers": False}
 
 
 @contextmanager

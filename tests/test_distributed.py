@@ -114,6 +114,51 @@ SPY = textwrap.dedent(
 )
 
 
+# DDP as torch 2.6-2.11 ran it: its broadcast of rank 0's buffers before a forward counted as an in-place
+# change of those buffers (pytorch/pytorch#175024; 2.12 keeps their version counters), so BatchNorm's running
+# statistics, saved by autograd at D(x), were "modified" by the broadcast before D(G(z)).
+OLD_BROADCAST = textwrap.dedent(
+    """
+    import runpy, sys
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+
+    sync_buffers = DistributedDataParallel._sync_buffers
+
+    def sync_buffers_as_before_2_12(self):
+        sync_buffers(self)
+        with torch.no_grad():
+            for b in self.module.buffers():
+                if b.is_floating_point():
+                    b.add_(0)  # an in-place write: bumps the version counter as the old copy_ did
+
+    DistributedDataParallel._sync_buffers = sync_buffers_as_before_2_12
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+    """
+)
+
+
+@pytest.mark.parametrize("loss", ["non-saturating", "wgan-gp"])
+def test_a_batchnorm_discriminator_trains_under_ddp_where_its_buffer_broadcast_counts_as_in_place(tmp_path, loss):
+    """D(x), D(G(z)) (and the penalty's D(x_hat)) before one backward, with DDP syncing D's BatchNorm buffers
+    before each forward in place, as torch 2.6-2.11 did: the run must still train (D's running statistics
+    are not broadcast per forward), and the ranks end in step."""
+    (tmp_path / "old.py").write_text(OLD_BROADCAST)
+    spy = tmp_path / "spy.py"
+    spy.write_text(SPY)
+    run = tmp_path / "run"
+    torchrun([str(tmp_path / "old.py"), str(spy)],
+             ["train", "--model", "dcgan", "--ngf", "8", "--ndf", "8", "--loss", loss, "--dataset", "digits",
+              "--epochs", "1", "--device", "cpu", "--out", str(run), "--no-progress"],
+             extra_env={"SPY_DIR": str(tmp_path)})  # fmt: skip
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    assert rank0["params"]["D.main.3.weight"].dim() == 1, "D's fourth layer should be a BatchNorm here"
+    for name, p in rank0["params"].items():
+        assert torch.isfinite(p).all() and torch.equal(p, rank1["params"][name]), f"{name} differs between the ranks"
+    assert [int(r["epoch"]) for r in read_metrics(run)] == [1]
+
+
 def test_wgan_gp_under_ddp_keeps_the_ranks_in_sync(tmp_path):
     """WGAN-GP's double backward through DDP: both ranks end with identical weights; only rank 0 saves."""
     spy = tmp_path / "spy.py"
