@@ -268,8 +268,9 @@ def test_cli_fid_of_two_splits(capfd, data_root):
     assert FID_LINE.match(lines[-1]), f"the last line should be 'FID: N.NNNN', got {lines[-1]!r}"
 
 
-@pytest.mark.parametrize("order", ["checkpoint-second", "checkpoint-first", "run-folder"])
-def test_cli_fid_checkpoint_draws_as_many_as_the_other_source(capfd, data_root, gan_run, order):
+def fid_scores(capfd, data_root, gan_run, order: str) -> dict:
+    """`gan-course fid` of the run's checkpoint (or its folder) and digits:test, in `order`, checked line by
+    line; returns {name: value} of the lines after the two headers."""
     checkpoint = str(gan_run if order == "run-folder" else gan_run / "checkpoints" / "last.pt")
     a, b = (checkpoint, "digits:test") if order == "checkpoint-first" else ("digits:test", checkpoint)
     code, out, err = cli(capfd, "fid", a, b, "--data-dir", data_root, "--device", "cpu")
@@ -285,12 +286,17 @@ def test_cli_fid_checkpoint_draws_as_many_as_the_other_source(capfd, data_root, 
     return scores
 
 
+@pytest.mark.parametrize("order", ["checkpoint-second", "checkpoint-first", "run-folder"])
+def test_cli_fid_checkpoint_draws_as_many_as_the_other_source(capfd, data_root, gan_run, order):
+    fid_scores(capfd, data_root, gan_run, order)
+
+
 def test_cli_fid_judges_a_generators_samples_whichever_place_its_checkpoint_has(capfd, data_root, gan_run):
     """Precision, recall, the classifier's score and its class coverage judge one set against the other: with the
     checkpoint first they were the real images' (a 2-epoch run read as covering 10 classes with a score of 9.4)."""
     checkpoint = str(gan_run / "checkpoints" / "last.pt")
-    first = test_cli_fid_checkpoint_draws_as_many_as_the_other_source(capfd, data_root, gan_run, "checkpoint-first")
-    second = test_cli_fid_checkpoint_draws_as_many_as_the_other_source(capfd, data_root, gan_run, "checkpoint-second")
+    first = fid_scores(capfd, data_root, gan_run, "checkpoint-first")
+    second = fid_scores(capfd, data_root, gan_run, "checkpoint-second")
     for name in ("Precision", "Recall", "Classifier score (IS-style)"):
         assert first[f"{name} of A"] == second[f"{name} of B"], (name, first, second)
     assert first["Classes covered by A"] == second["Classes covered by B"]
