@@ -586,8 +586,9 @@ def _buffers_not_synced_per_forward() -> dict:
     In torch 2.6-2.11 that broadcast copies into BatchNorm's running statistics in place, which autograd
     saved at the earlier forward, so the backward fails ("modified by an inplace operation",
     pytorch/pytorch#175024). D trains in train mode, where BatchNorm uses the batch's own statistics and
-    never reads the running ones, so each rank may keep its own; they start equal (DDP syncs them when
-    it wraps D) and rank 0's are the ones saved. torch 2.13 renamed the keyword."""
+    never reads the running ones, so each rank may keep its own; they start equal (BatchNorm's zeros and
+    ones, or the checkpoint every rank resumes from) and rank 0's are the ones saved. torch 2.13 renamed
+    the keyword."""
     if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters:
         return {"forward_sync_buffers": False}
     return {"broadcast_buffers": False}

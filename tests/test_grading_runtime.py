@@ -968,7 +968,7 @@ assert scipy.integrate.trapz([1.0, 2.0]) == 1.5 and simps([1.0, 2.0, 3.0]) == 4.
 assert type(scipy.integrate.__spec__.loader).__name__ == "SourceFileLoader" == type(np.__loader__).__name__
 import torch
 from scipy.linalg import sqrtm
-root, error = sqrtm(4 * torch.eye(2, dtype=torch.float64), disp=False)  # SciPy 1.10-1.16's disp on a tensor
+root, error = sqrtm(4 * torch.eye(2, dtype=torch.float64), disp=False)  # SciPy 1.13-1.16's disp on a tensor
 assert (root == 2 * np.eye(2)).all() and error == 0.0 and (sqrtm(4 * np.eye(2)) == 2 * np.eye(2)).all()
 print("ok")
 """

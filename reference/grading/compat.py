@@ -1,6 +1,6 @@
 """Names NumPy and SciPy removed after versions the course admits, put back while a submission is graded.
 
-The course admits numpy>=1.24 and scipy>=1.10 (pyproject.toml). A student's kernel (Colab's NumPy 2.0,
+The course admits numpy>=2.0 and scipy>=1.13 (pyproject.toml). A student's kernel (Colab's NumPy 2.0,
 say) may still have `np.trapz` or `scipy.integrate.simps`, which the grader's newer versions removed:
 code right under an admitted version, whose visible checks passed in the student's kernel, scored 0
 where it called them. While a submission is graded (in the sandbox's worker, and in `grade_in_process`)
@@ -68,7 +68,7 @@ def _bind(module: Any) -> list[tuple[Any, str, Any]]:
 
 
 def _sqrtm(new: Callable[..., Any]) -> Callable[..., Any]:
-    """scipy.linalg.sqrtm(A, disp=True, blocksize=64) as SciPy 1.10-1.16 have it, in terms of the current sqrtm:
+    """scipy.linalg.sqrtm(A, disp=True, blocksize=64) as SciPy 1.13-1.16 have it, in terms of the current sqrtm:
     A converted to an array first; with disp=False, (X, ||X X - A||_F^2 / ||A||_F) as those versions returned."""
     import numpy as np
 
