@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on the oldest releases that pyproject.toml admits: every dependency of the
-# course and of its [dev] extra at its floor (torch>=X gets X, numpy>=1.24 gets 1.24.0, ...).
+# course and of its [dev] extra at its floor (torch>=2.6 gets 2.6.0, numpy>=2.0 gets 2.0.0, ...).
 #
 #     bash benchmarks/oldest_versions.sh                       # every floor pyproject.toml names
 #     bash benchmarks/oldest_versions.sh torch==2.5.1 torchvision==0.20.1   # floors, with some held at other versions
@@ -11,7 +11,8 @@
 # exactly those in a fresh virtual environment (about 3 GB with NVIDIA's libraries), then the course
 # without dependencies, and runs `pytest` as `.ci/run` does (GAN_COURSE_DATA as set, else
 # ../shared/data when it is there). It prints the versions it chose, the failures and pytest's last
-# line, and exits with pytest's status. About as long as the suite itself, plus a minute or two.
+# line, keeps pytest's whole output in $TMPDIR/gan-course-oldest-versions.log, and exits with
+# pytest's status. About as long as the suite itself, plus a minute or two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,7 +59,9 @@ EOF
 echo "== test: pytest (GAN_COURSE_DATA=${GAN_COURSE_DATA:-unset})"
 start=$SECONDS
 status=0
-pytest -q -p no:cacheprovider > "$work/pytest.log" 2>&1 || status=$?
-grep -E "^(FAILED|ERROR) " "$work/pytest.log" || true
-echo "== pytest took $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s: $(tail -n 1 "$work/pytest.log")"
+log="${TMPDIR:-/tmp}/gan-course-oldest-versions.log"
+pytest -q -p no:cacheprovider > "$log" 2>&1 || status=$?
+grep -E "^(FAILED|ERROR) " "$log" || true
+echo "== pytest took $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s: $(tail -n 1 "$log")"
+echo "== pytest's whole output: $log"
 exit "$status"
