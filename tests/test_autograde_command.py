@@ -320,7 +320,9 @@ def _marked(mark: str) -> list[int]:
     return found
 
 
-def _wait_for(condition, timeout_s: float = 120.0) -> bool:
+def _wait_for(condition, timeout_s: float = 900.0) -> bool:
+    """Whether `condition()` came true before `timeout_s`: a bound against hanging forever, never a speed test (it
+    returns as soon as the condition holds; a busy machine only makes the wait longer)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
@@ -346,11 +348,11 @@ def test_a_grading_job_that_is_stopped_leaves_no_grader_running_and_no_scratch(c
         try:
             assert _wait_for(lambda: any(tmp.glob("gan-course-grading-*"))), "no submission's grading began"
             proc.send_signal(getattr(signal, how))
-            proc.wait(timeout=120)
+            proc.wait(timeout=600)  # a bound against hanging, not a speed test
         finally:
             proc.kill()
     err = log.read_text()
-    assert _wait_for(lambda: not _marked(mark), 60), f"grading processes left running: {_marked(mark)}"
+    assert _wait_for(lambda: not _marked(mark)), f"grading processes left running: {_marked(mark)}"
     assert not results.exists()
     assert not [p.name for p in tmp.iterdir() if p.name.startswith("gan-course-")], list(tmp.iterdir())
     if how == "SIGTERM":
@@ -367,9 +369,10 @@ def test_a_merge_that_is_stopped_leaves_no_staging_and_can_run_again(course: Pat
     proc = subprocess.Popen(["gan-course", "autograde", "--merge", "shard-1.jsonl", "shard-2.jsonl"], cwd=copy, env=_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: any(copy.glob(".gan-course-merge-*")), 60), "the merge staged nothing"
+        assert _wait_for(lambda: any(copy.glob(".gan-course-merge-*")) or proc.poll() is not None), "the merge hangs"
+        assert proc.poll() is None, "the merge ended before the signal reached it: it needs a larger class to be stopped"
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=600)
     finally:
         proc.kill()
     assert not list(copy.glob(".gan-course-merge-*"))
