@@ -370,7 +370,10 @@ def test_a_merge_that_is_stopped_leaves_no_staging_and_can_run_again(course: Pat
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert _wait_for(lambda: any(copy.glob(".gan-course-merge-*")) or proc.poll() is not None), "the merge hangs"
-        assert proc.poll() is None, "the merge ended before the signal reached it: it needs a larger class to be stopped"
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the merge ended (exit {proc.returncode}) before it could be stopped: it needs a larger class "
+                        f"to be stopped, or it failed:\n{err[-2000:]}")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=600)
     finally:
