@@ -3,7 +3,9 @@
 # course and of its [dev] extra at its floor (torch>=2.6 gets 2.6.0, numpy>=2.0 gets 2.0.0, ...).
 #
 #     bash benchmarks/oldest_versions.sh                       # every floor pyproject.toml names
-#     bash benchmarks/oldest_versions.sh torch==2.5.1 torchvision==0.20.1   # floors, with some held at other versions
+#     bash benchmarks/oldest_versions.sh torch==2.10.0 torchvision==0.25.0  # floors, some held at newer versions
+#
+# (To try a release below a floor, lower the floor in pyproject.toml first: a pin below it cannot resolve.)
 #
 # It clones the repository's HEAD into a temporary folder (nothing is written here), lets uv
 # (`uv pip compile --resolution lowest-direct`, uv itself installed from PyPI into that folder)
