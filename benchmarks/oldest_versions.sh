@@ -5,7 +5,8 @@
 #     bash benchmarks/oldest_versions.sh                       # every floor pyproject.toml names
 #     bash benchmarks/oldest_versions.sh torch==2.10.0 torchvision==0.25.0  # floors, some held at newer versions
 #
-# (To try a release below a floor, lower the floor in pyproject.toml first: a pin below it cannot resolve.)
+# (To try a release below a floor, lower the floor in pyproject.toml and commit it first: the script runs HEAD,
+# and a pin below a floor cannot resolve.)
 #
 # It clones the repository's HEAD into a temporary folder (nothing is written here), lets uv
 # (`uv pip compile --resolution lowest-direct`, uv itself installed from PyPI into that folder)
