@@ -205,6 +205,50 @@ def test_grade_prints_one_line_returns_points_and_writes_nothing_to_stderr(cours
         grade("demo", "test_nope", namespace)
 
 
+def test_grade_shows_the_students_own_prints_before_its_line_cut_to_their_first_lines(course, monkeypatch, capfd):
+    """A check calls the student's function once per case: a debugging print inside it is shown whole when short,
+    and cut to its first 12 lines with a count of the rest when each call prints a lot (no copy per case)."""
+    monkeypatch.chdir(course / "solutions" / "demo")
+    monkeypatch.delenv("GAN_COURSE_ROOT", raising=False)
+
+    def add_short(a, b):
+        print("a is", a)
+        return a + b
+
+    def add_chatty(a, b):
+        for i in range(10):
+            print(f"a={a} step {i}")
+        return a + b
+
+    assert grade("demo", "test_add", {"add": add_short}) == 2.0
+    short = capfd.readouterr().out.splitlines()
+    assert short == ["a is 0", "a is 1", "a is 2", "demo add adds: 2/2 points"]
+    assert grade("demo", "test_add", {"add": add_chatty}) == 2.0
+    out, err = capfd.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[:12] == [f"a=0 step {i}" for i in range(10)] + ["a=1 step 0", "a=1 step 1"]
+    assert lines[12:] == [
+        "... (your code printed 18 more lines while the check called it, not shown here: a check calls your functions "
+        "once per case)",
+        "demo add adds: 2/2 points",
+    ]
+
+
+def test_student_prints_keep_a_bounded_head_of_an_endless_print():
+    from reference.grading.local import StudentPrints
+
+    printed = StudentPrints()
+    for i in range(200_000):
+        print("x" * 40, i, file=printed)
+    print("y" * 10_000, end="", file=printed)
+    assert len(printed.text) <= 2000 and printed.text.count("\n") == 12
+    assert printed.shown().splitlines()[-1].startswith("... (your code printed 199988 more lines while the check called it")
+    long_line = StudentPrints()
+    print("z" * 5000, end="", file=long_line)
+    assert long_line.shown() == "z" * 2000 + "\n... (your code printed more while the check called it, not shown here: " \
+        "a check calls your functions once per case)"
+
 def test_live_kernel_namespace_explains_a_missing_name_from_its_cell_history():
     sub = LocalSubmission({"In": ["", "raise RuntimeError\ndef train():\n    pass", "grade(...)"]})
     with pytest.raises(AssertionError, match="the cell that defines it raised an error"):

@@ -5,7 +5,8 @@
   there, and none needs to be. Graded submissions never run it: `gan-course autograde` and plain
   `nbgrader autograde` run the checks in the grader's process (reference.grading.preprocessors). Prints one line
   such as "a3 saves at epochs 10, 20, 30: 1/3 points - saved at epochs 0, 10, 20; expected 10, 20"
-  and returns the earned points, which nbgrader reads as the cell's partial credit.
+  and returns the earned points, which nbgrader reads as the cell's partial credit. What the student's own code
+  prints during the check comes first, cut to its first lines (`StudentPrints`).
 - `execute_notebook(path)`: run a notebook's code cells in this process (plain pytest, trusted).
 - `load_checks(assignment)`: the checks, from `tests/autograders/test_<assignment>.py` under the
   course root (the nearest folder above the working directory with nbgrader_config.py, or
@@ -20,6 +21,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import importlib.util
+import io
 import os
 import shutil
 import sys
@@ -117,10 +119,53 @@ def grade(assignment: str, name: str, namespace: dict[str, Any]) -> float | None
     line. Nothing reaches stderr. Returns the earned points, which nbgrader reads as a test cell's
     partial credit; for a lesson's check ("lesson_NN") None, so that the cell shows its line only."""
     fn = find_check(assignment, name)
-    with quiet():
+    printed = StudentPrints()
+    with quiet(), contextlib.redirect_stdout(printed):
         earned, message = run_check(fn, LocalSubmission(namespace))
+    if shown := printed.shown():
+        print(shown)
     print(score_line(assignment, fn, earned, message))
     return None if assignment.startswith("lesson_") else earned
+
+
+class StudentPrints(io.TextIOBase):
+    """What the student's code prints while a check calls it, kept up to `lines` lines and `chars` characters.
+
+    A check calls the student's function once per case, so a debugging print inside it would otherwise fill the
+    cell with one copy per case before the check's line; the rest is counted, not kept (an endless print loop
+    costs no memory), and `shown()` says how much was left out."""
+
+    def __init__(self, lines: int = 12, chars: int = 2000) -> None:
+        self.limit_lines, self.limit_chars = lines, chars
+        self.text, self.lines = "", 0  # what is kept, and its newlines
+        self.cut, self.more_lines = False, 0  # whether anything was left out, and the newlines left out
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        take = "" if self.cut else text
+        end = -1
+        for _ in range(self.limit_lines - self.lines):  # up to the last line there is room for
+            if (end := take.find("\n", end + 1)) < 0:
+                break
+        else:
+            take = take[: end + 1]
+        take = take[: self.limit_chars - len(self.text)]
+        self.text += take
+        self.lines += take.count("\n")
+        if rest := text[len(take):]:
+            self.cut = True
+            self.more_lines += rest.count("\n")
+        return len(text)
+
+    def shown(self) -> str:
+        """The kept text without its last newline, with a line saying how much more was printed ("" if nothing)."""
+        text = self.text.rstrip("\n")
+        if self.cut:
+            more = f"{self.more_lines} more line{'s' * (self.more_lines != 1)}" if self.more_lines else "more"
+            text += (f"\n... (your code printed {more} while the check called it, not shown here: "
+                     f"a check calls your functions once per case)")
+        return text
 
 
 class try_it:  # noqa: N801 - used as `with try_it():`, like a function
