@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
+from reference import stops
 from reference.config import MAX_METRIC_SAMPLES, MAX_SAMPLES, METRIC_LIMIT, MIN_METRIC_SAMPLES, SEED_MAX, SEED_MIN, TrainConfig
 from reference.errors import UserError
 
@@ -814,12 +815,15 @@ def _signals_as_interrupt(exiting: bool) -> Iterator[None]:
         stopped.append((stopped[0][0] if stopped else signum, time.monotonic()))
         if hasattr(signal, "setitimer"):
             signal.setitimer(signal.ITIMER_REAL, REDELIVER_S)
-        raise interrupt(stopped[0][0])
+        if not stops.deferred(lambda: interrupt(stopped[0][0])):  # in a held block (reference.stops): at its end
+            raise interrupt(stopped[0][0])
 
-    def again(signum, frame):  # the stop has not arrived: raise it again
+    def again(signum, frame):  # the stop has not arrived: raise it again, unless it is on its way (being handled)
         if not arrived and stopped:
             stopped.append((stopped[0][0], time.monotonic()))
             signal.setitimer(signal.ITIMER_REAL, REDELIVER_S)
+            if isinstance(sys.exc_info()[1], KeyboardInterrupt) or stops.deferred(lambda: interrupt(stopped[0][0])):
+                return  # a clean-up the stop runs (a `finally`, a removal held by reference.stops) goes on uncut
             raise interrupt(stopped[0][0])
 
     timer = [signal.SIGALRM] if hasattr(signal, "SIGALRM") else []

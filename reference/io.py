@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from reference import stops
+
 
 def umask() -> int:
     """The process's umask, read without changing it where Linux shows it (/proc/self/status)."""
@@ -45,17 +47,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is renamed to `path`, on error removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
+    tmp_path = None
+    try:  # a stop (Ctrl-C, SIGTERM) between mkstemp and the assignment, or inside the removal, left the file behind
+        with stops.held():
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
+            os.close(fd)
+            tmp_path = Path(tmp)
         yield tmp_path
         with open(tmp_path, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp_path, _mode_for(path))
         os.replace(tmp_path, path)
     finally:
-        tmp_path.unlink(missing_ok=True)
+        with stops.held():
+            if tmp_path is not None:
+                tmp_path.unlink(missing_ok=True)
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[IO], None], mode: str = "w") -> None:

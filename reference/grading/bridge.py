@@ -63,6 +63,7 @@ from pathlib import Path
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
 
+from reference import stops
 from reference.errors import UserError
 from reference.grading.notebook import source_digest
 
@@ -903,11 +904,15 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
             refused.append(f"{record['assignment']} of {record['student']} ({problem})")
         else:
             by_assignment.setdefault(record["assignment"], []).append(record)
-    staging = Path(tempfile.mkdtemp(prefix=".gan-course-merge-", dir=root))
-    try:
+    staging = None
+    try:  # a stop between mkdtemp and the assignment, or inside the removal, left the folder in the course
+        with stops.held():
+            staging = Path(tempfile.mkdtemp(prefix=".gan-course-merge-", dir=root))
         return _merge_staged(by_assignment, refused, root, staging, log_level)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with stops.held():
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def stage_submissions(root: Path, staging: Path, records: list[dict]) -> tuple[list[dict], list[str]]:

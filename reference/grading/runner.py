@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reference import stops
 from reference.errors import UserError
 from reference.grading.checks import SubmissionLost, printable, quiet, run_check, title
 from reference.grading.local import load_checks, load_module, check_module_path, score_line
@@ -377,7 +378,7 @@ def session_for(
     nb = _read_notebook(notebook)
     scratch = staged_root = session = None
     try:  # made inside: a stop (GradingStopped) between the two left the first behind
-        with _StopsHeld():  # nor may a stop come between a folder's mkdtemp and its name's assignment
+        with stops.held():  # nor may a stop come between a folder's mkdtemp and its name's assignment
             scratch = make_scratch()
             staged_root = make_scratch("gan-course-staged-")
         copy_submission_files(notebook.parent, scratch / "work", limits, skip={notebook.name})
@@ -394,7 +395,7 @@ def session_for(
             session.stopped.append(str(err))
         yield session
     finally:
-        with _StopsHeld():  # a second SIGTERM (one every second while stopping) cut the clean-up short, leaving a folder
+        with stops.held():  # a second SIGTERM (one every second while stopping) cut the clean-up short, leaving a folder
             if session is not None:
                 session.close()
             for made in (scratch, staged_root):  # whatever the student left there: any depth, any path length, any permissions
@@ -655,40 +656,20 @@ _stopping: list[float] = []  # when GradingStopped was last raised
 STOP_REPEAT_S = 5.0  # a SIGTERM this soon after the last one lets the clean-up of the first go on
 
 
-_held = 0  # > 0 while a scratch folder is being made or removed: a stop then waits until that is done
-_pending = False  # a stop came while held
-
-
 def _stop_grading(signum, frame) -> None:
-    global _pending
     if not _grading:
         os._exit(128 + signum)
-    if _held:  # raised between mkdtemp and the assignment that names the folder, or inside its removal, it left it
-        _pending = True
-        return
+    if stops.deferred(_grading_stopped):  # raised between mkdtemp and the assignment that names the folder, or
+        return  # inside its removal, it left the folder behind: raised once that is done (reference.stops)
     if _stopping and time.monotonic() - _stopping[-1] < STOP_REPEAT_S:
         return
+    raise _grading_stopped()
+
+
+def _grading_stopped() -> GradingStopped:
+    """The stop to raise, its time noted (a repeat within STOP_REPEAT_S lets its clean-up go on)."""
     _stopping.append(time.monotonic())
-    raise GradingStopped
-
-
-class _StopsHeld:
-    """A block that a stop (SIGTERM's GradingStopped) does not interrupt: it is raised once the block is done, if
-    one came meanwhile (and no exception is on its way out already). _watch_parent still ends a process whose
-    block hangs, STOP_WAIT_S after its parent died."""
-
-    def __enter__(self) -> None:
-        global _held
-        _held += 1
-
-    def __exit__(self, kind, value, traceback) -> None:
-        global _held, _pending
-        _held -= 1
-        if _held == 0 and _pending:
-            _pending = False
-            if kind is None:
-                _stopping.append(time.monotonic())
-                raise GradingStopped
+    return GradingStopped()
 
 
 def _watch_parent(parent: int) -> None:
