@@ -10,7 +10,7 @@
   writable scratch folder (`/grading`: the submission's files, its home, its temporary files and
   caches); the kernel's settings (`/proc/sys`) read-only, for a grader that is root maps the
   sandbox's root to its own; what /proc shows of the whole host hidden (its timers, with every
-  process's name and PID, and its keyrings) and its pressure triggers read-only; no pseudo-terminals (`/dev/ptmx`). Nothing else exists there: no `tests/`, no `solutions/`, no gradebook,
+  process's name and PID, and its keyrings) and its pressure triggers read-only; no pseudo-terminals (`/dev/ptmx`, `/dev/pts/ptmx`). Nothing else exists there: no `tests/`, no `solutions/`, no gradebook,
   no other submission, no instructor home (the course folder is an empty folder even where a bound
   Python environment holds it, as `python -m venv .` in the course folder would). `--gpu` adds the NVIDIA device files. Ending the sandbox
   kills its PID namespace's init, and so every process in it, whatever the sandbox did to the
@@ -524,8 +524,10 @@ def bwrap_command(
         if os.path.isdir(path):
             args += ["--ro-bind", path, path]
     # no pseudo-terminals: each one counts against the kernel's global pty.max, shared with every other sandbox,
-    # container and login of the host (nothing graded needs a terminal)
-    args += ["--dev", "/dev", "--ro-bind", "/dev/null", "/dev/ptmx"]
+    # container and login of the host (nothing graded needs a terminal). /dev/ptmx is a link to pts/ptmx there,
+    # and bubblewrap 0.11 and later refuse to mount onto a link ("Can't mount on symlink destination"): every
+    # sandbox failed to start, so its target is covered
+    args += ["--dev", "/dev", "--ro-bind", "/dev/null", "/dev/pts/ptmx"]
     args += (["--size", str(shm_mb * MB)] if "--size" in options else []) + ["--tmpfs", "/dev/shm"]
     if gpu:
         args += _gpu_binds()
