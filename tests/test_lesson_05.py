@@ -8,12 +8,14 @@ reports it the way a student reads it.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import textwrap
 from pathlib import Path
 
 import pytest
+import scipy.linalg
 
 from reference.checks import lesson_05
 from reference.grading.checks import run_check
@@ -56,6 +58,18 @@ def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):
     root = scipy.linalg.sqrtm(sigma1).real
     eigenvalues = np.linalg.eigvalsh(root @ sigma2 @ root).clip(min=0)
     return np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.sqrt(eigenvalues).sum()
+"""
+
+# pytorch-fid's route as the check tells a student on SciPy 1.18 to write it: sqrtm without disp, and its retry
+# with 1e-6 added to the diagonals when the root is not finite (SciPy 1.18 on singular covariances)
+FRECHET_PYTORCH_FID_TODAY = """
+def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2, eps=1e-6):
+    diff = mu1 - mu2
+    covmean = scipy.linalg.sqrtm(sigma1.dot(sigma2))
+    if not np.isfinite(covmean).all():
+        offset = np.eye(sigma1.shape[0]) * eps
+        covmean = scipy.linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean).real)
 """
 
 FRECHET_PYTORCH_FID = """
@@ -164,11 +178,36 @@ def test_every_check_is_visible_and_named_for_the_lesson():
     assert all(getattr(lesson_05, n).visible and getattr(lesson_05, n).points == 1 for n in checks)
 
 
+# SciPy 1.18 and later: scipy.linalg.sqrtm returns nan for the singular check's covariances (a feature always 0, rank 5
+# of 12), where older versions returned a usable root with a warning. Which inputs do it is SciPy's business (a
+# covariance with one dead feature of four does not), so this asks SciPy about the check's own case.
+SQRTM_NAN = lesson_05.sqrtm_gives_nan(lesson_05.singular_case())
+SQRTM_DISP = "disp" in inspect.signature(scipy.linalg.sqrtm).parameters  # gone in SciPy 1.18
+
+
 @pytest.mark.parametrize("name", FRECHET_CHECKS)
-@pytest.mark.parametrize("source", [FRECHET_EIG, FRECHET_SQRTM, FRECHET_TORCH, FRECHET_SYMMETRIC, FRECHET_PYTORCH_FID],
-                         ids=["eigvals", "sqrtm", "torch", "symmetric-root", "pytorch-fid"])
+@pytest.mark.parametrize("source", [FRECHET_EIG, FRECHET_SQRTM, FRECHET_TORCH, FRECHET_SYMMETRIC, FRECHET_PYTORCH_FID,
+                                    FRECHET_PYTORCH_FID_TODAY],
+                         ids=["eigvals", "sqrtm", "torch", "symmetric-root", "pytorch-fid", "pytorch-fid-without-disp"])
 def test_frechet_model_answers_pass(name, source):
-    assert outcome(name, source) == (1.0, "")
+    """Every route passes where this kernel's SciPy can take it; where it cannot, the check says why (a student's
+    kernel has whatever SciPy pip gave it, and sqrtm changed in SciPy 1.18)."""
+    earned, message = outcome(name, source)
+    if source == FRECHET_PYTORCH_FID and not SQRTM_DISP:
+        assert earned == 0 and "sqrtm() got an unexpected keyword argument 'disp'" in message, message
+        assert "(`covmean = linalg.sqrtm(...)`, not `covmean, _ = ...`)" in message, message
+    elif source in (FRECHET_SQRTM, FRECHET_SYMMETRIC) and name.endswith("_singular") and SQRTM_NAN:
+        assert earned == 0, message
+        assert "scipy.linalg.sqrtm returns nan for singular covariances like these since SciPy 1.18" in message, message
+        assert "np.linalg.eigvals" in message and "add 1e-6 to both diagonals" in message, message
+    else:
+        assert (earned, message) == (1.0, "")
+
+
+def test_each_way_the_singular_check_tells_of_sqrtm_s_nan_is_right():
+    """The two remedies the message names pass on this SciPy, whatever it does with singular matrices."""
+    assert outcome("test_frechet_distance_singular", FRECHET_EIG) == (1.0, "")
+    assert outcome("test_frechet_distance_singular", FRECHET_PYTORCH_FID_TODAY) == (1.0, "")
 
 
 @pytest.mark.parametrize("name", IS_CHECKS)
@@ -250,7 +289,7 @@ FRECHET_WRONG = [
     ("test_frechet_distance", frechet(EIG, mean="np.mean((mu1 - mu2) ** 2)"), "mean of the squared differences"),
     ("test_frechet_distance", frechet("np.sqrt(np.trace(sigma1) * np.trace(sigma2))"), "sqrt(tr(S1) tr(S2)) is not"),
     ("test_frechet_distance_singular", frechet("np.trace(np.abs(scipy.linalg.sqrtm(sigma1 @ sigma2)))"),
-     "np.abs of sqrtm's complex result"),
+     "since SciPy 1.18" if SQRTM_NAN else "np.abs of sqrtm's complex result"),  # 1.18: the nan comes first
     # an epsilon added to the caller's covariance in place (found by session 37's red team: it passed)
     ("test_frechet_distance", frechet(EIG).replace("    cross =", "    sigma1 += 1e-6 * np.eye(len(mu1))\n    cross ="),
      "changed its argument sigma1 in place"),

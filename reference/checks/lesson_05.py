@@ -3,7 +3,8 @@
 Each check calls the student's function on seeded inputs it builds itself and compares the answer
 with the course library, the oracle (`reference.metrics.frechet_distance`, `inception_score`,
 `mmd2_unbiased`), within a tolerance, so any correct formula passes (scipy's sqrtm or eigenvalues,
-torch or NumPy, xlogy or a mask). A wrong value that matches a common mistake (the trace term
+torch or NumPy, xlogy or a mask; sqrtm of a singular covariance only where the kernel's SciPy gives a root: SciPy
+1.18 returns nan, and a function that uses it is told so). A wrong value that matches a common mistake (the trace term
 without its factor 2, an elementwise square root, the KL reversed, the diagonal kept in MMD²...)
 gets that mistake's message (on the closed-form Fréchet case, whose round numbers fit several mistakes,
 only a mistake that also fits the full-rank case); an Inception Score that changes when the images are
@@ -27,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from reference.grading.checks import check
+from reference.grading.checks import check, first_line
 from reference.metrics import frechet_distance as reference_frechet
 from reference.metrics import inception_score as reference_inception_score
 from reference.metrics import mmd2_unbiased as reference_mmd2
@@ -280,16 +281,52 @@ def frechet_hint(fn: Callable, case: tuple[np.ndarray, ...], got: float,
     return frechet_faults(*case)[found[0]][1] if found else None
 
 
+def sqrtm_gives_nan(case: tuple[np.ndarray, ...]) -> bool:
+    """Whether this kernel's scipy.linalg.sqrtm returns numbers that are not finite for the case's S1 @ S2 or
+    either covariance: SciPy 1.18 and later do on a singular matrix whose features include one that is 0 for every
+    sample (a row and column of zeros), where earlier versions returned a usable root with a warning."""
+    from scipy.linalg import sqrtm
+
+    _, s1, _, s2 = case
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            return not all(np.isfinite(sqrtm(m)).all() for m in (s1 @ s2, s1, s2))
+        except (ValueError, ArithmeticError):  # numpy's LinAlgError is a ValueError
+            return True
+
+
+def sqrtm_nan(case: tuple[np.ndarray, ...]) -> str:
+    """What to do where this kernel's sqrtm gives nan on `case` ("" where it does not)."""
+    if not sqrtm_gives_nan(case):
+        return ""
+    import scipy
+
+    return (f"scipy.linalg.sqrtm returns nan for singular covariances like these since SciPy 1.18 (this kernel has "
+            f"{scipy.__version__}; older versions returned a usable root with a warning): if your function uses sqrtm "
+            f"(also as the root of S1 inside S1^(1/2) S2 S1^(1/2)), take the trace term from the eigenvalues of S1 @ S2 "
+            f"instead (np.linalg.eigvals, real parts clipped at 0, their square roots summed), or do as pytorch-fid does "
+            f"when sqrtm's result is not finite: add 1e-6 to both diagonals and take sqrtm again")
+
+
 def check_frechet(fn: Callable, case: tuple[np.ndarray, ...], what: str, nan_hint: str,
                   confirm: tuple[np.ndarray, ...] | None = None) -> None:
     """Compare fn on `case` with the oracle; fail with the matching fault's message (confirmed on `confirm`)."""
-    got = frechet_answer(fn, case)
+    try:
+        got = frechet_answer(fn, case)
+    except ValueError as err:  # LinAlgError "Eigenvalues did not converge", "array must not contain infs or NaNs"
+        if hint := sqrtm_nan(case):  # from sqrtm's nan, taken further (eigvalsh of the root, a check_finite)
+            raise AssertionError(f"for {what} calling `{FRECHET}` raised {type(err).__name__}: {first_line(err)}; "
+                                 f"{hint}") from None
+        raise
     want = reference_frechet(*(torch.from_numpy(a) for a in case))
     scale = frechet_scale(case)
     tol = 1e-4 * scale  # the routes (sqrtm, eigenvalues, symmetric roots) agree to ~1e-5 of it on singular inputs
     if close(got, want, tol):
         return
     if math.isnan(got):
+        if hint := sqrtm_nan(case):
+            nan_hint = f"{hint}; otherwise, {nan_hint}"
         raise AssertionError(f"for {what} your distance is nan, expected {num(want)}: {nan_hint}")
     hint = frechet_hint(fn, case, got, confirm)
     if hint is None and close(got, want, 1e-3 * scale):  # float32 is off by about 1e-4 of it; a formula by more
