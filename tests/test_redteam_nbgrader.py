@@ -436,7 +436,26 @@ def test_a_notebook_nested_deeper_than_the_json_parser_goes_is_not_graded_and_th
     (tmp_path / "submitted" / "alice" / A / f"{A}.ipynb").write_text('{"cells": []}')
     (tmp_path / "submitted" / "deep" / A / f"{A}.ipynb").write_text('{"cells": [{"metadata": ' + "[" * 5000 + "]" * 5000 + "}]}")
     assert [s for s, _ in _submissions(tmp_path, A, None)] == ["alice"]
-    assert f"submitted/deep/{A}/{A}.ipynb is not a notebook (empty, not JSON, or nested too deeply)" in capsys.readouterr().err
+    assert (f"submitted/deep/{A}/{A}.ipynb: the notebook's JSON nests 5,003 levels deep, over the 100 a notebook may have; "
+            f"not graded") in capsys.readouterr().err  # refused by the grader's own limit, on every Python
+
+
+def test_nesting_is_limited_by_the_grader_on_every_python(tmp_path: Path):
+    """Python 3.13's json parser takes 5,000 nested lists that 3.11 and 3.12 refuse with RecursionError, and the
+    grader's next readers (nbformat's validation, its walks of a cell) recurse too: the grader's own limit
+    (runner.MAX_DEPTH) refuses a notebook nested deeper, whatever the Python; brackets inside strings (a cell's source,
+    a printed nested list) are text, not nesting."""
+    from reference.grading.runner import MAX_DEPTH, notebook_problem
+
+    deep = '{"cells": [{"metadata": ' + "[" * (MAX_DEPTH + 50) + "]" * (MAX_DEPTH + 50) + "}]}"
+    json.loads(deep)  # within every Python's parser: only the grader's limit refuses it
+    (tmp_path / "deep.ipynb").write_text(deep)
+    assert notebook_problem(tmp_path / "deep.ipynb") == (
+        f"the notebook's JSON nests {MAX_DEPTH + 53} levels deep, over the {MAX_DEPTH} a notebook may have")
+    printed = {"cells": [{"cell_type": "code", "source": "x = " + "[" * 5000 + "]" * 5000, "metadata": {},
+                          "outputs": [{"output_type": "stream", "name": "stdout", "text": "[[[[" * 1000 + '\\"{'}]}]}
+    (tmp_path / "printed.ipynb").write_text(json.dumps(printed))
+    assert notebook_problem(tmp_path / "printed.ipynb") is None
 
 
 class _Digest(str):

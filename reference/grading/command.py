@@ -169,7 +169,7 @@ def _warn(line: str) -> None:
 
 
 def _too_big(notebook: Path) -> str | None:
-    """Why the grader will not read the notebook (over its size, cells or JSON values), or None."""
+    """Why the grader will not read the notebook (over its size, cells, JSON values or nesting), or None."""
     from reference.grading.runner import notebook_problem
 
     try:

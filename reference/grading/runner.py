@@ -65,6 +65,23 @@ MAX_CELLS = 2_000
 MAX_VALUES = 1_000_000  # JSON values (objects, arrays, strings, numbers...) of one notebook
 MAX_CONTAINERS = 200_000  # of them objects and arrays, which cost nbformat far more
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+# How deep objects and arrays nest. Python's json parser stops with RecursionError near 1,000 levels on Python 3.11
+# and 3.12, but 3.13 and later parse 5,000 and more, which nbformat's validation and the grader's own walks of a cell
+# then meet: a limit of the grader's own, the same on every Python. The course's notebooks nest 5 deep.
+MAX_DEPTH = 100
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"{}[]")))
+
+
+def json_depth(bare: bytes) -> int:
+    """How deep objects and arrays nest in JSON text whose strings are blanked (`_JSON_STRING`): 0 for a number,
+    1 for [] or {}, 2 for [[]]... Counted in the bytes, so a file too deep for any parser is still measured."""
+    import numpy as np
+
+    brackets = np.frombuffer(bare.translate(None, _NOT_BRACKETS), dtype=np.uint8)
+    if brackets.size == 0:
+        return 0
+    steps = np.where((brackets == ord("{")) | (brackets == ord("[")), 1, -1)
+    return int(np.cumsum(steps).max())
 MAX_TEXT = 100_000
 MAX_IMAGE = 2_000_000
 MAX_PIXELS = 4096 * 4096  # pixels of one image output kept (a figure at the worker's 72 dpi is far smaller)
@@ -94,6 +111,8 @@ def notebook_problem(path: str | os.PathLike) -> str | None:
     values = bare.count(b",") + containers + 1
     if values > MAX_VALUES:
         return f"the notebook is made of {values:,} JSON values, over the {MAX_VALUES:,} a notebook may have"
+    if (depth := json_depth(bare)) > MAX_DEPTH:
+        return f"the notebook's JSON nests {depth:,} levels deep, over the {MAX_DEPTH} a notebook may have"
     try:
         cells = json.loads(data.decode("utf-8-sig")).get("cells")
     except (ValueError, RecursionError, AttributeError):
