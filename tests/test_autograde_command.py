@@ -31,6 +31,7 @@ import pytest
 from conftest import course_env, generated_course
 from reference.grading.notebook import answered
 from reference.grading.sandbox import sandbox_problem
+from sandbox_support import NO_SANDBOX_FLAG
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "a1_theory"
@@ -77,7 +78,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def three_ways(course: Path) -> dict:
     """Grades after --jobs 2, after merging two parallel shards, and the state after merging twice."""
-    sandbox = ["--no-sandbox"] if sandbox_problem() else []
+    sandbox = NO_SANDBOX_FLAG
     done = _run(course, A, "--jobs", "2", "--no-progress", *sandbox)
     assert done.returncode == 0, done.stderr[-3000:]
     jobs = _grades(course)
@@ -182,7 +183,7 @@ def test_without_bubblewrap_it_refuses_unless_told_no_sandbox(course: Path, tmp_
 def test_gpu_on_a_machine_without_one_is_refused_before_grading_anyone(course: Path, tmp_path: Path):
     """--gpu where the host shows no NVIDIA GPU: every submission's CUDA code would fail in its sandbox and
     cost its student the checks; one line naming the fix instead, nothing graded, nothing written."""
-    done = _run(course, A, "--gpu", "--results", str(tmp_path / "r.jsonl"))
+    done = _run(course, A, "--gpu", "--results", str(tmp_path / "r.jsonl"), *NO_SANDBOX_FLAG)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stdout + done.stderr
     assert lines[0] == ("gan-course: error: --gpu: this machine shows no NVIDIA GPU (no /dev/nvidia0 device file); grade "
@@ -203,7 +204,8 @@ def test_jobs_share_the_hosts_cores_unless_cpus_is_given(course: Path, tmp_path:
     monkeypatch.setattr(cpu, "usable_cores", lambda: 2)
     monkeypatch.chdir(course)
     for k, flags in enumerate((["--jobs", "2"], ["--jobs", "1"], ["--jobs", "4"], ["--jobs", "2", "--cpus", "1.5"])):
-        assert main(["autograde", A, "--student", "blank", "--no-progress", "--results", str(tmp_path / f"r{k}.jsonl"), *flags]) == 0
+        assert main(["autograde", A, "--student", "blank", "--no-progress", "--results", str(tmp_path / f"r{k}.jsonl"), *flags,
+                     *NO_SANDBOX_FLAG]) == 0
     assert seen == [1.0, 2.0, 0.5, 1.5]
 
 
@@ -224,7 +226,8 @@ def test_gpu_reaches_every_submissions_grading(course: Path, tmp_path: Path, mon
     monkeypatch.setattr(runner, "grade_many", spy)
     monkeypatch.chdir(course)
     for flags in (["--gpu"], []):
-        assert main(["autograde", A, "--student", "blank", "--no-progress", "--results", str(tmp_path / "r.jsonl"), *flags]) == 0
+        assert main(["autograde", A, "--student", "blank", "--no-progress", "--results", str(tmp_path / "r.jsonl"), *flags,
+                     *NO_SANDBOX_FLAG]) == 0
     assert seen == [True, False]
 
 
@@ -297,7 +300,7 @@ def test_grading_one_submission_on_such_a_host_raises_instead_of_scoring_zero(tm
 def test_a_closed_stdout_does_not_stop_the_grading(course: Path, tmp_path: Path):
     """`gan-course autograde ... | head -1`: the first progress line after head quit raised BrokenPipeError, which
     stopped the grading of the whole class and lost every grade. What is left to print goes nowhere now."""
-    sandbox = ["--no-sandbox"] if sandbox_problem() else []
+    sandbox = NO_SANDBOX_FLAG
     results = tmp_path / "records.jsonl"
     proc = subprocess.Popen(["gan-course", "autograde", A, "--no-progress", "--results", str(results), *sandbox], cwd=course,
                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -337,7 +340,7 @@ def test_a_grading_job_that_is_stopped_leaves_no_grader_running_and_no_scratch(c
     the queue, orphaned (with their sandboxes and scratch folders), for as long as the class took. Now SIGTERM
     stops them, each ending its sandbox and removing its scratch, and says in one line that nothing was
     recorded; a SIGKILL of the command reaches them too (the kernel's parent-death signal)."""
-    sandbox = ["--no-sandbox"] if sandbox_problem() else []
+    sandbox = NO_SANDBOX_FLAG
     mark, tmp, results = uuid.uuid4().hex, tmp_path / "tmp", tmp_path / "records.jsonl"  # this run's processes only
     tmp.mkdir()
     log = tmp_path / "stderr.txt"
@@ -389,7 +392,7 @@ def test_a_merge_that_is_stopped_leaves_no_staging_and_can_run_again(course: Pat
 def test_limits_this_host_cannot_give_stop_before_anyone_is_graded(course: Path, tmp_path: Path):
     """A temporary folder with less room than the submissions graded at once may write made a correct submission's
     own writes fail (0 points, the host's fault blamed on the student): one line names the room and the fix."""
-    done = _run(course, A, "--student", "solution", "--disk-mb", "100000000", "--results", str(tmp_path / "r.jsonl"))
+    done = _run(course, A, "--student", "solution", "--disk-mb", "100000000", "--results", str(tmp_path / "r.jsonl"), *NO_SANDBOX_FLAG)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert "MB free, less than the" in lines[0] and "point TMPDIR at a folder with more room" in lines[0], lines[0]
@@ -404,7 +407,7 @@ def test_limits_this_host_cannot_give_stop_before_anyone_is_graded(course: Path,
 def test_limits_no_submission_can_meet_stop_before_anyone_is_graded(course: Path, tmp_path: Path, flag: str, value: str, says: str):
     """Limits that stop a notebook of one cell that imports torch (10 MB, a millisecond, a check limit of a millisecond)
     scored the whole class 0, into the gradebook, each told to mind exit() in its notebook: they are refused first."""
-    sandbox = ["--no-sandbox"] if sandbox_problem() else []
+    sandbox = NO_SANDBOX_FLAG
     done = _run(course, A, "--student", "solution", flag, value, "--results", str(tmp_path / "r.jsonl"), *sandbox)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
@@ -566,16 +569,16 @@ def test_results_over_a_records_file_that_holds_records_is_refused(course: Path,
     without a word (red-team finding). A file that holds records is refused before anyone is graded, and left as it
     was; an empty one is written."""
     records = tmp_path / "r.jsonl"
-    done = _run(course, A, "--student", "blank", "--results", str(records), "--no-progress")
+    done = _run(course, A, "--student", "blank", "--results", str(records), "--no-progress", *NO_SANDBOX_FLAG)
     assert done.returncode == 0 and records.read_text().count("\n") == 1, done.stderr[-2000:]
     before = records.read_bytes()
-    done = _run(course, A, "--student", "solution", "--results", str(records), "--no-progress")
+    done = _run(course, A, "--student", "solution", "--results", str(records), "--no-progress", *NO_SANDBOX_FLAG)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert f"--results {records} already holds 1 record(s) from an earlier run" in lines[0] and "--merge" in lines[0]
     assert records.read_bytes() == before
     records.write_text("")
-    assert _run(course, A, "--student", "blank", "--results", str(records), "--no-progress").returncode == 0
+    assert _run(course, A, "--student", "blank", "--results", str(records), "--no-progress", *NO_SANDBOX_FLAG).returncode == 0
     assert records.read_text().count("\n") == 1
 
 
@@ -591,7 +594,7 @@ def test_a_gradebook_that_does_not_know_the_assignment_stops_before_anyone_is_gr
     folder = course / "submitted" / "alice" / A
     folder.mkdir(parents=True)
     shutil.copy(ROOT / "solutions" / A / f"{A}.ipynb", folder)
-    sandbox = ["--no-sandbox"] if sandbox_problem() else []
+    sandbox = NO_SANDBOX_FLAG
     done = _run(course, A, "--no-progress", *sandbox)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
@@ -613,7 +616,7 @@ def test_a_notebook_changed_after_grading_or_a_bad_timestamp_is_refused_for_that
     time without its date ("10:00") was refused too, but its staged folder stayed, and nbgrader stopped on it
     with a traceback of its own ("no grading record"): that student was reported twice."""
     records = tmp_path / "one.jsonl"
-    sandbox = ["--no-sandbox"] if sandbox_problem() else []
+    sandbox = NO_SANDBOX_FLAG
     # the solution merges beside them: nbgrader then reads the whole staging folder
     done = _run(course, A, "--student", "wrong", "--student", "blank", "--student", "solution", "--results", str(records), "--no-progress",
                 *sandbox)

@@ -22,6 +22,7 @@ from reference.errors import UserError
 from reference.grading import bridge
 from reference.grading.notebook import answered
 from reference.grading.sandbox import sandbox_problem
+from sandbox_support import NO_SANDBOX_FLAG
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,8 +136,8 @@ def test_folders_without_a_gradable_notebook_are_named(course: Path):
         os.mkfifo(course / "submitted" / "pipe" / A / f"{A}.ipynb")
         made["pipe"] = {}
         students = [arg for s in made for arg in ("--student", s)]
-        done = _run(course, A, *students, "--results", "r.jsonl", "--no-progress")
-        later = _run(course, A, *students, "--shard", "2/3", "--results", "r.jsonl", "--no-progress")
+        done = _run(course, A, *students, "--results", "r.jsonl", "--no-progress", *NO_SANDBOX_FLAG)
+        later = _run(course, A, *students, "--shard", "2/3", "--results", "r.jsonl", "--no-progress", *NO_SANDBOX_FLAG)
     finally:
         for student in made:
             shutil.rmtree(course / "submitted" / student)

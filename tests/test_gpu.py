@@ -24,6 +24,8 @@ import torch
 
 from reference.checkpoint import load_checkpoint
 
+from sandbox_support import needs_sandbox
+
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none): run it on a GPU machine")
 
 
@@ -208,9 +210,6 @@ def test_the_trainers_ddp_path_runs_on_nccl_in_a_one_gpu_group(tmp_path):
 # Grading with --gpu
 # ---------------------------------------------------------------------------------------------
 
-needs_sandbox = pytest.mark.skipif(
-    __import__("reference.grading.sandbox", fromlist=["x"]).sandbox_problem() is not None, reason="needs bubblewrap"
-)
 
 GPU_CELL = textwrap.dedent(
     """

@@ -28,6 +28,7 @@ from reference.grading import probes, probes_a1
 from reference.grading.checks import SQRTM_ARGS
 from reference.grading.local import load_module
 from reference.grading.runner import grade_notebook
+from sandbox_support import needs_sandbox
 
 A = "a1_theory"
 ROOT = Path(__file__).resolve().parents[1]
@@ -2296,6 +2297,7 @@ def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
 """
 
 
+@needs_sandbox  # the graded copy of the course is what the sandbox binds
 def test_the_visible_checks_oracle_is_not_in_a_graded_submissions_copy_of_the_course(tmp_path):
     """The visible checks ship to students and compute the values they compare with (a1's D*, C(G) and JSD). A
     submission that faked the masked modules in sys.modules could import them and score 8 of the 8 theory points with

@@ -28,6 +28,9 @@ import nbformat
 import pytest
 
 from reference.grading.notebook import answered
+from sandbox_support import needs_sandbox
+
+pytestmark = needs_sandbox  # plain nbgrader autograde runs no submission without one (the last test)
 
 ROOT = Path(__file__).resolve().parents[1]
 IDS = sorted(p.parent.name for p in ROOT.glob("solutions/*/*.ipynb") if p.stem == p.parent.name)

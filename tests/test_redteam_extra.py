@@ -53,6 +53,8 @@ import pytest
 
 from reference.grading.bridge import fill
 
+from sandbox_support import needs_sandbox
+
 ATTACKS = {
     "script": "My answer. <script>fetch('/api/terminals', {method: 'POST'})</script>",
     "handler": 'An image: <img src="x" onerror="alert(document.cookie)">',
@@ -350,9 +352,6 @@ def test_the_last_output_of_a_worker_that_exited_is_quoted_without_control_chara
 # The host's kernel settings (a grader that is root maps the sandbox's root to the host's)
 # ---------------------------------------------------------------------------------------------
 
-needs_sandbox = pytest.mark.skipif(
-    __import__("reference.grading.sandbox", fromlist=["x"]).sandbox_problem() is not None, reason="needs bubblewrap"
-)
 
 
 @needs_sandbox
