@@ -787,7 +787,9 @@ def _signals_as_interrupt(exiting: bool) -> Iterator[None]:
     thread, so that they unwind like Ctrl-C: atomic writes finish or are removed, locks and bars are
     released, and one line says how to resume; without it the process died at once, silently, with status
     143 (129 for a closed terminal). A stop is raised again every REDELIVER_S until it has reached this
-    function (one raised while a weakref callback ran was dropped by Python, and the run went on training);
+    function (one raised while a weakref callback ran was dropped by Python, and the run went on training),
+    except while it is being handled (a `finally` or `except` it runs: a second one cut that clean-up short) or
+    a block of `reference.stops.held()` runs (a temporary folder made and not yet named, or being removed);
     a repeat of it sooner is ignored, and once it has arrived every later one is (a second Ctrl-C during
     the clean-up printed a traceback from Python's exit and ended with the signal's status; a scheduler's
     SIGKILL still ends it). Elsewhere than the main thread (signal handlers cannot be set there) nothing
