@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from reference import paths
 from reference.errors import UserError
 from reference.io import torch_save_atomic
 
@@ -36,14 +37,14 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load and validate a gan-course checkpoint; raise CheckpointError with the fix otherwise."""
     path = Path(path)
-    if path.is_dir():
+    if paths.is_dir(path):  # PermissionError inside a folder the user may not enter (reference.paths)
         candidate = path / "checkpoints" / "last.pt"
-        if not candidate.is_file() and (path / "last.pt").is_file():  # a run's checkpoints/ folder itself
+        if not paths.is_file(candidate) and paths.is_file(path / "last.pt"):  # a run's checkpoints/ folder itself
             candidate = path / "last.pt"
-        if not candidate.is_file():
+        if not paths.is_file(candidate):
             raise CheckpointError(f"no checkpoint in {path}: expected {candidate}; pass a run folder or a .pt file")
         path = candidate
-    if not path.is_file():
+    if not paths.is_file(path):
         raise CheckpointError(f"checkpoint {path} does not exist; pass a run folder or a .pt file written by 'gan-course train'")
     if path.stat().st_size and not _looks_like_torch_save(path):
         raise CheckpointError(

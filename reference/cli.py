@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
-from reference import stops
+from reference import paths, stops
 from reference.config import MAX_METRIC_SAMPLES, MAX_SAMPLES, METRIC_LIMIT, MIN_METRIC_SAMPLES, SEED_MAX, SEED_MIN, TrainConfig
 from reference.errors import UserError
 
@@ -378,7 +378,7 @@ def _resume(args: argparse.Namespace, explicit: dict) -> tuple[TrainConfig, Path
     if args.config is not None or args.out is not None:
         raise UserError("--resume takes its settings and folder from the run; drop --config and --out")
     out = _path(args.resume)
-    if not out.exists():  # load_checkpoint's "pass a file" would not do: --resume takes a folder
+    if not paths.exists(out):  # load_checkpoint's "pass a file" would not do: --resume takes a folder
         raise UserError(f"run folder {out} does not exist; pass --resume the folder of a run, e.g. runs/dcgan-digits-<time>")
     if out.is_file():
         raise UserError(f"--resume takes a run folder, not the file {out}; pass the folder that holds checkpoints/last.pt")
@@ -482,7 +482,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     cfg.validate()
     _check_widths(cfg.model, _explicit(args))
     spec = get_model(cfg.model)
-    if cfg.dataset.startswith("folder:") and not (folder := expand_home(cfg.dataset[len("folder:"):], "write the folder's full path")).is_dir():
+    if cfg.dataset.startswith("folder:") and not paths.is_dir(folder := expand_home(cfg.dataset[len("folder:"):], "write the folder's full path")):
         raise UserError(f"image folder {folder} does not exist; give --dataset folder:PATH a folder of images (its images are "
                         f"not read: the summary assumes {native_shape(cfg.dataset, cfg.image_size)[1]} px colour images)")
     shape = spec.resolve_shape(native_shape(cfg.dataset, cfg.image_size), cfg.image_size)
@@ -500,7 +500,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if not 1 <= args.n <= MAX_SAMPLES:
         raise UserError(f"--n must be a whole number from 1 to {MAX_SAMPLES} (the samples of one image), got {args.n}")
     out = _path(args.out)
-    if out.is_dir():
+    if paths.is_dir(out):
         raise UserError(f"--out {out} is a folder; give the path of a .png file, e.g. --out {out / 'samples.png'}")
     if out.suffix.lower() != ".png":
         raise UserError(f"--out {out}: sample writes a PNG image; give a path ending in .png, e.g. --out {out.with_suffix('.png')}")
@@ -600,7 +600,7 @@ def _check_source(name: str, source: str) -> None:
         path = split[0][len("folder:") :]
     else:
         return
-    if not Path(path).expanduser().exists():
+    if not paths.exists(Path(path).expanduser()):
         from reference.metrics.evaluate import DATASETS, SPLITS
 
         dataset, colon, split = source.rpartition(":")

@@ -17,6 +17,7 @@ from dataclasses import Field, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from reference import paths
 from reference.errors import UserError
 
 if sys.version_info >= (3, 11):
@@ -226,7 +227,7 @@ def named_configs() -> dict[str, Path]:
 def read_config_file(name_or_path: str) -> dict[str, Any]:
     """Values from a named config ("mnist-mlp") or a .toml / .json file path."""
     path = named_configs().get(name_or_path) or Path(name_or_path).expanduser()
-    if not path.is_file():
+    if not paths.is_file(path):  # PermissionError inside a folder the user may not enter (reference.paths)
         raise UserError(
             f"config '{name_or_path}' is neither a named config ({', '.join(named_configs())}) nor a file; "
             f"pick a name or pass a .toml/.json path"

@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.nn.utils.parametrizations import spectral_norm
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from reference import paths
 from reference.progress import tqdm
 
 from reference.cache import expand_home
@@ -85,7 +86,7 @@ def resolve_device(name: str) -> torch.device:
 def check_out_dir(out: Path, resume: bool, dataset: str | None = None) -> None:
     """Refuse a run folder that is a file, would lose files (non-empty without --resume), lies in the
     image folder of `dataset` (its samples would become training images) or cannot be written."""
-    if out.exists() and not out.is_dir():
+    if paths.exists(out) and not paths.is_dir(out):  # PermissionError in a folder the user may not enter (reference.paths)
         raise UserError(f"--out {out} is a file, not a folder; choose a folder path (new or empty) for --out")
     if dataset is not None and dataset.startswith("folder:"):
         images = expand_home(dataset[len("folder:") :], "write the folder's full path").resolve()
@@ -94,12 +95,12 @@ def check_out_dir(out: Path, resume: bool, dataset: str | None = None) -> None:
                 f"--out {out} is inside the image folder {images} of --dataset {dataset}: the run's samples would "
                 f"become training images; choose an --out outside it"
             )
-    if not resume and out.exists() and any(out.iterdir()):
+    if not resume and paths.exists(out) and any(out.iterdir()):
         if not (out / "config.json").is_file():
             raise UserError(f"output folder {out} already holds files and is no run folder; choose a new --out (a new or empty folder)")
         raise UserError(f"output folder {out} already exists and is not empty; pass --resume {out} or choose a new --out")
     existing = out
-    while not existing.exists():
+    while not paths.exists(existing):
         existing = existing.parent
     try:  # os.access says yes to root even on read-only mounts such as /proc and /sys: try it
         if not existing.is_dir():

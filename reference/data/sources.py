@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from reference import paths
 from reference.progress import tqdm
 
 from reference.cache import expand_home
@@ -273,10 +274,10 @@ def _folder(name: str, path: Path, size: int, progress: bool = True, limit: int 
     photos decoded every one of them first, for many minutes).
     """
 
-    if path.is_file():  # was "does not exist"
+    if paths.is_file(path):  # was "does not exist"
         raise DataError(f"image folder {path} is a file, not a folder; pass the folder that holds the images, "
                         f"e.g. --dataset folder:{path.parent}")
-    if not path.is_dir():
+    if not paths.is_dir(path):  # PermissionError inside a folder the user may not enter (reference.paths)
         raise DataError(f"image folder {path} does not exist; pass --dataset folder:PATH with a folder of images")
     subdirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     loose = [f for f in sorted(path.iterdir()) if _is_image(f)] if subdirs else []

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from reference import paths
 from reference.data import from_model_range, load_dataset
 from reference.data.sources import DATASETS
 from reference.errors import UserError
@@ -147,7 +148,7 @@ def load_images(
 
 def _npz_images(path: Path) -> Tensor:
     """The images in an .npz: key 'images' (or 'x', or the only array), as uint8 or float in [0, 1]."""
-    if not path.is_file():
+    if not paths.is_file(path):  # PermissionError inside a folder the user may not enter (reference.paths)
         raise UserError(f"{path} does not exist; pass an .npz file of images")
     try:
         loaded = np.load(path)
