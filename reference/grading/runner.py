@@ -70,6 +70,17 @@ _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 # then meet: a limit of the grader's own, the same on every Python. The course's notebooks nest 5 deep.
 MAX_DEPTH = 100
 _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"{}[]")))
+MAX_TEXT = 100_000
+MAX_IMAGE = 2_000_000
+MAX_PIXELS = 4096 * 4096  # pixels of one image output kept (a figure at the worker's 72 dpi is far smaller)
+MAX_MESSAGE = 2000  # characters of one check's message kept (what it quotes of the student's answer is cut)
+MESSAGE_CUT = " ... [cut: longer than the feedback keeps]"
+MAX_OUTPUTS = 20 * 2**20  # characters of outputs (text and base64 images) kept for one notebook's cells
+OUTPUTS_LEFT_OUT = "[output left out: this notebook's cells printed and drew more than the {mb} MB the graded notebook keeps]\n"
+
+
+def source_notebook(root: Path, assignment: str) -> Path:
+    return root / "solutions" / assignment / f"{assignment}.ipynb"
 
 
 def json_depth(bare: bytes) -> int:
@@ -82,17 +93,6 @@ def json_depth(bare: bytes) -> int:
         return 0
     steps = np.where((brackets == ord("{")) | (brackets == ord("[")), 1, -1)
     return int(np.cumsum(steps).max())
-MAX_TEXT = 100_000
-MAX_IMAGE = 2_000_000
-MAX_PIXELS = 4096 * 4096  # pixels of one image output kept (a figure at the worker's 72 dpi is far smaller)
-MAX_MESSAGE = 2000  # characters of one check's message kept (what it quotes of the student's answer is cut)
-MESSAGE_CUT = " ... [cut: longer than the feedback keeps]"
-MAX_OUTPUTS = 20 * 2**20  # characters of outputs (text and base64 images) kept for one notebook's cells
-OUTPUTS_LEFT_OUT = "[output left out: this notebook's cells printed and drew more than the {mb} MB the graded notebook keeps]\n"
-
-
-def source_notebook(root: Path, assignment: str) -> Path:
-    return root / "solutions" / assignment / f"{assignment}.ipynb"
 
 
 def notebook_problem(path: str | os.PathLike) -> str | None:
