@@ -16,6 +16,7 @@ SIGKILL.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 
 __all__ = ["deferred", "held"]
@@ -49,11 +50,16 @@ class held:  # noqa: N801 - used as `with held():`, like a function
 
     def __enter__(self) -> "held":
         global _depth
-        _depth += 1
+        # only the main thread's blocks count: signal handlers run there, and their stop is raised there; a block
+        # of another thread cannot be cut by it, and counting it would raise the main thread's stop in that thread
+        self.counted = threading.current_thread() is threading.main_thread()
+        _depth += self.counted
         return self
 
     def __exit__(self, kind: type | None, err: BaseException | None, tb: object) -> bool:
         global _depth, _pending
+        if not self.counted:
+            return False
         _depth -= 1
         if _depth or _pending is None:
             return False

@@ -39,6 +39,30 @@ def test_a_held_stop_replaces_an_ordinary_error_and_gives_way_to_a_stop_on_its_w
     assert stops._pending is None and stops._depth == 0
 
 
+def test_a_block_held_in_another_thread_does_not_hold_the_main_thread_s_stop():
+    """Signal handlers and their stops belong to the main thread: a block of another thread (a progress bar's, a
+    supervisor's) must neither defer the main thread's stop nor have it raised in that thread."""
+    import threading
+
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def other():
+        with stops.held():
+            inside.set()
+            release.wait(10)
+        seen.append("left")
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    inside.wait(10)
+    try:
+        assert not stops.deferred(KeyboardInterrupt)  # the main thread's handler raises at once
+    finally:
+        release.set()
+        thread.join(10)
+    assert seen == ["left"] and stops._pending is None and stops._depth == 0
+
+
 def _make_then_signal(make, signum: int):
     """`make` (mkdtemp, mkstemp) followed at once by signal `signum` to this process, before its caller can name
     what it made: the window a SIGTERM sent the moment the folder appears falls into."""
