@@ -19,6 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from reference import stops
 from reference.errors import UserError
 
 __all__ = ["BundleError", "CONTENTS", "build_bundle", "leaks", "main"]
@@ -105,8 +106,10 @@ def build_bundle(out_dir: str | Path, course: str | Path | None = None) -> Path:
     if missing:
         raise BundleError(f"{course} is not a complete course folder: no {missing[0]}; run this from a checkout of the course")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_folder(out.parent, f".{out.name}.")
-    try:
+    tmp = None
+    try:  # a stop (Ctrl-C, SIGTERM) between the mkdir and the assignment, or inside the removal, left the folder
+        with stops.held():
+            tmp = _new_folder(out.parent, f".{out.name}.")
         for name in CONTENTS:
             source = course / SOURCE.get(name, name)
             if source.is_dir():
@@ -122,8 +125,9 @@ def build_bundle(out_dir: str | Path, course: str | Path | None = None) -> Path:
             out.rmdir()
         tmp.rename(out)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        with stops.held():
+            if tmp is not None and tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
@@ -132,10 +136,20 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m reference.bundle OUT_DIR   (builds the student bundle in OUT_DIR)", file=sys.stderr)
         return 2
+    from reference.cli import Terminated, _signals_as_interrupt
+
     try:
-        out = build_bundle(args[0])
+        with _signals_as_interrupt(exiting=argv is None):  # SIGTERM and SIGHUP unwind as Ctrl-C does
+            out = build_bundle(args[0])
     except (UserError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as err:
+        why = f"stopped by {err.why}" if isinstance(err, Terminated) else "interrupted"
+        out = Path(args[0]).expanduser()
+        made = out.is_dir() and any(out.iterdir())  # stopped after the rename: the bundle is whole
+        left = f"{out} was made before the stop, complete" if made else f"{out} was not made; run the same command again"
+        print(f"error: {why}; {left}", file=sys.stderr)
         return 2
     files = sum(1 for p in out.rglob("*") if p.is_file())
     print(f"student bundle: {out} ({files} files: {', '.join(CONTENTS)})")

@@ -139,3 +139,32 @@ def test_an_atomic_write_stopped_the_moment_its_temporary_file_is_made_leaves_no
     with pytest.raises(Terminated), _signals_as_interrupt(exiting=False):
         io.write_text_atomic(tmp_path / "metrics.csv", "step,loss_D\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bundle_stopped_the_moment_its_temporary_folder_is_made_leaves_nothing(tmp_path: Path, monkeypatch):
+    from reference import bundle
+
+    monkeypatch.setattr(bundle, "_new_folder", _make_then_signal(bundle._new_folder, signal.SIGTERM))
+    with pytest.raises(Terminated), _signals_as_interrupt(exiting=False):
+        bundle.build_bundle(tmp_path / "student")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bundle_stopped_while_it_copies_says_so_in_one_line_and_leaves_nothing(tmp_path: Path, monkeypatch, capsys):
+    """`python -m reference.bundle` unwinds SIGTERM as Ctrl-C (it had died at once, leaving `.student.*` beside
+    OUT_DIR) and says the bundle was not made."""
+    from reference import bundle
+
+    copies = []
+
+    def copying(*args, **kwargs):
+        copies.append(args)
+        if len(copies) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return shutil.copytree(*args, **kwargs)
+
+    monkeypatch.setattr(bundle.shutil, "copytree", copying)
+    assert bundle.main([str(tmp_path / "student")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "stopped by SIGTERM" in err and "was not made; run the same command again" in err
+    assert list(tmp_path.iterdir()) == []
