@@ -187,12 +187,12 @@ def test_the_seccomp_filter_is_the_program_its_table_says():
 
     ops = [struct.unpack("=HBBI", program("x86_64")[i:i + 8]) for i in range(0, len(program("x86_64")), 8)]
 
-    def run(arch: int, nr: int, family: int = 0) -> int:
+    def run(arch: int, nr: int, family: int = 0, command: int = 0) -> int:
         pc, acc = 0, 0
         while True:
             code, jt, jf, k = ops[pc]
             if code == 0x20:
-                acc = {4: arch, 0: nr, 16: family}[k]
+                acc = {4: arch, 0: nr, 16: family, 24: command}[k]
                 pc += 1
             elif code in (0x15, 0x35):
                 hit = acc == k if code == 0x15 else acc >= k
@@ -201,11 +201,15 @@ def test_the_seccomp_filter_is_the_program_its_table_says():
                 return k
 
     allow, refuse, no_family = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.EAFNOSUPPORT
-    refused = (64, 68, 253, 294, 300, 248, 249, 250, 425, 426, 427, 447, 240)  # ... keyctl, io_uring_*, memfd_secret, mq_open
+    refused = (64, 68, 253, 294, 300, 248, 249, 250, 213, 291, 425, 426, 427, 447, 240)  # ... keyctl, epoll_create*, io_uring_*, memfd_secret, mq_open
     assert [run(0xC000003E, nr) for nr in refused] == [refuse] * len(refused)
     assert [run(0xC000003E, nr) for nr in (0, 1, 56, 57, 59, 29, 65, 53)] == [allow] * 8  # ... shmget, semop, socketpair
     assert [run(0xC000003E, 41, family) for family in (1, 2, 10)] == [allow] * 3  # socket: AF_UNIX, AF_INET, AF_INET6
     assert [run(0xC000003E, 41, family) for family in (16, 17, 40, 0, 3)] == [no_family] * 5  # netlink, packet, vsock...
+    no_locks = 0x00050000 | errno.ENOLCK
+    assert [run(0xC000003E, 72, 0, command) for command in (6, 7, 37, 38)] == [no_locks] * 4  # fcntl: record locks
+    assert [run(0xC000003E, 72, 0, command) for command in (0, 1, 2, 3, 4, 5, 36, 1030)] == [allow] * 8  # ... F_GETLK, F_OFD_GETLK
+    assert run(0xC000003E, 73) == allow  # flock: one lock per open file
     assert run(0x40000003, 3) == refuse and run(0xC000003E, 0x40000000 + 64) == refuse  # i386, x32
     assert program("sparc") is None
 
@@ -251,6 +255,97 @@ def test_kernel_objects_the_supervisor_cannot_count_are_refused(course: Path):
     assert "loopback hello" in said, said
     queued = int(said.split("queued ")[1].split()[0])
     assert queued <= sandbox.PENDING_SIGNALS, said
+
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("reference.grading.seccomp", fromlist=["x"]).program() is None,
+                    reason="no seccomp filter for this architecture")
+def test_epoll_watches_the_host_user_shares_are_not_held_and_asyncio_still_runs(course: Path):
+    """The kernel gives each user one budget of epoll watches across the whole host (5.5 million here, about
+    1 GB of kernel memory): 2,746 epolls over 2,000 eventfds took it all in 6 s, and then every other program
+    of the grader's user, the grader's own reading of classmates' workers among them, failed with ENOSPC. The
+    sandbox refuses epoll instances (this attempt stops at 100,000 watches, were any allowed); what waits on
+    descriptors in a notebook still runs on poll(2): asyncio, subprocess, multiprocessing."""
+    stopped, said, _ = run_attack(course, """
+        import asyncio, ctypes, ctypes.util, multiprocessing, os, select, subprocess, sys
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        created = libc.syscall(291, 0)  # epoll_create1, below Python
+        print("epoll_create1", f"{created}/{ctypes.get_errno() if created == -1 else 0}")
+        fds, watches = [os.eventfd(0) for _ in range(1000)], 0
+        try:
+            while watches < 100_000:
+                ep = select.epoll()
+                for fd in fds:
+                    ep.register(fd, select.EPOLLIN)
+                    watches += 1
+        except OSError as err:
+            print("epoll", type(err).__name__, err.errno)
+        print("watches", watches)
+        async def main():
+            await asyncio.sleep(0.01)
+            return "ran"
+        print("asyncio", asyncio.run(main()))
+        print("subprocess", subprocess.run([sys.executable, "-c", "print(42)"], capture_output=True, text=True).stdout.strip())
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            print("pool", pool.apply(abs, (-7,)))
+    """, Limits(wall_s=60))
+    assert not stopped, stopped
+    assert f"epoll_create1 -1/{errno.EPERM}" in said and f"epoll PermissionError {errno.EPERM}" in said, said
+    assert "watches 0" in said, said
+    assert "asyncio ran" in said and "subprocess 42" in said and "pool 7" in said, said
+
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("reference.grading.seccomp", fromlist=["x"]).program() is None,
+                    reason="no seccomp filter for this architecture")
+def test_record_locks_that_hold_kernel_memory_unbounded_are_refused(course: Path):
+    """A lock on every other byte of a file: a million took 188 MB of kernel memory in 6 s, 13 MB resident, and
+    the kernel bounds them by nothing (this attempt stops at 20,000, were any allowed). fcntl's record locks,
+    `lockf`'s too, are refused with ENOLCK; `flock`, one per open file, still works."""
+    stopped, said, _ = run_attack(course, """
+        import fcntl, os
+        fd, locks = os.open("locked", os.O_RDWR | os.O_CREAT), 0
+        try:
+            while locks < 20_000:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 2 * locks)
+                locks += 1
+        except OSError as err:
+            print("lockf", type(err).__name__, err.errno)
+        try:
+            fcntl.fcntl(fd, 37, bytes(24))  # F_OFD_SETLK, a read lock on the whole file
+        except OSError as err:
+            print("ofd", err.errno)
+        print("locks", locks)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        print("flock ok")
+    """, Limits(wall_s=60))
+    assert not stopped, stopped
+    assert f"lockf OSError {errno.ENOLCK}" in said and f"ofd {errno.ENOLCK}" in said and "locks 0" in said, said
+    assert "flock ok" in said, said
+
+
+def test_the_grader_reads_and_writes_workers_without_epoll(monkeypatch):
+    """A submission that took the grader's user's epoll watches (a host without the sandbox's filter, or a
+    process outside it) cannot stop the grader reading any worker's replies: the proxy waits with poll(2)."""
+    import select
+    import selectors
+
+    from reference.grading import proxy
+
+    def no_watches(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(select, "epoll", no_watches)
+    monkeypatch.setattr(selectors.EpollSelector, "_selector_cls", no_watches)  # the class took select.epoll when defined
+    r, w = os.pipe()
+    try:
+        proxy.write_frame(w, b"a reply", deadline=time.monotonic() + 5)
+        assert proxy.read_frame(r, deadline=time.monotonic() + 5) == b"a reply"
+    finally:
+        os.close(r)
+        os.close(w)
 
 
 ENTRIES = {

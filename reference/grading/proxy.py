@@ -491,7 +491,9 @@ def write_frame(fd: int, payload: bytes, deadline: float | None = None) -> None:
             data = data[written:]
         return
     os.set_blocking(fd, False)
-    with selectors.DefaultSelector() as selector:
+    # poll(2), not epoll: epoll's watches are one budget per user across the host, which a sandboxed submission
+    # (the grader's user) could take whole; poll keeps nothing in the kernel (and the sandbox refuses epoll)
+    with selectors.PollSelector() as selector:
         selector.register(fd, selectors.EVENT_WRITE)
         while data:
             timeout = max(0.0, deadline - time.monotonic())
@@ -518,7 +520,7 @@ def read_frame(fd: int, deadline: float | None = None, alive: Callable[[], bool]
 
 def _read_exact(fd: int, size: int, deadline: float | None) -> bytes:
     chunks, remaining = [], size
-    with selectors.DefaultSelector() as selector:
+    with selectors.PollSelector() as selector:  # not epoll: see write_frame
         selector.register(fd, selectors.EVENT_READ)
         while remaining:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())

@@ -14,16 +14,29 @@ whole host unwatched:
 - the kernel's keyrings (`add_key`, `request_key`, `keyctl`): bubblewrap's new session keeps the
   grader's session keyring, so a cell read a key of the instructor's login into its own output (and
   could write keys there); keys take from the grader's user's quota on the whole host;
+- epoll instances (`epoll_create`, `epoll_create1`): each may watch millions of descriptors, and the kernel
+  allows each user one budget of watches across the whole host (fs.epoll.max_user_watches, 5.5 million
+  on a 24 GB machine, about 1 GB of kernel memory): 2,746 epolls over 2,000 eventfds took all of it in 6 s,
+  and every other program of the grader's user, the grader's reading of classmates' workers among them,
+  then failed to watch a descriptor (ENOSPC). The worker's own `selectors.DefaultSelector` (asyncio's
+  event loop) is `PollSelector`, which keeps nothing in the kernel;
 - io_uring (`io_uring_setup`, `_enter`, `_register`): completions never read held 2.2 GB of kernel
   memory past a 1 GB limit in 6 s; `memfd_secret`: its pages are in no count the supervisor reads
   (2.2 GB past 1 GB); POSIX message queues (`mq_open`): the per-user quota is the host user's;
 - sockets other than Unix, IPv4 and IPv6 ones (refused with EAFNOSUPPORT, as by a kernel without
   that family): 223 netlink sockets sending to themselves queued 1.76 GB past 1 GB, and AF_VSOCK is
-  not bound to the sandbox's network namespace.
+  not bound to the sandbox's network namespace;
+- record locks (fcntl's `F_SETLK`, `F_SETLKW` and their open-file-description twins, which `lockf`
+  uses): one descriptor may hold a lock on every other byte of its file, each lock about 190 bytes of
+  kernel memory that no process has resident (a million took 188 MB in 6 s, with 13 MB resident), and
+  the kernel bounds them by nothing; they are refused with ENOLCK ("No locks available"), as by a
+  kernel out of locks. `flock` (one lock per open file, so bounded by the descriptors) still works.
 
 Nothing a notebook needs uses them (Python's multiprocessing and PyTorch's data loaders use POSIX
-semaphores, shared memory, pipes and Unix sockets, which the supervisor counts; glibc's name lookup
-goes on without netlink), so the filter refuses them with EPERM.
+semaphores, shared memory, pipes and Unix sockets, which the supervisor counts, and wait on them with
+poll(2), as subprocess does; glibc's name lookup goes on without netlink), so the filter refuses them
+with EPERM (record locks with ENOLCK: an SQLite database, which locks that way, cannot be written in a
+graded notebook).
 Every system call of another ABI than the machine's own (32-bit `int 0x80` on x86-64, x32) is
 refused too, since the filter could not name those calls. `program()` is the filter for this
 machine, as the compiled classic BPF that `seccomp_export_bpf` writes and bwrap reads; None on an
@@ -39,11 +52,12 @@ import struct
 __all__ = ["REFUSED", "program"]
 
 REFUSED = ("semget", "msgget", "inotify_init", "inotify_init1", "fanotify_init", "add_key", "request_key", "keyctl",
-           "io_uring_setup", "io_uring_enter", "io_uring_register", "memfd_secret", "mq_open")
+           "epoll_create", "epoll_create1", "io_uring_setup", "io_uring_enter", "io_uring_register", "memfd_secret", "mq_open")
 SOCKET_FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6: socket(2) with any other family is refused
+RECORD_LOCKS = (6, 7, 37, 38)  # fcntl's F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: refused with ENOLCK
 
 # struct seccomp_data: int nr at offset 0, __u32 arch at offset 4, __u64 args[6] from offset 16
-_NR, _ARCH, _ARG0_LOW = 0, 4, 16  # the low half of args[0] on a little-endian machine (both below are)
+_NR, _ARCH, _ARG0_LOW, _ARG1_LOW = 0, 4, 16, 24  # the low halves of args[0] and args[1] on a little-endian machine (both below are)
 _LD_W_ABS = 0x00 | 0x00 | 0x20  # BPF_LD | BPF_W | BPF_ABS
 _JEQ_K = 0x05 | 0x10 | 0x00  # BPF_JMP | BPF_JEQ | BPF_K
 _JGE_K = 0x05 | 0x30 | 0x00  # BPF_JMP | BPF_JGE | BPF_K
@@ -51,13 +65,14 @@ _RET_K = 0x06 | 0x00  # BPF_RET | BPF_K
 _ALLOW = 0x7FFF0000  # SECCOMP_RET_ALLOW
 _REFUSE = 0x00050000 | errno.EPERM  # SECCOMP_RET_ERRNO with EPERM
 _NO_FAMILY = 0x00050000 | errno.EAFNOSUPPORT
+_NO_LOCKS = 0x00050000 | errno.ENOLCK
 
 # machine: (its AUDIT_ARCH, {call: number}, the first number of a second ABI on the same arch, or None)
-# machine: (its AUDIT_ARCH, {call: number}, the first number of a second ABI on the same arch, or None)
 _X86_64 = {"semget": 64, "msgget": 68, "inotify_init": 253, "inotify_init1": 294, "fanotify_init": 300, "add_key": 248,
-           "request_key": 249, "keyctl": 250, "mq_open": 240, "socket": 41}
+           "request_key": 249, "keyctl": 250, "epoll_create": 213, "epoll_create1": 291, "mq_open": 240, "socket": 41,
+           "fcntl": 72}
 _AARCH64 = {"semget": 190, "msgget": 186, "inotify_init1": 26, "fanotify_init": 262, "add_key": 217, "request_key": 218,
-            "keyctl": 219, "mq_open": 180, "socket": 198}
+            "keyctl": 219, "epoll_create1": 20, "mq_open": 180, "socket": 198, "fcntl": 25}
 _BOTH = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "memfd_secret": 447}  # one table since 5.1
 _MACHINES = {
     "x86_64": (0xC000003E, {**_X86_64, **_BOTH}, 0x40000000),
@@ -69,22 +84,41 @@ def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)  # struct sock_filter, in the machine's byte order
 
 
+def _assemble(lines: list) -> bytes:
+    """Classic BPF from `lines`: a str is a label; (code, k) an instruction; (code, k, label) a test that
+    jumps to `label` when true and goes on to the next instruction when false."""
+    where, at = {}, 0
+    for line in lines:
+        if isinstance(line, str):
+            where[line] = at
+        else:
+            at += 1
+    ops = []
+    for line in lines:
+        if isinstance(line, str):
+            continue
+        code, k, *target = line
+        jt = where[target[0]] - (len(ops) + 1) if target else 0
+        ops.append(_op(code, k, jt=jt))
+    return b"".join(ops)
+
+
 def program(machine: str | None = None) -> bytes | None:
     """The filter for `machine` (platform.machine() by default), or None where it is not known."""
     found = _MACHINES.get(machine or platform.machine())
     if found is None:
         return None
     arch, numbers, second_abi = found
-    calls = [numbers[name] for name in REFUSED if name in numbers]
-    tail = len(calls) + 3  # the calls' tests, the test for socket, then ALLOW and REFUSE
-    ops = [_op(_LD_W_ABS, _ARCH), _op(_JEQ_K, arch, jt=1, jf=0), _op(_RET_K, _REFUSE), _op(_LD_W_ABS, _NR)]
+    lines: list = [(_LD_W_ABS, _ARCH), (_JEQ_K, arch, "own abi"), (_RET_K, _REFUSE), "own abi", (_LD_W_ABS, _NR)]
     if second_abi is not None:  # x32: the same calls under other numbers
-        ops.append(_op(_JGE_K, second_abi, jt=tail - 1, jf=0))
-    for left, number in enumerate(calls):
-        ops.append(_op(_JEQ_K, number, jt=len(calls) - left + 1, jf=0))  # to REFUSE, past the tests left and ALLOW
-    ops += [_op(_JEQ_K, numbers["socket"], jt=2, jf=0), _op(_RET_K, _ALLOW), _op(_RET_K, _REFUSE)]
-    ops.append(_op(_LD_W_ABS, _ARG0_LOW))  # socket(family, ...): its family
-    for left, family in enumerate(SOCKET_FAMILIES):
-        ops.append(_op(_JEQ_K, family, jt=len(SOCKET_FAMILIES) - left, jf=0))  # to the ALLOW past NO_FAMILY
-    ops += [_op(_RET_K, _NO_FAMILY), _op(_RET_K, _ALLOW)]
-    return b"".join(ops)
+        lines.append((_JGE_K, second_abi, "refuse"))
+    lines += [(_JEQ_K, numbers[name], "refuse") for name in REFUSED if name in numbers]
+    lines += [(_JEQ_K, numbers["socket"], "socket"), (_JEQ_K, numbers["fcntl"], "fcntl"), (_RET_K, _ALLOW),
+              "refuse", (_RET_K, _REFUSE)]
+    lines += ["socket", (_LD_W_ABS, _ARG0_LOW)]  # socket(family, ...): its family
+    lines += [(_JEQ_K, family, "a family allowed") for family in SOCKET_FAMILIES]
+    lines += [(_RET_K, _NO_FAMILY), "a family allowed", (_RET_K, _ALLOW)]
+    lines += ["fcntl", (_LD_W_ABS, _ARG1_LOW)]  # fcntl(fd, cmd, ...): its command
+    lines += [(_JEQ_K, command, "no locks") for command in RECORD_LOCKS]
+    lines += [(_RET_K, _ALLOW), "no locks", (_RET_K, _NO_LOCKS)]
+    return _assemble(lines)

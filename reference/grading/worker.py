@@ -14,6 +14,7 @@ import base64
 import io
 import os
 import resource
+import selectors
 import sys
 import traceback
 import types
@@ -303,6 +304,7 @@ def main() -> None:
     from reference.grading.compat import restore_removed_names_on_import
 
     restore_removed_names_on_import()  # np.trapz and the like, for code right under the NumPy and SciPy the course admits
+    selectors.DefaultSelector = selectors.PollSelector  # the sandbox refuses epoll (reference.grading.seccomp): asyncio polls
     masked = [m for m in os.environ.pop("GAN_COURSE_GRADING_MASKED", "").split(",") if m]
     if masked:  # without the sandbox's staged copy: the same refusal from an import hook
         sys.meta_path.insert(0, MaskedModules(masked))
