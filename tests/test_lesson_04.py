@@ -127,6 +127,20 @@ def test_minibatch_std_mistakes_are_named(mistake):
     assert all(w in message for w in words), f"{mistake}: {message}"
 
 
+STD_RIGHT = {
+    "centred by hand": "return ((x - x.mean(0)) ** 2).mean(0).add(1e-8).sqrt().mean()",
+    "var_mean with correction=0": "v, _ = torch.var_mean(x, dim=0, correction=0)\n    return (v + 1e-8).sqrt().mean()",
+    "flattened, a loop over features": "f = x.reshape(len(x), -1)\n    return torch.stack([torch.sqrt(f[:, j].var(unbiased=False) "
+                                       "+ 1e-8) for j in range(f.shape[1])]).mean()",
+    "unbiased variance rescaled": "n = x.shape[0]\n    return torch.sqrt(x.var(0) * (n - 1) / n + 1e-8).mean()",
+}
+
+
+@pytest.mark.parametrize("variant", list(STD_RIGHT))
+def test_minibatch_std_right_variants_pass(variant):
+    assert grade("test_minibatch_std", with_function(f"def minibatch_std(x):\n    {STD_RIGHT[variant]}\n")) == (1.0, "")
+
+
 def test_minibatch_std_in_double_precision_passes():
     ns = with_function("def minibatch_std(x):\n    return x.double().var(dim=0, correction=0).add(1e-8).sqrt().mean()\n")
     assert grade("test_minibatch_std", ns) == (1.0, "")
@@ -146,7 +160,24 @@ APPEND_MISTAKES = {
                               ["carries no gradient back to x", ".item()"]),
     "statistic detached": ("return torch.cat([x, minibatch_std(x).detach().expand(len(x), 1)], dim=1)",
                            ["carries no gradient back to x", "minibatch_std(x).expand(N, 1)"]),
+    # found by session 41's red team: right on the check's (16, 5) points, the only batch it tried
+    "batch size written in": ("return torch.cat([x, minibatch_std(x).expand(16, 1)], dim=1)",
+                              ["append_minibatch_std(x) on a (7, 3) batch raised RuntimeError", "right on the (16, 5) "
+                               "points only", "x.shape[0]"]),
 }
+APPEND_RIGHT = {
+    "repeat": "return torch.cat([x, minibatch_std(x).repeat(len(x), 1)], 1)",
+    "written into a new tensor": "n, f = x.shape\n    out = torch.zeros(n, f + 1)\n    out[:, :f] = x\n"
+                                 "    out[:, f] = minibatch_std(x)\n    return out",
+    "column_stack": "return torch.column_stack([x, minibatch_std(x).expand(len(x))])",
+    "written for images too": "return torch.cat([x, minibatch_std(x).expand(x.shape[0], 1, *x.shape[2:])], dim=1)",
+}
+
+
+@pytest.mark.parametrize("variant", list(APPEND_RIGHT))
+def test_append_minibatch_std_right_variants_pass(variant):
+    ns = with_function(f"def append_minibatch_std(x):\n    {APPEND_RIGHT[variant]}\n")
+    assert grade("test_append_minibatch_std", ns) == (1.0, "")
 
 
 @pytest.mark.parametrize("mistake", list(APPEND_MISTAKES))
@@ -227,7 +258,25 @@ PACK_MISTAKES = {
         if x.dim() == 4:
             return x.reshape(len(x) // m, m * 3, *x.shape[2:])
         return x.reshape(len(x) // m, -1)""", ["4 single-channel images"]),
+    # found by session 41's red team: torch's "reshape() takes 1 positional argument but 2 were given" alone
+    "float size": ("return x.reshape(x.shape[0] / m, m * x.shape[1], *x.shape[2:])",
+                   ["pack(x, 3) on (12, 2) points raised TypeError", "N / m is a float", "N // m"]),
+    "float size in a tuple": ("return x.reshape((len(x) / m, -1) + tuple(x.shape[2:]))", ["not an int", "N // m"]),
+    # written for points only: torch's "shape '[4, 4]' is invalid for input of size 480" alone, no call named
+    "points only": ("return x.reshape(len(x) // m, 2 * m)",
+                    ["pack(x, 2) on (8, 3, 4, 5) images raised RuntimeError", "as well as points", "(N/m, m*C, H, W)"]),
 }
+PACK_RIGHT = {
+    "every m-th sample, side by side": "return torch.cat([x[i::m] for i in range(m)], dim=1)",
+    "unflatten": "return x.unflatten(0, (-1, m)).flatten(1, 2)",
+    "split and stack": "return torch.stack(x.split(m)).flatten(1, 2)",
+    "view with -1": "return x.view(x.shape[0] // m, -1, *x.shape[2:])",
+}
+
+
+@pytest.mark.parametrize("variant", list(PACK_RIGHT))
+def test_pack_right_variants_pass(variant):
+    assert grade("test_pack", with_function(f"def pack(x, m):\n    {PACK_RIGHT[variant]}\n")) == (1.0, "")
 
 
 @pytest.mark.parametrize("mistake", list(PACK_MISTAKES))
@@ -316,7 +365,47 @@ LOSS_MISTAKES = {
         a, b = D(pack(real, m)), D(pack(fake, m)).detach()
         return {BCE}(a, torch.ones_like(a)) + {BCE}(b, torch.zeros_like(b))""",
                              ["only the real packs' term gives D a gradient", "never D's logits"]),
+    # found by session 41's red team: the check tried 12 points only, so 12 written in passed
+    "batch size written in": (f"""
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return {BCE}(a, torch.ones(12 // m)) + {BCE}(b, torch.zeros(12 // m))""",
+                              ["with 20 real and 20 fake points raised ValueError", "right for 12 points only"]),
+    # tutorials' tricks and other GANs' losses, each named (they got the generic "returns ..., expected ...")
+    "one-sided label smoothing": (f"""
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return {BCE}(a, torch.full_like(a, 0.9)) + {BCE}(b, torch.zeros_like(b))""",
+                                  ["real packs against label 0.9, not 1", "label smoothing", "torch.ones_like(logits)"]),
+    "fake labels smoothed": (f"""
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return {BCE}(a, torch.ones_like(a)) + {BCE}(b, torch.full_like(b, 0.1))""",
+                             ["fake packs against label 0.1, not 0"]),
+    "WGAN critic's loss": ("return D(pack(fake, m)).mean() - D(pack(real, m)).mean()", ["WGAN critic's loss"]),
+    "hinge loss": ("return F.relu(1 - D(pack(real, m))).mean() + F.relu(1 + D(pack(fake, m))).mean()", ["hinge loss"]),
+    "least-squares loss": ("""
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return F.mse_loss(a, torch.ones_like(a)) + F.mse_loss(b, torch.zeros_like(b))""", ["least-squares (LSGAN)"]),
 }
+LOSS_RIGHT = {
+    "BCE of the sigmoid": """
+        a, b = D(pack(real, m)), D(pack(fake, m))
+        return F.binary_cross_entropy(torch.sigmoid(a), torch.ones_like(a)) + F.binary_cross_entropy(torch.sigmoid(b), torch.zeros_like(b))""",
+    "logsigmoid": "return -(F.logsigmoid(D(pack(real, m))).mean() + F.logsigmoid(-D(pack(fake, m))).mean())",
+    # packs of m never straddle the two batches when m divides N
+    "one pack of both batches, split": f"""
+        logits = D(pack(torch.cat([real, fake]), m))
+        k = len(real) // m
+        return {BCE}(logits[:k], torch.ones(k)) + {BCE}(logits[k:], torch.zeros(len(logits) - k))""",
+    "BCEWithLogitsLoss on columns": """
+        loss = torch.nn.BCEWithLogitsLoss()
+        a, b = D(pack(real, m)).unsqueeze(1), D(pack(fake, m)).unsqueeze(1)
+        return loss(a, torch.ones(len(a), 1)) + loss(b, torch.zeros(len(b), 1))""",
+}
+
+
+@pytest.mark.parametrize("variant", list(LOSS_RIGHT))
+def test_packed_d_loss_right_variants_pass(variant):
+    body = textwrap.indent(textwrap.dedent(LOSS_RIGHT[variant]).strip("\n"), "    ")
+    assert grade("test_packed_d_loss", with_function(f"def packed_d_loss(D, real, fake, m):\n{body}\n")) == (1.0, "")
 
 
 @pytest.mark.parametrize("mistake", list(LOSS_MISTAKES))
@@ -343,6 +432,23 @@ def test_packed_d_loss_through_a_wrong_pack_points_at_pack():
     assert grade("test_pack", ns)[0] == 0
     earned, message = grade("test_packed_d_loss", ns)
     assert earned == 0 and "are your pack(real, 2), which is not right yet" in message and "fix pack first" in message, message
+
+
+def test_packed_d_loss_through_a_pack_with_a_float_size_points_at_pack():
+    """Found by session 41's red team: a right packed_d_loss calling a pack that reshapes to N / m read "calling
+    `packed_d_loss` raised TypeError: view() received an invalid combination of arguments"."""
+    ns = with_function("def pack(x, m):\n    return x.view(x.shape[0] / m, -1)\n")
+    earned, message = grade("test_packed_d_loss", ns)
+    assert earned == 0 and "your pack raised TypeError" in message and "N // m" in message, message
+    assert "fix pack first" in message, message
+
+
+def test_packed_d_loss_that_packs_with_a_size_pack_refuses_is_not_sent_to_pack():
+    """pack(real, 5) of 12 points fails in a right pack: the fault is the loss's, so pack is not blamed."""
+    ns = with_function("def packed_d_loss(D, real, fake, m):\n    a, b = D(pack(real, 5)), D(pack(fake, 5))\n"
+                       "    return F.softplus(-a).mean() + F.softplus(b).mean()\n")
+    earned, message = grade("test_packed_d_loss", ns)
+    assert earned == 0 and "fix pack first" not in message, message
 
 
 def test_packed_d_loss_with_the_course_loss_passes():

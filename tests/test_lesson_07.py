@@ -63,6 +63,13 @@ ONE_HOT_RIGHT = {
             codes = torch.zeros(len(y), K, dtype=z.dtype).scatter_(1, y.view(-1, 1), 1.0)
             return torch.cat((z, codes), 1)""",
     "eye": "def one_hot_input(z, y, K):\n    return torch.hstack([z, torch.eye(K)[y]])",
+    # torch.cat promotes the int64 code to z's floating dtype
+    "int64 code promoted by cat": "def one_hot_input(z, y, K):\n    return torch.cat((z, F.one_hot(y, K)), dim=1)",
+    "index assignment": """
+        def one_hot_input(z, y, K):
+            code = torch.zeros(len(y), K)
+            code[torch.arange(len(y)), y] = 1
+            return torch.cat([z, code], 1)""",
 }
 ONE_HOT_WRONG = {
     "label first": ("return torch.cat([F.one_hot(y, K).float(), z], dim=1)", ["first", "z first"]),
@@ -88,6 +95,9 @@ ONE_HOT_WRONG = {
     # a float64 code (np.eye, .double()) makes torch.cat's result float64, which G's float32 layers refuse
     "float64 code": ("import numpy as np\n    return torch.cat([z, torch.from_numpy(np.eye(K))[y]], dim=1)",
                      ["dtype torch.float64, but z is torch.float32", ".to(z.dtype)"]),
+    # found by session 41's red team: the right input, but the caller's labels become (N, 1) (the check passed copies)
+    "y changed in place": ("return torch.cat([z, torch.zeros(len(y), K, dtype=z.dtype).scatter_(1, y.unsqueeze_(1), 1.0)], 1)",
+                           ["changes its input y in place", "(6,) became (6, 1)", "y.unsqueeze(1)"]),
 }
 
 
@@ -114,6 +124,15 @@ PLANES_RIGHT = {
             for i, label in enumerate(y):
                 out[i, label] = 1
             return out""",
+    "index assignment": """
+        def label_planes(y, K, H, W):
+            out = torch.zeros(len(y), K, H, W)
+            out[torch.arange(len(y)), y] = 1
+            return out""",
+    "channels-last permuted": "def label_planes(y, K, H, W):\n"
+                              "    return F.one_hot(y, K).float().view(-1, 1, 1, K).expand(-1, H, W, K).permute(0, 3, 1, 2)",
+    "scatter": "def label_planes(y, K, H, W):\n"
+               "    return torch.zeros(len(y), K, H, W).scatter_(1, y.view(-1, 1, 1, 1).expand(-1, 1, H, W), 1.0)",
 }
 PLANES_WRONG = {
     "no planes": ("return F.one_hot(y, K).float()", ["(N, K) only", "H x W plane"]),
@@ -140,6 +159,14 @@ PLANES_WRONG = {
     # float64 planes make torch.cat([x, planes]) float64, which D's float32 layers refuse
     "float64 planes": ("return F.one_hot(y, K).double()[:, :, None, None].repeat(1, 1, H, W)",
                        ["dtype torch.float64", "D's torch.float32 layers refuse", ".float()"]),
+    # found by session 41's red team: out[:, y] = 1 sets planes y[j] of every sample, not each sample's own
+    "every label's plane in every sample": ("out = torch.zeros(len(y), K, H, W)\n    out[:, y] = 1\n    return out",
+                                            ["planes of all the batch's labels [1, 3, 4, 5]", "out[torch.arange(N), y] = 1"]),
+    "labels reordered": ("return F.one_hot(y.flip(0), K).float().view(-1, K, 1, 1).expand(-1, K, H, W)",
+                         ["sample 0 (label 4) has plane 1 set", "another sample's label"]),
+    "y changed in place": ("c = torch.zeros(len(y), K).scatter_(1, y.unsqueeze_(1), 1.0)\n"
+                           "    return c.view(-1, K, 1, 1).expand(-1, K, H, W)",
+                           ["changes its input y in place", "(5,) became (5, 1)"]),
 }
 
 
@@ -169,6 +196,16 @@ PROJ_RIGHT = {
                                        "    assert embed.embedding_dim == phi.shape[1] and embed.padding_idx is None\n"
                                        "    e = F.embedding(y, embed.weight, max_norm=embed.max_norm)\n"
                                        "    return psi(phi).view(-1) + (e * phi).sum(1)",
+    "batched matrix product": "def projection_score(phi, psi, embed, y):\n"
+                              "    return psi(phi).flatten() + torch.bmm(embed(y).unsqueeze(1), phi.unsqueeze(2)).view(-1)",
+    "vecdot": "def projection_score(phi, psi, embed, y):\n    return psi(phi)[:, 0] + torch.linalg.vecdot(embed(y), phi)",
+    "a loop over the samples": """
+        def projection_score(phi, psi, embed, y):
+            return torch.stack([psi(phi[i:i + 1]).view(()) + torch.dot(embed(y[i:i + 1])[0], phi[i])
+                                for i in range(len(y))])""",
+    "one-hot of the embedding's own size": "def projection_score(phi, psi, embed, y):\n"
+                                           "    e = F.one_hot(y, embed.weight.shape[0]).float() @ embed.weight\n"
+                                           "    return psi(phi).view(-1) + (e * phi).sum(1)",
 }
 PROJ_WRONG = {
     "broadcast": ("return psi(phi) + (embed(y) * phi).sum(dim=1)", ["broadcast", ".view(-1)"]),
@@ -203,6 +240,24 @@ PROJ_WRONG = {
                                        ["value is right", "gradient with respect to phi"]),
     "no gradient at all": ("return (psi(phi).view(-1) + (embed(y) * phi).sum(dim=1)).detach()",
                            ["value is right but it carries no gradient"]),
+    # found by session 41's red team: each got only the generic "returns ..., expected ..." or passed
+    "a new embedding at each call": ("e = nn.Embedding(10, phi.shape[1])\n    return psi(phi).view(-1) + (e(y) * phi).sum(1)",
+                                     ["other logits on a second call with the same inputs", "use the embed it is given"]),
+    "labels reordered": ("return psi(phi).view(-1) + (embed(y.flip(0)) * phi).sum(dim=1)",
+                         ["another sample's label", "sample 0 (label 5) is scored with embed(7)", "own label"]),
+    "labels shuffled at random": ("return psi(phi).view(-1) + (embed(y[torch.randperm(len(y))]) * phi).sum(dim=1)",
+                                  ["another sample's label"]),
+    "label shifted down": ("return psi(phi).view(-1) + (embed((y - 1) % 10) * phi).sum(dim=1)",
+                           ["embedding of another label", "sample 0 (label 5) is scored with embed(4)"]),
+    "10 classes written in": ("return psi(phi).view(-1) + ((F.one_hot(y, 10).float() @ embed.weight) * phi).sum(1)",
+                              ["nn.Embedding(7, F) of 7 classes", "embed.num_embeddings"]),
+    "y changed in place": ("y.unsqueeze_(1)\n    return psi(phi).view(-1) + (embed(y).squeeze(1) * phi).sum(1)",
+                           ["changes its input y in place", "(6,) became (6, 1)"]),
+    "phi changed in place": ("phi.mul_(embed(y).detach().sign())\n    return psi(phi).view(-1) + (embed(y).abs() * phi).sum(1)",
+                             ["changes its input phi in place"]),
+    # |<e, phi>| does not change when embed is negated: the check re-draws embed's vectors instead
+    "absolute inner product": ("return psi(phi).view(-1) + (embed(y) * phi).sum(dim=1).abs()",
+                               ["psi(phi).view(-1) + (embed(y) * phi).sum(dim=1)"]),
 }
 
 
@@ -219,6 +274,28 @@ def test_projection_score_mistakes_are_named(mistake):
     assert all(w in message for w in words), f"{mistake}: {message}"
     if mistake.startswith("matrix product"):
         assert "psi returns (N, 1)" not in message, message
+    if mistake == "absolute inner product":
+        assert "stays the same" not in message, message
+
+
+PROJ_GLOBALS = """
+    from reference.models.conditional import ProjectionDiscriminator
+    torch.manual_seed(0)
+    D = ProjectionDiscriminator(ndf={ndf}, channels=1, size=28, num_classes=10).eval()
+    def projection_score(phi, psi, embed, y):
+        return psi(phi).view(-1) + (D.embed(y) * phi).sum(dim=1)
+"""
+
+
+@pytest.mark.parametrize("ndf, words", [
+    (64, ["never uses the embed it is given, it reads the notebook's `D`", "embed(y)"]),  # the notebook's D: F = 4096
+    (8, ["stays the same when the vectors of the embed it is given change", "embed(y)"]),  # the check's sizes
+])
+def test_projection_score_with_a_notebook_embedding_is_told_to_use_its_argument(ndf, words):
+    """Found by session 41's red team: D.embed(y) of the notebook's D (cell 15 builds one) in place of the argument
+    gave PyTorch's size error, or the generic message."""
+    earned, message = grade("test_projection_score", namespace(*CELLS, PROJ_GLOBALS.format(ndf=ndf)))
+    assert earned == 0 and all(w in message for w in words), message
 
 
 # ---- the figures' helpers ----------------------------------------------------------------------------

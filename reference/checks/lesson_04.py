@@ -148,6 +148,33 @@ def test_minibatch_std(submission):
                              "the square root")
 
 
+def _error_text(err: BaseException) -> str:
+    """`err`'s type and first line, "RuntimeError (...)", for a kernel's exception or the grader's StudentError."""
+    lines = (getattr(err, "message", None) or str(err)).strip().splitlines()
+    return f"{getattr(err, 'type', type(err).__name__)} ({lines[0][:150].rstrip('.') if lines else ''})"
+
+
+def _append_on_another_batch(fn) -> str | None:
+    """The fault of an append right on the (16, 5) points that is wrong on a (7, 3) batch: N or F written in."""
+    x = torch.randn(7, 3, generator=torch.Generator().manual_seed(9)) * 2.0
+    call = "append_minibatch_std(x) on a (7, 3) batch"
+    fix = ("it is right on the (16, 5) points only: take N and F from x itself (x.shape[0], len(x)), not numbers "
+           "written in, so D takes batches of any size")
+    try:
+        out = fn(x.clone())
+    except NotImplementedError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a size written in breaks here
+        return f"{call} raised {_error_text(err)}: {fix}"
+    got = _as_tensor(out, "append_minibatch_std", call)
+    expected = torch.cat([x, reference_std(x).expand(7, 1)], dim=1)
+    if got.shape != expected.shape:
+        return f"{call} returns shape {tuple(got.shape)}, expected (N, F + 1) = (7, 4): {fix}"
+    if not torch.allclose(got, expected, **TOL):
+        return f"{call} returns other values than x beside minibatch_std(x): {fix}"
+    return None
+
+
 @check(points=1, visible=True)
 def test_append_minibatch_std(submission):
     """append_minibatch_std: (N, F) -> (N, F + 1), the statistic as the last feature of every sample."""
@@ -215,6 +242,9 @@ def test_append_minibatch_std(submission):
         mistake = _std_mistake(points, last[0])
         raise AssertionError(f"the last column is {last[0].item():.6f}, expected minibatch_std(x) = {expected.item():.6f}"
                              + (f": it {mistake}" if mistake else ""))
+    fault = _append_on_another_batch(fn)
+    if fault:
+        raise AssertionError(fault)
     # the statistic must stay in the graph: G learns to vary its samples through its gradient
     tracked = points.clone().requires_grad_(True)
     out = fn(tracked)
@@ -257,6 +287,11 @@ def test_pack(submission):
             f"pack(x, 3) on (12, 2) points raised IndexError ({err}): pack takes points (N, 2) as well as images "
             f"(N, C, H, W), so take the sizes after the first two as x.shape[2:], which is empty for points (x.shape[2] "
             f"does not exist there)") from None
+    except Exception as err:  # noqa: BLE001 - torch's words for a float size point elsewhere: name it
+        hint = _float_size(err)
+        if hint:
+            raise AssertionError(f"pack(x, 3) on (12, 2) points raised {_error_text(err)}: {hint}") from None
+        raise
     got = _as_tensor(out, "pack", "pack(x, 3)")
     expected = reference_pack(labelled, m)
     if got.shape != expected.shape:
@@ -283,7 +318,16 @@ def test_pack(submission):
                              f"samples themselves, (N, 2) unchanged")
     gen = torch.Generator().manual_seed(5)
     images = torch.randn(8, 3, 4, 5, generator=gen)
-    got = _as_tensor(fn(images.clone(), 2), "pack", "pack(x, 2)")
+    try:
+        out = fn(images.clone(), 2)
+    except NotImplementedError:
+        raise
+    except Exception as err:  # noqa: BLE001 - right on points: sizes written for points (2 * m columns) fail here
+        raise AssertionError(
+            f"pack(x, 2) on (8, 3, 4, 5) images raised {_error_text(err)}: pack takes images (N, C, H, W) as well as "
+            f"points (N, 2), so take every size from x (a 2 * m or a -1 of two dimensions fits points only): an image "
+            f"pack is (N/m, m*C, H, W), x.reshape(N // m, m * x.shape[1], *x.shape[2:]), which fits both") from None
+    got = _as_tensor(out, "pack", "pack(x, 2)")
     expected = reference_pack(images, 2)
     if got.shape != expected.shape:
         where = {(4, 3, 8, 5): "the height", (4, 3, 4, 10): "the width"}.get(tuple(got.shape))
@@ -322,6 +366,17 @@ def test_pack(submission):
     if not torch.equal(got, expected):
         raise AssertionError("on 4 single-channel images (4, 1, 3, 3), pack(x, 4) must hold the 4 images as its 4 "
                              "channels, image 0 first: the values differ")
+
+
+def _float_size(err: BaseException) -> str | None:
+    """The fix when `err` is torch refusing a float size (x.reshape(N / m, ...)); None for another error."""
+    text = getattr(err, "message", None) or str(err)
+    if getattr(err, "type", type(err).__name__) != "TypeError":
+        return None
+    if not any(words in text for words in ("float", "positional argument", "invalid combination of arguments")):
+        return None
+    return ("a size given to reshape or view is not an int: N / m is a float in Python 3 (12 / 3 = 4.0) even when m "
+            "divides N, and torch takes only ints as sizes; use integer division, N // m")
 
 
 def _innermost_student_function(err: BaseException, namespace: dict | None) -> str | None:
@@ -440,6 +495,66 @@ def _own_pack_of(submission, batch: Tensor, m: int, x: Tensor) -> bool:
     return isinstance(mine, Tensor) and mine.shape == x.shape and torch.equal(mine.detach(), x)
 
 
+OTHER_LOSS = ("packed_d_loss is the non-saturating GAN's D loss, the binary cross-entropy of D(real packs) against 1 "
+              "plus that of D(fake packs) against 0 (F.binary_cross_entropy_with_logits), each a mean over packs")
+
+
+def _smoothed_label(wrong: list) -> str | None:
+    """The fault of answers (call, m, value, expected, logits) of both rounds that are the loss with the real packs'
+    label t < 1 (one-sided label smoothing, t = 0.9 in many tutorials) or the fake packs' label t > 0."""
+    if len(wrong) < 2:  # one round's value always fits some label: two rounds must agree on it
+        return None
+    softplus = torch.nn.functional.softplus
+    for side, kind, plain in ((0, "real", 1.0), (1, "fake", 0.0)):
+        # label t in place of 1 (real) adds (1 - t) * mean(a); label t in place of 0 (fake) adds t * (-mean(b))
+        slope = (lambda lg: lg[0].mean()) if side == 0 else (lambda lg: -lg[1].mean())
+        shift = [(g - want, slope(lg)) for _, _, g, want, lg in wrong]
+        if any(abs(float(s)) < 1e-3 for _, s in shift):
+            continue
+        c = float(shift[0][0] / shift[0][1])
+        label = 1.0 - c if side == 0 else c
+        if not 0.0 < label < 1.0 or any(abs(float(d) - c * float(s)) > 1e-5 + 1e-4 * abs(float(d)) for d, s in shift):
+            continue
+        return (f"scores the {kind} packs against label {label:.3g}, not {plain:g} (label smoothing): that is a "
+                f"training trick of its own, not part of this loss; use the plain labels, "
+                f"torch.{'ones' if side == 0 else 'zeros'}_like(logits) for the {kind} packs")
+    return None
+
+
+def _packed_other_size_fault(fn) -> str | None:
+    """The fault of a loss right on 12 points that is wrong on 20 points in packs of 4: a batch size written in."""
+    from reference.data.mixtures import sample_mixture
+
+    n, m = 20, 4
+    real = sample_mixture("ring", n, seed=8)[0]
+    fake = torch.randn(n, 2, generator=torch.Generator().manual_seed(9)) * 0.5
+    D = _Spy(m)
+    call = f"packed_d_loss(D, real, fake, {m}) with {n} real and {n} fake points"
+    fix = (f"it is right for 12 points only: take every size from the batches and m (N // m packs, or labels "
+           f"torch.ones_like(logits)), not numbers written in")
+    try:
+        value = fn(D, real.clone(), fake.clone(), m)
+    except NotImplementedError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a size written in breaks here
+        return f"{call} raised {_error_text(err)}: {fix}"
+    got = _as_tensor(value, "packed_d_loss", call)
+    expected = NonSaturating().d_loss(*[D.inner(reference_pack(x, m)).detach() for x in (real, fake)])
+    if got.numel() != 1 or not torch.allclose(got.reshape(()), expected, **TOL):
+        return f"{call} returns {got.flatten()[0].item():.6f}, expected {expected.item():.6f}: {fix}"
+    return None
+
+
+def _own_pack_raises(submission, batch: Tensor, m: int) -> bool:
+    """Whether the notebook's own `pack(batch, m)` raises on a right input (then its error is pack's to fix)."""
+    own = submission.get("pack") if "pack" in submission else None
+    try:
+        own(batch.clone(), m)
+    except Exception:  # noqa: BLE001 - that is the answer
+        return True
+    return False
+
+
 @check(points=1, visible=True)
 def test_packed_d_loss(submission):
     """packed_d_loss: D's non-saturating loss on packs of real points and packs of fake points."""
@@ -460,6 +575,10 @@ def test_packed_d_loss(submission):
             if isinstance(err, NotImplementedError) and helper not in (None, "packed_d_loss"):
                 raise AssertionError(f"{call}: your `{helper}` is not written yet (it raises NotImplementedError); "
                                      f"write it first") from None
+            if helper == "pack" and _own_pack_raises(submission, real, m):  # the error is pack's, not the loss's
+                hint = _float_size(err)
+                raise AssertionError(f"{call}: your pack raised {_error_text(err)}{f': {hint}' if hint else ''}; fix "
+                                     f"pack first (the check above)") from None
             if not D.inputs and (other := _network_used_instead(fn, "D", getattr(submission, "namespace", None))):
                 raise AssertionError(
                     f"{call} raised {type(err).__name__} ({str(err)[:120]}): packed_d_loss never calls the D it is given, "
@@ -501,7 +620,7 @@ def test_packed_d_loss(submission):
                                  f"its packs, the two terms summed")
         wrong.append((call, m, got.reshape(()), expected, logits))
     if not wrong:
-        fault = _packed_gradient_fault(fn, n)
+        fault = _packed_other_size_fault(fn) or _packed_gradient_fault(fn, n)
         if fault:
             raise AssertionError(fault)
         return
@@ -531,10 +650,19 @@ def test_packed_d_loss(submission):
         "applies a sigmoid to D's logits before a loss that applies its own (binary_cross_entropy_with_logits "
         "or softplus): pass the logits themselves":
             lambda m, want, lg: softplus(-torch.sigmoid(lg[0])).mean() + softplus(torch.sigmoid(lg[1])).mean(),
+        f"is the WGAN critic's loss, mean D(fake packs) - mean D(real packs): {OTHER_LOSS}":
+            lambda m, want, lg: lg[1].mean() - lg[0].mean(),
+        f"is the hinge loss, mean relu(1 - D(real packs)) + mean relu(1 + D(fake packs)): {OTHER_LOSS}":
+            lambda m, want, lg: torch.relu(1 - lg[0]).mean() + torch.relu(1 + lg[1]).mean(),
+        f"is the least-squares (LSGAN) loss, the squared distances of D's logits to 1 and to 0: {OTHER_LOSS}":
+            lambda m, want, lg: ((lg[0] - 1) ** 2).mean() + (lg[1] ** 2).mean(),
     }
     call, m, got, expected, _ = wrong[0]
     for message, value in known.items():
         if all(torch.allclose(g, value(k, want, lg), **TOL) for _, k, g, want, lg in wrong):
             raise AssertionError(f"{call} {message}")
+    smoothed = _smoothed_label(wrong)
+    if smoothed:
+        raise AssertionError(f"{call} {smoothed}")
     raise AssertionError(f"{call} returns {got.item():.6f}, expected {expected.item():.6f}: binary cross-entropy "
                          f"of D(real packs) against 1 plus that of D(fake packs) against 0, each a mean over packs")

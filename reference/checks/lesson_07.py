@@ -38,6 +38,29 @@ def _labels(n: int, k: int, seed: int, skip_last: bool = False) -> Tensor:
     return torch.randint(k - 1 if skip_last else k, (n,), generator=gen)
 
 
+IN_PLACE_USE = {  # why a changed input breaks the caller, and the new tensor to make instead
+    "y": ("the training loop passes the same labels y to G and to D, so the next call gets labels of another shape "
+          "or value", "y.unsqueeze(1) or y.view(-1, 1), which return new tensors"),
+    "z": ("the caller uses z again (the same noise down a figure's column, G's next call)",
+          "torch.cat([z, code], dim=1), which returns a new tensor"),
+    "phi": ("phi is D's features, which both terms of the logit read", "phi * embed(y), not phi.mul_(...)"),
+}
+
+
+def _changed_input(call: str, given: dict[str, Tensor], originals: dict[str, Tensor]) -> None:
+    """AssertionError naming the first argument the call changed in place: `given` are the tensors it
+    was called with (copies), `originals` their values before the call."""
+    for name, tensor in given.items():
+        before = originals[name]
+        if tensor.shape != before.shape or not torch.equal(tensor, before):
+            why, instead = IN_PLACE_USE[name]
+            change = (f"its shape {tuple(before.shape)} became {tuple(tensor.shape)}, as {name}.unsqueeze_(1) does"
+                      if tensor.shape != before.shape else
+                      f"its values changed, as {name}.mul_(...), {name} -= ... or an assignment into {name}[...] do")
+            raise AssertionError(f"{call} changes its input {name} in place ({change}): {why}; leave {name} as it "
+                                 f"was and make a new tensor, {instead}")
+
+
 # ---------------------------------------------------------------------------------------------
 # G's input: z ++ one_hot(y)
 # ---------------------------------------------------------------------------------------------
@@ -88,7 +111,9 @@ def test_one_hot_input(submission):
     z = torch.randn(n, nz, generator=torch.Generator().manual_seed(1))
     y = _labels(n, k, seed=2, skip_last=True)  # no 9: one_hot without num_classes gives 9 columns
     call = f"one_hot_input(z, y, {k}) with z ({n}, {nz}), y = {y.tolist()}"
-    got = _as_tensor(fn(z.clone(), y.clone(), k), "one_hot_input", call)
+    given = {"z": z.clone(), "y": y.clone()}
+    got = _as_tensor(fn(given["z"], given["y"], k), "one_hot_input", call)
+    _changed_input(call, given, {"z": z, "y": y})
     expected = torch.cat([z, F.one_hot(y, k).float()], dim=1)
     if got.shape != expected.shape:
         if got.shape == (n, nz + int(y.max()) + 1):
@@ -141,6 +166,31 @@ def test_one_hot_input(submission):
 # ---------------------------------------------------------------------------------------------
 
 
+def _planes_of_other_labels(got: Tensor, y: Tensor, k: int) -> str | None:
+    """What a 0/1 answer `got` (N, K, H, W), not label_planes(y), did instead: the planes of every label of the
+    batch in every sample (out[:, y] = 1), or one plane per sample, of another sample's label or another label."""
+    n = len(y)
+    full = got.flatten(2).eq(1).all(dim=2)  # (N, K): which planes are all ones
+    empty = got.flatten(2).eq(0).all(dim=2)
+    if not bool((full | empty).all()):
+        return None  # some plane is neither all ones nor all zeros: no label pattern to name
+    batch = F.one_hot(y, k).sum(dim=0) > 0  # (K,): the planes of the batch's labels
+    if len(set(y.tolist())) > 1 and bool((full == batch).all()):
+        return (f"every sample has the planes of all the batch's labels {sorted(set(y.tolist()))} set, as out[:, y] = 1 "
+                f"does (it picks planes y of every sample); pair each sample with its own label, "
+                f"out[torch.arange(N), y] = 1, or F.one_hot(y, K).float().view(N, K, 1, 1).expand(N, K, H, W)")
+    if not bool((full.sum(dim=1) == 1).all()):
+        return None
+    planes = full.float().argmax(dim=1)  # (N,): the one plane each sample has
+    i = int((planes != y).nonzero()[0])
+    reordered = sorted(planes.tolist()) == sorted(y.tolist())
+    return (f"sample {i} (label {int(y[i])}) has plane {int(planes[i])} set"
+            + (": the planes follow the batch's labels in another order (y shuffled, flipped or sorted), so sample i "
+               "gets another sample's label; keep y in the batch's order" if reordered else
+               f": each sample's plane must be its own label's, plane y[i]") + f" (the plane set in each of the {n} "
+            f"samples: {planes.tolist()}; their labels: {y.tolist()})")
+
+
 @check(points=1, visible=True)
 def test_label_planes(submission):
     """label_planes: y (N,) -> (N, K, H, W) floats, plane y[i] of sample i all ones, the others zero."""
@@ -148,7 +198,9 @@ def test_label_planes(submission):
     n, k, h, w = 5, 10, 6, 4
     y = _labels(n, k, seed=3, skip_last=True)
     call = f"label_planes(y, {k}, {h}, {w}) with y = {y.tolist()}"
-    got = _as_tensor(fn(y.clone(), k, h, w), "label_planes", call)
+    given = {"y": y.clone()}
+    got = _as_tensor(fn(given["y"], k, h, w), "label_planes", call)
+    _changed_input(call, given, {"y": y})
     expected = F.one_hot(y, k).float().view(n, k, 1, 1).expand(n, k, h, w)
     if got.shape != expected.shape:
         hints = {
@@ -185,7 +237,9 @@ def test_label_planes(submission):
                 f"a .view or .reshape of the code repeated (or laid out channels-last) does not move its values into "
                 f"planes; give the code its plane dimensions first, F.one_hot(y, K).float().view(N, K, 1, 1), then "
                 f".expand(N, K, H, W) (or, from an (N, H, W, K) tensor, .permute(0, 3, 1, 2))")
-        raise AssertionError(f"{call}: sample i must have plane y[i] all ones and the other {k - 1} planes all zeros")
+        fault = _planes_of_other_labels(got, y, k) if binary else None
+        raise AssertionError(f"{call}: sample i must have plane y[i] all ones and the other {k - 1} planes all zeros"
+                             + (f": {fault}" if fault else ""))
     _other_k(lambda kk: fn(y.clone() % kk, kk, h, w), lambda kk: F.one_hot(y % kk, kk).float().view(n, kk, 1, 1).expand(n, kk, h, w),
              f"label_planes(y, {{k}}, {h}, {w})", "planes")
     torch.manual_seed(0)
@@ -240,6 +294,99 @@ def _projection_gradient_fault(fn, D: ProjectionDiscriminator, phi: Tensor, psi,
     return None
 
 
+def _network_read_instead(fn, argument: str, namespace: dict | None) -> str | None:
+    """The name of a notebook-global network (an nn.Module) that function `fn` reads while it never reads its own
+    argument `argument`; None otherwise (or where its code cannot be read)."""
+    import dis
+
+    code = getattr(fn, "__code__", None)
+    if code is None or namespace is None or argument not in code.co_varnames[: code.co_argcount]:
+        return None
+    instructions = list(dis.get_instructions(code))
+    if any(ins.argval == argument for ins in instructions if ins.opname.startswith(("LOAD_FAST", "LOAD_DEREF"))):
+        return None
+    read = [ins.argval for ins in instructions if ins.opname == "LOAD_GLOBAL"]
+    return next((name for name in read if isinstance(namespace.get(name), nn.Module)), None)
+
+
+def _again(fn, phi: Tensor, psi, embed: nn.Embedding, y: Tensor) -> Tensor | None:
+    """fn's answer on copies of the inputs (a copy of `embed`), detached; None when it raises or is no tensor."""
+    try:
+        out = fn(phi.clone(), psi, copy.deepcopy(embed), y.clone())
+    except Exception:  # noqa: BLE001 - only a diagnosis of an answer already wrong
+        return None
+    return out.detach().float() if isinstance(out, Tensor) else None
+
+
+def _new_weights_each_call(fn, phi: Tensor, psi, embed: nn.Embedding, y: Tensor, got: Tensor) -> str | None:
+    """The fault of an answer `got` that a second call with the same inputs does not repeat: a layer made inside."""
+    again = _again(fn, phi, psi, embed, y)
+    if again is None or again.shape != got.shape or torch.allclose(again, got, **TOL):
+        return None
+    return ("gives other logits on a second call with the same inputs: it makes a new layer inside the function (an "
+            "nn.Embedding(K, F) there has new random vectors at every call, and D's optimizer never sees them); use "
+            "the embed it is given, embed(y)")
+
+
+def _ignored_heads(fn, phi: Tensor, psi, embed: nn.Embedding, y: Tensor, got: Tensor) -> str | None:
+    """The fault of an answer `got` that stays the same when the embed (or psi) it is given changes: it reads
+    another one, a notebook global such as D.embed."""
+    other = copy.deepcopy(embed)
+    with torch.no_grad():
+        other.weight.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(9))
+    again = _again(fn, phi, psi, other, y)
+    if again is not None and again.shape == got.shape and torch.allclose(again, got, **TOL):
+        return ("stays the same when the vectors of the embed it is given change: it scores with another embedding "
+                "(a notebook global such as D.embed, or one of its own); use its argument, embed(y)")
+    again = _again(fn, phi, lambda features: psi(features) + 1.0, embed, y)
+    if again is not None and again.shape == got.shape and torch.allclose(again, got, **TOL):
+        return ("stays the same when the psi it is given changes: it scores with another head (a notebook global?); "
+                "use its argument, psi(phi).view(-1)")
+    return None
+
+
+def _other_labels(projection: Tensor, phi: Tensor, weight: Tensor, y: Tensor) -> str | None:
+    """The fault of a projection term (N,) (the answer minus psi(phi)) that is, for every sample i, <embed(c_i),
+    phi_i> for a class c_i other than y_i somewhere: labels reordered against phi, or shifted. `weight` (K, F)."""
+    with torch.no_grad():
+        scores = phi @ weight.T  # (N, K): sample i's projection term under each class
+    match = torch.isclose(scores, projection.view(-1, 1).expand_as(scores), **TOL)
+    if not bool((match.sum(dim=1) == 1).all()):
+        return None
+    used = match.float().argmax(dim=1)
+    if torch.equal(used, y):
+        return None
+    i = int((used != y).nonzero()[0])
+    if sorted(used.tolist()) == sorted(y.tolist()):
+        return (f"pairs the features of a sample with another sample's label: sample {i} (label {int(y[i])}) is scored "
+                f"with embed({int(used[i])}), labels {used.tolist()} for y = {y.tolist()} (y shuffled, flipped or "
+                f"sorted against phi); take embed(y) of each sample's own label, y in the batch's order")
+    return (f"uses the embedding of another label: sample {i} (label {int(y[i])}) is scored with embed({int(used[i])}); "
+            f"take embed(y) of each sample's own label")
+
+
+def _other_class_count_fault(fn, phi: Tensor, psi, y: Tensor) -> str | None:
+    """The fault of an answer right for the lesson's 10 classes that is wrong with an embedding of OTHER_K classes:
+    10 (or the notebook's K) written in, e.g. F.one_hot(y, 10) @ embed.weight."""
+    k = OTHER_K
+    embed = nn.Embedding(k, phi.shape[1])
+    with torch.no_grad():
+        embed.weight.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(8))
+        labels = y % k
+        want = psi(phi).view(-1) + (embed(labels) * phi).sum(dim=1)
+    call = f"projection_score(phi, psi, embed, y) with an nn.Embedding({k}, F) of {k} classes, y = {labels.tolist()}"
+    fix = (f"take the number of classes from the embed it is given (embed.num_embeddings), not 10 or the notebook's K, "
+           f"or call embed(y), which needs none")
+    try:
+        out = fn(phi.clone(), psi, embed, labels.clone())
+    except Exception as err:  # noqa: BLE001 - right with 10 classes: a 10 written in breaks here
+        text = (getattr(err, "message", None) or str(err)).strip().splitlines()
+        return f"{call} raised {getattr(err, 'type', type(err).__name__)} ({text[0][:120] if text else ''}): {fix}"
+    if not isinstance(out, Tensor) or out.shape != want.shape or not torch.allclose(out.detach().float(), want, **TOL):
+        return f"{call} returns other logits than psi(phi) + <embed(y), phi>: {fix}"
+    return None
+
+
 @check(points=1, visible=True)
 def test_projection_score(submission):
     """projection_score: psi(phi) + <embed(y), phi>, one logit per sample (N,), equal to the course's projection D."""
@@ -260,7 +407,8 @@ def test_projection_score(submission):
     inputs: list[Tensor] = []  # what embed(...) was called on
     hook = embed.register_forward_pre_hook(lambda _module, args: inputs.append(args[0].detach().clone()))
     try:
-        got = _as_tensor(fn(phi.clone(), psi, embed, y.clone()), "projection_score", call)
+        given = {"phi": phi.clone(), "y": y.clone()}
+        got = _as_tensor(fn(given["phi"], psi, embed, given["y"]), "projection_score", call)
     except NotImplementedError:
         raise
     except Exception as err:  # what reached embed says more than the shape error it caused
@@ -269,6 +417,13 @@ def test_projection_score(submission):
                 raise AssertionError(f"{call}: embed got shape {tuple(inp.shape)}; it takes the integer labels y "
                                      f"(N,) = ({n},) and returns their vectors (N, F): embed(y)") from None
         text = getattr(err, "message", None) or str(err)
+        other = _network_read_instead(fn, "embed", getattr(submission, "namespace", None))
+        if not inputs and other:
+            raise AssertionError(
+                f"{call} raised {getattr(err, 'type', type(err).__name__)} ({text.strip().splitlines()[0][:120]}): "
+                f"projection_score never uses the embed it is given, it reads the notebook's `{other}` (its "
+                f"embedding has other sizes than this D's); score with its argument, embed(y), so it works for any "
+                f"D") from None
         if getattr(err, "type", type(err).__name__) == "RuntimeError" and f"({n * n})" in text:
             raise AssertionError(
                 f"{call} raised RuntimeError ({text.strip().splitlines()[0][:120]}): a tensor of N * N = {n * n} values "
@@ -278,6 +433,7 @@ def test_projection_score(submission):
         raise
     finally:
         hook.remove()
+    _changed_input(call, given, {"phi": phi, "y": y})
     got = got.detach().float()
     if got.shape != expected.shape:
         if got.shape == (n, n):
@@ -311,6 +467,9 @@ def test_projection_score(submission):
             raise AssertionError(f"projection_score with one sample (N = 1) returns shape {tuple(single.shape)}, expected (1,): "
                                  f".squeeze() drops the batch's dimension too when N = 1; flatten psi's (N, 1) with "
                                  f".view(-1) (or .squeeze(1))")
+        fault = _other_class_count_fault(fn, phi, psi, y)
+        if fault:
+            raise AssertionError(fault)
         return
     known = {
         "is psi(phi) only: add the projection term <embed(y), phi>, (embed(y) * phi).sum(dim=1)": unconditional,
@@ -323,13 +482,13 @@ def test_projection_score(submission):
         "passes the logit through a sigmoid: return the raw logit (the loss applies the sigmoid)":
             torch.sigmoid(expected),
     }
-    with torch.no_grad():
-        shifted = D.embed((y + 1) % k)
-        known["uses the embedding of another label: take embed(y) of each sample's own label"] = (
-            unconditional + (shifted * phi).sum(dim=1))
     for message, wrong in known.items():
         if torch.allclose(got, wrong, **TOL):
             raise AssertionError(f"{call} {message}")
+    fault = (_other_labels(got - unconditional, phi, D.embed.weight.detach(), y)
+             or _new_weights_each_call(fn, phi, psi, D.embed, y, got) or _ignored_heads(fn, phi, psi, D.embed, y, got))
+    if fault:
+        raise AssertionError(f"{call} {fault}")
     raise AssertionError(f"{call} returns {[round(v, 4) for v in got[:3].tolist()]}..., expected "
                          f"{[round(v, 4) for v in expected[:3].tolist()]}...: psi(phi).view(-1) + "
                          f"(embed(y) * phi).sum(dim=1)")
