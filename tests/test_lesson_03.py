@@ -181,6 +181,28 @@ G_CORRECT = {
 }
 
 G_CORRECT["activations_written_as_functions"] = G_CLASS.format(act="F.relu(x)", out="torch.tanh(self.c4(x))")
+G_CORRECT["a_loop_over_the_stages"] = """
+    layers = [nn.Unflatten(1, (nz, 1, 1))]
+    widths = [nz, ngf * 4, ngf * 2, ngf]
+    for c_in, c_out, (k, s, p) in zip(widths, widths[1:], [(4, 1, 0), (3, 2, 1), (4, 2, 1)]):
+        layers += [nn.ConvTranspose2d(c_in, c_out, k, s, p, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+    layers += [nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh()]
+    return nn.Sequential(*layers).apply(weights_init)
+"""
+G_CORRECT["its_own_init"] = """
+    G = nn.Sequential(
+        nn.Unflatten(1, (nz, 1, 1)), nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(),
+        nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh())
+    for m in G.modules():
+        if isinstance(m, nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, std=0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return G
+"""
 
 D_CORRECT = {
     "activations_written_as_functions": D_CLASS.format(act="F.leaky_relu(x, 0.2)"),
@@ -412,6 +434,36 @@ G_WRONG = {
         for p in G.parameters():
                 if p.dim() > 0:
                     nn.init.normal_(p, 0.0, 0.02)"""), {"test_generator_init": ["`2.weight` (BatchNorm's scale) has mean", "around 1"]}),
+    # Found by red-teaming the checks: one channel count written as the number it is at the checks' width,
+    # ngf = 16, passed every check, and fails at the default ngf = 64 (the notebook's own try_it cell)
+    "a_batchnorm_width_written_for_ngf_16": (g_body().replace("nn.BatchNorm2d(ngf * 4)", "nn.BatchNorm2d(64)"), {
+        "test_generator_shape": ["G works for ngf = 16 but not for ngf = 32", "`2` (BatchNorm2d(64", "ngf * 4",
+                                 "not as a number"],
+        "test_generator_parameters": ["matches the reference at ngf = 16 but not at ngf = 32", "normalise [64, 64, 32]"],
+    }),
+    "a_conv_width_written_for_ngf_16": (g_body().replace("nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1", "nn.ConvTranspose2d(ngf * 4, 32, 3, 2, 1")
+                                        .replace("nn.BatchNorm2d(ngf * 2)", "nn.BatchNorm2d(32)")
+                                        .replace("nn.ConvTranspose2d(ngf * 2, ngf,", "nn.ConvTranspose2d(32, ngf,"), {
+        "test_generator_parameters": ["not at ngf = 32", "build every width from `ngf`", "maps 128 -> 32 channels"],
+    }),
+    # written for ngf = 64: the error told "must be ... (64)" without saying that the checks build G at ngf = 16
+    "a_batchnorm_width_written_for_ngf_64": (g_body().replace("nn.BatchNorm2d(ngf * 4)", "nn.BatchNorm2d(256)"), {
+        "test_generator_shape": ["G is built here with ngf = 16, so that is ngf * 4", "not as a number"],
+        "test_generator_range": ["ngf * 4"], "test_generator_layers": ["ngf * 4"],
+        "test_generator_parameters": ["normalise [256, 32, 16] channels"],
+    }),
+    # a bias on the output conv only: no BatchNorm follows it, so "a bias there is redundant" was the wrong reason
+    "a_bias_on_the_output_conv_only": (g_body().replace("nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False)", "nn.ConvTranspose2d(ngf, 1, 4, 2, 1)"), {
+        "test_generator_parameters": ["biases of `10`", "no BatchNorm follows it", "not redundant", "Pass bias=False"]}),
+    # an activation with parameters: the count alone was reported, with no cause
+    "prelu_in_g": (g_body(act="nn.PReLU()"), {
+        "test_generator_parameters": ["`3` (PReLU) is an activation with learnable parameters", "nn.ReLU"],
+        "test_generator_layers": ["`3` (PReLU", "slope 0.25"]}),
+    # normal_(w, 0.02): 0.02 is the mean, the std stays 1
+    "init_with_0_02_as_the_mean": (g_body(init="""for m in G.modules():
+            if isinstance(m, nn.ConvTranspose2d):
+                nn.init.normal_(m.weight, 0.02)"""), {
+        "test_generator_init": ["standard deviation 1.0", "passes 0.02 as the mean", "nn.init.normal_(m.weight, 0.0, 0.02)"]}),
 }
 
 D_WRONG = {
@@ -585,6 +637,24 @@ D_WRONG = {
         for p in D.parameters():
                 if p.dim() > 0:
                     nn.init.normal_(p, 0.0, 0.02)"""), {"test_discriminator_init": ["`3.weight` (BatchNorm's scale) has mean"]}),
+    # Found by red-teaming the checks: channel counts written as the numbers they are at ndf = 16 passed every check
+    "a_batchnorm_width_written_for_ndf_16": (d_body().replace("nn.BatchNorm2d(ndf * 2)", "nn.BatchNorm2d(32)"), {
+        "test_discriminator_shape": ["D works for ndf = 16 but not for ndf = 32", "`3` (BatchNorm2d(32", "ndf * 2"],
+        "test_discriminator_parameters": ["matches the reference at ndf = 16 but not at ndf = 32", "normalise [32, 128]"],
+    }),
+    "an_output_conv_width_written_for_ndf_16": (d_body(head="nn.Conv2d(64, 1, 4, 1, 0, bias={bias}), nn.Flatten(0)"), {
+        "test_discriminator_shape": ["D works for ndf = 16 but not for ndf = 32", "takes 64 channels", "ndf * 4"],
+        "test_discriminator_parameters": ["not at ndf = 32", "maps 64 -> 1 channel"],
+    }),
+    # a bias on D's input conv only, which no BatchNorm follows: not "redundant"
+    "a_bias_on_the_input_conv_only": (d_body(first="nn.Conv2d(1, ndf, 4, 2, 1)"), {
+        "test_discriminator_parameters": ["biases of `0`", "no BatchNorm follows it", "Pass bias=False"]}),
+    # PReLU starting at slope 0.2 behaves as LeakyReLU(0.2), but learns its slope: the parameters name it
+    "prelu_at_slope_0_2": (d_body(act="nn.PReLU(init=0.2)"), {
+        "test_discriminator_parameters": ["`1` (PReLU) is an activation with learnable parameters", "nn.LeakyReLU(0.2)"]}),
+    "init_with_0_02_as_the_mean": (d_body(init="""for m in D.modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.data.normal_(0.02)"""), {"test_discriminator_init": ["passes 0.02 as the mean", "std=0.02"]}),
 }
 
 

@@ -105,6 +105,21 @@ W1_MISTAKES = {
     "matching indexed the wrong way round": ("""
         r, c = linear_sum_assignment(torch.cdist(x, y).numpy())
         return float((x[c] - y[r]).norm(dim=1).mean())""", ["on two 2-D samples", "x[cols] against y[rows]"]),
+    # scipy.stats.wasserstein_distance is 1-D: right on the 1-D samples, wrong in 2-D. Found by red-teaming the
+    # checks: the first coordinate alone was told it "is the distance between the two samples' means" (on the
+    # parallel lines, by coincidence), and the per-coordinate sum only that it "uses the Manhattan distance"
+    "1-D W1 of the first coordinate": ("""
+        from scipy.stats import wasserstein_distance
+        return wasserstein_distance(x[:, 0].numpy(), y[:, 0].numpy())""",
+                                       ["on two 2-D samples", "first coordinate alone", "takes 1-D samples only"]),
+    "1-D W1 of the flattened samples": ("""
+        from scipy.stats import wasserstein_distance
+        return wasserstein_distance(x.flatten().numpy(), y.flatten().numpy())""",
+                                        ["every coordinate poured into one flat sample", "takes 1-D samples only"]),
+    "1-D W1 of each coordinate, summed": ("""
+        from scipy.stats import wasserstein_distance
+        return sum(wasserstein_distance(x[:, k].numpy(), y[:, k].numpy()) for k in range(x.shape[1]))""",
+                                          ["adds up the 1-D W1 of each coordinate", "Euclidean"]),
 }
 
 
@@ -126,8 +141,19 @@ def test_empirical_w1_variants_pass():
         cost = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
         r, c = linear_sum_assignment(cost)
         return cost[r, c].mean()""")
-    for source in (tensor_result, with_numpy):
+    with_scipy_nd = function("empirical_w1", "x, y", """
+        from scipy.stats import wasserstein_distance_nd
+        return wasserstein_distance_nd(x.numpy(), y.numpy())""")
+    for source in (tensor_result, with_numpy, with_scipy_nd):
         assert grade("test_empirical_w1", with_function(source)) == (1.0, "")
+
+
+def test_a_mistake_that_fits_one_case_by_coincidence_is_not_named():
+    """The 1-D W1 of the first coordinate equals the samples' mean gap on the parallel lines, but not on the 2-D
+    samples: the mistake named is the one that fits both cases it gets wrong."""
+    earned, message = grade("test_empirical_w1", with_function(function("empirical_w1", "x, y", W1_MISTAKES[
+        "1-D W1 of the first coordinate"][0])))
+    assert earned == 0 and "means" not in message and "first coordinate" in message, message
 
 
 # ---- critic_estimate ----------------------------------------------------------------------------------
@@ -177,6 +203,14 @@ ESTIMATE_MISTAKES = {
             for p in critic.parameters():
                 p.clamp_(-0.01, 0.01)
         return critic(real).mean() - critic(fake).mean()""", ["changed the critic's parameters"]),
+    # found by red-teaming the checks: a critic left in eval mode passed (its BatchNorm and dropout would then
+    # train in eval mode)
+    "eval mode inside": ("""
+        critic.eval()
+        return critic(real).mean() - critic(fake).mean()""", ["switched the critic to eval mode", "training loop"]),
+    "the score of each batch's mean": ("""
+        return (critic(real.mean(0, keepdim=True)) - critic(fake.mean(0, keepdim=True))).squeeze()""",
+                                       ["mean sample", "D(mean x)", "critic(real).mean()"]),
 }
 
 
@@ -276,6 +310,26 @@ CLIP_MISTAKES = {
         with torch.no_grad():
             for p in critic.parameters():
                 p.clamp_(-0.01, 0.01)""", ["clipped to [-0.01, 0.01], not to [-c, c]", "p.clamp_(-c, c)"]),
+    # found by red-teaming the checks: the check's own c written in passed, as the check called it with one c only
+    "the check's c written in": ("""
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-0.05, 0.05)""", ["with c = 0.12 it clips to [-0.05, 0.05]", "fits one c only", "p.clamp_(-c, c)"]),
+    # found by red-teaming the checks: told "critic.children() does not reach" a nested block, not that it
+    # clipped one layer only
+    "last layer only": ("""
+        with torch.no_grad():
+            for p in critic[-1].parameters():
+                p.clamp_(-c, c)""", ["the layers `0.0`, `0.1`, `1` are not clipped at all", "critic.parameters()"]),
+    "first block only": ("""
+        with torch.no_grad():
+            for p in critic[0].parameters():
+                p.clamp_(-c, c)""", ["the layers `1`, `3` are not clipped at all"]),
+    # every value moved to +-c: the message shows a value it changed, not three values that happen to be right
+    "every value set to +-c": ("""
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.copy_(torch.sign(p) * c)""", ["was 0.02634 and is now 0.05, expected 0.02634", "leave the ones inside"]),
 }
 
 
@@ -285,6 +339,8 @@ def test_clip_weights_mistakes_are_named(mistake):
     earned, message = grade("test_clip_weights_", with_function(function("clip_weights_", "critic, c", body)))
     assert earned == 0, f"{mistake} passed"
     assert all(w in message for w in words), f"{mistake}: {message}"
+    if mistake == "last layer only":
+        assert "children()" not in message, message
 
 
 def test_clip_weights_variants_pass():
@@ -295,7 +351,15 @@ def test_clip_weights_variants_pass():
     with_course = function("clip_weights_", "critic, c", """
         from reference.losses import WGAN
         WGAN(clip=c).after_d_step(critic)""")
-    for source in (with_data, with_course):
+    data_replaced = function("clip_weights_", "critic, c", """
+        for p in critic.parameters():
+            p.data = p.data.clamp(-c, c)""")
+    each_module = function("clip_weights_", "critic, c", """
+        with torch.no_grad():
+            for m in critic.modules():
+                for p in m.parameters(recurse=False):
+                    p.copy_(torch.clamp(p, min=-c, max=c))""")
+    for source in (with_data, with_course, data_replaced, each_module):
         assert grade("test_clip_weights_", with_function(source)) == (1.0, "")
 
 

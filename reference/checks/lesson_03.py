@@ -10,20 +10,24 @@ seeded inputs and lays what it measures next to the answer key, reference.models
 the same width. Five checks per network, 1 point each, all visible:
 
 - shape: the output shape, and where the sizes leave the ladder 1 -> 4 -> 7 -> 14 -> 28 (G) or
-  28 -> 14 -> 7 -> 4 -> 1 (D); the layer that raises, with the fix for its kind of mistake;
+  28 -> 14 -> 7 -> 4 -> 1 (D); the layer that raises, with the fix for its kind of mistake (a channel
+  count that is a multiple of the width is named as ngf * k); the same network built at twice the width
+  (WIDER) must work too, so a channel count written as a number that fits width 16 only is named;
 - range (G): outputs in [-1, 1] and reaching below 0, also with every weight scaled up 25 times,
   and equal to the tanh of the last layer's output (not a clamp); logits (D): no final sigmoid, the
   values are not all in [0, 1], and the output is the last conv's own output (no tanh or activation);
-- parameters: the exact count of the reference model; a difference is traced to conv biases, a
-  layer with other channels or kernel than the reference's at its place, or BatchNorm added or missing
-  (an added one placed by the order in which the layers ran, not the order they were declared in);
+- parameters: the exact count of the reference model, at width 16 and at WIDER; a difference is traced
+  to conv biases (the reason told apart for a conv no BatchNorm follows), an activation with parameters
+  (PReLU), a layer with other channels or kernel than the reference's at its place, or BatchNorm added or
+  missing (an added one placed by the order in which the layers ran, not the order they were declared in);
 - layers: no pooling or fixed upsampling, no hidden fully connected layer, BatchNorm in the hidden
   layers (with PyTorch's eps, not BatchNorm2d(c, 0.8)) but not on z, on G's output, on D's images or
   input layer or on its logits, ReLU in G and LeakyReLU(0.2) in D. Activations
   are judged by what they do (`stage_tensors` records each conv's and BatchNorm's output and the next
   conv's input), so nn.ReLU() and F.relu in forward are judged alike, and so are a LeakyReLU's slope,
   an ELU, a Dropout, or a BatchNorm placed after the activation;
-- init: conv weights drawn from N(0, 0.02), BatchNorm scales around 1.
+- init: conv weights drawn from N(0, 0.02) (std 1 named as normal_(w, 0.02), 0.02 passed as the mean),
+  BatchNorm scales around 1.
 
 The checks reach the student's objects only through `submission` and the probes of
 `reference.grading.probes` and `probes_a2` (the same API as the assignments' checks), and this
@@ -46,6 +50,7 @@ from reference.grading.checks import ignores_width
 ASSIGNMENT = "lesson_03"
 NZ = 100
 WIDTH = 16  # ngf = ndf at which the checks build both networks: fast, and the same code as 64
+WIDER = 2 * WIDTH  # the second width the shape and parameter checks build at: a channel count written as a number fits one
 N = 8  # images per batch the checks run
 SCALE = 25.0  # the range checks scale every weight by this: only a bounded last layer stays bounded
 
@@ -127,13 +132,13 @@ def _call_text(which: str, kwargs: dict) -> str:
     return f"`{G_FN if which == 'G' else D_FN}({', '.join(f'{k}={v}' for k, v in kwargs.items())})`"
 
 
-def _default_kwargs(which: str, nz: int = NZ) -> dict:
-    return {"nz": nz, "ngf": WIDTH} if which == "G" else {"ndf": WIDTH}
+def _default_kwargs(which: str, nz: int = NZ, width: int = WIDTH) -> dict:
+    return {"nz": nz, "ngf": width} if which == "G" else {"ndf": width}
 
 
-def build(submission, which: str, nz: int = NZ, seed: int = 0):
-    """The student's G or D built with `seed` at width WIDTH: (handle, module_summary)."""
-    kwargs = _default_kwargs(which, nz)
+def build(submission, which: str, nz: int = NZ, seed: int = 0, width: int = WIDTH):
+    """The student's G or D built with `seed` at width `width` (ngf or ndf): (handle, module_summary)."""
+    kwargs = _default_kwargs(which, nz, width)
     fn = submission.get(G_FN if which == "G" else D_FN)
     model = submission.run(probes.build, fn, seed, **kwargs)
     summary = submission.run(probes.module_summary, model)
@@ -158,11 +163,11 @@ def inputs(which: str, nz: int = NZ, seed: int = 1) -> torch.Tensor:
     return torch.rand(N, 1, 28, 28, generator=gen) * 2 - 1
 
 
-def reference_summaries() -> dict[str, dict]:
-    """module_summary of the answer key's G and D (reference.models' dcgan at width WIDTH)."""
+def reference_summaries(width: int = WIDTH) -> dict[str, dict]:
+    """module_summary of the answer key's G and D (reference.models' dcgan at width `width`)."""
     from reference.models import get_model
 
-    G, D = get_model("dcgan").build((1, 28, 28), NZ, ngf=WIDTH, ndf=WIDTH)
+    G, D = get_model("dcgan").build((1, 28, 28), NZ, ngf=width, ndf=width)
     return {"G": probes.module_summary(G), "D": probes.module_summary(D)}
 
 
@@ -196,7 +201,18 @@ def _break_text(call: dict, which: str) -> str:
     return f"{got}: after {before}x{before} comes {nxt}x{nxt} ({sizes}), made by a strided {'transposed ' if which == 'G' else ''}conv"
 
 
-def _error_text(run: dict, which: str, nz: int) -> str:
+def _width_hint(channels: int, which: str, width: int) -> str:
+    """"; G is built here with ngf = 16, so that is ngf * 4: ..." when `channels` is a multiple of the width the
+    network was built at: the student may have written the number for another width; "" otherwise."""
+    arg = "ngf" if which == "G" else "ndf"
+    times = {width: "", 2 * width: " * 2", 4 * width: " * 4", 8 * width: " * 8"}.get(channels)
+    if times is None:
+        return ""
+    return (f"; {'G' if which == 'G' else 'D'} is built here with {arg} = {width}, so that is {arg}{times}: write it "
+            f"from {arg}, not as a number, so that it fits every width")
+
+
+def _error_text(run: dict, which: str, nz: int, width: int = WIDTH) -> str:
     """What raised in the traced forward, and the fix for the usual mistakes."""
     err = StudentError.from_info(run.get("error"))
     if err.not_implemented:
@@ -217,17 +233,18 @@ def _error_text(run: dict, which: str, nz: int) -> str:
         if which == "D" and got[1] == 1 and call is calls[0]:
             return f"{_layer(call)} takes {wants} input channels, but the images have 1 (greyscale): the first conv's in_channels is 1"
         return (f"{_layer(call)} takes {wants} channels but gets {_shape_text(got)}: a layer's in_channels must be the "
-                f"out_channels of the layer before it")
+                f"out_channels of the layer before it{_width_hint(got[1], which, width)}")
     if call.get("type") in BATCHNORM and got is not None and len(got) >= 2:
-        return f"{_layer(call)} gets {_shape_text(got)}: its num_features must be the channels of its input ({got[1]})"
+        return (f"{_layer(call)} gets {_shape_text(got)}: its num_features must be the channels of its input "
+                f"({got[1]}){_width_hint(got[1], which, width)}")
     on = f" on {_shape_text(got)}" if got else ""
     return f"{_layer(call)} raised {err.type}{on}: {err.message}"
 
 
-def run_forward(submission, which: str, nz: int = NZ) -> tuple[dict, list[dict]]:
-    """The traced forward of the student's network on the checks' inputs; AssertionError naming the
-    layer when it raises or leaves the ladder of sizes before raising."""
-    model, _ = build(submission, which, nz)
+def run_forward(submission, which: str, nz: int = NZ, width: int = WIDTH) -> tuple[dict, list[dict]]:
+    """The traced forward of the student's network (built at `width`) on the checks' inputs; AssertionError
+    naming the layer when it raises or leaves the ladder of sizes before raising."""
+    model, _ = build(submission, which, nz, width=width)
     run = submission.run(probes_a2.trace, model, inputs(which, nz), NAMESPACE)
     run = run if isinstance(run, dict) else {}
     calls = _calls(run)
@@ -237,8 +254,30 @@ def run_forward(submission, which: str, nz: int = NZ) -> tuple[dict, list[dict]]
         name = "G" if which == "G" else "D"
         if found is not None and (not isinstance(failed, int) or calls.index(found) < failed):
             raise AssertionError(f"{name} fails: {_break_text(found, which)}")
-        raise AssertionError(f"{name} fails: {_error_text(run, which, nz)}")
+        raise AssertionError(f"{name} fails: {_error_text(run, which, nz, width)}")
     return run, calls
+
+
+def wider_fault(submission, which: str) -> str | None:
+    """The message for a network that works at width WIDTH but fails, or returns another shape, at WIDER: a
+    channel count written as a number (BatchNorm2d(64) for ngf * 4 at ngf = 16) fits one width only; None if it
+    works at both."""
+    arg, name = ("ngf", "G") if which == "G" else ("ndf", "D")
+    widths = "ngf * 4, ngf * 2, ngf" if which == "G" else "ndf, ndf * 2, ndf * 4"
+    fix = (f"a channel count written as a number fits one width only: write every width from `{arg}` ({widths}), "
+           f"and every in_channels and num_features as the channels of the layer before")
+    try:
+        run, _ = run_forward(submission, which, width=WIDER)
+    except AssertionError as err:
+        text = str(err).removeprefix(f"{name} fails: ")
+        if "not as a number" in text:  # the error names the layer and says what to write already
+            return f"{name} works for {arg} = {WIDTH} but not for {arg} = {WIDER}: {text}"
+        return f"{name} works for {arg} = {WIDTH} but not for {arg} = {WIDER}: {fix} ({text})"
+    shape = _output_shape(run)
+    expected = [N, 1, 28, 28] if which == "G" else [N]
+    if shape != expected:
+        return f"{name} works for {arg} = {WIDTH} but returns {_shape_text(shape)} for {arg} = {WIDER}: {fix}"
+    return None
 
 
 def _output_shape(run: dict) -> list[int] | None:
@@ -574,30 +613,64 @@ def run_order(submission, model, which: str) -> list[str] | None:
     return names or None
 
 
-def width_fault(submission, which: str, mine: dict) -> str | None:
-    """The message for a network whose parameter count does not change with its width argument (ngf for G, ndf
-    for D): its widths are fixed numbers or a notebook global, so it passed at the checks' width by chance, or
-    failed naming every layer; None otherwise."""
-    arg = "ngf" if which == "G" else "ndf"
-    kwargs = {**_default_kwargs(which), arg: 2 * WIDTH}
+def wider_summary(submission, which: str) -> dict | None:
+    """module_summary of the student's network built at width WIDER; None if it cannot be built (its other
+    checks say why)."""
     try:
-        wider = submission.run(probes.build, submission.get(G_FN if which == "G" else D_FN), 0, **kwargs)
+        wider = submission.run(probes.build, submission.get(G_FN if which == "G" else D_FN), 0,
+                               **_default_kwargs(which, width=WIDER))
         summary = submission.run(probes.module_summary, wider)
-    except (StudentError, AssertionError):  # a network that cannot be built wider: its other checks say why
+    except (StudentError, AssertionError):
         return None
-    if not (isinstance(summary, dict) and summary.get("is_module") is True):
-        return None
-    return ignores_width((_count(mine), _count(summary)), G_FN if which == "G" else D_FN, arg, WIDTH)
+    return summary if isinstance(summary, dict) and summary.get("is_module") is True else None
 
 
-def parameter_fault(mine: dict, ref: dict, which: str, order: list[str] | None = None) -> str | None:
-    """Why the student's network has another number of parameters than the reference; None if equal.
-    order: the names of its layers in the order they ran (where an extra BatchNorm sits)."""
+def width_fault(which: str, mine: dict, wider: dict | None) -> str | None:
+    """The message for a network whose parameter count does not change with its width argument (ngf for G, ndf
+    for D; `wider`: its summary at WIDER): its widths are fixed numbers or a notebook global, so it passed at the
+    checks' width by chance, or failed naming every layer; None otherwise."""
+    if wider is None:
+        return None
+    arg = "ngf" if which == "G" else "ndf"
+    return ignores_width((_count(mine), _count(wider)), G_FN if which == "G" else D_FN, arg, WIDTH)
+
+
+def wider_parameter_fault(which: str, wider: dict | None, order: list[str] | None) -> str | None:
+    """The message for a network with the reference's parameters at WIDTH but not at WIDER (`wider`: its summary
+    there): a channel count written as a number that equals the reference's at WIDTH only; None otherwise."""
+    fault = None if wider is None else parameter_fault(wider, reference_summaries(WIDER)[which], which, order, WIDER)
+    if fault is None:
+        return None
+    arg, name = ("ngf", "G") if which == "G" else ("ndf", "D")
+    return (f"{name} matches the reference at {arg} = {WIDTH} but not at {arg} = {WIDER}, so a channel count in it is "
+            f"written as a number that fits {arg} = {WIDTH} only; build every width from `{arg}`. At {arg} = {WIDER}: "
+            f"{fault}")
+
+
+def _followed_by_norm(owner: str, modules: dict[str, str], order: list[str] | None) -> bool:
+    """Whether the next conv, Linear or BatchNorm to run after layer `owner` (in `order`, the run order, else
+    the registration order) is a BatchNorm."""
+    order = order if order else list(modules)
+    if owner not in order:
+        return False
+    for name in order[order.index(owner) + 1 :]:
+        kind = modules.get(name, "")
+        if kind in BATCHNORM:
+            return True
+        if _is_conv(kind) or kind in LINEAR:
+            return False
+    return False
+
+
+def parameter_fault(mine: dict, ref: dict, which: str, order: list[str] | None = None, width: int = WIDTH) -> str | None:
+    """Why the student's network has another number of parameters than the reference (both built at `width`);
+    None if equal. order: the names of its layers in the order they ran (where an extra BatchNorm sits, and
+    which conv a BatchNorm follows)."""
     have, want = _count(mine), _count(ref)
     if have == want:
         return None
     name = "G" if which == "G" else "D"
-    head = f"{name} has {have:,} parameters at width {WIDTH}; the reference DCGAN has {want:,}"
+    head = f"{name} has {have:,} parameters at width {width}; the reference DCGAN has {want:,}"
     modules = _modules(mine)
     owners = [(n.rpartition(".")[0], n.rpartition(".")[2], shape) for n, shape in _parameters(mine)]
     biased = [(owner, shape) for owner, leaf, shape in owners
@@ -607,9 +680,22 @@ def parameter_fault(mine: dict, ref: dict, which: str, order: list[str] | None =
         linear = any(modules.get(owner) in LINEAR for owner, _ in biased)
         layers, layer = ("conv and Linear layer", "layer") if linear else ("conv", "conv")
         rest = "" if have - extra == want else " (and more differs once they are gone: run this check again)"
-        return (f"{head}: {extra:,} of them are the biases of {', '.join(f'`{n}`' for n, _ in biased[:4])}"
-                f"{' ...' if len(biased) > 4 else ''}{rest}. Pass bias=False to every {layers}: the BatchNorm after a "
-                f"hidden {layer} adds its own shift, so a bias there is redundant, and the DCGAN reference has none")
+        names = f"{', '.join(f'`{n}`' for n, _ in biased[:4])}{' ...' if len(biased) > 4 else ''}"
+        if any(_followed_by_norm(owner, modules, order) for owner, _ in biased):
+            why = (f"the BatchNorm after a hidden {layer} adds its own shift, so a bias there is redundant, and the "
+                   f"DCGAN reference has none")
+        else:  # only layers with no BatchNorm after them: the redundancy argument does not apply
+            why = (f"no BatchNorm follows {'it' if len(biased) == 1 else 'them'}, so a bias there is not redundant, "
+                   f"but the task's stages are {layers}s without bias, as in the DCGAN reference code, which has "
+                   f"none anywhere")
+        return f"{head}: {extra:,} of them are the biases of {names}{rest}. Pass bias=False to every {layers}: {why}"
+    learned = [(owner, modules.get(owner, "")) for owner, _, _ in owners
+               if modules.get(owner, "") in ACTIVATIONS or "LU" in modules.get(owner, "")]
+    if learned:
+        owner, kind = learned[0]
+        act = "ReLU" if which == "G" else "LeakyReLU(0.2)"
+        return (f"{head}: `{owner}` ({kind}) is an activation with learnable parameters, which the reference does not "
+                f"have: DCGAN's {name} uses {act}, a fixed function; replace every {kind} with nn.{act}")
     layers_mine = _weights(mine, {m for m in modules.values() if _is_conv(m)} | LINEAR)
     layers_ref = _weights(ref, {m for m in _modules(ref).values() if _is_conv(m)})
     if len(layers_mine) != len(layers_ref):
@@ -624,7 +710,7 @@ def parameter_fault(mine: dict, ref: dict, which: str, order: list[str] | None =
         if not same:
             return (f"{head}: its layer {k + 1} with weights, `{n}` ({kind}), maps {_conv_text(kind, shape)}; the reference's "
                     f"layer there maps {_conv_text(ref_kind, ref_shape)} (widths {widths}, "
-                    f"with {'ngf' if which == 'G' else 'ndf'} = {WIDTH} here)")
+                    f"with {'ngf' if which == 'G' else 'ndf'} = {width} here)")
     norms_mine = [s[0] for _, _, s in _weights(mine, BATCHNORM)]
     norms_ref = [s[0] for _, _, s in _weights(ref, BATCHNORM)]
     if len(norms_mine) < len(norms_ref):
@@ -739,6 +825,10 @@ def init_fault(state: dict, summary: dict, which: str) -> str | None:
             if not 0.017 <= std <= 0.023:
                 fan_in = math.prod(w.shape[1:]) if w.dim() > 1 else 1
                 default = abs(std * math.sqrt(3 * fan_in) - 1) < 0.15  # PyTorch's own init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+                if abs(std - 1) < 0.1:  # N(0.02, 1): the std left at normal_'s default 1
+                    return (f"{name}'s `{key}` has standard deviation {std:.3f}, not 0.02: nn.init.normal_(w, 0.02) (or "
+                            f"w.data.normal_(0.02)) passes 0.02 as the mean and keeps the default std, 1; the std is "
+                            f"the third argument: nn.init.normal_(m.weight, 0.0, 0.02), or std=0.02 by name")
                 if not default:
                     return (f"{name}'s `{key}` has standard deviation {std:.3f}, not 0.02: DCGAN draws every conv weight "
                             f"from N(0, 0.02); draw them with std 0.02 (nn.init.normal_(m.weight, 0.0, 0.02), as "
@@ -787,6 +877,9 @@ def test_generator_shape(submission):
             raise AssertionError("G returns flat vectors (N, 784): return images (N, 1, 28, 28), the output of the last "
                                  "transposed conv")
         raise AssertionError(f"G returns {_shape_text(shape)} for z of shape (N, {nz}), not (N, 1, 28, 28)")
+    fault = wider_fault(submission, "G")
+    if fault:
+        raise AssertionError(fault)
 
 
 @check(points=1, visible=True)
@@ -833,7 +926,9 @@ def test_generator_range(submission):
 def test_generator_parameters(submission):
     """The generator has exactly the reference DCGAN's number of parameters."""
     model, mine = build(submission, "G")
-    fault = width_fault(submission, "G", mine) or parameter_fault(mine, reference_summaries()["G"], "G", run_order(submission, model, "G"))
+    wider, order = wider_summary(submission, "G"), run_order(submission, model, "G")
+    fault = (width_fault("G", mine, wider) or parameter_fault(mine, reference_summaries()["G"], "G", order)
+             or wider_parameter_fault("G", wider, order))
     if fault:
         raise AssertionError(fault)
 
@@ -869,6 +964,8 @@ def test_discriminator_shape(submission):
     """The discriminator turns images (N, 1, 28, 28) into one logit each, shape (N,)."""
     run, calls = run_forward(submission, "D")
     shape = _output_shape(run)
+    if shape == [N] and (fault := wider_fault(submission, "D")):
+        raise AssertionError(fault)
     if shape == [N]:
         model, _ = build(submission, "D")
         try:  # the last batch of an epoch can hold a single image
@@ -921,7 +1018,9 @@ def test_discriminator_logits(submission):
 def test_discriminator_parameters(submission):
     """The discriminator has exactly the reference DCGAN's number of parameters."""
     model, mine = build(submission, "D")
-    fault = width_fault(submission, "D", mine) or parameter_fault(mine, reference_summaries()["D"], "D", run_order(submission, model, "D"))
+    wider, order = wider_summary(submission, "D"), run_order(submission, model, "D")
+    fault = (width_fault("D", mine, wider) or parameter_fault(mine, reference_summaries()["D"], "D", order)
+             or wider_parameter_fault("D", wider, order))
     if fault:
         raise AssertionError(fault)
 

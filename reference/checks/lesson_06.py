@@ -6,9 +6,11 @@ solutions/lessons/06_wasserstein_gan.ipynb; each check calls them on seeded inpu
 compares with an oracle that does not share the student's formula: the sorted 1-D samples and
 `reference.figures.lesson_06.empirical_w1` for W1, `reference.losses.WGAN.d_loss` for the estimate,
 `reference.losses.WGAN.after_d_step` for clipping. A wrong answer that matches a common mistake
-(samples paired in their given order, every pair averaged, squared distances, the sign reversed, a
-sigmoid, real and fake scores paired sample by sample, a detached number, a copy clipped instead of
-the weights...) gets that mistake's message.
+(samples paired in their given order, every pair averaged, squared distances, the 1-D W1 of
+scipy.stats.wasserstein_distance, the sign reversed, a sigmoid, real and fake scores paired sample by
+sample, a detached number, the critic switched to eval mode, a copy clipped instead of the weights, some
+layers skipped, a bound written in that fits the check's c only...) gets that mistake's message; of the
+mistakes that explain W1's wrong values, the one that explains the most of them is named.
 
 Points: empirical_w1 1, critic_estimate 1, clip_weights_ 1 = 3.
 """
@@ -56,8 +58,8 @@ def _near_w1(a: float, b: float) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _w1_mistake(x: Tensor, y: Tensor, got: float) -> str | None:
-    """The message of the known mistake that gives `got` on x, y (N, d), if any."""
+def _w1_mistakes(x: Tensor, y: Tensor, got: float) -> list[str]:
+    """The messages of the known mistakes that give `got` on x, y (N, d), in the order they are tried."""
     x, y = x.double(), y.double()
     dist = torch.cdist(x, y)
     candidates = [
@@ -88,16 +90,38 @@ def _w1_mistake(x: Tensor, y: Tensor, got: float) -> str | None:
                        "cheapest one, linear_sum_assignment's default", dist[_assignment(-dist)].mean()))
     if x.shape[1] > 1:
         manhattan = torch.cdist(x, y, p=1)
-        candidates.append(("uses the Manhattan distance (torch.cdist(..., p=1)): W1 here moves mass at the Euclidean "
-                           "cost ||x - y|| (torch.cdist's default p=2)", manhattan[_assignment(manhattan)].mean()))
+        candidates.append(("uses the Manhattan distance (torch.cdist(..., p=1)), or adds up the 1-D W1 of each coordinate "
+                           f"({ONE_D}; the sum is often the Manhattan W1): W1 here moves mass at the Euclidean cost "
+                           "||x - y|| (torch.cdist's default p=2), one matching of whole points",
+                           manhattan[_assignment(manhattan)].mean()))
         candidates.append(("sorts each coordinate on its own and pairs the sorted values: sorting finds the cheapest "
                            "matching only in 1-D, and in 2-D it pairs coordinates of different points; solve the "
                            "assignment problem on the (N, N) distance matrix (linear_sum_assignment)",
                            (x.sort(0).values - y.sort(0).values).norm(dim=1).mean()))
-    for message, value in candidates:
-        if _near_w1(got, float(value)):
-            return message
-    return None
+        candidates.extend((f"{what} ({ONE_D}): {ONE_D_FIX}", value) for what, value in _one_d_w1s(x, y))
+    return [message for message, value in candidates if _near_w1(got, float(value))]
+
+
+ONE_D = "scipy.stats.wasserstein_distance takes 1-D samples only"
+ONE_D_FIX = ("W1 here moves points of R^d at the cost ||x_i - y_j||; solve the assignment problem on the (N, N) "
+             "distance matrix (linear_sum_assignment)")
+
+
+def _sorted_w1(u: Tensor, v: Tensor) -> Tensor:
+    """The 1-D W1 of two equal-size 1-D samples: the mean gap between their sorted values."""
+    return (u.sort().values - v.sort().values).abs().mean()
+
+
+def _one_d_w1s(x: Tensor, y: Tensor) -> list[tuple[str, Tensor]]:
+    """What the 1-D W1 (scipy.stats.wasserstein_distance) gives when it is asked about samples (N, d), d > 1:
+    [(the mistake in words, its value)]."""
+    per_coordinate = torch.stack([_sorted_w1(x[:, k], y[:, k]) for k in range(x.shape[1])])
+    return [
+        ("is the 1-D W1 of the first coordinate alone", per_coordinate[0]),
+        ("adds up the 1-D W1 of each coordinate, each with its own matching", per_coordinate.sum()),  # or Manhattan's
+        ("averages the 1-D W1 of each coordinate, each with its own matching", per_coordinate.mean()),
+        ("is the 1-D W1 of every coordinate poured into one flat sample", _sorted_w1(x.reshape(-1), y.reshape(-1))),
+    ]
 
 
 def _assignment(cost: Tensor) -> tuple[Tensor, Tensor]:
@@ -105,6 +129,21 @@ def _assignment(cost: Tensor) -> tuple[Tensor, Tensor]:
 
     rows, cols = linear_sum_assignment(cost.numpy())
     return torch.as_tensor(rows), torch.as_tensor(cols)
+
+
+def _w1_fault(wrong: list[tuple[str, float, float, list[str]]]) -> str:
+    """The message for the cases empirical_w1 got wrong: the known mistake that explains the most of them, named
+    on the first it explains (1-D samples tie many matchings, so a mistake in how the matching is read may show
+    only in 2-D; a mistake that fits one case by coincidence loses to one that fits more); when none explains
+    any, the first wrong value."""
+    named = [message for _, _, _, messages in wrong for message in messages]
+    if not named:
+        kind, got, expected, _ = wrong[0]
+        return (f"on {kind} it returns {got:.6f}, expected {expected:.6f}: the mean of ||x_i - y_s(i)|| over the "
+                f"permutation s that makes it smallest")
+    best = max(dict.fromkeys(named), key=lambda m: sum(m in messages for _, _, _, messages in wrong))
+    kind = next(kind for kind, _, _, messages in wrong if best in messages)
+    return f"on {kind} it {best}"
 
 
 @check(points=1, visible=True)
@@ -120,18 +159,13 @@ def test_empirical_w1(submission):
         ("two 2-D samples (30, 2)", x2, y2, reference_w1(x2, y2)),
         ("the parallel lines at theta = 0.3, (25, 2) each", *lines, reference_w1(*lines)),
     ]
-    unexplained = None  # the first case it gets wrong, when no known mistake explains its answer there
+    wrong = []  # (case, got, expected, the known mistakes that give got there) for each case it gets wrong
     for kind, x, y, expected in cases:
         got = _number(fn(x.clone(), y.clone()), f"empirical_w1(x, y) on {kind}")
-        if _near_w1(got, expected):
-            continue
-        mistake = _w1_mistake(x, y, got)
-        if mistake:  # named on the first case it explains (1-D samples tie many matchings, so a mistake in
-            raise AssertionError(f"on {kind} it {mistake}")  # how the matching is read may show only in 2-D)
-        unexplained = unexplained or (f"on {kind} it returns {got:.6f}, expected {expected:.6f}: the mean of "
-                                      f"||x_i - y_s(i)|| over the permutation s that makes it smallest")
-    if unexplained:
-        raise AssertionError(unexplained)
+        if not _near_w1(got, expected):
+            wrong.append((kind, got, expected, _w1_mistakes(x, y, got)))
+    if wrong:
+        raise AssertionError(_w1_fault(wrong))
     same = _number(fn(x2.clone(), x2.flip(0).clone()), "empirical_w1(x, x in reverse order)")
     if abs(same) > 1e-3:
         raise AssertionError(f"a sample against itself in another order gives {same:.4f}, not 0: the matching must "
@@ -180,6 +214,11 @@ def _gradient_fault(critic: nn.Module, real: Tensor, fake: Tensor) -> str | None
             "mean D(x) - mean D(G(z)): compute the estimate from the critic's scores with torch operations only")
 
 
+def _modes(critic: nn.Module) -> list[bool]:
+    """The training flag of every module of the critic, the critic's own first."""
+    return [m.training for m in critic.modules()]
+
+
 def _first_line(err: BaseException, limit: int = 120) -> str:
     text = getattr(err, "message", None) or str(err)
     text = text.strip().splitlines()[0] if text.strip() else type(err).__name__
@@ -208,6 +247,7 @@ def test_critic_estimate(submission):
     gen = torch.Generator().manual_seed(7)
     real, fake = torch.randn(64, 2, generator=gen) + 1.0, torch.randn(48, 2, generator=gen)
     before = [p.detach().clone() for p in critic.parameters()]
+    modes = _modes(critic)
     try:
         value = fn(critic, real.clone(), fake.clone())
     except Exception as err:  # noqa: BLE001 - diagnosed when it is the paired mean, else reported as it is
@@ -223,6 +263,12 @@ def test_critic_estimate(submission):
     if not all(torch.equal(p, b) for p, b in zip(critic.parameters(), before)):
         raise AssertionError("critic_estimate changed the critic's parameters (a clamp or an optimizer step inside "
                              "it?): it only scores the two batches; clipping and steps belong to the training loop")
+    if _modes(critic) != modes:
+        switched = "eval" if modes[0] else "train"
+        raise AssertionError(f"critic_estimate switched the critic to {switched} mode (critic.{switched}()): it only scores "
+                             f"the two batches, and the training loop sets the mode; a critic left in eval mode trains "
+                             f"on with BatchNorm's running statistics and no dropout, a different network from the one "
+                             f"the loop meant to train")
     if any(p.grad is not None for p in critic.parameters()):
         raise AssertionError("critic_estimate calls .backward() itself: it only computes the estimate and returns it; "
                              "the training loop calls backward() on the critic's loss, its negative (a second backward "
@@ -236,6 +282,7 @@ def test_critic_estimate(submission):
     got = _number(value, "critic_estimate(critic, real, fake)")
     with torch.no_grad():
         s_real, s_fake = critic(real).view(-1), critic(fake).view(-1)
+        of_means = (critic(real.mean(0, keepdim=True)) - critic(fake.mean(0, keepdim=True))).item()  # D(mean x) - ...
     expected = -WGAN().d_loss(s_real, s_fake).item()
     if not _near(got, expected):
         mistakes = [
@@ -247,6 +294,9 @@ def test_critic_estimate(submission):
              (s_real.sum() - s_fake.sum()).item()),
             ("is the mean of D(x) - D(G(z)) over paired samples: the batches may differ in size; take each mean apart",
              (s_real[: len(s_fake)] - s_fake).mean().item()),
+            ("scores each batch's mean sample, D(mean x) - D(mean G(z)): the estimate is the mean of the scores, "
+             "mean D(x) = critic(real).mean(), which differs from the score of the mean for any critic that is not linear",
+             of_means),
             ("divides both sums by the real batch's size (64), but the fake batch has 48 samples: average each batch "
              "over its own size (the .mean() of each)", ((s_real.sum() - s_fake.sum()) / len(s_real)).item()),
             ("divides both sums by the fake batch's size (48), but the real batch has 64 samples: average each batch "
@@ -290,11 +340,13 @@ def test_critic_estimate(submission):
 # ---------------------------------------------------------------------------------------------
 
 
-def _clip_critic() -> nn.Module:
+def _clip_critic(seed: int = 8) -> nn.Module:
     """A critic with weights, biases and BatchNorm (parameters and running-statistic buffers), many beyond 0.05,
-    its first block nested as the course's DCGAN critic nests its layers (critic.children() does not reach them)."""
-    critic = nn.Sequential(nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.LeakyReLU(0.2)), nn.Linear(8, 1))
-    gen = torch.Generator().manual_seed(8)
+    its first block nested as the course's DCGAN critic nests its layers (critic.children() does not reach them),
+    then two top-level Linear layers (so that clipping only the last layer is not clipping critic.children())."""
+    critic = nn.Sequential(nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.LeakyReLU(0.2)),
+                           nn.Linear(8, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+    gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in critic.parameters():
             p.copy_(0.2 * torch.randn(p.shape, generator=gen))
@@ -349,17 +401,27 @@ def test_clip_weights_(submission):
                              "critic.parameters(), inside torch.no_grad()")
     clipped = [name for name, p in after.items() if torch.equal(p.detach(), expected.get_parameter(name).detach())]
     missed = [name for name in after if name not in clipped and name in unchanged]
+    if any(name not in clipped and name not in unchanged for name in after):
+        missed = []  # some parameters are changed wrongly: which ones it skipped says nothing yet (named below)
     nested = [name for name in after if name.count(".") > 1]
     if missed and set(missed) == set(nested) and any(name.count(".") == 1 for name in clipped):
         raise AssertionError(f"{', '.join(missed)} are not clipped: they belong to a block nested inside the critic, which "
                              f"critic.children() does not reach (only its top-level modules); iterate over "
                              f"critic.parameters(), which goes into every submodule")
-    layer = {name: type(critic.get_submodule(name.rpartition(".")[0])).__name__ for name in after}
+    owner = {name: name.rpartition(".")[0] for name in after}
+    layer = {name: type(critic.get_submodule(owner[name])).__name__ for name in after}
     left = {layer[name] for name in missed} - {layer[name] for name in clipped}
     if missed and left and all(layer[name] in left for name in missed):  # every parameter of some kinds of layer skipped
         kinds = " and ".join(sorted(left))
         raise AssertionError(f"{', '.join(missed)} ({kinds}) are not clipped: WGAN clips every parameter of the critic, "
                              f"whatever its layer, {kinds} included; iterate over critic.parameters()")
+    skipped = list(dict.fromkeys(owner[name] for name in missed))
+    if missed and not any(owner[name] in skipped for name in clipped) and \
+            all(name in missed for name in after if owner[name] in skipped):  # whole layers of clipped kinds skipped
+        done = list(dict.fromkeys(owner[name] for name in clipped))
+        raise AssertionError(f"the layers {', '.join(f'`{n}`' for n in skipped)} are not clipped at all, only "
+                             f"{', '.join(f'`{n}`' for n in done)}: WGAN clips every parameter of every layer, so that "
+                             f"the whole critic stays Lipschitz; iterate over critic.parameters(), not over some layers")
     for name, p in after.items():
         if torch.equal(p.detach(), expected.get_parameter(name).detach()):
             continue
@@ -383,9 +445,9 @@ def test_clip_weights_(submission):
             raise AssertionError(f"{name} is clipped to [-{bound:.3g}, {bound:.3g}], not to [-c, c] with the c it is "
                                  f"given ({c} here): a fixed bound written into the code? clamp with the argument, "
                                  f"p.clamp_(-c, c)")
-        raise AssertionError(f"{name} is {value.flatten()[:3].tolist()}..., expected "
-                             f"{expected.get_parameter(name).detach().flatten()[:3].tolist()}...: clamp each value to "
-                             f"[-c, c] and leave the ones inside unchanged")
+        k, was, is_, want = _first_difference(old[name], value, expected.get_parameter(name).detach())
+        raise AssertionError(f"{name}[{k}] was {was:.4g} and is now {is_:.4g}, expected {want:.4g}: clamp each value "
+                             f"to [-c, c] and leave the ones inside unchanged")
     bn = _batchnorm(critic)
     if not (torch.equal(bn.running_mean, torch.full((8,), 0.5)) and torch.equal(bn.running_var, torch.full((8,), 2.0))):
         raise AssertionError("it changed BatchNorm's running statistics (buffers, not parameters): clip only "
@@ -393,3 +455,36 @@ def test_clip_weights_(submission):
     if any(not p.requires_grad for p in critic.parameters()):
         raise AssertionError("some parameters no longer require gradients: clamp their values in place, do not "
                              "replace or detach them")
+    fault = _other_c_fault(fn, c, OTHER_C)
+    if fault:
+        raise AssertionError(fault)
+
+
+OTHER_C = 0.12  # a second clipping constant: many parameters of _clip_critic lie between c and OTHER_C
+
+
+def _other_c_fault(fn, c: float, other: float) -> str | None:
+    """What is wrong when clip_weights_, right for `c`, is called with `other`; None if it clips to [-other, other]."""
+    critic = _clip_critic(seed=9)
+    expected = copy.deepcopy(critic)
+    WGAN(clip=other).after_d_step(expected)
+    before = torch.cat([p.detach().flatten() for p in critic.parameters()])
+    fn(critic, other)
+    got = torch.cat([p.detach().flatten() for p in critic.parameters()])
+    want = torch.cat([p.detach().flatten() for p in expected.parameters()])
+    if torch.equal(got, want):
+        return None
+    bound = float(got.abs().max())
+    if abs(bound - c) < 1e-7:
+        return (f"with c = {other} it clips to [-{c:g}, {c:g}], the c of the first call: a bound written into the code "
+                f"(or a notebook variable) fits one c only; clamp with the argument, p.clamp_(-c, c)")
+    k, was, is_, should = _first_difference(before, got, want)
+    return (f"right for c = {c:g}, but with c = {other} parameter value {k} (in the order of critic.parameters()) was "
+            f"{was:.4g} and is now {is_:.4g}, expected {should:.4g}: clamp to [-c, c] with the c it is given")
+
+
+def _first_difference(old: Tensor, got: Tensor, want: Tensor) -> tuple[int, float, float, float]:
+    """(flat index, value before, value after, expected value) where `got` first differs from `want`."""
+    old, got, want = old.flatten(), got.flatten(), want.flatten()
+    k = int((got != want).nonzero()[0])
+    return k, float(old[k]), float(got[k]), float(want[k])
