@@ -210,6 +210,9 @@ def test_the_seccomp_filter_is_the_program_its_table_says():
     assert [run(0xC000003E, 72, 0, command) for command in (6, 7, 37, 38)] == [no_locks] * 4  # fcntl: record locks
     assert [run(0xC000003E, 72, 0, command) for command in (0, 1, 2, 3, 4, 5, 36, 1030)] == [allow] * 8  # ... F_GETLK, F_OFD_GETLK
     assert run(0xC000003E, 73) == allow  # flock: one lock per open file
+    no_xattrs = 0x00050000 | errno.ENOTSUP
+    assert [run(0xC000003E, nr) for nr in (188, 189, 190, 463)] == [no_xattrs] * 4  # setxattr and its kin
+    assert [run(0xC000003E, nr) for nr in (191, 192, 193, 194)] == [allow] * 4  # getxattr, listxattr: reading
     assert run(0x40000003, 3) == refuse and run(0xC000003E, 0x40000000 + 64) == refuse  # i386, x32
     assert program("sparc") is None
 
@@ -324,6 +327,60 @@ def test_record_locks_that_hold_kernel_memory_unbounded_are_refused(course: Path
     assert not stopped, stopped
     assert f"lockf OSError {errno.ENOLCK}" in said and f"ofd {errno.ENOLCK}" in said and "locks 0" in said, said
     assert "flock ok" in said, said
+
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("reference.grading.seccomp", fromlist=["x"]).program() is None,
+                    reason="no seccomp filter for this architecture")
+def test_extended_attributes_are_refused_and_copying_still_works(course: Path):
+    """On the sandbox's /dev/shm (Linux 6.6 and later) extended attributes held 3 GB of kernel memory past a
+    768 MB limit, on files of no size. Setting one is refused with ENOTSUP, as by a file system without them;
+    reading them, and shutil.copy2 (which copies them where it can), still work."""
+    stopped, said, _ = run_attack(course, """
+        import errno, os, shutil
+        open("/dev/shm/held", "w").close()
+        for call in (lambda: os.setxattr("/dev/shm/held", "user.k", b"v" * 60000),
+                     lambda: os.setxattr("/dev/shm/held", "user.k", b"v", follow_symlinks=False)):
+            try:
+                call()
+                print("set")
+            except OSError as err:
+                print("refused", err.errno)
+        with open("/dev/shm/held") as f:
+            try:
+                os.setxattr(f.fileno(), "user.k", b"v")
+            except OSError as err:
+                print("refused", err.errno)
+        print("listed", os.listxattr("/dev/shm/held"))
+        open("data.txt", "w").write("x")
+        shutil.copy2("data.txt", "copy.txt")
+        print("copied", open("copy.txt").read())
+    """, Limits(wall_s=60))
+    assert not stopped, stopped
+    assert said.count(f"refused {errno.ENOTSUP}") == 3 and "set" not in said.split(), said
+    assert "listed []" in said and "copied x" in said, said
+
+
+@needs_sandbox
+def test_files_of_no_size_in_dev_shm_count_against_the_memory_limit(course: Path):
+    """An empty file, a folder or a device node holds no page but about a KB of kernel memory: a million of them
+    in the sandbox's /dev/shm took a GB past a 768 MB limit in 4 s, unseen. Each inode there now counts a KB (2 million would be 2 GB)."""
+    stopped, said, _ = run_attack(course, """
+        import os, time
+        start, made = time.monotonic(), 0
+        try:
+            for i in range(2000):
+                os.mkdir(f"/dev/shm/d{i}")
+                for j in range(1000):
+                    os.mknod(f"/dev/shm/d{i}/{j}")
+                    made += 1
+        except OSError as err:
+            print("refused", err)
+        print("unstopped", made, round(time.monotonic() - start))
+    """, Limits(wall_s=120, memory_mb=1024))
+    assert any("memory limit" in reason for reason in stopped), (stopped, said)
+    assert "unstopped" not in said, said
 
 
 def test_the_grader_reads_and_writes_workers_without_epoll(monkeypatch):

@@ -43,7 +43,8 @@ first limit they see exceeded, keeping the reason for the grader's message:
   processes' resident sizes (proportional ones above the limit, so pages shared after a fork count
   once), plus, looked at every half second, memory no process has resident: memfd files (found
   through each process's open descriptors and its mappings; pages of one that is also mapped may
-  count twice), the sandbox's own /dev/shm (a tmpfs of at most `memory_mb`, counted in full) and,
+  count twice), the sandbox's own /dev/shm (a tmpfs of at most `memory_mb`, counted in full: its
+  pages and a KB for each file, folder or link in it, which holds no page) and,
   for a root grader, the System V segments of the sandbox's own IPC namespace (entering it needs
   CAP_SYS_ADMIN). No other tmpfs can hold files: `/` and `/dev` are read-only, and the sandbox may
   not make user namespaces (in one it could mount a tmpfs of its own). Socket buffers of the
@@ -128,6 +129,7 @@ OPEN_FILES = 4096  # descriptors per process (RLIMIT_NOFILE, soft and hard): eac
 # `reference` is imported: `python -m` put that folder first, so a submission that brought a folder named
 # reference/ ran its own copy of the worker and imported the modules the assignment masks from it
 WORKER_START = "import sys; del sys.path[0]; import runpy; runpy.run_module('reference.grading.worker', run_name='__main__', alter_sys=True)"
+SHM_INODE_BYTES = 1024  # what tmpfs charges each inode (BOGO_INODE_SIZE), a file's extended attributes since 6.6 too
 SHARED_MEMORY = ("/memfd:",)  # what an open descriptor or a mapping of held memory is named; /dev/shm is
 # counted as a whole inside the sandbox (its own tmpfs), file by file without it
 
@@ -844,13 +846,20 @@ class Worker:
         return None
 
     def _shm_bytes(self, pids: list[int]) -> int:
-        """What the sandbox's own /dev/shm holds, seen through a process inside it (never the host's)."""
+        """What the sandbox's own /dev/shm holds, seen through a process inside it (never the host's): its
+        files' pages, and SHM_INODE_BYTES for each inode it has (what tmpfs itself charges an inode, in the
+        count it reports as free inodes; since Linux 6.6 a file's extended attributes take from that count
+        too). An empty file, a folder or a link holds no page but about a KB of kernel memory: a million
+        of them took a GB past a 768 MB limit in 4 s, and extended attributes 3 GB."""
         pid = self._inside(pids, "mnt")
         try:
             info = os.statvfs(f"{PROC}/{pid}/root/dev/shm") if pid is not None else None
         except OSError:
             return 0
-        return (info.f_blocks - info.f_bfree) * info.f_frsize if info is not None else 0
+        if info is None:
+            return 0
+        inodes = info.f_files - info.f_ffree if info.f_files else 0  # f_files 0: a tmpfs with no inode count
+        return (info.f_blocks - info.f_bfree) * info.f_frsize + inodes * SHM_INODE_BYTES
 
     def _socket_bytes(self, pids: list[int], room: int) -> int:
         """Memory in the socket buffers of the sandbox's own network namespace, which no process has

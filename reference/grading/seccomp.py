@@ -30,7 +30,10 @@ whole host unwatched:
   uses): one descriptor may hold a lock on every other byte of its file, each lock about 190 bytes of
   kernel memory that no process has resident (a million took 188 MB in 6 s, with 13 MB resident), and
   the kernel bounds them by nothing; they are refused with ENOLCK ("No locks available"), as by a
-  kernel out of locks. `flock` (one lock per open file, so bounded by the descriptors) still works.
+  kernel out of locks. `flock` (one lock per open file, so bounded by the descriptors) still works;
+- extended attributes (`setxattr` and its kin): on the sandbox's /dev/shm (Linux 6.6 and later) 3 GB of
+  them sat in kernel memory past a 768 MB limit, on files of no size; they are refused with ENOTSUP, as
+  by a file system without them (`shutil.copy2` goes on without copying them).
 
 Nothing a notebook needs uses them (Python's multiprocessing and PyTorch's data loaders use POSIX
 semaphores, shared memory, pipes and Unix sockets, which the supervisor counts, and wait on them with
@@ -54,6 +57,7 @@ __all__ = ["REFUSED", "program"]
 REFUSED = ("semget", "msgget", "inotify_init", "inotify_init1", "fanotify_init", "add_key", "request_key", "keyctl",
            "epoll_create", "epoll_create1", "io_uring_setup", "io_uring_enter", "io_uring_register", "memfd_secret", "mq_open")
 SOCKET_FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6: socket(2) with any other family is refused
+NO_XATTRS = ("setxattr", "lsetxattr", "fsetxattr", "setxattrat")  # refused with ENOTSUP, as by a file system without them
 RECORD_LOCKS = (6, 7, 37, 38)  # fcntl's F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: refused with ENOLCK
 
 # struct seccomp_data: int nr at offset 0, __u32 arch at offset 4, __u64 args[6] from offset 16
@@ -66,14 +70,17 @@ _ALLOW = 0x7FFF0000  # SECCOMP_RET_ALLOW
 _REFUSE = 0x00050000 | errno.EPERM  # SECCOMP_RET_ERRNO with EPERM
 _NO_FAMILY = 0x00050000 | errno.EAFNOSUPPORT
 _NO_LOCKS = 0x00050000 | errno.ENOLCK
+_NO_XATTRS = 0x00050000 | errno.ENOTSUP
 
 # machine: (its AUDIT_ARCH, {call: number}, the first number of a second ABI on the same arch, or None)
 _X86_64 = {"semget": 64, "msgget": 68, "inotify_init": 253, "inotify_init1": 294, "fanotify_init": 300, "add_key": 248,
            "request_key": 249, "keyctl": 250, "epoll_create": 213, "epoll_create1": 291, "mq_open": 240, "socket": 41,
-           "fcntl": 72}
+           "fcntl": 72, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190}
 _AARCH64 = {"semget": 190, "msgget": 186, "inotify_init1": 26, "fanotify_init": 262, "add_key": 217, "request_key": 218,
-            "keyctl": 219, "epoll_create1": 20, "mq_open": 180, "socket": 198, "fcntl": 25}
-_BOTH = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "memfd_secret": 447}  # one table since 5.1
+            "keyctl": 219, "epoll_create1": 20, "mq_open": 180, "socket": 198, "fcntl": 25,
+            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7}
+_BOTH = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "memfd_secret": 447,  # one table since 5.1
+         "setxattrat": 463}
 _MACHINES = {
     "x86_64": (0xC000003E, {**_X86_64, **_BOTH}, 0x40000000),
     "aarch64": (0xC00000B7, {**_AARCH64, **_BOTH}, None),
@@ -113,6 +120,7 @@ def program(machine: str | None = None) -> bytes | None:
     if second_abi is not None:  # x32: the same calls under other numbers
         lines.append((_JGE_K, second_abi, "refuse"))
     lines += [(_JEQ_K, numbers[name], "refuse") for name in REFUSED if name in numbers]
+    lines += [(_JEQ_K, numbers[name], "no xattrs") for name in NO_XATTRS]
     lines += [(_JEQ_K, numbers["socket"], "socket"), (_JEQ_K, numbers["fcntl"], "fcntl"), (_RET_K, _ALLOW),
               "refuse", (_RET_K, _REFUSE)]
     lines += ["socket", (_LD_W_ABS, _ARG0_LOW)]  # socket(family, ...): its family
@@ -120,5 +128,5 @@ def program(machine: str | None = None) -> bytes | None:
     lines += [(_RET_K, _NO_FAMILY), "a family allowed", (_RET_K, _ALLOW)]
     lines += ["fcntl", (_LD_W_ABS, _ARG1_LOW)]  # fcntl(fd, cmd, ...): its command
     lines += [(_JEQ_K, command, "no locks") for command in RECORD_LOCKS]
-    lines += [(_RET_K, _ALLOW), "no locks", (_RET_K, _NO_LOCKS)]
+    lines += [(_RET_K, _ALLOW), "no locks", (_RET_K, _NO_LOCKS), "no xattrs", (_RET_K, _NO_XATTRS)]
     return _assemble(lines)
