@@ -201,7 +201,7 @@ def test_the_seccomp_filter_is_the_program_its_table_says():
                 return k
 
     allow, refuse, no_family = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.EAFNOSUPPORT
-    refused = (64, 68, 253, 294, 300, 248, 249, 250, 213, 291, 425, 426, 427, 447, 240)  # ... keyctl, epoll_create*, io_uring_*, memfd_secret, mq_open
+    refused = (64, 68, 253, 294, 300, 248, 249, 250, 213, 291, 321, 425, 426, 427, 447, 240)  # ... keyctl, epoll_create*, bpf, io_uring_*, memfd_secret, mq_open
     assert [run(0xC000003E, nr) for nr in refused] == [refuse] * len(refused)
     assert [run(0xC000003E, nr) for nr in (0, 1, 56, 57, 59, 29, 65, 53)] == [allow] * 8  # ... shmget, semop, socketpair
     assert [run(0xC000003E, 41, family) for family in (1, 2, 10)] == [allow] * 3  # socket: AF_UNIX, AF_INET, AF_INET6

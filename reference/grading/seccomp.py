@@ -20,6 +20,9 @@ whole host unwatched:
   and every other program of the grader's user, the grader's reading of classmates' workers among them,
   then failed to watch a descriptor (ENOSPC). The worker's own `selectors.DefaultSelector` (asyncio's
   event loop) is `PollSelector`, which keeps nothing in the kernel;
+- BPF maps and programs (`bpf`): most kernels refuse them to unprivileged users
+  (kernel.unprivileged_bpf_disabled), but where a host allows them a map of any size is kernel memory
+  that no process has resident;
 - io_uring (`io_uring_setup`, `_enter`, `_register`): completions never read held 2.2 GB of kernel
   memory past a 1 GB limit in 6 s; `memfd_secret`: its pages are in no count the supervisor reads
   (2.2 GB past 1 GB); POSIX message queues (`mq_open`): the per-user quota is the host user's;
@@ -55,7 +58,7 @@ import struct
 __all__ = ["REFUSED", "program"]
 
 REFUSED = ("semget", "msgget", "inotify_init", "inotify_init1", "fanotify_init", "add_key", "request_key", "keyctl",
-           "epoll_create", "epoll_create1", "io_uring_setup", "io_uring_enter", "io_uring_register", "memfd_secret", "mq_open")
+           "epoll_create", "epoll_create1", "bpf", "io_uring_setup", "io_uring_enter", "io_uring_register", "memfd_secret", "mq_open")
 SOCKET_FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6: socket(2) with any other family is refused
 NO_XATTRS = ("setxattr", "lsetxattr", "fsetxattr", "setxattrat")  # refused with ENOTSUP, as by a file system without them
 RECORD_LOCKS = (6, 7, 37, 38)  # fcntl's F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: refused with ENOLCK
@@ -75,10 +78,10 @@ _NO_XATTRS = 0x00050000 | errno.ENOTSUP
 # machine: (its AUDIT_ARCH, {call: number}, the first number of a second ABI on the same arch, or None)
 _X86_64 = {"semget": 64, "msgget": 68, "inotify_init": 253, "inotify_init1": 294, "fanotify_init": 300, "add_key": 248,
            "request_key": 249, "keyctl": 250, "epoll_create": 213, "epoll_create1": 291, "mq_open": 240, "socket": 41,
-           "fcntl": 72, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190}
+           "fcntl": 72, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "bpf": 321}
 _AARCH64 = {"semget": 190, "msgget": 186, "inotify_init1": 26, "fanotify_init": 262, "add_key": 217, "request_key": 218,
             "keyctl": 219, "epoll_create1": 20, "mq_open": 180, "socket": 198, "fcntl": 25,
-            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7}
+            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "bpf": 280}
 _BOTH = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "memfd_secret": 447,  # one table since 5.1
          "setxattrat": 463}
 _MACHINES = {
