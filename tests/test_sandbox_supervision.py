@@ -214,6 +214,8 @@ def test_the_seccomp_filter_is_the_program_its_table_says():
     assert [run(0xC000003E, nr) for nr in (188, 189, 190, 463)] == [no_xattrs] * 4  # setxattr and its kin
     assert [run(0xC000003E, nr) for nr in (191, 192, 193, 194)] == [allow] * 4  # getxattr, listxattr: reading
     assert run(0x40000003, 3) == refuse and run(0xC000003E, 0x40000000 + 64) == refuse  # i386, x32
+    ops = [struct.unpack("=HBBI", program("x86_64", sysv_shm=False)[i:i + 8]) for i in range(0, len(program("x86_64", sysv_shm=False)), 8)]
+    assert run(0xC000003E, 29) == refuse and run(0xC000003E, 30) == allow  # shmget refused, shmat (of nothing) allowed
     assert program("sparc") is None
 
 
@@ -590,6 +592,28 @@ def test_memory_no_process_has_resident_counts_against_the_memory_limit(course: 
     # stopped at the memory limit, or refused (read-only, no namespace) before it held anything
     assert "held 0 MB" in said or any("the memory limit" in reason for reason in stopped), (stopped, said)
     assert all("the memory limit" in reason for reason in stopped), (stopped, said)
+
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("reference.grading.seccomp", fromlist=["x"]).program() is None,
+                    reason="no seccomp filter for this architecture")
+@pytest.mark.parametrize("countable", [False, True])
+def test_system_v_segments_are_refused_where_the_grader_cannot_count_them(course: Path, monkeypatch, countable: bool):
+    """A grader without CAP_SYS_ADMIN (not root, as advised, or root in a container that took it) cannot enter the
+    sandbox's IPC namespace, where a segment filled and detached is held by no process: 1,520 MB of them sat there
+    past a 1,024 MB limit, unseen. Such a grader's sandbox refuses shmget; one that can count them allows it."""
+    monkeypatch.setattr(sandbox, "can_count_sysv_shm", lambda: countable)
+    stopped, said, _ = run_attack(course, SYSV + HOLD.format(
+        hold="segment = libc.shmget(0, 95 * 2**20, 0o1600)\n"
+             "        if segment < 0: raise OSError(ctypes.get_errno(), 'shmget')\n"
+             "        at = libc.shmat(segment, None, 0); ctypes.memset(at, 1, 95 * 2**20); libc.shmdt(ctypes.c_void_p(at)); "
+             "held.append(segment)"), Limits(memory_mb=1024, wall_s=60))
+    if countable:  # allowed (and, for a grader that can count them, stopped at the memory limit: the test above)
+        assert "shmget" not in said, said
+    else:
+        assert f"refused: [Errno {errno.EPERM}] shmget" in said and "held 0 MB" in said, said
+        assert not stopped, stopped
 
 
 RESIDENT_IN_CHILDREN = """

@@ -46,7 +46,7 @@ first limit they see exceeded, keeping the reason for the grader's message:
   count twice), the sandbox's own /dev/shm (a tmpfs of at most `memory_mb`, counted in full: its
   pages and a KB for each file, folder or link in it, which holds no page) and,
   for a root grader, the System V segments of the sandbox's own IPC namespace (entering it needs
-  CAP_SYS_ADMIN). No other tmpfs can hold files: `/` and `/dev` are read-only, and the sandbox may
+  CAP_SYS_ADMIN; where the grader lacks it, the sandbox may make none). No other tmpfs can hold files: `/` and `/dev` are read-only, and the sandbox may
   not make user namespaces (in one it could mount a tmpfs of its own). Socket buffers of the
   sandbox's own network namespace count too: each unix socket (held or in flight) as much as its
   send buffer can hold (past the first 8), TCP and UDP ones twice what is queued in them, each open pipe what a pipe
@@ -119,6 +119,7 @@ MAPS_BYTES = 64 * MB  # /proc/PID/maps one look at held memory reads, all proces
 CPU_BURST_S = 2.0  # seconds of `cpus` cores a sandbox may use ahead of its average (a burst, then the pace)
 TICK = os.sysconf("SC_CLK_TCK")  # /proc/PID/stat counts CPU time in these
 CLONE_NEWIPC = 0x08000000
+CAP_SYS_ADMIN = 21  # its bit in /proc/self/status's CapEff
 INOTIFY_INSTANCES = 8  # inotify instances the sandbox may hold: the kernel allows each user 128 in all
 # (fs.inotify.max_user_instances), counted for the grader's user (root, for a grader that is root) across the
 # whole host, so a submission holding them stopped every other program of that user from watching files
@@ -590,7 +591,7 @@ class Worker:
         if not sandbox and masked:
             env["GAN_COURSE_GRADING_MASKED"] = ",".join(masked)
         command = [sys.executable, "-c", WORKER_START]
-        seccomp_fd = _seccomp_descriptor() if sandbox else None
+        seccomp_fd = _seccomp_descriptor(sysv_shm=gpu or can_count_sysv_shm()) if sandbox else None
         try:
             if sandbox:
                 command = self._bwrap(staged, gpu, env, seccomp_fd) + command
@@ -1217,12 +1218,25 @@ def _lower_limit(which: int, soft: int, hard: int) -> None:
     resource.setrlimit(which, (soft, hard))
 
 
-def _seccomp_descriptor() -> int | None:
+def can_count_sysv_shm() -> bool:
+    """Whether this process may enter the sandbox's IPC namespace to count its System V segments
+    (`_sysv_bytes`): setns(2) wants CAP_SYS_ADMIN, which a grader that is root has, unless a container
+    took it away. Where it may not, the sandbox refuses `shmget` (reference.grading.seccomp)."""
+    try:
+        with open("/proc/self/status") as fh:
+            caps = next(line for line in fh if line.startswith("CapEff:"))
+        return bool(int(caps.split()[1], 16) >> CAP_SYS_ADMIN & 1)
+    except (OSError, StopIteration, IndexError, ValueError):
+        return False
+
+
+def _seccomp_descriptor(sysv_shm: bool = True) -> int | None:
     """A descriptor to read this machine's seccomp filter from (`reference.grading.seccomp`), for bwrap's
-    --seccomp, or None where there is none. The caller closes it once the sandbox has started."""
+    --seccomp, or None where there is none. The caller closes it once the sandbox has started.
+    `sysv_shm` False: the filter refuses System V shared memory too."""
     from reference.grading.seccomp import program
 
-    filter_ = program()
+    filter_ = program(sysv_shm=sysv_shm)
     if filter_ is None:
         return None
     read, write = os.pipe()  # a few hundred bytes: the pipe holds them all

@@ -20,6 +20,11 @@ whole host unwatched:
   and every other program of the grader's user, the grader's reading of classmates' workers among them,
   then failed to watch a descriptor (ENOSPC). The worker's own `selectors.DefaultSelector` (asyncio's
   event loop) is `PollSelector`, which keeps nothing in the kernel;
+- System V shared memory (`shmget`), only where the grader cannot count it: a segment filled and
+  detached is held by no process, and only a process with CAP_SYS_ADMIN can enter the sandbox's IPC
+  namespace to list it (reference.grading.sandbox), so for a grader that is not root (as advised) 1,520 MB
+  sat there past a 1,024 MB limit. Where the grader can count it, or with `--gpu` (CUDA's runtime may
+  use it), it is allowed;
 - BPF maps and programs (`bpf`): most kernels refuse them to unprivileged users
   (kernel.unprivileged_bpf_disabled), but where a host allows them a map of any size is kernel memory
   that no process has resident;
@@ -78,10 +83,11 @@ _NO_XATTRS = 0x00050000 | errno.ENOTSUP
 # machine: (its AUDIT_ARCH, {call: number}, the first number of a second ABI on the same arch, or None)
 _X86_64 = {"semget": 64, "msgget": 68, "inotify_init": 253, "inotify_init1": 294, "fanotify_init": 300, "add_key": 248,
            "request_key": 249, "keyctl": 250, "epoll_create": 213, "epoll_create1": 291, "mq_open": 240, "socket": 41,
-           "fcntl": 72, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "bpf": 321}
+           "fcntl": 72, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "bpf": 321,
+           "shmget": 29}
 _AARCH64 = {"semget": 190, "msgget": 186, "inotify_init1": 26, "fanotify_init": 262, "add_key": 217, "request_key": 218,
             "keyctl": 219, "epoll_create1": 20, "mq_open": 180, "socket": 198, "fcntl": 25,
-            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "bpf": 280}
+            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "bpf": 280, "shmget": 194}
 _BOTH = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "memfd_secret": 447,  # one table since 5.1
          "setxattrat": 463}
 _MACHINES = {
@@ -113,16 +119,18 @@ def _assemble(lines: list) -> bytes:
     return b"".join(ops)
 
 
-def program(machine: str | None = None) -> bytes | None:
-    """The filter for `machine` (platform.machine() by default), or None where it is not known."""
+def program(machine: str | None = None, sysv_shm: bool = True) -> bytes | None:
+    """The filter for `machine` (platform.machine() by default), or None where it is not known. `sysv_shm`
+    False: `shmget` is refused too, for a grader that cannot count System V segments (see the module)."""
     found = _MACHINES.get(machine or platform.machine())
     if found is None:
         return None
     arch, numbers, second_abi = found
+    refused = REFUSED if sysv_shm else REFUSED + ("shmget",)
     lines: list = [(_LD_W_ABS, _ARCH), (_JEQ_K, arch, "own abi"), (_RET_K, _REFUSE), "own abi", (_LD_W_ABS, _NR)]
     if second_abi is not None:  # x32: the same calls under other numbers
         lines.append((_JGE_K, second_abi, "refuse"))
-    lines += [(_JEQ_K, numbers[name], "refuse") for name in REFUSED if name in numbers]
+    lines += [(_JEQ_K, numbers[name], "refuse") for name in refused if name in numbers]
     lines += [(_JEQ_K, numbers[name], "no xattrs") for name in NO_XATTRS]
     lines += [(_JEQ_K, numbers["socket"], "socket"), (_JEQ_K, numbers["fcntl"], "fcntl"), (_RET_K, _ALLOW),
               "refuse", (_RET_K, _REFUSE)]
