@@ -231,6 +231,49 @@ def test_math_exp_raising_overflow_in_the_tails_is_told_the_fix():
     assert "1 / (1 + exp(log p_g - log p_data))" in message, message
 
 
+MATH_EXP_FORMS = {
+    # math.exp overflows (raises) in one of the tail cases whichever way round the log ratio goes into it, so the
+    # message must not offer 1 / (1 + exp(log p_g - log p_data)) as a form that cannot overflow
+    "exp of the log ratio on top": "math.exp(a - b) / (1 + math.exp(a - b))",
+    "exp of the negated log ratio below": "1 / (1 + math.exp(b - a))",
+}
+
+
+@pytest.mark.parametrize("case", MATH_EXP_FORMS)
+def test_math_exp_overflow_is_told_to_use_numpy_or_a_sign_branch(case):
+    source = ("def optimal_discriminator(log_p_data, log_p_g):\n    import math\n"
+              f"    return np.array([{MATH_EXP_FORMS[case]} for a, b in zip(log_p_data, log_p_g)])")
+    assert grade("test_optimal_discriminator", optimal_discriminator=source) == (1.0, "")
+    earned, message = grade("test_optimal_discriminator_in_the_tails", optimal_discriminator=source)
+    assert earned == 0.0 and message.startswith("optimal_discriminator raised OverflowError"), message
+    assert "whichever way round it goes into exp" in message and "with np.exp is right there" in message, message
+    assert "branch on the sign" in message and "a form in which exp can only underflow" not in message, message
+
+
+IN_PLACE_D_STAR = {
+    "-=": "    log_p_data -= np.logaddexp(log_p_data, log_p_g)\n    return np.exp(log_p_data)",
+    "out=": "    np.subtract(log_p_data, np.logaddexp(log_p_data, log_p_g), out=log_p_data)\n    return np.exp(log_p_data)",
+    "a tensor sharing the array": "    t = torch.from_numpy(log_p_data)\n    t.sub_(torch.from_numpy(np.logaddexp(log_p_data, log_p_g)))\n"
+                                  "    return np.exp(log_p_data)",
+}
+
+
+@pytest.mark.parametrize("case", IN_PLACE_D_STAR)
+def test_an_optimal_discriminator_that_changes_its_arguments_is_named(case):
+    """Right values, but log_p_data changed in place: a generator_cost that calls it and then reads log_p_data is wrong."""
+    source = "def optimal_discriminator(log_p_data, log_p_g):\n" + IN_PLACE_D_STAR[case]
+    for check_name in ("test_optimal_discriminator", "test_optimal_discriminator_in_the_tails"):
+        earned, message = grade(check_name, optimal_discriminator=source)
+        assert earned == 0.0 and message.startswith("optimal_discriminator changed its argument `log_p_data` in place"), message
+        assert "compute new arrays (log_p_data - log_sum" in message, message
+    cost_source = ("def generator_cost(log_p_data, log_p_g, x):\n"
+                   "    d = optimal_discriminator(log_p_data, log_p_g)\n"
+                   "    p, q = np.exp(log_p_data), np.exp(log_p_g)\n"
+                   "    return integrate.trapezoid(p * np.log(d) + q * np.log(1 - d), x)")
+    earned, message = grade("test_generator_cost", generator_cost=cost_source, optimal_discriminator=source)
+    assert earned == 0.0 and "your optimal_discriminator changes `log_p_data` in place" in message, message
+
+
 def test_tails_check_sends_a_wrong_formula_to_the_first_check():
     earned, message = grade("test_optimal_discriminator_in_the_tails", optimal_discriminator=WRONG_D_STAR["swapped"][0])
     assert earned == 0.0 and "fix what the check of D* on a grid reports first" in message, message
@@ -267,6 +310,13 @@ WRONG_COST = {
     "-log 4 + JSD": (cost(RIGHT_INTEGRAND, "-np.log(4) + (integrate.trapezoid(integrand, x) + np.log(4)) / 2"),
                      "it returns -log 4 + JSD: the JSD's factor 2 is missing"),
     "no return": (cost(RIGHT_INTEGRAND, "None"), "returned None"),
+    # the JSD from SciPy, a shortcut past the integral: its distance is sqrt(JSD), its base=2 gives bits
+    "JS distance not squared": ("from scipy.spatial.distance import jensenshannon\n" + cost(
+        RIGHT_INTEGRAND, "-np.log(4) + 2 * jensenshannon(p, q)"), "jensenshannon returns the Jensen-Shannon distance, the square root"),
+    "JSD in bits": ("from scipy.spatial.distance import jensenshannon\n" + cost(
+        RIGHT_INTEGRAND, "-np.log(4) + 2 * jensenshannon(p, q, base=2) ** 2"), "with the JSD in bits (base=2)"),
+    "+log 4": ("from scipy.spatial.distance import jensenshannon\n" + cost(
+        RIGHT_INTEGRAND, "np.log(4) + 2 * jensenshannon(p, q) ** 2"), "it is +log 4 + 2 JSD: the constant is -log 4"),
 }
 
 
@@ -391,6 +441,21 @@ WRONG_GRADS = {
     # D(G(z)) clamped away from 0 and 1 (found by session 37's review: told it divided 0 by 0)
     "clamped": (grads("d = d.clamp(1e-6, 1 - 1e-6)\n    return -d, -(1 - d)"),
                 "a clamp or an epsilon on D(G(z))", "a clamp or an epsilon on D(G(z))"),
+    # right derivatives, but the caller's logits overwritten by D(G(z)) (a plot against them would show D instead)
+    # right numbers as NumPy arrays: the lesson's next cell calls .numpy() on the results
+    "NumPy arrays": ("def generator_loss_grads(fake_logits):\n    d = 1 / (1 + np.exp(-fake_logits.numpy()))\n    return -d, d - 1",
+                     "returned values of type ndarray, not tensors: return two torch tensors", "of type ndarray, not tensors"),
+    "sigmoid_ on the input": ("def generator_loss_grads(fake_logits):\n    d = fake_logits.sigmoid_()\n    return -d, d - 1",
+                              "changed its argument `fake_logits` in place", "changed its argument `fake_logits` in place"),
+    "sigmoid out= the input": ("def generator_loss_grads(fake_logits):\n    torch.sigmoid(fake_logits, out=fake_logits)\n"
+                               "    return -fake_logits, fake_logits - 1",
+                               "changed its argument `fake_logits` in place", "changed its argument `fake_logits` in place"),
+    # exp(l) overflows float32 past 88: inf / inf, not the 0 / 0 of an unsimplified fraction
+    "exp(l) / (1 + exp(l))": ("def generator_loss_grads(fake_logits):\n    e = torch.exp(fake_logits)\n"
+                              "    return -e / (1 + e), -1 / (1 + e)",
+                              "at the float32 logit 120 (D(G(z)) = 1, 1 - D(G(z)) = 0) it is nan; expected -1: a fraction "
+                              "divides 0 by 0 there (d (1 - d) / d once d rounds to 0, or / (1 - d) once it rounds to 1), or "
+                              "inf by inf (exp(l) / (1 + exp(l)) once exp of the logit overflows float32", None),
     # autograd asked for the derivatives the section derives by hand ("Derived by hand: no autograd")
     "autograd through softplus": ("import torch.nn.functional as F\n"
                                   "def generator_loss_grads(fake_logits):\n"

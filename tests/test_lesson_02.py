@@ -118,6 +118,9 @@ def test_the_scene_tells_the_mistakes_apart():
     d_values = [sc.loss_d] + [v for v, _ in lesson_02.d_loss_faults(real, fake, sc.loss_d)]
     real1, fake1 = lesson_02.logits(sc.D1, sc.G0, sc)
     g_values = [sc.loss_g] + [v for v, _ in lesson_02.g_loss_faults(fake1, real1, sc.loss_g)]
+    # the losses after each update, which a step that scores again after its step() returns
+    d_values.append(float(F.softplus(-real1).mean() + F.softplus(fake1).mean()))
+    g_values.append(float(F.softplus(-lesson_02.logits(sc.D1, sc.G1, sc)[1]).mean()))
     for values in (d_values, g_values):
         gaps = [abs(a - b) for i, a in enumerate(values) for b in values[i + 1:]]
         assert min(gaps) > 1e-2, values
@@ -277,6 +280,14 @@ WRONG = {
                            "the arithmetic ran on uint8 and wrapped around"),
     "scale: uint8 wraps below 128": ("scale_images", "def scale_images(x):\n    return (x - 128) / 127.5 + 1 / 255",
                                      "the arithmetic ran on uint8 and wrapped around"),
+    # uint8 arithmetic that wraps somewhere other than half-way: the map drops back at one pixel value
+    "scale: x - 128 on uint8": ("scale_images", "def scale_images(x):\n    return (x - 128) / 128",
+                                "pixel 127 becomes 1.9922 but 128 becomes 0: the map drops back there, so the arithmetic "
+                                "ran on uint8 and wrapped around"),
+    "scale: x - 255 // 2 on uint8": ("scale_images", "def scale_images(x):\n    return (x - 255 // 2) / (255 / 2)",
+                                     "pixel 126 becomes 2 but 127 becomes 0: the map drops back there"),
+    "scale: x + 1 on uint8": ("scale_images", "def scale_images(x):\n    return (x + 1).float() / 128 - 1",
+                              "pixel 254 becomes 0.99219 but 255 becomes -1: the map drops back there"),
     "scale: divides by 256": ("scale_images", "def scale_images(x):\n    return x.float() / 128 - 1",
                               "255 must become exactly 1"),
     "scale: float64": ("scale_images", "def scale_images(x):\n    return x.double() / 127.5 - 1", "returned dtype torch.float64"),
@@ -359,7 +370,51 @@ def d_step(G, D, opt_d, real, z):
     return loss_real + loss_fake
 """, "D moved as its fake term alone moves it, although both terms' gradients reached D: a zero_grad between the two "
      "backward() calls cleared the real term's"),
-    "d: steps twice": ("d_step", d_step(step="opt_d.step(); opt_d.step()"), "moved twice as far"),
+    "d: steps twice": ("d_step", d_step(step="opt_d.step(); opt_d.step()"),
+                       "D moved twice as far as the trainer's step: step opt_d once per call"),
+    # one step on a doubled gradient: not told to step once, which it does
+    "d: backward twice (retain_graph)": ("d_step", d_step(zero="opt_d.zero_grad(); loss_d.backward(retain_graph=True)"),
+                                         "D moved twice as far as the trainer's step although opt_d stepped once, so the "
+                                         "gradient it used is twice this step's"),
+    "d: backward on each term, then on their sum": ("d_step", """
+def d_step(G, D, opt_d, real, z):
+    fake = G(z).detach()
+    loss_real, loss_fake = F.softplus(-D(real)).mean(), F.softplus(D(fake)).mean()
+    opt_d.zero_grad()
+    loss_real.backward(retain_graph=True)
+    loss_fake.backward(retain_graph=True)
+    loss_d = loss_real + loss_fake
+    loss_d.backward()
+    opt_d.step()
+    return loss_d
+""", "although opt_d stepped once, so the gradient it used is twice this step's"),
+    # the same without retain_graph: PyTorch refuses the second pass; G's fakes are detached, so the cause is not a
+    # missing .detach() (the usual cause of this error in a training loop), but the second backward within d_step
+    "d: backward twice, graph freed": ("d_step", d_step(zero="opt_d.zero_grad(); loss_d.backward()"),
+                                       "d_step raised RuntimeError (Trying to backward through the graph a second time): "
+                                       "within this one call, backward() ran a second time through a graph"),
+    "g: backward twice, graph freed": ("g_step", g_step(zero="opt_g.zero_grad(); loss_g.backward()"),
+                                       "g_step raised RuntimeError (Trying to backward through the graph a second time): "
+                                       "within this one call, backward() ran a second time"),
+    # labels made for the notebook's batch of 64: the check's batches have 16 images
+    "d: targets for a batch of 64": (
+        "d_step", d_step(loss="F.binary_cross_entropy_with_logits(logits_real, torch.ones(64)) + "
+                              "F.binary_cross_entropy_with_logits(logits_fake, torch.zeros(64))"),
+        "its targets hold 64 labels but the batch has 16 images, so their number is fixed in the code"),
+    "d: targets for a batch of 64, BCELoss": (
+        "d_step", d_step(loss="nn.BCELoss()(torch.sigmoid(logits_real), torch.ones(64)) + "
+                              "nn.BCELoss()(torch.sigmoid(logits_fake), torch.zeros(64))"),
+        "its targets hold 64 labels but the batch has 16 images"),
+    "d: returns the loss after the step": ("d_step", d_step(
+        ret="F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()"),
+        "is the loss after D's update (D or its inputs scored again after opt_d.step())"),
+    "d: its own Adam": ("d_step", d_step(zero="opt = torch.optim.Adam(D.parameters(), lr=2e-4); opt.zero_grad()",
+                                         step="opt.step()"),
+                        "d_step steps an optimiser of D's parameters other than the `opt_d` it is given (one made inside "
+                        "the function"),
+    "d: its own SGD": ("d_step", d_step(zero="opt = torch.optim.SGD(D.parameters(), lr=0.1); opt.zero_grad()",
+                                        step="opt.step()"),
+                       "d_step steps an optimiser of D's parameters other than the `opt_d` it is given"),
     "d: backward on V, returns -V": (
         "d_step", d_step(loss="F.logsigmoid(logits_real).mean() + F.logsigmoid(-logits_fake).mean()",
                          ret="-loss_d"),
@@ -423,6 +478,19 @@ def g_step(G, D, opt_g, z):
     "g: backward on -loss_g": ("g_step", g_step().replace("loss_g.backward()", "(-loss_g).backward()"),
                                "G moved the opposite way from the trainer's step"),
     "g: returns a tuple": ("g_step", g_step(ret="loss_g, logits_fake"), "returned a tuple of 2"),
+    "g: steps twice": ("g_step", g_step(step="opt_g.step(); opt_g.step()"),
+                       "G moved twice as far as the trainer's step: step opt_g once per call"),
+    "g: backward twice (retain_graph)": ("g_step", g_step(zero="opt_g.zero_grad(); loss_g.backward(retain_graph=True)"),
+                                         "G moved twice as far as the trainer's step although opt_g stepped once"),
+    "g: targets for a batch of 64": (
+        "g_step", g_step(loss="F.binary_cross_entropy_with_logits(logits_fake, torch.ones(64))"),
+        "its targets hold 64 labels but the batch has 16 images, so their number is fixed in the code"),
+    "g: returns the loss after the step": ("g_step", g_step(ret="F.softplus(-D(G(z))).mean()"),
+                                           "is the loss after G's update (G or its inputs scored again after opt_g.step())"),
+    "g: its own Adam": ("g_step", g_step(zero="opt = torch.optim.Adam(G.parameters(), lr=2e-4); opt.zero_grad()",
+                                         step="opt.step()"),
+                        "g_step steps an optimiser of G's parameters other than the `opt_g` it is given (one made inside "
+                        "the function"),
     # one-sided label smoothing applied to G's targets: named, not the generic hint
     "g: smoothed target 0.9": (
         "g_step", g_step(loss="F.binary_cross_entropy_with_logits(logits_fake, torch.full_like(logits_fake, 0.9))"),

@@ -166,9 +166,43 @@ def diagnose_array(got: np.ndarray, want: np.ndarray, faults: list[tuple[np.ndar
     return None
 
 
+def changed_in_place(given: dict[str, np.ndarray], originals: dict[str, np.ndarray]) -> list[str]:
+    """The names of the arguments (arrays or tensors) that a call changed in place: `given` were passed, `originals`
+    are untouched copies of them."""
+    def as_numbers(value) -> np.ndarray:
+        return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    return [name for name, value in given.items()
+            if not np.array_equal(as_numbers(value), as_numbers(originals[name]), equal_nan=True)]
+
+
+def in_place_message(fn_name: str, names: list[str], fix: str) -> str:
+    listed = " and ".join(f"`{n}`" for n in names)
+    return (f"{fn_name} changed its argument{'s' if len(names) > 1 else ''} {listed} in place (-=, /=, an out= argument, "
+            f"a method ending in _): the caller's {'arrays change' if len(names) > 1 else 'array changes'} too, so code "
+            f"that goes on using {'them' if len(names) > 1 else 'it'} after the call (a generator_cost that calls this "
+            f"function, then reads log_p_data) computes with the wrong numbers; {fix}")
+
+
+D_STAR_IN_PLACE = "leave the arguments as they are and compute new arrays (log_p_data - log_sum, not log_p_data -= log_sum)"
+
+
+def d_star_changes_inputs(fn, log_p_data: np.ndarray, log_p_g: np.ndarray) -> list[str]:
+    """The arguments of optimal_discriminator that it changes in place on these log densities ([] if none, or if it raises)."""
+    given = {"log_p_data": log_p_data.copy(), "log_p_g": log_p_g.copy()}
+    try:
+        with np.errstate(all="ignore"):
+            fn(*given.values())
+    except Exception:  # noqa: BLE001 - only a diagnosis: the checks report an error of the function themselves
+        return []
+    return changed_in_place(given, {"log_p_data": log_p_data, "log_p_g": log_p_g})
+
+
 def optimal_discriminator_answer(submission, log_p_data: np.ndarray, log_p_g: np.ndarray) -> np.ndarray:
     fn = submission.get("optimal_discriminator")
-    out = fn(log_p_data.copy(), log_p_g.copy())
+    given = {"log_p_data": log_p_data.copy(), "log_p_g": log_p_g.copy()}
+    out = fn(*given.values())
+    changed = changed_in_place(given, {"log_p_data": log_p_data, "log_p_g": log_p_g})
+    assert not changed, in_place_message("optimal_discriminator", changed, D_STAR_IN_PLACE)
     array = as_array(out, "optimal_discriminator(log_p_data, log_p_g)", len(log_p_data))
     if isinstance(out, (list, tuple)):  # right numbers, but the lesson's next cells call array methods on it (.round)
         raise AssertionError(f"optimal_discriminator returned a {type(out).__name__}; return a NumPy array of shape (N,), as "
@@ -266,9 +300,12 @@ def test_optimal_discriminator_in_the_tails(submission):
             message = getattr(err, "message", str(err))
             raise AssertionError(
                 f"optimal_discriminator raised OverflowError ({message}) for {what} far in the tails: there the log "
-                f"density ratio log p_data - log p_g is in the hundreds or more, and exp of it overflows (math.exp raises, "
-                f"np.exp gives inf): use a form in which exp can only underflow, 1 / (1 + exp(log p_g - log p_data)), or "
-                f"the sigmoid of the difference (scipy.special.expit, torch.sigmoid)"
+                f"density ratio log p_data - log p_g runs into the thousands, positive in one case and negative in "
+                f"another, so whichever way round it goes into exp, exp overflows somewhere, and math.exp raises where "
+                f"np.exp gives inf. Compute on the whole arrays with NumPy: 1 / (1 + exp(log p_g - log p_data)) with "
+                f"np.exp is right there (an exp that overflows to inf gives 1 / inf = 0, the right limit), and so is the "
+                f"sigmoid of the difference (scipy.special.expit, torch.sigmoid); in a loop with math.exp, branch on the "
+                f"sign so that exp only ever sees -|log p_data - log p_g|"
             ) from None
         want = d_star(lp, lq)
         if matches(got, want):
@@ -282,8 +319,8 @@ def test_optimal_discriminator_in_the_tails(submission):
             raise AssertionError(
                 f"optimal_discriminator is wrong far in the tails: {at}{where}. There the log density ratio "
                 f"log p_data - log p_g is in the hundreds or more, exp of it overflows to inf, and inf / (1 + inf) is nan: "
-                f"use a form in which exp can only underflow, 1 / (1 + exp(log p_g - log p_data)), or the sigmoid of "
-                f"the difference (scipy.special.expit, torch.sigmoid)"
+                f"use a form in which an overflow gives the right limit, 1 / (1 + exp(log p_g - log p_data)) "
+                f"(1 / inf = 0), or the sigmoid of the difference (scipy.special.expit, torch.sigmoid)"
             )
         where = "" if np.all(np.isfinite(got)) else " (nan or inf: 0/0 after exp)"
         raise AssertionError(
@@ -339,6 +376,12 @@ def cost_faults(x: np.ndarray, lp: np.ndarray, lq: np.ndarray, want: float) -> l
         (-math.log(4) + jsd, "it returns -log 4 + JSD: the JSD's factor 2 is missing, C(G) = -log 4 + 2 JSD "
          "(the JSD averages the two KL divergences to the mixture, and V(D*, G) sums them)"),
         (want / 2, "it is half of C(G): integrate p_data log D* + p_g log(1 - D*) with no factor 1/2"),
+        (-math.log(4) + 2 * math.sqrt(max(jsd, 0.0)), "it is -log 4 + 2 sqrt(JSD): scipy.spatial.distance.jensenshannon "
+         "returns the Jensen-Shannon distance, the square root of the divergence, so square it (or integrate V at D*, as "
+         "the docstring asks)"),
+        (-math.log(4) + 2 * jsd / math.log(2), "it is -log 4 + 2 JSD with the JSD in bits (base=2): C(G) takes natural "
+         "logs throughout, JSD in nats"),
+        (math.log(4) + 2 * jsd, "it is +log 4 + 2 JSD: the constant is -log 4, C(G) = -log 4 + 2 JSD, at most 0"),
     ]
 
 
@@ -387,6 +430,11 @@ def own_d_star_hint(submission, lp: np.ndarray, lq: np.ndarray) -> str:
     """A hint when the student's optimal_discriminator, which generator_cost may call, is wrong."""
     if "optimal_discriminator" not in submission:
         return ""
+    changed = d_star_changes_inputs(submission.get("optimal_discriminator"), lp, lq)
+    if changed:
+        listed = " and ".join(f"`{n}`" for n in changed)
+        return (f" (your optimal_discriminator changes {listed} in place: if generator_cost calls it, it then reads "
+                f"changed log densities; make optimal_discriminator {D_STAR_IN_PLACE})")
     try:
         got = np.asarray(submission.get("optimal_discriminator")(lp.copy(), lq.copy()), dtype=np.float64)
         right = got.shape == lp.shape and matches(got, d_star(lp, lq))
@@ -528,8 +576,14 @@ def grads_answer(submission, logits: torch.Tensor) -> tuple[dict[str, np.ndarray
     the absolute tolerance their dtype allows; whether the two are one tensor."""
     fn = submission.get("generator_loss_grads")
     what = "generator_loss_grads(fake_logits)"
-    out = fn(logits.clone())
+    given = {"fake_logits": logits.clone()}
+    out = fn(given["fake_logits"])
     assert out is not None, f"{what} returned None: is its `return` missing?"
+    assert not changed_in_place(given, {"fake_logits": logits}), (
+        "generator_loss_grads changed its argument `fake_logits` in place (sigmoid_, neg_, an out= argument, -=): the "
+        "caller's logits change too, so code that goes on using them after the call (to plot the derivatives against "
+        "them, or to compute a loss) sees D(G(z)) or a derivative instead of the logits; compute new tensors, "
+        "d = torch.sigmoid(fake_logits)")
     assert isinstance(out, (tuple, list)) and len(out) == 2, (
         f"{what} returned {type(out).__name__}; return a pair (saturating, non_saturating) of tensors"
     )
@@ -538,10 +592,16 @@ def grads_answer(submission, logits: torch.Tensor) -> tuple[dict[str, np.ndarray
         name: as_array(value, f"{what}[{i}] ({name.replace('_', '-')})", len(logits))
         for i, (name, value) in enumerate(zip(LOSSES, out))
     }
+    kinds = [type(value).__name__ for value in out if not isinstance(value, torch.Tensor)]
+    if kinds:  # right numbers maybe, but the lesson's next cell calls .numpy() on them
+        raise AssertionError(f"{what} returned values of type {kinds[0]}, not tensors: return two torch tensors of shape "
+                             f"(N,), as its docstring says (torch.sigmoid(fake_logits) gives one; torch.from_numpy turns an "
+                             f"array into one): the cell below calls .numpy() on them")
     return arrays, FLOAT32_ATOL if single else 1e-12, share_memory(*out)
 
 
 SATURATED = (-120.0, -20.0, 20.0, 120.0)  # float32 logits where D(G(z)) or 1 - D(G(z)) rounds to 0 or to 1
+FLOAT32_EXP_MAX = 88.7  # exp(t) is inf in float32 for t above this
 
 
 def saturation_fault(submission, which: str) -> str | None:
@@ -567,8 +627,13 @@ def saturation_fault(submission, which: str) -> str | None:
     d = float(torch.sigmoid(logits[bad]))
     where = f"at the float32 logit {num(SATURATED[bad])} (D(G(z)) = {num(d)}, 1 - D(G(z)) = {num(float(1 - torch.sigmoid(logits[bad])))})"
     if not np.isfinite(got[bad]):
-        return (f"{where} it is {differ(got[bad], want[bad])}: a fraction such as d (1 - d) / (1 - d) divides 0 by 0 "
-                f"there; simplify it by hand first, so that the derivative is a plain expression in d = sigmoid(l)")
+        causes = "a fraction such as d (1 - d) / (1 - d) divides 0 by 0 there"
+        if abs(SATURATED[bad]) > FLOAT32_EXP_MAX:  # exp(|l|) is inf in float32 here
+            causes = (f"a fraction divides 0 by 0 there (d (1 - d) / d once d rounds to 0, or / (1 - d) once it rounds "
+                      f"to 1), or inf by inf (exp(l) / (1 + exp(l)) once exp of the logit overflows float32, past "
+                      f"{FLOAT32_EXP_MAX:g})")
+        return (f"{where} it is {differ(got[bad], want[bad])}: {causes}; simplify it by hand first, so that the "
+                f"derivative is a plain expression in d = sigmoid(l), and let torch.sigmoid compute d (it never overflows)")
     return (f"{where} it is {differ(got[bad], want[bad])}: a clamp or an epsilon on D(G(z)) (or on 1 - D(G(z))) moves "
             f"it there; the derivatives need neither, return the plain expressions in d = sigmoid(l)")
 

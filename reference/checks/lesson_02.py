@@ -191,6 +191,60 @@ def other_z(seen: list[Tensor], z: Tensor, call: str) -> str | None:
             f"argument, G(z); the training loop draws z and passes it in, and the G step must see the same z")
 
 
+def own_optimiser(stepped: list, opt, net: nn.Module, label: str, name: str, call: str) -> str | None:
+    """A failure when the step stepped an optimiser of `net`'s parameters (`label`: "G" or "D") other than the one
+    passed in as `name` (one it made itself)."""
+    mine = {id(p) for p in net.parameters()}
+    for o in stepped:
+        if o is not opt and any(id(p) in mine for group in o.param_groups for p in group["params"]):
+            return (f"{call} steps an optimiser of {label}'s parameters other than the `{name}` it is given (one made "
+                    f"inside the function, such as torch.optim.Adam({label}.parameters(), ...)?): call {name}.step() on "
+                    f"the `{name}` passed in; a new optimiser on each call starts from scratch (Adam's running averages are "
+                    f"lost) with settings of its own, while the training loop's {name} carries them from step to step")
+    return None
+
+
+TARGET_SIZE = re.compile(r"[Tt]arget size \(torch\.Size\(\[(\d+)[^\]]*\]\)\).*?input size \(torch\.Size\(\[(\d+)")
+
+
+def fixed_size_targets(err: BaseException, call: str) -> str | None:
+    """A failure for a loss that raised because its targets have a fixed number of labels (torch.ones(64)) and the
+    batch another; None for any other error."""
+    found = TARGET_SIZE.search(str(err))
+    if not isinstance(err, ValueError) or found is None or int(found.group(1)) == int(found.group(2)):
+        return None
+    labels, batch = int(found.group(1)), int(found.group(2))
+    return (f"{call} raised ValueError ({str(err).splitlines()[0][:120]}): its targets hold {labels} labels but the batch "
+            f"has {batch} images, so their number is fixed in the code (a batch size such as 64) while a batch can have "
+            f"any size N (the check's have {BATCH}; the last batch of an epoch may be smaller): build the targets from "
+            f"the logits, torch.ones_like(logits) and torch.zeros_like(logits), or from the batch, torch.ones(z.shape[0])")
+
+
+def backward_twice(err: BaseException, call: str, loss: str) -> str | None:
+    """A failure for a step that ran backward() twice through one graph within a single call (the check calls the
+    step once, on fresh networks, so no graph of an earlier step is involved); None for any other error."""
+    if not isinstance(err, RuntimeError) or "backward through the graph a second time" not in str(err):
+        return None
+    terms = ", or backward on each term and then on their sum" if loss == "loss_d" else ""
+    return (f"{call} raised RuntimeError (Trying to backward through the graph a second time): within this one call, "
+            f"backward() ran a second time through a graph that the first backward() had already freed ({loss}.backward() "
+            f"called twice"
+            f"{terms}); backward() adds into .grad, so even with retain_graph=True the gradient would count twice: call "
+            f"backward() once on {loss}" + (" (or once on each of its two terms)" if terms else ""))
+
+
+def call_step(step, call: str, loss: str, *args):
+    """step(*args), or a failure that names the cause when it raised because its targets have a fixed number of
+    labels or because it ran backward() twice through one graph."""
+    try:
+        return step(*args)
+    except (ValueError, RuntimeError) as err:
+        fault = fixed_size_targets(err, call) or backward_twice(err, call, loss)
+        if fault is None:
+            raise
+        raise AssertionError(fault) from None
+
+
 # ---------------------------------------------------------------------------------------------
 # Answers as numbers
 # ---------------------------------------------------------------------------------------------
@@ -271,9 +325,10 @@ def one_term_fault(sc: Scene, after: Tensor, backwards: int = 1) -> str | None:
 
 
 def update_fault(net: str, opt: str, loss: str, after: Tensor, before: Tensor, want: Tensor, leftover: Tensor,
-                 grads_now: bool) -> str | None:
+                 grads_now: bool, steps: int = 1) -> str | None:
     """What is wrong with `net`'s parameters `after` the student's step, or None when they are the
-    trainer's (`want`). before: at the start; leftover: the flat `.grad` left in them beforehand."""
+    trainer's (`want`). before: at the start; leftover: the flat `.grad` left in them beforehand; steps: how
+    many times the optimiser `opt` stepped."""
     if close(after, want):
         return None
     if not moved(after, before):
@@ -290,6 +345,13 @@ def update_fault(net: str, opt: str, loss: str, after: Tensor, before: Tensor, w
         return (f"{net} moved by the gradients left in .grad from before this step, not by this step's loss: "
                 f"zero them with {opt}.zero_grad(), then call {loss}.backward() before {opt}.step()")
     if close(after, before + 2 * (want - before)):
+        if steps == 1:
+            terms = (("; or backward on each term and then on their sum", " (or once on each of its two terms)")
+                     if net == "D" else ("", ""))
+            return (f"{net} moved twice as far as the trainer's step although {opt} stepped once, so the gradient it used "
+                    f"is twice this step's: backward() adds into .grad, and it ran twice ({loss}.backward() called again, "
+                    f"which retain_graph=True allows{terms[0]}), or on twice the loss you return: call backward() once on "
+                    f"{loss}{terms[1]}")
         return f"{net} moved twice as far as the trainer's step: step {opt} once per call"
     step, moved_by = want - before, after - before
     factor = float(moved_by @ step / (step @ step)) if float(step @ step) > 0 else 0.0
@@ -372,6 +434,17 @@ def batch_dependence(x: Tensor, out: Tensor, part: Tensor, out_part: Tensor) -> 
             f"scale by the fixed range 0..255 (x / 255 * 2 - 1), not by the batch's values")
 
 
+def wrap_point(got: dict[int, float]) -> int | None:
+    """The pixel value v after which a map that rises by one even step per value drops back (v -> v + 1), as uint8
+    arithmetic that wraps around does (x - 128 on uint8); None for any other map."""
+    steps = [got[v + 1] - got[v] for v in range(255)]
+    typical = sorted(steps)[len(steps) // 2]
+    odd = [v for v, step in enumerate(steps) if abs(step - typical) > 1e-4]
+    if typical <= 0 or not 1 <= len(odd) <= 2 or any(steps[v] >= 0 for v in odd):
+        return None
+    return odd[0]
+
+
 @check(points=1, visible=True)
 def test_scale_images(submission):
     """scale_images maps uint8 pixels 0..255 onto [-1, 1] like the trainer, the same way in every batch"""
@@ -399,6 +472,10 @@ def test_scale_images(submission):
         bad = right.index(False)
         hint = (f"the values of half the pixels are right, but not {bad} -> {num(got[bad])}: the arithmetic ran on "
                 f"uint8 and wrapped around (uint8 holds only 0..255); convert to float before multiplying or subtracting")
+    elif (v := wrap_point(got)) is not None:
+        hint = (f"pixel {v} becomes {num(got[v])} but {v + 1} becomes {num(got[v + 1])}: the map drops back there, so "
+                f"the arithmetic ran on uint8 and wrapped around (uint8 holds only 0..255: 0 - 128 gives 128, 255 + 1 "
+                f"gives 0); convert to float before adding, subtracting or multiplying (x.float())")
     elif near(g0, 0) and near(g255, 1):
         hint = "that is [0, 1] (x / 255), the range of a sigmoid output; G ends in tanh, so real images must span [-1, 1]"
     elif near(g0, -0.5) and near(g255, 0.5):
@@ -480,6 +557,15 @@ RESCALED = {  # the real batch mapped again inside the step, as if it were still
 }
 
 
+def after_update_fault(loss: float, after: float, name: str, net: str, opt: str) -> str | None:
+    """The message for a step that returns its loss recomputed after the update (`after`: that loss)."""
+    if not same(loss, after):
+        return None
+    return (f"{name} = {num(loss)} is the loss after {net}'s update ({net} or its inputs scored again after {opt}.step()): "
+            f"return the loss you called backward() on, computed before the step; the trainer reports the loss that "
+            f"the step descended")
+
+
 def rescaled_real_fault(sc: Scene, loss: float, fake: Tensor) -> str | None:
     """The message for a D step whose loss is the trainer's with the real batch mapped once more (RESCALED)."""
     G, D = networks(sc.G0, sc.D0)
@@ -509,7 +595,7 @@ def test_d_step(submission):
         hook = first.register_post_accumulate_grad_hook(lambda _p: backwards.append(True))
         try:
             with StepsTaken() as stepped:
-                out = d_step(G, D, opt_d, sc.real.clone(), sc.z.clone())
+                out = call_step(d_step, "d_step", "loss_d", G, D, opt_d, sc.real.clone(), sc.z.clone())
         finally:
             hook.remove()
     loss = as_loss(out, "d_step(G, D, opt_d, real, z)", "loss_d")
@@ -518,7 +604,10 @@ def test_d_step(submission):
         assert fault is None, fault
         assert math.isfinite(loss), not_finite("loss_d")
         real, fake = logits(sc.D0, sc.G0, sc)
-        fault = diagnose(loss, d_loss_faults(real, fake, sc.loss_d)) or rescaled_real_fault(sc, loss, fake)
+        real1, fake1 = logits(sc.D1, sc.G0, sc)
+        fault = (diagnose(loss, d_loss_faults(real, fake, sc.loss_d)) or rescaled_real_fault(sc, loss, fake)
+                 or after_update_fault(loss, float(F.softplus(-real1).mean() + F.softplus(fake1).mean()), "loss_d", "D",
+                                       "opt_d"))
         raise AssertionError(fault or (
             f"loss_d = {num(loss)}; the trainer's D step gives {num(sc.loss_d)} on the same G, D, real batch and z: D's "
             f"loss is -log D(x) on the real batch plus -log(1 - D(G(z))) on the fakes, each averaged over its batch"))
@@ -530,9 +619,11 @@ def test_d_step(submission):
         "d_step left G's parameters with requires_grad=False, so G cannot learn in its next step: switch them back "
         "on, or keep G out of D's loss by scoring G(z).detach() instead")
     fault = update_fault("D", "opt_d", "loss_d", flat(D.parameters()), flat_state(D, sc.D0), flat_state(D, sc.D1),
-                         torch.cat([g.reshape(-1) for g in sc.leftover_d]), fresh_grads(D.parameters(), sc.leftover_d))
-    assert fault is None, one_term_fault(sc, flat(D.parameters()), len(backwards)) or fault
-    fault = other_optimiser(stepped, opt_d, "opt_d", "d_step")
+                         torch.cat([g.reshape(-1) for g in sc.leftover_d]), fresh_grads(D.parameters(), sc.leftover_d),
+                         steps=sum(o is opt_d for o in stepped))
+    assert fault is None, (own_optimiser(stepped, opt_d, D, "D", "opt_d", "d_step")
+                           or one_term_fault(sc, flat(D.parameters()), len(backwards)) or fault)
+    fault = own_optimiser(stepped, opt_d, D, "D", "opt_d", "d_step") or other_optimiser(stepped, opt_d, "opt_d", "d_step")
     assert fault is None, fault
 
 
@@ -590,7 +681,7 @@ def test_g_step(submission):
         hooks = [p.register_post_accumulate_grad_hook(lambda _p: reached.append(True)) for p in G.parameters()]
         try:
             with StepsTaken() as stepped:
-                out = g_step(G, D, opt_g, sc.z.clone())
+                out = call_step(g_step, "g_step", "loss_g", G, D, opt_g, sc.z.clone())
         finally:
             for hook in hooks:
                 hook.remove()
@@ -600,7 +691,9 @@ def test_g_step(submission):
         assert fault is None, fault
         assert math.isfinite(loss), not_finite("loss_g")
         real, fake = logits(sc.D1, sc.G0, sc)
-        fault = diagnose(loss, g_loss_faults(fake, real, sc.loss_g)) or g_smoothing(fake, loss)
+        _, fake1 = logits(sc.D1, sc.G1, sc)
+        fault = (diagnose(loss, g_loss_faults(fake, real, sc.loss_g)) or g_smoothing(fake, loss)
+                 or after_update_fault(loss, float(F.softplus(-fake1).mean()), "loss_g", "G", "opt_g"))
         raise AssertionError(fault or (
             f"loss_g = {num(loss)}; the trainer's G step gives {num(sc.loss_g)} on the same G, D and z: G's loss is the "
             f"non-saturating -log D(G(z)), averaged over the batch"))
@@ -621,7 +714,8 @@ def test_g_step(submission):
         raise AssertionError(
             "no gradient of loss_g reached G: in the G step the gradient must flow from D's output back through D into "
             "G, so do not detach G(z) or make it under torch.no_grad() here")
-    fault = update_fault("G", "opt_g", "loss_g", after, before, flat_state(G, sc.G1), leftover, fresh)
-    assert fault is None, fault
-    fault = other_optimiser(stepped, opt_g, "opt_g", "g_step")
+    fault = update_fault("G", "opt_g", "loss_g", after, before, flat_state(G, sc.G1), leftover, fresh,
+                         steps=sum(o is opt_g for o in stepped))
+    assert fault is None, own_optimiser(stepped, opt_g, G, "G", "opt_g", "g_step") or fault
+    fault = own_optimiser(stepped, opt_g, G, "G", "opt_g", "g_step") or other_optimiser(stepped, opt_g, "opt_g", "g_step")
     assert fault is None, fault
