@@ -86,6 +86,17 @@ def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2, eps=1e-6):
     return diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
 """
 
+# tr((S1 S2)^(1/2)) as the sum of the singular values of S1^(1/2) S2^(1/2), the roots by eigh (no sqrtm)
+FRECHET_NUCLEAR = """
+def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):
+    def root(s):
+        w, v = np.linalg.eigh(s)
+        return v @ np.diag(np.sqrt(w.clip(min=0))) @ v.T
+    cross = np.linalg.svd(root(sigma1) @ root(sigma2), compute_uv=False).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * cross)
+"""
+
 IS_MODEL = """
 def inception_score_from_probs(p_yx):
     p_y = p_yx.mean(dim=0)
@@ -187,8 +198,9 @@ SQRTM_DISP = "disp" in inspect.signature(scipy.linalg.sqrtm).parameters  # gone 
 
 @pytest.mark.parametrize("name", FRECHET_CHECKS)
 @pytest.mark.parametrize("source", [FRECHET_EIG, FRECHET_SQRTM, FRECHET_TORCH, FRECHET_SYMMETRIC, FRECHET_PYTORCH_FID,
-                                    FRECHET_PYTORCH_FID_TODAY],
-                         ids=["eigvals", "sqrtm", "torch", "symmetric-root", "pytorch-fid", "pytorch-fid-without-disp"])
+                                    FRECHET_PYTORCH_FID_TODAY, FRECHET_NUCLEAR],
+                         ids=["eigvals", "sqrtm", "torch", "symmetric-root", "pytorch-fid", "pytorch-fid-without-disp",
+                              "nuclear-norm"])
 def test_frechet_model_answers_pass(name, source):
     """Every route passes where this kernel's SciPy can take it; where it cannot, the check says why (a student's
     kernel has whatever SciPy pip gave it, and sqrtm changed in SciPy 1.18)."""
@@ -210,13 +222,35 @@ def test_each_way_the_singular_check_tells_of_sqrtm_s_nan_is_right():
     assert outcome("test_frechet_distance_singular", FRECHET_PYTORCH_FID_TODAY) == (1.0, "")
 
 
+IS_REL_ENTR = """
+import scipy.special
+def inception_score_from_probs(p_yx):
+    p = p_yx.numpy()
+    return float(np.exp(scipy.special.rel_entr(p, p.mean(axis=0)).sum(axis=1).mean()))
+"""
+
+
 @pytest.mark.parametrize("name", IS_CHECKS)
-@pytest.mark.parametrize("source", [IS_MODEL, IS_CLAMP, IS_SCIPY, IS_ENTROPIES], ids=["xlogy", "clamp", "scipy", "entropies"])
+@pytest.mark.parametrize("source", [IS_MODEL, IS_CLAMP, IS_SCIPY, IS_ENTROPIES, IS_REL_ENTR],
+                         ids=["xlogy", "clamp", "scipy", "entropies", "rel_entr"])
 def test_inception_score_model_answers_pass(name, source):
     assert outcome(name, source) == (1.0, "")
 
 
-@pytest.mark.parametrize("source", [MMD_MODEL, MMD_NUMPY, MMD_MASK, MMD_TRIANGLE], ids=["torch", "numpy", "mask", "triangle"])
+# the right formula in float32: off by ~3e-8 of the terms' size, which the tolerance allows (also on the case whose
+# estimate is near 0, where a tolerance relative to the estimate itself would refuse it)
+MMD_FLOAT32 = """
+def unbiased_mmd2(x, y):
+    x, y = x.float(), y.float()
+    m, d = x.shape
+    k = lambda a, b: (a @ b.T / d + 1) ** 3
+    kxx, kyy = k(x, x), k(y, y)
+    return ((kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()) / (m * (m - 1)) - 2 * k(x, y).mean()).item()
+"""
+
+
+@pytest.mark.parametrize("source", [MMD_MODEL, MMD_NUMPY, MMD_MASK, MMD_TRIANGLE, MMD_FLOAT32],
+                         ids=["torch", "numpy", "mask", "triangle", "float32"])
 def test_mmd_model_answers_pass(source):
     assert outcome("test_unbiased_mmd2", source) == (1.0, "")
 
@@ -296,6 +330,17 @@ FRECHET_WRONG = [
     # pytorch-fid's call without its unpacking: SciPy before 1.18 returns (root, error estimate), 1.18 refuses disp
     ("test_frechet_distance", frechet("np.trace(scipy.linalg.sqrtm(sigma1 @ sigma2, disp=False)).real"),
      "returns the square root only"),
+    # found by the lessons 05/08 red team: each told only the formula (the epsilon, on the singular case)
+    ("test_frechet_distance", frechet("0"), "the cross term is missing"),
+    ("test_frechet_distance_singular", frechet("0"), "the cross term is missing"),
+    ("test_frechet_distance", frechet("np.sqrt(np.linalg.eigvalsh(sigma1) * np.linalg.eigvalsh(sigma2)).sum()"),
+     "the eigenvalues of S1 and of S2 are paired one by one"),
+    ("test_frechet_distance_singular", frechet("np.trace(scipy.linalg.sqrtm((sigma1 + 1e-3 * np.eye(len(mu1))) @ "
+                                               "(sigma2 + 1e-3 * np.eye(len(mu1)))).real)"),
+     "with 0.001 added to the covariances' diagonals"),  # positive definite then: sqrtm gives a root on any SciPy
+    ("test_frechet_distance_singular", frechet("np.sqrt(np.linalg.eigvals((sigma1 + 1e-3 * np.eye(len(mu1))) @ "
+                                               "(sigma2 + 1e-3 * np.eye(len(mu1)))).real.clip(min=0)).sum()"),
+     "with 0.001 added to the covariances' diagonals"),
 ]
 
 
@@ -304,6 +349,17 @@ def test_frechet_wrong_answers_name_their_fault(name, source, words):
     earned, message = outcome(name, source)
     assert earned == 0
     assert words in message, message
+
+
+def test_a_route_that_needs_positive_definite_covariances_is_told_they_are_singular():
+    """Cholesky factors give tr((S1 S2)^(1/2)) as the nuclear norm of L1^T L2, right for full-rank covariances; on the
+    singular case np.linalg.cholesky raises, and the message says why instead of leaving the bare LinAlgError."""
+    source = frechet("np.linalg.svd(np.linalg.cholesky(sigma1).T @ np.linalg.cholesky(sigma2), compute_uv=False).sum()")
+    assert outcome("test_frechet_distance", source) == (1.0, "")
+    earned, message = outcome("test_frechet_distance_singular", source)
+    assert earned == 0 and "not positive definite" in message, message
+    assert "a covariance here is singular (rank 5 of 12)" in message and "np.linalg.cholesky" in message, message
+    assert "sqrtm returns nan" not in message, message
 
 
 def test_frechet_in_float32_is_told_to_keep_float64():
@@ -379,6 +435,20 @@ IS_WRONG = [
     ("test_inception_score_confident", inception("eps = 1e-6\n"
                                                  "kl = (p_yx * ((p_yx + eps).log() - (p_y + eps).log())).sum(dim=1)\n"
                                                  "return kl.mean().exp().item()"), "log(p + 1e-06) in place of log p"),
+    # found by the lessons 05/08 red team: p(y) over the classes' count (told only the formula); the number of images
+    # written in and the argument clamped in place passed
+    ("test_inception_score", inception("p_y = p_yx.sum(dim=0) / p_yx.shape[1]\n"
+                                       "return (torch.xlogy(p_yx, p_yx) - torch.xlogy(p_yx, p_y)).sum(1).mean().exp().item()"),
+     "divides the sum over the images by K = p_yx.shape[1]"),
+    ("test_inception_score", inception("p_y = p_yx.sum(dim=0) / 40\n"
+                                       "return (torch.xlogy(p_yx, p_yx) - torch.xlogy(p_yx, p_y)).sum(1).mean().exp().item()"),
+     "right for 40 images and 10 classes but not for these sizes: is a size written into the code?"),
+    ("test_inception_score_confident", inception("p_yx.clamp_(min=1e-12)\n"
+                                                 f"return {KL}.mean().exp().item()"), "changed its argument p_yx in place"),
+    # wrong without zeros too: the confident check says the zeros are not the cause (it said to look at them)
+    ("test_inception_score_confident", inception("p_y = p_yx.sum(dim=0) / 40\n"
+                                                 "return (torch.xlogy(p_yx, p_yx) - torch.xlogy(p_yx, p_y)).sum(1).mean().exp().item()"),
+     "without zeros (every p(y|x) > 0) your score is 4.22172, expected 3.16629, so the zeros are not the cause"),
 ]
 
 
@@ -422,6 +492,14 @@ MMD_WRONG = [
     (mmd(kernel="(a @ b.T / d ** 0.5 + 1) ** 3"), "divides by sqrt(D)"),
     (mmd(kernel="(a @ b.T / x.numel() + 1) ** 3"), "x.numel() = m D"),
     (mmd(within="kxx.mean() - kxx.diagonal().mean() + kyy.mean() - kyy.diagonal().mean()"), "minus the mean of the diagonal"),
+    # found by the lessons 05/08 red team: the first two told only the formula, the rest passed
+    (mmd(within="(kxx.sum() - m + kyy.sum() - m) / (m * (m - 1))"), "as if k(x_i, x_i) = 1"),
+    (mmd(cross="2 * (kxy.sum() - kxy.trace()) / m**2"), "leaves out i = j but still divides by m^2"),
+    (mmd().replace("return ", "return max(0.0, float(") + "))\n", "max(0, ...) or a clamp at 0 biases the estimate"),
+    (mmd().replace("return ", "return abs(float(") + "))\n", "abs(...) biases the estimate upwards"),
+    (mmd().replace("m, d = x.shape", "m, d = 30, x.shape[1]"), "right for x, y of shape (30, 8) but not for these sizes"),
+    (mmd().replace("m, d = x.shape", "m, d = x.shape\n    x /= d ** 0.5\n    y /= d ** 0.5").replace("/ d + 1", "+ 1"),
+     "changed its arguments x and y in place"),
 ]
 
 

@@ -226,6 +226,26 @@ DIAGNOSE_MISTAKES = {
     """, ["over the last third of the rows"]),
     "divides by a third of 2 rows": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss=LOSS_RULE).replace(
         "/ len(late)", "/ (len(rows) // 3)"), ["raised ZeroDivisionError", "keep at least one row"]),
+    # found by the lessons 05/08 red team: thresholds tighter than the docstring's passed (D(G(z)) < 0.05 was told of
+    # noisy epochs), so did loss_G against its lowest value and rows taken off the caller's list
+    "D(x) > 0.98": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss=LOSS_RULE).replace("> 0.95", "> 0.98"),
+                    ["D(x) at 0.96, just above 0.95", "use the docstring's thresholds exactly"]),
+    "D(G(z)) < 0.05": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss=LOSS_RULE).replace("< 0.1", "< 0.05"),
+                       ["D(G(z)) at 0.08, just below 0.1", "use the docstring's thresholds exactly"]),
+    "loss_G > 2.5": (RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss='m["loss_g"] > max(2.5, rows[0]["loss_g"])'),
+                     ["loss_G at 2.3 (first row 1.0), just above 2", "use the docstring's thresholds exactly"]),
+    "loss_G above its lowest value": (
+        RULES.format(nan=ALL_FOUR, late=LAST_THIRD, loss='m["loss_g"] > max(2, min(r["loss_g"] for r in rows))'),
+        ["dips to 1.0 and ends at 2.5", "not its lowest or any other value"]),
+    "takes rows off the caller's list": ("""
+        def diagnose(rows):
+            if any(not math.isfinite(r[k]) for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z")):
+                return "nan"
+            first = rows[0]["loss_g"]
+            late = [rows.pop() for _ in range(max(1, len(rows) // 3))]
+            m = {k: sum(r[k] for r in late) / len(late) for k in ("d_x", "d_g_z", "loss_g")}
+            return "d-wins" if m["d_x"] > 0.95 and m["d_g_z"] < 0.1 and m["loss_g"] > max(2, first) else "healthy"
+    """, ["diagnose changed the rows it was given", "compute on new lists"]),
 }
 
 
@@ -236,6 +256,15 @@ def test_diagnose_names_each_mistake(mistake):
     assert any(w in message for w in words), message
     if mistake == "never d-wins":
         assert "first third" not in message, message
+
+
+@pytest.mark.parametrize("mistake", ["D(x) > 0.98", "D(G(z)) < 0.05", "loss_G > 2.5", "loss_G above its lowest value"])
+def test_diagnose_names_a_tight_threshold_not_noisy_epochs(mistake):
+    """A threshold off the docstring's (or loss_G against its lowest value) is named with its own case, all its words,
+    not with another rule's mistake that gives the same verdicts on the runs far from every threshold."""
+    source, words = DIAGNOSE_MISTAKES[mistake]
+    message = failure("test_diagnose", source)
+    assert all(w in message for w in words) and "noisy" not in message, message
 
 
 @pytest.mark.parametrize("mistake", ["no loss_G condition", "loss_G > 2 only", "loss_G above the first row's only",
@@ -251,7 +280,7 @@ def test_diagnose_agrees_with_the_clinic_on_its_cases():
     from reference.checks.lesson_08 import diagnose_cases
 
     answers = [expected for _, _, expected in diagnose_cases()]
-    assert answers.count("nan") == 7 and answers.count("d-wins") == 6 and answers.count("healthy") == 11
+    assert answers.count("nan") == 7 and answers.count("d-wins") == 9 and answers.count("healthy") == 12
 
 
 # ---- ema_update_ -----------------------------------------------------------------------------------------
@@ -288,6 +317,17 @@ EMA_VARIANTS = {
             with torch.no_grad():
                 torch._foreach_mul_(ema_params, decay)
                 torch._foreach_add_(ema_params, params, alpha=1 - decay)
+    """,
+    ".data assigned": """
+        def ema_update_(ema_params, params, decay):
+            for e, p in zip(ema_params, params):
+                e.data = decay * e.data + (1 - decay) * p.data
+    """,
+    "sub_ of the difference": """
+        @torch.no_grad()
+        def ema_update_(ema_params, params, decay):
+            for e, p in zip(ema_params, params):
+                e.sub_((1 - decay) * (e - p))
     """,
 }
 
@@ -370,6 +410,19 @@ EMA_MISTAKES = {
                 for e, p in zip(ema_params, params):
                     e.mul_(decay).add_(p, alpha=decay)
     """, ["weights param by decay too", "1 - decay"]),
+    # found by the lessons 05/08 red team: right for the check's decay 0.9 only, they passed
+    "1 - decay written in": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for e, p in zip(ema_params, params):
+                    e.mul_(decay).add_(p, alpha=0.1)
+    """, ["right with decay 0.9 but not with decay 0.99", "compute both from the argument"]),
+    "decay written in": ("""
+        def ema_update_(ema_params, params, decay):
+            with torch.no_grad():
+                for e, p in zip(ema_params, params):
+                    e.mul_(0.9).add_(p, alpha=1 - decay)
+    """, ["right with decay 0.9 but not with decay 0.99"]),
     # the zip's names swapped: the average is written into G's parameters, the averages are left as they were
     "arguments swapped": ("""
         def ema_update_(ema_params, params, decay):
@@ -399,6 +452,13 @@ SMOOTH_VARIANTS = {
         def smoothed_d_loss(real_logits, fake_logits, smoothing):
             s = smoothing
             return -((1 - s) * F.logsigmoid(real_logits) + s * F.logsigmoid(-real_logits)).mean() - F.logsigmoid(-fake_logits).mean()
+    """,
+    # TensorFlow's stable sigmoid cross-entropy, max(x, 0) - x t + log(1 + exp(-|x|))
+    "by hand, stable": """
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            def bce(x, t):
+                return (x.clamp(min=0) - x * t + torch.log1p(torch.exp(-x.abs()))).mean()
+            return bce(real_logits, 1 - smoothing) + bce(fake_logits, 0.0)
     """,
 }
 
@@ -516,6 +576,21 @@ SMOOTH_MISTAKES = {
             t = torch.full_like(real_logits, 1 - smoothing)
             return F.binary_cross_entropy_with_logits(real_logits, t) + F.softplus(fake_logits.detach()).mean()
     """, ["no gradient reaches the fake logits"]),
+    # found by the lessons 05/08 red team: each told only the expected value
+    "the fakes smoothed instead": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                    + F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, smoothing)))
+    """, ["smooths the fakes' target (to s) and leaves the real images' at 1"]),
+    "random targets": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            t = torch.empty_like(real_logits).uniform_(1 - smoothing, 1.0)
+            return F.binary_cross_entropy_with_logits(real_logits, t) + F.softplus(fake_logits).mean()
+    """, ["on the same logits: random targets"]),
+    "no smoothing": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    """, ["returns the loss without smoothing"]),
     "smoothing written in": ("""
         def smoothed_d_loss(real_logits, fake_logits, smoothing):
             t = torch.full_like(real_logits, 0.9)

@@ -17,6 +17,10 @@ The student's functions:
   (D, D) -> a float;
 - `inception_score_from_probs(p_yx)`: a float64 tensor (N, K) of p(y|x), rows summing to 1 -> a float;
 - `unbiased_mmd2(x, y)`: float64 tensors (m, D) and (m, D) -> a float (or a 0-dim tensor).
+
+Each check also asks what a function must do beyond one example: the same value for other sizes (a size written
+into the code is told so), the arguments left as they were (a change in place is named), and for MMD² a negative
+estimate returned as it is (two samples of one distribution; a clamp at 0 or an abs is named).
 """
 
 from __future__ import annotations
@@ -233,7 +237,30 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
          "turns negative entries positive and adds the imaginary parts' size: take the real part, sqrtm(...).real"),
         (math.sqrt(max(want, 0.0)), "that is the square root of the expected value: FID is the squared distance "
          "d^2, return it without a final sqrt"),
+        (m2 + t, "the cross term is missing: tr(S1) + tr(S2) alone is the distance of two Gaussians whose features are "
+         "uncorrelated with each other; subtract 2 tr((S1 S2)^(1/2)), the sum of the square roots of the eigenvalues "
+         "of S1 @ S2"),
+        (m2 + t - 2 * roots_of(np.linalg.eigvalsh(s1) * np.linalg.eigvalsh(s2)), "the eigenvalues of S1 and of S2 are "
+         "paired one by one, as if the two covariances shared their eigenvectors (commuted); they do not: take the "
+         "eigenvalues of the product S1 @ S2 (np.linalg.eigvals, real parts clipped at 0) and sum their square roots"),
+        *epsilon_faults(mu1, s1, mu2, s2),
     ]
+
+
+def epsilon_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
+    """The distance with eps I added to both covariances, in the cross term only (pytorch-fid's retry, taken every
+    time) or everywhere, for eps = 1e-1 ... 1e-5: [(its value, the message)]."""
+    m2, t, eye = float(((mu1 - mu2) ** 2).sum()), float(np.trace(s1) + np.trace(s2)), np.eye(len(mu1))
+    faults = []
+    for power in range(1, 6):
+        eps = 10.0 ** -power
+        a, b = s1 + eps * eye, s2 + eps * eye
+        cross = roots_of(np.linalg.eigvals(a @ b).real)
+        message = (f"that is the distance with {eps:g} added to the covariances' diagonals (S + {eps:g} I): an epsilon "
+                   f"this large moves the result; add none (pytorch-fid adds 1e-6, and only when sqrtm's result is not "
+                   f"finite), and take the trace term from the eigenvalues of S1 @ S2, which need no epsilon")
+        faults += [(m2 + t - 2 * cross, message), (m2 + t + 2 * len(mu1) * eps - 2 * cross, message)]
+    return faults
 
 
 def frechet_answer(fn: Callable, case: tuple[np.ndarray, ...]) -> float:
@@ -309,13 +336,28 @@ def sqrtm_nan(case: tuple[np.ndarray, ...]) -> str:
             f"when sqrtm's result is not finite: add 1e-6 to both diagonals and take sqrtm again")
 
 
+def singular_hint(case: tuple[np.ndarray, ...]) -> str:
+    """What to do where a covariance of `case` is singular ("" where both have full rank)."""
+    d = len(case[0])
+    rank = min(int(np.linalg.matrix_rank(case[1])), int(np.linalg.matrix_rank(case[3])))
+    if rank == d:
+        return ""
+    return (f"a covariance here is singular (rank {rank} of {d}), as real features' are when there are no more images "
+            f"than features: a step that needs it positive definite (np.linalg.cholesky, np.linalg.inv or solve, a "
+            f"log-determinant) fails on it; take the trace term from the eigenvalues of S1 @ S2 (np.linalg.eigvals, "
+            f"real parts clipped at 0, their square roots summed), which exist for any covariances")
+
+
 def check_frechet(fn: Callable, case: tuple[np.ndarray, ...], what: str, nan_hint: str,
                   confirm: tuple[np.ndarray, ...] | None = None) -> None:
     """Compare fn on `case` with the oracle; fail with the matching fault's message (confirmed on `confirm`)."""
     try:
         got = frechet_answer(fn, case)
     except ValueError as err:  # LinAlgError "Eigenvalues did not converge", "array must not contain infs or NaNs"
-        if hint := sqrtm_nan(case):  # from sqrtm's nan, taken further (eigvalsh of the root, a check_finite)
+        # np.linalg.cholesky, inv or solve on a singular covariance, else sqrtm's nan taken further (eigvalsh of the
+        # root, a check_finite), else any error on a singular covariance
+        refused = any(words in str(err).lower() for words in ("positive definite", "singular matrix"))
+        if hint := (singular_hint(case) if refused else "") or sqrtm_nan(case) or singular_hint(case):
             raise AssertionError(f"for {what} calling `{FRECHET}` raised {type(err).__name__}: {first_line(err)}; "
                                  f"{hint}") from None
         raise
@@ -427,6 +469,8 @@ def is_faults(p: torch.Tensor) -> list[tuple[float, str]]:
          "logs with exp"),
         (float(kl.mean().exp()) / p.shape[0], "p(y) is the mean of p(y|x) over the images, p_yx.mean(dim=0), not "
          "their sum (a sum is N times too large, which divides the score by N)"),
+        (float(kl.mean().exp()) * k / p.shape[0], "p(y) divides the sum over the images by K = p_yx.shape[1], the "
+         "number of classes; divide it by N = p_yx.shape[0], the number of images: p(y) = p_yx.mean(dim=0)"),
         (math.exp(entropy(p_y) + float(entropy(p).mean())), "the conditional entropy is added: IS = exp(H(p(y)) - "
          "mean_x H(p(y|x))), the entropy of the marginal minus the mean entropy of each image's p(y|x)"),
         (math.exp(entropy(p_y)), "that is exp(H(p(y))), the marginal's entropy alone: subtract the mean entropy of "
@@ -458,22 +502,66 @@ def order_fault(fn: Callable, p: torch.Tensor, got: float, tol: float) -> str | 
             f"gives each batch its own marginal")
 
 
+def changed_in_place(call: str, names: tuple[str, ...], given: tuple[torch.Tensor, ...],
+                     originals: tuple[torch.Tensor, ...], example: str) -> None:
+    """An AssertionError naming the arguments that the call changed in place (given: what it received)."""
+    changed = [name for name, a, b in zip(names, given, originals) if not torch.equal(a, b)]
+    if changed:
+        raise AssertionError(
+            f"{call} changed its argument{'s' if len(changed) > 1 else ''} {' and '.join(changed)} in place (clamp_, "
+            f"+=, /=, a slice assignment...): the caller's tensors must stay as they were (the notebook scores the "
+            f"same features or probabilities again); compute on new tensors, {example}")
+
+
 def is_answer(fn: Callable, p: torch.Tensor) -> float:
-    return as_number(fn(p.clone()), f"{IS}(p_yx)")
+    given = p.clone()
+    result = fn(given)
+    changed_in_place(f"{IS}(p_yx)", ("p_yx",), (given,), (p,), "e.g. p = p_yx.clamp_min(1e-12), not p_yx.clamp_(1e-12)")
+    return as_number(result, f"{IS}(p_yx)")
+
+
+IS_CASES = ((40, 10, 4), (25, 7, 10))  # (images N, classes K, seed) of soft_probs
+
+
+def size_hint(right: str | None) -> str | None:
+    """The message for an answer right on an earlier case of other sizes (`right` names them) and wrong on this one."""
+    if right is None:
+        return None
+    return (f"your function is right for {right} but not for these sizes: is a size written into the code? take the "
+            f"sizes from the argument's shape")
 
 
 @check(points=1, visible=True)
 def test_inception_score(submission):
-    """The Inception Score of class probabilities."""
+    """The Inception Score of class probabilities (two sizes)."""
     fn = submission.get(IS)
-    p = soft_probs()
-    got, want = is_answer(fn, p), reference_is(p)
+    right = None
+    for n, k, seed in IS_CASES:
+        p = soft_probs(n, k, seed)
+        got, want = is_answer(fn, p), reference_is(p)
+        tol = 1e-6 * want
+        if close(got, want, tol):
+            right = right or f"{n} images and {k} classes"
+            continue
+        hint = diagnose(got, want, is_faults(p), tol) or order_fault(fn, p, got, tol) or size_hint(right) or IS_FORMULA
+        raise AssertionError(f"for {n} images and {k} classes your score is {num(got)}, expected {num(want)}: {hint}")
+
+
+def without_zeros_fault(fn: Callable, n: int, k: int) -> str | None:
+    """The message for an answer that is wrong on n images and k classes without zeros too (so the zeros are not
+    the cause), else None."""
+    p = soft_probs(n, k, seed=11)
+    try:
+        got = is_answer(fn, p)
+    except Exception:  # noqa: BLE001 - only a diagnosis
+        return None
+    want = reference_is(p)
     tol = 1e-6 * want
     if close(got, want, tol):
-        return
-    n, k = p.shape
+        return None
     hint = diagnose(got, want, is_faults(p), tol) or order_fault(fn, p, got, tol) or IS_FORMULA
-    raise AssertionError(f"for {n} images and {k} classes your score is {num(got)}, expected {num(want)}: {hint}")
+    return (f"on {n} images and {k} classes without zeros (every p(y|x) > 0) your score is {num(got)}, expected "
+            f"{num(want)}, so the zeros are not the cause: {hint}")
 
 
 @check(points=1, visible=True)
@@ -492,7 +580,7 @@ def test_inception_score_confident(submission):
             f"a term p log p with p = 0 counts as 0 (use torch.xlogy, torch.where, or clamp p before the log, "
             f"also in log p(y), since p(y) = 0 for a class that no image uses)"
         )
-    hint = epsilon_fault(p, got, 1e-6 * want) or (
+    hint = epsilon_fault(p, got, 1e-6 * want) or without_zeros_fault(fn, *p.shape) or (
         "check it first on the previous check's probabilities, then with zeros: terms with p(y|x) = 0 count as 0")
     raise AssertionError(f"{what}, your score is {num(got)}, expected {num(want)}: {hint}")
 
@@ -521,12 +609,18 @@ def epsilon_fault(p: torch.Tensor, got: float, tol: float) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def mmd_case(m: int, d: int, shift: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """x (m, d) ~ N(0, I) and y (m, d) ~ N(shift, 1.5^2 I), float64, seeded."""
+def mmd_case(m: int, d: int, shift: float, seed: int, scale: float = 1.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (m, d) ~ N(0, I) and y (m, d) ~ N(shift, scale^2 I), float64, seeded."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(m, d, generator=gen, dtype=torch.float64)
-    y = shift + 1.5 * torch.randn(m, d, generator=gen, dtype=torch.float64)
+    y = shift + scale * torch.randn(m, d, generator=gen, dtype=torch.float64)
     return x, y
+
+
+# (m, D, shift, seed, scale): two sets apart, then two samples of one distribution, whose unbiased estimate is < 0
+MMD_CASES = [(30, 8, 0.5, 6, 1.5), (50, 16, 0.2, 7, 1.5), (40, 8, 0.0, 23, 1.0)]
+NEGATIVE = ("the expected value is negative: x and y here are two samples of one distribution, whose MMD^2 is 0, and "
+            "an unbiased estimate of 0 falls below it about half the time. ")
 
 
 def mmd_faults(x: torch.Tensor, y: torch.Tensor) -> list[tuple[float, str]]:
@@ -542,7 +636,18 @@ def mmd_faults(x: torch.Tensor, y: torch.Tensor) -> list[tuple[float, str]]:
     kxx, kyy, kxy = parts(lambda a, b: (a @ b.T / d + 1) ** 3)
     off = kxx.sum() - kxx.trace() + kyy.sum() - kyy.trace()
     want = unbiased(kxx, kyy, kxy)
-    return [
+    below_zero = [
+        (0.0, NEGATIVE + "Return it as it is: max(0, ...) or a clamp at 0 biases the estimate upwards (KID averages "
+         "such estimates over subsets, and the negative ones must count)"),
+        (-want, NEGATIVE + "Return it with its sign: abs(...) biases the estimate upwards"),
+    ] if want < 0 else []
+    return below_zero + [
+        (float((kxx.sum() - m + kyy.sum() - m) / (m * (m - 1)) - 2 * kxy.mean()), "the within-set sums subtract m "
+         "for their diagonals, as if k(x_i, x_i) = 1: that holds for a Gaussian (RBF) kernel, not for this polynomial "
+         "one, where k(x_i, x_i) = (|x_i|^2 / D + 1)^3; subtract each diagonal's own sum, k_xx.trace()"),
+        (float(off / (m * (m - 1)) - 2 * (kxy.sum() - kxy.trace()) / (m * m)), "the cross term leaves out i = j but "
+         "still divides by m^2; KID's cross term keeps every pair (x_i and y_j are independent for every i and j): "
+         "subtract 2 * k_xy.mean()"),
         (float(kxx.mean() + kyy.mean() - 2 * kxy.mean()), "that is the biased estimate: it keeps the diagonal terms "
          "k(x_i, x_i) and k(y_i, y_i); leave them out of the two within-set sums and divide those by m (m - 1)"),
         (float(off / (m * m) - 2 * kxy.mean()), "the within-set sums leave out the diagonal (good) but are divided "
@@ -586,16 +691,30 @@ def mmd_faults(x: torch.Tensor, y: torch.Tensor) -> list[tuple[float, str]]:
     ]
 
 
+def mmd_scale(x: torch.Tensor, y: torch.Tensor) -> float:
+    """The size of the terms of MMD² of x and y (m, D): mean |k(x, x')| + mean |k(y, y')| + 2 mean |k(x, y)|."""
+    d = x.shape[1]
+    return sum(w * float(((a @ b.T / d + 1) ** 3).abs().mean()) for a, b, w in ((x, x, 1), (y, y, 1), (x, y, 2)))
+
+
 @check(points=1, visible=True)
 def test_unbiased_mmd2(submission):
     """Unbiased MMD² with the cubic polynomial kernel (KID's estimate)."""
     fn = submission.get(MMD)
-    for m, d, shift, seed in [(30, 8, 0.5, 6), (50, 16, 0.2, 7)]:
-        x, y = mmd_case(m, d, shift, seed)
-        got = as_number(fn(x.clone(), y.clone()), f"{MMD}(x, y)")
+    right = None
+    for m, d, shift, seed, scale in MMD_CASES:
+        x, y = mmd_case(m, d, shift, seed, scale)
+        given = x.clone(), y.clone()
+        result = fn(*given)
+        changed_in_place(f"{MMD}(x, y)", ("x", "y"), given, (x, y), "e.g. x = x / d, not x /= d")
+        got = as_number(result, f"{MMD}(x, y)")
         want = float(reference_mmd2(x, y))
-        tol = 1e-6 * abs(want) + 1e-9
+        tol = 1e-6 * mmd_scale(x, y)  # the estimate is a difference of terms this size: float32 is off by ~1e-7 of it
         if close(got, want, tol):
+            right = right or f"x, y of shape ({m}, {d})"
             continue
-        hint = diagnose(got, want, mmd_faults(x, y), tol) or MMD_FORMULA
+        hint = diagnose(got, want, mmd_faults(x, y), tol) or (
+            NEGATIVE + "Your function is right on the cases before, whose estimates are positive: does it treat a "
+            "negative value differently? return the estimate as it is" if want < 0 and right else
+            size_hint(right) or MMD_FORMULA)
         raise AssertionError(f"for x, y of shape ({m}, {d}) your MMD^2 is {num(got)}, expected {num(want)}: {hint}")

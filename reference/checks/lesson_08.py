@@ -5,7 +5,8 @@ solutions/lessons/08_training_clinic.ipynb; each check calls them on inputs it c
 with the course library, the oracle (`reference.clinic`'s detectors, `torch.optim.swa_utils`'
 EMA rule, `reference.losses.NonSaturating`). A wrong value that matches a common mistake (only the
 last epoch read, `x == nan`, the decay on the wrong side, two-sided smoothing, log(sigmoid(x))...)
-gets that mistake's message.
+gets that mistake's message. Beyond one example: diagnose meets runs just past each threshold and must leave
+its rows as they were, ema_update_ runs with two decays, and smoothed_d_loss must give the same loss twice.
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ UNSURE_D = "a run whose D(G(z)) falls to 0.05 and loss_G climbs while D(x) stays
 FOOLED_D = "a run with a confident D (D(x) 0.97) and a climbing loss_G whose D(G(z)) stays at 0.2"
 LOSS_D_NAN = "a run whose loss_D is nan at epoch 4 while loss_G, D(x) and D(G(z)) stay finite"
 LAST_ROW_WINS = "a run of 12 epochs where D wins only in the last one"
+# D wins with one mean just past its threshold, the others far from theirs: a threshold written tighter than the
+# docstring's (0.98, 0.05, 2.5) fails here (found by the lessons 05/08 red team: it passed, or was told of noisy epochs)
+NEAR_D_X = "a run where D wins with D(x) at 0.96, just above 0.95"
+NEAR_D_G_Z = "a run where D wins with D(G(z)) at 0.08, just below 0.1"
+NEAR_LOSS_G = "a run where D wins with loss_G at 2.3 (first row 1.0), just above 2"
+DIPPED = "a run whose loss_G starts at 3.0, dips to 1.0 and ends at 2.5 while D wins"
+THRESHOLDS = "use the docstring's thresholds exactly: D(x) > 0.95, D(G(z)) < 0.1 and loss_G > max(2, the first row's loss_G)"
 KEYS = ("loss_d", "loss_g", "d_x", "d_g_z")
 
 
@@ -155,7 +163,16 @@ def diagnose_cases() -> list[tuple[str, list[dict], str]]:
     fooled_d = [_row(1, 1.5, 0.9, 0.3)] + [_row(e, 3.0 + 0.2 * e, 0.97, 0.2) for e in range(2, 10)]
     loss_d_nan = healthy[:3] + [_row(4, 0.8, 0.8, 0.5, math.nan)] + healthy[4:]
     last_row_wins = [_row(e, 0.9, 0.8, 0.4) for e in range(1, 12)] + [_row(12, 4.0, 0.99, 0.02)]
-    cases = [("a healthy run", healthy), ("a run where D wins", d_wins), ("a run that turns NaN at epoch 7", nan_late),
+    # every row alike but the first one's loss_G, so that only the threshold decides (any window, mean or median)
+    near_d_x = [_row(1, 1.0, 0.96, 0.02)] + [_row(e, 4.0, 0.96, 0.02) for e in range(2, 10)]
+    near_d_g_z = [_row(1, 1.0, 0.99, 0.08)] + [_row(e, 4.0, 0.99, 0.08) for e in range(2, 10)]
+    near_loss_g = [_row(1, 1.0, 0.99, 0.02)] + [_row(e, 2.3, 0.99, 0.02) for e in range(2, 10)]
+    # loss_G ends above 2 and above its lowest value, but below the first row's: not climbing by the docstring's rule
+    dipped = [_row(1, 3.0, 0.9, 0.3)] + [_row(e, 1.0, 0.97, 0.05) for e in range(2, 7)] + \
+        [_row(e, 2.5, 0.99, 0.02) for e in range(7, 10)]
+    cases = [("a healthy run", healthy), ("a run where D wins", d_wins),
+             (NEAR_D_X, near_d_x), (NEAR_D_G_Z, near_d_g_z), (NEAR_LOSS_G, near_loss_g),
+             ("a run that turns NaN at epoch 7", nan_late),
              ("a run whose last loss_G is inf", inf_loss),
              ("a run where D wins and loss_G overflows to inf in the last epoch", wins_then_inf), ("a run where D won early and G caught up", recovered),
              ("a run where D wins for 7 epochs and the last epoch looks fine", last_bad),
@@ -166,7 +183,7 @@ def diagnose_cases() -> list[tuple[str, list[dict], str]]:
              ("a run where D wins only in its last 4 of 12 epochs", late_win),
              (LOW_LOSS, low_loss), (FELL, fell), (ROSE, rose), (SHORT, short), (ELEVEN, eleven),
              (SPIKE, spike), (PEAKED, peaked), (CLIMBED_EARLY, climbed_early), (UNSURE_D, unsure_d), (FOOLED_D, fooled_d),
-             (LOSS_D_NAN, loss_d_nan), (LAST_ROW_WINS, last_row_wins)]
+             (LOSS_D_NAN, loss_d_nan), (LAST_ROW_WINS, last_row_wins), (DIPPED, dipped)]
     return [(what, rows, reference_diagnose(rows)) for what, rows in cases]
 
 
@@ -225,15 +242,26 @@ def test_diagnose(submission):
                                "real one time in five"),
         (LOSS_D_NAN, "healthy"): "test all four values of every row, loss_d as well as loss_g, d_x and d_g_z: a nan anywhere means \"nan\"",
         (LAST_ROW_WINS, "d-wins"): "judge on the means over the last third of the epochs (here 9-12), not the last row alone: one epoch is noisy",
+        (NEAR_D_X, "healthy"): f"the mean D(x) over the last third is 0.96, above 0.95, and the other two tests pass; {THRESHOLDS}",
+        (NEAR_D_G_Z, "healthy"): f"the mean D(G(z)) over the last third is 0.08, below 0.1, and the other two tests pass; {THRESHOLDS}",
+        (DIPPED, "d-wins"): ("loss_G must beat max(2, the first row's loss_G), rows[0][\"loss_g\"], not its lowest or any "
+                             "other value: here the late loss_G (2.5) is above 2 but below the first row's 3.0"),
+        (NEAR_LOSS_G, "healthy"): (f"the mean loss_G over the last third is 2.3, above max(2, 1.0) = 2, and the other two tests "
+                                   f"pass; {THRESHOLDS}"),
     }
     cases = diagnose_cases()
     for what, rows, expected in cases:
+        given = [dict(r) for r in rows]
         try:
-            got = fn([dict(r) for r in rows])
+            got = fn(given)
         except ZeroDivisionError as err:
             if what != SHORT:
                 raise
             raise AssertionError(f"on {what} diagnose raised ZeroDivisionError ({err}): {LAST_THIRD_OF_2}") from None
+        if repr(given) != repr(rows):  # repr: nan equals nan
+            raise AssertionError(f"on {what} diagnose changed the rows it was given (a row removed, added, reordered or "
+                                 f"edited: pop, sort, del, an assignment): the caller's metrics must stay as they were, "
+                                 f"the notebook reads them again; compute on new lists, e.g. late = rows[-n:]")
         if got == expected:
             continue
         if got not in ("nan", "d-wins", "healthy"):
@@ -304,6 +332,7 @@ def test_ema_update(submission):
         j = int((~torch.isclose(got[i], expected[i], **TOL)).flatten().nonzero()[0])
         raise AssertionError(f"with decay {decay}, ema_params[{i}] holds {got[i].flatten()[j].item():.6f} at flat index "
                              f"{j}, expected {expected[i].flatten()[j].item():.6f} = decay * ema + (1 - decay) * param")
+    _check_second_decay(fn, decay)
     # on real parameters (requires_grad): the update must not be recorded by autograd
     net_ema, net = torch.nn.Linear(4, 2), torch.nn.Linear(4, 2)
     try:
@@ -315,6 +344,26 @@ def test_ema_update(submission):
         raise
     if any(p.grad_fn is not None for p in net_ema.parameters()):
         raise AssertionError("the averages carry a grad_fn: do the update inside `with torch.no_grad():`")
+
+
+SECOND_DECAY = 0.99
+
+
+def _check_second_decay(fn, first: float) -> None:
+    """fn, right with decay `first`, must be right with another decay too: a number written into the code in place
+    of decay or 1 - decay fits one decay only (found by the lessons 05/08 red team: add_(p, alpha=0.1) passed)."""
+    ema, params = _ema_inputs()
+    tensors, ema_in = list(ema), [e.clone() for e in ema]
+    fn(ema, params, SECOND_DECAY)
+    got = [t.detach() for t in tensors]
+    expected = [SECOND_DECAY * e + (1 - SECOND_DECAY) * p for e, p in zip(ema_in, params)]
+    if all(torch.allclose(g, x, **TOL) for g, x in zip(got, expected)):
+        return
+    used = _decay_used(got, ema_in, params)
+    does = f"it averages with decay {used:.6g}" if used is not None else "its result is not decay * ema + (1 - decay) * param"
+    raise AssertionError(f"right with decay {first} but not with decay {SECOND_DECAY}: {does}. A number written into the code "
+                         f"where decay or 1 - decay belongs ({1 - first:g} for 1 - decay, {first} for decay)? compute both "
+                         f"from the argument, e.mul_(decay).add_(p, alpha=1 - decay)")
 
 
 def _decay_used(got: list[Tensor], ema: list[Tensor], params: list[Tensor]) -> float | None:
@@ -379,7 +428,18 @@ def test_smoothed_d_loss(submission):
              "uses s as the real images' target: their target is 1 - s (1 minus the smoothing, 0.9 for s = 0.1)"),
             (((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() + F.softplus(-fake).mean(),
              "gives the fakes target 1: the fakes' target is 0, -log(1 - D(G(z))) = softplus(fake)"),
+            (F.softplus(-real).mean() + ((1 - s) * F.softplus(fake) + s * F.softplus(-fake)).mean(),
+             "smooths the fakes' target (to s) and leaves the real images' at 1: one-sided smoothing is the other way "
+             "round, the real images' target becomes 1 - s and the fakes' stays 0"),
+            (F.softplus(-real).mean() + F.softplus(fake).mean(),
+             "returns the loss without smoothing (target 1 for the real images): the real images' target is "
+             "1 - smoothing, taken from the argument"),
         ]
+        again = fn(real.clone(), fake.clone(), s)
+        if isinstance(again, Tensor) and not torch.equal(again.detach(), got.detach()):
+            raise AssertionError(f"with smoothing {s} it returns {got.item():.6f}, then {again.item():.6f} on the same logits: "
+                                 f"random targets (torch.rand, uniform_, ganhacks' labels between 0.7 and 1.2) are another "
+                                 f"trick; one-sided smoothing gives every real image the fixed target 1 - smoothing")
         fixed = [t for t in (0.1, 0.2, 0.05, 0.3, 0.15, 0.25) if t != s and torch.allclose(
             got.float(), NonSaturating(smoothing=t).d_loss(real, fake), **TOL)]
         if fixed:
