@@ -351,8 +351,8 @@ INTEGER_TARGETS = (
 TARGET_SHAPE = (
     "calling `g_loss` raised ValueError: Target size (torch.Size([{0}, 1])) must be the same as input size "
     "(torch.Size([{0}])): the targets and the logits differ in shape (a D that returns (N, 1) against targets (N,), or "
-    "the reverse): build the targets from the logits, torch.ones_like(logits) and torch.zeros_like(logits), or have D "
-    "return (N,) with .view(-1)"
+    "the reverse, or targets made for another batch size, torch.ones(64) for a batch of 16): build the targets from the "
+    "logits, torch.ones_like(logits) and torch.zeros_like(logits), or have D return (N,) with .view(-1)"
 )
 SVDVALS = (
     "the singular values of S1 S2 are not its eigenvalues (S1 S2 is not symmetric): take the square roots of the "

@@ -1191,8 +1191,9 @@ def train_step(G, D, opt_g, opt_d, real, labels, nz=NZ, num_classes=NUM_CLASSES)
                 0.0,
                 "the grading run could not train the GAN: calling `train_step` raised ValueError: Target size "
                 "(torch.Size([32])) must be the same as input size (torch.Size([32, 1])): the targets and the logits "
-                "differ in shape (a D that returns (N, 1) against targets (N,), or the reverse): build the targets from "
-                "the logits, torch.ones_like(logits) and torch.zeros_like(logits), or have D return (N,) with .view(-1)",
+                "differ in shape (a D that returns (N, 1) against targets (N,), or the reverse, or targets made for "
+                "another batch size, torch.ones(64) for a batch of 16): build the targets from the logits, "
+                "torch.ones_like(logits) and torch.zeros_like(logits), or have D return (N,) with .view(-1)",
             ),
         },
     },
@@ -1330,7 +1331,8 @@ NAMED = {  # messages that several checks give, written once
         "calling `train_step` raised RuntimeError: Trying to backward through the graph a second time: a backward() "
         "went through a graph that an earlier backward() had already freed. Usually D's step judged the fake batch "
         "without .detach(), so D's backward() freed G's part of the graph before G's step: give D `fake.detach()` in "
-        "its step (or compute the fake batch anew for G's step)"
+        "its step (or compute the fake batch anew for G's step); or one loss went backward twice (call backward() "
+        "once per step, on the sum of its terms)"
     ),
     "<STEP_CALL>": (
         "train_step(G, D, opt_g, opt_d, real, labels, nz, num_classes) must make one step with any G(z, y) and D(x, y) "

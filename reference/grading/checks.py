@@ -179,8 +179,9 @@ BCE_FLOAT_TARGETS = (
 )
 
 BCE_TARGET_SHAPE = (
-    "the targets and the logits differ in shape (a D that returns (N, 1) against targets (N,), or the reverse): build "
-    "the targets from the logits, torch.ones_like(logits) and torch.zeros_like(logits), or have D return (N,) with .view(-1)"
+    "the targets and the logits differ in shape (a D that returns (N, 1) against targets (N,), or the reverse, or "
+    "targets made for another batch size, torch.ones(64) for a batch of 16): build the targets from the logits, "
+    "torch.ones_like(logits) and torch.zeros_like(logits), or have D return (N,) with .view(-1)"
 )
 
 SIGNATURE_FIX = ("the grader calls it as the notebook's own cells do, with the arguments of the signature the notebook "
@@ -205,7 +206,8 @@ KNOWN_FIXES = (
         "backward through the graph a second time",
         "a backward() went through a graph that an earlier backward() had already freed. Usually D's step judged "
         "the fake batch without .detach(), so D's backward() freed G's part of the graph before G's step: give D "
-        "`fake.detach()` in its step (or compute the fake batch anew for G's step)",
+        "`fake.detach()` in its step (or compute the fake batch anew for G's step); or one loss went backward twice "
+        "(call backward() once per step, on the sum of its terms)",
     ),
     (
         "RuntimeError",
