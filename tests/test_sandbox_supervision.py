@@ -210,6 +210,7 @@ def test_the_seccomp_filter_is_the_program_its_table_says():
     assert [run(0xC000003E, 72, 0, command) for command in (6, 7, 37, 38)] == [no_locks] * 4  # fcntl: record locks
     assert [run(0xC000003E, 72, 0, command) for command in (0, 1, 2, 3, 4, 5, 36, 1030)] == [allow] * 8  # ... F_GETLK, F_OFD_GETLK
     assert run(0xC000003E, 73) == allow  # flock: one lock per open file
+    assert run(0xC000003E, 319) == 0x00050000 | errno.ENOSYS  # memfd_create, as by a kernel without it
     no_xattrs = 0x00050000 | errno.ENOTSUP
     assert [run(0xC000003E, nr) for nr in (188, 189, 190, 463)] == [no_xattrs] * 4  # setxattr and its kin
     assert [run(0xC000003E, nr) for nr in (191, 192, 193, 194)] == [allow] * 4  # getxattr, listxattr: reading
@@ -609,6 +610,44 @@ def test_system_v_segments_are_refused_where_the_grader_cannot_count_them(course
     else:
         assert f"refused: [Errno {errno.EPERM}] shmget" in said and "held 0 MB" in said, said
         assert not stopped, stopped
+
+
+
+IN_FLIGHT = """
+import os, socket, time
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+chunk, sent = b"x" * 2**20, 0
+try:
+    for i in range(16):  # 16 x 95 MB against 1,024 MB, held by b's queue alone
+        {make}
+        for _ in range(95):
+            os.write(fd, chunk)
+        socket.send_fds(a, [b"."], [fd])
+        os.close(fd)
+        sent += 1
+except OSError as err:
+    print("refused:", err)
+time.sleep(4)
+print("held", sent * 95, "MB for 4 s, unstopped")
+"""
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("reference.grading.seccomp", fromlist=["x"]).program() is None,
+                    reason="no seccomp filter for this architecture")
+@pytest.mark.parametrize("what", ["memfd", "/dev/shm file"])
+def test_memory_in_flight_on_a_unix_socket_is_refused_or_counted(course: Path, what: str):
+    """A descriptor sent over a unix socket (SCM_RIGHTS) and closed is held by the receiving socket's queue, where no
+    process's descriptors or mappings show it: 1,520 MB of memfds sat there past a 1,024 MB limit, unseen. memfd_create
+    is refused (ENOSYS); a /dev/shm file in flight, unlinked too, still counts, as the whole tmpfs does."""
+    make = {"memfd": "fd = os.memfd_create(f'm{i}')",
+            "/dev/shm file": "fd = os.open(f'/dev/shm/m{i}', os.O_RDWR | os.O_CREAT); os.unlink(f'/dev/shm/m{i}')"}[what]
+    stopped, said, _ = run_attack(course, IN_FLIGHT.format(make=make), Limits(memory_mb=1024, wall_s=60))
+    if what == "memfd":
+        assert f"refused: [Errno {errno.ENOSYS}]" in said and "held 0 MB" in said, said
+        assert not stopped, stopped
+    else:
+        assert any("the memory limit" in reason for reason in stopped) and "unstopped" not in said, (stopped, said)
 
 
 RESIDENT_IN_CHILDREN = """

@@ -25,6 +25,10 @@ whole host unwatched:
   namespace to list it (reference.grading.sandbox), so for a grader that is not root (as advised) 1,520 MB
   sat there past a 1,024 MB limit. Where the grader can count it, or with `--gpu` (CUDA's runtime may
   use it), it is allowed;
+- `memfd_create`: the supervisor counts a memfd that a process holds or maps, but one sent over a unix
+  socket (SCM_RIGHTS) and closed is held by the socket's queue alone: 1,520 MB of them sat there past a
+  1,024 MB limit. Refused with ENOSYS, as by a kernel without it (asmjit, in PyTorch, then makes its
+  memory in /dev/shm, which counts whole); files of /dev/shm in flight count there too;
 - BPF maps and programs (`bpf`): most kernels refuse them to unprivileged users
   (kernel.unprivileged_bpf_disabled), but where a host allows them a map of any size is kernel memory
   that no process has resident;
@@ -66,6 +70,7 @@ REFUSED = ("semget", "msgget", "inotify_init", "inotify_init1", "fanotify_init",
            "epoll_create", "epoll_create1", "bpf", "io_uring_setup", "io_uring_enter", "io_uring_register", "memfd_secret", "mq_open")
 SOCKET_FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6: socket(2) with any other family is refused
 NO_XATTRS = ("setxattr", "lsetxattr", "fsetxattr", "setxattrat")  # refused with ENOTSUP, as by a file system without them
+UNSUPPORTED = ("memfd_create",)  # refused with ENOSYS, as by a kernel without them: callers fall back (asmjit to /dev/shm)
 RECORD_LOCKS = (6, 7, 37, 38)  # fcntl's F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: refused with ENOLCK
 
 # struct seccomp_data: int nr at offset 0, __u32 arch at offset 4, __u64 args[6] from offset 16
@@ -79,15 +84,16 @@ _REFUSE = 0x00050000 | errno.EPERM  # SECCOMP_RET_ERRNO with EPERM
 _NO_FAMILY = 0x00050000 | errno.EAFNOSUPPORT
 _NO_LOCKS = 0x00050000 | errno.ENOLCK
 _NO_XATTRS = 0x00050000 | errno.ENOTSUP
+_NO_SUCH_CALL = 0x00050000 | errno.ENOSYS
 
 # machine: (its AUDIT_ARCH, {call: number}, the first number of a second ABI on the same arch, or None)
 _X86_64 = {"semget": 64, "msgget": 68, "inotify_init": 253, "inotify_init1": 294, "fanotify_init": 300, "add_key": 248,
            "request_key": 249, "keyctl": 250, "epoll_create": 213, "epoll_create1": 291, "mq_open": 240, "socket": 41,
            "fcntl": 72, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "bpf": 321,
-           "shmget": 29}
+           "shmget": 29, "memfd_create": 319}
 _AARCH64 = {"semget": 190, "msgget": 186, "inotify_init1": 26, "fanotify_init": 262, "add_key": 217, "request_key": 218,
             "keyctl": 219, "epoll_create1": 20, "mq_open": 180, "socket": 198, "fcntl": 25,
-            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "bpf": 280, "shmget": 194}
+            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "bpf": 280, "shmget": 194, "memfd_create": 279}
 _BOTH = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "memfd_secret": 447,  # one table since 5.1
          "setxattrat": 463}
 _MACHINES = {
@@ -132,6 +138,7 @@ def program(machine: str | None = None, sysv_shm: bool = True) -> bytes | None:
         lines.append((_JGE_K, second_abi, "refuse"))
     lines += [(_JEQ_K, numbers[name], "refuse") for name in refused if name in numbers]
     lines += [(_JEQ_K, numbers[name], "no xattrs") for name in NO_XATTRS]
+    lines += [(_JEQ_K, numbers[name], "no such call") for name in UNSUPPORTED]
     lines += [(_JEQ_K, numbers["socket"], "socket"), (_JEQ_K, numbers["fcntl"], "fcntl"), (_RET_K, _ALLOW),
               "refuse", (_RET_K, _REFUSE)]
     lines += ["socket", (_LD_W_ABS, _ARG0_LOW)]  # socket(family, ...): its family
@@ -139,5 +146,6 @@ def program(machine: str | None = None, sysv_shm: bool = True) -> bytes | None:
     lines += [(_RET_K, _NO_FAMILY), "a family allowed", (_RET_K, _ALLOW)]
     lines += ["fcntl", (_LD_W_ABS, _ARG1_LOW)]  # fcntl(fd, cmd, ...): its command
     lines += [(_JEQ_K, command, "no locks") for command in RECORD_LOCKS]
-    lines += [(_RET_K, _ALLOW), "no locks", (_RET_K, _NO_LOCKS), "no xattrs", (_RET_K, _NO_XATTRS)]
+    lines += [(_RET_K, _ALLOW), "no locks", (_RET_K, _NO_LOCKS), "no xattrs", (_RET_K, _NO_XATTRS),
+              "no such call", (_RET_K, _NO_SUCH_CALL)]
     return _assemble(lines)
