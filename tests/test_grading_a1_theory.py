@@ -1125,6 +1125,59 @@ WRONG.update({
 })
 
 
+def written_in(d: str, g: str) -> dict[str, tuple[float, str]]:
+    """The losses checks' verdicts on a d_loss that divides its terms' sums by `d` and a g_loss that divides its sum
+    by `g`, numbers written into them."""
+    d_told = (f"it divides the real term's sum by {d} and the fake term's by {d if d == '64' else '12'}, whatever the "
+              "batches' lengths: batch sizes written into the function? Take each term's mean, .mean(), which divides by "
+              "its own batch's length")
+    g_told = (f"it divides the sum over the batch by {g}, whatever the batch's length: a batch size written into the "
+              "function? Take the mean, .mean(), which divides by the batch's own length")
+    return {
+        "test_d_loss_matches_minimax": (0.0, (
+            "d_loss(real, fake) = 0.753653 on seeded logits; expected 3.34467: " if d == "64" else
+            "d_loss(real, fake) = 1.62176 on seeded logits of shape (7,) and (10,); expected 2.69868 (it was right on "
+            "logits of other lengths): ") + d_told),
+        "test_d_loss_finite_at_logits_of_100": (
+            0.0, f"d_loss at real logits -100, fake logits +100 is {'10.9375' if d == '64' else '50'}; expected 200: {d_told}"),
+        "test_g_loss_matches_minimax": (0.0, (
+            "g_loss(fake) = -0.311641 on seeded logits; expected -1.24656: " if g == "64" else
+            "g_loss(fake) = -0.98049 on seeded logits of shape (9,); expected -1.74309 (it was right on logits of other "
+            "lengths): ") + g_told),
+        "test_g_loss_finite_at_logits_of_100": (0.0, f"g_loss at fake logits +100 is {'-6.25' if g == '64' else '-25'}; "
+                                                f"expected -100: {g_told}"),
+    }
+
+
+# found by a red-team round on the a1 and a5 graders: the losses were checked on one set of lengths (16 real, 12 fake
+# logits; 16 for g_loss), so sums divided by those numbers scored the visible 4 points, and at +-100 (4 and 3 logits)
+# were told "the logits are clamped at +-25"; sums divided by 64 had the formula for a message
+WRONG.update({
+    "sums_divided_by_the_checks_lengths": (
+        {"losses": """
+            def d_loss(real_logits, fake_logits):
+                return F.softplus(-real_logits).sum() / 16 + F.softplus(fake_logits).sum() / 12
+
+            def g_loss(fake_logits):
+                return -F.softplus(fake_logits).sum() / 16
+        """},
+        written_in("16", "16"),
+    ),
+    "sums_divided_by_a_batch_size_of_64": (
+        {"losses": """
+            BATCH_SIZE = 64
+
+            def d_loss(real_logits, fake_logits):
+                return F.softplus(-real_logits).sum() / BATCH_SIZE + F.softplus(fake_logits).sum() / BATCH_SIZE
+
+            def g_loss(fake_logits):
+                return -F.softplus(fake_logits).sum() / BATCH_SIZE
+        """},
+        written_in("64", "64"),
+    ),
+})
+
+
 @pytest.mark.parametrize("name", list(WRONG))
 def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
     cells, expected = WRONG[name]
@@ -1978,6 +2031,69 @@ THEORY_WRONG.update({
             "test_cost_and_jsd_on_other_grids": (
                 0.0, cost_is(COARSE_PAIR, "-1.20704", "-1.09561", BOTH_WRONG_COST) + "; " + cost_is(CUT_PAIR, "-0.779638", "-0.94746", (
                     "C(G) = V(D*, G), the integral over the grid of p_data(x) log D*(x) + p_g(x) log(1 - D*(x)), natural logs")),
+            ),
+        },
+    ),
+})
+
+
+LOG10_COST = ("it uses base-10 logs (log10): V(D, G) uses natural logs (torch.log, np.log), and so does C(G) = -log 4 + "
+              "2 JSD")
+LOG10_JSD = ("it uses base-10 logs (log10): the identity C(G) = -log 4 + 2 JSD holds in nats, with natural logs (torch.log, "
+             "np.log) like V(D, G)")
+
+# found by a red-team round on the a1 and a5 graders: base-10 logs had the formula for a message, and on the cut grid
+# (where the tolerance is a larger share of the small JSD) the JSD in log10 was told "p_data's density uses sigma_g"
+THEORY_WRONG.update({
+    "base_10_logs": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = (p + q) / 2
+            cost = torch.trapezoid(p * torch.log10(d) + q * torch.log10(1 - d), x)
+            jsd = 0.5 * torch.trapezoid(p * torch.log10(p / m), x) + 0.5 * torch.trapezoid(q * torch.log10(q / m), x)
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_cost_is_v_at_d_star": (0.0, cost_is(VISIBLE_PAIR, "-0.525234", "-1.2094", LOG10_COST)),
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.0384131", "0.0884494", LOG10_JSD)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, cost_is(COARSE_PAIR, "-0.475818", "-1.09561", LOG10_COST) + "; "
+                + cost_is(CUT_PAIR, "-0.411477", "-0.94746", LOG10_COST),
+            ),
+        },
+    ),
+    # the JSD alone in base-10 logs: on the cut grid it was told a density slip
+    "base_10_logs_in_the_jsd": (
+        """
+        def density(x, mu, sigma):
+            return torch.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d = d_star(x, mu_data, sigma_data, mu_g, sigma_g)
+            m = (p + q) / 2
+            cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+            jsd = 0.5 * torch.trapezoid(p * torch.log10(p / m), x) + 0.5 * torch.trapezoid(q * torch.log10(q / m), x)
+            return float(cost), float(jsd)
+        """,
+        {
+            "test_jsd_from_its_definition": (0.0, jsd_is(VISIBLE_PAIR, "0.0384131", "0.0884494", LOG10_JSD)),
+            "test_cost_and_jsd_on_other_grids": (
+                0.0, jsd_is(COARSE_PAIR, "0.0631212", "0.145342", LOG10_JSD) + "; "
+                + jsd_is(CUT_PAIR, "0.00361947", "0.00833414", LOG10_JSD),
             ),
         },
     ),

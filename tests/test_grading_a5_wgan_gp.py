@@ -1379,6 +1379,45 @@ PENALTIES.update({
     ),
 })
 
+UNUSED = ("The differentiated Tensor at index 0 appears to not have been used in the graph. Set allow_unused=True if this is "
+          "the desired behavior.")
+SCORED_A_DETACHED_COPY = (
+    "the critic's scores do not depend on x_hat: the critic scored a copy cut from it (x_hat.detach(), x_hat.data, or a "
+    "tensor rebuilt from its values), so autograd finds no path from the scores back to x_hat; allow_unused=True would only "
+    "make the gradient None: score x_hat itself, made with requires_grad_(True), critic(x_hat)"
+)
+
+FROZEN = (
+    f"backpropagating {CALL}'s value gives none of the critic's parameters a gradient, though the value carries a graph "
+    "(back to x_hat): were the critic's parameters frozen inside the function (requires_grad_(False), as when G is "
+    "trained)? Then the critic stays frozen after the call and learns nothing; leave requires_grad as it is: the penalty "
+    "trains the critic through torch.autograd.grad(scores, x_hat, ..., create_graph=True)"
+)
+
+# found by a red-team round on the a1 and a5 graders: the critic scores x_hat.detach() (without allow_unused=True, the
+# usual case) and PyTorch's own words, all the message said, suggest allow_unused=True, which only makes the gradient
+# None; a critic frozen inside the penalty was told to use create_graph=True, which it did
+PENALTIES.update({
+    "critic_frozen_inside": (
+        ("critic.requires_grad_(False)  # only the gradient at x_hat is wanted here", INTERPOLATES, GRAD, PENALTY),
+        {"test_penalty_trains_the_critic": (0.0, FROZEN)},
+    ),
+    "critic_scores_a_detached_copy_without_allow_unused": (
+        (INTERPOLATES, GRAD.replace("critic(x_hat)", "critic(x_hat.detach())"), PENALTY),
+        {
+            "test_penalty_at_random_interpolates": (0.0, raised("critic, real, fake", POINTS, UNUSED, SCORED_A_DETACHED_COPY)
+                                                    + f"; {CALL} raised RuntimeError for {IMAGES}: {SAME}"),
+            "test_penalty_value_matches_reference": (0.0, raised("critic, real, fake", LINEAR_POINTS, UNUSED,
+                                                                 SCORED_A_DETACHED_COPY)
+                                                     + f"; {CALL} raised RuntimeError for {LINEAR_IMAGES}: {SAME}"),
+            "test_penalty_trains_the_critic": (0.0, raised("critic, real, fake", POINTS, UNUSED, SCORED_A_DETACHED_COPY)),
+            "test_penalty_on_other_inputs": (0.0, raised("critic, real, fake, 2", OTHER_POINTS, UNUSED, SCORED_A_DETACHED_COPY)
+                                             + f"; {CALL} raised RuntimeError for {RGB}: {SAME}; {CALL} raised RuntimeError for "
+                                             f"{FLAT}: {SAME}"),
+        },
+    ),
+})
+
 # right penalties that do not score the whole batch in one call: the checks find x_hat all the same
 OTHER_RIGHT_PENALTIES = {
     # one critic call on real, fake and x_hat joined (the scores of x_hat taken back from the end)
@@ -1554,6 +1593,49 @@ def test_right_penalties_written_otherwise_pass_the_penalty_checks(name):
     module = checks()
     assert {check: run_check(getattr(module, check), student) for check in PENALTY_CHECKS} == {
         check: OK[check] for check in PENALTY_CHECKS}
+
+
+def written_in(k: int, n: int) -> str:
+    return (f"it divides the sum over the batch by {k}, whatever the number of scores ({n} here): a batch size written "
+            f"into the function? Take the mean, .mean(), which divides by the batch's own size")
+
+
+# found by a red-team round on the a1 and a5 graders: every score the loss checks used came in batches of 16, so sums
+# divided by 16 scored 3/3 (17/17 with the grading run, whose batches are 64); sums divided by 64 had the formula for a
+# message
+@pytest.mark.parametrize("k, expected", [
+    (16, {"test_critic_loss_matches_reference": (0.0, "critic_loss(critic_real, critic_fake) = 1.65046 on seeded critic scores "
+                                                 f"of shape (10, 1); expected 2.64074: {written_in(16, 10)}"),
+          "test_generator_loss_matches_reference": (0.0, "generator_loss(critic_fake) = 0.691238 on seeded critic scores of "
+                                                    f"shape (10, 1); expected 1.10598: {written_in(16, 10)}")}),
+    (64, {"test_critic_loss_matches_reference": (0.0, "critic_loss(critic_real, critic_fake) = 0.0738892 on seeded critic scores "
+                                                 f"of shape (16, 1); expected 0.295557: {written_in(64, 16)}"),
+          "test_generator_loss_matches_reference": (0.0, "generator_loss(critic_fake) = 0.15843 on seeded critic scores of "
+                                                    f"shape (16, 1); expected 0.633718: {written_in(64, 16)}")}),
+], ids=["16_the_checks_batch_size", "64_the_training_batch_size"])
+def test_losses_that_divide_by_a_batch_size_written_in_are_told_so(k, expected):
+    student = in_kernel(f"""
+        def critic_loss(critic_real, critic_fake):
+            return (critic_fake.sum() - critic_real.sum()) / {k}
+
+        def generator_loss(critic_fake):
+            return -critic_fake.sum() / {k}
+    """)
+    assert {name: run_check(getattr(checks(), name), student) for name in expected} == expected
+
+
+def test_losses_halved_are_not_told_a_batch_size_written_in():
+    """On one batch size, half the mean is the sum divided by 2 N: the second batch size tells them apart."""
+    student = in_kernel("""
+        def critic_loss(critic_real, critic_fake):
+            return (critic_fake.mean() - critic_real.mean()) / 2
+
+        def generator_loss(critic_fake):
+            return -critic_fake.mean() / 2
+    """)
+    for name in ("test_critic_loss_matches_reference", "test_generator_loss_matches_reference"):
+        points, message = run_check(getattr(checks(), name), student)
+        assert points == 0.0 and "written into" not in message and "minimises" in message, message
 
 
 @pytest.mark.parametrize("source", [

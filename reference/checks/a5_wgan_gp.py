@@ -198,8 +198,35 @@ def oracle(task: LossTask, *inputs: torch.Tensor) -> tuple[float, list[torch.Ten
     return float(value.detach()), [g.detach() for g in torch.autograd.grad(value, leaves)]
 
 
+def written_in_size(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]], n: int) -> str | None:
+    """Why the loss is its sum over the batch divided by a fixed number k (a batch size written into the function,
+    `/ 64`) rather than by the batch's own size n, else None. On one batch size a sum divided by k is n / k times the
+    mean, which a factor (a half) gives too: k is measured on each batch size of `cases` and must be the same whole
+    number on all of them (a factor's k grows with n)."""
+    ks, sizes = [], set()
+    for inputs in cases:
+        size = inputs[0].shape[0]
+        if size in sizes:
+            continue
+        sizes.add(size)
+        try:
+            got = loss_answer(submission, task, *inputs).value
+        except (AssertionError, StudentError):
+            return None
+        want, _ = oracle(task, *inputs)
+        if not (math.isfinite(got) and abs(got) > 1e-12 and abs(want) > 1e-12):
+            return None
+        ks.append(want * size / got)
+    k = round(ks[0]) if ks else 0
+    if len(ks) < 2 or k < 2 or k == n or any(abs(x - k) > 1e-4 * k for x in ks):
+        return None
+    return (f"it divides the sum over the batch by {k}, whatever the number of scores ({n} here): a batch size written "
+            f"into the function? Take the mean, .mean(), which divides by the batch's own size")
+
+
 def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]) -> None:
-    """The loss's value, graph and gradients on each case of seeded scores."""
+    """The loss's value, graph and gradients on each case of seeded scores (of two batch sizes: a loss that divides
+    by a batch size written into it is right on one of them at most)."""
     right_before = False  # an earlier case was right
     for inputs in cases:
         try:
@@ -216,7 +243,8 @@ def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]
         want, grads = oracle(task, *inputs)
         where = f"on seeded critic scores of shape {shape_text(inputs[0].shape)}"
         if not close(loss.value, want):
-            hint = diagnose(loss.value, want, task.faults(*inputs)) or task.formula
+            hint = (diagnose(loss.value, want, task.faults(*inputs))
+                    or written_in_size(submission, task, cases, inputs[0].shape[0]) or task.formula)
             if right_before and close(loss.value, -want):  # right on other scores, flipped on these: the sign is lost
                 hint = (f"it was right on scores where it is positive and is flipped on these, where it is negative: an "
                         f"abs() or relu() of the loss? {task.formula}, signed")
@@ -238,14 +266,16 @@ def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]
 @check(points=2, visible=True)
 def test_critic_loss_matches_reference(submission):
     """critic_loss is mean(D(G(z))) - mean(D(x)), with its gradients"""
-    check_loss(submission, CRITIC_LOSS, [(scores((16, 1), 1), scores((16, 1), 2)), (scores((16,), 3), scores((16,), 4))])
+    check_loss(submission, CRITIC_LOSS, [(scores((16, 1), 1), scores((16, 1), 2)), (scores((16,), 3), scores((16,), 4)),
+                                         (scores((10, 1), 8), scores((10, 1), 9))])  # another batch size
 
 
 @check(points=1, visible=True)
 def test_generator_loss_matches_reference(submission):
     """generator_loss is -mean(D(G(z))), with its gradient"""
     check_loss(submission, GENERATOR_LOSS, [(scores((16, 1), 5),), (scores((16,), 6),),
-                                            (scores((16,), 7).abs() + 0.5,)])  # scores of a positive mean: the loss is negative
+                                            (scores((16,), 7).abs() + 0.5,),  # scores of a positive mean: the loss is negative
+                                            (scores((10, 1), 10),)])  # another batch size
 
 
 def ring_and_gaussian(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -340,6 +370,11 @@ def penalty_error_hint(err: StudentError) -> str | None:
         return ("x_hat must require grad before the critic scores it, or autograd cannot differentiate with respect to "
                 "it (real and fake come without gradients, and .detach() or torch.no_grad() makes a tensor that does "
                 "not): x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)")
+    if "appears to not have been used in the graph" in err.message:  # autograd.grad(critic(x_hat.detach()), x_hat)
+        return ("the critic's scores do not depend on x_hat: the critic scored a copy cut from it (x_hat.detach(), "
+                "x_hat.data, or a tensor rebuilt from its values), so autograd finds no path from the scores back to x_hat; "
+                "allow_unused=True would only make the gradient None: score x_hat itself, made with requires_grad_(True), "
+                "critic(x_hat)")
     if "does not require grad and does not have a grad_fn" in err.message:  # critic(x_hat) under torch.no_grad()
         return ("the critic's scores carry no graph back to x_hat (critic(x_hat) ran under torch.no_grad() or "
                 "torch.inference_mode()), so autograd cannot differentiate them: score x_hat with gradients on, the "

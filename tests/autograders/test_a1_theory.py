@@ -19,9 +19,10 @@ tolerance, so any correct formula scores full marks (p / (p + q) or a sigmoid, a
 torch.trapezoid; softplus, logsigmoid, binary_cross_entropy_with_logits; scipy's sqrtm or
 eigenvalues...). A wrong value that matches a common mistake (p_data and p_g swapped, one
 density with the other's sigma or mu, a missing log, the integral without the grid step, a flipped
-sign, the JSD in bits, a KL divergence or one KL term for the JSD, a variance given as a scale; a loss negated, halved or in bits, a
-fake labelled real, log(1 + D) for log(1 - D), a missing factor 2, a trace term missing, the singular values
-of S1 S2 for its eigenvalues, S1 * S2 for S1 @ S2, logits clamped...) gets that mistake's message. C(G) and a JSD that
+sign, the JSD in bits or in base-10 logs, a KL divergence or one KL term for the JSD, a variance given as a scale; a loss
+negated, halved or in bits, a fake labelled real, log(1 + D) for log(1 - D), a missing factor 2, sums divided by batch
+sizes written into the function (the losses are checked on logits of two sets of lengths), a trace term missing,
+the singular values of S1 S2 for its eigenvalues, S1 * S2 for S1 @ S2, logits clamped...) gets that mistake's message. C(G) and a JSD that
 agree through the identity C(G) = -log 4 + 2 JSD are told "derived from the identity" only when the
 other number is right; when both are wrong they come from the same wrong densities (told so).
 
@@ -155,7 +156,7 @@ def diagnose(got: float, want: float, faults: list[tuple[float, str]], rel: floa
 # The optimal discriminator and the generator's cost, for two 1-D Gaussians
 # ---------------------------------------------------------------------------------------------
 
-LOG2, LOG4 = math.log(2), math.log(4)
+LOG2, LOG4, LOG10 = math.log(2), math.log(4), math.log(10)
 VISIBLE_DX = 0.01  # the step of the visible checks' grid
 
 
@@ -404,6 +405,8 @@ def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
         *[(integral(p * wrong.log() + q * (1 - wrong).log(), pair), f"it uses a wrong D*: {message}")
           for wrong, message in d_star_faults(pair)[2:]],  # D* without normalising factors, sigma as a variance
         (cost / LOG2, "it is in bits (log base 2): V(D, G) uses natural logs, and so does C(G) = -log 4 + 2 JSD"),
+        (cost / LOG10, "it uses base-10 logs (log10): V(D, G) uses natural logs (torch.log, np.log), and so does "
+         "C(G) = -log 4 + 2 JSD"),
         (t["jsd"], ORDER.format(other="the JSD")),
         *[(wrong_cost, message) for wrong_cost, _, message in unnormalised(pair)],
         *([(whole_line(pair)["cost"], WHOLE_LINE.format(what="C(G)"))] if pair.cut() else []),  # before the identity, which holds there
@@ -445,6 +448,8 @@ def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
         *([(swapped, SWAPPED), (-swapped, f"{SWAPPED}, and its sign flipped back")] if abs(swapped + jsd) > 1e-9 * (1 + abs(jsd)) else []),
         (jsd / LOG2, "it is in bits (log base 2): the identity C(G) = -log 4 + 2 JSD holds in nats, with natural logs "
          "like V(D, G)"),
+        (jsd / LOG10, "it uses base-10 logs (log10): the identity C(G) = -log 4 + 2 JSD holds in nats, with natural logs "
+         "(torch.log, np.log) like V(D, G)"),
         (jsd / pair.dx, "it is the sum of the integrand without the grid step: an integral over the grid is "
          "(sum of f(x_i)) * dx, with dx = x[1] - x[0]"),
         (jsd / pair.dx / pair.n, "it is the mean of the integrand over the grid points, not its integral: "
@@ -717,7 +722,9 @@ def g_loss_faults(fake: torch.Tensor) -> list[tuple[float, str]]:
 @dataclass(frozen=True)
 class LossTask:
     """One loss the student writes: its name, its arguments, who learns from it, the formula, the
-    oracle, its common mistakes and the seeded moderate logits it is checked on."""
+    oracle, its common mistakes, the seeded moderate logits it is checked on (and the same again with
+    batches of other lengths: a loss that divides by a batch size written into it is right on one set of
+    lengths at most) and its per-sample terms, whose means over each batch make the loss."""
 
     name: str
     args: tuple[str, ...]
@@ -726,17 +733,23 @@ class LossTask:
     reference: Callable[..., torch.Tensor]
     faults: Callable[..., list[tuple[float, str]]]
     seeded: Callable[[], tuple[torch.Tensor, ...]]
+    resized: Callable[[], tuple[torch.Tensor, ...]]
+    terms: Callable[..., list[torch.Tensor]]
     cut_hint: str = ""
+
+    def cases(self) -> list[tuple[torch.Tensor, ...]]:
+        return [self.seeded(), self.resized()]
 
 
 D_LOSS = LossTask(
     "d_loss", ("real_logits", "fake_logits"), "D", "mean(-log D(x)) + mean(-log(1 - D(G(z)))) with D = sigmoid(logit)",
     MINIMAX.d_loss, d_loss_faults, lambda: (logits(16, 1), logits(12, 2)),  # N != M: the docstring's (N,) and (M,)
+    lambda: (logits(7, 4), logits(10, 5)), lambda r, f: [F.softplus(-r), F.softplus(f)],
     cut_hint="; to keep G out of D's step, detach G(z) before D sees it, not D's logits",
 )
 G_LOSS = LossTask(
     "g_loss", ("fake_logits",), "G", "G minimises mean(log(1 - D(G(z)))) with D = sigmoid(logit)",
-    MINIMAX.g_loss, g_loss_faults, lambda: (logits(16, 3),),
+    MINIMAX.g_loss, g_loss_faults, lambda: (logits(16, 3),), lambda: (logits(9, 6),), lambda f: [-F.softplus(f)],
 )
 
 
@@ -804,15 +817,51 @@ def wrong_gradient(task: LossTask, loss: Loss, want: list[torch.Tensor]) -> tupl
     return None
 
 
-def formula_fault(submission, task: LossTask) -> str | None:
-    """What is wrong with the loss's formula, judged on the seeded moderate logits (the message of
-    a common mistake, or the formula); None when its value is right there."""
-    inputs = task.seeded()
-    loss = loss_answer(submission, task, *inputs)
-    want, _ = oracle(task, *inputs)
-    if close(loss.value, want):
+def written_in_sizes(submission, task: LossTask) -> str | None:
+    """Why the loss divides its terms' sums by fixed numbers (batch sizes written into the function, `/ 64`)
+    rather than by each batch's own length, else None. Each term's divisor is solved for from the loss's
+    values on the two sets of lengths (task.cases()); they must be whole numbers, the same on both, and not
+    every batch's own length."""
+    cases, rows, values = task.cases(), [], []
+    for inputs in cases:
+        try:
+            got = loss_answer(submission, task, *inputs).value
+        except (AssertionError, StudentError):
+            return None
+        if not math.isfinite(got):
+            return None
+        rows.append([float(t.double().sum()) for t in task.terms(*(x.double() for x in inputs))])
+        values.append(got)
+    a, b = torch.tensor(rows, dtype=torch.float64), torch.tensor(values, dtype=torch.float64)
+    inverse = torch.linalg.lstsq(a, b[:, None]).solution[:, 0]  # 1 / each term's divisor
+    if not bool(torch.allclose(a @ inverse, b, rtol=1e-5, atol=1e-6)) or bool((inverse <= 0).any()):
         return None
-    return diagnose(loss.value, want, task.faults(*inputs)) or task.formula
+    divisors = [1 / float(w) for w in inverse]
+    if any(abs(k - round(k)) > 1e-3 * k for k in divisors):
+        return None
+    divisors = [round(k) for k in divisors]
+    if len(divisors) == 1:
+        return (f"it divides the sum over the batch by {divisors[0]}, whatever the batch's length: a batch size written "
+                f"into the function? Take the mean, .mean(), which divides by the batch's own length")
+    return (f"it divides the real term's sum by {divisors[0]} and the fake term's by {divisors[1]}, whatever the batches' "
+            f"lengths: batch sizes written into the function? Take each term's mean, .mean(), which divides by its own "
+            f"batch's length")
+
+
+def formula_hint(submission, task: LossTask, inputs: tuple[torch.Tensor, ...], got: float, want: float) -> str:
+    """The message for a loss whose value on `inputs` is wrong: a common mistake's, else the formula."""
+    return diagnose(got, want, task.faults(*inputs)) or written_in_sizes(submission, task) or task.formula
+
+
+def formula_fault(submission, task: LossTask) -> str | None:
+    """What is wrong with the loss's formula, judged on the seeded moderate logits of both sets of lengths
+    (the message of a common mistake, or the formula); None when its value is right there."""
+    for inputs in task.cases():
+        loss = loss_answer(submission, task, *inputs)
+        want, _ = oracle(task, *inputs)
+        if not close(loss.value, want):
+            return formula_hint(submission, task, inputs, loss.value, want)
+    return None
 
 
 def halved(submission, task: LossTask) -> bool:
@@ -826,18 +875,31 @@ def halved(submission, task: LossTask) -> bool:
 
 
 def check_loss(submission, task: LossTask) -> None:
-    """The loss's value on seeded moderate logits, its graph and its gradient."""
+    """The loss's value on seeded moderate logits, its graph and its gradient; then its value on logits of
+    other lengths."""
     inputs = task.seeded()
     loss = loss_answer(submission, task, *inputs)
     want, grads = oracle(task, *inputs)
+    call = f"{task.name}({', '.join(a.removesuffix('_logits') for a in task.args)})"
     if not close(loss.value, want):
-        hint = diagnose(loss.value, want, task.faults(*inputs)) or task.formula
-        call = f"{task.name}({', '.join(a.removesuffix('_logits') for a in task.args)})"
+        hint = formula_hint(submission, task, inputs, loss.value, want)
         raise AssertionError(f"{call} = {num(loss.value)} on seeded logits; expected {num(want)}: {hint}")
     failure = graph_failure(task, loss)
     assert failure is None, failure
     wrong = wrong_gradient(task, loss, grads)
     assert wrong is None, f"{task.name} has the right value but the wrong gradient with respect to {wrong[0]}"
+    inputs = task.resized()
+    loss = loss_answer(submission, task, *inputs)
+    want, _ = oracle(task, *inputs)
+    if not close(loss.value, want):
+        lengths = " and ".join(shape_of(x) for x in inputs)
+        hint = formula_hint(submission, task, inputs, loss.value, want)
+        raise AssertionError(f"{call} = {num(loss.value)} on seeded logits of shape {lengths}; expected {num(want)} (it "
+                             f"was right on logits of other lengths): {hint}")
+
+
+def shape_of(x: torch.Tensor) -> str:
+    return "(" + ", ".join(str(d) for d in x.shape) + ("," if x.dim() == 1 else "") + ")"
 
 
 def clamp_hint(task: LossTask, inputs: tuple[torch.Tensor, ...], got: float) -> str | None:

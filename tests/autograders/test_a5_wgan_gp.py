@@ -8,9 +8,10 @@ eps ~ U(0, 1) per sample. Their functions run next to their notebook (in the san
 graded) and are reached only through `submission` and the probes of `reference.grading.probes_a5`.
 
 - The losses (visible, 2 + 1): values and gradients with respect to the critic's scores, on seeded
-  scores of shape (16, 1) and (16,), against `reference.losses.WGANGP` in float64. A flipped sign,
-  the standard GAN's binary cross-entropy, the hinge loss, LSGAN's squares, ProGAN's drift term, a sigmoid, a sum
-  or a missing term gets its own message.
+  scores of shape (16, 1), (16,) and (10, 1), against `reference.losses.WGANGP` in float64. A flipped sign,
+  the standard GAN's binary cross-entropy, the hinge loss, LSGAN's squares, ProGAN's drift term, a sigmoid, a sum,
+  a sum divided by a batch size written into the function (told by the two batch sizes; it was right on the 16
+  scores alone) or a missing term gets its own message.
 - The penalty draws its own eps, so it is never compared with a penalty that draws another. The
   probe hands it a seeded critic that records every input (`probes_a5.Recorder`), with the RNGs
   seeded, and the checks judge what it was called on and recompute the penalty here on exactly
@@ -42,7 +43,8 @@ graded) and are reached only through `submission` and the probes of `reference.g
     the max norm, a value computed in half precision (autocast: the critic's scores in bfloat16), the
     gradient taken with respect to real or fake instead of x_hat (eps or 1 - eps times the right one); an
     x_hat that does not require grad, scores taken under torch.no_grad() and an eps of another dtype
-    (float64 from NumPy) raise, and the error is told with its fix. So does a reduction over dim 1 of
+    (float64 from NumPy) raise, and the error is told with its fix (a critic that scored x_hat.detach() too,
+    where PyTorch's own words suggest allow_unused=True, which only makes the gradient None). So does a reduction over dim 1 of
     the (N,) per-sample terms (.mean(dim=1)): where the function, called again with a recording critic,
     scored good interpolates before it raised, the fault is told to lie after them, not in eps's shape.
   - trains the critic (hidden, 2): the probe backpropagates the student's penalty (on the points)
@@ -50,7 +52,8 @@ graded) and are reached only through `submission` and the probes of `reference.g
     (or, where the value is wrong, at least reach the first layer's weights). A gradient taken with
     create_graph=False (or a penalty detached or turned into a number) carries none: the penalty
     then does not train the critic. A .backward() inside the function that leaves gradients in the
-    critic's .grad is named, and so is a graph freed inside it (retain_graph=False).
+    critic's .grad is named, and so are a graph freed inside it (retain_graph=False) and a critic frozen inside it
+    (requires_grad_(False): a value with a graph that gives no parameter a gradient).
   - other inputs (hidden, 2): lambda_gp = 2 passed positionally, 3-channel images (5, 3, 8, 8) and
     a linear critic whose gradient norm is 0.5 (penalty 2.5; the one-sided penalty gives 0, no
     square -5). One failure of the three: 1 point.
@@ -309,8 +312,35 @@ def oracle(task: LossTask, *inputs: torch.Tensor) -> tuple[float, list[torch.Ten
     return float(value.detach()), [g.detach() for g in torch.autograd.grad(value, leaves)]
 
 
+def written_in_size(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]], n: int) -> str | None:
+    """Why the loss is its sum over the batch divided by a fixed number k (a batch size written into the function,
+    `/ 64`) rather than by the batch's own size n, else None. On one batch size a sum divided by k is n / k times the
+    mean, which a factor (a half) gives too: k is measured on each batch size of `cases` and must be the same whole
+    number on all of them (a factor's k grows with n)."""
+    ks, sizes = [], set()
+    for inputs in cases:
+        size = inputs[0].shape[0]
+        if size in sizes:
+            continue
+        sizes.add(size)
+        try:
+            got = loss_answer(submission, task, *inputs).value
+        except (AssertionError, StudentError):
+            return None
+        want, _ = oracle(task, *inputs)
+        if not (math.isfinite(got) and abs(got) > 1e-12 and abs(want) > 1e-12):
+            return None
+        ks.append(want * size / got)
+    k = round(ks[0]) if ks else 0
+    if len(ks) < 2 or k < 2 or k == n or any(abs(x - k) > 1e-4 * k for x in ks):
+        return None
+    return (f"it divides the sum over the batch by {k}, whatever the number of scores ({n} here): a batch size written "
+            f"into the function? Take the mean, .mean(), which divides by the batch's own size")
+
+
 def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]) -> None:
-    """The loss's value, graph and gradients on each case of seeded scores."""
+    """The loss's value, graph and gradients on each case of seeded scores (of two batch sizes: a loss that divides
+    by a batch size written into it is right on one of them at most)."""
     right_before = False  # an earlier case was right
     for inputs in cases:
         try:
@@ -327,7 +357,8 @@ def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]
         want, grads = oracle(task, *inputs)
         where = f"on seeded critic scores of shape {shape_text(inputs[0].shape)}"
         if not close(loss.value, want):
-            hint = diagnose(loss.value, want, task.faults(*inputs)) or task.formula
+            hint = (diagnose(loss.value, want, task.faults(*inputs))
+                    or written_in_size(submission, task, cases, inputs[0].shape[0]) or task.formula)
             if right_before and close(loss.value, -want):  # right on other scores, flipped on these: the sign is lost
                 hint = (f"it was right on scores where it is positive and is flipped on these, where it is negative: an "
                         f"abs() or relu() of the loss? {task.formula}, signed")
@@ -349,14 +380,16 @@ def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]
 @check(points=2, visible=True)
 def test_critic_loss_matches_reference(submission):
     """critic_loss is mean(D(G(z))) - mean(D(x)), with its gradients"""
-    check_loss(submission, CRITIC_LOSS, [(scores((16, 1), 1), scores((16, 1), 2)), (scores((16,), 3), scores((16,), 4))])
+    check_loss(submission, CRITIC_LOSS, [(scores((16, 1), 1), scores((16, 1), 2)), (scores((16,), 3), scores((16,), 4)),
+                                         (scores((10, 1), 8), scores((10, 1), 9))])  # another batch size
 
 
 @check(points=1, visible=True)
 def test_generator_loss_matches_reference(submission):
     """generator_loss is -mean(D(G(z))), with its gradient"""
     check_loss(submission, GENERATOR_LOSS, [(scores((16, 1), 5),), (scores((16,), 6),),
-                                            (scores((16,), 7).abs() + 0.5,)])  # scores of a positive mean: the loss is negative
+                                            (scores((16,), 7).abs() + 0.5,),  # scores of a positive mean: the loss is negative
+                                            (scores((10, 1), 10),)])  # another batch size
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,6 +492,11 @@ def penalty_error_hint(err: StudentError) -> str | None:
         return ("x_hat must require grad before the critic scores it, or autograd cannot differentiate with respect to "
                 "it (real and fake come without gradients, and .detach() or torch.no_grad() makes a tensor that does "
                 "not): x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)")
+    if "appears to not have been used in the graph" in err.message:  # autograd.grad(critic(x_hat.detach()), x_hat)
+        return ("the critic's scores do not depend on x_hat: the critic scored a copy cut from it (x_hat.detach(), "
+                "x_hat.data, or a tensor rebuilt from its values), so autograd finds no path from the scores back to x_hat; "
+                "allow_unused=True would only make the gradient None: score x_hat itself, made with requires_grad_(True), "
+                "critic(x_hat)")
     if "does not require grad and does not have a grad_fn" in err.message:  # critic(x_hat) under torch.no_grad()
         return ("the critic's scores carry no graph back to x_hat (critic(x_hat) ran under torch.no_grad() or "
                 "torch.inference_mode()), so autograd cannot differentiate them: score x_hat with gradients on, the "
@@ -1264,6 +1302,14 @@ def training_fault(answer: Penalty) -> str | None:
         return missing
     grads = answer.grads or {}
     first = answer.names[0]
+    if answer.grads is not None and all(grads.get(name) is None for name in answer.names):
+        return (
+            f"backpropagating {case.call()}'s value gives none of the critic's parameters a gradient, though the value "
+            f"carries a graph (back to x_hat): were the critic's parameters frozen inside the function "
+            f"(requires_grad_(False), as when G is trained)? Then the critic stays frozen after the call and learns "
+            f"nothing; leave requires_grad as it is: the penalty trains the critic through torch.autograd.grad(scores, "
+            f"x_hat, ..., create_graph=True)"
+        )
     if grads.get(first) is None or float(grads[first].abs().max()) == 0.0:
         return (
             f"backpropagating {case.call()}'s value gives the critic's first layer ({first[4:]}) no gradient: the penalty "
