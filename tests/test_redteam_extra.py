@@ -167,17 +167,18 @@ def test_markdown_that_renders_in_quadratic_time_holds_neither_the_merge_nor_the
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
     def seconds(text: str) -> float:
-        """The best of 3 times nbconvert renders `text` for the feedback."""
+        """The best of 5 times nbconvert renders `text` for the feedback."""
         best = float("inf")
-        for _ in range(3):
+        for _ in range(5):
             began = time.perf_counter()
             markdown2html_mistune(text)
             best = min(best, time.perf_counter() - began)
         return best
 
-    # linear in the text's length: 4 times the text takes about 4 times as long (quadratic: 16 times)
-    one, four = (seconds(bridge.as_text("<!--" * n, "test", bridge.TOO_SLOW)) for n in (25_000, 100_000))
-    assert four < 10 * one, f"the text of 400,000 characters took {four:.4f} s to render, of 100,000 {one:.4f} s"
+    # linear in the text's length: 8 times the text takes about 8 times as long (quadratic: 64 times); the margin
+    # is wide, as milliseconds measured on busy cores are (4 times the text took 10 times as long once, under load)
+    one, eight = (seconds(bridge.as_text("<!--" * n, "test", bridge.TOO_SLOW)) for n in (50_000, 400_000))
+    assert eight < 24 * one, f"the text of 1,600,000 characters took {eight:.4f} s to render, of 200,000 {one:.4f} s"
 
 
 def test_saved_widget_state_in_the_submission_loads_no_script_into_the_feedback():
