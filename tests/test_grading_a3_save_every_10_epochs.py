@@ -1422,6 +1422,20 @@ WRONG_RESUMES = {
     # file shows the fault is train's (found by the red team's round 4: told as a crossed load, or cut short)
     "opt_g_saved_under_opt_d": (ONE_BASED, RESUME, SAVE.replace('"opt_d": gan.opt_d.state_dict(),', '"opt_d": gan.opt_g.state_dict(),')),
     "g_saved_under_d": (ONE_BASED, RESUME, SAVE.replace('"D": gan.D.state_dict(),', '"D": gan.G.state_dict(),')),
+    # found by session 38's red team (16/16 before): resume's own loop saves off train's schedule, after epoch 19 (an
+    # off-by-one copied into it), after every epoch (the `if` left out), or after epoch 20 labelled 19 (a 0-based tag)
+    "resume_saves_after_epoch_19": (ONE_BASED, RESUME.replace(SAVES, "        if (epoch + 1) % 10 == 0:\n            save(epoch)\n"), SAVE),
+    "resume_saves_after_every_epoch": (ONE_BASED, RESUME.replace(SAVES, "        save(epoch)\n"), SAVE),
+    "resume_tags_its_save_zero_based": (ONE_BASED, RESUME.replace(SAVES, "        if epoch % 10 == 0:\n            save(epoch - 1)\n"), SAVE),
+    # ... resume loads D's saved weights into G (and G's into D): torch's first line alone named no fix
+    "loads_d_into_g": (ONE_BASED, RESUME.replace(LOAD_ALL, '    gan.G.load_state_dict(state["D"])\n    gan.D.load_state_dict(state["G"])\n'
+                                                           '    gan.opt_g.load_state_dict(state["opt_g"])\n    gan.opt_d.load_state_dict(state["opt_d"])\n'), SAVE),
+    # ... train saves the states of new Adam optimizers it built beside gan.opt_g and gan.opt_d (never stepped): told it
+    # held "no optimizer state", and resume, which loads them, to load them
+    "saves_new_optimizers_that_never_step": (ONE_BASED, RESUME, SAVE.replace('"opt_g": gan.opt_g.state_dict(),', '"opt_g": opt_g.state_dict(),')
+                                             .replace('"opt_d": gan.opt_d.state_dict(),', '"opt_d": opt_d.state_dict(),')
+                                             + "opt_g = torch.optim.Adam(gan.G.parameters(), lr=LR, betas=(0.5, 0.999))\n"
+                                               "opt_d = torch.optim.Adam(gan.D.parameters(), lr=LR, betas=(0.5, 0.999))\n"),
     "numpy_rng_in_the_checkpoint": (
         ONE_BASED,
         RESUME.replace("weights_only=True", "weights_only=False"),
@@ -1920,6 +1934,29 @@ EXPECTED_RESUMES = {
             'checkpoint train(10, ...) saved, holds G\'s weights under "D", not D\'s (G.state_dict() saved in its place): the '
             'fault is in what train saves; save gan.D.state_dict() under "D"')),
     },
+    **{name: {**OK, "test_resume_continues_the_run": (3.0, (
+        f"the checkpoints resume(checkpoint, 20, ...) wrote after the one of epoch 10 hold {held}, where an uninterrupted "
+        "train(20, ...)'s hold epoch 20: resume must save as train does, after every 10th epoch (counted from 1, the run's "
+        "own numbers), each checkpoint holding the number of epochs done"))}
+       for name, held in (("resume_saves_after_epoch_19", "epoch 19"), ("resume_tags_its_save_zero_based", "epoch 19"),
+                          ("resume_saves_after_every_epoch", "epochs 11, 12, 13, 14, 15, 16, 17, ..., 20"))},
+    "loads_d_into_g": {**OK, "test_resume_continues_the_run": (0.0, (
+        "calling `resume` raised RuntimeError: Error(s) in loading state_dict for Generator: `ckpt_010.pt`, the checkpoint "
+        'train(10, ...) saved, holds G\'s weights under "G" and D\'s under "D": resume gave a network an entry that is not '
+        "its own weights (D's to gan.G, G's to gan.D, or an optimizer's state); load each network's own, "
+        'gan.G.load_state_dict(state["G"]) and gan.D.load_state_dict(state["D"])'))},
+    "saves_new_optimizers_that_never_step": {
+        **OK,
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, (
+            "`ckpt_010.pt` (saved after epoch 10) holds the states of optimizers of G's and D's parameters that never took "
+            "a step (no step count, no Adam moments), not of gan.opt_g and gan.opt_d, which step() updates; save "
+            "gan.opt_g.state_dict() and gan.opt_d.state_dict(), so that Adam's moments survive a resume")),
+        "test_resume_continues_the_run": (0.0, (
+            "when resume's first step ran, gan.opt_g and gan.opt_d had no state: the checkpoint saved after epoch 10 holds "
+            "the states of optimizers that never took a step, not of the ones step() updates, so Adam's moments (exp_avg, "
+            "exp_avg_sq) and step count were lost; save gan.opt_g.state_dict() and gan.opt_d.state_dict() in the "
+            "checkpoint and load them with load_state_dict into the optimizers make_gan built")),
+    },
     "numpy_rng_in_the_checkpoint": {
         **OK,
         **{name: (0.0, NUMPY_IN_CHECKPOINT + tail) for name, tail in (
@@ -1963,7 +2000,8 @@ def test_a_resume_that_loads_a_copy_left_in_out_dir_instead_of_its_argument_lose
 
 def test_expected_totals_of_wrong_checkpoints_and_resumes():
     """A checkpoint without optimizer states costs both the file's check and the resume's; the
-    0-based epoch read consistently by resume costs the epoch point only."""
+    0-based epoch read consistently by resume costs the epoch point only; a resume that saves off train's
+    schedule, the point of resume's saves."""
     totals = {name: sum(p for p, _ in result.values()) for name, result in EXPECTED_RESUMES.items()}
     assert totals == {
         "same_shuffle_every_epoch_in_resume_too": 11.0,
@@ -1990,6 +2028,11 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "optimizer_states_saved_not_loaded": 12.0,
         "opt_g_saved_under_opt_d": 11.0,
         "g_saved_under_d": 11.0,
+        "resume_saves_after_epoch_19": 15.0,
+        "resume_saves_after_every_epoch": 15.0,
+        "resume_tags_its_save_zero_based": 15.0,
+        "loads_d_into_g": 12.0,
+        "saves_new_optimizers_that_never_step": 11.0,
         "numpy_rng_in_the_checkpoint": 8.0,
     }
 
@@ -2591,7 +2634,8 @@ def test_a_networks_state_dict_is_found_behind_a_prefix():
 
 def test_a_pickled_object_is_told_what_to_save_instead():
     """An optimizer pickled whole is told to save its state_dict; a network, the networks' state_dicts; any
-    other object of the course or torch (the loss, a scheduler), to keep only state_dicts, tensors and numbers."""
+    other object of the course or torch (the loss, a scheduler), to keep only state_dicts, tensors and numbers; a
+    method or a function saved without its call, to call it."""
     load = checks_module().load_checkpoint
     G = torch.nn.Linear(2, 1)
     refused = "only the full unpickler loads it, and that can run code, so the grader does not; "
@@ -2602,6 +2646,12 @@ def test_a_pickled_object_is_told_what_to_save_instead():
         "net.pt": ({"G": G}, "`torch.nn.modules.linear.Linear`: ", 'save state_dicts, torch.save({"G": G.state_dict(), "D": D.state_dict()}, path)'),
         "loss.pt": ({"loss": __import__("reference.losses", fromlist=["get_loss"]).get_loss("non-saturating")},
                     "`reference.losses.NonSaturating`: ", "keep only state_dicts, tensors and numbers in a checkpoint (make_gan(seed) rebuilds the rest)"),
+        # a method or a function saved without its call (red-team finding: told to "save state_dicts", which it meant to)
+        "method.pt": ({"opt_d": torch.optim.Adam(G.parameters()).state_dict}, "method (`getattr` in the pickle): ",
+                      "a method was saved in place of what it returns (such as `gan.opt_d.state_dict` without its parentheses): "
+                      "call it, gan.opt_d.state_dict(), and save its result"),
+        "function.pt": ({"rng": torch.get_rng_state}, "`torch.random.get_rng_state`: ",
+                        "a function was saved in place of what it returns: call it, torch.random.get_rng_state(), and save its result"),
     }
     for name, (state, what, fix) in cases.items():
         problem, _ = load(name, saved(state))

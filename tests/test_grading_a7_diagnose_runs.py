@@ -44,6 +44,9 @@ OK = {name: (points, "") for name, points in FULL.items()}
 RIGHT_DIAGNOSIS = {"run_a": "unit_range_data", "run_b": "checkerboard", "run_c": "d_wins", "run_d": "nan_log_sigmoid", "run_e": "lr_off_by_10"}
 RIGHT_FIX = {"run_a": "scale_data", "run_b": "resize_conv", "run_c": "label_smoothing", "run_d": "logits_loss", "run_e": "lr"}
 TIMING = ("seconds", "images_per_second")
+# the end of the message of a choice that holds a key among other words ("lr decay": the key lr and a note)
+STAND_ALONE = ("; write one key alone and give your reasons in the explanation cell: a note or a second choice beside the "
+               "key is not read")
 
 
 def submission(tmp_path: Path, diagnosis, fix) -> Path:
@@ -481,7 +484,7 @@ def test_abbreviations_written_out_are_the_choices_they_spell(tmp_path):
     assert run_check(CHECKS.test_run_e_fix, Fake(fix={"run_e": "Learning Rate"})) == (1.0, "")
     assert run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": "learning rate D"})) == (1.0, "")
     assert run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": "lr decay"})) == (
-        0.0, "fix['run_c'] = 'lr decay' is not one of FIXES' keys: " + ", ".join(CHECKS.FIXES))
+        0.0, "fix['run_c'] = 'lr decay' is not one of FIXES' keys: " + ", ".join(CHECKS.FIXES) + STAND_ALONE)
 
 
 def test_a_fix_given_as_a_diagnosis_or_a_failure_as_a_fix_is_told_the_dicts_are_confused(tmp_path):
@@ -613,7 +616,7 @@ def test_the_ways_of_writing_a_choice_combine():
     for written in ("learning rate a factor 10 off", "lr off by 10×", "The learning rate off by a factor of 10"):
         assert run_check(CHECKS.test_run_e_diagnosis, Fake(diagnosis={"run_e": written}, **listings)) == (2.0, ""), written
     assert run_check(CHECKS.test_run_b_diagnosis, Fake(diagnosis={"run_b": "checker board noise"}, **listings)) == (
-        0.0, "diagnosis['run_b'] = 'checker board noise' is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES))
+        0.0, "diagnosis['run_b'] = 'checker board noise' is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES) + STAND_ALONE)
 
 
 @pytest.mark.parametrize("value", ["label smoothing (one-sided)", "spectral norm (SN)", "Spectral normalization, or EMA",
@@ -623,5 +626,17 @@ def test_a_key_of_several_words_with_a_note_is_told_to_stand_alone(value):
     listings = {"FAILURES": names["FAILURES"], "FIXES": names["FIXES"]}
     got = run_check(CHECKS.test_run_c_fix, Fake(fix={"run_c": value}, **listings))
     assert got == (0.0, f"fix['run_c'] = {value!r} is not one of FIXES' keys: " + ", ".join(CHECKS.FIXES)
+                   + "; write one key alone and give your reasons in the explanation cell: a note or a second choice "
+                   "beside the key is not read"), got
+
+
+@pytest.mark.parametrize("value", ["d_wins mode_collapse", "d_wins\nmode_collapse", "probably d_wins", "D wins pattern"])
+def test_a_key_beside_another_choice_or_a_note_with_no_mark_between_is_told_to_stand_alone(value):
+    """Two keys or a key and a note separated by spaces or a line break only (red-team finding: a hedge "d_wins
+    mode_collapse" scored nothing, rightly, but was told only that it is not a key, as if d_wins were not one)."""
+    names = helpers()
+    listings = {"FAILURES": names["FAILURES"], "FIXES": names["FIXES"]}
+    got = run_check(CHECKS.test_run_c_diagnosis, Fake(diagnosis={"run_c": value}, **listings))
+    assert got == (0.0, f"diagnosis['run_c'] = {value!r} is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES)
                    + "; write one key alone and give your reasons in the explanation cell: a note or a second choice "
                    "beside the key is not read"), got

@@ -365,12 +365,17 @@ def pickled_fix(qualified: str) -> str:
     optimizer's state_dict, else nothing but state_dicts, tensors and numbers. Only the course's and
     torch's own classes are looked up (importing them runs no student code)."""
     module, _, name = qualified.rpartition(".")
+    if name == "getattr" and module in ("", "builtins"):  # how pickle writes a bound method: getattr(its object, its name)
+        return ("a method was saved in place of what it returns (such as `gan.opt_d.state_dict` without its parentheses): "
+                "call it, gan.opt_d.state_dict(), and save its result")
     cls = None
     if module.split(".")[0] in ("torch", "reference"):
         try:
             cls = getattr(importlib.import_module(module), name, None)
         except Exception:  # noqa: BLE001 - a name that is no importable module
             cls = None
+    if callable(cls) and not isinstance(cls, type):  # torch.get_rng_state without its call
+        return f"a function was saved in place of what it returns: call it, {module}.{name}(), and save its result"
     if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer):
         return (
             "save the optimizers' states, gan.opt_g.state_dict() and gan.opt_d.state_dict(), not the optimizers, and load "
@@ -461,7 +466,8 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
                 f"grader does not; save only state_dicts, tensors and numbers (make_gan(seed) rebuilds the rest)"
             ), None
         if found:
-            return f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so the grader does not; {pickled_fix(found[1])}", None
+            what = "method (`getattr` in the pickle)" if found[1] in ("getattr", "builtins.getattr") else f"`{found[1]}`"
+            return f"`{name}` holds a pickled {what}: only the full unpickler loads it, and that can run code, so the grader does not; {pickled_fix(found[1])}", None
         return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", None
     except Exception as err:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
         return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", None
@@ -821,6 +827,26 @@ def _saved_checkpoints(r: Run) -> list[tuple[int, list[str]]]:
     return [(k, paths) for k, paths in saves if set(paths) - data]
 
 
+def _idle(optimizer: list[list[list[int]]], params: list[list[int]]) -> bool:
+    """Whether an optimizer state (see `_optimizers`) is that of an optimizer of exactly `params` that never took a step:
+    no moments for any parameter."""
+    return len(optimizer) == len(params) and not any(optimizer)
+
+
+def never_stepped(found: list, missing: list[str], params: dict[str, list[list[int]]]) -> str | None:
+    """What is wrong when the optimizer states `found` in a save hold, for each network of `missing`, only the state of
+    an optimizer of its parameters that never took a step (a new Adam built beside gan.opt_g, whose step() trains G),
+    else None."""
+    if not all(any(_idle(o, params[net]) for o in found) for net in missing):
+        return None
+    opts = " and ".join(f"gan.opt_{net.lower()}" for net in missing)
+    states = " and ".join(f"gan.opt_{net.lower()}.state_dict()" for net in missing)
+    whose = "'s and ".join(missing) + "'s"
+    return (f"{'the state of an optimizer' if len(missing) == 1 else 'the states of optimizers'} of {whose} parameters "
+            f"that never took a step (no step count, no Adam moments), not of {opts}, which step() updates; save "
+            f"{states}, so that Adam's moments survive a resume")
+
+
 @check(points=2, visible=True)
 def test_checkpoints_hold_optimizers_and_epoch(submission):
     """checkpoints hold both optimizers' states and the number of epochs done, to resume from"""
@@ -840,7 +866,9 @@ def test_checkpoints_hold_optimizers_and_epoch(submission):
         holds = f"{names} (saved after epoch {k}) {'holds' if len(paths) == 1 else 'hold'}"
         found = [o for p in paths for o in r.checkpoints[p][1]["optimizers"]]
         missing = [net for net in ("G", "D") if not any(_optimizes(o, r.params[net]) for o in found)]
-        if missing and optimizers is None:
+        if missing and optimizers is None and (idle := never_stepped(found, missing, r.params)):
+            optimizers = f"{holds} {idle}"
+        elif missing and optimizers is None:
             if len(missing) == 2:
                 optimizers = (
                     f"{holds} no optimizer state: save gan.opt_g.state_dict() and gan.opt_d.state_dict() too, so that "

@@ -143,10 +143,31 @@ def items(submission, value):
 
 def key_before_note(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
     """The key that `value` opens with before a note or a second choice ("lr_d (TTUR)", "label smoothing
-    (one-sided)", "spectral norm, or EMA"), else None."""
+    (one-sided)", "spectral norm, or EMA"), else a key among its words with other words beside it, no mark
+    between them ("d_wins mode_collapse", "maybe d_wins", "checkerboard pattern"), else None."""
     for mark in re.finditer(r"\s*(?:[(\[:;,/|+&\u2013\u2014-]|\bor\b|\band\b|\bvs\b\.?|\bversus\b)", value):
         head = value[: mark.start()]
         key = (as_key(head, allowed) or described(submission, listing, head, allowed)) if head.strip() else None
+        if key is not None:
+            return key
+    return key_among_words(submission, listing, value, allowed)
+
+
+MAX_WORDS = 12  # words of a choice searched for a key among them (a longer text is a sentence, told as it is)
+
+
+def key_among_words(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
+    """A key that some of `value`'s words spell, with other words before or after them ("d_wins mode_collapse",
+    "d_wins\\nmode_collapse", "probably d_wins"), the longest such run of words first; else None."""
+    words = value.split()
+    if not 1 < len(words) <= MAX_WORDS:
+        return None
+    spans = sorted(((i, j) for i in range(len(words)) for j in range(i + 1, len(words) + 1) if j - i < len(words)),
+                   key=lambda span: (span[0] - span[1], span[0]))
+    descriptions = listed(submission, listing)
+    for i, j in spans:
+        part = " ".join(words[i:j])
+        key = as_key(part, allowed) or described_in(descriptions, part, allowed)
         if key is not None:
             return key
     return None
@@ -203,11 +224,21 @@ def canonical(value: str) -> str:
 def described(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
     """The key whose description in the notebook's FAILURES or FIXES (`listing`) `value` is, else None:
     a choice copied as its description, or as the name that opens it (see `description_forms`), is that choice."""
+    return described_in(listed(submission, listing), value, allowed)
+
+
+def listed(submission, listing: str) -> dict | None:
+    """The notebook's FAILURES or FIXES (`listing`), a dict, else None."""
     try:
         descriptions = submission.get(listing)
     except CheckFailure:
         return None
-    if not isinstance(descriptions, dict):
+    return descriptions if isinstance(descriptions, dict) else None
+
+
+def described_in(descriptions: dict | None, value: str, allowed: tuple[str, ...]) -> str | None:
+    """The key in `allowed` whose description in `descriptions` (see `described`) `value` is, else None."""
+    if descriptions is None:
         return None
     found = [key for key, text in descriptions.items()
              if key in allowed and isinstance(text, str) and canonical(value) in description_forms(text)]

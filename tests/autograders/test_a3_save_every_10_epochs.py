@@ -38,7 +38,10 @@ of an epoch depends only on (seed, epoch number), so no other state is needed. T
 is not taken on trust: this side reads both runs' checkpoint files itself. The resumed run must
 have written a checkpoint of a later epoch than the one it started from and, where the report
 says the runs ended alike, each must hold the weights of the uninterrupted run's checkpoint of the
-same epoch (a resume that saves nothing cannot be checked, and scores 0).
+same epoch (a resume that saves nothing cannot be checked, and scores 0). Its checkpoints must hold the
+epochs the uninterrupted run's hold (train's schedule, right or wrong), or those of every 10th epoch: a
+resume that saves after every epoch, after epoch 19, or labels its save after epoch 20 as 19 loses the
+point of resume's saves, which a grid from other noise loses too (once for both).
 
 The grid check compares each grid's pixels with the images G returned while it was saved: mapped
 from [-1, 1] by (x + 1) / 2 (value_range=(-1, 1)) or by the grid's own minimum and maximum
@@ -71,7 +74,10 @@ by the resume check: a checkpoint without optimizer states is charged by both, o
 lacks them and once as a resumed run that lost Adam's moments (the visible check warns before
 submitting). Where resume's load raises and the checkpoint train saved holds, under a key named after
 one network ("D", "opt_d"), the other's state (G's weights, opt_g's state: by make_gan's shapes), the
-save is named as the fault, not resume's load. A checkpoint that stores the 0-based epoch (9 after the 10th epoch) loses the epoch
+save is named as the fault, not resume's load; where a network's load_state_dict raises and the checkpoint
+holds G's and D's weights each under a key of its own, those keys are named as what to load. Optimizer
+states of optimizers that never took a step (new ones built beside gan.opt_g and gan.opt_d) are told as
+such by the checkpoint check and the resume check, not as no state or as states resume did not load. A checkpoint that stores the 0-based epoch (9 after the 10th epoch) loses the epoch
 point only when `resume` reads it consistently (continuing with epoch 10, 0-based).
 
 Points: 3 + 2 + 1 + 2 + 2 + 2 + 4 = 16.
@@ -450,12 +456,17 @@ def pickled_fix(qualified: str) -> str:
     optimizer's state_dict, else nothing but state_dicts, tensors and numbers. Only the course's and
     torch's own classes are looked up (importing them runs no student code)."""
     module, _, name = qualified.rpartition(".")
+    if name == "getattr" and module in ("", "builtins"):  # how pickle writes a bound method: getattr(its object, its name)
+        return ("a method was saved in place of what it returns (such as `gan.opt_d.state_dict` without its parentheses): "
+                "call it, gan.opt_d.state_dict(), and save its result")
     cls = None
     if module.split(".")[0] in ("torch", "reference"):
         try:
             cls = getattr(importlib.import_module(module), name, None)
         except Exception:  # noqa: BLE001 - a name that is no importable module
             cls = None
+    if callable(cls) and not isinstance(cls, type):  # torch.get_rng_state without its call
+        return f"a function was saved in place of what it returns: call it, {module}.{name}(), and save its result"
     if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer):
         return (
             "save the optimizers' states, gan.opt_g.state_dict() and gan.opt_d.state_dict(), not the optimizers, and load "
@@ -546,7 +557,8 @@ def _load(name: str, data: bytes) -> tuple[str | None, object]:
                 f"grader does not; save only state_dicts, tensors and numbers (make_gan(seed) rebuilds the rest)"
             ), None
         if found:
-            return f"`{name}` holds a pickled `{found[1]}`: only the full unpickler loads it, and that can run code, so the grader does not; {pickled_fix(found[1])}", None
+            what = "method (`getattr` in the pickle)" if found[1] in ("getattr", "builtins.getattr") else f"`{found[1]}`"
+            return f"`{name}` holds a pickled {what}: only the full unpickler loads it, and that can run code, so the grader does not; {pickled_fix(found[1])}", None
         return f"`{name}` does not load with torch.load(weights_only=True) (UnpicklingError); save it with torch.save", None
     except Exception as err:  # noqa: BLE001 - damaged bytes make torch.load raise almost any type
         return f"`{name}` does not load with torch.load(weights_only=True) ({type(err).__name__}); save it with torch.save", None
@@ -1073,6 +1085,40 @@ def _saved_checkpoints(r: Run) -> list[tuple[int, list[str]]]:
     return [(k, paths) for k, paths in saves if set(paths) - data]
 
 
+def _idle(optimizer: list[list[list[int]]], params: list[list[int]]) -> bool:
+    """Whether an optimizer state (see `_optimizers`) is that of an optimizer of exactly `params` that never took a step:
+    no moments for any parameter."""
+    return len(optimizer) == len(params) and not any(optimizer)
+
+
+def never_stepped(found: list, missing: list[str], params: dict[str, list[list[int]]]) -> str | None:
+    """What is wrong when the optimizer states `found` in a save hold, for each network of `missing`, only the state of
+    an optimizer of its parameters that never took a step (a new Adam built beside gan.opt_g, whose step() trains G),
+    else None."""
+    if not all(any(_idle(o, params[net]) for o in found) for net in missing):
+        return None
+    opts = " and ".join(f"gan.opt_{net.lower()}" for net in missing)
+    states = " and ".join(f"gan.opt_{net.lower()}.state_dict()" for net in missing)
+    whose = "'s and ".join(missing) + "'s"
+    return (f"{'the state of an optimizer' if len(missing) == 1 else 'the states of optimizers'} of {whose} parameters "
+            f"that never took a step (no step count, no Adam moments), not of {opts}, which step() updates; save "
+            f"{states}, so that Adam's moments survive a resume")
+
+
+def saved_idle(submission, nets: list[str]) -> bool:
+    """Whether the checkpoints of train's 30-epoch run hold, for each network of `nets`, only the state of an
+    optimizer of its parameters that never took a step (see `never_stepped`)."""
+    try:
+        r = run(submission, 30)
+    except (AssertionError, StudentError):
+        return False
+    if r.params is None:
+        return False
+    found = [o for problem, contents in r.checkpoints.values() if problem is None for o in contents["optimizers"]]
+    trained = [net for net in nets if any(_optimizes(o, r.params[net]) for o in found)]
+    return bool(nets) and not trained and never_stepped(found, nets, r.params) is not None
+
+
 @check(points=2, visible=True)
 def test_checkpoints_hold_optimizers_and_epoch(submission):
     """checkpoints hold both optimizers' states and the number of epochs done, to resume from"""
@@ -1092,7 +1138,9 @@ def test_checkpoints_hold_optimizers_and_epoch(submission):
         holds = f"{names} (saved after epoch {k}) {'holds' if len(paths) == 1 else 'hold'}"
         found = [o for p in paths for o in r.checkpoints[p][1]["optimizers"]]
         missing = [net for net in ("G", "D") if not any(_optimizes(o, r.params[net]) for o in found)]
-        if missing and optimizers is None:
+        if missing and optimizers is None and (idle := never_stepped(found, missing, r.params)):
+            optimizers = f"{holds} {idle}"
+        elif missing and optimizers is None:
             if len(missing) == 2:
                 optimizers = (
                     f"{holds} no optimizer state: save gan.opt_g.state_dict() and gan.opt_d.state_dict() too, so that "
@@ -1293,6 +1341,47 @@ def resumed_files_error(resumed: dict, uninterrupted: dict, checkpoint: str, k: 
     return None
 
 
+def resumed_schedule_error(resumed: dict, uninterrupted: dict, k: int) -> str | None:
+    """What is wrong with when resume saved, told by the epochs its checkpoints hold (see `checkpoint_files`): those of a
+    later epoch than k in the resumed run's folder must be, epoch for epoch, those of the uninterrupted run (train's
+    schedule, right or wrong: the schedule checks judge train's), or one or more after each 10th epoch up to TOTAL (a
+    resume on the right schedule beside a train off it); else None. Files that store no epoch are not counted (the
+    epoch point charges them)."""
+    def later(files: dict) -> list[int]:
+        return sorted(e for problem, values in files.values() if problem is None and (e := _epoch(values)) is not None and e > k)
+
+    got, theirs = later(resumed), later(uninterrupted)
+    if not got or got == theirs or set(got) == set(range(10 * (k // 10 + 1), TOTAL + 1, 10)):
+        return None
+    return (
+        f"the checkpoints resume(checkpoint, {TOTAL}, ...) wrote after the one of epoch {k} hold {epochs(sorted(set(got)))}, "
+        f"where an uninterrupted train({TOTAL}, ...)'s hold {epochs(sorted(set(theirs)))}: resume must save as train does, "
+        f"after every 10th epoch (counted from 1, the run's own numbers), each checkpoint holding the number of epochs done"
+    )
+
+
+def noise_fault(reply: dict, held: dict, k: int) -> str | None:
+    """What is wrong with the noise of the resumed run's last grid (see `probes_a3.resumed_train`'s reply), else None."""
+    if reply.get("noise") is False and reply.get("train_noise") is False:
+        return (
+            f"train({FIRST}, ...) and train({TOTAL}, ...) of the same seed gave G different noise at their saves after epoch "
+            f"{k}, so a resumed run's grids cannot match an uninterrupted run's: draw fixed_noise after make_gan(seed), "
+            f"which seeds torch, or from a generator of its own seeded with a fixed number"
+        )
+    if reply.get("noise") is False and held.get("noise") is True:
+        return (
+            f"the checkpoint holds the fixed noise, but the resumed run's sample grid after epoch {TOTAL} comes from other "
+            f"noise than an uninterrupted run's: draw the resumed grids from the fixed_noise loaded from the checkpoint, "
+            f"not from a new torch.randn"
+        )
+    if reply.get("noise") is False:  # None: the uninterrupted run saved nothing, the schedule checks' business
+        return (
+            f"the resumed run's sample grid after epoch {TOTAL} comes from other noise than an uninterrupted run's: save "
+            f"fixed_noise in the checkpoint and draw the resumed grids from it"
+        )
+    return None
+
+
 def _count(value) -> int:
     """A count the probe reported (untrusted): a non-negative int, else 0."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
@@ -1349,9 +1438,9 @@ def misfiled(obj, shapes: dict[str, dict[str, list[int]]], params: dict[str, lis
     return None
 
 
-def saved_misfiled(submission, folder: str) -> str | None:
-    """Why resume's load failed when the checkpoints train saved under scratch/folder hold one network's state under
-    the other's key (see `misfiled`), naming the file; None when none does or the networks' shapes are unknown."""
+def saved_checkpoints(submission, folder: str):
+    """(make_gan's shapes, its parameters' shapes, [(name, loaded object)] of each readable checkpoint that train saved
+    under scratch/folder, in path order); None when the networks' shapes are unknown."""
     try:
         r = run(submission, 30)  # the networks' shapes: make_gan's, as the 30-epoch run saw them
     except (AssertionError, StudentError):
@@ -1360,13 +1449,55 @@ def saved_misfiled(submission, folder: str) -> str | None:
         return None
     found = [p for p in scratch_files(Path(submission.scratch), folder, max_depth=3)
              if p.name.lower().endswith(CHECKPOINT_SUFFIXES)][:MAX_FILES]
+    loaded = []
     for path in sorted(found, key=lambda p: p.as_posix()):
         try:
             problem, obj = _load(path.name, read_scratch_bytes(Path(submission.scratch), f"{folder}/{path.as_posix()}", MAX_FILE))
         except OSError:
             continue
-        if problem is None and (fault := misfiled(obj, r.shapes, r.params)):
-            return f"`{path.name}`, the checkpoint train({FIRST}, ...) saved, {fault}"
+        if problem is None:
+            loaded.append((path.name, obj))
+    return r.shapes, r.params, loaded
+
+
+def saved_misfiled(submission, folder: str) -> str | None:
+    """Why resume's load failed when the checkpoints train saved under scratch/folder hold one network's state under
+    the other's key (see `misfiled`), naming the file; None when none does or the networks' shapes are unknown."""
+    saved = saved_checkpoints(submission, folder)
+    for name, obj in saved[2] if saved else []:
+        if fault := misfiled(obj, saved[0], saved[1]):
+            return f"`{name}`, the checkpoint train({FIRST}, ...) saved, {fault}"
+    return None
+
+
+def weights_keys(obj, shapes: dict[str, dict[str, list[int]]]) -> dict[str, str]:
+    """{"G": its index in a loaded checkpoint, '["G"]' or '["nets"]["netG"]', "D": ...} of each network whose weights the
+    checkpoint holds as a state dict of their own, found by make_gan's `shapes`."""
+    found: dict[str, str] = {}
+    for keys, value in _entries(obj):
+        if not (isinstance(value, dict) and value and all(isinstance(k, str) for k in value)
+                and all(isinstance(v, torch.Tensor) for v in value.values())):
+            continue
+        held = {k: list(v.shape) for k, v in value.items()}
+        nets = [net for net in ("G", "D") if _within(held, shapes[net])]
+        if len(nets) == 1 and nets[0] not in found and all(isinstance(k, str) for k in keys):
+            found[nets[0]] = "".join(f'["{k}"]' for k in keys)
+    return found
+
+
+def loaded_elsewhere(submission, folder: str) -> str | None:
+    """Why a network's load_state_dict failed in resume when the checkpoint train saved under scratch/folder holds G's
+    and D's weights each under a key of its own: resume gave a network another entry (D's weights to gan.G, an
+    optimizer's state); None when no checkpoint holds both or the networks' shapes are unknown."""
+    saved = saved_checkpoints(submission, folder)
+    for name, obj in saved[2] if saved else []:
+        keys = weights_keys(obj, saved[0])
+        if len(keys) == 2:
+            shown = {net: key[1:-1] if key.count("[") == 1 else key for net, key in keys.items()}  # "G", ["nets"]["G"]
+            return (f"`{name}`, the checkpoint train({FIRST}, ...) saved, holds G's weights under {shown['G']} and D's under "
+                    f"{shown['D']}: resume gave a network an entry that is not its own weights (D's to gan.G, G's to gan.D, "
+                    f"or an optimizer's state); load each network's own, gan.G.load_state_dict(state{keys['G']}) and "
+                    f"gan.D.load_state_dict(state{keys['D']})")
     return None
 
 
@@ -1389,6 +1520,11 @@ def test_resume_continues_the_run(submission):
                 text = err.message if isinstance(err, StudentError) else str(err).strip().split("\n")[0]
                 name = (err.where.split(".<locals>.")[-1] if isinstance(err, StudentError) else "") or "resume"
                 raise AssertionError(f"calling `{name}` raised RuntimeError: {text.rstrip(': ')}: {misfiled_}") from None
+            if kind == "RuntimeError" and "loading state_dict" in str(getattr(err, "message", err)) and (
+                    elsewhere := loaded_elsewhere(submission, f"{folder}/interrupted")):
+                text = err.message if isinstance(err, StudentError) else str(err).strip().split("\n")[0]
+                name = (err.where.split(".<locals>.")[-1] if isinstance(err, StudentError) else "") or "resume"
+                raise AssertionError(f"calling `{name}` raised RuntimeError: {text.rstrip(': ')}: {elsewhere}") from None
             if kind in NOT_FOUND:  # a resume that looks for a checkpoint in out_dir instead of loading the one it is given
                 text = err.message if isinstance(err, StudentError) else str(err).strip().split("\n")[0]
                 name = (err.where.split(".<locals>.")[-1] if isinstance(err, StudentError) else "") or "resume"
@@ -1437,6 +1573,14 @@ def test_resume_continues_the_run(submission):
                 f"resume replaced {new}, which start with no state: Adam's moments (exp_avg, exp_avg_sq) and step counts were "
                 f"lost, so the run does not go on as it would have; load the saved states with load_state_dict into the "
                 f"optimizers make_gan built, and keep {them}"
+            )
+        elif empty and saved_idle(submission, [opt.removeprefix("gan.opt_").upper() for opt in empty]):  # saved and loaded, but those of optimizers that never stepped
+            had, states = (f"{empty[0]} had", f"{empty[0]}.state_dict()") if len(empty) == 1 else (
+                f"{empty[0]} and {empty[1]} had", f"{empty[0]}.state_dict() and {empty[1]}.state_dict()")
+            core.append(
+                f"when resume's first step ran, {had} no state: {cause} holds the states of optimizers that never took a "
+                f"step, not of the ones step() updates, so Adam's moments (exp_avg, exp_avg_sq) and step count were lost; "
+                f"save {states} in the checkpoint and load them with load_state_dict into the optimizers make_gan built"
             )
         elif empty and _count(held.get("optimizers")) >= len(empty):  # saved, not loaded: only the loading to fix
             had = f"{empty[0]} had" if len(empty) == 1 else f"{empty[0]} and {empty[1]} had"
@@ -1525,28 +1669,13 @@ def test_resume_continues_the_run(submission):
             f"resume started from the state of {cause}, yet after epoch {TOTAL} its weights differ from an uninterrupted "
             f"run's: train each epoch as train does (the same batches, one step per batch)"
         )
+    saves = []  # what is wrong with resume's saves, their schedule and their grids' noise: 1 point in all
     if reply.get("resumed_saved") is not True:
+        saves.append(f"resume(checkpoint, {TOTAL}, ...) saved nothing after epochs {k + 1} to {TOTAL}; save on train's schedule")
+    else:
+        saves += [e for e in [resumed_schedule_error(written["interrupted"], written["uninterrupted"], k), noise_fault(reply, held, k)] if e]
+    if saves:
         lost += 1
-        faults.append(f"resume(checkpoint, {TOTAL}, ...) saved nothing after epochs {k + 1} to {TOTAL}; save on train's schedule")
-    elif reply.get("noise") is False and reply.get("train_noise") is False:
-        lost += 1
-        faults.append(
-            f"train({FIRST}, ...) and train({TOTAL}, ...) of the same seed gave G different noise at their saves after epoch "
-            f"{k}, so a resumed run's grids cannot match an uninterrupted run's: draw fixed_noise after make_gan(seed), "
-            f"which seeds torch, or from a generator of its own seeded with a fixed number"
-        )
-    elif reply.get("noise") is False and held.get("noise") is True:
-        lost += 1
-        faults.append(
-            f"the checkpoint holds the fixed noise, but the resumed run's sample grid after epoch {TOTAL} comes from other "
-            f"noise than an uninterrupted run's: draw the resumed grids from the fixed_noise loaded from the checkpoint, "
-            f"not from a new torch.randn"
-        )
-    elif reply.get("noise") is False:  # None: the uninterrupted run saved nothing, the schedule checks' business
-        lost += 1
-        faults.append(
-            f"the resumed run's sample grid after epoch {TOTAL} comes from other noise than an uninterrupted run's: save "
-            f"fixed_noise in the checkpoint and draw the resumed grids from it"
-        )
+        faults += saves
     if faults:
         raise Partial(4 - lost, "; ".join(faults))
