@@ -1656,3 +1656,76 @@ def test_a_given_generator_built_otherwise_than_the_given_cell_is_told_how(built
     checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
     points, message = run_check(checks.test_adds_conv_layers, LocalSubmission(namespace))
     assert points == 0.0 and told in message, message
+
+
+# found by red-teaming the checks: a tensor of forward's own with the training batch written in, and a stride-1 layer with
+# another kernel than 3, were told torch's bare error or "kernel 3, padding 1" only
+FIXED_BATCH_BIAS = '''
+class DeeperGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64):
+        super().__init__()
+        given = list(Generator(nz, ngf, channels=1, size=28).main)
+        self.main = nn.Sequential(*given[:10], nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True), *given[10:])
+        self.bias = nn.Parameter(torch.zeros(64, 1, 28, 28))  # a learned per-pixel bias, written for the batch of 64
+        self.apply(weights_init)
+
+    def forward(self, z):
+        return self.main(z) + self.bias
+'''
+
+
+def test_a_tensor_of_forwards_own_with_a_fixed_batch_size_is_named_once():
+    """A parameter (64, 1, 28, 28) added to the output fails for every other batch size with torch's "The size of tensor
+    a (2) must match the size of tensor b (64) at non-singleton dimension 0": the message names the fixed batch and its
+    fix, once for all the batch sizes tried (it was torch's error alone, once per case)."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_checks
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init}
+    exec(textwrap.dedent(FIXED_BATCH_BIAS), namespace)
+    checks = load_checks(A, ROOT)
+    fix = ("a tensor in forward is made for a fixed batch of 64 (its first dimension), but batches have any size N (here {n}): "
+           "give a parameter or tensor of your own no batch dimension, such as shape (1, C, H, W), which broadcasts over the "
+           "batch, or size it from the input, x.shape[0]")
+    raised = ("calling `DeeperGenerator.forward` raised RuntimeError: The size of tensor a ({n}) must match the size of tensor "
+              "b (64) at non-singleton dimension 0: ")
+    assert {name: run_check(checks[name], LocalSubmission(namespace)) for name in ("test_output_shape", "test_output_range")} == {
+        "test_output_shape": (0.0, f"with nz=100, N=2 the generator output fails: {raised.format(n=2)}{fix.format(n=2)}; "
+                                   f"expected (N, 1, 28, 28) for every batch size N"),
+        "test_output_range": (0.0, f"generator output fails: {raised.format(n=4)}{fix.format(n=4)}; expected (N, 1, 28, 28)"),
+    }
+
+
+@pytest.mark.parametrize("block, expected", [
+    # kernel 5 with padding 2 keeps the size as kernel 3 with padding 1 does: full marks
+    ("nn.Conv2d(ngf * 2, ngf * 2, 5, 1, 2, bias=False)", None),
+    ("nn.Conv2d(ngf * 2, ngf * 2, 5, 1, 1, bias=False)", (
+        "generator output is (N, 1, 20, 20): `main.7` (Conv2d(32, 32, kernel_size=(5, 5), stride=(1, 1), padding=(1, 1), "
+        "bias=False)) turns (N, 32, 7, 7) into (N, 32, 5, 5): a layer between two stages must keep height and width: kernel "
+        "3, stride 1, padding 1 (or keep its kernel 5 with padding 2: a kernel k keeps the size with padding (k - 1) / 2); "
+        "expected (N, 1, 28, 28)")),
+    ("nn.ConvTranspose2d(ngf * 2, ngf * 2, 4, 1, 1, bias=False)", (
+        "generator output is (N, 1, 32, 32): `main.7` (ConvTranspose2d(32, 32, kernel_size=(4, 4), stride=(1, 1), "
+        "padding=(1, 1), bias=False)) turns (N, 32, 7, 7) into (N, 32, 8, 8): a layer between two stages must keep height "
+        "and width: kernel 3, stride 1, padding 1 (its kernel 4 is even: no padding p on both sides keeps the size with "
+        "stride 1, since p = (k - 1) / 2 is not a whole number; use an odd kernel); expected (N, 1, 28, 28)")),
+], ids=["kernel_5_padding_2", "kernel_5_padding_1", "kernel_4_stride_1"])
+def test_a_stride_1_layer_with_another_kernel_is_told_the_padding_that_kernel_needs(block, expected):
+    """An added stride-1 layer with kernel 5 is told padding 2 (it was told only "kernel 3, padding 1", as if its kernel
+    were the fault), and one with an even kernel that no padding keeps the size; kernel 5, padding 2 scores full marks."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_checks
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    layers = f"*given[:7], {block}, nn.BatchNorm2d(ngf * 2), nn.ReLU(True), *given[7:]"
+    namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init}
+    exec(textwrap.dedent(UNSEEN_HEAD) + UNSEEN_SEQUENTIAL.replace("LAYERS", layers), namespace)
+    checks = load_checks(A, ROOT)
+    got = {name: run_check(checks[name], LocalSubmission(namespace)) for name in VISIBLE_AND_GRADIENTS}
+    if expected is None:
+        assert got == {name: OK[name] for name in VISIBLE_AND_GRADIENTS}
+    else:
+        assert got["test_output_shape"] == (0.0, expected)

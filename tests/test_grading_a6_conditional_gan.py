@@ -2778,3 +2778,77 @@ def test_randomness_in_d_that_leaves_its_label_path_alone_keeps_the_points(forwa
     source = channels_d().replace("        return self.main(", f"        {forward}\n        return self.main(")
     assert forward in source
     assert run_check(checks.test_discriminator_uses_labels, kernel_submission(*LABEL_ENCODINGS["category"], source)) == (2.0, "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by red-teaming the checks: a one-hot made for a fixed batch, and a step's one-hot rows without num_classes
+# ---------------------------------------------------------------------------------------------
+
+FIXED_BATCH_ONE_HOT = "torch.zeros(64, self.num_classes).scatter_(1, y.view(-1, 1), 1)"  # written for the notebook's batch
+
+
+@pytest.mark.parametrize("check, source, role, tail", [
+    ("test_generator_output_shape", one_hot_g(one_hot=FIXED_BATCH_ONE_HOT), "ConditionalGenerator", "; expected (N, 1, 28, 28)"),
+    ("test_generator_uses_labels_and_noise", one_hot_g(one_hot=FIXED_BATCH_ONE_HOT), "ConditionalGenerator", ""),
+    ("test_discriminator_output", channels_d(one_hot=FIXED_BATCH_ONE_HOT), "ConditionalDiscriminator",
+     "; expected one logit per image, (N,) or (N, 1)"),
+    ("test_discriminator_uses_labels", channels_d(one_hot=FIXED_BATCH_ONE_HOT), "ConditionalDiscriminator", ""),
+], ids=["g_shape", "g_labels", "d_shape", "d_labels"])
+def test_a_one_hot_made_for_a_fixed_batch_is_named(check, source, role, tail):
+    """A one-hot made as torch.zeros(64, num_classes) fails for every other batch in torch.cat with torch's "Sizes of
+    tensors must match except in dimension 1. Expected size 10 but got size 64": the message names the fixed batch and
+    the fix (it was torch's error alone)."""
+    sub = kernel_submission(*LABEL_ENCODINGS["category"], source)
+    who = "G(z, y)" if role == "ConditionalGenerator" else "D(x, y)"
+    assert run_check(getattr(checks, check), sub) == (0.0, (
+        f"{who} raises RuntimeError: Sizes of tensors must match except in dimension 1. Expected size 10 but got size 64 for "
+        f"tensor number 1 in the list. (in `{role}.forward`): a tensor in forward is made for a fixed batch of 64 (as "
+        f"torch.zeros(64, num_classes) makes a one-hot), but batches have any size N (here 10): make it from the labels, "
+        f"F.one_hot(y, num_classes), or size it from the input, y.shape[0]{tail}"))
+
+
+ROWS = CORRECT["deeplearning_ai_one_hot_rows"]
+NARROW_ROWS = (
+    "train_step gives D the real images' labels as one-hot rows whose width follows the batch: for 12 real 7s they are "
+    "(12, 8), not (12, 10): F.one_hot(labels) without num_classes makes as many columns as the batch's largest label plus "
+    "one, so D gets another label size whenever a batch holds no 9; pass num_classes, F.one_hot(labels, num_classes), or "
+    "give D the integer labels as they are"
+)
+
+
+def test_a_step_s_one_hot_rows_without_num_classes_are_named():
+    """The deeplearning.ai step (one-hot rows for G and D) with F.one_hot(labels) without num_classes: every check's
+    batch of 150 holds every digit, so the rows had 10 columns and the step kept its points, while the learning run
+    crashed on its first batch without a 9 with torch's "expected input[32, 10, 28, 28] to have 11 channels". The
+    visible step check now tries a batch of 7s and names the fault, and so does the learning check's message."""
+    step_source = textwrap.dedent(ROWS["train_step"]).replace("F.one_hot(labels, num_classes)", "F.one_hot(labels)")
+    assert "F.one_hot(labels).float()" in step_source
+    sub = kernel_submission(ROWS["generator"], ROWS["discriminator"], step_source)
+    assert run_check(checks.test_step_shows_real_images_with_their_labels, sub) == (0.0, NARROW_ROWS)
+    assert run_check(checks.test_step_draws_labels_for_the_fake_batch, sub) == (2.0, "")
+    points, message = run_check(checks.test_learns_to_draw_the_digit_asked_for, sub)
+    assert points == 0.0 and message.startswith("the grading run could not train the GAN: calling `train_step` raised "
+                                                "RuntimeError: ") and message.endswith(f"; {NARROW_ROWS}"), message
+    right = kernel_submission(ROWS["generator"], ROWS["discriminator"], ROWS["train_step"])
+    assert run_check(checks.test_step_shows_real_images_with_their_labels, right) == (2.0, "")
+
+
+STEP_ALTERNATIVES = {
+    # G's loss on a second fake batch, with new z and labels of its own
+    "second_fake_batch_for_g": step().replace("    loss_g = LOSS.g_loss(D(fake, y_fake))",
+                                              "    y2 = torch.randint(0, num_classes, (b,))\n"
+                                              "    loss_g = LOSS.g_loss(D(G(torch.randn(b, nz), y2), y2))"),
+    # real and fake judged in one call of D, with their labels joined the same way
+    "real_and_fake_in_one_call": step().replace(
+        "    loss_d = LOSS.d_loss(D(real, labels), D(fake.detach(), y_fake))",
+        "    out = D(torch.cat([real, fake.detach()]), torch.cat([labels, y_fake]))\n    loss_d = LOSS.d_loss(out[:b], out[b:])"),
+    # fake labels drawn by torch.multinomial, and by torch.randint_like
+    "multinomial_labels": step(y_fake="torch.multinomial(torch.ones(num_classes), b, replacement=True)"),
+    "randint_like_labels": step(y_fake="torch.randint_like(labels, 0, num_classes)"),
+}
+
+
+@pytest.mark.parametrize("name", list(STEP_ALTERNATIVES))
+def test_other_right_ways_to_write_the_step_keep_the_step_points(name):
+    sub = kernel_submission(*LABEL_ENCODINGS["category"], STEP_ALTERNATIVES[name])
+    assert {c: run_check(getattr(checks, c), sub) for c in STEP_CHECKS} == {c: OK[c] for c in STEP_CHECKS}

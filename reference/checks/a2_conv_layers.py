@@ -5,6 +5,7 @@ The hidden checks that also grade your submission are not included."""
 
 from __future__ import annotations
 import math
+import re
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, clean_text, fixed_batch_hint, ignored_noise, ignores_width, short_of_one
@@ -21,6 +22,7 @@ NZ = 100
 LADDER = (1, 4, 7, 14, 28)  # z as (N, nz, 1, 1), then each stage of the given generator
 STAGES = {1: (4, 1, 0), 4: (3, 2, 1), 7: (4, 2, 1), 14: (4, 2, 1)}  # size -> (kernel, stride, padding) of the given stage
 KEEP = "a layer between two stages must keep height and width: kernel 3, stride 1, padding 1"
+BATCH_TENSOR = "is made for a fixed batch of"  # a tensor of forward's own with the batch size written in (see batch_hint)
 Z_FLAT = "a conv takes (N, C, H, W): reshape z (N, nz) to (N, nz, 1, 1) before the first conv"
 AFTER_TANH = (
     "nn.Tanh() follows its last conv, but the Tanh's output is changed afterwards (such as (x + 1) / 2 or a clamp to "
@@ -107,6 +109,20 @@ def ladder_break(calls: list[dict]) -> dict | None:
     return None
 
 
+def batch_hint(message: str, batch: int) -> str:
+    """fixed_batch_hint (a .view(64, ...)), or, for an elementwise operation whose operands disagree in dim 0, the
+    batch, where one of them holds `batch` samples and the other a fixed number (a parameter or tensor of forward's own
+    made as (64, 1, 28, 28)): its cause and fix; "" otherwise."""
+    told = fixed_batch_hint(message, batch)
+    found = re.search(r"The size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) at non-singleton dimension 0\b", message)
+    if told or found is None or batch not in (int(found[1]), int(found[2])) or int(found[1]) == int(found[2]):
+        return told
+    fixed = int(found[2]) if int(found[1]) == batch else int(found[1])
+    return (f": a tensor in forward {BATCH_TENSOR} {fixed} (its first dimension), but batches have any size N (here {batch}): "
+            f"give a parameter or tensor of your own no batch dimension, such as shape (1, C, H, W), which broadcasts over "
+            f"the batch, or size it from the input, x.shape[0]")
+
+
 def dilation_fix(call: dict) -> str:
     """For a dilated stride-1 conv, the padding that keeps its size: dilation * (kernel - 1) / 2; "" otherwise."""
     dilation, kernel = ints(call.get("dilation")), ints(call.get("kernel"))
@@ -116,6 +132,18 @@ def dilation_fix(call: dict) -> str:
     if d * (k - 1) % 2:
         return f" (its dilation {d} spreads the {k}x{k} kernel over {d * (k - 1) + 1} pixels, which no padding centres: drop dilation={d})"
     return f" without dilation; with dilation={d} a {k}x{k} kernel spans {d * (k - 1) + 1} pixels and needs padding {d * (k - 1) // 2}"
+
+
+def kernel_fix(call: dict) -> str:
+    """For a stride-1 conv with a square kernel other than 3 (dilation 1): the padding that keeps its size with that
+    kernel, (kernel - 1) / 2, or why an even kernel cannot; "" otherwise."""
+    dilation, kernel = ints(call.get("dilation")) or [1], ints(call.get("kernel"))
+    if not kernel or max(dilation) != 1 or len(set(kernel)) != 1 or kernel[0] in (1, 3):
+        return ""
+    k = kernel[0]
+    if k % 2:
+        return f" (or keep its kernel {k} with padding {(k - 1) // 2}: a kernel k keeps the size with padding (k - 1) / 2)"
+    return f" (its kernel {k} is even: no padding p on both sides keeps the size with stride 1, since p = (k - 1) / 2 is not a whole number; use an odd kernel)"
 
 
 def extra_step_text(call: dict, calls: list[dict], batch: int) -> str | None:
@@ -143,7 +171,7 @@ def break_text(call: dict, batch: int, calls: list[dict] | None = None) -> str:
     stride = ints(call.get("stride"))
     before = size(call.get("in"))
     if call.get("kind") in ("conv", "conv_transpose") and stride and max(stride) == 1:
-        return f"{got}: {KEEP}{dilation_fix(call)}"
+        return f"{got}: {KEEP}{dilation_fix(call) or kernel_fix(call)}"
     if call.get("kind") == "conv_transpose" and before and before[0] in STAGES:
         k, s, p = STAGES[before[0]]
         nxt = LADDER[LADDER.index(before[0]) + 1]
@@ -172,7 +200,7 @@ def error_text(run: dict, batch: int, nz: int) -> str:
     failed = run.get("failed")
     call = calls[failed] if isinstance(failed, int) and not isinstance(failed, bool) and 0 <= failed < len(calls) else None
     if call is None:
-        return err.describe() + fixed_batch_hint(err.message, batch)
+        return err.describe() + batch_hint(err.message, batch)
     got = ints(call.get("in"))
     wants = call.get("in_channels")
     if call.get("kind") in ("conv", "conv_transpose") and got and len(got) == 2:
@@ -188,7 +216,7 @@ def error_text(run: dict, batch: int, nz: int) -> str:
     if call.get("type") in ("BatchNorm2d", "BatchNorm1d") and got and len(got) >= 2:
         return f"{layer_text(call)} gets {shape_text(got, batch)}: its num_features must be the channels of its input ({got[1]})"
     on = f" on its input {shape_text(got, batch)}" if got else ""
-    return f"{layer_text(call)} raised {err.type}{on}: {err.message}{fixed_batch_hint(err.message, batch)}"
+    return f"{layer_text(call)} raised {err.type}{on}: {err.message}{batch_hint(err.message, batch)}"
 
 
 def reshaped_fault(shape: list[int]) -> str:
@@ -301,9 +329,9 @@ def test_output_shape(submission):
         raise Partial(1, f"with nz={nz} the generator output {fault}{fix}; expected (N, 1, 28, 28) for every nz")
     if len(wrong) == len(cases) and len({w[2] for w in wrong}) == 1:
         raise AssertionError(f"generator output {wrong[0][2]}; expected (N, 1, 28, 28)")
-    if len(wrong) == len(cases) and any(all(cause in w[2] for w in wrong) for cause in (BATCH_FIXED, Z_FLAT)):  # one cause: told once
+    if len(wrong) == len(cases) and any(all(cause in w[2] for w in wrong) for cause in (BATCH_FIXED, BATCH_TENSOR, Z_FLAT)):  # one cause: told once
         nz, batch, fault = wrong[0]
-        wanted = "for every batch size N" if BATCH_FIXED in fault else "from z (N, nz)"
+        wanted = "for every batch size N" if BATCH_FIXED in fault or BATCH_TENSOR in fault else "from z (N, nz)"
         raise AssertionError(f"with nz={nz}, N={batch} the generator output {fault}; expected (N, 1, 28, 28) {wanted}")
     failed = "; ".join(f"with nz={nz}, N={batch} its output {what}" for nz, batch, what in wrong)
     raise AssertionError(f"{failed}; expected (N, 1, 28, 28) for every batch size N")

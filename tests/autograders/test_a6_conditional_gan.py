@@ -296,6 +296,22 @@ CAT_DIM_HINT = (
 )
 
 
+def batch_hint(message: str, batch: int) -> str:
+    """fixed_batch_hint (a .view(64, ...)), or, for a torch.cat or an elementwise operation whose tensors disagree in
+    their number of samples, where one holds `batch` and the other a fixed number (a one-hot made as
+    torch.zeros(64, num_classes), a tensor of forward's own with the training batch written in): its cause and fix;
+    "" otherwise."""
+    told = fixed_batch_hint(message, batch)
+    found = (re.search(r"Sizes of tensors must match except in dimension [1-9]\d*\. Expected size (\d+) but got size (\d+)", message)
+             or re.search(r"The size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) at non-singleton dimension 0\b", message))
+    if told or found is None or batch < 2 or batch not in (int(found[1]), int(found[2])) or int(found[1]) == int(found[2]):
+        return told
+    fixed = int(found[2]) if int(found[1]) == batch else int(found[1])
+    return (f": a tensor in forward is made for a fixed batch of {fixed} (as torch.zeros({fixed}, num_classes) makes a "
+            f"one-hot), but batches have any size N (here {batch}): make it from the labels, {ONE_HOT}, or size it from "
+            f"the input, y.shape[0]")
+
+
 def raised_text(run: dict, batch: int) -> str:
     """What raised in a traced call: the layer, and the fix for a size mismatch."""
     err = StudentError.from_info(run["error"])
@@ -304,7 +320,7 @@ def raised_text(run: dict, batch: int) -> str:
     call = run["failed"]
     if call is None:
         return (f"raises {err.type}: {err.message}" + (f" (in `{err.where.split('.<locals>.')[-1]}`)" if err.where else "")
-                + (CAT_DIM_HINT if CAT_DIM_0.search(err.message) else fixed_batch_hint(err.message, batch)))
+                + (CAT_DIM_HINT if CAT_DIM_0.search(err.message) else batch_hint(err.message, batch)))
     got = call["in"]
     joined = (
         "where the label joins, that is the size of z or of the image's channels or features plus the label's "
@@ -324,7 +340,7 @@ def raised_text(run: dict, batch: int) -> str:
                 f"Generator(nz_in, ...) unflattens exactly nz_in numbers per sample: nz_in must be the size that reaches it, "
                 f"z's (the `nz` argument) plus the label's (num_classes = {NUM_CLASSES} for a one-hot)")
     return (f"raises {err.type} in {layer(call)}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
-            + fixed_batch_hint(err.message, batch))
+            + batch_hint(err.message, batch))
 
 
 def generator_fault(run: dict, batch: int) -> str | None:
@@ -469,7 +485,7 @@ def outputs_of(submission, model, cases: list, **options) -> list[torch.Tensor] 
             err = StudentError.from_info(result["error"])
             if err.not_implemented:
                 raise err
-            return f"raises {err.type}: {err.message}" + fixed_batch_hint(err.message, len(case[0]))
+            return f"raises {err.type}: {err.message}" + batch_hint(err.message, len(case[0]))
         out = result.get("output")
         if not isinstance(out, torch.Tensor) or not out.is_floating_point():
             kind = result.get("output_type") if isinstance(result.get("output_type"), dict) else {}
@@ -936,6 +952,9 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
     g_calls, g_noise, d_calls, g_lengths, d_lengths = [], [], [], [], []
     label_dtypes = [(role, str(inputs[1].dtype).removeprefix("torch.")) for role, calls in (("G", raw_g), ("D", raw_d))
                     for inputs in map(tensor_inputs, calls) if len(inputs) >= 2 and is_not_int64_labels(inputs[1], inputs[0])]
+    narrow_rows = [(role, tuple(inputs[1].shape), role == "D" and bool((same_rows(inputs[0].double(), real) >= 0).any()))
+                   for role, calls in (("G", raw_g), ("D", raw_d)) for inputs in map(tensor_inputs, calls)
+                   if len(inputs) >= 2 and is_narrow_one_hot(inputs[1], inputs[0])]
     for call in raw_g:
         inputs = tensor_inputs(call)
         out = call.get("output") if isinstance(call, dict) else None
@@ -965,9 +984,43 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
         later_g.append(pairs)
     # g_noise: the z of each call in g; g_lengths: (images, labels) of G's calls with another number of labels than
     # images; d_lengths: per call of d, the number of labels given when it is not one per image, else None;
-    # label_dtypes: (G or D, the dtype) of each call given labels as floating-point numbers or as integers other than int64
+    # label_dtypes: (G or D, the dtype) of each call given labels as floating-point numbers or as integers other than int64;
+    # narrow_rows: (G or D, the shape, whether they came with real images) of each call given one-hot rows of another
+    # width than num_classes; d_rows: whether some call of D was given its labels as rows (N, K)
     return {"g": g_calls, "g_noise": g_noise, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths, "later_g": later_g,
-            "label_dtypes": label_dtypes}
+            "label_dtypes": label_dtypes, "narrow_rows": narrow_rows,
+            "d_rows": any(len(inputs) >= 2 and inputs[1].dim() == 2 and inputs[1].shape[1] > 1 for inputs in map(tensor_inputs, raw_d))}
+
+
+def is_narrow_one_hot(y: torch.Tensor, first: torch.Tensor) -> bool:
+    """Whether y, given to G or D beside `first` (z or the images), is one-hot rows (N, K), one 1 in each row, of
+    another width K than num_classes (F.one_hot(labels) without num_classes: K follows the batch's largest label)."""
+    if not (first.dim() >= 1 and y.dim() == 2 and y.shape[0] == first.shape[0] and 1 < y.shape[1] != NUM_CLASSES):
+        return False
+    values = y.double()
+    return bool(((values == 0) | (values == 1)).all() and (values.sum(1) == 1).all())
+
+
+def narrow_rows_fault(submission, real_only: bool = False) -> str | None:
+    """What is wrong when train_step, on a batch of 12 real 7s, gives G or D one-hot rows narrower or wider than
+    num_classes (F.one_hot(labels) without num_classes makes labels.max() + 1 columns, 8 here, so D or G built for
+    num_classes columns fails on every batch without a 9); real_only: only D's rows for the real images. Else None."""
+    real, labels = real_batch("sevens")
+    try:
+        record = step_record(submission, real, labels, seed=2)
+    except (AssertionError, StudentError):
+        return None
+    for role, shape, with_real in record["narrow_rows"]:
+        if real_only and not with_real:
+            continue
+        which = "the real images' labels" if with_real else "the fake batch's labels"
+        return (
+            f"train_step gives {role} {which} as one-hot rows whose width follows the batch: for {len(real)} real 7s they are "
+            f"{shape_text(list(shape))}, not ({shape[0]}, {NUM_CLASSES}): F.one_hot(labels) without num_classes makes as many "
+            f"columns as the batch's largest label plus one, so {role} gets another label size whenever a batch holds no 9; "
+            f"pass num_classes, F.one_hot(labels, num_classes), or give {role} the integer labels as they are"
+        )
+    return None
 
 
 def is_not_int64_labels(y: torch.Tensor, first: torch.Tensor) -> bool:
@@ -1108,7 +1161,10 @@ def real_pairs_fault(submission) -> str | None:
         )
     wrong = sum(g != t for g, t in zip(given, true))
     if not wrong or bool(own.all()):  # every real image also judged with its own label: the others are an extra
-        return None  # mismatch term (D(real, wrong labels) as fake: Reed et al. 2016's matching-aware D), not a fault
+        # mismatch term (D(real, wrong labels) as fake: Reed et al. 2016's matching-aware D), not a fault; labels given
+        # as one-hot rows must keep num_classes columns for a batch without a 9 too
+        rows = record["d_rows"] and narrow_rows_fault(submission, real_only=True)
+        return rows or None
     drawn = {tuple(y.tolist()) for y, _ in record["g"]}
     if tuple(given[: len(real)]) in drawn or tuple(given) in drawn:
         return (
@@ -2011,6 +2067,9 @@ def test_learns_to_draw_the_digit_asked_for(submission):
             dtype = None if record is None or not index_dtype_error(err.message) else label_dtype_fault(record)
             if dtype is not None:
                 raise AssertionError(f"{told.rstrip('.')}; {dtype}") from None
+            rows = None if record is None else narrow_rows_fault(submission)
+            if rows is not None:
+                raise AssertionError(f"{told.rstrip('.')}; {rows}") from None
             shaped = None if record is None else noise_shape_fault(record["g_noise"])
             raise AssertionError(told if shaped is None else f"{told.rstrip('.')}; {shaped}") from None
         if run["copies"] > learning.COPY_SHARE:
