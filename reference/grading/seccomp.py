@@ -27,8 +27,8 @@ whole host unwatched:
   use it), it is allowed;
 - `memfd_create`: the supervisor counts a memfd that a process holds or maps, but one sent over a unix
   socket (SCM_RIGHTS) and closed is held by the socket's queue alone: 1,520 MB of them sat there past a
-  1,024 MB limit. Refused with ENOSYS, as by a kernel without it (asmjit, in PyTorch, then makes its
-  memory in /dev/shm, which counts whole); files of /dev/shm in flight count there too;
+  1,024 MB limit. Refused with ENOSYS, as by a kernel without it (asmjit, in PyTorch, then falls back to
+  /dev/shm, which counts whole); files of /dev/shm in flight count there too;
 - BPF maps and programs (`bpf`): most kernels refuse them to unprivileged users
   (kernel.unprivileged_bpf_disabled), but where a host allows them a map of any size is kernel memory
   that no process has resident;
@@ -50,8 +50,8 @@ whole host unwatched:
 Nothing a notebook needs uses them (Python's multiprocessing and PyTorch's data loaders use POSIX
 semaphores, shared memory, pipes and Unix sockets, which the supervisor counts, and wait on them with
 poll(2), as subprocess does; glibc's name lookup goes on without netlink), so the filter refuses them
-with EPERM (record locks with ENOLCK: an SQLite database, which locks that way, cannot be written in a
-graded notebook).
+with EPERM, or with the error named above (record locks with ENOLCK: an SQLite database, which locks
+that way, cannot be written in a graded notebook).
 Every system call of another ABI than the machine's own (32-bit `int 0x80` on x86-64, x32) is
 refused too, since the filter could not name those calls. `program()` is the filter for this
 machine, as the compiled classic BPF that `seccomp_export_bpf` writes and bwrap reads; None on an
