@@ -43,14 +43,15 @@ first limit they see exceeded, keeping the reason for the grader's message:
   processes' resident sizes (proportional ones above the limit, so pages shared after a fork count
   once), plus, looked at every half second, memory no process has resident: memfd files (found
   through each process's open descriptors and its mappings; pages of one that is also mapped may
-  count twice), the sandbox's own /dev/shm (a tmpfs of at most `memory_mb`, counted in full: its
-  pages and a KB for each file, folder or link in it, which holds no page) and,
-  for a root grader, the System V segments of the sandbox's own IPC namespace (entering it needs
-  CAP_SYS_ADMIN; where the grader lacks it, the sandbox may make none). No other tmpfs can hold files: `/` and `/dev` are read-only, and the sandbox may
-  not make user namespaces (in one it could mount a tmpfs of its own). Socket buffers of the
-  sandbox's own network namespace count too: each unix socket (held or in flight) as much as its
-  send buffer can hold (past the first 8), TCP and UDP ones twice what is queued in them, each open pipe what a pipe
-  holds by default. Not counted: pipes in flight and what a pipe made larger holds beyond that
+  count twice; in the sandbox none can be made), the sandbox's own /dev/shm (a tmpfs of at most
+  `memory_mb`, counted in full: its pages and a KB for each file, folder or link in it, which holds
+  no page) and, for a root grader, the System V segments of the sandbox's own IPC namespace
+  (entering it needs CAP_SYS_ADMIN; where the grader lacks it, the sandbox may make none). No other
+  tmpfs can hold files: `/` and `/dev` are read-only, and the sandbox may not make user namespaces
+  (in one it could mount a tmpfs of its own). Socket buffers of the sandbox's own network namespace
+  count too: each unix socket (held or in flight) as much as its send buffer can hold (past the
+  first 8), TCP and UDP ones 4 KB each (past the first 8) and twice what is queued in them, each
+  open pipe what a pipe holds by default. Not counted: pipes in flight and what a pipe made larger holds beyond that
   (the kernel keeps those of one user within 16,384 pages, past which each pipe gets two), and, for
   a grader that is not root, a memfd mapped only in part after its descriptor was closed (its
   mapping's length counts).
