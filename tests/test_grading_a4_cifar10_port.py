@@ -1987,3 +1987,83 @@ def test_outputs_that_cannot_reach_the_data_or_be_logits_and_ported_shapes_that_
     exec(source, namespace)
     points, message = run_check(load_checks(A, ROOT)[check], LocalSubmission(namespace))
     assert points == expected and message.startswith(says), message
+
+
+WIDTH_AS_NUMBER = (
+    "; it works at {a} = 16 only, where the checks build it: a width is written as a number that fits that {a} (the "
+    "notebook builds it at {a} = 64); build every width from `{a}` ({a} * 4, {a} * 2, {a})"
+)
+
+
+@pytest.mark.parametrize(
+    "edit, check, expected",
+    [
+        (("nn.BatchNorm2d(ngf * 4)", "nn.BatchNorm2d(64)"), "test_generator_makes_colour_images", (1.0, (
+            "with ngf=32 the generator fails: layer `2` (BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, "
+            "track_running_stats=True)) raised RuntimeError on its input (N, 128, 4, 4): running_mean should contain 128 "
+            "elements not 64" + WIDTH_AS_NUMBER.format(a="ngf")))),
+        (("nn.BatchNorm2d(ndf * 4)", "nn.BatchNorm2d(64)"), "test_discriminator_takes_colour_images", (0.5, (
+            "with ndf=32 the discriminator cannot take (N, 3, 32, 32) images: layer `6` (BatchNorm2d(64, eps=1e-05, "
+            "momentum=0.1, affine=True, track_running_stats=True)) raised RuntimeError on its input (N, 128, 4, 4): "
+            "running_mean should contain 128 elements not 64" + WIDTH_AS_NUMBER.format(a="ndf")))),
+        (("nn.Conv2d(ndf * 4, 1, 4, 1, 0", "nn.Conv2d(64, 1, 4, 1, 0"), "test_discriminator_takes_colour_images", (0.5, (
+            "with ndf=32 the discriminator cannot take (N, 3, 32, 32) images: layer `8` (Conv2d(64, 1, kernel_size=(4, 4), "
+            "stride=(1, 1), bias=False)) takes 64 channels but gets (N, 128, 4, 4): its in_channels must be the channels of "
+            "its input (the out_channels of the layer before it; nz for G's first layer)" + WIDTH_AS_NUMBER.format(a="ndf")))),
+    ],
+    ids=["g_batchnorm_64", "d_batchnorm_64", "d_last_conv_64"],
+)
+def test_widths_written_as_numbers_that_fit_only_the_checks_width_lose_the_width_points(edit, check, expected):
+    """A width written as a number (nn.BatchNorm2d(64) for ngf * 4) that fits the checks' ngf = ndf = 16 only: its
+    parameter count still grows with the width, so it kept full marks although the notebook's G or D at 64 raises;
+    it is now built at 32 too and loses the width's point (half a point in D), the layer named. The solution keeps them."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    for source, want in ((networks(edit), expected), (SOLUTION_NETWORKS, (FULL[check], ""))):
+        namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+        exec(source, namespace)
+        got = run_check(load_checks(A, ROOT)[check], LocalSubmission(namespace))
+        assert (got[0], re.sub(r"bias=True, ", "", got[1])) == want, got
+
+
+def test_a_discriminator_whose_logits_are_viewed_to_a_fixed_batch_size_is_told_so():
+    """D's (N, 1, 1, 1) reshaped with .view(64), the training batch size: the error is followed by its cause and fix,
+    as G's z.view(64, nz, 1, 1) is (a 1-D shape was not recognised)."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec("class View64(nn.Module):\n    def forward(self, x):\n        return x.view(64)\n", namespace)
+    exec(networks(("nn.Flatten(0),  # (N,)", "View64(),")), namespace)
+    got = run_check(load_checks(A, ROOT)["test_discriminator_takes_colour_images"], LocalSubmission(namespace))
+    assert got == (
+        0.0,
+        "the discriminator cannot take (N, 3, 32, 32) images: layer `9` (View64()) raised RuntimeError on its input "
+        "(N, 1, 1, 1): shape '[64]' is invalid for input of size 2: a .view or .reshape fixes the batch size at 64, but "
+        "batches have any size N (here 2): let the batch size follow the input, e.g. .view(-1) for one logit per image",
+    ), got
+
+
+@pytest.mark.parametrize("mean_std, expected", [
+    ("(0.5, 0.5, 0.5), (0.5, 0.5, 0.5)", (2.0, "")),
+    ("(0.5,) * 3, (0.5,) * 3", (2.0, "")),
+    ("(0.5, 0.5), (0.5, 0.5)", (0.0, (
+        "the loader's batches cannot be made (RuntimeError: The size of tensor a (3) must match the size of tensor b (2) at "
+        "non-singleton dimension 0): a per-channel mean or std (transforms.Normalize's) has 2 values for the images' 3 "
+        "colour channels; give one per channel: transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))"))),
+    ("(0.485, 0.456, 0.406), (0.229, 0.224, 0.225)", (0.0, CHANNEL_STATISTICS.format(
+        "-2.12, 2.64", "0.485, 0.456, 0.406", "0.229, 0.224, 0.225"))),
+], ids=["three_values", "tuple_times_three", "two_values", "imagenet_statistics"])
+def test_a_normalize_with_a_value_missing_for_a_channel_is_told_so(tmp_path, mean_std, expected):
+    """Normalize((0.5, 0.5), (0.5, 0.5)), the third channel forgotten, raised a bare broadcasting error; it is now told
+    as one value per colour channel. (0.5,) * 3 keeps full marks, ImageNet's statistics are named."""
+    from reference.grading.submission import LocalSubmission
+
+    import torchvision
+    from torchvision import transforms
+
+    namespace = {"torch": torch, "torchvision": torchvision, "transforms": transforms, "DataLoader": torch.utils.data.DataLoader}
+    exec(textwrap.dedent(loader(f"transforms.ToTensor(), transforms.Normalize({mean_std})")), namespace)
+    check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
+    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected

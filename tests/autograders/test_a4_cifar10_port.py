@@ -74,7 +74,8 @@ NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the
 BATCH = 8
 G_LADDER = (1, 4, 8, 16, 32)  # z as (N, nz, 1, 1), then each stage doubles
 D_LADDER = (32, 16, 8, 4, 1)  # each stage halves, the last conv turns 4x4 into one logit
-NORMALISE_HINT = "add transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)) after transforms.ToTensor()"
+NORMALISE = "transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))"
+NORMALISE_HINT = f"add {NORMALISE} after transforms.ToTensor()"
 AFTER_TANH = (
     "nn.Tanh() follows its last conv, but the Tanh's output is changed afterwards (such as (x + 1) / 2 or a clamp to "
     "[0, 1]): return the Tanh's output as it is; the images are scaled to [-1, 1], and the plots map them back themselves"
@@ -249,7 +250,7 @@ def error_text(run: dict, batch: int) -> str:
     err = StudentError.from_info(run["error"])
     call = run["failed"]
     if call is None:
-        return err.describe() + fixed_batch_hint(err.message, batch)
+        return err.describe() + batch_hint(err.message, batch)
     got = call["in"]
     if call["in_channels"] is not None and "Conv" in call["type"] and got and len(got) == 2:
         return f"{layer(call)} gets {shape_text(got, batch)}, 2-D: {Z_FLAT}, with nn.Unflatten(1, (nz, 1, 1)) or z.view(-1, nz, 1, 1)"
@@ -265,7 +266,19 @@ def error_text(run: dict, batch: int) -> str:
             fix = "its in_features must be the number of values of one flattened input"
         return f"{layer(call)} takes {call['in_features']} features but gets {shape_text(got, batch)}: {fix}"
     return (f"{layer(call)} raised {err.type}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
-            + fixed_batch_hint(err.message, batch))
+            + batch_hint(err.message, batch))
+
+
+def batch_hint(message: str, batch: int) -> str:
+    """fixed_batch_hint, also for a reshape to one dimension (D's logits: "shape '[64]' is invalid for input of
+    size 2", a .view(64) of N logits); "" otherwise."""
+    if hint := fixed_batch_hint(message, batch):
+        return hint
+    found = re.search(r"shape '\[(\d+)\]' is invalid for input of size (\d+)", message)
+    if found is None or int(found.group(1)) == batch or int(found.group(2)) != batch:
+        return ""
+    return (f": {BATCH_FIXED} {found.group(1)}, but batches have any size N (here {batch}): let the batch size follow "
+            f"the input, e.g. .view(-1) for one logit per image")
 
 
 def channels_layer(run: dict) -> dict | None:
@@ -499,6 +512,11 @@ def loader_error(result: dict, images: int | None = None) -> Exception:
             fix = ("make_cifar10_loader(root, batch_size) must return a DataLoader over CIFAR-10's training images under `root` "
                    "(CIFAR-10's own files in root/cifar-10-batches-py/, which torchvision.datasets.CIFAR10(root, train=True, ...) reads)")
         return AssertionError(f"{err.describe()}; {fix}")
+    if (found := re.search(r"size of tensor a \(3\) must match the size of tensor b \((\d+)\) at non-singleton dimension 0",
+                           err.message)) is not None:  # Normalize((0.5, 0.5), (0.5, 0.5)): a value per channel missing
+        return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): a per-channel mean or std "
+                              f"(transforms.Normalize's) has {found.group(1)} values for the images' 3 colour channels; "
+                              f"give one per channel: {NORMALISE}")
     if "default_collate" in err.message:
         return AssertionError(f"the loader's batches cannot be made ({err.type}: {err.message}): the images are PIL "
                               f"images; add transforms.ToTensor() to the dataset's transform")
@@ -706,6 +724,29 @@ def test_generator_makes_colour_images(submission):
     wider = generator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
         raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
+    if fault := other_width_fault(submission, "make_generator", "ngf", noise(2, NZ)):
+        raise Partial(1, fault)
+
+
+def other_width_fault(submission, name: str, arg: str, x: torch.Tensor) -> str | None:
+    """Why `name` built at `arg` = 2 * WIDTH fails on `x` where it works at WIDTH, in words with the fix: a width
+    written as a number (nn.BatchNorm2d(64) for ngf * 4) that fits the checks' width only; None when it works there
+    too, or cannot be built there (the widths are then not this check's)."""
+    try:
+        network = built(submission, name, **({"nz": NZ} if name == "make_generator" else {}), **{arg: 2 * WIDTH})
+    except (StudentError, AssertionError):
+        return None
+    run = traced(submission, network, x)
+    if name == "make_generator":
+        fault = generator_fault(run, len(x))
+        fault = None if fault is None else f"the generator {fault}"
+    else:
+        fault = discriminator_fault(run, len(x))
+    if fault is None:
+        return None
+    return (f"with {arg}={2 * WIDTH} {fault}; it works at {arg} = {WIDTH} only, where the checks build it: a width is "
+            f"written as a number that fits that {arg} (the notebook builds it at {arg} = 64); build every width from "
+            f"`{arg}` ({arg} * 4, {arg} * 2, {arg})")
 
 
 def resized_output(run: dict) -> str | None:
@@ -840,6 +881,8 @@ def test_discriminator_takes_colour_images(submission):
     wider = discriminator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((discriminator_parameters(submission, WIDTH), wider), "make_discriminator", "ndf", WIDTH):
         raise Partial(0.5, f"{fault}: the checks build it at ndf = {WIDTH}, and the learning check trains it there")
+    if fault := other_width_fault(submission, "make_discriminator", "ndf", torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(2)) * 2 - 1):
+        raise Partial(0.5, fault)
 
 
 GREY_TOL = 1e-6
