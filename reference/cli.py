@@ -844,8 +844,10 @@ def _signals_as_interrupt(exiting: bool) -> Iterator[None]:
     sys.unraisablehook = quiet_stops
     try:
         yield
-    except KeyboardInterrupt:
-        arrived.append(True)
+    except BaseException as err:
+        if not isinstance(err, KeyboardInterrupt) and _interrupted_within(err) is None:
+            raise
+        arrived.append(True)  # the stop, or an error it caused (an import it cut short): it has arrived
         if exiting:
             for number in numbers:
                 signal.signal(number, signal.SIG_IGN)
@@ -902,6 +904,14 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             _close_bars()
             sys.stderr.write(f"gan-course: error: {line}\n")
+            return 2
+        except Exception as err:  # noqa: BLE001 - re-raised unless a stop is what failed
+            # a stop that came while an extension module was being imported (matplotlib's Agg backend, a pybind11
+            # module) left as ImportError("initialization failed") from it: the stop's one line, not 40 of traceback
+            if (stop := _interrupted_within(err)) is None:
+                raise
+            _close_bars()
+            sys.stderr.write(f"gan-course: error: {_interrupted(args, stop)}\n")
             return 2
 
 

@@ -1578,6 +1578,34 @@ def test_an_error_raised_while_a_stop_unwinds_is_the_stops_one_line(capfd, monke
     assert code == 2 and err == "gan-course: error: stopped by SIGTERM (a time limit, a culler or kill)\n", err
 
 
+
+def test_a_stop_that_cut_an_extension_import_short_is_the_stops_one_line(capfd, monkeypatch):
+    """SIGTERM arriving while matplotlib's Agg backend (a pybind11 module) was imported left as ImportError
+    ("initialization failed") raised from it: a traceback and status 1 (seen once in CI, mid-run)."""
+    def configs():
+        try:
+            raise Terminated()
+        except Terminated as stop:
+            raise ImportError("initialization failed") from stop
+
+    from reference.cli import Terminated
+
+    monkeypatch.setattr("reference.config.named_configs", configs)
+    code, _, err = cli(capfd, "configs")
+    assert code == 2 and err == "gan-course: error: stopped by SIGTERM (a time limit, a culler or kill)\n", err
+
+
+def test_an_import_error_of_no_stop_keeps_its_traceback(monkeypatch):
+    """A bug is not a stop: an ImportError that no stop caused still raises."""
+    from reference import cli as cli_module
+
+    def configs():
+        raise ImportError("no module named nowhere")
+
+    monkeypatch.setattr("reference.config.named_configs", configs)
+    with pytest.raises(ImportError, match="nowhere"):
+        cli_module.main(["configs"])
+
 @pytest.mark.parametrize("argv", [[*TRAIN, "--epochs", "1", "--out", ""], ["sample", "RUN", "--out", ""],
                                   ["train", "--resume", "", "--epochs", "2"], [*TRAIN, "--epochs", "1", "--config", ""]])
 def test_an_empty_path_is_one_line_not_the_default(capfd, mlp_run, tmp_path, monkeypatch, argv):
