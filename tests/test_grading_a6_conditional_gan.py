@@ -2299,12 +2299,30 @@ def test_run_all_on_the_untouched_student_version_without_mnist(tmp_path):
 @pytest.mark.parametrize("check, source", [
     ("test_generator_output_shape", one_hot_g(z="z.view(64, -1)")),
     ("test_discriminator_output", channels_d().replace(".view(-1)", ".view(64, -1)")),
-], ids=["g_views_z_as_64", "d_views_its_output_as_64"])
+    ("test_discriminator_output", channels_d().replace(".view(-1)", ".view(64)")),
+], ids=["g_views_z_as_64", "d_views_its_output_as_64", "d_views_its_logits_as_64"])
 def test_a_batch_size_fixed_in_a_view_is_named(check, source):
     """A G or D written for the training batch of 64 (.view(64, ...)) fails on the grader's other batch sizes
     with torch's raw 'shape [64, ...] is invalid for input of size N': the message names the fixed batch size."""
     points, message = run_check(getattr(checks, check), kernel_submission(*LABEL_ENCODINGS["category"], source))
     assert points == 0.0 and "a .view or .reshape fixes the batch size at 64, but batches have any size N" in message, message
+
+
+def test_a_network_that_is_no_module_or_takes_other_arguments_is_named_with_its_call():
+    """G made from a plain class (no nn.Module), and D renamed its argument (classes instead of num_classes): each
+    network's checks give 0 with the call the grader makes and the fix, not torch's or Python's bare error."""
+    plain_g = one_hot_g().replace("class ConditionalGenerator(nn.Module):", "class ConditionalGenerator:").replace(
+        "        super().__init__()\n", "").replace("        self.apply(weights_init)\n", "")
+    renamed_d = channels_d().replace("def __init__(self, ndf=64, num_classes=10):", "def __init__(self, ndf=64, classes=10):").replace(
+        "self.num_classes = num_classes", "self.num_classes = classes").replace("channels=1 + num_classes", "channels=1 + classes")
+    sub = kernel_submission(plain_g, renamed_d)
+    points, message = run_check(checks.test_generator_output_shape, sub)
+    assert points == 0.0 and message.startswith("`ConditionalGenerator(nz=100, ngf=") and message.endswith(
+        "num_classes=10)` returned a ConditionalGenerator, not a torch nn.Module: subclass nn.Module and call super().__init__()"), message
+    points, message = run_check(checks.test_discriminator_output, sub)
+    assert points == 0.0, message
+    assert message.startswith("your code raised TypeError: ConditionalDiscriminator.__init__() got an unexpected keyword "
+                              "argument 'num_classes'; keep the arguments the grader calls it with: `ConditionalDiscriminator("), message
 
 
 def squeezed_batch_of_one(role: str) -> str:

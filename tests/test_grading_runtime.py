@@ -21,7 +21,7 @@ import nbformat
 import pytest
 import torch
 
-from reference.grading.checks import CheckNotFound, Partial, StudentError, SubmissionLost, as_student_error, check, first_line, outcome, run_check
+from reference.grading.checks import BATCH_FIXED, CheckNotFound, Partial, StudentError, SubmissionLost, as_student_error, batch_hint, check, first_line, outcome, run_check
 from reference.grading.local import execute_notebook, grade, load_checks
 from reference.grading.notebook import CellError, answered
 from reference.grading.proxy import ProtocolError, decode, encode
@@ -1024,3 +1024,38 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def torch_error(operation) -> str:
+    """The text of the RuntimeError torch raises for `operation` (a size mismatch)."""
+    with pytest.raises(RuntimeError) as raised:
+        operation()
+    return str(raised.value)
+
+
+def test_batch_hint_names_a_batch_size_written_into_forward_from_torchs_own_messages():
+    """The three graders' shared batch_hint, on the messages this torch raises: a .view(64, ...) of z, a .view(64)
+    of D's logits, and (with the assignment's words) a torch.cat or an elementwise operation with a tensor made for
+    64 samples are told with the batch forward had; the same errors at the fixed size itself, other dimensions,
+    and batches of one are not."""
+    def words(fixed, batch):
+        return f" [made for {fixed}, given {batch}]"
+
+    z, logits = torch.zeros(2, 100), torch.zeros(2, 1, 1, 1)
+    viewed = torch_error(lambda: z.view(64, 100, 1, 1))
+    assert batch_hint(viewed, 2) == (f": {BATCH_FIXED} 64, but batches have any size N (here 2): let the batch size "
+                                     "follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1)")
+    flat = torch_error(lambda: logits.view(64))
+    assert batch_hint(flat, 2).startswith(f": {BATCH_FIXED} 64, but batches have any size N (here 2)")
+    assert batch_hint(flat, 2).endswith(".view(-1) for one logit per image")
+    assert batch_hint(flat, 3) == ""  # 2 values are not a batch of 3 logits: another fault
+    joined = torch_error(lambda: torch.cat([torch.zeros(2, 100), torch.zeros(64, 10)], dim=1))
+    added = torch_error(lambda: torch.zeros(2, 1, 28, 28) + torch.zeros(64, 1, 28, 28))
+    for message in (joined, added):
+        assert batch_hint(message, 2, words) == " [made for 64, given 2]", message
+        assert batch_hint(message, 2) == ""  # no words given: not told
+        assert batch_hint(message, 5, words) == ""  # neither side is the batch
+    wider = torch_error(lambda: torch.zeros(2, 3, 28, 28) + torch.zeros(2, 3, 32, 32))
+    assert batch_hint(wider, 2, words) == ""  # a mismatch in an image dimension, not the batch
+    assert batch_hint(torch_error(lambda: torch.zeros(1, 4, 3) + torch.zeros(64, 5, 3)), 1, words) == ""
+    assert batch_hint("mat1 and mat2 shapes cannot be multiplied (2x100 and 64x10)", 2, words) == ""

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from reference.data.mixtures import sample_mixture
 from reference.grading import Partial, StudentError, check
 from reference.grading.masking import Masked, not_own
-from reference.grading.checks import as_student_error
+from reference.grading.checks import as_student_error, clean_text
 from reference.grading import probes, probes_a1, probes_a5
 from reference.losses import WGANGP
 ASSIGNMENT = "a5_wgan_gp"
@@ -356,9 +356,7 @@ class Penalty:
 
 def text(value, limit: int = 200) -> str:
     """Untrusted text, printable and at most `limit` characters."""
-    value = value if isinstance(value, str) else ""
-    value = "".join(ch if ch.isprintable() else " " for ch in value)
-    return value if len(value) <= limit else value[: limit - 3] + "..."
+    return clean_text(value, limit)
 
 
 def penalty_error_hint(err: StudentError) -> str | None:

@@ -8,8 +8,8 @@ import math
 import re
 import torch
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, clean_text, fixed_batch_hint, ignored_noise, ignores_width
-from reference.grading.checks import one_sided_logit, parameter_count, short_of_one
+from reference.grading.checks import CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, batch_hint, clean_text, ignored_noise, ignores_width
+from reference.grading.checks import built_network, call_text, one_sided_logit, parameter_count, short_of_one
 from reference.grading import probes, probes_a6
 from reference.grading.proxy import finite
 ASSIGNMENT = "a6_conditional_gan"
@@ -66,26 +66,10 @@ def images(n: int, seed: int = 1) -> torch.Tensor:
 
 
 def built(submission, name: str, seed: int = 0, **kwargs):
-    """The student's `name(**kwargs)`, built with `seed` in training mode (in the worker when graded).
-
-    Raises the StudentError of an unanswered template, and an AssertionError naming the fault when
-    the call raises or returns something that is not an nn.Module.
-    """
-    call = f"`{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})`"
-    result = submission.run(probes_a6.make, submission.get(name), seed, NAMESPACE, kwargs)
-    result = result if isinstance(result, dict) else {}
-    if isinstance(result.get("error"), dict):
-        err = StudentError.from_info(result["error"])
-        if err.not_implemented:
-            raise err
-        if err.type == "TypeError" and "argument" in err.message:
-            raise AssertionError(f"{err.describe(fix=False)}; keep the arguments the grader builds it with: {call}")
-        raise AssertionError(f"{err.describe()}; {call} must build the network")
-    summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
-    if summary.get("is_module") is not True:
-        kind = text(summary.get("type"), 80) or "something else"
-        raise AssertionError(f"{call} made a {kind}, not a torch nn.Module: subclass nn.Module and call super().__init__()")
-    model = result["model"]
+    """The student's `name(**kwargs)`, built with `seed` in training mode (in the worker when graded); the faults
+    `built_network` names raised, and a network made from the course library's own conditional DCGAN."""
+    call = call_text(name, kwargs)
+    model = built_network(submission, probes_a6.make, name, seed, NAMESPACE, kwargs, "subclass nn.Module and call super().__init__()")
     origins = submission.run(probes_a6.module_origins, model)
     for origin in origins if isinstance(origins, list) else []:
         where, qualname = (text(v, 80) for v in origin[1:3]) if isinstance(origin, list) and len(origin) == 3 else ("", "")
@@ -95,7 +79,6 @@ def built(submission, name: str, seed: int = 0, **kwargs):
                 f"what this assignment asks you to write: write it yourself in the notebook, from the given DCGAN "
                 f"(reference.models.dcgan)"
             )
-    model.train()
     return model
 
 
@@ -171,17 +154,9 @@ CAT_DIM_HINT = (
 )
 
 
-def batch_hint(message: str, batch: int) -> str:
-    """fixed_batch_hint (a .view(64, ...)), or, for a torch.cat or an elementwise operation whose tensors disagree in
-    their number of samples, where one holds `batch` and the other a fixed number (a one-hot made as
-    torch.zeros(64, num_classes), a tensor of forward's own with the training batch written in): its cause and fix;
-    "" otherwise."""
-    told = fixed_batch_hint(message, batch)
-    found = (re.search(r"Sizes of tensors must match except in dimension [1-9]\d*\. Expected size (\d+) but got size (\d+)", message)
-             or re.search(r"The size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) at non-singleton dimension 0\b", message))
-    if told or found is None or batch < 2 or batch not in (int(found[1]), int(found[2])) or int(found[1]) == int(found[2]):
-        return told
-    fixed = int(found[2]) if int(found[1]) == batch else int(found[1])
+def fixed_tensor_text(fixed: int, batch: int) -> str:
+    """batch_hint's words for a tensor of forward's own made for a fixed batch (a one-hot made as
+    torch.zeros(64, num_classes), a tensor with the training batch written in)."""
     return (f": a tensor in forward is made for a fixed batch of {fixed} (as torch.zeros({fixed}, num_classes) makes a "
             f"one-hot), but batches have any size N (here {batch}): make it from the labels, {ONE_HOT}, or size it from "
             f"the input, y.shape[0]")
@@ -195,7 +170,7 @@ def raised_text(run: dict, batch: int) -> str:
     call = run["failed"]
     if call is None:
         return (f"raises {err.type}: {err.message}" + (f" (in `{err.where.split('.<locals>.')[-1]}`)" if err.where else "")
-                + (CAT_DIM_HINT if CAT_DIM_0.search(err.message) else batch_hint(err.message, batch)))
+                + (CAT_DIM_HINT if CAT_DIM_0.search(err.message) else batch_hint(err.message, batch, fixed_tensor_text)))
     got = call["in"]
     joined = (
         "where the label joins, that is the size of z or of the image's channels or features plus the label's "
@@ -215,7 +190,7 @@ def raised_text(run: dict, batch: int) -> str:
                 f"Generator(nz_in, ...) unflattens exactly nz_in numbers per sample: nz_in must be the size that reaches it, "
                 f"z's (the `nz` argument) plus the label's (num_classes = {NUM_CLASSES} for a one-hot)")
     return (f"raises {err.type} in {layer(call)}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
-            + batch_hint(err.message, batch))
+            + batch_hint(err.message, batch, fixed_tensor_text))
 
 
 def generator_fault(run: dict, batch: int) -> str | None:
@@ -360,7 +335,7 @@ def outputs_of(submission, model, cases: list, **options) -> list[torch.Tensor] 
             err = StudentError.from_info(result["error"])
             if err.not_implemented:
                 raise err
-            return f"raises {err.type}: {err.message}" + batch_hint(err.message, len(case[0]))
+            return f"raises {err.type}: {err.message}" + batch_hint(err.message, len(case[0]), fixed_tensor_text)
         out = result.get("output")
         if not isinstance(out, torch.Tensor) or not out.is_floating_point():
             kind = result.get("output_type") if isinstance(result.get("output_type"), dict) else {}

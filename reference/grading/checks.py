@@ -398,14 +398,67 @@ def ignores_width(counts: tuple[int | None, int | None], call: str, arg: str, wi
             f"ignore the `{arg}` argument (fixed numbers or a global such as {arg.upper()} in its place?); build every width from `{arg}`")
 
 
-def fixed_batch_hint(message: str, batch: int) -> str:
-    """": .view(64, ...) fixes the batch size ..." when `message` is a reshape that names a batch size
-    other than `batch` (torch: "shape '[64, 100, 1, 1]' is invalid for input of size 200"); "" otherwise."""
+def batch_hint(message: str, batch: int, fixed_tensor: Callable[[int, int], str] | None = None) -> str:
+    """Why a size error of forward is a batch size written into the model, and its fix; "" when it is not one.
+
+    message: torch's error text; batch: the number of samples forward was given. Told:
+    - a reshape to a fixed batch of two or more dimensions (torch: "shape '[64, 100, 1, 1]' is invalid for input
+      of size 200", a z.view(64, ...)) or of one (D's logits: "shape '[64]' is invalid for input of size 2", a
+      .view(64) of N logits);
+    - with `fixed_tensor`: a torch.cat or an elementwise operation whose tensors disagree in their number of
+      samples, one of them `batch` and the other a fixed number (a tensor of forward's own made as
+      (64, 1, 28, 28), a one-hot made as torch.zeros(64, 10)): fixed_tensor(fixed, batch), the assignment's own
+      words for such a tensor and its fix.
+    """
     found = re.search(r"shape '\[(\d+), [^\]]*\]' is invalid for input of size", message)
-    if found is None or int(found.group(1)) == batch:
+    if found is not None and int(found.group(1)) != batch:
+        return (f": {BATCH_FIXED} {found.group(1)}, but batches have any size N (here {batch}): "
+                f"let the batch size follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1)")
+    found = re.search(r"shape '\[(\d+)\]' is invalid for input of size (\d+)", message)
+    if found is not None and int(found.group(1)) != batch and int(found.group(2)) == batch:
+        return (f": {BATCH_FIXED} {found.group(1)}, but batches have any size N (here {batch}): let the batch size follow "
+                f"the input, e.g. .view(-1) for one logit per image")
+    found = (re.search(r"Sizes of tensors must match except in dimension [1-9]\d*\. Expected size (\d+) but got size (\d+)", message)
+             or re.search(r"The size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) at non-singleton dimension 0\b", message))
+    if fixed_tensor is None or found is None or batch < 2:
         return ""
-    return (f": {BATCH_FIXED} {found.group(1)}, but batches have any size N (here {batch}): "
-            f"let the batch size follow the input, e.g. z.view(-1, nz, 1, 1) or x.view(x.size(0), -1)")
+    sizes = int(found.group(1)), int(found.group(2))
+    if batch not in sizes or sizes[0] == sizes[1]:
+        return ""
+    return fixed_tensor(sizes[1] if sizes[0] == batch else sizes[0], batch)
+
+
+def call_text(name: str, kwargs: dict) -> str:
+    """The call `name(k=v, ...)` as a message shows it, in backticks."""
+    return f"`{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})`"
+
+
+def built_network(submission: Any, make: Callable, name: str, seed: int, namespace: Any, kwargs: dict, not_module: str) -> Any:
+    """The student's `name(**kwargs)` built by the probe `make` (probes_a4.make: its {"model", "summary", "error"})
+    with `seed`, in the worker when graded, and put in training mode (a handle when graded).
+
+    namespace: the marker that stands for the notebook's globals in the worker; not_module: what to write instead
+    when the call makes something other than an nn.Module ("subclass nn.Module and call super().__init__()").
+    Raises the StudentError of an unanswered template, and an AssertionError naming the fault when the call
+    raises or makes something that is not an nn.Module.
+    """
+    call = call_text(name, kwargs)
+    result = submission.run(make, submission.get(name), seed, namespace, kwargs)
+    result = result if isinstance(result, dict) else {}
+    if isinstance(result.get("error"), dict):
+        err = StudentError.from_info(result["error"])
+        if err.not_implemented:
+            raise err
+        if err.type == "TypeError" and "argument" in err.message:
+            raise AssertionError(f"{err.describe(fix=False)}; keep the arguments the grader calls it with: {call}")
+        raise AssertionError(f"{err.describe()}; {call} must build the network")
+    summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
+    if summary.get("is_module") is not True:
+        kind = clean_text(summary.get("type"), 80) or "something else"
+        raise AssertionError(f"{call} returned a {kind}, not a torch nn.Module: {not_module}")
+    model = result["model"]
+    model.train()
+    return model
 
 
 class SubmissionLost(Exception):

@@ -10,6 +10,7 @@ have been forged by the student's code, so checks treat it as the student's answ
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -235,3 +236,43 @@ def first_shape(value: Any) -> list[int] | None:
     if isinstance(value, (tuple, list)) and value:
         value = value[0]
     return list(value.shape) if isinstance(value, torch.Tensor) else None
+
+
+def record_calls(forward: Callable[[], Any], layer: Callable[[nn.Module], dict | None], namespace: dict | None = None) -> dict:
+    """forward() under no_grad, with the module calls it makes recorded, registered in the model or not.
+
+    layer(module) describes a module as it is called (a dict) or passes it over (None); each recorded call gets
+    "in": its input's shape (first_shape) and "out": its output's shape, None while it did not finish.
+    Returns {"calls": the records in the order the calls began, "out": forward's result (None when it raised),
+    "error": error_info of what forward raised or None, "failed": the index in calls of the innermost call that
+    did not finish, counting only records whose "leaf" is not False (the layer that raised), or None}.
+    """
+    from torch.nn.modules import module as torch_module
+
+    calls: list[dict] = []
+    running: dict[int, list[int]] = {}
+
+    def before(mod: nn.Module, inputs: Any) -> None:
+        record = layer(mod)
+        if record is not None:
+            calls.append({**record, "in": first_shape(inputs), "out": None})
+            running.setdefault(id(mod), []).append(len(calls) - 1)
+
+    def after(mod: nn.Module, _inputs: Any, output: Any) -> None:
+        stack = running.get(id(mod))
+        if stack:
+            calls[stack.pop()]["out"] = first_shape(output) or []
+
+    result: dict[str, Any] = {"calls": calls, "out": None, "error": None, "failed": None}
+    hooks = [torch_module.register_module_forward_pre_hook(before), torch_module.register_module_forward_hook(after)]
+    try:
+        with torch.no_grad():
+            result["out"] = forward()
+    except Exception as err:  # noqa: BLE001 - the student's forward failed: measured, not judged
+        result["error"] = error_info(err, namespace)
+        unfinished = [k for k, call in enumerate(calls) if call.get("leaf") is not False and call["out"] is None]
+        result["failed"] = unfinished[-1] if unfinished else None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return result

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from reference.grading.probes import error_info, first_shape
+from reference.grading.probes import error_info, first_shape, record_calls
 
 __all__ = ["conv_paths", "conv_weight_stds", "error_info", "trace"]
 
@@ -58,36 +58,16 @@ def trace(model: Any, z: torch.Tensor, namespace: dict | None = None) -> dict:
     "value": the result detached (float32) when it is a floating tensor, else None, "error":
     error_info or None, "failed": index in calls of the leaf that raised, or None}.
     """
-    from torch.nn.modules import module as torch_module
-
     names = {id(m): name for name, m in model.named_modules()} if isinstance(model, nn.Module) else {}
-    calls: list[dict] = []
-    running: dict[int, list[int]] = {}
 
-    def before(mod: nn.Module, inputs: Any) -> None:
-        if next(iter(mod.children()), None) is not None:
-            return
-        calls.append({**_layer(mod, names.get(id(mod))), "in": first_shape(inputs), "out": None})
-        running.setdefault(id(mod), []).append(len(calls) - 1)
+    def layer(mod: nn.Module) -> dict | None:
+        return None if next(iter(mod.children()), None) is not None else _layer(mod, names.get(id(mod)))
 
-    def after(mod: nn.Module, _inputs: Any, output: Any) -> None:
-        stack = running.get(id(mod))
-        if stack:
-            calls[stack.pop()]["out"] = first_shape(output) or []
-
-    result: dict[str, Any] = {"calls": calls, "output": None, "value": None, "error": None, "failed": None}
-    hooks = [torch_module.register_module_forward_pre_hook(before), torch_module.register_module_forward_hook(after)]
-    try:
-        with torch.no_grad():
-            out = model(z)
-    except Exception as err:  # noqa: BLE001 - the student's forward failed: measured, not judged
-        result["error"] = error_info(err, namespace)
-        unfinished = [k for k, call in enumerate(calls) if call["out"] is None]
-        result["failed"] = unfinished[-1] if unfinished else None
+    run = record_calls(lambda: model(z), layer, namespace)
+    result: dict[str, Any] = {"calls": run["calls"], "output": None, "value": None, "error": run["error"], "failed": run["failed"]}
+    if run["error"] is not None:
         return result
-    finally:
-        for hook in hooks:
-            hook.remove()
+    out = run["out"]
     result["output"] = {"type": "Tensor" if isinstance(out, torch.Tensor) else type(out).__name__, "shape": first_shape(out)}
     if isinstance(out, torch.Tensor) and out.is_floating_point():
         result["value"] = out.detach().float()

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from reference.grading.probes import build as seeded_build
-from reference.grading.probes import describe, error_info, first_shape, module_summary
+from reference.grading.probes import describe, error_info, module_summary, record_calls
 
 __all__ = ["attempt", "error_info", "first_batch", "make", "trace"]
 
@@ -56,50 +56,30 @@ def trace(model: Any, x: torch.Tensor, namespace: dict | None = None) -> dict:
     number of parameter and buffer elements}], "failed": index in calls of the leaf that raised
     or None, "error": error_info or None}.
     """
-    from torch.nn.modules import module as torch_module
-
     names = {id(m): name for name, m in model.named_modules()} if isinstance(model, nn.Module) else {}
-    calls: list[dict] = []
-    open_calls: dict[int, list[int]] = {}
 
-    def before(mod: nn.Module, inputs: Any) -> None:
-        leaf = next(iter(mod.children()), None) is None
-        calls.append({
+    def layer(mod: nn.Module) -> dict:
+        return {
             "name": names.get(id(mod)),
             "type": type(mod).__name__,
             "repr": _extra_repr(mod),
-            "leaf": leaf,
-            "in": first_shape(inputs),
-            "out": None,
+            "leaf": next(iter(mod.children()), None) is None,
             "in_channels": _int(getattr(mod, "in_channels", None)),
             "out_channels": _int(getattr(mod, "out_channels", None)),
             "in_features": _int(getattr(mod, "in_features", None)),
             "weights": sum(t.numel() for t in (*mod.parameters(recurse=False), *mod.buffers(recurse=False))),
             "scale": _norm_scale(mod),
-        })
-        open_calls.setdefault(id(mod), []).append(len(calls) - 1)
+        }
 
-    def after(mod: nn.Module, _inputs: Any, output: Any) -> None:
-        stack = open_calls.get(id(mod))
-        if stack:
-            calls[stack.pop()]["out"] = first_shape(output) or []
-
-    result: dict[str, Any] = {"output": None, "output_type": None, "calls": calls, "failed": None, "error": None}
-    hooks = [torch_module.register_module_forward_pre_hook(before), torch_module.register_module_forward_hook(after)]
-    try:
-        with torch.no_grad():
-            out = model(x)
-    except Exception as err:  # noqa: BLE001 - the student's forward failed: where is the measurement
-        result["error"] = error_info(err, namespace)
-        unfinished = [k for k, call in enumerate(calls) if call["leaf"] and call["out"] is None]
-        result["failed"] = unfinished[-1] if unfinished else None
-        return result
-    finally:
-        for hook in hooks:
-            hook.remove()
-    result["output_type"] = describe(out)
-    result["output"] = out.detach() if isinstance(out, torch.Tensor) else None
-    return result
+    run = record_calls(lambda: model(x), layer, namespace)
+    out = run["out"]
+    return {
+        "output": out.detach() if isinstance(out, torch.Tensor) else None,
+        "output_type": None if run["error"] is not None else describe(out),
+        "calls": run["calls"],
+        "failed": run["failed"],
+        "error": run["error"],
+    }
 
 
 def _norm_scale(mod: nn.Module) -> float | None:

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from reference.grading.probes import describe, error_info, first_shape
+from reference.grading.probes import describe, error_info, record_calls
 from reference.grading.probes_a4 import make
 
 __all__ = ["Training", "confident_step_losses", "continue_training", "crossed_gradients", "error_info", "gradient_sources",
@@ -63,60 +63,46 @@ def trace(model: Any, inputs: list, namespace: dict | None = None) -> dict:
     "weights": parameter elements}] in the order the leaves ran, "failed": index in calls of the
     leaf that raised or None, "error": error_info or None}. The model's mode is restored after.
     """
-    from torch.nn.modules import module as torch_module
-
     names = {id(m): name for name, m in model.named_modules()} if isinstance(model, nn.Module) else {}
-    calls: list[dict] = []
-    running: dict[int, list[int]] = {}
 
-    def before(mod: nn.Module, args: Any) -> None:
+    def layer(mod: nn.Module) -> dict | None:
         # a layer whose only child is its `parametrizations` (torch.nn.utils.parametrizations.spectral_norm) is a
         # leaf; the parametrizations themselves, called on the weight, are no layer of the network
         if any(name != "parametrizations" for name, _ in mod.named_children()) or isinstance(mod, _PARAMETRIZATION_TYPES):
-            return
+            return None
         if ".parametrizations." in f".{names.get(id(mod), '')}.":
-            return
+            return None
         kind = type(mod).__bases__[0] if _parametrize.is_parametrized(mod) else type(mod)  # ParametrizedConv2d: a Conv2d
-        calls.append({
+        return {
             "name": names.get(id(mod)),
             "type": kind.__name__,
             "repr": _extra_repr(mod),
-            "in": first_shape(args),
-            "out": None,
             "in_channels": _int(getattr(mod, "in_channels", None)),
             "out_channels": _int(getattr(mod, "out_channels", None)),
             "in_features": _int(getattr(mod, "in_features", None)),
             "num_embeddings": _int(getattr(mod, "num_embeddings", None)),
             "weights": sum(p.numel() for p in mod.parameters(recurse=False)),
-        })
-        running.setdefault(id(mod), []).append(len(calls) - 1)
+        }
 
-    def after(mod: nn.Module, _args: Any, output: Any) -> None:
-        stack = running.get(id(mod))
-        if stack:
-            calls[stack.pop()]["out"] = first_shape(output) or []
-
-    result: dict[str, Any] = {"output": None, "output_type": None, "calls": calls, "failed": None, "error": None}
-    was_training = model.training if isinstance(model, nn.Module) else None
-    hooks = [torch_module.register_module_forward_pre_hook(before), torch_module.register_module_forward_hook(after)]
-    try:
+    def evaluated() -> Any:
         if isinstance(model, nn.Module):
             model.eval()
-        with torch.no_grad():
-            out = model(*inputs)
-    except Exception as err:  # noqa: BLE001 - the student's forward failed: measured, not judged
-        result["error"] = error_info(err, namespace)
-        unfinished = [k for k, call in enumerate(calls) if call["out"] is None]
-        result["failed"] = unfinished[-1] if unfinished else None
-        return result
+        return model(*inputs)
+
+    was_training = model.training if isinstance(model, nn.Module) else None
+    try:
+        run = record_calls(evaluated, layer, namespace)
     finally:
-        for hook in hooks:
-            hook.remove()
         if was_training is not None:
             model.train(was_training)
-    result["output_type"] = describe(out)
-    result["output"] = out.detach().float() if isinstance(out, Tensor) and out.is_floating_point() else None
-    return result
+    out = run["out"]
+    return {
+        "output": out.detach().float() if isinstance(out, Tensor) and out.is_floating_point() else None,
+        "output_type": None if run["error"] is not None else describe(out),
+        "calls": run["calls"],
+        "failed": run["failed"],
+        "error": run["error"],
+    }
 
 
 def outputs(model: Any, cases: list, namespace: dict | None = None, *, train: bool = False, scale: float = 1.0,

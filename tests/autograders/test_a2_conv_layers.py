@@ -42,7 +42,7 @@ import re
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, clean_text, fixed_batch_hint, ignored_noise, ignores_width, short_of_one
+from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, batch_hint, clean_text, ignored_noise, ignores_width, short_of_one
 from reference.grading.checks import parameter_count as count_parameters
 from reference.grading import learning, probes, probes_a2
 from reference.grading.proxy import finite
@@ -157,15 +157,8 @@ def ladder_break(calls: list[dict]) -> dict | None:
     return None
 
 
-def batch_hint(message: str, batch: int) -> str:
-    """fixed_batch_hint (a .view(64, ...)), or, for an elementwise operation whose operands disagree in dim 0, the
-    batch, where one of them holds `batch` samples and the other a fixed number (a parameter or tensor of forward's own
-    made as (64, 1, 28, 28)): its cause and fix; "" otherwise."""
-    told = fixed_batch_hint(message, batch)
-    found = re.search(r"The size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) at non-singleton dimension 0\b", message)
-    if told or found is None or batch not in (int(found[1]), int(found[2])) or int(found[1]) == int(found[2]):
-        return told
-    fixed = int(found[2]) if int(found[1]) == batch else int(found[1])
+def fixed_tensor_text(fixed: int, batch: int) -> str:
+    """batch_hint's words for a parameter or tensor of forward's own made for a fixed batch (as (64, 1, 28, 28))."""
     return (f": a tensor in forward {BATCH_TENSOR} {fixed} (its first dimension), but batches have any size N (here {batch}): "
             f"give a parameter or tensor of your own no batch dimension, such as shape (1, C, H, W), which broadcasts over "
             f"the batch, or size it from the input, x.shape[0]")
@@ -248,7 +241,7 @@ def error_text(run: dict, batch: int, nz: int) -> str:
     failed = run.get("failed")
     call = calls[failed] if isinstance(failed, int) and not isinstance(failed, bool) and 0 <= failed < len(calls) else None
     if call is None:
-        return err.describe() + batch_hint(err.message, batch)
+        return err.describe() + batch_hint(err.message, batch, fixed_tensor_text)
     got = ints(call.get("in"))
     wants = call.get("in_channels")
     if call.get("kind") in ("conv", "conv_transpose") and got and len(got) == 2:
@@ -264,7 +257,7 @@ def error_text(run: dict, batch: int, nz: int) -> str:
     if call.get("type") in ("BatchNorm2d", "BatchNorm1d") and got and len(got) >= 2:
         return f"{layer_text(call)} gets {shape_text(got, batch)}: its num_features must be the channels of its input ({got[1]})"
     on = f" on its input {shape_text(got, batch)}" if got else ""
-    return f"{layer_text(call)} raised {err.type}{on}: {err.message}{batch_hint(err.message, batch)}"
+    return f"{layer_text(call)} raised {err.type}{on}: {err.message}{batch_hint(err.message, batch, fixed_tensor_text)}"
 
 
 def reshaped_fault(shape: list[int]) -> str:

@@ -63,8 +63,8 @@ import numpy as np
 import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
-from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, clean_text, fixed_batch_hint, ignores_width
-from reference.grading.checks import SIGNATURE_FIX, ignored_noise, one_sided_logit, parameter_count, short_of_one
+from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, batch_hint, clean_text, ignores_width
+from reference.grading.checks import SIGNATURE_FIX, built_network, ignored_noise, one_sided_logit, parameter_count, short_of_one
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a2, probes_a4
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, scratch_listing, write_scratch_files
@@ -120,28 +120,10 @@ def shape_text(shape, batch: int | None = None) -> str:
 
 
 def built(submission, name: str, seed: int = 0, **kwargs):
-    """The student's `name(**kwargs)`, built with `seed` in training mode (in the worker when graded).
-
-    Raises the StudentError of an unanswered template, and an AssertionError naming the fault when
-    the call raises or returns something that is not an nn.Module.
-    """
-    call = f"`{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})`"
-    result = submission.run(probes_a4.make, submission.get(name), seed, NAMESPACE, kwargs)
-    result = result if isinstance(result, dict) else {}
-    if isinstance(result.get("error"), dict):
-        err = StudentError.from_info(result["error"])
-        if err.not_implemented:
-            raise err
-        if err.type == "TypeError" and "argument" in err.message:
-            raise AssertionError(f"{err.describe(fix=False)}; keep the arguments the grader calls it with: {call}")
-        raise AssertionError(f"{err.describe()}; {call} must build the network and return it")
-    summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
-    if summary.get("is_module") is not True:
-        kind = text(summary.get("type"), 80) or "something else"
-        raise AssertionError(f"{call} returned a {kind}, not a torch nn.Module: return the network (an nn.Sequential, or your nn.Module)")
-    model = result["model"]
-    model.train()
-    return model
+    """The student's `name(**kwargs)`, built with `seed` in training mode (in the worker when graded); the faults
+    `built_network` names raised."""
+    return built_network(submission, probes_a4.make, name, seed, NAMESPACE, kwargs,
+                         "return the network (an nn.Sequential, or your nn.Module)")
 
 
 def clean_call(call) -> dict | None:
@@ -267,18 +249,6 @@ def error_text(run: dict, batch: int) -> str:
         return f"{layer(call)} takes {call['in_features']} features but gets {shape_text(got, batch)}: {fix}"
     return (f"{layer(call)} raised {err.type}" + (f" on its input {shape_text(got, batch)}" if got else "") + f": {err.message}"
             + batch_hint(err.message, batch))
-
-
-def batch_hint(message: str, batch: int) -> str:
-    """fixed_batch_hint, also for a reshape to one dimension (D's logits: "shape '[64]' is invalid for input of
-    size 2", a .view(64) of N logits); "" otherwise."""
-    if hint := fixed_batch_hint(message, batch):
-        return hint
-    found = re.search(r"shape '\[(\d+)\]' is invalid for input of size (\d+)", message)
-    if found is None or int(found.group(1)) == batch or int(found.group(2)) != batch:
-        return ""
-    return (f": {BATCH_FIXED} {found.group(1)}, but batches have any size N (here {batch}): let the batch size follow "
-            f"the input, e.g. .view(-1) for one logit per image")
 
 
 def channels_layer(run: dict) -> dict | None:
