@@ -16,6 +16,8 @@ so in the student's kernel. (The written answers are graded by hand.)
 from __future__ import annotations
 
 import textwrap
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -1225,6 +1227,37 @@ def test_binary_cross_entropy_given_the_wrong_targets_is_told_the_fix(loss, targ
     assert fix in told and "torch.ones_like(logits)" in told, told
 
 
+# found by a red-team round (r4): losses written for D's outputs (N, 1), .squeeze(1) or .mean(dim=1), were told
+# PyTorch's words alone, "IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1)", on the
+# (N,) logits the docstring gives (a5 names the fix for its scores)
+ONE_DIM = (
+    "calling `{}` raised IndexError: {}: the logits come with one dimension, (N,) as the docstring says (D's outputs "
+    "(N, 1) flattened), so they have no dim 1: take the mean over all of them, .mean(), with no squeeze(1), [:, 0] or dim=1"
+)
+
+
+@pytest.mark.parametrize(("losses", "error"), [
+    ("""
+        def d_loss(real_logits, fake_logits):
+            return F.softplus(-real_logits.squeeze(1)).mean() + F.softplus(fake_logits.squeeze(1)).mean()
+
+        def g_loss(fake_logits):
+            return -F.softplus(fake_logits).mean(dim=1)
+    """, "Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
+    ("""
+        def d_loss(real_logits, fake_logits):
+            return F.softplus(-real_logits[:, 0]).mean() + F.softplus(fake_logits[:, 0]).mean()
+
+        def g_loss(fake_logits):
+            return -F.softplus(fake_logits[:, 0]).mean()
+    """, "too many indices for tensor of dimension 1"),
+], ids=["squeeze_1_and_mean_over_dim_1", "first_column"])
+def test_losses_written_for_logits_of_shape_n_by_1_are_told_they_come_as_n(tmp_path, losses, error):
+    results = scores(submission(tmp_path, losses=losses))
+    assert {name: results[name] for name in FULL if "loss" in name} == {
+        name: (0.0, ONE_DIM.format(name.split("_")[1] + "_loss", error)) for name in FULL if "loss" in name}
+
+
 # ---------------------------------------------------------------------------------------------
 # Wrong theory cells: D*, C(G) and the JSD, each mistake with its message
 # ---------------------------------------------------------------------------------------------
@@ -1794,6 +1827,45 @@ def test_a_jsd_over_the_whole_line_on_the_cut_grid_is_told_so():
                              "symmetrised KL divergence); the JSD compares each with the mixture m = (p_data + p_g) / 2")
 
 
+# found by a red-team round (r4): an answer computed in NumPy's extended precision (np.longdouble, float128 on x86-64)
+# scored 0 of the 12 points of d_star, cost_and_jsd and frechet_distance, told "your code raised TypeError: can't
+# convert np.ndarray of type numpy.longdouble": the probe's torch.from_numpy raised, not the student's code
+EXTENDED_PRECISION = {
+    "theory": """
+        import numpy as np
+
+        def density(x, mu, sigma):
+            x = np.asarray(x, dtype=np.longdouble)  # extended precision, for the tails
+            return np.exp(-(x - mu) ** 2 / (2 * sigma ** 2)) / (sigma * np.sqrt(2 * np.pi))
+
+        def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            return p / (p + q)
+
+        def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+            xs = np.asarray(x, dtype=np.longdouble)
+            p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+            d, m = p / (p + q), (p + q) / 2
+            cost = np.trapezoid(p * np.log(d) + q * np.log(1 - d), xs)
+            jsd = np.trapezoid(0.5 * p * np.log(p / m) + 0.5 * q * np.log(q / m), xs)
+            return cost, jsd
+    """,
+    "frechet": """
+        import numpy as np
+
+        def frechet_distance(mu1, sigma1, mu2, sigma2):
+            s1, s2 = sigma1.numpy().astype(np.longdouble), sigma2.numpy().astype(np.longdouble)
+            roots = np.sqrt(np.clip(np.linalg.eigvals((s1 @ s2).astype(np.float64)).real, 0, None)).astype(np.longdouble)
+            diff = (mu1 - mu2).numpy().astype(np.longdouble)
+            return diff @ diff + np.trace(s1) + np.trace(s2) - 2 * roots.sum()
+    """,
+}
+
+
+def test_an_answer_in_numpys_extended_precision_scores_full_marks(tmp_path):
+    assert scores(submission(tmp_path, **EXTENDED_PRECISION)) == OK
+
+
 def test_a_frechet_distance_in_float32_keeps_the_properties_point():
     """frechet_distance computed in float32 gave -1.9e-06 for two equal Gaussians and lost the properties' point to
     "expected 0", though the task allows round-off; float32's round-off now passes, a wrong formula still fails."""
@@ -2244,6 +2316,14 @@ def test_a_function_that_changes_its_inputs_in_place_scores_the_same_in_the_kern
         (None, {"type": "NoneType", "shape": None, "complex": False, "values": None}),
         (True, {"type": "bool", "shape": None, "complex": False, "values": None}),
         ("2.5", {"type": "str", "shape": None, "complex": False, "values": None}),
+        # NumPy's extended precision, which torch.from_numpy refuses: the probe raised TypeError, blamed on the student
+        (np.array([0.5, -0.25], dtype=np.longdouble), {"type": "ndarray", "shape": [2], "complex": False, "values": [0.5, -0.25]}),
+        (np.longdouble(2.5), {"type": "longdouble", "shape": [], "complex": False, "values": [2.5]}),
+        (np.clongdouble(2.5 + 1e-9j), {"type": "clongdouble", "shape": [], "complex": True, "values": [2.5]}),
+        # real numbers of other libraries (float() reads them): "returned Fraction; return one number"
+        (Fraction(1, 4), {"type": "Fraction", "shape": [], "complex": False, "values": [0.25]}),
+        (Decimal("-0.5"), {"type": "Decimal", "shape": [], "complex": False, "values": [-0.5]}),
+        (["2.5", 1.0], {"type": "list", "shape": None, "complex": False, "values": None}),
     ],
 )
 def test_number_describes_what_a_function_returned(value, described):

@@ -60,6 +60,19 @@ def numbers(fn: Any, *args: Any) -> dict:
     return {"type": kind, "items": [as_number(item) for item in value[:4]], "length": len(value)}
 
 
+def _plain(array: np.ndarray) -> np.ndarray:
+    """`array` in a dtype torch reads: NumPy's extended precision (np.longdouble, np.clongdouble: float128 on x86-64),
+    which torch.from_numpy refuses, as float64 (complex128); an array of Python objects that are each a real number of
+    another library (fractions.Fraction, decimal.Decimal, mpmath's mpf, sympy's Float: each has __float__) as float64.
+    Strings, bools and anything else stay as they are: they are not numbers."""
+    if array.dtype.kind in "fc" and array.dtype.itemsize > (8 if array.dtype.kind == "f" else 16):
+        return array.astype(np.float64 if array.dtype.kind == "f" else np.complex128)
+    if array.dtype.kind == "O" and array.size and all(
+            hasattr(type(item), "__float__") and not isinstance(item, (str, bytes, bool, np.bool_)) for item in array.flat):
+        return array.astype(np.float64)
+    return array
+
+
 def as_number(value: Any) -> dict:
     """What `number` returns for `value`."""
     out: dict[str, Any] = {"type": type(value).__name__, "shape": None, "complex": False, "values": None}
@@ -70,6 +83,7 @@ def as_number(value: Any) -> dict:
     else:
         try:
             array = np.asarray(value)
+            array = _plain(array)
         except Exception:  # noqa: BLE001 - anything numpy cannot read is not a number
             return out
         if array.dtype.kind not in "iufc":

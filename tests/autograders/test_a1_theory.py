@@ -96,6 +96,12 @@ def run(submission, name: str, probe: Callable, *args):
                 f"{err.describe()}: real_logits (N,) and fake_logits (M,) may have different lengths, so they cannot be "
                 f"added elementwise; take each term's mean on its own, mean(-log D(x)) + mean(-log(1 - D(G(z))))"
             ) from None
+        if name in ("d_loss", "g_loss") and err.type == "IndexError" and re.search(
+                r"Dimension out of range \(expected to be in range of \[-1, 0\]|too many indices for tensor of dimension 1", err.message):
+            raise AssertionError(
+                f"{err.describe()}: the logits come with one dimension, (N,) as the docstring says (D's outputs (N, 1) "
+                f"flattened), so they have no dim 1: take the mean over all of them, .mean(), with no squeeze(1), [:, 0] or dim=1"
+            ) from None
         if (fix := removed_integrator(err.type, err.message)) is not None:
             raise AssertionError(f"{err.describe()}: {fix}") from None
         module = masked_module(err.message) if err.type in ("ImportError", "ModuleNotFoundError", "AttributeError") else None
