@@ -1729,3 +1729,57 @@ def test_a_stride_1_layer_with_another_kernel_is_told_the_padding_that_kernel_ne
         assert got == {name: OK[name] for name in VISIBLE_AND_GRADIENTS}
     else:
         assert got["test_output_shape"] == (0.0, expected)
+
+
+LINEAR_STEM = '''
+class DeeperGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64):
+        super().__init__()
+        given = list(Generator(nz, ngf, channels=1, size=28).main)
+        self.project = nn.Sequential(nn.Linear(nz, ngf * 4 * 4 * 4, bias=False), nn.BatchNorm1d(ngf * 4 * 4 * 4), nn.ReLU(True),
+                                     nn.Unflatten(1, (ngf * 4, 4, 4)))
+        self.main = nn.Sequential(<EXTRA_4> *given[4:])
+        self.apply(weights_init)
+
+    def forward(self, z):
+        return self.main(self.project(z))
+'''
+ON_Z = '''
+class DeeperGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64):
+        super().__init__()
+        self.mix = nn.Sequential(nn.Linear(nz, nz), nn.ReLU())
+        self.main = Generator(nz, ngf, channels=1, size=28).main
+        self.apply(weights_init)
+
+    def forward(self, z):
+        return self.main(self.mix(z))
+'''
+
+
+@pytest.mark.parametrize("source, expected", [
+    (LINEAR_STEM.replace("<EXTRA_4>", "nn.Conv2d(ngf * 4, ngf * 4, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),"),
+     (2.0, "")),
+    (LINEAR_STEM.replace("<EXTRA_4>", ""), (0.0, (
+        "generator runs 4 conv layers (counting its nn.Linear on z, `project.0`, for the given generator's first "
+        "ConvTranspose2d, which it replaces), as many as the given DCGAN generator (4); add at least one, e.g. "
+        "nn.Conv2d(c, c, 3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages"))),
+    (ON_Z, (0.0, (
+        "generator runs 4 conv layers, as many as the given DCGAN generator (4); add at least one, e.g. nn.Conv2d(c, c, 3, "
+        "1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages"))),
+], ids=["linear_stem_and_a_block", "linear_stem_alone", "linear_added_on_z"])
+def test_a_first_stage_written_as_a_linear_on_z_counts_for_the_conv_it_replaces(source, expected):
+    """Red-team finding: the first stage written as nn.Linear(nz, ngf*4*4*4) on z, reshaped to (N, ngf*4, 4, 4) (as many
+    DCGAN ports write it; the notebook allows writing the given stages yourself), plus a 3x3 block at 4x4 scored 0 of 2:
+    "runs 4 conv layers, as many as the given generator's 4; add at least one". The given first ConvTranspose2d on z's
+    1x1 is that Linear: it counts for it when no conv takes a 1x1 input. Without an added block the Linear alone adds
+    nothing, and a Linear added on z before the given stages (whose first conv still takes z as 1x1) counts for none."""
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_module
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import Generator, weights_init
+
+    module = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init}
+    exec(textwrap.dedent(source), namespace)
+    assert run_check(module.test_adds_conv_layers, LocalSubmission(namespace)) == expected

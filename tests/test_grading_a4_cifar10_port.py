@@ -2067,3 +2067,27 @@ def test_a_normalize_with_a_value_missing_for_a_channel_is_told_so(tmp_path, mea
     exec(textwrap.dedent(loader(f"transforms.ToTensor(), transforms.Normalize({mean_std})")), namespace)
     check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
     assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected
+
+
+@pytest.mark.parametrize("second", ["RandomHorizontalFlip(p=1.0), transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))",
+                                    "ToTensor(), transforms.Normalize((0.5,), (0.5,))"], ids=["mirrored", "repeated"])
+def test_a_loader_of_the_training_set_doubled_with_its_mirror_images_scores_full_marks(tmp_path, second):
+    """Red-team finding: the training set joined to its own mirror images (StyleGAN's --mirror, a fixed flip augmentation)
+    kept 1 of 2 points and was told "the test split is mixed in": its dataset holds twice the training images. Every image
+    is a training image or its mirror, so a dataset of a multiple of the training set's size is the training set."""
+    from reference.grading.submission import LocalSubmission
+
+    import torchvision
+
+    source = f"""
+def make_cifar10_loader(root, batch_size=64):
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    data = torchvision.datasets.CIFAR10(root, train=True, download=False, transform=tf)
+    other = torchvision.datasets.CIFAR10(root, train=True, download=False, transform=transforms.Compose([transforms.{second}]))
+    return DataLoader(torch.utils.data.ConcatDataset([data, other]), batch_size=batch_size, shuffle=True)
+"""
+    namespace = {"torch": torch, "torchvision": torchvision, "transforms": __import__("torchvision.transforms").transforms,
+                 "DataLoader": torch.utils.data.DataLoader}
+    exec(source, namespace)
+    check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
+    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == (2.0, "")

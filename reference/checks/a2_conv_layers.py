@@ -399,7 +399,8 @@ def given_paths() -> dict:
 
 def paths_of(submission, G) -> dict:
     """The student's conv_paths, validated: {"convs": [[name, type, ran, reaches]], "unregistered", "parameters",
-    "one_pixel": {names of convs whose every output was 1x1}}."""
+    "one_pixel": {names of convs whose every output was 1x1}, "from_pixel": {names of convs that took a 1x1 input},
+    "projections": [names of nn.Linear layers on a 2-D input that reach the output]}."""
     try:
         found = submission.run(probes_a2.conv_paths, G, noise(4))
     except StudentError as err:
@@ -417,9 +418,11 @@ def paths_of(submission, G) -> dict:
                              f"(is the `return` missing?)")
     if found.get("output_requires_grad") is not True:  # a detached output, or one autograd cannot backpropagate (an in-place
         convs = [[n, t, ran, ran] for n, t, ran, _ in convs]  # change): every conv that ran counts (the gradient check says why)
-    one_pixel = {text(n, 80) for n in found.get("one_pixel", []) if isinstance(n, str)} if isinstance(found.get("one_pixel"), list) else set()
+    def names(key: str) -> list[str]:
+        return [text(n, 80) for n in found[key] if isinstance(n, str)] if isinstance(found.get(key), list) else []
+
     return {"convs": convs, "unregistered": [[text(t, 40), int(n) if finite(n) else 0] for t, n in strays], "parameters": count,
-            "one_pixel": one_pixel}
+            "one_pixel": set(names("one_pixel")), "from_pixel": set(names("from_pixel")), "projections": names("projections")}
 
 
 def listing(names: list[str], limit: int = 4) -> str:
@@ -436,6 +439,12 @@ def test_adds_conv_layers(submission):
     # a conv whose every output is 1x1 maps z's numbers as nn.Linear does: it adds no convolution over an image
     reaching = [name for name, _, _, reaches in mine["convs"] if reaches and name not in mine["one_pixel"]]
     dense = [name for name, _, _, reaches in mine["convs"] if reaches and name in mine["one_pixel"]]
+    # the given first stage maps z (a 1x1 "image") to 4x4, as an nn.Linear on z reshaped to (N, C, 4, 4) does: a generator
+    # without such a conv whose Linear on z reaches the output has the given stage written as a Linear, which counts for it
+    stem = mine["projections"][:1] if not any(name in mine["from_pixel"] for name in reaching) else []
+    reaching += stem
+    counted = (f" (counting its nn.Linear on z, `{stem[0]}`, for the given generator's first ConvTranspose2d, which it "
+               f"replaces)") if stem else ""
     if dense and len(reaching) <= n_base < len(reaching) + len(dense):
         raise AssertionError(
             f"{listing(dense)} {'works' if len(dense) == 1 else 'work'} on a 1x1 input and {'gives' if len(dense) == 1 else 'give'} "
@@ -469,7 +478,7 @@ def test_adds_conv_layers(submission):
                 f"given generator{'' if len(reaching) == n_base else f's {n_base}'}: {listing(unused)} never run; call them in forward"
             )
         raise AssertionError(
-            f"generator runs {len(reaching)} conv layers, {than} the given DCGAN generator ({n_base}); "
+            f"generator runs {len(reaching)} conv layers{counted}, {than} the given DCGAN generator ({n_base}); "
             + ("add at least one, e.g. nn.Conv2d(c, c, 3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages"
                if len(reaching) == n_base else "keep the given generator's layers and add to them, e.g. nn.Conv2d(c, c, "
                "3, 1, 1) + nn.BatchNorm2d(c) + nn.ReLU() between two stages")
@@ -484,6 +493,6 @@ def test_adds_conv_layers(submission):
     if mine["parameters"] <= base["parameters"]:
         raise Partial(
             1,
-            f"generator runs {len(reaching)} conv layers (the given one {n_base}) but has {mine['parameters']:,} "
+            f"generator runs {len(reaching)} conv layers{counted} (the given one {n_base}) but has {mine['parameters']:,} "
             f"parameters, not more than the given generator's {base['parameters']:,} at ngf={NGF}: keep its layers and add to them",
         )

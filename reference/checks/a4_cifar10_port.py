@@ -518,7 +518,9 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
             faults.append(f"the loader yields {kind} images, but the networks' weights are float32, so D(real) raises "
                           f"(\"expected ... Double but found Float\"): make them float32 (a NumPy array divided by 127.5 is "
                           f"float64: .astype('float32'), or .float() on the tensor)")
-        if isinstance(size, int) and not isinstance(size, bool) and size != len(train):
+        repeated = isinstance(size, int) and size > len(train) and size % len(train) == 0  # every image a training one:
+        # the training set repeated, or with its mirror images added (StyleGAN's --mirror), a fixed flip augmentation
+        if isinstance(size, int) and not isinstance(size, bool) and size != len(train) and not repeated:
             faults.append(f"the loader's dataset holds {size} images where the grader's CIFAR-10 files hold {len(train)} "
                           f"training images: " + (f"the test split is mixed in (a GAN needs no test images, but a course "
                           f"compares runs on the training set): CIFAR10(root, train=True, ...) alone" if size > len(train) else

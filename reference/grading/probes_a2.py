@@ -165,7 +165,9 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     called as functions (F.conv2d(x, self.weight)) with weights made from the model's parameters
     count too, named after their parameter. Returns {"convs": [[name, class name, ran, reaches]]
     for every registered convolution, then every functional one that ran, "one_pixel": the names of
-    registered convolutions whose every output was 1x1 (a dense layer on z's 1x1 "image"), "unregistered": [[class
+    registered convolutions whose every output was 1x1 (a dense layer on z's 1x1 "image"), "from_pixel": those
+    that took a 1x1 input (the first stage, on z as (N, nz, 1, 1)), "projections": registered nn.Linear layers that took a
+    2-D input and reach the output (a projection of z that does the first stage's work), "unregistered": [[class
     name, parameter count]] of layers with parameters that ran but are not registered in `model`
     (kept in a plain list or dict, or made in forward), "parameters": the number of parameter
     elements (frozen ones too), "output_requires_grad": bool (False too when backpropagating raised),
@@ -180,13 +182,21 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     param_names = {id(p): name for name, p in model.named_parameters()}
     ran: set[int] = set()
     pointwise: dict[int, bool] = {}  # a conv module whose every output was 1x1 (a dense layer on z's 1x1 "image")
+    from_pixel: set[int] = set()  # a conv module that took a 1x1 input (z as (N, nz, 1, 1)): the generator's first stage
+    linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    flat_in: set[int] = set()  # a Linear module that took a 2-D input (N, features), as a projection of z does
     strays: dict[int, list] = {}
     inside_conv = [0]  # depth of conv modules running: their own conv call is not a functional one
     functional: list[list] = []  # [name, function name, weight tensor]
 
-    def entered(mod: nn.Module, _inputs: Any) -> None:
+    def entered(mod: nn.Module, inputs: Any) -> None:
+        first = inputs[0] if isinstance(inputs, tuple) and inputs else None
         if isinstance(mod, nn.modules.conv._ConvNd):
             inside_conv[0] += 1
+            if isinstance(first, torch.Tensor) and first.dim() >= 3 and all(size == 1 for size in first.shape[2:]):
+                from_pixel.add(id(mod))
+        if isinstance(mod, nn.Linear) and isinstance(first, torch.Tensor) and first.dim() == 2:
+            flat_in.add(id(mod))
 
     def seen(mod: nn.Module, _inputs: Any, output: Any) -> None:
         if isinstance(mod, nn.modules.conv._ConvNd):
@@ -215,7 +225,7 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     params = list(model.parameters())
     saved = [(p, p.requires_grad, p.grad) for p in params]
     count = sum(p.numel() for p in params)
-    own = {id(m): list(m.parameters()) for _, m in convs}  # a conv's parameters, parametrizations' originals included
+    own = {id(m): list(m.parameters()) for _, m in convs + linears}  # a layer's parameters, parametrizations' originals included
     grads: dict[int, torch.Tensor | None] = {}
     hooks = [torch_module.register_module_forward_pre_hook(entered), torch_module.register_module_forward_hook(seen)]
     needs_grad, backward_error, out = False, None, None
@@ -257,6 +267,8 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
         "convs": [[name, type(m).__name__, id(m) in ran, reached(own[id(m)])] for name, m in convs] + list(calls.values()),
         "unregistered": list(strays.values()),
         "one_pixel": [name for name, m in convs if pointwise.get(id(m)) is True],
+        "from_pixel": [name for name, m in convs if id(m) in from_pixel],
+        "projections": [name for name, m in linears if id(m) in flat_in and reached(own[id(m)])],
         "parameters": count,
         "output_requires_grad": bool(needs_grad),
         "output_type": type(out).__name__,

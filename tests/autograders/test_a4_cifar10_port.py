@@ -9,7 +9,8 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   (`reference.metrics.quick_fid.write_cifar10`) into a fresh folder of `submission.scratch`; the
   probe calls the student's loader on it with torchvision's md5 comparison turned into an
   existence check and returns the first batch. Every image must be one of the files' training
-  images (or its mirror image: a horizontal flip is a fine augmentation) scaled to [-1, 1],
+  images (or its mirror image: a horizontal flip is a fine augmentation, and so is the training set doubled with its
+  mirror images, a dataset of a multiple of its size) scaled to [-1, 1],
   however the normalisation is written (`Normalize((0.5,), (0.5,))` broadcasts and is right). A
   second pass must start in another order (shuffled every epoch; 1 point when it does not), and
   each batch must be an (images, labels) pair, as the training loop unpacks it (1 point when not).
@@ -585,7 +586,9 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
             faults.append(f"the loader yields {kind} images, but the networks' weights are float32, so D(real) raises "
                           f"(\"expected ... Double but found Float\"): make them float32 (a NumPy array divided by 127.5 is "
                           f"float64: .astype('float32'), or .float() on the tensor)")
-        if isinstance(size, int) and not isinstance(size, bool) and size != len(train):
+        repeated = isinstance(size, int) and size > len(train) and size % len(train) == 0  # every image a training one:
+        # the training set repeated, or with its mirror images added (StyleGAN's --mirror), a fixed flip augmentation
+        if isinstance(size, int) and not isinstance(size, bool) and size != len(train) and not repeated:
             faults.append(f"the loader's dataset holds {size} images where the grader's CIFAR-10 files hold {len(train)} "
                           f"training images: " + (f"the test split is mixed in (a GAN needs no test images, but a course "
                           f"compares runs on the training set): CIFAR10(root, train=True, ...) alone" if size > len(train) else
