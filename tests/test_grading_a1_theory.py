@@ -1258,6 +1258,24 @@ def test_losses_written_for_logits_of_shape_n_by_1_are_told_they_come_as_n(tmp_p
         name: (0.0, ONE_DIM.format(name.split("_")[1] + "_loss", error)) for name in FULL if "loss" in name}
 
 
+# found by a red-team round (r4): a Fréchet distance without its mean term, or with it subtracted, was told only
+# the formula: each now names the term
+@pytest.mark.parametrize(("mean_term", "want", "hint"), [
+    ("", "0.0641651", "the mean term is missing: d^2 = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)) starts "
+     "with the squared distance of the means"),
+    ("- (mu1 - mu2).square().sum() ", "-5.05602",
+     "the mean term's sign is flipped: ||mu1 - mu2||^2 is added, not subtracted"),
+], ids=["missing", "subtracted"])
+def test_a_frechet_distance_without_its_mean_term_is_told_which_term(tmp_path, mean_term, want, hint):
+    frechet = f"""
+        def frechet_distance(mu1, sigma1, mu2, sigma2):
+            eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real.clamp(min=0)
+            return float({mean_term}+ sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum())
+    """.replace("float(+ ", "float(")
+    results = scores(submission(tmp_path, frechet=frechet))
+    assert results["test_frechet_distance_matches_reference"] == (0.0, fd(want, "5.18435", hint))
+
+
 # ---------------------------------------------------------------------------------------------
 # Wrong theory cells: D*, C(G) and the JSD, each mistake with its message
 # ---------------------------------------------------------------------------------------------

@@ -834,6 +834,9 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
             (float(s1.trace()), "tr(S1) alone (tr(S2) is missing)"), (float(s2.trace()), "tr(S2) alone (tr(S1) is missing)"),
             (2 * float(s1.trace()), "2 tr(S1) (tr(S1) where tr(S2) belongs)"),
             (2 * float(s2.trace()), "2 tr(S2) (tr(S2) where tr(S1) belongs)"))],
+        (t - 2 * cross, "the mean term is missing: d^2 = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)) starts "
+         "with the squared distance of the means"),
+        (-m2 + t - 2 * cross, "the mean term's sign is flipped: ||mu1 - mu2||^2 is added, not subtracted"),
         (math.sqrt(m2) + t - 2 * cross, "the mean term is not squared: use ||mu1 - mu2||^2, the sum of the squared "
          "differences, not the norm ||mu1 - mu2||"),
         (m2 + t - 2 * float((s1 @ s2).diagonal().sqrt().sum()), ELEMENTWISE),
