@@ -623,3 +623,18 @@ def test_figure_functions_return_figures():
     finally:
         for fig in drawn:
             plt.close(fig)
+
+
+def test_frechet_eigvalsh_of_the_symmetrized_product_is_named():
+    """Found by the lessons 05-08 red team: told that eigvalsh needs a symmetric matrix, a student symmetrizes S1 S2
+    as (S1 S2 + (S1 S2)^T) / 2, whose eigenvalues are others; that was told only the formula."""
+    source = HEADER + """
+def frechet_distance_gaussians(mu1, sigma1, mu2, sigma2):
+    a = sigma1 @ sigma2
+    eigenvalues = np.linalg.eigvalsh((a + a.T) / 2).clip(min=0)
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * np.sqrt(eigenvalues).sum())
+"""
+    ns = {"__name__": "__main__"}
+    exec(compile(source, "<cell>", "exec"), ns)
+    earned, message = run_check(lesson_05.test_frechet_distance, LocalSubmission(ns))
+    assert earned == 0 and "(S1 S2 + S2 S1) / 2" in message and "S1^(1/2) S2 S1^(1/2)" in message, message

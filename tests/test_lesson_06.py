@@ -148,6 +148,19 @@ def test_empirical_w1_variants_pass():
         assert grade("test_empirical_w1", with_function(source)) == (1.0, "")
 
 
+def test_empirical_w1_as_a_one_value_array_passes_like_a_one_value_tensor():
+    """Found by the lessons 05-08 red team: a (1,) tensor was taken as its number, a (1,) NumPy array was told it
+    "returned ndarray" (NumPy 2 refuses float() of an array with a dimension); a longer array is told its shape."""
+    one_value = function("empirical_w1", "x, y", """
+        cost = torch.cdist(x.double(), y.double()).numpy()
+        r, c = linear_sum_assignment(cost)
+        return np.linalg.norm(x[r].numpy() - y[c].numpy(), axis=1, keepdims=True).mean(axis=0)""")
+    assert grade("test_empirical_w1", with_function(one_value)) == (1.0, "")
+    earned, message = grade("test_empirical_w1", with_function(function("empirical_w1", "x, y", """
+        return torch.cdist(x, y).min(dim=1).values.numpy()""")))
+    assert earned == 0 and "returned an array of shape (40,)" in message and "one number" in message, message
+
+
 def test_a_mistake_that_fits_one_case_by_coincidence_is_not_named():
     """The 1-D W1 of the first coordinate equals the samples' mean gap on the parallel lines, but not on the 2-D
     samples: the mistake named is the one that fits both cases it gets wrong."""

@@ -619,3 +619,33 @@ def test_mistakes_found_by_their_verdicts_or_batch_sizes_are_named_in_full(check
     source, words = table[mistake]
     message = failure(check, source)
     assert all(w in message for w in words), message
+
+
+# found by the lessons 05-08 red team: a sign slip in softplus (target 0 for the real images, or every logit negated)
+# and the two batches passed the other way round were told "uses s as the real images' target" (with smoothing 0, s is
+# that 0) or only the expected value; each mistake is now named, and confirmed at the other smoothings
+SIGN_MISTAKES = {
+    "real images given target 0": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            return F.softplus(real_logits).mean() + F.softplus(fake_logits).mean()
+    """, ["gives the real images target 0", "softplus(-x)"]),
+    "softplus's signs swapped in both terms": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            s = smoothing
+            return ((1 - s) * F.softplus(real_logits) + s * F.softplus(-real_logits)).mean() + F.softplus(-fake_logits).mean()
+    """, ["signs of both terms are swapped", "softplus(-x)"]),
+    "real and fake logits the other way round": ("""
+        def smoothed_d_loss(real_logits, fake_logits, smoothing):
+            t = torch.full_like(fake_logits, 1 - smoothing)
+            return (F.binary_cross_entropy_with_logits(fake_logits, t)
+                    + F.binary_cross_entropy_with_logits(real_logits, torch.zeros_like(real_logits)))
+    """, ["the fake logits get the real images' target 1 - s", "real_logits"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(SIGN_MISTAKES))
+def test_smoothing_names_sign_slips_and_swapped_batches(mistake):
+    source, words = SIGN_MISTAKES[mistake]
+    message = failure("test_smoothed_d_loss", source)
+    assert all(w in message for w in words), message
+    assert "uses s as the real images' target" not in message, message

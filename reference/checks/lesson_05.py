@@ -208,6 +208,10 @@ def frechet_faults(mu1, s1, mu2, s2) -> list[tuple[float, str]]:
          "tr((S1 S2)^(1/2)) when S1 and S2 do not commute: take the square root of the product S1 @ S2"),
         (m2 + t - 2 * roots_of(np.linalg.eigvalsh(s1 @ s2, UPLO="L")), SYMMETRIC_ONLY),
         (m2 + t - 2 * roots_of(np.linalg.eigvalsh(s1 @ s2, UPLO="U")), SYMMETRIC_ONLY),
+        (m2 + t - 2 * roots_of(np.linalg.eigvalsh((s1 @ s2 + s2 @ s1) / 2)), "symmetrizing S1 S2 as "
+         "(S1 S2 + S2 S1) / 2 changes its eigenvalues (the two covariances do not commute): use np.linalg.eigvals of "
+         "S1 @ S2 (real parts, clipped at 0), or eigvalsh of the symmetric S1^(1/2) S2 S1^(1/2), which has the same "
+         "eigenvalues as S1 S2"),
         (m2 + t - 2 * roots_of(np.linalg.svd(s1 @ s2, compute_uv=False)), "the singular values of S1 @ S2 are not its "
          "eigenvalues (S1 S2 is not symmetric): sum the square roots of its eigenvalues (np.linalg.eigvals, real parts "
          "clipped at 0), or take the trace of scipy.linalg.sqrtm(S1 @ S2)"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -38,6 +39,10 @@ def _number(value: object, call: str) -> float:
         if value.numel() != 1:
             raise AssertionError(f"{call} returned a tensor of shape {tuple(value.shape)}; return one number")
         return float(value.detach().double())
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":  # like a tensor: one value in any shape (NumPy 2 refuses float() of a (1,) array)
+        if value.size != 1:
+            raise AssertionError(f"{call} returned an array of shape {value.shape}; return one number")
+        return float(value.reshape(()))
     try:
         return float(value)
     except (TypeError, ValueError):

@@ -382,12 +382,84 @@ def _smoothing_inputs() -> tuple[Tensor, Tensor]:
     return torch.randn(16, generator=gen) * 2 + 1, torch.randn(12, generator=gen) * 2 - 1  # N = 16 real, M = 12 fake
 
 
+def _smoothing_mistakes(real: Tensor, fake: Tensor, s: float) -> list[tuple[Tensor, str]]:
+    """Common wrong losses with smoothing s: [(their value, what the answer does)]."""
+    two_sided = ((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() + (s * F.softplus(-fake) + (1 - s) * F.softplus(fake)).mean()
+    scaled = ((1 - s) * F.softplus(-real)).mean() + F.softplus(fake).mean()
+    summed = (1 - s) * F.softplus(-real).sum() + s * F.softplus(real).sum() + F.softplus(fake).sum()
+    together = (((1 - s) * F.softplus(-real) + s * F.softplus(real)).sum() + F.softplus(fake).sum()) / (
+        len(real) + len(fake))
+    return [
+        (together, "averages the real and the fake terms together, over all N + M logits (one BCE over "
+                   "torch.cat([real, fake])), which weights each batch by its size and gives about half the loss; "
+                   "take each term's mean over its own batch and add the two"),
+        (2 * together, "takes one BCE over all N + M logits (torch.cat([real, fake])) and doubles it: that "
+                       "still weights each batch by its size, not equally; take each term's mean over its own "
+                       "batch and add the two"),
+        (((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() / 2 + F.softplus(fake).mean() / 2,
+         "halves the sum of the two terms ((real + fake) / 2): the loss is their sum, the mean over the real "
+         "batch plus the mean over the fakes"),
+        (two_sided, "smooths the fake labels too (two-sided): keep the fakes' target at 0, only the real target "
+                    "becomes 1 - s (Salimans et al. 2016: smoothing fakes rewards G for staying where it is)"),
+        (scaled, "scales the real term by 1 - s and drops the s * (-log(1 - D(x))) term: the loss is the "
+                 "cross-entropy with target 1 - s, (1 - s) * softplus(-x) + s * softplus(x)"),
+        (summed, "sums over the batch: take the mean"),
+        (((s * F.softplus(-real) + (1 - s) * F.softplus(real)).mean() + F.softplus(fake).mean()),
+         "uses s as the real images' target: their target is 1 - s (1 minus the smoothing, 0.9 for s = 0.1)"),
+        (((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() + F.softplus(-fake).mean(),
+         "gives the fakes target 1: the fakes' target is 0, -log(1 - D(G(z))) = softplus(fake)"),
+        (F.softplus(-real).mean() + ((1 - s) * F.softplus(fake) + s * F.softplus(-fake)).mean(),
+         "smooths the fakes' target (to s) and leaves the real images' at 1: one-sided smoothing is the other way "
+         "round, the real images' target becomes 1 - s and the fakes' stays 0"),
+        (F.softplus(-real).mean() + F.softplus(fake).mean(),
+         "returns the loss without smoothing (target 1 for the real images): the real images' target is "
+         "1 - smoothing, taken from the argument"),
+        (F.softplus(real).mean() + F.softplus(fake).mean(),
+         "gives the real images target 0: softplus(x) is -log(1 - D(x)), the fakes' term; the real images' term is "
+         "-log D(x) = softplus(-x), with smoothing (1 - s) * softplus(-x) + s * softplus(x)"),
+        (NonSaturating(smoothing=s).d_loss(-real, -fake),
+         "is the loss of the negated logits: the signs of both terms are swapped; -log D(x) = softplus(-x) for the real "
+         "images (target 1 - s: (1 - s) * softplus(-x) + s * softplus(x)) and -log(1 - D(G(z))) = softplus(x) for the fakes"),
+        (NonSaturating(smoothing=s).d_loss(fake, real),
+         "scores the two batches the other way round: the fake logits get the real images' target 1 - s and the real "
+         "logits target 0; real_logits, the first argument, get target 1 - s, fake_logits target 0"),
+    ]
+
+
+SMOOTHINGS = (0.0, 0.1, 0.3)
+
+
+def _smoothing_mistake(fn, real: Tensor, fake: Tensor, s: float, got: Tensor) -> str | None:
+    """What the answer `got` (with smoothing s) does wrong: the first mistake it matches at s that it also matches at
+    the other smoothings (with s = 0 several mistakes give one value: a target s is a target 0), else the first it
+    matches at s; None when it matches none (found by the lessons 05-08 red team)."""
+    found = [message for value, message in _smoothing_mistakes(real, fake, s) if torch.allclose(got.float(), value, **TOL)]
+    for message in found:
+        confirmed = True
+        for other in SMOOTHINGS:
+            if other == s:
+                continue
+            try:
+                there = fn(real.clone(), fake.clone(), other)
+                there = there.detach().float() if isinstance(there, Tensor) else torch.tensor(float(there))
+            except Exception:  # noqa: BLE001 - only a diagnosis
+                confirmed = False
+                break
+            values = {m: v for v, m in _smoothing_mistakes(real, fake, other)}
+            if not torch.allclose(there, values[message], **TOL):
+                confirmed = False
+                break
+        if confirmed:
+            return message
+    return found[0] if found else None
+
+
 @check(points=1, visible=True)
 def test_smoothed_d_loss(submission):
     """smoothed_d_loss(real_logits, fake_logits, smoothing): D's loss with target 1 - s for real images, 0 for fakes."""
     fn = submission.get("smoothed_d_loss")
     real, fake = _smoothing_inputs()
-    for s in (0.0, 0.1, 0.3):
+    for s in SMOOTHINGS:
         try:
             got = fn(real.clone(), fake.clone(), s)
         except RuntimeError as err:
@@ -404,37 +476,6 @@ def test_smoothed_d_loss(submission):
         expected = NonSaturating(smoothing=s).d_loss(real, fake)
         if torch.allclose(got.float(), expected, **TOL):
             continue
-        two_sided = ((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() + (s * F.softplus(-fake) + (1 - s) * F.softplus(fake)).mean()
-        scaled = ((1 - s) * F.softplus(-real)).mean() + F.softplus(fake).mean()
-        summed = (1 - s) * F.softplus(-real).sum() + s * F.softplus(real).sum() + F.softplus(fake).sum()
-        together = (((1 - s) * F.softplus(-real) + s * F.softplus(real)).sum() + F.softplus(fake).sum()) / (
-            len(real) + len(fake))
-        mistakes = [
-            (together, "averages the real and the fake terms together, over all N + M logits (one BCE over "
-                       "torch.cat([real, fake])), which weights each batch by its size and gives about half the loss; "
-                       "take each term's mean over its own batch and add the two"),
-            (2 * together, "takes one BCE over all N + M logits (torch.cat([real, fake])) and doubles it: that "
-                           "still weights each batch by its size, not equally; take each term's mean over its own "
-                           "batch and add the two"),
-            (((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() / 2 + F.softplus(fake).mean() / 2,
-             "halves the sum of the two terms ((real + fake) / 2): the loss is their sum, the mean over the real "
-             "batch plus the mean over the fakes"),
-            (two_sided, "smooths the fake labels too (two-sided): keep the fakes' target at 0, only the real target "
-                        "becomes 1 - s (Salimans et al. 2016: smoothing fakes rewards G for staying where it is)"),
-            (scaled, "scales the real term by 1 - s and drops the s * (-log(1 - D(x))) term: the loss is the "
-                     "cross-entropy with target 1 - s, (1 - s) * softplus(-x) + s * softplus(x)"),
-            (summed, "sums over the batch: take the mean"),
-            (((s * F.softplus(-real) + (1 - s) * F.softplus(real)).mean() + F.softplus(fake).mean()),
-             "uses s as the real images' target: their target is 1 - s (1 minus the smoothing, 0.9 for s = 0.1)"),
-            (((1 - s) * F.softplus(-real) + s * F.softplus(real)).mean() + F.softplus(-fake).mean(),
-             "gives the fakes target 1: the fakes' target is 0, -log(1 - D(G(z))) = softplus(fake)"),
-            (F.softplus(-real).mean() + ((1 - s) * F.softplus(fake) + s * F.softplus(-fake)).mean(),
-             "smooths the fakes' target (to s) and leaves the real images' at 1: one-sided smoothing is the other way "
-             "round, the real images' target becomes 1 - s and the fakes' stays 0"),
-            (F.softplus(-real).mean() + F.softplus(fake).mean(),
-             "returns the loss without smoothing (target 1 for the real images): the real images' target is "
-             "1 - smoothing, taken from the argument"),
-        ]
         again = fn(real.clone(), fake.clone(), s)
         if isinstance(again, Tensor) and not torch.equal(again.detach(), got.detach()):
             raise AssertionError(f"with smoothing {s} it returns {got.item():.6f}, then {again.item():.6f} on the same logits: "
@@ -445,9 +486,9 @@ def test_smoothed_d_loss(submission):
         if fixed:
             raise AssertionError(f"with smoothing {s} it returns the loss for smoothing {fixed[0]}: the smoothing is "
                                  f"written into the code; take it from the argument, target 1 - smoothing")
-        for value, message in mistakes:
-            if torch.allclose(got.float(), value, **TOL):
-                raise AssertionError(f"with smoothing {s} it {message}")
+        message = _smoothing_mistake(fn, real, fake, s, got)
+        if message:
+            raise AssertionError(f"with smoothing {s} it {message}")
         raise AssertionError(f"with smoothing {s} it returns {got.item():.6f}, expected {expected.item():.6f}: the mean of "
                              f"(1 - s) * softplus(-real) + s * softplus(real), plus the mean of softplus(fake)")
     wide_real, wide_fake = torch.tensor([200.0, -200.0, 30.0, -30.0]), torch.tensor([-200.0, 200.0, -30.0, 30.0])
