@@ -115,6 +115,18 @@ def test_a_missing_function_is_named():
     assert points == 0 and message.startswith("`dcgan_discriminator` is not defined")
 
 
+
+def test_the_checks_leave_the_students_random_numbers_alone():
+    """A grade cell runs in the student's kernel: a check must not advance torch's global RNG (building the
+    reference models draws their default init), or the notebook's later random numbers change with every run of it."""
+    ns = namespace(G_SOURCE, D_SOURCE)
+    for name in G_CHECKS + D_CHECKS:
+        torch.manual_seed(123)
+        expected = torch.rand(3)
+        torch.manual_seed(123)
+        assert results(ns, (name,)) == {name: (1.0, "")}
+        assert torch.equal(torch.rand(3), expected), f"{name} changed torch's global random state"
+
 # ---------------------------------------------------------------------------------------------
 # Right answers written other ways
 # ---------------------------------------------------------------------------------------------
@@ -320,6 +332,10 @@ G_WRONG = {
         "test_generator_parameters": ["its BatchNorm layers `2`, `5`, `8` have no learnable scale and shift", "affine=True"],
     }),
     "sigmoid_output": (g_body(last="nn.Sigmoid()"), {"test_generator_range": ["all lie in [0, 1]", "a Sigmoid at the end"]}),
+    # ReLU6 acts as ReLU on the small activations of a fresh G (BatchNorm's outputs stay below 6), so judged by
+    # behaviour alone it passed: the module names it
+    "relu6_in_the_hidden_stages": (g_body(act="nn.ReLU6(True)"), {
+        "test_generator_layers": ["ReLU6", "clips values above 6", "plain nn.ReLU"]}),
     # found by session 35's red team: asked "a Sigmoid at the end?" of a G that ends with tanh
     "relu_before_the_tanh": (g_body(last="nn.ReLU(), nn.Tanh()"), {"test_generator_range": ["G ends with tanh, but a ReLU runs before it", "remove the ReLU"]}),
     # the tanh is there, but an init with mean 1 makes every conv weight positive: the range check names the weights

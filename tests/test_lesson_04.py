@@ -82,6 +82,18 @@ def test_a_missing_function_is_named():
     assert earned == 0 and "`minibatch_std` is not defined" in message, message
 
 
+
+def test_the_checks_leave_the_students_random_numbers_alone():
+    """A grade cell runs in the student's kernel: a check must not reseed or advance torch's global RNG, or the
+    notebook's later random numbers (a training run without its own seed) change with every grade cell run."""
+    ns = model_answers()
+    for name in CHECKS:
+        torch.manual_seed(123)
+        expected = torch.rand(3)
+        torch.manual_seed(123)
+        assert grade(name, ns) == (1.0, ""), name
+        assert torch.equal(torch.rand(3), expected), f"{name} changed torch's global random state"
+
 # ---- minibatch_std --------------------------------------------------------------------------------
 
 STD_MISTAKES = {

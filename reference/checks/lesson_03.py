@@ -167,7 +167,8 @@ def reference_summaries(width: int = WIDTH) -> dict[str, dict]:
     """module_summary of the answer key's G and D (reference.models' dcgan at width `width`)."""
     from reference.models import get_model
 
-    G, D = get_model("dcgan").build((1, 28, 28), NZ, ngf=width, ndf=width)
+    with torch.random.fork_rng(devices=[]):  # their default init draws from torch's RNG: leave the student's as it was
+        G, D = get_model("dcgan").build((1, 28, 28), NZ, ngf=width, ndf=width)
     return {"G": probes.module_summary(G), "D": probes.module_summary(D)}
 
 
@@ -486,6 +487,11 @@ def activation_fault(data, which: str) -> str | None:
             continue
         where = _where(layer, between, which)
         if which == "G":
+            capped = next((c for c in between if c.get("type") == "ReLU6"), None)
+            if kind == ("relu",) and capped is not None:  # ReLU on a fresh G's activations (all below 6), not in training
+                return (f"{where} sets negative values to 0 and also clips values above 6 (ReLU6; the small activations "
+                        f"of a freshly initialised G never reach 6, so only its name tells it from ReLU here): DCGAN's G "
+                        f"uses plain nn.ReLU after each hidden BatchNorm")
             if kind == ("relu",):
                 continue
             fix = ("each hidden stage of DCGAN's G is transposed conv -> BatchNorm -> ReLU, in that order (ReLU sets "

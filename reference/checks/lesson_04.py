@@ -394,8 +394,9 @@ class _Spy(nn.Module):
 
     def __init__(self, m: int) -> None:
         super().__init__()
-        torch.manual_seed(0)
-        self.inner = Discriminator(2, pack=m)
+        with torch.random.fork_rng(devices=[]):  # seeded weights, and the student's RNG left as it was
+            torch.manual_seed(0)
+            self.inner = Discriminator(2, pack=m)
         self.inputs: list[Tensor] = []
 
     def forward(self, x: Tensor) -> Tensor:
