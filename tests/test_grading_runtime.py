@@ -1059,3 +1059,31 @@ def test_batch_hint_names_a_batch_size_written_into_forward_from_torchs_own_mess
     assert batch_hint(wider, 2, words) == ""  # a mismatch in an image dimension, not the batch
     assert batch_hint(torch_error(lambda: torch.zeros(1, 4, 3) + torch.zeros(64, 5, 3)), 1, words) == ""
     assert batch_hint("mat1 and mat2 shapes cannot be multiplied (2x100 and 64x10)", 2, words) == ""
+
+
+def test_a_check_cell_leaves_the_notebooks_random_numbers_as_they_were(course, monkeypatch, capfd):
+    """A check calls the student's functions, which may draw random numbers (torch, NumPy, Python's random): after
+    `grade`, every generator is where it was, so a notebook's later unseeded cells draw the same numbers with or
+    without its check cells; the check itself saw the numbers the notebook would have drawn."""
+    import random
+
+    import numpy as np
+
+    monkeypatch.chdir(course / "solutions" / "demo")
+    monkeypatch.delenv("GAN_COURSE_ROOT", raising=False)
+    seen = []
+
+    def add(a, b):  # a student's function that draws from every generator
+        seen.append((float(torch.rand(())), float(np.random.rand()), random.random()))
+        return a + b
+
+    def draws():
+        return float(torch.rand(())), float(np.random.rand()), random.random()
+
+    torch.manual_seed(5), np.random.seed(5), random.seed(5)
+    expected = draws()
+    torch.manual_seed(5), np.random.seed(5), random.seed(5)
+    assert grade("demo", "test_add", {"add": add}) == 2.0
+    assert seen[0] == expected  # the check's first call drew what the notebook would have
+    assert draws() == expected
+    assert capfd.readouterr().out.splitlines() == ["demo add adds: 2/2 points"]

@@ -120,12 +120,33 @@ def grade(assignment: str, name: str, namespace: dict[str, Any]) -> float | None
     partial credit; for a lesson's check ("lesson_NN") None, so that the cell shows its line only."""
     fn = find_check(assignment, name)
     printed = StudentPrints()
-    with quiet(), contextlib.redirect_stdout(printed):
+    with quiet(), contextlib.redirect_stdout(printed), kept_random_state():
         earned, message = run_check(fn, LocalSubmission(namespace))
     if shown := printed.shown():
         print(shown)
     print(score_line(assignment, fn, earned, message))
     return None if assignment.startswith("lesson_") else earned
+
+
+@contextlib.contextmanager
+def kept_random_state() -> Iterator[None]:
+    """Run the block, then put back the notebook's random generators as they were before it: torch's CPU generator
+    (and CUDA's, once the notebook has started CUDA), NumPy's global one and Python's `random`. A check builds
+    networks and calls the student's functions, which draw numbers; without this, a check cell would change what
+    every later unseeded cell of the notebook draws, and a notebook would run differently with its checks."""
+    import random
+
+    import numpy as np
+    import torch
+
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
 class StudentPrints(io.TextIOBase):
