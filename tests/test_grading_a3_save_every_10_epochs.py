@@ -833,6 +833,57 @@ CORRECT_CELLS.update({
         """,
     ),
 })
+# found by a red team (12/16: "calling `resume` raised AttributeError: 'str' object has no attribute 'parent'"): resume
+# uses Path methods on its checkpoint argument, a Path in the notebook's own try_resume cell (`newest`), which the grader
+# gave as a str; it gives a Path now, as that cell does
+CORRECT_CELLS["resume_takes_its_checkpoint_as_the_notebook_passes_it"] = (
+    """
+    def fit(gan, fixed_noise, first, n_epochs, out_dir):
+        for epoch in range(first, n_epochs + 1):
+            for x in gan.batches.epoch(epoch - 1):
+                step(gan, x)
+            if epoch % 10 == 0:
+                with torch.no_grad():
+                    save_image_grid(from_model_range(gan.G(fixed_noise), "tanh"), out_dir / "samples" / f"epoch_{epoch:03d}.png")
+                (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+                torch.save({"epoch": epoch, "G": gan.G.state_dict(), "D": gan.D.state_dict(), "opt_g": gan.opt_g.state_dict(),
+                            "opt_d": gan.opt_d.state_dict(), "rng": torch.get_rng_state()}, out_dir / "checkpoints" / f"epoch_{epoch:03d}.pt")
+
+
+    def train(n_epochs, out_dir, seed=0):
+        gan = make_gan(seed)
+        out_dir = Path(out_dir)
+        fixed_noise = torch.randn(64, gan.nz)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        torch.save(fixed_noise, out_dir / "fixed_noise.pt")
+        fit(gan, fixed_noise, 1, n_epochs, out_dir)
+        return gan.G, gan.D
+    """,
+    """
+    def resume(checkpoint, n_epochs, out_dir, seed=0):
+        gan = make_gan(seed)
+        out_dir = Path(out_dir)
+        state = torch.load(checkpoint, weights_only=True)
+        fixed_noise = torch.load(checkpoint.parent.parent / "fixed_noise.pt", weights_only=True)  # <run>/checkpoints/x.pt
+        for name in ("G", "D", "opt_g", "opt_d"):
+            getattr(gan, name).load_state_dict(state[name])
+        torch.set_rng_state(state["rng"])
+        fit(gan, fixed_noise, state["epoch"] + 1, n_epochs, out_dir)
+        return gan.G, gan.D
+    """,
+)
+# found by a red team (12/16: "calling `train` raised FileNotFoundError ...; the grader gives resume a copy of
+# train's checkpoint in another folder"): train makes its out_dir one level deep, as os.mkdir(out_dir) does, whose parent
+# exists wherever a student calls it; the resume check's runs had no parent folder
+CORRECT["run_folder_made_without_parents"] = """
+    out_dir.mkdir(exist_ok=True)
+    <SAVE>
+    for epoch in range(1, n_epochs + 1):
+        for x in gan.batches.epoch(epoch - 1):
+            step(gan, x)
+        if epoch % 10 == 0:
+            save(epoch)
+"""
 # the losses written to losses.pt after every epoch: a file of numbers, no checkpoint, whatever its suffix
 CORRECT["losses_file_every_epoch"] = """
     <SAVE>
@@ -1441,6 +1492,10 @@ WRONG_RESUMES = {
         RESUME.replace("weights_only=True", "weights_only=False"),
         SAVE.replace('        "rng": torch.get_rng_state(),\n', '        "rng": torch.get_rng_state(),\n        "np_rng": __import__("numpy").random.get_state(),\n'),
     ),
+    # found by a red team (16/16): resume saves with its own copy of the saving code, which leaves out the RNG state and
+    # the fixed noise: its checkpoints hold the right weights, optimizers and epoch, but no run resumes exactly from them
+    "resume_saves_without_the_rng_and_the_noise": (
+        ONE_BASED, RESUME.replace("    <SAVE>\n", textwrap.indent(without("rng", "fixed_noise").strip("\n"), "    ") + "\n"), SAVE),
 }
 
 RESUME_LOAD = "    state = torch.load(checkpoint, weights_only=True)\n"
@@ -1965,6 +2020,10 @@ EXPECTED_RESUMES = {
             ("test_resume_continues_the_run", "; the grader reads the checkpoints of a resumed and an uninterrupted run to compare them"),
         )},
     },
+    "resume_saves_without_the_rng_and_the_noise": {**OK, "test_resume_continues_the_run": (3.0, (
+        "`ckpt_020.pt` written after resume(checkpoint, 20, ...) lacks the entries `fixed_noise` and `rng`, which an "
+        "uninterrupted run's checkpoint of the same epoch holds: resume must save what train saves (call train's saving "
+        "code), so that a run interrupted again can be resumed exactly from its checkpoints"))},
 }
 
 
@@ -2001,7 +2060,7 @@ def test_a_resume_that_loads_a_copy_left_in_out_dir_instead_of_its_argument_lose
 def test_expected_totals_of_wrong_checkpoints_and_resumes():
     """A checkpoint without optimizer states costs both the file's check and the resume's; the
     0-based epoch read consistently by resume costs the epoch point only; a resume that saves off train's
-    schedule, the point of resume's saves."""
+    schedule, or fewer entries than train's, the point of resume's saves."""
     totals = {name: sum(p for p, _ in result.values()) for name, result in EXPECTED_RESUMES.items()}
     assert totals == {
         "same_shuffle_every_epoch_in_resume_too": 11.0,
@@ -2034,6 +2093,7 @@ def test_expected_totals_of_wrong_checkpoints_and_resumes():
         "loads_d_into_g": 12.0,
         "saves_new_optimizers_that_never_step": 11.0,
         "numpy_rng_in_the_checkpoint": 8.0,
+        "resume_saves_without_the_rng_and_the_noise": 15.0,
     }
 
 

@@ -640,3 +640,20 @@ def test_a_key_beside_another_choice_or_a_note_with_no_mark_between_is_told_to_s
     assert got == (0.0, f"diagnosis['run_c'] = {value!r} is not one of FAILURES' keys: " + ", ".join(CHECKS.FAILURES)
                    + "; write one key alone and give your reasons in the explanation cell: a note or a second choice "
                    "beside the key is not read"), got
+
+
+def test_a_capital_x_or_ten_in_words_is_the_choice_it_spells():
+    """"lr off by 10X" (a capital X, which the camelCase reading split from its 10: "10_x") and "off by ten" are
+    lr_off_by_10, as "10x", "10×" and "a factor of 10" are (red-team finding: each was "not one of FAILURES' keys",
+    the format check's 2 points and run_e's 2 lost); right or wrong as that key."""
+    names = helpers()
+    listings = {"FAILURES": names["FAILURES"], "FIXES": names["FIXES"]}
+    for written in ("lr off by 10X", "LR_OFF_BY_10X", "learning rate off by ten", "lr off by a factor of ten",
+                    "a learning rate a factor ten off"):
+        fake = Fake(diagnosis={**RIGHT_DIAGNOSIS, "run_e": written}, fix=RIGHT_FIX, **listings)
+        assert run_check(CHECKS.test_answers_are_well_formed, fake) == (2.0, ""), written
+        assert run_check(CHECKS.test_run_e_diagnosis, fake) == (2.0, ""), written
+    assert run_check(CHECKS.test_run_c_diagnosis, Fake(diagnosis={"run_c": "LR off by 10X"}, **listings)) == (
+        0.0, "diagnosis['run_c'] = 'lr_off_by_10' is not what run_c shows; look again at its curves and grids")
+    assert run_check(CHECKS.test_run_e_fix, Fake(fix={"run_e": "learning rate"}, **listings)) == (1.0, "")
+    assert run_check(CHECKS.test_run_e_diagnosis, Fake(diagnosis={"run_e": "lr off by tenfold"}, **listings))[0] == 0.0

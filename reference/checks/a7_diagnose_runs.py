@@ -194,9 +194,11 @@ def spelled(value: str) -> str:
 
 
 WRITTEN_OUT = {  # the words a key abbreviates, as students write them out: "learning rate" is lr, "10x" is 10
+    "ten": "10",  # first: "a factor of ten" is then "a factor of 10", below
     "learning_rate": "lr", "exponential_moving_average": "ema", "discriminator": "d", "convolution": "conv",
     "convolutions": "conv", "normalisation": "norm", "normalization": "norm", "training": "train", "evaluation": "eval",
     "a_factor_of_10": "10", "a_factor_10": "10", "factor_of_10": "10", "factor_10": "10", "10x": "10", "x10": "10",
+    "10_x": "10",  # "10X": the camelCase reading splits a capital X from its 10
 }
 
 

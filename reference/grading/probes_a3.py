@@ -551,8 +551,9 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
        one, of those one whose name holds the number k if there is one.
     2. train(n_total, out_dir/uninterrupted), its state snapshot where epoch k + 1 starts.
     3. resume(checkpoint, n_total, out_dir/interrupted, seed=seed), its snapshot where its first epoch starts. The
-       checkpoint it is given is in a copy of the run's folder, out_dir/given, and the run's own checkpoints are moved
-       out of out_dir/interrupted meanwhile (`_given_elsewhere`): resume must load the file it is given.
+       checkpoint it is given (a Path, as the notebook's try_resume cell gives it) is in a copy of the run's folder,
+       out_dir/given, and the run's own checkpoints are moved out of out_dir/interrupted meanwhile (`_given_elsewhere`):
+       resume must load the file it is given.
 
     Returns {"checkpoint": path relative to out_dir/interrupted or None, "after": k or None,
     "uninterrupted": [argument of each gan.batches.epoch call], "uninterrupted_rng": [digest of torch's
@@ -573,6 +574,7 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     received the same noise at both runs' last saves (None: a run saved nothing after an epoch)}.
     """
     root = _fresh(out_dir)
+    root.mkdir()  # the runs' parent: a train that makes its out_dir one level deep (os.mkdir) finds it, as anywhere
     train = namespace["train"]
     first_dir, full_dir = root / "interrupted", root / "uninterrupted"
     interrupted = _watched(namespace, lambda: train(n_first, str(first_dir), seed=seed), first_dir, max_batches)
@@ -600,7 +602,8 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     resume = namespace["resume"]
     given, moved = _given_elsewhere(first_dir, checkpoint, interrupted["shapes"], root / "given", root / "held")
     try:
-        resumed = _watched(namespace, lambda: resume(str(given), n_total, str(first_dir), seed=seed), first_dir, max_batches, snapshot_at=1)
+        # the checkpoint as a Path, as the notebook's try_resume cell passes it (`newest`); out_dir as a str, as that cell does
+        resumed = _watched(namespace, lambda: resume(given, n_total, str(first_dir), seed=seed), first_dir, max_batches, snapshot_at=1)
     finally:
         _put_back(first_dir, moved, root / "given", root / "held")
     reply["resumed"], reply["resumed_built"] = resumed["epoch_args"], resumed["shapes"] is not None

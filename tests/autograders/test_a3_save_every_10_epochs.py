@@ -27,9 +27,9 @@ student's code, when torch.load(weights_only=True) reads it there: only the zip 
 
 The resume check runs `probes_a3.resumed_train`: train(10), then resume(checkpoint, 20) from the
 checkpoint written after the 10th epoch, and an uninterrupted train(20) of the same seed. resume is
-given that checkpoint in a copy of the run's folder, the run's own checkpoints (a last.pt too) moved
-out of it meanwhile, so a resume that loads a checkpoint it finds in out_dir instead of the one it
-is given finds none. On a CPU a
+given that checkpoint (a Path, as the notebook's try_resume cell gives it) in a copy of the run's
+folder, the run's own checkpoints (a last.pt too) moved out of it meanwhile, so a resume that loads a
+checkpoint it finds in out_dir instead of the one it is given finds none. On a CPU a
 seeded run is reproducible bit for bit, so the resumed run must start its first step from exactly
 the uninterrupted run's state before epoch 11 (G's and D's weights, both Adam optimizers' moments
 and step counts, torch's RNG state, which `step`'s noise comes from), train epochs 11 to 20 on the
@@ -41,7 +41,8 @@ says the runs ended alike, each must hold the weights of the uninterrupted run's
 same epoch (a resume that saves nothing cannot be checked, and scores 0). Its checkpoints must hold the
 epochs the uninterrupted run's hold (train's schedule, right or wrong), or those of every 10th epoch: a
 resume that saves after every epoch, after epoch 19, or labels its save after epoch 20 as 19 loses the
-point of resume's saves, which a grid from other noise loses too (once for both).
+point of resume's saves, which a grid from other noise loses too (once for both), and so does a resume whose
+checkpoints lack a tensor (the RNG state, the fixed noise) that the uninterrupted run's of the same epoch hold.
 
 The grid check compares each grid's pixels with the images G returned while it was saved: mapped
 from [-1, 1] by (x + 1) / 2 (value_range=(-1, 1)) or by the grid's own minimum and maximum
@@ -422,6 +423,22 @@ def _optimizers(obj, depth: int = 0):
             yield from _optimizers(value, depth + 1)
 
 
+def _loose(obj, path: str = "", depth: int = 0):
+    """The key path ("rng", "callbacks.RNG.torch", "[6]") of every tensor of a loaded checkpoint that is neither in a
+    state dict nor in an optimizer's state: the RNG state, the fixed noise, records beside them."""
+    if isinstance(obj, torch.Tensor):
+        yield path or "(the whole file)"
+    elif isinstance(obj, dict) and depth < 3:
+        if (obj and all(isinstance(k, str) for k in obj) and all(isinstance(v, torch.Tensor) for v in obj.values())) or (
+                isinstance(obj.get("state"), dict) and isinstance(obj.get("param_groups"), list)):
+            return  # a state dict, or an optimizer's state_dict
+        for key, value in obj.items():
+            yield from _loose(value, f"{path}.{key}" if path else str(key), depth + 1)
+    elif isinstance(obj, (list, tuple)) and depth < 3:
+        for i, value in enumerate(obj):
+            yield from _loose(value, f"{path}[{i}]", depth + 1)
+
+
 def _epochs(obj, depth: int = 0, texts: bool = False, exact: bool = False):
     """Every whole number stored under a key that names an epoch ("epoch", "last_epoch", "epochs_done");
     with `texts`, every whole number written as text there instead ("010", "10"); with `exact`, under a key
@@ -603,7 +620,7 @@ def checkpoint_values(name: str, data: bytes) -> tuple[str | None, dict]:
     if problem is not None:
         return problem, {}
     return None, {"states": list(_state_dicts(obj)), "epochs": list(_epochs(obj)), "epoch": list(_epochs(obj, exact=True)),
-                  "optimizers": len(list(_optimizers(obj)))}
+                  "optimizers": len(list(_optimizers(obj))), "loose": sorted(set(_loose(obj)))}
 
 
 def _shape_list(value) -> list[list[int]] | None:
@@ -1341,6 +1358,29 @@ def resumed_files_error(resumed: dict, uninterrupted: dict, checkpoint: str, k: 
     return None
 
 
+def resumed_entries_error(resumed: dict, uninterrupted: dict, k: int) -> str | None:
+    """What a checkpoint that resume wrote after epoch k lacks of the tensors (the RNG state, the fixed noise: see
+    `_loose`) that the uninterrupted run's checkpoint of the same path holds, else of the same epoch, else None: a
+    resume that saves fewer entries than train (its own copy of the saving code) leaves a run that cannot be resumed
+    exactly a second time. Entries it holds beyond them ("resumed_from") are not counted."""
+    for path, (problem, values) in sorted(resumed.items()):
+        if problem is not None or (_epoch(values) or 0) <= k:
+            continue
+        same_path = uninterrupted.get(path, ("unread", {}))
+        theirs = [same_path[1]] if same_path[0] is None else [
+            v for problem_, v in uninterrupted.values() if problem_ is None and _epoch(v) is not None and _epoch(v) == _epoch(values)]
+        lacks = [sorted(set(other.get("loose", [])) - set(values.get("loose", []))) for other in theirs]
+        if lacks and all(lacks):
+            names = [f"`{entry}`" for entry in min(lacks, key=len)]
+            entries = f"the entry {names[0]}" if len(names) == 1 else f"the entries {', '.join(names[:-1])} and {names[-1]}"
+            return (
+                f"`{PurePosixPath(path).name}` written after resume(checkpoint, {TOTAL}, ...) lacks {entries}, which an "
+                f"uninterrupted run's checkpoint of the same epoch holds: resume must save what train saves (call train's "
+                f"saving code), so that a run interrupted again can be resumed exactly from its checkpoints"
+            )
+    return None
+
+
 def resumed_schedule_error(resumed: dict, uninterrupted: dict, k: int) -> str | None:
     """What is wrong with when resume saved, told by the epochs its checkpoints hold (see `checkpoint_files`): those of a
     later epoch than k in the resumed run's folder must be, epoch for epoch, those of the uninterrupted run (train's
@@ -1674,6 +1714,8 @@ def test_resume_continues_the_run(submission):
         saves.append(f"resume(checkpoint, {TOTAL}, ...) saved nothing after epochs {k + 1} to {TOTAL}; save on train's schedule")
     else:
         saves += [e for e in [resumed_schedule_error(written["interrupted"], written["uninterrupted"], k), noise_fault(reply, held, k)] if e]
+        if not saves and (lacking := resumed_entries_error(written["interrupted"], written["uninterrupted"], k)):
+            saves.append(lacking)
     if saves:
         lost += 1
         faults += saves

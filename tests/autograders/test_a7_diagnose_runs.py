@@ -11,7 +11,7 @@ that is true of a run's settings, its metrics or its grids but is not the failur
 read as its key whatever its case, surrounding spaces, quotes (typographic too) and closing punctuation, word
 separators, typographic dashes or none ("D wins", "d-wins", "dWins"), the number of its words ("oscillations",
 "checkerboard artefact"), a leading article, or its abbreviations written out ("learning rate off by 10", "spectral
-normalization", "lr off by 10×"), all of these at once ("discriminator win"); and a choice copied as its description
+normalization", "lr off by 10×", "10X", "off by ten"), all of these at once ("discriminator win"); and a choice copied as its description
 in the notebook's FAILURES or FIXES, or as the name that opens the description ("checkerboard artifacts", "NaN"),
 written in any of these ways ("checker board artifacts", "learning rate a factor 10 off"), is that choice; a run's name is read the same way ("RUN_A", "run a"). A key labelled with its own
 description, or spelled out again, is that key ("d_wins: <its description>", "d_wins - ...", "checkerboard
@@ -227,9 +227,11 @@ def spelled(value: str) -> str:
 
 
 WRITTEN_OUT = {  # the words a key abbreviates, as students write them out: "learning rate" is lr, "10x" is 10
+    "ten": "10",  # first: "a factor of ten" is then "a factor of 10", below
     "learning_rate": "lr", "exponential_moving_average": "ema", "discriminator": "d", "convolution": "conv",
     "convolutions": "conv", "normalisation": "norm", "normalization": "norm", "training": "train", "evaluation": "eval",
     "a_factor_of_10": "10", "a_factor_10": "10", "factor_of_10": "10", "factor_10": "10", "10x": "10", "x10": "10",
+    "10_x": "10",  # "10X": the camelCase reading splits a capital X from its 10
 }
 
 
