@@ -2870,3 +2870,142 @@ STEP_ALTERNATIVES = {
 def test_other_right_ways_to_write_the_step_keep_the_step_points(name):
     sub = kernel_submission(*LABEL_ENCODINGS["category"], STEP_ALTERNATIVES[name])
     assert {c: run_check(getattr(checks, c), sub) for c in STEP_CHECKS} == {c: OK[c] for c in STEP_CHECKS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by red-teaming the checks (session 38): a step that calls the student's G and D by keyword, with the names
+# their own forward gives the arguments
+# ---------------------------------------------------------------------------------------------
+
+NAMED_ARGUMENTS_G = '''
+class ConditionalGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64, num_classes=10):
+        super().__init__()
+        self.label_embedding = nn.Embedding(num_classes, nz)
+        self.main = Generator(nz, ngf, channels=1, size=28).main
+        self.apply(weights_init)
+
+    def forward(self, noise, labels):
+        return self.main(torch.mul(self.label_embedding(labels), noise))
+'''
+
+NAMED_ARGUMENTS_D = '''
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, ndf=64, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        self.main = Discriminator(ndf, channels=1 + num_classes, size=28).main
+        self.apply(weights_init)
+
+    def forward(self, img, labels):
+        maps = F.one_hot(labels, self.num_classes).to(img.dtype)[:, :, None, None].expand(-1, -1, 28, 28)
+        return self.main(torch.cat([img, maps], dim=1)).view(-1)
+'''
+
+
+def keyword_step(**parts: str) -> str:
+    """The solution's step calling G and D by keyword with NAMED_ARGUMENTS_G's and _D's names (one call in the
+    other order)."""
+    return (step(**parts).replace("fake = G(z, y_fake)", "fake = G(noise=z, labels=y_fake)")
+            .replace("D(real, ", "D(img=real, labels=").replace("D(fake, y_fake)", "D(labels=y_fake, img=fake)"))
+
+
+@pytest.mark.parametrize("edit, expected", [
+    # right: the step checks judge the labels it passes, and the gradient probes find nothing
+    ("", {}),
+    # the same calls with faults: still told
+    ("real_y", {STEP_CHECKS[0]: (0.0, (
+        "D judges the real images with the labels drawn for the fake batch, not with their own: D(real, labels) for the "
+        "real images, D(fake, y_fake) for G's"))}),
+    ("no_g_clear", {"stale": "train_step's opt_g.step() also applies gradients left over from before"}),
+    ("swapped", {"direction": "train_step's D step makes D score the real images lower against the fakes"}),
+], ids=["right", "real_images_with_fake_labels", "g_never_cleared", "d_loss_swapped"])
+def test_a_step_calling_g_and_d_by_their_own_argument_names_is_graded_by_what_it_passes(edit, expected):
+    """G(noise=z, labels=y_fake) and D(img=real, labels=labels), for a G with forward(self, noise, labels) (as in
+    PyTorch-GAN) and a D with forward(self, img, labels): right, and the learning run (the student's own networks) takes
+    it. The grader's stand-ins took z, y and x, y only, so the step raised "_StandInGenerator.forward() got an unexpected
+    keyword argument 'noise'" and lost both step checks (0 of 4), told to keep a signature it had kept. The stand-ins
+    now take the student's networks' argument names; the faults of such a step are still found."""
+    source = keyword_step(real_y="y_fake") if edit == "real_y" else keyword_step()
+    if edit == "no_g_clear":
+        source = source.replace("    opt_g.zero_grad()\n", "")
+    if edit == "swapped":
+        source = source.replace("LOSS.d_loss(D(img=real, labels=labels), D(fake.detach(), y_fake))",
+                                "LOSS.d_loss(D(fake.detach(), y_fake), D(img=real, labels=labels))")
+    assert source.count("(noise=z, labels=y_fake)") == 1 and "(labels=y_fake, img=fake)" in source, source
+    sub = kernel_submission(NAMED_ARGUMENTS_G, NAMED_ARGUMENTS_D, source)
+    for check in STEP_CHECKS:
+        got = run_check(getattr(checks, check), sub)
+        want = expected.get(check, (FULL[check], ""))
+        assert matches(got, want), (check, got)
+    found = {"stale": checks.stale_gradient_fault(sub), "crossed": checks.crossed_gradient_fault(sub),
+             "direction": checks.direction_fault(sub), "unstable": checks.unstable_loss_fault(sub)}
+    for name, fault in found.items():
+        assert (fault is None) if name not in expected else (fault or "").startswith(expected[name]), (name, fault)
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by red-teaming the checks (session 38): a spectrally normalised D whose first logits all lie in [0, 1]
+# ---------------------------------------------------------------------------------------------
+
+SPECTRAL_NORM_D = '''
+from torch.nn.utils.parametrizations import spectral_norm
+
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, ndf=64, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        layers = [m for m in Discriminator(ndf, channels=1 + num_classes, size=28).main if not isinstance(m, nn.BatchNorm2d)]
+        for m in layers:
+            if isinstance(m, nn.Conv2d):
+                weights_init(m)
+        self.main = nn.Sequential(*[spectral_norm(m) if isinstance(m, nn.Conv2d) else m for m in layers])
+
+    def forward(self, x, y):
+        maps = F.one_hot(y, self.num_classes).float().mul(2).sub(1)[:, :, None, None].expand(-1, -1, 28, 28)  # -1 / +1 planes
+        return self.main(torch.cat([x, maps], 1)).view(-1)<OUT>
+'''
+
+
+@pytest.mark.parametrize("out, expected, probabilities", [
+    ("", (2.0, ""), False),
+    (".sigmoid()", (1.0, "D's outputs stay in [<n>, <n>] even with its weights scaled up 25 times: it returns probabilities "
+                         "(a final sigmoid); return logits, without nn.Sigmoid(): LOSS (reference.losses) takes logits"), True),
+], ids=["logits", "sigmoid"])
+def test_a_spectrally_normalised_d_is_judged_by_its_last_layer_not_its_first_logits(out, expected, probabilities):
+    """SNGAN's recipe on the given D (BatchNorm dropped, every conv wrapped in spectral_norm, the labels as -1/+1
+    planes): its weights scaled up 25 times leave its logits as they were (spectral norm divides the scale out), and
+    at init they all lay in [0.05, 0.22], so it lost 1 of 2 points, told it ends in a sigmoid, and its step was graded
+    with a stand-in D that returns probabilities. Its images scaled up move its logits out of [0, 1]; the same D ending
+    in a sigmoid keeps both the deduction and the stand-in's form."""
+    sub = kernel_submission(SPECTRAL_NORM_D.replace("<OUT>", out))
+    assert matches(run_check(checks.test_discriminator_output, sub), expected)
+    assert checks.d_form(sub) == {"column": False, "probabilities": probabilities}
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by red-teaming the checks (session 38): G's step with new labels for the same z
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fake_y, expected", [
+    ("y_g", (2.0, "")),
+    ("labels", (1.0, "D judges G's images with the real batch's labels: D must judge each fake image with the label G drew "
+                     "it for, D(fake, y_fake), in D's step and in G's")),
+    ("y_fake", (1.0, "D judges G's images with other labels than G drew them for: D must judge each fake image with the "
+                     "label G drew it for, D(fake, y_fake), in D's step and in G's")),
+], ids=["right", "g_step_with_real_labels", "g_step_with_d_step_labels"])
+def test_g_s_step_on_the_same_noise_with_new_labels_is_judged_by_the_labels_of_each_call(fake_y, expected):
+    """G's step drawing new labels y_g for the z of D's step, G(z, y_fake) then G(z, y_g), each batch judged with its
+    own labels: right. The stand-in G ignores y, so both calls make the very same images, and D's judging of the second
+    batch was matched to the first's labels: 1 of 2 points, told that D judges G's images with other labels than G drew
+    them for. The stand-in G now marks a corner pixel with the label, so the two calls' images differ where their labels
+    do; G's step judged with D's step's labels, or the real ones, is still told."""
+    source = STEP.replace("    loss_g = LOSS.g_loss(D(fake, <FAKE_Y>))",
+                          f"    y_g = torch.randint(0, num_classes, (b,))\n    loss_g = LOSS.g_loss(D(G(z, y_g), {fake_y}))")
+    source = source.replace("<Y_FAKE>", "torch.randint(0, num_classes, (b,))").replace("<REAL_Y>", "labels").replace(
+        "<FAKE_Y>", "y_fake").replace("<G_STEP>", "opt_g.step()")
+    assert "D(G(z, y_g), " in source and "<" not in source, source
+    sub = kernel_submission(*LABEL_ENCODINGS["category"], source)
+    assert matches(run_check(checks.test_step_draws_labels_for_the_fake_batch, sub), expected)
+    assert run_check(checks.test_step_shows_real_images_with_their_labels, sub) == (2.0, "")

@@ -26,7 +26,7 @@ LABEL_CASES = {  # every label batch G and D must take: name -> labels
 CHANGES = 1e-5  # an output changes when it moves by more than this share of its mean size (ignoring y moves it by 0)
 ADDITIVE = 1e-4  # the change with y differs between inputs by at most this share: the label only adds a constant
 COUPLING = 1e-4  # image i of a batch may differ from its own G(z[i], y[i]) by this share of the largest value (rounding)
-Z_SCALE = 1000.0  # z scaled up in the range check when scaled weights alone leave the output short of -1 and 1 (spectral norm)
+Z_SCALE = 1000.0  # z (or D's images) scaled up in the range checks when scaled weights alone leave the output short of -1 and 1 (or D's in [0, 1]): spectral norm
 REPEATED = 1e-5  # the same inputs twice (eval mode) may give outputs this share of the largest value apart (rounding)
 SAME_PIXELS = 1e-4  # an image D judged is one of the real (or G's) images when no pixel differs by more
 NOISY = 0.25  # ... or that image with noise added (instance noise, as in Sonderby et al. 2016): RMS distance at most this,
@@ -355,6 +355,21 @@ def range_outputs(submission, model, case: list) -> tuple:
     if values.numel() and bool((values == values[0]).all()):
         plain, scaled = outputs_of(submission, model, case, jitter=0.02), outputs_of(submission, model, case, scale=25.0, jitter=0.5)
     return plain, scaled
+
+
+def d_range(submission, D, case: list, plain: list, scaled: list) -> tuple[float, float]:
+    """The lowest and highest of D's outputs as built and with its weights scaled up (`range_outputs`), and, where
+    they stay in [0, 1], with the images scaled up Z_SCALE times too: a D whose weights are spectrally normalised
+    (SNGAN's D, without BatchNorm) gives the same logits with its weights scaled up, small ones at init, all in
+    [0, 1] for some designs (it scored 1 of 2, told it ends in a sigmoid), while larger images still move them
+    anywhere; only a last layer that squashes them (a sigmoid) keeps them in [0, 1] then."""
+    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
+    low, high = float(values.min()), float(values.max())
+    if low >= 0 and high <= 1:
+        pushed = outputs_of(submission, D, [[case[0][0] * Z_SCALE, case[0][1]]], scale=25.0)
+        if isinstance(pushed, list) and pushed[0].numel() and bool(torch.isfinite(pushed[0]).all()):
+            low, high = min(low, float(pushed[0].min())), max(high, float(pushed[0].max()))
+    return low, high
 
 
 def dependence(submission, model, first, second, y, **seeded) -> dict | str:
@@ -686,8 +701,32 @@ def d_form(submission) -> dict[str, bool]:
         return D_FORMS[0]
     if isinstance(plain, str) or isinstance(scaled, str) or not plain or not scaled:
         return D_FORMS[0]
-    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
-    return {"column": tuple(plain[0].shape) == (16, 1), "probabilities": bool(values.min() >= 0 and values.max() <= 1)}
+    low, high = d_range(submission, D, [[images(16), torch.arange(16) % NUM_CLASSES]], plain, scaled)
+    return {"column": tuple(plain[0].shape) == (16, 1), "probabilities": bool(low >= 0 and high <= 1)}
+
+
+def forward_names(submission, role: str) -> list[str] | None:
+    """The names of the first two parameters of the student's G's ("G") or D's forward (`probes_a6.forward_names`),
+    for the stand-in of that role: a step that calls the student's networks by keyword with their own names,
+    G(noise=z, labels=y_fake) for a forward(self, noise, labels), calls the stand-ins alike. None when the network
+    cannot be built or its forward does not name two such parameters (the stand-in's own names then: z, y and x, y)."""
+    try:
+        model = generator(submission) if role == "G" else discriminator(submission)
+        names = submission.run(probes_a6.forward_names, model)
+    except (AssertionError, StudentError):
+        return None
+    if isinstance(names, list) and len(names) == 2 and all(isinstance(n, str) and n.isidentifier() for n in names):
+        return names
+    return None
+
+
+def stand_ins(submission, form: dict | None = None) -> tuple:
+    """The grader's stand-in G(z, y) and D(x, y) for grading the step alone, D in `form` (the student's D's, `d_form`,
+    when None), their arguments named as the student's G's and D's forward name them (`forward_names`)."""
+    form = d_form(submission) if form is None else form
+    G = submission.run(probes_a6.stand_in_generator, NZ, NGF, names=forward_names(submission, "G"))
+    D = submission.run(probes_a6.stand_in_discriminator, NDF, **form, names=forward_names(submission, "D"))
+    return G, D
 
 
 STAND_IN_ATTRIBUTE = re.compile(r"'_StandIn(Generator|Discriminator)' object has no attribute '(\w+)'")
@@ -703,8 +742,7 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
     first = d_form(submission)
     found = {}
     for form in [first, *(f for f in D_FORMS if f != first)]:  # the student's D's form first, then any other that runs
-        G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
-        D = submission.run(probes_a6.stand_in_discriminator, NDF, **form)
+        G, D = stand_ins(submission, form)
         tried = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed,
                                steps=steps, namespace=NAMESPACE)
         tried = tried if isinstance(tried, dict) else {}
@@ -1010,8 +1048,7 @@ def test_discriminator_output(submission):
     plain, scaled = range_outputs(submission, D, case)
     if isinstance(plain, str) or isinstance(scaled, str):
         raise AssertionError(f"D(x, y) {plain if isinstance(plain, str) else scaled}")
-    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
-    low, high = float(values.min()), float(values.max())
+    low, high = d_range(submission, D, case, plain, scaled)
     if low >= 0 and high <= 1:
         raise Partial(1, (
             f"D's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: it returns "

@@ -28,7 +28,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from reference.grading.probes import describe, error_info, record_calls
 from reference.grading.probes_a4 import make
 
-__all__ = ["Training", "confident_step_losses", "continue_training", "crossed_gradients", "error_info", "gradient_sources",
+__all__ = ["Training", "confident_step_losses", "continue_training", "crossed_gradients", "error_info", "forward_names", "gradient_sources",
            "initial_logits", "make", "module_origins", "outputs", "stale_gradients", "stand_in_discriminator", "stand_in_generator", "start_training", "step_calls", "step_directions", "trace",
            "train_and_sample"]
 
@@ -147,19 +147,74 @@ def outputs(model: Any, cases: list, namespace: dict | None = None, *, train: bo
     return results
 
 
-class _StandInGenerator(nn.Module):
-    """G(z, y) for grading a training step alone: the given DCGAN generator on z; y is taken and not used."""
+def _arguments(names: Any, default: tuple[str, str]) -> inspect.Signature:
+    """The signature (first, second) of a stand-in's forward, its two parameters named as the student's G's or D's
+    forward names them (`names`, from `forward_names`), so that a step that calls the student's networks by keyword,
+    G(noise=z, labels=y) for a forward(self, noise, labels), calls the stand-ins alike; `default` where `names` is not
+    two different identifiers."""
+    ok = (isinstance(names, (list, tuple)) and len(names) == 2 and all(isinstance(n, str) and n.isidentifier() for n in names)
+          and names[0] != names[1])
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return inspect.Signature([inspect.Parameter(n, kind) for n in (names if ok else default)])
 
-    def __init__(self, nz: int, ngf: int) -> None:
+
+def forward_names(model: Any) -> list[str] | None:
+    """The names of the first two parameters of model.forward that a call can pass by position or keyword
+    (forward(self, noise, labels) -> ["noise", "labels"]); None when it has fewer (or takes *args first)."""
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError, AttributeError):
+        return None
+    named = []
+    for param in params:
+        if param.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD:
+            break
+        named.append(param.name)
+    return named[:2] if len(named) >= 2 else None
+
+
+LABEL_MARK = 1e-3  # the stand-in G adds (label + 1) times this to one corner pixel of each image
+
+
+def _label_code(y: Any, n: int) -> Tensor | None:
+    """The labels y stands for, as floats (n,): integers (n,) or (n, 1), or one-hot rows (n, K) (their argmax); None
+    for anything else."""
+    if not isinstance(y, Tensor) or y.dim() < 1 or y.shape[0] != n or y.numel() == 0:
+        return None
+    values = y.detach().double()
+    if not bool(torch.isfinite(values).all()):
+        return None
+    if values.dim() == 1 or values.shape[1:] == (1,):
+        return values.reshape(n).round()
+    if values.dim() == 2 and values.shape[1] > 1:
+        return values.argmax(1).double()
+    return None
+
+
+class _StandInGenerator(nn.Module):
+    """G(z, y) for grading a training step alone: the given DCGAN generator on z; y only marks one corner pixel of
+    each image (LABEL_MARK), so that G(z, y1) and G(z, y2) for one z are other images where the labels differ (a step
+    that reuses z for G's step with new labels is then judged by the labels of each call). Its two arguments take the
+    names of the student's G's forward (`signature`), by position or keyword."""
+
+    def __init__(self, nz: int, ngf: int, names: Any = None) -> None:
         from reference.models.dcgan import Generator, weights_init
 
         super().__init__()
         self.main = Generator(nz, ngf, channels=1, size=28).main
         self.apply(weights_init)
+        self.signature = _arguments(names, ("z", "y"))
 
-    def forward(self, z: Tensor, y: Tensor) -> Tensor:
-        """z (N, nz), y (N,) (not used) -> images (N, 1, 28, 28) in [-1, 1]."""
-        return self.main(z)
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        """z (N, nz), y (N,) (its labels mark one corner pixel) -> images (N, 1, 28, 28) in [-1, 1]."""
+        z, y = self.signature.bind(*args, **kwargs).arguments.values()
+        out = self.main(z)
+        code = _label_code(y, out.shape[0]) if isinstance(out, Tensor) and out.dim() == 4 else None
+        if code is None:
+            return out
+        mark = torch.zeros_like(out)
+        mark[:, :, 0, 0] = LABEL_MARK * (code.to(device=out.device, dtype=out.dtype)[:, None] + 1)
+        return out + mark
 
 
 class _StandInDiscriminator(nn.Module):
@@ -167,43 +222,49 @@ class _StandInDiscriminator(nn.Module):
     It returns what the student's D returns, so that a step written for that D runs: logits (N,), or (N, 1)
     with `column`, or probabilities (a final sigmoid) with `probabilities`."""
 
-    def __init__(self, ndf: int, column: bool = False, probabilities: bool = False, scale: float = 1.0) -> None:
+    def __init__(self, ndf: int, column: bool = False, probabilities: bool = False, scale: float = 1.0, names: Any = None) -> None:
         from reference.models.dcgan import Discriminator, weights_init
 
         super().__init__()
         self.main = Discriminator(ndf, channels=1, size=28).main
         self.apply(weights_init)
         self.column, self.probabilities, self.scale = column, probabilities, scale
+        self.signature = _arguments(names, ("x", "y"))  # the student's D's names, as for the stand-in G
 
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
         """x (N, 1, 28, 28), y (N,) (not used) -> logits (N,) times `scale` (or (N, 1), or probabilities)."""
+        x, _ = self.signature.bind(*args, **kwargs).arguments.values()
         out = self.main(x).view(-1) * self.scale
         out = torch.sigmoid(out) if self.probabilities else out
         return out.unsqueeze(1) if self.column else out
 
 
-def stand_in_generator(nz: int, ngf: int, seed: int = 0) -> nn.Module:
+def stand_in_generator(nz: int, ngf: int, seed: int = 0, names: Any = None) -> nn.Module:
     """A G(z, y) of the grader's own, built with `seed`, for checks of a training step that must not depend
-    on the student's networks: the given DCGAN generator, which takes y and ignores it (what a step passes
-    to G is recorded by `step_calls`; what G makes of it does not matter there)."""
+    on the student's networks: the given DCGAN generator, which takes y and only marks a pixel with it (what a step passes
+    to G is recorded by `step_calls`; what G makes of it does not matter there); names: its arguments' names,
+    the student's G's (`forward_names`)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _StandInGenerator(nz, ngf)
+        return _StandInGenerator(nz, ngf, names=names)
 
 
-def stand_in_discriminator(ndf: int, seed: int = 0, column: bool = False, probabilities: bool = False) -> nn.Module:
+def stand_in_discriminator(ndf: int, seed: int = 0, column: bool = False, probabilities: bool = False,
+                           names: Any = None) -> nn.Module:
     """A D(x, y) of the grader's own, built with `seed`: the given DCGAN discriminator, taking y and ignoring it,
-    returning its scores in the student's D's form (see `_StandInDiscriminator`)."""
+    returning its scores in the student's D's form (see `_StandInDiscriminator`), its arguments named as the student's
+    D's."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _StandInDiscriminator(ndf, column=column, probabilities=probabilities)
+        return _StandInDiscriminator(ndf, column=column, probabilities=probabilities, names=names)
 
 
 CONFIDENT = 1000.0  # the stand-in D's logits times this: hundreds, as a D that wins makes them
 
 
 def confident_step_losses(step: Any, real: Tensor, labels: Tensor, *, nz: int, ngf: int, ndf: int, num_classes: int = 10,
-                          column: bool = False, probabilities: bool = False, seed: int = 0) -> dict:
+                          column: bool = False, probabilities: bool = False, seed: int = 0, g_names: Any = None,
+                          d_names: Any = None) -> dict:
     """What one call of the student's step returns when D is confident: the stand-in G and D (D's logits times
     CONFIDENT, in the student's D's form), fresh Adam optimizers, torch's generator seeded. Losses computed on the
     logits (softplus, BCE with logits) stay finite there; log(sigmoid(x)) written by hand is log(0) = -inf in
@@ -213,10 +274,10 @@ def confident_step_losses(step: Any, real: Tensor, labels: Tensor, *, nz: int, n
     numbers gives each), or None when it returned none; "finite": whether every weight of G and D is still finite
     after the step (a loss that is inf or nan makes them nan, however the step returns it); "error": error_info of
     what it raised, else None}."""
-    G = stand_in_generator(nz, ngf, seed)
+    G = stand_in_generator(nz, ngf, seed, names=g_names)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        D = _StandInDiscriminator(ndf, column=column, probabilities=probabilities, scale=CONFIDENT)
+        D = _StandInDiscriminator(ndf, column=column, probabilities=probabilities, scale=CONFIDENT, names=d_names)
     opt_g, opt_d = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999)), torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     try:
         with torch.random.fork_rng(devices=[]):
@@ -254,13 +315,13 @@ def module_origins(model: Any) -> list[list[str]]:
     return [[name, cls.__module__, cls.__qualname__] for name, m in model.named_modules() for cls in type(m).__mro__]
 
 
-def _in_order(forward: Any, args: tuple, kwargs: dict) -> list:
-    """A call's arguments in the order of `forward`'s parameters: G(y=y, z=z) as G(z, y); as given
-    when they do not bind to its signature."""
+def _in_order(forward: Any, args: tuple, kwargs: dict, signature: inspect.Signature | None = None) -> list:
+    """A call's arguments in the order of `forward`'s parameters (or of `signature`, a stand-in's): G(y=y, z=z) as
+    G(z, y); as given when they do not bind to its signature."""
     if not kwargs:
         return list(args)
     try:
-        bound = inspect.signature(forward).bind(*args, **kwargs)
+        bound = (signature or inspect.signature(forward)).bind(*args, **kwargs)
     except (TypeError, ValueError):
         return [*args, *kwargs.values()]
     values = []
@@ -276,9 +337,10 @@ class _Recording:
 
     def __init__(self, model: nn.Module, calls: list[dict], keep_output: bool) -> None:
         self.model, original = model, model.forward
+        signature = model.signature if isinstance(model, (_StandInGenerator, _StandInDiscriminator)) else None
 
         def forward(*args: Any, **kwargs: Any) -> Any:
-            tensors = [a for a in _in_order(original, args, kwargs) if isinstance(a, Tensor)][:MAX_INPUTS]
+            tensors = [a for a in _in_order(original, args, kwargs, signature) if isinstance(a, Tensor)][:MAX_INPUTS]
             call = {"inputs": [t.detach().clone() for t in tensors], "tracked": [bool(t.requires_grad) for t in tensors],
                     "output": None, "finished": False}
             calls.append(call)
@@ -361,7 +423,9 @@ def step_directions(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels:
     G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
     calls: list[tuple[Tensor, Tensor]] = []
 
-    def record(_module: nn.Module, args: tuple) -> None:
+    def record(module: nn.Module, args: tuple, kwargs: dict) -> None:
+        signature = module.signature if isinstance(module, _StandInGenerator) else None
+        args = tuple(_in_order(module.forward, args, kwargs, signature))  # G(noise=z, labels=y) too
         if len(args) >= 2 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
             calls.append((args[0].detach().clone(), args[1].detach().clone()))
 
@@ -369,7 +433,7 @@ def step_directions(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels:
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
     G.train()
     D.train()
-    hook = G.register_forward_pre_hook(record)
+    hook = G.register_forward_pre_hook(record, with_kwargs=True)
     result: dict[str, Any] = {"d_gain": None, "g_gain": None}
     try:
         with torch.random.fork_rng(devices=[]):
@@ -602,15 +666,16 @@ def stale_gradients(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels:
 
 
 def crossed_gradients(step: Any, real: Tensor, labels: Tensor, *, nz: int, ngf: int, ndf: int, num_classes: int = 10,
-                      column: bool = False, probabilities: bool = False, seed: int = 0) -> dict:
+                      column: bool = False, probabilities: bool = False, seed: int = 0, g_names: Any = None,
+                      d_names: Any = None) -> dict:
     """One call of the student's step on the stand-in G and D, D in the student's D's form (`gradient_sources`): does one
     player's step apply a backward() pass that the other player's step applied (G's step adding D's loss: lesson 08's
     forgotten .detach() with G's gradients not cleared in between; D's step adding G's loss)? Returns {"G": bool, "D":
     bool}: the network whose step applied the other's pass besides a pass of its own (both False where autograd does not
     tell passes apart), and "one_pass": True where one backward() fed both steps and carried one loss into the other
     network's weights (which network's loss cannot be told apart there)."""
-    G = stand_in_generator(nz, ngf, seed)
-    D = stand_in_discriminator(ndf, seed, column=column, probabilities=probabilities)
+    G = stand_in_generator(nz, ngf, seed, names=g_names)
+    D = stand_in_discriminator(ndf, seed, column=column, probabilities=probabilities, names=d_names)
     found = gradient_sources(step, G, D, real, labels, nz=nz, num_classes=num_classes, seed=seed, calls=1)
     if not found:
         return {"G": False, "D": False}

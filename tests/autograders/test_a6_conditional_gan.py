@@ -36,7 +36,8 @@ DCGAN.)
   inside forward in its place, or part of z dropped), or mixing the batch's labels, one.
 - discriminator output (2, visible): D(x, y) gives one value per image, (N,) or (N, 1), for the
   same label batches, faults told as for G; and logits, not probabilities: with its weights scaled
-  up its outputs leave [0, 1] (a final sigmoid costs 1 point); widths that ignore `ndf` cost 1 point.
+  up (or, where that leaves them as they were, spectral norm, its images too) its outputs leave [0, 1] (a final
+  sigmoid costs 1 point); widths that ignore `ndf` cost 1 point.
 - discriminator uses y (2, visible): D must be a fixed function of x and y, as G; then the same
   images with other labels get other logits (as built or jittered), and the change differs from
   image to image: a label that only adds a constant per class (its vector joined to the features
@@ -44,9 +45,11 @@ DCGAN.)
   conditional (measured: agreement at chance).
 - real images with their labels (2, visible): `probes_a6.step_calls` runs one `train_step` with
   the grader's stand-ins for G(z, y) and D(x, y) (`probes_a6.stand_in_generator` /
-  `stand_in_discriminator`, the given DCGAN networks, which take y and ignore it; the stand-in D returns
+  `stand_in_discriminator`, the given DCGAN networks, which take y and ignore it (G marks one corner pixel with it,
+  so that G(z, y1) and G(z, y2) for one z are told apart); the stand-in D returns
   its scores in the student's D's form, (N,) or (N, 1), logits or probabilities (`d_form`), so that a
-  step written for that D runs; the step is graded
+  step written for that D runs; both take their arguments by the names the student's G's and D's forward give
+  them, so that a step calling G(noise=z, labels=y_fake) for a forward(self, noise, labels) runs; the step is graded
   on its own, by what it passes them) and fresh Adam optimizers on 150 real digits, 15 of each
   class in a seeded order, recording every call of G and D with its inputs (also through keywords, in
   forward's order, and calls of G.forward; labels (B,) or (B, 1), or one-hot rows); each real image D
@@ -139,7 +142,7 @@ CHANGES = 1e-5  # an output changes when it moves by more than this share of its
 ADDITIVE = 1e-4  # the change with y differs between inputs by at most this share: the label only adds a constant
 COUPLING = 1e-4  # image i of a batch may differ from its own G(z[i], y[i]) by this share of the largest value (rounding)
 LARGE_LOGITS = 10.0  # D's mean |logit| on real digits at init above this: its losses start saturated (projection: about 50)
-Z_SCALE = 1000.0  # z scaled up in the range check when scaled weights alone leave the output short of -1 and 1 (spectral norm)
+Z_SCALE = 1000.0  # z (or D's images) scaled up in the range checks when scaled weights alone leave the output short of -1 and 1 (or D's in [0, 1]): spectral norm
 REPEATED = 1e-5  # the same inputs twice (eval mode) may give outputs this share of the largest value apart (rounding)
 SAME_PIXELS = 1e-4  # an image D judged is one of the real (or G's) images when no pixel differs by more
 NOISY = 0.25  # ... or that image with noise added (instance noise, as in Sonderby et al. 2016): RMS distance at most this,
@@ -480,6 +483,21 @@ def range_outputs(submission, model, case: list) -> tuple:
     if values.numel() and bool((values == values[0]).all()):
         plain, scaled = outputs_of(submission, model, case, jitter=0.02), outputs_of(submission, model, case, scale=25.0, jitter=0.5)
     return plain, scaled
+
+
+def d_range(submission, D, case: list, plain: list, scaled: list) -> tuple[float, float]:
+    """The lowest and highest of D's outputs as built and with its weights scaled up (`range_outputs`), and, where
+    they stay in [0, 1], with the images scaled up Z_SCALE times too: a D whose weights are spectrally normalised
+    (SNGAN's D, without BatchNorm) gives the same logits with its weights scaled up, small ones at init, all in
+    [0, 1] for some designs (it scored 1 of 2, told it ends in a sigmoid), while larger images still move them
+    anywhere; only a last layer that squashes them (a sigmoid) keeps them in [0, 1] then."""
+    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
+    low, high = float(values.min()), float(values.max())
+    if low >= 0 and high <= 1:
+        pushed = outputs_of(submission, D, [[case[0][0] * Z_SCALE, case[0][1]]], scale=25.0)
+        if isinstance(pushed, list) and pushed[0].numel() and bool(torch.isfinite(pushed[0]).all()):
+            low, high = min(low, float(pushed[0].min())), max(high, float(pushed[0].max()))
+    return low, high
 
 
 # ---------------------------------------------------------------------------------------------
@@ -875,8 +893,37 @@ def d_form(submission) -> dict[str, bool]:
         return D_FORMS[0]
     if isinstance(plain, str) or isinstance(scaled, str) or not plain or not scaled:
         return D_FORMS[0]
-    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
-    return {"column": tuple(plain[0].shape) == (16, 1), "probabilities": bool(values.min() >= 0 and values.max() <= 1)}
+    low, high = d_range(submission, D, [[images(16), torch.arange(16) % NUM_CLASSES]], plain, scaled)
+    return {"column": tuple(plain[0].shape) == (16, 1), "probabilities": bool(low >= 0 and high <= 1)}
+
+
+def forward_names(submission, role: str) -> list[str] | None:
+    """The names of the first two parameters of the student's G's ("G") or D's forward (`probes_a6.forward_names`),
+    for the stand-in of that role: a step that calls the student's networks by keyword with their own names,
+    G(noise=z, labels=y_fake) for a forward(self, noise, labels), calls the stand-ins alike. None when the network
+    cannot be built or its forward does not name two such parameters (the stand-in's own names then: z, y and x, y)."""
+    try:
+        model = generator(submission) if role == "G" else discriminator(submission)
+        names = submission.run(probes_a6.forward_names, model)
+    except (AssertionError, StudentError):
+        return None
+    if isinstance(names, list) and len(names) == 2 and all(isinstance(n, str) and n.isidentifier() for n in names):
+        return names
+    return None
+
+
+def stand_ins(submission, form: dict | None = None) -> tuple:
+    """The grader's stand-in G(z, y) and D(x, y) for grading the step alone, D in `form` (the student's D's, `d_form`,
+    when None), their arguments named as the student's G's and D's forward name them (`forward_names`)."""
+    form = d_form(submission) if form is None else form
+    G = submission.run(probes_a6.stand_in_generator, NZ, NGF, names=forward_names(submission, "G"))
+    D = submission.run(probes_a6.stand_in_discriminator, NDF, **form, names=forward_names(submission, "D"))
+    return G, D
+
+
+def stand_in_names(submission) -> dict:
+    """The student's G's and D's forward's argument names, for the probes that build the stand-ins themselves."""
+    return {"g_names": forward_names(submission, "G"), "d_names": forward_names(submission, "D")}
 
 
 STAND_IN_ATTRIBUTE = re.compile(r"'_StandIn(Generator|Discriminator)' object has no attribute '(\w+)'")
@@ -892,8 +939,7 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
     first = d_form(submission)
     found = {}
     for form in [first, *(f for f in D_FORMS if f != first)]:  # the student's D's form first, then any other that runs
-        G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
-        D = submission.run(probes_a6.stand_in_discriminator, NDF, **form)
+        G, D = stand_ins(submission, form)
         tried = submission.run(probes_a6.step_calls, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES, seed=seed,
                                steps=steps, namespace=NAMESPACE)
         tried = tried if isinstance(tried, dict) else {}
@@ -1554,8 +1600,7 @@ def test_discriminator_output(submission):
     plain, scaled = range_outputs(submission, D, case)
     if isinstance(plain, str) or isinstance(scaled, str):
         raise AssertionError(f"D(x, y) {plain if isinstance(plain, str) else scaled}")
-    values = torch.cat([plain[0].flatten(), scaled[0].flatten()])
-    low, high = float(values.min()), float(values.max())
+    low, high = d_range(submission, D, case, plain, scaled)
     if low >= 0 and high <= 1:
         raise Partial(1, (
             f"D's outputs stay in [{low:.3g}, {high:.3g}] even with its weights scaled up 25 times: it returns "
@@ -1845,8 +1890,7 @@ def stale_gradient_fault(submission) -> str | None:
     the other checks report that)."""
     real, labels = real_batch("mixed")
     step = submission.get(STEP)
-    G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
-    D = submission.run(probes_a6.stand_in_discriminator, NDF, **d_form(submission))
+    G, D = stand_ins(submission)
     try:
         found = submission.run(probes_a6.stale_gradients, step, G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES)
     except StudentError:
@@ -1875,7 +1919,7 @@ def crossed_gradient_fault(submission) -> str | None:
     real, labels = real_batch("mixed")
     try:
         found = submission.run(probes_a6.crossed_gradients, submission.get(STEP), real, labels, nz=NZ, ngf=NGF, ndf=NDF,
-                               num_classes=NUM_CLASSES, **d_form(submission))
+                               num_classes=NUM_CLASSES, **d_form(submission), **stand_in_names(submission))
     except StudentError:
         return None
     found = found if isinstance(found, dict) else {}
@@ -1904,8 +1948,7 @@ def direction_fault(submission) -> str | None:
     score of G's images (a loss of the wrong direction: d_loss's arguments swapped, G's fakes labelled fake),
     measured with the stand-ins (`probes_a6.step_directions`); None when both go the right way or cannot be measured."""
     real, labels = real_batch("mixed")
-    G = submission.run(probes_a6.stand_in_generator, NZ, NGF)
-    D = submission.run(probes_a6.stand_in_discriminator, NDF, **d_form(submission))
+    G, D = stand_ins(submission)
     try:
         found = submission.run(probes_a6.step_directions, submission.get(STEP), G, D, real, labels, nz=NZ, num_classes=NUM_CLASSES)
     except StudentError:
@@ -1934,7 +1977,7 @@ def unstable_loss_fault(submission) -> str | None:
     real, labels = real_batch("mixed")
     try:
         found = submission.run(probes_a6.confident_step_losses, submission.get(STEP), real, labels, nz=NZ, ngf=NGF, ndf=NDF,
-                               num_classes=NUM_CLASSES, **d_form(submission))
+                               num_classes=NUM_CLASSES, **d_form(submission), **stand_in_names(submission))
     except StudentError:
         return None
     found = found if isinstance(found, dict) else {}
