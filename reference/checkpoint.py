@@ -41,6 +41,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         candidate = path / "checkpoints" / "last.pt"
         if not paths.is_file(candidate) and paths.is_file(path / "last.pt"):  # a run's checkpoints/ folder itself
             candidate = path / "last.pt"
+        if not paths.is_file(candidate) and paths.is_file(path / "config.json"):  # a run stopped in its first epoch
+            raise CheckpointError(unsaved_run(path))
         if not paths.is_file(candidate):
             raise CheckpointError(f"no checkpoint in {path}: expected {candidate}; pass a run folder or a .pt file")
         path = candidate
@@ -87,6 +89,26 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
                 f"train wrote, e.g. an earlier checkpoints/epoch_NNN.pt"
             )
     return state
+
+
+def unsaved_run(path: Path) -> str:
+    """The line for run folder `path` that holds config.json but no checkpoints/last.pt.
+
+    sample and eval said 'no checkpoint in RUN ...; pass a run folder or a .pt file' (it was one), fid 'no images in RUN'."""
+    import shlex
+
+    try:
+        saved = sorted((path / "checkpoints").glob("epoch_*.pt"))
+    except OSError:
+        saved = []
+    if saved:  # last.pt deleted, the epochs' own checkpoints kept
+        return (f"run {path} has no checkpoints/last.pt (deleted?), but has {saved[-1]}; copy that file to "
+                f"{path / 'checkpoints' / 'last.pt'} to resume or sample from it (sample and eval also take the file itself)")
+    if (path / "metrics.csv").is_file():  # it trained epochs, whose checkpoints are gone: --resume would not help
+        return (f"run {path} trained epochs (metrics.csv) but its checkpoints/last.pt is gone; put it back (from a backup), "
+                f"or start a new run with --out")
+    return (f"run {path} has saved no checkpoint yet (it stopped before its first epoch ended, or checkpoints/last.pt "
+            f"was deleted); train it first: gan-course train --resume {shlex.quote(str(path))}")
 
 
 ENTRIES = (("epoch", int), ("config", dict), ("shape", list), ("nz", int), ("generator", dict), ("discriminator", dict))

@@ -62,6 +62,11 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        if choice := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message):  # 'trian': say 'train' was meant
+            from reference.config import did_you_mean
+
+            hint = did_you_mean(choice.group(1), re.findall(r"[\w-]+", choice.group(2)))
+            message = message[: choice.end(1) + 1] + hint + message[choice.end(1) + 1 :]
         sys.stderr.write(f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
         sys.exit(2)
 
@@ -566,7 +571,9 @@ def _metric_setup(args: argparse.Namespace, sources: list[str]):
         )
     images = [d for d in DATASETS if d not in MIXTURES and d != "folder:PATH"]
     if args.features == "classifier" and dataset not in images and not dataset.startswith("folder:"):
-        raise UserError(f"--classifier {dataset}: no such dataset; choose one of: {', '.join(images)}, folder:PATH")
+        from reference.config import did_you_mean
+
+        raise UserError(f"--classifier {dataset}: no such dataset{did_you_mean(dataset, images)}; choose one of: {', '.join(images)}, folder:PATH")
     return get_extractor(args.features, dataset, args.data_dir, inception_weights=args.inception_weights, device=device), device
 
 
@@ -610,6 +617,11 @@ def _check_source(name: str, source: str) -> None:
             f"source {name} {path} does not exist; pass a folder of images, an .npz, a checkpoint or run folder, "
             f"or a dataset split such as mnist:test"
         )
+    folder = Path(path).expanduser()
+    if split is None and paths.is_file(folder / "config.json") and not paths.is_file(folder / "checkpoints" / "last.pt"):
+        from reference.checkpoint import CheckpointError, unsaved_run
+
+        raise CheckpointError(unsaved_run(folder))  # before the classifier is looked for: it was 'no images in RUN'
 
 
 def cmd_fid(args: argparse.Namespace) -> int:

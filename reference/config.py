@@ -147,17 +147,21 @@ class TrainConfig:
                 f"use --batch-size {lower} or {lower + self.pack if lower < self.batch_size else 2 * lower}"
             )
         if self.optimizer not in OPTIMIZERS:
-            raise UserError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+            raise UserError(f"unknown optimizer {self.optimizer!r}{did_you_mean(self.optimizer, OPTIMIZERS)}; choose one of: {', '.join(OPTIMIZERS)}")
         if not 0 <= self.label_smoothing < 1:
             raise UserError(f"--label-smoothing must be in [0, 1) (e.g. 0.1), got {self.label_smoothing!r}")
         if not 0 <= self.ema < 1:
             raise UserError(f"--ema must be a decay in [0, 1) (e.g. 0.999; 0 = off), got {self.ema!r}")
         if self.weight_clip is not None and not self.weight_clip > 0:
             raise UserError(f"--weight-clip must be > 0 (e.g. 0.01), got {self.weight_clip!r}")
+        from reference.losses import LOSSES  # get_loss's own error, raised later, names no close match
+
+        if self.loss.strip().lower().replace("_", "-") not in LOSSES:
+            raise UserError(f"unknown loss {self.loss!r}{did_you_mean(self.loss, LOSSES)}; choose one of: {', '.join(LOSSES)}")
         if self.fault is not None and self.fault not in FAULTS:
-            raise UserError(f"unknown fault {self.fault!r}; choose one of: {', '.join(FAULTS)} (or leave it out)")
+            raise UserError(f"unknown fault {self.fault!r}{did_you_mean(self.fault, FAULTS)}; choose one of: {', '.join(FAULTS)} (or leave it out)")
         if self.device not in DEVICES:
-            raise UserError(f"unknown device '{self.device}'; choose one of: {', '.join(DEVICES)}")
+            raise UserError(f"unknown device '{self.device}'{did_you_mean(self.device, DEVICES)}; choose one of: {', '.join(DEVICES)}")
         if self.dataset == "folder:":
             # an empty path is the current folder: the refusal was "--out is inside the image folder" of it
             raise UserError("--dataset folder: names no folder; write --dataset folder:PATH, e.g. folder:~/dogs "
@@ -178,7 +182,7 @@ class TrainConfig:
                 f"write its keys (e.g. epochs = 5) at the top of the file, without [{tables[0]}]"
             )
         if unknown:
-            hints = [f"{k} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, known, 1)) else k for k in unknown]
+            hints = [f"{k}{did_you_mean(k, known)}" for k in unknown]
             raise UserError(f"unknown key(s) {', '.join(hints)} in {source}; known keys: {', '.join(sorted(known))}")
         cfg = cls(**values)
         cfg.check_types(source)
@@ -229,7 +233,8 @@ def read_config_file(name_or_path: str) -> dict[str, Any]:
     path = named_configs().get(name_or_path) or Path(name_or_path).expanduser()
     if not paths.is_file(path):  # PermissionError inside a folder the user may not enter (reference.paths)
         raise UserError(
-            f"config '{name_or_path}' is neither a named config ({', '.join(named_configs())}) nor a file; "
+            f"config '{name_or_path}'{did_you_mean(name_or_path, named_configs())} is neither a named config "
+            f"({', '.join(named_configs())}) nor a file; "
             f"pick a name or pass a .toml/.json path"
         )
     if path.suffix.lower() not in (".toml", ".json"):  # a checkpoint or an image passed by mistake, read as TOML, ran a default run
@@ -252,6 +257,19 @@ def read_config_file(name_or_path: str) -> dict[str, Any]:
         )
     values.pop("description", None)
     return values
+
+
+def did_you_mean(name: object, choices) -> str:
+    """' (did you mean X?)' naming the choice closest to `name`, or '' when none is close (or `name` is one).
+
+    Case and '_' for '-' are forgiven: the names of models, losses, datasets, devices, configs and config keys."""
+    if not isinstance(name, str):
+        return ""
+    choices = [str(c) for c in choices]
+    folded = {c.lower().replace("_", "-"): c for c in choices}
+    key = name.strip().lower().replace("_", "-")
+    close = [folded[key]] if key in folded else [folded[c] for c in difflib.get_close_matches(key, list(folded), 1)]
+    return f" (did you mean {close[0]}?)" if close and close[0] != name else ""
 
 
 def check_seed(seed: int, flag: str = "--seed") -> None:

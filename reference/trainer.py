@@ -46,7 +46,7 @@ from reference.progress import tqdm
 
 from reference.cache import expand_home
 from reference.checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_state
-from reference.config import DEVICES, MIN_METRIC_SAMPLES, TrainConfig
+from reference.config import DEVICES, MIN_METRIC_SAMPLES, TrainConfig, did_you_mean
 from reference.cpu import cpu_training
 from reference.data import Batches, from_model_range, load_dataset, to_model_range
 from reference.data.mixtures import MIXTURES
@@ -72,7 +72,7 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     kind, _, index = name.partition(":")
     if kind not in DEVICES or (index and (kind != "cuda" or not index.isdigit())):
-        raise UserError(f"unknown device '{name}'; choose one of: {', '.join(DEVICES)} (or cuda:N for GPU N)")
+        raise UserError(f"unknown device '{name}'{did_you_mean(name, DEVICES)}; choose one of: {', '.join(DEVICES)} (or cuda:N for GPU N)")
     if kind == "cuda" and not torch.cuda.is_available():
         raise UserError(f"--device {name} was requested but no CUDA GPU is visible; use --device auto or cpu")
     if kind == "cuda" and index and int(index) >= torch.cuda.device_count():

@@ -1665,3 +1665,58 @@ def test_a_value_out_of_range_in_a_config_file_names_the_files_key(capfd, tmp_pa
     assert_one_line_error(code, err, f"epochs in {config} must be a whole number >= 1, got -3")
     code, _, err = cli(capfd, *MLP, "--config", config, "--epochs", "0", "--out", tmp_path / "run")
     assert_one_line_error(code, err, "--epochs must be a whole number >= 1, got 0")
+
+
+# ---- red team: misspelt names get the name meant, like --dataset's -----------------------------------------------
+
+
+@pytest.mark.parametrize("argv, words", [
+    ([*TRAIN, "--model", "dcgn"], ["unknown model 'dcgn' (did you mean dcgan?)", "mlp2d"]),
+    ([*TRAIN, "--model", "DCGAN"], ["unknown model 'DCGAN' (did you mean dcgan?)"]),
+    (["summary", "--model", "tf_dcgan"], ["unknown model 'tf_dcgan' (did you mean tf-dcgan?)"]),
+    ([*TRAIN, "--loss", "hinj"], ["unknown loss 'hinj' (did you mean hinge?)", "wgan-gp"]),
+    ([*TRAIN, "--optimizer", "adm"], ["unknown optimizer 'adm' (did you mean adam?)", "rmsprop"]),
+    (["train", "--dataset", "digits", "--no-progress", "--device", "cpus"], ["unknown device 'cpus' (did you mean cpu?)"]),
+    ([*TRAIN, "--fault", "no-detatch"], ["unknown fault 'no-detatch' (did you mean no-detach?)"]),
+    ([*TRAIN, "--config", "mnist-mpl"], ["config 'mnist-mpl'", "(did you mean mnist-mlp?)"]),
+    (["trian"], ["invalid choice: 'trian' (did you mean train?)"]),
+    (["sample", "no-such-run", "--device", "CPU"], ["unknown device 'CPU' (did you mean cpu?)"]),
+    (["fid", "digits:test", "digits:train", "--classifier", "mnst"], ["--classifier mnst", "(did you mean mnist?)"]),
+], ids=["model", "model-case", "model-underscore", "loss", "optimizer", "device", "fault", "config", "command", "sample-device", "classifier"])
+def test_a_misspelt_name_is_one_line_with_the_name_meant(capfd, tmp_path, argv, words):
+    """Only --dataset said which name was meant: --model dcgn, --loss hinj, --config mnist-mpl, a command typed
+    'trian' ... listed the choices and left the user to spot the typo (red-team finding)."""
+    out = tmp_path / "run"
+    code, _, err = cli(capfd, *argv, *(["--out", out] if argv[0] == "train" else []))
+    assert_one_line_error(code, err, *words)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["sample", "eval", "fid"])
+def test_a_run_stopped_before_its_first_checkpoint_says_so(capfd, run_copy, tmp_path, command):
+    """A run stopped in its first epoch holds config.json only: sample and eval said 'no checkpoint in RUN ...; pass a
+    run folder or a .pt file' (it was one), fid 'no images in RUN; put images there' (red-team finding)."""
+    for name in ("checkpoints", "samples"):
+        shutil.rmtree(run_copy / name)
+    for name in ("metrics.csv", "losses.png"):
+        (run_copy / name).unlink()
+    argv = {"sample": ["sample", run_copy, "--out", tmp_path / "s.png"], "eval": ["eval", run_copy],
+            "fid": ["fid", "digits:test", run_copy, "--classifier", "digits"]}[command]
+    code, _, err = cli(capfd, *argv)
+    assert_one_line_error(code, err, f"run {run_copy} has saved no checkpoint yet", f"gan-course train --resume {run_copy}")
+    assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize("kept", ["epoch-checkpoints", "metrics-only"])
+def test_a_run_whose_last_checkpoint_is_gone_names_what_is_left(capfd, run_copy, kept):
+    """--resume of a run whose checkpoints/last.pt was deleted said 'no checkpoint in RUN ...; pass a run folder'
+    (it was one); its epoch_NNN.pt went unmentioned (red-team finding)."""
+    (run_copy / "checkpoints" / "last.pt").unlink()
+    if kept == "metrics-only":
+        shutil.rmtree(run_copy / "checkpoints")
+        words = [f"run {run_copy} trained epochs", "start a new run with --out"]
+    else:
+        words = [f"has {run_copy / 'checkpoints' / 'epoch_002.pt'}", f"copy that file to {run_copy / 'checkpoints' / 'last.pt'}"]
+    code, _, err = cli(capfd, "train", "--resume", run_copy, "--epochs", "3")
+    assert_one_line_error(code, err, *words)
+    assert "--resume" not in err.split(";")[-1], "it must not send the user to the --resume that failed"

@@ -669,3 +669,33 @@ def test_step_budget_refuses_impossible_budgets() -> None:
     for bad in ((0, 100), (10, 0), (10, 200_000)):
         with pytest.raises(ValueError, match="need batches >= 1 and 1 <= batch_size <= 100000"):
             step_budget(*bad)
+
+
+@pytest.mark.parametrize("given", ["MNIST", "MNIST/raw", "flat", "cifar-images"])
+def test_a_data_root_of_the_wrong_layout_names_the_right_one(tmp_path: Path, given: str) -> None:
+    """--data-dir pointing at MNIST/ or MNIST/raw/ itself, at a flat folder of the IDX files, or `--dataset cifar10` at
+    a folder of CIFAR-10 images said 'not found in ROOT/MNIST/MNIST/raw ... connect to the internet once, copy the
+    files there', though the files were right there (red-team finding): name the data root or the move that works."""
+    from conftest import write_mnist_raw
+
+    rng = np.random.default_rng(0)
+    split = (rng.integers(0, 256, (8, 28, 28), dtype=np.uint8), rng.integers(0, 10, 8, dtype=np.uint8))
+    name = "mnist"
+    if given == "flat":
+        write_mnist_raw(tmp_path / "tmp", "MNIST", split, split)
+        (tmp_path / "tmp" / "MNIST" / "raw").rename(tmp_path / "flat")
+        root, words = tmp_path / "flat", [f"{tmp_path / 'flat'} itself", f"move them into {tmp_path / 'flat' / 'MNIST' / 'raw'}"]
+    elif given == "cifar-images":
+        name = "cifar10"
+        for cls in ("cat", "dog"):
+            write_image(tmp_path / "cifar" / "test" / cls / "0.png", solid((1, 2, 3)))
+        root, words = tmp_path / "cifar", ["holds image files", f"--dataset folder:{tmp_path / 'cifar' / 'test'}"]
+    else:
+        write_mnist_raw(tmp_path, "MNIST", split, split)
+        root, words = tmp_path / given, [f"--data-dir {tmp_path}", "(the folder that holds MNIST/raw/)"]
+    with pytest.raises(DataError) as err:
+        load_dataset(name, root, download=False)
+    message = str(err.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message, f"the message should name {word!r}: {message}"

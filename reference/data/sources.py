@@ -88,11 +88,9 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
 
 def unknown_dataset(name: str) -> str:
     """The message for a dataset name the course does not know, with the closest known name when there is one."""
-    import difflib
+    from reference.config import did_you_mean
 
-    close = difflib.get_close_matches(name.lower(), DATASETS, 1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    return f"unknown dataset '{name}'{hint}; choose one of: {', '.join(DATASETS)}"
+    return f"unknown dataset '{name}'{did_you_mean(name, DATASETS)}; choose one of: {', '.join(DATASETS)}"
 
 
 def native_shape(name: str, image_size: int | None = None) -> tuple[int, ...]:
@@ -240,6 +238,8 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
         raw = None
     except (AssertionError, ValueError, EOFError, OSError, pickle.UnpicklingError) as err:
         raise _unreadable(name, root / folder, err) from None
+    if raw is None and (misplaced := _misplaced(name, root, folder)) is not None:  # here: a download would copy it again
+        raise MissingDataError(misplaced, name, root / folder)
     if raw is None and download:
         made = [p for p in (root, *(root / part for part in _parts(folder))) if not p.exists()]
         try:
@@ -252,6 +252,14 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
                 except OSError:
                     break
     if raw is None:
+        if (images := _image_folder_in(root)) is not None:  # a folder of pictures (the CIFAR-10 JPEGs) given as a data root
+            raise MissingDataError(
+                f"dataset '{name}' not found in {root / folder}: {root} holds image files, not torchvision's {cls_name} "
+                f"files; to train on those images use --dataset folder:{images}, or point --data-dir / GAN_COURSE_DATA "
+                f"at the folder that holds {folder}/",
+                name,
+                root / folder,
+            )
         tried = "it could not be downloaded: connect to the internet once, " if download else "nothing was downloaded: "
         raise MissingDataError(
             f"dataset '{name}' not found in {root / folder} and {tried}copy the files there (or point --data-dir / "
@@ -263,6 +271,46 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
     data = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)  # (N, C, H, W)
     labels = torch.as_tensor(np.asarray(raw.targets), dtype=torch.int64)
     return Dataset(name, data.contiguous(), labels, list(raw.classes))
+
+
+# A file each torchvision dataset's folder holds (also as .gz for the IDX files), to find the files in the wrong place.
+_KEY_FILE = {"mnist": "train-images-idx3-ubyte", "fashion-mnist": "train-images-idx3-ubyte", "cifar10": "data_batch_1"}
+
+
+def _misplaced(name: str, root: Path, folder: str) -> str | None:
+    """The line for a data root that misses ROOT/FOLDER although the dataset's files are near: ROOT is the dataset's
+    own folder (MNIST/ or MNIST/raw/, whose parent is the data root), or holds the files itself (a flat copy); else None.
+
+    Such roots were told 'not found in ROOT/MNIST/MNIST/raw ... connect to the internet once, copy the files there',
+    and a download, where there was a network, made a second copy inside the first."""
+    key = _KEY_FILE[name]
+
+    def holds(where: Path) -> bool:
+        return any((where / file).is_file() for file in (key, key + ".gz"))
+
+    from_env = bool(os.environ.get("GAN_COURSE_DATA")) and Path(os.environ["GAN_COURSE_DATA"]).expanduser() == root
+    for parent in root.parents[: len(folder.split("/"))]:
+        if holds(parent / folder):
+            point = f"set GAN_COURSE_DATA={parent}" if from_env else f"pass --data-dir {parent}"
+            return (f"dataset '{name}' not found in {root / folder}, but its files are in {parent / folder}: {point} "
+                    f"(the folder that holds {folder}/), not a folder inside it")
+    if holds(root):
+        return (f"dataset '{name}' not found in {root / folder}: its files are in {root} itself, but torchvision reads them "
+                f"from {root / folder}/; move them into {root / folder} (make that folder first)")
+    return None
+
+
+def _image_folder_in(root: Path) -> Path | None:
+    """`root` or its first sub-folder that holds images, directly or one class folder down (for --dataset folder:), or None."""
+    try:
+        if not root.is_dir():
+            return None
+        for where in [root, *sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))][:20]:
+            if any(_is_image(f) for d in [where, *(p for p in where.iterdir() if p.is_dir())][:50] for f in d.iterdir()):
+                return where
+    except OSError:
+        return None
+    return None
 
 
 def _folder(name: str, path: Path, size: int, progress: bool = True, limit: int | None = None) -> Dataset:

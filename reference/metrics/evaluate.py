@@ -46,7 +46,8 @@ def parse_split(source: str) -> tuple[str, str] | None:
 def is_checkpoint(source: str | os.PathLike) -> bool:
     """True for a .pt file, a run folder (one holding checkpoints/last.pt) or its checkpoints/ folder: a generator to sample."""
     path = Path(source).expanduser()
-    return path.suffix == ".pt" or (path / "checkpoints" / "last.pt").is_file() or (path / "last.pt").is_file()
+    return (path.suffix == ".pt" or (path / "checkpoints" / "last.pt").is_file() or (path / "last.pt").is_file()
+            or (path / "config.json").is_file())  # a run folder that saved nothing yet: load_checkpoint says so
 
 
 def load_generator(checkpoint: str | os.PathLike, device: str | torch.device = "cpu", *, finite: bool = True):

@@ -280,7 +280,9 @@ def get_model(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
-        raise ModelError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
+        from reference.config import did_you_mean
+
+        raise ModelError(f"unknown model {name!r}{did_you_mean(name, MODELS)}; choose one of: {', '.join(MODELS)}") from None
 
 
 def count_parameters(module: nn.Module) -> int:
