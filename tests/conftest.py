@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,21 +64,58 @@ SHARED_MNIST_FILES = (
 
 
 def _shared_mnist_missing() -> str | None:
-    """The skip reason when the real MNIST copy is absent, else None."""
+    """The skip reason when the real MNIST copy is absent, or there but not readable by this user, else None.
+
+    A copy this user may not read (on a shared host, an instructor's folder left 0700, or a GAN_COURSE_DATA that
+    names another user's) made every test marked `needs_shared_mnist` an ERROR with a PermissionError traceback
+    (Python 3.11's Path.is_file raises it) instead of a skip that says why."""
     raw = SHARED_DATA / "MNIST" / "raw"
-    if all((raw / name).is_file() for name in SHARED_MNIST_FILES):
-        return None
-    return f"real MNIST copy not found at {raw}; set GAN_COURSE_DATA to the folder that holds MNIST/raw/"
+    unreadable = (f"real MNIST copy at {raw} cannot be read by this user (permission denied); ask its owner for read "
+                  f"access, or set GAN_COURSE_DATA to the folder of a copy you can read")
+    try:
+        found = all(stat.S_ISREG(os.stat(raw / name).st_mode) for name in SHARED_MNIST_FILES)
+    except PermissionError:
+        return unreadable
+    except (OSError, ValueError):  # missing, or a file where a folder was expected
+        found = False
+    if not found:
+        return f"real MNIST copy not found at {raw}; set GAN_COURSE_DATA to the folder that holds MNIST/raw/"
+    if not all(os.access(raw / name, os.R_OK) for name in SHARED_MNIST_FILES):
+        return unreadable
+    return None
 
 
 needs_shared_mnist = pytest.mark.needs_shared_mnist
 """Mark a test that reads the real MNIST copy under SHARED_DATA; it skips when that is absent."""
 
 
+@pytest.hookimpl(trylast=True)  # after the repository's conftest.py, whose line names a folder the encoding cannot read
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "needs_shared_mnist: reads the real MNIST copy under SHARED_DATA; skipped when it is absent"
     )
+    if not hasattr(config, "workerinput") and (encoding := _text_encoding_problem()):
+        raise pytest.UsageError(
+            f"the locale's text encoding ({encoding}) cannot read the course's UTF-8 files (notebooks, checks, "
+            f"messages); run pytest with PYTHONUTF8=1 (or LC_ALL=C.UTF-8)"
+        )
+
+
+def _text_encoding_problem() -> str | None:
+    """The locale's text encoding when it is not UTF-8, else None.
+
+    Under an ASCII or Latin-1 locale (LC_ALL=C with PYTHONUTF8=0, LANG=en_US.ISO-8859-1 on an older host; a
+    Windows code page), every test that reads a notebook or a source with `read_text()` failed on its first
+    non-ASCII character, dozens of UnicodeDecodeErrors that said nothing of the locale."""
+    import codecs
+    import locale
+
+    encoding = locale.getpreferredencoding(False)
+    try:
+        name = codecs.lookup(encoding).name  # "ascii" for ANSI_X3.4-1968, "iso8859-1", "cp1252"
+    except LookupError:
+        return encoding
+    return None if name == "utf-8" else name
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

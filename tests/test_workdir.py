@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,41 @@ def test_a_process_that_exits_removes_its_runs_and_they_live_until_then():
                          env=_env(**{RUNS_ENV: None}), check=True).stdout
     work = Path(out.strip())
     assert work.name.startswith("gan-course-02-") and not work.exists()
+
+
+def test_removing_the_runs_at_exit_warns_of_nothing_in_development_mode():
+    """`python -W error -X dev` (or PYTHONWARNINGS=error): the folder was a TemporaryDirectory left for its
+    finalizer, which warns "Implicitly cleaning up" (a ResourceWarning), so every script or kernel that made one
+    ended in a traceback printed at exit."""
+    done = subprocess.run([sys.executable, "-W", "error", "-X", "dev", "-c", MAKE_RUNS], capture_output=True, text=True,
+                          cwd=ROOT, env=_env(**{RUNS_ENV: None}))
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-2000:]
+    assert not Path(done.stdout.strip()).exists()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL on Windows")
+def test_the_runs_of_a_killed_kernel_are_removed_by_the_next_lesson_and_no_others(tmp_path: Path):
+    """A kernel that never ran its exit handlers (killed for lack of memory on a JupyterHub with a memory limit,
+    "The kernel appears to have died"; or killed by Jupyter when its shutdown request failed, as under
+    PYTHONWARNINGS=error) left its runs in /tmp for good, one more folder for each such kernel. The next
+    `lesson_folder` removes them; a live process's folder, and folders it did not make, stay."""
+    env = _env(**{RUNS_ENV: None}, TMPDIR=str(tmp_path))
+    killed = subprocess.run([sys.executable, "-c", MAKE_RUNS + "import os, signal; os.kill(os.getpid(), signal.SIGKILL)\n"],
+                            capture_output=True, text=True, cwd=ROOT, env=env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    dead = Path(killed.stdout.strip())
+    assert dead.parent == tmp_path and (dead / "run" / "metrics.csv").is_file()
+    other = tmp_path / "gan-course-03-notmine"  # a folder of the same name that lesson_folder did not make
+    (other / "run").mkdir(parents=True)
+    with subprocess.Popen([sys.executable, "-c", MAKE_RUNS + "import sys; sys.stdout.flush(); sys.stdin.read()\n"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env) as live:
+        alive = Path(live.stdout.readline().strip())  # lives until its stdin closes
+        assert alive.parent == tmp_path and (alive / "run" / "metrics.csv").is_file()
+        subprocess.run([sys.executable, "-c", MAKE_RUNS], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
+        assert not dead.exists(), "the killed process's runs outlived the next lesson"
+        assert (alive / "run" / "metrics.csv").is_file(), "a live process's runs were removed"
+        assert (other / "run").is_dir(), "a folder lesson_folder did not make was removed"
+    assert not alive.exists()
 
 
 def test_GAN_COURSE_RUNS_keeps_every_run_of_the_notebook_in_a_fresh_folder(tmp_path: Path):
