@@ -911,7 +911,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             line = _out_of_memory(args, err)
             if line is None and str(err) == "Could not determine home directory.":  # a ~ in a path, HOME unset, no user entry
-                line = "a path starts with ~ (your home folder), but this process has none (HOME is unset); set HOME, or write the full path"
+                line = ("this process has no home folder (HOME is unset and this user has no entry in the password "
+                        "file), which a path starting with ~ and Jupyter's tools (nbgrader) need; set HOME, e.g. HOME=$PWD, "
+                        "or write full paths")
             if line is None:  # a bug: keep its traceback
                 raise
             _close_bars()

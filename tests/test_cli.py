@@ -1202,7 +1202,10 @@ def test_autograde_with_a_broken_nbgrader_config_names_the_file(capfd, monkeypat
 
 def test_autograde_without_a_home_folder_says_to_set_home_not_to_fix_the_config(capfd, monkeypatch, tmp_path):
     """A container started with --user 12345 (no password entry) and no HOME: an import in nbgrader_config.py asks for
-    the home folder, and the message blamed the file, which is fine."""
+    the home folder, and the message blamed the file, which is fine. (nbgrader imported first, as in a long session:
+    the next test starts a fresh interpreter, where nbgrader's own import asks first.)"""
+    import nbgrader.apps  # noqa: F401 - imported while the home folder exists, so the config file is what asks
+
     (tmp_path / "nbgrader_config.py").write_text(
         "c = get_config()\nfrom pathlib import Path\nPath.home()\n")
     monkeypatch.chdir(tmp_path)
@@ -1211,6 +1214,26 @@ def test_autograde_without_a_home_folder_says_to_set_home_not_to_fix_the_config(
     code, _, err = cli(capfd, "autograde", "a2_conv_layers", "--no-sandbox")
     assert_one_line_error(code, err, "nbgrader_config.py, line 3", "Could not determine home directory", "set HOME")
     assert "fix the file" not in err
+
+
+def test_autograde_without_a_home_folder_in_a_fresh_process_says_to_set_home(tmp_path):
+    """The same container, with a plain config: Jupyter's own import (through nbgrader) asks for the home folder before
+    any config is read; the line said "a path starts with ~", which the user never wrote."""
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    script = (
+        "import pwd, sys\n"
+        "def no_entry(uid):\n    raise KeyError(uid)\n"
+        "pwd.getpwuid = no_entry\n"
+        "from reference.cli import main\n"
+        "sys.exit(main(['autograde', 'a2_conv_layers', '--no-sandbox']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "this process has no home folder" in done.stderr and "set HOME" in done.stderr, done.stderr
+    assert "starts with ~" not in done.stderr.split(";")[0], done.stderr
 
 
 def test_a_non_ascii_out_in_the_posix_locale_trains(capfd, tmp_path):
