@@ -7,6 +7,7 @@ with download=False, and the one download=True test replaces the network with a 
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from pathlib import Path
 from urllib.error import URLError
@@ -14,6 +15,7 @@ from urllib.error import URLError
 import numpy as np
 import pytest
 import torch
+import torchvision
 from conftest import IMAGE_FOLDER_COLOURS, needs_shared_mnist, solid, write_image
 
 from reference.data import (
@@ -699,3 +701,34 @@ def test_a_data_root_of_the_wrong_layout_names_the_right_one(tmp_path: Path, giv
     assert "\n" not in message
     for word in words:
         assert word in message, f"the message should name {word!r}: {message}"
+
+
+@pytest.mark.parametrize("closed", ["", "MNIST", "MNIST/raw"])
+def test_a_data_copy_this_user_may_not_read_is_named_not_called_missing(tmp_path: Path, monkeypatch, closed: str) -> None:
+    """Another user's private copy (a folder of mode 0700 on the way to MNIST/raw): torchvision saw it as empty, the line
+    said 'not found ... connect to the internet once', or the search for misplaced files ended in 'permission denied'
+    on a file that does not exist. The folder that cannot be read is named, with the fix. (Root reads every folder,
+    so the refusal is stood in for by os.access; the real case as a user is in tests/conftest.py's skip reason.)"""
+    from conftest import write_mnist_raw
+
+    import reference.data.sources as sources
+
+    rng = np.random.default_rng(0)
+    split = (rng.integers(0, 256, (8, 28, 28), dtype=np.uint8), rng.integers(0, 10, 8, dtype=np.uint8))
+    root = tmp_path / "data"
+    write_mnist_raw(root, "MNIST", split, split)
+    locked = root / closed if closed else root
+    real_access = os.access
+    monkeypatch.setattr(sources.os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
+    real_init = torchvision.datasets.MNIST.__init__
+
+    def unreadable(self, where, *args, **kwargs):  # what torchvision sees in a folder it may not read: no files
+        if kwargs.get("download") is False:
+            raise RuntimeError("Dataset not found. You can use download=True to download it")
+        return real_init(self, where, *args, **kwargs)
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "__init__", unreadable)
+    with pytest.raises(DataError) as err:
+        load_dataset("mnist", root, download=False)
+    assert str(err.value) == (f"cannot read {locked} (permission denied), where dataset 'mnist' is looked for; ask its "
+                              f"owner for read access, or point --data-dir / GAN_COURSE_DATA at a copy you can read")

@@ -238,6 +238,11 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
         raw = None
     except (AssertionError, ValueError, EOFError, OSError, pickle.UnpicklingError) as err:
         raise _unreadable(name, root / folder, err) from None
+    if raw is None and (closed := _closed_folder(root, folder)) is not None:  # not missing: unreadable to this user
+        raise DataError(
+            f"cannot read {closed} (permission denied), where dataset '{name}' is looked for; ask its owner for read "
+            f"access, or point --data-dir / GAN_COURSE_DATA at a copy you can read"
+        )
     if raw is None and (misplaced := _misplaced(name, root, folder)) is not None:  # here: a download would copy it again
         raise MissingDataError(misplaced, name, root / folder)
     if raw is None and download:
@@ -273,6 +278,21 @@ def _torchvision(name: str, root: Path, split: str, download: bool) -> Dataset:
     return Dataset(name, data.contiguous(), labels, list(raw.classes))
 
 
+def _closed_folder(root: Path, folder: str) -> Path | None:
+    """The first of ROOT, ROOT/MNIST, ROOT/MNIST/raw (for folder "MNIST/raw") that exists but this user may not read
+    or enter (another user's private copy on a shared host), or None. torchvision saw such a folder as empty, and the
+    line said the dataset was not found and to download it."""
+    for where in (root, *(root / part for part in _parts(folder))):
+        try:
+            if not paths.is_dir(where):
+                return None
+        except PermissionError:  # a folder on the way to it may not be entered
+            return where
+        if not os.access(where, os.R_OK | os.X_OK):
+            return where
+    return None
+
+
 # A file each torchvision dataset's folder holds (also as .gz for the IDX files), to find the files in the wrong place.
 _KEY_FILE = {"mnist": "train-images-idx3-ubyte", "fashion-mnist": "train-images-idx3-ubyte", "cifar10": "data_batch_1"}
 
@@ -286,7 +306,10 @@ def _misplaced(name: str, root: Path, folder: str) -> str | None:
     key = _KEY_FILE[name]
 
     def holds(where: Path) -> bool:
-        return any((where / file).is_file() for file in (key, key + ".gz"))
+        try:
+            return any(paths.is_file(where / file) for file in (key, key + ".gz"))
+        except PermissionError:  # a folder near the root this user may not enter: not a place to name
+            return False
 
     from_env = bool(os.environ.get("GAN_COURSE_DATA")) and Path(os.environ["GAN_COURSE_DATA"]).expanduser() == root
     for parent in root.parents[: len(folder.split("/"))]:
