@@ -976,35 +976,41 @@ def _out_of_memory(args: argparse.Namespace, err: BaseException) -> str | None:
 
 @contextmanager
 def _printable_stdout() -> Iterator[None]:
-    """Characters stdout's encoding lacks print as escapes (\\xb1), not as a UnicodeEncodeError.
+    """Characters the encoding of stdout or stderr lacks print as escapes (\\xb1), not as a UnicodeEncodeError,
+    and a path's undecodable bytes print as they came, on both streams.
 
     Where stdout is ASCII (PYTHONIOENCODING=ascii, or the C locale with PYTHONUTF8=0), 'KID: x ± y' or a
-    run folder named in another alphabet ended the command in a traceback after its work was done.
-    stderr escapes already (Python's default there). In the C or POSIX locale Python's stdout is
-    ASCII with errors="surrogateescape", which writes a path's undecodable bytes back as they came but
-    still fails on '±': there those bytes go out as they came and other characters as escapes."""
+    run folder named in another alphabet ended the command in a traceback after its work was done. In the C or
+    POSIX locale Python's stdout is ASCII with errors="surrogateescape", which writes a path's undecodable bytes
+    back as they came but still fails on '±'; its stderr escapes everything (errors="backslashreplace"), so an
+    error line named the folder 'dé' as 'd\\udcc3\\udca9'. On both, those bytes now go out as they came and other
+    characters as escapes."""
     import codecs
 
-    stream = sys.stdout
-    before = getattr(stream, "errors", None)
-    changed = before in ("strict", "surrogateescape") and hasattr(stream, "reconfigure")
-    if changed:
+    try:
+        codecs.lookup_error(_ESCAPE)
+    except LookupError:
+        codecs.register_error(_ESCAPE, _escape_unencodable)
+    changed = []
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        before = getattr(stream, "errors", None)
+        if before not in ("strict", "surrogateescape", "backslashreplace") or not hasattr(stream, "reconfigure"):
+            continue
         try:
-            codecs.lookup_error(_ESCAPE)
-        except LookupError:
-            codecs.register_error(_ESCAPE, _escape_unencodable)
-        try:
-            stream.reconfigure(errors=_ESCAPE if before == "surrogateescape" else "backslashreplace")
+            stream.reconfigure(errors="backslashreplace" if before == "strict" else _ESCAPE)
         except (ValueError, OSError):  # a closed or unusual stream: leave it as it is
-            changed = False
+            continue
+        changed.append((name, stream, before))
     try:
         yield
     finally:
-        if changed and sys.stdout is stream:
-            try:
-                stream.reconfigure(errors=before)
-            except (ValueError, OSError):
-                pass
+        for name, stream, before in changed:
+            if getattr(sys, name) is stream:
+                try:
+                    stream.reconfigure(errors=before)
+                except (ValueError, OSError):
+                    pass
 
 
 _ESCAPE = "gan-course.escape"

@@ -1265,6 +1265,25 @@ def test_stdout_in_the_posix_locale_prints_path_bytes_as_they_came_and_escapes_t
     assert stream.errors == "surrogateescape", "stdout's own error handler was not restored"
 
 
+def test_stderr_in_the_posix_locale_prints_path_bytes_as_they_came(monkeypatch):
+    """There Python's stderr is ASCII with errors='backslashreplace': an error line named the folder 'dé' (given as
+    'd\\udcc3\\udca9') as 'd\\udcc3\\udca9', while the success lines printed it right (red-team finding)."""
+    import io
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii", errors="backslashreplace", newline="\n")
+    monkeypatch.setattr(sys, "stderr", stream)
+
+    def refuses(args):
+        raise UserError("no data in /tmp/d\udcc3\udca9 \u00b1")
+
+    monkeypatch.setitem(cli_module.COMMANDS, "configs", refuses)
+    assert main(["configs"]) == 2
+    stream.flush()
+    assert raw.getvalue() == b"gan-course: error: no data in /tmp/d\xc3\xa9 \\xb1\n"
+    assert stream.errors == "backslashreplace", "stderr's own error handler was not restored"
+
+
 def test_an_unknown_classifier_dataset_is_named_with_the_choices(capfd):
     """--classifier nope sent the user to 'gan-course train-classifier --dataset nope', which refuses it."""
     code, _, err = cli(capfd, "fid", "digits:test", "digits:train", "--classifier", "nope")
