@@ -58,6 +58,7 @@ from reference.losses import GANLoss, get_loss
 from reference.models import get_model
 from reference.models.mitigations import pack
 from reference.plots import save_image_grid, save_loss_curves, save_points
+from reference.workdir import RUNS_ENV, in_temporary_lesson_folder
 
 METRIC_COLUMNS = ("epoch", "loss_d", "loss_g", "d_x", "d_g_z", "seconds", "images_per_second")
 
@@ -128,6 +129,10 @@ def writing(path: Path, then: str):
             problem, fix = "file too large", "raise this shell's file-size limit (ulimit -f unlimited, or ask for one on a cluster)"
         else:
             problem, fix = (err.strerror or str(err) or type(err).__name__).lower(), f"make sure {path.parent} is writable"
+        if err.errno in (errno.ENOSPC, errno.EDQUOT) and in_temporary_lesson_folder(path):
+            # a notebook's run in the lesson's temporary folder: no --resume to give, and the folder goes with the kernel
+            then = (f"run the cell again, or set {RUNS_ENV} to a folder on a disk with space (os.environ['{RUNS_ENV}'] = "
+                    f"'...' in a cell above WORK = lesson_folder(...)) and run the notebook again")
         raise UserError(f"{problem} while writing {path}; {fix}, then {then}") from None
 
 

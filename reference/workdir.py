@@ -32,7 +32,7 @@ except ImportError:  # Windows: no flock, so nothing is swept there
 
 from reference.errors import UserError
 
-__all__ = ["RUNS_ENV", "lesson_folder"]
+__all__ = ["RUNS_ENV", "in_temporary_lesson_folder", "lesson_folder"]
 
 RUNS_ENV = "GAN_COURSE_RUNS"
 
@@ -64,6 +64,17 @@ def lesson_folder(lesson: str) -> Path:
     atexit.register(folder.cleanup)
     _hold_lock(Path(folder.name))
     return Path(folder.name)
+
+
+def in_temporary_lesson_folder(path: str | os.PathLike) -> bool:
+    """Whether `path` is inside a temporary folder `lesson_folder` made (removed with its kernel), not one the
+    student keeps under GAN_COURSE_RUNS."""
+    folder = Path(tempfile.gettempdir()).resolve()
+    try:
+        inside = Path(path).resolve().relative_to(folder)
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return bool(inside.parts) and inside.parts[0].startswith(_PREFIX) and (folder / inside.parts[0] / _LOCK).exists()
 
 
 def _hold_lock(folder: Path) -> None:

@@ -121,3 +121,33 @@ def test_no_lesson_leaves_a_temporary_folder_behind(folder: str):
         assert "mkdtemp" not in code, f"{path.name} makes a temporary folder that nothing removes"
         if "WORK =" in code:
             assert "lesson_folder(" in code, path.name
+
+
+def test_a_full_disk_in_a_lessons_temporary_folder_says_how_to_move_the_runs(tmp_path: Path, monkeypatch):
+    """A notebook's run in the lesson's temporary folder on a full disk was told "resume with --resume
+    /tmp/gan-course-02-.../run": a command-line flag, for a folder that goes with the kernel (red-team finding). It is
+    told to run the cell again or set GAN_COURSE_RUNS; a kept folder keeps the --resume advice."""
+    import errno
+
+    import reference.workdir as workdir
+    from reference.trainer import writing
+
+    monkeypatch.setattr(workdir.tempfile, "tempdir", str(tmp_path))  # this test's own temporary folder
+    monkeypatch.delenv(RUNS_ENV, raising=False)
+    work = lesson_folder("02")
+    assert workdir.in_temporary_lesson_folder(work / "run" / "last.pt")
+    kept = tmp_path / "kept"
+    monkeypatch.setenv(RUNS_ENV, str(kept))
+    assert not workdir.in_temporary_lesson_folder(lesson_folder("02") / "run" / "last.pt")
+    assert not workdir.in_temporary_lesson_folder(tmp_path / "gan-course-02-lookalike" / "run")  # no lock file: not ours
+
+    def full(path):
+        with pytest.raises(UserError) as err, writing(path, f"resume with --resume {path.parent}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return str(err.value)
+
+    told = full(work / "run" / "last.pt")
+    assert told == (f"no space left on device while writing {work / 'run' / 'last.pt'}; free some space, then run the "
+                    f"cell again, or set {RUNS_ENV} to a folder on a disk with space (os.environ['{RUNS_ENV}'] = '...' "
+                    f"in a cell above WORK = lesson_folder(...)) and run the notebook again")
+    assert full(kept / "run" / "last.pt").endswith(f"then resume with --resume {kept / 'run'}")
