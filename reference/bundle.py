@@ -92,6 +92,17 @@ def _readable_as_made_here(folder: Path) -> None:
         path.chmod((0o777 if executable else 0o666) & ~umask)
 
 
+def _why(err: BaseException) -> str:
+    """One line of an OSError's or shutil.Error's cause: the first failed file's reason, not the whole list."""
+    if isinstance(err, shutil.Error) and err.args and isinstance(err.args[0], list) and err.args[0]:
+        first = err.args[0][0]
+        more = f" (and {len(err.args[0]) - 1} more files)" if len(err.args[0]) > 1 else ""
+        return (str(first[2]) if isinstance(first, tuple) and len(first) == 3 else str(first))[:300] + more
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+    return str(err).splitlines()[0][:300] if str(err) else type(err).__name__
+
+
 def build_bundle(out_dir: str | Path, course: str | Path | None = None) -> Path:
     """Copy the student-facing parts of `course` (default: this checkout) into `out_dir`, checked.
 
@@ -105,18 +116,29 @@ def build_bundle(out_dir: str | Path, course: str | Path | None = None) -> Path:
     missing = [SOURCE.get(name, name) for name in CONTENTS if not (course / SOURCE.get(name, name)).exists()]
     if missing:
         raise BundleError(f"{course} is not a complete course folder: no {missing[0]}; run this from a checkout of the course")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file where a folder of the path belongs said only "[Errno 17] File exists"
+        in_way = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        why = f"{in_way} is a file, not a folder" if in_way else f"{_why(err)}"
+        raise BundleError(f"cannot make the folder {out.parent} for the bundle ({why}); choose another OUT_DIR") from None
     tmp = None
     try:  # a stop (Ctrl-C, SIGTERM) between the mkdir and the assignment, or inside the removal, left the folder
-        with stops.held():
-            tmp = _new_folder(out.parent, f".{out.name}.")
-        for name in CONTENTS:
-            source = course / SOURCE.get(name, name)
-            if source.is_dir():
-                shutil.copytree(source, tmp / name, ignore=IGNORE)
-            else:
-                shutil.copy2(source, tmp / name)
-        _readable_as_made_here(tmp)
+        try:
+            with stops.held():
+                tmp = _new_folder(out.parent, f".{out.name}.")
+            for name in CONTENTS:
+                source = course / SOURCE.get(name, name)
+                if source.is_dir():
+                    shutil.copytree(source, tmp / name, ignore=IGNORE)
+                else:
+                    shutil.copy2(source, tmp / name)
+            _readable_as_made_here(tmp)
+        except (OSError, shutil.Error) as err:  # a full disk: copytree's error listed every file, thousands of characters
+            full = "No space left" in _why(err) or "quota" in _why(err).lower()
+            raise BundleError(f"cannot write the bundle in {out.parent} ({_why(err)}); "
+                              + ("free space there or choose another OUT_DIR" if full else "choose an OUT_DIR in a folder you can write")
+                              + ", then run this again") from None
         problems = leaks(tmp)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

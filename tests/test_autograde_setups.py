@@ -27,6 +27,7 @@ from sandbox_support import NO_SANDBOX_FLAG
 ROOT = Path(__file__).resolve().parents[1]
 
 A = "a1_theory"
+EMPTY_NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})  # the least nbgrader reads
 
 
 def _record(student: str = "blank", **changes) -> dict:
@@ -232,7 +233,7 @@ def test_student_ids_with_letters_of_any_script_or_a_dot_are_graded(tmp_path: Pa
 
     for student in ("alice", "josé", "j.doe", "李雷", "bad name", "x\ny", "-dash", ".hidden"):
         (tmp_path / "submitted" / student / A).mkdir(parents=True)
-        (tmp_path / "submitted" / student / A / f"{A}.ipynb").write_text("{}")
+        (tmp_path / "submitted" / student / A / f"{A}.ipynb").write_text(EMPTY_NOTEBOOK)
     assert sorted(s for s, _ in _submissions(tmp_path, A, None)) == sorted(["alice", "josé", "j.doe", "李雷"])
     assert capsys.readouterr().err.count("is not a student id") == 4
     assert bridge._record_problem(_record("josé")) is None and bridge._record_problem(_record("a b")) is not None
@@ -284,3 +285,138 @@ def test_a_course_used_through_pythonpath_grades_in_the_sandbox(tmp_path):
     done = subprocess.run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("[")[0].strip() == "18.0", done.stdout
+
+
+NOT_NOTEBOOKS = {  # JSON objects nbgrader cannot read as notebooks: each was graded (0 points), then stopped the merge
+    "emptyobj": "{}",
+    "cellstext": json.dumps({"cells": "x", "metadata": {}, "nbformat": 4, "nbformat_minor": 5}),
+    "celltext": json.dumps({"cells": ["x"], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}),
+    "metalist": json.dumps({"cells": [], "metadata": [], "nbformat": 4, "nbformat_minor": 5}),
+    "minortext": json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": "x"}),
+    "nocelltype": json.dumps({"cells": [{"metadata": {}, "source": ""}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}),
+    "bom": "\ufeff" + EMPTY_NOTEBOOK,
+}
+
+
+def test_json_that_nbgrader_cannot_read_as_a_notebook_is_named_and_not_graded(tmp_path: Path, capsys):
+    """Red-team finding: `{}`, cells or metadata of the wrong shape, a text nbformat_minor or a byte-order mark passed
+    as JSON, were graded 0 (or full marks), then nbgrader stopped on each at the merge with a traceback, at every
+    merge of the kept records again. Each is now a warning naming the file and the fix, and the class is graded."""
+    from reference.grading.command import _submissions
+
+    for student, text in {"alice": EMPTY_NOTEBOOK, **NOT_NOTEBOOKS}.items():
+        (tmp_path / "submitted" / student / A).mkdir(parents=True)
+        (tmp_path / "submitted" / student / A / f"{A}.ipynb").write_text(text, encoding="utf-8")
+    assert [s for s, _ in _submissions(tmp_path, A, None)] == ["alice"]
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == len(NOT_NOTEBOOKS), lines
+    for student, line in zip(sorted(NOT_NOTEBOOKS), lines):
+        assert line.startswith(f"gan-course: warning: submitted/{student}/{A}/{A}.ipynb is not a notebook nbgrader can read (")
+        assert line.endswith("; not graded (ask the student for the .ipynb file)")
+    assert "byte-order mark" in lines[0] and "no cell_type" in lines[-1]
+
+
+def test_records_of_a_notebook_nbgrader_cannot_read_are_refused_in_one_line_and_the_rest_recorded(course: Path, capsys):
+    """Records kept from before (or hand-made) for such a notebook: the merge named the student after nbgrader's
+    traceback; a cell without a source, which nbgrader's validator refused after our first step, is recorded."""
+    odd = {"emptyobj": "{}", "metalist": NOT_NOTEBOOKS["metalist"]}
+    nosource = nbformat.read(course / "submitted" / "blank" / A / f"{A}.ipynb", as_version=4)
+    del nosource.cells[0]["source"]
+    try:
+        for student, text in odd.items():
+            (course / "submitted" / student / A).mkdir(parents=True)
+            (course / "submitted" / student / A / f"{A}.ipynb").write_text(text)
+        (course / "submitted" / "nosource" / A).mkdir(parents=True)
+        (course / "submitted" / "nosource" / A / f"{A}.ipynb").write_text(json.dumps(nosource))
+        with pytest.raises(UserError) as err:
+            bridge.merge([_record("emptyobj"), _record("metalist"), _record("nosource")], course)
+        said = str(err.value)
+        assert "\n" not in said and said.startswith("not recorded, as nbgrader would read it: a1_theory of emptyobj (not a notebook nbgrader can read: "), said
+        assert "a1_theory of metalist (not a notebook nbgrader can read: " in said and "nosource" not in said, said
+        assert said.endswith("every other submission was recorded")
+        assert "Traceback" not in capsys.readouterr().err
+        assert (course / "autograded" / "nosource" / A / f"{A}.ipynb").is_file()
+    finally:
+        for student in (*odd, "nosource"):
+            shutil.rmtree(course / "submitted" / student, ignore_errors=True)
+        shutil.rmtree(course / "autograded", ignore_errors=True)
+
+
+def test_a_results_path_that_is_a_device_is_refused_before_anyone_is_graded(course: Path, tmp_path: Path):
+    """Red-team finding: `--results /dev/null` graded the class, then (as root) the atomic write put a regular file in
+    place of /dev/null; status 0, "records in /dev/null", the grades gone."""
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, 0o666 | __import__("stat").S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+    done = _run(course, A, "--student", "blank", "--results", str(device), "--no-progress", "--no-sandbox")
+    assert done.returncode == 2 and "blank:" not in done.stdout, done.stdout + done.stderr[-2000:]
+    assert done.stderr.startswith(f"gan-course: error: --results {device} is not a regular file") and done.stderr.count("\n") == 1, done.stderr
+    assert __import__("stat").S_ISCHR(device.stat().st_mode)
+
+
+def test_a_gradebook_that_is_not_a_database_stops_before_anyone_is_graded(course: Path, tmp_path: Path):
+    """Red-team finding: a gradebook.db of garbage (or truncated) was found only after the class was graded, and
+    named as "its gradebook does not know the assignment; run nbgrader generate_assignment", not as damaged."""
+    copy = tmp_path / "course"
+    shutil.copytree(course, copy, ignore=shutil.ignore_patterns("autograded", "autograde-*.jsonl"))
+    good = (copy / "gradebook.db").read_bytes()
+    for name, data in {"garbage": b"not a database at all " * 1000, "truncated": good[: len(good) // 2]}.items():
+        (copy / "gradebook.db").write_bytes(data)
+        done = _run(copy, A, "--student", "blank", "--no-progress", "--no-sandbox")
+        assert done.returncode == 2 and "blank:" not in done.stdout, (name, done.stdout, done.stderr[-2000:])
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "gradebook.db is not a readable gradebook (" in lines[0] and "from a backup" in lines[0], (name, lines)
+        assert not list(copy.glob("autograde-*.jsonl")) and (copy / "gradebook.db").read_bytes() == data
+        with pytest.raises(UserError, match=r"gradebook.db is not a readable gradebook \("):
+            bridge.merge([_record("blank")], copy)
+        assert not (copy / "autograded").exists()
+
+
+def test_a_merge_that_cannot_write_the_course_folder_is_one_line(course: Path, monkeypatch):
+    """Red-team finding: `--merge` in a read-only course folder or on a full disk ended in a traceback (OSError from
+    the staging folder or from copying a notebook into it)."""
+    import errno
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(course / ".gan-course-merge-x"))
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    with pytest.raises(UserError) as err:
+        bridge.merge([_record("blank")], course)
+    said = str(err.value)
+    assert said.startswith(f"the merge could not write in the course folder {course} (No space left on device: ") and "\n" not in said
+    assert said.endswith("free space there, or merge as a user who can write it, then merge again")
+
+
+def test_records_that_cannot_be_kept_in_the_course_folder_go_to_the_temporary_folder(tmp_path: Path, monkeypatch):
+    """A full course disk at the end: writing the kept records raised OSError, a traceback, and the grades were lost."""
+    from reference.grading import command
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "course").write_text("a file where the course folder was: nothing can be written in it")
+    kept = command._keep([_record("blank")], A, tmp_path / "course")
+    assert Path(kept).parent == tmp_path / "tmp" and json.loads(Path(kept).read_text())["student"] == "blank"
+
+
+def test_a_notebook_without_cell_ids_merges_without_nbformats_advice(course: Path, tmp_path: Path):
+    """Red-team finding: a notebook saved without cell ids (an older Jupyter) was recorded, but the merge printed
+    nbformat's MissingIDFieldWarning twice, once as a bare Python warning with its source line, advising the instructor
+    to `normalize()` notebooks: the ids are given before nbgrader validates (`repair_structure`)."""
+    nb = json.loads((course / "submitted" / "blank" / A / f"{A}.ipynb").read_text())
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+    (course / "submitted" / "noids" / A).mkdir(parents=True)
+    (course / "submitted" / "noids" / A / f"{A}.ipynb").write_text(json.dumps(nb))
+    try:
+        graded = _run(course, A, "--student", "noids", "--results", str(tmp_path / "r.jsonl"), "--no-progress", "--no-sandbox")
+        assert graded.returncode == 0, graded.stderr[-2000:]
+        merged = _run(course, "--merge", str(tmp_path / "r.jsonl"))
+        assert merged.returncode == 0 and (course / "autograded" / "noids" / A / f"{A}.ipynb").is_file(), merged.stderr[-2000:]
+        assert "missing an id" not in merged.stderr and "validator.py" not in merged.stderr, merged.stderr
+    finally:
+        shutil.rmtree(course / "submitted" / "noids")
+        shutil.rmtree(course / "autograded", ignore_errors=True)

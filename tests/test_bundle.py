@@ -134,3 +134,26 @@ def test_the_bundle_can_be_read_by_the_students_it_is_for(tmp_path: Path, umask:
         want = (0o777 if path.is_dir() else 0o666) & ~umask
         got = stat.S_IMODE(path.stat().st_mode)
         assert got == want, f"{path.relative_to(out)} has mode {oct(got)}, expected {oct(want)}: other users cannot read it"
+
+
+def test_an_out_dir_below_a_file_or_on_a_full_disk_is_a_one_line_error_and_leaves_nothing(tmp_path: Path, monkeypatch):
+    """Red-team findings: OUT_DIR under a file said only "[Errno 17] File exists: ..."; a full disk printed copytree's
+    list of every failed file (thousands of characters on one line, the folder's name in each)."""
+    import errno
+    import shutil
+
+    course = fake_course(tmp_path / "course")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(BundleError, match=r"afile is a file, not a folder\); choose another OUT_DIR$"):
+        build_bundle(tmp_path / "afile" / "bundle", course)
+
+    def full(src, dst, **kw):
+        raise shutil.Error([(str(src) + f"/{n}", str(dst) + f"/{n}", f"[Errno {errno.ENOSPC}] No space left on device") for n in range(500)])
+
+    monkeypatch.setattr(shutil, "copytree", full)
+    with pytest.raises(BundleError) as err:
+        build_bundle(tmp_path / "out" / "bundle", course)
+    said = str(err.value)
+    assert "\n" not in said and len(said) < 600 and "No space left on device" in said and "(and 499 more files)" in said, said
+    assert said.endswith("free space there or choose another OUT_DIR, then run this again")
+    assert not (tmp_path / "out" / "bundle").exists() and list((tmp_path / "out").iterdir()) == []

@@ -331,7 +331,7 @@ def test_a_submission_reached_through_a_link_is_not_graded(tmp_path: Path, capsy
     (root / "solutions" / A).mkdir(parents=True)
     (root / "solutions" / A / f"{A}.ipynb").write_text("{}")
     (root / "submitted" / "alice" / A).mkdir(parents=True)
-    (root / "submitted" / "alice" / A / f"{A}.ipynb").write_text("{}")
+    (root / "submitted" / "alice" / A / f"{A}.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     (root / "submitted" / "eve").symlink_to(root / "solutions", target_is_directory=True)
     (root / "solutions" / A / A).mkdir()
     (root / "solutions" / A / A / f"{A}.ipynb").write_text("{}")
@@ -411,7 +411,7 @@ def test_a_folder_name_merge_would_refuse_is_not_graded(tmp_path: Path, capsys):
 
     for student in ("alice", "bad name", "x\ny", "-dash"):
         (tmp_path / "submitted" / student / A).mkdir(parents=True)
-        (tmp_path / "submitted" / student / A / f"{A}.ipynb").write_text("{}")
+        (tmp_path / "submitted" / student / A / f"{A}.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     assert [s for s, _ in _submissions(tmp_path, A, None)] == ["alice"]
     assert "not a student id" in capsys.readouterr().err
 

@@ -768,7 +768,7 @@ def repair_structure(nb: NotebookNode) -> NotebookNode:
             cell.metadata = NotebookNode()
         if "attachments" in cell and not isinstance(cell.attachments, dict):
             del cell["attachments"]
-        source = cell.get("source", "")
+        source = cell.get("source")  # a cell without one stopped nbgrader ("'source' is a required property")
         if isinstance(source, list) and all(isinstance(line, str) for line in source):
             cell.source = "".join(source)
         elif not isinstance(source, str):
@@ -779,6 +779,45 @@ def repair_structure(nb: NotebookNode) -> NotebookNode:
                 cell.execution_count = None
     _strip_invalid_entries(nb)
     return nb
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why nbgrader could not read the notebook at `path` (`read_problem`), or None; one it cannot open or
+    parse at all is left to the staging and to nbgrader, which say so."""
+    import json
+
+    try:
+        text = path.read_bytes()
+        data = json.loads(text.decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    bom = "it starts with a byte-order mark, which nbformat does not read: save it again from Jupyter"
+    problem = bom if text.startswith(b"\xef\xbb\xbf") else read_problem(data)
+    return None if problem is None else f"not a notebook nbgrader can read: {problem}; ask the student for the .ipynb file"
+
+
+def read_problem(data: object) -> str | None:
+    """Why nbgrader could not read the parsed JSON `data` as a notebook, as nbformat.read does before any
+    step of ours can repair it (`{}`, cells that are not a list of objects, metadata that is not an
+    object, an nbformat it does not know), or None. Such a file was graded (0 points), then stopped
+    nbgrader's merge for that student with a traceback, at every merge again."""
+    import nbformat
+    from nbformat.reader import get_version
+
+    from reference.grading.checks import first_line
+
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    try:
+        major, minor = get_version(data)
+        if not isinstance(major, int) or major not in nbformat.versions:
+            return f"nbformat {str(major)[:20]!r}, which nbformat does not read"
+        if not isinstance(minor, int) or isinstance(minor, bool):  # nbformat's validator asserts it, uncaught
+            return f"nbformat_minor {str(minor)[:20]!r} is not a number"
+        nbformat.convert(nbformat.versions[major].to_notebook_json(data, minor=minor), 4)
+    except Exception as err:  # noqa: BLE001 - nbformat's ValidationError, an AttributeError or TypeError of a bad shape
+        return first_line(err, 160) or type(err).__name__
+    return None
 
 
 def _strip_invalid_entries(nb: NotebookNode) -> None:
@@ -900,7 +939,7 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
             )
     for record in records:  # nbgrader reads each notebook: one of millions of values held the whole class's merge
         notebook = Path("submitted", record["student"], record["assignment"], f"{record['notebook']}.ipynb")
-        if problem := notebook_problem(root / notebook):
+        if (problem := notebook_problem(root / notebook)) or (problem := _unreadable(root / notebook)):
             refused.append(f"{record['assignment']} of {record['student']} ({problem})")
         else:
             by_assignment.setdefault(record["assignment"], []).append(record)
@@ -908,7 +947,16 @@ def merge(records: list[dict], root: str | os.PathLike, *, log_level: int = logg
     try:  # a stop between mkdtemp and the assignment, or inside the removal, left the folder in the course
         with stops.held():
             staging = Path(tempfile.mkdtemp(prefix=".gan-course-merge-", dir=root))
-        return _merge_staged(by_assignment, refused, root, staging, log_level)
+        from nbformat.warnings import MissingIDFieldWarning
+
+        with warnings.catch_warnings():  # a notebook saved without cell ids: `repair_structure` gives them, yet each of
+            # nbgrader's reads printed nbformat's advice to the instructor, once as a bare Python warning with its source line
+            warnings.filterwarnings("ignore", category=MissingIDFieldWarning)
+            return _merge_staged(by_assignment, refused, root, staging, log_level)
+    except OSError as err:  # a full disk, a read-only course folder: a traceback, the grades in the records still
+        where = f": {err.filename}" if err.filename else ""
+        raise UserError(f"the merge could not write in the course folder {root} ({err.strerror or type(err).__name__}{where}); "
+                        f"free space there, or merge as a user who can write it, then merge again") from None
     finally:
         with stops.held():
             if staging is not None:
@@ -1021,6 +1069,9 @@ def _merge_staged(by_assignment: dict[str, list[dict]], refused: list[str], root
             app.log.setLevel(log_level)
             app.initialize([assignment, "--force", "--create", f"--CourseDirectory.root={root}",
                             f"--CourseDirectory.submitted_directory={staging.name}"])
+        url = app.coursedir.db_url
+        if url.startswith("sqlite:///") and (problem := _gradebook_problem(url[len("sqlite:///"):], assignment)):
+            raise UserError(problem)
         if not _known(app, assignment):
             raise UserError(NOT_RECORDED.format(a=assignment, then="merge again"))
         apps.append((assignment, group, app))
@@ -1083,6 +1134,43 @@ def _writable_gradebook(db_url: str) -> None:
             f"{path} could not be written ({err}): another program is writing to it (the formgrader, or another nbgrader "
             f"or gan-course command); let it finish or close it, then run this again"
         ) from None
+
+
+def _gradebook_problem(path: str | os.PathLike, assignment: str = "<id>") -> str | None:
+    """Why the sqlite gradebook at `path` cannot be read (not a database, a truncated or damaged file), or None
+    (also when it is missing, or locked: `_writable_gradebook` says that). nbgrader took such a file for a
+    gradebook that did not know the assignment and advised `nbgrader generate_assignment`, after the whole
+    class was graded."""
+    import sqlite3
+
+    if not os.path.isfile(path):
+        return None
+    try:
+        db = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=GRADEBOOK_WAIT_S)
+        try:
+            found = db.execute("pragma quick_check(1)").fetchone()
+        finally:
+            db.close()
+    except sqlite3.OperationalError as err:
+        if "locked" in str(err).lower() or "busy" in str(err).lower():
+            return None
+        why = str(err)
+    except sqlite3.DatabaseError as err:
+        why = str(err)
+    else:
+        if not found or found[0] == "ok":
+            return None
+        why = f"damaged: {str(found[0])[:120]}"
+    return (f"{path} is not a readable gradebook ({why}); put back a copy from a backup, or move it aside and run "
+            f"`nbgrader generate_assignment {assignment} --force` for a new one (hand grades are only in the old one), then run this again")
+
+
+def gradebook_problem(root: Path, assignment: str = "<id>") -> str | None:
+    """`_gradebook_problem` of the course's gradebook where nbgrader keeps it by default (root/gradebook.db); None
+    when the course names another database (c.CourseDirectory.db_url)."""
+    if "db_url" in (root / "nbgrader_config.py").read_text(encoding="utf-8", errors="replace"):
+        return None
+    return _gradebook_problem(root / "gradebook.db", assignment)
 
 
 def _known(app, assignment: str) -> bool:

@@ -133,8 +133,9 @@ def _submissions(root: Path, assignment: str, students: list[str] | None, warn: 
                 skip(student_dir.name, f"{notebook.relative_to(root)}: {problem}; not graded (ask the student for the notebook with its outputs "
                       f"cleared and without extra cells)")
                 continue
-            if not _looks_like_json(notebook):  # nbgrader would stop on it with a traceback
-                skip(student_dir.name, f"{notebook.relative_to(root)} is not a notebook (empty, not JSON, or nested too deeply); not graded (ask the student for the .ipynb file)")
+            if (problem := _notebook_problem(notebook)) is not None:  # nbgrader would stop on it with a traceback
+                what = "(empty, not JSON, or nested too deeply)" if not problem else f"nbgrader can read ({problem})"
+                skip(student_dir.name, f"{notebook.relative_to(root)} is not a notebook {what}; not graded (ask the student for the .ipynb file)")
                 continue
             found.append((student_dir.name, notebook))
     if warn:
@@ -178,22 +179,37 @@ def _too_big(notebook: Path) -> str | None:
         return None  # the grader says why it cannot read it, in the record
 
 
-def _looks_like_json(notebook: Path) -> bool:
-    """Whether the file is JSON as a notebook is (an object); an empty, text or truncated file is not.
-    A file over the grader's notebook size is only looked at in its first bytes (`_too_big` refuses it)."""
+def _notebook_problem(notebook: Path) -> str | None:
+    """None when the file is JSON that nbgrader reads as a notebook; "" when it is empty, text, truncated or
+    nested too deeply; otherwise why nbgrader could not read it (`{}`, cells that are not objects: graded, it
+    stopped nbgrader's merge for that student with a traceback, at every merge again). A file over the
+    grader's notebook size is only looked at in its first bytes (`_too_big` refuses it)."""
     import json
 
+    from reference.grading.bridge import read_problem
     from reference.grading.runner import MAX_NOTEBOOK_MB
 
     try:
         if notebook.stat().st_size > MAX_NOTEBOOK_MB * 2**20:
             with open(notebook, "rb") as f:
-                return f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
-        return isinstance(json.loads(notebook.read_bytes().decode("utf-8-sig")), dict)
+                return None if f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else ""
+        text = notebook.read_bytes()
+        if text.startswith(b"\xef\xbb\xbf"):  # json.loads refuses it: the grader scored it 0, nbgrader stopped on it
+            return "it starts with a byte-order mark, which nbformat does not read: save it again from Jupyter"
+        data = json.loads(text.decode("utf-8"))
     except OSError:
-        return True  # the grader says why it cannot read it, in the record
+        return None  # the grader says why it cannot read it, in the record
     except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than Python's parser goes
-        return False
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    if problem := read_problem(data):
+        return problem
+    cells = data.get("cells") if data.get("nbformat") == 4 else None
+    lacking = next((n for n, cell in enumerate(cells) if "cell_type" not in cell), None) if isinstance(cells, list) else None
+    if lacking is not None:  # the grader stops on it (AttributeError: cell_type) and scores the notebook 0
+        return f"cell {lacking + 1} has no cell_type"
+    return None
 
 
 def _summary(record: dict) -> str:
@@ -244,6 +260,9 @@ def _check_results_path(path: Path) -> None:
 
     if path.is_dir():
         raise UserError(f"--results {path} is a folder; give a file name in it, e.g. --results {path / 'records.jsonl'}")
+    if path.exists() and not path.is_file():  # /dev/null: the atomic write replaced the device with a file (as root)
+        raise UserError(f"--results {path} is not a regular file (a device, a named pipe or a socket), and the records "
+                        f"would be lost or put in its place; give a file name, e.g. --results records-{time.strftime('%Y%m%d')}.jsonl")
     if path.exists() and not _records_file(path):  # --results gradebook.db replaced the gradebook, hand grades and all
         raise UserError(f"--results {path} exists and is not a records file of gan-course autograde; give a new file "
                         f"name (it is overwritten), e.g. --results records-{time.strftime('%Y%m%d')}.jsonl")
@@ -322,6 +341,27 @@ def _check_course_writable(root: Path) -> None:
                         f"or write them elsewhere with --results FILE and merge them later")
 
 
+def _keep(records: list[dict], assignment: str, root: Path) -> str:
+    """Write the records that could not go where they were meant to into the course folder, else (a full disk)
+    into the temporary folder; returns the path to give --merge (relative to the course folder when in it).
+    A failed write here had ended the run in a traceback, the class's grades lost."""
+    import tempfile
+
+    from reference.grading.runner import write_results
+
+    name = f"autograde-{assignment}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    try:
+        write_results(root / name, records)
+        return name
+    except OSError as first:
+        try:
+            write_results(Path(tempfile.gettempdir()) / name, records)
+            return str(Path(tempfile.gettempdir()) / name)
+        except OSError:
+            raise UserError(f"the grades could not be kept in {root} ({first.strerror or type(first).__name__}) nor in "
+                            f"{tempfile.gettempdir()}: free space in the course folder, then grade again") from None
+
+
 def _quiet_when_closed() -> None:
     """Once stdout is closed (`| head`, a `less` quit, a dead `| tee`), what is left to print goes nowhere and
     grading goes on: a BrokenPipeError from a progress line stopped the class's grading and lost every grade."""
@@ -350,6 +390,10 @@ def run(args: argparse.Namespace) -> int:
     from reference.grading.bridge import config_problem
 
     if problem := config_problem(root):  # what nbgrader would refuse when it records the grades, after grading everyone
+        raise UserError(problem)
+    from reference.grading.bridge import gradebook_problem
+
+    if not args.results and (problem := gradebook_problem(root, args.assignment or "<id>")):  # found after grading everyone
         raise UserError(problem)
     if args.merge:
         records = read_records(args.merge)
@@ -422,19 +466,17 @@ def run(args: argparse.Namespace) -> int:
         try:
             write_results(Path(args.results), records)
         except OSError as err:  # the path was writable when grading began: keep the grading all the same
-            kept = root / f"autograde-{args.assignment}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
-            write_results(kept, records)
+            kept = _keep(records, args.assignment, root)
             raise UserError(f"--results {args.results} could not be written ({err.strerror or type(err).__name__}); the grades "
-                            f"are kept in {kept.name}: merge them with gan-course autograde --merge {kept.name}") from None
+                            f"are kept in {kept}: merge them with gan-course autograde --merge {kept}") from None
         print(f"graded {len(records)} submission(s) in {took:.0f} s; records in {args.results} (merge with --merge)")
     else:
         try:
             merge(records, root)
         except (Exception, KeyboardInterrupt) as err:  # keep the grading, whatever stopped the merge: it can be merged once the cause is fixed
-            kept = root / f"autograde-{args.assignment}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
-            write_results(kept, records)
+            kept = _keep(records, args.assignment, root)
             said = str(err) if isinstance(err, UserError) else f"the merge into nbgrader stopped ({type(err).__name__}: {str(err)[:200]})"
-            raise UserError(f"{said} (the grades are kept in {kept.name}: merge them with gan-course autograde --merge {kept.name})") from None
+            raise UserError(f"{said} (the grades are kept in {kept}: merge them with gan-course autograde --merge {kept})") from None
         print(f"graded {len(records)} submission(s) in {took:.0f} s into {root / 'gradebook.db'}")
     failed = [r for r in records if r.get("failed")]
     if failed:
