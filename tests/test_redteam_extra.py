@@ -44,6 +44,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -1695,3 +1696,159 @@ def test_a_reply_whose_pickle_is_flagged_encrypted_is_a_protocol_error():
         at = bytes(data).find(b"PK\x01\x02", at + 4)
     with pytest.raises(ProtocolError, match="unreadable reply"):
         decode(bytes(data))
+
+
+# ---------------------------------------------------------------------------------------------
+# What a check's tensor argument carries into the worker
+# ---------------------------------------------------------------------------------------------
+
+VIEW_CHECKS = '''"""A check that passes the submission a slice of a tensor of its own: only the slice may cross."""
+import torch
+
+from reference.grading import check
+
+ASSIGNMENT = "attack"
+HIDDEN = torch.arange(1_000_000, dtype=torch.float32) * 0.5 + 7.0  # the check's own numbers (held-out inputs, answers)
+
+
+@check(points=1)
+def test_slice(submission):
+    seen = submission.get("peek")(HIDDEN[10:12])
+    assert seen["elements"] == [12.0, 12.5], seen
+    assert seen["stored"] == 2 and seen["hidden"] is None, f"the submission read {seen['stored']:,} stored numbers: {seen['hidden']}"
+'''
+VIEW_PEEK = '''
+import torch
+
+
+def peek(x):
+    whole = torch.empty(0, dtype=x.dtype).set_(x.untyped_storage())  # every number the argument's storage holds
+    return {"elements": x.tolist(), "stored": whole.numel(), "hidden": float(whole[-1]) if whole.numel() > x.numel() else None}
+'''
+
+
+def test_a_slice_a_check_passes_carries_only_its_own_numbers(tmp_path, monkeypatch):
+    """torch.save writes a view's whole storage: a check that passed the student's function `HIDDEN[10:12]` sent all
+    1,000,000 numbers of HIDDEN (4 MB), and the function read the last of them through `x.untyped_storage()`. A
+    tensor crosses to the worker as its own elements only."""
+    from conftest import attack_course
+    from reference.grading.runner import grade_submission
+    from reference.grading.sandbox import Limits, sandbox_problem
+
+    root = attack_course(tmp_path, monkeypatch)
+    (root / "tests" / "autograders" / "test_attack.py").write_text(VIEW_CHECKS)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(VIEW_PEEK)]
+    nbformat.write(nb, root / "attack.ipynb")
+    record = grade_submission(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=60, check_s=30),
+                              sandbox=sandbox_problem() is None)
+    result = record["checks"]["test_slice"]
+    assert result["earned"] == 1.0, result["message"]
+
+
+def test_a_tensor_argument_crosses_as_its_own_elements_with_its_shape():
+    """What `_wire` sends: a slice, a transposed slice, an expanded slice and one element as copies of their elements
+    (their values and shapes kept); a tensor that is its whole storage as it is."""
+    import io
+
+    import torch
+
+    from reference.grading.proxy import Channel, encode
+
+    wire = Channel(-1, -1, lambda timeout=False: "", lambda: 0.0)._wire
+    big = torch.arange(100.0).reshape(10, 10)
+    for view in (big[2:4], big[:, 3:5].t(), big[1:2, :3].expand(4, 3), big[5, 5]):
+        sent = torch.load(io.BytesIO(encode(wire(view))), weights_only=True)
+        assert torch.equal(sent, view) and sent.untyped_storage().nbytes() == view.numel() * view.element_size(), view
+    own = torch.ones(3, 4)
+    assert wire(own).untyped_storage().data_ptr() == own.untyped_storage().data_ptr()
+
+
+# ---------------------------------------------------------------------------------------------
+# A check's inputs kept in scratch and printed by the restarted worker's cells
+# ---------------------------------------------------------------------------------------------
+
+REPLAY_CHECKS = '''"""Two hidden checks: the first gives the submission an input of its own; the second runs in a restarted worker."""
+from reference.grading import check
+
+ASSIGNMENT = "attack"
+
+
+@check(points=1)
+def test_a_hidden_input(submission):
+    submission.get("keep")("hidden input 31337")
+
+
+@check(points=1)
+def test_b_after_the_restart(submission):
+    submission.get("keep")
+'''
+REPLAY = '''
+import os
+
+if os.path.exists("kept.txt"):  # the restarted worker: say what the last check gave, and end before any check runs
+    os.write(2, ("KEPT " + open("kept.txt").read() + "\\n").encode())  # below sys.stdout: the worker's own output
+    os._exit(4)
+
+
+def keep(x):
+    with open("kept.txt", "w") as f:
+        f.write(repr(x))
+    os._exit(3)
+'''
+
+
+def test_a_checks_input_kept_in_scratch_is_not_quoted_when_the_restarted_worker_exits(tmp_path, monkeypatch):
+    """Output is quoted only while the cells run (test_what_a_worker_prints_as_a_check_runs_does_not_reach_the_feedback),
+    but a worker started again after a check ran its cells with quoting on: a submission wrote the check's input into
+    its scratch folder and exited, and its restarted worker's cells printed the file and exited, so the next check's
+    message quoted the input. A restarted worker's output is never quoted."""
+    from conftest import attack_course
+    from reference.grading.runner import grade_submission
+    from reference.grading.sandbox import Limits, sandbox_problem
+
+    root = attack_course(tmp_path, monkeypatch)
+    (root / "tests" / "autograders" / "test_attack.py").write_text(REPLAY_CHECKS)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(REPLAY)]
+    nbformat.write(nb, root / "attack.ipynb")
+    record = grade_submission(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=60, check_s=30),
+                              sandbox=sandbox_problem() is None)
+    checks = record["checks"]
+    assert [checks[name]["earned"] for name in sorted(checks)] == [0.0, 0.0], checks
+    second = checks["test_b_after_the_restart"]["message"]
+    assert "exited (status 4)" in second, second
+    assert "31337" not in json.dumps(record), record["stopped"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A data root that holds the course
+# ---------------------------------------------------------------------------------------------
+
+READ_COURSE = """
+import os
+for path in ({checks!r}, {course!r}, {data_file!r}):
+    try:
+        print(path, "->", sorted(os.listdir(path)) if os.path.isdir(path) else open(path).read()[:40])
+    except OSError as err:
+        print(path, "->", type(err).__name__)
+"""
+
+
+@needs_sandbox
+def test_a_data_root_that_holds_the_course_does_not_show_the_course_to_the_sandbox(tmp_path, monkeypatch):
+    """The data root (GAN_COURSE_DATA) is bound read-only into the sandbox; one that holds the course folder
+    (GAN_COURSE_DATA=/srv/gan with the course in /srv/gan/course, or the instructor's home) showed the sandbox the
+    hidden checks, the model answers, the gradebook and every classmate's submission. The course is hidden below it,
+    as below a bound Python environment, and the data stays readable."""
+    root_of = tmp_path / "course"
+    (tmp_path / "MNIST").mkdir()
+    (tmp_path / "MNIST" / "raw.txt").write_text("digits")
+    monkeypatch.setenv("GAN_COURSE_DATA", str(tmp_path))
+    checks = root_of / "tests" / "autograders" / "test_attack.py"
+    _, text, _ = run_cell(tmp_path, monkeypatch, READ_COURSE.format(checks=str(checks), course=str(root_of),
+                                                                    data_file=str(tmp_path / "MNIST" / "raw.txt")))
+    lines = dict(line.split(" -> ", 1) for line in text.splitlines() if " -> " in line)
+    assert lines[str(tmp_path / "MNIST" / "raw.txt")] == "digits", text
+    assert lines[str(checks)] in ("FileNotFoundError", "PermissionError"), text
+    assert lines[str(root_of)] in ("[]", "['reference']", "FileNotFoundError", "PermissionError"), text

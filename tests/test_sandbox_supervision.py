@@ -739,7 +739,8 @@ def test_odd_or_vanishing_proc_entries_are_skipped(tmp_path: Path, monkeypatch):
     assert sorted(worker._tree(64)) == [100, 101, 102]
     assert worker._resident_bytes([100, 101, 102, 999], 1 << 40) == 25 * sandbox.PAGE
     assert worker._resident_bytes([100, 101, 102, 999], 0) == 0  # no readable proportional size
-    assert worker._held_bytes([100, 101, 102, 999]) == 0x2000  # the one well-formed mapping, by its length
+    # the one well-formed memfd mapping, by its length; and each of the 4 lines as a mapping's kernel memory
+    assert worker._held_bytes([100, 101, 102, 999]) == 0x2000 + 4 * sandbox.MAPPING_BYTES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1094,3 +1095,232 @@ def test_a_cell_that_swallows_the_interrupt_ends_its_worker_at_the_cell_limit(co
                 pass
     """], Limits(cell_s=1, wall_s=30))
     assert len(stopped) == 1 and "a cell ran past its time limit (1 s) and did not stop when interrupted" in stopped[0], stopped
+
+
+UNWAITED = """
+    import subprocess, sys
+    helper = '''
+    import os, signal, struct, time
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps each child at once: no parent waits for it
+    r, w = os.pipe()
+    began, used, running = time.monotonic(), 0.0, 0
+    while True:
+        while running < {n} and time.monotonic() < began + {seconds}:
+            if os.fork() == 0:  # a child that spins for {slice} s of CPU, says how much it used, and ends
+                end = time.process_time() + {slice}
+                while time.process_time() < end:
+                    pass
+                os.write(w, struct.pack("d", time.process_time()))
+                os._exit(0)
+            running += 1
+        if not running:
+            break
+        used += struct.unpack("d", os.read(r, 8))[0]
+        running -= 1
+        try:
+            os.waitpid(-1, os.WNOHANG)  # a child left for its parent to wait for (SIGCHLD not ignored after all)
+        except ChildProcessError:
+            pass
+    print("used %.3f wall %.3f" % (used, time.monotonic() - began))
+    '''
+    # a small process forks in a few milliseconds (the worker, with torch imported, takes many more)
+    print(subprocess.run([sys.executable, "-S", "-c", textwrap.dedent(helper)], capture_output=True, text=True).stdout)
+""".replace("import subprocess, sys", "import subprocess, sys, textwrap", 1)
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("reference.grading.seccomp", fromlist=["x"]).program() is None,
+                    reason="no seccomp filter for this architecture")
+def test_children_that_no_process_waits_for_get_no_more_than_their_cores_on_average(course: Path):
+    """A child's CPU time reaches its parent's count (/proc/PID/stat's cutime) only when the parent waits for it: with
+    SIGCHLD ignored the kernel reaps each child itself, and children that each spun for 20 ms, most of it between two
+    of the supervisor's looks, used 4.7 CPU seconds in 8 s against a share of 0.25 core, 2.5 s with its burst (on a
+    loaded 2-core host; red-team finding). The sandbox cannot ignore SIGCHLD (the call changes nothing), so its children
+    wait for a parent that counts them."""
+    limits = Limits(cpus=0.25, wall_s=120, check_s=60)
+    stopped, text, seen = run_attack(course, UNWAITED.format(seconds=8, n=2, slice=0.02), limits, during=lambda worker: worker.paused_s)
+    assert not stopped, stopped
+    used, wall = (float(x) for x in text.split()[1::2][:2])
+    assert used <= 0.25 * wall + 0.25 * sandbox.CPU_BURST_S + 0.3, (used, wall, seen)
+
+
+IGNORED = """
+    import os, signal, time
+    old = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    time.sleep(0.5)
+    try:
+        print("waited", os.waitpid(pid, 0)[1] >> 8)
+    except ChildProcessError:
+        print("reaped by the kernel")
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, as PyTorch's DataLoader installs: no error
+    print("handler set")
+"""
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("reference.grading.seccomp", fromlist=["x"]).program() is None,
+                    reason="no seccomp filter for this architecture")
+def test_the_sandbox_cannot_have_the_kernel_reap_its_children(course: Path):
+    """`signal.signal(SIGCHLD, SIG_IGN)` succeeds and changes nothing: the exited child waits for its parent."""
+    stopped, text, _ = run_attack(course, IGNORED, Limits(wall_s=60))
+    assert not stopped and "waited 7" in text and "handler set" in text, (stopped, text)
+
+
+def test_the_seccomp_filter_leaves_sigchld_as_it_is():
+    """Decoded, the x86-64 and arm64 filters make rt_sigaction(SIGCHLD, act) with any act a call that returns 0 and
+    does nothing, whatever the high half of sig; a NULL act (reading it) and every other signal are allowed; and
+    refuse io_setup as a kernel without AIO would."""
+    import errno
+    import struct
+
+    from reference.grading.seccomp import program
+
+    for machine, arch, number, io_setup in (("x86_64", 0xC000003E, 13, 206), ("aarch64", 0xC00000B7, 134, 0)):
+        ops = [struct.unpack("=HBBI", program(machine)[i:i + 8]) for i in range(0, len(program(machine)), 8)]
+
+        def run(sig: int, act: int, nr: int = number) -> int:
+            pc, acc = 0, 0
+            while True:
+                code, jt, jf, k = ops[pc]
+                if code == 0x20:
+                    acc = {4: arch, 0: nr, 16: sig & 0xFFFFFFFF, 24: act & 0xFFFFFFFF, 28: act >> 32}[k]
+                    pc += 1
+                elif code in (0x15, 0x35):
+                    hit = acc == k if code == 0x15 else acc >= k
+                    pc += 1 + (jt if hit else jf)
+                else:
+                    return k
+
+        nothing, allow = 0x00050000, 0x7FFF0000
+        assert [run(17, act) for act in (0x7FFC1000, 0x7F0000000000, 1)] == [nothing] * 3, machine
+        assert run(17 + (1 << 32), 0x7FFC1000) == nothing and run(17, 0) == allow, machine
+        assert [run(sig, 0x7FFC1000) for sig in (2, 14, 15, 10)] == [allow] * 4, machine
+        assert run(0, 0, nr=io_setup) == 0x00050000 | errno.ENOSYS, machine  # kernel AIO: the host's one budget
+
+
+# ---------------------------------------------------------------------------------------------
+# Descriptors in flight: one count for the grader's user on the whole host
+# ---------------------------------------------------------------------------------------------
+
+FDS_IN_FLIGHT = """
+    import array, os, socket
+    held = socket.socketpair()  # kept: the descriptors sent stay in flight in its queue while the worker lives
+    r, w = os.pipe()
+    sent = 0
+    try:
+        while sent < 5000:
+            held[0].sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r] * 250))])
+            sent += 250
+    except OSError as err:
+        print(err.strerror)
+    print("in flight", sent)
+"""
+LOADER = """
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    print("total", sum(float(x.sum()) for (x,) in DataLoader(TensorDataset(torch.ones(64, 3)), batch_size=8, num_workers=2)))
+"""
+
+
+@needs_sandbox
+def test_descriptors_a_submission_keeps_in_flight_do_not_stop_a_classmates_data_loader(course: Path):
+    """The kernel refuses to send a descriptor over a unix socket (ETOOMANYREFS) once the sender's user has more in flight
+    than the sender's descriptor limit: one count for the grader's user on the whole host, which every sandbox shares. A
+    submission that kept 4,250 descriptors in flight in a socket of its own (4,096 is each sandbox's limit) made a
+    classmate's DataLoader(num_workers=2), graded beside it, fail with EOFError: its workers handed their batches over
+    as descriptors (PyTorch's default sharing strategy). The worker shares tensors between processes as files of the
+    sandbox's /dev/shm instead (`file_system`), which pass no descriptor."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(FDS_IN_FLIGHT))]
+    nbformat.write(nb, course / "attack.ipynb")
+    with session_for(course / "attack.ipynb", "attack", course, limits=Limits(wall_s=60)) as attacker:
+        held = "".join(out.get("text", "") for out in attacker.cells_output["0"]["outputs"])
+        assert "Too many references" in held and not attacker.stopped, (held, attacker.stopped)  # the count was reached
+        stopped, text, _ = run_attack(course, LOADER, Limits(wall_s=60))
+    assert not stopped and "total 192.0" in text, (stopped, text)
+
+
+AIO = """
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    contexts, said = [], "none refused"
+    for n in (32768, 16384, 8192, 4096, 2048, 1024, 512, 256, 128, 64, 32, 16, 8):
+        while len(contexts) < 100:
+            ctx = ctypes.c_ulong(0)
+            if libc.syscall({io_setup}, n, ctypes.byref(ctx)) != 0:  # io_setup(nr_events, &ctx): kernel AIO
+                said = os.strerror(ctypes.get_errno())
+                break
+            contexts.append(ctx)
+    print("contexts", len(contexts), said)
+"""
+
+
+def _io_setup_here() -> str:
+    """What io_setup(1) says in this process, the grader's (a context it makes is destroyed at once)."""
+    import ctypes
+    import os
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    ctx = ctypes.c_ulong(0)
+    if libc.syscall(206, 1, ctypes.byref(ctx)) != 0:
+        return os.strerror(ctypes.get_errno())
+    libc.syscall(207, ctx)  # io_destroy
+    return "made"
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("platform").machine() != "x86_64", reason="the attack's system call numbers are x86-64's")
+def test_the_sandbox_takes_none_of_the_hosts_kernel_aio_budget(course: Path):
+    """Kernel AIO contexts (io_setup) take from one budget for the whole host, every user's (fs.aio-max-nr, 65,536
+    events): two contexts of a sandbox took all 65,536, and every other program of the host, the grader and the
+    classmates' sandboxes among them, was refused one (EAGAIN) until its grading ended. io_setup is refused there, as
+    by a kernel without AIO (ENOSYS): nothing a notebook runs uses it (POSIX aio_read is threads in glibc)."""
+    stopped, text, here = run_attack(course, AIO.format(io_setup=206), Limits(wall_s=60), during=lambda worker: _io_setup_here())
+    assert here == "made", f"the grader's io_setup while the sandbox lived: {here} ({text.strip()})"
+    assert not stopped and "contexts 0 Function not implemented" in text, (stopped, text)
+
+
+MAPPED_FILES = """
+    import subprocess, sys
+    helper = '''
+    import ctypes, os, time
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    held = bytearray(35 * 2**20)  # and 35 MB of its own, resident: 420 MB in all, which the supervisor counts
+    made = 0
+    for _ in range(60000):  # below vm.max_map_count (65,530 a process)
+        fd = os.open("page", os.O_RDONLY)  # a file opened for each mapping, which alone keeps it open
+        if libc.mmap(None, 4096, 1, 2, fd, 0) == ctypes.c_void_p(-1).value:
+            break
+        os.close(fd)
+        made += 1
+    print(made, flush=True)
+    time.sleep(6)
+    '''
+    open("page", "wb").write(b"x" * 4096)
+    procs = [subprocess.Popen([sys.executable, "-S", "-c", textwrap.dedent(helper)], stdout=subprocess.PIPE, text=True)
+             for _ in range(12)]
+    print("mappings", sum(int(p.stdout.readline() or 0) for p in procs), flush=True)
+    for p in procs:
+        p.wait()
+    print("held for 6 s, unstopped")
+""".replace("import subprocess, sys", "import subprocess, sys, textwrap", 1)
+
+
+@needs_sandbox
+def test_files_kept_open_by_their_mappings_alone_count_against_the_memory_limit(course: Path):
+    """A mapping of a file is kernel memory no process has resident, and one of a file opened for it and closed keeps
+    an open file of the host's table with no descriptor: 12 processes of 60,000 one-page mappings each (720,000) held
+    320 MB of unreclaimable kernel memory and 720,000 of a 24 GB host's 2.47 million open files, unseen: with 35 MB
+    resident each beside a worker of 350 MB, the sandbox held about 1,150 MB against a 1,024 MB limit, unstopped. Each
+    mapping counts MAPPING_BYTES against the memory limit (a worker that imported torch has a few thousand)."""
+    stopped, said, _ = run_attack(course, MAPPED_FILES, Limits(memory_mb=1024, wall_s=90))
+    assert "held for 6 s, unstopped" not in said, said
+    assert len(stopped) == 1 and "memory limit" in stopped[0], (stopped, said)

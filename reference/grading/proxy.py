@@ -561,6 +561,17 @@ class Handle:
         return f"<{self._type} in the submission's worker>"
 
 
+def own_elements(t: torch.Tensor) -> torch.Tensor:
+    """`t` as what crosses to the worker: itself when its storage holds its elements and nothing more (contiguous, from
+    the storage's start, to its end), else a contiguous copy of its elements. torch.save writes a view's whole storage:
+    a check that passed the student's function a slice (`HIDDEN[10:12]`) sent all 1,000,000 numbers of HIDDEN, which
+    the function read through `x.untyped_storage()`."""
+    if t.layout != torch.strided or (t.is_contiguous() and t.storage_offset() == 0
+                                     and t.untyped_storage().nbytes() == t.numel() * t.element_size()):
+        return t
+    return t.clone(memory_format=torch.contiguous_format)
+
+
 class Channel:
     """Requests to one worker over its pipes. `lost()` says why the worker is gone (a limit it
     hit, or how it ended); `deadline()` is when the submission's time runs out."""
@@ -643,7 +654,7 @@ class Channel:
         if isinstance(obj, tuple):
             return tuple(self._wire(v) for v in obj)
         if isinstance(obj, torch.Tensor):
-            return obj.detach()
+            return own_elements(obj.detach())
         if obj is None or isinstance(obj, (bool, int, float, str)):
             return obj
         raise TypeError(f"a check passed a {type(obj).__name__} to the submission; pass plain data, tensors or handles")

@@ -314,6 +314,10 @@ class _Session:
             hidden=self.hidden,
         )
         self.worker.time_limit = f"it ran past the submission's wall-time limit ({self.limits.wall_s:g} s)"
+        # a worker started again after a check: its cells read what the earlier worker wrote into scratch as the check ran
+        # (the check's inputs), so what it prints is never quoted (a restarted worker's cells printed a hidden input and
+        # exited, and the next check's message quoted it)
+        self.worker.quote_tail = self.starts == 1
         from reference.grading.proxy import Channel
 
         self.channel = Channel(self.worker.fd_in, self.worker.fd_out, self.worker.lost, lambda: self.check_deadline)

@@ -152,6 +152,7 @@ UNIX_SOCKETS_FREE = 8  # honest code holds a few (a DataLoader's workers, multip
 IP_SOCKET_BYTES = 4096  # what an idle TCP or UDP socket holds in the kernel (a connection waiting in a listener's
 # queue, its client's side closed: 188,416 of them took 751 MB in 41 s, nothing queued in any, no descriptor held)
 PIPE_BYTES = 16 * PAGE  # what a pipe holds by default (16 buffers of a page)
+MAPPING_BYTES = 512  # kernel memory of one mapping of a file opened for it alone (measured: about 450 bytes of slab)
 VENV_PARTS = ("bin", "lib", "lib64", "include", "share", "pyvenv.cfg")  # what Python needs of a virtual environment
 HOST_PROC_FILES = ("/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/keys", "/proc/key-users", "/proc/latency_stats",
                    "/proc/kcore", "/proc/slabinfo", "/proc/vmallocinfo")
@@ -499,6 +500,9 @@ def bwrap_command(
     args += ["--bind", str(scratch), "/grading", "--bind", str(scratch / "work"), "/grading/work",
              "--bind", str(scratch / "tmp"), "/grading/tmp", "--bind", str(scratch / "tmp"), "/tmp"]
     binds = _system_binds() + _python_binds()
+    if "GAN_COURSE_DATA" in env:  # among the binds the course is hidden below: a data root that holds the course folder
+        # (GAN_COURSE_DATA=/srv/gan with the course in /srv/gan/course) showed the sandbox its hidden checks and answers
+        binds += ["--ro-bind", env["GAN_COURSE_DATA"], env["GAN_COURSE_DATA"]]
     args += binds
     covered = _hidden_below(binds, hidden)
     sources = [binds[i + 1] for i, arg in enumerate(binds[:-1]) if arg == "--ro-bind"]
@@ -513,8 +517,6 @@ def bwrap_command(
                          for arg in ("--ro-bind", os.path.join(src, part), os.path.join(src, part))]
     if staged is not None:
         args += ["--ro-bind", str(staged), str(reference_dir())]
-    if "GAN_COURSE_DATA" in env:
-        args += ["--ro-bind", env["GAN_COURSE_DATA"], env["GAN_COURSE_DATA"]]
     # the kernel's global settings read-only: bwrap 0.8 leaves /proc/sys writable, and a grader that is root
     # maps the sandbox's root to the host's, which may then write kernel.core_pattern (a program the kernel runs
     # as root at the next crash), vm.drop_caches, kernel.pid_max...: the whole host, not a sandbox
@@ -759,7 +761,8 @@ class Worker:
         sandbox, /dev/shm is the host's: its files count one by one, like memfds. Each open pipe counts
         as much as a pipe holds by default (PIPE_BYTES): a process may keep 20,000 descriptors, and
         pipes filled and never read held gigabytes in the kernel (a pipe made larger counts only as
-        that; the kernel keeps all pipes of a user beyond 16,384 pages at two pages each)."""
+        that; the kernel keeps all pipes of a user beyond 16,384 pages at two pages each). Each mapping counts
+        MAPPING_BYTES (its kernel structures, and for a file opened for it and closed an open file of the host)."""
         names = SHARED_MEMORY if self.sandboxed else SHARED_MEMORY + ("/dev/shm/",)
         marks = tuple(name.encode() for name in names)
         seen: set[tuple[int, int]] = set()
@@ -810,6 +813,11 @@ class Worker:
                 self.kill(f"its processes mapped more files into memory than the grader can check (over {MAPS_BYTES // MB} MB "
                           f"of /proc/PID/maps, the list of mappings): map fewer files")
                 return total
+            # each mapping is kernel memory no process has resident (its vm_area_struct and, for a file opened anew for it
+            # and closed, an open file of the host's table): 720,000 mappings of one page of a file, each from its own
+            # open(), held 320 MB of unreclaimable kernel memory past every count, and 720,000 of a 24 GB host's 2.47
+            # million open files (fs.file-max), with no descriptor open
+            total += maps.count(b"\n") * MAPPING_BYTES
             if not any(mark in maps for mark in marks):
                 continue
             for line in maps.splitlines():

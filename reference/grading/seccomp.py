@@ -43,6 +43,18 @@ whole host unwatched:
   kernel memory that no process has resident (a million took 188 MB in 6 s, with 13 MB resident), and
   the kernel bounds them by nothing; they are refused with ENOLCK ("No locks available"), as by a
   kernel out of locks. `flock` (one lock per open file, so bounded by the descriptors) still works;
+- kernel AIO contexts (`io_setup`): they take from one budget for the whole host, every user's (fs.aio-max-nr, 65,536
+  events), and two contexts of a sandbox took all of it: every other program of the host, the grader's and the
+  classmates' sandboxes among them, was refused one (EAGAIN) until its grading ended. Refused with ENOSYS, as by a
+  kernel without AIO (glibc's POSIX aio_read uses threads, not these calls);
+- ignoring SIGCHLD (`rt_sigaction(SIGCHLD, ...)` with a new action): a child's CPU time reaches its parent's count
+  (/proc/PID/stat's cutime, which the supervisor reads) only when the parent waits for it, and the kernel reaps the
+  children of a process that ignores SIGCHLD (or sets SA_NOCLDWAIT) itself, so children that each spun for 20 ms, most
+  of it between two of the supervisor's looks, used 4.7 CPU seconds in 8 s against a share of 0.25 core (2.5 s with
+  its burst), cores a classmate graded beside them would otherwise get. The call returns 0 and changes nothing (SIGCHLD keeps
+  the kernel's default, so an exited child waits for its parent), which keeps a caller that installs a handler
+  (PyTorch's DataLoader, for its workers) running; reading the action (a NULL new action) is left alone. The filter
+  binds bwrap's init too, so a submission that ptraces it cannot make it ignore SIGCHLD for the orphans it reaps;
 - extended attributes (`setxattr` and its kin): on the sandbox's /dev/shm (Linux 6.6 and later) 3 GB of
   them sat in kernel memory past a 768 MB limit, on files of no size; they are refused with ENOTSUP, as
   by a file system without them (`shutil.copy2` goes on without copying them).
@@ -70,11 +82,12 @@ REFUSED = ("semget", "msgget", "inotify_init", "inotify_init1", "fanotify_init",
            "epoll_create", "epoll_create1", "bpf", "io_uring_setup", "io_uring_enter", "io_uring_register", "memfd_secret", "mq_open")
 SOCKET_FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6: socket(2) with any other family is refused
 NO_XATTRS = ("setxattr", "lsetxattr", "fsetxattr", "setxattrat")  # refused with ENOTSUP, as by a file system without them
-UNSUPPORTED = ("memfd_create",)  # refused with ENOSYS, as by a kernel without them: callers fall back (asmjit to /dev/shm)
+UNSUPPORTED = ("memfd_create", "io_setup")  # refused with ENOSYS, as by a kernel without them: callers fall back (asmjit to /dev/shm)
 RECORD_LOCKS = (6, 7, 37, 38)  # fcntl's F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: refused with ENOLCK
+SIGCHLD = 17  # rt_sigaction(SIGCHLD, act, ...) with act not NULL: returns 0, changing nothing (x86-64's and arm64's number)
 
 # struct seccomp_data: int nr at offset 0, __u32 arch at offset 4, __u64 args[6] from offset 16
-_NR, _ARCH, _ARG0_LOW, _ARG1_LOW = 0, 4, 16, 24  # the low halves of args[0] and args[1] on a little-endian machine (both below are)
+_NR, _ARCH, _ARG0_LOW, _ARG1_LOW, _ARG1_HIGH = 0, 4, 16, 24, 28  # the halves of args[0] and args[1] on a little-endian machine (both below are)
 _LD_W_ABS = 0x00 | 0x00 | 0x20  # BPF_LD | BPF_W | BPF_ABS
 _JEQ_K = 0x05 | 0x10 | 0x00  # BPF_JMP | BPF_JEQ | BPF_K
 _JGE_K = 0x05 | 0x30 | 0x00  # BPF_JMP | BPF_JGE | BPF_K
@@ -85,15 +98,16 @@ _NO_FAMILY = 0x00050000 | errno.EAFNOSUPPORT
 _NO_LOCKS = 0x00050000 | errno.ENOLCK
 _NO_XATTRS = 0x00050000 | errno.ENOTSUP
 _NO_SUCH_CALL = 0x00050000 | errno.ENOSYS
+_NOTHING_DONE = 0x00050000 | 0  # SECCOMP_RET_ERRNO with 0: the call is skipped and returns 0
 
 # machine: (its AUDIT_ARCH, {call: number}, the first number of a second ABI on the same arch, or None)
 _X86_64 = {"semget": 64, "msgget": 68, "inotify_init": 253, "inotify_init1": 294, "fanotify_init": 300, "add_key": 248,
            "request_key": 249, "keyctl": 250, "epoll_create": 213, "epoll_create1": 291, "mq_open": 240, "socket": 41,
            "fcntl": 72, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "bpf": 321,
-           "shmget": 29, "memfd_create": 319}
+           "shmget": 29, "memfd_create": 319, "rt_sigaction": 13, "io_setup": 206}
 _AARCH64 = {"semget": 190, "msgget": 186, "inotify_init1": 26, "fanotify_init": 262, "add_key": 217, "request_key": 218,
             "keyctl": 219, "epoll_create1": 20, "mq_open": 180, "socket": 198, "fcntl": 25,
-            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "bpf": 280, "shmget": 194, "memfd_create": 279}
+            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "bpf": 280, "shmget": 194, "memfd_create": 279, "rt_sigaction": 134, "io_setup": 0}
 _BOTH = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "memfd_secret": 447,  # one table since 5.1
          "setxattrat": 463}
 _MACHINES = {
@@ -139,8 +153,13 @@ def program(machine: str | None = None, sysv_shm: bool = True) -> bytes | None:
     lines += [(_JEQ_K, numbers[name], "refuse") for name in refused if name in numbers]
     lines += [(_JEQ_K, numbers[name], "no xattrs") for name in NO_XATTRS]
     lines += [(_JEQ_K, numbers[name], "no such call") for name in UNSUPPORTED]
-    lines += [(_JEQ_K, numbers["socket"], "socket"), (_JEQ_K, numbers["fcntl"], "fcntl"), (_RET_K, _ALLOW),
-              "refuse", (_RET_K, _REFUSE)]
+    lines += [(_JEQ_K, numbers["socket"], "socket"), (_JEQ_K, numbers["fcntl"], "fcntl"),
+              (_JEQ_K, numbers["rt_sigaction"], "sigaction"), (_RET_K, _ALLOW), "refuse", (_RET_K, _REFUSE)]
+    # rt_sigaction(sig, act, oldact, ...): the kernel reads sig as an int (the low half); act is a pointer (both halves)
+    lines += ["sigaction", (_LD_W_ABS, _ARG0_LOW), (_JEQ_K, SIGCHLD, "sigchld"), (_RET_K, _ALLOW),
+              "sigchld", (_LD_W_ABS, _ARG1_LOW), (_JEQ_K, 0, "act low zero"), (_RET_K, _NOTHING_DONE),
+              "act low zero", (_LD_W_ABS, _ARG1_HIGH), (_JEQ_K, 0, "only read"), (_RET_K, _NOTHING_DONE),
+              "only read", (_RET_K, _ALLOW)]
     lines += ["socket", (_LD_W_ABS, _ARG0_LOW)]  # socket(family, ...): its family
     lines += [(_JEQ_K, family, "a family allowed") for family in SOCKET_FAMILIES]
     lines += [(_RET_K, _NO_FAMILY), "a family allowed", (_RET_K, _ALLOW)]

@@ -157,6 +157,13 @@ class Worker:
         from reference.grading.pristine import Pristine
         from reference.grading.proxy import read_frame
 
+        # tensors shared between processes (a DataLoader's workers, torch.multiprocessing) as files of the sandbox's own
+        # /dev/shm, not as descriptors sent over unix sockets: the kernel refuses to send one once the user has more in
+        # flight than the sender's descriptor limit, one count for the grader's user on the whole host, and a
+        # classmate's submission that kept 4,250 in flight made an honest DataLoader(num_workers=2) fail with EOFError
+        import torch.multiprocessing
+
+        torch.multiprocessing.set_sharing_strategy("file_system")
         # held here, in this running frame, not on `self`: a cell that finds the Worker through gc and sets an
         # attribute, or rewrites Pristine.restore, does not switch the restoring off
         restore, restore_code, pristine = Pristine.restore, Pristine.restore.__code__, None
