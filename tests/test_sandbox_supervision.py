@@ -177,28 +177,35 @@ def test_system_v_semaphores_message_queues_and_inotify_are_refused(course: Path
     assert "semget=-1/1 msgget=-1/1 inotify_init1=-1/1 fanotify_init=-1/1" in said and "child 7" in said, said
 
 
+def filter_verdict(program: bytes, fields: dict[int, int]) -> int:
+    """What the classic BPF `program` returns for a system call whose struct seccomp_data holds `fields` (offset:
+    32-bit value: 0 the call's number, 4 its arch, 16 args[0]'s low half, 24 and 28 args[1]'s halves); it loads words,
+    compares (JEQ, JGE) and returns, all the filter uses."""
+    import struct
+
+    ops = [struct.unpack("=HBBI", program[i:i + 8]) for i in range(0, len(program), 8)]
+    pc, acc = 0, 0
+    while True:
+        code, jt, jf, k = ops[pc]
+        if code == 0x20:  # BPF_LD | BPF_W | BPF_ABS
+            acc = fields[k]
+            pc += 1
+        elif code in (0x15, 0x35):  # BPF_JEQ, BPF_JGE with a constant
+            hit = acc == k if code == 0x15 else acc >= k
+            pc += 1 + (jt if hit else jf)
+        else:  # BPF_RET
+            return k
+
+
 def test_the_seccomp_filter_is_the_program_its_table_says():
     """Decoded, the x86-64 filter refuses another ABI, the x32 calls and each refused call, refuses socket(2) of
     every family but Unix, IPv4 and IPv6 with EAFNOSUPPORT, and allows the rest."""
     import errno
-    import struct
 
     from reference.grading.seccomp import program
 
-    ops = [struct.unpack("=HBBI", program("x86_64")[i:i + 8]) for i in range(0, len(program("x86_64")), 8)]
-
-    def run(arch: int, nr: int, family: int = 0, command: int = 0) -> int:
-        pc, acc = 0, 0
-        while True:
-            code, jt, jf, k = ops[pc]
-            if code == 0x20:
-                acc = {4: arch, 0: nr, 16: family, 24: command}[k]
-                pc += 1
-            elif code in (0x15, 0x35):
-                hit = acc == k if code == 0x15 else acc >= k
-                pc += 1 + (jt if hit else jf)
-            else:
-                return k
+    def run(arch: int, nr: int, family: int = 0, command: int = 0, sysv_shm: bool = True) -> int:
+        return filter_verdict(program("x86_64", sysv_shm=sysv_shm), {4: arch, 0: nr, 16: family, 24: command})
 
     allow, refuse, no_family = 0x7FFF0000, 0x00050000 | errno.EPERM, 0x00050000 | errno.EAFNOSUPPORT
     refused = (64, 68, 253, 294, 300, 248, 249, 250, 213, 291, 321, 425, 426, 427, 447, 240)  # ... keyctl, epoll_create*, bpf, io_uring_*, memfd_secret, mq_open
@@ -215,8 +222,7 @@ def test_the_seccomp_filter_is_the_program_its_table_says():
     assert [run(0xC000003E, nr) for nr in (188, 189, 190, 463)] == [no_xattrs] * 4  # setxattr and its kin
     assert [run(0xC000003E, nr) for nr in (191, 192, 193, 194)] == [allow] * 4  # getxattr, listxattr: reading
     assert run(0x40000003, 3) == refuse and run(0xC000003E, 0x40000000 + 64) == refuse  # i386, x32
-    ops = [struct.unpack("=HBBI", program("x86_64", sysv_shm=False)[i:i + 8]) for i in range(0, len(program("x86_64", sysv_shm=False)), 8)]
-    assert run(0xC000003E, 29) == refuse and run(0xC000003E, 30) == allow  # shmget refused, shmat (of nothing) allowed
+    assert run(0xC000003E, 29, sysv_shm=False) == refuse and run(0xC000003E, 30, sysv_shm=False) == allow  # shmget refused, shmat (of nothing) allowed
     assert program("sparc") is None
 
 
@@ -1174,25 +1180,12 @@ def test_the_seccomp_filter_leaves_sigchld_as_it_is():
     does nothing, whatever the high half of sig; a NULL act (reading it) and every other signal are allowed; and
     refuse io_setup as a kernel without AIO would."""
     import errno
-    import struct
 
     from reference.grading.seccomp import program
 
     for machine, arch, number, io_setup in (("x86_64", 0xC000003E, 13, 206), ("aarch64", 0xC00000B7, 134, 0)):
-        ops = [struct.unpack("=HBBI", program(machine)[i:i + 8]) for i in range(0, len(program(machine)), 8)]
-
         def run(sig: int, act: int, nr: int = number) -> int:
-            pc, acc = 0, 0
-            while True:
-                code, jt, jf, k = ops[pc]
-                if code == 0x20:
-                    acc = {4: arch, 0: nr, 16: sig & 0xFFFFFFFF, 24: act & 0xFFFFFFFF, 28: act >> 32}[k]
-                    pc += 1
-                elif code in (0x15, 0x35):
-                    hit = acc == k if code == 0x15 else acc >= k
-                    pc += 1 + (jt if hit else jf)
-                else:
-                    return k
+            return filter_verdict(program(machine), {4: arch, 0: nr, 16: sig & 0xFFFFFFFF, 24: act & 0xFFFFFFFF, 28: act >> 32})
 
         nothing, allow = 0x00050000, 0x7FFF0000
         assert [run(17, act) for act in (0x7FFC1000, 0x7F0000000000, 1)] == [nothing] * 3, machine
