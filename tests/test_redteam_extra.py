@@ -344,6 +344,23 @@ def run_cell(tmp_path, monkeypatch, source: str, *, sandbox: bool | None = None,
     return stopped, text, seen
 
 
+def graded_attack(tmp_path, monkeypatch, checks: str, cell: str) -> dict:
+    """The record of `checks` (a check module's source) graded on a notebook of one code cell, `cell`, by the real
+    grader, in the sandbox where it can start: {"checks": {check name: {"earned", "message", ...}}, "stopped", ...}."""
+    from conftest import attack_course
+    from reference.grading.runner import grade_submission
+    from reference.grading.sandbox import Limits, sandbox_problem
+
+    root = attack_course(tmp_path, monkeypatch)
+    (root / "tests" / "autograders" / "test_attack.py").write_text(checks)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(cell)]
+    nbformat.write(nb, root / "attack.ipynb")
+    record = grade_submission(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=60, check_s=30),
+                              sandbox=sandbox_problem() is None)
+    return record
+
+
 def test_the_last_output_of_a_worker_that_exited_is_quoted_without_control_characters(tmp_path, monkeypatch):
     stopped, _, _ = run_cell(tmp_path, monkeypatch, f"import os\nos.write(2, {ESCAPES.encode()!r})\nos._exit(3)")
     assert len(stopped) == 1 and "exited (status 3)" in stopped[0] and "alice: 18/18" in stopped[0], stopped
@@ -566,17 +583,8 @@ def test_answer(submission):
 def test_a_check_quoting_a_huge_answer_keeps_the_record_small(tmp_path, monkeypatch):
     """A check's message may quote the student's value; an answer of megabytes was copied whole into
     the record, the results file, the graded notebook and the printed line of every such check."""
-    from conftest import attack_course
-    from reference.grading.runner import grade_submission
-    from reference.grading.sandbox import Limits, sandbox_problem
-
-    root = attack_course(tmp_path, monkeypatch)
-    (root / "tests" / "autograders" / "test_attack.py").write_text(QUOTING_CHECK)
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("answer = 'mode collapse, ' * 400_000")]
-    nbformat.write(nb, root / "attack.ipynb")
-    record = grade_submission(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=60, check_s=30), sandbox=sandbox_problem() is None)
-    earned, message = record["checks"]["test_answer"]["earned"], record["checks"]["test_answer"]["message"]
+    checks = graded_attack(tmp_path, monkeypatch, QUOTING_CHECK, "answer = 'mode collapse, ' * 400_000")["checks"]
+    earned, message = checks["test_answer"]["earned"], checks["test_answer"]["message"]
     assert earned == 0.0 and message.startswith("answer = 'mode collapse, mode collapse,"), message[:200]
     assert len(message) <= 2000 and message.endswith("[cut: longer than the feedback keeps]"), len(message)
 
@@ -1731,18 +1739,7 @@ def test_a_slice_a_check_passes_carries_only_its_own_numbers(tmp_path, monkeypat
     """torch.save writes a view's whole storage: a check that passed the student's function `HIDDEN[10:12]` sent all
     1,000,000 numbers of HIDDEN (4 MB), and the function read the last of them through `x.untyped_storage()`. A
     tensor crosses to the worker as its own elements only."""
-    from conftest import attack_course
-    from reference.grading.runner import grade_submission
-    from reference.grading.sandbox import Limits, sandbox_problem
-
-    root = attack_course(tmp_path, monkeypatch)
-    (root / "tests" / "autograders" / "test_attack.py").write_text(VIEW_CHECKS)
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(VIEW_PEEK)]
-    nbformat.write(nb, root / "attack.ipynb")
-    record = grade_submission(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=60, check_s=30),
-                              sandbox=sandbox_problem() is None)
-    result = record["checks"]["test_slice"]
+    result = graded_attack(tmp_path, monkeypatch, VIEW_CHECKS, VIEW_PEEK)["checks"]["test_slice"]
     assert result["earned"] == 1.0, result["message"]
 
 
@@ -1803,17 +1800,7 @@ def test_a_checks_input_kept_in_scratch_is_not_quoted_when_the_restarted_worker_
     but a worker started again after a check ran its cells with quoting on: a submission wrote the check's input into
     its scratch folder and exited, and its restarted worker's cells printed the file and exited, so the next check's
     message quoted the input. A restarted worker's output is never quoted."""
-    from conftest import attack_course
-    from reference.grading.runner import grade_submission
-    from reference.grading.sandbox import Limits, sandbox_problem
-
-    root = attack_course(tmp_path, monkeypatch)
-    (root / "tests" / "autograders" / "test_attack.py").write_text(REPLAY_CHECKS)
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(REPLAY)]
-    nbformat.write(nb, root / "attack.ipynb")
-    record = grade_submission(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=60, check_s=30),
-                              sandbox=sandbox_problem() is None)
+    record = graded_attack(tmp_path, monkeypatch, REPLAY_CHECKS, REPLAY)
     checks = record["checks"]
     assert [checks[name]["earned"] for name in sorted(checks)] == [0.0, 0.0], checks
     second = checks["test_b_after_the_restart"]["message"]
