@@ -274,6 +274,25 @@ def test_an_optimal_discriminator_that_changes_its_arguments_is_named(case):
     assert earned == 0.0 and "your optimal_discriminator changes `log_p_data` in place" in message, message
 
 
+IN_PLACE_COST = {
+    # found by the lessons' false-positive red team: the right value, with the caller's arrays changed, passed
+    "-= on both": ("    log_sum = np.logaddexp(log_p_data, log_p_g)\n    p, q = np.exp(log_p_data), np.exp(log_p_g)\n"
+                   "    log_p_data -= log_sum\n    log_p_g -= log_sum\n"
+                   "    return float(integrate.trapezoid(p * log_p_data + q * log_p_g, x))", "`log_p_data` and `log_p_g`"),
+    "out= on one": ("    log_sum = np.logaddexp(log_p_data, log_p_g)\n    p, q = np.exp(log_p_data), np.exp(log_p_g)\n"
+                    "    np.subtract(log_p_g, log_sum, out=log_p_g)\n"
+                    "    return float(integrate.trapezoid(p * (log_p_data - log_sum) + q * log_p_g, x))", "`log_p_g`"),
+}
+
+
+@pytest.mark.parametrize("case", IN_PLACE_COST)
+def test_a_generator_cost_that_changes_its_arguments_is_named(case):
+    body, names = IN_PLACE_COST[case]
+    earned, message = grade("test_generator_cost", generator_cost="def generator_cost(log_p_data, log_p_g, x):\n" + body)
+    assert earned == 0.0 and message.startswith("generator_cost changed its argument"), message
+    assert f"{names} in place" in message and "generator_cost(lp, lp, x)" in message and "log_p_data - log_sum" in message
+
+
 def test_tails_check_sends_a_wrong_formula_to_the_first_check():
     earned, message = grade("test_optimal_discriminator_in_the_tails", optimal_discriminator=WRONG_D_STAR["swapped"][0])
     assert earned == 0.0 and "fix what the check of D* on a grid reports first" in message, message

@@ -290,6 +290,9 @@ WRONG = {
                               "pixel 254 becomes 0.99219 but 255 becomes -1: the map drops back there"),
     "scale: divides by 256": ("scale_images", "def scale_images(x):\n    return x.float() / 128 - 1",
                               "255 must become exactly 1"),
+    # found by the lessons' false-positive red team: the two brightest values off by 0.01 were called uint8 wrap-around
+    "scale: clamped below 1": ("scale_images", "def scale_images(x):\n    return (x.float() / 127.5 - 1).clamp(-1, 0.99)",
+                               "255 must become exactly 1 (0.99 here)"),
     "scale: float64": ("scale_images", "def scale_images(x):\n    return x.double() / 127.5 - 1", "returned dtype torch.float64"),
     "scale: integers": ("scale_images", "def scale_images(x):\n    return (x.long() - 128) // 128", "returned dtype torch.int64"),
     "scale: in place": ("scale_images", "def scale_images(x):\n    x[x > 0] = 255\n    return x.float() / 127.5 - 1",

@@ -180,6 +180,7 @@ G_CORRECT = {
                 return torch.tanh(self.net(z.view(z.shape[0], -1, 1, 1)))
         return Generator().apply(weights_init)
     """,
+    # the Linear drawn from N(0, 0.02) by hand: weights_init reaches only conv and BatchNorm layers (G_WRONG has it without)
     "a_linear_projection_of_z": """
         G = nn.Sequential(
             nn.Linear(nz, ngf * 4 * 4 * 4, bias=False), nn.Unflatten(1, (ngf * 4, 4, 4)), nn.BatchNorm2d(ngf * 4), nn.ReLU(),
@@ -188,6 +189,7 @@ G_CORRECT = {
             nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh(),
         )
         G.apply(weights_init)
+        nn.init.normal_(G[0].weight, 0.0, 0.02)
         return G
     """,
 }
@@ -356,6 +358,7 @@ G_WRONG = {
     "hidden_linear_layers": (g_body(project="nn.Linear(nz, 256), nn.ReLU(), nn.Linear(256, ngf * 4 * 16), nn.Unflatten(1, (ngf * 4, 4, 4))"), {
         "test_generator_parameters": ["biases of `0`, `2`"],
         "test_generator_layers": ["`2` (Linear(in_features=256", "hidden fully connected layer"],
+        "test_generator_init": ["`0.weight` (an nn.Linear)", "reaches only conv and BatchNorm layers"],
     }),
     "upsample_and_conv": ("""
         G = nn.Sequential(
@@ -416,7 +419,8 @@ G_WRONG = {
             nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh())
         G.apply(weights_init)
         return G
-    """, {"test_generator_parameters": ["`1` is a BatchNorm1d over 1,024 flat features", "(N, 64, 4, 4)", "BatchNorm2d(64)"]}),
+    """, {"test_generator_parameters": ["`1` is a BatchNorm1d over 1,024 flat features", "(N, 64, 4, 4)", "BatchNorm2d(64)"],
+          "test_generator_init": ["`0.weight` (an nn.Linear)", "PyTorch's default for its size"]}),
     # a Linear projection of z with its default bias: the message names Linear layers too, not only convs
     "linear_projection_with_bias": ("""
         G = nn.Sequential(
@@ -430,7 +434,8 @@ G_WRONG = {
                 nn.init.normal_(m.weight, 0.0, 0.02)
         return G
     """, {"test_generator_parameters": ["1,024 of them are the biases of `0`", "Pass bias=False to every conv and Linear layer"]}),
-    "default_init": (g_body(init=""), {"test_generator_init": ["`4.weight` has standard deviation", "PyTorch's default for its size",
+    # the first layer's PyTorch init has std 1/sqrt(3 * 1024) = 0.018 at width 16, near 0.02: named by its bound
+    "default_init": (g_body(init=""), {"test_generator_init": ["`1.weight` has standard deviation", "PyTorch's default for its size",
                                                                 "N(0, 0.02)"]}),
     # the DCGAN init written by hand, but for nn.Conv2d only: G's transposed convs keep PyTorch's init
     "init_for_conv2d_only": (g_body(init="""
@@ -439,7 +444,7 @@ G_WRONG = {
                 nn.init.normal_(m.weight, 0.0, 0.02)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.normal_(m.weight, 1.0, 0.02)
-                nn.init.zeros_(m.bias)"""), {"test_generator_init": ["`4.weight` has standard deviation", "not 0.02",
+                nn.init.zeros_(m.bias)"""), {"test_generator_init": ["`1.weight` has standard deviation", "not 0.02",
                                                                  "a ConvTranspose2d is not an nn.Conv2d"]}),
     "std_0_2": (g_body(init="""
         for m in G.modules():
@@ -480,6 +485,28 @@ G_WRONG = {
             if isinstance(m, nn.ConvTranspose2d):
                 nn.init.normal_(m.weight, 0.02)"""), {
         "test_generator_init": ["standard deviation 1.0", "passes 0.02 as the mean", "nn.init.normal_(m.weight, 0.0, 0.02)"]}),
+    # found by the lessons' false-positive red team: PyTorch's init of a layer of fan_in 1024 has std 0.018, inside the
+    # check's range for 0.02 at width 16, so these passed: a Linear projection of z left to weights_init (which skips
+    # Linear layers), and the first layer kept outside the submodule the init is applied to
+    "a_linear_projection_left_to_weights_init": (g_body(project="nn.Linear(nz, ngf * 4 * 16, bias=False), nn.Unflatten(1, (ngf * 4, 4, 4))"), {
+        "test_generator_init": ["`0.weight` (an nn.Linear) has standard deviation 0.058, PyTorch's default",
+                                "reaches only conv and BatchNorm layers", "nn.init.normal_(m.weight, 0.0, 0.02)"]}),
+    "the_first_layer_outside_the_init": ("""
+        class Generator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.project = nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False)
+                self.main = nn.Sequential(
+                    nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+                    nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+                    nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+                    nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh())
+                self.main.apply(weights_init)
+            def forward(self, z):
+                return self.main(self.project(z.view(z.shape[0], -1, 1, 1)))
+        return Generator()
+    """, {"test_generator_init": ["`project.weight` has standard deviation 0.018, PyTorch's default for its size",
+                                  "G.apply(weights_init), not a part of it"]}),
 }
 
 D_WRONG = {
@@ -623,6 +650,7 @@ D_WRONG = {
     "hidden_linear_head": (d_body(head="nn.Flatten(), nn.Linear(ndf * {c4} * 16, 128, bias=False), nn.LeakyReLU(0.2), nn.Linear(128, 1, bias=False), nn.Flatten(0)"), {
         "test_discriminator_parameters": ["5 conv/linear layers with weights, the reference 4"],
         "test_discriminator_layers": ["D uses `9` (Linear(in_features=1024, out_features=128", "hidden fully connected layer"],
+        "test_discriminator_init": ["`9.weight` (an nn.Linear)", "reaches only conv and BatchNorm layers"],
     }),
     "relu_in_d": (d_body(act="nn.ReLU(True)"), {
         "test_discriminator_layers": ["After `0` (Conv2d), D's hidden stage, with `1` (ReLU", "sets negative values to 0",
@@ -671,6 +699,26 @@ D_WRONG = {
     "init_with_0_02_as_the_mean": (d_body(init="""for m in D.modules():
             if isinstance(m, nn.Conv2d):
                 m.weight.data.normal_(0.02)"""), {"test_discriminator_init": ["passes 0.02 as the mean", "std=0.02"]}),
+    # found by the lessons' false-positive red team: D's output layer kept PyTorch's init, std 0.018 at width 16 (fan_in
+    # 1024), and passed: a Linear output layer left to weights_init, and the output conv outside the init's submodule
+    "a_linear_output_layer_left_to_weights_init": (d_body(head="nn.Flatten(), nn.Linear(ndf * {c4} * 16, 1, bias=False), nn.Flatten(0)"), {
+        "test_discriminator_init": ["`9.weight` (an nn.Linear) has standard deviation 0.018, PyTorch's default",
+                                    "reaches only conv and BatchNorm layers"]}),
+    "the_output_conv_outside_the_init": ("""
+        class Discriminator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.main = nn.Sequential(
+                    nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+                    nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),
+                    nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True))
+                self.out = nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False)
+                self.main.apply(weights_init)
+            def forward(self, x):
+                return self.out(self.main(x)).view(-1)
+        return Discriminator()
+    """, {"test_discriminator_init": ["`out.weight` has standard deviation 0.018, PyTorch's default for its size",
+                                      "D.apply(weights_init), not a part of it"]}),
 }
 
 

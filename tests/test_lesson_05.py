@@ -500,6 +500,9 @@ MMD_WRONG = [
     (mmd().replace("m, d = x.shape", "m, d = 30, x.shape[1]"), "right for x, y of shape (30, 8) but not for these sizes"),
     (mmd().replace("m, d = x.shape", "m, d = x.shape\n    x /= d ** 0.5\n    y /= d ** 0.5").replace("/ d + 1", "+ 1"),
      "changed its arguments x and y in place"),
+    # found by the lessons' false-positive red team: one within-set term biased, the other not, was told only the formula
+    (mmd(within="(kxx.sum() - kxx.trace()) / (m * (m - 1)) + kyy.mean()"), "the y within-set term keeps its diagonal"),
+    (mmd(within="kxx.mean() + (kyy.sum() - kyy.trace()) / (m * (m - 1))"), "the x within-set term keeps its diagonal"),
 ]
 
 

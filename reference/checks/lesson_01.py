@@ -443,6 +443,17 @@ def own_d_star_hint(submission, lp: np.ndarray, lq: np.ndarray) -> str:
     return "" if right else " (your optimal_discriminator is not right yet: fix it first if generator_cost calls it)"
 
 
+def cost_in_place_message(names: list[str]) -> str:
+    """The fault of a generator_cost that changed its arguments `names` in place (found by the lessons' false-positive
+    red team: its value was right, so it passed)."""
+    listed = " and ".join(f"`{n}`" for n in names)
+    return (f"generator_cost changed its argument{'s' if len(names) > 1 else ''} {listed} in place (-=, /=, an out= "
+            f"argument, a method ending in _): its value is right, but the caller's arrays change too, so a cell that "
+            f"goes on using them (the same log densities passed again, or one array passed as both densities, "
+            f"generator_cost(lp, lp, x) for p_g = p_data, which then subtracts twice from it) computes with the wrong "
+            f"numbers; {D_STAR_IN_PLACE}")
+
+
 LESSON_GLOBALS = ("x", "p_data", "p_g", "value", "logit_star", "d_star")  # the notebook's grid, densities, V and D*
 
 
@@ -472,13 +483,18 @@ def test_generator_cost(submission):
     lesson_names = lesson_globals(fn)
     for what, gen in cost_cases():
         lq = gen.logpdf(x)
+        given = {"log_p_data": lp.copy(), "log_p_g": lq.copy(), "x": x.copy()}
         try:
-            out = call(fn, "generator_cost", lp.copy(), lq.copy(), x.copy())
+            out = call(fn, "generator_cost", *given.values())
         except (ValueError, IndexError, TypeError) as err:
             if not lesson_names:
                 raise
             raised = f"{type(err).__name__} ({str(err).strip()})"
             raise AssertionError(f"generator_cost raised {raised}: {uses_globals(lesson_names)}") from None
+        changed = changed_in_place(given, {"log_p_data": lp, "log_p_g": lq, "x": x})
+        own = submission.get("optimal_discriminator") if "optimal_discriminator" in submission else None
+        if changed and not (callable(own) and d_star_changes_inputs(own, lp, lq)):  # else the hint below names D*
+            raise AssertionError(cost_in_place_message(changed))
         got = as_number(out, "generator_cost(log_p_data, log_p_g, x)")
         want = cost_oracle(lp, lq)
         answers.append((what, lq, got, want, cost_faults(x, lp, lq, want)))

@@ -26,8 +26,10 @@ the same width. Five checks per network, 1 point each, all visible:
   are judged by what they do (`stage_tensors` records each conv's and BatchNorm's output and the next
   conv's input), so nn.ReLU() and F.relu in forward are judged alike, and so are a LeakyReLU's slope,
   an ELU, a Dropout, or a BatchNorm placed after the activation;
-- init: conv weights drawn from N(0, 0.02) (std 1 named as normal_(w, 0.02), 0.02 passed as the mean),
-  BatchNorm scales around 1.
+- init: conv weights, and those of a Linear at G's input or D's output, drawn from N(0, 0.02) (std 1 named as
+  normal_(w, 0.02), 0.02 passed as the mean; PyTorch's own init named by its bound 1/sqrt(fan_in) too, since its std
+  is 0.018 for the layers of fan_in 1024 at width 16; a Linear left to `weights_init`, which skips Linear layers, named
+  so), BatchNorm scales around 1.
 
 The checks reach the student's objects only through `submission` and the probes of
 `reference.grading.probes` and `probes_a2` (the same API as the assignments' checks), and this
@@ -816,6 +818,15 @@ def layer_faults(calls: list[dict], which: str) -> str | None:
     return None
 
 
+def _default_init(name: str, key: str, std: float, kind: str) -> str:
+    """The fault of a conv weight that kept PyTorch's own init (std `std`): no DCGAN init reached it."""
+    transposed = ("; a ConvTranspose2d is not an nn.Conv2d, so an init that tests isinstance(m, nn.Conv2d) "
+                  "skips it (the course's weights_init tests for both)") if "Transpose" in kind else ""
+    return (f"{name}'s `{key}` has standard deviation {std:.3f}, PyTorch's default for its size, not 0.02: no "
+            f"DCGAN init reached it; DCGAN draws every conv weight from N(0, 0.02): apply that init to the "
+            f"whole network before returning it ({name}.apply(weights_init), not a part of it){transposed}")
+
+
 def init_fault(state: dict, summary: dict, which: str) -> str | None:
     """Conv weights not drawn from N(0, 0.02), or BatchNorm scales not around 1; None if fine."""
     name = "G" if which == "G" else "D"
@@ -826,11 +837,24 @@ def init_fault(state: dict, summary: dict, which: str) -> str | None:
         owner, _, leaf = key.rpartition(".")
         kind = modules.get(owner, "")
         w = value.detach().double()
-        if leaf == "weight" and _is_conv(kind):
+        linear = kind in LINEAR  # G's projection of z or D's output layer (a hidden one is a fault of the layers check)
+        if leaf == "weight" and (_is_conv(kind) or linear) and w.dim() > 1:
             std, mean = float(w.std()), float(w.mean())
+            fan_in = math.prod(w.shape[1:])
+            # PyTorch's own init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)): its std is 1/sqrt(3 fan_in), which is 0.018, inside
+            # the range of 0.02 below, for the layers of fan_in 1024 at width 16 (G's first, D's last); its bound tells it
+            # apart there (N(0, 0.02) passes 1.6 std with hundreds of weights)
+            default = abs(std * math.sqrt(3 * fan_in) - 1) < 0.15
+            bounded = default and float(w.abs().max()) <= (1 + 1e-6) / math.sqrt(fan_in)
+            if linear and (bounded or not 0.017 <= std <= 0.023):
+                what = f"standard deviation {std:.3f}" + (", PyTorch's default for its size" if default else "")
+                return (f"{name}'s `{key}` (an nn.Linear) has {what}, not 0.02: `weights_init` (the course's, like the "
+                        f"DCGAN code's) reaches only conv and BatchNorm layers, so a Linear keeps PyTorch's init unless "
+                        f"you draw it yourself; DCGAN draws every weight from N(0, 0.02): add nn.init.normal_(m.weight, "
+                        f"0.0, 0.02) for the Linear (or make that stage the conv the docstring gives)")
+            if bounded:
+                return _default_init(name, key, std, kind)
             if not 0.017 <= std <= 0.023:
-                fan_in = math.prod(w.shape[1:]) if w.dim() > 1 else 1
-                default = abs(std * math.sqrt(3 * fan_in) - 1) < 0.15  # PyTorch's own init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
                 if abs(std - 1) < 0.1:  # N(0.02, 1): the std left at normal_'s default 1
                     return (f"{name}'s `{key}` has standard deviation {std:.3f}, not 0.02: nn.init.normal_(w, 0.02) (or "
                             f"w.data.normal_(0.02)) passes 0.02 as the mean and keeps the default std, 1; the std is "
@@ -839,11 +863,7 @@ def init_fault(state: dict, summary: dict, which: str) -> str | None:
                     return (f"{name}'s `{key}` has standard deviation {std:.3f}, not 0.02: DCGAN draws every conv weight "
                             f"from N(0, 0.02); draw them with std 0.02 (nn.init.normal_(m.weight, 0.0, 0.02), as "
                             f"`weights_init` does)")
-                transposed = ("; a ConvTranspose2d is not an nn.Conv2d, so an init that tests isinstance(m, nn.Conv2d) "
-                              "skips it (the course's weights_init tests for both)") if "Transpose" in kind else ""
-                return (f"{name}'s `{key}` has standard deviation {std:.3f}, PyTorch's default for its size, not 0.02: no "
-                        f"DCGAN init reached it; DCGAN draws every conv weight from N(0, 0.02): apply that init to the "
-                        f"whole network before returning it (`weights_init` does it){transposed}")
+                return _default_init(name, key, std, kind)
             if abs(mean) > 0.005:
                 return f"{name}'s `{key}` has mean {mean:.3f}: DCGAN's init draws the conv weights from N(0, 0.02), mean 0"
         if leaf == "weight" and kind in BATCHNORM and abs(float(w.mean()) - 1) > 0.05:

@@ -658,6 +658,10 @@ def mmd_faults(x: torch.Tensor, y: torch.Tensor) -> list[tuple[float, str]]:
          "by m^2; with the m (m - 1) pairs i != j divide by m (m - 1)"),
         (float((kxx.sum() + kyy.sum()) / (m * (m - 1)) - 2 * kxy.mean()), "the within-set sums keep the diagonal "
          "terms k(x_i, x_i), k(y_i, y_i); sum over i != j only (subtract the trace)"),
+        *[(float((kaa.sum() - kaa.trace()) / (m * (m - 1)) + kbb.mean() - 2 * kxy.mean()), f"the {kept} within-set term "
+           f"keeps its diagonal (k_{kept}{kept}.mean(), the biased form) while the {left} one leaves it out: leave the "
+           f"diagonal out of both, each sum over i != j divided by m (m - 1)") for kaa, kbb, left, kept in ((kxx, kyy, "x", "y"),
+                                                                                                       (kyy, kxx, "y", "x"))],
         (float((kxx.sum() - kxx.trace()) / m * (m - 1) + (kyy.sum() - kyy.trace()) / m * (m - 1) - 2 * kxy.mean()),
          "the within-set sums are multiplied by m - 1: `/ m * (m - 1)` divides by m, then multiplies by m - 1 "
          "(left to right); put the product in parentheses, / (m * (m - 1))"),

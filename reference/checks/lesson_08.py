@@ -5,8 +5,9 @@ solutions/lessons/08_training_clinic.ipynb; each check calls them on inputs it c
 with the course library, the oracle (`reference.clinic`'s detectors, `torch.optim.swa_utils`'
 EMA rule, `reference.losses.NonSaturating`). A wrong value that matches a common mistake (only the
 last epoch read, `x == nan`, the decay on the wrong side, two-sided smoothing, log(sigmoid(x))...)
-gets that mistake's message. Beyond one example: diagnose meets runs just past each threshold and must leave
-its rows as they were, ema_update_ runs with two decays, and smoothed_d_loss must give the same loss twice.
+gets that mistake's message. Beyond one example: diagnose meets runs just past each threshold and exactly on each
+(its tests are strict) and must leave its rows as they were, ema_update_ runs with two decays, and smoothed_d_loss
+must give the same loss twice.
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ NEAR_D_G_Z = "a run where D wins with D(G(z)) at 0.08, just below 0.1"
 NEAR_LOSS_G = "a run where D wins with loss_G at 2.3 (first row 1.0), just above 2"
 DIPPED = "a run whose loss_G starts at 3.0, dips to 1.0 and ends at 2.5 while D wins"
 THRESHOLDS = "use the docstring's thresholds exactly: D(x) > 0.95, D(G(z)) < 0.1 and loss_G > max(2, the first row's loss_G)"
+# D wins by every test but one mean that sits exactly on its threshold: the docstring's tests are strict, so these runs
+# are healthy, and >= or <= in place of > or < passed every case above (found by the lessons' false-positive red team)
+AT_D_X = "a run of 3 epochs whose last D(x) is exactly 0.95"
+AT_D_G_Z = "a run of 3 epochs whose last D(G(z)) is exactly 0.1"
+AT_TWO = "a run of 3 epochs whose last loss_G is exactly 2 (first row 1.0)"
+AT_FIRST = "a run of 3 epochs whose last loss_G is exactly the first row's 3.0"
+STRICT = ("D wins needs D(x) > 0.95, D(G(z)) < 0.1 and loss_G > max(2, the first row's loss_G), each strictly: a mean "
+          "exactly on its threshold does not pass it (>= or <= where the docstring says > or <?)")
 KEYS = ("loss_d", "loss_g", "d_x", "d_g_z")
 
 
@@ -170,6 +179,11 @@ def diagnose_cases() -> list[tuple[str, list[dict], str]]:
     # loss_G ends above 2 and above its lowest value, but below the first row's: not climbing by the docstring's rule
     dipped = [_row(1, 3.0, 0.9, 0.3)] + [_row(e, 1.0, 0.97, 0.05) for e in range(2, 7)] + \
         [_row(e, 2.5, 0.99, 0.02) for e in range(7, 10)]
+    # 3 rows: the last third is the last row alone, so each mean is exactly the value written here
+    at_d_x = [_row(1, 1.0, 0.9, 0.3), _row(2, 4.0, 0.99, 0.02), _row(3, 4.0, 0.95, 0.02)]
+    at_d_g_z = [_row(1, 1.0, 0.9, 0.3), _row(2, 4.0, 0.99, 0.02), _row(3, 4.0, 0.99, 0.1)]
+    at_two = [_row(1, 1.0, 0.9, 0.3), _row(2, 4.0, 0.99, 0.02), _row(3, 2.0, 0.99, 0.02)]
+    at_first = [_row(1, 3.0, 0.9, 0.3), _row(2, 4.0, 0.99, 0.02), _row(3, 3.0, 0.99, 0.02)]
     cases = [("a healthy run", healthy), ("a run where D wins", d_wins),
              (NEAR_D_X, near_d_x), (NEAR_D_G_Z, near_d_g_z), (NEAR_LOSS_G, near_loss_g),
              ("a run that turns NaN at epoch 7", nan_late),
@@ -183,7 +197,8 @@ def diagnose_cases() -> list[tuple[str, list[dict], str]]:
              ("a run where D wins only in its last 4 of 12 epochs", late_win),
              (LOW_LOSS, low_loss), (FELL, fell), (ROSE, rose), (SHORT, short), (ELEVEN, eleven),
              (SPIKE, spike), (PEAKED, peaked), (CLIMBED_EARLY, climbed_early), (UNSURE_D, unsure_d), (FOOLED_D, fooled_d),
-             (LOSS_D_NAN, loss_d_nan), (LAST_ROW_WINS, last_row_wins), (DIPPED, dipped)]
+             (LOSS_D_NAN, loss_d_nan), (LAST_ROW_WINS, last_row_wins), (DIPPED, dipped),
+             (AT_D_X, at_d_x), (AT_D_G_Z, at_d_g_z), (AT_TWO, at_two), (AT_FIRST, at_first)]
     return [(what, rows, reference_diagnose(rows)) for what, rows in cases]
 
 
@@ -248,6 +263,10 @@ def test_diagnose(submission):
                              "other value: here the late loss_G (2.5) is above 2 but below the first row's 3.0"),
         (NEAR_LOSS_G, "healthy"): (f"the mean loss_G over the last third is 2.3, above max(2, 1.0) = 2, and the other two tests "
                                    f"pass; {THRESHOLDS}"),
+        (AT_D_X, "d-wins"): f"here the mean D(x) over the last third is 0.95 itself; {STRICT}",
+        (AT_D_G_Z, "d-wins"): f"here the mean D(G(z)) over the last third is 0.1 itself; {STRICT}",
+        (AT_TWO, "d-wins"): f"here the mean loss_G over the last third is 2 itself, and max(2, 1.0) = 2; {STRICT}",
+        (AT_FIRST, "d-wins"): f"here the mean loss_G over the last third is 3.0, the first row's loss_G itself; {STRICT}",
     }
     cases = diagnose_cases()
     for what, rows, expected in cases:
