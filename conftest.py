@@ -94,6 +94,9 @@ def unreadable_path(paths: dict[str, str]) -> str | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # the commands and kernels the tests start write what they print at once, as under CI (.ci/run sets it): a test
+    # that read what a process printed before it was killed read nothing where the user's shell had not set it
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     if not hasattr(config, "workerinput"):  # the controller, or pytest without workers
         bad = unreadable_path({"the temporary folder": tempfile.gettempdir(), "the repository": str(config.rootpath),
                                "the current folder": os.getcwd()})

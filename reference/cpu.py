@@ -43,7 +43,8 @@ previous thread count when they return (`cpu_training`), so a notebook or a grad
 its own arithmetic.
 
 Your settings win: the course never changes `OMP_WAIT_POLICY`, `GOMP_SPINCOUNT` or
-`OMP_NUM_THREADS` once set (PASSIVE, or a spin count of 0, counts as passive waiting in 3.), `GAN_COURSE_THREADS=N` fixes every run's threads, and
+`OMP_NUM_THREADS` once set (PASSIVE, or a spin count of 0, counts as passive waiting in 3.; an OMP_NUM_THREADS that
+OpenMP cannot read, which it ignores, counts as unset), `GAN_COURSE_THREADS=N` fixes every run's threads, and
 `GAN_COURSE_CPU=torch` leaves every PyTorch default alone. Where torch was imported before
 `reference` (a notebook that starts with `import torch`), only the wait (1.) keeps PyTorch's
 default; 3. still keeps a busy machine from multiplying a run's time.
@@ -98,7 +99,11 @@ def prepare_openmp(environ: dict[str, str] | None = None) -> bool:
     """Set the course's OpenMP settings in `environ` (default os.environ) before torch loads.
 
     OMP_NUM_THREADS (unless set) becomes `thread_count()` where that differs from PyTorch's own
-    choice (a container's CPU quota, parallel workers). Unless the user set OMP_WAIT_POLICY or
+    choice (a container's CPU quota, parallel workers). A value OpenMP cannot read (empty, 0, -1, 1.5,
+    "abc": `openmp_reads`) counts as unset and is replaced: OpenMP ignores it (the team is then every
+    physical core, whatever the container's quota) and GNU libgomp printed "libgomp: Invalid value for
+    environment variable OMP_NUM_THREADS" in every process that loaded torch, before each command's
+    one-line error, in every notebook kernel and test. Unless the user set OMP_WAIT_POLICY or
     GOMP_SPINCOUNT, a process with more than one thread looks at the load (`others_busy_cores`) and
     sets OMP_WAIT_POLICY=PASSIVE when `choose_wait` says so; `WAIT` records the choice and the load.
     Returns True when the settings can still take effect in this process (torch not imported yet),
@@ -107,9 +112,10 @@ def prepare_openmp(environ: dict[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     if not course_policy() or "torch" in sys.modules:
         return False
-    if not env.get("OMP_NUM_THREADS"):
+    value = env.get("OMP_NUM_THREADS")
+    if value is None or not openmp_reads(value):
         threads = thread_count(env)
-        if threads != physical_cores():
+        if value is not None or threads != physical_cores():
             env["OMP_NUM_THREADS"] = str(threads)
     if any(env.get(name) for name in _USER_WAIT_SETTINGS):
         WAIT.update(choice="user", others=None)
@@ -209,6 +215,13 @@ def physical_cores() -> int:
         return max(1, len(pairs)) if pairs else count
     except OSError:
         return count
+
+
+def openmp_reads(value: str) -> bool:
+    """Whether OpenMP (GNU libgomp) reads `value` of OMP_NUM_THREADS: whole numbers >= 1, one per
+    nesting level, separated by commas ("4", " 2 ", "4,2"); not "", "0", "-1", "1.5" or "abc"."""
+    parts = value.split(",")
+    return all((digits := part.strip().removeprefix("+")).isascii() and digits.isdigit() and 0 < int(digits) < 2**63 for part in parts)
 
 
 def _positive_int(value: str | None) -> int | None:

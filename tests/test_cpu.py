@@ -67,6 +67,27 @@ def test_an_omp_num_threads_openmp_ignores_is_not_taken_for_one_thread(monkeypat
     assert cpu.WAIT["choice"] == "passive" and env.get("OMP_WAIT_POLICY") == "PASSIVE", (cpu.WAIT, env)
 
 
+@pytest.mark.parametrize("value", ["", "0", "-1", "1.5", "abc"])
+def test_an_omp_num_threads_openmp_cannot_read_is_replaced_and_nothing_is_printed(value):
+    """`export OMP_NUM_THREADS=` in a hub's profile, or a 0 meant as "the default": GNU libgomp printed "libgomp:
+    Invalid value for environment variable OMP_NUM_THREADS" in every process that loaded torch (above each
+    command's one-line error, in each kernel) and ran every physical core, whatever the container's quota. It
+    counts as unset now: the course's thread count replaces it, for this process and those it starts."""
+    clean = {k: v for k, v in os.environ.items() if k not in CPU_ENV}
+    code = "import reference, os, torch; torch.ones(64, 64).sum(); print(os.environ['OMP_NUM_THREADS'], torch.get_num_threads())"
+    done = subprocess.run([sys.executable, "-c", code], env={**clean, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": value},
+                          capture_output=True, text=True, check=True)
+    assert done.stderr == "", done.stderr
+    assert done.stdout.split() == [str(cpu.thread_count(clean))] * 2, done.stdout
+
+
+@pytest.mark.parametrize("value, reads", [("4", True), (" 2 ", True), ("4,2", True), ("+3", True), ("", False), (" ", False),
+                                          ("0", False), ("-1", False), ("1.5", False), ("abc", False), ("4,", False),
+                                          ("2,0", False), ("\u0663", False)])
+def test_openmp_reads_what_libgomp_reads(value, reads):
+    assert cpu.openmp_reads(value) is reads
+
+
 def test_import_reference_beside_busy_loops_waits_passively():
     with cpu.busy_loops(2):
         got = fresh_python("import reference; " + REPORT, OMP_NUM_THREADS="2")

@@ -23,7 +23,7 @@ MAKE_RUNS = (
     "WORK = lesson_folder('02')\n"
     "(WORK / 'run').mkdir()\n"
     "(WORK / 'run' / 'metrics.csv').write_text('epoch\\n1\\n')\n"
-    "print(WORK)\n"
+    "print(WORK, flush=True)\n"  # flushed: a process killed before it exits prints nothing it buffered
 )
 
 

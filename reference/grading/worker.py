@@ -11,6 +11,7 @@ anything in it. The grader only ever reads plain data from it (reference.grading
 from __future__ import annotations
 
 import base64
+import errno
 import io
 import os
 import resource
@@ -25,6 +26,90 @@ IMAGE_LIMIT = 2_000_000  # bytes of one figure kept
 HANDLE = "__gan_course_handle__"
 NAMESPACE_KEY = "__gan_course_namespace__"
 LIST_LIMIT = 1_000_000  # longer lists stay in the worker as handles
+SHM = "/dev/shm"  # where glibc makes POSIX shared memory and semaphores: no other folder can stand in for it
+
+
+def shared_memory_state(path: str = SHM) -> str:
+    """What `path` (/dev/shm) offers, in words: "missing", "read-only", or "N MB, M MB free".
+
+    Every process that shares memory uses it: Python's multiprocessing makes its locks there (a
+    DataLoader with workers, a ProcessPoolExecutor), and PyTorch passes tensors between processes
+    as its files, whichever sharing strategy is set (`file_descriptor` only unlinks the file at once).
+    Docker gives a container 64 MB; some hubs mount none, or one that is read-only."""
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return "missing"
+    if info.f_flag & getattr(os, "ST_RDONLY", 1) or not os.access(path, os.W_OK | os.X_OK):
+        return "read-only"
+    mb = 2**20
+    return f"{info.f_blocks * info.f_frsize / mb:,.0f} MB, {info.f_bavail * info.f_frsize / mb:,.1f} MB free"
+
+
+def shared_memory_problem(path: str = SHM) -> str | None:
+    """Why this machine cannot start a pool of processes (Python's multiprocessing cannot make a lock in
+    `path`), as one line naming the fix; None when it can. The grader's own processes need one lock each:
+    on a read-only or missing /dev/shm `gan-course autograde` stopped in a traceback ending in
+    "OSError: [Errno 30] Read-only file system", naming neither /dev/shm nor what to do."""
+    import multiprocessing
+
+    # the fork context's lock is unlinked as soon as it is made (a spawn context's would start a resource tracker)
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    try:
+        context.Lock()  # sem_open in /dev/shm
+    except OSError as err:
+        state = shared_memory_state(path)
+        if state == "missing":
+            said = f"this machine has no {path}"
+        elif state == "read-only":
+            said = f"{path} is read-only on this machine"
+        else:
+            said = f"{path} ({state}) refused a lock ({err.strerror or err})"
+        return (f"{said}, and Python's multiprocessing makes the grading processes' locks there; mount a writable one "
+                f"(as root: mount -t tmpfs -o size=1g tmpfs {path}; Docker: docker run --shm-size=1g), or grade on a machine that has one")
+    return None
+
+
+def _passes_through(err: BaseException, package: str) -> bool:
+    """Whether `err`'s traceback passes through a module file of `package` (e.g. multiprocessing)."""
+    tb = err.__traceback__
+    while tb is not None:
+        if f"/{package}/" in tb.tb_frame.f_code.co_filename.replace(os.sep, "/"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def shared_memory_hint(err: BaseException, path: str = SHM) -> str:
+    """For an exception that came of /dev/shm (no room, read-only, missing): a short note of what it
+    holds and the fix, in parentheses; "" for any other exception. A DataLoader(num_workers=2) on a host
+    whose /dev/shm is read-only failed with a bare "OSError: [Errno 30] Read-only file system", and on a
+    small one with "Caught RuntimeError in DataLoader worker process 0.", which blamed the student's code."""
+    seen, current = set(), err
+    while current is not None and id(current) not in seen and len(seen) < 10:
+        seen.add(id(current))
+        try:
+            text = str(current)[:100_000]
+        except Exception:  # noqa: BLE001 - the student's exception may not print
+            text = ""
+        if ("shared memory" in text  # PyTorch's: "unable to allocate shared memory(shm)", "out of shared memory"...
+                or (isinstance(current, OSError) and current.errno in (errno.EROFS, errno.ENOENT, errno.ENOSPC, errno.EACCES)
+                    and current.filename is None and _passes_through(current, "multiprocessing"))):
+            state = shared_memory_state(path)
+            if state == "missing":
+                return f"(this machine has no {path}, where a DataLoader's worker processes pass their batches: use num_workers=0)"
+            what = "is read-only here" if state == "read-only" else f"holds {state}"
+            return f"({path}, where a DataLoader's worker processes pass their batches, {what}: use num_workers=0)"
+        current = current.__cause__ or current.__context__
+    return ""
+
+
+def with_hint(err: BaseException, line: str, limit: int = 300) -> str:
+    """`line` (the first line of `err`), with `shared_memory_hint(err)` after it, in at most `limit` characters."""
+    from reference.grading.checks import first_line
+
+    hint = shared_memory_hint(err)
+    return f"{first_line(line, max(20, limit - len(hint) - 1))} {hint}" if hint else line
 
 
 class CellTimeout(KeyboardInterrupt):
@@ -134,7 +219,9 @@ class Worker:
     def error(self, err: BaseException) -> dict:
         from reference.grading.checks import error_info
 
-        return {"error": error_info(err, self.namespace)}
+        info = error_info(err, self.namespace)
+        info["message"] = with_hint(err, info["message"])
+        return {"error": info}
 
     # ----------------------------------------------------------------------------- requests
     def send(self, message: dict) -> None:
@@ -160,7 +247,11 @@ class Worker:
         # tensors shared between processes (a DataLoader's workers, torch.multiprocessing) as files of the sandbox's own
         # /dev/shm, not as descriptors sent over unix sockets: the kernel refuses to send one once the user has more in
         # flight than the sender's descriptor limit, one count for the grader's user on the whole host, and a
-        # classmate's submission that kept 4,250 in flight made an honest DataLoader(num_workers=2) fail with EOFError
+        # classmate's submission that kept 4,250 in flight made an honest DataLoader(num_workers=2) fail with EOFError.
+        # The sandbox's /dev/shm is a tmpfs of its own (as large as its memory limit), whatever the host's: a host with
+        # Docker's 64 MB, a 1 MB or a read-only one grades a DataLoader's workers alike. Without the sandbox it is the
+        # host's, and no strategy helps where that is small or read-only (`file_descriptor` makes its files there too,
+        # and multiprocessing its locks): the error then says so (`shared_memory_hint`)
         import torch.multiprocessing
 
         torch.multiprocessing.set_sharing_strategy("file_system")
@@ -250,7 +341,7 @@ class Worker:
             except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001 - record and go on, like a kernel
                 timer.stop()  # again: an interrupt that came as the cell ended may have cut the first stop short
                 result = None
-                error = {"ename": type(err).__name__, "evalue": first_line(err), "traceback": traceback.format_exception(err)[-8:]}
+                error = {"ename": type(err).__name__, "evalue": with_hint(err, first_line(err)), "traceback": traceback.format_exception(err)[-8:]}
                 self.cell_errors.append(CellError(index, first_source_line(source), type(err).__name__, first_line(err), source))
             finally:
                 sys.stdout, sys.stderr = saved
