@@ -59,17 +59,28 @@ def image_sets(train, test, seed: int) -> tuple[torch.Tensor, dict[str, torch.Te
 
 
 def load_mnist(root) -> tuple:
-    """MNIST's (train, test) splits from data root `root`, never downloaded; missing, a UserError whose
-    advice is this script's (the library's 'or use --dataset digits' names a flag it lacks)."""
+    """MNIST's (train, test) splits from data root `root`, never downloaded; missing, a UserError with the data
+    layer's own line (`missing_line`)."""
     try:
         return (load_dataset("mnist", root, split="train", download=False),
                 load_dataset("mnist", root, split="test", download=False))
     except MissingDataError as err:
-        raise UserError(
-            f"MNIST not found in {err.folder}, and this script downloads nothing: pass --data-dir the folder that "
-            f"holds MNIST/raw, or download MNIST there (and train the classifier this script uses), online, with: "
-            f"gan-course train-classifier --dataset mnist --data-dir {shlex.quote(str(root))}"
-        ) from None
+        raise UserError(missing_line(err, root)) from None
+
+
+DIGITS_WAY_OUT = ", or use --dataset digits"  # the data layer's last way out, where it found nothing near the root
+
+
+def missing_line(err: MissingDataError, root) -> str:
+    """The line for MNIST missing from `root`: the data layer's, word for word (where it found the files near the root,
+    or a folder of images given as the root, it says what to pass instead), so that the two cannot drift; only
+    its way out '--dataset digits', a flag this script lacks (it scores MNIST only), becomes this script's: the
+    command that downloads MNIST there and trains the classifier the script uses."""
+    said = str(err)
+    if not said.endswith(DIGITS_WAY_OUT):
+        return said
+    return (f"{said[: -len(DIGITS_WAY_OUT)]}; or download MNIST there (and train the classifier this script uses), "
+            f"online, with: gan-course train-classifier --dataset mnist --data-dir {shlex.quote(str(root))}")
 
 
 def main() -> int:

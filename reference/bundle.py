@@ -113,6 +113,11 @@ def build_bundle(out_dir: str | Path, course: str | Path | None = None) -> Path:
     out = Path(out_dir).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BundleError(f"{out} already exists; remove it or choose another OUT_DIR")
+    for name in CONTENTS:  # the copy of that folder would copy the bundle into itself, until its path grew too long
+        part = (course / SOURCE.get(name, name)).resolve()
+        if part.is_dir() and out.is_relative_to(part):
+            raise BundleError(f"{out} is inside the course's {name}/, which the bundle copies; choose an OUT_DIR outside it, "
+                              f"e.g. {course.resolve().parent / 'gan-course-student'}")
     missing = [SOURCE.get(name, name) for name in CONTENTS if not (course / SOURCE.get(name, name)).exists()]
     if missing:
         raise BundleError(f"{course} is not a complete course folder: no {missing[0]}; run this from a checkout of the course")

@@ -318,13 +318,18 @@ def _only_writer(out: Path) -> Iterator[None]:
             os.close(fd)
 
 
-def _take_lock(path: Path, fcntl) -> tuple[Path, int] | bool:
+def _take_lock(path: Path, fcntl, mode: int = 0o600) -> tuple[Path, int] | bool:
     """(path, fd) holding an exclusive flock on lock file `path`, or False if another process holds it.
 
     A lock file is deleted by its holder before it lets go: a lock taken on a file that is no longer
-    the one at `path` (deleted, perhaps made anew by a third run) protects nothing, so take it again."""
+    the one at `path` (deleted, perhaps made anew by a third run) protects nothing, so take it again.
+    `mode`: the new file's (less the umask). A file this user may only read (another user's, in a folder they
+    share) is locked all the same, through a read-only descriptor: flock needs no write access."""
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, mode)
+        except PermissionError:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -1045,6 +1050,10 @@ def _interrupted(args: argparse.Namespace, err: KeyboardInterrupt | None = None)
     if args.command == "autograde":
         if args.merge:
             return f"{what} during the merge; merge the same files again (a merge may run twice: it changes nothing the second time)"
+        if kept := getattr(args, "kept", None):  # the records finished before the stop (reference.grading.command)
+            path, done, total = kept
+            return (f"{what}; the {done} of {total} submission(s) graded before the stop are kept in {path}: grade the other "
+                    f"{total - done} and record them all with the same command and --resume {shlex.quote(path)}")
         return f"{what}; no grades were recorded (the grading processes were stopped); run the same command again"
     run = getattr(args, "run_dir", None)
     if run is None:

@@ -1,9 +1,18 @@
 """Progress bars: tqdm's notebook widget where a notebook can draw it, its text bar elsewhere.
 
-`from reference.progress import tqdm` is `tqdm.auto.tqdm` without its one complaint: in a
-notebook kernel without ipywidgets, tqdm.auto warns "IProgress not found" (in red) before it falls
-back to the text bar. Here the fallback is quiet; `pip install -e ".[lessons]"` brings ipywidgets
-for the widget. Every long loop of the course (training, the classifier, downloads) uses it.
+`from reference.progress import tqdm` is `tqdm.auto.tqdm` with two changes:
+
+- its one complaint is gone: in a notebook kernel without ipywidgets, tqdm.auto warns "IProgress
+  not found" (in red) before it falls back to the text bar. Here the fallback is quiet;
+  `pip install -e ".[lessons]"` brings ipywidgets for the widget.
+- a text bar drawn into a file or a pipe (a log, `2> err.txt`, a scheduler's capture) ends its line
+  when it closes. There a bar made with leave=False (the decoding bar of a folder of images) erased
+  itself with a carriage return, which a file keeps as a character, not a new line, so the next
+  line written (an error) was glued to the bar's: "decoding imgs: 0%| | 0/41\r...\rgan-course: error:
+  ...". It closes as leave=True does instead: its last state, then a new line. A terminal, and a
+  notebook's output area (which reads the carriage return), still erase it.
+
+Every long loop of the course (training, the classifier, downloads, grading) uses it.
 """
 
 from __future__ import annotations
@@ -14,6 +23,27 @@ from tqdm import TqdmWarning
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", TqdmWarning)  # "IProgress not found": the text bar will do
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm as _auto_tqdm
 
 __all__ = ["tqdm"]
+
+
+def _erases_lines(stream) -> bool:
+    """Whether a carriage return written to `stream` takes the writer back to the start of the line: a terminal, or
+    a Jupyter kernel's stream (its output area reads it); not a file or a pipe."""
+    try:
+        if stream.isatty():
+            return True
+    except (AttributeError, ValueError, OSError):  # no isatty, or closed
+        return False
+    return type(getattr(stream, "_wrapped", stream)).__module__.startswith("ipykernel")
+
+
+class tqdm(_auto_tqdm):  # noqa: N801 - the name every caller imports
+    """`tqdm.auto.tqdm`, whose text bar ends its line when it closes into a file or a pipe (see the module)."""
+
+    def close(self) -> None:
+        if (not getattr(self, "disable", True) and getattr(self, "sp", None) is not None and self.leave is not True
+                and not _erases_lines(self.fp)):
+            self.leave = True  # its last state stays, and the next line starts on its own
+        super().close()

@@ -32,6 +32,7 @@ from conftest import course_env, generated_course
 from reference.grading.notebook import answered
 from reference.grading.sandbox import sandbox_problem
 from sandbox_support import NO_SANDBOX_FLAG
+from test_suite_setup import UNSHARE, needs_unshare
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "a1_theory"
@@ -680,3 +681,245 @@ def test_a_stop_waits_for_a_scratch_folder_to_be_named_or_removed(monkeypatch):
     runner._stopping.clear()
     with pytest.raises(runner.GradingStopped):  # outside a block it is raised at once
         runner._stop_grading(signal.SIGTERM, None)
+
+
+# ---- one run at a time, memory the host has, a stopped run resumed -------------------------------------------------
+
+HOLD = """import sys
+from pathlib import Path
+from reference.grading.command import exclusive_run
+results = sys.argv[2] if len(sys.argv) > 2 else None
+with exclusive_run(Path(sys.argv[1]), results, what="a1_theory"):
+    print("held", flush=True)
+    sys.stdin.read()  # held until the test closes stdin, or kills this process
+"""
+
+
+def _holder(course: Path, lock: Path, results: Path | None = None) -> subprocess.Popen:
+    """A process that holds `lock` as an autograde run does (`exclusive_run`), once it has printed "held"."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(lock), *([str(results)] if results else [])], cwd=course, env=_env(),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "held\n"
+    return proc
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_second_run_into_one_gradebook_is_refused_and_a_killed_one_blocks_none(course: Path, tmp_path: Path):
+    """Two autogrades into one gradebook, or a merge beside one, both went ahead (SQLite only made their writes take
+    turns) and graded or merged the same students twice. The second is refused in one line naming the first's pid;
+    a run killed outright (SIGKILL) holds nothing: the kernel let go of its lock, and the next run goes ahead."""
+    from reference.grading.command import COURSE_LOCK
+
+    lock = course / COURSE_LOCK
+    holder = _holder(course, lock)
+    try:
+        for args in (["--merge", "missing.jsonl"], [A, "--student", "blank", "--no-progress", *NO_SANDBOX_FLAG]):
+            done = _run(course, *args)
+            lines = done.stderr.strip().splitlines()
+            assert done.returncode == 2 and len(lines) == 1, done.stderr
+            assert lines[0].startswith(f"gan-course: error: another gan-course autograde (a1_theory, pid {holder.pid}, started "), lines
+            assert lines[0].endswith("holds this course's gradebook right now; wait for it to end, then run this again (two runs "
+                                     "at once would grade or merge the same students twice)"), lines
+        # a run into a records file of its own does not wait for the course (shards run at once): refused for its memory here
+        done = _run(course, A, "--student", "blank", "--results", str(tmp_path / "r.jsonl"), "--memory-mb", "100000000", *NO_SANDBOX_FLAG)
+        assert done.returncode == 2 and "--memory-mb 100000000: more than the" in done.stderr, done.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert lock.exists()  # what SIGKILL leaves: a file, no lock
+    assert lock.stat().st_mode & 0o777 == 0o666 & ~_umask(), "another grader of the course must be able to open it"
+    done = _run(course, "--merge", "missing.jsonl")
+    assert done.returncode == 2 and "results file missing.jsonl does not exist" in done.stderr, done.stderr
+    assert not lock.exists(), "the next run takes the lock file and removes it when it ends"
+
+
+def test_a_holder_named_in_the_lock_file_that_is_gone_is_not_named(tmp_path: Path):
+    """The lock file names its holder as the holder wrote it; one that could not write it (another user's file, read
+    only to it) leaves the name of an earlier, killed run there, which is not named as the one holding it now."""
+    import socket
+
+    from reference.grading.command import _lock_holder_line
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    lock = tmp_path / ".gan-course-autograde.lock"
+    for pid, named in ((int(gone.stdout), False), (os.getpid(), True)):
+        lock.write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "what": "--merge", "started": "2026-12-05 10:00:00"}))
+        line = _lock_holder_line(lock, None)
+        assert (f"pid {pid}" in line) == named and line.startswith("another gan-course autograde "), line
+
+
+def test_two_runs_writing_one_records_file_are_refused(course: Path, tmp_path: Path):
+    """Tasks of a Slurm array given one --results name each wrote the file at their end: the last one's records
+    replaced the others', and the merge lacked most of the class. The second is refused at its start."""
+    from reference.grading.command import _results_lock
+
+    results = tmp_path / "results" / "a1.jsonl"
+    holder = _holder(course, _results_lock(results), results)
+    try:
+        done = _run(course, A, "--shard", "2/2", "--results", str(results), "--no-progress", *NO_SANDBOX_FLAG)
+    finally:
+        holder.stdin.close()  # ends as a run ends: its lock file goes
+        assert holder.wait() == 0
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert f"pid {holder.pid}" in lines[0] and f"is writing its records to --results {results} right now; give each run its own file" in lines[0]
+    assert not results.exists() and not _results_lock(results).exists() and list(results.parent.iterdir()) == []
+
+
+def test_a_memory_limit_above_what_the_host_has_is_refused(course: Path, tmp_path: Path, monkeypatch, capsys):
+    """--memory-mb had no upper bound: a limit over the host's memory, or --jobs sandboxes each allowed one that together
+    could take more than it has, limits nothing (the kernel's out-of-memory killer picks the victim, perhaps the
+    grader or a classmate's sandbox). Refused in one line naming the fix, before anyone is graded."""
+    import reference.grading.command as command
+    import reference.grading.runner as runner
+    from reference.cli import main
+
+    seen = []
+    monkeypatch.setattr(command, "host_memory_mb", lambda: 4096)
+    monkeypatch.setattr(runner, "grade_many", lambda subs, assignment, root, **kwargs: seen.append(kwargs["limits"].memory_mb) or [])
+    monkeypatch.setattr(runner, "limits_problem_apart", lambda *args, **kwargs: None)
+    monkeypatch.chdir(course)
+    (course / "nbgrader_config.py").write_text((course / "nbgrader_config.py").read_text() + "\nc.GanCourseGrading.memory_mb = 3000\n")
+    try:
+        for flags, says in [
+            (["--memory-mb", "5000"], "--memory-mb 5000: more than the 4,096 MiB of memory this machine has; give --memory-mb 4096 or less"),
+            (["--jobs", "2"], "c.GanCourseGrading.memory_mb = 3000 in nbgrader_config.py: 2 submissions graded at once (--jobs 2) may "
+                              "use 6,000 MiB together, more than the 4,096 MiB of memory this machine has; give --jobs 1 or --memory-mb 2048"),
+            (["--jobs", "2", "--memory-mb", "2048"], None),
+        ]:
+            code = main(["autograde", A, "--student", "blank", "--no-progress", "--results", str(tmp_path / "r.jsonl"), *flags, *NO_SANDBOX_FLAG])
+            err = capsys.readouterr().err
+            assert (code, err) == ((0, "") if says is None else (2, f"gan-course: error: {says}\n")), err
+    finally:
+        (course / "nbgrader_config.py").write_text((course / "nbgrader_config.py").read_text().replace("\nc.GanCourseGrading.memory_mb = 3000\n", ""))
+    assert seen == [2048]
+    done = _run(course, A, "--student", "blank", "--memory-mb", "100000000", "--results", str(tmp_path / "r2.jsonl"), *NO_SANDBOX_FLAG)
+    lines = done.stderr.strip().splitlines()  # this host, as it is
+    assert done.returncode == 2 and len(lines) == 1 and "MiB of memory this machine has; give --memory-mb" in lines[0], done.stderr
+    assert not (tmp_path / "r2.jsonl").exists()
+
+
+def test_the_hosts_memory_is_the_least_of_memtotal_and_the_control_groups(tmp_path: Path):
+    """A container's or a Slurm job's limit (cgroup v2 memory.max, v1 memory.limit_in_bytes) anywhere above this process's
+    group, where it is less than MemTotal; 'max' and v1's huge 'no limit' count as none."""
+    from reference.grading.command import host_memory_mb
+
+    (tmp_path / "meminfo").write_text("MemTotal:        8388608 kB\nMemFree:  1 kB\n")
+    groups = tmp_path / "cg"
+    (groups / "job" / "step").mkdir(parents=True)
+    (groups / "job" / "memory.max").write_text(f"{2 * 2**30}\n")
+    (groups / "job" / "step" / "memory.max").write_text("max\n")
+    own = tmp_path / "cgroup"
+    own.write_text("0::/job/step\n")
+    assert host_memory_mb(tmp_path / "meminfo", groups, own) == 2048
+    (groups / "job" / "memory.max").write_text("max\n")
+    assert host_memory_mb(tmp_path / "meminfo", groups, own) == 8192
+    (groups / "memory" / "slurm").mkdir(parents=True)
+    (groups / "memory" / "slurm" / "memory.limit_in_bytes").write_text(f"{3 * 2**30}\n")
+    (groups / "memory" / "memory.limit_in_bytes").write_text(f"{2**63 - 4096}\n")
+    own.write_text("4:memory:/slurm\n1:name=systemd:/x\n")
+    assert host_memory_mb(tmp_path / "meminfo", groups, own) == 3072
+    assert host_memory_mb(tmp_path / "none", groups, tmp_path / "none") is None
+
+
+def _record(course: Path, student: str, **changes) -> dict:
+    """A grading record of `student`'s a1 notebook as it is now in `course`."""
+    notebook = course / "submitted" / student / A / f"{A}.ipynb"
+    return {"version": 1, "assignment": A, "student": student, "notebook": A, "cells": {}, "tests": {}, "stopped": [],
+            "checks": {"test_x": {"earned": 1.0, "points": 1.0, "message": "", "title": "x"}},
+            "notebook_sha256": hashlib.sha256(notebook.read_bytes()).hexdigest(), **changes}
+
+
+def test_a_stopped_run_keeps_what_it_graded_and_resume_grades_only_the_rest(course: Path, tmp_path: Path, monkeypatch, capsys):
+    """Ctrl-C (or SIGTERM, a closed SSH session) at the 290th of 300 students threw away 289 grades: 'no grades were
+    recorded; run the same command again'. The records finished before the stop are kept, and --resume FILE grades
+    the others only, then records them all together."""
+    import reference.grading.runner as runner
+    from reference.cli import main
+
+    def stopped_after_one(subs, assignment, root, **kwargs):
+        kwargs["progress"](_record(course, subs[0][0]))
+        raise KeyboardInterrupt  # as the command line raises Ctrl-C and SIGTERM
+
+    graded = []
+
+    def grades(subs, assignment, root, **kwargs):
+        graded.append([student for student, _ in subs])
+        return [_record(course, student) for student, _ in subs]
+
+    monkeypatch.setattr(runner, "limits_problem_apart", lambda *args, **kwargs: None)
+    monkeypatch.chdir(course)
+    students = ["--student", "blank", "--student", "solution", "--student", "wrong"]
+    results = tmp_path / "all.jsonl"
+    command = ["autograde", A, "--no-progress", "--results", str(results), *students, *NO_SANDBOX_FLAG]
+    monkeypatch.setattr(runner, "grade_many", stopped_after_one)
+    assert main(command) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    [kept] = tmp_path.glob(f"autograde-{A}-*.jsonl")  # beside the records file the run was to write
+    assert err == (f"gan-course: error: interrupted; the 1 of 3 submission(s) graded before the stop are kept in {kept}: grade the "
+                   f"other 2 and record them all with the same command and --resume {kept}"), err
+    assert not results.exists() and [json.loads(line)["student"] for line in kept.read_text().splitlines()] == ["blank"]
+    monkeypatch.setattr(runner, "grade_many", grades)
+    assert main([*command, "--resume", str(kept)]) == 0
+    assert graded == [["solution", "wrong"]]
+    assert sorted(json.loads(line)["student"] for line in results.read_text().splitlines()) == ["blank", "solution", "wrong"]
+    assert f"1 submission(s) graded before, kept from {kept}; grading the other 2" in capsys.readouterr().out
+    # a record whose notebook has changed since, or whose grading failed, is graded again; another assignment's is refused
+    hand = tmp_path / "hand.jsonl"
+    hand.write_text("".join(json.dumps(r) + "\n" for r in (
+        _record(course, "blank"), _record(course, "solution", notebook_sha256="0" * 64), _record(course, "wrong", failed="boom"))))
+    graded.clear()
+    assert main([*command[:4], str(tmp_path / "again.jsonl"), *command[5:], "--resume", str(hand)]) == 0
+    assert graded == [["solution", "wrong"]]
+    hand.write_text(json.dumps(_record(course, "blank", assignment="a2_conv_layers")) + "\n")
+    assert main([*command[:4], str(tmp_path / "third.jsonl"), *command[5:], "--resume", str(hand)]) == 2
+    assert f"--resume {hand} holds records of a2_conv_layers, not only of {A}" in capsys.readouterr().err
+
+
+LOGGED = """import json, sys
+import reference.grading.runner as runner
+from reference.cli import main
+records = [json.loads(line) for line in sys.stdin]
+def grade_many(subs, assignment, root, **kwargs):
+    for record in records:
+        kwargs["progress"](record)
+    return records
+runner.grade_many = grade_many
+runner.limits_problem_apart = lambda *args, **kwargs: None
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_each_students_line_starts_a_line_of_the_log(course: Path, tmp_path: Path):
+    """`gan-course autograde ... > log 2>&1` (nohup, a scheduler, | tee): each student's line was printed after the bar's
+    text and the carriage returns that erase it on a terminal, which a file keeps, so the log's lines read
+    '\\rgrading a1_theory:  50%|... \\r    \\rblank: 1/1'. Into a file or a pipe the bar is left out: the students'
+    lines are the progress there."""
+    records = "".join(json.dumps(_record(course, student)) + "\n" for student in ("blank", "solution"))
+    done = subprocess.run([sys.executable, "-c", LOGGED, "autograde", A, "--student", "blank", "--student", "solution",
+                           "--results", str(tmp_path / "r.jsonl"), *NO_SANDBOX_FLAG], input=records, cwd=course, env=_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert done.returncode == 0, done.stdout
+    lines = done.stdout.split("\n")  # newlines only: a carriage return ends no line in a log
+    assert lines[:2] == ["blank: 1/1", "solution: 1/1"] and lines[2].startswith("graded 2 submission(s)"), done.stdout
+    assert "\r" not in done.stdout, done.stdout
+
+
+@needs_unshare
+def test_a_read_only_dev_shm_stops_the_command_before_anyone_is_graded(course: Path, tmp_path: Path):
+    """Its pool of grading processes makes its locks in /dev/shm: on a read-only one (some hubs and containers mount
+    it so) `gan-course autograde` stopped in a traceback ending in "OSError: [Errno 30] Read-only file system". Now one
+    line naming /dev/shm and the fix, status 2, nothing written; in a mount namespace of its own, so nothing else sees it."""
+    results = tmp_path / "r.jsonl"
+    done = subprocess.run([*UNSHARE, "sh", "-c", 'mount -t tmpfs -o ro tmpfs /dev/shm && exec "$@"', "sh", "gan-course",
+                           "autograde", A, "--student", "blank", "--results", str(results), *NO_SANDBOX_FLAG],
+                          cwd=course, env=_env(), capture_output=True, text=True, timeout=600)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr[-3000:]
+    assert lines[0].startswith("gan-course: error: /dev/shm is read-only on this machine") and "--shm-size" in lines[0], lines
+    assert not results.exists()

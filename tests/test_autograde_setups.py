@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -254,6 +255,69 @@ def test_a_student_folder_whose_name_is_not_text_in_this_encoding_is_named_with_
     assert warning.startswith("gan-course: warning: submitted/b'jos\\xe9': the folder's name is not utf-8 text") and "PYTHONUTF8=1" in warning, warning
 
 
+def test_a_student_folder_nbgrader_cannot_record_is_named_with_the_rename_that_grades_it(tmp_path: Path, capsys, monkeypatch):
+    """'Mary Jane' was skipped without the fix; 'josé' unzipped from a Mac (NFD: 'jose' then a combining accent, which
+    is no letter) was called no student id although it looks exactly like one. Each warning names a valid id, and for
+    the second what differs and the command that renames it, which makes the folder graded."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "josé")
+    for student in ("Mary Jane", decomposed):
+        (tmp_path / "submitted" / student / A).mkdir(parents=True)
+        (tmp_path / "submitted" / student / A / f"{A}.ipynb").write_text(EMPTY_NOTEBOOK)
+    monkeypatch.chdir(tmp_path)
+    assert _submissions_of(tmp_path) == []
+    spaced, accented = capsys.readouterr().err.strip().splitlines()
+    assert spaced.endswith("not graded (rename the folder to the student's id, e.g. 'Mary_Jane', then grade it with --student Mary_Jane)")
+    assert "spells its accented letters decomposed (a letter, then a combining mark, as a zip made on macOS does)" in accented
+    move = accented[accented.index("mv "):accented.index("; then grade it")]
+    assert move == f"mv 'submitted/{decomposed}' 'submitted/josé'" and accented.endswith("--student 'josé')"), accented
+    subprocess.run(move, shell=True, check=True, cwd=tmp_path)
+    assert [s for s, _ in _submissions_of(tmp_path)] == ["josé"]
+
+
+def test_kept_records_are_named_as_found_from_the_folder_the_command_runs_in(course: Path, monkeypatch, capsys):
+    """Run in a folder below the course's (course_root looks upward), a merge that failed said 'the grades are kept in
+    autograde-<id>-<time>.jsonl: merge them with --merge autograde-...', a path of the course folder, not found from there."""
+    import reference.grading.bridge as bridge_module
+    import reference.grading.runner as runner
+    from reference.cli import main
+
+    def broken(records, root, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(runner, "grade_many", lambda subs, assignment, root, **kwargs: [_record(s) for s, _ in subs])
+    monkeypatch.setattr(runner, "limits_problem_apart", lambda *args, **kwargs: None)
+    monkeypatch.setattr(bridge_module, "merge", broken)
+    monkeypatch.chdir(course / "submitted")
+    try:
+        assert main(["autograde", A, "--student", "blank", "--no-progress", *NO_SANDBOX_FLAG]) == 2
+        err = capsys.readouterr().err.strip()
+        [kept] = course.glob(f"autograde-{A}-*.jsonl")
+        [said] = shlex.split(err[err.index("--merge ") + len("--merge "):-1])  # quoted: the course's path holds a space
+        assert Path(said).resolve() == kept.resolve(), err  # found from where the command ran
+        assert "the merge into nbgrader stopped (RuntimeError: boom)" in err
+    finally:
+        for path in course.glob(f"autograde-{A}-*.jsonl"):
+            path.unlink()
+
+
+def test_a_course_root_without_nbgrader_config_is_one_line(tmp_path: Path, monkeypatch, capsys):
+    """GAN_COURSE_ROOT set to the wrong folder (a typo, the folder above the course): traitlets' ConfigFileNotFound
+    traceback, naming no fix. Without it, from outside any course, the line now names GAN_COURSE_ROOT too."""
+    from reference.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GAN_COURSE_ROOT", str(tmp_path / "courses"))
+    assert main(["autograde", "--merge", "x.jsonl"]) == 2
+    assert capsys.readouterr().err == (f"gan-course: error: GAN_COURSE_ROOT is {tmp_path / 'courses'}, which holds no "
+                                       f"nbgrader_config.py; set it to the course folder (the one with nbgrader_config.py), "
+                                       f"or unset it and run the command in the course folder\n")
+    monkeypatch.delenv("GAN_COURSE_ROOT")
+    assert main(["autograde", A]) == 2
+    assert "cd into the course first, or set GAN_COURSE_ROOT to it" in capsys.readouterr().err
+
+
 def _submissions_of(root: Path) -> list:
     from reference.grading.command import _submissions
 
@@ -310,10 +374,32 @@ def test_json_that_nbgrader_cannot_read_as_a_notebook_is_named_and_not_graded(tm
     assert [s for s, _ in _submissions(tmp_path, A, None)] == ["alice"]
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == len(NOT_NOTEBOOKS), lines
-    for student, line in zip(sorted(NOT_NOTEBOOKS), lines):
+    bom, *lines = lines  # "bom" sorts first: a notebook but for its mark, which the instructor can take off
+    for student, line in zip(sorted(set(NOT_NOTEBOOKS) - {"bom"}), lines):
         assert line.startswith(f"gan-course: warning: submitted/{student}/{A}/{A}.ipynb is not a notebook nbgrader can read (")
         assert line.endswith("; not graded (ask the student for the .ipynb file)")
-    assert "byte-order mark" in lines[0] and "no cell_type" in lines[-1]
+    assert "no cell_type" in lines[-1]
+    assert bom.startswith(f"gan-course: warning: submitted/bom/{A}/{A}.ipynb starts with a UTF-8 byte-order mark"), bom
+    assert "save it again from Jupyter" not in bom  # Jupyter cannot open it either
+
+
+def test_the_command_that_removes_a_byte_order_mark_makes_the_notebook_gradable(tmp_path: Path, capsys, monkeypatch):
+    """It said 'save it again from Jupyter', which cannot open such a file (nbformat refuses the mark there too): the
+    warning gives the command that takes the mark off, from the folder the command runs in, and that command works."""
+    from reference.grading.command import _submissions
+
+    course = tmp_path / "GAN course"  # a path to quote: the command is pasted into a shell
+    folder = course / "submitted" / "josé" / A
+    folder.mkdir(parents=True)
+    (folder / f"{A}.ipynb").write_bytes(b"\xef\xbb\xbf" + EMPTY_NOTEBOOK.encode())
+    monkeypatch.chdir(tmp_path)  # above the course folder: the path is given from here
+    assert _submissions(course, A, None) == []
+    line = capsys.readouterr().err.strip()
+    command = line[line.index("sed -i"):-1]
+    assert command == f"sed -i '1s/^\\xEF\\xBB\\xBF//' 'GAN course/submitted/josé/{A}/{A}.ipynb'", line
+    subprocess.run(command, shell=True, check=True)
+    assert [s for s, _ in _submissions(course, A, None)] == ["josé"]
+    assert capsys.readouterr().err == ""
 
 
 def test_records_of_a_notebook_nbgrader_cannot_read_are_refused_in_one_line_and_the_rest_recorded(course: Path, capsys):

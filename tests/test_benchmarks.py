@@ -98,6 +98,34 @@ def test_metric_sanity_without_mnist_gives_advice_the_script_can_follow(tmp_path
     assert line.endswith(f"gan-course train-classifier --dataset mnist --data-dir '{root}'"), line
 
 
+def _data_layer_line(root: Path) -> str:
+    """What the data layer (and so `gan-course train` and `fid`) says of MNIST missing from data root `root`."""
+    from reference.data import load_dataset
+    from reference.data.sources import MissingDataError
+
+    with pytest.raises(MissingDataError) as caught:
+        load_dataset("mnist", root, split="train", download=False)
+    return str(caught.value)
+
+
+def test_metric_sanity_says_what_the_data_layer_says_of_missing_mnist(tmp_path: Path) -> None:
+    """It worded a line of its own: where the data layer had found MNIST's files one folder up (--data-dir given the
+    MNIST folder itself) and said which --data-dir to pass, the script said MNIST was missing and to download it
+    there, a second copy inside the first. Now its line is the data layer's, but for the way out it has no flag for."""
+    data = tmp_path / "data"
+    (data / "MNIST" / "raw").mkdir(parents=True)
+    (data / "MNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"")  # what the data layer looks for, one folder up
+    done = run_script("benchmarks/metric_sanity.py", "--data-dir", str(data / "MNIST"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, (done.stdout, done.stderr)
+    assert done.stderr == f"metric_sanity: {_data_layer_line(data / 'MNIST')}\n", done.stderr
+    assert f"pass --data-dir {data} " in done.stderr and "download" not in done.stderr, done.stderr
+    empty = tmp_path / "empty"  # nothing near: the data layer's line up to its '--dataset digits', then the script's way out
+    done = run_script("benchmarks/metric_sanity.py", "--data-dir", str(empty))
+    said = _data_layer_line(empty)
+    assert said.endswith(", or use --dataset digits"), said  # the one clause the script replaces (if it changes, so must the script)
+    assert done.stderr.startswith(f"metric_sanity: {said.removesuffix(', or use --dataset digits')}; or download MNIST there"), done.stderr
+
+
 def load_script(name: str):
     """A benchmark script imported as a module (its functions, without running it)."""
     import importlib.util

@@ -157,3 +157,17 @@ def test_an_out_dir_below_a_file_or_on_a_full_disk_is_a_one_line_error_and_leave
     assert "\n" not in said and len(said) < 600 and "No space left on device" in said and "(and 499 more files)" in said, said
     assert said.endswith("free space there or choose another OUT_DIR, then run this again")
     assert not (tmp_path / "out" / "bundle").exists() and list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("inside", ["lessons", "assignments/a9", "reference"])
+def test_an_out_dir_inside_a_folder_the_bundle_copies_is_refused(tmp_path: Path, inside: str):
+    """OUT_DIR under lessons/ (python -m reference.bundle lessons/for-students): the copy of lessons/ copied the bundle
+    being made into itself, folder in folder, until the path was too long, then blamed the folder's permissions."""
+    course = fake_course(tmp_path / "course")
+    out = course / inside / "bundle"
+    with pytest.raises(BundleError) as err:
+        build_bundle(out, course)
+    assert str(err.value) == (f"{out} is inside the course's {inside.split('/')[0]}/, which the bundle copies; choose an "
+                              f"OUT_DIR outside it, e.g. {tmp_path / 'gan-course-student'}")
+    assert [p.name for p in (course / inside).iterdir() if p.name.startswith((".bundle", "bundle"))] == []
+    assert build_bundle(course / "dist" / "bundle", course).is_dir()  # in the course, outside what is copied: fine

@@ -1032,6 +1032,23 @@ def test_an_error_mid_run_gets_its_own_last_line_after_the_progress_bar(capfd, t
     assert err.endswith("\n" + expected + "\n"), f"the error is not the last line of its own: {err[-300:]!r}"
 
 
+@pytest.mark.parametrize("command", ["fid", "train", "train-classifier"])
+def test_an_error_after_a_folders_decoding_bar_starts_its_own_line(capfd, flat_image_folder, tmp_path, monkeypatch, command):
+    """stderr captured to a file (a log, a scheduler, 2> err.txt): the decoding bar erased itself with a carriage
+    return, and the error after it shared the bar's line ('decoding flat: 100%|...|\\rgan-course: error: ...')."""
+    (flat_image_folder.root / "zz.png").write_bytes(b"not an image")
+    folder = flat_image_folder.root
+    monkeypatch.setattr(cli_module, "_metric_setup", lambda args, sources: (None, "cpu"))  # no classifier needed to decode
+    argv = {"fid": ["fid", folder, folder, "--device", "cpu"],
+            "train": ["train", "--model", "mlp", "--dataset", f"folder:{folder}", "--image-size", "8", "--epochs", "1",
+                      "--device", "cpu", "--out", tmp_path / "run"],
+            "train-classifier": ["train-classifier", "--dataset", f"folder:{folder}", "--epochs", "1", "--device", "cpu"]}[command]
+    code, _, err = cli(capfd, *argv)
+    assert code == 2 and "decoding flat" in err, err  # the bar was drawn (else this proves nothing)
+    lines = err.split("\n")  # newlines only: in a file a carriage return ends no line
+    assert lines[-1] == "" and lines[-2].startswith("gan-course: error: cannot decode image"), f"the error shares a line: {err!r}"
+
+
 @pytest.fixture(scope="module")
 def ring_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("cli") / "ring-run"

@@ -151,6 +151,21 @@ def test_execute_notebook_runs_cells_in_a_copy_with_grading_env_and_records_erro
     assert os.environ.get("NBGRADER_EXECUTION") != "autograde"  # restored afterwards
 
 
+def test_a_notebook_with_a_byte_order_mark_is_run_as_without_it(course: Path, tmp_path: Path):
+    """Saved by an editor that writes a UTF-8 byte-order mark, the notebook was 'not a readable notebook'
+    (nbformat refuses the mark): the cells are the same, and they run."""
+    source = course / "solutions" / "demo" / "demo.ipynb"
+    marked = tmp_path / "marked" / "demo.ipynb"
+    marked.parent.mkdir()
+    marked.write_bytes(b"\xef\xbb\xbf" + source.read_bytes())
+    sub = execute_notebook(marked)
+    try:
+        assert sub.namespace["MODE"] == "autograde" and "add" in sub
+        assert [(e.index, e.type) for e in sub.cell_errors] == [(4, "RuntimeError")]
+    finally:
+        sub.close()
+
+
 def test_checks_are_loaded_in_order_with_their_points(checks: dict):
     assert [(n, f.points, f.visible) for n, f in checks.items()][:3] == [
         ("test_add", 2.0, True),

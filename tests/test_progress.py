@@ -29,3 +29,41 @@ def test_plain_tqdm_auto_would_warn_there(tmp_path: Path):
     """The case the course's wrapper exists for (if tqdm stops warning, the wrapper can go)."""
     err = run_in_kernel("from tqdm.auto import tqdm\nfor _ in tqdm(range(3)):\n    pass", tmp_path)
     assert "IProgress not found" in err
+
+
+def test_a_bar_that_erases_itself_ends_its_line_in_a_file(tmp_path: Path):
+    """Into a file or a pipe, a leave=False bar (a folder's decoding bar) erased itself with a carriage return, which a
+    file keeps as a character: the next line written there (an error) was glued to the bar's line."""
+    from reference.progress import tqdm
+
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as f:
+        for _ in tqdm(range(3), desc="decoding", leave=False, file=f):
+            pass
+        f.write("gan-course: error: the next line\n")
+    with open(log, newline="") as f:  # as written: a carriage return is no line's end in a file
+        lines = f.read().split("\n")
+    assert lines[-2] == "gan-course: error: the next line", lines
+    assert "decoding: 100%" in lines[-3], lines  # the bar's last state stays in the log, on a line of its own
+
+
+def test_on_a_terminal_the_bar_still_erases_itself():
+    """A terminal reads the carriage return: there the bar goes as tqdm's leave=False makes it go, no line left."""
+    import pty
+
+    from reference.progress import tqdm
+
+    master, slave = pty.openpty()
+    written = b""
+    try:
+        with open(slave, "w", closefd=True) as f:
+            for _ in tqdm(range(3), desc="decoding", leave=False, file=f):
+                pass
+            f.write("END")
+            f.flush()
+            while not written.endswith(b"END"):  # all of it, however the terminal hands it over
+                written += os.read(master, 1 << 16)
+    finally:
+        os.close(master)
+    bar = written[: -len(b"END")]
+    assert bar.endswith(b"\r") and b"\n" not in bar, bar

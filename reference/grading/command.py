@@ -3,19 +3,29 @@
     gan-course autograde a2_conv_layers --jobs 2                 # every submitted/<student>/a2_conv_layers/
     gan-course autograde a2_conv_layers --shard 3/40 --results shard-03.jsonl
     gan-course autograde --merge shard-*.jsonl                   # into gradebook.db; twice changes nothing
+    gan-course autograde a2_conv_layers --jobs 2 --resume autograde-a2_conv_layers-<time>.jsonl   # after a stop: the rest
 
 Run it in the course folder (the one with nbgrader_config.py). Without --results the records go
 straight into nbgrader's autograded/ folder and gradebook.db (reference.grading.bridge); with
---results they are written to that file (JSON lines, atomically) for a later --merge.
+--results they are written to that file (JSON lines, atomically) for a later --merge. One run at a time writes
+into a course's gradebook (an autograde without --results, or a merge) or into one --results file (`exclusive_run`).
+A stopped run (Ctrl-C, SIGTERM, SIGHUP) keeps the records it finished in autograde-<id>-<time>.jsonl; --resume
+with that file grades only the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import re
+import shlex
+import socket
 import sys
 import time
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -52,6 +62,8 @@ def add_parser(sub) -> None:
     p.add_argument("--results", metavar="FILE", help="write the records to FILE (JSON lines) instead of the gradebook")
     p.add_argument("--merge", nargs="+", metavar="FILE", help="merge records files into autograded/ and gradebook.db")
     p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
+    p.add_argument("--resume", metavar="FILE", help="grade only the students FILE holds no record of (the file a stopped run "
+                   "kept its finished grades in), then record FILE's records with the new ones")
     p.add_argument("--no-sandbox", action="store_true", help="run submissions without bubblewrap (trusted code only)")
     p.add_argument("--gpu", action="store_true", help="let the sandbox see the NVIDIA GPUs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -123,8 +135,17 @@ def _submissions(root: Path, assignment: str, students: list[str] | None, warn: 
                                 f"then run it with PYTHONUTF8=1); not graded (rename the folder to the student's id)")
                 continue
             if not STUDENT_ID.match(student_dir.name):  # --merge would refuse the whole records file for it
-                skip(student_dir.name, f"submitted/{student_dir.name!r} is not a student id nbgrader can record "
-                                f"(letters, digits and _.@+- only); not graded")
+                renamed = suggested_id(student_dir.name)
+                if unicodedata.normalize("NFC", student_dir.name) == renamed:  # looks the same: say what differs, and how to rename
+                    move = f"mv {shlex.quote(_shown(student_dir))} {shlex.quote(_shown(student_dir.with_name(renamed)))}"
+                    skip(student_dir.name, f"submitted/{student_dir.name!r} spells its accented letters decomposed (a letter, then "
+                                    f"a combining mark, as a zip made on macOS does), which nbgrader cannot record; not graded "
+                                    f"(rename the folder to the same letters composed: {move}; then grade it with --student "
+                                    f"{shlex.quote(renamed)})")
+                else:
+                    skip(student_dir.name, f"submitted/{student_dir.name!r} is not a student id nbgrader can record "
+                                    f"(letters, digits and _.@+- only); not graded (rename the folder to the student's id, e.g. "
+                                    f"{renamed!r}, then grade it with --student {shlex.quote(renamed)})")
                 continue
             if any(p.is_symlink() for p in (student_dir, notebook.parent, notebook)):
                 skip(student_dir.name, f"{notebook.relative_to(root)} is reached through a link; not graded (copy the files there instead)")
@@ -133,7 +154,12 @@ def _submissions(root: Path, assignment: str, students: list[str] | None, warn: 
                 skip(student_dir.name, f"{notebook.relative_to(root)}: {problem}; not graded (ask the student for the notebook with its outputs "
                       f"cleared and without extra cells)")
                 continue
-            if (problem := _notebook_problem(notebook)) is not None:  # nbgrader would stop on it with a traceback
+            if (problem := _notebook_problem(notebook)) == BYTE_ORDER_MARK:  # the notebook is fine but for its first 3 bytes
+                skip(student_dir.name, f"{notebook.relative_to(root)} starts with a UTF-8 byte-order mark (an editor other than "
+                                       f"Jupyter saved it), which nbgrader, like Jupyter, cannot read; not graded (remove the mark, "
+                                       f"then grade it again: sed -i '1s/^\\xEF\\xBB\\xBF//' {shlex.quote(_shown(notebook))})")
+                continue
+            if problem is not None:  # nbgrader would stop on it with a traceback
                 what = "(empty, not JSON, or nested too deeply)" if not problem else f"nbgrader can read ({problem})"
                 skip(student_dir.name, f"{notebook.relative_to(root)} is not a notebook {what}; not graded (ask the student for the .ipynb file)")
                 continue
@@ -158,6 +184,18 @@ def shared_cpus(default: float, jobs: int, cores: int | None = None) -> float:
     return min(default, max(cores / max(1, jobs), 0.1))
 
 
+def suggested_id(name: str) -> str:
+    """A student id nbgrader can record for the folder or flag `name`: the same letters composed where a Mac wrote
+    them decomposed ('jose' and a combining accent, from a zip made on macOS: the mark is no letter), else with
+    each run of other characters made one '_' ('Mary Jane' -> 'Mary_Jane')."""
+    from reference.grading.bridge import STUDENT_ID
+
+    composed = unicodedata.normalize("NFC", name)
+    if STUDENT_ID.match(composed):
+        return composed
+    return re.sub(r"[^\w.@+-]+", "_", composed).strip("_.-")[:128] or "student"
+
+
 def _undecodable(name: str) -> bool:
     """Whether a name os.listdir gave holds bytes the filesystem encoding could not decode (as surrogates)."""
     return any("\udc80" <= ch <= "\udcff" for ch in name)
@@ -179,13 +217,14 @@ def _too_big(notebook: Path) -> str | None:
         return None  # the grader says why it cannot read it, in the record
 
 
+BYTE_ORDER_MARK = "it starts with a UTF-8 byte-order mark"  # what `_notebook_problem` says of such a file
+
+
 def _notebook_problem(notebook: Path) -> str | None:
     """None when the file is JSON that nbgrader reads as a notebook; "" when it is empty, text, truncated or
     nested too deeply; otherwise why nbgrader could not read it (`{}`, cells that are not objects: graded, it
     stopped nbgrader's merge for that student with a traceback, at every merge again). A file over the
     grader's notebook size is only looked at in its first bytes (`_too_big` refuses it)."""
-    import json
-
     from reference.grading.bridge import read_problem
     from reference.grading.runner import MAX_NOTEBOOK_MB
 
@@ -194,8 +233,8 @@ def _notebook_problem(notebook: Path) -> str | None:
             with open(notebook, "rb") as f:
                 return None if f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else ""
         text = notebook.read_bytes()
-        if text.startswith(b"\xef\xbb\xbf"):  # json.loads refuses it: the grader scored it 0, nbgrader stopped on it
-            return "it starts with a byte-order mark, which nbformat does not read: save it again from Jupyter"
+        if text.startswith(b"\xef\xbb\xbf"):  # nbformat refuses it: the grader scored it 0, nbgrader stopped on it
+            return BYTE_ORDER_MARK
         data = json.loads(text.decode("utf-8"))
     except OSError:
         return None  # the grader says why it cannot read it, in the record
@@ -231,8 +270,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
     from reference.grading.runner import parse_shard
 
     if args.merge:
-        if args.assignment or args.results or args.shard:
-            raise UserError("--merge takes only records files; run it without an assignment, --shard or --results")
+        if args.assignment or args.results or args.shard or args.resume:
+            raise UserError("--merge takes only records files; run it without an assignment, --shard, --results or --resume")
         return
     if not args.assignment:
         raise UserError("give the assignment to grade (e.g. gan-course autograde a2_conv_layers) or --merge FILE...")
@@ -242,11 +281,14 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UserError("--shard needs --results FILE: each shard writes its own records, then --merge them")
     if args.shard:
         parse_shard(args.shard)
+    if args.resume and args.results and Path(args.resume).resolve() == Path(args.results).resolve():
+        raise UserError(f"--resume {args.resume} is also --results: give the run a new --results file (it then holds "
+                        f"{args.resume}'s records and the new ones together)")
     from reference.grading.bridge import STUDENT_ID
 
     for student in args.student or []:  # "../x" named a folder outside submitted/ in the "none found" line
         if not STUDENT_ID.match(student):
-            renamed = re.sub(r"[^\w.@+-]+", "_", student).strip("_.-") or "student"
+            renamed = suggested_id(student)
             raise UserError(f"--student {student!r} is not a student id nbgrader can record (letters, digits, _.@+- only): "
                             f"give the name of a folder in submitted/, and rename one named otherwise (e.g. {renamed!r})")
 
@@ -304,8 +346,6 @@ def _records_held(path: Path) -> int:
 
 def _records_file(path: Path) -> bool:
     """Whether the existing file `path` is empty or a records file (JSON lines, each a dict with "student")."""
-    import json
-
     try:
         with open(path, "rb") as fh:
             line = fh.readline(64 * 2**20).strip()  # a record holds the cells' outputs: its line may be long
@@ -341,25 +381,212 @@ def _check_course_writable(root: Path) -> None:
                         f"or write them elsewhere with --results FILE and merge them later")
 
 
-def _keep(records: list[dict], assignment: str, root: Path) -> str:
-    """Write the records that could not go where they were meant to into the course folder, else (a full disk)
-    into the temporary folder; returns the path to give --merge (relative to the course folder when in it).
-    A failed write here had ended the run in a traceback, the class's grades lost."""
+COURSE_LOCK = ".gan-course-autograde.lock"  # in the course folder, while an autograde into its gradebook or a merge runs
+
+
+def _results_lock(results: Path) -> Path:
+    """The lock file of a run writing --results `results`: beside it, named after it."""
+    return results.parent / f".{results.name}.lock"
+
+
+@contextlib.contextmanager
+def exclusive_run(lock: Path, results: str | None = None, what: str = "") -> Iterator[None]:
+    """Hold an exclusive flock on `lock` while the block runs: a second run meanwhile is a one-line UserError
+    naming the first run's pid. Two autogrades into one gradebook, or a merge beside one, each graded or merged the
+    same students (SQLite only made their writes take turns), and two runs writing one --results file (a Slurm
+    array given the same name) kept only the last one's records. The kernel lets go of an flock when its holder
+    dies, however it dies (SIGKILL, the out-of-memory killer), so a killed run blocks no later one; the file, left
+    behind then, is taken and removed by the next run. Where no lock file can be made (a read-only folder, no
+    fcntl), the run goes on unlocked: the checks after this name what it cannot write. `what` describes the run
+    for the message of a second one; `results`: the --results file it writes, if any."""
+    from reference.cli import _take_lock
+
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        fcntl = None
+    held = None
+    if fcntl is not None:
+        try:
+            if results is not None:
+                lock.parent.mkdir(parents=True, exist_ok=True)  # write_results makes it at the end anyway
+            held = _take_lock(lock, fcntl, mode=0o666)  # less the umask: another grader of a shared course locks it too
+        except OSError:
+            held = None
+        if held is False:
+            raise UserError(_lock_holder_line(lock, results))
+    if held:
+        with contextlib.suppress(OSError):  # who holds it, for the line of a second run
+            os.ftruncate(held[1], 0)
+            os.pwrite(held[1], json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "what": what,
+                                           "started": time.strftime("%Y-%m-%d %H:%M:%S")}).encode(), 0)
+    try:
+        yield
+    finally:
+        if held:
+            with contextlib.suppress(OSError):
+                held[0].unlink()  # while still held: a run that opened this file meanwhile sees it gone and retries
+            os.close(held[1])
+
+
+def _lock_holder_line(lock: Path, results: str | None) -> str:
+    """The one line for a run that found `lock` held: who holds it (as the holder wrote it) and what to do."""
+    from reference.grading.checks import printable
+
+    try:
+        holder = json.loads(lock.read_bytes()[:4096])
+        pid, host, what, started = int(holder["pid"]), str(holder["host"]), str(holder["what"]), str(holder["started"])
+    except (OSError, ValueError, TypeError, KeyError):  # not written yet, or by hand
+        who = "another gan-course autograde"
+    else:
+        if host == socket.gethostname() and not _alive(pid):  # a killed run's, left in a file the holder could not write
+            return _lock_holder_line(Path(os.devnull), results)
+        where = "" if host == socket.gethostname() else f" on {printable(host, mark='?')}"
+        who = f"another gan-course autograde ({printable(what, mark='?')}, pid {pid}{where}, started {printable(started, mark='?')})"
+    if results is not None:
+        return (f"{who} is writing its records to --results {results} right now; give each run its own file "
+                f"(e.g. --results shard-$K.jsonl for shard K), or wait for it to end")
+    return (f"{who} holds this course's gradebook right now; wait for it to end, then run this again (two runs at once "
+            f"would grade or merge the same students twice)")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` of this host exists (signal 0 is sent to no one; 0 and below name groups: no)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def host_memory_mb(meminfo: Path = Path("/proc/meminfo"), cgroups: Path = Path("/sys/fs/cgroup"),
+                   own: Path = Path("/proc/self/cgroup")) -> int | None:
+    """MiB of memory this machine has for the grading: MemTotal, or less where this process's control group (a
+    container's limit, a Slurm job's --mem) allows less; None where neither can be read (not Linux). `own`: the
+    file naming this process's control groups."""
+    found = []
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                found.append(int(line.split()[1]) // 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        groups = own.read_text().splitlines()
+    except OSError:
+        groups = []
+    for line in groups:  # "0::/user.slice/..." (cgroup v2), "4:memory:/slurm/uid_1/job_2" (v1)
+        number, controllers, where = (line.split(":", 2) + ["", ""])[:3]
+        if number == "0" and not controllers:
+            folder, name = cgroups / where.lstrip("/"), "memory.max"
+        elif "memory" in controllers.split(","):
+            folder, name = cgroups / "memory" / where.lstrip("/"), "memory.limit_in_bytes"
+        else:
+            continue
+        for level in (folder, *folder.parents):  # a limit anywhere above also holds
+            if not level.is_relative_to(cgroups):
+                break
+            try:
+                text = (level / name).read_text().strip()
+            except OSError:
+                continue
+            if text.isdigit() and int(text) < 2**60:  # "max" or a huge number: no limit
+                found.append(int(text) // 2**20)
+    return min(found) if found else None
+
+
+def _memory_source(args: argparse.Namespace, configured: dict) -> str:
+    """Where the memory limit came from: "flag", "config" (nbgrader_config.py) or "default"."""
+    return "flag" if args.memory_mb is not None else "config" if configured.get("memory_mb") is not None else "default"
+
+
+def memory_problem(limits, jobs: int, source: str = "flag", host_mb: int | None = None) -> str | None:
+    """Why the memory limit cannot hold on this machine (one line naming the fix), or None: a limit above the
+    machine's memory (--memory-mb 100000 on a 24 GB host), or `jobs` submissions each allowed it that together
+    could take more than the machine has. Such a limit limits nothing: a submission that allocates up to it is
+    stopped by the kernel's out-of-memory killer instead, which may pick the grader or a classmate's sandbox.
+    `source`: where the limit came from ("flag", "config" or "default"), to name it as it was set."""
+    host_mb = host_memory_mb() if host_mb is None else host_mb
+    jobs = max(1, jobs or 1)
+    asked = limits.memory_mb
+    if host_mb is None or asked * jobs <= host_mb:
+        return None
+    said = {"flag": f"--memory-mb {asked}", "config": f"c.GanCourseGrading.memory_mb = {asked} in nbgrader_config.py",
+            "default": f"the default memory limit of {asked} MiB"}[source]
+    if asked > host_mb:
+        return f"{said}: more than the {host_mb:,} MiB of memory this machine has; give --memory-mb {host_mb} or less"
+    return (f"{said}: {jobs} submissions graded at once (--jobs {jobs}) may use {asked * jobs:,} MiB together, more than "
+            f"the {host_mb:,} MiB of memory this machine has; give --jobs {max(1, host_mb // asked)} or --memory-mb {host_mb // jobs}")
+
+
+def _keep(records: list[dict], assignment: str, folder: Path, shard: str | None = None) -> str:
+    """Write the records that could not go where they were meant to (a merge that failed, a stopped run's finished
+    ones) into `folder` as autograde-<id>[-shard-K-of-N]-<time>.jsonl, else (a full disk) into the temporary folder;
+    returns the path to give --merge or --resume, as seen from the working folder (the command may run in a folder
+    below the course's). A failed write here had ended the run in a traceback, the class's grades lost."""
     import tempfile
 
-    from reference.grading.runner import write_results
+    from reference.grading.runner import parse_shard, write_results
 
-    name = f"autograde-{assignment}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
-    try:
-        write_results(root / name, records)
-        return name
-    except OSError as first:
+    part = "-shard-{}-of-{}".format(*parse_shard(shard)) if shard else ""
+    name = f"autograde-{assignment}{part}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    first = None
+    for where in (folder, Path(tempfile.gettempdir())):
+        path = where / name
+        if path.exists():  # another run stopped in the same second (the tasks of one array): never replace its grades
+            path = path.with_name(f"{path.stem}-{os.getpid()}.jsonl")
         try:
-            write_results(Path(tempfile.gettempdir()) / name, records)
-            return str(Path(tempfile.gettempdir()) / name)
+            write_results(path, records)
+            return _shown(path)
+        except OSError as err:
+            first = first or err
+    raise UserError(f"the grades could not be kept in {folder} ({first.strerror or type(first).__name__}) nor in "
+                    f"{tempfile.gettempdir()}: free space there, then grade again") from None
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working folder when it lies in it, else whole: a path a command typed here finds."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def _and_kept(resumed: list[dict], resume: str | None) -> str:
+    return f" (and {len(resumed)} kept from {resume})" if resumed else ""
+
+
+def _resumed(resume: str, assignment: str, subs: list[tuple[str, Path]]) -> list[dict]:
+    """The records of --resume FILE to keep: those of `assignment` for the students in `subs` whose notebook has not
+    changed since it was graded (the merge would refuse it) and whose grading did not fail (a resume tries again)."""
+    import hashlib
+
+    from reference.grading.bridge import read_records
+
+    records = read_records([resume])
+    others = sorted({str(r["assignment"]) for r in records} - {assignment})
+    if others:
+        raise UserError(f"--resume {resume} holds records of {', '.join(others)}, not only of {assignment}; give the file "
+                        f"kept by a stopped run of gan-course autograde {assignment}")
+    notebooks = dict(subs)
+    kept = []
+    for record in records:
+        notebook = notebooks.get(record["student"])
+        if notebook is None or record.get("failed") or notebook.stem != record["notebook"]:
+            continue
+        try:
+            digest = hashlib.sha256(notebook.read_bytes()).hexdigest()
         except OSError:
-            raise UserError(f"the grades could not be kept in {root} ({first.strerror or type(first).__name__}) nor in "
-                            f"{tempfile.gettempdir()}: free space in the course folder, then grade again") from None
+            continue
+        if record.get("notebook_sha256") == digest:
+            kept.append(record)
+    return kept
 
 
 def _quiet_when_closed() -> None:
@@ -378,11 +605,24 @@ def run(args: argparse.Namespace) -> int:
 
     root = course_root()
     if root is None:
-        raise UserError(f"no course folder (with nbgrader_config.py) at or above {Path.cwd()}; cd into the course first "
-                        f"(its nbgrader_config.py must be in the course folder: one in ~/.jupyter is not read)")
+        raise UserError(f"no course folder (with nbgrader_config.py) at or above {Path.cwd()}; cd into the course first, or "
+                        f"set GAN_COURSE_ROOT to it (its nbgrader_config.py must be in the course folder: one in ~/.jupyter is not read)")
+    if not (root / "nbgrader_config.py").is_file():  # GAN_COURSE_ROOT, taken as given: traitlets' traceback named no fix
+        raise UserError(f"GAN_COURSE_ROOT is {root}, which holds no nbgrader_config.py; set it to the course folder (the one "
+                        f"with nbgrader_config.py), or unset it and run the command in the course folder")
     _check_arguments(args)
     if args.results:
         _check_results_path(Path(args.results))
+    what = "--merge" if args.merge else " ".join([args.assignment, *(["--shard", args.shard] if args.shard else []),
+                                                  *(["--results", args.results] if args.results else [])])
+    # a run into the gradebook, or a merge, holds the course; a run into a records file holds that file (shards run at once)
+    lock = (root / COURSE_LOCK, None) if not args.results else (_results_lock(Path(args.results)), args.results)
+    with exclusive_run(*lock, what=what):
+        return _run(args, root)
+
+
+def _run(args: argparse.Namespace, root: Path) -> int:
+    """`run` once the course is found, the command line checked and the run's lock held."""
     from reference.grading.bridge import merge, read_records
     from reference.grading.runner import grade_many, load_checks, parse_shard, shard, write_results
     from reference.grading.sandbox import Limits
@@ -414,14 +654,21 @@ def run(args: argparse.Namespace) -> int:
     if overrides.get("cpus") is None and configured.get("cpus") is None:
         limits = replace(limits, cpus=shared_cpus(limits.cpus, args.jobs))
     from reference.grading.sandbox import free_space_problem, host_limit_problem
+    from reference.grading.worker import shared_memory_problem
 
-    if (problem := host_limit_problem(limits) or free_space_problem(limits, max(1, args.jobs or 1))):
+    if (problem := host_limit_problem(limits) or free_space_problem(limits, max(1, args.jobs or 1))
+            or memory_problem(limits, args.jobs, _memory_source(args, configured)) or shared_memory_problem()):
         raise UserError(problem)
     skipped: list[str] = []
     everyone = _submissions(root, args.assignment, args.student, warn=not args.shard or parse_shard(args.shard)[0] == 1,
                             skipped=skipped)
     chosen = set(shard([s for s, _ in everyone], args.shard))
     subs = [(s, nb) for s, nb in everyone if s in chosen]
+    resumed = _resumed(args.resume, args.assignment, subs) if args.resume and subs else []
+    if resumed:
+        done_before = {r["student"] for r in resumed}
+        subs = [(s, nb) for s, nb in subs if s not in done_before]
+        print(f"{len(resumed)} submission(s) graded before, kept from {args.resume}; grading the other {len(subs)}", flush=True)
     if not everyone:  # said first: a course without submitted/ was told only to run generate_assignment
         who = "<student>" if not args.student else args.student[0] if len(args.student) == 1 else "{" + ",".join(args.student) + "}"
         where = root / "submitted" / who / args.assignment / f"{args.assignment}.ipynb"
@@ -433,22 +680,26 @@ def run(args: argparse.Namespace) -> int:
 
         if known_assignment(root, args.assignment) is False:  # found out after grading the class, before
             raise UserError(NOT_RECORDED.format(a=args.assignment, then="grade again"))
-    if not subs:  # more shards than students (an array sized for a larger class): nothing to do is no error
+    if not subs and not resumed:  # more shards than students (an array sized for a larger class): nothing to do is no error
         write_results(Path(args.results), [])
         print(f"shard {args.shard} has no submissions ({len(everyone)} in all, fewer than the shards); wrote an empty {args.results}")
         return 0
     from reference.grading.runner import limits_problem_apart
 
-    if (problem := limits_problem_apart(args.assignment, root, limits, sandbox=not args.no_sandbox)):  # before anyone is graded
+    if subs and (problem := limits_problem_apart(args.assignment, root, limits, sandbox=not args.no_sandbox)):  # before anyone is graded
         raise UserError(problem)
     started = time.monotonic()
     bar = None
-    if not args.no_progress:
+    if not args.no_progress and subs:
         from reference.progress import tqdm
 
-        bar = tqdm(total=len(subs), desc=f"grading {args.assignment}", unit="submission")
+        # on a terminal only: into a log (nohup, a scheduler, 2>&1 | tee) each student's line was glued to the bar's text,
+        # which the line's printing erased with carriage returns a file keeps; there the students' lines are the progress
+        bar = tqdm(total=len(subs), desc=f"grading {args.assignment}", unit="submission", disable=None)
+    finished: list[dict] = []
 
     def progress(record: dict) -> None:
+        finished.append(record)
         try:
             if bar is not None:
                 bar.update(1)
@@ -458,7 +709,18 @@ def run(args: argparse.Namespace) -> int:
         except BrokenPipeError:
             _quiet_when_closed()
 
-    records = grade_many(subs, args.assignment, root, jobs=args.jobs, limits=limits, sandbox=not args.no_sandbox, gpu=args.gpu, progress=progress)
+    try:
+        records = grade_many(subs, args.assignment, root, jobs=args.jobs, limits=limits, sandbox=not args.no_sandbox,
+                             gpu=args.gpu, progress=progress) if subs else []
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, a closed terminal: what was graded is kept, for --resume (cli._interrupted)
+        if finished or resumed:
+            if bar is not None:
+                bar.close()
+            where = Path(args.results).parent if args.results else root
+            args.kept = (_keep(resumed + finished, args.assignment, where, args.shard), len(resumed) + len(finished),
+                         len(resumed) + len(subs))
+        raise
+    records = resumed + records
     if bar is not None:
         bar.close()
     took = time.monotonic() - started
@@ -466,18 +728,20 @@ def run(args: argparse.Namespace) -> int:
         try:
             write_results(Path(args.results), records)
         except OSError as err:  # the path was writable when grading began: keep the grading all the same
-            kept = _keep(records, args.assignment, root)
+            kept = _keep(records, args.assignment, root, args.shard)
             raise UserError(f"--results {args.results} could not be written ({err.strerror or type(err).__name__}); the grades "
-                            f"are kept in {kept}: merge them with gan-course autograde --merge {kept}") from None
-        print(f"graded {len(records)} submission(s) in {took:.0f} s; records in {args.results} (merge with --merge)")
+                            f"are kept in {kept}: merge them with gan-course autograde --merge {shlex.quote(kept)}") from None
+        print(f"graded {len(records) - len(resumed)} submission(s) in {took:.0f} s{_and_kept(resumed, args.resume)}; records in "
+              f"{args.results} (merge with --merge)")
     else:
         try:
             merge(records, root)
         except (Exception, KeyboardInterrupt) as err:  # keep the grading, whatever stopped the merge: it can be merged once the cause is fixed
             kept = _keep(records, args.assignment, root)
             said = str(err) if isinstance(err, UserError) else f"the merge into nbgrader stopped ({type(err).__name__}: {str(err)[:200]})"
-            raise UserError(f"{said} (the grades are kept in {kept}: merge them with gan-course autograde --merge {kept})") from None
-        print(f"graded {len(records)} submission(s) in {took:.0f} s into {root / 'gradebook.db'}")
+            raise UserError(f"{said} (the grades are kept in {kept}: merge them with gan-course autograde --merge {shlex.quote(kept)})") from None
+        print(f"graded {len(records) - len(resumed)} submission(s) in {took:.0f} s{_and_kept(resumed, args.resume)} into "
+              f"{root / 'gradebook.db'}")
     failed = [r for r in records if r.get("failed")]
     if failed:
         print(f"gan-course: warning: the grader failed on {len(failed)} submission(s): {', '.join(r['student'] for r in failed)}", file=sys.stderr)

@@ -281,7 +281,8 @@ def execute_notebook(path: str | os.PathLike, *, grading: bool = True) -> Execut
     this process. Cells run in a fresh module namespace, in order, with the working directory a
     temporary copy of the notebook's folder and NBGRADER_EXECUTION=autograde set (grading=False: unset,
     as in a student's kernel); nbgrader test cells are skipped; a cell that raises is recorded and the
-    next cell runs.
+    next cell runs. A notebook that starts with a UTF-8 byte-order mark (what some editors other than Jupyter save)
+    is read without it: nbformat refuses the mark, not the notebook.
     """
     import nbformat
 
@@ -290,7 +291,7 @@ def execute_notebook(path: str | os.PathLike, *, grading: bool = True) -> Execut
     if not path.is_file():
         raise UserError(f"notebook {path} does not exist; pass the path of a .ipynb file")
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = nbformat.reads(path.read_bytes().decode("utf-8-sig"), as_version=4)
     except Exception as err:  # noqa: BLE001 - any unreadable file
         raise UserError(f"{path} is not a readable notebook ({type(err).__name__}); pass a .ipynb file") from None
     workdir = Path(tempfile.mkdtemp(prefix="gan-course-grade-"))
