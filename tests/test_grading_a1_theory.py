@@ -2196,6 +2196,184 @@ def test_wrong_theory_cells_get_exact_scores_and_messages(tmp_path, name):
     assert scores(submission(tmp_path, theory=cell)) == {**OK, **expected}
 
 
+# found by a red-team round for false positives (wrong code that scored points it should not): D* as a column (N, 1),
+# which broadcasts against the densities (N,) into an (N, N) matrix, and D* computed on a grid of its own spanning the
+# visible checks' [-8, 8] (x itself unused) had full marks for d_star; a Fréchet distance
+# that takes the square root of eigvals(S1 @ S2).real without clamping it, or a Cholesky factor of S1, is NaN (or
+# raises) for a singular covariance (fewer samples than features) and kept every point; densities renormalised over
+# the cut grid were told "in bits" (a coincidence of values) or "the same wrong densities"
+SINGULAR = (
+    "a covariance of fewer samples than features is singular (positive semi-definite, not definite): S1 S2 has "
+    "eigenvalues that are 0, and round-off puts some of them a little below 0, so take the square roots of "
+    "torch.linalg.eigvals(S1 @ S2).real.clamp(min=0) (or use scipy.linalg.sqrtm's .real); a Cholesky factor or an "
+    "inverse does not exist for it"
+)
+SINGULAR_CASE = ("with equal singular covariances (of 3 samples of 24 features, rank 2, as features of fewer images than "
+                 "dimensions give)")
+RENORMALISED = (
+    "C(G) for p_data = N(0.84, 0.84^2), p_g = N(0.42, 1.04^2), on x = linspace(-0.5, 1.5, 801) is {}; expected -0.94746: it "
+    "uses the densities renormalised over the grid (each divided by its integral over x, so that it integrates to 1 "
+    "there): this grid leaves out part of both densities, so they integrate to less than 1 over it, and C(G) integrates "
+    "them as they are: do not rescale them"
+)
+DENSITIES = """
+            def density(x, mu, sigma):
+                return torch.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+
+            def d_star(x, mu_data, sigma_data, mu_g, sigma_g):
+                p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+                return p / (p + q)
+"""  # indented as the cells below it, which submission() dedents
+FALSE_POSITIVES = {
+    "d_star_as_a_column": (
+        {"theory": DENSITIES.replace("p, q = density(x,", "x = x.unsqueeze(1)  # a batch of points (N, 1)\n                p, q = density(x,", 1) + """
+            def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+                p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+                d, m = p / (p + q), (p + q) / 2
+                cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+                jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+                return float(cost), float(jsd)
+        """},
+        {"test_d_star_is_the_optimal_discriminator": (
+            0.0, "d_star returned shape (1601, 1) for a grid of shape (1601,); expected (1601,), the grid's own shape: a D* of "
+            "shape (N, 1) times a density of shape (N,) broadcasts to an (N, N) matrix, so C(G)'s integrand p_data log D* + "
+            "p_g log(1 - D*) would not be one value per grid point; keep x's shape (no unsqueeze, [:, None] or view(-1, 1))")},
+    ),
+    "d_star_on_a_grid_of_its_own": (  # right at the visible checks' grid span only: now also checked on another grid
+        {"theory": DENSITIES.replace("p, q = density(x,", "x = torch.linspace(-8.0, 8.0, len(x), dtype=torch.float64)  # the checks' grid\n                p, q = density(x,", 1) + """
+            def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+                p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+                d, m = p / (p + q), (p + q) / 2
+                cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+                jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+                return float(cost), float(jsd)
+        """},
+        {"test_d_star_is_the_optimal_discriminator": (
+            0.0, "d_star for p_data = N(0.28, 0.92^2), p_g = N(-0.28, 0.94^2), on x = linspace(-6, 7, 521) is 0.220809 at x = -1; "
+            "expected 0.342311: those are D*'s values at the points of linspace(-8, 8, len(x)), a grid of its own, not at the "
+            "points x it is given: compute D* at x")},
+    ),
+    "densities_renormalised_over_the_grid": (
+        {"theory": DENSITIES + """
+            def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+                p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+                p, q = p / torch.trapezoid(p, x), q / torch.trapezoid(q, x)  # so that each integrates to 1
+                d, m = p / (p + q), (p + q) / 2
+                cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+                jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+                return float(cost), float(jsd)
+        """},
+        {"test_cost_and_jsd_on_other_grids": (1.0, RENORMALISED.format("-1.36459"))},
+    ),
+    "only_the_weights_of_the_cost_renormalised": (  # was told "it is in bits": its value lies within the tolerance of that
+        {"theory": DENSITIES + """
+            def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+                p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+                d, m = d_star(x, mu_data, sigma_data, mu_g, sigma_g), (p + q) / 2
+                weight_p, weight_q = p / torch.trapezoid(p, x), q / torch.trapezoid(q, x)
+                cost = torch.trapezoid(weight_p * torch.log(d) + weight_q * torch.log(1 - d), x)
+                jsd = 0.5 * torch.trapezoid(p * torch.log(p / m), x) + 0.5 * torch.trapezoid(q * torch.log(q / m), x)
+                return float(cost), float(jsd)
+        """},
+        {"test_cost_and_jsd_on_other_grids": (1.0, RENORMALISED.format("-1.36682"))},
+    ),
+    "jsd_with_closed_form_entropies": (  # its score was right (the cut grid's point lost); its message was the formula
+        {"theory": DENSITIES + """
+            def cost_and_jsd(x, mu_data, sigma_data, mu_g, sigma_g):
+                p, q = density(x, mu_data, sigma_data), density(x, mu_g, sigma_g)
+                d, m = p / (p + q), (p + q) / 2
+                cost = torch.trapezoid(p * torch.log(d) + q * torch.log(1 - d), x)
+                entropy = lambda sigma: 0.5 * math.log(2 * math.pi * math.e * sigma ** 2)  # of N(mu, sigma^2)
+                jsd = -torch.trapezoid(m * torch.log(m), x) - (entropy(sigma_data) + entropy(sigma_g)) / 2  # H(m) - mean of H
+                return float(cost), float(jsd)
+        """},
+        {"test_cost_and_jsd_on_other_grids": (
+            1.0, "the JSD for p_data = N(0.84, 0.84^2), p_g = N(0.42, 1.04^2), on x = linspace(-0.5, 1.5, 801) is -0.62893; "
+            "expected 0.00833414: it is H(m) - (H(p_data) + H(p_g)) / 2 with the entropies of p_data and p_g in closed form, "
+            "1/2 log(2 pi e sigma^2), which are integrals over the whole real line, and H(m) over the grid: this grid leaves "
+            "out part of both densities, so the terms do not match; integrate every term over x")},
+    ),
+    "square_roots_of_eigenvalues_not_clamped": (
+        {"frechet": """
+            def frechet_distance(mu1, sigma1, mu2, sigma2):
+                eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).real  # real and >= 0
+                return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum())
+        """},
+        {"test_frechet_distance_properties": (
+            1.0, f"{SINGULAR_CASE} frechet_distance = nan; expected ||mu1 - mu2||^2 = 18.4844: a square root met a number "
+            f"below 0 (NaN): {SINGULAR}")},
+    ),
+    "cholesky_factor_of_sigma1": (
+        {"frechet": """
+            def frechet_distance(mu1, sigma1, mu2, sigma2):
+                # L^T S2 L, with S1 = L L^T, has the eigenvalues of S1 S2, and is symmetric
+                L = torch.linalg.cholesky(sigma1)
+                eigenvalues = torch.linalg.eigvalsh(L.T @ sigma2 @ L).clamp(min=0)
+                return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum())
+        """},
+        {"test_frechet_distance_properties": (
+            1.0, f"{SINGULAR_CASE} frechet_distance raised _LinAlgError: linalg.cholesky: The factorization could not be "
+            f"completed because the input is not positive-definite (the leading minor of order 4 is not positive-definite); "
+            f"{SINGULAR}")},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FALSE_POSITIVES))
+def test_wrong_answers_that_scored_points_they_should_not_lose_them(tmp_path, name):
+    cells, expected = FALSE_POSITIVES[name]
+    assert scores(submission(tmp_path, **cells)) == {**OK, **expected}
+
+
+def test_right_frechet_distances_keep_their_points_for_singular_covariances(tmp_path):
+    """Every right way of the tests (scipy's sqrtm, pytorch-fid's copy, eigh of S1^(1/2) S2 S1^(1/2), the nuclear norm,
+    float32) and a few more (|eigenvalues|, NaN set to 0, an eigendecomposition's square root, Newton-Schulz) stay within
+    the singular case's tolerance: it charges NaN and errors, not round-off."""
+    from reference.grading.checks import run_check
+    from reference.grading.submission import LocalSubmission
+
+    checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    ways = [CORRECT[name]["frechet"] for name in CORRECT] + [
+        """
+        def frechet_distance(mu1, sigma1, mu2, sigma2):
+            m1, s1, m2, s2 = (torch.as_tensor(v, dtype=torch.float32) for v in (mu1, sigma1, mu2, sigma2))
+            return float((m1 - m2).square().sum() + s1.trace() + s2.trace() - 2 * torch.linalg.eigvals(s1 @ s2).sqrt().real.sum())
+        """,
+        """
+        def frechet_distance(mu1, sigma1, mu2, sigma2):
+            eigenvalues = torch.linalg.eigvals(sigma1 @ sigma2).abs()
+            return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum())
+        """,
+        """
+        def frechet_distance(mu1, sigma1, mu2, sigma2):
+            roots = torch.nan_to_num(torch.linalg.eigvals(sigma1 @ sigma2).real.sqrt())
+            return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * roots.sum())
+        """,
+        """
+        def frechet_distance(mu1, sigma1, mu2, sigma2):
+            w, v = torch.linalg.eig(sigma1 @ sigma2)
+            root = (v @ torch.diag(w.sqrt()) @ torch.linalg.inv(v)).real
+            return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * root.trace())
+        """,
+        """
+        def frechet_distance(mu1, sigma1, mu2, sigma2):
+            a = sigma1 @ sigma2
+            eye, norm = torch.eye(len(a), dtype=a.dtype), a.norm()
+            y, z = a / norm, torch.eye(len(a), dtype=a.dtype)
+            for _ in range(10):  # Newton-Schulz
+                t = 0.5 * (3 * eye - z @ y)
+                y, z = y @ t, t @ z
+            return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * (y * norm.sqrt()).trace())
+        """,
+    ]
+    for source in ways:
+        namespace = {"torch": torch, "math": __import__("math"), "F": F}
+        exec(textwrap.dedent(source), namespace)
+        student = LocalSubmission(namespace)
+        assert checks.singular_fault(student) is None, source
+        assert run_check(checks.test_frechet_distance_properties, student) == (2.0, ""), source
+
+
 def test_the_cut_grid_tells_the_identity_from_the_definitions():
     """On the hidden check's cut grid, C(G) and -log 4 + 2 JSD differ by far more than its tolerance,
     and on the others they agree within it: only there a number derived from the other is told apart."""

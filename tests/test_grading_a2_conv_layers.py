@@ -866,6 +866,100 @@ WRONG = {
     ),
 }
 
+LIGHTER = """
+                    nn.Unflatten(1, (nz, 1, 1)),
+                    nn.ConvTranspose2d(nz, ngf * 2, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+                    nn.ConvTranspose2d(ngf * 2, ngf, 3, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+                    nn.Conv2d(ngf, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+                    nn.ConvTranspose2d(ngf, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+                    nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh(),
+                """  # a ladder at half the given widths, with one block added: 5 convs but fewer parameters than the given generator
+UNUSED = (
+    "never take part in forward (a layer kept as an attribute but never called, or a parameter nothing uses), so they add "
+    "nothing to the network that draws: keep the given generator's layers on the path to the output and add to them"
+)
+
+# found by a red-team round for false positives (wrong designs that scored points they should not): parameters that
+# never take part in forward made up the parameter count (a lighter network beside the given generator kept as an
+# attribute, a big unused parameter) and kept both points of the added-layers check; a learned offset added after the
+# Tanh starts at 0, so scaling the weights never moved the output out of [-1, 1]; a generator built for nz = 100 that
+# pads (or cuts) z to 100 passed the shape check at nz = 32 and the gradient check at nz = 100
+WRONG.update({
+    "lighter_network_beside_the_given_generator_kept_unused": (
+        """
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                self.given = Generator(nz, ngf, channels=1, size=28)  # kept to compare with
+                self.net = nn.Sequential(<LIGHTER>)
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return self.net(z)
+        """.replace("<LIGHTER>", LIGHTER),
+        {
+            "test_adds_conv_layers": (
+                1.0, "generator runs 5 conv layers (the given one 4) and holds 192,128 parameters, but only 62,624 of them make "
+                "its images, not more than the given generator's 129,504 at ngf=16: the other 129,504 (`given.main.1.weight`, "
+                f"`given.main.2.weight`, `given.main.2.bias`, `given.main.4.weight`, ...) {UNUSED}",
+            ),
+            "test_parameters_get_gradients": (
+                0.0, "10 of 23 parameters get no gradient (`given.main.1.weight`, `given.main.2.weight`, `given.main.2.bias`, "
+                "`given.main.4.weight`, ...): their layers are not used in forward, or their output is detached or dropped",
+            ),
+        },
+    ),
+    "a_big_parameter_nothing_uses": (
+        """
+        class DeeperGenerator(nn.Module):
+            def __init__(self, nz=100, ngf=64):
+                super().__init__()
+                self.net = nn.Sequential(<LIGHTER>)
+                self.capacity = nn.Parameter(torch.zeros(200_000))  # more parameters than the given generator
+                self.apply(weights_init)
+
+            def forward(self, z):
+                return self.net(z)
+        """.replace("<LIGHTER>", LIGHTER),
+        {
+            "test_adds_conv_layers": (
+                1.0, "generator runs 5 conv layers (the given one 4) and holds 262,624 parameters, but only 62,624 of them make "
+                f"its images, not more than the given generator's 129,504 at ngf=16: the other 200,000 (`capacity`) {UNUSED}",
+            ),
+            "test_parameters_get_gradients": (
+                0.0, "1 of 14 parameters get no gradient (`capacity`): their layers are not used in forward, or their output is "
+                "detached or dropped",
+            ),
+        },
+    ),
+    "learned_offset_added_after_the_tanh": (
+        explicit(extra_14=BLOCK_14).replace("self.apply(weights_init)", "self.offset = nn.Parameter(torch.zeros(1, 1, 28, 28))  # learned brightness\n        self.apply(weights_init)")
+        .replace("return self.net(z)", "return self.net(z) + self.offset"),
+        {
+            "test_output_range": (
+                0.0, "generator output reaches [<n>, <n>] once its parameters that start at 0 leave 0, as its first training "
+                "step moves them (a learned offset or gain applied after the Tanh starts at 0, so the output stays in [-1, 1] "
+                "only until training begins), and its weights are scaled up; expected [-1, 1]: nn.Tanh() is the generator's "
+                "last layer, but its output is changed after it in forward (such as * 2 - 1, + 1 or a rescaling), which moves "
+                "it out of [-1, 1]: return the Tanh's output as it is",
+            ),
+        },
+    ),
+    "built_for_nz_100_with_z_padded_or_cut_to_fit": (
+        "import torch.nn.functional as F\n" + explicit(extra_14=BLOCK_14).replace("nn.Unflatten(1, (nz, 1, 1))", "nn.Unflatten(1, (100, 1, 1))")
+        .replace("nn.ConvTranspose2d(nz, ngf * 4", "nn.ConvTranspose2d(100, ngf * 4")
+        .replace("return self.net(z)", "return self.net(F.pad(z, (0, 100 - z.shape[1])))  # any nz: padded (or cut) to 100"),
+        {
+            "test_parameters_get_gradients": (
+                0.0, "with nz=128 the generator's output depends on 100 of the 128 dimensions of z only (the gradient to the "
+                "other 28 is exactly 0): pass all of z into the first layer; a first layer built for a fixed nz, with z padded "
+                "or cut to fit, takes any nz but ignores part of z: build it from the `nz` argument",
+            ),
+        },
+    ),
+})
+
+
 # Cheats: the solution's generator, with samples swapped for stored digits while graded
 SOLUTION_CLASS = '''
 class DeeperGenerator(nn.Module):
@@ -1224,6 +1318,34 @@ def test_conv_paths_reads_normalised_weights_functional_convs_and_fixed_kernels(
         assert [reaches for _, _, _, reaches in found["convs"]] == [True] * 6 + [use]
 
 
+def test_conv_paths_counts_the_parameters_that_take_part_in_the_output():
+    """A layer kept but never called and a parameter nothing uses are "unused"; the parameters of a layer that ran
+    count whatever their gradient (behind a .detach(), a gate at zero, normalised weights), and so do the model's own
+    parameters in the output's graph (a ReZero gate) or, with no graph to read, all of them."""
+    class Model(nn.Module):
+        def __init__(self, detach: bool = False) -> None:
+            super().__init__()
+            self.detach = detach
+            self.used = nn.Sequential(nn.Conv2d(1, 2, 3, 1, 1), nn.BatchNorm2d(2))
+            self.cut = nn.Conv2d(2, 2, 3, 1, 1)  # behind a .detach(): it still ran
+            self.sn = nn.utils.parametrizations.spectral_norm(nn.Conv2d(2, 1, 1))
+            self.alpha = nn.Parameter(torch.zeros(1))
+            self.kept = nn.Conv2d(1, 1, 3, 1, 1)  # never called
+            self.spare = nn.Parameter(torch.zeros(7))  # nothing uses it
+
+        def forward(self, x):
+            h = self.used(x)
+            out = self.sn(h + self.alpha * self.cut(h).detach())
+            return out.detach() if self.detach else out
+
+    model = Model()
+    found = probes_a2.conv_paths(model, torch.randn(2, 1, 5, 5))
+    assert found["unused"] == ["spare", "kept.weight", "kept.bias"]
+    assert found["parameters"] - found["used_parameters"] == 7 + 10
+    found = probes_a2.conv_paths(Model(detach=True), torch.randn(2, 1, 5, 5))
+    assert found["unused"] == ["kept.weight", "kept.bias"] and not found["output_requires_grad"]
+
+
 def test_a_batch_size_fixed_in_a_view_is_named_once(tmp_path):
     """z.view(64, nz, 1, 1) (the batch size of the training cell written in): the reshape's error is
     followed by its cause and fix, told once for all the batch sizes tried."""
@@ -1547,8 +1669,14 @@ def test_a_spectral_norm_generator_is_judged_by_its_last_layer(ending, expected)
         ("*given", "self.main(z).permute(0, 2, 3, 1)",
          "generator output is (N, 28, 28, 1), channels last: PyTorch's images are (N, C, H, W), with the channel in dim 1, "
          "as the last ConvTranspose2d makes them: return its output without permuting it; expected (N, 1, 28, 28)"),
+        # found by a red-team round: an image repeated into 2 channels after the last stage was told that the last conv
+        # makes 2 channels (it makes 1)
+        ("*given", "torch.cat([self.main(z), self.main(z)], 1)",
+         "generator output is (N, 2, 28, 28): its last conv, `main.13` (ConvTranspose2d(16, 1, kernel_size=(4, 4), stride=(2, "
+         "2), padding=(1, 1), bias=False)), makes the 1 channel the digits have, and forward turns it into 2 after it "
+         "(torch.cat, repeat or expand of the image): return the last stage's output as it is; expected (N, 1, 28, 28)"),
     ],
-    ids=["flattened_by_a_layer", "permuted_in_forward"],
+    ids=["flattened_by_a_layer", "permuted_in_forward", "channels_joined_in_forward"],
 )
 def test_an_output_with_the_right_pixels_in_another_shape_is_told_to_return_it_as_it_is(layers, forward, told):
     """An MLP-GAN habit (flatten to 784) or a channels-last permute after the last stage: the message names the

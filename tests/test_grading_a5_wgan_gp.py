@@ -704,6 +704,27 @@ WRONG = {
 }
 
 
+# found by a red-team round for false positives (wrong code that scored points it should not): a penalty taken at the
+# real points only lost the interpolates check's 3 points and kept the grading run's 4, though its critic overestimates
+# W1 by 43-65% (not 1-Lipschitz between real and generated points) where right penalties stay within 6%: the run's
+# bound was 2 x W1, now 1.25 x, and the run names the interpolates check's finding as the cause
+REAL_ONLY = (f"gradient_penalty(critic, real, fake) on {POINTS} takes the critic's gradient at the real points only (x_hat = "
+             f"real): {WHERE}; gradient_penalty(critic, real, fake) on images (6, 1, 8, 8) and a small conv critic takes the "
+             "critic's gradient at the real points only (x_hat = real): the same mistake")
+WRONG["penalty_at_the_real_points_only"] = (
+    {"penalty": penalty("x_hat = real.clone().requires_grad_(True)  # the critic must be 1-Lipschitz where the data is", GRAD, PENALTY)},
+    {
+        "test_penalty_at_random_interpolates": (0.0, REAL_ONLY),
+        "test_training_lowers_the_critics_estimate": (
+            0.0, "in the grading run (300 generator steps, seed 0) the critic's estimate of W, mean D(x) - mean D(G(z)), reached "
+            "1.27 after the critic's warm-up while the exact W1 between the samples and the data was 0.884: the critic is not "
+            "kept 1-Lipschitz (its gradient norm between real and generated points averaged 1.45, where the penalty should hold "
+            f"it near 1); gradient_penalty is not right yet: {REAL_ONLY}",
+        ),
+    },
+)
+
+
 @pytest.mark.parametrize("name", list(WRONG))
 def test_wrong_submissions_get_exact_scores_and_messages(tmp_path, name):
     cells, expected = WRONG[name]
@@ -1636,6 +1657,33 @@ def test_losses_halved_are_not_told_a_batch_size_written_in():
     for name in ("test_critic_loss_matches_reference", "test_generator_loss_matches_reference"):
         points, message = run_check(getattr(checks(), name), student)
         assert points == 0.0 and "written into" not in message and "minimises" in message, message
+
+
+def test_losses_that_clamp_or_squash_the_scores_are_told_so():
+    """Found by a red-team round for false positives: scores clamped to [-10, 10] "for stability" scored 3/3 on the
+    checks' scores of a few units; a critic without a constraint makes scores of hundreds, where such a loss is wrong and
+    passes no gradient. The last case of each check has scores of hundreds."""
+    student = in_kernel("""
+        def critic_loss(critic_real, critic_fake):
+            return critic_fake.clamp(-10, 10).mean() - critic_real.clamp(-10, 10).mean()
+
+        def generator_loss(critic_fake):
+            return -critic_fake.clamp(-10, 10).mean()
+    """)
+    squashed = "are the scores clamped or squashed (clamp, tanh, a sigmoid)?"
+    assert {name: run_check(getattr(checks(), name), student) for name in ("test_critic_loss_matches_reference",
+                                                                          "test_generator_loss_matches_reference")} == {
+        "test_critic_loss_matches_reference": (0.0, (
+            "critic_loss(critic_real, critic_fake) = -3.06506 on seeded critic scores of shape (16, 1); expected -40.5278: it was "
+            f"right on scores of a few units and is wrong on these, which reach 347.066 (an unconstrained critic's scores grow "
+            f"that large): {squashed} the critic minimises mean(D(G(z))) - mean(D(x)): critic_loss(critic_real, critic_fake) "
+            "= critic_fake.mean() - critic_real.mean(), the scores as they are")),
+        "test_generator_loss_matches_reference": (0.0, (
+            "generator_loss(critic_fake) = -1.55 on seeded critic scores of shape (16, 1); expected -30.1247: it was right on "
+            f"scores of a few units and is wrong on these, which reach 237.605 (an unconstrained critic's scores grow that "
+            f"large): {squashed} G minimises -mean(D(G(z))): generator_loss(critic_fake) = -critic_fake.mean(), the scores as "
+            "they are")),
+    }
 
 
 @pytest.mark.parametrize("source", [

@@ -243,6 +243,10 @@ def generator_fault(run: dict, batch: int, nz: int) -> str | None:
         return f"{told}: {break_text(found, batch, calls)}"
     if shape and len(shape) == 4 and shape[0] == batch and shape[2:] == [28, 28]:
         convs = [c for c in calls if c.get("kind") and c.get("out") is not None]
+        made = ints(convs[-1].get("out")) if convs else None
+        if made and len(made) == 4 and made[1] == 1 and made[2:] == [28, 28]:  # the last conv is right: forward adds channels
+            return (f"{told}: its last conv, {layer_text(convs[-1])}, makes the 1 channel the digits have, and forward turns "
+                    f"it into {shape[1]} after it (torch.cat, repeat or expand of the image): return the last stage's output as it is")
         where = f"its last conv, {layer_text(convs[-1])}, makes" if convs else "it makes"
         return f"{told}: {where} {shape[1]} channels; the digits have 1: the last stage is nn.ConvTranspose2d(ngf, 1, 4, 2, 1)"
     if shape and len(shape) == 4 and shape[0] == batch and shape[2] == shape[3] and shape[2] in LADDER:
@@ -359,6 +363,23 @@ def output_values(submission, G) -> torch.Tensor | None:
     return torch.cat([values, pushed.flatten().double()])
 
 
+def moved_from_zero(submission, G) -> tuple[float, float] | None:
+    """(low, high) of G's outputs for seeded z with its all-zero parameters set to small values and every weight scaled
+    up 25 times, when that leaves [-1, 1], else None: a parameter initialised at zero (a learned offset added after the
+    Tanh) leaves zero at the first training step, so the range it allows is the trained generator's."""
+    try:
+        out = submission.run(probes.unzeroed_scaled_forward, G, noise(16), 25.0)
+    except StudentError:
+        return None  # the other measurements say what is wrong with its forward
+    if not (isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel()):
+        return None
+    values = out.detach().double().flatten()
+    if not torch.isfinite(values).all():
+        return (-math.inf, math.inf)
+    low, high = float(values.min()), float(values.max())
+    return (low, high) if low < -1 - 1e-5 or high > 1 + 1e-5 else None
+
+
 @check(points=1, visible=True)
 def test_output_range(submission):
     """Output lies in [-1, 1] (a final tanh), even with large weights."""
@@ -377,6 +398,14 @@ def test_output_range(submission):
     if low < -1 - 1e-5 or high > 1 + 1e-5:
         raise AssertionError(
             f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: "
+            f"{unbounded_fix(submission, G)}"
+        )
+    moved = moved_from_zero(submission, G)
+    if moved is not None:
+        raise AssertionError(
+            f"generator output reaches [{moved[0]:.3g}, {moved[1]:.3g}] once its parameters that start at 0 leave 0, as its "
+            f"first training step moves them (a learned offset or gain applied after the Tanh starts at 0, so the output "
+            f"stays in [-1, 1] only until training begins), and its weights are scaled up; expected [-1, 1]: "
             f"{unbounded_fix(submission, G)}"
         )
     if low > -0.5:
@@ -421,7 +450,9 @@ def paths_of(submission, G) -> dict:
     def names(key: str) -> list[str]:
         return [text(n, 80) for n in found[key] if isinstance(n, str)] if isinstance(found.get(key), list) else []
 
+    used = found.get("used_parameters") if finite(found.get("used_parameters")) else count
     return {"convs": convs, "unregistered": [[text(t, 40), int(n) if finite(n) else 0] for t, n in strays], "parameters": count,
+            "used": used, "unused": names("unused"),
             "one_pixel": set(names("one_pixel")), "from_pixel": set(names("from_pixel")), "projections": names("projections")}
 
 
@@ -495,4 +526,14 @@ def test_adds_conv_layers(submission):
             1,
             f"generator runs {len(reaching)} conv layers{counted} (the given one {n_base}) but has {mine['parameters']:,} "
             f"parameters, not more than the given generator's {base['parameters']:,} at ngf={NGF}: keep its layers and add to them",
+        )
+    if mine["used"] <= base["parameters"] and mine["unused"]:  # the count is made up by parameters the output never uses
+        raise Partial(
+            1,
+            f"generator runs {len(reaching)} conv layers{counted} (the given one {n_base}) and holds {mine['parameters']:,} "
+            f"parameters, but only {mine['used']:,} of them make its images, not more than the given generator's "
+            f"{base['parameters']:,} at ngf={NGF}: the other {mine['parameters'] - mine['used']:,} ({listing(mine['unused'])}) "
+            f"never take part in forward (a layer kept as an attribute but never called, or a parameter nothing uses), "
+            f"so they add nothing to the network that draws: keep the given generator's layers on the path to the output "
+            f"and add to them",
         )

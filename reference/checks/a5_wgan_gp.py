@@ -248,6 +248,10 @@ def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]
             if right_before and close(loss.value, -want):  # right on other scores, flipped on these: the sign is lost
                 hint = (f"it was right on scores where it is positive and is flipped on these, where it is negative: an "
                         f"abs() or relu() of the loss? {task.formula}, signed")
+            elif right_before and float(inputs[0].abs().max()) > LARGE_SCORES:  # right on scores of a few units only
+                hint = (f"it was right on scores of a few units and is wrong on these, which reach {num(float(max(x.abs().max() for x in inputs)))} "
+                        f"(an unconstrained critic's scores grow that large): are the scores clamped or squashed (clamp, "
+                        f"tanh, a sigmoid)? {task.formula}, the scores as they are")
             call = f"{task.name}({', '.join(task.args)})"
             raise AssertionError(f"{call} = {num(loss.value)} {where}; expected {num(want)}: {hint}")
         assert loss.requires_grad, f"{task.name} carries no gradient (was it detached, or made with .item()?); {task.learner} could not learn from it"
@@ -263,11 +267,16 @@ def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]
         right_before = True
 
 
+LARGE_SCORES = 50.0  # scores beyond this: the last case of each loss check, as a critic without a constraint makes them
+LARGE = 40.0  # the factor of that case's scores: up to about 300
+
+
 @check(points=2, visible=True)
 def test_critic_loss_matches_reference(submission):
     """critic_loss is mean(D(G(z))) - mean(D(x)), with its gradients"""
     check_loss(submission, CRITIC_LOSS, [(scores((16, 1), 1), scores((16, 1), 2)), (scores((16,), 3), scores((16,), 4)),
-                                         (scores((10, 1), 8), scores((10, 1), 9))])  # another batch size
+                                         (scores((10, 1), 8), scores((10, 1), 9)),  # another batch size
+                                         (LARGE * scores((16, 1), 11), LARGE * scores((16, 1), 12))])  # large scores
 
 
 @check(points=1, visible=True)
@@ -275,7 +284,8 @@ def test_generator_loss_matches_reference(submission):
     """generator_loss is -mean(D(G(z))), with its gradient"""
     check_loss(submission, GENERATOR_LOSS, [(scores((16, 1), 5),), (scores((16,), 6),),
                                             (scores((16,), 7).abs() + 0.5,),  # scores of a positive mean: the loss is negative
-                                            (scores((10, 1), 10),)])  # another batch size
+                                            (scores((10, 1), 10),),  # another batch size
+                                            (LARGE * scores((16, 1), 13),)])  # large scores
 
 
 def ring_and_gaussian(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -172,7 +172,9 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     (kept in a plain list or dict, or made in forward), "parameters": the number of parameter
     elements (frozen ones too), "output_requires_grad": bool (False too when backpropagating raised),
     "output_type": the class name of what model(z) returned, "backward_error": "Type: message" of an
-    error backpropagating the output raised (an in-place change autograd refuses), else None}.
+    error backpropagating the output raised (an in-place change autograd refuses), else None, "used_parameters": the
+    number of parameter elements that take part in the output (in its graph, or held by a layer that ran), "unused":
+    the names of the others (a layer kept as an attribute but never called, a parameter nothing uses)}.
     """
     from torch.nn.modules import module as torch_module
     from torch.overrides import TorchFunctionMode
@@ -228,7 +230,7 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     own = {id(m): list(m.parameters()) for _, m in convs + linears}  # a layer's parameters, parametrizations' originals included
     grads: dict[int, torch.Tensor | None] = {}
     hooks = [torch_module.register_module_forward_pre_hook(entered), torch_module.register_module_forward_hook(seen)]
-    needs_grad, backward_error, out = False, None, None
+    needs_grad, backward_error, out, in_graph = False, None, None, None
     try:
         for p in params:
             p.requires_grad_(True)
@@ -248,6 +250,7 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
                 needs_grad = False
         grads = {id(p): p.grad for ps in own.values() for p in ps}
         grads.update({id(w): w.grad for _, _, w in functional})
+        in_graph = {id(p) for p in params if p.grad is not None} if needs_grad else None
     finally:
         for hook in hooks:
             hook.remove()
@@ -258,6 +261,13 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
     def reached(tensors: list[torch.Tensor]) -> bool:
         found = [grads.get(id(t)) for t in tensors]
         return any(g is not None and bool(torch.isfinite(g).all()) and bool(g.abs().sum() > 0) for g in found)
+
+    # the parameters that take part in the output: in its graph, or held by a layer (not the model itself) that ran;
+    # the others (a layer kept as an attribute but never called, a parameter nothing uses) are unused. Without a graph
+    # to read (a detached output) the model's own parameters count as used: nothing tells
+    ran_layers = {id(p) for m in model.modules() if m is not model and id(m) in ran for p in m.parameters(recurse=False)}
+    used = ran_layers | (in_graph if in_graph is not None else {id(p) for p in model.parameters(recurse=False)})
+    unused = [name for name, p in model.named_parameters() if id(p) not in used]
 
     calls: dict[str, list] = {}
     for name, kind, weight in functional:  # one entry per weight, however often it is called
@@ -270,6 +280,8 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
         "from_pixel": [name for name, m in convs if id(m) in from_pixel],
         "projections": [name for name, m in linears if id(m) in flat_in and reached(own[id(m)])],
         "parameters": count,
+        "used_parameters": sum(p.numel() for p in params if id(p) in used),
+        "unused": unused,
         "output_requires_grad": bool(needs_grad),
         "output_type": type(out).__name__,
         "backward_error": backward_error,

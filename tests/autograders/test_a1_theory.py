@@ -22,7 +22,11 @@ density with the other's sigma or mu, a missing log, the integral without the gr
 sign, the JSD in bits or in base-10 logs, a KL divergence or one KL term for the JSD, a variance given as a scale; a loss
 negated, halved or in bits, a fake labelled real, log(1 + D) for log(1 - D), a missing factor 2, sums divided by batch
 sizes written into the function (the losses are checked on logits of two sets of lengths), a trace term missing,
-the singular values of S1 S2 for its eigenvalues, S1 * S2 for S1 @ S2, logits clamped...) gets that mistake's message. C(G) and a JSD that
+the singular values of S1 S2 for its eigenvalues, S1 * S2 for S1 @ S2, logits clamped, densities renormalised over
+the cut grid...) gets that mistake's message. D* must come in the grid's shape (N,): a column (N, 1) broadcasts
+against the densities into an (N, N) matrix. The properties of the distance include equal singular covariances (3
+samples of 24 features): the square root of an eigenvalue that round-off put below 0 is NaN, a Cholesky factor does
+not exist. C(G) and a JSD that
 agree through the identity C(G) = -log 4 + 2 JSD are told "derived from the identity" only when the
 other number is right; when both are wrong they come from the same wrong densities (told so).
 
@@ -355,6 +359,28 @@ def whole_line(pair: Pair) -> dict[str, torch.Tensor | float]:
     return theory(whole_line_pair(pair))
 
 
+def gaussian_entropy(sigma: float) -> float:
+    """The differential entropy of N(mu, sigma^2), 1/2 log(2 pi e sigma^2), over the whole real line."""
+    return 0.5 * math.log(2 * math.pi * math.e * sigma ** 2)
+
+
+def rescaled_to_the_grid(pair: Pair) -> dict[str, float]:
+    """C(G) and the JSD of the pair's densities each divided by its integral over the grid (so that it integrates to
+    1 there), with D* from the rescaled densities ("cost") or the right D* ("cost_weights"; only the weights rescaled)."""
+    t, x = theory(pair), pair.grid()
+    p, q = t["p"] / float(torch.trapezoid(t["p"], x)), t["q"] / float(torch.trapezoid(t["q"], x))
+    lp, lq = p.log(), q.log()
+    log_d, log_1md = -log1pexp(lq - lp), -log1pexp(lp - lq)
+    lm = torch.logaddexp(lp, lq) - LOG2
+    return {"cost": integral(p * log_d + q * log_1md, pair), "cost_weights": integral(p * t["log_d"] + q * t["log_1md"], pair),
+            "jsd": 0.5 * integral(p * (lp - lm), pair) + 0.5 * integral(q * (lq - lm), pair)}
+
+
+RENORMALISED = (
+    "it uses the densities renormalised over the grid (each divided by its integral over x, so that it integrates to 1 "
+    "there): this grid leaves out part of both densities, so they integrate to less than 1 over it, and {what} "
+    "integrates them as they are: do not rescale them"
+)
 WHOLE_LINE = (
     "it is {what} over the whole real line (scipy.integrate.quad from -inf to inf, or a grid of your own?), not over "
     "the grid x as given, which here leaves out part of both densities: integrate over x"
@@ -416,6 +442,7 @@ def cost_faults(pair: Pair, got_jsd: float) -> list[tuple[float, str]]:
         (t["jsd"], ORDER.format(other="the JSD")),
         *[(wrong_cost, message) for wrong_cost, _, message in unnormalised(pair)],
         *([(whole_line(pair)["cost"], WHOLE_LINE.format(what="C(G)"))] if pair.cut() else []),  # before the identity, which holds there
+        *([(rescaled_to_the_grid(pair)[key], RENORMALISED.format(what="C(G)")) for key in ("cost", "cost_weights")] if pair.cut() else []),
         *[(theory(slip)["cost"], f"it is C(G) with the wrong densities: {message}") for slip, message in density_slips(pair)],
         (-LOG4 + 2 * got_jsd, identity_text("C(G)", "-log 4 + 2 JSD (your JSD)", close(got_jsd, t["jsd"], JSD_CUT_TOL, JSD_CUT_TOL),
                                              pair, "V(D*, G) integrated", "compute C(G) from its own definition")),
@@ -480,6 +507,11 @@ def jsd_faults(pair: Pair, got_cost: float) -> list[tuple[float, str]]:
           for a, la, name in ((p, lp, "p_data"), (q, lq, "p_g")) for share in (1.0, 0.5)],
         *[(wrong_jsd, message) for _, wrong_jsd, message in unnormalised(pair)],
         *([(whole_line(pair)["jsd"], WHOLE_LINE.format(what="the JSD"))] if pair.cut() else []),  # before the identity
+        *([(rescaled_to_the_grid(pair)["jsd"], RENORMALISED.format(what="the JSD"))] if pair.cut() else []),
+        *([(-integral(t["lm"].exp() * t["lm"], pair) - (gaussian_entropy(pair.sigma_data) + gaussian_entropy(pair.sigma_g)) / 2,
+            "it is H(m) - (H(p_data) + H(p_g)) / 2 with the entropies of p_data and p_g in closed form, 1/2 log(2 pi e "
+            "sigma^2), which are integrals over the whole real line, and H(m) over the grid: this grid leaves out part of "
+            "both densities, so the terms do not match; integrate every term over x")] if pair.cut() else []),
         (math.sqrt(max(jsd, 0.0)), "it is the square root of the JSD (the Jensen-Shannon distance): return the divergence itself"),
         *[(theory(slip)["jsd"], f"it is the JSD of the wrong densities: {message}") for slip, message in density_slips(pair)],
         ((got_cost + LOG4) / 2, identity_text("the JSD", "(C(G) + log 4) / 2 (your C(G))", close(got_cost, t["cost"], CUT_TOL, CUT_TOL),
@@ -518,6 +550,12 @@ def d_star_answer(submission, pair: Pair) -> torch.Tensor:
         f"d_star returned shape {tuple(shape) if isinstance(shape, list) else '?'} for a grid of {pair.n} points; "
         f"expected ({pair.n},), one value of D* per grid point"
     )
+    assert shape == [pair.n], (  # D* as a column (N, 1) broadcasts against the densities (N,) into an (N, N) matrix
+        f"d_star returned shape {tuple(shape) if isinstance(shape, list) else '?'} for a grid of shape ({pair.n},); expected "
+        f"({pair.n},), the grid's own shape: a D* of shape (N, 1) times a density of shape (N,) broadcasts to an (N, N) "
+        f"matrix, so C(G)'s integrand p_data log D* + p_g log(1 - D*) would not be one value per grid point; keep x's "
+        f"shape (no unsqueeze, [:, None] or view(-1, 1))"
+    )
     return values
 
 
@@ -546,6 +584,20 @@ def cost_and_jsd_answer(submission, pair: Pair) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def grid_faults(pair: Pair) -> list[tuple[torch.Tensor, str]]:
+    """D* at the points of the visible checks' grid span instead of the pair's own grid x: [(its values, the message)]
+    ([] on a grid of that span)."""
+    lo, hi = VISIBLE_PAIRS[0].lo, VISIBLE_PAIRS[0].hi
+    if (pair.lo, pair.hi) == (lo, hi):
+        return []
+    own = Pair(pair.mu_data, pair.sigma_data, pair.mu_g, pair.sigma_g, lo, hi, pair.n)
+    return [(theory(own)["d"], f"those are D*'s values at the points of linspace({lo:g}, {hi:g}, len(x)), a grid of its "
+             f"own, not at the points x it is given: compute D* at x")]
+
+
+D_STAR_GRIDS = (*VISIBLE_PAIRS, seeded_pair(5, -6.0, 7.0, 521))  # and one grid of another span and step: D* at x itself
+
+
 def d_star_failure(submission, pair: Pair) -> str | None:
     """Why d_star is wrong on the pair's grid, else None."""
     got, t = d_star_answer(submission, pair), theory(pair)
@@ -554,7 +606,7 @@ def d_star_failure(submission, pair: Pair) -> str | None:
     if not wrong.any():
         return None
     i = int((got - want).abs().nan_to_num(nan=math.inf).argmax())
-    hint = next((message for values, message in d_star_faults(pair)
+    hint = next((message for values, message in d_star_faults(pair) + grid_faults(pair)
                  if torch.allclose(got, values, rtol=0, atol=1e-6) and not torch.allclose(values, want, rtol=0, atol=1e-6)), None)
     x = float(pair.grid()[i])
     return f"d_star for {pair} is {num(float(got[i]))} at x = {x:.3g}; expected {num(float(want[i]))}: {hint or D_STAR_FORMULA}"
@@ -597,7 +649,7 @@ def jsd_failure(pair: Pair, got: float, got_cost: float, tol: float = TOL) -> st
 @check(points=2, visible=True)
 def test_d_star_is_the_optimal_discriminator(submission):
     """d_star is the optimal discriminator on a grid, 1/2 where p_g = p_data"""
-    for pair in VISIBLE_PAIRS:
+    for pair in D_STAR_GRIDS:
         failure = d_star_failure(submission, pair)
         assert failure is None, failure
 
@@ -1093,11 +1145,50 @@ def test_frechet_distance_matches_reference(submission):
 
 
 ROUND_OFF = 4e-6  # per unit of the terms' size: float32 (eps 1.2e-7) sums and square roots stay within it
+SINGULAR = (24, 3)  # features, samples: the covariance of 3 samples has rank 2, and 22 of its eigenvalues are 0
+
+
+def singular_gaussians(seed: int = 8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two seeded means (d,) and one singular covariance (d, d) of SINGULAR's few samples (float64), as features of
+    fewer images than dimensions give: S S then has d - rank zero eigenvalues, which eigvals returns a little
+    above or below 0 by round-off (about half of them below: 11 of 22 here)."""
+    d, n = SINGULAR
+    gen = torch.Generator().manual_seed(seed)
+    samples = torch.rand(n, d, generator=gen, dtype=torch.float64)
+    return torch.randn(d, generator=gen, dtype=torch.float64), torch.randn(d, generator=gen, dtype=torch.float64), torch.cov(samples.T)
+
+
+SINGULAR_CASE = (f"equal singular covariances (of {SINGULAR[1]} samples of {SINGULAR[0]} features, rank {SINGULAR[1] - 1}, as "
+                 f"features of fewer images than dimensions give)")
+SINGULAR_FIX = (
+    "a covariance of fewer samples than features is singular (positive semi-definite, not definite): S1 S2 has "
+    "eigenvalues that are 0, and round-off puts some of them a little below 0, so take the square roots of "
+    "torch.linalg.eigvals(S1 @ S2).real.clamp(min=0) (or use scipy.linalg.sqrtm's .real); a Cholesky factor or an "
+    "inverse does not exist for it"
+)
+
+
+def singular_fault(submission) -> str | None:
+    """Why frechet_distance fails the equal-covariances property where the covariance is singular (a square root
+    of a round-off negative eigenvalue is NaN; a Cholesky factor does not exist), else None."""
+    mu1, mu2, s = singular_gaussians()
+    want = float((mu1 - mu2).square().sum())
+    # float32 passes: each zero eigenvalue comes out of it as about 1e-7 of the covariance's scale, whose square root
+    # (3e-4 of it) the clamp keeps; 22 of them move the value by about 1e-3 of the trace. NaN and errors are the faults here
+    tol = 1e-2 * (1 + 2 * float(torch.trace(s)))
+    try:
+        got = frechet_answer(submission, mu1, s, mu2, s)
+    except StudentError as err:
+        return f"with {SINGULAR_CASE} frechet_distance raised {err.type}: {err.message.rstrip('.')}; {SINGULAR_FIX}"
+    if close(got, want, rel=1e-4, abs_=tol):
+        return None
+    why = ("a square root met a number below 0 (NaN): " if math.isnan(got) else "") + SINGULAR_FIX
+    return f"with {SINGULAR_CASE} frechet_distance = {num(got)}; expected ||mu1 - mu2||^2 = {num(want)}: {why}"
 
 
 @check(points=2)
 def test_frechet_distance_properties(submission):
-    """frechet_distance is 0 for equal Gaussians, symmetric, and the squared mean gap for equal covariances"""
+    """frechet_distance is 0 for equal Gaussians, symmetric, and the squared mean gap for equal covariances, singular ones too"""
     (mu1, s1), (mu2, s2) = gaussian(5, 3), gaussian(5, 4)
     failures = []
     want = float((mu1 - mu2).square().sum())
@@ -1112,6 +1203,8 @@ def test_frechet_distance_properties(submission):
     shift = frechet_answer(submission, mu1, s1, mu2, s1)
     if not close(shift, want, rel=1e-6, abs_=tol):
         failures.append(f"with equal covariances frechet_distance = {num(shift)}; expected ||mu1 - mu2||^2 = {num(want)}")
+    elif singular := singular_fault(submission):  # the same property where the covariance is singular
+        failures.append(singular)
     if len(failures) == 1:
         raise Partial(1, failures[0])
     assert not failures, "; ".join(failures)

@@ -11,18 +11,21 @@ fixed seed and reach it only through `submission` and the probes of `reference.g
   the size; a stage takes the given kernel). A G that works at nz = 100 only gets 1 point ("use the
   `nz` argument").
 - output range (1, visible): in [-1, 1] also with every weight scaled up 25 times, and z too when that leaves the
-  output small (spectral norm divides each weight by its scale): a final tanh; layers with weights that run after the
+  output small (spectral norm divides each weight by its scale), and with its all-zero parameters moved off 0 first (a
+  learned offset added after the Tanh starts at 0): a final tanh; layers with weights that run after the
   Tanh are named. An output holding the right pixels in another shape (flattened, channels last) is told so.
 - added conv layers (2, visible): more convolutions on the path to the output than the given
   generator's 4, counted by whose weights receive a gradient (a conv that runs but whose result is
-  dropped does not count), and more parameters; convolutions that run but are not registered
+  dropped does not count), and more parameters among those that make the images (a layer kept as an attribute
+  but never called, or a parameter nothing uses, does not make up the count); convolutions that run but are not registered
   (a plain Python list) are named. A first stage written as an nn.Linear on z (reshaped to 4x4) counts
   for the given first ConvTranspose2d it replaces, when no conv takes z as a 1x1 input. A generator
   whose widths ignore `ngf` (the same parameters at ngf = 16 and 32) gets 1 point: the comparison is
   at the same ngf.
 - gradients (1, hidden): every parameter gets a gradient; layers that run but are not registered,
-  and frozen parameters (requires_grad False), are named; and so does every dimension of z (a forward that
-  draws noise of its own, or drops part of z, learns and is still wrong: a fixed z must draw a fixed image).
+  and frozen parameters (requires_grad False), are named; and so does every dimension of z, at nz = 100 and 128 (a
+  forward that draws noise of its own, or drops part of z, learns and is still wrong: a fixed z must draw a fixed image;
+  one built for nz = 100 that pads or cuts z to fit takes every nz and ignores some of z above 100).
 - learning (4, hidden): `reference.grading.learning.learning_check`: G against the given DCGAN
   discriminator on scikit-learn's digits, 300 seeded steps per run, seeds 0, 1 (and 2 when they
   disagree), scored on this side by classifier-FID with the grader's classifier and checked for
@@ -70,6 +73,7 @@ REGISTER = (
     "optimizer and weights_init never see them and they never learn: keep them in nn.Sequential or nn.ModuleList, "
     "assigned in __init__"
 )
+WIDE_NZ = 128  # the gradient check's other noise size, above NZ: every dimension of z must reach the output there too
 Z_SCALE = 1000.0  # z scaled up in the range check when scaled weights alone leave the output small (spectral norm)
 LEARN_STEPS = 300  # seeded training steps per run of the learning check (batch 32)
 LEARN_SEEDS = (0, 1, 2)  # runs go on until most of these agree
@@ -293,6 +297,10 @@ def generator_fault(run: dict, batch: int, nz: int) -> str | None:
         return f"{told}: {break_text(found, batch, calls)}"
     if shape and len(shape) == 4 and shape[0] == batch and shape[2:] == [28, 28]:
         convs = [c for c in calls if c.get("kind") and c.get("out") is not None]
+        made = ints(convs[-1].get("out")) if convs else None
+        if made and len(made) == 4 and made[1] == 1 and made[2:] == [28, 28]:  # the last conv is right: forward adds channels
+            return (f"{told}: its last conv, {layer_text(convs[-1])}, makes the 1 channel the digits have, and forward turns "
+                    f"it into {shape[1]} after it (torch.cat, repeat or expand of the image): return the last stage's output as it is")
         where = f"its last conv, {layer_text(convs[-1])}, makes" if convs else "it makes"
         return f"{told}: {where} {shape[1]} channels; the digits have 1: the last stage is nn.ConvTranspose2d(ngf, 1, 4, 2, 1)"
     if shape and len(shape) == 4 and shape[0] == batch and shape[2] == shape[3] and shape[2] in LADDER:
@@ -414,6 +422,23 @@ def output_values(submission, G) -> torch.Tensor | None:
     return torch.cat([values, pushed.flatten().double()])
 
 
+def moved_from_zero(submission, G) -> tuple[float, float] | None:
+    """(low, high) of G's outputs for seeded z with its all-zero parameters set to small values and every weight scaled
+    up 25 times, when that leaves [-1, 1], else None: a parameter initialised at zero (a learned offset added after the
+    Tanh) leaves zero at the first training step, so the range it allows is the trained generator's."""
+    try:
+        out = submission.run(probes.unzeroed_scaled_forward, G, noise(16), 25.0)
+    except StudentError:
+        return None  # the other measurements say what is wrong with its forward
+    if not (isinstance(out, torch.Tensor) and out.is_floating_point() and out.numel()):
+        return None
+    values = out.detach().double().flatten()
+    if not torch.isfinite(values).all():
+        return (-math.inf, math.inf)
+    low, high = float(values.min()), float(values.max())
+    return (low, high) if low < -1 - 1e-5 or high > 1 + 1e-5 else None
+
+
 @check(points=1, visible=True)
 def test_output_range(submission):
     """Output lies in [-1, 1] (a final tanh), even with large weights."""
@@ -432,6 +457,14 @@ def test_output_range(submission):
     if low < -1 - 1e-5 or high > 1 + 1e-5:
         raise AssertionError(
             f"generator output reaches [{low:.3g}, {high:.3g}] once its weights are scaled up; expected [-1, 1]: "
+            f"{unbounded_fix(submission, G)}"
+        )
+    moved = moved_from_zero(submission, G)
+    if moved is not None:
+        raise AssertionError(
+            f"generator output reaches [{moved[0]:.3g}, {moved[1]:.3g}] once its parameters that start at 0 leave 0, as its "
+            f"first training step moves them (a learned offset or gain applied after the Tanh starts at 0, so the output "
+            f"stays in [-1, 1] only until training begins), and its weights are scaled up; expected [-1, 1]: "
             f"{unbounded_fix(submission, G)}"
         )
     if low > -0.5:
@@ -476,7 +509,9 @@ def paths_of(submission, G) -> dict:
     def names(key: str) -> list[str]:
         return [text(n, 80) for n in found[key] if isinstance(n, str)] if isinstance(found.get(key), list) else []
 
+    used = found.get("used_parameters") if finite(found.get("used_parameters")) else count
     return {"convs": convs, "unregistered": [[text(t, 40), int(n) if finite(n) else 0] for t, n in strays], "parameters": count,
+            "used": used, "unused": names("unused"),
             "one_pixel": set(names("one_pixel")), "from_pixel": set(names("from_pixel")), "projections": names("projections")}
 
 
@@ -551,6 +586,16 @@ def test_adds_conv_layers(submission):
             f"generator runs {len(reaching)} conv layers{counted} (the given one {n_base}) but has {mine['parameters']:,} "
             f"parameters, not more than the given generator's {base['parameters']:,} at ngf={NGF}: keep its layers and add to them",
         )
+    if mine["used"] <= base["parameters"] and mine["unused"]:  # the count is made up by parameters the output never uses
+        raise Partial(
+            1,
+            f"generator runs {len(reaching)} conv layers{counted} (the given one {n_base}) and holds {mine['parameters']:,} "
+            f"parameters, but only {mine['used']:,} of them make its images, not more than the given generator's "
+            f"{base['parameters']:,} at ngf={NGF}: the other {mine['parameters'] - mine['used']:,} ({listing(mine['unused'])}) "
+            f"never take part in forward (a layer kept as an attribute but never called, or a parameter nothing uses), "
+            f"so they add nothing to the network that draws: keep the given generator's layers on the path to the output "
+            f"and add to them",
+        )
 
 
 @check(points=1)
@@ -596,6 +641,14 @@ def test_parameters_get_gradients(submission):
     assert not bad, f"gradients of {listing(bad)} are not finite"
     fault = ignored_noise(submission.run(probes.noise_reach, G, noise(8)), NZ)
     assert fault is None, fault
+    try:  # a noise size above the checks' others: a G built for nz = 100 that pads or cuts z to fit takes any nz
+        wide = build_generator(submission, nz=WIDE_NZ)
+        reach = submission.run(probes.noise_reach, wide, noise(8, WIDE_NZ))
+    except (StudentError, AssertionError):
+        return  # it cannot take this nz: the shape check charges that
+    fault = ignored_noise(reach, WIDE_NZ)
+    assert fault is None, (f"with nz={WIDE_NZ} {fault}; a first layer built for a fixed nz, with z padded or cut to fit, "
+                           f"takes any nz but ignores part of z: build it from the `nz` argument")
 
 
 def learning_hint(submission, result: learning.LearningResult) -> str:

@@ -8,7 +8,8 @@ eps ~ U(0, 1) per sample. Their functions run next to their notebook (in the san
 graded) and are reached only through `submission` and the probes of `reference.grading.probes_a5`.
 
 - The losses (visible, 2 + 1): values and gradients with respect to the critic's scores, on seeded
-  scores of shape (16, 1), (16,) and (10, 1), against `reference.losses.WGANGP` in float64. A flipped sign,
+  scores of shape (16, 1), (16,) and (10, 1), and scores of hundreds (a clamp "for stability" is told), against
+  `reference.losses.WGANGP` in float64. A flipped sign,
   the standard GAN's binary cross-entropy, the hinge loss, LSGAN's squares, ProGAN's drift term, a sigmoid, a sum,
   a sum divided by a batch size written into the function (told by the two batch sizes; it was right on the 16
   scores alone) or a missing term gets its own message.
@@ -68,22 +69,23 @@ graded) and are reached only through `submission` and the probes of `reference.g
   own noise and held-out ring points (512 each), and computes the critic's estimate of W,
   mean C(x) - mean C(G(z)), and the exact W1 between the two sets of points (an optimal one-to-one
   assignment, scipy's linear_sum_assignment). A run learns when (1) the estimate never exceeds
-  2 x the exact W1 (a 1-Lipschitz critic's cannot exceed it), (2) the estimate peaks at 0.25 x the
+  1.25 x the exact W1 (a 1-Lipschitz critic's cannot exceed it), (2) the estimate peaks at 0.25 x the
   starting W1 or more (the critic tells real from generated), (3) the exact W1 falls to 0.7 x its
   start or less, and (4) the last estimate is at most half its peak. Seeds 0 and 1, and 2 when they
   disagree; full marks when most runs learn, 2 points when some do. A loss the run cannot use (a
   number, a batch of losses, a detached loss) stops it at once, with a message; so does a penalty
   that writes into real or fake in place (the critic already scored them), named as such.
-  Calibration (seeds 0-7 of the solution): the estimate at most 1.05 x W1; its peak 0.87-1.03 x
+  Calibration (seeds 0-7 of the solution): the estimate at most 1.06 x W1; its peak 0.87-1.03 x
   the starting W1 (0.88-0.96); W1 down to 0.48-0.63 of its start (against 0.7); the last estimate
-  at most 0.27 of the peak (against 0.5). The three correct variants of the grading tests pass
-  too. The wrong ones, seeds 0 and 1: create_graph=False, or no penalty at all, the estimate
+  at most 0.27 of the peak (against 0.5). The four correct variants of the grading tests pass
+  too (1.02-1.06 x W1, seeds 0 and 1). The wrong ones, seeds 0 and 1: create_graph=False, or no penalty at all, the estimate
   reaches 22-28 (25-30 x W1) after the warm-up and hundreds later; only the generated points
   penalised, 2.8-3.8 x W1; no square, the estimate stays under 0.003; the critic's loss negated,
   it stays negative (-0.76 to -0.96 at most); the generator's loss negated, W1 grows to 1.01-1.03;
-  a generator loss multiplied by 0, W1 stays where it started. The real points only, one shared eps and eps
-  per element still learn here (the real points only at 1.4-1.6 x W1): the interpolates check
-  catches them. A run takes about 3 s on an idle core and 8-15 s on a busy one; a submission
+  a generator loss multiplied by 0, W1 stays where it started; the real points only penalised, 1.43-1.65 x W1
+  (its critic is not kept 1-Lipschitz between real and generated points: a red-team round found it scored the run's
+  4 points while the bound was 2 x W1). One shared eps and eps per element still learn here (1.02-1.04 x W1): the
+  interpolates check catches them. A run takes about 3 s on an idle core and 8-15 s on a busy one; a submission
   that learns costs two runs.
 
 The student's functions get copies of the checks' inputs, so that one that changes them in place
@@ -362,6 +364,10 @@ def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]
             if right_before and close(loss.value, -want):  # right on other scores, flipped on these: the sign is lost
                 hint = (f"it was right on scores where it is positive and is flipped on these, where it is negative: an "
                         f"abs() or relu() of the loss? {task.formula}, signed")
+            elif right_before and float(inputs[0].abs().max()) > LARGE_SCORES:  # right on scores of a few units only
+                hint = (f"it was right on scores of a few units and is wrong on these, which reach {num(float(max(x.abs().max() for x in inputs)))} "
+                        f"(an unconstrained critic's scores grow that large): are the scores clamped or squashed (clamp, "
+                        f"tanh, a sigmoid)? {task.formula}, the scores as they are")
             call = f"{task.name}({', '.join(task.args)})"
             raise AssertionError(f"{call} = {num(loss.value)} {where}; expected {num(want)}: {hint}")
         assert loss.requires_grad, f"{task.name} carries no gradient (was it detached, or made with .item()?); {task.learner} could not learn from it"
@@ -377,11 +383,16 @@ def check_loss(submission, task: LossTask, cases: list[tuple[torch.Tensor, ...]]
         right_before = True
 
 
+LARGE_SCORES = 50.0  # scores beyond this: the last case of each loss check, as a critic without a constraint makes them
+LARGE = 40.0  # the factor of that case's scores: up to about 300
+
+
 @check(points=2, visible=True)
 def test_critic_loss_matches_reference(submission):
     """critic_loss is mean(D(G(z))) - mean(D(x)), with its gradients"""
     check_loss(submission, CRITIC_LOSS, [(scores((16, 1), 1), scores((16, 1), 2)), (scores((16,), 3), scores((16,), 4)),
-                                         (scores((10, 1), 8), scores((10, 1), 9))])  # another batch size
+                                         (scores((10, 1), 8), scores((10, 1), 9)),  # another batch size
+                                         (LARGE * scores((16, 1), 11), LARGE * scores((16, 1), 12))])  # large scores
 
 
 @check(points=1, visible=True)
@@ -389,7 +400,8 @@ def test_generator_loss_matches_reference(submission):
     """generator_loss is -mean(D(G(z))), with its gradient"""
     check_loss(submission, GENERATOR_LOSS, [(scores((16, 1), 5),), (scores((16,), 6),),
                                             (scores((16,), 7).abs() + 0.5,),  # scores of a positive mean: the loss is negative
-                                            (scores((10, 1), 10),)])  # another batch size
+                                            (scores((10, 1), 10),),  # another batch size
+                                            (LARGE * scores((16, 1), 13),)])  # large scores
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1370,7 +1382,9 @@ RUN_SEEDS = (0, 1, 2)  # runs go on until most of these agree
 TRAIN_POINTS = 4096
 EVAL_POINTS = 512
 EVAL_SEED = 1000  # held-out ring points and the noise the grader draws G's samples from
-LIPSCHITZ = 2.0  # the critic's estimate may exceed the exact W1 by at most this factor
+# the critic's estimate may exceed the exact W1 by at most this factor: right penalties reach 1.02-1.06 x W1 (the solution,
+# seeds 0-7, and the grading tests' right variants, seeds 0-1); one taken at the real points only 1.43-1.65 (seeds 0-2)
+LIPSCHITZ = 1.25
 SEPARATES = 0.25  # its peak must reach this share of the starting W1
 W1_FALLS = 0.7  # the exact W1 must fall to this share of its start
 ESTIMATE_FALLS = 0.5  # the last estimate must be at most this share of its peak
@@ -1541,13 +1555,15 @@ def training_runs(submission) -> list[Run]:
 
 
 def cause_in_the_functions(submission) -> str | None:
-    """The first fault the function checks find (critic_loss, the penalty's value and its training, generator_loss),
+    """The first fault the function checks find (critic_loss, the penalty's value and its training, generator_loss,
+    where the penalty is taken),
     as "<function> is not right yet: <that check's message>"; None when they all pass."""
     for function, fn in (
         ("critic_loss", test_critic_loss_matches_reference),
         ("gradient_penalty", test_penalty_value_matches_reference),
         ("gradient_penalty", test_penalty_trains_the_critic),
         ("generator_loss", test_generator_loss_matches_reference),
+        ("gradient_penalty", test_penalty_at_random_interpolates),  # at the real points only, the critic overestimates W1
     ):
         try:
             fn(submission)
