@@ -3009,3 +3009,213 @@ def test_g_s_step_on_the_same_noise_with_new_labels_is_judged_by_the_labels_of_e
     sub = kernel_submission(*LABEL_ENCODINGS["category"], source)
     assert matches(run_check(checks.test_step_draws_labels_for_the_fake_batch, sub), expected)
     assert run_check(checks.test_step_shows_real_images_with_their_labels, sub) == (2.0, "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by red-teaming the checks for false positives (session 39): a D whose label mixes the batch's, only rescales
+# one score of the image, or folds two labels into one; a G that folds two labels; a step that logs D(real, labels)
+# and trains D on other labels
+# ---------------------------------------------------------------------------------------------
+
+PROJECTION_D = '''
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, ndf=64, num_classes=10):
+        super().__init__()
+        self.phi = nn.Sequential(*list(Discriminator(ndf, channels=1, size=28).main)[:-1], nn.Flatten())
+        self.psi = nn.Linear(ndf * 4 * 4 * 4, 1)
+        self.embed = nn.Embedding(num_classes, ndf * 4 * 4 * 4)
+        self.apply(weights_init)
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, x, y):
+        h = self.phi(x)
+        return <OUT>
+'''
+LOGIT_SCALED_D = '''
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, ndf=64, num_classes=10):
+        super().__init__()
+        self.main = Discriminator(ndf, channels=1, size=28).main
+        self.scale = nn.Embedding(num_classes, 1)
+        self.apply(weights_init)
+        nn.init.ones_(self.scale.weight)
+
+    def forward(self, x, y):
+        return self.main(x).view(-1) * self.scale(y).view(-1)
+'''
+LOGIT_PROJECTION_D = '''
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, ndf=64, num_classes=10):
+        super().__init__()
+        self.phi = Discriminator(ndf, channels=1, size=28).main  # the whole given D: phi(x) is its logit, (N, 1, 1, 1)
+        self.psi = nn.Linear(1, 1)
+        self.embed = nn.Embedding(num_classes, 1)
+        self.apply(weights_init)
+
+    def forward(self, x, y):
+        h = self.phi(x).view(-1, 1)
+        return (self.psi(h) + (self.embed(y) * h).sum(1, keepdim=True)).view(-1)
+'''
+LOGIT_HEAD_D = '''
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, ndf=64, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        self.main = Discriminator(ndf, channels=1, size=28).main  # ends in the conv to one channel
+        self.head = nn.Sequential(nn.Linear(1 + num_classes, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1))
+        self.apply(weights_init)
+
+    def forward(self, x, y):
+        h = self.main(x).view(-1, 1)
+        return self.head(torch.cat([h, F.one_hot(y, self.num_classes).float()], 1)).view(-1)
+'''
+MINIBATCH_STDDEV_D = '''
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, ndf=64, num_classes=10):
+        super().__init__()
+        self.num_classes = num_classes
+        self.body = nn.Sequential(*list(Discriminator(ndf, channels=1 + num_classes, size=28).main)[:-1])
+        self.last = nn.Conv2d(ndf * 4 + 1, 1, 4, 1, 0, bias=False)
+        self.apply(weights_init)
+
+    def forward(self, x, y):
+        maps = F.one_hot(y, self.num_classes).float()[:, :, None, None].expand(-1, -1, 28, 28)
+        h = self.body(torch.cat([x, maps], 1))
+        std = h.std(0, unbiased=False).mean().expand(h.shape[0], 1, h.shape[2], h.shape[3])  # ProGAN's minibatch stddev
+        return self.last(torch.cat([h, std], 1)).view(-1)
+'''
+RESCALED = (
+    "D(x, y) changes with y only by rescaling one score of the image: for every label, the logits of a batch of images "
+    "are one image score times a number (plus a number) of that label, as when the label multiplies D's final logit or a "
+    "projection takes D's one-number output for phi(x); D then ranks the images alike whatever the label, so it cannot "
+    "tell whether an image matches its label; let the label meet the image's features in a nonlinear layer (extra input "
+    "channels, or an MLP head after the convs), or project onto the features the convs make, <embed(y), phi(x)> with "
+    "phi(x) (N, F)"
+)
+BATCH_LABELS = (
+    "in eval mode, D's logit for an image changes when only the other images' labels change (by <n>% of what changing "
+    "its own label does): D judges each image with a sum or mean over the batch's labels, as a projection summed with "
+    ".sum() and no dim, or an embedding averaged over the batch (embed(y).mean(0)), does; each image must be judged with "
+    "its own label only: sum over the features alone, (embed(y) * phi(x)).sum(1), and keep every operation on the labels "
+    "row by row"
+)
+
+
+def folded(role: str, pairs: str) -> str:
+    """The message of a G or D that folds the labels `pairs` ("8 and 9") into one."""
+    if role == "G":
+        head, given, cannot = "G(z, y) draws the same images", "the same z with either label gives the same images", "one of them can never be drawn"
+    else:
+        head, given, cannot = "D(x, y) gives the same logits", "the same images with either label get the same logits", "it cannot tell them apart"
+    return (f"{head} for labels {pairs} ({given}): it folds two labels into one, so {cannot} (a one-hot or embedding with "
+            f"fewer than num_classes = 10 entries, reached through a clamp or a modulo, as F.one_hot(y.clamp(max=8), 9) or "
+            f"y % 9 make it); give every label 0..9 its own entry: F.one_hot(y, num_classes), or nn.Embedding(num_classes, d)")
+
+
+@pytest.mark.parametrize("source, expected", [
+    # measured to learn the labels all the same (5 of 5): every logit gets the batch's whole projection
+    (PROJECTION_D.replace("<OUT>", "self.psi(h).view(-1) + (self.embed(y) * h).sum()"), (1.0, BATCH_LABELS)),
+    (PROJECTION_D.replace("<OUT>", "self.psi(h).view(-1) + (self.embed(y).mean(0) * h).sum(1)"), (1.0, BATCH_LABELS)),
+    # measured at chance (11% and 10%): the label only rescales D's verdict
+    (LOGIT_SCALED_D, (0.0, RESCALED)),
+    (LOGIT_PROJECTION_D, (0.0, RESCALED)),
+    # labels 8 and 9 one entry
+    (channels_d(classes="9", one_hot="F.one_hot(y.clamp(max=8), 9)"), (1.0, folded("D", "8 and 9"))),
+    # right: the projection's sign is the embedding's to learn; ProGAN's minibatch stddev couples the batch's images,
+    # a little (0.2% of an own label's effect), not their labels
+    (PROJECTION_D.replace("<OUT>", "self.psi(h).view(-1) - (self.embed(y) * h).sum(1)"), (2.0, "")),
+    (MINIBATCH_STDDEV_D, (2.0, "")),
+    # right: a D that judges the label at its final logit through an MLP uses it nonlinearly (its learning run fails;
+    # the learning hint names it, below)
+    (LOGIT_HEAD_D, (2.0, "")),
+], ids=["projection_summed_over_the_batch", "embedding_averaged_over_the_batch", "logit_times_a_number_per_class",
+        "projection_of_the_final_logit", "labels_8_and_9_folded", "projection_minus", "minibatch_stddev", "label_at_the_final_logit"])
+def test_a_d_that_mixes_rescales_or_folds_the_labels_loses_the_label_points(source, expected):
+    """Each of the wrong ones scored 2 of 2: a projection summed over the whole batch (.sum() with no dim, every
+    logit then holds the batch's labels; it even learns the labels) or with the embedding averaged over the batch
+    passes the reversed-batch test (a sum does not change with the order); a label that multiplies D's final logit
+    changes D's output differently for different images, as the check asked, though only by rescaling one score
+    (measured at chance, like the additive label that costs both points); a one-hot of y.clamp(max=8) makes 8 and 9 one label."""
+    sub = kernel_submission(*LABEL_ENCODINGS["category"], source)
+    assert matches(run_check(checks.test_discriminator_uses_labels, sub), expected)
+    assert run_check(checks.test_discriminator_output, sub) == (2.0, "")
+
+
+@pytest.mark.parametrize("one_hot, classes, expected", [
+    ("F.one_hot(y.clamp(max=8), 9)", "9", (1.0, folded("G", "8 and 9"))),  # measured: learns the labels (5 of 5) all the same
+    ("F.one_hot(y % 9, 9)", "9", (1.0, folded("G", "0 and 9"))),
+    ("F.one_hot((y + 3) % self.num_classes, self.num_classes)", "num_classes", (2.0, "")),  # the labels permuted: each its own
+    ("F.one_hot(y, 11)", "11", (2.0, "")),  # one entry too many, never used: each label its own
+], ids=["clamped", "modulo", "permuted", "eleven_entries"])
+def test_a_generator_that_folds_two_labels_into_one_keeps_one_label_point(one_hot, classes, expected):
+    """G's one-hot of y.clamp(max=8) (9 entries, after "index out of range" for a 9) never draws a 9 apart from an 8,
+    and scored 18 of 18: the learning check's agreement allows a label missed. Every pair of labels must now give other
+    images for one z."""
+    sub = kernel_submission(one_hot_g(classes=classes, one_hot=one_hot), channels_d())
+    assert run_check(checks.test_generator_uses_labels_and_noise, sub) == expected
+    assert run_check(checks.test_generator_output_shape, sub) == (2.0, "")
+
+
+LOGGED = "    opt_d.step()\n    d_x = D(real, labels).mean().item()  # for the log\n"
+LOGGED_NO_GRAD = "    opt_d.step()\n    with torch.no_grad():\n        d_x = torch.sigmoid(D(real, labels)).mean().item()\n"
+
+
+@pytest.mark.parametrize("source, expected", [
+    (step_with("    opt_d.step()\n", LOGGED, real_y="y_fake"), (0.0, (
+        "D judges the real images with the labels drawn for the fake batch, not with their own: D(real, labels) for the "
+        "real images, D(fake, y_fake) for G's"))),
+    (step_with("    opt_d.step()\n", LOGGED_NO_GRAD, real_y="labels[torch.randperm(b)]"), (0.0, (
+        "D judges the real images with their batch's labels in another order (<n> of 150 images with a label that is not "
+        "theirs): image i must come with labels[i]; shuffle or index images and labels together, or not at all"))),
+    # right: a log with the right labels beside a right loss; D's step skipped in a call by a schedule (read by all its calls)
+    (step_with("    opt_d.step()\n", LOGGED_NO_GRAD), (2.0, "")),
+    ("CALLS = [0]\n" + step_with("    opt_d.zero_grad()\n    loss_d.backward()\n    opt_d.step()\n",
+                                 "    CALLS[0] += 1\n    if CALLS[0] % 2 == 0:\n        opt_d.zero_grad()\n        loss_d.backward()\n"
+                                 "        opt_d.step()\n"), (2.0, "")),
+], ids=["logged_with_own_labels_trained_with_fake_labels", "logged_without_grad_trained_shuffled", "logged_right",
+        "d_every_other_call"])
+def test_only_the_calls_whose_logits_train_d_count_for_the_real_pairs(source, expected):
+    """A step that logs D(real, labels) (for D(x), after D's step or under torch.no_grad()) and trains D on the real
+    images with the fake batch's labels, or with their own shuffled, scored 2 of 2: the logging call gave every real
+    image its own label, and the training call was read as a matching-aware D's mismatch term. Only calls whose logits a
+    backward() reaches count now (probes_a6.step_calls' "used"), when some do."""
+    sub = kernel_submission(*LABEL_ENCODINGS["category"], source)
+    assert matches(run_check(checks.test_step_shows_real_images_with_their_labels, sub), expected)
+
+
+def test_step_calls_marks_the_calls_a_backward_reaches():
+    """A call of D whose logits go into a loss that goes backward is used; one under torch.no_grad(), only read
+    (.item()), or multiplied by 0 before its backward() is not."""
+    import torch.nn.functional as F
+
+    G, D = probes_a6.stand_in_generator(8, 4), probes_a6.stand_in_discriminator(4)
+    real, labels = torch.rand(6, 1, 28, 28) * 2 - 1, torch.arange(6)
+
+    def logged(G, D, opt_g, opt_d, real, labels, nz, num_classes):
+        loss = F.softplus(-D(real, labels)).mean()
+        opt_d.zero_grad()
+        loss.backward()
+        opt_d.step()
+        with torch.no_grad():
+            D(real, labels)
+        D(real, labels).mean().item()
+        (0 * D(real, labels).sum()).backward()  # a term that only looks used
+        return 0.0, 0.0
+
+    record = probes_a6.step_calls(logged, G, D, real, labels, nz=8, seed=0)
+    assert [c["used"] for c in record["d_calls"]] == [True, False, False, False]
+
+
+@pytest.mark.parametrize("source, told", [
+    (LOGIT_HEAD_D, "the label reaches D only beside 1 number of the image, joined in `head.0` (Linear(in_features=11, "
+                   "out_features=64, bias=True)): D's convs reduce the image to a single score before the label joins (as "
+                   "when the label joins the given Discriminator's output, its final logit), so D can rank images by it but "
+                   "not tell whether an image matches its label (D built so stayed at chance); join the label earlier: as "
+                   "image channels (design 1), to the flattened features of the convs before D's last layer, with an MLP "
+                   "head (design 2), or as a projection on them (design 3)"),
+    (LOGIT_SCALED_D, RESCALED),
+], ids=["label_at_the_final_logit", "logit_times_a_number_per_class"])
+def test_a_d_whose_label_meets_one_score_of_the_image_is_named_by_the_learning_hint(source, told):
+    """Both stayed at chance in the learning check (1 of 5, "digits"), told only to compare G, D and the step with the
+    requirements."""
+    assert checks.learning_hint(kernel_submission(*LABEL_ENCODINGS["category"], step(), source)) == told

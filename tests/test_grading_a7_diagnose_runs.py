@@ -657,3 +657,82 @@ def test_a_capital_x_or_ten_in_words_is_the_choice_it_spells():
         0.0, "diagnosis['run_c'] = 'lr_off_by_10' is not what run_c shows; look again at its curves and grids")
     assert run_check(CHECKS.test_run_e_fix, Fake(fix={"run_e": "learning rate"}, **listings)) == (1.0, "")
     assert run_check(CHECKS.test_run_e_diagnosis, Fake(diagnosis={"run_e": "lr off by tenfold"}, **listings))[0] == 0.0
+
+
+class Probing(Fake):
+    """A Fake that also runs probes (a set's items are read by one, next to the student's object)."""
+
+    def run(self, fn, *args, **kwargs):
+        return fn(*args, **kwargs)
+
+
+ALL_FAILURES = ", ".join(CHECKS.FAILURES)
+NOT_A_KEY = "diagnosis['run_c'] = {!r} is not one of FAILURES' keys: " + ALL_FAILURES
+
+
+@pytest.mark.parametrize("value, told", [
+    # every choice at once, in one string or in a container: a hedge of all nine earns nothing
+    (", ".join(CHECKS.FAILURES), NOT_A_KEY.format(", ".join(CHECKS.FAILURES)) + STAND_ALONE),
+    ("\n".join(CHECKS.FAILURES), NOT_A_KEY.format("\n".join(CHECKS.FAILURES)) + STAND_ALONE),
+    (list(CHECKS.FAILURES), f"diagnosis['run_c'] gives 9 choices, {', '.join(map(repr, CHECKS.FAILURES))}: choose one, a "
+                            "string, one of FAILURES' keys"),
+    (set(CHECKS.FAILURES), f"diagnosis['run_c'] gives 9 choices, {', '.join(map(repr, sorted(CHECKS.FAILURES)))}: choose "
+                           "one, a string, one of FAILURES' keys"),
+    ({key: 0.1 for key in CHECKS.FAILURES}, "diagnosis['run_c'] should be a string, one of FAILURES' keys; got "
+                                            f"{ {key: 0.1 for key in CHECKS.FAILURES}!r} (dict)"),
+    # two choices joined by a mark, the option's place in the list, a wildcard, nothing
+    ("d_wins|mode_collapse", NOT_A_KEY.format("d_wins|mode_collapse") + STAND_ALONE),
+    ("d_wins + oscillation", NOT_A_KEY.format("d_wins + oscillation") + STAND_ALONE),
+    (0, "diagnosis['run_c'] should be a string, one of FAILURES' keys; got 0 (int)"),
+    ("0", NOT_A_KEY.format("0")),
+    ("*", NOT_A_KEY.format("*")),
+    (".*", NOT_A_KEY.format(".*")),
+    ("", NOT_A_KEY.format("")),
+    ([["d_wins"]], "diagnosis['run_c'] should be a string, one of FAILURES' keys; got [['d_wins']] (list)"),
+    # the right key beside another choice's description, or spelled three ways beside a fourth choice
+    (("d_wins", helpers()["FAILURES"]["mode_collapse"]), "diagnosis['run_c'] gives 2 choices, 'd_wins', "
+                                                         f"{helpers()['FAILURES']['mode_collapse']!r}: choose one, a string, one of FAILURES' keys"),
+    (["d_wins", "D wins", "discriminator wins", "mode collapse"], "diagnosis['run_c'] gives 4 choices, 'd_wins', 'D wins', "
+                                                                  "'discriminator wins', 'mode collapse': choose one, a string, one of FAILURES' keys"),
+], ids=["all_in_one_string", "all_on_lines", "all_in_a_list", "all_in_a_set", "a_score_for_each", "pipe", "plus",
+        "index", "index_as_text", "wildcard", "regex", "empty", "nested_list", "key_beside_another_description",
+        "three_spellings_and_another_choice"])
+def test_answers_that_game_the_choice_format_earn_nothing(value, told):
+    """Red team (session 39), answers a student might try to game the format with: every choice at once, a score per
+    choice, a choice's number, a wildcard, two choices joined by a mark. Each earns nothing for its run and costs the
+    format check (which asks for one key, a string)."""
+    names = helpers()
+    fake = Probing(diagnosis={**RIGHT_DIAGNOSIS, "run_c": value}, fix=RIGHT_FIX, FAILURES=names["FAILURES"], FIXES=names["FIXES"])
+    assert run_check(CHECKS.test_run_c_diagnosis, fake) == (0.0, told)
+    assert run_check(CHECKS.test_answers_are_well_formed, fake)[0] == 0.0
+    assert run_check(CHECKS.test_run_a_diagnosis, fake) == (2.0, "")
+
+
+SNOOPING = '''
+import glob, os, re, sys
+import reference
+found = {}
+course = os.path.dirname(os.path.dirname(reference.__file__))
+for folder in {os.getcwd(), course, os.path.dirname(course), os.path.expanduser("~"), "/tmp"}:
+    for pattern in ("**/test_a7_diagnose_runs.py", "**/make_runs.py", "**/exemplars.md", "**/a7_diagnose_runs.ipynb"):
+        for path in glob.glob(os.path.join(folder, pattern), recursive=True)[:20]:
+            try:
+                text = open(path, errors="ignore").read()
+            except OSError:
+                continue
+            found.update(re.findall(r'"(run_[a-e])": \\("(\\w+)"', text))
+            found.update(re.findall(r'"(run_[a-e])": "(\\w+)",', text))
+diagnosis = {run: found.get(run, "oscillation") for run in ("run_a", "run_b", "run_c", "run_d", "run_e")}
+fix = {run: "ema" for run in ("run_a", "run_b", "run_c", "run_d", "run_e")}
+'''
+
+
+def test_answers_read_from_the_course_s_files_are_not_there_when_graded(tmp_path):
+    """A submission that looks for the answer key where the course keeps it (the checks, make_runs.py, the exemplars, the
+    solution notebook) next to the notebook, the course's package, the home folder and /tmp: in the sandbox none of them
+    is there, and it scores what its fallback answers earn (the format only). Run in this process, beside the course's
+    files, the same cell finds every diagnosis (12 points): the search works, and the sandbox is what stops it."""
+    path = submission(tmp_path, SNOOPING, None)
+    result = sandboxed(path)
+    assert total(result) == 2.0 and result["test_answers_are_well_formed"] == (2.0, ""), result
+    assert total(scores(path)) == 12.0

@@ -510,7 +510,42 @@ def generator_label_fault(submission, G) -> tuple[float, str] | None:
             f"value): each image must depend on its own z[i] and y[i] only; join z and the label along dim 1 and do not "
             f"mix labels across the batch (no mean, sum or reshape over dim 0)"
         )
+    merged = merged_labels(submission, G, noise(8))
+    if merged:
+        return 1.0, f"G(z, y) draws the same images for {merged_text(merged, 'G')}"
     return None
+
+
+def merged_labels(submission, model, inputs: torch.Tensor, **seeded) -> list[tuple[int, int]]:
+    """The pairs of labels k < k' that `model` cannot tell apart: model(inputs, k) and model(inputs, k') the same (eval
+    mode, each label for the whole batch) as built and with its weights jittered (a label path that starts at zero
+    gives every label the same output as built). A one-hot or embedding with fewer entries than labels, reached through
+    a clamp or a modulo (F.one_hot(y.clamp(max=8), 9), y % 9), folds two labels into one; sound designs give every label
+    its own output. [] when every label has its own, or when it cannot be measured (the other checks word that)."""
+    n = len(inputs)
+    same = None
+    for options in ({}, {"jitter": 0.02, "seed": 3}):
+        outs = outputs_of(submission, model, [[inputs, torch.full((n,), k)] for k in range(NUM_CLASSES)], **options, **seeded)
+        if isinstance(outs, str) or any(o.shape != outs[0].shape or not bool(torch.isfinite(o).all()) for o in outs):
+            return []
+        size = float(torch.stack(outs).double().abs().mean()) or 1.0
+        pairs = {(k, j) for k in range(NUM_CLASSES) for j in range(k + 1, NUM_CLASSES)
+                 if float((outs[k].double() - outs[j].double()).abs().mean()) / size <= CHANGES}
+        same = pairs if same is None else same & pairs
+    return sorted(same or ())
+
+
+def merged_text(pairs: list[tuple[int, int]], role: str) -> str:
+    """The words of `merged_labels`' fault for G ("G") or D ("D"), after "G(z, y) draws the same images for" or
+    "D(x, y) gives the same logits for"."""
+    shown = ", ".join(f"{k} and {j}" for k, j in pairs[:3]) + (", ..." if len(pairs) > 3 else "")
+    given, cannot = (("the same z with either label gives the same images", "one of them can never be drawn") if role == "G"
+                     else ("the same images with either label get the same logits", "it cannot tell them apart"))
+    return (
+        f"labels {shown} ({given}): it folds two labels into one, so {cannot} (a one-hot or embedding with fewer than "
+        f"num_classes = {NUM_CLASSES} entries, reached through a clamp or a modulo, as F.one_hot(y.clamp(max=8), 9) or "
+        f"y % 9 make it); give every label 0..9 its own entry: {ONE_HOT}, or nn.Embedding(num_classes, d)"
+    )
 
 
 def discriminator_label_fault(submission, D) -> str | None:
@@ -548,6 +583,15 @@ def discriminator_label_fault(submission, D) -> str | None:
             "matches its label; let the label meet the image in a nonlinear layer (extra input channels, or an MLP head "
             "after the convs), or use a projection <embed(y), phi(x)>"
         )
+    if label_effect_rank_one(submission, D, **seeded):
+        return (
+            "D(x, y) changes with y only by rescaling one score of the image: for every label, the logits of a batch of "
+            "images are one image score times a number (plus a number) of that label, as when the label multiplies D's "
+            "final logit or a projection takes D's one-number output for phi(x); D then ranks the images alike whatever "
+            "the label, so it cannot tell whether an image matches its label; let the label meet the image's features in "
+            "a nonlinear layer (extra input channels, or an MLP head after the convs), or project onto the features "
+            "the convs make, <embed(y), phi(x)> with phi(x) (N, F)"
+        )
     x, order = images(8), torch.arange(7, -1, -1)  # the batch reversed: pairs (x[i], y[i]) kept, their places changed
     outs = outputs_of(submission, D, [[x, y], [x[order], y[order]]]) if not seeded else "random"  # dropout masks follow places
     if not isinstance(outs, str) and outs[0].shape == outs[1].shape and outs[0].shape[:1] == y.shape:
@@ -560,10 +604,73 @@ def discriminator_label_fault(submission, D) -> str | None:
                 f"from y row by row (F.one_hot(y, num_classes)[:, :, None, None].expand(-1, -1, 28, 28)), with no transpose "
                 f"or reshape across the batch"
             )
+    others = other_labels_share(submission, D, **seeded)
+    if others > OTHER_LABELS:
+        return (
+            f"{OTHER_LABELS_D} (by {others:.0%} of what changing its own label does): D judges each image with a sum or "
+            f"mean over the batch's labels, as a projection summed with .sum() and no dim, or an embedding averaged over "
+            f"the batch (embed(y).mean(0)), does; each image must be judged with its own label only: sum over the "
+            f"features alone, (embed(y) * phi(x)).sum(1), and keep every operation on the labels row by row"
+        )
+    merged = merged_labels(submission, D, images(8), **seeded)
+    if merged:
+        return f"{MERGED_D}{merged_text(merged, 'D')}"
     return None
 
 
 MIXED_D = "in eval mode, D's logits for a batch in reverse order are not its logits reversed"
+OTHER_LABELS_D = "in eval mode, D's logit for an image changes when only the other images' labels change"
+MERGED_D = "D(x, y) gives the same logits for "
+OTHER_LABELS = 0.1  # ... by more than this share of what changing its own label does (sound designs: exactly 0)
+RANK_ONE = 1e-4  # the label's effect on a batch's logits, centred, has rank one: its second singular value below this share of the first
+
+
+def other_labels_share(submission, D, **seeded) -> float:
+    """How much D's logit for an image moves when only the other images' labels change, as a share of how much it moves
+    when its own label changes (eval mode; rows 0, 5 and 11 of 16 images; the larger of D as built and jittered, so that
+    a projection that starts at zero counts). 0 when each image is judged with its own label only (BatchNorm in eval mode
+    makes D a function of each image alone); about 1 or more for a label term summed or averaged over the batch. 0 when
+    it cannot be measured (the other checks word that)."""
+    x, y = images(16), torch.arange(16) % NUM_CLASSES
+    share = 0.0
+    for options in ({}, {"jitter": 0.02, "seed": 3}):
+        cases = [[x, y]]
+        for row in (0, 5, 11):
+            own, others = y.clone(), (y + 5) % NUM_CLASSES
+            own[row], others[row] = (y[row] + 5) % NUM_CLASSES, y[row]
+            cases += [[x, own], [x, others]]
+        outs = outputs_of(submission, D, cases, **options, **seeded)
+        if isinstance(outs, str) or any(o.numel() != 16 or not bool(torch.isfinite(o).all()) for o in outs):
+            return 0.0
+        base = outs[0].reshape(-1).double()
+        moved_own = sum(float((base[r] - outs[1 + 2 * k].reshape(-1)[r].double()).abs()) for k, r in enumerate((0, 5, 11)))
+        moved_others = sum(float((base[r] - outs[2 + 2 * k].reshape(-1)[r].double()).abs()) for k, r in enumerate((0, 5, 11)))
+        if moved_others > 0:
+            share = max(share, moved_others / moved_own if moved_own > 0 else math.inf)
+    return share
+
+
+def label_effect_rank_one(submission, D, **seeded) -> bool:
+    """Whether the labels only rescale (and shift) one score of each image: D(x, k) for 16 images and every label k
+    (eval mode) as a matrix (images x labels), its change from label 0 centred over the images has rank one (second
+    singular value below RANK_ONE of the first, as built and jittered): D(x, y) = a_y * h(x) + b_y, as when a learned
+    number per class multiplies D's final logit. Sound designs measure 0.3-0.6 at init; an additive label (rank 0) is
+    told before this. False when it cannot be measured."""
+    x = images(16)
+    ratios = []
+    for options in ({}, {"jitter": 0.02, "seed": 3}):
+        outs = outputs_of(submission, D, [[x, torch.full((16,), k)] for k in range(NUM_CLASSES)], **options, **seeded)
+        if isinstance(outs, str) or any(o.numel() != 16 or not bool(torch.isfinite(o).all()) for o in outs):
+            return False
+        logits = torch.stack([o.reshape(-1).double() for o in outs], dim=1)  # (16 images, labels)
+        effect = logits - logits[:, :1]
+        effect = effect - effect.mean(0, keepdim=True)
+        values = torch.linalg.svdvals(effect)
+        if float(values[0]) > 1e-12 * max(1.0, float(logits.abs().max())):
+            ratios.append(float(values[1] / values[0]))
+    return bool(ratios) and max(ratios) < RANK_ONE
+
+
 _DIGITS: dict = {}
 
 
@@ -789,6 +896,7 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
                 g_noise.append(inputs[0].double())
             elif inputs[1].dim() >= 1 and inputs[1].shape[0] != len(out):
                 g_lengths.append((len(out), inputs[1].shape[0]))
+    d_used = []
     for call in raw_d:
         inputs = tensor_inputs(call)
         if inputs and inputs[0].is_floating_point() and inputs[0].dim() == 4:
@@ -797,6 +905,7 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
             d_calls.append((x, as_labels(inputs[1], len(x)) if len(inputs) >= 2 else None, bool(tracked[:1] == [True])))
             given = inputs[1] if len(inputs) >= 2 and inputs[1].dim() >= 1 and inputs[1].shape[0] != len(x) else None
             d_lengths.append(None if given is None else given.shape[0])
+            d_used.append(call.get("used") is True)
     later_g = []
     for calls in found.get("later_g_calls") if isinstance(found.get("later_g_calls"), list) else []:
         pairs = []
@@ -810,8 +919,10 @@ def step_record(submission, real: torch.Tensor, labels: torch.Tensor, seed: int 
     # images; d_lengths: per call of d, the number of labels given when it is not one per image, else None;
     # label_dtypes: (G or D, the dtype) of each call given labels as floating-point numbers or as integers other than int64;
     # narrow_rows: (G or D, the shape, whether they came with real images) of each call given one-hot rows of another
-    # width than num_classes; d_rows: whether some call of D was given its labels as rows (N, K)
+    # width than num_classes; d_rows: whether some call of D was given its labels as rows (N, K); d_used: per call of d,
+    # whether a backward() reached its logits (a term of a loss, not a call for a log)
     return {"g": g_calls, "g_noise": g_noise, "d": d_calls, "g_lengths": g_lengths, "d_lengths": d_lengths, "later_g": later_g,
+            "d_used": d_used,
             "label_dtypes": label_dtypes, "narrow_rows": narrow_rows,
             "d_rows": any(len(inputs) >= 2 and inputs[1].dim() == 2 and inputs[1].shape[1] > 1 for inputs in map(tensor_inputs, raw_d))}
 
@@ -915,8 +1026,17 @@ def real_pairs_fault(submission) -> str | None:
     given, true = [], []
     unlabelled = False
     own = torch.zeros(len(real), dtype=torch.bool)  # real images judged in a call that gives every real image its own label
-    for (x, y, _), count in zip(record["d"], record["d_lengths"]):
-        rows = same_rows(x, real)
+    found = [same_rows(x, real) for x, _, _ in record["d"]]
+    judging = [bool((rows >= 0).any()) for rows in found]
+    # the calls that judge real images in a loss (a backward() reached their logits), when some do: a call made for a
+    # log, under torch.no_grad() or with its logits detached, teaches D nothing, so its labels do not count (a step
+    # that logs D(real, labels) and trains on D(real, y_fake) was taken for a matching-aware D); a step whose calls on
+    # the real batch all go without a backward() (D's update skipped in this call by a schedule) is read by all its calls
+    in_loss = [j and used for j, used in zip(judging, record["d_used"])]
+    counted = in_loss if any(in_loss) else [True] * len(record["d"])
+    for (x, y, _), count, rows, kept in zip(record["d"], record["d_lengths"], found, counted):
+        if not kept:
+            continue
         judged = torch.nonzero(rows >= 0)[:, 0]
         if y is None and count is not None and len(judged):
             return f"train_step shows D the real images with {label_count_text(len(x), count)}"
@@ -1071,7 +1191,7 @@ def test_discriminator_output(submission):
 def test_discriminator_uses_labels(submission):
     """D's logits change with the labels it is given, differently for different images."""
     fault = discriminator_label_fault(submission, discriminator(submission))
-    if fault is not None and fault.startswith(MIXED_D):  # it uses the labels, but mixes them across the batch
+    if fault is not None and fault.startswith((MIXED_D, OTHER_LABELS_D, MERGED_D)):  # it uses the labels, but mixes or merges them
         raise Partial(1, fault)
     if fault is not None:
         raise AssertionError(fault)

@@ -16,6 +16,7 @@ until it raised (`step_calls`), so that the check can name it; the training prob
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import math
 import time
@@ -342,10 +343,12 @@ class _Recording:
         def forward(*args: Any, **kwargs: Any) -> Any:
             tensors = [a for a in _in_order(original, args, kwargs, signature) if isinstance(a, Tensor)][:MAX_INPUTS]
             call = {"inputs": [t.detach().clone() for t in tensors], "tracked": [bool(t.requires_grad) for t in tensors],
-                    "output": None, "finished": False}
+                    "output": None, "finished": False, "used": False}
             calls.append(call)
             output = original(*args, **kwargs)
             call["finished"] = True
+            if isinstance(output, Tensor) and output.requires_grad:  # a backward() through it marks it used (a loss's term)
+                output.register_hook(functools.partial(_mark_used, call))
             if keep_output and isinstance(output, Tensor):
                 call["output"] = output.detach().float().clone()
             return output
@@ -356,11 +359,20 @@ class _Recording:
         self.model.__dict__.pop("forward", None)
 
 
+def _mark_used(call: dict, grad: Tensor) -> None:
+    """A recorded call's output hook: a gradient other than zero reached the output, so it is a term of a loss that
+    went backward (not one multiplied by 0 to look used)."""
+    if not call["used"] and isinstance(grad, Tensor) and bool(grad.ne(0).any()):
+        call["used"] = True
+
+
 def _recorder(model: nn.Module, calls: list[dict], keep_output: bool) -> list:
     """Record every call of `model` (G(z, y), and G.forward(z, y) called directly, which skips a module's
     hooks) by appending {"inputs", "tracked", "output", "finished"}: inputs in the order of forward's
     parameters (keyword arguments too); tracked: for each input, whether it requires grad (G's images not
-    detached); finished: the call returned (False: it raised). Returns [a handle whose remove() stops it]."""
+    detached); finished: the call returned (False: it raised); used: a backward() (or torch.autograd.grad) brought
+    its output a gradient other than zero, so it is a term of a loss that trains a network (False for a call made for
+    a log, under torch.no_grad() or detached, or multiplied by 0). Returns [a handle whose remove() stops it]."""
     return [_Recording(model, calls, keep_output)]
 
 
@@ -374,8 +386,9 @@ def step_calls(step: Any, G: nn.Module, D: nn.Module, real: Tensor, labels: Tens
     over G's and D's parameters, kept from call to call. Runs on torch's CPU generator seeded with
     `seed` once, before the first call (restored after), so that each call draws anew.
     Returns {"g_calls": [{"inputs": [tensors passed to G, in order], "tracked": [whether each
-    requires grad], "output": G's output (float32) or None, "finished": the call returned}],
-    "d_calls": [{"inputs": [...], "tracked": [...], "output": None, "finished": ...}] of the first
+    requires grad], "output": G's output (float32) or None, "finished": the call returned, "used": a backward()
+    reached its output}], "d_calls": [{"inputs": [...], "tracked": [...], "output": None, "finished": ...,
+    "used": ...}] of the first
     call, in the order the calls happened; "later_g_calls": [G's calls of each later call of the
     step]; "returned": describe(the first call's value) or None; "error": error_info of the student's
     exception (named in `namespace`) or None}: a step that raises stops there, and the calls recorded
