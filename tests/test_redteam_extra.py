@@ -40,6 +40,12 @@
 - A sandbox that outlives its grading: ptrace lets the submission make bwrap's init clear the
   parent-death signal of --die-with-parent, and the grader's kill of bwrap left the sandbox running,
   unwatched. The grader now kills that init (so the whole PID namespace) itself.
+- What the graded notebook costs whoever opens it: tracebacks kept beside the 20 MB of outputs, image outputs of
+  4096 x 4096 pixels by the thousand, an attachment named thousands of times in markdown (each use holds its whole
+  base64), code that IPython's lexer scans again from every token and long code blocks in markdown: each bounded.
+- A write lease on a file of scratch, which makes every other open of it wait 45 s: the grader does not wait.
+- The configuration folders of the bound environments (Jupyter's, where nbgrader_config.py may hold the gradebook's
+  password): empty in the sandbox.
 """
 
 from __future__ import annotations
@@ -244,6 +250,38 @@ def test_a_file_read_through_a_linked_folder_opens_nothing_outside_scratch(tmp_p
         fd = os.open(outside / "grid.png", os.O_RDONLY | os.O_NONBLOCK)  # let the writer go
         thread.join(timeout=5)
         os.close(fd)
+
+
+LEASED_CHECKPOINT = """
+import fcntl, signal
+with open("checkpoint.pt", "wb") as fh:
+    fh.write(b"x" * 1000)
+held = open("checkpoint.pt", "r+b")
+signal.signal(signal.SIGIO, signal.SIG_IGN)  # told when the grader opens it, and never letting go
+fcntl.fcntl(held.fileno(), fcntl.F_SETLEASE, fcntl.F_WRLCK)
+print("leased")
+"""
+
+
+@needs_sandbox
+def test_a_lease_on_a_file_of_scratch_does_not_hold_the_grader_that_reads_it(tmp_path, monkeypatch):
+    """A process holding a write lease (fcntl F_SETLEASE, which the seccomp filter leaves alone) on a file it owns makes
+    every other open of that file wait until it lets go, or for the kernel's lease-break-time (45 s): a check reading
+    100 checkpoints would have held the grader 75 minutes past every time limit (its own thread, blocked in open). The
+    grader opens files of scratch without waiting (O_NONBLOCK): refused at once, as a file it cannot read."""
+    import errno
+
+    from reference.grading.submission import read_scratch_bytes
+
+    def read(session):
+        try:
+            return read_scratch_bytes(session.scratch / "work", "checkpoint.pt")
+        except OSError as err:
+            return err.errno
+
+    _, text, got = run_cell(tmp_path, monkeypatch, LEASED_CHECKPOINT, during=read)
+    assert "leased" in text, text
+    assert got == errno.EWOULDBLOCK, got  # an open that waited would have returned the 1,000 bytes after 45 s
 
 
 def test_a_check_lists_no_folder_the_submission_linked_in_place_of_the_graders(tmp_path):
@@ -760,6 +798,91 @@ def test_an_image_output_claiming_billions_of_pixels_is_left_out_of_the_feedback
     assert [out["data"].get("image/png") for out in kept] == [outputs[1]["data"]["image/png"]]
 
 
+def run_cells(tmp_path, monkeypatch, sources: list[str]) -> tuple[list[str], dict]:
+    """Run `sources` as a submission's cells in a worker (sandboxed where bubblewrap can): (why its worker was
+    stopped, {cell index: its record})."""
+    from conftest import attack_course
+    from reference.grading.runner import session_for
+    from reference.grading.sandbox import Limits, sandbox_problem
+
+    root = attack_course(tmp_path, monkeypatch)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(nb, root / "attack.ipynb")
+    with session_for(root / "attack.ipynb", "attack", root, limits=Limits(wall_s=120), sandbox=sandbox_problem() is None) as session:
+        return list(session.stopped), session.cells_output
+
+
+LONG_TRACEBACK = """
+err = ValueError("v" * 300)
+for _ in range(8):
+    err.add_note("n" * 3000)  # the last 8 lines of the traceback the worker sends, each cut at 2,000 characters
+raise err
+"""
+
+
+def test_tracebacks_count_toward_the_outputs_a_graded_notebook_keeps(tmp_path, monkeypatch):
+    """What the cells print and draw is kept up to MAX_OUTPUTS (20 MB) for the whole notebook, but each cell's traceback
+    was kept besides (8 lines of 2,000 characters): 1,400 cells that raise, a notebook of 300 KB, made a record of 22 MB,
+    and 2,000 would make 32 MB, in the grader's memory, the results file and the gradebook's notebook. Tracebacks count
+    toward the same budget; past it a cell's error keeps its exception's name and says the rest was left out."""
+    from reference.grading.runner import MAX_OUTPUTS
+
+    stopped, cells = run_cells(tmp_path, monkeypatch, [LONG_TRACEBACK] * 1400)
+    assert not stopped and len(cells) == 1400, stopped
+    assert all(cell["error"]["ename"] == "ValueError" for cell in cells.values())
+    kept = sum(len(json.dumps(cell["error"])) + len(json.dumps(cell["outputs"])) for cell in cells.values())
+    assert kept < MAX_OUTPUTS + 1400 * 200, kept  # the budget, and each cell's name and JSON around it
+    assert "output left out" in cells["1399"]["error"]["traceback"][0], cells["1399"]["error"]
+    assert "n" * 1000 in "".join(cells["0"]["error"]["traceback"])  # the first cells' tracebacks as they were
+
+
+def _one_colour_png(side: int) -> bytes:
+    """A whole PNG of side x side pixels of one bit, every row stored (a few KB: what a browser decodes in full)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = zlib.compress(b"\0" * (side // 8 + 1) * side, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+FIGURES_BY_THE_THOUSAND = """
+import sys, types
+png = {png!r}
+class Figure:
+    def savefig(self, buffer, **kwargs):
+        buffer.write(png)
+pyplot = types.ModuleType("matplotlib.pyplot")  # what the worker asks for the cell's figures
+pyplot.get_fignums = lambda: list(range(20))
+pyplot.figure = lambda number: Figure()
+pyplot.close = lambda which: None
+sys.modules["matplotlib.pyplot"] = pyplot
+"""
+
+
+def test_a_notebooks_image_outputs_are_bounded_in_pixels_together(tmp_path, monkeypatch):
+    """Each image output may have 4096 x 4096 pixels (MAX_PIXELS), but a notebook's were not bounded together: a
+    4096 x 4096 PNG of one colour takes 3 KB, and 1,200 of them (a pyplot of the submission's own that hands the worker
+    20 such figures a cell, 4 MB of outputs) would unpack into 80 GB in the browser of whoever opens the graded
+    notebook (the instructor's formgrader). A notebook's images are kept up to MAX_NOTEBOOK_PIXELS together; each
+    one past it is a line saying so."""
+    from reference.grading.runner import MAX_NOTEBOOK_PIXELS, MAX_PIXELS, _png_pixels
+
+    png = _one_colour_png(4096)
+    assert len(png) < 4000 and 4096 * 4096 == MAX_PIXELS
+    stopped, cells = run_cells(tmp_path, monkeypatch, [FIGURES_BY_THE_THOUSAND.format(png=png)] + ["1"] * 60)
+    assert not stopped and len(cells) == 61, stopped
+    outputs = [out for index in sorted(cells, key=int) for out in cells[index]["outputs"]]
+    images = [out["data"]["image/png"] for out in outputs if "image/png" in out.get("data", {})]
+    assert len(images) == MAX_NOTEBOOK_PIXELS // MAX_PIXELS and sum(map(_png_pixels, images)) <= MAX_NOTEBOOK_PIXELS, len(images)
+    notes = [out["text"] for out in outputs if "image left out" in out.get("text", "")]
+    assert len(notes) == 61 * 20 - len(images), len(notes)
+    assert notes[0].startswith(f"[image left out: this notebook's images add up to more than the {MAX_NOTEBOOK_PIXELS:,} pixels")
+
+
 # ---------------------------------------------------------------------------------------------
 # Images in markdown cells: nothing from another server, nothing over an image output's limits
 # ---------------------------------------------------------------------------------------------
@@ -876,6 +999,40 @@ def test_an_image_in_markdown_over_an_outputs_limits_is_left_out_and_honest_ones
     body = _render(filled)
     assert bomb not in body and large not in body and _b64(huge_jpeg) not in body
     assert body.count(small) == 2 and jpeg in body
+
+
+def test_an_image_in_markdown_shown_again_and_again_is_counted_each_time_it_is_shown():
+    """nbconvert writes an attachment's whole base64 into each image that shows it, and a reference link's URL into each
+    image that names it: a cell of 20,000 characters naming a 2 MB attachment 3,333 times (`![][a]`) renders into 6.7 GB,
+    in the merge, the formgrader and the feedback (here 400 KB named 60 times: 24 MB, 10 s of the merge). A 4096 x 4096
+    PNG of one colour in 3 KB, named three times, is 200 MB once decoded in the viewer's browser. Images of a notebook's
+    markdown are counted where they are shown, up to MARKDOWN_IMAGE_CHARS and MAX_NOTEBOOK_PIXELS; a cell past either is
+    shown as text (an attachment named too often, before it is rendered), and honest images are kept."""
+    from reference.grading.bridge import MARKDOWN_IMAGE_CHARS
+    from reference.grading.runner import MAX_NOTEBOOK_PIXELS
+
+    attachment = _b64(_png(64, 64) + bytes(range(256)) * 1200)  # 400 KB: within one image's limits
+    large = _one_colour_png(4096)
+    assert 60 * len(attachment) > MARKDOWN_IMAGE_CHARS and 3 * 4096 * 4096 > MAX_NOTEBOOK_PIXELS >= 2 * 4096 * 4096
+    small = _b64(_png(640, 480))
+    cells = [
+        "named 60 times: " + "![][a]" * 60 + "\n\n[a]: attachment:a.png\n",
+        "shown 3 times: ![x][p] ![y][p] ![z][p]\n\n[p]: data:image/png;base64," + _b64(large) + "\n",
+        "honest: ![curve](attachment:curve.png) and ![again](attachment:curve.png)",
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(text) for text in cells]
+    nb.cells[0].attachments = {"a.png": {"image/png": attachment}}
+    nb.cells[2].attachments = {"curve.png": {"image/png": small}}
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    sources = [cell.source for cell in filled.cells]
+    assert sources[0].startswith("[The grader shows this cell as text: its images, each counted where it is shown, would take this "
+                                 f"notebook's markdown past {MARKDOWN_IMAGE_CHARS:,} characters of images"), sources[0][:300]
+    assert sources[1].startswith("[The grader shows this cell as text: its images") and f"{MAX_NOTEBOOK_PIXELS:,} pixels" in sources[1]
+    assert sources[2] == cells[2]
+    body = _render(filled)
+    assert attachment not in body and f"src=\"data:image/png;base64,{_b64(large)}" not in body and body.count(small) == 2
+    assert len(body) < 2 * 2**20, len(body)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1265,6 +1422,63 @@ def test_the_notebooks_language_info_is_the_courses():
         filled = fill(nb, {"cells": {}, "tests": {}})
         assert filled.metadata["language_info"] == LANGUAGE_INFO and "kernelspec" not in filled.metadata
         assert "&lt;b&gt;" in _render(filled)
+
+
+HIGHLIGHT_BOMBS = {  # what IPython's lexer scans again from every token: each took it 4 to 34 s at this size
+    "spaces": "x = 1\n" + " \n" * 3000 + "y = 2",
+    "empty_lines": "x = 1\n" + "\n" * 10_000 + "y = 2",
+    "indented_lines": "def f():\n" + "    \n" * 3000 + "    return 2",
+    "dots": "x = 1\n" + "." * 10_000,
+}
+
+
+@pytest.mark.parametrize("bomb", sorted(HIGHLIGHT_BOMBS))
+def test_the_feedback_highlights_code_in_time_linear_in_its_length(bomb: str):
+    """nbconvert highlights each code cell with the lexer the notebook's language_info names, IPython's. At every token it
+    tries rules that begin with \\s* (which runs across lines) and [\\w.*]*: 6 KB of lines of one space took it 17 s, 10,000
+    empty lines 34 s, 10,000 dots 4 s, each growing with the square of the length (a 200 KB cell: hours), in `nbgrader
+    generate_feedback` for the class and in the instructor's Jupyter server showing the formgrader. A notebook whose code
+    would cost it more than HIGHLIGHT_STEPS names pygments' Python lexer, and its lines of whitespace alone are made empty:
+    that lexer scans ahead only from the start of a line that is not empty, so each line is scanned once. Honest code,
+    IPython's magics and all, keeps IPython's lexer and every character."""
+    from nbconvert.filters.highlight import Highlight2HTML
+    from pygments.lexers import PythonLexer, get_lexer_by_name
+
+    from reference.grading.bridge import HIGHLIGHT_STEPS, LANGUAGE_INFO, highlight_steps
+
+    source = HIGHLIGHT_BOMBS[bomb]
+    assert highlight_steps(source) > HIGHLIGHT_STEPS
+    honest = "%matplotlib inline\nimport torch\n\n\ndef f(x):\n    \n    return torch.nn.functional.relu(x)  # ok?\n"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(honest), nbformat.v4.new_code_cell(source)]
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    lexer = get_lexer_by_name(Highlight2HTML(pygments_lexer=filled.metadata.language_info.pygments_lexer).pygments_lexer)
+    assert type(lexer) is PythonLexer, type(lexer)
+    lines = filled.cells[1].source.split("\n")
+    assert len(lines) == len(source.split("\n")) and not any(line and not line.strip() for line in lines)
+    assert [line.strip() for line in lines] == [line.strip() for line in source.split("\n")]
+    assert _render(filled).count("y</span>") <= 1
+
+    alone = fill(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(honest)]), {"cells": {}, "tests": {}})
+    assert alone.metadata.language_info == LANGUAGE_INFO and alone.cells[0].source == honest
+
+
+def test_code_blocks_in_markdown_are_highlighted_only_up_to_a_length():
+    """A code block of a markdown cell that names a language (```c) is highlighted by nbconvert with that lexer, and many
+    of pygments' lexers take time with the square of a run of blank lines (C's: 8 KB of lines of one space, 15 s), in the
+    merge's checks and wherever the feedback is shown. A cell whose code blocks naming a language hold more than
+    MAX_HIGHLIGHTED characters is shown as text, before it is rendered; a short one keeps its colours."""
+    from reference.grading.bridge import MAX_HIGHLIGHTED
+
+    long_block = "my code:\n\n> ```c\n> int x;\n" + ">  \n" * 2000 + "> ```\n"  # in a quote: 2,000 lines of one space
+    short_block = "my code:\n\n```python\nx = torch.zeros(3)  # the noise\n```\n"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(long_block), nbformat.v4.new_markdown_cell(short_block)]
+    filled = fill(nb, {"cells": {}, "tests": {}})
+    assert filled.cells[0].source.startswith("[The grader shows this cell as text: its code blocks naming a language hold "), filled.cells[0].source[:200]
+    assert f"more than the feedback colours" in filled.cells[0].source and len(long_block) > MAX_HIGHLIGHTED
+    assert filled.cells[1].source == short_block
+    assert '<span class="n">torch</span>' in _render(filled)
 
 
 def test_what_a_cell_printed_or_raised_is_shown_as_text_in_the_feedback():
@@ -1839,3 +2053,38 @@ def test_a_data_root_that_holds_the_course_does_not_show_the_course_to_the_sandb
     assert lines[str(tmp_path / "MNIST" / "raw.txt")] == "digits", text
     assert lines[str(checks)] in ("FileNotFoundError", "PermissionError"), text
     assert lines[str(root_of)] in ("[]", "['reference']", "FileNotFoundError", "PermissionError"), text
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration the bound environments bring: Jupyter's and nbgrader's
+# ---------------------------------------------------------------------------------------------
+
+LIST_CONFIG = """
+import os
+for folder in {folders!r}:
+    try:
+        print(folder, "->", sorted(os.listdir(folder)))
+    except OSError as err:
+        print(folder, "->", type(err).__name__)
+"""
+
+
+@needs_sandbox
+def test_the_configuration_of_the_bound_environments_is_not_shown_to_the_sandbox(tmp_path, monkeypatch):
+    """The sandbox sees /usr and the grading Python environment whole, and with them the folders Jupyter reads its
+    configuration from (sys.prefix/etc/jupyter, /usr/local/etc/jupyter): an instructor's nbgrader_config.py there may
+    name the gradebook's database with its password (c.CourseDirectory.db_url), which a cell could print into its
+    feedback (a cell listed the environment's etc/jupyter).
+    Each environment's etc/ and /usr/local/etc are empty and read-only in the sandbox; torch still imports."""
+    import sys
+
+    from reference.grading.sandbox import _config_folders, _python_binds, _system_binds
+
+    folders = [f"{sys.prefix}/etc", f"{sys.prefix}/etc/jupyter", "/usr/local/etc"]
+    hidden = _config_folders(_system_binds() + _python_binds())
+    assert "/usr/local/etc" in hidden or not Path("/usr/local/etc").is_dir()
+    _, text, _ = run_cell(tmp_path, monkeypatch, LIST_CONFIG.format(folders=folders) + "import torch\nprint('torch', torch.ones(2).sum().item())")
+    lines = dict(line.split(" -> ", 1) for line in text.splitlines() if " -> " in line)
+    for folder in folders:
+        assert lines[folder] in ("[]", "FileNotFoundError"), (folder, lines[folder])
+    assert "torch 2.0" in text, text

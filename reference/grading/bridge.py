@@ -377,6 +377,68 @@ MAX_MARKDOWN = 20_000  # characters of one markdown cell rendered to be checked;
 MARKDOWN_BUDGET_S = 10.0  # seconds the checks of one notebook's markdown may take; later cells are shown as text
 TOO_LONG = "[The grader shows this cell as text: at {what} characters it is longer than the feedback renders.]"
 TOO_SLOW = "[The grader shows this cell as text: this notebook's markdown took too long to render ({what}).]"
+# Images of one notebook's markdown, as its HTML holds them: nbconvert writes an attachment's whole base64 into each image
+# that shows it, and a reference link's URL into each image that names it, so a cell of 20,000 characters naming a 2 MB
+# attachment 3,333 times (`![][a]`, `[a]: attachment:a`) renders into 6.7 GB (200 times: 27 MB, 11 s and 260 MB of the
+# merge's time and memory), in the merge, the formgrader and the feedback. Counted per use, in characters and in pixels
+# (what a browser decodes); a cell that could pass either is shown as text, before it is rendered
+MARKDOWN_IMAGE_CHARS = 20 * 2**20
+TOO_MANY_IMAGES = ("[The grader shows this cell as text: its images, each counted where it is shown, would take this notebook's "
+                   "markdown past {what} the feedback shows.]")
+DATA_IMAGE = re.compile(r"data:image/[\w.+-]+;base64,([A-Za-z0-9+/\s]*=*)", re.I)
+# Characters of code blocks naming a language in one markdown cell: nbconvert highlights each with the lexer it names,
+# and many of pygments' lexers take time with the square of a run of blank lines (C's: 8 KB, 15 s; IPython's: 6 KB, 17 s),
+# in the merge's checks and wherever the feedback is shown. A cell with more is shown as text
+MAX_HIGHLIGHTED = 3_000
+HIGHLIGHTED_AS_TEXT = ("[The grader shows this cell as text: its code blocks naming a language hold {what} characters, more than "
+                       "the feedback colours.]")
+
+
+def _highlighted_chars(source: str) -> int:
+    """Characters of the code blocks of markdown `source` that name a language (```python), which nbconvert highlights:
+    read from mistune's parse, which highlights nothing; 0 for markdown it cannot parse (rendering then says so)."""
+    import mistune
+
+    try:
+        tokens = mistune.create_markdown(renderer=None)(source)
+    except Exception:  # noqa: BLE001 - shown as text by the checks that render it
+        return 0
+    total, todo = 0, list(tokens) if isinstance(tokens, list) else []
+    while todo:
+        token = todo.pop()
+        if not isinstance(token, dict):
+            continue
+        if token.get("type") == "block_code" and str((token.get("attrs") or {}).get("info") or "").strip():
+            total += len(token.get("raw") or "")
+        todo.extend(token.get("children") or [])
+    return total
+
+
+def _image_bound(source: str, attachments: dict) -> int:
+    """The most characters of images that rendering markdown `source` with `attachments` can write: each image of markdown
+    starts with "![" and shows one attachment or one URL written in the source; an HTML image is its source's own text."""
+    largest = max((len(data) for bundle in attachments.values() for data in bundle.values()), default=0)
+    return source.count("![") * (max(largest, len(source)) + 40) + len(source)
+
+
+def _image_cost(source: str, attachments: dict) -> tuple[int, int]:
+    """(characters, pixels) of the images the HTML of markdown `source` holds, each counted where it is shown."""
+    from reference.grading.runner import image_size
+
+    try:
+        rendered = render_markdown(source, attachments)
+    except Exception:  # noqa: BLE001 - what nbconvert cannot render is shown as text elsewhere
+        return 0, 0
+    chars = pixels = 0
+    for match in DATA_IMAGE.finditer(rendered):
+        chars += len(match.group(0))
+        data = "".join(match.group(1).split())
+        try:
+            size = image_size(base64.b64decode(data + "=" * (-len(data) % 4)))
+        except (binascii.Error, ValueError):
+            size = None
+        pixels += size[0] * size[1] if size else 0
+    return chars, pixels
 
 
 def defuse_markdown(nb: NotebookNode) -> NotebookNode:
@@ -388,8 +450,13 @@ def defuse_markdown(nb: NotebookNode) -> NotebookNode:
     Rendering markdown is quadratic in some inputs (mistune took 13 s for 120 KB of "<!--", and a
     20 MB notebook of them would hold the merge of the whole class, and every view of the feedback,
     for days), so a cell over MAX_MARKDOWN characters, and every cell after the notebook's checks
-    took MARKDOWN_BUDGET_S, is shown as text too, which renders in linear time."""
+    took MARKDOWN_BUDGET_S, is shown as text too, which renders in linear time. So is a cell whose images, each counted
+    where it is shown, would take the notebook's markdown past MARKDOWN_IMAGE_CHARS characters or MAX_NOTEBOOK_PIXELS
+    pixels: one attachment named thousands of times renders into gigabytes (`_image_bound`, before any rendering)."""
+    from reference.grading.runner import MAX_NOTEBOOK_PIXELS
+
     spent = 0.0
+    chars_left, pixels_left = MARKDOWN_IMAGE_CHARS, MAX_NOTEBOOK_PIXELS
     names = {str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")) for cell in nb.cells
              if isinstance(cell.get("metadata", {}).get("nbgrader"), dict) and cell.metadata["nbgrader"].get("grade_id")}
     for cell in nb.cells:
@@ -403,6 +470,12 @@ def defuse_markdown(nb: NotebookNode) -> NotebookNode:
         if spent > MARKDOWN_BUDGET_S:
             cell.source = as_text(source, f"over {MARKDOWN_BUDGET_S:g} s", TOO_SLOW)
             continue
+        if _image_bound(source, attachments) > chars_left:
+            cell.source = as_text(source, f"{MARKDOWN_IMAGE_CHARS:,} characters of images", TOO_MANY_IMAGES)
+            continue
+        if (highlighted := _highlighted_chars(source)) > MAX_HIGHLIGHTED:
+            cell.source = as_text(source, f"{highlighted:,}", HIGHLIGHTED_AS_TEXT)
+            continue
         began = time.monotonic()
         what = unsafe_markdown(source)
         if what is not None:
@@ -411,6 +484,12 @@ def defuse_markdown(nb: NotebookNode) -> NotebookNode:
             cell.source = as_text(source, laid, LAID_OVER)
         else:
             cell.source = defuse_images(source, attachments, dropped)
+            chars, pixels = _image_cost(cell.source, attachments)
+            if chars > chars_left or pixels > pixels_left:
+                cell.source = as_text(source, f"{MAX_NOTEBOOK_PIXELS:,} pixels of images" if chars <= chars_left
+                                      else f"{MARKDOWN_IMAGE_CHARS:,} characters of images", TOO_MANY_IMAGES)
+            else:
+                chars_left, pixels_left = chars_left - chars, pixels_left - pixels
         spent += time.monotonic() - began
     return nb
 
@@ -712,6 +791,57 @@ def fill(nb: NotebookNode, record: dict) -> NotebookNode:
             cell.outputs = [new_output("stream", name="stdout", text=EDITED_GIVEN_CELL)] + _outputs(ran)
         else:
             cell.outputs = []
+    return bound_highlighting(nb)
+
+
+# ---------------------------------------------------------------------------------------------
+# Code the feedback highlights: in time about linear in its length
+# ---------------------------------------------------------------------------------------------
+
+# What the code cells of one notebook may cost IPython's lexer (`highlight_steps`), which nbconvert highlights them with
+# wherever the graded notebook is shown (`nbgrader generate_feedback`, the formgrader's pages, in the instructor's Jupyter
+# server): 6 KB of lines holding one space took it 17 s, 10,000 empty lines 34 s, 10,000 dots 4 s, each growing with the
+# square of the length (a 200 KB cell: hours). The course's costliest notebook costs 313,501 (a lesson), and this about 2 s
+HIGHLIGHT_STEPS = 50_000_000
+RESCANNED = re.compile(r"(\s+)(%{0,2})([\w.*]*)|[\w.*]+")
+WHITESPACE_LINE = re.compile(r"^[^\S\n]+$", re.M)
+LINEAR_LEXER = "python3"  # pygments' Python lexer: tries a rule that begins with \s* only at the start of a line that is not empty
+
+
+def highlight_steps(source: str) -> int:
+    """About how many characters IPython's lexer scans to highlight code `source` beyond reading it once. At each token it
+    tries rules that begin with \\s* (20 of them: the cell magics) and with [\\w.*]* (help: `x.y?`), each scanning the run
+    of whitespace (across lines) and of names, dots and stars ahead of it before it fails: a run is scanned again from each
+    token inside it (a newline, the spaces of a line, a dot, a star)."""
+    steps = 0
+    for match in RESCANNED.finditer(source):
+        space, word = match.group(1), match.group(3)
+        if space is None:
+            word = match.group(0)
+        else:
+            steps += 10 * (2 * space.count("\n") + 1) * len(match.group(0))
+        steps += (word.count(".") + word.count("*") + 1) * len(word)
+    return steps
+
+
+def bound_highlighting(nb: NotebookNode) -> NotebookNode:
+    """`nb`, whose code cells the views highlight in time about linear in their length: where they would cost IPython's
+    lexer more than HIGHLIGHT_STEPS, the notebook names pygments' Python lexer (LINEAR_LEXER) and each line of its code
+    cells that holds whitespace alone is made empty (a change no reader sees: Python's lexer scans ahead only from the start
+    of a line that is not empty). The course's own cells (locked: nbgrader restored them) are left as they are, and so
+    is any other notebook."""
+    cells = [cell for cell in nb.cells if cell.cell_type == "code" and isinstance(cell.get("source"), str)
+             and not cell.get("metadata", {}).get("nbgrader", {}).get("locked")]
+    steps = 0
+    for cell in cells:
+        steps += highlight_steps(cell.source)
+        if steps > HIGHLIGHT_STEPS:
+            break
+    else:
+        return nb
+    nb.metadata["language_info"]["pygments_lexer"] = LINEAR_LEXER
+    for cell in cells:
+        cell.source = WHITESPACE_LINE.sub("", cell.source)
     return nb
 
 

@@ -75,8 +75,14 @@ MAX_IMAGE = 2_000_000
 MAX_PIXELS = 4096 * 4096  # pixels of one image output kept (a figure at the worker's 72 dpi is far smaller)
 MAX_MESSAGE = 2000  # characters of one check's message kept (what it quotes of the student's answer is cut)
 MESSAGE_CUT = " ... [cut: longer than the feedback keeps]"
-MAX_OUTPUTS = 20 * 2**20  # characters of outputs (text and base64 images) kept for one notebook's cells
+MAX_OUTPUTS = 20 * 2**20  # characters of outputs (text, base64 images and tracebacks) kept for one notebook's cells
 OUTPUTS_LEFT_OUT = "[output left out: this notebook's cells printed and drew more than the {mb} MB the graded notebook keeps]\n"
+# pixels of all the image outputs of one notebook: what a browser showing the graded notebook decodes (4 bytes a pixel).
+# Within MAX_OUTPUTS, 1,000 PNGs of one colour, each 4096 x 4096 in 20 KB, would unpack into 64 GB there; a figure at
+# the worker's 72 dpi has 160,000 pixels, and the course's notebooks draw a few dozen at most
+MAX_NOTEBOOK_PIXELS = 2 * MAX_PIXELS
+IMAGE_LEFT_OUT = ("[image left out: this notebook's images add up to more than the {pixels:,} pixels the graded notebook shows; "
+                  "draw fewer or smaller figures]\n")
 
 
 def source_notebook(root: Path, assignment: str) -> Path:
@@ -275,6 +281,35 @@ def _clean_outputs(outputs: Any) -> list[dict]:
     return clean
 
 
+def _png_pixels(png: str) -> int:
+    """Pixels a browser decodes for base64 PNG `png` (an output `_clean_outputs` kept): its header's size, 0 without one."""
+    size = image_size(base64.b64decode(png[:44]))  # the signature and IHDR's size: the first 24 bytes
+    return size[0] * size[1] if size else 0
+
+
+def _within_pixels(outputs: list[dict], left: int) -> tuple[list[dict], int]:
+    """`outputs` with each PNG past `left` pixels (what is left of the notebook's MAX_NOTEBOOK_PIXELS) replaced by a line
+    saying so, and what is then left."""
+    kept = []
+    for out in outputs:
+        png = out.get("data", {}).get("image/png")
+        if png is not None:
+            pixels = _png_pixels(png)
+            if pixels > left:
+                kept.append({"output_type": "stream", "name": "stdout", "text": IMAGE_LEFT_OUT.format(pixels=MAX_NOTEBOOK_PIXELS)})
+                rest = {key: value for key, value in out["data"].items() if key != "image/png"}
+                if rest:
+                    kept.append({**out, "data": rest})
+                continue
+            left -= pixels
+        kept.append(out)
+    return kept, left
+
+
+def _error_size(error: dict | None) -> int:
+    return 0 if error is None else len(error["ename"]) + len(error["evalue"]) + sum(len(line) for line in error["traceback"])
+
+
 def _clean_error(error: Any) -> dict | None:
     if not isinstance(error, dict):
         return None
@@ -323,7 +358,7 @@ class _Session:
         self.channel = Channel(self.worker.fd_in, self.worker.fd_out, self.worker.lost, lambda: self.check_deadline)
         self.channel.send({"op": "execute", "cells": self.cells, "cell_s": self.limits.cell_s})
         results: dict[int, dict] = {}
-        kept = MAX_OUTPUTS
+        kept, pixels = MAX_OUTPUTS, MAX_NOTEBOOK_PIXELS
         while True:
             self._cell_deadline()
             reply = self.channel.receive()
@@ -335,12 +370,20 @@ class _Session:
             # only the cells sent, each once: a forged worker could otherwise answer for millions of
             # cells, or send 40 MB of outputs per cell, and grow the record past the grader's memory
             if isinstance(index, int) and not isinstance(index, bool) and index in self.digests and index not in results:
-                outputs = _clean_outputs(reply.get("outputs"))
+                outputs, pixels_left = _within_pixels(_clean_outputs(reply.get("outputs")), pixels)
                 size = sum(len(out.get("text", "")) + sum(len(v) for v in out.get("data", {}).values()) for out in outputs)
                 if size > kept:
                     outputs = [{"output_type": "stream", "name": "stdout", "text": OUTPUTS_LEFT_OUT.format(mb=MAX_OUTPUTS // 2**20)}]
+                else:
+                    pixels = pixels_left
                 kept -= min(size, kept)
-                results[index] = {"digest": self.digests[index], "outputs": outputs, "error": _clean_error(reply.get("error"))}
+                # a cell's traceback counts too (8 lines of 2,000 characters: 32 MB over 2,000 cells): past the budget, its
+                # exception's name is kept and the rest left out
+                error = _clean_error(reply.get("error"))
+                if _error_size(error) > kept:
+                    error = {"ename": error["ename"], "evalue": "", "traceback": [OUTPUTS_LEFT_OUT.format(mb=MAX_OUTPUTS // 2**20)]}
+                kept -= min(_error_size(error), kept)
+                results[index] = {"digest": self.digests[index], "outputs": outputs, "error": error}
 
     def _cell_deadline(self) -> None:
         """The next cell's reply is due within the cell limit (the worker interrupts the cell there)

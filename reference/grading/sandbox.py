@@ -8,8 +8,9 @@
   package (a copy in which the modules that answer the assignment are replaced by a stub that
   refuses to import), the course data read-only when `GAN_COURSE_DATA` is set, and one private
   writable scratch folder (`/grading`: the submission's files, its home, its temporary files and
-  caches); the kernel's settings (`/proc/sys`) read-only, for a grader that is root maps the
-  sandbox's root to its own; what /proc shows of the whole host hidden (its timers, with every
+  caches); the configuration folders those views bring (each environment's `etc/`, where Jupyter reads an
+  instructor's nbgrader_config.py, and /usr/local/etc) empty; the kernel's settings (`/proc/sys`) read-only,
+  for a grader that is root maps the sandbox's root to its own; what /proc shows of the whole host hidden (its timers, with every
   process's name and PID, and its keyrings) and its pressure triggers read-only; no pseudo-terminals (`/dev/ptmx`, `/dev/pts/ptmx`). Nothing else exists there: no `tests/`, no `solutions/`, no gradebook,
   no other submission, no instructor home (the course folder is an empty folder even where a bound
   Python environment holds it, as `python -m venv .` in the course folder would). `--gpu` adds the NVIDIA device files. Ending the sandbox
@@ -54,7 +55,8 @@ first limit they see exceeded, keeping the reason for the grader's message:
   open pipe what a pipe holds by default. Not counted: pipes in flight and what a pipe made larger holds beyond that
   (the kernel keeps those of one user within 16,384 pages, past which each pipe gets two), and, for
   a grader that is not root, a memfd mapped only in part after its descriptor was closed (its
-  mapping's length counts).
+  mapping's length counts). Each mapping counts MAPPING_BYTES, and the sandbox's processes may hold
+  MAPPINGS of them together: one of a file opened for it and closed keeps a file of the host open.
 - disk, every half second: everything below scratch, and the files there that were removed while a
   process keeps them open (found through the processes' descriptors by the memory look; O_TMPFILE
   files among them), each entry (folder, file, link, fifo) charged at least one 4 KiB block, so a hundred thousand empty folders weigh what they cost the
@@ -153,6 +155,10 @@ IP_SOCKET_BYTES = 4096  # what an idle TCP or UDP socket holds in the kernel (a 
 # queue, its client's side closed: 188,416 of them took 751 MB in 41 s, nothing queued in any, no descriptor held)
 PIPE_BYTES = 16 * PAGE  # what a pipe holds by default (16 buffers of a page)
 MAPPING_BYTES = 512  # kernel memory of one mapping of a file opened for it alone (measured: about 450 bytes of slab)
+MAPPINGS = 131_072  # mappings the sandbox's processes may hold together (a worker that imported torch has about 930, so 64
+# such processes 60,000): a mapping of a file opened for it and closed keeps an open file of the host's table with no
+# descriptor, and below the 64 MB of /proc/PID/maps a look reads (MAPS_BYTES) one sandbox could hold 745,000 of a 24 GB host's
+# 2.47 million (fs.file-max), where its descriptors (OPEN_FILES a process) reach 262,144
 VENV_PARTS = ("bin", "lib", "lib64", "include", "share", "pyvenv.cfg")  # what Python needs of a virtual environment
 HOST_PROC_FILES = ("/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/keys", "/proc/key-users", "/proc/latency_stats",
                    "/proc/kcore", "/proc/slabinfo", "/proc/vmallocinfo")
@@ -464,6 +470,19 @@ def _hidden_below(binds: list[str], hidden: tuple[str | os.PathLike, ...]) -> li
     return found
 
 
+def _config_folders(binds: list[str]) -> list[str]:
+    """The configuration folders below what `binds` binds that a sandbox shows empty: `etc` of each bound Python
+    environment (sys.prefix/etc, where Jupyter and nbgrader read their configuration) and /usr/local/etc."""
+    sources = [binds[i + 1] for i, arg in enumerate(binds[:-1]) if arg in ("--ro-bind", "--bind")]
+    found = []
+    for prefix in sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}) + ["/usr/local"]:
+        for folder in dict.fromkeys((os.path.join(prefix, "etc"), os.path.join(os.path.realpath(prefix), "etc"))):
+            bound = any(folder == src or folder.startswith(src.rstrip("/") + "/") for src in sources)
+            if bound and os.path.isdir(folder) and not os.path.islink(folder) and folder not in found:
+                found.append(folder)
+    return found
+
+
 SCRATCH_FOLDERS = ("work", "home", "tmp", "cache")  # made in each submission's scratch folder before its worker starts
 
 
@@ -515,6 +534,13 @@ def bwrap_command(
             elif real == path:  # the environment is the course folder itself: only its own parts
                 args += [arg for part in VENV_PARTS if os.path.lexists(os.path.join(src, part))
                          for arg in ("--ro-bind", os.path.join(src, part), os.path.join(src, part))]
+    # configuration folders that /usr and the Python environments bring with them, empty (their programs run without
+    # them): Jupyter reads {sys.prefix}/etc/jupyter and /usr/local/etc/jupyter, where an instructor's nbgrader_config.py
+    # may name the gradebook's database with its password, and a cell could print it into its feedback (a cell listed
+    # the environment's etc/jupyter)
+    hidden_config = _config_folders(binds)
+    for path in hidden_config:
+        args += ["--tmpfs", path]
     if staged is not None:
         args += ["--ro-bind", str(staged), str(reference_dir())]
     # the kernel's global settings read-only: bwrap 0.8 leaves /proc/sys writable, and a grader that is root
@@ -540,7 +566,7 @@ def bwrap_command(
     if gpu:
         args += _gpu_binds()
     # last: the mounts above need their mount points made in / and /dev
-    for path in covered:
+    for path in covered + hidden_config:
         args += ["--remount-ro", path]
     args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/grading/work", "--clearenv"]
     for key, value in env.items():
@@ -767,7 +793,7 @@ class Worker:
         marks = tuple(name.encode() for name in names)
         seen: set[tuple[int, int]] = set()
         pipes: set[str] = set()
-        total = unlinked = 0
+        total = unlinked = mappings = 0
         budget = MAPS_BYTES
         self.watchers = 0
         for pid in pids:
@@ -817,7 +843,12 @@ class Worker:
             # and closed, an open file of the host's table): 720,000 mappings of one page of a file, each from its own
             # open(), held 320 MB of unreclaimable kernel memory past every count, and 720,000 of a 24 GB host's 2.47
             # million open files (fs.file-max), with no descriptor open
+            mappings += maps.count(b"\n")
             total += maps.count(b"\n") * MAPPING_BYTES
+            if mappings > MAPPINGS:
+                self.kill(f"its processes held more than {MAPPINGS:,} memory mappings together (mmap), each of which can keep a "
+                          f"file open on the grading host: map fewer files, and close each mmap once it is read")
+                return total
             if not any(mark in maps for mark in marks):
                 continue
             for line in maps.splitlines():
