@@ -358,7 +358,6 @@ NOT_NOTEBOOKS = {  # JSON objects nbgrader cannot read as notebooks: each was gr
     "metalist": json.dumps({"cells": [], "metadata": [], "nbformat": 4, "nbformat_minor": 5}),
     "minortext": json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": "x"}),
     "nocelltype": json.dumps({"cells": [{"metadata": {}, "source": ""}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}),
-    "bom": "\ufeff" + EMPTY_NOTEBOOK,
 }
 
 
@@ -374,32 +373,28 @@ def test_json_that_nbgrader_cannot_read_as_a_notebook_is_named_and_not_graded(tm
     assert [s for s, _ in _submissions(tmp_path, A, None)] == ["alice"]
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == len(NOT_NOTEBOOKS), lines
-    bom, *lines = lines  # "bom" sorts first: a notebook but for its mark, which the instructor can take off
-    for student, line in zip(sorted(set(NOT_NOTEBOOKS) - {"bom"}), lines):
+    for student, line in zip(sorted(NOT_NOTEBOOKS), lines):
         assert line.startswith(f"gan-course: warning: submitted/{student}/{A}/{A}.ipynb is not a notebook nbgrader can read (")
         assert line.endswith("; not graded (ask the student for the .ipynb file)")
     assert "no cell_type" in lines[-1]
-    assert bom.startswith(f"gan-course: warning: submitted/bom/{A}/{A}.ipynb starts with a UTF-8 byte-order mark"), bom
-    assert "save it again from Jupyter" not in bom  # Jupyter cannot open it either
 
 
-def test_the_command_that_removes_a_byte_order_mark_makes_the_notebook_gradable(tmp_path: Path, capsys, monkeypatch):
-    """It said 'save it again from Jupyter', which cannot open such a file (nbformat refuses the mark there too): the
-    warning gives the command that takes the mark off, from the folder the command runs in, and that command works."""
-    from reference.grading.command import _submissions
-
-    course = tmp_path / "GAN course"  # a path to quote: the command is pasted into a shell
-    folder = course / "submitted" / "josé" / A
-    folder.mkdir(parents=True)
-    (folder / f"{A}.ipynb").write_bytes(b"\xef\xbb\xbf" + EMPTY_NOTEBOOK.encode())
-    monkeypatch.chdir(tmp_path)  # above the course folder: the path is given from here
-    assert _submissions(course, A, None) == []
-    line = capsys.readouterr().err.strip()
-    command = line[line.index("sed -i"):-1]
-    assert command == f"sed -i '1s/^\\xEF\\xBB\\xBF//' 'GAN course/submitted/josé/{A}/{A}.ipynb'", line
-    subprocess.run(command, shell=True, check=True)
-    assert [s for s, _ in _submissions(course, A, None)] == ["josé"]
-    assert capsys.readouterr().err == ""
+def test_a_notebook_with_a_byte_order_mark_is_graded_and_merged_as_without_it(course: Path, tmp_path: Path):
+    """Saved by an editor that writes a UTF-8 byte-order mark: autograde skipped it ('save it again from Jupyter', which
+    cannot open it either) and grade_notebook scored it 0. The mark is no part of the notebook: it is graded as the
+    same notebook without it, and merged (nbgrader reads the staged copy, without the mark)."""
+    plain = (course / "submitted" / "solution" / A / f"{A}.ipynb").read_bytes()
+    (course / "submitted" / "marked" / A).mkdir(parents=True)
+    (course / "submitted" / "marked" / A / f"{A}.ipynb").write_bytes(b"\xef\xbb\xbf" + plain)
+    try:
+        done = _run(course, A, "--student", "marked", "--student", "solution", "--no-progress", "--no-sandbox")
+        assert done.returncode == 0 and "warning" not in done.stderr, done.stderr[-2000:]
+        assert "marked: 18/18" in done.stdout and "solution: 18/18" in done.stdout, done.stdout
+        graded = (course / "autograded" / "marked" / A / f"{A}.ipynb").read_bytes()
+        assert not graded.startswith(b"\xef\xbb\xbf") and nbformat.reads(graded.decode(), as_version=4).cells
+    finally:
+        shutil.rmtree(course / "submitted" / "marked")
+        shutil.rmtree(course / "autograded", ignore_errors=True)
 
 
 def test_records_of_a_notebook_nbgrader_cannot_read_are_refused_in_one_line_and_the_rest_recorded(course: Path, capsys):

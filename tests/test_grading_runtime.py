@@ -166,6 +166,14 @@ def test_a_notebook_with_a_byte_order_mark_is_run_as_without_it(course: Path, tm
         sub.close()
 
 
+def test_a_notebook_with_a_byte_order_mark_is_graded_as_without_it(course: Path, tmp_path: Path):
+    """grade_notebook scored such a notebook 0 ('could not be graded (NotJSONError ...)'), while autograde skipped it."""
+    marked = tmp_path / "marked" / "demo.ipynb"
+    marked.parent.mkdir()
+    marked.write_bytes(b"\xef\xbb\xbf" + (course / "solutions" / "demo" / "demo.ipynb").read_bytes())
+    assert grade_notebook(marked, "demo", course, sandbox=False) == EXPECTED
+
+
 def test_checks_are_loaded_in_order_with_their_points(checks: dict):
     assert [(n, f.points, f.visible) for n, f in checks.items()][:3] == [
         ("test_add", 2.0, True),

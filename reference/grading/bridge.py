@@ -917,12 +917,10 @@ def _unreadable(path: Path) -> str | None:
     import json
 
     try:
-        text = path.read_bytes()
-        data = json.loads(text.decode("utf-8-sig"))
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))  # a byte-order mark is taken off when it is staged
     except (OSError, ValueError, RecursionError):
         return None
-    bom = "it starts with a byte-order mark, which nbformat does not read: save it again from Jupyter"
-    problem = bom if text.startswith(b"\xef\xbb\xbf") else read_problem(data)
+    problem = read_problem(data)
     return None if problem is None else f"not a notebook nbgrader can read: {problem}; ask the student for the .ipynb file"
 
 
@@ -1140,6 +1138,9 @@ def _stage_one(root: Path, staging: Path, record: dict, copy_submission_files, l
     if isinstance(graded, str) and hashlib.sha256((dst / name).read_bytes()).hexdigest() != graded:
         raise UserError(f"{where} changed after it was graded (its scores are those of the notebook then); grade it again: "
                         f"gan-course autograde {record['assignment']} --student {record['student']}")
+    staged = (dst / name).read_bytes()
+    if staged.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, which nbformat (so nbgrader) refuses: the grader read past it
+        (dst / name).write_bytes(staged[3:])
     # the time first (late penalties); nothing named as the feedback nbgrader writes beside it (a folder so named
     # stopped generate_feedback for that student with IsADirectoryError)
     copy_submission_files(src, dst, limits, skip={name, f"{record['notebook']}.html"}, first=("timestamp.txt",))

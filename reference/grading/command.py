@@ -154,12 +154,7 @@ def _submissions(root: Path, assignment: str, students: list[str] | None, warn: 
                 skip(student_dir.name, f"{notebook.relative_to(root)}: {problem}; not graded (ask the student for the notebook with its outputs "
                       f"cleared and without extra cells)")
                 continue
-            if (problem := _notebook_problem(notebook)) == BYTE_ORDER_MARK:  # the notebook is fine but for its first 3 bytes
-                skip(student_dir.name, f"{notebook.relative_to(root)} starts with a UTF-8 byte-order mark (an editor other than "
-                                       f"Jupyter saved it), which nbgrader, like Jupyter, cannot read; not graded (remove the mark, "
-                                       f"then grade it again: sed -i '1s/^\\xEF\\xBB\\xBF//' {shlex.quote(_shown(notebook))})")
-                continue
-            if problem is not None:  # nbgrader would stop on it with a traceback
+            if (problem := _notebook_problem(notebook)) is not None:  # nbgrader would stop on it with a traceback
                 what = "(empty, not JSON, or nested too deeply)" if not problem else f"nbgrader can read ({problem})"
                 skip(student_dir.name, f"{notebook.relative_to(root)} is not a notebook {what}; not graded (ask the student for the .ipynb file)")
                 continue
@@ -217,9 +212,6 @@ def _too_big(notebook: Path) -> str | None:
         return None  # the grader says why it cannot read it, in the record
 
 
-BYTE_ORDER_MARK = "it starts with a UTF-8 byte-order mark"  # what `_notebook_problem` says of such a file
-
-
 def _notebook_problem(notebook: Path) -> str | None:
     """None when the file is JSON that nbgrader reads as a notebook; "" when it is empty, text, truncated or
     nested too deeply; otherwise why nbgrader could not read it (`{}`, cells that are not objects: graded, it
@@ -233,9 +225,7 @@ def _notebook_problem(notebook: Path) -> str | None:
             with open(notebook, "rb") as f:
                 return None if f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else ""
         text = notebook.read_bytes()
-        if text.startswith(b"\xef\xbb\xbf"):  # nbformat refuses it: the grader scored it 0, nbgrader stopped on it
-            return BYTE_ORDER_MARK
-        data = json.loads(text.decode("utf-8"))
+        data = json.loads(text.decode("utf-8-sig"))  # a byte-order mark: the grader reads past it, the merge stages it without
     except OSError:
         return None  # the grader says why it cannot read it, in the record
     except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than Python's parser goes

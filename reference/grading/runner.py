@@ -136,7 +136,8 @@ def _read_notebook(path: Path):
     problem = notebook_problem(path)
     if problem is not None:
         raise ValueError(problem)
-    return nbformat.read(path, as_version=4)
+    # a UTF-8 byte-order mark (some editors write one) is no part of the notebook: nbformat refuses it, not the cells
+    return nbformat.reads(path.read_bytes().decode("utf-8-sig"), as_version=4)
 
 
 MAX_COPIED_FILES = 500  # a submission's own files copied (nbgrader's merge scans a folder once per file it holds)
