@@ -31,8 +31,7 @@ import pytest
 from conftest import course_env, generated_course
 from reference.grading.notebook import answered
 from reference.grading.sandbox import sandbox_problem
-from sandbox_support import NO_SANDBOX_FLAG
-from test_suite_setup import UNSHARE, needs_unshare
+from sandbox_support import NO_SANDBOX_FLAG, UNSHARE, needs_unshare
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "a1_theory"

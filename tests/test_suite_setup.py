@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from sandbox_support import UNSHARE, needs_unshare
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -119,25 +121,6 @@ def test_a_shared_data_copy_this_user_may_not_read_skips_with_the_reason(tmp_pat
 # ---------------------------------------------------------------------------------------------
 
 
-def _unshare_prefix() -> list[str] | None:
-    """The command that starts a process in a mount namespace of its own in which it may mount (root: unshare -m;
-    others: unshare -rm, in a user namespace too), or None where this machine permits neither."""
-    import shutil
-
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return None
-    prefix = [unshare, "-m"] if os.geteuid() == 0 else [unshare, "-r", "-m"]
-    try:
-        done = subprocess.run([*prefix, "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /dev/shm"], capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return prefix if done.returncode == 0 else None
-
-
-UNSHARE = _unshare_prefix()
-needs_unshare = pytest.mark.skipif(UNSHARE is None, reason="needs a mount namespace of its own (unshare -m, or unshare -rm "
-                                   "with unprivileged user namespaces), which this machine does not permit")
 SHM_SETUPS = {
     "1 MB": "mount -t tmpfs -o size=1m tmpfs /dev/shm",
     "read-only": "mount -t tmpfs -o ro tmpfs /dev/shm",
