@@ -1586,6 +1586,24 @@ def initial_logits_fault(submission, D) -> str | None:
     return f"{told}; its embeddings make them so (at zero the logits are small): initialise them at zero or small"
 
 
+def joined_linears(submission, D) -> list[tuple[dict, int, int]]:
+    """Where D's Linear layers may join a label to image features: for each Linear taking F + k inputs and each layer
+    before it (not an Embedding or a Linear) whose output has F numbers, (the Linear's call, F, k); [] when D raises on
+    4 images and labels. The image features may have been made anywhere among the layers before the Linear."""
+    run = traced(submission, D, [images(4), torch.arange(4)])
+    if run["error"] is not None:
+        return []
+    calls, joins = run["calls"], []
+    for at, call in enumerate(calls):
+        if call["type"] != "Linear" or not call["in"] or len(call["in"]) != 2:
+            continue
+        for before in calls[:at]:
+            if before["out"] and len(before["out"]) >= 2 and before["type"] not in ("Embedding", "Linear"):
+                features = math.prod(before["out"][1:])
+                joins.append((call, features, call["in"][1] - features))
+    return joins
+
+
 FAINT = 16  # a label vector of at most this many numbers ...
 FAINT_RATIO = 32  # ... beside at least this many times as many image features is too faint for D (design 2)
 
@@ -1596,25 +1614,14 @@ def faint_label_fault(submission, D) -> str | None:
     k <= FAINT and F >= FAINT_RATIO * k, wherever the label's path and the features were made before it; else
     None. Measured (benchmarks/a6_agreement.py's runs, the model solution's G): such a D stayed at chance (10-11%)
     over 500 steps, where an nn.Embedding(num_classes, 50) joined there passed, late (50% at step 300-350)."""
-    run = traced(submission, D, [images(4), torch.arange(4)])
-    if run["error"] is not None:
-        return None
-    calls = run["calls"]
-    for at, call in enumerate(calls):
-        if call["type"] != "Linear" or not call["in"] or len(call["in"]) != 2:
-            continue
-        joined = call["in"][1]
-        for before in calls[:at]:  # the image features it joins, wherever they were made among the layers before it
-            if before["out"] and len(before["out"]) >= 2 and before["type"] not in ("Embedding", "Linear"):
-                features = math.prod(before["out"][1:])
-                label = joined - features
-                if 0 < label <= FAINT and features >= FAINT_RATIO * label:
-                    return (
-                        f"the label reaches D only as {label} numbers beside {features} image features, joined in {layer(call)}: "
-                        f"too faint a signal for D to learn the labels within the grading run's steps (D built so stayed at "
-                        f"chance); give the label more weight: an nn.Embedding(num_classes, 50) joined there, the label as "
-                        f"image channels (design 1), or the projection discriminator (design 3)"
-                    )
+    for call, features, label in joined_linears(submission, D):
+        if 0 < label <= FAINT and features >= FAINT_RATIO * label:
+            return (
+                f"the label reaches D only as {label} numbers beside {features} image features, joined in {layer(call)}: "
+                f"too faint a signal for D to learn the labels within the grading run's steps (D built so stayed at "
+                f"chance); give the label more weight: an nn.Embedding(num_classes, 50) joined there, the label as "
+                f"image channels (design 1), or the projection discriminator (design 3)"
+            )
     return None
 
 
@@ -1627,25 +1634,16 @@ def summary_label_fault(submission, D) -> str | None:
     F + k inputs right after image features of F <= SUMMARY numbers, k > F. Measured (this check, 2 seeds): such a D
     stayed at chance (11% and 11%): it can rank images by that number, not tell whether one matches its label. None
     otherwise."""
-    run = traced(submission, D, [images(4), torch.arange(4)])
-    if run["error"] is not None:
-        return None
-    calls = run["calls"]
-    for at, call in enumerate(calls):
-        if call["type"] != "Linear" or not call["in"] or len(call["in"]) != 2:
-            continue
-        for before in calls[:at]:
-            if before["out"] and len(before["out"]) >= 2 and before["type"] not in ("Embedding", "Linear"):
-                features = math.prod(before["out"][1:])
-                if 0 < features <= SUMMARY < call["in"][1] - features:
-                    return (
-                        f"the label reaches D only beside {features} number{'s' if features > 1 else ''} of the image, joined "
-                        f"in {layer(call)}: D's convs reduce the image to {'a single score' if features == 1 else 'a score'} "
-                        f"before the label joins (as when the label joins the given Discriminator's output, its final logit), "
-                        f"so D can rank images by it but not tell whether an image matches its label (D built so stayed at "
-                        f"chance); join the label earlier: as image channels (design 1), to the flattened features of the "
-                        f"convs before D's last layer, with an MLP head (design 2), or as a projection on them (design 3)"
-                    )
+    for call, features, label in joined_linears(submission, D):
+        if 0 < features <= SUMMARY < label:
+            return (
+                f"the label reaches D only beside {features} number{'s' if features > 1 else ''} of the image, joined "
+                f"in {layer(call)}: D's convs reduce the image to {'a single score' if features == 1 else 'a score'} "
+                f"before the label joins (as when the label joins the given Discriminator's output, its final logit), "
+                f"so D can rank images by it but not tell whether an image matches its label (D built so stayed at "
+                f"chance); join the label earlier: as image channels (design 1), to the flattened features of the "
+                f"convs before D's last layer, with an MLP head (design 2), or as a projection on them (design 3)"
+            )
     return None
 
 
