@@ -2504,10 +2504,10 @@ def resume(checkpoint, n_epochs, out_dir, seed=0):
 """
 
 
-def resumed(tmp_path, loaded=("G", "D", "opt_g", "opt_d"), restore_rng=True, start=1, new_opt_g=False) -> dict:
+def resumed(tmp_path, loaded=("G", "D", "opt_g", "opt_d"), restore_rng=True, start=1, new_opt_g=False, epochs=(5, 7)) -> dict:
     namespace = tiny_notebook(TINY_RUN)
     namespace.update(make_gan=TinyAdamGan(), LOADED=loaded, RESTORE_RNG=restore_rng, START=start, NEW_OPT_G=new_opt_g)
-    record = probes_a3.resumed_train(namespace, str(tmp_path / "runs" / "resumed"), 5, 7, max_batches=2)
+    record = probes_a3.resumed_train(namespace, str(tmp_path / "runs" / "resumed"), *epochs, max_batches=2)
     assert isinstance(namespace["make_gan"], TinyAdamGan)
     return record
 
@@ -2572,8 +2572,16 @@ def test_resumed_train_measures_an_exact_resume(tmp_path):
         "uninterrupted_rng": record["uninterrupted_rng"], "uninterrupted_saves": [2, 4, 6], "train_noise": True,
         "checkpoint_holds": {"rng": True, "noise": True, "optimizers": 2, "an_rng": True},
         "start": {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": True, "rng_of_epoch": 5, "replaced": [], "orphans": [], "stuck": []}, "end": {"G": 0.0, "D": 0.0},
-        "resumed_saved": True, "noise": True,
+        "resumed_saved": True, "resumed_drew": True, "noise": True,
+        "again": None,  # the uninterrupted run of 7 epochs saved last after epoch 6: no checkpoint of a finished run
     }
+
+
+def test_resumed_train_resumes_a_finished_run_from_its_last_checkpoint(tmp_path):
+    """resume given the checkpoint an uninterrupted run saved after its last epoch trains nothing; one that starts an
+    epoch early (START = 0) trains that epoch again."""
+    assert resumed(tmp_path / "exact", epochs=(4, 6))["again"] == {"after": 6, "epochs": []}
+    assert resumed(tmp_path / "early", start=0, epochs=(4, 6))["again"] == {"after": 6, "epochs": [5]}
 
 
 def test_resumed_train_measures_what_a_resume_lost(tmp_path):
@@ -3002,3 +3010,71 @@ def test_visible_checks_in_a_notebook_folder_that_takes_no_files(monkeypatch):
     finally:
         sub.close()
     assert got == {name: OK[name] for name in got}
+
+
+# Red team, false positives: wrong submissions that kept points on a check whose property they break, and the right ones
+# beside them. {name: (train's body, resume, the save helper, the checks that lose points with their messages)}
+ONE_GRID = SAVE.replace('out_dir / "samples" / f"epoch_{tag:03d}.png"', 'out_dir / "samples.png"')
+OVERWRITTEN = (
+    "the sample grids saved after epochs 10, 20, 30 were written to `samples.png`, each over the one before, so only the "
+    "grid of epoch 30 is left: grids saved every 10 epochs are there to show how the same 64 samples improve, one file per "
+    "save; name each after its epoch, e.g. out_dir / \"samples\" / f\"epoch_{epoch:03d}.png\""
+)
+GRIDS_ONLY_SAVES = """        if epoch % 10 == 0:
+            torch.save({"epoch": epoch, "G": gan.G.state_dict(), "D": gan.D.state_dict(), "opt_g": gan.opt_g.state_dict(),
+                        "opt_d": gan.opt_d.state_dict(), "fixed_noise": fixed_noise, "rng": torch.get_rng_state()},
+                       out_dir / f"ckpt_{epoch:03d}.pt")
+"""
+RESUMED_WHEN_DONE = (
+    "resume(checkpoint, 20, ...) given the checkpoint an uninterrupted run saved after epoch 20, its last, trained epochs "
+    "{}, where a finished run has none left: its first epoch does not come from the "
+    "checkpoint (a number written in the code, or counted from the files in out_dir?); read the epoch from the checkpoint "
+    "it is given and continue with the one after it"
+)
+FALSE_POSITIVES = {
+    # one grid file written over at every save (16/16: a file written again was read at its last write, and fine)
+    "one_grid_file_written_over": (ONE_BASED, RESUME, ONE_GRID, {"test_sample_grids_are_png_grids_of_64": (0.0, OVERWRITTEN)}),
+    # ... and one checkpoint file too: a last.pt is fine, a last grid is not
+    "one_grid_and_one_checkpoint_file": (ONE_BASED, RESUME, ONE_GRID.replace('f"ckpt_{tag:03d}.pt"', '"last.pt"'),
+                                         {"test_sample_grids_are_png_grids_of_64": (0.0, OVERWRITTEN)}),
+    # resume saves its checkpoints and no grid: it lost the point of its saves as "other noise ... not from a new torch.randn"
+    "resume_saves_checkpoints_without_grids": (ONE_BASED, RESUME.replace(SAVES, GRIDS_ONLY_SAVES), SAVE, {
+        "test_resume_continues_the_run": (3.0, (
+            "resume(checkpoint, 20, ...) drew no sample grid when it saved after epoch 20 (G was not called: checkpoints "
+            "only); save the grid of G(fixed_noise) with each checkpoint, as train does (call train's saving code), so "
+            "that the resumed run's grids go on from the interrupted run's"))}),
+    # only gan.opt_g's state saved: resume was told the checkpoint "holds the optimizers' states" and to load gan.opt_d's
+    "only_opt_g_saved": (ONE_BASED, RESUME.replace(LOAD_ALL, LOAD_ALL.replace(', ("opt_d", gan.opt_d)', "")), without("opt_d"), {
+        "test_checkpoints_hold_optimizers_and_epoch": (1.0, (
+            "`ckpt_010.pt` (saved after epoch 10) holds no optimizer state for D: save gan.opt_d.state_dict() too, so that "
+            "its Adam moments survive a resume")),
+        "test_resume_continues_the_run": (0.0, (
+            "when resume's first step ran, gan.opt_d had no state: Adam's moments (exp_avg, exp_avg_sq) and step count were "
+            "lost, so the run does not go on as it would have; save gan.opt_d.state_dict() in the checkpoint and load it "
+            "with load_state_dict into the optimizers make_gan built"))}),
+    # the epochs to save written out for the notebook's 30 (16/16: the runs of 30, 25 and 9 epochs cannot tell)
+    "schedule_written_for_30_epochs": (ONE_BASED.replace("if epoch % 10 == 0:", "if epoch in (10, 20, 30):"),
+                                       RESUME.replace("if epoch % 10 == 0:", "if epoch in (10, 20, 30):"), SAVE, {
+        "test_saves_for_25_and_9_epochs": (1.0, (
+            "sample grids saved at epochs 10, 20, 30 of a 40-epoch run; expected 10, 20, 30, 40 (a schedule written for "
+            "the notebook's 30 epochs, such as `epoch in (10, 20, 30)` or `epoch <= 30`: save after every 10th epoch of a "
+            "run of any length, when epoch % 10 == 0)"))}),
+    # resume's first epoch not read from the checkpoint: a number, or counted from the grids in out_dir (16/16: the check
+    # resumed only after epoch 10, into the run's own folder)
+    "resume_starts_at_epoch_11": (ONE_BASED, RESUME.replace(LOOP, "for epoch in range(11, n_epochs + 1):"), SAVE, {
+        "test_resume_continues_the_run": (0.0, RESUMED_WHEN_DONE.format("11, 12, 13, 14, 15, 16, 17, ..., 20"))}),
+    "resume_counts_the_epochs_done_from_the_grids": (ONE_BASED, RESUME.replace(
+        LOOP, 'for epoch in range(10 * len(list(out_dir.rglob("*.png"))) + 1, n_epochs + 1):'), SAVE, {
+        "test_resume_continues_the_run": (0.0, RESUMED_WHEN_DONE.format("1, 2, 3, 4, 5, 6, 7, ..., 20"))}),
+    # right: a grid per save, and a latest.png written over beside them
+    "latest_grid_beside_the_grids_of_each_save": (ONE_BASED, RESUME, SAVE.replace(
+        '    save_image_grid(samples, out_dir / "samples" / f"epoch_{tag:03d}.png")\n',
+        '    save_image_grid(samples, out_dir / "samples" / f"epoch_{tag:03d}.png")\n    save_image_grid(samples, out_dir / "latest.png")\n'), {}),
+}
+
+
+@pytest.mark.parametrize("name", list(FALSE_POSITIVES))
+def test_red_team_false_positives_lose_the_points_of_what_they_break(tmp_path, name):
+    body, resume, save, lost = FALSE_POSITIVES[name]
+    assert resume != RESUME or save != SAVE
+    assert scores(submission(tmp_path, body, resume=resume, save=save)) == {**OK, **lost}

@@ -2091,3 +2091,250 @@ def make_cifar10_loader(root, batch_size=64):
     exec(source, namespace)
     check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
     assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == (2.0, "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Red team, false positives: wrong answers that scored points on a check whose property they break
+# ---------------------------------------------------------------------------------------------
+
+SOLUTION_G = SOLUTION_NETWORKS[: SOLUTION_NETWORKS.index("def make_discriminator")]
+SOLUTION_D = SOLUTION_NETWORKS[SOLUTION_NETWORKS.index("def make_discriminator"):]
+# the PyTorch DCGAN tutorial's 64x64 generator kept, its images cut down to 32x32 at the end (<DOWN>)
+TUTORIAL_G = '''
+class G64(nn.Module):
+    def __init__(self, nz, ngf):
+        super().__init__()
+        self.nz = nz
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),<POOL>
+        )
+
+    def forward(self, z):
+        x = self.main(z.view(-1, self.nz, 1, 1))
+        return <DOWN>
+
+
+def make_generator(nz=100, ngf=64):
+    G = G64(nz, ngf)
+    G.apply(weights_init)
+    return G
+'''
+# ... and its 64x64 discriminator, the 32x32 images upsampled for it
+TUTORIAL_D = '''
+def make_discriminator(ndf=64):
+    D = nn.Sequential(
+        <UP>,
+        nn.Conv2d(3, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Flatten(0),
+    )
+    D.apply(weights_init)
+    return D
+'''
+CUT_DOWN = (
+    "the generator's last convolution draws 64x64 images, and {} cuts them down to the 32x32 output: it never draws at "
+    "the data's own size (a 64x64 generator, as in the PyTorch DCGAN tutorial, kept?); port the ladder itself, stride-2 "
+    "transposed convolutions from 4x4 to 32x32 (4x4 -> 8x8 -> 16x16 -> 32x32) and no stage after 32x32, as the DCGAN "
+    "rules ask"
+)
+RESIZE_POOL_OR_CROP = "a resize, pool or crop after it (an F.interpolate, F.avg_pool2d, or a slice such as x[:, :, 16:48, 16:48])"
+UPSAMPLED = (
+    "the discriminator's first convolution reads a 64x64 input: the 32x32 images are upsampled before its convolutions, "
+    "so it judges an interpolation of them at another size (a 64x64 discriminator, as in the PyTorch DCGAN tutorial, "
+    "kept behind an nn.Upsample?); port the ladder itself, stride-2 convolutions from 32x32 down to 4x4 (32x32 -> 16x16 "
+    "-> 8x8 -> 4x4), as the DCGAN rules ask"
+)
+
+
+@pytest.mark.parametrize(
+    "source, check, expected",
+    [
+        (TUTORIAL_G.replace("<POOL>", "").replace("<DOWN>", 'F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)'),
+         "test_generator_makes_colour_images", (1.0, CUT_DOWN.format(RESIZE_POOL_OR_CROP))),
+        (TUTORIAL_G.replace("<POOL>", "").replace("<DOWN>", "F.avg_pool2d(x, 2)"),
+         "test_generator_makes_colour_images", (1.0, CUT_DOWN.format(RESIZE_POOL_OR_CROP))),
+        (TUTORIAL_G.replace("<POOL>", "").replace("<DOWN>", "x[:, :, 16:48, 16:48]"),
+         "test_generator_makes_colour_images", (1.0, CUT_DOWN.format(RESIZE_POOL_OR_CROP))),
+        (TUTORIAL_G.replace("<POOL>", "").replace("<DOWN>", "x[:, :, ::2, ::2]"),
+         "test_generator_makes_colour_images", (1.0, CUT_DOWN.format(RESIZE_POOL_OR_CROP))),
+        (TUTORIAL_G.replace("<POOL>", " nn.AdaptiveAvgPool2d(32),").replace("<DOWN>", "x"),
+         "test_generator_makes_colour_images", (1.0, CUT_DOWN.format("a pool after it"))),
+        (TUTORIAL_D.replace("<UP>", 'nn.Upsample(scale_factor=2, mode="nearest")'), "test_discriminator_takes_colour_images", (0.5, UPSAMPLED)),
+        (TUTORIAL_D.replace("<UP>", 'nn.Upsample(size=(64, 64), mode="bilinear")'), "test_discriminator_takes_colour_images", (0.5, UPSAMPLED)),
+        # right: a pad of a pixel before a conv without padding is no resize; a stride-1 conv after the 32x32 stage
+        (SOLUTION_D.replace("nn.Conv2d(3, ndf, 4, 2, 1, bias=False)", "nn.ReflectionPad2d(1), nn.Conv2d(3, ndf, 4, 2, 0, bias=False)"),
+         "test_discriminator_takes_colour_images", (1.0, "")),
+        (SOLUTION_G.replace("nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),",
+                            "nn.ConvTranspose2d(ngf, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True), "
+                            "nn.Conv2d(ngf, 3, 3, 1, 1, bias=False), nn.Tanh(),"),
+         "test_generator_makes_colour_images", (2.0, "")),
+    ],
+    ids=["g_interpolated", "g_avg_pooled", "g_centre_crop", "g_every_other_pixel", "g_adaptive_pool", "d_upsampled",
+         "d_upsampled_bilinear", "d_reflection_pad", "g_stride_1_conv_at_32"],
+)
+def test_a_larger_ladder_cut_down_to_32_or_fed_upsampled_images_loses_the_port_points(source, check, expected):
+    """Red team (false positives): the PyTorch DCGAN tutorial's 64x64 G with its images resized, pooled or cropped to
+    32x32 scored 2/2, and its 64x64 D behind an nn.Upsample 1/1; the 28x28 ladder resized to 32x32 already cost those
+    points (G never draws, D never judges, at the data's own size)."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "F": nn.functional, "weights_init": weights_init}
+    exec(SOLUTION_NETWORKS, namespace)
+    exec(source, namespace)
+    assert run_check(load_checks(A, ROOT)[check], LocalSubmission(namespace)) == expected
+
+
+# a conditional G's habit: class labels drawn inside forward when none are given
+RANDOM_LABELS_G = '''
+class CondG(nn.Module):
+    def __init__(self, nz, ngf):
+        super().__init__()
+        self.nz = nz
+        self.embed = nn.Embedding(10, 10)
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz + 10, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh(),
+        )
+
+    def forward(self, z, labels=None):
+        if labels is None:  # the training loop gives no labels: draw some
+            labels = torch.randint(0, 10, (z.shape[0],))
+        return self.main(torch.cat([z, self.embed(labels)], 1).view(-1, self.nz + 10, 1, 1))
+
+
+def make_generator(nz=100, ngf=64):
+    G = CondG(nz, ngf)
+    G.apply(weights_init)
+    return G
+'''
+OWN_RANDOMNESS = (
+    "the generator draws different images for the same z (called twice on one z, in eval mode): its forward draws random "
+    "numbers of its own besides z (torch.randint for random class labels, torch.randn added to z, or dropout kept on in "
+    "eval mode); forward(z) must map z itself, so that a fixed z draws a fixed image and each z its own"
+)
+
+
+@pytest.mark.parametrize("source, expected", [
+    (RANDOM_LABELS_G, (1.0, OWN_RANDOMNESS)),
+    (SOLUTION_G.replace("nn.Unflatten(1, (nz, 1, 1)),", "Jitter(), nn.Unflatten(1, (nz, 1, 1)),") +
+     "\nclass Jitter(nn.Module):\n    def forward(self, z):\n        return z + 0.1 * torch.randn_like(z)\n", (1.0, OWN_RANDOMNESS)),
+    # right: dropout between G's stages, off in eval mode
+    (SOLUTION_G.replace("nn.BatchNorm2d(ngf * 2), nn.ReLU(True),", "nn.BatchNorm2d(ngf * 2), nn.ReLU(True), nn.Dropout(0.5),"), (2.0, "")),
+], ids=["random_labels", "noise_added_to_z", "dropout"])
+def test_a_generator_that_draws_random_numbers_of_its_own_keeps_one_point(source, expected):
+    """Red team (false positive): a G drawing random class labels inside forward (its output depends on z, so the noise
+    probe saw nothing wrong) scored 2/2; a fixed z must draw a fixed image, as a fixed-noise sample grid needs."""
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    namespace = {"torch": torch, "nn": nn, "weights_init": weights_init}
+    exec(SOLUTION_NETWORKS, namespace)
+    exec(source, namespace)
+    assert run_check(load_checks(A, ROOT)["test_generator_makes_colour_images"], LocalSubmission(namespace)) == expected
+
+
+ITERATOR = (
+    "the loader is an iterator (a generator, itertools.cycle or iter(DataLoader)), not a DataLoader: iterating it again "
+    "does not start a new epoch but goes on with the one it is in (or, cycled, replays its first epoch in the same order "
+    "for ever), so the training loop's next `for real, _ in loader` gets no new epoch; return the DataLoader itself, "
+    "which starts a reshuffled pass each time it is iterated"
+)
+HALF = (
+    "the loader yields {} images, but the networks' weights are float32, so D(real) raises (its input and weights must "
+    "have one type): keep the images float32, as transforms.ToTensor() makes them (no .half() or .to(torch.bfloat16) in "
+    "the loader)"
+)
+SHUFFLED = "DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True)"
+
+
+@pytest.mark.parametrize(
+    "ret, transform, expected",
+    [
+        (f"return iter({SHUFFLED})", NORMALISE, (1.0, ITERATOR)),
+        (f"yield from {SHUFFLED}", NORMALISE, (1.0, ITERATOR)),
+        (f"return __import__('itertools').cycle({SHUFFLED})", NORMALISE, (1.0, ITERATOR)),
+        (f"return list({SHUFFLED})", NORMALISE, (1.0, FIXED_ORDER)),  # a list starts each pass alike: told as such
+        (f"return {SHUFFLED}", NORMALISE + ", transforms.Lambda(lambda x: x.half())", (1.0, HALF.format("float16"))),
+        (f"return {SHUFFLED}", NORMALISE + ", transforms.Lambda(lambda x: x.to(torch.bfloat16))", (1.0, HALF.format("bfloat16"))),
+    ],
+    ids=["iter_of_a_dataloader", "generator", "itertools_cycle", "list_of_batches", "float16", "bfloat16"],
+)
+def test_a_loader_that_is_an_iterator_or_of_half_floats_keeps_one_point(tmp_path, ret, transform, expected):
+    """Red team: a loader returned as an iterator (iter(DataLoader), a generator, itertools.cycle) scored 2/2, its next
+    batch taken for a reshuffled second epoch; it has no second epoch (or, cycled, replays the first in one order). A
+    float16 loader was told it was "normalised with mean 0.5 and std 0.5" and to use mean 0.5 and std 0.5 (0/2): its
+    pixels are the right ones, in a type D's weights refuse, as float64's (1 point)."""
+    from reference.grading.submission import LocalSubmission
+
+    import torchvision
+
+    source = f'''
+def make_cifar10_loader(root, batch_size=64):
+    tf = transforms.Compose([transforms.ToTensor(), {transform}])
+    data = torchvision.datasets.CIFAR10(root, train=True, download=False, transform=tf)
+    {ret}
+'''
+    namespace = {"torch": torch, "torchvision": torchvision, "transforms": torchvision.transforms, "DataLoader": torch.utils.data.DataLoader}
+    exec(source, namespace)
+    check_fn = load_checks(A, ROOT)["test_loader_yields_colour_batches_in_minus_one_one"]
+    assert run_check(check_fn, LocalSubmission(namespace, scratch=tmp_path)) == expected
+
+
+PART = ("given 40 images, the grid shows only the {} 16 of them: it saves a part of the batch (a slice such as {}?); save "
+        "every image it is given in one grid, e.g. torchvision.utils.save_image((images + 1) / 2, path, nrow=nrow) (the "
+        "notebook saves 64)")
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("save_image((images[:16] + 1) / 2, path, nrow=nrow)", (1.0, PART.format("first", "images[:16]"))),
+    ("save_image((images[:2 * nrow] + 1) / 2, path, nrow=nrow)", (1.0, PART.format("first", "images[:16]"))),
+    ("save_image((images[-16:] + 1) / 2, path, nrow=nrow)", (1.0, PART.format("last", "images[-16:]"))),
+    # right: every image, whatever the batch size
+    ("save_image((images + 1) / 2, path, nrow=nrow, padding=2, pad_value=0.5)", (2.0, "")),
+], ids=["first_16", "two_rows", "last_16", "whole_batch"])
+def test_a_grid_of_part_of_the_batch_keeps_one_point(tmp_path, body, expected):
+    """Red team (false positive): a grid of the batch's first 16 images scored 2/2, the check's batches being 16 images;
+    a batch of 40 plain colours must now show each of them (the notebook saves 64 samples)."""
+    from torchvision.utils import save_image
+
+    from reference.grading.submission import LocalSubmission
+
+    namespace = {"torch": torch, "save_image": save_image}
+    exec(f"def save_colour_grid(images, path, nrow=8):\n    {body}\n", namespace)
+    assert run_check(load_checks(A, ROOT)["test_colour_grid_png"], LocalSubmission(namespace, scratch=tmp_path)) == expected
+
+
+def test_the_red_team_faults_are_told_alike_in_the_sandbox(tmp_path):
+    """The faults above, graded across the proxy in the sandboxed worker (the learning check left out): the loader's
+    iterator, G's own random numbers, D's upsampled input and a grid of part of the batch cost the same points."""
+    cells = {
+        "loader": f'''
+            def make_cifar10_loader(root, batch_size=64):
+                tf = transforms.Compose([transforms.ToTensor(), {NORMALISE}])
+                data = torchvision.datasets.CIFAR10(root, train=True, download=True, transform=tf)
+                return iter({SHUFFLED})
+        ''',
+        "networks": RANDOM_LABELS_G + TUTORIAL_D.replace("<UP>", 'nn.Upsample(scale_factor=2, mode="nearest")'),
+        "colour_grid": '''
+            from torchvision.utils import save_image
+
+            def save_colour_grid(images, path, nrow=8):
+                save_image((images[:16] + 1) / 2, path, nrow=nrow)
+        ''',
+    }
+    only = CHECKS[:4]
+    assert grade_notebook(submission(tmp_path, cells), A, ROOT, only=only) == {
+        "test_loader_yields_colour_batches_in_minus_one_one": (1.0, ITERATOR),
+        "test_generator_makes_colour_images": (1.0, OWN_RANDOMNESS),
+        "test_discriminator_takes_colour_images": (0.5, UPSAMPLED),
+        "test_colour_grid_png": (1.0, PART.format("first", "images[:16]")),
+    }

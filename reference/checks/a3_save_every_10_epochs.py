@@ -681,6 +681,9 @@ def hint(got: list[int], n: int) -> str:
     of the run (after the loop), an off-by-one, or the 1-based rule."""
     if 0 in got:
         return " (epoch 0 is before any training: never save there)"
+    if n > 30 and got == [10, 20, 30]:
+        return (" (a schedule written for the notebook's 30 epochs, such as `epoch in (10, 20, 30)` or `epoch <= 30`: "
+                "save after every 10th epoch of a run of any length, when epoch % 10 == 0)")
     if n > 10 and n % 10 and got[-1:] == [n] and all(k % 10 == 0 for k in got[:-1]):  # (in 9 epochs: or an off-by-one)
         return f" (epoch {n} is the run's last: save after every 10th epoch only, not also when the run ends)"
     if all(k % 10 == 1 for k in got):
@@ -778,6 +781,27 @@ def test_sample_grids_are_png_grids_of_64(submission):
     assert None in problems, problems[0]  # a grid is there; other images (a loss curve) may be anything
     unmapped = list(r.unmapped.values())
     assert None in unmapped, unmapped[0]  # G's [-1, 1] clipped, not mapped, in every grid
+    fault = overwritten_grids(r)
+    assert fault is None, fault
+
+
+def overwritten_grids(r: Run) -> str | None:
+    """What is wrong when a save's sample grids were all written over by a later save (one `samples.png` for the whole
+    run): only the last grid is left, and grids saved every 10 epochs are there to be compared; else None. A checkpoint
+    written over at every save (a `last.pt`) is fine: a resume needs the newest only."""
+    grids = {p for p, _, _ in r.saved("grids")}
+    saves = [(k, [p for p in files if p in grids]) for when, k, files, _ in r.periods if when == "after" and k > 0]
+    saves = [(k, paths) for k, paths in saves if paths]
+    last = {p: k for k, paths in saves for p in paths}
+    lost = [k for k, paths in saves if all(last[p] > k for p in paths)]
+    if not lost:
+        return None
+    names = sorted({p for k, paths in saves if k in lost for p in paths})
+    kept = sorted({last[p] for p in names})
+    where = " and ".join(f"`{PurePosixPath(p).name}`" for p in names[:2])
+    return (f"the sample grids saved after {epochs(lost + kept)} were written to {where}, each over the one before, so only "
+            f"the grid of {epochs(kept)} is left: grids saved every 10 epochs are there to show how the same 64 samples "
+            f"improve, one file per save; name each after its epoch, e.g. out_dir / \"samples\" / f\"epoch_{{epoch:03d}}.png\"")
 
 
 def _holds(states: list[dict[str, list[int]]], shapes: dict[str, list[int]]) -> bool:

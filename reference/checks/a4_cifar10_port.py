@@ -322,9 +322,12 @@ def nearest(batch: torch.Tensor, images: torch.Tensor) -> tuple[torch.Tensor, to
     return distance / flat.shape[1] ** 0.5, index % len(images)
 
 
-def matches(batch: torch.Tensor, images: torch.Tensor) -> bool:
-    """Is every image of `batch` (B, C, H, W) equal (1e-4) to one of `images` or its mirror image?"""
-    return bool((nearest(batch, images)[0] < 1e-4).all())
+def matches(batch: torch.Tensor, images: torch.Tensor, tol: float = 1e-4) -> bool:
+    """Is every image of `batch` (B, C, H, W) equal (`tol`, RMS) to one of `images` or its mirror image?"""
+    return bool((nearest(batch, images)[0] < tol).all())
+
+
+HALF_TOL = 1e-2  # float16 and bfloat16 keep 3 and 2 decimal digits: the files' pixels scaled to [-1, 1] agree to this
 
 
 def reshuffled(first: torch.Tensor, again, images: torch.Tensor) -> bool | None:
@@ -505,19 +508,29 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
         raise AssertionError("the loader yields images with NaN or infinite values: use transforms.ToTensor() then transforms.Normalize")
     low, high = float(x.min()), float(x.max())
     scaled = train.float() / 127.5 - 1.0  # (x / 255 - 0.5) / 0.5
-    if matches(x, scaled):
+    if matches(x, scaled, HALF_TOL if x.dtype in (torch.float16, torch.bfloat16) else 1e-4):
         faults = []  # each costs 1 point
-        if reshuffled(x, result.get("images_again"), scaled) is False:
+        if result.get("iterator") is True:  # its second "pass" is its next batch: whether it reshuffles cannot be told
+            faults.append("the loader is an iterator (a generator, itertools.cycle or iter(DataLoader)), not a DataLoader: "
+                          "iterating it again does not start a new epoch but goes on with the one it is in (or, cycled, "
+                          "replays its first epoch in the same order for ever), so the training loop's next `for real, _ "
+                          "in loader` gets no new epoch; return the DataLoader itself, which starts a reshuffled pass "
+                          "each time it is iterated")
+        elif reshuffled(x, result.get("images_again"), scaled) is False:
             faults.append("every pass over the loader starts with the same images in the same order: G and D would "
                           "see the batches in one fixed order every epoch; pass shuffle=True to the DataLoader")
         if result.get("length") != 2:
             faults.append(f"the loader yields {pairs_text(result)}, not (images, labels) pairs: the training loop "
                           f"unpacks `for real, _ in loader`; keep CIFAR10's (image, label) pairs, which the DataLoader "
                           f"collates into (images, labels)")
-        if x.dtype != torch.float32:
+        if x.dtype == torch.float64:
             faults.append(f"the loader yields {kind} images, but the networks' weights are float32, so D(real) raises "
                           f"(\"expected ... Double but found Float\"): make them float32 (a NumPy array divided by 127.5 is "
                           f"float64: .astype('float32'), or .float() on the tensor)")
+        elif x.dtype != torch.float32:
+            faults.append(f"the loader yields {kind} images, but the networks' weights are float32, so D(real) raises (its "
+                          f"input and weights must have one type): keep the images float32, as transforms.ToTensor() makes "
+                          f"them (no .half() or .to(torch.bfloat16) in the loader)")
         repeated = isinstance(size, int) and size > len(train) and size % len(train) == 0  # every image a training one:
         # the training set repeated, or with its mirror images added (StyleGAN's --mirror), a fixed flip augmentation
         if isinstance(size, int) and not isinstance(size, bool) and size != len(train) and not repeated:
@@ -621,11 +634,30 @@ def test_generator_makes_colour_images(submission):
                              "its last conv make the 3 channels, nn.ConvTranspose2d(ngf, 3, 4, 2, 1)")
     if fault := ignored_noise(submission.run(probes.noise_reach, built(submission, "make_generator", nz=NZ, ngf=WIDTH), noise(8, NZ)), NZ):
         raise Partial(1, fault)
+    if fault := own_randomness(submission):
+        raise Partial(1, fault)
     wider = generator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
         raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
     if fault := other_width_fault(submission, "make_generator", "ngf", noise(2, NZ)):
         raise Partial(1, fault)
+
+
+def own_randomness(submission) -> str | None:
+    """Why G does not draw one fixed image for a fixed z, else None: called twice on the same z in eval mode (dropout
+    off, BatchNorm on its running statistics), it draws two different batches, so forward draws random numbers of its
+    own besides z (random class labels for a conditional G, torch.randn added to z). A fixed-noise sample grid rests on
+    G(z) being a function of z."""
+    G, z = built(submission, "make_generator", nz=NZ, ngf=WIDTH), noise(8, NZ)
+    once, again = (submission.run(probes.forward, G, z, train=False) for _ in range(2))
+    if not all(isinstance(o, torch.Tensor) and o.is_floating_point() for o in (once, again)) or once.shape != again.shape:
+        return None
+    gap = float((once.double() - again.double()).abs().max())
+    if not math.isfinite(gap) or gap <= 1e-6 * (1 + float(once.abs().max())):
+        return None
+    return ("the generator draws different images for the same z (called twice on one z, in eval mode): its forward draws "
+            "random numbers of its own besides z (torch.randint for random class labels, torch.randn added to z, or dropout "
+            "kept on in eval mode); forward(z) must map z itself, so that a fixed z draws a fixed image and each z its own")
 
 
 def other_width_fault(submission, name: str, arg: str, x: torch.Tensor) -> str | None:
@@ -649,14 +681,28 @@ def other_width_fault(submission, name: str, arg: str, x: torch.Tensor) -> str |
             f"`{arg}` ({arg} * 4, {arg} * 2, {arg})")
 
 
+OVERSIZE = 36  # a side past 32 by more than a pad of 2 on each side: a network of a larger size (the tutorial's 64x64)
+
+
 def resized_output(run: dict) -> str | None:
     """Why G's 32x32 output is not drawn by its convolutions, else None: they stop at a smaller size (the MNIST
-    ladder's 28x28) and a resize or pad after them makes 32x32, so G never draws at the data's own size."""
+    ladder's 28x28) and a resize or pad after them makes 32x32, or its last conv draws a larger image (the PyTorch
+    DCGAN tutorial's 64x64) that a resize, pool or crop after it cuts down to 32x32, so G never draws at the data's
+    own size."""
     ran = leaves(run)
     convs = [k for k, c in enumerate(ran) if "Conv" in c["type"] and c["out"] is not None and len(c["out"]) == 4]
     if not convs:
         return None
     side = max(max(ran[k]["out"][2], ran[k]["out"][3]) for k in convs)
+    drawn = max(ran[convs[-1]]["out"][2], ran[convs[-1]]["out"][3])
+    if drawn > OVERSIZE:
+        after = [c["type"] for c in ran[convs[-1] + 1:]]
+        how = ("a pool after it" if any("Pool" in kind for kind in after) else
+               "a resize, pool or crop after it (an F.interpolate, F.avg_pool2d, or a slice such as x[:, :, 16:48, 16:48])")
+        return (f"the generator's last convolution draws {drawn}x{drawn} images, and {how} cuts them down to the 32x32 "
+                f"output: it never draws at the data's own size (a 64x64 generator, as in the PyTorch DCGAN tutorial, "
+                f"kept?); port the ladder itself, stride-2 transposed convolutions from 4x4 to 32x32 "
+                f"({ladder_text(G_LADDER)}) and no stage after 32x32, as the DCGAN rules ask")
     if side >= 32:
         return None
     after = [c["type"] for c in ran[convs[-1] + 1:]]
@@ -668,12 +714,18 @@ def resized_output(run: dict) -> str | None:
 
 def resized_input(run: dict) -> str | None:
     """Why D's convolutions do not read the 32x32 images at their own size, else None: a resize before them (an
-    nn.Upsample or interpolate to 28x28, for the MNIST ladder) makes their input smaller, as resized_output's
-    resize after G's does."""
+    nn.Upsample or interpolate to 28x28, for the MNIST ladder) makes their input smaller, or larger (to 64x64, for the
+    PyTorch DCGAN tutorial's D), as resized_output's resize after G's does. A pad of a pixel or two (a ReflectionPad2d
+    before a conv without padding) is no resize."""
     convs = [c for c in leaves(run) if "Conv" in c["type"] and c["in"] is not None and len(c["in"]) == 4]
     if not convs:
         return None
     side = max(convs[0]["in"][2], convs[0]["in"][3])
+    if side > OVERSIZE:
+        return (f"the discriminator's first convolution reads a {side}x{side} input: the 32x32 images are upsampled before "
+                f"its convolutions, so it judges an interpolation of them at another size (a 64x64 discriminator, as in the "
+                f"PyTorch DCGAN tutorial, kept behind an nn.Upsample?); port the ladder itself, stride-2 convolutions from "
+                f"32x32 down to 4x4 ({ladder_text(D_LADDER)}), as the DCGAN rules ask")
     if side >= 32:
         return None
     return (f"the discriminator's first convolution reads a {side}x{side} input: the 32x32 images are resized before its "

@@ -570,7 +570,8 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     optimizer make_gan built], "orphans": [the networks, "G" and "D", of none of whose parameters gan.opt_g and gan.opt_d
     hold any], "stuck": [the networks whose weights resume left as they were when its first epoch started]}
     or None when either snapshot is missing, "end": {"G", "D": largest |weight
-    difference| at the end}, "resumed_saved": the resumed run wrote files after an epoch, "noise": G
+    difference| at the end}, "again": `_resumed_when_done`, "resumed_saved": the resumed run wrote files after an epoch, "resumed_drew": G was
+    called at its last save (None: it saved nothing), "noise": G
     received the same noise at both runs' last saves (None: a run saved nothing after an epoch)}.
     """
     root = _fresh(out_dir)
@@ -583,7 +584,7 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     reply: dict[str, Any] = {"checkpoint": None, "after": None, "uninterrupted": None, "uninterrupted_rng": None,
                              "uninterrupted_saves": None, "train_noise": None, "checkpoint_holds": None, "resumed": None,
                              "resumed_built": False,
-                             "start": None, "end": None, "resumed_saved": False, "noise": None}
+                             "start": None, "end": None, "resumed_saved": False, "resumed_drew": None, "noise": None}
     if not saves:
         return reply
     k, files = saves[-1]
@@ -626,9 +627,34 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     reply["end"] = {net: _max_difference(resumed["final"][net], full["final"][net]) for net in ("G", "D")}
     a, b = _last_save(resumed), _last_save(full)
     reply["resumed_saved"] = a is not None
+    reply["resumed_drew"] = None if a is None else bool(a)
     reply["noise"] = None if a is None or b is None else _same_inputs(a, b)
+    reply["again"] = _resumed_when_done(namespace, full, full_dir, n_total, root / "again", seed, max_batches)
     _zip_legacy_checkpoints(root)
     return reply
+
+
+def _resumed_when_done(namespace: dict, full: dict, full_dir: Path, n_total: int, out_dir: Path, seed: int,
+                       max_batches: int | None) -> dict | None:
+    """resume(the uninterrupted run's checkpoint of epoch n_total, n_total, out_dir): a finished run, which has no epoch
+    left to train. Returns {"after": n_total, "epochs": [argument of each gan.batches.epoch call that trained; none
+    when no optimizer step was taken]}, or None when that run's last checkpoint is not of its last epoch, or resume
+    raised (the main resume is judged for that). A resume that starts at a fixed epoch (11), or counts the epochs done
+    from the files in out_dir, trains epochs here."""
+    saves = [(p["epoch"], [f for f in p["files"] if f.lower().endswith(CHECKPOINT_SUFFIXES)]) for p in full["periods"] if p["when"] == "after"]
+    saves = [(k, files) for k, files in saves if files]
+    if not saves or saves[-1][0] != n_total:
+        return None
+    files = saves[-1][1]
+    numbered = [f for f in files if n_total in {int(n) for n in re.findall(r"\d+", Path(f).name)}]
+    checkpoint = sorted(files, key=lambda f: (not _holds_weights(full_dir / f, full["shapes"]), f not in numbered))[0]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        again = _watched(namespace, lambda: namespace["resume"](full_dir / checkpoint, n_total, str(out_dir), seed=seed), out_dir, max_batches)
+    except Exception:  # noqa: BLE001 - measured, not judged: a resume that cannot finish a finished run is judged by the main one
+        return None
+    # a pass over the data that trains nothing (a resume that skips the epochs done, or counts an epoch's batches) is no epoch
+    return {"after": n_total, "epochs": again["epoch_args"] if again["steps"] else []}
 
 
 def identity(namespace: dict) -> list[int]:

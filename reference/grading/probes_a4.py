@@ -11,6 +11,7 @@ failed; the check words the fault and the fix.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -118,7 +119,9 @@ def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | 
     md5 checks turned into existence checks (`reference.metrics.quick_fid.cifar10_checksums_off`).
 
     Returns {"stage": "make" | "iterate" | "done" (where it stopped), "error": error_info or None,
-    "loader": class name, "dataset_size": len(loader.dataset) when it has one, else None, "empty":
+    "loader": class name, "dataset_size": len(loader.dataset) when it has one, else None, "iterator": whether
+    the loader is an iterator (iterating it again goes on where it is, not a new epoch: a generator,
+    itertools.cycle, iter(DataLoader)), "empty":
     the loader yielded nothing, "batch": describe(batch), "length":
     len(batch) for a tuple or list, "images": the batch's first item (or the batch) if a tensor,
     "images_type": describe(that item), "second_type": describe(the batch's second item) or None, "images_again":
@@ -126,7 +129,7 @@ def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | 
     """
     from reference.metrics.quick_fid import cifar10_checksums_off
 
-    result: dict[str, Any] = {"stage": "make", "error": None, "loader": None, "dataset_size": None, "empty": False, "batch": None,
+    result: dict[str, Any] = {"stage": "make", "error": None, "loader": None, "dataset_size": None, "iterator": None, "empty": False, "batch": None,
                               "length": None, "images": None, "images_type": None, "second_type": None, "images_again": None}
     with cifar10_checksums_off():
         try:
@@ -136,6 +139,7 @@ def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | 
             return result
         result["stage"], result["loader"] = "iterate", type(loader).__name__
         result["dataset_size"] = _dataset_size(loader)
+        result["iterator"] = isinstance(loader, Iterator)  # a generator, itertools.cycle, iter(DataLoader): one pass
         try:
             batch = next(iter(loader))
         except StopIteration:

@@ -42,7 +42,10 @@ same epoch (a resume that saves nothing cannot be checked, and scores 0). Its ch
 epochs the uninterrupted run's hold (train's schedule, right or wrong), or those of every 10th epoch: a
 resume that saves after every epoch, after epoch 19, or labels its save after epoch 20 as 19 loses the
 point of resume's saves, which a grid from other noise loses too (once for both), and so does a resume whose
-checkpoints lack a tensor (the RNG state, the fixed noise) that the uninterrupted run's of the same epoch hold.
+checkpoints lack a tensor (the RNG state, the fixed noise) that the uninterrupted run's of the same epoch hold. Last,
+resume is given the uninterrupted run's checkpoint of epoch 20 with n_epochs = 20, a finished run: a resume that trains
+any epoch there does not go on from the checkpoint's epoch (a first epoch written as a number, 11, or counted from the
+files in out_dir) and scores 0, as one that repeats or skips an epoch does.
 
 The grid check compares each grid's pixels with the images G returned while it was saved: mapped
 from [-1, 1] by (x + 1) / 2 (value_range=(-1, 1)) or by the grid's own minimum and maximum
@@ -57,6 +60,11 @@ is told so).
 A checkpoint-suffixed file that holds neither network's weights (under their own names or behind
 one prefix, as Lightning's "generator.") nor an optimizer's state is data saved beside the
 checkpoints (the fixed noise, the losses): no check counts it as a checkpoint.
+
+The hidden schedule check runs 25 and 9 epochs and, when they and the 30 are right, 40: a schedule written for the
+notebook's 30 epochs (`epoch in (10, 20, 30)`) loses one of its points. The grid check also wants one file per save:
+grids written over one another (one `samples.png`) leave only the last (a `last.pt` written over is fine: a resume
+needs the newest).
 
 One fault costs points once where the checks can tell faults apart. When the sample grids are
 saved (the checkpoints, if a 30-epoch run writes no image), and whether `train` trains all n_epochs
@@ -799,6 +807,9 @@ def hint(got: list[int], n: int) -> str:
     of the run (after the loop), an off-by-one, or the 1-based rule."""
     if 0 in got:
         return " (epoch 0 is before any training: never save there)"
+    if n > 30 and got == [10, 20, 30]:
+        return (" (a schedule written for the notebook's 30 epochs, such as `epoch in (10, 20, 30)` or `epoch <= 30`: "
+                "save after every 10th epoch of a run of any length, when epoch % 10 == 0)")
     if n > 10 and n % 10 and got[-1:] == [n] and all(k % 10 == 0 for k in got[:-1]):  # (in 9 epochs: or an off-by-one)
         return f" (epoch {n} is the run's last: save after every 10th epoch only, not also when the run ends)"
     if all(k % 10 == 1 for k in got):
@@ -880,9 +891,12 @@ def test_saves_at_epochs_10_20_30(submission):
     assert error is None, error
 
 
+LONG = 40  # a run longer than the notebook's 30 epochs: a schedule written for 30 (epoch in (10, 20, 30)) stops at 30
+
+
 @check(points=2)
 def test_saves_for_25_and_9_epochs(submission):
-    """saves after epochs 10, 20 of 25 epochs, and never in 9 epochs"""
+    """saves after epochs 10, 20 of 25 epochs, never in 9 epochs, and after 10, 20, 30, 40 of 40"""
     kind = judged_by(run(submission, 30))
     errors = [schedule_error(run(submission, n), kind) for n in (25, 9)]
     failed = [e for e in errors if e]
@@ -890,6 +904,8 @@ def test_saves_for_25_and_9_epochs(submission):
         raise AssertionError("; ".join(failed))
     if failed:
         raise Partial(1, failed[0])
+    if schedule_error(run(submission, 30), kind) is None and (error := schedule_error(run(submission, LONG), kind)):
+        raise Partial(1, error)  # only when 30, 25 and 9 are right: a schedule fitted to them, told by one more run
 
 
 @check(points=1, visible=True)
@@ -908,6 +924,27 @@ def test_sample_grids_are_png_grids_of_64(submission):
     assert None in problems, problems[0]  # a grid is there; other images (a loss curve) may be anything
     unmapped = list(r.unmapped.values())
     assert None in unmapped, unmapped[0]  # G's [-1, 1] clipped, not mapped, in every grid
+    fault = overwritten_grids(r)
+    assert fault is None, fault
+
+
+def overwritten_grids(r: Run) -> str | None:
+    """What is wrong when a save's sample grids were all written over by a later save (one `samples.png` for the whole
+    run): only the last grid is left, and grids saved every 10 epochs are there to be compared; else None. A checkpoint
+    written over at every save (a `last.pt`) is fine: a resume needs the newest only."""
+    grids = {p for p, _, _ in r.saved("grids")}
+    saves = [(k, [p for p in files if p in grids]) for when, k, files, _ in r.periods if when == "after" and k > 0]
+    saves = [(k, paths) for k, paths in saves if paths]
+    last = {p: k for k, paths in saves for p in paths}
+    lost = [k for k, paths in saves if all(last[p] > k for p in paths)]
+    if not lost:
+        return None
+    names = sorted({p for k, paths in saves if k in lost for p in paths})
+    kept = sorted({last[p] for p in names})
+    where = " and ".join(f"`{PurePosixPath(p).name}`" for p in names[:2])
+    return (f"the sample grids saved after {epochs(lost + kept)} were written to {where}, each over the one before, so only "
+            f"the grid of {epochs(kept)} is left: grids saved every 10 epochs are there to show how the same 64 samples "
+            f"improve, one file per save; name each after its epoch, e.g. out_dir / \"samples\" / f\"epoch_{{epoch:03d}}.png\"")
 
 
 def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -1134,6 +1171,20 @@ def saved_idle(submission, nets: list[str]) -> bool:
     found = [o for problem, contents in r.checkpoints.values() if problem is None for o in contents["optimizers"]]
     trained = [net for net in nets if any(_optimizes(o, r.params[net]) for o in found)]
     return bool(nets) and not trained and never_stepped(found, nets, r.params) is not None
+
+
+def saved_trained(submission, nets: list[str]) -> bool | None:
+    """Whether the checkpoints of train's 30-epoch run hold a trained optimizer state of each network of `nets` (by its
+    parameters' shapes); None when that run cannot tell. A checkpoint of gan.opt_g's state alone holds one optimizer
+    state, but none to load into gan.opt_d."""
+    try:
+        r = run(submission, 30)
+    except (AssertionError, StudentError):
+        return None
+    if r.params is None:
+        return None
+    found = [o for problem, contents in r.checkpoints.values() if problem is None for o in contents["optimizers"]]
+    return all(any(_optimizes(o, r.params[net]) for o in found) for net in nets)
 
 
 @check(points=2, visible=True)
@@ -1402,6 +1453,12 @@ def resumed_schedule_error(resumed: dict, uninterrupted: dict, k: int) -> str | 
 
 def noise_fault(reply: dict, held: dict, k: int) -> str | None:
     """What is wrong with the noise of the resumed run's last grid (see `probes_a3.resumed_train`'s reply), else None."""
+    if reply.get("resumed_drew") is False and reply.get("noise") is False:  # a save of checkpoints alone: no grid to compare
+        return (
+            f"resume(checkpoint, {TOTAL}, ...) drew no sample grid when it saved after epoch {TOTAL} (G was not called: "
+            f"checkpoints only); save the grid of G(fixed_noise) with each checkpoint, as train does (call train's saving "
+            f"code), so that the resumed run's grids go on from the interrupted run's"
+        )
     if reply.get("noise") is False and reply.get("train_noise") is False:
         return (
             f"train({FIRST}, ...) and train({TOTAL}, ...) of the same seed gave G different noise at their saves after epoch "
@@ -1541,6 +1598,24 @@ def loaded_elsewhere(submission, folder: str) -> str | None:
     return None
 
 
+def resumed_when_done_error(again, uninterrupted: list) -> str | None:
+    """What is wrong when resume, given the uninterrupted run's checkpoint of its last epoch TOTAL and n_epochs = TOTAL
+    (a finished run: see `probes_a3._resumed_when_done`), trained epochs; else None. A resume that starts at a fixed
+    epoch (11), or counts the epochs done from the files in out_dir, resumes the check's run after epoch 10 right."""
+    if not isinstance(again, dict) or again.get("after") != TOTAL or not isinstance(again.get("epochs"), list) or not again["epochs"]:
+        return None
+    trained = again["epochs"]
+    start = uninterrupted[0] if uninterrupted and isinstance(uninterrupted[0], int) else None
+    ints = start is not None and all(isinstance(x, int) and not isinstance(x, bool) for x in trained)
+    what = f"epochs {fmt([x - start + 1 for x in trained])}" if ints else f"{len(trained)} epochs"
+    return (
+        f"resume(checkpoint, {TOTAL}, ...) given the checkpoint an uninterrupted run saved after epoch {TOTAL}, its last, "
+        f"trained {what}, where a finished run has none left: its first epoch does not come from the checkpoint (a "
+        f"number written in the code, or counted from the files in out_dir?); read the epoch from the checkpoint it is "
+        f"given and continue with the one after it"
+    )
+
+
 @check(points=4)
 def test_resume_continues_the_run(submission):
     """resume continues an interrupted run exactly as if it had never stopped"""
@@ -1622,7 +1697,8 @@ def test_resume_continues_the_run(submission):
                 f"step, not of the ones step() updates, so Adam's moments (exp_avg, exp_avg_sq) and step count were lost; "
                 f"save {states} in the checkpoint and load them with load_state_dict into the optimizers make_gan built"
             )
-        elif empty and _count(held.get("optimizers")) >= len(empty):  # saved, not loaded: only the loading to fix
+        elif empty and _count(held.get("optimizers")) >= len(empty) and saved_trained(submission, [
+                opt.removeprefix("gan.opt_").upper() for opt in empty]) is not False:  # saved, not loaded: only the loading to fix
             had = f"{empty[0]} had" if len(empty) == 1 else f"{empty[0]} and {empty[1]} had"
             load = " and ".join(f"{opt}.load_state_dict(...)" for opt in empty)
             core.append(
@@ -1646,6 +1722,8 @@ def test_resume_continues_the_run(submission):
                 )
     elif not core:
         core.append(f"resume trained no epoch after {cause}; train epochs {fmt(range(k + 1, TOTAL + 1))}")
+    if not core and (fault := resumed_when_done_error(reply.get("again"), uninterrupted)):
+        core.append(fault)
     if core:
         raise AssertionError("; ".join(core[:2]))
     lost, faults = 0, []

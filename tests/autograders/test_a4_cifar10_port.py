@@ -12,8 +12,9 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   images (or its mirror image: a horizontal flip is a fine augmentation, and so is the training set doubled with its
   mirror images, a dataset of a multiple of its size) scaled to [-1, 1],
   however the normalisation is written (`Normalize((0.5,), (0.5,))` broadcasts and is right). A
-  second pass must start in another order (shuffled every epoch; 1 point when it does not), and
-  each batch must be an (images, labels) pair, as the training loop unpacks it (1 point when not).
+  second pass must start in another order (shuffled every epoch; 1 point when it does not, or when the loader is an
+  iterator, a generator or itertools.cycle, whose second pass is no new epoch), each batch must be an (images, labels)
+  pair, as the training loop unpacks it (1 point when not), and float32 (1 point for float64, float16 or bfloat16).
   Images in a wrong layout (channels last, .data reshaped instead of permuted, height and width
   swapped, colour channels reversed), scaled to [-1, 1] twice, or normalised with a dataset's channel means and
   stds (read back from the batch), and a dataset holding fewer images than a batch, are named as such.
@@ -21,14 +22,18 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   nz = 100 only gets 1 point: "use the `nz` argument"); every layer with weights is registered in
   G; the output stays in [-1, 1] with every weight scaled up 25 times, and z too when that leaves it
   small (spectral norm divides each weight by its scale; only a final tanh does that, 1 point); the output depends on
-  every dimension of the z it is given (1 point when not: noise drawn inside forward, part of z dropped). A wrong shape or an exception is traced layer by layer against the DCGAN
+  every dimension of the z it is given (1 point when not: noise drawn inside forward, part of z dropped), and is the same
+  for the same z (1 point when two calls in eval mode differ: random labels or noise drawn in forward besides z); its
+  last conv draws 32x32 (1 point when convolutions stop short of it, or draw 64x64, and a resize, pool, pad or crop
+  makes 32x32). A wrong shape or an exception is traced layer by layer against the DCGAN
   ladder 4x4 -> 8x8 -> 16x16 -> 32x32, and the layer that leaves it, or raises, is named.
 - discriminator (1, visible): D takes (N, 3, 32, 32) and returns one value per image, (N,) or
   (N, 1) (traced against 32 -> 16 -> 8 -> 4 -> 1 when not), its layers are registered, and it
   returns logits: with its weights (and its input) scaled up its outputs leave [0, 1] (a final nn.Sigmoid(), the
   PyTorch DCGAN tutorial's habit, keeps them in; the course's losses take logits); its widths follow `ndf` (half a
   point when make_discriminator(ndf=16) and (ndf=32) have as many parameters: a global in its place; half a point when
-  its first convolution reads a resized input smaller than 32x32, the MNIST ladder kept behind an nn.Upsample).
+  its first convolution reads a resized input smaller than 32x32, the MNIST ladder kept behind an nn.Upsample, or larger,
+  the tutorial's 64x64 ladder behind one).
 - colour grid (2, hidden): `save_colour_grid(images, path)` with 16 plain colours in [-1, 1] and
   a path in a fresh folder of the scratch; the check reads the PNG with PIL: colour, each image's
   colour mapped from [-1, 1] to [0, 255], 32x32 per image, then the same colours at half strength,
@@ -37,7 +42,8 @@ checks reach them through `submission` only, with the probes of `reference.gradi
   wrapped around by a uint8 cast, with the channels in BGR order, or mapped twice; then 1 point for each of these, 0 for two or more: each batch stretched by its own
   minimum and maximum, images transposed or turned by 90 degrees (lying on their side) or upside down,
   an upscaled grid, a grid that does not lay out `nrow` images per row: 8 when called without it, 4
-  with nrow=4, found by where each coloured image lands).
+  with nrow=4, found by where each coloured image lands, a grid that leaves out some of a batch of 40 plain colours
+  (images[:16])).
 - learning (3, hidden): `reference.grading.learning.learning_check` with the student's G and D at
   ngf = ndf = 16, built with each run's seed: the worker trains them for up to 400 seeded steps on
   the coloured digits at 32x32 and returns G's samples every 25 steps (`learning.PAIR_STEPS`,
@@ -390,9 +396,12 @@ def nearest(batch: torch.Tensor, images: torch.Tensor) -> tuple[torch.Tensor, to
     return distance / flat.shape[1] ** 0.5, index % len(images)
 
 
-def matches(batch: torch.Tensor, images: torch.Tensor) -> bool:
-    """Is every image of `batch` (B, C, H, W) equal (1e-4) to one of `images` or its mirror image?"""
-    return bool((nearest(batch, images)[0] < 1e-4).all())
+def matches(batch: torch.Tensor, images: torch.Tensor, tol: float = 1e-4) -> bool:
+    """Is every image of `batch` (B, C, H, W) equal (`tol`, RMS) to one of `images` or its mirror image?"""
+    return bool((nearest(batch, images)[0] < tol).all())
+
+
+HALF_TOL = 1e-2  # float16 and bfloat16 keep 3 and 2 decimal digits: the files' pixels scaled to [-1, 1] agree to this
 
 
 def reshuffled(first: torch.Tensor, again, images: torch.Tensor) -> bool | None:
@@ -573,19 +582,29 @@ def test_loader_yields_colour_batches_in_minus_one_one(submission):
         raise AssertionError("the loader yields images with NaN or infinite values: use transforms.ToTensor() then transforms.Normalize")
     low, high = float(x.min()), float(x.max())
     scaled = train.float() / 127.5 - 1.0  # (x / 255 - 0.5) / 0.5
-    if matches(x, scaled):
+    if matches(x, scaled, HALF_TOL if x.dtype in (torch.float16, torch.bfloat16) else 1e-4):
         faults = []  # each costs 1 point
-        if reshuffled(x, result.get("images_again"), scaled) is False:
+        if result.get("iterator") is True:  # its second "pass" is its next batch: whether it reshuffles cannot be told
+            faults.append("the loader is an iterator (a generator, itertools.cycle or iter(DataLoader)), not a DataLoader: "
+                          "iterating it again does not start a new epoch but goes on with the one it is in (or, cycled, "
+                          "replays its first epoch in the same order for ever), so the training loop's next `for real, _ "
+                          "in loader` gets no new epoch; return the DataLoader itself, which starts a reshuffled pass "
+                          "each time it is iterated")
+        elif reshuffled(x, result.get("images_again"), scaled) is False:
             faults.append("every pass over the loader starts with the same images in the same order: G and D would "
                           "see the batches in one fixed order every epoch; pass shuffle=True to the DataLoader")
         if result.get("length") != 2:
             faults.append(f"the loader yields {pairs_text(result)}, not (images, labels) pairs: the training loop "
                           f"unpacks `for real, _ in loader`; keep CIFAR10's (image, label) pairs, which the DataLoader "
                           f"collates into (images, labels)")
-        if x.dtype != torch.float32:
+        if x.dtype == torch.float64:
             faults.append(f"the loader yields {kind} images, but the networks' weights are float32, so D(real) raises "
                           f"(\"expected ... Double but found Float\"): make them float32 (a NumPy array divided by 127.5 is "
                           f"float64: .astype('float32'), or .float() on the tensor)")
+        elif x.dtype != torch.float32:
+            faults.append(f"the loader yields {kind} images, but the networks' weights are float32, so D(real) raises (its "
+                          f"input and weights must have one type): keep the images float32, as transforms.ToTensor() makes "
+                          f"them (no .half() or .to(torch.bfloat16) in the loader)")
         repeated = isinstance(size, int) and size > len(train) and size % len(train) == 0  # every image a training one:
         # the training set repeated, or with its mirror images added (StyleGAN's --mirror), a fixed flip augmentation
         if isinstance(size, int) and not isinstance(size, bool) and size != len(train) and not repeated:
@@ -694,11 +713,30 @@ def test_generator_makes_colour_images(submission):
                              "its last conv make the 3 channels, nn.ConvTranspose2d(ngf, 3, 4, 2, 1)")
     if fault := ignored_noise(submission.run(probes.noise_reach, built(submission, "make_generator", nz=NZ, ngf=WIDTH), noise(8, NZ)), NZ):
         raise Partial(1, fault)
+    if fault := own_randomness(submission):
+        raise Partial(1, fault)
     wider = generator_parameters(submission, 2 * WIDTH)
     if fault := ignores_width((generator_parameters(submission, WIDTH), wider), "make_generator", "ngf", WIDTH):
         raise Partial(1, f"{fault}: the checks build it at ngf = {WIDTH}, and the learning check trains it there")
     if fault := other_width_fault(submission, "make_generator", "ngf", noise(2, NZ)):
         raise Partial(1, fault)
+
+
+def own_randomness(submission) -> str | None:
+    """Why G does not draw one fixed image for a fixed z, else None: called twice on the same z in eval mode (dropout
+    off, BatchNorm on its running statistics), it draws two different batches, so forward draws random numbers of its
+    own besides z (random class labels for a conditional G, torch.randn added to z). A fixed-noise sample grid rests on
+    G(z) being a function of z."""
+    G, z = built(submission, "make_generator", nz=NZ, ngf=WIDTH), noise(8, NZ)
+    once, again = (submission.run(probes.forward, G, z, train=False) for _ in range(2))
+    if not all(isinstance(o, torch.Tensor) and o.is_floating_point() for o in (once, again)) or once.shape != again.shape:
+        return None
+    gap = float((once.double() - again.double()).abs().max())
+    if not math.isfinite(gap) or gap <= 1e-6 * (1 + float(once.abs().max())):
+        return None
+    return ("the generator draws different images for the same z (called twice on one z, in eval mode): its forward draws "
+            "random numbers of its own besides z (torch.randint for random class labels, torch.randn added to z, or dropout "
+            "kept on in eval mode); forward(z) must map z itself, so that a fixed z draws a fixed image and each z its own")
 
 
 def other_width_fault(submission, name: str, arg: str, x: torch.Tensor) -> str | None:
@@ -722,14 +760,28 @@ def other_width_fault(submission, name: str, arg: str, x: torch.Tensor) -> str |
             f"`{arg}` ({arg} * 4, {arg} * 2, {arg})")
 
 
+OVERSIZE = 36  # a side past 32 by more than a pad of 2 on each side: a network of a larger size (the tutorial's 64x64)
+
+
 def resized_output(run: dict) -> str | None:
     """Why G's 32x32 output is not drawn by its convolutions, else None: they stop at a smaller size (the MNIST
-    ladder's 28x28) and a resize or pad after them makes 32x32, so G never draws at the data's own size."""
+    ladder's 28x28) and a resize or pad after them makes 32x32, or its last conv draws a larger image (the PyTorch
+    DCGAN tutorial's 64x64) that a resize, pool or crop after it cuts down to 32x32, so G never draws at the data's
+    own size."""
     ran = leaves(run)
     convs = [k for k, c in enumerate(ran) if "Conv" in c["type"] and c["out"] is not None and len(c["out"]) == 4]
     if not convs:
         return None
     side = max(max(ran[k]["out"][2], ran[k]["out"][3]) for k in convs)
+    drawn = max(ran[convs[-1]]["out"][2], ran[convs[-1]]["out"][3])
+    if drawn > OVERSIZE:
+        after = [c["type"] for c in ran[convs[-1] + 1:]]
+        how = ("a pool after it" if any("Pool" in kind for kind in after) else
+               "a resize, pool or crop after it (an F.interpolate, F.avg_pool2d, or a slice such as x[:, :, 16:48, 16:48])")
+        return (f"the generator's last convolution draws {drawn}x{drawn} images, and {how} cuts them down to the 32x32 "
+                f"output: it never draws at the data's own size (a 64x64 generator, as in the PyTorch DCGAN tutorial, "
+                f"kept?); port the ladder itself, stride-2 transposed convolutions from 4x4 to 32x32 "
+                f"({ladder_text(G_LADDER)}) and no stage after 32x32, as the DCGAN rules ask")
     if side >= 32:
         return None
     after = [c["type"] for c in ran[convs[-1] + 1:]]
@@ -741,12 +793,18 @@ def resized_output(run: dict) -> str | None:
 
 def resized_input(run: dict) -> str | None:
     """Why D's convolutions do not read the 32x32 images at their own size, else None: a resize before them (an
-    nn.Upsample or interpolate to 28x28, for the MNIST ladder) makes their input smaller, as resized_output's
-    resize after G's does."""
+    nn.Upsample or interpolate to 28x28, for the MNIST ladder) makes their input smaller, or larger (to 64x64, for the
+    PyTorch DCGAN tutorial's D), as resized_output's resize after G's does. A pad of a pixel or two (a ReflectionPad2d
+    before a conv without padding) is no resize."""
     convs = [c for c in leaves(run) if "Conv" in c["type"] and c["in"] is not None and len(c["in"]) == 4]
     if not convs:
         return None
     side = max(convs[0]["in"][2], convs[0]["in"][3])
+    if side > OVERSIZE:
+        return (f"the discriminator's first convolution reads a {side}x{side} input: the 32x32 images are upsampled before "
+                f"its convolutions, so it judges an interpolation of them at another size (a 64x64 discriminator, as in the "
+                f"PyTorch DCGAN tutorial, kept behind an nn.Upsample?); port the ladder itself, stride-2 convolutions from "
+                f"32x32 down to 4x4 ({ladder_text(D_LADDER)}), as the DCGAN rules ask")
     if side >= 32:
         return None
     return (f"the discriminator's first convolution reads a {side}x{side} input: the 32x32 images are resized before its "
@@ -981,6 +1039,10 @@ DIM = 0.5  # the second batch: the palette at this strength
 TWO_TONES = [c for c in ((r, g, b) for r in (-0.75, -0.25, 0.25, 0.75) for g in (-0.75, -0.25, 0.25, 0.75)
                          for b in (-0.75, -0.25, 0.25, 0.75)) if len(set(c)) > 1][:32]
 TOP, BOTTOM = TWO_TONES[:16], TWO_TONES[16:]
+# The fourth batch: 40 plain colours, none grey, every channel from -1 to 1 (so a batch stretched by its own minimum
+# and maximum shows them as the fixed mapping does): every image of a batch larger than the first one must be in the grid
+MANY = [c for c in ((r, g, b) for r in (-1.0, -0.5, 0.0, 0.5, 1.0) for g in (-1.0, -0.5, 0.0, 0.5, 1.0)
+                    for b in (-1.0, -0.5, 0.0, 0.5, 1.0)) if len(set(c)) > 1][::3][:40]
 TRANSPOSED = (
     "each image in the grid lies on its side (its rows saved as columns: transposed, or turned by 90 degrees): an "
     "image (3, H, W) becomes an array (H, W, 3) by .permute(1, 2, 0) (numpy: .transpose(1, 2, 0)), not .permute(2, 1, 0), "
@@ -1158,6 +1220,29 @@ def nrow_fault(submission, save, images: torch.Tensor, pixels: np.ndarray, want:
             f"with nrow=4; expected 8 and 4: pass the `nrow` argument on, e.g. torchvision.utils.save_image(..., nrow=nrow)")
 
 
+def part_saved(submission, save) -> str | None:
+    """Whether the grid leaves out some of the images it is given: a batch of len(MANY) plain colours, more than the
+    16 of the other batches, must show each of them (a save of images[:16], or of two rows of nrow, keeps a part of G's
+    samples); the fault in words, or None."""
+    colours = torch.tensor(MANY)
+    many = colours.view(-1, 3, 1, 1).expand(len(MANY), 3, 32, 32).contiguous()
+    try:
+        _, _, _, many_pixels = saved_grid(submission, save, many)
+    except AssertionError as err:
+        told = str(err).split("; save_colour_grid(images, path) saves")[0]
+        return f"given {len(MANY)} images, {told.replace('calling `save_colour_grid` ', 'it ')}: save_colour_grid saves a batch of any size N"
+    shown = [k for k, seen in enumerate(shown_colours(many_pixels, to_bytes((colours.numpy() + 1) / 2))) if seen]
+    if len(shown) == len(MANY) or not shown:  # none shown: how its colours are drawn is told above, not here
+        return None
+    n = len(shown)
+    which, part = ((f"only the first {n}", f"a slice such as images[:{n}]") if shown == list(range(n)) else
+                   (f"only the last {n}", f"a slice such as images[-{n}:]") if shown == list(range(len(MANY) - n, len(MANY))) else
+                   (f"{n}", "a selection"))
+    return (f"given {len(MANY)} images, the grid shows {which} of them: it saves a part of the batch ({part}?); save "
+            f"every image it is given in one grid, e.g. torchvision.utils.save_image((images + 1) / 2, path, nrow=nrow) (the "
+            f"notebook saves 64)")
+
+
 @check(points=2)
 def test_colour_grid_png(submission):
     """save_colour_grid writes a colour PNG grid of the images at 32x32, mapped from [-1, 1] by (x + 1) / 2."""
@@ -1239,6 +1324,8 @@ def test_colour_grid_png(submission):
     turned = found["transposed"] >= 12 or found["upside down"] >= 12  # a whole grid turned or flipped moves its images too:
     fault = None if turned else nrow_fault(submission, save, images, pixels, want)  # one fault, charged once
     if fault is not None:
+        faults.append(fault)
+    if fault := part_saved(submission, save):
         faults.append(fault)
     if len(faults) == 1:
         raise Partial(1, faults[0])
