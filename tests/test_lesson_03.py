@@ -507,6 +507,11 @@ G_WRONG = {
         return Generator()
     """, {"test_generator_init": ["`project.weight` has standard deviation 0.018, PyTorch's default for its size",
                                   "G.apply(weights_init), not a part of it"]}),
+    # found by round four of the lessons' red team: spectral norm (the hook API) around G's output conv passed every check
+    "spectral_norm_on_the_output_conv": (g_body().replace("nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False)",
+                                                          "nn.utils.spectral_norm(nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False))"),
+                                         {"test_generator_layers": ["G's layer `10` is spectral-normalised",
+                                                                    "plain nn.ConvTranspose2d(...)"]}),
 }
 
 D_WRONG = {
@@ -719,6 +724,27 @@ D_WRONG = {
         return Discriminator()
     """, {"test_discriminator_init": ["`out.weight` has standard deviation 0.018, PyTorch's default for its size",
                                       "D.apply(weights_init), not a part of it"]}),
+    # found by round four of the lessons' red team: SN-GAN's spectral norm around DCGAN's convs (the hook API keeps the
+    # parameter count and the layers' trace) passed all five checks; through the parametrizations API, or with weight
+    # norm, the wrapped output conv was not seen as a conv, and D was told of a BatchNorm after it and logits >= 0
+    "spectral_norm_on_every_conv": ("""
+        sn = nn.utils.spectral_norm
+        D = nn.Sequential(
+            sn(nn.Conv2d(1, ndf, 4, 2, 1, bias=False)), nn.LeakyReLU(0.2, True),
+            sn(nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False)), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),
+            sn(nn.Conv2d(ndf * 2, ndf * 4, 3, 2, 1, bias=False)), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),
+            sn(nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False)), nn.Flatten(0))
+        D.apply(weights_init)
+        return D
+    """, {"test_discriminator_layers": ["`0`, `2`, `5` and `8` are spectral-normalised", "SN-GAN", "plain nn.Conv2d"]}),
+    "spectral_norm_parametrization_on_the_output_conv": (d_body(
+        head="nn.utils.parametrizations.spectral_norm(nn.Conv2d(ndf * {c4}, 1, 4, 1, 0, bias=False)), nn.Flatten(0)"), {
+        "test_discriminator_logits": ["`8` is spectral-normalised"],
+        "test_discriminator_layers": ["`8` is spectral-normalised", "SN-GAN"]}),
+    "weight_norm_on_the_output_conv": (d_body(
+        head="nn.utils.parametrizations.weight_norm(nn.Conv2d(ndf * {c4}, 1, 4, 1, 0, bias=False)), nn.Flatten(0)"), {
+        "test_discriminator_parameters": ["`8` is weight-normalised", "a learned scale"],
+        "test_discriminator_layers": ["`8` is weight-normalised"]}),
 }
 
 

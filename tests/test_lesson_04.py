@@ -176,6 +176,14 @@ APPEND_MISTAKES = {
     "batch size written in": ("return torch.cat([x, minibatch_std(x).expand(16, 1)], dim=1)",
                               ["append_minibatch_std(x) on a (7, 3) batch raised RuntimeError", "right on the (16, 5) "
                                "points only", "x.shape[0]"]),
+    # found by round four of the lessons' red team: the statistic keeps its gradient, x's own features lose theirs
+    # (the check looked at the statistic's column only), so D's earlier layers would stop learning
+    "features detached": ("return torch.cat([x.detach(), minibatch_std(x).expand(len(x), 1)], dim=1)",
+                          ["x's own F features carry no gradient back to x", "torch.cat([x, statistic], dim=1)"]),
+    "features copied as numbers": ("return torch.cat([torch.tensor(x.tolist()), minibatch_std(x).expand(len(x), 1)], 1)",
+                                   ["x's own F features carry no gradient back to x"]),
+    "features through .data": ("n, f = x.shape\n    out = torch.zeros(n, f + 1)\n    out[:, :f] = x.data\n"
+                               "    out[:, f] = minibatch_std(x)\n    return out", ["x's own F features carry no gradient"]),
 }
 APPEND_RIGHT = {
     "repeat": "return torch.cat([x, minibatch_std(x).repeat(len(x), 1)], 1)",
@@ -199,6 +207,24 @@ def test_append_minibatch_std_mistakes_are_named(mistake):
     earned, message = grade("test_append_minibatch_std", ns)
     assert earned == 0, f"{mistake} passed"
     assert all(w in message for w in words), f"{mistake}: {message}"
+
+
+def test_append_in_double_precision_is_named():
+    """Found by round four of the lessons' red team: float64 features for a float32 batch passed; D's next layer,
+    float32, refuses them."""
+    ns = with_function("def append_minibatch_std(x):\n"
+                       "    return torch.cat([x.double(), minibatch_std(x).double().expand(len(x), 1)], dim=1)\n")
+    earned, message = grade("test_append_minibatch_std", ns)
+    assert earned == 0 and "returns torch.float64 for a torch.float32 batch" in message and "x's dtype" in message, message
+    assert "your minibatch_std" not in message, message
+
+
+def test_append_through_a_minibatch_std_in_double_precision_points_at_the_dtype():
+    """A float64 statistic (right for minibatch_std's own check) promotes the model answer's torch.cat to float64."""
+    ns = with_function("def minibatch_std(x):\n    return x.double().var(dim=0, correction=0).add(1e-8).sqrt().mean()\n")
+    assert grade("test_minibatch_std", ns) == (1.0, "")
+    earned, message = grade("test_append_minibatch_std", ns)
+    assert earned == 0 and "your minibatch_std returns torch.float64" in message and ".to(x.dtype)" in message, message
 
 
 def test_append_through_a_minibatch_std_that_changes_x_names_it():
@@ -277,6 +303,20 @@ PACK_MISTAKES = {
     # written for points only: torch's "shape '[4, 4]' is invalid for input of size 480" alone, no call named
     "points only": ("return x.reshape(len(x) // m, 2 * m)",
                     ["pack(x, 2) on (8, 3, 4, 5) images raised RuntimeError", "as well as points", "(N/m, m*C, H, W)"]),
+    # found by round four of the lessons' red team: the right packs, cut from the graph, so G's step through
+    # D(pack(G(z), m)) gives G no gradient; the check's inputs required no gradient, so these passed
+    "through NumPy": ("""
+        a = x.detach().numpy()
+        return torch.from_numpy(a.reshape(len(a) // m, m * a.shape[1], *a.shape[2:]))""",
+                      ["carry no gradient back to x", "D(pack(G(z), m))", "x.reshape(N // m"]),
+    "rebuilt with torch.tensor": ("return torch.tensor(x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:]).tolist())",
+                                  ["carry no gradient back to x"]),
+    "under no_grad": ("""
+        with torch.no_grad():
+            return x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:])""", ["carry no gradient back to x"]),
+    # x.numpy() on a batch that requires grad raises: told the same fault, not PyTorch's words alone
+    "NumPy without detach": ("return torch.from_numpy(x.numpy().reshape(len(x) // m, -1, *x.shape[2:]))",
+                             ["raised RuntimeError", "requires grad", "keep x in the graph"]),
 }
 PACK_RIGHT = {
     "every m-th sample, side by side": "return torch.cat([x[i::m] for i in range(m)], dim=1)",

@@ -120,6 +120,20 @@ W1_MISTAKES = {
         from scipy.stats import wasserstein_distance
         return sum(wasserstein_distance(x[:, k].numpy(), y[:, k].numpy()) for k in range(x.shape[1]))""",
                                           ["adds up the 1-D W1 of each coordinate", "Euclidean"]),
+    # found by round four of the lessons' red team: W1 is unchanged by moving both samples alike, so samples centred
+    # in place gave the right number, and the caller's samples (plotted and matched again) changed: it passed
+    "samples centred in place": ("""
+        centre = y.mean(0)
+        x -= centre
+        y -= centre
+        cost = torch.cdist(x.double(), y.double()).numpy()
+        r, c = linear_sum_assignment(cost)
+        return float(cost[r, c].mean())""", ["changed its arguments x and y in place", "x = x - centre"]),
+    "rows reordered in place": ("""
+        x[:] = x[x[:, 0].argsort()]
+        cost = torch.cdist(x.double(), y.double()).numpy()
+        r, c = linear_sum_assignment(cost)
+        return float(cost[r, c].mean())""", ["changed its argument x in place"]),
 }
 
 
@@ -224,6 +238,14 @@ ESTIMATE_MISTAKES = {
     "the score of each batch's mean": ("""
         return (critic(real.mean(0, keepdim=True)) - critic(fake.mean(0, keepdim=True))).squeeze()""",
                                        ["mean sample", "D(mean x)", "critic(real).mean()"]),
+    # found by round four of the lessons' red team: right for the (N, 1) critics the check used, broken for a critic
+    # that returns (N,) scores, which the docstring allows (the course's own discriminators do)
+    "column 0 of the scores": ("return critic(real)[:, 0].mean() - critic(fake)[:, 0].mean()",
+                               ["returns (N,) scores", "raised IndexError", "critic(real).mean()"]),
+    "sum over dim 1": ("return critic(real).sum(dim=1).mean() - critic(fake).sum(dim=1).mean()",
+                       ["returns (N,) scores", "(N,) or (N, 1)"]),
+    "first entry of the mean over dim 0": ("return critic(real).mean(0)[0] - critic(fake).mean(0)[0]",
+                                           ["returns (N,) scores"]),
 }
 
 

@@ -22,7 +22,8 @@ the same width. Five checks per network, 1 point each, all visible:
   missing (an added one placed by the order in which the layers ran, not the order they were declared in);
 - layers: no pooling or fixed upsampling, no hidden fully connected layer, BatchNorm in the hidden
   layers (with PyTorch's eps, not BatchNorm2d(c, 0.8)) but not on z, on G's output, on D's images or
-  input layer or on its logits, ReLU in G and LeakyReLU(0.2) in D. Activations
+  input layer or on its logits, ReLU in G and LeakyReLU(0.2) in D, no spectral or weight normalisation
+  around a layer (SN-GAN's, not DCGAN's; any check that fails on such a network names it). Activations
   are judged by what they do (`stage_tensors` records each conv's and BatchNorm's output and the next
   conv's input), so nn.ReLU() and F.relu in forward are judged alike, and so are a LeakyReLU's slope,
   an ELU, a Dropout, or a BatchNorm placed after the activation;
@@ -39,6 +40,7 @@ module's own probe `stage_tensors`.
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import math
 import re
@@ -818,6 +820,64 @@ def layer_faults(calls: list[dict], which: str) -> str | None:
     return None
 
 
+NORMALISATIONS = {  # kind: (the parameter of the hook API, the module of the parametrizations API, what it does)
+    "spectral": ("weight_orig", "_SpectralNorm", "spectral-normalised (nn.utils.spectral_norm): each call divides the "
+                 "weight by its largest singular value, SN-GAN's way of bounding D (Miyato et al. 2018)"),
+    "weight": ("weight_g", "_WeightNorm", "weight-normalised (nn.utils.weight_norm): each weight is a direction times a "
+               "learned scale (Salimans and Kingma 2016)"),
+}
+
+
+def normalised_layers(summary: dict) -> dict[str, list[str]]:
+    """{kind: names of the layers whose weight that normalisation wraps} for "spectral" and "weight", through the hook
+    API (the weight recomputed from `weight_orig` or `weight_g` at every call) or the parametrizations API."""
+    found: dict[str, list[str]] = {kind: [] for kind in NORMALISATIONS}
+    modules = _modules(summary)
+    for kind, (parameter, module, _) in NORMALISATIONS.items():
+        owners = [name.rpartition(".")[0] for name, _ in _parameters(summary) if name.rpartition(".")[2] == parameter]
+        owners += [name.partition("parametrizations.")[0].rstrip(".") for name, cls in modules.items()
+                   if cls == module and ".parametrizations." in f".{name}"]
+        found[kind] = list(dict.fromkeys(owners))
+    return found
+
+
+def normalisation_fault(submission, which: str) -> str | None:
+    """The fault of a G or D with spectral or weight normalisation around its layers (found by round four of the
+    lessons' red team: SN-GAN's spectral norm around every conv passed all five checks, and through the
+    parametrizations API the wrapped output conv was told of a BatchNorm after it); None when its layers are plain."""
+    try:
+        _, summary = build(submission, which)
+    except Exception:  # noqa: BLE001 - a network that cannot be built is the other checks' to name
+        return None
+    name, conv = ("G", "nn.ConvTranspose2d") if which == "G" else ("D", "nn.Conv2d")
+    for kind, layers in normalised_layers(summary).items():
+        if layers:
+            named = [f"`{n or name}`" for n in layers]
+            listed = ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1]
+            return (f"{name}'s layer{'s' if len(layers) > 1 else ''} {listed} {'are' if len(layers) > 1 else 'is'} "
+                    f"{NORMALISATIONS[kind][2]}: not part of DCGAN, which keeps its convs plain (weights drawn from "
+                    f"N(0, 0.02), BatchNorm after the hidden ones); build them as plain {conv}(...), without the "
+                    f"wrapper")
+    return None
+
+
+def names_normalisation(which: str):
+    """A check of G or D (`which`) whose failure, on a network with spectral or weight normalisation, names that
+    instead: the traces of a wrapped layer mislead the other diagnoses (a conv not seen as one)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def checked(submission):
+            try:
+                fn(submission)
+            except AssertionError:
+                fault = normalisation_fault(submission, which)
+                if fault:
+                    raise AssertionError(fault) from None
+                raise
+        return checked
+    return wrap
+
+
 def _default_init(name: str, key: str, std: float, kind: str) -> str:
     """The fault of a conv weight that kept PyTorch's own init (std `std`): no DCGAN init reached it."""
     transposed = ("; a ConvTranspose2d is not an nn.Conv2d, so an init that tests isinstance(m, nn.Conv2d) "
@@ -878,6 +938,7 @@ def init_fault(state: dict, summary: dict, which: str) -> str | None:
 
 
 @check(points=1, visible=True)
+@names_normalisation("G")
 def test_generator_shape(submission):
     """The generator turns z (N, nz) into images (N, 1, 28, 28)."""
     for nz in (NZ, 32):
@@ -909,6 +970,7 @@ def test_generator_shape(submission):
 
 
 @check(points=1, visible=True)
+@names_normalisation("G")
 def test_generator_range(submission):
     """The generator's images lie in [-1, 1], the range of the real images (a final tanh)."""
     run, _ = working(submission, "G")
@@ -949,6 +1011,7 @@ def test_generator_range(submission):
 
 
 @check(points=1, visible=True)
+@names_normalisation("G")
 def test_generator_parameters(submission):
     """The generator has exactly the reference DCGAN's number of parameters."""
     model, mine = build(submission, "G")
@@ -960,10 +1023,11 @@ def test_generator_parameters(submission):
 
 
 @check(points=1, visible=True)
+@names_normalisation("G")
 def test_generator_layers(submission):
     """The generator follows the DCGAN rules: transposed convs, BatchNorm, ReLU, no pooling or hidden Linear."""
     _, calls = working(submission, "G")
-    fault = layer_faults(calls, "G")
+    fault = normalisation_fault(submission, "G") or layer_faults(calls, "G")
     if fault is None:
         model, _ = build(submission, "G")
         fault = activation_fault(submission.run(_stage_probe(), model, inputs("G")), "G")
@@ -972,6 +1036,7 @@ def test_generator_layers(submission):
 
 
 @check(points=1, visible=True)
+@names_normalisation("G")
 def test_generator_init(submission):
     """The generator's weights start from the DCGAN init, N(0, 0.02)."""
     model, summary = build(submission, "G")
@@ -986,6 +1051,7 @@ def test_generator_init(submission):
 
 
 @check(points=1, visible=True)
+@names_normalisation("D")
 def test_discriminator_shape(submission):
     """The discriminator turns images (N, 1, 28, 28) into one logit each, shape (N,)."""
     run, calls = run_forward(submission, "D")
@@ -1014,6 +1080,7 @@ def test_discriminator_shape(submission):
 
 
 @check(points=1, visible=True)
+@names_normalisation("D")
 def test_discriminator_logits(submission):
     """The discriminator returns logits (any real number), not probabilities: no final Sigmoid."""
     run, calls = working(submission, "D")
@@ -1041,6 +1108,7 @@ def test_discriminator_logits(submission):
 
 
 @check(points=1, visible=True)
+@names_normalisation("D")
 def test_discriminator_parameters(submission):
     """The discriminator has exactly the reference DCGAN's number of parameters."""
     model, mine = build(submission, "D")
@@ -1052,10 +1120,11 @@ def test_discriminator_parameters(submission):
 
 
 @check(points=1, visible=True)
+@names_normalisation("D")
 def test_discriminator_layers(submission):
     """The discriminator follows the DCGAN rules: strided convs, BatchNorm, LeakyReLU, no pooling or hidden Linear."""
     _, calls = working(submission, "D")
-    fault = layer_faults(calls, "D")
+    fault = normalisation_fault(submission, "D") or layer_faults(calls, "D")
     if fault is None:
         model, _ = build(submission, "D")
         fault = activation_fault(submission.run(_stage_probe(), model, inputs("D")), "D")
@@ -1064,6 +1133,7 @@ def test_discriminator_layers(submission):
 
 
 @check(points=1, visible=True)
+@names_normalisation("D")
 def test_discriminator_init(submission):
     """The discriminator's weights start from the DCGAN init, N(0, 0.02)."""
     model, summary = build(submission, "D")

@@ -5,7 +5,7 @@ solutions/lessons/04_mode_collapse.ipynb; each check calls them on seeded inputs
 compares with the course library, the oracle (`reference.models.mitigations`, `reference.losses`),
 within a tolerance. A wrong value that matches a common mistake (the std across the wrong
 dimension, N - 1 instead of N, packs that gather samples from across the batch, a fake batch that
-reaches D unpacked...) gets that mistake's message.
+reaches D unpacked, packs or appended features cut from the graph...) gets that mistake's message.
 """
 
 from __future__ import annotations
@@ -262,6 +262,39 @@ def test_append_minibatch_std(submission):
         raise AssertionError("the appended statistic carries no gradient back to x (.item(), .detach(), a new tensor "
                              "filled with its value, or torch.no_grad()): G learns to vary its samples through the "
                              "gradient of this statistic; append the tensor itself, minibatch_std(x).expand(N, 1)")
+    fault = _features_gradient_fault(fn, points)
+    if fault:
+        raise AssertionError(fault)
+    if answer.dtype != points.dtype:  # found by round four of the lessons' red team: float64 features passed
+        own_dtype = None
+        try:
+            statistic = own(points.clone()) if callable(own) else None
+            own_dtype = statistic.dtype if isinstance(statistic, Tensor) else None
+        except Exception:  # noqa: BLE001 - then the message below names the append alone
+            pass
+        cause = (f"your minibatch_std returns {own_dtype} for it, and torch.cat promotes x to that; append "
+                 f"minibatch_std(x).to(x.dtype)" if own_dtype not in (None, points.dtype) else "keep x's dtype")
+        raise AssertionError(f"append_minibatch_std(x) returns {answer.dtype} for a {points.dtype} batch: D's next "
+                             f"layer has {points.dtype} weights and refuses {answer.dtype} features; {cause} (the "
+                             f"output keeps x's dtype)")
+
+
+def _features_gradient_fault(fn, points: Tensor) -> str | None:
+    """The fault of an append whose first F columns do not pass x's gradient through unchanged (x.detach(), x.data,
+    torch.tensor(x.tolist()) concatenated): D's layers before it would learn nothing (found by round four of the
+    lessons' red team, after the statistic's column alone was checked); None when d out[:, :F].sum() / dx is all ones."""
+    tracked = points.clone().requires_grad_(True)
+    out = fn(tracked)
+    f = points.shape[1]
+    grad = None
+    if isinstance(out, Tensor) and out.requires_grad:
+        (grad,) = torch.autograd.grad(out[:, :f].sum(), tracked, allow_unused=True)
+    if grad is not None and torch.allclose(grad, torch.ones_like(grad), **TOL):
+        return None
+    return ("x's own F features carry no gradient back to x in the output (x.detach(), x.data, torch.tensor(x.tolist()) "
+            "or a copy made under torch.no_grad() concatenated): the values are right, but D's layers before this "
+            "one would get no gradient through them and stop learning; concatenate x itself, "
+            "torch.cat([x, statistic], dim=1)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,6 +345,9 @@ def test_pack(submission):
             f"consecutive samples km, ..., km + m - 1 ([0, 1, 2], then [3, 4, 5]); splitting the batch into m blocks "
             f"and taking one sample from each mixes samples from across the batch"
         )
+    fault = _pack_gradient_fault(fn)
+    if fault:
+        raise AssertionError(fault)
     same = _as_tensor(fn(labelled.clone(), 1), "pack", "pack(x, 1)")
     if not torch.equal(same, labelled):
         raise AssertionError(f"pack(x, 1) returns shape {tuple(same.shape)} and different values: packs of 1 are the "
@@ -366,6 +402,31 @@ def test_pack(submission):
     if not torch.equal(got, expected):
         raise AssertionError("on 4 single-channel images (4, 1, 3, 3), pack(x, 4) must hold the 4 images as its 4 "
                              "channels, image 0 first: the values differ")
+
+
+PACK_GRADIENT = ("G learns through D(pack(G(z), m)), so pack must keep x in the graph: reshape x itself, "
+                 "x.reshape(N // m, m * x.shape[1], *x.shape[2:]), with no NumPy, torch.tensor(...), .detach() or "
+                 "torch.no_grad() on the way")
+
+
+def _pack_gradient_fault(fn) -> str | None:
+    """The fault of a pack whose packs are right but cut from the graph (found by round four of the lessons' red team:
+    the check's points required no gradient, so a pack through NumPy passed); None when every packed value passes
+    its gradient back to its sample unchanged."""
+    tracked = torch.arange(12.0).reshape(6, 2).requires_grad_(True)
+    try:
+        out = fn(tracked, 2)
+    except NotImplementedError:
+        raise
+    except Exception as err:  # noqa: BLE001 - right on plain points (checked before), refused when they require grad
+        return (f"pack(x, 2) on (6, 2) points that require grad (G's samples do) raised {_error_text(err)}: "
+                f"{PACK_GRADIENT}")
+    grad = None
+    if isinstance(out, Tensor) and out.requires_grad:
+        (grad,) = torch.autograd.grad(out.sum(), tracked, allow_unused=True)
+    if grad is not None and torch.equal(grad, torch.ones_like(grad)):
+        return None
+    return f"the packs are right, but they carry no gradient back to x: {PACK_GRADIENT}"
 
 
 def _float_size(err: BaseException) -> str | None:

@@ -6,10 +6,11 @@ solutions/lessons/06_wasserstein_gan.ipynb; each check calls them on seeded inpu
 compares with an oracle that does not share the student's formula: the sorted 1-D samples and
 `reference.figures.lesson_06.empirical_w1` for W1, `reference.losses.WGAN.d_loss` for the estimate,
 `reference.losses.WGAN.after_d_step` for clipping. A wrong answer that matches a common mistake
-(samples paired in their given order, every pair averaged, squared distances, the 1-D W1 of
+(samples paired in their given order, samples changed in place, every pair averaged, squared distances, the 1-D W1 of
 scipy.stats.wasserstein_distance, the sign reversed, a sigmoid, real and fake scores paired sample by
 sample, a detached number, the critic switched to eval mode, a copy clipped instead of the weights, some
-layers skipped, a bound written in that fits the check's c only...) gets that mistake's message; of the
+layers skipped, a bound written in that fits the check's c only, scores indexed as (N, 1) when a critic may return
+(N,)...) gets that mistake's message; of the
 mistakes that explain W1's wrong values, the one that explains the most of them is named.
 
 Points: empirical_w1 1, critic_estimate 1, clip_weights_ 1 = 3.
@@ -166,7 +167,16 @@ def test_empirical_w1(submission):
     ]
     wrong = []  # (case, got, expected, the known mistakes that give got there) for each case it gets wrong
     for kind, x, y, expected in cases:
-        got = _number(fn(x.clone(), y.clone()), f"empirical_w1(x, y) on {kind}")
+        given = x.clone(), y.clone()
+        got = _number(fn(*given), f"empirical_w1(x, y) on {kind}")
+        changed = [name for name, now, was in zip("xy", given, (x, y)) if not torch.equal(now, was)]
+        if changed:  # found by round four of the lessons' red team: samples centred in place gave the right W1
+            listed = " and ".join(changed)
+            raise AssertionError(
+                f"empirical_w1 changed its argument{'s' if len(changed) > 1 else ''} {listed} in place (-=, a slice "
+                f"assignment, a method ending in _): the value may be right (W1 does not change when both samples move "
+                f"alike), but the caller's samples change too, and the notebook plots and matches them again; compute "
+                f"on new tensors, e.g. x = x - centre, not x -= centre")
         if not _near_w1(got, expected):
             wrong.append((kind, got, expected, _w1_mistakes(x, y, got)))
     if wrong:
@@ -242,6 +252,29 @@ def _pairs_samples(fn, real: Tensor, fake: Tensor) -> bool:
     with torch.no_grad():
         want = (critic(real[:n]).mean() - critic(fake[:n]).mean()).item()
     return _near(got, want)
+
+
+def _flat_scores_fault(fn, real: Tensor, fake: Tensor) -> str | None:
+    """The fault of an estimate right for critics that return (N, 1) but not for one that returns (N,) scores, which
+    the docstring allows (found by round four of the lessons' red team: critic(real)[:, 0], .sum(dim=1) and
+    .mean(0)[0] passed, since every critic of the check returned (N, 1)); None when it is right there too."""
+    critic = nn.Sequential(_critic(6), nn.Flatten(0))  # the same critic, its scores flattened to (N,)
+    call = "critic_estimate(critic, real, fake) with a critic that returns (N,) scores"
+    fix = ("the critic may return (N,) or (N, 1) scores (the docstring; the course's discriminators return (N,)), so "
+           "take the mean over all of each batch's scores, critic(real).mean() - critic(fake).mean(), which fits both")
+    try:
+        value = fn(critic, real.clone(), fake.clone())
+    except NotImplementedError:
+        raise
+    except Exception as err:  # noqa: BLE001 - right on (N, 1) scores, refused on (N,): an index that needs a column
+        kind = getattr(err, "type", type(err).__name__)
+        return f"{call} raised {kind} ({_first_line(err)}), but works on (N, 1) scores: {fix}"
+    got = _number(value, call)
+    with torch.no_grad():
+        want = (critic(real).mean() - critic(fake).mean()).item()
+    if _near(got, want):
+        return None
+    return f"{call} is {got:.6f}, expected {want:.6f}, though it is right on (N, 1) scores: {fix}"
 
 
 @check(points=1, visible=True)
@@ -328,6 +361,9 @@ def test_critic_estimate(submission):
         raise AssertionError("the result's gradient does not reach every parameter of the critic: score real and fake "
                              "with `critic` itself")
     fault = _gradient_fault(critic, real, fake)
+    if fault:
+        raise AssertionError(fault)
+    fault = _flat_scores_fault(fn, real, fake)
     if fault:
         raise AssertionError(fault)
     real, fake = parallel_lines(0.5, 100, seed=7)
