@@ -47,14 +47,15 @@ def cache_dir() -> Path:
 def expand_home(path: str | os.PathLike, fix: str) -> Path:
     """`path` with a leading ~ expanded; a one-line UserError ending in `fix` where there is no home
     folder to expand it to (HOME unset for a user the system has no entry for: a container started
-    with `--user 12345`, some CI runners), which Python reports as a RuntimeError."""
+    with `--user 12345`, some CI runners; on Windows USERPROFILE unset), which Python reports as a RuntimeError."""
     try:
         return Path(path).expanduser()
     except RuntimeError:
-        raise UserError(
-            f"{path} names your home folder, but this process has none (HOME is unset and user {os.getuid()} "
-            f"has no entry in the system's user list); set HOME, or {fix}"
-        ) from None
+        if hasattr(os, "getuid"):
+            why, home = f"HOME is unset and user {os.getuid()} has no entry in the system's user list", "HOME"
+        else:  # Windows: Python finds the home folder in USERPROFILE (or HOMEDRIVE and HOMEPATH), never in HOME
+            why, home = "USERPROFILE, HOMEDRIVE and HOMEPATH are unset", "USERPROFILE"
+        raise UserError(f"{path} names your home folder, but this process has none ({why}); set {home}, or {fix}") from None
 
 
 def check_cache_dir() -> None:

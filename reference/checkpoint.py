@@ -130,15 +130,22 @@ _LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."  # pickle of torch
 
 
 def rng_state() -> dict[str, Any]:
-    """The global RNG states that training consumes (torch CPU, CUDA if present)."""
+    """The global RNG states that training consumes (torch CPU, CUDA if present, Apple's MPS if present).
+
+    On a Mac `--device auto` trains on MPS, whose own generator draws every batch's z: without its
+    state a resumed run drew the noise of epoch 1 again, not what the uninterrupted run drew."""
     state: dict[str, Any] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.backends.mps.is_available():
+        state["mps"] = torch.mps.get_rng_state()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore states saved by `rng_state`."""
+    """Restore states saved by `rng_state` (a device this machine lacks is skipped)."""
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])

@@ -319,8 +319,7 @@ class Run:
                 bar.update(1)
                 if i % 10 == 0:
                     bar.set_postfix(epoch=epoch + 1, loss_D=f"{loss_d.item():.3f}", loss_G=f"{sums[1].item() / max(g_steps, 1):.3f}")
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(self.device)  # the epoch's queued GPU work is done: the seconds count all of it
         seconds = time.perf_counter() - start
         means = all_reduce_mean(sums, self.dist).tolist()
         return {
@@ -571,6 +570,15 @@ class _Labelled:
 
     def fake(self, x: torch.Tensor) -> torch.Tensor:
         return self.D(x) if self.y_fake is None else self.D(x, self.y_fake)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on `device`: CUDA and Apple's MPS run it asynchronously, so a clock read
+    without waiting counts only the work the CPU has queued, not the work done. Nothing on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def _amp_dtype(amp: bool, device: torch.device) -> torch.dtype | None:

@@ -172,7 +172,7 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     folder = spec.submodule_search_locations if spec is not None else None
     path = Path(list(folder)[0]) / "datasets" / "data" / "digits.csv.gz" if folder else None
     if path is not None and path.is_file():
-        with gzip.open(path, "rt") as fh:
+        with gzip.open(path, "rt", encoding="ascii") as fh:  # numbers and commas; not the locale's (Windows: cp1252)
             table = np.loadtxt(fh, delimiter=",")
         return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
     from sklearn.datasets import load_digits

@@ -131,9 +131,10 @@ def grade(assignment: str, name: str, namespace: dict[str, Any]) -> float | None
 @contextlib.contextmanager
 def kept_random_state() -> Iterator[None]:
     """Run the block, then put back the notebook's random generators as they were before it: torch's CPU generator
-    (and CUDA's, once the notebook has started CUDA), NumPy's global one and Python's `random`. A check builds
-    networks and calls the student's functions, which draw numbers; without this, a check cell would change what
-    every later unseeded cell of the notebook draws, and a notebook would run differently with its checks."""
+    (and CUDA's, once the notebook has started CUDA; on a Mac, Apple's MPS one), NumPy's global one and Python's
+    `random`. A check builds networks and calls the student's functions, which draw numbers; without this, a check
+    cell would change what every later unseeded cell of the notebook draws, and a notebook would run differently
+    with its checks (on a Mac the student's code trains on MPS with `device="auto"`, drawing from MPS's generator)."""
     import random
 
     import numpy as np
@@ -141,12 +142,15 @@ def kept_random_state() -> Iterator[None]:
 
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     python_state, numpy_state = random.getstate(), np.random.get_state()
+    mps_state = torch.mps.get_rng_state() if torch.backends.mps.is_available() else None
     try:
         with torch.random.fork_rng(devices=devices):
             yield
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
+        if mps_state is not None:
+            torch.mps.set_rng_state(mps_state)
 
 
 class StudentPrints(io.TextIOBase):
