@@ -38,6 +38,54 @@ def test_bundle_of_this_course_has_the_student_parts_only(tmp_path: Path):
         assert hidden not in text
 
 
+# What only instructors work with: the test runner, the notebook tests, and the folders the bundle leaves out.
+INSTRUCTOR_ONLY = {
+    "pytest": r"\bpytest\b",
+    "nbval": r"\bnbval\b",
+    "solutions/": r"(?<![\w.-])solutions/",
+    "tests/": r"(?<![\w.-])tests/",
+    "benchmarks": r"\bbenchmarks\b",
+}
+
+
+def instructor_material(folder: Path) -> list[str]:
+    """"<file>:<line>: mentions <what>" for each line of a .md file under `folder` that speaks of INSTRUCTOR_ONLY."""
+    import re
+
+    found = []
+    for path in sorted(folder.rglob("*.md")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            found += [f"{path.relative_to(folder)}:{number}: mentions {what}" for what, pattern in INSTRUCTOR_ONLY.items()
+                      if re.search(pattern, line, re.IGNORECASE)]
+    return found
+
+
+def test_the_bundled_documents_hold_no_instructor_material(tmp_path: Path):
+    """lessons/README.md shipped "Writing a lesson" and "Testing" (solutions/, nbval, tests/, pytest) and the benchmark
+    commands behind its run times to students, who have none of them: that text is the instructors'
+    (solutions/lessons/README.md). Every .md a student gets (the README, lessons/, lessons/figures/, assignments/)
+    speaks of what the bundle holds."""
+    out = build_bundle(tmp_path / "bundle")
+    documents = {str(p.relative_to(out)) for p in out.rglob("*.md")}
+    assert documents >= {"README.md", "assignments/README.md", "lessons/README.md", "lessons/figures/README.md"}, documents
+    assert instructor_material(out) == []
+
+
+@pytest.mark.parametrize("line, what", [
+    ("run `pytest` in the repository root", "pytest"),
+    ("every source runs under nbval", "nbval"),
+    ("edit `solutions/lessons/01_minimax_loss.ipynb`", "solutions/"),
+    ("see tests/test_lesson_01.py", "tests/"),
+    ("timed by the course's benchmarks", "benchmarks"),
+    ("python benchmarks/lesson_times.py", "benchmarks"),
+])
+def test_instructor_material_is_found_in_any_bundled_document(tmp_path: Path, line: str, what: str):
+    (tmp_path / "lessons" / "figures").mkdir(parents=True)
+    (tmp_path / "lessons" / "figures" / "README.md").write_text(f"# Figures\n\nmade once; {line}.\n")
+    (tmp_path / "README.md").write_text("# Lessons\n\nthe grading tests pass; a benchmark of one lesson; reference/\n")
+    assert instructor_material(tmp_path) == [f"lessons/figures/README.md:3: mentions {what}"]
+
+
 def test_cli_prints_one_line_and_refuses_an_existing_folder(tmp_path: Path):
     out = tmp_path / "bundle"
     run = lambda: subprocess.run([sys.executable, "-m", "reference.bundle", str(out)], capture_output=True, text=True, cwd=tmp_path)  # noqa: E731

@@ -18,7 +18,7 @@ LESSONS = (1, 2, 3, 4, 5, 6, 7, 8)
 README_HEAD = """# Lesson figures
 
 Made by `python -m reference.figures` (this file too: edit the captions in `reference/figures/lesson_NN.py`). Each lesson's
-markdown cells show these (the sources in solutions/lessons/ with `![caption](../../lessons/figures/NAME.png)`,
+markdown cells show these (the instructors' sources with `![caption](../../lessons/figures/NAME.png)`,
 the student versions with the file's raw GitHub address, so that they show on Colab too),
 so a reader sees them without running anything; running the lesson redraws them live.
 """

@@ -74,6 +74,8 @@ def train_for_seconds(cfg: TrainConfig, out: Path, seconds: float, progress: boo
     epochs as its seconds per epoch so far say are missing, and again until the metrics' `seconds`
     column sums to at least `seconds`. It trains at least that long; when the machine speeds up
     between calls it trains longer than needed, so read its score at the budget with `fid_at`.
+    progress: the trainer's progress bar, one per resumed run (the notebook's full mode shows them; the
+    figure script stays quiet).
     """
     from reference.trainer import train
 
@@ -252,8 +254,13 @@ def mlp_config(root: Path, **changes) -> TrainConfig:
 
 
 def train_arms(root: Path, work: Path, dataset: str = "mnist", seeds=SEEDS, max_images: int = MAX_IMAGES,
-               epochs: int = EPOCHS, eval_samples: int = PORT_EVAL_SAMPLES, device: str = "cpu") -> dict[tuple[str, int], Path]:
-    """Every arm x seed of the port's comparison, the same images seen, FID after each epoch."""
+               epochs: int = EPOCHS, eval_samples: int = PORT_EVAL_SAMPLES, device: str = "cpu",
+               progress: bool = False) -> dict[tuple[str, int], Path]:
+    """Every arm x seed of the port's comparison, the same images seen, FID after each epoch.
+
+    Returns {(arm label, seed): run folder}. progress: each run's progress bar (the notebook's full mode
+    shows them: its eight runs took 348 s together in the lesson's timed run; the figure script stays quiet).
+    """
     from reference.trainer import train
 
     runs = {}
@@ -261,7 +268,7 @@ def train_arms(root: Path, work: Path, dataset: str = "mnist", seeds=SEEDS, max_
         cfg = TrainConfig(model="dcgan", dataset=dataset, batch_size=batch, lr=2e-4, beta1=beta1, beta2=0.999,
                           ngf=WIDTH, ndf=WIDTH, epochs=epochs, max_images=max_images, num_samples=32,
                           save_every=epochs, seed=seed, device=device, data_dir=str(root), eval_every=1,
-                          eval_samples=eval_samples, progress=False)  # fmt: skip
+                          eval_samples=eval_samples, progress=progress)  # fmt: skip
         runs[label, seed] = train(cfg, work / f"b{batch}-beta{beta1}-seed{seed}")
     return runs
 

@@ -11,7 +11,8 @@ to draw live) and `lesson_04(out)` saves them with their captions:
 - `class_histograms`, `precision_recall_bars`: the MNIST diagnosis of `mnist_diagnosis`.
 
 Data helpers: `collapse_snapshots` trains the demo (a plain GAN, minibatch std and PacGAN4 on the
-8-ring, snapshots every 500 generator steps) and `modes_held` reads them; the benchmark figures read what
+8-ring, snapshots every 500 generator steps) and `modes_held` reads them; `real_subset` draws the MNIST
+diagnosis's real image sets; the benchmark figures read what
 `python benchmarks/mode_collapse.py` wrote into benchmarks/results/ (run it first); the MNIST
 figures train a short MLP GAN and need real MNIST and its classifier under the data root
 (`$GAN_COURSE_DATA`; the classifier is trained there first, ~140 s, if it is not cached).
@@ -83,10 +84,10 @@ def collapse_snapshots(
 
 def _demo_run(options: dict, steps: int, every: int, seed: int, progress: bool, n: int) -> list[tuple[int, torch.Tensor]]:
     import torch.nn.functional as F
-    from tqdm.auto import tqdm
 
     from reference.data.mixtures import sample_mixture
     from reference.models.mitigations import pack
+    from reference.progress import tqdm  # tqdm.auto's bar, without its "IProgress not found" warning
 
     m, cfg = int(options.get("pack", 1)), DEMO
     torch.manual_seed(seed)
@@ -293,6 +294,13 @@ def precision_recall_bars(scores: dict) -> Figure:
     return fig
 
 
+def real_subset(images: torch.Tensor, mask: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Up to n of `images` (M, C, H, W) where `mask` (M,) is True, drawn without replacement by `generator`:
+    (min(n, mask.sum()), C, H, W), in the order the draw gives (the notebook and `mnist_diagnosis` draw alike)."""
+    index = mask.nonzero().view(-1)
+    return images[index[torch.randperm(len(index), generator=generator)[:n]]]
+
+
 def mnist_diagnosis(root: Path | None = None, epochs: int = 3, n: int = 2000) -> dict:
     """Class coverage and precision/recall of four image sets against real MNIST test images.
 
@@ -316,11 +324,6 @@ def mnist_diagnosis(root: Path | None = None, epochs: int = 3, n: int = 2000) ->
     trainset = load_dataset("mnist", root, download=False)
     gen = torch.Generator().manual_seed(0)
     reference = test.data[torch.randperm(len(test), generator=gen)[:n]]
-
-    def real_subset(mask: torch.Tensor) -> torch.Tensor:
-        index = mask.nonzero().view(-1)
-        return trainset.data[index[torch.randperm(len(index), generator=gen)[:n]]]
-
     cfg = TrainConfig(model="mlp", dataset="mnist", epochs=epochs, batch_size=64, seed=0, device="cpu",
                       data_dir=str(root) if root else None, save_every=epochs)
     with tempfile.TemporaryDirectory() as tmp:
@@ -329,9 +332,9 @@ def mnist_diagnosis(root: Path | None = None, epochs: int = 3, n: int = 2000) ->
         gan_seconds = time.perf_counter() - gan_start
         G, spec, nz, _ = load_generator(run_dir / "checkpoints" / "last.pt")
     sets = {
-        "held-out real": real_subset(torch.ones(len(trainset), dtype=torch.bool)),
-        "real, digits 0-4 only": real_subset(trainset.labels < 5),
-        "real, only 1s": real_subset(trainset.labels == 1),
+        "held-out real": real_subset(trainset.data, torch.ones(len(trainset), dtype=torch.bool), n, gen),
+        "real, digits 0-4 only": real_subset(trainset.data, trainset.labels < 5, n, gen),
+        "real, only 1s": real_subset(trainset.data, trainset.labels == 1, n, gen),
         f"MLP GAN, {epochs} epochs": sample_images(G, spec, nz, n, seed=1),
     }
     ref_features = extractor.features(reference)
@@ -390,7 +393,7 @@ def lesson_04(out: Path) -> dict[str, str]:
     model = (f"mlp2d (G 4 x 400 ReLU + BatchNorm, D 3 x 200 LeakyReLU), batch {batch}; GAN arms Adam lr 2e-4, "
              f"betas (0.5, 0.999); WGAN-GP its paper's lr 1e-4, betas (0, 0.9), 5 critic steps per generator step, "
              f"penalty weight 10 (\"WGAN-GP, GAN's Adam\": the same with the GAN arms' Adam settings); trained by "
-             f"`python benchmarks/mode_collapse.py` on {hardware()}")
+             f"the course repository's mode-collapse benchmark (`mode_collapse.py`) on {hardware()}")
     setup = f"{g_steps:,} generator steps, {model}"
     datasets = list(dict.fromkeys(r["dataset"] for r in bench))
     arms = list(dict.fromkeys(r["arm"] for r in bench))
@@ -406,7 +409,7 @@ def lesson_04(out: Path) -> dict[str, str]:
         save(budget_lines(every_budget), out / "04_budget.png")
         captions["04_budget.png"] = (
             f"Modes covered and high-quality % against the number of generator steps ({', '.join(f'{b:,}' for b in budgets)}; "
-            f"`python benchmarks/mode_collapse.py --g-steps N`, one CSV per budget in benchmarks/results/): mean over "
+            f"the mode-collapse benchmark's `--g-steps N`, one CSV per budget): mean over "
             f"seeds {seeds} (lines) and each seed (dots), 2,500 points per run; dotted line: all modes. The same "
             f"settings at every budget: {model}; {len(every_budget)} runs."
         )

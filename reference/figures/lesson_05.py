@@ -10,6 +10,10 @@ draw live) and `lesson_05(out)` saves them with their captions:
 - `is_blind_spots`: the Inception Score beside FID for real, repeated, one-class and blurred sets;
 - `memorization`: the MiFID table and the distances to the nearest training image.
 
+Helpers the notebook calls too: `nearest_distances` (each feature's distance 1 - |cos| to its nearest
+training feature), `thresholded_mifid` (MiFID at a chosen threshold), `most_confident` (the images a
+classifier is surest of, per class).
+
 `lesson_05(out)` repeats the notebook's computations in full mode (N = 5,000 images per set, 10
 seeds, the MNIST classifier's features), so a figure shows what the notebook draws when run. It
 needs MNIST under the data root ($GAN_COURSE_DATA) and the MNIST classifier of that root: cached
@@ -184,7 +188,7 @@ def mnist_extractor(root: Path):
 
 
 def nearest_distances(fake: torch.Tensor, train_features: torch.Tensor) -> torch.Tensor:
-    """For each row of fake (M, D): min over train_features (T, D) of 1 - |cos|, (M,)."""
+    """For each row of fake (M, D): min over train_features (T, D) of 1 - |cos|, (M,), in chunks of 1,000 rows."""
     t = F.normalize(train_features, dim=1)
     out = [(1 - (F.normalize(rows, dim=1) @ t.T).abs()).min(dim=1).values for rows in fake.split(1000)]
     return torch.cat(out).clamp(min=0)
@@ -193,6 +197,13 @@ def nearest_distances(fake: torch.Tensor, train_features: torch.Tensor) -> torch
 def thresholded_mifid(fid_value: float, d: float, epsilon: float) -> float:
     """MiFID from FID and the memorization distance d: only d < epsilon counts as memorization."""
     return fid_value / ((d if d < epsilon else 1.0) + 1e-14)
+
+
+def most_confident(confidence: torch.Tensor, k: int, n: int) -> torch.Tensor:
+    """Indices (n,) into the images behind `confidence` (N, K), each row an image's p(y | x): the k images with
+    the highest p(c | x) for each class c, classes in turn (0, 1, ..., K-1, 0, 1, ...), repeated to n images."""
+    best = confidence.topk(k, dim=0).indices  # (k, K): column c holds the k images most surely of class c
+    return best.flatten().repeat(math.ceil(n / (confidence.shape[1] * k)))[:n]
 
 
 def lesson_05(out: Path) -> dict[str, str]:
@@ -279,8 +290,7 @@ def lesson_05(out: Path) -> dict[str, str]:
     confidence = logits_held.softmax(dim=1)
     rows = {f"held-out real ({N:,} distinct)": (f_held, logits_held)}
     for k in (100, 10, 1):
-        best = confidence.topk(k, dim=0).indices
-        idx = best.flatten().repeat(math.ceil(N / (10 * k)))[:N]
+        idx = most_confident(confidence, k, N)
         rows[f"{k} per class, repeated"] = (f_held[idx], logits_held[idx])
     n_ones = min(N, int((train_y == 1).sum()))
     rows["only the digit 1"] = ext.features_and_logits(keep_classes(train_x, train_y, [1], n=n_ones))
