@@ -1166,6 +1166,15 @@ PENALTIES.update({
 })
 
 
+# found by the red team's round four: the gradient of sigmoid(D(x_hat)), the critic's score read as a discriminator's
+# logit (the habit of the course's other GANs), had only the general formula for a message
+SIGMOID_SCORES = ("it differentiates sigmoid(D(x_hat)), as if the critic's score were a logit: " + NOT_LOGITS
+                  + "; differentiate the scores themselves, torch.autograd.grad(critic(x_hat), x_hat, ...)")
+PENALTIES["gradient_of_the_sigmoid_of_the_scores"] = (
+    (INTERPOLATES, GRAD.replace("scores = critic(x_hat)", "scores = torch.sigmoid(critic(x_hat))"), PENALTY),
+    wrong_values(SIGMOID_SCORES, ("3.4827", "2.69294", "1.05475", "5.21139", "7.6961")),
+)
+
 
 def eps_drawn(line: str) -> str:
     """The interpolates x_hat = eps * real + (1 - eps) * fake, requiring grad, with the eps that `line` draws."""
@@ -2248,3 +2257,20 @@ def test_run_all_on_the_untouched_student_version_reaches_every_visible_check(tm
         assert told.startswith(f"`{function}` is not implemented yet") and len(told.splitlines()) == 1, (grade_id, told)
     scores_printed = [line for c in cells if c.cell_type == "code" for line in printed(c).splitlines() if line.startswith("a5 ")]
     assert len(scores_printed) == 4 and all(": 0/" in line and "is not implemented yet" in line for line in scores_printed), scores_printed
+
+
+def test_interpolates_clamped_to_the_data_range_are_told_the_clamp():
+    """Red team, round four: x_hat clamped to [-1, 1] after the mix ("keep it in the data's range") moves the ring's
+    interpolates beyond 1 off their segments, each element still between real's and fake's; it lost the points on
+    points (rightly: the images' interpolates lie inside [-1, 1]) but was told "eps was drawn per element
+    (torch.rand_like(real))", which it was not. The message names the clamp, at the bounds it finds (the seeded points
+    reach beyond 1, not below -1)."""
+    clamped = in_kernel(penalty(INTERPOLATES.replace("(eps * real + (1 - eps) * fake)", "(eps * real + (1 - eps) * fake).clamp(-1, 1)"),
+                                GRAD, PENALTY))
+    assert run_check(checks().test_penalty_at_random_interpolates, clamped) == (1.0, (
+        f"{CALL} on {POINTS}: x_hat_i is not on the segment from fake_i to real_i: x_hat is clamped after the mix (at 1 "
+        f"here: torch.clamp or .clip), which moves every interpolate with an element beyond that range off its segment; "
+        f"{WHERE}: use the mix as it is, no clamp"))
+    per_element = in_kernel(penalty("eps = torch.rand_like(real)\nx_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)",
+                                    GRAD, PENALTY))
+    assert "eps was drawn per element" in run_check(checks().test_penalty_at_random_interpolates, per_element)[1]

@@ -736,3 +736,90 @@ def test_answers_read_from_the_course_s_files_are_not_there_when_graded(tmp_path
     result = sandboxed(path)
     assert total(result) == 2.0 and result["test_answers_are_well_formed"] == (2.0, ""), result
     assert total(scores(path)) == 12.0
+
+
+@pytest.mark.parametrize("written", [
+    "**d_wins**", "*d_wins*", "_d_wins_", "(d_wins)", "[d_wins]", "['d_wins']", "{'d_wins'}", "<d_wins>",
+    "d_wins\u200b", "\ufeffd_wins", "d\u2212wins", "d\uff3fwins", "\uff24 wins",
+], ids=["markdown_bold", "markdown_italics_star", "markdown_italics_underscore", "parentheses", "brackets",
+        "a_list_printed_into_a_string", "a_set_printed_into_a_string", "angle_brackets", "zero_width_space",
+        "byte_order_mark", "minus_sign", "fullwidth_underscore", "fullwidth_letter"])
+def test_a_key_wrapped_in_markdown_brackets_or_pasted_with_invisible_characters_is_that_key(written):
+    """Red team, round four: a key alone inside markdown emphasis or a pair of brackets (an answer typed as in a
+    markdown cell, or a list's or set's repr written into the string with str()), or pasted from a web page or a PDF
+    with a zero-width space, a byte-order mark, a minus sign or full-width characters, was "not one of FAILURES'
+    keys": the format check's 2 points and the run's 2 lost for the right answer. It is the key it wraps, right or
+    wrong as that key; a wrapper around two choices is still not read."""
+    names = helpers()
+    listings = {"FAILURES": names["FAILURES"], "FIXES": names["FIXES"]}
+    fake = Fake(diagnosis={**RIGHT_DIAGNOSIS, "run_c": written}, fix=RIGHT_FIX, **listings)
+    assert run_check(CHECKS.test_answers_are_well_formed, fake) == (2.0, "")
+    assert run_check(CHECKS.test_run_c_diagnosis, fake) == (2.0, "")
+    assert run_check(CHECKS.test_run_a_diagnosis, Fake(diagnosis={"run_a": written}, **listings)) == (
+        0.0, "diagnosis['run_a'] = 'd_wins' is not what run_a shows; look again at its curves and grids")
+
+
+@pytest.mark.parametrize("written", ["(d_wins, mode_collapse)", "[d_wins] [mode_collapse]", "**d_wins or mode_collapse**",
+                                     "~~d_wins~~", "(d_wins"])
+def test_a_wrapper_around_a_hedge_a_struck_out_key_or_an_unclosed_bracket_is_not_read(written):
+    names = helpers()
+    fake = Fake(diagnosis={"run_c": written}, FAILURES=names["FAILURES"], FIXES=names["FIXES"])
+    points, message = run_check(CHECKS.test_run_c_diagnosis, fake)
+    assert points == 0.0 and message.startswith(f"diagnosis['run_c'] = {written!r} is not one of FAILURES' keys"), message
+
+
+def test_a_failure_and_its_fix_given_together_are_read_as_the_one_each_dict_asks_for(tmp_path):
+    """Red team, round four: one dict of (failure, fix) pairs given as both answers (`diagnosis = fix = pairs`) was
+    told "gives 2 choices: choose one" by every run's checks, 0 of 17, as if it were a hedge. A pair of one failure and
+    one fix is no hedge: each dict's checks read the choice of their own kind, and the format check is told that each
+    dict takes its own kind alone. Two failures in a pair are still a hedge."""
+    pairs = {run: (RIGHT_DIAGNOSIS[run], RIGHT_FIX[run]) for run in RUNS}
+    path = submission(tmp_path, f"pairs = {pairs!r}\ndiagnosis = pairs\nfix = pairs\n", None)
+    told = ("diagnosis['run_a'] should be a string, one of FAILURES' keys; got a tuple of a failure and a fix, "
+            "('unit_range_data', 'scale_data'): `diagnosis` takes the failure alone, 'unit_range_data' (the fix goes in "
+            "`fix`); also not well formed: " + ", ".join(f"{name}[{run!r}]" for name in ("diagnosis", "fix") for run in RUNS)[
+                len("diagnosis['run_a'], "):])
+    assert scores(path) == {**OK, "test_answers_are_well_formed": (0.0, told)}
+    fix_told = run_check(CHECKS.test_answers_are_well_formed, Fake(diagnosis=RIGHT_DIAGNOSIS, fix={**RIGHT_FIX, "run_e": (
+        "lr_off_by_10", "lr")}))
+    assert fix_told == (0.0, "fix['run_e'] should be a string, one of FIXES' keys; got a tuple of a failure and a fix, "
+                             "('lr_off_by_10', 'lr'): `fix` takes the fix alone, 'lr' (the failure goes in `diagnosis`)")
+    with pytest.raises(AssertionError, match="gives 2 choices"):  # two failures: a hedge
+        CHECKS.judge_diagnosis(Fake(diagnosis={"run_c": ("d_wins", "mode_collapse")}), "run_c")
+    with pytest.raises(AssertionError, match="gives 3 choices"):  # a failure and a fix beside another failure
+        CHECKS.judge_diagnosis(Fake(diagnosis={"run_c": ("d_wins", "lr_d", "mode_collapse")}), "run_c")
+
+
+def test_a_run_s_answers_in_a_dict_given_to_both_dicts_are_read_by_name():
+    """Red team, round four: `answers = {"run_a": {"diagnosis": ..., "fix": ...}, ...}` given as both dicts
+    (`diagnosis = fix = answers`) was told "should be a string; got {...} (dict)" by every run's checks, 0 of 17.
+    Each dict's checks read the entry named after it ("diagnosis" or "failure", "fix"), and the format check is told
+    that each dict takes its own choice alone; an entry under no such name is not read."""
+    answers = {run: {"diagnosis": RIGHT_DIAGNOSIS[run], "fix": RIGHT_FIX[run]} for run in RUNS}
+    fake = Fake(diagnosis=answers, fix=answers)
+    for run in RUNS:
+        assert run_check(getattr(CHECKS, f"test_{run}_diagnosis"), fake) == (2.0, "")
+        assert run_check(getattr(CHECKS, f"test_{run}_fix"), fake) == (1.0, "")
+    assert run_check(CHECKS.test_answers_are_well_formed, fake) == (0.0, (
+        "diagnosis['run_a'] should be a string, one of FAILURES' keys; got a dict of run_a's answers, {'diagnosis': "
+        "'unit_range_data', 'fix': 'scale_data'}: `diagnosis` takes the failure alone, 'unit_range_data' (the fix goes in "
+        "`fix`); also not well formed: " + ", ".join(f"{name}[{run!r}]" for name in ("diagnosis", "fix") for run in RUNS)[
+            len("diagnosis['run_a'], "):]))
+    failure = Fake(diagnosis={"run_c": {"Failure": "d_wins", "Fix": "lr_d"}})
+    assert run_check(CHECKS.test_run_c_diagnosis, failure) == (2.0, "")
+    unnamed = Fake(diagnosis={"run_c": {"first": "d_wins", "second": "mode_collapse"}})
+    assert run_check(CHECKS.test_run_c_diagnosis, unnamed) == (
+        0.0, "diagnosis['run_c'] should be a string, one of FAILURES' keys; got {'first': 'd_wins', 'second': "
+             "'mode_collapse'} (dict)")
+
+
+def test_answers_given_as_pairs_dicts_or_wrapped_keys_are_graded_alike_in_the_sandbox(tmp_path):
+    """The readings above, across the proxy: a run's answers as a (failure, fix) pair or a dict by name, given to
+    both dicts, and keys in markdown or brackets score what they score in this process, the format check's 2 points
+    lost and every run's 3 kept."""
+    both = {"run_a": ("unit_range_data", "scale_data"), "run_b": {"diagnosis": "checkerboard", "fix": "resize_conv"},
+            "run_c": ["d_wins", "label_smoothing"], "run_d": {"Failure": "nan_log_sigmoid", "Fix": "logits_loss"},
+            "run_e": {"diagnosis": "**lr_off_by_10**", "fix": "['lr']"}}
+    path = submission(tmp_path, f"both = {both!r}\ndiagnosis = both\nfix = both\n", None)
+    result = sandboxed(path)
+    assert result == scores(path) and total(result) == 15.0 and result["test_answers_are_well_formed"][0] == 0.0, result

@@ -790,6 +790,13 @@ def interpolates_fault(answer: Penalty) -> str | None:
             f"shape (N, C, 1, 1)), so x_hat_i mixes real_i and fake_i in other proportions in each channel; {WHERE}, one eps "
             f"for all of a sample's channels and pixels, shape (N, 1, 1, 1)"
         )
+    cut = next((bounds for f, x in zip(fits, answer.points) if f.box and (bounds := clamp_bounds(x, case.real, case.fake))), None)
+    if cut:
+        return (
+            f"{lead}: x_hat_i is not on the segment from fake_i to real_i: x_hat is clamped after the mix (at "
+            f"{' and '.join(num(b) for b in cut)} here: torch.clamp or .clip), which moves every interpolate with an element "
+            f"beyond that range off its segment; {WHERE}: use the mix as it is, no clamp"
+        )
     if any(f.box for f in fits):
         drawn = ("one eps per element, shared by every sample (eps of shape (1,) + real.shape[1:])"
                  if any(f.box and per_element_shared(x, case.real, case.fake) for f, x in zip(fits, answer.points))
@@ -803,6 +810,20 @@ def interpolates_fault(answer: Penalty) -> str | None:
     if reused:
         return f"{lead}: {reused}; {WHERE}"
     return f"{lead}: x_hat is not on the segments between real_i and fake_i: {WHERE}"
+
+
+def clamp_bounds(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> list[float]:
+    """The values x was clamped at, smallest first: its least or its greatest element held by two elements or more
+    where neither real nor fake holds it (torch.clamp after the mix; equal floats do not arise by chance); else []."""
+    if x.shape != real.shape:
+        return []
+    x, r, f = (v.detach().double().flatten() for v in (x, real, fake))
+    bounds = []
+    for bound in (x.min(), x.max()):
+        at = x == bound
+        if int(at.sum()) >= 2 and not bool((at & ((r == bound) | (f == bound))).any()):
+            bounds.append(float(bound))
+    return bounds
 
 
 def per_element_shared(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> bool:
@@ -946,6 +967,13 @@ def critic_gradient(case: Case, x: torch.Tensor) -> torch.Tensor:
     return grad
 
 
+def critic_scores(case: Case, x: torch.Tensor) -> torch.Tensor:
+    """The case's critic's scores at x, (N,) (float64, from the grader's copy)."""
+    net = probes_a5.probe_critic(case.kind, tuple(case.real.shape[1:]), case.critic_seed, case.norm).double()
+    with torch.no_grad():
+        return net(x.detach().double()).reshape(len(x))
+
+
 def reference_penalty(case: Case, x: torch.Tensor) -> float:
     """lambda * mean((||grad D(x)||_2 - 1)^2) at exactly these points (float64)."""
     norm = critic_gradient(case, x).reshape(len(x), -1).norm(dim=1)
@@ -1005,6 +1033,10 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
                 f"sample's norm is scaled by its {factor}; take the gradient of D(x_hat) with respect to x_hat, "
                 f"torch.autograd.grad(scores, x_hat, ..., create_graph=True), x_hat made with requires_grad_(True)")
                for share, name, factor in ((t, "real", "eps"), (1 - t, "fake", "(1 - eps)"))]
+    s = torch.sigmoid(critic_scores(case, x))  # d sigmoid(D(x_hat)) / d x_hat = s (1 - s) grad D(x_hat)
+    faults.append((float(lam * (s * (1 - s) * norm - 1).square().mean()), "it differentiates sigmoid(D(x_hat)), as if "
+                   f"the critic's score were a logit: {NO_LOGS}; differentiate the scores themselves, "
+                   "torch.autograd.grad(critic(x_hat), x_hat, ...)"))
     weights = weights_gradient_norm(case, x)  # d (sum of D(x_hat)) / d the critic's weights, all in one norm
     faults.append((float(lam * (weights - 1) ** 2), "it takes the gradient with respect to the critic's weights "
                    "(critic.parameters()), not its input x_hat: the penalty keeps the critic 1-Lipschitz in its input, one "

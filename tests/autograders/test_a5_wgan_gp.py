@@ -29,7 +29,7 @@ graded) and are reached only through `submission` and the probes of `reference.g
     0.117 away and Beta(2, 2) ones 0.096 (on 64 eps, a test that U(0, 1) draws fail less than once in
     a billion cannot tell these from U(0, 1); one at 0.3 failed them once in 75,000). Told apart: the
     real points only (all t = 1), the generated ones only (t = 0), eps in {0, 1}, one shared eps, eps
-    per element (torch.rand_like: off the segment), eps outside [0, 1], eps not uniform, x_hat of
+    per element (torch.rand_like: off the segment), x_hat clamped after the mix, eps outside [0, 1], eps not uniform, x_hat of
     another shape (an eps of shape (N, 1, 1, 1) broadcast against points (N, 2) named), an eps that
     does not broadcast over images, no call of the critic it is given, and (on the points, called
     again with the RNGs seeded otherwise) the same eps at every call: a seed fixed inside the function.
@@ -42,7 +42,8 @@ graded) and are reached only through `submission` and the probes of `reference.g
     norm squared, lambda fixed at 10, lambda applied twice (or inside the square), lambda times the
     norm inside the square, the mean divided by N again, a norm over dim 0 (the batch), the L1 or
     the max norm, a value computed in half precision (autocast: the critic's scores in bfloat16), the
-    gradient taken with respect to real or fake instead of x_hat (eps or 1 - eps times the right one); an
+    gradient taken with respect to real or fake instead of x_hat (eps or 1 - eps times the right one), the
+    gradient of sigmoid(D(x_hat)) (the score read as a logit); an
     x_hat that does not require grad, scores taken under torch.no_grad() and an eps of another dtype
     (float64 from NumPy) raise, and the error is told with its fix (a critic that scored x_hat.detach() too,
     where PyTorch's own words suggest allow_unused=True, which only makes the gradient None). So does a reduction over dim 1 of
@@ -918,6 +919,13 @@ def interpolates_fault(answer: Penalty) -> str | None:
             f"shape (N, C, 1, 1)), so x_hat_i mixes real_i and fake_i in other proportions in each channel; {WHERE}, one eps "
             f"for all of a sample's channels and pixels, shape (N, 1, 1, 1)"
         )
+    cut = next((bounds for f, x in zip(fits, answer.points) if f.box and (bounds := clamp_bounds(x, case.real, case.fake))), None)
+    if cut:
+        return (
+            f"{lead}: x_hat_i is not on the segment from fake_i to real_i: x_hat is clamped after the mix (at "
+            f"{' and '.join(num(b) for b in cut)} here: torch.clamp or .clip), which moves every interpolate with an element "
+            f"beyond that range off its segment; {WHERE}: use the mix as it is, no clamp"
+        )
     if any(f.box for f in fits):
         drawn = ("one eps per element, shared by every sample (eps of shape (1,) + real.shape[1:])"
                  if any(f.box and per_element_shared(x, case.real, case.fake) for f, x in zip(fits, answer.points))
@@ -931,6 +939,20 @@ def interpolates_fault(answer: Penalty) -> str | None:
     if reused:
         return f"{lead}: {reused}; {WHERE}"
     return f"{lead}: x_hat is not on the segments between real_i and fake_i: {WHERE}"
+
+
+def clamp_bounds(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> list[float]:
+    """The values x was clamped at, smallest first: its least or its greatest element held by two elements or more
+    where neither real nor fake holds it (torch.clamp after the mix; equal floats do not arise by chance); else []."""
+    if x.shape != real.shape:
+        return []
+    x, r, f = (v.detach().double().flatten() for v in (x, real, fake))
+    bounds = []
+    for bound in (x.min(), x.max()):
+        at = x == bound
+        if int(at.sum()) >= 2 and not bool((at & ((r == bound) | (f == bound))).any()):
+            bounds.append(float(bound))
+    return bounds
 
 
 def per_element_shared(x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> bool:
@@ -1079,6 +1101,13 @@ def critic_gradient(case: Case, x: torch.Tensor) -> torch.Tensor:
     return grad
 
 
+def critic_scores(case: Case, x: torch.Tensor) -> torch.Tensor:
+    """The case's critic's scores at x, (N,) (float64, from the grader's copy)."""
+    net = probes_a5.probe_critic(case.kind, tuple(case.real.shape[1:]), case.critic_seed, case.norm).double()
+    with torch.no_grad():
+        return net(x.detach().double()).reshape(len(x))
+
+
 def reference_penalty(case: Case, x: torch.Tensor) -> float:
     """lambda * mean((||grad D(x)||_2 - 1)^2) at exactly these points (float64)."""
     norm = critic_gradient(case, x).reshape(len(x), -1).norm(dim=1)
@@ -1138,6 +1167,10 @@ def penalty_faults(case: Case, x: torch.Tensor) -> list[tuple[float, str]]:
                 f"sample's norm is scaled by its {factor}; take the gradient of D(x_hat) with respect to x_hat, "
                 f"torch.autograd.grad(scores, x_hat, ..., create_graph=True), x_hat made with requires_grad_(True)")
                for share, name, factor in ((t, "real", "eps"), (1 - t, "fake", "(1 - eps)"))]
+    s = torch.sigmoid(critic_scores(case, x))  # d sigmoid(D(x_hat)) / d x_hat = s (1 - s) grad D(x_hat)
+    faults.append((float(lam * (s * (1 - s) * norm - 1).square().mean()), "it differentiates sigmoid(D(x_hat)), as if "
+                   f"the critic's score were a logit: {NO_LOGS}; differentiate the scores themselves, "
+                   "torch.autograd.grad(critic(x_hat), x_hat, ...)"))
     weights = weights_gradient_norm(case, x)  # d (sum of D(x_hat)) / d the critic's weights, all in one norm
     faults.append((float(lam * (weights - 1) ** 2), "it takes the gradient with respect to the critic's weights "
                    "(critic.parameters()), not its input x_hat: the penalty keeps the critic 1-Lipschitz in its input, one "

@@ -13,13 +13,16 @@ separators, typographic dashes or none ("D wins", "d-wins", "dWins"), the number
 "checkerboard artefact"), a leading article, or its abbreviations written out ("learning rate off by 10", "spectral
 normalization", "lr off by 10×", "10X", "off by ten"), all of these at once ("discriminator win"); and a choice copied as its description
 in the notebook's FAILURES or FIXES, or as the name that opens the description ("checkerboard artifacts", "NaN"),
-written in any of these ways ("checker board artifacts", "learning rate a factor 10 off"), is that choice; a run's name is read the same way ("RUN_A", "run a"). A key labelled with its own
+written in any of these ways ("checker board artifacts", "learning rate a factor 10 off"), is that choice; a run's name is read the same way ("RUN_A", "run a"). A key
+inside markdown emphasis or a pair of brackets ("**d_wins**", "['d_wins']"), or pasted with invisible or full-width
+characters, is that key. A key labelled with its own
 description, or spelled out again, is that key ("d_wins: <its description>", "d_wins - ...", "checkerboard
 (checkerboard artifacts)", "D wins (d_wins)"); a key with a note or a second choice beside it is not read, and is told
 to stand alone (a hedged "a or b" must not score). A fix given as a diagnosis, or a failure
 as a fix, is told that the two dicts are confused. A choice in a list, tuple or set of one,
 or beside its own description (an item of FAILURES.items()), costs the format check, which asks for a string, and
-is graded as that choice by its run's checks; two choices for one run earn nothing there.
+is graded as that choice by its run's checks; so is a run's (failure, fix) pair given to both dicts, each dict
+reading the choice of its own kind; two choices of one kind for one run earn nothing there.
 
 The runs were made by solutions/a7_diagnose_runs/make_runs.py (instructors only) into solutions/a7_diagnose_runs/cases/. Why each answer
 holds is graded by hand (the `why_run_*` cells, with the rubric in their solution regions and
@@ -31,6 +34,7 @@ Points: the format 2; per run the diagnosis 2 and the fix 1; five runs: 2 + 5 * 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from reference.grading import CheckFailure, Partial, StudentError, check, probes
 
@@ -88,7 +92,7 @@ def swapped_note(given: dict, allowed: tuple[str, ...]) -> str:
 
 def compact(name: str) -> str:
     """A name without case, spaces or word separators: how run names are matched."""
-    return re.sub(SEPARATORS, "", name.strip().strip(QUOTES).lower())
+    return re.sub(SEPARATORS, "", bare(name).lower())
 
 
 def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bool = False) -> str:
@@ -112,6 +116,14 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
                                  f"of {listing}' keys")
         raise AssertionError(f"`{name}` has no answer for {run}: add {name}[{run!r}] = one of {listing}' keys")
     value = given[entry]
+    named = named_entry(value, name)
+    if named is not None:  # {"diagnosis": ..., "fix": ...}: a run's two answers given to both dicts
+        if strict:
+            kind, other_kind, other_name = ("failure", "fix", "fix") if allowed is FAILURES else ("fix", "failure", "diagnosis")
+            raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got a dict of {run}'s "
+                                 f"answers, {value!r}: `{name}` takes the {kind} alone, {named!r} (the {other_kind} goes "
+                                 f"in `{other_name}`)")
+        value = named
     container = container_name(value)
     if container is not None:
         value = items(submission, value)
@@ -119,11 +131,18 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
         container = container or type(value).__name__
         keys = {read(submission, listing, v, allowed) for v in value} if len(value) <= 4 else {None}  # a key and its description
         one = next(iter(keys)) if len(keys) == 1 and None not in keys else None  # ("d_wins", FAILURES["d_wins"])
+        paired = one is None and pair_of_kinds(submission, listing, value, allowed)  # ("d_wins", "label_smoothing")
+        one = paired or one
         if len(value) > 1 and one is None:
             shown = ", ".join(repr(v) for v in value)
             raise AssertionError(f"{name}[{run!r}] gives {len(value)} choices, {shown}: choose one, a string, one of {listing}' keys")
         if strict:
             shown = repr(value) if isinstance(value, (list, tuple)) else "{" + ", ".join(map(repr, value)) + "}"
+            if paired:
+                kind, other_kind, other_name = ("failure", "fix", "fix") if allowed is FAILURES else ("fix", "failure", "diagnosis")
+                raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got a {container} of a "
+                                     f"failure and a fix, {shown}: `{name}` takes the {kind} alone, {paired!r} (the "
+                                     f"{other_kind} goes in `{other_name}`)")
             what = f"a {container} of one, {shown}" if len(value) == 1 else (
                 f"a {container} that names one choice {len(value)} times, {shown}")
             raise AssertionError(f"{name}[{run!r}] should be a string, one of {listing}' keys; got {what}: write the "
@@ -155,6 +174,32 @@ def choice(submission, name: str, run: str, allowed: tuple[str, ...], strict: bo
 def read(submission, listing: str, value: str, allowed: tuple[str, ...]) -> str | None:
     """The key in `allowed` that the choice `value` names: spelled loosely, as its description, or labelled with it."""
     return as_key(value, allowed) or described(submission, listing, value, allowed) or labelled(submission, listing, value, allowed)
+
+
+ENTRY_NAMES = {"diagnosis": ("diagnosis", "failure"), "fix": ("fix",)}  # how a run's dict of answers names each
+
+
+def named_entry(value, name: str):
+    """The entry of a run's dict of answers ({"diagnosis": ..., "fix": ...}) that dict `name` asks for, found by its
+    name whatever its case, spaces or word separators; else None."""
+    if not isinstance(value, dict):
+        return None
+    found = [v for key, v in value.items() if isinstance(key, str) and compact(key) in ENTRY_NAMES[name]]
+    return found[0] if len(found) == 1 else None
+
+
+def pair_of_kinds(submission, listing: str, value, allowed: tuple[str, ...]) -> str | None:
+    """The key in `allowed` of a pair that holds one failure and one fix (a run's whole answer, ("d_wins",
+    "label_smoothing"), given to both dicts), else None: a pair of one kind is a hedge and is not read."""
+    if len(value) != 2:
+        return None
+    other, other_listing = (FIXES, "FIXES") if allowed is FAILURES else (FAILURES, "FAILURES")
+    ours = [read(submission, listing, v, allowed) for v in value]
+    theirs = [read(submission, other_listing, v, other) for v in value]
+    for i in (0, 1):
+        if ours[i] is not None and theirs[i] is None and ours[1 - i] is None and theirs[1 - i] is not None:
+            return ours[i]
+    return None
 
 
 def container_name(value) -> str | None:
@@ -216,14 +261,34 @@ def as_key(value: str, allowed: tuple[str, ...]) -> str | None:
 
 
 QUOTES = "`'\"\u2018\u2019\u201c\u201d"  # straight, back and typographic quotes (a word processor's “d_wins”)
-SEPARATORS = r"[\s_\-\u2010-\u2015]+"  # spaces, underscores, hyphens and typographic dashes ("d–wins")
+SEPARATORS = r"[\s_\-\u2010-\u2015\u2212]+"  # spaces, underscores, hyphens, typographic dashes and minus signs ("d–wins")
+WRAPPERS = (("**", "**"), ("*", "*"), ("(", ")"), ("[", "]"), ("{", "}"), ("<", ">"))  # markdown emphasis, brackets
+
+
+def bare(value: str) -> str:
+    """A choice without what cannot be part of a key: Unicode's compatibility forms read as plain characters
+    (full-width letters and underscores), invisible ones dropped (a zero-width space, a byte-order mark), and
+    surrounding spaces, quotes, closing punctuation and a markdown emphasis or pair of brackets around the whole
+    taken off ("**d_wins**", "(d_wins)", "['d_wins']": a list's repr written into the string). A wrapper that
+    holds another of its own marks ("[d_wins] [mode_collapse]") is kept, and so is strikethrough ("~~d_wins~~")."""
+    value = "".join(c for c in unicodedata.normalize("NFKC", value) if unicodedata.category(c) != "Cf")
+    while True:
+        stripped = value.strip().strip(QUOTES).strip().rstrip(".,;:!?").strip()
+        for opening, closing in WRAPPERS:
+            inner = stripped[len(opening): -len(closing)]
+            if (stripped.startswith(opening) and stripped.endswith(closing) and inner.strip()
+                    and opening not in inner and closing not in inner):
+                stripped = inner
+                break
+        if stripped == value:
+            return value
+        value = stripped
 
 
 def spelled(value: str) -> str:
     """A choice as a key is spelled: case, surrounding spaces, quotes and closing punctuation (". , ; : ! ?"), and the
     separators between words forgiven ("D wins", "d-wins", " D_Wins ", "`d_wins`" and "d_wins." are "d_wins")."""
-    value = value.strip().strip(QUOTES).strip().rstrip(".,;:!?").strip().strip(QUOTES).strip()
-    return re.sub(SEPARATORS, "_", value.lower().replace("\u00d7", "x"))  # "10×" is "10x"
+    return re.sub(SEPARATORS, "_", bare(value).lower().replace("\u00d7", "x"))  # "10×" is "10x"
 
 
 WRITTEN_OUT = {  # the words a key abbreviates, as students write them out: "learning rate" is lr, "10x" is 10
