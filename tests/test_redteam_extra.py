@@ -263,12 +263,12 @@ print("leased")
 """
 
 
-@needs_sandbox
 def test_a_lease_on_a_file_of_scratch_does_not_hold_the_grader_that_reads_it(tmp_path, monkeypatch):
-    """A process holding a write lease (fcntl F_SETLEASE, which the seccomp filter leaves alone) on a file it owns makes
-    every other open of that file wait until it lets go, or for the kernel's lease-break-time (45 s): a check reading
-    100 checkpoints would have held the grader 75 minutes past every time limit (its own thread, blocked in open). The
-    grader opens files of scratch without waiting (O_NONBLOCK): refused at once, as a file it cannot read."""
+    """A process holding a write lease (fcntl F_SETLEASE) on a file it owns makes every other open of that file wait
+    until it lets go, or for the kernel's lease-break-time (45 s): a check reading 100 checkpoints would have held the
+    grader 75 minutes past every time limit (its own thread, blocked in open). The grader opens files of scratch
+    without waiting (O_NONBLOCK): refused at once, as a file it cannot read. The sandbox refuses leases (the next
+    test), so this is shown with a plain worker, as `--no-sandbox` runs one."""
     import errno
 
     from reference.grading.submission import read_scratch_bytes
@@ -279,9 +279,60 @@ def test_a_lease_on_a_file_of_scratch_does_not_hold_the_grader_that_reads_it(tmp
         except OSError as err:
             return err.errno
 
-    _, text, got = run_cell(tmp_path, monkeypatch, LEASED_CHECKPOINT, during=read)
+    _, text, got = run_cell(tmp_path, monkeypatch, LEASED_CHECKPOINT, sandbox=False, during=read)
     assert "leased" in text, text
     assert got == errno.EWOULDBLOCK, got  # an open that waited would have returned the 1,000 bytes after 45 s
+
+
+LEASED_SHARED_FILES = """
+import fcntl, os, signal, sys
+signal.signal(signal.SIGIO, signal.SIG_IGN)  # told when someone opens them, and never letting go
+held = []
+for path in (os.environ["GAN_COURSE_DATA"] + "/mnist/train-images.bin", {module!r}):
+    fd = os.open(path, os.O_RDONLY)  # read-only, in a read-only bind: a write lease all the same
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+        held.append(fd)
+        print("leased", path)
+    except OSError as err:
+        print("refused", err.errno)
+"""
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("reference.grading.seccomp", fromlist=["x"]).program() is None,
+                    reason="no seccomp filter for this architecture")
+def test_a_lease_on_a_file_every_sandbox_reads_is_refused(tmp_path, monkeypatch):
+    """The data root and the Python environment are bound read-only into every sandbox, and are the grader's user's
+    files: a cell leased one of each (a file of MNIST, a module of torch) and every open of them outside the sandbox,
+    by the grader and by each classmate's worker (its DataLoader, its `import torch`), waited 45 s, the kernel's
+    lease-break-time; a lease on every file the workers open would hold them all past their time limits. The sandbox
+    refuses leases (EACCES), and the files open at once outside. (The module is one nothing imports, so that a run on
+    code without the fix holds no one.)"""
+    import errno
+    import os
+
+    import torch.utils
+
+    data = tmp_path / "data"
+    (data / "mnist").mkdir(parents=True)
+    (data / "mnist" / "train-images.bin").write_bytes(b"\0" * 4096)
+    monkeypatch.setenv("GAN_COURSE_DATA", str(data))
+    module = str(Path(torch.utils.__file__).parent / "collect_env.py")
+
+    def open_outside(session):
+        found = []
+        for path in (data / "mnist" / "train-images.bin", module):
+            try:
+                os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))  # EWOULDBLOCK where a plain open would wait 45 s
+                found.append("opened")
+            except OSError as err:
+                found.append(errno.errorcode[err.errno])
+        return found
+
+    _, text, got = run_cell(tmp_path, monkeypatch, LEASED_SHARED_FILES.format(module=module), during=open_outside)
+    assert got == ["opened", "opened"], (got, text)
+    assert text.count(f"refused {errno.EACCES}") == 2, text
 
 
 def test_a_check_lists_no_folder_the_submission_linked_in_place_of_the_graders(tmp_path):

@@ -238,8 +238,8 @@ def test_the_record_keeps_only_text_that_can_be_written_as_utf8():
     assert outputs[0]["text"] == "caf?"
 
 
-FORGED_CELLS = r'''
-import gc, base64
+FORGED_CELLS = r"""
+import gc, base64, sys
 from reference.grading.proxy import write_frame
 def is_worker(o):
     try:
@@ -247,29 +247,70 @@ def is_worker(o):
     except Exception:  # objects whose attribute lookup raises (lazy modules): not the worker
         return False
 worker = next(o for o in gc.get_objects() if is_worker(o))
-png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 1_400_000).decode()
-outputs = [{"output_type": "display_data", "data": {"image/png": png}} for _ in range(20)]
-for i in range(12):  # answers for cells that do not exist: 12 x 37 MB of "outputs" (a real attack sends thousands)
-    worker.send({"cell": 10**6 + i, "count": 1, "outputs": outputs, "error": None})
-for index in range(40):  # and 37 MB for each real cell
+pngs = [base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes([i]) * 1_400_000).decode() for i in range({copies})]  # each its own: pickled once
+outputs = [{"output_type": "display_data", "data": {"image/png": png}} for png in pngs]
+frame = sys._getframe()
+while not {"cells", "count"} <= frame.f_locals.keys():  # the worker's loop over the cells
+    frame = frame.f_back
+mine = [cell["index"] for cell in frame.f_locals["cells"][frame.f_locals["count"] - 1:]]  # this cell and the ones after it
+for index in {cells}:  # 1.9 MB of "outputs" for each copy
     worker.send({"cell": index, "count": 1, "outputs": outputs, "error": None})
-'''
+"""
 
 
-def test_a_worker_answering_for_cells_that_do_not_exist_cannot_grow_the_record(tmp_path: Path):
-    """The worker may send one reply per cell it was given; forged replies for other indices, or
-    outputs past MAX_OUTPUTS in all, stay out of the record (it was 450 MB here, and grew without
-    bound with the number of forged replies, in the grader's memory and then in the gradebook's notebook)."""
+def forged_record(tmp_path: Path, cells: str, copies: int = 20) -> dict:
+    """The record of a1's model answer whose try_frechet cell sends the grader forged replies of `copies` PNGs of 1.9 MB
+    for `cells` (an expression; `mine`: the indices of this cell and the later ones, in the order the grader expects)."""
     sys.path.insert(0, str(ROOT / "tests"))
     from conftest import notebook_with_cells
 
-    nb = notebook_with_cells(ROOT / "solutions" / A / f"{A}.ipynb", tmp_path, {"try_frechet": FORGED_CELLS})
+    nb = notebook_with_cells(ROOT / "solutions" / A / f"{A}.ipynb", tmp_path, {"try_frechet": FORGED_CELLS.replace("{cells}", cells).replace("{copies}", str(copies))})
     record = grade_submission(nb, A, ROOT, sandbox=sandbox_default(None), only=["test_d_star_is_the_optimal_discriminator"])
     code_cells = [i for i, c in enumerate(nbformat.read(nb, as_version=4).cells) if c.cell_type == "code"]
     assert set(map(int, record["cells"])) <= set(code_cells)
     assert len(json.dumps(record)) < 21 * 2**20  # MAX_OUTPUTS, and the rest of the record
-    assert any("output left out" in out.get("text", "") for cell in record["cells"].values() for out in cell["outputs"])
-    assert record["checks"]["test_d_star_is_the_optimal_discriminator"]["earned"] > 0
+    return record
+
+
+def test_a_worker_answering_for_cells_that_do_not_exist_cannot_grow_the_record(tmp_path: Path):
+    """The worker sends one reply per cell it was given, in their order; a forged reply for another index stays out
+    of the record (it was 450 MB here, and grew without bound with the number of forged replies, in the grader's
+    memory and then in the gradebook's notebook) and, since the grader decoded each one (120 MB replies: 11 s of
+    the grader's own CPU, which no limit counts, for 2 s of the sandbox's, until the wall limit), ends the worker
+    at the first."""
+    record = forged_record(tmp_path, "range(10**6, 10**6 + 12)")  # 12 x 37 MB
+    assert len(record["stopped"]) == 1 and "a reply for a cell out of the notebook's order" in record["stopped"][0], record["stopped"]
+    assert record["checks"]["test_d_star_is_the_optimal_discriminator"]["earned"] == 0
+
+
+def test_replies_for_the_notebooks_own_cells_are_read_only_within_their_budget(tmp_path: Path):
+    """A forged reply for the notebook's own cell, in its order, of 112 MB (the record kept 20 of its 60 outputs, but the
+    grader decoded all of them, and each reply sent again after it: a GB for these 10): past `cells_budget` the worker
+    is ended, the frame unread."""
+    record = forged_record(tmp_path, "mine * 10", copies=60)
+    assert len(record["stopped"]) == 1 and "its cells' replies had left" in record["stopped"][0], record["stopped"]
+    assert record["checks"]["test_d_star_is_the_optimal_discriminator"]["earned"] == 0
+    from reference.grading.proxy import CELLS_BUDGET
+
+    assert 60 * 1.8 * 2**20 > CELLS_BUDGET  # the first reply is refused unread
+
+
+def test_an_honest_notebook_printing_past_the_budget_is_graded_with_its_outputs_left_out(tmp_path: Path, monkeypatch):
+    """The honest worker sends a cell's outputs past `cells_budget` as one line, so a notebook that prints more than
+    the graded notebook keeps (300 cells of 100,000 four-byte characters: 120 MB of replies) is graded, its first
+    cells' outputs kept whole and its last ones left out, as the grader's own MAX_OUTPUTS leaves them."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import attack_course
+
+    root = attack_course(tmp_path, monkeypatch)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('print("\\U0001F600" * 100_000)') for _ in range(300)]
+    nbformat.write(nb, root / "attack.ipynb")
+    record = grade_submission(root / "attack.ipynb", "attack", root, sandbox=sandbox_default(None))
+    assert record["stopped"] == [], record["stopped"]
+    texts = [record["cells"][str(i)]["outputs"][0]["text"] for i in range(300)]
+    assert texts[0].startswith("\U0001F600" * 99_999) and "left out" not in texts[0]
+    assert "output left out" in texts[-1]
 
 
 def test_the_submissions_own_files_are_copied_without_pipes_and_within_the_disk_budget(tmp_path: Path):

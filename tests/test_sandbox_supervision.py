@@ -199,7 +199,8 @@ def filter_verdict(program: bytes, fields: dict[int, int]) -> int:
 
 def test_the_seccomp_filter_is_the_program_its_table_says():
     """Decoded, the x86-64 filter refuses another ABI, the x32 calls and each refused call, refuses socket(2) of
-    every family but Unix, IPv4 and IPv6 with EAFNOSUPPORT, and allows the rest."""
+    every family but Unix, IPv4 and IPv6 with EAFNOSUPPORT, fallocate with EOPNOTSUPP, leases with EACCES, and allows
+    the rest."""
     import errno
 
     from reference.grading.seccomp import program
@@ -217,10 +218,12 @@ def test_the_seccomp_filter_is_the_program_its_table_says():
     assert [run(0xC000003E, 72, 0, command) for command in (6, 7, 37, 38)] == [no_locks] * 4  # fcntl: record locks
     assert [run(0xC000003E, 72, 0, command) for command in (0, 1, 2, 3, 4, 5, 36, 1030)] == [allow] * 8  # ... F_GETLK, F_OFD_GETLK
     assert run(0xC000003E, 73) == allow  # flock: one lock per open file
+    assert run(0xC000003E, 72, 0, 1024) == 0x00050000 | errno.EACCES  # fcntl: F_SETLEASE
     assert run(0xC000003E, 319) == 0x00050000 | errno.ENOSYS  # memfd_create, as by a kernel without it
     no_xattrs = 0x00050000 | errno.ENOTSUP
     assert [run(0xC000003E, nr) for nr in (188, 189, 190, 463)] == [no_xattrs] * 4  # setxattr and its kin
     assert [run(0xC000003E, nr) for nr in (191, 192, 193, 194)] == [allow] * 4  # getxattr, listxattr: reading
+    assert run(0xC000003E, 285) == 0x00050000 | errno.EOPNOTSUPP  # fallocate, as by a file system without it
     assert run(0x40000003, 3) == refuse and run(0xC000003E, 0x40000000 + 64) == refuse  # i386, x32
     assert run(0xC000003E, 29, sysv_shm=False) == refuse and run(0xC000003E, 30, sysv_shm=False) == allow  # shmget refused, shmat (of nothing) allowed
     assert program("sparc") is None
@@ -369,6 +372,37 @@ def test_extended_attributes_are_refused_and_copying_still_works(course: Path):
     assert not stopped, stopped
     assert said.count(f"refused {errno.ENOTSUP}") == 3 and "set" not in said.split(), said
     assert "listed []" in said and "copied x" in said, said
+
+
+@needs_sandbox
+@pytest.mark.skipif(__import__("reference.grading.seccomp", fromlist=["x"]).program() is None,
+                    reason="no seccomp filter for this architecture")
+def test_blocks_reserved_without_writing_them_cannot_outrun_the_disk_limit(course: Path):
+    """fallocate reserves 100 MB of the host's disk in about 3 ms, and the supervisor looks at the disk every half
+    second: 60 files took 6 GB of the host's disk against a 500 MB limit before the sandbox was stopped (unbounded,
+    the disk fills, and every classmate's writes and the grader's records fail with it). The sandbox refuses it with
+    EOPNOTSUPP, as a file system without it does; os.posix_fallocate (glibc writes the blocks instead) still works.
+    Here 10 files of 100 MB against a 300 MB limit: on the old code the sandbox was stopped, 1 GB taken."""
+    stopped, said, _ = run_attack(course, """
+        import ctypes, ctypes.util, os
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+        reserved, errors = 0, set()
+        for i in range(10):
+            fd = os.open(f"reserved{i}", os.O_CREAT | os.O_WRONLY, 0o644)
+            if libc.fallocate(fd, 0, 0, 100 * 2**20 - 4096) == 0:
+                reserved += 1
+            else:
+                errors.add(ctypes.get_errno())
+            os.close(fd)
+        print("reserved", reserved, "errors", sorted(errors), "blocks", sum(os.stat(f"reserved{i}").st_blocks for i in range(10)))
+        fd = os.open("small", os.O_CREAT | os.O_WRONLY, 0o644)
+        os.posix_fallocate(fd, 0, 2**20)
+        print("posix_fallocate", os.fstat(fd).st_size, os.fstat(fd).st_blocks * 512 >= 2**20)
+    """, Limits(wall_s=60, disk_mb=300))
+    assert not stopped, stopped
+    assert f"reserved 0 errors [{errno.EOPNOTSUPP}] blocks 0" in said, said
+    assert f"posix_fallocate {2**20} True" in said, said
 
 
 @needs_sandbox
@@ -1030,6 +1064,26 @@ def test_inotify_instances_the_host_user_shares_are_not_held(course: Path):
         return
     assert "held 20" in said, said
     assert reason is not None and f"more than {sandbox.INOTIFY_INSTANCES} inotify instances" in reason, reason
+
+
+HELD_PIPES = """
+    import os, time
+    held = [os.pipe() for _ in range(1100)]  # empty: 17,600 of the user's 16,384 pages of pipe buffers
+    print("held", len(held))
+    time.sleep(20)  # within the wall limit: a supervisor slowed by a loaded machine is not a failure, one that never stops it is
+    print("still running")
+"""
+
+
+@needs_sandbox
+def test_pipe_buffers_the_host_user_shares_are_not_held(course: Path):
+    """The kernel gives each user 16,384 pages of pipe buffers across the whole host (fs.pipe-user-pages-soft), and the
+    sandbox's pipes are the grader's user's: while a submission held 1,100 empty pipes, every new pipe of that user
+    without privileges, each classmate's sandbox among them, held 8 KB instead of 64 KB (and where an administrator
+    sets fs.pipe-user-pages-hard, could not be made). The sandbox is stopped past PIPES, named."""
+    stopped, said, _ = run_attack(course, HELD_PIPES, Limits(wall_s=60))
+    assert "still running" not in said, said
+    assert any(f"more than {sandbox.PIPES} pipes" in reason for reason in stopped), (stopped, said)
 
 
 PAGE_TABLES = """

@@ -34,7 +34,7 @@ from reference.grading.checks import StudentError, SubmissionLost, clean_text
 from reference.grading.submission import NAMESPACE, probe_name, read_scratch_file, scratch_files
 
 __all__ = [
-    "Channel", "Handle", "NOT_ZIP", "ProtocolError", "RemoteSubmission", "TOO_MANY_VALUES", "checked_load", "decode", "encode", "read_frame",
+    "CELLS_BUDGET", "CELL_FRAME", "Channel", "Handle", "NOT_ZIP", "ProtocolError", "RemoteSubmission", "TOO_MANY_VALUES", "cells_budget", "checked_load", "decode", "encode", "read_frame",
     "stored_zip_problem",
     "tensor_problem", "write_frame",
 ]
@@ -50,6 +50,18 @@ MAX_OPS = 3 * MAX_VALUES + 1000  # pickle opcodes of a reply: 3 a value, as MAX_
 TOO_MANY_VALUES = f"more than {MAX_VALUES:,} values"  # stored_zip_problem's words for a pickle of more opcodes than MAX_OPS
 MAX_ENTRY = 128  # bytes of the zip directory per record, on average (torch.save's: about 62)
 _HEADER = struct.Struct(">Q")
+# What the replies to an "execute" request (one per cell, then "done") may hold together: the graded notebook keeps
+# 20 million characters of outputs (reference.grading.runner.MAX_OUTPUTS; at most 4 bytes each in UTF-8), and the worker
+# sends each cell past this budget as one short line. A forged worker sent 120 MB replies for a cell that does not exist,
+# again and again: the grader decoded each (0.3 to 1 s of its CPU, 1 GB of its memory), 11 s of the grader's CPU,
+# which no limit of the sandbox counts, for 2 s of the sandbox's, and it could go on until the wall limit.
+CELLS_BUDGET = 96 * 2**20
+CELL_FRAME = 16 * 2**10  # what each reply may hold once the budget is spent: a line saying so, an exception's name
+
+
+def cells_budget(cells: int) -> int:
+    """Bytes of frames the worker may send in reply to an "execute" request of `cells` cells."""
+    return CELLS_BUDGET + CELL_FRAME * (cells + 1)
 
 
 class ProtocolError(Exception):
@@ -508,13 +520,15 @@ def write_frame(fd: int, payload: bytes, deadline: float | None = None) -> None:
             data = data[written:]
 
 
-def read_frame(fd: int, deadline: float | None = None, alive: Callable[[], bool] | None = None) -> bytes:
+def read_frame(fd: int, deadline: float | None = None, alive: Callable[[], bool] | None = None, most: int = MAX_FRAME) -> bytes:
     """One frame from `fd`. TimeoutError past `deadline` (time.monotonic()), EOFError if the
-    writer is gone, ProtocolError for a frame over MAX_FRAME."""
+    writer is gone, ProtocolError for a frame over MAX_FRAME or `most` bytes (refused before it is read)."""
     header = _read_exact(fd, _HEADER.size, deadline)
     (size,) = _HEADER.unpack(header)
     if size > MAX_FRAME:
         raise ProtocolError(f"a reply of {size:,} bytes, over the proxy's {MAX_FRAME:,}")
+    if size > most:
+        raise ProtocolError(f"a reply of {size:,} bytes, over the {max(most, 0):,} its cells' replies had left")
     return _read_exact(fd, size, deadline)
 
 
@@ -579,6 +593,7 @@ class Channel:
     def __init__(self, fd_in: int, fd_out: int, lost: Callable[[], str], deadline: Callable[[], float]) -> None:
         self._in, self._out, self._lost, self._deadline = fd_in, fd_out, lost, deadline
         self.broken: str | None = None
+        self.received = 0
 
     def send(self, message: dict) -> None:
         if self.broken:
@@ -590,12 +605,15 @@ class Channel:
         except OSError:
             self._break()
 
-    def receive(self) -> Any:
-        """The next reply, decoded; SubmissionLost when the worker died or ran out of time."""
+    def receive(self, most: int = MAX_FRAME) -> Any:
+        """The next reply, decoded; SubmissionLost when the worker died or ran out of time, or sent a
+        frame of more than `most` bytes (`self.received`: the size of the last one read)."""
         if self.broken:
             raise SubmissionLost(self.broken)
         try:
-            return decode(read_frame(self._in, self._deadline()))
+            payload = read_frame(self._in, self._deadline(), most=most)
+            self.received = len(payload)
+            return decode(payload)
         except TimeoutError:
             self._break(timeout=True)
         except (EOFError, OSError):
@@ -603,6 +621,10 @@ class Channel:
         except ProtocolError as err:
             self._break(protocol=str(err))
         raise AssertionError("unreachable")
+
+    def protocol_error(self, what: str) -> None:
+        """The worker sent `what`, which no honest worker sends: its channel is broken (SubmissionLost)."""
+        self._break(protocol=what)
 
     def _break(self, timeout: bool = False, protocol: str | None = None) -> None:
         if protocol:

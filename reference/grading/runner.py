@@ -354,20 +354,27 @@ class _Session:
         # (the check's inputs), so what it prints is never quoted (a restarted worker's cells printed a hidden input and
         # exited, and the next check's message quoted it)
         self.worker.quote_tail = self.starts == 1
-        from reference.grading.proxy import Channel
+        from reference.grading.proxy import Channel, cells_budget
 
         self.channel = Channel(self.worker.fd_in, self.worker.fd_out, self.worker.lost, lambda: self.check_deadline)
         self.channel.send({"op": "execute", "cells": self.cells, "cell_s": self.limits.cell_s})
         results: dict[int, dict] = {}
         kept, pixels = MAX_OUTPUTS, MAX_NOTEBOOK_PIXELS
+        # the replies come one per cell, in the cells' order, within `cells_budget` bytes together (the worker sends what
+        # is past it as a line saying so): a forged worker answered for a cell that does not exist with 120 MB, again and
+        # again until the wall limit, and the grader spent 11 s of its own CPU (uncounted) for 2 s of the sandbox's
+        expected, left = iter(cell["index"] for cell in self.cells), cells_budget(len(self.cells))
         while True:
             self._cell_deadline()
-            reply = self.channel.receive()
+            reply = self.channel.receive(most=left)
+            left -= self.channel.received
             if not isinstance(reply, dict) or reply.get("done") is True:
                 if self.worker.over_disk():  # files the cells left count, even if they finished between two looks
                     self.channel.receive()  # the worker is gone: raises SubmissionLost naming the limit
                 return results
             index = reply.get("cell")
+            if type(index) is not int or index != next(expected, None):
+                self.channel.protocol_error("a reply for a cell out of the notebook's order")
             # only the cells sent, each once: a forged worker could otherwise answer for millions of
             # cells, or send 40 MB of outputs per cell, and grow the record past the grader's memory
             if isinstance(index, int) and not isinstance(index, bool) and index in self.digests and index not in results:

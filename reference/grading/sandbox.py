@@ -33,8 +33,8 @@ the worker ended if it goes on `CELL_GRACE_S` later), CPU time and memory per pr
 RLIMIT_DATA), processes in the sandbox, size of one file (RLIMIT_FSIZE, memfds included), disk used
 in scratch, bytes printed. Besides: OPEN_FILES descriptors per process (RLIMIT_NOFILE), no real-time
 or raised priority (RLIMIT_RTPRIO, RLIMIT_NICE), PENDING_SIGNALS queued signals (RLIMIT_SIGPENDING, a
-count of the grader's user on the whole host), no POSIX message queues, at most INOTIFY_INSTANCES inotify instances (a
-per-user count of the whole host's). Supervisor threads watch the sandbox and kill the whole of it at the
+count of the grader's user on the whole host), no POSIX message queues, at most INOTIFY_INSTANCES inotify instances and
+PIPES pipes (per-user counts of the whole host's). Supervisor threads watch the sandbox and kill the whole of it at the
 first limit they see exceeded, keeping the reason for the grader's message:
 
 - processes and memory, ten times a second. Processes count with their threads, as the kernel's
@@ -126,6 +126,10 @@ CAP_SYS_ADMIN = 21  # its bit in /proc/self/status's CapEff
 INOTIFY_INSTANCES = 8  # inotify instances the sandbox may hold: the kernel allows each user 128 in all
 # (fs.inotify.max_user_instances), counted for the grader's user (root, for a grader that is root) across the
 # whole host, so a submission holding them stopped every other program of that user from watching files
+PIPES = 128  # pipes the sandbox may hold: the kernel gives each user 16,384 pages of pipe buffers across the whole host
+# (fs.pipe-user-pages-soft), past which every new pipe of that user holds two pages instead of 16; a sandbox holding 1,100
+# empty pipes made each classmate's new pipes hold 8 KB instead of 64 KB (and, where fs.pipe-user-pages-hard is set, no
+# pipe at all). A DataLoader with 8 workers holds about 30
 PENDING_SIGNALS = 1024  # signals queued in the sandbox (RLIMIT_SIGPENDING)
 OPEN_FILES = 4096  # descriptors per process (RLIMIT_NOFILE, soft and hard): each holds kernel memory no process
 # has resident (an eventfd, an epoll, a timerfd: about half a KB), and a host's hard limit may be 1,048,576
@@ -609,7 +613,7 @@ class Worker:
         self._pause_s = 0.0
         self._init: tuple[int, bytes] | None = None  # the sandbox's PID-namespace init: (pid, its start time)
         self.paused_s = 0.0  # wall time the sandbox spent paused for using more than its cores
-        self.tasks = self.watchers = 0  # its threads and inotify instances at the last look (`_tree`, `_held_bytes`)
+        self.tasks = self.watchers = self.pipes = 0  # its threads, inotify instances and pipes at the last look (`_tree`, `_held_bytes`)
         self.unlinked_bytes = 0  # files in scratch removed while still open, at the last look (`_held_bytes`): disk used
         self.held_bytes = 0  # memory no process has resident, at the last look (`_watch_held`)
         self._pids: list[int] = []  # the sandbox's processes at the last look (`_watch`), for `_watch_held`
@@ -869,6 +873,7 @@ class Worker:
                 except OSError:
                     total += end - start
         self.unlinked_bytes = unlinked  # disk, not memory: the disk look adds it
+        self.pipes = len(pipes)  # each one of the user's pipe buffers across the host (PIPES)
         if self.sandboxed:
             total += self._shm_bytes(pids) + self._sysv_bytes(pids) + self._socket_bytes(pids, self.limits.memory_mb * MB - total)
         return total
@@ -1049,6 +1054,9 @@ class Worker:
             if self.watchers > INOTIFY_INSTANCES:
                 self.kill(f"it opened more than {INOTIFY_INSTANCES} inotify instances, which the grading host's user "
                           f"shares with every other program (128 in all): grading needs none")
+            elif self.pipes > PIPES:
+                self.kill(f"it held more than {PIPES} pipes open, whose buffers the grading host's user shares with every "
+                          f"other program: close each pipe once its processes are done")
             elif self.held_bytes > self.limits.memory_mb * MB:
                 self.kill(f"it used more than {self.limits.memory_mb:,} MB of memory (the memory limit)")
             pause = max(SLOW_LOOK_S, REST * (time.thread_time() - began))

@@ -43,6 +43,13 @@ whole host unwatched:
   kernel memory that no process has resident (a million took 188 MB in 6 s, with 13 MB resident), and
   the kernel bounds them by nothing; they are refused with ENOLCK ("No locks available"), as by a
   kernel out of locks. `flock` (one lock per open file, so bounded by the descriptors) still works;
+- leases (fcntl's `F_SETLEASE`): a process may lease a file it owns, and every other process of the host that then
+  opens it waits for the kernel's lease-break-time (45 s) unless the holder lets go. The files a sandbox reads are
+  the grader's user's (the data root, the virtual environment, for a grader that is root /usr too), bound read-only
+  but still leasable: a cell leased a file of the data root and a module of the environment's torch, and each open
+  of them outside, by the grader and by every classmate's worker (a classmate's DataLoader, `import torch`), waited
+  45 s; a lease on every file the workers open would hold them all past their time limits. Refused with EACCES, as
+  the kernel refuses a lease on a file the caller does not own;
 - kernel AIO contexts (`io_setup`): they take from one budget for the whole host, every user's (fs.aio-max-nr, 65,536
   events), and two contexts of a sandbox took all of it: every other program of the host, the grader's and the
   classmates' sandboxes among them, was refused one (EAGAIN) until its grading ended. Refused with ENOSYS, as by a
@@ -57,7 +64,12 @@ whole host unwatched:
   binds bwrap's init too, so a submission that ptraces it cannot make it ignore SIGCHLD for the orphans it reaps;
 - extended attributes (`setxattr` and its kin): on the sandbox's /dev/shm (Linux 6.6 and later) 3 GB of
   them sat in kernel memory past a 768 MB limit, on files of no size; they are refused with ENOTSUP, as
-  by a file system without them (`shutil.copy2` goes on without copying them).
+  by a file system without them (`shutil.copy2` goes on without copying them);
+- `fallocate`: it reserves a file's blocks on the host's disk without writing them, 100 MB in about 3 ms, so
+  between two of the supervisor's looks at the disk (every half second) one process took 6 GB of the host's
+  disk against a 500 MB limit (the test's own bound: unbounded, it fills the disk, and every classmate's
+  writes and the grader's records then fail). It is refused with EOPNOTSUPP, as by a file system without it:
+  glibc's `posix_fallocate` (Python's `os.posix_fallocate`) then writes the blocks, as fast as any write.
 
 Nothing a notebook needs uses them (Python's multiprocessing and PyTorch's data loaders use POSIX
 semaphores, shared memory, pipes and Unix sockets, which the supervisor counts, and wait on them with
@@ -82,8 +94,10 @@ REFUSED = ("semget", "msgget", "inotify_init", "inotify_init1", "fanotify_init",
            "epoll_create", "epoll_create1", "bpf", "io_uring_setup", "io_uring_enter", "io_uring_register", "memfd_secret", "mq_open")
 SOCKET_FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6: socket(2) with any other family is refused
 NO_XATTRS = ("setxattr", "lsetxattr", "fsetxattr", "setxattrat")  # refused with ENOTSUP, as by a file system without them
+NO_PREALLOCATION = ("fallocate",)  # refused with EOPNOTSUPP, as by a file system without it: posix_fallocate writes instead
 UNSUPPORTED = ("memfd_create", "io_setup")  # refused with ENOSYS, as by a kernel without them: callers fall back (asmjit to /dev/shm)
 RECORD_LOCKS = (6, 7, 37, 38)  # fcntl's F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW: refused with ENOLCK
+LEASES = (1024,)  # fcntl's F_SETLEASE: refused with EACCES
 SIGCHLD = 17  # rt_sigaction(SIGCHLD, act, ...) with act not NULL: returns 0, changing nothing (x86-64's and arm64's number)
 
 # struct seccomp_data: int nr at offset 0, __u32 arch at offset 4, __u64 args[6] from offset 16
@@ -96,6 +110,7 @@ _ALLOW = 0x7FFF0000  # SECCOMP_RET_ALLOW
 _REFUSE = 0x00050000 | errno.EPERM  # SECCOMP_RET_ERRNO with EPERM
 _NO_FAMILY = 0x00050000 | errno.EAFNOSUPPORT
 _NO_LOCKS = 0x00050000 | errno.ENOLCK
+_NO_LEASE = 0x00050000 | errno.EACCES
 _NO_XATTRS = 0x00050000 | errno.ENOTSUP
 _NO_SUCH_CALL = 0x00050000 | errno.ENOSYS
 _NOTHING_DONE = 0x00050000 | 0  # SECCOMP_RET_ERRNO with 0: the call is skipped and returns 0
@@ -104,10 +119,11 @@ _NOTHING_DONE = 0x00050000 | 0  # SECCOMP_RET_ERRNO with 0: the call is skipped 
 _X86_64 = {"semget": 64, "msgget": 68, "inotify_init": 253, "inotify_init1": 294, "fanotify_init": 300, "add_key": 248,
            "request_key": 249, "keyctl": 250, "epoll_create": 213, "epoll_create1": 291, "mq_open": 240, "socket": 41,
            "fcntl": 72, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "bpf": 321,
-           "shmget": 29, "memfd_create": 319, "rt_sigaction": 13, "io_setup": 206}
+           "shmget": 29, "memfd_create": 319, "rt_sigaction": 13, "io_setup": 206, "fallocate": 285}
 _AARCH64 = {"semget": 190, "msgget": 186, "inotify_init1": 26, "fanotify_init": 262, "add_key": 217, "request_key": 218,
             "keyctl": 219, "epoll_create1": 20, "mq_open": 180, "socket": 198, "fcntl": 25,
-            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "bpf": 280, "shmget": 194, "memfd_create": 279, "rt_sigaction": 134, "io_setup": 0}
+            "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "bpf": 280, "shmget": 194, "memfd_create": 279, "rt_sigaction": 134, "io_setup": 0,
+            "fallocate": 47}
 _BOTH = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "memfd_secret": 447,  # one table since 5.1
          "setxattrat": 463}
 _MACHINES = {
@@ -151,7 +167,7 @@ def program(machine: str | None = None, sysv_shm: bool = True) -> bytes | None:
     if second_abi is not None:  # x32: the same calls under other numbers
         lines.append((_JGE_K, second_abi, "refuse"))
     lines += [(_JEQ_K, numbers[name], "refuse") for name in refused if name in numbers]
-    lines += [(_JEQ_K, numbers[name], "no xattrs") for name in NO_XATTRS]
+    lines += [(_JEQ_K, numbers[name], "no xattrs") for name in NO_XATTRS + NO_PREALLOCATION]  # both ENOTSUP (EOPNOTSUPP on Linux)
     lines += [(_JEQ_K, numbers[name], "no such call") for name in UNSUPPORTED]
     lines += [(_JEQ_K, numbers["socket"], "socket"), (_JEQ_K, numbers["fcntl"], "fcntl"),
               (_JEQ_K, numbers["rt_sigaction"], "sigaction"), (_RET_K, _ALLOW), "refuse", (_RET_K, _REFUSE)]
@@ -165,6 +181,7 @@ def program(machine: str | None = None, sysv_shm: bool = True) -> bytes | None:
     lines += [(_RET_K, _NO_FAMILY), "a family allowed", (_RET_K, _ALLOW)]
     lines += ["fcntl", (_LD_W_ABS, _ARG1_LOW)]  # fcntl(fd, cmd, ...): its command
     lines += [(_JEQ_K, command, "no locks") for command in RECORD_LOCKS]
-    lines += [(_RET_K, _ALLOW), "no locks", (_RET_K, _NO_LOCKS), "no xattrs", (_RET_K, _NO_XATTRS),
+    lines += [(_JEQ_K, command, "no lease") for command in LEASES]
+    lines += [(_RET_K, _ALLOW), "no locks", (_RET_K, _NO_LOCKS), "no lease", (_RET_K, _NO_LEASE), "no xattrs", (_RET_K, _NO_XATTRS),
               "no such call", (_RET_K, _NO_SUCH_CALL)]
     return _assemble(lines)

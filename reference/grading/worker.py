@@ -22,10 +22,13 @@ import types
 from typing import Any
 
 OUTPUT_LIMIT = 100_000  # characters of one cell's printed output kept for the graded notebook
-IMAGE_LIMIT = 2_000_000  # bytes of one figure kept
+IMAGE_LIMIT = 1_500_000  # bytes of one figure kept: 2,000,000 characters of base64, what the graded notebook keeps
 HANDLE = "__gan_course_handle__"
 NAMESPACE_KEY = "__gan_course_namespace__"
 LIST_LIMIT = 1_000_000  # longer lists stay in the worker as handles
+CELL_OUTPUTS = 20  # outputs of one cell the graded notebook keeps (reference.grading.runner._clean_outputs)
+TRACEBACK_LINE = 2000  # characters of each traceback line it keeps
+LEFT_OUT = "[output left out: this notebook's cells printed and drew more than the graded notebook keeps]\n"
 SHM = "/dev/shm"  # where glibc makes POSIX shared memory and semaphores: no other folder can stand in for it
 
 
@@ -224,10 +227,9 @@ class Worker:
         return {"error": info}
 
     # ----------------------------------------------------------------------------- requests
-    def send(self, message: dict) -> None:
+    def frame(self, message: dict) -> bytes:
+        """`message` as a frame's payload (an error saying so for a value torch cannot save)."""
         import torch
-
-        from reference.grading.proxy import write_frame
 
         buffer = io.BytesIO()
         try:
@@ -235,7 +237,12 @@ class Worker:
         except Exception as err:  # noqa: BLE001 - a value torch cannot save: say so instead
             buffer = io.BytesIO()
             torch.save({"error": {"type": type(err).__name__, "message": f"the answer could not be sent: {err}"[:300], "where": "", "not_implemented": False}}, buffer)
-        write_frame(self.fd_out, buffer.getvalue())
+        return buffer.getvalue()
+
+    def send(self, message: dict) -> None:
+        from reference.grading.proxy import write_frame
+
+        write_frame(self.fd_out, self.frame(message))
 
     def serve(self) -> None:
         import torch
@@ -317,6 +324,9 @@ class Worker:
         from reference.grading.checks import first_line
         from reference.grading.magics import install
         from reference.grading.notebook import CellError, first_source_line, has_value, run_cell
+        from reference.grading.proxy import CELL_FRAME, cells_budget, write_frame
+
+        left = cells_budget(len(cells))  # bytes the grader reads in reply to these cells: past it, a reply is one line
 
         module = types.ModuleType("__main__")
         sys.modules["__main__"] = module  # classes defined in cells pickle and inspect as in a kernel
@@ -341,7 +351,9 @@ class Worker:
             except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001 - record and go on, like a kernel
                 timer.stop()  # again: an interrupt that came as the cell ended may have cut the first stop short
                 result = None
-                error = {"ename": type(err).__name__, "evalue": with_hint(err, first_line(err)), "traceback": traceback.format_exception(err)[-8:]}
+                # cut as the graded notebook keeps them (reference.grading.runner._clean_error)
+                error = {"ename": type(err).__name__[:80], "evalue": with_hint(err, first_line(err)),
+                         "traceback": [line[:TRACEBACK_LINE] for line in traceback.format_exception(err)[-8:]]}
                 self.cell_errors.append(CellError(index, first_source_line(source), type(err).__name__, first_line(err), source))
             finally:
                 sys.stdout, sys.stderr = saved
@@ -350,7 +362,13 @@ class Worker:
             outputs.extend(self.figures())
             if result is not None:
                 outputs.append({"output_type": "execute_result", "execution_count": count, "data": {"text/plain": result}})
-            self.send({"cell": index, "count": count, "outputs": outputs, "error": error})
+            data = self.frame({"cell": index, "count": count, "outputs": outputs[:CELL_OUTPUTS], "error": error})
+            if len(data) > left - CELL_FRAME * (len(cells) - count + 1):  # room kept for a short reply to each later cell
+                short = error and {"ename": error["ename"], "evalue": "", "traceback": []}
+                data = self.frame({"cell": index, "count": count, "outputs": [{"output_type": "stream", "name": "stdout", "text": LEFT_OUT}],
+                                   "error": short})
+            left -= len(data)
+            write_frame(self.fd_out, data)
         self.send({"done": True})
 
     def figures(self) -> list[dict]:
