@@ -14,7 +14,10 @@ of two ways of building or using G, `nyquist_energy` (the checkerboard of transp
 Odena et al. 2016, "Deconvolution and Checkerboard Artifacts") and `sample_train_mode` (BatchNorm
 left in training mode while sampling in small batches). The checkerboard also has its run and the
 run after the fix: `checkerboard_runs` trains the 28x28 `dcgan` and `dcgan-resize` (the same G with
-resize-convolution) on BASE's images, same seed and budget, and `has_checkerboard` reads the samples.
+resize-convolution) on BASE's images, same seed and budget, and `has_checkerboard` reads the samples;
+`overlap_counts` counts how many kernel taps reach each output pixel of a transposed convolution.
+Collapse has its run and the run after the fix too: `collapse_runs` (the plain GAN and PacGAN4 on
+the 8-ring, lesson 04's loop), whose rows of modes held per snapshot `few_modes` reads.
 """
 
 from __future__ import annotations
@@ -80,6 +83,18 @@ def oscillates(rows: list[dict]) -> bool:
     return bool(steps) and all(map(math.isfinite, d_g_z)) and sum(steps) / len(steps) > 0.15
 
 
+def crawls(rows: list[dict]) -> bool:
+    """Learning rates too low: after the first epoch D(x) is still below 0.6 (D has barely left 1/2), and
+    from there it only creeps up: no epoch-to-epoch fall of more than 0.01, no rise of more than 0.15.
+
+    A healthy BASE run has D(x) ~0.8 after its first epoch and then lets it fall as G catches up.
+    """
+    d_x = [_num(r, "d_x") for r in rows]
+    steps = [b - a for a, b in zip(d_x, d_x[1:])]
+    return (len(d_x) > 2 and all(map(math.isfinite, d_x)) and d_x[0] < 0.6
+            and all(-0.01 <= s < 0.15 for s in steps))
+
+
 def stuck_at_half(rows: list[dict]) -> bool:
     """G aims at D(G(z)) = 1/2: from epoch 2 on, D(G(z)) within 0.02 of 0.5 and loss_G within 0.05 of log 2."""
     later = rows[1:] or rows
@@ -112,9 +127,11 @@ class Case:
     """One failure of the clinic.
 
     overrides: TrainConfig fields changed from BASE to make the failure (None: not a training
-    setting, see `demo`); fix: the fields that repair it, applied on top of `overrides`.
-    signature(rows): fires on the failure's metrics.csv rows; sample_signature(images): fires on
-    its samples (N, C, H, W) in [0, 1]; demo: the function that shows a non-training case.
+    setting, see `demo`); fix: the fields that repair it, applied on top of `overrides` (for a demo
+    case, the trainer's setting for the same repair, where it has one, e.g. collapse's pack).
+    signature(rows): fires on the failure's metrics.csv rows (collapse: its demo's rows);
+    sample_signature(images): fires on its samples (N, C, H, W) in [0, 1]; demo: the function that
+    shows a non-training case.
     """
 
     name: str
@@ -157,6 +174,36 @@ def untrained_samples(model: str, n: int = SAMPLES, seed: int = 0, shape: tuple[
         return from_model_range(G(z), spec.output_range)
 
 
+def overlap_counts(kernel_size: int, stride: int, padding: int, size: int) -> Tensor:
+    """How many kernel taps of a transposed convolution reach each output position, along one axis.
+
+    The layer's output with all-ones weights on an all-ones input of `size` pixels: (size_out,) counts,
+    size_out = (size - 1) * stride - 2 * padding + kernel_size. A 2-D layer's count at (i, j) is
+    counts[i] * counts[j]. Kernel 4, stride 2, padding 1 covers every inner pixel twice (2, 2, 2, ...:
+    even overlap; only the border pixel gets 1); kernel 3, stride 2 alternates (1, 2, 1, 2, ...: uneven).
+    """
+    ones = torch.ones(1, 1, kernel_size)
+    with torch.no_grad():
+        return torch.nn.functional.conv_transpose1d(torch.ones(1, 1, size), ones, stride=stride, padding=padding)[0, 0]
+
+
+def transposed_layers(model: str = "dcgan", shape: tuple[int, int, int] = (1, 28, 28)) -> list[tuple[nn.ConvTranspose2d, int]]:
+    """G's stride-2 ConvTranspose2d layers of `model` at `shape`, each with its input size (pixels)."""
+    from reference.models import get_model
+
+    spec = get_model(model)
+    with torch.random.fork_rng(devices=[]):  # building draws weights: leave the caller's random stream alone
+        G, _ = spec.build(shape, spec.default_nz)
+    layers, size = [], 1
+    for m in G.modules():
+        if isinstance(m, nn.ConvTranspose2d):
+            if m.stride == (2, 2):
+                layers.append((m, size))
+            (k,), (s,), (p,) = m.kernel_size[:1], m.stride[:1], m.padding[:1]
+            size = (size - 1) * s - 2 * p + k
+    return layers
+
+
 def checkerboard_demo(n: int = SAMPLES, seed: int = 0) -> dict[str, Tensor]:
     """Nyquist energy (n,) of fresh `dcgan` (transposed convs) and `dcgan-resize` (resize-conv) generators."""
     return {model: nyquist_energy(untrained_samples(model, n, seed)) for model in ("dcgan", "dcgan-resize")}
@@ -186,20 +233,61 @@ def checkerboard_runs(out_dir: str | Path, **budget) -> tuple[CaseRun, CaseRun]:
     return run_config(CHECKERBOARD, out_dir, **budget), run_config(CHECKERBOARD_FIX, out_dir, **budget)
 
 
+# The collapse run and its fix: lesson 04's loop on the 8-ring (G's lr 1e-3, D's 1e-4), the plain GAN against
+# PacGAN4, 3,000 G steps with a snapshot of 1,000 points every 250 (one thread each: 33 s for both on 2 shared cores).
+COLLAPSE_BUDGET = dict(steps=3000, every=250)
+COLLAPSE_ARMS = {"GAN": {}, "PacGAN4": {"pack": 4}}
+RING_MODES = 8
+
+
+@dataclass
+class CollapseRun:
+    """One arm of the collapse demo on the 8-ring.
+
+    snapshots: [(step, G's points (n, 2))], one per snapshot; held: the ring modes (indices 0-7) each
+    snapshot holds (`modes_held` of lesson 04); rows: [{"step": s, "modes_held": k}] as floats, the
+    run's metrics rows, which `few_modes` reads.
+    """
+
+    arm: str
+    snapshots: list[tuple[int, Tensor]]
+    held: list[list[int]]
+
+    @property
+    def rows(self) -> list[dict]:
+        return [{"step": float(step), "modes_held": float(len(h))} for (step, _), h in zip(self.snapshots, self.held)]
+
+
+def few_modes(rows: list[dict]) -> bool:
+    """Collapse: over the last half of the snapshots (at least one) G holds fewer than half the ring's 8 modes on
+    average. rows: [{"step", "modes_held"}] of a `CollapseRun` (the trainer's --eval-every column on a 2-D mixture,
+    modes_covered, reads the same way). At COLLAPSE_BUDGET the plain GAN holds 0-2, PacGAN4 all 8."""
+    late = rows[-max(1, len(rows) // 2):]
+    return sum(_num(r, "modes_held") for r in late) / len(late) < RING_MODES / 2
+
+
+def collapse_runs(steps: int = COLLAPSE_BUDGET["steps"], every: int = COLLAPSE_BUDGET["every"], seed: int = 0,
+                  progress: bool = False) -> tuple[CollapseRun, CollapseRun]:
+    """The collapse run and the run after the fix: lesson 04's loop on the 8-ring for the plain GAN and for
+    PacGAN4 (D judges packs of 4 points), same seed and budget; returns (failure run, fixed run)."""
+    from reference.figures import lesson_04
+
+    runs = []
+    for arm, options in COLLAPSE_ARMS.items():
+        snapshots = lesson_04.collapse_snapshots(options, steps=steps, every=every, seed=seed, progress=progress)
+        runs.append(CollapseRun(arm, snapshots, [lesson_04.modes_held(points) for _, points in snapshots]))
+    return runs[0], runs[1]
+
+
 def collapse_demo(steps: int = 5000, every: int = 500, seed: int = 0, progress: bool = False) -> dict[str, list[int]]:
     """Lesson 04's collapse demo, shown from the clinic: the number of ring modes G's points hold
     (`modes_held`) after every `every` steps, for the plain GAN and for its fix, PacGAN4.
 
     Returns {"GAN": [k, ...], "PacGAN4": [k, ...]}, one count (0-8) per snapshot. At lesson 04's
     budget (5,000 steps) the plain GAN holds a few modes at a time and hops between them, while
-    PacGAN4 holds the ring; lesson 04 asserts it.
+    PacGAN4 holds the ring; lesson 04 asserts it. `collapse_runs` keeps the points too.
     """
-    from reference.figures import lesson_04
-
-    arms = {"GAN": {}, "PacGAN4": {"pack": 4}}
-    return {arm: [len(lesson_04.modes_held(points)) for _, points in
-                  lesson_04.collapse_snapshots(options, steps=steps, every=every, seed=seed, progress=progress)]
-            for arm, options in arms.items()}
+    return {run.arm: [len(h) for h in run.held] for run in collapse_runs(steps, every, seed, progress)}
 
 
 @torch.no_grad()
@@ -234,6 +322,17 @@ CASES: dict[str, Case] = {
                       "and G gets no useful direction from a D that is sure of everything",
             fix={"lr": 2e-4, "lr_d": None},
             signature=d_wins,
+        ),
+        Case(
+            name="lr-too-low",
+            failure="both learning rates a factor 10 too small (2e-5 for G and D): nothing breaks, nothing is learned in time",
+            overrides={"lr": 2e-5},
+            look_for="D(x) still ~0.53 after the first epoch (BASE: ~0.8), then creeping up a little every epoch; "
+                     "D(G(z)) and loss_G hardly move from 0.5 and log 2; the samples stay grey noise",
+            diagnosis="every step is a tenth of the usual size: both players move, smoothly and in the right "
+                      "direction, but the budget ends before G has learned to draw (no jump, no NaN, no winner)",
+            fix={"lr": 2e-4},
+            signature=crawls,
         ),
         Case(
             name="oscillation",
@@ -278,21 +377,28 @@ CASES: dict[str, Case] = {
             name="collapse",
             failure="mode collapse: G covers a few modes at a time and hops between them (lesson 04)",
             overrides=None,
-            look_for="healthy-looking losses, while modes_covered (--eval-every, 2-D mixtures) or class coverage and "
-                     "recall (images) stay low and the covered modes change from one evaluation to the next",
+            look_for="healthy-looking losses, while the modes G holds stay few and change from one snapshot to the next "
+                     "(`collapse_runs`: modes held per snapshot on the 8-ring; in a trainer run, modes_covered with "
+                     "--eval-every on a 2-D mixture, or class coverage and recall on images)",
             diagnosis="G is rewarded for any sample D currently accepts, so it moves its mass to one mode; D then "
-                      "rejects that mode and G moves on: no term of the loss asks for all of the data",
-            fix=None,
-            demo=collapse_demo,
+                      "rejects that mode and G moves on: no term of the loss asks for all of the data. The fix lets D "
+                      "see several samples at once (PacGAN: packs of 4), so a batch without variety gives itself away",
+            fix={"pack": 4},
+            signature=few_modes,
+            demo=collapse_runs,
         ),
         Case(
             name="checkerboard",
             failure="checkerboard artifacts from stride-2 transposed convolutions (dcgan's G)",
             overrides=None,
             look_for="a 2-pixel grid pattern in the samples; high energy at the Nyquist frequency of their 2-D FFT",
-            diagnosis="a kernel of 4 at stride 2 overlaps unevenly: every other output pixel gets a different "
-                      "sum of weights, even at initialisation; the fix is resize-convolution in G "
-                      "(model dcgan-resize: `checkerboard_runs` trains both)",
+            diagnosis="a stride-2 transposed convolution draws neighbouring output pixels with different parts of "
+                      "its kernel: with kernel 4 every inner pixel gets 2 x 2 taps (even overlap, `overlap_counts`), "
+                      "but the four output phases sum four different 2 x 2 sub-kernels, so unless training makes those "
+                      "sums equal the output alternates with a period of 2 pixels, even at initialisation; kernel 3 at "
+                      "stride 2 (the 28-px dcgan's 4 -> 7 layer) also overlaps unevenly, 1, 2, 1, 2 taps per axis "
+                      "(Odena et al. 2016 describe both). The fix is resize-convolution in G, whose every pixel uses the "
+                      "whole kernel (model dcgan-resize: `checkerboard_runs` trains both)",
             fix=None,
             sample_signature=has_checkerboard,
             demo=checkerboard_demo,

@@ -311,6 +311,31 @@ def test_the_cell_that_compares_the_ema_with_averaged_model_says_true_for_the_mo
     assert "your EMA matches AveragedModel: True" in out, out
 
 
+def test_the_ema_cell_says_not_written_yet_for_the_stub_instead_of_false(capsys):
+    """With ema_update_ still raising NotImplementedError the cell must say so once, not print a verdict ("matches
+    AveragedModel: False") about an EMA that never ran; the smoothed loss still gets its own line."""
+    cells = ["".join(c["source"]) for c in json.loads(LESSON.source.read_text())["cells"]
+             if c["cell_type"] == "code" and "AveragedModel(" in "".join(c["source"])]
+    namespace(DIAGNOSE_CELL, stub(TIPS_CELL), "from reference.grading import try_it", cells[0])
+    out = capsys.readouterr().out
+    assert "matches AveragedModel" not in out, out
+    assert "`ema_update_` is not implemented yet" in out and out.count("`ema_update_` is not implemented yet") == 1, out
+    assert "`smoothed_d_loss` is not implemented yet" in out, out
+    assert "log(sigmoid(-200)) in float32 = -inf" in out, out
+
+
+def test_the_lesson_teaches_the_overlap_counts_the_clinic_computes():
+    """Section 3's mechanism, checked against clinic.overlap_counts: kernel 4 at stride 2 overlaps evenly (2 taps per
+    axis inside the image), kernel 3 at stride 2 (the 28-px dcgan's 4 -> 7 layer) unevenly (1, 2, 1, 2)."""
+    from reference import clinic
+
+    text = " ".join(" ".join("".join(c["source"]).split()) for c in json.loads(LESSON.source.read_text())["cells"]
+                    if c["cell_type"] == "markdown")
+    assert clinic.overlap_counts(4, 2, 1, 7)[1:-1].eq(2).all() and clinic.overlap_counts(3, 2, 1, 4).tolist()[:4] == [1, 2, 1, 2]
+    assert "overlap **unevenly**" not in text and "overlap evenly" in text and "1, 2, 1, 2" in text
+    assert "constant 4" in text  # all-ones weights: 2 x 2 taps everywhere inside
+
+
 EMA_VARIANTS = {
     "lerp": """
         def ema_update_(ema_params, params, decay):

@@ -5,6 +5,9 @@ to draw live) and `lesson_08(out)` saves them with their captions:
 
 - `case_curves`: D(x), D(G(z)) and loss_G per epoch of each clinic case (solid) and its fix (dashed);
 - `sample_grids`: small multiples of sample grids with titles (a failure beside its fix);
+- `case_grids`: one row per clinic case, its failure run's samples beside its fix's (08_grids.png);
+- `collapse_curves` and `collapse_points`: the collapse run and its fix (plain GAN against PacGAN4 on
+  the 8-ring): modes held per snapshot (08_collapse_curves.png) and G's points (08_collapse.png);
 - `checkerboard`: samples and their mean FFT power: real digits, and transposed-conv against resize-conv
   generators, fresh (08_checkerboard.png) or after the same short run (08_checkerboard_trained.png).
 
@@ -75,6 +78,73 @@ def sample_grids(panels: dict[str, Tensor], nrow: int = 8, size: float = 2.6) ->
     return fig
 
 
+def case_grids(runs: dict[str, tuple], nrow: int = 8, size: float = 2.3) -> Figure:
+    """One row per case: the failure run's samples (left) beside its fix's (right), titled with the case.
+
+    runs: case name -> (failure CaseRun, fixed CaseRun), each with samples (N, C, H, W) in [0, 1]. A NaN
+    G draws NaN pixels: they are drawn black (as 0), and the title says so.
+    """
+    fig, axes = plt.subplots(len(runs), 2, figsize=(2 * size, (size + 0.45) * len(runs)), squeeze=False)
+    for (name, (bad, fixed)), row in zip(runs.items(), axes):
+        fixed_name = "BASE" if fixed.out.name == "base" else fixed.out.name
+        for ax, run, title in ((row[0], bad, f"{name}: failure"), (row[1], fixed, f"{name}: fix ({fixed_name})")):
+            nan = run.samples.isnan().float().mean().item()
+            ax.imshow(_grid(run.samples, nrow), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_title(title + (f"\n{100 * nan:.0f}% of pixels NaN (drawn black)" if nan else ""), fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def collapse_curves(bad, fixed) -> Figure:
+    """Modes of the 8-ring held at each snapshot: the collapse run (solid) and its fix (dashed).
+
+    bad, fixed: `clinic.CollapseRun`s (rows {"step", "modes_held"}); each point is labelled with the
+    indices of the modes held, so that a G hopping from mode to mode shows.
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    for run, style in ((bad, "-o"), (fixed, "--s")):
+        steps = [r["step"] for r in run.rows]
+        line, = ax.plot(steps, [r["modes_held"] for r in run.rows], style, label=run.arm, ms=4)
+        if run is bad:
+            for step, held in zip(steps, run.held):
+                ax.annotate(",".join(map(str, held)) or "-", (step, len(held)), textcoords="offset points",
+                            xytext=(0, 6), ha="center", fontsize=7, color=line.get_color())
+    ax.axhline(clinic.RING_MODES / 2, color="0.6", lw=0.8, ls=":")
+    ax.set_ylim(-0.5, clinic.RING_MODES + 0.8)
+    ax.set_xlabel("generator step")
+    ax.set_ylabel("modes held (of 8)")
+    ax.legend(fontsize=8, loc="center right")
+    fig.tight_layout()
+    return fig
+
+
+def collapse_points(bad, fixed, count: int = 6, size: float = 1.9) -> Figure:
+    """G's points on the 8-ring at the last `count` snapshots: the collapse run (top) and its fix (bottom).
+
+    bad, fixed: `clinic.CollapseRun`s with snapshots [(step, points (n, 2))]; red crosses are the modes.
+    Titles: the step and the modes held (indices 0-7, anticlockwise from (1, 0)).
+    """
+    from reference.data.mixtures import MIXTURES
+
+    means = MIXTURES["ring"].means
+    count = min(count, len(bad.snapshots))
+    fig, axes = plt.subplots(2, count, figsize=(size * count, 2 * size + 0.8), squeeze=False)
+    for row, run in zip(axes, (bad, fixed)):
+        for ax, (step, points), held in zip(row, run.snapshots[-count:], run.held[-count:]):
+            ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.35, color="C0", rasterized=True)
+            ax.scatter(means[:, 0], means[:, 1], s=16, marker="x", color="red", lw=0.8)
+            ax.set_xlim(-1.9, 1.9)
+            ax.set_ylim(-1.9, 1.9)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"step {step}: holds {','.join(map(str, held)) or 'none'}", fontsize=7)
+        row[0].set_ylabel(run.arm, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def checkerboard(samples: dict[str, Tensor]) -> Figure:
     """Top: four samples per generator, each contrast-stretched to [0, 1] (a fresh G's output is nearly
     constant); bottom: their mean 2-D FFT power (log, DC centred).
@@ -101,7 +171,7 @@ def checkerboard(samples: dict[str, Tensor]) -> Figure:
 
 
 def lesson_08(out: Path) -> dict[str, str]:
-    """The clinic's curves, the unit-range samples and the checkerboard figure."""
+    """The clinic's curves and sample grids, the collapse runs and the checkerboard figures."""
     captions = {}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,6 +180,9 @@ def lesson_08(out: Path) -> dict[str, str]:
         start = time.perf_counter()
         cb_bad, cb_fixed = clinic.checkerboard_runs(tmp)
         cb_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        co_bad, co_fixed = clinic.collapse_runs()
+        co_seconds = time.perf_counter() - start
     base = ", ".join(f"{k} {v}" for k, v in {**clinic.BASE, "dataset": clinic.dataset()}.items()
                      if k not in ("progress", "save_every", "num_samples"))
     save(case_curves(runs), out / "08_curves.png")
@@ -123,6 +196,30 @@ def lesson_08(out: Path) -> dict[str, str]:
         f"64 samples (seeded noise, G in eval mode) of the unit-range-data run and its fix, same budget ({base}). "
         f"Frame brightness {clinic.border_mean(bad.samples).mean():.2f} against {clinic.border_mean(fixed.samples).mean():.2f}."
     )
+    grid_cases = {name: runs[name] for name in GRID_CASES}
+    save(case_grids(grid_cases), out / "08_grids.png")
+    captions["08_grids.png"] = (
+        f"64 samples (seeded noise, G in eval mode) of each failure run (left) and of its fix (right), same budget ({base}): "
+        f"{', '.join(GRID_CASES)}. The nan run's G has NaN weights, so every pixel is NaN: drawn black here (the "
+        "trainer's saved grids are black too). The fixes of all but nan are BASE itself, one run."
+    )
+    budget = clinic.COLLAPSE_BUDGET
+    arms = f"{co_bad.arm} against {co_fixed.arm}"
+    held = "; ".join(f"{run.arm}: " + " ".join(str(len(h)) for h in run.held) for run in (co_bad, co_fixed))
+    from reference.figures.lesson_04 import DEMO
+
+    setting = (f"lesson 04's collapse loop (reference/figures/lesson_04.py, collapse_snapshots: G and D 2 x {DEMO['hidden']} "
+               f"ReLU MLPs, G's lr {DEMO['lr_g']:g}, D's {DEMO['lr_d']:g}, batch {DEMO['batch_size']}, seed 0) on the "
+               f"8-Gaussian ring, {arms}, {budget['steps']:,} G steps, "
+               f"1,000 points of G from fixed noise every {budget['every']} steps")
+    save(collapse_curves(co_bad, co_fixed), out / "08_collapse_curves.png")
+    captions["08_collapse_curves.png"] = (
+        f"The collapse run and the run after the fix (clinic.collapse_runs): {setting}. Modes held (>= 1/4 of their fair "
+        f"share of the points within 0.2, lesson 04's modes_held) per snapshot, {held}; the plain GAN's points are "
+        f"labelled with the modes they hold. {co_seconds:.0f} s for both on {hardware()}."
+    )
+    save(collapse_points(co_bad, co_fixed), out / "08_collapse.png")
+    captions["08_collapse.png"] = f"G's points at the last six snapshots of the same two runs ({setting}); red crosses: the modes."
     real = _real_digits()
     samples = {"real digits": real,
                "dcgan G (transposed convs)": clinic.untrained_samples("dcgan"),
@@ -146,6 +243,9 @@ def lesson_08(out: Path) -> dict[str, str]:
         "seeded noise, G in eval mode, shown as in the figure of the fresh generators."
     )
     return captions
+
+
+GRID_CASES = ("d-wins", "lr-too-low", "oscillation", "nan", "no-detach")  # unit-range-data has its own figure
 
 
 def _real_digits(n: int = 64) -> Tensor:
