@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -247,16 +248,14 @@ def test_a_run_trains_where_fsync_needs_a_writable_handle(tmp_path, monkeypatch)
     assert json.loads((run / "config.json").read_text(encoding="utf-8"))["epochs"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="reference/grading/submission.py reads the kernel's scratch folder only through "
-                   "dir_fd, O_DIRECTORY, O_NOFOLLOW and scandir(fd), none of which Windows has: a3's and a4's visible "
-                   "checks stop with AttributeError there")
 def test_the_visible_checks_read_scratch_files_without_dir_fd(tmp_path, monkeypatch) -> None:
     """Windows has no os.O_DIRECTORY, O_NOFOLLOW or O_NONBLOCK, no dir_fd, and os.scandir/listdir take no file
     descriptor. a3's visible checks read the student's grids and checkpoints with read_scratch_bytes and
     scratch_files, a4's loader check writes its files with make_scratch_folder and write_scratch_files: in a
     kernel on Windows each stopped with "AttributeError: module 'os' has no attribute 'O_DIRECTORY'" and scored 0
     for a right answer."""
-    from reference.grading.submission import read_scratch_bytes, scratch_files
+    from reference.grading.submission import (make_scratch_folder, read_scratch_bytes, remove_scratch_folder,
+                                              scratch_files, scratch_listing, write_scratch_files)
 
     (tmp_path / "samples").mkdir()
     (tmp_path / "samples" / "epoch_010.png").write_bytes(b"png")
@@ -279,5 +278,17 @@ def test_the_visible_checks_read_scratch_files_without_dir_fd(tmp_path, monkeypa
     monkeypatch.setattr(os, "open", no_dir_fd(real_open))
     monkeypatch.setattr(os, "mkdir", no_dir_fd(real_mkdir))
     monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(shutil, "_use_fd_functions", False)  # as on Windows: rmtree goes by path
     assert scratch_files(tmp_path) == [Path("samples/epoch_010.png")]
     assert read_scratch_bytes(tmp_path, "samples/epoch_010.png") == b"png"
+    scratch_file_names = scratch_listing(tmp_path, "samples")
+    assert scratch_file_names == ["epoch_010.png"]
+    folder = make_scratch_folder(tmp_path, "check_")
+    write_scratch_files(tmp_path, folder.name, {"cifar-10-batches-py/data_batch_1": b"batch"})
+    assert read_scratch_bytes(tmp_path, f"{folder.name}/cifar-10-batches-py/data_batch_1") == b"batch"
+    (tmp_path / "outside.txt").write_bytes(b"secret")
+    os.symlink(tmp_path / "outside.txt", tmp_path / "samples" / "link.png")
+    with pytest.raises(OSError):  # a link is still not followed where folders are paths
+        read_scratch_bytes(tmp_path, "samples/link.png")
+    remove_scratch_folder(tmp_path, folder.name)
+    assert not folder.exists()

@@ -78,6 +78,26 @@ def resolve_probe(name: str) -> Callable:
 MAX_LISTED_FOLDERS = 10_000  # folders `scratch_files` looks into at the most
 
 
+def _folder_fds() -> bool:
+    """Whether this platform opens folders as file descriptors (O_DIRECTORY, O_NOFOLLOW, dir_fd): Linux
+    and macOS do, where the grader runs. Windows does not: there the visible checks run in the student's
+    own kernel, on the student's own files, and the functions below go by path (`_portable_folder`)."""
+    return all(hasattr(os, flag) for flag in ("O_DIRECTORY", "O_NOFOLLOW", "O_NONBLOCK")) and os.open in os.supports_dir_fd
+
+
+def _portable_folder(scratch: Path, relative: str | os.PathLike) -> Path:
+    """scratch/`relative` checked part by part, by path (no descriptors): OSError for a "..", a link or a
+    non-folder on the way, as `_open_folder` refuses them."""
+    folder = Path(scratch)
+    for part in (part for part in Path(relative).parts if part not in ("", ".")):
+        if part == ".." or os.sep in part:
+            raise OSError(f"{relative} leaves the scratch folder")
+        folder = folder / part
+        if os.path.islink(folder) or not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is not a folder")
+    return folder
+
+
 def scratch_files(scratch: Path, under: str | os.PathLike = ".", max_depth: int | None = None) -> list[Path]:
     """Regular files below `scratch`/`under` (links and special files skipped), relative to
     `under`, sorted; with `max_depth`, only those at most that many folders below it (at most
@@ -91,16 +111,18 @@ def scratch_files(scratch: Path, under: str | os.PathLike = ".", max_depth: int 
         relative = pending.pop()
         visited += 1
         try:
-            fd = _open_folder(Path(scratch), Path(under) / relative)
+            fd = _open_folder(Path(scratch), Path(under) / relative) if _folder_fds() else None
+            where = fd if fd is not None else _portable_folder(Path(scratch), Path(under) / relative)
         except OSError:  # a link or a file in the folder's place, or gone
             continue
         try:
-            with os.scandir(fd) as entries:
+            with os.scandir(where) as entries:
                 listed = [(entry.name, entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False)) for entry in entries]
         except OSError:
             listed = []
         finally:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
         for name, is_dir, is_file in listed:
             if is_file:
                 found.append(relative / name)
@@ -112,6 +134,11 @@ def scratch_files(scratch: Path, under: str | os.PathLike = ".", max_depth: int 
 def scratch_listing(scratch: Path, folder: str | os.PathLike) -> list[str] | None:
     """The names in scratch/`folder`, sorted, the folder opened without following a link; None when it
     is not a folder of scratch (gone, a file, or a link the student's code put in its place)."""
+    if not _folder_fds():
+        try:
+            return sorted(os.listdir(_portable_folder(Path(scratch), folder)))
+        except OSError:
+            return None
     try:
         fd = _open_folder(Path(scratch), folder)
     except OSError:
@@ -143,6 +170,15 @@ def _open_folder(scratch: Path, relative: str | os.PathLike) -> int:
 def make_scratch_folder(scratch: Path, prefix: str) -> Path:
     """A new, empty folder scratch/<prefix><random> made by the grader (its path). The student's code
     can write into it, so the grader writes there only with `write_scratch_files`."""
+    if not _folder_fds():
+        for _ in range(100):
+            name = f"{prefix}{secrets.token_hex(6)}"
+            try:
+                os.mkdir(Path(scratch) / name, 0o755)
+                return Path(scratch) / name
+            except FileExistsError:
+                continue
+        raise OSError(f"no free folder name {prefix}... in {scratch}")
     fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY)
     try:
         for _ in range(100):
@@ -165,6 +201,14 @@ def write_scratch_files(scratch: Path, folder: str | os.PathLike, files: dict[st
     for relative, data in files.items():
         *dirs, name = Path(relative).parts
         try:
+            if not _folder_fds():
+                target = _portable_folder(scratch, folder)
+                for part in dirs:
+                    (target / part).mkdir(0o755, exist_ok=True)
+                    target = _portable_folder(target, part)
+                with open(target / name, "xb") as fh:
+                    fh.write(data)
+                continue
             fd = _open_folder(scratch, folder)
             try:
                 for part in dirs:
@@ -190,6 +234,12 @@ def write_scratch_files(scratch: Path, folder: str | os.PathLike, files: dict[st
 def remove_scratch_folder(scratch: Path, folder: str | os.PathLike) -> None:
     """Remove scratch/`folder` and everything in it, never following a link out of it (best effort)."""
     *parents, name = Path(folder).parts
+    if not _folder_fds():
+        try:
+            shutil.rmtree(_portable_folder(scratch, folder), ignore_errors=True)
+        except OSError:
+            pass
+        return
     try:
         fd = _open_folder(scratch, Path(*parents) if parents else ".")
     except OSError:
@@ -234,11 +284,17 @@ def read_scratch_bytes(scratch: Path, path: str | os.PathLike, limit: int = MAX_
                 break
         else:
             raise NotARegularFile()
-    folder = _open_folder(Path(base), relative.parent)
-    try:
-        fd = os.open(relative.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
-    finally:
-        os.close(folder)
+    if _folder_fds():
+        folder = _open_folder(Path(base), relative.parent)
+        try:
+            fd = os.open(relative.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+        finally:
+            os.close(folder)
+    else:
+        path = _portable_folder(Path(base), relative.parent) / relative.name
+        if os.path.islink(path):
+            raise NotARegularFile()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
