@@ -1903,6 +1903,31 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
         assert run_check(checks.test_frechet_distance_properties, LocalSubmission(namespace))[0] == expected
 
 
+@pytest.mark.parametrize("eps, expected", [
+    (1e-6, (2.0, "")),
+    (1e-3, (0.0, "frechet_distance of two 2-D Gaussians is 5.18022; expected 5.18435: d^2 = ||mu1 - mu2||^2 + tr(S1) + "
+                 "tr(S2) - 2 tr((S1 S2)^(1/2)), with the matrix square root (e.g. from the eigenvalues of S1 S2)")),
+], ids=["pytorch_fid_eps", "a thousand times larger"])
+def test_a_frechet_distance_regularised_inside_the_square_root_as_pytorch_fid_does_keeps_the_reference_points(eps, expected):
+    """Red team, round four: sqrtm((S1 + eps I) @ (S2 + eps I)) on every call, with pytorch-fid's eps = 1e-6 (pytorch-fid
+    adds it only when sqrtm fails), lost both points to "5.43374; expected 5.43375", the formula it uses quoted back as
+    the fix. It moves d^2 by 2e-6 of it; the tolerance is 1e-5 of it now, and a regulariser that changes the distance
+    still fails."""
+    from reference.grading.checks import run_check
+    from reference.grading.submission import LocalSubmission
+
+    checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    source = f"""
+def frechet_distance(mu1, sigma1, mu2, sigma2):
+    offset = {eps} * torch.eye(len(sigma1), dtype=sigma1.dtype)  # for numerical stability
+    eigenvalues = torch.linalg.eigvals((sigma1 + offset) @ (sigma2 + offset)).real.clamp(min=0)
+    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * eigenvalues.sqrt().sum())
+"""
+    namespace = {"torch": torch}
+    exec(source, namespace)
+    assert run_check(checks.test_frechet_distance_matches_reference, LocalSubmission(namespace)) == expected
+
+
 def test_a_cost_integrated_with_the_trapezoid_s_arguments_swapped_is_told_so():
     """np.trapezoid(x, f) for np.trapezoid(f, x): on the visible grid it is minus C(G) (told as a flipped sign, or the
     swapped arguments); with the sign then flipped back it is right there and wrong on the cut grid, where it was given

@@ -1911,3 +1911,51 @@ def test_a_first_stage_written_as_a_linear_on_z_counts_for_the_conv_it_replaces(
     namespace = {"torch": torch, "nn": nn, "Generator": Generator, "weights_init": weights_init}
     exec(textwrap.dedent(source), namespace)
     assert run_check(module.test_adds_conv_layers, LocalSubmission(namespace)) == expected
+
+
+TUTORIAL_64 = '''
+class DeeperGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=64):
+        super().__init__()
+        self.main = nn.Sequential(  # the PyTorch DCGAN tutorial's generator, one channel: 4 -> 8 -> 16 -> 32 -> 64
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh())
+        self.apply(weights_init)
+
+    def forward(self, z):
+        return <CUT>
+'''
+CUT_TO_28 = (
+    "the generator's last convolution draws 64x64 images, and a resize, pool or crop after it (an F.interpolate, "
+    "F.avg_pool2d, or a slice such as x[:, :, 18:46, 18:46]) cuts them down to the 28x28 output: it never draws the "
+    "digits at their own size (a 64x64 generator, as in the PyTorch DCGAN tutorial, kept?); keep the given ladder "
+    "(4 -> 7 -> 14 -> 28, its last stage nn.ConvTranspose2d(ngf, 1, 4, 2, 1)) with no stage after 28x28, and add layers "
+    "that keep the size between its stages"
+)
+
+
+@pytest.mark.parametrize("cut, expected", [
+    ("F.interpolate(self.main(z.view(z.size(0), -1, 1, 1)), size=(28, 28), mode='bilinear')",
+     {"test_output_shape": (1.0, CUT_TO_28), "test_output_range": (1.0, "")}),
+    ("self.main(z[:, :, None, None])[:, :, 18:46, 18:46]", {"test_output_shape": (1.0, CUT_TO_28), "test_output_range": (1.0, "")}),
+    ("F.adaptive_avg_pool2d(self.main(z[:, :, None, None]), 28)", {"test_output_shape": (1.0, CUT_TO_28), "test_output_range": (
+        0.0, f"generator output stays in [-1, 0.883] even with its weights scaled up, short of the data's -1 and 1: {CUT_TO_28}")}),
+], ids=["interpolated", "centre_crop", "pooled"])
+def test_the_tutorials_64x64_generator_cut_down_to_28x28_loses_a_shape_point(cut, expected):
+    """Red team, round four: the PyTorch DCGAN tutorial's 64x64 generator (5 convolutions, more parameters) with its
+    output resized, cropped or pooled to 28x28 kept every point of the cheap checks, where a4 takes a point for the same
+    shortcut; its pooled output was blamed on "a second tanh". The given ladder with an added block keeps both points."""
+    import torch.nn.functional as F
+
+    from reference.grading.checks import run_check
+    from reference.grading.local import load_checks
+    from reference.grading.submission import LocalSubmission
+    from reference.models.dcgan import weights_init
+
+    checks = load_checks(A, ROOT)
+    namespace = {"torch": torch, "nn": nn, "F": F, "weights_init": weights_init}
+    exec(TUTORIAL_64.replace("<CUT>", cut), namespace)
+    assert {name: run_check(checks[name], LocalSubmission(namespace)) for name in expected} == expected

@@ -2572,7 +2572,7 @@ def test_resumed_train_measures_an_exact_resume(tmp_path):
         "uninterrupted_rng": record["uninterrupted_rng"], "uninterrupted_saves": [2, 4, 6], "train_noise": True,
         "checkpoint_holds": {"rng": True, "noise": True, "optimizers": 2, "an_rng": True},
         "start": {"G": 0.0, "D": 0.0, "opt_g": 0.0, "opt_d": 0.0, "rng": True, "rng_of_epoch": 5, "replaced": [], "orphans": [], "stuck": []}, "end": {"G": 0.0, "D": 0.0},
-        "resumed_saved": True, "resumed_drew": True, "noise": True,
+        "resumed_saved": True, "resumed_drew": True, "noise": True, "beside_checkpoint": [],
         "again": None,  # the uninterrupted run of 7 epochs saved last after epoch 6: no checkpoint of a finished run
     }
 
@@ -3078,3 +3078,24 @@ def test_red_team_false_positives_lose_the_points_of_what_they_break(tmp_path, n
     body, resume, save, lost = FALSE_POSITIVES[name]
     assert resume != RESUME or save != SAVE
     assert scores(submission(tmp_path, body, resume=resume, save=save)) == {**OK, **lost}
+
+
+BESIDE_THE_CHECKPOINT = (
+    "resume(checkpoint, 20, out_dir) wrote its checkpoints (`ckpt_020.pt`) into the folder of the checkpoint it was given, not "
+    "under out_dir (out_dir taken from the checkpoint's path?); the grader gives resume a copy of the checkpoint in another "
+    "folder: save under the out_dir argument, as train does"
+)
+
+
+@pytest.mark.parametrize("out_dir, lost", [
+    ("Path(checkpoint).parent", {"test_resume_continues_the_run": (0.0, BESIDE_THE_CHECKPOINT)}),
+    ("Path(out_dir)", {}),
+], ids=["beside_the_checkpoint", "out_dir"])
+def test_a_resume_that_saves_beside_its_checkpoint_is_told_where_it_saved(tmp_path, out_dir, lost):
+    """Red team, round four: resume with out_dir taken from the checkpoint's path (`Path(checkpoint).parent`, where a
+    notebook's own run keeps both) trained right and saved into the grader's copy of the checkpoint's folder: 0 of 4 was
+    right, but the message said only that no checkpoint of a later epoch than 10 was found in the run's folder. It now
+    names the files and where they went. The same resume saving under out_dir keeps the points."""
+    resume = RESUME.replace("    out_dir = Path(out_dir)\n", f"    out_dir = {out_dir}\n", 1)
+    assert resume != RESUME or out_dir == "Path(out_dir)"
+    assert scores(submission(tmp_path, ONE_BASED, resume=resume)) == {**OK, **lost}

@@ -302,6 +302,26 @@ def parameter_count(submission, G) -> int | None:
     return count_parameters(submission.run(probes.module_summary, G))
 
 
+OVERSIZE = 32  # a side past 28 by more than a pad of 2 on each side: a ladder of a larger size (the tutorial's 64x64)
+
+
+def resized_output(run: dict) -> str | None:
+    """Why G's 28x28 output is not drawn by its convolutions, else None: its last conv draws a larger image (the
+    PyTorch DCGAN tutorial's 64x64 generator, kept) that a resize, pool or crop after it cuts down to 28x28."""
+    convs = [c for c in calls_of(run) if c.get("kind") is not None and size(c.get("out")) is not None]
+    if not convs or max(size(convs[-1]["out"])) <= OVERSIZE:
+        return None
+    drawn = max(size(convs[-1]["out"]))
+    calls = calls_of(run)
+    after = [text(c.get("type"), 40) for c in calls[calls.index(convs[-1]) + 1:]]
+    how = ("a pool after it" if any("Pool" in kind for kind in after) else
+           "a resize, pool or crop after it (an F.interpolate, F.avg_pool2d, or a slice such as x[:, :, 18:46, 18:46])")
+    return (f"the generator's last convolution draws {drawn}x{drawn} images, and {how} cuts them down to the 28x28 "
+            f"output: it never draws the digits at their own size (a 64x64 generator, as in the PyTorch DCGAN tutorial, "
+            f"kept?); keep the given ladder (4 -> 7 -> 14 -> 28, its last stage nn.ConvTranspose2d(ngf, 1, 4, 2, 1)) "
+            f"with no stage after 28x28, and add layers that keep the size between its stages")
+
+
 @check(points=2, visible=True)
 def test_output_shape(submission):
     """Output is (N, 1, 28, 28) for any batch size and nz."""
@@ -319,6 +339,8 @@ def test_output_shape(submission):
         if fault is not None:
             wrong.append((nz, batch, fault))
     if not wrong:
+        if fault := resized_output(submission.run(probes_a2.trace, build_generator(submission), noise(5), NAMESPACE)):
+            raise Partial(1, fault)
         return
     if all(nz != NZ for nz, _, _ in wrong):
         (nz, batch, fault), = wrong
@@ -414,6 +436,9 @@ def test_output_range(submission):
             f"[-1, 1] (the data are scaled to [-1, 1]): {never_negative_fix(submission, G)}"
         )
     if fault := short_of_one(low, high):
+        if resized := resized_output(submission.run(probes_a2.trace, G, noise(5), NAMESPACE)):
+            fault = (f"stays in [{low:.3g}, {high:.3g}] even with its weights scaled up, short of the data's -1 and 1: "
+                     f"{resized}")
         raise AssertionError(f"generator output {fault}")
 
 

@@ -49,6 +49,7 @@ __all__ = ["identity", "remove", "resumed_train", "watched_train"]
 
 MAX_INPUTS = 256  # G calls kept per period between two scans (a grid drawn one sample at a time)
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
+MAX_BESIDE = 20  # files resume wrote beside the checkpoint it was given, listed at the most
 
 _recording: list[torch.Tensor] | None = None  # G's inputs since the last scan, while a run is watched
 _outputs: list[torch.Tensor] | None = None  # G's outputs since the last scan, while a run is watched
@@ -570,7 +571,8 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     optimizer make_gan built], "orphans": [the networks, "G" and "D", of none of whose parameters gan.opt_g and gan.opt_d
     hold any], "stuck": [the networks whose weights resume left as they were when its first epoch started]}
     or None when either snapshot is missing, "end": {"G", "D": largest |weight
-    difference| at the end}, "again": `_resumed_when_done`, "resumed_saved": the resumed run wrote files after an epoch, "resumed_drew": G was
+    difference| at the end}, "again": `_resumed_when_done`, "resumed_saved": the resumed run wrote files after an epoch,
+    "beside_checkpoint": [the files resume wrote in the given checkpoint's folder instead of out_dir, at most MAX_BESIDE], "resumed_drew": G was
     called at its last save (None: it saved nothing), "noise": G
     received the same noise at both runs' last saves (None: a run saved nothing after an epoch)}.
     """
@@ -602,9 +604,11 @@ def resumed_train(namespace: dict, out_dir: str, n_first: int, n_total: int, see
     reply["train_noise"] = None if not first_save or not full_save else _same_inputs(first_save, full_save)
     resume = namespace["resume"]
     given, moved = _given_elsewhere(first_dir, checkpoint, interrupted["shapes"], root / "given", root / "held")
+    there = set(_run_files(root / "given"))
     try:
         # the checkpoint as a Path, as the notebook's try_resume cell passes it (`newest`); out_dir as a str, as that cell does
         resumed = _watched(namespace, lambda: resume(given, n_total, str(first_dir), seed=seed), first_dir, max_batches, snapshot_at=1)
+        reply["beside_checkpoint"] = [f for f in _run_files(root / "given") if f not in there][:MAX_BESIDE]
     finally:
         _put_back(first_dir, moved, root / "given", root / "held")
     reply["resumed"], reply["resumed_built"] = resumed["epoch_args"], resumed["shapes"] is not None

@@ -1134,14 +1134,20 @@ def frechet_answer(submission, mu1, s1, mu2, s2) -> float:
     return float(values[0])
 
 
+# The reference check's relative tolerance. A regulariser of 1e-6 * I added to both covariances inside the square root
+# (sqrtm((S1 + eps I) @ (S2 + eps I)), as pytorch-fid does when sqrtm fails, but on every call) moves d^2 by 2e-6 of it
+# on these Gaussians, float32 by less; the nearest common mistake (frechet_faults) lies 9e-5 away.
+REFERENCE_REL = 1e-5
+
+
 @check(points=2, visible=True)
 def test_frechet_distance_matches_reference(submission):
     """frechet_distance matches the FID formula on full covariances"""
     for d, seed in ((2, 0), (6, 1)):
         (mu1, s1), (mu2, s2) = gaussian(d, seed), gaussian(d, seed + 10)
         got, want = frechet_answer(submission, mu1, s1, mu2, s2), reference_frechet(mu1, s1, mu2, s2)
-        hint = diagnose(got, want, frechet_faults(mu1, s1, mu2, s2), rel=1e-6, abs_=1e-6) or FRECHET_FORMULA
-        assert close(got, want, rel=1e-6, abs_=1e-6), f"frechet_distance of two {d}-D Gaussians is {num(got)}; expected {num(want)}: {hint}"
+        hint = diagnose(got, want, frechet_faults(mu1, s1, mu2, s2), rel=REFERENCE_REL, abs_=1e-6) or FRECHET_FORMULA
+        assert close(got, want, rel=REFERENCE_REL, abs_=1e-6), f"frechet_distance of two {d}-D Gaussians is {num(got)}; expected {num(want)}: {hint}"
 
 
 ROUND_OFF = 4e-6  # per unit of the terms' size: float32 (eps 1.2e-7) sums and square roots stay within it

@@ -9,7 +9,8 @@ fixed seed and reach it only through `submission` and the probes of `reference.g
   shape or an exception is laid against the DCGAN ladder 1 -> 4 -> 7 -> 14 -> 28 and the layer
   that leaves it (or raises) is named, with the fix for that kind of layer (a stride-1 layer keeps
   the size; a stage takes the given kernel). A G that works at nz = 100 only gets 1 point ("use the
-  `nz` argument").
+  `nz` argument"), and so does one whose last conv draws a larger image (the PyTorch DCGAN tutorial's
+  64x64) that a resize, pool or crop cuts down to 28x28.
 - output range (1, visible): in [-1, 1] also with every weight scaled up 25 times, and z too when that leaves the
   output small (spectral norm divides each weight by its scale), and with its all-zero parameters moved off 0 first (a
   learned offset added after the Tanh starts at 0): a final tanh; layers with weights that run after the
@@ -361,6 +362,26 @@ def parameter_count(submission, G) -> int | None:
 # ---------------------------------------------------------------------------------------------
 
 
+OVERSIZE = 32  # a side past 28 by more than a pad of 2 on each side: a ladder of a larger size (the tutorial's 64x64)
+
+
+def resized_output(run: dict) -> str | None:
+    """Why G's 28x28 output is not drawn by its convolutions, else None: its last conv draws a larger image (the
+    PyTorch DCGAN tutorial's 64x64 generator, kept) that a resize, pool or crop after it cuts down to 28x28."""
+    convs = [c for c in calls_of(run) if c.get("kind") is not None and size(c.get("out")) is not None]
+    if not convs or max(size(convs[-1]["out"])) <= OVERSIZE:
+        return None
+    drawn = max(size(convs[-1]["out"]))
+    calls = calls_of(run)
+    after = [text(c.get("type"), 40) for c in calls[calls.index(convs[-1]) + 1:]]
+    how = ("a pool after it" if any("Pool" in kind for kind in after) else
+           "a resize, pool or crop after it (an F.interpolate, F.avg_pool2d, or a slice such as x[:, :, 18:46, 18:46])")
+    return (f"the generator's last convolution draws {drawn}x{drawn} images, and {how} cuts them down to the 28x28 "
+            f"output: it never draws the digits at their own size (a 64x64 generator, as in the PyTorch DCGAN tutorial, "
+            f"kept?); keep the given ladder (4 -> 7 -> 14 -> 28, its last stage nn.ConvTranspose2d(ngf, 1, 4, 2, 1)) "
+            f"with no stage after 28x28, and add layers that keep the size between its stages")
+
+
 @check(points=2, visible=True)
 def test_output_shape(submission):
     """Output is (N, 1, 28, 28) for any batch size and nz."""
@@ -378,6 +399,8 @@ def test_output_shape(submission):
         if fault is not None:
             wrong.append((nz, batch, fault))
     if not wrong:
+        if fault := resized_output(submission.run(probes_a2.trace, build_generator(submission), noise(5), NAMESPACE)):
+            raise Partial(1, fault)
         return
     if all(nz != NZ for nz, _, _ in wrong):
         (nz, batch, fault), = wrong
@@ -473,6 +496,9 @@ def test_output_range(submission):
             f"[-1, 1] (the data are scaled to [-1, 1]): {never_negative_fix(submission, G)}"
         )
     if fault := short_of_one(low, high):
+        if resized := resized_output(submission.run(probes_a2.trace, G, noise(5), NAMESPACE)):
+            fault = (f"stays in [{low:.3g}, {high:.3g}] even with its weights scaled up, short of the data's -1 and 1: "
+                     f"{resized}")
         raise AssertionError(f"generator output {fault}")
 
 

@@ -1159,32 +1159,36 @@ def never_stepped(found: list, missing: list[str], params: dict[str, list[list[i
             f"{states}, so that Adam's moments survive a resume")
 
 
-def saved_idle(submission, nets: list[str]) -> bool:
-    """Whether the checkpoints of train's 30-epoch run hold, for each network of `nets`, only the state of an
-    optimizer of its parameters that never took a step (see `never_stepped`)."""
+def saved_optimizers(submission) -> tuple[list, dict[str, list[list[int]]]] | None:
+    """(the optimizer states (see `_optimizers`) in the readable checkpoints of train's 30-epoch run, the shapes of
+    G's and D's parameters), or None when that run cannot tell (it fails, or never builds its GAN with make_gan)."""
     try:
         r = run(submission, 30)
     except (AssertionError, StudentError):
-        return False
+        return None
     if r.params is None:
+        return None
+    return [o for problem, contents in r.checkpoints.values() if problem is None for o in contents["optimizers"]], r.params
+
+
+def saved_idle(submission, nets: list[str]) -> bool:
+    """Whether the checkpoints of train's 30-epoch run hold, for each network of `nets`, only the state of an
+    optimizer of its parameters that never took a step (see `never_stepped`)."""
+    if (saved := saved_optimizers(submission)) is None:
         return False
-    found = [o for problem, contents in r.checkpoints.values() if problem is None for o in contents["optimizers"]]
-    trained = [net for net in nets if any(_optimizes(o, r.params[net]) for o in found)]
-    return bool(nets) and not trained and never_stepped(found, nets, r.params) is not None
+    found, params = saved
+    trained = [net for net in nets if any(_optimizes(o, params[net]) for o in found)]
+    return bool(nets) and not trained and never_stepped(found, nets, params) is not None
 
 
 def saved_trained(submission, nets: list[str]) -> bool | None:
     """Whether the checkpoints of train's 30-epoch run hold a trained optimizer state of each network of `nets` (by its
     parameters' shapes); None when that run cannot tell. A checkpoint of gan.opt_g's state alone holds one optimizer
     state, but none to load into gan.opt_d."""
-    try:
-        r = run(submission, 30)
-    except (AssertionError, StudentError):
+    if (saved := saved_optimizers(submission)) is None:
         return None
-    if r.params is None:
-        return None
-    found = [o for problem, contents in r.checkpoints.values() if problem is None for o in contents["optimizers"]]
-    return all(any(_optimizes(o, r.params[net]) for o in found) for net in nets)
+    found, params = saved
+    return all(any(_optimizes(o, params[net]) for o in found) for net in nets)
 
 
 @check(points=2, visible=True)
@@ -1616,6 +1620,20 @@ def resumed_when_done_error(again, uninterrupted: list) -> str | None:
     )
 
 
+def written_beside(reply: dict) -> str | None:
+    """What is wrong when resume wrote its checkpoints into the folder of the checkpoint it was given (out_dir taken from
+    the checkpoint's path) and none under the out_dir it was given, else None."""
+    found = reply.get("beside_checkpoint")
+    files = [p for p in map(relative, found) if p is not None] if isinstance(found, list) else []
+    saved = [p for p in files if p.lower().endswith(CHECKPOINT_SUFFIXES)]
+    if not saved:
+        return None
+    names = ", ".join(f"`{PurePosixPath(p).name}`" for p in saved[:3]) + (", ..." if len(saved) > 3 else "")
+    return (f"resume(checkpoint, {TOTAL}, out_dir) wrote its checkpoints ({names}) into the folder of the checkpoint it was "
+            f"given, not under out_dir (out_dir taken from the checkpoint's path?); the grader gives resume a copy of the "
+            f"checkpoint in another folder: save under the out_dir argument, as train does")
+
+
 @check(points=4)
 def test_resume_continues_the_run(submission):
     """resume continues an interrupted run exactly as if it had never stopped"""
@@ -1730,6 +1748,8 @@ def test_resume_continues_the_run(submission):
     same_end = isinstance(start, dict) and start.get("rng") is True and not any(_differs(end.get(net)) for net in ("G", "D"))
     checkpoint = relative(reply.get("checkpoint")) or "?"
     error = resumed_files_error(written["interrupted"], written["uninterrupted"], checkpoint, k, compare=same_end)
+    if error and (beside := written_beside(reply)):
+        raise AssertionError(beside)
     if error:
         raise AssertionError(error)
     rng_of = start.get("rng_of_epoch") if isinstance(start, dict) else None
