@@ -1,7 +1,7 @@
 """The a1 autograder gives the right score and message to right and wrong code.
 
 Each submission is the solution notebook with some of its code cells replaced (grade ids "theory":
-d_star and cost_and_jsd; "losses"; "frechet"), graded like a student's notebook (the solution, the
+d_star and cost_and_jsd; "divergences": kl_on_grid and jsd_on_grid; "losses"; "frechet"), graded like a student's notebook (the solution, the
 student version and the answers taken from the library: its cells in the sandboxed worker, the
 checks of tests/autograders/test_a1_theory.py here, across the proxy). The
 functions are checked independently, so one notebook carries a d_loss, a g_loss and a
@@ -42,8 +42,13 @@ THEORY = {
     "test_jsd_from_its_definition": 2.0,
     "test_cost_and_jsd_on_other_grids": 2.0,
 }
+DIVERGENCES = {
+    "test_kl_on_grid_matches_the_closed_form": 2.0,
+    "test_jsd_on_grid_properties": 2.0,
+}
 FULL = {
     **THEORY,
+    **DIVERGENCES,
     "test_d_loss_matches_minimax": 2.0,
     "test_d_loss_finite_at_logits_of_100": 1.0,
     "test_g_loss_matches_minimax": 2.0,
@@ -56,7 +61,7 @@ THEORY_OK = {name: OK[name] for name in THEORY}
 
 
 def submission(tmp_path: Path, **cells: str) -> Path:
-    """The solution notebook with the cells of these grade ids ("theory", "losses", "frechet") replaced."""
+    """The solution notebook with the cells of these grade ids ("theory", "divergences", "losses", "frechet") replaced."""
     return notebook_with_cells(SOLUTION, tmp_path, {k: textwrap.dedent(v).strip("\n") for k, v in cells.items()})
 
 
@@ -71,14 +76,17 @@ def sandboxed(path: Path) -> dict[str, tuple[float, str]]:
 
 
 def function_of(check: str) -> str:
-    """The function a check grades: "d_star", "cost_and_jsd", "d_loss", "g_loss" or "frechet_distance"."""
+    """The function a check grades: "d_star", "cost_and_jsd", "kl_on_grid", "jsd_on_grid" (the first each check
+    calls), "d_loss", "g_loss" or "frechet_distance"."""
+    if check in DIVERGENCES:
+        return "kl_on_grid" if "kl_on" in check else "jsd_on_grid"
     if check in THEORY:
         return "d_star" if "d_star_is" in check else "cost_and_jsd"
     return "frechet_distance" if "frechet" in check else check.removeprefix("test_")[:6]
 
 
-def test_the_points_add_up_to_the_first_cells_18():
-    assert sum(FULL.values()) == 18.0 and sum(THEORY.values()) == 8.0
+def test_the_points_add_up_to_the_first_cells_22():
+    assert sum(FULL.values()) == 22.0 and sum(THEORY.values()) == 8.0 and sum(DIVERGENCES.values()) == 4.0
 
 
 def test_solution_scores_full_marks():
@@ -2221,6 +2229,247 @@ def test_wrong_theory_cells_get_exact_scores_and_messages(tmp_path, name):
     assert scores(submission(tmp_path, theory=cell)) == {**OK, **expected}
 
 
+# ---------------------------------------------------------------------------------------------
+# kl_on_grid and jsd_on_grid (grade id "divergences"): right ones, wrong ones, and the other checks untouched
+# ---------------------------------------------------------------------------------------------
+
+DIVERGENCES_OK = {name: OK[name] for name in DIVERGENCES}
+EVEN_GRID = "x = linspace(-12, 12, 2401)"
+UNEVEN_GRID = "the uneven grid x = 10 u^3 + 2 u, u = linspace(-1, 1, 2001)"
+KL_CASE = f"p = N(0.3, 1^2), q = N(-0.5, 1.3^2) on {EVEN_GRID}"
+KL_UNEVEN_CASE = f"p = N(0.3, 1^2), q = N(-0.5, 1.3^2) on {UNEVEN_GRID}"
+KL_ZEROS_CASE = f"a triangular p on [-1.5, 2.5] (0 elsewhere), q = N(0, 1) on {UNEVEN_GRID}"
+JSD_CASE = f"p = N(0.94, 1.12^2), q = N(-0.08, 1.21^2) on {UNEVEN_GRID}"
+APART_CASE = (f"two triangular densities on [-5, -1] and [1, 5] (each 0 where the other is not, both 0 in between) on "
+              f"{UNEVEN_GRID}")
+IDENTITY = " (on this grid C(G) = -1.2094, and C(G) = -log 4 + 2 JSD)"
+IN_NATS = "it is in bits (log base 2): divergences here are in nats, with natural logs (torch.log, np.log), as in C(G) = -log 4 + 2 JSD"
+TRAPEZOID = "the trapezoidal rule sum over i of (f(x_i) + f(x_i+1)) / 2 * (x_i+1 - x_i)"
+ONE_STEP = f"it is the sum of the integrand times x[1] - x[0], but this grid is not evenly spaced: weigh each interval by its own width, {TRAPEZOID}"
+A_MEAN = ("it is the mean of the integrand over the grid points, not its integral: integrate with the trapezoidal rule, sum "
+          "over i of (f(x_i) + f(x_i+1)) / 2 * (x_i+1 - x_i)")
+NAN_AT_ZERO = (
+    "a density is 0 at some grid points, and there p log(p / q) is 0 log 0 = 0, but computed as written it is 0 * log(0) = 0 * "
+    "(-inf) (or 0 / 0) = NaN in floating point: make the integrand 0 wherever p = 0 (torch.where, or torch.xlogy(p, p) - "
+    "torch.xlogy(p, q))"
+)
+
+
+def kl_is(case: str, got: str, want: str, hint: str) -> str:
+    return f"kl_on_grid for {case} is {got}; expected {want}: {hint}"
+
+
+def jsd_on_grid_is(got: str, hint: str) -> str:
+    return f"jsd_on_grid for {JSD_CASE} is {got}; expected 0.0884478: {hint}{IDENTITY}"
+
+
+DIVERGENCES_CORRECT = {
+    "xlogy_and_torch_trapezoid": """
+        def kl_on_grid(p, q, x):
+            return float(torch.trapezoid(torch.xlogy(p, p) - torch.xlogy(p, q), x))
+
+        def jsd_on_grid(p, q, x):
+            m = 0.5 * (p + q)
+            return (kl_on_grid(p, m, x) + kl_on_grid(q, m, x)) / 2
+    """,
+    "scipy_rel_entr_and_trapezoid_on_numpy": """
+        import numpy as np
+        from scipy.integrate import trapezoid
+        from scipy.special import rel_entr
+
+        def kl_on_grid(p, q, x):
+            p, q, x = p.numpy(), q.numpy(), x.numpy()
+            return float(trapezoid(rel_entr(p, q), x))
+
+        def jsd_on_grid(p, q, x):
+            m = (p + q) / 2
+            return 0.5 * kl_on_grid(p, m, x) + 0.5 * kl_on_grid(q, m, x)
+    """,
+    "masked_logs_a_loop_and_one_integrand_for_the_jsd": """
+        def integrate(f, x):
+            total = 0.0
+            for i in range(len(x) - 1):
+                total += 0.5 * (float(f[i]) + float(f[i + 1])) * float(x[i + 1] - x[i])
+            return total
+
+        def plogp_over(p, q):
+            out = torch.zeros_like(p)
+            inside = p > 0
+            out[inside] = p[inside] * torch.log(p[inside] / q[inside])
+            return out
+
+        def kl_on_grid(p, q, x):
+            return integrate(plogp_over(p, q), x)
+
+        def jsd_on_grid(p, q, x):
+            m = (p + q) / 2
+            return integrate(0.5 * plogp_over(p, m) + 0.5 * plogp_over(q, m), x)
+    """,
+    "numpy_where_with_the_warnings_silenced": """
+        import numpy as np
+
+        def kl_on_grid(p, q, x):
+            p, q, x = np.asarray(p), np.asarray(q), np.asarray(x)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                f = np.where(p > 0, p * np.log(p / q), 0.0)
+            return float(np.sum((f[1:] + f[:-1]) * np.diff(x)) / 2)
+
+        def jsd_on_grid(p, q, x):
+            m = (p + q) / 2
+            return float(0.5 * kl_on_grid(p, m, x) + 0.5 * kl_on_grid(q, m, x))
+    """,
+}
+
+
+@pytest.mark.parametrize("name", list(DIVERGENCES_CORRECT))
+def test_correct_divergences_score_full_marks(tmp_path, name):
+    assert scores(submission(tmp_path, divergences=DIVERGENCES_CORRECT[name])) == OK
+
+
+JSD_OF_KL = """
+        def jsd_on_grid(p, q, x):
+            m = (p + q) / 2
+            return 0.5 * kl_on_grid(p, m, x) + 0.5 * kl_on_grid(q, m, x)
+"""
+RIGHT_KL = """
+        def kl_on_grid(p, q, x):
+            return float(torch.trapezoid(torch.xlogy(p, p) - torch.xlogy(p, q), x))
+"""
+
+# each wrong cell: (its source, the two checks' expected results; every other check keeps its points)
+DIVERGENCES_WRONG = {
+    "kl_in_bits": (
+        """
+        def kl_on_grid(p, q, x):
+            f = torch.where(p > 0, p * torch.log2(p / q), torch.zeros_like(p))
+            return float(torch.trapezoid(f, x))
+        """ + JSD_OF_KL,
+        {
+            "test_kl_on_grid_matches_the_closed_form": (0.0, kl_is(KL_CASE, "0.35717", "0.247571", IN_NATS)),
+            "test_jsd_on_grid_properties": (0.0, jsd_on_grid_is("0.127606", IN_NATS)),
+        },
+    ),
+    "kl_arguments_swapped": (
+        """
+        def kl_on_grid(p, q, x):
+            return float(torch.trapezoid(torch.xlogy(q, q) - torch.xlogy(q, p), x))
+        """ + JSD_OF_KL,
+        {
+            "test_kl_on_grid_matches_the_closed_form": (0.0, kl_is(KL_CASE, "0.402636", "0.247571", (
+                "that is KL(q || p): the arguments are the other way round; KL(p || q) integrates p log(p / q), weighted by "
+                "the first density p"))),
+            "test_jsd_on_grid_properties": (0.0, jsd_on_grid_is("0.107045", (
+                "its KL terms have their arguments the other way round, KL(m || p) and KL(m || q) (does kl_on_grid integrate "
+                "p log(p / q)?): the JSD is 1/2 KL(p || m) + 1/2 KL(q || m)"))),
+        },
+    ),
+    "jsd_without_the_mixture": (
+        RIGHT_KL + """
+        def jsd_on_grid(p, q, x):
+            return (kl_on_grid(p, q, x) + kl_on_grid(q, p, x)) / 2
+        """,
+        {"test_jsd_on_grid_properties": (0.0, jsd_on_grid_is("0.390988", (
+            "that is the mean of KL(p || q) and KL(q || p), which leaves out the mixture: the JSD compares each density "
+            "with m = (p + q) / 2, 1/2 KL(p || m) + 1/2 KL(q || m)")))},
+    ),
+    "jsd_the_sum_of_the_two_terms": (
+        RIGHT_KL + """
+        def jsd_on_grid(p, q, x):
+            m = (p + q) / 2
+            return kl_on_grid(p, m, x) + kl_on_grid(q, m, x)
+        """,
+        {"test_jsd_on_grid_properties": (0.0, jsd_on_grid_is("0.176899", (
+            "it is twice the JSD: the JSD is the mean of the two KL terms, 1/2 KL(p || m) + 1/2 KL(q || m), not their sum")))},
+    ),
+    # right on the evenly spaced grid: only the uneven one tells
+    "one_step_for_every_interval": (
+        """
+        def kl_on_grid(p, q, x):
+            dx = x[1] - x[0]
+            return float(torch.sum(torch.xlogy(p, p) - torch.xlogy(p, q)) * dx)
+        """ + JSD_OF_KL,
+        {
+            "test_kl_on_grid_matches_the_closed_form": (0.0, kl_is(KL_UNEVEN_CASE, "2.35023", "0.247571", ONE_STEP)),
+            "test_jsd_on_grid_properties": (0.0, jsd_on_grid_is("0.417967", ONE_STEP)),
+        },
+    ),
+    "mean_of_the_integrand": (
+        """
+        def kl_on_grid(p, q, x):
+            return float(torch.mean(torch.xlogy(p, p) - torch.xlogy(p, q)))
+        """ + JSD_OF_KL,
+        {
+            "test_kl_on_grid_matches_the_closed_form": (0.0, kl_is(KL_CASE, "0.0103112", "0.247571", A_MEAN)),
+            "test_jsd_on_grid_properties": (0.0, jsd_on_grid_is("0.0065336", A_MEAN)),
+        },
+    ),
+    # right for Gaussians, which are nowhere 0 on the grid: the zeros of the triangular densities tell
+    "nan_where_a_density_is_zero": (
+        """
+        def kl_on_grid(p, q, x):
+            return float(torch.trapezoid(p * torch.log(p / q), x))
+        """ + JSD_OF_KL,
+        {
+            "test_kl_on_grid_matches_the_closed_form": (0.0, kl_is(KL_ZEROS_CASE, "nan", "0.184116", NAN_AT_ZERO)),
+            "test_jsd_on_grid_properties": (0.0, (
+                f"jsd_on_grid for {APART_CASE} is nan; expected log 2 = 0.693147, the JSD's largest value: {NAN_AT_ZERO} (where "
+                f"p = q = 0 the mixture is 0 too)")),
+        },
+    ),
+    "an_epsilon_keeps_the_kl_finite": (
+        """
+        def kl_on_grid(p, q, x):
+            eps = 1e-12
+            return float(torch.trapezoid(p * torch.log((p + eps) / (q + eps)), x))
+        """ + JSD_OF_KL,
+        {"test_jsd_on_grid_properties": (0.0, (
+            f"kl_on_grid for p = N(0, 1), q a triangular density on [1, 5] (0 elsewhere) on {UNEVEN_GRID} is 22.2321; expected "
+            f"inf: p has mass where q = 0, so p log(p / q) is +inf there; an epsilon added to q, or q clamped, makes it finite "
+            f"and wrong"))},
+    ),
+    # a cell that raises costs the two divergence checks and nothing else
+    "kl_that_raises": (
+        """
+        def kl_on_grid(p, q, x):
+            return float(torch.trapezoid(p * torch.log(p / q), x, dim=1))
+        """ + JSD_OF_KL,
+        {
+            "test_kl_on_grid_matches_the_closed_form": (
+                0.0, "calling `kl_on_grid` raised IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
+            "test_jsd_on_grid_properties": (
+                0.0, "calling `jsd_on_grid` raised IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(DIVERGENCES_WRONG))
+def test_wrong_divergences_get_exact_scores_and_messages(tmp_path, name):
+    cell, expected = DIVERGENCES_WRONG[name]
+    assert set(expected) <= set(DIVERGENCES)  # the other checks keep their points
+    assert scores(submission(tmp_path, divergences=cell)) == {**OK, **expected}
+
+
+def test_wrong_divergences_in_the_sandbox_grade_as_in_this_process(tmp_path):
+    cell, expected = DIVERGENCES_WRONG["nan_where_a_density_is_zero"]
+    path = submission(tmp_path, divergences=cell)
+    assert sandboxed(path) == scores(path) == {**OK, **expected}
+
+
+def test_the_divergence_checks_own_values_agree_with_the_closed_form():
+    """The checks' trapezoidal KL on both grids is within a tenth of their tolerance of the closed form, the uneven grid
+    is uneven (its widest step 16 times its narrowest), and the two triangles' JSD is log 2 to round-off."""
+    checks = load_module(ROOT / "tests" / "autograders" / f"test_{A}.py")
+    for grid in (checks.EVEN, checks.UNEVEN):
+        for mu_p, s_p, mu_q, s_q in checks.KL_GAUSSIANS:
+            p, q = checks.tabulated_normal(grid, mu_p, s_p), checks.tabulated_normal(grid, mu_q, s_q)
+            assert abs(checks.own_kl(p, q, grid) - checks.normal_kl(mu_p, s_p, mu_q, s_q)) < checks.DIVERGENCE_TOL / 10
+    steps = checks.UNEVEN.diff()
+    assert bool((steps > 0).all()) and float(steps.max() / steps.min()) > 15
+    left, right = checks.triangle(checks.UNEVEN, -3.0, 2.0), checks.triangle(checks.UNEVEN, 3.0, 2.0)
+    assert abs(checks.own_jsd(left, right, checks.UNEVEN) - checks.LOG2) < 1e-12
+
+
 # found by a red-team round for false positives (wrong code that scored points it should not): D* as a column (N, 1),
 # which broadcasts against the densities (N,) into an (N, N) matrix, and D* computed on a grid of its own spanning the
 # visible checks' [-8, 8] (x itself unused) had full marks for d_star; a Fréchet distance
@@ -2473,9 +2722,10 @@ def test_an_answer_imported_from_the_course_library_scores_zero_when_graded(tmp_
     module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics.fid"}
     assert sandboxed(submission(tmp_path, **TAKEN["imported"])) == {
         **THEORY_OK,
+        **DIVERGENCES_OK,
         **{check: (0.0, taken(f"`{function_of(check)}` is not defined when graded: the cell that defines it uses",
                               function_of(check), module[function_of(check)]))
-           for check in FULL if check not in THEORY},
+           for check in FULL if check not in THEORY and check not in DIVERGENCES},
     }
 
 
@@ -2483,8 +2733,9 @@ def test_an_answer_that_reaches_the_course_library_indirectly_scores_zero_when_g
     module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics"}
     assert sandboxed(submission(tmp_path, **TAKEN["reached_indirectly"])) == {
         **THEORY_OK,
+        **DIVERGENCES_OK,
         **{check: (0.0, taken(f"{function_of(check)} uses", function_of(check), module[function_of(check)]))
-           for check in FULL if check not in THEORY},
+           for check in FULL if check not in THEORY and check not in DIVERGENCES},
     }
 
 
@@ -2495,7 +2746,8 @@ def test_the_visible_checks_say_so_in_the_students_kernel(tmp_path, way):
     results = visible_results(A, submission(tmp_path, **TAKEN[way]), FULL)
     module = {"d_loss": "reference.losses", "g_loss": "reference.losses", "frechet_distance": "reference.metrics.fid"}
     assert results == {
-        **{check: OK[check] for check in ("test_d_star_is_the_optimal_discriminator", "test_cost_is_v_at_d_star", "test_jsd_from_its_definition")},
+        **{check: OK[check] for check in ("test_d_star_is_the_optimal_discriminator", "test_cost_is_v_at_d_star", "test_jsd_from_its_definition",
+                                          "test_kl_on_grid_matches_the_closed_form")},
         **{check: (0.0, taken(f"{function_of(check)} calls", function_of(check), module[function_of(check)]))
            for check in ("test_d_loss_matches_minimax", "test_g_loss_matches_minimax", "test_frechet_distance_matches_reference")},
     }

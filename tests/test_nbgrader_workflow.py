@@ -43,7 +43,7 @@ BUGGY = {
         "    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()\n\n"
         "def g_loss(fake_logits):\n"
         "    return torch.log(1 - torch.sigmoid(fake_logits)).mean()  # -inf at a logit of 100\n",
-        17.0,
+        21.0,
     ),
     "a3_save_every_10_epochs": (
         "train",

@@ -1,8 +1,9 @@
 """Checks of a1_theory's code: the optimal discriminator and the generator's cost for two 1-D
-Gaussians, the minimax losses from logits and the Fréchet distance.
+Gaussians, the KL divergence and the JSD of densities tabulated on a grid, the minimax losses from
+logits and the Fréchet distance.
 
 The written answers of a1 are graded by hand against the rubric in the source notebook (graded
-exemplars in solutions/a1_theory/exemplars.md); these checks grade the five functions. The
+exemplars in solutions/a1_theory/exemplars.md); these checks grade the seven functions. The
 student's functions run next to their notebook (in the sandboxed worker when graded):
 `probes_a1.number` and `probes_a1.numbers` return what d_star, cost_and_jsd and frechet_distance
 returned, `probes.value_and_grad` a loss's value and its gradients with respect to the logits.
@@ -35,8 +36,18 @@ when a1 is graded, so an answer taken from them scores 0 with a message that say
 the student's own kernel they do exist; there every check of those functions traces the student's
 function (`probes_a1.modules_run`) and fails, with the same message, when it runs their code.
 
-Points: d_star 2, C(G) 2, JSD 2, both on other grids 2; d_loss 2 + 1, g_loss 2 + 1,
-frechet_distance 2 + 2 = 18.
+kl_on_grid and jsd_on_grid get densities tabulated on a grid the checks choose, evenly spaced or
+not (x = 10 u^3 + 2 u: one step x[1] - x[0] for every interval is far off there), some of them
+exactly 0 at some points (triangular densities: 0 log 0 = 0, never NaN). kl_on_grid is compared
+with the closed-form KL of two Gaussians and with its trapezoidal integral where p has zeros;
+hidden, jsd_on_grid must give (C(G) + log 4) / 2 with C(G) = V(D*, G) integrated here on the uneven
+grid, be symmetric, 0 for p = q and log 2 for two densities that do not overlap, and kl_on_grid
+must be inf where q misses p's mass. Their common mistakes (bits, arguments swapped, the mixture
+left out, one step for every interval, a mean, NaN where a density is 0, an epsilon that keeps the
+KL finite) get their own messages.
+
+Points: d_star 2, C(G) 2, JSD 2, both on other grids 2; kl_on_grid 2, jsd_on_grid 2; d_loss 2 + 1,
+g_loss 2 + 1, frechet_distance 2 + 2 = 22.
 """
 
 from __future__ import annotations
@@ -689,6 +700,195 @@ def test_cost_and_jsd_on_other_grids(submission):
     if len(failures) == 1:
         raise Partial(1, failures[0])
     assert not failures, "; ".join(failures)
+
+
+# ---------------------------------------------------------------------------------------------
+# The KL divergence and the JSD of densities tabulated on any grid
+# ---------------------------------------------------------------------------------------------
+
+
+def uneven_grid(n: int = 2001) -> torch.Tensor:
+    """An increasing grid x = 10 u^3 + 2 u for u = linspace(-1, 1, n), float64 (n,): from -12 to 12, its step 0.002 near
+    0 and 0.032 at the ends (n odd: 0 is a grid point). An integral over it weighs each point by the widths beside it."""
+    u = torch.linspace(-1.0, 1.0, n, dtype=torch.float64)
+    return 10 * u**3 + 2 * u
+
+
+def tabulated_normal(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
+    """N(mu, sigma^2)'s density at the grid points (n,)."""
+    return log_normal(x, mu, sigma).exp()
+
+
+def triangle(x: torch.Tensor, centre: float, half_width: float) -> torch.Tensor:
+    """A triangular density (n,) on [centre - half_width, centre + half_width], exactly 0 outside it, scaled so that
+    its trapezoidal integral over x is 1."""
+    t = (1 - (x - centre).abs() / half_width).clamp(min=0)
+    return t / torch.trapezoid(t, x)
+
+
+def kl_integrand(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """p log(p / q) at the grid points (n,), 0 where p = 0 (0 log 0 = 0); requires q > 0 wherever p > 0."""
+    return torch.xlogy(p, p) - torch.xlogy(p, q)
+
+
+def own_kl(p: torch.Tensor, q: torch.Tensor, x: torch.Tensor) -> float:
+    return float(torch.trapezoid(kl_integrand(p, q), x))
+
+
+def own_jsd(p: torch.Tensor, q: torch.Tensor, x: torch.Tensor) -> float:
+    m = (p + q) / 2
+    return 0.5 * own_kl(p, m, x) + 0.5 * own_kl(q, m, x)
+
+
+def normal_kl(mu_p: float, sigma_p: float, mu_q: float, sigma_q: float) -> float:
+    """KL(N(mu_p, sigma_p^2) || N(mu_q, sigma_q^2)) in nats, in closed form."""
+    return math.log(sigma_q / sigma_p) + (sigma_p**2 + (mu_p - mu_q) ** 2) / (2 * sigma_q**2) - 0.5
+
+
+DIVERGENCE_TOL = 1e-5  # the trapezoidal rule on these grids is within 1e-7 of the closed form; other rules within 1e-6
+ZERO_LOG_ZERO = (
+    "a density is 0 at some grid points, and there p log(p / q) is 0 log 0 = 0, but computed as written it is 0 * "
+    "log(0) = 0 * (-inf) (or 0 / 0) = NaN in floating point: make the integrand 0 wherever p = 0 (torch.where, or "
+    "torch.xlogy(p, p) - torch.xlogy(p, q))"
+)
+IN_BITS = "it is in bits (log base 2): divergences here are in nats, with natural logs (torch.log, np.log), as in C(G) = -log 4 + 2 JSD"
+IN_LOG10 = "it uses base-10 logs (log10): divergences here are in nats, with natural logs (torch.log, np.log)"
+EVEN_STEP = (
+    "it is the sum of the integrand times x[1] - x[0], but this grid is not evenly spaced: weigh each interval by its "
+    "own width, the trapezoidal rule sum over i of (f(x_i) + f(x_i+1)) / 2 * (x_i+1 - x_i)"
+)
+MEAN_INTEGRAND = (
+    "it is the mean of the integrand over the grid points, not its integral: integrate with the trapezoidal rule, sum "
+    "over i of (f(x_i) + f(x_i+1)) / 2 * (x_i+1 - x_i)"
+)
+PLAIN_SUM = "it is the sum of the integrand without the widths of the grid's intervals: integrate with the trapezoidal rule, sum over i of (f(x_i) + f(x_i+1)) / 2 * (x_i+1 - x_i)"
+KL_FORMULA = "KL(p || q) is the integral over the grid of p(x) log(p(x) / q(x)), natural logs, by the trapezoidal rule"
+JSD_DEFINITION = (
+    "JSD(p || q) = 1/2 KL(p || m) + 1/2 KL(q || m) with the mixture m = (p + q) / 2, each KL integrated over the grid"
+)
+
+
+def integration_faults(f: torch.Tensor, x: torch.Tensor, scale: float = 1.0) -> list[tuple[float, str]]:
+    """The integral of f over x as the common mistakes compute it (times `scale`: 1/2 per JSD term)."""
+    return [(scale * float(f.sum() * (x[1] - x[0])), EVEN_STEP), (scale * float(f.mean()), MEAN_INTEGRAND),
+            (scale * float(f.sum()), PLAIN_SUM)]
+
+
+def grid_kl_faults(p: torch.Tensor, q: torch.Tensor, x: torch.Tensor) -> list[tuple[float, str]]:
+    kl = own_kl(p, q, x)
+    return [
+        (kl / LOG2, IN_BITS), (kl / LOG10, IN_LOG10),
+        (own_kl(q, p, x), "that is KL(q || p): the arguments are the other way round; KL(p || q) integrates p log(p / q), "
+         "weighted by the first density p"),
+        (-kl, "its sign is flipped: KL(p || q) integrates p log(p / q), not p log(q / p), and it is >= 0"),
+        *integration_faults(kl_integrand(p, q), x),
+    ]
+
+
+def grid_jsd_faults(p: torch.Tensor, q: torch.Tensor, x: torch.Tensor) -> list[tuple[float, str]]:
+    jsd, m = own_jsd(p, q, x), (p + q) / 2
+    return [
+        (jsd / LOG2, IN_BITS), (jsd / LOG10, IN_LOG10),
+        ((own_kl(p, q, x) + own_kl(q, p, x)) / 2, "that is the mean of KL(p || q) and KL(q || p), which leaves out the "
+         "mixture: the JSD compares each density with m = (p + q) / 2, 1/2 KL(p || m) + 1/2 KL(q || m)"),
+        (own_kl(p, q, x), "that is KL(p || q), not the JSD: compare each density with the mixture m = (p + q) / 2, "
+         "1/2 KL(p || m) + 1/2 KL(q || m)"),
+        (2 * jsd, "it is twice the JSD: the JSD is the mean of the two KL terms, 1/2 KL(p || m) + 1/2 KL(q || m), not their sum"),
+        (0.5 * own_kl(p, m, x), "it holds only p's term, 1/2 KL(p || m): the JSD is 1/2 KL(p || m) + 1/2 KL(q || m)"),
+        (0.5 * own_kl(m, p, x) + 0.5 * own_kl(m, q, x), "its KL terms have their arguments the other way round, KL(m || p) "
+         "and KL(m || q) (does kl_on_grid integrate p log(p / q)?): the JSD is 1/2 KL(p || m) + 1/2 KL(q || m)"),
+        *[(a + b, message) for (a, message), (b, _) in zip(integration_faults(kl_integrand(p, m), x, 0.5),
+                                                           integration_faults(kl_integrand(q, m), x, 0.5))],
+    ]
+
+
+def divergence_answer(submission, name: str, p: torch.Tensor, q: torch.Tensor, x: torch.Tensor) -> float:
+    """name(p, q, x) as a float; a failure that names the fault when it is not one real number."""
+    answer = run(submission, name, probes_a1.number, submission.get(name), p, q, x)
+    kind = answer.get("type") if isinstance(answer, dict) else None
+    kind = kind if isinstance(kind, str) else "something else"
+    values = answer.get("values") if isinstance(answer, dict) else None
+    assert kind != "NoneType", f"{name} returned None (is its return missing?); return the divergence as one number"
+    assert isinstance(values, torch.Tensor) and values.dtype == torch.float64 and values.numel() == 1, (
+        f"{name} returned {kind}" + (f" of {values.numel()} numbers" if isinstance(values, torch.Tensor) else "")
+        + "; return one number (a float or a 0-dim tensor): the integral of the integrand over the grid"
+    )
+    return float(values[0])
+
+
+def divergence_failure(name: str, case: str, got: float, want: float, faults: list[tuple[float, str]], definition: str) -> str | None:
+    """Why `got` is not `want` for the case, else None."""
+    if close(got, want, DIVERGENCE_TOL, DIVERGENCE_TOL):
+        return None
+    hint = ZERO_LOG_ZERO if math.isnan(got) else diagnose(got, want, faults, DIVERGENCE_TOL, DIVERGENCE_TOL) or definition
+    return f"{name} for {case} is {num(got)}; expected {num(want)}: {hint}"
+
+
+EVEN = torch.linspace(-12.0, 12.0, 2401, dtype=torch.float64)  # step 0.01
+UNEVEN = uneven_grid()
+KL_GAUSSIANS = ((0.3, 1.0, -0.5, 1.3), (-0.2, 1.1, 0.6, 0.9))  # (mu_p, sigma_p, mu_q, sigma_q)
+
+
+def gaussians_case(mu_p: float, sigma_p: float, mu_q: float, sigma_q: float, grid: str) -> str:
+    return f"p = N({mu_p:g}, {sigma_p:g}^2), q = N({mu_q:g}, {sigma_q:g}^2) on {grid}"
+
+
+EVEN_NAME = "x = linspace(-12, 12, 2401)"
+UNEVEN_NAME = "the uneven grid x = 10 u^3 + 2 u, u = linspace(-1, 1, 2001)"
+
+
+@check(points=2, visible=True)
+def test_kl_on_grid_matches_the_closed_form(submission):
+    """kl_on_grid is KL(N1 || N2)'s closed form on an even and an uneven grid, 0 for p = q, and finite where p is 0"""
+    for grid, grid_name in ((EVEN, EVEN_NAME), (UNEVEN, UNEVEN_NAME)):
+        for mu_p, sigma_p, mu_q, sigma_q in KL_GAUSSIANS:
+            p, q = tabulated_normal(grid, mu_p, sigma_p), tabulated_normal(grid, mu_q, sigma_q)
+            got = divergence_answer(submission, "kl_on_grid", p, q, grid)
+            failure = divergence_failure("kl_on_grid", gaussians_case(mu_p, sigma_p, mu_q, sigma_q, grid_name), got,
+                                         normal_kl(mu_p, sigma_p, mu_q, sigma_q), grid_kl_faults(p, q, grid), KL_FORMULA)
+            assert failure is None, failure
+    p = tabulated_normal(UNEVEN, 0.3, 1.0)
+    same = divergence_answer(submission, "kl_on_grid", p, p.clone(), UNEVEN)
+    assert close(same, 0.0, 0.0, DIVERGENCE_TOL), (
+        f"kl_on_grid(p, p, x) for p = N(0.3, 1^2) on {UNEVEN_NAME} is {num(same)}; expected 0: "
+        + (ZERO_LOG_ZERO if math.isnan(same) else "log(p / p) = 0 at every point")
+    )
+    p, q = triangle(UNEVEN, 0.5, 2.0), tabulated_normal(UNEVEN, 0.0, 1.0)
+    got = divergence_answer(submission, "kl_on_grid", p, q, UNEVEN)
+    failure = divergence_failure("kl_on_grid", f"a triangular p on [-1.5, 2.5] (0 elsewhere), q = N(0, 1) on {UNEVEN_NAME}",
+                                 got, own_kl(p, q, UNEVEN), grid_kl_faults(p, q, UNEVEN), KL_FORMULA)
+    assert failure is None, failure
+
+
+@check(points=2)
+def test_jsd_on_grid_properties(submission):
+    """jsd_on_grid satisfies C(G) = -log 4 + 2 JSD, is symmetric, 0 for p = q, log 2 for densities with no overlap, and KL is infinite where q misses p's mass"""
+    p, q = tabulated_normal(UNEVEN, 0.94, 1.12), tabulated_normal(UNEVEN, -0.08, 1.21)
+    d = torch.sigmoid(log_normal(UNEVEN, 0.94, 1.12) - log_normal(UNEVEN, -0.08, 1.21))
+    cost = float(torch.trapezoid(p * d.log() + q * (1 - d).log(), UNEVEN))  # C(G) = V(D*, G) on this grid
+    case = gaussians_case(0.94, 1.12, -0.08, 1.21, UNEVEN_NAME)
+    got = divergence_answer(submission, "jsd_on_grid", p, q, UNEVEN)
+    failure = divergence_failure("jsd_on_grid", case, got, (cost + LOG4) / 2, grid_jsd_faults(p, q, UNEVEN), JSD_DEFINITION)
+    assert failure is None, failure + f" (on this grid C(G) = {num(cost)}, and C(G) = -log 4 + 2 JSD)"
+    other = divergence_answer(submission, "jsd_on_grid", q, p, UNEVEN)
+    assert close(other, got, 1e-9, 1e-12), f"jsd_on_grid is not symmetric: {num(got)} for (p, q), {num(other)} for (q, p) ({case})"
+    same = divergence_answer(submission, "jsd_on_grid", p, p.clone(), UNEVEN)
+    assert close(same, 0.0, 0.0, DIVERGENCE_TOL), f"jsd_on_grid(p, p, x) for p = N(0.94, 1.12^2) is {num(same)}; expected 0"
+    left, right = triangle(UNEVEN, -3.0, 2.0), triangle(UNEVEN, 3.0, 2.0)
+    apart = divergence_answer(submission, "jsd_on_grid", left, right, UNEVEN)
+    assert close(apart, LOG2, DIVERGENCE_TOL, DIVERGENCE_TOL), (
+        f"jsd_on_grid for two triangular densities on [-5, -1] and [1, 5] (each 0 where the other is not, both 0 in "
+        f"between) on {UNEVEN_NAME} is {num(apart)}; expected log 2 = {num(LOG2)}, the JSD's largest value: "
+        + (ZERO_LOG_ZERO + " (where p = q = 0 the mixture is 0 too)" if math.isnan(apart) else diagnose(
+            apart, LOG2, grid_jsd_faults(left, right, UNEVEN), DIVERGENCE_TOL, DIVERGENCE_TOL) or JSD_DEFINITION)
+    )
+    missed = divergence_answer(submission, "kl_on_grid", tabulated_normal(UNEVEN, 0.0, 1.0), right, UNEVEN)
+    assert math.isinf(missed) and missed > 0, (
+        f"kl_on_grid for p = N(0, 1), q a triangular density on [1, 5] (0 elsewhere) on {UNEVEN_NAME} is {num(missed)}; "
+        f"expected inf: p has mass where q = 0, so p log(p / q) is +inf there"
+        + (" (0 log 0 = 0 only where p = 0 itself)" if math.isnan(missed) else
+           "; an epsilon added to q, or q clamped, makes it finite and wrong")
+    )
 
 
 # ---------------------------------------------------------------------------------------------
