@@ -891,47 +891,57 @@ def _interrupted_within(err: BaseException) -> KeyboardInterrupt | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    with _one_line_warnings(), _printable_stdout():
-        args = build_parser().parse_args(argv)
-        try:
-            with _signals_as_interrupt(exiting=argv is None):
-                return COMMANDS[args.command](args)
-        except UserError as err:
-            _close_bars()
-            sys.stderr.write(f"gan-course: error: {err}\n")
+    with _one_line_warnings(), _printable_stdout(), _guarded_streams() as out:
+        code = _main(argv)
+        out.flush()  # what is still buffered goes out here, where a failure is caught, not at exit
+        if code == 0 and out.lost is not None:  # stdout on a full disk: the work is done, but its output is not all there
+            sys.stderr.write(f"gan-course: error: {out.lost}\n")
             return 2
-        except KeyboardInterrupt as err:  # one line and status 2, like every other stop a user causes
-            _close_bars()
-            sys.stderr.write(f"gan-course: error: {_interrupted(args, err)}\n")
-            return 2
-        except PermissionError as err:  # a path given in a folder the user may not enter (sample --out, fid's sources)
-            _close_bars()
-            where = f" {err.filename}" if err.filename else ""
-            sys.stderr.write(f"gan-course: error: permission denied:{where}; choose a path you may read and write, or ask its owner for access\n")
-            return 2
-        except (MemoryError, RuntimeError) as err:
-            if (stop := _interrupted_within(err)) is not None:  # the stop is what failed: one line, as for the stop itself
-                _close_bars()
-                sys.stderr.write(f"gan-course: error: {_interrupted(args, stop)}\n")
-                return 2
-            line = _out_of_memory(args, err)
-            if line is None and str(err) == "Could not determine home directory.":  # a ~ in a path, HOME unset, no user entry
-                line = ("this process has no home folder (HOME is unset and this user has no entry in the password "
-                        "file), which a path starting with ~ and Jupyter's tools (nbgrader) need; set HOME, e.g. HOME=$PWD, "
-                        "or write full paths")
-            if line is None:  # a bug: keep its traceback
-                raise
-            _close_bars()
-            sys.stderr.write(f"gan-course: error: {line}\n")
-            return 2
-        except Exception as err:  # noqa: BLE001 - re-raised unless a stop is what failed
-            # a stop that came while an extension module was being imported (matplotlib's Agg backend, a pybind11
-            # module) left as ImportError("initialization failed") from it: the stop's one line, not 40 of traceback
-            if (stop := _interrupted_within(err)) is None:
-                raise
+        return code
+
+
+def _main(argv: list[str] | None) -> int:
+    """`main` inside its stream settings: the command, and one line for each mistake a user can make."""
+    args = build_parser().parse_args(argv)
+    try:
+        with _signals_as_interrupt(exiting=argv is None):
+            return COMMANDS[args.command](args)
+    except UserError as err:
+        _close_bars()
+        sys.stderr.write(f"gan-course: error: {err}\n")
+        return 2
+    except KeyboardInterrupt as err:  # one line and status 2, like every other stop a user causes
+        _close_bars()
+        sys.stderr.write(f"gan-course: error: {_interrupted(args, err)}\n")
+        return 2
+    except PermissionError as err:  # a path given in a folder the user may not enter (sample --out, fid's sources)
+        _close_bars()
+        where = f" {err.filename}" if err.filename else ""
+        sys.stderr.write(f"gan-course: error: permission denied:{where}; choose a path you may read and write, or ask its owner for access\n")
+        return 2
+    except (MemoryError, RuntimeError) as err:
+        if (stop := _interrupted_within(err)) is not None:  # the stop is what failed: one line, as for the stop itself
             _close_bars()
             sys.stderr.write(f"gan-course: error: {_interrupted(args, stop)}\n")
             return 2
+        line = _out_of_memory(args, err)
+        if line is None and str(err) == "Could not determine home directory.":  # a ~ in a path, HOME unset, no user entry
+            line = ("this process has no home folder (HOME is unset and this user has no entry in the password "
+                    "file), which a path starting with ~ and Jupyter's tools (nbgrader) need; set HOME, e.g. HOME=$PWD, "
+                    "or write full paths")
+        if line is None:  # a bug: keep its traceback
+            raise
+        _close_bars()
+        sys.stderr.write(f"gan-course: error: {line}\n")
+        return 2
+    except Exception as err:  # noqa: BLE001 - re-raised unless a stop is what failed
+        # a stop that came while an extension module was being imported (matplotlib's Agg backend, a pybind11
+        # module) left as ImportError("initialization failed") from it: the stop's one line, not 40 of traceback
+        if (stop := _interrupted_within(err)) is None:
+            raise
+        _close_bars()
+        sys.stderr.write(f"gan-course: error: {_interrupted(args, stop)}\n")
+        return 2
 
 
 def _close_bars() -> None:
@@ -977,6 +987,74 @@ def _out_of_memory(args: argparse.Namespace, err: BaseException) -> str | None:
     run = getattr(args, "run_dir", None)
     kept = f"; {run} keeps every epoch it finished" if run is not None and (Path(run) / "checkpoints" / "last.pt").is_file() else ""
     return f"not enough memory for 'gan-course {args.command}'{asked}; {fix}, or run it on a machine with more memory{kept}"
+
+
+class _GuardedStream:
+    """sys.stdout or sys.stderr while a command runs: a write or flush that fails (OSError) is noted, not raised,
+    and what the command prints after it goes to os.devnull, so that the command's work (a training run, a class's
+    grading) goes on and no traceback follows it.
+
+    `gan-course configs | head -1` (a reader that quits: BrokenPipeError) printed a traceback, or at exit "Exception
+    ignored ... BrokenPipeError" with status 120; `gan-course train 2>&1 | head` ended the run at the first progress
+    bar drawn after the reader quit (status 1, no checkpoint); a terminal that closed under a command that ignores SIGHUP
+    (`... & disown` over SSH: EIO) ended a class's grading at its first line. Now the rest of the output goes nowhere,
+    quietly, as a reader that quits asks. Into a file on a full disk (`> log`, `>/dev/full`: ENOSPC) stdout's output is lost:
+    `lost` holds the one line that says so, which `main` prints and ends with status 2."""
+
+    def __init__(self, stream) -> None:
+        self._wrapped = stream  # the name tqdm's wrappers use, which reference.progress looks through
+        self.lost: str | None = None
+
+    def write(self, text: str) -> int:
+        try:
+            return self._wrapped.write(text)
+        except OSError as err:
+            self._gone(err)
+            return len(text)
+
+    def flush(self) -> None:
+        if self._wrapped is None:
+            return
+        try:
+            self._wrapped.flush()
+        except OSError as err:
+            self._gone(err)
+        except ValueError:  # closed
+            pass
+
+    def _gone(self, err: OSError) -> None:
+        import errno
+
+        if self.lost is None and err.errno not in (errno.EPIPE, errno.EIO):  # the reader quit, or its terminal closed
+            self.lost = (f"standard output could not be written ({err.strerror or type(err).__name__}): part of what this "
+                         f"command printed is lost; send its output where it can be written (a disk with room), or to a terminal")
+        try:  # the stream's buffer, flushed again at exit, goes nowhere instead of failing again
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._wrapped.fileno())
+            os.close(null)
+        except (OSError, ValueError):  # no file descriptor (a test's capture)
+            pass
+
+    def __getattr__(self, name: str):
+        return getattr(self._wrapped, name)
+
+
+@contextmanager
+def _guarded_streams() -> Iterator[_GuardedStream]:
+    """sys.stdout and sys.stderr as `_GuardedStream`s for the block (flushed when it ends), restored after; yields
+    stdout's. A stream that is None (the command started with it closed, `>&-`: print writes nothing) stays None."""
+    guards = {}
+    for name in ("stdout", "stderr"):
+        if (stream := getattr(sys, name)) is not None:
+            guards[name] = _GuardedStream(stream)
+            setattr(sys, name, guards[name])
+    try:
+        yield guards.get("stdout") or _GuardedStream(None)
+    finally:
+        for name, guard in guards.items():
+            guard.flush()
+            if getattr(sys, name) is guard:
+                setattr(sys, name, guard._wrapped)
 
 
 @contextmanager

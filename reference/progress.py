@@ -11,6 +11,8 @@
   line written (an error) was glued to the bar's: "decoding imgs: 0%| | 0/41\r...\rgan-course: error:
   ...". It closes as leave=True does instead: its last state, then a new line. A terminal, and a
   notebook's output area (which reads the carriage return), still erase it.
+- on a terminal too narrow for its description and a whole percentage (20 columns), the description
+  is left out: tqdm cut the line at the terminal's width, and "dcgan on digits:  10" read as 10% at 100%.
 
 Every long loop of the course (training, the classifier, downloads, grading) uses it.
 """
@@ -36,11 +38,23 @@ def _erases_lines(stream) -> bool:
             return True
     except (AttributeError, ValueError, OSError):  # no isatty, or closed
         return False
-    return type(getattr(stream, "_wrapped", stream)).__module__.startswith("ipykernel")
+    while (inner := getattr(stream, "_wrapped", None)) is not None:  # tqdm's wrappers, the gan-course command's guard
+        stream = inner
+    return type(stream).__module__.startswith("ipykernel")
 
 
 class tqdm(_auto_tqdm):  # noqa: N801 - the name every caller imports
     """`tqdm.auto.tqdm`, whose text bar ends its line when it closes into a file or a pipe (see the module)."""
+
+    @property
+    def format_dict(self) -> dict:
+        """tqdm's fields for the line, without the description where the width (ncols) leaves no room for it and a
+        whole percentage ("DESC: 100%|" is the description and 7 characters)."""
+        fields = super().format_dict
+        ncols, prefix = fields.get("ncols"), fields.get("prefix")
+        if ncols and prefix and len(prefix) + 7 > ncols:
+            fields["prefix"] = ""
+        return fields
 
     def close(self) -> None:
         if (not getattr(self, "disable", True) and getattr(self, "sp", None) is not None and self.leave is not True

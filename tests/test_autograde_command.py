@@ -311,6 +311,50 @@ def test_a_closed_stdout_does_not_stop_the_grading(course: Path, tmp_path: Path)
     assert results.read_text().count("\n") == 3
 
 
+def test_a_terminal_that_closes_under_a_grading_that_ignores_sighup_does_not_stop_it(course: Path, tmp_path: Path):
+    """`gan-course autograde ... & disown` (or a shell that ignores SIGHUP) over SSH, and the session drops: the terminal
+    is gone, and every write to it fails with EIO. The first student's line raised OSError, which stopped the grading of
+    the whole class (status 1, no grade kept, the error written to the dead terminal). Now the grading goes on to the end."""
+    import pty
+
+    results = tmp_path / "records.jsonl"
+    master, slave = pty.openpty()
+    os.close(master)  # the terminal is gone before the first line: writes to it fail with EIO
+    try:
+        done = subprocess.run(["gan-course", "autograde", A, "--results", str(results), *NO_SANDBOX_FLAG], cwd=course,
+                              env=_env(), stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, timeout=900)
+    finally:
+        os.close(slave)
+    assert done.returncode == 0
+    assert results.read_text().count("\n") == 3
+
+
+@pytest.mark.parametrize("umask", [0o077, 0o027], ids=["umask-077", "umask-027"])
+def test_a_course_its_group_shares_stays_writable_by_the_group_whatever_the_umask(course: Path, tmp_path: Path, umask: int):
+    """Two instructors share a course through a group (the folder 2770). One with umask 077 (or 027) graded: autograded/
+    and each student's folder in it came out 0700 (0750), and the other's next autograde stopped ("the course folder
+    autograded takes no new file"). In a course folder its group may write, what a run makes is the group's too."""
+    shared = Path(shutil.copytree(course, tmp_path / "shared", symlinks=True))
+    shutil.rmtree(shared / "autograded", ignore_errors=True)  # as before the first grading: this run makes it
+    for folder in (shared, shared / "submitted", shared / "submitted" / "blank"):
+        folder.chmod(0o2770)
+    done = subprocess.run(["gan-course", "autograde", A, "--student", "blank", "--no-progress", *NO_SANDBOX_FLAG], cwd=shared,
+                          env=_env(), capture_output=True, text=True, umask=umask)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for made in (shared / "autograded", shared / "autograded" / "blank", shared / "autograded" / "blank" / A):
+        assert made.stat().st_mode & 0o070 == 0o070, f"{made}: {oct(made.stat().st_mode)}"
+        assert made.stat().st_mode & 0o007 == 0, "others' bits follow the umask"
+    if umask != 0o077:
+        return
+    private = Path(shutil.copytree(course, tmp_path / "private", symlinks=True))
+    shutil.rmtree(private / "autograded", ignore_errors=True)
+    private.chmod(0o700)  # a course folder of one user: the umask as it is
+    done = subprocess.run(["gan-course", "autograde", A, "--student", "blank", "--no-progress", *NO_SANDBOX_FLAG], cwd=private,
+                          env=_env(), capture_output=True, text=True, umask=umask)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (private / "autograded").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
 def _marked(mark: str) -> list[int]:
     """The processes whose environment holds GAN_COURSE_TEST_MARK=`mark` (a command's and its children's)."""
     found = []
@@ -735,6 +779,28 @@ def test_a_second_run_into_one_gradebook_is_refused_and_a_killed_one_blocks_none
     done = _run(course, "--merge", "missing.jsonl")
     assert done.returncode == 2 and "results file missing.jsonl does not exist" in done.stderr, done.stderr
     assert not lock.exists(), "the next run takes the lock file and removes it when it ends"
+
+
+def test_a_gradebook_on_a_file_system_without_flock_is_graded_after_a_warning(tmp_path: Path, monkeypatch, capsys):
+    """A course on NFS without its lock service: flock fails (ENOLCK). The run went on unlocked without a word, so two
+    instructors' runs at once went unnoticed; it still goes on (nothing else can lock there), after one line saying so."""
+    import errno
+    import fcntl
+
+    from reference.grading.command import exclusive_run
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    for results, named in ((None, "this course's gradebook"), (str(tmp_path / "r.jsonl"), f"--results {tmp_path / 'r.jsonl'}")):
+        ran = []
+        with exclusive_run(tmp_path / "lock", results, what=A):
+            ran.append(True)
+        lines = capsys.readouterr().err.splitlines()
+        assert ran and len(lines) == 1, lines
+        assert lines[0].startswith(f"gan-course: warning: {named} cannot be locked on its file system (No locks available"), lines
+        assert lines[0].endswith("would not be refused; run one at a time"), lines
 
 
 def test_a_holder_named_in_the_lock_file_that_is_gone_is_not_named(tmp_path: Path):

@@ -263,6 +263,40 @@ def test_an_ascii_stdout_prints_what_it_cannot_encode_as_escapes(mlp_run, tmp_pa
     assert out.is_file() and proc.stdout.decode("ascii").startswith("Wrote 4 samples to "), proc.stdout
 
 
+def test_a_reader_that_quits_ends_the_output_quietly(tmp_path):
+    """`gan-course configs | head -1`: the reader quits and the pipe breaks. The command printed a BrokenPipeError
+    traceback (or "Exception ignored ... BrokenPipeError" at exit, status 120); now the rest goes nowhere, status 0."""
+    proc = subprocess.Popen([console_script(), "configs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc.stdout.close()  # the reader is gone before the first line (the command takes a second to start)
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0 and err == "", err
+
+
+def test_a_training_run_whose_log_reader_quits_trains_on(tmp_path):
+    """`gan-course train 2>&1 | head` (or a `| tee` that died): the first progress bar drawn after the reader quit
+    raised BrokenPipeError and ended the run with status 1 and no checkpoint. Now the run trains to its end."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen([console_script(), *MLP, "--epochs", "2", "--out", str(run), "--progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc.stderr.close()
+    proc.stdout.close()
+    assert proc.wait(timeout=600) == 0
+    assert metric_epochs(run) == [1, 2] and (run / "checkpoints" / "last.pt").is_file()
+
+
+def test_stdout_on_a_full_disk_is_one_line_and_status_2(tmp_path):
+    """`gan-course configs > log` on a full disk (/dev/full): an OSError traceback; now one line naming the cause."""
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([console_script(), "configs"], stdout=full, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("gan-course: error: standard output could not be written (No space left on device)")
+
+
 # ---- train: resume and configs -----------------------------------------------------------------
 
 

@@ -67,3 +67,17 @@ def test_on_a_terminal_the_bar_still_erases_itself():
         os.close(master)
     bar = written[: -len(b"END")]
     assert bar.endswith(b"\r") and b"\n" not in bar, bar
+
+
+def test_a_terminal_too_narrow_for_the_description_shows_the_whole_percentage():
+    """A 20-column terminal: tqdm cut "dcgan on digits: 100%|..." at the width, and the bar read "dcgan on digits:  10"
+    at 100%. There the description is left out; where it fits it stays."""
+    import io
+
+    from reference.progress import tqdm
+
+    for ncols, line in ((20, "100%|"), (80, "dcgan on digits: 100%|")):
+        bar = tqdm(total=4, initial=4, desc="dcgan on digits", ncols=ncols, file=io.StringIO(), mininterval=0)
+        shown = str(bar)
+        bar.close()
+        assert shown.startswith(line) and len(shown) <= ncols, shown

@@ -325,3 +325,105 @@ def test_ci_that_cannot_make_its_environment_says_why_in_one_line(tmp_path: Path
     }[machine]
     assert lines == [expected]
     assert not (tmp_path / "course" / ".venv").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# A home folder matplotlib cannot write (reference.paths.prepare_matplotlib)
+# ---------------------------------------------------------------------------------------------
+
+IMPORT_PYPLOT = ("import reference, matplotlib, matplotlib.pyplot, os; "
+                 "print(os.environ.get('MPLCONFIGDIR')); print(matplotlib.get_cachedir()); print(matplotlib.rcParams['lines.linewidth'])")
+
+
+def _python_with_home(home: Path, tmpdir: Path, *extra: str, **env_extra: str) -> subprocess.CompletedProcess:
+    """`import reference` then matplotlib in a fresh Python whose HOME is `home`, with no XDG folders nor
+    MPLCONFIGDIR of its own (unless given), TMPDIR=tmpdir."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "MATPLOTLIBRC") and not k.startswith("XDG_")}
+    env.update(HOME=str(home), TMPDIR=str(tmpdir), MPLBACKEND="Agg", **env_extra)
+    return subprocess.run([*extra, sys.executable, "-c", IMPORT_PYPLOT], env=env, capture_output=True, text=True, cwd=tmpdir, timeout=120)
+
+
+def test_a_home_matplotlib_cannot_write_gives_it_a_lasting_folder_without_a_warning(tmp_path: Path):
+    """HOME where ~/.config/matplotlib cannot be made (here a file, which even root cannot make folders in; on a
+    shared host a read-only or another user's home): matplotlib warned in two lines at every import, in every command
+    and kernel, and rebuilt its font cache each time in a temporary folder. Now it is quiet and its cache lasts."""
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    first = _python_with_home(home, tmpdir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stderr == "", first.stderr  # was "... is not a writable directory", "Matplotlib created a temporary ..."
+    folder = tmpdir / f"gan-course-matplotlib-{os.getuid()}"
+    assert first.stdout.splitlines()[:2] == [str(folder), str(folder)]
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert any(folder.glob("fontlist-*.json"))  # the font cache, kept for the next process
+    again = _python_with_home(home, tmpdir)
+    assert again.returncode == 0 and again.stderr == "" and again.stdout == first.stdout
+
+
+def test_a_users_own_matplotlib_setting_and_a_writable_home_are_left_alone(tmp_path: Path):
+    """The course sets MPLCONFIGDIR only where matplotlib's own folders cannot be made: a writable home keeps
+    ~/.config/matplotlib, and a user's MPLCONFIGDIR is never replaced."""
+    home = tmp_path / "home"
+    home.mkdir()
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    done = _python_with_home(home, tmpdir)
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-3000:]
+    assert done.stdout.splitlines()[:2] == ["None", str(home / ".cache" / "matplotlib")]
+    assert not (tmpdir / f"gan-course-matplotlib-{os.getuid()}").exists()
+    mine = tmp_path / "mine"
+    (tmp_path / "homefile").write_text("")
+    done = _python_with_home(tmp_path / "homefile", tmpdir, MPLCONFIGDIR=str(mine))
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-3000:]
+    assert done.stdout.splitlines()[:2] == [str(mine), str(mine)]
+
+
+def test_a_folder_another_user_could_have_made_in_tmp_is_not_used(tmp_path: Path):
+    """In a shared /tmp someone else may make gan-course-matplotlib-<uid> first (or a link of that name): a folder
+    that others may write is not used; matplotlib's own warning and temporary folder follow, as before."""
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    tmpdir = tmp_path / "tmp"
+    planted = tmpdir / f"gan-course-matplotlib-{os.getuid()}"
+    planted.mkdir(parents=True)
+    planted.chmod(0o777)
+    done = _python_with_home(home, tmpdir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert str(planted) not in done.stdout and "temporary cache directory" in done.stderr
+    assert list(planted.iterdir()) == []
+
+
+@needs_unshare
+def test_a_read_only_home_keeps_its_matplotlibrc(tmp_path: Path):
+    """A home mounted read-only (a JupyterHub's, a grading account's) whose ~/.config/matplotlib holds a matplotlibrc:
+    matplotlib's cache goes to the course's folder, and the user's matplotlibrc is still read."""
+    home = tmp_path / "home"
+    (home / ".config" / "matplotlib").mkdir(parents=True)
+    (home / ".config" / "matplotlib" / "matplotlibrc").write_text("lines.linewidth: 7.5\n")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    inner = f"mount --bind {home} {home} && mount -o remount,bind,ro {home} && exec \"$@\""
+    done = _python_with_home(home, tmpdir, *UNSHARE, "sh", "-c", inner, "sh")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr == "", done.stderr
+    folder = str(tmpdir / f"gan-course-matplotlib-{os.getuid()}")
+    assert done.stdout.splitlines() == [folder, folder, "7.5"]
+
+
+def test_a_home_ipython_cannot_write_gives_it_a_lasting_folder_without_a_warning(tmp_path: Path):
+    """The same home for IPython (every lesson's and nbval's kernel): "IPython parent '<home>' is not a writable location,
+    using a temp directory", and a new temporary folder per kernel that nothing removed. Kernels inherit the setting."""
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("IPYTHONDIR", "MPLCONFIGDIR") and not k.startswith("XDG_")}
+    env.update(HOME=str(home), TMPDIR=str(tmpdir))
+    code = "import reference, subprocess, sys; subprocess.run([sys.executable, '-c', 'import IPython.paths as p; print(p.get_ipython_dir())'])"
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmpdir, timeout=120)
+        assert done.returncode == 0 and done.stderr == "", done.stderr[-3000:]
+        assert done.stdout.strip() == str(tmpdir / f"gan-course-ipython-{os.getuid()}")
+    assert sorted(p.name for p in tmpdir.iterdir()) == [f"gan-course-ipython-{os.getuid()}", f"gan-course-matplotlib-{os.getuid()}"]

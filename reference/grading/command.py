@@ -10,13 +10,15 @@ straight into nbgrader's autograded/ folder and gradebook.db (reference.grading.
 --results they are written to that file (JSON lines, atomically) for a later --merge. One run at a time writes
 into a course's gradebook (an autograde without --results, or a merge) or into one --results file (`exclusive_run`).
 A stopped run (Ctrl-C, SIGTERM, SIGHUP) keeps the records it finished in autograde-<id>-<time>.jsonl; --resume
-with that file grades only the others.
+with that file grades only the others. In a course folder its group may write (instructors who share it), what a run
+writes stays writable by the group, whatever the user's umask (`shared_with_group`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import re
@@ -379,6 +381,9 @@ def _results_lock(results: Path) -> Path:
     return results.parent / f".{results.name}.lock"
 
 
+_NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)  # flock on a file system that takes none
+
+
 @contextlib.contextmanager
 def exclusive_run(lock: Path, results: str | None = None, what: str = "") -> Iterator[None]:
     """Hold an exclusive flock on `lock` while the block runs: a second run meanwhile is a one-line UserError
@@ -387,7 +392,9 @@ def exclusive_run(lock: Path, results: str | None = None, what: str = "") -> Ite
     array given the same name) kept only the last one's records. The kernel lets go of an flock when its holder
     dies, however it dies (SIGKILL, the out-of-memory killer), so a killed run blocks no later one; the file, left
     behind then, is taken and removed by the next run. Where no lock file can be made (a read-only folder, no
-    fcntl), the run goes on unlocked: the checks after this name what it cannot write. `what` describes the run
+    fcntl), the run goes on unlocked: the checks after this name what it cannot write. Where the file system takes
+    no flock (ENOLCK: NFS without its lock service), the run goes on unlocked too, after a warning that says so
+    (it went on silently, and two runs at once went unnoticed). `what` describes the run
     for the message of a second one; `results`: the --results file it writes, if any."""
     from reference.cli import _take_lock
 
@@ -401,8 +408,12 @@ def exclusive_run(lock: Path, results: str | None = None, what: str = "") -> Ite
             if results is not None:
                 lock.parent.mkdir(parents=True, exist_ok=True)  # write_results makes it at the end anyway
             held = _take_lock(lock, fcntl, mode=0o666)  # less the umask: another grader of a shared course locks it too
-        except OSError:
+        except OSError as err:
             held = None
+            if err.errno in _NO_FLOCK:  # the file system takes no flock (NFS without its lock service): unlocked, said so
+                guarded = f"--results {results}" if results is not None else "this course's gradebook"
+                _warn(f"{guarded} cannot be locked on its file system ({err.strerror}: an NFS mount without its lock "
+                      f"service?), so a second autograde or merge into it meanwhile would not be refused; run one at a time")
         if held is False:
             raise UserError(_lock_holder_line(lock, results))
     if held:
@@ -580,8 +591,9 @@ def _resumed(resume: str, assignment: str, subs: list[tuple[str, Path]]) -> list
 
 
 def _quiet_when_closed() -> None:
-    """Once stdout is closed (`| head`, a `less` quit, a dead `| tee`), what is left to print goes nowhere and
-    grading goes on: a BrokenPipeError from a progress line stopped the class's grading and lost every grade."""
+    """Once stdout is closed (`| head`, a `less` quit, a dead `| tee`, the SSH session's terminal gone), what is left to
+    print goes nowhere and grading goes on: a BrokenPipeError (or EIO) from a progress line stopped the class's grading
+    and lost every grade. (`gan-course` itself guards both streams the same way: reference.cli._GuardedStream.)"""
     try:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())
@@ -607,8 +619,35 @@ def run(args: argparse.Namespace) -> int:
                                                   *(["--results", args.results] if args.results else [])])
     # a run into the gradebook, or a merge, holds the course; a run into a records file holds that file (shards run at once)
     lock = (root / COURSE_LOCK, None) if not args.results else (_results_lock(Path(args.results)), args.results)
-    with exclusive_run(*lock, what=what):
+    with shared_with_group(root), exclusive_run(*lock, what=what):
         return _run(args, root)
+
+
+@contextlib.contextmanager
+def shared_with_group(root: Path) -> Iterator[None]:
+    """While the block runs, files and folders made get the group's permissions too, where the course folder `root`
+    lets its group write (mode g+w, e.g. 2770: instructors who share a course through a group).
+
+    An instructor with umask 077 (or 027) made autograded/ and each student's folder in it 0700 (or 0750): the other
+    instructor's next autograde stopped ("the course folder .../autograded takes no new file"). The group's bits of the umask are cleared for
+    the run (077 -> 007, 027 -> 007), as git's core.sharedRepository=group does; others' bits are kept. A course
+    folder the group may not write keeps the user's umask."""
+    import stat
+
+    try:
+        shared = bool(root.stat().st_mode & stat.S_IWGRP)
+    except OSError:
+        shared = False
+    mask = os.umask(0o077)
+    os.umask(mask)
+    if not shared or not mask & 0o070:
+        yield
+        return
+    os.umask(mask & ~0o070)
+    try:
+        yield
+    finally:
+        os.umask(mask)
 
 
 def _run(args: argparse.Namespace, root: Path) -> int:
@@ -696,7 +735,7 @@ def _run(args: argparse.Namespace, root: Path) -> int:
                 bar.write(_summary(record))
             else:
                 print(_summary(record), flush=True)
-        except BrokenPipeError:
+        except OSError:  # a reader that quit (EPIPE), a terminal that closed (EIO), a full disk under a log (ENOSPC)
             _quiet_when_closed()
 
     try:
