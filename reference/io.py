@@ -54,7 +54,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.close(fd)
             tmp_path = Path(tmp)
         yield tmp_path
-        with open(tmp_path, "rb") as f:
+        with open(tmp_path, "r+b") as f:  # Windows' fsync (FlushFileBuffers) needs a handle that may write
             os.fsync(f.fileno())
         os.chmod(tmp_path, _mode_for(path))
         os.replace(tmp_path, path)
@@ -65,8 +65,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[IO], None], mode: str = "w") -> None:
-    """Call `write(file)` on a temporary file opened with `mode`, then rename it to `path`."""
-    with atomic_path(path) as tmp, open(tmp, mode) as f:
+    """Call `write(file)` on a temporary file opened with `mode` (text in UTF-8, whatever the locale), then
+    rename it to `path`."""
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=None if "b" in mode else "utf-8") as f:
         write(f)
 
 

@@ -106,8 +106,8 @@ def three_ways(course: Path) -> dict:
 
 def test_jobs_grade_every_submission_with_the_expected_scores(three_ways):
     jobs = three_ways["jobs"]
-    assert jobs["solution"] == 18.0 and jobs["blank"] == 0.0  # a1's automatic points
-    assert 0.0 < jobs["wrong"] < 18.0
+    assert jobs["solution"] == 22.0 and jobs["blank"] == 0.0  # a1's automatic points
+    assert 0.0 < jobs["wrong"] < 22.0
 
 
 def test_shards_split_the_class_and_merge_into_the_same_grades(three_ways):

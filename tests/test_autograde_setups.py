@@ -348,7 +348,7 @@ def test_a_course_used_through_pythonpath_grades_in_the_sandbox(tmp_path):
     env["PYTHONPATH"] = str(ROOT)
     done = subprocess.run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split("[")[0].strip() == "18.0", done.stdout
+    assert done.stdout.split("[")[0].strip() == "22.0", done.stdout
 
 
 NOT_NOTEBOOKS = {  # JSON objects nbgrader cannot read as notebooks: each was graded (0 points), then stopped the merge

@@ -11,7 +11,7 @@ still work:
   no encoding: `python -X warn_default_encoding` names every such call, and none may come from the course's
   student-path modules.
 - Windows' `os.fsync` needs a handle that may write, and Windows has no `dir_fd`, `O_DIRECTORY`,
-  `O_NOFOLLOW` or `os.scandir(fd)`: simulated here, for the files that still need a fix (strict xfail).
+  `O_NOFOLLOW` or `os.scandir(fd)`: simulated here (reference/io.py and reference/grading/submission.py handle both).
 - A Mac trains on MPS with `device="auto"`: its generator draws each batch's noise, and its work is queued
   asynchronously. torch.mps is replaced by a stand-in that keeps a state, since no MPS is here.
 """
@@ -221,12 +221,10 @@ def test_an_epoch_waits_for_its_device_before_the_clock(monkeypatch, tmp_path) -
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Windows breakages in files owned elsewhere: simulated, strict xfail until they are fixed
+# Windows breakages found by simulation, now fixed
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="reference/io.py atomic_path fsyncs through a read-only handle ('rb'); Windows' "
-                   "os.fsync (_commit, FlushFileBuffers) needs write access and raises EBADF: open it 'r+b'")
 def test_a_run_trains_where_fsync_needs_a_writable_handle(tmp_path, monkeypatch) -> None:
     """Windows' os.fsync is _commit, FlushFileBuffers, which needs a handle with write access: through a
     read-only one it fails with EBADF. Every atomic write (config.json first) then failed: no run trained."""
