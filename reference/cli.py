@@ -464,7 +464,8 @@ def _default_out(cfg) -> Path:
     """runs/MODEL-DATASET-TIME, claimed by making it (an empty folder, which train takes): runs started in the
     same second (a seed sweep in the background) get -2, -3, ... instead of one folder, where all but one were
     refused. Under torchrun only rank 0 claims it. Where runs/ cannot be made, the name as it is (train says why)."""
-    dataset = cfg.dataset.replace("folder:", "").rstrip("/").split("/")[-1] or "folder"
+    folder = cfg.dataset.removeprefix("folder:").rstrip("/\\")  # a Windows path too: C:\Users\ana\faces
+    dataset = re.split(r"[/\\:]", folder)[-1] or "folder"
     base = Path("runs") / f"{cfg.model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     if os.environ.get("RANK", "0") != "0":
         return base

@@ -1813,3 +1813,22 @@ def test_a_run_whose_last_checkpoint_is_gone_names_what_is_left(capfd, run_copy,
     code, _, err = cli(capfd, "train", "--resume", run_copy, "--epochs", "3")
     assert_one_line_error(code, err, *words)
     assert "--resume" not in err.split(";")[-1], "it must not send the user to the --resume that failed"
+
+
+@pytest.mark.parametrize("dataset, name", [
+    ("folder:/home/ana/faces/", "faces"),
+    ("folder:C:\\Users\\ana\\faces", "faces"),  # a Windows path: no backslash or drive colon in the folder's name
+    ("folder:C:/Users/ana/faces\\", "faces"),
+    ("mnist", "mnist"),
+])
+def test_the_default_run_folder_is_named_by_the_datasets_last_folder(tmp_path, monkeypatch, dataset, name):
+    """`--dataset folder:C:\\Users\\ana\\faces` named the run folder runs/dcgan-C:\\Users\\ana\\faces-..., a name
+    Windows cannot create."""
+    from types import SimpleNamespace
+
+    from reference.cli import _default_out
+
+    monkeypatch.chdir(tmp_path)
+    out = _default_out(SimpleNamespace(model="dcgan", dataset=dataset))
+    assert out.parent == Path("runs") and out.name.startswith(f"dcgan-{name}-"), out
+    assert not set(out.name) & set("\\:"), out

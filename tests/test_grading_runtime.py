@@ -1110,3 +1110,32 @@ def test_a_check_cell_leaves_the_notebooks_random_numbers_as_they_were(course, m
     assert seen[0] == expected  # the check's first call drew what the notebook would have
     assert draws() == expected
     assert capfd.readouterr().out.splitlines() == ["demo add adds: 2/2 points"]
+
+
+def test_a_grader_using_its_user_site_gives_the_worker_the_same_one(tmp_path, monkeypatch):
+    """A venv made with --system-site-packages (or none) beside `pip install --user` packages: the grader
+    imports torch from its user site. The worker was started with PYTHONNOUSERSITE=1 and HOME elsewhere, so
+    the same import failed there and the whole class was refused with a message blaming the limits. Now the
+    worker gets the grader's user base, whose site is bound read-only; a grader without a user site keeps
+    the worker's user site off."""
+    import site
+    from types import SimpleNamespace
+
+    from reference.grading.sandbox import Limits, Worker, _python_binds
+
+    base = tmp_path / "userbase"
+    user_site = base / "lib" / "python3" / "site-packages"
+    user_site.mkdir(parents=True)
+    fake = SimpleNamespace(limits=Limits(), scratch=tmp_path)
+    monkeypatch.setattr(site, "ENABLE_USER_SITE", True)
+    monkeypatch.setattr(site, "getusersitepackages", lambda: str(user_site))
+    monkeypatch.setattr(site, "getuserbase", lambda: str(base))
+    env = Worker._environment(fake, True, False)
+    assert env.get("PYTHONNOUSERSITE") == "1" and "PYTHONUSERBASE" not in env  # not on sys.path: not used
+    monkeypatch.setattr(sys, "path", [*sys.path, str(user_site)])
+    env = Worker._environment(fake, True, False)
+    assert "PYTHONNOUSERSITE" not in env and env["PYTHONUSERBASE"] == os.path.realpath(base)
+    binds = _python_binds()
+    assert any(binds[i:i + 3] == ["--ro-bind", os.path.realpath(user_site), os.path.realpath(user_site)] for i in range(len(binds)))
+    monkeypatch.setattr(site, "ENABLE_USER_SITE", False)
+    assert Worker._environment(fake, True, False).get("PYTHONNOUSERSITE") == "1"

@@ -382,6 +382,21 @@ def _system_binds() -> list[str]:
     return args
 
 
+def active_user_base() -> str | None:
+    """The grader's user base (its real path) where Python's user site is on the grader's sys.path: a venv made
+    with --system-site-packages, or no venv, beside packages of `pip install --user` (torch among them, maybe).
+    `_python_binds` binds that site read-only, and the worker is given the same base, or its imports would
+    fail where the grader's succeed. None where the grader uses no user site."""
+    import site
+
+    if not site.ENABLE_USER_SITE:
+        return None
+    user_site = os.path.realpath(site.getusersitepackages())
+    if not os.path.isdir(user_site) or user_site not in {os.path.realpath(p) for p in sys.path if p}:
+        return None
+    return os.path.realpath(site.getuserbase())
+
+
 def _python_binds() -> list[str]:
     """The Python installation and the virtual environment, read-only, at their own paths."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
@@ -680,6 +695,10 @@ class Worker:
         }
         if sandbox:  # the staged package is bound at reference_dir(): found there even where the course is
             env["PYTHONPATH"] = str(reference_dir().parent)  # used through PYTHONPATH, not installed with pip
+        user_base = active_user_base()
+        if user_base is not None:  # the grader imports packages from its user site: so does the worker (bound read-only)
+            del env["PYTHONNOUSERSITE"]
+            env["PYTHONUSERBASE"] = user_base
         data = os.environ.get("GAN_COURSE_DATA")
         if data and os.path.isdir(data):
             env["GAN_COURSE_DATA"] = os.path.realpath(data)
