@@ -76,11 +76,20 @@ def not_finite(rows: list[dict]) -> bool:
     return any(not math.isfinite(_num(r, k)) for r in rows for k in ("loss_d", "loss_g", "d_x", "d_g_z"))
 
 
-def oscillates(rows: list[dict]) -> bool:
-    """Oscillation: D(G(z)) moves by more than 0.15 from epoch to epoch on average (a settled run: ~0.01)."""
+OSCILLATION_LIMIT = 0.15  # mean epoch-to-epoch jump of D(G(z)) above which `oscillates` fires
+
+
+def mean_jump(rows: list[dict]) -> float:
+    """The mean |D(G(z)) of epoch e+1 - D(G(z)) of epoch e| over a run's rows (nan with fewer than two rows)."""
     d_g_z = [_num(r, "d_g_z") for r in rows]
     steps = [abs(b - a) for a, b in zip(d_g_z, d_g_z[1:])]
-    return bool(steps) and all(map(math.isfinite, d_g_z)) and sum(steps) / len(steps) > 0.15
+    return sum(steps) / len(steps) if steps else math.nan
+
+
+def oscillates(rows: list[dict]) -> bool:
+    """Oscillation: D(G(z)) moves by more than OSCILLATION_LIMIT (0.15) from epoch to epoch on average (a settled run: ~0.01)."""
+    jump = mean_jump(rows)
+    return math.isfinite(jump) and jump > OSCILLATION_LIMIT
 
 
 def crawls(rows: list[dict]) -> bool:
