@@ -34,6 +34,7 @@ from reference.grading import probes_a4
 from reference.grading.checks import END_WITH_TANH, run_check
 from reference.grading.local import execute_notebook, load_checks
 from reference.grading.runner import grade_notebook
+from reference.grading.submission import LocalSubmission
 
 A = "a4_cifar10_port"
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,12 +44,13 @@ CHECKS = [
     "test_loader_yields_colour_batches_in_minus_one_one",
     "test_generator_makes_colour_images",
     "test_discriminator_takes_colour_images",
+    "test_train_step",
     "test_colour_grid_png",
     "test_learns",
 ]
-FULL = dict(zip(CHECKS, (2.0, 2.0, 1.0, 2.0, 3.0)))
+FULL = dict(zip(CHECKS, (2.0, 2.0, 1.0, 2.0, 2.0, 3.0)))
 OK = {name: (points, "") for name, points in FULL.items()}
-VISIBLE = [name for name in CHECKS[:3]]
+VISIBLE = [name for name in CHECKS[:4]]
 
 
 REFERENCE_SET = "coloured-digits"  # what the learning check trains on; `grading_cache` trains its classifier first (~20 s)
@@ -82,6 +84,7 @@ def test_unmodified_student_version_scores_zero_everywhere():
         "test_loader_yields_colour_batches_in_minus_one_one": (0.0, todo("make_cifar10_loader")),
         "test_generator_makes_colour_images": (0.0, todo("make_generator")),
         "test_discriminator_takes_colour_images": (0.0, todo("make_discriminator")),
+        "test_train_step": (0.0, todo("train_step")),
         "test_colour_grid_png": (0.0, todo("save_colour_grid")),
         "test_learns": (0.0, todo("make_generator")),
     }
@@ -342,6 +345,118 @@ SIGMOID_MESSAGE = (
     "probabilities (a final sigmoid); return logits, the last layer's output without nn.Sigmoid(): the "
     "course's losses (reference.losses) take logits and apply the sigmoid themselves"
 )
+
+# ---------------------------------------------------------------------------------------------
+# train_step: the solution's cell edited, and steps written differently
+# ---------------------------------------------------------------------------------------------
+
+SOLUTION_STEP = next(
+    cell.source for cell in nbformat.read(SOLUTION, as_version=4).cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "train_step"
+)
+
+
+def train_step(*edits: tuple[str, str]) -> str:
+    """The solution's train_step cell with each (old, new) replaced (each old must occur)."""
+    source = SOLUTION_STEP
+    for old, new in edits:
+        assert old in source, old
+        source = source.replace(old, new)
+    return source
+
+
+# the library's loss object on one fake batch; fakes under no_grad and made again for G's step, BCE as a function,
+# D's zero_grad through the module; -log sigmoid written as softplus, D frozen during G's step and thawed, a list
+STEP_CORRECT = {
+    "library_loss": '''
+def train_step(G, D, opt_g, opt_d, real, z):
+    loss = get_loss("non-saturating")
+    fake = G(z)
+    loss_d = loss.d_loss(D(real).view(-1), D(fake.detach()).view(-1))
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    loss_g = loss.g_loss(D(fake).view(-1))
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    return loss_d.item(), loss_g.item()
+''',
+    "no_grad_fakes_made_again": '''
+def train_step(G, D, opt_g, opt_d, real, z):
+    with torch.no_grad():
+        fake = G(z)
+    D.zero_grad()
+    out_real, out_fake = D(real).flatten(), D(fake).flatten()
+    err_d = (F.binary_cross_entropy_with_logits(out_real, torch.ones_like(out_real))
+             + F.binary_cross_entropy_with_logits(out_fake, torch.zeros_like(out_fake)))
+    err_d.backward()
+    opt_d.step()
+    G.zero_grad()
+    out = D(G(z)).flatten()
+    err_g = F.binary_cross_entropy_with_logits(out, torch.ones(len(out)))
+    err_g.backward()
+    opt_g.step()
+    return float(err_d.detach()), float(err_g.detach())
+''',
+    "softplus_frozen_d": '''
+def train_step(G, D, opt_g, opt_d, real, z):
+    fake = G(z)
+    opt_d.zero_grad(set_to_none=False)
+    loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()  # -log sigmoid(x) = softplus(-x)
+    loss_d.backward()
+    opt_d.step()
+    for p in D.parameters():
+        p.requires_grad_(False)
+    opt_g.zero_grad(set_to_none=False)
+    loss_g = F.softplus(-D(fake)).mean()
+    loss_g.backward()
+    opt_g.step()
+    for p in D.parameters():
+        p.requires_grad_(True)
+    return [loss_d.item(), loss_g.item()]
+''',
+}
+
+SATURATING_MESSAGE = (
+    "this is the saturating loss log(1 - D(G(z))) of the minimax game: its gradient vanishes when D rejects the fakes; "
+    "minimise the non-saturating -log D(G(z)) instead (lesson 1)"
+)
+ZERO_GRADS_FIRST = ("    opt_d.zero_grad()\n", "    opt_d.zero_grad()\n    opt_g.zero_grad()\n")
+STEP_WRONG = {
+    # the fake batch reused in G's step after D's backward() freed its graph
+    "fake_not_detached": (train_step(("D(fake.detach())", "D(fake)")), 0.0, [
+        "calling `train_step` raised RuntimeError: Trying to backward through the graph a second time",
+        "Usually D's step judged the fake batch without .detach()"]),
+    # both zero_grads at the top, D's step not detached, G's step on fakes made again: loss_d's gradients stay in G's .grad
+    "fake_not_detached_made_again": (
+        train_step(ZERO_GRADS_FIRST, ("    opt_g.zero_grad()\n    gen_logits = D(fake)", "    gen_logits = D(G(z))"),
+                   ("D(fake.detach())", "D(fake)")), 0.0,
+        ["gradients reached G's parameters in 2 backward passes, so loss_d's reached G too: in D's step score fake.detach()"]),
+    "labels_swapped": (
+        train_step(("bce(real_logits, torch.ones_like", "bce(real_logits, torch.zeros_like"),
+                   ("bce(fake_logits, torch.zeros_like", "bce(fake_logits, torch.ones_like")), 0.0,
+        ["the real/fake labels are swapped: D must output 1 (real) on the real batch and 0 (fake) on G(z)"]),
+    "saturating_g_loss": (
+        train_step(("loss_g = bce(gen_logits, torch.ones_like(gen_logits))", "loss_g = -bce(gen_logits, torch.zeros_like(gen_logits))")),
+        0.0, [SATURATING_MESSAGE]),
+    "d_terms_averaged": (train_step(("loss_d = loss_real + loss_fake", "loss_d = (loss_real + loss_fake) / 2")), 0.0,
+                         ["loss_d is exactly half the trainer's (", "sum the real term and the fake term, do not average them"]),
+    # no zero_grad for D: the previous step's gradients move D again
+    "no_zero_grad": (train_step(("    opt_d.zero_grad()\n", "")), 0.0, [
+        "D's update used the gradients left in .grad from before this step plus this step's: call opt_d.zero_grad() before "
+        "loss_d.backward() (backward adds to .grad, so gradients accumulate across calls)"]),
+    "g_step_also_steps_d": (train_step(("    opt_g.step()\n", "    opt_g.step()\n    opt_d.step()\n")), 0.0, [
+        "opt_d.step() ran 2 times in one call of train_step(G, D, opt_g, opt_d, real, z) (G's step steps D too?"]),
+    "fakes_from_g_in_eval_mode": (train_step(("    fake = G(z)  # (N, 3, 32, 32)\n", "    G.eval()\n    fake = G(z)\n    G.train()\n")),
+                                  0.0, ["train_step ran G in eval mode (G.eval())", "leave G in training mode"]),
+    "losses_as_tensors_of_the_batch": (
+        train_step(("gen_logits = D(fake).view(-1)  # (N,)\n    loss_g = bce(gen_logits, torch.ones_like(gen_logits))",
+                    "gen_logits = D(fake).view(-1)  # (N,)\n    loss_g = F.binary_cross_entropy_with_logits(gen_logits, "
+                    "torch.ones_like(gen_logits), reduction='none')"),
+                   ("    loss_g.backward()\n", "    loss_g.mean().backward()\n"),
+                   ("return loss_d.item(), loss_g.item()", "return loss_d.item(), loss_g.detach()")), 0.0,
+        ["returned a tensor of shape (16,) as loss_g; return (loss_d, loss_g), the losses this step descended, as floats"]),
+}
 
 WRONG = {
     # nz fixed at 100 in G's first layer; D's first conv still takes one channel; ToTensor only, so
@@ -627,6 +742,12 @@ WRONG = {
             "test_learns": (0.0, RENAMED_ARGUMENT),
         },
     ),
+    # the saturating G loss in train_step, which the notebook's training cell calls: only the step's check
+    # loses its points (the learning check trains G and D with the grader's own loop)
+    "saturating_train_step": (
+        {"train_step": STEP_WRONG["saturating_g_loss"][0]},
+        {"test_train_step": (0.0, SATURATING_MESSAGE)},
+    ),
 }
 
 
@@ -637,7 +758,8 @@ def test_wrong_submissions_get_exact_partial_scores(tmp_path, name):
     assert scores(submission(tmp_path, cells)) == want
 
 
-@pytest.mark.parametrize("name", ["g_channels_d_linear_test_split_plotted_grid", "layers_in_lists_grayscale_loader_grid_elsewhere"])
+@pytest.mark.parametrize("name", ["g_channels_d_linear_test_split_plotted_grid", "layers_in_lists_grayscale_loader_grid_elsewhere",
+                                  "saturating_train_step"])
 def test_the_sandbox_grades_like_this_process(tmp_path, name):
     """What the other tests grade in this process scores the same in the sandbox, messages included
     (a layer's error traced to the layer inside the learning run, unregistered layers, files read from scratch)."""
@@ -664,10 +786,36 @@ def test_visible_checks_in_the_students_kernel(tmp_path):
     sub = execute_notebook(submission(tmp_path, {"networks": networks(FIXED_NZ, D_SIGMOID)}))
     try:
         checks = load_checks(A, ROOT)
-        got = {name: run_check(checks[name], sub) for name in VISIBLE[1:]}
+        got = {name: run_check(checks[name], sub) for name in VISIBLE[1:3]}
     finally:
         sub.close()
     assert got == {VISIBLE[1]: (1.0, FIXED_NZ_MESSAGE), VISIBLE[2]: (0.0, SIGMOID_MESSAGE)}
+
+
+SETUP = next(
+    cell.source for cell in nbformat.read(SOLUTION, as_version=4).cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "setup"
+)
+
+
+def graded_step(source: str) -> tuple[float, str]:
+    """test_train_step on a kernel's namespace holding the notebook's setup and `source` (a train_step cell)."""
+    namespace: dict = {}
+    exec(SETUP, namespace)
+    exec(textwrap.dedent(source), namespace)
+    return run_check(load_checks(A, ROOT)["test_train_step"], LocalSubmission(namespace))
+
+
+@pytest.mark.parametrize("name", ["solution", *STEP_CORRECT])
+def test_training_steps_written_differently_score_full_marks(name):
+    assert graded_step(SOLUTION_STEP if name == "solution" else STEP_CORRECT[name]) == OK["test_train_step"]
+
+
+@pytest.mark.parametrize("name", list(STEP_WRONG))
+def test_wrong_training_steps_are_told_their_fault(name):
+    source, points, fragments = STEP_WRONG[name]
+    got, message = graded_step(source)
+    assert got == points, message
+    assert all(fragment in message for fragment in fragments), message
 
 
 class _Wrapped(nn.Module):
@@ -2331,7 +2479,7 @@ def test_the_red_team_faults_are_told_alike_in_the_sandbox(tmp_path):
                 save_image((images[:16] + 1) / 2, path, nrow=nrow)
         ''',
     }
-    only = CHECKS[:4]
+    only = [name for name in CHECKS if name not in ("test_train_step", "test_learns")]
     assert grade_notebook(submission(tmp_path, cells), A, ROOT, only=only) == {
         "test_loader_yields_colour_batches_in_minus_one_one": (1.0, ITERATOR),
         "test_generator_makes_colour_images": (1.0, OWN_RANDOMNESS),

@@ -17,6 +17,7 @@ from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_T
 from reference.grading.checks import SIGNATURE_FIX, built_network, ignored_noise, one_sided_logit, parameter_count, short_of_one
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a2, probes_a4
+from reference.checks import lesson_02 as step_scene
 from reference.grading.submission import make_scratch_folder, remove_scratch_folder, scratch_listing, write_scratch_files
 ASSIGNMENT = "a4_cifar10_port"
 NZ, WIDTH = 100, 16  # the checks build G and D at ngf = ndf = 16: fast, and the same code as 64
@@ -939,3 +940,117 @@ def discriminator_parameters(submission, ndf: int) -> int | None:
         return parameter_count(submission.run(probes.module_summary, built(submission, "make_discriminator", ndf=ndf)))
     except (StudentError, AssertionError):  # a discriminator that cannot be built wider: the widths are not this check's
         return None
+
+
+STEP_CALL = "train_step(G, D, opt_g, opt_d, real, z)"
+STEP_RETURN = "return (loss_d, loss_g), the losses this step descended, as floats (loss_d.item(), loss_g.item())"
+
+
+def returned_losses(result: dict) -> tuple[float, float]:
+    """The (loss_d, loss_g) a `probes_a4.step_run` reply says the step returned, or a failure that says why not."""
+    losses = result.get("losses")
+    if not (isinstance(losses, list) and len(losses) == 2):
+        returned = result.get("returned") if isinstance(result.get("returned"), dict) else {}
+        kind = text(returned.get("type"), 60) or "something else"
+        raise AssertionError(f"{STEP_CALL} returned {'None: is its `return` missing?' if kind == 'NoneType' else f'a {kind}'}; "
+                             f"{STEP_RETURN}")
+    for name, value in zip(("loss_d", "loss_g"), losses):
+        if not isinstance(value, float):
+            kind = text(value.get("type"), 60) if isinstance(value, dict) else "something else"
+            shape = dims(value.get("shape")) if isinstance(value, dict) else None
+            what = f"a tensor of shape {shape_text(shape)}" if kind == "Tensor" and shape is not None else f"a {kind}"
+            raise AssertionError(f"{STEP_CALL} returned {what} as {name}; {STEP_RETURN}")
+    return losses[0], losses[1]
+
+
+def step_params(result: dict, key: str, want: torch.Tensor) -> torch.Tensor:
+    """A network's flat parameters from the probe's reply, checked against the shape of `want`."""
+    value = result.get(key)
+    if not isinstance(value, torch.Tensor) or value.shape != want.shape or value.dtype != want.dtype:
+        raise AssertionError(f"the grader could not read {key}'s parameters after {STEP_CALL}")
+    return value
+
+
+def step_count_fault(result: dict) -> str | None:
+    """A failure for a step that stepped an optimiser other than those passed in, or opt_d or opt_g other than once."""
+    counts = {k: result.get(k) if isinstance(result.get(k), int) and not isinstance(result.get(k), bool) else -1
+              for k in ("steps_d", "steps_g", "steps_other")}
+    if counts["steps_other"] != 0:
+        return (f"{STEP_CALL} steps an optimiser other than the opt_d and opt_g it is given (a global one of the notebook, "
+                f"or one made inside the function?): call opt_d.step() and opt_g.step() on those passed in; a new optimiser "
+                f"on each call starts from scratch (Adam's running averages are lost)")
+    for key, opt, net, where in (("steps_d", "opt_d", "D", "D's step, after loss_d.backward()"),
+                                 ("steps_g", "opt_g", "G", "G's step, after loss_g.backward()")):
+        if counts[key] != 1:
+            also = (" (G's step steps D too? D's .grad then holds G's loss's gradients, and D moves a second time)"
+                    if key == "steps_d" and counts[key] > 1 else "")
+            return (f"{opt}.step() ran {max(counts[key], 0)} times in one call of {STEP_CALL}{also}: a training step updates "
+                    f"{net} exactly once, with {opt}.step() in {where}")
+    return None
+
+
+G_EVAL = ("train_step ran G in eval mode (G.eval()): while training, G makes its fakes in training mode, so that its "
+          "BatchNorm layers normalise each batch by its own statistics, as D's real batch is; in eval mode they use "
+          "running averages that are still near where they started, and G learns to please D with images it never "
+          "draws in training: leave G in training mode (call G.eval() only to draw samples to look at, and G.train() after)")
+
+
+@check(points=2, visible=True)
+def test_train_step(submission):
+    """train_step does the DCGAN recipe's step like the trainer's: D on a real and a detached fake batch, then G"""
+    sc = step_scene.scene()
+    G, D = step_scene.networks(sc.G0, sc.D0)
+    scene = {"shape": list(step_scene.SHAPE), "nz": step_scene.NZ, "lr": step_scene.LR, "G0": sc.G0, "D0": sc.D0,
+             "real": sc.real, "z": sc.z, "leftover_g": sc.leftover_g, "leftover_d": sc.leftover_d}
+    result = submission.run(probes_a4.step_run, submission.get("train_step"), scene, NAMESPACE)
+    result = result if isinstance(result, dict) else {}
+    if isinstance(result.get("error"), dict):
+        err = StudentError.from_info(result["error"])
+        if err.not_implemented:
+            raise err
+        if err.type == "TypeError" and "argument" in err.message:
+            raise AssertionError(f"{err.describe(fix=False)}; keep the arguments the grader calls it with: {STEP_CALL}")
+        raise AssertionError(f"{err.describe()}; {STEP_CALL} must run one D step, then one G step")
+    loss_d, loss_g = returned_losses(result)
+    if result.get("other_z") is True:
+        raise AssertionError(
+            f"{STEP_CALL} runs G on noise other than the z it is given (a new torch.randn?): make the fakes from the `z` "
+            f"argument, G(z); the training loop draws z and passes it in")
+    if result.get("g_eval") is True:
+        raise AssertionError(G_EVAL)
+    if not step_scene.same(loss_d, sc.loss_d) and step_scene.same(loss_d, sc.loss_g) and step_scene.same(loss_g, sc.loss_d):
+        raise AssertionError(f"{STEP_CALL} returned (loss_g, loss_d), in the other order: {STEP_RETURN}")
+    real, fake = step_scene.logits(sc.D0, sc.G0, sc)
+    if not step_scene.same(loss_d, sc.loss_d):
+        assert math.isfinite(loss_d), step_scene.not_finite("loss_d")
+        raise AssertionError(step_scene.diagnose(loss_d, step_scene.d_loss_faults(real, fake, sc.loss_d)) or (
+            f"loss_d = {step_scene.num(loss_d)}; the trainer's D step gives {step_scene.num(sc.loss_d)} on the same G, D, "
+            f"real batch and z: D's loss is -log D(x) on the real batch plus -log(1 - D(G(z))) on the fakes, each "
+            f"averaged over its batch"))
+    passes = result.get("g_backwards")
+    if isinstance(passes, int) and passes > 1:
+        raise AssertionError(
+            f"gradients reached G's parameters in {passes} backward passes, so loss_d's reached G too: in D's step score "
+            f"fake.detach() (or make the fakes under torch.no_grad()), so that D's loss trains D only; its gradients "
+            f"left in G's .grad spoil G's step unless opt_g.zero_grad() happens to come after them")
+    fault = step_count_fault(result)
+    assert fault is None, fault
+    assert result.get("frozen") is False, (
+        f"{STEP_CALL} left some parameters with requires_grad=False, so that network cannot learn in the next step: "
+        f"switch them back on before returning (or keep G out of D's loss with fake.detach() instead)")
+    assert result.get("g_left_eval") is False, G_EVAL
+    leftover_d, leftover_g = (torch.cat([g.reshape(-1) for g in grads]) for grads in (sc.leftover_d, sc.leftover_g))
+    want = step_scene.flat_state(D, sc.D1)
+    fault = step_scene.update_fault("D", "opt_d", "loss_d", step_params(result, "D", want), step_scene.flat_state(D, sc.D0),
+                                    want, leftover_d, result.get("fresh_d") is True)
+    assert fault is None, fault
+    if not step_scene.same(loss_g, sc.loss_g):
+        assert math.isfinite(loss_g), step_scene.not_finite("loss_g")
+        real1, fake1 = step_scene.logits(sc.D1, sc.G0, sc)
+        raise AssertionError(step_scene.diagnose(loss_g, step_scene.g_loss_faults(fake1, real1, sc.loss_g)) or (
+            f"loss_g = {step_scene.num(loss_g)}; the trainer's G step gives {step_scene.num(sc.loss_g)} on the same G and "
+            f"z through the D its D step updated: G's loss is the non-saturating -log D(G(z)), averaged over the batch"))
+    want = step_scene.flat_state(G, sc.G1)
+    fault = step_scene.update_fault("G", "opt_g", "loss_g", step_params(result, "G", want), step_scene.flat_state(G, sc.G0),
+                                    want, leftover_g, result.get("fresh_g") is True)
+    assert fault is None, fault

@@ -6,6 +6,10 @@ Like every probe (see `reference.grading.probes`) they measure and return plain 
 judge. An exception of the student's code is caught and returned as `error_info` (its type, first
 line, the notebook function it passed through), so that the check can say which layer or call
 failed; the check words the fault and the fix.
+
+`step_run` runs the student's whole training step on lesson 02's scene (`reference.checks.lesson_02`:
+a tiny seeded MLP GAN, SGD, leftover gradients in every parameter), which the grader makes and sends,
+and returns what the step did; the check compares that with the trainer's own step on the same scene.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from torch import nn
 from reference.grading.probes import build as seeded_build
 from reference.grading.probes import describe, error_info, module_summary, record_calls
 
-__all__ = ["attempt", "error_info", "first_batch", "make", "trace"]
+__all__ = ["attempt", "error_info", "first_batch", "make", "step_run", "trace"]
 
 REPR_LIMIT = 160  # characters of a layer's extra_repr kept
 
@@ -165,3 +169,93 @@ def first_batch(make_loader: Any, root: str, batch_size: int, namespace: dict | 
         again = again[0] if again else None
     result["images_again"] = again.detach() if isinstance(again, torch.Tensor) else None
     return result
+
+
+def _loss_value(value: Any) -> float | str:
+    """A returned loss as a float (a number or a one-element tensor), else describe(value)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value.detach().reshape(()))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return describe(value)
+
+
+def _flat(params: Any) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in params])
+
+
+def _fresh(params: Any, leftover: list[torch.Tensor]) -> bool:
+    """Some parameter holds a gradient other than the one left in it before the step."""
+    return any(p.grad is not None and not torch.equal(p.grad, g) and bool(p.grad.abs().sum() > 0)
+               for p, g in zip(params, leftover))
+
+
+def step_run(step: Any, scene: dict, namespace: dict | None = None) -> dict:
+    """step(G, D, opt_g, opt_d, real, z) once, on the scene the grader sends (lesson 02's, made by
+    `reference.checks.lesson_02.scene()` in the grader: the visible checks stay out of the sandbox).
+
+    scene: {"shape": image shape (C, H, W), "nz", "lr", "G0", "D0": state dicts of `reference.models.mlp`'s G and D,
+    "real": (N, C, H, W) in [-1, 1], "z": (N, nz), "leftover_g", "leftover_d": the .grad each parameter holds before
+    the step, as after an earlier step}. Both optimisers are SGD at lr.
+
+    Returns {"error": error_info or None, "returned": describe(the return value), "losses": [loss_D, loss_G] as
+    floats (an entry describe()s what is not a number) or None when the step did not return a pair, "D", "G": both
+    networks' parameters after the step, flattened, "steps_d", "steps_g": how often opt_d and opt_g stepped,
+    "steps_other": steps of any other optimiser, "fresh_d", "fresh_g": some parameter of D, of G holds a gradient
+    other than its leftover, "g_backwards": backward passes that reached G's first parameter, "g_eval": G ran in
+    eval mode, "g_left_eval": G is in eval mode after the step, "other_z": G ran, never on the z given, "frozen": some
+    parameter is left with requires_grad=False}.
+    """
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    from reference.models import mlp
+
+    G, D = mlp.build(tuple(scene["shape"]), int(scene["nz"]))
+    G.load_state_dict(scene["G0"])
+    D.load_state_dict(scene["D0"])
+    G.train(), D.train()
+    for net, leftover in ((D, scene["leftover_d"]), (G, scene["leftover_g"])):
+        for p, g in zip(net.parameters(), leftover):
+            p.grad = g.clone()
+    opt_g = torch.optim.SGD(G.parameters(), lr=float(scene["lr"]))
+    opt_d = torch.optim.SGD(D.parameters(), lr=float(scene["lr"]))
+    z = scene["z"]
+    modes: list[bool] = []
+    seen: list[torch.Tensor] = []
+
+    def watch(module: nn.Module, args: tuple) -> None:
+        modes.append(module.training)
+        if args and isinstance(args[0], torch.Tensor):
+            seen.append(args[0].detach().clone())
+
+    stepped: list = []
+    passes: list[bool] = []
+    hooks = [G.register_forward_pre_hook(watch), register_optimizer_step_pre_hook(lambda opt, args, kwargs: stepped.append(opt)),
+             next(G.parameters()).register_post_accumulate_grad_hook(lambda _p: passes.append(True))]
+    out, error = None, None
+    try:
+        with torch.random.fork_rng(devices=[]):
+            out = step(G, D, opt_g, opt_d, scene["real"].clone(), z.clone())
+    except Exception as err:  # noqa: BLE001 - measured, not judged
+        error = error_info(err, namespace)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    pair = isinstance(out, (tuple, list)) and len(out) == 2
+    return {
+        "error": error,
+        "returned": describe(out),
+        "losses": [_loss_value(v) for v in out] if pair else None,
+        "D": _flat(D.parameters()),
+        "G": _flat(G.parameters()),
+        "steps_d": sum(o is opt_d for o in stepped),
+        "steps_g": sum(o is opt_g for o in stepped),
+        "steps_other": sum(o is not opt_d and o is not opt_g for o in stepped),
+        "fresh_d": _fresh(D.parameters(), scene["leftover_d"]),
+        "fresh_g": _fresh(G.parameters(), scene["leftover_g"]),
+        "g_backwards": len(passes),
+        "g_eval": not all(modes),
+        "g_left_eval": not G.training,
+        "other_z": bool(seen) and not any(x.shape == z.shape and torch.equal(x, z) for x in seen),
+        "frozen": not all(p.requires_grad for p in (*G.parameters(), *D.parameters())),
+    }
