@@ -37,13 +37,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / A / f"{A}.ipynb"
 STUDENT = ROOT / "assignments" / A / f"{A}.ipynb"
 CHECKS = [
+    "test_conv_output_size",
+    "test_activation_shapes",
     "test_output_shape",
     "test_output_range",
     "test_adds_conv_layers",
     "test_parameters_get_gradients",
     "test_learns",
 ]
-FULL = dict(zip(CHECKS, (2.0, 1.0, 2.0, 1.0, 4.0)))
+FULL = dict(zip(CHECKS, (2.0, 2.0, 2.0, 1.0, 2.0, 1.0, 4.0)))
+TOOL_CHECKS = CHECKS[:2]  # the tools of the `shape_tools` cell; the other checks grade `DeeperGenerator`
 OK = {name: (points, "") for name, points in FULL.items()}
 
 
@@ -75,8 +78,9 @@ def test_solution_scores_full_marks():
 
 
 def test_unmodified_student_version_scores_zero_everywhere():
-    message = "`DeeperGenerator.__init__` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
-    assert sandboxed(STUDENT) == {name: (0.0, message) for name in CHECKS}
+    message = "`{}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
+    unwritten = {"test_conv_output_size": "conv_output_size", "test_activation_shapes": "activation_shapes"}
+    assert sandboxed(STUDENT) == {name: (0.0, message.format(unwritten.get(name, "DeeperGenerator.__init__"))) for name in CHECKS}
 
 
 # A generator written out layer by layer; <EXTRA_7>, <EXTRA_14>, <LAST_CONV> and <LAST> are filled per variant.
@@ -1063,7 +1067,7 @@ COPIES = (
 def test_cheats_lose_the_learning_points(tmp_path, name):
     """Copies (also only while graded) and a forged probe change nothing on the grader's side."""
     got = sandboxed(submission(tmp_path, SOLUTION_CLASS, CHEATS[name]))
-    assert {check: got[check] for check in CHECKS[:4]} == {check: OK[check] for check in CHECKS[:4]}
+    assert {check: got[check] for check in CHECKS[:-1]} == {check: OK[check] for check in CHECKS[:-1]}
     assert got["test_learns"] == (0.0, COPIES)
 
 
@@ -1079,7 +1083,7 @@ def cell_with(path: Path, grade_id: str):
 
 def test_reflection_is_graded_by_hand_against_a_rubric():
     """The reflection is a markdown answer cell worth 3 points by hand: the model answer and its rubric
-    sit in the source's solution region, the student gets YOUR ANSWER HERE; with the checks, 13 points."""
+    sit in the source's solution region, the student gets YOUR ANSWER HERE; with the checks, 17 points."""
     answer = cell_with(SOLUTION, "reflection")
     assert answer.cell_type == "markdown"
     assert {k: answer.metadata["nbgrader"][k] for k in ("grade", "solution", "points")} == {"grade": True, "solution": True, "points": 3}
@@ -1087,8 +1091,8 @@ def test_reflection_is_graded_by_hand_against_a_rubric():
     assert "**Rubric (3 points).**" in body and "**Model answer**" in body
     assert cell_with(STUDENT, "reflection").source.strip() == "YOUR ANSWER HERE"
     total = sum(c.metadata["nbgrader"].get("points", 0) for c in nbformat.read(SOLUTION, as_version=4).cells if "nbgrader" in c.metadata)
-    assert total == sum(FULL.values()) + 3 == 13
-    assert "**Grading (13 points).**" in nbformat.read(STUDENT, as_version=4).cells[0].source
+    assert total == sum(FULL.values()) + 3 == 17
+    assert "**Grading (17 points).**" in nbformat.read(STUDENT, as_version=4).cells[0].source
 
 
 def kernel_env(**extra: str) -> dict[str, str]:
@@ -1135,7 +1139,7 @@ def test_run_all_on_the_untouched_student_version_reaches_every_visible_check(tm
         "is not implemented yet: it raises NotImplementedError (replace that line with your code); the next cells still run"
     ) and len(printed(train).strip().splitlines()) == 1
     lines = [line for cell in cells if cell.cell_type == "code" for line in printed(cell).splitlines() if line.startswith("a2 ")]
-    assert len(lines) == 3, lines
+    assert len(lines) == 5, lines
     assert all(": 0/" in line and "is not implemented yet" in line for line in lines), lines
 
 
@@ -1959,3 +1963,291 @@ def test_the_tutorials_64x64_generator_cut_down_to_28x28_loses_a_shape_point(cut
     namespace = {"torch": torch, "nn": nn, "F": F, "weights_init": weights_init}
     exec(TUTORIAL_64.replace("<CUT>", cut), namespace)
     assert {name: run_check(checks[name], LocalSubmission(namespace)) for name in expected} == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# The tools: conv_output_size and activation_shapes (the `shape_tools` cell)
+# ---------------------------------------------------------------------------------------------
+
+
+def tools_submission(tmp_path: Path, source: str) -> Path:
+    """The solution notebook with the `shape_tools` cell's source replaced by `source`."""
+    return notebook_with_cells(SOLUTION, tmp_path, {"shape_tools": textwrap.dedent(source).strip("\n") + "\n"})
+
+
+# the model answer's two functions, for variants that change one of them
+SIZE = '''
+def conv_output_size(size, kernel, stride, padding, transposed=False):
+    if transposed:
+        return (size - 1) * stride - 2 * padding + kernel
+    return (size + 2 * padding - kernel) // stride + 1
+'''
+SHAPES = '''
+def activation_shapes(model, x):
+    names = {id(module): name for name, module in model.named_modules()}
+    shapes = []
+
+    def record(layer, inputs, output):
+        shapes.append((names[id(layer)], tuple(output.shape)))
+
+    leaves = [module for module in model.modules() if next(module.children(), None) is None]
+    handles = [leaf.register_forward_hook(record) for leaf in leaves]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return shapes
+'''
+
+TOOLS_CORRECT = {
+    # math.floor of a true division, one expression per kind; the shapes as torch.Size, labelled by class name
+    "floor_division_and_class_names": '''
+        import math
+
+        def conv_output_size(size, kernel, stride, padding, transposed=False):
+            return (size - 1) * stride - 2 * padding + kernel if transposed else math.floor((size + 2 * padding - kernel) / stride) + 1
+
+        def activation_shapes(model, x):
+            found = []
+            handles = []
+            for m in model.modules():
+                if len(list(m.children())) == 0:
+                    handles.append(m.register_forward_hook(lambda mod, inp, out: found.append((type(mod).__name__, out.shape))))
+            with torch.no_grad():
+                model(x)
+            for h in handles:
+                h.remove()
+            return found
+    ''',
+    # int() of the division (the numerator is never negative where PyTorch accepts the layer); the global module hook,
+    # filtered to leaves, labels by name and lists of shapes
+    "global_hook_and_names": '''
+        from torch.nn.modules.module import register_module_forward_hook
+
+        def conv_output_size(size, kernel, stride, padding, transposed=False):
+            if not transposed:
+                return int((size - kernel + 2 * padding) / stride) + 1
+            return stride * (size - 1) + kernel - 2 * padding
+
+        def activation_shapes(model, x):
+            names = {m: n for n, m in model.named_modules()}
+            out = []
+
+            def hook(module, args, output):
+                if module in names and not list(module.children()):
+                    out.append((names[module], list(output.shape)))
+
+            handle = register_module_forward_hook(hook)
+            try:
+                with torch.no_grad():
+                    model(x)
+            finally:
+                handle.remove()
+            return out
+    ''',
+    # a dilation-general formula and the layers' reprs as labels, the hooks removed by a context manager
+    "general_formula_and_reprs": '''
+        from contextlib import ExitStack
+
+        def conv_output_size(size, kernel, stride, padding, transposed=False, dilation=1):
+            span = dilation * (kernel - 1) + 1
+            if transposed:
+                return (size - 1) * stride - 2 * padding + span
+            return (size + 2 * padding - span) // stride + 1
+
+        def activation_shapes(model, x):
+            rows = []
+            with ExitStack() as stack:
+                for name, layer in model.named_modules():
+                    if not any(True for _ in layer.children()):
+                        handle = layer.register_forward_hook(lambda l, i, o: rows.append((repr(l), tuple(o.size()))))
+                        stack.callback(handle.remove)
+                with torch.inference_mode():
+                    model(x)
+            return rows
+    ''',
+}
+
+TOOLS_WRONG = {
+    # rounds the division to the nearest whole number instead of flooring it
+    "rounds_instead_of_floor": SHAPES + '''
+def conv_output_size(size, kernel, stride, padding, transposed=False):
+    if transposed:
+        return (size - 1) * stride - 2 * padding + kernel
+    return round((size + 2 * padding - kernel) / stride) + 1
+''',
+    # the transposed formula with + 2p
+    "transposed_adds_the_padding": SHAPES + '''
+def conv_output_size(size, kernel, stride, padding, transposed=False):
+    if transposed:
+        return (size - 1) * stride + 2 * padding + kernel
+    return (size + 2 * padding - kernel) // stride + 1
+''',
+    # transposed ignored, and the + 1 left out of the conv's formula
+    "no_plus_one_and_transposed_ignored": SHAPES + '''
+def conv_output_size(size, kernel, stride, padding, transposed=False):
+    return (size + 2 * padding - kernel) // stride
+''',
+    # hooks on every module: containers and the model itself listed too
+    "counts_container_modules": SIZE + '''
+def activation_shapes(model, x):
+    shapes = []
+    handles = [m.register_forward_hook(lambda m, i, o: shapes.append((type(m).__name__, tuple(o.shape)))) for m in model.modules()]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return shapes
+''',
+    # the hooks stay on the model: a second call lists every layer twice
+    "hooks_left_registered": SIZE + '''
+shapes = []
+
+def activation_shapes(model, x):
+    for name, m in model.named_modules():
+        if not list(m.children()):
+            m.register_forward_hook(lambda m, i, o, name=name: shapes.append((name, tuple(o.shape))))
+    shapes.clear()
+    with torch.no_grad():
+        model(x)
+    return list(shapes)
+''',
+    # the shape of each layer's input, not its output
+    "input_shapes": SIZE + '''
+def activation_shapes(model, x):
+    names = {id(m): n for n, m in model.named_modules()}
+    shapes = []
+    handles = [m.register_forward_hook(lambda m, i, o: shapes.append((names[id(m)], tuple(i[0].shape))))
+               for m in model.modules() if not list(m.children())]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return shapes
+''',
+    # one entry per layer, kept in a dict: a layer called twice appears once
+    "dict_keyed_by_layer": SIZE + '''
+def activation_shapes(model, x):
+    shapes = {}
+    handles = [m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, tuple(o.shape)))
+               for n, m in model.named_modules() if not list(m.children())]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return list(shapes.items())
+''',
+    # the output tensors themselves where the shapes belong
+    "tensors_for_shapes": SIZE + '''
+def activation_shapes(model, x):
+    outs = []
+    handles = [m.register_forward_hook(lambda m, i, o, n=n: outs.append((n, o)))
+               for n, m in model.named_modules() if not list(m.children())]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return outs
+''',
+}
+
+
+@pytest.mark.parametrize("name", list(TOOLS_CORRECT))
+def test_correct_tools_score_full_marks(tmp_path, name):
+    """Floor written as //, math.floor or int(); hooks per leaf or one global hook, removed by hand, in a finally or by
+    a context manager; labels as names, classes or reprs; shapes as tuples, lists or torch.Size."""
+    assert scores(tools_submission(tmp_path, TOOLS_CORRECT[name]), only=TOOL_CHECKS) == {c: OK[c] for c in TOOL_CHECKS}
+
+
+FLOORED = "H_out = floor((H + 2p - k) / s) + 1"
+GROWN = "H_out = (H - 1) s - 2p + k"
+SHAPES_OF = "activation_shapes(model, x), for "
+GIVEN = "the given Generator(nz=8, ngf=4, channels=1, size=28) with z (3, 8)"
+GIVEN_OUTPUTS = ("main.0 (3, 8, 1, 1), main.1 (3, 16, 4, 4), main.2 (3, 16, 4, 4), main.3 (3, 16, 4, 4), main.4 (3, 8, 7, 7), "
+                 "main.5 (3, 8, 7, 7), main.6 (3, 8, 7, 7), main.7 (3, 4, 14, 14), main.8 (3, 4, 14, 14), main.9 (3, 4, 14, 14), "
+                 "main.10 (3, 1, 28, 28), main.11 (3, 1, 28, 28)")
+TOOLS_EXPECTED = {
+    "rounds_instead_of_floor": {"test_conv_output_size": (
+        1.0,
+        "conv_output_size(1, 1, 3, 1, transposed=False) returned 2; nn.Conv2d(kernel_size=1, stride=3, padding=1) turns 1x1 "
+        "into 1x1: it rounds (h + 2p - k) / s to the nearest whole number; PyTorch floors it (the kernel must fit inside the "
+        f"padded input): {FLOORED}")},
+    "transposed_adds_the_padding": {"test_conv_output_size": (
+        1.0,
+        "conv_output_size(1, 3, 1, 1, transposed=True) returned 5; nn.ConvTranspose2d(kernel_size=3, stride=1, padding=1) "
+        f"turns 1x1 into 1x1: in a transposed conv the padding removes 2p from the output, it does not add it: {GROWN}")},
+    "no_plus_one_and_transposed_ignored": {"test_conv_output_size": (
+        0.0,
+        "conv_output_size(1, 1, 1, 0, transposed=False) returned 0; nn.Conv2d(kernel_size=1, stride=1, padding=0) turns 1x1 "
+        f"into 1x1: it leaves out the + 1 (the kernel's first position): {FLOORED}; conv_output_size(1, 1, 1, 0, "
+        f"transposed=True) returned 0; nn.ConvTranspose2d(kernel_size=1, stride=1, padding=0) turns 1x1 into 1x1: {GROWN}")},
+    "counts_container_modules": {"test_activation_shapes": (
+        0.0,
+        f"{SHAPES_OF}{GIVEN}, lists 14 entries, 12 expected: it counts container modules too (nn.Sequential blocks or the "
+        "model itself, whose outputs repeat their last layer's); hook only the leaf layers, the modules with no children "
+        "(next(m.children(), None) is None)")},
+    "hooks_left_registered": {"test_activation_shapes": (
+        1.0,
+        f"activation_shapes(model, x) leaves its hooks on the model (24 after two calls, for {GIVEN}), and its second call "
+        "listed 24 entries, not 12: remove each hook after the forward pass (handle.remove() on what register_forward_hook "
+        "returned, in a finally block), so the model runs as before")},
+    "input_shapes": {"test_activation_shapes": (
+        0.0, f"{SHAPES_OF}{GIVEN}, lists each layer's input shape; expected the shape of each layer's output ({GIVEN_OUTPUTS})")},
+    "dict_keyed_by_layer": {"test_activation_shapes": (
+        0.0,
+        f"{SHAPES_OF}a model that calls its conv and its ReLU twice each, with x (2, 3, 8, 8), lists 3 entries, 5 expected: "
+        "a layer that runs twice appears twice, once per call, in the order of the calls (conv (2, 3, 8, 8), act (2, 3, 8, 8), "
+        "pool (2, 3, 4, 4), conv (2, 3, 4, 4), act (2, 3, 4, 4)); append each call's shape to a list, not a dict keyed by layer")},
+    "tensors_for_shapes": {"test_activation_shapes": (
+        0.0, f"{SHAPES_OF}{GIVEN}, lists tensors where the shapes belong: give tuple(output.shape), not the output itself")},
+}
+
+
+@pytest.mark.parametrize("name", list(TOOLS_WRONG))
+def test_wrong_tools_get_exact_partial_scores(tmp_path, name):
+    """Each wrong tool loses its check's points, exactly, with the fault named; the other tool keeps its points."""
+    got = scores(tools_submission(tmp_path, TOOLS_WRONG[name]), only=TOOL_CHECKS)
+    assert got == {c: TOOLS_EXPECTED[name].get(c, OK[c]) for c in TOOL_CHECKS}
+
+
+@pytest.mark.parametrize("name", ["rounds_instead_of_floor", "hooks_left_registered"])
+def test_the_sandbox_grades_tools_like_this_process(tmp_path, name):
+    path = tools_submission(tmp_path, TOOLS_WRONG[name])
+    assert sandboxed(path, only=TOOL_CHECKS) == scores(path, only=TOOL_CHECKS) == {c: TOOLS_EXPECTED[name].get(c, OK[c]) for c in TOOL_CHECKS}
+
+
+BROKEN_TOOLS = '''
+def conv_output_size(size, kernel, stride, padding, transposed=False):
+    return size / 0
+
+def activation_shapes(model, x):
+    model.register_forward_hook(lambda m, i, o: None)
+    raise RuntimeError("not finished")
+'''
+
+
+def test_broken_tools_cost_only_their_own_points(tmp_path):
+    """Tools that raise (and leave a hook behind) cost the tools' checks; every check of DeeperGenerator keeps its
+    points, and the trace cell falls back to the course's own trace."""
+    graded = [c for c in CHECKS if c != "test_learns"]
+    got = scores(tools_submission(tmp_path, BROKEN_TOOLS), only=graded)
+    assert {c: got[c][0] for c in graded} == {**{c: FULL[c] for c in graded}, "test_conv_output_size": 0.0, "test_activation_shapes": 0.0}
+    assert got["test_conv_output_size"][1].startswith("conv_output_size(..., transposed=False) raised ZeroDivisionError"), got
+    assert "RuntimeError" in got["test_activation_shapes"][1] and "not finished" in got["test_activation_shapes"][1], got
+
+
+def test_the_trace_cell_uses_the_students_activation_shapes(tmp_path):
+    """The trace of DeeperGenerator lists what the student's activation_shapes returns, and the course's own trace
+    when it raises (one line says so), so that "Run All" goes on."""
+    cells = run_in_kernel(SOLUTION, tmp_path, upto="compare")
+    lines = printed(cells[-1]).splitlines()
+    assert lines[2].startswith("main.0 Unflatten(") and lines[2].endswith("-> (8, 100, 1, 1)") and lines[-1].endswith("-> (8, 1, 28, 28)"), lines
+    tried = printed(next(c for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == "try_tools")).splitlines()
+    assert tried[0] == "the given ladder by conv_output_size: 1 -> 4 -> 7 -> 14 -> 28 (PyTorch: 1 -> 4 -> 7 -> 14 -> 28)", tried
+    (tmp_path / "broken").mkdir()
+    broken = run_in_kernel(tools_submission(tmp_path / "broken", BROKEN_TOOLS), tmp_path / "broken", upto="compare")
+    lines = printed(broken[-1]).splitlines()
+    assert lines[2] == "activation_shapes raised RuntimeError: not finished; the trace below is the course's own", lines
+    assert lines[3].startswith("main.0 Unflatten(") and lines[-1].endswith("-> (8, 1, 28, 28)"), lines

@@ -16,7 +16,7 @@ from torch import nn
 
 from reference.grading.probes import error_info, first_shape, record_calls
 
-__all__ = ["conv_paths", "conv_weight_stds", "error_info", "trace"]
+__all__ = ["SHAPE_NETS", "activation_shapes_of", "conv_paths", "conv_weight_stds", "error_info", "output_sizes", "shape_net", "trace"]
 
 REPR_LIMIT = 160  # characters of a layer's extra_repr kept
 
@@ -287,3 +287,134 @@ def _paths_once(model: nn.Module, z: torch.Tensor, seed: int) -> dict:
         "backward_error": backward_error,
     }
 
+
+
+# ---------------------------------------------------------------------------------------------
+# The student's tools: conv_output_size and activation_shapes
+# ---------------------------------------------------------------------------------------------
+
+
+def output_sizes(fn: Any, cases: list[list[int]], transposed: bool) -> list[list]:
+    """fn(size, kernel, stride, padding, transposed=transposed) for each case [size, kernel, stride, padding],
+    each answer as [kind, value]: ["int", n], ["float", x] (a NumPy or 0-d tensor number counts as its
+    Python kind), or [class name, None] for anything else."""
+    found = []
+    for size, kernel, stride, padding in cases:
+        value = fn(size, kernel, stride, padding, transposed=transposed)
+        if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype.is_complex:
+            value = value.item()
+        elif hasattr(value, "item") and type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+            value = value.item()
+        if isinstance(value, bool):
+            found.append(["bool", None])
+        elif isinstance(value, int):
+            found.append(["int", value])
+        elif isinstance(value, float):
+            found.append(["float", value])
+        else:
+            found.append([type(value).__name__, None])
+    return found
+
+
+class _Nested(nn.Module):
+    """Leaves inside nn.Sequential blocks inside nn.Sequential: x (N, 1, 9, 9) -> (N, 2, 5, 5)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 4, 3, 1, 1), nn.ReLU())
+        self.block = nn.Sequential(nn.Sequential(nn.Conv2d(4, 6, 3, 2, 1), nn.BatchNorm2d(6)), nn.LeakyReLU(0.2))
+        self.head = nn.Conv2d(6, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.block(self.stem(x)))
+
+
+class _Shared(nn.Module):
+    """One conv and one activation called twice, a pooling between: x (N, 3, 8, 8) -> (N, 3, 4, 4)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, 1, 1)
+        self.act = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(self.pool(self.act(self.conv(x)))))
+
+
+class _Idle(nn.Module):
+    """A registered layer (`spare`, before the others) that forward never calls: z (N, 6) -> (N, 2, 7, 7)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spare = nn.Conv2d(4, 4, 3, 1, 1)
+        self.project = nn.Linear(6, 4 * 4 * 4)
+        self.up = nn.ConvTranspose2d(4, 2, 3, 2, 1)
+        self.out = nn.Tanh()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.out(self.up(self.project(z).view(-1, 4, 4, 4)))
+
+
+SHAPE_NETS = {  # name: what the check calls it
+    "generator": "the given Generator(nz=8, ngf=4, channels=1, size=28) with z (3, 8)",
+    "nested": "a model of nn.Sequential blocks inside nn.Sequential blocks with x (2, 1, 9, 9)",
+    "shared": "a model that calls its conv and its ReLU twice each, with x (2, 3, 8, 8)",
+    "idle": "a model with a registered conv its forward never calls, with z (5, 6)",
+}
+
+
+def shape_net(name: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
+    """The network SHAPE_NETS[name] and its input, built with `seed` (torch's generator restored after)."""
+    from reference.models.dcgan import Generator
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if name == "generator":
+            return Generator(8, 4, channels=1, size=28), torch.randn(3, 8)
+        if name == "nested":
+            return _Nested(), torch.randn(2, 1, 9, 9)
+        if name == "shared":
+            return _Shared(), torch.randn(2, 3, 8, 8)
+        if name == "idle":
+            return _Idle(), torch.randn(5, 6)
+    raise ValueError(f"no network {name!r}: one of {', '.join(SHAPE_NETS)}")
+
+
+def _entry(item: Any) -> list:
+    """One answered (layer, shape) pair as [label, shape]: label a string (a module given itself: its class name;
+    anything else: None), shape a list of ints (None when it is not a shape: a tensor gives "Tensor")."""
+    if not (isinstance(item, (tuple, list)) and len(item) == 2):
+        return [None, None]
+    label, shape = item
+    if isinstance(label, nn.Module):
+        label = type(label).__name__
+    label = label[:REPR_LIMIT] if isinstance(label, str) else None
+    if isinstance(shape, torch.Tensor):
+        shape = "Tensor"
+    elif isinstance(shape, (tuple, list, torch.Size)) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+        shape = list(shape)
+    else:
+        shape = None
+    return [label, shape]
+
+
+def _answered(value: Any, most: int = 200) -> dict:
+    """{"type": class name of the answer, "entries": [[label, shape]] of its first `most` items when it is a list or
+    tuple (else None), "length": its length (None when not a list or tuple)}."""
+    if not isinstance(value, (list, tuple)):
+        return {"type": type(value).__name__, "entries": None, "length": None}
+    return {"type": type(value).__name__, "entries": [_entry(item) for item in value[:most]], "length": len(value)}
+
+
+def activation_shapes_of(fn: Any, name: str, seed: int = 0) -> dict:
+    """fn(model, x) twice on a fresh SHAPE_NETS[name] network and its input.
+
+    Returns {"first": _answered(first answer), "second": _answered(second answer), "hooks": the number of
+    forward and forward-pre hooks left on the network's modules after the calls}.
+    """
+    model, x = shape_net(name, seed)
+    first = _answered(fn(model, x.clone()))
+    second = _answered(fn(model, x.clone()))
+    hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+    return {"first": first, "second": second, "hooks": hooks}

@@ -36,7 +36,20 @@ fixed seed and reach it only through `submission` and the probes of `reference.g
 
 Where extra layers go, Conv2d or ConvTranspose2d, with or without BatchNorm: all score the same.
 
-Points: 2 + 1 + 2 + 1 + 4 = 10. The notebook's reflection (3 points, cell `reflection`) is graded by hand
+Two tools the student writes before the generator, checked in the worker on inputs the checks choose:
+
+- output sizes (2, visible): `conv_output_size(size, kernel, stride, padding, transposed=False)` against the size
+  PyTorch's own nn.Conv2d (1 point) and nn.ConvTranspose2d (1 point) output, measured here, over a grid of sizes 1-28,
+  kernels 1-5, strides 1-3 and paddings 0-2; a rounded or unfloored division, padding counted once, a missing + 1, a
+  transposed size with + 2p or the conv's formula are named.
+- activation shapes (2, visible): `activation_shapes(model, x)` -> [(layer, output shape)] of every leaf layer in the
+  order it runs (a layer labelled by its name in the model, its class or its repr), on four networks of
+  `probes_a2.SHAPE_NETS` (the given generator, nested nn.Sequential blocks, a conv and a ReLU called twice, a registered
+  layer never called), compared with this side's trace; input shapes, containers counted, a repeated call listed once
+  and tensors for shapes are named. A function right on all four that leaves hooks on the model (a second call lists
+  everything twice) gets 1 point.
+
+Points: 2 + 1 + 2 + 1 + 4 + 2 + 2 = 14. The notebook's reflection (3 points, cell `reflection`) is graded by hand
 against the rubric in the solution region of its answer cell.
 """
 
@@ -781,3 +794,199 @@ def test_learns(submission):
     if result.outcome == "partial":
         raise Partial(LEARN_PARTIAL, f"{result.message}: it learns, but slowly or not in every run; {hint}")
     raise AssertionError(f"{result.message}: it does not learn; {hint}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The student's tools: conv_output_size and activation_shapes
+# ---------------------------------------------------------------------------------------------
+
+
+SIZE_CASES = [[h, k, s, p] for h in (1, 4, 5, 7, 14, 28) for k in (1, 2, 3, 4, 5) for s in (1, 2, 3) for p in (0, 1, 2)]
+SIZE_FORMULA = {
+    False: "H_out = floor((H + 2p - k) / s) + 1",
+    True: "H_out = (H - 1) s - 2p + k",
+}
+
+
+def true_sizes(transposed: bool) -> tuple[list[list[int]], list[int]]:
+    """The cases of SIZE_CASES that nn.Conv2d (nn.ConvTranspose2d when `transposed`) accepts, and the height it
+    outputs for each: measured on PyTorch's own layers, on this side."""
+    layer = torch.nn.ConvTranspose2d if transposed else torch.nn.Conv2d
+    cases, sizes = [], []
+    with torch.no_grad():
+        for h, k, s, p in SIZE_CASES:
+            try:
+                out = layer(1, 1, k, s, p, bias=False)(torch.zeros(1, 1, h, h))
+            except RuntimeError:  # the output would be smaller than 1 pixel, or the kernel larger than the padded input
+                continue
+            cases.append([h, k, s, p])
+            sizes.append(out.shape[-1])
+    return cases, sizes
+
+
+def number(value) -> bool:
+    """An int or a float (not a bool): what an answered size may be compared as."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def size_fault(cases: list[list[int]], want: list[int], got, transposed: bool) -> str | None:
+    """Why the student's output sizes are not PyTorch's, with the fix; None when they all match."""
+    kind = "nn.ConvTranspose2d" if transposed else "nn.Conv2d"
+    flag = f", transposed={transposed}"
+    answers = [a for a in got if isinstance(a, list) and len(a) == 2] if isinstance(got, list) else []
+    if len(answers) != len(cases):
+        return f"conv_output_size(...{flag}) did not answer every case; expected one whole number per call"
+    wrong = [(case, answer, expected) for case, answer, expected in zip(cases, answers, want)
+             if not (answer[0] in ("int", "float") and number(answer[1]) and answer[1] == expected)]
+    if not wrong:
+        return None
+    (h, k, s, p), (kind_of, value), expected = wrong[0]
+    call = f"conv_output_size({h}, {k}, {s}, {p}{flag})"
+    told = f"{call} returned {text(repr(value), 40) if kind_of in ('int', 'float') else f'a {text(kind_of, 40)}'}; {kind}(kernel_size={k}, stride={s}, padding={p}) turns {h}x{h} into {expected}x{expected}"
+    if kind_of not in ("int", "float") or not number(value):
+        return f"{told}: return the size as a whole number (an int)"
+
+    def every(formula) -> bool:
+        return all(answer[0] in ("int", "float") and number(answer[1]) and answer[1] == formula(*case) for case, answer, _ in wrong)
+
+    if not transposed:
+        if every(lambda h, k, s, p: (h + 2 * p - k) / s + 1):
+            return f"{told}: the division is floored (a stride skips the positions where the kernel no longer fits): {SIZE_FORMULA[False]}, with // or math.floor"
+        if every(lambda h, k, s, p: math.floor((h + 2 * p - k) / s + 0.5) + 1) or every(lambda h, k, s, p: round((h + 2 * p - k) / s) + 1):
+            return f"{told}: it rounds (h + 2p - k) / s to the nearest whole number; PyTorch floors it (the kernel must fit inside the padded input): {SIZE_FORMULA[False]}"
+        if every(lambda h, k, s, p: math.ceil((h + 2 * p - k) / s) + 1):
+            return f"{told}: it rounds (h + 2p - k) / s up; PyTorch floors it: {SIZE_FORMULA[False]}"
+        if every(lambda h, k, s, p: (h + p - k) // s + 1):
+            return f"{told}: the padding is added on both sides, 2p in all: {SIZE_FORMULA[False]}"
+        if every(lambda h, k, s, p: (h + 2 * p - k) // s):
+            return f"{told}: it leaves out the + 1 (the kernel's first position): {SIZE_FORMULA[False]}"
+        return f"{told}: {SIZE_FORMULA[False]}"
+    if every(lambda h, k, s, p: (h - 1) * s + 2 * p + k):
+        return f"{told}: in a transposed conv the padding removes 2p from the output, it does not add it: {SIZE_FORMULA[True]}"
+    if every(lambda h, k, s, p: (h + 2 * p - k) // s + 1):
+        return f"{told}: it gives nn.Conv2d's size for transposed=True; a transposed conv grows the input: {SIZE_FORMULA[True]}"
+    if every(lambda h, k, s, p: h * s - 2 * p + k):
+        return f"{told}: the input's last pixel adds the kernel, not a stride: (H - 1) s, not H s: {SIZE_FORMULA[True]}"
+    return f"{told}: {SIZE_FORMULA[True]}"
+
+
+@check(points=2, visible=True)
+def test_conv_output_size(submission):
+    """conv_output_size gives the height nn.Conv2d (1 point) and nn.ConvTranspose2d (1 point) output, over a grid of
+    input sizes, kernels, strides and paddings."""
+    fn = submission.get("conv_output_size")
+    faults = []
+    for transposed in (False, True):
+        cases, want = true_sizes(transposed)
+        try:
+            got = submission.run(probes_a2.output_sizes, fn, cases, transposed)
+        except StudentError as err:
+            if err.not_implemented:
+                raise
+            faults.append(f"conv_output_size(..., transposed={transposed}) raised {err.type}: {err.message}")
+            continue
+        if (fault := size_fault(cases, want, got, transposed)) is not None:
+            faults.append(fault)
+    if len(faults) == 1:
+        raise Partial(1, faults[0])
+    assert not faults, "; ".join(faults)
+
+
+def expected_shapes(name: str) -> list[tuple[str, list[str], list[int], list[int]]]:
+    """(name, class names (its own and PyTorch's classes it extends), input shape, output shape) of every leaf call
+    of probes_a2.shape_net(name), in the order they ran: measured here, on the course's own network."""
+    model, x = probes_a2.shape_net(name)
+    kinds = {id(m): [c.__name__ for c in type(m).__mro__ if issubclass(c, torch.nn.Module) and c not in (torch.nn.Module,)]
+             for m in model.modules()}
+    names = dict(model.named_modules())
+    run = probes_a2.trace(model, x)
+    return [(c["name"], kinds[id(names[c["name"]])], c["in"], c["out"]) for c in run["calls"]]
+
+
+def container_outputs(name: str) -> list[list[int]]:
+    """Output shapes of the modules with children (the model included) when shape_net(name) runs."""
+    model, x = probes_a2.shape_net(name)
+    shapes = []
+    handles = [m.register_forward_hook(lambda m, i, o: shapes.append(list(o.shape)))
+               for m in model.modules() if next(m.children(), None) is not None]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return shapes
+
+
+def label_ok(label, expected: tuple) -> bool:
+    """The answer's label names the layer: its name in the model, its class, or its repr (the class, then "(")."""
+    name, kinds = expected[0], expected[1]
+    return isinstance(label, str) and (label == name or label in kinds or any(label.startswith(f"{k}(") for k in kinds))
+
+
+def shapes_fault(name: str, answer) -> str | None:
+    """Why the answer for SHAPE_NETS[name] is not its leaf layers' (label, output shape) in running order; None when it is."""
+    where = f"(model, x), for {probes_a2.SHAPE_NETS[name]},"
+    want = expected_shapes(name)
+    answer = answer if isinstance(answer, dict) else {}
+    entries = answer.get("entries")
+    if not isinstance(entries, list):
+        return f"{where} returns a {text(answer.get('type'), 40) or 'value'}, not a list of (layer, shape) pairs: return the list"
+    pairs = [e for e in entries if isinstance(e, list) and len(e) == 2]
+    if len(pairs) != len(entries) or any(e[1] is None for e in pairs):
+        return f"{where} returns items that are not (layer, shape) pairs with the shape as a tuple of ints, such as ('main.1', (3, 16, 4, 4)): give tuple(output.shape)"
+    if any(e[1] == "Tensor" for e in pairs):
+        return f"{where} lists tensors where the shapes belong: give tuple(output.shape), not the output itself"
+    shapes = [e[1] for e in pairs]
+    outs, ins = [w[3] for w in want], [w[2] for w in want]
+    listing_ = ", ".join(f"{w[0]} {tuple(w[3])}" for w in want)
+    if shapes == outs:
+        bad = [(k, e[0]) for k, e in enumerate(pairs) if not label_ok(e[0], want[k])]
+        if not bad:
+            return None
+        k, label = bad[0]
+        shown = f"`{text(label, 60)}`" if isinstance(label, str) else "something that is not a string"
+        return (f"{where} lists the right shapes, but item {k} is labelled {shown} for the layer `{want[k][0]}`: label each "
+                f"layer with its name in the model (`{want[k][0]}`, from named_modules) or its class (`{want[k][1][0]}`)")
+    if shapes == ins:
+        return f"{where} lists each layer's input shape; expected the shape of each layer's output ({listing_})"
+    containers = container_outputs(name)
+    if len(shapes) > len(outs) and all(s in outs or s in containers for s in shapes):
+        return (f"{where} lists {len(shapes)} entries, {len(outs)} expected: it counts container modules too (nn.Sequential "
+                f"blocks or the model itself, whose outputs repeat their last layer's); hook only the leaf layers, the modules "
+                f"with no children (next(m.children(), None) is None)")
+    if name == "shared" and len(shapes) < len(outs):
+        return (f"{where} lists {len(shapes)} entries, {len(outs)} expected: a layer that runs twice appears twice, once "
+                f"per call, in the order of the calls ({listing_}); append each call's shape to a list, not a dict keyed by layer")
+    if name == "idle" and len(shapes) > len(outs):
+        return (f"{where} lists {len(shapes)} entries, {len(outs)} expected: `spare` is registered but never runs, so it "
+                f"has no output; list the layers as forward runs them, from forward hooks ({listing_})")
+    return f"{where} lists {len(shapes)} entries ({', '.join(str(tuple(s)) for s in shapes[:6])}{', ...' if len(shapes) > 6 else ''}); expected {len(outs)}, each leaf layer's output in the order they ran: {listing_}"
+
+
+@check(points=2, visible=True)
+def test_activation_shapes(submission):
+    """activation_shapes lists (layer, output shape) of every leaf layer as it runs, on four networks the check builds
+    (the given generator, nested blocks, a layer called twice, a layer never called), and leaves no hook behind
+    (1 of the 2 points)."""
+    fn = submission.get("activation_shapes")
+    left = []
+    for name in probes_a2.SHAPE_NETS:
+        found = submission.run(probes_a2.activation_shapes_of, fn, name)
+        found = found if isinstance(found, dict) else {}
+        if (fault := shapes_fault(name, found.get("first"))) is not None:
+            raise AssertionError(f"activation_shapes{fault}")
+        hooks = found.get("hooks")
+        second = found.get("second") if isinstance(found.get("second"), dict) else {}
+        again = shapes_fault(name, second) is None
+        if (isinstance(hooks, int) and not isinstance(hooks, bool) and hooks > 0) or not again:
+            left.append((name, hooks if isinstance(hooks, int) else 0, second.get("length"), len(expected_shapes(name))))
+    if left:
+        name, hooks, length, want = left[0]
+        twice = f", and its second call listed {length} entries, not {want}" if length != want else ""
+        raise Partial(
+            1,
+            f"activation_shapes(model, x) leaves its hooks on the model ({hooks} after two calls, for "
+            f"{probes_a2.SHAPE_NETS[name]}){twice}: remove each hook after the forward pass (handle.remove() on what register_forward_hook returned, "
+            f"in a finally block), so the model runs as before",
+        )
