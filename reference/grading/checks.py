@@ -433,6 +433,21 @@ def call_text(name: str, kwargs: dict) -> str:
     return f"`{name}({', '.join(f'{k}={v}' for k, v in kwargs.items())})`"
 
 
+def raise_call_error(result: dict, call: str, must: str) -> None:
+    """Raise what a probe's call of the student's function reported in result["error"] (its error_info), if
+    anything: the StudentError of an unanswered template; an AssertionError naming the call the grader makes
+    for arguments the function does not take, and `call` + `must` ("must build the network") for any other
+    exception."""
+    if not isinstance(result.get("error"), dict):
+        return
+    err = StudentError.from_info(result["error"])
+    if err.not_implemented:
+        raise err
+    if err.type == "TypeError" and "argument" in err.message:
+        raise AssertionError(f"{err.describe(fix=False)}; keep the arguments the grader calls it with: {call}")
+    raise AssertionError(f"{err.describe()}; {call} {must}")
+
+
 def built_network(submission: Any, make: Callable, name: str, seed: int, namespace: Any, kwargs: dict, not_module: str) -> Any:
     """The student's `name(**kwargs)` built by the probe `make` (probes_a4.make: its {"model", "summary", "error"})
     with `seed`, in the worker when graded, and put in training mode (a handle when graded).
@@ -445,13 +460,7 @@ def built_network(submission: Any, make: Callable, name: str, seed: int, namespa
     call = call_text(name, kwargs)
     result = submission.run(make, submission.get(name), seed, namespace, kwargs)
     result = result if isinstance(result, dict) else {}
-    if isinstance(result.get("error"), dict):
-        err = StudentError.from_info(result["error"])
-        if err.not_implemented:
-            raise err
-        if err.type == "TypeError" and "argument" in err.message:
-            raise AssertionError(f"{err.describe(fix=False)}; keep the arguments the grader calls it with: {call}")
-        raise AssertionError(f"{err.describe()}; {call} must build the network")
+    raise_call_error(result, call, "must build the network")
     summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
     if summary.get("is_module") is not True:
         kind = clean_text(summary.get("type"), 80) or "something else"

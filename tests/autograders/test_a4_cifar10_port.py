@@ -82,7 +82,7 @@ import torch
 
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading.checks import BATCH_FIXED, CHANGED_AFTER_TANH, END_WITH_TANH, REACH, SQUASHING, batch_hint, clean_text, ignores_width
-from reference.grading.checks import SIGNATURE_FIX, built_network, ignored_noise, one_sided_logit, parameter_count, short_of_one
+from reference.grading.checks import SIGNATURE_FIX, built_network, raise_call_error, ignored_noise, one_sided_logit, parameter_count, short_of_one
 from reference.grading.learning import PAIR_EVERY, PAIR_STEPS
 from reference.grading import probes, probes_a2, probes_a4
 from reference.checks import lesson_02 as step_scene
@@ -1098,13 +1098,7 @@ def test_train_step(submission):
              "real": sc.real, "z": sc.z, "leftover_g": sc.leftover_g, "leftover_d": sc.leftover_d}
     result = submission.run(probes_a4.step_run, submission.get("train_step"), scene, NAMESPACE)
     result = result if isinstance(result, dict) else {}
-    if isinstance(result.get("error"), dict):
-        err = StudentError.from_info(result["error"])
-        if err.not_implemented:
-            raise err
-        if err.type == "TypeError" and "argument" in err.message:
-            raise AssertionError(f"{err.describe(fix=False)}; keep the arguments the grader calls it with: {STEP_CALL}")
-        raise AssertionError(f"{err.describe()}; {STEP_CALL} must run one D step, then one G step")
+    raise_call_error(result, STEP_CALL, "must run one D step, then one G step")
     loss_d, loss_g = returned_losses(result)
     if result.get("other_z") is True:
         raise AssertionError(
