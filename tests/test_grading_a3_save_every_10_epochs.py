@@ -39,8 +39,10 @@ CHECKS = [
     "test_checkpoints_hold_g_and_d",
     "test_checkpoints_hold_optimizers_and_epoch",
     "test_resume_continues_the_run",
+    "test_latest_checkpoint_finds_the_newest_complete_one",
 ]
-FULL = {name: points for name, points in zip(CHECKS, (3.0, 2.0, 1.0, 2.0, 2.0, 2.0, 4.0))}
+LATEST = "test_latest_checkpoint_finds_the_newest_complete_one"  # the one check that does not run train or resume
+FULL = {name: points for name, points in zip(CHECKS, (3.0, 2.0, 1.0, 2.0, 2.0, 2.0, 4.0, 3.0))}
 OK = {name: (points, "") for name, points in FULL.items()}
 
 # the student's functions: `train` is the given head, a variant's body and the given return; `resume`
@@ -113,14 +115,14 @@ def cells(tmp_path: Path, train: str, resume: str = RESUME, save: str = SAVE) ->
     return notebook_with_cells(SOLUTION, tmp_path, {"train": with_save(train, save), "resume": with_save(resume, save)})
 
 
-def scores(path: Path) -> dict[str, tuple[float, str]]:
-    """An honest submission's results, graded in this process."""
-    return graded_here(path, A)
+def scores(path: Path, only=None) -> dict[str, tuple[float, str]]:
+    """An honest submission's results, graded in this process (by the checks `only`, or all)."""
+    return graded_here(path, A, only=only)
 
 
-def sandboxed(path: Path) -> dict[str, tuple[float, str]]:
+def sandboxed(path: Path, only=None) -> dict[str, tuple[float, str]]:
     """The results of `gan-course autograde`: cells in the sandboxed worker, checks across the proxy."""
-    return grade_notebook(path, A, ROOT)
+    return grade_notebook(path, A, ROOT, only=only)
 
 
 def checks_module():
@@ -132,8 +134,8 @@ def test_solution_scores_full_marks():
 
 
 def test_unmodified_student_version_scores_zero_everywhere():
-    message = "`train` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
-    assert sandboxed(STUDENT) == {name: (0.0, message) for name in CHECKS}
+    message = "`{}` is not implemented yet: it raises NotImplementedError (replace that line with your code)"
+    assert sandboxed(STUDENT) == {name: (0.0, message.format("latest_checkpoint" if name == LATEST else "train")) for name in CHECKS}
 
 
 def cell_sources(path: Path) -> dict[str, str]:
@@ -158,6 +160,7 @@ def test_checks_run_in_the_students_own_kernel_too():
     try:
         results = {name: run_check(fn, sub) for name, fn in load_checks(A, ROOT).items()}
         assert not (sub.workdir / ".a3-grading").exists()
+        assert not list(sub.workdir.glob("a3-check-latest-*"))  # latest_checkpoint's folders, removed too
     finally:
         sub.close()
     assert results == OK
@@ -1665,6 +1668,7 @@ EXPECTED = {
         "test_grids_come_from_fixed_noise": (0.0, "train saved 0 time(s) in runs of 30, 25 and 9 epochs: too few to compare the noise G receives at each save; save after epochs 10, 20, 30"),
         "test_checkpoints_hold_g_and_d": (0.0, "no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) written under out_dir in a 30-epoch run; save G's and D's state_dict with torch.save after epochs 10, 20, 30"),
         "test_resume_continues_the_run": (0.0, "train(10, ...) wrote no checkpoint (.pt, .pth, .ckpt, .tar, .pkl) after an epoch, so there is nothing to resume from; save a checkpoint after epochs 10, 20, ..."),
+        LATEST: OK[LATEST],
     },
     # G and D change after the files of epochs 10, 20, 30 appear: no save after an epoch, so nothing to resume from
     "saves_on_the_last_batch_before_its_step": {
@@ -1780,7 +1784,7 @@ EXPECTED = {
         "wrapped every negative value around to a bright one; map with (x + 1) / 2 before scaling to 0-255, or save the "
         "tensor with save_image(x, path, normalize=True, value_range=(-1, 1))"))},
     "save_image_to_the_folder": {
-        name: (0.0, "calling `train` raised ValueError: unknown file extension:") for name in CHECKS
+        **{name: (0.0, "calling `train` raised ValueError: unknown file extension:") for name in CHECKS}, LATEST: OK[LATEST],
     },
 }
 
@@ -1803,8 +1807,9 @@ def test_the_sandbox_grades_like_this_process(tmp_path, name):
 def test_expected_totals():
     """A schedule fault loses the schedule checks' 5 points, and the resume check's 4 only when
     train(10) then writes no checkpoint after an epoch to resume from, or one whose epoch is the
-    0-based counter (then the epoch point too). Checkpoints without the new state lose the new checks."""
-    totals = {name: sum(p for p, _ in result.values()) for name, result in EXPECTED.items()}
+    0-based counter (then the epoch point too). Checkpoints without the new state lose the new checks.
+    (Totals of train's and resume's checks: these submissions keep the solution's latest_checkpoint, at full marks.)"""
+    totals = {name: sum(p for check, (p, _) in result.items() if check != LATEST) for name, result in EXPECTED.items()}
     assert totals == {
         "saves_at_epoch_0": 11.0,
         "zero_based_epoch_mod_10": 6.0,
@@ -2060,8 +2065,9 @@ def test_a_resume_that_loads_a_copy_left_in_out_dir_instead_of_its_argument_lose
 def test_expected_totals_of_wrong_checkpoints_and_resumes():
     """A checkpoint without optimizer states costs both the file's check and the resume's; the
     0-based epoch read consistently by resume costs the epoch point only; a resume that saves off train's
-    schedule, or fewer entries than train's, the point of resume's saves."""
-    totals = {name: sum(p for p, _ in result.values()) for name, result in EXPECTED_RESUMES.items()}
+    schedule, or fewer entries than train's, the point of resume's saves. (Totals of train's and resume's checks, as
+    in test_expected_totals.)"""
+    totals = {name: sum(p for check, (p, _) in result.items() if check != LATEST) for name, result in EXPECTED_RESUMES.items()}
     assert totals == {
         "same_shuffle_every_epoch_in_resume_too": 11.0,
         "epoch_saved_as_text": 15.0,
@@ -3099,3 +3105,187 @@ def test_a_resume_that_saves_beside_its_checkpoint_is_told_where_it_saved(tmp_pa
     resume = RESUME.replace("    out_dir = Path(out_dir)\n", f"    out_dir = {out_dir}\n", 1)
     assert resume != RESUME or out_dir == "Path(out_dir)"
     assert scores(submission(tmp_path, ONE_BASED, resume=resume)) == {**OK, **lost}
+
+
+# latest_checkpoint (its own cell): the variants replace the solution's `latest_checkpoint` cell only, and are graded
+# by its check (train's and resume's checks do not call it: test_a_broken_latest_checkpoint_costs_its_own_check_only)
+LATEST_HEAD = "def latest_checkpoint(out_dir):\n"
+LATEST_SUFFIXES = '(".pt", ".pth", ".ckpt", ".tar", ".pkl")'
+CORRECT_LATEST = {
+    # os.walk and str paths, the number before the suffix by a regex, loaded with a file object
+    "os_walk_str_paths": LATEST_HEAD + f"""    import os, re
+    found = []
+    for folder, _, names in os.walk(out_dir):
+        for name in names:
+            match = re.search(r"(\\d+)\\D*$", name)
+            if name.endswith({LATEST_SUFFIXES}) and not name.startswith(".") and match:
+                found.append((int(match.group(1)), os.path.join(folder, name)))
+    found.sort(reverse=True)
+    for epoch, path in found:
+        try:
+            with open(path, "rb") as f:
+                torch.load(f, weights_only=True)
+            return path
+        except Exception:
+            pass
+    return None
+""",
+    # a glob per suffix, the candidates tried in a while loop from the highest epoch down
+    "glob_per_suffix_while_loop": LATEST_HEAD + f"""    import re
+    root = Path(out_dir)
+    if not root.exists():
+        return None
+    candidates = [p for suffix in {LATEST_SUFFIXES} for p in root.glob("**/*" + suffix) if not p.name.startswith(".")]
+    candidates = [p for p in candidates if re.findall("[0-9]+", p.name)]
+    candidates.sort(key=lambda p: int(re.findall("[0-9]+", p.name)[-1]))
+    while candidates:
+        newest = candidates.pop()
+        try:
+            torch.load(newest, map_location="cpu", weights_only=True)
+        except (RuntimeError, EOFError, OSError, pickle.UnpicklingError):
+            continue
+        return newest
+""".replace("    import re\n", "    import pickle\n    import re\n"),
+    # every complete checkpoint loaded first, the highest epoch it holds chosen (the names hold the same number)
+    "by_the_epoch_each_holds": LATEST_HEAD + f"""    complete = {{}}
+    for path in sorted(Path(out_dir).rglob("*")):
+        if path.suffix not in {LATEST_SUFFIXES} or path.name.startswith("."):
+            continue
+        try:
+            complete[path] = torch.load(path, weights_only=True)["epoch"]
+        except Exception:
+            continue
+    return max(complete, key=complete.get) if complete else None
+""",
+}
+WRONG_LATEST = {
+    # names compared as text: epoch_90.pt after epoch_100.pt
+    "sorted_by_name": LATEST_HEAD + f"""    files = sorted(p for p in Path(out_dir).rglob("*") if p.suffix in {LATEST_SUFFIXES} and not p.name.startswith("."))
+    for path in reversed(files):
+        try:
+            torch.load(path, weights_only=True)
+            return path
+        except Exception:
+            continue
+    return None
+""",
+    # the file written last
+    "newest_by_mtime": LATEST_HEAD + f"""    files = [p for p in Path(out_dir).rglob("*") if p.suffix in {LATEST_SUFFIXES}]
+    return max(files, key=lambda p: p.stat().st_mtime) if files else None
+""",
+    # the highest number, never loaded: a file cut short is returned
+    "never_loaded": LATEST_HEAD + f"""    import re
+    files = [p for p in Path(out_dir).rglob("*") if p.suffix in {LATEST_SUFFIXES} and not p.name.startswith(".")]
+    return max(files, key=lambda p: int(re.findall(r"\\d+", p.name)[-1]), default=None)
+""",
+    # every file with a number in its name that loads: a finished temporary file counts
+    "any_file_that_loads": LATEST_HEAD + """    import re
+    numbered = sorted(((int(re.findall(r"\\d+", p.name)[-1]), p) for p in Path(out_dir).rglob("*")
+                       if p.is_file() and re.findall(r"\\d+", p.name)), reverse=True)
+    for _, path in numbered:
+        try:
+            torch.load(path, weights_only=True)
+            return path
+        except Exception:
+            continue
+    return None
+""",
+    # right, but max() of an empty folder's list raises
+    "max_of_nothing": LATEST_HEAD + f"""    import re
+    complete = []
+    for path in Path(out_dir).rglob("*"):
+        if path.suffix in {LATEST_SUFFIXES} and not path.name.startswith("."):
+            try:
+                torch.load(path, weights_only=True)
+            except Exception:
+                continue
+            complete.append((int(re.findall(r"\\d+", path.name)[-1]), path))
+    return max(complete)[1]
+""",
+    # the epoch number, not the file
+    "returns_the_epoch": LATEST_HEAD + f"""    import re
+    epochs = []
+    for path in Path(out_dir).rglob("*"):
+        if path.suffix in {LATEST_SUFFIXES} and not path.name.startswith("."):
+            try:
+                torch.load(path, weights_only=True)
+            except Exception:
+                continue
+            epochs.append(int(re.findall(r"\\d+", path.name)[-1]))
+    return max(epochs) if epochs else None
+""",
+    # the file's name from os.listdir, not its path
+    "returns_the_name": LATEST_HEAD + f"""    import os, re
+    names = []
+    for folder, _, files in os.walk(out_dir):
+        for name in files:
+            if name.endswith({LATEST_SUFFIXES}) and not name.startswith("."):
+                try:
+                    torch.load(os.path.join(folder, name), weights_only=True)
+                except Exception:
+                    continue
+                names.append(name)
+    return max(names, key=lambda n: int(re.findall(r"\\d+", n)[-1])) if names else None
+""",
+}
+COPIED = ("a folder holding checkpoints/epoch_90.pt, checkpoints/epoch_100.pt, samples/epoch_110.png, "
+          "checkpoints/epoch_20.pt")
+CRASHED = "a folder holding epoch_10.pt, epoch_20.pt, epoch_30.pt (cut short), .epoch_40.pt.qxzvkw.tmp.pt, epoch_50.pt.tmp"
+AS_A_NAME = "the file's name, not its path; return the path of the file (out_dir / ..., as Path.rglob gives it)"
+EXPECTED_LATEST = {
+    "sorted_by_name": (2.0, (
+        f"latest_checkpoint returned `checkpoints/epoch_90.pt` for {COPIED}: the last by name: compared as text, "
+        f"epoch_100.pt sorts before epoch_20.pt and epoch_90.pt; compare the epoch numbers in the names as integers")),
+    "newest_by_mtime": (1.0, (
+        f"latest_checkpoint returned `checkpoints/epoch_20.pt` for {COPIED}: the file written last: modification times "
+        f"change when a run folder is copied or a file is touched; choose by the epoch number in the name; "
+        f"latest_checkpoint returned `.epoch_40.pt.qxzvkw.tmp.pt` for {CRASHED}: the hidden temporary file of an atomic "
+        f"save that never finished: skip names that start with a dot")),
+    "never_loaded": (2.0, (
+        f"latest_checkpoint returned `epoch_30.pt` for {CRASHED}: a file cut short by a crash while it was written, which "
+        f"torch.load cannot read: try torch.load on the candidates from the highest epoch down and skip a file it "
+        f"raises on")),
+    "any_file_that_loads": (2.0, (
+        f"latest_checkpoint returned `epoch_50.pt.tmp` for {CRASHED}: a temporary file: only files ending in .pt, .pth, "
+        f".ckpt, .tar or .pkl are checkpoints")),
+    "max_of_nothing": (2.0, (
+        "calling `latest_checkpoint` raised ValueError: max() arg is an empty sequence on an empty folder; return None "
+        "when out_dir holds no checkpoint (empty, or never made: a run shorter than 10 epochs saves none)")),
+    "returns_the_epoch": (0.0, (
+        "latest_checkpoint returned 100 (of type int), not a path: return the Path of the checkpoint file (resume loads "
+        "it), or None when there is none")),
+    "returns_the_name": (1.0, (
+        f"latest_checkpoint returned `epoch_100.pt` for {COPIED}: {AS_A_NAME}; "
+        f"latest_checkpoint returned `epoch_20.pt` for {CRASHED}: {AS_A_NAME}")),
+}
+
+
+def latest_submission(tmp_path: Path, source: str) -> Path:
+    """The solution notebook with `source` in its `latest_checkpoint` cell."""
+    return notebook_with_cells(SOLUTION, tmp_path, {"latest_checkpoint": source})
+
+
+@pytest.mark.parametrize("name", list(CORRECT_LATEST))
+def test_correct_latest_checkpoints_score_full_marks(tmp_path, name):
+    assert scores(latest_submission(tmp_path, CORRECT_LATEST[name]), only=[LATEST]) == {LATEST: OK[LATEST]}
+
+
+@pytest.mark.parametrize("name", list(WRONG_LATEST))
+def test_wrong_latest_checkpoints_get_exact_scores_and_messages(tmp_path, name):
+    assert scores(latest_submission(tmp_path, WRONG_LATEST[name]), only=[LATEST]) == {LATEST: EXPECTED_LATEST[name]}
+
+
+@pytest.mark.parametrize("name", ["sorted_by_name", "max_of_nothing", "returns_the_name"])
+def test_the_sandbox_grades_latest_checkpoint_like_this_process(tmp_path, name):
+    """The grader's folders written in the worker's scratch folder and the paths latest_checkpoint returns there (relative
+    to the worker's working folder) are read as in this process, and a raised error is told alike."""
+    path = latest_submission(tmp_path, WRONG_LATEST[name])
+    assert sandboxed(path, only=[LATEST]) == {LATEST: EXPECTED_LATEST[name]}
+
+
+def test_a_broken_latest_checkpoint_costs_its_own_check_only(tmp_path):
+    """The untouched template of latest_checkpoint beside the solution's train and resume: every other check full."""
+    path = latest_submission(tmp_path, cell_sources(STUDENT)["latest_checkpoint"])
+    assert scores(path) == {
+        **OK, LATEST: (0.0, "`latest_checkpoint` is not implemented yet: it raises NotImplementedError (replace that line with your code)"),
+    }

@@ -59,7 +59,7 @@ BUGGY = {
         "                save_image_grid(from_model_range(gan.G(noise), 'tanh'), out_dir / f'{epoch}.png')\n"
         "            torch.save({'G': gan.G.state_dict(), 'D': gan.D.state_dict()}, out_dir / f'{epoch}.pt')\n"
         "    return gan.G, gan.D\n",
-        8.0,
+        11.0,
     ),
 }
 # the intruder: the solution after a first cell that writes into the course folder, which a cell run in a kernel

@@ -28,6 +28,9 @@ weights, both optimizers' states, torch's RNG state) where the resumed run's fir
 and where the uninterrupted run's epoch k + 1 starts, and both runs' weights at the end, and
 returns how far apart they are.
 
+`latest_found` calls the notebook's `latest_checkpoint(folder)` on a folder the grader wrote and
+says what it returned: a path (relative to the folder), None, or something else.
+
 It measures and returns plain data; the check module decides what is right.
 """
 
@@ -45,7 +48,7 @@ from typing import Any, Callable
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-__all__ = ["identity", "remove", "resumed_train", "watched_train"]
+__all__ = ["identity", "latest_found", "remove", "resumed_train", "watched_train"]
 
 MAX_INPUTS = 256  # G calls kept per period between two scans (a grid drawn one sample at a time)
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar", ".pkl")
@@ -659,6 +662,22 @@ def _resumed_when_done(namespace: dict, full: dict, full_dir: Path, n_total: int
         return None
     # a pass over the data that trains nothing (a resume that skips the epochs done, or counts an epoch's batches) is no epoch
     return {"after": n_total, "epochs": again["epoch_args"] if again["steps"] else []}
+
+
+def latest_found(namespace: dict, folder: str) -> dict:
+    """What namespace["latest_checkpoint"](folder) returns, as plain data (what it raises goes on to the check):
+    {"kind": "none"}; {"kind": "path", "path": the file's path relative to `folder` (posix), or "" when it names no
+    place inside `folder`, "given": the path as returned, cut at 200 characters}; or {"kind": "other", "type": its
+    class name, "value": its repr, cut at 100 characters} (an epoch number, a dict...)."""
+    found = namespace["latest_checkpoint"](folder)
+    if found is None:
+        return {"kind": "none"}
+    if isinstance(found, (str, os.PathLike)) and isinstance(os.fspath(found), str):
+        given = os.fspath(found)
+        inside = os.path.relpath(os.path.abspath(given), os.path.abspath(folder)) if given else ".."
+        inside = "" if inside == "." or inside.split(os.sep)[0] == ".." else Path(inside).as_posix()
+        return {"kind": "path", "path": inside, "given": given[:200]}
+    return {"kind": "other", "type": type(found).__name__, "value": repr(found)[:100]}
 
 
 def identity(namespace: dict) -> list[int]:

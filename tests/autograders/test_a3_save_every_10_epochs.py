@@ -89,7 +89,17 @@ states of optimizers that never took a step (new ones built beside gan.opt_g and
 such by the checkpoint check and the resume check, not as no state or as states resume did not load. A checkpoint that stores the 0-based epoch (9 after the 10th epoch) loses the epoch
 point only when `resume` reads it consistently (continuing with epoch 10, 0-based).
 
-Points: 3 + 2 + 1 + 2 + 2 + 2 + 4 = 16.
+The latest-checkpoint check (visible) writes folders of its own in the scratch folder and calls
+`latest_checkpoint(folder)` on each (`probes_a3.latest_found` says what it returned): checkpoints named
+by their epoch, epoch_20.pt written last (the newest by modification time), epoch_90.pt (the last by name
+sort) and epoch_100.pt in checkpoints/, and a sample grid samples/epoch_110.png: epoch_100.pt is the
+answer (1 point); epoch_10.pt and epoch_20.pt beside the leftovers of a crash, epoch_30.pt cut short
+(torch.load cannot read it), the hidden temporary file of an atomic save (.epoch_40.pt.qxzvkw.tmp.pt) and
+epoch_50.pt.tmp: epoch_20.pt is (1 point); an empty folder and one that does not exist: None (1 point).
+An answer that is neither a path nor None (the epoch number) scores 0; a `train` that does not work costs it
+nothing.
+
+Points: 3 + 2 + 1 + 2 + 2 + 2 + 4 + 3 = 19.
 """
 
 from __future__ import annotations
@@ -100,6 +110,7 @@ import math
 import os
 import pickle
 import re
+import time
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -109,7 +120,8 @@ from PIL import Image
 from reference.grading import NAMESPACE, Partial, StudentError, check
 from reference.grading import probes_a3
 from reference.grading.proxy import NOT_ZIP, TOO_MANY_VALUES, checked_load, stored_zip_problem
-from reference.grading.submission import TooLarge as TooLargeFile, read_scratch_bytes, scratch_files
+from reference.grading.submission import TooLarge as TooLargeFile, make_scratch_folder, read_scratch_bytes, remove_scratch_folder
+from reference.grading.submission import scratch_files, write_scratch_files
 
 ASSIGNMENT = "a3_save_every_10_epochs"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -1819,3 +1831,140 @@ def test_resume_continues_the_run(submission):
         faults += saves
     if faults:
         raise Partial(4 - lost, "; ".join(faults))
+
+
+# latest_checkpoint: the grader's folders, {name: [(path, what it holds: "complete", "cut short", "grid")]}, each
+# file written after the one before it (its modification time later), and the answer expected of each
+LATEST_FOLDERS = {
+    "copied": [("checkpoints/epoch_90.pt", "complete"), ("checkpoints/epoch_100.pt", "complete"),
+               ("samples/epoch_110.png", "grid"), ("checkpoints/epoch_20.pt", "complete")],
+    "crashed": [("epoch_10.pt", "complete"), ("epoch_20.pt", "complete"), ("epoch_30.pt", "cut short"),
+                (".epoch_40.pt.qxzvkw.tmp.pt", "complete"), ("epoch_50.pt.tmp", "complete")],
+    "empty": [],
+}
+LATEST = {"copied": "checkpoints/epoch_100.pt", "crashed": "epoch_20.pt", "empty": None, "never made": None}
+LATEST_WHY = {  # what each wrong file returned tells, and the fix
+    "checkpoints/epoch_90.pt": ("the last by name: compared as text, epoch_100.pt sorts before epoch_20.pt and "
+                                "epoch_90.pt; compare the epoch numbers in the names as integers"),
+    "checkpoints/epoch_20.pt": ("the file written last: modification times change when a run folder is copied or a file "
+                                "is touched; choose by the epoch number in the name"),
+    "samples/epoch_110.png": ("a sample grid: only files ending in .pt, .pth, .ckpt, .tar or .pkl are checkpoints"),
+    "epoch_30.pt": ("a file cut short by a crash while it was written, which torch.load cannot read: try torch.load on "
+                    "the candidates from the highest epoch down and skip a file it raises on"),
+    ".epoch_40.pt.qxzvkw.tmp.pt": ("the hidden temporary file of an atomic save that never finished: skip names that "
+                                   "start with a dot"),
+    "epoch_50.pt.tmp": "a temporary file: only files ending in .pt, .pth, .ckpt, .tar or .pkl are checkpoints",
+}
+
+
+def _latest_bytes(epoch: int, kind: str) -> bytes:
+    """A file of the grader's folders: a checkpoint of `epoch` ({"epoch", "G"}), its first half ("cut short") or a PNG."""
+    buffer = io.BytesIO()
+    if kind == "grid":
+        Image.new("L", (8, 8), 128).save(buffer, format="PNG")
+        return buffer.getvalue()
+    torch.save({"epoch": epoch, "G": {"weight": torch.full((64, 32), float(epoch))}}, buffer)
+    data = buffer.getvalue()
+    return data[: len(data) // 2] if kind == "cut short" else data
+
+
+def _latest_listing(files: list[tuple[str, str]]) -> str:
+    return ", ".join(path + (" (cut short)" if kind == "cut short" else "") for path, kind in files)
+
+
+def latest_fault(case: str, reply) -> str | None:
+    """What is wrong with what latest_checkpoint returned for the grader's folder `case` (see `probes_a3.latest_found`)."""
+    want = LATEST[case]
+    files = LATEST_FOLDERS.get(case, [])
+    where = f"a folder holding {_latest_listing(files)}" if files else (
+        "an empty folder" if case == "empty" else "a folder that does not exist")
+    reply = reply if isinstance(reply, dict) else {}
+    kind = reply.get("kind")
+    if kind == "none" and want is None:
+        return None
+    if kind == "none":
+        look = ("look in out_dir's sub-folders too (Path.rglob): train may save in out_dir/checkpoints" if "/" in want else
+                "skip only the files that are no complete checkpoint")
+        return f"latest_checkpoint returned None for {where}; expected {want}: {look}"
+    if kind != "path" or not isinstance(reply.get("path"), str):
+        raise AssertionError("the grader's call of latest_checkpoint returned a record it cannot read; do not change the "
+                             "grader's objects")
+    got, given = reply["path"], clean(reply.get("given"))
+    if want is None:
+        return (f"latest_checkpoint returned `{given}` for {where}; return None when out_dir holds no checkpoint (a run "
+                f"shorter than 10 epochs saves none)")
+    if got == want:
+        return None
+    if not got:
+        named = PurePosixPath(given).name in {PurePosixPath(path).name for path, _ in files}
+        return (f"latest_checkpoint returned `{given}` for {where}: " + (
+            "the file's name, not its path; return the path of the file (out_dir / ..., as Path.rglob gives it)"
+            if named else f"that is no file in out_dir; return the path of {want}"))
+    why = LATEST_WHY.get(got, f"not the complete checkpoint of the highest epoch, {PurePosixPath(want).name}")
+    return f"latest_checkpoint returned `{got}` for {where}: {why}"
+
+
+def clean(text, limit: int = 200) -> str:
+    """A string from the student's side, one line, cut short."""
+    return re.sub(r"\s+", " ", text if isinstance(text, str) else "")[:limit]
+
+
+def latest_replies(submission, scratch: Path, folder: Path) -> dict:
+    """{case: what latest_checkpoint returned, or the StudentError it raised} for the grader's folders, written in
+    `folder` (in the scratch folder: the student's code reads them)."""
+    places = {"empty": make_scratch_folder(folder, "empty-"), "never made": folder / "never-made"}
+    for case, files in LATEST_FOLDERS.items():
+        places.setdefault(case, folder / case)
+        for path, kind in files:
+            time.sleep(0.02)  # each file written after the one before it, by its modification time
+            epoch = int(re.findall(r"\d+", PurePosixPath(path).name)[-1])
+            write_scratch_files(scratch, folder.name, {f"{case}/{path}": _latest_bytes(epoch, kind)})
+    replies = {}
+    for case in LATEST:
+        shown = str(places[case].relative_to(scratch)) if getattr(submission, "remote", False) else str(places[case])
+        try:
+            replies[case] = submission.run(probes_a3.latest_found, NAMESPACE, shown)
+        except StudentError as err:
+            if err.not_implemented:
+                raise
+            replies[case] = err
+    return replies
+
+
+@check(points=3, visible=True)
+def test_latest_checkpoint_finds_the_newest_complete_one(submission):
+    """latest_checkpoint finds the complete checkpoint of the highest epoch, by its number; None when there is none"""
+    submission.get("latest_checkpoint")  # CheckFailure when missing
+    scratch = Path(submission.scratch)
+    folder = make_scratch_folder(scratch, "a3-check-latest-")
+    try:
+        replies = latest_replies(submission, scratch, folder)
+    finally:
+        remove_scratch_folder(scratch, folder.name)
+    for case, reply in replies.items():
+        if isinstance(reply, dict) and reply.get("kind") == "other":
+            raise AssertionError(
+                f"latest_checkpoint returned {clean(reply.get('value'), 100)} (of type {clean(reply.get('type'), 60)}), not "
+                f"a path: return the Path of the checkpoint file (resume loads it), or None when there is none"
+            )
+    faults = []
+    for group in (("copied",), ("crashed",), ("empty", "never made")):
+        for case in group:
+            reply = replies[case]
+            if isinstance(reply, StudentError):
+                where = {"empty": "an empty folder", "never made": "a folder that does not exist"}.get(case)
+                fix = ("return None when out_dir holds no checkpoint (empty, or never made: a run shorter than 10 epochs "
+                       "saves none)" if where else
+                       "a crash can leave a checkpoint cut short: skip a file torch.load raises on (catch its error)"
+                       if case == "crashed" else "")
+                said = reply.describe(fix=False) + (f" on {where}" if where else "")
+                fault = f"{said}; {fix}" if fix else said
+            else:
+                fault = latest_fault(case, reply)
+            if fault:
+                faults.append(fault)
+                break  # one fault per point
+    if len(faults) == 3:
+        raise AssertionError("; ".join(faults))
+    if faults:
+        raise Partial(3 - len(faults), "; ".join(faults))
