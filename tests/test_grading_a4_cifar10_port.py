@@ -107,18 +107,26 @@ def make_cifar10_loader(root, batch_size=64):
 '''
 
 
-SOLUTION_NETWORKS = next(
-    cell.source for cell in nbformat.read(SOLUTION, as_version=4).cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "networks"
-)
+def solution_cell(grade_id: str) -> str:
+    """The source of the solution's cell `grade_id`."""
+    return next(cell.source for cell in nbformat.read(SOLUTION, as_version=4).cells
+                if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
-def networks(*edits: tuple[str, str]) -> str:
-    """The solution's networks cell with each (old, new) replaced (each old must occur)."""
-    source = SOLUTION_NETWORKS
+def edited(source: str, edits: tuple[tuple[str, str], ...]) -> str:
+    """`source` with each (old, new) replaced (each old must occur)."""
     for old, new in edits:
         assert old in source, old
         source = source.replace(old, new)
     return source
+
+
+SOLUTION_NETWORKS = solution_cell("networks")
+
+
+def networks(*edits: tuple[str, str]) -> str:
+    """The solution's networks cell with each (old, new) replaced (each old must occur)."""
+    return edited(SOLUTION_NETWORKS, edits)
 
 
 FIXED_NZ = ("nn.Unflatten(1, (nz, 1, 1))", "nn.Unflatten(1, (100, 1, 1))")
@@ -350,18 +358,12 @@ SIGMOID_MESSAGE = (
 # train_step: the solution's cell edited, and steps written differently
 # ---------------------------------------------------------------------------------------------
 
-SOLUTION_STEP = next(
-    cell.source for cell in nbformat.read(SOLUTION, as_version=4).cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "train_step"
-)
+SOLUTION_STEP = solution_cell("train_step")
 
 
 def train_step(*edits: tuple[str, str]) -> str:
     """The solution's train_step cell with each (old, new) replaced (each old must occur)."""
-    source = SOLUTION_STEP
-    for old, new in edits:
-        assert old in source, old
-        source = source.replace(old, new)
-    return source
+    return edited(SOLUTION_STEP, edits)
 
 
 # the library's loss object on one fake batch; fakes under no_grad and made again for G's step, BCE as a function,
